@@ -1,0 +1,139 @@
+# asr.h - build, test, demo, bench.
+#
+#   make            the examples and build/asrtool
+#   make demo       the main job on the bundled data (see README.md)
+#   make test       the C test runner in every configuration (see below)
+#   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
+#   make bench      naive / ref / fast / PyTorch timings side by side
+#   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
+#
+# Missing Debian packages are installed with apt-get when we are root and apt-get exists;
+# otherwise the build stops and prints the one command to run.
+
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+CXX     ?= g++
+CLANG   := $(shell command -v clang 2>/dev/null)
+PYTHON  := /usr/bin/python3
+# never -ffast-math / -Ofast: log(0) = -inf and NaN checks must survive
+OPT     := -O2 -g
+WARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror
+CXXWARN := -std=c++11 -Wall -Wextra -Werror
+# SIMD: AVX2+FMA when this CPU has them (the unsuffixed functions then use them)
+SIMD    := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mavx2 -mfma)
+LIBS    := -lstb -lm
+B       := build
+
+HDR     := asr.h
+TEST_SRC := tests/test_asr.c $(wildcard tests/test_*.c) tests/test_util.h $(HDR)
+ASRTOOL_SRC := $(wildcard examples/asrtool*.c) examples/asrtool.h
+EXAMPLES := $(B)/asrtool $(B)/asrtool-f64
+
+.PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean
+all: $(EXAMPLES)
+
+# ---- dependencies from Debian's archive -------------------------------------------
+STB_HDR := /usr/include/stb/stb_vorbis.h
+define apt_install
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages: $(1)"; \
+	  (apt-get install -y -q $(1) || (apt-get update -q && apt-get install -y -q $(1))) >$(B)/apt.log 2>&1 \
+	    || { tail -20 $(B)/apt.log; echo "apt-get failed: run  sudo apt-get install $(1)"; exit 1; }; \
+	else echo "missing Debian packages: run  sudo apt-get install $(1)"; exit 1; fi
+endef
+
+$(B)/.stamp:
+	@mkdir -p $(B) $(B)/tmp
+	@touch $@
+
+deps: $(B)/.deps-stb
+$(B)/.deps-stb: | $(B)/.stamp
+	@test -f $(STB_HDR) || { $(MAKE) --no-print-directory _install PKGS="libstb-dev"; }
+	@test -f $(STB_HDR)
+	@touch $@
+
+torch-deps: $(B)/.deps-torch
+$(B)/.deps-torch: | $(B)/.stamp
+	@$(PYTHON) -c "import numpy, torch, torchaudio" 2>/dev/null || \
+	  { $(MAKE) --no-print-directory _install PKGS="python3-numpy python3-torch python3-torchaudio"; }
+	@$(PYTHON) -c "import numpy, torch, torchaudio"
+	@touch $@
+
+.PHONY: _install
+_install:
+	$(call apt_install,$(PKGS))
+
+# ---- the library objects and the examples -------------------------------------------
+$(B)/asr_impl.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	$(CC) $(WARN) $(OPT) $(SIMD) -c $< -o $@
+
+$(B)/asrtool: $(ASRTOOL_SRC) $(B)/asr_impl.o
+	$(CC) $(WARN) $(OPT) $(SIMD) $(filter %.c,$^) $(B)/asr_impl.o -o $@ $(LIBS)
+
+# the same program with ASR_REAL=double: `asrtool gradcheck` hands over to it
+$(B)/asr_impl_f64.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double -c $< -o $@
+$(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
+	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
+
+$(B)/%: examples/%.c $(B)/asr_impl.o $(HDR)
+	$(CC) $(WARN) $(OPT) $(SIMD) $< $(B)/asr_impl.o -o $@ $(LIBS)
+
+# ---- make test: the runner in every configuration -----------------------------------
+# gcc and clang as C99 with all warnings as errors; ASR_REAL=double; the header as C++11;
+# ASR_STATIC; the implementation in its own translation unit; ASan + UBSan.
+TEST_BUILDS := $(B)/test_gcc $(B)/test_double $(B)/test_cxx $(B)/test_static $(B)/test_sep
+ifneq ($(CLANG),)
+TEST_BUILDS += $(B)/test_clang $(B)/test_asan
+SAN_CC := clang
+else
+TEST_BUILDS += $(B)/test_asan
+SAN_CC := gcc
+endif
+TDEF := -DASR_USE_STB_VORBIS
+
+$(B)/test_gcc: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_clang: $(TEST_SRC) | $(B)/.deps-stb
+	clang $(WARN) $(OPT) $(SIMD) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_double: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_REAL=double tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_cxx: $(TEST_SRC) | $(B)/.deps-stb
+	$(CXX) $(CXXWARN) $(OPT) $(SIMD) $(TDEF) -x c++ tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_static: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_STATIC tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_sep: $(TEST_SRC) tests/impl.c | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_TEST_SEPARATE_IMPL tests/test_asr.c tests/impl.c -o $@ $(LIBS)
+$(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
+	$(SAN_CC) $(WARN) -O1 -g $(SIMD) $(TDEF) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -fno-omit-frame-pointer tests/test_asr.c -o $@ $(LIBS)
+
+test-builds: $(TEST_BUILDS)
+
+# Runs every build (two at a time), one summary line per build, then the total.
+test: test-builds
+	@sh tests/run_builds.sh $(TEST_BUILDS)
+
+# ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
+test-torch: $(EXAMPLES) | $(B)/.deps-torch
+	@$(PYTHON) tests/torch/run.py
+
+# ---- demo ------------------------------------------------------------------------
+demo: $(B)/fbank_png
+	@sh examples/demo.sh
+
+# ---- bench -----------------------------------------------------------------------
+bench: $(EXAMPLES) | $(B)/.deps-torch
+	@$(B)/asrtool bench --json $(B)/bench.json
+	@$(PYTHON) bench/compare.py $(B)/bench.json
+
+# ---- fuzz ------------------------------------------------------------------------
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := wav ogg npy npz
+fuzz: | $(B)/.deps-stb
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,135 @@
+/* examples/asrtool_bench.c - `asrtool bench [--json FILE] [--filter S] [--min-time SEC]`.
+ *
+ * Times the naive, ref and fast (simd) paths of every component on fixed sizes, one
+ * thread, and prints one table: case, impl, milliseconds per call, and the speed-up over
+ * the slowest tier of the same case. `make bench` runs this and then bench/compare.py,
+ * which times the same cases in PyTorch and prints the ratios side by side.
+ * Each component adds a function to BENCHES below. */
+#define _POSIX_C_SOURCE 200809L
+#include "asrtool.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct at_bench {
+  const char *filter;
+  double min_time;
+  FILE *json;
+  int n_json;
+  char last_case[128];
+  double case_slowest;
+};
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+double at_bench_time(void (*fn)(void *ctx), void *ctx, double min_seconds) {
+  double t[64], start = at_now();
+  int n = 0;
+  do {
+    double t0 = at_now();
+    fn(ctx);
+    t[n++] = at_now() - t0;
+  } while (n < 64 && (at_now() - start < min_seconds || n < 3));
+  qsort(t, (size_t)n, sizeof t[0], cmp_double);
+  return t[n / 2];
+}
+
+void at_bench_report(at_bench *b, const char *case_name, const char *impl, double seconds) {
+  if (strcmp(case_name, b->last_case) != 0) {
+    snprintf(b->last_case, sizeof b->last_case, "%s", case_name);
+    b->case_slowest = seconds;
+  }
+  if (seconds > b->case_slowest) b->case_slowest = seconds;
+  printf("%-44s %-6s %12.3f ms %9.1fx\n", case_name, impl, seconds * 1e3, b->case_slowest / seconds);
+  fflush(stdout);
+  if (b->json) {
+    fprintf(b->json, "%s\n  {\"case\": \"%s\", \"impl\": \"%s\", \"seconds\": %.9g}",
+            b->n_json ? "," : "", case_name, impl, seconds);
+    b->n_json++;
+  }
+}
+
+/* ---- core: GEMM */
+typedef struct bench_gemm_ctx {
+  int M, N, K, impl;
+  asr_real *A, *B, *C;
+} bench_gemm_ctx;
+static void bench_gemm_call(void *v) {
+  bench_gemm_ctx *c = (bench_gemm_ctx *)v;
+  if (c->impl == 0) asr_gemm_naive(0, 0, c->M, c->N, c->K, 1, c->A, c->K, c->B, c->N, 0, c->C, c->N);
+  if (c->impl == 1) asr_gemm_ref(0, 0, c->M, c->N, c->K, 1, c->A, c->K, c->B, c->N, 0, c->C, c->N);
+  if (c->impl == 2) asr_gemm(0, 0, c->M, c->N, c->K, 1, c->A, c->K, c->B, c->N, 0, c->C, c->N);
+}
+static void bench_core(at_bench *b) {
+  static const char *impls[3] = {"naive", "ref", "simd"};
+  bench_gemm_ctx c;
+  asr_rng rng;
+  size_t i;
+  int k;
+  c.M = 256;
+  c.N = 256;
+  c.K = 256;
+  c.A = (asr_real *)malloc(sizeof(asr_real) * 65536);
+  c.B = (asr_real *)malloc(sizeof(asr_real) * 65536);
+  c.C = (asr_real *)malloc(sizeof(asr_real) * 65536);
+  if (!c.A || !c.B || !c.C) {
+    free(c.A), free(c.B), free(c.C);
+    return;
+  }
+  asr_rng_seed(&rng, 1, 0);
+  for (i = 0; i < 65536; i++) {
+    c.A[i] = (asr_real)asr_rng_normal(&rng);
+    c.B[i] = (asr_real)asr_rng_normal(&rng);
+  }
+  for (k = 0; k < 3; k++) {
+    c.impl = k;
+    at_bench_report(b, "gemm 256x256x256", impls[k], at_bench_time(bench_gemm_call, &c, b->min_time));
+  }
+  free(c.A);
+  free(c.B);
+  free(c.C);
+}
+
+static const struct {
+  const char *name;
+  void (*run)(at_bench *b);
+} BENCHES[] = {
+  {"core", bench_core},
+};
+
+int cmd_bench(int argc, char **argv) {
+  char *pos[1];
+  const char *json = NULL, *filter = NULL;
+  double min_time = 0.3;
+  int npos, r, i;
+  at_bench b;
+  const at_opt opts[] = {
+    {"json", AT_STR, &json, 0, 0, NULL},
+    {"filter", AT_STR, &filter, 0, 0, NULL},
+    {"min-time", AT_REAL, &min_time, 0, 60, NULL},
+  };
+  r = at_parse(argc, argv, opts, 3, pos, 0, 0, &npos,
+               "bench [--json FILE] [--filter COMPONENT] [--min-time SECONDS]\n"
+               "  times naive / ref / simd of every component (one thread) and prints a table");
+  if (r) return r == 1 ? 0 : r;
+  memset(&b, 0, sizeof b);
+  b.filter = filter;
+  b.min_time = min_time;
+  if (json) {
+    b.json = fopen(json, "w");
+    if (!b.json) return at_fail("%s: cannot create", json);
+    fprintf(b.json, "[");
+  }
+  printf("asr.h %s bench: asr_real = %s, SIMD %s, one thread\n", ASR_VERSION_STRING,
+         ASR_REAL_DOUBLE ? "double" : "float", ASR_SIMD_NAME);
+  printf("%-44s %-6s %15s %10s\n", "case", "impl", "time/call", "speed-up");
+  for (i = 0; i < (int)(sizeof BENCHES / sizeof BENCHES[0]); i++)
+    if (!filter || strstr(BENCHES[i].name, filter)) BENCHES[i].run(&b);
+  if (b.json) {
+    fprintf(b.json, "\n]\n");
+    if (fclose(b.json) != 0) return at_fail("%s: write error", json);
+  }
+  return 0;
+}
