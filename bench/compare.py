@@ -35,6 +35,20 @@ def torch_gemm():
 
 TORCH_CASES = {
     "gemm 256x256x256": torch_gemm,
+    # features
+
+    # ctc
+
+    # rnnt
+
+    # layers
+
+    # conformer, lstm, attention
+
+    # quantizers
+
+    # training
+
 }
 
 

@@ -27,6 +27,12 @@ static const struct {
   int (*run)(int argc, char **argv);
   const char *summary;
 } COMMANDS[] = {
+  /* features */
+  /* ctc */
+  /* rnnt */
+  /* layers */
+  /* quantizers */
+  /* training */
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},
   {"info", cmd_info, "dtype, shape and summary of the arrays in .npy / .npz files"},
   {"bench", cmd_bench, "times naive, ref and fast paths of every component"},

@@ -75,6 +75,18 @@ double at_now(void);
 int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* features */
+
+/* ctc */
+
+/* rnnt */
+
+/* layers */
+
+/* quantizers */
+
+/* training */
+
 
 /* gradcheck: each component lists its checks in the table of asrtool_gradcheck.c.
  * run() computes the analytic gradient of a random instance (drawn from `seed`) and

@@ -97,6 +97,20 @@ static const struct {
   void (*run)(at_bench *b);
 } BENCHES[] = {
   {"core", bench_core},
+  /* features */
+
+  /* ctc */
+
+  /* rnnt */
+
+  /* layers */
+
+  /* conformer, lstm, attention */
+
+  /* quantizers */
+
+  /* training */
+
 };
 
 int cmd_bench(int argc, char **argv) {

@@ -51,9 +51,23 @@ static int gc_softmax_run(uint64_t seed, asr_gradcheck_report *rep, int log) {
 static int gc_softmax_plain(uint64_t seed, asr_gradcheck_report *rep) { return gc_softmax_run(seed, rep, 0); }
 static int gc_log_softmax(uint64_t seed, asr_gradcheck_report *rep) { return gc_softmax_run(seed, rep, 1); }
 
+/* Components define their run functions in their own asrtool_*.c files (declared in
+ * asrtool.h) and add one row each below. */
 static const at_gradcheck_entry ENTRIES[] = {
   {"softmax", "softmax over 37 logits", gc_softmax_plain, 1e-6},
   {"log_softmax", "log-softmax over 37 logits", gc_log_softmax, 1e-6},
+  /* features */
+
+  /* ctc */
+
+  /* rnnt */
+
+  /* layers */
+
+  /* conformer, lstm, attention */
+
+  /* quantizers */
+
 };
 #define N_ENTRIES (int)(sizeof ENTRIES / sizeof ENTRIES[0])
 

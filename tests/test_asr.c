@@ -21,13 +21,14 @@
 #include "test_audio.c"
 #include "test_fbank.c"
 #include "test_layers.c"
+#include "test_conformer.c"
 #include "test_ctc.c"
 #include "test_rnnt.c"
 #include "test_vq.c"
 #include "test_train.c"
 
 static const test_case *const ALL_TESTS[] = {
-  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_ctc, TESTS_rnnt, TESTS_vq,
+  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_ctc, TESTS_rnnt, TESTS_vq,
   TESTS_train,
 };
 
