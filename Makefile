@@ -30,6 +30,19 @@ HDR     := asr.h
 TEST_SRC := tests/test_asr.c $(wildcard tests/test_*.c) tests/test_util.h $(HDR)
 ASRTOOL_SRC := $(wildcard examples/asrtool*.c) examples/asrtool.h
 EXAMPLES := $(B)/asrtool $(B)/asrtool-f64
+# each component adds its example programs under its own line:
+# features
+
+# ctc
+
+# rnnt
+
+# layers
+
+# quantizers
+
+# training
+
 
 .PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean
 all: $(EXAMPLES)
