@@ -369,6 +369,17 @@ ASRDEF int asr_all_finite(const asr_real *x, size_t n);
 /* out = a * b for sizes, ASR_ERR_TOO_LARGE on overflow. */
 ASRDEF asr_result asr_size_mul(size_t a, size_t b, size_t *out);
 
+/* ---- How a batch of per-item losses is reduced to one number (sections 5 and 6).
+ * The names are PyTorch's; what "mean" divides by is each loss's own business and is
+ * documented with it (CTC: by each target length clamped at 1, then the batch mean, as
+ * torch.nn.functional.ctc_loss; RNN-T: the plain batch mean, as torchaudio). */
+typedef enum asr_reduction {
+  ASR_REDUCTION_NONE = 0,    /* one loss per item, (N) */
+  ASR_REDUCTION_SUM = 1,     /* their sum, a scalar */
+  ASR_REDUCTION_MEAN = 2     /* their mean, a scalar (see each loss) */
+} asr_reduction;
+ASRDEF const char *asr_reduction_name(asr_reduction r);   /* "none", "sum", "mean" */
+
 /* ========================================================================================
  * 2. Audio
  * ======================================================================================== */
@@ -1673,6 +1684,15 @@ ASRDEF asr_result asr_gradcheck(asr_objective_fn f, void *ctx, const asr_gradche
     }
   }
   return ASR_OK;
+}
+
+ASRDEF const char *asr_reduction_name(asr_reduction r) {
+  switch (r) {
+    case ASR_REDUCTION_NONE: return "none";
+    case ASR_REDUCTION_SUM: return "sum";
+    case ASR_REDUCTION_MEAN: return "mean";
+  }
+  return "?";
 }
 
 /* ========================================================================================
