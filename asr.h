@@ -408,6 +408,121 @@ ASRDEF const char *asr_reduction_name(asr_reduction r);   /* "none", "sum", "mea
  * 4.4 Recurrent and attention: LSTM (uni, bi, pyramidal), dot / additive / location-aware
  * --------------------------------------------------------------------------------------- */
 
+/* ---- LSTM, as torch.nn.LSTM computes it (one layer, one direction per call).
+ *   a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh            (4H), split into a_i a_f a_g a_o
+ *   i_t = sigmoid(a_i)   f_t = sigmoid(a_f)   g_t = tanh(a_g)   o_t = sigmoid(a_o)
+ *   c_t = f_t * c_{t-1} + i_t * g_t
+ *   h_t = o_t * tanh(c_t)
+ * These are the LSTM equations of [Graves13] Sec. 2 without the peephole weights
+ * (W_ci, W_cf, W_co), which nn.LSTM does not have, and with PyTorch's two bias vectors.
+ * symbols: x (N,T,I) input, h (N,T,H) the output y, W_ih = weight_ih_l0 (4H,I),
+ *   W_hh = weight_hh_l0 (4H,H), b_ih = bias_ih_l0 (4H), b_hh = bias_hh_l0 (4H); rows of
+ *   every weight are in PyTorch's gate order i, f, g, o (i = rows 0..H-1, and so on).
+ * Lengths: item b has lengths[b] valid steps (NULL: all T). Past its length the state is
+ *   frozen and the output is 0, as nn.LSTM on a PackedSequence then pad_packed_sequence.
+ * reverse = 1 runs the backward direction of a bidirectional LSTM: item b is read from
+ *   step lengths[b]-1 down to 0 (its padding is never seen), starting from h0/c0.
+ *   A bidirectional layer is two calls: forward into y[..., 0:H] and reverse into
+ *   y[..., H:2H] of a (N,T,2H) output, with ldy = 2H (the `_reverse` weights of
+ *   nn.LSTM(bidirectional=True) go to the reverse call).
+ * Saved for the backward pass (the caller owns them): gates (N,T,4H) the activated
+ *   i, f, g, o of every step, cell (N,T,H) the c_t of every step; padded steps hold 0.
+ * [Graves13] A. Graves, A. Mohamed, G. Hinton, "Speech Recognition with Deep Recurrent
+ *   Neural Networks", ICASSP 2013. */
+typedef struct asr_lstm_params {
+  const asr_real *w_ih;   /* (4H,I) weight_ih_l0 */
+  const asr_real *w_hh;   /* (4H,H) weight_hh_l0 */
+  const asr_real *b_ih;   /* (4H) bias_ih_l0, or NULL (nn.LSTM(bias=False)) */
+  const asr_real *b_hh;   /* (4H) bias_hh_l0, or NULL */
+} asr_lstm_params;
+/* Gradients, same shapes; each pointer may be NULL (not needed). Accumulated (+=). */
+typedef struct asr_lstm_grads {
+  asr_real *w_ih, *w_hh, *b_ih, *b_hh;
+} asr_lstm_grads;
+
+/* Workspace bytes of asr_lstm_forward*_ and asr_lstm_backward* for these sizes
+ * (SIZE_MAX if the count overflows). _naive needs none. */
+ASRDEF size_t asr_lstm_forward_workspace_size(int N, int T, int I, int H);
+ASRDEF size_t asr_lstm_backward_workspace_size(int N, int T, int I, int H);
+
+/* Forward. y (N,T,ldy): h_t is written to y[(b*T+t)*ldy + 0..H-1] (0 at padded steps),
+ * h_n, c_n (N,H) the final state of each item (may be NULL), gates (N,T,4H) and
+ * cell (N,T,H) saved; x (N,T,I); h0, c0 (N,H) the initial state (NULL: zeros).
+ * _naive: one loop per index of the equations (refuses N*T*4H*(I+H) > 2^26 with
+ * ASR_ERR_TOO_LARGE); _ref: the input projection of all steps as one GEMM, then one
+ * (N,H)x(H,4H) GEMM per step. */
+ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                         asr_real *gates, asr_real *cell, const asr_real *x,
+                                         const asr_real *h0, const asr_real *c0,
+                                         const asr_lstm_params *p, int N, int T, int I, int H,
+                                         const int *lengths, int reverse);
+ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                       asr_real *gates, asr_real *cell, const asr_real *x,
+                                       const asr_real *h0, const asr_real *c0,
+                                       const asr_lstm_params *p, int N, int T, int I, int H,
+                                       const int *lengths, int reverse, void *work,
+                                       size_t work_bytes);
+ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                   asr_real *gates, asr_real *cell, const asr_real *x,
+                                   const asr_real *h0, const asr_real *c0,
+                                   const asr_lstm_params *p, int N, int T, int I, int H,
+                                   const int *lengths, int reverse, void *work,
+                                   size_t work_bytes);
+
+/* Backpropagation through time [Werbos90]. Given dy (N,T,lddy) (the gradient of the
+ * loss w.r.t. y; its padded steps are ignored, since those outputs are constant 0) and
+ * optionally dh_n, dc_n (N,H) (gradients w.r.t. the final state; NULL: 0), accumulates
+ * into dx (N,T,I), dh0, dc0 (N,H) and *g (any pointer may be NULL). Needs the forward's
+ * y, gates, cell, and its inputs. With
+ *   dh = dh_{t} (from step t+1) + dy_t,    dc = dc_t (from step t+1) + dh o (1 - tanh^2 c_t)
+ *   da_i = dc g i (1-i)   da_f = dc c_{t-1} f (1-f)   da_g = dc i (1-g^2)
+ *   da_o = dh tanh(c_t) o (1-o)
+ *   dh_{t-1} = W_hh^T da    dc_{t-1} = dc f    dx_t = W_ih^T da
+ *   dW_ih += da x_t^T   dW_hh += da h_{t-1}^T   db_ih += da   db_hh += da
+ * [Werbos90] P. Werbos, "Backpropagation Through Time: What It Does and How to Do It",
+ *   Proc. IEEE 78(10), 1990. */
+ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                          const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                          const asr_real *dh_n, const asr_real *dc_n,
+                                          const asr_real *y, int ldy, const asr_real *gates,
+                                          const asr_real *cell, const asr_real *x,
+                                          const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse);
+ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                        const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                        const asr_real *dh_n, const asr_real *dc_n,
+                                        const asr_real *y, int ldy, const asr_real *gates,
+                                        const asr_real *cell, const asr_real *x,
+                                        const asr_real *h0, const asr_real *c0,
+                                        const asr_lstm_params *p, int N, int T, int I, int H,
+                                        const int *lengths, int reverse, void *work,
+                                        size_t work_bytes);
+ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                    const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                    const asr_real *dh_n, const asr_real *dc_n,
+                                    const asr_real *y, int ldy, const asr_real *gates,
+                                    const asr_real *cell, const asr_real *x,
+                                    const asr_real *h0, const asr_real *c0,
+                                    const asr_lstm_params *p, int N, int T, int I, int H,
+                                    const int *lengths, int reverse, void *work,
+                                    size_t work_bytes);
+
+/* ---- Pyramidal reduction of the Listen, Attend and Spell listener [Chan16] Sec. 3.1:
+ *   h^j_i = pBLSTM(h^j_{i-1}, [h^{j-1}_{2i}, h^{j-1}_{2i+1}])
+ * i.e. before each pBLSTM layer, the outputs of consecutive steps 2i and 2i+1 of the
+ * layer below are concatenated, halving the time resolution. This is that concatenation:
+ *   y[b, i, 0:C] = x[b, 2i, :],   y[b, i, C:2C] = x[b, 2i+1, :]
+ * x (N,T,C), y (N,T/2,2C). NOTE: an odd last step is dropped (T/2 and lengths[b]/2 round
+ * down), as most LAS implementations do; [Chan16] does not say. Output steps at or past
+ * lengths_out[b] = lengths[b]/2 are 0. lengths may be NULL (all T); lengths_out may be
+ * NULL. A pyramidal BLSTM layer is this followed by a bidirectional asr_lstm_forward. */
+ASRDEF asr_result asr_pyramid_concat_forward(asr_real *y, int *lengths_out, const asr_real *x,
+                                             int N, int T, int C, const int *lengths);
+/* dx (N,T,C) += the gradient routed back from dy (N,T/2,2C); padded outputs ignored. */
+ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, int N, int T,
+                                              int C, const int *lengths);
+
 /* ---------------------------------------------------------------------------------------
  * 4.5 Optimizers and schedules: SGD, Adam, AdamW, warmup, gradient clipping
  * --------------------------------------------------------------------------------------- */
@@ -447,6 +562,51 @@ ASRDEF const char *asr_reduction_name(asr_reduction r);   /* "none", "sum", "mea
 /* ---------------------------------------------------------------------------------------
  * 10.3 Conformer, LSTM and attention checkers
  * --------------------------------------------------------------------------------------- */
+
+/* How the conformance checkers of this subsection work. Each asr_check_<layer>() takes
+ * the forward and backward functions under test (any function with the signature of
+ * the library's own, e.g. a student's) and runs its cases, one line each through
+ * rep->log:
+ *   - agreement with the _naive tier (the definition written out) on small random
+ *     cases, forward outputs and every gradient (tolerance 1e-9 relative to the largest
+ *     entry in the double build, 2e-4 in float);
+ *   - finite differences: asr_gradcheck() of sum(W * outputs) w.r.t. every input and
+ *     parameter, against the backward under test (tolerance 1e-6 in double, 5e-2 in
+ *     float, where differences of rounded values cannot do better);
+ *   - padding invariance: each item computed alone, unpadded, gives the outputs and
+ *     gradients it gets inside a padded batch, and the padded outputs are 0;
+ *   - refusal of bad arguments (a length out of range) with a negative result.
+ * The function under test gets workspaces of the size the library's own
+ * *_workspace_size() asks for. rep is accumulated into (zero it first). Returns ASR_OK
+ * when the checker itself could run (then rep->failed counts the failures), or
+ * ASR_ERR_OUT_OF_MEMORY.
+ * The asr_gradcheck_<layer>() functions are the finite-difference case alone on one
+ * random instance (drawn from seed), for `asrtool gradcheck` and the tests. */
+
+/* ---- LSTM */
+typedef asr_result (*asr_lstm_forward_fn)(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                          asr_real *gates, asr_real *cell, const asr_real *x,
+                                          const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse, void *work,
+                                          size_t work_bytes);
+typedef asr_result (*asr_lstm_backward_fn)(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                           const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                           const asr_real *dh_n, const asr_real *dc_n,
+                                           const asr_real *y, int ldy, const asr_real *gates,
+                                           const asr_real *cell, const asr_real *x,
+                                           const asr_real *h0, const asr_real *c0,
+                                           const asr_lstm_params *p, int N, int T, int I, int H,
+                                           const int *lengths, int reverse, void *work,
+                                           size_t work_bytes);
+ASRDEF asr_result asr_check_lstm(asr_lstm_forward_fn fwd, asr_lstm_backward_fn bwd,
+                                 uint64_t seed, asr_check_report *rep);
+/* Objective sum(Wy*y) + sum(Wh*h_n) + sum(Wc*c_n) of a (N,T,I)->(N,T,H) LSTM with random
+ * weights, inputs, initial state and lengths (if with_lengths, item b has length
+ * T - b mod (T+1), so one item may be empty); checks x, h0, c0 and all four weights. */
+ASRDEF asr_result asr_gradcheck_lstm(asr_lstm_forward_fn fwd, asr_lstm_backward_fn bwd, int N,
+                                     int T, int I, int H, int reverse, int with_lengths,
+                                     uint64_t seed, asr_gradcheck_report *report);
 
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers
@@ -1723,6 +1883,422 @@ ASRDEF const char *asr_reduction_name(asr_reduction r) {
  * 4.4 Recurrent and attention (implementation)
  * --------------------------------------------------------------------------------------- */
 
+/* a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
+ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
+  size_t n;
+  if (asr_size_mul(a, b, &n) || asr_size_mul(n, c, &n) || asr_size_mul(n, d, &n) ||
+      asr_size_mul(n, sizeof(asr_real), &n))
+    return (size_t)-1;
+  return n;
+}
+/* x + y for byte counts, saturating at SIZE_MAX. */
+ASR__PRIVATE size_t asr__rnn_add(size_t x, size_t y) {
+  return x > (size_t)-1 - y ? (size_t)-1 : x + y;
+}
+ASR__PRIVATE double asr__rnn_sigmoid(double a) { return 1.0 / (1.0 + exp(-a)); }
+
+/* The shared argument checks of the LSTM entry points. */
+ASR__PRIVATE asr_result asr__lstm_check(const void *y, int ldy, const void *x,
+                                        const asr_lstm_params *p, int N, int T, int I, int H,
+                                        const int *lengths) {
+  int b;
+  if (!p || !p->w_ih || !p->w_hh || N < 0 || T < 0 || I < 1 || H < 1 || ldy < H)
+    return ASR_ERR_INVALID_ARG;
+  if ((size_t)N * (size_t)T > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
+  if (asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ldy, 4) == (size_t)-1 ||
+      asr__rnn_bytes((size_t)N, (size_t)T, (size_t)I + (size_t)H, 4) == (size_t)-1 ||
+      (double)N * T * 4.0 * H > 2147483647.0 || (double)N * T * I > 2147483647.0)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+/* Which step precedes step t of an item of length len in processing order, or -1 for
+ * "the initial state": t-1 forward; t+1 in reverse, where the item starts at len-1. */
+ASR__PRIVATE int asr__lstm_prev(int t, int len, int reverse) {
+  if (!reverse) return t - 1;
+  return t + 1 < len ? t + 1 : -1;
+}
+
+ASRDEF size_t asr_lstm_forward_workspace_size(int N, int T, int I, int H) {
+  (void)T;
+  (void)I;
+  if (N < 0 || H < 0) return (size_t)-1;
+  /* running h and c (N,H) each, the recurrent term W_hh h (N,4H) */
+  return asr__rnn_bytes((size_t)N, (size_t)H, 6, 1);
+}
+
+ASRDEF size_t asr_lstm_backward_workspace_size(int N, int T, int I, int H) {
+  size_t n;
+  (void)I;
+  if (N < 0 || T < 0 || H < 0) return (size_t)-1;
+  /* da (N,T,4H) and h_{t-1} (N,T,H) of every step, then dh, dc, dh_prev (N,H) */
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)H, 5);
+  return asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)H, 3, 1));
+}
+
+ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                         asr_real *gates, asr_real *cell, const asr_real *x,
+                                         const asr_real *h0, const asr_real *c0,
+                                         const asr_lstm_params *p, int N, int T, int I, int H,
+                                         const int *lengths, int reverse) {
+  int b, s, u, q, k;
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if ((double)N * T * 4.0 * H * ((double)I + H) > 67108864.0) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * (size_t)T > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    /* padded steps: output 0, nothing saved */
+    for (s = len; s < T; s++) {
+      for (u = 0; u < H; u++) y[((size_t)b * T + s) * ldy + u] = 0;
+      for (u = 0; u < 4 * H; u++) gates[((size_t)b * T + s) * 4 * H + u] = 0;
+      for (u = 0; u < H; u++) cell[((size_t)b * T + s) * H + u] = 0;
+    }
+    for (s = 0; s < len; s++) {
+      int t = reverse ? len - 1 - s : s;          /* the step being computed */
+      int tp = asr__lstm_prev(t, len, reverse);   /* the step whose state it reads */
+      asr_real *gt = gates + ((size_t)b * T + t) * 4 * H;
+      for (u = 0; u < H; u++) {
+        double a[4];
+        for (q = 0; q < 4; q++) {
+          size_t row = (size_t)q * H + u;         /* gate q of unit u: row qH+u */
+          double acc = 0;
+          if (p->b_ih) acc += p->b_ih[row];
+          if (p->b_hh) acc += p->b_hh[row];
+          for (k = 0; k < I; k++)                 /* W_ih x_t */
+            acc += (double)p->w_ih[row * I + k] * x[((size_t)b * T + t) * I + k];
+          for (k = 0; k < H; k++) {               /* W_hh h_{t-1} */
+            double hp = tp >= 0 ? y[((size_t)b * T + tp) * ldy + k] : (h0 ? h0[(size_t)b * H + k] : 0);
+            acc += (double)p->w_hh[row * H + k] * hp;
+          }
+          a[q] = acc;
+        }
+        gt[u] = (asr_real)asr__rnn_sigmoid(a[0]);          /* i */
+        gt[H + u] = (asr_real)asr__rnn_sigmoid(a[1]);      /* f */
+        gt[2 * H + u] = (asr_real)tanh(a[2]);              /* g */
+        gt[3 * H + u] = (asr_real)asr__rnn_sigmoid(a[3]);  /* o */
+      }
+      for (u = 0; u < H; u++) {
+        double cp = tp >= 0 ? cell[((size_t)b * T + tp) * H + u] : (c0 ? c0[(size_t)b * H + u] : 0);
+        double c = (double)gt[H + u] * cp + (double)gt[u] * gt[2 * H + u];  /* c_t */
+        cell[((size_t)b * T + t) * H + u] = (asr_real)c;
+        y[((size_t)b * T + t) * ldy + u] = (asr_real)(gt[3 * H + u] * tanh(c));  /* h_t */
+      }
+    }
+    /* the final state: the last step computed, or the initial state if there was none */
+    for (u = 0; u < H; u++) {
+      int tl = len == 0 ? -1 : (reverse ? 0 : len - 1);
+      if (h_n) h_n[(size_t)b * H + u] = tl >= 0 ? y[((size_t)b * T + tl) * ldy + u] : (h0 ? h0[(size_t)b * H + u] : 0);
+      if (c_n) c_n[(size_t)b * H + u] = tl >= 0 ? cell[((size_t)b * T + tl) * H + u] : (c0 ? c0[(size_t)b * H + u] : 0);
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                       asr_real *gates, asr_real *cell, const asr_real *x,
+                                       const asr_real *h0, const asr_real *c0,
+                                       const asr_lstm_params *p, int N, int T, int I, int H,
+                                       const int *lengths, int reverse, void *work,
+                                       size_t work_bytes) {
+  asr_real *hs, *cs, *rec;
+  size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
+  int b, s, u;
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if (NT > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_lstm_forward_workspace_size(N, T, I, H) || (!work && N > 0))
+    return ASR_ERR_WORKSPACE;
+  hs = (asr_real *)work;                 /* (N,H) the running h of every item */
+  cs = hs + (size_t)N * H;               /* (N,H) the running c */
+  rec = cs + (size_t)N * H;              /* (N,4H) W_hh h for the current step */
+  /* 1. The input projection of every step at once, into `gates` (as preactivations):
+   *    gates[b,t] = W_ih x[b,t] + b_ih + b_hh                                        */
+  if (NT > 0) asr_gemm(0, 1, (int)NT, (int)G, I, 1, x, I, p->w_ih, I, 0, gates, (int)G);
+  for (i = 0; i < NT; i++) {
+    asr_real *gr = gates + i * G;
+    size_t k;
+    if (p->b_ih) for (k = 0; k < G; k++) gr[k] += p->b_ih[k];
+    if (p->b_hh) for (k = 0; k < G; k++) gr[k] += p->b_hh[k];
+  }
+  for (i = 0; i < (size_t)N * H; i++) {
+    hs[i] = h0 ? h0[i] : 0;
+    cs[i] = c0 ? c0[i] : 0;
+  }
+  /* 2. The recurrence, one step for the whole batch at a time. In reverse, item b
+   *    joins at step lengths[b]-1 with its initial state, which hs/cs still hold. */
+  for (s = 0; s < T; s++) {
+    int t = reverse ? T - 1 - s : s;
+    if (N > 0) asr_gemm(0, 1, N, (int)G, H, 1, hs, H, p->w_hh, H, 0, rec, (int)G);  /* W_hh h */
+    for (b = 0; b < N; b++) {
+      int len = lengths ? lengths[b] : T;
+      size_t row = (size_t)b * T + t;
+      asr_real *gt = gates + row * G, *rt = rec + (size_t)b * G;
+      if (t >= len) {                    /* padded step: state frozen, output 0 */
+        for (u = 0; u < H; u++) y[row * ldy + u] = 0;
+        for (u = 0; u < 4 * H; u++) gt[u] = 0;
+        for (u = 0; u < H; u++) cell[row * H + u] = 0;
+        continue;
+      }
+      for (u = 0; u < H; u++) {
+        size_t k = (size_t)b * H + u;
+        double ig = asr__rnn_sigmoid((double)gt[u] + rt[u]);
+        double fg = asr__rnn_sigmoid((double)gt[H + u] + rt[H + u]);
+        double gg = tanh((double)gt[2 * H + u] + rt[2 * H + u]);
+        double og = asr__rnn_sigmoid((double)gt[3 * H + u] + rt[3 * H + u]);
+        double c = fg * cs[k] + ig * gg;             /* c_t = f c_{t-1} + i g */
+        asr_real h = (asr_real)(og * tanh(c));        /* h_t = o tanh(c_t) */
+        gt[u] = (asr_real)ig;
+        gt[H + u] = (asr_real)fg;
+        gt[2 * H + u] = (asr_real)gg;
+        gt[3 * H + u] = (asr_real)og;
+        cs[k] = cell[row * H + u] = (asr_real)c;
+        hs[k] = y[row * ldy + u] = h;
+      }
+    }
+  }
+  if (h_n && N > 0) memcpy(h_n, hs, sizeof(asr_real) * (size_t)N * H);
+  if (c_n && N > 0) memcpy(c_n, cs, sizeof(asr_real) * (size_t)N * H);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                   asr_real *gates, asr_real *cell, const asr_real *x,
+                                   const asr_real *h0, const asr_real *c0,
+                                   const asr_lstm_params *p, int N, int T, int I, int H,
+                                   const int *lengths, int reverse, void *work,
+                                   size_t work_bytes) {
+  return asr_lstm_forward_ref(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths,
+                              reverse, work, work_bytes);
+}
+
+/* The backward of the gate nonlinearities and the cell update at one (item, step):
+ * from dh (total gradient of h_t) and dc (gradient of c_t arriving from step t+1),
+ * writes da (4H) and returns through dc the gradient of c_{t-1}. gt (4H) the saved
+ * gates, ct (H) the saved c_t, cprev (H) c_{t-1} (NULL: zeros). */
+ASR__PRIVATE void asr__lstm_cell_backward(asr_real *da, asr_real *dc, const asr_real *dh,
+                                          const asr_real *gt, const asr_real *ct,
+                                          const asr_real *cprev, int H) {
+  int u;
+  for (u = 0; u < H; u++) {
+    double ig = gt[u], fg = gt[H + u], gg = gt[2 * H + u], og = gt[3 * H + u];
+    double tc = tanh((double)ct[u]);
+    double cp = cprev ? cprev[u] : 0;
+    double dct = dc[u] + dh[u] * og * (1 - tc * tc);       /* through h_t = o tanh(c_t) */
+    da[u] = (asr_real)(dct * gg * ig * (1 - ig));           /* i: sigmoid' = i (1-i) */
+    da[H + u] = (asr_real)(dct * cp * fg * (1 - fg));       /* f */
+    da[2 * H + u] = (asr_real)(dct * ig * (1 - gg * gg));   /* g: tanh' = 1 - g^2 */
+    da[3 * H + u] = (asr_real)(dh[u] * tc * og * (1 - og)); /* o */
+    dc[u] = (asr_real)(dct * fg);                           /* dc_{t-1} = dc_t f */
+  }
+}
+
+ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                          const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                          const asr_real *dh_n, const asr_real *dc_n,
+                                          const asr_real *y, int ldy, const asr_real *gates,
+                                          const asr_real *cell, const asr_real *x,
+                                          const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse) {
+  /* the naive tier keeps one item's running gradients on the stack */
+  double dh[64], dc[64], da[256], dhp[64];
+  int b, s, u, k, q;
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if (H > 64 || (double)N * T * 4.0 * H * ((double)I + H) > 67108864.0) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * (size_t)T > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (u = 0; u < H; u++) {
+      dh[u] = dh_n ? dh_n[(size_t)b * H + u] : 0;   /* the gradient arriving at the end */
+      dc[u] = dc_n ? dc_n[(size_t)b * H + u] : 0;
+    }
+    /* walk the steps in the opposite order to the forward pass */
+    for (s = len - 1; s >= 0; s--) {
+      int t = reverse ? len - 1 - s : s;
+      int tp = asr__lstm_prev(t, len, reverse);
+      size_t row = (size_t)b * T + t;
+      const asr_real *gt = gates + row * 4 * H;
+      for (u = 0; u < H; u++) {
+        double ig = gt[u], fg = gt[H + u], gg = gt[2 * H + u], og = gt[3 * H + u];
+        double tc = tanh((double)cell[row * H + u]);
+        double cp = tp >= 0 ? cell[((size_t)b * T + tp) * H + u] : (c0 ? c0[(size_t)b * H + u] : 0);
+        double dht = dh[u] + dy[row * lddy + u];          /* dh_t = dy_t + from step t+1 */
+        double dct = dc[u] + dht * og * (1 - tc * tc);    /* h_t = o tanh(c_t) */
+        da[u] = dct * gg * ig * (1 - ig);                 /* i = sigmoid(a_i) */
+        da[H + u] = dct * cp * fg * (1 - fg);             /* f = sigmoid(a_f) */
+        da[2 * H + u] = dct * ig * (1 - gg * gg);         /* g = tanh(a_g) */
+        da[3 * H + u] = dht * tc * og * (1 - og);         /* o = sigmoid(a_o) */
+        dc[u] = dct * fg;                                 /* dc_{t-1} = dc_t f */
+      }
+      for (k = 0; k < H; k++) {                           /* dh_{t-1} = W_hh^T da */
+        double acc = 0;
+        for (q = 0; q < 4 * H; q++) acc += p->w_hh[(size_t)q * H + k] * da[q];
+        dhp[k] = acc;
+      }
+      for (k = 0; k < H; k++) dh[k] = dhp[k];
+      if (dx)                                             /* dx_t = W_ih^T da */
+        for (k = 0; k < I; k++) {
+          double acc = 0;
+          for (q = 0; q < 4 * H; q++) acc += p->w_ih[(size_t)q * I + k] * da[q];
+          dx[row * I + k] += (asr_real)acc;
+        }
+      if (g)
+        for (q = 0; q < 4 * H; q++) {
+          if (g->w_ih)                                    /* dW_ih += da x_t^T */
+            for (k = 0; k < I; k++) g->w_ih[(size_t)q * I + k] += (asr_real)(da[q] * x[row * I + k]);
+          if (g->w_hh)                                    /* dW_hh += da h_{t-1}^T */
+            for (k = 0; k < H; k++) {
+              double hp = tp >= 0 ? y[((size_t)b * T + tp) * ldy + k] : (h0 ? h0[(size_t)b * H + k] : 0);
+              g->w_hh[(size_t)q * H + k] += (asr_real)(da[q] * hp);
+            }
+          if (g->b_ih) g->b_ih[q] += (asr_real)da[q];
+          if (g->b_hh) g->b_hh[q] += (asr_real)da[q];
+        }
+    }
+    /* what is left is the gradient of the initial state */
+    for (u = 0; u < H; u++) {
+      if (dh0) dh0[(size_t)b * H + u] += (asr_real)dh[u];
+      if (dc0) dc0[(size_t)b * H + u] += (asr_real)dc[u];
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                        const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                        const asr_real *dh_n, const asr_real *dc_n,
+                                        const asr_real *y, int ldy, const asr_real *gates,
+                                        const asr_real *cell, const asr_real *x,
+                                        const asr_real *h0, const asr_real *c0,
+                                        const asr_lstm_params *p, int N, int T, int I, int H,
+                                        const int *lengths, int reverse, void *work,
+                                        size_t work_bytes) {
+  asr_real *da, *hp, *dh, *dc, *dhp;
+  size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
+  int b, s, u;
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if (NT > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_lstm_backward_workspace_size(N, T, I, H) || (!work && N > 0))
+    return ASR_ERR_WORKSPACE;
+  da = (asr_real *)work;             /* (N,T,4H) gradient of the gate preactivations */
+  hp = da + NT * G;                  /* (N,T,H) h_{t-1} of every step (0 at padded steps) */
+  dh = hp + NT * H;                  /* (N,H) gradient arriving at h of the current step */
+  dc = dh + (size_t)N * H;           /* (N,H) gradient arriving at c */
+  dhp = dc + (size_t)N * H;          /* (N,H) W_hh^T da of the current step */
+  for (i = 0; i < (size_t)N * H; i++) {
+    dh[i] = dh_n ? dh_n[i] : 0;
+    dc[i] = dc_n ? dc_n[i] : 0;
+  }
+  /* 1. Through time, in the opposite order to the forward pass, one batched step at a
+   *    time: the elementwise cell backward, then dh_{t-1} = W_hh^T da as one GEMM. */
+  for (s = T - 1; s >= 0; s--) {
+    int t = reverse ? T - 1 - s : s;
+    for (b = 0; b < N; b++) {
+      int len = lengths ? lengths[b] : T;
+      size_t row = (size_t)b * T + t;
+      asr_real *dat = da + row * G, *hpt = hp + row * H;
+      int tp;
+      if (t >= len) {                /* padded: no gradient, the state passes through */
+        memset(dat, 0, sizeof(asr_real) * G);
+        memset(hpt, 0, sizeof(asr_real) * (size_t)H);
+        continue;
+      }
+      tp = asr__lstm_prev(t, len, reverse);
+      for (u = 0; u < H; u++) {
+        dh[(size_t)b * H + u] += dy[row * lddy + u];                    /* + dy_t */
+        hpt[u] = tp >= 0 ? y[((size_t)b * T + tp) * ldy + u] : (h0 ? h0[(size_t)b * H + u] : 0);
+      }
+      asr__lstm_cell_backward(dat, dc + (size_t)b * H, dh + (size_t)b * H, gates + row * G,
+                              cell + row * H,
+                              tp >= 0 ? cell + ((size_t)b * T + tp) * H : (c0 ? c0 + (size_t)b * H : NULL),
+                              H);
+    }
+    asr_gemm(0, 0, N, H, (int)G, 1, da + (size_t)t * G, (int)(T * G), p->w_hh, H, 0, dhp, H);
+    for (b = 0; b < N; b++) {
+      int len = lengths ? lengths[b] : T;
+      if (t < len) memcpy(dh + (size_t)b * H, dhp + (size_t)b * H, sizeof(asr_real) * (size_t)H);
+    }
+  }
+  for (i = 0; i < (size_t)N * H; i++) {
+    if (dh0) dh0[i] += dh[i];
+    if (dc0) dc0[i] += dc[i];
+  }
+  /* 2. The weight and input gradients of all steps at once. */
+  if (NT > 0) {
+    if (dx) asr_gemm(0, 0, (int)NT, I, (int)G, 1, da, (int)G, p->w_ih, I, 1, dx, I);
+    if (g && g->w_ih) asr_gemm(1, 0, (int)G, I, (int)NT, 1, da, (int)G, x, I, 1, g->w_ih, I);
+    if (g && g->w_hh) asr_gemm(1, 0, (int)G, H, (int)NT, 1, da, (int)G, hp, H, 1, g->w_hh, H);
+    if (g && (g->b_ih || g->b_hh))
+      for (i = 0; i < NT; i++) {
+        size_t k;
+        for (k = 0; k < G; k++) {
+          if (g->b_ih) g->b_ih[k] += da[i * G + k];
+          if (g->b_hh) g->b_hh[k] += da[i * G + k];
+        }
+      }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                    const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                    const asr_real *dh_n, const asr_real *dc_n,
+                                    const asr_real *y, int ldy, const asr_real *gates,
+                                    const asr_real *cell, const asr_real *x,
+                                    const asr_real *h0, const asr_real *c0,
+                                    const asr_lstm_params *p, int N, int T, int I, int H,
+                                    const int *lengths, int reverse, void *work,
+                                    size_t work_bytes) {
+  return asr_lstm_backward_ref(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0,
+                               c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
+}
+
+ASRDEF asr_result asr_pyramid_concat_forward(asr_real *y, int *lengths_out, const asr_real *x,
+                                             int N, int T, int C, const int *lengths) {
+  int b, i, T2 = T / 2;
+  if (N < 0 || T < 0 || C < 1 || (N > 0 && T2 > 0 && (!x || !y))) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  for (b = 0; b < N; b++) {
+    int len2 = (lengths ? lengths[b] : T) / 2;   /* an odd last step is dropped */
+    if (lengths_out) lengths_out[b] = len2;
+    for (i = 0; i < T2; i++) {
+      asr_real *yr = y + ((size_t)b * T2 + i) * 2 * C;
+      if (i < len2) /* [x_{2i}, x_{2i+1}]: two consecutive rows are one row of twice the width */
+        memcpy(yr, x + ((size_t)b * T + 2 * (size_t)i) * C, sizeof(asr_real) * 2 * (size_t)C);
+      else
+        memset(yr, 0, sizeof(asr_real) * 2 * (size_t)C);
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, int N, int T,
+                                              int C, const int *lengths) {
+  int b, i, k, T2 = T / 2;
+  if (N < 0 || T < 0 || C < 1 || (N > 0 && T2 > 0 && (!dx || !dy))) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  for (b = 0; b < N; b++) {
+    int len2 = (lengths ? lengths[b] : T) / 2;
+    for (i = 0; i < len2; i++) {
+      const asr_real *dr = dy + ((size_t)b * T2 + i) * 2 * C;
+      asr_real *dxr = dx + ((size_t)b * T + 2 * (size_t)i) * C;
+      for (k = 0; k < 2 * C; k++) dxr[k] += dr[k];   /* the same two rows, read back */
+    }
+  }
+  return ASR_OK;
+}
+
+
 /* ---------------------------------------------------------------------------------------
  * 4.5 Optimizers and schedules (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -1762,6 +2338,368 @@ ASRDEF const char *asr_reduction_name(asr_reduction r) {
 /* ---------------------------------------------------------------------------------------
  * 10.3 Conformer, LSTM and attention checkers (implementation)
  * --------------------------------------------------------------------------------------- */
+
+/* Allocation bookkeeping of the checkers of this subsection: every buffer is zeroed and
+ * remembered, and freed together at the end. */
+typedef struct asr__chk3_mem {
+  void *p[128];
+  int n, failed;
+} asr__chk3_mem;
+ASR__PRIVATE asr_real *asr__chk3_new(asr__chk3_mem *m, size_t n) {
+  asr_real *p;
+  if (m->n == 128 || n > ((size_t)-1) / sizeof(asr_real) - 1) {
+    m->failed = 1;
+    return NULL;
+  }
+  p = ASR__ALLOC(asr_real, n ? n : 1, NULL);
+  if (!p) {
+    m->failed = 1;
+    return NULL;
+  }
+  memset(p, 0, sizeof(asr_real) * (n ? n : 1));
+  m->p[m->n++] = p;
+  return p;
+}
+ASR__PRIVATE void *asr__chk3_bytes(asr__chk3_mem *m, size_t bytes) {
+  return (void *)asr__chk3_new(m, bytes / sizeof(asr_real) + 1);
+}
+ASR__PRIVATE void asr__chk3_free(asr__chk3_mem *m) {
+  int i;
+  for (i = 0; i < m->n; i++) ASR_FREE(m->p[i], NULL);
+  m->n = 0;
+}
+ASR__PRIVATE void asr__chk3_randn(asr_rng *rng, asr_real *x, size_t n, double scale) {
+  size_t i;
+  for (i = 0; i < n; i++) x[i] = (asr_real)(scale * asr_rng_normal(rng));
+}
+/* max_i |a_i - b_i| / max_i |b_i| (b is the reference; 0 when both are all zero). */
+ASR__PRIVATE double asr__chk3_rel(const asr_real *a, const asr_real *b, size_t n) {
+  double d = 0, m = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    double e = fabs((double)a[i] - (double)b[i]);
+    if (e > d || e != e) d = e;
+    if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
+  }
+  if (d == 0) return 0;
+  return m > 0 ? d / m : d;
+}
+ASR__PRIVATE double asr__chk3_dot(const asr_real *a, const asr_real *b, size_t n) {
+  double s = 0;
+  size_t i;
+  for (i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+/* The tolerances of the checkers (see the comment above asr_check_lstm). */
+#define ASR__CHK3_TIER_TOL (ASR_REAL_DOUBLE ? 1e-9 : 2e-4)
+#define ASR__CHK3_FD_TOL (ASR_REAL_DOUBLE ? 1e-6 : 5e-2)
+
+/* ---- LSTM checkers */
+typedef struct asr__chk3_lstm {
+  asr_lstm_forward_fn fwd;
+  int N, T, I, H, reverse;
+  const int *lengths;
+  asr_lstm_params p;
+  asr_real *x, *h0, *c0, *y, *hn, *cn, *gates, *cell, *wy, *wh, *wc;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk3_lstm;
+
+ASR__PRIVATE double asr__chk3_lstm_f(void *vc) {
+  asr__chk3_lstm *c = (asr__chk3_lstm *)vc;
+  size_t NT = (size_t)c->N * c->T, NH = (size_t)c->N * c->H;
+  asr_result r = c->fwd(c->y, c->H, c->hn, c->cn, c->gates, c->cell, c->x, c->h0, c->c0, &c->p,
+                        c->N, c->T, c->I, c->H, c->lengths, c->reverse, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk3_dot(c->wy, c->y, NT * c->H) + asr__chk3_dot(c->wh, c->hn, NH) +
+         asr__chk3_dot(c->wc, c->cn, NH);
+}
+
+ASRDEF asr_result asr_gradcheck_lstm(asr_lstm_forward_fn fwd, asr_lstm_backward_fn bwd, int N,
+                                     int T, int I, int H, int reverse, int with_lengths,
+                                     uint64_t seed, asr_gradcheck_report *report) {
+  asr__chk3_mem m;
+  asr__chk3_lstm c;
+  asr_rng rng;
+  int lens[64], b;
+  size_t NT = (size_t)N * T, G = (size_t)4 * H;
+  asr_real *gx, *gh0, *gc0, *gwih, *gwhh, *gbih, *gbhh;
+  asr_lstm_grads g;
+  asr_gradcheck_param prm[7];
+  void *bwork;
+  size_t bbytes;
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (N < 1 || N > 64 || T < 1 || I < 1 || H < 1) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  asr_rng_seed(&rng, seed, 41);
+  c.fwd = fwd;
+  c.N = N, c.T = T, c.I = I, c.H = H, c.reverse = reverse;
+  for (b = 0; b < N; b++) lens[b] = T - b % (T + 1);
+  c.lengths = with_lengths ? lens : NULL;
+  c.x = asr__chk3_new(&m, NT * I);
+  c.h0 = asr__chk3_new(&m, (size_t)N * H);
+  c.c0 = asr__chk3_new(&m, (size_t)N * H);
+  c.y = asr__chk3_new(&m, NT * H);
+  c.hn = asr__chk3_new(&m, (size_t)N * H);
+  c.cn = asr__chk3_new(&m, (size_t)N * H);
+  c.gates = asr__chk3_new(&m, NT * G);
+  c.cell = asr__chk3_new(&m, NT * H);
+  c.wy = asr__chk3_new(&m, NT * H);
+  c.wh = asr__chk3_new(&m, (size_t)N * H);
+  c.wc = asr__chk3_new(&m, (size_t)N * H);
+  c.p.w_ih = asr__chk3_new(&m, G * I);
+  c.p.w_hh = asr__chk3_new(&m, G * H);
+  c.p.b_ih = asr__chk3_new(&m, G);
+  c.p.b_hh = asr__chk3_new(&m, G);
+  c.wbytes = asr_lstm_forward_workspace_size(N, T, I, H);
+  bbytes = asr_lstm_backward_workspace_size(N, T, I, H);
+  c.work = asr__chk3_bytes(&m, c.wbytes);
+  bwork = asr__chk3_bytes(&m, bbytes);
+  gx = asr__chk3_new(&m, NT * I);
+  gh0 = asr__chk3_new(&m, (size_t)N * H);
+  gc0 = asr__chk3_new(&m, (size_t)N * H);
+  gwih = asr__chk3_new(&m, G * I);
+  gwhh = asr__chk3_new(&m, G * H);
+  gbih = asr__chk3_new(&m, G);
+  gbhh = asr__chk3_new(&m, G);
+  if (m.failed) {
+    asr__chk3_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  /* weights at the scale of PyTorch's init U(-1/sqrt(H), 1/sqrt(H)), a bit larger */
+  asr__chk3_randn(&rng, (asr_real *)c.p.w_ih, G * I, 0.6);
+  asr__chk3_randn(&rng, (asr_real *)c.p.w_hh, G * H, 0.6);
+  asr__chk3_randn(&rng, (asr_real *)c.p.b_ih, G, 0.3);
+  asr__chk3_randn(&rng, (asr_real *)c.p.b_hh, G, 0.3);
+  asr__chk3_randn(&rng, c.x, NT * I, 1.0);
+  asr__chk3_randn(&rng, c.h0, (size_t)N * H, 0.5);
+  asr__chk3_randn(&rng, c.c0, (size_t)N * H, 0.5);
+  asr__chk3_randn(&rng, c.wy, NT * H, 1.0);
+  asr__chk3_randn(&rng, c.wh, (size_t)N * H, 1.0);
+  asr__chk3_randn(&rng, c.wc, (size_t)N * H, 1.0);
+  asr__chk3_lstm_f(&c);
+  g.w_ih = gwih, g.w_hh = gwhh, g.b_ih = gbih, g.b_hh = gbhh;
+  r = c.status;
+  if (r >= 0)
+    r = bwd(gx, gh0, gc0, &g, c.wy, H, c.wh, c.wc, c.y, H, c.gates, c.cell, c.x, c.h0, c.c0, &c.p,
+            N, T, I, H, c.lengths, reverse, bwork, bbytes);
+  if (r >= 0) {
+    prm[0].name = "x", prm[0].x = c.x, prm[0].grad = gx, prm[0].n = NT * I;
+    prm[1].name = "h0", prm[1].x = c.h0, prm[1].grad = gh0, prm[1].n = (size_t)N * H;
+    prm[2].name = "c0", prm[2].x = c.c0, prm[2].grad = gc0, prm[2].n = (size_t)N * H;
+    prm[3].name = "weight_ih", prm[3].x = (asr_real *)c.p.w_ih, prm[3].grad = gwih, prm[3].n = G * I;
+    prm[4].name = "weight_hh", prm[4].x = (asr_real *)c.p.w_hh, prm[4].grad = gwhh, prm[4].n = G * H;
+    prm[5].name = "bias_ih", prm[5].x = (asr_real *)c.p.b_ih, prm[5].grad = gbih, prm[5].n = G;
+    prm[6].name = "bias_hh", prm[6].x = (asr_real *)c.p.b_hh, prm[6].grad = gbhh, prm[6].n = G;
+    r = asr_gradcheck(asr__chk3_lstm_f, &c, prm, 7, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk3_free(&m);
+  return r;
+}
+
+ASRDEF asr_result asr_check_lstm(asr_lstm_forward_fn fwd, asr_lstm_backward_fn bwd,
+                                 uint64_t seed, asr_check_report *rep) {
+  static const int lens_a[3] = {5, 3, 0};
+  asr_rng rng;
+  int rev, init, cfg;
+  asr_result r;
+  asr_rng_seed(&rng, seed, 42);
+  /* 1. agreement with the _naive tier, forward and backward */
+  for (cfg = 0; cfg < 4; cfg++) {
+    asr__chk3_mem m;
+    const int N = 3, T = 5, I = 4, H = 3;
+    size_t NT = (size_t)N * T, G = (size_t)4 * H;
+    asr_lstm_params p;
+    asr_lstm_grads ga, gb;
+    asr_real *x, *h0, *c0, *ya, *yb, *hna, *hnb, *cna, *cnb, *gta, *gtb, *cla, *clb, *dy, *dhn, *dcn;
+    asr_real *dxa, *dxb, *dh0a, *dh0b, *dc0a, *dc0b;
+    void *fw, *bw;
+    size_t fwb = asr_lstm_forward_workspace_size(N, T, I, H);
+    size_t bwb = asr_lstm_backward_workspace_size(N, T, I, H);
+    double e = 0;
+    rev = cfg & 1;
+    init = cfg >> 1;
+    memset(&m, 0, sizeof m);
+    x = asr__chk3_new(&m, NT * I), h0 = asr__chk3_new(&m, (size_t)N * H);
+    c0 = asr__chk3_new(&m, (size_t)N * H);
+    ya = asr__chk3_new(&m, NT * H), yb = asr__chk3_new(&m, NT * H);
+    hna = asr__chk3_new(&m, (size_t)N * H), hnb = asr__chk3_new(&m, (size_t)N * H);
+    cna = asr__chk3_new(&m, (size_t)N * H), cnb = asr__chk3_new(&m, (size_t)N * H);
+    gta = asr__chk3_new(&m, NT * G), gtb = asr__chk3_new(&m, NT * G);
+    cla = asr__chk3_new(&m, NT * H), clb = asr__chk3_new(&m, NT * H);
+    dy = asr__chk3_new(&m, NT * H), dhn = asr__chk3_new(&m, (size_t)N * H);
+    dcn = asr__chk3_new(&m, (size_t)N * H);
+    dxa = asr__chk3_new(&m, NT * I), dxb = asr__chk3_new(&m, NT * I);
+    dh0a = asr__chk3_new(&m, (size_t)N * H), dh0b = asr__chk3_new(&m, (size_t)N * H);
+    dc0a = asr__chk3_new(&m, (size_t)N * H), dc0b = asr__chk3_new(&m, (size_t)N * H);
+    p.w_ih = asr__chk3_new(&m, G * I), p.w_hh = asr__chk3_new(&m, G * H);
+    p.b_ih = asr__chk3_new(&m, G), p.b_hh = asr__chk3_new(&m, G);
+    ga.w_ih = asr__chk3_new(&m, G * I), gb.w_ih = asr__chk3_new(&m, G * I);
+    ga.w_hh = asr__chk3_new(&m, G * H), gb.w_hh = asr__chk3_new(&m, G * H);
+    ga.b_ih = asr__chk3_new(&m, G), gb.b_ih = asr__chk3_new(&m, G);
+    ga.b_hh = asr__chk3_new(&m, G), gb.b_hh = asr__chk3_new(&m, G);
+    fw = asr__chk3_bytes(&m, fwb);
+    bw = asr__chk3_bytes(&m, bwb);
+    if (m.failed) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    asr__chk3_randn(&rng, (asr_real *)p.w_ih, G * I, 0.6);
+    asr__chk3_randn(&rng, (asr_real *)p.w_hh, G * H, 0.6);
+    asr__chk3_randn(&rng, (asr_real *)p.b_ih, G, 0.3);
+    asr__chk3_randn(&rng, (asr_real *)p.b_hh, G, 0.3);
+    asr__chk3_randn(&rng, x, NT * I, 1);
+    asr__chk3_randn(&rng, h0, (size_t)N * H, 0.5);
+    asr__chk3_randn(&rng, c0, (size_t)N * H, 0.5);
+    asr__chk3_randn(&rng, dy, NT * H, 1);
+    asr__chk3_randn(&rng, dhn, (size_t)N * H, 1);
+    asr__chk3_randn(&rng, dcn, (size_t)N * H, 1);
+    r = asr_lstm_forward_naive(yb, H, hnb, cnb, gtb, clb, x, init ? h0 : NULL, init ? c0 : NULL,
+                               &p, N, T, I, H, lens_a, rev);
+    if (r == ASR_OK)
+      r = asr_lstm_backward_naive(dxb, init ? dh0b : NULL, init ? dc0b : NULL, &gb, dy, H, dhn, dcn,
+                                  yb, H, gtb, clb, x, init ? h0 : NULL, init ? c0 : NULL, &p, N, T,
+                                  I, H, lens_a, rev);
+    if (r != ASR_OK) {
+      asr__chk3_free(&m);
+      return r;
+    }
+    r = fwd(ya, H, hna, cna, gta, cla, x, init ? h0 : NULL, init ? c0 : NULL, &p, N, T, I, H,
+            lens_a, rev, fw, fwb);
+    if (r >= 0) {
+      e = ASR__MAX(asr__chk3_rel(ya, yb, NT * H), asr__chk3_rel(hna, hnb, (size_t)N * H));
+      e = ASR__MAX(e, asr__chk3_rel(cna, cnb, (size_t)N * H));
+    }
+    asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
+                    "lstm forward vs naive (%s, %s initial state, lengths 5,3,0): rel. error %.3g",
+                    rev ? "reverse" : "forward", init ? "given" : "zero", e);
+    if (r >= 0)
+      r = bwd(dxa, init ? dh0a : NULL, init ? dc0a : NULL, &ga, dy, H, dhn, dcn, ya, H, gta, cla,
+              x, init ? h0 : NULL, init ? c0 : NULL, &p, N, T, I, H, lens_a, rev, bw, bwb);
+    e = 0;
+    if (r >= 0) {
+      e = asr__chk3_rel(dxa, dxb, NT * I);
+      e = ASR__MAX(e, asr__chk3_rel(dh0a, dh0b, (size_t)N * H));
+      e = ASR__MAX(e, asr__chk3_rel(dc0a, dc0b, (size_t)N * H));
+      e = ASR__MAX(e, asr__chk3_rel(ga.w_ih, gb.w_ih, G * I));
+      e = ASR__MAX(e, asr__chk3_rel(ga.w_hh, gb.w_hh, G * H));
+      e = ASR__MAX(e, asr__chk3_rel(ga.b_ih, gb.b_ih, G));
+      e = ASR__MAX(e, asr__chk3_rel(ga.b_hh, gb.b_hh, G));
+    }
+    asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
+                    "lstm backward vs naive (%s, %s initial state): rel. error %.3g",
+                    rev ? "reverse" : "forward", init ? "given" : "zero", e);
+    asr__chk3_free(&m);
+  }
+  /* 2. finite differences, with and without lengths, both directions */
+  for (cfg = 0; cfg < 4; cfg++) {
+    asr_gradcheck_report gr;
+    r = asr_gradcheck_lstm(fwd, bwd, 3, 4, 3, 2, cfg & 1, cfg >> 1, seed + (uint64_t)cfg, &gr);
+    if (r == ASR_ERR_OUT_OF_MEMORY) return r;
+    asr__check_case(rep, r >= 0 && gr.max_rel_err <= ASR__CHK3_FD_TOL, r >= 0 ? gr.max_rel_err : 1,
+                    "lstm finite differences (%s, %s): max rel. error %.3g at %s[%ld]",
+                    cfg & 1 ? "reverse" : "forward", cfg >> 1 ? "lengths 4,3,2" : "no lengths",
+                    gr.max_rel_err, gr.worst_param ? gr.worst_param : "-", gr.worst_index);
+  }
+  /* 3. padding invariance: each item alone equals its row of the padded batch */
+  for (rev = 0; rev < 2; rev++) {
+    asr__chk3_mem m;
+    static const int lens[3] = {6, 2, 4};
+    const int N = 3, T = 6, I = 2, H = 3;
+    size_t NT = (size_t)N * T, G = (size_t)4 * H;
+    asr_lstm_params p;
+    asr_lstm_grads gb, g1;
+    asr_real *x, *y, *hn, *cn, *gt, *cl, *dy, *dx, *y1, *hn1, *cn1, *gt1, *cl1, *dx1;
+    void *fw, *bw;
+    size_t fwb = asr_lstm_forward_workspace_size(N, T, I, H);
+    size_t bwb = asr_lstm_backward_workspace_size(N, T, I, H);
+    double e = 0;
+    int b, ok = 1;
+    memset(&m, 0, sizeof m);
+    x = asr__chk3_new(&m, NT * I), y = asr__chk3_new(&m, NT * H), dy = asr__chk3_new(&m, NT * H);
+    hn = asr__chk3_new(&m, (size_t)N * H), cn = asr__chk3_new(&m, (size_t)N * H);
+    gt = asr__chk3_new(&m, NT * G), cl = asr__chk3_new(&m, NT * H), dx = asr__chk3_new(&m, NT * I);
+    y1 = asr__chk3_new(&m, (size_t)T * H), hn1 = asr__chk3_new(&m, (size_t)H);
+    cn1 = asr__chk3_new(&m, (size_t)H), gt1 = asr__chk3_new(&m, (size_t)T * G);
+    cl1 = asr__chk3_new(&m, (size_t)T * H), dx1 = asr__chk3_new(&m, (size_t)T * I);
+    p.w_ih = asr__chk3_new(&m, G * I), p.w_hh = asr__chk3_new(&m, G * H);
+    p.b_ih = asr__chk3_new(&m, G), p.b_hh = asr__chk3_new(&m, G);
+    gb.w_ih = asr__chk3_new(&m, G * I), g1.w_ih = asr__chk3_new(&m, G * I);
+    gb.w_hh = asr__chk3_new(&m, G * H), g1.w_hh = asr__chk3_new(&m, G * H);
+    gb.b_ih = gb.b_hh = g1.b_ih = g1.b_hh = NULL;
+    fw = asr__chk3_bytes(&m, fwb);
+    bw = asr__chk3_bytes(&m, bwb);
+    if (m.failed) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    asr__chk3_randn(&rng, (asr_real *)p.w_ih, G * I, 0.6);
+    asr__chk3_randn(&rng, (asr_real *)p.w_hh, G * H, 0.6);
+    asr__chk3_randn(&rng, (asr_real *)p.b_ih, G, 0.3);
+    asr__chk3_randn(&rng, (asr_real *)p.b_hh, G, 0.3);
+    asr__chk3_randn(&rng, x, NT * I, 1);   /* the padding holds garbage too */
+    asr__chk3_randn(&rng, dy, NT * H, 1);
+    r = fwd(y, H, hn, cn, gt, cl, x, NULL, NULL, &p, N, T, I, H, lens, rev, fw, fwb);
+    if (r >= 0)
+      r = bwd(dx, NULL, NULL, &gb, dy, H, NULL, NULL, y, H, gt, cl, x, NULL, NULL, &p, N, T, I, H,
+              lens, rev, bw, bwb);
+    for (b = 0; b < N && r >= 0; b++) {
+      size_t k;
+      int L = lens[b];
+      r = fwd(y1, H, hn1, cn1, gt1, cl1, x + (size_t)b * T * I, NULL, NULL, &p, 1, L, I, H, NULL,
+              rev, fw, fwb);
+      if (r >= 0) {
+        memset(dx1, 0, sizeof(asr_real) * (size_t)T * I);
+        r = bwd(dx1, NULL, NULL, &g1, dy + (size_t)b * T * H, H, NULL, NULL, y1, H, gt1, cl1,
+                x + (size_t)b * T * I, NULL, NULL, &p, 1, L, I, H, NULL, rev, bw, bwb);
+      }
+      if (r < 0) break;
+      e = ASR__MAX(e, asr__chk3_rel(y1, y + (size_t)b * T * H, (size_t)L * H));
+      e = ASR__MAX(e, asr__chk3_rel(hn1, hn + (size_t)b * H, (size_t)H));
+      e = ASR__MAX(e, asr__chk3_rel(cn1, cn + (size_t)b * H, (size_t)H));
+      e = ASR__MAX(e, asr__chk3_rel(dx1, dx + (size_t)b * T * I, (size_t)L * I));
+      for (k = (size_t)L * H; k < (size_t)T * H; k++) ok = ok && y[(size_t)b * T * H + k] == 0;
+      for (k = (size_t)L * I; k < (size_t)T * I; k++) ok = ok && dx[(size_t)b * T * I + k] == 0;
+    }
+    /* the weight gradients of the batch are the sums of the items' */
+    if (r >= 0) {
+      e = ASR__MAX(e, asr__chk3_rel(g1.w_ih, gb.w_ih, G * I));
+      e = ASR__MAX(e, asr__chk3_rel(g1.w_hh, gb.w_hh, G * H));
+    }
+    asr__check_case(rep, r >= 0 && ok && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
+                    "lstm padding invariance (%s, lengths 6,2,4): rel. error %.3g, padded outputs "
+                    "and input gradients %s", rev ? "reverse" : "forward", e, ok ? "0" : "NOT 0");
+    asr__chk3_free(&m);
+  }
+  /* 4. a length out of range is refused and nothing is written */
+  {
+    asr_real y[8], hn[2], cn[2], gt[32], cl[8], x[4], w_ih[8], w_hh[16];
+    asr_lstm_params p;
+    int bad = 3, k, untouched = 1;
+    memset(x, 0, sizeof x), memset(w_ih, 0, sizeof w_ih), memset(w_hh, 0, sizeof w_hh);
+    for (k = 0; k < 8; k++) y[k] = 7;
+    p.w_ih = w_ih, p.w_hh = w_hh, p.b_ih = p.b_hh = NULL;
+    {
+      size_t fwb = asr_lstm_forward_workspace_size(1, 2, 2, 2);
+      asr__chk3_mem m;
+      void *fw;
+      memset(&m, 0, sizeof m);
+      fw = asr__chk3_bytes(&m, fwb);
+      if (m.failed) return ASR_ERR_OUT_OF_MEMORY;
+      r = fwd(y, 2, hn, cn, gt, cl, x, NULL, NULL, &p, 1, 2, 2, 2, &bad, 0, fw, fwb);
+      asr__chk3_free(&m);
+    }
+    for (k = 0; k < 8; k++) untouched = untouched && y[k] == 7;
+    asr__check_case(rep, r < 0 && untouched, 0,
+                    "lstm refuses length 3 > T = 2 (result %d, output %s)", (int)r,
+                    untouched ? "untouched" : "WRITTEN");
+  }
+  return ASR_OK;
+}
 
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers (implementation)
