@@ -547,6 +547,75 @@ ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, 
  * 9. Training
  * ======================================================================================== */
 
+/* ---- Characters. The toy recipes recognize lower-case English letters, space and the
+ * apostrophe. Token 0 is the CTC/RNN-T blank; token k >= 1 is ASR_CHARSET[k]. */
+#define ASR_CHARSET "_ 'abcdefghijklmnopqrstuvwxyz"
+#define ASR_CHARSET_SIZE 29
+/* Normalizes text (ASCII upper case to lower, runs of blanks to one space, no leading or
+ * trailing space) and writes its token ids (cap of them at most). Returns the count, or a
+ * negative asr_result: ASR_ERR_RANGE for a character outside the set (err names it and
+ * its position), ASR_ERR_TOO_LARGE if cap is too small. */
+ASRDEF int asr_text_encode(const char *text, int *ids, int cap, asr_error *err);
+/* Writes the characters of ids (blank ids are skipped) as a C string; returns its length,
+ * or -1 if an id is out of range or the text does not fit in cap bytes. */
+ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap);
+
+/* ---- Error rates. Levenshtein distance: the fewest substitutions, insertions and
+ * deletions turning ref into hyp,
+ *     D(i,j) = min(D(i-1,j) + 1, D(i,j-1) + 1, D(i-1,j-1) + [ref_i != hyp_j]),
+ * D(i,0) = i, D(0,j) = j, computed one row at a time in work (nh + 1 ints).
+ * CER counts characters of the normalized texts; WER counts space-separated words. */
+ASRDEF int asr_edit_distance(const int *ref, int nr, const int *hyp, int nh, int *work);
+/* Adds the edit distance and the reference length (in characters or words) to *errors
+ * and *ref_len. work holds 3 * (strlen(ref) + strlen(hyp) + 2) ints. */
+ASRDEF void asr_cer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len);
+ASRDEF void asr_wer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len);
+
+/* ---- Parameters: named tensors in one contiguous buffer, with gradients beside them.
+ * Names are the PyTorch state_dict keys of the equivalent module, so a checkpoint opens
+ * in PyTorch as model.load_state_dict({k: torch.from_numpy(v) for k, v in npz.items()}).
+ * Build: asr_params_add() each tensor (the returned index is stable), then
+ * asr_params_alloc() makes data and grad (zeroed); asr_params_ptr()/grad_ptr() give the
+ * arrays. Non-trained state (BatchNorm running statistics) lives in a second asr_params
+ * whose grad is unused. */
+typedef struct asr_param {
+  char name[96];
+  int ndim;
+  int64_t shape[4];
+  size_t offset, count;        /* in elements, into data/grad */
+} asr_param;
+typedef struct asr_params {
+  int count, cap;
+  asr_param *items;
+  size_t total;                /* elements over all tensors */
+  asr_real *data, *grad;       /* (total) each, after asr_params_alloc */
+  void *user;
+} asr_params;
+ASRDEF void asr_params_init(asr_params *p, void *user);
+/* Returns the index of the new tensor, or a negative asr_result. */
+ASRDEF int asr_params_add(asr_params *p, const char *name, int ndim, const int64_t *shape);
+ASRDEF asr_result asr_params_alloc(asr_params *p);
+ASRDEF void asr_params_free(asr_params *p);
+ASRDEF asr_real *asr_params_ptr(const asr_params *p, int index);
+ASRDEF asr_real *asr_params_grad_ptr(const asr_params *p, int index);
+ASRDEF int asr_params_find(const asr_params *p, const char *name);   /* -1 if absent */
+ASRDEF void asr_params_zero_grad(asr_params *p);
+/* Fills each tensor with uniform values in [-bound, bound], bound = 1/sqrt(fan_in), where
+ * fan_in is the product of all dimensions but the first (PyTorch's default for Linear
+ * and Conv biases and weights up to the constant); 1-D tensors are left as they are. */
+ASRDEF void asr_params_init_uniform(asr_params *p, asr_rng *rng);
+/* Checkpoints: every tensor of each store (trained, then buffers; either may be NULL) as
+ * a float32 .npz member named by its key, plus a uint8 member "config" holding the given
+ * JSON text (NULL for none). Written atomically: the file appears whole or not at all.
+ * Loading checks that every tensor is present with its shape (extra members other than
+ * "config" are an error naming the key) and returns the config text in a malloc'ed
+ * string (*config, may be NULL to ignore; free with ASR_FREE(.., user)). */
+ASRDEF asr_result asr_checkpoint_save(const char *path, const asr_params *params,
+                                      const asr_params *buffers, const char *config_json,
+                                      asr_error *err);
+ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_params *buffers,
+                                      char **config_json, void *user, asr_error *err);
+
 /* ========================================================================================
  * 10. Checkers
  * ======================================================================================== */
@@ -2322,6 +2391,321 @@ ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, 
 /* ========================================================================================
  * 9. Training (implementation)
  * ======================================================================================== */
+
+ASRDEF int asr_text_encode(const char *text, int *ids, int cap, asr_error *err) {
+  int n = 0, pos = 0, pending_space = 0;
+  for (; *text; text++, pos++) {
+    unsigned char c = (unsigned char)*text;
+    const char *hit;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      pending_space = n > 0;        /* a space only between two characters */
+      continue;
+    }
+    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
+    hit = c && c != '_' ? strchr(ASR_CHARSET, c) : NULL;
+    if (!hit)
+      return (int)asr__fail(err, ASR_ERR_RANGE, "character '%c' (byte 0x%02x) at position %d is not in the "
+                            "character set (a-z, space, apostrophe)", c >= 32 && c < 127 ? c : '?', c, pos);
+    if (n + pending_space + 1 > cap) return (int)asr__fail(err, ASR_ERR_TOO_LARGE, "text longer than %d tokens", cap);
+    if (pending_space) ids[n++] = 1;
+    pending_space = 0;
+    ids[n++] = (int)(hit - ASR_CHARSET);
+  }
+  return n;
+}
+
+ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
+  size_t len = 0;
+  int i;
+  if (cap == 0) return -1;
+  for (i = 0; i < n; i++) {
+    if (ids[i] < 0 || ids[i] >= ASR_CHARSET_SIZE) return -1;
+    if (ids[i] == 0) continue;
+    if (len + 1 >= cap) return -1;
+    out[len++] = ASR_CHARSET[ids[i]];
+  }
+  out[len] = 0;
+  return (int)len;
+}
+
+ASRDEF int asr_edit_distance(const int *ref, int nr, const int *hyp, int nh, int *work) {
+  int i, j;
+  for (j = 0; j <= nh; j++) work[j] = j;                 /* D(0,j) = j */
+  for (i = 1; i <= nr; i++) {
+    int diag = work[0];                                  /* D(i-1,j-1) */
+    work[0] = i;                                         /* D(i,0) = i */
+    for (j = 1; j <= nh; j++) {
+      int up = work[j];                                  /* D(i-1,j) */
+      int best = ASR__MIN(up + 1, work[j - 1] + 1);
+      best = ASR__MIN(best, diag + (ref[i - 1] != hyp[j - 1]));
+      diag = up;
+      work[j] = best;
+    }
+  }
+  return work[nh];
+}
+
+/* Edit distance over tokens given by (start, length) pairs, compared as strings. */
+ASR__PRIVATE int asr__token_distance(const char *ref, const int *rs, const int *rl, int nr, const char *hyp,
+                                     const int *hs, const int *hl, int nh, int *work) {
+  int i, j;
+  for (j = 0; j <= nh; j++) work[j] = j;
+  for (i = 1; i <= nr; i++) {
+    int diag = work[0];
+    work[0] = i;
+    for (j = 1; j <= nh; j++) {
+      int up = work[j];
+      int same = rl[i - 1] == hl[j - 1] && memcmp(ref + rs[i - 1], hyp + hs[j - 1], (size_t)rl[i - 1]) == 0;
+      int best = ASR__MIN(up + 1, work[j - 1] + 1);
+      best = ASR__MIN(best, diag + !same);
+      diag = up;
+      work[j] = best;
+    }
+  }
+  return work[nh];
+}
+
+/* Splits s into tokens: characters (words = 0) or space-separated words (words = 1).
+ * Writes starts and lengths; returns the count. */
+ASR__PRIVATE int asr__tokens(const char *s, int words, int *start, int *len) {
+  int n = 0, i = 0;
+  while (s[i]) {
+    if (words && s[i] == ' ') {
+      i++;
+      continue;
+    }
+    start[n] = i;
+    if (words)
+      while (s[i] && s[i] != ' ') i++;
+    else
+      i++;
+    len[n] = i - start[n];
+    n++;
+  }
+  return n;
+}
+
+ASR__PRIVATE void asr__error_counts(const char *ref, const char *hyp, int words, int *work, long *errors,
+                                    long *ref_len) {
+  int lr = (int)strlen(ref), lh = (int)strlen(hyp), nr, nh;
+  int *rs = work, *rl = rs + lr + 1, *hs = rl + lr + 1, *hl = hs + lh + 1, *row = hl + lh + 1;
+  nr = asr__tokens(ref, words, rs, rl);
+  nh = asr__tokens(hyp, words, hs, hl);
+  *errors += asr__token_distance(ref, rs, rl, nr, hyp, hs, hl, nh, row);
+  *ref_len += nr;
+}
+
+ASRDEF void asr_cer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
+  asr__error_counts(ref, hyp, 0, work, errors, ref_len);
+}
+
+ASRDEF void asr_wer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
+  asr__error_counts(ref, hyp, 1, work, errors, ref_len);
+}
+
+/* ---- parameters */
+ASRDEF void asr_params_init(asr_params *p, void *user) {
+  memset(p, 0, sizeof *p);
+  p->user = user;
+}
+
+ASRDEF int asr_params_add(asr_params *p, const char *name, int ndim, const int64_t *shape) {
+  asr_param *it;
+  size_t count = 1;
+  int d;
+  if (p->data || ndim < 0 || ndim > 4 || strlen(name) >= sizeof p->items[0].name) return ASR_ERR_INVALID_ARG;
+  if (asr_params_find(p, name) >= 0) return ASR_ERR_INVALID_ARG;
+  for (d = 0; d < ndim; d++) {
+    if (shape[d] < 0) return ASR_ERR_INVALID_ARG;
+    if (asr_size_mul(count, (size_t)shape[d], &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  }
+  if (p->count == p->cap) {
+    int ncap = p->cap ? 2 * p->cap : 32;
+    asr_param *ni = ASR__ALLOC(asr_param, ncap, p->user);
+    if (!ni) return ASR_ERR_OUT_OF_MEMORY;
+    if (p->count) memcpy(ni, p->items, sizeof *ni * (size_t)p->count);
+    ASR_FREE(p->items, p->user);
+    p->items = ni;
+    p->cap = ncap;
+  }
+  it = &p->items[p->count];
+  memset(it, 0, sizeof *it);
+  strcpy(it->name, name);
+  it->ndim = ndim;
+  for (d = 0; d < ndim; d++) it->shape[d] = shape[d];
+  it->offset = p->total;
+  it->count = count;
+  if (p->total + count < p->total) return ASR_ERR_TOO_LARGE;
+  p->total += count;
+  return p->count++;
+}
+
+ASRDEF asr_result asr_params_alloc(asr_params *p) {
+  size_t bytes;
+  if (asr_size_mul(p->total ? p->total : 1, sizeof(asr_real), &bytes) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  p->data = (asr_real *)ASR_MALLOC(bytes, p->user);
+  p->grad = (asr_real *)ASR_MALLOC(bytes, p->user);
+  if (!p->data || !p->grad) {
+    ASR_FREE(p->data, p->user);
+    ASR_FREE(p->grad, p->user);
+    p->data = p->grad = NULL;
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  memset(p->data, 0, bytes);
+  memset(p->grad, 0, bytes);
+  return ASR_OK;
+}
+
+ASRDEF void asr_params_free(asr_params *p) {
+  ASR_FREE(p->items, p->user);
+  ASR_FREE(p->data, p->user);
+  ASR_FREE(p->grad, p->user);
+  asr_params_init(p, p->user);
+}
+
+ASRDEF asr_real *asr_params_ptr(const asr_params *p, int index) {
+  return p->data && index >= 0 && index < p->count ? p->data + p->items[index].offset : NULL;
+}
+
+ASRDEF asr_real *asr_params_grad_ptr(const asr_params *p, int index) {
+  return p->grad && index >= 0 && index < p->count ? p->grad + p->items[index].offset : NULL;
+}
+
+ASRDEF int asr_params_find(const asr_params *p, const char *name) {
+  int i;
+  for (i = 0; i < p->count; i++)
+    if (strcmp(p->items[i].name, name) == 0) return i;
+  return -1;
+}
+
+ASRDEF void asr_params_zero_grad(asr_params *p) {
+  if (p->grad) memset(p->grad, 0, sizeof(asr_real) * p->total);
+}
+
+ASRDEF void asr_params_init_uniform(asr_params *p, asr_rng *rng) {
+  int i;
+  for (i = 0; i < p->count; i++) {
+    const asr_param *it = &p->items[i];
+    double fan_in = 1, bound;
+    size_t k;
+    int d;
+    if (it->ndim < 2) continue;
+    for (d = 1; d < it->ndim; d++) fan_in *= (double)it->shape[d];
+    bound = 1.0 / sqrt(fan_in > 0 ? fan_in : 1);
+    for (k = 0; k < it->count; k++)
+      p->data[it->offset + k] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
+  }
+}
+
+ASRDEF asr_result asr_checkpoint_save(const char *path, const asr_params *params,
+                                      const asr_params *buffers, const char *config_json,
+                                      asr_error *err) {
+  const asr_params *stores[2];
+  asr_npz_writer w;
+  asr_result r;
+  float *tmp = NULL;
+  size_t tmp_cap = 0;
+  int s, i;
+  stores[0] = params;
+  stores[1] = buffers;
+  r = asr_npz_writer_open(&w, path, NULL, err);
+  if (r != ASR_OK) return r;
+  for (s = 0; s < 2; s++) {
+    const asr_params *p = stores[s];
+    if (!p) continue;
+    for (i = 0; i < p->count; i++) {
+      const asr_param *it = &p->items[i];
+      size_t k;
+      /* tensors are stored as float32 whatever asr_real is, like a PyTorch state_dict */
+      if (it->count > tmp_cap) {
+        ASR_FREE(tmp, NULL);
+        tmp_cap = it->count;
+        tmp = ASR__ALLOC(float, tmp_cap, NULL);
+        if (!tmp) {
+          asr_npz_writer_abort(&w);
+          return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        }
+      }
+      for (k = 0; k < it->count; k++) tmp[k] = (float)p->data[it->offset + k];
+      r = asr_npz_writer_add(&w, it->name, ASR_DTYPE_F32, it->ndim, it->shape, tmp, err);
+      if (r != ASR_OK) {
+        ASR_FREE(tmp, NULL);
+        asr_npz_writer_abort(&w);
+        return r;
+      }
+    }
+  }
+  ASR_FREE(tmp, NULL);
+  if (config_json) {
+    int64_t n = (int64_t)strlen(config_json);
+    r = asr_npz_writer_add(&w, "config", ASR_DTYPE_U8, 1, &n, config_json, err);
+    if (r != ASR_OK) {
+      asr_npz_writer_abort(&w);
+      return r;
+    }
+  }
+  return asr_npz_writer_close(&w, err);
+}
+
+ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_params *buffers,
+                                      char **config_json, void *user, asr_error *err) {
+  asr_params *stores[2];
+  asr_npz z;
+  asr_result r;
+  int s, i;
+  stores[0] = params;
+  stores[1] = buffers;
+  if (config_json) *config_json = NULL;
+  r = asr_npz_read(path, &z, user, err);
+  if (r != ASR_OK) return r;
+  /* check everything first: nothing is changed unless the whole checkpoint fits */
+  for (s = 0; s < 2; s++) {
+    const asr_params *p = stores[s];
+    if (!p) continue;
+    for (i = 0; i < p->count; i++) {
+      const asr_param *it = &p->items[i];
+      const asr_array *a = asr_npz_get(&z, it->name);
+      int d, same = a && a->ndim == it->ndim && (a->dtype == ASR_DTYPE_F32 || a->dtype == ASR_DTYPE_F64);
+      for (d = 0; same && d < it->ndim; d++) same = a->shape[d] == it->shape[d];
+      if (!a || !same) {
+        asr_npz_free(&z, user);
+        return asr__fail(err, a ? ASR_ERR_SHAPE : ASR_ERR_FORMAT, "%s: %s '%s'", path,
+                         a ? "wrong shape or dtype for" : "missing tensor", it->name);
+      }
+    }
+  }
+  for (i = 0; i < z.count; i++) {
+    int known = strcmp(z.names[i], "config") == 0;
+    for (s = 0; s < 2 && !known; s++) known = stores[s] && asr_params_find(stores[s], z.names[i]) >= 0;
+    if (!known) {
+      r = asr__fail(err, ASR_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of this model)", path, z.names[i]);
+      asr_npz_free(&z, user);
+      return r;
+    }
+  }
+  for (s = 0; s < 2; s++) {
+    asr_params *p = stores[s];
+    if (!p) continue;
+    for (i = 0; i < p->count; i++) {
+      const asr_param *it = &p->items[i];
+      asr_array_to_real(asr_npz_get(&z, it->name), p->data + it->offset, 1, NULL);
+    }
+  }
+  if (config_json) {
+    const asr_array *c = asr_npz_get(&z, "config");
+    if (c && c->dtype == ASR_DTYPE_U8) {
+      *config_json = ASR__ALLOC(char, c->count + 1, user);
+      if (!*config_json) {
+        asr_npz_free(&z, user);
+        return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+      }
+      memcpy(*config_json, c->data, c->count);
+      (*config_json)[c->count] = 0;
+    }
+  }
+  asr_npz_free(&z, user);
+  return ASR_OK;
+}
 
 /* ========================================================================================
  * 10. Checkers (implementation)
