@@ -395,6 +395,149 @@ ASRDEF const char *asr_reduction_name(asr_reduction r);   /* "none", "sum", "mea
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers: linear, embedding, activations, dropout, norms, cross-entropy
  * --------------------------------------------------------------------------------------- */
+/* Conventions of section 4 (docs/layers.md derives every backward pass):
+ *   - Layouts are those of the PyTorch module each function mirrors: weights exactly as
+ *     its state_dict stores them, activations batch-first. Leading dimensions that a
+ *     layer does not look at are flattened into a row count M.
+ *   - forward(y, saved..., x, params..., sizes) writes y and the saved activations;
+ *     backward(dx, dparams..., dy, saved..., x, params..., sizes) ADDS into dx and each
+ *     dparam; any gradient pointer may be NULL ("not needed").
+ *   - Sequence layers take `lengths` (N) or NULL (= every frame valid). Frames t >=
+ *     lengths[n] are padding: they are read as zeros, their outputs are written as 0
+ *     and they receive no gradient, so the valid outputs do not depend on the padding.
+ *   - Sizes are validated first: a negative size or a NULL required pointer gives
+ *     ASR_ERR_INVALID_ARG and nothing is written. */
+
+/* ---- linear (torch.nn.Linear)
+ *   y_mo = sum_i x_mi W_oi + b_o,      i.e.  Y = X W^T + b
+ * symbols: x (M,I) M rows of I inputs, W (O,I) as torch stores it, b (O) or NULL,
+ * y (M,O). _ref runs on asr_gemm_ref, the unsuffixed name on asr_gemm (the fastest).
+ * backward (from dL/dy_mo = dy_mo):
+ *   dx_mi += sum_o dy_mo W_oi    (dX += dY W)
+ *   dW_oi += sum_m dy_mo x_mi    (dW += dY^T X)
+ *   db_o  += sum_m dy_mo                                                  */
+ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
+                                         const asr_real *b, int M, int I, int O);
+ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
+                                     const asr_real *b, int M, int I, int O);
+ASRDEF asr_result asr_linear_backward_ref(asr_real *dx, asr_real *dW, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *W, int M, int I, int O);
+ASRDEF asr_result asr_linear_backward(asr_real *dx, asr_real *dW, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *W,
+                                      int M, int I, int O);
+
+/* ---- embedding (torch.nn.Embedding)
+ *   y_m = W[ids_m]          ids (M) in [0, V), W (V,D), y (M,D)
+ * backward: dW[ids_m] += dy_m, except for rows whose id is padding_idx (-1: none),
+ * which torch also leaves without gradient. An id outside [0,V): ASR_ERR_RANGE. */
+ASRDEF asr_result asr_embedding_forward(asr_real *y, const int *ids, const asr_real *W, int M,
+                                        int V, int D);
+ASRDEF asr_result asr_embedding_backward(asr_real *dW, const asr_real *dy, const int *ids, int M,
+                                         int V, int D, int padding_idx);
+
+/* ---- element-wise activations over n elements (y may alias x in forward).
+ *   relu(x)    = max(x, 0)                 d/dx = [x > 0]   (0 at x = 0, as torch)
+ *   sigmoid(x) = 1 / (1 + e^-x)            d/dx = y (1 - y)
+ *   tanh(x)                                d/dx = 1 - y^2
+ *   swish(x)   = x sigmoid(x)  (SiLU)      d/dx = s + x s (1 - s),  s = sigmoid(x)
+ * Swish is [Ramachandran17] with beta = 1, the "Swish" of [Gulati20] and [Han20]
+ * (torch.nn.SiLU). Each backward names what it needs: relu and swish the input x,
+ * sigmoid and tanh the output y. They accumulate dx += f'(.) dy. */
+ASRDEF void asr_relu_forward(asr_real *y, const asr_real *x, size_t n);
+ASRDEF void asr_relu_backward(asr_real *dx, const asr_real *dy, const asr_real *x, size_t n);
+ASRDEF void asr_sigmoid_forward(asr_real *y, const asr_real *x, size_t n);
+ASRDEF void asr_sigmoid_backward(asr_real *dx, const asr_real *dy, const asr_real *y, size_t n);
+ASRDEF void asr_tanh_forward(asr_real *y, const asr_real *x, size_t n);
+ASRDEF void asr_tanh_backward(asr_real *dx, const asr_real *dy, const asr_real *y, size_t n);
+ASRDEF void asr_swish_forward(asr_real *y, const asr_real *x, size_t n);
+ASRDEF void asr_swish_backward(asr_real *dx, const asr_real *dy, const asr_real *x, size_t n);
+
+/* ---- GLU, gated linear unit (torch.nn.functional.glu(x, dim)) [Dauphin17]
+ *   x = [a ; b] split in halves along one axis,   y = a * sigmoid(b)
+ * The split axis is the middle one of x viewed as (outer, 2C, inner): for x (N,2C,T)
+ * and dim = 1, outer = N, inner = T; for x (M,2C) and dim = -1, outer = M, inner = 1.
+ * y (outer, C, inner).  backward: da += dy sigmoid(b),  db += dy a s (1 - s). */
+ASRDEF asr_result asr_glu_forward(asr_real *y, const asr_real *x, int outer, int C, int inner);
+ASRDEF asr_result asr_glu_backward(asr_real *dx, const asr_real *dy, const asr_real *x, int outer,
+                                   int C, int inner);
+
+/* ---- dropout (torch.nn.Dropout in training mode), inverted scaling:
+ *   keep_i ~ Bernoulli(1 - p),   y_i = keep_i x_i / (1 - p)
+ * so that E[y] = x and evaluation needs no rescaling. mask (n) saves keep_i as 0/1 for
+ * backward: dx_i += keep_i dy_i / (1 - p). Draws one asr_rng_uniform per element
+ * (keep iff u >= p), in order. p in [0,1]; p = 1 drops everything (y = 0, as torch). */
+ASRDEF asr_result asr_dropout_forward(asr_real *y, unsigned char *mask, const asr_real *x, size_t n,
+                                      double p, asr_rng *rng);
+ASRDEF asr_result asr_dropout_backward(asr_real *dx, const asr_real *dy, const unsigned char *mask,
+                                       size_t n, double p);
+
+/* ---- layer norm over the last dimension (torch.nn.LayerNorm(C)) [Ba16]
+ *   mu_m = (1/C) sum_c x_mc,   var_m = (1/C) sum_c (x_mc - mu_m)^2   (biased, as torch)
+ *   xhat_mc = (x_mc - mu_m) / sqrt(var_m + eps),   y_mc = gamma_c xhat_mc + beta_c
+ * symbols: x (M,C), gamma/beta (C) or NULL (= 1 / 0, elementwise_affine=False),
+ * saved mean (M) and rstd (M) = 1/sqrt(var+eps). Statistics are summed in double.
+ * backward, with g_c = gamma_c dy_mc:
+ *   dx_mc += rstd_m (g_c - mean_c'(g_c') - xhat_mc mean_c'(g_c' xhat_mc'))
+ *   dgamma_c += sum_m dy_mc xhat_mc,   dbeta_c += sum_m dy_mc                     */
+ASRDEF asr_result asr_layer_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int M, int C, double eps);
+ASRDEF asr_result asr_layer_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int M, int C);
+
+/* ---- batch norm over (N,C,T), per channel c (torch.nn.BatchNorm1d) [Ioffe15]
+ * Training (`training` = 1): statistics of the batch, over the n = sum of valid frames
+ * of channel c (all N*T frames when lengths is NULL):
+ *   mu_c = (1/n) sum x,   var_c = (1/n) sum (x - mu_c)^2             (biased: normalize)
+ *   running_mean_c = (1 - momentum) running_mean_c + momentum mu_c
+ *   running_var_c  = (1 - momentum) running_var_c  + momentum var_c n/(n-1)  (unbiased)
+ * exactly as torch updates them (running pointers may be NULL: no update). n < 2 in
+ * training is ASR_ERR_SHAPE (torch: "Expected more than 1 value per channel").
+ * Evaluation (`training` = 0): mu_c = running_mean_c, var_c = running_var_c.
+ * Both:  xhat = (x - mu_c) / sqrt(var_c + eps),   y = gamma_c xhat + beta_c.
+ * x, y (N,C,T) as torch's (batch, channels, time); a (M,C) input is (M,C,1); a
+ * channels-last (N,T,C) input is (N*T, C, 1) without lengths. gamma/beta (C) or NULL.
+ * Saved: mean (C) and rstd (C) = 1/sqrt(var_c + eps) of the statistics used.
+ * lengths (N) or NULL: frames t >= lengths[n] do not enter the statistics and their
+ * output is 0. NOTE: torch and ESPnet have no lengths: their statistics include the
+ * padded frames; pass NULL to get exactly that.
+ * backward, training, with g = gamma_c dy over the valid frames of channel c:
+ *   dx += rstd_c (g - mean(g) - xhat mean(g xhat))
+ * evaluation (the statistics are constants):  dx += rstd_c g.
+ * Both: dgamma_c += sum dy xhat, dbeta_c += sum dy. */
+ASRDEF asr_result asr_batch_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         asr_real *running_mean, asr_real *running_var,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, const int *lengths, int N, int C,
+                                         int T, int training, double momentum, double eps);
+ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, const int *lengths, int N, int C,
+                                          int T, int training);
+
+/* ---- softmax cross-entropy with label smoothing and an ignore index, per row, as
+ * torch.nn.CrossEntropyLoss(label_smoothing=eps, ignore_index=ig, reduction='none'):
+ *   logp_mv = logits_mv - logsumexp_v' logits_mv'
+ *   loss_m  = -(1 - eps) logp_m,y_m - (eps / V) sum_v logp_mv       (y_m != ig)
+ *   loss_m  = 0                                                     (y_m == ig)
+ * i.e. the cross-entropy against q = (1 - eps) onehot(y_m) + eps / V (uniform mass on
+ * every class, the target included: [Szegedy16] sec. 7 with u(k) = 1/K).
+ * Reductions as torch: 'sum' adds the loss_m; 'mean' divides that sum by the number of
+ * non-ignored rows (*count). NOTE: ESPnet's LabelSmoothingLoss spreads eps over the
+ * V-1 other classes and normalizes by batch size or tokens: a different number.
+ * Saved: logp (M,V). backward, given dloss (M) (1/count each for 'mean'):
+ *   dlogits_mv += dloss_m (softmax_mv - q_mv)      (nothing for ignored rows)
+ * A target outside [0,V) that is not ignore_index: ASR_ERR_RANGE. */
+ASRDEF asr_result asr_cross_entropy_forward(asr_real *loss, asr_real *logp, int *count,
+                                            const asr_real *logits, const int *targets, int M,
+                                            int V, double label_smoothing, int ignore_index);
+ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *dloss,
+                                             const asr_real *logp, const int *targets, int M,
+                                             int V, double label_smoothing, int ignore_index);
 
 /* ---------------------------------------------------------------------------------------
  * 4.2 Convolutions: conv1d, depthwise, pointwise, depthwise-separable; SE; ContextNet
@@ -1939,6 +2082,410 @@ ASRDEF const char *asr_reduction_name(asr_reduction r) {
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers (implementation)
  * --------------------------------------------------------------------------------------- */
+
+/* ---- linear */
+ASR__PRIVATE asr_result asr__linear_check(const void *out, const void *x, const void *W, int M,
+                                          int I, int O) {
+  if (!out || !x || !W || M < 0 || I < 0 || O < 0) return ASR_ERR_INVALID_ARG;
+  return ASR_OK;
+}
+
+/* Y = X W^T (+ b): one GEMM with op(B) = W^T, then the bias row added to every row. */
+ASR__PRIVATE asr_result asr__linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O, int fast) {
+  int m, o;
+  asr_result r = asr__linear_check(y, x, W, M, I, O);
+  if (r != ASR_OK) return r;
+  if (M == 0 || O == 0) return ASR_OK;
+  if (fast) asr_gemm(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  else asr_gemm_ref(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  if (b)
+    for (m = 0; m < M; m++)
+      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];   /* + b_o */
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
+                                         const asr_real *b, int M, int I, int O) {
+  return asr__linear_forward(y, x, W, b, M, I, O, 0);
+}
+ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
+                                     const asr_real *b, int M, int I, int O) {
+  return asr__linear_forward(y, x, W, b, M, I, O, 1);
+}
+
+ASR__PRIVATE asr_result asr__linear_backward(asr_real *dx, asr_real *dW, asr_real *db,
+                                             const asr_real *dy, const asr_real *x,
+                                             const asr_real *W, int M, int I, int O, int fast) {
+  void (*gemm)(int, int, int, int, int, asr_real, const asr_real *, int, const asr_real *, int,
+               asr_real, asr_real *, int) = fast ? asr_gemm : asr_gemm_ref;
+  int m, o;
+  asr_result r = asr__linear_check(dy, x, W, M, I, O);
+  if (r != ASR_OK) return r;
+  if (M == 0) return ASR_OK;
+  if (dx && I > 0 && O > 0) gemm(0, 0, M, I, O, 1, dy, O, W, I, 1, dx, I);     /* dX += dY W */
+  if (dW && I > 0 && O > 0) gemm(1, 0, O, I, M, 1, dy, O, x, I, 1, dW, I);     /* dW += dY^T X */
+  if (db)
+    for (o = 0; o < O; o++) {
+      double s = 0;                                    /* db_o += sum_m dy_mo, in double */
+      for (m = 0; m < M; m++) s += dy[(size_t)m * O + o];
+      db[o] += (asr_real)s;
+    }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_linear_backward_ref(asr_real *dx, asr_real *dW, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *W, int M, int I, int O) {
+  return asr__linear_backward(dx, dW, db, dy, x, W, M, I, O, 0);
+}
+ASRDEF asr_result asr_linear_backward(asr_real *dx, asr_real *dW, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *W,
+                                      int M, int I, int O) {
+  return asr__linear_backward(dx, dW, db, dy, x, W, M, I, O, 1);
+}
+
+/* ---- embedding */
+ASRDEF asr_result asr_embedding_forward(asr_real *y, const int *ids, const asr_real *W, int M,
+                                        int V, int D) {
+  int m;
+  if (!y || !ids || !W || M < 0 || V < 0 || D < 0) return ASR_ERR_INVALID_ARG;
+  for (m = 0; m < M; m++)                    /* validate every id before writing anything */
+    if (ids[m] < 0 || ids[m] >= V) return ASR_ERR_RANGE;
+  for (m = 0; m < M; m++)                    /* y_m = W[ids_m]: a row copy */
+    memcpy(y + (size_t)m * D, W + (size_t)ids[m] * D, sizeof(asr_real) * (size_t)D);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_embedding_backward(asr_real *dW, const asr_real *dy, const int *ids, int M,
+                                         int V, int D, int padding_idx) {
+  int m, d;
+  if (!dy || !ids || M < 0 || V < 0 || D < 0) return ASR_ERR_INVALID_ARG;
+  for (m = 0; m < M; m++)
+    if (ids[m] < 0 || ids[m] >= V) return ASR_ERR_RANGE;
+  if (!dW) return ASR_OK;
+  for (m = 0; m < M; m++) {
+    asr_real *g = dW + (size_t)ids[m] * D;
+    const asr_real *e = dy + (size_t)m * D;
+    if (ids[m] == padding_idx) continue;     /* torch: the padding row gets no gradient */
+    for (d = 0; d < D; d++) g[d] += e[d];    /* a scatter-add: repeated ids accumulate */
+  }
+  return ASR_OK;
+}
+
+/* ---- activations */
+/* sigmoid in double without overflow: for x < 0 use e^x / (1 + e^x) */
+ASR__PRIVATE double asr__sigmoid(double x) {
+  if (x >= 0) return 1.0 / (1.0 + exp(-x));
+  {
+    double e = exp(x);
+    return e / (1.0 + e);
+  }
+}
+
+ASRDEF void asr_relu_forward(asr_real *y, const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : (asr_real)0;
+}
+ASRDEF void asr_relu_backward(asr_real *dx, const asr_real *dy, const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (x[i] > 0) dx[i] += dy[i];            /* the subgradient at 0 is taken as 0 */
+}
+ASRDEF void asr_sigmoid_forward(asr_real *y, const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) y[i] = (asr_real)asr__sigmoid(x[i]);
+}
+ASRDEF void asr_sigmoid_backward(asr_real *dx, const asr_real *dy, const asr_real *y, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);   /* s' = s (1 - s) */
+}
+ASRDEF void asr_tanh_forward(asr_real *y, const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) y[i] = (asr_real)tanh((double)x[i]);
+}
+ASRDEF void asr_tanh_backward(asr_real *dx, const asr_real *dy, const asr_real *y, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) dx[i] += dy[i] * (1 - y[i] * y[i]);   /* tanh' = 1 - tanh^2 */
+}
+ASRDEF void asr_swish_forward(asr_real *y, const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) y[i] = (asr_real)((double)x[i] * asr__sigmoid(x[i]));
+}
+ASRDEF void asr_swish_backward(asr_real *dx, const asr_real *dy, const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    double s = asr__sigmoid(x[i]);
+    /* d/dx x s(x) = s + x s (1 - s) */
+    dx[i] += (asr_real)((double)dy[i] * (s + (double)x[i] * s * (1 - s)));
+  }
+}
+
+/* ---- GLU: x viewed as (outer, 2C, inner); a = first C channels, b = the last C */
+ASRDEF asr_result asr_glu_forward(asr_real *y, const asr_real *x, int outer, int C, int inner) {
+  int o, c, i;
+  if (!y || !x || outer < 0 || C < 0 || inner < 0) return ASR_ERR_INVALID_ARG;
+  for (o = 0; o < outer; o++)
+    for (c = 0; c < C; c++) {
+      const asr_real *a = x + ((size_t)o * 2 * C + c) * inner;       /* a = x[o, c, :] */
+      const asr_real *b = a + (size_t)C * inner;                      /* b = x[o, C + c, :] */
+      asr_real *yy = y + ((size_t)o * C + c) * inner;
+      for (i = 0; i < inner; i++) yy[i] = (asr_real)(a[i] * asr__sigmoid(b[i]));
+    }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_glu_backward(asr_real *dx, const asr_real *dy, const asr_real *x, int outer,
+                                   int C, int inner) {
+  int o, c, i;
+  if (!dy || !x || outer < 0 || C < 0 || inner < 0) return ASR_ERR_INVALID_ARG;
+  if (!dx) return ASR_OK;
+  for (o = 0; o < outer; o++)
+    for (c = 0; c < C; c++) {
+      size_t ia = ((size_t)o * 2 * C + c) * inner, ib = ia + (size_t)C * inner;
+      const asr_real *g = dy + ((size_t)o * C + c) * inner;
+      for (i = 0; i < inner; i++) {
+        double s = asr__sigmoid(x[ib + i]);
+        dx[ia + i] += (asr_real)(g[i] * s);                          /* dy/da = s(b) */
+        dx[ib + i] += (asr_real)(g[i] * x[ia + i] * s * (1 - s));   /* dy/db = a s (1 - s) */
+      }
+    }
+  return ASR_OK;
+}
+
+/* ---- dropout */
+ASRDEF asr_result asr_dropout_forward(asr_real *y, unsigned char *mask, const asr_real *x, size_t n,
+                                      double p, asr_rng *rng) {
+  size_t i;
+  double scale;
+  if (!y || !mask || !x || !rng || !(p >= 0 && p <= 1)) return ASR_ERR_INVALID_ARG;
+  scale = p < 1 ? 1.0 / (1.0 - p) : 0.0;       /* inverted dropout: E[y] = x */
+  for (i = 0; i < n; i++) {
+    mask[i] = (unsigned char)(asr_rng_uniform(rng) >= p);   /* keep with probability 1 - p */
+    y[i] = mask[i] ? (asr_real)(x[i] * scale) : (asr_real)0;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_dropout_backward(asr_real *dx, const asr_real *dy, const unsigned char *mask,
+                                       size_t n, double p) {
+  size_t i;
+  double scale;
+  if (!dy || !mask || !(p >= 0 && p <= 1)) return ASR_ERR_INVALID_ARG;
+  if (!dx) return ASR_OK;
+  scale = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+  for (i = 0; i < n; i++)
+    if (mask[i]) dx[i] += (asr_real)(dy[i] * scale);         /* the same mask, the same scale */
+  return ASR_OK;
+}
+
+/* ---- layer norm */
+ASRDEF asr_result asr_layer_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int M, int C, double eps) {
+  int m, c;
+  if (!y || !mean || !rstd || !x || M < 0 || C <= 0 || !(eps >= 0)) return ASR_ERR_INVALID_ARG;
+  for (m = 0; m < M; m++) {
+    const asr_real *xr = x + (size_t)m * C;
+    asr_real *yr = y + (size_t)m * C;
+    double mu = 0, var = 0, rs;
+    for (c = 0; c < C; c++) mu += xr[c];
+    mu /= C;                                                  /* mu_m */
+    for (c = 0; c < C; c++) var += ((double)xr[c] - mu) * ((double)xr[c] - mu);
+    var /= C;                                                 /* biased variance, as torch */
+    rs = 1.0 / sqrt(var + eps);
+    mean[m] = (asr_real)mu;
+    rstd[m] = (asr_real)rs;
+    for (c = 0; c < C; c++) {
+      double xh = ((double)xr[c] - mu) * rs;                  /* xhat */
+      yr[c] = (asr_real)((gamma ? gamma[c] : 1) * xh + (beta ? beta[c] : 0));
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_layer_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int M, int C) {
+  int m, c;
+  if (!dy || !x || !mean || !rstd || M < 0 || C <= 0) return ASR_ERR_INVALID_ARG;
+  for (m = 0; m < M; m++) {
+    const asr_real *xr = x + (size_t)m * C, *g = dy + (size_t)m * C;
+    double mu = mean[m], rs = rstd[m], sg = 0, sgx = 0;
+    for (c = 0; c < C; c++) {
+      double xh = ((double)xr[c] - mu) * rs, gc = (double)g[c] * (gamma ? gamma[c] : 1);
+      sg += gc;                                               /* sum_c g_c */
+      sgx += gc * xh;                                         /* sum_c g_c xhat_c */
+      if (dgamma) dgamma[c] += (asr_real)(g[c] * xh);
+      if (dbeta) dbeta[c] += g[c];
+    }
+    if (dx) {
+      asr_real *d = dx + (size_t)m * C;
+      sg /= C;
+      sgx /= C;
+      for (c = 0; c < C; c++) {
+        double xh = ((double)xr[c] - mu) * rs, gc = (double)g[c] * (gamma ? gamma[c] : 1);
+        d[c] += (asr_real)(rs * (gc - sg - xh * sgx));        /* the projected gradient */
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- batch norm over (N,C,T) */
+ASRDEF asr_result asr_batch_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         asr_real *running_mean, asr_real *running_var,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, const int *lengths, int N, int C,
+                                         int T, int training, double momentum, double eps) {
+  int n, c, t;
+  if (!y || !mean || !rstd || !x || N < 0 || C <= 0 || T < 0 || !(eps >= 0) ||
+      !(momentum >= 0 && momentum <= 1))
+    return ASR_ERR_INVALID_ARG;
+  if (!training && (!running_mean || !running_var)) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < N; n++)
+      if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
+  if (training) {
+    long cnt = 0;                        /* n of the equations: valid frames per channel */
+    for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
+    if (cnt < 2) return ASR_ERR_SHAPE;   /* torch: "Expected more than 1 value per channel" */
+    for (c = 0; c < C; c++) {
+      double mu = 0, var = 0;
+      for (n = 0; n < N; n++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        int L = lengths ? lengths[n] : T;
+        for (t = 0; t < L; t++) mu += xr[t];
+      }
+      mu /= (double)cnt;                                      /* mu_c */
+      for (n = 0; n < N; n++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        int L = lengths ? lengths[n] : T;
+        for (t = 0; t < L; t++) var += ((double)xr[t] - mu) * ((double)xr[t] - mu);
+      }
+      var /= (double)cnt;                                     /* biased: used to normalize */
+      mean[c] = (asr_real)mu;
+      rstd[c] = (asr_real)(1.0 / sqrt(var + eps));
+      if (running_mean)                                       /* torch's momentum update */
+        running_mean[c] = (asr_real)((1 - momentum) * running_mean[c] + momentum * mu);
+      if (running_var)                                        /* ... with the unbiased var */
+        running_var[c] = (asr_real)((1 - momentum) * running_var[c] +
+                                    momentum * var * (double)cnt / (double)(cnt - 1));
+    }
+  } else {
+    for (c = 0; c < C; c++) {
+      if (!(running_var[c] + eps > 0)) return ASR_ERR_RANGE;  /* would divide by zero */
+      mean[c] = running_mean[c];
+      rstd[c] = (asr_real)(1.0 / sqrt((double)running_var[c] + eps));
+    }
+  }
+  for (n = 0; n < N; n++)
+    for (c = 0; c < C; c++) {
+      const asr_real *xr = x + ((size_t)n * C + c) * T;
+      asr_real *yr = y + ((size_t)n * C + c) * T;
+      int L = lengths ? lengths[n] : T;
+      double g = gamma ? gamma[c] : 1, b = beta ? beta[c] : 0;
+      for (t = 0; t < L; t++) yr[t] = (asr_real)(g * (((double)xr[t] - mean[c]) * rstd[c]) + b);
+      for (t = L; t < T; t++) yr[t] = 0;                      /* padding stays 0 */
+    }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, const int *lengths, int N, int C,
+                                          int T, int training) {
+  int n, c, t;
+  long cnt = 0;
+  if (!dy || !x || !mean || !rstd || N < 0 || C <= 0 || T < 0) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < N; n++)
+      if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
+  for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
+  for (c = 0; c < C; c++) {
+    double mu = mean[c], rs = rstd[c], gm = gamma ? gamma[c] : 1, sg = 0, sgx = 0;
+    for (n = 0; n < N; n++) {
+      const asr_real *xr = x + ((size_t)n * C + c) * T, *g = dy + ((size_t)n * C + c) * T;
+      int L = lengths ? lengths[n] : T;
+      for (t = 0; t < L; t++) {
+        double xh = ((double)xr[t] - mu) * rs;
+        sg += g[t];                                           /* sum dy */
+        sgx += g[t] * xh;                                     /* sum dy xhat */
+      }
+    }
+    if (dgamma) dgamma[c] += (asr_real)sgx;
+    if (dbeta) dbeta[c] += (asr_real)sg;
+    if (!dx || cnt == 0) continue;
+    sg /= (double)cnt;                                        /* mean(dy) */
+    sgx /= (double)cnt;                                       /* mean(dy xhat) */
+    for (n = 0; n < N; n++) {
+      const asr_real *xr = x + ((size_t)n * C + c) * T, *g = dy + ((size_t)n * C + c) * T;
+      asr_real *d = dx + ((size_t)n * C + c) * T;
+      int L = lengths ? lengths[n] : T;
+      for (t = 0; t < L; t++) {
+        double xh = ((double)xr[t] - mu) * rs;
+        if (training)   /* mu and var depend on x: subtract their share of the gradient */
+          d[t] += (asr_real)(gm * rs * ((double)g[t] - sg - xh * sgx));
+        else            /* running statistics are constants */
+          d[t] += (asr_real)(gm * rs * (double)g[t]);
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- softmax cross-entropy with label smoothing */
+ASRDEF asr_result asr_cross_entropy_forward(asr_real *loss, asr_real *logp, int *count,
+                                            const asr_real *logits, const int *targets, int M,
+                                            int V, double label_smoothing, int ignore_index) {
+  int m, v, cnt = 0;
+  double eps = label_smoothing;
+  if (!loss || !logp || !logits || !targets || M < 0 || V <= 0 || !(eps >= 0 && eps <= 1))
+    return ASR_ERR_INVALID_ARG;
+  for (m = 0; m < M; m++)
+    if (targets[m] != ignore_index && (targets[m] < 0 || targets[m] >= V)) return ASR_ERR_RANGE;
+  if (!asr_all_finite(logits, (size_t)M * V)) return ASR_ERR_NONFINITE;
+  for (m = 0; m < M; m++) {
+    asr_real *lp = logp + (size_t)m * V;
+    double sum = 0;
+    asr_log_softmax(lp, logits + (size_t)m * V, V);           /* logp = x - logsumexp(x) */
+    if (targets[m] == ignore_index) {
+      loss[m] = 0;                                            /* ignored: no loss */
+      continue;
+    }
+    for (v = 0; v < V; v++) sum += lp[v];
+    /* -(1 - eps) logp_y - (eps / V) sum_v logp_v */
+    loss[m] = (asr_real)(-(1 - eps) * lp[targets[m]] - eps / V * sum);
+    cnt++;
+  }
+  if (count) *count = cnt;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *dloss,
+                                             const asr_real *logp, const int *targets, int M,
+                                             int V, double label_smoothing, int ignore_index) {
+  int m, v;
+  double eps = label_smoothing;
+  if (!dloss || !logp || !targets || M < 0 || V <= 0 || !(eps >= 0 && eps <= 1))
+    return ASR_ERR_INVALID_ARG;
+  for (m = 0; m < M; m++)
+    if (targets[m] != ignore_index && (targets[m] < 0 || targets[m] >= V)) return ASR_ERR_RANGE;
+  if (!dlogits) return ASR_OK;
+  for (m = 0; m < M; m++) {
+    const asr_real *lp = logp + (size_t)m * V;
+    asr_real *d = dlogits + (size_t)m * V;
+    if (targets[m] == ignore_index) continue;
+    for (v = 0; v < V; v++) {
+      /* q_v = (1 - eps) [v == y] + eps / V;  dloss/dlogit_v = softmax_v - q_v */
+      double q = (v == targets[m] ? 1 - eps : 0) + eps / V;
+      d[v] += (asr_real)(dloss[m] * (exp((double)lp[v]) - q));
+    }
+  }
+  return ASR_OK;
+}
 
 /* ---------------------------------------------------------------------------------------
  * 4.2 Convolutions, SE, ContextNet (implementation)

@@ -31,6 +31,7 @@ static const struct {
   /* ctc */
   /* rnnt */
   /* layers */
+  {"layer", cmd_layer, "one layer forward/backward with PyTorch state_dict weights"},
   /* quantizers */
   /* training */
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},

@@ -82,11 +82,141 @@ int cmd_bench(int argc, char **argv);
 /* rnnt */
 
 /* layers */
+int cmd_layer(int argc, char **argv);
 
 /* quantizers */
 
 /* training */
 
+
+/* ---- asrtool layer NAME: the framework (examples/asrtool_layer.c) ---------------------
+ *
+ *   asrtool layer NAME --weights DIR [--grad-output G] [--lengths L] [options] X OUTDIR
+ *
+ * Every NAME is one row of LAYERS in asrtool_layer.c: {name, summary, run}. run() gets a
+ * context, declares its own options with at_layer_parse(), asks for each weight by its
+ * PyTorch state_dict key with the shape it expects, computes, and registers its outputs.
+ * The framework does the rest: reading X, the weight files DIR/<key>.npy, the checks
+ * (missing key, shape mismatch, extra .npy files in DIR that no one asked for, --lengths
+ * given to a layer that takes none, G of the wrong shape), and writing every output at
+ * once only when run() returned 0. The helpers print the FIRST problem as the one line
+ * on stderr and mark the context failed; later helper calls then return NULL quietly.
+ * So a run() may load everything and test at_layer_failed(L) once before computing.
+ *
+ * A run() in outline (see layer_linear in asrtool_layer.c):
+ *   r = at_layer_parse(L, opts, nopts, "[--my-option V]", "X (N, ..., in)");
+ *   if (r) return r;                                  (1 = --help was printed)
+ *   int wd[2] = {-1, L->x_dims[L->x_ndim - 1]};       (-1: any size, filled in)
+ *   W = at_layer_weight(L, "weight", 2, wd, "out,in");
+ *   b = at_layer_weight_opt(L, "bias", 1, bd, "out"); (NULL without error if absent)
+ *   if (at_layer_failed(L)) return 2;
+ *   y = at_layer_output(L, "y", ndim, ydims);         (zeroed, written as y.npy)
+ *   ... forward ...
+ *   if (L->has_grad) {
+ *     G  = at_layer_grad_output(L, ndim, ydims);      (checked against y's shape)
+ *     dx = at_layer_grad_x(L);                        (grad_x.npy, X's shape, zeroed)
+ *     dW = at_layer_grad(L, "weight");                (grad_weight.npy, zeroed)
+ *     ... backward, accumulating into dx, dW ...
+ *   }
+ *   return at_layer_failed(L) ? 2 : 0;
+ * Scratch memory: at_layer_alloc(L, bytes) (zeroed, freed by the framework).
+ * The conformer/LSTM/attention layers live in their own file and add rows under the
+ * marker in LAYERS; their run functions are declared below their marker here. */
+typedef struct at_layer_ctx at_layer_ctx;
+typedef int (*at_layer_fn)(at_layer_ctx *L);
+typedef struct at_layer_def {
+  const char *name;
+  const char *summary;       /* one line for `asrtool layer --help` */
+  at_layer_fn run;
+} at_layer_def;
+
+struct at_layer_ctx {
+  /* public, valid after at_layer_parse() returned 0 */
+  const char *name;          /* the layer NAME */
+  const asr_real *x;         /* X, any rank (run() checks it) */
+  int x_ndim;
+  int x_dims[ASR_MAX_DIMS];
+  size_t x_count;
+  const char *x_path;
+  int has_grad;              /* --grad-output was given */
+  int impl;                  /* AT_IMPL_NAIVE / REF / SIMD from --impl */
+  /* private to asrtool_layer.c */
+  int argc;
+  char **argv;
+  int failed, parsed, lengths_taken;
+  const char *weights_dir, *grad_path, *lengths_path, *outdir;
+  struct at_layer__w {
+    char key[128];
+    asr_real *data;
+    int ndim;
+    int dims[ASR_MAX_DIMS];
+    size_t count;
+  } w[192];
+  int nw;
+  struct at_layer__out {
+    char name[160];
+    int ndim;
+    int64_t shape[ASR_MAX_DIMS];
+    asr_real *data;
+  } out[256];
+  int nout;
+  void **allocs;
+  int nalloc, capalloc;
+};
+
+/* Parses the command line: --weights DIR (required), --grad-output G, --lengths L, the
+ * layer's own options `opts`, and the positionals X OUTDIR; reads X. `opt_usage` and
+ * `x_usage` complete the --help synopsis. Returns 0, 1 (help printed) or 2. */
+int at_layer_parse(at_layer_ctx *L, const at_opt *opts, int nopts, const char *opt_usage,
+                   const char *x_usage);
+/* One line "asrtool layer: NAME: message" on stderr (only the first one), marks L failed,
+ * returns 2. */
+int at_layer_fail(at_layer_ctx *L, const char *fmt, ...) ASR__PRINTF(2, 3);
+int at_layer_failed(const at_layer_ctx *L);
+/* The weight DIR/<key>.npy, which must have `ndim` dimensions; dims[d] >= 0 must match
+ * exactly, dims[d] < 0 accepts any size and receives it. dim_names ("out,in", may be NULL)
+ * names the dimensions in messages. Missing file: fails naming the key. */
+asr_real *at_layer_weight(at_layer_ctx *L, const char *key, int ndim, int *dims,
+                          const char *dim_names);
+/* The same for a weight that may be absent (e.g. bias=False): NULL, no failure. */
+asr_real *at_layer_weight_opt(at_layer_ctx *L, const char *key, int ndim, int *dims,
+                              const char *dim_names);
+/* --lengths L as (N,) ints in [min_len, T], or NULL when not given. */
+const int *at_layer_lengths(at_layer_ctx *L, int N, int T, int min_len);
+/* A zeroed output array written as OUTDIR/<name>.npy (name without .npy). */
+asr_real *at_layer_output(at_layer_ctx *L, const char *name, int ndim, const int *dims);
+/* --grad-output G checked to have this shape; NULL without --grad-output. */
+const asr_real *at_layer_grad_output(at_layer_ctx *L, int ndim, const int *dims);
+/* grad_x.npy (X's shape) and grad_<key>.npy (the weight's shape), zeroed; NULL without
+ * --grad-output (so they can be passed to backward functions as "not needed"). */
+asr_real *at_layer_grad_x(at_layer_ctx *L);
+asr_real *at_layer_grad(at_layer_ctx *L, const char *key);
+/* An output initialized with a copy of weight `key` (e.g. running_mean, updated in
+ * place by a training-mode forward and written as OUTDIR/<name>.npy). */
+asr_real *at_layer_output_copy(at_layer_ctx *L, const char *name, const char *key);
+/* Zeroed scratch memory, freed by the framework; NULL (and failed) when out of memory. */
+void *at_layer_alloc(at_layer_ctx *L, size_t bytes);
+/* Reads another input file (an option's value) as asr_real with the ndim/dims rules of
+ * at_layer_weight, or as ints; freed by the framework. */
+asr_real *at_layer_input(at_layer_ctx *L, const char *path, int ndim, int *dims,
+                         const char *dim_names);
+int *at_layer_input_int(at_layer_ctx *L, const char *path, int ndim, int *dims,
+                        const char *dim_names);
+
+/* The layers of section 4.1/4.2 (asrtool_layer.c) */
+int layer_linear(at_layer_ctx *L);
+int layer_conv1d(at_layer_ctx *L);
+int layer_dwsep_conv1d(at_layer_ctx *L);
+int layer_se(at_layer_ctx *L);
+int layer_layer_norm(at_layer_ctx *L);
+int layer_batch_norm(at_layer_ctx *L);
+int layer_contextnet_block(at_layer_ctx *L);
+/* conformer, lstm, attention: their run functions */
+
+/* Gradient checks of the layers (asrtool gradcheck NAME), in asrtool_layer.c */
+int gc_layer_linear(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_layer_norm(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_batch_norm(uint64_t seed, asr_gradcheck_report *rep);
 
 /* gradcheck: each component lists its checks in the table of asrtool_gradcheck.c.
  * run() computes the analytic gradient of a random instance (drawn from `seed`) and

@@ -63,6 +63,9 @@ static const at_gradcheck_entry ENTRIES[] = {
   /* rnnt */
 
   /* layers */
+  {"linear", "nn.Linear, 6x5 -> 4: x, weight, bias", gc_layer_linear, 1e-6},
+  {"layer_norm", "nn.LayerNorm(7) on 4 rows: x, weight, bias", gc_layer_layer_norm, 1e-6},
+  {"batch_norm", "BatchNorm1d training mode, (3,2,5) with lengths: x, weight, bias", gc_layer_batch_norm, 1e-6},
 
   /* conformer, lstm, attention */
 

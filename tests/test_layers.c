@@ -1,4 +1,428 @@
-/* tests/test_layers.c - tests of section "layers" (none yet). */
+/* tests/test_layers.c - sections 4.1 (basic layers), 4.2 (convolutions, SE, ContextNet)
+ * and 4.5 (optimizers and schedules).
+ *
+ * Gradients: every backward is checked against asr_gradcheck's fourth-order central
+ * differences of f = sum(G * y) with a random G, w.r.t. the input and every parameter.
+ * Tolerance GC_TOL: 1e-6 relative in the double build (the differences themselves are
+ * good to ~1e-10 there, so 1e-6 leaves room only for rounding, not for a wrong term);
+ * 5e-2 in the float builds, where h = 3e-2 differences of float sums carry ~1e-2
+ * relative error (asr_gradcheck's float defaults) - those runs only catch gross errors. */
+#if ASR_REAL_DOUBLE
+#define GC_TOL 1e-6
+#else
+#define GC_TOL 5e-2
+#endif
+
+/* Runs asr_gradcheck and fails the test above GC_TOL, naming the worst element. */
+#define GRADCHECK(f, ctx, params, n)                                                       \
+  do {                                                                                     \
+    asr_gradcheck_report rep_;                                                             \
+    asr_rng grng_;                                                                         \
+    asr_rng_seed(&grng_, 99, 1);                                                           \
+    CHECK_OK(asr_gradcheck(f, ctx, params, n, NULL, &grng_, &rep_));                       \
+    CHECKF(rep_.max_rel_err <= GC_TOL, "%s[%ld]: numeric %.10g, analytic %.10g, rel %.3g", \
+           rep_.worst_param, rep_.worst_index, rep_.worst_numeric, rep_.worst_analytic,    \
+           rep_.max_rel_err);                                                              \
+  } while (0)
+
+static void set_param(asr_gradcheck_param *p, const char *name, asr_real *x, const asr_real *g,
+                      size_t n) {
+  p->name = name;
+  p->x = x;
+  p->grad = g;
+  p->n = n;
+}
+
+static double dot_real(const asr_real *a, const asr_real *b, size_t n) {
+  double s = 0;
+  size_t i;
+  for (i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+static asr_real *rnd(asr_rng *rng, size_t n, double scale) {
+  asr_real *p = TALLOC(asr_real, n);
+  size_t i;
+  for (i = 0; i < n; i++) p[i] = (asr_real)(scale * asr_rng_normal(rng));
+  return p;
+}
+
+/* ======================================================================================
+ * 4.1 linear
+ * ====================================================================================== */
+typedef struct lin_ctx {
+  asr_real *x, *W, *b, *y, *G;
+  int M, I, O;
+} lin_ctx;
+static double lin_f(void *v) {
+  lin_ctx *c = (lin_ctx *)v;
+  asr_linear_forward(c->y, c->x, c->W, c->b, c->M, c->I, c->O);
+  return dot_real(c->G, c->y, (size_t)c->M * c->O);
+}
+
+static void t_linear_gradcheck(tctx *t) {
+  lin_ctx c;
+  asr_rng rng;
+  asr_real *dx, *dW, *db;
+  asr_gradcheck_param p[3];
+  asr_rng_seed(&rng, 1, 0);
+  c.M = 5, c.I = 6, c.O = 3;
+  c.x = rnd(&rng, 30, 1), c.W = rnd(&rng, 18, 1), c.b = rnd(&rng, 3, 1), c.G = rnd(&rng, 15, 1);
+  c.y = TALLOC(asr_real, 15);
+  dx = TALLOC(asr_real, 30), dW = TALLOC(asr_real, 18), db = TALLOC(asr_real, 3);
+  CHECK_OK(asr_linear_backward(dx, dW, db, c.G, c.x, c.W, c.M, c.I, c.O));
+  set_param(&p[0], "x", c.x, dx, 30);
+  set_param(&p[1], "W", c.W, dW, 18);
+  set_param(&p[2], "b", c.b, db, 3);
+  GRADCHECK(lin_f, &c, p, 3);
+  free(c.x), free(c.W), free(c.b), free(c.G), free(c.y), free(dx), free(dW), free(db);
+}
+
+/* _ref and the fast path against the definition y_mo = sum_i x_mi W_oi + b_o written as
+ * a loop here (in double). Tolerance: sums of 37 products of N(0,1) numbers in float
+ * have rounding errors around 1e-6 * sqrt(37) * |terms|; 1e-4 is ~20x that. */
+static void t_linear_ref_vs_loop(tctx *t) {
+  const int M = 7, I = 37, O = 9;
+  asr_rng rng;
+  asr_real *x, *W, *b, *y1, *y2;
+  double worst = 0;
+  int m, o, i;
+  asr_rng_seed(&rng, 2, 0);
+  x = rnd(&rng, (size_t)M * I, 1), W = rnd(&rng, (size_t)O * I, 1), b = rnd(&rng, O, 1);
+  y1 = TALLOC(asr_real, (size_t)M * O), y2 = TALLOC(asr_real, (size_t)M * O);
+  CHECK_OK(asr_linear_forward_ref(y1, x, W, b, M, I, O));
+  CHECK_OK(asr_linear_forward(y2, x, W, b, M, I, O));
+  for (m = 0; m < M; m++)
+    for (o = 0; o < O; o++) {
+      double s = b[o];
+      for (i = 0; i < I; i++) s += (double)x[m * I + i] * W[o * I + i];
+      worst = ASR__MAX(worst, fabs(s - y1[m * O + o]));
+      worst = ASR__MAX(worst, fabs(s - y2[m * O + o]));
+    }
+  CHECKF(worst < (ASR_REAL_DOUBLE ? 1e-12 : 1e-4), "worst |diff| %.3g", worst);
+  CHECK(asr_linear_forward(y1, x, W, b, -1, I, O) == ASR_ERR_INVALID_ARG);
+  free(x), free(W), free(b), free(y1), free(y2);
+}
+
+/* ======================================================================================
+ * 4.1 activations, GLU
+ * ====================================================================================== */
+typedef struct act_ctx {
+  asr_real *x, *y, *G;
+  size_t n;
+  int which;   /* 0 relu, 1 sigmoid, 2 tanh, 3 swish */
+} act_ctx;
+static double act_f(void *v) {
+  act_ctx *c = (act_ctx *)v;
+  switch (c->which) {
+    case 0: asr_relu_forward(c->y, c->x, c->n); break;
+    case 1: asr_sigmoid_forward(c->y, c->x, c->n); break;
+    case 2: asr_tanh_forward(c->y, c->x, c->n); break;
+    default: asr_swish_forward(c->y, c->x, c->n); break;
+  }
+  return dot_real(c->G, c->y, c->n);
+}
+
+static void t_activations_gradcheck(tctx *t) {
+  static const char *names[4] = {"relu", "sigmoid", "tanh", "swish"};
+  act_ctx c;
+  asr_rng rng;
+  asr_real dx[40];
+  asr_gradcheck_param p;
+  size_t i;
+  asr_rng_seed(&rng, 3, 0);
+  c.n = 40;
+  c.x = rnd(&rng, 40, 3), c.G = rnd(&rng, 40, 1), c.y = TALLOC(asr_real, 40);
+  /* relu is not differentiable at 0: keep every x at least 0.2 away from it (the finite
+   * difference steps are 2h = 2e-3 in double, 6e-2 in float) */
+  for (i = 0; i < c.n; i++)
+    if (fabs(c.x[i]) < 0.2) c.x[i] = (asr_real)(c.x[i] < 0 ? -0.2 : 0.2);
+  for (c.which = 0; c.which < 4; c.which++) {
+    memset(dx, 0, sizeof dx);
+    act_f(&c);
+    if (c.which == 0) asr_relu_backward(dx, c.G, c.x, c.n);
+    if (c.which == 1) asr_sigmoid_backward(dx, c.G, c.y, c.n);
+    if (c.which == 2) asr_tanh_backward(dx, c.G, c.y, c.n);
+    if (c.which == 3) asr_swish_backward(dx, c.G, c.x, c.n);
+    set_param(&p, names[c.which], c.x, dx, c.n);
+    GRADCHECK(act_f, &c, &p, 1);
+  }
+  /* values against libm: sigmoid(0) = 1/2, swish(1) = 1/(1+e^-1), large |x| finite */
+  {
+    asr_real xs[4] = {0, 1, -800, 800}, ys[4];
+    asr_sigmoid_forward(ys, xs, 4);
+    CHECK(ys[0] == (asr_real)0.5 && ys[2] == 0 && ys[3] == 1);
+    asr_swish_forward(ys, xs, 4);
+    CHECK_NEAR(ys[1], 1 / (1 + exp(-1.0)), 1e-7);
+    CHECK(ys[2] == 0 && ys[3] == 800);   /* no NaN from -800 * e^-800 / (1 + e^-800) */
+  }
+  free(c.x), free(c.G), free(c.y);
+}
+
+typedef struct glu_ctx {
+  asr_real *x, *y, *G;
+  int outer, C, inner;
+} glu_ctx;
+static double glu_f(void *v) {
+  glu_ctx *c = (glu_ctx *)v;
+  asr_glu_forward(c->y, c->x, c->outer, c->C, c->inner);
+  return dot_real(c->G, c->y, (size_t)c->outer * c->C * c->inner);
+}
+
+static void t_glu(tctx *t) {
+  glu_ctx c;
+  asr_rng rng;
+  asr_real *dx;
+  asr_gradcheck_param p;
+  int k;
+  asr_rng_seed(&rng, 4, 0);
+  for (k = 0; k < 2; k++) {
+    /* (N=2, 2C=6, T=5) split on dim 1, then (M=5, 2C=8) split on the last dim */
+    c.outer = k ? 5 : 2, c.C = k ? 4 : 3, c.inner = k ? 1 : 5;
+    {
+      size_t n = (size_t)c.outer * 2 * c.C * c.inner, ny = n / 2;
+      c.x = rnd(&rng, n, 2), c.G = rnd(&rng, ny, 1), c.y = TALLOC(asr_real, ny);
+      dx = TALLOC(asr_real, n);
+      glu_f(&c);
+      /* y = a * sigmoid(b) at one element, computed here directly */
+      {
+        int o = 1, ch = c.C - 1, i = c.inner - 1;
+        double a = c.x[((size_t)o * 2 * c.C + ch) * c.inner + i];
+        double b = c.x[((size_t)o * 2 * c.C + c.C + ch) * c.inner + i];
+        CHECK_NEAR(c.y[((size_t)o * c.C + ch) * c.inner + i], a / (1 + exp(-b)),
+                   ASR_REAL_DOUBLE ? 1e-14 : 1e-6);
+      }
+      CHECK_OK(asr_glu_backward(dx, c.G, c.x, c.outer, c.C, c.inner));
+      set_param(&p, "x", c.x, dx, n);
+      GRADCHECK(glu_f, &c, &p, 1);
+      free(c.x), free(c.G), free(c.y), free(dx);
+    }
+  }
+}
+
+/* ======================================================================================
+ * 4.1 dropout, embedding
+ * ====================================================================================== */
+/* Keep rate and scaling over 100000 draws with p = 0.3: the kept fraction has standard
+ * error sqrt(0.21/1e5) = 1.45e-3; 5 standard errors. Backward uses the same mask. */
+static void t_dropout(tctx *t) {
+  const size_t n = 100000;
+  asr_real *x = TALLOC(asr_real, n), *y = TALLOC(asr_real, n), *dx = TALLOC(asr_real, n);
+  unsigned char *mask = TALLOC(unsigned char, n), *mask2 = TALLOC(unsigned char, n);
+  asr_rng rng, rng2;
+  size_t i, kept = 0;
+  for (i = 0; i < n; i++) x[i] = (asr_real)(1 + i % 7);
+  asr_rng_seed(&rng, 5, 0);
+  CHECK_OK(asr_dropout_forward(y, mask, x, n, 0.3, &rng));
+  for (i = 0; i < n; i++) {
+    kept += mask[i];
+    CHECK(mask[i] ? fabs(y[i] - x[i] / 0.7) < 1e-5 * x[i] : y[i] == 0);
+  }
+  CHECK_NEAR((double)kept / n, 0.7, 5 * 1.45e-3);
+  CHECK_OK(asr_dropout_backward(dx, x, mask, n, 0.3));   /* dy = x: dx must equal y */
+  CHECK(max_abs_diff(dx, y, n) < 1e-5 * 7);
+  /* the same seed gives the same mask */
+  asr_rng_seed(&rng2, 5, 0);
+  CHECK_OK(asr_dropout_forward(dx, mask2, x, n, 0.3, &rng2));
+  CHECK(memcmp(mask, mask2, n) == 0);
+  /* p = 0 is the identity, p = 1 gives zeros; p outside [0,1] is refused */
+  CHECK_OK(asr_dropout_forward(y, mask, x, n, 0.0, &rng));
+  CHECK(max_abs_diff(x, y, n) == 0);
+  CHECK_OK(asr_dropout_forward(y, mask, x, n, 1.0, &rng));
+  for (i = 0; i < n; i++) CHECK(y[i] == 0);
+  CHECK(asr_dropout_forward(y, mask, x, n, 1.5, &rng) == ASR_ERR_INVALID_ARG);
+  free(x), free(y), free(dx), free(mask), free(mask2);
+}
+
+static void t_embedding(tctx *t) {
+  const int V = 5, D = 3, M = 6;
+  int ids[6] = {1, 4, 1, 0, 2, 1}, bad[2] = {0, 5};
+  asr_rng rng;
+  asr_real *W, y[18], dy[18], dW[15];
+  int m, d;
+  asr_rng_seed(&rng, 6, 0);
+  W = rnd(&rng, 15, 1);
+  for (m = 0; m < 18; m++) dy[m] = (asr_real)(m + 1);
+  CHECK_OK(asr_embedding_forward(y, ids, W, M, V, D));
+  for (m = 0; m < M; m++)
+    for (d = 0; d < D; d++) CHECK(y[m * D + d] == W[ids[m] * D + d]);
+  memset(dW, 0, sizeof dW);
+  CHECK_OK(asr_embedding_backward(dW, dy, ids, M, V, D, 4));   /* row 4 is padding */
+  /* row 1 is used by m = 0, 2, 5: dW[1][d] = dy[0][d] + dy[2][d] + dy[5][d] */
+  for (d = 0; d < D; d++) CHECK(dW[1 * D + d] == dy[d] + dy[6 + d] + dy[15 + d]);
+  for (d = 0; d < D; d++) CHECK(dW[4 * D + d] == 0 && dW[3 * D + d] == 0);
+  CHECK(asr_embedding_forward(y, bad, W, 2, V, D) == ASR_ERR_RANGE);
+  free(W);
+}
+
+/* ======================================================================================
+ * 4.1 layer norm, batch norm
+ * ====================================================================================== */
+typedef struct ln_ctx {
+  asr_real *x, *g, *b, *y, *G, *mean, *rstd;
+  int M, C;
+} ln_ctx;
+static double ln_f(void *v) {
+  ln_ctx *c = (ln_ctx *)v;
+  asr_layer_norm_forward(c->y, c->mean, c->rstd, c->x, c->g, c->b, c->M, c->C, 1e-5);
+  return dot_real(c->G, c->y, (size_t)c->M * c->C);
+}
+
+static void t_layer_norm(tctx *t) {
+  ln_ctx c;
+  asr_rng rng;
+  asr_real *dx, *dg, *db;
+  asr_gradcheck_param p[3];
+  int m, k;
+  asr_rng_seed(&rng, 7, 0);
+  c.M = 3, c.C = 8;
+  c.x = rnd(&rng, 24, 2), c.g = rnd(&rng, 8, 1), c.b = rnd(&rng, 8, 1), c.G = rnd(&rng, 24, 1);
+  c.y = TALLOC(asr_real, 24), c.mean = TALLOC(asr_real, 3), c.rstd = TALLOC(asr_real, 3);
+  dx = TALLOC(asr_real, 24), dg = TALLOC(asr_real, 8), db = TALLOC(asr_real, 8);
+  /* without the affine part each row has mean 0 and biased variance 1 - eps rstd^2 */
+  CHECK_OK(asr_layer_norm_forward(c.y, c.mean, c.rstd, c.x, NULL, NULL, c.M, c.C, 1e-5));
+  for (m = 0; m < c.M; m++) {
+    double s = 0, s2 = 0;
+    for (k = 0; k < c.C; k++) s += c.y[m * 8 + k], s2 += (double)c.y[m * 8 + k] * c.y[m * 8 + k];
+    CHECK_NEAR(s / 8, 0, 1e-6);
+    CHECK_NEAR(s2 / 8, 1 - 1e-5 * (double)c.rstd[m] * c.rstd[m], 1e-5);
+  }
+  ln_f(&c);
+  CHECK_OK(asr_layer_norm_backward(dx, dg, db, c.G, c.x, c.mean, c.rstd, c.g, c.M, c.C));
+  set_param(&p[0], "x", c.x, dx, 24);
+  set_param(&p[1], "gamma", c.g, dg, 8);
+  set_param(&p[2], "beta", c.b, db, 8);
+  GRADCHECK(ln_f, &c, p, 3);
+  free(c.x), free(c.g), free(c.b), free(c.G), free(c.y), free(c.mean), free(c.rstd);
+  free(dx), free(dg), free(db);
+}
+
+typedef struct bn_ctx {
+  asr_real *x, *g, *b, *y, *G, *mean, *rstd, *rm, *rv;
+  const int *len;
+  int N, C, T, training;
+} bn_ctx;
+static double bn_f(void *v) {
+  bn_ctx *c = (bn_ctx *)v;
+  /* running statistics are not passed in training (they would drift across probes) */
+  asr_batch_norm_forward(c->y, c->mean, c->rstd, c->training ? NULL : c->rm,
+                         c->training ? NULL : c->rv, c->x, c->g, c->b, c->len, c->N, c->C, c->T,
+                         c->training, 0.1, 1e-5);
+  return dot_real(c->G, c->y, (size_t)c->N * c->C * c->T);
+}
+
+static void t_batch_norm_gradcheck(tctx *t) {
+  static const int len[3] = {4, 2, 5};
+  bn_ctx c;
+  asr_rng rng;
+  asr_real *dx, *dg, *db;
+  asr_gradcheck_param p[3];
+  int k, n, ch, tt;
+  asr_rng_seed(&rng, 8, 0);
+  c.N = 3, c.C = 3, c.T = 5;
+  for (k = 0; k < 4; k++) {
+    c.training = k & 1;
+    c.len = k & 2 ? len : NULL;
+    c.x = rnd(&rng, 45, 2), c.g = rnd(&rng, 3, 1), c.b = rnd(&rng, 3, 1), c.G = rnd(&rng, 45, 1);
+    c.rm = rnd(&rng, 3, 1), c.rv = TALLOC(asr_real, 3);
+    for (ch = 0; ch < 3; ch++) c.rv[ch] = (asr_real)(0.5 + ch);
+    c.y = TALLOC(asr_real, 45), c.mean = TALLOC(asr_real, 3), c.rstd = TALLOC(asr_real, 3);
+    dx = TALLOC(asr_real, 45), dg = TALLOC(asr_real, 3), db = TALLOC(asr_real, 3);
+    bn_f(&c);
+    /* padded outputs are exactly 0 */
+    if (c.len)
+      for (n = 0; n < 3; n++)
+        for (ch = 0; ch < 3; ch++)
+          for (tt = len[n]; tt < 5; tt++) CHECK(c.y[(n * 3 + ch) * 5 + tt] == 0);
+    CHECK_OK(asr_batch_norm_backward(dx, dg, db, c.G, c.x, c.mean, c.rstd, c.g, c.len, c.N, c.C,
+                                     c.T, c.training));
+    set_param(&p[0], "x", c.x, dx, 45);
+    set_param(&p[1], "gamma", c.g, dg, 3);
+    set_param(&p[2], "beta", c.b, db, 3);
+    GRADCHECK(bn_f, &c, p, 3);
+    free(c.x), free(c.g), free(c.b), free(c.G), free(c.y), free(c.mean), free(c.rstd);
+    free(c.rm), free(c.rv), free(dx), free(dg), free(db);
+  }
+}
+
+/* The running averages after one training step, against the definitions computed here
+ * from the data in double: mean, and the unbiased variance sum (x - mean)^2 / (n - 1). */
+static void t_batch_norm_running_stats(tctx *t) {
+  asr_real x[12] = {1, 2, 3, 4, 10, 20, 30, 40, -1, 0, 1, 5}, y[12], mean[2], rstd[2];
+  asr_real rm[2] = {0.5f, -1}, rv[2] = {2, 3};
+  /* (N=2, C=2, T=3): channel 0 holds 1,2,3,-1,0,1... laid out (n, c, t) */
+  double m0 = 0, v0 = 0;
+  int n, tt;
+  CHECK_OK(asr_batch_norm_forward(y, mean, rstd, rm, rv, x, NULL, NULL, NULL, 2, 2, 3, 1, 0.25, 0));
+  for (n = 0; n < 2; n++)
+    for (tt = 0; tt < 3; tt++) m0 += x[(n * 2 + 0) * 3 + tt];
+  m0 /= 6;
+  for (n = 0; n < 2; n++)
+    for (tt = 0; tt < 3; tt++) v0 += pow(x[(n * 2 + 0) * 3 + tt] - m0, 2);
+  CHECK_NEAR(mean[0], m0, 1e-6);
+  CHECK_NEAR(rm[0], 0.75 * 0.5 + 0.25 * m0, 1e-6);
+  CHECK_NEAR(rv[0], 0.75 * 2 + 0.25 * v0 / 5, 1e-6);
+  CHECK_NEAR(rstd[0], 1 / sqrt(v0 / 6), 1e-6);
+  /* n = 1 value per channel cannot be normalized in training */
+  CHECK(asr_batch_norm_forward(y, mean, rstd, rm, rv, x, NULL, NULL, NULL, 1, 2, 1, 1, 0.1, 1e-5) ==
+        ASR_ERR_SHAPE);
+}
+
+/* ======================================================================================
+ * 4.1 cross-entropy with label smoothing
+ * ====================================================================================== */
+typedef struct ce_ctx {
+  asr_real *x, *loss, *logp, *w;
+  const int *y;
+  int M, V, ig;
+  double eps;
+} ce_ctx;
+static double ce_f(void *v) {
+  ce_ctx *c = (ce_ctx *)v;
+  int cnt;
+  asr_cross_entropy_forward(c->loss, c->logp, &cnt, c->x, c->y, c->M, c->V, c->eps, c->ig);
+  return dot_real(c->w, c->loss, (size_t)c->M);
+}
+
+static void t_cross_entropy(tctx *t) {
+  static const int y[5] = {2, -100, 0, 6, 3};
+  ce_ctx c;
+  asr_rng rng;
+  asr_real *dx;
+  asr_gradcheck_param p;
+  int cnt, v;
+  asr_rng_seed(&rng, 9, 0);
+  c.M = 5, c.V = 7, c.ig = -100, c.y = y, c.eps = 0.1;
+  c.x = rnd(&rng, 35, 2), c.w = rnd(&rng, 5, 1);
+  c.loss = TALLOC(asr_real, 5), c.logp = TALLOC(asr_real, 35), dx = TALLOC(asr_real, 35);
+  ce_f(&c);
+  CHECK(c.loss[1] == 0);
+  CHECK_OK(asr_cross_entropy_backward(dx, c.w, c.logp, c.y, c.M, c.V, c.eps, c.ig));
+  for (v = 0; v < 7; v++) CHECK(dx[7 + v] == 0);   /* the ignored row has no gradient */
+  set_param(&p, "logits", c.x, dx, 35);
+  GRADCHECK(ce_f, &c, &p, 1);
+  /* equal logits: every logp is -log V, so loss = log V whatever eps (independent value) */
+  {
+    asr_real z[7] = {3, 3, 3, 3, 3, 3, 3}, l, lp[7];
+    int tgt = 4;
+    CHECK_OK(asr_cross_entropy_forward(&l, lp, &cnt, z, &tgt, 1, 7, 0.3, -1));
+    CHECK_NEAR(l, log(7.0), 1e-6);
+    CHECK(cnt == 1);
+  }
+  CHECK(asr_cross_entropy_forward(c.loss, c.logp, &cnt, c.x, y, 5, 6, 0, -100) == ASR_ERR_RANGE);
+  free(c.x), free(c.w), free(c.loss), free(c.logp), free(dx);
+}
+
 static const test_case TESTS_layers[] = {
+  {"layers/linear_gradcheck", t_linear_gradcheck},
+  {"layers/linear_ref_vs_loop", t_linear_ref_vs_loop},
+  {"layers/activations_gradcheck", t_activations_gradcheck},
+  {"layers/glu", t_glu},
+  {"layers/dropout", t_dropout},
+  {"layers/embedding", t_embedding},
+  {"layers/layer_norm", t_layer_norm},
+  {"layers/batch_norm_gradcheck", t_batch_norm_gradcheck},
+  {"layers/batch_norm_running_stats", t_batch_norm_running_stats},
+  {"layers/cross_entropy", t_cross_entropy},
   {0, 0}
 };

@@ -1,0 +1,751 @@
+/* examples/asrtool_layer.c - `asrtool layer NAME ...`: one layer of asr.h section 4 on
+ * .npy files, forward and (with --grad-output) backward, with the weights named after the
+ * PyTorch state_dict keys of the module it mirrors. docs/layers.md documents every NAME.
+ *
+ *   asrtool layer NAME --weights DIR [--grad-output G] [--lengths L] [options] X OUTDIR
+ *
+ * This file holds the framework (declared in asrtool.h: at_layer_*), the table LAYERS,
+ * the layers of sections 4.1 and 4.2, their gradient checks for `asrtool gradcheck`, and
+ * `asrtool optim` (optimizer steps on .npy files, for the comparison with torch.optim).
+ *
+ * Exit status: 0 success, 2 bad input (one line on stderr naming the file, key or
+ * dimension; nothing written). */
+#define _POSIX_C_SOURCE 200809L
+#include "asrtool.h"
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ======================================================================================
+ * The table: one row per NAME.
+ * ====================================================================================== */
+static const at_layer_def LAYERS[] = {
+  {"linear", "nn.Linear: y = x W^T + b over the last dimension", layer_linear},
+  {"layer_norm", "nn.LayerNorm over the last dimension", layer_layer_norm},
+  {"batch_norm", "nn.BatchNorm1d on (N, C, T) (eval, or --train with batch statistics)",
+   layer_batch_norm},
+  /* conformer, lstm, attention */
+};
+#define N_LAYERS (int)(sizeof LAYERS / sizeof LAYERS[0])
+
+/* ======================================================================================
+ * The framework.
+ * ====================================================================================== */
+int at_layer_failed(const at_layer_ctx *L) { return L->failed; }
+
+int at_layer_fail(at_layer_ctx *L, const char *fmt, ...) {
+  va_list ap;
+  if (L->failed) return 2;
+  L->failed = 1;
+  fprintf(stderr, "asrtool layer: %s: ", L->name ? L->name : "?");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 2;
+}
+
+void *at_layer_alloc(at_layer_ctx *L, size_t bytes) {
+  void *p;
+  if (L->nalloc == L->capalloc) {
+    int ncap = L->capalloc ? 2 * L->capalloc : 64;
+    void **na = (void **)realloc(L->allocs, sizeof(void *) * (size_t)ncap);
+    if (!na) {
+      at_layer_fail(L, "out of memory");
+      return NULL;
+    }
+    L->allocs = na;
+    L->capalloc = ncap;
+  }
+  p = calloc(bytes ? bytes : 1, 1);
+  if (!p) {
+    at_layer_fail(L, "out of memory (%zu bytes)", bytes);
+    return NULL;
+  }
+  L->allocs[L->nalloc++] = p;
+  return p;
+}
+
+/* "(3, 4)" into buf */
+static const char *dims_str(char *buf, size_t cap, int ndim, const int *dims) {
+  size_t n = 0;
+  int d;
+  n += (size_t)snprintf(buf + n, cap - n, "(");
+  for (d = 0; d < ndim && n < cap; d++)
+    n += (size_t)snprintf(buf + n, cap - n, d ? ", %d" : "%d", dims[d]);
+  if (n < cap) snprintf(buf + n, cap - n, ndim == 1 ? ",)" : ")");
+  return buf;
+}
+
+/* the d-th comma-separated name of `names`, or "" */
+static const char *dim_name(char *buf, size_t cap, const char *names, int d) {
+  const char *p = names;
+  buf[0] = 0;
+  if (!names) return buf;
+  while (d > 0 && p) {
+    p = strchr(p, ',');
+    if (p) p++;
+    d--;
+  }
+  if (p) {
+    size_t len = strcspn(p, ",");
+    if (len >= cap) len = cap - 1;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+  }
+  return buf;
+}
+
+/* Reads path as asr_real (ints allowed too) checking ndim and dims (see asrtool.h). */
+static asr_real *load_checked(at_layer_ctx *L, const char *path, const char *what, int ndim,
+                              int *dims, const char *dim_names, int as_int, int **idata) {
+  asr_array a;
+  asr_error err;
+  int d;
+  void *data;
+  if (L->failed) return NULL;
+  if (asr_npy_read(path, &a, NULL, &err) != ASR_OK) {
+    at_layer_fail(L, "%s", err.msg);
+    return NULL;
+  }
+  if (ndim == 0 && a.count == 1) a.ndim = 0;   /* a 0-d or 1-element array is a scalar */
+  if (a.ndim != ndim) {
+    char b1[128];
+    int ad[ASR_MAX_DIMS];
+    for (d = 0; d < a.ndim; d++) ad[d] = (int)a.shape[d];
+    at_layer_fail(L, "%s: %s has shape %s, expected %d dimension%s", path, what,
+                  dims_str(b1, sizeof b1, a.ndim, ad), ndim, ndim == 1 ? "" : "s");
+    asr_array_free(&a, NULL);
+    return NULL;
+  }
+  for (d = 0; d < ndim; d++) {
+    if (a.shape[d] > 1000000000) {
+      at_layer_fail(L, "%s: dimension %d is too large", path, d);
+      asr_array_free(&a, NULL);
+      return NULL;
+    }
+    if (dims[d] >= 0 && a.shape[d] != dims[d]) {
+      char b1[128], b2[128], nm[64];
+      int ad[ASR_MAX_DIMS], k;
+      for (k = 0; k < ndim; k++) ad[k] = (int)a.shape[k];
+      dims_str(b1, sizeof b1, ndim, ad);
+      for (k = 0; k < ndim; k++) ad[k] = dims[k];
+      dims_str(b2, sizeof b2, ndim, ad);
+      dim_name(nm, sizeof nm, dim_names, d);
+      at_layer_fail(L, "%s: %s has shape %s, expected %s: dimension %d%s%s%s is %lld, must be %d",
+                    path, what, b1, b2, d, nm[0] ? " (" : "", nm, nm[0] ? ")" : "",
+                    (long long)a.shape[d], dims[d]);
+      asr_array_free(&a, NULL);
+      return NULL;
+    }
+  }
+  for (d = 0; d < ndim; d++) dims[d] = (int)a.shape[d];
+  if (as_int) {
+    data = at_layer_alloc(L, sizeof(int) * (a.count ? a.count : 1));
+    if (data && asr_array_to_int(&a, (int *)data, &err) != ASR_OK) {
+      at_layer_fail(L, "%s: %s", path, err.msg);
+      data = NULL;
+    }
+    *idata = (int *)data;
+    asr_array_free(&a, NULL);
+    return NULL;
+  }
+  if (a.dtype == ASR_DTYPE_U8) {
+    at_layer_fail(L, "%s: expected a float array, got uint8", path);
+    asr_array_free(&a, NULL);
+    return NULL;
+  }
+  data = at_layer_alloc(L, sizeof(asr_real) * (a.count ? a.count : 1));
+  if (data && asr_array_to_real(&a, (asr_real *)data, 0, &err) != ASR_OK) {
+    at_layer_fail(L, "%s: %s", path, err.msg);
+    data = NULL;
+  }
+  asr_array_free(&a, NULL);
+  return (asr_real *)data;
+}
+
+static asr_real *weight(at_layer_ctx *L, const char *key, int ndim, int *dims,
+                        const char *dim_names, int optional) {
+  char path[4096], what[160];
+  struct stat st;
+  asr_real *p;
+  int d;
+  if (L->failed) return NULL;
+  if (L->nw >= (int)(sizeof L->w / sizeof L->w[0]) || strlen(key) >= sizeof L->w[0].key) {
+    at_layer_fail(L, "internal limit: too many weights or too long a key (%s)", key);
+    return NULL;
+  }
+  snprintf(path, sizeof path, "%s/%s.npy", L->weights_dir, key);
+  if (stat(path, &st) != 0) {
+    if (optional) return NULL;
+    {
+      char b[128];
+      int k, shown[ASR_MAX_DIMS];
+      for (k = 0; k < ndim; k++) shown[k] = dims[k];
+      dims_str(b, sizeof b, ndim, shown);
+      at_layer_fail(L, "%s: missing weight '%s' (expected shape %s%s%s%s)", path, key, b,
+                    dim_names ? ", (" : "", dim_names ? dim_names : "", dim_names ? ")" : "");
+    }
+    return NULL;
+  }
+  snprintf(what, sizeof what, "weight '%s'", key);
+  p = load_checked(L, path, what, ndim, dims, dim_names, 0, NULL);
+  if (!p) return NULL;
+  snprintf(L->w[L->nw].key, sizeof L->w[0].key, "%s", key);
+  L->w[L->nw].data = p;
+  L->w[L->nw].ndim = ndim;
+  for (d = 0; d < ndim; d++) L->w[L->nw].dims[d] = dims[d];
+  L->w[L->nw].count = 1;
+  for (d = 0; d < ndim; d++) L->w[L->nw].count *= (size_t)dims[d];
+  L->nw++;
+  return p;
+}
+
+asr_real *at_layer_weight(at_layer_ctx *L, const char *key, int ndim, int *dims,
+                          const char *dim_names) {
+  return weight(L, key, ndim, dims, dim_names, 0);
+}
+asr_real *at_layer_weight_opt(at_layer_ctx *L, const char *key, int ndim, int *dims,
+                              const char *dim_names) {
+  return weight(L, key, ndim, dims, dim_names, 1);
+}
+
+asr_real *at_layer_input(at_layer_ctx *L, const char *path, int ndim, int *dims,
+                         const char *dim_names) {
+  return load_checked(L, path, "input", ndim, dims, dim_names, 0, NULL);
+}
+int *at_layer_input_int(at_layer_ctx *L, const char *path, int ndim, int *dims,
+                        const char *dim_names) {
+  int *p = NULL;
+  load_checked(L, path, "input", ndim, dims, dim_names, 1, &p);
+  return p;
+}
+
+const int *at_layer_lengths(at_layer_ctx *L, int N, int T, int min_len) {
+  int dims[1], *len, n;
+  L->lengths_taken = 1;
+  if (!L->lengths_path || L->failed) return NULL;
+  dims[0] = N;
+  len = at_layer_input_int(L, L->lengths_path, 1, dims, "N");
+  if (!len) return NULL;
+  for (n = 0; n < N; n++)
+    if (len[n] < min_len || len[n] > T) {
+      at_layer_fail(L, "%s: length %d of item %d is outside [%d, %d] (T = %d)", L->lengths_path,
+                    len[n], n, min_len, T, T);
+      return NULL;
+    }
+  return len;
+}
+
+static asr_real *add_output(at_layer_ctx *L, const char *name, int ndim, const int *dims,
+                            const asr_real *init) {
+  struct at_layer__out *o;
+  size_t count = 1;
+  int d;
+  if (L->failed) return NULL;
+  if (L->nout >= (int)(sizeof L->out / sizeof L->out[0])) {
+    at_layer_fail(L, "internal limit: too many outputs");
+    return NULL;
+  }
+  for (d = 0; d < ndim; d++) count *= (size_t)dims[d];
+  o = &L->out[L->nout];
+  snprintf(o->name, sizeof o->name, "%s", name);
+  o->ndim = ndim;
+  for (d = 0; d < ndim; d++) o->shape[d] = dims[d];
+  o->data = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (count ? count : 1));
+  if (!o->data) return NULL;
+  if (init) memcpy(o->data, init, sizeof(asr_real) * count);
+  L->nout++;
+  return o->data;
+}
+
+asr_real *at_layer_output(at_layer_ctx *L, const char *name, int ndim, const int *dims) {
+  return add_output(L, name, ndim, dims, NULL);
+}
+
+const asr_real *at_layer_grad_output(at_layer_ctx *L, int ndim, const int *dims) {
+  int gd[ASR_MAX_DIMS], d;
+  if (!L->has_grad || L->failed) return NULL;
+  for (d = 0; d < ndim; d++) gd[d] = dims[d];
+  return load_checked(L, L->grad_path, "the output gradient (same shape as y)", ndim, gd,
+                      NULL, 0, NULL);
+}
+
+asr_real *at_layer_grad_x(at_layer_ctx *L) {
+  if (!L->has_grad) return NULL;
+  return add_output(L, "grad_x", L->x_ndim, L->x_dims, NULL);
+}
+
+static struct at_layer__w *find_weight(at_layer_ctx *L, const char *key) {
+  int i;
+  for (i = 0; i < L->nw; i++)
+    if (!strcmp(L->w[i].key, key)) return &L->w[i];
+  return NULL;
+}
+
+asr_real *at_layer_grad(at_layer_ctx *L, const char *key) {
+  char name[160];
+  struct at_layer__w *w;
+  if (!L->has_grad || L->failed) return NULL;
+  w = find_weight(L, key);
+  if (!w) return NULL;   /* an optional weight that is absent: no gradient */
+  snprintf(name, sizeof name, "grad_%s", key);
+  return add_output(L, name, w->ndim, w->dims, NULL);
+}
+
+asr_real *at_layer_output_copy(at_layer_ctx *L, const char *name, const char *key) {
+  struct at_layer__w *w = find_weight(L, key);
+  if (L->failed) return NULL;
+  if (!w) {
+    at_layer_fail(L, "internal error: output %s copies weight '%s', which was not loaded", name, key);
+    return NULL;
+  }
+  return add_output(L, name, w->ndim, w->dims, w->data);
+}
+
+int at_layer_parse(at_layer_ctx *L, const at_opt *opts, int nopts, const char *opt_usage,
+                   const char *x_usage) {
+  at_opt all[48];
+  char usage[2048];
+  char *pos[2];
+  int npos, r, k, d, n = 0;
+  all[n].name = "weights", all[n].type = AT_STR, all[n].dst = &L->weights_dir, n++;
+  all[n].name = "grad-output", all[n].type = AT_STR, all[n].dst = &L->grad_path, n++;
+  all[n].name = "lengths", all[n].type = AT_STR, all[n].dst = &L->lengths_path, n++;
+  for (k = 0; k < n; k++) all[k].lo = all[k].hi = 0, all[k].choices = NULL;
+  for (k = 0; k < nopts && n < (int)(sizeof all / sizeof all[0]); k++) all[n++] = opts[k];
+  snprintf(usage, sizeof usage,
+           "layer %s --weights DIR [--grad-output G.npy] [--lengths L.npy] %s X.npy OUTDIR\n"
+           "  X: %s\n  weights: DIR/<state_dict key>.npy (see docs/layers.md)",
+           L->name, opt_usage ? opt_usage : "", x_usage ? x_usage : "");
+  r = at_parse(L->argc, L->argv, all, n, pos, 2, 2, &npos, usage);
+  if (r) {
+    L->failed = 1;
+    return r;
+  }
+  L->impl = at_impl;
+  if (!L->weights_dir) return at_layer_fail(L, "--weights DIR is required");
+  {
+    struct stat st;
+    if (stat(L->weights_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+      return at_layer_fail(L, "%s: --weights is not a directory", L->weights_dir);
+  }
+  L->x_path = pos[0];
+  L->outdir = pos[1];
+  L->has_grad = L->grad_path != NULL;
+  {
+    asr_array a;
+    asr_error err;
+    asr_real *x;
+    if (asr_npy_read(L->x_path, &a, NULL, &err) != ASR_OK) return at_layer_fail(L, "%s", err.msg);
+    if (a.ndim < 1 || a.dtype == ASR_DTYPE_U8) {
+      asr_array_free(&a, NULL);
+      return at_layer_fail(L, "%s: X must be a float array with at least one dimension", L->x_path);
+    }
+    for (d = 0; d < a.ndim; d++)
+      if (a.shape[d] > 1000000000) {
+        asr_array_free(&a, NULL);
+        return at_layer_fail(L, "%s: dimension %d is too large", L->x_path, d);
+      }
+    x = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (a.count ? a.count : 1));
+    if (!x || asr_array_to_real(&a, x, 0, &err) != ASR_OK) {
+      asr_array_free(&a, NULL);
+      return x ? at_layer_fail(L, "%s: %s", L->x_path, err.msg) : 2;
+    }
+    L->x = x;
+    L->x_ndim = a.ndim;
+    for (d = 0; d < a.ndim; d++) L->x_dims[d] = (int)a.shape[d];
+    L->x_count = a.count;
+    asr_array_free(&a, NULL);
+  }
+  L->parsed = 1;
+  return 0;
+}
+
+/* Every .npy file in DIR must be a key some layer asked for. */
+static int check_extra_weights(at_layer_ctx *L) {
+  DIR *dir = opendir(L->weights_dir);
+  struct dirent *e;
+  if (!dir) return at_layer_fail(L, "%s: cannot list: %s", L->weights_dir, strerror(errno));
+  while ((e = readdir(dir)) != NULL) {
+    size_t n = strlen(e->d_name);
+    char key[256];
+    if (n <= 4 || strcmp(e->d_name + n - 4, ".npy") != 0 || n - 4 >= sizeof key) continue;
+    memcpy(key, e->d_name, n - 4);
+    key[n - 4] = 0;
+    if (!find_weight(L, key)) {
+      closedir(dir);
+      return at_layer_fail(L, "%s/%s: unexpected weight '%s' (layer %s does not use it; "
+                           "docs/layers.md lists its keys)", L->weights_dir, e->d_name, key, L->name);
+    }
+  }
+  closedir(dir);
+  return 0;
+}
+
+/* Writes every output as OUTDIR/.<name>.partial, then renames them all into place. */
+static int commit(at_layer_ctx *L) {
+  at_outputs none;
+  char (*tmp)[4200];
+  int i, k;
+  none.n = 0;
+  if (at_out_commit(&none, L->outdir) != 0) return 2;   /* creates OUTDIR (and parents) */
+  tmp = (char (*)[4200])at_layer_alloc(L, sizeof *tmp * (size_t)(L->nout ? L->nout : 1));
+  if (!tmp) return 2;
+  for (i = 0; i < L->nout; i++) {
+    asr_error err;
+    snprintf(tmp[i], sizeof tmp[i], "%s/.%s.npy.partial", L->outdir, L->out[i].name);
+    if (asr_npy_write(tmp[i], ASR_DTYPE_REAL, L->out[i].ndim, L->out[i].shape, L->out[i].data,
+                      &err) != ASR_OK) {
+      for (k = 0; k < i; k++) remove(tmp[k]);
+      return at_layer_fail(L, "%s", err.msg);
+    }
+  }
+  for (i = 0; i < L->nout; i++) {
+    char dst[4200];
+    snprintf(dst, sizeof dst, "%s/%s.npy", L->outdir, L->out[i].name);
+    if (rename(tmp[i], dst) != 0) {
+      int e = errno;
+      for (k = i; k < L->nout; k++) remove(tmp[k]);
+      return at_layer_fail(L, "%s: cannot write: %s", dst, strerror(e));
+    }
+  }
+  return 0;
+}
+
+static void layer_list(FILE *fp) {
+  int i;
+  fprintf(fp, "usage: asrtool layer NAME --weights DIR [--grad-output G.npy] [--lengths L.npy] "
+              "[options] X.npy OUTDIR\n"
+              "  one layer forward (and backward with G); asrtool layer NAME --help for its "
+              "options.\n  NAME is one of:\n");
+  for (i = 0; i < N_LAYERS; i++) fprintf(fp, "    %-20s %s\n", LAYERS[i].name, LAYERS[i].summary);
+}
+
+int cmd_layer(int argc, char **argv) {
+  at_layer_ctx *L;
+  int i, r;
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    layer_list(stdout);
+    return 0;
+  }
+  for (i = 0; i < N_LAYERS; i++)
+    if (!strcmp(argv[1], LAYERS[i].name)) break;
+  if (i == N_LAYERS) {
+    fprintf(stderr, "asrtool layer: unknown layer '%s' (asrtool layer --help lists them)\n", argv[1]);
+    return 2;
+  }
+  L = (at_layer_ctx *)calloc(1, sizeof *L);
+  if (!L) return at_fail("out of memory");
+  L->name = LAYERS[i].name;
+  L->argc = argc - 1;
+  L->argv = argv + 1;
+  r = LAYERS[i].run(L);
+  if (r == 0 && L->failed) r = 2;
+  if (r == 0 && !L->parsed) r = at_layer_fail(L, "internal error: the layer did not parse its options");
+  if (r == 0 && L->lengths_path && !L->lengths_taken)
+    r = at_layer_fail(L, "--lengths: layer %s takes no lengths", L->name);
+  if (r == 0) r = check_extra_weights(L);
+  if (r == 0) r = commit(L);
+  if (r == 1) r = 0;   /* --help */
+  if (r == 0 && at_verbose) printf("layer %s: %d outputs written to %s\n", L->name, L->nout, L->outdir);
+  for (i = 0; i < L->nalloc; i++) free(L->allocs[i]);
+  free(L->allocs);
+  free(L);
+  return r;
+}
+
+/* Reports a negative asr_result of a layer function as the one error line. */
+static int check_result(at_layer_ctx *L, asr_result r, const char *what) {
+  if (r >= 0) return 0;
+  return at_layer_fail(L, "%s: %s", what, asr_result_string(r));
+}
+
+/* The product of X's dimensions before the last: the row count M of a "(N, ..., C)" input. */
+static int leading_rows(const at_layer_ctx *L) {
+  size_t m = 1;
+  int d;
+  for (d = 0; d + 1 < L->x_ndim; d++) m *= (size_t)L->x_dims[d];
+  return m > 2000000000u ? -1 : (int)m;
+}
+
+/* ======================================================================================
+ * 4.1 layers
+ * ====================================================================================== */
+
+/* linear: X (N, ..., in), weight (out, in), bias (out) optional -> y (N, ..., out) */
+int layer_linear(at_layer_ctx *L) {
+  int wd[2], bd[1], yd[ASR_MAX_DIMS], M, I, O, d, r;
+  asr_real *W, *b, *y;
+  r = at_layer_parse(L, NULL, 0, "", "(N, ..., in)");
+  if (r) return r;
+  M = leading_rows(L);
+  I = L->x_dims[L->x_ndim - 1];
+  if (M < 0) return at_layer_fail(L, "%s: too many rows", L->x_path);
+  wd[0] = -1;
+  wd[1] = I;
+  W = at_layer_weight(L, "weight", 2, wd, "out,in");
+  O = wd[0];
+  bd[0] = O;
+  b = at_layer_weight_opt(L, "bias", 1, bd, "out");
+  if (at_layer_failed(L)) return 2;
+  for (d = 0; d < L->x_ndim; d++) yd[d] = L->x_dims[d];
+  yd[L->x_ndim - 1] = O;
+  y = at_layer_output(L, "y", L->x_ndim, yd);
+  if (!y) return 2;
+  if (L->impl == AT_IMPL_SIMD) r = check_result(L, asr_linear_forward(y, L->x, W, b, M, I, O), "forward");
+  else r = check_result(L, asr_linear_forward_ref(y, L->x, W, b, M, I, O), "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, L->x_ndim, yd);
+    asr_real *dx = at_layer_grad_x(L), *dW = at_layer_grad(L, "weight"), *db = at_layer_grad(L, "bias");
+    if (at_layer_failed(L)) return 2;
+    if (L->impl == AT_IMPL_SIMD) r = check_result(L, asr_linear_backward(dx, dW, db, G, L->x, W, M, I, O), "backward");
+    else r = check_result(L, asr_linear_backward_ref(dx, dW, db, G, L->x, W, M, I, O), "backward");
+  }
+  return r;
+}
+
+/* layer_norm: X (N, ..., C), weight (C), bias (C) -> y, normalized over the last dim */
+int layer_layer_norm(at_layer_ctx *L) {
+  double eps = 1e-5;
+  at_opt opts[1];
+  int cd[1], M, C, r;
+  asr_real *g, *b, *y, *mean, *rstd;
+  opts[0].name = "eps", opts[0].type = AT_REAL, opts[0].dst = &eps, opts[0].lo = 0, opts[0].hi = 1;
+  opts[0].choices = NULL;
+  r = at_layer_parse(L, opts, 1, "[--eps 1e-5]", "(N, ..., C)");
+  if (r) return r;
+  M = leading_rows(L);
+  C = L->x_dims[L->x_ndim - 1];
+  if (M < 0) return at_layer_fail(L, "%s: too many rows", L->x_path);
+  if (C < 1) return at_layer_fail(L, "%s: the normalized dimension C is 0", L->x_path);
+  cd[0] = C;
+  g = at_layer_weight_opt(L, "weight", 1, cd, "C");
+  b = at_layer_weight_opt(L, "bias", 1, cd, "C");
+  if (at_layer_failed(L)) return 2;
+  if (!g != !b) return at_layer_fail(L, "%s: weight and bias come together (elementwise_affine)", L->weights_dir);
+  y = at_layer_output(L, "y", L->x_ndim, L->x_dims);
+  mean = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)(M ? M : 1));
+  rstd = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)(M ? M : 1));
+  if (at_layer_failed(L)) return 2;
+  r = check_result(L, asr_layer_norm_forward(y, mean, rstd, L->x, g, b, M, C, eps), "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, L->x_ndim, L->x_dims);
+    asr_real *dx = at_layer_grad_x(L), *dg = at_layer_grad(L, "weight"), *db = at_layer_grad(L, "bias");
+    if (at_layer_failed(L)) return 2;
+    r = check_result(L, asr_layer_norm_backward(dx, dg, db, G, L->x, mean, rstd, g, M, C), "backward");
+  }
+  return r;
+}
+
+/* batch_norm: X (N, C, T) or (N, C); weight, bias, running_mean, running_var (C) */
+int layer_batch_norm(at_layer_ctx *L) {
+  double eps = 1e-5, momentum = 0.1;
+  int train = 0, cd[1], N, C, T, r;
+  at_opt opts[3];
+  const int *len;
+  asr_real *g, *b, *rm, *rv, *y, *mean, *rstd;
+  memset(opts, 0, sizeof opts);
+  opts[0].name = "eps", opts[0].type = AT_REAL, opts[0].dst = &eps, opts[0].hi = 1;
+  opts[1].name = "momentum", opts[1].type = AT_REAL, opts[1].dst = &momentum, opts[1].hi = 1;
+  opts[2].name = "train", opts[2].type = AT_FLAG, opts[2].dst = &train;
+  r = at_layer_parse(L, opts, 3, "[--eps 1e-5] [--momentum 0.1] [--train]", "(N, C, T) or (N, C)");
+  if (r) return r;
+  if (L->x_ndim != 2 && L->x_ndim != 3)
+    return at_layer_fail(L, "%s: X must be (N, C, T) or (N, C), got %d dimensions", L->x_path, L->x_ndim);
+  N = L->x_dims[0];
+  C = L->x_dims[1];
+  T = L->x_ndim == 3 ? L->x_dims[2] : 1;
+  if (C < 1) return at_layer_fail(L, "%s: C is 0", L->x_path);
+  len = L->x_ndim == 3 ? at_layer_lengths(L, N, T, 0) : NULL;
+  cd[0] = C;
+  g = at_layer_weight_opt(L, "weight", 1, cd, "C");
+  b = at_layer_weight_opt(L, "bias", 1, cd, "C");
+  rm = at_layer_weight(L, "running_mean", 1, cd, "C");
+  rv = at_layer_weight(L, "running_var", 1, cd, "C");
+  at_layer_weight_opt(L, "num_batches_tracked", 0, cd, NULL);  /* torch saves it; unused */
+  if (at_layer_failed(L)) return 2;
+  if (!g != !b) return at_layer_fail(L, "%s: weight and bias come together (affine)", L->weights_dir);
+  y = at_layer_output(L, "y", L->x_ndim, L->x_dims);
+  if (train) {
+    /* the updated running statistics are outputs too */
+    rm = at_layer_output_copy(L, "running_mean", "running_mean");
+    rv = at_layer_output_copy(L, "running_var", "running_var");
+  }
+  mean = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)C);
+  rstd = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)C);
+  if (at_layer_failed(L)) return 2;
+  {
+    long cnt = 0;
+    int n;
+    for (n = 0; n < N; n++) cnt += len ? len[n] : T;
+    if (train && cnt < 2)
+      return at_layer_fail(L, "%s: --train needs more than 1 value per channel (got %ld)", L->x_path, cnt);
+  }
+  r = check_result(L, asr_batch_norm_forward(y, mean, rstd, rm, rv, L->x, g, b, len, N, C, T, train,
+                                             momentum, eps), "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, L->x_ndim, L->x_dims);
+    asr_real *dx = at_layer_grad_x(L), *dg = at_layer_grad(L, "weight"), *db = at_layer_grad(L, "bias");
+    if (at_layer_failed(L)) return 2;
+    r = check_result(L, asr_batch_norm_backward(dx, dg, db, G, L->x, mean, rstd, g, len, N, C, T, train),
+                     "backward");
+  }
+  return r;
+}
+
+/* ======================================================================================
+ * Gradient checks (asrtool gradcheck NAME): objective f = sum(G * y(x, params)) with a
+ * random G; analytic gradients from the backward functions; asr_gradcheck compares.
+ * ====================================================================================== */
+typedef struct gc_buf {
+  asr_real *p[16];
+  int n;
+} gc_buf;
+static asr_real *gc_new(gc_buf *B, size_t n, asr_rng *rng, double scale) {
+  asr_real *p = (asr_real *)calloc(n ? n : 1, sizeof(asr_real));
+  size_t i;
+  if (!p) return NULL;
+  if (rng)
+    for (i = 0; i < n; i++) p[i] = (asr_real)(scale * asr_rng_normal(rng));
+  B->p[B->n++] = p;
+  return p;
+}
+static void gc_free(gc_buf *B) {
+  int i;
+  for (i = 0; i < B->n; i++) free(B->p[i]);
+}
+static double gc_dot(const asr_real *a, const asr_real *b, size_t n) {
+  double s = 0;
+  size_t i;
+  for (i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+typedef struct gc_lin {
+  asr_real *x, *W, *b, *y, *G;
+  int M, I, O;
+} gc_lin;
+static double gc_lin_f(void *v) {
+  gc_lin *c = (gc_lin *)v;
+  asr_linear_forward(c->y, c->x, c->W, c->b, c->M, c->I, c->O);
+  return gc_dot(c->G, c->y, (size_t)c->M * c->O);
+}
+int gc_layer_linear(uint64_t seed, asr_gradcheck_report *rep) {
+  gc_buf B;
+  gc_lin c;
+  asr_rng rng;
+  asr_real *dx, *dW, *db;
+  asr_gradcheck_param p[3];
+  asr_result r;
+  B.n = 0;
+  asr_rng_seed(&rng, seed, 11);
+  c.M = 6, c.I = 5, c.O = 4;
+  c.x = gc_new(&B, 30, &rng, 1);
+  c.W = gc_new(&B, 20, &rng, 0.5);
+  c.b = gc_new(&B, 4, &rng, 0.5);
+  c.G = gc_new(&B, 24, &rng, 1);
+  c.y = gc_new(&B, 24, NULL, 0);
+  dx = gc_new(&B, 30, NULL, 0);
+  dW = gc_new(&B, 20, NULL, 0);
+  db = gc_new(&B, 4, NULL, 0);
+  if (B.n != 8) return gc_free(&B), 2;
+  r = asr_linear_backward(dx, dW, db, c.G, c.x, c.W, c.M, c.I, c.O);
+  p[0].name = "x", p[0].x = c.x, p[0].grad = dx, p[0].n = 30;
+  p[1].name = "weight", p[1].x = c.W, p[1].grad = dW, p[1].n = 20;
+  p[2].name = "bias", p[2].x = c.b, p[2].grad = db, p[2].n = 4;
+  if (r == ASR_OK) r = asr_gradcheck(gc_lin_f, &c, p, 3, NULL, &rng, rep);
+  gc_free(&B);
+  return r == ASR_OK ? 0 : 2;
+}
+
+typedef struct gc_ln {
+  asr_real *x, *g, *b, *y, *G, *mean, *rstd;
+  int M, C;
+} gc_ln;
+static double gc_ln_f(void *v) {
+  gc_ln *c = (gc_ln *)v;
+  asr_layer_norm_forward(c->y, c->mean, c->rstd, c->x, c->g, c->b, c->M, c->C, 1e-5);
+  return gc_dot(c->G, c->y, (size_t)c->M * c->C);
+}
+int gc_layer_layer_norm(uint64_t seed, asr_gradcheck_report *rep) {
+  gc_buf B;
+  gc_ln c;
+  asr_rng rng;
+  asr_real *dx, *dg, *db;
+  asr_gradcheck_param p[3];
+  asr_result r;
+  B.n = 0;
+  asr_rng_seed(&rng, seed, 12);
+  c.M = 4, c.C = 7;
+  c.x = gc_new(&B, 28, &rng, 2);
+  c.g = gc_new(&B, 7, &rng, 1);
+  c.b = gc_new(&B, 7, &rng, 1);
+  c.G = gc_new(&B, 28, &rng, 1);
+  c.y = gc_new(&B, 28, NULL, 0);
+  c.mean = gc_new(&B, 4, NULL, 0);
+  c.rstd = gc_new(&B, 4, NULL, 0);
+  dx = gc_new(&B, 28, NULL, 0);
+  dg = gc_new(&B, 7, NULL, 0);
+  db = gc_new(&B, 7, NULL, 0);
+  if (B.n != 10) return gc_free(&B), 2;
+  gc_ln_f(&c);
+  r = asr_layer_norm_backward(dx, dg, db, c.G, c.x, c.mean, c.rstd, c.g, c.M, c.C);
+  p[0].name = "x", p[0].x = c.x, p[0].grad = dx, p[0].n = 28;
+  p[1].name = "weight", p[1].x = c.g, p[1].grad = dg, p[1].n = 7;
+  p[2].name = "bias", p[2].x = c.b, p[2].grad = db, p[2].n = 7;
+  if (r == ASR_OK) r = asr_gradcheck(gc_ln_f, &c, p, 3, NULL, &rng, rep);
+  gc_free(&B);
+  return r == ASR_OK ? 0 : 2;
+}
+
+typedef struct gc_bn {
+  asr_real *x, *g, *b, *y, *G, *mean, *rstd;
+  const int *len;
+  int N, C, T;
+} gc_bn;
+static double gc_bn_f(void *v) {
+  gc_bn *c = (gc_bn *)v;
+  asr_batch_norm_forward(c->y, c->mean, c->rstd, NULL, NULL, c->x, c->g, c->b, c->len, c->N, c->C,
+                         c->T, 1, 0.1, 1e-5);
+  return gc_dot(c->G, c->y, (size_t)c->N * c->C * c->T);
+}
+int gc_layer_batch_norm(uint64_t seed, asr_gradcheck_report *rep) {
+  static const int len[3] = {5, 3, 4};
+  gc_buf B;
+  gc_bn c;
+  asr_rng rng;
+  asr_real *dx, *dg, *db;
+  asr_gradcheck_param p[3];
+  asr_result r;
+  B.n = 0;
+  asr_rng_seed(&rng, seed, 13);
+  c.N = 3, c.C = 2, c.T = 5, c.len = len;
+  c.x = gc_new(&B, 30, &rng, 2);
+  c.g = gc_new(&B, 2, &rng, 1);
+  c.b = gc_new(&B, 2, &rng, 1);
+  c.G = gc_new(&B, 30, &rng, 1);
+  c.y = gc_new(&B, 30, NULL, 0);
+  c.mean = gc_new(&B, 2, NULL, 0);
+  c.rstd = gc_new(&B, 2, NULL, 0);
+  dx = gc_new(&B, 30, NULL, 0);
+  dg = gc_new(&B, 2, NULL, 0);
+  db = gc_new(&B, 2, NULL, 0);
+  if (B.n != 10) return gc_free(&B), 2;
+  gc_bn_f(&c);
+  r = asr_batch_norm_backward(dx, dg, db, c.G, c.x, c.mean, c.rstd, c.g, c.len, c.N, c.C, c.T, 1);
+  p[0].name = "x", p[0].x = c.x, p[0].grad = dx, p[0].n = 30;
+  p[1].name = "weight", p[1].x = c.g, p[1].grad = dg, p[1].n = 2;
+  p[2].name = "bias", p[2].x = c.b, p[2].grad = db, p[2].n = 2;
+  if (r == ASR_OK) r = asr_gradcheck(gc_bn_f, &c, p, 3, NULL, &rng, rep);
+  gc_free(&B);
+  return r == ASR_OK ? 0 : 2;
+}
