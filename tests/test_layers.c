@@ -96,8 +96,8 @@ static void t_linear_ref_vs_loop(tctx *t) {
     for (o = 0; o < O; o++) {
       double s = b[o];
       for (i = 0; i < I; i++) s += (double)x[m * I + i] * W[o * I + i];
-      worst = ASR__MAX(worst, fabs(s - y1[m * O + o]));
-      worst = ASR__MAX(worst, fabs(s - y2[m * O + o]));
+      worst = fmax(worst, fabs(s - y1[m * O + o]));
+      worst = fmax(worst, fabs(s - y2[m * O + o]));
     }
   CHECKF(worst < (ASR_REAL_DOUBLE ? 1e-12 : 1e-4), "worst |diff| %.3g", worst);
   CHECK(asr_linear_forward(y1, x, W, b, -1, I, O) == ASR_ERR_INVALID_ARG);
