@@ -666,6 +666,122 @@ ASRDEF asr_result asr_pyramid_concat_forward(asr_real *y, int *lengths_out, cons
 ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, int N, int T,
                                               int C, const int *lengths);
 
+
+/* ---- Attention of a seq2seq decoder over the encoder output, one decoder step.
+ * Given the decoder state s (the query, N items of Dq), the encoder output h (N,T,E)
+ * with lengths, and (location-aware only) the previous step's alignment alpha_prev:
+ *   dot       [Luong15] Sec. 3.1 "dot":  e_j = s . h_j                 (needs Dq == E)
+ *   additive  [Bahdanau15] Appendix A.1.2: e_j = w^T tanh(W s + V h_j + b)
+ *   location  [Chorowski15] Sec. 2.2:   f = F * alpha_prev   (a 1-D convolution, C filters
+ *             of width 2F+1, zero padded: f_{j,c} = sum_k F_{c,k} alpha_prev_{j+k-F})
+ *                                        e_j = w^T tanh(W s + V h_j + U f_j + b)
+ *   alpha = softmax_j(scaling * e_j) over the valid frames j < lengths[b] (0 elsewhere)
+ *   context = sum_j alpha_j h_j                          [Bahdanau15] eq. (5)
+ * The weights are named and laid out as ESPnet's AttAdd / AttLoc (espnet/nets/
+ * pytorch_backend/rnn/attentions.py), so their state_dicts load as they are:
+ *   V = mlp_enc.weight (A,E), b = mlp_enc.bias (A), W = mlp_dec.weight (A,Dq) (no bias),
+ *   U = mlp_att.weight (A,C) (no bias), F = loc_conv.weight (C,1,1,2F+1) (no bias),
+ *   w = gvec.weight (1,A), and gvec.bias (1), a constant added to every e_j: it cancels
+ *   in the softmax, so its gradient is exactly 0 (ESPnet has it; the papers do not).
+ * NOTE: `scaling` sharpens the softmax as ESPnet's forward(..., scaling=2.0) does; 1 gives
+ * the papers' softmax. ESPnet's dot attention (AttDot) is a different, projected form;
+ * this "dot" is Luong's plain one, with no weights. The location-aware attention reads
+ * alpha_prev only at valid frames (ESPnet's alignments are 0 there anyway); items with
+ * length 0 get alpha = 0 and context = 0 (ESPnet would produce NaN).
+ * [Bahdanau15] D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly
+ *   Learning to Align and Translate", ICLR 2015, arXiv:1409.0473.
+ * [Luong15] M.-T. Luong, H. Pham, C. Manning, "Effective Approaches to Attention-based
+ *   Neural Machine Translation", EMNLP 2015. */
+typedef enum asr_attention_type {
+  ASR_ATTENTION_DOT = 0,
+  ASR_ATTENTION_ADDITIVE = 1,
+  ASR_ATTENTION_LOCATION = 2
+} asr_attention_type;
+typedef struct asr_attention_config {
+  asr_attention_type type;
+  int enc_dim;          /* E, ESPnet's eprojs */
+  int dec_dim;          /* Dq, ESPnet's dunits */
+  int att_dim;          /* A (additive, location) */
+  int conv_chans;       /* C (location) */
+  int conv_filts;       /* F: the filters have 2F+1 taps (location) */
+  double scaling;       /* alpha = softmax(scaling * e); ESPnet's default is 2.0 */
+} asr_attention_config;
+typedef struct asr_attention_params {
+  const asr_real *enc_w, *enc_b;   /* mlp_enc.weight (A,E), mlp_enc.bias (A) */
+  const asr_real *dec_w;           /* mlp_dec.weight (A,Dq) */
+  const asr_real *att_w;           /* mlp_att.weight (A,C)          (location only) */
+  const asr_real *conv_w;          /* loc_conv.weight (C,1,1,2F+1)  (location only) */
+  const asr_real *gvec_w, *gvec_b; /* gvec.weight (1,A), gvec.bias (1) (may be NULL) */
+} asr_attention_params;
+typedef struct asr_attention_grads {   /* same shapes; NULL = not needed; accumulated */
+  asr_real *enc_w, *enc_b, *dec_w, *att_w, *conv_w, *gvec_w, *gvec_b;
+} asr_attention_grads;
+
+/* alpha_prev for the first decoder step as ESPnet's AttLoc makes it: 1/lengths[b] at the
+ * valid frames, 0 at the padding. prev (N,T); lengths NULL means all T. */
+ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int *lengths);
+
+ASRDEF size_t asr_attention_forward_workspace_size(const asr_attention_config *cfg, int N, int T);
+ASRDEF size_t asr_attention_backward_workspace_size(const asr_attention_config *cfg, int N, int T);
+
+/* Forward. context (N,E), alpha (N,T) the attention weights (also saved for backward),
+ * act (N,T,A) the saved tanh(...) (additive, location; NULL for dot), feat (N,T,C) the
+ * saved location features f (location; else NULL); enc (N,T,E), query (N,Dq),
+ * prev (N,T) alpha_prev (location; else NULL). ASR_ERR_SHAPE for dot with Dq != E. */
+ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
+                                              asr_real *feat, const asr_real *enc,
+                                              const int *lengths, const asr_real *query,
+                                              const asr_real *prev, const asr_attention_params *p,
+                                              const asr_attention_config *cfg, int N, int T);
+ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, asr_real *act,
+                                            asr_real *feat, const asr_real *enc,
+                                            const int *lengths, const asr_real *query,
+                                            const asr_real *prev, const asr_attention_params *p,
+                                            const asr_attention_config *cfg, int N, int T,
+                                            void *work, size_t work_bytes);
+ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_real *act,
+                                        asr_real *feat, const asr_real *enc, const int *lengths,
+                                        const asr_real *query, const asr_real *prev,
+                                        const asr_attention_params *p,
+                                        const asr_attention_config *cfg, int N, int T,
+                                        void *work, size_t work_bytes);
+/* Backward: from d_context (N,E) and optionally d_alpha (N,T) (when the loss also uses
+ * the weights, e.g. through the next step's location features), accumulates into
+ * d_enc (N,T,E), d_query (N,Dq), d_prev (N,T) and *g (each may be NULL):
+ *   dalpha_j = d_context . h_j + d_alpha_j         dh_j += alpha_j d_context
+ *   de_j = scaling alpha_j (dalpha_j - sum_k alpha_k dalpha_k)       (softmax backward)
+ *   dot:        d_query += sum_j de_j h_j,   dh_j += de_j s
+ *   add / loc:  dz_j = de_j w (1 - act_j^2)  (A),  dw += sum_j de_j act_j,  dV += dz_j h_j^T,
+ *               db += dz_j,  dh_j += V^T dz_j,  dW += (sum_j dz_j) s^T,  d_query += W^T sum_j dz_j
+ *   loc:        dU += dz_j f_j^T,  df_j = U^T dz_j,  dF_{c,k} += sum_j df_{j,c} alpha_prev_{j+k-F},
+ *               d_prev_{j+k-F} += sum_c df_{j,c} F_{c,k}   (valid frames only) */
+ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                               const asr_attention_grads *g,
+                                               const asr_real *d_context, const asr_real *d_alpha,
+                                               const asr_real *alpha, const asr_real *act,
+                                               const asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T);
+ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                             const asr_attention_grads *g,
+                                             const asr_real *d_context, const asr_real *d_alpha,
+                                             const asr_real *alpha, const asr_real *act,
+                                             const asr_real *feat, const asr_real *enc,
+                                             const int *lengths, const asr_real *query,
+                                             const asr_real *prev, const asr_attention_params *p,
+                                             const asr_attention_config *cfg, int N, int T,
+                                             void *work, size_t work_bytes);
+ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                         const asr_attention_grads *g, const asr_real *d_context,
+                                         const asr_real *d_alpha, const asr_real *alpha,
+                                         const asr_real *act, const asr_real *feat,
+                                         const asr_real *enc, const int *lengths,
+                                         const asr_real *query, const asr_real *prev,
+                                         const asr_attention_params *p,
+                                         const asr_attention_config *cfg, int N, int T,
+                                         void *work, size_t work_bytes);
+
 /* ---------------------------------------------------------------------------------------
  * 4.5 Optimizers and schedules: SGD, Adam, AdamW, warmup, gradient clipping
  * --------------------------------------------------------------------------------------- */
@@ -780,8 +896,9 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  * the library's own, e.g. a student's) and runs its cases, one line each through
  * rep->log:
  *   - agreement with the _naive tier (the definition written out) on small random
- *     cases, forward outputs and every gradient (tolerance 1e-9 relative to the largest
- *     entry in the double build, 2e-4 in float);
+ *     cases, forward outputs and every gradient (tolerance 1e-9 in the double build,
+ *     2e-4 in float, relative to the largest entry of each array, or absolute when
+ *     that entry is below 1);
  *   - finite differences: asr_gradcheck() of sum(W * outputs) w.r.t. every input and
  *     parameter, against the backward under test (tolerance 1e-6 in double, 5e-2 in
  *     float, where differences of rounded values cannot do better);
@@ -819,6 +936,34 @@ ASRDEF asr_result asr_check_lstm(asr_lstm_forward_fn fwd, asr_lstm_backward_fn b
 ASRDEF asr_result asr_gradcheck_lstm(asr_lstm_forward_fn fwd, asr_lstm_backward_fn bwd, int N,
                                      int T, int I, int H, int reverse, int with_lengths,
                                      uint64_t seed, asr_gradcheck_report *report);
+
+
+/* ---- attention (dot, additive, location-aware) */
+typedef asr_result (*asr_attention_forward_fn)(asr_real *context, asr_real *alpha, asr_real *act,
+                                               asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes);
+typedef asr_result (*asr_attention_backward_fn)(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                                const asr_attention_grads *g,
+                                                const asr_real *d_context, const asr_real *d_alpha,
+                                                const asr_real *alpha, const asr_real *act,
+                                                const asr_real *feat, const asr_real *enc,
+                                                const int *lengths, const asr_real *query,
+                                                const asr_real *prev, const asr_attention_params *p,
+                                                const asr_attention_config *cfg, int N, int T,
+                                                void *work, size_t work_bytes);
+/* Runs the cases for each of the three types. */
+ASRDEF asr_result asr_check_attention(asr_attention_forward_fn fwd, asr_attention_backward_fn bwd,
+                                      uint64_t seed, asr_check_report *rep);
+/* Objective sum(Wc*context) + sum(Wa*alpha) of one random instance of `type` with
+ * N items of T frames (lengths T, T-1, ..., at least 1), E = 5, Dq = 4 (5 for dot),
+ * A = 6, C = 3, F = 2, scaling 2; checks enc, query, prev and every weight. */
+ASRDEF asr_result asr_gradcheck_attention(asr_attention_forward_fn fwd,
+                                          asr_attention_backward_fn bwd, asr_attention_type type,
+                                          int N, int T, uint64_t seed,
+                                          asr_gradcheck_report *report);
 
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers
@@ -2915,6 +3060,411 @@ ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, 
 }
 
 
+
+/* ---- attention */
+ASR__PRIVATE asr_result asr__att_check(const asr_attention_config *cfg, const asr_attention_params *p,
+                                       int N, int T, const int *lengths, const void *enc,
+                                       const void *query, const void *prev) {
+  int b;
+  if (!cfg || !p || N < 0 || T < 0 || cfg->enc_dim < 1 || cfg->dec_dim < 1 ||
+      !(cfg->scaling == cfg->scaling))
+    return ASR_ERR_INVALID_ARG;
+  if (N > 0 && (!query || (T > 0 && !enc))) return ASR_ERR_INVALID_ARG;
+  if (cfg->type == ASR_ATTENTION_DOT) {
+    if (cfg->dec_dim != cfg->enc_dim) return ASR_ERR_SHAPE;
+  } else if (cfg->type == ASR_ATTENTION_ADDITIVE || cfg->type == ASR_ATTENTION_LOCATION) {
+    if (cfg->att_dim < 1 || !p->enc_w || !p->dec_w || !p->gvec_w) return ASR_ERR_INVALID_ARG;
+    if (cfg->type == ASR_ATTENTION_LOCATION &&
+        (cfg->conv_chans < 1 || cfg->conv_filts < 0 || !p->att_w || !p->conv_w ||
+         (N > 0 && T > 0 && !prev)))
+      return ASR_ERR_INVALID_ARG;
+  } else {
+    return ASR_ERR_INVALID_ARG;
+  }
+  if ((double)N * T * ASR__MAX(cfg->enc_dim, ASR__MAX(cfg->att_dim, cfg->conv_chans)) > 2147483647.0 ||
+      (double)cfg->att_dim * ASR__MAX(cfg->enc_dim, cfg->dec_dim) > 2147483647.0 ||
+      cfg->conv_filts > 1000000)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int *lengths) {
+  int b, j;
+  if (N < 0 || T < 0 || (N > 0 && T > 0 && !prev)) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (j = 0; j < T; j++) prev[(size_t)b * T + j] = j < len ? (asr_real)(1.0 / len) : 0;
+  }
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_attention_forward_workspace_size(const asr_attention_config *cfg, int N, int T) {
+  (void)T;
+  if (!cfg || N < 0) return (size_t)-1;
+  if (cfg->type == ASR_ATTENTION_DOT) return 0;
+  return asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1);   /* W s (N,A) */
+}
+
+ASRDEF size_t asr_attention_backward_workspace_size(const asr_attention_config *cfg, int N, int T) {
+  size_t n;
+  if (!cfg || N < 0 || T < 0) return (size_t)-1;
+  n = asr__rnn_bytes((size_t)N, (size_t)T, 1, 1);                     /* de (N,T) */
+  if (cfg->type == ASR_ATTENTION_DOT) return n;
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->att_dim, 0), 1));
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1));
+  if (cfg->type == ASR_ATTENTION_LOCATION)                            /* df (N,T,C) */
+    n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->conv_chans, 0), 1));
+  return n;
+}
+
+/* alpha_b = softmax(scaling * e_b) over the first len entries, 0 after; e is overwritten.
+ * An empty item gets no weights at all. */
+ASR__PRIVATE void asr__att_softmax(asr_real *alpha, int len, int T, double scaling) {
+  int j;
+  for (j = 0; j < len; j++) alpha[j] = (asr_real)(scaling * alpha[j]);
+  if (len > 0) asr_softmax(alpha, alpha, len);
+  for (j = len; j < T; j++) alpha[j] = 0;
+}
+
+ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
+                                              asr_real *feat, const asr_real *enc,
+                                              const int *lengths, const asr_real *query,
+                                              const asr_real *prev, const asr_attention_params *p,
+                                              const asr_attention_config *cfg, int N, int T) {
+  int b, j, a, k, c, E, Dq, A, C, F, loc, dot;
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  if (r) return r;
+  E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if ((double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0)
+    return ASR_ERR_TOO_LARGE;
+  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *s = query + (size_t)b * Dq;
+    asr_real *al = alpha + (size_t)b * T;
+    for (j = 0; j < T; j++) {
+      const asr_real *h = enc + ((size_t)b * T + j) * E;
+      double e = 0;
+      if (j >= len) {                              /* padding: no energy, no features */
+        al[j] = 0;
+        if (!dot) for (a = 0; a < A; a++) act[((size_t)b * T + j) * A + a] = 0;
+        if (loc) for (c = 0; c < C; c++) feat[((size_t)b * T + j) * C + c] = 0;
+        continue;
+      }
+      if (loc)                                     /* f_j = F * alpha_prev, zero padded */
+        for (c = 0; c < C; c++) {
+          double fc = 0;
+          for (k = 0; k < 2 * F + 1; k++) {
+            int jj = j + k - F;
+            if (jj >= 0 && jj < len) fc += (double)p->conv_w[(size_t)c * (2 * F + 1) + k] * prev[(size_t)b * T + jj];
+          }
+          feat[((size_t)b * T + j) * C + c] = (asr_real)fc;
+        }
+      if (dot) {
+        for (k = 0; k < E; k++) e += (double)s[k] * h[k];          /* e_j = s . h_j */
+      } else {
+        for (a = 0; a < A; a++) {
+          double z = p->enc_b ? p->enc_b[a] : 0;                   /* b */
+          for (k = 0; k < E; k++) z += (double)p->enc_w[(size_t)a * E + k] * h[k];    /* V h_j */
+          for (k = 0; k < Dq; k++) z += (double)p->dec_w[(size_t)a * Dq + k] * s[k];  /* W s */
+          if (loc)
+            for (c = 0; c < C; c++) z += (double)p->att_w[(size_t)a * C + c] * feat[((size_t)b * T + j) * C + c];
+          act[((size_t)b * T + j) * A + a] = (asr_real)tanh(z);
+          e += (double)p->gvec_w[a] * tanh(z);                     /* w^T tanh(.) */
+        }
+        if (p->gvec_b) e += p->gvec_b[0];
+      }
+      al[j] = (asr_real)e;
+    }
+    asr__att_softmax(al, len, T, cfg->scaling);
+    for (k = 0; k < E; k++) {                      /* context = sum_j alpha_j h_j */
+      double acc = 0;
+      for (j = 0; j < len; j++) acc += (double)al[j] * enc[((size_t)b * T + j) * E + k];
+      context[(size_t)b * E + k] = (asr_real)acc;
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, asr_real *act,
+                                            asr_real *feat, const asr_real *enc,
+                                            const int *lengths, const asr_real *query,
+                                            const asr_real *prev, const asr_attention_params *p,
+                                            const asr_attention_config *cfg, int N, int T,
+                                            void *work, size_t work_bytes) {
+  int b, j, a, k, E, Dq, A, C, F, loc, dot;
+  asr_real *ws;
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  if (r) return r;
+  E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_attention_forward_workspace_size(cfg, N, T) || (!dot && N > 0 && !work))
+    return ASR_ERR_WORKSPACE;
+  ws = (asr_real *)work;                             /* (N,A) W s of every item */
+  if (!dot && N > 0) asr_gemm(0, 1, N, A, Dq, 1, query, Dq, p->dec_w, Dq, 0, ws, A);
+  if (!dot && N > 0 && T > 0)                        /* act = V h + b, every frame at once */
+    asr_gemm(0, 1, N * T, A, E, 1, enc, E, p->enc_w, E, 0, act, A);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *s = query + (size_t)b * Dq;
+    asr_real *al = alpha + (size_t)b * T;
+    if (loc) {
+      /* f_j = F * alpha_prev (a cross-correlation, as torch's conv), then act += U f_j */
+      const asr_real *pv = prev + (size_t)b * T;
+      asr_real *fb = feat + (size_t)b * T * C;
+      int c;
+      memset(fb, 0, sizeof(asr_real) * (size_t)T * C);
+      for (j = 0; j < len; j++)
+        for (c = 0; c < C; c++) {
+          const asr_real *fw = p->conv_w + (size_t)c * (2 * F + 1);
+          int k0 = ASR__MAX(0, F - j), k1 = ASR__MIN(2 * F, len - 1 - j + F);
+          asr_real acc = 0;
+          for (k = k0; k <= k1; k++) acc += fw[k] * pv[j + k - F];
+          fb[(size_t)j * C + c] = acc;
+        }
+      if (len > 0) asr_gemm(0, 1, len, A, C, 1, fb, C, p->att_w, C, 1, act + (size_t)b * T * A, A);
+    }
+    for (j = 0; j < T; j++) {
+      asr_real *z = dot ? NULL : act + ((size_t)b * T + j) * A;
+      double e = 0;
+      if (j >= len) {
+        if (z) memset(z, 0, sizeof(asr_real) * (size_t)A);
+        al[j] = 0;
+        continue;
+      }
+      if (dot) {
+        const asr_real *h = enc + ((size_t)b * T + j) * E;
+        for (k = 0; k < E; k++) e += (double)s[k] * h[k];
+      } else {
+        for (a = 0; a < A; a++) {
+          z[a] = (asr_real)tanh((double)z[a] + ws[(size_t)b * A + a] + (p->enc_b ? p->enc_b[a] : 0));
+          e += (double)p->gvec_w[a] * z[a];
+        }
+        if (p->gvec_b) e += p->gvec_b[0];
+      }
+      al[j] = (asr_real)e;
+    }
+    asr__att_softmax(al, len, T, cfg->scaling);
+    /* context = alpha^T h: a (1,len) x (len,E) product */
+    if (len > 0) asr_gemm(0, 0, 1, E, len, 1, al, len, enc + (size_t)b * T * E, E, 0, context + (size_t)b * E, E);
+    else memset(context + (size_t)b * E, 0, sizeof(asr_real) * (size_t)E);
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_real *act,
+                                        asr_real *feat, const asr_real *enc, const int *lengths,
+                                        const asr_real *query, const asr_real *prev,
+                                        const asr_attention_params *p,
+                                        const asr_attention_config *cfg, int N, int T,
+                                        void *work, size_t work_bytes) {
+  return asr_attention_forward_ref(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N,
+                                   T, work, work_bytes);
+}
+
+ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                               const asr_attention_grads *g,
+                                               const asr_real *d_context, const asr_real *d_alpha,
+                                               const asr_real *alpha, const asr_real *act,
+                                               const asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T) {
+  int b, j, a, k, c, E, Dq, A, C, F, loc, dot;
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  if (r) return r;
+  E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if ((double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0)
+    return ASR_ERR_TOO_LARGE;
+  if (T > 512 || (!dot && A > 512)) return ASR_ERR_TOO_LARGE;   /* the stack buffers below */
+  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
+    return ASR_ERR_INVALID_ARG;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *s = query + (size_t)b * Dq, *al = alpha + (size_t)b * T;
+    const asr_real *dctx = d_context + (size_t)b * E;
+    double dal[512], de[512], dzsum[512], sum = 0;
+    for (j = 0; j < len; j++) {
+      const asr_real *h = enc + ((size_t)b * T + j) * E;
+      double acc = d_alpha ? d_alpha[(size_t)b * T + j] : 0;
+      for (k = 0; k < E; k++) acc += (double)dctx[k] * h[k];     /* dalpha_j = dctx . h_j */
+      dal[j] = acc;
+      sum += (double)al[j] * acc;
+      if (d_enc)                                                  /* dh_j += alpha_j dctx */
+        for (k = 0; k < E; k++) d_enc[((size_t)b * T + j) * E + k] += (asr_real)(al[j] * dctx[k]);
+    }
+    for (j = 0; j < len; j++) de[j] = cfg->scaling * al[j] * (dal[j] - sum);  /* softmax' */
+    if (dot) {
+      for (j = 0; j < len; j++)
+        for (k = 0; k < E; k++) {
+          if (d_query) d_query[(size_t)b * Dq + k] += (asr_real)(de[j] * enc[((size_t)b * T + j) * E + k]);
+          if (d_enc) d_enc[((size_t)b * T + j) * E + k] += (asr_real)(de[j] * s[k]);
+        }
+      continue;
+    }
+    for (a = 0; a < A; a++) dzsum[a] = 0;
+    for (j = 0; j < len; j++) {
+      const asr_real *h = enc + ((size_t)b * T + j) * E, *z = act + ((size_t)b * T + j) * A;
+      if (g && g->gvec_b) g->gvec_b[0] += (asr_real)de[j];       /* its gradient: sum_j de_j = 0 */
+      for (a = 0; a < A; a++) {
+        double dz = de[j] * p->gvec_w[a] * (1 - (double)z[a] * z[a]);  /* through tanh */
+        if (g && g->gvec_w) g->gvec_w[a] += (asr_real)(de[j] * z[a]);
+        if (g && g->enc_b) g->enc_b[a] += (asr_real)dz;
+        if (g && g->enc_w)
+          for (k = 0; k < E; k++) g->enc_w[(size_t)a * E + k] += (asr_real)(dz * h[k]);
+        if (d_enc)
+          for (k = 0; k < E; k++) d_enc[((size_t)b * T + j) * E + k] += (asr_real)(dz * p->enc_w[(size_t)a * E + k]);
+        dzsum[a] += dz;
+        if (loc)
+          for (c = 0; c < C; c++) {
+            double fc = feat[((size_t)b * T + j) * C + c];
+            double dfc = dz * p->att_w[(size_t)a * C + c];         /* df_j = U^T dz_j */
+            if (g && g->att_w) g->att_w[(size_t)a * C + c] += (asr_real)(dz * fc);
+            for (k = 0; k < 2 * F + 1; k++) {
+              int jj = j + k - F;
+              if (jj < 0 || jj >= len) continue;
+              if (g && g->conv_w) g->conv_w[(size_t)c * (2 * F + 1) + k] += (asr_real)(dfc * prev[(size_t)b * T + jj]);
+              if (d_prev) d_prev[(size_t)b * T + jj] += (asr_real)(dfc * p->conv_w[(size_t)c * (2 * F + 1) + k]);
+            }
+          }
+      }
+    }
+    for (a = 0; a < A; a++) {                                     /* W s is shared by all j */
+      if (g && g->dec_w)
+        for (k = 0; k < Dq; k++) g->dec_w[(size_t)a * Dq + k] += (asr_real)(dzsum[a] * s[k]);
+      if (d_query)
+        for (k = 0; k < Dq; k++) d_query[(size_t)b * Dq + k] += (asr_real)(dzsum[a] * p->dec_w[(size_t)a * Dq + k]);
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                             const asr_attention_grads *g,
+                                             const asr_real *d_context, const asr_real *d_alpha,
+                                             const asr_real *alpha, const asr_real *act,
+                                             const asr_real *feat, const asr_real *enc,
+                                             const int *lengths, const asr_real *query,
+                                             const asr_real *prev, const asr_attention_params *p,
+                                             const asr_attention_config *cfg, int N, int T,
+                                             void *work, size_t work_bytes) {
+  int b, j, a, k, E, Dq, A, C, F, loc, dot;
+  asr_real *de, *dz = NULL, *dzs = NULL, *df = NULL;
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  if (r) return r;
+  E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
+    return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_attention_backward_workspace_size(cfg, N, T) || (N > 0 && T > 0 && !work))
+    return ASR_ERR_WORKSPACE;
+  de = (asr_real *)work;                           /* (N,T) dL/de */
+  if (!dot) {
+    dz = de + (size_t)N * T;                       /* (N,T,A) dL/dz, z the tanh argument */
+    dzs = dz + (size_t)N * T * A;                  /* (N,A) sum_j dz_j */
+    if (loc) df = dzs + (size_t)N * A;             /* (N,T,C) dL/df */
+  }
+  /* 1. Through the context and the softmax, item by item. */
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *al = alpha + (size_t)b * T, *dctx = d_context + (size_t)b * E;
+    const asr_real *hb = enc + (size_t)b * T * E;
+    asr_real *deb = de + (size_t)b * T;
+    double sum = 0;
+    for (j = 0; j < T; j++) deb[j] = 0;
+    if (len == 0) continue;
+    /* dalpha = h dctx (+ d_alpha): (len,E) x (E,1) */
+    asr_gemm(0, 0, len, 1, E, 1, hb, E, dctx, 1, 0, deb, 1);
+    for (j = 0; j < len; j++) {
+      if (d_alpha) deb[j] += d_alpha[(size_t)b * T + j];
+      sum += (double)al[j] * deb[j];
+    }
+    for (j = 0; j < len; j++) deb[j] = (asr_real)(cfg->scaling * al[j] * (deb[j] - sum));
+    /* dh += alpha dctx^T: the rank-one (len,1) x (1,E) */
+    if (d_enc) asr_gemm(0, 0, len, E, 1, 1, al, 1, dctx, E, 1, d_enc + (size_t)b * T * E, E);
+    if (dot) {
+      const asr_real *s = query + (size_t)b * Dq;
+      if (d_query) asr_gemm(0, 0, 1, E, len, 1, deb, len, hb, E, 1, d_query + (size_t)b * Dq, E);
+      if (d_enc) asr_gemm(0, 0, len, E, 1, 1, deb, 1, s, E, 1, d_enc + (size_t)b * T * E, E);
+    }
+  }
+  if (dot) return ASR_OK;
+  /* 2. Through w^T tanh(z): dz = de w (1 - act^2), zero at padded frames (de = 0 there). */
+  for (b = 0; b < N; b++)
+    for (j = 0; j < T; j++) {
+      size_t row = (size_t)b * T + j;
+      const asr_real *z = act + row * A;
+      for (a = 0; a < A; a++) dz[row * A + a] = de[row] * p->gvec_w[a] * (1 - z[a] * z[a]);
+      if (g && g->gvec_w)
+        for (a = 0; a < A; a++) g->gvec_w[a] += de[row] * z[a];
+      if (g && g->gvec_b) g->gvec_b[0] += de[row];
+    }
+  /* 3. The three (or four) linear maps that met inside the tanh. */
+  if (N > 0 && T > 0) {
+    if (g && g->enc_w) asr_gemm(1, 0, A, E, N * T, 1, dz, A, enc, E, 1, g->enc_w, E);   /* dV */
+    if (d_enc) asr_gemm(0, 0, N * T, E, A, 1, dz, A, p->enc_w, E, 1, d_enc, E);        /* V^T dz */
+  }
+  for (b = 0; b < N; b++) {
+    asr_real *dsb = dzs + (size_t)b * A;
+    for (a = 0; a < A; a++) dsb[a] = 0;
+    for (j = 0; j < T; j++)
+      for (a = 0; a < A; a++) dsb[a] += dz[((size_t)b * T + j) * A + a];
+    if (g && g->enc_b)
+      for (a = 0; a < A; a++) g->enc_b[a] += dsb[a];
+  }
+  if (N > 0) {
+    if (g && g->dec_w) asr_gemm(1, 0, A, Dq, N, 1, dzs, A, query, Dq, 1, g->dec_w, Dq);  /* dW */
+    if (d_query) asr_gemm(0, 0, N, Dq, A, 1, dzs, A, p->dec_w, Dq, 1, d_query, Dq);
+  }
+  if (!loc) return ASR_OK;
+  /* 4. Location features: dU = dz^T f, df = dz U, then the convolution's transpose. */
+  if (N > 0 && T > 0) {
+    if (g && g->att_w) asr_gemm(1, 0, A, C, N * T, 1, dz, A, feat, C, 1, g->att_w, C);
+    asr_gemm(0, 0, N * T, C, A, 1, dz, A, p->att_w, C, 0, df, C);
+  }
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T, c;
+    const asr_real *pv = prev + (size_t)b * T;
+    for (j = 0; j < len; j++)
+      for (c = 0; c < C; c++) {
+        asr_real d = df[((size_t)b * T + j) * C + c];
+        const asr_real *fw = p->conv_w + (size_t)c * (2 * F + 1);
+        int k0 = ASR__MAX(0, F - j), k1 = ASR__MIN(2 * F, len - 1 - j + F);
+        if (g && g->conv_w)
+          for (k = k0; k <= k1; k++) g->conv_w[(size_t)c * (2 * F + 1) + k] += d * pv[j + k - F];
+        if (d_prev)
+          for (k = k0; k <= k1; k++) d_prev[(size_t)b * T + j + k - F] += d * fw[k];
+      }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                         const asr_attention_grads *g, const asr_real *d_context,
+                                         const asr_real *d_alpha, const asr_real *alpha,
+                                         const asr_real *act, const asr_real *feat,
+                                         const asr_real *enc, const int *lengths,
+                                         const asr_real *query, const asr_real *prev,
+                                         const asr_attention_params *p,
+                                         const asr_attention_config *cfg, int N, int T,
+                                         void *work, size_t work_bytes) {
+  return asr_attention_backward_ref(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat,
+                                    enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
+}
+
 /* ---------------------------------------------------------------------------------------
  * 4.5 Optimizers and schedules (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -3303,7 +3853,9 @@ ASR__PRIVATE void asr__chk3_randn(asr_rng *rng, asr_real *x, size_t n, double sc
   size_t i;
   for (i = 0; i < n; i++) x[i] = (asr_real)(scale * asr_rng_normal(rng));
 }
-/* max_i |a_i - b_i| / max_i |b_i| (b is the reference; 0 when both are all zero). */
+/* max_i |a_i - b_i| / max(1, max_i |b_i|), b the reference: relative for arrays of
+ * large entries, absolute for small ones (a gradient that should be 0, like gvec.bias's,
+ * is two roundings of 0 and has no meaningful relative error). */
 ASR__PRIVATE double asr__chk3_rel(const asr_real *a, const asr_real *b, size_t n) {
   double d = 0, m = 0;
   size_t i;
@@ -3312,8 +3864,7 @@ ASR__PRIVATE double asr__chk3_rel(const asr_real *a, const asr_real *b, size_t n
     if (e > d || e != e) d = e;
     if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
   }
-  if (d == 0) return 0;
-  return m > 0 ? d / m : d;
+  return d / (m > 1 ? m : 1);
 }
 ASR__PRIVATE double asr__chk3_dot(const asr_real *a, const asr_real *b, size_t n) {
   double s = 0;
@@ -3628,6 +4179,264 @@ ASRDEF asr_result asr_check_lstm(asr_lstm_forward_fn fwd, asr_lstm_backward_fn b
     asr__check_case(rep, r < 0 && untouched, 0,
                     "lstm refuses length 3 > T = 2 (result %d, output %s)", (int)r,
                     untouched ? "untouched" : "WRITTEN");
+  }
+  return ASR_OK;
+}
+
+
+/* ---- attention checkers */
+typedef struct asr__chk3_att {
+  asr_attention_forward_fn fwd;
+  asr_attention_config cfg;
+  asr_attention_params p;
+  int N, T;
+  const int *lengths;
+  asr_real *enc, *query, *prev, *ctx, *alpha, *act, *feat, *wc, *wa;
+  asr_real *w[7];      /* enc_w enc_b dec_w att_w conv_w gvec_w gvec_b */
+  asr_real *gw[7];
+  size_t n[7];         /* their sizes */
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk3_att;
+
+ASR__PRIVATE double asr__chk3_att_f(void *vc) {
+  asr__chk3_att *c = (asr__chk3_att *)vc;
+  asr_result r = c->fwd(c->ctx, c->alpha, c->act, c->feat, c->enc, c->lengths, c->query, c->prev,
+                        &c->p, &c->cfg, c->N, c->T, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk3_dot(c->wc, c->ctx, (size_t)c->N * c->cfg.enc_dim) +
+         asr__chk3_dot(c->wa, c->alpha, (size_t)c->N * c->T);
+}
+
+/* Allocates and fills a random instance (sizes of asr_gradcheck_attention). */
+ASR__PRIVATE int asr__chk3_att_make(asr__chk3_att *c, asr__chk3_mem *m, asr_rng *rng,
+                                    asr_attention_type type, int N, int T, int *lens) {
+  int b, i;
+  size_t *n = c->n;
+  memset(c, 0, sizeof *c);
+  c->cfg.type = type;
+  c->cfg.enc_dim = 5;
+  c->cfg.dec_dim = type == ASR_ATTENTION_DOT ? 5 : 4;
+  c->cfg.att_dim = 6;
+  c->cfg.conv_chans = 3;
+  c->cfg.conv_filts = 2;
+  c->cfg.scaling = 2.0;
+  c->N = N, c->T = T;
+  for (b = 0; b < N; b++) lens[b] = ASR__MAX(1, T - b);
+  c->lengths = lens;
+  n[0] = 6 * 5, n[1] = 6, n[2] = (size_t)6 * c->cfg.dec_dim, n[3] = 6 * 3, n[4] = 3 * 5, n[5] = 6, n[6] = 1;
+  c->enc = asr__chk3_new(m, (size_t)N * T * 5);
+  c->query = asr__chk3_new(m, (size_t)N * c->cfg.dec_dim);
+  c->prev = asr__chk3_new(m, (size_t)N * T);
+  c->ctx = asr__chk3_new(m, (size_t)N * 5);
+  c->alpha = asr__chk3_new(m, (size_t)N * T);
+  c->act = asr__chk3_new(m, (size_t)N * T * 6);
+  c->feat = asr__chk3_new(m, (size_t)N * T * 3);
+  c->wc = asr__chk3_new(m, (size_t)N * 5);
+  c->wa = asr__chk3_new(m, (size_t)N * T);
+  for (i = 0; i < 7; i++) {
+    c->w[i] = asr__chk3_new(m, n[i]);
+    c->gw[i] = asr__chk3_new(m, n[i]);
+  }
+  c->wbytes = asr_attention_forward_workspace_size(&c->cfg, N, T);
+  c->work = asr__chk3_bytes(m, c->wbytes);
+  if (m->failed) return 0;
+  for (i = 0; i < 7; i++) asr__chk3_randn(rng, c->w[i], n[i], 0.5);
+  c->p.enc_w = c->w[0], c->p.enc_b = c->w[1], c->p.dec_w = c->w[2], c->p.att_w = c->w[3];
+  c->p.conv_w = c->w[4], c->p.gvec_w = c->w[5], c->p.gvec_b = c->w[6];
+  asr__chk3_randn(rng, c->enc, (size_t)N * T * 5, 1);
+  asr__chk3_randn(rng, c->query, (size_t)N * c->cfg.dec_dim, 1);
+  for (i = 0; i < N * T; i++) c->prev[i] = (asr_real)asr_rng_uniform(rng);
+  asr__chk3_randn(rng, c->wc, (size_t)N * 5, 1);
+  asr__chk3_randn(rng, c->wa, (size_t)N * T, 1);
+  return 1;
+}
+
+ASRDEF asr_result asr_gradcheck_attention(asr_attention_forward_fn fwd,
+                                          asr_attention_backward_fn bwd, asr_attention_type type,
+                                          int N, int T, uint64_t seed,
+                                          asr_gradcheck_report *report) {
+  static const char *names[7] = {"mlp_enc.weight", "mlp_enc.bias", "mlp_dec.weight", "mlp_att.weight",
+                                 "loc_conv.weight", "gvec.weight", "gvec.bias"};
+  asr__chk3_mem m;
+  asr__chk3_att c;
+  asr_rng rng;
+  int lens[64], i, np = 0;
+  asr_real *denc, *dq, *dprev;
+  asr_attention_grads g;
+  asr_gradcheck_param prm[10];
+  void *bwork;
+  size_t bbytes;
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (N < 1 || N > 64 || T < 1) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  asr_rng_seed(&rng, seed, 43);
+  if (!asr__chk3_att_make(&c, &m, &rng, type, N, T, lens)) {
+    asr__chk3_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  c.fwd = fwd;
+  bbytes = asr_attention_backward_workspace_size(&c.cfg, N, T);
+  bwork = asr__chk3_bytes(&m, bbytes);
+  denc = asr__chk3_new(&m, (size_t)N * T * 5);
+  dq = asr__chk3_new(&m, (size_t)N * c.cfg.dec_dim);
+  dprev = asr__chk3_new(&m, (size_t)N * T);
+  if (m.failed) {
+    asr__chk3_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  asr__chk3_att_f(&c);
+  g.enc_w = c.gw[0], g.enc_b = c.gw[1], g.dec_w = c.gw[2], g.att_w = c.gw[3];
+  g.conv_w = c.gw[4], g.gvec_w = c.gw[5], g.gvec_b = c.gw[6];
+  r = c.status;
+  if (r >= 0)
+    r = bwd(denc, dq, type == ASR_ATTENTION_LOCATION ? dprev : NULL, &g, c.wc, c.wa, c.alpha, c.act,
+            c.feat, c.enc, c.lengths, c.query, c.prev, &c.p, &c.cfg, N, T, bwork, bbytes);
+  if (r >= 0) {
+    prm[np].name = "enc", prm[np].x = c.enc, prm[np].grad = denc, prm[np++].n = (size_t)N * T * 5;
+    prm[np].name = "query", prm[np].x = c.query, prm[np].grad = dq, prm[np++].n = (size_t)N * c.cfg.dec_dim;
+    if (type == ASR_ATTENTION_LOCATION) {
+      prm[np].name = "prev", prm[np].x = c.prev, prm[np].grad = dprev, prm[np++].n = (size_t)N * T;
+    }
+    for (i = 0; i < 7 && type != ASR_ATTENTION_DOT; i++) {
+      if ((i == 3 || i == 4) && type != ASR_ATTENTION_LOCATION) continue;
+      prm[np].name = names[i], prm[np].x = c.w[i], prm[np].grad = c.gw[i];
+      prm[np++].n = c.n[i];
+    }
+    r = asr_gradcheck(asr__chk3_att_f, &c, prm, np, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk3_free(&m);
+  return r;
+}
+
+ASRDEF asr_result asr_check_attention(asr_attention_forward_fn fwd, asr_attention_backward_fn bwd,
+                                      uint64_t seed, asr_check_report *rep) {
+  static const char *tname[3] = {"dot", "additive", "location-aware"};
+  asr_rng rng;
+  int ty;
+  asr_result r;
+  asr_rng_seed(&rng, seed, 44);
+  for (ty = 0; ty < 3; ty++) {
+    asr_attention_type type = (asr_attention_type)ty;
+    /* 1. forward and backward against _naive, with lengths 5,4,3 and a given d_alpha */
+    {
+      asr__chk3_mem m;
+      asr__chk3_att c;
+      int lens[3], i;
+      const int N = 3, T = 5;
+      asr_real *ctxb, *alb, *actb, *featb, *dea, *deb, *dqa, *dqb, *dpa, *dpb, *gb[7];
+      asr_attention_grads ga, gbn;
+      void *bw;
+      size_t bwb;
+      double e = 0;
+      memset(&m, 0, sizeof m);
+      if (!asr__chk3_att_make(&c, &m, &rng, type, N, T, lens)) {
+        asr__chk3_free(&m);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      ctxb = asr__chk3_new(&m, (size_t)N * 5), alb = asr__chk3_new(&m, (size_t)N * T);
+      actb = asr__chk3_new(&m, (size_t)N * T * 6), featb = asr__chk3_new(&m, (size_t)N * T * 3);
+      dea = asr__chk3_new(&m, (size_t)N * T * 5), deb = asr__chk3_new(&m, (size_t)N * T * 5);
+      dqa = asr__chk3_new(&m, (size_t)N * 5), dqb = asr__chk3_new(&m, (size_t)N * 5);
+      dpa = asr__chk3_new(&m, (size_t)N * T), dpb = asr__chk3_new(&m, (size_t)N * T);
+      for (i = 0; i < 7; i++) gb[i] = asr__chk3_new(&m, c.n[i]);
+      bwb = asr_attention_backward_workspace_size(&c.cfg, N, T);
+      bw = asr__chk3_bytes(&m, bwb);
+      if (m.failed) {
+        asr__chk3_free(&m);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      r = asr_attention_forward_naive(ctxb, alb, actb, featb, c.enc, c.lengths, c.query, c.prev, &c.p,
+                                      &c.cfg, N, T);
+      gbn.enc_w = gb[0], gbn.enc_b = gb[1], gbn.dec_w = gb[2], gbn.att_w = gb[3];
+      gbn.conv_w = gb[4], gbn.gvec_w = gb[5], gbn.gvec_b = gb[6];
+      if (r == ASR_OK)
+        r = asr_attention_backward_naive(deb, dqb, dpb, &gbn, c.wc, c.wa, alb, actb, featb, c.enc,
+                                         c.lengths, c.query, c.prev, &c.p, &c.cfg, N, T);
+      if (r != ASR_OK) {
+        asr__chk3_free(&m);
+        return r;
+      }
+      r = fwd(c.ctx, c.alpha, c.act, c.feat, c.enc, c.lengths, c.query, c.prev, &c.p, &c.cfg, N, T,
+              c.work, c.wbytes);
+      if (r >= 0)
+        e = ASR__MAX(asr__chk3_rel(c.ctx, ctxb, (size_t)N * 5), asr__chk3_rel(c.alpha, alb, (size_t)N * T));
+      asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
+                      "attention %s forward vs naive: rel. error %.3g", tname[ty], e);
+      ga.enc_w = c.gw[0], ga.enc_b = c.gw[1], ga.dec_w = c.gw[2], ga.att_w = c.gw[3];
+      ga.conv_w = c.gw[4], ga.gvec_w = c.gw[5], ga.gvec_b = c.gw[6];
+      if (r >= 0)
+        r = bwd(dea, dqa, dpa, &ga, c.wc, c.wa, c.alpha, c.act, c.feat, c.enc, c.lengths, c.query,
+                c.prev, &c.p, &c.cfg, N, T, bw, bwb);
+      e = 0;
+      if (r >= 0) {
+        e = ASR__MAX(asr__chk3_rel(dea, deb, (size_t)N * T * 5), asr__chk3_rel(dqa, dqb, (size_t)N * c.cfg.dec_dim));
+        e = ASR__MAX(e, asr__chk3_rel(dpa, dpb, (size_t)N * T));
+        for (i = 0; i < 7; i++) e = ASR__MAX(e, asr__chk3_rel(c.gw[i], gb[i], c.n[i]));
+      }
+      asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
+                      "attention %s backward vs naive: rel. error %.3g", tname[ty], e);
+      /* 3. padding invariance: item 2 (length 3) alone, unpadded, and its padded row */
+      if (r >= 0) {
+        asr_real ctx1[5], al1[5], act1[30], feat1[15], de1[25], dq1[5], dp1[5];
+        const int b = 2, L = lens[2];
+        int ok = 1, k;
+        double e2;
+        memset(de1, 0, sizeof de1), memset(dq1, 0, sizeof dq1), memset(dp1, 0, sizeof dp1);
+        r = fwd(ctx1, al1, act1, feat1, c.enc + (size_t)b * T * 5, NULL, c.query + (size_t)b * c.cfg.dec_dim,
+                c.prev + (size_t)b * T, &c.p, &c.cfg, 1, L, c.work, c.wbytes);
+        if (r >= 0)
+          r = bwd(de1, dq1, dp1, NULL, c.wc + (size_t)b * 5, c.wa + (size_t)b * T, al1, act1, feat1,
+                  c.enc + (size_t)b * T * 5, NULL, c.query + (size_t)b * c.cfg.dec_dim, c.prev + (size_t)b * T,
+                  &c.p, &c.cfg, 1, L, bw, bwb);
+        e2 = r >= 0 ? asr__chk3_rel(ctx1, c.ctx + (size_t)b * 5, 5) : 1;
+        if (r >= 0) {
+          e2 = ASR__MAX(e2, asr__chk3_rel(al1, c.alpha + (size_t)b * T, (size_t)L));
+          e2 = ASR__MAX(e2, asr__chk3_rel(de1, dea + (size_t)b * T * 5, (size_t)L * 5));
+          e2 = ASR__MAX(e2, asr__chk3_rel(dq1, dqa + (size_t)b * c.cfg.dec_dim, (size_t)c.cfg.dec_dim));
+          e2 = ASR__MAX(e2, asr__chk3_rel(dp1, dpa + (size_t)b * T, (size_t)L));
+          for (k = L; k < T; k++) ok = ok && c.alpha[(size_t)b * T + k] == 0 && dpa[(size_t)b * T + k] == 0;
+          for (k = L * 5; k < T * 5; k++) ok = ok && dea[(size_t)b * T * 5 + k] == 0;
+        }
+        asr__check_case(rep, r >= 0 && ok && e2 <= ASR__CHK3_TIER_TOL, r >= 0 ? e2 : 1,
+                        "attention %s padding invariance (length 3 of 5): rel. error %.3g, padded "
+                        "weights and gradients %s", tname[ty], e2, ok ? "0" : "NOT 0");
+      }
+      /* 4. bad input: a length out of range is refused, nothing written */
+      {
+        int bad[3];
+        asr_real keep = c.ctx[0] = (asr_real)12345;
+        bad[0] = 5, bad[1] = 6, bad[2] = 1;
+        r = fwd(c.ctx, c.alpha, c.act, c.feat, c.enc, bad, c.query, c.prev, &c.p, &c.cfg, N, T,
+                c.work, c.wbytes);
+        asr__check_case(rep, r < 0 && c.ctx[0] == keep, 0,
+                        "attention %s refuses length 6 > T = 5 (result %d)", tname[ty], (int)r);
+      }
+      asr__chk3_free(&m);
+    }
+    /* 2. finite differences */
+    {
+      asr_gradcheck_report gr;
+      r = asr_gradcheck_attention(fwd, bwd, type, 3, 5, seed + 7 * (uint64_t)ty, &gr);
+      if (r == ASR_ERR_OUT_OF_MEMORY) return r;
+      asr__check_case(rep, r >= 0 && gr.max_rel_err <= ASR__CHK3_FD_TOL, r >= 0 ? gr.max_rel_err : 1,
+                      "attention %s finite differences: max rel. error %.3g at %s[%ld]", tname[ty],
+                      gr.max_rel_err, gr.worst_param ? gr.worst_param : "-", gr.worst_index);
+    }
+  }
+  /* dot attention needs Dq == E */
+  {
+    asr_attention_config cfg;
+    asr_attention_params p;
+    asr_real x[4] = {0, 0, 0, 0}, ctx[2], al[2];
+    memset(&cfg, 0, sizeof cfg);
+    memset(&p, 0, sizeof p);
+    cfg.type = ASR_ATTENTION_DOT, cfg.enc_dim = 2, cfg.dec_dim = 3, cfg.scaling = 1;
+    r = fwd(ctx, al, NULL, NULL, x, NULL, x, NULL, &p, &cfg, 1, 2, NULL, 0);
+    asr__check_case(rep, r == ASR_ERR_SHAPE, 0, "dot attention refuses Dq = 3 != E = 2 (result %d)", (int)r);
   }
   return ASR_OK;
 }

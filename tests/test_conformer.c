@@ -86,6 +86,45 @@ static void t_pyramid_concat(tctx *t) {
   CHECK(asr_pyramid_concat_forward(y, lo, x, 2, 5, 2, lens) == ASR_ERR_RANGE);
 }
 
+/* ---- 4.4 attention */
+static void t_attention_checker_ref(tctx *t) { RUN_CHECKER(asr_check_attention(asr_attention_forward_ref, asr_attention_backward_ref, 1, REP)); }
+static void t_attention_checker_fast(tctx *t) { RUN_CHECKER(asr_check_attention(asr_attention_forward, asr_attention_backward, 2, REP)); }
+static void t_attention_gradcheck_dot(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_attention(asr_attention_forward, asr_attention_backward, ASR_ATTENTION_DOT, 4, 7, 11, GR)); }
+static void t_attention_gradcheck_add(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_attention(asr_attention_forward, asr_attention_backward, ASR_ATTENTION_ADDITIVE, 4, 7, 12, GR)); }
+static void t_attention_gradcheck_loc(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_attention(asr_attention_forward, asr_attention_backward, ASR_ATTENTION_LOCATION, 4, 7, 13, GR)); }
+
+/* ESPnet's first-step alignment: uniform over the valid frames. */
+static void t_attention_uniform(tctx *t) {
+  asr_real a[2 * 4];
+  int lens[2] = {4, 3};
+  CHECK_OK(asr_attention_uniform(a, 2, 4, lens));
+  CHECK(a[0] == (asr_real)0.25 && a[3] == (asr_real)0.25);
+  CHECK(a[4] == (asr_real)(1.0 / 3) && a[6] == (asr_real)(1.0 / 3) && a[7] == 0);
+}
+
+/* With all energies equal (zero weights), alpha is uniform and the context is the mean
+ * of the valid frames; gvec.bias shifts every energy and changes nothing. */
+static void t_attention_known_values(tctx *t) {
+  asr_attention_config cfg;
+  asr_attention_params p;
+  asr_real W[16], bias[1] = {3}, enc[2 * 3 * 2], q[2 * 2], ctx[4], al[6], act[2 * 3 * 4], work[64];
+  int lens[2] = {3, 2}, i;
+  memset(&cfg, 0, sizeof cfg);
+  memset(W, 0, sizeof W);
+  cfg.type = ASR_ATTENTION_ADDITIVE, cfg.enc_dim = 2, cfg.dec_dim = 2, cfg.att_dim = 4, cfg.scaling = 2;
+  p.enc_w = W, p.enc_b = NULL, p.dec_w = W, p.att_w = NULL, p.conv_w = NULL, p.gvec_w = W, p.gvec_b = bias;
+  for (i = 0; i < 12; i++) enc[i] = (asr_real)i;
+  q[0] = q[1] = q[2] = q[3] = 1;
+  CHECK(asr_attention_forward_workspace_size(&cfg, 2, 3) <= sizeof work);
+  CHECK_OK(asr_attention_forward(ctx, al, act, NULL, enc, lens, q, NULL, &p, &cfg, 2, 3, work, sizeof work));
+  /* item 0: mean of (0,1),(2,3),(4,5) = (2,3); item 1: mean of (6,7),(8,9) = (7,8) */
+  CHECK_NEAR(ctx[0], 2, 1e-6);
+  CHECK_NEAR(ctx[1], 3, 1e-6);
+  CHECK_NEAR(ctx[2], 7, 1e-5);
+  CHECK_NEAR(ctx[3], 8, 1e-5);
+  CHECK(al[5] == 0);
+}
+
 static const test_case TESTS_conformer[] = {
   {"lstm/checker_ref", t_lstm_checker_ref},
   {"lstm/checker_fast", t_lstm_checker_fast},
@@ -93,5 +132,12 @@ static const test_case TESTS_conformer[] = {
   {"lstm/gradcheck_reverse", t_lstm_gradcheck_reverse},
   {"lstm/checker_catches_bug", t_lstm_checker_catches_bug},
   {"lstm/pyramid_concat", t_pyramid_concat},
+  {"attention/checker_ref", t_attention_checker_ref},
+  {"attention/checker_fast", t_attention_checker_fast},
+  {"attention/gradcheck_dot", t_attention_gradcheck_dot},
+  {"attention/gradcheck_additive", t_attention_gradcheck_add},
+  {"attention/gradcheck_location", t_attention_gradcheck_loc},
+  {"attention/uniform", t_attention_uniform},
+  {"attention/known_values", t_attention_known_values},
   {0, 0}
 };
