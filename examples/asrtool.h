@@ -212,6 +212,13 @@ int layer_layer_norm(at_layer_ctx *L);
 int layer_batch_norm(at_layer_ctx *L);
 int layer_contextnet_block(at_layer_ctx *L);
 /* conformer, lstm, attention: their run functions */
+int layer_lstm(at_layer_ctx *L);
+int layer_attention(at_layer_ctx *L);
+int gc_lstm(uint64_t seed, asr_gradcheck_report *rep);
+int gc_lstm_reverse(uint64_t seed, asr_gradcheck_report *rep);
+int gc_attention_dot(uint64_t seed, asr_gradcheck_report *rep);
+int gc_attention_add(uint64_t seed, asr_gradcheck_report *rep);
+int gc_attention_loc(uint64_t seed, asr_gradcheck_report *rep);
 
 /* Gradient checks of the layers (asrtool gradcheck NAME), in asrtool_layer.c */
 int gc_layer_linear(uint64_t seed, asr_gradcheck_report *rep);

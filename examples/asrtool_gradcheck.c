@@ -68,6 +68,11 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"batch_norm", "BatchNorm1d training mode, (3,2,5) with lengths: x, weight, bias", gc_layer_batch_norm, 1e-6},
 
   /* conformer, lstm, attention */
+  {"lstm", "nn.LSTM (3,6,4) -> 3 with lengths 6,5,4: x, h0, c0, all weights", gc_lstm, 1e-6},
+  {"lstm_reverse", "the reverse direction of a BLSTM, same sizes", gc_lstm_reverse, 1e-6},
+  {"attention_dot", "dot-product attention, 3 items of 6 frames with lengths", gc_attention_dot, 1e-6},
+  {"attention_add", "additive attention (ESPnet AttAdd keys), with lengths", gc_attention_add, 1e-6},
+  {"attention_loc", "location-aware attention (ESPnet AttLoc keys), with lengths", gc_attention_loc, 1e-6},
 
   /* quantizers */
 

@@ -30,6 +30,9 @@ static const at_layer_def LAYERS[] = {
   {"batch_norm", "nn.BatchNorm1d on (N, C, T) (eval, or --train with batch statistics)",
    layer_batch_norm},
   /* conformer, lstm, attention */
+  {"lstm", "nn.LSTM(batch_first=True), one layer, --bidirectional, --pyramidal (LAS)", layer_lstm},
+  {"attention", "seq2seq attention, one decoder step: --type dot|add|loc (ESPnet AttAdd/AttLoc)",
+   layer_attention},
 };
 #define N_LAYERS (int)(sizeof LAYERS / sizeof LAYERS[0])
 
