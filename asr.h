@@ -542,6 +542,157 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
 /* ---------------------------------------------------------------------------------------
  * 4.2 Convolutions: conv1d, depthwise, pointwise, depthwise-separable; SE; ContextNet
  * --------------------------------------------------------------------------------------- */
+/* ---- conv1d (torch.nn.Conv1d), channels first: x (N, C_in, T_in), y (N, C_out, T_out),
+ * w (C_out, C_in/G, K), b (C_out) or NULL. With S = stride, P = padding, D = dilation,
+ * G = groups, Cg_in = C_in/G, Cg_out = C_out/G, g(o) = o / Cg_out the group of output o:
+ *   y[n,o,t] = b[o] + sum_{c<Cg_in} sum_{k<K} w[o,c,k] x[n, g(o) Cg_in + c, t S + k D - P]
+ *   T_out = floor((T_in + 2P - D (K-1) - 1) / S) + 1           (as torch.nn.Conv1d)
+ * where x is 0 outside [0, T_in) (the zero padding).
+ * Lengths (N) or NULL: item n has L = lengths[n] valid frames. x is read as 0 at
+ * t >= L, and the valid outputs are the first L_out = asr_conv1d_out_frames(L, ...) (0
+ * when L = 0); outputs t >= L_out are written as 0 and their dy is ignored. So the valid
+ * outputs equal the convolution of the unpadded L-frame sequence: the result does not
+ * depend on the padding's contents or on T_in.
+ * Tiers (all take the same arguments, so asr_check_conv1d can test any of them):
+ *   _naive  the sum above, one loop per index; refuses more than 1e8 multiply-adds.
+ *   _ref    im2col + GEMM per (item, group): the (Cg_in K, L_out) matrix of input
+ *           patches col[c K + k][t] = x[., c, t S + k D - P] turns the sum into
+ *           Y_g = W_g col  with W_g the (Cg_out, Cg_in K) rows of w. Depthwise-like
+ *           convolutions (Cg_in = 1) skip the copy and loop directly.
+ *   (none)  the same with asr_gemm (SIMD) and an AVX2 depthwise loop.
+ * backward (dy (N, C_out, T_out) -> dx, dw, db; derivation in docs/convolutions.md):
+ *   dx[n, g Cg_in + c, s] += sum_{o in g} sum_{t,k: tS + kD - P = s} w[o,c,k] dy[n,o,t]
+ *   dw[o,c,k]             += sum_{n,t} dy[n,o,t] x[n, g(o) Cg_in + c, t S + k D - P]
+ *   db[o]                 += sum_{n,t} dy[n,o,t]
+ * i.e. dcol = W_g^T dY_g scattered back (col2im) and dW_g += dY_g col^T.
+ * Errors: sizes that do not fit (C_in or C_out not divisible by G, K, S, D < 1, P < 0)
+ * are ASR_ERR_INVALID_ARG; a kernel wider than the padded input, D (K-1) + 1 >
+ * T_in + 2P, is ASR_ERR_SHAPE (torch: "Kernel size can't be greater than actual input
+ * size"); asr_conv1d_validate() says which in words. */
+typedef struct asr_conv1d_dims {
+  int N;            /* batch */
+  int C_in, C_out;  /* channels */
+  int T_in;         /* input frames (the padded length of the batch) */
+  int K;            /* kernel size */
+  int stride, padding, dilation, groups;
+} asr_conv1d_dims;
+/* Fills d with the torch defaults stride 1, padding 0, dilation 1, groups 1. */
+ASRDEF void asr_conv1d_dims_init(asr_conv1d_dims *d, int N, int C_in, int C_out, int T_in, int K);
+/* floor((T + 2P - D(K-1) - 1) / S) + 1, or 0 when the kernel does not fit or T = 0. */
+ASRDEF int asr_conv1d_out_frames(int T, int K, int stride, int padding, int dilation);
+/* out (N) = the valid output frames of each item (T_out for all when lengths is NULL). */
+ASRDEF void asr_conv1d_out_lengths(int *out, const int *lengths, const asr_conv1d_dims *d);
+ASRDEF asr_result asr_conv1d_validate(const asr_conv1d_dims *d, asr_error *err);
+/* Bytes of `work` the forward and backward of every tier need (0 for depthwise-like). */
+ASRDEF size_t asr_conv1d_workspace_size(const asr_conv1d_dims *d);
+typedef asr_result (*asr_conv1d_forward_fn)(asr_real *y, const asr_real *x, const asr_real *w,
+                                            const asr_real *b, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes);
+typedef asr_result (*asr_conv1d_backward_fn)(asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x,
+                                             const asr_real *w, const int *lengths,
+                                             const asr_conv1d_dims *d, void *work,
+                                             size_t work_bytes);
+ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths,
+                                           const asr_conv1d_dims *d, void *work, size_t work_bytes);
+ASRDEF asr_result asr_conv1d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths,
+                                         const asr_conv1d_dims *d, void *work, size_t work_bytes);
+ASRDEF asr_result asr_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths,
+                                     const asr_conv1d_dims *d, void *work, size_t work_bytes);
+ASRDEF asr_result asr_conv1d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes);
+ASRDEF asr_result asr_conv1d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths,
+                                          const asr_conv1d_dims *d, void *work,
+                                          size_t work_bytes);
+ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, const asr_conv1d_dims *d, void *work,
+                                      size_t work_bytes);
+
+/* ---- depthwise conv1d: groups = channels = C, one filter per channel [Howard17]
+ *   y[n,c,t] = b[c] + sum_k w[c,0,k] x[n, c, t S + k D - P]      w (C,1,K), b (C) or NULL
+ * The fastest conv1d tier with C_in = C_out = groups = C; needs no workspace. The
+ * Conformer convolution module uses it with P = (K-1)/2, S = D = 1. */
+ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C, int T, int K, int stride, int padding,
+                                               int dilation);
+ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C, int T, int K, int stride, int padding,
+                                                int dilation);
+/* ---- pointwise conv1d: kernel 1, a per-frame linear map of the channels
+ *   y[n,o,t] = b[o] + sum_c w[o,c,0] x[n,c,t]       w (C_out,C_in,1), b (C_out) or NULL
+ * one GEMM per item, Y_n = W X_n; no workspace. */
+ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C_in, int C_out, int T);
+ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C_in, int C_out, int T);
+
+/* ---- depthwise-separable conv1d [Howard17] (sec. 3.1), as in ContextNet [Han20]:
+ * a depthwise conv (C -> C, kernel K, stride S, padding P, dilation D) then a pointwise
+ * conv (C -> C_out):
+ *   h = depthwise(x; dw_w (C,1,K), dw_b (C)),   y = pointwise(h; pw_w (C_out,C,1), pw_b)
+ * Parameters C K + C C_out (+ biases) instead of C_out C K for the full conv; see the
+ * table in docs/convolutions.md. d describes the depthwise stage: C_in = C, groups must
+ * be C (ASR_ERR_INVALID_ARG otherwise), C_out the pointwise output channels.
+ * Saved: h (N, C, T_out), the depthwise output. Lengths as in conv1d (the pointwise
+ * stage keeps L_out). backward: dh = pointwise backward, then depthwise backward.
+ * Workspace: asr_dwsep_conv1d_workspace_size(d) bytes (the dh of one item). */
+ASRDEF size_t asr_dwsep_conv1d_workspace_size(const asr_conv1d_dims *d);
+typedef asr_result (*asr_dwsep_conv1d_forward_fn)(asr_real *y, asr_real *h, const asr_real *x,
+                                                  const asr_real *dw_w, const asr_real *dw_b,
+                                                  const asr_real *pw_w, const asr_real *pw_b,
+                                                  const int *lengths, const asr_conv1d_dims *d,
+                                                  void *work, size_t work_bytes);
+typedef asr_result (*asr_dwsep_conv1d_backward_fn)(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes);
+ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
+                                                 const asr_real *dw_w, const asr_real *dw_b,
+                                                 const asr_real *pw_w, const asr_real *pw_b,
+                                                 const int *lengths, const asr_conv1d_dims *d,
+                                                 void *work, size_t work_bytes);
+ASRDEF asr_result asr_dwsep_conv1d_forward_ref(asr_real *y, asr_real *h, const asr_real *x,
+                                               const asr_real *dw_w, const asr_real *dw_b,
+                                               const asr_real *pw_w, const asr_real *pw_b,
+                                               const int *lengths, const asr_conv1d_dims *d,
+                                               void *work, size_t work_bytes);
+ASRDEF asr_result asr_dwsep_conv1d_forward(asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b,
+                                           const asr_real *pw_w, const asr_real *pw_b,
+                                           const int *lengths, const asr_conv1d_dims *d,
+                                           void *work, size_t work_bytes);
+ASRDEF asr_result asr_dwsep_conv1d_backward_naive(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes);
+ASRDEF asr_result asr_dwsep_conv1d_backward_ref(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes);
+ASRDEF asr_result asr_dwsep_conv1d_backward(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes);
 
 /* ---------------------------------------------------------------------------------------
  * 4.3 Conformer: Conv2dSubsampling, relative positions, rel-pos MHSA, conv module, block
@@ -886,6 +1037,38 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
 /* ---------------------------------------------------------------------------------------
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE
  * --------------------------------------------------------------------------------------- */
+
+/* The checkers of this subsection work as those of 10.3 (see the comment there; the
+ * tolerances are the same): asr_check_<layer>(fwd, bwd, seed, rep) runs
+ *   - agreement with the _naive tier (forward output and every gradient; relative to
+ *     the largest entry of each array, 1e-9 in double, 2e-4 in float),
+ *   - finite differences of sum(W * y) w.r.t. the input and every parameter against
+ *     the backward under test (asr_gradcheck, 1e-6 in double, 5e-2 in float),
+ *   - padding invariance: each item alone and unpadded gives the valid outputs and the
+ *     gradients it gets inside a padded batch whose padding holds garbage; padded
+ *     outputs are 0 and padded inputs get no gradient,
+ *   - refusal of bad arguments (a length > T_in; a kernel wider than the padded input)
+ *     with a negative result and nothing else,
+ * on stride, padding, dilation and groups combinations, with and without lengths.
+ * fwd or bwd may be NULL (then only the other one is checked; bwd checks use the
+ * library's own forward). rep is accumulated into (zero it first). Returns ASR_OK when
+ * the checker could run, or ASR_ERR_OUT_OF_MEMORY.
+ * asr_gradcheck_<layer>() is the finite-difference case of one random instance. */
+ASRDEF asr_result asr_check_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
+                                   uint64_t seed, asr_check_report *rep);
+/* Objective sum(W * y) of one random instance with sizes d (and lengths if with_lengths:
+ * item n has T_in - n mod (T_in + 1) frames); checks x, w and b. */
+ASRDEF asr_result asr_gradcheck_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
+                                       const asr_conv1d_dims *d, int with_lengths,
+                                       uint64_t seed, asr_gradcheck_report *report);
+ASRDEF asr_result asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward_fn fwd,
+                                         asr_dwsep_conv1d_backward_fn bwd, uint64_t seed,
+                                         asr_check_report *rep);
+/* d as for asr_dwsep_conv1d_forward (groups = C_in); checks x and the four parameters. */
+ASRDEF asr_result asr_gradcheck_dwsep_conv1d(asr_dwsep_conv1d_forward_fn fwd,
+                                             asr_dwsep_conv1d_backward_fn bwd,
+                                             const asr_conv1d_dims *d, int with_lengths,
+                                             uint64_t seed, asr_gradcheck_report *report);
 
 /* ---------------------------------------------------------------------------------------
  * 10.3 Conformer, LSTM and attention checkers
@@ -2636,6 +2819,634 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
  * 4.2 Convolutions, SE, ContextNet (implementation)
  * --------------------------------------------------------------------------------------- */
 
+/* ---- conv1d: sizes */
+ASRDEF void asr_conv1d_dims_init(asr_conv1d_dims *d, int N, int C_in, int C_out, int T_in, int K) {
+  d->N = N;
+  d->C_in = C_in;
+  d->C_out = C_out;
+  d->T_in = T_in;
+  d->K = K;
+  d->stride = 1;
+  d->padding = 0;
+  d->dilation = 1;
+  d->groups = 1;
+}
+
+ASRDEF int asr_conv1d_out_frames(int T, int K, int stride, int padding, int dilation) {
+  /* the receptive field of one output spans D (K-1) + 1 input frames */
+  long span = (long)dilation * (K - 1) + 1, avail = (long)T + 2L * padding;
+  if (T <= 0 || stride < 1 || span > avail) return 0;
+  return (int)((avail - span) / stride + 1);
+}
+
+ASRDEF void asr_conv1d_out_lengths(int *out, const int *lengths, const asr_conv1d_dims *d) {
+  int n, T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  for (n = 0; n < d->N; n++) {
+    int L = lengths ? lengths[n] : d->T_in;
+    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+    out[n] = Lo < T_out ? Lo : T_out;
+  }
+}
+
+ASRDEF asr_result asr_conv1d_validate(const asr_conv1d_dims *d, asr_error *err) {
+  if (!d) return asr__fail(err, ASR_ERR_INVALID_ARG, "conv1d: no sizes given");
+  if (d->N < 0 || d->T_in < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "conv1d: negative batch (%d) or frames (%d)", d->N, d->T_in);
+  if (d->C_in < 1 || d->C_out < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "conv1d: channels must be >= 1 (in %d, out %d)", d->C_in, d->C_out);
+  if (d->K < 1 || d->stride < 1 || d->dilation < 1 || d->padding < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG,
+                     "conv1d: kernel %d, stride %d, dilation %d must be >= 1 and padding %d >= 0",
+                     d->K, d->stride, d->dilation, d->padding);
+  if (d->groups < 1 || d->C_in % d->groups || d->C_out % d->groups)
+    return asr__fail(err, ASR_ERR_INVALID_ARG,
+                     "conv1d: groups %d must divide both in_channels %d and out_channels %d",
+                     d->groups, d->C_in, d->C_out);
+  if ((long)d->dilation * (d->K - 1) + 1 > (long)d->T_in + 2L * d->padding)
+    return asr__fail(err, ASR_ERR_SHAPE,
+                     "conv1d: kernel size %d (dilation %d: %ld frames) is larger than the padded "
+                     "input (%d frames + 2 x padding %d)", d->K, d->dilation,
+                     (long)d->dilation * (d->K - 1) + 1, d->T_in, d->padding);
+  return ASR_OK;
+}
+
+/* Checks pointers and sizes, returns T_out in *T_out. */
+ASR__PRIVATE asr_result asr__conv1d_args(const void *out, const void *x, const asr_real *w,
+                                         const int *lengths, const asr_conv1d_dims *d,
+                                         int *T_out) {
+  asr_result r = asr_conv1d_validate(d, NULL);
+  int n;
+  if (r != ASR_OK) return r;
+  if (!out || !x || !w) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < d->N; n++)
+      if (lengths[n] < 0 || lengths[n] > d->T_in) return ASR_ERR_RANGE;
+  *T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_conv1d_workspace_size(const asr_conv1d_dims *d) {
+  size_t rows, n;
+  int T_out;
+  if (asr_conv1d_validate(d, NULL) != ASR_OK) return 0;
+  if (d->C_in / d->groups == 1) return 0;                   /* direct loops, no im2col */
+  T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  /* col and dcol, (Cg_in K, T_out) each */
+  if (asr_size_mul((size_t)(d->C_in / d->groups), (size_t)d->K, &rows) != ASR_OK ||
+      asr_size_mul(rows, (size_t)T_out, &n) != ASR_OK || asr_size_mul(n, 2 * sizeof(asr_real), &n) != ASR_OK)
+    return (size_t)-1;
+  return n;
+}
+
+/* ---- conv1d: _naive, the definition one index at a time */
+ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths,
+                                           const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  int n, o, c, k, t, T_out, Cgi, Cgo;
+  asr_result r = asr__conv1d_args(y, x, w, lengths, d, &T_out);
+  (void)work;
+  (void)work_bytes;
+  if (r != ASR_OK) return r;
+  Cgi = d->C_in / d->groups;
+  Cgo = d->C_out / d->groups;
+  if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < d->N; n++) {
+    int L = lengths ? lengths[n] : d->T_in;
+    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+    for (o = 0; o < d->C_out; o++) {
+      int g = o / Cgo;                                        /* the group of output o */
+      for (t = 0; t < T_out; t++) {
+        double s = b ? b[o] : 0;
+        if (t >= Lo) {                                        /* a padded output: 0 */
+          y[((size_t)n * d->C_out + o) * T_out + t] = 0;
+          continue;
+        }
+        for (c = 0; c < Cgi; c++)
+          for (k = 0; k < d->K; k++) {
+            long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
+            if (s_in < 0 || s_in >= L) continue;              /* zero padding / length mask */
+            s += (double)w[((size_t)o * Cgi + c) * d->K + k] *
+                 x[((size_t)n * d->C_in + (size_t)g * Cgi + c) * d->T_in + s_in];
+          }
+        y[((size_t)n * d->C_out + o) * T_out + t] = (asr_real)s;
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_conv1d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes) {
+  int n, o, c, k, t, T_out, Cgi, Cgo;
+  asr_result r = asr__conv1d_args(dy, x, w, lengths, d, &T_out);
+  (void)work;
+  (void)work_bytes;
+  if (r != ASR_OK) return r;
+  Cgi = d->C_in / d->groups;
+  Cgo = d->C_out / d->groups;
+  if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
+  /* every term w[o,c,k] x[n,gc,s] dy[n,o,t] of the forward sum, differentiated twice */
+  for (n = 0; n < d->N; n++) {
+    int L = lengths ? lengths[n] : d->T_in;
+    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+    for (o = 0; o < d->C_out; o++) {
+      int g = o / Cgo;
+      for (t = 0; t < Lo && t < T_out; t++) {                /* padded outputs: no gradient */
+        asr_real gy = dy[((size_t)n * d->C_out + o) * T_out + t];
+        if (db) db[o] += gy;                                  /* d y / d b[o] = 1 */
+        for (c = 0; c < Cgi; c++)
+          for (k = 0; k < d->K; k++) {
+            long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
+            size_t xi = ((size_t)n * d->C_in + (size_t)g * Cgi + c) * d->T_in + (size_t)s_in;
+            size_t wi = ((size_t)o * Cgi + c) * d->K + k;
+            if (s_in < 0 || s_in >= L) continue;
+            if (dw) dw[wi] += gy * x[xi];                     /* d y / d w = x */
+            if (dx) dx[xi] += gy * w[wi];                     /* d y / d x = w */
+          }
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- conv1d: _ref and fast */
+/* Depthwise-like direct loops (Cg_in = 1): y[o,t] = b[o] + sum_k w[o,k] x[g(o), tS + kD - P].
+ * The valid t range of tap k is where 0 <= tS + kD - P < L; computing it once per tap
+ * keeps the inner loop free of branches (and lets the compiler vectorize it). */
+ASR__PRIVATE void asr__conv1d_tap_range(int k, int Lo, int L, const asr_conv1d_dims *d,
+                                        int *t0, int *t1) {
+  long off = (long)k * d->dilation - d->padding;    /* input index of output 0 */
+  long a = off >= 0 ? 0 : (-off + d->stride - 1) / d->stride;   /* first t with s >= 0 */
+  long e = L - off <= 0 ? 0 : (L - off + d->stride - 1) / d->stride;  /* first t with s >= L */
+  if (e > Lo) e = Lo;
+  if (a > e) a = e;
+  *t0 = (int)a;
+  *t1 = (int)e;
+}
+
+ASR__PRIVATE void asr__dw_forward_row(asr_real *yr, const asr_real *xr, const asr_real *wr, asr_real bias,
+                                      int Lo, int L, const asr_conv1d_dims *d, int fast) {
+  int t, k;
+  for (t = 0; t < Lo; t++) yr[t] = bias;
+  for (k = 0; k < d->K; k++) {
+    int t0, t1;
+    long off = (long)k * d->dilation - d->padding;
+    asr_real wk = wr[k];
+    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (fast && d->stride == 1) {
+      __m256 vw = _mm256_set1_ps(wk);
+      for (t = t0; t + 8 <= t1; t += 8)   /* 8 frames: y[t..t+7] += w_k x[t+off..t+off+7] */
+        _mm256_storeu_ps(yr + t, _mm256_fmadd_ps(vw, _mm256_loadu_ps(xr + (t + off)), _mm256_loadu_ps(yr + t)));
+      for (; t < t1; t++) yr[t] += wk * xr[t + off];
+      continue;
+    }
+#else
+    (void)fast;
+#endif
+    for (t = t0; t < t1; t++) yr[t] += wk * xr[(long)t * d->stride + off];   /* tap k */
+  }
+}
+
+ASR__PRIVATE void asr__dw_backward_row(asr_real *dxr, asr_real *dwr, asr_real *dbo, const asr_real *gy,
+                                       const asr_real *xr, const asr_real *wr, int Lo, int L,
+                                       const asr_conv1d_dims *d, int fast) {
+  int t, k;
+  if (dbo) {
+    double s = 0;
+    for (t = 0; t < Lo; t++) s += gy[t];
+    *dbo += (asr_real)s;
+  }
+  for (k = 0; k < d->K; k++) {
+    int t0, t1;
+    long off = (long)k * d->dilation - d->padding;
+    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (fast && d->stride == 1) {
+      __m256 vw = _mm256_set1_ps(wr[k]), acc = _mm256_setzero_ps();
+      float lanes[8], s;
+      for (t = t0; t + 8 <= t1; t += 8) {
+        __m256 g = _mm256_loadu_ps(gy + t);
+        if (dwr) acc = _mm256_fmadd_ps(g, _mm256_loadu_ps(xr + (t + off)), acc);
+        if (dxr) _mm256_storeu_ps(dxr + (t + off), _mm256_fmadd_ps(vw, g, _mm256_loadu_ps(dxr + (t + off))));
+      }
+      _mm256_storeu_ps(lanes, acc);
+      s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+      for (; t < t1; t++) {
+        if (dwr) s += gy[t] * xr[t + off];
+        if (dxr) dxr[t + off] += wr[k] * gy[t];
+      }
+      if (dwr) dwr[k] += s;
+      continue;
+    }
+#else
+    (void)fast;
+#endif
+    {
+      double s = 0;
+      for (t = t0; t < t1; t++) {
+        long si = (long)t * d->stride + off;
+        s += (double)gy[t] * xr[si];                          /* dw[k] += dy[t] x[s] */
+        if (dxr) dxr[si] += wr[k] * gy[t];                    /* dx[s] += w[k] dy[t] */
+      }
+      if (dwr) dwr[k] += (asr_real)s;
+    }
+  }
+}
+
+/* col (Cg_in K, Lo): col[c K + k][t] = x[c, t S + k D - P], 0 outside [0, L) */
+ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
+                              const asr_conv1d_dims *d) {
+  int c, k, t;
+  for (c = 0; c < Cgi; c++)
+    for (k = 0; k < d->K; k++) {
+      asr_real *row = col + ((size_t)c * d->K + k) * Lo;
+      const asr_real *xr = xg + (size_t)c * d->T_in;
+      long off = (long)k * d->dilation - d->padding;
+      int t0, t1;
+      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+      for (t = 0; t < t0; t++) row[t] = 0;
+      for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
+      for (t = t1; t < Lo; t++) row[t] = 0;
+    }
+}
+
+/* the transpose: dx[c, t S + k D - P] += dcol[c K + k][t] inside [0, L) */
+ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
+                              const asr_conv1d_dims *d) {
+  int c, k, t;
+  for (c = 0; c < Cgi; c++)
+    for (k = 0; k < d->K; k++) {
+      const asr_real *row = dcol + ((size_t)c * d->K + k) * Lo;
+      asr_real *dr = dxg + (size_t)c * d->T_in;
+      long off = (long)k * d->dilation - d->padding;
+      int t0, t1;
+      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+      for (t = t0; t < t1; t++) dr[(long)t * d->stride + off] += row[t];
+    }
+}
+
+typedef void (*asr__gemm_fn)(int, int, int, int, int, asr_real, const asr_real *, int,
+                             const asr_real *, int, asr_real, asr_real *, int);
+
+ASR__PRIVATE asr_result asr__conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                            const asr_real *b, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes, int fast) {
+  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
+  int n, g, o, t, T_out, Cgi, Cgo;
+  asr_result r = asr__conv1d_args(y, x, w, lengths, d, &T_out);
+  if (r != ASR_OK) return r;
+  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
+    return ASR_ERR_WORKSPACE;
+  Cgi = d->C_in / d->groups;
+  Cgo = d->C_out / d->groups;
+  for (n = 0; n < d->N; n++) {
+    int L = lengths ? lengths[n] : d->T_in;
+    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+    if (Lo > T_out) Lo = T_out;
+    for (g = 0; g < d->groups; g++) {
+      const asr_real *xg = x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in;
+      asr_real *yg = y + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out;
+      const asr_real *wg = w + (size_t)g * Cgo * Cgi * d->K;
+      if (Cgi == 1) {                                         /* depthwise-like: direct */
+        for (o = 0; o < Cgo; o++)
+          asr__dw_forward_row(yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K,
+                              b ? b[g * Cgo + o] : 0, Lo, L, d, fast);
+      } else if (Lo > 0) {
+        /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
+        asr_real *col = (asr_real *)work;
+        asr__im2col(col, xg, Cgi, Lo, L, d);
+        gemm(0, 0, Cgo, Lo, Cgi * d->K, 1, wg, Cgi * d->K, col, Lo, 0, yg, T_out);
+        if (b)
+          for (o = 0; o < Cgo; o++)
+            for (t = 0; t < Lo; t++) yg[(size_t)o * T_out + t] += b[g * Cgo + o];
+      }
+      for (o = 0; o < Cgo; o++)                               /* padded outputs are 0 */
+        for (t = Lo; t < T_out; t++) yg[(size_t)o * T_out + t] = 0;
+    }
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x,
+                                             const asr_real *w, const int *lengths,
+                                             const asr_conv1d_dims *d, void *work,
+                                             size_t work_bytes, int fast) {
+  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
+  int n, g, o, t, T_out, Cgi, Cgo;
+  asr_result r = asr__conv1d_args(dy, x, w, lengths, d, &T_out);
+  if (r != ASR_OK) return r;
+  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
+    return ASR_ERR_WORKSPACE;
+  Cgi = d->C_in / d->groups;
+  Cgo = d->C_out / d->groups;
+  for (n = 0; n < d->N; n++) {
+    int L = lengths ? lengths[n] : d->T_in;
+    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+    if (Lo > T_out) Lo = T_out;
+    for (g = 0; g < d->groups; g++) {
+      const asr_real *xg = x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in;
+      asr_real *dxg = dx ? dx + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in : NULL;
+      const asr_real *gy = dy + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out;
+      const asr_real *wg = w + (size_t)g * Cgo * Cgi * d->K;
+      asr_real *dwg = dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL;
+      if (Cgi == 1) {
+        for (o = 0; o < Cgo; o++)
+          asr__dw_backward_row(dxg, dwg ? dwg + (size_t)o * d->K : NULL, db ? db + g * Cgo + o : NULL,
+                               gy + (size_t)o * T_out, xg, wg + (size_t)o * d->K, Lo, L, d, fast);
+        continue;
+      }
+      if (Lo == 0) continue;
+      if (db)
+        for (o = 0; o < Cgo; o++) {
+          double s = 0;
+          for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
+          db[g * Cgo + o] += (asr_real)s;
+        }
+      {
+        asr_real *col = (asr_real *)work;
+        asr_real *dcol = col + (size_t)Cgi * d->K * T_out;
+        if (dwg) {                          /* dW_g += dY_g (Cg_out, Lo) col^T (Lo, Cg_in K) */
+          asr__im2col(col, xg, Cgi, Lo, L, d);
+          gemm(0, 1, Cgo, Cgi * d->K, Lo, 1, gy, T_out, col, Lo, 1, dwg, Cgi * d->K);
+        }
+        if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
+          gemm(1, 0, Cgi * d->K, Lo, Cgo, 1, wg, Cgi * d->K, gy, T_out, 0, dcol, Lo);
+          asr__col2im(dxg, dcol, Cgi, Lo, L, d);
+        }
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_conv1d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths,
+                                         const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  return asr__conv1d_forward(y, x, w, b, lengths, d, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths,
+                                     const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  return asr__conv1d_forward(y, x, w, b, lengths, d, work, work_bytes, 1);
+}
+ASRDEF asr_result asr_conv1d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths,
+                                          const asr_conv1d_dims *d, void *work,
+                                          size_t work_bytes) {
+  return asr__conv1d_backward(dx, dw, db, dy, x, w, lengths, d, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, const asr_conv1d_dims *d, void *work,
+                                      size_t work_bytes) {
+  return asr__conv1d_backward(dx, dw, db, dy, x, w, lengths, d, work, work_bytes, 1);
+}
+
+/* ---- depthwise and pointwise: thin entry points to the fast conv1d */
+ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C, int T, int K, int stride, int padding,
+                                               int dilation) {
+  asr_conv1d_dims d;
+  asr_conv1d_dims_init(&d, N, C, C, T, K);
+  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = C;
+  return asr_conv1d_forward(y, x, w, b, lengths, &d, NULL, 0);   /* Cg_in = 1: no workspace */
+}
+ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C, int T, int K, int stride, int padding,
+                                                int dilation) {
+  asr_conv1d_dims d;
+  asr_conv1d_dims_init(&d, N, C, C, T, K);
+  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = C;
+  return asr_conv1d_backward(dx, dw, db, dy, x, w, lengths, &d, NULL, 0);
+}
+
+ASR__PRIVATE asr_result asr__pointwise_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C_in, int C_out, int T, int fast) {
+  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
+  int n, o, t;
+  if (!y || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < N; n++)
+      if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
+  for (n = 0; n < N; n++) {
+    int L = lengths ? lengths[n] : T;
+    asr_real *yn = y + (size_t)n * C_out * T;
+    /* Y_n (C_out, L) = W (C_out, C_in) X_n (C_in, L), rows T apart: padded frames untouched */
+    if (L > 0) gemm(0, 0, C_out, L, C_in, 1, w, C_in, x + (size_t)n * C_in * T, T, 0, yn, T);
+    for (o = 0; o < C_out; o++) {
+      asr_real bo = b ? b[o] : 0;
+      for (t = 0; t < L; t++) yn[(size_t)o * T + t] += bo;
+      for (t = L; t < T; t++) yn[(size_t)o * T + t] = 0;
+    }
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__pointwise_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C_in, int C_out, int T, int fast) {
+  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
+  int n, o, t;
+  if (!dy || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < N; n++)
+      if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
+  for (n = 0; n < N; n++) {
+    int L = lengths ? lengths[n] : T;
+    const asr_real *gy = dy + (size_t)n * C_out * T, *xn = x + (size_t)n * C_in * T;
+    if (L == 0) continue;
+    if (dw) gemm(0, 1, C_out, C_in, L, 1, gy, T, xn, T, 1, dw, C_in);          /* dW += dY X^T */
+    if (dx) gemm(1, 0, C_in, L, C_out, 1, w, C_in, gy, T, 1, dx + (size_t)n * C_in * T, T); /* dX += W^T dY */
+    if (db)
+      for (o = 0; o < C_out; o++) {
+        double s = 0;
+        for (t = 0; t < L; t++) s += gy[(size_t)o * T + t];
+        db[o] += (asr_real)s;
+      }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C_in, int C_out, int T) {
+  return asr__pointwise_forward(y, x, w, b, lengths, N, C_in, C_out, T, 1);
+}
+ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C_in, int C_out, int T) {
+  return asr__pointwise_backward(dx, dw, db, dy, x, w, lengths, N, C_in, C_out, T, 1);
+}
+
+/* ---- depthwise-separable conv1d */
+/* L_out of an item with L valid input frames, at most T_out */
+ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out) {
+  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+  return Lo < T_out ? Lo : T_out;
+}
+
+ASR__PRIVATE asr_result asr__dwsep_args(const asr_conv1d_dims *d, asr_conv1d_dims *dw_d,
+                                        asr_conv1d_dims *pw_d, int *T_out) {
+  asr_result r;
+  if (!d) return ASR_ERR_INVALID_ARG;
+  if (d->groups != d->C_in || d->C_out < 1) return ASR_ERR_INVALID_ARG;
+  *dw_d = *d;
+  dw_d->C_out = d->C_in;               /* the depthwise stage: C -> C, one filter each */
+  r = asr_conv1d_validate(dw_d, NULL);
+  if (r != ASR_OK) return r;
+  *T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  asr_conv1d_dims_init(pw_d, d->N, d->C_in, d->C_out, *T_out, 1);   /* C -> C_out, K = 1 */
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_dwsep_conv1d_workspace_size(const asr_conv1d_dims *d) {
+  asr_conv1d_dims a, p;
+  int T_out;
+  size_t n;
+  if (asr__dwsep_args(d, &a, &p, &T_out) != ASR_OK) return 0;
+  if (asr_size_mul((size_t)d->C_in, (size_t)T_out, &n) != ASR_OK ||
+      asr_size_mul(n, sizeof(asr_real), &n) != ASR_OK)
+    return (size_t)-1;
+  return n;                                                 /* dh of one item (C, T_out) */
+}
+
+/* tier 0 naive, 1 ref, 2 fast */
+ASR__PRIVATE asr_result asr__dwsep_forward(asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b,
+                                           const asr_real *pw_w, const asr_real *pw_b,
+                                           const int *lengths, const asr_conv1d_dims *d, int tier) {
+  asr_conv1d_dims a, p;
+  int T_out, n;
+  int lo[1];
+  asr_result r = asr__dwsep_args(d, &a, &p, &T_out);
+  if (r != ASR_OK) return r;
+  if (!y || !h || !x || !dw_w || !pw_w) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < d->N; n++)
+      if (lengths[n] < 0 || lengths[n] > d->T_in) return ASR_ERR_RANGE;
+  /* h = depthwise(x): the stage that sees time (kernel, stride, padding) */
+  r = tier == 0 ? asr_conv1d_forward_naive(h, x, dw_w, dw_b, lengths, &a, NULL, 0)
+                : asr__conv1d_forward(h, x, dw_w, dw_b, lengths, &a, NULL, 0, tier == 2);
+  if (r != ASR_OK) return r;
+  /* y = pointwise(h) on each item's L_out valid frames */
+  for (n = 0; n < d->N; n++) {
+    asr_real *yn = y + (size_t)n * d->C_out * T_out;
+    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
+    asr_conv1d_dims one = p;
+    lo[0] = asr__conv1d_valid_out(lengths ? lengths[n] : d->T_in, d, T_out);
+    one.N = 1;
+    r = tier == 0 ? asr_conv1d_forward_naive(yn, hn, pw_w, pw_b, lo, &one, NULL, 0)
+                  : asr__pointwise_forward(yn, hn, pw_w, pw_b, lo, 1, d->C_in, d->C_out, T_out, tier == 2);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__dwsep_backward(asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b,
+                                            asr_real *d_pw_w, asr_real *d_pw_b,
+                                            const asr_real *dy, const asr_real *h,
+                                            const asr_real *x, const asr_real *dw_w,
+                                            const asr_real *pw_w, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes, int tier) {
+  asr_conv1d_dims a, p;
+  int T_out, n;
+  asr_result r = asr__dwsep_args(d, &a, &p, &T_out);
+  if (r != ASR_OK) return r;
+  if (!dy || !h || !x || !dw_w || !pw_w) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < d->N; n++)
+      if (lengths[n] < 0 || lengths[n] > d->T_in) return ASR_ERR_RANGE;
+  if (work_bytes < asr_dwsep_conv1d_workspace_size(d) || !work) return ASR_ERR_WORKSPACE;
+  for (n = 0; n < d->N; n++) {
+    asr_real *dh = (asr_real *)work;                         /* (C, T_out) of this item */
+    const asr_real *gy = dy + (size_t)n * d->C_out * T_out;
+    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
+    const asr_real *xn = x + (size_t)n * d->C_in * d->T_in;
+    asr_conv1d_dims one_a = a, one_p = p;
+    int L = lengths ? lengths[n] : d->T_in, lo = asr__conv1d_valid_out(L, d, T_out);
+    one_a.N = one_p.N = 1;
+    memset(dh, 0, sizeof(asr_real) * (size_t)d->C_in * T_out);
+    /* pointwise backward: dh = W_pw^T dy, dW_pw += dy h^T, db_pw += sum dy */
+    r = tier == 0 ? asr_conv1d_backward_naive(dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, &one_p, NULL, 0)
+                  : asr__pointwise_backward(dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, 1, d->C_in,
+                                            d->C_out, T_out, tier == 2);
+    if (r != ASR_OK) return r;
+    /* depthwise backward from dh */
+    r = tier == 0 ? asr_conv1d_backward_naive(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w,
+                                              d_dw_b, dh, xn, dw_w, &L, &one_a, NULL, 0)
+                  : asr__conv1d_backward(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w, d_dw_b,
+                                         dh, xn, dw_w, &L, &one_a, NULL, 0, tier == 2);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
+                                                 const asr_real *dw_w, const asr_real *dw_b,
+                                                 const asr_real *pw_w, const asr_real *pw_b,
+                                                 const int *lengths, const asr_conv1d_dims *d,
+                                                 void *work, size_t work_bytes) {
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 0);
+}
+ASRDEF asr_result asr_dwsep_conv1d_forward_ref(asr_real *y, asr_real *h, const asr_real *x,
+                                               const asr_real *dw_w, const asr_real *dw_b,
+                                               const asr_real *pw_w, const asr_real *pw_b,
+                                               const int *lengths, const asr_conv1d_dims *d,
+                                               void *work, size_t work_bytes) {
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 1);
+}
+ASRDEF asr_result asr_dwsep_conv1d_forward(asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b,
+                                           const asr_real *pw_w, const asr_real *pw_b,
+                                           const int *lengths, const asr_conv1d_dims *d,
+                                           void *work, size_t work_bytes) {
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 2);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward_naive(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
+                             work, work_bytes, 0);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward_ref(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
+                             work, work_bytes, 1);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
+                             work, work_bytes, 2);
+}
+
 /* ---------------------------------------------------------------------------------------
  * 4.3 Conformer (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -3815,6 +4626,518 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
 /* ---------------------------------------------------------------------------------------
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE (implementation)
  * --------------------------------------------------------------------------------------- */
+
+/* Memory of one checker run: every array through ASR_MALLOC, freed at the end. */
+typedef struct asr__chk2_mem {
+  void *p[64];
+  int n, failed;
+} asr__chk2_mem;
+ASR__PRIVATE void *asr__chk2_bytes(asr__chk2_mem *m, size_t bytes) {
+  void *p;
+  if (m->n >= 64 || bytes == (size_t)-1) {
+    m->failed = 1;
+    return NULL;
+  }
+  p = ASR_MALLOC(bytes ? bytes : 1, NULL);
+  if (!p) {
+    m->failed = 1;
+    return NULL;
+  }
+  memset(p, 0, bytes ? bytes : 1);
+  m->p[m->n++] = p;
+  return p;
+}
+ASR__PRIVATE asr_real *asr__chk2_new(asr__chk2_mem *m, size_t n) {
+  if (n > ((size_t)-1) / sizeof(asr_real) / 2) {
+    m->failed = 1;
+    return NULL;
+  }
+  return (asr_real *)asr__chk2_bytes(m, n * sizeof(asr_real));
+}
+ASR__PRIVATE void asr__chk2_free(asr__chk2_mem *m) {
+  int i;
+  for (i = 0; i < m->n; i++) ASR_FREE(m->p[i], NULL);
+  m->n = 0;
+}
+ASR__PRIVATE void asr__chk2_randn(asr_rng *rng, asr_real *x, size_t n, double scale) {
+  size_t i;
+  for (i = 0; i < n; i++) x[i] = (asr_real)(scale * asr_rng_normal(rng));
+}
+ASR__PRIVATE double asr__chk2_dot(const asr_real *a, const asr_real *b, size_t n) {
+  double s = 0;
+  size_t i;
+  for (i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+/* max |a - b| relative to max(1, max |b|): the measure of the tier comparisons */
+ASR__PRIVATE double asr__chk2_err(const asr_real *a, const asr_real *b, size_t n) {
+  double m = 1, e = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - (double)b[i]);
+    if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
+    if (d > e || d != d) e = d;
+  }
+  return e / m;
+}
+#define ASR__CHK2_TIER_TOL (ASR_REAL_DOUBLE ? 1e-9 : 2e-4)
+#define ASR__CHK2_FD_TOL (ASR_REAL_DOUBLE ? 1e-6 : 5e-2)
+
+/* lengths of a with_lengths instance: T, T-1, ..., wrapping to 0 */
+ASR__PRIVATE void asr__chk2_lengths(int *lens, int N, int T) {
+  int n;
+  for (n = 0; n < N; n++) lens[n] = T - n % (T + 1);
+}
+
+/* ---- conv1d */
+typedef struct asr__chk2_conv {
+  asr_conv1d_forward_fn fwd;
+  const asr_conv1d_dims *d;
+  const int *lengths;
+  asr_real *x, *w, *b, *y, *W;
+  size_t ny;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk2_conv;
+
+ASR__PRIVATE double asr__chk2_conv_f(void *vc) {
+  asr__chk2_conv *c = (asr__chk2_conv *)vc;
+  asr_result r = c->fwd(c->y, c->x, c->w, c->b, c->lengths, c->d, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk2_dot(c->W, c->y, c->ny);
+}
+
+ASRDEF asr_result asr_gradcheck_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
+                                       const asr_conv1d_dims *d, int with_lengths,
+                                       uint64_t seed, asr_gradcheck_report *report) {
+  asr__chk2_mem m;
+  asr__chk2_conv c;
+  asr_rng rng;
+  int lens[64], T_out;
+  size_t nx, nw;
+  asr_real *gx, *gw, *gb;
+  asr_gradcheck_param prm[3];
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (!bwd || asr_conv1d_validate(d, NULL) != ASR_OK || d->N > 64) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  asr_rng_seed(&rng, seed, 21);
+  c.fwd = fwd ? fwd : asr_conv1d_forward;
+  c.d = d;
+  asr__chk2_lengths(lens, d->N, d->T_in);
+  c.lengths = with_lengths ? lens : NULL;
+  T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  nx = (size_t)d->N * d->C_in * d->T_in;
+  nw = (size_t)d->C_out * (d->C_in / d->groups) * d->K;
+  c.ny = (size_t)d->N * d->C_out * T_out;
+  c.x = asr__chk2_new(&m, nx), c.w = asr__chk2_new(&m, nw), c.b = asr__chk2_new(&m, (size_t)d->C_out);
+  c.y = asr__chk2_new(&m, c.ny), c.W = asr__chk2_new(&m, c.ny);
+  gx = asr__chk2_new(&m, nx), gw = asr__chk2_new(&m, nw), gb = asr__chk2_new(&m, (size_t)d->C_out);
+  c.wbytes = asr_conv1d_workspace_size(d);
+  c.work = asr__chk2_bytes(&m, c.wbytes);
+  if (m.failed) {
+    asr__chk2_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  asr__chk2_randn(&rng, c.x, nx, 1.0);
+  asr__chk2_randn(&rng, c.w, nw, 0.5);
+  asr__chk2_randn(&rng, c.b, (size_t)d->C_out, 0.5);
+  asr__chk2_randn(&rng, c.W, c.ny, 1.0);
+  asr__chk2_conv_f(&c);
+  r = c.status;
+  if (r >= 0) r = bwd(gx, gw, gb, c.W, c.x, c.w, c.lengths, d, c.work, c.wbytes);
+  if (r >= 0) {
+    prm[0].name = "x", prm[0].x = c.x, prm[0].grad = gx, prm[0].n = nx;
+    prm[1].name = "weight", prm[1].x = c.w, prm[1].grad = gw, prm[1].n = nw;
+    prm[2].name = "bias", prm[2].x = c.b, prm[2].grad = gb, prm[2].n = (size_t)d->C_out;
+    r = asr_gradcheck(asr__chk2_conv_f, &c, prm, 3, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk2_free(&m);
+  return r;
+}
+
+/* The conv1d cases: N, C_in, C_out, T_in, K, stride, padding, dilation, groups. */
+static const int asr__chk2_conv_cases[7][9] = {
+  {2, 4, 6, 9, 3, 1, 1, 1, 1},     /* "same" padding */
+  {2, 4, 6, 11, 5, 2, 2, 1, 2},    /* stride 2, two groups */
+  {3, 6, 6, 10, 3, 1, 2, 2, 6},    /* depthwise, dilated */
+  {2, 3, 5, 7, 1, 1, 0, 1, 1},     /* pointwise */
+  {3, 4, 8, 17, 4, 3, 0, 2, 4},    /* depthwise with multiplier 2, stride 3, no padding */
+  {3, 2, 3, 6, 6, 1, 0, 1, 1},     /* kernel = T: one output frame */
+  {2, 3, 2, 5, 3, 2, 3, 1, 1},     /* padding wider than the kernel's half */
+};
+
+ASRDEF asr_result asr_check_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
+                                   uint64_t seed, asr_check_report *rep) {
+  asr_conv1d_forward_fn f = fwd ? fwd : asr_conv1d_forward;
+  asr_rng rng;
+  int ci, wl;
+  asr_rng_seed(&rng, seed, 22);
+  for (ci = 0; ci < 7; ci++)
+    for (wl = 0; wl < 2; wl++) {
+      const int *cs = asr__chk2_conv_cases[ci];
+      asr__chk2_mem m;
+      asr_conv1d_dims d;
+      int lens[8], T_out, n, Lo[8];
+      size_t nx, nw, ny, wb;
+      asr_real *x, *w, *b, *ya, *yb, *dy, *dxa, *dxb, *dwa, *dwb, *dba, *dbb;
+      void *work;
+      const int *L;
+      asr_conv1d_dims_init(&d, cs[0], cs[1], cs[2], cs[3], cs[4]);
+      d.stride = cs[5], d.padding = cs[6], d.dilation = cs[7], d.groups = cs[8];
+      asr__chk2_lengths(lens, d.N, d.T_in);
+      L = wl ? lens : NULL;
+      T_out = asr_conv1d_out_frames(d.T_in, d.K, d.stride, d.padding, d.dilation);
+      asr_conv1d_out_lengths(Lo, L, &d);
+      nx = (size_t)d.N * d.C_in * d.T_in;
+      nw = (size_t)d.C_out * (d.C_in / d.groups) * d.K;
+      ny = (size_t)d.N * d.C_out * T_out;
+      wb = asr_conv1d_workspace_size(&d);
+      memset(&m, 0, sizeof m);
+      x = asr__chk2_new(&m, nx), w = asr__chk2_new(&m, nw), b = asr__chk2_new(&m, (size_t)d.C_out);
+      ya = asr__chk2_new(&m, ny), yb = asr__chk2_new(&m, ny), dy = asr__chk2_new(&m, ny);
+      dxa = asr__chk2_new(&m, nx), dxb = asr__chk2_new(&m, nx);
+      dwa = asr__chk2_new(&m, nw), dwb = asr__chk2_new(&m, nw);
+      dba = asr__chk2_new(&m, (size_t)d.C_out), dbb = asr__chk2_new(&m, (size_t)d.C_out);
+      work = asr__chk2_bytes(&m, wb);
+      if (m.failed) {
+        asr__chk2_free(&m);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      asr__chk2_randn(&rng, x, nx, 1.0);   /* the padding holds random garbage too */
+      asr__chk2_randn(&rng, w, nw, 0.5);
+      asr__chk2_randn(&rng, b, (size_t)d.C_out, 0.5);
+      asr__chk2_randn(&rng, dy, ny, 1.0);  /* dy of padded outputs must be ignored */
+      /* 1. forward against the definition */
+      if (fwd) {
+        asr_result r1 = fwd(ya, x, w, b, L, &d, work, wb);
+        asr_result r2 = asr_conv1d_forward_naive(yb, x, w, b, L, &d, NULL, 0);
+        double e = asr__chk2_err(ya, yb, ny);
+        asr__check_case(rep, r1 == ASR_OK && r2 == ASR_OK && e <= ASR__CHK2_TIER_TOL, e,
+                        "conv1d case %d%s: forward vs naive, rel. err %.3g", ci, wl ? " lengths" : "", e);
+      }
+      /* 2. backward against the definition, and finite differences */
+      if (bwd) {
+        asr_result r1 = bwd(dxa, dwa, dba, dy, x, w, L, &d, work, wb);
+        asr_result r2 = asr_conv1d_backward_naive(dxb, dwb, dbb, dy, x, w, L, &d, NULL, 0);
+        double e = asr__chk2_err(dxa, dxb, nx);
+        asr_gradcheck_report gr;
+        asr_result r3;
+        e = ASR__MAX(e, asr__chk2_err(dwa, dwb, nw));
+        e = ASR__MAX(e, asr__chk2_err(dba, dbb, (size_t)d.C_out));
+        asr__check_case(rep, r1 == ASR_OK && r2 == ASR_OK && e <= ASR__CHK2_TIER_TOL, e,
+                        "conv1d case %d%s: backward (dx, dw, db) vs naive, rel. err %.3g", ci,
+                        wl ? " lengths" : "", e);
+        r3 = asr_gradcheck_conv1d(fwd, bwd, &d, wl, seed + (uint64_t)ci, &gr);
+        if (r3 == ASR_ERR_OUT_OF_MEMORY) {
+          asr__chk2_free(&m);
+          return r3;
+        }
+        asr__check_case(rep, r3 == ASR_OK && gr.max_rel_err <= ASR__CHK2_FD_TOL, gr.max_rel_err,
+                        "conv1d case %d%s: finite differences, max rel. err %.3g (%s)", ci,
+                        wl ? " lengths" : "", gr.max_rel_err, gr.worst_param ? gr.worst_param : "-");
+      }
+      /* 3. padding invariance: each item alone, unpadded, against its place in the batch */
+      if (wl) {
+        int ok = 1;
+        double e = 0;
+        asr_result r = f(ya, x, w, b, L, &d, work, wb);
+        if (bwd) {
+          memset(dxa, 0, sizeof(asr_real) * nx);
+          memset(dwa, 0, sizeof(asr_real) * nw);
+          memset(dwb, 0, sizeof(asr_real) * nw);
+          if (r == ASR_OK) r = bwd(dxa, dwa, NULL, dy, x, w, L, &d, work, wb);
+        }
+        ok = r == ASR_OK;
+        for (n = 0; n < d.N && ok; n++) {
+          asr_conv1d_dims one = d;
+          int o, t, c, Tn = lens[n];
+          size_t nxn = (size_t)d.C_in * Tn, nyn = (size_t)d.C_out * Lo[n];
+          asr_real *xn = asr__chk2_new(&m, nxn ? nxn : 1), *yn = asr__chk2_new(&m, nyn ? nyn : 1);
+          asr_real *dyn = asr__chk2_new(&m, nyn ? nyn : 1), *dxn = asr__chk2_new(&m, nxn ? nxn : 1);
+          void *wn;
+          one.N = 1;
+          one.T_in = Tn;
+          wn = asr__chk2_bytes(&m, asr_conv1d_workspace_size(&one));
+          if (m.failed) {
+            asr__chk2_free(&m);
+            return ASR_ERR_OUT_OF_MEMORY;
+          }
+          for (c = 0; c < d.C_in; c++)
+            for (t = 0; t < Tn; t++) xn[(size_t)c * Tn + t] = x[((size_t)n * d.C_in + c) * d.T_in + t];
+          for (o = 0; o < d.C_out; o++) {
+            for (t = 0; t < Lo[n]; t++) dyn[(size_t)o * Lo[n] + t] = dy[((size_t)n * d.C_out + o) * T_out + t];
+            for (t = Lo[n]; t < T_out; t++)       /* padded outputs are exactly 0 */
+              if (ya[((size_t)n * d.C_out + o) * T_out + t] != 0) ok = 0;
+          }
+          if (Lo[n] == 0) continue;               /* nothing valid: all zeros was checked */
+          if (f(yn, xn, w, b, NULL, &one, wn, asr_conv1d_workspace_size(&one)) != ASR_OK) ok = 0;
+          for (o = 0; o < d.C_out && ok; o++)
+            for (t = 0; t < Lo[n]; t++)
+              e = ASR__MAX(e, fabs((double)yn[(size_t)o * Lo[n] + t] -
+                                   ya[((size_t)n * d.C_out + o) * T_out + t]));
+          if (bwd && ok) {
+            if (bwd(dxn, dwb, NULL, dyn, xn, w, NULL, &one, wn, asr_conv1d_workspace_size(&one)) != ASR_OK)
+              ok = 0;
+            for (c = 0; c < d.C_in; c++) {
+              for (t = 0; t < Tn; t++)
+                e = ASR__MAX(e, fabs((double)dxn[(size_t)c * Tn + t] - dxa[((size_t)n * d.C_in + c) * d.T_in + t]));
+              for (t = Tn; t < d.T_in; t++)        /* padded inputs get no gradient */
+                if (dxa[((size_t)n * d.C_in + c) * d.T_in + t] != 0) ok = 0;
+            }
+          }
+        }
+        if (bwd && ok) e = ASR__MAX(e, asr__chk2_err(dwb, dwa, nw));   /* sum over items */
+        asr__check_case(rep, ok && e <= ASR__CHK2_TIER_TOL * 10, e,
+                        "conv1d case %d: padding invariance (items alone vs padded batch), err %.3g", ci, e);
+      }
+      asr__chk2_free(&m);
+    }
+  /* 4. bad arguments are refused and nothing is written */
+  {
+    asr_conv1d_dims d;
+    asr_real x[12], w[10], y[12];
+    int bad_len[2] = {4, 7}, i, untouched = 1;
+    asr_result r1, r2 = ASR_OK;
+    for (i = 0; i < 12; i++) x[i] = 1, y[i] = 7;
+    for (i = 0; i < 10; i++) w[i] = 1;
+    asr_conv1d_dims_init(&d, 2, 1, 2, 6, 3);
+    r1 = f(y, x, w, NULL, bad_len, &d, NULL, 0);             /* a length > T_in */
+    d.K = 5;
+    d.T_in = 2;                                                /* kernel 5 > 2 frames */
+    if (fwd) r2 = fwd(y, x, w, NULL, NULL, &d, NULL, 0);
+    for (i = 0; i < 12; i++)
+      if (y[i] != 7) untouched = 0;
+    asr__check_case(rep, r1 < 0 && (!fwd || r2 < 0) && untouched, 0,
+                    "conv1d: refuses a length > T_in (%d) and a kernel wider than the padded input (%d), "
+                    "writing nothing", (int)r1, (int)r2);
+  }
+  return ASR_OK;
+}
+
+/* ---- depthwise-separable conv1d */
+typedef struct asr__chk2_dws {
+  asr_dwsep_conv1d_forward_fn fwd;
+  const asr_conv1d_dims *d;
+  const int *lengths;
+  asr_real *x, *dw_w, *dw_b, *pw_w, *pw_b, *y, *h, *W;
+  size_t ny;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk2_dws;
+
+ASR__PRIVATE double asr__chk2_dws_f(void *vc) {
+  asr__chk2_dws *c = (asr__chk2_dws *)vc;
+  asr_result r = c->fwd(c->y, c->h, c->x, c->dw_w, c->dw_b, c->pw_w, c->pw_b, c->lengths, c->d,
+                        c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk2_dot(c->W, c->y, c->ny);
+}
+
+/* sizes of a dwsep instance: x, dw_w, pw_w, h, y */
+ASR__PRIVATE void asr__chk2_dws_sizes(const asr_conv1d_dims *d, size_t *nx, size_t *ndw, size_t *npw,
+                                      size_t *nh, size_t *ny, int *T_out) {
+  *T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  *nx = (size_t)d->N * d->C_in * d->T_in;
+  *ndw = (size_t)d->C_in * d->K;
+  *npw = (size_t)d->C_out * d->C_in;
+  *nh = (size_t)d->N * d->C_in * *T_out;
+  *ny = (size_t)d->N * d->C_out * *T_out;
+}
+
+ASRDEF asr_result asr_gradcheck_dwsep_conv1d(asr_dwsep_conv1d_forward_fn fwd,
+                                             asr_dwsep_conv1d_backward_fn bwd,
+                                             const asr_conv1d_dims *d, int with_lengths,
+                                             uint64_t seed, asr_gradcheck_report *report) {
+  asr__chk2_mem m;
+  asr__chk2_dws c;
+  asr_rng rng;
+  int lens[64], T_out;
+  size_t nx, ndw, npw, nh;
+  asr_real *gx, *gdw, *gdb, *gpw, *gpb;
+  asr_gradcheck_param prm[5];
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (!bwd || !d || d->N > 64 || asr_dwsep_conv1d_workspace_size(d) == 0) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  asr_rng_seed(&rng, seed, 23);
+  c.fwd = fwd ? fwd : asr_dwsep_conv1d_forward;
+  c.d = d;
+  asr__chk2_lengths(lens, d->N, d->T_in);
+  c.lengths = with_lengths ? lens : NULL;
+  asr__chk2_dws_sizes(d, &nx, &ndw, &npw, &nh, &c.ny, &T_out);
+  c.x = asr__chk2_new(&m, nx), c.dw_w = asr__chk2_new(&m, ndw), c.dw_b = asr__chk2_new(&m, (size_t)d->C_in);
+  c.pw_w = asr__chk2_new(&m, npw), c.pw_b = asr__chk2_new(&m, (size_t)d->C_out);
+  c.h = asr__chk2_new(&m, nh), c.y = asr__chk2_new(&m, c.ny), c.W = asr__chk2_new(&m, c.ny);
+  gx = asr__chk2_new(&m, nx), gdw = asr__chk2_new(&m, ndw), gdb = asr__chk2_new(&m, (size_t)d->C_in);
+  gpw = asr__chk2_new(&m, npw), gpb = asr__chk2_new(&m, (size_t)d->C_out);
+  c.wbytes = asr_dwsep_conv1d_workspace_size(d);
+  c.work = asr__chk2_bytes(&m, c.wbytes);
+  if (m.failed) {
+    asr__chk2_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  asr__chk2_randn(&rng, c.x, nx, 1.0);
+  asr__chk2_randn(&rng, c.dw_w, ndw, 0.5);
+  asr__chk2_randn(&rng, c.dw_b, (size_t)d->C_in, 0.5);
+  asr__chk2_randn(&rng, c.pw_w, npw, 0.5);
+  asr__chk2_randn(&rng, c.pw_b, (size_t)d->C_out, 0.5);
+  asr__chk2_randn(&rng, c.W, c.ny, 1.0);
+  asr__chk2_dws_f(&c);
+  r = c.status;
+  if (r >= 0)
+    r = bwd(gx, gdw, gdb, gpw, gpb, c.W, c.h, c.x, c.dw_w, c.pw_w, c.lengths, d, c.work, c.wbytes);
+  if (r >= 0) {
+    prm[0].name = "x", prm[0].x = c.x, prm[0].grad = gx, prm[0].n = nx;
+    prm[1].name = "depthwise.weight", prm[1].x = c.dw_w, prm[1].grad = gdw, prm[1].n = ndw;
+    prm[2].name = "depthwise.bias", prm[2].x = c.dw_b, prm[2].grad = gdb, prm[2].n = (size_t)d->C_in;
+    prm[3].name = "pointwise.weight", prm[3].x = c.pw_w, prm[3].grad = gpw, prm[3].n = npw;
+    prm[4].name = "pointwise.bias", prm[4].x = c.pw_b, prm[4].grad = gpb, prm[4].n = (size_t)d->C_out;
+    r = asr_gradcheck(asr__chk2_dws_f, &c, prm, 5, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk2_free(&m);
+  return r;
+}
+
+/* N, C, C_out, T_in, K, stride, padding, dilation */
+static const int asr__chk2_dws_cases[4][8] = {
+  {2, 5, 7, 10, 3, 1, 1, 1},
+  {3, 4, 3, 21, 5, 2, 2, 1},       /* ContextNet's downsampling layer */
+  {2, 6, 4, 12, 3, 1, 2, 2},       /* dilated */
+  {3, 3, 6, 8, 5, 3, 0, 1},        /* no padding, stride 3 */
+};
+
+ASRDEF asr_result asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward_fn fwd,
+                                         asr_dwsep_conv1d_backward_fn bwd, uint64_t seed,
+                                         asr_check_report *rep) {
+  asr_dwsep_conv1d_forward_fn f = fwd ? fwd : asr_dwsep_conv1d_forward;
+  asr_rng rng;
+  int ci, wl;
+  asr_rng_seed(&rng, seed, 24);
+  for (ci = 0; ci < 4; ci++)
+    for (wl = 0; wl < 2; wl++) {
+      const int *cs = asr__chk2_dws_cases[ci];
+      asr__chk2_mem m;
+      asr_conv1d_dims d;
+      int lens[8], T_out, n, Lo[8];
+      size_t nx, ndw, npw, nh, ny, wb;
+      asr_real *x, *dw_w, *dw_b, *pw_w, *pw_b, *ya, *yb, *ha, *hb, *dy;
+      asr_real *g[2][5];
+      void *work;
+      const int *L;
+      int k, s;
+      asr_conv1d_dims_init(&d, cs[0], cs[1], cs[2], cs[3], cs[4]);
+      d.stride = cs[5], d.padding = cs[6], d.dilation = cs[7], d.groups = cs[1];
+      asr__chk2_lengths(lens, d.N, d.T_in);
+      L = wl ? lens : NULL;
+      asr__chk2_dws_sizes(&d, &nx, &ndw, &npw, &nh, &ny, &T_out);
+      asr_conv1d_out_lengths(Lo, L, &d);
+      wb = asr_dwsep_conv1d_workspace_size(&d);
+      memset(&m, 0, sizeof m);
+      x = asr__chk2_new(&m, nx), dw_w = asr__chk2_new(&m, ndw), dw_b = asr__chk2_new(&m, (size_t)d.C_in);
+      pw_w = asr__chk2_new(&m, npw), pw_b = asr__chk2_new(&m, (size_t)d.C_out);
+      ya = asr__chk2_new(&m, ny), yb = asr__chk2_new(&m, ny), dy = asr__chk2_new(&m, ny);
+      ha = asr__chk2_new(&m, nh), hb = asr__chk2_new(&m, nh);
+      for (s = 0; s < 2; s++) {
+        g[s][0] = asr__chk2_new(&m, nx), g[s][1] = asr__chk2_new(&m, ndw);
+        g[s][2] = asr__chk2_new(&m, (size_t)d.C_in), g[s][3] = asr__chk2_new(&m, npw);
+        g[s][4] = asr__chk2_new(&m, (size_t)d.C_out);
+      }
+      work = asr__chk2_bytes(&m, wb);
+      if (m.failed) {
+        asr__chk2_free(&m);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      asr__chk2_randn(&rng, x, nx, 1.0);
+      asr__chk2_randn(&rng, dw_w, ndw, 0.5);
+      asr__chk2_randn(&rng, dw_b, (size_t)d.C_in, 0.5);
+      asr__chk2_randn(&rng, pw_w, npw, 0.5);
+      asr__chk2_randn(&rng, pw_b, (size_t)d.C_out, 0.5);
+      asr__chk2_randn(&rng, dy, ny, 1.0);
+      if (fwd) {
+        asr_result r1 = fwd(ya, ha, x, dw_w, dw_b, pw_w, pw_b, L, &d, work, wb);
+        asr_result r2 = asr_dwsep_conv1d_forward_naive(yb, hb, x, dw_w, dw_b, pw_w, pw_b, L, &d, NULL, 0);
+        double e = ASR__MAX(asr__chk2_err(ya, yb, ny), asr__chk2_err(ha, hb, nh));
+        asr__check_case(rep, r1 == ASR_OK && r2 == ASR_OK && e <= ASR__CHK2_TIER_TOL, e,
+                        "dwsep_conv1d case %d%s: forward (y, h) vs naive, rel. err %.3g", ci,
+                        wl ? " lengths" : "", e);
+      }
+      if (bwd) {
+        asr_result r0 = asr_dwsep_conv1d_forward_naive(yb, hb, x, dw_w, dw_b, pw_w, pw_b, L, &d, NULL, 0);
+        asr_result r1 = bwd(g[0][0], g[0][1], g[0][2], g[0][3], g[0][4], dy, hb, x, dw_w, pw_w, L, &d, work, wb);
+        asr_result r2 = asr_dwsep_conv1d_backward_naive(g[1][0], g[1][1], g[1][2], g[1][3], g[1][4], dy, hb, x,
+                                                        dw_w, pw_w, L, &d, work, wb);
+        size_t sz[5];
+        double e = 0;
+        asr_gradcheck_report gr;
+        asr_result r3;
+        sz[0] = nx, sz[1] = ndw, sz[2] = (size_t)d.C_in, sz[3] = npw, sz[4] = (size_t)d.C_out;
+        for (k = 0; k < 5; k++) e = ASR__MAX(e, asr__chk2_err(g[0][k], g[1][k], sz[k]));
+        asr__check_case(rep, r0 == ASR_OK && r1 == ASR_OK && r2 == ASR_OK && e <= ASR__CHK2_TIER_TOL, e,
+                        "dwsep_conv1d case %d%s: backward (dx and 4 parameters) vs naive, rel. err %.3g", ci,
+                        wl ? " lengths" : "", e);
+        r3 = asr_gradcheck_dwsep_conv1d(fwd, bwd, &d, wl, seed + (uint64_t)ci, &gr);
+        if (r3 == ASR_ERR_OUT_OF_MEMORY) {
+          asr__chk2_free(&m);
+          return r3;
+        }
+        asr__check_case(rep, r3 == ASR_OK && gr.max_rel_err <= ASR__CHK2_FD_TOL, gr.max_rel_err,
+                        "dwsep_conv1d case %d%s: finite differences, max rel. err %.3g (%s)", ci,
+                        wl ? " lengths" : "", gr.max_rel_err, gr.worst_param ? gr.worst_param : "-");
+      }
+      if (wl) {   /* padding invariance of the forward: each item alone */
+        int ok = f(ya, ha, x, dw_w, dw_b, pw_w, pw_b, L, &d, work, wb) == ASR_OK;
+        double e = 0;
+        for (n = 0; n < d.N && ok; n++) {
+          asr_conv1d_dims one = d;
+          int o, t, c, Tn = lens[n];
+          asr_real *xn = asr__chk2_new(&m, (size_t)d.C_in * (Tn ? Tn : 1));
+          asr_real *yn = asr__chk2_new(&m, (size_t)d.C_out * (Lo[n] ? Lo[n] : 1));
+          asr_real *hn = asr__chk2_new(&m, (size_t)d.C_in * (Lo[n] ? Lo[n] : 1));
+          one.N = 1, one.T_in = Tn;
+          if (m.failed) {
+            asr__chk2_free(&m);
+            return ASR_ERR_OUT_OF_MEMORY;
+          }
+          for (o = 0; o < d.C_out; o++)
+            for (t = Lo[n]; t < T_out; t++)
+              if (ya[((size_t)n * d.C_out + o) * T_out + t] != 0) ok = 0;
+          if (Lo[n] == 0) continue;
+          for (c = 0; c < d.C_in; c++)
+            for (t = 0; t < Tn; t++) xn[(size_t)c * Tn + t] = x[((size_t)n * d.C_in + c) * d.T_in + t];
+          if (f(yn, hn, xn, dw_w, dw_b, pw_w, pw_b, NULL, &one, work, wb) != ASR_OK) ok = 0;
+          for (o = 0; o < d.C_out && ok; o++)
+            for (t = 0; t < Lo[n]; t++)
+              e = ASR__MAX(e, fabs((double)yn[(size_t)o * Lo[n] + t] - ya[((size_t)n * d.C_out + o) * T_out + t]));
+        }
+        asr__check_case(rep, ok && e <= ASR__CHK2_TIER_TOL * 10, e,
+                        "dwsep_conv1d case %d: padding invariance (items alone vs padded batch), err %.3g", ci, e);
+      }
+      asr__chk2_free(&m);
+    }
+  {
+    asr_conv1d_dims d;
+    asr_real x[12], w[6], y[12], h[12];
+    int bad_len[2] = {4, 7}, i, untouched = 1;
+    asr_result r1;
+    for (i = 0; i < 12; i++) x[i] = 1, y[i] = 7, h[i] = 7;
+    for (i = 0; i < 6; i++) w[i] = 1;
+    asr_conv1d_dims_init(&d, 2, 1, 2, 6, 3);
+    d.groups = 1;
+    r1 = f(y, h, x, w, NULL, w, NULL, bad_len, &d, NULL, 0);
+    for (i = 0; i < 12; i++)
+      if (y[i] != 7 || h[i] != 7) untouched = 0;
+    asr__check_case(rep, r1 < 0 && untouched, 0, "dwsep_conv1d: refuses a length > T_in (%d), writing nothing",
+                    (int)r1);
+  }
+  return ASR_OK;
+}
 
 /* ---------------------------------------------------------------------------------------
  * 10.3 Conformer, LSTM and attention checkers (implementation)

@@ -224,6 +224,8 @@ int gc_attention_loc(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_linear(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_layer_norm(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_batch_norm(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_conv1d(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_dwsep_conv1d(uint64_t seed, asr_gradcheck_report *rep);
 
 /* gradcheck: each component lists its checks in the table of asrtool_gradcheck.c.
  * run() computes the analytic gradient of a random instance (drawn from `seed`) and

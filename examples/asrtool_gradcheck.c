@@ -66,6 +66,8 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"linear", "nn.Linear, 6x5 -> 4: x, weight, bias", gc_layer_linear, 1e-6},
   {"layer_norm", "nn.LayerNorm(7) on 4 rows: x, weight, bias", gc_layer_layer_norm, 1e-6},
   {"batch_norm", "BatchNorm1d training mode, (3,2,5) with lengths: x, weight, bias", gc_layer_batch_norm, 1e-6},
+  {"conv1d", "Conv1d 4->6, K 5, stride 2, pad 2, groups 2, lengths: x, weight, bias", gc_layer_conv1d, 1e-6},
+  {"dwsep_conv1d", "depthwise K 5 stride 2 + pointwise 5->7, lengths: x and 4 weights", gc_layer_dwsep_conv1d, 1e-6},
 
   /* conformer, lstm, attention */
   {"lstm", "nn.LSTM (3,6,4) -> 3 with lengths 6,5,4: x, h0, c0, all weights", gc_lstm, 1e-6},

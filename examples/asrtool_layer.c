@@ -29,6 +29,9 @@ static const at_layer_def LAYERS[] = {
   {"layer_norm", "nn.LayerNorm over the last dimension", layer_layer_norm},
   {"batch_norm", "nn.BatchNorm1d on (N, C, T) (eval, or --train with batch statistics)",
    layer_batch_norm},
+  {"conv1d", "nn.Conv1d on (N, C_in, T): stride, padding, dilation, groups, lengths", layer_conv1d},
+  {"dwsep_conv1d", "depthwise conv1d (groups = C) then pointwise (kernel 1), with lengths",
+   layer_dwsep_conv1d},
   /* conformer, lstm, attention */
   {"lstm", "nn.LSTM(batch_first=True), one layer, --bidirectional, --pyramidal (LAS)", layer_lstm},
   {"attention", "seq2seq attention, one decoder step: --type dot|add|loc (ESPnet AttAdd/AttLoc)",
@@ -606,6 +609,137 @@ int layer_batch_norm(at_layer_ctx *L) {
 }
 
 /* ======================================================================================
+ * 4.2 layers
+ * ====================================================================================== */
+static void opt_int(at_opt *o, const char *name, int *dst, double lo, double hi) {
+  o->name = name, o->type = AT_INT, o->dst = dst, o->lo = lo, o->hi = hi, o->choices = NULL;
+}
+
+/* Validates conv sizes with asr_conv1d_validate's message, naming X. */
+static int conv_validate(at_layer_ctx *L, const asr_conv1d_dims *d) {
+  asr_error err;
+  if (asr_conv1d_validate(d, &err) != ASR_OK) return at_layer_fail(L, "%s: %s", L->x_path, err.msg);
+  return 0;
+}
+
+/* the conv1d tier --impl picks */
+static asr_conv1d_forward_fn conv_fwd(int impl) {
+  return impl == AT_IMPL_NAIVE ? asr_conv1d_forward_naive : impl == AT_IMPL_REF ? asr_conv1d_forward_ref
+                                                                               : asr_conv1d_forward;
+}
+static asr_conv1d_backward_fn conv_bwd(int impl) {
+  return impl == AT_IMPL_NAIVE ? asr_conv1d_backward_naive : impl == AT_IMPL_REF ? asr_conv1d_backward_ref
+                                                                                : asr_conv1d_backward;
+}
+
+/* conv1d: X (N, C_in, T), weight (C_out, C_in/groups, K), bias (C_out) optional */
+int layer_conv1d(at_layer_ctx *L) {
+  int stride = 1, padding = 0, dilation = 1, groups = 1, wd[3], bd[1], yd[3], r;
+  at_opt opts[4];
+  asr_conv1d_dims d;
+  const int *len;
+  asr_real *w, *b, *y, *work;
+  size_t ws;
+  opt_int(&opts[0], "stride", &stride, 1, 1e6);
+  opt_int(&opts[1], "padding", &padding, 0, 1e6);
+  opt_int(&opts[2], "dilation", &dilation, 1, 1e6);
+  opt_int(&opts[3], "groups", &groups, 1, 1e6);
+  r = at_layer_parse(L, opts, 4, "[--stride 1] [--padding 0] [--dilation 1] [--groups 1] [--lengths L]",
+                     "(N, C_in, T)");
+  if (r) return r;
+  if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C_in, T), got %d dimensions", L->x_path, L->x_ndim);
+  if (L->x_dims[1] % groups)
+    return at_layer_fail(L, "--groups %d does not divide in_channels %d (X dimension 1)", groups, L->x_dims[1]);
+  len = at_layer_lengths(L, L->x_dims[0], L->x_dims[2], 0);
+  wd[0] = -1, wd[1] = L->x_dims[1] / groups, wd[2] = -1;
+  w = at_layer_weight(L, "weight", 3, wd, "out_channels,in_channels/groups,kernel");
+  bd[0] = wd[0];
+  b = at_layer_weight_opt(L, "bias", 1, bd, "out_channels");
+  if (at_layer_failed(L)) return 2;
+  asr_conv1d_dims_init(&d, L->x_dims[0], L->x_dims[1], wd[0], L->x_dims[2], wd[2]);
+  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = groups;
+  if (wd[0] % groups)
+    return at_layer_fail(L, "%s/weight.npy: out_channels %d is not divisible by --groups %d", L->weights_dir,
+                         wd[0], groups);
+  if (conv_validate(L, &d)) return 2;
+  yd[0] = d.N, yd[1] = d.C_out, yd[2] = asr_conv1d_out_frames(d.T_in, d.K, stride, padding, dilation);
+  ws = asr_conv1d_workspace_size(&d);
+  y = at_layer_output(L, "y", 3, yd);
+  work = (asr_real *)at_layer_alloc(L, ws);
+  if (at_layer_failed(L)) return 2;
+  r = check_result(L, conv_fwd(L->impl)(y, L->x, w, b, len, &d, work, ws), "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, 3, yd);
+    asr_real *dx = at_layer_grad_x(L), *dw = at_layer_grad(L, "weight"), *db = at_layer_grad(L, "bias");
+    if (at_layer_failed(L)) return 2;
+    r = check_result(L, conv_bwd(L->impl)(dx, dw, db, G, L->x, w, len, &d, work, ws), "backward");
+  }
+  return r;
+}
+
+/* dwsep_conv1d: depthwise.weight (C,1,K), depthwise.bias (C), pointwise.weight (C_out,C,1),
+ * pointwise.bias (C_out); biases optional */
+int layer_dwsep_conv1d(at_layer_ctx *L) {
+  int stride = 1, padding = 0, dilation = 1, dwd[3], pwd[3], bd[1], hd[3], yd[3], r;
+  at_opt opts[3];
+  asr_conv1d_dims d;
+  const int *len;
+  asr_real *dw_w, *dw_b, *pw_w, *pw_b, *y, *h, *work;
+  size_t ws;
+  opt_int(&opts[0], "stride", &stride, 1, 1e6);
+  opt_int(&opts[1], "padding", &padding, 0, 1e6);
+  opt_int(&opts[2], "dilation", &dilation, 1, 1e6);
+  r = at_layer_parse(L, opts, 3, "[--stride 1] [--padding 0] [--dilation 1] [--lengths L]", "(N, C, T)");
+  if (r) return r;
+  if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C, T), got %d dimensions", L->x_path, L->x_ndim);
+  len = at_layer_lengths(L, L->x_dims[0], L->x_dims[2], 0);
+  dwd[0] = L->x_dims[1], dwd[1] = 1, dwd[2] = -1;
+  dw_w = at_layer_weight(L, "depthwise.weight", 3, dwd, "channels,1,kernel");
+  bd[0] = L->x_dims[1];
+  dw_b = at_layer_weight_opt(L, "depthwise.bias", 1, bd, "channels");
+  pwd[0] = -1, pwd[1] = L->x_dims[1], pwd[2] = 1;
+  pw_w = at_layer_weight(L, "pointwise.weight", 3, pwd, "out_channels,channels,1");
+  bd[0] = pwd[0];
+  pw_b = at_layer_weight_opt(L, "pointwise.bias", 1, bd, "out_channels");
+  if (at_layer_failed(L)) return 2;
+  asr_conv1d_dims_init(&d, L->x_dims[0], L->x_dims[1], pwd[0], L->x_dims[2], dwd[2]);
+  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = d.C_in;
+  {
+    asr_conv1d_dims depthwise = d;   /* the stage that sees time: C -> C */
+    depthwise.C_out = d.C_in;
+    if (conv_validate(L, &depthwise)) return 2;
+  }
+  yd[0] = hd[0] = d.N, yd[1] = d.C_out, hd[1] = d.C_in;
+  yd[2] = hd[2] = asr_conv1d_out_frames(d.T_in, d.K, stride, padding, dilation);
+  ws = asr_dwsep_conv1d_workspace_size(&d);
+  y = at_layer_output(L, "y", 3, yd);
+  h = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)hd[0] * hd[1] * hd[2]);
+  work = (asr_real *)at_layer_alloc(L, ws);
+  if (at_layer_failed(L)) return 2;
+  r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_dwsep_conv1d_forward_naive
+                       : L->impl == AT_IMPL_REF ? asr_dwsep_conv1d_forward_ref
+                                                : asr_dwsep_conv1d_forward)(y, h, L->x, dw_w, dw_b, pw_w, pw_b,
+                                                                            len, &d, work, ws),
+                   "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, 3, yd);
+    asr_real *dx = at_layer_grad_x(L);
+    asr_real *g_dw_w = at_layer_grad(L, "depthwise.weight"), *g_dw_b = at_layer_grad(L, "depthwise.bias");
+    asr_real *g_pw_w = at_layer_grad(L, "pointwise.weight"), *g_pw_b = at_layer_grad(L, "pointwise.bias");
+    if (at_layer_failed(L)) return 2;
+    r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_dwsep_conv1d_backward_naive
+                         : L->impl == AT_IMPL_REF ? asr_dwsep_conv1d_backward_ref
+                                                  : asr_dwsep_conv1d_backward)(dx, g_dw_w, g_dw_b, g_pw_w,
+                                                                               g_pw_b, G, h, L->x, dw_w,
+                                                                               pw_w, len, &d, work, ws),
+                     "backward");
+  }
+  return r;
+}
+
+/* ======================================================================================
  * Gradient checks (asrtool gradcheck NAME): objective f = sum(G * y(x, params)) with a
  * random G; analytic gradients from the backward functions; asr_gradcheck compares.
  * ====================================================================================== */
@@ -751,4 +885,18 @@ int gc_layer_batch_norm(uint64_t seed, asr_gradcheck_report *rep) {
   if (r == ASR_OK) r = asr_gradcheck(gc_bn_f, &c, p, 3, NULL, &rng, rep);
   gc_free(&B);
   return r == ASR_OK ? 0 : 2;
+}
+
+int gc_layer_conv1d(uint64_t seed, asr_gradcheck_report *rep) {
+  asr_conv1d_dims d;   /* stride 2, padding 2, dilation 1, 2 groups, with lengths */
+  asr_conv1d_dims_init(&d, 3, 4, 6, 11, 5);
+  d.stride = 2, d.padding = 2, d.groups = 2;
+  return asr_gradcheck_conv1d(asr_conv1d_forward, asr_conv1d_backward, &d, 1, seed, rep) == ASR_OK ? 0 : 2;
+}
+int gc_layer_dwsep_conv1d(uint64_t seed, asr_gradcheck_report *rep) {
+  asr_conv1d_dims d;   /* C 5 -> 7, kernel 5, stride 2, padding 2, with lengths */
+  asr_conv1d_dims_init(&d, 3, 5, 7, 13, 5);
+  d.stride = 2, d.padding = 2, d.groups = 5;
+  return asr_gradcheck_dwsep_conv1d(asr_dwsep_conv1d_forward, asr_dwsep_conv1d_backward, &d, 1, seed, rep) == ASR_OK
+             ? 0 : 2;
 }

@@ -413,6 +413,119 @@ static void t_cross_entropy(tctx *t) {
   free(c.x), free(c.w), free(c.loss), free(c.logp), free(dx);
 }
 
+/* ======================================================================================
+ * 4.2 convolutions: the conformance checkers of section 10.2 on every tier
+ * ====================================================================================== */
+static void layers_report_line(void *user, const char *line) {
+  (void)user;
+  if (getenv("ASR_TEST_VERBOSE")) printf("    %s\n", line);
+}
+
+#define LAYERS_CHECKER(call)                                                                  \
+  do {                                                                                     \
+    asr_check_report rep_;                                                                 \
+    memset(&rep_, 0, sizeof rep_);                                                         \
+    rep_.log = layers_report_line;                                                                \
+    CHECK_OK(call);                                                                        \
+    CHECKF(rep_.failed == 0 && rep_.passed > 0, "%d of %d cases failed; first: %s",        \
+           rep_.failed, rep_.failed + rep_.passed, rep_.first_failure);                    \
+    snprintf(t->msg, sizeof t->msg, "%d cases, worst %.2g", rep_.passed, rep_.worst);     \
+  } while (0)
+
+static void t_conv1d_check_naive(tctx *t) {
+  LAYERS_CHECKER(asr_check_conv1d(asr_conv1d_forward_naive, asr_conv1d_backward_naive, 1, &rep_));
+}
+static void t_conv1d_check_ref(tctx *t) {
+  LAYERS_CHECKER(asr_check_conv1d(asr_conv1d_forward_ref, asr_conv1d_backward_ref, 2, &rep_));
+}
+static void t_conv1d_check_fast(tctx *t) {
+  LAYERS_CHECKER(asr_check_conv1d(asr_conv1d_forward, asr_conv1d_backward, 3, &rep_));
+}
+static void t_dwsep_check_naive(tctx *t) {
+  LAYERS_CHECKER(asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward_naive, asr_dwsep_conv1d_backward_naive, 4, &rep_));
+}
+static void t_dwsep_check_ref(tctx *t) {
+  LAYERS_CHECKER(asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward_ref, asr_dwsep_conv1d_backward_ref, 5, &rep_));
+}
+static void t_dwsep_check_fast(tctx *t) {
+  LAYERS_CHECKER(asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward, asr_dwsep_conv1d_backward, 6, &rep_));
+}
+
+/* A deliberately wrong conv (one output off by 0.01) must fail the checker: the
+ * checker is able to fail. */
+static asr_result bad_conv_fwd(asr_real *y, const asr_real *x, const asr_real *w, const asr_real *b,
+                               const int *lengths, const asr_conv1d_dims *d, void *work, size_t wb) {
+  /* the definition, then one output off by 0.01 */
+  asr_result r = asr_conv1d_forward_naive(y, x, w, b, lengths, d, work, wb);
+  if (r == ASR_OK && d->N > 0) y[0] += (asr_real)0.01;
+  return r;
+}
+static void t_conv1d_checker_can_fail(tctx *t) {
+  asr_check_report rep;
+  memset(&rep, 0, sizeof rep);
+  CHECK_OK(asr_check_conv1d(bad_conv_fwd, NULL, 7, &rep));
+  CHECKF(rep.failed > 0, "a wrong forward passed all %d cases", rep.passed);
+}
+
+/* The depthwise and pointwise entry points are conv1d with groups = C / kernel 1: the
+ * same numbers as the general _ref path (the depthwise one runs the AVX2 loop in the
+ * float SIMD build; tolerance as the tier comparisons of the checkers). */
+static void t_depthwise_pointwise_entry_points(tctx *t) {
+  const int N = 2, C = 5, T = 23, K = 5, Co = 3;
+  static const int len[2] = {23, 17};
+  asr_conv1d_dims d;
+  asr_rng rng;
+  asr_real *x, *w, *b, *pw, *y1, *y2, *dy, *dx1, *dx2, *dw1, *dw2, *p1, *p2, *dyp, *dxp1, *dxp2, *dpw1, *dpw2;
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 2e-5;
+  asr_rng_seed(&rng, 10, 0);
+  x = rnd(&rng, (size_t)N * C * T, 1), w = rnd(&rng, (size_t)C * K, 1), b = rnd(&rng, C, 1);
+  pw = rnd(&rng, (size_t)Co * C, 1), dy = rnd(&rng, (size_t)N * C * T, 1), dyp = rnd(&rng, (size_t)N * Co * T, 1);
+  y1 = TALLOC(asr_real, N * C * T), y2 = TALLOC(asr_real, N * C * T);
+  dx1 = TALLOC(asr_real, N * C * T), dx2 = TALLOC(asr_real, N * C * T);
+  dw1 = TALLOC(asr_real, C * K), dw2 = TALLOC(asr_real, C * K);
+  p1 = TALLOC(asr_real, N * Co * T), p2 = TALLOC(asr_real, N * Co * T);
+  dxp1 = TALLOC(asr_real, N * C * T), dxp2 = TALLOC(asr_real, N * C * T);
+  dpw1 = TALLOC(asr_real, Co * C), dpw2 = TALLOC(asr_real, Co * C);
+  asr_conv1d_dims_init(&d, N, C, C, T, K);
+  d.padding = 2, d.groups = C;
+  CHECK_OK(asr_depthwise_conv1d_forward(y1, x, w, b, len, N, C, T, K, 1, 2, 1));
+  CHECK_OK(asr_conv1d_forward_ref(y2, x, w, b, len, &d, NULL, 0));
+  CHECK(max_abs_diff(y1, y2, (size_t)N * C * T) <= tol * 10);
+  CHECK_OK(asr_depthwise_conv1d_backward(dx1, dw1, NULL, dy, x, w, len, N, C, T, K, 1, 2, 1));
+  CHECK_OK(asr_conv1d_backward_ref(dx2, dw2, NULL, dy, x, w, len, &d, NULL, 0));
+  CHECK(max_abs_diff(dx1, dx2, (size_t)N * C * T) <= tol * 10);
+  CHECK(max_abs_diff(dw1, dw2, (size_t)C * K) <= tol * 100);   /* sums of ~40 products */
+  asr_conv1d_dims_init(&d, N, C, Co, T, 1);
+  CHECK_OK(asr_pointwise_conv1d_forward(p1, x, pw, b, len, N, C, Co, T));
+  CHECK_OK(asr_conv1d_forward_naive(p2, x, pw, b, len, &d, NULL, 0));
+  CHECK(max_abs_diff(p1, p2, (size_t)N * Co * T) <= tol * 10);
+  CHECK_OK(asr_pointwise_conv1d_backward(dxp1, dpw1, NULL, dyp, x, pw, len, N, C, Co, T));
+  CHECK_OK(asr_conv1d_backward_naive(dxp2, dpw2, NULL, dyp, x, pw, len, &d, NULL, 0));
+  CHECK(max_abs_diff(dxp1, dxp2, (size_t)N * C * T) <= tol * 10);
+  CHECK(max_abs_diff(dpw1, dpw2, (size_t)Co * C) <= tol * 100);
+  free(x), free(w), free(b), free(pw), free(dy), free(dyp), free(y1), free(y2), free(dx1), free(dx2);
+  free(dw1), free(dw2), free(p1), free(p2), free(dxp1), free(dxp2), free(dpw1), free(dpw2);
+}
+
+/* Sizes and the refusals of asr_conv1d_validate, with torch's T_out formula. */
+static void t_conv1d_sizes(tctx *t) {
+  asr_conv1d_dims d;
+  asr_error err;
+  /* torch.nn.Conv1d(1,1,5,stride=2,padding=2)(zeros(1,1,11)).shape[-1] == 6 */
+  CHECK(asr_conv1d_out_frames(11, 5, 2, 2, 1) == 6);
+  /* dilation 3, kernel 3: span 7; T = 7, no padding: one frame; T = 6: none */
+  CHECK(asr_conv1d_out_frames(7, 3, 1, 0, 3) == 1);
+  CHECK(asr_conv1d_out_frames(6, 3, 1, 0, 3) == 0);
+  asr_conv1d_dims_init(&d, 1, 4, 6, 3, 5);
+  CHECK(asr_conv1d_validate(&d, &err) == ASR_ERR_SHAPE);
+  CHECKF(strstr(err.msg, "larger than the padded input") != NULL, "%s", err.msg);
+  d.padding = 1;
+  CHECK(asr_conv1d_validate(&d, &err) == ASR_OK);
+  d.groups = 4;
+  CHECK(asr_conv1d_validate(&d, &err) == ASR_ERR_INVALID_ARG);   /* 6 % 4 != 0 */
+  CHECKF(strstr(err.msg, "groups 4") != NULL, "%s", err.msg);
+}
+
 static const test_case TESTS_layers[] = {
   {"layers/linear_gradcheck", t_linear_gradcheck},
   {"layers/linear_ref_vs_loop", t_linear_ref_vs_loop},
@@ -424,5 +537,14 @@ static const test_case TESTS_layers[] = {
   {"layers/batch_norm_gradcheck", t_batch_norm_gradcheck},
   {"layers/batch_norm_running_stats", t_batch_norm_running_stats},
   {"layers/cross_entropy", t_cross_entropy},
+  {"layers/conv1d_sizes", t_conv1d_sizes},
+  {"layers/conv1d_check_naive", t_conv1d_check_naive},
+  {"layers/conv1d_check_ref", t_conv1d_check_ref},
+  {"layers/conv1d_check_fast", t_conv1d_check_fast},
+  {"layers/conv1d_checker_can_fail", t_conv1d_checker_can_fail},
+  {"layers/depthwise_pointwise_entry_points", t_depthwise_pointwise_entry_points},
+  {"layers/dwsep_check_naive", t_dwsep_check_naive},
+  {"layers/dwsep_check_ref", t_dwsep_check_ref},
+  {"layers/dwsep_check_fast", t_dwsep_check_fast},
   {0, 0}
 };

@@ -47,6 +47,7 @@ def run_layer(name, module, x, *opts, grad=True, lengths=None, train=False, y_of
     wdir = os.path.join(d, "w")
     os.makedirs(wdir)
     module = module.double()
+    module.zero_grad(set_to_none=True)
     state = module.state_dict()
     for k, v in state.items():
         if k in skip_keys:
@@ -178,3 +179,103 @@ def test_bad_input_is_refused_with_one_line():
     g = save(d, "g.npy", np.zeros((2, 5), dtype=np.float32))
     _bad("linear", {"weight": w, "bias": b}, "--grad-output", g, expect_in_msg="g.npy")
     return "missing/extra keys, shapes, options, G shape"
+
+
+# ---- 4.2 -------------------------------------------------------------------------------
+def per_item(lengths, T_out, fn, C_out, out_len):
+    """y_of for --lengths: torch runs on each item's unpadded frames x[n, :, :L] (the
+    padding-invariance contract), zero-padded to T_out; an item whose L is too short for
+    the kernel (out_len(L) <= 0) has no valid output."""
+    def y_of(module, xt):
+        outs = []
+        for n, L in enumerate(lengths):
+            yn = fn(module, xt[n:n + 1, :, :L])[0] if out_len(L) > 0 else torch.zeros(C_out, 0)
+            outs.append(torch.cat([yn, torch.zeros(C_out, T_out - yn.shape[1])], dim=1))
+        return torch.stack(outs)
+    return y_of
+
+
+def conv_out_len(k, s, p, dl=1):
+    return lambda L: 0 if L == 0 else max(0, (L + 2 * p - dl * (k - 1) - 1) // s + 1)
+
+
+def test_conv1d_options():
+    rng = np.random.default_rng(11)
+    notes = []
+    cases = [  # (C_in, C_out, K, stride, padding, dilation, groups, T)
+        (4, 6, 3, 1, 1, 1, 1, 9),
+        (4, 6, 5, 2, 2, 1, 2, 11),
+        (6, 6, 3, 1, 2, 2, 6, 10),   # depthwise, dilated
+        (3, 5, 1, 1, 0, 1, 1, 7),    # pointwise
+        (4, 8, 4, 3, 0, 2, 4, 17),   # depthwise multiplier 2, stride 3
+    ]
+    for impl in ("simd", "ref", "naive"):
+        for (ci, co, k, s, p, dl, g, T) in cases:
+            m = randomize(nn.Conv1d(ci, co, k, stride=s, padding=p, dilation=dl, groups=g), rng)
+            notes.append(run_layer("conv1d", m, rng.standard_normal((2, ci, T)), "--impl", impl,
+                                   "--stride", s, "--padding", p, "--dilation", dl, "--groups", g))
+    return f"{len(notes)} cases x 3 tiers, worst {max(float(n.split()[-1]) for n in notes):.2g}"
+
+
+def test_conv1d_lengths_are_padding_invariant():
+    """With --lengths, each item's valid outputs equal torch's conv of its unpadded
+    frames; a different padding content must not change them (same y)."""
+    rng = np.random.default_rng(12)
+    lengths = [9, 4, 1]
+    notes = []
+    for (ci, co, k, s, p, g) in [(4, 6, 3, 1, 1, 1), (4, 4, 5, 2, 2, 4), (4, 6, 3, 2, 0, 2)]:
+        m = randomize(nn.Conv1d(ci, co, k, stride=s, padding=p, groups=g), rng)
+        T = 9
+        T_out = (T + 2 * p - (k - 1) - 1) // s + 1
+        x = rng.standard_normal((3, ci, T))
+        y_of = per_item(lengths, T_out, lambda mod, xx: mod(xx), co, conv_out_len(k, s, p))
+        for impl in ("simd", "naive"):
+            notes.append(run_layer("conv1d", m, x, "--impl", impl, "--stride", s, "--padding", p,
+                                   "--groups", g, lengths=lengths, y_of=y_of))
+    return f"worst {max(float(n.split()[-1]) for n in notes):.2g}"
+
+
+class DwSep(nn.Module):
+    """Depthwise conv (groups = C) then a 1x1 conv: the keys asrtool dwsep_conv1d reads."""
+
+    def __init__(self, C, C_out, K, stride=1, padding=0, dilation=1, bias=True):
+        super().__init__()
+        self.depthwise = nn.Conv1d(C, C, K, stride=stride, padding=padding, dilation=dilation,
+                                   groups=C, bias=bias)
+        self.pointwise = nn.Conv1d(C, C_out, 1, bias=bias)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+def test_dwsep_conv1d():
+    rng = np.random.default_rng(13)
+    notes = []
+    for impl in ("simd", "ref", "naive"):
+        for (C, Co, K, s, p, T, bias) in [(5, 7, 3, 1, 1, 10, True), (4, 3, 5, 2, 2, 21, False),
+                                          (16, 8, 5, 1, 2, 37, True)]:
+            m = randomize(DwSep(C, Co, K, s, p, bias=bias), rng)
+            notes.append(run_layer("dwsep_conv1d", m, rng.standard_normal((2, C, T)), "--impl", impl,
+                                   "--stride", s, "--padding", p))
+    m = randomize(DwSep(6, 5, 5, 2, 2), rng)
+    lengths = [13, 6]
+    T_out = (13 + 4 - 4 - 1) // 2 + 1
+    notes.append(run_layer("dwsep_conv1d", m, rng.standard_normal((2, 6, 13)), "--stride", 2,
+                           "--padding", 2, lengths=lengths,
+                           y_of=per_item(lengths, T_out, lambda mod, xx: mod(xx), 5, conv_out_len(5, 2, 2))))
+    return f"{len(notes)} runs, worst {max(float(n.split()[-1]) for n in notes):.2g}"
+
+
+def test_conv_bad_input():
+    _bad("conv1d", {"weight": np.zeros((4, 3, 5))}, x_shape=(1, 3, 2), expect_in_msg="larger than the padded")
+    _bad("conv1d", {"weight": np.zeros((4, 3, 3))}, "--groups", "2", x_shape=(1, 3, 8),
+         expect_in_msg="--groups 2 does not divide")
+    _bad("conv1d", {"weight": np.zeros((4, 2, 3))}, x_shape=(1, 3, 8), expect_in_msg="dimension 1")
+    _bad("conv1d", {"weight": np.zeros((4, 3, 3))}, x_shape=(3, 8), expect_in_msg="(N, C_in, T)")
+    _bad("dwsep_conv1d", {"depthwise.weight": np.zeros((3, 1, 3)), "pointwise.weight": np.zeros((2, 4, 1))},
+         x_shape=(1, 3, 8), expect_in_msg="pointwise.weight")
+    d = tmpdir()
+    lp = save(d, "len.npy", np.array([9], dtype=np.int32))
+    _bad("conv1d", {"weight": np.zeros((4, 3, 3))}, "--lengths", lp, x_shape=(1, 3, 8),
+         expect_in_msg="outside [0, 8]")
+    return "kernel > padded input, groups, shapes, lengths"
