@@ -945,6 +945,224 @@ ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr
  * 6. RNN-T
  * ======================================================================================== */
 
+/* The transducer of [Graves12] on the output lattice of its Fig. 1. Symbols, paper -> C:
+ *   T, U            frames and target labels of one utterance      T, U (per item: logit_lengths[b],
+ *                                                                  target_lengths[b]); the padded
+ *                                                                  batch sizes are also called T, U
+ *   K+1 = |Y u {0}| the extended output space, labels + blank       V (the blank is opts->blank)
+ *   y_1..y_U        the target                                      labels[0..U-1] (0-based!)
+ *   f_t^k + g_u^k   the joint's input to the softmax, eq. (12)      logits[t][u][k] (N,T,U+1,V)
+ *   Pr(k|t,u)       eq. (13): softmax over k of the logits         exp(log_softmax(logits[t][u]))
+ *   y(t,u)          eq. (14): Pr(y_{u+1}|t,u)                      exp(log_label[t][u])
+ *   0(t,u)          eq. (15): Pr(blank|t,u)                        exp(log_blank[t][u])
+ *   alpha, beta     eqs. (16), (18)                                 log_alpha, log_beta (T,U+1)
+ * NOTE: the paper counts frames t = 1..T; the code counts t = 0..T-1 and u = 0..U, so the
+ * paper's alpha(1,0) = 1 is log_alpha[0][0] = 0 and its alpha(T,U) is log_alpha[T-1][U].
+ * NOTE: everything on the lattice is kept in log space, in double: alpha(t,u) is a product of
+ * t+u probabilities and underflows double after a few hundred frames, where the log does not.
+ *
+ * Two gradient contracts (both exact, both tested):
+ *   asr_rnnt_loss_naive/_ref/asr_rnnt_loss   take unnormalized joint LOGITS z and return
+ *       dL/dz, the log-softmax of eq. (13) folded in: every entry of a node gets the softmax
+ *       term Pr(k|t,u) gamma(t,u), and only the blank and the next label subtract the lattice
+ *       term ("function merging", Li et al., "Improving RNN transducer modeling for end-to-end
+ *       speech recognition", ASRU 2019). This is torchaudio.functional.rnnt_loss's contract.
+ *   asr_rnnt_loss_logprobs_ref/asr_rnnt_loss_logprobs take LOG-PROBABILITIES and return
+ *       dL/d(log Pr): nonzero only at the blank and the next label of each node.
+ *   warp-transducer had both at once: its CPU kernel took log-probabilities (its Python
+ *   binding applied log_softmax first, "NOTE manually done log_softmax for CPU version")
+ *   while its GPU kernel took raw activations and folded the softmax in. Whoever called the
+ *   kernels directly, or fed log-probabilities to the GPU path, got the wrong gradient. */
+
+/* ---- 6.1 Options, workspace, the lattice ------------------------------------------------ */
+typedef enum asr_rnnt_reduction {
+  ASR_RNNT_NONE = 0,   /* loss (N): one loss per item; gradient of sum_b loss_b */
+  ASR_RNNT_SUM = 1,    /* loss (1) = sum_b loss_b */
+  ASR_RNNT_MEAN = 2    /* loss (1) = (1/N) sum_b loss_b: the plain batch mean, as torchaudio's
+                          rnnt_loss (NOT divided by target lengths, unlike torch's ctc_loss) */
+} asr_rnnt_reduction;
+
+typedef struct asr_rnnt_opts {
+  int blank;           /* the blank's index in 0..V-1; negative counts from the end, as
+                          torchaudio's blank=-1 means V-1 */
+  double clamp;        /* > 0: every entry of each item's gradient is clamped to
+                          [-clamp, clamp] BEFORE the reduction's 1/N (torchaudio's clamp);
+                          <= 0: no clamping */
+  asr_rnnt_reduction reduction;
+} asr_rnnt_opts;
+
+/* blank 0, no clamp, mean. */
+ASRDEF asr_rnnt_opts asr_rnnt_default_opts(void);
+
+/* Bytes of workspace every asr_rnnt_loss* function needs for a batch padded to (T, U+1, V)
+ * (items are processed one after the other, so N does not enter). SIZE_MAX on overflow. */
+ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V);
+
+/* The lattice of one utterance, [Graves12] eqs. (13)-(15), in log space:
+ *   log_norm[t][u]  = log sum_k exp(z[t][u][k])                  (the softmax denominator)
+ *   log_blank[t][u] = z[t][u][blank]  - log_norm[t][u]           = log 0(t,u),  eq. (15)
+ *   log_label[t][u] = z[t][u][y_{u+1}] - log_norm[t][u]          = log y(t,u),  eq. (14)
+ * for 0 <= t < T, 0 <= u <= U; log_label[t][U] = -inf (there is no label U+1).
+ * logits: the item's (T', u_stride, V) block, T' >= T, u_stride >= U+1 (the padded batch
+ * layout: node (t,u) is at logits + (t*u_stride + u)*V). labels (U). Outputs (T,U+1);
+ * log_norm may be NULL. */
+ASRDEF void asr_rnnt_lattice(double *log_blank, double *log_label, double *log_norm,
+                             const asr_real *logits, const int *labels, int T, int U,
+                             int u_stride, int V, int blank);
+
+/* Forward variables, [Graves12] eq. (16), and the total probability, eq. (17):
+ *   alpha(t,u) = alpha(t-1,u) 0(t-1,u) + alpha(t,u-1) y(t,u-1),   alpha(1,0) = 1
+ *   Pr(y*|x)   = alpha(T,U) 0(T,U)
+ * log_alpha (T,U+1) out; log_blank, log_label (T,U+1) from asr_rnnt_lattice. Returns
+ * ln Pr(y*|x). T >= 1. */
+ASRDEF double asr_rnnt_alpha(double *log_alpha, const double *log_blank, const double *log_label,
+                             int T, int U);
+
+/* Backward variables, [Graves12] eq. (18):
+ *   beta(t,u) = beta(t+1,u) 0(t,u) + beta(t,u+1) y(t,u),   beta(T,U) = 0(T,U)
+ * log_beta (T,U+1) out. Returns ln beta(1,0), which is ln Pr(y*|x) again (the two agree to
+ * rounding; the tests check it). T >= 1. */
+ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const double *log_label,
+                            int T, int U);
+
+/* ---- 6.2 The loss: three tiers, two contracts -------------------------------------------
+ * Every asr_rnnt_loss* function has this signature (so asr_check_rnnt can test any of them,
+ * and a student's too):
+ *   loss    (N) with reduction NONE, else (1): L_b = -ln Pr(y*_b | x_b), reduced.
+ *   grad    (N,T,U+1,V) or NULL: the gradient of the (reduced) loss. It is WRITTEN, not
+ *           accumulated (a loss starts the backward pass), and every padded entry
+ *           (t >= logit_lengths[b] or u > target_lengths[b]) is set to 0.
+ *   logits  (N,T,U+1,V): joint-network outputs (for the _logprobs functions: log-probs).
+ *   targets (N,U): labels in 0..V-1, never the blank; entries past target_lengths[b] are
+ *           not read (any padding value). May be NULL when U == 0.
+ *   logit_lengths (N) in 0..T, target_lengths (N) in 0..U. An item with
+ *           logit_lengths[b] == 0 must have target_lengths[b] == 0; its loss is 0 (the empty
+ *           alignment emits the empty sequence with probability 1).
+ *   work    at least asr_rnnt_loss_workspace_size(T, U, V) bytes.
+ * Errors (nothing written): ASR_ERR_INVALID_ARG (NULL, negative size, bad option),
+ * ASR_ERR_RANGE (a length or label out of range, a label equal to the blank, U > 0 with
+ * T = 0), ASR_ERR_NONFINITE (NaN or inf in a valid region of logits), ASR_ERR_WORKSPACE,
+ * ASR_ERR_TOO_LARGE (_naive only). err (may be NULL) gets one line naming the item. */
+typedef asr_result (*asr_rnnt_loss_fn)(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                       const int *targets, const int *logit_lengths,
+                                       const int *target_lengths, int N, int T, int U, int V,
+                                       const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                       asr_error *err);
+
+/* The largest number of alignments asr_rnnt_loss_naive enumerates for one item: an item has
+ * C(T+U-1, U) of them (T-1 blanks and U labels in any order, then the final blank), e.g.
+ * 92378 for T = U = 10. Bigger items are refused with ASR_ERR_TOO_LARGE. */
+#define ASR_RNNT_NAIVE_MAX_PATHS 100000
+
+/* _naive: [Graves12] eq. (1) literally. Every alignment a (a monotone path through the
+ * lattice) is enumerated, Pr(a|x) is the product of its transition probabilities (eq. (13)
+ * computed afresh at each step), and Pr(y*|x) = sum_a Pr(a|x). The gradient is the
+ * definition too: dL/dz[t][u][k] = sum_a Pr(a|x)/Pr(y*|x) * [a visits (t,u)] *
+ * (Pr(k|t,u) - [a leaves (t,u) by k]). No alpha, no beta. */
+ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                      const int *targets, const int *logit_lengths,
+                                      const int *target_lengths, int N, int T, int U, int V,
+                                      const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                      asr_error *err);
+/* _ref: the forward-backward algorithm, eqs. (16)-(18), and the gradient of eqs. (20)-(23)
+ * with the softmax folded in (see asr_rnnt_loss_ref's implementation for the derivation). */
+ASRDEF asr_result asr_rnnt_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                    const int *targets, const int *logit_lengths,
+                                    const int *target_lengths, int N, int T, int U, int V,
+                                    const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                    asr_error *err);
+/* The fastest built: the same algorithm with the two passes over (T,U+1,V) (the softmax
+ * denominators and the gradient) in AVX2 with a polynomial exp; _ref without AVX2 and in
+ * the double build. */
+ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                const int *targets, const int *logit_lengths,
+                                const int *target_lengths, int N, int T, int U, int V,
+                                const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                asr_error *err);
+/* The other contract: `logits` are taken as log-probabilities log Pr(k|t,u) as they are
+ * (no log-softmax inside), and grad is dL/d(log Pr(k|t,u)), eq. (20) times Pr(k|t,u):
+ *   dL/dlog Pr(k|t,u) = -alpha(t,u) Pr(k|t,u) beta(next) / Pr(y*|x)  for k = blank, y_{u+1}
+ * and 0 for every other k. Chain it through asr_log_softmax_backward to get the logits
+ * gradient of asr_rnnt_loss_ref. */
+ASRDEF asr_result asr_rnnt_loss_logprobs_ref(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                             const int *targets, const int *logit_lengths,
+                                             const int *target_lengths, int N, int T, int U, int V,
+                                             const asr_rnnt_opts *opts, void *work,
+                                             size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                         const int *targets, const int *logit_lengths,
+                                         const int *target_lengths, int N, int T, int U, int V,
+                                         const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                         asr_error *err);
+
+/* ---- 6.3 The joint network ---------------------------------------------------------------
+ *   z_{t,u} = W_out act(W_enc f_t + W_pred g_u + b) + b_out           for 0<=t<T, 0<=u<=U
+ * [Graves12] eq. (12) is the special case act = identity, W_enc = W_pred = W_out = I,
+ * b = b_out = 0: z = f_t + g_u (the "factored" joint of awni/transducer's tests). Modern
+ * recipes (ESPnet, icefall, torchaudio's RNNTJoiner) put a tanh or relu in between so the
+ * joint is a one-hidden-layer network. Symbols: f (T,E) transcription (encoder) vectors,
+ * g (U+1,P) prediction vectors, hid (T,U+1,H) the saved activations act(.), z (T,U+1,V).
+ * NOTE: the (T,U+1,V) output is the memory problem of RNN-T training: see
+ * asr_rnnt_joint_loss_rowwise below and docs/rnnt.md. */
+typedef enum asr_rnnt_act {
+  ASR_RNNT_ACT_TANH = 0,
+  ASR_RNNT_ACT_RELU = 1,
+  ASR_RNNT_ACT_IDENTITY = 2
+} asr_rnnt_act;
+
+typedef struct asr_rnnt_joint {
+  int E, P, H, V;              /* encoder dim, prediction dim, hidden dim, vocabulary (+blank) */
+  asr_rnnt_act act;
+  const asr_real *W_enc;       /* (H,E) */
+  const asr_real *W_pred;      /* (H,P) */
+  const asr_real *b;           /* (H), or NULL for none */
+  const asr_real *W_out;       /* (V,H) */
+  const asr_real *b_out;       /* (V), or NULL for none */
+} asr_rnnt_joint;
+
+/* Gradient buffers of the joint's parameters, same shapes; any may be NULL (not needed). */
+typedef struct asr_rnnt_joint_grad {
+  asr_real *W_enc, *W_pred, *b, *W_out, *b_out;
+} asr_rnnt_joint_grad;
+
+/* Workspace bytes of asr_rnnt_joint_forward / _backward for T frames and U+1 = U1 rows. */
+ASRDEF size_t asr_rnnt_joint_workspace_size(const asr_rnnt_joint *J, int T, int U1);
+
+/* z (T,U1,V) out; hid (T,U1,H) out (saved for backward; may be NULL when no backward
+ * follows); f (T,E), g (U1,P) in. */
+ASRDEF asr_result asr_rnnt_joint_forward(asr_real *z, asr_real *hid, const asr_real *f,
+                                         const asr_real *g, const asr_rnnt_joint *J, int T, int U1,
+                                         void *work, size_t work_bytes);
+
+/* Backward of the joint, accumulating (+=): with d = dz (T,U1,V),
+ *   dW_out += sum_{t,u} d_{t,u} hid_{t,u}^T      db_out += sum_{t,u} d_{t,u}
+ *   e_{t,u}  = (W_out^T d_{t,u}) * act'(.)        (tanh' = 1 - hid^2, relu' = [hid > 0])
+ *   df_t    += W_enc^T  sum_u e_{t,u}             dW_enc  += sum_t (sum_u e_{t,u}) f_t^T
+ *   dg_u    += W_pred^T sum_t e_{t,u}             dW_pred += sum_u (sum_t e_{t,u}) g_u^T
+ *   db      += sum_{t,u} e_{t,u}
+ * df (T,E), dg (U1,P) and the fields of dJ may each be NULL. */
+ASRDEF asr_result asr_rnnt_joint_backward(asr_real *df, asr_real *dg, const asr_rnnt_joint_grad *dJ,
+                                          const asr_real *dz, const asr_real *hid, const asr_real *f,
+                                          const asr_real *g, const asr_rnnt_joint *J, int T, int U1,
+                                          void *work, size_t work_bytes);
+
+/* Loss and gradient of one utterance through the joint, ONE FRAME ROW AT A TIME, so the
+ * (T,U+1,V) logits and the (T,U+1,H) activations never exist: memory O(T U + (U+1)(H+V))
+ * instead of O(T U (H+V)). Pass 1 computes row t's logits (U+1,V), keeps only its lattice
+ * numbers (eqs. (13)-(15)) and drops the row; alpha and beta run on the (T,U+1) lattice;
+ * pass 2 recomputes row t, forms its gradient (as asr_rnnt_loss_ref) and backpropagates it
+ * at once through the joint. Twice the joint's forward FLOPs, for a memory that no longer
+ * grows with T*U*V. Accumulates (+=) into df (T,E), dg (U+1,P), dJ (each may be NULL);
+ * writes -ln Pr(y*|x) to *loss. labels (U); opts->blank and opts->clamp apply
+ * (opts->reduction is ignored: one utterance; multiply yourself). */
+ASRDEF size_t asr_rnnt_joint_loss_rowwise_workspace_size(const asr_rnnt_joint *J, int T, int U);
+ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_real *dg,
+                                              const asr_rnnt_joint_grad *dJ, const asr_real *f,
+                                              const asr_real *g, const asr_rnnt_joint *J,
+                                              const int *labels, int T, int U,
+                                              const asr_rnnt_opts *opts, void *work,
+                                              size_t work_bytes, asr_error *err);
+
 /* ========================================================================================
  * 7. Seq2seq
  * ======================================================================================== */
@@ -1155,6 +1373,45 @@ ASRDEF asr_result asr_gradcheck_attention(asr_attention_forward_fn fwd,
 /* ---------------------------------------------------------------------------------------
  * 10.5 RNN-T checkers
  * --------------------------------------------------------------------------------------- */
+
+/* The published RNN-T cases, embedded so that no data folder is needed. Each cites where
+ * its numbers were printed; tests/test_rnnt.c checks that they equal
+ * ../shared/data/known_answers/ctc_rnnt_known_answers.json when that file is present. */
+typedef struct asr_rnnt_known_case {
+  const char *name;             /* the case's key in ctc_rnnt_known_answers.json */
+  const char *source;           /* where the numbers were published, and the licence */
+  int N, T, U, V, blank;        /* logits (N,T,U+1,V); U is the padded target length */
+  const int *targets;           /* (N,U) */
+  const int *logit_lengths;     /* (N) */
+  const int *target_lengths;    /* (N) */
+  const double *logits;         /* (N,T,U+1,V), or NULL for the factored case */
+  const double *emissions;      /* factored case (N = 1): f (T,V); logits[t][u] = f_t + g_u */
+  const double *predictions;    /* factored case: g (U+1,V) */
+  const double *cost;           /* (N) -ln Pr(y*|x) per item */
+  const double *grad_logits;    /* (N,T,U+1,V) dL/dlogits, or NULL */
+  const double *grad_logprobs;  /* (N,T,U+1,V) dL/dlog-probs, or NULL */
+  const double *grad_emissions; /* factored case: (T,V) dL/df = sum_u dL/dlogits[t][u] */
+  const double *grad_predictions; /* factored case: (U+1,V) dL/dg = sum_t dL/dlogits[t][u] */
+  double tol_cost, tol_grad;    /* absolute tolerances from the printed precision */
+} asr_rnnt_known_case;
+ASRDEF const asr_rnnt_known_case *asr_rnnt_known_cases(int *count);
+
+/* asr_check_rnnt - the RNN-T conformance cases for any function with the asr_rnnt_loss_fn
+ * signature (the library's three tiers, or a student's):
+ *   1. every tiny lattice (T = 1..4, U = 0..3, blank first and last) against
+ *      asr_rnnt_loss_naive, the sum over every alignment;
+ *   2. random ragged batches (every reduction, a clamp, an empty item, any blank) against
+ *      asr_rnnt_loss_ref, with the padded gradient entries checked to be 0;
+ *   3. finite differences of the loss (asr_gradcheck) against the returned gradient;
+ *   4. the published cases of asr_rnnt_known_cases() (costs and gradients), the factored
+ *      awni/transducer case through asr_rnnt_joint_forward/backward.
+ * Tolerances: 1e-10 in the double build for 1-2 (the same sums in another order), 1e-5 in
+ * float (asr_real rounding of losses up to ~10 and of unit-size gradients, with room for an
+ * implementation that sums in float); 3. uses asr_gradcheck's tolerances (1e-6 relative in
+ * double, 5e-2 in float); 4. the printed precision of each case.
+ * rep gets one line per case; returns ASR_OK when it could run (failures are counted in
+ * rep), ASR_ERR_OUT_OF_MEMORY otherwise. */
+ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep);
 
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers
@@ -4288,6 +4545,634 @@ ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr
  * 6. RNN-T (implementation)
  * ======================================================================================== */
 
+/* ---- 6.1 Options, workspace, the lattice (implementation) */
+ASRDEF asr_rnnt_opts asr_rnnt_default_opts(void) {
+  asr_rnnt_opts o;
+  o.blank = 0;
+  o.clamp = -1;
+  o.reduction = ASR_RNNT_MEAN;
+  return o;
+}
+
+ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V) {
+  size_t nodes, bytes, ints;
+  (void)V;
+  if (T < 0 || U < 0) return (size_t)-1;
+  /* five (T,U+1) double arrays: log_blank, log_label, log_norm, log_alpha, log_beta
+   * (_naive uses three of them for its path weights) + (T+2U+2) ints for _naive's path */
+  if (asr_size_mul((size_t)T, (size_t)U + 1, &nodes) != ASR_OK) return (size_t)-1;
+  if (asr_size_mul(nodes, 5 * sizeof(double), &bytes) != ASR_OK) return (size_t)-1;
+  ints = ((size_t)T + 2 * (size_t)U + 2) * sizeof(int);
+  if (bytes + ints < bytes) return (size_t)-1;
+  return bytes + ints + 64;   /* + slack for alignment */
+}
+
+/* log Pr(k|t,u) = z_k - log sum_j exp(z_j), eq. (13) in log space, for one node (V). */
+ASR__PRIVATE double asr__rnnt_node_lse(const asr_real *z, int V) {
+  double m = -INFINITY, s = 0;
+  int k;
+  for (k = 0; k < V; k++)
+    if (z[k] > m) m = z[k];
+  for (k = 0; k < V; k++) s += exp((double)z[k] - m);   /* every term in (0,1]: no overflow */
+  return m + log(s);
+}
+
+ASRDEF void asr_rnnt_lattice(double *log_blank, double *log_label, double *log_norm,
+                             const asr_real *logits, const int *labels, int T, int U,
+                             int u_stride, int V, int blank) {
+  int t, u;
+  for (t = 0; t < T; t++)
+    for (u = 0; u <= U; u++) {
+      const asr_real *z = logits + ((size_t)t * u_stride + u) * V;
+      size_t n = (size_t)t * (U + 1) + u;
+      double lse = asr__rnnt_node_lse(z, V);                  /* eq. (13)'s denominator */
+      if (log_norm) log_norm[n] = lse;
+      log_blank[n] = (double)z[blank] - lse;                  /* eq. (15) */
+      log_label[n] = u < U ? (double)z[labels[u]] - lse       /* eq. (14): y_{u+1} is labels[u] */
+                           : -INFINITY;                       /* no label after the last */
+    }
+}
+
+ASRDEF double asr_rnnt_alpha(double *log_alpha, const double *log_blank, const double *log_label,
+                             int T, int U) {
+  const int W = U + 1;   /* lattice row length */
+  int t, u;
+  for (t = 0; t < T; t++)
+    for (u = 0; u <= U; u++) {
+      double a;
+      if (t == 0 && u == 0) {
+        a = 0;                                                 /* alpha(1,0) = 1 */
+      } else {
+        /* eq. (16): arrive from the left by a blank, or from below by label y_u */
+        double from_left = t > 0 ? log_alpha[(t - 1) * W + u] + log_blank[(t - 1) * W + u] : -INFINITY;
+        double from_below = u > 0 ? log_alpha[t * W + u - 1] + log_label[t * W + u - 1] : -INFINITY;
+        a = asr_logaddexp(from_left, from_below);
+      }
+      log_alpha[t * W + u] = a;
+    }
+  /* eq. (17): the last step of every alignment is the blank at (T,U) */
+  return log_alpha[(T - 1) * W + U] + log_blank[(T - 1) * W + U];
+}
+
+ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const double *log_label,
+                            int T, int U) {
+  const int W = U + 1;
+  int t, u;
+  for (t = T - 1; t >= 0; t--)
+    for (u = U; u >= 0; u--) {
+      double b;
+      if (t == T - 1 && u == U) {
+        b = log_blank[t * W + u];                              /* beta(T,U) = 0(T,U) */
+      } else {
+        /* eq. (18): leave by a blank to the right, or by label y_{u+1} upwards. A blank
+         * from the last frame with labels still owed leaves the lattice: probability 0. */
+        double right = t + 1 < T ? log_beta[(t + 1) * W + u] + log_blank[t * W + u] : -INFINITY;
+        double up = u < U ? log_beta[t * W + u + 1] + log_label[t * W + u] : -INFINITY;
+        b = asr_logaddexp(right, up);
+      }
+      log_beta[t * W + u] = b;
+    }
+  return log_beta[0];                                          /* beta(1,0) = Pr(y*|x) */
+}
+
+/* ---- 6.2 The loss (implementation) */
+
+/* Checks every argument before anything is written. Returns the blank index in *blank. */
+ASR__PRIVATE asr_result asr__rnnt_check(const asr_real *loss, const asr_real *logits, const int *targets,
+                                        const int *logit_lengths, const int *target_lengths, int N,
+                                        int T, int U, int V, const asr_rnnt_opts *opts, int check_finite,
+                                        void *work, size_t work_bytes, int *blank, asr_error *err) {
+  int b, i, t, u;
+  if (!loss || !opts || !logit_lengths || !target_lengths || (!logits && N > 0 && T > 0))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: a required pointer is NULL");
+  if (N < 0 || T < 0 || U < 0 || V < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: sizes N=%d T=%d U=%d V=%d are invalid", N, T, U, V);
+  if (opts->reduction != ASR_RNNT_NONE && opts->reduction != ASR_RNNT_SUM && opts->reduction != ASR_RNNT_MEAN)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: unknown reduction %d", (int)opts->reduction);
+  if (opts->clamp != opts->clamp)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: clamp is NaN");
+  *blank = opts->blank < 0 ? V + opts->blank : opts->blank;
+  if (*blank < 0 || *blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "rnnt: blank %d is outside 0..%d", opts->blank, V - 1);
+  if (work_bytes < asr_rnnt_loss_workspace_size(T, U, V) || (!work && work_bytes))
+    return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt: workspace of %lu bytes, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)asr_rnnt_loss_workspace_size(T, U, V));
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    if (Tb < 0 || Tb > T)
+      return asr__fail(err, ASR_ERR_RANGE, "rnnt: logit_lengths[%d] = %d is outside 0..%d", b, Tb, T);
+    if (Ub < 0 || Ub > U)
+      return asr__fail(err, ASR_ERR_RANGE, "rnnt: target_lengths[%d] = %d is outside 0..%d", b, Ub, U);
+    if (Tb == 0 && Ub > 0)
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "rnnt: item %d has %d target labels but no frames (logit_lengths[%d] = 0)", b, Ub, b);
+    if (Ub > 0 && !targets) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: targets is NULL");
+    for (i = 0; i < Ub; i++) {
+      int y = targets[(size_t)b * U + i];
+      if (y < 0 || y >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is outside 0..%d", b, i, y, V - 1);
+      if (y == *blank)
+        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is the blank", b, i, y);
+    }
+    if (check_finite)
+      for (t = 0; t < Tb; t++)
+        for (u = 0; u <= Ub; u++) {
+          const asr_real *z = logits + (((size_t)b * T + t) * (U + 1) + u) * V;
+          if (!asr_all_finite(z, (size_t)V))
+            return asr__fail(err, ASR_ERR_NONFINITE, "rnnt: logits[%d][%d][%d] holds NaN or inf", b, t, u);
+        }
+  }
+  return ASR_OK;
+}
+
+/* Carves the workspace into five (T,U+1) double arrays and (T+2U+2) ints. */
+ASR__PRIVATE void asr__rnnt_carve(void *work, int T, int U, double **a, int **ints) {
+  size_t nodes = (size_t)T * (U + 1);
+  uintptr_t p = ((uintptr_t)work + 63u) & ~(uintptr_t)63u;   /* 64-byte aligned */
+  int i;
+  for (i = 0; i < 5; i++) a[i] = (double *)p + (size_t)i * nodes;
+  *ints = (int *)((double *)p + 5 * nodes);
+}
+
+/* clamp (when > 0), then scale: torchaudio clamps the item's gradient inside the kernel and
+ * autograd multiplies by the reduction's factor afterwards. */
+ASR__PRIVATE asr_real asr__rnnt_clamp_scale(double g, double clamp, double scale) {
+  if (clamp > 0) g = g > clamp ? clamp : (g < -clamp ? -clamp : g);
+  return (asr_real)(g * scale);
+}
+
+/* Zeroes the padded part of one item's gradient: u > Ub in the valid rows, and t >= Tb. */
+ASR__PRIVATE void asr__rnnt_zero_padding(asr_real *g, int Tb, int Ub, int T, int U, int V) {
+  int t;
+  for (t = 0; t < Tb; t++)
+    if (Ub < U)
+      memset(g + ((size_t)t * (U + 1) + Ub + 1) * V, 0, sizeof(asr_real) * (size_t)(U - Ub) * V);
+  if (Tb < T) memset(g + (size_t)Tb * (U + 1) * V, 0, sizeof(asr_real) * (size_t)(T - Tb) * (U + 1) * V);
+}
+
+/* C(n, k) in double (exact for the sizes _naive accepts). */
+ASR__PRIVATE double asr__rnnt_binom(int n, int k) {
+  double c = 1;
+  int i;
+  if (k < 0 || k > n) return 0;
+  for (i = 1; i <= k; i++) c = c * (n - k + i) / i;
+  return c;
+}
+
+/* One alignment of _naive: moves[s] = 1 if step s emits a label, 0 if it emits a blank, for
+ * the T-1+U steps before the final blank. Returns ln Pr(a|x), each factor being eq. (13)
+ * evaluated from scratch at the node the step leaves. If w_occ != NULL, adds `weight` to
+ * the node occupancy and to the weight of the arrow taken (the definition of the
+ * gradient). */
+ASR__PRIVATE double asr__rnnt_naive_path(const int *moves, const asr_real *z, const int *labels, int Tb,
+                                         int Ub, int U, int V, int blank, double weight, double *w_occ,
+                                         double *w_blank, double *w_label) {
+  double lp = 0;
+  int s, t = 0, u = 0, W = Ub + 1;
+  for (s = 0; s <= Tb - 1 + Ub; s++) {
+    const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
+    int last = (s == Tb - 1 + Ub);        /* the final blank, from (T,U) out of the lattice */
+    int emit = !last && moves[s];
+    int k = emit ? labels[u] : blank;
+    lp += (double)node[k] - asr__rnnt_node_lse(node, V);      /* log Pr(k|t,u), eq. (13) */
+    if (w_occ) {
+      w_occ[t * W + u] += weight;
+      if (emit) w_label[t * W + u] += weight;
+      else w_blank[t * W + u] += weight;
+    }
+    if (emit) u++;                         /* a label moves up the lattice ... */
+    else t++;                              /* ... a blank moves right, to the next frame */
+  }
+  return lp;
+}
+
+/* Next combination of k positions out of n (pos ascending); 0 when exhausted. */
+ASR__PRIVATE int asr__rnnt_next_comb(int *pos, int k, int n) {
+  int i = k - 1;
+  while (i >= 0 && pos[i] == n - k + i) i--;
+  if (i < 0) return 0;
+  pos[i]++;
+  for (i = i + 1; i < k; i++) pos[i] = pos[i - 1] + 1;
+  return 1;
+}
+
+ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                      const int *targets, const int *logit_lengths,
+                                      const int *target_lengths, int N, int T, int U, int V,
+                                      const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  int b, blank, *ints;
+  double *arr[5], scale, total = 0;
+  asr_result r = asr__rnnt_check(loss, logits, targets, logit_lengths, target_lengths, N, T, U, V,
+                                 opts, 1, work, work_bytes, &blank, err);
+  if (r != ASR_OK) return r;
+  for (b = 0; b < N; b++) {   /* refuse before anything is written */
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    if (Tb > 0 && asr__rnnt_binom(Tb - 1 + Ub, Ub) > ASR_RNNT_NAIVE_MAX_PATHS)
+      return asr__fail(err, ASR_ERR_TOO_LARGE, "rnnt naive: item %d has %.0f alignments (T=%d, U=%d), "
+                       "more than ASR_RNNT_NAIVE_MAX_PATHS = %d", b, asr__rnnt_binom(Tb - 1 + Ub, Ub), Tb, Ub,
+                       ASR_RNNT_NAIVE_MAX_PATHS);
+  }
+  asr__rnnt_carve(work, T, U, arr, &ints);
+  scale = opts->reduction == ASR_RNNT_MEAN && N > 0 ? 1.0 / N : 1.0;
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b], L = Tb - 1 + Ub, i, more, t, u, k;
+    const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
+    const int *y = targets ? targets + (size_t)b * U : NULL;
+    int *moves = ints, *pos = ints + T + U;   /* L <= T+U-1 moves, Ub <= U positions */
+    double logP = -INFINITY;
+    if (Tb == 0) {                          /* the empty alignment: Pr = 1, loss 0 */
+      if (opts->reduction == ASR_RNNT_NONE) loss[b] = 0;
+      if (grad) memset(grad + (size_t)b * T * (U + 1) * V, 0, sizeof(asr_real) * (size_t)T * (U + 1) * V);
+      continue;
+    }
+    /* eq. (1): Pr(y*|x) = sum over the C(L, U) alignments; pos[] = the steps that emit */
+    for (i = 0; i < Ub; i++) pos[i] = i;
+    do {
+      for (i = 0; i < L; i++) moves[i] = 0;
+      for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
+      logP = asr_logaddexp(logP, asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, 0, NULL, NULL, NULL));
+      more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, L);
+    } while (more);
+    if (opts->reduction == ASR_RNNT_NONE) loss[b] = (asr_real)-logP;
+    total += -logP;
+    if (!grad) continue;
+    /* the gradient, by definition: each alignment's share Pr(a|x)/Pr(y*|x) of the total,
+     * added to every node it visits and to the arrow it leaves by */
+    for (i = 0; i < Tb * (Ub + 1); i++) arr[0][i] = arr[1][i] = arr[2][i] = 0;
+    for (i = 0; i < Ub; i++) pos[i] = i;
+    do {
+      double lp;
+      for (i = 0; i < L; i++) moves[i] = 0;
+      for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
+      lp = asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, 0, NULL, NULL, NULL);
+      asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, exp(lp - logP), arr[0], arr[1], arr[2]);
+      more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, L);
+    } while (more);
+    {
+      asr_real *g = grad + (size_t)b * T * (U + 1) * V;
+      for (t = 0; t < Tb; t++)
+        for (u = 0; u <= Ub; u++) {
+          const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
+          asr_real *gn = g + ((size_t)t * (U + 1) + u) * V;
+          double lse = asr__rnnt_node_lse(node, V), occ = arr[0][t * (Ub + 1) + u];
+          for (k = 0; k < V; k++) {
+            /* dL/dz_k = sum_a share(a) [a at (t,u)] (Pr(k|t,u) - [a leaves by k]) */
+            double gk = occ * exp((double)node[k] - lse);
+            if (k == blank) gk -= arr[1][t * (Ub + 1) + u];
+            if (u < Ub && k == y[u]) gk -= arr[2][t * (Ub + 1) + u];
+            gn[k] = asr__rnnt_clamp_scale(gk, opts->clamp, scale);
+          }
+        }
+      asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
+    }
+  }
+  if (opts->reduction == ASR_RNNT_SUM) loss[0] = (asr_real)total;
+  if (opts->reduction == ASR_RNNT_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
+  return ASR_OK;
+}
+
+/* One node of the logits-contract gradient (gn may equal node: element-wise):
+ *   gn[k] = clamp_scale(Pr(k|t,u) gamma - [k = blank] e_blank - [k = label] e_label)
+ * with Pr(k|t,u) = exp(node[k] - log_norm), eq. (13); label = -1 at u = U. */
+ASR__PRIVATE void asr__rnnt_node_grad(asr_real *gn, const asr_real *node, int V, int blank, int label,
+                                      double log_norm, double gamma, double e_blank, double e_label,
+                                      double clamp, double scale) {
+  int k;
+  for (k = 0; k < V; k++) {
+    double gk = exp((double)node[k] - log_norm) * gamma;          /* softmax term, eq. (23) */
+    if (k == blank) gk -= e_blank;                                 /* lattice terms, eq. (20) */
+    if (k == label) gk -= e_label;
+    gn[k] = asr__rnnt_clamp_scale(gk, clamp, scale);
+  }
+}
+
+/* One item of _ref / _logprobs_ref. The gradient, from [Graves12]:
+ *   eq. (20)  dL/dPr(k|t,u) = -(alpha(t,u)/Pr(y*|x)) * { beta(t,u+1) if k = y_{u+1};
+ *                                                       beta(t+1,u) if k = blank; 0 else }
+ *   eq. (23)  dPr(k'|t,u)/dz_k = Pr(k'|t,u) (delta_kk' - Pr(k|t,u))    (the softmax, eq. (13))
+ * Summing eq. (20) times eq. (23) over k' (eqs. (21)-(22) do it for f_t and g_u) gives
+ *   dL/dz_k = Pr(k|t,u) gamma(t,u) - [k = blank] e_blank(t,u) - [k = y_{u+1}] e_label(t,u)
+ * with the arrow occupancies (the share of Pr(y*|x) flowing along each arrow)
+ *   e_blank(t,u) = alpha(t,u) 0(t,u) beta(t+1,u) / Pr,   e_label(t,u) = alpha(t,u) y(t,u) beta(t,u+1) / Pr
+ * and the node occupancy gamma = e_blank + e_label = alpha(t,u) beta(t,u) / Pr (eq. (18)).
+ * So every entry gets the softmax term and only two entries per node get the lattice terms
+ * (Li et al. 2019's "function merging": the log-softmax never has to be materialized).
+ * For the _logprobs contract dL/dlog Pr(k|t,u) = Pr(k|t,u) dL/dPr(k|t,u) = -e_k.
+ * NOTE: the blank from the terminal node (T,U) leaves the lattice with beta(T+1,U) = 1
+ * (eq. (18)'s initial condition beta(T,U) = 0(T,U)); a blank from any other node of the last
+ * frame has beta(T+1,u) = 0. */
+ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U,
+                                       int V, int blank, int logprobs, double clamp, double scale, double **arr) {
+  double *lb = arr[0], *ll = arr[1], *ln = arr[2], *la = arr[3], *lbeta = arr[4], logP;
+  const int W = Ub + 1;
+  int t, u, k;
+  if (logprobs) {            /* the inputs are log Pr(k|t,u) already */
+    for (t = 0; t < Tb; t++)
+      for (u = 0; u <= Ub; u++) {
+        const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
+        lb[t * W + u] = node[blank];
+        ll[t * W + u] = u < Ub ? (double)node[y[u]] : -INFINITY;
+      }
+  } else {
+    asr_rnnt_lattice(lb, ll, ln, z, y, Tb, Ub, U + 1, V, blank);   /* eqs. (13)-(15) */
+  }
+  logP = asr_rnnt_alpha(la, lb, ll, Tb, Ub);                       /* eqs. (16)-(17) */
+  if (!g) return -logP;
+  asr_rnnt_beta(lbeta, lb, ll, Tb, Ub);                            /* eq. (18) */
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
+      asr_real *gn = g + ((size_t)t * (U + 1) + u) * V;
+      int n = t * W + u;
+      /* beta after each arrow: right (t+1,u) and up (t,u+1), with the NOTE's edge cases */
+      double b_right = t + 1 < Tb ? lbeta[n + W] : (u == Ub ? 0.0 : -INFINITY);
+      double b_up = u < Ub ? lbeta[n + 1] : -INFINITY;
+      double e_blank = exp(la[n] + lb[n] + b_right - logP);        /* eq. (20), k = blank */
+      double e_label = exp(la[n] + ll[n] + b_up - logP);           /* eq. (20), k = y_{u+1} */
+      if (logprobs) {
+        for (k = 0; k < V; k++) gn[k] = 0;
+        gn[blank] = asr__rnnt_clamp_scale(-e_blank, clamp, scale);
+        if (u < Ub) gn[y[u]] = asr__rnnt_clamp_scale(-e_label, clamp, scale);
+      } else {
+        asr__rnnt_node_grad(gn, node, V, blank, u < Ub ? y[u] : -1, ln[n],
+                            exp(la[n] + lbeta[n] - logP),          /* node occupancy gamma */
+                            e_blank, e_label, clamp, scale);
+      }
+    }
+  return -logP;
+}
+
+ASR__PRIVATE asr_result asr__rnnt_loss_driver(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                              const int *targets, const int *logit_lengths,
+                                              const int *target_lengths, int N, int T, int U, int V,
+                                              const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                              asr_error *err, int logprobs, int fast) {
+  int b, blank, *ints;
+  double *arr[5], scale, total = 0;
+  asr_result r = asr__rnnt_check(loss, logits, targets, logit_lengths, target_lengths, N, T, U, V,
+                                 opts, 1, work, work_bytes, &blank, err);
+  if (r != ASR_OK) return r;
+  asr__rnnt_carve(work, T, U, arr, &ints);
+  scale = opts->reduction == ASR_RNNT_MEAN && N > 0 ? 1.0 / N : 1.0;
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
+    asr_real *g = grad ? grad + (size_t)b * T * (U + 1) * V : NULL;
+    double l = 0;
+    if (Tb > 0) {
+#ifdef ASR__RNNT_HAVE_FAST
+      if (fast && !logprobs) l = asr__rnnt_item_fast(g, z, targets + (size_t)b * U, Tb, Ub, U, V, blank,
+                                                     opts->clamp, scale, arr);
+      else
+#endif
+        l = asr__rnnt_item_ref(g, z, targets ? targets + (size_t)b * U : NULL, Tb, Ub, U, V, blank,
+                               logprobs, opts->clamp, scale, arr);
+    }
+    if (g) asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
+    if (opts->reduction == ASR_RNNT_NONE) loss[b] = (asr_real)l;
+    total += l;
+  }
+  (void)fast;
+  if (opts->reduction == ASR_RNNT_SUM) loss[0] = (asr_real)total;
+  if (opts->reduction == ASR_RNNT_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rnnt_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                    const int *targets, const int *logit_lengths,
+                                    const int *target_lengths, int N, int T, int U, int V,
+                                    const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                    asr_error *err) {
+  return asr__rnnt_loss_driver(loss, grad, logits, targets, logit_lengths, target_lengths, N, T, U, V,
+                               opts, work, work_bytes, err, 0, 0);
+}
+
+ASRDEF asr_result asr_rnnt_loss_logprobs_ref(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                             const int *targets, const int *logit_lengths,
+                                             const int *target_lengths, int N, int T, int U, int V,
+                                             const asr_rnnt_opts *opts, void *work,
+                                             size_t work_bytes, asr_error *err) {
+  return asr__rnnt_loss_driver(loss, grad, logprobs, targets, logit_lengths, target_lengths, N, T, U, V,
+                               opts, work, work_bytes, err, 1, 0);
+}
+
+ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                         const int *targets, const int *logit_lengths,
+                                         const int *target_lengths, int N, int T, int U, int V,
+                                         const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                         asr_error *err) {
+  /* two entries per node: nothing for SIMD to win */
+  return asr_rnnt_loss_logprobs_ref(loss, grad, logprobs, targets, logit_lengths, target_lengths, N, T,
+                                    U, V, opts, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                const int *targets, const int *logit_lengths,
+                                const int *target_lengths, int N, int T, int U, int V,
+                                const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                asr_error *err) {
+  return asr__rnnt_loss_driver(loss, grad, logits, targets, logit_lengths, target_lengths, N, T, U, V,
+                               opts, work, work_bytes, err, 0, 1);
+}
+
+/* ---- 6.3 The joint network (implementation) */
+ASRDEF size_t asr_rnnt_joint_workspace_size(const asr_rnnt_joint *J, int T, int U1) {
+  size_t rows = (size_t)T + 2 * (size_t)U1, n;
+  if (!J || T < 0 || U1 < 0 || J->H < 1) return (size_t)-1;
+  /* forward: A (T,H), C (U1,H), one activation row (U1,H); backward: dA, dC, E row */
+  if (asr_size_mul(rows, (size_t)J->H, &n) != ASR_OK || asr_size_mul(n, sizeof(asr_real), &n) != ASR_OK)
+    return (size_t)-1;
+  return n;
+}
+
+/* act(x) and act'(x) written through the output y = act(x) */
+ASR__PRIVATE asr_real asr__rnnt_act(asr_rnnt_act a, asr_real x) {
+  if (a == ASR_RNNT_ACT_TANH) return (asr_real)tanh(x);
+  if (a == ASR_RNNT_ACT_RELU) return x > 0 ? x : 0;
+  return x;
+}
+ASR__PRIVATE asr_real asr__rnnt_act_grad(asr_rnnt_act a, asr_real y) {
+  if (a == ASR_RNNT_ACT_TANH) return 1 - y * y;     /* tanh' = 1 - tanh^2 */
+  if (a == ASR_RNNT_ACT_RELU) return y > 0 ? 1 : 0; /* relu' = [x > 0] = [y > 0] */
+  return 1;
+}
+
+/* One frame row: hrow (U1,H) = act(A_t + C_u), zrow (U1,V) = hrow W_out^T + b_out. */
+ASR__PRIVATE void asr__rnnt_joint_row(asr_real *zrow, asr_real *hrow, const asr_real *A_t, const asr_real *C,
+                                      const asr_rnnt_joint *J, int U1) {
+  int u, i, H = J->H, V = J->V;
+  for (u = 0; u < U1; u++)
+    for (i = 0; i < H; i++)   /* act(W_enc f_t + W_pred g_u + b): the two halves meet here */
+      hrow[(size_t)u * H + i] = asr__rnnt_act(J->act, A_t[i] + C[(size_t)u * H + i]);
+  asr_gemm(0, 1, U1, V, H, 1, hrow, H, J->W_out, H, 0, zrow, V);   /* W_out act(.) */
+  if (J->b_out)
+    for (u = 0; u < U1; u++)
+      for (i = 0; i < V; i++) zrow[(size_t)u * V + i] += J->b_out[i];
+}
+
+/* A (T,H) = f W_enc^T and C (U1,H) = g W_pred^T + b: computed once, shared by every node. */
+ASR__PRIVATE void asr__rnnt_joint_halves(asr_real *A, asr_real *C, const asr_real *f, const asr_real *g,
+                                         const asr_rnnt_joint *J, int T, int U1) {
+  int u, i;
+  asr_gemm(0, 1, T, J->H, J->E, 1, f, J->E, J->W_enc, J->E, 0, A, J->H);
+  asr_gemm(0, 1, U1, J->H, J->P, 1, g, J->P, J->W_pred, J->P, 0, C, J->H);
+  if (J->b)
+    for (u = 0; u < U1; u++)
+      for (i = 0; i < J->H; i++) C[(size_t)u * J->H + i] += J->b[i];
+}
+
+/* Backward of one row: dW_out, db_out; Erow = (dzrow W_out) * act'; dA_t = sum_u Erow;
+ * dC += Erow. */
+ASR__PRIVATE void asr__rnnt_joint_row_back(asr_real *Erow, asr_real *dA_t, asr_real *dC,
+                                           const asr_rnnt_joint_grad *dJ, const asr_real *dzrow,
+                                           const asr_real *hrow, const asr_rnnt_joint *J, int U1) {
+  int u, i, H = J->H, V = J->V;
+  if (dJ && dJ->W_out) asr_gemm(1, 0, V, H, U1, 1, dzrow, V, hrow, H, 1, dJ->W_out, H);
+  if (dJ && dJ->b_out)
+    for (u = 0; u < U1; u++)
+      for (i = 0; i < V; i++) dJ->b_out[i] += dzrow[(size_t)u * V + i];
+  asr_gemm(0, 0, U1, H, V, 1, dzrow, V, J->W_out, H, 0, Erow, H);   /* W_out^T d */
+  for (i = 0; i < H; i++) dA_t[i] = 0;
+  for (u = 0; u < U1; u++)
+    for (i = 0; i < H; i++) {
+      size_t n = (size_t)u * H + i;
+      Erow[n] *= asr__rnnt_act_grad(J->act, hrow[n]);              /* through act */
+      dA_t[i] += Erow[n];                                           /* f_t is shared by the row */
+      dC[n] += Erow[n];                                             /* g_u is shared by the column */
+    }
+}
+
+/* The input side: df += dA W_enc, dW_enc += dA^T f, dg += dC W_pred, dW_pred += dC^T g, db. */
+ASR__PRIVATE void asr__rnnt_joint_inputs_back(asr_real *df, asr_real *dg, const asr_rnnt_joint_grad *dJ,
+                                              const asr_real *dA, const asr_real *dC, const asr_real *f,
+                                              const asr_real *g, const asr_rnnt_joint *J, int T, int U1) {
+  int u, i;
+  if (df) asr_gemm(0, 0, T, J->E, J->H, 1, dA, J->H, J->W_enc, J->E, 1, df, J->E);
+  if (dJ && dJ->W_enc) asr_gemm(1, 0, J->H, J->E, T, 1, dA, J->H, f, J->E, 1, dJ->W_enc, J->E);
+  if (dg) asr_gemm(0, 0, U1, J->P, J->H, 1, dC, J->H, J->W_pred, J->P, 1, dg, J->P);
+  if (dJ && dJ->W_pred) asr_gemm(1, 0, J->H, J->P, U1, 1, dC, J->H, g, J->P, 1, dJ->W_pred, J->P);
+  if (dJ && dJ->b)
+    for (u = 0; u < U1; u++)
+      for (i = 0; i < J->H; i++) dJ->b[i] += dC[(size_t)u * J->H + i];
+}
+
+ASR__PRIVATE int asr__rnnt_joint_bad(const asr_rnnt_joint *J) {
+  return !J || J->E < 1 || J->P < 1 || J->H < 1 || J->V < 1 || !J->W_enc || !J->W_pred || !J->W_out ||
+         (J->act != ASR_RNNT_ACT_TANH && J->act != ASR_RNNT_ACT_RELU && J->act != ASR_RNNT_ACT_IDENTITY);
+}
+
+ASRDEF asr_result asr_rnnt_joint_forward(asr_real *z, asr_real *hid, const asr_real *f,
+                                         const asr_real *g, const asr_rnnt_joint *J, int T, int U1,
+                                         void *work, size_t work_bytes) {
+  asr_real *A, *C, *hrow;
+  int t;
+  if (asr__rnnt_joint_bad(J) || T < 0 || U1 < 0 || !z || (T && !f) || (U1 && !g)) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_rnnt_joint_workspace_size(J, T, U1) || !work) return ASR_ERR_WORKSPACE;
+  A = (asr_real *)work;
+  C = A + (size_t)T * J->H;
+  hrow = C + (size_t)U1 * J->H;
+  asr__rnnt_joint_halves(A, C, f, g, J, T, U1);
+  for (t = 0; t < T; t++) {
+    asr_real *h = hid ? hid + (size_t)t * U1 * J->H : hrow;
+    asr__rnnt_joint_row(z + (size_t)t * U1 * J->V, h, A + (size_t)t * J->H, C, J, U1);
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rnnt_joint_backward(asr_real *df, asr_real *dg, const asr_rnnt_joint_grad *dJ,
+                                          const asr_real *dz, const asr_real *hid, const asr_real *f,
+                                          const asr_real *g, const asr_rnnt_joint *J, int T, int U1,
+                                          void *work, size_t work_bytes) {
+  asr_real *dA, *dC, *Erow;
+  int t;
+  size_t i;
+  if (asr__rnnt_joint_bad(J) || T < 0 || U1 < 0 || !dz || !hid || (T && !f) || (U1 && !g))
+    return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_rnnt_joint_workspace_size(J, T, U1) || !work) return ASR_ERR_WORKSPACE;
+  dA = (asr_real *)work;
+  dC = dA + (size_t)T * J->H;
+  Erow = dC + (size_t)U1 * J->H;
+  for (i = 0; i < (size_t)U1 * J->H; i++) dC[i] = 0;
+  for (t = 0; t < T; t++)
+    asr__rnnt_joint_row_back(Erow, dA + (size_t)t * J->H, dC, dJ, dz + (size_t)t * U1 * J->V,
+                             hid + (size_t)t * U1 * J->H, J, U1);
+  asr__rnnt_joint_inputs_back(df, dg, dJ, dA, dC, f, g, J, T, U1);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_rnnt_joint_loss_rowwise_workspace_size(const asr_rnnt_joint *J, int T, int U) {
+  size_t lat = asr_rnnt_loss_workspace_size(T, U, 1), reals, n;
+  if (!J || T < 0 || U < 0 || lat == (size_t)-1) return (size_t)-1;
+  /* A, dA (T,H); C, dC, hrow, Erow (U+1,H); zrow (U+1,V) */
+  if (asr_size_mul((size_t)T, (size_t)J->H, &reals) != ASR_OK) return (size_t)-1;
+  reals *= 2;
+  if (asr_size_mul((size_t)U + 1, 4 * (size_t)J->H + (size_t)J->V, &n) != ASR_OK) return (size_t)-1;
+  reals += n;
+  if (asr_size_mul(reals, sizeof(asr_real), &n) != ASR_OK || n + lat < n) return (size_t)-1;
+  return n + lat;
+}
+
+ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_real *dg,
+                                              const asr_rnnt_joint_grad *dJ, const asr_real *f,
+                                              const asr_real *g, const asr_rnnt_joint *J,
+                                              const int *labels, int T, int U,
+                                              const asr_rnnt_opts *opts, void *work,
+                                              size_t work_bytes, asr_error *err) {
+  const int U1 = U + 1, W = U + 1;
+  int t, u, i, blank, *ints, V;
+  double *arr[5], logP;
+  asr_real *A, *dA, *C, *dC, *hrow, *Erow, *zrow;
+  if (asr__rnnt_joint_bad(J) || !loss || !opts || T < 1 || U < 0 || !f || !g || (U && !labels))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt rowwise: bad arguments (T must be >= 1)");
+  V = J->V;
+  blank = opts->blank < 0 ? V + opts->blank : opts->blank;
+  if (blank < 0 || blank >= V) return asr__fail(err, ASR_ERR_RANGE, "rnnt rowwise: blank %d out of range", opts->blank);
+  for (i = 0; i < U; i++)
+    if (labels[i] < 0 || labels[i] >= V || labels[i] == blank)
+      return asr__fail(err, ASR_ERR_RANGE, "rnnt rowwise: labels[%d] = %d is out of range or the blank", i, labels[i]);
+  if (!work || work_bytes < asr_rnnt_joint_loss_rowwise_workspace_size(J, T, U))
+    return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt rowwise: workspace too small");
+  asr__rnnt_carve(work, T, U, arr, &ints);
+  A = (asr_real *)((char *)work + asr_rnnt_loss_workspace_size(T, U, 1));
+  dA = A + (size_t)T * J->H;
+  C = dA + (size_t)T * J->H;
+  dC = C + (size_t)U1 * J->H;
+  hrow = dC + (size_t)U1 * J->H;
+  Erow = hrow + (size_t)U1 * J->H;
+  zrow = Erow + (size_t)U1 * J->H;
+  asr__rnnt_joint_halves(A, C, f, g, J, T, U1);
+  /* pass 1: each row's lattice numbers, eqs. (13)-(15); the row itself is dropped */
+  for (t = 0; t < T; t++) {
+    asr__rnnt_joint_row(zrow, hrow, A + (size_t)t * J->H, C, J, U1);
+    if (!asr_all_finite(zrow, (size_t)U1 * V))
+      return asr__fail(err, ASR_ERR_NONFINITE, "rnnt rowwise: the joint's output at frame %d is not finite", t);
+    asr_rnnt_lattice(arr[0] + (size_t)t * W, arr[1] + (size_t)t * W, arr[2] + (size_t)t * W, zrow, labels, 1,
+                     U, U1, V, blank);
+  }
+  logP = asr_rnnt_alpha(arr[3], arr[0], arr[1], T, U);    /* eqs. (16)-(17) */
+  *loss = -logP;
+  if (!df && !dg && !dJ) return ASR_OK;
+  asr_rnnt_beta(arr[4], arr[0], arr[1], T, U);            /* eq. (18) */
+  for (i = 0; i < U1 * J->H; i++) dC[i] = 0;
+  /* pass 2: recompute row t, its gradient in place, and push it through the joint */
+  for (t = 0; t < T; t++) {
+    asr__rnnt_joint_row(zrow, hrow, A + (size_t)t * J->H, C, J, U1);
+    for (u = 0; u <= U; u++) {
+      int n = t * W + u;
+      double b_right = t + 1 < T ? arr[4][n + W] : (u == U ? 0.0 : -INFINITY);
+      double b_up = u < U ? arr[4][n + 1] : -INFINITY;
+      asr__rnnt_node_grad(zrow + (size_t)u * V, zrow + (size_t)u * V, V, blank, u < U ? labels[u] : -1,
+                          arr[2][n], exp(arr[3][n] + arr[4][n] - logP),
+                          exp(arr[3][n] + arr[0][n] + b_right - logP), exp(arr[3][n] + arr[1][n] + b_up - logP),
+                          opts->clamp, 1.0);
+    }
+    asr__rnnt_joint_row_back(Erow, dA + (size_t)t * J->H, dC, dJ, zrow, hrow, J, U1);
+  }
+  asr__rnnt_joint_inputs_back(df, dg, dJ, dA, dC, f, g, J, T, U1);
+  return ASR_OK;
+}
+
 /* ========================================================================================
  * 7. Seq2seq (implementation)
  * ======================================================================================== */
@@ -5771,6 +6656,328 @@ ASRDEF asr_result asr_check_attention(asr_attention_forward_fn fwd, asr_attentio
 /* ---------------------------------------------------------------------------------------
  * 10.5 RNN-T checkers (implementation)
  * --------------------------------------------------------------------------------------- */
+
+/* The published cases (see asr_rnnt_known_case). Numbers restated from the cited tests.
+ * Tolerances: the gradients are printed to 6-8 decimals (half a unit of the 6th: 5e-7),
+ * computed upstream in float32; 1e-6 covers both. */
+static const double asr__rnnt_ka_small_logits[30] = {
+  0.1, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.6, 0.1, 0.1, 0.1, 0.1, 0.2, 0.8, 0.1, 0.1, 0.6, 0.1,
+  0.1, 0.1, 0.1, 0.1, 0.2, 0.1, 0.1, 0.7, 0.1, 0.2, 0.1, 0.1};
+static const double asr__rnnt_ka_small_cost0[1] = {
+  4.495666};
+static const double asr__rnnt_ka_small_grad0[30] = {
+  -0.13116688, -0.3999269, 0.17703125, 0.17703125, 0.17703125, -0.18572757, 0.12247056,
+  -0.18168412, 0.12247056, 0.12247056, -0.32091254, 0.06269141, 0.06928472, 0.12624499,
+  0.06269141, 0.05456069, -0.21824276, 0.05456069, 0.05456069, 0.05456069, 0.12073959,
+  0.12073959, -0.48295835, 0.12073959, 0.12073959, -0.6925882, 0.16871116, 0.18645467,
+  0.16871116, 0.16871116};
+static const double asr__rnnt_ka_small_cost4[1] = {
+  5.09566688538};
+static const double asr__rnnt_ka_small_grad4[30] = {
+  0.17703132, -0.39992708, 0.17703132, 0.17703132, -0.13116692, 0.12247062, 0.12247062,
+  -0.181684, 0.12247062, -0.1857276, 0.06269141, 0.06269141, 0.06928471, 0.12624498,
+  -0.32091248, 0.05456069, -0.2182428, 0.05456069, 0.05456069, 0.05456069, 0.12073967,
+  0.12073967, -0.48295838, 0.12073967, 0.12073967, 0.30741188, 0.16871123, 0.18645471,
+  0.16871123, -0.83128875};
+static const double asr__rnnt_ka_b2_logits[72] = {
+  0.065357, 0.78753, 0.081592, 0.529716, 0.750675, 0.754135, 0.609764, 0.86814, 0.622532,
+  0.668522, 0.858039, 0.164539, 0.98978, 0.944298, 0.603168, 0.946783, 0.666203, 0.286882,
+  0.094184, 0.366674, 0.736168, 0.16668, 0.714154, 0.3994, 0.535982, 0.291821, 0.612642,
+  0.324241, 0.800764, 0.524106, 0.779195, 0.183314, 0.113745, 0.240222, 0.33947, 0.13416,
+  0.505562, 0.051597, 0.64029, 0.430733, 0.829473, 0.177467, 0.3207, 0.042883, 0.302803,
+  0.675178, 0.569537, 0.558474, 0.083132, 0.060165, 0.107958, 0.748615, 0.943918, 0.486356,
+  0.418199, 0.652408, 0.024243, 0.134582, 0.366342, 0.29583, 0.92367, 0.689929, 0.741898,
+  0.250005, 0.60343, 0.987289, 0.592606, 0.884672, 0.54345, 0.66077, 0.377128, 0.358021};
+static const double asr__rnnt_ka_b2_cost[2] = {
+  4.280652859089074, 3.938436982250359};
+static const double asr__rnnt_ka_b2_grad[72] = {
+  -0.186844, -0.062555, 0.249399, -0.203377, 0.202399, 0.000977, -0.141016, 0.079123, 0.061893,
+  -0.011552, -0.08128, 0.092832, -0.154257, 0.229433, -0.075176, -0.246593, 0.146405, 0.100188,
+  -0.012918, -0.061593, 0.074512, -0.055986, 0.219831, -0.163845, -0.497627, 0.20924, 0.288387,
+  0.013605, -0.03022, 0.016615, 0.113925, 0.062781, -0.176706, -0.667078, 0.367659, 0.299419,
+  -0.356344, -0.055347, 0.411691, -0.096922, 0.029459, 0.067463, -0.063518, 0.027654, 0.035863,
+  -0.154499, -0.073942, 0.228441, -0.16679, -8.8e-05, 0.166878, -0.17237, 0.105565, 0.066804,
+  0.023875, -0.118256, 0.094381, -0.104707, -0.108934, 0.213642, -0.369844, 0.180118, 0.189726,
+  0.025714, -0.079462, 0.053748, 0.122328, -0.238789, 0.11646, -0.598687, 0.302203, 0.296484};
+static const double asr__rnnt_ka_b2_grad_lp[72] = {
+  -0.432226, -0.567774, 0.0, -0.36565, 0.0, -0.202123, -0.202123, 0.0, 0.0, -0.165217,
+  -0.26701, 0.0, -0.394365, 0.0, -0.238294, -0.440418, 0.0, 0.0, -0.05213, -0.113087, 0.0,
+  -0.183138, 0.0, -0.324314, -0.764732, 0.0, 0.0, 0.0, -0.05213, 0.0, 0.0, 0.0, -0.235268,
+  -1.0, 0.0, 0.0, -0.716142, -0.283858, 0.0, -0.183829, -0.100028, 0.0, -0.100028, 0.0, 0.0,
+  -0.411218, -0.304924, 0.0, -0.329576, -0.159178, 0.0, -0.259206, 0.0, 0.0, -0.116076,
+  -0.295142, 0.0, -0.286533, -0.338184, 0.0, -0.59739, 0.0, 0.0, 0.0, -0.116076, 0.0, 0.0,
+  -0.40261, 0.0, -1.0, 0.0, 0.0};
+static const double asr__rnnt_ka_awni_f[10] = {
+  0.1, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.1, 0.1};
+static const double asr__rnnt_ka_awni_g[15] = {
+  0.1, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.6, 0.1, 0.1, 0.1, 0.1, 0.2, 0.8, 0.1};
+static const double asr__rnnt_ka_awni_cost[1] = {
+  4.843925};
+static const double asr__rnnt_ka_awni_df[10] = {
+  -0.6884234547615051, -0.05528555065393448, 0.0728120282292366, 0.3593204915523529,
+  0.3115764856338501, -0.6753658056259155, 0.08346927165985107, -0.21995842456817627,
+  0.48722079396247864, 0.3246341943740845};
+static const double asr__rnnt_ka_awni_dg[15] = {
+  -0.07572315633296967, -0.5175057649612427, 0.2010551244020462, 0.19608692824840546,
+  0.19608692824840546, -0.1768123358488083, 0.30765989422798157, -0.5961406826972961,
+  0.23264653980731964, 0.23264653980731964, -1.1112537384033203, 0.2380295693874359,
+  0.24793916940689087, 0.41780781745910645, 0.20747721195220947};
+static const int asr__rnnt_ka_small_targets[2] = {1, 2};
+static const int asr__rnnt_ka_small_T[1] = {2};
+static const int asr__rnnt_ka_small_U[1] = {2};
+static const int asr__rnnt_ka_b2_targets[4] = {1, 2, 1, 1};
+static const int asr__rnnt_ka_b2_T[2] = {4, 4};
+static const int asr__rnnt_ka_b2_U[2] = {2, 2};
+
+static const asr_rnnt_known_case asr__rnnt_known[4] = {
+  {"rnnt_small_blank0",
+   "HawkAaron/warp-transducer @ f546575, pytorch_binding/test/test.py small_test (cost also in "
+   "tests/test_cpu.cpp small_test); Apache-2.0",
+   1, 2, 2, 5, 0, asr__rnnt_ka_small_targets, asr__rnnt_ka_small_T, asr__rnnt_ka_small_U,
+   asr__rnnt_ka_small_logits, NULL, NULL, asr__rnnt_ka_small_cost0, asr__rnnt_ka_small_grad0, NULL,
+   NULL, NULL, 2e-6, 1e-6},   /* cost: 6 decimals of a float32 run (a float64 evaluation differs
+                                 by 7.7e-7) + asr_real rounding (2.4e-7 in float) */
+  {"rnnt_small_blankLast",
+   "pytorch/audio test/torchaudio_unittest/common_utils/rnnt_utils.py get_B1_T2_U3_D5_data "
+   "(blank = -1, i.e. 4); BSD-2-Clause",
+   1, 2, 2, 5, 4, asr__rnnt_ka_small_targets, asr__rnnt_ka_small_T, asr__rnnt_ka_small_U,
+   asr__rnnt_ka_small_logits, NULL, NULL, asr__rnnt_ka_small_cost4, asr__rnnt_ka_small_grad4, NULL,
+   NULL, NULL, 1e-6, 1e-6},
+  {"rnnt_big_B2_T4_U3_V3_blank0",
+   "pytorch/audio rnnt_utils.py get_B2_T4_U3_D3_data (grad_logits, 6 d.p.); the same case is "
+   "HawkAaron/warp-transducer tests/test_cpu.cpp options_test (grad_logprobs); BSD-2-Clause / Apache-2.0",
+   2, 4, 2, 3, 0, asr__rnnt_ka_b2_targets, asr__rnnt_ka_b2_T, asr__rnnt_ka_b2_U, asr__rnnt_ka_b2_logits,
+   NULL, NULL, asr__rnnt_ka_b2_cost, asr__rnnt_ka_b2_grad, asr__rnnt_ka_b2_grad_lp, NULL, NULL, 1e-6, 1e-6},
+  {"rnnt_awni_factored_small",
+   "awni/transducer @ e90c6f4, transducer/test.cpp smallTest (logits[t][u] = emissions[t] + "
+   "predictions[u]); Apache-2.0",
+   1, 2, 2, 5, 0, asr__rnnt_ka_small_targets, asr__rnnt_ka_small_T, asr__rnnt_ka_small_U, NULL,
+   asr__rnnt_ka_awni_f, asr__rnnt_ka_awni_g, asr__rnnt_ka_awni_cost, NULL, NULL, asr__rnnt_ka_awni_df,
+   asr__rnnt_ka_awni_dg, 1e-6, 1e-6},
+};
+
+ASRDEF const asr_rnnt_known_case *asr_rnnt_known_cases(int *count) {
+  if (count) *count = (int)(sizeof asr__rnnt_known / sizeof asr__rnnt_known[0]);
+  return asr__rnnt_known;
+}
+
+/* ---- the checker */
+typedef struct asr__rnnt_fd_ctx {
+  asr_rnnt_loss_fn impl;
+  const int *targets, *Tl, *Ul;
+  int N, T, U, V;
+  asr_rnnt_opts opts;
+  asr_real *logits, loss[64];
+  void *work;
+  size_t work_bytes;
+} asr__rnnt_fd_ctx;
+
+ASR__PRIVATE double asr__rnnt_fd_objective(void *vctx) {
+  asr__rnnt_fd_ctx *c = (asr__rnnt_fd_ctx *)vctx;
+  if (c->impl(c->loss, NULL, c->logits, c->targets, c->Tl, c->Ul, c->N, c->T, c->U, c->V, &c->opts, c->work,
+              c->work_bytes, NULL) != ASR_OK)
+    return NAN;
+  return c->loss[0];
+}
+
+/* Compares impl with a reference function on one batch. Returns the worst error: relative
+ * (to max(1,|loss|)) on the losses, absolute on the gradient; and checks that impl writes 0
+ * into every padded gradient entry (the buffer is filled with NaN first). */
+ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn ref, const asr_real *logits,
+                                      const int *targets, const int *Tl, const int *Ul, int N, int T, int U,
+                                      int V, const asr_rnnt_opts *o, asr_real *g1, asr_real *g2, void *work,
+                                      size_t wb, int *status) {
+  asr_real l1[64], l2[64];
+  size_t n = (size_t)N * T * (U + 1) * V, i;
+  double worst = 0;
+  int nl = o->reduction == ASR_RNNT_NONE ? N : 1, b;
+  asr_result r1, r2;
+  for (i = 0; i < n; i++) g1[i] = (asr_real)NAN;
+  r1 = impl(l1, g1, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
+  r2 = ref(l2, g2, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
+  *status = r1 != ASR_OK ? (int)r1 : (int)r2;
+  if (r1 != ASR_OK || r2 != ASR_OK) return INFINITY;
+  for (b = 0; b < nl; b++) {
+    double e = fabs((double)l1[b] - l2[b]) / ASR__MAX(1.0, fabs((double)l2[b]));
+    if (e > worst || e != e) worst = e;
+  }
+  for (i = 0; i < n; i++) {
+    double e = fabs((double)g1[i] - g2[i]);
+    if (e > worst || e != e) worst = e;
+  }
+  return worst;
+}
+
+ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep) {
+  /* sizes: tiny lattices up to T=4, U=3, V=5; random batches N=4, T<=7, U<=4, V=6 */
+  enum { MAXN = 4, MAXT = 7, MAXU = 4, MAXV = 6 };
+  const double tol = ASR_REAL_DOUBLE ? 1e-10 : 1e-5;
+  const size_t cap = (size_t)MAXN * MAXT * (MAXU + 1) * MAXV;
+  size_t wb = asr_rnnt_loss_workspace_size(MAXT, MAXU, MAXV);
+  asr_real *logits = ASR__ALLOC(asr_real, cap, NULL), *g1 = ASR__ALLOC(asr_real, cap, NULL);
+  asr_real *g2 = ASR__ALLOC(asr_real, cap, NULL);
+  void *work = ASR_MALLOC(wb, NULL);
+  asr_rng rng;
+  int targets[MAXN * MAXU], Tl[MAXN], Ul[MAXN], T, U, V, b, i, status, c, nk;
+  size_t n;
+  const asr_rnnt_known_case *ka = asr_rnnt_known_cases(&nk);
+  if (!logits || !g1 || !g2 || !work) {
+    ASR_FREE(logits, NULL), ASR_FREE(g1, NULL), ASR_FREE(g2, NULL), ASR_FREE(work, NULL);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  asr_rng_seed(&rng, seed, 0x5254);
+  /* 1. every tiny lattice against the sum over alignments */
+  for (T = 1; T <= 4; T++)
+    for (U = 0; U <= 3; U++) {
+      double worst = 0;
+      int bad = 0, pass;
+      for (pass = 0; pass < 2; pass++) {           /* blank first, then blank last */
+        asr_rnnt_opts o = asr_rnnt_default_opts();
+        V = 5;
+        o.blank = pass ? V - 1 : 0;
+        o.reduction = ASR_RNNT_NONE;
+        Tl[0] = T;
+        Ul[0] = U;
+        for (i = 0; i < U; i++) targets[i] = (pass ? 0 : 1) + asr_rng_int(&rng, V - 1);  /* never the blank */
+        n = (size_t)T * (U + 1) * V;
+        for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(2 * asr_rng_normal(&rng));
+        {
+          double e = asr__rnnt_compare(impl, asr_rnnt_loss_naive, logits, targets, Tl, Ul, 1, T, U, V, &o, g1, g2,
+                                       work, wb, &status);
+          if (status != ASR_OK) bad = 1;
+          if (e > worst || e != e) worst = e;
+        }
+      }
+      asr__check_case(rep, !bad && worst <= tol, worst, "rnnt/naive T=%d U=%d (blank first and last): "
+                      "worst error %.3g (tolerance %.0e)%s", T, U, worst, tol, bad ? ", returned an error" : "");
+    }
+  /* 2. random ragged batches against _ref: every reduction, clamp, an empty item */
+  for (c = 0; c < 6; c++) {
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    double e;
+    int N = MAXN;
+    T = 2 + asr_rng_int(&rng, MAXT - 1);
+    U = asr_rng_int(&rng, MAXU + 1);
+    V = 2 + asr_rng_int(&rng, MAXV - 1);
+    o.blank = asr_rng_int(&rng, V) - (c & 1 ? V : 0);         /* also negative (from the end) */
+    o.reduction = (asr_rnnt_reduction)(c % 3);
+    o.clamp = c >= 3 ? 0.05 + 0.2 * asr_rng_uniform(&rng) : -1;
+    for (b = 0; b < N; b++) {
+      int blank = o.blank < 0 ? V + o.blank : o.blank;
+      Tl[b] = b == 0 ? T : 1 + asr_rng_int(&rng, T);
+      Ul[b] = b == 0 ? U : asr_rng_int(&rng, U + 1);
+      if (c == 5 && b == N - 1) Tl[b] = Ul[b] = 0;           /* an empty item: loss 0 */
+      for (i = 0; i < U; i++) {
+        int y = asr_rng_int(&rng, V - 1);
+        targets[b * U + i] = y >= blank ? y + 1 : y;           /* any label but the blank */
+      }
+    }
+    n = (size_t)N * T * (U + 1) * V;
+    for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(3 * asr_rng_normal(&rng));
+    e = asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, N, T, U, V, &o, g1, g2, work, wb,
+                          &status);
+    asr__check_case(rep, status == ASR_OK && e <= tol, e,
+                    "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g: worst error %.3g "
+                    "(tolerance %.0e)", c, N, T, U, V, o.blank,
+                    o.reduction == ASR_RNNT_NONE ? "none" : o.reduction == ASR_RNNT_SUM ? "sum" : "mean", o.clamp,
+                    e, tol);
+  }
+  /* 3. finite differences of the loss against impl's own gradient */
+  for (c = 0; c < 2; c++) {
+    asr__rnnt_fd_ctx fc;
+    asr_gradcheck_param p;
+    asr_gradcheck_report gr;
+    asr_gradcheck_opts go;
+    double gtol = ASR_REAL_DOUBLE ? 1e-6 : 5e-2;
+    memset(&fc, 0, sizeof fc);
+    memset(&go, 0, sizeof go);
+    go.max_elements = 4096;                  /* every element */
+    fc.impl = impl;
+    fc.N = 2;
+    fc.T = 3;
+    fc.U = 2;
+    fc.V = 4;
+    fc.opts = asr_rnnt_default_opts();
+    fc.opts.reduction = c ? ASR_RNNT_MEAN : ASR_RNNT_SUM;
+    fc.opts.blank = c ? 3 : 0;
+    Tl[0] = 3, Ul[0] = 2, Tl[1] = 2, Ul[1] = 1;
+    for (i = 0; i < 4; i++) targets[i] = 1 + (c ? -1 : 0) + asr_rng_int(&rng, 3);
+    fc.targets = targets, fc.Tl = Tl, fc.Ul = Ul;
+    fc.logits = logits, fc.work = work, fc.work_bytes = wb;
+    n = (size_t)fc.N * fc.T * (fc.U + 1) * fc.V;
+    for (i = 0; i < (int)n; i++) logits[i] = (asr_real)asr_rng_normal(&rng);
+    status = impl(fc.loss, g1, logits, targets, Tl, Ul, fc.N, fc.T, fc.U, fc.V, &fc.opts, work, wb, NULL);
+    p.name = "logits";
+    p.x = logits;
+    p.grad = g1;
+    p.n = n;
+    if (status == ASR_OK) status = asr_gradcheck(asr__rnnt_fd_objective, &fc, &p, 1, &go, &rng, &gr);
+    asr__check_case(rep, status == ASR_OK && gr.max_rel_err <= gtol, status == ASR_OK ? gr.max_rel_err : INFINITY,
+                    "rnnt/finite differences (%s, blank %d): max relative error %.3g over %d entries (tolerance %.0e)",
+                    c ? "mean" : "sum", fc.opts.blank, status == ASR_OK ? gr.max_rel_err : INFINITY,
+                    status == ASR_OK ? gr.checks : 0, gtol);
+  }
+  /* 4. the published cases */
+  for (c = 0; c < nk; c++) {
+    const asr_rnnt_known_case *k = &ka[c];
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    asr_real loss[4], df[32], dg[32];
+    double ec = 0, eg = 0;
+    size_t m = (size_t)k->N * k->T * (k->U + 1) * k->V;
+    o.blank = k->blank;
+    o.reduction = ASR_RNNT_NONE;
+    if (k->logits) {
+      for (n = 0; n < m; n++) logits[n] = (asr_real)k->logits[n];
+    } else {
+      /* the factored joint z = f_t + g_u, through asr_rnnt_joint_forward: E = P = H = V,
+       * identity weights and activation */
+      asr_rnnt_joint J;
+      asr_rnnt_joint_grad dJ;
+      asr_real eye[25], f[16], g[16], hid[64];
+      char jw[1024];
+      int r;
+      for (i = 0; i < 25; i++) eye[i] = (asr_real)(i % 6 == 0);
+      for (i = 0; i < k->T * k->V; i++) f[i] = (asr_real)k->emissions[i];
+      for (i = 0; i < (k->U + 1) * k->V; i++) g[i] = (asr_real)k->predictions[i];
+      J.E = J.P = J.H = J.V = k->V;
+      J.act = ASR_RNNT_ACT_IDENTITY;
+      J.W_enc = J.W_pred = J.W_out = eye;
+      J.b = J.b_out = NULL;
+      memset(&dJ, 0, sizeof dJ);
+      r = asr_rnnt_joint_forward(logits, hid, f, g, &J, k->T, k->U + 1, jw, sizeof jw);
+      if (r == ASR_OK) r = impl(loss, g1, logits, k->targets, k->logit_lengths, k->target_lengths, k->N, k->T,
+                                k->U, k->V, &o, work, wb, NULL);
+      for (i = 0; i < 32; i++) df[i] = dg[i] = 0;
+      if (r == ASR_OK)
+        r = asr_rnnt_joint_backward(df, dg, &dJ, g1, hid, f, g, &J, k->T, k->U + 1, jw, sizeof jw);
+      if (r != ASR_OK) ec = INFINITY;
+      else {
+        ec = fabs((double)loss[0] - k->cost[0]);
+        for (i = 0; i < k->T * k->V; i++) eg = ASR__MAX(eg, fabs((double)df[i] - k->grad_emissions[i]));
+        for (i = 0; i < (k->U + 1) * k->V; i++) eg = ASR__MAX(eg, fabs((double)dg[i] - k->grad_predictions[i]));
+      }
+      asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+                      "rnnt/known %s through the joint network: cost error %.3g, df/dg error %.3g (tolerances "
+                      "%.0e, %.0e)", k->name, ec, eg, k->tol_cost, k->tol_grad);
+      continue;
+    }
+    if (impl(loss, g1, logits, k->targets, k->logit_lengths, k->target_lengths, k->N, k->T, k->U, k->V, &o, work,
+             wb, NULL) != ASR_OK) {
+      ec = INFINITY;
+    } else {
+      for (b = 0; b < k->N; b++) ec = ASR__MAX(ec, fabs((double)loss[b] - k->cost[b]));
+      for (n = 0; n < m; n++) eg = ASR__MAX(eg, fabs((double)g1[n] - k->grad_logits[n]));
+    }
+    asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+                    "rnnt/known %s: cost error %.3g, gradient error %.3g (tolerances %.0e, %.0e)", k->name, ec, eg,
+                    k->tol_cost, k->tol_grad);
+  }
+  ASR_FREE(logits, NULL);
+  ASR_FREE(g1, NULL);
+  ASR_FREE(g2, NULL);
+  ASR_FREE(work, NULL);
+  return ASR_OK;
+}
 
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers (implementation)

@@ -30,6 +30,7 @@ static const struct {
   /* features */
   /* ctc */
   /* rnnt */
+  {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
   /* layers */
   {"layer", cmd_layer, "one layer forward/backward with PyTorch state_dict weights"},
   /* quantizers */

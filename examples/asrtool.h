@@ -80,6 +80,11 @@ int cmd_bench(int argc, char **argv);
 /* ctc */
 
 /* rnnt */
+int cmd_rnnt(int argc, char **argv);
+int gc_rnnt_loss(uint64_t seed, asr_gradcheck_report *rep);
+int gc_rnnt_joint(uint64_t seed, asr_gradcheck_report *rep);
+struct at_bench;
+void bench_rnnt(struct at_bench *b);
 
 /* layers */
 int cmd_layer(int argc, char **argv);

@@ -102,6 +102,7 @@ static const struct {
   /* ctc */
 
   /* rnnt */
+  {"rnnt", bench_rnnt},
 
   /* layers */
 

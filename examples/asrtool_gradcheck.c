@@ -61,6 +61,8 @@ static const at_gradcheck_entry ENTRIES[] = {
   /* ctc */
 
   /* rnnt */
+  {"rnnt", "RNN-T loss of a ragged batch (2x4x4x5 logits, random blank)", gc_rnnt_loss, 1e-6},
+  {"joint", "RNN-T joint network W_out tanh(W_enc f + W_pred g + b) + b_out", gc_rnnt_joint, 1e-6},
 
   /* layers */
   {"linear", "nn.Linear, 6x5 -> 4: x, weight, bias", gc_layer_linear, 1e-6},
