@@ -384,9 +384,270 @@ ASRDEF const char *asr_reduction_name(asr_reduction r);   /* "none", "sum", "mea
  * 2. Audio
  * ======================================================================================== */
 
+/* Decoded audio is always one channel of asr_real samples. Two scales are offered:
+ *   ASR_SCALE_INT16  Kaldi's convention: the range of 16-bit integers. A 16-bit PCM sample
+ *                    is its integer value (-32768..32767); every other format is mapped
+ *                    onto the same range, x = u * 32768 with u the sample in [-1, 1]
+ *                    (8-bit: (b - 128) * 256, 24-bit: v / 256, 32-bit: v / 65536).
+ *   ASR_SCALE_UNIT   [-1, 1]: integer PCM divided by 2^(bits-1) (8-bit: (b - 128) / 128),
+ *                    float samples as stored, as torchaudio.load and soundfile return them.
+ * The channel argument of the readers picks what "one channel" means:
+ *   ASR_CHANNEL_MIX (-1)  the mean of all channels (sum / channels), in double;
+ *   0 .. channels-1       that channel alone (ASR_ERR_RANGE if the file has fewer). */
+typedef enum asr_audio_scale { ASR_SCALE_INT16 = 0, ASR_SCALE_UNIT = 1 } asr_audio_scale;
+#define ASR_CHANNEL_MIX (-1)
+
+typedef enum asr_audio_codec { ASR_CODEC_WAV_PCM = 0, ASR_CODEC_WAV_FLOAT, ASR_CODEC_VORBIS } asr_audio_codec;
+
+typedef struct asr_audio {
+  asr_real *samples;      /* (n) one channel, allocated with ASR_MALLOC; asr_audio_free() */
+  int n;                  /* samples (frames) per channel */
+  int sample_rate;        /* Hz */
+  int channels;           /* channels in the file, before mixing or selection */
+  int bits;               /* bits per stored sample (8/16/24/32/64); 0 for Ogg Vorbis */
+  asr_audio_codec codec;
+} asr_audio;
+
+/* ---- WAV (RIFF WAVE), read. Understood: WAVE_FORMAT_PCM (1) with 8-bit unsigned or 16-,
+ * 24-, 32-bit signed little-endian samples; WAVE_FORMAT_IEEE_FLOAT (3) with 32- or 64-bit
+ * samples; WAVE_FORMAT_EXTENSIBLE (0xFFFE) whose sub-format GUID is PCM or IEEE float
+ * (valid bits below the container size are fine: the container is read); any channel
+ * count. Chunks other than "fmt " and "data" (LIST, fact, cue, bext, ...) are skipped;
+ * a chunk of odd size is followed by one pad byte, as RIFF requires (a missing pad at
+ * the very end is tolerated). A data chunk whose size field is 0xFFFFFFFF (a stream
+ * written before its length was known) runs to the end of the file; any other size
+ * that runs past the end is ASR_ERR_FORMAT (a truncated file). Trailing bytes that do
+ * not fill a whole sample frame are ignored. Errors name the problem in `err`:
+ * ASR_ERR_FORMAT (not RIFF/WAVE, truncated, no fmt or data chunk, zero channels or
+ * sample rate, block_align inconsistent with the sample size), ASR_ERR_UNSUPPORTED
+ * (RIFX/RF64, A-law, mu-law, ADPCM, other bit depths), ASR_ERR_NONFINITE (NaN or
+ * infinity in a float file), ASR_ERR_RANGE (channel), ASR_ERR_TOO_LARGE (more than
+ * INT_MAX samples). On error *out is zeroed and nothing is allocated. */
+ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                asr_audio *out, void *user, asr_error *err);
+ASRDEF asr_result asr_wav_read(const char *path, int channel, asr_audio_scale scale,
+                               asr_audio *out, void *user, asr_error *err);
+
+/* ---- WAV, write. samples (frames, channels) interleaved, in the given scale. format is
+ * one asr_wav_format, optionally OR-ed with ASR_WAV_EXTENSIBLE to write the
+ * WAVE_FORMAT_EXTENSIBLE header (channel mask 0: no speaker positions). PCM values are
+ * rounded to the nearest integer and saturated at the format's range; NaN or infinity
+ * is ASR_ERR_NONFINITE. asr_wav_encode writes into buf (cap bytes; buf = NULL queries
+ * the size in *len); asr_wav_write writes a file atomically (temporary file + rename). */
+typedef enum asr_wav_format {
+  ASR_WAV_PCM8 = 0, ASR_WAV_PCM16, ASR_WAV_PCM24, ASR_WAV_PCM32, ASR_WAV_FLOAT32, ASR_WAV_FLOAT64
+} asr_wav_format;
+#define ASR_WAV_EXTENSIBLE 0x100
+ASRDEF asr_result asr_wav_encode(void *buf, size_t cap, size_t *len, const asr_real *samples,
+                                 int frames, int channels, int sample_rate, int format,
+                                 asr_audio_scale scale);
+ASRDEF asr_result asr_wav_write(const char *path, const asr_real *samples, int frames,
+                                int channels, int sample_rate, int format,
+                                asr_audio_scale scale, asr_error *err);
+
+/* ---- Ogg Vorbis, read through stb_vorbis (Debian's libstb-dev). Only with
+ * ASR_USE_STB_VORBIS defined where the implementation is compiled (and -lstb at link
+ * time); without it these return ASR_ERR_UNSUPPORTED with a message saying so.
+ * stb_vorbis decodes to floats in [-1, 1]; ASR_SCALE_INT16 multiplies them by 32768.
+ * stb_vorbis works in one buffer allocated here with ASR_MALLOC (256 KiB, grown when a
+ * stream's setup needs more, up to 64 MiB). */
+ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                asr_audio *out, void *user, asr_error *err);
+ASRDEF asr_result asr_ogg_read(const char *path, int channel, asr_audio_scale scale,
+                               asr_audio *out, void *user, asr_error *err);
+
+/* ---- Either format, told apart by the first bytes ("RIFF" or "OggS"), not the name. */
+ASRDEF asr_result asr_audio_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                  asr_audio *out, void *user, asr_error *err);
+ASRDEF asr_result asr_audio_read(const char *path, int channel, asr_audio_scale scale,
+                                 asr_audio *out, void *user, asr_error *err);
+ASRDEF void asr_audio_free(asr_audio *a, void *user);
+
+/* ---- Resampling by windowed-sinc interpolation, the filter of
+ * torchaudio.functional.resample(resampling_method="sinc_interpolation"):
+ * with the rates reduced by their gcd to integers F (orig_freq) and F' (new_freq),
+ *     fc = rolloff * min(F, F')                      (cutoff, in the reduced units)
+ *     y[j] = sum_i x[i] h(i/F - j/F'),   j = 0 .. ceil(n F' / F) - 1
+ *     h(tau) = (fc/F) sinc(fc tau) w(fc tau),   sinc(u) = sin(pi u) / (pi u)
+ *     w(u) = cos^2(pi u / (2 Z)) for |u| <= Z, 0 beyond  (a Hann window of Z zero
+ *            crossings on each side; Z = lowpass_filter_width)
+ * x is 0 outside 0..n-1. fc/F = 1 (no filtering) when upsampling with rolloff 1;
+ * rolloff < 1 leaves room for the transition band below the lower Nyquist rate.
+ * torchaudio's defaults: Z = 6, rolloff = 0.99. The sum runs in double.
+ * y (asr_resample_length(n, orig, new)); x (n). Equal rates copy x. */
+ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
+ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                               int lowpass_filter_width, double rolloff);
+
 /* ========================================================================================
  * 3. Features
  * ======================================================================================== */
+
+/* Kaldi's log-mel filterbank [Kaldi] (compute-fbank-feats), option for option the same as
+ * torchaudio.compliance.kaldi.fbank. For each frame t of the signal s (n samples):
+ *
+ *   framing     x_t[j] = s[start_t + j], j = 0..L-1, L = int(fs * frame_length * 0.001),
+ *               shift M = int(fs * frame_shift * 0.001) (both truncated, fs in Hz, ms)
+ *               snip_edges = 1: start_t = t M;       T = 0 if n < L, else 1 + (n - L) / M
+ *               snip_edges = 0: start_t = t M + M/2 - L/2;   T = (n + M/2) / M
+ *               (integer division throughout; Kaldi's NumFrames() and FirstSampleOfFrame(),
+ *               feature-window.cc). Outside 0..n-1 the signal is mirrored: index -1 -> 0,
+ *               -2 -> 1, n -> n-1, n+1 -> n-2 (repeatedly if needed).
+ *   dither      x[j] += dither * g_j,   g_j ~ N(0, 1) from the caller's asr_rng
+ *   DC offset   x[j] -= (1/L) sum_k x[k]                        (remove_dc_offset)
+ *   raw energy  E = log(max(sum_j x[j]^2, eps)),  eps = FLT_EPSILON = 1.1920929e-07
+ *   pre-emph.   x[j] -= p x[j-1] for j = L-1 down to 1;  x[0] -= p x[0]
+ *   window      x[j] *= w[j]  (a = 2 pi / (L - 1)):
+ *                 hanning      w = 0.5 - 0.5 cos(a j)
+ *                 hamming      w = 0.54 - 0.46 cos(a j)
+ *                 povey        w = (0.5 - 0.5 cos(a j))^0.85
+ *                 rectangular  w = 1
+ *                 blackman     w = b - 0.5 cos(a j) + (0.5 - b) cos(2 a j),  b = blackman_coeff
+ *   energy      (raw_energy = 0) E = log(max(sum_j x[j]^2, eps)) after the window
+ *               then E = max(E, log(energy_floor)) when energy_floor > 0
+ *   FFT         X[k] = sum_{j<N} x[j] exp(-2 pi i j k / N),  x zero-padded to N samples,
+ *               N = the next power of two >= L if round_to_power_of_two, else L (even)
+ *   power       P[k] = |X[k]|^2 (use_power), or |X[k]| (magnitude), k = 0..N/2
+ *   mel banks   mel(f) = 1127 ln(1 + f / 700)    (the HTK / Kaldi mel scale)
+ *               f_lo = low_freq; f_hi = high_freq if > 0, else fs/2 + high_freq
+ *               delta = (mel(f_hi) - mel(f_lo)) / (B + 1); for bin m = 0..B-1
+ *               l_m = mel(f_lo) + m delta, c_m = l_m + delta, r_m = l_m + 2 delta;
+ *               W[m][k] = (mel(k fs/N) - l_m) / (c_m - l_m)  if l_m < mel(k fs/N) <= c_m
+ *                         (r_m - mel(k fs/N)) / (r_m - c_m)  if c_m < mel(k fs/N) < r_m
+ *                         0 otherwise,               k = 0..N/2-1 (Nyquist bin unused)
+ *               e_m = sum_k W[m][k] P[k]
+ *   log         y_m = log(max(e_m, eps))  (use_log_fbank; else y_m = e_m)
+ *   output      row t = [E, y_0..y_{B-1}] with use_energy, [y.., E] with use_energy and
+ *               htk_compat, [y..] without use_energy
+ *   CMS         subtract_mean: every column minus its mean over the utterance
+ *
+ * NOTE: the defaults are torchaudio's (dither 0, energy_floor 1). Kaldi's own defaults are
+ * dither 1 and energy_floor 0: pass those to reproduce compute-fbank-feats without flags.
+ * NOTE: a signal shorter than one frame (n < L with snip_edges) gives T = 0 frames, as
+ * compute-fbank-feats does; torchaudio raises an error instead.
+ * NOTE: everything is computed in double inside and rounded to asr_real on output;
+ * Kaldi computes in float (docs/fbank.md shows what that changes). */
+typedef enum asr_window_type {
+  ASR_WINDOW_POVEY = 0, ASR_WINDOW_HAMMING, ASR_WINDOW_HANNING, ASR_WINDOW_RECTANGULAR,
+  ASR_WINDOW_BLACKMAN
+} asr_window_type;
+
+typedef struct asr_fbank_opts {        /* names as in torchaudio; defaults in comments */
+  double sample_frequency;              /* 16000 Hz */
+  double frame_length;                  /* 25 ms */
+  double frame_shift;                   /* 10 ms */
+  double dither;                        /* 0 (Kaldi: 1); needs an asr_rng when > 0 */
+  double preemphasis_coefficient;       /* 0.97, in [0, 1] */
+  int remove_dc_offset;                 /* 1 */
+  asr_window_type window_type;          /* povey */
+  double blackman_coeff;                /* 0.42 */
+  int round_to_power_of_two;            /* 1 */
+  int snip_edges;                       /* 1 */
+  int num_mel_bins;                     /* 23, at least 3 */
+  double low_freq;                      /* 20 Hz */
+  double high_freq;                     /* 0: Nyquist; negative: offset from Nyquist */
+  int use_energy;                       /* 0 */
+  int raw_energy;                       /* 1: energy before pre-emphasis and window */
+  double energy_floor;                  /* 1 (Kaldi: 0); 0 = no floor */
+  int use_log_fbank;                    /* 1 */
+  int use_power;                        /* 1: power spectrum; 0: magnitude */
+  int htk_compat;                       /* 0: energy first; 1: energy last */
+  int subtract_mean;                    /* 0 */
+} asr_fbank_opts;
+
+ASRDEF asr_fbank_opts asr_fbank_opts_default(void);
+ASRDEF const char *asr_window_name(asr_window_type w);    /* "povey", ... */
+/* Checks every option (ranges, window sizes, that each mel bin holds at least one FFT bin,
+ * as Kaldi's MelBanks asserts). ASR_ERR_RANGE / ASR_ERR_INVALID_ARG with one line. */
+ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err);
+ASRDEF int asr_fbank_window_size(const asr_fbank_opts *o);   /* L in samples */
+ASRDEF int asr_fbank_window_shift(const asr_fbank_opts *o);  /* M in samples */
+ASRDEF int asr_fbank_padded_size(const asr_fbank_opts *o);   /* N, the FFT size */
+/* Frames of an n-sample signal (formulas above); -1 if the options are invalid. */
+ASRDEF int asr_fbank_num_frames(int n, const asr_fbank_opts *o);
+/* Columns of the output: num_mel_bins + use_energy. */
+ASRDEF int asr_fbank_dim(const asr_fbank_opts *o);
+/* Bytes of workspace every tier needs for these options (independent of n); 0 if invalid. */
+ASRDEF size_t asr_fbank_workspace_size(const asr_fbank_opts *o);
+
+/* asr_fbank_naive - the formulas above one by one: the window and the triangle weights
+ *   evaluated per sample, and the DFT summed directly, O(N^2) per frame (cos/sin read
+ *   from a table of the N roots of unity). Refuses N > 8192 with ASR_ERR_TOO_LARGE.
+ * asr_fbank_ref - the same, with the window and mel banks tabulated once and a radix-2
+ *   FFT of the real frame (an N/2-point complex FFT; Bluestein's algorithm when N/2 is
+ *   not a power of two, i.e. round_to_power_of_two = 0).
+ * asr_fbank - the fastest built (for now, _ref).
+ *   feats (T, dim) with T = asr_fbank_num_frames(n, o), dim = asr_fbank_dim(o);
+ *   wave (n) samples (Kaldi's scale: 16-bit integer range); rng: dither noise (may be
+ *   NULL when dither == 0); work (asr_fbank_workspace_size(o) bytes).
+ * All tiers draw the dither noise in the same order (frame by frame, sample by sample),
+ * so the same seed gives the same features in each. Non-finite samples: ASR_ERR_NONFINITE. */
+typedef asr_result (*asr_fbank_fn)(asr_real *feats, const asr_real *wave, int n,
+                                   const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                   size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_fbank_naive(asr_real *feats, const asr_real *wave, int n,
+                                  const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                  size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_fbank_ref(asr_real *feats, const asr_real *wave, int n,
+                                const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_fbank(asr_real *feats, const asr_real *wave, int n, const asr_fbank_opts *o,
+                            asr_rng *rng, void *work, size_t work_bytes, asr_error *err);
+
+/* The analysis window on its own: w (L), L = asr_fbank_window_size(o). */
+ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_error *err);
+
+/* The mel filterbank on its own: W (num_mel_bins, N/2 + 1), row-major (last column, the
+ * Nyquist bin, is 0), and the centre frequencies in Hz (num_mel_bins; may be NULL).
+ * Same numbers the fbank uses; handy for plots and for checking against
+ * torchaudio.compliance.kaldi.get_mel_banks. */
+ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
+                                      asr_error *err);
+
+/* ---- Per-utterance cepstral mean (and variance) normalization, in place.
+ *   x[t][d] -= mu_d,  mu_d = (1/T) sum_t x[t][d]
+ *   norm_vars: x[t][d] /= sigma_d,  sigma_d^2 = (1/T) sum_t x[t][d]^2 - mu_d^2, floored at
+ *   1e-20 as Kaldi's apply-cmvn does (a constant column stays finite).
+ * feats (T, D); sums in double. T = 0 does nothing. */
+ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars);
+
+/* ---- SpecAugment [Park19] section 2, in place on features (T, D) (time steps tau = T,
+ * mel channels nu = D). Quoting the paper's policy:
+ *   frequency mask: "f consecutive mel frequency channels [f0, f0 + f) are masked, where
+ *     f is first chosen from a uniform distribution from 0 to the frequency mask
+ *     parameter F, and f0 is chosen from [0, nu - f)"; applied num_freq_masks (m_F) times.
+ *   time mask: "t consecutive time steps [t0, t0 + t) are masked, where t is first chosen
+ *     from a uniform distribution from 0 to the time mask parameter T, and t0 is chosen
+ *     from [0, tau - t)", with "an upper bound on the time mask so that a time mask
+ *     cannot be wider than p times the number of time steps"; num_time_masks (m_T) times.
+ *   time warp: "A random point along the horizontal line passing through the center of
+ *     the image within the time steps (W, tau - W) is to be warped either to the left or
+ *     right by a distance w chosen from a uniform distribution from 0 to the time warp
+ *     parameter W along that line."
+ * NOTE: integers are drawn inclusively: f uniform on {0..F} (capped at nu), f0 on
+ *   {0..nu-f}; t on {0..min(T, floor(p tau))}, t0 on {0..tau-t}. Masked values are set to
+ *   mask_value (the paper uses 0 on mean-normalized features).
+ * NOTE: time warp (optional; time_warp = W = 0 turns it off, as many recipes do) is the
+ *   piecewise-linear warp along time: the point w0 moves to w0 + w, the two sides are
+ *   stretched linearly and each column is interpolated linearly between its two nearest
+ *   frames. [Park19] used TensorFlow's sparse_image_warp (a polyharmonic spline), which
+ *   bends the whole picture smoothly; the linear warp is the common simpler stand-in.
+ * Order: warp, then frequency masks, then time masks. work: T*D asr_real when W > 0
+ * (asr_specaugment_workspace_size), else may be NULL. */
+typedef struct asr_specaug_opts {
+  int num_freq_masks;     /* m_F, e.g. 2 */
+  int freq_mask_param;    /* F, e.g. 27 (LibriSpeech, 80 bins) */
+  int num_time_masks;     /* m_T, e.g. 2 */
+  int time_mask_param;    /* T, e.g. 100 */
+  double time_mask_ratio; /* p, e.g. 1.0 (no bound) or 0.2 */
+  int time_warp;          /* W, e.g. 80; 0 = no warp */
+  asr_real mask_value;    /* 0 */
+} asr_specaug_opts;
+ASRDEF asr_specaug_opts asr_specaug_opts_default(void);   /* LibriSpeech basic (LB): m_F 1,
+                                                              F 27, m_T 1, T 100, p 1, W 80 */
+ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opts *o);
+ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_specaug_opts *o,
+                                  asr_rng *rng, void *work, size_t work_bytes);
 
 /* ========================================================================================
  * 4. Layers
@@ -1251,6 +1512,24 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
 /* ---------------------------------------------------------------------------------------
  * 10.1 Features checkers
  * --------------------------------------------------------------------------------------- */
+
+/* asr_check_fbank - the conformance cases of a filterbank implementation `impl` (any
+ * function with asr_fbank's signature: yours, or asr_fbank_naive/_ref/asr_fbank).
+ * Draws random signals (white noise, sums of sinusoids with a DC offset, silence with a
+ * click; 0 to ~4000 samples, so also shorter than one frame) and random option sets
+ * (every window type, snip_edges both ways, energy raw or windowed, first or last,
+ * power or magnitude, log or linear, FFT sizes that are not powers of two, pre-emphasis
+ * and DC removal off, dither with a shared seed, negative high_freq, 8/16/22.05 kHz,
+ * subtract_mean), runs impl, asr_fbank_naive and asr_fbank_ref on each and compares
+ * impl with both. Error of a case: the largest |a - b| over log outputs (log-mel,
+ * log-energy) and |a - b| / max_row |b| over linear mel energies. A case passes when
+ * its error is <= tol; tol = 0 picks 1e-4 for float (a few float roundings of values
+ * up to ~40: 1e-5; room for a float FFT on these well-conditioned signals) or 1e-9 for
+ * double. `cases` = 0 picks 48. Each case is reported through rep (its log hook, if
+ * any, gets one line per case). Returns ASR_OK, or an error if a buffer could not be
+ * allocated (the only allocation in section 3, through ASR_MALLOC). */
+ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t seed, int cases,
+                                  double tol, asr_check_report *rep);
 
 /* ---------------------------------------------------------------------------------------
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE
@@ -2656,9 +2935,1170 @@ ASRDEF const char *asr_reduction_name(asr_reduction r) {
  * 2. Audio (implementation)
  * ======================================================================================== */
 
+ASRDEF void asr_audio_free(asr_audio *a, void *user) {
+  if (!a) return;
+  ASR_FREE(a->samples, user);
+  memset(a, 0, sizeof *a);
+}
+
+/* Prefixes err->msg with "path: " after a parser failed on a file's contents. */
+ASR__PRIVATE void asr__prefix_path(asr_error *err, asr_result r, const char *path) {
+  if (err) {
+    char m[sizeof err->msg];
+    snprintf(m, sizeof m, "%s", err->msg);
+    asr__fail(err, r, "%s: %s", path, m);
+  }
+}
+
+/* One stored WAV sample -> the [-1, 1] scale. p points at its little-endian bytes. */
+ASR__PRIVATE double asr__wav_sample(const unsigned char *p, int bits, int is_float) {
+  if (is_float) {
+    if (bits == 32) {
+      uint32_t u = asr__rd32(p);
+      float f;
+      memcpy(&f, &u, 4);
+      return f;
+    } else {
+      uint64_t u = asr__rd64(p);
+      double d;
+      memcpy(&d, &u, 8);
+      return d;
+    }
+  }
+  switch (bits) {
+    case 8: return ((int)p[0] - 128) / 128.0;                 /* 8-bit WAV is unsigned */
+    case 16: return (double)(int16_t)asr__rd16(p) / 32768.0;
+    case 24: {
+      int32_t v = (int32_t)((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16));
+      if (v & 0x800000) v -= 0x1000000;                      /* sign-extend 24 bits */
+      return v / 8388608.0;
+    }
+    default: return (double)(int32_t)asr__rd32(p) / 2147483648.0;
+  }
+}
+
+ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                asr_audio *out, void *user, asr_error *err) {
+  static const unsigned char guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
+                                              0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
+  const unsigned char *b = (const unsigned char *)buf;
+  const unsigned char *fmt = NULL, *data = NULL;
+  size_t pos = 12, fmt_len = 0, data_len = 0, frames, bytes_per_sample, i;
+  uint32_t tag;
+  int channels, rate, block_align, bits, is_float;
+  double to_scale;
+  asr_audio a;
+  memset(out, 0, sizeof *out);
+  memset(&a, 0, sizeof a);
+  if (!buf && len) return asr__fail(err, ASR_ERR_INVALID_ARG, "no buffer");
+  if (len < 12) return asr__fail(err, ASR_ERR_FORMAT, "not a WAV file (%lu bytes, too short)", (unsigned long)len);
+  if (memcmp(b, "RIFX", 4) == 0 || memcmp(b, "RF64", 4) == 0)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "%.4s WAV files are not supported (only little-endian RIFF)", (const char *)b);
+  if (memcmp(b, "RIFF", 4) != 0 || memcmp(b + 8, "WAVE", 4) != 0)
+    return asr__fail(err, ASR_ERR_FORMAT, "not a WAV file (no RIFF/WAVE header)");
+  /* The chunks: id (4 bytes), size (4), body (size), one pad byte if size is odd. The RIFF
+   * size field is not trusted (streams leave it 0 or wrong): we walk to the end of buf. */
+  while (pos < len) {
+    const unsigned char *c = b + pos;
+    size_t size, avail;
+    if (len - pos < 8)
+      return asr__fail(err, ASR_ERR_FORMAT, "truncated chunk header at byte %lu", (unsigned long)pos);
+    size = asr__rd32(c + 4);
+    avail = len - pos - 8;
+    if (memcmp(c, "data", 4) == 0) {
+      if (size == 0xFFFFFFFFu) size = avail;          /* length unknown when written */
+      if (size > avail)
+        return asr__fail(err, ASR_ERR_FORMAT,
+                         "data chunk claims %lu bytes but only %lu remain (truncated file?)",
+                         (unsigned long)size, (unsigned long)avail);
+      if (!data) {
+        data = c + 8;
+        data_len = size;
+      }
+    } else {
+      if (size > avail)
+        return asr__fail(err, ASR_ERR_FORMAT, "chunk '%.4s' claims %lu bytes but only %lu remain",
+                         (const char *)c, (unsigned long)size, (unsigned long)avail);
+      if (memcmp(c, "fmt ", 4) == 0 && !fmt) {
+        fmt = c + 8;
+        fmt_len = size;
+      }
+    }
+    pos += 8 + size;
+    if ((size & 1u) && pos < len) pos++;              /* the RIFF pad byte */
+    if (fmt && data) break;       /* what follows the audio (LIST, id3, junk) is not read */
+  }
+  if (!fmt) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has no 'fmt ' chunk");
+  if (!data) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has no 'data' chunk");
+  if (fmt_len < 16) return asr__fail(err, ASR_ERR_FORMAT, "'fmt ' chunk is %lu bytes, needs 16", (unsigned long)fmt_len);
+  /* WAVEFORMATEX: tag, channels, sample rate, byte rate, block align, bits per sample */
+  tag = asr__rd16(fmt);
+  channels = (int)asr__rd16(fmt + 2);
+  rate = (int)ASR__MIN(asr__rd32(fmt + 4), 0x7FFFFFFFu);
+  block_align = (int)asr__rd16(fmt + 12);
+  bits = (int)asr__rd16(fmt + 14);
+  if (tag == 0xFFFEu) {
+    /* WAVE_FORMAT_EXTENSIBLE: cbSize (22), valid bits, channel mask, sub-format GUID whose
+     * first two bytes are the real format tag and whose other 14 are fixed */
+    if (fmt_len < 40 || asr__rd16(fmt + 16) < 22)
+      return asr__fail(err, ASR_ERR_FORMAT, "WAVE_FORMAT_EXTENSIBLE 'fmt ' chunk is too short");
+    if (memcmp(fmt + 24 + 2, guid_tail, 14) != 0)
+      return asr__fail(err, ASR_ERR_UNSUPPORTED, "WAVE_FORMAT_EXTENSIBLE with an unknown sub-format GUID");
+    tag = asr__rd16(fmt + 24);
+  }
+  if (tag != 1 && tag != 3)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED,
+                     "WAV format tag %u is not supported (only PCM = 1 and IEEE float = 3%s)",
+                     (unsigned)tag, tag == 6 || tag == 7 ? "; A-law/mu-law are not" : "");
+  is_float = (tag == 3);
+  if (channels == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has 0 channels");
+  if (rate == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has sample rate 0");
+  if (is_float ? (bits != 32 && bits != 64) : (bits != 8 && bits != 16 && bits != 24 && bits != 32))
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "%d-bit %s samples are not supported", bits,
+                     is_float ? "float" : "PCM");
+  bytes_per_sample = (size_t)bits / 8;
+  if ((size_t)block_align != bytes_per_sample * (size_t)channels)
+    return asr__fail(err, ASR_ERR_FORMAT, "block_align %d does not match %d channels of %d bits",
+                     block_align, channels, bits);
+  if (channel < ASR_CHANNEL_MIX || channel >= channels)
+    return asr__fail(err, ASR_ERR_RANGE, "channel %d requested, the file has %d", channel, channels);
+  frames = data_len / (size_t)block_align;              /* a partial last frame is ignored */
+  if (frames > 0x7FFFFFFF) return asr__fail(err, ASR_ERR_TOO_LARGE, "more than 2^31-1 samples");
+  a.n = (int)frames;
+  a.sample_rate = rate;
+  a.channels = channels;
+  a.bits = bits;
+  a.codec = is_float ? ASR_CODEC_WAV_FLOAT : ASR_CODEC_WAV_PCM;
+  a.samples = ASR__ALLOC(asr_real, frames ? frames : 1, user);
+  if (!a.samples) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for %lu samples", (unsigned long)frames);
+  to_scale = scale == ASR_SCALE_INT16 ? 32768.0 : 1.0;
+  for (i = 0; i < frames; i++) {
+    const unsigned char *f = data + i * (size_t)block_align;
+    double v;
+    if (channel >= 0) {
+      v = asr__wav_sample(f + (size_t)channel * bytes_per_sample, bits, is_float);
+    } else {
+      int ch;
+      v = 0;
+      for (ch = 0; ch < channels; ch++) v += asr__wav_sample(f + (size_t)ch * bytes_per_sample, bits, is_float);
+      v /= channels;                                  /* the mean of the channels */
+    }
+    a.samples[i] = (asr_real)(v * to_scale);
+    if (!isfinite(a.samples[i])) {     /* NaN, infinity, or a float64 beyond asr_real's range */
+      ASR_FREE(a.samples, user);
+      return asr__fail(err, ASR_ERR_NONFINITE, "sample %lu (%g) is not a finite number%s", (unsigned long)i, v,
+                       isfinite(v) ? " in asr_real" : "");
+    }
+  }
+  *out = a;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_wav_read(const char *path, int channel, asr_audio_scale scale,
+                               asr_audio *out, void *user, asr_error *err) {
+  unsigned char *buf;
+  size_t len;
+  asr_result r;
+  memset(out, 0, sizeof *out);
+  r = asr_read_file(path, &buf, &len, user, err);
+  if (r != ASR_OK) return r;
+  r = asr_wav_parse(buf, len, channel, scale, out, user, err);
+  ASR_FREE(buf, user);
+  if (r != ASR_OK) asr__prefix_path(err, r, path);
+  return r;
+}
+
+ASRDEF asr_result asr_wav_encode(void *buf, size_t cap, size_t *len, const asr_real *samples,
+                                 int frames, int channels, int sample_rate, int format,
+                                 asr_audio_scale scale) {
+  static const unsigned char guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
+                                              0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
+  int ext = (format & ASR_WAV_EXTENSIBLE) != 0, f = format & 0xFF;
+  int bits, is_float, tag;
+  size_t bps, count, data_bytes, header, total, i;
+  unsigned char *p;
+  double from_scale = scale == ASR_SCALE_INT16 ? 1.0 / 32768.0 : 1.0;
+  if (frames < 0 || channels < 1 || channels > 0xFFFF || sample_rate < 1 || f > ASR_WAV_FLOAT64 ||
+      (format & ~(ASR_WAV_EXTENSIBLE | 0xFF)) != 0 || (frames > 0 && !samples))
+    return ASR_ERR_INVALID_ARG;
+  switch (f) {
+    case ASR_WAV_PCM8: bits = 8; break;
+    case ASR_WAV_PCM16: bits = 16; break;
+    case ASR_WAV_PCM24: bits = 24; break;
+    case ASR_WAV_PCM32: case ASR_WAV_FLOAT32: bits = 32; break;
+    default: bits = 64; break;
+  }
+  is_float = f >= ASR_WAV_FLOAT32;
+  tag = is_float ? 3 : 1;
+  bps = (size_t)bits / 8;
+  if (bps * (size_t)channels > 0xFFFF) return ASR_ERR_TOO_LARGE;
+  if (asr_size_mul((size_t)frames, (size_t)channels, &count) != ASR_OK ||
+      asr_size_mul(count, bps, &data_bytes) != ASR_OK)
+    return ASR_ERR_TOO_LARGE;
+  /* RIFF header 12, fmt chunk 8 + 16 (or 8 + 40 extensible), data chunk 8 + data + pad */
+  header = 12 + 8 + (ext ? 40 : 16) + 8;
+  total = header + data_bytes + (data_bytes & 1u);
+  if (total < data_bytes || total - 8 > 0xFFFFFFFFu) return ASR_ERR_TOO_LARGE;
+  for (i = 0; i < count; i++)
+    if (!isfinite(samples[i])) return ASR_ERR_NONFINITE;
+  *len = total;
+  if (!buf) return ASR_OK;
+  if (cap < total) return ASR_ERR_WORKSPACE;
+  p = (unsigned char *)buf;
+  memcpy(p, "RIFF", 4);
+  asr__wr32(p + 4, (uint32_t)(total - 8));
+  memcpy(p + 8, "WAVEfmt ", 8);
+  asr__wr32(p + 16, ext ? 40u : 16u);
+  asr__wr16(p + 20, ext ? 0xFFFEu : (uint32_t)tag);
+  asr__wr16(p + 22, (uint32_t)channels);
+  asr__wr32(p + 24, (uint32_t)sample_rate);
+  asr__wr32(p + 28, (uint32_t)((uint64_t)sample_rate * bps * (uint64_t)channels)); /* byte rate */
+  asr__wr16(p + 32, (uint32_t)(bps * (size_t)channels));                           /* block align */
+  asr__wr16(p + 34, (uint32_t)bits);
+  p += 36;
+  if (ext) {
+    asr__wr16(p, 22);                 /* cbSize */
+    asr__wr16(p + 2, (uint32_t)bits); /* valid bits per sample */
+    asr__wr32(p + 4, 0);              /* channel mask: no speaker positions */
+    asr__wr16(p + 8, (uint32_t)tag);  /* sub-format GUID: the tag, then the fixed tail */
+    memcpy(p + 10, guid_tail, 14);
+    p += 24;
+  }
+  memcpy(p, "data", 4);
+  asr__wr32(p + 4, (uint32_t)data_bytes);
+  p += 8;
+  for (i = 0; i < count; i++, p += bps) {
+    double u = (double)samples[i] * from_scale;        /* in [-1, 1] */
+    if (f == ASR_WAV_FLOAT32) {
+      float x = (float)u;
+      uint32_t w;
+      memcpy(&w, &x, 4);
+      asr__wr32(p, w);
+    } else if (f == ASR_WAV_FLOAT64) {
+      uint64_t w;
+      memcpy(&w, &u, 8);
+      asr__wr32(p, (uint32_t)w);
+      asr__wr32(p + 4, (uint32_t)(w >> 32));
+    } else {
+      /* round to nearest and saturate at [-2^(bits-1), 2^(bits-1) - 1] */
+      double full = ldexp(1.0, bits - 1), v = floor(u * full + 0.5);
+      int64_t q;
+      if (v > full - 1) v = full - 1;
+      if (v < -full) v = -full;
+      q = (int64_t)v;
+      if (bits == 8) p[0] = (unsigned char)(q + 128);
+      else if (bits == 16) asr__wr16(p, (uint32_t)(q & 0xFFFF));
+      else if (bits == 24) {
+        p[0] = (unsigned char)(q & 0xFF);
+        p[1] = (unsigned char)((q >> 8) & 0xFF);
+        p[2] = (unsigned char)((q >> 16) & 0xFF);
+      } else {
+        asr__wr32(p, (uint32_t)(q & 0xFFFFFFFF));
+      }
+    }
+  }
+  if (data_bytes & 1u) *p = 0;                          /* pad byte */
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_wav_write(const char *path, const asr_real *samples, int frames,
+                                int channels, int sample_rate, int format,
+                                asr_audio_scale scale, asr_error *err) {
+  size_t len;
+  void *buf;
+  asr_result r = asr_wav_encode(NULL, 0, &len, samples, frames, channels, sample_rate, format, scale);
+  if (r != ASR_OK) return asr__fail(err, r, "%s: %s", path, asr_result_string(r));
+  buf = ASR_MALLOC(len, NULL);
+  if (!buf) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  r = asr_wav_encode(buf, len, &len, samples, frames, channels, sample_rate, format, scale);
+  if (r == ASR_OK) r = asr_write_file_atomic(path, buf, len, err);
+  ASR_FREE(buf, NULL);
+  return r;
+}
+
+#ifdef ASR_USE_STB_VORBIS
+ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                asr_audio *out, void *user, asr_error *err) {
+  stb_vorbis *v;
+  stb_vorbis_info info;
+  char *mem;
+  size_t mem_cap;
+  int verr = 0, chans;
+  size_t cap, n = 0;
+  double to_scale = scale == ASR_SCALE_INT16 ? 32768.0 : 1.0;
+  asr_audio a;
+  memset(out, 0, sizeof *out);
+  memset(&a, 0, sizeof a);
+  if (!buf && len) return asr__fail(err, ASR_ERR_INVALID_ARG, "no buffer");
+  if (len < 4 || memcmp(buf, "OggS", 4) != 0)
+    return asr__fail(err, ASR_ERR_FORMAT, "not an Ogg file (no OggS capture pattern)");
+  if (len > 0x7FFFFFFF) return asr__fail(err, ASR_ERR_TOO_LARGE, "Ogg file over 2 GiB");
+  /* stb_vorbis takes all its memory from one buffer we give it (so it goes through
+   * ASR_MALLOC and nothing can leak on its error paths); "open" says VORBIS_outofmem when
+   * the stream's codebooks need more, and we try again with four times the room */
+  for (mem_cap = (size_t)256 << 10;; mem_cap *= 4) {
+    stb_vorbis_alloc alloc;
+    mem = (char *)ASR_MALLOC(mem_cap, user);
+    if (!mem) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the Vorbis decoder");
+    alloc.alloc_buffer = mem;
+    alloc.alloc_buffer_length_in_bytes = (int)mem_cap;
+    v = stb_vorbis_open_memory((const unsigned char *)buf, (int)len, &verr, &alloc);
+    if (v) break;
+    ASR_FREE(mem, user);
+    if (verr != VORBIS_outofmem || mem_cap >= ((size_t)64 << 20)) {
+      if (verr == VORBIS_outofmem)
+        return asr__fail(err, ASR_ERR_TOO_LARGE, "the Vorbis stream's setup needs more than 64 MiB");
+      return asr__fail(err, ASR_ERR_FORMAT, "not a readable Ogg Vorbis stream (stb_vorbis error %d)", verr);
+    }
+  }
+  info = stb_vorbis_get_info(v);
+  chans = info.channels;
+  if (chans < 1 || info.sample_rate < 1 || info.sample_rate > 0x7FFFFFFFu) {
+    stb_vorbis_close(v), ASR_FREE(mem, user);
+    return asr__fail(err, ASR_ERR_FORMAT, "Ogg Vorbis stream with %d channels at %u Hz", chans, info.sample_rate);
+  }
+  if (channel < ASR_CHANNEL_MIX || channel >= chans) {
+    stb_vorbis_close(v), ASR_FREE(mem, user);
+    return asr__fail(err, ASR_ERR_RANGE, "channel %d requested, the file has %d", channel, chans);
+  }
+  a.sample_rate = (int)info.sample_rate;
+  a.channels = chans;
+  a.bits = 0;
+  a.codec = ASR_CODEC_VORBIS;
+  cap = 0;
+  for (;;) {
+    float **pcm = NULL;
+    int got, ch, k;
+    got = stb_vorbis_get_frame_float(v, &ch, &pcm);   /* one packet: got samples per channel */
+    if (got <= 0) break;
+    if (ch != chans) break;                           /* a chained stream changed layout: stop */
+    if ((size_t)got > (size_t)0x7FFFFFFF - n) {
+      stb_vorbis_close(v), ASR_FREE(mem, user);
+      ASR_FREE(a.samples, user);
+      return asr__fail(err, ASR_ERR_TOO_LARGE, "more than 2^31-1 samples");
+    }
+    if (n + (size_t)got > cap) {                      /* grow geometrically */
+      size_t ncap = ASR__MAX(cap * 2, n + (size_t)got + 4096);
+      asr_real *ns;
+      if (ncap > 0x7FFFFFFF) ncap = 0x7FFFFFFF;
+      ns = ASR__ALLOC(asr_real, ncap, user);
+      if (!ns) {
+        stb_vorbis_close(v), ASR_FREE(mem, user);
+        ASR_FREE(a.samples, user);
+        return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory decoding Ogg Vorbis");
+      }
+      if (n) memcpy(ns, a.samples, sizeof(asr_real) * n);
+      ASR_FREE(a.samples, user);
+      a.samples = ns;
+      cap = ncap;
+    }
+    for (k = 0; k < got; k++) {
+      double s;
+      if (channel >= 0) {
+        s = pcm[channel][k];
+      } else {
+        int c;
+        s = 0;
+        for (c = 0; c < chans; c++) s += pcm[c][k];
+        s /= chans;                                   /* the mean of the channels */
+      }
+      a.samples[n + (size_t)k] = (asr_real)(s * to_scale);
+      if (!isfinite(a.samples[n + (size_t)k])) {
+        stb_vorbis_close(v), ASR_FREE(mem, user);
+        ASR_FREE(a.samples, user);
+        return asr__fail(err, ASR_ERR_NONFINITE, "the decoder produced a non-finite sample at %lu", (unsigned long)(n + (size_t)k));
+      }
+    }
+    n += (size_t)got;
+  }
+  stb_vorbis_close(v), ASR_FREE(mem, user);
+  if (!a.samples) {
+    a.samples = ASR__ALLOC(asr_real, 1, user);
+    if (!a.samples) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  a.n = (int)n;
+  *out = a;
+  return ASR_OK;
+}
+#else
+ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                asr_audio *out, void *user, asr_error *err) {
+  (void)buf, (void)len, (void)channel, (void)scale, (void)user;
+  memset(out, 0, sizeof *out);
+  return asr__fail(err, ASR_ERR_UNSUPPORTED,
+                   "Ogg Vorbis support is not compiled in (define ASR_USE_STB_VORBIS where the "
+                   "implementation is built and link with -lstb; Debian package libstb-dev)");
+}
+#endif
+
+ASRDEF asr_result asr_ogg_read(const char *path, int channel, asr_audio_scale scale,
+                               asr_audio *out, void *user, asr_error *err) {
+  unsigned char *buf;
+  size_t len;
+  asr_result r;
+  memset(out, 0, sizeof *out);
+  r = asr_read_file(path, &buf, &len, user, err);
+  if (r != ASR_OK) return r;
+  r = asr_ogg_parse(buf, len, channel, scale, out, user, err);
+  ASR_FREE(buf, user);
+  if (r != ASR_OK) asr__prefix_path(err, r, path);
+  return r;
+}
+
+ASRDEF asr_result asr_audio_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                  asr_audio *out, void *user, asr_error *err) {
+  const unsigned char *b = (const unsigned char *)buf;
+  memset(out, 0, sizeof *out);
+  if (len == 0) return asr__fail(err, ASR_ERR_FORMAT, "empty file");
+  if (!buf) return asr__fail(err, ASR_ERR_INVALID_ARG, "no buffer");
+  if (len >= 4 && memcmp(b, "OggS", 4) == 0) return asr_ogg_parse(buf, len, channel, scale, out, user, err);
+  if (len >= 4 && (memcmp(b, "RIFF", 4) == 0 || memcmp(b, "RIFX", 4) == 0 || memcmp(b, "RF64", 4) == 0))
+    return asr_wav_parse(buf, len, channel, scale, out, user, err);
+  return asr__fail(err, ASR_ERR_FORMAT, "not a WAV or Ogg Vorbis file");
+}
+
+ASRDEF asr_result asr_audio_read(const char *path, int channel, asr_audio_scale scale,
+                                 asr_audio *out, void *user, asr_error *err) {
+  unsigned char *buf;
+  size_t len;
+  asr_result r;
+  memset(out, 0, sizeof *out);
+  r = asr_read_file(path, &buf, &len, user, err);
+  if (r != ASR_OK) return r;
+  r = asr_audio_parse(buf, len, channel, scale, out, user, err);
+  ASR_FREE(buf, user);
+  if (r != ASR_OK) asr__prefix_path(err, r, path);
+  return r;
+}
+
+/* ---- resampling */
+ASR__PRIVATE int64_t asr__gcd(int64_t a, int64_t b) {
+  while (b) {
+    int64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
+  int64_t g, F, Fp, len;
+  if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
+  if (orig_freq == new_freq) return n;
+  g = asr__gcd(orig_freq, new_freq);
+  F = orig_freq / g;
+  Fp = new_freq / g;
+  len = ((int64_t)n * Fp + F - 1) / F;                  /* ceil(n F' / F) */
+  return len > 0x7FFFFFFF ? -1 : (int)len;
+}
+
+ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                               int lowpass_filter_width, double rolloff) {
+  int64_t g, F, Fp, j, width;
+  int m = asr_resample_length(n, orig_freq, new_freq);
+  double fc;
+  const double pi = 3.14159265358979323846;
+  if (m < 0 || lowpass_filter_width < 1 || !(rolloff > 0 && rolloff <= 1) || (n > 0 && (!x || !y)))
+    return ASR_ERR_INVALID_ARG;
+  if (orig_freq == new_freq) {
+    if (n) memmove(y, x, sizeof(asr_real) * (size_t)n);
+    return ASR_OK;
+  }
+  g = asr__gcd(orig_freq, new_freq);
+  F = orig_freq / g;
+  Fp = new_freq / g;
+  fc = rolloff * (double)ASR__MIN(F, Fp);
+  /* h(tau) vanishes for |fc tau| >= Z, i.e. |i - j F/F'| >= Z F / fc: `width` input samples
+   * on each side of the output instant j F / F' (torchaudio's width, same ceiling) */
+  width = (int64_t)ceil(lowpass_filter_width * (double)F / fc);
+  for (j = 0; j < m; j++) {
+    /* output instant in input samples: j F / F'; the window covers i in [lo, hi] */
+    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
+    double acc = 0;
+    if (lo < 0) lo = 0;
+    if (hi > n - 1) hi = n - 1;
+    for (i = lo; i <= hi; i++) {
+      /* tau = i/F - j/F' as an exact rational (i F' - j F) / (F F'); u = fc tau */
+      double u = fc * (double)(i * Fp - j * F) / ((double)F * (double)Fp), h, w;
+      if (fabs(u) >= lowpass_filter_width) continue;          /* outside the window */
+      w = cos(pi * u / (2.0 * lowpass_filter_width));
+      w *= w;                                                   /* Hann: cos^2 */
+      h = u == 0 ? 1.0 : sin(pi * u) / (pi * u);               /* sinc(u) */
+      acc += (double)x[i] * (fc / (double)F) * h * w;
+    }
+    y[j] = (asr_real)acc;
+  }
+  return ASR_OK;
+}
+
 /* ========================================================================================
  * 3. Features (implementation)
  * ======================================================================================== */
+
+/* Smallest float eps, Kaldi's and torchaudio's floor under every log:
+ * std::numeric_limits<float>::epsilon() = 2^-23. */
+#define ASR__FLT_EPS 1.1920928955078125e-07
+#define ASR__FBANK_MAX_WINDOW (1 << 20)   /* frames beyond 2^20 samples are refused */
+#define ASR__FBANK_NAIVE_MAX_N 8192        /* the O(N^2) DFT of _naive stops here */
+
+ASRDEF asr_fbank_opts asr_fbank_opts_default(void) {
+  asr_fbank_opts o;
+  memset(&o, 0, sizeof o);
+  o.sample_frequency = 16000;
+  o.frame_length = 25;
+  o.frame_shift = 10;
+  o.dither = 0;
+  o.preemphasis_coefficient = 0.97;
+  o.remove_dc_offset = 1;
+  o.window_type = ASR_WINDOW_POVEY;
+  o.blackman_coeff = 0.42;
+  o.round_to_power_of_two = 1;
+  o.snip_edges = 1;
+  o.num_mel_bins = 23;
+  o.low_freq = 20;
+  o.high_freq = 0;
+  o.use_energy = 0;
+  o.raw_energy = 1;
+  o.energy_floor = 1;
+  o.use_log_fbank = 1;
+  o.use_power = 1;
+  o.htk_compat = 0;
+  o.subtract_mean = 0;
+  return o;
+}
+
+ASRDEF const char *asr_window_name(asr_window_type w) {
+  switch (w) {
+    case ASR_WINDOW_POVEY: return "povey";
+    case ASR_WINDOW_HAMMING: return "hamming";
+    case ASR_WINDOW_HANNING: return "hanning";
+    case ASR_WINDOW_RECTANGULAR: return "rectangular";
+    case ASR_WINDOW_BLACKMAN: return "blackman";
+  }
+  return "?";
+}
+
+/* mel(f) = 1127 ln(1 + f / 700): the mel scale of HTK and Kaldi (mel-computations.h) */
+ASR__PRIVATE double asr__mel(double f) { return 1127.0 * log(1.0 + f / 700.0); }
+/* its inverse, f = 700 (exp(mel / 1127) - 1) */
+ASR__PRIVATE double asr__mel_inv(double m) { return 700.0 * (exp(m / 1127.0) - 1.0); }
+
+/* Window size and shift in samples: int(fs * ms * 0.001), truncated, as torchaudio computes
+ * it in double. (Kaldi computes the same product in float; for the usual rates and frame
+ * lengths both give the same integers.) Returns 0 if out of range. */
+ASR__PRIVATE int asr__ms_to_samples(double fs, double ms) {
+  double v = fs * ms * 0.001;
+  if (!(v >= 0) || v > ASR__FBANK_MAX_WINDOW) return -1;
+  return (int)v;
+}
+
+ASRDEF int asr_fbank_window_size(const asr_fbank_opts *o) {
+  return asr__ms_to_samples(o->sample_frequency, o->frame_length);
+}
+ASRDEF int asr_fbank_window_shift(const asr_fbank_opts *o) {
+  return asr__ms_to_samples(o->sample_frequency, o->frame_shift);
+}
+ASRDEF int asr_fbank_padded_size(const asr_fbank_opts *o) {
+  int L = asr_fbank_window_size(o), N = 1;
+  if (L < 1) return L;
+  if (!o->round_to_power_of_two) return L;
+  while (N < L) N *= 2;                   /* the smallest power of two >= L */
+  return N;
+}
+ASRDEF int asr_fbank_dim(const asr_fbank_opts *o) { return o->num_mel_bins + (o->use_energy ? 1 : 0); }
+
+/* high_freq as Kaldi reads it: > 0 is absolute, <= 0 is an offset below Nyquist */
+ASR__PRIVATE double asr__fbank_high(const asr_fbank_opts *o) {
+  return o->high_freq > 0 ? o->high_freq : 0.5 * o->sample_frequency + o->high_freq;
+}
+
+ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) {
+  double nyq, hi, mlo, mhi, delta, bin_hz;
+  int L, M, N, half, m, k;
+  if (!o) return asr__fail(err, ASR_ERR_INVALID_ARG, "no options");
+  if (!(o->sample_frequency > 0) || !isfinite(o->sample_frequency))
+    return asr__fail(err, ASR_ERR_RANGE, "sample_frequency %g must be positive", o->sample_frequency);
+  if (!(o->frame_length > 0) || !isfinite(o->frame_length))
+    return asr__fail(err, ASR_ERR_RANGE, "frame_length %g ms must be positive", o->frame_length);
+  if (!(o->frame_shift > 0) || !isfinite(o->frame_shift))
+    return asr__fail(err, ASR_ERR_RANGE, "frame_shift %g ms must be positive", o->frame_shift);
+  L = asr_fbank_window_size(o);
+  M = asr_fbank_window_shift(o);
+  if (L < 0 || M < 0)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "frames longer than %d samples are not supported", ASR__FBANK_MAX_WINDOW);
+  if (L < 2)
+    return asr__fail(err, ASR_ERR_RANGE, "frame_length %g ms at %g Hz is %d sample%s; need at least 2",
+                     o->frame_length, o->sample_frequency, L, L == 1 ? "" : "s");
+  if (M < 1)
+    return asr__fail(err, ASR_ERR_RANGE, "frame_shift %g ms at %g Hz is 0 samples", o->frame_shift, o->sample_frequency);
+  N = asr_fbank_padded_size(o);
+  if (N % 2 != 0)
+    return asr__fail(err, ASR_ERR_RANGE,
+                     "the FFT size must be even: frame_length %g ms is %d samples "
+                     "(set round_to_power_of_two or change frame_length)", o->frame_length, N);
+  if (!(o->dither >= 0) || !isfinite(o->dither))
+    return asr__fail(err, ASR_ERR_RANGE, "dither %g must be >= 0", o->dither);
+  if (!(o->preemphasis_coefficient >= 0 && o->preemphasis_coefficient <= 1))
+    return asr__fail(err, ASR_ERR_RANGE, "preemphasis_coefficient %g must be in [0, 1]", o->preemphasis_coefficient);
+  if ((int)o->window_type < 0 || (int)o->window_type > (int)ASR_WINDOW_BLACKMAN)
+    return asr__fail(err, ASR_ERR_RANGE, "window_type %d is not a window", (int)o->window_type);
+  if (!isfinite(o->blackman_coeff))
+    return asr__fail(err, ASR_ERR_RANGE, "blackman_coeff must be finite");
+  if (!(o->energy_floor >= 0) || !isfinite(o->energy_floor))
+    return asr__fail(err, ASR_ERR_RANGE, "energy_floor %g must be >= 0 (0: no floor)", o->energy_floor);
+  if (o->num_mel_bins < 3)
+    return asr__fail(err, ASR_ERR_RANGE, "num_mel_bins %d: need at least 3 mel bins", o->num_mel_bins);
+  half = N / 2;
+  if (o->num_mel_bins > half)
+    return asr__fail(err, ASR_ERR_RANGE, "num_mel_bins %d is more than the %d FFT bins of a %d-point FFT",
+                     o->num_mel_bins, half, N);
+  nyq = 0.5 * o->sample_frequency;
+  hi = asr__fbank_high(o);
+  if (!isfinite(o->low_freq) || !isfinite(o->high_freq) || !(o->low_freq >= 0 && o->low_freq < nyq) ||
+      !(hi > 0 && hi <= nyq) || !(o->low_freq < hi))
+    return asr__fail(err, ASR_ERR_RANGE,
+                     "bad frequency range: low_freq %g and high_freq %g (= %g Hz) with Nyquist %g Hz "
+                     "(need 0 <= low < high <= Nyquist)", o->low_freq, o->high_freq, hi, nyq);
+  /* Kaldi's MelBanks asserts that every triangle holds at least one FFT bin strictly
+   * inside (l_m, r_m); otherwise that output would be log(eps) forever */
+  mlo = asr__mel(o->low_freq);
+  mhi = asr__mel(hi);
+  delta = (mhi - mlo) / (o->num_mel_bins + 1);
+  bin_hz = o->sample_frequency / N;
+  k = 0;
+  for (m = 0; m < o->num_mel_bins; m++) {
+    double l = mlo + m * delta, r = mlo + (m + 2) * delta;
+    while (k < half && asr__mel(bin_hz * k) <= l) k++;
+    if (k >= half || !(asr__mel(bin_hz * k) < r))
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "num_mel_bins %d is too many for a %d-point FFT between %g and %g Hz: "
+                       "mel bin %d holds no FFT bin", o->num_mel_bins, N, o->low_freq, hi, m);
+  }
+  return ASR_OK;
+}
+
+ASRDEF int asr_fbank_num_frames(int n, const asr_fbank_opts *o) {
+  int L, M;
+  if (n < 0 || asr_fbank_check_opts(o, NULL) != ASR_OK) return -1;
+  L = asr_fbank_window_size(o);
+  M = asr_fbank_window_shift(o);
+  if (o->snip_edges) return n < L ? 0 : 1 + (n - L) / M;   /* only whole frames */
+  return (int)(((int64_t)n + M / 2) / M);                 /* frames centred on t M + M/2 */
+}
+
+/* ---- the workspace: one layout that serves every tier */
+typedef struct asr__fbank_plan {
+  int L, M, N, half, B, dim;      /* window, shift, FFT size, N/2, mel bins, columns */
+  int Lb;                         /* Bluestein convolution size (0 when N/2 is a power of 2) */
+  double *frame;                  /* (N) the current frame */
+  double *cbuf;                   /* (N/2 complex) FFT data */
+  double *spec;                   /* (N/2 + 1) power or magnitude spectrum */
+  double *win;                    /* (L) window */
+  double *melw;                   /* (<= N) packed triangle weights */
+  double *tw;                     /* (N/2 complex) exp(-2 pi i k / N) */
+  double *dft_cos, *dft_sin;      /* (N) cos, sin (2 pi j / N) for _naive */
+  double *chirp, *bfft, *abuf, *twb;  /* Bluestein: (N/2), (Lb), (Lb) complex, (Lb/2) complex */
+  double *colsum;                 /* (dim) column sums for subtract_mean */
+  int *mel_first, *mel_len;       /* (B) first FFT bin and count of each triangle */
+} asr__fbank_plan;
+
+ASR__PRIVATE int asr__is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
+
+/* Fills the plan's pointers from base (NULL: just counts) and returns the bytes needed. */
+ASR__PRIVATE size_t asr__fbank_layout(const asr_fbank_opts *o, asr__fbank_plan *p, void *base) {
+  size_t nd = 0, off;
+  unsigned char *b = (unsigned char *)base;
+  memset(p, 0, sizeof *p);
+  p->L = asr_fbank_window_size(o);
+  p->M = asr_fbank_window_shift(o);
+  p->N = asr_fbank_padded_size(o);
+  p->half = p->N / 2;
+  p->B = o->num_mel_bins;
+  p->dim = asr_fbank_dim(o);
+  if (!asr__is_pow2(p->half)) {
+    p->Lb = 1;
+    while (p->Lb < 2 * p->half - 1) p->Lb *= 2;          /* circular convolution >= 2M-1 */
+  }
+  if (b) b += (64 - (size_t)((uintptr_t)b % 64)) % 64;   /* align the doubles */
+#define ASR__TAKE(ptr, count) (p->ptr = b ? (double *)(void *)b + nd : NULL, nd += (size_t)(count))
+  ASR__TAKE(frame, p->N);
+  ASR__TAKE(cbuf, p->N);
+  ASR__TAKE(spec, p->half + 1);
+  ASR__TAKE(win, p->L);
+  ASR__TAKE(melw, p->N);
+  ASR__TAKE(tw, p->N);
+  ASR__TAKE(dft_cos, p->N);
+  ASR__TAKE(dft_sin, p->N);
+  ASR__TAKE(chirp, p->Lb ? p->N : 0);
+  ASR__TAKE(bfft, 2 * (size_t)p->Lb);
+  ASR__TAKE(abuf, 2 * (size_t)p->Lb);
+  ASR__TAKE(twb, p->Lb);
+  ASR__TAKE(colsum, p->dim);
+#undef ASR__TAKE
+  off = nd * sizeof(double);
+  p->mel_first = b ? (int *)(void *)(b + off) : NULL;
+  p->mel_len = b ? (int *)(void *)(b + off) + p->B : NULL;
+  return 64 + off + 2 * (size_t)p->B * sizeof(int);
+}
+
+ASRDEF size_t asr_fbank_workspace_size(const asr_fbank_opts *o) {
+  asr__fbank_plan p;
+  if (asr_fbank_check_opts(o, NULL) != ASR_OK) return 0;
+  return asr__fbank_layout(o, &p, NULL);
+}
+
+/* The argument checks every tier makes before it writes anything. */
+ASR__PRIVATE asr_result asr__fbank_args(asr_real *feats, const asr_real *wave, int n,
+                                        const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                        size_t work_bytes, asr_error *err, asr__fbank_plan *p) {
+  asr_result r = asr_fbank_check_opts(o, err);
+  int i;
+  if (r != ASR_OK) return r;
+  if (n < 0 || (n > 0 && !wave)) return asr__fail(err, ASR_ERR_INVALID_ARG, "bad signal (n = %d)", n);
+  if (o->dither > 0 && !rng) return asr__fail(err, ASR_ERR_INVALID_ARG, "dither %g needs an asr_rng", o->dither);
+  if (!work || work_bytes < asr__fbank_layout(o, p, NULL))
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace of %lu bytes, %lu needed", (unsigned long)work_bytes,
+                     (unsigned long)asr__fbank_layout(o, p, NULL));
+  if (asr_fbank_num_frames(n, o) > 0 && !feats) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
+  for (i = 0; i < n; i++)
+    if (!isfinite(wave[i])) return asr__fail(err, ASR_ERR_NONFINITE, "sample %d is not finite", i);
+  asr__fbank_layout(o, p, work);
+  return ASR_OK;
+}
+
+/* Kaldi's mirror at the edges (ExtractWindow): -1 -> 0, -2 -> 1, n -> n-1, repeatedly. */
+ASR__PRIVATE int64_t asr__reflect(int64_t s, int64_t n) {
+  while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
+  return s;
+}
+
+/* First sample of frame t (FirstSampleOfFrame in feature-window.cc). */
+ASR__PRIVATE int64_t asr__frame_start(int64_t t, const asr__fbank_plan *p, int snip_edges) {
+  return snip_edges ? t * p->M : t * p->M + p->M / 2 - p->L / 2;
+}
+
+/* Steps shared by the tiers up to the windowing: framing, dither, DC offset, raw energy,
+ * pre-emphasis. Returns the raw log-energy (before any floor) or 0 if not asked for. */
+ASR__PRIVATE double asr__fbank_prepare_frame(double *x, const asr_real *wave, int n, int64_t t,
+                                             const asr_fbank_opts *o, const asr__fbank_plan *p,
+                                             asr_rng *rng) {
+  int j, L = p->L;
+  int64_t start = asr__frame_start(t, p, o->snip_edges);
+  double energy = 0;
+  for (j = 0; j < L; j++) x[j] = wave[asr__reflect(start + j, n)];        /* framing */
+  if (o->dither > 0)
+    for (j = 0; j < L; j++) x[j] += o->dither * asr_rng_normal(rng);     /* dither */
+  if (o->remove_dc_offset) {
+    double mean = 0;
+    for (j = 0; j < L; j++) mean += x[j];
+    mean /= L;
+    for (j = 0; j < L; j++) x[j] -= mean;                                 /* DC offset */
+  }
+  if (o->use_energy && o->raw_energy) {
+    for (j = 0; j < L; j++) energy += x[j] * x[j];                        /* raw energy */
+    energy = log(ASR__MAX(energy, ASR__FLT_EPS));
+  }
+  if (o->preemphasis_coefficient != 0) {
+    for (j = L - 1; j > 0; j--) x[j] -= o->preemphasis_coefficient * x[j - 1];
+    x[0] -= o->preemphasis_coefficient * x[0];                            /* x[-1] := x[0] */
+  }
+  return energy;
+}
+
+/* Window value w[j] of length L (the formulas of the header, feature-window.cc). */
+ASR__PRIVATE double asr__window_value(const asr_fbank_opts *o, int j, int L) {
+  double a = 2.0 * 3.14159265358979323846 / (L - 1);
+  switch (o->window_type) {
+    case ASR_WINDOW_HANNING: return 0.5 - 0.5 * cos(a * j);
+    case ASR_WINDOW_HAMMING: return 0.54 - 0.46 * cos(a * j);
+    case ASR_WINDOW_POVEY: return pow(0.5 - 0.5 * cos(a * j), 0.85);
+    case ASR_WINDOW_RECTANGULAR: return 1.0;
+    case ASR_WINDOW_BLACKMAN:
+      return o->blackman_coeff - 0.5 * cos(a * j) + (0.5 - o->blackman_coeff) * cos(2 * a * j);
+  }
+  return 1.0;
+}
+
+/* Energy floor, then writes one output row from the mel energies e (B) and log-energy E. */
+ASR__PRIVATE void asr__fbank_emit(asr_real *row, const double *e, double E, const asr_fbank_opts *o) {
+  int m, off = (o->use_energy && !o->htk_compat) ? 1 : 0;
+  for (m = 0; m < o->num_mel_bins; m++)
+    row[off + m] = (asr_real)(o->use_log_fbank ? log(ASR__MAX(e[m], ASR__FLT_EPS)) : e[m]);
+  if (o->use_energy) {
+    if (o->energy_floor > 0 && E < log(o->energy_floor)) E = log(o->energy_floor);
+    row[o->htk_compat ? o->num_mel_bins : 0] = (asr_real)E;          /* energy first or last */
+  }
+}
+
+/* subtract_mean: each column minus its mean over the T frames, sums in double. */
+ASR__PRIVATE void asr__subtract_column_mean(asr_real *feats, int T, int dim, double *colsum) {
+  int t, d;
+  if (T == 0) return;
+  for (d = 0; d < dim; d++) colsum[d] = 0;
+  for (t = 0; t < T; t++)
+    for (d = 0; d < dim; d++) colsum[d] += feats[(size_t)t * dim + d];
+  for (t = 0; t < T; t++)
+    for (d = 0; d < dim; d++) feats[(size_t)t * dim + d] = (asr_real)(feats[(size_t)t * dim + d] - colsum[d] / T);
+}
+
+ASRDEF asr_result asr_fbank_naive(asr_real *feats, const asr_real *wave, int n,
+                                  const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                  size_t work_bytes, asr_error *err) {
+  asr__fbank_plan p;
+  asr_result r = asr__fbank_args(feats, wave, n, o, rng, work, work_bytes, err, &p);
+  const double two_pi = 2.0 * 3.14159265358979323846;
+  double mlo, delta, bin_hz;
+  int T, t, j, k, m;
+  if (r != ASR_OK) return r;
+  if (p.N > ASR__FBANK_NAIVE_MAX_N)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "asr_fbank_naive: a %d-point DFT is too large (max %d)",
+                     p.N, ASR__FBANK_NAIVE_MAX_N);
+  T = asr_fbank_num_frames(n, o);
+  for (j = 0; j < p.N; j++) {        /* the N-th roots of unity, exp(-2 pi i j / N) = cos - i sin */
+    p.dft_cos[j] = cos(two_pi * j / p.N);
+    p.dft_sin[j] = sin(two_pi * j / p.N);
+  }
+  mlo = asr__mel(o->low_freq);
+  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p.B + 1);
+  bin_hz = o->sample_frequency / p.N;
+  for (t = 0; t < T; t++) {
+    double *x = p.frame, E = asr__fbank_prepare_frame(x, wave, n, t, o, &p, rng);
+    double *e = p.cbuf;                                     /* (B) mel energies */
+    for (j = 0; j < p.L; j++) x[j] *= asr__window_value(o, j, p.L);   /* window */
+    for (j = p.L; j < p.N; j++) x[j] = 0;                             /* zero padding */
+    if (o->use_energy && !o->raw_energy) {
+      E = 0;
+      for (j = 0; j < p.N; j++) E += x[j] * x[j];
+      E = log(ASR__MAX(E, ASR__FLT_EPS));
+    }
+    for (k = 0; k <= p.half; k++) {
+      /* X[k] = sum_j x[j] exp(-2 pi i j k / N), the DFT by its definition */
+      double re = 0, im = 0;
+      int idx = 0;                                          /* (j k) mod N */
+      for (j = 0; j < p.N; j++) {
+        re += x[j] * p.dft_cos[idx];
+        im -= x[j] * p.dft_sin[idx];
+        idx += k;
+        if (idx >= p.N) idx -= p.N;
+      }
+      p.spec[k] = re * re + im * im;                        /* |X[k]|^2 */
+      if (!o->use_power) p.spec[k] = sqrt(p.spec[k]);       /* |X[k]| */
+    }
+    for (m = 0; m < p.B; m++) {
+      /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition */
+      double l = mlo + m * delta, c = mlo + (m + 1) * delta, rr = mlo + (m + 2) * delta, s = 0;
+      for (k = 0; k < p.half; k++) {
+        double mel = asr__mel(bin_hz * k), w = 0;
+        if (mel > l && mel <= c) w = (mel - l) / (c - l);            /* rising edge */
+        else if (mel > c && mel < rr) w = (rr - mel) / (rr - c);     /* falling edge */
+        s += w * p.spec[k];
+      }
+      e[m] = s;
+    }
+    asr__fbank_emit(feats + (size_t)t * p.dim, e, E, o);
+  }
+  if (o->subtract_mean) asr__subtract_column_mean(feats, T, p.dim, p.colsum);
+  return ASR_OK;
+}
+
+/* ---- FFT helpers of _ref.
+ * asr__fft_pow2: in-place radix-2 decimation-in-time FFT of m complex numbers z (2m
+ * doubles, re/im interleaved), m a power of two, sign -1 (forward). tw holds
+ * exp(-2 pi i k / (m stride)) at tw[2k], tw[2k+1] for k < m stride / 2.
+ *   Z[k] = sum_j z[j] exp(-2 pi i j k / m)
+ * Bit-reversed reordering, then log2(m) passes of butterflies
+ *   (a, b) -> (a + w b, a - w b),   w = exp(-2 pi i j / len). */
+ASR__PRIVATE void asr__fft_pow2(double *z, int m, const double *tw, int stride) {
+  int i, j, len, bit;
+  for (i = 1, j = 0; i < m; i++) {              /* bit-reversal permutation */
+    for (bit = m >> 1; j & bit; bit >>= 1) j ^= bit;
+    j |= bit;
+    if (i < j) {
+      double tr = z[2 * i], ti = z[2 * i + 1];
+      z[2 * i] = z[2 * j];
+      z[2 * i + 1] = z[2 * j + 1];
+      z[2 * j] = tr;
+      z[2 * j + 1] = ti;
+    }
+  }
+  for (len = 2; len <= m; len <<= 1) {
+    int half = len >> 1, step = (m / len) * stride;
+    for (i = 0; i < m; i += len)
+      for (j = 0; j < half; j++) {
+        const double wr = tw[2 * j * step], wi = tw[2 * j * step + 1];
+        double *a = z + 2 * (i + j), *b = z + 2 * (i + j + half);
+        double vr = b[0] * wr - b[1] * wi, vi = b[0] * wi + b[1] * wr;   /* w b */
+        b[0] = a[0] - vr;
+        b[1] = a[1] - vi;
+        a[0] += vr;
+        a[1] += vi;
+      }
+  }
+}
+
+/* Bluestein's algorithm for an m-point complex DFT, m any size, through power-of-two FFTs
+ * of size Lb >= 2m - 1. With jk = (j^2 + k^2 - (k - j)^2) / 2 and c_j = exp(-pi i j^2 / m):
+ *   Z[k] = c_k sum_j (z_j c_j) conj(c_{k-j})      a convolution with the chirp conj(c).
+ * chirp (m complex) = c; bfft (Lb complex) = FFT of conj(c) wrapped around; twb the
+ * twiddles of size Lb. The inverse FFT is conj(FFT(conj(.))) / Lb. */
+ASR__PRIVATE void asr__fft_bluestein(double *z, int m, const asr__fbank_plan *p) {
+  int j, Lb = p->Lb;
+  double *a = p->abuf;
+  for (j = 0; j < 2 * Lb; j++) a[j] = 0;
+  for (j = 0; j < m; j++) {                                 /* a_j = z_j c_j */
+    double cr = p->chirp[2 * j], ci = p->chirp[2 * j + 1];
+    a[2 * j] = z[2 * j] * cr - z[2 * j + 1] * ci;
+    a[2 * j + 1] = z[2 * j] * ci + z[2 * j + 1] * cr;
+  }
+  asr__fft_pow2(a, Lb, p->twb, 1);
+  for (j = 0; j < Lb; j++) {                               /* times FFT(conj c), conjugated */
+    double ar = a[2 * j], ai = a[2 * j + 1], br = p->bfft[2 * j], bi = p->bfft[2 * j + 1];
+    a[2 * j] = ar * br - ai * bi;
+    a[2 * j + 1] = -(ar * bi + ai * br);
+  }
+  asr__fft_pow2(a, Lb, p->twb, 1);                          /* conj of the inverse, times Lb */
+  for (j = 0; j < m; j++) {                                 /* Z_k = c_k conv_k */
+    double vr = a[2 * j] / Lb, vi = -a[2 * j + 1] / Lb, cr = p->chirp[2 * j], ci = p->chirp[2 * j + 1];
+    z[2 * j] = vr * cr - vi * ci;
+    z[2 * j + 1] = vr * ci + vi * cr;
+  }
+}
+
+/* Tables of _ref: window, packed mel triangles, twiddles, Bluestein chirp. */
+ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan *p) {
+  const double pi = 3.14159265358979323846;
+  double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p->B + 1);
+  double bin_hz = o->sample_frequency / p->N;
+  int j, k, m, used = 0, M2 = p->half;
+  for (j = 0; j < p->L; j++) p->win[j] = asr__window_value(o, j, p->L);
+  for (k = 0; k < p->half; k++) {                         /* exp(-2 pi i k / N) */
+    p->tw[2 * k] = cos(2 * pi * k / p->N);
+    p->tw[2 * k + 1] = -sin(2 * pi * k / p->N);
+  }
+  for (m = 0; m < p->B; m++) {
+    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta;
+    p->mel_first[m] = -1;
+    p->mel_len[m] = 0;
+    for (k = 0; k < p->half; k++) {
+      double mel = asr__mel(bin_hz * k);
+      if (mel > l && mel < r) {              /* inside the triangle: a contiguous run of k */
+        if (p->mel_first[m] < 0) p->mel_first[m] = k;
+        p->melw[used + p->mel_len[m]++] = mel <= c ? (mel - l) / (c - l) : (r - mel) / (r - c);
+      }
+    }
+    used += p->mel_len[m];                   /* each k lies in at most two triangles: <= N */
+  }
+  if (p->Lb) {
+    for (k = 0; k < p->Lb / 2; k++) {
+      p->twb[2 * k] = cos(2 * pi * k / p->Lb);
+      p->twb[2 * k + 1] = -sin(2 * pi * k / p->Lb);
+    }
+    for (j = 0; j < M2; j++) {
+      /* c_j = exp(-pi i j^2 / m), with j^2 reduced mod 2m so the angle stays accurate */
+      double ang = pi * (double)(((int64_t)j * j) % (2 * (int64_t)M2)) / M2;
+      p->chirp[2 * j] = cos(ang);
+      p->chirp[2 * j + 1] = -sin(ang);
+    }
+    for (j = 0; j < 2 * p->Lb; j++) p->bfft[j] = 0;
+    for (j = 0; j < M2; j++) {               /* conj(c) at j and, wrapped, at Lb - j */
+      p->bfft[2 * j] = p->chirp[2 * j];
+      p->bfft[2 * j + 1] = -p->chirp[2 * j + 1];
+      if (j > 0) {
+        p->bfft[2 * (p->Lb - j)] = p->chirp[2 * j];
+        p->bfft[2 * (p->Lb - j) + 1] = -p->chirp[2 * j + 1];
+      }
+    }
+    asr__fft_pow2(p->bfft, p->Lb, p->twb, 1);
+  }
+}
+
+/* Power spectrum of the real frame x (N) into spec (N/2 + 1), through one N/2-point
+ * complex FFT: z_j = x_{2j} + i x_{2j+1}, Z = FFT(z); then with E, O the transforms of the
+ * even and odd samples,
+ *   E_k = (Z_k + conj Z_{M-k}) / 2,   O_k = (Z_k - conj Z_{M-k}) / (2i),
+ *   X_k = E_k + exp(-2 pi i k / N) O_k,   k = 0..M   (M = N/2, Z_M = Z_0, X_M = E_0 - O_0). */
+ASR__PRIVATE void asr__real_fft_power(const double *x, const asr__fbank_plan *p, int use_power) {
+  int k, M2 = p->half;
+  double *z = p->cbuf;
+  for (k = 0; k < p->N; k++) z[k] = x[k];                   /* pairs (x_2j, x_2j+1) = z_j */
+  if (p->Lb) asr__fft_bluestein(z, M2, p);
+  else asr__fft_pow2(z, M2, p->tw, 2);                      /* exp(-2 pi i k / M) = tw[2k] */
+  for (k = 0; k <= M2; k++) {
+    int a = k % M2, b = (M2 - k) % M2;
+    double zr = z[2 * a], zi = z[2 * a + 1], cr = z[2 * b], ci = -z[2 * b + 1];   /* Z_k, conj Z_{M-k} */
+    double er = 0.5 * (zr + cr), ei = 0.5 * (zi + ci);      /* E_k */
+    double orr = 0.5 * (zi - ci), oi = -0.5 * (zr - cr);    /* O_k = (Z_k - conj Z_{M-k}) / 2i */
+    double wr = k < M2 ? p->tw[2 * k] : -1.0, wi = k < M2 ? p->tw[2 * k + 1] : 0.0;
+    double xr = er + wr * orr - wi * oi, xi = ei + wr * oi + wi * orr;
+    p->spec[k] = xr * xr + xi * xi;
+    if (!use_power) p->spec[k] = sqrt(p->spec[k]);
+  }
+}
+
+ASRDEF asr_result asr_fbank_ref(asr_real *feats, const asr_real *wave, int n,
+                                const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                size_t work_bytes, asr_error *err) {
+  asr__fbank_plan p;
+  asr_result r = asr__fbank_args(feats, wave, n, o, rng, work, work_bytes, err, &p);
+  int T, t, j, m;
+  if (r != ASR_OK) return r;
+  T = asr_fbank_num_frames(n, o);
+  asr__fbank_ref_tables(o, &p);
+  for (t = 0; t < T; t++) {
+    double *x = p.frame, E = asr__fbank_prepare_frame(x, wave, n, t, o, &p, rng);
+    const double *w = p.melw;
+    for (j = 0; j < p.L; j++) x[j] *= p.win[j];             /* window */
+    for (j = p.L; j < p.N; j++) x[j] = 0;                   /* zero padding */
+    if (o->use_energy && !o->raw_energy) {
+      E = 0;
+      for (j = 0; j < p.L; j++) E += x[j] * x[j];
+      E = log(ASR__MAX(E, ASR__FLT_EPS));
+    }
+    asr__real_fft_power(x, &p, o->use_power);
+    for (m = 0; m < p.B; m++) {                             /* e_m = sum_k W[m][k] P[k] */
+      const double *P = p.spec + p.mel_first[m];
+      double s = 0;
+      int k;
+      for (k = 0; k < p.mel_len[m]; k++) s += w[k] * P[k];
+      w += p.mel_len[m];
+      p.frame[m] = s;      /* the frame is no longer needed: reuse it for e (B <= N/2) */
+    }
+    asr__fbank_emit(feats + (size_t)t * p.dim, p.frame, E, o);
+  }
+  if (o->subtract_mean) asr__subtract_column_mean(feats, T, p.dim, p.colsum);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank(asr_real *feats, const asr_real *wave, int n, const asr_fbank_opts *o,
+                            asr_rng *rng, void *work, size_t work_bytes, asr_error *err) {
+  return asr_fbank_ref(feats, wave, n, o, rng, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_error *err) {
+  int j, L;
+  asr_result r = asr_fbank_check_opts(o, err);
+  if (r != ASR_OK) return r;
+  if (!w) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
+  L = asr_fbank_window_size(o);
+  for (j = 0; j < L; j++) w[j] = (asr_real)asr__window_value(o, j, L);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
+                                      asr_error *err) {
+  double mlo, delta, bin_hz;
+  int N, half, m, k;
+  asr_result r = asr_fbank_check_opts(o, err);
+  if (r != ASR_OK) return r;
+  if (!W) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
+  N = asr_fbank_padded_size(o);
+  half = N / 2;
+  mlo = asr__mel(o->low_freq);
+  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (o->num_mel_bins + 1);
+  bin_hz = o->sample_frequency / N;
+  for (m = 0; m < o->num_mel_bins; m++) {
+    double l = mlo + m * delta, c = l + delta, rr = mlo + (m + 2) * delta;
+    asr_real *row = W + (size_t)m * (half + 1);
+    for (k = 0; k <= half; k++) {
+      double mel = asr__mel(bin_hz * k), w = 0;
+      if (k < half && mel > l && mel <= c) w = (mel - l) / (c - l);
+      else if (k < half && mel > c && mel < rr) w = (rr - mel) / (rr - c);
+      row[k] = (asr_real)w;
+    }
+    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(mlo + (m + 1) * delta);
+  }
+  return ASR_OK;
+}
+
+/* ---- CMVN */
+ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars) {
+  int t, d;
+  if (T <= 0 || D <= 0 || !feats) return;
+  for (d = 0; d < D; d++) {
+    double s = 0, s2 = 0, mu, var, inv = 1;
+    for (t = 0; t < T; t++) {
+      double v = feats[(size_t)t * D + d];
+      s += v;
+      s2 += v * v;
+    }
+    mu = s / T;                                           /* mu_d */
+    if (norm_vars) {
+      var = s2 / T - mu * mu;                             /* sigma_d^2 = E[x^2] - mu^2 */
+      if (var < 1e-20) var = 1e-20;                       /* Kaldi's floor */
+      inv = 1.0 / sqrt(var);
+    }
+    for (t = 0; t < T; t++) {
+      asr_real *v = &feats[(size_t)t * D + d];
+      *v = (asr_real)(((double)*v - mu) * inv);
+    }
+  }
+}
+
+/* ---- SpecAugment */
+ASRDEF asr_specaug_opts asr_specaug_opts_default(void) {
+  asr_specaug_opts o;
+  o.num_freq_masks = 1;
+  o.freq_mask_param = 27;
+  o.num_time_masks = 1;
+  o.time_mask_param = 100;
+  o.time_mask_ratio = 1.0;
+  o.time_warp = 80;
+  o.mask_value = 0;
+  return o;
+}
+
+ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opts *o) {
+  size_t n;
+  if (!o || o->time_warp <= 0 || T <= 0 || D <= 0) return 0;
+  if (asr_size_mul((size_t)T, (size_t)D, &n) != ASR_OK || asr_size_mul(n, sizeof(asr_real), &n) != ASR_OK)
+    return 0;
+  return n;
+}
+
+ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_specaug_opts *o,
+                                  asr_rng *rng, void *work, size_t work_bytes) {
+  int i, t, d;
+  if (!o || T < 0 || D < 1 || (T > 0 && !feats) || o->num_freq_masks < 0 || o->freq_mask_param < 0 ||
+      o->num_time_masks < 0 || o->time_mask_param < 0 || o->time_warp < 0 ||
+      !(o->time_mask_ratio >= 0 && o->time_mask_ratio <= 1) || !rng)
+    return ASR_ERR_INVALID_ARG;
+  if (T == 0) return ASR_OK;
+  /* time warp: [0, w0] -> [0, w0 + w] and [w0, T-1] -> [w0 + w, T-1], linearly; needs
+   * room for w0 in (W, T - W), i.e. T >= 2W + 2 (shorter inputs are left unwarped) */
+  if (o->time_warp > 0 && T >= 2 * o->time_warp + 2) {
+    int W = o->time_warp;
+    int w0 = W + 1 + asr_rng_int(rng, T - 2 * W - 1);        /* w0 in {W+1 .. T-W-1} */
+    int w = asr_rng_int(rng, 2 * W + 1) - W;                  /* w in {-W .. W} */
+    asr_real *src = (asr_real *)work;
+    if (!work || work_bytes < asr_specaugment_workspace_size(T, D, o)) return ASR_ERR_WORKSPACE;
+    memcpy(src, feats, sizeof(asr_real) * (size_t)T * D);
+    for (t = 0; t < T; t++) {
+      double s, a;
+      int s0;
+      if (t <= w0 + w) s = (double)t * w0 / (w0 + w);                 /* left part */
+      else s = w0 + (double)(t - w0 - w) * (T - 1 - w0) / (T - 1 - w0 - w);  /* right */
+      s0 = (int)floor(s);
+      if (s0 >= T - 1) s0 = T - 2;
+      a = s - s0;                                                      /* interpolate */
+      for (d = 0; d < D; d++)
+        feats[(size_t)t * D + d] = (asr_real)((1 - a) * src[(size_t)s0 * D + d] + a * src[(size_t)(s0 + 1) * D + d]);
+    }
+  }
+  for (i = 0; i < o->num_freq_masks; i++) {
+    int f = asr_rng_int(rng, ASR__MIN(o->freq_mask_param, D) + 1);   /* f in {0..F} */
+    int f0 = asr_rng_int(rng, D - f + 1);                              /* f0 in {0..nu-f} */
+    for (t = 0; t < T; t++)
+      for (d = f0; d < f0 + f; d++) feats[(size_t)t * D + d] = o->mask_value;
+  }
+  for (i = 0; i < o->num_time_masks; i++) {
+    int bound = ASR__MIN(o->time_mask_param, (int)floor(o->time_mask_ratio * T));  /* min(T, p tau) */
+    int len = asr_rng_int(rng, bound + 1);                             /* t in {0..bound} */
+    int t0 = asr_rng_int(rng, T - len + 1);                            /* t0 in {0..tau-t} */
+    for (t = t0; t < t0 + len; t++)
+      for (d = 0; d < D; d++) feats[(size_t)t * D + d] = o->mask_value;
+  }
+  return ASR_OK;
+}
 
 /* ========================================================================================
  * 4. Layers (implementation)
@@ -5507,6 +6947,137 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
 /* ---------------------------------------------------------------------------------------
  * 10.1 Features checkers (implementation)
  * --------------------------------------------------------------------------------------- */
+
+/* A random option set for case `c` of the checker (see asr_check_fbank). */
+ASR__PRIVATE asr_fbank_opts asr__check_fbank_opts(asr_rng *rng, int c) {
+  static const double rates[3] = {16000, 8000, 22050};
+  asr_fbank_opts o = asr_fbank_opts_default();
+  o.window_type = (asr_window_type)(c % 5);                 /* every window in turn */
+  o.sample_frequency = rates[asr_rng_int(rng, 3)];
+  o.snip_edges = asr_rng_int(rng, 2);
+  o.use_energy = asr_rng_int(rng, 2);
+  o.raw_energy = asr_rng_int(rng, 2);
+  o.htk_compat = asr_rng_int(rng, 2);
+  o.use_power = asr_rng_int(rng, 4) != 0;
+  o.use_log_fbank = asr_rng_int(rng, 4) != 0;
+  o.remove_dc_offset = asr_rng_int(rng, 4) != 0;
+  o.preemphasis_coefficient = asr_rng_int(rng, 4) ? 0.97 : 0.0;
+  o.subtract_mean = asr_rng_int(rng, 4) == 0;
+  o.dither = asr_rng_int(rng, 4) == 0 ? 1.0 : 0.0;
+  o.energy_floor = asr_rng_int(rng, 2) ? 0.0 : 1.0;
+  o.blackman_coeff = 0.42 + 0.05 * (asr_rng_uniform(rng) - 0.5);
+  o.num_mel_bins = 10 + asr_rng_int(rng, 20);
+  o.low_freq = asr_rng_int(rng, 2) ? 20 : 60;
+  o.high_freq = asr_rng_int(rng, 3) == 0 ? -400 : (asr_rng_int(rng, 2) ? 0 : 0.4 * o.sample_frequency);
+  if (asr_rng_int(rng, 4) == 0) {
+    /* not a power of two: 25 ms at 16 kHz = 400 (Bluestein on 200), 20 ms at 8 kHz = 160 */
+    o.round_to_power_of_two = 0;
+    o.frame_length = o.sample_frequency == 8000 ? 20 : (o.sample_frequency == 22050 ? 40 : 25);
+    /* the FFT size must be even: add half a sample's worth until L is */
+    while (asr_fbank_window_size(&o) % 2) o.frame_length += 500.0 / o.sample_frequency;
+  }
+  if (asr_rng_int(rng, 3) == 0) o.frame_shift = 12.5;
+  return o;
+}
+
+/* One test signal of n samples, in the 16-bit scale: kind 0 white noise, 1 sinusoids +
+ * DC + a little noise, 2 near-silence with one click. */
+ASR__PRIVATE void asr__check_fbank_signal(asr_real *x, int n, int kind, double fs, asr_rng *rng) {
+  int i;
+  double f1 = 100 + 3000 * asr_rng_uniform(rng), f2 = 50 + 0.45 * fs * asr_rng_uniform(rng);
+  double dc = 500 * (asr_rng_uniform(rng) - 0.5);
+  for (i = 0; i < n; i++) {
+    double v;
+    if (kind == 0) v = 1000 * asr_rng_normal(rng);
+    else if (kind == 1)
+      v = dc + 3000 * sin(6.283185307179586 * f1 * i / fs) + 800 * cos(6.283185307179586 * f2 * i / fs) +
+          30 * asr_rng_normal(rng);
+    else v = (i == n / 3 ? 20000.0 : 0.0) + 3 * asr_rng_normal(rng);
+    x[i] = (asr_real)v;
+  }
+}
+
+ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t seed, int cases,
+                                  double tol, asr_check_report *rep) {
+  asr_rng rng;
+  int c;
+  if (!impl || !rep) return ASR_ERR_INVALID_ARG;
+  if (!name) name = "fbank";
+  if (tol <= 0) tol = ASR_REAL_DOUBLE ? 1e-9 : 1e-4;
+  if (cases <= 0) cases = 48;
+  asr_rng_seed(&rng, seed, 0xfba4);
+  for (c = 0; c < cases; c++) {
+    asr_fbank_opts o = asr__check_fbank_opts(&rng, c);
+    int kind = c % 3, n, T, D, t, d, tier;
+    size_t wb, cells;
+    asr_real *x, *got, *want;
+    void *work;
+    double worst = 0;
+    asr_error err;
+    asr_result r1;
+    uint64_t dseed = (uint64_t)asr_rng_u32(&rng);
+    /* lengths: mostly a few hundred ms, sometimes shorter than one frame */
+    n = asr_rng_int(&rng, 8) == 0 ? asr_rng_int(&rng, asr_fbank_window_size(&o) + 1)
+                                  : asr_rng_int(&rng, (int)(0.15 * o.sample_frequency));
+    if (asr_fbank_check_opts(&o, &err) != ASR_OK) {
+      asr__check_case(rep, 0, INFINITY, "%s case %d: the checker drew bad options: %s", name, c, err.msg);
+      continue;
+    }
+    T = asr_fbank_num_frames(n, &o);
+    D = asr_fbank_dim(&o);
+    cells = (size_t)T * (size_t)D + 1;
+    wb = asr_fbank_workspace_size(&o);
+    x = ASR__ALLOC(asr_real, n + 1, NULL);
+    got = ASR__ALLOC(asr_real, cells, NULL);
+    want = ASR__ALLOC(asr_real, cells, NULL);
+    work = ASR_MALLOC(wb, NULL);
+    if (!x || !got || !want || !work) {
+      ASR_FREE(x, NULL), ASR_FREE(got, NULL), ASR_FREE(want, NULL), ASR_FREE(work, NULL);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    asr__check_fbank_signal(x, n, kind, o.sample_frequency, &rng);
+    {
+      asr_rng d1;
+      asr_rng_seed(&d1, dseed, 1);
+      r1 = impl(got, x, n, &o, &d1, work, wb, &err);
+    }
+    for (tier = 0; tier < 2 && r1 == ASR_OK; tier++) {
+      asr_rng d2;
+      asr_rng_seed(&d2, dseed, 1);                   /* the same dither noise */
+      if ((tier == 0 ? asr_fbank_naive : asr_fbank_ref)(want, x, n, &o, &d2, work, wb, &err) != ASR_OK) {
+        worst = INFINITY;
+        break;
+      }
+      double allmax = 0;
+      int e_col = !o.use_energy ? -1 : (o.htk_compat ? D - 1 : 0);
+      for (t = 0; t < T; t++)
+        for (d = 0; d < D; d++)
+          if (d != e_col && fabs((double)want[(size_t)t * D + d]) > allmax) allmax = fabs((double)want[(size_t)t * D + d]);
+      for (t = 0; t < T; t++) {
+        const asr_real *g = got + (size_t)t * D, *w = want + (size_t)t * D;
+        double rowmax = 0;
+        for (d = 0; d < D; d++)
+          if (d != e_col && fabs((double)w[d]) > rowmax) rowmax = fabs((double)w[d]);
+        if (o.subtract_mean) rowmax = allmax;   /* means removed: scale of the whole matrix */
+        for (d = 0; d < D; d++) {
+          double diff = fabs((double)g[d] - (double)w[d]);
+          /* log outputs: absolute; linear mel energies: relative to the row's largest */
+          if (d != e_col && !o.use_log_fbank) diff /= ASR__MAX(rowmax, 1e-30);
+          if (diff > worst || diff != diff) worst = diff;
+        }
+      }
+    }
+    asr__check_case(rep, r1 == ASR_OK && worst <= tol, r1 == ASR_OK ? worst : INFINITY,
+                    "%s case %d: n %d at %g Hz, %s window, N %d, %s%s%s%s%s%s: %s %.3g (tol %.3g)",
+                    name, c, n, o.sample_frequency, asr_window_name(o.window_type), asr_fbank_padded_size(&o),
+                    o.snip_edges ? "snip" : "no-snip", o.use_energy ? (o.raw_energy ? ", raw energy" : ", energy") : "",
+                    o.use_energy && o.htk_compat ? " last" : "", o.use_log_fbank ? "" : ", linear",
+                    o.use_power ? "" : ", magnitude", o.dither > 0 ? ", dither" : "",
+                    r1 == ASR_OK ? "max error" : "impl failed:", r1 == ASR_OK ? worst : (double)r1, tol);
+    ASR_FREE(x, NULL), ASR_FREE(got, NULL), ASR_FREE(want, NULL), ASR_FREE(work, NULL);
+  }
+  return ASR_OK;
+}
 
 /* ---------------------------------------------------------------------------------------
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE (implementation)

@@ -28,6 +28,9 @@ static const struct {
   const char *summary;
 } COMMANDS[] = {
   /* features */
+  {"fbank", cmd_fbank, "Kaldi log-mel filterbank of a .wav / .ogg / .npy waveform"},
+  {"decode", cmd_decode, "the samples of a WAV or Ogg Vorbis file as .npy"},
+  {"resample", cmd_resample, "windowed-sinc resampling (torchaudio's filter)"},
   /* ctc */
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},

@@ -76,6 +76,9 @@ int cmd_info(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* features */
+int cmd_fbank(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_resample(int argc, char **argv);
 
 /* ctc */
 

@@ -1,4 +1,502 @@
-/* tests/test_audio.c - tests of section "audio" (none yet). */
+/* tests/test_audio.c - section 2: WAV read/write (every format, chunk layouts, malformed
+ * files), Ogg Vorbis through stb_vorbis, resampling. */
+
+/* ---- hand-made WAV files, byte by byte (independent of asr_wav_encode) */
+typedef struct wavbuf {
+  unsigned char b[4096];
+  size_t n;
+} wavbuf;
+static void wb_bytes(wavbuf *w, const void *p, size_t n) {
+  memcpy(w->b + w->n, p, n);
+  w->n += n;
+}
+static void wb_u16(wavbuf *w, unsigned v) {
+  unsigned char c[2];
+  c[0] = (unsigned char)(v & 0xff);
+  c[1] = (unsigned char)((v >> 8) & 0xff);
+  wb_bytes(w, c, 2);
+}
+static void wb_u32(wavbuf *w, unsigned long v) {
+  wb_u16(w, (unsigned)(v & 0xffff));
+  wb_u16(w, (unsigned)((v >> 16) & 0xffff));
+}
+static void wb_chunk(wavbuf *w, const char *id, const void *body, size_t n) {
+  wb_bytes(w, id, 4);
+  wb_u32(w, (unsigned long)n);
+  wb_bytes(w, body, n);
+  if (n & 1) w->b[w->n++] = 0;      /* pad */
+}
+/* "fmt " body of 16 bytes */
+static void fmt16(unsigned char *f, unsigned tag, unsigned ch, unsigned long rate, unsigned bits) {
+  wavbuf t;
+  t.n = 0;
+  wb_u16(&t, tag);
+  wb_u16(&t, ch);
+  wb_u32(&t, rate);
+  wb_u32(&t, rate * ch * (bits / 8));
+  wb_u16(&t, ch * (bits / 8));
+  wb_u16(&t, bits);
+  memcpy(f, t.b, 16);
+}
+static void riff_start(wavbuf *w) {
+  w->n = 0;
+  wb_bytes(w, "RIFF\0\0\0\0WAVE", 12);
+}
+static void riff_end(wavbuf *w) {
+  unsigned long v = (unsigned long)w->n - 8;
+  w->b[4] = (unsigned char)(v & 0xff);
+  w->b[5] = (unsigned char)((v >> 8) & 0xff);
+  w->b[6] = (unsigned char)((v >> 16) & 0xff);
+  w->b[7] = (unsigned char)((v >> 24) & 0xff);
+}
+
+/* Known bytes -> known samples, each format (values worked out by hand). */
+static void t_wav_known_bytes(tctx *t) {
+  wavbuf w;
+  unsigned char f[40];
+  asr_audio a;
+  asr_error err;
+  /* 8-bit unsigned: 0x00 -> -128, 0x80 -> 0, 0xFF -> 127 (times 256 in the 16-bit scale) */
+  static const unsigned char d8[3] = {0x00, 0x80, 0xFF};
+  /* 24-bit: 0x800000 -> -8388608 (-32768 in 16-bit scale), 0x000100 -> 256 (1), 0x7FFFFF */
+  static const unsigned char d24[9] = {0x00, 0x00, 0x80, 0x00, 0x01, 0x00, 0xFF, 0xFF, 0x7F};
+  /* 32-bit: 0x00010000 -> 65536 (1), 0x80000000 -> -2^31 (-32768) */
+  static const unsigned char d32[8] = {0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x80};
+  /* float32 0.5 = 0x3F000000, -0.25 = 0xBE800000 */
+  static const unsigned char df[8] = {0x00, 0x00, 0x00, 0x3F, 0x00, 0x00, 0x80, 0xBE};
+  /* float64 0.125 = 0x3FC0000000000000 */
+  static const unsigned char dd[8] = {0, 0, 0, 0, 0, 0, 0xC0, 0x3F};
+  riff_start(&w);
+  fmt16(f, 1, 1, 8000, 8);
+  wb_chunk(&w, "fmt ", f, 16);
+  wb_chunk(&w, "data", d8, 3);
+  riff_end(&w);
+  CHECKF(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  CHECK(a.n == 3 && a.sample_rate == 8000 && a.bits == 8 && a.channels == 1);
+  CHECK(a.samples[0] == -32768 && a.samples[1] == 0 && a.samples[2] == 127 * 256);
+  asr_audio_free(&a, NULL);
+  CHECK_OK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_UNIT, &a, NULL, &err));
+  CHECK(a.samples[0] == -1 && a.samples[2] == (asr_real)(127 / 128.0));
+  asr_audio_free(&a, NULL);
+
+  riff_start(&w);
+  fmt16(f, 1, 1, 44100, 24);
+  wb_chunk(&w, "fmt ", f, 16);
+  wb_chunk(&w, "data", d24, 9);
+  riff_end(&w);
+  CHECK_OK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err));
+  CHECK(a.n == 3 && a.samples[0] == -32768 && a.samples[1] == 1);
+  CHECK_NEAR(a.samples[2], 8388607 / 256.0, 1e-3);
+  asr_audio_free(&a, NULL);
+
+  riff_start(&w);
+  fmt16(f, 1, 1, 16000, 32);
+  wb_chunk(&w, "fmt ", f, 16);
+  wb_chunk(&w, "data", d32, 8);
+  riff_end(&w);
+  CHECK_OK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err));
+  CHECK(a.n == 2 && a.samples[0] == 1 && a.samples[1] == -32768);
+  asr_audio_free(&a, NULL);
+
+  riff_start(&w);
+  fmt16(f, 3, 2, 16000, 32);                 /* float32, 2 channels: one frame */
+  wb_chunk(&w, "fmt ", f, 16);
+  wb_chunk(&w, "data", df, 8);
+  riff_end(&w);
+  CHECK_OK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_UNIT, &a, NULL, &err));
+  CHECK(a.n == 1 && a.channels == 2 && a.samples[0] == (asr_real)0.125);   /* (0.5 - 0.25) / 2 */
+  asr_audio_free(&a, NULL);
+  CHECK_OK(asr_wav_parse(w.b, w.n, 1, ASR_SCALE_INT16, &a, NULL, &err));
+  CHECK(a.samples[0] == -8192);
+  asr_audio_free(&a, NULL);
+
+  /* WAVE_FORMAT_EXTENSIBLE, float64 sub-format */
+  riff_start(&w);
+  {
+    wavbuf x;
+    static const unsigned char tail[14] = {0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71};
+    x.n = 0;
+    fmt16(x.b, 0xFFFE, 1, 16000, 64);
+    x.n = 16;
+    wb_u16(&x, 22);
+    wb_u16(&x, 64);
+    wb_u32(&x, 4);
+    wb_u16(&x, 3);
+    wb_bytes(&x, tail, 14);
+    wb_chunk(&w, "fmt ", x.b, x.n);
+    wb_chunk(&w, "data", dd, 8);
+    riff_end(&w);
+    CHECKF(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+    CHECK(a.n == 1 && a.samples[0] == 4096 && a.codec == ASR_CODEC_WAV_FLOAT && a.bits == 64);
+    asr_audio_free(&a, NULL);
+    /* an unknown GUID is refused */
+    w.b[12 + 8 + 24 + 4] ^= 0xFF;
+    CHECK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_UNSUPPORTED);
+  }
+}
+
+/* Chunk layouts: LIST before fmt, an odd-sized unknown chunk with its pad byte, fmt after
+ * data, an odd data chunk without its pad at the end, a data size of 0xFFFFFFFF. */
+static void t_wav_chunks(tctx *t) {
+  wavbuf w;
+  unsigned char f[16];
+  static const unsigned char junk[5] = {1, 2, 3, 4, 5};
+  static const unsigned char d16[6] = {0x01, 0x00, 0xFF, 0xFF, 0x00, 0x80};   /* 1, -1, -32768 */
+  asr_audio a;
+  asr_error err;
+  fmt16(f, 1, 1, 16000, 16);
+  riff_start(&w);
+  wb_chunk(&w, "LIST", "INFOISFT\4\0\0\0abc\0", 16);
+  wb_chunk(&w, "junk", junk, 5);              /* odd: followed by one pad byte */
+  wb_chunk(&w, "fmt ", f, 16);
+  wb_chunk(&w, "data", d16, 6);
+  wb_chunk(&w, "id3 ", junk, 3);
+  riff_end(&w);
+  CHECKF(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  CHECK(a.n == 3 && a.samples[0] == 1 && a.samples[1] == -1 && a.samples[2] == -32768);
+  asr_audio_free(&a, NULL);
+  /* fmt after data */
+  riff_start(&w);
+  wb_chunk(&w, "data", d16, 6);
+  wb_chunk(&w, "fact", junk, 4);
+  wb_chunk(&w, "fmt ", f, 16);
+  riff_end(&w);
+  CHECKF(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  CHECK(a.n == 3 && a.samples[2] == -32768);
+  asr_audio_free(&a, NULL);
+  /* 8-bit data of odd size as the last chunk, pad byte missing */
+  fmt16(f, 1, 1, 16000, 8);
+  riff_start(&w);
+  wb_chunk(&w, "fmt ", f, 16);
+  wb_chunk(&w, "data", junk, 5);
+  w.n--;                                      /* drop the pad */
+  riff_end(&w);
+  CHECKF(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  CHECK(a.n == 5 && a.samples[4] == (5 - 128) * 256);
+  asr_audio_free(&a, NULL);
+  /* streamed: data size 0xFFFFFFFF runs to the end; a half frame at the end is dropped */
+  fmt16(f, 1, 1, 16000, 16);
+  riff_start(&w);
+  wb_chunk(&w, "fmt ", f, 16);
+  wb_bytes(&w, "data\xFF\xFF\xFF\xFF", 8);
+  wb_bytes(&w, d16, 5);
+  CHECKF(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  CHECK(a.n == 2 && a.samples[1] == -1);
+  asr_audio_free(&a, NULL);
+}
+
+/* Malformed files: each gives the expected error code, a message, and nothing allocated. */
+static void t_wav_malformed(tctx *t) {
+  wavbuf good, w;
+  unsigned char f[16];
+  static const unsigned char d16[8] = {1, 0, 2, 0, 3, 0, 4, 0};
+  asr_audio a;
+  asr_error err;
+  int k;
+  fmt16(f, 1, 2, 16000, 16);
+  riff_start(&good);
+  wb_chunk(&good, "fmt ", f, 16);
+  wb_chunk(&good, "data", d16, 8);
+  riff_end(&good);
+  CHECK_OK(asr_wav_parse(good.b, good.n, -1, ASR_SCALE_INT16, &a, NULL, &err));
+  CHECK(a.n == 2 && a.samples[0] == 1.5);
+  asr_audio_free(&a, NULL);
+  for (k = 0; k < 16; k++) {
+    asr_result want = ASR_ERR_FORMAT, got;
+    w = good;
+    switch (k) {
+      case 0: w.n = 0; break;                                   /* empty */
+      case 1: w.n = 4; break;                                   /* "RIFF" only */
+      case 2: w.n = 12; break;                                  /* header, no chunks */
+      case 3: w.n = 30; break;                                  /* truncated inside fmt */
+      case 4: w.n = good.n - 3; break;                          /* data past the end */
+      case 5: w.b[16] = 0xFF; w.b[17] = 0xFF; w.b[18] = 0xFF; w.b[19] = 0x7F; break;  /* absurd fmt size */
+      case 6: w.b[22] = 0; w.b[23] = 0; break;                  /* zero channels */
+      case 7: w.b[24] = w.b[25] = w.b[26] = w.b[27] = 0; break; /* zero sample rate */
+      case 8: w.b[32] = 3; break;                               /* block_align 3 */
+      case 9: w.b[34] = 12; want = ASR_ERR_UNSUPPORTED; break;  /* 12-bit PCM */
+      case 10: w.b[20] = 2; want = ASR_ERR_UNSUPPORTED; break;  /* ADPCM */
+      case 11: memcpy(w.b, "RIFX", 4); want = ASR_ERR_UNSUPPORTED; break;
+      case 12: memcpy(w.b + 8, "WAVX", 4); break;
+      case 13: memcpy(w.b + 12, "xxxx", 4); break;              /* no fmt chunk */
+      case 14: memcpy(w.b + 36, "xxxx", 4); w.n = 36 + 8 + 8; break;   /* no data chunk */
+      case 15: w.b[40] = 0xF0; w.b[41] = 0xFF; w.b[42] = 0xFF; w.b[43] = 0xFF; break;  /* data size huge */
+    }
+    memset(&a, 0x55, sizeof a);
+    err.msg[0] = 0;
+    got = asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err);
+    CHECKF(got == want, "case %d: got %d (%s), want %d", k, (int)got, err.msg, (int)want);
+    CHECKF(err.msg[0] && a.samples == NULL && a.n == 0, "case %d: no message or output not cleared", k);
+  }
+  /* channel out of range; NaN in a float file */
+  CHECK(asr_wav_parse(good.b, good.n, 2, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_RANGE);
+  CHECK(asr_wav_parse(good.b, good.n, -2, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_RANGE);
+  {
+    static const unsigned char nan32[4] = {0x00, 0x00, 0xC0, 0x7F};
+    fmt16(f, 3, 1, 16000, 32);
+    riff_start(&w);
+    wb_chunk(&w, "fmt ", f, 16);
+    wb_chunk(&w, "data", nan32, 4);
+    CHECK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_NONFINITE);
+  }
+  CHECK(asr_audio_parse(good.b, 0, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+  CHECK(asr_audio_parse("hello world", 11, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+}
+
+/* Random bytes and random corruptions of a valid file never crash (ASan build) and either
+ * parse or fail with a negative code and a cleared output. */
+static void t_wav_random_bytes(tctx *t) {
+  asr_rng rng;
+  unsigned char buf[3000];
+  asr_real x[300];
+  size_t len, i;
+  int k, ok = 0;
+  asr_rng_seed(&rng, 21, 0);
+  for (i = 0; i < 300; i++) x[i] = (asr_real)(1000 * asr_rng_normal(&rng));
+  for (k = 0; k < 3000; k++) {
+    asr_audio a;
+    asr_result r;
+    size_t n;
+    if (k % 2 == 0) {
+      CHECK_OK(asr_wav_encode(buf, sizeof buf, &len, x, 100, 1 + k % 3, 16000,
+                              (k / 2) % 6 | (k % 4 == 0 ? ASR_WAV_EXTENSIBLE : 0), ASR_SCALE_INT16));
+      for (i = 0; i < 1 + (size_t)asr_rng_int(&rng, 4); i++)   /* corrupt a few bytes */
+        buf[asr_rng_int(&rng, (int)(k % 8 == 0 ? len : (len < 80 ? len : (size_t)80)))] = (unsigned char)asr_rng_u32(&rng);
+      n = k % 3 == 0 ? (size_t)asr_rng_int(&rng, (int)len + 1) : len;   /* sometimes truncated */
+    } else {
+      n = (size_t)asr_rng_int(&rng, 600);
+      for (i = 0; i < n; i++) buf[i] = (unsigned char)asr_rng_u32(&rng);
+      if (n >= 12 && k % 4 == 1) memcpy(buf, "RIFF\0\0\0\0WAVE", 12);
+    }
+    r = asr_wav_parse(buf, n, ASR_CHANNEL_MIX, ASR_SCALE_INT16, &a, NULL, NULL);
+    if (r == ASR_OK) {
+      ok++;
+      for (i = 0; i < (size_t)a.n; i++) CHECK(isfinite(a.samples[i]));
+      asr_audio_free(&a, NULL);
+    } else {
+      CHECK(r < 0 && a.samples == NULL);
+    }
+  }
+  snprintf(t->msg, sizeof t->msg, "3000 inputs, %d parsed", ok);
+}
+
+/* Round trips: every format, plain and extensible, 1-3 channels, each channel and the mix.
+ * 16-bit-integer samples survive PCM16/24/32 and float32/64 exactly (24/32-bit store them
+ * times 256 / 65536, float32 as x / 32768: all exact); PCM8 keeps the top 8 bits, so
+ * |error| <= 128 (half a step of 256), and saturates above 127 * 256. */
+static void t_wav_roundtrip(tctx *t) {
+  enum { F = 257 };
+  asr_real x[F * 3];
+  asr_rng rng;
+  int fmt, ext, ch, c, i;
+  asr_rng_seed(&rng, 31, 0);
+  for (i = 0; i < F * 3; i++) x[i] = (asr_real)(asr_rng_int(&rng, 65536) - 32768);
+  x[0] = -32768;
+  x[1] = 32767;
+  for (fmt = ASR_WAV_PCM8; fmt <= ASR_WAV_FLOAT64; fmt++)
+    for (ext = 0; ext < 2; ext++)
+      for (ch = 1; ch <= 3; ch++) {
+        size_t len;
+        unsigned char *buf;
+        int format = fmt | (ext ? ASR_WAV_EXTENSIBLE : 0);
+        asr_error err;
+        CHECK_OK(asr_wav_encode(NULL, 0, &len, x, F, ch, 22050, format, ASR_SCALE_INT16));
+        {
+          size_t data = (size_t)F * ch * (fmt == 0 ? 1 : fmt == 1 ? 2 : fmt == 2 ? 3 : fmt == 5 ? 8 : 4);
+          CHECK(len == 44 + (ext ? 24u : 0u) + data + (data & 1));   /* header, data, pad */
+        }
+        buf = TALLOC(unsigned char, len);
+        CHECK(asr_wav_encode(buf, len - 1, &len, x, F, ch, 22050, format, ASR_SCALE_INT16) == ASR_ERR_WORKSPACE);
+        CHECK_OK(asr_wav_encode(buf, len, &len, x, F, ch, 22050, format, ASR_SCALE_INT16));
+        for (c = -1; c < ch; c++) {
+          asr_audio a;
+          CHECKF(asr_wav_parse(buf, len, c, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+          CHECK(a.n == F && a.channels == ch && a.sample_rate == 22050);
+          for (i = 0; i < F; i++) {
+            double want = 0, tol = fmt == ASR_WAV_PCM8 ? 128 : 0;
+            int k;
+            /* PCM8's largest value is 127 * 256 = 32512: anything above saturates there */
+#define RT_STORED(v) (fmt == ASR_WAV_PCM8 && (v) > 32512 ? 32512.0 : (double)(v))
+            if (c >= 0) want = RT_STORED(x[i * ch + c]);
+            else {
+              for (k = 0; k < ch; k++) want += RT_STORED(x[i * ch + k]);
+              want /= ch;
+              tol += ASR_REAL_DOUBLE ? 1e-9 : 4e-3;        /* the mean, rounded to float */
+            }
+            CHECKF(fabs(a.samples[i] - want) <= tol, "format %d ext %d ch %d/%d sample %d: %g vs %g", fmt, ext, c, ch,
+                   i, (double)a.samples[i], want);
+          }
+          asr_audio_free(&a, NULL);
+        }
+        free(buf);
+      }
+  /* saturation and the [-1, 1] scale */
+  {
+    asr_real y[3] = {1.5f, -2.0f, 0.25f};
+    unsigned char buf[128];
+    size_t len;
+    asr_audio a;
+    CHECK_OK(asr_wav_encode(buf, sizeof buf, &len, y, 3, 1, 8000, ASR_WAV_PCM16, ASR_SCALE_UNIT));
+    CHECK_OK(asr_wav_parse(buf, len, -1, ASR_SCALE_INT16, &a, NULL, NULL));
+    CHECK(a.samples[0] == 32767 && a.samples[1] == -32768 && a.samples[2] == 8192);
+    asr_audio_free(&a, NULL);
+    y[0] = (asr_real)NAN;
+    CHECK(asr_wav_encode(buf, sizeof buf, &len, y, 3, 1, 8000, ASR_WAV_PCM16, ASR_SCALE_UNIT) == ASR_ERR_NONFINITE);
+  }
+}
+
+/* Files: asr_wav_write (atomic) then asr_wav_read / asr_audio_read. */
+static void t_wav_files(tctx *t) {
+  char path[512];
+  asr_real x[100];
+  asr_audio a;
+  asr_error err;
+  int i;
+  for (i = 0; i < 100; i++) x[i] = (asr_real)(i * 300 - 15000);
+  snprintf(path, sizeof path, "%s/a.wav", t->tmpdir);
+  CHECK_OK(asr_wav_write(path, x, 100, 1, 16000, ASR_WAV_PCM16, ASR_SCALE_INT16, &err));
+  CHECK_OK(asr_wav_read(path, -1, ASR_SCALE_INT16, &a, NULL, &err));
+  CHECK(a.n == 100 && a.samples[99] == x[99]);
+  asr_audio_free(&a, NULL);
+  CHECK_OK(asr_audio_read(path, -1, ASR_SCALE_UNIT, &a, NULL, &err));
+  CHECK(a.samples[0] == (asr_real)(-15000 / 32768.0));
+  asr_audio_free(&a, NULL);
+  snprintf(path, sizeof path, "%s/no/such/dir/a.wav", t->tmpdir);
+  CHECK(asr_wav_write(path, x, 100, 1, 16000, ASR_WAV_PCM16, ASR_SCALE_INT16, &err) == ASR_ERR_IO);
+  CHECK(asr_wav_read(path, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_IO);
+  CHECK(strstr(err.msg, "no/such") != NULL);
+}
+
+/* The Kaldi test recording: 16-bit, 16 kHz, 19200 samples; its first samples (read with
+ * xxd from the data chunk: 09 01, 6e 0a, 2b 15) are 265, 2670, 5419. */
+static void t_wav_shared(tctx *t) {
+  char path[512];
+  asr_audio a;
+  asr_error err;
+  SHARED_PATH(path, "kaldi/chirp/test.wav");
+  CHECKF(asr_audio_read(path, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  CHECK(a.n == 19200 && a.sample_rate == 16000 && a.bits == 16 && a.channels == 1);
+  CHECK(a.samples[0] == 265 && a.samples[1] == 2670 && a.samples[2] == 5419);
+  asr_audio_free(&a, NULL);
+  SHARED_PATH(path, "wav/jfk.wav");                 /* has a LIST chunk before data */
+  CHECKF(asr_audio_read(path, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  CHECK(a.sample_rate == 16000 && a.n > 170000);
+  asr_audio_free(&a, NULL);
+}
+
+/* The LibriSpeech Ogg files decode to the sample counts sox reports (shared data README). */
+static void t_ogg_sample_counts(tctx *t) {
+  static const char *names[6] = {"198-209-0000", "3436-172162-0000", "5703-47212-0000",
+                                 "198-209-0000", "3436-172162-0000", "5703-47212-0000"};
+  static const int counts[6] = {222561, 267920, 237440, 306717, 369227, 327222};
+  int i;
+  char path[512], rel[128];
+  for (i = 0; i < 6; i++) {
+    asr_audio a;
+    asr_error err;
+    double peak = 0;
+    int k;
+    snprintf(rel, sizeof rel, "ogg/%s%s.ogg", names[i], i < 3 ? ".hq" : "");
+    SHARED_PATH(path, rel);
+    CHECKF(asr_ogg_read(path, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+    CHECKF(a.n == counts[i], "%s: %d samples, sox says %d", rel, a.n, counts[i]);
+    CHECK(a.sample_rate == (i < 3 ? 16000 : 22050) && a.codec == ASR_CODEC_VORBIS);
+    for (k = 0; k < a.n; k++) peak = fmax(peak, fabs(a.samples[k]));
+    CHECKF(peak > 1000 && peak <= 32768 * 1.2, "%s: peak %g: not speech in the 16-bit scale?", rel, peak);
+    asr_audio_free(&a, NULL);
+  }
+}
+
+/* Broken Ogg: header only, cut inside the headers, garbage after "OggS", random flips. */
+static void t_ogg_malformed(tctx *t) {
+  char path[512];
+  unsigned char *buf, *copy;
+  size_t len;
+  asr_audio a;
+  asr_error err;
+  asr_rng rng;
+  int k, ok = 0;
+  SHARED_PATH(path, "ogg/198-209-0000.hq.ogg");
+  CHECK_OK(asr_read_file(path, &buf, &len, NULL, &err));
+  CHECK(asr_ogg_parse(buf, 4, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+  CHECK(asr_ogg_parse(buf, 200, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+  CHECK(a.samples == NULL);
+  CHECK(asr_ogg_parse("OggSxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+  CHECK(asr_ogg_parse(buf, len, 1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_RANGE);
+  /* half the file: the first half of the audio, no error */
+  CHECK_OK(asr_ogg_parse(buf, len / 2, -1, ASR_SCALE_INT16, &a, NULL, &err));
+  CHECK(a.n > 50000 && a.n < 222561);
+  asr_audio_free(&a, NULL);
+  copy = TALLOC(unsigned char, 8192);
+  asr_rng_seed(&rng, 8, 0);
+  for (k = 0; k < 40; k++) {
+    size_t n = 4096 + (size_t)asr_rng_int(&rng, 4096), i;
+    asr_result r;
+    memcpy(copy, buf, n);
+    for (i = 0; i < 4; i++) copy[asr_rng_int(&rng, (int)n)] ^= (unsigned char)(1 + asr_rng_int(&rng, 255));
+    r = asr_ogg_parse(copy, n, -1, ASR_SCALE_INT16, &a, NULL, NULL);
+    if (r == ASR_OK) {
+      ok++;
+      asr_audio_free(&a, NULL);
+    } else {
+      CHECK(r < 0 && a.samples == NULL);
+    }
+  }
+  snprintf(t->msg, sizeof t->msg, "40 corrupted files, %d decoded", ok);
+  free(copy);
+  free(buf);
+}
+
+/* Resampling: lengths ceil(n F'/F); a sine below both Nyquist rates comes out as the same
+ * sine at the new rate (compared with sin() itself away from the ends, where the filter's
+ * passband ripple and the truncated kernel leave < 0.3%); a tone above the new Nyquist
+ * rate is removed (the Hann-windowed sinc of 6 zero crossings attenuates it below 2%). */
+static void t_resample(tctx *t) {
+  static const int rates[4][2] = {{16000, 8000}, {8000, 16000}, {44100, 16000}, {22050, 16000}};
+  const double pi = 3.14159265358979323846;
+  int r, i;
+  CHECK(asr_resample_length(16000, 16000, 8000) == 8000);
+  CHECK(asr_resample_length(10, 3, 2) == 7);
+  CHECK(asr_resample_length(10, 44100, 16000) == 4);       /* ceil(10 * 160 / 441) */
+  CHECK(asr_resample_length(-1, 1, 2) == -1 && asr_resample_length(5, 0, 2) == -1);
+  for (r = 0; r < 4; r++) {
+    int F = rates[r][0], G = rates[r][1], n = F / 4, m = asr_resample_length(n, F, G);
+    asr_real *x = TALLOC(asr_real, n), *y = TALLOC(asr_real, m);
+    double worst = 0;
+    for (i = 0; i < n; i++) x[i] = (asr_real)sin(2 * pi * 440 * i / F);
+    CHECK_OK(asr_resample(y, x, n, F, G, 6, 0.99));
+    for (i = m / 5; i < 4 * m / 5; i++) worst = fmax(worst, fabs(y[i] - sin(2 * pi * 440 * i / G)));
+    CHECKF(worst < 3e-3, "%d -> %d Hz: 440 Hz sine off by %g", F, G, worst);
+    free(x);
+    free(y);
+  }
+  {
+    int n = 4000, m = asr_resample_length(n, 16000, 8000);
+    asr_real *x = TALLOC(asr_real, n), *y = TALLOC(asr_real, m);
+    double peak = 0;
+    for (i = 0; i < n; i++) x[i] = (asr_real)sin(2 * pi * 6000 * i / 16000.0);
+    CHECK_OK(asr_resample(y, x, n, 16000, 8000, 6, 0.99));
+    for (i = m / 5; i < 4 * m / 5; i++) peak = fmax(peak, fabs(y[i]));
+    CHECKF(peak < 0.02, "6 kHz tone at 8 kHz: peak %g", peak);
+    CHECK_OK(asr_resample(y, x, 100, 16000, 16000, 6, 0.99));   /* equal rates: a copy */
+    for (i = 0; i < 100; i++) CHECK(y[i] == x[i]);
+    CHECK(asr_resample(y, x, n, 16000, 8000, 0, 0.99) == ASR_ERR_INVALID_ARG);
+    CHECK(asr_resample(y, x, n, 16000, 8000, 6, 1.5) == ASR_ERR_INVALID_ARG);
+    free(x);
+    free(y);
+  }
+}
+
 static const test_case TESTS_audio[] = {
+  {"audio/wav_known_bytes", t_wav_known_bytes},
+  {"audio/wav_chunks", t_wav_chunks},
+  {"audio/wav_malformed", t_wav_malformed},
+  {"audio/wav_random_bytes", t_wav_random_bytes},
+  {"audio/wav_roundtrip", t_wav_roundtrip},
+  {"audio/wav_files", t_wav_files},
+  {"audio/wav_shared", t_wav_shared},
+  {"audio/ogg_sample_counts", t_ogg_sample_counts},
+  {"audio/ogg_malformed", t_ogg_malformed},
+  {"audio/resample", t_resample},
   {0, 0}
 };

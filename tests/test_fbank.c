@@ -1,4 +1,666 @@
-/* tests/test_fbank.c - tests of section "fbank" (none yet). */
+/* tests/test_fbank.c - section 3: Kaldi fbank (naive / ref / fast against each other, against
+ * Kaldi's own compute-fbank-feats output and against HTK), frame counts, option checks,
+ * mel banks, windows, CMVN and SpecAugment. */
+
+/* A buffer of the workspace size the options need (freed by the caller). */
+static void *fb_work(const asr_fbank_opts *o, size_t *bytes) {
+  *bytes = asr_fbank_workspace_size(o);
+  return talloc_(*bytes);
+}
+
+/* Runs one tier on x (n) and returns the (T, dim) output (calloc'ed) and T. */
+static asr_real *fb_run(asr_fbank_fn fn, const asr_fbank_opts *o, const asr_real *x, int n, int *T,
+                        asr_result *res) {
+  size_t wb;
+  void *w = fb_work(o, &wb);
+  asr_error err;
+  asr_real *y;
+  *T = asr_fbank_num_frames(n, o);
+  y = TALLOC(asr_real, (size_t)(*T > 0 ? *T : 1) * (size_t)asr_fbank_dim(o));
+  *res = fn(y, x, n, o, NULL, w, wb, &err);
+  free(w);
+  return y;
+}
+
+/* ---- Kaldi text archives (ark,t): "utt-id  [\n  v v v\n  v v v ]" -> rows x cols floats */
+static asr_real *read_ark_text(const char *path, int *rows, int *cols) {
+  FILE *fp = fopen(path, "r");
+  char word[64];
+  int r = 0, c = 0, cur = 0, in = 0, ch;
+  size_t cap = 1 << 16, n = 0;
+  asr_real *v;
+  *rows = *cols = 0;
+  if (!fp) return NULL;
+  v = TALLOC(asr_real, cap);
+  while ((ch = fgetc(fp)) != EOF) {
+    if (ch == '[') { in = 1; continue; }
+    if (!in) continue;
+    if (ch == ']' || ch == '\n') {
+      if (cur) {
+        if (c == 0) c = cur;
+        if (cur != c) { fclose(fp); free(v); return NULL; }
+        r++;
+        cur = 0;
+      }
+      if (ch == ']') break;
+      continue;
+    }
+    if (ch == ' ' || ch == '\t' || ch == '\r') continue;
+    {
+      int k = 0;
+      word[k++] = (char)ch;
+      while ((ch = fgetc(fp)) != EOF && ch != ' ' && ch != '\n' && ch != ']' && k < 63) word[k++] = (char)ch;
+      word[k] = 0;
+      if (n == cap) {
+        asr_real *nv = TALLOC(asr_real, cap * 2);
+        memcpy(nv, v, sizeof(asr_real) * cap);
+        free(v);
+        v = nv;
+        cap *= 2;
+      }
+      v[n++] = (asr_real)strtod(word, NULL);
+      cur++;
+      if (ch == '\n' || ch == ']') {
+        if (c == 0) c = cur;
+        if (cur != c) { fclose(fp); free(v); return NULL; }
+        r++;
+        cur = 0;
+        if (ch == ']') break;
+      }
+    }
+  }
+  fclose(fp);
+  *rows = r;
+  *cols = c;
+  return v;
+}
+
+/* compute-fbank-feats' defaults (Kaldi's, which differ from torchaudio's in dither and
+ * energy_floor), with dither 0 as the golden files were made. */
+static asr_fbank_opts kaldi_opts(void) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  o.dither = 0;
+  o.energy_floor = 0;
+  return o;
+}
+
+/* Compares asr_fbank_ref on kaldi/chirp/test.wav with one of Kaldi's text archives.
+ * Tolerance (from the issue, measured in docs/fbank.md): Kaldi computes in float with its
+ * own split-radix FFT, and on this pure chirp the bins far from the sweep hold energies
+ * ~1e-7 of the frame's, where float rounding in Kaldi moves the log by up to ~0.03;
+ * torchaudio in double shows the same residual. So: mean |diff| <= 1e-3, max <= 0.05. */
+static void kaldi_chirp_case(tctx *t, const char *ark, const asr_fbank_opts *o) {
+  char wav[512], txt[512];
+  asr_audio a;
+  asr_error err;
+  asr_real *want, *got;
+  int rows, cols, T, i;
+  double sum = 0, mx = 0;
+  asr_result r;
+  SHARED_PATH(wav, "kaldi/chirp/test.wav");
+  SHARED_PATH(txt, ark);
+  CHECKF(asr_wav_read(wav, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  want = read_ark_text(txt, &rows, &cols);
+  CHECKF(want != NULL, "cannot parse %s", txt);
+  got = fb_run(asr_fbank_ref, o, a.samples, a.n, &T, &r);
+  CHECK_OK(r);
+  CHECKF(T == rows && asr_fbank_dim(o) == cols, "%s: shape (%d, %d), Kaldi (%d, %d)", ark, T,
+         asr_fbank_dim(o), rows, cols);
+  for (i = 0; i < rows * cols; i++) {
+    double d = fabs((double)got[i] - want[i]);
+    sum += d;
+    if (d > mx) mx = d;
+  }
+  snprintf(t->msg, sizeof t->msg, "%dx%d, mean |diff| %.2e, max %.2e", rows, cols, sum / (rows * cols), mx);
+  CHECKF(sum / (rows * cols) <= 1e-3 && mx <= 0.05, "%s: mean |diff| %.3g, max %.3g", ark, sum / (rows * cols), mx);
+  free(want);
+  free(got);
+  asr_audio_free(&a, NULL);
+}
+
+static void t_kaldi_default(tctx *t) {
+  asr_fbank_opts o = kaldi_opts();
+  kaldi_chirp_case(t, "kaldi/chirp/test.txt", &o);
+}
+static void t_kaldi_40(tctx *t) {
+  asr_fbank_opts o = kaldi_opts();
+  o.num_mel_bins = 40;
+  kaldi_chirp_case(t, "kaldi/chirp/test-40.txt", &o);
+}
+static void t_kaldi_40_no_snip(tctx *t) {
+  asr_fbank_opts o = kaldi_opts();
+  o.num_mel_bins = 40;
+  o.snip_edges = 0;
+  kaldi_chirp_case(t, "kaldi/chirp/test-40-no-snip-edges.txt", &o);
+}
+static void t_kaldi_energy(tctx *t) {
+  asr_fbank_opts o = kaldi_opts();
+  o.use_energy = 1;
+  kaldi_chirp_case(t, "kaldi/chirp/test-with-energy.txt", &o);
+}
+static void t_kaldi_htk_compat(tctx *t) {
+  asr_fbank_opts o = kaldi_opts();
+  o.use_energy = 1;
+  o.htk_compat = 1;
+  kaldi_chirp_case(t, "kaldi/chirp/test-htk.txt", &o);
+}
+
+/* HTK FBANK files: big-endian header (nSamples, sampPeriod, sampSize, parmKind) + floats. */
+static asr_real *read_htk(const char *path, int *rows, int *cols) {
+  unsigned char *buf;
+  size_t len, i;
+  asr_real *v;
+  uint32_t nsamp, ssize;
+  if (asr_read_file(path, &buf, &len, NULL, NULL) != ASR_OK) return NULL;
+  if (len < 12) { free(buf); return NULL; }
+  nsamp = ((uint32_t)buf[0] << 24) | ((uint32_t)buf[1] << 16) | ((uint32_t)buf[2] << 8) | buf[3];
+  ssize = ((uint32_t)buf[8] << 8) | buf[9];
+  if ((buf[11] & 0x3f) != 7 || ssize % 4 || 12 + (size_t)nsamp * ssize != len) { free(buf); return NULL; }
+  *rows = (int)nsamp;
+  *cols = (int)(ssize / 4);
+  v = TALLOC(asr_real, (size_t)nsamp * (ssize / 4) + 1);
+  for (i = 0; i < (size_t)nsamp * (ssize / 4); i++) {
+    const unsigned char *p = buf + 12 + 4 * i;
+    uint32_t u = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    float f;
+    memcpy(&f, &u, 4);
+    v[i] = (asr_real)f;
+  }
+  free(buf);
+  return v;
+}
+
+/* As Kaldi's feature-fbank-test.cc UnitTestHTKCompare1: dither 0, no pre-emphasis,
+ * hamming window, no DC removal, power-of-two FFT, low_freq 0 (fbank1.conf: LOFREQ 0,
+ * HIFREQ 8000, 23 channels), htk_compat, no energy; 10 frames skipped at each end (HTK
+ * treats the ends differently) and absolute tolerance 0.001, Kaldi's own. fbank2.conf is
+ * the same with LOFREQ 25. fbank3/4.conf add HTK's VTLN warp (WARPFREQ 0.9 / 1.1), which
+ * HTK computes with its own warping function; asr.h has no VTLN, so they are not used. */
+static void htk_case(tctx *t, const char *feat, double low_freq, int first_col) {
+  char wav[512], htk[512];
+  asr_audio a;
+  asr_error err;
+  asr_fbank_opts o = kaldi_opts();
+  asr_real *want, *got;
+  int rows, cols, T, i, j, bad = 0;
+  double mx = 0;
+  asr_result r;
+  SHARED_PATH(wav, "kaldi/htk/test.wav");
+  SHARED_PATH(htk, feat);
+  CHECKF(asr_wav_read(wav, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK, "%s", err.msg);
+  want = read_htk(htk, &rows, &cols);
+  CHECKF(want != NULL, "cannot read HTK file %s", htk);
+  o.preemphasis_coefficient = 0;
+  o.window_type = ASR_WINDOW_HAMMING;
+  o.remove_dc_offset = 0;
+  o.round_to_power_of_two = 1;
+  o.low_freq = low_freq;
+  o.htk_compat = 1;
+  o.use_energy = 0;
+  got = fb_run(asr_fbank_ref, &o, a.samples, a.n, &T, &r);
+  CHECK_OK(r);
+  CHECKF(T == rows && cols == asr_fbank_dim(&o), "shape (%d, %d), HTK (%d, %d)", T, asr_fbank_dim(&o), rows, cols);
+  for (i = 10; i + 10 < rows; i++)
+    for (j = first_col; j < cols; j++) {
+      double d = fabs((double)got[(size_t)i * cols + j] - want[(size_t)i * cols + j]);
+      if (d > mx) mx = d;
+      bad += d > 0.001;
+    }
+  snprintf(t->msg, sizeof t->msg, "%dx%d, max |diff| %.2e over frames 10..%d", rows, cols, mx, rows - 11);
+  CHECKF(bad == 0, "%d values differ from HTK by more than 0.001 (max %.3g)", bad, mx);
+  free(want);
+  free(got);
+  asr_audio_free(&a, NULL);
+}
+static void t_htk1(tctx *t) { htk_case(t, "kaldi/htk/test.wav.fbank_htk.1", 0, 0); }
+/* With LOFREQ 25 the first channel differs by design: HTK's filterbank (InitFBank) starts
+ * at the 1-based FFT bin klo = (int)(LOFREQ N / fs + 2.5) = 3, so it leaves out the
+ * 31.25 Hz bin that lies inside Kaldi's first triangle (mel(31.25) > mel(25)). Channels
+ * 1..22 are compared. */
+static void t_htk2(tctx *t) { htk_case(t, "kaldi/htk/test.wav.fbank_htk.2", 25, 1); }
+
+/* Frame counts, from Kaldi's formulas evaluated by hand: 25 ms / 10 ms at 16 kHz is
+ * L = 400, M = 160; snip_edges: 1 + (n - 400) / 160; otherwise (n + 80) / 160. */
+static void t_num_frames(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  CHECK(asr_fbank_window_size(&o) == 400 && asr_fbank_window_shift(&o) == 160);
+  CHECK(asr_fbank_padded_size(&o) == 512);
+  CHECK(asr_fbank_num_frames(19200, &o) == 118);   /* 1 + 18800 / 160 = 118.5 */
+  CHECK(asr_fbank_num_frames(399, &o) == 0);
+  CHECK(asr_fbank_num_frames(400, &o) == 1);
+  CHECK(asr_fbank_num_frames(559, &o) == 1);
+  CHECK(asr_fbank_num_frames(560, &o) == 2);
+  CHECK(asr_fbank_num_frames(0, &o) == 0);
+  o.snip_edges = 0;
+  CHECK(asr_fbank_num_frames(19200, &o) == 120);   /* 19280 / 160 = 120.5 */
+  CHECK(asr_fbank_num_frames(79, &o) == 0);
+  CHECK(asr_fbank_num_frames(80, &o) == 1);
+  CHECK(asr_fbank_num_frames(239, &o) == 1);
+  CHECK(asr_fbank_num_frames(240, &o) == 2);
+  o.round_to_power_of_two = 0;
+  CHECK(asr_fbank_padded_size(&o) == 400);
+  o.sample_frequency = 8000;                        /* 200 / 80 */
+  CHECK(asr_fbank_window_size(&o) == 200 && asr_fbank_window_shift(&o) == 80);
+  CHECK(asr_fbank_num_frames(-1, &o) == -1);
+  o.num_mel_bins = 0;
+  CHECK(asr_fbank_num_frames(1000, &o) == -1);
+}
+
+/* A signal shorter than one frame gives 0 frames (Kaldi), and writes nothing. */
+static void t_short_signal(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real x[399], y[1] = {42};
+  size_t wb;
+  void *w = fb_work(&o, &wb);
+  asr_error err;
+  int i;
+  for (i = 0; i < 399; i++) x[i] = (asr_real)(i % 7);
+  CHECK_OK(asr_fbank_ref(y, x, 399, &o, NULL, w, wb, &err));
+  CHECK_OK(asr_fbank_naive(y, x, 399, &o, NULL, w, wb, &err));
+  CHECK_OK(asr_fbank(NULL, x, 399, &o, NULL, w, wb, &err));
+  CHECK_OK(asr_fbank(NULL, NULL, 0, &o, NULL, w, wb, &err));
+  CHECK(y[0] == 42);
+  free(w);
+}
+
+/* Each bad option is refused with an error code and a message, and nothing is written. */
+static void t_bad_options(tctx *t) {
+  asr_fbank_opts good = asr_fbank_opts_default(), o;
+  asr_real x[1000], y[4 * 24];
+  asr_error err;
+  size_t wb = asr_fbank_workspace_size(&good);
+  void *w = talloc_(wb);
+  int i, k;
+  for (i = 0; i < 1000; i++) x[i] = (asr_real)(100 * sin(0.1 * i));
+  for (k = 0; k < 17; k++) {
+    o = good;
+    switch (k) {
+      case 0: o.num_mel_bins = 0; break;
+      case 1: o.num_mel_bins = 2; break;
+      case 2: o.frame_shift = -10; break;
+      case 3: o.frame_length = 0; break;
+      case 4: o.low_freq = 5000; o.high_freq = 4000; break;
+      case 5: o.num_mel_bins = 200; break;            /* empty triangles in a 512-point FFT */
+      case 6: o.high_freq = 9000; break;              /* above Nyquist */
+      case 7: o.high_freq = -9000; break;             /* Nyquist - 9000 < 0 */
+      case 8: o.preemphasis_coefficient = 1.5; break;
+      case 9: o.dither = -1; break;
+      case 10: o.energy_floor = -1; break;
+      case 11: o.sample_frequency = 0; break;
+      case 12: o.round_to_power_of_two = 0; o.frame_length = 25.0625; break;   /* 401: odd */
+      case 13: o.window_type = (asr_window_type)7; break;
+      case 14: o.frame_length = 0.0625; break;       /* 1 sample */
+      case 15: o.low_freq = -1; break;
+      case 16: o.sample_frequency = NAN; break;
+    }
+    for (i = 0; i < 4 * 24; i++) y[i] = 7;
+    err.msg[0] = 0;
+    CHECKF(asr_fbank_ref(y, x, 1000, &o, NULL, w, wb, &err) < 0, "case %d accepted", k);
+    CHECKF(err.msg[0] != 0, "case %d: no message", k);
+    CHECKF(asr_fbank_workspace_size(&o) == 0 && asr_fbank_num_frames(1000, &o) == -1, "case %d", k);
+    for (i = 0; i < 4 * 24; i++) CHECKF(y[i] == 7, "case %d wrote output", k);
+  }
+  /* Non-finite samples, a short workspace, dither without an rng */
+  x[500] = (asr_real)NAN;
+  CHECK(asr_fbank_ref(y, x, 1000, &good, NULL, w, wb, &err) == ASR_ERR_NONFINITE);
+  x[500] = 0;
+  CHECK(asr_fbank_ref(y, x, 1000, &good, NULL, w, wb - 1, &err) == ASR_ERR_WORKSPACE);
+  o = good;
+  o.dither = 1;
+  CHECK(asr_fbank_ref(y, x, 1000, &o, NULL, w, wb, &err) == ASR_ERR_INVALID_ARG);
+  for (i = 0; i < 4 * 24; i++) CHECK(y[i] == 7);
+  /* _naive refuses a DFT it would take too long to sum */
+  o = good;
+  o.frame_length = 1000;                               /* 16000 samples -> N = 16384 */
+  {
+    size_t wb2 = asr_fbank_workspace_size(&o);
+    void *w2 = talloc_(wb2);
+    asr_real *x2 = TALLOC(asr_real, 16000), y2[23];
+    CHECK(asr_fbank_naive(y2, x2, 16000, &o, NULL, w2, wb2, &err) == ASR_ERR_TOO_LARGE);
+    CHECK_OK(asr_fbank_ref(y2, x2, 16000, &o, NULL, w2, wb2, &err));
+    free(w2);
+    free(x2);
+  }
+  free(w);
+}
+
+/* The checker on our own tiers: _ref and the fast path against _naive and _ref. */
+static void t_check_ref(tctx *t) {
+  asr_check_report rep;
+  memset(&rep, 0, sizeof rep);
+  CHECK_OK(asr_check_fbank(asr_fbank_ref, "ref", 11, 24, 0, &rep));
+  snprintf(t->msg, sizeof t->msg, "%d cases, worst %.2e", rep.passed + rep.failed, rep.worst);
+  CHECKF(rep.failed == 0, "%s", rep.first_failure);
+}
+static void t_check_fast(tctx *t) {
+  asr_check_report rep;
+  memset(&rep, 0, sizeof rep);
+  CHECK_OK(asr_check_fbank(asr_fbank, "fast", 12, 24, 0, &rep));
+  snprintf(t->msg, sizeof t->msg, "%d cases, worst %.2e", rep.passed + rep.failed, rep.worst);
+  CHECKF(rep.failed == 0, "%s", rep.first_failure);
+}
+
+/* The checker catches a wrong implementation: here one that forgets the pre-emphasis
+ * (a common slip), and one that is off by 1e-3 in one value. */
+static asr_result broken_no_preemph(asr_real *f, const asr_real *x, int n, const asr_fbank_opts *o,
+                                    asr_rng *rng, void *w, size_t wb, asr_error *err) {
+  asr_fbank_opts p = *o;
+  p.preemphasis_coefficient = 0;
+  return asr_fbank_ref(f, x, n, &p, rng, w, wb, err);
+}
+static asr_result broken_one_value(asr_real *f, const asr_real *x, int n, const asr_fbank_opts *o,
+                                   asr_rng *rng, void *w, size_t wb, asr_error *err) {
+  asr_result r = asr_fbank_ref(f, x, n, o, rng, w, wb, err);
+  if (r == ASR_OK && asr_fbank_num_frames(n, o) > 0) f[0] = (asr_real)(f[0] * 1.001 + 1e-3);
+  return r;
+}
+static void t_check_catches_bugs(tctx *t) {
+  asr_check_report rep;
+  memset(&rep, 0, sizeof rep);
+  CHECK_OK(asr_check_fbank(broken_no_preemph, "no-preemph", 5, 8, 0, &rep));
+  CHECKF(rep.failed > 0, "missing pre-emphasis not detected");
+  memset(&rep, 0, sizeof rep);
+  CHECK_OK(asr_check_fbank(broken_one_value, "one-value", 5, 8, 0, &rep));
+  CHECKF(rep.failed > 0, "an error of 1e-3 in one value not detected");
+}
+
+/* Same seed, same dither; another seed, other features; dither 0 is deterministic. */
+static void t_dither(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real x[4000], a[24 * 23], b[24 * 23], c[24 * 23];
+  asr_rng r1, r2, r3;
+  asr_error err;
+  size_t wb;
+  void *w;
+  int i, differ = 0;
+  o.dither = 1;
+  w = fb_work(&o, &wb);
+  for (i = 0; i < 4000; i++) x[i] = (asr_real)(i % 50 == 0 ? 1000 : 0);
+  asr_rng_seed(&r1, 9, 0);
+  asr_rng_seed(&r2, 9, 0);
+  asr_rng_seed(&r3, 10, 0);
+  CHECK_OK(asr_fbank_ref(a, x, 4000, &o, &r1, w, wb, &err));
+  CHECK_OK(asr_fbank_naive(b, x, 4000, &o, &r2, w, wb, &err));
+  CHECK_OK(asr_fbank_ref(c, x, 4000, &o, &r3, w, wb, &err));
+  CHECK(asr_fbank_num_frames(4000, &o) == 23);
+  CHECK(max_abs_diff(a, b, 23 * 23) <= (ASR_REAL_DOUBLE ? 1e-9 : 1e-4));
+  for (i = 0; i < 23 * 23; i++) differ += a[i] != c[i];
+  CHECK(differ > 23 * 23 / 2);
+  free(w);
+}
+
+/* use_energy: the energy column is log(sum_j x_j^2) of the DC-removed frame (computed here
+ * independently for frame 3), first or (htk_compat) last; the mel columns are unchanged. */
+static void t_energy_column(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real x[3000], *plain, *first, *last;
+  asr_rng rng;
+  double mean = 0, e = 0;
+  int i, T, m;
+  asr_result r;
+  asr_rng_seed(&rng, 3, 0);
+  for (i = 0; i < 3000; i++) x[i] = (asr_real)(500 * asr_rng_normal(&rng));
+  plain = fb_run(asr_fbank_ref, &o, x, 3000, &T, &r);
+  CHECK_OK(r);
+  o.use_energy = 1;
+  first = fb_run(asr_fbank_ref, &o, x, 3000, &T, &r);
+  CHECK_OK(r);
+  o.htk_compat = 1;
+  last = fb_run(asr_fbank_ref, &o, x, 3000, &T, &r);
+  CHECK_OK(r);
+  for (i = 0; i < 400; i++) mean += x[3 * 160 + i];
+  mean /= 400;
+  for (i = 0; i < 400; i++) e += (x[3 * 160 + i] - mean) * (x[3 * 160 + i] - mean);
+  CHECK_NEAR(first[3 * 24], log(e), 1e-5 * fabs(log(e)));   /* float rounding of ~18 */
+  CHECK_NEAR(last[3 * 24 + 23], log(e), 1e-5 * fabs(log(e)));
+  for (i = 0; i < T; i++)
+    for (m = 0; m < 23; m++) {
+      CHECK(first[i * 24 + 1 + m] == plain[i * 23 + m]);
+      CHECK(last[i * 24 + m] == plain[i * 23 + m]);
+    }
+  free(plain);
+  free(first);
+  free(last);
+}
+
+/* A 1 kHz sine: the largest mel output is the bin whose centre is nearest 1 kHz. */
+static void t_sine_peak(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real x[8000], *y, centre[40], *W;
+  int i, T, m, best = 0, nearest = 0;
+  asr_result r;
+  asr_error err;
+  o.num_mel_bins = 40;
+  for (i = 0; i < 8000; i++) x[i] = (asr_real)(3000 * sin(2 * 3.14159265358979 * 1000 * i / 16000.0));
+  y = fb_run(asr_fbank_ref, &o, x, 8000, &T, &r);
+  CHECK_OK(r);
+  W = TALLOC(asr_real, 40 * 257);
+  CHECK_OK(asr_fbank_mel_banks(W, centre, &o, &err));
+  for (m = 0; m < 40; m++) {
+    if (y[10 * 40 + m] > y[10 * 40 + best]) best = m;
+    if (fabs(centre[m] - 1000) < fabs(centre[nearest] - 1000)) nearest = m;
+  }
+  CHECKF(best == nearest, "peak in bin %d (%.0f Hz), nearest centre bin %d (%.0f Hz)", best,
+         (double)centre[best], nearest, (double)centre[nearest]);
+  free(y);
+  free(W);
+}
+
+/* Mel banks: triangles of height <= 1; between the first and last centres, neighbouring
+ * triangles add up to 1 at every FFT bin (they are a partition of unity in mel). */
+static void t_mel_banks(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real *W, centre[23];
+  asr_error err;
+  int m, k, inside = 0;
+  W = TALLOC(asr_real, 23 * 257);
+  CHECK_OK(asr_fbank_mel_banks(W, centre, &o, &err));
+  for (k = 0; k <= 256; k++) {
+    double f = k * 16000.0 / 512, s = 0;
+    for (m = 0; m < 23; m++) {
+      CHECK(W[m * 257 + k] >= 0 && W[m * 257 + k] <= 1);
+      s += W[m * 257 + k];
+    }
+    if (f > centre[0] && f < centre[22]) {
+      CHECK_NEAR(s, 1.0, 1e-6);
+      inside++;
+    }
+  }
+  CHECK(inside > 200);
+  CHECK(W[0 * 257 + 256] == 0);                         /* Nyquist unused */
+  CHECK_NEAR(centre[0], 700 * (exp((1127 * log(1 + 20 / 700.0) +
+                                   (1127 * log(1 + 8000 / 700.0) - 1127 * log(1 + 20 / 700.0)) / 24) /
+                                  1127) - 1), 1e-2);
+  free(W);
+}
+
+/* Windows: hand-evaluated values of the five definitions at the ends and the middle. */
+static void t_windows(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real w[401];
+  asr_error err;
+  o.frame_length = 25.0625;                       /* 401 samples: an exact middle (j = 200) */
+  o.window_type = ASR_WINDOW_HANNING;
+  CHECK_OK(asr_fbank_window(w, &o, &err));
+  CHECK_NEAR(w[0], 0, 1e-7);
+  CHECK_NEAR(w[200], 1, 1e-7);
+  CHECK_NEAR(w[100], 0.5, 1e-6);                  /* 0.5 - 0.5 cos(pi/2) */
+  o.window_type = ASR_WINDOW_HAMMING;
+  CHECK_OK(asr_fbank_window(w, &o, &err));
+  CHECK_NEAR(w[0], 0.08, 1e-7);
+  CHECK_NEAR(w[400], 0.08, 1e-7);
+  CHECK_NEAR(w[200], 1, 1e-7);
+  o.window_type = ASR_WINDOW_POVEY;
+  CHECK_OK(asr_fbank_window(w, &o, &err));
+  CHECK_NEAR(w[0], 0, 1e-7);
+  CHECK_NEAR(w[100], pow(0.5, 0.85), 1e-6);
+  o.window_type = ASR_WINDOW_RECTANGULAR;
+  CHECK_OK(asr_fbank_window(w, &o, &err));
+  CHECK(w[0] == 1 && w[400] == 1);
+  o.window_type = ASR_WINDOW_BLACKMAN;
+  CHECK_OK(asr_fbank_window(w, &o, &err));
+  CHECK_NEAR(w[0], 0, 1e-7);                      /* 0.42 - 0.5 + 0.08 */
+  CHECK_NEAR(w[200], 1, 1e-6);                    /* 0.42 + 0.5 + 0.08 */
+  CHECK_NEAR(w[100], 0.42 - 0.08, 1e-6);          /* cos(pi/2) = 0, cos(pi) = -1 */
+}
+
+/* subtract_mean leaves every column with mean 0 and equals the plain output minus the
+ * column means. */
+static void t_subtract_mean(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real x[5000], *a, *b;
+  asr_rng rng;
+  int i, d, T;
+  asr_result r;
+  asr_rng_seed(&rng, 4, 0);
+  for (i = 0; i < 5000; i++) x[i] = (asr_real)(200 * asr_rng_normal(&rng) + 50 * sin(0.01 * i));
+  o.use_energy = 1;
+  a = fb_run(asr_fbank_ref, &o, x, 5000, &T, &r);
+  CHECK_OK(r);
+  o.subtract_mean = 1;
+  b = fb_run(asr_fbank_ref, &o, x, 5000, &T, &r);
+  CHECK_OK(r);
+  for (d = 0; d < 24; d++) {
+    double mu = 0, s = 0;
+    for (i = 0; i < T; i++) mu += a[i * 24 + d];
+    mu /= T;
+    for (i = 0; i < T; i++) {
+      CHECK_NEAR(b[i * 24 + d], a[i * 24 + d] - mu, 1e-5);
+      s += b[i * 24 + d];
+    }
+    CHECK_NEAR(s / T, 0, 1e-5);
+  }
+  free(a);
+  free(b);
+}
+
+/* CMVN: columns end with mean 0 and (norm_vars) variance 1; a constant column becomes 0. */
+static void t_cmvn(tctx *t) {
+  asr_real x[50 * 4];
+  asr_rng rng;
+  int i, d;
+  asr_rng_seed(&rng, 5, 0);
+  for (i = 0; i < 50; i++) {
+    x[i * 4 + 0] = (asr_real)(3 + 2 * asr_rng_normal(&rng));
+    x[i * 4 + 1] = (asr_real)(-7 + 0.1 * asr_rng_normal(&rng));
+    x[i * 4 + 2] = 5;
+    x[i * 4 + 3] = (asr_real)i;
+  }
+  asr_cmvn(x, 50, 4, 1);
+  for (d = 0; d < 4; d++) {
+    double s = 0, s2 = 0;
+    for (i = 0; i < 50; i++) {
+      CHECK(isfinite(x[i * 4 + d]));
+      s += x[i * 4 + d];
+      s2 += x[i * 4 + d] * x[i * 4 + d];
+    }
+    CHECK_NEAR(s / 50, 0, 1e-5);
+    if (d != 2) CHECK_NEAR(s2 / 50, 1, 1e-4);
+  }
+  CHECK(x[7 * 4 + 2] == 0);
+  /* x[.][3] = i: mean 24.5, population variance (50^2 - 1) / 12 */
+  CHECK_NEAR(x[0 * 4 + 3], -24.5 / sqrt((2500 - 1) / 12.0), 1e-5);
+  asr_cmvn(NULL, 0, 4, 0);
+}
+
+/* SpecAugment: masks are contiguous bands inside the picture, of the drawn widths; the
+ * same seed gives the same picture; the mean mask width over many draws is F/2. */
+static void t_specaugment(tctx *t) {
+  enum { T = 120, D = 40 };
+  asr_real *x = TALLOC(asr_real, T * D), *y = TALLOC(asr_real, T * D), *work;
+  asr_specaug_opts o = asr_specaug_opts_default();
+  asr_rng r1, r2;
+  int i, d, rep;
+  double total = 0;
+  for (i = 0; i < T * D; i++) x[i] = (asr_real)(1 + (i % 97));
+  o.time_warp = 0;
+  o.freq_mask_param = 10;
+  o.time_mask_param = 20;
+  o.mask_value = -1;
+  for (rep = 0; rep < 400; rep++) {
+    int masked_cols = 0, masked_rows = 0, first = -1, last = -1;
+    memcpy(y, x, sizeof(asr_real) * T * D);
+    asr_rng_seed(&r1, (uint64_t)rep, 0);
+    CHECK_OK(asr_specaugment(y, T, D, &o, &r1, NULL, 0));
+    for (d = 0; d < D; d++) {
+      int all = 1;
+      for (i = 0; i < T; i++) all &= y[i * D + d] == -1;
+      if (all) {
+        masked_cols++;
+        if (first < 0) first = d;
+        last = d;
+      }
+    }
+    CHECK(masked_cols <= 10);
+    CHECK(masked_cols == 0 || last - first + 1 == masked_cols);    /* contiguous */
+    total += masked_cols;
+    for (i = 0; i < T; i++) {
+      int all = 1;
+      for (d = 0; d < D; d++) all &= y[i * D + d] == -1;
+      masked_rows += all;
+    }
+    CHECK(masked_rows <= 20 || masked_cols == D);
+  }
+  /* f uniform on {0..10}: mean 5, sd 3.16; mean of 400 has sd 0.16: 5 sd = 0.8 */
+  CHECK_NEAR(total / 400, 5.0, 0.8);
+  /* determinism, and time warp keeps the first and last frames */
+  o = asr_specaug_opts_default();
+  o.time_warp = 20;
+  o.num_freq_masks = o.num_time_masks = 0;
+  work = TALLOC(asr_real, T * D);
+  memcpy(y, x, sizeof(asr_real) * T * D);
+  asr_rng_seed(&r1, 77, 0);
+  CHECK(asr_specaugment(y, T, D, &o, &r1, work, 10) == ASR_ERR_WORKSPACE);
+  asr_rng_seed(&r1, 77, 0);
+  CHECK_OK(asr_specaugment(y, T, D, &o, &r1, work, asr_specaugment_workspace_size(T, D, &o)));
+  for (d = 0; d < D; d++) {
+    CHECK(y[d] == x[d]);
+    CHECK_NEAR(y[(T - 1) * D + d], x[(T - 1) * D + d], 1e-4);
+  }
+  {
+    asr_real *z = TALLOC(asr_real, T * D);
+    int changed = 0;
+    memcpy(z, x, sizeof(asr_real) * T * D);
+    asr_rng_seed(&r2, 77, 0);
+    CHECK_OK(asr_specaugment(z, T, D, &o, &r2, work, asr_specaugment_workspace_size(T, D, &o)));
+    for (i = 0; i < T * D; i++) CHECK(z[i] == y[i]);
+    /* the warp distance w is 0 with probability 1/41: of 10 seeds, most move frames */
+    for (rep = 0; rep < 10; rep++) {
+      memcpy(z, x, sizeof(asr_real) * T * D);
+      asr_rng_seed(&r2, (uint64_t)rep, 1);
+      CHECK_OK(asr_specaugment(z, T, D, &o, &r2, work, asr_specaugment_workspace_size(T, D, &o)));
+      changed += memcmp(z, x, sizeof(asr_real) * T * D) != 0;
+    }
+    CHECK(changed >= 8);
+    free(z);
+  }
+  CHECK(asr_specaugment(y, T, D, &o, NULL, work, 0) == ASR_ERR_INVALID_ARG);
+  free(x);
+  free(y);
+  free(work);
+}
+
 static const test_case TESTS_fbank[] = {
+  {"fbank/num_frames", t_num_frames},
+  {"fbank/short_signal", t_short_signal},
+  {"fbank/bad_options", t_bad_options},
+  {"fbank/windows", t_windows},
+  {"fbank/mel_banks", t_mel_banks},
+  {"fbank/check_ref", t_check_ref},
+  {"fbank/check_fast", t_check_fast},
+  {"fbank/check_catches_bugs", t_check_catches_bugs},
+  {"fbank/dither", t_dither},
+  {"fbank/energy_column", t_energy_column},
+  {"fbank/sine_peak", t_sine_peak},
+  {"fbank/subtract_mean", t_subtract_mean},
+  {"fbank/kaldi_default", t_kaldi_default},
+  {"fbank/kaldi_40_bins", t_kaldi_40},
+  {"fbank/kaldi_40_no_snip_edges", t_kaldi_40_no_snip},
+  {"fbank/kaldi_energy", t_kaldi_energy},
+  {"fbank/kaldi_htk_compat", t_kaldi_htk_compat},
+  {"fbank/htk_fbank1", t_htk1},
+  {"fbank/htk_fbank2", t_htk2},
+  {"fbank/cmvn", t_cmvn},
+  {"fbank/specaugment", t_specaugment},
   {0, 0}
 };
