@@ -959,6 +959,260 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
  * 4.3 Conformer: Conv2dSubsampling, relative positions, rel-pos MHSA, conv module, block
  * --------------------------------------------------------------------------------------- */
 
+/* The ESPnet Conformer encoder [Gulati20] piece by piece, as espnet/nets/pytorch_backend/
+ * {transformer,conformer}/ defines it (the implementation the seed post walks through):
+ * Conv2dSubsampling, the relative positional encodings, the relative-position multi-head
+ * self-attention [Dai19], the macaron feed-forward, the convolution module and the
+ * EncoderLayer. Layouts are batch-first (N,T,D) as ESPnet's, weights as its state_dict.
+ * Every sequence function takes lengths (N) or NULL; frames t >= lengths[b] are padding:
+ * their outputs are written as 0 and they receive no gradient.
+ *
+ * ESPnet has two variants of the relative positions, chosen by `rel_pos_type` of the
+ * espnet2 ConformerEncoder (the legacy one was the default of ESPnet's early Conformer
+ * recipes, "latest" since; a recipe config says `rel_pos_type: latest` together with
+ * `pos_enc_layer_type: rel_pos` and `selfattention_layer_type: rel_selfattn`):
+ *   ASR_REL_POS_LATEST  RelPositionalEncoding + RelPositionMultiHeadedAttention: 2T-1
+ *                       embeddings for the relative positions T-1 .. -(T-1).
+ *   ASR_REL_POS_LEGACY  LegacyRelPositionalEncoding + LegacyRelPositionMultiHeadedAttention:
+ *                       T embeddings of the absolute positions max_len-1, max_len-2, ...
+ *                       (a reversed sinusoid table of max_len = 5000 rows, as ESPnet
+ *                       builds it), and the Transformer-XL shift without zero_triu. */
+typedef enum asr_rel_pos_type { ASR_REL_POS_LATEST = 0, ASR_REL_POS_LEGACY = 1 } asr_rel_pos_type;
+
+/* ---- sinusoidal relative positional encoding [Vaswani17] Sec. 3.5, as used by
+ * [Dai19] Sec. 3.3 for the relative distances:
+ *   PE(pos, 2m) = sin(pos / 10000^(2m/D)),   PE(pos, 2m+1) = cos(pos / 10000^(2m/D))
+ * pos_emb (P,D) with P = asr_rel_pos_len(type, T) rows:
+ *   latest: row r has pos = T-1-r, r = 0..2T-2  (relative positions T-1 down to -(T-1))
+ *   legacy: row r has pos = Lt-1-r, r = 0..T-1, Lt = max(max_len, T) (ESPnet's table is
+ *           built for max_len = 5000 positions and only grows when T exceeds it)
+ * D must be even (ESPnet's table cannot be built otherwise). The angles are computed in
+ * double. NOTE: ESPnet computes pos * 10000^(-2m/D) in float32; at the legacy positions
+ * near 5000 that rounding alone moves the angle by up to ~3e-4 rad, so its table differs
+ * from the exact one by that much (the latest table's positions are small: ~1e-5).
+ * [Vaswani17] A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017. */
+ASRDEF int asr_rel_pos_len(asr_rel_pos_type type, int T);
+ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_pos_type type,
+                                       int max_len);
+
+/* ---- rel_shift, the index trick of [Dai19] Appendix B as ESPnet writes it. For one
+ * head, x (T,P) holds x[i][k] = (q_i + v) . p_k for every query i and embedding row k,
+ * and out (T,T) must hold, for query i and key j, the entry of the embedding at their
+ * relative distance. ESPnet gets it without an index: prepend a zero column (T,P+1),
+ * view the same memory as (P+1,T), drop the first row, view the rest as (T,P) and keep
+ * the first T columns. Working that out (docs/conformer.md draws it):
+ *   latest (P = 2T-1):  out[i][j] = x[i][T-1-i+j]                 (row T-1-i+j: pos i-j)
+ *   legacy (P = T):     out[i][j] = x[i][T-1-i+j]     for j <= i
+ *                       out[i][j] = 0                 for j == i+1
+ *                       out[i][j] = x[i+1][j-i-2]     for j >= i+2
+ * NOTE: the legacy upper triangle reads the NEXT query's row: Transformer-XL meant it to
+ * be masked (causal) or zeroed (zero_triu), ESPnet's encoder uses it as it is.
+ * _naive does the pad / view / slice on a flat buffer, literally; _ref uses the closed
+ * form through asr_rel_shift_index(), which returns 0 for an entry that is a structural
+ * zero, else 1 with *row, *col the entry of x that out[i][j] copies. backward (the
+ * transpose): dx[row][col] += dout[i][j]. */
+ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *row, int *col);
+ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
+                                      asr_rel_pos_type type);
+ASRDEF asr_result asr_rel_shift_ref(asr_real *out, const asr_real *x, int T,
+                                    asr_rel_pos_type type);
+ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int T,
+                                         asr_rel_pos_type type);
+
+/* ---- relative-position multi-head self-attention, ESPnet's RelPositionMultiHeadedAttention
+ * (latest) and LegacyRelPositionMultiHeadedAttention (legacy), self-attention (query =
+ * key = value = x), evaluation (no dropout). With d_k = D/H and heads h:
+ *   q = x Wq^T + bq,  k = x Wk^T + bk,  v = x Wv^T + bv       (linear_q/k/v)  (N,T,D)
+ *   p = pos_emb Wpos^T                                        (linear_pos, no bias) (P,D)
+ *   ac[h][i][j] = (q_ih + u_h) . k_jh                         [Dai19] Sec. 3.3 terms (a)+(c)
+ *   bd[h][i][.] = rel_shift((q_ih + v_h) . p_.h)              terms (b)+(d)
+ *   s = (ac + bd) / sqrt(d_k);  s[i][j] = -inf for keys j >= length (masked)
+ *   attn = softmax_j(s)                                       (0 at masked keys)
+ *   ctx_ih = sum_j attn[h][i][j] v_jh;   y = ctx Wo^T + bo    (linear_out)
+ * where x_ih is the h-th d_k-slice of row i, u = pos_bias_u (H,d_k), v_h = pos_bias_v.
+ * NOTE: ESPnet computes the rows of padded queries too (it masks keys only) and leaves
+ * them for later layers to ignore; here their output is 0 and they get no gradient.
+ * The legacy variant's bd reads query i+1 above the diagonal (see rel_shift); for a valid
+ * key j of a valid query i that query is valid too, so no padding leaks either way. The
+ * latest variant is also invariant to the AMOUNT of padding (an item alone gives the same
+ * output); the legacy one is not, since its positions depend on the padded T (as ESPnet).
+ * Saved for backward (asr_rel_mhsa_saved, carved from one caller buffer of
+ * asr_rel_mhsa_saved_size() bytes by asr_rel_mhsa_saved_init()):
+ *   q, k, v, ctx (N,T,D), p (P,D), attn (N,H,T,T). */
+typedef struct asr_rel_mhsa_params {
+  const asr_real *wq, *bq;     /* linear_q.weight (D,D), linear_q.bias (D) */
+  const asr_real *wk, *bk;     /* linear_k */
+  const asr_real *wv, *bv;     /* linear_v */
+  const asr_real *wo, *bo;     /* linear_out */
+  const asr_real *wpos;        /* linear_pos.weight (D,D) */
+  const asr_real *pos_bias_u;  /* (H, D/H) */
+  const asr_real *pos_bias_v;  /* (H, D/H) */
+} asr_rel_mhsa_params;
+typedef struct asr_rel_mhsa_grads {   /* same shapes; NULL = not needed; accumulated */
+  asr_real *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *wpos, *pos_bias_u, *pos_bias_v;
+} asr_rel_mhsa_grads;
+typedef struct asr_rel_mhsa_saved {
+  asr_real *q, *k, *v, *ctx;   /* (N,T,D) */
+  asr_real *p;                 /* (P,D) linear_pos(pos_emb) */
+  asr_real *attn;              /* (N,H,T,T) */
+} asr_rel_mhsa_saved;
+ASRDEF size_t asr_rel_mhsa_saved_size(int N, int T, int D, int H, asr_rel_pos_type type);
+ASRDEF asr_result asr_rel_mhsa_saved_init(asr_rel_mhsa_saved *s, void *buf, size_t bytes, int N,
+                                          int T, int D, int H, asr_rel_pos_type type);
+ASRDEF size_t asr_rel_mhsa_forward_workspace_size(int N, int T, int D, int H,
+                                                  asr_rel_pos_type type);
+ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
+                                                   asr_rel_pos_type type);
+/* y (N,T,D); x (N,T,D); pos_emb (P,D) from asr_rel_pos_encoding(type) for this T.
+ * D % H != 0 is ASR_ERR_SHAPE. _naive loops over every index of the equations above and
+ * shifts with asr_rel_shift_naive (it refuses T > 32, D > 64 in backward, or
+ * N H T^2 D > 2^26); _ref runs the products as GEMMs and shifts by the index map. */
+ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
+                                             const asr_real *x, const asr_real *pos_emb,
+                                             const int *lengths, const asr_rel_mhsa_params *p,
+                                             int N, int T, int D, int H, asr_rel_pos_type type);
+ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
+                                           const asr_real *x, const asr_real *pos_emb,
+                                           const int *lengths, const asr_rel_mhsa_params *p,
+                                           int N, int T, int D, int H, asr_rel_pos_type type,
+                                           void *work, size_t work_bytes);
+ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
+                                       const asr_real *x, const asr_real *pos_emb,
+                                       const int *lengths, const asr_rel_mhsa_params *p, int N,
+                                       int T, int D, int H, asr_rel_pos_type type, void *work,
+                                       size_t work_bytes);
+/* backward, from dy (N,T,D) (padded rows ignored), accumulating into dx (N,T,D),
+ * d_pos_emb (P,D) and *g (each may be NULL). With g = dL/ds / sqrt(d_k) (the softmax
+ * backward of dattn = dctx v^T):
+ *   dctx = dy Wo;  dWo += dy^T ctx;  dbo += sum dy;  dv_j += sum_i attn_ij dctx_i
+ *   d(q_i+u) += sum_j g_ij k_j;   dk_j += sum_i g_ij (q_i + u);   du = sum_i d(q_i+u)
+ *   dbd_raw = rel_shift^T(g);  d(q_r+v) += sum_k dbd_raw_rk p_k;  dp_k += sum_r dbd_raw_rk (q_r+v)
+ *   dWpos += dp^T pos_emb;  d_pos_emb += dp Wpos;  dq = d(q+u) + d(q+v)
+ *   dW{q,k,v} += d{q,k,v}^T x;  db{q,k,v} += sum d{q,k,v};  dx += dq Wq + dk Wk + dv Wv */
+ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                              const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                              const asr_rel_mhsa_saved *s, const asr_real *x,
+                                              const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D,
+                                              int H, asr_rel_pos_type type);
+ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                            const asr_rel_mhsa_saved *s, const asr_real *x,
+                                            const asr_real *pos_emb, const int *lengths,
+                                            const asr_rel_mhsa_params *p, int N, int T, int D,
+                                            int H, asr_rel_pos_type type, void *work,
+                                            size_t work_bytes);
+ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
+                                        const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                        const asr_rel_mhsa_saved *s, const asr_real *x,
+                                        const asr_real *pos_emb, const int *lengths,
+                                        const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                        asr_rel_pos_type type, void *work, size_t work_bytes);
+
+/* ---- conv2d (torch.nn.Conv2d with padding 0, square kernel K, stride S, one group),
+ * channels first, with a length mask on the first spatial axis (time):
+ *   y[n,o,i,j] = b[o] + sum_c sum_{a<K} sum_{e<K} w[o,c,a,e] x[n, c, iS+a, jS+e]
+ *   Ho = (Hh - K)/S + 1,   Wo = (Ww - K)/S + 1           (floor; Hh, Ww >= K)
+ * x (N,C,Hh,Ww), w (O,C,K,K), b (O) or NULL, y (N,O,Ho,Wo). lengths (N) or NULL: rows
+ * i >= lengths[n] of x are read as 0, and output rows i >= (lengths[n]-K)/S+1 (0 when
+ * lengths[n] < K) are written as 0 and get no gradient: the valid rows are those whose
+ * window lies inside the valid input. K > Hh or K > Ww is ASR_ERR_SHAPE.
+ * _naive: the sum, one loop per index (refuses more than 2^26 multiply-adds); _ref:
+ * im2col + GEMM per item, col[(c K + a) K + e][i Wo + j] = x[c, iS+a, jS+e], Y = W col.
+ * backward: dcol = W^T dY scattered back (col2im) into dx, dW += dY col^T, db += sum dY. */
+ASRDEF size_t asr_conv2d_workspace_size(int C, int Hh, int Ww, int O, int K, int S);
+ASRDEF asr_result asr_conv2d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths, int N, int C,
+                                           int Hh, int Ww, int O, int K, int S);
+ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths, int N, int C,
+                                         int Hh, int Ww, int O, int K, int S, void *work,
+                                         size_t work_bytes);
+ASRDEF asr_result asr_conv2d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths, int N, int C,
+                                            int Hh, int Ww, int O, int K, int S);
+ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths, int N, int C,
+                                          int Hh, int Ww, int O, int K, int S, void *work,
+                                          size_t work_bytes);
+
+/* ---- Conv2dSubsampling, ESPnet's 4x subsampling front end [Gulati20] Fig. 1:
+ *   h1 = relu(conv.0(x))     Conv2d(1, D, 3, stride 2):  (N,1,T,F) -> (N,D,T1,F1)
+ *   h2 = relu(conv.2(h1))    Conv2d(D, D, 3, stride 2):  -> (N,D,T2,F2)
+ *   y  = out.0(h2 as (N, T2, D*F2)) * sqrt(D)             Linear(D*F2, D)
+ * T1 = (T-1)/2, T2 = (T1-1)/2 (so T2 = ((T-1)//2-1)//2, the formula), same for F.
+ * x (N,T,F) (ESPnet's (batch, time, idim), seen as one input channel), y (N,T2,D).
+ * The sqrt(D) is the x * xscale of ESPnet's RelPositionalEncoding, the last element of
+ * its `out` Sequential; the embeddings for the block come from asr_rel_pos_encoding(T2).
+ * Weights: conv.0.weight (D,1,3,3), conv.0.bias (D), conv.2.weight (D,D,3,3),
+ * conv.2.bias (D), out.0.weight (D, D*F2), out.0.bias (D); the features of the linear's
+ * input are ordered (channel, frequency): z[t][d F2 + f] = h2[d][t][f], as ESPnet's
+ * x.transpose(1, 2).contiguous().view(b, t, c * f).
+ * Lengths: lengths_out[b] = asr_conv2d_subsampling_out_len(lengths[b]), the frames whose
+ * receptive field lies inside the valid input; output frames past it are 0.
+ * NOTE: ESPnet subsamples the mask as x_mask[:, :, :-2:2][:, :, :-2:2], which keeps
+ * ceil(L/2) (then ceil of half that) frames of a padded item: one or two more than an
+ * unpadded utterance of length L gets, and those extra frames see the padding. T < 7 or
+ * F < 7 is ASR_ERR_SHAPE (ESPnet's check_short_utt refuses T < 7 too).
+ * Saved: h1 (N,D,T1,F1) and z (N,T2,D*F2), relu outputs (0 where not valid). */
+typedef struct asr_conv2d_subsampling_params {
+  const asr_real *conv0_w, *conv0_b;   /* conv.0.weight (D,1,3,3), conv.0.bias (D) */
+  const asr_real *conv2_w, *conv2_b;   /* conv.2.weight (D,D,3,3), conv.2.bias (D) */
+  const asr_real *out_w, *out_b;       /* out.0.weight (D,D*F2), out.0.bias (D) */
+} asr_conv2d_subsampling_params;
+typedef struct asr_conv2d_subsampling_grads {   /* NULL = not needed; accumulated */
+  asr_real *conv0_w, *conv0_b, *conv2_w, *conv2_b, *out_w, *out_b;
+} asr_conv2d_subsampling_grads;
+typedef struct asr_conv2d_subsampling_saved {
+  asr_real *h1;    /* (N,D,T1,F1) */
+  asr_real *z;     /* (N,T2,D*F2) */
+} asr_conv2d_subsampling_saved;
+/* ((L-1)/2-1)/2, and 0 for L < 7. */
+ASRDEF int asr_conv2d_subsampling_out_len(int L);
+ASRDEF size_t asr_conv2d_subsampling_saved_size(int N, int T, int F, int D);
+ASRDEF asr_result asr_conv2d_subsampling_saved_init(asr_conv2d_subsampling_saved *s, void *buf,
+                                                    size_t bytes, int N, int T, int F, int D);
+ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D);
+/* _naive uses the conv2d _naive tier and loops for the linear; _ref the GEMM tiers.
+ * Both take asr_conv2d_subsampling_workspace_size() bytes of work. */
+ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
+                                                       const asr_conv2d_subsampling_saved *s,
+                                                       const asr_real *x, const int *lengths,
+                                                       const asr_conv2d_subsampling_params *p,
+                                                       int N, int T, int F, int D, void *work,
+                                                       size_t work_bytes);
+ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_out,
+                                                     const asr_conv2d_subsampling_saved *s,
+                                                     const asr_real *x, const int *lengths,
+                                                     const asr_conv2d_subsampling_params *p,
+                                                     int N, int T, int F, int D, void *work,
+                                                     size_t work_bytes);
+ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
+                                                 const asr_conv2d_subsampling_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conv2d_subsampling_params *p, int N,
+                                                 int T, int F, int D, void *work,
+                                                 size_t work_bytes);
+/* backward from dy (N,T2,D) (frames past lengths_out ignored) into dx (N,T,F) and *g. */
+ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
+                                                      const asr_conv2d_subsampling_grads *g,
+                                                      const asr_real *dy,
+                                                      const asr_conv2d_subsampling_saved *s,
+                                                      const asr_real *x, const int *lengths,
+                                                      const asr_conv2d_subsampling_params *p,
+                                                      int N, int T, int F, int D, void *work,
+                                                      size_t work_bytes);
+ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
+                                                  const asr_conv2d_subsampling_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conv2d_subsampling_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conv2d_subsampling_params *p, int N,
+                                                  int T, int F, int D, void *work,
+                                                  size_t work_bytes);
+
 /* ---------------------------------------------------------------------------------------
  * 4.4 Recurrent and attention: LSTM (uni, bi, pyramidal), dot / additive / location-aware
  * --------------------------------------------------------------------------------------- */
@@ -1644,6 +1898,40 @@ ASRDEF asr_result asr_gradcheck_attention(asr_attention_forward_fn fwd,
                                           asr_attention_backward_fn bwd, asr_attention_type type,
                                           int N, int T, uint64_t seed,
                                           asr_gradcheck_report *report);
+
+
+/* ---- relative-position multi-head self-attention (both ESPnet variants) */
+typedef asr_result (*asr_rel_mhsa_forward_fn)(asr_real *y, const asr_rel_mhsa_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb,
+                                              const int *lengths, const asr_rel_mhsa_params *p,
+                                              int N, int T, int D, int H, asr_rel_pos_type type,
+                                              void *work, size_t work_bytes);
+typedef asr_result (*asr_rel_mhsa_backward_fn)(asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                               const asr_rel_mhsa_saved *s, const asr_real *x,
+                                               const asr_real *pos_emb, const int *lengths,
+                                               const asr_rel_mhsa_params *p, int N, int T, int D,
+                                               int H, asr_rel_pos_type type, void *work,
+                                               size_t work_bytes);
+/* Cases for both variants: agreement with _naive (forward, every gradient), finite
+ * differences, padding invariance (the padding's contents never matter; for the latest
+ * variant an item alone, unpadded, also gives its row of the batch), and refusal of
+ * D % H != 0 and of a length past T. */
+ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mhsa_backward_fn bwd,
+                                         uint64_t seed, asr_check_report *rep);
+/* Objective sum(W*y) of one random instance, items of lengths T, T-1, ... (at least 1),
+ * pos_emb from asr_rel_pos_encoding(type, max_len 5000); checks x, pos_emb and all 11
+ * weights (linear_q/k/v/out weight and bias, linear_pos.weight, pos_bias_u, pos_bias_v). */
+ASRDEF asr_result asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd,
+                                             asr_rel_mhsa_backward_fn bwd, asr_rel_pos_type type,
+                                             int N, int T, int D, int H, uint64_t seed,
+                                             asr_gradcheck_report *report);
+
+/* ---- Conv2dSubsampling: finite differences of the library's own forward/backward,
+ * objective sum(W*y), items of lengths T, T-3, T-6, ... (at least 7); checks x and the
+ * six weights. */
+ASRDEF asr_result asr_gradcheck_conv2d_subsampling(int N, int T, int F, int D, uint64_t seed,
+                                                   asr_gradcheck_report *report);
 
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers
@@ -5148,11 +5436,7 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
  * 4.3 Conformer (implementation)
  * --------------------------------------------------------------------------------------- */
 
-/* ---------------------------------------------------------------------------------------
- * 4.4 Recurrent and attention (implementation)
- * --------------------------------------------------------------------------------------- */
-
-/* a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
+/* Byte counts of sections 4.3 and 4.4: a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
 ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
   size_t n;
   if (asr_size_mul(a, b, &n) || asr_size_mul(n, c, &n) || asr_size_mul(n, d, &n) ||
@@ -5164,6 +5448,913 @@ ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
 ASR__PRIVATE size_t asr__rnn_add(size_t x, size_t y) {
   return x > (size_t)-1 - y ? (size_t)-1 : x + y;
 }
+
+/* ---- relative positions */
+ASRDEF int asr_rel_pos_len(asr_rel_pos_type type, int T) {
+  if (T < 1) return 0;
+  return type == ASR_REL_POS_LEGACY ? T : 2 * T - 1;
+}
+
+ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_pos_type type,
+                                       int max_len) {
+  int P = asr_rel_pos_len(type, T), r, m;
+  double top;
+  if (T < 0 || D < 2 || D % 2 || (type != ASR_REL_POS_LATEST && type != ASR_REL_POS_LEGACY) ||
+      (P > 0 && !pos_emb))
+    return ASR_ERR_INVALID_ARG;
+  if ((double)P * D > 2147483647.0) return ASR_ERR_TOO_LARGE;
+  /* the position of row 0: T-1 (latest), or the top of ESPnet's reversed table (legacy) */
+  top = type == ASR_REL_POS_LEGACY ? (double)ASR__MAX(max_len, T) - 1 : (double)T - 1;
+  for (r = 0; r < P; r++) {
+    double pos = top - r;
+    asr_real *row = pos_emb + (size_t)r * D;
+    for (m = 0; m < D / 2; m++) {
+      /* 1/10000^(2m/D) = exp(-2m ln(10000)/D), the frequency of the pair (2m, 2m+1) */
+      double w = exp(-(2.0 * m) * log(10000.0) / D);
+      row[2 * m] = (asr_real)sin(pos * w);
+      row[2 * m + 1] = (asr_real)cos(pos * w);
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- rel_shift */
+ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *row, int *col) {
+  if (type == ASR_REL_POS_LEGACY && j > i) {
+    if (j == i + 1) return 0;     /* the zero column, now on the superdiagonal */
+    *row = i + 1;                 /* the next query's row, wrapped around */
+    *col = j - i - 2;
+    return 1;
+  }
+  *row = i;                       /* both: column T-1-i+j, position (T-1) - col = i-j */
+  *col = T - 1 - i + j;
+  return 1;
+}
+
+ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
+                                      asr_rel_pos_type type) {
+  /* ESPnet's steps on one flat buffer, for one (batch, head):
+   *   x_padded = cat([zeros(T,1), x], -1)     (T, P+1)
+   *   x_padded = x_padded.view(P+1, T)        the same T(P+1) numbers, re-cut
+   *   x = x_padded[1:].view(T, P)             skip the first T numbers, re-cut
+   *   x = x[:, :T]                            (latest: keep the first T columns)    */
+  asr_real padded[64 * 128];
+  int P = asr_rel_pos_len(type, T), i, j, c;
+  if (T < 1 || !out || !x) return ASR_ERR_INVALID_ARG;
+  if ((size_t)T * (P + 1) > sizeof padded / sizeof padded[0]) return ASR_ERR_TOO_LARGE;
+  for (i = 0; i < T; i++)                       /* the zero column in front of each row */
+    for (c = 0; c <= P; c++) padded[(size_t)i * (P + 1) + c] = c == 0 ? 0 : x[(size_t)i * P + c - 1];
+  for (i = 0; i < T; i++)
+    for (j = 0; j < T; j++)                     /* flat index T + i*P + j, after the first row */
+      out[(size_t)i * T + j] = padded[(size_t)T + (size_t)i * P + j];
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rel_shift_ref(asr_real *out, const asr_real *x, int T,
+                                    asr_rel_pos_type type) {
+  int P = asr_rel_pos_len(type, T), i, j, r, c;
+  if (T < 1 || !out || !x) return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < T; i++)
+    for (j = 0; j < T; j++)
+      out[(size_t)i * T + j] = asr_rel_shift_index(type, T, i, j, &r, &c) ? x[(size_t)r * P + c] : 0;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int T,
+                                         asr_rel_pos_type type) {
+  int P = asr_rel_pos_len(type, T), i, j, r, c;
+  if (T < 1 || !dx || !dout) return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < T; i++)
+    for (j = 0; j < T; j++)
+      if (asr_rel_shift_index(type, T, i, j, &r, &c)) dx[(size_t)r * P + c] += dout[(size_t)i * T + j];
+  return ASR_OK;
+}
+
+/* ---- relative-position multi-head self-attention */
+ASR__PRIVATE asr_result asr__mhsa_check(const asr_rel_mhsa_saved *s, const void *x,
+                                        const asr_real *pos_emb, const int *lengths,
+                                        const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                        asr_rel_pos_type type) {
+  int b;
+  if (!s || !p || N < 0 || T < 0 || D < 1 || H < 1 ||
+      (type != ASR_REL_POS_LATEST && type != ASR_REL_POS_LEGACY))
+    return ASR_ERR_INVALID_ARG;
+  if (D % H) return ASR_ERR_SHAPE;
+  if (!p->wq || !p->wk || !p->wv || !p->wo || !p->wpos || !p->pos_bias_u || !p->pos_bias_v)
+    return ASR_ERR_INVALID_ARG;
+  if ((size_t)N * T > 0 && (!x || !pos_emb || !s->q || !s->k || !s->v || !s->ctx || !s->p || !s->attn))
+    return ASR_ERR_INVALID_ARG;
+  if ((double)N * H * T * T > 2147483647.0 || (double)N * T * D > 2147483647.0 ||
+      (double)2 * T * D > 2147483647.0)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_rel_mhsa_saved_size(int N, int T, int D, int H, asr_rel_pos_type type) {
+  size_t n;
+  int P = asr_rel_pos_len(type, T);
+  if (N < 0 || T < 0 || D < 0 || H < 1) return (size_t)-1;
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)D, 4);                 /* q, k, v, ctx */
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)P, (size_t)D, 1, 1));        /* p */
+  return asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)H, (size_t)T, (size_t)T));
+}
+
+ASRDEF asr_result asr_rel_mhsa_saved_init(asr_rel_mhsa_saved *s, void *buf, size_t bytes, int N,
+                                          int T, int D, int H, asr_rel_pos_type type) {
+  size_t need = asr_rel_mhsa_saved_size(N, T, D, H, type), ntd = (size_t)N * T * D;
+  asr_real *r = (asr_real *)buf;
+  if (!s || need == (size_t)-1) return ASR_ERR_INVALID_ARG;
+  if (bytes < need || (!buf && need > 0)) return ASR_ERR_WORKSPACE;
+  s->q = r, s->k = r + ntd, s->v = r + 2 * ntd, s->ctx = r + 3 * ntd;
+  s->p = r + 4 * ntd;
+  s->attn = s->p + (size_t)asr_rel_pos_len(type, T) * D;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_rel_mhsa_forward_workspace_size(int N, int T, int D, int H,
+                                                  asr_rel_pos_type type) {
+  int P = asr_rel_pos_len(type, T);
+  (void)N;
+  if (T < 0 || D < 0 || H < 1) return (size_t)-1;
+  /* per item: q+u and q+v (T,d_k) each, ac (T,T), bd_raw (T,P) */
+  return asr__rnn_add(asr__rnn_bytes((size_t)T, (size_t)(D / H), 2, 1),
+                      asr__rnn_bytes((size_t)T, (size_t)T + (size_t)P, 1, 1));
+}
+
+ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
+                                                   asr_rel_pos_type type) {
+  int P = asr_rel_pos_len(type, T);
+  size_t n;
+  if (N < 0 || T < 0 || D < 0 || H < 1) return (size_t)-1;
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)D, 4);                 /* dq dk dv dctx */
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)P, (size_t)D, 1, 1));        /* dp */
+  /* per head: q+u, q+v, d(q+u), d(q+v) (T,d_k); dattn (T,T); dbd_raw (T,P) */
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)T, (size_t)(D / H), 4, 1));
+  return asr__rnn_add(n, asr__rnn_bytes((size_t)T, (size_t)T + (size_t)P, 1, 1));
+}
+
+ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
+                                             const asr_real *x, const asr_real *pos_emb,
+                                             const int *lengths, const asr_rel_mhsa_params *p,
+                                             int N, int T, int D, int H, asr_rel_pos_type type) {
+  asr_real bdraw[32 * 63], bd[32 * 32];
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
+  if (r) return r;
+  if (T > 32 || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * T > 0 && !y) return ASR_ERR_INVALID_ARG;
+  dk = D / H;
+  /* the projections, one sum per output entry */
+  for (i = 0; i < N * T; i++)
+    for (c = 0; c < D; c++) {
+      double aq = p->bq ? p->bq[c] : 0, ak = p->bk ? p->bk[c] : 0, av = p->bv ? p->bv[c] : 0;
+      for (k = 0; k < D; k++) {
+        double xv = x[(size_t)i * D + k];
+        aq += (double)p->wq[(size_t)c * D + k] * xv;       /* q = x Wq^T + bq */
+        ak += (double)p->wk[(size_t)c * D + k] * xv;
+        av += (double)p->wv[(size_t)c * D + k] * xv;
+      }
+      s->q[(size_t)i * D + c] = (asr_real)aq;
+      s->k[(size_t)i * D + c] = (asr_real)ak;
+      s->v[(size_t)i * D + c] = (asr_real)av;
+    }
+  for (i = 0; i < P; i++)                                   /* p = pos_emb Wpos^T */
+    for (c = 0; c < D; c++) {
+      double a = 0;
+      for (k = 0; k < D; k++) a += (double)p->wpos[(size_t)c * D + k] * pos_emb[(size_t)i * D + k];
+      s->p[(size_t)i * D + c] = (asr_real)a;
+    }
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (h = 0; h < H; h++) {
+      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      const asr_real *u = p->pos_bias_u + (size_t)h * dk, *vb = p->pos_bias_v + (size_t)h * dk;
+      /* terms (b)+(d) for every (query, embedding row), then shifted into place */
+      for (i = 0; i < T; i++)
+        for (k = 0; k < P; k++) {
+          double a = 0;
+          for (c = 0; c < dk; c++)
+            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + vb[c]) * s->p[(size_t)k * D + h * dk + c];
+          bdraw[i * P + k] = (asr_real)a;
+        }
+      r = asr_rel_shift_naive(bd, bdraw, T, type);
+      if (r) return r;
+      for (i = 0; i < T; i++) {
+        if (i >= len) {                                     /* a padded query: no row */
+          for (j = 0; j < T; j++) at[(size_t)i * T + j] = 0;
+          continue;
+        }
+        for (j = 0; j < T; j++) {
+          double a = 0;                                     /* terms (a)+(c) */
+          if (j >= len) {
+            at[(size_t)i * T + j] = 0;
+            continue;
+          }
+          for (c = 0; c < dk; c++)
+            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + u[c]) * s->k[((size_t)b * T + j) * D + h * dk + c];
+          at[(size_t)i * T + j] = (asr_real)((a + bd[i * T + j]) / sqrt((double)dk));
+        }
+        if (len > 0) asr_softmax(at + (size_t)i * T, at + (size_t)i * T, len);  /* masked keys stay 0 */
+      }
+      for (i = 0; i < T; i++)                               /* ctx_ih = sum_j attn_ij v_jh */
+        for (c = 0; c < dk; c++) {
+          double a = 0;
+          for (j = 0; j < len; j++) a += (double)at[(size_t)i * T + j] * s->v[((size_t)b * T + j) * D + h * dk + c];
+          s->ctx[((size_t)b * T + i) * D + h * dk + c] = (asr_real)a;
+        }
+    }
+    for (i = 0; i < T; i++)                                 /* y = ctx Wo^T + bo */
+      for (c = 0; c < D; c++) {
+        double a = p->bo ? p->bo[c] : 0;
+        if (i >= len) {
+          y[((size_t)b * T + i) * D + c] = 0;
+          continue;
+        }
+        for (k = 0; k < D; k++) a += (double)p->wo[(size_t)c * D + k] * s->ctx[((size_t)b * T + i) * D + k];
+        y[((size_t)b * T + i) * D + c] = (asr_real)a;
+      }
+  }
+  return ASR_OK;
+}
+
+/* y (M,O) = x (M,I) W^T + b, rows strided. */
+ASR__PRIVATE void asr__conf_affine(asr_real *y, const asr_real *x, const asr_real *W,
+                                   const asr_real *b, int M, int I, int O) {
+  int m, o;
+  if (M <= 0) return;
+  asr_gemm(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  if (b)
+    for (m = 0; m < M; m++)
+      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
+}
+
+ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
+                                           const asr_real *x, const asr_real *pos_emb,
+                                           const int *lengths, const asr_rel_mhsa_params *p,
+                                           int N, int T, int D, int H, asr_rel_pos_type type,
+                                           void *work, size_t work_bytes) {
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
+  asr_real *qu, *qv, *ac, *bdr;
+  double scale;
+  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
+  if (r) return r;
+  if ((size_t)N * T == 0) return ASR_OK;
+  if (!y) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_rel_mhsa_forward_workspace_size(N, T, D, H, type) || !work)
+    return ASR_ERR_WORKSPACE;
+  dk = D / H;
+  scale = 1.0 / sqrt((double)dk);
+  qu = (asr_real *)work;            /* (T,d_k) q + u of one head */
+  qv = qu + (size_t)T * dk;         /* (T,d_k) q + v */
+  ac = qv + (size_t)T * dk;         /* (T,T) terms (a)+(c) */
+  bdr = ac + (size_t)T * T;         /* (T,P) terms (b)+(d) before the shift */
+  /* the projections of every frame of the batch, and of the embeddings */
+  asr__conf_affine(s->q, x, p->wq, p->bq, N * T, D, D);
+  asr__conf_affine(s->k, x, p->wk, p->bk, N * T, D, D);
+  asr__conf_affine(s->v, x, p->wv, p->bv, N * T, D, D);
+  asr__conf_affine(s->p, pos_emb, p->wpos, NULL, P, D, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
+    const asr_real *vb = s->v + (size_t)b * T * D;
+    asr_real *cb = s->ctx + (size_t)b * T * D;
+    memset(s->attn + (size_t)b * H * T * T, 0, sizeof(asr_real) * (size_t)H * T * T);
+    memset(cb, 0, sizeof(asr_real) * (size_t)T * D);
+    if (len == 0) continue;
+    for (h = 0; h < H; h++) {
+      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          qu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
+          qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
+        }
+      /* ac = (q+u) k^T over the valid block; bd_raw = (q+v) p^T for the valid queries */
+      asr_gemm(0, 1, len, len, dk, 1, qu, dk, kb + h * dk, D, 0, ac, T);
+      asr_gemm(0, 1, len, P, dk, 1, qv, dk, s->p + h * dk, D, 0, bdr, P);
+      for (i = 0; i < len; i++) {
+        asr_real *row = at + (size_t)i * T;
+        for (j = 0; j < len; j++) {
+          /* rel_shift by its index map: a valid (i,j) reads row i or i+1 < len */
+          asr_real bd = asr_rel_shift_index(type, T, i, j, &rr, &cc) ? bdr[(size_t)rr * P + cc] : 0;
+          row[j] = (asr_real)((ac[(size_t)i * T + j] + bd) * scale);
+        }
+        asr_softmax(row, row, len);
+      }
+      /* ctx_h = attn v_h over the valid block */
+      asr_gemm(0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
+    }
+  }
+  asr__conf_affine(y, s->ctx, p->wo, p->bo, N * T, D, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    if (len < T) memset(y + ((size_t)b * T + len) * D, 0, sizeof(asr_real) * (size_t)(T - len) * D);
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
+                                       const asr_real *x, const asr_real *pos_emb,
+                                       const int *lengths, const asr_rel_mhsa_params *p, int N,
+                                       int T, int D, int H, asr_rel_pos_type type, void *work,
+                                       size_t work_bytes) {
+  return asr_rel_mhsa_forward_ref(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes);
+}
+
+ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                              const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                              const asr_rel_mhsa_saved *s, const asr_real *x,
+                                              const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D,
+                                              int H, asr_rel_pos_type type) {
+  /* scratch for one (item, head) and the whole small problem, on the stack */
+  asr_real idx[32 * 63], where[32 * 32];
+  double dctx[32 * 64], dq[32 * 64], dk_[32 * 64], dv[32 * 64], dp[63 * 64], gs[32 * 32];
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
+  if (r) return r;
+  if (T > 32 || D > 64 || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * T > 0 && !dy) return ASR_ERR_INVALID_ARG;
+  dk = D / H;
+  /* the transpose of the literal shift: shift a matrix of entry numbers and read back
+   * which entry of bd_raw each out[i][j] came from (0: none) */
+  for (i = 0; i < T * P; i++) idx[i] = (asr_real)(i + 1);
+  if (T > 0 && (r = asr_rel_shift_naive(where, idx, T, type)) != ASR_OK) return r;
+  for (i = 0; i < P * D; i++) dp[i] = 0;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (i = 0; i < T * D; i++) dctx[i] = dq[i] = dk_[i] = dv[i] = 0;
+    for (i = 0; i < len; i++)                       /* y = ctx Wo^T + bo */
+      for (c = 0; c < D; c++) {
+        double d = dy[((size_t)b * T + i) * D + c];
+        if (g && g->bo) g->bo[c] += (asr_real)d;
+        for (k = 0; k < D; k++) {
+          dctx[i * D + k] += d * p->wo[(size_t)c * D + k];
+          if (g && g->wo) g->wo[(size_t)c * D + k] += (asr_real)(d * s->ctx[((size_t)b * T + i) * D + k]);
+        }
+      }
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      const asr_real *u = p->pos_bias_u + (size_t)h * dk, *vb = p->pos_bias_v + (size_t)h * dk;
+      for (i = 0; i < len; i++) {
+        double da[32], dot = 0;
+        for (j = 0; j < len; j++) {                 /* dattn_ij = dctx_i . v_j */
+          double a = 0;
+          for (c = 0; c < dk; c++) a += dctx[i * D + h * dk + c] * s->v[((size_t)b * T + j) * D + h * dk + c];
+          da[j] = a;
+          dot += a * at[(size_t)i * T + j];
+          for (c = 0; c < dk; c++) dv[j * D + h * dk + c] += (double)at[(size_t)i * T + j] * dctx[i * D + h * dk + c];
+        }
+        for (j = 0; j < len; j++)                   /* softmax backward, then / sqrt(d_k) */
+          gs[i * T + j] = at[(size_t)i * T + j] * (da[j] - dot) / sqrt((double)dk);
+      }
+      for (i = 0; i < len; i++)
+        for (j = 0; j < len; j++) {
+          double gij = gs[i * T + j];
+          int e = (int)where[i * T + j];
+          for (c = 0; c < dk; c++) {                /* ac_ij = (q_i + u) . k_j */
+            double qi = s->q[((size_t)b * T + i) * D + h * dk + c];
+            dq[i * D + h * dk + c] += gij * s->k[((size_t)b * T + j) * D + h * dk + c];
+            dk_[j * D + h * dk + c] += gij * (qi + u[c]);
+            if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += (asr_real)(gij * s->k[((size_t)b * T + j) * D + h * dk + c]);
+          }
+          if (e == 0) continue;                     /* a structural zero of the shift */
+          {
+            int rr = (e - 1) / P, kk = (e - 1) % P;  /* bd_ij = (q_rr + v) . p_kk */
+            for (c = 0; c < dk; c++) {
+              double qr = s->q[((size_t)b * T + rr) * D + h * dk + c];
+              dq[rr * D + h * dk + c] += gij * s->p[(size_t)kk * D + h * dk + c];
+              dp[kk * D + h * dk + c] += gij * (qr + vb[c]);
+              if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += (asr_real)(gij * s->p[(size_t)kk * D + h * dk + c]);
+            }
+          }
+        }
+    }
+    /* back through the three input projections */
+    for (i = 0; i < T; i++)
+      for (c = 0; c < D; c++) {
+        const asr_real *xi = x + ((size_t)b * T + i) * D;
+        if (g && g->bq) g->bq[c] += (asr_real)dq[i * D + c];
+        if (g && g->bk) g->bk[c] += (asr_real)dk_[i * D + c];
+        if (g && g->bv) g->bv[c] += (asr_real)dv[i * D + c];
+        for (k = 0; k < D; k++) {
+          if (g && g->wq) g->wq[(size_t)c * D + k] += (asr_real)(dq[i * D + c] * xi[k]);
+          if (g && g->wk) g->wk[(size_t)c * D + k] += (asr_real)(dk_[i * D + c] * xi[k]);
+          if (g && g->wv) g->wv[(size_t)c * D + k] += (asr_real)(dv[i * D + c] * xi[k]);
+          if (dx)
+            dx[((size_t)b * T + i) * D + k] += (asr_real)(dq[i * D + c] * p->wq[(size_t)c * D + k] +
+                                                          dk_[i * D + c] * p->wk[(size_t)c * D + k] +
+                                                          dv[i * D + c] * p->wv[(size_t)c * D + k]);
+        }
+      }
+  }
+  for (k = 0; k < P; k++)                           /* p = pos_emb Wpos^T */
+    for (c = 0; c < D; c++)
+      for (j = 0; j < D; j++) {
+        if (g && g->wpos) g->wpos[(size_t)c * D + j] += (asr_real)(dp[k * D + c] * pos_emb[(size_t)k * D + j]);
+        if (d_pos_emb) d_pos_emb[(size_t)k * D + j] += (asr_real)(dp[k * D + c] * p->wpos[(size_t)c * D + j]);
+      }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                            const asr_rel_mhsa_saved *s, const asr_real *x,
+                                            const asr_real *pos_emb, const int *lengths,
+                                            const asr_rel_mhsa_params *p, int N, int T, int D,
+                                            int H, asr_rel_pos_type type, void *work,
+                                            size_t work_bytes) {
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
+  size_t ntd = (size_t)N * T * D;
+  asr_real *dq, *dk_, *dv, *dctx, *dp, *qu, *qv, *dqu, *dqv, *da, *dbd;
+  double scale;
+  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
+  if (r) return r;
+  if (ntd == 0) return ASR_OK;
+  if (!dy) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_rel_mhsa_backward_workspace_size(N, T, D, H, type) || !work)
+    return ASR_ERR_WORKSPACE;
+  dk = D / H;
+  scale = 1.0 / sqrt((double)dk);
+  dq = (asr_real *)work, dk_ = dq + ntd, dv = dk_ + ntd, dctx = dv + ntd;   /* (N,T,D) */
+  dp = dctx + ntd;                                                         /* (P,D) */
+  qu = dp + (size_t)P * D, qv = qu + (size_t)T * dk;                       /* (T,d_k) */
+  dqu = qv + (size_t)T * dk, dqv = dqu + (size_t)T * dk;                   /* (T,d_k) */
+  da = dqv + (size_t)T * dk;                                               /* (T,T) */
+  dbd = da + (size_t)T * T;                                                /* (T,P) */
+  memset(dq, 0, sizeof(asr_real) * 3 * ntd);
+  memset(dp, 0, sizeof(asr_real) * (size_t)P * D);
+  /* 1. y = ctx Wo^T + bo: dctx = dy Wo (padded rows of dy never reach a valid row) */
+  asr_gemm(0, 0, N * T, D, D, 1, dy, D, p->wo, D, 0, dctx, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *dyb = dy + (size_t)b * T * D;
+    if (len == 0) continue;
+    if (g && g->wo) asr_gemm(1, 0, D, D, len, 1, dyb, D, s->ctx + (size_t)b * T * D, D, 1, g->wo, D);
+    if (g && g->bo)
+      for (i = 0; i < len; i++)
+        for (c = 0; c < D; c++) g->bo[c] += dyb[(size_t)i * D + c];
+  }
+  /* 2. per item and head: through the attention, the softmax and the two score terms */
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
+    const asr_real *vb = s->v + (size_t)b * T * D, *dcb = dctx + (size_t)b * T * D;
+    if (len == 0) continue;
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          qu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
+          qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
+        }
+      /* dattn = dctx_h v_h^T;  dv_h += attn^T dctx_h */
+      asr_gemm(0, 1, len, len, dk, 1, dcb + h * dk, D, vb + h * dk, D, 0, da, T);
+      asr_gemm(1, 0, len, dk, len, 1, at, T, dcb + h * dk, D, 1, dv + (size_t)b * T * D + h * dk, D);
+      /* softmax backward, scaled: g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k) */
+      for (i = 0; i < len; i++) {
+        double dot = 0;
+        for (j = 0; j < len; j++) dot += (double)at[(size_t)i * T + j] * da[(size_t)i * T + j];
+        for (j = 0; j < len; j++)
+          da[(size_t)i * T + j] = (asr_real)(at[(size_t)i * T + j] * (da[(size_t)i * T + j] - dot) * scale);
+      }
+      /* terms (a)+(c): d(q+u) = g k_h,  dk_h += g^T (q+u) */
+      asr_gemm(0, 0, len, dk, len, 1, da, T, kb + h * dk, D, 0, dqu, dk);
+      asr_gemm(1, 0, len, dk, len, 1, da, T, qu, dk, 1, dk_ + (size_t)b * T * D + h * dk, D);
+      /* terms (b)+(d): scatter g back through the shift, then d(q+v) = dbd p_h,
+       * dp_h += dbd^T (q+v) */
+      memset(dbd, 0, sizeof(asr_real) * (size_t)len * P);
+      for (i = 0; i < len; i++)
+        for (j = 0; j < len; j++)
+          if (asr_rel_shift_index(type, T, i, j, &rr, &cc)) dbd[(size_t)rr * P + cc] += da[(size_t)i * T + j];
+      asr_gemm(0, 0, len, dk, P, 1, dbd, P, s->p + h * dk, D, 0, dqv, dk);
+      asr_gemm(1, 0, P, dk, len, 1, dbd, P, qv, dk, 1, dp + h * dk, D);
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          asr_real a = dqu[(size_t)i * dk + c], v = dqv[(size_t)i * dk + c];
+          dq[((size_t)b * T + i) * D + h * dk + c] += a + v;
+          if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += a;
+          if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += v;
+        }
+    }
+  }
+  /* 3. the projections: weights, biases and the input */
+  if (g && g->wq) asr_gemm(1, 0, D, D, N * T, 1, dq, D, x, D, 1, g->wq, D);
+  if (g && g->wk) asr_gemm(1, 0, D, D, N * T, 1, dk_, D, x, D, 1, g->wk, D);
+  if (g && g->wv) asr_gemm(1, 0, D, D, N * T, 1, dv, D, x, D, 1, g->wv, D);
+  for (i = 0; i < N * T; i++)
+    for (c = 0; c < D; c++) {
+      if (g && g->bq) g->bq[c] += dq[(size_t)i * D + c];
+      if (g && g->bk) g->bk[c] += dk_[(size_t)i * D + c];
+      if (g && g->bv) g->bv[c] += dv[(size_t)i * D + c];
+    }
+  if (dx) {
+    asr_gemm(0, 0, N * T, D, D, 1, dq, D, p->wq, D, 1, dx, D);
+    asr_gemm(0, 0, N * T, D, D, 1, dk_, D, p->wk, D, 1, dx, D);
+    asr_gemm(0, 0, N * T, D, D, 1, dv, D, p->wv, D, 1, dx, D);
+  }
+  if (g && g->wpos && P > 0) asr_gemm(1, 0, D, D, P, 1, dp, D, pos_emb, D, 1, g->wpos, D);
+  if (d_pos_emb && P > 0) asr_gemm(0, 0, P, D, D, 1, dp, D, p->wpos, D, 1, d_pos_emb, D);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
+                                        const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                        const asr_rel_mhsa_saved *s, const asr_real *x,
+                                        const asr_real *pos_emb, const int *lengths,
+                                        const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                        asr_rel_pos_type type, void *work, size_t work_bytes) {
+  return asr_rel_mhsa_backward_ref(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
+                                   work, work_bytes);
+}
+
+/* ---- conv2d */
+ASR__PRIVATE asr_result asr__conv2d_check(const void *y, const void *x, const asr_real *w,
+                                          const int *lengths, int N, int C, int Hh, int Ww,
+                                          int O, int K, int S) {
+  int n;
+  if (N < 0 || C < 1 || Hh < 0 || Ww < 0 || O < 1 || K < 1 || S < 1 || !w) return ASR_ERR_INVALID_ARG;
+  if (K > Hh || K > Ww) return ASR_ERR_SHAPE;
+  if (N > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
+  if ((double)N * C * Hh * Ww > 2147483647.0 || (double)N * O * Hh * Ww > 2147483647.0 ||
+      (double)C * K * K * Hh * Ww > 2147483647.0)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (n = 0; n < N; n++)
+      if (lengths[n] < 0 || lengths[n] > Hh) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+/* The valid output rows of an input with `len` valid rows. */
+ASR__PRIVATE int asr__conv2d_rows(int len, int K, int S) { return len < K ? 0 : (len - K) / S + 1; }
+
+ASRDEF size_t asr_conv2d_workspace_size(int C, int Hh, int Ww, int O, int K, int S) {
+  int Ho, Wo;
+  if (C < 1 || K < 1 || S < 1 || O < 1 || Hh < K || Ww < K) return 0;
+  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
+  /* col and dcol (C K K, Ho Wo), the masked dY (O, Ho Wo) */
+  return asr__rnn_add(asr__rnn_bytes((size_t)C * K * K, (size_t)Ho * Wo, 2, 1),
+                      asr__rnn_bytes((size_t)O, (size_t)Ho * Wo, 1, 1));
+}
+
+ASRDEF asr_result asr_conv2d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths, int N, int C,
+                                           int Hh, int Ww, int O, int K, int S) {
+  int n, o, i, j, c, a, e, Ho, Wo;
+  asr_result r = asr__conv2d_check(y, x, w, lengths, N, C, Hh, Ww, O, K, S);
+  if (r) return r;
+  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
+  if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < N; n++) {
+    int rows = asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S);
+    for (o = 0; o < O; o++)
+      for (i = 0; i < Ho; i++)
+        for (j = 0; j < Wo; j++) {
+          double acc = b ? b[o] : 0;
+          if (i >= rows) acc = 0;          /* a window that reaches into the padding */
+          else
+            for (c = 0; c < C; c++)
+              for (a = 0; a < K; a++)
+                for (e = 0; e < K; e++)
+                  acc += (double)w[(((size_t)o * C + c) * K + a) * K + e] *
+                         x[(((size_t)n * C + c) * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e];
+          y[(((size_t)n * O + o) * Ho + i) * Wo + j] = (asr_real)acc;
+        }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_conv2d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths, int N, int C,
+                                            int Hh, int Ww, int O, int K, int S) {
+  int n, o, i, j, c, a, e, Ho, Wo;
+  asr_result r = asr__conv2d_check(dy, x, w, lengths, N, C, Hh, Ww, O, K, S);
+  if (r) return r;
+  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
+  if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < N; n++) {
+    int rows = asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S);
+    for (o = 0; o < O; o++)
+      for (i = 0; i < rows; i++)           /* padded output rows carry no gradient */
+        for (j = 0; j < Wo; j++) {
+          double d = dy[(((size_t)n * O + o) * Ho + i) * Wo + j];
+          if (db) db[o] += (asr_real)d;
+          for (c = 0; c < C; c++)
+            for (a = 0; a < K; a++)
+              for (e = 0; e < K; e++) {
+                size_t wi = (((size_t)o * C + c) * K + a) * K + e;
+                size_t xi = (((size_t)n * C + c) * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e;
+                if (dw) dw[wi] += (asr_real)(d * x[xi]);     /* dw = dy * x */
+                if (dx) dx[xi] += (asr_real)(d * w[wi]);     /* dx = dy * w */
+              }
+        }
+  }
+  return ASR_OK;
+}
+
+/* col (C K K, Ho Wo) of item xn (C,Hh,Ww), rows at or past `len` read as 0. */
+ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xn, int C, int Hh, int Ww, int K,
+                              int S, int Ho, int Wo, int len) {
+  int c, a, e, i, j;
+  for (c = 0; c < C; c++)
+    for (a = 0; a < K; a++)
+      for (e = 0; e < K; e++) {
+        asr_real *cr = col + (((size_t)c * K + a) * K + e) * Ho * Wo;
+        for (i = 0; i < Ho; i++) {
+          int row = i * S + a;
+          const asr_real *xr = xn + ((size_t)c * Hh + row) * Ww + e;
+          for (j = 0; j < Wo; j++) cr[(size_t)i * Wo + j] = row < len ? xr[(size_t)j * S] : 0;
+        }
+      }
+}
+
+ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths, int N, int C,
+                                         int Hh, int Ww, int O, int K, int S, void *work,
+                                         size_t work_bytes) {
+  int n, o, Ho, Wo;
+  size_t HW;
+  asr_real *col;
+  asr_result r = asr__conv2d_check(y, x, w, lengths, N, C, Hh, Ww, O, K, S);
+  if (r) return r;
+  if (N == 0) return ASR_OK;
+  if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
+  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
+  HW = (size_t)Ho * Wo;
+  col = (asr_real *)work;
+  for (n = 0; n < N; n++) {
+    int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
+    asr_real *yn = y + (size_t)n * O * HW;
+    asr__im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
+    asr_gemm(0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
+    for (o = 0; o < O; o++) {
+      asr_real *yo = yn + (size_t)o * HW;
+      size_t k;
+      if (b)
+        for (k = 0; k < (size_t)rows * Wo; k++) yo[k] += b[o];
+      for (k = (size_t)rows * Wo; k < HW; k++) yo[k] = 0;   /* windows into the padding */
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths, int N, int C,
+                                          int Hh, int Ww, int O, int K, int S, void *work,
+                                          size_t work_bytes) {
+  int n, o, c, a, e, i, j, Ho, Wo;
+  size_t HW, CKK;
+  asr_real *col, *dcol, *dyn;
+  asr_result r = asr__conv2d_check(dy, x, w, lengths, N, C, Hh, Ww, O, K, S);
+  if (r) return r;
+  if (N == 0) return ASR_OK;
+  if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
+  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
+  HW = (size_t)Ho * Wo, CKK = (size_t)C * K * K;
+  col = (asr_real *)work, dcol = col + CKK * HW, dyn = dcol + CKK * HW;
+  for (n = 0; n < N; n++) {
+    int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
+    /* dY of this item with the padded rows zeroed */
+    for (o = 0; o < O; o++) {
+      const asr_real *src = dy + ((size_t)n * O + o) * HW;
+      asr_real *dst = dyn + (size_t)o * HW;
+      size_t k;
+      for (k = 0; k < HW; k++) dst[k] = k < (size_t)rows * Wo ? src[k] : 0;
+      if (db)
+        for (k = 0; k < (size_t)rows * Wo; k++) db[o] += dst[k];
+    }
+    if (dw) {                                  /* dW += dY col^T */
+      asr__im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
+      asr_gemm(0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
+    }
+    if (dx) {                                  /* dcol = W^T dY, then col2im */
+      asr_real *dxn = dx + (size_t)n * C * Hh * Ww;
+      asr_gemm(1, 0, (int)CKK, (int)HW, O, 1, w, (int)CKK, dyn, (int)HW, 0, dcol, (int)HW);
+      for (c = 0; c < C; c++)
+        for (a = 0; a < K; a++)
+          for (e = 0; e < K; e++) {
+            const asr_real *cr = dcol + (((size_t)c * K + a) * K + e) * HW;
+            for (i = 0; i < rows; i++) {
+              asr_real *xr = dxn + ((size_t)c * Hh + (size_t)i * S + a) * Ww + e;
+              for (j = 0; j < Wo; j++) xr[(size_t)j * S] += cr[(size_t)i * Wo + j];
+            }
+          }
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- Conv2dSubsampling */
+ASRDEF int asr_conv2d_subsampling_out_len(int L) { return L < 7 ? 0 : ((L - 1) / 2 - 1) / 2; }
+
+ASR__PRIVATE asr_result asr__sub_check(const void *y, const void *s, const void *x,
+                                       const int *lengths, const asr_conv2d_subsampling_params *p,
+                                       int N, int T, int F, int D) {
+  int b;
+  if (!p || !s || N < 0 || T < 0 || F < 0 || D < 1 || !p->conv0_w || !p->conv2_w || !p->out_w)
+    return ASR_ERR_INVALID_ARG;
+  if (T < 7 || F < 7) return ASR_ERR_SHAPE;
+  if (N > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
+  if ((double)N * T * F * D > 2147483647.0 || (double)D * D * 9 * T * F / 4 > 2147483647.0)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_conv2d_subsampling_saved_size(int N, int T, int F, int D) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2;
+  if (N < 0 || T < 7 || F < 7 || D < 1) return (size_t)-1;
+  return asr__rnn_add(asr__rnn_bytes((size_t)N, (size_t)D, (size_t)T1, (size_t)F1),
+                      asr__rnn_bytes((size_t)N, (size_t)T2, (size_t)D, (size_t)F2));
+}
+
+ASRDEF asr_result asr_conv2d_subsampling_saved_init(asr_conv2d_subsampling_saved *s, void *buf,
+                                                    size_t bytes, int N, int T, int F, int D) {
+  size_t need = asr_conv2d_subsampling_saved_size(N, T, F, D);
+  if (!s) return ASR_ERR_INVALID_ARG;
+  if (need == (size_t)-1) return T < 7 || F < 7 ? ASR_ERR_SHAPE : ASR_ERR_INVALID_ARG;
+  if (bytes < need || !buf) return ASR_ERR_WORKSPACE;
+  s->h1 = (asr_real *)buf;
+  s->z = s->h1 + (size_t)N * D * ((T - 1) / 2) * ((F - 1) / 2);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2;
+  size_t c0, c2, n;
+  (void)N;
+  if (T < 7 || F < 7 || D < 1) return (size_t)-1;
+  c0 = asr_conv2d_workspace_size(1, T, F, D, 3, 2);
+  c2 = asr_conv2d_workspace_size(D, T1, F1, D, 3, 2);
+  /* one item's h2 (D,T2,F2) and dh1 (D,T1,F1), a row buffer, and the larger conv workspace */
+  n = asr__rnn_add(asr__rnn_bytes((size_t)D, (size_t)T2, (size_t)F2, 1),
+                   asr__rnn_bytes((size_t)D, (size_t)T1, (size_t)F1, 1));
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)T2, (size_t)D, (size_t)F2, 1));
+  return asr__rnn_add(n, c0 > c2 ? c0 : c2);
+}
+
+/* The shared part of the two forward tiers; `naive` picks the conv2d tier. */
+ASR__PRIVATE asr_result asr__sub_forward(asr_real *y, int *lengths_out,
+                                         const asr_conv2d_subsampling_saved *s, const asr_real *x,
+                                         const int *lengths, const asr_conv2d_subsampling_params *p,
+                                         int N, int T, int F, int D, void *work, size_t work_bytes,
+                                         int naive) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
+  size_t n1 = (size_t)D * T1 * F1, k;
+  double xscale = sqrt((double)D);
+  asr_real *h2, *cw;
+  size_t cwb;
+  asr_result r = asr__sub_check(y, s, x, lengths, p, N, T, F, D);
+  if (r) return r;
+  if (!s->h1 || !s->z) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_conv2d_subsampling_workspace_size(N, T, F, D) || !work)
+    return ASR_ERR_WORKSPACE;
+  h2 = (asr_real *)work;                                       /* (D,T2,F2) of one item */
+  cw = h2 + (size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2;    /* the conv2d workspace */
+  cwb = work_bytes - sizeof(asr_real) * ((size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+    asr_real *h1 = s->h1 + (size_t)b * n1, *z = s->z + (size_t)b * T2 * D * F2;
+    /* h1 = relu(conv.0(x)): x (T,F) is one input channel */
+    r = naive ? asr_conv2d_forward_naive(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2)
+              : asr_conv2d_forward_ref(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb);
+    if (r) break;
+    for (k = 0; k < n1; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
+    /* h2 = relu(conv.2(h1)), then laid out as z[t][d F2 + f] for the linear */
+    r = naive ? asr_conv2d_forward_naive(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2)
+              : asr_conv2d_forward_ref(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb);
+    if (r) break;
+    for (t = 0; t < T2; t++)
+      for (d = 0; d < D; d++)
+        for (f = 0; f < F2; f++) {
+          asr_real v = h2[((size_t)d * T2 + t) * F2 + f];
+          z[((size_t)t * D + d) * F2 + f] = v > 0 ? v : 0;
+        }
+    /* y = (z W^T + b) sqrt(D) on the valid frames */
+    if (naive) {
+      int o;
+      for (t = 0; t < T2; t++)
+        for (o = 0; o < D; o++) {
+          double acc = p->out_b ? p->out_b[o] : 0;
+          for (k = 0; k < (size_t)D * F2; k++) acc += (double)p->out_w[(size_t)o * D * F2 + k] * z[(size_t)t * D * F2 + k];
+          y[((size_t)b * T2 + t) * D + o] = t < L2 ? (asr_real)(acc * xscale) : 0;
+        }
+    } else {
+      asr_real *yb = y + (size_t)b * T2 * D;
+      if (L2 > 0) asr_gemm(0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
+      for (t = 0; t < L2; t++)
+        if (p->out_b)
+          for (d = 0; d < D; d++) yb[(size_t)t * D + d] += (asr_real)(xscale * p->out_b[d]);
+      for (k = (size_t)L2 * D; k < (size_t)T2 * D; k++) yb[k] = 0;
+    }
+    if (lengths_out) lengths_out[b] = L2;
+  }
+  return r;
+}
+
+ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
+                                                       const asr_conv2d_subsampling_saved *s,
+                                                       const asr_real *x, const int *lengths,
+                                                       const asr_conv2d_subsampling_params *p,
+                                                       int N, int T, int F, int D, void *work,
+                                                       size_t work_bytes) {
+  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 1);
+}
+ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_out,
+                                                     const asr_conv2d_subsampling_saved *s,
+                                                     const asr_real *x, const int *lengths,
+                                                     const asr_conv2d_subsampling_params *p,
+                                                     int N, int T, int F, int D, void *work,
+                                                     size_t work_bytes) {
+  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
+                                                 const asr_conv2d_subsampling_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conv2d_subsampling_params *p, int N,
+                                                 int T, int F, int D, void *work,
+                                                 size_t work_bytes) {
+  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0);
+}
+
+ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
+                                                      const asr_conv2d_subsampling_grads *g,
+                                                      const asr_real *dy,
+                                                      const asr_conv2d_subsampling_saved *s,
+                                                      const asr_real *x, const int *lengths,
+                                                      const asr_conv2d_subsampling_params *p,
+                                                      int N, int T, int F, int D, void *work,
+                                                      size_t work_bytes) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
+  size_t n1 = (size_t)D * T1 * F1, k;
+  asr_real xscale = (asr_real)sqrt((double)D);
+  asr_real *dh2, *dh1, *dz, *cw;
+  size_t cwb;
+  asr_result r = asr__sub_check(dy, s, x, lengths, p, N, T, F, D);
+  if (r) return r;
+  if (!s->h1 || !s->z) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_conv2d_subsampling_workspace_size(N, T, F, D) || !work) return ASR_ERR_WORKSPACE;
+  dh2 = (asr_real *)work;                         /* (D,T2,F2) */
+  dh1 = dh2 + (size_t)D * T2 * F2;                /* (D,T1,F1) */
+  dz = dh1 + n1;                                  /* (T2, D F2) */
+  cw = dz + (size_t)T2 * D * F2;
+  cwb = work_bytes - sizeof(asr_real) * ((size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+    const asr_real *dyb = dy + (size_t)b * T2 * D, *z = s->z + (size_t)b * T2 * D * F2;
+    const asr_real *h1 = s->h1 + (size_t)b * n1;
+    if (L2 == 0) continue;                        /* no valid output: no gradient */
+    /* the linear (scaled by sqrt(D)): dz = sqrt(D) dy W, dW += sqrt(D) dy^T z */
+    asr_gemm(0, 0, L2, D * F2, D, xscale, dyb, D, p->out_w, D * F2, 0, dz, D * F2);
+    if (g && g->out_w) asr_gemm(1, 0, D, D * F2, L2, xscale, dyb, D, z, D * F2, 1, g->out_w, D * F2);
+    if (g && g->out_b)
+      for (t = 0; t < L2; t++)
+        for (d = 0; d < D; d++) g->out_b[d] += xscale * dyb[(size_t)t * D + d];
+    /* relu' and the layout back to (D,T2,F2); rows past L2 get nothing */
+    memset(dh2, 0, sizeof(asr_real) * (size_t)D * T2 * F2);
+    for (t = 0; t < L2; t++)
+      for (d = 0; d < D; d++)
+        for (f = 0; f < F2; f++) {
+          size_t zi = ((size_t)t * D + d) * F2 + f;
+          dh2[((size_t)d * T2 + t) * F2 + f] = z[zi] > 0 ? dz[zi] : 0;
+        }
+    /* conv.2 backward into dh1, then relu' with h1 > 0, then conv.0 backward */
+    memset(dh1, 0, sizeof(asr_real) * n1);
+    r = asr_conv2d_backward_ref(dh1, g ? g->conv2_w : NULL, g ? g->conv2_b : NULL, dh2, h1,
+                                p->conv2_w, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb);
+    if (r) return r;
+    for (k = 0; k < n1; k++)
+      if (!(h1[k] > 0)) dh1[k] = 0;
+    r = asr_conv2d_backward_ref(dx ? dx + (size_t)b * T * F : NULL, g ? g->conv0_w : NULL,
+                                g ? g->conv0_b : NULL, dh1, x + (size_t)b * T * F, p->conv0_w, &len,
+                                1, 1, T, F, D, 3, 2, cw, cwb);
+    if (r) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
+                                                  const asr_conv2d_subsampling_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conv2d_subsampling_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conv2d_subsampling_params *p, int N,
+                                                  int T, int F, int D, void *work,
+                                                  size_t work_bytes) {
+  return asr_conv2d_subsampling_backward_ref(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * 4.4 Recurrent and attention (implementation)
+ * --------------------------------------------------------------------------------------- */
+
 ASR__PRIVATE double asr__rnn_sigmoid(double a) { return 1.0 / (1.0 + exp(-a)); }
 
 /* The shared argument checks of the LSTM entry points. */
@@ -8218,6 +9409,339 @@ ASRDEF asr_result asr_check_attention(asr_attention_forward_fn fwd, asr_attentio
     asr__check_case(rep, r == ASR_ERR_SHAPE, 0, "dot attention refuses Dq = 3 != E = 2 (result %d)", (int)r);
   }
   return ASR_OK;
+}
+
+
+/* ---- rel-pos MHSA checkers */
+typedef struct asr__chk3_mhsa {
+  asr_rel_mhsa_forward_fn fwd;
+  asr_rel_pos_type type;
+  int N, T, D, H, P;
+  const int *lengths;
+  asr_rel_mhsa_params p;
+  asr_rel_mhsa_saved s;
+  asr_real *w[11], *gw[11];   /* wq bq wk bk wv bv wo bo wpos u v */
+  size_t n[11];
+  asr_real *x, *pe, *y, *wy;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk3_mhsa;
+
+ASR__PRIVATE double asr__chk3_mhsa_f(void *vc) {
+  asr__chk3_mhsa *c = (asr__chk3_mhsa *)vc;
+  asr_result r = c->fwd(c->y, &c->s, c->x, c->pe, c->lengths, &c->p, c->N, c->T, c->D, c->H,
+                        c->type, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk3_dot(c->wy, c->y, (size_t)c->N * c->T * c->D);
+}
+
+/* Allocates and fills a random instance; 0 when out of memory. */
+ASR__PRIVATE int asr__chk3_mhsa_make(asr__chk3_mhsa *c, asr__chk3_mem *m, asr_rng *rng,
+                                     asr_rel_pos_type type, int N, int T, int D, int H,
+                                     const int *lengths) {
+  int i, dk = D / H;
+  size_t ntd = (size_t)N * T * D, sb;
+  memset(c, 0, sizeof *c);
+  c->type = type, c->N = N, c->T = T, c->D = D, c->H = H, c->lengths = lengths;
+  c->P = asr_rel_pos_len(type, T);
+  for (i = 0; i < 11; i++) c->n[i] = i < 9 ? ((i % 2 == 0 || i == 8) ? (size_t)D * D : (size_t)D) : (size_t)H * dk;
+  for (i = 0; i < 11; i++) {
+    c->w[i] = asr__chk3_new(m, c->n[i]);
+    c->gw[i] = asr__chk3_new(m, c->n[i]);
+  }
+  c->x = asr__chk3_new(m, ntd), c->y = asr__chk3_new(m, ntd), c->wy = asr__chk3_new(m, ntd);
+  c->pe = asr__chk3_new(m, (size_t)c->P * D);
+  sb = asr_rel_mhsa_saved_size(N, T, D, H, type);
+  c->wbytes = asr_rel_mhsa_forward_workspace_size(N, T, D, H, type);
+  c->work = asr__chk3_bytes(m, c->wbytes);
+  {
+    void *sbuf = asr__chk3_bytes(m, sb);
+    if (m->failed) return 0;
+    asr_rel_mhsa_saved_init(&c->s, sbuf, sb, N, T, D, H, type);
+  }
+  /* weights at nn.Linear's scale 1/sqrt(D), pos biases as ESPnet's xavier init */
+  for (i = 0; i < 11; i++) asr__chk3_randn(rng, c->w[i], c->n[i], i < 9 ? 1.0 / sqrt((double)D) : 0.3);
+  c->p.wq = c->w[0], c->p.bq = c->w[1], c->p.wk = c->w[2], c->p.bk = c->w[3];
+  c->p.wv = c->w[4], c->p.bv = c->w[5], c->p.wo = c->w[6], c->p.bo = c->w[7];
+  c->p.wpos = c->w[8], c->p.pos_bias_u = c->w[9], c->p.pos_bias_v = c->w[10];
+  asr__chk3_randn(rng, c->x, ntd, 1);
+  asr__chk3_randn(rng, c->wy, ntd, 1);
+  asr_rel_pos_encoding(c->pe, T, D, type, 5000);
+  return 1;
+}
+
+ASR__PRIVATE asr_rel_mhsa_grads asr__chk3_mhsa_grads(asr_real *const *gw) {
+  asr_rel_mhsa_grads g;
+  g.wq = gw[0], g.bq = gw[1], g.wk = gw[2], g.bk = gw[3], g.wv = gw[4], g.bv = gw[5];
+  g.wo = gw[6], g.bo = gw[7], g.wpos = gw[8], g.pos_bias_u = gw[9], g.pos_bias_v = gw[10];
+  return g;
+}
+
+ASRDEF asr_result asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd,
+                                             asr_rel_mhsa_backward_fn bwd, asr_rel_pos_type type,
+                                             int N, int T, int D, int H, uint64_t seed,
+                                             asr_gradcheck_report *report) {
+  static const char *names[11] = {"linear_q.weight", "linear_q.bias", "linear_k.weight", "linear_k.bias",
+                                  "linear_v.weight", "linear_v.bias", "linear_out.weight",
+                                  "linear_out.bias", "linear_pos.weight", "pos_bias_u", "pos_bias_v"};
+  asr__chk3_mem m;
+  asr__chk3_mhsa c;
+  asr_rng rng;
+  int lens[64], b, i;
+  asr_real *dx, *dpe;
+  asr_rel_mhsa_grads g;
+  asr_gradcheck_param prm[13];
+  void *bw;
+  size_t bwb;
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (N < 1 || N > 64 || T < 1 || D < 2 || D % 2 || H < 1 || D % H) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  asr_rng_seed(&rng, seed, 45);
+  for (b = 0; b < N; b++) lens[b] = ASR__MAX(1, T - b);
+  if (!asr__chk3_mhsa_make(&c, &m, &rng, type, N, T, D, H, lens)) {
+    asr__chk3_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  c.fwd = fwd;
+  dx = asr__chk3_new(&m, (size_t)N * T * D);
+  dpe = asr__chk3_new(&m, (size_t)c.P * D);
+  bwb = asr_rel_mhsa_backward_workspace_size(N, T, D, H, type);
+  bw = asr__chk3_bytes(&m, bwb);
+  if (m.failed) {
+    asr__chk3_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  asr__chk3_mhsa_f(&c);
+  g = asr__chk3_mhsa_grads(c.gw);
+  r = c.status;
+  if (r >= 0) r = bwd(dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, N, T, D, H, type, bw, bwb);
+  if (r >= 0) {
+    prm[0].name = "x", prm[0].x = c.x, prm[0].grad = dx, prm[0].n = (size_t)N * T * D;
+    prm[1].name = "pos_emb", prm[1].x = c.pe, prm[1].grad = dpe, prm[1].n = (size_t)c.P * D;
+    for (i = 0; i < 11; i++)
+      prm[2 + i].name = names[i], prm[2 + i].x = c.w[i], prm[2 + i].grad = c.gw[i], prm[2 + i].n = c.n[i];
+    r = asr_gradcheck(asr__chk3_mhsa_f, &c, prm, 13, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk3_free(&m);
+  return r;
+}
+
+ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mhsa_backward_fn bwd,
+                                         uint64_t seed, asr_check_report *rep) {
+  static const char *tname[2] = {"latest", "legacy"};
+  asr_rng rng;
+  int ty;
+  asr_result r;
+  asr_rng_seed(&rng, seed, 46);
+  for (ty = 0; ty < 2; ty++) {
+    asr_rel_pos_type type = (asr_rel_pos_type)ty;
+    const int N = 2, T = 6, D = 8, H = 2;
+    static const int lens[2] = {6, 4};
+    size_t ntd = (size_t)N * T * D;
+    asr__chk3_mem m;
+    asr__chk3_mhsa c;
+    asr_real *yb, *dxa, *dxb, *dpa, *dpb, *gb[11], *sbuf_b;
+    asr_rel_mhsa_saved sb;
+    asr_rel_mhsa_grads ga, gbn;
+    void *bw;
+    size_t bwb = asr_rel_mhsa_backward_workspace_size(N, T, D, H, type);
+    size_t sbb = asr_rel_mhsa_saved_size(N, T, D, H, type);
+    double e = 0;
+    int i;
+    memset(&m, 0, sizeof m);
+    if (!asr__chk3_mhsa_make(&c, &m, &rng, type, N, T, D, H, lens)) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    yb = asr__chk3_new(&m, ntd), dxa = asr__chk3_new(&m, ntd), dxb = asr__chk3_new(&m, ntd);
+    dpa = asr__chk3_new(&m, (size_t)c.P * D), dpb = asr__chk3_new(&m, (size_t)c.P * D);
+    for (i = 0; i < 11; i++) gb[i] = asr__chk3_new(&m, c.n[i]);
+    sbuf_b = (asr_real *)asr__chk3_bytes(&m, sbb);
+    bw = asr__chk3_bytes(&m, bwb);
+    if (m.failed) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    asr_rel_mhsa_saved_init(&sb, sbuf_b, sbb, N, T, D, H, type);
+    /* 1. against _naive */
+    r = asr_rel_mhsa_forward_naive(yb, &sb, c.x, c.pe, lens, &c.p, N, T, D, H, type);
+    gbn = asr__chk3_mhsa_grads(gb);
+    if (r == ASR_OK)
+      r = asr_rel_mhsa_backward_naive(dxb, dpb, &gbn, c.wy, &sb, c.x, c.pe, lens, &c.p, N, T, D, H, type);
+    if (r != ASR_OK) {
+      asr__chk3_free(&m);
+      return r;
+    }
+    r = fwd(c.y, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, c.work, c.wbytes);
+    e = r >= 0 ? asr__chk3_rel(c.y, yb, ntd) : 1;
+    asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, e,
+                    "rel_pos_mhsa %s forward vs naive (lengths 6,4): rel. error %.3g", tname[ty], e);
+    ga = asr__chk3_mhsa_grads(c.gw);
+    if (r >= 0) r = bwd(dxa, dpa, &ga, c.wy, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, bw, bwb);
+    e = 0;
+    if (r >= 0) {
+      e = ASR__MAX(asr__chk3_rel(dxa, dxb, ntd), asr__chk3_rel(dpa, dpb, (size_t)c.P * D));
+      for (i = 0; i < 11; i++) e = ASR__MAX(e, asr__chk3_rel(c.gw[i], gb[i], c.n[i]));
+    }
+    asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
+                    "rel_pos_mhsa %s backward vs naive: rel. error %.3g", tname[ty], e);
+    /* 3a. the padding's contents: new garbage in item 1's padding changes nothing */
+    if (r >= 0) {
+      int k, ok = 1;
+      memset(dxb, 0, sizeof(asr_real) * ntd);
+      for (k = (T + lens[1]) * D; k < 2 * T * D; k++) c.x[k] = (asr_real)(100 * asr_rng_normal(&rng));
+      r = fwd(yb, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, c.work, c.wbytes);
+      if (r >= 0) r = bwd(dxb, NULL, NULL, c.wy, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, bw, bwb);
+      e = r >= 0 ? ASR__MAX(asr__chk3_rel(yb, c.y, ntd), asr__chk3_rel(dxb, dxa, ntd)) : 1;
+      for (k = (T + lens[1]) * D; k < 2 * T * D && r >= 0; k++) ok = ok && yb[k] == 0 && dxb[k] == 0;
+      asr__check_case(rep, r >= 0 && ok && e <= ASR__CHK3_TIER_TOL, e,
+                      "rel_pos_mhsa %s: the padding's contents change nothing (rel. error %.3g), "
+                      "padded outputs and gradients %s", tname[ty], e, ok ? "0" : "NOT 0");
+    }
+    /* 3b. latest only: item 1 alone, unpadded (T = 4, its own 7 embeddings) */
+    if (r >= 0 && type == ASR_REL_POS_LATEST) {
+      const int L = lens[1];
+      asr_real y1[4 * 8], dx1[4 * 8], pe1[7 * 8];
+      asr_rel_mhsa_saved s1;
+      size_t s1b = asr_rel_mhsa_saved_size(1, L, D, H, type);
+      asr_real *s1buf = (asr_real *)asr__chk3_bytes(&m, s1b);
+      if (m.failed) {
+        asr__chk3_free(&m);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      memset(dx1, 0, sizeof dx1);
+      asr_rel_mhsa_saved_init(&s1, s1buf, s1b, 1, L, D, H, type);
+      asr_rel_pos_encoding(pe1, L, D, type, 5000);
+      r = fwd(y1, &s1, c.x + (size_t)T * D, pe1, NULL, &c.p, 1, L, D, H, type, c.work, c.wbytes);
+      if (r >= 0)
+        r = bwd(dx1, NULL, NULL, c.wy + (size_t)T * D, &s1, c.x + (size_t)T * D, pe1, NULL, &c.p, 1, L, D, H,
+                type, bw, bwb);
+      e = r >= 0 ? ASR__MAX(asr__chk3_rel(y1, c.y + (size_t)T * D, (size_t)L * D),
+                            asr__chk3_rel(dx1, dxa + (size_t)T * D, (size_t)L * D)) : 1;
+      asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, e,
+                      "rel_pos_mhsa latest: an item alone (T = 4) equals its padded row (T = 6): "
+                      "rel. error %.3g", e);
+    }
+    /* 4. bad arguments */
+    {
+      int bad[2];
+      asr_real keep = c.y[0] = (asr_real)4321;
+      bad[0] = 6, bad[1] = 7;
+      r = fwd(c.y, &c.s, c.x, c.pe, bad, &c.p, N, T, D, H, type, c.work, c.wbytes);
+      asr__check_case(rep, r < 0 && c.y[0] == keep, 0, "rel_pos_mhsa %s refuses length 7 > T = 6 (result %d)",
+                      tname[ty], (int)r);
+      r = fwd(c.y, &c.s, c.x, c.pe, NULL, &c.p, N, T, D, 3, type, c.work, c.wbytes);
+      asr__check_case(rep, r == ASR_ERR_SHAPE && c.y[0] == keep, 0,
+                      "rel_pos_mhsa %s refuses 3 heads for D = 8 (result %d)", tname[ty], (int)r);
+    }
+    asr__chk3_free(&m);
+    /* 2. finite differences */
+    {
+      asr_gradcheck_report gr;
+      r = asr_gradcheck_rel_pos_mhsa(fwd, bwd, type, 2, 5, 8, 2, seed + 3 + (uint64_t)ty, &gr);
+      if (r == ASR_ERR_OUT_OF_MEMORY) return r;
+      asr__check_case(rep, r >= 0 && gr.max_rel_err <= ASR__CHK3_FD_TOL, r >= 0 ? gr.max_rel_err : 1,
+                      "rel_pos_mhsa %s finite differences: max rel. error %.3g at %s[%ld]", tname[ty],
+                      gr.max_rel_err, gr.worst_param ? gr.worst_param : "-", gr.worst_index);
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- Conv2dSubsampling finite differences */
+typedef struct asr__chk3_sub {
+  int N, T, F, D;
+  const int *lengths;
+  asr_conv2d_subsampling_params p;
+  asr_conv2d_subsampling_saved s;
+  asr_real *x, *y, *wy;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk3_sub;
+
+ASR__PRIVATE double asr__chk3_sub_f(void *vc) {
+  asr__chk3_sub *c = (asr__chk3_sub *)vc;
+  int T2 = asr_conv2d_subsampling_out_len(c->T);
+  asr_result r = asr_conv2d_subsampling_forward(c->y, NULL, &c->s, c->x, c->lengths, &c->p, c->N, c->T,
+                                                c->F, c->D, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk3_dot(c->wy, c->y, (size_t)c->N * T2 * c->D);
+}
+
+ASRDEF asr_result asr_gradcheck_conv2d_subsampling(int N, int T, int F, int D, uint64_t seed,
+                                                   asr_gradcheck_report *report) {
+  static const char *names[6] = {"conv.0.weight", "conv.0.bias", "conv.2.weight", "conv.2.bias",
+                                 "out.0.weight", "out.0.bias"};
+  asr__chk3_mem m;
+  asr__chk3_sub c;
+  asr_rng rng;
+  int lens[64], b, i, T2, F2;
+  size_t n[6], sb;
+  asr_real *w[6], *gw[6], *dx;
+  asr_conv2d_subsampling_grads g;
+  asr_gradcheck_param prm[7];
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (N < 1 || N > 64 || T < 7 || F < 7 || D < 1) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  asr_rng_seed(&rng, seed, 47);
+  T2 = asr_conv2d_subsampling_out_len(T), F2 = asr_conv2d_subsampling_out_len(F);
+  c.N = N, c.T = T, c.F = F, c.D = D;
+  for (b = 0; b < N; b++) lens[b] = ASR__MAX(7, T - 3 * b);
+  c.lengths = lens;
+  n[0] = (size_t)D * 9, n[1] = (size_t)D, n[2] = (size_t)D * D * 9, n[3] = (size_t)D;
+  n[4] = (size_t)D * D * F2, n[5] = (size_t)D;
+  for (i = 0; i < 6; i++) w[i] = asr__chk3_new(&m, n[i]), gw[i] = asr__chk3_new(&m, n[i]);
+  c.x = asr__chk3_new(&m, (size_t)N * T * F);
+  dx = asr__chk3_new(&m, (size_t)N * T * F);
+  c.y = asr__chk3_new(&m, (size_t)N * T2 * D);
+  c.wy = asr__chk3_new(&m, (size_t)N * T2 * D);
+  sb = asr_conv2d_subsampling_saved_size(N, T, F, D);
+  c.wbytes = asr_conv2d_subsampling_workspace_size(N, T, F, D);
+  c.work = asr__chk3_bytes(&m, c.wbytes);
+  {
+    void *sbuf = asr__chk3_bytes(&m, sb);
+    if (m.failed) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    asr_conv2d_subsampling_saved_init(&c.s, sbuf, sb, N, T, F, D);
+  }
+  /* conv weights at torch's init scale (1/sqrt(fan_in)) */
+  asr__chk3_randn(&rng, w[0], n[0], 1.0 / 3);
+  asr__chk3_randn(&rng, w[1], n[1], 0.3);
+  asr__chk3_randn(&rng, w[2], n[2], 1.0 / sqrt(9.0 * D));
+  asr__chk3_randn(&rng, w[3], n[3], 0.3);
+  asr__chk3_randn(&rng, w[4], n[4], 1.0 / sqrt((double)D * F2));
+  asr__chk3_randn(&rng, w[5], n[5], 0.3);
+  c.p.conv0_w = w[0], c.p.conv0_b = w[1], c.p.conv2_w = w[2], c.p.conv2_b = w[3];
+  c.p.out_w = w[4], c.p.out_b = w[5];
+  asr__chk3_randn(&rng, c.x, (size_t)N * T * F, 1);
+  asr__chk3_randn(&rng, c.wy, (size_t)N * T2 * D, 1);
+  asr__chk3_sub_f(&c);
+  g.conv0_w = gw[0], g.conv0_b = gw[1], g.conv2_w = gw[2], g.conv2_b = gw[3], g.out_w = gw[4], g.out_b = gw[5];
+  r = c.status;
+  if (r >= 0)
+    r = asr_conv2d_subsampling_backward(dx, &g, c.wy, &c.s, c.x, c.lengths, &c.p, N, T, F, D, c.work, c.wbytes);
+  if (r >= 0) {
+    prm[0].name = "x", prm[0].x = c.x, prm[0].grad = dx, prm[0].n = (size_t)N * T * F;
+    asr_gradcheck_opts o;
+    for (i = 0; i < 6; i++) prm[1 + i].name = names[i], prm[1 + i].x = w[i], prm[1 + i].grad = gw[i], prm[1 + i].n = n[i];
+    /* The ReLUs make the objective piecewise smooth: a step that carries a
+     * preactivation across 0 measures the wrong slope. The float build's default step
+     * (3e-2) does that often; 3e-3 rarely, at the price of more rounding noise. */
+    memset(&o, 0, sizeof o);
+    o.h = ASR_REAL_DOUBLE ? 0 : 3e-3;
+    r = asr_gradcheck(asr__chk3_sub_f, &c, prm, 7, &o, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk3_free(&m);
+  return r;
 }
 
 /* ---------------------------------------------------------------------------------------

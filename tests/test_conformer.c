@@ -125,6 +125,168 @@ static void t_attention_known_values(tctx *t) {
   CHECK(al[5] == 0);
 }
 
+/* ---- 4.3 relative positions and rel_shift */
+
+/* rel_shift against its literal definition: _naive does ESPnet's pad / view / slice on a
+ * flat buffer, _ref the closed-form index map; they must agree exactly, for every T. */
+static void t_rel_shift_literal(tctx *t) {
+  asr_rng rng;
+  int T, ty, i;
+  asr_rng_seed(&rng, 5, 0);
+  for (ty = 0; ty < 2; ty++)
+    for (T = 1; T <= 12; T++) {
+      asr_rel_pos_type type = (asr_rel_pos_type)ty;
+      int P = asr_rel_pos_len(type, T);
+      asr_real x[12 * 23], a[144], b[144], dy[144], dx[12 * 23];
+      double lhs = 0, rhs = 0;
+      fill_uniform(&rng, x, (size_t)T * P, -1, 1);
+      CHECK_OK(asr_rel_shift_naive(a, x, T, type));
+      CHECK_OK(asr_rel_shift_ref(b, x, T, type));
+      for (i = 0; i < T * T; i++) CHECKF(a[i] == b[i], "%s T=%d entry %d: %g vs %g", ty ? "legacy" : "latest", T, i, a[i], b[i]);
+      /* the backward is the transpose: <shift(x), dy> = <x, shift^T(dy)> */
+      fill_uniform(&rng, dy, (size_t)T * T, -1, 1);
+      memset(dx, 0, sizeof dx);
+      CHECK_OK(asr_rel_shift_backward(dx, dy, T, type));
+      for (i = 0; i < T * T; i++) lhs += (double)a[i] * dy[i];
+      for (i = 0; i < T * P; i++) rhs += (double)x[i] * dx[i];
+      CHECK_NEAR(lhs, rhs, 1e-4);
+    }
+}
+
+/* The closed forms written out for T = 3 (docs/conformer.md draws them). latest, x (3,5):
+ * out[i][j] = x[i][2-i+j], so row 0 = x[0][2..4], row 2 = x[2][0..2]. legacy, x (3,3):
+ * below the diagonal x[i][2-i+j], on the superdiagonal 0, above it x[i+1][j-i-2]. */
+static void t_rel_shift_by_hand(tctx *t) {
+  asr_real x[15], out[9];
+  int i;
+  for (i = 0; i < 15; i++) x[i] = (asr_real)(10 * (i / 5) + i % 5);   /* x[r][c] = 10 r + c */
+  CHECK_OK(asr_rel_shift_ref(out, x, 3, ASR_REL_POS_LATEST));
+  {
+    static const int want[9] = {2, 3, 4, 11, 12, 13, 20, 21, 22};
+    for (i = 0; i < 9; i++) CHECKF(out[i] == want[i], "latest entry %d: %g, want %d", i, out[i], want[i]);
+  }
+  for (i = 0; i < 9; i++) x[i] = (asr_real)(10 * (i / 3) + i % 3);
+  CHECK_OK(asr_rel_shift_naive(out, x, 3, ASR_REL_POS_LEGACY));
+  {
+    /* row 0: x[0][2], 0, x[1][0];  row 1: x[1][1], x[1][2], 0;  row 2: x[2][0..2] */
+    static const int want[9] = {2, 0, 10, 11, 12, 0, 20, 21, 22};
+    for (i = 0; i < 9; i++) CHECKF(out[i] == want[i], "legacy entry %d: %g, want %d", i, out[i], want[i]);
+  }
+}
+
+/* The sinusoids, against pow() written independently of the library's exp/log form. */
+static void t_rel_pos_encoding(tctx *t) {
+  asr_real pe[(2 * 5 - 1) * 8], pl[5 * 8];
+  int r, m;
+  CHECK(asr_rel_pos_len(ASR_REL_POS_LATEST, 5) == 9 && asr_rel_pos_len(ASR_REL_POS_LEGACY, 5) == 5);
+  CHECK_OK(asr_rel_pos_encoding(pe, 5, 8, ASR_REL_POS_LATEST, 5000));
+  CHECK_OK(asr_rel_pos_encoding(pl, 5, 8, ASR_REL_POS_LEGACY, 5000));
+  for (r = 0; r < 9; r++)
+    for (m = 0; m < 4; m++) {
+      double pos = 4 - r, w = pow(10000.0, -2.0 * m / 8);   /* rows: positions 4 .. -4 */
+      CHECK_NEAR(pe[r * 8 + 2 * m], sin(pos * w), 1e-6);
+      CHECK_NEAR(pe[r * 8 + 2 * m + 1], cos(pos * w), 1e-6);
+    }
+  for (r = 0; r < 5; r++)
+    for (m = 0; m < 4; m++) {
+      double pos = 4999 - r, w = pow(10000.0, -2.0 * m / 8);   /* ESPnet's reversed table */
+      /* float: sin of an angle near 5000 rounded to float loses ~5000 * 6e-8 = 3e-4 */
+      CHECK_NEAR(pl[r * 8 + 2 * m], sin(pos * w), ASR_REAL_DOUBLE ? 1e-9 : 1e-6);
+      CHECK_NEAR(pl[r * 8 + 2 * m + 1], cos(pos * w), ASR_REAL_DOUBLE ? 1e-9 : 1e-6);
+    }
+  CHECK(asr_rel_pos_encoding(pe, 5, 7, ASR_REL_POS_LATEST, 5000) == ASR_ERR_INVALID_ARG);  /* odd D */
+}
+
+/* ---- 4.3 rel-pos multi-head self-attention */
+static void t_mhsa_checker_ref(tctx *t) { RUN_CHECKER(asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_ref, asr_rel_mhsa_backward_ref, 1, REP)); }
+static void t_mhsa_checker_fast(tctx *t) { RUN_CHECKER(asr_check_rel_pos_mhsa(asr_rel_mhsa_forward, asr_rel_mhsa_backward, 2, REP)); }
+static void t_mhsa_gradcheck_latest(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward, asr_rel_mhsa_backward, ASR_REL_POS_LATEST, 3, 7, 12, 3, 21, GR)); }
+static void t_mhsa_gradcheck_legacy(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward, asr_rel_mhsa_backward, ASR_REL_POS_LEGACY, 3, 7, 12, 3, 22, GR)); }
+
+/* ---- 4.3 conv2d and Conv2dSubsampling */
+static void t_conv2d_naive_vs_ref(tctx *t) {
+  enum { N = 2, C = 3, Hh = 9, Ww = 8, O = 4, K = 3, S = 2 };
+  const int Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
+  asr_real x[N * C * Hh * Ww], w[O * C * K * K], b[O], ya[N * O * 4 * 3], yb[N * O * 4 * 3], dy[N * O * 4 * 3];
+  asr_real dxa[N * C * Hh * Ww], dxb[N * C * Hh * Ww], dwa[O * C * K * K], dwb[O * C * K * K], dba[O], dbb[O];
+  int lens[2] = {9, 6};
+  asr_rng rng;
+  size_t wb = asr_conv2d_workspace_size(C, Hh, Ww, O, K, S);
+  void *work = talloc_(wb);
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;   /* sums of 27 O(1) products, two orders */
+  int i;
+  CHECK(Ho == 4 && Wo == 3);
+  asr_rng_seed(&rng, 9, 0);
+  fill_uniform(&rng, x, sizeof x / sizeof x[0], -1, 1);
+  fill_uniform(&rng, w, sizeof w / sizeof w[0], -1, 1);
+  fill_uniform(&rng, b, O, -1, 1);
+  fill_uniform(&rng, dy, sizeof dy / sizeof dy[0], -1, 1);
+  memset(dxa, 0, sizeof dxa), memset(dxb, 0, sizeof dxb), memset(dwa, 0, sizeof dwa);
+  memset(dwb, 0, sizeof dwb), memset(dba, 0, sizeof dba), memset(dbb, 0, sizeof dbb);
+  CHECK_OK(asr_conv2d_forward_naive(ya, x, w, b, lens, N, C, Hh, Ww, O, K, S));
+  CHECK_OK(asr_conv2d_forward_ref(yb, x, w, b, lens, N, C, Hh, Ww, O, K, S, work, wb));
+  CHECK(max_abs_diff(ya, yb, sizeof ya / sizeof ya[0]) <= tol);
+  /* item 1 has 6 valid rows: output rows 0..1 valid ((6-3)/2+1 = 2), rows 2..3 are 0 */
+  for (i = 0; i < O; i++) CHECK(yb[((1 * O + i) * Ho + 2) * Wo] == 0 && yb[((1 * O + i) * Ho + 3) * Wo + 2] == 0);
+  CHECK_OK(asr_conv2d_backward_naive(dxa, dwa, dba, dy, x, w, lens, N, C, Hh, Ww, O, K, S));
+  CHECK_OK(asr_conv2d_backward_ref(dxb, dwb, dbb, dy, x, w, lens, N, C, Hh, Ww, O, K, S, work, wb));
+  CHECK(max_abs_diff(dxa, dxb, sizeof dxa / sizeof dxa[0]) <= tol);
+  CHECK(max_abs_diff(dwa, dwb, sizeof dwa / sizeof dwa[0]) <= tol);
+  CHECK(max_abs_diff(dba, dbb, O) <= tol);
+  /* rows past item 1's length get no gradient */
+  for (i = 6 * Ww; i < Hh * Ww; i++) CHECK(dxb[(size_t)(1 * C) * Hh * Ww + i] == 0);
+  CHECK(asr_conv2d_forward_ref(yb, x, w, b, NULL, N, C, 2, Ww, O, K, S, work, wb) == ASR_ERR_SHAPE);  /* K > H */
+  free(work);
+}
+
+static void t_subsampling_lengths(tctx *t) {
+  CHECK(asr_conv2d_subsampling_out_len(6) == 0);
+  CHECK(asr_conv2d_subsampling_out_len(7) == 1);
+  CHECK(asr_conv2d_subsampling_out_len(10) == 1);
+  CHECK(asr_conv2d_subsampling_out_len(11) == 2);
+  CHECK(asr_conv2d_subsampling_out_len(200) == 49);   /* ((199 // 2) - 1) // 2 */
+}
+
+/* naive vs ref forward, and an item alone (unpadded) equals its row of a padded batch. */
+static void t_subsampling_naive_ref_padding(tctx *t) {
+  enum { N = 2, T = 17, F = 9, D = 4 };
+  const int T2 = 3, F2 = 1;
+  asr_conv2d_subsampling_params p;
+  asr_conv2d_subsampling_saved s, s1;
+  asr_real x[N * T * F], w0[D * 9], b0[D], w2[D * D * 9], b2[D], wo[D * D * F2], bo[D];
+  asr_real ya[N * T2 * D], yb[N * T2 * D], y1[2 * D];
+  int lens[2] = {17, 11}, lo[2], lo1[1], i;
+  size_t sb = asr_conv2d_subsampling_saved_size(N, T, F, D), wb = asr_conv2d_subsampling_workspace_size(N, T, F, D);
+  void *sbuf = talloc_(sb), *s1buf = talloc_(sb), *work = talloc_(wb);
+  asr_rng rng;
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 2e-5;   /* float: sums of ~40 O(1) terms, two orders */
+  CHECK(asr_conv2d_subsampling_out_len(T) == T2 && asr_conv2d_subsampling_out_len(F) == F2);
+  asr_rng_seed(&rng, 10, 0);
+  fill_uniform(&rng, x, sizeof x / sizeof x[0], -1, 1);
+  fill_uniform(&rng, w0, sizeof w0 / sizeof w0[0], -0.5, 0.5);
+  fill_uniform(&rng, b0, D, -0.5, 0.5);
+  fill_uniform(&rng, w2, sizeof w2 / sizeof w2[0], -0.3, 0.3);
+  fill_uniform(&rng, b2, D, -0.3, 0.3);
+  fill_uniform(&rng, wo, sizeof wo / sizeof wo[0], -0.5, 0.5);
+  fill_uniform(&rng, bo, D, -0.5, 0.5);
+  p.conv0_w = w0, p.conv0_b = b0, p.conv2_w = w2, p.conv2_b = b2, p.out_w = wo, p.out_b = bo;
+  CHECK_OK(asr_conv2d_subsampling_saved_init(&s, sbuf, sb, N, T, F, D));
+  CHECK_OK(asr_conv2d_subsampling_forward_naive(ya, lo, &s, x, lens, &p, N, T, F, D, work, wb));
+  CHECK_OK(asr_conv2d_subsampling_forward(yb, lo, &s, x, lens, &p, N, T, F, D, work, wb));
+  CHECK(lo[0] == 3 && lo[1] == 2);
+  CHECK(max_abs_diff(ya, yb, sizeof ya / sizeof ya[0]) <= tol);
+  for (i = 0; i < D; i++) CHECK(yb[(1 * T2 + 2) * D + i] == 0);        /* item 1, frame 2: padding */
+  /* item 1 alone: T = 11 */
+  CHECK_OK(asr_conv2d_subsampling_saved_init(&s1, s1buf, sb, 1, 11, F, D));
+  CHECK_OK(asr_conv2d_subsampling_forward(y1, lo1, &s1, x + T * F, NULL, &p, 1, 11, F, D, work, wb));
+  CHECK(lo1[0] == 2);
+  CHECK(max_abs_diff(y1, yb + T2 * D, 2 * D) <= tol);
+  CHECK(asr_conv2d_subsampling_forward(yb, lo, &s, x, lens, &p, N, 6, F, D, work, wb) == ASR_ERR_SHAPE);
+  free(sbuf), free(s1buf), free(work);
+}
+
+static void t_subsampling_gradcheck(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conv2d_subsampling(2, 15, 9, 3, 31, GR)); }
+
 static const test_case TESTS_conformer[] = {
   {"lstm/checker_ref", t_lstm_checker_ref},
   {"lstm/checker_fast", t_lstm_checker_fast},
@@ -139,5 +301,16 @@ static const test_case TESTS_conformer[] = {
   {"attention/gradcheck_location", t_attention_gradcheck_loc},
   {"attention/uniform", t_attention_uniform},
   {"attention/known_values", t_attention_known_values},
+  {"conformer/rel_shift_literal", t_rel_shift_literal},
+  {"conformer/rel_shift_by_hand", t_rel_shift_by_hand},
+  {"conformer/rel_pos_encoding", t_rel_pos_encoding},
+  {"conformer/mhsa_checker_ref", t_mhsa_checker_ref},
+  {"conformer/mhsa_checker_fast", t_mhsa_checker_fast},
+  {"conformer/mhsa_gradcheck_latest", t_mhsa_gradcheck_latest},
+  {"conformer/mhsa_gradcheck_legacy", t_mhsa_gradcheck_legacy},
+  {"conformer/conv2d_naive_vs_ref", t_conv2d_naive_vs_ref},
+  {"conformer/subsampling_lengths", t_subsampling_lengths},
+  {"conformer/subsampling_naive_ref_padding", t_subsampling_naive_ref_padding},
+  {"conformer/subsampling_gradcheck", t_subsampling_gradcheck},
   {0, 0}
 };
