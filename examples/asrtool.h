@@ -222,6 +222,11 @@ int layer_contextnet_block(at_layer_ctx *L);
 /* conformer, lstm, attention: their run functions */
 int layer_lstm(at_layer_ctx *L);
 int layer_attention(at_layer_ctx *L);
+int layer_conv2d_subsampling(at_layer_ctx *L);
+int layer_rel_pos_mhsa(at_layer_ctx *L);
+int gc_rel_pos_mhsa(uint64_t seed, asr_gradcheck_report *rep);
+int gc_rel_pos_mhsa_legacy(uint64_t seed, asr_gradcheck_report *rep);
+int gc_conv2d_subsampling(uint64_t seed, asr_gradcheck_report *rep);
 int gc_lstm(uint64_t seed, asr_gradcheck_report *rep);
 int gc_lstm_reverse(uint64_t seed, asr_gradcheck_report *rep);
 int gc_attention_dot(uint64_t seed, asr_gradcheck_report *rep);

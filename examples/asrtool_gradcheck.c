@@ -77,6 +77,9 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"attention_dot", "dot-product attention, 3 items of 6 frames with lengths", gc_attention_dot, 1e-6},
   {"attention_add", "additive attention (ESPnet AttAdd keys), with lengths", gc_attention_add, 1e-6},
   {"attention_loc", "location-aware attention (ESPnet AttLoc keys), with lengths", gc_attention_loc, 1e-6},
+  {"rel_pos_mhsa", "rel-pos MHSA (latest), D 12, 3 heads, lengths 7,6,5: x, pos_emb, 11 weights", gc_rel_pos_mhsa, 1e-6},
+  {"rel_pos_mhsa_legacy", "the same with ESPnet's legacy relative positions", gc_rel_pos_mhsa_legacy, 1e-6},
+  {"conv2d_subsampling", "Conv2dSubsampling (2,15,9) -> D 3, lengths 15,12: x and 6 weights", gc_conv2d_subsampling, 1e-6},
 
   /* quantizers */
 

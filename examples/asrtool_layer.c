@@ -36,6 +36,10 @@ static const at_layer_def LAYERS[] = {
   {"lstm", "nn.LSTM(batch_first=True), one layer, --bidirectional, --pyramidal (LAS)", layer_lstm},
   {"attention", "seq2seq attention, one decoder step: --type dot|add|loc (ESPnet AttAdd/AttLoc)",
    layer_attention},
+  {"conv2d_subsampling", "ESPnet Conv2dSubsampling (4x) + RelPositionalEncoding: y and pos_emb",
+   layer_conv2d_subsampling},
+  {"rel_pos_mhsa", "ESPnet RelPositionMultiHeadedAttention (--rel-pos latest|legacy), self-attention",
+   layer_rel_pos_mhsa},
 };
 #define N_LAYERS (int)(sizeof LAYERS / sizeof LAYERS[0])
 

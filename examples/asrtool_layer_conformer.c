@@ -7,6 +7,8 @@
  *                      [--lengths L] [--grad-output G] X OUTDIR
  *   asrtool layer attention --weights DIR --query S [--type dot|add|loc] [--prev A]
  *                      [--scaling 2] [--lengths L] [--grad-output G] [--grad-alpha GA] X OUTDIR
+ *   asrtool layer conv2d_subsampling --weights DIR [--odim D] [--rel-pos latest|legacy] X OUTDIR
+ *   asrtool layer rel_pos_mhsa --weights DIR [--heads H] [--rel-pos latest|legacy] X OUTDIR
  *
  * Exit status: 0 success, 2 bad input (one line naming the file, key or dimension). */
 #define _POSIX_C_SOURCE 200809L
@@ -293,6 +295,203 @@ int layer_attention(at_layer_ctx *L) {
 }
 
 /* ======================================================================================
+ * conv2d_subsampling: ESPnet's Conv2dSubsampling with RelPositionalEncoding. X = the
+ * features (N, T, idim); y = out(conv(x)) * sqrt(D) (N, T', D) and pos_emb (1, P, D).
+ * ====================================================================================== */
+static const char *const REL_POS_CHOICES = "latest|legacy";
+
+int layer_conv2d_subsampling(at_layer_ctx *L) {
+  int odim = 0, rel = 0, max_len = 5000, N, T, F, D, T2, F2, P, r;
+  int d4[4], d2[2], d1[1], yd[3], pd[3];
+  at_opt opts[3];
+  const int *len;
+  asr_conv2d_subsampling_params p;
+  asr_conv2d_subsampling_saved s;
+  asr_real *y, *pe;
+  void *sbuf, *work;
+  size_t sb, wb;
+  opts[0] = cf_opt("odim", AT_INT, &odim, 1, 1 << 16, NULL);
+  opts[1] = cf_opt("rel-pos", AT_CHOICE, &rel, 0, 0, REL_POS_CHOICES);
+  opts[2] = cf_opt("max-len", AT_INT, &max_len, 1, 1 << 24, NULL);
+  r = at_layer_parse(L, opts, 3, "[--odim D] [--rel-pos latest|legacy] [--max-len 5000]",
+                     "(N, T, idim) features");
+  if (r) return r;
+  if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, T, idim), got %d dimensions", L->x_path, L->x_ndim);
+  N = L->x_dims[0], T = L->x_dims[1], F = L->x_dims[2];
+  if (T < 7) return at_layer_fail(L, "%s: T = %d frames is too short for 4x subsampling (the two 3x3 kernels need T >= 7)", L->x_path, T);
+  if (F < 7) return at_layer_fail(L, "%s: idim = %d is too small for 4x subsampling (the two 3x3 kernels need idim >= 7)", L->x_path, F);
+  len = at_layer_lengths(L, N, T, 0);
+  T2 = asr_conv2d_subsampling_out_len(T), F2 = asr_conv2d_subsampling_out_len(F);
+  d4[0] = odim > 0 ? odim : -1, d4[1] = 1, d4[2] = 3, d4[3] = 3;
+  p.conv0_w = at_layer_weight(L, "conv.0.weight", 4, d4, "odim,1,3,3");
+  D = d4[0];
+  d1[0] = D;
+  p.conv0_b = at_layer_weight(L, "conv.0.bias", 1, d1, "odim");
+  d4[0] = D, d4[1] = D, d4[2] = 3, d4[3] = 3;
+  p.conv2_w = at_layer_weight(L, "conv.2.weight", 4, d4, "odim,odim,3,3");
+  d1[0] = D;
+  p.conv2_b = at_layer_weight(L, "conv.2.bias", 1, d1, "odim");
+  d2[0] = D, d2[1] = D * F2;
+  p.out_w = at_layer_weight(L, "out.0.weight", 2, d2, "odim,odim*(((idim-1)//2-1)//2)");
+  d1[0] = D;
+  p.out_b = at_layer_weight(L, "out.0.bias", 1, d1, "odim");
+  if (at_layer_failed(L)) return 2;
+  if (D % 2) return at_layer_fail(L, "odim = %d: the sinusoidal positional encoding needs an even d_model", D);
+  P = asr_rel_pos_len((asr_rel_pos_type)rel, T2);
+  yd[0] = N, yd[1] = T2, yd[2] = D;
+  pd[0] = 1, pd[1] = P, pd[2] = D;
+  y = at_layer_output(L, "y", 3, yd);
+  pe = at_layer_output(L, "pos_emb", 3, pd);
+  sb = asr_conv2d_subsampling_saved_size(N, T, F, D);
+  wb = asr_conv2d_subsampling_workspace_size(N, T, F, D);
+  sbuf = at_layer_alloc(L, sb);
+  work = at_layer_alloc(L, wb);
+  if (at_layer_failed(L)) return 2;
+  if (cf_check(L, asr_conv2d_subsampling_saved_init(&s, sbuf, sb, N, T, F, D), "saved buffers")) return 2;
+  if (L->impl == AT_IMPL_NAIVE)
+    r = cf_check(L, asr_conv2d_subsampling_forward_naive(y, NULL, &s, L->x, len, &p, N, T, F, D, work, wb),
+                 "forward (naive)");
+  else
+    r = cf_check(L, (L->impl == AT_IMPL_REF ? asr_conv2d_subsampling_forward_ref : asr_conv2d_subsampling_forward)(
+                        y, NULL, &s, L->x, len, &p, N, T, F, D, work, wb), "forward");
+  if (r) return r;
+  if (T2 > 0 && cf_check(L, asr_rel_pos_encoding(pe, T2, D, (asr_rel_pos_type)rel, max_len), "pos_emb")) return 2;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, 3, yd);
+    asr_real *dx = at_layer_grad_x(L);
+    asr_conv2d_subsampling_grads g;
+    g.conv0_w = at_layer_grad(L, "conv.0.weight"), g.conv0_b = at_layer_grad(L, "conv.0.bias");
+    g.conv2_w = at_layer_grad(L, "conv.2.weight"), g.conv2_b = at_layer_grad(L, "conv.2.bias");
+    g.out_w = at_layer_grad(L, "out.0.weight"), g.out_b = at_layer_grad(L, "out.0.bias");
+    if (at_layer_failed(L)) return 2;
+    r = cf_check(L, (L->impl == AT_IMPL_SIMD ? asr_conv2d_subsampling_backward : asr_conv2d_subsampling_backward_ref)(
+                        dx, &g, G, &s, L->x, len, &p, N, T, F, D, work, wb), "backward");
+  }
+  return at_layer_failed(L) ? 2 : 0;
+}
+
+/* ======================================================================================
+ * rel_pos_mhsa: ESPnet's RelPositionMultiHeadedAttention (latest) or
+ * LegacyRelPositionMultiHeadedAttention (legacy), self-attention on X (N, T, D), the
+ * positional embeddings made inside by the matching encoding for this T.
+ * ====================================================================================== */
+
+/* The attention weights under `prefix` ("" or "self_attn."); H from pos_bias_u unless
+ * heads > 0 was given. Returns 0 or 2. */
+static int mhsa_weights(at_layer_ctx *L, const char *prefix, int D, int heads, int *H_out,
+                        asr_rel_mhsa_params *p) {
+  static const char *lin[4] = {"linear_q", "linear_k", "linear_v", "linear_out"};
+  const asr_real **w[4], **b[4];
+  char key[128];
+  int dd[2], d1[1], i, H;
+  w[0] = &p->wq, w[1] = &p->wk, w[2] = &p->wv, w[3] = &p->wo;
+  b[0] = &p->bq, b[1] = &p->bk, b[2] = &p->bv, b[3] = &p->bo;
+  for (i = 0; i < 4; i++) {
+    snprintf(key, sizeof key, "%s%s.weight", prefix, lin[i]);
+    dd[0] = D, dd[1] = D;
+    *w[i] = at_layer_weight(L, key, 2, dd, "d_model,d_model");
+    snprintf(key, sizeof key, "%s%s.bias", prefix, lin[i]);
+    d1[0] = D;
+    *b[i] = at_layer_weight(L, key, 1, d1, "d_model");
+  }
+  snprintf(key, sizeof key, "%slinear_pos.weight", prefix);
+  dd[0] = D, dd[1] = D;
+  p->wpos = at_layer_weight(L, key, 2, dd, "d_model,d_model");
+  if (at_layer_failed(L)) return 2;
+  if (heads > 0 && D % heads)
+    return at_layer_fail(L, "--heads %d does not divide d_model = %d (dimension 2 of X)", heads, D);
+  snprintf(key, sizeof key, "%spos_bias_u", prefix);
+  dd[0] = heads > 0 ? heads : -1, dd[1] = heads > 0 ? D / heads : -1;
+  p->pos_bias_u = at_layer_weight(L, key, 2, dd, "heads,d_model/heads");
+  if (at_layer_failed(L)) return 2;
+  H = dd[0];
+  if (H < 1 || (long)H * dd[1] != D)
+    return at_layer_fail(L, "weight '%s' has shape (%d, %d): heads x d_k must be d_model = %d", key, dd[0], dd[1], D);
+  snprintf(key, sizeof key, "%spos_bias_v", prefix);
+  dd[0] = H, dd[1] = D / H;
+  p->pos_bias_v = at_layer_weight(L, key, 2, dd, "heads,d_model/heads");
+  *H_out = H;
+  return at_layer_failed(L) ? 2 : 0;
+}
+
+static asr_rel_mhsa_grads mhsa_grads(at_layer_ctx *L, const char *prefix) {
+  static const char *keys[11] = {"linear_q.weight", "linear_q.bias", "linear_k.weight", "linear_k.bias",
+                                 "linear_v.weight", "linear_v.bias", "linear_out.weight", "linear_out.bias",
+                                 "linear_pos.weight", "pos_bias_u", "pos_bias_v"};
+  asr_real *g[11];
+  asr_rel_mhsa_grads out;
+  char key[128];
+  int i;
+  for (i = 0; i < 11; i++) {
+    snprintf(key, sizeof key, "%s%s", prefix, keys[i]);
+    g[i] = at_layer_grad(L, key);
+  }
+  out.wq = g[0], out.bq = g[1], out.wk = g[2], out.bk = g[3], out.wv = g[4], out.bv = g[5];
+  out.wo = g[6], out.bo = g[7], out.wpos = g[8], out.pos_bias_u = g[9], out.pos_bias_v = g[10];
+  return out;
+}
+
+int layer_rel_pos_mhsa(at_layer_ctx *L) {
+  int heads = 0, rel = 0, max_len = 5000, N, T, D, H = 1, P, r, ad[4];
+  at_opt opts[3];
+  const int *len;
+  asr_rel_mhsa_params p;
+  asr_rel_mhsa_saved s;
+  asr_real *y, *attn, *pe;
+  void *sbuf, *work;
+  size_t sb, wb;
+  opts[0] = cf_opt("heads", AT_INT, &heads, 1, 1 << 16, NULL);
+  opts[1] = cf_opt("rel-pos", AT_CHOICE, &rel, 0, 0, REL_POS_CHOICES);
+  opts[2] = cf_opt("max-len", AT_INT, &max_len, 1, 1 << 24, NULL);
+  r = at_layer_parse(L, opts, 3, "[--heads H] [--rel-pos latest|legacy] [--max-len 5000]", "(N, T, d_model)");
+  if (r) return r;
+  if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, T, d_model), got %d dimensions", L->x_path, L->x_ndim);
+  N = L->x_dims[0], T = L->x_dims[1], D = L->x_dims[2];
+  if (D < 2 || D % 2) return at_layer_fail(L, "%s: d_model = %d must be even (the sinusoidal encoding)", L->x_path, D);
+  len = at_layer_lengths(L, N, T, 0);
+  memset(&p, 0, sizeof p);
+  if (mhsa_weights(L, "", D, heads, &H, &p)) return 2;
+  P = asr_rel_pos_len((asr_rel_pos_type)rel, T);
+  y = at_layer_output(L, "y", 3, L->x_dims);
+  ad[0] = N, ad[1] = H, ad[2] = T, ad[3] = T;
+  attn = at_layer_output(L, "attn", 4, ad);
+  pe = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * ((size_t)P * D + 1));
+  sb = asr_rel_mhsa_saved_size(N, T, D, H, (asr_rel_pos_type)rel);
+  wb = asr_rel_mhsa_forward_workspace_size(N, T, D, H, (asr_rel_pos_type)rel);
+  if (L->has_grad) {
+    size_t b2 = asr_rel_mhsa_backward_workspace_size(N, T, D, H, (asr_rel_pos_type)rel);
+    if (b2 > wb) wb = b2;
+  }
+  sbuf = at_layer_alloc(L, sb);
+  work = at_layer_alloc(L, wb);
+  if (at_layer_failed(L)) return 2;
+  if (T > 0 && cf_check(L, asr_rel_pos_encoding(pe, T, D, (asr_rel_pos_type)rel, max_len), "pos_emb")) return 2;
+  if (cf_check(L, asr_rel_mhsa_saved_init(&s, sbuf, sb, N, T, D, H, (asr_rel_pos_type)rel), "saved buffers")) return 2;
+  if (L->impl == AT_IMPL_NAIVE)
+    r = cf_check(L, asr_rel_mhsa_forward_naive(y, &s, L->x, pe, len, &p, N, T, D, H, (asr_rel_pos_type)rel),
+                 "forward (naive)");
+  else
+    r = cf_check(L, (L->impl == AT_IMPL_REF ? asr_rel_mhsa_forward_ref : asr_rel_mhsa_forward)(
+                        y, &s, L->x, pe, len, &p, N, T, D, H, (asr_rel_pos_type)rel, work, wb), "forward");
+  if (r) return r;
+  memcpy(attn, s.attn, sizeof(asr_real) * (size_t)N * H * T * T);
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, 3, L->x_dims);
+    asr_real *dx = at_layer_grad_x(L);
+    asr_rel_mhsa_grads g = mhsa_grads(L, "");
+    if (at_layer_failed(L)) return 2;
+    if (L->impl == AT_IMPL_NAIVE)
+      r = cf_check(L, asr_rel_mhsa_backward_naive(dx, NULL, &g, G, &s, L->x, pe, len, &p, N, T, D, H,
+                                                  (asr_rel_pos_type)rel), "backward (naive)");
+    else
+      r = cf_check(L, (L->impl == AT_IMPL_REF ? asr_rel_mhsa_backward_ref : asr_rel_mhsa_backward)(
+                          dx, NULL, &g, G, &s, L->x, pe, len, &p, N, T, D, H, (asr_rel_pos_type)rel, work, wb),
+                   "backward");
+  }
+  return at_layer_failed(L) ? 2 : 0;
+}
+
+/* ======================================================================================
  * asrtool gradcheck entries (the finite-difference harnesses live in asr.h 10.3)
  * ====================================================================================== */
 int gc_lstm(uint64_t seed, asr_gradcheck_report *rep) {
@@ -312,4 +511,15 @@ int gc_attention_add(uint64_t seed, asr_gradcheck_report *rep) {
 int gc_attention_loc(uint64_t seed, asr_gradcheck_report *rep) {
   return asr_gradcheck_attention(asr_attention_forward, asr_attention_backward, ASR_ATTENTION_LOCATION, 3, 6,
                                  seed, rep) < 0 ? 2 : 0;
+}
+int gc_rel_pos_mhsa(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward, asr_rel_mhsa_backward, ASR_REL_POS_LATEST, 3, 7, 12,
+                                    3, seed, rep) < 0 ? 2 : 0;
+}
+int gc_rel_pos_mhsa_legacy(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward, asr_rel_mhsa_backward, ASR_REL_POS_LEGACY, 3, 7, 12,
+                                    3, seed, rep) < 0 ? 2 : 0;
+}
+int gc_conv2d_subsampling(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_conv2d_subsampling(2, 15, 9, 3, seed, rep) < 0 ? 2 : 0;
 }

@@ -225,6 +225,168 @@ def test_attention_location():
     return f"max abs err {e1:.2g}; uniform first step {e2:.2g}; naive tier {e3:.2g}"
 
 
+# ---- ESPnet's Conformer pieces, written from its definitions -----------------------------
+import math  # noqa: E402
+
+
+def sinusoids(positions, d):
+    """rows PE(pos) = [sin(pos w_0), cos(pos w_0), sin(pos w_1), ...], w_m = 10000^(-2m/d),
+    in float64 (ESPnet builds the table in float32; see docs/conformer.md)."""
+    w = torch.exp(torch.arange(0, d, 2, dtype=torch.float64) * -(math.log(10000.0) / d))
+    pe = torch.zeros(len(positions), d, dtype=torch.float64)
+    pos = torch.as_tensor(positions, dtype=torch.float64)[:, None]
+    pe[:, 0::2] = torch.sin(pos * w)
+    pe[:, 1::2] = torch.cos(pos * w)
+    return pe
+
+
+class RelPositionalEncoding(nn.Module):
+    """ESPnet's RelPositionalEncoding (latest): x * sqrt(d) and the embeddings of the
+    relative positions T-1 .. -(T-1), (1, 2T-1, d). No dropout (evaluation)."""
+
+    def __init__(self, d_model, legacy=False, max_len=5000):
+        super().__init__()
+        self.d, self.legacy, self.max_len = d_model, legacy, max_len
+
+    def forward(self, x):
+        T = x.size(1)
+        if self.legacy:   # LegacyRelPositionalEncoding: the first T rows of a reversed table
+            top = max(self.max_len, T) - 1
+            pos = [top - r for r in range(T)]
+        else:
+            pos = [T - 1 - r for r in range(2 * T - 1)]
+        return x * math.sqrt(self.d), sinusoids(pos, self.d)[None]
+
+
+class Conv2dSubsampling(nn.Module):
+    """ESPnet's Conv2dSubsampling (4x) with a relative positional encoding."""
+
+    def __init__(self, idim, odim, legacy=False):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(1, odim, 3, 2), nn.ReLU(), nn.Conv2d(odim, odim, 3, 2), nn.ReLU())
+        self.out = nn.Sequential(nn.Linear(odim * (((idim - 1) // 2 - 1) // 2), odim),
+                                 RelPositionalEncoding(odim, legacy))
+
+    def forward(self, x):
+        x = self.conv(x.unsqueeze(1))
+        b, c, t, f = x.size()
+        return self.out(x.transpose(1, 2).contiguous().view(b, t, c * f))
+
+
+class RelPositionMultiHeadedAttention(nn.Module):
+    """ESPnet's RelPositionMultiHeadedAttention (legacy=False) and
+    LegacyRelPositionMultiHeadedAttention (legacy=True), without dropout."""
+
+    def __init__(self, n_head, n_feat, legacy=False):
+        super().__init__()
+        self.h, self.d_k, self.legacy = n_head, n_feat // n_head, legacy
+        self.linear_q = nn.Linear(n_feat, n_feat)
+        self.linear_k = nn.Linear(n_feat, n_feat)
+        self.linear_v = nn.Linear(n_feat, n_feat)
+        self.linear_out = nn.Linear(n_feat, n_feat)
+        self.linear_pos = nn.Linear(n_feat, n_feat, bias=False)
+        self.pos_bias_u = nn.Parameter(torch.zeros(self.h, self.d_k))
+        self.pos_bias_v = nn.Parameter(torch.zeros(self.h, self.d_k))
+        self.attn = None
+
+    def rel_shift(self, x):
+        # pad a zero column, re-view (T, P+1) as (P+1, T), drop the first row, re-view
+        b, h, t1, p = x.shape
+        padded = torch.cat([x.new_zeros(b, h, t1, 1), x], dim=-1).view(b, h, p + 1, t1)
+        x = padded[:, :, 1:].reshape(b, h, t1, p)
+        return x if self.legacy else x[..., : p // 2 + 1]
+
+    def forward(self, query, key, value, pos_emb, mask):
+        n = query.size(0)
+        q = self.linear_q(query).view(n, -1, self.h, self.d_k)           # (b, t, h, d_k)
+        k = self.linear_k(key).view(n, -1, self.h, self.d_k).transpose(1, 2)
+        v = self.linear_v(value).view(n, -1, self.h, self.d_k).transpose(1, 2)
+        p = self.linear_pos(pos_emb).view(pos_emb.size(0), -1, self.h, self.d_k).transpose(1, 2)
+        ac = torch.matmul((q + self.pos_bias_u).transpose(1, 2), k.transpose(-2, -1))
+        bd = self.rel_shift(torch.matmul((q + self.pos_bias_v).transpose(1, 2), p.transpose(-2, -1)))
+        scores = (ac + bd) / math.sqrt(self.d_k)
+        masked = mask.unsqueeze(1).eq(0)                                   # (b, 1, 1, t)
+        scores = scores.masked_fill(masked, torch.finfo(scores.dtype).min)
+        self.attn = torch.softmax(scores, dim=-1).masked_fill(masked, 0.0)
+        x = torch.matmul(self.attn, v).transpose(1, 2).reshape(n, -1, self.h * self.d_k)
+        return self.linear_out(x)
+
+
+def valid_mask(lengths, T):
+    return (np.arange(T)[None] < np.asarray(lengths)[:, None]).astype(np.float64)
+
+
+def test_conv2d_subsampling():
+    rng = np.random.default_rng(30)
+    N, T, F, D = 3, 23, 11, 6
+    lengths = [23, 15, 9]
+    out_len = [((L - 1) // 2 - 1) // 2 for L in lengths]
+    errs = []
+    for legacy in (False, True):
+        m = randomize(Conv2dSubsampling(F, D, legacy), rng)
+        d = tmpdir()
+        wdir = write_weights(d, m)
+        x = f32(rng.standard_normal((N, T, F)))
+        xt = torch.tensor(x, requires_grad=True)
+        y, pe = m(xt)
+        T2 = y.shape[1]
+        vm = torch.from_numpy(valid_mask(out_len, T2))[:, :, None]
+        y = y * vm   # asrtool writes 0 past each item's ((L-1)//2-1)//2 frames
+        G = f32(rng.standard_normal(tuple(y.shape)))
+        (y * torch.from_numpy(G)).sum().backward()
+        out = os.path.join(d, "out")
+        asrtool("layer", "conv2d_subsampling", "--weights", wdir, "--rel-pos", "legacy" if legacy else "latest",
+                "--lengths", save(d, "len.npy", np.asarray(lengths, np.int32)),
+                "--grad-output", save(d, "g.npy", G.astype(np.float32)), save(d, "x.npy", x.astype(np.float32)), out)
+        compare(out, "y", "y.npy", y.detach().numpy(), errs)
+        compare(out, "pos_emb", "pos_emb.npy", pe.numpy(), errs)
+        compare(out, "grad_x", "grad_x.npy", xt.grad.numpy(), errs)
+        for k, p in m.named_parameters():
+            compare(out, "grad_" + k, f"grad_{k}.npy", p.grad.numpy(), errs)
+    return f"latest and legacy, lengths 23,15,9: max abs err {max(errs):.2g}"
+
+
+def _mhsa_case(legacy, seed, impl=None, N=3, T=9, D=12, H=3, lengths=(9, 6, 1)):
+    rng = np.random.default_rng(seed)
+    m = randomize(RelPositionMultiHeadedAttention(H, D, legacy), rng)
+    d = tmpdir()
+    wdir = write_weights(d, m)
+    x = f32(rng.standard_normal((N, T, D)))
+    xt = torch.tensor(x, requires_grad=True)
+    _, pe = RelPositionalEncoding(D, legacy)(xt)
+    vm = torch.from_numpy(valid_mask(lengths, T))
+    y = m(xt, xt, xt, pe, vm[:, None, :] > 0) * vm[:, :, None]   # padded query rows: 0
+    attn = m.attn * vm[:, None, :, None]
+    G = f32(rng.standard_normal(tuple(y.shape)))
+    (y * torch.from_numpy(G)).sum().backward()
+    out = os.path.join(d, "out")
+    args = ["layer", "rel_pos_mhsa", "--weights", wdir, "--heads", H, "--rel-pos", "legacy" if legacy else "latest",
+            "--lengths", save(d, "len.npy", np.asarray(lengths, np.int32)),
+            "--grad-output", save(d, "g.npy", G.astype(np.float32))]
+    if impl:
+        args += ["--impl", impl]
+    asrtool(*(args + [save(d, "x.npy", x.astype(np.float32)), out]))
+    errs = []
+    compare(out, "y", "y.npy", y.detach().numpy(), errs)
+    compare(out, "attn", "attn.npy", attn.detach().numpy(), errs)
+    compare(out, "grad_x", "grad_x.npy", xt.grad.numpy(), errs)
+    for k, p in m.named_parameters():
+        compare(out, "grad_" + k, f"grad_{k}.npy", p.grad.numpy(), errs)
+    return max(errs)
+
+
+def test_rel_pos_mhsa_latest():
+    e1 = _mhsa_case(False, 31)
+    e2 = _mhsa_case(False, 32, impl="naive", N=2, T=6, D=8, H=2, lengths=(6, 4))
+    return f"max abs err {e1:.2g}; naive tier {e2:.2g}"
+
+
+def test_rel_pos_mhsa_legacy():
+    e1 = _mhsa_case(True, 33)
+    e2 = _mhsa_case(True, 34, impl="naive", N=2, T=6, D=8, H=2, lengths=(6, 4))
+    return f"max abs err {e1:.2g}; naive tier {e2:.2g}"
+
+
 # ---- bad input ---------------------------------------------------------------------------
 def _bad(args, must_say):
     d = args[-1]
@@ -270,3 +432,29 @@ def test_bad_input_lstm_attention():
     _bad(["layer", "attention", "--type", "dot", "--weights", wd, "--query", q2, x, os.path.join(d, "o7")],
          "q2.npy")
     return "missing / extra / mis-shaped keys, --hidden, lengths, query shape: exit 2, nothing written"
+
+
+def test_bad_input_conformer_pieces():
+    rng = np.random.default_rng(21)
+    d = tmpdir()
+    m = randomize(RelPositionMultiHeadedAttention(2, 8), rng)
+    x = save(d, "x.npy", rng.standard_normal((2, 5, 8)).astype(np.float32))
+    w = write_weights(os.path.join(d, "mhsa"), m)
+    # heads not dividing d_model
+    _bad(["layer", "rel_pos_mhsa", "--weights", w, "--heads", "3", x, os.path.join(d, "o1")], "does not divide d_model")
+    # --heads disagreeing with pos_bias_u
+    _bad(["layer", "rel_pos_mhsa", "--weights", w, "--heads", "4", x, os.path.join(d, "o2")], "pos_bias_u")
+    # a missing key
+    w2 = write_weights(os.path.join(d, "nopos"), m, drop=("linear_pos.weight",))
+    _bad(["layer", "rel_pos_mhsa", "--weights", w2, x, os.path.join(d, "o3")], "linear_pos.weight")
+    # a weight of the wrong size for X's d_model
+    x6 = save(d, "x6.npy", rng.standard_normal((2, 5, 6)).astype(np.float32))
+    _bad(["layer", "rel_pos_mhsa", "--weights", w, x6, os.path.join(d, "o4")], "linear_q.weight")
+    # Conv2dSubsampling: too few frames for the two kernels; a linear of the wrong width
+    s = randomize(Conv2dSubsampling(9, 4), rng)
+    ws = write_weights(os.path.join(d, "sub"), s)
+    x_short = save(d, "xs.npy", rng.standard_normal((1, 6, 9)).astype(np.float32))
+    _bad(["layer", "conv2d_subsampling", "--weights", ws, x_short, os.path.join(d, "o5")], "T = 6")
+    x_wide = save(d, "xw.npy", rng.standard_normal((1, 12, 13)).astype(np.float32))
+    _bad(["layer", "conv2d_subsampling", "--weights", ws, x_wide, os.path.join(d, "o6")], "out.0.weight")
+    return "heads, missing key, d_model, short input, linear width: exit 2, nothing written"
