@@ -6055,7 +6055,7 @@ ASRDEF asr_result asr_conv2d_backward_naive(asr_real *dx, asr_real *dw, asr_real
 }
 
 /* col (C K K, Ho Wo) of item xn (C,Hh,Ww), rows at or past `len` read as 0. */
-ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xn, int C, int Hh, int Ww, int K,
+ASR__PRIVATE void asr__conv2d_im2col(asr_real *col, const asr_real *xn, int C, int Hh, int Ww, int K,
                               int S, int Ho, int Wo, int len) {
   int c, a, e, i, j;
   for (c = 0; c < C; c++)
@@ -6087,7 +6087,7 @@ ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const a
   for (n = 0; n < N; n++) {
     int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
     asr_real *yn = y + (size_t)n * O * HW;
-    asr__im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
+    asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
     asr_gemm(0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
     for (o = 0; o < O; o++) {
       asr_real *yo = yn + (size_t)o * HW;
@@ -6127,7 +6127,7 @@ ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *
         for (k = 0; k < (size_t)rows * Wo; k++) db[o] += dst[k];
     }
     if (dw) {                                  /* dW += dY col^T */
-      asr__im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
+      asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
       asr_gemm(0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
     }
     if (dx) {                                  /* dcol = W^T dY, then col2im */
