@@ -955,6 +955,171 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
     const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
     size_t work_bytes);
 
+/* ---- Squeeze-and-Excitation over time, as in ContextNet [Han20] (sec. 2, "Squeeze-and-
+ * excitation"; after [Hu18]):
+ *   xbar_c  = (1/L) sum_{t<L} x_c,t                      global average over valid frames
+ *   theta   = sigmoid(W2 swish(W1 xbar + b1) + b2)        the channel gate
+ *   y_c,t   = theta_c x_c,t                               channel-wise scale
+ * symbols: x, y (N,C,T) channels first (as the convolutions), W1 = fc1.weight (R,C),
+ * b1 (R), W2 = fc2.weight (C,R), b2 (C), R = C / reduction (ContextNet: 8 in the public
+ * reimplementations). Saved: mean (N,C) = xbar, z (N,R) = W1 xbar + b1, gate (N,C) = theta.
+ * NOTE: [Han20] averages over all T frames of an unpadded utterance; with padding the
+ * average must skip the padded frames (lengths (N), each >= 1, or NULL) or the gate
+ * would depend on how much padding the batch has. Padded outputs are 0.
+ * backward (u = W2 swish(z) + b2, s(.) the sigmoid):
+ *   dtheta_c = sum_{t<L} dy_c,t x_c,t;   du = dtheta theta (1 - theta)
+ *   dW2 += du swish(z)^T, db2 += du;     dz = (W2^T du) swish'(z)
+ *   dW1 += dz xbar^T,     db1 += dz;     dxbar = W1^T dz
+ *   dx_c,t += theta_c dy_c,t + dxbar_c / L                     (t < L)
+ * _naive loops over every index, _ref runs the two FCs as GEMMs over the batch, the
+ * unsuffixed one as _ref with asr_gemm. Workspace asr_se_workspace_size(N, C, R). */
+ASRDEF size_t asr_se_workspace_size(int N, int C, int R);
+typedef asr_result (*asr_se_forward_fn)(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                        const asr_real *w2, const asr_real *b2, const int *lengths,
+                                        int N, int C, int R, int T, void *work, size_t work_bytes);
+typedef asr_result (*asr_se_backward_fn)(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                         asr_real *db2, const asr_real *dy, const asr_real *x,
+                                         const asr_real *mean, const asr_real *z,
+                                         const asr_real *gate, const asr_real *w1,
+                                         const asr_real *w2, const int *lengths, int N, int C, int R,
+                                         int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                       const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                       const asr_real *w2, const asr_real *b2, const int *lengths,
+                                       int N, int C, int R, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_se_forward_ref(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                     const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                     const asr_real *w2, const asr_real *b2, const int *lengths,
+                                     int N, int C, int R, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                 const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                 const asr_real *w2, const asr_real *b2, const int *lengths, int N,
+                                 int C, int R, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_se_backward_naive(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                        asr_real *db2, const asr_real *dy, const asr_real *x,
+                                        const asr_real *mean, const asr_real *z,
+                                        const asr_real *gate, const asr_real *w1,
+                                        const asr_real *w2, const int *lengths, int N, int C, int R,
+                                        int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_se_backward_ref(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                      asr_real *db2, const asr_real *dy, const asr_real *x,
+                                      const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                      const asr_real *w1, const asr_real *w2, const int *lengths,
+                                      int N, int C, int R, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                  asr_real *db2, const asr_real *dy, const asr_real *x,
+                                  const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                  const asr_real *w1, const asr_real *w2, const int *lengths, int N,
+                                  int C, int R, int T, void *work, size_t work_bytes);
+
+/* ---- ContextNet convolution block [Han20] (sec. 2, Fig. 1):
+ *   f(x)  = swish(BN(dwsep(x)))                          one conv layer
+ *   C(x)  = swish(SE(f^m(x)) + P(x))                     the block, m layers
+ * f^m stacks m layers: layer 0 maps C_in -> C_out, the others C_out -> C_out, every
+ * depthwise stage has kernel K (odd) with padding (K-1)/2, and the LAST layer has the
+ * block's stride (1, or 2 for the downsampling blocks C3, C7, C14). P is the residual
+ * projection: a pointwise conv C_in -> C_out with the same stride, then a BN; a block
+ * without residual (C0 and C22) drops it: C(x) = swish(SE(f^m(x))).
+ * NOTE: [Han20] names P "a pointwise projection"; the BN after it is this library's
+ * choice (the main path is normalized, so the two summands have comparable scales);
+ * other reimplementations use a full kernel-K conv there. The convolutions need no
+ * bias (BN follows) but accept one. docs/contextnet.md has the picture.
+ * Layout (N, C, T); lengths (N) or NULL; every layer keeps lengths as conv1d does
+ * (ceil(L / stride) through the strided layer). BN: evaluation mode with the running
+ * statistics, or training mode (batch statistics over the valid frames, running
+ * statistics updated with momentum; pass cfg.training = 1).
+ * Parameters by pointer in asr_contextnet_block_params (all (C)-vectors of one BN in
+ * an asr_bn_params); gradients in the same structure (NULL members: not needed).
+ * Saved activations live in one caller buffer of asr_contextnet_block_saved_size()
+ * bytes handed to forward and then to backward unchanged; the workspace of
+ * asr_contextnet_block_workspace_size() bytes is scratch for either. */
+#define ASR_CONTEXTNET_MAX_LAYERS 8
+typedef struct asr_bn_params {
+  const asr_real *weight, *bias;      /* gamma, beta (C) or NULL */
+  asr_real *running_mean, *running_var;   /* (C): read in evaluation, updated in training */
+} asr_bn_params;
+typedef struct asr_bn_grads {
+  asr_real *weight, *bias;            /* (C) or NULL */
+} asr_bn_grads;
+typedef struct asr_contextnet_layer_params {
+  const asr_real *dw_w, *dw_b;        /* depthwise (C_in_i,1,K), bias (C_in_i) or NULL */
+  const asr_real *pw_w, *pw_b;        /* pointwise (C_out,C_in_i,1), bias (C_out) or NULL */
+  asr_bn_params bn;
+} asr_contextnet_layer_params;
+typedef struct asr_contextnet_layer_grads {
+  asr_real *dw_w, *dw_b, *pw_w, *pw_b;
+  asr_bn_grads bn;
+} asr_contextnet_layer_grads;
+typedef struct asr_contextnet_block_params {
+  asr_contextnet_layer_params layer[ASR_CONTEXTNET_MAX_LAYERS];
+  const asr_real *se_w1, *se_b1, *se_w2, *se_b2;   /* (R,C_out), (R), (C_out,R), (C_out) */
+  const asr_real *res_w, *res_b;      /* pointwise (C_out,C_in,1), (C_out); res_w NULL: none */
+  asr_bn_params res_bn;
+} asr_contextnet_block_params;
+typedef struct asr_contextnet_block_grads {
+  asr_contextnet_layer_grads layer[ASR_CONTEXTNET_MAX_LAYERS];
+  asr_real *se_w1, *se_b1, *se_w2, *se_b2, *res_w, *res_b;
+  asr_bn_grads res_bn;
+} asr_contextnet_block_grads;
+typedef struct asr_contextnet_block_config {
+  int N, C_in, C_out, T;              /* x (N,C_in,T) */
+  int num_layers;                     /* m, 1..ASR_CONTEXTNET_MAX_LAYERS */
+  int kernel, stride;                 /* K odd; stride of the last layer and of P */
+  int se_channels;                    /* R */
+  int residual;                       /* 1: with P */
+  int training;                       /* BN mode */
+  double bn_eps, bn_momentum;         /* torch defaults 1e-5 and 0.1 */
+} asr_contextnet_block_config;
+/* Fills cfg with K 5, stride 1, m 5, R = C_out/8, residual, evaluation, eps 1e-5, 0.1. */
+ASRDEF void asr_contextnet_block_config_init(asr_contextnet_block_config *cfg, int N, int C_in,
+                                             int C_out, int T);
+ASRDEF asr_result asr_contextnet_block_validate(const asr_contextnet_block_config *cfg,
+                                                asr_error *err);
+/* T_out = the output frames: ceil(T / stride) (0 for T = 0). */
+ASRDEF int asr_contextnet_block_out_frames(const asr_contextnet_block_config *cfg);
+ASRDEF size_t asr_contextnet_block_saved_size(const asr_contextnet_block_config *cfg);
+ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_config *cfg);
+/* y (N, C_out, T_out). lengths: each >= 1 (the SE average needs a frame). */
+ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
+                                                  const asr_real *x,
+                                                  const asr_contextnet_block_params *p,
+                                                  const int *lengths,
+                                                  const asr_contextnet_block_config *cfg,
+                                                  void *work, size_t work_bytes);
+ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t saved_bytes,
+                                              const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const int *lengths,
+                                              const asr_contextnet_block_config *cfg, void *work,
+                                              size_t work_bytes);
+ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
+                                                   const asr_contextnet_block_grads *g,
+                                                   const asr_real *dy, const void *saved,
+                                                   size_t saved_bytes, const asr_real *x,
+                                                   const asr_contextnet_block_params *p,
+                                                   const int *lengths,
+                                                   const asr_contextnet_block_config *cfg,
+                                                   void *work, size_t work_bytes);
+ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextnet_block_grads *g,
+                                               const asr_real *dy, const void *saved,
+                                               size_t saved_bytes, const asr_real *x,
+                                               const asr_contextnet_block_params *p,
+                                               const int *lengths,
+                                               const asr_contextnet_block_config *cfg, void *work,
+                                               size_t work_bytes);
+
+/* ---- The ContextNet encoder as a table of blocks C0..C22 ([Han20] Table 1, as the
+ * public reimplementations read it): layers, kernel, stride, channels = round(alpha *
+ * base), residual. Returns 0 and fills *spec for i in 0..22, -1 otherwise.
+ *   C0 1 layer 256a, no residual | C1-C2 5 layers 256a | C3 stride 2 | C4-C6 | C7
+ *   stride 2 | C8-C10 256a | C11-C13 512a | C14 stride 2 | C15-C21 512a |
+ *   C22 1 layer 640a, no residual; kernel 5 everywhere; 8x downsampling overall. */
+typedef struct asr_contextnet_block_spec {
+  int num_layers, kernel, stride, channels, residual;
+} asr_contextnet_block_spec;
+ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_spec *spec);
+
 /* ---------------------------------------------------------------------------------------
  * 4.3 Conformer: Conv2dSubsampling, relative positions, rel-pos MHSA, conv module, block
  * --------------------------------------------------------------------------------------- */
@@ -1820,6 +1985,35 @@ ASRDEF asr_result asr_gradcheck_dwsep_conv1d(asr_dwsep_conv1d_forward_fn fwd,
                                              asr_dwsep_conv1d_backward_fn bwd,
                                              const asr_conv1d_dims *d, int with_lengths,
                                              uint64_t seed, asr_gradcheck_report *report);
+ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, uint64_t seed,
+                               asr_check_report *rep);
+/* N items of T frames (lengths T, T-1, ..., at least 1 if with_lengths), C channels, R
+ * hidden units; checks x, fc1.weight/bias and fc2.weight/bias. */
+ASRDEF asr_result asr_gradcheck_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, int N, int C, int R,
+                                   int T, int with_lengths, uint64_t seed,
+                                   asr_gradcheck_report *report);
+/* Objective sum(W * y) of one random ContextNet block with sizes cfg (lengths T, T-1, ...
+ * if with_lengths; BN mode cfg->training); checks x and every parameter of every layer,
+ * the SE and the residual projection. */
+typedef asr_result (*asr_contextnet_block_forward_fn)(asr_real *y, void *saved, size_t saved_bytes,
+                                                      const asr_real *x,
+                                                      const asr_contextnet_block_params *p,
+                                                      const int *lengths,
+                                                      const asr_contextnet_block_config *cfg,
+                                                      void *work, size_t work_bytes);
+typedef asr_result (*asr_contextnet_block_backward_fn)(asr_real *dx,
+                                                       const asr_contextnet_block_grads *g,
+                                                       const asr_real *dy, const void *saved,
+                                                       size_t saved_bytes, const asr_real *x,
+                                                       const asr_contextnet_block_params *p,
+                                                       const int *lengths,
+                                                       const asr_contextnet_block_config *cfg,
+                                                       void *work, size_t work_bytes);
+ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn fwd,
+                                                 asr_contextnet_block_backward_fn bwd,
+                                                 const asr_contextnet_block_config *cfg,
+                                                 int with_lengths, uint64_t seed,
+                                                 asr_gradcheck_report *report);
 
 /* ---------------------------------------------------------------------------------------
  * 10.3 Conformer, LSTM and attention checkers
@@ -5432,6 +5626,596 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
                              work, work_bytes, 2);
 }
 
+/* ---- Squeeze-and-Excitation */
+ASRDEF size_t asr_se_workspace_size(int N, int C, int R) {
+  /* dgate/du (N,C), dxbar (N,C), swish(z) (N,R), dz (N,R) */
+  size_t a, b;
+  if (N < 0 || C < 0 || R < 0) return 0;
+  if (asr_size_mul((size_t)N, 2 * (size_t)C + 2 * (size_t)R, &a) != ASR_OK ||
+      asr_size_mul(a, sizeof(asr_real), &b) != ASR_OK)
+    return (size_t)-1;
+  return b;
+}
+
+ASR__PRIVATE asr_result asr__se_args(const void *out, const asr_real *x, const asr_real *w1,
+                                     const asr_real *w2, const int *lengths, int N, int C, int R,
+                                     int T, size_t work_bytes, const void *work) {
+  int n;
+  if (!out || !x || !w1 || !w2 || N < 0 || C < 1 || R < 1 || T < 1) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < N; n++)
+      if (lengths[n] < 1 || lengths[n] > T) return ASR_ERR_RANGE;   /* the mean needs a frame */
+  if (work_bytes < asr_se_workspace_size(N, C, R) || !work) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
+/* swish and its derivative at one point, in double */
+ASR__PRIVATE double asr__swish1(double z) { return z * asr__sigmoid(z); }
+ASR__PRIVATE double asr__dswish1(double z) {
+  double s = asr__sigmoid(z);
+  return s + z * s * (1 - s);
+}
+
+ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                       const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                       const asr_real *w2, const asr_real *b2, const int *lengths,
+                                       int N, int C, int R, int T, void *work, size_t work_bytes) {
+  int n, c, r, t;
+  asr_result res = asr__se_args(y, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
+  if (res != ASR_OK) return res;
+  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
+  for (n = 0; n < N; n++) {
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {                       /* xbar_c = (1/L) sum_{t<L} x_c,t */
+      double s = 0;
+      for (t = 0; t < L; t++) s += x[((size_t)n * C + c) * T + t];
+      mean[(size_t)n * C + c] = (asr_real)(s / L);
+    }
+    for (r = 0; r < R; r++) {                       /* z = W1 xbar + b1 */
+      double s = b1 ? b1[r] : 0;
+      for (c = 0; c < C; c++) s += (double)w1[(size_t)r * C + c] * mean[(size_t)n * C + c];
+      z[(size_t)n * R + r] = (asr_real)s;
+    }
+    for (c = 0; c < C; c++) {                       /* theta = sigmoid(W2 swish(z) + b2) */
+      double s = b2 ? b2[c] : 0;
+      for (r = 0; r < R; r++) s += (double)w2[(size_t)c * R + r] * asr__swish1(z[(size_t)n * R + r]);
+      gate[(size_t)n * C + c] = (asr_real)asr__sigmoid(s);
+    }
+    for (c = 0; c < C; c++)                         /* y = theta x, padding 0 */
+      for (t = 0; t < T; t++)
+        y[((size_t)n * C + c) * T + t] =
+            t < L ? (asr_real)((double)gate[(size_t)n * C + c] * x[((size_t)n * C + c) * T + t]) : (asr_real)0;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_se_backward_naive(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                        asr_real *db2, const asr_real *dy, const asr_real *x,
+                                        const asr_real *mean, const asr_real *z,
+                                        const asr_real *gate, const asr_real *w1,
+                                        const asr_real *w2, const int *lengths, int N, int C, int R,
+                                        int T, void *work, size_t work_bytes) {
+  int n, c, r, t;
+  asr_real *du, *dxbar, *dz;
+  asr_result res = asr__se_args(dy, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
+  if (res != ASR_OK) return res;
+  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
+  du = (asr_real *)work;                          /* (C) of one item at a time */
+  dxbar = du + C;
+  dz = dxbar + C;
+  for (n = 0; n < N; n++) {
+    int L = lengths ? lengths[n] : T;
+    const asr_real *g = gate + (size_t)n * C, *zn = z + (size_t)n * R, *xb = mean + (size_t)n * C;
+    for (c = 0; c < C; c++) {
+      double s = 0;                               /* dtheta_c = sum_t dy x */
+      for (t = 0; t < L; t++) s += (double)dy[((size_t)n * C + c) * T + t] * x[((size_t)n * C + c) * T + t];
+      du[c] = (asr_real)(s * g[c] * (1 - g[c]));  /* through the sigmoid */
+      if (db2) db2[c] += du[c];
+    }
+    for (r = 0; r < R; r++) {
+      double s = 0;                               /* (W2^T du)_r */
+      for (c = 0; c < C; c++) {
+        s += (double)w2[(size_t)c * R + r] * du[c];
+        if (dw2) dw2[(size_t)c * R + r] += (asr_real)(du[c] * asr__swish1(zn[r]));
+      }
+      dz[r] = (asr_real)(s * asr__dswish1(zn[r]));  /* through the swish */
+      if (db1) db1[r] += dz[r];
+    }
+    for (c = 0; c < C; c++) {
+      double s = 0;                               /* dxbar = W1^T dz */
+      for (r = 0; r < R; r++) {
+        s += (double)w1[(size_t)r * C + c] * dz[r];
+        if (dw1) dw1[(size_t)r * C + c] += dz[r] * xb[c];
+      }
+      dxbar[c] = (asr_real)s;
+    }
+    if (dx)
+      for (c = 0; c < C; c++)                     /* the scale and the mean's share */
+        for (t = 0; t < L; t++)
+          dx[((size_t)n * C + c) * T + t] +=
+              (asr_real)((double)g[c] * dy[((size_t)n * C + c) * T + t] + (double)dxbar[c] / L);
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                        const asr_real *w2, const asr_real *b2, const int *lengths,
+                                        int N, int C, int R, int T, void *work, size_t work_bytes,
+                                        int fast) {
+  int n, c, t;
+  asr_real *sz;
+  asr_result res = asr__se_args(y, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
+  if (res != ASR_OK) return res;
+  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
+  sz = (asr_real *)work;                                       /* swish(z) (N,R) */
+  for (n = 0; n < N; n++) {                                    /* the squeeze */
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      const asr_real *xr = x + ((size_t)n * C + c) * T;
+      double s = 0;
+      for (t = 0; t < L; t++) s += xr[t];
+      mean[(size_t)n * C + c] = (asr_real)(s / L);
+    }
+  }
+  /* the excitation: two fully connected layers over the batch of N means */
+  (fast ? asr_linear_forward : asr_linear_forward_ref)(z, mean, w1, b1, N, C, R);
+  asr_swish_forward(sz, z, (size_t)N * R);
+  (fast ? asr_linear_forward : asr_linear_forward_ref)(gate, sz, w2, b2, N, R, C);
+  asr_sigmoid_forward(gate, gate, (size_t)N * C);
+  for (n = 0; n < N; n++) {                                    /* the scale */
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      asr_real g = gate[(size_t)n * C + c], *yr = y + ((size_t)n * C + c) * T;
+      const asr_real *xr = x + ((size_t)n * C + c) * T;
+      for (t = 0; t < L; t++) yr[t] = g * xr[t];
+      for (t = L; t < T; t++) yr[t] = 0;
+    }
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                         asr_real *db2, const asr_real *dy, const asr_real *x,
+                                         const asr_real *mean, const asr_real *z,
+                                         const asr_real *gate, const asr_real *w1,
+                                         const asr_real *w2, const int *lengths, int N, int C, int R,
+                                         int T, void *work, size_t work_bytes, int fast) {
+  int n, c, t;
+  size_t i;
+  asr_real *du, *dxbar, *sz, *dz;
+  asr_result res = asr__se_args(dy, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
+  if (res != ASR_OK) return res;
+  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
+  du = (asr_real *)work;                                        /* (N,C) */
+  dxbar = du + (size_t)N * C;                                   /* (N,C) */
+  sz = dxbar + (size_t)N * C;                                   /* (N,R) */
+  dz = sz + (size_t)N * R;                                      /* (N,R) */
+  for (n = 0; n < N; n++) {
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      const asr_real *g = dy + ((size_t)n * C + c) * T, *xr = x + ((size_t)n * C + c) * T;
+      asr_real th = gate[(size_t)n * C + c];
+      double s = 0;
+      for (t = 0; t < L; t++) s += (double)g[t] * xr[t];      /* dtheta */
+      du[(size_t)n * C + c] = (asr_real)(s * th * (1 - th));   /* du = dtheta s' */
+    }
+  }
+  asr_swish_forward(sz, z, (size_t)N * R);
+  memset(dz, 0, sizeof(asr_real) * (size_t)N * R);
+  memset(dxbar, 0, sizeof(asr_real) * (size_t)N * C);
+  /* fc2 backward: ds = du W2 into dz (then times swish'(z)), dW2 += du^T swish(z) */
+  (fast ? asr_linear_backward : asr_linear_backward_ref)(dz, dw2, db2, du, sz, w2, N, R, C);
+  for (i = 0; i < (size_t)N * R; i++) dz[i] = (asr_real)(dz[i] * asr__dswish1(z[i]));
+  /* fc1 backward: dxbar = dz W1, dW1 += dz^T xbar */
+  (fast ? asr_linear_backward : asr_linear_backward_ref)(dxbar, dw1, db1, dz, mean, w1, N, C, R);
+  if (dx)
+    for (n = 0; n < N; n++) {
+      int L = lengths ? lengths[n] : T;
+      for (c = 0; c < C; c++) {
+        const asr_real *g = dy + ((size_t)n * C + c) * T;
+        asr_real *d = dx + ((size_t)n * C + c) * T;
+        asr_real th = gate[(size_t)n * C + c], share = (asr_real)(dxbar[(size_t)n * C + c] / (double)L);
+        for (t = 0; t < L; t++) d[t] += th * g[t] + share;   /* scale + mean's share */
+      }
+    }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_se_forward_ref(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                     const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                     const asr_real *w2, const asr_real *b2, const int *lengths,
+                                     int N, int C, int R, int T, void *work, size_t work_bytes) {
+  return asr__se_forward(y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                 const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                 const asr_real *w2, const asr_real *b2, const int *lengths, int N,
+                                 int C, int R, int T, void *work, size_t work_bytes) {
+  return asr__se_forward(y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work, work_bytes, 1);
+}
+ASRDEF asr_result asr_se_backward_ref(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                      asr_real *db2, const asr_real *dy, const asr_real *x,
+                                      const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                      const asr_real *w1, const asr_real *w2, const int *lengths,
+                                      int N, int C, int R, int T, void *work, size_t work_bytes) {
+  return asr__se_backward(dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, work,
+                          work_bytes, 0);
+}
+ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                  asr_real *db2, const asr_real *dy, const asr_real *x,
+                                  const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                  const asr_real *w1, const asr_real *w2, const int *lengths, int N,
+                                  int C, int R, int T, void *work, size_t work_bytes) {
+  return asr__se_backward(dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, work,
+                          work_bytes, 1);
+}
+
+/* ---- ContextNet block */
+ASRDEF void asr_contextnet_block_config_init(asr_contextnet_block_config *cfg, int N, int C_in,
+                                             int C_out, int T) {
+  cfg->N = N;
+  cfg->C_in = C_in;
+  cfg->C_out = C_out;
+  cfg->T = T;
+  cfg->num_layers = 5;
+  cfg->kernel = 5;
+  cfg->stride = 1;
+  cfg->se_channels = C_out / 8 > 0 ? C_out / 8 : 1;
+  cfg->residual = 1;
+  cfg->training = 0;
+  cfg->bn_eps = 1e-5;
+  cfg->bn_momentum = 0.1;
+}
+
+ASRDEF asr_result asr_contextnet_block_validate(const asr_contextnet_block_config *cfg,
+                                                asr_error *err) {
+  if (!cfg) return asr__fail(err, ASR_ERR_INVALID_ARG, "contextnet_block: no config");
+  if (cfg->N < 0 || cfg->C_in < 1 || cfg->C_out < 1 || cfg->T < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "contextnet_block: sizes N %d, C_in %d, C_out %d, T %d",
+                     cfg->N, cfg->C_in, cfg->C_out, cfg->T);
+  if (cfg->num_layers < 1 || cfg->num_layers > ASR_CONTEXTNET_MAX_LAYERS)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "contextnet_block: num_layers %d is not in [1, %d]",
+                     cfg->num_layers, ASR_CONTEXTNET_MAX_LAYERS);
+  if (cfg->kernel < 1 || cfg->kernel % 2 == 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "contextnet_block: kernel %d must be odd (padding (K-1)/2)",
+                     cfg->kernel);
+  if (cfg->stride < 1 || cfg->se_channels < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "contextnet_block: stride %d and se_channels %d must be >= 1",
+                     cfg->stride, cfg->se_channels);
+  if (!(cfg->bn_eps >= 0) || !(cfg->bn_momentum >= 0 && cfg->bn_momentum <= 1))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "contextnet_block: bn eps %g / momentum %g out of range",
+                     cfg->bn_eps, cfg->bn_momentum);
+  return ASR_OK;
+}
+
+ASRDEF int asr_contextnet_block_out_frames(const asr_contextnet_block_config *cfg) {
+  return asr_conv1d_out_frames(cfg->T, cfg->kernel, cfg->stride, (cfg->kernel - 1) / 2, 1);
+}
+
+/* The saved activations, carved out of the caller's buffer in this order. */
+typedef struct asr__cn_saved {
+  asr_real *dwh[ASR_CONTEXTNET_MAX_LAYERS];   /* (N, C_in_i, T_i+1) depthwise outputs */
+  asr_real *a[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) dwsep outputs */
+  asr_real *b[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) BN outputs */
+  asr_real *h[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) swish(b): layer outputs */
+  asr_real *bn_mean[ASR_CONTEXTNET_MAX_LAYERS], *bn_rstd[ASR_CONTEXTNET_MAX_LAYERS];  /* (C_out) */
+  asr_real *se_y, *se_mean, *se_z, *se_gate;   /* (N,C_out,T_m), (N,C_out), (N,R), (N,C_out) */
+  asr_real *p, *res_mean, *res_rstd;           /* (N,C_out,T_m) projection, (C_out) x 2 */
+  asr_real *zsum;                              /* (N,C_out,T_m) SE + P, before the swish */
+  int *len[ASR_CONTEXTNET_MAX_LAYERS + 1];     /* (N) valid frames into layer i, and out */
+} asr__cn_saved;
+
+/* Assigns the pointers from base (if not NULL) and returns the bytes needed, or
+ * (size_t)-1 on overflow. Every piece starts on a 64-byte boundary. */
+ASR__PRIVATE size_t asr__cn_layout(const asr_contextnet_block_config *c, void *base, asr__cn_saved *s) {
+  size_t off = 0, NT, NTm, NC = (size_t)c->N * c->C_out;
+  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c);
+  unsigned char *b = (unsigned char *)base;
+#define ASR__CN_TAKE(ptr, type, count)                                                 \
+  do {                                                                                 \
+    size_t cnt_ = (count), by_;                                                        \
+    if (asr_size_mul(cnt_, sizeof(type), &by_) != ASR_OK || off + by_ + 64 < off) return (size_t)-1; \
+    (ptr) = b ? (type *)(void *)(b + off) : (type *)NULL;                              \
+    off += (by_ + 63) / 64 * 64;                                                       \
+  } while (0)
+  if (asr_size_mul((size_t)c->N * c->C_out, (size_t)c->T, &NT) != ASR_OK ||
+      asr_size_mul((size_t)c->N * c->C_out, (size_t)Tm, &NTm) != ASR_OK)
+    return (size_t)-1;
+  for (i = 0; i < m; i++) {
+    size_t Ti = (size_t)(i == m - 1 ? Tm : c->T), Cin = (size_t)(i == 0 ? c->C_in : c->C_out);
+    ASR__CN_TAKE(s->dwh[i], asr_real, (size_t)c->N * Cin * Ti);
+    ASR__CN_TAKE(s->a[i], asr_real, NC * Ti);
+    ASR__CN_TAKE(s->b[i], asr_real, NC * Ti);
+    ASR__CN_TAKE(s->h[i], asr_real, NC * Ti);
+    ASR__CN_TAKE(s->bn_mean[i], asr_real, (size_t)c->C_out);
+    ASR__CN_TAKE(s->bn_rstd[i], asr_real, (size_t)c->C_out);
+  }
+  ASR__CN_TAKE(s->se_y, asr_real, NTm);
+  ASR__CN_TAKE(s->se_mean, asr_real, NC);
+  ASR__CN_TAKE(s->se_z, asr_real, (size_t)c->N * c->se_channels);
+  ASR__CN_TAKE(s->se_gate, asr_real, NC);
+  ASR__CN_TAKE(s->p, asr_real, NTm);
+  ASR__CN_TAKE(s->res_mean, asr_real, (size_t)c->C_out);
+  ASR__CN_TAKE(s->res_rstd, asr_real, (size_t)c->C_out);
+  ASR__CN_TAKE(s->zsum, asr_real, NTm);
+  for (i = 0; i <= m; i++) ASR__CN_TAKE(s->len[i], int, (size_t)(c->N ? c->N : 1));
+#undef ASR__CN_TAKE
+  (void)NT;
+  return off;
+}
+
+ASRDEF size_t asr_contextnet_block_saved_size(const asr_contextnet_block_config *cfg) {
+  asr__cn_saved s;
+  if (asr_contextnet_block_validate(cfg, NULL) != ASR_OK) return 0;
+  return asr__cn_layout(cfg, NULL, &s);
+}
+
+/* the dims of layer i's depthwise-separable conv */
+ASR__PRIVATE void asr__cn_dims(const asr_contextnet_block_config *c, int i, asr_conv1d_dims *d) {
+  int Cin = i == 0 ? c->C_in : c->C_out;
+  asr_conv1d_dims_init(d, c->N, Cin, c->C_out, c->T, c->kernel);
+  d->padding = (c->kernel - 1) / 2;
+  d->stride = i == c->num_layers - 1 ? c->stride : 1;   /* the last layer downsamples */
+  d->groups = Cin;
+}
+/* the residual projection: kernel 1, the block's stride */
+ASR__PRIVATE void asr__cn_res_dims(const asr_contextnet_block_config *c, asr_conv1d_dims *d) {
+  asr_conv1d_dims_init(d, c->N, c->C_in, c->C_out, c->T, 1);
+  d->stride = c->stride;
+}
+
+ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_config *cfg) {
+  size_t scratch = 0, act, w, total;
+  int i, Cmax;
+  asr_conv1d_dims d;
+  if (asr_contextnet_block_validate(cfg, NULL) != ASR_OK) return 0;
+  for (i = 0; i < cfg->num_layers; i++) {
+    asr__cn_dims(cfg, i, &d);
+    w = asr_dwsep_conv1d_workspace_size(&d);
+    if (w == (size_t)-1) return w;
+    scratch = ASR__MAX(scratch, w);
+  }
+  asr__cn_res_dims(cfg, &d);
+  w = asr_conv1d_workspace_size(&d);
+  if (w == (size_t)-1) return w;
+  scratch = ASR__MAX(scratch, w);
+  w = asr_se_workspace_size(cfg->N, cfg->C_out, cfg->se_channels);
+  if (w == (size_t)-1) return w;
+  scratch = ASR__MAX(scratch, w);
+  /* backward: three activation-gradient buffers of (N, max(C_in, C_out), T) */
+  Cmax = ASR__MAX(cfg->C_in, cfg->C_out);
+  if (asr_size_mul((size_t)cfg->N * (size_t)Cmax, (size_t)cfg->T, &act) != ASR_OK ||
+      asr_size_mul(act, 3 * sizeof(asr_real), &act) != ASR_OK)
+    return (size_t)-1;
+  total = act + scratch + 64;
+  return total < act ? (size_t)-1 : total;
+}
+
+/* Checks everything forward and backward need; fills s and the per-layer lengths. */
+ASR__PRIVATE asr_result asr__cn_prepare(const asr_contextnet_block_config *c, const asr_contextnet_block_params *p,
+                                        const int *lengths, const void *saved, size_t saved_bytes,
+                                        size_t work_bytes, const void *work, asr__cn_saved *s) {
+  int i, n;
+  size_t need;
+  asr_result r = asr_contextnet_block_validate(c, NULL);
+  if (r != ASR_OK) return r;
+  if (!p || !saved) return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < c->num_layers; i++) {
+    const asr_contextnet_layer_params *l = &p->layer[i];
+    if (!l->dw_w || !l->pw_w) return ASR_ERR_INVALID_ARG;
+    if (!c->training && (!l->bn.running_mean || !l->bn.running_var)) return ASR_ERR_INVALID_ARG;
+  }
+  if (!p->se_w1 || !p->se_w2) return ASR_ERR_INVALID_ARG;
+  if (c->residual && (!p->res_w || (!c->training && (!p->res_bn.running_mean || !p->res_bn.running_var))))
+    return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (n = 0; n < c->N; n++)
+      if (lengths[n] < 1 || lengths[n] > c->T) return ASR_ERR_RANGE;
+  need = asr__cn_layout(c, NULL, s);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (saved_bytes < need) return ASR_ERR_WORKSPACE;
+  if (work_bytes < asr_contextnet_block_workspace_size(c) || !work) return ASR_ERR_WORKSPACE;
+  asr__cn_layout(c, (void *)saved, s);
+  return ASR_OK;
+}
+
+ASR__PRIVATE void asr__cn_lengths(const asr_contextnet_block_config *c, const int *lengths, asr__cn_saved *s) {
+  int i, n;
+  for (n = 0; n < c->N; n++) s->len[0][n] = lengths ? lengths[n] : c->T;
+  for (i = 0; i < c->num_layers; i++) {
+    asr_conv1d_dims d;
+    asr__cn_dims(c, i, &d);
+    asr_conv1d_out_lengths(s->len[i + 1], s->len[i], &d);
+  }
+}
+
+ASR__PRIVATE asr_result asr__cn_forward(asr_real *y, void *saved, size_t saved_bytes, const asr_real *x,
+                                        const asr_contextnet_block_params *p, const int *lengths,
+                                        const asr_contextnet_block_config *c, void *work,
+                                        size_t work_bytes, int fast) {
+  asr__cn_saved s;
+  int i, m = c ? c->num_layers : 0, Tm, n, ch, t;
+  unsigned char *scratch;
+  size_t sbytes, act;
+  const asr_real *h;
+  asr_result r;
+  if (!y || !x) return ASR_ERR_INVALID_ARG;
+  r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
+  if (r != ASR_OK) return r;
+  Tm = asr_contextnet_block_out_frames(c);
+  act = (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T * 3 * sizeof(asr_real);
+  scratch = (unsigned char *)work + act;
+  sbytes = work_bytes - act;
+  asr__cn_lengths(c, lengths, &s);
+  h = x;
+  for (i = 0; i < m; i++) {
+    const asr_contextnet_layer_params *l = &p->layer[i];
+    asr_conv1d_dims d;
+    int Ti;
+    asr__cn_dims(c, i, &d);
+    Ti = i == m - 1 ? Tm : c->T;
+    /* f(h) = swish(BN(dwsep(h))) */
+    r = (fast ? asr_dwsep_conv1d_forward : asr_dwsep_conv1d_forward_ref)(s.a[i], s.dwh[i], h, l->dw_w, l->dw_b,
+                                                                         l->pw_w, l->pw_b, s.len[i], &d,
+                                                                         scratch, sbytes);
+    if (r != ASR_OK) return r;
+    r = asr_batch_norm_forward(s.b[i], s.bn_mean[i], s.bn_rstd[i], l->bn.running_mean, l->bn.running_var, s.a[i],
+                               l->bn.weight, l->bn.bias, s.len[i + 1], c->N, c->C_out, Ti, c->training,
+                               c->bn_momentum, c->bn_eps);
+    if (r != ASR_OK) return r;
+    asr_swish_forward(s.h[i], s.b[i], (size_t)c->N * c->C_out * Ti);   /* padding: swish(0) = 0 */
+    h = s.h[i];
+  }
+  /* SE over the valid frames of the last layer's output */
+  r = (fast ? asr_se_forward : asr_se_forward_ref)(s.se_y, s.se_mean, s.se_z, s.se_gate, h, p->se_w1, p->se_b1,
+                                                   p->se_w2, p->se_b2, s.len[m], c->N, c->C_out,
+                                                   c->se_channels, Tm, scratch, sbytes);
+  if (r != ASR_OK) return r;
+  if (c->residual) {
+    /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
+    asr_conv1d_dims d;
+    asr__cn_res_dims(c, &d);
+    r = (fast ? asr_conv1d_forward : asr_conv1d_forward_ref)(s.p, x, p->res_w, p->res_b, s.len[0], &d, scratch,
+                                                             sbytes);
+    if (r != ASR_OK) return r;
+    r = asr_batch_norm_forward(s.zsum, s.res_mean, s.res_rstd, p->res_bn.running_mean, p->res_bn.running_var,
+                               s.p, p->res_bn.weight, p->res_bn.bias, s.len[m], c->N, c->C_out, Tm,
+                               c->training, c->bn_momentum, c->bn_eps);
+    if (r != ASR_OK) return r;
+    for (n = 0; n < c->N; n++)
+      for (ch = 0; ch < c->C_out; ch++) {
+        size_t o = ((size_t)n * c->C_out + ch) * Tm;
+        for (t = 0; t < s.len[m][n]; t++) s.zsum[o + t] += s.se_y[o + t];
+      }
+  } else {
+    memcpy(s.zsum, s.se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
+  }
+  asr_swish_forward(y, s.zsum, (size_t)c->N * c->C_out * Tm);        /* C(x) = swish(...) */
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__cn_backward(asr_real *dx, const asr_contextnet_block_grads *g, const asr_real *dy,
+                                         const void *saved, size_t saved_bytes, const asr_real *x,
+                                         const asr_contextnet_block_params *p, const int *lengths,
+                                         const asr_contextnet_block_config *c, void *work,
+                                         size_t work_bytes, int fast) {
+  asr__cn_saved s;
+  asr_contextnet_block_grads none;
+  int i, m = c ? c->num_layers : 0, Tm, n, ch, t;
+  unsigned char *scratch;
+  size_t sbytes, act1, NTm;
+  asr_real *G1, *G2, *DZ;
+  asr_result r;
+  if (!dy || !x) return ASR_ERR_INVALID_ARG;
+  r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
+  if (r != ASR_OK) return r;
+  if (!g) {
+    memset(&none, 0, sizeof none);
+    g = &none;
+  }
+  Tm = asr_contextnet_block_out_frames(c);
+  NTm = (size_t)c->N * c->C_out * Tm;
+  act1 = (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T;
+  G1 = (asr_real *)work;                  /* dh_{i+1}, then db_i, then dh_i */
+  G2 = G1 + act1;                         /* da_i and dp */
+  DZ = G2 + act1;                         /* d(SE + P) */
+  scratch = (unsigned char *)(DZ + act1);
+  sbytes = work_bytes - 3 * act1 * sizeof(asr_real);
+  /* through the final swish, valid frames only (padded dy is ignored) */
+  memset(DZ, 0, sizeof(asr_real) * NTm);
+  for (n = 0; n < c->N; n++)
+    for (ch = 0; ch < c->C_out; ch++) {
+      size_t o = ((size_t)n * c->C_out + ch) * Tm;
+      for (t = 0; t < s.len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s.zsum[o + t]));
+    }
+  if (c->residual) {
+    asr_conv1d_dims d;
+    asr__cn_res_dims(c, &d);
+    memset(G2, 0, sizeof(asr_real) * NTm);
+    r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s.p, s.res_mean, s.res_rstd,
+                                p->res_bn.weight, s.len[m], c->N, c->C_out, Tm, c->training);
+    if (r != ASR_OK) return r;
+    r = (fast ? asr_conv1d_backward : asr_conv1d_backward_ref)(dx, g->res_w, g->res_b, G2, x, p->res_w, s.len[0],
+                                                               &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+  }
+  /* SE backward into dh_m */
+  memset(G1, 0, sizeof(asr_real) * NTm);
+  r = (fast ? asr_se_backward : asr_se_backward_ref)(G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, DZ, s.h[m - 1],
+                                                     s.se_mean, s.se_z, s.se_gate, p->se_w1, p->se_w2, s.len[m],
+                                                     c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
+  if (r != ASR_OK) return r;
+  for (i = m - 1; i >= 0; i--) {
+    const asr_contextnet_layer_params *l = &p->layer[i];
+    const asr_contextnet_layer_grads *gl = &g->layer[i];
+    asr_conv1d_dims d;
+    int Ti = i == m - 1 ? Tm : c->T;
+    size_t cnt = (size_t)c->N * c->C_out * Ti, k;
+    asr__cn_dims(c, i, &d);
+    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s.b[i][k]));   /* through swish */
+    memset(G2, 0, sizeof(asr_real) * cnt);
+    r = asr_batch_norm_backward(G2, gl->bn.weight, gl->bn.bias, G1, s.a[i], s.bn_mean[i], s.bn_rstd[i],
+                                l->bn.weight, s.len[i + 1], c->N, c->C_out, Ti, c->training);
+    if (r != ASR_OK) return r;
+    if (i > 0) memset(G1, 0, sizeof(asr_real) * (size_t)c->N * c->C_out * c->T);
+    r = (fast ? asr_dwsep_conv1d_backward : asr_dwsep_conv1d_backward_ref)(
+        i > 0 ? G1 : dx, gl->dw_w, gl->dw_b, gl->pw_w, gl->pw_b, G2, s.dwh[i], i > 0 ? s.h[i - 1] : x, l->dw_w,
+        l->pw_w, s.len[i], &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
+                                                  const asr_real *x,
+                                                  const asr_contextnet_block_params *p,
+                                                  const int *lengths,
+                                                  const asr_contextnet_block_config *cfg,
+                                                  void *work, size_t work_bytes) {
+  return asr__cn_forward(y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t saved_bytes,
+                                              const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const int *lengths,
+                                              const asr_contextnet_block_config *cfg, void *work,
+                                              size_t work_bytes) {
+  return asr__cn_forward(y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 1);
+}
+ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
+                                                   const asr_contextnet_block_grads *g,
+                                                   const asr_real *dy, const void *saved,
+                                                   size_t saved_bytes, const asr_real *x,
+                                                   const asr_contextnet_block_params *p,
+                                                   const int *lengths,
+                                                   const asr_contextnet_block_config *cfg,
+                                                   void *work, size_t work_bytes) {
+  return asr__cn_backward(dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextnet_block_grads *g,
+                                               const asr_real *dy, const void *saved,
+                                               size_t saved_bytes, const asr_real *x,
+                                               const asr_contextnet_block_params *p,
+                                               const int *lengths,
+                                               const asr_contextnet_block_config *cfg, void *work,
+                                               size_t work_bytes) {
+  return asr__cn_backward(dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 1);
+}
+
+ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_spec *spec) {
+  int base;
+  if (block < 0 || block > 22 || !spec || !(alpha > 0)) return -1;
+  spec->kernel = 5;
+  spec->num_layers = (block == 0 || block == 22) ? 1 : 5;
+  spec->stride = (block == 3 || block == 7 || block == 14) ? 2 : 1;   /* 8x in time */
+  spec->residual = !(block == 0 || block == 22);
+  base = block <= 10 ? 256 : block <= 21 ? 512 : 640;
+  spec->channels = (int)floor(alpha * base + 0.5);
+  if (spec->channels < 1) spec->channels = 1;
+  return 0;
+}
+
 /* ---------------------------------------------------------------------------------------
  * 4.3 Conformer (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -8276,12 +9060,12 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
 
 /* Memory of one checker run: every array through ASR_MALLOC, freed at the end. */
 typedef struct asr__chk2_mem {
-  void *p[64];
+  void *p[256];
   int n, failed;
 } asr__chk2_mem;
 ASR__PRIVATE void *asr__chk2_bytes(asr__chk2_mem *m, size_t bytes) {
   void *p;
-  if (m->n >= 64 || bytes == (size_t)-1) {
+  if (m->n >= 256 || bytes == (size_t)-1) {
     m->failed = 1;
     return NULL;
   }
@@ -8784,6 +9568,359 @@ ASRDEF asr_result asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward_fn fwd,
                     (int)r1);
   }
   return ASR_OK;
+}
+
+/* ---- Squeeze-and-Excitation */
+typedef struct asr__chk2_se {
+  asr_se_forward_fn fwd;
+  int N, C, R, T;
+  const int *lengths;
+  asr_real *x, *w1, *b1, *w2, *b2, *y, *mean, *z, *gate, *W;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk2_se;
+
+ASR__PRIVATE double asr__chk2_se_f(void *vc) {
+  asr__chk2_se *c = (asr__chk2_se *)vc;
+  asr_result r = c->fwd(c->y, c->mean, c->z, c->gate, c->x, c->w1, c->b1, c->w2, c->b2, c->lengths, c->N, c->C,
+                        c->R, c->T, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk2_dot(c->W, c->y, (size_t)c->N * c->C * c->T);
+}
+
+/* lengths of an SE instance: T, T-1, ..., at least 1 */
+ASR__PRIVATE void asr__chk2_se_lengths(int *lens, int N, int T) {
+  int n;
+  for (n = 0; n < N; n++) lens[n] = T - n % T;
+}
+
+ASRDEF asr_result asr_gradcheck_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, int N, int C, int R,
+                                   int T, int with_lengths, uint64_t seed,
+                                   asr_gradcheck_report *report) {
+  asr__chk2_mem m;
+  asr__chk2_se c;
+  asr_rng rng;
+  int lens[64];
+  size_t nx;
+  asr_real *gx, *gw1, *gb1, *gw2, *gb2;
+  asr_gradcheck_param prm[5];
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (!bwd || N < 1 || N > 64 || C < 1 || R < 1 || T < 1) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  asr_rng_seed(&rng, seed, 25);
+  c.fwd = fwd ? fwd : asr_se_forward;
+  c.N = N, c.C = C, c.R = R, c.T = T;
+  asr__chk2_se_lengths(lens, N, T);
+  c.lengths = with_lengths ? lens : NULL;
+  nx = (size_t)N * C * T;
+  c.x = asr__chk2_new(&m, nx), c.y = asr__chk2_new(&m, nx), c.W = asr__chk2_new(&m, nx);
+  c.w1 = asr__chk2_new(&m, (size_t)R * C), c.b1 = asr__chk2_new(&m, (size_t)R);
+  c.w2 = asr__chk2_new(&m, (size_t)C * R), c.b2 = asr__chk2_new(&m, (size_t)C);
+  c.mean = asr__chk2_new(&m, (size_t)N * C), c.gate = asr__chk2_new(&m, (size_t)N * C);
+  c.z = asr__chk2_new(&m, (size_t)N * R);
+  gx = asr__chk2_new(&m, nx), gw1 = asr__chk2_new(&m, (size_t)R * C), gb1 = asr__chk2_new(&m, (size_t)R);
+  gw2 = asr__chk2_new(&m, (size_t)C * R), gb2 = asr__chk2_new(&m, (size_t)C);
+  c.wbytes = asr_se_workspace_size(N, C, R);
+  c.work = asr__chk2_bytes(&m, c.wbytes);
+  if (m.failed) {
+    asr__chk2_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  asr__chk2_randn(&rng, c.x, nx, 1.0);
+  asr__chk2_randn(&rng, c.w1, (size_t)R * C, 0.7);
+  asr__chk2_randn(&rng, c.b1, (size_t)R, 0.3);
+  asr__chk2_randn(&rng, c.w2, (size_t)C * R, 0.7);
+  asr__chk2_randn(&rng, c.b2, (size_t)C, 0.3);
+  asr__chk2_randn(&rng, c.W, nx, 1.0);
+  asr__chk2_se_f(&c);
+  r = c.status;
+  if (r >= 0)
+    r = bwd(gx, gw1, gb1, gw2, gb2, c.W, c.x, c.mean, c.z, c.gate, c.w1, c.w2, c.lengths, N, C, R, T, c.work,
+            c.wbytes);
+  if (r >= 0) {
+    prm[0].name = "x", prm[0].x = c.x, prm[0].grad = gx, prm[0].n = nx;
+    prm[1].name = "fc1.weight", prm[1].x = c.w1, prm[1].grad = gw1, prm[1].n = (size_t)R * C;
+    prm[2].name = "fc1.bias", prm[2].x = c.b1, prm[2].grad = gb1, prm[2].n = (size_t)R;
+    prm[3].name = "fc2.weight", prm[3].x = c.w2, prm[3].grad = gw2, prm[3].n = (size_t)C * R;
+    prm[4].name = "fc2.bias", prm[4].x = c.b2, prm[4].grad = gb2, prm[4].n = (size_t)C;
+    r = asr_gradcheck(asr__chk2_se_f, &c, prm, 5, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk2_free(&m);
+  return r;
+}
+
+ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, uint64_t seed,
+                               asr_check_report *rep) {
+  static const int cases[3][4] = {{2, 8, 2, 6}, {3, 5, 3, 9}, {1, 16, 4, 4}};   /* N, C, R, T */
+  asr_se_forward_fn f = fwd ? fwd : asr_se_forward;
+  asr_rng rng;
+  int ci, wl;
+  asr_rng_seed(&rng, seed, 26);
+  for (ci = 0; ci < 3; ci++)
+    for (wl = 0; wl < 2; wl++) {
+      int N = cases[ci][0], C = cases[ci][1], R = cases[ci][2], T = cases[ci][3], lens[8], n, k, s;
+      size_t nx = (size_t)N * C * T, NC = (size_t)N * C, NR = (size_t)N * R, wb = asr_se_workspace_size(N, C, R);
+      size_t sz[5];
+      asr__chk2_mem m;
+      asr_real *x, *w1, *b1, *w2, *b2, *y[2], *mean[2], *z[2], *gate[2], *dy, *g[2][5];
+      void *work;
+      const int *L;
+      asr__chk2_se_lengths(lens, N, T);
+      L = wl ? lens : NULL;
+      sz[0] = nx, sz[1] = (size_t)R * C, sz[2] = (size_t)R, sz[3] = (size_t)C * R, sz[4] = (size_t)C;
+      memset(&m, 0, sizeof m);
+      x = asr__chk2_new(&m, nx), dy = asr__chk2_new(&m, nx);
+      w1 = asr__chk2_new(&m, sz[1]), b1 = asr__chk2_new(&m, sz[2]), w2 = asr__chk2_new(&m, sz[3]);
+      b2 = asr__chk2_new(&m, sz[4]);
+      for (s = 0; s < 2; s++) {
+        y[s] = asr__chk2_new(&m, nx), mean[s] = asr__chk2_new(&m, NC), z[s] = asr__chk2_new(&m, NR);
+        gate[s] = asr__chk2_new(&m, NC);
+        for (k = 0; k < 5; k++) g[s][k] = asr__chk2_new(&m, sz[k]);
+      }
+      work = asr__chk2_bytes(&m, wb);
+      if (m.failed) {
+        asr__chk2_free(&m);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      asr__chk2_randn(&rng, x, nx, 1.0);
+      asr__chk2_randn(&rng, w1, sz[1], 0.7);
+      asr__chk2_randn(&rng, b1, sz[2], 0.3);
+      asr__chk2_randn(&rng, w2, sz[3], 0.7);
+      asr__chk2_randn(&rng, b2, sz[4], 0.3);
+      asr__chk2_randn(&rng, dy, nx, 1.0);
+      if (fwd) {
+        asr_result r1 = fwd(y[0], mean[0], z[0], gate[0], x, w1, b1, w2, b2, L, N, C, R, T, work, wb);
+        asr_result r2 = asr_se_forward_naive(y[1], mean[1], z[1], gate[1], x, w1, b1, w2, b2, L, N, C, R, T, work, wb);
+        double e = asr__chk2_err(y[0], y[1], nx);
+        e = ASR__MAX(e, asr__chk2_err(mean[0], mean[1], NC));
+        e = ASR__MAX(e, asr__chk2_err(z[0], z[1], NR));
+        e = ASR__MAX(e, asr__chk2_err(gate[0], gate[1], NC));
+        asr__check_case(rep, r1 == ASR_OK && r2 == ASR_OK && e <= ASR__CHK2_TIER_TOL, e,
+                        "se case %d%s: forward (y, mean, z, gate) vs naive, rel. err %.3g", ci,
+                        wl ? " lengths" : "", e);
+      }
+      if (bwd) {
+        asr_result r0 = asr_se_forward_naive(y[1], mean[1], z[1], gate[1], x, w1, b1, w2, b2, L, N, C, R, T, work, wb);
+        asr_result r1 = bwd(g[0][0], g[0][1], g[0][2], g[0][3], g[0][4], dy, x, mean[1], z[1], gate[1], w1, w2, L, N,
+                            C, R, T, work, wb);
+        asr_result r2 = asr_se_backward_naive(g[1][0], g[1][1], g[1][2], g[1][3], g[1][4], dy, x, mean[1], z[1],
+                                              gate[1], w1, w2, L, N, C, R, T, work, wb);
+        double e = 0;
+        asr_gradcheck_report gr;
+        asr_result r3;
+        for (k = 0; k < 5; k++) e = ASR__MAX(e, asr__chk2_err(g[0][k], g[1][k], sz[k]));
+        asr__check_case(rep, r0 == ASR_OK && r1 == ASR_OK && r2 == ASR_OK && e <= ASR__CHK2_TIER_TOL, e,
+                        "se case %d%s: backward (dx, fc1, fc2) vs naive, rel. err %.3g", ci, wl ? " lengths" : "", e);
+        r3 = asr_gradcheck_se(fwd, bwd, N, C, R, T, wl, seed + (uint64_t)ci, &gr);
+        if (r3 == ASR_ERR_OUT_OF_MEMORY) {
+          asr__chk2_free(&m);
+          return r3;
+        }
+        asr__check_case(rep, r3 == ASR_OK && gr.max_rel_err <= ASR__CHK2_FD_TOL, gr.max_rel_err,
+                        "se case %d%s: finite differences, max rel. err %.3g (%s)", ci, wl ? " lengths" : "",
+                        gr.max_rel_err, gr.worst_param ? gr.worst_param : "-");
+      }
+      if (wl) {   /* padding invariance: every item alone, forward and backward */
+        int ok = f(y[0], mean[0], z[0], gate[0], x, w1, b1, w2, b2, L, N, C, R, T, work, wb) == ASR_OK;
+        double e = 0;
+        for (k = 0; k < 5; k++) memset(g[0][k], 0, sizeof(asr_real) * sz[k]);
+        for (k = 1; k < 5; k++) memset(g[1][k], 0, sizeof(asr_real) * sz[k]);
+        if (ok && bwd)
+          ok = bwd(g[0][0], g[0][1], g[0][2], g[0][3], g[0][4], dy, x, mean[0], z[0], gate[0], w1, w2, L, N, C, R, T,
+                   work, wb) == ASR_OK;
+        for (n = 0; n < N && ok; n++) {
+          int c, t, Ln = lens[n];
+          asr_real *xn = asr__chk2_new(&m, (size_t)C * Ln), *yn = asr__chk2_new(&m, (size_t)C * Ln);
+          asr_real *dyn = asr__chk2_new(&m, (size_t)C * Ln), *dxn = asr__chk2_new(&m, (size_t)C * Ln);
+          asr_real *mn = asr__chk2_new(&m, (size_t)C), *zn = asr__chk2_new(&m, (size_t)R);
+          asr_real *gn = asr__chk2_new(&m, (size_t)C);
+          if (m.failed) {
+            asr__chk2_free(&m);
+            return ASR_ERR_OUT_OF_MEMORY;
+          }
+          for (c = 0; c < C; c++) {
+            for (t = 0; t < Ln; t++) {
+              xn[(size_t)c * Ln + t] = x[((size_t)n * C + c) * T + t];
+              dyn[(size_t)c * Ln + t] = dy[((size_t)n * C + c) * T + t];
+            }
+            for (t = Ln; t < T; t++)
+              if (y[0][((size_t)n * C + c) * T + t] != 0 || g[0][0][((size_t)n * C + c) * T + t] != 0) ok = 0;
+          }
+          if (f(yn, mn, zn, gn, xn, w1, b1, w2, b2, NULL, 1, C, R, Ln, work, wb) != ASR_OK) ok = 0;
+          if (bwd && ok &&
+              bwd(dxn, g[1][1], g[1][2], g[1][3], g[1][4], dyn, xn, mn, zn, gn, w1, w2, NULL, 1, C, R, Ln, work, wb) !=
+                  ASR_OK)
+            ok = 0;
+          for (c = 0; c < C && ok; c++)
+            for (t = 0; t < Ln; t++) {
+              e = ASR__MAX(e, fabs((double)yn[(size_t)c * Ln + t] - y[0][((size_t)n * C + c) * T + t]));
+              if (bwd) e = ASR__MAX(e, fabs((double)dxn[(size_t)c * Ln + t] - g[0][0][((size_t)n * C + c) * T + t]));
+            }
+        }
+        if (bwd && ok)
+          for (k = 1; k < 5; k++) e = ASR__MAX(e, asr__chk2_err(g[1][k], g[0][k], sz[k]));
+        asr__check_case(rep, ok && e <= ASR__CHK2_TIER_TOL * 10, e,
+                        "se case %d: padding invariance (items alone vs padded batch), err %.3g", ci, e);
+      }
+      asr__chk2_free(&m);
+    }
+  {
+    /* a length of 0 (no frame to average) and a length > T are refused, nothing written */
+    asr_real x[8], w[4], y[8], mean[2], z[2], gate[2], work[64];
+    int zero[2] = {4, 0}, big[2] = {5, 1}, i, untouched = 1;
+    asr_result r1, r2;
+    for (i = 0; i < 8; i++) x[i] = 1, y[i] = 7;
+    for (i = 0; i < 4; i++) w[i] = 1;
+    r1 = f(y, mean, z, gate, x, w, NULL, w, NULL, zero, 2, 1, 1, 4, work, sizeof work);
+    r2 = f(y, mean, z, gate, x, w, NULL, w, NULL, big, 2, 1, 1, 4, work, sizeof work);
+    for (i = 0; i < 8; i++)
+      if (y[i] != 7) untouched = 0;
+    asr__check_case(rep, r1 < 0 && r2 < 0 && untouched, 0,
+                    "se: refuses a length of 0 (%d) and a length > T (%d), writing nothing", (int)r1, (int)r2);
+  }
+  return ASR_OK;
+}
+
+/* ---- ContextNet block */
+typedef struct asr__chk2_cn {
+  asr_contextnet_block_forward_fn fwd;
+  const asr_contextnet_block_config *cfg;
+  const asr_contextnet_block_params *p;
+  const int *lengths;
+  asr_real *x, *y, *W;
+  size_t ny;
+  void *saved, *work;
+  size_t sbytes, wbytes;
+  asr_result status;
+} asr__chk2_cn;
+
+ASR__PRIVATE double asr__chk2_cn_f(void *vc) {
+  asr__chk2_cn *c = (asr__chk2_cn *)vc;
+  asr_result r = c->fwd(c->y, c->saved, c->sbytes, c->x, c->p, c->lengths, c->cfg, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  return asr__chk2_dot(c->W, c->y, c->ny);
+}
+
+ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn fwd,
+                                                 asr_contextnet_block_backward_fn bwd,
+                                                 const asr_contextnet_block_config *cfg,
+                                                 int with_lengths, uint64_t seed,
+                                                 asr_gradcheck_report *report) {
+  asr__chk2_mem m;
+  asr__chk2_cn c;
+  asr_contextnet_block_params p;
+  asr_contextnet_block_grads g;
+  asr_rng rng;
+  asr_gradcheck_param prm[6 * ASR_CONTEXTNET_MAX_LAYERS + 8];
+  static const char *const lnames[6] = {"depthwise.weight", "depthwise.bias", "pointwise.weight",
+                                        "pointwise.bias", "bn.weight", "bn.bias"};
+  int lens[64], i, k, np = 0, Tm;
+  size_t nx, R, Co, j;
+  void *bwork;
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (!bwd || asr_contextnet_block_validate(cfg, NULL) != ASR_OK || cfg->N > 64 || cfg->N < 1)
+    return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  memset(&p, 0, sizeof p);
+  memset(&g, 0, sizeof g);
+  asr_rng_seed(&rng, seed, 27);
+  c.fwd = fwd ? fwd : asr_contextnet_block_forward;
+  c.cfg = cfg;
+  c.p = &p;
+  asr__chk2_se_lengths(lens, cfg->N, cfg->T);
+  c.lengths = with_lengths ? lens : NULL;
+  Tm = asr_contextnet_block_out_frames(cfg);
+  nx = (size_t)cfg->N * cfg->C_in * cfg->T;
+  Co = (size_t)cfg->C_out;
+  R = (size_t)cfg->se_channels;
+  c.ny = (size_t)cfg->N * Co * Tm;
+  c.x = asr__chk2_new(&m, nx), c.y = asr__chk2_new(&m, c.ny), c.W = asr__chk2_new(&m, c.ny);
+  if (c.x && c.W) {
+    asr__chk2_randn(&rng, c.x, nx, 1.0);
+    asr__chk2_randn(&rng, c.W, c.ny, 1.0);
+  }
+  prm[np].name = "x", prm[np].x = c.x, prm[np].grad = asr__chk2_new(&m, nx), prm[np].n = nx, np++;
+  for (i = 0; i < cfg->num_layers; i++) {
+    size_t Ci = (size_t)(i == 0 ? cfg->C_in : cfg->C_out);
+    size_t sizes[6];
+    asr_real *vals[6], *grads[6];
+    sizes[0] = Ci * cfg->kernel, sizes[1] = Ci, sizes[2] = Co * Ci, sizes[3] = Co, sizes[4] = Co, sizes[5] = Co;
+    for (k = 0; k < 6; k++) {
+      vals[k] = asr__chk2_new(&m, sizes[k]);
+      grads[k] = asr__chk2_new(&m, sizes[k]);
+      if (vals[k]) asr__chk2_randn(&rng, vals[k], sizes[k], k == 4 ? 0.3 : 0.5);
+      if (vals[k] && k == 4)
+        for (j = 0; j < sizes[k]; j++) vals[k][j] += 1;    /* gamma near 1 */
+      prm[np].name = lnames[k], prm[np].x = vals[k], prm[np].grad = grads[k], prm[np].n = sizes[k], np++;
+    }
+    p.layer[i].dw_w = vals[0], p.layer[i].dw_b = vals[1], p.layer[i].pw_w = vals[2], p.layer[i].pw_b = vals[3];
+    p.layer[i].bn.weight = vals[4], p.layer[i].bn.bias = vals[5];
+    g.layer[i].dw_w = grads[0], g.layer[i].dw_b = grads[1], g.layer[i].pw_w = grads[2], g.layer[i].pw_b = grads[3];
+    g.layer[i].bn.weight = grads[4], g.layer[i].bn.bias = grads[5];
+    p.layer[i].bn.running_mean = asr__chk2_new(&m, Co);
+    p.layer[i].bn.running_var = asr__chk2_new(&m, Co);
+    if (p.layer[i].bn.running_mean && p.layer[i].bn.running_var)
+      for (k = 0; k < (int)Co; k++) {
+        p.layer[i].bn.running_mean[k] = (asr_real)(0.2 * asr_rng_normal(&rng));
+        p.layer[i].bn.running_var[k] = (asr_real)(0.5 + asr_rng_uniform(&rng));
+      }
+  }
+  {
+    static const char *const snames[4] = {"se.fc1.weight", "se.fc1.bias", "se.fc2.weight", "se.fc2.bias"};
+    size_t sizes[4];
+    asr_real *vals[4], *grads[4];
+    sizes[0] = R * Co, sizes[1] = R, sizes[2] = Co * R, sizes[3] = Co;
+    for (k = 0; k < 4; k++) {
+      vals[k] = asr__chk2_new(&m, sizes[k]);
+      grads[k] = asr__chk2_new(&m, sizes[k]);
+      if (vals[k]) asr__chk2_randn(&rng, vals[k], sizes[k], 0.5);
+      prm[np].name = snames[k], prm[np].x = vals[k], prm[np].grad = grads[k], prm[np].n = sizes[k], np++;
+    }
+    p.se_w1 = vals[0], p.se_b1 = vals[1], p.se_w2 = vals[2], p.se_b2 = vals[3];
+    g.se_w1 = grads[0], g.se_b1 = grads[1], g.se_w2 = grads[2], g.se_b2 = grads[3];
+  }
+  if (cfg->residual) {
+    static const char *const rnames[3] = {"residual.conv.weight", "residual.bn.weight", "residual.bn.bias"};
+    size_t sizes[3];
+    asr_real *vals[3], *grads[3];
+    sizes[0] = Co * cfg->C_in, sizes[1] = Co, sizes[2] = Co;
+    for (k = 0; k < 3; k++) {
+      vals[k] = asr__chk2_new(&m, sizes[k]);
+      grads[k] = asr__chk2_new(&m, sizes[k]);
+      if (vals[k]) asr__chk2_randn(&rng, vals[k], sizes[k], k == 1 ? 0.3 : 0.5);
+      prm[np].name = rnames[k], prm[np].x = vals[k], prm[np].grad = grads[k], prm[np].n = sizes[k], np++;
+    }
+    p.res_w = vals[0], p.res_bn.weight = vals[1], p.res_bn.bias = vals[2];
+    g.res_w = grads[0], g.res_bn.weight = grads[1], g.res_bn.bias = grads[2];
+    p.res_bn.running_mean = asr__chk2_new(&m, Co);
+    p.res_bn.running_var = asr__chk2_new(&m, Co);
+    if (p.res_bn.running_var)
+      for (k = 0; k < (int)Co; k++) p.res_bn.running_var[k] = (asr_real)(0.5 + asr_rng_uniform(&rng));
+  }
+  c.sbytes = asr_contextnet_block_saved_size(cfg);
+  c.wbytes = asr_contextnet_block_workspace_size(cfg);
+  c.saved = asr__chk2_bytes(&m, c.sbytes);
+  c.work = asr__chk2_bytes(&m, c.wbytes);
+  bwork = asr__chk2_bytes(&m, c.wbytes);
+  if (m.failed) {
+    asr__chk2_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  asr__chk2_cn_f(&c);
+  r = c.status;
+  if (r >= 0) r = bwd((asr_real *)prm[0].grad, &g, c.W, c.saved, c.sbytes, c.x, &p, c.lengths, cfg, bwork, c.wbytes);
+  if (r >= 0) {
+    r = asr_gradcheck(asr__chk2_cn_f, &c, prm, np, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk2_free(&m);
+  return r;
 }
 
 /* ---------------------------------------------------------------------------------------

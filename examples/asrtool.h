@@ -239,6 +239,8 @@ int gc_layer_layer_norm(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_batch_norm(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_conv1d(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_dwsep_conv1d(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_se(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_contextnet_block(uint64_t seed, asr_gradcheck_report *rep);
 
 /* gradcheck: each component lists its checks in the table of asrtool_gradcheck.c.
  * run() computes the analytic gradient of a random instance (drawn from `seed`) and

@@ -32,6 +32,9 @@ static const at_layer_def LAYERS[] = {
   {"conv1d", "nn.Conv1d on (N, C_in, T): stride, padding, dilation, groups, lengths", layer_conv1d},
   {"dwsep_conv1d", "depthwise conv1d (groups = C) then pointwise (kernel 1), with lengths",
    layer_dwsep_conv1d},
+  {"se", "ContextNet squeeze-and-excitation on (N, C, T): mean over valid frames, gate", layer_se},
+  {"contextnet_block", "ContextNet block: m x (dwsep conv, BN, swish), SE, residual projection",
+   layer_contextnet_block},
   /* conformer, lstm, attention */
   {"lstm", "nn.LSTM(batch_first=True), one layer, --bidirectional, --pyramidal (LAS)", layer_lstm},
   {"attention", "seq2seq attention, one decoder step: --type dot|add|loc (ESPnet AttAdd/AttLoc)",
@@ -743,6 +746,235 @@ int layer_dwsep_conv1d(at_layer_ctx *L) {
   return r;
 }
 
+/* se: X (N, C, T); fc1.weight (R, C), fc1.bias (R), fc2.weight (C, R), fc2.bias (C) */
+int layer_se(at_layer_ctx *L) {
+  int w1d[2], b1d[1], w2d[2], b2d[1], N, C, R, T, r;
+  const int *len;
+  asr_real *w1, *b1, *w2, *b2, *y, *mean, *z, *gate, *work;
+  size_t ws;
+  r = at_layer_parse(L, NULL, 0, "[--lengths L]", "(N, C, T)");
+  if (r) return r;
+  if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C, T), got %d dimensions", L->x_path, L->x_ndim);
+  N = L->x_dims[0], C = L->x_dims[1], T = L->x_dims[2];
+  if (C < 1 || T < 1) return at_layer_fail(L, "%s: C and T must be >= 1", L->x_path);
+  len = at_layer_lengths(L, N, T, 1);
+  w1d[0] = -1, w1d[1] = C;
+  w1 = at_layer_weight(L, "fc1.weight", 2, w1d, "C/r,C");
+  R = w1d[0];
+  b1d[0] = R;
+  b1 = at_layer_weight_opt(L, "fc1.bias", 1, b1d, "C/r");
+  w2d[0] = C, w2d[1] = R;
+  w2 = at_layer_weight(L, "fc2.weight", 2, w2d, "C,C/r");
+  b2d[0] = C;
+  b2 = at_layer_weight_opt(L, "fc2.bias", 1, b2d, "C");
+  if (at_layer_failed(L)) return 2;
+  if (R < 1) return at_layer_fail(L, "%s/fc1.weight.npy: C/r is 0", L->weights_dir);
+  ws = asr_se_workspace_size(N, C, R);
+  y = at_layer_output(L, "y", 3, L->x_dims);
+  mean = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)N * C);
+  gate = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)N * C);
+  z = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)N * R);
+  work = (asr_real *)at_layer_alloc(L, ws);
+  if (at_layer_failed(L)) return 2;
+  r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_se_forward_naive : L->impl == AT_IMPL_REF ? asr_se_forward_ref
+                                                                                                 : asr_se_forward)(
+                          y, mean, z, gate, L->x, w1, b1, w2, b2, len, N, C, R, T, work, ws),
+                   "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, 3, L->x_dims);
+    asr_real *dx = at_layer_grad_x(L), *dw1 = at_layer_grad(L, "fc1.weight"), *db1 = at_layer_grad(L, "fc1.bias");
+    asr_real *dw2 = at_layer_grad(L, "fc2.weight"), *db2 = at_layer_grad(L, "fc2.bias");
+    if (at_layer_failed(L)) return 2;
+    r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_se_backward_naive
+                         : L->impl == AT_IMPL_REF ? asr_se_backward_ref
+                                                  : asr_se_backward)(dx, dw1, db1, dw2, db2, G, L->x, mean, z, gate,
+                                                                     w1, w2, len, N, C, R, T, work, ws),
+                     "backward");
+  }
+  return r;
+}
+
+/* one BatchNorm1d(C) of a state_dict under `prefix` (weight and bias optional together) */
+static int load_bn(at_layer_ctx *L, const char *prefix, int C, asr_bn_params *bn) {
+  char key[160];
+  int cd[1];
+  cd[0] = C;
+  snprintf(key, sizeof key, "%s.weight", prefix);
+  bn->weight = at_layer_weight_opt(L, key, 1, cd, "C");
+  snprintf(key, sizeof key, "%s.bias", prefix);
+  bn->bias = at_layer_weight_opt(L, key, 1, cd, "C");
+  snprintf(key, sizeof key, "%s.running_mean", prefix);
+  bn->running_mean = at_layer_weight(L, key, 1, cd, "C");
+  snprintf(key, sizeof key, "%s.running_var", prefix);
+  bn->running_var = at_layer_weight(L, key, 1, cd, "C");
+  snprintf(key, sizeof key, "%s.num_batches_tracked", prefix);
+  at_layer_weight_opt(L, key, 0, cd, NULL);
+  if (!L->failed && !bn->weight != !bn->bias)
+    return at_layer_fail(L, "%s/%s.weight, .bias: present together or not at all", L->weights_dir, prefix);
+  return L->failed ? 2 : 0;
+}
+static void grad_bn(at_layer_ctx *L, const char *prefix, asr_bn_grads *g) {
+  char key[160];
+  snprintf(key, sizeof key, "%s.weight", prefix);
+  g->weight = at_layer_grad(L, key);
+  snprintf(key, sizeof key, "%s.bias", prefix);
+  g->bias = at_layer_grad(L, key);
+}
+/* in --train, the running statistics are updated in copies that are written out */
+static void train_bn(at_layer_ctx *L, const char *prefix, asr_bn_params *bn) {
+  char key[160];
+  snprintf(key, sizeof key, "%s.running_mean", prefix);
+  bn->running_mean = at_layer_output_copy(L, key, key);
+  snprintf(key, sizeof key, "%s.running_var", prefix);
+  bn->running_var = at_layer_output_copy(L, key, key);
+}
+
+static int key_exists(at_layer_ctx *L, const char *key) {
+  char path[4096];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/%s.npy", L->weights_dir, key);
+  return stat(path, &st) == 0;
+}
+
+/* contextnet_block: X (N, C_in, T); keys in docs/contextnet.md (tests/torch's
+ * ContextNetBlock): layers.{i}.conv.depthwise.weight, layers.{i}.conv.pointwise.weight
+ * (+ optional .bias), layers.{i}.bn.*, se.fc1/fc2.*, residual.conv.weight, residual.bn.* */
+int layer_contextnet_block(at_layer_ctx *L) {
+  int kernel = 5, stride = 1, train = 0, m, i, d3[3], d1[1], d2[2], r, Tm, yd[3];
+  double eps = 1e-5, momentum = 0.1;
+  at_opt opts[5];
+  asr_contextnet_block_config cfg;
+  asr_contextnet_block_params p;
+  const int *len;
+  asr_real *y;
+  void *saved, *work;
+  size_t sb, wb;
+  char key[160];
+  memset(opts, 0, sizeof opts);
+  opt_int(&opts[0], "kernel", &kernel, 1, 1e4);
+  opt_int(&opts[1], "stride", &stride, 1, 1e4);
+  opts[2].name = "train", opts[2].type = AT_FLAG, opts[2].dst = &train;
+  opts[3].name = "eps", opts[3].type = AT_REAL, opts[3].dst = &eps, opts[3].hi = 1;
+  opts[4].name = "momentum", opts[4].type = AT_REAL, opts[4].dst = &momentum, opts[4].hi = 1;
+  r = at_layer_parse(L, opts, 5, "[--kernel 5] [--stride 1] [--train] [--eps 1e-5] [--momentum 0.1] [--lengths L]",
+                     "(N, C_in, T)");
+  if (r) return r;
+  if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C_in, T), got %d dimensions", L->x_path, L->x_ndim);
+  memset(&p, 0, sizeof p);
+  asr_contextnet_block_config_init(&cfg, L->x_dims[0], L->x_dims[1], 1, L->x_dims[2]);
+  cfg.kernel = kernel, cfg.stride = stride, cfg.training = train, cfg.bn_eps = eps, cfg.bn_momentum = momentum;
+  /* the number of layers is the number of layers.{i} present */
+  for (m = 0; m < ASR_CONTEXTNET_MAX_LAYERS; m++) {
+    snprintf(key, sizeof key, "layers.%d.conv.depthwise.weight", m);
+    if (!key_exists(L, key)) break;
+  }
+  if (m == 0) return at_layer_fail(L, "%s: missing weight 'layers.0.conv.depthwise.weight'", L->weights_dir);
+  cfg.num_layers = m;
+  if (kernel % 2 == 0) return at_layer_fail(L, "--kernel %d: must be odd (the padding is (K-1)/2)", kernel);
+  len = at_layer_lengths(L, cfg.N, cfg.T, 1);
+  for (i = 0; i < m; i++) {
+    int Cin = i == 0 ? cfg.C_in : cfg.C_out;
+    snprintf(key, sizeof key, "layers.%d.conv.depthwise.weight", i);
+    d3[0] = Cin, d3[1] = 1, d3[2] = kernel;
+    p.layer[i].dw_w = at_layer_weight(L, key, 3, d3, "channels,1,kernel");
+    snprintf(key, sizeof key, "layers.%d.conv.depthwise.bias", i);
+    d1[0] = Cin;
+    p.layer[i].dw_b = at_layer_weight_opt(L, key, 1, d1, "channels");
+    snprintf(key, sizeof key, "layers.%d.conv.pointwise.weight", i);
+    d3[0] = i == 0 ? -1 : cfg.C_out, d3[1] = Cin, d3[2] = 1;
+    p.layer[i].pw_w = at_layer_weight(L, key, 3, d3, "out_channels,channels,1");
+    if (i == 0) cfg.C_out = d3[0];
+    snprintf(key, sizeof key, "layers.%d.conv.pointwise.bias", i);
+    d1[0] = cfg.C_out;
+    p.layer[i].pw_b = at_layer_weight_opt(L, key, 1, d1, "out_channels");
+    snprintf(key, sizeof key, "layers.%d.bn", i);
+    if (!L->failed) load_bn(L, key, cfg.C_out, &p.layer[i].bn);
+  }
+  d2[0] = -1, d2[1] = cfg.C_out;
+  p.se_w1 = at_layer_weight(L, "se.fc1.weight", 2, d2, "C/r,C");
+  cfg.se_channels = d2[0];
+  d1[0] = cfg.se_channels;
+  p.se_b1 = at_layer_weight_opt(L, "se.fc1.bias", 1, d1, "C/r");
+  d2[0] = cfg.C_out, d2[1] = cfg.se_channels;
+  p.se_w2 = at_layer_weight(L, "se.fc2.weight", 2, d2, "C,C/r");
+  d1[0] = cfg.C_out;
+  p.se_b2 = at_layer_weight_opt(L, "se.fc2.bias", 1, d1, "C");
+  cfg.residual = key_exists(L, "residual.conv.weight");
+  if (cfg.residual) {
+    d3[0] = cfg.C_out, d3[1] = cfg.C_in, d3[2] = 1;
+    p.res_w = at_layer_weight(L, "residual.conv.weight", 3, d3, "out_channels,in_channels,1");
+    d1[0] = cfg.C_out;
+    p.res_b = at_layer_weight_opt(L, "residual.conv.bias", 1, d1, "out_channels");
+    if (!L->failed) load_bn(L, "residual.bn", cfg.C_out, &p.res_bn);
+  }
+  if (at_layer_failed(L)) return 2;
+  {
+    asr_error err;
+    if (asr_contextnet_block_validate(&cfg, &err) != ASR_OK) return at_layer_fail(L, "%s", err.msg);
+  }
+  if (train) {
+    for (i = 0; i < m; i++) {
+      snprintf(key, sizeof key, "layers.%d.bn", i);
+      train_bn(L, key, &p.layer[i].bn);
+    }
+    if (cfg.residual) train_bn(L, "residual.bn", &p.res_bn);
+    {
+      long cnt = 0;
+      int n, lo[1];
+      for (n = 0; n < cfg.N; n++) {
+        asr_contextnet_block_config one = cfg;
+        one.T = len ? len[n] : cfg.T;
+        lo[0] = asr_contextnet_block_out_frames(&one);
+        cnt += lo[0];
+      }
+      if (cnt < 2) return at_layer_fail(L, "%s: --train needs more than 1 output frame per channel", L->x_path);
+    }
+  }
+  Tm = asr_contextnet_block_out_frames(&cfg);
+  yd[0] = cfg.N, yd[1] = cfg.C_out, yd[2] = Tm;
+  sb = asr_contextnet_block_saved_size(&cfg);
+  wb = asr_contextnet_block_workspace_size(&cfg);
+  if (sb == (size_t)-1 || wb == (size_t)-1) return at_layer_fail(L, "%s: too large", L->x_path);
+  y = at_layer_output(L, "y", 3, yd);
+  saved = at_layer_alloc(L, sb);
+  work = at_layer_alloc(L, wb);
+  if (at_layer_failed(L)) return 2;
+  r = check_result(L, (L->impl == AT_IMPL_SIMD ? asr_contextnet_block_forward : asr_contextnet_block_forward_ref)(
+                          y, saved, sb, L->x, &p, len, &cfg, work, wb),
+                   "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    asr_contextnet_block_grads g;
+    const asr_real *G = at_layer_grad_output(L, 3, yd);
+    asr_real *dx = at_layer_grad_x(L);
+    memset(&g, 0, sizeof g);
+    for (i = 0; i < m; i++) {
+      snprintf(key, sizeof key, "layers.%d.conv.depthwise.weight", i);
+      g.layer[i].dw_w = at_layer_grad(L, key);
+      snprintf(key, sizeof key, "layers.%d.conv.depthwise.bias", i);
+      g.layer[i].dw_b = at_layer_grad(L, key);
+      snprintf(key, sizeof key, "layers.%d.conv.pointwise.weight", i);
+      g.layer[i].pw_w = at_layer_grad(L, key);
+      snprintf(key, sizeof key, "layers.%d.conv.pointwise.bias", i);
+      g.layer[i].pw_b = at_layer_grad(L, key);
+      snprintf(key, sizeof key, "layers.%d.bn", i);
+      grad_bn(L, key, &g.layer[i].bn);
+    }
+    g.se_w1 = at_layer_grad(L, "se.fc1.weight"), g.se_b1 = at_layer_grad(L, "se.fc1.bias");
+    g.se_w2 = at_layer_grad(L, "se.fc2.weight"), g.se_b2 = at_layer_grad(L, "se.fc2.bias");
+    if (cfg.residual) {
+      g.res_w = at_layer_grad(L, "residual.conv.weight"), g.res_b = at_layer_grad(L, "residual.conv.bias");
+      grad_bn(L, "residual.bn", &g.res_bn);
+    }
+    if (at_layer_failed(L)) return 2;
+    r = check_result(L, (L->impl == AT_IMPL_SIMD ? asr_contextnet_block_backward : asr_contextnet_block_backward_ref)(
+                            dx, &g, G, saved, sb, L->x, &p, len, &cfg, work, wb),
+                     "backward");
+  }
+  return r;
+}
+
 /* ======================================================================================
  * Gradient checks (asrtool gradcheck NAME): objective f = sum(G * y(x, params)) with a
  * random G; analytic gradients from the backward functions; asr_gradcheck compares.
@@ -903,4 +1135,17 @@ int gc_layer_dwsep_conv1d(uint64_t seed, asr_gradcheck_report *rep) {
   d.stride = 2, d.padding = 2, d.groups = 5;
   return asr_gradcheck_dwsep_conv1d(asr_dwsep_conv1d_forward, asr_dwsep_conv1d_backward, &d, 1, seed, rep) == ASR_OK
              ? 0 : 2;
+}
+int gc_layer_se(uint64_t seed, asr_gradcheck_report *rep) {
+  /* 3 items of 7, 6, 5 frames, C 8, R 3 */
+  return asr_gradcheck_se(asr_se_forward, asr_se_backward, 3, 8, 3, 7, 1, seed, rep) == ASR_OK ? 0 : 2;
+}
+int gc_layer_contextnet_block(uint64_t seed, asr_gradcheck_report *rep) {
+  asr_contextnet_block_config cfg;   /* 3 layers 4 -> 8, K 5, stride 2, training BN, lengths */
+  asr_contextnet_block_config_init(&cfg, 3, 4, 8, 9);
+  cfg.num_layers = 3, cfg.stride = 2, cfg.training = 1, cfg.se_channels = 2;
+  return asr_gradcheck_contextnet_block(asr_contextnet_block_forward, asr_contextnet_block_backward, &cfg, 1, seed,
+                                        rep) == ASR_OK
+             ? 0
+             : 2;
 }

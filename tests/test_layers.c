@@ -526,6 +526,132 @@ static void t_conv1d_sizes(tctx *t) {
   CHECKF(strstr(err.msg, "groups 4") != NULL, "%s", err.msg);
 }
 
+/* ======================================================================================
+ * 4.2 SE and the ContextNet block
+ * ====================================================================================== */
+static void t_se_check_naive(tctx *t) {
+  LAYERS_CHECKER(asr_check_se(asr_se_forward_naive, asr_se_backward_naive, 11, &rep_));
+}
+static void t_se_check_ref(tctx *t) {
+  LAYERS_CHECKER(asr_check_se(asr_se_forward_ref, asr_se_backward_ref, 12, &rep_));
+}
+static void t_se_check_fast(tctx *t) {
+  LAYERS_CHECKER(asr_check_se(asr_se_forward, asr_se_backward, 13, &rep_));
+}
+
+/* Finite differences of the whole block w.r.t. x and every parameter: evaluation and
+ * training BN, with and without lengths, stride 1 and 2, with and without residual. */
+static void t_contextnet_block_gradcheck(tctx *t) {
+  asr_contextnet_block_config cfg;
+  int k;
+  double worst = 0;
+  for (k = 0; k < 6; k++) {
+    asr_gradcheck_report rep;
+    asr_contextnet_block_config_init(&cfg, 3, 4, 8, 9);
+    cfg.num_layers = 2 + (k % 2);
+    cfg.kernel = 3 + 2 * (k % 2);
+    cfg.stride = k >= 2 ? 2 : 1;
+    cfg.training = k & 1;
+    cfg.se_channels = 3;
+    cfg.residual = k != 4;
+    CHECK_OK(asr_gradcheck_contextnet_block(asr_contextnet_block_forward, asr_contextnet_block_backward, &cfg,
+                                            k != 1, 30 + (uint64_t)k, &rep));
+    CHECKF(rep.max_rel_err <= GC_TOL, "case %d: %s[%ld]: numeric %.10g analytic %.10g rel %.3g", k,
+           rep.worst_param, rep.worst_index, rep.worst_numeric, rep.worst_analytic, rep.max_rel_err);
+    CHECK_OK(asr_gradcheck_contextnet_block(asr_contextnet_block_forward_ref, asr_contextnet_block_backward_ref,
+                                            &cfg, 1, 40 + (uint64_t)k, &rep));
+    CHECKF(rep.max_rel_err <= GC_TOL, "ref case %d: %s[%ld] rel %.3g", k, rep.worst_param, rep.worst_index,
+           rep.max_rel_err);
+    worst = fmax(worst, rep.max_rel_err);
+  }
+  snprintf(t->msg, sizeof t->msg, "12 instances, worst rel. err %.2g", worst);
+}
+
+/* Evaluation mode: each item alone (unpadded, no lengths) gives the outputs it gets in a
+ * padded batch, padded outputs are 0, and the padding's content does not matter. */
+static void t_contextnet_block_padding_invariance(tctx *t) {
+  static const int len[3] = {11, 6, 1};
+  asr_contextnet_block_config cfg, one;
+  asr_contextnet_block_params p;
+  asr_rng rng;
+  int i, n, c, tt, Tm;
+  size_t sb, wb;
+  asr_real *x, *y, *y1, *x1, *bufs[32];
+  void *saved, *work;
+  int nb = 0;
+  double e = 0;
+  asr_rng_seed(&rng, 14, 0);
+  asr_contextnet_block_config_init(&cfg, 3, 4, 8, 11);
+  cfg.num_layers = 3, cfg.stride = 2, cfg.se_channels = 2;
+  memset(&p, 0, sizeof p);
+  for (i = 0; i < 3; i++) {
+    int Ci = i == 0 ? 4 : 8;
+    p.layer[i].dw_w = bufs[nb++] = rnd(&rng, (size_t)Ci * 5, 0.5);
+    p.layer[i].pw_w = bufs[nb++] = rnd(&rng, (size_t)8 * Ci, 0.5);
+    p.layer[i].bn.weight = bufs[nb++] = rnd(&rng, 8, 1);
+    p.layer[i].bn.bias = bufs[nb++] = rnd(&rng, 8, 1);
+    p.layer[i].bn.running_mean = bufs[nb++] = rnd(&rng, 8, 0.2);
+    p.layer[i].bn.running_var = bufs[nb++] = rnd(&rng, 8, 0.1);
+    for (c = 0; c < 8; c++) p.layer[i].bn.running_var[c] = (asr_real)fabs(p.layer[i].bn.running_var[c]) + 0.5f;
+  }
+  p.se_w1 = bufs[nb++] = rnd(&rng, 16, 0.5), p.se_b1 = bufs[nb++] = rnd(&rng, 2, 0.5);
+  p.se_w2 = bufs[nb++] = rnd(&rng, 16, 0.5), p.se_b2 = bufs[nb++] = rnd(&rng, 8, 0.5);
+  p.res_w = bufs[nb++] = rnd(&rng, 32, 0.5);
+  p.res_bn.running_mean = bufs[nb++] = rnd(&rng, 8, 0.2);
+  p.res_bn.running_var = bufs[nb++] = rnd(&rng, 8, 0.1);
+  for (c = 0; c < 8; c++) p.res_bn.running_var[c] = (asr_real)fabs(p.res_bn.running_var[c]) + 0.5f;
+  Tm = asr_contextnet_block_out_frames(&cfg);
+  CHECK(Tm == 6);                                   /* ceil(11 / 2) */
+  sb = asr_contextnet_block_saved_size(&cfg), wb = asr_contextnet_block_workspace_size(&cfg);
+  saved = talloc_(sb), work = talloc_(wb);
+  x = rnd(&rng, 3 * 4 * 11, 1), y = TALLOC(asr_real, 3 * 8 * Tm);
+  for (n = 0; n < 3; n++)                           /* garbage in the padding */
+    for (c = 0; c < 4; c++)
+      for (tt = len[n]; tt < 11; tt++) x[(n * 4 + c) * 11 + tt] = 1e3f;
+  CHECK_OK(asr_contextnet_block_forward(y, saved, sb, x, &p, len, &cfg, work, wb));
+  for (n = 0; n < 3; n++) {
+    int Lo = (len[n] + 1) / 2;
+    one = cfg;
+    one.N = 1, one.T = len[n];
+    x1 = TALLOC(asr_real, 4 * len[n]), y1 = TALLOC(asr_real, 8 * Lo);
+    for (c = 0; c < 4; c++)
+      for (tt = 0; tt < len[n]; tt++) x1[c * len[n] + tt] = x[(n * 4 + c) * 11 + tt];
+    {
+      size_t sb1 = asr_contextnet_block_saved_size(&one), wb1 = asr_contextnet_block_workspace_size(&one);
+      void *s1 = talloc_(sb1), *w1 = talloc_(wb1);
+      CHECK_OK(asr_contextnet_block_forward_ref(y1, s1, sb1, x1, &p, NULL, &one, w1, wb1));
+      free(s1), free(w1);
+    }
+    for (c = 0; c < 8; c++) {
+      for (tt = 0; tt < Lo; tt++) e = fmax(e, fabs(y1[c * Lo + tt] - y[(n * 8 + c) * Tm + tt]));
+      for (tt = Lo; tt < Tm; tt++) CHECK(y[(n * 8 + c) * Tm + tt] == 0);
+    }
+    free(x1), free(y1);
+  }
+  /* float: the two paths differ in GEMM summation order over <= 8 channels: ~1e-6 */
+  CHECKF(e <= (ASR_REAL_DOUBLE ? 1e-12 : 1e-5), "max |alone - batched| %.3g", e);
+  for (i = 0; i < nb; i++) free(bufs[i]);
+  free(x), free(y), free(saved), free(work);
+}
+
+/* The config table: 23 blocks, three of them downsampling (8x), alpha scales widths. */
+static void t_contextnet_table(tctx *t) {
+  asr_contextnet_block_spec s;
+  int i, down = 1, params_layers = 0;
+  for (i = 0; i < 23; i++) {
+    CHECK(asr_contextnet_table(i, 1.0, &s) == 0);
+    down *= s.stride;
+    params_layers += s.num_layers;
+    CHECK(s.kernel == 5);
+  }
+  CHECK(down == 8);
+  CHECK(params_layers == 2 + 21 * 5);
+  CHECK(asr_contextnet_table(0, 2.0, &s) == 0 && s.channels == 512 && !s.residual && s.num_layers == 1);
+  CHECK(asr_contextnet_table(22, 0.5, &s) == 0 && s.channels == 320 && !s.residual);
+  CHECK(asr_contextnet_table(14, 1.0, &s) == 0 && s.channels == 512 && s.stride == 2 && s.residual);
+  CHECK(asr_contextnet_table(23, 1.0, &s) == -1);
+}
+
 static const test_case TESTS_layers[] = {
   {"layers/linear_gradcheck", t_linear_gradcheck},
   {"layers/linear_ref_vs_loop", t_linear_ref_vs_loop},
@@ -546,5 +672,11 @@ static const test_case TESTS_layers[] = {
   {"layers/dwsep_check_naive", t_dwsep_check_naive},
   {"layers/dwsep_check_ref", t_dwsep_check_ref},
   {"layers/dwsep_check_fast", t_dwsep_check_fast},
+  {"layers/se_check_naive", t_se_check_naive},
+  {"layers/se_check_ref", t_se_check_ref},
+  {"layers/se_check_fast", t_se_check_fast},
+  {"layers/contextnet_block_gradcheck", t_contextnet_block_gradcheck},
+  {"layers/contextnet_block_padding_invariance", t_contextnet_block_padding_invariance},
+  {"layers/contextnet_table", t_contextnet_table},
   {0, 0}
 };

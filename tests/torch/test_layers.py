@@ -279,3 +279,161 @@ def test_conv_bad_input():
     _bad("conv1d", {"weight": np.zeros((4, 3, 3))}, "--lengths", lp, x_shape=(1, 3, 8),
          expect_in_msg="outside [0, 8]")
     return "kernel > padded input, groups, shapes, lengths"
+
+
+# ---- SE and the ContextNet block: the PyTorch modules asrtool mirrors ------------------
+def valid_mask(lengths, N, T):
+    """(N, 1, T) float mask of the valid frames (all ones for lengths None)."""
+    if lengths is None:
+        return torch.ones(N, 1, T)
+    L = torch.as_tensor(lengths)
+    return (torch.arange(T)[None, :] < L[:, None]).double()[:, None, :]
+
+
+class SE(nn.Module):
+    """ContextNet squeeze-and-excitation: the mean over the valid frames, fc1, swish,
+    fc2, sigmoid gate, channel-wise scale; padded frames of the output are 0."""
+
+    def __init__(self, C, R):
+        super().__init__()
+        self.fc1 = nn.Linear(C, R)
+        self.fc2 = nn.Linear(R, C)
+
+    def forward(self, x, lengths=None):
+        N, C, T = x.shape
+        mask = valid_mask(lengths, N, T)
+        count = mask.sum(dim=2)                                  # (N, 1)
+        xbar = (x * mask).sum(dim=2) / count                     # (N, C)
+        theta = torch.sigmoid(self.fc2(nn.functional.silu(self.fc1(xbar))))
+        return x * theta[:, :, None] * mask
+
+
+def packed_bn(bn, h, lengths):
+    """BatchNorm1d over the valid frames only: the frames of every item packed into one
+    (1, C, sum L) sequence go through torch's own BatchNorm1d (statistics and running
+    averages), then back to their places; padded frames are 0."""
+    if lengths is None:
+        return bn(h)
+    N, C, T = h.shape
+    packed = torch.cat([h[n, :, :lengths[n]] for n in range(N)], dim=1)[None]
+    out = bn(packed)[0]
+    rows, start = [], 0
+    for n in range(N):
+        seg = out[:, start:start + lengths[n]]
+        rows.append(torch.cat([seg, torch.zeros(C, T - lengths[n])], dim=1))
+        start += lengths[n]
+    return torch.stack(rows)
+
+
+class ConvLayer(nn.Module):
+    """f(x) = swish(BN(dwsep(x))): depthwise K (padding (K-1)/2) then pointwise, no bias."""
+
+    def __init__(self, C_in, C_out, K, stride):
+        super().__init__()
+        self.conv = DwSep(C_in, C_out, K, stride=stride, padding=(K - 1) // 2, bias=False)
+        self.bn = nn.BatchNorm1d(C_out)
+
+
+class Projection(nn.Module):
+    """P(x) = BN(pointwise conv with the block's stride)."""
+
+    def __init__(self, C_in, C_out, stride):
+        super().__init__()
+        self.conv = nn.Conv1d(C_in, C_out, 1, stride=stride, bias=False)
+        self.bn = nn.BatchNorm1d(C_out)
+
+
+class ContextNetBlock(nn.Module):
+    """C(x) = swish(SE(f^m(x)) + P(x)) [Han20]; the last layer carries the stride."""
+
+    def __init__(self, C_in, C_out, num_layers=5, K=5, stride=1, R=None, residual=True):
+        super().__init__()
+        self.K, self.stride = K, stride
+        self.layers = nn.ModuleList(
+            ConvLayer(C_in if i == 0 else C_out, C_out, K, stride if i == num_layers - 1 else 1)
+            for i in range(num_layers))
+        self.se = SE(C_out, R or max(1, C_out // 8))
+        self.residual = Projection(C_in, C_out, stride) if residual else None
+
+    def forward(self, x, lengths=None):
+        N, _, T = x.shape
+        h, L = x, lengths
+        for layer in self.layers:
+            h = h * valid_mask(L, N, h.shape[2])                 # padding read as zeros
+            h = layer.conv(h)
+            s = layer.conv.depthwise.stride[0]
+            L = None if L is None else [(l - 1) // s + 1 for l in L]
+            h = nn.functional.silu(packed_bn(layer.bn, h, L)) * valid_mask(L, N, h.shape[2])
+        out = self.se(h, L)
+        if self.residual is not None:
+            p = self.residual.conv(x * valid_mask(lengths, N, T))
+            out = out + packed_bn(self.residual.bn, p, L)
+        return nn.functional.silu(out) * valid_mask(L, N, out.shape[2])
+
+
+def test_se():
+    rng = np.random.default_rng(21)
+    m = randomize(SE(16, 4), rng)
+    x = rng.standard_normal((3, 16, 9))
+    n1 = run_layer("se", m, x)
+    lengths = [9, 4, 1]
+    notes = [run_layer("se", m, x, "--impl", impl, lengths=lengths,
+                       y_of=lambda mod, xt: mod(xt, lengths)) for impl in ("simd", "ref", "naive")]
+    return f"{n1}; lengths x 3 tiers: {', '.join(n.split()[-1] for n in notes)}"
+
+
+def test_se_padding_content_does_not_matter():
+    """Two batches that differ only in the padded frames give the same outputs and the
+    same weight gradients (the mean skips the padding)."""
+    rng = np.random.default_rng(22)
+    m = randomize(SE(8, 2), rng)
+    x = rng.standard_normal((2, 8, 7))
+    lengths = [7, 3]
+    outs = []
+    for fill in (0.0, 100.0):
+        xx = x.copy()
+        xx[1, :, 3:] = fill
+        d = tmpdir()
+        w = os.path.join(d, "w")
+        os.makedirs(w)
+        for k, v in m.state_dict().items():
+            save(w, k + ".npy", v.numpy().astype(np.float32))
+        xp = save(d, "x.npy", xx.astype(np.float32))
+        lp = save(d, "l.npy", np.array(lengths, dtype=np.int32))
+        gp = save(d, "g.npy", np.ones((2, 8, 7), dtype=np.float32))
+        asrtool("layer", "se", "--weights", w, "--lengths", lp, "--grad-output", gp, xp, os.path.join(d, "o"))
+        outs.append([load(os.path.join(d, "o"), f) for f in ("y.npy", "grad_fc1.weight.npy", "grad_fc2.bias.npy")])
+    for a, b in zip(*outs):
+        assert np.array_equal(a, b), "the padding's content changed a result"
+    return "bit-identical"
+
+
+def contextnet_case(rng, C_in, C_out, m, K, stride, residual=True):
+    mod = randomize(ContextNetBlock(C_in, C_out, m, K, stride, residual=residual), rng)
+    return mod
+
+
+def test_contextnet_block_eval():
+    rng = np.random.default_rng(23)
+    notes = []
+    for (C_in, C_out, m, K, s, res) in [(8, 16, 3, 5, 1, True), (16, 16, 5, 5, 2, True), (8, 16, 1, 3, 1, False)]:
+        mod = contextnet_case(rng, C_in, C_out, m, K, s, res)
+        x = rng.standard_normal((2, C_in, 13))
+        for impl in ("simd", "ref"):
+            notes.append(run_layer("contextnet_block", mod, x, "--kernel", K, "--stride", s, "--impl", impl))
+    return f"{len(notes)} runs, worst {max(float(n.split()[-1]) for n in notes):.2g}"
+
+
+def test_contextnet_block_train_with_lengths():
+    """Training-mode BN (statistics of the valid frames, running averages written back),
+    stride 2, lengths: against the module above with torch's autograd."""
+    rng = np.random.default_rng(24)
+    lengths = [15, 8, 3]
+    mod = contextnet_case(rng, 8, 16, 3, 5, 2)
+    for bn in mod.modules():
+        if isinstance(bn, nn.BatchNorm1d):
+            bn.momentum = 0.2
+    x = rng.standard_normal((3, 8, 15))
+    n1 = run_layer("contextnet_block", mod, x, "--stride", 2, "--momentum", 0.2, train=True, lengths=lengths,
+                   y_of=lambda md, xt: md(xt, lengths))
+    return n1
