@@ -656,6 +656,21 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers: linear, embedding, activations, dropout, norms, cross-entropy
  * --------------------------------------------------------------------------------------- */
+/* References of sections 4.1, 4.2 and 4.5 besides those listed at the top:
+ *   [Ioffe15]       S. Ioffe, C. Szegedy, "Batch Normalization", ICML 2015.
+ *   [Ba16]          J. L. Ba, J. R. Kiros, G. E. Hinton, "Layer Normalization", 2016.
+ *   [Szegedy16]     C. Szegedy et al., "Rethinking the Inception Architecture for Computer
+ *                   Vision", CVPR 2016 (sec. 7: label smoothing).
+ *   [Dauphin17]     Y. Dauphin et al., "Language Modeling with Gated Convolutional
+ *                   Networks", ICML 2017 (GLU).
+ *   [Howard17]      A. Howard et al., "MobileNets", arXiv:1704.04861 (depthwise-separable).
+ *   [Hu18]          J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
+ *   [Ramachandran17] P. Ramachandran, B. Zoph, Q. Le, "Searching for Activation
+ *                   Functions", arXiv:1710.05941 (swish).
+ *   [Kingma15]      D. Kingma, J. Ba, "Adam", ICLR 2015.
+ *   [Loshchilov19]  I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
+ *                   ICLR 2019 (AdamW).
+ *   [Vaswani17]     A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017. */
 /* Conventions of section 4 (docs/layers.md derives every backward pass):
  *   - Layouts are those of the PyTorch module each function mirrors: weights exactly as
  *     its state_dict stores them, activations batch-first. Leading dimensions that a
@@ -1616,6 +1631,70 @@ ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr
 /* ---------------------------------------------------------------------------------------
  * 4.5 Optimizers and schedules: SGD, Adam, AdamW, warmup, gradient clipping
  * --------------------------------------------------------------------------------------- */
+/* Each optimizer updates one parameter array in place from its gradient, with its state
+ * arrays (zeroed by the caller before the first step) and the 1-based step count t.
+ * The arithmetic is done in double per element and stored back in asr_real; the rules
+ * are exactly those of torch.optim (1.13, single-tensor path), including where eps goes
+ * and how weight decay enters: tests/torch/test_layers.py runs both side by side. */
+
+/* ---- SGD with momentum (torch.optim.SGD):
+ *   g  = grad + weight_decay p                      (L2 penalty in the gradient)
+ *   b  = g                               at t = 1   (the buffer starts at the gradient)
+ *   b  = momentum b + (1 - dampening) g  at t > 1
+ *   d  = g + momentum b  (nesterov)   or   d = b   (momentum != 0)   or   d = g
+ *   p -= lr d
+ * buf (n) is the momentum buffer (unused when momentum = 0). */
+typedef struct asr_sgd_opts {
+  double lr, momentum, dampening, weight_decay;
+  int nesterov;
+} asr_sgd_opts;
+ASRDEF void asr_sgd_opts_init(asr_sgd_opts *o, double lr);   /* torch defaults: 0, 0, 0, off */
+ASRDEF asr_result asr_sgd_step(asr_real *param, asr_real *buf, const asr_real *grad, size_t n,
+                               const asr_sgd_opts *o, long t);
+
+/* ---- Adam [Kingma15] Algorithm 1 and AdamW [Loshchilov19] Algorithm 2 (torch.optim.Adam,
+ * torch.optim.AdamW):
+ *   AdamW first decays the weights:  p *= 1 - lr weight_decay       (decoupled)
+ *   Adam adds the L2 term instead:   g  = grad + weight_decay p
+ *   m = beta1 m + (1 - beta1) g,      v = beta2 v + (1 - beta2) g^2
+ *   vmax = max(vmax, v) with amsgrad (then vmax replaces v below)
+ *   p -= (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * NOTE: eps is added to the bias-corrected sqrt(v_hat) = sqrt(v) / sqrt(1 - beta2^t), as
+ * in [Kingma15] and torch; some implementations add it to sqrt(v) before correcting,
+ * which is a different number early in training. m, v (n) and vmax (n, amsgrad only)
+ * are the state arrays. */
+typedef struct asr_adam_opts {
+  double lr, beta1, beta2, eps, weight_decay;
+  int decoupled;                 /* 1: AdamW */
+  int amsgrad;
+} asr_adam_opts;
+ASRDEF void asr_adam_opts_init(asr_adam_opts *o, double lr);    /* 0.9, 0.999, 1e-8, wd 0 */
+ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr);   /* same, wd 1e-2, decoupled */
+ASRDEF asr_result asr_adam_step(asr_real *param, asr_real *m, asr_real *v, asr_real *vmax,
+                                const asr_real *grad, size_t n, const asr_adam_opts *o, long t);
+
+/* ---- Learning-rate schedules, functions of the 1-based step t:
+ * Noam, [Vaswani17] eq. (3):
+ *   lr(t) = factor d_model^-0.5 min(t^-0.5, t warmup^-1.5)
+ * warmup (ESPnet's WarmupLR): the same curve scaled to peak at base_lr when t = warmup:
+ *   lr(t) = base_lr warmup^0.5 min(t^-0.5, t warmup^-1.5)
+ * linear warmup then linear decay to 0 at t = total (as transformers'
+ * get_linear_schedule_with_warmup, with t counted from 1 here):
+ *   lr(t) = base_lr t / warmup  (t < warmup),  base_lr (total - t) / (total - warmup)
+ * (clamped at 0). warmup <= 0 means no warmup. */
+ASRDEF double asr_lr_noam(long t, int d_model, long warmup, double factor);
+ASRDEF double asr_lr_warmup(long t, double base_lr, long warmup);
+ASRDEF double asr_lr_linear_warmup(long t, double base_lr, long warmup, long total);
+
+/* ---- Gradient-norm clipping (torch.nn.utils.clip_grad_norm_): over all `count` arrays
+ * grads[i] (sizes[i]) together,
+ *   total = (sum_i sum_j |g_ij|^q)^(1/q)      (q = norm_type; q = INFINITY: max |g_ij|)
+ *   coef  = max_norm / (total + 1e-6);  if coef < 1, every g *= coef
+ * *total_norm receives total (before clipping). Sums run in double.
+ * NOTE: a NaN or infinite total is ASR_ERR_NONFINITE and the gradients are left as they
+ * are (torch's default multiplies them by NaN; its error_if_nonfinite=True raises). */
+ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes, int count,
+                                     double max_norm, double norm_type, double *total_norm);
 
 /* ========================================================================================
  * 5. CTC
@@ -7951,6 +8030,126 @@ ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr
 /* ---------------------------------------------------------------------------------------
  * 4.5 Optimizers and schedules (implementation)
  * --------------------------------------------------------------------------------------- */
+
+ASRDEF void asr_sgd_opts_init(asr_sgd_opts *o, double lr) {
+  o->lr = lr;
+  o->momentum = 0;
+  o->dampening = 0;
+  o->weight_decay = 0;
+  o->nesterov = 0;
+}
+
+ASRDEF asr_result asr_sgd_step(asr_real *param, asr_real *buf, const asr_real *grad, size_t n,
+                               const asr_sgd_opts *o, long t) {
+  size_t i;
+  if (!param || !grad || !o || t < 1 || (o->momentum != 0 && !buf)) return ASR_ERR_INVALID_ARG;
+  if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+    return ASR_ERR_INVALID_ARG;   /* torch: "Nesterov momentum requires a momentum and zero dampening" */
+  for (i = 0; i < n; i++) {
+    double g = (double)grad[i] + o->weight_decay * param[i];      /* L2 term in the gradient */
+    double d = g;
+    if (o->momentum != 0) {
+      double b = t == 1 ? g : o->momentum * buf[i] + (1 - o->dampening) * g;
+      buf[i] = (asr_real)b;
+      d = o->nesterov ? g + o->momentum * (double)buf[i] : (double)buf[i];
+    }
+    param[i] = (asr_real)((double)param[i] - o->lr * d);
+  }
+  return ASR_OK;
+}
+
+ASRDEF void asr_adam_opts_init(asr_adam_opts *o, double lr) {
+  o->lr = lr;
+  o->beta1 = 0.9;
+  o->beta2 = 0.999;
+  o->eps = 1e-8;
+  o->weight_decay = 0;
+  o->decoupled = 0;
+  o->amsgrad = 0;
+}
+ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
+  asr_adam_opts_init(o, lr);
+  o->weight_decay = 1e-2;
+  o->decoupled = 1;
+}
+
+ASRDEF asr_result asr_adam_step(asr_real *param, asr_real *m, asr_real *v, asr_real *vmax,
+                                const asr_real *grad, size_t n, const asr_adam_opts *o, long t) {
+  size_t i;
+  double bc1, bc2s, step_size;
+  if (!param || !m || !v || !grad || !o || t < 1 || (o->amsgrad && !vmax)) return ASR_ERR_INVALID_ARG;
+  if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) || !(o->eps >= 0))
+    return ASR_ERR_INVALID_ARG;
+  bc1 = 1 - pow(o->beta1, (double)t);                 /* bias corrections of step t */
+  bc2s = sqrt(1 - pow(o->beta2, (double)t));
+  step_size = o->lr / bc1;
+  for (i = 0; i < n; i++) {
+    double p = param[i], g = grad[i], mi, vi, denom;
+    if (o->decoupled) p *= 1 - o->lr * o->weight_decay;   /* AdamW: decay the weight */
+    else g += o->weight_decay * p;                         /* Adam: L2 in the gradient */
+    mi = o->beta1 * m[i] + (1 - o->beta1) * g;            /* first moment */
+    vi = o->beta2 * v[i] + (1 - o->beta2) * g * g;        /* second moment */
+    m[i] = (asr_real)mi;
+    v[i] = (asr_real)vi;
+    if (o->amsgrad) {
+      if (v[i] > vmax[i]) vmax[i] = v[i];                 /* the running maximum */
+      vi = vmax[i];
+    } else {
+      vi = v[i];
+    }
+    mi = m[i];
+    denom = sqrt(vi) / bc2s + o->eps;                     /* sqrt(v_hat) + eps */
+    param[i] = (asr_real)(p - step_size * mi / denom);
+  }
+  return ASR_OK;
+}
+
+ASRDEF double asr_lr_noam(long t, int d_model, long warmup, double factor) {
+  double s = t < 1 ? 1.0 : (double)t, w = warmup > 0 ? (double)warmup : 1.0;
+  double a = 1.0 / sqrt(s), b = s * pow(w, -1.5);
+  return factor / sqrt((double)(d_model > 0 ? d_model : 1)) * (warmup > 0 && b < a ? b : a);   /* eq. (3) */
+}
+
+ASRDEF double asr_lr_warmup(long t, double base_lr, long warmup) {
+  double s = t < 1 ? 1.0 : (double)t, w = warmup > 0 ? (double)warmup : 1.0;
+  double a = 1.0 / sqrt(s), b = s * pow(w, -1.5);
+  if (warmup <= 0) return base_lr;
+  return base_lr * sqrt(w) * (b < a ? b : a);     /* = base_lr at t = warmup */
+}
+
+ASRDEF double asr_lr_linear_warmup(long t, double base_lr, long warmup, long total) {
+  double lr;
+  if (warmup > 0 && t < warmup) return base_lr * (double)t / (double)warmup;   /* ramp up */
+  if (total <= warmup) return base_lr;
+  lr = base_lr * (double)(total - t) / (double)(total - warmup);              /* ramp down */
+  return lr > 0 ? lr : 0;
+}
+
+ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes, int count,
+                                     double max_norm, double norm_type, double *total_norm) {
+  double total = 0, coef;
+  int k;
+  size_t i;
+  if ((!grads || !sizes) && count > 0) return ASR_ERR_INVALID_ARG;
+  if (count < 0 || !(norm_type > 0) || !(max_norm >= 0)) return ASR_ERR_INVALID_ARG;
+  for (k = 0; k < count; k++)
+    if (!grads[k] && sizes[k]) return ASR_ERR_INVALID_ARG;
+  for (k = 0; k < count; k++)
+    for (i = 0; i < sizes[k]; i++) {
+      double a = fabs((double)grads[k][i]);
+      if (isinf(norm_type)) total = a > total || a != a ? a : total;   /* max |g| */
+      else if (norm_type == 2) total += a * a;
+      else total += pow(a, norm_type);
+    }
+  if (!isinf(norm_type)) total = norm_type == 2 ? sqrt(total) : pow(total, 1.0 / norm_type);
+  if (total_norm) *total_norm = total;
+  if (!isfinite(total)) return ASR_ERR_NONFINITE;
+  coef = max_norm / (total + 1e-6);                        /* torch's 1e-6 guard */
+  if (coef < 1)
+    for (k = 0; k < count; k++)
+      for (i = 0; i < sizes[k]; i++) grads[k][i] = (asr_real)(grads[k][i] * coef);
+  return ASR_OK;
+}
 
 /* ========================================================================================
  * 5. CTC (implementation)

@@ -36,6 +36,7 @@ static const struct {
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
   /* layers */
   {"layer", cmd_layer, "one layer forward/backward with PyTorch state_dict weights"},
+  {"optim", cmd_optim, "SGD / Adam / AdamW steps with schedules and clipping on .npy files"},
   /* quantizers */
   /* training */
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},

@@ -91,6 +91,7 @@ void bench_rnnt(struct at_bench *b);
 
 /* layers */
 int cmd_layer(int argc, char **argv);
+int cmd_optim(int argc, char **argv);
 
 /* quantizers */
 

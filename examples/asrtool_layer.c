@@ -1149,3 +1149,141 @@ int gc_layer_contextnet_block(uint64_t seed, asr_gradcheck_report *rep) {
              ? 0
              : 2;
 }
+
+/* ======================================================================================
+ * asrtool optim: optimizer steps on .npy files (section 4.5), for the comparison with
+ * torch.optim in tests/torch/test_layers.py.
+ * ====================================================================================== */
+int cmd_optim(int argc, char **argv) {
+  static const char *usage =
+      "optim --optimizer sgd|adam|adamw [--lr 0.01] [--momentum 0] [--dampening 0] [--nesterov]\n"
+      "      [--weight-decay W] [--beta1 0.9] [--beta2 0.999] [--eps 1e-8] [--amsgrad]\n"
+      "      [--clip-norm C [--norm-type 2]] [--schedule none|noam|warmup|linear --warmup W\n"
+      "      --d-model D --total T] PARAM.npy GRADS.npy OUTDIR\n"
+      "  runs S steps on PARAM (any shape) with GRADS (S, *PARAM.shape), step t using\n"
+      "  GRADS[t-1] (clipped first with --clip-norm); writes params.npy (S, *shape) after\n"
+      "  each step, lr.npy (S,) and, with --clip-norm, total_norm.npy (S,).\n"
+      "  Schedules: noam = lr * d_model^-0.5 min(t^-0.5, t warmup^-1.5) (lr is the factor);\n"
+      "  warmup = lr warmup^0.5 min(...); linear = up to lr at warmup, down to 0 at total.";
+  char *pos[3];
+  int npos, r, opt = 0, nesterov = 0, amsgrad = 0, schedule = 0, d_model = 256, warmup = 0, total = 0, d, S;
+  double lr = 0.01, momentum = 0, dampening = 0, wd = -1, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, clip = -1,
+         norm_type = 2;
+  at_opt opts[17];
+  int64_t ps[ASR_MAX_DIMS], gs[ASR_MAX_DIMS], os[ASR_MAX_DIMS], one[1];
+  asr_array pa;
+  asr_error err;
+  asr_real *param = NULL, *grads = NULL, *out = NULL, *s1 = NULL, *s2 = NULL, *s3 = NULL, *lrs = NULL, *norms = NULL;
+  size_t n = 1, i;
+  int pndim;
+  long t;
+  at_outputs outs;
+  memset(opts, 0, sizeof opts);
+  opts[0].name = "optimizer", opts[0].type = AT_CHOICE, opts[0].dst = &opt, opts[0].choices = "sgd|adam|adamw";
+  opts[1].name = "lr", opts[1].type = AT_REAL, opts[1].dst = &lr, opts[1].hi = 1e6;
+  opts[2].name = "momentum", opts[2].type = AT_REAL, opts[2].dst = &momentum, opts[2].hi = 1;
+  opts[3].name = "dampening", opts[3].type = AT_REAL, opts[3].dst = &dampening, opts[3].hi = 1;
+  opts[4].name = "nesterov", opts[4].type = AT_FLAG, opts[4].dst = &nesterov;
+  opts[5].name = "weight-decay", opts[5].type = AT_REAL, opts[5].dst = &wd, opts[5].hi = 1e3;
+  opts[6].name = "beta1", opts[6].type = AT_REAL, opts[6].dst = &beta1, opts[6].hi = 0.999999999;
+  opts[7].name = "beta2", opts[7].type = AT_REAL, opts[7].dst = &beta2, opts[7].hi = 0.999999999;
+  opts[8].name = "eps", opts[8].type = AT_REAL, opts[8].dst = &eps, opts[8].hi = 1;
+  opts[9].name = "amsgrad", opts[9].type = AT_FLAG, opts[9].dst = &amsgrad;
+  opts[10].name = "clip-norm", opts[10].type = AT_REAL, opts[10].dst = &clip, opts[10].hi = 1e30;
+  opts[11].name = "norm-type", opts[11].type = AT_REAL, opts[11].dst = &norm_type, opts[11].lo = 1e-3,
+  opts[11].hi = INFINITY;
+  opts[12].name = "schedule", opts[12].type = AT_CHOICE, opts[12].dst = &schedule,
+  opts[12].choices = "none|noam|warmup|linear";
+  opts[13].name = "warmup", opts[13].type = AT_INT, opts[13].dst = &warmup, opts[13].hi = 1e9;
+  opts[14].name = "d-model", opts[14].type = AT_INT, opts[14].dst = &d_model, opts[14].lo = 1, opts[14].hi = 1e9;
+  opts[15].name = "total", opts[15].type = AT_INT, opts[15].dst = &total, opts[15].hi = 1e9;
+  r = at_parse(argc, argv, opts, 16, pos, 3, 3, &npos, usage);
+  if (r) return r == 1 ? 0 : r;
+  if (opt != 0 && (momentum != 0 || nesterov || dampening != 0))
+    return at_fail("--momentum, --dampening and --nesterov are SGD options");
+  if (nesterov && (momentum <= 0 || dampening != 0))
+    return at_fail("--nesterov needs --momentum > 0 and --dampening 0 (as torch.optim.SGD)");
+  if (schedule == 2 && warmup <= 0)
+    return at_fail("--schedule warmup needs --warmup > 0");
+  if (schedule == 3 && total <= 0) return at_fail("--schedule linear needs --total > 0");
+  if (asr_npy_read(pos[0], &pa, NULL, &err) != ASR_OK) return at_fail("%s", err.msg);
+  pndim = pa.ndim;
+  asr_array_free(&pa, NULL);
+  if (pndim >= ASR_MAX_DIMS) return at_fail("%s: too many dimensions", pos[0]);
+  if (at_npy_real(pos[0], pndim, ps, &param, 0)) return 2;
+  if (at_npy_real(pos[1], pndim + 1, gs, &grads, 0)) {
+    free(param);
+    return 2;
+  }
+  for (d = 0; d < pndim; d++) {
+    if (gs[d + 1] != ps[d]) {
+      free(param), free(grads);
+      return at_fail("%s: dimension %d is %lld, expected %lld (GRADS is (S, *PARAM.shape))", pos[1], d + 1,
+                     (long long)gs[d + 1], (long long)ps[d]);
+    }
+    n *= (size_t)ps[d];
+  }
+  S = (int)gs[0];
+  if (S < 1) {
+    free(param), free(grads);
+    return at_fail("%s: no steps (S = 0)", pos[1]);
+  }
+  out = (asr_real *)calloc((size_t)S * (n ? n : 1), sizeof(asr_real));
+  s1 = (asr_real *)calloc(n ? n : 1, sizeof(asr_real));
+  s2 = (asr_real *)calloc(n ? n : 1, sizeof(asr_real));
+  s3 = (asr_real *)calloc(n ? n : 1, sizeof(asr_real));
+  lrs = (asr_real *)calloc((size_t)S, sizeof(asr_real));
+  norms = (asr_real *)calloc((size_t)S, sizeof(asr_real));
+  if (!out || !s1 || !s2 || !s3 || !lrs || !norms) {
+    r = at_fail("out of memory");
+    goto done;
+  }
+  for (t = 1; t <= S; t++) {
+    asr_real *g = grads + (size_t)(t - 1) * n;
+    double lr_t = lr;
+    asr_result res = ASR_OK;
+    if (schedule == 1) lr_t = asr_lr_noam(t, d_model, warmup, lr);
+    if (schedule == 2) lr_t = asr_lr_warmup(t, lr, warmup);
+    if (schedule == 3) lr_t = asr_lr_linear_warmup(t, lr, warmup, total);
+    lrs[t - 1] = (asr_real)lr_t;
+    if (clip >= 0) {
+      double tn;
+      size_t sz = n;
+      res = asr_clip_grad_norm(&g, &sz, 1, clip, norm_type, &tn);
+      norms[t - 1] = (asr_real)tn;
+      if (res != ASR_OK) {
+        r = at_fail("%s: step %ld: the gradient norm is not finite", pos[1], t);
+        goto done;
+      }
+    }
+    if (opt == 0) {
+      asr_sgd_opts o;
+      asr_sgd_opts_init(&o, lr_t);
+      o.momentum = momentum, o.dampening = dampening, o.nesterov = nesterov, o.weight_decay = wd < 0 ? 0 : wd;
+      res = asr_sgd_step(param, s1, g, n, &o, t);
+    } else {
+      asr_adam_opts o;
+      if (opt == 1) asr_adam_opts_init(&o, lr_t);
+      else asr_adamw_opts_init(&o, lr_t);
+      o.beta1 = beta1, o.beta2 = beta2, o.eps = eps, o.amsgrad = amsgrad;
+      if (wd >= 0) o.weight_decay = wd;
+      res = asr_adam_step(param, s1, s2, amsgrad ? s3 : NULL, g, n, &o, t);
+    }
+    if (res != ASR_OK) {
+      r = at_fail("step %ld: %s", t, asr_result_string(res));
+      goto done;
+    }
+    for (i = 0; i < n; i++) out[(size_t)(t - 1) * n + i] = param[i];
+  }
+  outs.n = 0;
+  os[0] = S;
+  for (d = 0; d < pndim; d++) os[d + 1] = ps[d];
+  one[0] = S;
+  at_out_add(&outs, "params.npy", ASR_DTYPE_REAL, pndim + 1, os, out);
+  at_out_add(&outs, "lr.npy", ASR_DTYPE_REAL, 1, one, lrs);
+  if (clip >= 0) at_out_add(&outs, "total_norm.npy", ASR_DTYPE_REAL, 1, one, norms);
+  r = at_out_commit(&outs, pos[2]);
+done:
+  free(param), free(grads), free(out), free(s1), free(s2), free(s3), free(lrs), free(norms);
+  return r;
+}

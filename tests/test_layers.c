@@ -652,6 +652,85 @@ static void t_contextnet_table(tctx *t) {
   CHECK(asr_contextnet_table(23, 1.0, &s) == -1);
 }
 
+/* ======================================================================================
+ * 4.5 optimizers and schedules (the full comparison with torch.optim is in tests/torch;
+ * these are the properties that follow from the papers' definitions directly)
+ * ====================================================================================== */
+/* Adam's first step [Kingma15]: with m = v = 0, m_hat = g and v_hat = g^2 exactly, so
+ * the update is lr g / (|g| + eps): about lr in size whatever the gradient's scale. */
+static void t_adam_first_step(tctx *t) {
+  asr_real p[4] = {1, -2, 0.5f, 3}, g[4] = {1e-3f, -50, 2, 0}, m[4] = {0}, v[4] = {0}, p0[4];
+  asr_adam_opts o;
+  int i;
+  memcpy(p0, p, sizeof p);
+  asr_adam_opts_init(&o, 0.1);
+  CHECK_OK(asr_adam_step(p, m, v, NULL, g, 4, &o, 1));
+  for (i = 0; i < 4; i++)   /* float: the update is computed in double, stored to float */
+    CHECK_NEAR(p[i], p0[i] - 0.1 * g[i] / (fabs((double)g[i]) + 1e-8), 1e-6);
+  /* AdamW with weight decay 0.5, lr 0.1, zero gradient: only the decay, p (1 - 0.05) */
+  asr_adamw_opts_init(&o, 0.1);
+  o.weight_decay = 0.5;
+  memset(m, 0, sizeof m), memset(v, 0, sizeof v);
+  memcpy(p, p0, sizeof p);
+  g[0] = g[1] = g[2] = g[3] = 0;
+  CHECK_OK(asr_adam_step(p, m, v, NULL, g, 4, &o, 1));
+  for (i = 0; i < 4; i++) CHECK_NEAR(p[i], p0[i] * 0.95, 1e-6);
+  CHECK(asr_adam_step(p, m, v, NULL, g, 4, &o, 0) == ASR_ERR_INVALID_ARG);   /* steps count from 1 */
+}
+
+/* SGD with momentum: the buffer is the first gradient, then mu b + (1 - dampening) g. */
+static void t_sgd_momentum(tctx *t) {
+  asr_real p[1] = {1}, b[1] = {123}, g1[1] = {2}, g2[1] = {-1};
+  asr_sgd_opts o;
+  asr_sgd_opts_init(&o, 0.5);
+  o.momentum = 0.9, o.dampening = 0.5;
+  CHECK_OK(asr_sgd_step(p, b, g1, 1, &o, 1));
+  CHECK_NEAR(b[0], 2, 0);                     /* not 123 * 0.9 + ...: t = 1 starts it */
+  CHECK_NEAR(p[0], 1 - 0.5 * 2, 1e-7);
+  CHECK_OK(asr_sgd_step(p, b, g2, 1, &o, 2));
+  CHECK_NEAR(b[0], 0.9 * 2 + 0.5 * -1, 1e-7);
+  CHECK_NEAR(p[0], 0 - 0.5 * 1.3, 1e-7);
+  o.nesterov = 1;                             /* nesterov needs zero dampening */
+  CHECK(asr_sgd_step(p, b, g2, 1, &o, 3) == ASR_ERR_INVALID_ARG);
+}
+
+/* Noam rises linearly to its peak d^-0.5 warmup^-0.5 at t = warmup, then falls as
+ * t^-0.5 ([Vaswani17] eq. (3)); the warmup variant peaks at base_lr; linear goes up to
+ * base_lr at warmup and down to 0 at total. */
+static void t_lr_schedules(tctx *t) {
+  double peak = asr_lr_noam(4000, 512, 4000, 1.0);
+  CHECK_NEAR(peak, 1 / sqrt(512.0) / sqrt(4000.0), 1e-15);
+  CHECK_NEAR(asr_lr_noam(1000, 512, 4000, 1.0), peak / 4, 1e-15);            /* linear part */
+  CHECK_NEAR(asr_lr_noam(16000, 512, 4000, 1.0), peak / 2, 1e-15);           /* t^-0.5 part */
+  CHECK(asr_lr_noam(3999, 512, 4000, 1.0) < peak && asr_lr_noam(4001, 512, 4000, 1.0) < peak);
+  CHECK_NEAR(asr_lr_warmup(25000, 1e-3, 25000), 1e-3, 1e-15);
+  CHECK_NEAR(asr_lr_warmup(100000, 1e-3, 25000), 5e-4, 1e-15);
+  CHECK_NEAR(asr_lr_linear_warmup(5, 1.0, 10, 110), 0.5, 1e-15);
+  CHECK_NEAR(asr_lr_linear_warmup(10, 1.0, 10, 110), 1.0, 1e-15);
+  CHECK_NEAR(asr_lr_linear_warmup(60, 1.0, 10, 110), 0.5, 1e-15);
+  CHECK(asr_lr_linear_warmup(200, 1.0, 10, 110) == 0);
+}
+
+/* Clipping two arrays together: the norm of their concatenation (3-4-12 -> 13). */
+static void t_clip_grad_norm(tctx *t) {
+  asr_real a[2] = {3, 4}, b[1] = {12}, c[1] = {NAN};
+  asr_real *gs[2];
+  size_t sz[2] = {2, 1};
+  double total, k;
+  gs[0] = a, gs[1] = b;
+  CHECK_OK(asr_clip_grad_norm(gs, sz, 2, 6.5, 2, &total));
+  CHECK_NEAR(total, 13, 1e-12);
+  k = 6.5 / (13 + 1e-6);                      /* torch's coefficient */
+  CHECK_NEAR(a[0], 3 * k, 1e-6);
+  CHECK_NEAR(b[0], 12 * k, 1e-5);
+  CHECK_OK(asr_clip_grad_norm(gs, sz, 2, 100, INFINITY, &total));   /* not clipped */
+  CHECK_NEAR(total, 12 * k, 1e-5);
+  CHECK_NEAR(b[0], 12 * k, 1e-5);
+  gs[1] = c;
+  CHECK(asr_clip_grad_norm(gs, sz, 2, 1, 2, &total) == ASR_ERR_NONFINITE);
+  CHECK_NEAR(a[0], 3 * k, 1e-6);              /* left untouched */
+}
+
 static const test_case TESTS_layers[] = {
   {"layers/linear_gradcheck", t_linear_gradcheck},
   {"layers/linear_ref_vs_loop", t_linear_ref_vs_loop},
@@ -678,5 +757,9 @@ static const test_case TESTS_layers[] = {
   {"layers/contextnet_block_gradcheck", t_contextnet_block_gradcheck},
   {"layers/contextnet_block_padding_invariance", t_contextnet_block_padding_invariance},
   {"layers/contextnet_table", t_contextnet_table},
+  {"layers/adam_first_step", t_adam_first_step},
+  {"layers/sgd_momentum", t_sgd_momentum},
+  {"layers/lr_schedules", t_lr_schedules},
+  {"layers/clip_grad_norm", t_clip_grad_norm},
   {0, 0}
 };

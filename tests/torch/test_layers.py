@@ -437,3 +437,93 @@ def test_contextnet_block_train_with_lengths():
     n1 = run_layer("contextnet_block", mod, x, "--stride", 2, "--momentum", 0.2, train=True, lengths=lengths,
                    y_of=lambda md, xt: md(xt, lengths))
     return n1
+
+
+# ---- 4.5 optimizers -------------------------------------------------------------------
+def noam(t, d_model, warmup, factor):
+    """[Vaswani17] eq. (3), written here from the paper (t counts from 1)."""
+    return factor * d_model ** -0.5 * min(t ** -0.5, t * warmup ** -1.5)
+
+
+def run_optim(make_opt, args, shape=(3, 4), steps=6, lr_of_step=None, clip=None, norm_type=2.0, seed=0):
+    """S steps of torch.optim (float64) on float32-rounded numbers against asrtool optim.
+    Tolerance: asrtool keeps its parameters and state in float32 between steps (as a
+    float32 torch model would), so they carry relative rounding of ~6e-8 per step; over a
+    few steps of O(0.1) updates, 1e-6 absolute + 1e-5 relative is ~10x that."""
+    rng = np.random.default_rng(seed)
+    p0 = f32(rng.standard_normal(shape))
+    grads = f32(rng.standard_normal((steps,) + shape) * 2)
+    d = tmpdir()
+    out = os.path.join(d, "out")
+    asrtool("optim", *args, save(d, "p.npy", p0.astype(np.float32)), save(d, "g.npy", grads.astype(np.float32)), out)
+    p = torch.tensor(p0, requires_grad=True)
+    opt = make_opt([p])
+    want, lrs, norms = [], [], []
+    for t in range(1, steps + 1):
+        if lr_of_step:
+            for group in opt.param_groups:
+                group["lr"] = lr_of_step(t)
+        lrs.append(opt.param_groups[0]["lr"])
+        p.grad = torch.tensor(grads[t - 1])
+        if clip is not None:
+            norms.append(float(torch.nn.utils.clip_grad_norm_([p], clip, norm_type)))
+        opt.step()
+        want.append(p.detach().numpy().copy())
+    e = check_close("params", load(out, "params.npy"), np.stack(want), rtol=1e-5, atol=1e-6)[0]
+    check_close("lr", load(out, "lr.npy"), np.array(lrs), rtol=1e-6)
+    if clip is not None:
+        check_close("total_norm", load(out, "total_norm.npy"), np.array(norms), rtol=1e-6)
+    return e
+
+
+def test_optim_sgd():
+    errs = [
+        run_optim(lambda ps: torch.optim.SGD(ps, lr=0.1), ["--optimizer", "sgd", "--lr", 0.1]),
+        run_optim(lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01),
+                  ["--optimizer", "sgd", "--lr", 0.05, "--momentum", 0.9, "--dampening", 0.1,
+                   "--weight-decay", 0.01]),
+        run_optim(lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.8, nesterov=True),
+                  ["--optimizer", "sgd", "--lr", 0.05, "--momentum", 0.8, "--nesterov"]),
+    ]
+    return f"plain, momentum+dampening+wd, nesterov: worst {max(errs):.2g}"
+
+
+def test_optim_adam_adamw():
+    errs = [
+        run_optim(lambda ps: torch.optim.Adam(ps, lr=0.01), ["--optimizer", "adam", "--lr", 0.01]),
+        run_optim(lambda ps: torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-3, weight_decay=0.1),
+                  ["--optimizer", "adam", "--lr", 0.02, "--beta1", 0.8, "--beta2", 0.99, "--eps", 1e-3,
+                   "--weight-decay", 0.1]),
+        run_optim(lambda ps: torch.optim.Adam(ps, lr=0.01, amsgrad=True), ["--optimizer", "adam", "--lr", 0.01,
+                                                                           "--amsgrad"], steps=8),
+        run_optim(lambda ps: torch.optim.AdamW(ps, lr=0.01), ["--optimizer", "adamw", "--lr", 0.01]),
+        run_optim(lambda ps: torch.optim.AdamW(ps, lr=0.05, weight_decay=0.3, eps=1e-4),
+                  ["--optimizer", "adamw", "--lr", 0.05, "--weight-decay", 0.3, "--eps", 1e-4]),
+    ]
+    return f"Adam (defaults, betas/eps/L2, amsgrad), AdamW (defaults, wd 0.3): worst {max(errs):.2g}"
+
+
+def test_optim_schedules_and_clipping():
+    e1 = run_optim(lambda ps: torch.optim.Adam(ps, lr=1.0, betas=(0.9, 0.98), eps=1e-9),
+                   ["--optimizer", "adam", "--lr", 5.0, "--beta2", 0.98, "--eps", 1e-9, "--schedule", "noam",
+                    "--warmup", 4, "--d-model", 16], steps=8, lr_of_step=lambda t: noam(t, 16, 4, 5.0))
+    e2 = run_optim(lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+                   ["--optimizer", "sgd", "--lr", 0.1, "--momentum", 0.9, "--clip-norm", 1.5], clip=1.5)
+    e3 = run_optim(lambda ps: torch.optim.SGD(ps, lr=0.1),
+                   ["--optimizer", "sgd", "--lr", 0.1, "--clip-norm", 2, "--norm-type", "inf"], clip=2.0,
+                   norm_type=float("inf"))
+    e4 = run_optim(lambda ps: torch.optim.AdamW(ps, lr=0.01),
+                   ["--optimizer", "adamw", "--lr", 0.01, "--clip-norm", 100], clip=100.0)   # no clipping
+    return f"noam + Adam, clip 2-norm / inf-norm / not reached: worst {max(e1, e2, e3, e4):.2g}"
+
+
+def test_optim_bad_input():
+    d = tmpdir()
+    p = save(d, "p.npy", np.zeros((2, 3), dtype=np.float32))
+    g = save(d, "g.npy", np.zeros((4, 3, 2), dtype=np.float32))
+    proc = asrtool("optim", "--optimizer", "sgd", p, g, os.path.join(d, "o"), expect=2)
+    assert "dimension 1" in proc.stderr, proc.stderr
+    proc = asrtool("optim", "--optimizer", "adam", "--momentum", "0.9", p, p, os.path.join(d, "o"), expect=2)
+    assert "SGD options" in proc.stderr, proc.stderr
+    assert not os.path.exists(os.path.join(d, "o"))
+    return "shape mismatch, wrong option"
