@@ -33,6 +33,56 @@ def torch_gemm():
     return timeit(lambda: a @ b)
 
 
+
+class _DwSep(torch.nn.Module):
+    def __init__(self, C, K):
+        super().__init__()
+        self.depthwise = torch.nn.Conv1d(C, C, K, padding=(K - 1) // 2, groups=C, bias=False)
+        self.pointwise = torch.nn.Conv1d(C, C, 1, bias=False)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+class _ContextNetBlock(torch.nn.Module):
+    """The block asrtool layer contextnet_block mirrors (tests/torch/test_layers.py), without
+    lengths: 5 x (dwsep conv, BN, swish), SE (C/8), BN'd pointwise projection, swish."""
+
+    def __init__(self, C, K, m=5):
+        super().__init__()
+        self.convs = torch.nn.ModuleList(_DwSep(C, K) for _ in range(m))
+        self.bns = torch.nn.ModuleList(torch.nn.BatchNorm1d(C) for _ in range(m))
+        self.fc1 = torch.nn.Linear(C, C // 8)
+        self.fc2 = torch.nn.Linear(C // 8, C)
+        self.res = torch.nn.Conv1d(C, C, 1, bias=False)
+        self.res_bn = torch.nn.BatchNorm1d(C)
+
+    def forward(self, x):
+        h = x
+        for conv, bn in zip(self.convs, self.bns):
+            h = torch.nn.functional.silu(bn(conv(h)))
+        theta = torch.sigmoid(self.fc2(torch.nn.functional.silu(self.fc1(h.mean(dim=2)))))
+        return torch.nn.functional.silu(h * theta[:, :, None] + self.res_bn(self.res(x)))
+
+
+def _fwd_bwd(module, shape):
+    x = torch.randn(*shape, dtype=torch.float32, requires_grad=True)
+    g = torch.randn(*shape, dtype=torch.float32)
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        module(x).backward(g)
+    return timeit(step, min_time=1.0)
+
+
+def torch_dwsep():
+    return _fwd_bwd(_DwSep(256, 5).float().train(), (8, 256, 200))
+
+
+def torch_contextnet_block():
+    return _fwd_bwd(_ContextNetBlock(256, 5).float().train(), (8, 256, 200))
+
 TORCH_CASES = {
     "gemm 256x256x256": torch_gemm,
     # features
@@ -42,6 +92,8 @@ TORCH_CASES = {
     # rnnt
 
     # layers
+    "dwsep_conv1d C256 K5 T200 N8 fwd+bwd": torch_dwsep,
+    "contextnet_block C256 K5 T200 N8 fwd+bwd": torch_contextnet_block,
 
     # conformer, lstm, attention
 

@@ -105,6 +105,7 @@ static const struct {
   {"rnnt", bench_rnnt},
 
   /* layers */
+  {"layers", bench_layers},
 
   /* conformer, lstm, attention */
 

@@ -1287,3 +1287,128 @@ done:
   free(param), free(grads), free(out), free(s1), free(s2), free(s3), free(lrs), free(norms);
   return r;
 }
+
+/* ======================================================================================
+ * bench: one ContextNet block (C 256, kernel 5, T 200, batch 8, 5 layers, stride 1,
+ * training-mode BN) forward + backward, and its depthwise-separable conv alone.
+ * bench/compare.py times the same PyTorch module on one thread.
+ * ====================================================================================== */
+typedef struct bench_cn {
+  asr_contextnet_block_config cfg;
+  asr_contextnet_block_params p;
+  asr_contextnet_block_grads g;
+  asr_real *x, *y, *dx, *dy, *bufs[80];
+  int nbufs, fast;
+  void *saved, *work;
+  size_t sb, wb;
+} bench_cn;
+
+static asr_real *bench_buf(bench_cn *b, size_t n, asr_rng *rng, double scale, double shift) {
+  asr_real *p = (asr_real *)calloc(n ? n : 1, sizeof(asr_real));
+  size_t i;
+  if (!p || b->nbufs >= 80) {
+    free(p);
+    return NULL;
+  }
+  if (rng)
+    for (i = 0; i < n; i++) p[i] = (asr_real)(shift + scale * asr_rng_normal(rng));
+  b->bufs[b->nbufs++] = p;
+  return p;
+}
+
+static void bench_cn_call(void *v) {
+  bench_cn *b = (bench_cn *)v;
+  if (b->fast) {
+    asr_contextnet_block_forward(b->y, b->saved, b->sb, b->x, &b->p, NULL, &b->cfg, b->work, b->wb);
+    asr_contextnet_block_backward(b->dx, &b->g, b->dy, b->saved, b->sb, b->x, &b->p, NULL, &b->cfg, b->work, b->wb);
+  } else {
+    asr_contextnet_block_forward_ref(b->y, b->saved, b->sb, b->x, &b->p, NULL, &b->cfg, b->work, b->wb);
+    asr_contextnet_block_backward_ref(b->dx, &b->g, b->dy, b->saved, b->sb, b->x, &b->p, NULL, &b->cfg, b->work,
+                                      b->wb);
+  }
+}
+
+typedef struct bench_dws {
+  asr_conv1d_dims d;
+  asr_real *x, *y, *h, *dx, *dy, *dw, *dwg, *pw, *pwg;
+  void *work;
+  size_t wb;
+  int tier;
+} bench_dws;
+static void bench_dws_call(void *v) {
+  bench_dws *b = (bench_dws *)v;
+  if (b->tier == 2) {
+    asr_dwsep_conv1d_forward(b->y, b->h, b->x, b->dw, NULL, b->pw, NULL, NULL, &b->d, b->work, b->wb);
+    asr_dwsep_conv1d_backward(b->dx, b->dwg, NULL, b->pwg, NULL, b->dy, b->h, b->x, b->dw, b->pw, NULL, &b->d,
+                              b->work, b->wb);
+  } else {
+    asr_dwsep_conv1d_forward_ref(b->y, b->h, b->x, b->dw, NULL, b->pw, NULL, NULL, &b->d, b->work, b->wb);
+    asr_dwsep_conv1d_backward_ref(b->dx, b->dwg, NULL, b->pwg, NULL, b->dy, b->h, b->x, b->dw, b->pw, NULL, &b->d,
+                                  b->work, b->wb);
+  }
+}
+
+void bench_layers(at_bench *bench) {
+  const int N = 8, C = 256, T = 200, K = 5;
+  bench_cn b;
+  bench_dws d;
+  asr_rng rng;
+  int i, ok = 1, k;
+  size_t n = (size_t)N * C * T;
+  memset(&b, 0, sizeof b);
+  memset(&d, 0, sizeof d);
+  asr_rng_seed(&rng, 5, 0);
+  /* the depthwise-separable conv alone */
+  asr_conv1d_dims_init(&d.d, N, C, C, T, K);
+  d.d.padding = 2, d.d.groups = C;
+  d.wb = asr_dwsep_conv1d_workspace_size(&d.d);
+  d.x = bench_buf(&b, n, &rng, 1, 0), d.dy = bench_buf(&b, n, &rng, 1, 0);
+  d.y = bench_buf(&b, n, NULL, 0, 0), d.h = bench_buf(&b, n, NULL, 0, 0), d.dx = bench_buf(&b, n, NULL, 0, 0);
+  d.dw = bench_buf(&b, (size_t)C * K, &rng, 0.3, 0), d.dwg = bench_buf(&b, (size_t)C * K, NULL, 0, 0);
+  d.pw = bench_buf(&b, (size_t)C * C, &rng, 0.06, 0), d.pwg = bench_buf(&b, (size_t)C * C, NULL, 0, 0);
+  d.work = malloc(d.wb);
+  /* the block */
+  asr_contextnet_block_config_init(&b.cfg, N, C, C, T);
+  b.cfg.training = 1;
+  b.sb = asr_contextnet_block_saved_size(&b.cfg);
+  b.wb = asr_contextnet_block_workspace_size(&b.cfg);
+  b.saved = malloc(b.sb);
+  b.work = malloc(b.wb);
+  b.x = d.x, b.dy = d.dy, b.y = d.y, b.dx = d.dx;
+  for (i = 0; i < 5; i++) {
+    asr_contextnet_layer_params *l = &b.p.layer[i];
+    asr_contextnet_layer_grads *g = &b.g.layer[i];
+    l->dw_w = bench_buf(&b, (size_t)C * K, &rng, 0.3, 0), g->dw_w = bench_buf(&b, (size_t)C * K, NULL, 0, 0);
+    l->pw_w = bench_buf(&b, (size_t)C * C, &rng, 0.06, 0), g->pw_w = bench_buf(&b, (size_t)C * C, NULL, 0, 0);
+    l->bn.weight = bench_buf(&b, C, &rng, 0.1, 1), l->bn.bias = bench_buf(&b, C, &rng, 0.1, 0);
+    l->bn.running_mean = bench_buf(&b, C, NULL, 0, 0), l->bn.running_var = bench_buf(&b, C, NULL, 0, 1);
+    g->bn.weight = bench_buf(&b, C, NULL, 0, 0), g->bn.bias = bench_buf(&b, C, NULL, 0, 0);
+  }
+  b.p.se_w1 = bench_buf(&b, (size_t)32 * C, &rng, 0.06, 0), b.p.se_b1 = bench_buf(&b, 32, NULL, 0, 0);
+  b.p.se_w2 = bench_buf(&b, (size_t)32 * C, &rng, 0.17, 0), b.p.se_b2 = bench_buf(&b, C, NULL, 0, 0);
+  b.g.se_w1 = bench_buf(&b, (size_t)32 * C, NULL, 0, 0), b.g.se_b1 = bench_buf(&b, 32, NULL, 0, 0);
+  b.g.se_w2 = bench_buf(&b, (size_t)32 * C, NULL, 0, 0), b.g.se_b2 = bench_buf(&b, C, NULL, 0, 0);
+  b.p.res_w = bench_buf(&b, (size_t)C * C, &rng, 0.06, 0), b.g.res_w = bench_buf(&b, (size_t)C * C, NULL, 0, 0);
+  b.p.res_bn.weight = bench_buf(&b, C, &rng, 0.1, 1), b.p.res_bn.bias = bench_buf(&b, C, NULL, 0, 0);
+  b.p.res_bn.running_mean = bench_buf(&b, C, NULL, 0, 0), b.p.res_bn.running_var = bench_buf(&b, C, NULL, 0, 1);
+  b.g.res_bn.weight = bench_buf(&b, C, NULL, 0, 0), b.g.res_bn.bias = bench_buf(&b, C, NULL, 0, 0);
+  for (i = 0; i < b.nbufs; i++)
+    if (!b.bufs[i]) ok = 0;
+  if (ok && b.nbufs < 80 && b.saved && b.work && d.work) {
+    static const char *impls[3] = {"naive", "ref", "simd"};
+    for (k = 1; k <= 2; k++) {
+      d.tier = k;
+      at_bench_report(bench, "dwsep_conv1d C256 K5 T200 N8 fwd+bwd", impls[k],
+                      at_bench_time(bench_dws_call, &d, 1.0));
+    }
+    for (k = 1; k <= 2; k++) {
+      b.fast = k == 2;
+      at_bench_report(bench, "contextnet_block C256 K5 T200 N8 fwd+bwd", impls[k],
+                      at_bench_time(bench_cn_call, &b, 1.0));
+    }
+  } else {
+    fprintf(stderr, "bench layers: out of memory\n");
+  }
+  for (i = 0; i < b.nbufs; i++) free(b.bufs[i]);
+  free(b.saved), free(b.work), free(d.work);
+}
