@@ -220,6 +220,7 @@ int layer_se(at_layer_ctx *L);
 int layer_layer_norm(at_layer_ctx *L);
 int layer_batch_norm(at_layer_ctx *L);
 int layer_contextnet_block(at_layer_ctx *L);
+int layer_cross_entropy(at_layer_ctx *L);
 /* conformer, lstm, attention: their run functions */
 int layer_lstm(at_layer_ctx *L);
 int layer_attention(at_layer_ctx *L);

@@ -35,6 +35,8 @@ static const at_layer_def LAYERS[] = {
   {"se", "ContextNet squeeze-and-excitation on (N, C, T): mean over valid frames, gate", layer_se},
   {"contextnet_block", "ContextNet block: m x (dwsep conv, BN, swish), SE, residual projection",
    layer_contextnet_block},
+  {"cross_entropy", "CrossEntropyLoss over the last dimension: label smoothing, ignore index",
+   layer_cross_entropy},
   /* conformer, lstm, attention */
   {"lstm", "nn.LSTM(batch_first=True), one layer, --bidirectional, --pyramidal (LAS)", layer_lstm},
   {"attention", "seq2seq attention, one decoder step: --type dot|add|loc (ESPnet AttAdd/AttLoc)",
@@ -971,6 +973,67 @@ int layer_contextnet_block(at_layer_ctx *L) {
     r = check_result(L, (L->impl == AT_IMPL_SIMD ? asr_contextnet_block_backward : asr_contextnet_block_backward_ref)(
                             dx, &g, G, saved, sb, L->x, &p, len, &cfg, work, wb),
                      "backward");
+  }
+  return r;
+}
+
+/* cross_entropy: X logits (N, ..., V), --targets (N, ...) ints; no weights. y is the loss
+ * (reduction none: X's shape without V; sum/mean: a scalar); with G, grad_x. */
+int layer_cross_entropy(at_layer_ctx *L) {
+  const char *targets_path = NULL;
+  double smoothing = 0;
+  int ignore_index = -100, reduction = 2, M, V, d, r, cnt, tdims[ASR_MAX_DIMS], yd[ASR_MAX_DIMS], m;
+  at_opt opts[4];
+  int *tg;
+  asr_real *loss, *logp, *y, *dl;
+  memset(opts, 0, sizeof opts);
+  opts[0].name = "targets", opts[0].type = AT_STR, opts[0].dst = &targets_path;
+  opts[1].name = "label-smoothing", opts[1].type = AT_REAL, opts[1].dst = &smoothing, opts[1].hi = 1;
+  opt_int(&opts[2], "ignore-index", &ignore_index, -2147483647.0, 2147483647.0);
+  opts[3].name = "reduction", opts[3].type = AT_CHOICE, opts[3].dst = &reduction, opts[3].choices = "none|sum|mean";
+  r = at_layer_parse(L, opts, 4, "--targets T.npy [--label-smoothing 0] [--ignore-index -100] "
+                     "[--reduction none|sum|mean]", "logits (N, ..., V)");
+  if (r) return r;
+  if (!targets_path) return at_layer_fail(L, "--targets T.npy is required");
+  M = leading_rows(L);
+  V = L->x_dims[L->x_ndim - 1];
+  if (M < 0 || V < 1) return at_layer_fail(L, "%s: bad shape", L->x_path);
+  for (d = 0; d + 1 < L->x_ndim; d++) tdims[d] = L->x_dims[d];
+  tg = at_layer_input_int(L, targets_path, L->x_ndim - 1, tdims, NULL);
+  if (at_layer_failed(L)) return 2;
+  for (m = 0; m < M; m++)
+    if (tg[m] != ignore_index && (tg[m] < 0 || tg[m] >= V))
+      return at_layer_fail(L, "%s: target %d at %d is outside [0, %d) and not --ignore-index %d", targets_path,
+                           tg[m], m, V, ignore_index);
+  loss = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)(M ? M : 1));
+  logp = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * L->x_count);
+  dl = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)(M ? M : 1));
+  if (reduction == 0) {
+    for (d = 0; d + 1 < L->x_ndim; d++) yd[d] = L->x_dims[d];
+    y = at_layer_output(L, "y", L->x_ndim - 1, yd);
+  } else {
+    y = at_layer_output(L, "y", 0, yd);
+  }
+  if (at_layer_failed(L)) return 2;
+  r = check_result(L, asr_cross_entropy_forward(loss, logp, &cnt, L->x, tg, M, V, smoothing, ignore_index), "forward");
+  if (r) return r;
+  if (reduction == 2 && cnt == 0)   /* torch returns 0/0 = NaN; asrtool says why instead */
+    return at_layer_fail(L, "%s: every target is --ignore-index %d: the mean over 0 rows is undefined",
+                         targets_path, ignore_index);
+  if (reduction == 0) {
+    memcpy(y, loss, sizeof(asr_real) * (size_t)M);
+  } else {
+    double s = 0;
+    for (m = 0; m < M; m++) s += loss[m];
+    /* torch: 'mean' divides by the number of non-ignored rows */
+    y[0] = (asr_real)(reduction == 1 ? s : s / cnt);
+  }
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, reduction == 0 ? L->x_ndim - 1 : 0, yd);
+    asr_real *dx = at_layer_grad_x(L);
+    if (at_layer_failed(L)) return 2;
+    for (m = 0; m < M; m++) dl[m] = reduction == 0 ? G[m] : reduction == 1 ? G[0] : (asr_real)(G[0] / cnt);
+    r = check_result(L, asr_cross_entropy_backward(dx, dl, logp, tg, M, V, smoothing, ignore_index), "backward");
   }
   return r;
 }

@@ -527,3 +527,52 @@ def test_optim_bad_input():
     assert "SGD options" in proc.stderr, proc.stderr
     assert not os.path.exists(os.path.join(d, "o"))
     return "shape mismatch, wrong option"
+
+
+def test_dwsep_parameter_counts():
+    """The parameter counts of the table in docs/convolutions.md, against torch's own."""
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+    rows = [  # (full conv, separable, expected full, expected separable)
+        (nn.Conv2d(3, 3, 3, bias=False), nn.Sequential(nn.Conv2d(3, 3, 3, groups=3, bias=False),
+                                                       nn.Conv2d(3, 3, 1, bias=False)), 81, 36),
+        (nn.Conv2d(3, 1, 3, bias=False), nn.Sequential(nn.Conv2d(3, 3, 3, groups=3, bias=False),
+                                                       nn.Conv2d(3, 1, 1, bias=False)), 27, 30),
+        (nn.Conv1d(256, 256, 5, bias=False), DwSep(256, 256, 5, bias=False), 327680, 66816),
+        (nn.Conv1d(512, 512, 5, bias=False), DwSep(512, 512, 5, bias=False), 1310720, 264704),
+        (nn.Conv1d(512, 640, 5, bias=False), DwSep(512, 640, 5, bias=False), 1638400, 330240),
+        (nn.Conv1d(144, 144, 31, bias=False), DwSep(144, 144, 31, bias=False), 642816, 25200),
+    ]
+    for full, sep, nf, ns in rows:
+        assert count(full) == nf and count(sep) == ns, (count(full), count(sep), nf, ns)
+    return f"{len(rows)} rows"
+
+
+def test_cross_entropy_label_smoothing_ignore_index():
+    """asrtool layer cross_entropy against torch.nn.CrossEntropyLoss(label_smoothing,
+    ignore_index, reduction) on (N, T, V) logits; loss and gradient."""
+    rng = np.random.default_rng(31)
+    notes = []
+    for reduction in ("none", "sum", "mean"):
+        for eps, ig in ((0.0, -100), (0.1, -100), (0.25, 2)):
+            x = f32(rng.standard_normal((3, 4, 7)) * 2)
+            tg = rng.integers(0, 7, (3, 4))
+            tg[0, 1] = ig if ig >= 0 else -100
+            tg[2, 3] = -100 if ig == -100 else ig
+            d = tmpdir()
+            os.makedirs(os.path.join(d, "w"))
+            xt = torch.tensor(x, requires_grad=True)
+            loss_fn = nn.CrossEntropyLoss(label_smoothing=eps, ignore_index=ig, reduction=reduction)
+            y = loss_fn(xt.reshape(-1, 7), torch.tensor(tg.reshape(-1)))
+            if reduction == "none":
+                y = y.reshape(3, 4)
+            G = f32(rng.standard_normal(tuple(y.shape)))
+            (y * torch.tensor(G)).sum().backward()
+            out = os.path.join(d, "o")
+            asrtool("layer", "cross_entropy", "--weights", os.path.join(d, "w"), "--targets",
+                    save(d, "t.npy", tg.astype(np.int64)), "--label-smoothing", eps, "--ignore-index", ig,
+                    "--reduction", reduction, "--grad-output", save(d, "g.npy", G.astype(np.float32)),
+                    save(d, "x.npy", x.astype(np.float32)), out)
+            notes.append(check_close("y", load(out, "y.npy"), y.detach().numpy(), **TOL)[0])
+            notes.append(check_close("grad_x", load(out, "grad_x.npy"), xt.grad.numpy(), **TOL)[0])
+    return f"3 reductions x 3 (eps, ignore_index): worst {max(notes):.2g}"
