@@ -243,6 +243,8 @@ int gc_layer_conv1d(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_dwsep_conv1d(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_se(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_contextnet_block(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_cross_entropy(uint64_t seed, asr_gradcheck_report *rep);
+int gc_layer_glu_swish(uint64_t seed, asr_gradcheck_report *rep);
 /* bench of sections 4.1/4.2 (asrtool_layer.c): dwsep conv and ContextNet block */
 struct at_bench;
 void bench_layers(struct at_bench *b);

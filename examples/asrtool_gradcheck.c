@@ -72,6 +72,8 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"dwsep_conv1d", "depthwise K 5 stride 2 + pointwise 5->7, lengths: x and 4 weights", gc_layer_dwsep_conv1d, 1e-6},
   {"se", "ContextNet SE, C 8, R 3, lengths 7/6/5: x, fc1, fc2", gc_layer_se, 1e-6},
   {"contextnet_block", "3 layers 4->8, K 5, stride 2, training BN, lengths: x, all weights", gc_layer_contextnet_block, 1e-6},
+  {"cross_entropy", "softmax cross-entropy, 5 rows x 7, smoothing 0.1, one ignored row", gc_layer_cross_entropy, 1e-6},
+  {"glu_swish", "GLU over channels of (2,6,5), then swish", gc_layer_glu_swish, 1e-6},
 
   /* conformer, lstm, attention */
   {"lstm", "nn.LSTM (3,6,4) -> 3 with lengths 6,5,4: x, h0, c0, all weights", gc_lstm, 1e-6},

@@ -653,7 +653,7 @@ int layer_conv1d(at_layer_ctx *L) {
   opt_int(&opts[1], "padding", &padding, 0, 1e6);
   opt_int(&opts[2], "dilation", &dilation, 1, 1e6);
   opt_int(&opts[3], "groups", &groups, 1, 1e6);
-  r = at_layer_parse(L, opts, 4, "[--stride 1] [--padding 0] [--dilation 1] [--groups 1] [--lengths L]",
+  r = at_layer_parse(L, opts, 4, "[--stride 1] [--padding 0] [--dilation 1] [--groups 1]",
                      "(N, C_in, T)");
   if (r) return r;
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C_in, T), got %d dimensions", L->x_path, L->x_ndim);
@@ -699,7 +699,7 @@ int layer_dwsep_conv1d(at_layer_ctx *L) {
   opt_int(&opts[0], "stride", &stride, 1, 1e6);
   opt_int(&opts[1], "padding", &padding, 0, 1e6);
   opt_int(&opts[2], "dilation", &dilation, 1, 1e6);
-  r = at_layer_parse(L, opts, 3, "[--stride 1] [--padding 0] [--dilation 1] [--lengths L]", "(N, C, T)");
+  r = at_layer_parse(L, opts, 3, "[--stride 1] [--padding 0] [--dilation 1]", "(N, C, T)");
   if (r) return r;
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C, T), got %d dimensions", L->x_path, L->x_ndim);
   len = at_layer_lengths(L, L->x_dims[0], L->x_dims[2], 0);
@@ -754,7 +754,7 @@ int layer_se(at_layer_ctx *L) {
   const int *len;
   asr_real *w1, *b1, *w2, *b2, *y, *mean, *z, *gate, *work;
   size_t ws;
-  r = at_layer_parse(L, NULL, 0, "[--lengths L]", "(N, C, T)");
+  r = at_layer_parse(L, NULL, 0, "", "(N, C, T)");
   if (r) return r;
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C, T), got %d dimensions", L->x_path, L->x_ndim);
   N = L->x_dims[0], C = L->x_dims[1], T = L->x_dims[2];
@@ -859,7 +859,7 @@ int layer_contextnet_block(at_layer_ctx *L) {
   opts[2].name = "train", opts[2].type = AT_FLAG, opts[2].dst = &train;
   opts[3].name = "eps", opts[3].type = AT_REAL, opts[3].dst = &eps, opts[3].hi = 1;
   opts[4].name = "momentum", opts[4].type = AT_REAL, opts[4].dst = &momentum, opts[4].hi = 1;
-  r = at_layer_parse(L, opts, 5, "[--kernel 5] [--stride 1] [--train] [--eps 1e-5] [--momentum 0.1] [--lengths L]",
+  r = at_layer_parse(L, opts, 5, "[--kernel 5] [--stride 1] [--train] [--eps 1e-5] [--momentum 0.1]",
                      "(N, C_in, T)");
   if (r) return r;
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C_in, T), got %d dimensions", L->x_path, L->x_ndim);
@@ -1474,4 +1474,69 @@ void bench_layers(at_bench *bench) {
   }
   for (i = 0; i < b.nbufs; i++) free(b.bufs[i]);
   free(b.saved), free(b.work), free(d.work);
+}
+
+/* cross-entropy with label smoothing 0.1 and an ignored row; sum(w * loss) */
+typedef struct gc_ce {
+  asr_real *x, *loss, *logp, *w;
+  const int *y;
+} gc_ce;
+static double gc_ce_f(void *v) {
+  gc_ce *c = (gc_ce *)v;
+  int cnt;
+  asr_cross_entropy_forward(c->loss, c->logp, &cnt, c->x, c->y, 5, 7, 0.1, -100);
+  return gc_dot(c->w, c->loss, 5);
+}
+int gc_layer_cross_entropy(uint64_t seed, asr_gradcheck_report *rep) {
+  static const int y[5] = {2, -100, 0, 6, 3};
+  gc_buf B;
+  gc_ce c;
+  asr_rng rng;
+  asr_real *dx;
+  asr_gradcheck_param p;
+  asr_result r;
+  B.n = 0;
+  asr_rng_seed(&rng, seed, 14);
+  c.y = y;
+  c.x = gc_new(&B, 35, &rng, 2), c.w = gc_new(&B, 5, &rng, 1);
+  c.loss = gc_new(&B, 5, NULL, 0), c.logp = gc_new(&B, 35, NULL, 0), dx = gc_new(&B, 35, NULL, 0);
+  if (B.n != 5) return gc_free(&B), 2;
+  gc_ce_f(&c);
+  r = asr_cross_entropy_backward(dx, c.w, c.logp, y, 5, 7, 0.1, -100);
+  p.name = "logits", p.x = c.x, p.grad = dx, p.n = 35;
+  if (r == ASR_OK) r = asr_gradcheck(gc_ce_f, &c, &p, 1, NULL, &rng, rep);
+  gc_free(&B);
+  return r == ASR_OK ? 0 : 2;
+}
+
+/* GLU over the channel axis of (2, 6, 5) followed by swish: sum(G * swish(glu(x))) */
+typedef struct gc_glu {
+  asr_real *x, *h, *y, *G;
+} gc_glu;
+static double gc_glu_f(void *v) {
+  gc_glu *c = (gc_glu *)v;
+  asr_glu_forward(c->h, c->x, 2, 3, 5);
+  asr_swish_forward(c->y, c->h, 30);
+  return gc_dot(c->G, c->y, 30);
+}
+int gc_layer_glu_swish(uint64_t seed, asr_gradcheck_report *rep) {
+  gc_buf B;
+  gc_glu c;
+  asr_rng rng;
+  asr_real *dh, *dx;
+  asr_gradcheck_param p;
+  asr_result r;
+  B.n = 0;
+  asr_rng_seed(&rng, seed, 15);
+  c.x = gc_new(&B, 60, &rng, 2), c.G = gc_new(&B, 30, &rng, 1);
+  c.h = gc_new(&B, 30, NULL, 0), c.y = gc_new(&B, 30, NULL, 0);
+  dh = gc_new(&B, 30, NULL, 0), dx = gc_new(&B, 60, NULL, 0);
+  if (B.n != 6) return gc_free(&B), 2;
+  gc_glu_f(&c);
+  asr_swish_backward(dh, c.G, c.h, 30);
+  r = asr_glu_backward(dx, dh, c.x, 2, 3, 5);
+  p.name = "x", p.x = c.x, p.grad = dx, p.n = 60;
+  if (r == ASR_OK) r = asr_gradcheck(gc_glu_f, &c, &p, 1, NULL, &rng, rep);
+  gc_free(&B);
+  return r == ASR_OK ? 0 : 2;
 }
