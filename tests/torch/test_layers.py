@@ -576,3 +576,26 @@ def test_cross_entropy_label_smoothing_ignore_index():
             notes.append(check_close("y", load(out, "y.npy"), y.detach().numpy(), **TOL)[0])
             notes.append(check_close("grad_x", load(out, "grad_x.npy"), xt.grad.numpy(), **TOL)[0])
     return f"3 reductions x 3 (eps, ignore_index): worst {max(notes):.2g}"
+
+
+def test_se_contextnet_bad_input():
+    fc = {"fc1.weight": np.zeros((2, 8)), "fc1.bias": np.zeros(2), "fc2.weight": np.zeros((8, 2)),
+          "fc2.bias": np.zeros(8)}
+    _bad("se", dict(fc, **{"fc2.weight": np.zeros((8, 3))}), x_shape=(1, 8, 5), expect_in_msg="dimension 1 (C/r)")
+    d = tmpdir()
+    lp = save(d, "len.npy", np.array([0], dtype=np.int32))
+    _bad("se", fc, "--lengths", lp, x_shape=(1, 8, 5), expect_in_msg="outside [1, 5]")
+    state = {k: v.numpy() for k, v in ContextNetBlock(4, 8, 2, 5, 1).state_dict().items()}
+    _bad("contextnet_block", dict(state, **{"layers.5.extra": np.zeros(1)}), x_shape=(1, 4, 6),
+         expect_in_msg="unexpected weight 'layers.5.extra'")
+    missing = dict(state)
+    del missing["residual.bn.running_var"]
+    _bad("contextnet_block", missing, x_shape=(1, 4, 6), expect_in_msg="residual.bn.running_var")
+    _bad("contextnet_block", state, "--kernel", "3", x_shape=(1, 4, 6), expect_in_msg="dimension 2 (kernel)")
+    _bad("contextnet_block", state, "--kernel", "4", x_shape=(1, 4, 6), expect_in_msg="must be odd")
+    _bad("contextnet_block", state, x_shape=(1, 5, 6), expect_in_msg="layers.0.conv.depthwise.weight")
+    tg = save(d, "t.npy", np.array([[-100, -100]], dtype=np.int64))
+    _bad("cross_entropy", {}, "--targets", tg, x_shape=(1, 2, 3), expect_in_msg="mean over 0 rows")
+    tg = save(d, "t2.npy", np.array([[0, 3]], dtype=np.int64))
+    _bad("cross_entropy", {}, "--targets", tg, x_shape=(1, 2, 3), expect_in_msg="outside [0, 3)")
+    return "se shapes/lengths, contextnet keys/kernel/channels, cross_entropy targets"
