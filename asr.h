@@ -6209,6 +6209,8 @@ ASR__PRIVATE asr_result asr__cn_backward(asr_real *dx, const asr_contextnet_bloc
       for (t = 0; t < s.len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s.zsum[o + t]));
     }
   if (c->residual) {
+    /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
+     * backward adds its share into dx (the main path adds the rest below) */
     asr_conv1d_dims d;
     asr__cn_res_dims(c, &d);
     memset(G2, 0, sizeof(asr_real) * NTm);
@@ -6219,7 +6221,8 @@ ASR__PRIVATE asr_result asr__cn_backward(asr_real *dx, const asr_contextnet_bloc
                                                                &d, scratch, sbytes);
     if (r != ASR_OK) return r;
   }
-  /* SE backward into dh_m */
+  /* the main branch: SE backward turns dZ into dh_m, the gradient of the last layer's
+   * output (including the share every frame has through the SE mean) */
   memset(G1, 0, sizeof(asr_real) * NTm);
   r = (fast ? asr_se_backward : asr_se_backward_ref)(G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, DZ, s.h[m - 1],
                                                      s.se_mean, s.se_z, s.se_gate, p->se_w1, p->se_w2, s.len[m],
@@ -6232,11 +6235,13 @@ ASR__PRIVATE asr_result asr__cn_backward(asr_real *dx, const asr_contextnet_bloc
     int Ti = i == m - 1 ? Tm : c->T;
     size_t cnt = (size_t)c->N * c->C_out * Ti, k;
     asr__cn_dims(c, i, &d);
-    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s.b[i][k]));   /* through swish */
+    /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
+    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s.b[i][k]));   /* db = dh swish'(b) */
     memset(G2, 0, sizeof(asr_real) * cnt);
     r = asr_batch_norm_backward(G2, gl->bn.weight, gl->bn.bias, G1, s.a[i], s.bn_mean[i], s.bn_rstd[i],
                                 l->bn.weight, s.len[i + 1], c->N, c->C_out, Ti, c->training);
     if (r != ASR_OK) return r;
+    /* da is in G2: G1 is free again and receives dh_prev (layer 0 writes into dx) */
     if (i > 0) memset(G1, 0, sizeof(asr_real) * (size_t)c->N * c->C_out * c->T);
     r = (fast ? asr_dwsep_conv1d_backward : asr_dwsep_conv1d_backward_ref)(
         i > 0 ? G1 : dx, gl->dw_w, gl->dw_b, gl->pw_w, gl->pw_b, G2, s.dwh[i], i > 0 ? s.h[i - 1] : x, l->dw_w,
