@@ -1393,6 +1393,199 @@ ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
                                                   int T, int F, int D, void *work,
                                                   size_t work_bytes);
 
+
+/* ---- The Conformer block's configuration (ESPnet's EncoderLayer with macaron-style
+ * feed-forward, the convolution module, swish, normalize_before = True, concat_after =
+ * False, in evaluation: no dropout). */
+typedef struct asr_conformer_config {
+  int d_model;            /* D, ESPnet's output_size / attention_dim */
+  int heads;              /* H, attention_heads; must divide D */
+  int ff_dim;             /* F, linear_units of both feed-forward modules */
+  int kernel;             /* K, cnn_module_kernel; odd (padding (K-1)/2 keeps T) */
+  asr_rel_pos_type rel_pos;
+  int training;           /* batch norm of the conv module: batch statistics of the valid
+                             frames (1, the running ones are updated) or running ones (0) */
+  double bn_momentum;     /* 0.1 (nn.BatchNorm1d) */
+  double bn_eps;          /* 1e-5 (nn.BatchNorm1d) */
+  double ln_eps;          /* 1e-12: ESPnet's LayerNorm, not torch's default 1e-5 */
+} asr_conformer_config;
+/* Fills c with ESPnet's defaults for these sizes (latest rel_pos, evaluation). */
+ASRDEF void asr_conformer_config_init(asr_conformer_config *c, int d_model, int heads, int ff_dim,
+                                      int kernel);
+
+/* ---- Feed-forward module, ESPnet's PositionwiseFeedForward with swish [Gulati20] Sec. 2.3:
+ *   y = W2 swish(W1 x + b1) + b2          w_1 (F,D), w_2 (D,F)
+ * per frame, over M = N*T rows of x (M,D). Saved h (M,F) = W1 x + b1 and s (M,F) =
+ * swish(h). backward: ds = dy W2, dW2 += dy^T s, db2 += sum dy, dh = swish'(h) ds,
+ * dW1 += dh^T x, db1 += sum dh, dx += dh W1. The block applies it with the macaron 1/2
+ * residual weight [Gulati20] eq. (1): x + 1/2 FFN(x). */
+typedef struct asr_conformer_ff_params {
+  const asr_real *w1, *b1;   /* w_1.weight (F,D), w_1.bias (F) */
+  const asr_real *w2, *b2;   /* w_2.weight (D,F), w_2.bias (D) */
+} asr_conformer_ff_params;
+typedef struct asr_conformer_ff_grads {
+  asr_real *w1, *b1, *w2, *b2;
+} asr_conformer_ff_grads;
+typedef struct asr_conformer_ff_saved {
+  asr_real *h, *s;           /* (M,F) */
+} asr_conformer_ff_saved;
+ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
+                                           const asr_real *x, const asr_conformer_ff_params *p,
+                                           int M, int D, int F);
+/* work: 2 M F reals (asr_conformer_ff_workspace_size). */
+ASRDEF size_t asr_conformer_ff_workspace_size(int M, int F);
+ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
+                                            const asr_real *dy, const asr_conformer_ff_saved *s,
+                                            const asr_real *x, const asr_conformer_ff_params *p,
+                                            int M, int D, int F, void *work, size_t work_bytes);
+
+/* ---- Convolution module, ESPnet's ConvolutionModule [Gulati20] Sec. 2.2:
+ *   a = pointwise_conv1(x)            (2D,D,1) + bias: per frame, D -> 2D
+ *   u = GLU(a) = a[:D] * sigmoid(a[D:])   over channels
+ *   c = depthwise_conv(u)             (D,1,K), padding (K-1)/2, + bias
+ *   n = BatchNorm1d(c)                norm.weight/bias/running_mean/running_var (D)
+ *   s = swish(n)
+ *   y = pointwise_conv2(s)            (D,D,1) + bias
+ * x, y (N,T,D) channels last as the block holds them; the depthwise conv and the batch
+ * norm run channels first on (N,D,T). Padding is masked: the depthwise conv reads the
+ * padded frames as 0 (asr_depthwise_conv1d_forward with lengths), so a valid output
+ * frame sees exactly the zero padding an unpadded utterance would have at its ends:
+ * the valid outputs do not depend on the padding (neither its contents nor its
+ * amount); padded outputs are 0. In training the batch statistics are those of the
+ * valid frames. NOTE: ESPnet's ConvolutionModule takes no mask: its depthwise conv
+ * reads whatever the padded frames hold and its BatchNorm1d averages them too; WeNet
+ * zeroes the module's input at padded frames, which still lets pointwise_conv1's bias
+ * through GLU into the valid frames near the end. Masking after GLU is what makes a
+ * padded item equal to the same item alone.
+ * Saved (asr_conformer_conv_saved over one buffer of asr_conformer_conv_saved_size()):
+ *   a (N,T,2D), u (N,D,T), c (N,D,T), bn_mean, bn_rstd (D), n (N,D,T), s (N,T,D).
+ * backward: through each step in reverse, each by its section-4 function. */
+typedef struct asr_conformer_conv_params {
+  const asr_real *pw1_w, *pw1_b;        /* pointwise_conv1.weight (2D,D,1), .bias (2D) */
+  const asr_real *dw_w, *dw_b;          /* depthwise_conv.weight (D,1,K), .bias (D) */
+  const asr_real *bn_w, *bn_b;          /* norm.weight (D), norm.bias (D) */
+  asr_real *bn_mean, *bn_var;           /* norm.running_mean, norm.running_var (D); updated
+                                           in place by a training-mode forward */
+  const asr_real *pw2_w, *pw2_b;        /* pointwise_conv2.weight (D,D,1), .bias (D) */
+} asr_conformer_conv_params;
+typedef struct asr_conformer_conv_grads {
+  asr_real *pw1_w, *pw1_b, *dw_w, *dw_b, *bn_w, *bn_b, *pw2_w, *pw2_b;
+} asr_conformer_conv_grads;
+typedef struct asr_conformer_conv_saved {
+  asr_real *a;                  /* (N,T,2D) */
+  asr_real *u, *c, *n;          /* (N,D,T) */
+  asr_real *bn_mean, *bn_rstd;  /* (D) the statistics the batch norm used */
+  asr_real *s;                  /* (N,T,D) */
+} asr_conformer_conv_saved;
+ASRDEF size_t asr_conformer_conv_saved_size(int N, int T, int D);
+ASRDEF asr_result asr_conformer_conv_saved_init(asr_conformer_conv_saved *s, void *buf, size_t bytes,
+                                                int N, int T, int D);
+/* forward and backward both take this many bytes of work */
+ASRDEF size_t asr_conformer_conv_workspace_size(int N, int T, int D);
+/* _ref runs the pointwise convolutions on asr_linear_*_ref, the unsuffixed on the fastest. */
+ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conformer_conv_params *p,
+                                                 const asr_conformer_config *cfg, int N, int T,
+                                                 void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
+                                             const asr_real *x, const int *lengths,
+                                             const asr_conformer_conv_params *p,
+                                             const asr_conformer_config *cfg, int N, int T,
+                                             void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conformer_conv_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conformer_conv_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
+                                              const asr_real *dy, const asr_conformer_conv_saved *s,
+                                              const asr_real *x, const int *lengths,
+                                              const asr_conformer_conv_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes);
+
+/* ---- The Conformer block, ESPnet's EncoderLayer [Gulati20] Sec. 2.4, eq. (1), with
+ * pre-norm residual units (normalize_before) and the final layer norm:
+ *   x1 = x  + 1/2 FFN_macaron(LN_ff_macaron(x))
+ *   x2 = x1 + MHSA(LN_mha(x1), pos_emb, mask)
+ *   x3 = x2 + Conv(LN_conv(x2))
+ *   x4 = x3 + 1/2 FFN(LN_ff(x3))
+ *   y  = LN_final(x4)
+ * x, y (N,T,D); pos_emb (P,D) from asr_rel_pos_encoding(cfg->rel_pos, T) (ESPnet makes
+ * it once per utterance and hands it to every block). Layer norms are ESPnet's (eps
+ * 1e-12). Padded frames: y is 0 there, and dy there is ignored. backward: the residual
+ * streams add, each module's backward in reverse, dx accumulated. Weights (ESPnet's
+ * state_dict keys under the block): feed_forward_macaron.w_1/w_2, self_attn.*,
+ * conv_module.*, feed_forward.w_1/w_2, norm_ff_macaron, norm_mha, norm_conv, norm_ff,
+ * norm_final (.weight, .bias). */
+typedef struct asr_conformer_norm {
+  const asr_real *weight, *bias;   /* (D) */
+} asr_conformer_norm;
+typedef struct asr_conformer_block_params {
+  asr_conformer_ff_params ff_macaron, ff;
+  asr_rel_mhsa_params mhsa;
+  asr_conformer_conv_params conv;
+  asr_conformer_norm norm_ff_macaron, norm_mha, norm_conv, norm_ff, norm_final;
+} asr_conformer_block_params;
+typedef struct asr_conformer_block_grads {
+  asr_conformer_ff_grads ff_macaron, ff;
+  asr_rel_mhsa_grads mhsa;
+  asr_conformer_conv_grads conv;
+  asr_real *norm_w[5], *norm_b[5];   /* ff_macaron, mha, conv, ff, final */
+} asr_conformer_block_grads;
+typedef struct asr_conformer_block_saved {
+  asr_real *x1, *x2, *x3, *x4;       /* (N,T,D) the residual stream after each module */
+  asr_real *ln[4];                   /* (N,T,D) the inputs of the four modules */
+  asr_real *ln_mean[5], *ln_rstd[5]; /* (N*T) the statistics of the five layer norms */
+  asr_conformer_ff_saved ff_macaron, ff;
+  asr_rel_mhsa_saved mhsa;
+  asr_conformer_conv_saved conv;
+} asr_conformer_block_saved;
+ASRDEF size_t asr_conformer_block_saved_size(const asr_conformer_config *cfg, int N, int T);
+ASRDEF asr_result asr_conformer_block_saved_init(asr_conformer_block_saved *s, void *buf,
+                                                 size_t bytes, const asr_conformer_config *cfg,
+                                                 int N, int T);
+ASRDEF size_t asr_conformer_block_forward_workspace_size(const asr_conformer_config *cfg, int N,
+                                                         int T);
+ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_config *cfg, int N,
+                                                          int T);
+/* _ref composes the _ref tiers of every part; the unsuffixed the fastest ones. Errors:
+ * D % H != 0 and odd D are ASR_ERR_SHAPE; an even kernel ASR_ERR_INVALID_ARG. */
+ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
+                                                  const asr_real *x, const asr_real *pos_emb,
+                                                  const int *lengths,
+                                                  const asr_conformer_block_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_block_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb,
+                                              const int *lengths,
+                                              const asr_conformer_block_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes);
+/* d_pos_emb (P,D) may be NULL. */
+ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                                   const asr_conformer_block_grads *g,
+                                                   const asr_real *dy,
+                                                   const asr_conformer_block_saved *s,
+                                                   const asr_real *x, const asr_real *pos_emb,
+                                                   const int *lengths,
+                                                   const asr_conformer_block_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_conformer_block_grads *g,
+                                               const asr_real *dy,
+                                               const asr_conformer_block_saved *s,
+                                               const asr_real *x, const asr_real *pos_emb,
+                                               const int *lengths,
+                                               const asr_conformer_block_params *p,
+                                               const asr_conformer_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes);
+
 /* ---------------------------------------------------------------------------------------
  * 4.4 Recurrent and attention: LSTM (uni, bi, pyramidal), dot / additive / location-aware
  * --------------------------------------------------------------------------------------- */
@@ -2205,6 +2398,18 @@ ASRDEF asr_result asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd,
  * six weights. */
 ASRDEF asr_result asr_gradcheck_conv2d_subsampling(int N, int T, int F, int D, uint64_t seed,
                                                    asr_gradcheck_report *report);
+
+
+/* ---- Conformer modules and block: finite differences of the library's own tiers
+ * (fast = 0: _ref, 1: unsuffixed), objective sum(W*y), items of lengths T, T-1, ... (at
+ * least 1), every input and parameter (for the block: x, pos_emb and all of
+ * ESPnet's EncoderLayer weights). training = 1 uses batch statistics in the conv
+ * module's batch norm. D 8, 2 heads, F 12, kernel 5. */
+ASRDEF asr_result asr_gradcheck_conformer_ff(int fast, uint64_t seed, asr_gradcheck_report *report);
+ASRDEF asr_result asr_gradcheck_conformer_conv(int fast, int training, int N, int T, uint64_t seed,
+                                               asr_gradcheck_report *report);
+ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type, int training, int N,
+                                                int T, uint64_t seed, asr_gradcheck_report *report);
 
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers
@@ -7219,6 +7424,490 @@ ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
   return asr_conv2d_subsampling_backward_ref(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
 }
 
+
+/* ---- the Conformer block and its modules */
+ASRDEF void asr_conformer_config_init(asr_conformer_config *c, int d_model, int heads, int ff_dim,
+                                      int kernel) {
+  memset(c, 0, sizeof *c);
+  c->d_model = d_model, c->heads = heads, c->ff_dim = ff_dim, c->kernel = kernel;
+  c->rel_pos = ASR_REL_POS_LATEST;
+  c->training = 0;
+  c->bn_momentum = 0.1, c->bn_eps = 1e-5, c->ln_eps = 1e-12;
+}
+
+/* Transposes each item: dst (N,C,T) <- src (N,T,C), zeroing frames t >= lengths[n]
+ * (channels_first = 1), or dst (N,T,C) <- src (N,C,T) likewise (channels_first = 0). */
+ASR__PRIVATE void asr__conf_transpose(asr_real *dst, const asr_real *src, const int *lengths, int N,
+                                      int T, int C, int channels_first) {
+  int n, t, c;
+  for (n = 0; n < N; n++) {
+    int len = lengths ? lengths[n] : T;
+    const asr_real *s = src + (size_t)n * T * C;
+    asr_real *d = dst + (size_t)n * T * C;
+    for (t = 0; t < T; t++)
+      for (c = 0; c < C; c++) {
+        asr_real v = t < len ? (channels_first ? s[(size_t)t * C + c] : s[(size_t)c * T + t]) : 0;
+        if (channels_first) d[(size_t)c * T + t] = v;
+        else d[(size_t)t * C + c] = v;
+      }
+  }
+}
+/* Zeroes the frames t >= lengths[n] of x (N,T,C). */
+ASR__PRIVATE void asr__conf_mask_rows(asr_real *x, const int *lengths, int N, int T, int C) {
+  int n;
+  if (!lengths) return;
+  for (n = 0; n < N; n++)
+    if (lengths[n] < T) memset(x + ((size_t)n * T + lengths[n]) * C, 0, sizeof(asr_real) * (size_t)(T - lengths[n]) * C);
+}
+
+/* -- feed-forward */
+ASRDEF size_t asr_conformer_ff_workspace_size(int M, int F) {
+  if (M < 0 || F < 0) return (size_t)-1;
+  return asr__rnn_bytes((size_t)M, (size_t)F, 2, 1);
+}
+
+ASR__PRIVATE asr_result asr__conf_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
+                                             const asr_real *x, const asr_conformer_ff_params *p,
+                                             int M, int D, int F, int fast) {
+  asr_result r;
+  if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
+  if (M == 0) return ASR_OK;
+  if (!y || !x || !s->h || !s->s) return ASR_ERR_INVALID_ARG;
+  /* h = x W1^T + b1, s = swish(h), y = s W2^T + b2 */
+  r = fast ? asr_linear_forward(s->h, x, p->w1, p->b1, M, D, F) : asr_linear_forward_ref(s->h, x, p->w1, p->b1, M, D, F);
+  if (r) return r;
+  asr_swish_forward(s->s, s->h, (size_t)M * F);
+  return fast ? asr_linear_forward(y, s->s, p->w2, p->b2, M, F, D) : asr_linear_forward_ref(y, s->s, p->w2, p->b2, M, F, D);
+}
+
+ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
+                                           const asr_real *x, const asr_conformer_ff_params *p,
+                                           int M, int D, int F) {
+  return asr__conf_ff_forward(y, s, x, p, M, D, F, 1);
+}
+
+ASR__PRIVATE asr_result asr__conf_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
+                                              const asr_real *dy, const asr_conformer_ff_saved *s,
+                                              const asr_real *x, const asr_conformer_ff_params *p,
+                                              int M, int D, int F, void *work, size_t work_bytes,
+                                              int fast) {
+  asr_real *ds, *dh;
+  asr_result r;
+  if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
+  if (M == 0) return ASR_OK;
+  if (!dy || !x) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_conformer_ff_workspace_size(M, F) || !work) return ASR_ERR_WORKSPACE;
+  ds = (asr_real *)work;
+  dh = ds + (size_t)M * F;
+  memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);
+  /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
+  r = (fast ? asr_linear_backward : asr_linear_backward_ref)(ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s,
+                                                              p->w2, M, F, D);
+  if (r) return r;
+  asr_swish_backward(dh, ds, s->h, (size_t)M * F);
+  return (fast ? asr_linear_backward : asr_linear_backward_ref)(dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x,
+                                                                 p->w1, M, D, F);
+}
+
+ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
+                                            const asr_real *dy, const asr_conformer_ff_saved *s,
+                                            const asr_real *x, const asr_conformer_ff_params *p,
+                                            int M, int D, int F, void *work, size_t work_bytes) {
+  return asr__conf_ff_backward(dx, g, dy, s, x, p, M, D, F, work, work_bytes, 1);
+}
+
+/* -- convolution module */
+ASRDEF size_t asr_conformer_conv_saved_size(int N, int T, int D) {
+  size_t n;
+  if (N < 0 || T < 0 || D < 1) return (size_t)-1;
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)D, 6);             /* a (2), u, c, n, s */
+  return asr__rnn_add(n, asr__rnn_bytes((size_t)D, 2, 1, 1));        /* bn_mean, bn_rstd */
+}
+
+ASRDEF asr_result asr_conformer_conv_saved_init(asr_conformer_conv_saved *s, void *buf, size_t bytes,
+                                                int N, int T, int D) {
+  size_t need = asr_conformer_conv_saved_size(N, T, D), ntd = (size_t)N * T * D;
+  asr_real *r = (asr_real *)buf;
+  if (!s || need == (size_t)-1) return ASR_ERR_INVALID_ARG;
+  if (bytes < need || !buf) return ASR_ERR_WORKSPACE;
+  s->a = r, s->u = r + 2 * ntd, s->c = r + 3 * ntd, s->n = r + 4 * ntd, s->s = r + 5 * ntd;
+  s->bn_mean = r + 6 * ntd, s->bn_rstd = s->bn_mean + D;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_conformer_conv_workspace_size(int N, int T, int D) {
+  if (N < 0 || T < 0 || D < 1) return (size_t)-1;
+  return asr__rnn_bytes((size_t)N, (size_t)T, (size_t)D, 4);
+}
+
+ASR__PRIVATE asr_result asr__conf_conv_check(const asr_conformer_conv_saved *s, const void *x,
+                                             const int *lengths, const asr_conformer_conv_params *p,
+                                             const asr_conformer_config *cfg, int N, int T) {
+  int b;
+  if (!s || !p || !cfg || N < 0 || T < 0 || cfg->d_model < 1 || cfg->kernel < 1) return ASR_ERR_INVALID_ARG;
+  if (cfg->kernel % 2 == 0) return ASR_ERR_INVALID_ARG;   /* ESPnet asserts (K-1) % 2 == 0 */
+  if (!p->pw1_w || !p->dw_w || !p->pw2_w || !p->bn_mean || !p->bn_var) return ASR_ERR_INVALID_ARG;
+  if ((size_t)N * T > 0 && !x) return ASR_ERR_INVALID_ARG;
+  if ((double)N * T * cfg->d_model * 2 > 2147483647.0) return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__conf_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
+                                               const asr_real *x, const int *lengths,
+                                               const asr_conformer_conv_params *p,
+                                               const asr_conformer_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes, int fast) {
+  int D, K, M = N * T;
+  asr_real *tmp;
+  asr_result r = asr__conf_conv_check(s, x, lengths, p, cfg, N, T);
+  if (r) return r;
+  if (M == 0) return ASR_OK;
+  if (!y) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_conformer_conv_workspace_size(N, T, cfg->d_model) || !work) return ASR_ERR_WORKSPACE;
+  D = cfg->d_model, K = cfg->kernel;
+  tmp = (asr_real *)work;                      /* (N,T,D) channels-last scratch */
+  /* a = pointwise_conv1(x): a (2D,D,1) kernel is a per-frame linear map */
+  r = fast ? asr_linear_forward(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D)
+           : asr_linear_forward_ref(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D);
+  if (r) return r;
+  /* u = GLU over the channels, then channels first with the padded frames zeroed */
+  r = asr_glu_forward(tmp, s->a, M, D, 1);
+  if (r) return r;
+  asr__conf_transpose(s->u, tmp, lengths, N, T, D, 1);
+  /* c = depthwise conv (padding (K-1)/2 keeps T); padded frames are read as 0 */
+  r = asr_depthwise_conv1d_forward(s->c, s->u, p->dw_w, p->dw_b, lengths, N, D, T, K, 1, (K - 1) / 2, 1);
+  if (r) return r;
+  /* n = batch norm, s = swish */
+  r = asr_batch_norm_forward(s->n, s->bn_mean, s->bn_rstd, p->bn_mean, p->bn_var, s->c, p->bn_w, p->bn_b,
+                             lengths, N, D, T, cfg->training, cfg->bn_momentum, cfg->bn_eps);
+  if (r) return r;
+  asr_swish_forward(tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
+  asr__conf_transpose(s->s, tmp, lengths, N, T, D, 0);
+  /* y = pointwise_conv2(s), 0 at padded frames */
+  r = fast ? asr_linear_forward(y, s->s, p->pw2_w, p->pw2_b, M, D, D)
+           : asr_linear_forward_ref(y, s->s, p->pw2_w, p->pw2_b, M, D, D);
+  if (r) return r;
+  asr__conf_mask_rows(y, lengths, N, T, D);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conformer_conv_params *p,
+                                                 const asr_conformer_config *cfg, int N, int T,
+                                                 void *work, size_t work_bytes) {
+  return asr__conf_conv_forward(y, s, x, lengths, p, cfg, N, T, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
+                                             const asr_real *x, const int *lengths,
+                                             const asr_conformer_conv_params *p,
+                                             const asr_conformer_config *cfg, int N, int T,
+                                             void *work, size_t work_bytes) {
+  return asr__conf_conv_forward(y, s, x, lengths, p, cfg, N, T, work, work_bytes, 1);
+}
+
+ASR__PRIVATE asr_result asr__conf_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                const asr_real *dy, const asr_conformer_conv_saved *s,
+                                                const asr_real *x, const int *lengths,
+                                                const asr_conformer_conv_params *p,
+                                                const asr_conformer_config *cfg, int N, int T,
+                                                void *work, size_t work_bytes, int fast) {
+  int D, K, M = N * T;
+  size_t ntd;
+  asr_real *b1, *b2, *da;
+  asr_result r = asr__conf_conv_check(s, x, lengths, p, cfg, N, T);
+  if (r) return r;
+  if (M == 0) return ASR_OK;
+  if (!dy) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_conformer_conv_workspace_size(N, T, cfg->d_model) || !work) return ASR_ERR_WORKSPACE;
+  D = cfg->d_model, K = cfg->kernel, ntd = (size_t)M * D;
+  b1 = (asr_real *)work, b2 = b1 + ntd, da = b2 + ntd;   /* two (N,T,D) and one (N,T,2D) */
+  /* dy at padded frames: their outputs are constant 0 */
+  memcpy(b2, dy, sizeof(asr_real) * ntd);
+  asr__conf_mask_rows(b2, lengths, N, T, D);
+  /* pointwise_conv2: ds (b1) = dy W2, dW2 += dy^T s */
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  r = (fast ? asr_linear_backward : asr_linear_backward_ref)(b1, g ? g->pw2_w : NULL, g ? g->pw2_b : NULL, b2,
+                                                              s->s, p->pw2_w, M, D, D);
+  if (r) return r;
+  /* channels first (b2), swish backward into b1 */
+  asr__conf_transpose(b2, b1, lengths, N, T, D, 1);
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  asr_swish_backward(b1, b2, s->n, ntd);
+  /* batch norm backward into b2 */
+  memset(b2, 0, sizeof(asr_real) * ntd);
+  r = asr_batch_norm_backward(b2, g ? g->bn_w : NULL, g ? g->bn_b : NULL, b1, s->c, s->bn_mean, s->bn_rstd,
+                              p->bn_w, lengths, N, D, T, cfg->training);
+  if (r) return r;
+  /* depthwise conv backward into b1 (padded frames get nothing) */
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  r = asr_depthwise_conv1d_backward(b1, g ? g->dw_w : NULL, g ? g->dw_b : NULL, b2, s->u, p->dw_w, lengths, N,
+                                    D, T, K, 1, (K - 1) / 2, 1);
+  if (r) return r;
+  /* channels last (b2), GLU backward into da, pointwise_conv1 backward into dx */
+  asr__conf_transpose(b2, b1, lengths, N, T, D, 0);
+  memset(da, 0, sizeof(asr_real) * 2 * ntd);
+  r = asr_glu_backward(da, b2, s->a, M, D, 1);
+  if (r) return r;
+  return (fast ? asr_linear_backward : asr_linear_backward_ref)(dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da,
+                                                                 x, p->pw1_w, M, D, 2 * D);
+}
+
+ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conformer_conv_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conformer_conv_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes) {
+  return asr__conf_conv_backward(dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_conformer_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
+                                              const asr_real *dy, const asr_conformer_conv_saved *s,
+                                              const asr_real *x, const int *lengths,
+                                              const asr_conformer_conv_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes) {
+  return asr__conf_conv_backward(dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes, 1);
+}
+
+/* -- the block */
+ASR__PRIVATE asr_result asr__conf_block_check(const asr_conformer_config *cfg, int N, int T) {
+  if (!cfg || N < 0 || T < 0 || cfg->d_model < 1 || cfg->heads < 1 || cfg->ff_dim < 1 || cfg->kernel < 1)
+    return ASR_ERR_INVALID_ARG;
+  if (cfg->d_model % 2 || cfg->d_model % cfg->heads) return ASR_ERR_SHAPE;
+  if (cfg->kernel % 2 == 0) return ASR_ERR_INVALID_ARG;
+  if ((double)N * T * ASR__MAX(cfg->ff_dim, 2 * cfg->d_model) > 2147483647.0) return ASR_ERR_TOO_LARGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_conformer_block_saved_size(const asr_conformer_config *cfg, int N, int T) {
+  size_t n;
+  if (asr__conf_block_check(cfg, N, T)) return (size_t)-1;
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)cfg->d_model, 8);          /* x1..x4, ln[4] */
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, 10, 1));           /* ln stats */
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)cfg->ff_dim, 4));  /* 2 x (h, s) */
+  n = asr__rnn_add(n, asr_rel_mhsa_saved_size(N, T, cfg->d_model, cfg->heads, cfg->rel_pos));
+  return asr__rnn_add(n, asr_conformer_conv_saved_size(N, T, cfg->d_model));
+}
+
+ASRDEF asr_result asr_conformer_block_saved_init(asr_conformer_block_saved *s, void *buf,
+                                                 size_t bytes, const asr_conformer_config *cfg,
+                                                 int N, int T) {
+  size_t need = asr_conformer_block_saved_size(cfg, N, T), ntd, nt, ntf, mb;
+  asr_real *r = (asr_real *)buf;
+  int i;
+  asr_result e;
+  if (!s || need == (size_t)-1) return cfg ? asr__conf_block_check(cfg, N, T) : ASR_ERR_INVALID_ARG;
+  if (bytes < need || !buf) return ASR_ERR_WORKSPACE;
+  nt = (size_t)N * T, ntd = nt * cfg->d_model, ntf = nt * cfg->ff_dim;
+  s->x1 = r, s->x2 = r + ntd, s->x3 = r + 2 * ntd, s->x4 = r + 3 * ntd;
+  for (i = 0; i < 4; i++) s->ln[i] = r + (4 + (size_t)i) * ntd;
+  r += 8 * ntd;
+  for (i = 0; i < 5; i++) s->ln_mean[i] = r + (2 * (size_t)i) * nt, s->ln_rstd[i] = r + (2 * (size_t)i + 1) * nt;
+  r += 10 * nt;
+  s->ff_macaron.h = r, s->ff_macaron.s = r + ntf, s->ff.h = r + 2 * ntf, s->ff.s = r + 3 * ntf;
+  r += 4 * ntf;
+  mb = asr_rel_mhsa_saved_size(N, T, cfg->d_model, cfg->heads, cfg->rel_pos);
+  e = asr_rel_mhsa_saved_init(&s->mhsa, r, mb, N, T, cfg->d_model, cfg->heads, cfg->rel_pos);
+  if (e) return e;
+  r += mb / sizeof(asr_real);
+  return asr_conformer_conv_saved_init(&s->conv, r, asr_conformer_conv_saved_size(N, T, cfg->d_model), N, T,
+                                       cfg->d_model);
+}
+
+ASRDEF size_t asr_conformer_block_forward_workspace_size(const asr_conformer_config *cfg, int N,
+                                                         int T) {
+  size_t a, b, n;
+  if (asr__conf_block_check(cfg, N, T)) return (size_t)-1;
+  /* one (N,T,D) module output, then the larger of the modules' own workspaces */
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)cfg->d_model, 1);
+  a = asr_rel_mhsa_forward_workspace_size(N, T, cfg->d_model, cfg->heads, cfg->rel_pos);
+  b = asr_conformer_conv_workspace_size(N, T, cfg->d_model);
+  return asr__rnn_add(n, a > b ? a : b);
+}
+
+ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_config *cfg, int N,
+                                                          int T) {
+  size_t a, b, c, n;
+  if (asr__conf_block_check(cfg, N, T)) return (size_t)-1;
+  /* the stream gradient, a module-input gradient, a scaled copy: three (N,T,D) */
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)cfg->d_model, 3);
+  a = asr_rel_mhsa_backward_workspace_size(N, T, cfg->d_model, cfg->heads, cfg->rel_pos);
+  b = asr_conformer_conv_workspace_size(N, T, cfg->d_model);
+  c = asr_conformer_ff_workspace_size(N * T, cfg->ff_dim);
+  if (b > a) a = b;
+  if (c > a) a = c;
+  return asr__rnn_add(n, a);
+}
+
+/* out = a + alpha * b over n entries */
+ASR__PRIVATE void asr__conf_axpy(asr_real *out, const asr_real *a, asr_real alpha, const asr_real *b,
+                                 size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) out[i] = a[i] + alpha * b[i];
+}
+
+ASR__PRIVATE asr_result asr__conf_block_forward(asr_real *y, const asr_conformer_block_saved *s,
+                                                const asr_real *x, const asr_real *pos_emb,
+                                                const int *lengths, const asr_conformer_block_params *p,
+                                                const asr_conformer_config *cfg, int N, int T,
+                                                void *work, size_t work_bytes, int fast) {
+  int D, F, M = N * T, b;
+  size_t ntd;
+  asr_real *o, *mw;
+  size_t mwb;
+  asr_result r = asr__conf_block_check(cfg, N, T);
+  if (r) return r;
+  if (!s || !p) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  if (M == 0) return ASR_OK;
+  if (!y || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_conformer_block_forward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
+  D = cfg->d_model, F = cfg->ff_dim, ntd = (size_t)M * D;
+  o = (asr_real *)work;                       /* (N,T,D) the current module's output */
+  mw = o + ntd;                               /* the modules' workspace */
+  mwb = work_bytes - sizeof(asr_real) * ntd;
+#define ASR__TRY(call) do { r = (call); if (r) return r; } while (0)
+  /* x1 = x + 1/2 FFN_macaron(LN(x)) */
+  ASR__TRY(asr_layer_norm_forward(s->ln[0], s->ln_mean[0], s->ln_rstd[0], x, p->norm_ff_macaron.weight,
+                                  p->norm_ff_macaron.bias, M, D, cfg->ln_eps));
+  ASR__TRY(asr__conf_ff_forward(o, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D, F, fast));
+  asr__conf_axpy(s->x1, x, (asr_real)0.5, o, ntd);
+  /* x2 = x1 + MHSA(LN(x1)) */
+  ASR__TRY(asr_layer_norm_forward(s->ln[1], s->ln_mean[1], s->ln_rstd[1], s->x1, p->norm_mha.weight,
+                                  p->norm_mha.bias, M, D, cfg->ln_eps));
+  ASR__TRY((fast ? asr_rel_mhsa_forward : asr_rel_mhsa_forward_ref)(o, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa,
+                                                                   N, T, D, cfg->heads, cfg->rel_pos, mw, mwb));
+  asr__conf_axpy(s->x2, s->x1, 1, o, ntd);
+  /* x3 = x2 + Conv(LN(x2)) */
+  ASR__TRY(asr_layer_norm_forward(s->ln[2], s->ln_mean[2], s->ln_rstd[2], s->x2, p->norm_conv.weight,
+                                  p->norm_conv.bias, M, D, cfg->ln_eps));
+  ASR__TRY(asr__conf_conv_forward(o, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T, mw, mwb, fast));
+  asr__conf_axpy(s->x3, s->x2, 1, o, ntd);
+  /* x4 = x3 + 1/2 FFN(LN(x3)) */
+  ASR__TRY(asr_layer_norm_forward(s->ln[3], s->ln_mean[3], s->ln_rstd[3], s->x3, p->norm_ff.weight,
+                                  p->norm_ff.bias, M, D, cfg->ln_eps));
+  ASR__TRY(asr__conf_ff_forward(o, &s->ff, s->ln[3], &p->ff, M, D, F, fast));
+  asr__conf_axpy(s->x4, s->x3, (asr_real)0.5, o, ntd);
+  /* y = LN_final(x4), 0 at padded frames */
+  ASR__TRY(asr_layer_norm_forward(y, s->ln_mean[4], s->ln_rstd[4], s->x4, p->norm_final.weight,
+                                  p->norm_final.bias, M, D, cfg->ln_eps));
+  asr__conf_mask_rows(y, lengths, N, T, D);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
+                                                  const asr_real *x, const asr_real *pos_emb,
+                                                  const int *lengths,
+                                                  const asr_conformer_block_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes) {
+  return asr__conf_block_forward(y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_block_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb,
+                                              const int *lengths,
+                                              const asr_conformer_block_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes) {
+  return asr__conf_block_forward(y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 1);
+}
+
+ASR__PRIVATE asr_result asr__conf_block_backward(asr_real *dx, asr_real *d_pos_emb,
+                                                 const asr_conformer_block_grads *g, const asr_real *dy,
+                                                 const asr_conformer_block_saved *s, const asr_real *x,
+                                                 const asr_real *pos_emb, const int *lengths,
+                                                 const asr_conformer_block_params *p,
+                                                 const asr_conformer_config *cfg, int N, int T,
+                                                 void *work, size_t work_bytes, int fast) {
+  int D, F, M = N * T, b;
+  size_t ntd, i, mwb;
+  asr_real *dst, *dl, *half, *mw;
+  asr_result r = asr__conf_block_check(cfg, N, T);
+  if (r) return r;
+  if (!s || !p) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  if (M == 0) return ASR_OK;
+  if (!dy || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
+  if (work_bytes < asr_conformer_block_backward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
+  D = cfg->d_model, F = cfg->ff_dim, ntd = (size_t)M * D;
+  dst = (asr_real *)work;                   /* (N,T,D) dL/d(residual stream) */
+  dl = dst + ntd;                           /* (N,T,D) dL/d(a module's input, the LN output) */
+  half = dl + ntd;                          /* (N,T,D) scratch */
+  mw = half + ntd;
+  mwb = work_bytes - 3 * sizeof(asr_real) * ntd;
+  /* y = LN_final(x4): dy (padded frames dropped) back to dL/dx4 */
+  memcpy(half, dy, sizeof(asr_real) * ntd);
+  asr__conf_mask_rows(half, lengths, N, T, D);
+  memset(dst, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[4] : NULL, g ? g->norm_b[4] : NULL, half, s->x4,
+                                   s->ln_mean[4], s->ln_rstd[4], p->norm_final.weight, M, D));
+  /* x4 = x3 + 1/2 FFN(LN_ff(x3)): the stream passes dst on, the branch gets dst / 2 */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_ff_backward(dl, g ? &g->ff : NULL, half, &s->ff, s->ln[3], &p->ff, M, D, F, mw, mwb, fast));
+  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[3] : NULL, g ? g->norm_b[3] : NULL, dl, s->x3, s->ln_mean[3],
+                                   s->ln_rstd[3], p->norm_ff.weight, M, D));
+  /* x3 = x2 + Conv(LN_conv(x2)) */
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_conv_backward(dl, g ? &g->conv : NULL, dst, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T,
+                                   mw, mwb, fast));
+  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[2] : NULL, g ? g->norm_b[2] : NULL, dl, s->x2, s->ln_mean[2],
+                                   s->ln_rstd[2], p->norm_conv.weight, M, D));
+  /* x2 = x1 + MHSA(LN_mha(x1)) */
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY((fast ? asr_rel_mhsa_backward : asr_rel_mhsa_backward_ref)(
+      dl, d_pos_emb, g ? &g->mhsa : NULL, dst, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa, N, T, D, cfg->heads,
+      cfg->rel_pos, mw, mwb));
+  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[1] : NULL, g ? g->norm_b[1] : NULL, dl, s->x1, s->ln_mean[1],
+                                   s->ln_rstd[1], p->norm_mha.weight, M, D));
+  /* x1 = x + 1/2 FFN_macaron(LN_ff_macaron(x)) */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_ff_backward(dl, g ? &g->ff_macaron : NULL, half, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D,
+                                 F, mw, mwb, fast));
+  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[0] : NULL, g ? g->norm_b[0] : NULL, dl, x, s->ln_mean[0],
+                                   s->ln_rstd[0], p->norm_ff_macaron.weight, M, D));
+  /* dL/dx is what the stream carries at the input; padded frames received nothing */
+  if (dx) {
+    asr__conf_mask_rows(dst, lengths, N, T, D);
+    for (i = 0; i < ntd; i++) dx[i] += dst[i];
+  }
+  return ASR_OK;
+#undef ASR__TRY
+}
+
+ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                                   const asr_conformer_block_grads *g,
+                                                   const asr_real *dy,
+                                                   const asr_conformer_block_saved *s,
+                                                   const asr_real *x, const asr_real *pos_emb,
+                                                   const int *lengths,
+                                                   const asr_conformer_block_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes) {
+  return asr__conf_block_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 0);
+}
+ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_conformer_block_grads *g,
+                                               const asr_real *dy,
+                                               const asr_conformer_block_saved *s,
+                                               const asr_real *x, const asr_real *pos_emb,
+                                               const int *lengths,
+                                               const asr_conformer_block_params *p,
+                                               const asr_conformer_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes) {
+  return asr__conf_block_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 1);
+}
+
 /* ---------------------------------------------------------------------------------------
  * 4.4 Recurrent and attention (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -11084,6 +11773,212 @@ ASRDEF asr_result asr_gradcheck_conv2d_subsampling(int N, int T, int F, int D, u
   }
   asr__chk3_free(&m);
   return r;
+}
+
+
+/* ---- Conformer module and block finite differences */
+typedef struct asr__chk3_blk {
+  int what;               /* 0 ff, 1 conv module, 2 block */
+  int fast, N, T;
+  const int *lengths;
+  asr_conformer_config cfg;
+  asr_conformer_block_params p;
+  asr_conformer_block_saved s;
+  asr_real *x, *pe, *y, *wy;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+  /* the parameter registry: name, values, gradient, size */
+  const char *name[64];
+  asr_real *val[64], *grad[64];
+  size_t n[64];
+  int np;
+} asr__chk3_blk;
+
+ASR__PRIVATE double asr__chk3_blk_f(void *vc) {
+  asr__chk3_blk *c = (asr__chk3_blk *)vc;
+  int M = c->N * c->T, D = c->cfg.d_model;
+  asr_result r;
+  if (c->what == 0)
+    r = asr__conf_ff_forward(c->y, &c->s.ff, c->x, &c->p.ff, M, D, c->cfg.ff_dim, c->fast);
+  else if (c->what == 1)
+    r = asr__conf_conv_forward(c->y, &c->s.conv, c->x, c->lengths, &c->p.conv, &c->cfg, c->N, c->T, c->work,
+                               c->wbytes, c->fast);
+  else
+    r = asr__conf_block_forward(c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T, c->work,
+                                c->wbytes, c->fast);
+  if (r < 0) c->status = r;
+  return asr__chk3_dot(c->wy, c->y, (size_t)M * D);
+}
+
+/* A new parameter of n entries (scale: its random normal scale; offset: added). */
+ASR__PRIVATE asr_real *asr__chk3_blk_param(asr__chk3_blk *c, asr__chk3_mem *m, asr_rng *rng,
+                                           const char *name, size_t n, double scale, double offset,
+                                           asr_real **grad) {
+  asr_real *v = asr__chk3_new(m, n), *g = asr__chk3_new(m, n);
+  size_t i;
+  if (!v || !g || c->np == 64) {
+    m->failed = 1;
+    return NULL;
+  }
+  asr__chk3_randn(rng, v, n, scale);
+  for (i = 0; i < n; i++) v[i] += (asr_real)offset;
+  c->name[c->np] = name, c->val[c->np] = v, c->grad[c->np] = g, c->n[c->np] = n, c->np++;
+  *grad = g;
+  return v;
+}
+
+ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type type, int training, int N,
+                                          int T, uint64_t seed, asr_gradcheck_report *report) {
+  asr__chk3_mem m;
+  asr__chk3_blk c;
+  asr_rng rng;
+  asr_conformer_block_grads g;
+  asr_gradcheck_param prm[66];
+  int lens[64], b, D, F, H, K, dk, P, i, np = 0;
+  size_t ntd, sb, bwb;
+  asr_real *dx, *dpe = NULL, *mean0, *var0;
+  void *bw;
+  asr_result r;
+  double sd;
+  memset(report, 0, sizeof *report);
+  if (N < 1 || N > 64 || T < 1) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  memset(&c, 0, sizeof c);
+  memset(&g, 0, sizeof g);
+  asr_rng_seed(&rng, seed, 48);
+  asr_conformer_config_init(&c.cfg, 8, 2, 12, 5);
+  c.cfg.rel_pos = type;
+  c.cfg.training = training;
+  c.what = what, c.fast = fast, c.N = N, c.T = T;
+  for (b = 0; b < N; b++) lens[b] = ASR__MAX(1, T - b);
+  c.lengths = lens;
+  D = c.cfg.d_model, F = c.cfg.ff_dim, H = c.cfg.heads, K = c.cfg.kernel, dk = D / H;
+  P = asr_rel_pos_len(type, T);
+  ntd = (size_t)N * T * D;
+  sd = 1.0 / sqrt((double)D);
+  /* the weights, at about nn.Linear's init scale */
+  if (what != 1) {
+    c.p.ff.w1 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward.w_1.weight", (size_t)F * D, sd, 0, &g.ff.w1);
+    c.p.ff.b1 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward.w_1.bias", (size_t)F, 0.3, 0, &g.ff.b1);
+    c.p.ff.w2 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward.w_2.weight", (size_t)D * F, 1 / sqrt((double)F), 0, &g.ff.w2);
+    c.p.ff.b2 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward.w_2.bias", (size_t)D, 0.3, 0, &g.ff.b2);
+  }
+  if (what != 0) {
+    c.p.conv.pw1_w = asr__chk3_blk_param(&c, &m, &rng, "conv_module.pointwise_conv1.weight", (size_t)2 * D * D, sd, 0, &g.conv.pw1_w);
+    c.p.conv.pw1_b = asr__chk3_blk_param(&c, &m, &rng, "conv_module.pointwise_conv1.bias", (size_t)2 * D, 0.3, 0, &g.conv.pw1_b);
+    c.p.conv.dw_w = asr__chk3_blk_param(&c, &m, &rng, "conv_module.depthwise_conv.weight", (size_t)D * K, 1 / sqrt((double)K), 0, &g.conv.dw_w);
+    c.p.conv.dw_b = asr__chk3_blk_param(&c, &m, &rng, "conv_module.depthwise_conv.bias", (size_t)D, 0.3, 0, &g.conv.dw_b);
+    c.p.conv.bn_w = asr__chk3_blk_param(&c, &m, &rng, "conv_module.norm.weight", (size_t)D, 0.2, 1, &g.conv.bn_w);
+    c.p.conv.bn_b = asr__chk3_blk_param(&c, &m, &rng, "conv_module.norm.bias", (size_t)D, 0.2, 0, &g.conv.bn_b);
+    c.p.conv.pw2_w = asr__chk3_blk_param(&c, &m, &rng, "conv_module.pointwise_conv2.weight", (size_t)D * D, sd, 0, &g.conv.pw2_w);
+    c.p.conv.pw2_b = asr__chk3_blk_param(&c, &m, &rng, "conv_module.pointwise_conv2.bias", (size_t)D, 0.3, 0, &g.conv.pw2_b);
+    /* running statistics: not parameters (no gradient) */
+    c.p.conv.bn_mean = mean0 = asr__chk3_new(&m, (size_t)D);
+    c.p.conv.bn_var = var0 = asr__chk3_new(&m, (size_t)D);
+    if (mean0 && var0)
+      for (i = 0; i < D; i++) mean0[i] = (asr_real)(0.2 * asr_rng_normal(&rng)), var0[i] = (asr_real)(0.5 + asr_rng_uniform(&rng));
+  }
+  if (what == 2) {
+    static const char *lin[4][2] = {{"self_attn.linear_q.weight", "self_attn.linear_q.bias"},
+                                    {"self_attn.linear_k.weight", "self_attn.linear_k.bias"},
+                                    {"self_attn.linear_v.weight", "self_attn.linear_v.bias"},
+                                    {"self_attn.linear_out.weight", "self_attn.linear_out.bias"}};
+    static const char *norms[5][2] = {{"norm_ff_macaron.weight", "norm_ff_macaron.bias"},
+                                      {"norm_mha.weight", "norm_mha.bias"}, {"norm_conv.weight", "norm_conv.bias"},
+                                      {"norm_ff.weight", "norm_ff.bias"}, {"norm_final.weight", "norm_final.bias"}};
+    const asr_real **mw[4], **mb[4];
+    asr_real **gw[4], **gb[4];
+    const asr_real **nw[5], **nb[5];
+    mw[0] = &c.p.mhsa.wq, mw[1] = &c.p.mhsa.wk, mw[2] = &c.p.mhsa.wv, mw[3] = &c.p.mhsa.wo;
+    mb[0] = &c.p.mhsa.bq, mb[1] = &c.p.mhsa.bk, mb[2] = &c.p.mhsa.bv, mb[3] = &c.p.mhsa.bo;
+    gw[0] = &g.mhsa.wq, gw[1] = &g.mhsa.wk, gw[2] = &g.mhsa.wv, gw[3] = &g.mhsa.wo;
+    gb[0] = &g.mhsa.bq, gb[1] = &g.mhsa.bk, gb[2] = &g.mhsa.bv, gb[3] = &g.mhsa.bo;
+    for (i = 0; i < 4; i++) {
+      *mw[i] = asr__chk3_blk_param(&c, &m, &rng, lin[i][0], (size_t)D * D, sd, 0, gw[i]);
+      *mb[i] = asr__chk3_blk_param(&c, &m, &rng, lin[i][1], (size_t)D, 0.3, 0, gb[i]);
+    }
+    c.p.mhsa.wpos = asr__chk3_blk_param(&c, &m, &rng, "self_attn.linear_pos.weight", (size_t)D * D, sd, 0, &g.mhsa.wpos);
+    c.p.mhsa.pos_bias_u = asr__chk3_blk_param(&c, &m, &rng, "self_attn.pos_bias_u", (size_t)H * dk, 0.3, 0, &g.mhsa.pos_bias_u);
+    c.p.mhsa.pos_bias_v = asr__chk3_blk_param(&c, &m, &rng, "self_attn.pos_bias_v", (size_t)H * dk, 0.3, 0, &g.mhsa.pos_bias_v);
+    c.p.ff_macaron.w1 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward_macaron.w_1.weight", (size_t)F * D, sd, 0, &g.ff_macaron.w1);
+    c.p.ff_macaron.b1 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward_macaron.w_1.bias", (size_t)F, 0.3, 0, &g.ff_macaron.b1);
+    c.p.ff_macaron.w2 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward_macaron.w_2.weight", (size_t)D * F, 1 / sqrt((double)F), 0, &g.ff_macaron.w2);
+    c.p.ff_macaron.b2 = asr__chk3_blk_param(&c, &m, &rng, "feed_forward_macaron.w_2.bias", (size_t)D, 0.3, 0, &g.ff_macaron.b2);
+    nw[0] = &c.p.norm_ff_macaron.weight, nb[0] = &c.p.norm_ff_macaron.bias;
+    nw[1] = &c.p.norm_mha.weight, nb[1] = &c.p.norm_mha.bias;
+    nw[2] = &c.p.norm_conv.weight, nb[2] = &c.p.norm_conv.bias;
+    nw[3] = &c.p.norm_ff.weight, nb[3] = &c.p.norm_ff.bias;
+    nw[4] = &c.p.norm_final.weight, nb[4] = &c.p.norm_final.bias;
+    for (i = 0; i < 5; i++) {
+      *nw[i] = asr__chk3_blk_param(&c, &m, &rng, norms[i][0], (size_t)D, 0.2, 1, &g.norm_w[i]);
+      *nb[i] = asr__chk3_blk_param(&c, &m, &rng, norms[i][1], (size_t)D, 0.2, 0, &g.norm_b[i]);
+    }
+  }
+  c.x = asr__chk3_new(&m, ntd), dx = asr__chk3_new(&m, ntd);
+  c.y = asr__chk3_new(&m, ntd), c.wy = asr__chk3_new(&m, ntd);
+  if (what == 2) c.pe = asr__chk3_new(&m, (size_t)P * D), dpe = asr__chk3_new(&m, (size_t)P * D);
+  if (what == 2) {
+    sb = asr_conformer_block_saved_size(&c.cfg, N, T);
+    c.wbytes = asr_conformer_block_forward_workspace_size(&c.cfg, N, T);
+    bwb = asr_conformer_block_backward_workspace_size(&c.cfg, N, T);
+  } else {
+    sb = (what == 1 ? asr_conformer_conv_saved_size(N, T, D) : asr__rnn_bytes((size_t)N * T, (size_t)F, 2, 1));
+    c.wbytes = asr_conformer_conv_workspace_size(N, T, D);
+    bwb = what == 1 ? c.wbytes : asr_conformer_ff_workspace_size(N * T, F);
+  }
+  c.work = asr__chk3_bytes(&m, c.wbytes);
+  bw = asr__chk3_bytes(&m, bwb);
+  {
+    asr_real *sbuf = (asr_real *)asr__chk3_bytes(&m, sb);
+    if (m.failed) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    if (what == 2) r = asr_conformer_block_saved_init(&c.s, sbuf, sb, &c.cfg, N, T);
+    else if (what == 1) r = asr_conformer_conv_saved_init(&c.s.conv, sbuf, sb, N, T, D);
+    else c.s.ff.h = sbuf, c.s.ff.s = sbuf + (size_t)N * T * F, r = ASR_OK;
+    if (r) {
+      asr__chk3_free(&m);
+      return r;
+    }
+  }
+  asr__chk3_randn(&rng, c.x, ntd, 1);
+  asr__chk3_randn(&rng, c.wy, ntd, 1);
+  if (what == 2) asr_rel_pos_encoding(c.pe, T, D, type, 5000);
+  asr__chk3_blk_f(&c);
+  r = c.status;
+  if (r >= 0) {
+    if (what == 0)
+      r = asr__conf_ff_backward(dx, &g.ff, c.wy, &c.s.ff, c.x, &c.p.ff, N * T, D, F, bw, bwb, fast);
+    else if (what == 1)
+      r = asr__conf_conv_backward(dx, &g.conv, c.wy, &c.s.conv, c.x, c.lengths, &c.p.conv, &c.cfg, N, T, bw, bwb,
+                                  fast);
+    else
+      r = asr__conf_block_backward(dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, bw, bwb, fast);
+  }
+  if (r >= 0) {
+    prm[np].name = "x", prm[np].x = c.x, prm[np].grad = dx, prm[np++].n = ntd;
+    if (what == 2) prm[np].name = "pos_emb", prm[np].x = c.pe, prm[np].grad = dpe, prm[np++].n = (size_t)P * D;
+    for (i = 0; i < c.np; i++)
+      prm[np].name = c.name[i], prm[np].x = c.val[i], prm[np].grad = c.grad[i], prm[np++].n = c.n[i];
+    r = asr_gradcheck(asr__chk3_blk_f, &c, prm, np, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk3_free(&m);
+  return r;
+}
+
+ASRDEF asr_result asr_gradcheck_conformer_ff(int fast, uint64_t seed, asr_gradcheck_report *report) {
+  return asr__chk3_blk_run(0, fast, ASR_REL_POS_LATEST, 0, 2, 3, seed, report);
+}
+ASRDEF asr_result asr_gradcheck_conformer_conv(int fast, int training, int N, int T, uint64_t seed,
+                                               asr_gradcheck_report *report) {
+  return asr__chk3_blk_run(1, fast, ASR_REL_POS_LATEST, training, N, T, seed, report);
+}
+ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type, int training, int N,
+                                                int T, uint64_t seed, asr_gradcheck_report *report) {
+  return asr__chk3_blk_run(2, fast, type, training, N, T, seed, report);
 }
 
 /* ---------------------------------------------------------------------------------------

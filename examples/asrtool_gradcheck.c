@@ -84,6 +84,12 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"rel_pos_mhsa", "rel-pos MHSA (latest), D 12, 3 heads, lengths 7,6,5: x, pos_emb, 11 weights", gc_rel_pos_mhsa, 1e-6},
   {"rel_pos_mhsa_legacy", "the same with ESPnet's legacy relative positions", gc_rel_pos_mhsa_legacy, 1e-6},
   {"conv2d_subsampling", "Conv2dSubsampling (2,15,9) -> D 3, lengths 15,12: x and 6 weights", gc_conv2d_subsampling, 1e-6},
+  {"conformer_ff", "the feed-forward module (swish), 6 rows, D 8, F 12: x, w_1, w_2", gc_conformer_ff, 1e-6},
+  {"conformer_conv", "the conv module, batch statistics, (3,7,8), kernel 5, lengths 7,6,5", gc_conformer_conv, 1e-6},
+  {"conformer_block", "EncoderLayer (latest), D 8, 2 heads, F 12, K 5, lengths 6,5,4: x, pos_emb, all 37 weights",
+   gc_conformer_block, 1e-6},
+  {"conformer_block_legacy", "the same with the legacy relative positions", gc_conformer_block_legacy, 1e-6},
+  {"conformer_block_train", "the same (latest) with batch statistics in the conv module", gc_conformer_block_train, 1e-6},
 
   /* quantizers */
 

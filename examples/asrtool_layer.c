@@ -45,6 +45,8 @@ static const at_layer_def LAYERS[] = {
    layer_conv2d_subsampling},
   {"rel_pos_mhsa", "ESPnet RelPositionMultiHeadedAttention (--rel-pos latest|legacy), self-attention",
    layer_rel_pos_mhsa},
+  {"conformer_block", "ESPnet Conformer EncoderLayer (macaron FF, rel-pos MHSA, conv module, final LN)",
+   layer_conformer_block},
 };
 #define N_LAYERS (int)(sizeof LAYERS / sizeof LAYERS[0])
 

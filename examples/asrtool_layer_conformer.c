@@ -9,6 +9,7 @@
  *                      [--scaling 2] [--lengths L] [--grad-output G] [--grad-alpha GA] X OUTDIR
  *   asrtool layer conv2d_subsampling --weights DIR [--odim D] [--rel-pos latest|legacy] X OUTDIR
  *   asrtool layer rel_pos_mhsa --weights DIR [--heads H] [--rel-pos latest|legacy] X OUTDIR
+ *   asrtool layer conformer_block --weights DIR [--heads H] [--kernel K] [--rel-pos ...] [--train] X OUTDIR
  *
  * Exit status: 0 success, 2 bad input (one line naming the file, key or dimension). */
 #define _POSIX_C_SOURCE 200809L
@@ -492,6 +493,170 @@ int layer_rel_pos_mhsa(at_layer_ctx *L) {
 }
 
 /* ======================================================================================
+ * conformer_block: ESPnet's EncoderLayer (macaron FF, rel-pos MHSA, conv module, final
+ * layer norm; normalize_before, concat_after false, swish), keys as its state_dict.
+ * ====================================================================================== */
+static int ff_weights(at_layer_ctx *L, const char *prefix, int D, int *F, asr_conformer_ff_params *p) {
+  char key[128];
+  int dd[2], d1[1];
+  snprintf(key, sizeof key, "%s.w_1.weight", prefix);
+  dd[0] = *F > 0 ? *F : -1, dd[1] = D;
+  p->w1 = at_layer_weight(L, key, 2, dd, "linear_units,d_model");
+  if (at_layer_failed(L)) return 2;
+  *F = dd[0];
+  snprintf(key, sizeof key, "%s.w_1.bias", prefix);
+  d1[0] = *F;
+  p->b1 = at_layer_weight_opt(L, key, 1, d1, "linear_units");
+  snprintf(key, sizeof key, "%s.w_2.weight", prefix);
+  dd[0] = D, dd[1] = *F;
+  p->w2 = at_layer_weight(L, key, 2, dd, "d_model,linear_units");
+  snprintf(key, sizeof key, "%s.w_2.bias", prefix);
+  d1[0] = D;
+  p->b2 = at_layer_weight_opt(L, key, 1, d1, "d_model");
+  return at_layer_failed(L) ? 2 : 0;
+}
+
+static void ff_grads(at_layer_ctx *L, const char *prefix, asr_conformer_ff_grads *g) {
+  char key[128];
+  snprintf(key, sizeof key, "%s.w_1.weight", prefix), g->w1 = at_layer_grad(L, key);
+  snprintf(key, sizeof key, "%s.w_1.bias", prefix), g->b1 = at_layer_grad(L, key);
+  snprintf(key, sizeof key, "%s.w_2.weight", prefix), g->w2 = at_layer_grad(L, key);
+  snprintf(key, sizeof key, "%s.w_2.bias", prefix), g->b2 = at_layer_grad(L, key);
+}
+
+int layer_conformer_block(at_layer_ctx *L) {
+  static const char *norms[5] = {"norm_ff_macaron", "norm_mha", "norm_conv", "norm_ff", "norm_final"};
+  int heads = 0, kernel = 0, rel = 0, max_len = 5000, train = 0, N, T, D, H = 1, F = -1, F2, P, r, i;
+  double ln_eps = 1e-12, bn_eps = 1e-5, momentum = 0.1;
+  int d1[1], d3[3];
+  at_opt opts[8];
+  const int *len;
+  asr_conformer_block_params p;
+  asr_conformer_config cfg;
+  asr_conformer_block_saved s;
+  asr_real *y, *pe;
+  void *sbuf, *work;
+  size_t sb, wb, wb2;
+  opts[0] = cf_opt("heads", AT_INT, &heads, 1, 1 << 16, NULL);
+  opts[1] = cf_opt("kernel", AT_INT, &kernel, 1, 1 << 16, NULL);
+  opts[2] = cf_opt("rel-pos", AT_CHOICE, &rel, 0, 0, REL_POS_CHOICES);
+  opts[3] = cf_opt("max-len", AT_INT, &max_len, 1, 1 << 24, NULL);
+  opts[4] = cf_opt("train", AT_FLAG, &train, 0, 0, NULL);
+  opts[5] = cf_opt("ln-eps", AT_REAL, &ln_eps, 0, 1, NULL);
+  opts[6] = cf_opt("bn-eps", AT_REAL, &bn_eps, 0, 1, NULL);
+  opts[7] = cf_opt("momentum", AT_REAL, &momentum, 0, 1, NULL);
+  r = at_layer_parse(L, opts, 8,
+                     "[--heads H] [--kernel K] [--rel-pos latest|legacy] [--max-len 5000] [--train] "
+                     "[--ln-eps 1e-12] [--bn-eps 1e-5] [--momentum 0.1]",
+                     "(N, T, d_model)");
+  if (r) return r;
+  if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, T, d_model), got %d dimensions", L->x_path, L->x_ndim);
+  N = L->x_dims[0], T = L->x_dims[1], D = L->x_dims[2];
+  if (D < 2 || D % 2) return at_layer_fail(L, "%s: d_model = %d must be even (the sinusoidal encoding)", L->x_path, D);
+  len = at_layer_lengths(L, N, T, 0);
+  memset(&p, 0, sizeof p);
+  /* the two feed-forward modules */
+  if (ff_weights(L, "feed_forward_macaron", D, &F, &p.ff_macaron)) return 2;
+  F2 = F;
+  if (ff_weights(L, "feed_forward", D, &F2, &p.ff)) return 2;
+  /* self-attention */
+  if (mhsa_weights(L, "self_attn.", D, heads, &H, &p.mhsa)) return 2;
+  /* the convolution module */
+  d3[0] = 2 * D, d3[1] = D, d3[2] = 1;
+  p.conv.pw1_w = at_layer_weight(L, "conv_module.pointwise_conv1.weight", 3, d3, "2*d_model,d_model,1");
+  d1[0] = 2 * D;
+  p.conv.pw1_b = at_layer_weight_opt(L, "conv_module.pointwise_conv1.bias", 1, d1, "2*d_model");
+  d3[0] = D, d3[1] = 1, d3[2] = kernel > 0 ? kernel : -1;
+  p.conv.dw_w = at_layer_weight(L, "conv_module.depthwise_conv.weight", 3, d3, "d_model,1,kernel");
+  if (at_layer_failed(L)) return 2;
+  kernel = d3[2];
+  if (kernel % 2 == 0)
+    return at_layer_fail(L, "weight 'conv_module.depthwise_conv.weight': kernel %d must be odd (ESPnet pads (kernel-1)/2)", kernel);
+  d1[0] = D;
+  p.conv.dw_b = at_layer_weight_opt(L, "conv_module.depthwise_conv.bias", 1, d1, "d_model");
+  p.conv.bn_w = at_layer_weight_opt(L, "conv_module.norm.weight", 1, d1, "d_model");
+  p.conv.bn_b = at_layer_weight_opt(L, "conv_module.norm.bias", 1, d1, "d_model");
+  p.conv.bn_mean = at_layer_weight(L, "conv_module.norm.running_mean", 1, d1, "d_model");
+  p.conv.bn_var = at_layer_weight(L, "conv_module.norm.running_var", 1, d1, "d_model");
+  at_layer_weight_opt(L, "conv_module.norm.num_batches_tracked", 0, d1, NULL);   /* unused */
+  d3[0] = D, d3[1] = D, d3[2] = 1;
+  p.conv.pw2_w = at_layer_weight(L, "conv_module.pointwise_conv2.weight", 3, d3, "d_model,d_model,1");
+  d1[0] = D;
+  p.conv.pw2_b = at_layer_weight_opt(L, "conv_module.pointwise_conv2.bias", 1, d1, "d_model");
+  /* the five layer norms */
+  {
+    asr_conformer_norm *nm[5];
+    nm[0] = &p.norm_ff_macaron, nm[1] = &p.norm_mha, nm[2] = &p.norm_conv, nm[3] = &p.norm_ff, nm[4] = &p.norm_final;
+    for (i = 0; i < 5; i++) {
+      char key[64];
+      snprintf(key, sizeof key, "%s.weight", norms[i]);
+      d1[0] = D;
+      nm[i]->weight = at_layer_weight(L, key, 1, d1, "d_model");
+      snprintf(key, sizeof key, "%s.bias", norms[i]);
+      nm[i]->bias = at_layer_weight(L, key, 1, d1, "d_model");
+    }
+  }
+  if (at_layer_failed(L)) return 2;
+  if (!p.conv.bn_w != !p.conv.bn_b)
+    return at_layer_fail(L, "conv_module.norm.weight and conv_module.norm.bias come together (affine)");
+  if (F2 != F) return at_layer_fail(L, "feed_forward and feed_forward_macaron have different linear_units (%d, %d)", F2, F);
+  asr_conformer_config_init(&cfg, D, H, F, kernel);
+  cfg.rel_pos = (asr_rel_pos_type)rel;
+  cfg.training = train;
+  cfg.ln_eps = ln_eps, cfg.bn_eps = bn_eps, cfg.bn_momentum = momentum;
+  if (train) {
+    long cnt = 0;
+    for (i = 0; i < N; i++) cnt += len ? len[i] : T;
+    if (cnt < 2) return at_layer_fail(L, "%s: --train needs more than 1 valid frame for the batch norm (got %ld)", L->x_path, cnt);
+    /* the running statistics are updated in place: outputs */
+    p.conv.bn_mean = at_layer_output_copy(L, "conv_module.norm.running_mean", "conv_module.norm.running_mean");
+    p.conv.bn_var = at_layer_output_copy(L, "conv_module.norm.running_var", "conv_module.norm.running_var");
+  }
+  P = asr_rel_pos_len(cfg.rel_pos, T);
+  y = at_layer_output(L, "y", 3, L->x_dims);
+  pe = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * ((size_t)P * D + 1));
+  sb = asr_conformer_block_saved_size(&cfg, N, T);
+  wb = asr_conformer_block_forward_workspace_size(&cfg, N, T);
+  wb2 = L->has_grad ? asr_conformer_block_backward_workspace_size(&cfg, N, T) : 0;
+  if (wb2 > wb) wb = wb2;
+  if (sb == (size_t)-1 || wb == (size_t)-1) return at_layer_fail(L, "%s: sizes too large", L->x_path);
+  sbuf = at_layer_alloc(L, sb);
+  work = at_layer_alloc(L, wb);
+  if (at_layer_failed(L)) return 2;
+  if (T > 0 && cf_check(L, asr_rel_pos_encoding(pe, T, D, cfg.rel_pos, max_len), "pos_emb")) return 2;
+  if (cf_check(L, asr_conformer_block_saved_init(&s, sbuf, sb, &cfg, N, T), "saved buffers")) return 2;
+  r = cf_check(L, (L->impl == AT_IMPL_SIMD ? asr_conformer_block_forward : asr_conformer_block_forward_ref)(
+                      y, &s, L->x, pe, len, &p, &cfg, N, T, work, wb), "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, 3, L->x_dims);
+    asr_real *dx = at_layer_grad_x(L);
+    asr_conformer_block_grads g;
+    memset(&g, 0, sizeof g);
+    ff_grads(L, "feed_forward_macaron", &g.ff_macaron);
+    ff_grads(L, "feed_forward", &g.ff);
+    g.mhsa = mhsa_grads(L, "self_attn.");
+    g.conv.pw1_w = at_layer_grad(L, "conv_module.pointwise_conv1.weight");
+    g.conv.pw1_b = at_layer_grad(L, "conv_module.pointwise_conv1.bias");
+    g.conv.dw_w = at_layer_grad(L, "conv_module.depthwise_conv.weight");
+    g.conv.dw_b = at_layer_grad(L, "conv_module.depthwise_conv.bias");
+    g.conv.bn_w = at_layer_grad(L, "conv_module.norm.weight");
+    g.conv.bn_b = at_layer_grad(L, "conv_module.norm.bias");
+    g.conv.pw2_w = at_layer_grad(L, "conv_module.pointwise_conv2.weight");
+    g.conv.pw2_b = at_layer_grad(L, "conv_module.pointwise_conv2.bias");
+    for (i = 0; i < 5; i++) {
+      char key[64];
+      snprintf(key, sizeof key, "%s.weight", norms[i]), g.norm_w[i] = at_layer_grad(L, key);
+      snprintf(key, sizeof key, "%s.bias", norms[i]), g.norm_b[i] = at_layer_grad(L, key);
+    }
+    if (at_layer_failed(L)) return 2;
+    r = cf_check(L, (L->impl == AT_IMPL_SIMD ? asr_conformer_block_backward : asr_conformer_block_backward_ref)(
+                        dx, NULL, &g, G, &s, L->x, pe, len, &p, &cfg, N, T, work, wb), "backward");
+  }
+  return at_layer_failed(L) ? 2 : 0;
+}
+
+/* ======================================================================================
  * asrtool gradcheck entries (the finite-difference harnesses live in asr.h 10.3)
  * ====================================================================================== */
 int gc_lstm(uint64_t seed, asr_gradcheck_report *rep) {
@@ -522,4 +687,19 @@ int gc_rel_pos_mhsa_legacy(uint64_t seed, asr_gradcheck_report *rep) {
 }
 int gc_conv2d_subsampling(uint64_t seed, asr_gradcheck_report *rep) {
   return asr_gradcheck_conv2d_subsampling(2, 15, 9, 3, seed, rep) < 0 ? 2 : 0;
+}
+int gc_conformer_block(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_conformer_block(1, ASR_REL_POS_LATEST, 0, 3, 6, seed, rep) < 0 ? 2 : 0;
+}
+int gc_conformer_block_legacy(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_conformer_block(1, ASR_REL_POS_LEGACY, 0, 3, 6, seed, rep) < 0 ? 2 : 0;
+}
+int gc_conformer_block_train(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_conformer_block(1, ASR_REL_POS_LATEST, 1, 3, 6, seed, rep) < 0 ? 2 : 0;
+}
+int gc_conformer_conv(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_conformer_conv(1, 1, 3, 7, seed, rep) < 0 ? 2 : 0;
+}
+int gc_conformer_ff(uint64_t seed, asr_gradcheck_report *rep) {
+  return asr_gradcheck_conformer_ff(1, seed, rep) < 0 ? 2 : 0;
 }

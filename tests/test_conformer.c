@@ -287,6 +287,137 @@ static void t_subsampling_naive_ref_padding(tctx *t) {
 
 static void t_subsampling_gradcheck(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conv2d_subsampling(2, 15, 9, 3, 31, GR)); }
 
+/* ---- 4.3 feed-forward, convolution module, block */
+static void t_ff_gradcheck(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_ff(1, 41, GR)); }
+static void t_conv_gradcheck_eval(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_conv(1, 0, 3, 7, 42, GR)); }
+static void t_conv_gradcheck_train(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_conv(1, 1, 3, 7, 43, GR)); }
+static void t_conv_gradcheck_ref(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_conv(0, 1, 2, 6, 44, GR)); }
+static void t_block_gradcheck_latest(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_block(1, ASR_REL_POS_LATEST, 0, 3, 6, 45, GR)); }
+static void t_block_gradcheck_legacy(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_block(1, ASR_REL_POS_LEGACY, 0, 3, 6, 46, GR)); }
+static void t_block_gradcheck_train_ref(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_block(0, ASR_REL_POS_LATEST, 1, 2, 5, 47, GR)); }
+
+/* Random ESPnet EncoderLayer weights for D = 8, H = 2, F = 12, K = 5 in one buffer. */
+typedef struct blk_fixture {
+  asr_conformer_config cfg;
+  asr_conformer_block_params p;
+  asr_real w[4096];
+} blk_fixture;
+static void blk_fixture_init(blk_fixture *f, asr_rng *rng) {
+  const int D = 8, F = 12, K = 5;
+  asr_real *w = f->w;
+  size_t used = 0;
+#define TAKE(n, scale, off) (fill_uniform(rng, w + used, (n), (off) - (scale), (off) + (scale)), used += (n), w + used - (n))
+  asr_conformer_config_init(&f->cfg, D, 2, F, K);
+  f->p.ff_macaron.w1 = TAKE(F * D, 0.4, 0), f->p.ff_macaron.b1 = TAKE(F, 0.3, 0);
+  f->p.ff_macaron.w2 = TAKE(D * F, 0.3, 0), f->p.ff_macaron.b2 = TAKE(D, 0.3, 0);
+  f->p.ff.w1 = TAKE(F * D, 0.4, 0), f->p.ff.b1 = TAKE(F, 0.3, 0);
+  f->p.ff.w2 = TAKE(D * F, 0.3, 0), f->p.ff.b2 = TAKE(D, 0.3, 0);
+  f->p.mhsa.wq = TAKE(D * D, 0.4, 0), f->p.mhsa.bq = TAKE(D, 0.3, 0);
+  f->p.mhsa.wk = TAKE(D * D, 0.4, 0), f->p.mhsa.bk = TAKE(D, 0.3, 0);
+  f->p.mhsa.wv = TAKE(D * D, 0.4, 0), f->p.mhsa.bv = TAKE(D, 0.3, 0);
+  f->p.mhsa.wo = TAKE(D * D, 0.4, 0), f->p.mhsa.bo = TAKE(D, 0.3, 0);
+  f->p.mhsa.wpos = TAKE(D * D, 0.4, 0);
+  f->p.mhsa.pos_bias_u = TAKE(D, 0.3, 0), f->p.mhsa.pos_bias_v = TAKE(D, 0.3, 0);
+  f->p.conv.pw1_w = TAKE(2 * D * D, 0.4, 0), f->p.conv.pw1_b = TAKE(2 * D, 0.3, 0);
+  f->p.conv.dw_w = TAKE(D * K, 0.5, 0), f->p.conv.dw_b = TAKE(D, 0.3, 0);
+  f->p.conv.bn_w = TAKE(D, 0.2, 1), f->p.conv.bn_b = TAKE(D, 0.2, 0);
+  f->p.conv.bn_mean = TAKE(D, 0.2, 0), f->p.conv.bn_var = TAKE(D, 0.4, 1);
+  f->p.conv.pw2_w = TAKE(D * D, 0.4, 0), f->p.conv.pw2_b = TAKE(D, 0.3, 0);
+  f->p.norm_ff_macaron.weight = TAKE(D, 0.2, 1), f->p.norm_ff_macaron.bias = TAKE(D, 0.2, 0);
+  f->p.norm_mha.weight = TAKE(D, 0.2, 1), f->p.norm_mha.bias = TAKE(D, 0.2, 0);
+  f->p.norm_conv.weight = TAKE(D, 0.2, 1), f->p.norm_conv.bias = TAKE(D, 0.2, 0);
+  f->p.norm_ff.weight = TAKE(D, 0.2, 1), f->p.norm_ff.bias = TAKE(D, 0.2, 0);
+  f->p.norm_final.weight = TAKE(D, 0.2, 1), f->p.norm_final.bias = TAKE(D, 0.2, 0);
+#undef TAKE
+}
+
+/* The convolution module's padding invariance: (1) in evaluation, item 1 (length 4 of
+ * T = 9) alone and unpadded gives exactly its rows of the batch, and its input
+ * gradient; (2) in training (batch statistics couple the items) new garbage in the
+ * padding changes nothing; (3) padded outputs and input gradients are 0. */
+static void t_conv_padding_invariance(tctx *t) {
+  enum { N = 2, T = 9, D = 8, L1 = 4 };
+  blk_fixture f;
+  asr_rng rng;
+  asr_conformer_conv_saved s, s1;
+  asr_real x[N * T * D], y[N * T * D], y2[N * T * D], y1[L1 * D], dy[N * T * D], dx[N * T * D], dx2[N * T * D], dx1[L1 * D];
+  int lens[2] = {T, L1}, training, i;
+  size_t sb = asr_conformer_conv_saved_size(N, T, D), wb = asr_conformer_conv_workspace_size(N, T, D);
+  void *sbuf = talloc_(sb), *s1buf = talloc_(sb), *work = talloc_(wb);
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;   /* the same sums, in the same order */
+  asr_rng_seed(&rng, 50, 0);
+  blk_fixture_init(&f, &rng);
+  fill_uniform(&rng, x, N * T * D, -2, 2);
+  fill_uniform(&rng, dy, N * T * D, -1, 1);
+  CHECK_OK(asr_conformer_conv_saved_init(&s, sbuf, sb, N, T, D));
+  CHECK_OK(asr_conformer_conv_saved_init(&s1, s1buf, sb, 1, L1, D));
+  for (training = 0; training < 2; training++) {
+    f.cfg.training = training;
+    memset(dx, 0, sizeof dx), memset(dx2, 0, sizeof dx2), memset(dx1, 0, sizeof dx1);
+    CHECK_OK(asr_conformer_conv_forward(y, &s, x, lens, &f.p.conv, &f.cfg, N, T, work, wb));
+    CHECK_OK(asr_conformer_conv_backward(dx, NULL, dy, &s, x, lens, &f.p.conv, &f.cfg, N, T, work, wb));
+    for (i = (T + L1) * D; i < 2 * T * D; i++) CHECK(y[i] == 0 && dx[i] == 0);
+    /* new garbage in the padding */
+    for (i = (T + L1) * D; i < 2 * T * D; i++) x[i] = (asr_real)(50 * asr_rng_normal(&rng));
+    CHECK_OK(asr_conformer_conv_forward(y2, &s, x, lens, &f.p.conv, &f.cfg, N, T, work, wb));
+    CHECK_OK(asr_conformer_conv_backward(dx2, NULL, dy, &s, x, lens, &f.p.conv, &f.cfg, N, T, work, wb));
+    CHECKF(max_abs_diff(y, y2, N * T * D) <= tol, "training %d: output moved by %g", training, max_abs_diff(y, y2, N * T * D));
+    CHECK(max_abs_diff(dx, dx2, N * T * D) <= tol);
+    if (!training) {
+      CHECK_OK(asr_conformer_conv_forward(y1, &s1, x + T * D, NULL, &f.p.conv, &f.cfg, 1, L1, work, wb));
+      CHECK_OK(asr_conformer_conv_backward(dx1, NULL, dy + T * D, &s1, x + T * D, NULL, &f.p.conv, &f.cfg, 1, L1, work, wb));
+      CHECKF(max_abs_diff(y1, y + T * D, L1 * D) <= tol, "alone vs padded: %g", max_abs_diff(y1, y + T * D, L1 * D));
+      CHECK(max_abs_diff(dx1, dx + T * D, L1 * D) <= tol);
+    }
+  }
+  free(sbuf), free(s1buf), free(work);
+}
+
+/* The block (latest relative positions, evaluation): an item alone, unpadded, equals
+ * its rows of a padded batch, forward and input gradient; padded outputs are 0. */
+static void t_block_padding_invariance(tctx *t) {
+  enum { N = 2, T = 10, D = 8, L1 = 6 };
+  blk_fixture f;
+  asr_rng rng;
+  asr_conformer_block_saved s, s1;
+  asr_real x[N * T * D], y[N * T * D], y1[L1 * D], dy[N * T * D], dx[N * T * D], dx1[L1 * D];
+  asr_real pe[(2 * T - 1) * D], pe1[(2 * L1 - 1) * D];
+  int lens[2] = {T, L1}, i;
+  size_t sb, wf, wbk;
+  void *sbuf, *s1buf, *work;
+  /* float: the two runs differ only in the positional terms' summation order over
+   * different table rows of equal value; ~1e-6 relative after a dozen O(1) layers */
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;
+  asr_rng_seed(&rng, 51, 0);
+  blk_fixture_init(&f, &rng);
+  sb = asr_conformer_block_saved_size(&f.cfg, N, T);
+  wf = asr_conformer_block_forward_workspace_size(&f.cfg, N, T);
+  wbk = asr_conformer_block_backward_workspace_size(&f.cfg, N, T);
+  if (wbk > wf) wf = wbk;
+  sbuf = talloc_(sb), s1buf = talloc_(sb), work = talloc_(wf);
+  fill_uniform(&rng, x, N * T * D, -2, 2);
+  fill_uniform(&rng, dy, N * T * D, -1, 1);
+  memset(dx, 0, sizeof dx), memset(dx1, 0, sizeof dx1);
+  CHECK_OK(asr_rel_pos_encoding(pe, T, D, ASR_REL_POS_LATEST, 5000));
+  CHECK_OK(asr_rel_pos_encoding(pe1, L1, D, ASR_REL_POS_LATEST, 5000));
+  CHECK_OK(asr_conformer_block_saved_init(&s, sbuf, sb, &f.cfg, N, T));
+  CHECK_OK(asr_conformer_block_saved_init(&s1, s1buf, sb, &f.cfg, 1, L1));
+  CHECK_OK(asr_conformer_block_forward(y, &s, x, pe, lens, &f.p, &f.cfg, N, T, work, wf));
+  CHECK_OK(asr_conformer_block_backward(dx, NULL, NULL, dy, &s, x, pe, lens, &f.p, &f.cfg, N, T, work, wf));
+  CHECK_OK(asr_conformer_block_forward(y1, &s1, x + T * D, pe1, NULL, &f.p, &f.cfg, 1, L1, work, wf));
+  CHECK_OK(asr_conformer_block_backward(dx1, NULL, NULL, dy + T * D, &s1, x + T * D, pe1, NULL, &f.p, &f.cfg, 1, L1,
+                                        work, wf));
+  CHECKF(max_abs_diff(y1, y + T * D, L1 * D) <= tol, "alone vs padded: %g", max_abs_diff(y1, y + T * D, L1 * D));
+  CHECKF(max_abs_diff(dx1, dx + T * D, L1 * D) <= tol, "grad alone vs padded: %g", max_abs_diff(dx1, dx + T * D, L1 * D));
+  for (i = (T + L1) * D; i < 2 * T * D; i++) CHECK(y[i] == 0 && dx[i] == 0);
+  /* an even kernel and heads not dividing d_model are refused */
+  f.cfg.kernel = 4;
+  CHECK(asr_conformer_block_forward(y, &s, x, pe, lens, &f.p, &f.cfg, N, T, work, wf) == ASR_ERR_INVALID_ARG);
+  f.cfg.kernel = 5, f.cfg.heads = 3;
+  CHECK(asr_conformer_block_forward(y, &s, x, pe, lens, &f.p, &f.cfg, N, T, work, wf) == ASR_ERR_SHAPE);
+  free(sbuf), free(s1buf), free(work);
+}
+
 static const test_case TESTS_conformer[] = {
   {"lstm/checker_ref", t_lstm_checker_ref},
   {"lstm/checker_fast", t_lstm_checker_fast},
@@ -312,5 +443,14 @@ static const test_case TESTS_conformer[] = {
   {"conformer/subsampling_lengths", t_subsampling_lengths},
   {"conformer/subsampling_naive_ref_padding", t_subsampling_naive_ref_padding},
   {"conformer/subsampling_gradcheck", t_subsampling_gradcheck},
+  {"conformer/ff_gradcheck", t_ff_gradcheck},
+  {"conformer/conv_gradcheck_eval", t_conv_gradcheck_eval},
+  {"conformer/conv_gradcheck_train", t_conv_gradcheck_train},
+  {"conformer/conv_gradcheck_ref", t_conv_gradcheck_ref},
+  {"conformer/conv_padding_invariance", t_conv_padding_invariance},
+  {"conformer/block_gradcheck_latest", t_block_gradcheck_latest},
+  {"conformer/block_gradcheck_legacy", t_block_gradcheck_legacy},
+  {"conformer/block_gradcheck_train_ref", t_block_gradcheck_train_ref},
+  {"conformer/block_padding_invariance", t_block_padding_invariance},
   {0, 0}
 };

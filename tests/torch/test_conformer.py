@@ -387,6 +387,132 @@ def test_rel_pos_mhsa_legacy():
     return f"max abs err {e1:.2g}; naive tier {e2:.2g}"
 
 
+class PositionwiseFeedForward(nn.Module):
+    """ESPnet's PositionwiseFeedForward with the Conformer's swish: w_2(swish(w_1(x)))."""
+
+    def __init__(self, idim, hidden):
+        super().__init__()
+        self.w_1 = nn.Linear(idim, hidden)
+        self.w_2 = nn.Linear(hidden, idim)
+
+    def forward(self, x):
+        return self.w_2(F.silu(self.w_1(x)))
+
+
+class ConvolutionModule(nn.Module):
+    """ESPnet's ConvolutionModule (swish). ESPnet's takes no mask; asr.h zeroes the
+    padded frames after GLU, so this one does too when given a mask (with no padding,
+    both are ESPnet's exactly)."""
+
+    def __init__(self, channels, kernel_size):
+        super().__init__()
+        self.pointwise_conv1 = nn.Conv1d(channels, 2 * channels, 1)
+        self.depthwise_conv = nn.Conv1d(channels, channels, kernel_size, padding=(kernel_size - 1) // 2,
+                                        groups=channels)
+        self.norm = nn.BatchNorm1d(channels)
+        self.pointwise_conv2 = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, x, valid=None):
+        x = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)
+        if valid is not None:
+            x = x * valid[:, None, :]
+        x = F.silu(self.norm(self.depthwise_conv(x)))
+        return self.pointwise_conv2(x).transpose(1, 2)
+
+
+class LayerNorm(nn.LayerNorm):
+    """ESPnet's LayerNorm: torch's with eps 1e-12."""
+
+    def __init__(self, n):
+        super().__init__(n, eps=1e-12)
+
+
+class EncoderLayer(nn.Module):
+    """ESPnet's Conformer EncoderLayer: macaron feed-forward, rel-pos self-attention,
+    convolution module, final norm; normalize_before=True, concat_after=False, no dropout."""
+
+    def __init__(self, size, heads, linear_units, kernel, legacy=False):
+        super().__init__()
+        self.self_attn = RelPositionMultiHeadedAttention(heads, size, legacy)
+        self.feed_forward = PositionwiseFeedForward(size, linear_units)
+        self.feed_forward_macaron = PositionwiseFeedForward(size, linear_units)
+        self.conv_module = ConvolutionModule(size, kernel)
+        self.norm_ff = LayerNorm(size)
+        self.norm_mha = LayerNorm(size)
+        self.norm_ff_macaron = LayerNorm(size)
+        self.norm_conv = LayerNorm(size)
+        self.norm_final = LayerNorm(size)
+
+    def forward(self, x, pos_emb, mask, valid=None):
+        x = x + 0.5 * self.feed_forward_macaron(self.norm_ff_macaron(x))
+        h = self.norm_mha(x)
+        x = x + self.self_attn(h, h, h, pos_emb, mask)
+        x = x + self.conv_module(self.norm_conv(x), valid)
+        x = x + 0.5 * self.feed_forward(self.norm_ff(x))
+        return self.norm_final(x)
+
+
+def _block_case(legacy, seed, lengths, impl=None, train=False, N=3, T=11, D=12, H=3, U=20, K=5):
+    rng = np.random.default_rng(seed)
+    m = randomize(EncoderLayer(D, H, U, K, legacy), rng, scale=0.4)
+    with torch.no_grad():   # layer norm and batch norm scales near 1, as trained ones are
+        for k, p in m.named_parameters():
+            if k.endswith("norm.weight") or k.startswith("norm_") and k.endswith("weight"):
+                p.add_(1.0)
+    m.train(train)
+    d = tmpdir()
+    wdir = write_weights(d, m)
+    x = f32(rng.standard_normal((N, T, D)))
+    xt = torch.tensor(x, requires_grad=True)
+    _, pe = RelPositionalEncoding(D, legacy)(xt)
+    padded = any(L < T for L in lengths)
+    vm = torch.from_numpy(valid_mask(lengths, T))
+    if train and padded:
+        raise ValueError("training-mode batch norm with padding is compared elsewhere")
+    y = m(xt, pe, vm[:, None, :] > 0, vm if padded else None) * vm[:, :, None]
+    G = f32(rng.standard_normal(tuple(y.shape)))
+    (y * torch.from_numpy(G)).sum().backward()
+    out = os.path.join(d, "out")
+    args = ["layer", "conformer_block", "--weights", wdir, "--heads", H, "--kernel", K,
+            "--rel-pos", "legacy" if legacy else "latest",
+            "--lengths", save(d, "len.npy", np.asarray(lengths, np.int32)),
+            "--grad-output", save(d, "g.npy", G.astype(np.float32))]
+    if impl:
+        args += ["--impl", impl]
+    if train:
+        args += ["--train"]
+    asrtool(*(args + [save(d, "x.npy", x.astype(np.float32)), out]))
+    errs = []
+    compare(out, "y", "y.npy", y.detach().numpy(), errs)
+    compare(out, "grad_x", "grad_x.npy", xt.grad.numpy(), errs)
+    for k, p in m.named_parameters():
+        compare(out, "grad_" + k, f"grad_{k}.npy", p.grad.numpy(), errs)
+    if train:
+        for k in ("conv_module.norm.running_mean", "conv_module.norm.running_var"):
+            compare(out, k, k + ".npy", m.state_dict()[k].numpy(), errs)
+    return max(errs)
+
+
+def test_conformer_block_espnet_unpadded():
+    """A batch without padding: asr.h's masking changes nothing, so this is exactly
+    ESPnet's EncoderLayer (evaluation), both relative-position variants."""
+    e1 = _block_case(False, 40, [11, 11, 11])
+    e2 = _block_case(True, 41, [11, 11, 11])
+    return f"latest {e1:.2g}, legacy {e2:.2g} (max abs err)"
+
+
+def test_conformer_block_padded():
+    e1 = _block_case(False, 42, [11, 7, 3])
+    e2 = _block_case(True, 43, [11, 7, 3], impl="ref")
+    return f"latest {e1:.2g}, legacy (ref tier) {e2:.2g} (max abs err, lengths 11,7,3)"
+
+
+def test_conformer_block_train_batch_norm():
+    """--train: batch statistics in the conv module and the updated running stats."""
+    e = _block_case(False, 44, [11, 11, 11], train=True)
+    return f"max abs err {e:.2g}"
+
+
 # ---- bad input ---------------------------------------------------------------------------
 def _bad(args, must_say):
     d = args[-1]
@@ -458,3 +584,25 @@ def test_bad_input_conformer_pieces():
     x_wide = save(d, "xw.npy", rng.standard_normal((1, 12, 13)).astype(np.float32))
     _bad(["layer", "conv2d_subsampling", "--weights", ws, x_wide, os.path.join(d, "o6")], "out.0.weight")
     return "heads, missing key, d_model, short input, linear width: exit 2, nothing written"
+
+
+def test_bad_input_conformer_block():
+    rng = np.random.default_rng(22)
+    d = tmpdir()
+    m = randomize(EncoderLayer(8, 2, 10, 3), rng)
+    x = save(d, "x.npy", rng.standard_normal((2, 6, 8)).astype(np.float32))
+    w = write_weights(os.path.join(d, "ok"), m)
+    asrtool("layer", "conformer_block", "--weights", w, x, os.path.join(d, "fine"))
+    _bad(["layer", "conformer_block", "--weights", w, "--heads", "3", x, os.path.join(d, "o1")], "does not divide d_model")
+    _bad(["layer", "conformer_block", "--weights", w, "--kernel", "5", x, os.path.join(d, "o2")],
+         "conv_module.depthwise_conv.weight")
+    w2 = write_weights(os.path.join(d, "nofinal"), m, drop=("norm_final.bias",))
+    _bad(["layer", "conformer_block", "--weights", w2, x, os.path.join(d, "o3")], "norm_final.bias")
+    w3 = write_weights(os.path.join(d, "extra"), m, extra={"concat_linear.weight": np.zeros((8, 16), np.float32)})
+    _bad(["layer", "conformer_block", "--weights", w3, x, os.path.join(d, "o4")], "concat_linear.weight")
+    m4 = randomize(EncoderLayer(8, 2, 10, 4), rng)
+    w4 = write_weights(os.path.join(d, "even"), m4)
+    _bad(["layer", "conformer_block", "--weights", w4, x, os.path.join(d, "o5")], "must be odd")
+    ln = save(d, "len.npy", np.array([6, 7], np.int32))
+    _bad(["layer", "conformer_block", "--weights", w, "--lengths", ln, x, os.path.join(d, "o6")], "length 7")
+    return "heads, kernel, missing / extra key, even kernel, lengths: exit 2, nothing written"
