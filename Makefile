@@ -32,6 +32,7 @@ ASRTOOL_SRC := $(wildcard examples/asrtool*.c) examples/asrtool.h
 EXAMPLES := $(B)/asrtool $(B)/asrtool-f64
 # each component adds its example programs under its own line:
 # features
+EXAMPLES += $(B)/fbank_png
 
 # ctc
 
@@ -134,7 +135,7 @@ test-torch: $(EXAMPLES) | $(B)/.deps-torch
 	@$(PYTHON) tests/torch/run.py
 
 # ---- demo ------------------------------------------------------------------------
-demo: $(B)/fbank_png
+demo: $(B)/fbank_png $(B)/asrtool
 	@sh examples/demo.sh
 
 # ---- bench -----------------------------------------------------------------------

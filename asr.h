@@ -3983,6 +3983,71 @@ ASRDEF asr_result asr_wav_write(const char *path, const asr_real *samples, int f
 }
 
 #ifdef ASR_USE_STB_VORBIS
+/* Checks the Vorbis comment header before stb_vorbis reads it. stb_vorbis 1.22 (Debian's)
+ * trusts the 32-bit lengths in that header: a vendor or comment length near 2^31, or a
+ * comment count near 2^29, overflows its int size arithmetic and it writes outside its
+ * buffer (found by tests/fuzz/fuzz_ogg.c). We reassemble the second packet from the Ogg
+ * pages (header 27 bytes + segment table; a segment of 255 bytes continues the packet)
+ * and require every length to fit in the bytes that are there. */
+/* Copies (pkt != NULL) or measures the packet that starts on the second Ogg page. */
+ASR__PRIVATE size_t asr__ogg_second_packet(const unsigned char *b, size_t len, unsigned char *pkt) {
+  size_t pos = 0, total = 0;
+  int page = 0, done = 0;
+  while (!done && pos + 27 <= len && memcmp(b + pos, "OggS", 4) == 0) {
+    size_t nseg = b[pos + 26], body = pos + 27 + nseg, k;
+    if (body > len) break;
+    for (k = 0; k < nseg && !done; k++) {
+      size_t seg = b[pos + 27 + k];
+      if (page >= 1) {                       /* the comment packet starts on the second page */
+        size_t avail = body + seg <= len ? seg : (body < len ? len - body : 0);
+        if (pkt) memcpy(pkt + total, b + body, avail);
+        total += avail;
+        if (seg < 255) done = 1;             /* a segment under 255 bytes ends the packet */
+      }
+      body += seg;
+    }
+    pos = body;
+    page++;
+  }
+  return total;
+}
+
+ASR__PRIVATE asr_result asr__vorbis_check_comments(const unsigned char *b, size_t len, void *user,
+                                                   asr_error *err) {
+  size_t total = asr__ogg_second_packet(b, len, NULL), off = 7;
+  unsigned char *pkt;
+  uint32_t n, i;
+  asr_result r = ASR_OK;
+  if (total < 7) return ASR_OK;              /* stb_vorbis rejects this itself */
+  pkt = ASR__ALLOC(unsigned char, total, user);
+  if (!pkt) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  asr__ogg_second_packet(b, len, pkt);
+  /* packet type 3, "vorbis", vendor length + vendor, comment count, each length + comment */
+  if (off + 4 <= total) {
+    n = asr__rd32(pkt + off);
+    off += 4;
+    if ((size_t)n > total - off || total - off - n < 4) {
+      r = asr__fail(err, ASR_ERR_FORMAT, "malformed Vorbis comment header (vendor length %lu)", (unsigned long)n);
+    } else {
+      off += n;
+      n = asr__rd32(pkt + off);
+      off += 4;
+      if ((size_t)n > (total - off) / 4)
+        r = asr__fail(err, ASR_ERR_FORMAT, "malformed Vorbis comment header (%lu comments)", (unsigned long)n);
+      for (i = 0; i < n && r == ASR_OK; i++) {
+        uint32_t c = off + 4 <= total ? asr__rd32(pkt + off) : 0xFFFFFFFFu;
+        off += 4;
+        if (off > total || (size_t)c > total - off)
+          r = asr__fail(err, ASR_ERR_FORMAT, "malformed Vorbis comment header (comment %lu of length %lu)",
+                        (unsigned long)i, (unsigned long)c);
+        else off += c;
+      }
+    }
+  }
+  ASR_FREE(pkt, user);
+  return r;
+}
+
 ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
                                 asr_audio *out, void *user, asr_error *err) {
   stb_vorbis *v;
@@ -3999,6 +4064,10 @@ ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_au
   if (len < 4 || memcmp(buf, "OggS", 4) != 0)
     return asr__fail(err, ASR_ERR_FORMAT, "not an Ogg file (no OggS capture pattern)");
   if (len > 0x7FFFFFFF) return asr__fail(err, ASR_ERR_TOO_LARGE, "Ogg file over 2 GiB");
+  {
+    asr_result rc = asr__vorbis_check_comments((const unsigned char *)buf, len, user, err);
+    if (rc != ASR_OK) return rc;
+  }
   /* stb_vorbis takes all its memory from one buffer we give it (so it goes through
    * ASR_MALLOC and nothing can leak on its error paths); "open" says VORBIS_outofmem when
    * the stream's codebooks need more, and we try again with four times the room */

@@ -487,6 +487,40 @@ static void t_resample(tctx *t) {
   }
 }
 
+/* The Vorbis comment header's lengths are checked before stb_vorbis sees them (it trusts
+ * them and writes outside its buffer; found by tests/fuzz/fuzz_ogg.c): on the project's own
+ * data/demo.ogg, a vendor length of 2^31 - 1, and then a comment count of 2^29 + 1, are
+ * refused with ASR_ERR_FORMAT. */
+static void t_ogg_comment_lengths(tctx *t) {
+  unsigned char *buf;
+  size_t len, page2, body;
+  asr_audio a;
+  asr_error err;
+  uint32_t vendor;
+  if (asr_read_file("data/demo.ogg", &buf, &len, NULL, &err) != ASR_OK) SKIP("data/demo.ogg not found (run from the repository root)");
+  CHECK_OK(asr_ogg_parse(buf, len, -1, ASR_SCALE_INT16, &a, NULL, &err));
+  asr_audio_free(&a, NULL);
+  page2 = 27 + buf[26];
+  {
+    size_t k;
+    for (k = 0; k < buf[26]; k++) page2 += buf[27 + k];       /* the first page's body */
+  }
+  CHECK(memcmp(buf + page2, "OggS", 4) == 0);
+  body = page2 + 27 + buf[page2 + 26];
+  CHECK(buf[body] == 3 && memcmp(buf + body + 1, "vorbis", 6) == 0);
+  vendor = (uint32_t)buf[body + 7] | ((uint32_t)buf[body + 8] << 8) | ((uint32_t)buf[body + 9] << 16) |
+           ((uint32_t)buf[body + 10] << 24);
+  CHECK(vendor < 200);
+  memcpy(buf + body + 7, "\xff\xff\xff\x7f", 4);
+  CHECK(asr_ogg_parse(buf, len, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+  CHECK(strstr(err.msg, "comment header") != NULL);
+  buf[body + 7] = (unsigned char)vendor;
+  buf[body + 8] = buf[body + 9] = buf[body + 10] = 0;
+  memcpy(buf + body + 11 + vendor, "\x01\x00\x00\x20", 4);       /* 2^29 + 1 comments */
+  CHECK(asr_ogg_parse(buf, len, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+  free(buf);
+}
+
 static const test_case TESTS_audio[] = {
   {"audio/wav_known_bytes", t_wav_known_bytes},
   {"audio/wav_chunks", t_wav_chunks},
@@ -497,6 +531,7 @@ static const test_case TESTS_audio[] = {
   {"audio/wav_shared", t_wav_shared},
   {"audio/ogg_sample_counts", t_ogg_sample_counts},
   {"audio/ogg_malformed", t_ogg_malformed},
+  {"audio/ogg_comment_lengths", t_ogg_comment_lengths},
   {"audio/resample", t_resample},
   {0, 0}
 };

@@ -1,0 +1,86 @@
+/* tests/fuzz/make_seeds.c DIR - writes the seed corpora of the fuzzers, made by asr.h itself:
+ * DIR/wav: every WAV format (plain and extensible, 1-3 channels, a LIST chunk, odd sizes);
+ * DIR/npy: every dtype and a few shapes; DIR/npz: small archives. (The Ogg seeds are the
+ * project's own data/demo.ogg, cut to a few sizes by tests/fuzz/run.sh.) */
+#define ASR_IMPLEMENTATION
+#include "../../asr.h"
+#include <stdlib.h>
+
+static void put(const char *dir, const char *name, const void *p, size_t n) {
+  char path[1024];
+  FILE *fp;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  fp = fopen(path, "wb");
+  if (!fp || fwrite(p, 1, n, fp) != n) {
+    fprintf(stderr, "make_seeds: cannot write %s\n", path);
+    exit(1);
+  }
+  fclose(fp);
+}
+
+int main(int argc, char **argv) {
+  char dir[900], name[64];
+  static unsigned char buf[1 << 16];
+  asr_real x[3 * 64];
+  double d[12];
+  int32_t k32[6];
+  int64_t k64[6], shape[3];
+  unsigned char u8[6];
+  size_t len;
+  int f, ch, i;
+  asr_npz_writer w;
+  if (argc != 2) return 2;
+  for (i = 0; i < 3 * 64; i++) x[i] = (asr_real)(8000 * sin(0.3 * i) + (i % 7) * 100);
+  /* WAV */
+  snprintf(dir, sizeof dir, "%s/wav", argv[1]);
+  for (f = ASR_WAV_PCM8; f <= ASR_WAV_FLOAT64; f++)
+    for (ch = 1; ch <= 3; ch++) {
+      int ext = ch == 3;
+      if (asr_wav_encode(buf, sizeof buf, &len, x, 63 / ch, ch, 16000, f | (ext ? ASR_WAV_EXTENSIBLE : 0),
+                         ASR_SCALE_INT16) != ASR_OK) return 1;
+      snprintf(name, sizeof name, "f%d-c%d.wav", f, ch);
+      put(dir, name, buf, len);
+    }
+  /* a LIST chunk with an odd-sized body (and its pad byte) before the audio */
+  {
+    static unsigned char b2[4096];
+    size_t n2;
+    if (asr_wav_encode(b2, sizeof b2, &n2, x, 20, 1, 8000, ASR_WAV_PCM16, ASR_SCALE_INT16) != ASR_OK) return 1;
+    memcpy(buf, b2, 12);
+    memcpy(buf + 12, "LIST\x05\x00\x00\x00INFO\x01\x00", 14);   /* header 8, body 5, pad 1 */
+    memcpy(buf + 26, b2 + 12, n2 - 12);
+    put(dir, "list.wav", buf, n2 + 14);
+  }
+  /* .npy */
+  snprintf(dir, sizeof dir, "%s/npy", argv[1]);
+  for (i = 0; i < 12; i++) d[i] = i * 0.5 - 2;
+  for (i = 0; i < 6; i++) k32[i] = i - 3, k64[i] = (int64_t)i << 33, u8[i] = (unsigned char)(i * 40);
+  shape[0] = 3;
+  shape[1] = 4;
+  shape[2] = 1;
+  asr_npy_encode(buf, sizeof buf, &len, ASR_DTYPE_F64, 2, shape, d);
+  put(dir, "f8.npy", buf, len);
+  asr_npy_encode(buf, sizeof buf, &len, ASR_DTYPE_F32, 3, shape, x);
+  put(dir, "f4.npy", buf, len);
+  shape[0] = 6;
+  asr_npy_encode(buf, sizeof buf, &len, ASR_DTYPE_I32, 1, shape, k32);
+  put(dir, "i4.npy", buf, len);
+  asr_npy_encode(buf, sizeof buf, &len, ASR_DTYPE_I64, 1, shape, k64);
+  put(dir, "i8.npy", buf, len);
+  asr_npy_encode(buf, sizeof buf, &len, ASR_DTYPE_U8, 1, shape, u8);
+  put(dir, "u1.npy", buf, len);
+  asr_npy_encode(buf, sizeof buf, &len, ASR_DTYPE_F32, 0, shape, x);
+  put(dir, "scalar.npy", buf, len);
+  /* .npz, written by asr.h's writer */
+  snprintf(dir, sizeof dir, "%s/npz/a.npz", argv[1]);
+  if (asr_npz_writer_open(&w, dir, NULL, NULL) != ASR_OK) return 1;
+  shape[0] = 2;
+  shape[1] = 3;
+  asr_npz_writer_add(&w, "encoder.weight", ASR_DTYPE_F32, 2, shape, x, NULL);
+  shape[0] = 6;
+  asr_npz_writer_add(&w, "lengths", ASR_DTYPE_I64, 1, shape, k64, NULL);
+  if (asr_npz_writer_close(&w, NULL) != ASR_OK) return 1;
+  snprintf(dir, sizeof dir, "%s/npz/empty.npz", argv[1]);
+  if (asr_npz_writer_open(&w, dir, NULL, NULL) != ASR_OK || asr_npz_writer_close(&w, NULL) != ASR_OK) return 1;
+  return 0;
+}
