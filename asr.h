@@ -4619,11 +4619,12 @@ ASRDEF asr_result asr_fbank_naive(asr_real *feats, const asr_real *wave, int n,
       p.spec[k] = re * re + im * im;                        /* |X[k]|^2 */
       if (!o->use_power) p.spec[k] = sqrt(p.spec[k]);       /* |X[k]| */
     }
+    for (k = 0; k < p.half; k++) p.melw[k] = asr__mel(bin_hz * k);   /* mel of FFT bin k */
     for (m = 0; m < p.B; m++) {
       /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition */
       double l = mlo + m * delta, c = mlo + (m + 1) * delta, rr = mlo + (m + 2) * delta, s = 0;
       for (k = 0; k < p.half; k++) {
-        double mel = asr__mel(bin_hz * k), w = 0;
+        double mel = p.melw[k], w = 0;
         if (mel > l && mel <= c) w = (mel - l) / (c - l);            /* rising edge */
         else if (mel > c && mel < rr) w = (rr - mel) / (rr - c);     /* falling edge */
         s += w * p.spec[k];

@@ -83,9 +83,18 @@ def torch_dwsep():
 def torch_contextnet_block():
     return _fwd_bwd(_ContextNetBlock(256, 5).float().train(), (8, 256, 200))
 
+def torch_fbank():
+    """torchaudio.compliance.kaldi.fbank on 60 s of 16 kHz white noise (float32, as it is
+    usually called), default options, 80 mel bins: the same case as asrtool bench."""
+    import torchaudio.compliance.kaldi as kaldi
+    x = (1000 * torch.randn(1, 60 * 16000)).float()
+    return timeit(lambda: kaldi.fbank(x, num_mel_bins=80), min_time=1.0)
+
+
 TORCH_CASES = {
     "gemm 256x256x256": torch_gemm,
     # features
+    "fbank 60 s 16 kHz, 80 bins": torch_fbank,
 
     # ctc
 

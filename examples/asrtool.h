@@ -79,6 +79,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_fbank(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_resample(int argc, char **argv);
+struct at_bench;
+void bench_fbank(struct at_bench *b);
 
 /* ctc */
 

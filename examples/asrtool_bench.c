@@ -98,6 +98,7 @@ static const struct {
 } BENCHES[] = {
   {"core", bench_core},
   /* features */
+  {"features", bench_fbank},
 
   /* ctc */
 
