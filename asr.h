@@ -1298,7 +1298,8 @@ ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
  * lengths[n] < K) are written as 0 and get no gradient: the valid rows are those whose
  * window lies inside the valid input. K > Hh or K > Ww is ASR_ERR_SHAPE.
  * _naive: the sum, one loop per index (refuses more than 2^26 multiply-adds); _ref:
- * im2col + GEMM per item, col[(c K + a) K + e][i Wo + j] = x[c, iS+a, jS+e], Y = W col.
+ * im2col + GEMM per item, col[(c K + a) K + e][i Wo + j] = x[c, iS+a, jS+e], Y = W col,
+ * on asr_gemm_ref; the unsuffixed the same on asr_gemm (SIMD).
  * backward: dcol = W^T dY scattered back (col2im) into dx, dW += dY col^T, db += sum dY. */
 ASRDEF size_t asr_conv2d_workspace_size(int C, int Hh, int Ww, int O, int K, int S);
 ASRDEF asr_result asr_conv2d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
@@ -1317,6 +1318,13 @@ ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *
                                           const asr_real *w, const int *lengths, int N, int C,
                                           int Hh, int Ww, int O, int K, int S, void *work,
                                           size_t work_bytes);
+ASRDEF asr_result asr_conv2d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths, int N, int C, int Hh,
+                                     int Ww, int O, int K, int S, void *work, size_t work_bytes);
+ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, int N, int C, int Hh, int Ww, int O,
+                                      int K, int S, void *work, size_t work_bytes);
 
 /* ---- Conv2dSubsampling, ESPnet's 4x subsampling front end [Gulati20] Fig. 1:
  *   h1 = relu(conv.0(x))     Conv2d(1, D, 3, stride 2):  (N,1,T,F) -> (N,D,T1,F1)
@@ -6579,6 +6587,14 @@ ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_sp
  * 4.3 Conformer (implementation)
  * --------------------------------------------------------------------------------------- */
 
+/* The GEMM of a tier: asr_gemm_ref for the _ref tiers, asr_gemm (SIMD) for the fast ones. */
+ASR__PRIVATE void asr__c3_gemm(int fast, int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
+                               const asr_real *A, int lda, const asr_real *B, int ldb, asr_real beta,
+                               asr_real *C, int ldc) {
+  if (fast) asr_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* Byte counts of sections 4.3 and 4.4: a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
 ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
   size_t n;
@@ -6825,20 +6841,20 @@ ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_sav
 
 /* y (M,O) = x (M,I) W^T + b, rows strided. */
 ASR__PRIVATE void asr__conf_affine(asr_real *y, const asr_real *x, const asr_real *W,
-                                   const asr_real *b, int M, int I, int O) {
+                                   const asr_real *b, int M, int I, int O, int fast) {
   int m, o;
   if (M <= 0) return;
-  asr_gemm(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  asr__c3_gemm(fast, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
   if (b)
     for (m = 0; m < M; m++)
       for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
 }
 
-ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
+ASR__PRIVATE asr_result asr__rel_mhsa_forward_impl(asr_real *y, const asr_rel_mhsa_saved *s,
                                            const asr_real *x, const asr_real *pos_emb,
                                            const int *lengths, const asr_rel_mhsa_params *p,
                                            int N, int T, int D, int H, asr_rel_pos_type type,
-                                           void *work, size_t work_bytes) {
+                                           void *work, size_t work_bytes, int fast) {
   int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
   asr_real *qu, *qv, *ac, *bdr;
   double scale;
@@ -6855,10 +6871,10 @@ ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved
   ac = qv + (size_t)T * dk;         /* (T,T) terms (a)+(c) */
   bdr = ac + (size_t)T * T;         /* (T,P) terms (b)+(d) before the shift */
   /* the projections of every frame of the batch, and of the embeddings */
-  asr__conf_affine(s->q, x, p->wq, p->bq, N * T, D, D);
-  asr__conf_affine(s->k, x, p->wk, p->bk, N * T, D, D);
-  asr__conf_affine(s->v, x, p->wv, p->bv, N * T, D, D);
-  asr__conf_affine(s->p, pos_emb, p->wpos, NULL, P, D, D);
+  asr__conf_affine(s->q, x, p->wq, p->bq, N * T, D, D, fast);
+  asr__conf_affine(s->k, x, p->wk, p->bk, N * T, D, D, fast);
+  asr__conf_affine(s->v, x, p->wv, p->bv, N * T, D, D, fast);
+  asr__conf_affine(s->p, pos_emb, p->wpos, NULL, P, D, D, fast);
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
@@ -6875,8 +6891,8 @@ ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved
           qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
         }
       /* ac = (q+u) k^T over the valid block; bd_raw = (q+v) p^T for the valid queries */
-      asr_gemm(0, 1, len, len, dk, 1, qu, dk, kb + h * dk, D, 0, ac, T);
-      asr_gemm(0, 1, len, P, dk, 1, qv, dk, s->p + h * dk, D, 0, bdr, P);
+      asr__c3_gemm(fast, 0, 1, len, len, dk, 1, qu, dk, kb + h * dk, D, 0, ac, T);
+      asr__c3_gemm(fast, 0, 1, len, P, dk, 1, qv, dk, s->p + h * dk, D, 0, bdr, P);
       for (i = 0; i < len; i++) {
         asr_real *row = at + (size_t)i * T;
         for (j = 0; j < len; j++) {
@@ -6887,10 +6903,10 @@ ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved
         asr_softmax(row, row, len);
       }
       /* ctx_h = attn v_h over the valid block */
-      asr_gemm(0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
+      asr__c3_gemm(fast, 0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
     }
   }
-  asr__conf_affine(y, s->ctx, p->wo, p->bo, N * T, D, D);
+  asr__conf_affine(y, s->ctx, p->wo, p->bo, N * T, D, D, fast);
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     if (len < T) memset(y + ((size_t)b * T + len) * D, 0, sizeof(asr_real) * (size_t)(T - len) * D);
@@ -6898,12 +6914,20 @@ ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved
   return ASR_OK;
 }
 
+ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
+                                           const asr_real *x, const asr_real *pos_emb,
+                                           const int *lengths, const asr_rel_mhsa_params *p,
+                                           int N, int T, int D, int H, asr_rel_pos_type type,
+                                           void *work, size_t work_bytes) {
+  return asr__rel_mhsa_forward_impl(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 0);
+}
+
 ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
                                        const asr_real *x, const asr_real *pos_emb,
                                        const int *lengths, const asr_rel_mhsa_params *p, int N,
                                        int T, int D, int H, asr_rel_pos_type type, void *work,
                                        size_t work_bytes) {
-  return asr_rel_mhsa_forward_ref(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes);
+  return asr__rel_mhsa_forward_impl(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 1);
 }
 
 ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
@@ -7002,13 +7026,13 @@ ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+ASR__PRIVATE asr_result asr__rel_mhsa_backward_impl(asr_real *dx, asr_real *d_pos_emb,
                                             const asr_rel_mhsa_grads *g, const asr_real *dy,
                                             const asr_rel_mhsa_saved *s, const asr_real *x,
                                             const asr_real *pos_emb, const int *lengths,
                                             const asr_rel_mhsa_params *p, int N, int T, int D,
                                             int H, asr_rel_pos_type type, void *work,
-                                            size_t work_bytes) {
+                                            size_t work_bytes, int fast) {
   int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
   size_t ntd = (size_t)N * T * D;
   asr_real *dq, *dk_, *dv, *dctx, *dp, *qu, *qv, *dqu, *dqv, *da, *dbd;
@@ -7030,12 +7054,12 @@ ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
   memset(dq, 0, sizeof(asr_real) * 3 * ntd);
   memset(dp, 0, sizeof(asr_real) * (size_t)P * D);
   /* 1. y = ctx Wo^T + bo: dctx = dy Wo (padded rows of dy never reach a valid row) */
-  asr_gemm(0, 0, N * T, D, D, 1, dy, D, p->wo, D, 0, dctx, D);
+  asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dy, D, p->wo, D, 0, dctx, D);
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *dyb = dy + (size_t)b * T * D;
     if (len == 0) continue;
-    if (g && g->wo) asr_gemm(1, 0, D, D, len, 1, dyb, D, s->ctx + (size_t)b * T * D, D, 1, g->wo, D);
+    if (g && g->wo) asr__c3_gemm(fast, 1, 0, D, D, len, 1, dyb, D, s->ctx + (size_t)b * T * D, D, 1, g->wo, D);
     if (g && g->bo)
       for (i = 0; i < len; i++)
         for (c = 0; c < D; c++) g->bo[c] += dyb[(size_t)i * D + c];
@@ -7054,8 +7078,8 @@ ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
           qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
         }
       /* dattn = dctx_h v_h^T;  dv_h += attn^T dctx_h */
-      asr_gemm(0, 1, len, len, dk, 1, dcb + h * dk, D, vb + h * dk, D, 0, da, T);
-      asr_gemm(1, 0, len, dk, len, 1, at, T, dcb + h * dk, D, 1, dv + (size_t)b * T * D + h * dk, D);
+      asr__c3_gemm(fast, 0, 1, len, len, dk, 1, dcb + h * dk, D, vb + h * dk, D, 0, da, T);
+      asr__c3_gemm(fast, 1, 0, len, dk, len, 1, at, T, dcb + h * dk, D, 1, dv + (size_t)b * T * D + h * dk, D);
       /* softmax backward, scaled: g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k) */
       for (i = 0; i < len; i++) {
         double dot = 0;
@@ -7064,16 +7088,16 @@ ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
           da[(size_t)i * T + j] = (asr_real)(at[(size_t)i * T + j] * (da[(size_t)i * T + j] - dot) * scale);
       }
       /* terms (a)+(c): d(q+u) = g k_h,  dk_h += g^T (q+u) */
-      asr_gemm(0, 0, len, dk, len, 1, da, T, kb + h * dk, D, 0, dqu, dk);
-      asr_gemm(1, 0, len, dk, len, 1, da, T, qu, dk, 1, dk_ + (size_t)b * T * D + h * dk, D);
+      asr__c3_gemm(fast, 0, 0, len, dk, len, 1, da, T, kb + h * dk, D, 0, dqu, dk);
+      asr__c3_gemm(fast, 1, 0, len, dk, len, 1, da, T, qu, dk, 1, dk_ + (size_t)b * T * D + h * dk, D);
       /* terms (b)+(d): scatter g back through the shift, then d(q+v) = dbd p_h,
        * dp_h += dbd^T (q+v) */
       memset(dbd, 0, sizeof(asr_real) * (size_t)len * P);
       for (i = 0; i < len; i++)
         for (j = 0; j < len; j++)
           if (asr_rel_shift_index(type, T, i, j, &rr, &cc)) dbd[(size_t)rr * P + cc] += da[(size_t)i * T + j];
-      asr_gemm(0, 0, len, dk, P, 1, dbd, P, s->p + h * dk, D, 0, dqv, dk);
-      asr_gemm(1, 0, P, dk, len, 1, dbd, P, qv, dk, 1, dp + h * dk, D);
+      asr__c3_gemm(fast, 0, 0, len, dk, P, 1, dbd, P, s->p + h * dk, D, 0, dqv, dk);
+      asr__c3_gemm(fast, 1, 0, P, dk, len, 1, dbd, P, qv, dk, 1, dp + h * dk, D);
       for (i = 0; i < len; i++)
         for (c = 0; c < dk; c++) {
           asr_real a = dqu[(size_t)i * dk + c], v = dqv[(size_t)i * dk + c];
@@ -7084,9 +7108,9 @@ ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
     }
   }
   /* 3. the projections: weights, biases and the input */
-  if (g && g->wq) asr_gemm(1, 0, D, D, N * T, 1, dq, D, x, D, 1, g->wq, D);
-  if (g && g->wk) asr_gemm(1, 0, D, D, N * T, 1, dk_, D, x, D, 1, g->wk, D);
-  if (g && g->wv) asr_gemm(1, 0, D, D, N * T, 1, dv, D, x, D, 1, g->wv, D);
+  if (g && g->wq) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dq, D, x, D, 1, g->wq, D);
+  if (g && g->wk) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dk_, D, x, D, 1, g->wk, D);
+  if (g && g->wv) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dv, D, x, D, 1, g->wv, D);
   for (i = 0; i < N * T; i++)
     for (c = 0; c < D; c++) {
       if (g && g->bq) g->bq[c] += dq[(size_t)i * D + c];
@@ -7094,13 +7118,23 @@ ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
       if (g && g->bv) g->bv[c] += dv[(size_t)i * D + c];
     }
   if (dx) {
-    asr_gemm(0, 0, N * T, D, D, 1, dq, D, p->wq, D, 1, dx, D);
-    asr_gemm(0, 0, N * T, D, D, 1, dk_, D, p->wk, D, 1, dx, D);
-    asr_gemm(0, 0, N * T, D, D, 1, dv, D, p->wv, D, 1, dx, D);
+    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dq, D, p->wq, D, 1, dx, D);
+    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dk_, D, p->wk, D, 1, dx, D);
+    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dv, D, p->wv, D, 1, dx, D);
   }
-  if (g && g->wpos && P > 0) asr_gemm(1, 0, D, D, P, 1, dp, D, pos_emb, D, 1, g->wpos, D);
-  if (d_pos_emb && P > 0) asr_gemm(0, 0, P, D, D, 1, dp, D, p->wpos, D, 1, d_pos_emb, D);
+  if (g && g->wpos && P > 0) asr__c3_gemm(fast, 1, 0, D, D, P, 1, dp, D, pos_emb, D, 1, g->wpos, D);
+  if (d_pos_emb && P > 0) asr__c3_gemm(fast, 0, 0, P, D, D, 1, dp, D, p->wpos, D, 1, d_pos_emb, D);
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                            const asr_rel_mhsa_saved *s, const asr_real *x,
+                                            const asr_real *pos_emb, const int *lengths,
+                                            const asr_rel_mhsa_params *p, int N, int T, int D,
+                                            int H, asr_rel_pos_type type, void *work,
+                                            size_t work_bytes) {
+  return asr__rel_mhsa_backward_impl(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 0);
 }
 
 ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
@@ -7109,8 +7143,7 @@ ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
                                         const asr_real *pos_emb, const int *lengths,
                                         const asr_rel_mhsa_params *p, int N, int T, int D, int H,
                                         asr_rel_pos_type type, void *work, size_t work_bytes) {
-  return asr_rel_mhsa_backward_ref(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
-                                   work, work_bytes);
+  return asr__rel_mhsa_backward_impl(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 1);
 }
 
 /* ---- conv2d */
@@ -7213,10 +7246,10 @@ ASR__PRIVATE void asr__conv2d_im2col(asr_real *col, const asr_real *xn, int C, i
       }
 }
 
-ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+ASR__PRIVATE asr_result asr__conv2d_forward_impl(asr_real *y, const asr_real *x, const asr_real *w,
                                          const asr_real *b, const int *lengths, int N, int C,
                                          int Hh, int Ww, int O, int K, int S, void *work,
-                                         size_t work_bytes) {
+                                         size_t work_bytes, int fast) {
   int n, o, Ho, Wo;
   size_t HW;
   asr_real *col;
@@ -7231,7 +7264,7 @@ ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const a
     int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
     asr_real *yn = y + (size_t)n * O * HW;
     asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
-    asr_gemm(0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
+    asr__c3_gemm(fast, 0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
     for (o = 0; o < O; o++) {
       asr_real *yo = yn + (size_t)o * HW;
       size_t k;
@@ -7243,11 +7276,18 @@ ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const a
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths, int N, int C,
+                                         int Hh, int Ww, int O, int K, int S, void *work,
+                                         size_t work_bytes) {
+  return asr__conv2d_forward_impl(y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 0);
+}
+
+ASR__PRIVATE asr_result asr__conv2d_backward_impl(asr_real *dx, asr_real *dw, asr_real *db,
                                           const asr_real *dy, const asr_real *x,
                                           const asr_real *w, const int *lengths, int N, int C,
                                           int Hh, int Ww, int O, int K, int S, void *work,
-                                          size_t work_bytes) {
+                                          size_t work_bytes, int fast) {
   int n, o, c, a, e, i, j, Ho, Wo;
   size_t HW, CKK;
   asr_real *col, *dcol, *dyn;
@@ -7271,11 +7311,11 @@ ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *
     }
     if (dw) {                                  /* dW += dY col^T */
       asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
-      asr_gemm(0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
+      asr__c3_gemm(fast, 0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
     }
     if (dx) {                                  /* dcol = W^T dY, then col2im */
       asr_real *dxn = dx + (size_t)n * C * Hh * Ww;
-      asr_gemm(1, 0, (int)CKK, (int)HW, O, 1, w, (int)CKK, dyn, (int)HW, 0, dcol, (int)HW);
+      asr__c3_gemm(fast, 1, 0, (int)CKK, (int)HW, O, 1, w, (int)CKK, dyn, (int)HW, 0, dcol, (int)HW);
       for (c = 0; c < C; c++)
         for (a = 0; a < K; a++)
           for (e = 0; e < K; e++) {
@@ -7288,6 +7328,26 @@ ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *
     }
   }
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths, int N, int C,
+                                          int Hh, int Ww, int O, int K, int S, void *work,
+                                          size_t work_bytes) {
+  return asr__conv2d_backward_impl(dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 0);
+}
+
+ASRDEF asr_result asr_conv2d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths, int N, int C, int Hh,
+                                     int Ww, int O, int K, int S, void *work, size_t work_bytes) {
+  return asr__conv2d_forward_impl(y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 1);
+}
+ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, int N, int C, int Hh, int Ww, int O,
+                                      int K, int S, void *work, size_t work_bytes) {
+  return asr__conv2d_backward_impl(dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 1);
 }
 
 /* ---- Conv2dSubsampling */
@@ -7346,7 +7406,7 @@ ASR__PRIVATE asr_result asr__sub_forward(asr_real *y, int *lengths_out,
                                          const asr_conv2d_subsampling_saved *s, const asr_real *x,
                                          const int *lengths, const asr_conv2d_subsampling_params *p,
                                          int N, int T, int F, int D, void *work, size_t work_bytes,
-                                         int naive) {
+                                         int naive, int fast) {
   int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
   size_t n1 = (size_t)D * T1 * F1, k;
   double xscale = sqrt((double)D);
@@ -7366,12 +7426,12 @@ ASR__PRIVATE asr_result asr__sub_forward(asr_real *y, int *lengths_out,
     asr_real *h1 = s->h1 + (size_t)b * n1, *z = s->z + (size_t)b * T2 * D * F2;
     /* h1 = relu(conv.0(x)): x (T,F) is one input channel */
     r = naive ? asr_conv2d_forward_naive(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2)
-              : asr_conv2d_forward_ref(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb);
+              : asr__conv2d_forward_impl(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb, fast);
     if (r) break;
     for (k = 0; k < n1; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
     /* h2 = relu(conv.2(h1)), then laid out as z[t][d F2 + f] for the linear */
     r = naive ? asr_conv2d_forward_naive(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2)
-              : asr_conv2d_forward_ref(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb);
+              : asr__conv2d_forward_impl(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb, fast);
     if (r) break;
     for (t = 0; t < T2; t++)
       for (d = 0; d < D; d++)
@@ -7390,7 +7450,7 @@ ASR__PRIVATE asr_result asr__sub_forward(asr_real *y, int *lengths_out,
         }
     } else {
       asr_real *yb = y + (size_t)b * T2 * D;
-      if (L2 > 0) asr_gemm(0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
+      if (L2 > 0) asr__c3_gemm(fast, 0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
       for (t = 0; t < L2; t++)
         if (p->out_b)
           for (d = 0; d < D; d++) yb[(size_t)t * D + d] += (asr_real)(xscale * p->out_b[d]);
@@ -7407,7 +7467,7 @@ ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths
                                                        const asr_conv2d_subsampling_params *p,
                                                        int N, int T, int F, int D, void *work,
                                                        size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 1);
+  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 1, 0);
 }
 ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_out,
                                                      const asr_conv2d_subsampling_saved *s,
@@ -7415,7 +7475,7 @@ ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_o
                                                      const asr_conv2d_subsampling_params *p,
                                                      int N, int T, int F, int D, void *work,
                                                      size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0);
+  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0, 0);
 }
 ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
                                                  const asr_conv2d_subsampling_saved *s,
@@ -7423,17 +7483,17 @@ ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
                                                  const asr_conv2d_subsampling_params *p, int N,
                                                  int T, int F, int D, void *work,
                                                  size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0);
+  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0, 1);
 }
 
-ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
+ASR__PRIVATE asr_result asr__conv2d_subsampling_backward_impl(asr_real *dx,
                                                       const asr_conv2d_subsampling_grads *g,
                                                       const asr_real *dy,
                                                       const asr_conv2d_subsampling_saved *s,
                                                       const asr_real *x, const int *lengths,
                                                       const asr_conv2d_subsampling_params *p,
                                                       int N, int T, int F, int D, void *work,
-                                                      size_t work_bytes) {
+                                                      size_t work_bytes, int fast) {
   int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
   size_t n1 = (size_t)D * T1 * F1, k;
   asr_real xscale = (asr_real)sqrt((double)D);
@@ -7455,8 +7515,8 @@ ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
     const asr_real *h1 = s->h1 + (size_t)b * n1;
     if (L2 == 0) continue;                        /* no valid output: no gradient */
     /* the linear (scaled by sqrt(D)): dz = sqrt(D) dy W, dW += sqrt(D) dy^T z */
-    asr_gemm(0, 0, L2, D * F2, D, xscale, dyb, D, p->out_w, D * F2, 0, dz, D * F2);
-    if (g && g->out_w) asr_gemm(1, 0, D, D * F2, L2, xscale, dyb, D, z, D * F2, 1, g->out_w, D * F2);
+    asr__c3_gemm(fast, 0, 0, L2, D * F2, D, xscale, dyb, D, p->out_w, D * F2, 0, dz, D * F2);
+    if (g && g->out_w) asr__c3_gemm(fast, 1, 0, D, D * F2, L2, xscale, dyb, D, z, D * F2, 1, g->out_w, D * F2);
     if (g && g->out_b)
       for (t = 0; t < L2; t++)
         for (d = 0; d < D; d++) g->out_b[d] += xscale * dyb[(size_t)t * D + d];
@@ -7470,17 +7530,28 @@ ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
         }
     /* conv.2 backward into dh1, then relu' with h1 > 0, then conv.0 backward */
     memset(dh1, 0, sizeof(asr_real) * n1);
-    r = asr_conv2d_backward_ref(dh1, g ? g->conv2_w : NULL, g ? g->conv2_b : NULL, dh2, h1,
-                                p->conv2_w, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb);
+    r = asr__conv2d_backward_impl(dh1, g ? g->conv2_w : NULL, g ? g->conv2_b : NULL, dh2, h1,
+                                  p->conv2_w, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb, fast);
     if (r) return r;
     for (k = 0; k < n1; k++)
       if (!(h1[k] > 0)) dh1[k] = 0;
-    r = asr_conv2d_backward_ref(dx ? dx + (size_t)b * T * F : NULL, g ? g->conv0_w : NULL,
-                                g ? g->conv0_b : NULL, dh1, x + (size_t)b * T * F, p->conv0_w, &len,
-                                1, 1, T, F, D, 3, 2, cw, cwb);
+    r = asr__conv2d_backward_impl(dx ? dx + (size_t)b * T * F : NULL, g ? g->conv0_w : NULL,
+                                  g ? g->conv0_b : NULL, dh1, x + (size_t)b * T * F, p->conv0_w, &len,
+                                  1, 1, T, F, D, 3, 2, cw, cwb, fast);
     if (r) return r;
   }
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
+                                                      const asr_conv2d_subsampling_grads *g,
+                                                      const asr_real *dy,
+                                                      const asr_conv2d_subsampling_saved *s,
+                                                      const asr_real *x, const int *lengths,
+                                                      const asr_conv2d_subsampling_params *p,
+                                                      int N, int T, int F, int D, void *work,
+                                                      size_t work_bytes) {
+  return asr__conv2d_subsampling_backward_impl(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, 0);
 }
 
 ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
@@ -7491,7 +7562,7 @@ ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
                                                   const asr_conv2d_subsampling_params *p, int N,
                                                   int T, int F, int D, void *work,
                                                   size_t work_bytes) {
-  return asr_conv2d_subsampling_backward_ref(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+  return asr__conv2d_subsampling_backward_impl(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, 1);
 }
 
 
@@ -8085,12 +8156,12 @@ ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, as
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+ASR__PRIVATE asr_result asr__lstm_forward_impl(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
                                        asr_real *gates, asr_real *cell, const asr_real *x,
                                        const asr_real *h0, const asr_real *c0,
                                        const asr_lstm_params *p, int N, int T, int I, int H,
                                        const int *lengths, int reverse, void *work,
-                                       size_t work_bytes) {
+                                       size_t work_bytes, int fast) {
   asr_real *hs, *cs, *rec;
   size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
   int b, s, u;
@@ -8104,7 +8175,7 @@ ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_
   rec = cs + (size_t)N * H;              /* (N,4H) W_hh h for the current step */
   /* 1. The input projection of every step at once, into `gates` (as preactivations):
    *    gates[b,t] = W_ih x[b,t] + b_ih + b_hh                                        */
-  if (NT > 0) asr_gemm(0, 1, (int)NT, (int)G, I, 1, x, I, p->w_ih, I, 0, gates, (int)G);
+  if (NT > 0) asr__c3_gemm(fast, 0, 1, (int)NT, (int)G, I, 1, x, I, p->w_ih, I, 0, gates, (int)G);
   for (i = 0; i < NT; i++) {
     asr_real *gr = gates + i * G;
     size_t k;
@@ -8119,7 +8190,7 @@ ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_
    *    joins at step lengths[b]-1 with its initial state, which hs/cs still hold. */
   for (s = 0; s < T; s++) {
     int t = reverse ? T - 1 - s : s;
-    if (N > 0) asr_gemm(0, 1, N, (int)G, H, 1, hs, H, p->w_hh, H, 0, rec, (int)G);  /* W_hh h */
+    if (N > 0) asr__c3_gemm(fast, 0, 1, N, (int)G, H, 1, hs, H, p->w_hh, H, 0, rec, (int)G);  /* W_hh h */
     for (b = 0; b < N; b++) {
       int len = lengths ? lengths[b] : T;
       size_t row = (size_t)b * T + t;
@@ -8152,14 +8223,22 @@ ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_
   return ASR_OK;
 }
 
+ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                       asr_real *gates, asr_real *cell, const asr_real *x,
+                                       const asr_real *h0, const asr_real *c0,
+                                       const asr_lstm_params *p, int N, int T, int I, int H,
+                                       const int *lengths, int reverse, void *work,
+                                       size_t work_bytes) {
+  return asr__lstm_forward_impl(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 0);
+}
+
 ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
                                    asr_real *gates, asr_real *cell, const asr_real *x,
                                    const asr_real *h0, const asr_real *c0,
                                    const asr_lstm_params *p, int N, int T, int I, int H,
                                    const int *lengths, int reverse, void *work,
                                    size_t work_bytes) {
-  return asr_lstm_forward_ref(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths,
-                              reverse, work, work_bytes);
+  return asr__lstm_forward_impl(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 1);
 }
 
 /* The backward of the gate nonlinearities and the cell update at one (item, step):
@@ -8256,7 +8335,7 @@ ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real 
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *dc0,
+ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr_real *dc0,
                                         const asr_lstm_grads *g, const asr_real *dy, int lddy,
                                         const asr_real *dh_n, const asr_real *dc_n,
                                         const asr_real *y, int ldy, const asr_real *gates,
@@ -8264,7 +8343,7 @@ ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *d
                                         const asr_real *h0, const asr_real *c0,
                                         const asr_lstm_params *p, int N, int T, int I, int H,
                                         const int *lengths, int reverse, void *work,
-                                        size_t work_bytes) {
+                                        size_t work_bytes, int fast) {
   asr_real *da, *hp, *dh, *dc, *dhp;
   size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
   int b, s, u;
@@ -8306,7 +8385,7 @@ ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *d
                               tp >= 0 ? cell + ((size_t)b * T + tp) * H : (c0 ? c0 + (size_t)b * H : NULL),
                               H);
     }
-    asr_gemm(0, 0, N, H, (int)G, 1, da + (size_t)t * G, (int)(T * G), p->w_hh, H, 0, dhp, H);
+    asr__c3_gemm(fast, 0, 0, N, H, (int)G, 1, da + (size_t)t * G, (int)(T * G), p->w_hh, H, 0, dhp, H);
     for (b = 0; b < N; b++) {
       int len = lengths ? lengths[b] : T;
       if (t < len) memcpy(dh + (size_t)b * H, dhp + (size_t)b * H, sizeof(asr_real) * (size_t)H);
@@ -8318,9 +8397,9 @@ ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *d
   }
   /* 2. The weight and input gradients of all steps at once. */
   if (NT > 0) {
-    if (dx) asr_gemm(0, 0, (int)NT, I, (int)G, 1, da, (int)G, p->w_ih, I, 1, dx, I);
-    if (g && g->w_ih) asr_gemm(1, 0, (int)G, I, (int)NT, 1, da, (int)G, x, I, 1, g->w_ih, I);
-    if (g && g->w_hh) asr_gemm(1, 0, (int)G, H, (int)NT, 1, da, (int)G, hp, H, 1, g->w_hh, H);
+    if (dx) asr__c3_gemm(fast, 0, 0, (int)NT, I, (int)G, 1, da, (int)G, p->w_ih, I, 1, dx, I);
+    if (g && g->w_ih) asr__c3_gemm(fast, 1, 0, (int)G, I, (int)NT, 1, da, (int)G, x, I, 1, g->w_ih, I);
+    if (g && g->w_hh) asr__c3_gemm(fast, 1, 0, (int)G, H, (int)NT, 1, da, (int)G, hp, H, 1, g->w_hh, H);
     if (g && (g->b_ih || g->b_hh))
       for (i = 0; i < NT; i++) {
         size_t k;
@@ -8333,6 +8412,18 @@ ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *d
   return ASR_OK;
 }
 
+ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                        const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                        const asr_real *dh_n, const asr_real *dc_n,
+                                        const asr_real *y, int ldy, const asr_real *gates,
+                                        const asr_real *cell, const asr_real *x,
+                                        const asr_real *h0, const asr_real *c0,
+                                        const asr_lstm_params *p, int N, int T, int I, int H,
+                                        const int *lengths, int reverse, void *work,
+                                        size_t work_bytes) {
+  return asr__lstm_backward_impl(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 0);
+}
+
 ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
                                     const asr_lstm_grads *g, const asr_real *dy, int lddy,
                                     const asr_real *dh_n, const asr_real *dc_n,
@@ -8342,8 +8433,7 @@ ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
                                     const asr_lstm_params *p, int N, int T, int I, int H,
                                     const int *lengths, int reverse, void *work,
                                     size_t work_bytes) {
-  return asr_lstm_backward_ref(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0,
-                               c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
+  return asr__lstm_backward_impl(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 1);
 }
 
 ASRDEF asr_result asr_pyramid_concat_forward(asr_real *y, int *lengths_out, const asr_real *x,
@@ -8520,12 +8610,12 @@ ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, asr_real *act,
+ASR__PRIVATE asr_result asr__attention_forward_impl(asr_real *context, asr_real *alpha, asr_real *act,
                                             asr_real *feat, const asr_real *enc,
                                             const int *lengths, const asr_real *query,
                                             const asr_real *prev, const asr_attention_params *p,
                                             const asr_attention_config *cfg, int N, int T,
-                                            void *work, size_t work_bytes) {
+                                            void *work, size_t work_bytes, int fast) {
   int b, j, a, k, E, Dq, A, C, F, loc, dot;
   asr_real *ws;
   asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
@@ -8537,9 +8627,9 @@ ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, 
   if (work_bytes < asr_attention_forward_workspace_size(cfg, N, T) || (!dot && N > 0 && !work))
     return ASR_ERR_WORKSPACE;
   ws = (asr_real *)work;                             /* (N,A) W s of every item */
-  if (!dot && N > 0) asr_gemm(0, 1, N, A, Dq, 1, query, Dq, p->dec_w, Dq, 0, ws, A);
+  if (!dot && N > 0) asr__c3_gemm(fast, 0, 1, N, A, Dq, 1, query, Dq, p->dec_w, Dq, 0, ws, A);
   if (!dot && N > 0 && T > 0)                        /* act = V h + b, every frame at once */
-    asr_gemm(0, 1, N * T, A, E, 1, enc, E, p->enc_w, E, 0, act, A);
+    asr__c3_gemm(fast, 0, 1, N * T, A, E, 1, enc, E, p->enc_w, E, 0, act, A);
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *s = query + (size_t)b * Dq;
@@ -8558,7 +8648,7 @@ ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, 
           for (k = k0; k <= k1; k++) acc += fw[k] * pv[j + k - F];
           fb[(size_t)j * C + c] = acc;
         }
-      if (len > 0) asr_gemm(0, 1, len, A, C, 1, fb, C, p->att_w, C, 1, act + (size_t)b * T * A, A);
+      if (len > 0) asr__c3_gemm(fast, 0, 1, len, A, C, 1, fb, C, p->att_w, C, 1, act + (size_t)b * T * A, A);
     }
     for (j = 0; j < T; j++) {
       asr_real *z = dot ? NULL : act + ((size_t)b * T + j) * A;
@@ -8582,10 +8672,19 @@ ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, 
     }
     asr__att_softmax(al, len, T, cfg->scaling);
     /* context = alpha^T h: a (1,len) x (len,E) product */
-    if (len > 0) asr_gemm(0, 0, 1, E, len, 1, al, len, enc + (size_t)b * T * E, E, 0, context + (size_t)b * E, E);
+    if (len > 0) asr__c3_gemm(fast, 0, 0, 1, E, len, 1, al, len, enc + (size_t)b * T * E, E, 0, context + (size_t)b * E, E);
     else memset(context + (size_t)b * E, 0, sizeof(asr_real) * (size_t)E);
   }
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, asr_real *act,
+                                            asr_real *feat, const asr_real *enc,
+                                            const int *lengths, const asr_real *query,
+                                            const asr_real *prev, const asr_attention_params *p,
+                                            const asr_attention_config *cfg, int N, int T,
+                                            void *work, size_t work_bytes) {
+  return asr__attention_forward_impl(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 0);
 }
 
 ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_real *act,
@@ -8594,8 +8693,7 @@ ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_
                                         const asr_attention_params *p,
                                         const asr_attention_config *cfg, int N, int T,
                                         void *work, size_t work_bytes) {
-  return asr_attention_forward_ref(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N,
-                                   T, work, work_bytes);
+  return asr__attention_forward_impl(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 1);
 }
 
 ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
@@ -8677,7 +8775,7 @@ ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_quer
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
                                              const asr_attention_grads *g,
                                              const asr_real *d_context, const asr_real *d_alpha,
                                              const asr_real *alpha, const asr_real *act,
@@ -8685,7 +8783,7 @@ ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query,
                                              const int *lengths, const asr_real *query,
                                              const asr_real *prev, const asr_attention_params *p,
                                              const asr_attention_config *cfg, int N, int T,
-                                             void *work, size_t work_bytes) {
+                                             void *work, size_t work_bytes, int fast) {
   int b, j, a, k, E, Dq, A, C, F, loc, dot;
   asr_real *de, *dz = NULL, *dzs = NULL, *df = NULL;
   asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
@@ -8713,18 +8811,18 @@ ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query,
     for (j = 0; j < T; j++) deb[j] = 0;
     if (len == 0) continue;
     /* dalpha = h dctx (+ d_alpha): (len,E) x (E,1) */
-    asr_gemm(0, 0, len, 1, E, 1, hb, E, dctx, 1, 0, deb, 1);
+    asr__c3_gemm(fast, 0, 0, len, 1, E, 1, hb, E, dctx, 1, 0, deb, 1);
     for (j = 0; j < len; j++) {
       if (d_alpha) deb[j] += d_alpha[(size_t)b * T + j];
       sum += (double)al[j] * deb[j];
     }
     for (j = 0; j < len; j++) deb[j] = (asr_real)(cfg->scaling * al[j] * (deb[j] - sum));
     /* dh += alpha dctx^T: the rank-one (len,1) x (1,E) */
-    if (d_enc) asr_gemm(0, 0, len, E, 1, 1, al, 1, dctx, E, 1, d_enc + (size_t)b * T * E, E);
+    if (d_enc) asr__c3_gemm(fast, 0, 0, len, E, 1, 1, al, 1, dctx, E, 1, d_enc + (size_t)b * T * E, E);
     if (dot) {
       const asr_real *s = query + (size_t)b * Dq;
-      if (d_query) asr_gemm(0, 0, 1, E, len, 1, deb, len, hb, E, 1, d_query + (size_t)b * Dq, E);
-      if (d_enc) asr_gemm(0, 0, len, E, 1, 1, deb, 1, s, E, 1, d_enc + (size_t)b * T * E, E);
+      if (d_query) asr__c3_gemm(fast, 0, 0, 1, E, len, 1, deb, len, hb, E, 1, d_query + (size_t)b * Dq, E);
+      if (d_enc) asr__c3_gemm(fast, 0, 0, len, E, 1, 1, deb, 1, s, E, 1, d_enc + (size_t)b * T * E, E);
     }
   }
   if (dot) return ASR_OK;
@@ -8740,8 +8838,8 @@ ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query,
     }
   /* 3. The three (or four) linear maps that met inside the tanh. */
   if (N > 0 && T > 0) {
-    if (g && g->enc_w) asr_gemm(1, 0, A, E, N * T, 1, dz, A, enc, E, 1, g->enc_w, E);   /* dV */
-    if (d_enc) asr_gemm(0, 0, N * T, E, A, 1, dz, A, p->enc_w, E, 1, d_enc, E);        /* V^T dz */
+    if (g && g->enc_w) asr__c3_gemm(fast, 1, 0, A, E, N * T, 1, dz, A, enc, E, 1, g->enc_w, E);   /* dV */
+    if (d_enc) asr__c3_gemm(fast, 0, 0, N * T, E, A, 1, dz, A, p->enc_w, E, 1, d_enc, E);        /* V^T dz */
   }
   for (b = 0; b < N; b++) {
     asr_real *dsb = dzs + (size_t)b * A;
@@ -8752,14 +8850,14 @@ ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query,
       for (a = 0; a < A; a++) g->enc_b[a] += dsb[a];
   }
   if (N > 0) {
-    if (g && g->dec_w) asr_gemm(1, 0, A, Dq, N, 1, dzs, A, query, Dq, 1, g->dec_w, Dq);  /* dW */
-    if (d_query) asr_gemm(0, 0, N, Dq, A, 1, dzs, A, p->dec_w, Dq, 1, d_query, Dq);
+    if (g && g->dec_w) asr__c3_gemm(fast, 1, 0, A, Dq, N, 1, dzs, A, query, Dq, 1, g->dec_w, Dq);  /* dW */
+    if (d_query) asr__c3_gemm(fast, 0, 0, N, Dq, A, 1, dzs, A, p->dec_w, Dq, 1, d_query, Dq);
   }
   if (!loc) return ASR_OK;
   /* 4. Location features: dU = dz^T f, df = dz U, then the convolution's transpose. */
   if (N > 0 && T > 0) {
-    if (g && g->att_w) asr_gemm(1, 0, A, C, N * T, 1, dz, A, feat, C, 1, g->att_w, C);
-    asr_gemm(0, 0, N * T, C, A, 1, dz, A, p->att_w, C, 0, df, C);
+    if (g && g->att_w) asr__c3_gemm(fast, 1, 0, A, C, N * T, 1, dz, A, feat, C, 1, g->att_w, C);
+    asr__c3_gemm(fast, 0, 0, N * T, C, A, 1, dz, A, p->att_w, C, 0, df, C);
   }
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T, c;
@@ -8778,6 +8876,18 @@ ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query,
   return ASR_OK;
 }
 
+ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                             const asr_attention_grads *g,
+                                             const asr_real *d_context, const asr_real *d_alpha,
+                                             const asr_real *alpha, const asr_real *act,
+                                             const asr_real *feat, const asr_real *enc,
+                                             const int *lengths, const asr_real *query,
+                                             const asr_real *prev, const asr_attention_params *p,
+                                             const asr_attention_config *cfg, int N, int T,
+                                             void *work, size_t work_bytes) {
+  return asr__attention_backward_impl(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 0);
+}
+
 ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
                                          const asr_attention_grads *g, const asr_real *d_context,
                                          const asr_real *d_alpha, const asr_real *alpha,
@@ -8787,8 +8897,7 @@ ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr
                                          const asr_attention_params *p,
                                          const asr_attention_config *cfg, int N, int T,
                                          void *work, size_t work_bytes) {
-  return asr_attention_backward_ref(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat,
-                                    enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
+  return asr__attention_backward_impl(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 1);
 }
 
 /* ---------------------------------------------------------------------------------------

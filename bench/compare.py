@@ -104,7 +104,10 @@ TORCH_CASES = {
     "dwsep_conv1d C256 K5 T200 N8 fwd+bwd": torch_dwsep,
     "contextnet_block C256 K5 T200 N8 fwd+bwd": torch_contextnet_block,
 
-    # conformer, lstm, attention
+    # conformer, lstm, attention (modules in bench/torch_conformer.py)
+    "conformer_block D144 H4 K31 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").block(),
+    "rel_pos_mhsa D144 H4 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").mhsa(),
+    "lstm I80 H256 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").lstm(),
 
     # quantizers
 

@@ -234,6 +234,8 @@ int gc_conformer_block_legacy(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conformer_block_train(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conformer_conv(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conformer_ff(uint64_t seed, asr_gradcheck_report *rep);
+struct at_bench;
+void bench_conformer(struct at_bench *b);
 int gc_rel_pos_mhsa(uint64_t seed, asr_gradcheck_report *rep);
 int gc_rel_pos_mhsa_legacy(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conv2d_subsampling(uint64_t seed, asr_gradcheck_report *rep);

@@ -109,6 +109,7 @@ static const struct {
   {"layers", bench_layers},
 
   /* conformer, lstm, attention */
+  {"conformer", bench_conformer},
 
   /* quantizers */
 

@@ -703,3 +703,190 @@ int gc_conformer_conv(uint64_t seed, asr_gradcheck_report *rep) {
 int gc_conformer_ff(uint64_t seed, asr_gradcheck_report *rep) {
   return asr_gradcheck_conformer_ff(1, seed, rep) < 0 ? 2 : 0;
 }
+
+/* ======================================================================================
+ * asrtool bench: forward + backward of one Conformer block (ESPnet Conformer-S sizes:
+ * D 144, 4 heads, linear_units 576, kernel 31), T 200, batch 8, evaluation batch norm;
+ * of the rel-pos MHSA alone; and of a 1-layer LSTM (80 -> 256), T 200, batch 8.
+ * bench/torch_conformer.py times the same modules in PyTorch.
+ * ====================================================================================== */
+typedef struct bench_cf {
+  int impl;                      /* 1 ref, 2 simd */
+  int N, T;
+  asr_conformer_config cfg;
+  asr_conformer_block_params p;
+  asr_conformer_block_grads g;
+  asr_conformer_block_saved s;
+  asr_real *x, *y, *dy, *dx, *pe, *params, *grads;
+  void *work;
+  size_t wbytes, nparams;
+  /* lstm */
+  asr_lstm_params lp;
+  asr_lstm_grads lg;
+  asr_real *lx, *ly, *lgates, *lcell, *ldx;
+  int I, Hh;
+} bench_cf;
+
+static void bench_block_call(void *v) {
+  bench_cf *c = (bench_cf *)v;
+  size_t i;
+  for (i = 0; i < c->nparams; i++) c->grads[i] = 0;
+  memset(c->dx, 0, sizeof(asr_real) * (size_t)c->N * c->T * c->cfg.d_model);
+  (c->impl == 2 ? asr_conformer_block_forward : asr_conformer_block_forward_ref)(
+      c->y, &c->s, c->x, c->pe, NULL, &c->p, &c->cfg, c->N, c->T, c->work, c->wbytes);
+  (c->impl == 2 ? asr_conformer_block_backward : asr_conformer_block_backward_ref)(
+      c->dx, NULL, &c->g, c->dy, &c->s, c->x, c->pe, NULL, &c->p, &c->cfg, c->N, c->T, c->work, c->wbytes);
+}
+
+static void bench_mhsa_call(void *v) {
+  bench_cf *c = (bench_cf *)v;
+  int D = c->cfg.d_model;
+  memset(c->dx, 0, sizeof(asr_real) * (size_t)c->N * c->T * D);
+  (c->impl == 2 ? asr_rel_mhsa_forward : asr_rel_mhsa_forward_ref)(c->y, &c->s.mhsa, c->x, c->pe, NULL, &c->p.mhsa,
+                                                                  c->N, c->T, D, c->cfg.heads, c->cfg.rel_pos,
+                                                                  c->work, c->wbytes);
+  (c->impl == 2 ? asr_rel_mhsa_backward : asr_rel_mhsa_backward_ref)(c->dx, NULL, &c->g.mhsa, c->dy, &c->s.mhsa, c->x,
+                                                                    c->pe, NULL, &c->p.mhsa, c->N, c->T, D,
+                                                                    c->cfg.heads, c->cfg.rel_pos, c->work, c->wbytes);
+}
+
+static void bench_lstm_call(void *v) {
+  bench_cf *c = (bench_cf *)v;
+  memset(c->ldx, 0, sizeof(asr_real) * (size_t)c->N * c->T * c->I);
+  (c->impl == 2 ? asr_lstm_forward : asr_lstm_forward_ref)(c->ly, c->Hh, NULL, NULL, c->lgates, c->lcell, c->lx, NULL,
+                                                          NULL, &c->lp, c->N, c->T, c->I, c->Hh, NULL, 0, c->work,
+                                                          c->wbytes);
+  (c->impl == 2 ? asr_lstm_backward : asr_lstm_backward_ref)(c->ldx, NULL, NULL, &c->lg, c->dy, c->Hh, NULL, NULL,
+                                                            c->ly, c->Hh, c->lgates, c->lcell, c->lx, NULL, NULL,
+                                                            &c->lp, c->N, c->T, c->I, c->Hh, NULL, 0, c->work,
+                                                            c->wbytes);
+}
+
+/* Points every weight (and gradient) of a block into two flat buffers. */
+static size_t bench_block_layout(bench_cf *c, asr_real *w, asr_real *g, asr_rng *rng) {
+  const int D = c->cfg.d_model, F = c->cfg.ff_dim, K = c->cfg.kernel;
+  size_t used = 0, i;
+  asr_real *base = w;
+#define TAKE(dst, gdst, n, scale, off)                                                   \
+  do {                                                                                   \
+    if (w) {                                                                             \
+      for (i = 0; i < (size_t)(n); i++) base[used + i] = (asr_real)((off) + (scale) * asr_rng_normal(rng)); \
+      dst = base + used;                                                                 \
+      gdst = g + used;                                                                   \
+    }                                                                                    \
+    used += (size_t)(n);                                                                 \
+  } while (0)
+  TAKE(c->p.ff_macaron.w1, c->g.ff_macaron.w1, F * D, 0.08, 0);
+  TAKE(c->p.ff_macaron.b1, c->g.ff_macaron.b1, F, 0.05, 0);
+  TAKE(c->p.ff_macaron.w2, c->g.ff_macaron.w2, D * F, 0.04, 0);
+  TAKE(c->p.ff_macaron.b2, c->g.ff_macaron.b2, D, 0.05, 0);
+  TAKE(c->p.ff.w1, c->g.ff.w1, F * D, 0.08, 0);
+  TAKE(c->p.ff.b1, c->g.ff.b1, F, 0.05, 0);
+  TAKE(c->p.ff.w2, c->g.ff.w2, D * F, 0.04, 0);
+  TAKE(c->p.ff.b2, c->g.ff.b2, D, 0.05, 0);
+  TAKE(c->p.mhsa.wq, c->g.mhsa.wq, D * D, 0.08, 0);
+  TAKE(c->p.mhsa.bq, c->g.mhsa.bq, D, 0.05, 0);
+  TAKE(c->p.mhsa.wk, c->g.mhsa.wk, D * D, 0.08, 0);
+  TAKE(c->p.mhsa.bk, c->g.mhsa.bk, D, 0.05, 0);
+  TAKE(c->p.mhsa.wv, c->g.mhsa.wv, D * D, 0.08, 0);
+  TAKE(c->p.mhsa.bv, c->g.mhsa.bv, D, 0.05, 0);
+  TAKE(c->p.mhsa.wo, c->g.mhsa.wo, D * D, 0.08, 0);
+  TAKE(c->p.mhsa.bo, c->g.mhsa.bo, D, 0.05, 0);
+  TAKE(c->p.mhsa.wpos, c->g.mhsa.wpos, D * D, 0.08, 0);
+  TAKE(c->p.mhsa.pos_bias_u, c->g.mhsa.pos_bias_u, D, 0.1, 0);
+  TAKE(c->p.mhsa.pos_bias_v, c->g.mhsa.pos_bias_v, D, 0.1, 0);
+  TAKE(c->p.conv.pw1_w, c->g.conv.pw1_w, 2 * D * D, 0.08, 0);
+  TAKE(c->p.conv.pw1_b, c->g.conv.pw1_b, 2 * D, 0.05, 0);
+  TAKE(c->p.conv.dw_w, c->g.conv.dw_w, D * K, 0.18, 0);
+  TAKE(c->p.conv.dw_b, c->g.conv.dw_b, D, 0.05, 0);
+  TAKE(c->p.conv.bn_w, c->g.conv.bn_w, D, 0.1, 1);
+  TAKE(c->p.conv.bn_b, c->g.conv.bn_b, D, 0.1, 0);
+  TAKE(c->p.conv.bn_mean, c->g.conv.bn_b, D, 0.1, 0);   /* running stats: no gradient */
+  TAKE(c->p.conv.bn_var, c->g.conv.bn_b, D, 0.1, 1);
+  TAKE(c->p.conv.pw2_w, c->g.conv.pw2_w, D * D, 0.08, 0);
+  TAKE(c->p.conv.pw2_b, c->g.conv.pw2_b, D, 0.05, 0);
+  TAKE(c->p.norm_ff_macaron.weight, c->g.norm_w[0], D, 0.1, 1);
+  TAKE(c->p.norm_ff_macaron.bias, c->g.norm_b[0], D, 0.1, 0);
+  TAKE(c->p.norm_mha.weight, c->g.norm_w[1], D, 0.1, 1);
+  TAKE(c->p.norm_mha.bias, c->g.norm_b[1], D, 0.1, 0);
+  TAKE(c->p.norm_conv.weight, c->g.norm_w[2], D, 0.1, 1);
+  TAKE(c->p.norm_conv.bias, c->g.norm_b[2], D, 0.1, 0);
+  TAKE(c->p.norm_ff.weight, c->g.norm_w[3], D, 0.1, 1);
+  TAKE(c->p.norm_ff.bias, c->g.norm_b[3], D, 0.1, 0);
+  TAKE(c->p.norm_final.weight, c->g.norm_w[4], D, 0.1, 1);
+  TAKE(c->p.norm_final.bias, c->g.norm_b[4], D, 0.1, 0);
+#undef TAKE
+  if (w) c->g.conv.bn_b = g + (c->p.conv.bn_b - base);   /* undo the two aliases above */
+  return used;
+}
+
+void bench_conformer(at_bench *b) {
+  static const char *impls[3] = {"naive", "ref", "simd"};
+  bench_cf c;
+  asr_rng rng;
+  size_t ntd, sb, wf, wbk, i;
+  void *sbuf;
+  int k;
+  memset(&c, 0, sizeof c);
+  asr_rng_seed(&rng, 3, 0);
+  c.N = 8, c.T = 200;
+  asr_conformer_config_init(&c.cfg, 144, 4, 576, 31);
+  ntd = (size_t)c.N * c.T * c.cfg.d_model;
+  c.nparams = bench_block_layout(&c, NULL, NULL, &rng);
+  c.params = (asr_real *)calloc(c.nparams, sizeof(asr_real));
+  c.grads = (asr_real *)calloc(c.nparams, sizeof(asr_real));
+  sb = asr_conformer_block_saved_size(&c.cfg, c.N, c.T);
+  wf = asr_conformer_block_forward_workspace_size(&c.cfg, c.N, c.T);
+  wbk = asr_conformer_block_backward_workspace_size(&c.cfg, c.N, c.T);
+  c.wbytes = wf > wbk ? wf : wbk;
+  c.x = (asr_real *)malloc(sizeof(asr_real) * ntd);
+  c.y = (asr_real *)malloc(sizeof(asr_real) * ntd);
+  c.dy = (asr_real *)malloc(sizeof(asr_real) * ntd * 4);   /* also the LSTM's (N,T,256) */
+  c.dx = (asr_real *)malloc(sizeof(asr_real) * ntd);
+  c.pe = (asr_real *)malloc(sizeof(asr_real) * (size_t)(2 * c.T - 1) * c.cfg.d_model);
+  sbuf = malloc(sb);
+  c.work = malloc(c.wbytes);
+  if (!c.params || !c.grads || !c.x || !c.y || !c.dy || !c.dx || !c.pe || !sbuf || !c.work) goto done;
+  bench_block_layout(&c, c.params, c.grads, &rng);
+  for (i = 0; i < ntd; i++) c.x[i] = (asr_real)asr_rng_normal(&rng);
+  for (i = 0; i < ntd * 4; i++) c.dy[i] = (asr_real)asr_rng_normal(&rng);
+  asr_rel_pos_encoding(c.pe, c.T, c.cfg.d_model, c.cfg.rel_pos, 5000);
+  asr_conformer_block_saved_init(&c.s, sbuf, sb, &c.cfg, c.N, c.T);
+  for (k = 1; k < 3; k++) {
+    c.impl = k;
+    at_bench_report(b, "conformer_block D144 H4 K31 T200 N8 fwd+bwd", impls[k], at_bench_time(bench_block_call, &c, 1.0));
+  }
+  for (k = 1; k < 3; k++) {
+    c.impl = k;
+    at_bench_report(b, "rel_pos_mhsa D144 H4 T200 N8 fwd+bwd", impls[k], at_bench_time(bench_mhsa_call, &c, 1.0));
+  }
+  /* LSTM 80 -> 256 */
+  c.I = 80, c.Hh = 256;
+  {
+    size_t nx = (size_t)c.N * c.T * c.I, ny = (size_t)c.N * c.T * c.Hh, G = (size_t)4 * c.Hh;
+    size_t lwb = asr_lstm_backward_workspace_size(c.N, c.T, c.I, c.Hh);
+    asr_real *lw = (asr_real *)calloc(G * (c.I + c.Hh) * 2 + 4 * G, sizeof(asr_real));
+    c.lx = (asr_real *)malloc(sizeof(asr_real) * nx), c.ldx = (asr_real *)malloc(sizeof(asr_real) * nx);
+    c.ly = (asr_real *)malloc(sizeof(asr_real) * ny), c.lcell = (asr_real *)malloc(sizeof(asr_real) * ny);
+    c.lgates = (asr_real *)malloc(sizeof(asr_real) * ny * 4);
+    if (lwb > c.wbytes) {
+      free(c.work);
+      c.work = malloc(lwb);
+      c.wbytes = lwb;
+    }
+    if (lw && c.lx && c.ldx && c.ly && c.lcell && c.lgates && c.work) {
+      for (i = 0; i < G * (c.I + c.Hh); i++) lw[i] = (asr_real)(0.06 * asr_rng_normal(&rng));
+      for (i = 0; i < nx; i++) c.lx[i] = (asr_real)asr_rng_normal(&rng);
+      c.lp.w_ih = lw, c.lp.w_hh = lw + G * c.I, c.lp.b_ih = lw + G * (c.I + c.Hh), c.lp.b_hh = c.lp.b_ih + G;
+      c.lg.w_ih = lw + G * (c.I + c.Hh) + 2 * G, c.lg.w_hh = c.lg.w_ih + G * c.I;
+      c.lg.b_ih = c.lg.w_hh + G * c.Hh, c.lg.b_hh = c.lg.b_ih + G;
+      for (k = 1; k < 3; k++) {
+        c.impl = k;
+        at_bench_report(b, "lstm I80 H256 T200 N8 fwd+bwd", impls[k], at_bench_time(bench_lstm_call, &c, 1.0));
+      }
+    }
+    free(lw), free(c.lx), free(c.ldx), free(c.ly), free(c.lcell), free(c.lgates);
+  }
+done:
+  free(c.params), free(c.grads), free(c.x), free(c.y), free(c.dy), free(c.dx), free(c.pe), free(sbuf), free(c.work);
+}
