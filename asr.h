@@ -1901,6 +1901,221 @@ ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes
  * 5. CTC
  * ======================================================================================== */
 
+/* Connectionist Temporal Classification [Graves06]: the loss of a labelling given
+ * per-frame label distributions, its gradient, and the decoders that read labellings off
+ * those distributions. Derivations and pictures: docs/ctc.md.
+ *
+ * The paper in four lines. The network emits, at each frame t, a distribution y^t over
+ * the labels plus one extra "blank". A path pi is one label (or blank) per frame; the
+ * many-to-one map B merges repeated labels and then drops the blanks,
+ * B(c-aa-t-) = B(cc--a-tt) = "cat"; the probability of a labelling l sums over every
+ * path that B maps to it:
+ *   [Graves06] eq. (2):  p(pi|x) = prod_{t=1..T} y^t_{pi_t}
+ *   [Graves06] eq. (3):  p(l|x)  = sum_{pi in B^-1(l)} p(pi|x)
+ * and the loss is O = -ln p(l|x) ([Graves06] eq. (12)). _naive computes eq. (3) by
+ * enumerating V^T paths; _ref and the fast path use the forward-backward recursions over
+ * l', the labelling with blanks interleaved (eqs. (5)-(11)), in log space.
+ *
+ * Symbols, paper -> C (0-based everywhere: the paper's t = 1..T, s = 1..|l'| are
+ * t = 0..T-1, s = 0..2S here):
+ *   T, frames of item n                -> input_lengths[n]  (<= T, the padded width)
+ *   l, |l|                             -> targets + n*S, target_lengths[n] (<= S)
+ *   L' = L + {blank}, |L'|             -> {0..V-1}, any index may be the blank (`blank`)
+ *   u^t_k, unnormalized outputs        -> logits[((size_t)n*T + t)*V + k]
+ *   y^t_k = softmax(u^t)_k             -> exp(logits - logsumexp_k logits), never stored
+ *   l'_s (s = 0..2|l|)                 -> blank for even s, l_{(s-1)/2} for odd s
+ *   alpha_t(s), beta_t(s)              -> log_alpha, log_beta: NATURAL LOGS, (T, 2S+1)
+ *   p(l|x)                             -> exp(-loss)
+ *
+ * Two gradient contracts, side by side (users of PyTorch and warp-ctc mix them up):
+ *   asr_ctc_loss*           input: logits u (log-softmax is applied inside); grad is
+ *                           dO/du^t_k = y^t_k - gamma_t(k)            ([Graves06] eq. (16))
+ *   asr_ctc_loss_logprobs*  input: log-probabilities z^t_k (used as they are, not
+ *                           renormalized); grad is the true partial derivative
+ *                           dO/dz^t_k = -gamma_t(k)           (eqs. (13), (15), z = ln y)
+ * where gamma_t(k) = sum_{s: l'_s = k} alpha_t(s) beta_t(s) / (y^t_k p(l|x)) is the
+ * posterior probability that frame t emits k (eq. (14) divided by p(l|x)).
+ * NOTE: torch.nn.functional.ctc_loss takes log-probabilities but returns, for them,
+ * exp(z) - gamma, i.e. the LOGITS gradient, which equals the true -gamma only after
+ * log_softmax's backward (they differ by exp(z^t_k) sum_k' grad_k', which that backward
+ * removes). warp-ctc takes logits, like asr_ctc_loss. docs/ctc.md has the derivations.
+ *
+ * Batches: logits (N,T,V) batch-first, padded targets (N,S), per-item lengths. Frames
+ * t >= input_lengths[n] and target entries j >= target_lengths[n] are ignored (their
+ * gradient is not touched). Reductions, as PyTorch's ctc_loss:
+ *   ASR_REDUCTION_NONE  loss (N): loss[n] = -ln p(l_n|x_n)
+ *   ASR_REDUCTION_SUM   loss (1): sum_n loss_n
+ *   ASR_REDUCTION_MEAN  loss (1): (1/N) sum_n loss_n / max(target_lengths[n], 1)
+ * grad (N,T,V) receives += the gradient of that reduced loss (with NONE: of sum_n loss_n,
+ * i.e. each item's slice is the gradient of its own loss). With N = 0 the sum and the
+ * mean are 0 (PyTorch's mean of nothing is NaN).
+ *
+ * Infeasible targets. A path needs one frame per label plus one blank between each pair
+ * of equal neighbours, so l can be emitted only if
+ *   T >= |l| + #{j : l_j = l_{j-1}}                       (asr_ctc_min_frames)
+ * (or, with log-probability inputs, when every path has probability 0). Such an item
+ * gets loss +inf (0 with zero_infinity), a zero gradient, and the call returns
+ * ASR_INFEASIBLE (a success code: everything else was computed). Nothing is ever NaN.
+ *
+ * Errors (negative result, nothing written, `err` names the argument and index):
+ * a label outside [0,V) or equal to the blank, a negative length, a target length above
+ * S, an input length above T, NaN or infinite logits (ASR_ERR_NONFINITE; log-probability
+ * inputs may be -inf, never NaN or +inf), blank outside [0,V), an unknown reduction,
+ * a workspace smaller than asr_ctc_loss_workspace_size() (ASR_ERR_WORKSPACE), and for
+ * _naive more than ASR_CTC_NAIVE_MAX_PATHS paths in one item (ASR_ERR_TOO_LARGE). */
+
+/* _naive enumerates V^T paths per item; it refuses items with more than this many. */
+#define ASR_CTC_NAIVE_MAX_PATHS 1048576
+
+/* The fewest frames that can carry the labelling l (S labels): S + the number of
+ * neighbours that repeat (l_j = l_{j-1}), which each need a blank between them. */
+ASRDEF int asr_ctc_min_frames(const int *target, int S);
+
+/* Bytes of workspace every CTC loss tier needs for padded sizes T, V, S (the items are
+ * processed one after the other and share it). (size_t)-1 if the sizes overflow. */
+ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S);
+
+/* The signature all CTC loss tiers share (and asr_check_ctc() accepts):
+ *   loss    (N) with ASR_REDUCTION_NONE, else (1): written
+ *   grad    (N,T,V) or NULL: += gradient of the reduced loss w.r.t. x
+ *   x       (N,T,V) logits (asr_ctc_loss*) or log-probabilities (asr_ctc_loss_logprobs*)
+ *   targets (N,S) padded labels; input_lengths (N); target_lengths (N)
+ *   blank in [0,V); reduction; zero_infinity (0 or 1)
+ *   work, work_bytes: asr_ctc_loss_workspace_size(T, V, S) bytes, any alignment
+ *   err: optional, receives one line on error
+ * Returns ASR_OK, ASR_INFEASIBLE (some item), or a negative error. */
+typedef asr_result (*asr_ctc_loss_fn)(asr_real *loss, asr_real *grad, const asr_real *x,
+                                      const int *targets, const int *input_lengths,
+                                      const int *target_lengths, int N, int T, int V, int S,
+                                      int blank, asr_reduction reduction, int zero_infinity,
+                                      void *work, size_t work_bytes, asr_error *err);
+
+/* asr_ctc_loss_naive - the definition, eqs. (2)-(3): every path pi in L'^T is enumerated
+ * (a base-V counter over T digits), B(pi) is compared with l, and p(pi|x) is summed over
+ * the matches (in log space, so tiny probabilities do not vanish). The gradient comes
+ * from the same enumeration: gamma_t(k) = sum_{pi in B^-1(l), pi_t = k} p(pi|x) / p(l|x),
+ * then the log-softmax Jacobian, written out. Tiny sizes only (ASR_CTC_NAIVE_MAX_PATHS). */
+ASRDEF asr_result asr_ctc_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                     const int *targets, const int *input_lengths,
+                                     const int *target_lengths, int N, int T, int V, int S,
+                                     int blank, asr_reduction reduction, int zero_infinity,
+                                     void *work, size_t work_bytes, asr_error *err);
+/* asr_ctc_loss_ref - the forward-backward algorithm of [Graves06] sec. 4.1 over l' in
+ * log space (asr_ctc_alpha_ref, asr_ctc_beta_ref), gradient by eq. (16). */
+ASRDEF asr_result asr_ctc_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                   const int *targets, const int *input_lengths,
+                                   const int *target_lengths, int N, int T, int V, int S,
+                                   int blank, asr_reduction reduction, int zero_infinity,
+                                   void *work, size_t work_bytes, asr_error *err);
+/* asr_ctc_loss - the fastest built: with AVX2+FMA in the float build, the same
+ * recursions with the blank and label states in separate rows (so that neighbours are
+ * contiguous) and 8 states per instruction; otherwise asr_ctc_loss_ref. */
+ASRDEF asr_result asr_ctc_loss(asr_real *loss, asr_real *grad, const asr_real *logits,
+                               const int *targets, const int *input_lengths,
+                               const int *target_lengths, int N, int T, int V, int S, int blank,
+                               asr_reduction reduction, int zero_infinity, void *work,
+                               size_t work_bytes, asr_error *err);
+/* The same three tiers with log-probabilities in and dO/d(log-probabilities) out. */
+ASRDEF asr_result asr_ctc_loss_logprobs_naive(asr_real *loss, asr_real *grad,
+                                              const asr_real *logprobs, const int *targets,
+                                              const int *input_lengths,
+                                              const int *target_lengths, int N, int T, int V,
+                                              int S, int blank, asr_reduction reduction,
+                                              int zero_infinity, void *work, size_t work_bytes,
+                                              asr_error *err);
+ASRDEF asr_result asr_ctc_loss_logprobs_ref(asr_real *loss, asr_real *grad,
+                                            const asr_real *logprobs, const int *targets,
+                                            const int *input_lengths, const int *target_lengths,
+                                            int N, int T, int V, int S, int blank,
+                                            asr_reduction reduction, int zero_infinity,
+                                            void *work, size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_ctc_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                        const int *targets, const int *input_lengths,
+                                        const int *target_lengths, int N, int T, int V, int S,
+                                        int blank, asr_reduction reduction, int zero_infinity,
+                                        void *work, size_t work_bytes, asr_error *err);
+
+/* ---- The lattice of one sequence, for study and pictures (examples/ctc_align.c).
+ * logprobs (T,V) are log y^t_k; target (S) the labelling l; L = 2S+1 states.
+ * asr_ctc_alpha_ref fills log_alpha (T,L) by eqs. (5)-(7) and *log_p by eq. (8);
+ * asr_ctc_beta_ref fills log_beta (T,L) by eqs. (9)-(11) and *log_p from beta_1.
+ * Both are the paper's variables, so both include the emission y^t_{l'_s} of frame t and
+ *   [Graves06] eq. (14):  p(l|x) = sum_s alpha_t(s) beta_t(s) / y^t_{l'_s}   for every t.
+ * Unreachable states hold -INFINITY. Doubles: they are long sums. Returns ASR_INFEASIBLE
+ * when p(l|x) = 0 (then *log_p = -INFINITY). */
+ASRDEF asr_result asr_ctc_alpha_ref(double *log_alpha, double *log_p, const asr_real *logprobs,
+                                    const int *target, int T, int V, int S, int blank);
+ASRDEF asr_result asr_ctc_beta_ref(double *log_beta, double *log_p, const asr_real *logprobs,
+                                   const int *target, int T, int V, int S, int blank);
+
+/* ---- Decoders. They read log-probabilities (T,V) of one sequence (asr_log_softmax of
+ * each frame of the logits); V includes the blank.
+ *
+ * asr_ctc_greedy_decode - best path decoding [Graves06] sec. 3.2:
+ *   pi*_t = argmax_k y^t_k,  h(x) ~ B(pi*)       (eq. (4) approximated by the best path)
+ * tokens (T) receives B(pi*) and *n_tokens its length; frame_path (T), optional, pi*;
+ * *score (optional) = ln p(pi*|x) = sum_t logprobs[t][pi*_t]. Ties go to the lower
+ * index. */
+ASRDEF asr_result asr_ctc_greedy_decode(int *tokens, int *n_tokens, double *score,
+                                        int *frame_path, const asr_real *logprobs, int T, int V,
+                                        int blank);
+
+/* asr_ctc_prefix_beam_search - prefix beam search ([Hannun14] A. Hannun, A. Maas,
+ * D. Jurafsky, A. Ng, "First-Pass Large Vocabulary Continuous Speech Recognition using
+ * Bi-Directional Recurrent DNNs", arXiv:1408.2873, Algorithm 1). Each prefix l keeps two
+ * probabilities, p_b(l) (its paths end in a blank) and p_nb(l) (they end in l's last
+ * label), so that paths which B maps to the same prefix are summed, not competed:
+ *   blank:               p_b'(l)   += (p_b(l) + p_nb(l)) y^t_blank
+ *   repeat last c:       p_nb'(l)  += p_nb(l) y^t_c              (merged by B)
+ *   extend by c != last: p_nb'(l+c) += (p_b(l) + p_nb(l)) y^t_c P(c|l)^lm_weight
+ *   extend by c == last: p_nb'(l+c) += p_b(l) y^t_c P(c|l)^lm_weight  (needs a blank)
+ * Prefixes are ranked by ln(p_b + p_nb) + insertion_bonus |l| and the best `beam` kept.
+ * P(c|l) comes from the optional scorer (e.g. a language model): it returns ln P, is
+ * called once per extension, and may return 0 for "no opinion" (word LMs score at word
+ * boundaries only). With no scorer, weight and bonus 0, and a beam wide enough never to
+ * prune, the score of a prefix is exactly ln p(l|x) of eq. (3).
+ * NOTE: beam 1 is NOT best-path decoding in general: it ranks prefixes by their summed
+ * probability, best path by one path's. They agree when every frame's top label has
+ * probability >= 3/4 (docs/ctc.md proves it and gives a counterexample otherwise).
+ * Outputs: up to opts->nbest hypotheses, best first: tokens (nbest,T), n_tokens (nbest),
+ * scores (nbest, may be NULL); *n_hyps how many were found (<= nbest). */
+typedef double (*asr_ctc_scorer_fn)(void *user, const int *prefix, int len, int token);
+typedef struct asr_ctc_beam_opts {
+  int beam;                    /* beam width, >= 1 */
+  int nbest;                   /* hypotheses returned, 1 <= nbest <= beam */
+  int blank;
+  asr_ctc_scorer_fn scorer;    /* NULL: none */
+  void *scorer_user;
+  double lm_weight;            /* the exponent of P(c|l) (alpha in [Hannun14]) */
+  double insertion_bonus;      /* added per token to the ranking score (beta) */
+  double prune_logprob;        /* skip labels whose logprob at a frame is below this;
+                                  -INFINITY (the default) skips none */
+} asr_ctc_beam_opts;
+ASRDEF asr_ctc_beam_opts asr_ctc_beam_opts_default(int beam, int blank);
+ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam);
+ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double *scores,
+                                             int *n_hyps, const asr_real *logprobs, int T,
+                                             int V, const asr_ctc_beam_opts *opts, void *work,
+                                             size_t work_bytes);
+
+/* asr_ctc_align - Viterbi forced alignment: the single most probable path of B^-1(l),
+ * the alpha recursion of eqs. (6)-(8) with max in place of sum:
+ *   delta_t(s) = y^t_{l'_s} max(delta_{t-1}(s), delta_{t-1}(s-1), [delta_{t-1}(s-2)])
+ * then backtracking from the better of the two final states. frame_labels (T) receive
+ * pi*_t (a label or the blank), frame_states (T, optional) the state s of l' at each
+ * frame, *score (optional) ln p(pi*|x). Ties prefer staying (s), then s-1, then s-2.
+ * Infeasible: ASR_INFEASIBLE, *score = -INFINITY, outputs filled with the blank / -1. */
+ASRDEF size_t asr_ctc_align_workspace_size(int T, int S);
+ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *score,
+                                const asr_real *logprobs, const int *target, int T, int V,
+                                int S, int blank, void *work, size_t work_bytes);
+
+/* asr_ctc_token_spans - the tokens B(pi) of a frame path pi (T) and, for each, its first
+ * and last frame (inclusive): every maximal run of one non-blank label is one token.
+ * tokens, starts, ends (T each, any may be NULL). Returns the number of tokens. */
+ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
+                               int T, int blank);
+
 /* ========================================================================================
  * 6. RNN-T
  * ======================================================================================== */
@@ -2422,6 +2637,57 @@ ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type,
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers
  * --------------------------------------------------------------------------------------- */
+
+/* Published CTC test cases, embedded so that the checker works without any data files.
+ * Each keeps the upstream layout (see `time_major` and `probs`) and cites its source;
+ * tests/test_ctc.c checks that these numbers equal ../shared/data/known_answers/
+ * ctc_rnnt_known_answers.json whenever that file is present. */
+typedef struct asr_ctc_known_answer {
+  const char *name;
+  const char *source;
+  int N, T, V, S, blank;
+  const int *targets;            /* (N,S) padded with -1 */
+  const int *input_lengths;      /* (N) */
+  const int *target_lengths;     /* (N) */
+  const double *activations;     /* (T,N,V) if time_major else (N,T,V) */
+  int time_major;
+  int probs;                     /* 1: activations are probabilities, logits = ln(probs) */
+  const double *expected_loss;   /* (N) -ln p(l|x) per item */
+  const double *expected_grad;   /* d(sum of losses)/d(logits), same layout as
+                                    activations; NULL when nothing was published */
+  double loss_tol, grad_tol;     /* absolute, with the reason in `note` */
+  const char *note;
+} asr_ctc_known_answer;
+ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count);
+
+/* asr_check_ctc - runs the conformance cases on `impl`, any function with the
+ * asr_ctc_loss_fn signature: the library's tiers or a student's own.
+ *   logprobs_contract = 0: impl takes logits, its gradient is w.r.t. logits (asr_ctc_loss*)
+ *   logprobs_contract = 1: impl takes log-probabilities and returns -gamma
+ *                          (asr_ctc_loss_logprobs*)
+ * The cases (one report line each):
+ *   tiny/...     every labelling with S <= 3 over V = 2..4 (blank first and last, so with
+ *                repeats) for every T <= 6, as ragged batches, against _naive (the
+ *                enumeration of eq. (3)), with reductions none/sum/mean and zero_infinity
+ *   random/...   random ragged batches (T <= 60, V <= 12, S <= 12, random blank, some
+ *                items infeasible) against _ref, every reduction, zero_infinity
+ *   long         T = 2000, S = 60: a finite loss (no underflow) equal to _ref's
+ *   gradcheck/.. fourth-order central differences (asr_gradcheck) of each reduction
+ *   known/...    the published warp-ctc cases (asr_ctc_known_answers)
+ *   infeasible   T < min frames: ASR_INFEASIBLE, +inf (or 0 with zero_infinity), zero
+ *                gradient, and the other items of the batch unaffected
+ *   badinput/... each invalid argument: a negative result and nothing written
+ *   workspace    one byte short: ASR_ERR_WORKSPACE
+ * Tolerances: against _naive and _ref 1e-10 (double build) or 1e-5 (float build),
+ * relative to max(1, |loss|) for losses and absolute for gradients; finite differences
+ * 1e-6 (double) or 5e-2 (float) relative error as asr_gradcheck measures it; known
+ * answers as each case states. report->worst is the largest error / tolerance ratio
+ * (pass <= 1). An impl may refuse a case with ASR_ERR_TOO_LARGE except the tiny ones
+ * (as _naive does): that case is logged as skipped and not counted.
+ * Allocates its buffers with ASR_MALLOC. Returns ASR_OK when the cases could run (read
+ * report->failed), ASR_ERR_OUT_OF_MEMORY otherwise. */
+ASRDEF asr_result asr_check_ctc(asr_ctc_loss_fn impl, int logprobs_contract, uint64_t seed,
+                                asr_check_report *report);
 
 /* ---------------------------------------------------------------------------------------
  * 10.5 RNN-T checkers
@@ -3704,6 +3970,82 @@ ASRDEF const char *asr_reduction_name(asr_reduction r) {
   }
   return "?";
 }
+
+/* ---- e^x and ln x of 8 floats (AVX2+FMA), for the log-space kernels of the losses
+ * (sections 5 and 6). Accurate to a few ulp over the whole float range; no tables.
+ *   asr__exp_avx2: e^x = 2^n e^r with n = round(x / ln 2) and r = x - n ln 2 in
+ *     [-ln2/2, ln2/2], ln 2 split in a part whose products with n are exact and a
+ *     remainder (Cody and Waite's reduction); e^r by its Taylor polynomial to r^7 (the
+ *     first term left out is below 2^-27 there); 2^n in two halves so that n = -126 and
+ *     n = 128 stay representable. x < ln(2^-126) gives 0 (no subnormals), x > ln(FLT_MAX)
+ *     +inf, NaN stays NaN; e^0 is exactly 1.
+ *   asr__log_avx2: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln x = e ln 2 + 2 atanh(z),
+ *     z = (m-1)/(m+1) in [-0.172, 0.172], 2 atanh(z) = 2 (z + z^3/3 + ... + z^9/9) (the
+ *     next term is below 2^-31 relative). Subnormal x are scaled by 2^23 first. ln 0 is
+ *     -inf, ln of a negative number or NaN is NaN, ln(+inf) = +inf. */
+#if defined(ASR_SIMD_AVX2)
+ASR__PRIVATE __m256 asr__exp_avx2(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654475f), hi = _mm256_set1_ps(88.72283905f);
+  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
+  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, ln2_hi, xc), p;
+  __m256i ni, n1, n2;
+  r = _mm256_fnmadd_ps(n, ln2_lo, r);
+  /* 1 + r + r^2/2! + ... + r^7/7!, by Horner */
+  p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  /* times 2^n = 2^(n/2) 2^(n - n/2), each factor a normal float */
+  ni = _mm256_cvtps_epi32(n);
+  n1 = _mm256_srai_epi32(ni, 1);
+  n2 = _mm256_sub_epi32(ni, n1);
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
+  p = _mm256_blendv_ps(p, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+  p = _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+  return _mm256_blendv_ps(p, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));   /* NaN in, NaN out */
+}
+
+ASR__PRIVATE __m256 asr__log_avx2(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
+  __m256i bits = _mm256_castps_si256(xs);
+  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                                 _mm256_set1_epi32(0x3f800000)));
+  __m256 e = _mm256_cvtepi32_ps(ei), big, z, z2, p, r;
+  e = _mm256_sub_ps(e, _mm256_and_ps(sub, _mm256_set1_ps(23.0f)));
+  /* m in [1, 2): fold [sqrt 2, 2) onto [sqrt(1/2), 1) */
+  big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
+  z = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  z2 = _mm256_mul_ps(z, z);
+  /* 2 atanh z = 2z + 2z (z^2/3 + z^4/5 + z^6/7 + z^8/9) */
+  p = _mm256_set1_ps(1.0f / 9);
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 7));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 5));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 3));
+  p = _mm256_mul_ps(p, z2);
+  z = _mm256_add_ps(z, z);
+  r = _mm256_fmadd_ps(z, p, z);
+  /* + e ln 2, with ln 2 in two parts (e ln2_hi is exact) */
+  r = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), r);
+  r = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), r);
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(-INFINITY), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
+  /* negative or NaN: NaN */
+  return _mm256_blendv_ps(r, _mm256_set1_ps(NAN), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+#endif
 
 /* ========================================================================================
  * 2. Audio (implementation)
@@ -9028,6 +9370,1011 @@ ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes
  * 5. CTC (implementation)
  * ======================================================================================== */
 
+/* l'_s, the label of state s of the extended labelling: blanks at even s, l_{(s-1)/2} at
+ * odd s ([Graves06] sec. 4.1: "blanks added to the beginning and the end and inserted
+ * between every pair of labels"). */
+#define ASR__CTC_LABEL(l, s, blank) (((s) & 1) ? (l)[(s) >> 1] : (blank))
+/* ln y^t_k: the logit minus its frame's log-normalizer, or a log-probability as given
+ * (lse == NULL). Computed in double so that the long sums below lose nothing. */
+#define ASR__CTC_EMIT(x, lse, V, t, k) \
+  ((double)(x)[(size_t)(t) * (size_t)(V) + (size_t)(k)] - ((lse) ? (lse)[t] : 0.0))
+
+/* ln(e^a + e^b + e^c), -inf if all three are -inf. */
+ASR__PRIVATE double asr__lse3(double a, double b, double c) {
+  double m = a > b ? a : b;
+  if (c > m) m = c;
+  if (m == -INFINITY) return -INFINITY;
+  return m + log(exp(a - m) + exp(b - m) + exp(c - m));
+}
+
+ASRDEF int asr_ctc_min_frames(const int *target, int S) {
+  int j, n = S;
+  for (j = 1; j < S; j++)
+    if (target[j] == target[j - 1]) n++;   /* equal neighbours need a blank between them */
+  return n;
+}
+
+/* ---- workspace: one caller buffer cut into 64-byte aligned pieces */
+typedef struct asr__arena {
+  unsigned char *p;
+  size_t left;
+  int overflow;
+} asr__arena;
+
+/* Size of a piece of `count` elements of `size` bytes, rounded up to 64; sets *ovf. */
+ASR__PRIVATE size_t asr__piece(size_t count, size_t size, int *ovf) {
+  size_t b;
+  if (asr_size_mul(count, size, &b) != ASR_OK || b > (size_t)-1 - 128) {
+    *ovf = 1;
+    return 0;
+  }
+  return (b + 63) & ~(size_t)63;
+}
+ASR__PRIVATE size_t asr__add_size(size_t a, size_t b, int *ovf) {
+  if (a > (size_t)-1 - b) {
+    *ovf = 1;
+    return 0;
+  }
+  return a + b;
+}
+ASR__PRIVATE void asr__arena_init(asr__arena *a, void *work, size_t bytes) {
+  uintptr_t p = (uintptr_t)work, q = (p + 63) & ~(uintptr_t)63;
+  a->overflow = 0;
+  if (!work || bytes < (size_t)(q - p)) {
+    a->p = NULL;
+    a->left = 0;
+    return;
+  }
+  a->p = (unsigned char *)q;
+  a->left = bytes - (size_t)(q - p);
+}
+ASR__PRIVATE void *asr__arena_take(asr__arena *a, size_t count, size_t size) {
+  size_t b = asr__piece(count, size, &a->overflow);
+  void *r;
+  if (a->overflow || b > a->left) {
+    a->overflow = 1;
+    return NULL;
+  }
+  r = a->p;
+  a->p += b;
+  a->left -= b;
+  return r;
+}
+
+/* What each tier cuts from the workspace, in this order (the size query mirrors it). */
+ASR__PRIVATE size_t asr__ctc_tier_bytes(int tier, int T, int V, int S, int *ovf) {
+  size_t L = 2 * (size_t)S + 1, b = 64;    /* 64: room to align the start */
+  b = asr__add_size(b, asr__piece((size_t)T, sizeof(double), ovf), ovf);        /* lse */
+  if (tier == 0) {                                                               /* naive */
+    b = asr__add_size(b, asr__piece((size_t)T, sizeof(int), ovf), ovf);          /* pi */
+    b = asr__add_size(b, asr__piece((size_t)T * (size_t)V, sizeof(double), ovf), ovf);
+  } else if (tier == 1) {                                                        /* ref */
+    size_t TL = 0;
+    if (asr_size_mul((size_t)T, L, &TL) != ASR_OK) *ovf = 1;
+    b = asr__add_size(b, asr__piece(TL, sizeof(double), ovf), ovf);              /* alpha */
+    b = asr__add_size(b, asr__piece(TL, sizeof(double), ovf), ovf);              /* beta */
+    b = asr__add_size(b, asr__piece((size_t)V, sizeof(double), ovf), ovf);       /* gamma */
+  } else {                                                                       /* fast */
+    size_t R = (((size_t)S + 1 + 7) & ~(size_t)7) + 16, TR = 0;   /* padded row, see below */
+    if (asr_size_mul((size_t)T, R, &TR) != ASR_OK) *ovf = 1;
+    b = asr__add_size(b, asr__piece(TR, sizeof(double), ovf), ovf);              /* alpha_b */
+    b = asr__add_size(b, asr__piece(TR, sizeof(double), ovf), ovf);              /* alpha_l */
+    b = asr__add_size(b, asr__piece(8 * R, sizeof(double), ovf), ovf);           /* rows */
+    b = asr__add_size(b, asr__piece((size_t)V, sizeof(double), ovf), ovf);       /* gamma */
+  }
+  return b;
+}
+
+ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S) {
+  int ovf = 0, tier;
+  size_t m = 0;
+  if (T < 0 || V < 0 || S < 0) return (size_t)-1;
+  for (tier = 0; tier < 3; tier++) {
+    size_t b = asr__ctc_tier_bytes(tier, T, V, S, &ovf);
+    if (b > m) m = b;
+  }
+  return ovf ? (size_t)-1 : m;
+}
+
+/* Every argument check of the loss, before anything is written. */
+ASR__PRIVATE asr_result asr__ctc_validate(int tier, int logprobs_in, const asr_real *loss,
+                                          const asr_real *x, const int *targets,
+                                          const int *input_lengths, const int *target_lengths,
+                                          int N, int T, int V, int S, int blank,
+                                          asr_reduction reduction, const void *work,
+                                          size_t work_bytes, asr_error *err) {
+  int n, j, t, k, ovf = 0;
+  size_t need, ntv;
+  const char *xname = logprobs_in ? "logprobs" : "logits";
+  if (N < 0 || T < 0 || S < 0 || V < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "sizes N=%d T=%d V=%d S=%d: need N, T, S >= 0 and V >= 1",
+                     N, T, V, S);
+  if (blank < 0 || blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", blank, V);
+  if (reduction != ASR_REDUCTION_NONE && reduction != ASR_REDUCTION_SUM &&
+      reduction != ASR_REDUCTION_MEAN)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown reduction %d", (int)reduction);
+  if (!loss) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss is NULL");
+  if (asr_size_mul((size_t)N, (size_t)T, &ntv) != ASR_OK ||
+      asr_size_mul(ntv, (size_t)V, &ntv) != ASR_OK)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "N*T*V overflows");
+  if (N > 0 && (!input_lengths || !target_lengths || (T > 0 && !x) || (S > 0 && !targets)))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "a NULL input array");
+  for (n = 0; n < N; n++) {
+    int Tn = input_lengths[n], Sn = target_lengths[n];
+    if (Tn < 0) return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is negative", n, Tn);
+    if (Tn > T)
+      return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is above T = %d", n, Tn, T);
+    if (Sn < 0) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is negative", n, Sn);
+    if (Sn > S)
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "target_lengths[%d] = %d is above the padded width S = %d", n, Sn, S);
+    for (j = 0; j < Sn; j++) {
+      int c = targets[(size_t)n * S + j];
+      if (c < 0 || c >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is outside [0, V=%d)", n, j, c, V);
+      if (c == blank)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is the blank", n, j, c);
+    }
+    for (t = 0; t < Tn; t++) {
+      const asr_real *row = x + ((size_t)n * T + t) * (size_t)V;
+      for (k = 0; k < V; k++) {
+        double v = row[k];
+        if (v != v || v == INFINITY || (!logprobs_in && v == -INFINITY))
+          return asr__fail(err, ASR_ERR_NONFINITE, "%s[%d][%d][%d] is %s", xname, n, t, k,
+                           v != v ? "NaN" : (v > 0 ? "+inf" : "-inf"));
+      }
+    }
+    if (tier == 0) {
+      /* _naive enumerates V^Tn paths */
+      double paths = 1;
+      for (t = 0; t < Tn && paths <= ASR_CTC_NAIVE_MAX_PATHS; t++) paths *= V;
+      if (paths > ASR_CTC_NAIVE_MAX_PATHS)
+        return asr__fail(err, ASR_ERR_TOO_LARGE,
+                         "item %d: V^T = %d^%d paths is beyond _naive's limit of %d", n, V, Tn,
+                         ASR_CTC_NAIVE_MAX_PATHS);
+    }
+  }
+  /* every tier asks for the same asr_ctc_loss_workspace_size(), the largest need */
+  (void)tier;
+  need = asr_ctc_loss_workspace_size(T, V, S);
+  if (need == (size_t)-1 || ovf) return asr__fail(err, ASR_ERR_TOO_LARGE, "workspace size overflows");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
+                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
+  return ASR_OK;
+}
+
+/* lse (T): the log-normalizer ln sum_k e^{u^t_k} of each frame, in double. */
+ASR__PRIVATE void asr__ctc_frame_lse(double *lse, const asr_real *x, int T, int V) {
+  int t;
+  for (t = 0; t < T; t++) lse[t] = asr_logsumexp(x + (size_t)t * V, V);
+}
+
+/* ---- _naive: eqs. (2)-(3) by enumeration.
+ * Adds scale * d(-ln p)/dx into g (Tn,V) when g != NULL; returns -ln p(l|x) (+inf when no
+ * path maps to l). occ (Tn,V) and pi (Tn) are scratch. */
+ASR__PRIVATE double asr__ctc_item_naive(asr_real *g, double scale, const asr_real *x,
+                                        const double *lse, const int *l, int Tn, int V, int Sn,
+                                        int blank, int *pi, double *occ) {
+  double logp = -INFINITY;
+  int t, k;
+  for (t = 0; t < Tn; t++) pi[t] = 0;
+  for (t = 0; t < Tn * V; t++) occ[t] = -INFINITY;  /* ln sum of p(pi) over pi with pi_t = k */
+  for (;;) {
+    /* B(pi): merge repeated labels, then drop blanks; compare with l as we go */
+    int j = 0, ok = 1;
+    for (t = 0; t < Tn && ok; t++) {
+      int c = pi[t];
+      if (c != blank && (t == 0 || c != pi[t - 1])) {
+        if (j < Sn && l[j] == c) j++;
+        else ok = 0;
+      }
+    }
+    if (ok && j == Sn) {
+      /* pi is in B^-1(l): ln p(pi|x) = sum_t ln y^t_{pi_t}   (eq. (2)) */
+      double lpi = 0;
+      for (t = 0; t < Tn; t++) lpi += ASR__CTC_EMIT(x, lse, V, t, pi[t]);
+      logp = asr_logaddexp(logp, lpi);                                 /* eq. (3) */
+      for (t = 0; t < Tn; t++) occ[(size_t)t * V + pi[t]] = asr_logaddexp(occ[(size_t)t * V + pi[t]], lpi);
+    }
+    /* the next path: a base-V counter over the frames, last frame fastest */
+    for (t = Tn - 1; t >= 0; t--) {
+      if (++pi[t] < V) break;
+      pi[t] = 0;
+    }
+    if (t < 0) break;   /* wrapped around: every path seen (Tn = 0: the one empty path) */
+  }
+  if (logp == -INFINITY) return INFINITY;
+  if (g) {
+    for (t = 0; t < Tn; t++) {
+      const double *o = occ + (size_t)t * V;
+      asr_real *gt = g + (size_t)t * V;
+      /* dO/dz^t_k = -(1/p) sum_{pi in B^-1(l): pi_t = k} p(pi|x) = -gamma_t(k) */
+      if (!lse) {
+        for (k = 0; k < V; k++) gt[k] += (asr_real)(scale * -exp(o[k] - logp));
+      } else {
+        /* through log-softmax, literally: dO/du_k = sum_j dO/dz_j (delta_jk - y_k) */
+        double sum_dz = 0;
+        for (k = 0; k < V; k++) sum_dz += -exp(o[k] - logp);
+        for (k = 0; k < V; k++) {
+          double y = exp(ASR__CTC_EMIT(x, lse, V, t, k));
+          gt[k] += (asr_real)(scale * (-exp(o[k] - logp) - y * sum_dz));
+        }
+      }
+    }
+  }
+  return -logp;
+}
+
+/* ---- _ref: the forward-backward recursions of [Graves06] sec. 4.1, in log space.
+ * NOTE: log space instead of the paper's rescaling (sec. 4.1, after eq. (11): divide
+ * alpha_t by C_t = sum_s alpha_t(s), beta_t by D_t, and ln p = sum_t ln C_t). Rescaling
+ * keeps each time step in range, but within one step the states still span e^-700 and
+ * more: an untrained, blank-dominated network makes alpha of the states far along l
+ * underflow against the all-blank state although their alpha*beta carries the whole
+ * probability. Logarithms (with log-sum-exp) never underflow. */
+
+/* log_alpha (T, 2S+1) by eqs. (5)-(7); returns ln p(l|x) by eq. (8). */
+ASR__PRIVATE double asr__ctc_alpha(double *la, const asr_real *x, const double *lse, const int *l,
+                                   int T, int V, int S, int blank) {
+  const int L = 2 * S + 1;
+  int t, s;
+  if (T == 0) return S == 0 ? 0.0 : -INFINITY;   /* no frames: only the empty labelling */
+  /* initialisation: a path starts with a blank or with the first label
+   *   alpha_1(1) = y^1_b,  alpha_1(2) = y^1_{l_1},  alpha_1(s) = 0 for s > 2 */
+  for (s = 0; s < L; s++) la[s] = -INFINITY;
+  la[0] = ASR__CTC_EMIT(x, lse, V, 0, blank);
+  if (S > 0) la[1] = ASR__CTC_EMIT(x, lse, V, 0, l[0]);
+  for (t = 1; t < T; t++) {
+    const double *prev = la + (size_t)(t - 1) * L;
+    double *cur = la + (size_t)t * L;
+    for (s = 0; s < L; s++) {
+      int k = ASR__CTC_LABEL(l, s, blank);
+      /* eq. (7): alpha-bar_t(s) = alpha_{t-1}(s) + alpha_{t-1}(s-1) */
+      double a = prev[s], b = s >= 1 ? prev[s - 1] : -INFINITY, c = -INFINITY;
+      /* eq. (6): the skip s-2 -> s only onto a label that differs from l'_{s-2}; a blank,
+       * or a repeated label (which needs the blank between), is reached from s, s-1 only */
+      if (s >= 2 && k != blank && k != ASR__CTC_LABEL(l, s - 2, blank)) c = prev[s - 2];
+      cur[s] = asr__lse3(a, b, c) + ASR__CTC_EMIT(x, lse, V, t, k);   /* times y^t_{l'_s} */
+    }
+  }
+  /* eq. (8): p(l|x) = alpha_T(|l'|) + alpha_T(|l'|-1), ending in the last blank or label */
+  return asr_logaddexp(la[(size_t)(T - 1) * L + L - 1],
+                       S > 0 ? la[(size_t)(T - 1) * L + L - 2] : -INFINITY);
+}
+
+/* log_beta (T, 2S+1) by eqs. (9)-(11); returns ln p(l|x) = ln(beta_1(1) + beta_1(2)). */
+ASR__PRIVATE double asr__ctc_beta(double *lb, const asr_real *x, const double *lse, const int *l,
+                                  int T, int V, int S, int blank) {
+  const int L = 2 * S + 1;
+  int t, s;
+  if (T == 0) return S == 0 ? 0.0 : -INFINITY;
+  /* initialisation: a path ends with the last blank or the last label
+   *   beta_T(|l'|) = y^T_b,  beta_T(|l'|-1) = y^T_{l_|l|},  beta_T(s) = 0 for s < |l'|-1 */
+  for (s = 0; s < L; s++) lb[(size_t)(T - 1) * L + s] = -INFINITY;
+  lb[(size_t)(T - 1) * L + L - 1] = ASR__CTC_EMIT(x, lse, V, T - 1, blank);
+  if (S > 0) lb[(size_t)(T - 1) * L + L - 2] = ASR__CTC_EMIT(x, lse, V, T - 1, l[S - 1]);
+  for (t = T - 2; t >= 0; t--) {
+    const double *next = lb + (size_t)(t + 1) * L;
+    double *cur = lb + (size_t)t * L;
+    for (s = 0; s < L; s++) {
+      int k = ASR__CTC_LABEL(l, s, blank);
+      /* eq. (11): beta-bar_t(s) = beta_{t+1}(s) + beta_{t+1}(s+1) */
+      double a = next[s], b = s + 1 < L ? next[s + 1] : -INFINITY, c = -INFINITY;
+      /* eq. (10): the skip s -> s+2 under the same rule as alpha's, mirrored */
+      if (s + 2 < L && k != blank && k != ASR__CTC_LABEL(l, s + 2, blank)) c = next[s + 2];
+      cur[s] = asr__lse3(a, b, c) + ASR__CTC_EMIT(x, lse, V, t, k);
+    }
+  }
+  return asr_logaddexp(lb[0], S > 0 ? lb[1] : -INFINITY);
+}
+
+/* One item by forward-backward. Adds scale * gradient into g (Tn,V) (w.r.t. logits when
+ * lse != NULL, else w.r.t. the log-probabilities); returns -ln p(l|x), +inf if p = 0. */
+ASR__PRIVATE double asr__ctc_item_ref(asr_real *g, double scale, const asr_real *x,
+                                      const double *lse, const int *l, int Tn, int V, int Sn,
+                                      int blank, double *la, double *lb, double *gamma) {
+  const int L = 2 * Sn + 1;
+  int t, s, k;
+  double logp = asr__ctc_alpha(la, x, lse, l, Tn, V, Sn, blank);
+  if (logp == -INFINITY) return INFINITY;   /* infeasible: no gradient at all */
+  if (!g) return -logp;
+  asr__ctc_beta(lb, x, lse, l, Tn, V, Sn, blank);
+  for (t = 0; t < Tn; t++) {
+    const double *a = la + (size_t)t * L, *b = lb + (size_t)t * L;
+    asr_real *gt = g + (size_t)t * V;
+    for (k = 0; k < V; k++) gamma[k] = 0;
+    /* gamma_t(k) = (1 / (y^t_k p(l|x))) sum_{s in lab(l,k)} alpha_t(s) beta_t(s):
+     * eq. (14) says alpha_t(s) beta_t(s) / y^t_{l'_s} sums, over s, to p(l|x); each term is
+     * the probability of the paths through state s at frame t. */
+    for (s = 0; s < L; s++) {
+      if (a[s] == -INFINITY || b[s] == -INFINITY) continue;   /* no path through (t,s) */
+      k = ASR__CTC_LABEL(l, s, blank);
+      gamma[k] += exp(a[s] + b[s] - ASR__CTC_EMIT(x, lse, V, t, k) - logp);
+    }
+    if (lse) {
+      /* eq. (16): dO/du^t_k = y^t_k - gamma_t(k); the paper's Z_t and hats are the
+       * rescaled form of p(l|x) and alpha, beta: in log space they are logp, a, b */
+      for (k = 0; k < V; k++)
+        gt[k] += (asr_real)(scale * (exp(ASR__CTC_EMIT(x, lse, V, t, k)) - gamma[k]));
+    } else {
+      /* eqs. (13), (15): dO/dy^t_k = -(1/(p (y^t_k)^2)) sum alpha beta, and d/dln y = y d/dy */
+      for (k = 0; k < V; k++) gt[k] += (asr_real)(scale * -gamma[k]);
+    }
+  }
+  return -logp;
+}
+
+ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
+                                       const double *lse, const int *l, int Tn, int V, int Sn,
+                                       int blank, asr__arena *ar);
+
+/* The batch driver all tiers share: validate, then one item after the other. */
+ASR__PRIVATE asr_result asr__ctc_loss(int tier, int logprobs_in, asr_real *loss, asr_real *grad,
+                                      const asr_real *x, const int *targets,
+                                      const int *input_lengths, const int *target_lengths, int N,
+                                      int T, int V, int S, int blank, asr_reduction reduction,
+                                      int zero_infinity, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  asr__arena ar;
+  double total = 0;
+  int n, infeasible = 0;
+  double *lse;
+  asr_result r = asr__ctc_validate(tier, logprobs_in, loss, x, targets, input_lengths,
+                                   target_lengths, N, T, V, S, blank, reduction, work,
+                                   work_bytes, err);
+  if (r != ASR_OK) return r;
+  asr__arena_init(&ar, work, work_bytes);
+  lse = (double *)asr__arena_take(&ar, (size_t)T, sizeof(double));
+  for (n = 0; n < N; n++) {
+    const int Tn = input_lengths[n], Sn = target_lengths[n];
+    const asr_real *xn = x ? x + (size_t)n * T * V : NULL;
+    const int *ln = targets ? targets + (size_t)n * S : NULL;
+    asr_real *gn = grad ? grad + (size_t)n * T * V : NULL;
+    /* the mean divides each loss by its target length (at least 1) and by N */
+    double scale = reduction == ASR_REDUCTION_MEAN ? 1.0 / ((double)N * (Sn > 0 ? Sn : 1)) : 1.0;
+    double nll, v;
+    asr__arena sub = ar;   /* each item cuts its scratch from the same place */
+    if (!logprobs_in) asr__ctc_frame_lse(lse, xn, Tn, V);
+    if (tier == 0) {
+      int *pi = (int *)asr__arena_take(&sub, (size_t)T, sizeof(int));
+      double *occ = (double *)asr__arena_take(&sub, (size_t)T * V, sizeof(double));
+      nll = asr__ctc_item_naive(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, pi, occ);
+    } else if (tier == 1) {
+      double *la = (double *)asr__arena_take(&sub, (size_t)T * (2 * (size_t)S + 1), sizeof(double));
+      double *lb = (double *)asr__arena_take(&sub, (size_t)T * (2 * (size_t)S + 1), sizeof(double));
+      double *gamma = (double *)asr__arena_take(&sub, (size_t)V, sizeof(double));
+      nll = asr__ctc_item_ref(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, la, lb, gamma);
+    } else {
+      nll = asr__ctc_item_fast(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, &sub);
+    }
+    if (nll == INFINITY) infeasible = 1;
+    v = nll == INFINITY && zero_infinity ? 0.0 : nll;
+    if (reduction == ASR_REDUCTION_NONE) loss[n] = (asr_real)v;
+    else total += reduction == ASR_REDUCTION_MEAN ? v / (Sn > 0 ? Sn : 1) : v;
+  }
+  if (reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
+  if (reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N > 0 ? total / N : 0.0);
+  return infeasible ? ASR_INFEASIBLE : ASR_OK;
+}
+
+#define ASR__CTC_ARGS                                                                     \
+  asr_real *loss, asr_real *grad, const asr_real *x, const int *targets,                  \
+      const int *input_lengths, const int *target_lengths, int N, int T, int V, int S,    \
+      int blank, asr_reduction reduction, int zero_infinity, void *work, size_t work_bytes, \
+      asr_error *err
+#define ASR__CTC_PASS                                                                     \
+  loss, grad, x, targets, input_lengths, target_lengths, N, T, V, S, blank, reduction,    \
+      zero_infinity, work, work_bytes, err
+/* The fast tier is the AVX2 kernel in the float build, _ref everywhere else. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#define ASR__CTC_FAST_TIER 2
+#else
+#define ASR__CTC_FAST_TIER 1
+#endif
+
+ASRDEF asr_result asr_ctc_loss_naive(ASR__CTC_ARGS) { return asr__ctc_loss(0, 0, ASR__CTC_PASS); }
+ASRDEF asr_result asr_ctc_loss_ref(ASR__CTC_ARGS) { return asr__ctc_loss(1, 0, ASR__CTC_PASS); }
+ASRDEF asr_result asr_ctc_loss(ASR__CTC_ARGS) {
+  return asr__ctc_loss(ASR__CTC_FAST_TIER, 0, ASR__CTC_PASS);
+}
+ASRDEF asr_result asr_ctc_loss_logprobs_naive(ASR__CTC_ARGS) {
+  return asr__ctc_loss(0, 1, ASR__CTC_PASS);
+}
+ASRDEF asr_result asr_ctc_loss_logprobs_ref(ASR__CTC_ARGS) {
+  return asr__ctc_loss(1, 1, ASR__CTC_PASS);
+}
+ASRDEF asr_result asr_ctc_loss_logprobs(ASR__CTC_ARGS) {
+  return asr__ctc_loss(ASR__CTC_FAST_TIER, 1, ASR__CTC_PASS);
+}
+#undef ASR__CTC_ARGS
+#undef ASR__CTC_PASS
+
+/* Checks of the single-sequence functions (lattice, alignment, decoders). */
+ASR__PRIVATE asr_result asr__ctc_check_seq(const asr_real *logprobs, const int *target, int T,
+                                           int V, int S, int blank) {
+  int j;
+  size_t t;
+  if (T < 0 || V < 1 || S < 0 || blank < 0 || blank >= V) return ASR_ERR_INVALID_ARG;
+  if ((T > 0 && !logprobs) || (S > 0 && !target)) return ASR_ERR_INVALID_ARG;
+  for (j = 0; j < S; j++)
+    if (target[j] < 0 || target[j] >= V || target[j] == blank) return ASR_ERR_RANGE;
+  for (t = 0; t < (size_t)T * V; t++)
+    if (logprobs[t] != logprobs[t] || logprobs[t] == INFINITY) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_alpha_ref(double *log_alpha, double *log_p, const asr_real *logprobs,
+                                    const int *target, int T, int V, int S, int blank) {
+  double lp;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!log_alpha && T > 0) return ASR_ERR_INVALID_ARG;
+  lp = asr__ctc_alpha(log_alpha, logprobs, NULL, target, T, V, S, blank);
+  if (log_p) *log_p = lp;
+  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_beta_ref(double *log_beta, double *log_p, const asr_real *logprobs,
+                                   const int *target, int T, int V, int S, int blank) {
+  double lp;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!log_beta && T > 0) return ASR_ERR_INVALID_ARG;
+  lp = asr__ctc_beta(log_beta, logprobs, NULL, target, T, V, S, blank);
+  if (log_p) *log_p = lp;
+  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* ---- decoders */
+ASRDEF asr_result asr_ctc_greedy_decode(int *tokens, int *n_tokens, double *score,
+                                        int *frame_path, const asr_real *logprobs, int T, int V,
+                                        int blank) {
+  int t, k, n = 0, prev = -1;
+  double sc = 0;
+  asr_result r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
+  if (r != ASR_OK) return r;
+  if (!tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
+  for (t = 0; t < T; t++) {
+    const asr_real *y = logprobs + (size_t)t * V;
+    int best = 0;
+    for (k = 1; k < V; k++)
+      if (y[k] > y[best]) best = k;          /* pi*_t = argmax_k y^t_k, first on ties */
+    sc += y[best];
+    if (frame_path) frame_path[t] = best;
+    if (best != blank && best != prev) tokens[n++] = best;   /* B: merge, drop blanks */
+    prev = best;
+  }
+  *n_tokens = n;
+  if (score) *score = sc;
+  return ASR_OK;
+}
+
+/* Prefix beam search. A prefix is a node of a tree (parent, token); the root is the
+ * empty prefix. A hash map from (parent, token) to node makes every prefix one node, so
+ * "is l+c in the beam?" is a node lookup. Each frame creates at most `beam` nodes, so
+ * T*beam + 1 nodes suffice. */
+typedef struct asr__ctc_node {
+  int parent, token;
+} asr__ctc_node;
+typedef struct asr__ctc_hyp {
+  int node, len, last;        /* last: the prefix's last token, -1 when empty */
+  double pb, pnb;             /* ln p_b, ln p_nb (with the scorer's weighted terms) */
+} asr__ctc_hyp;
+typedef struct asr__ctc_cand {
+  int from, token;            /* token -1: hypothesis `from` itself (its paths stay) */
+  int node;                   /* the prefix's node, or -1 for an extension not yet made */
+  int len, last;
+  double pb, pnb, rank;
+} asr__ctc_cand;
+
+ASRDEF asr_ctc_beam_opts asr_ctc_beam_opts_default(int beam, int blank) {
+  asr_ctc_beam_opts o;
+  memset(&o, 0, sizeof o);
+  o.beam = beam;
+  o.nbest = 1;
+  o.blank = blank;
+  o.prune_logprob = -INFINITY;
+  return o;
+}
+
+/* Slots of the node hash map: a power of two at least twice the number of nodes. */
+ASR__PRIVATE size_t asr__ctc_hash_slots(size_t nodes) {
+  size_t h = 16;
+  while (h < 2 * nodes && h < ((size_t)-1 >> 2)) h <<= 1;
+  return h;
+}
+
+ASR__PRIVATE size_t asr__ctc_beam_bytes(int T, int V, int beam, int *ovf) {
+  size_t b = 64, BV = 0, nodes = 0;
+  if (asr_size_mul((size_t)beam, (size_t)V, &BV) != ASR_OK) *ovf = 1;
+  if (asr_size_mul((size_t)T, (size_t)beam, &nodes) != ASR_OK) *ovf = 1;
+  nodes = asr__add_size(nodes, 1, ovf);
+  b = asr__add_size(b, asr__piece(nodes, sizeof(asr__ctc_node), ovf), ovf);
+  b = asr__add_size(b, asr__piece(asr__ctc_hash_slots(nodes), sizeof(int), ovf), ovf);
+  b = asr__add_size(b, asr__piece(nodes, sizeof(int), ovf), ovf);            /* in_beam */
+  b = asr__add_size(b, asr__piece(2 * (size_t)beam, sizeof(asr__ctc_hyp), ovf), ovf);
+  b = asr__add_size(b, asr__piece(asr__add_size(BV, (size_t)beam, ovf), sizeof(asr__ctc_cand), ovf), ovf);
+  b = asr__add_size(b, asr__piece((size_t)beam, sizeof(int), ovf), ovf);     /* top */
+  b = asr__add_size(b, asr__piece((size_t)T + 1, sizeof(int), ovf), ovf);    /* prefix */
+  return b;
+}
+
+ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam) {
+  int ovf = 0;
+  size_t b;
+  if (T < 0 || V < 1 || beam < 1) return (size_t)-1;
+  b = asr__ctc_beam_bytes(T, V, beam, &ovf);
+  return ovf ? (size_t)-1 : b;
+}
+
+/* Writes the tokens of `node` (len of them) into out, first token first. */
+ASR__PRIVATE void asr__ctc_prefix(int *out, const asr__ctc_node *nodes, int node, int len) {
+  while (len > 0) {
+    out[--len] = nodes[node].token;
+    node = nodes[node].parent;
+  }
+}
+
+/* The slot of (parent, token) in the hash map: the node there, or an empty slot (-1). */
+ASR__PRIVATE size_t asr__ctc_hash_find(const int *hash, size_t mask, const asr__ctc_node *nodes,
+                                       int parent, int token) {
+  size_t i = (((size_t)(unsigned)parent * 2654435761u) ^ ((size_t)(unsigned)token * 40503u)) & mask;
+  while (hash[i] >= 0 && (nodes[hash[i]].parent != parent || nodes[hash[i]].token != token))
+    i = (i + 1) & mask;
+  return i;
+}
+
+ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double *scores,
+                                             int *n_hyps, const asr_real *logprobs, int T,
+                                             int V, const asr_ctc_beam_opts *opts, void *work,
+                                             size_t work_bytes) {
+  asr__arena ar;
+  asr__ctc_node *nodes;
+  asr__ctc_hyp *hyp, *nxt;
+  asr__ctc_cand *cand;
+  int *hash, *in_beam, *top, *prefix;
+  int B, blank, nh, nn, t, h, c, i;
+  size_t need, nslots, mask, max_nodes;
+  int ovf = 0;
+  asr_result r;
+  if (!opts || opts->beam < 1 || opts->nbest < 1 || opts->nbest > opts->beam)
+    return ASR_ERR_INVALID_ARG;
+  B = opts->beam;
+  blank = opts->blank;
+  r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
+  if (r != ASR_OK) return r;
+  if (!tokens || !n_tokens || !n_hyps) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(opts->lm_weight) || !isfinite(opts->insertion_bonus) ||
+      opts->prune_logprob != opts->prune_logprob)
+    return ASR_ERR_NONFINITE;
+  need = asr__ctc_beam_bytes(T, V, B, &ovf);
+  if (ovf || (size_t)T * B + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  max_nodes = (size_t)T * B + 1;
+  nslots = asr__ctc_hash_slots(max_nodes);
+  mask = nslots - 1;
+  asr__arena_init(&ar, work, work_bytes);
+  nodes = (asr__ctc_node *)asr__arena_take(&ar, max_nodes, sizeof(asr__ctc_node));
+  hash = (int *)asr__arena_take(&ar, nslots, sizeof(int));
+  in_beam = (int *)asr__arena_take(&ar, max_nodes, sizeof(int));
+  hyp = (asr__ctc_hyp *)asr__arena_take(&ar, 2 * (size_t)B, sizeof(asr__ctc_hyp));
+  cand = (asr__ctc_cand *)asr__arena_take(&ar, (size_t)B * V + B, sizeof(asr__ctc_cand));
+  top = (int *)asr__arena_take(&ar, (size_t)B, sizeof(int));
+  prefix = (int *)asr__arena_take(&ar, (size_t)T + 1, sizeof(int));
+  nxt = hyp + B;
+  for (i = 0; i < (int)nslots; i++) hash[i] = -1;
+  for (i = 0; i < (int)max_nodes; i++) in_beam[i] = -1;
+  /* the empty prefix, all of whose (zero) paths "end in a blank": p_b = 1, p_nb = 0 */
+  nodes[0].parent = -1;
+  nodes[0].token = -1;
+  nn = 1;
+  hyp[0].node = 0;
+  hyp[0].len = 0;
+  hyp[0].last = -1;
+  hyp[0].pb = 0;
+  hyp[0].pnb = -INFINITY;
+  nh = 1;
+  for (t = 0; t < T; t++) {
+    const asr_real *y = logprobs + (size_t)t * V;
+    int nc = nh, ntop = 0, scored = -1;
+    /* the hypotheses themselves come first: candidate h is prefix h after this frame */
+    for (h = 0; h < nh; h++) {
+      cand[h].from = h;
+      cand[h].token = -1;
+      cand[h].node = hyp[h].node;
+      cand[h].len = hyp[h].len;
+      cand[h].last = hyp[h].last;
+      cand[h].pb = cand[h].pnb = -INFINITY;
+      in_beam[hyp[h].node] = h;
+    }
+    for (h = 0; h < nh; h++) {
+      const asr__ctc_hyp *hp = &hyp[h];
+      double ptot = asr_logaddexp(hp->pb, hp->pnb);
+      /* blank: every path of l may emit a blank and stay l, now ending in a blank */
+      cand[h].pb = asr_logaddexp(cand[h].pb, ptot + y[blank]);
+      /* repeating the last label: B merges it, l stays, still ending in that label */
+      if (hp->len > 0) cand[h].pnb = asr_logaddexp(cand[h].pnb, hp->pnb + y[hp->last]);
+      for (c = 0; c < V; c++) {
+        double base, sc;
+        size_t slot;
+        int nd;
+        if (c == blank || y[c] == -INFINITY || y[c] < opts->prune_logprob) continue;
+        /* extending by the last label needs a blank in between: only p_b's paths can */
+        base = c == hp->last ? hp->pb : ptot;
+        if (base == -INFINITY) continue;
+        sc = base + y[c];
+        if (opts->scorer) {
+          if (scored != h) {
+            asr__ctc_prefix(prefix, nodes, hp->node, hp->len);
+            scored = h;
+          }
+          sc += opts->lm_weight * opts->scorer(opts->scorer_user, prefix, hp->len, c);
+        }
+        slot = asr__ctc_hash_find(hash, mask, nodes, hp->node, c);
+        nd = hash[slot];
+        if (nd >= 0 && in_beam[nd] >= 0) {
+          /* l+c is already a hypothesis: its paths and these are one prefix, so add */
+          cand[in_beam[nd]].pnb = asr_logaddexp(cand[in_beam[nd]].pnb, sc);
+        } else {
+          asr__ctc_cand *cd = &cand[nc++];
+          cd->from = h;
+          cd->token = c;
+          cd->node = nd;       /* a node made at an earlier frame, or -1 */
+          cd->len = hp->len + 1;
+          cd->last = c;
+          cd->pb = -INFINITY;
+          cd->pnb = sc;
+        }
+      }
+    }
+    for (h = 0; h < nh; h++) in_beam[hyp[h].node] = -1;
+    /* rank ln(p_b + p_nb) + bonus |l| and keep the best B (the first seen wins ties) */
+    for (i = 0; i < nc; i++) {
+      int pos;
+      cand[i].rank = asr_logaddexp(cand[i].pb, cand[i].pnb) + opts->insertion_bonus * cand[i].len;
+      if (cand[i].rank != cand[i].rank || cand[i].rank == -INFINITY) continue;
+      if (ntop == B && !(cand[i].rank > cand[top[B - 1]].rank)) continue;
+      pos = ntop < B ? ntop++ : B - 1;
+      while (pos > 0 && cand[top[pos - 1]].rank < cand[i].rank) {
+        top[pos] = top[pos - 1];
+        pos--;
+      }
+      top[pos] = i;
+    }
+    for (i = 0; i < ntop; i++) {
+      const asr__ctc_cand *cd = &cand[top[i]];
+      asr__ctc_hyp *nx = &nxt[i];
+      nx->node = cd->node;
+      if (nx->node < 0) {
+        /* a new prefix: its node, registered under (parent, token) */
+        size_t slot = asr__ctc_hash_find(hash, mask, nodes, hyp[cd->from].node, cd->token);
+        nodes[nn].parent = hyp[cd->from].node;
+        nodes[nn].token = cd->token;
+        hash[slot] = nn;
+        nx->node = nn++;
+      }
+      nx->len = cd->len;
+      nx->last = cd->last;
+      nx->pb = cd->pb;
+      nx->pnb = cd->pnb;
+    }
+    nh = ntop;
+    {
+      asr__ctc_hyp *tmp = hyp;
+      hyp = nxt;
+      nxt = tmp;
+    }
+    if (nh == 0) break;   /* every label pruned and the blank impossible: nothing left */
+  }
+  /* the beam is sorted by rank after every frame; with T = 0 it holds the empty prefix */
+  *n_hyps = nh < opts->nbest ? nh : opts->nbest;
+  for (i = 0; i < *n_hyps; i++) {
+    asr__ctc_prefix(tokens + (size_t)i * T, nodes, hyp[i].node, hyp[i].len);
+    n_tokens[i] = hyp[i].len;
+    if (scores) scores[i] = asr_logaddexp(hyp[i].pb, hyp[i].pnb) + opts->insertion_bonus * hyp[i].len;
+  }
+  return nh == 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF size_t asr_ctc_align_workspace_size(int T, int S) {
+  int ovf = 0;
+  size_t L = 2 * (size_t)S + 1, TL = 0, b = 64;
+  if (T < 0 || S < 0) return (size_t)-1;
+  if (asr_size_mul((size_t)T, L, &TL) != ASR_OK) return (size_t)-1;
+  b = asr__add_size(b, asr__piece(2 * L, sizeof(double), &ovf), &ovf);
+  b = asr__add_size(b, asr__piece(TL, 1, &ovf), &ovf);
+  return ovf ? (size_t)-1 : b;
+}
+
+ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *score,
+                                const asr_real *logprobs, const int *target, int T, int V,
+                                int S, int blank, void *work, size_t work_bytes) {
+  const int L = 2 * S + 1;
+  asr__arena ar;
+  double *d0, *d1, best;
+  unsigned char *bp;
+  int t, s, end;
+  size_t need;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!frame_labels && T > 0) return ASR_ERR_INVALID_ARG;
+  need = asr_ctc_align_workspace_size(T, S);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  asr__arena_init(&ar, work, work_bytes);
+  d0 = (double *)asr__arena_take(&ar, 2 * (size_t)L, sizeof(double));
+  d1 = d0 + L;
+  bp = (unsigned char *)asr__arena_take(&ar, (size_t)T * L, 1);
+  if (T == 0) {
+    if (score) *score = S == 0 ? 0.0 : -INFINITY;
+    return S == 0 ? ASR_OK : ASR_INFEASIBLE;
+  }
+  /* delta_1: the same two starting states as alpha */
+  for (s = 0; s < L; s++) d0[s] = -INFINITY;
+  d0[0] = logprobs[blank];
+  if (S > 0) d0[1] = logprobs[target[0]];
+  for (t = 1; t < T; t++) {
+    const asr_real *y = logprobs + (size_t)t * V;
+    for (s = 0; s < L; s++) {
+      int k = ASR__CTC_LABEL(target, s, blank);
+      double m = d0[s];
+      unsigned char from = 0;
+      if (s >= 1 && d0[s - 1] > m) {
+        m = d0[s - 1];
+        from = 1;
+      }
+      if (s >= 2 && k != blank && k != ASR__CTC_LABEL(target, s - 2, blank) && d0[s - 2] > m) {
+        m = d0[s - 2];
+        from = 2;
+      }
+      d1[s] = m + y[k];                       /* max over the transitions eq. (6) allows */
+      bp[(size_t)t * L + s] = from;
+    }
+    {
+      double *tmp = d0;
+      d0 = d1;
+      d1 = tmp;
+    }
+  }
+  end = L - 1;
+  best = d0[L - 1];
+  if (S > 0 && d0[L - 2] > best) {
+    best = d0[L - 2];
+    end = L - 2;
+  }
+  if (score) *score = best;
+  if (best == -INFINITY) {
+    for (t = 0; t < T; t++) {
+      frame_labels[t] = blank;
+      if (frame_states) frame_states[t] = -1;
+    }
+    return ASR_INFEASIBLE;
+  }
+  for (t = T - 1, s = end; t >= 0; t--) {
+    frame_labels[t] = ASR__CTC_LABEL(target, s, blank);
+    if (frame_states) frame_states[t] = s;
+    if (t > 0) s -= bp[(size_t)t * L + s];
+  }
+  return ASR_OK;
+}
+
+ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
+                               int T, int blank) {
+  int t, n = 0;
+  for (t = 0; t < T; t++) {
+    int c = frame_path[t];
+    if (c == blank) continue;
+    if (t > 0 && frame_path[t - 1] == c) {
+      if (ends) ends[n - 1] = t;    /* the run of c goes on: same token */
+      continue;
+    }
+    if (tokens) tokens[n] = c;
+    if (starts) starts[n] = t;
+    if (ends) ends[n] = t;
+    n++;
+  }
+  return n;
+}
+
+/* ---- the fast path (AVX2+FMA, float build).
+ * The same recursions as _ref, rearranged for 8 states per instruction:
+ *   - the blank states of l' (even s, S+1 of them) and the label states (odd s, S of
+ *     them) live in two rows, blank j = state 2j and label j = state 2j+1, so that every
+ *     predecessor is the same index or the one before it:
+ *       blank_t(j) = lse(blank_{t-1}(j), label_{t-1}(j-1))                 + ln y^t_b
+ *       label_t(j) = lse(label_{t-1}(j), blank_{t-1}(j), label_{t-1}(j-1) [if l_j != l_{j-1}])
+ *                                                                          + ln y^t_{l_j}
+ *     and beta mirrored; rows are padded to a multiple of 8 with -inf around them, so no
+ *     scalar tail is needed (a -inf state stays -inf);
+ *   - alpha and beta are kept in double (they reach -10^4 and must not lose the 1e-7
+ *     that matters in alpha + beta - ln p); only the log-sum-exp correction, a number in
+ *     [0, ln 3] computed from differences <= 0, is evaluated in float with
+ *     asr__exp_avx2 / asr__log_avx2: each step adds an error of about 1e-7 absolute in
+ *     ln alpha, i.e. 1e-7 relative in alpha, whatever the magnitudes.
+ *   - beta is kept for two frames only: the gradient of frame t is made as soon as
+ *     beta_t is known, from the stored alpha_t.
+ * Like _ref, beta includes the emission of frame t (the paper's beta). */
+#if ASR__CTC_FAST_TIER == 2
+/* 8 doubles -> 8 floats and back */
+ASR__PRIVATE __m256 asr__ctc_to_f8(__m256d lo, __m256d hi) {
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+}
+ASR__PRIVATE double asr__ctc_hsum(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/* out[0..8) = ln(e^a + e^b + e^c) + e, a, b, c, e read at p + 0..8 (c may be NULL) */
+ASR__PRIVATE void asr__ctc_lse8(double *out, const double *a, const double *b, const double *c,
+                                const double *cadd, const double *e, __m256d e_all) {
+  const __m256d ninf = _mm256_set1_pd(-INFINITY), zero = _mm256_setzero_pd();
+  __m256d a0 = _mm256_loadu_pd(a), a1 = _mm256_loadu_pd(a + 4);
+  __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
+  __m256d c0 = ninf, c1 = ninf, m0, m1, l0, l1;
+  __m256 s, lf;
+  if (c) {
+    c0 = _mm256_add_pd(_mm256_loadu_pd(c), _mm256_loadu_pd(cadd));
+    c1 = _mm256_add_pd(_mm256_loadu_pd(c + 4), _mm256_loadu_pd(cadd + 4));
+  }
+  m0 = _mm256_max_pd(_mm256_max_pd(a0, b0), c0);
+  m1 = _mm256_max_pd(_mm256_max_pd(a1, b1), c1);
+  /* all three -inf: subtract 0 instead, the sum is 0 and its log -inf */
+  m0 = _mm256_blendv_pd(m0, zero, _mm256_cmp_pd(m0, ninf, _CMP_EQ_OQ));
+  m1 = _mm256_blendv_pd(m1, zero, _mm256_cmp_pd(m1, ninf, _CMP_EQ_OQ));
+  s = _mm256_add_ps(asr__exp_avx2(asr__ctc_to_f8(_mm256_sub_pd(a0, m0), _mm256_sub_pd(a1, m1))),
+                    asr__exp_avx2(asr__ctc_to_f8(_mm256_sub_pd(b0, m0), _mm256_sub_pd(b1, m1))));
+  if (c) s = _mm256_add_ps(s, asr__exp_avx2(asr__ctc_to_f8(_mm256_sub_pd(c0, m0), _mm256_sub_pd(c1, m1))));
+  lf = asr__log_avx2(s);
+  l0 = _mm256_add_pd(m0, _mm256_cvtps_pd(_mm256_castps256_ps128(lf)));
+  l1 = _mm256_add_pd(m1, _mm256_cvtps_pd(_mm256_extractf128_ps(lf, 1)));
+  if (e) {
+    l0 = _mm256_add_pd(l0, _mm256_loadu_pd(e));
+    l1 = _mm256_add_pd(l1, _mm256_loadu_pd(e + 4));
+  } else {
+    l0 = _mm256_add_pd(l0, e_all);
+    l1 = _mm256_add_pd(l1, e_all);
+  }
+  _mm256_storeu_pd(out, l0);
+  _mm256_storeu_pd(out + 4, l1);
+}
+
+/* e^(a + b - e - lp) of 8 states, 0 where that is NaN (a state no path reaches whose
+ * emission is -inf); returns them as two vectors of doubles */
+ASR__PRIVATE void asr__ctc_post8(__m256d *g0, __m256d *g1, const double *a, const double *b,
+                                 const double *e, __m256d e_all, __m256d lp) {
+  __m256d v0 = _mm256_add_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(b));
+  __m256d v1 = _mm256_add_pd(_mm256_loadu_pd(a + 4), _mm256_loadu_pd(b + 4));
+  __m256 f;
+  v0 = _mm256_sub_pd(v0, _mm256_add_pd(e ? _mm256_loadu_pd(e) : e_all, lp));
+  v1 = _mm256_sub_pd(v1, _mm256_add_pd(e ? _mm256_loadu_pd(e + 4) : e_all, lp));
+  f = asr__exp_avx2(asr__ctc_to_f8(v0, v1));
+  f = _mm256_blendv_ps(f, _mm256_setzero_ps(), _mm256_cmp_ps(f, f, _CMP_UNORD_Q));
+  *g0 = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
+  *g1 = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
+}
+
+ASR__PRIVATE void asr__ctc_fill(double *p, size_t n, double v) {
+  size_t i;
+  for (i = 0; i < n; i++) p[i] = v;
+}
+
+ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
+                                       const double *lse, const int *l, int Tn, int V, int Sn,
+                                       int blank, asr__arena *ar) {
+  const int J = (Sn + 1 + 7) & ~7;          /* states per row, a multiple of 8 */
+  const size_t R = (size_t)J + 16;          /* row: 8 -inf, J states, 8 -inf */
+  double *ab, *al, *rows, *occ, *bb[2], *bl[2], *el, *skip, *gl;
+  double logp, eb;
+  int t, j, k, cur = 0;
+  if (Tn == 0) return Sn == 0 ? 0.0 : INFINITY;   /* no frames: only the empty labelling */
+  ab = (double *)asr__arena_take(ar, (size_t)Tn * R, sizeof(double));
+  al = (double *)asr__arena_take(ar, (size_t)Tn * R, sizeof(double));
+  rows = (double *)asr__arena_take(ar, 8 * R, sizeof(double));
+  occ = (double *)asr__arena_take(ar, (size_t)V, sizeof(double));
+  bb[0] = rows + 8;
+  bl[0] = rows + R + 8;
+  bb[1] = rows + 2 * R + 8;
+  bl[1] = rows + 3 * R + 8;
+  el = rows + 4 * R + 8;
+  skip = rows + 5 * R + 8;
+  gl = rows + 6 * R + 8;
+  /* skip[j] = 0 when label j may be entered from label j-1 (they differ), else -inf */
+  asr__ctc_fill(skip - 8, R, -INFINITY);
+  for (j = 1; j < Sn; j++) skip[j] = l[j] != l[j - 1] ? 0.0 : -INFINITY;
+  asr__ctc_fill(el - 8, R, -INFINITY);        /* padding emits nothing */
+  /* alpha at t = 0: the first blank or the first label */
+  asr__ctc_fill(ab, R, -INFINITY);
+  asr__ctc_fill(al, R, -INFINITY);
+  ab[8] = ASR__CTC_EMIT(x, lse, V, 0, blank);
+  if (Sn > 0) al[8] = ASR__CTC_EMIT(x, lse, V, 0, l[0]);
+  for (t = 1; t < Tn; t++) {
+    const double *pb = ab + (size_t)(t - 1) * R + 8, *pl = al + (size_t)(t - 1) * R + 8;
+    double *cb = ab + (size_t)t * R + 8, *cl = al + (size_t)t * R + 8;
+    __m256d veb;
+    eb = ASR__CTC_EMIT(x, lse, V, t, blank);
+    veb = _mm256_set1_pd(eb);
+    for (j = 0; j < Sn; j++) el[j] = ASR__CTC_EMIT(x, lse, V, t, l[j]);
+    asr__ctc_fill(cb - 8, 8, -INFINITY);
+    asr__ctc_fill(cl - 8, 8, -INFINITY);
+    asr__ctc_fill(cb + J, 8, -INFINITY);
+    asr__ctc_fill(cl + J, 8, -INFINITY);
+    for (j = 0; j < J; j += 8) {
+      asr__ctc_lse8(cb + j, pb + j, pl + j - 1, NULL, NULL, NULL, veb);
+      asr__ctc_lse8(cl + j, pl + j, pb + j, pl + j - 1, skip + j, el + j, veb);
+    }
+  }
+  logp = asr_logaddexp(ab[(size_t)(Tn - 1) * R + 8 + Sn],
+                       Sn > 0 ? al[(size_t)(Tn - 1) * R + 8 + Sn - 1] : -INFINITY);
+  if (logp == -INFINITY) return INFINITY;
+  if (!g) return -logp;
+  /* beta at T-1: the last blank or the last label */
+  asr__ctc_fill(bb[0] - 8, R, -INFINITY);
+  asr__ctc_fill(bl[0] - 8, R, -INFINITY);
+  asr__ctc_fill(bb[1] - 8, R, -INFINITY);
+  asr__ctc_fill(bl[1] - 8, R, -INFINITY);
+  for (t = Tn - 1; t >= 0; t--) {
+    const double *a_b = ab + (size_t)t * R + 8, *a_l = al + (size_t)t * R + 8;
+    asr_real *gt = g + (size_t)t * V;
+    __m256d veb, acc = _mm256_setzero_pd(), vlp = _mm256_set1_pd(logp);
+    eb = ASR__CTC_EMIT(x, lse, V, t, blank);
+    veb = _mm256_set1_pd(eb);
+    for (j = 0; j < Sn; j++) el[j] = ASR__CTC_EMIT(x, lse, V, t, l[j]);
+    if (t == Tn - 1) {
+      bb[cur][Sn] = eb;
+      if (Sn > 0) bl[cur][Sn - 1] = el[Sn - 1];
+    } else {
+      const double *nb = bb[cur], *nl = bl[cur];
+      cur ^= 1;
+      for (j = 0; j < J; j += 8) {
+        asr__ctc_lse8(bb[cur] + j, nb + j, nl + j, NULL, NULL, NULL, veb);
+        asr__ctc_lse8(bl[cur] + j, nl + j, nb + j + 1, nl + j + 1, skip + j + 1, el + j, veb);
+      }
+    }
+    /* posteriors: blank j and label j, e^(alpha + beta - emission - ln p) */
+    for (j = 0; j < J; j += 8) {
+      __m256d g0, g1;
+      asr__ctc_post8(&g0, &g1, a_b + j, bb[cur] + j, NULL, veb, vlp);
+      acc = _mm256_add_pd(acc, _mm256_add_pd(g0, g1));
+      asr__ctc_post8(&g0, &g1, a_l + j, bl[cur] + j, el + j, veb, vlp);
+      _mm256_storeu_pd(gl + j, g0);
+      _mm256_storeu_pd(gl + j + 4, g1);
+    }
+    for (k = 0; k < V; k++) occ[k] = 0;
+    occ[blank] = asr__ctc_hsum(acc);
+    for (j = 0; j < Sn; j++) occ[l[j]] += gl[j];
+    /* the gradient of frame t: y - gamma (logits) or -gamma (log-probabilities) */
+    k = 0;
+    if (lse) {
+      const asr_real *xt = x + (size_t)t * V;
+      __m256d vl = _mm256_set1_pd(lse[t]), vs = _mm256_set1_pd(scale);
+      for (; k + 8 <= V; k += 8) {
+        __m256 xf = _mm256_loadu_ps(xt + k), y;
+        __m256d y0, y1;
+        y = asr__exp_avx2(asr__ctc_to_f8(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xf)), vl),
+                                         _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xf, 1)), vl)));
+        y0 = _mm256_mul_pd(vs, _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(y)), _mm256_loadu_pd(occ + k)));
+        y1 = _mm256_mul_pd(vs, _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)), _mm256_loadu_pd(occ + k + 4)));
+        _mm256_storeu_ps(gt + k, _mm256_add_ps(_mm256_loadu_ps(gt + k), asr__ctc_to_f8(y0, y1)));
+      }
+      for (; k < V; k++) gt[k] += (asr_real)(scale * (exp(ASR__CTC_EMIT(x, lse, V, t, k)) - occ[k]));
+    } else {
+      for (; k < V; k++) gt[k] += (asr_real)(scale * -occ[k]);
+    }
+  }
+  return -logp;
+}
+#else
+ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
+                                       const double *lse, const int *l, int Tn, int V, int Sn,
+                                       int blank, asr__arena *ar) {
+  /* never called: ASR__CTC_FAST_TIER is 1 in this build */
+  (void)g, (void)scale, (void)x, (void)lse, (void)l, (void)Tn, (void)V, (void)Sn, (void)blank, (void)ar;
+  return INFINITY;
+}
+#endif
+
 /* ========================================================================================
  * 6. RNN-T (implementation)
  * ======================================================================================== */
@@ -12163,6 +13510,534 @@ ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type,
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers (implementation)
  * --------------------------------------------------------------------------------------- */
+
+/* The published cases. Numbers restated from ../shared/data/known_answers/
+ * ctc_rnnt_known_answers.json (tests/test_ctc.c checks they are equal), which cites:
+ *  - small: baidu-research/warp-ctc @ 94b2fa178347cf02757bdc7329dc2f1b46f5d094,
+ *    tests/test_cpu.cpp small_test (Apache-2.0). T=2, V=5, blank 0, labels {1, 2}: the
+ *    only path is (1, 2), so warp-ctc asserts exp(-loss) = softmax(a_0)_1 softmax(a_1)_2
+ *    (eps 1e-6). The loss and gradient below were derived from that in float64 by the
+ *    data's collector; warp-ctc itself publishes no gradient for this case.
+ *  - options: warp-ctc tests/test_cpu.cpp options_test, gradients "from tensorflow";
+ *    the same costs [3.34211, 5.42262] are in TensorFlow/Keras test_ctc_batch_cost.
+ *    Time-major (T=5, N=2, V=6), blank 5, probabilities (logits = ln probs). cost[0] is
+ *    analytic (one path), cost[1] TensorFlow's printed value. */
+static const double asr__ctc_ka_small_act[10] = {
+    0.1, 0.6, 0.1, 0.1, 0.1,
+    0.1, 0.1, 0.6, 0.1, 0.1
+};
+static const double asr__ctc_ka_small_loss[1] = {
+    2.462858391546743
+};
+static const double asr__ctc_ka_small_grad[10] = {
+    0.177031, -0.708125, 0.177031, 0.177031, 0.177031,
+    0.177031, 0.177031, -0.708125, 0.177031, 0.177031
+};
+static const int asr__ctc_ka_small_targets[2] = {1, 2};
+static const int asr__ctc_ka_small_il[1] = {2};
+static const int asr__ctc_ka_small_tl[1] = {2};
+static const double asr__ctc_ka_opt_probs[60] = {
+    0.633766, 0.221185, 0.0917319, 0.0129757, 0.0142857, 0.0260553,
+    0.30176, 0.28562, 0.0831517, 0.0862751, 0.0816851, 0.161508,
+    0.111121, 0.588392, 0.278779, 0.0055756, 0.00569609, 0.010436,
+    0.24082, 0.397533, 0.0557226, 0.0546814, 0.0557528, 0.19549,
+    0.0357786, 0.633813, 0.321418, 0.00249248, 0.00272882, 0.0037688,
+    0.230246, 0.450868, 0.0389607, 0.038309, 0.0391602, 0.202456,
+    0.0663296, 0.643849, 0.280111, 0.00283995, 0.0035545, 0.00331533,
+    0.280884, 0.429522, 0.0326593, 0.0339046, 0.0326856, 0.190345,
+    0.458235, 0.396634, 0.123377, 0.00648837, 0.00903441, 0.00623107,
+    0.423286, 0.315517, 0.0338439, 0.0393744, 0.0339315, 0.154046
+};
+static const double asr__ctc_ka_opt_loss[2] = {
+    3.3421125850984374, 5.42262
+};
+static const double asr__ctc_ka_opt_grad[60] = {
+    -0.366234, 0.221185, 0.0917319, 0.0129757, 0.0142857, 0.0260553,
+    -0.69824, 0.28562, 0.0831517, 0.0862751, 0.0816851, 0.161508,
+    0.111121, -0.411608, 0.278779, 0.0055756, 0.00569609, 0.010436,
+    0.24082, -0.602467, 0.0557226, 0.0546814, 0.0557528, 0.19549,
+    0.0357786, 0.633813, -0.678582, 0.00249248, 0.00272882, 0.0037688,
+    0.230246, 0.450868, 0.0389607, 0.038309, 0.0391602, -0.797544,
+    0.0663296, -0.356151, 0.280111, 0.00283995, 0.0035545, 0.00331533,
+    0.280884, -0.570478, 0.0326593, 0.0339046, 0.0326856, 0.190345,
+    -0.541765, 0.396634, 0.123377, 0.00648837, 0.00903441, 0.00623107,
+    -0.576714, 0.315517, 0.0338439, 0.0393744, 0.0339315, 0.154046
+};
+static const int asr__ctc_ka_opt_targets[10] = {0, 1, 2, 1, 0, 0, 1, 1, 0, -1};
+static const int asr__ctc_ka_opt_il[2] = {5, 5};
+static const int asr__ctc_ka_opt_tl[2] = {5, 4};
+
+static const asr_ctc_known_answer asr__ctc_known[2] = {
+  {"warp-ctc small_test",
+   "baidu-research/warp-ctc @ 94b2fa17 tests/test_cpu.cpp small_test (Apache-2.0)",
+   1, 2, 5, 2, 0, asr__ctc_ka_small_targets, asr__ctc_ka_small_il, asr__ctc_ka_small_tl,
+   asr__ctc_ka_small_act, 0, 0, asr__ctc_ka_small_loss, asr__ctc_ka_small_grad, 1e-6, 1e-6,
+   "published: exp(-loss) = softmax(a0)[1] softmax(a1)[2] (eps 1e-6); the loss (exact) and the "
+   "gradient (6 decimals, so 1e-6) were derived from it in float64, not published"},
+  {"warp-ctc options_test",
+   "baidu-research/warp-ctc tests/test_cpu.cpp options_test, gradients from TensorFlow "
+   "(costs also in TensorFlow/Keras test_ctc_batch_cost)",
+   2, 5, 6, 5, 5, asr__ctc_ka_opt_targets, asr__ctc_ka_opt_il, asr__ctc_ka_opt_tl,
+   asr__ctc_ka_opt_probs, 1, 1, asr__ctc_ka_opt_loss, asr__ctc_ka_opt_grad, 1e-5, 1e-5,
+   "cost[1] is printed to 6 digits (5.42262: 5e-6); the gradients are TensorFlow's float32 "
+   "results printed to 6 digits (<= 5e-7 each) and warp-ctc's test allows them 1e-4; 1e-5 "
+   "here"},
+};
+
+ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count) {
+  if (count) *count = (int)(sizeof asr__ctc_known / sizeof asr__ctc_known[0]);
+  return asr__ctc_known;
+}
+
+/* ---- asr_check_ctc */
+#if ASR_REAL_DOUBLE
+#define ASR__CTC_TOL 1e-10       /* both sides sum in double: 1e-10 leaves 1e4 ulp */
+#define ASR__CTC_FD_TOL 1e-6     /* fourth-order differences with h = 1e-3 in double */
+#else
+#define ASR__CTC_TOL 1e-5        /* float outputs (6e-8) and the fast path's float exp/log */
+#define ASR__CTC_FD_TOL 5e-2     /* central differences in float: 1e-3 is all they give */
+#endif
+
+typedef struct asr__ctc_chk {
+  asr_ctc_loss_fn impl;
+  int lp;                          /* 1: log-probability contract */
+  asr_check_report *rep;
+  int oom;
+} asr__ctc_chk;
+
+/* One batch through impl and a reference, compared. Returns 0, or -1 out of memory. */
+ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ctc_loss_fn reference,
+                                       const asr_real *x, const int *targets, const int *il,
+                                       const int *tl, int N, int T, int V, int S, int blank,
+                                       asr_reduction red, int zi, int allow_refuse) {
+  size_t ntv = (size_t)N * T * V, nl = red == ASR_REDUCTION_NONE ? (size_t)N : 1, i;
+  size_t wb = asr_ctc_loss_workspace_size(T, V, S);
+  asr_real *la = ASR__ALLOC(asr_real, nl + 1, NULL), *lb = ASR__ALLOC(asr_real, nl + 1, NULL);
+  asr_real *ga = ASR__ALLOC(asr_real, ntv + 1, NULL), *gb = ASR__ALLOC(asr_real, ntv + 1, NULL);
+  void *work = ASR_MALLOC(wb, NULL);
+  asr_result ra, rb;
+  asr_error err;
+  double el = 0, eg = 0;
+  int ok;
+  if (!la || !lb || !ga || !gb || !work) {
+    c->oom = 1;
+    goto done;
+  }
+  memset(ga, 0, sizeof(asr_real) * ntv);
+  memset(gb, 0, sizeof(asr_real) * ntv);
+  err.msg[0] = 0;
+  ra = c->impl(la, ga, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, &err);
+  if (ra == ASR_ERR_TOO_LARGE && allow_refuse) {
+    if (c->rep->log) {
+      char line[300];
+      snprintf(line, sizeof line, "[SKIP] %s: refused as too large (allowed)", name);
+      c->rep->log(c->rep->log_user, line);
+    }
+    goto done;
+  }
+  rb = reference(lb, gb, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, NULL);
+  if (ra != rb) {
+    asr__check_case(c->rep, 0, INFINITY, "%s: result %d (%s), the reference's %d %s", name, (int)ra,
+                    ra < 0 ? err.msg : asr_result_string(ra), (int)rb, asr_result_string(rb));
+    goto done;
+  }
+  for (i = 0; i < nl; i++) {
+    double a = la[i], b = lb[i], e;
+    if (a == b) continue;                              /* equal, infinities included */
+    e = (a != a || b != b || !isfinite(a) || !isfinite(b)) ? INFINITY : fabs(a - b) / ASR__MAX(1.0, fabs(b));
+    if (e > el) el = e;
+  }
+  for (i = 0; i < ntv; i++) {
+    double e = fabs((double)ga[i] - (double)gb[i]);
+    if (e != e) e = INFINITY;
+    if (e > eg) eg = e;
+  }
+  ok = el <= ASR__CTC_TOL && eg <= ASR__CTC_TOL;
+  asr__check_case(c->rep, ok, ASR__MAX(el, eg) / ASR__CTC_TOL, "%s: loss rel err %.2g, grad abs err %.2g (tol %.0g)",
+                  name, el, eg, ASR__CTC_TOL);
+done:
+  ASR_FREE(la, NULL);
+  ASR_FREE(lb, NULL);
+  ASR_FREE(ga, NULL);
+  ASR_FREE(gb, NULL);
+  ASR_FREE(work, NULL);
+}
+
+/* Inputs of the check: logits, or log-probabilities (normalized for even items,
+ * shifted for odd ones: the log-probability contract takes any values). */
+ASR__PRIVATE void asr__ctc_chk_inputs(asr_real *x, int lp, asr_rng *rng, int N, int T, int V, double scale) {
+  int n, t, k;
+  for (n = 0; n < N; n++)
+    for (t = 0; t < T; t++) {
+      asr_real *row = x + ((size_t)n * T + t) * V;
+      for (k = 0; k < V; k++) row[k] = (asr_real)(scale * asr_rng_normal(rng));
+      if (lp) {
+        asr_log_softmax(row, row, V);
+        if (n & 1)
+          for (k = 0; k < V; k++) row[k] = (asr_real)(row[k] + asr_rng_uniform(rng) - 0.5);
+      }
+    }
+}
+
+/* Every labelling of length 0..3 over the V-1 labels, for every T_n = 1..6, one batch. */
+ASR__PRIVATE void asr__ctc_chk_tiny(asr__ctc_chk *c, asr_rng *rng, int V, int blank) {
+  const int T = 6, S = 3;
+  int labels[3], nlab = 0, N = 0, n, len, code, j, k, total = 0;
+  int *targets, *il, *tl;
+  asr_real *x;
+  char name[96];
+  for (k = 0; k < V; k++)
+    if (k != blank) labels[nlab++] = k;
+  for (len = 0, code = 1; len <= S; len++, code *= nlab) total += code;
+  N = T * total;
+  targets = ASR__ALLOC(int, (size_t)N * S, NULL);
+  il = ASR__ALLOC(int, N, NULL);
+  tl = ASR__ALLOC(int, N, NULL);
+  x = ASR__ALLOC(asr_real, (size_t)N * T * V, NULL);
+  if (!targets || !il || !tl || !x) {
+    c->oom = 1;
+    goto done;
+  }
+  n = 0;
+  for (k = 1; k <= T; k++)
+    for (len = 0; len <= S; len++) {
+      int count = 1;
+      for (j = 0; j < len; j++) count *= nlab;
+      for (code = 0; code < count; code++, n++) {
+        int rest = code;
+        il[n] = k;
+        tl[n] = len;
+        for (j = 0; j < S; j++) {
+          /* label j of this labelling; the padding holds an invalid label on purpose */
+          targets[(size_t)n * S + j] = j < len ? labels[rest % nlab] : V + 7;
+          if (j < len) rest /= nlab;
+        }
+      }
+    }
+  /* logits of mixed scales: flat (0.3) to peaked (4), frames past T_n included */
+  for (n = 0; n < N; n++)
+    asr__ctc_chk_inputs(x + (size_t)n * T * V, c->lp, rng, 1, T, V, n % 3 == 0 ? 0.3 : (n % 3 == 1 ? 1.5 : 4.0));
+  {
+    asr_ctc_loss_fn naive = c->lp ? asr_ctc_loss_logprobs_naive : asr_ctc_loss_naive;
+    snprintf(name, sizeof name, "tiny/V%d blank %d: %d items, none", V, blank, N);
+    asr__ctc_chk_compare(c, name, naive, x, targets, il, tl, N, T, V, S, blank, ASR_REDUCTION_NONE, 0, 0);
+    snprintf(name, sizeof name, "tiny/V%d blank %d: none, zero_infinity", V, blank);
+    asr__ctc_chk_compare(c, name, naive, x, targets, il, tl, N, T, V, S, blank, ASR_REDUCTION_NONE, 1, 0);
+    snprintf(name, sizeof name, "tiny/V%d blank %d: sum", V, blank);
+    asr__ctc_chk_compare(c, name, naive, x, targets, il, tl, N, T, V, S, blank, ASR_REDUCTION_SUM, 0, 0);
+    snprintf(name, sizeof name, "tiny/V%d blank %d: mean, zero_infinity", V, blank);
+    asr__ctc_chk_compare(c, name, naive, x, targets, il, tl, N, T, V, S, blank, ASR_REDUCTION_MEAN, 1, 0);
+  }
+done:
+  ASR_FREE(targets, NULL);
+  ASR_FREE(il, NULL);
+  ASR_FREE(tl, NULL);
+  ASR_FREE(x, NULL);
+}
+
+/* A random ragged batch: labels from a small pool (so repeats happen), some items
+ * infeasible when `infeasible`. */
+ASR__PRIVATE void asr__ctc_chk_random(asr__ctc_chk *c, asr_rng *rng, const char *name, int N, int T,
+                                      int V, int S, int blank, asr_reduction red, int zi,
+                                      double scale, double blank_bias) {
+  int *targets = ASR__ALLOC(int, (size_t)N * S + 1, NULL), *il = ASR__ALLOC(int, N, NULL);
+  int *tl = ASR__ALLOC(int, N, NULL), n, j, t;
+  asr_real *x = ASR__ALLOC(asr_real, (size_t)N * T * V + 1, NULL);
+  if (!targets || !il || !tl || !x) {
+    c->oom = 1;
+    goto done;
+  }
+  asr__ctc_chk_inputs(x, c->lp, rng, N, T, V, scale);
+  for (n = 0; n < N; n++) {
+    int pool[3];
+    for (j = 0; j < 3; j++) {
+      pool[j] = asr_rng_int(rng, V - 1);
+      if (pool[j] >= blank) pool[j]++;            /* any label but the blank */
+    }
+    il[n] = n == 0 ? T : 1 + asr_rng_int(rng, T);
+    tl[n] = n == 0 ? S : asr_rng_int(rng, S + 1);
+    for (j = 0; j < S; j++) targets[(size_t)n * S + j] = j < tl[n] ? pool[asr_rng_int(rng, 3)] : -5;
+    for (t = 0; t < il[n] && blank_bias != 0; t++) x[((size_t)n * T + t) * V + blank] += (asr_real)blank_bias;
+  }
+  asr__ctc_chk_compare(c, name, c->lp ? asr_ctc_loss_logprobs_ref : asr_ctc_loss_ref, x, targets, il, tl, N, T,
+                       V, S, blank, red, zi, 1);
+done:
+  ASR_FREE(targets, NULL);
+  ASR_FREE(il, NULL);
+  ASR_FREE(tl, NULL);
+  ASR_FREE(x, NULL);
+}
+
+/* Finite differences of the reduced loss. */
+typedef struct asr__ctc_fd {
+  asr_ctc_loss_fn impl;
+  asr_real *x, loss[4];
+  const int *targets, *il, *tl;
+  int N, T, V, S, blank;
+  asr_reduction red;
+  void *work;
+  size_t wb;
+} asr__ctc_fd;
+ASR__PRIVATE double asr__ctc_fd_f(void *v) {
+  asr__ctc_fd *f = (asr__ctc_fd *)v;
+  int n;
+  double s = 0;
+  f->impl(f->loss, NULL, f->x, f->targets, f->il, f->tl, f->N, f->T, f->V, f->S, f->blank, f->red, 0,
+          f->work, f->wb, NULL);
+  if (f->red != ASR_REDUCTION_NONE) return f->loss[0];
+  for (n = 0; n < f->N; n++) s += f->loss[n];       /* none: the gradient is of the sum */
+  return s;
+}
+ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_reduction red) {
+  static const int targets[6] = {1, 1, 2, 2, 0, 0}, il[2] = {5, 4}, tl[2] = {3, 1};
+  asr_real x[2 * 5 * 4], grad[2 * 5 * 4];
+  asr__ctc_fd f;
+  asr_gradcheck_param p;
+  asr_gradcheck_report gr;
+  asr_gradcheck_opts o;
+  asr_result r;
+  int i;
+  f.impl = c->impl;
+  f.x = x;
+  f.targets = targets;
+  f.il = il;
+  f.tl = tl;
+  f.N = 2;
+  f.T = 5;
+  f.V = 4;
+  f.S = 3;
+  f.blank = 3;
+  f.red = red;
+  f.wb = asr_ctc_loss_workspace_size(5, 4, 3);
+  f.work = ASR_MALLOC(f.wb, NULL);
+  if (!f.work) {
+    c->oom = 1;
+    return;
+  }
+  asr__ctc_chk_inputs(x, c->lp, rng, 2, 5, 4, 1.5);
+  for (i = 0; i < 40; i++) grad[i] = 0;
+  r = c->impl(f.loss, grad, x, targets, il, tl, 2, 5, 4, 3, 3, red, 0, f.work, f.wb, NULL);
+  if (r != ASR_OK) {
+    asr__check_case(c->rep, 0, INFINITY, "gradcheck/%s: the loss returned %d", asr_reduction_name(red), (int)r);
+  } else {
+    memset(&o, 0, sizeof o);
+    o.max_elements = 40;                      /* every element */
+    p.name = c->lp ? "logprobs" : "logits";
+    p.x = x;
+    p.grad = grad;
+    p.n = 40;
+    r = asr_gradcheck(asr__ctc_fd_f, &f, &p, 1, &o, rng, &gr);
+    if (r != ASR_OK) c->oom = 1;
+    else
+      asr__check_case(c->rep, gr.max_rel_err <= ASR__CTC_FD_TOL, gr.max_rel_err / ASR__CTC_FD_TOL,
+                      "gradcheck/%s: max rel err %.2g over %d elements (tol %.0g)", asr_reduction_name(red),
+                      gr.max_rel_err, gr.checks, ASR__CTC_FD_TOL);
+  }
+  ASR_FREE(f.work, NULL);
+}
+
+/* The published cases, in the impl's contract. */
+ASR__PRIVATE void asr__ctc_chk_known(asr__ctc_chk *c, const asr_ctc_known_answer *ka) {
+  size_t ntv = (size_t)ka->N * ka->T * ka->V, wb = asr_ctc_loss_workspace_size(ka->T, ka->V, ka->S);
+  asr_real *x = ASR__ALLOC(asr_real, ntv, NULL), *g = ASR__ALLOC(asr_real, ntv, NULL), loss[8];
+  double *u = ASR__ALLOC(double, ntv, NULL), el = 0, eg = 0;
+  void *work = ASR_MALLOC(wb, NULL);
+  int n, t, k;
+  asr_result r;
+  if (!x || !g || !u || !work) {
+    c->oom = 1;
+    goto done;
+  }
+  /* batch-first logits u (double), then the impl's input */
+  for (n = 0; n < ka->N; n++)
+    for (t = 0; t < ka->T; t++)
+      for (k = 0; k < ka->V; k++) {
+        size_t src = ka->time_major ? ((size_t)t * ka->N + n) * ka->V + k : ((size_t)n * ka->T + t) * ka->V + k;
+        double a = ka->activations[src];
+        u[((size_t)n * ka->T + t) * ka->V + k] = ka->probs ? log(a) : a;
+      }
+  for (n = 0; n < ka->N * ka->T; n++) {
+    double *row = u + (size_t)n * ka->V, m = row[0], s = 0;
+    for (k = 1; k < ka->V; k++) m = ASR__MAX(m, row[k]);
+    for (k = 0; k < ka->V; k++) s += exp(row[k] - m);
+    for (k = 0; k < ka->V; k++) {
+      /* log-probability contract: z = log_softmax(u), expected grad = grad_u - softmax(u) */
+      x[(size_t)n * ka->V + k] = (asr_real)(c->lp ? row[k] - m - log(s) : row[k]);
+      g[(size_t)n * ka->V + k] = 0;
+    }
+  }
+  r = c->impl(loss, g, x, ka->targets, ka->input_lengths, ka->target_lengths, ka->N, ka->T, ka->V, ka->S,
+              ka->blank, ASR_REDUCTION_NONE, 0, work, wb, NULL);
+  if (r != ASR_OK) {
+    asr__check_case(c->rep, 0, INFINITY, "known/%s: returned %d (%s)", ka->name, (int)r, asr_result_string(r));
+    goto done;
+  }
+  for (n = 0; n < ka->N; n++) el = ASR__MAX(el, fabs(loss[n] - ka->expected_loss[n]));
+  if (ka->expected_grad) {
+    for (n = 0; n < ka->N; n++)
+      for (t = 0; t < ka->T; t++) {
+        const double *row = u + ((size_t)n * ka->T + t) * ka->V;
+        double m = row[0], s = 0;
+        for (k = 1; k < ka->V; k++) m = ASR__MAX(m, row[k]);
+        for (k = 0; k < ka->V; k++) s += exp(row[k] - m);
+        for (k = 0; k < ka->V; k++) {
+          size_t src = ka->time_major ? ((size_t)t * ka->N + n) * ka->V + k : ((size_t)n * ka->T + t) * ka->V + k;
+          double want = ka->expected_grad[src] - (c->lp ? exp(row[k] - m) / s : 0.0);
+          double e = fabs(g[((size_t)n * ka->T + t) * ka->V + k] - want);
+          eg = e > eg || e != e ? e : eg;
+        }
+      }
+  }
+  asr__check_case(c->rep, el <= ka->loss_tol && eg <= ka->grad_tol,
+                  ASR__MAX(el / ka->loss_tol, eg / ka->grad_tol),
+                  "known/%s: loss err %.2g (tol %.0g), grad err %.2g (tol %.0g)", ka->name, el, ka->loss_tol, eg,
+                  ka->grad_tol);
+done:
+  ASR_FREE(x, NULL);
+  ASR_FREE(g, NULL);
+  ASR_FREE(u, NULL);
+  ASR_FREE(work, NULL);
+}
+
+/* Infeasible items: inf (or 0), zero gradient, ASR_INFEASIBLE, the rest unaffected. */
+ASR__PRIVATE void asr__ctc_chk_infeasible(asr__ctc_chk *c, asr_rng *rng) {
+  /* item 1 has T = 2 frames for [1, 1], which needs 3 */
+  static const int targets[9] = {1, 2, 0, 1, 1, 0, 2, 0, 0}, il[3] = {4, 2, 4}, tl[3] = {2, 2, 1};
+  static const int t2[6] = {1, 2, 0, 2, 0, 0}, il2[2] = {4, 4}, tl2[2] = {2, 1};
+  asr_real x[3 * 4 * 4], x2[2 * 4 * 4], g[3 * 4 * 4], g2[2 * 4 * 4], loss[3], loss2[2];
+  size_t wb = asr_ctc_loss_workspace_size(4, 4, 3);
+  void *work = ASR_MALLOC(wb, NULL);
+  int i, zi, ok;
+  asr_result r, r2;
+  if (!work) {
+    c->oom = 1;
+    return;
+  }
+  asr__ctc_chk_inputs(x, c->lp, rng, 3, 4, 4, 1.0);
+  memcpy(x2, x, sizeof(asr_real) * 16);
+  memcpy(x2 + 16, x + 32, sizeof(asr_real) * 16);
+  for (zi = 0; zi <= 1; zi++) {
+    double worst = 0;
+    for (i = 0; i < 48; i++) g[i] = 0;
+    for (i = 0; i < 32; i++) g2[i] = 0;
+    r = c->impl(loss, g, x, targets, il, tl, 3, 4, 4, 3, 0, ASR_REDUCTION_NONE, zi, work, wb, NULL);
+    r2 = c->impl(loss2, g2, x2, t2, il2, tl2, 2, 4, 4, 3, 0, ASR_REDUCTION_NONE, zi, work, wb, NULL);
+    ok = r == ASR_INFEASIBLE && r2 == ASR_OK && loss[1] == (zi ? 0 : INFINITY) && loss[0] == loss2[0] &&
+         loss[2] == loss2[1];
+    for (i = 0; i < 16; i++) {
+      ok = ok && g[16 + i] == 0;                        /* exactly zero, never NaN */
+      worst = ASR__MAX(worst, fabs(g[i] - g2[i]));
+      worst = ASR__MAX(worst, fabs(g[32 + i] - g2[16 + i]));
+    }
+    ok = ok && worst == 0;
+    asr__check_case(c->rep, ok, ok ? 0 : INFINITY,
+                    "infeasible%s: result %d, loss %g, zero gradient, other items unchanged: %s",
+                    zi ? " (zero_infinity)" : "", (int)r, (double)loss[1], ok ? "yes" : "NO");
+  }
+  /* reduced: inf (sum) or finite with zero_infinity (mean) */
+  r = c->impl(loss, NULL, x, targets, il, tl, 3, 4, 4, 3, 0, ASR_REDUCTION_SUM, 0, work, wb, NULL);
+  ok = r == ASR_INFEASIBLE && loss[0] == INFINITY;
+  r = c->impl(loss, NULL, x, targets, il, tl, 3, 4, 4, 3, 0, ASR_REDUCTION_MEAN, 1, work, wb, NULL);
+  ok = ok && r == ASR_INFEASIBLE && isfinite(loss[0]);
+  asr__check_case(c->rep, ok, ok ? 0 : INFINITY, "infeasible/reduced: sum is inf, mean with zero_infinity finite");
+  ASR_FREE(work, NULL);
+}
+
+/* Each invalid argument: a negative result, and the outputs untouched. */
+ASR__PRIVATE void asr__ctc_chk_badinput(asr__ctc_chk *c, asr_rng *rng) {
+  int targets[6] = {1, 2, 1, 1, 0, 0}, il[2] = {4, 3}, tl[2] = {3, 1};
+  asr_real x[2 * 4 * 3], g[24], loss[2];
+  size_t wb = asr_ctc_loss_workspace_size(4, 3, 3);
+  void *work = ASR_MALLOC(wb + 64, NULL);
+  int kase;
+  if (!work) {
+    c->oom = 1;
+    return;
+  }
+  asr__ctc_chk_inputs(x, c->lp, rng, 2, 4, 3, 1.0);
+  for (kase = 0; kase < 14; kase++) {
+    static const char *what[14] = {
+        "label = V", "label < 0", "label = blank", "input length < 0", "target length < 0",
+        "target length > S", "input length > T", "NaN input", "+inf input", "-inf logit",
+        "blank = V", "unknown reduction", "N < 0", "workspace one byte short"};
+    int bad_t[6], bad_il[2], bad_tl[2], N = 2, blank = 0, i, untouched;
+    asr_reduction red = ASR_REDUCTION_NONE;
+    asr_real bx[24];
+    size_t bwb = wb;
+    asr_result r;
+    memcpy(bad_t, targets, sizeof bad_t);
+    memcpy(bad_il, il, sizeof bad_il);
+    memcpy(bad_tl, tl, sizeof bad_tl);
+    memcpy(bx, x, sizeof bx);
+    switch (kase) {
+      case 0: bad_t[1] = 3; break;
+      case 1: bad_t[3] = -1; break;
+      case 2: bad_t[0] = 0; break;
+      case 3: bad_il[1] = -1; break;
+      case 4: bad_tl[1] = -2; break;
+      case 5: bad_tl[0] = 4; break;
+      case 6: bad_il[0] = 5; break;
+      case 7: bx[13] = (asr_real)NAN; break;
+      case 8: bx[2] = (asr_real)INFINITY; break;
+      case 9: bx[5] = (asr_real)-INFINITY; break;
+      case 10: blank = 3; break;
+      case 11: red = (asr_reduction)7; break;
+      case 12: N = -1; break;
+      case 13: bwb = wb - 1; break;
+    }
+    if (kase == 9 && c->lp) continue;          /* -inf is a valid log-probability */
+    for (i = 0; i < 24; i++) g[i] = 12345;
+    loss[0] = loss[1] = 12345;
+    r = c->impl(loss, g, bx, bad_t, bad_il, bad_tl, N, 4, 3, 3, blank, red, 0, work, bwb, NULL);
+    untouched = loss[0] == 12345 && loss[1] == 12345;
+    for (i = 0; i < 24; i++) untouched = untouched && g[i] == 12345;
+    asr__check_case(c->rep, r < 0 && untouched, r < 0 && untouched ? 0 : INFINITY,
+                    "badinput/%s: result %d, outputs %s", what[kase], (int)r, untouched ? "untouched" : "WRITTEN");
+  }
+  ASR_FREE(work, NULL);
+}
+
+ASRDEF asr_result asr_check_ctc(asr_ctc_loss_fn impl, int logprobs_contract, uint64_t seed,
+                                asr_check_report *report) {
+  asr__ctc_chk c;
+  asr_rng rng;
+  int V, i, count;
+  const asr_ctc_known_answer *ka = asr_ctc_known_answers(&count);
+  c.impl = impl;
+  c.lp = logprobs_contract ? 1 : 0;
+  c.rep = report;
+  c.oom = 0;
+  report->passed = report->failed = 0;
+  report->worst = 0;
+  report->first_failure[0] = 0;
+  asr_rng_seed(&rng, seed, 4);
+  for (V = 2; V <= 4; V++) {
+    asr__ctc_chk_tiny(&c, &rng, V, 0);
+    asr__ctc_chk_tiny(&c, &rng, V, V - 1);
+  }
+  for (i = 0; i < 9; i++) {
+    char name[96];
+    int N = 1 + asr_rng_int(&rng, 5), T = 1 + asr_rng_int(&rng, 60), V2 = 2 + asr_rng_int(&rng, 11);
+    int S = asr_rng_int(&rng, 13), blank = asr_rng_int(&rng, V2);
+    asr_reduction red = (asr_reduction)(i % 3);
+    snprintf(name, sizeof name, "random/N%d T%d V%d S%d blank %d %s%s", N, T, V2, S, blank,
+             asr_reduction_name(red), i % 2 ? " zero_infinity" : "");
+    asr__ctc_chk_random(&c, &rng, name, N, T, V2, S, blank, red, i % 2, 0.5 + i * 0.5, 0);
+  }
+  /* long, and blank-dominated: the states far along l' lag the all-blank state by
+   * e^-1000s, so anything but log space loses them */
+  asr__ctc_chk_random(&c, &rng, "long/T2000 S60, blank-dominated", 2, 2000, 8, 60, 0, ASR_REDUCTION_SUM, 0,
+                      2.0, 6.0);
+  asr__ctc_chk_gradcheck(&c, &rng, ASR_REDUCTION_NONE);
+  asr__ctc_chk_gradcheck(&c, &rng, ASR_REDUCTION_SUM);
+  asr__ctc_chk_gradcheck(&c, &rng, ASR_REDUCTION_MEAN);
+  for (i = 0; i < count; i++) asr__ctc_chk_known(&c, &ka[i]);
+  asr__ctc_chk_infeasible(&c, &rng);
+  asr__ctc_chk_badinput(&c, &rng);
+  return c.oom ? ASR_ERR_OUT_OF_MEMORY : ASR_OK;
+}
+#undef ASR__CTC_TOL
+#undef ASR__CTC_FD_TOL
 
 /* ---------------------------------------------------------------------------------------
  * 10.5 RNN-T checkers (implementation)

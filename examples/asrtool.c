@@ -32,6 +32,8 @@ static const struct {
   {"decode", cmd_decode, "the samples of a WAV or Ogg Vorbis file as .npy"},
   {"resample", cmd_resample, "windowed-sinc resampling (torchaudio's filter)"},
   /* ctc */
+  {"ctc", cmd_ctc, "CTC loss and its gradient w.r.t. the logits [Graves06]"},
+  {"ctc-decode", cmd_ctc_decode, "CTC greedy / prefix beam search decoding, token frames"},
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
   /* layers */

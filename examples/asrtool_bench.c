@@ -101,6 +101,7 @@ static const struct {
   {"features", bench_fbank},
 
   /* ctc */
+  {"ctc", bench_ctc},
 
   /* rnnt */
   {"rnnt", bench_rnnt},

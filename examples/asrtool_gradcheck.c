@@ -59,6 +59,8 @@ static const at_gradcheck_entry ENTRIES[] = {
   /* features */
 
   /* ctc */
+  {"ctc", "CTC loss (mean) of a ragged batch w.r.t. the logits", gc_ctc_logits, 1e-6},
+  {"ctc_logprobs", "CTC loss (mean) w.r.t. unnormalized log-probabilities", gc_ctc_logprobs, 1e-6},
 
   /* rnnt */
   {"rnnt", "RNN-T loss of a ragged batch (2x4x4x5 logits, random blank)", gc_rnnt_loss, 1e-6},
