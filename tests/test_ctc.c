@@ -26,7 +26,7 @@ static void ctc_log_fail(void *user, const char *line) {
   if (strncmp(line, "[FAIL]", 6) == 0) printf("    %s\n", line);
 }
 
-static void run_check(tctx *t, asr_ctc_loss_fn fn, int lp) {
+static void ctc_run_check(tctx *t, asr_ctc_loss_fn fn, int lp) {
   asr_check_report rep;
   memset(&rep, 0, sizeof rep);
   rep.log = ctc_log_fail;
@@ -35,17 +35,17 @@ static void run_check(tctx *t, asr_ctc_loss_fn fn, int lp) {
          rep.passed);
   snprintf(t->msg, sizeof t->msg, "%d cases, worst error/tolerance %.2g", rep.passed, rep.worst);
 }
-static void t_check_naive(tctx *t) { run_check(t, asr_ctc_loss_naive, 0); }
-static void t_check_ref(tctx *t) { run_check(t, asr_ctc_loss_ref, 0); }
-static void t_check_fast(tctx *t) { run_check(t, asr_ctc_loss, 0); }
-static void t_check_logprobs_naive(tctx *t) { run_check(t, asr_ctc_loss_logprobs_naive, 1); }
-static void t_check_logprobs_ref(tctx *t) { run_check(t, asr_ctc_loss_logprobs_ref, 1); }
-static void t_check_logprobs_fast(tctx *t) { run_check(t, asr_ctc_loss_logprobs, 1); }
+static void t_ctc_check_naive(tctx *t) { ctc_run_check(t, asr_ctc_loss_naive, 0); }
+static void t_ctc_check_ref(tctx *t) { ctc_run_check(t, asr_ctc_loss_ref, 0); }
+static void t_ctc_check_fast(tctx *t) { ctc_run_check(t, asr_ctc_loss, 0); }
+static void t_ctc_check_logprobs_naive(tctx *t) { ctc_run_check(t, asr_ctc_loss_logprobs_naive, 1); }
+static void t_ctc_check_logprobs_ref(tctx *t) { ctc_run_check(t, asr_ctc_loss_logprobs_ref, 1); }
+static void t_ctc_check_logprobs_fast(tctx *t) { ctc_run_check(t, asr_ctc_loss_logprobs, 1); }
 
 /* The issue's bound: on every tiny case (T <= 6, V <= 4, S <= 3, every labelling, so
  * with repeats, every blank index) _naive and _ref agree, loss and gradient, both
  * contracts. Each (T, S, labelling) is its own call, N = 1. */
-static void t_naive_equals_ref_every_tiny_case(tctx *t) {
+static void t_ctc_naive_equals_ref_every_tiny_case(tctx *t) {
   asr_rng rng;
   int V, blank, T, S, code, lp, cases = 0, infeasible = 0;
   double worst = 0;
@@ -102,7 +102,7 @@ static void t_naive_equals_ref_every_tiny_case(tctx *t) {
 /* ---- the known answers restated in asr.h equal the shared JSON file's numbers */
 /* Reads the numbers of `field` inside the object `key` of a JSON text: a scalar or a
  * (nested) array, flattened. Returns how many, or -1 when not found. */
-static int json_numbers(const char *text, const char *key, const char *field, double *out, int max) {
+static int ctc_json_numbers(const char *text, const char *key, const char *field, double *out, int max) {
   char pat[128];
   const char *p;
   int n = 0, depth = 0;
@@ -132,14 +132,14 @@ static int json_numbers(const char *text, const char *key, const char *field, do
   return n;
 }
 
-static int same_numbers(const double *a, const double *b, int n) {
+static int ctc_same_numbers(const double *a, const double *b, int n) {
   int i;
   for (i = 0; i < n; i++)
     if (a[i] != b[i]) return 0;      /* the same decimal text: the same double */
   return 1;
 }
 
-static void t_known_answers_match_json(tctx *t) {
+static void t_ctc_known_answers_match_json(tctx *t) {
   char path[512];
   unsigned char *buf;
   size_t len;
@@ -155,30 +155,30 @@ static void t_known_answers_match_json(tctx *t) {
   free(buf);
   CHECK(count == 2);
   /* warp-ctc small_test */
-  n = json_numbers(text, "ctc_small", "activations", v, 128);
-  CHECK(n == 10 && same_numbers(v, ka[0].activations, 10));
-  n = json_numbers(text, "ctc_small", "labels", v, 128);
+  n = ctc_json_numbers(text, "ctc_small", "activations", v, 128);
+  CHECK(n == 10 && ctc_same_numbers(v, ka[0].activations, 10));
+  n = ctc_json_numbers(text, "ctc_small", "labels", v, 128);
   CHECK(n == 2 && v[0] == ka[0].targets[0] && v[1] == ka[0].targets[1]);
-  n = json_numbers(text, "ctc_small", "derived_loss", v, 128);
+  n = ctc_json_numbers(text, "ctc_small", "derived_loss", v, 128);
   CHECK(n == 1 && v[0] == ka[0].expected_loss[0]);
-  n = json_numbers(text, "ctc_small", "derived_grad_logits_not_published", v, 128);
-  CHECK(n == 10 && same_numbers(v, ka[0].expected_grad, 10));
-  n = json_numbers(text, "ctc_small", "blank", v, 128);
+  n = ctc_json_numbers(text, "ctc_small", "derived_grad_logits_not_published", v, 128);
+  CHECK(n == 10 && ctc_same_numbers(v, ka[0].expected_grad, 10));
+  n = ctc_json_numbers(text, "ctc_small", "blank", v, 128);
   CHECK(n == 1 && v[0] == ka[0].blank);
   /* warp-ctc options_test */
-  n = json_numbers(text, "ctc_options_T5_N2_V6_blank5", "probs_flat", v, 128);
-  CHECK(n == 60 && same_numbers(v, ka[1].activations, 60));
-  n = json_numbers(text, "ctc_options_T5_N2_V6_blank5", "grad_logits_flat", v, 128);
-  CHECK(n == 60 && same_numbers(v, ka[1].expected_grad, 60));
-  n = json_numbers(text, "ctc_options_T5_N2_V6_blank5", "expected_cost", v, 128);
-  CHECK(n == 2 && same_numbers(v, ka[1].expected_loss, 2));
-  n = json_numbers(text, "ctc_options_T5_N2_V6_blank5", "labels", v, 128);
+  n = ctc_json_numbers(text, "ctc_options_T5_N2_V6_blank5", "probs_flat", v, 128);
+  CHECK(n == 60 && ctc_same_numbers(v, ka[1].activations, 60));
+  n = ctc_json_numbers(text, "ctc_options_T5_N2_V6_blank5", "grad_logits_flat", v, 128);
+  CHECK(n == 60 && ctc_same_numbers(v, ka[1].expected_grad, 60));
+  n = ctc_json_numbers(text, "ctc_options_T5_N2_V6_blank5", "expected_cost", v, 128);
+  CHECK(n == 2 && ctc_same_numbers(v, ka[1].expected_loss, 2));
+  n = ctc_json_numbers(text, "ctc_options_T5_N2_V6_blank5", "labels", v, 128);
   CHECK(n == 9);
   for (i = 0; i < 5; i++) CHECK(v[i] == ka[1].targets[i]);
   for (i = 0; i < 4; i++) CHECK(v[5 + i] == ka[1].targets[5 + i]);
-  n = json_numbers(text, "ctc_options_T5_N2_V6_blank5", "input_lengths", v, 128);
+  n = ctc_json_numbers(text, "ctc_options_T5_N2_V6_blank5", "input_lengths", v, 128);
   CHECK(n == 2 && v[0] == ka[1].input_lengths[0] && v[1] == ka[1].input_lengths[1]);
-  n = json_numbers(text, "ctc_options_T5_N2_V6_blank5", "label_lengths", v, 128);
+  n = ctc_json_numbers(text, "ctc_options_T5_N2_V6_blank5", "label_lengths", v, 128);
   CHECK(n == 2 && v[0] == ka[1].target_lengths[0] && v[1] == ka[1].target_lengths[1]);
   compared = 10 + 2 + 1 + 10 + 60 + 60 + 2 + 9 + 4;
   free(text);
@@ -187,7 +187,7 @@ static void t_known_answers_match_json(tctx *t) {
 
 /* warp-ctc's published criterion for small_test, computed here from the softmax:
  * exp(-loss) = softmax(a_0)_1 softmax(a_1)_2 (the only path) */
-static void t_known_small_criterion(tctx *t) {
+static void t_ctc_known_small_criterion(tctx *t) {
   const asr_ctc_known_answer *ka = asr_ctc_known_answers(NULL);
   asr_real x[10], loss;
   double p = 1;
@@ -223,7 +223,7 @@ static double ctc_fd_f(void *v) {
         f->work, f->wb, NULL);
   return f->loss[0];
 }
-static void t_gradcheck(tctx *t) {
+static void t_ctc_gradcheck(tctx *t) {
   static const int targets[3 * 5] = {2, 2, 4, 1, 2, 3, 0, 3, 1, 1, 4, 4, 4, 4, 4}, il[3] = {12, 9, 11},
                    tl[3] = {5, 3, 1};
   asr_ctc_loss_fn fns[4] = {asr_ctc_loss_ref, asr_ctc_loss, asr_ctc_loss_logprobs_ref, asr_ctc_loss_logprobs};
@@ -271,7 +271,7 @@ static void t_gradcheck(tctx *t) {
 /* ---- T = 5000: finite, and the fast path equals _ref. Blank-biased logits: the
  * all-blank prefix outweighs the states far along l' by e^-thousands, which underflow
  * any probability-space recursion (the paper's rescaling included). */
-static void t_long_T5000(tctx *t) {
+static void t_ctc_long_T5000(tctx *t) {
   const int T = 5000, V = 10, S = 100;
   asr_real *x = TALLOC(asr_real, (size_t)T * V), *ga = TALLOC(asr_real, (size_t)T * V),
            *gb = TALLOC(asr_real, (size_t)T * V), la, lb;
@@ -302,7 +302,7 @@ static void t_long_T5000(tctx *t) {
 
 /* ---- batching: a ragged batch equals its items one by one (same tier), and the fast
  * path equals _ref on it, for every reduction */
-static void t_random_length_batches(tctx *t) {
+static void t_ctc_random_length_batches(tctx *t) {
   asr_rng rng;
   int trial, worst_n = 0;
   double worst = 0;
@@ -363,7 +363,7 @@ static void t_random_length_batches(tctx *t) {
 
 /* ---- the lattice: eq. (14) at every frame, eq. (8) and beta's total agree, and the
  * gradient identity sum_k gamma_t(k) = 1 */
-static void t_lattice_identities(tctx *t) {
+static void t_ctc_lattice_identities(tctx *t) {
   const int T = 9, V = 5, S = 4, L = 2 * S + 1;
   int target[4] = {2, 2, 3, 1}, s, k, tt;
   asr_real lp[9 * 5];
@@ -423,7 +423,7 @@ static void ctc_posteriors(asr_rng *rng, asr_real *lp, int T, int V, double top)
   }
 }
 
-static void t_greedy_decode(tctx *t) {
+static void t_ctc_greedy_decode(tctx *t) {
   /* a hand-made best path: b a a b b a c c b  ->  B = a a c  (blank = 0, a = 1, c = 2) */
   static const int path[9] = {0, 1, 1, 0, 0, 1, 2, 2, 0};
   asr_real lp[9 * 3];
@@ -452,7 +452,7 @@ static void t_greedy_decode(tctx *t) {
 
 /* Beam 1 and greedy agree when every frame's top probability is >= 3/4 (docs/ctc.md
  * proves it); on flat posteriors they need not, and here is a case where they do not. */
-static void t_beam1_equals_greedy(tctx *t) {
+static void t_ctc_beam1_equals_greedy(tctx *t) {
   const int T = 40, V = 5;
   asr_real lp[40 * 5];
   int tg[40], tb[40], ng, nb, nh, trial, same_flat = 0;
@@ -508,7 +508,7 @@ static double ctc_no_repeat_scorer(void *user, const int *prefix, int len, int t
   (*calls)++;
   return len > 0 && prefix[len - 1] == token ? -1e6 : 0.0;
 }
-static void t_beam_exact_when_unpruned(tctx *t) {
+static void t_ctc_beam_exact_when_unpruned(tctx *t) {
   const int T = 6, V = 3, B = 128;
   asr_real lp[6 * 3], loss;
   int tokens[128 * 6], ntok[128], nh, trial, i, j, il = T, calls = 0;
@@ -565,7 +565,7 @@ static void t_beam_exact_when_unpruned(tctx *t) {
 }
 
 /* Viterbi: the best single path of B^-1(l), found by enumerating every path. */
-static void t_viterbi_align(tctx *t) {
+static void t_ctc_viterbi_align(tctx *t) {
   const int T = 7, V = 3;
   int target[3] = {1, 1, 2}, S = 3, trial, fl[7], fs[7], pi[7], k;
   asr_real lp[7 * 3];
@@ -614,22 +614,22 @@ static void t_viterbi_align(tctx *t) {
 }
 
 static const test_case TESTS_ctc[] = {
-  {"ctc/naive_equals_ref_every_tiny_case", t_naive_equals_ref_every_tiny_case},
-  {"ctc/check_naive", t_check_naive},
-  {"ctc/check_ref", t_check_ref},
-  {"ctc/check_fast", t_check_fast},
-  {"ctc/check_logprobs_naive", t_check_logprobs_naive},
-  {"ctc/check_logprobs_ref", t_check_logprobs_ref},
-  {"ctc/check_logprobs_fast", t_check_logprobs_fast},
-  {"ctc/known_answers_match_json", t_known_answers_match_json},
-  {"ctc/known_small_criterion", t_known_small_criterion},
-  {"ctc/gradcheck", t_gradcheck},
-  {"ctc/long_T5000_finite", t_long_T5000},
-  {"ctc/random_length_batches", t_random_length_batches},
-  {"ctc/lattice_identities", t_lattice_identities},
-  {"ctc/greedy_decode", t_greedy_decode},
-  {"ctc/beam1_equals_greedy", t_beam1_equals_greedy},
-  {"ctc/beam_exact_when_unpruned", t_beam_exact_when_unpruned},
-  {"ctc/viterbi_align", t_viterbi_align},
+  {"ctc/naive_equals_ref_every_tiny_case", t_ctc_naive_equals_ref_every_tiny_case},
+  {"ctc/check_naive", t_ctc_check_naive},
+  {"ctc/check_ref", t_ctc_check_ref},
+  {"ctc/check_fast", t_ctc_check_fast},
+  {"ctc/check_logprobs_naive", t_ctc_check_logprobs_naive},
+  {"ctc/check_logprobs_ref", t_ctc_check_logprobs_ref},
+  {"ctc/check_logprobs_fast", t_ctc_check_logprobs_fast},
+  {"ctc/known_answers_match_json", t_ctc_known_answers_match_json},
+  {"ctc/known_small_criterion", t_ctc_known_small_criterion},
+  {"ctc/gradcheck", t_ctc_gradcheck},
+  {"ctc/long_T5000_finite", t_ctc_long_T5000},
+  {"ctc/random_length_batches", t_ctc_random_length_batches},
+  {"ctc/lattice_identities", t_ctc_lattice_identities},
+  {"ctc/greedy_decode", t_ctc_greedy_decode},
+  {"ctc/beam1_equals_greedy", t_ctc_beam1_equals_greedy},
+  {"ctc/beam_exact_when_unpruned", t_ctc_beam_exact_when_unpruned},
+  {"ctc/viterbi_align", t_ctc_viterbi_align},
   {0, 0}
 };
