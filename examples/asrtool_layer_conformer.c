@@ -553,6 +553,8 @@ int layer_conformer_block(at_layer_ctx *L) {
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, T, d_model), got %d dimensions", L->x_path, L->x_ndim);
   N = L->x_dims[0], T = L->x_dims[1], D = L->x_dims[2];
   if (D < 2 || D % 2) return at_layer_fail(L, "%s: d_model = %d must be even (the sinusoidal encoding)", L->x_path, D);
+  if (L->impl == AT_IMPL_NAIVE)
+    return at_layer_fail(L, "--impl naive: the block has no naive tier (it composes its modules; use ref or simd)");
   len = at_layer_lengths(L, N, T, 0);
   memset(&p, 0, sizeof p);
   /* the two feed-forward modules */
