@@ -2150,12 +2150,6 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *   kernels directly, or fed log-probabilities to the GPU path, got the wrong gradient. */
 
 /* ---- 6.1 Options, workspace, the lattice ------------------------------------------------ */
-typedef enum asr_rnnt_reduction {
-  ASR_RNNT_NONE = 0,   /* loss (N): one loss per item; gradient of sum_b loss_b */
-  ASR_RNNT_SUM = 1,    /* loss (1) = sum_b loss_b */
-  ASR_RNNT_MEAN = 2    /* loss (1) = (1/N) sum_b loss_b: the plain batch mean, as torchaudio's
-                          rnnt_loss (NOT divided by target lengths, unlike torch's ctc_loss) */
-} asr_rnnt_reduction;
 
 typedef struct asr_rnnt_opts {
   int blank;           /* the blank's index in 0..V-1; negative counts from the end, as
@@ -2163,7 +2157,10 @@ typedef struct asr_rnnt_opts {
   double clamp;        /* > 0: every entry of each item's gradient is clamped to
                           [-clamp, clamp] BEFORE the reduction's 1/N (torchaudio's clamp);
                           <= 0: no clamping */
-  asr_rnnt_reduction reduction;
+  asr_reduction reduction;   /* NONE: loss (N), one per item, gradient of their sum;
+                                SUM: loss (1) = sum_b loss_b;  MEAN: loss (1) = (1/N) sum_b
+                                loss_b, the plain batch mean of torchaudio's rnnt_loss (NOT
+                                divided by target lengths, unlike torch's ctc_loss) */
 } asr_rnnt_opts;
 
 /* blank 0, no clamp, mean. */
@@ -2337,6 +2334,109 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
                                               const int *labels, int T, int U,
                                               const asr_rnnt_opts *opts, void *work,
                                               size_t work_bytes, asr_error *err);
+
+/* ---- 6.4 The prediction network: stateless (embedding + causal conv) -------------------
+ * [Graves12] eqs. (2)-(3) use an RNN over yhat = (blank, y_1, ..., y_U). Modern recipes
+ * (Ghodsi et al., "RNN-transducer with stateless prediction network", ICASSP 2020; k2/icefall's
+ * Decoder) replace it by the last C labels only:
+ *   e_u = Emb[yhat_u]                          yhat_0 = blank (the start symbol), (U+1,D)
+ *   c_u = sum_{j=0}^{C-1} w[:,j] * e_{u-C+1+j}  depthwise causal conv, e_{<0} = 0 (left pad)
+ *   g_u = relu(c_u)                            (U+1,D), the joint's g input (P = D)
+ * as icefall's Decoder(vocab_size=V, decoder_dim=D, blank_id, context_size=C): Embedding
+ * (padding_idx=blank), Conv1d(D, D, C, groups=D, bias=False) on the left-padded sequence,
+ * relu. C = 1 has no conv (c_u = e_u). The LSTM prediction network of eqs. (2)-(8) is the
+ * LSTM of section 4.4 run over yhat.
+ * NOTE: conv weights are torch's (D,1,C) layout; the blank row of Emb gets no gradient
+ * (padding_idx), so it keeps its initial value (0 in torch). */
+typedef struct asr_rnnt_stateless {
+  int V, D, C, blank;          /* vocabulary (+blank), embedding dim, context size >= 1, blank */
+  const asr_real *embedding;   /* (V,D) */
+  const asr_real *conv;        /* (D,1,C); ignored (may be NULL) when C == 1 */
+} asr_rnnt_stateless;
+typedef struct asr_rnnt_stateless_grad {
+  asr_real *embedding, *conv;  /* same shapes; NULL = not needed */
+} asr_rnnt_stateless_grad;
+
+/* g (U+1,D) out, emb (U+1,D) out (saved for backward, may be NULL), labels (U). */
+ASRDEF asr_result asr_rnnt_stateless_forward(asr_real *g, asr_real *emb, const int *labels, int U,
+                                             const asr_rnnt_stateless *P);
+/* One output for decoding: g (D) from the last C symbols of yhat, context (C) oldest first,
+ * -1 for "before the start" (a zero embedding, the left padding). */
+ASRDEF asr_result asr_rnnt_stateless_step(asr_real *g, const int *context, const asr_rnnt_stateless *P);
+/* Backward, accumulating into dP's buffers: dc = dg * [g > 0];
+ *   dconv[d][j] += sum_u dc_u[d] e_{u-C+1+j}[d],   de_{u-C+1+j}[d] += conv[d][j] dc_u[d],
+ *   dEmb[yhat_u] += de_u (except the blank's row). work: asr_rnnt_stateless_workspace_size. */
+ASRDEF size_t asr_rnnt_stateless_workspace_size(const asr_rnnt_stateless *P, int U);
+ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP, const asr_real *dg,
+                                              const asr_real *g, const asr_real *emb,
+                                              const int *labels, int U,
+                                              const asr_rnnt_stateless *P, void *work,
+                                              size_t work_bytes);
+
+/* ---- 6.5 Decoding: greedy and the beam search of [Graves12] section 2.6 -------------------
+ * A decoder needs one thing from the model: log Pr(k | t, y) over k (V), the output
+ * distribution (eq. (13)) at frame t after the emitted prefix y (n labels). Any model fits
+ * this callback; asr_rnnt_model_scorer below is the library's joint + stateless network. */
+typedef asr_result (*asr_rnnt_scorer_fn)(void *ctx, asr_real *logp, int t, const int *prefix, int n);
+
+/* The library's transducer as a scorer: f (T,E) encoder output of one utterance, the joint,
+ * the stateless prediction network, and scratch of asr_rnnt_model_scratch_size(J, P) bytes. */
+typedef struct asr_rnnt_model {
+  const asr_rnnt_joint *joint;
+  const asr_rnnt_stateless *pred;
+  const asr_real *f;           /* (T,E) */
+  int T;
+  void *scratch;
+  size_t scratch_bytes;
+} asr_rnnt_model;
+ASRDEF size_t asr_rnnt_model_scratch_size(const asr_rnnt_joint *J, const asr_rnnt_stateless *P);
+ASRDEF asr_result asr_rnnt_model_scorer(void *model, asr_real *logp, int t, const int *prefix, int n);
+
+/* Greedy: at each frame take the most probable symbol; a label is emitted and the frame
+ * is scored again, a blank moves on to the next frame; after max_symbols labels on one
+ * frame the decoder moves on anyway (the cap of torchaudio/icefall greedy search: without
+ * it a model whose blank never wins loops forever). tokens (max_tokens) out, *n_tokens out,
+ * *logp = the log-probability of the alignment taken (every frame closed by its blank, the
+ * forced ones included). work: V asr_reals (V * sizeof(asr_real) bytes). */
+ASRDEF asr_result asr_rnnt_greedy_decode(int *tokens, int *n_tokens, double *logp, int max_tokens,
+                                         asr_rnnt_scorer_fn scorer, void *ctx, int T, int V,
+                                         int blank, int max_symbols, void *work, size_t work_bytes);
+
+typedef struct asr_rnnt_beam_opts {
+  int beam;                    /* W >= 1. W = 1 runs asr_rnnt_greedy_decode (see the NOTE) */
+  int max_symbols;             /* labels one hypothesis may emit on one frame, >= 1 */
+  int prefix_merge;            /* 1: the paper's "Pr(y) += sum over prefixes" step */
+  int length_norm;             /* 1: return the y of B with the highest ln Pr(y) / |y| (the
+                                  paper's last line; |y| = 0 counts as 1); 0: highest ln Pr(y) */
+} asr_rnnt_beam_opts;
+ASRDEF asr_rnnt_beam_opts asr_rnnt_default_beam_opts(void);   /* W 4, 3 symbols, merge, norm */
+ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt_beam_opts *o);
+/* [Graves12] Algorithm 1 (section 2.6), in log space:
+ *   B = {empty}, Pr(empty) = 1
+ *   for t = 1..T:
+ *     A = B; B = {}
+ *     for y in A: Pr(y) += sum_{yhat in pref(y) & A} Pr(yhat) Pr(y | yhat, t)    (prefix merge)
+ *     while B has fewer than W elements more probable than the most probable in A:
+ *       y* = most probable in A; remove y* from A
+ *       Pr(y*) = Pr(y*) Pr(blank | y*, t); add y* to B
+ *       for k in Y: Pr(y* + k) = Pr(y*) Pr(k | y*, t); add y* + k to A
+ *     remove all but the W most probable from B
+ *   return the y in B with the highest log Pr(y) / |y|
+ * NOTE: (1) the merge uses each Pr(yhat) as it stood at the start of the frame (updating in
+ * place would count the paths through an intermediate prefix twice), and with merging on an
+ * extension y* + k that was itself in the frame's starting A is not added again (the merge
+ * already counted it). (2) the line "Pr(y* + k) = Pr(y*) Pr(k|y*,t)" uses Pr(y*) before the
+ * blank factor of the line above it (the extension does not end the frame). (3) like ESPnet's
+ * default beam search, only the W most probable labels extend y*, a hypothesis emits at
+ * most max_symbols labels per frame, at most W (max_symbols + 1) hypotheses are popped per
+ * frame, and equal sequences reaching B are merged (log-add). (4) with W = 1 Algorithm 1 is
+ * a best-first search within each frame and can pick a different path than greedy (e.g.
+ * Pr(blank) = 0.3, Pr(a) = 0.35 then Pr(blank|a) = 0.5: 0.3 > 0.175 keeps the empty prefix
+ * where greedy emits a); as in ESPnet, beam 1 therefore runs the greedy decoder, so that
+ * beam 1 == greedy holds by definition. */
+ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp, int max_tokens,
+                                       asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                       const asr_rnnt_beam_opts *o, void *work, size_t work_bytes);
 
 /* ========================================================================================
  * 7. Seq2seq
@@ -10384,7 +10484,7 @@ ASRDEF asr_rnnt_opts asr_rnnt_default_opts(void) {
   asr_rnnt_opts o;
   o.blank = 0;
   o.clamp = -1;
-  o.reduction = ASR_RNNT_MEAN;
+  o.reduction = ASR_REDUCTION_MEAN;
   return o;
 }
 
@@ -10481,7 +10581,7 @@ ASR__PRIVATE asr_result asr__rnnt_check(const asr_real *loss, const asr_real *lo
     return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: a required pointer is NULL");
   if (N < 0 || T < 0 || U < 0 || V < 1)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: sizes N=%d T=%d U=%d V=%d are invalid", N, T, U, V);
-  if (opts->reduction != ASR_RNNT_NONE && opts->reduction != ASR_RNNT_SUM && opts->reduction != ASR_RNNT_MEAN)
+  if (opts->reduction != ASR_REDUCTION_NONE && opts->reduction != ASR_REDUCTION_SUM && opts->reduction != ASR_REDUCTION_MEAN)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: unknown reduction %d", (int)opts->reduction);
   if (opts->clamp != opts->clamp)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: clamp is NaN");
@@ -10608,7 +10708,7 @@ ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_
                        ASR_RNNT_NAIVE_MAX_PATHS);
   }
   asr__rnnt_carve(work, T, U, arr, &ints);
-  scale = opts->reduction == ASR_RNNT_MEAN && N > 0 ? 1.0 / N : 1.0;
+  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
   for (b = 0; b < N; b++) {
     int Tb = logit_lengths[b], Ub = target_lengths[b], L = Tb - 1 + Ub, i, more, t, u, k;
     const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
@@ -10616,7 +10716,7 @@ ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_
     int *moves = ints, *pos = ints + T + U;   /* L <= T+U-1 moves, Ub <= U positions */
     double logP = -INFINITY;
     if (Tb == 0) {                          /* the empty alignment: Pr = 1, loss 0 */
-      if (opts->reduction == ASR_RNNT_NONE) loss[b] = 0;
+      if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = 0;
       if (grad) memset(grad + (size_t)b * T * (U + 1) * V, 0, sizeof(asr_real) * (size_t)T * (U + 1) * V);
       continue;
     }
@@ -10628,7 +10728,7 @@ ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_
       logP = asr_logaddexp(logP, asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, 0, NULL, NULL, NULL));
       more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, L);
     } while (more);
-    if (opts->reduction == ASR_RNNT_NONE) loss[b] = (asr_real)-logP;
+    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)-logP;
     total += -logP;
     if (!grad) continue;
     /* the gradient, by definition: each alignment's share Pr(a|x)/Pr(y*|x) of the total,
@@ -10661,8 +10761,8 @@ ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_
       asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
     }
   }
-  if (opts->reduction == ASR_RNNT_SUM) loss[0] = (asr_real)total;
-  if (opts->reduction == ASR_RNNT_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
+  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
+  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
   return ASR_OK;
 }
 
@@ -10748,7 +10848,7 @@ ASR__PRIVATE asr_result asr__rnnt_loss_driver(asr_real *loss, asr_real *grad, co
                                  opts, 1, work, work_bytes, &blank, err);
   if (r != ASR_OK) return r;
   asr__rnnt_carve(work, T, U, arr, &ints);
-  scale = opts->reduction == ASR_RNNT_MEAN && N > 0 ? 1.0 / N : 1.0;
+  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
   for (b = 0; b < N; b++) {
     int Tb = logit_lengths[b], Ub = target_lengths[b];
     const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
@@ -10764,12 +10864,12 @@ ASR__PRIVATE asr_result asr__rnnt_loss_driver(asr_real *loss, asr_real *grad, co
                                logprobs, opts->clamp, scale, arr);
     }
     if (g) asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
-    if (opts->reduction == ASR_RNNT_NONE) loss[b] = (asr_real)l;
+    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)l;
     total += l;
   }
   (void)fast;
-  if (opts->reduction == ASR_RNNT_SUM) loss[0] = (asr_real)total;
-  if (opts->reduction == ASR_RNNT_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
+  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
+  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
   return ASR_OK;
 }
 
@@ -11004,6 +11104,365 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
     asr__rnnt_joint_row_back(Erow, dA + (size_t)t * J->H, dC, dJ, zrow, hrow, J, U1);
   }
   asr__rnnt_joint_inputs_back(df, dg, dJ, dA, dC, f, g, J, T, U1);
+  return ASR_OK;
+}
+
+/* ---- 6.4 The stateless prediction network (implementation) */
+ASR__PRIVATE int asr__rnnt_pred_bad(const asr_rnnt_stateless *P) {
+  return !P || P->V < 1 || P->D < 1 || P->C < 1 || P->blank < 0 || P->blank >= P->V || !P->embedding ||
+         (P->C > 1 && !P->conv);
+}
+
+/* c (D) = sum_j conv[:,j] * e_{u-C+1+j} for the embeddings rows[0..C-1] (NULL = zero row). */
+ASR__PRIVATE void asr__rnnt_causal_conv(asr_real *c, const asr_real *const *rows, const asr_rnnt_stateless *P) {
+  int d, j;
+  for (d = 0; d < P->D; d++) {
+    double s = 0;
+    if (P->C == 1) {
+      s = rows[0] ? rows[0][d] : 0;                 /* C = 1: no conv (icefall's Identity) */
+    } else {
+      for (j = 0; j < P->C; j++)
+        if (rows[j]) s += (double)P->conv[(size_t)d * P->C + j] * rows[j][d];
+    }
+    c[d] = (asr_real)s;
+  }
+}
+
+ASRDEF asr_result asr_rnnt_stateless_step(asr_real *g, const int *context, const asr_rnnt_stateless *P) {
+  const asr_real *rows[64];
+  int j;
+  if (asr__rnnt_pred_bad(P) || P->C > 64 || !g || !context) return ASR_ERR_INVALID_ARG;
+  for (j = 0; j < P->C; j++) {
+    if (context[j] >= P->V || context[j] < -1) return ASR_ERR_RANGE;
+    rows[j] = context[j] < 0 ? NULL : P->embedding + (size_t)context[j] * P->D;   /* e = Emb[y] */
+  }
+  asr__rnnt_causal_conv(g, rows, P);
+  asr_relu_forward(g, g, (size_t)P->D);                                        /* g = relu(c) */
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rnnt_stateless_forward(asr_real *g, asr_real *emb, const int *labels, int U,
+                                             const asr_rnnt_stateless *P) {
+  const asr_real *rows[64];
+  int u, j;
+  if (asr__rnnt_pred_bad(P) || P->C > 64 || !g || U < 0 || (U && !labels)) return ASR_ERR_INVALID_ARG;
+  for (u = 0; u < U; u++)
+    if (labels[u] < 0 || labels[u] >= P->V) return ASR_ERR_RANGE;
+  for (u = 0; u <= U; u++) {
+    /* yhat = (blank, y_1..y_U): position v of yhat is labels[v-1], position 0 the blank */
+    for (j = 0; j < P->C; j++) {
+      int v = u - P->C + 1 + j;
+      int id = v < 0 ? -1 : (v == 0 ? P->blank : labels[v - 1]);
+      rows[j] = id < 0 ? NULL : P->embedding + (size_t)id * P->D;
+    }
+    if (emb) {
+      int id = u == 0 ? P->blank : labels[u - 1];
+      memcpy(emb + (size_t)u * P->D, P->embedding + (size_t)id * P->D, sizeof(asr_real) * (size_t)P->D);
+    }
+    asr__rnnt_causal_conv(g + (size_t)u * P->D, rows, P);
+  }
+  asr_relu_forward(g, g, (size_t)(U + 1) * P->D);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_rnnt_stateless_workspace_size(const asr_rnnt_stateless *P, int U) {
+  size_t n;
+  if (!P || U < 0 || asr_size_mul((size_t)U + 1, 2 * (size_t)P->D, &n) != ASR_OK) return (size_t)-1;
+  return n * sizeof(asr_real) + ((size_t)U + 1) * sizeof(int) + 16;
+}
+
+ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP, const asr_real *dg,
+                                              const asr_real *g, const asr_real *emb,
+                                              const int *labels, int U,
+                                              const asr_rnnt_stateless *P, void *work,
+                                              size_t work_bytes) {
+  asr_real *dc, *de;
+  int *ids, u, j, d, D;
+  size_t n;
+  if (asr__rnnt_pred_bad(P) || !dP || !dg || !g || !emb || U < 0 || (U && !labels)) return ASR_ERR_INVALID_ARG;
+  if (!work || work_bytes < asr_rnnt_stateless_workspace_size(P, U)) return ASR_ERR_WORKSPACE;
+  D = P->D;
+  n = (size_t)(U + 1) * D;
+  dc = (asr_real *)work;
+  de = dc + n;
+  ids = (int *)(de + n);
+  memset(dc, 0, sizeof(asr_real) * n);
+  memset(de, 0, sizeof(asr_real) * n);
+  asr_relu_backward(dc, dg, g, n);     /* dc = dg [c > 0]; [c > 0] = [g > 0] for g = relu(c) */
+  for (u = 0; u <= U; u++) {
+    ids[u] = u == 0 ? P->blank : labels[u - 1];
+    for (j = 0; j < P->C; j++) {
+      int v = u - P->C + 1 + j;        /* the yhat position tap j of output u reads */
+      if (v < 0) continue;             /* left padding: no embedding, no gradient */
+      for (d = 0; d < D; d++) {
+        asr_real w = P->C == 1 ? 1 : P->conv[(size_t)d * P->C + j];
+        if (dP->conv && P->C > 1) dP->conv[(size_t)d * P->C + j] += dc[(size_t)u * D + d] * emb[(size_t)v * D + d];
+        de[(size_t)v * D + d] += w * dc[(size_t)u * D + d];
+      }
+    }
+  }
+  if (dP->embedding) return asr_embedding_backward(dP->embedding, de, ids, U + 1, P->V, D, P->blank);
+  return ASR_OK;
+}
+
+/* ---- 6.5 Decoding (implementation) */
+ASRDEF size_t asr_rnnt_model_scratch_size(const asr_rnnt_joint *J, const asr_rnnt_stateless *P) {
+  if (!J || !P) return (size_t)-1;
+  /* g (D), A (H), C (H), hid (H), z (V), context (C ints) */
+  return sizeof(asr_real) * ((size_t)P->D + 3 * (size_t)J->H + (size_t)J->V) + sizeof(int) * (size_t)P->C + 16;
+}
+
+ASRDEF asr_result asr_rnnt_model_scorer(void *model, asr_real *logp, int t, const int *prefix, int n) {
+  asr_rnnt_model *m = (asr_rnnt_model *)model;
+  const asr_rnnt_joint *J = m->joint;
+  const asr_rnnt_stateless *P = m->pred;
+  asr_real *g, *A, *C, *hid;
+  int *ctx, j;
+  asr_result r;
+  if (!m || !J || !P || t < 0 || t >= m->T || n < 0 || J->P != P->D || J->V != P->V) return ASR_ERR_INVALID_ARG;
+  if (!m->scratch || m->scratch_bytes < asr_rnnt_model_scratch_size(J, P)) return ASR_ERR_WORKSPACE;
+  g = (asr_real *)m->scratch;
+  A = g + P->D;
+  C = A + J->H;
+  hid = C + J->H;
+  ctx = (int *)(hid + J->H + J->V);
+  for (j = 0; j < P->C; j++) {          /* the last C symbols of yhat = (blank, prefix) */
+    int v = n - P->C + 1 + j;
+    ctx[j] = v < 0 ? -1 : (v == 0 ? P->blank : prefix[v - 1]);
+  }
+  r = asr_rnnt_stateless_step(g, ctx, P);
+  if (r != ASR_OK) return r;
+  asr__rnnt_joint_halves(A, C, m->f + (size_t)t * J->E, g, J, 1, 1);
+  asr__rnnt_joint_row(logp, hid, A, C, J, 1);         /* z (V) */
+  asr_log_softmax(logp, logp, J->V);                  /* eq. (13) in log space */
+  return ASR_OK;
+}
+
+ASR__PRIVATE int asr__rnnt_argmax(const asr_real *x, int n) {
+  int k, best = 0;
+  for (k = 1; k < n; k++)
+    if (x[k] > x[best]) best = k;
+  return best;
+}
+
+ASRDEF asr_result asr_rnnt_greedy_decode(int *tokens, int *n_tokens, double *logp, int max_tokens,
+                                         asr_rnnt_scorer_fn scorer, void *ctx, int T, int V,
+                                         int blank, int max_symbols, void *work, size_t work_bytes) {
+  asr_real *lp = (asr_real *)work;
+  int t, n = 0;
+  double score = 0;
+  if (!tokens || !n_tokens || !scorer || T < 0 || V < 1 || blank < 0 || blank >= V || max_symbols < 1 ||
+      max_tokens < 0)
+    return ASR_ERR_INVALID_ARG;
+  if (!work || work_bytes < sizeof(asr_real) * (size_t)V) return ASR_ERR_WORKSPACE;
+  for (t = 0; t < T; t++) {
+    int s;
+    for (s = 0;; s++) {
+      int k;
+      asr_result r = scorer(ctx, lp, t, tokens, n);     /* log Pr(. | t, y) */
+      if (r != ASR_OK) return r;
+      k = s < max_symbols ? asr__rnnt_argmax(lp, V) : blank;   /* the cap forces the blank */
+      score += lp[k];
+      if (k == blank) break;                            /* blank: next frame */
+      if (n == max_tokens) return ASR_ERR_TOO_LARGE;
+      tokens[n++] = k;                                  /* label: stay on this frame */
+    }
+  }
+  *n_tokens = n;
+  if (logp) *logp = score;
+  return ASR_OK;
+}
+
+ASRDEF asr_rnnt_beam_opts asr_rnnt_default_beam_opts(void) {
+  asr_rnnt_beam_opts o;
+  o.beam = 4;
+  o.max_symbols = 3;
+  o.prefix_merge = 1;
+  o.length_norm = 1;
+  return o;
+}
+
+/* A hypothesis store: slot i holds len[i] tokens at tok + i*L, its log-probability lp[i]
+ * and the labels it emitted on the current frame. */
+typedef struct asr__rnnt_hyps {
+  int *tok, *len, *sym, L, cap, n;
+  double *lp;
+} asr__rnnt_hyps;
+
+ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o) {
+  int pops = o->beam * (o->max_symbols + 1);
+  return o->beam + pops * (ASR__MIN(o->beam, 1 << 20) + 1);
+}
+
+ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt_beam_opts *o) {
+  size_t cap, per, n;
+  if (!o || o->beam < 1 || o->beam > 4096 || o->max_symbols < 1 || o->max_symbols > 4096 || V < 1 ||
+      max_tokens < 0)
+    return (size_t)-1;
+  cap = (size_t)asr__rnnt_beam_cap(o);
+  /* two stores (this frame, next frame) of cap slots: L + 2 ints and a double each */
+  per = ((size_t)max_tokens + 2) * sizeof(int) + sizeof(double);
+  if (asr_size_mul(cap, per, &n) != ASR_OK || asr_size_mul(n, 2, &n) != ASR_OK) return (size_t)-1;
+  /* + V log-probs, V order indices, the flags of A and B */
+  return n + (size_t)V * (sizeof(asr_real) + sizeof(int)) + cap * 2 * sizeof(int) + 64;
+}
+
+ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L) {
+  h->cap = cap, h->L = L, h->n = 0;
+  h->lp = (double *)*p;
+  *p += sizeof(double) * (size_t)cap;
+  h->len = (int *)*p;
+  h->sym = h->len + cap;
+  h->tok = h->sym + cap;
+  *p += sizeof(int) * (size_t)cap * ((size_t)L + 2);
+}
+
+/* Index of the slot holding the same sequence as (tok, len) among `idx` (m), or -1. */
+ASR__PRIVATE int asr__rnnt_find(const asr__rnnt_hyps *h, const int *idx, int m, const int *tok, int len) {
+  int i;
+  for (i = 0; i < m; i++)
+    if (h->len[idx[i]] == len && (len == 0 || !memcmp(h->tok + (size_t)idx[i] * h->L, tok, sizeof(int) * (size_t)len)))
+      return idx[i];
+  return -1;
+}
+
+ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp, int max_tokens,
+                                       asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                       const asr_rnnt_beam_opts *o, void *work, size_t work_bytes) {
+  asr__rnnt_hyps H;            /* every hypothesis of the current frame lives here */
+  asr__rnnt_hyps N;            /* B, carried to the next frame */
+  asr_real *lpk;
+  int *order, *A, *B, nA, nB, n0, cap, t, i, W;
+  double *old_lp;
+  char *p;
+  if (!o || !tokens || !n_tokens || !scorer || T < 0 || V < 1 || blank < 0 || blank >= V || o->beam < 1 ||
+      o->max_symbols < 1 || max_tokens < 0)
+    return ASR_ERR_INVALID_ARG;
+  if (o->beam == 1)             /* NOTE (4): beam 1 is greedy */
+    return asr_rnnt_greedy_decode(tokens, n_tokens, logp, max_tokens, scorer, ctx, T, V, blank, o->max_symbols,
+                                  work, work_bytes);
+  if (!work || work_bytes < asr_rnnt_beam_workspace_size(V, max_tokens, o)) return ASR_ERR_WORKSPACE;
+  W = o->beam;
+  cap = asr__rnnt_beam_cap(o);
+  p = (char *)(((uintptr_t)work + 15u) & ~(uintptr_t)15u);
+  asr__rnnt_hyps_carve(&H, &p, cap, max_tokens);
+  asr__rnnt_hyps_carve(&N, &p, cap, max_tokens);
+  lpk = (asr_real *)p;
+  order = (int *)(lpk + V);
+  A = order + V;
+  B = A + cap;
+  old_lp = N.lp;                /* N's doubles hold the frame-start values during the merge */
+  N.n = 1;                      /* B = {empty}, Pr(empty) = 1 */
+  N.len[0] = 0;
+  N.lp[0] = 0;
+  for (t = 0; t < T; t++) {
+    int pops = 0;
+    /* A = B: copy the carried hypotheses into this frame's store */
+    H.n = N.n;
+    for (i = 0; i < N.n; i++) {
+      H.len[i] = N.len[i], H.sym[i] = 0, H.lp[i] = N.lp[i];
+      memcpy(H.tok + (size_t)i * H.L, N.tok + (size_t)i * N.L, sizeof(int) * (size_t)N.len[i]);
+      A[i] = i;
+    }
+    nA = n0 = H.n;
+    nB = 0;
+    if (o->prefix_merge) {
+      /* Pr(y) += sum_{yhat in pref(y) & A} Pr(yhat) Pr(y | yhat, t), with frame-start values */
+      for (i = 0; i < n0; i++) old_lp[i] = H.lp[i];
+      for (i = 0; i < n0; i++) {
+        int j;
+        for (j = 0; j < n0; j++) {
+          int u, ok = H.len[j] < H.len[i];
+          double acc;
+          if (!ok || memcmp(H.tok + (size_t)j * H.L, H.tok + (size_t)i * H.L, sizeof(int) * (size_t)H.len[j]))
+            continue;                                   /* yhat = H[j] is a proper prefix of y = H[i] */
+          acc = old_lp[j];
+          for (u = H.len[j]; u < H.len[i]; u++) {       /* Pr(y | yhat, t) = prod Pr(y_{u+1} | y[0:u], t) */
+            asr_result r = scorer(ctx, lpk, t, H.tok + (size_t)i * H.L, u);
+            if (r != ASR_OK) return r;
+            acc += lpk[H.tok[(size_t)i * H.L + u]];
+          }
+          H.lp[i] = asr_logaddexp(H.lp[i], acc);
+        }
+      }
+    }
+    for (;;) {
+      int best = -1, better = 0, ystar, k, nk;
+      double base;
+      asr_result r;
+      for (i = 0; i < nA; i++)
+        if (best < 0 || H.lp[A[i]] > H.lp[A[best]]) best = i;
+      if (best < 0) break;
+      for (i = 0; i < nB; i++) better += H.lp[B[i]] > H.lp[A[best]];
+      if (better >= W || pops >= W * (o->max_symbols + 1)) break;   /* B has W better ones */
+      ystar = A[best];
+      A[best] = A[--nA];                                /* remove y* from A */
+      pops++;
+      r = scorer(ctx, lpk, t, H.tok + (size_t)ystar * H.L, H.len[ystar]);
+      if (r != ASR_OK) return r;
+      base = H.lp[ystar];                               /* NOTE (2): before the blank factor */
+      H.lp[ystar] += lpk[blank];                        /* Pr(y*) Pr(blank | y*, t) */
+      {
+        int same = asr__rnnt_find(&H, B, nB, H.tok + (size_t)ystar * H.L, H.len[ystar]);
+        if (same >= 0) H.lp[same] = asr_logaddexp(H.lp[same], H.lp[ystar]);   /* NOTE (3) */
+        else B[nB++] = ystar;                           /* add y* to B */
+      }
+      if (H.sym[ystar] >= o->max_symbols || H.len[ystar] >= max_tokens) continue;
+      /* the W most probable labels k extend y* */
+      nk = 0;
+      for (k = 0; k < V; k++)
+        if (k != blank) order[nk++] = k;
+      for (i = 0; i < ASR__MIN(W, nk); i++) {           /* partial selection sort */
+        int j, m = i;
+        for (j = i + 1; j < nk; j++)
+          if (lpk[order[j]] > lpk[order[m]]) m = j;
+        k = order[i], order[i] = order[m], order[m] = k;
+      }
+      for (i = 0; i < ASR__MIN(W, nk); i++) {
+        int s = H.n, *dst;
+        if (s >= H.cap) break;
+        dst = H.tok + (size_t)s * H.L;
+        memcpy(dst, H.tok + (size_t)ystar * H.L, sizeof(int) * (size_t)H.len[ystar]);
+        dst[H.len[ystar]] = order[i];
+        if (o->prefix_merge) {                          /* NOTE (1): already merged in */
+          int a;
+          for (a = 0; a < n0; a++)
+            if (H.len[a] == H.len[ystar] + 1 && !memcmp(H.tok + (size_t)a * H.L, dst, sizeof(int) * (size_t)H.len[a]))
+              break;
+          if (a < n0) continue;
+        }
+        H.len[s] = H.len[ystar] + 1;
+        H.sym[s] = H.sym[ystar] + 1;
+        H.lp[s] = base + lpk[order[i]];                 /* Pr(y* + k) = Pr(y*) Pr(k | y*, t) */
+        H.n++;
+        A[nA++] = s;                                    /* add y* + k to A */
+      }
+    }
+    /* remove all but the W most probable from B, and carry them to the next frame */
+    for (i = 0; i < nB; i++) {
+      int j, m = i, tmp;
+      for (j = i + 1; j < nB; j++)
+        if (H.lp[B[j]] > H.lp[B[m]]) m = j;
+      tmp = B[i], B[i] = B[m], B[m] = tmp;
+    }
+    N.n = ASR__MIN(nB, W);
+    for (i = 0; i < N.n; i++) {
+      N.len[i] = H.len[B[i]], N.lp[i] = H.lp[B[i]];
+      memcpy(N.tok + (size_t)i * N.L, H.tok + (size_t)B[i] * H.L, sizeof(int) * (size_t)N.len[i]);
+    }
+  }
+  {
+    /* return the y with the highest ln Pr(y) / |y| (or ln Pr(y)) */
+    int best = 0;
+    for (i = 1; i < N.n; i++) {
+      double si = o->length_norm ? N.lp[i] / ASR__MAX(1, N.len[i]) : N.lp[i];
+      double sb = o->length_norm ? N.lp[best] / ASR__MAX(1, N.len[best]) : N.lp[best];
+      if (si > sb) best = i;
+    }
+    *n_tokens = N.n ? N.len[best] : 0;
+    if (N.n) memcpy(tokens, N.tok + (size_t)best * N.L, sizeof(int) * (size_t)N.len[best]);
+    if (logp) *logp = N.n ? N.lp[best] : -INFINITY;
+  }
   return ASR_OK;
 }
 
@@ -14176,7 +14635,7 @@ ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn re
   asr_real l1[64], l2[64];
   size_t n = (size_t)N * T * (U + 1) * V, i;
   double worst = 0;
-  int nl = o->reduction == ASR_RNNT_NONE ? N : 1, b;
+  int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, b;
   asr_result r1, r2;
   for (i = 0; i < n; i++) g1[i] = (asr_real)NAN;
   r1 = impl(l1, g1, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
@@ -14221,7 +14680,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
         asr_rnnt_opts o = asr_rnnt_default_opts();
         V = 5;
         o.blank = pass ? V - 1 : 0;
-        o.reduction = ASR_RNNT_NONE;
+        o.reduction = ASR_REDUCTION_NONE;
         Tl[0] = T;
         Ul[0] = U;
         for (i = 0; i < U; i++) targets[i] = (pass ? 0 : 1) + asr_rng_int(&rng, V - 1);  /* never the blank */
@@ -14246,7 +14705,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     U = asr_rng_int(&rng, MAXU + 1);
     V = 2 + asr_rng_int(&rng, MAXV - 1);
     o.blank = asr_rng_int(&rng, V) - (c & 1 ? V : 0);         /* also negative (from the end) */
-    o.reduction = (asr_rnnt_reduction)(c % 3);
+    o.reduction = (asr_reduction)(c % 3);
     o.clamp = c >= 3 ? 0.05 + 0.2 * asr_rng_uniform(&rng) : -1;
     for (b = 0; b < N; b++) {
       int blank = o.blank < 0 ? V + o.blank : o.blank;
@@ -14265,7 +14724,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     asr__check_case(rep, status == ASR_OK && e <= tol, e,
                     "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g: worst error %.3g "
                     "(tolerance %.0e)", c, N, T, U, V, o.blank,
-                    o.reduction == ASR_RNNT_NONE ? "none" : o.reduction == ASR_RNNT_SUM ? "sum" : "mean", o.clamp,
+                    o.reduction == ASR_REDUCTION_NONE ? "none" : o.reduction == ASR_REDUCTION_SUM ? "sum" : "mean", o.clamp,
                     e, tol);
   }
   /* 3. finite differences of the loss against impl's own gradient */
@@ -14284,7 +14743,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     fc.U = 2;
     fc.V = 4;
     fc.opts = asr_rnnt_default_opts();
-    fc.opts.reduction = c ? ASR_RNNT_MEAN : ASR_RNNT_SUM;
+    fc.opts.reduction = c ? ASR_REDUCTION_MEAN : ASR_REDUCTION_SUM;
     fc.opts.blank = c ? 3 : 0;
     Tl[0] = 3, Ul[0] = 2, Tl[1] = 2, Ul[1] = 1;
     for (i = 0; i < 4; i++) targets[i] = 1 + (c ? -1 : 0) + asr_rng_int(&rng, 3);
@@ -14311,7 +14770,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     double ec = 0, eg = 0;
     size_t m = (size_t)k->N * k->T * (k->U + 1) * k->V;
     o.blank = k->blank;
-    o.reduction = ASR_RNNT_NONE;
+    o.reduction = ASR_REDUCTION_NONE;
     if (k->logits) {
       for (n = 0; n < m; n++) logits[n] = (asr_real)k->logits[n];
     } else {

@@ -89,7 +89,7 @@ int cmd_rnnt(int argc, char **argv) {
   o = asr_rnnt_default_opts();
   o.blank = blank;
   o.clamp = clamp;
-  o.reduction = (asr_rnnt_reduction)reduction;
+  o.reduction = (asr_reduction)reduction;
   if (at_impl == AT_IMPL_NAIVE)
     res = asr_rnnt_loss_naive(loss, grad, logits, targets, Tl, Ul, N, T, U, V, &o, work, work_bytes, &err);
   else if (at_impl == AT_IMPL_REF)
@@ -240,7 +240,7 @@ void bench_rnnt(struct at_bench *b) {
   for (i = 0; i < 200; i++) c.targets[i] = 1 + asr_rng_int(&rng, 255);
   for (i = 0; i < 4; i++) c.Tl[i] = 200, c.Ul[i] = 50;
   c.o = asr_rnnt_default_opts();
-  c.o.reduction = ASR_RNNT_SUM;
+  c.o.reduction = ASR_REDUCTION_SUM;
   c.fast = 0;
   at_bench_report(b, "rnnt loss+grad N=4 T=200 U=50 V=256", "ref", at_bench_time(bench_rnnt_call, &c, 1.0));
   c.fast = 1;

@@ -81,7 +81,7 @@ static void t_rnnt_logprobs_contract(tctx *t) {
   const asr_rnnt_known_case *ka = asr_rnnt_known_cases(&nk);
   double worst = 0, tol = ASR_REAL_DOUBLE ? 1e-12 : 2e-6;
   asr_rng_seed(&rng, 3, 0);
-  o.reduction = ASR_RNNT_NONE;
+  o.reduction = ASR_REDUCTION_NONE;
   o.blank = 2;
   for (i = 0; i < N; i++) rnnt_random_item(&rng, z + i * T * (U + 1) * V, y + i * U, T, U, V, 2, 2.0);
   for (i = 0; i < N * T * (U + 1); i++) asr_log_softmax(lp + i * V, z + i * V, V);
@@ -257,7 +257,7 @@ static void t_rnnt_bad_input(tctx *t) {
   for (f = 0; f < 3; f++) {
     asr_rnnt_loss_fn fn = fns[f];
     loss[0] = g[0] = 12345;
-    o.reduction = ASR_RNNT_NONE;
+    o.reduction = ASR_REDUCTION_NONE;
     Tl[1] = 0;                                                      /* U > 0 with T = 0 */
     CHECK(fn(loss, g, z, y, Tl, Ul, N, T, U, V, &o, w, wb, &err) == ASR_ERR_RANGE);
     CHECKF(strstr(err.msg, "no frames") != NULL, "%s", err.msg);
@@ -414,7 +414,7 @@ static void t_rnnt_joint(tctx *t) {
     void *w2 = malloc(lw);
     asr_rnnt_joint_grad dJ2;
     c.J.act = ASR_RNNT_ACT_TANH;
-    o.reduction = ASR_RNNT_SUM;
+    o.reduction = ASR_REDUCTION_SUM;
     o.clamp = 0.1;
     memset(df, 0, sizeof df), memset(dg, 0, sizeof dg), memset(dWout, 0, sizeof dWout);
     memset(df2, 0, sizeof df2), memset(dg2, 0, sizeof dg2), memset(dWout2, 0, sizeof dWout2);
@@ -436,6 +436,171 @@ static void t_rnnt_joint(tctx *t) {
   snprintf(t->msg, sizeof t->msg, "worst relative error %.2g", worst);
 }
 
+
+/* ---- a small random transducer: stateless prediction network + joint */
+typedef struct rnnt_toy {
+  asr_rnnt_joint J;
+  asr_rnnt_stateless P;
+  asr_real Wenc[6 * 4], Wpred[6 * 5], b[6], Wout[3 * 6], bout[3], emb[3 * 5], conv[5 * 2], f[8 * 4];
+} rnnt_toy;
+
+static void rnnt_toy_init(rnnt_toy *m, asr_rng *rng, int T, double scale) {
+  int V = 3;
+  fill_uniform(rng, m->Wenc, 24, -scale, scale);
+  fill_uniform(rng, m->Wpred, 30, -scale, scale);
+  fill_uniform(rng, m->b, 6, -0.5, 0.5);
+  fill_uniform(rng, m->Wout, 18, -scale, scale);
+  fill_uniform(rng, m->bout, 3, -0.5, 0.5);
+  fill_uniform(rng, m->emb, 15, -1, 1);
+  fill_uniform(rng, m->conv, 10, -1, 1);
+  fill_uniform(rng, m->f, (size_t)T * 4, -1, 1);
+  m->J.E = 4, m->J.P = 5, m->J.H = 6, m->J.V = V, m->J.act = ASR_RNNT_ACT_TANH;
+  m->J.W_enc = m->Wenc, m->J.W_pred = m->Wpred, m->J.b = m->b, m->J.W_out = m->Wout, m->J.b_out = m->bout;
+  m->P.V = V, m->P.D = 5, m->P.C = 2, m->P.blank = 0, m->P.embedding = m->emb, m->P.conv = m->conv;
+}
+
+/* -ln Pr(y|x) of the toy model for one label sequence, through the loss (eqs. 16-17). */
+static double rnnt_toy_nll(const rnnt_toy *m, const int *y, int U, int T) {
+  asr_real g[9 * 5], z[8 * 9 * 3], loss;
+  unsigned char w[8192], jw[4096];
+  int Tl = T, Ul = U;
+  asr_rnnt_opts o = asr_rnnt_default_opts();
+  o.reduction = ASR_REDUCTION_SUM;
+  if (asr_rnnt_stateless_forward(g, NULL, y, U, &m->P) != ASR_OK) return NAN;
+  if (asr_rnnt_joint_forward(z, NULL, m->f, g, &m->J, T, U + 1, jw, sizeof jw) != ASR_OK) return NAN;
+  if (asr_rnnt_loss_ref(&loss, NULL, z, y, &Tl, &Ul, 1, T, U, 3, &o, w, sizeof w, NULL) != ASR_OK) return NAN;
+  return loss;
+}
+
+/* The whole transducer by finite differences: stateless network -> joint -> row-at-a-time
+ * loss -> joint backward -> stateless backward, w.r.t. the embedding and the conv. */
+typedef struct rnnt_pred_fd {
+  rnnt_toy *m;
+  int *y, U, T;
+} rnnt_pred_fd;
+static double rnnt_pred_objective(void *v) {
+  rnnt_pred_fd *c = (rnnt_pred_fd *)v;
+  return rnnt_toy_nll(c->m, c->y, c->U, c->T);
+}
+static void t_rnnt_stateless_gradcheck(tctx *t) {
+  enum { T = 5, U = 4 };
+  rnnt_toy m;
+  int y[U] = {1, 2, 2, 1};
+  asr_real g[(U + 1) * 5], emb[(U + 1) * 5], dg[(U + 1) * 5], demb[15], dconv[10];
+  unsigned char rw[16384], sw[1024];
+  double loss, tol = ASR_REAL_DOUBLE ? 1e-6 : 5e-2;
+  asr_rnnt_opts o = asr_rnnt_default_opts();
+  asr_rnnt_stateless_grad dP;
+  asr_gradcheck_param p[2];
+  asr_gradcheck_report rep;
+  rnnt_pred_fd c;
+  asr_rng rng;
+  asr_rng_seed(&rng, 31, 0);
+  rnnt_toy_init(&m, &rng, T, 0.8);
+  CHECK_OK(asr_rnnt_stateless_forward(g, emb, y, U, &m.P));
+  memset(dg, 0, sizeof dg), memset(demb, 0, sizeof demb), memset(dconv, 0, sizeof dconv);
+  CHECK_OK(asr_rnnt_joint_loss_rowwise(&loss, NULL, dg, NULL, m.f, g, &m.J, y, T, U, &o, rw, sizeof rw, NULL));
+  dP.embedding = demb, dP.conv = dconv;
+  CHECK_OK(asr_rnnt_stateless_backward(&dP, dg, g, emb, y, U, &m.P, sw, sizeof sw));
+  CHECK(demb[0] == 0 && demb[4] == 0);   /* the blank's row (padding_idx) gets no gradient */
+  c.m = &m, c.y = y, c.U = U, c.T = T;
+  /* rows 1..2: the blank's row is padding_idx (frozen, no gradient by design) */
+  p[0].name = "embedding", p[0].x = m.emb + 5, p[0].grad = demb + 5, p[0].n = 10;
+  p[1].name = "conv", p[1].x = m.conv, p[1].grad = dconv, p[1].n = 10;
+  {
+    /* relu: float's default step 3e-2 crosses kinks; 3e-3 keeps rounding (~1e-4) small */
+    asr_gradcheck_opts go;
+    memset(&go, 0, sizeof go);
+    if (!ASR_REAL_DOUBLE) go.h = 3e-3;
+    CHECK_OK(asr_gradcheck(rnnt_pred_objective, &c, p, 2, &go, &rng, &rep));
+  }
+  /* relu kinks: same fixed seed every run, no unit of g within 2h of 0 */
+  CHECKF(rep.max_rel_err <= tol, "%s[%ld]: numeric %.10g analytic %.10g", rep.worst_param, rep.worst_index,
+         rep.worst_numeric, rep.worst_analytic);
+  {
+    /* the single-step form (decoding) gives the same g_u as the sequence form */
+    asr_real gs[5];
+    int u, ctx[2];
+    for (u = 0; u <= U; u++) {
+      ctx[0] = u - 1 < 0 ? -1 : (u - 1 == 0 ? 0 : y[u - 2]);
+      ctx[1] = u == 0 ? 0 : y[u - 1];
+      CHECK_OK(asr_rnnt_stateless_step(gs, ctx, &m.P));
+      CHECK(max_abs_diff(gs, g + u * 5, 5) == 0);
+    }
+  }
+  snprintf(t->msg, sizeof t->msg, "max relative error %.2g", rep.max_rel_err);
+}
+
+/* Decoders. (1) beam 1 == greedy; (2) with a beam wide enough that nothing is pruned
+ * (T = 2, 2 labels, at most 4 tokens: 31 sequences < W = 64), Algorithm 1 is exact: the
+ * returned y is the most probable sequence by brute force over all 31, and its ln Pr(y)
+ * equals -loss(y) from the forward algorithm, with and without prefix merging; (3) the
+ * greedy cap. */
+static void t_rnnt_decoders(tctx *t) {
+  rnnt_toy m;
+  asr_rnnt_model model;
+  unsigned char scratch[1024];
+  int seed, tok[64], n, tok2[64], n2;
+  double lp, lp2, worst = 0;
+  size_t wb;
+  void *work;
+  asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+  bo.beam = 64;
+  bo.max_symbols = 4;
+  bo.length_norm = 0;
+  wb = asr_rnnt_beam_workspace_size(3, 4, &bo);
+  work = malloc(wb);
+  model.joint = &m.J, model.pred = &m.P, model.f = m.f, model.T = 2, model.scratch = scratch;
+  model.scratch_bytes = sizeof scratch;
+  for (seed = 0; seed < 6; seed++) {
+    asr_rng rng;
+    int len, code, best_code = -1, best_len = 0, merge;
+    double best_nll = INFINITY;
+    asr_rnnt_beam_opts b1 = asr_rnnt_default_beam_opts();
+    asr_rng_seed(&rng, 100 + seed, 0);
+    rnnt_toy_init(&m, &rng, 8, 1.5);
+    /* (1) on 8 frames */
+    model.T = 8;
+    b1.beam = 1;
+    CHECK_OK(asr_rnnt_greedy_decode(tok, &n, &lp, 64, asr_rnnt_model_scorer, &model, 8, 3, 0, 3, work, wb));
+    CHECK_OK(asr_rnnt_beam_search(tok2, &n2, &lp2, 64, asr_rnnt_model_scorer, &model, 8, 3, 0, &b1, work, wb));
+    CHECK(n == n2 && lp == lp2 && (n == 0 || !memcmp(tok, tok2, sizeof(int) * (size_t)n)));
+    /* (2) brute force over every sequence of <= 4 labels from {1, 2} */
+    model.T = 2;
+    for (len = 0; len <= 4; len++)
+      for (code = 0; code < (1 << len); code++) {
+        int y[4], i;
+        double nll;
+        for (i = 0; i < len; i++) y[i] = 1 + ((code >> i) & 1);
+        nll = rnnt_toy_nll(&m, y, len, 2);
+        if (nll < best_nll) best_nll = nll, best_code = code, best_len = len;
+      }
+    for (merge = 0; merge < 2; merge++) {
+      int i;
+      bo.prefix_merge = merge;
+      CHECK_OK(asr_rnnt_beam_search(tok, &n, &lp, 4, asr_rnnt_model_scorer, &model, 2, 3, 0, &bo, work, wb));
+      CHECKF(n == best_len, "seed %d merge %d: beam found %d labels, brute force %d", seed, merge, n, best_len);
+      for (i = 0; i < n; i++) CHECK(tok[i] == 1 + ((best_code >> i) & 1));
+      /* float: the toy's logits in asr_real */
+      CHECK_NEAR(lp, -best_nll, ASR_REAL_DOUBLE ? 1e-10 : 1e-5);
+      if (fabs(lp + best_nll) > worst) worst = fabs(lp + best_nll);
+    }
+  }
+  {
+    /* (3) a model whose blank never wins: greedy emits exactly max_symbols per frame */
+    asr_rng rng;
+    asr_rng_seed(&rng, 9, 0);
+    rnnt_toy_init(&m, &rng, 8, 1.0);
+    m.bout[0] = -50;
+    model.T = 8;
+    CHECK_OK(asr_rnnt_greedy_decode(tok, &n, &lp, 64, asr_rnnt_model_scorer, &model, 8, 3, 0, 3, work, wb));
+    CHECK(n == 24);
+    CHECK(lp < -8 * 40);   /* the 8 forced blanks cost about 50 nats each */
+  }
+  free(work);
+  snprintf(t->msg, sizeof t->msg, "beam vs brute force within %.1e", worst);
+}
+
 static const test_case TESTS_rnnt[] = {
   {"rnnt/check_naive", t_rnnt_check_naive},
   {"rnnt/check_ref", t_rnnt_check_ref},
@@ -446,5 +611,7 @@ static const test_case TESTS_rnnt[] = {
   {"rnnt/long_lattice_T2000_U300", t_rnnt_long_lattice},
   {"rnnt/bad_input", t_rnnt_bad_input},
   {"rnnt/joint_gradcheck_and_rowwise", t_rnnt_joint},
+  {"rnnt/stateless_prediction_gradcheck", t_rnnt_stateless_gradcheck},
+  {"rnnt/decoders", t_rnnt_decoders},
   {0, 0}
 };
