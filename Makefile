@@ -37,6 +37,7 @@ EXAMPLES += $(B)/fbank_png
 # ctc
 
 # rnnt
+EXAMPLES += $(B)/rnnt_lattice
 
 # layers
 

@@ -10837,6 +10837,103 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
   return -logP;
 }
 
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#define ASR__RNNT_HAVE_FAST 1
+/* exp of 8 floats: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-5 polynomial (the
+ * Cephes expf coefficients), 2^n by building the exponent bits. Relative error ~1.5 ulp;
+ * inputs below -87.3 give exactly 0 (exp would be subnormal), above 88.3 are clamped. */
+ASR__PRIVATE __m256 asr__rnnt_exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.3762626647949f);
+  __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  __m256 fx, r, y, r2;
+  __m256i n;
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  /* r = x - n ln2, ln2 split in two parts so that n*C1 is exact */
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+  r2 = _mm256_mul_ps(r, r);
+  y = _mm256_set1_ps(1.9875691500E-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507E-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073E-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894E-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459E-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201E-1f));
+  y = _mm256_fmadd_ps(y, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  y = _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+  return _mm256_andnot_ps(under, y);
+}
+
+/* log sum_k exp(z_k) of one node, 8 lanes at a time, the sum finished in double. */
+ASR__PRIVATE double asr__rnnt_node_lse_avx2(const float *z, int V) {
+  __m256 vm = _mm256_set1_ps(-INFINITY), vs = _mm256_setzero_ps();
+  float m = -INFINITY, lanes[8];
+  double s = 0;
+  int k = 0, i;
+  for (; k + 8 <= V; k += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(z + k));
+  _mm256_storeu_ps(lanes, vm);
+  for (i = 0; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+  for (; k < V; k++) m = z[k] > m ? z[k] : m;
+  vm = _mm256_set1_ps(m);
+  for (k = 0; k + 8 <= V; k += 8) vs = _mm256_add_ps(vs, asr__rnnt_exp8(_mm256_sub_ps(_mm256_loadu_ps(z + k), vm)));
+  _mm256_storeu_ps(lanes, vs);
+  for (i = 0; i < 8; i++) s += lanes[i];
+  for (; k < V; k++) s += exp((double)z[k] - m);
+  return (double)m + log(s);
+}
+
+/* The fast item: the same algorithm as asr__rnnt_item_ref, with the two passes over the
+ * (T,U+1,V) block in AVX2: the denominators, and gk = exp(z_k - lse + ln gamma) (the
+ * softmax term; the two lattice terms are subtracted in double afterwards). */
+ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
+                                        int blank, double clamp, double scale, double **arr) {
+  double *lb = arr[0], *ll = arr[1], *ln = arr[2], *la = arr[3], *lbeta = arr[4], logP;
+  const int W = Ub + 1;
+  int t, u, k;
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const float *node = z + ((size_t)t * (U + 1) + u) * V;
+      int n = t * W + u;
+      ln[n] = asr__rnnt_node_lse_avx2(node, V);
+      lb[n] = (double)node[blank] - ln[n];
+      ll[n] = u < Ub ? (double)node[y[u]] - ln[n] : -INFINITY;
+    }
+  logP = asr_rnnt_alpha(la, lb, ll, Tb, Ub);
+  if (!g) return -logP;
+  asr_rnnt_beta(lbeta, lb, ll, Tb, Ub);
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const float *node = z + ((size_t)t * (U + 1) + u) * V;
+      float *gn = g + ((size_t)t * (U + 1) + u) * V;
+      int n = t * W + u;
+      double b_right = t + 1 < Tb ? lbeta[n + W] : (u == Ub ? 0.0 : -INFINITY);
+      double b_up = u < Ub ? lbeta[n + 1] : -INFINITY;
+      double e_blank = exp(la[n] + lb[n] + b_right - logP), e_label = exp(la[n] + ll[n] + b_up - logP);
+      double shift = la[n] + lbeta[n] - logP - ln[n];       /* ln gamma - lse */
+      __m256 vsh = _mm256_set1_ps((float)ASR__MAX(shift, -1e30));
+      __m256 vsc = _mm256_set1_ps((float)scale), vc = _mm256_set1_ps((float)clamp);
+      for (k = 0; k + 8 <= V; k += 8)
+        _mm256_storeu_ps(gn + k, asr__rnnt_exp8(_mm256_add_ps(_mm256_loadu_ps(node + k), vsh)));
+      for (; k < V; k++) gn[k] = (float)exp((double)node[k] + shift);
+      /* the two lattice terms, in double from the exact softmax value */
+      gn[blank] = (float)(exp((double)node[blank] + shift) - e_blank);
+      if (u < Ub) gn[y[u]] = (float)(exp((double)node[y[u]] + shift) - e_label);
+      if (clamp > 0 || scale != 1.0) {
+        for (k = 0; k + 8 <= V; k += 8) {
+          __m256 v = _mm256_loadu_ps(gn + k);
+          if (clamp > 0)
+            v = _mm256_max_ps(_mm256_min_ps(v, vc), _mm256_sub_ps(_mm256_setzero_ps(), vc));
+          _mm256_storeu_ps(gn + k, _mm256_mul_ps(v, vsc));
+        }
+        for (; k < V; k++) gn[k] = asr__rnnt_clamp_scale(gn[k], clamp, scale);
+      }
+    }
+  return -logP;
+}
+#endif
+
 ASR__PRIVATE asr_result asr__rnnt_loss_driver(asr_real *loss, asr_real *grad, const asr_real *logits,
                                               const int *targets, const int *logit_lengths,
                                               const int *target_lengths, int N, int T, int U, int V,
@@ -14654,8 +14751,9 @@ ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn re
 }
 
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep) {
-  /* sizes: tiny lattices up to T=4, U=3, V=5; random batches N=4, T<=7, U<=4, V=6 */
-  enum { MAXN = 4, MAXT = 7, MAXU = 4, MAXV = 6 };
+  /* sizes: tiny lattices up to T=4, U=3, V=5; random batches N=4, T<=7, U<=4, V<=21
+   * (V >= 8 reaches the 8-lane SIMD loops, V = 8k+r their scalar tails) */
+  enum { MAXN = 4, MAXT = 7, MAXU = 4, MAXV = 21 };
   const double tol = ASR_REAL_DOUBLE ? 1e-10 : 1e-5;
   const size_t cap = (size_t)MAXN * MAXT * (MAXU + 1) * MAXV;
   size_t wb = asr_rnnt_loss_workspace_size(MAXT, MAXU, MAXV);
@@ -14703,7 +14801,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     int N = MAXN;
     T = 2 + asr_rng_int(&rng, MAXT - 1);
     U = asr_rng_int(&rng, MAXU + 1);
-    V = 2 + asr_rng_int(&rng, MAXV - 1);
+    V = c < 2 ? 2 + asr_rng_int(&rng, 6) : 8 + asr_rng_int(&rng, MAXV - 7);
     o.blank = asr_rng_int(&rng, V) - (c & 1 ? V : 0);         /* also negative (from the end) */
     o.reduction = (asr_reduction)(c % 3);
     o.clamp = c >= 3 ? 0.05 + 0.2 * asr_rng_uniform(&rng) : -1;

@@ -91,6 +91,21 @@ def torch_fbank():
     return timeit(lambda: kaldi.fbank(x, num_mel_bins=80), min_time=1.0)
 
 
+def torch_rnnt():
+    """torchaudio.functional.rnnt_loss + backward, float32, one thread (bench/rnnt_process.py
+    times the whole `asrtool rnnt` process against this)."""
+    import torchaudio.functional as F
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 200, 51, 256, generator=g, dtype=torch.float32)
+    y = torch.randint(1, 256, (4, 50), generator=g, dtype=torch.int32)
+    lens = torch.full((4,), 200, dtype=torch.int32), torch.full((4,), 50, dtype=torch.int32)
+
+    def run():
+        xx = x.clone().requires_grad_(True)
+        F.rnnt_loss(xx, y, lens[0], lens[1], blank=0, reduction="sum").backward()
+    return timeit(run, min_time=1.0)
+
+
 TORCH_CASES = {
     "gemm 256x256x256": torch_gemm,
     # features
@@ -99,6 +114,7 @@ TORCH_CASES = {
     # ctc
 
     # rnnt
+    "rnnt loss+grad N=4 T=200 U=50 V=256": lambda: torch_rnnt(),
 
     # layers
     "dwsep_conv1d C256 K5 T200 N8 fwd+bwd": torch_dwsep,
