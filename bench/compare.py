@@ -83,6 +83,7 @@ def torch_dwsep():
 def torch_contextnet_block():
     return _fwd_bwd(_ContextNetBlock(256, 5).float().train(), (8, 256, 200))
 
+
 def torch_fbank():
     """torchaudio.compliance.kaldi.fbank on 60 s of 16 kHz white noise (float32, as it is
     usually called), default options, 80 mel bins: the same case as asrtool bench."""
