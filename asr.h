@@ -2519,6 +2519,98 @@ ASRDEF asr_result asr_checkpoint_save(const char *path, const asr_params *params
 ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_params *buffers,
                                       char **config_json, void *user, asr_error *err);
 
+/* ---- Recipes: tiny end-to-end recognizers built from the sections above.
+ *
+ *   "ctc-contextnet"  fbank -> ContextNet [Han20] (C0, then `blocks` residual blocks of
+ *                     `layers` depthwise-separable conv + BN + swish layers with SE; the
+ *                     first two blocks have stride 2, 4x fewer frames) -> linear -> CTC
+ *
+ * Features are computed by the model (asr_model_features): resampling to the model's
+ * rate, Kaldi fbank with `n_mels` bins (other options at their defaults, no dither),
+ * then per-utterance mean and variance normalization. Tokens: ASR_CHARSET, blank 0.
+ * Parameter names are the state_dict keys of the PyTorch module in
+ * tests/torch/recipes.py, so a checkpoint loads there and gives the same logits. */
+#define ASR_MODEL_MAX_BLOCKS 16
+typedef struct asr_model_config {
+  char recipe[32];        /* "ctc-contextnet" */
+  int sample_rate;        /* 16000 */
+  int n_mels;             /* fbank bins, 80 */
+  int vocab;              /* ASR_CHARSET_SIZE */
+  int channels;           /* ContextNet width C */
+  int blocks;             /* residual blocks after C0 */
+  int layers;             /* conv layers per residual block */
+  int kernel;             /* depthwise kernel, odd */
+} asr_model_config;
+
+/* The defaults of a recipe (ASR_ERR_INVALID_ARG for an unknown name). */
+ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe);
+/* The config as a JSON object (stored in checkpoints under "config"), and back. Unknown
+ * keys are an error; missing keys keep the recipe's defaults. Returns the length written
+ * (or needed), like snprintf. */
+ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t cap);
+ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *json, asr_error *err);
+
+/* Indices of one ContextNet block's tensors in the model's stores (private). */
+typedef struct asr__cn_block {
+  int cin, cout, layers, stride, residual, se;
+  int dw[ASR_CONTEXTNET_MAX_LAYERS], pw[ASR_CONTEXTNET_MAX_LAYERS];
+  int bn_w[ASR_CONTEXTNET_MAX_LAYERS], bn_b[ASR_CONTEXTNET_MAX_LAYERS];
+  int bn_m[ASR_CONTEXTNET_MAX_LAYERS], bn_v[ASR_CONTEXTNET_MAX_LAYERS];
+  int se_w1, se_b1, se_w2, se_b2, res_w, res_bn_w, res_bn_b, res_bn_m, res_bn_v;
+} asr__cn_block;
+
+typedef struct asr_model {
+  asr_model_config cfg;
+  asr_params params;      /* trained tensors, with their gradients */
+  asr_params buffers;     /* BatchNorm running statistics */
+  int n_blocks;
+  asr__cn_block cn[ASR_MODEL_MAX_BLOCKS];
+  int out_w, out_b;       /* the output linear layer */
+  void *user;
+} asr_model;
+
+/* Builds the model of a config with freshly initialized parameters (PyTorch's default
+ * uniform initialization, from rng; BatchNorm gamma 1, beta 0, running var 1). */
+ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, asr_rng *rng,
+                                   void *user, asr_error *err);
+ASRDEF void asr_model_free(asr_model *m);
+/* Checkpoints (atomic .npz with the config as JSON); load builds the model from the
+ * checkpoint's own config. */
+ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err);
+ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err);
+
+/* Features of a waveform of n samples at sample_rate Hz in Kaldi's 16-bit scale:
+ * feats (asr_model_num_frames(m, n, sample_rate), n_mels). */
+ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate);
+ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int sample_rate);
+ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                     int n, int sample_rate, void *work, size_t work_bytes,
+                                     asr_error *err);
+
+/* Frames of the encoder output for T input frames, and the encoder's subsampling factor
+ * (input frames per output frame). */
+ASRDEF int asr_model_out_frames(const asr_model *m, int T);
+ASRDEF int asr_model_subsampling(const asr_model *m);
+
+/* One training step on a batch: feats (N,T,n_mels) padded, lengths (N), targets (N,S)
+ * padded token ids, target_lengths (N). Runs the forward pass in training mode (batch
+ * statistics; running statistics updated), the loss, and the backward pass, ADDING the
+ * gradient of the batch loss into m->params.grad. *loss receives the batch loss, the
+ * mean over the utterances of -ln p(y|x); an utterance whose transcript cannot fit its
+ * frames counts 0 and gives no gradient (and the call returns ASR_INFEASIBLE).
+ * work: asr_model_train_workspace_size(m, N, T, S) bytes. */
+ASRDEF size_t asr_model_train_workspace_size(const asr_model *m, int N, int T, int S);
+ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
+                                       const int *lengths, const int *targets,
+                                       const int *target_lengths, int N, int T, int S,
+                                       void *work, size_t work_bytes, asr_error *err);
+/* Inference (evaluation mode): per-frame log-probabilities of the tokens,
+ * logprobs (N, asr_model_out_frames(m, T), vocab), and out_lengths (N). */
+ASRDEF size_t asr_model_infer_workspace_size(const asr_model *m, int N, int T);
+ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
+                                     const asr_real *feats, const int *lengths, int N, int T,
+                                     void *work, size_t work_bytes, asr_error *err);
+
 /* ========================================================================================
  * 10. Checkers
  * ======================================================================================== */
@@ -2955,6 +3047,25 @@ ASRDEF int asr_all_finite(const asr_real *x, size_t n) {
   for (i = 0; i < n; i++)
     if (!isfinite(x[i])) return 0;
   return 1;
+}
+
+/* A bump allocator over a caller's workspace, for functions that cut one buffer into
+ * many pieces. With base == NULL it only counts, which is how a *_workspace_size()
+ * function can measure exactly the layout its kernel uses: lay the pieces out with
+ * base NULL and return `used`. Pieces are 64-byte aligned; an overflowing size makes
+ * `used` SIZE_MAX, so the workspace check fails. */
+typedef struct asr__bump {
+  unsigned char *base;
+  size_t cap, used;
+} asr__bump;
+ASR__PRIVATE void *asr__bump_take(asr__bump *a, size_t bytes) {
+  size_t off = (a->used + 63) & ~(size_t)63;
+  if (off < a->used || off + bytes < off) {
+    a->used = (size_t)-1;
+    return NULL;
+  }
+  a->used = off + bytes;
+  return a->base && a->used <= a->cap ? a->base + off : NULL;
 }
 
 /* ---- asr_rng: PCG32 XSH-RR */
@@ -11887,6 +11998,538 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
     }
   }
   asr_npz_free(&z, user);
+  return ASR_OK;
+}
+
+/* ---- recipes */
+ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe) {
+  memset(c, 0, sizeof *c);
+  if (strcmp(recipe, "ctc-contextnet") != 0) return ASR_ERR_INVALID_ARG;
+  strcpy(c->recipe, recipe);
+  c->sample_rate = 16000;
+  c->n_mels = 80;
+  c->vocab = ASR_CHARSET_SIZE;
+  c->channels = 128;
+  c->blocks = 4;
+  c->layers = 3;
+  c->kernel = 5;
+  return ASR_OK;
+}
+
+/* The integer fields of asr_model_config by name, for the JSON text. */
+typedef struct asr__cfg_field {
+  const char *name;
+  size_t offset;
+} asr__cfg_field;
+static const asr__cfg_field asr__cfg_fields[] = {
+  {"sample_rate", offsetof(asr_model_config, sample_rate)},
+  {"n_mels", offsetof(asr_model_config, n_mels)},
+  {"vocab", offsetof(asr_model_config, vocab)},
+  {"channels", offsetof(asr_model_config, channels)},
+  {"blocks", offsetof(asr_model_config, blocks)},
+  {"layers", offsetof(asr_model_config, layers)},
+  {"kernel", offsetof(asr_model_config, kernel)},
+};
+#define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
+
+ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t cap) {
+  size_t n = 0;
+  int i, w;
+  w = snprintf(buf, cap, "{\"recipe\": \"%s\"", c->recipe);
+  n += (size_t)(w > 0 ? w : 0);
+  for (i = 0; i < ASR__CFG_NFIELDS; i++) {
+    const int *v = (const int *)(const void *)((const char *)c + asr__cfg_fields[i].offset);
+    w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %d", asr__cfg_fields[i].name, *v);
+    n += (size_t)(w > 0 ? w : 0);
+  }
+  w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
+  n += (size_t)(w > 0 ? w : 0);
+  return (int)n;
+}
+
+ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *json, asr_error *err) {
+  asr__scan sc;
+  char key[64], recipe[32];
+  asr_model_config out;
+  int have_recipe = 0;
+  /* two passes: the recipe's defaults first, then every key over them */
+  sc.p = json;
+  sc.end = json + strlen(json);
+  if (!asr__scan_char(&sc, '{')) return asr__fail(err, ASR_ERR_FORMAT, "model config: not a JSON object");
+  while (!have_recipe && asr__scan_string(&sc, key, sizeof key) && asr__scan_char(&sc, ':')) {
+    if (strcmp(key, "recipe") == 0) {
+      if (!asr__scan_string(&sc, recipe, sizeof recipe))
+        return asr__fail(err, ASR_ERR_FORMAT, "model config: recipe is not a string");
+      have_recipe = 1;
+    } else {
+      while (sc.p < sc.end && *sc.p != ',' && *sc.p != '}') sc.p++;
+    }
+    asr__scan_char(&sc, ',');
+  }
+  if (!have_recipe) return asr__fail(err, ASR_ERR_FORMAT, "model config: no \"recipe\"");
+  if (asr_model_config_default(&out, recipe) != ASR_OK)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "model config: unknown recipe '%s'", recipe);
+  sc.p = json;
+  asr__scan_char(&sc, '{');
+  while (!asr__scan_char(&sc, '}')) {
+    int i;
+    if (!asr__scan_string(&sc, key, sizeof key) || !asr__scan_char(&sc, ':'))
+      return asr__fail(err, ASR_ERR_FORMAT, "model config: expected \"key\": value");
+    if (strcmp(key, "recipe") == 0) {
+      asr__scan_string(&sc, recipe, sizeof recipe);
+    } else {
+      long v;
+      char *end;
+      for (i = 0; i < ASR__CFG_NFIELDS; i++)
+        if (strcmp(key, asr__cfg_fields[i].name) == 0) break;
+      if (i == ASR__CFG_NFIELDS) return asr__fail(err, ASR_ERR_FORMAT, "model config: unknown key '%s'", key);
+      asr__scan_ws(&sc);
+      v = strtol(sc.p, &end, 10);
+      if (end == sc.p || end > sc.end || v < 0 || v > 1000000)
+        return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a small non-negative integer", key);
+      sc.p = end;
+      *(int *)(void *)((char *)&out + asr__cfg_fields[i].offset) = (int)v;
+    }
+    if (!asr__scan_char(&sc, ',')) {
+      if (!asr__scan_char(&sc, '}')) return asr__fail(err, ASR_ERR_FORMAT, "model config: expected ',' or '}'");
+      break;
+    }
+  }
+  *c = out;
+  return ASR_OK;
+}
+
+/* Registers a tensor "<prefix><name>" in a store; returns its index (negative: error). */
+ASR__PRIVATE int asr__reg(asr_params *p, const char *prefix, const char *name, int ndim, int64_t d0,
+                          int64_t d1, int64_t d2) {
+  char key[256];
+  int64_t shape[3];
+  shape[0] = d0;
+  shape[1] = d1;
+  shape[2] = d2;
+  if ((size_t)snprintf(key, sizeof key, "%s%s", prefix, name) >= sizeof key) return ASR_ERR_INVALID_ARG;
+  return asr_params_add(p, key, ndim, shape);
+}
+
+/* The tensors of one ContextNet block, with the keys of tests/torch's ContextNetBlock. */
+ASR__PRIVATE int asr__reg_cn_block(asr_model *m, asr__cn_block *b, const char *prefix) {
+  char key[160];
+  int i, bad = 0;
+  for (i = 0; i < b->layers; i++) {
+    int cin = i == 0 ? b->cin : b->cout;
+    snprintf(key, sizeof key, "%slayers.%d.", prefix, i);
+    bad |= (b->dw[i] = asr__reg(&m->params, key, "conv.depthwise.weight", 3, cin, 1, m->cfg.kernel)) < 0;
+    bad |= (b->pw[i] = asr__reg(&m->params, key, "conv.pointwise.weight", 3, b->cout, cin, 1)) < 0;
+    bad |= (b->bn_w[i] = asr__reg(&m->params, key, "bn.weight", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->bn_b[i] = asr__reg(&m->params, key, "bn.bias", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->bn_m[i] = asr__reg(&m->buffers, key, "bn.running_mean", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->bn_v[i] = asr__reg(&m->buffers, key, "bn.running_var", 1, b->cout, 0, 0)) < 0;
+  }
+  bad |= (b->se_w1 = asr__reg(&m->params, prefix, "se.fc1.weight", 2, b->se, b->cout, 0)) < 0;
+  bad |= (b->se_b1 = asr__reg(&m->params, prefix, "se.fc1.bias", 1, b->se, 0, 0)) < 0;
+  bad |= (b->se_w2 = asr__reg(&m->params, prefix, "se.fc2.weight", 2, b->cout, b->se, 0)) < 0;
+  bad |= (b->se_b2 = asr__reg(&m->params, prefix, "se.fc2.bias", 1, b->cout, 0, 0)) < 0;
+  b->res_w = b->res_bn_w = b->res_bn_b = b->res_bn_m = b->res_bn_v = -1;
+  if (b->residual) {
+    bad |= (b->res_w = asr__reg(&m->params, prefix, "residual.conv.weight", 3, b->cout, b->cin, 1)) < 0;
+    bad |= (b->res_bn_w = asr__reg(&m->params, prefix, "residual.bn.weight", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->res_bn_b = asr__reg(&m->params, prefix, "residual.bn.bias", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->res_bn_m = asr__reg(&m->buffers, prefix, "residual.bn.running_mean", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->res_bn_v = asr__reg(&m->buffers, prefix, "residual.bn.running_var", 1, b->cout, 0, 0)) < 0;
+  }
+  return bad ? -1 : 0;
+}
+
+ASR__PRIVATE void asr__fill(asr_params *p, int index, asr_real v) {
+  size_t k;
+  for (k = 0; k < p->items[index].count; k++) p->data[p->items[index].offset + k] = v;
+}
+
+ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user,
+                                         asr_error *err) {
+  int b, C = cfg->channels;
+  memset(m, 0, sizeof *m);
+  m->cfg = *cfg;
+  m->user = user;
+  asr_params_init(&m->params, user);
+  asr_params_init(&m->buffers, user);
+  if (cfg->sample_rate < 1000 || cfg->n_mels < 3 || cfg->vocab != ASR_CHARSET_SIZE || C < 8 ||
+      cfg->blocks < 0 || cfg->blocks + 1 > ASR_MODEL_MAX_BLOCKS || cfg->layers < 1 ||
+      cfg->layers > ASR_CONTEXTNET_MAX_LAYERS || cfg->kernel < 1 || cfg->kernel % 2 == 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "model config out of range (recipe %s)", cfg->recipe);
+  /* C0: one layer, n_mels -> C, no residual; then the residual blocks, the first two
+   * with stride 2 ([Han20] downsamples in C3, C7 and C14; two are enough here) */
+  m->n_blocks = 1 + cfg->blocks;
+  for (b = 0; b < m->n_blocks; b++) {
+    asr__cn_block *blk = &m->cn[b];
+    char prefix[64];
+    blk->cin = b == 0 ? cfg->n_mels : C;
+    blk->cout = C;
+    blk->layers = b == 0 ? 1 : cfg->layers;
+    blk->stride = (b == 1 || b == 2) ? 2 : 1;
+    blk->residual = b > 0;
+    blk->se = C / 8;
+    snprintf(prefix, sizeof prefix, "encoder.blocks.%d.", b);
+    if (asr__reg_cn_block(m, blk, prefix) != 0) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  m->out_w = asr__reg(&m->params, "", "output.weight", 2, cfg->vocab, C, 0);
+  m->out_b = asr__reg(&m->params, "", "output.bias", 1, cfg->vocab, 0, 0);
+  if (m->out_w < 0 || m->out_b < 0 || asr_params_alloc(&m->params) != ASR_OK ||
+      asr_params_alloc(&m->buffers) != ASR_OK) {
+    asr_model_free(m);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the model");
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, asr_rng *rng,
+                                   void *user, asr_error *err) {
+  int b, i;
+  asr_result r = asr__model_build(m, cfg, user, err);
+  if (r != ASR_OK) return r;
+  asr_params_init_uniform(&m->params, rng);
+  for (b = 0; b < m->n_blocks; b++) {
+    const asr__cn_block *blk = &m->cn[b];
+    for (i = 0; i < blk->layers; i++) {
+      asr__fill(&m->params, blk->bn_w[i], 1);
+      asr__fill(&m->buffers, blk->bn_v[i], 1);
+    }
+    if (blk->residual) {
+      asr__fill(&m->params, blk->res_bn_w, 1);
+      asr__fill(&m->buffers, blk->res_bn_v, 1);
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF void asr_model_free(asr_model *m) {
+  asr_params_free(&m->params);
+  asr_params_free(&m->buffers);
+}
+
+ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err) {
+  char json[512];
+  asr_model_config_to_json(&m->cfg, json, sizeof json);
+  return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
+}
+
+ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err) {
+  asr_npz z;
+  const asr_array *c;
+  char *json;
+  asr_model_config cfg;
+  asr_result r;
+  /* the config first, to know what to build */
+  r = asr_npz_read(path, &z, user, err);
+  if (r != ASR_OK) return r;
+  c = asr_npz_get(&z, "config");
+  if (!c || c->dtype != ASR_DTYPE_U8) {
+    asr_npz_free(&z, user);
+    return asr__fail(err, ASR_ERR_FORMAT, "%s: no model config (a \"config\" uint8 member): not an asr.h model", path);
+  }
+  json = ASR__ALLOC(char, c->count + 1, user);
+  if (!json) {
+    asr_npz_free(&z, user);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  memcpy(json, c->data, c->count);
+  json[c->count] = 0;
+  asr_npz_free(&z, user);
+  r = asr_model_config_from_json(&cfg, json, err);
+  ASR_FREE(json, user);
+  if (r != ASR_OK) return r;
+  r = asr__model_build(m, &cfg, user, err);
+  if (r != ASR_OK) return r;
+  r = asr_checkpoint_load(path, &m->params, &m->buffers, NULL, user, err);
+  if (r != ASR_OK) asr_model_free(m);
+  return r;
+}
+
+/* ---- features */
+ASR__PRIVATE asr_fbank_opts asr__model_fbank_opts(const asr_model *m) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  o.sample_frequency = m->cfg.sample_rate;
+  o.num_mel_bins = m->cfg.n_mels;
+  return o;
+}
+
+ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
+  asr_fbank_opts o = asr__model_fbank_opts(m);
+  int len = asr_resample_length(n, sample_rate, m->cfg.sample_rate);
+  return len < 0 ? -1 : asr_fbank_num_frames(len, &o);
+}
+
+ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int sample_rate) {
+  asr_fbank_opts o = asr__model_fbank_opts(m);
+  int len = asr_resample_length(n, sample_rate, m->cfg.sample_rate);
+  if (len < 0) return 0;
+  return asr_fbank_workspace_size(&o) + 64 + sizeof(asr_real) * (size_t)len;
+}
+
+ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                     int n, int sample_rate, void *work, size_t work_bytes,
+                                     asr_error *err) {
+  asr_fbank_opts o = asr__model_fbank_opts(m);
+  int len = asr_resample_length(n, sample_rate, m->cfg.sample_rate), T;
+  size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
+  asr_real *x;
+  asr_result r;
+  if (len < 0) return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid sample rate %d", sample_rate);
+  if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
+  head = (sizeof(asr_real) * (size_t)len + 63) & ~(size_t)63;
+  x = (asr_real *)work;
+  r = asr_resample(x, wave, n, sample_rate, m->cfg.sample_rate, 6, 0.99);
+  if (r != ASR_OK) return asr__fail(err, r, "resampling failed: %s", asr_result_string(r));
+  r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
+  if (r != ASR_OK) return r;
+  T = asr_fbank_num_frames(len, &o);
+  asr_cmvn(feats, T, o.num_mel_bins, 1);
+  return ASR_OK;
+}
+
+/* ---- the forward and backward passes */
+ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
+  int b;
+  for (b = 0; b < m->n_blocks; b++) T = (T + m->cn[b].stride - 1) / m->cn[b].stride;
+  return T;
+}
+
+ASRDEF int asr_model_subsampling(const asr_model *m) {
+  int b, f = 1;
+  for (b = 0; b < m->n_blocks; b++) f *= m->cn[b].stride;
+  return f;
+}
+
+/* Everything one pass keeps: per block its config, input lengths, output and saved
+ * activations; then the output layer's buffers and, for training, the gradients. */
+typedef struct asr__model_plan {
+  asr_contextnet_block_config bcfg[ASR_MODEL_MAX_BLOCKS];
+  int *len[ASR_MODEL_MAX_BLOCKS + 1];      /* lengths into block b; len[n_blocks]: output */
+  asr_real *y[ASR_MODEL_MAX_BLOCKS];       /* block outputs (N, C, T_b+1) */
+  void *saved[ASR_MODEL_MAX_BLOCKS];
+  size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
+  asr_real *xt;                            /* (N, n_mels, T) */
+  void *bwork;                             /* block scratch, the largest */
+  size_t bwork_bytes;
+  asr_real *h, *logits;                    /* (N, T', C), (N, T', V) */
+  asr_real *dlogits, *dh, *dy0, *dy1, *losses;   /* training only */
+  void *ctc_work;
+  size_t ctc_work_bytes;
+  int Tout;
+} asr__model_plan;
+
+ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr__bump *a, int N,
+                                    int T, int S, int training) {
+  int b, Tb = T, C = m->cfg.channels, V = m->cfg.vocab;
+  size_t R = sizeof(asr_real), maxy = 0;
+  memset(P, 0, sizeof *P);
+  P->xt = (asr_real *)asr__bump_take(a, R * (size_t)N * m->cfg.n_mels * (size_t)T);
+  for (b = 0; b < m->n_blocks; b++) {
+    asr_contextnet_block_config *c = &P->bcfg[b];
+    size_t ws, ny;
+    asr_contextnet_block_config_init(c, N, m->cn[b].cin, m->cn[b].cout, Tb);
+    c->num_layers = m->cn[b].layers;
+    c->kernel = m->cfg.kernel;
+    c->stride = m->cn[b].stride;
+    c->se_channels = m->cn[b].se;
+    c->residual = m->cn[b].residual;
+    c->training = training;
+    P->len[b] = (int *)asr__bump_take(a, sizeof(int) * (size_t)N);
+    Tb = asr_contextnet_block_out_frames(c);
+    ny = (size_t)N * m->cn[b].cout * (size_t)Tb;
+    if (ny > maxy) maxy = ny;
+    P->y[b] = (asr_real *)asr__bump_take(a, R * ny);
+    P->saved_bytes[b] = asr_contextnet_block_saved_size(c);
+    P->saved[b] = asr__bump_take(a, P->saved_bytes[b]);
+    ws = asr_contextnet_block_workspace_size(c);
+    if (ws > P->bwork_bytes) P->bwork_bytes = ws;
+  }
+  P->len[m->n_blocks] = (int *)asr__bump_take(a, sizeof(int) * (size_t)N);
+  P->Tout = Tb;
+  P->bwork = asr__bump_take(a, P->bwork_bytes);
+  P->h = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * C);
+  P->logits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * V);
+  if (!training) return;
+  P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * V);
+  P->dh = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * C);
+  P->dy0 = (asr_real *)asr__bump_take(a, R * maxy);
+  P->dy1 = (asr_real *)asr__bump_take(a, R * maxy);
+  P->losses = (asr_real *)asr__bump_take(a, R * (size_t)(N ? N : 1));
+  P->ctc_work_bytes = asr_ctc_loss_workspace_size(Tb, V, S);
+  P->ctc_work = asr__bump_take(a, P->ctc_work_bytes);
+}
+
+ASRDEF size_t asr_model_train_workspace_size(const asr_model *m, int N, int T, int S) {
+  asr__model_plan P;
+  asr__bump a;
+  a.base = NULL;
+  a.cap = a.used = 0;
+  asr__model_layout(m, &P, &a, N, T, S, 1);
+  return a.used;
+}
+
+ASRDEF size_t asr_model_infer_workspace_size(const asr_model *m, int N, int T) {
+  asr__model_plan P;
+  asr__bump a;
+  a.base = NULL;
+  a.cap = a.used = 0;
+  asr__model_layout(m, &P, &a, N, T, 0, 0);
+  return a.used;
+}
+
+/* x (N, A, B) -> y (N, B, A) */
+ASR__PRIVATE void asr__transpose12(asr_real *y, const asr_real *x, int N, int A, int B) {
+  int n, i, j;
+  for (n = 0; n < N; n++) {
+    const asr_real *xs = x + (size_t)n * A * B;
+    asr_real *ys = y + (size_t)n * A * B;
+    for (i = 0; i < A; i++)
+      for (j = 0; j < B; j++) ys[(size_t)j * A + i] = xs[(size_t)i * B + j];
+  }
+}
+
+/* The parameters of block b as the ContextNet block functions take them. */
+ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_params *p,
+                                 asr_contextnet_block_grads *g) {
+  const asr__cn_block *blk = &m->cn[b];
+  asr_params *P = &m->params, *B = &m->buffers;
+  int i;
+  memset(p, 0, sizeof *p);
+  if (g) memset(g, 0, sizeof *g);
+  for (i = 0; i < blk->layers; i++) {
+    p->layer[i].dw_w = asr_params_ptr(P, blk->dw[i]);
+    p->layer[i].pw_w = asr_params_ptr(P, blk->pw[i]);
+    p->layer[i].bn.weight = asr_params_ptr(P, blk->bn_w[i]);
+    p->layer[i].bn.bias = asr_params_ptr(P, blk->bn_b[i]);
+    p->layer[i].bn.running_mean = asr_params_ptr(B, blk->bn_m[i]);
+    p->layer[i].bn.running_var = asr_params_ptr(B, blk->bn_v[i]);
+    if (g) {
+      g->layer[i].dw_w = asr_params_grad_ptr(P, blk->dw[i]);
+      g->layer[i].pw_w = asr_params_grad_ptr(P, blk->pw[i]);
+      g->layer[i].bn.weight = asr_params_grad_ptr(P, blk->bn_w[i]);
+      g->layer[i].bn.bias = asr_params_grad_ptr(P, blk->bn_b[i]);
+    }
+  }
+  p->se_w1 = asr_params_ptr(P, blk->se_w1);
+  p->se_b1 = asr_params_ptr(P, blk->se_b1);
+  p->se_w2 = asr_params_ptr(P, blk->se_w2);
+  p->se_b2 = asr_params_ptr(P, blk->se_b2);
+  if (g) {
+    g->se_w1 = asr_params_grad_ptr(P, blk->se_w1);
+    g->se_b1 = asr_params_grad_ptr(P, blk->se_b1);
+    g->se_w2 = asr_params_grad_ptr(P, blk->se_w2);
+    g->se_b2 = asr_params_grad_ptr(P, blk->se_b2);
+  }
+  if (blk->residual) {
+    p->res_w = asr_params_ptr(P, blk->res_w);
+    p->res_bn.weight = asr_params_ptr(P, blk->res_bn_w);
+    p->res_bn.bias = asr_params_ptr(P, blk->res_bn_b);
+    p->res_bn.running_mean = asr_params_ptr(B, blk->res_bn_m);
+    p->res_bn.running_var = asr_params_ptr(B, blk->res_bn_v);
+    if (g) {
+      g->res_w = asr_params_grad_ptr(P, blk->res_w);
+      g->res_bn.weight = asr_params_grad_ptr(P, blk->res_bn_w);
+      g->res_bn.bias = asr_params_grad_ptr(P, blk->res_bn_b);
+    }
+  }
+}
+
+/* The encoder and the output layer: features -> logits (N, T', V) in P->logits. */
+ASR__PRIVATE asr_result asr__model_forward(asr_model *m, asr__model_plan *P, const asr_real *feats,
+                                           const int *lengths, int N, int T, asr_error *err) {
+  int b, n;
+  const asr_real *x;
+  asr_result r;
+  for (n = 0; n < N; n++) {
+    if (lengths[n] < 1 || lengths[n] > T)
+      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [1, %d]", n, lengths[n], T);
+    P->len[0][n] = lengths[n];
+  }
+  if (!asr_all_finite(feats, (size_t)N * T * m->cfg.n_mels))
+    return asr__fail(err, ASR_ERR_NONFINITE, "features hold NaN or infinity");
+  asr__transpose12(P->xt, feats, N, T, m->cfg.n_mels);      /* (N,T,F) -> (N,F,T) */
+  x = P->xt;
+  for (b = 0; b < m->n_blocks; b++) {
+    asr_contextnet_block_params p;
+    asr__cn_params(m, b, &p, NULL);
+    r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
+                                     P->bwork, P->bwork_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
+    for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
+    x = P->y[b];
+  }
+  /* (N, C, T') -> (N, T', C), then the output layer on every frame */
+  asr__transpose12(P->h, x, N, m->cfg.channels, P->Tout);
+  return asr_linear_forward(P->logits, P->h, asr_params_ptr(&m->params, m->out_w),
+                            asr_params_ptr(&m->params, m->out_b), N * P->Tout, m->cfg.channels, m->cfg.vocab);
+}
+
+ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
+                                       const int *lengths, const int *targets,
+                                       const int *target_lengths, int N, int T, int S,
+                                       void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr__bump a;
+  asr_result r, rc;
+  int b, n, C = m->cfg.channels, V = m->cfg.vocab;
+  size_t k, nl;
+  double sum = 0;
+  a.base = (unsigned char *)work;
+  a.cap = work_bytes;
+  a.used = 0;
+  asr__model_layout(m, &P, &a, N, T, S, 1);
+  if (!work || a.used > work_bytes) return asr__fail(err, ASR_ERR_WORKSPACE, "train step: workspace too small");
+  r = asr__model_forward(m, &P, feats, lengths, N, T, err);
+  if (r != ASR_OK) return r;
+  /* loss: CTC on the logits (log-softmax inside), one value per utterance */
+  nl = (size_t)N * P.Tout * V;
+  memset(P.dlogits, 0, sizeof(asr_real) * nl);
+  rc = asr_ctc_loss(P.losses, P.dlogits, P.logits, targets, P.len[m->n_blocks], target_lengths, N, P.Tout, V, S,
+                    0, ASR_REDUCTION_NONE, 1, P.ctc_work, P.ctc_work_bytes, err);
+  if (rc < 0) return rc;
+  for (n = 0; n < N; n++) sum += P.losses[n];
+  *loss = sum / N;
+  for (k = 0; k < nl; k++) P.dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
+  /* backward: output layer, transpose, blocks in reverse */
+  memset(P.dh, 0, sizeof(asr_real) * (size_t)N * P.Tout * C);
+  r = asr_linear_backward(P.dh, asr_params_grad_ptr(&m->params, m->out_w), asr_params_grad_ptr(&m->params, m->out_b),
+                          P.dlogits, P.h, asr_params_ptr(&m->params, m->out_w), N * P.Tout, C, V);
+  if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
+  asr__transpose12(P.dy0, P.dh, N, P.Tout, C);
+  for (b = m->n_blocks - 1; b >= 0; b--) {
+    asr_contextnet_block_params p;
+    asr_contextnet_block_grads g;
+    asr_real *dx = b > 0 ? P.dy1 : NULL, *t;
+    const asr_real *x = b > 0 ? P.y[b - 1] : P.xt;
+    asr__cn_params(m, b, &p, &g);
+    if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P.bcfg[b].T);
+    r = asr_contextnet_block_backward(dx, &g, P.dy0, P.saved[b], P.saved_bytes[b], x, &p, P.len[b], &P.bcfg[b],
+                                      P.bwork, P.bwork_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
+    t = P.dy0;
+    P.dy0 = P.dy1;
+    P.dy1 = t;
+  }
+  return rc;
+}
+
+ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
+                                     const asr_real *feats, const int *lengths, int N, int T,
+                                     void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr__bump a;
+  asr_result r;
+  int n;
+  size_t f, V = (size_t)m->cfg.vocab;
+  a.base = (unsigned char *)work;
+  a.cap = work_bytes;
+  a.used = 0;
+  asr__model_layout(m, &P, &a, N, T, 0, 0);
+  if (!work || a.used > work_bytes) return asr__fail(err, ASR_ERR_WORKSPACE, "inference: workspace too small");
+  r = asr__model_forward(m, &P, feats, lengths, N, T, err);
+  if (r != ASR_OK) return r;
+  for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
+  for (n = 0; n < N; n++) out_lengths[n] = P.len[m->n_blocks][n];
   return ASR_OK;
 }
 

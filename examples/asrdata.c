@@ -1,0 +1,287 @@
+/* examples/asrdata.c - data folders, audio, features and progress for train/transcribe. */
+#define _POSIX_C_SOURCE 200809L
+#include "asrdata.h"
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const DIGIT_WORDS[10] = {"zero", "one", "two",   "three", "four",
+                                            "five", "six", "seven", "eight", "nine"};
+
+static char *dupstr(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = (char *)malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+static int add_item(ad_list *l, const char *path, const char *text, int speaker, int take) {
+  ad_item *it;
+  if (l->count == l->cap) {
+    int ncap = l->cap ? 2 * l->cap : 256;
+    ad_item *ni = (ad_item *)realloc(l->items, sizeof *ni * (size_t)ncap);
+    if (!ni) return -1;
+    l->items = ni;
+    l->cap = ncap;
+  }
+  it = &l->items[l->count];
+  it->path = dupstr(path);
+  it->text = dupstr(text);
+  it->speaker = speaker;
+  it->take = take;
+  if (!it->path || !it->text) return -1;
+  l->count++;
+  return 0;
+}
+
+void ad_list_free(ad_list *l) {
+  int i;
+  for (i = 0; i < l->count; i++) {
+    free(l->items[i].path);
+    free(l->items[i].text);
+  }
+  free(l->items);
+  memset(l, 0, sizeof *l);
+}
+
+/* Normalizes text through the character set; 0, or 2 with a message naming where. */
+static int normalize(const char *text, char *out, size_t cap, const char *where) {
+  int ids[1024], n;
+  asr_error err;
+  n = asr_text_encode(text, ids, 1024, &err);
+  if (n < 0) {
+    fprintf(stderr, "%s: %s\n", where, err.msg);
+    return 2;
+  }
+  if (asr_text_decode(ids, n, out, cap) < 0) {
+    fprintf(stderr, "%s: transcript too long\n", where);
+    return 2;
+  }
+  return 0;
+}
+
+static int read_tsv(ad_list *l, const char *dir, const char *tsv) {
+  FILE *fp = fopen(tsv, "r");
+  char line[4096], path[4096 + 256], norm[1024];
+  int lineno = 0;
+  if (!fp) {
+    fprintf(stderr, "%s: cannot open: %s\n", tsv, strerror(errno));
+    return 2;
+  }
+  while (fgets(line, sizeof line, fp)) {
+    char *tab, *end, where[4200];
+    lineno++;
+    end = line + strlen(line);
+    while (end > line && (end[-1] == '\n' || end[-1] == '\r')) *--end = 0;
+    if (!line[0] || line[0] == '#') continue;
+    snprintf(where, sizeof where, "%s:%d", tsv, lineno);
+    tab = strchr(line, '\t');
+    if (!tab) {
+      fclose(fp);
+      fprintf(stderr, "%s: expected path<TAB>text\n", where);
+      return 2;
+    }
+    *tab = 0;
+    if (normalize(tab + 1, norm, sizeof norm, where)) {
+      fclose(fp);
+      return 2;
+    }
+    if (!norm[0]) {
+      fclose(fp);
+      fprintf(stderr, "%s: empty transcript\n", where);
+      return 2;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, line);
+    if (add_item(l, path, norm, 0, -1)) {
+      fclose(fp);
+      fprintf(stderr, "out of memory\n");
+      return 2;
+    }
+  }
+  fclose(fp);
+  if (l->count == 0) {
+    fprintf(stderr, "%s: no utterances\n", tsv);
+    return 2;
+  }
+  return 0;
+}
+
+static int cmp_items(const void *a, const void *b) {
+  return strcmp(((const ad_item *)a)->path, ((const ad_item *)b)->path);
+}
+
+/* {digit}_{speaker}_{take}.wav */
+static int read_fsdd(ad_list *l, const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  if (!d) {
+    fprintf(stderr, "%s: cannot open the data folder: %s\n", dir, strerror(errno));
+    return 2;
+  }
+  while ((e = readdir(d)) != NULL) {
+    const char *name = e->d_name;
+    char speaker[32], path[4096 + 256];
+    int digit, take, s, len, consumed = 0;
+    len = (int)strlen(name);
+    if (len < 9 || strcmp(name + len - 4, ".wav") != 0) continue;
+    if (name[0] < '0' || name[0] > '9' || name[1] != '_') continue;
+    digit = name[0] - '0';
+    {
+      const char *us = strchr(name + 2, '_');
+      if (!us || us - (name + 2) >= (int)sizeof speaker || us == name + 2) continue;
+      memcpy(speaker, name + 2, (size_t)(us - (name + 2)));
+      speaker[us - (name + 2)] = 0;
+      if (sscanf(us + 1, "%d.wav%n", &take, &consumed) != 1 || us + 1 + consumed != name + len) continue;
+    }
+    for (s = 0; s < l->n_speakers; s++)
+      if (!strcmp(l->speakers[s], speaker)) break;
+    if (s == l->n_speakers) {
+      if (s == 64) continue;
+      snprintf(l->speakers[s], sizeof l->speakers[s], "%s", speaker);
+      l->n_speakers++;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (add_item(l, path, DIGIT_WORDS[digit], s, take)) {
+      closedir(d);
+      fprintf(stderr, "out of memory\n");
+      return 2;
+    }
+  }
+  closedir(d);
+  if (l->count == 0) {
+    fprintf(stderr, "%s: no transcripts.tsv and no {digit}_{speaker}_{index}.wav recordings\n", dir);
+    return 2;
+  }
+  /* directory order is arbitrary: sort, so that a seed means the same thing everywhere */
+  qsort(l->items, (size_t)l->count, sizeof l->items[0], cmp_items);
+  return 0;
+}
+
+int ad_list_read(ad_list *l, const char *dir) {
+  char tsv[4096 + 32];
+  memset(l, 0, sizeof *l);
+  snprintf(tsv, sizeof tsv, "%s/transcripts.tsv", dir);
+  if (access(tsv, F_OK) == 0) return read_tsv(l, dir, tsv);
+  return read_fsdd(l, dir);
+}
+
+int ad_audio_read(const char *path, asr_audio *audio) {
+  asr_error err;
+  if (asr_audio_read(path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, audio, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 2;
+  }
+  return 0;
+}
+
+int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate, const char *what,
+                asr_real **feats, int *T) {
+  size_t wb = asr_model_features_workspace_size(m, n, sample_rate);
+  void *work;
+  asr_error err;
+  int frames = asr_model_num_frames(m, n, sample_rate);
+  *feats = NULL;
+  *T = 0;
+  if (frames < 1) {
+    fprintf(stderr, "%s: audio too short (%d samples at %d Hz: less than one 25 ms frame)\n", what, n, sample_rate);
+    return 2;
+  }
+  work = malloc(wb ? wb : 1);
+  *feats = (asr_real *)malloc(sizeof(asr_real) * (size_t)frames * m->cfg.n_mels);
+  if (!work || !*feats) {
+    free(work);
+    free(*feats);
+    *feats = NULL;
+    fprintf(stderr, "%s: out of memory\n", what);
+    return 2;
+  }
+  if (asr_model_features(m, *feats, wave, n, sample_rate, work, wb, &err) != ASR_OK) {
+    free(work);
+    free(*feats);
+    *feats = NULL;
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+    return 2;
+  }
+  free(work);
+  *T = frames;
+  return 0;
+}
+
+void ad_utt_free(ad_utt *u) {
+  free(u->feats);
+  free(u->tokens);
+  free(u->text);
+  memset(u, 0, sizeof *u);
+}
+
+int ad_is_tty(void) { return isatty(STDOUT_FILENO); }
+
+double ad_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- SVG line chart */
+static void svg_polyline(FILE *fp, const double *x, const double *y, int n, double x0, double x1,
+                         double y0, double y1, const char *colour) {
+  int i;
+  fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", colour);
+  for (i = 0; i < n; i++) {
+    double px = 60 + 560 * (x[i] - x0) / (x1 - x0), py = 330 - 290 * (y[i] - y0) / (y1 - y0);
+    fprintf(fp, "%.1f,%.1f ", px, py);
+  }
+  fprintf(fp, "\"/>\n");
+}
+
+int ad_svg_curve(const char *path, const char *title, const char *ylabel, const double *x,
+                 const double *y, int n, const double *x2, const double *y2, int n2,
+                 const char *label1, const char *label2) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *fp;
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  int i, k;
+  asr_error err;
+  for (i = 0; i < n; i++) {
+    x0 = fmin(x0, x[i]), x1 = fmax(x1, x[i]);
+    y0 = fmin(y0, y[i]), y1 = fmax(y1, y[i]);
+  }
+  for (i = 0; i < n2; i++) {
+    x0 = fmin(x0, x2[i]), x1 = fmax(x1, x2[i]);
+    y0 = fmin(y0, y2[i]), y1 = fmax(y1, y2[i]);
+  }
+  if (n + n2 == 0) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  if (x1 <= x0) x1 = x0 + 1;
+  if (y0 > 0) y0 = 0;
+  if (y1 <= y0) y1 = y0 + 1;
+  fp = open_memstream(&buf, &len);
+  if (!fp) return 2;
+  fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"380\" "
+              "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"640\" height=\"380\" fill=\"white\"/>\n");
+  fprintf(fp, "<text x=\"320\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n", title);
+  fprintf(fp, "<rect x=\"60\" y=\"40\" width=\"560\" height=\"290\" fill=\"none\" stroke=\"#888\"/>\n");
+  for (k = 0; k <= 4; k++) {
+    double v = y0 + (y1 - y0) * k / 4, py = 330 - 290.0 * k / 4;
+    double u = x0 + (x1 - x0) * k / 4, px = 60 + 560.0 * k / 4;
+    fprintf(fp, "<line x1=\"60\" x2=\"620\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", py, py);
+    fprintf(fp, "<text x=\"54\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", py + 4, v);
+    fprintf(fp, "<text x=\"%.1f\" y=\"348\" text-anchor=\"middle\">%.0f</text>\n", px, u);
+  }
+  fprintf(fp, "<text x=\"340\" y=\"372\" text-anchor=\"middle\">step</text>\n");
+  fprintf(fp, "<text x=\"16\" y=\"185\" text-anchor=\"middle\" transform=\"rotate(-90 16 185)\">%s</text>\n", ylabel);
+  if (n) svg_polyline(fp, x, y, n, x0, x1, y0, y1, "#1f77b4");
+  if (n2) svg_polyline(fp, x2, y2, n2, x0, x1, y0, y1, "#d62728");
+  if (label1) fprintf(fp, "<text x=\"600\" y=\"60\" text-anchor=\"end\" fill=\"#1f77b4\">%s</text>\n", label1);
+  if (label2 && n2) fprintf(fp, "<text x=\"600\" y=\"76\" text-anchor=\"end\" fill=\"#d62728\">%s</text>\n", label2);
+  fprintf(fp, "</svg>\n");
+  fclose(fp);
+  k = asr_write_file_atomic(path, buf, len, &err) == ASR_OK ? 0 : 2;
+  if (k) fprintf(stderr, "%s\n", err.msg);
+  free(buf);
+  return k;
+}

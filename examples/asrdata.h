@@ -1,0 +1,55 @@
+/* examples/asrdata.h - what build/train and build/transcribe share: reading a data folder
+ * (transcripts.tsv, or recordings named as in the Free Spoken Digit Dataset), decoding
+ * audio, turning it into the model's features, and printing progress. */
+#ifndef ASRDATA_H
+#define ASRDATA_H
+#include "../asr.h"
+
+/* One recording and its transcript. */
+typedef struct ad_item {
+  char *path;           /* full path */
+  char *text;           /* normalized transcript ("" for none) */
+  int speaker;          /* index into the speakers of the folder (FSDD), else 0 */
+  int take;             /* FSDD take index, else -1 */
+} ad_item;
+
+typedef struct ad_list {
+  int count, cap;
+  ad_item *items;
+  int n_speakers;
+  char speakers[64][32];
+} ad_list;
+
+/* Reads DIR/transcripts.tsv (path<TAB>text per line, paths relative to DIR, '#' starts a
+ * comment line), or, without it, every DIR/{digit}_{speaker}_{take}.wav (transcript: the
+ * English word of the digit). Texts are normalized and checked against the character
+ * set. Returns 0, or 2 after printing one line naming the problem. */
+int ad_list_read(ad_list *list, const char *dir);
+void ad_list_free(ad_list *list);
+
+/* One utterance ready for the model: features (T, n_mels) and token ids. */
+typedef struct ad_utt {
+  asr_real *feats;
+  int T;
+  int *tokens;
+  int S;
+  char *text;
+} ad_utt;
+
+/* Decodes a WAV or Ogg file into *audio (Kaldi's 16-bit scale, channels mixed). 0 or 2. */
+int ad_audio_read(const char *path, asr_audio *audio);
+/* Features of a waveform for the model; 0 or 2 (message printed, naming `what`). */
+int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate, const char *what,
+                asr_real **feats, int *T);
+void ad_utt_free(ad_utt *u);
+
+/* A progress line: on a terminal one line redrawn in place, otherwise a plain line every
+ * `every` calls. */
+int ad_is_tty(void);
+double ad_now(void);
+
+/* Writes a line chart of the points (x_i, y_i) as an SVG file (atomically). */
+int ad_svg_curve(const char *path, const char *title, const char *ylabel, const double *x,
+                 const double *y, int n, const double *x2, const double *y2, int n2,
+                 const char *label1, const char *label2);
+#endif

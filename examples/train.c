@@ -1,0 +1,523 @@
+/* examples/train.c - train a tiny speech recognizer with asr.h.
+ *
+ *   build/train --recipe ctc-contextnet --data data/toy/train --out build/model.npz
+ *
+ * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
+ * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
+ * for testing). --splice MIN-MAX joins MIN..MAX recordings of one speaker into one
+ * connected-digit utterance. Audio at any sample rate is resampled to the model's.
+ *
+ * The loop: utterances sorted by length and cut into batches of at most --batch-frames
+ * padded frames; each epoch visits the batches in a new random order; SpecAugment on
+ * every batch; Adam with linear warm-up and decay; gradient norm clipped at 5. Every
+ * --eval-every steps the dev set is decoded (greedy) and its character error rate
+ * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
+ * curve beside it (MODEL.svg). Exit status 0, or 2 with one line naming the problem. */
+#define _POSIX_C_SOURCE 200809L
+#include "asrdata.h"
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_sigint(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+typedef struct opts {
+  const char *recipe, *data, *out, *dev;
+  long steps;
+  unsigned long seed;
+  int splice_min, splice_max;
+  int batch_frames, eval_every, warmup, quiet;
+  double lr, time_limit;
+} opts;
+
+static int usage(void) {
+  fprintf(stderr,
+          "usage: train --recipe ctc-contextnet --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
+          "             [--splice MIN-MAX] [--dev DIR] [--batch-frames F] [--lr X] [--warmup N]\n"
+          "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
+  return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *v, const char *name) {
+  char *end;
+  long x = strtol(s, &end, 10);
+  if (end == s || *end || x < lo || x > hi) {
+    fprintf(stderr, "train: --%s: '%s' is not an integer in [%ld, %ld]\n", name, s, lo, hi);
+    return 2;
+  }
+  *v = x;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, opts *o) {
+  int i;
+  long v;
+  memset(o, 0, sizeof *o);
+  o->steps = 2000;
+  o->seed = 1;
+  o->batch_frames = 4000;
+  o->eval_every = 250;
+  o->warmup = -1;
+  o->lr = 3e-3;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--quiet")) {
+      o->quiet = 1;
+      continue;
+    }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage();
+      exit(0);
+    }
+    if (!val || strncmp(a, "--", 2) != 0) {
+      fprintf(stderr, "train: %s\n", val ? "unexpected argument" : "option without a value");
+      return usage();
+    }
+    i++;
+    if (!strcmp(a, "--recipe")) o->recipe = val;
+    else if (!strcmp(a, "--data")) o->data = val;
+    else if (!strcmp(a, "--out")) o->out = val;
+    else if (!strcmp(a, "--dev")) o->dev = val;
+    else if (!strcmp(a, "--steps")) { if (parse_long(val, 1, 100000000, &v, "steps")) return 2; o->steps = v; }
+    else if (!strcmp(a, "--seed")) { if (parse_long(val, 0, 2147483647, &v, "seed")) return 2; o->seed = (unsigned long)v; }
+    else if (!strcmp(a, "--batch-frames")) { if (parse_long(val, 100, 10000000, &v, "batch-frames")) return 2; o->batch_frames = (int)v; }
+    else if (!strcmp(a, "--eval-every")) { if (parse_long(val, 0, 100000000, &v, "eval-every")) return 2; o->eval_every = (int)v; }
+    else if (!strcmp(a, "--warmup")) { if (parse_long(val, 0, 100000000, &v, "warmup")) return 2; o->warmup = (int)v; }
+    else if (!strcmp(a, "--lr") || !strcmp(a, "--time-limit")) {
+      char *end;
+      double d = strtod(val, &end);
+      if (end == val || *end || !(d > 0) || d > 1e9) {
+        fprintf(stderr, "train: %s: '%s' is not a positive number\n", a, val);
+        return 2;
+      }
+      if (!strcmp(a, "--lr")) o->lr = d;
+      else o->time_limit = d;
+    } else if (!strcmp(a, "--splice")) {
+      int n = 0;
+      if (sscanf(val, "%d-%d%n", &o->splice_min, &o->splice_max, &n) != 2 || val[n] || o->splice_min < 1 ||
+          o->splice_max < o->splice_min || o->splice_max > 20) {
+        fprintf(stderr, "train: --splice: '%s' is not MIN-MAX with 1 <= MIN <= MAX <= 20\n", val);
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "train: unknown option %s\n", a);
+      return usage();
+    }
+  }
+  if (!o->recipe || !o->data || !o->out) {
+    fprintf(stderr, "train: --recipe, --data and --out are required\n");
+    return usage();
+  }
+  if (o->warmup < 0) o->warmup = (int)(o->steps / 10 < 500 ? o->steps / 10 : 500);
+  return 0;
+}
+
+/* ---- data sets */
+typedef struct uset {
+  int count;
+  ad_utt *u;
+} uset;
+
+static void uset_free(uset *s) {
+  int i;
+  for (i = 0; i < s->count; i++) ad_utt_free(&s->u[i]);
+  free(s->u);
+  memset(s, 0, sizeof *s);
+}
+
+static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, int rate, const char *text,
+                    const char *what) {
+  asr_error err;
+  int ids[1024];
+  memset(u, 0, sizeof *u);
+  if (ad_features(m, wave, n, rate, what, &u->feats, &u->T)) return 2;
+  u->S = asr_text_encode(text, ids, 1024, &err);
+  if (u->S < 0) {
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+    return 2;
+  }
+  u->tokens = (int *)malloc(sizeof(int) * (size_t)(u->S ? u->S : 1));
+  u->text = (char *)malloc(strlen(text) + 1);
+  if (!u->tokens || !u->text) return 2;
+  memcpy(u->tokens, ids, sizeof(int) * (size_t)u->S);
+  strcpy(u->text, text);
+  return 0;
+}
+
+/* Every item whose take passes keep() as it is. */
+static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), uset *s) {
+  int i;
+  s->u = (ad_utt *)calloc((size_t)l->count, sizeof *s->u);
+  if (!s->u) return 2;
+  for (i = 0; i < l->count; i++) {
+    asr_audio a;
+    int r;
+    if (keep && !keep(&l->items[i])) continue;
+    if (ad_audio_read(l->items[i].path, &a)) return 2;
+    r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
+    asr_audio_free(&a, NULL);
+    if (r) return 2;
+    s->count++;
+  }
+  return 0;
+}
+
+/* As many utterances as there are kept recordings, each MIN..MAX recordings of one
+ * speaker joined with 0.1-0.3 s of silence between them. */
+static int load_spliced(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), int lo, int hi,
+                        asr_rng *rng, uset *s) {
+  int *pick = (int *)malloc(sizeof(int) * (size_t)l->count), n_keep = 0, i, k;
+  asr_audio *cache = (asr_audio *)calloc((size_t)l->count, sizeof *cache);
+  if (!pick || !cache) return 2;
+  for (i = 0; i < l->count; i++)
+    if (!keep || keep(&l->items[i])) pick[n_keep++] = i;
+  s->u = (ad_utt *)calloc((size_t)(n_keep ? n_keep : 1), sizeof *s->u);
+  if (!s->u) return 2;
+  for (i = 0; i < n_keep; i++) {
+    const ad_item *first = &l->items[pick[asr_rng_int(rng, n_keep)]];
+    int count = lo + asr_rng_int(rng, hi - lo + 1), rate = 0, total = 0, pos = 0;
+    int chosen[20];
+    char text[1024] = "", what[64];
+    asr_real *wave;
+    for (k = 0; k < count; k++) {
+      int j, tries = 0;
+      do {                                   /* a recording of the same speaker */
+        j = pick[asr_rng_int(rng, n_keep)];
+      } while (l->items[j].speaker != first->speaker && ++tries < 10000);
+      if (!cache[j].samples && ad_audio_read(l->items[j].path, &cache[j])) return 2;
+      if (rate && cache[j].sample_rate != rate) {
+        fprintf(stderr, "%s: sample rate %d differs from the speaker's other recordings (%d)\n", l->items[j].path,
+                cache[j].sample_rate, rate);
+        return 2;
+      }
+      rate = cache[j].sample_rate;
+      chosen[k] = j;
+      total += cache[j].n + rate * 3 / 10;
+      snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", l->items[j].text);
+    }
+    wave = (asr_real *)calloc((size_t)total, sizeof *wave);
+    if (!wave) return 2;
+    for (k = 0; k < count; k++) {
+      const asr_audio *a = &cache[chosen[k]];
+      if (k) pos += rate / 10 + asr_rng_int(rng, rate / 5 + 1);      /* 0.1-0.3 s of silence */
+      memcpy(wave + pos, a->samples, sizeof *wave * (size_t)a->n);
+      pos += a->n;
+    }
+    snprintf(what, sizeof what, "spliced utterance %d", i);
+    k = make_utt(m, &s->u[s->count], wave, pos, rate, text, what);
+    free(wave);
+    if (k) return 2;
+    s->count++;
+  }
+  for (i = 0; i < l->count; i++) asr_audio_free(&cache[i], NULL);
+  free(cache);
+  free(pick);
+  return 0;
+}
+
+static int fsdd_train(const ad_item *it) { return it->take >= 10; }
+static int fsdd_dev(const ad_item *it) { return it->take >= 5 && it->take <= 9; }
+
+/* ---- batches: utterances sorted by length, cut at batch_frames padded frames */
+typedef struct batch {
+  int first, count, T, S;
+} batch;
+
+static const uset *g_sort_set;
+static int cmp_len(const void *a, const void *b) {
+  const ad_utt *x = &g_sort_set->u[*(const int *)a], *y = &g_sort_set->u[*(const int *)b];
+  return x->T != y->T ? x->T - y->T : (int)(x - y);
+}
+
+static int make_batches(const uset *s, int batch_frames, int *order, batch **out) {
+  int i, n = 0;
+  batch *b = (batch *)malloc(sizeof *b * (size_t)(s->count ? s->count : 1));
+  if (!b) return -1;
+  for (i = 0; i < s->count; i++) order[i] = i;
+  g_sort_set = s;
+  qsort(order, (size_t)s->count, sizeof *order, cmp_len);
+  for (i = 0; i < s->count;) {
+    batch *c = &b[n++];
+    c->first = i;
+    c->count = 0;
+    c->T = c->S = 0;
+    while (i < s->count) {
+      const ad_utt *u = &s->u[order[i]];
+      int T = u->T > c->T ? u->T : c->T;
+      if (c->count && (long)T * (c->count + 1) > batch_frames) break;
+      c->T = T;
+      if (u->S > c->S) c->S = u->S;
+      c->count++;
+      i++;
+    }
+  }
+  *out = b;
+  return n;
+}
+
+/* ---- evaluation: greedy CTC decoding of a set, character error rate */
+static double evaluate(asr_model *m, const uset *s, void **work, size_t *work_bytes) {
+  long errors = 0, ref_len = 0;
+  int i;
+  for (i = 0; i < s->count; i++) {
+    const ad_utt *u = &s->u[i];
+    int Tout = asr_model_out_frames(m, u->T), len, ntok, *tok, *cer_work;
+    size_t need = asr_model_infer_workspace_size(m, 1, u->T);
+    asr_real *lp;
+    char hyp[1024];
+    asr_error err;
+    if (need > *work_bytes) {
+      free(*work);
+      *work = malloc(need);
+      *work_bytes = *work ? need : 0;
+      if (!*work) return -1;
+    }
+    lp = (asr_real *)malloc(sizeof *lp * (size_t)Tout * m->cfg.vocab);
+    tok = (int *)malloc(sizeof *tok * (size_t)(Tout + 1));
+    cer_work = (int *)malloc(sizeof *cer_work * 3 * (strlen(u->text) + (size_t)Tout + 2));
+    if (!lp || !tok || !cer_work || asr_model_logprobs(m, lp, &len, u->feats, &u->T, 1, u->T, *work, *work_bytes, &err) != ASR_OK ||
+        asr_ctc_greedy_decode(tok, &ntok, NULL, NULL, lp, len, m->cfg.vocab, 0) != ASR_OK ||
+        asr_text_decode(tok, ntok, hyp, sizeof hyp) < 0) {
+      free(lp), free(tok), free(cer_work);
+      return -1;
+    }
+    asr_cer_counts(u->text, hyp, cer_work, &errors, &ref_len);
+    free(lp), free(tok), free(cer_work);
+  }
+  return ref_len ? (double)errors / ref_len : 0;
+}
+
+static void replace_ext(char *dst, size_t cap, const char *path, const char *ext) {
+  size_t n = strlen(path);
+  if (n > 4 && !strcmp(path + n - 4, ".npz")) n -= 4;
+  snprintf(dst, cap, "%.*s%s", (int)n, path, ext);
+}
+
+int main(int argc, char **argv) {
+  opts o;
+  ad_list list, devlist;
+  uset train, dev;
+  asr_model m;
+  asr_model_config cfg;
+  asr_rng rng;
+  asr_error err;
+  batch *batches = NULL;
+  int nb, *order, *perm, i, tty, ok_dev = 0;
+  long step;
+  size_t wbytes = 0, ebytes = 0, swbytes;
+  void *work = NULL, *ework = NULL, *swork;
+  asr_real *adam_m, *adam_v, *feats = NULL;
+  int *lengths = NULL, *targets = NULL, *tlens = NULL;
+  double *curve_x, *curve_y, *dev_x, *dev_y, t0, loss_avg = 0;
+  int n_dev = 0, maxT = 0, maxS = 0, maxN = 0;
+  asr_specaug_opts sa = asr_specaug_opts_default();
+  asr_adam_opts adam;
+  char path[4096];
+
+  if (parse_args(argc, argv, &o)) return 2;
+  if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
+    fprintf(stderr, "train: unknown recipe '%s' (known: ctc-contextnet)\n", o.recipe);
+    return 2;
+  }
+  asr_rng_seed(&rng, o.seed, 1);
+  if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "train: %s\n", err.msg);
+    return 2;
+  }
+  tty = ad_is_tty() && !o.quiet;
+
+  /* ---- data */
+  if (ad_list_read(&list, o.data)) return 2;
+  memset(&train, 0, sizeof train);
+  memset(&dev, 0, sizeof dev);
+  memset(&devlist, 0, sizeof devlist);
+  t0 = ad_now();
+  {
+    int fsdd = list.items[0].take >= 0;
+    int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
+    if (o.splice_min ? load_spliced(&m, &list, keep_train, o.splice_min, o.splice_max, &rng, &train)
+                     : load_plain(&m, &list, keep_train, &train))
+      return 2;
+    if (o.dev) {
+      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+    } else if (fsdd) {
+      if (o.splice_min ? load_spliced(&m, &list, fsdd_dev, o.splice_min, o.splice_max, &rng, &dev)
+                       : load_plain(&m, &list, fsdd_dev, &dev))
+        return 2;
+    } else {
+      /* data/toy/train -> data/toy/dev, when it is there */
+      size_t n = strlen(o.data);
+      while (n > 1 && o.data[n - 1] == '/') n--;
+      if (n >= 5 && !strncmp(o.data + n - 5, "train", 5)) {
+        char sib[4096], tsv[4200];
+        snprintf(sib, sizeof sib, "%.*sdev", (int)(n - 5), o.data);
+        snprintf(tsv, sizeof tsv, "%s/transcripts.tsv", sib);
+        FILE *probe = fopen(tsv, "r");
+        if (probe) {
+          fclose(probe);
+          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+        }
+      }
+    }
+  }
+  if (train.count == 0) {
+    fprintf(stderr, "train: %s: no training utterances\n", o.data);
+    return 2;
+  }
+  {
+    long frames = 0;
+    for (i = 0; i < train.count; i++) frames += train.u[i].T;
+    printf("recipe %s: %lu parameters; %d training utterances (%.1f min), %d dev; features in %.1f s\n",
+           o.recipe, (unsigned long)m.params.total, train.count, frames / 6000.0, dev.count, ad_now() - t0);
+  }
+  for (i = 0; i < train.count; i++) {
+    /* an utterance whose text cannot fit its output frames can never be learned */
+    if (asr_ctc_min_frames(train.u[i].tokens, train.u[i].S) > asr_model_out_frames(&m, train.u[i].T))
+      printf("note: utterance %d (\"%s\") is too short for its transcript at this frame rate\n", i, train.u[i].text);
+  }
+
+  /* ---- batches and buffers */
+  order = (int *)malloc(sizeof(int) * (size_t)train.count);
+  if (!order || (nb = make_batches(&train, o.batch_frames, order, &batches)) < 0) return 2;
+  perm = (int *)malloc(sizeof(int) * (size_t)nb);
+  for (i = 0; i < nb; i++) {
+    size_t need = asr_model_train_workspace_size(&m, batches[i].count, batches[i].T, batches[i].S);
+    if (need > wbytes) wbytes = need;
+    if (batches[i].T > maxT) maxT = batches[i].T;
+    if (batches[i].S > maxS) maxS = batches[i].S;
+    if (batches[i].count > maxN) maxN = batches[i].count;
+  }
+  sa.num_freq_masks = 2;
+  sa.freq_mask_param = m.cfg.n_mels / 8;
+  sa.num_time_masks = 2;
+  sa.time_mask_param = 20;
+  sa.time_mask_ratio = 0.2;
+  sa.time_warp = 0;
+  swbytes = asr_specaugment_workspace_size(maxT, m.cfg.n_mels, &sa);
+  work = malloc(wbytes);
+  swork = malloc(swbytes ? swbytes : 1);
+  adam_m = (asr_real *)calloc(m.params.total, sizeof(asr_real));
+  adam_v = (asr_real *)calloc(m.params.total, sizeof(asr_real));
+  feats = (asr_real *)malloc(sizeof(asr_real) * (size_t)maxN * maxT * m.cfg.n_mels);
+  lengths = (int *)malloc(sizeof(int) * (size_t)maxN);
+  targets = (int *)malloc(sizeof(int) * (size_t)maxN * (maxS ? maxS : 1));
+  tlens = (int *)malloc(sizeof(int) * (size_t)maxN);
+  curve_x = (double *)malloc(sizeof(double) * (size_t)o.steps);
+  curve_y = (double *)malloc(sizeof(double) * (size_t)o.steps);
+  dev_x = (double *)malloc(sizeof(double) * (size_t)(o.steps / (o.eval_every ? o.eval_every : 1) + 2));
+  dev_y = (double *)malloc(sizeof(double) * (size_t)(o.steps / (o.eval_every ? o.eval_every : 1) + 2));
+  if (!work || !swork || !adam_m || !adam_v || !feats || !lengths || !targets || !tlens || !curve_x || !curve_y ||
+      !dev_x || !dev_y || !perm) {
+    fprintf(stderr, "train: out of memory\n");
+    return 2;
+  }
+  asr_adam_opts_init(&adam, o.lr);
+  signal(SIGINT, on_sigint);
+  printf("%d batches of at most %d padded frames; %ld steps, Adam lr %g, warm-up %d, seed %lu\n", nb,
+         o.batch_frames, o.steps, o.lr, o.warmup, o.seed);
+
+  /* ---- the loop */
+  t0 = ad_now();
+  for (step = 1; step <= o.steps && !g_stop; step++) {
+    long pos = (step - 1) % nb;
+    const batch *bt;
+    int n, N, T, S;
+    double loss, gnorm, lr;
+    asr_real *gp = m.params.grad;
+    size_t gsize = m.params.total;
+    asr_result r;
+    if (pos == 0)                                /* a new epoch: a new order */
+      for (i = 0; i < nb; i++) {
+        int j = asr_rng_int(&rng, i + 1);
+        perm[i] = perm[j];
+        perm[j] = i;
+      }
+    bt = &batches[perm[pos]];
+    N = bt->count, T = bt->T, S = bt->S;
+    memset(feats, 0, sizeof(asr_real) * (size_t)N * T * m.cfg.n_mels);
+    memset(targets, 0, sizeof(int) * (size_t)N * (S ? S : 1));
+    for (n = 0; n < N; n++) {
+      const ad_utt *u = &train.u[order[bt->first + n]];
+      asr_real *f = feats + (size_t)n * T * m.cfg.n_mels;
+      memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * m.cfg.n_mels);
+      asr_specaugment(f, u->T, m.cfg.n_mels, &sa, &rng, swork, swbytes);
+      lengths[n] = u->T;
+      memcpy(targets + (size_t)n * S, u->tokens, sizeof(int) * (size_t)u->S);
+      tlens[n] = u->S;
+    }
+    asr_params_zero_grad(&m.params);
+    r = asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, N, T, S, work, wbytes, &err);
+    if (r < 0) {
+      fprintf(stderr, "train: step %ld: %s\n", step, err.msg);
+      return 2;
+    }
+    if (asr_clip_grad_norm(&gp, &gsize, 1, 5.0, 2.0, &gnorm) != ASR_OK) {
+      fprintf(stderr, "train: step %ld: the gradient is not finite (loss %g)\n", step, loss);
+      return 2;
+    }
+    lr = asr_lr_linear_warmup(step, o.lr, o.warmup, o.steps);
+    adam.lr = lr;
+    asr_adam_step(m.params.data, adam_m, adam_v, NULL, m.params.grad, m.params.total, &adam, step);
+    loss_avg = step == 1 ? loss : 0.95 * loss_avg + 0.05 * loss;
+    curve_x[step - 1] = (double)step;
+    curve_y[step - 1] = loss;
+    {
+      double el = ad_now() - t0, eta = el / step * (o.steps - step);
+      if (tty) {
+        int w = 30, fill = (int)(w * step / o.steps), k;
+        printf("\rstep %ld/%ld [", step, o.steps);
+        for (k = 0; k < w; k++) putchar(k < fill ? '=' : (k == fill ? '>' : ' '));
+        printf("] loss %.3f  %.1f utt/s  ETA %d:%02d ", loss_avg, (double)step * N / el, (int)eta / 60,
+               (int)eta % 60);
+        fflush(stdout);
+      } else if (!o.quiet && (step % 50 == 0 || step == 1)) {
+        printf("step %ld/%ld loss %.3f lr %.2e grad-norm %.2f %.1f s\n", step, o.steps, loss_avg, lr, gnorm, el);
+        fflush(stdout);
+      }
+      if (o.time_limit > 0 && el > o.time_limit) {
+        printf("%stime limit of %.0f s reached at step %ld\n", tty ? "\n" : "", o.time_limit, step);
+        step++;
+        break;
+      }
+    }
+    if (o.eval_every && step % o.eval_every == 0 && dev.count) {
+      double cer = evaluate(&m, &dev, &ework, &ebytes);
+      dev_x[n_dev] = (double)step;
+      dev_y[n_dev++] = cer * 100;
+      printf("%sstep %ld: dev CER %.2f%% (%d utterances)\n", tty ? "\n" : "", step, cer * 100, dev.count);
+    }
+  }
+  step--;
+  if (g_stop) printf("%sinterrupted at step %ld: saving the model\n", tty ? "\n" : "", step);
+  else if (tty) printf("\n");
+  if (dev.count && (n_dev == 0 || dev_x[n_dev - 1] != (double)step)) {
+    double cer = evaluate(&m, &dev, &ework, &ebytes);
+    dev_x[n_dev] = (double)step;
+    dev_y[n_dev++] = cer * 100;
+    ok_dev = 1;
+    printf("final dev CER %.2f%% (%d utterances)\n", cer * 100, dev.count);
+  }
+  (void)ok_dev;
+  if (asr_model_save(&m, o.out, &err) != ASR_OK) {
+    fprintf(stderr, "train: %s\n", err.msg);
+    return 2;
+  }
+  replace_ext(path, sizeof path, o.out, ".svg");
+  ad_svg_curve(path, "training loss (CTC, per utterance) and dev CER (%)", "loss / CER %", curve_x, curve_y,
+               (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
+  printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
+  free(work), free(ework), free(swork), free(adam_m), free(adam_v), free(feats), free(lengths);
+  free(targets), free(tlens), free(curve_x), free(curve_y), free(dev_x), free(dev_y), free(perm), free(order);
+  free(batches);
+  uset_free(&train);
+  uset_free(&dev);
+  ad_list_free(&list);
+  ad_list_free(&devlist);
+  asr_model_free(&m);
+  return 0;
+}

@@ -1,0 +1,132 @@
+/* examples/transcribe.c - transcribe audio files with a model trained by build/train.
+ *
+ *   build/transcribe --model MODEL.npz [--beam N] [--align] FILE...
+ *
+ * Prints one line per file, in the order given: FILE<TAB>TEXT, TEXT in lower-case words
+ * separated by single spaces. Greedy (best path) decoding by default; --beam N uses the
+ * CTC prefix beam search with N prefixes. --align adds a third column with each word's
+ * start and end time in seconds (word@start-end), from the best path's frames.
+ * A file that cannot be read is reported on stderr and the exit status is 2 (the other
+ * files are still transcribed). */
+#define _POSIX_C_SOURCE 200809L
+#include "asrdata.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void) {
+  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] FILE...\n");
+  return 2;
+}
+
+/* Word timings from the frame path: a word spans its first character's first frame to
+ * its last character's last frame. */
+static void print_alignment(const int *path, int T, double frame_seconds) {
+  int *tok = (int *)malloc(sizeof(int) * (size_t)(T + 1)), *st = (int *)malloc(sizeof(int) * (size_t)(T + 1));
+  int *en = (int *)malloc(sizeof(int) * (size_t)(T + 1)), n, i, ws = -1;
+  char word[256];
+  int wl = 0;
+  if (!tok || !st || !en) {
+    free(tok), free(st), free(en);
+    return;
+  }
+  n = asr_ctc_token_spans(tok, st, en, path, T, 0);
+  printf("\t");
+  for (i = 0; i <= n; i++) {
+    int space = i == n || tok[i] == 1;
+    if (space) {
+      if (wl) {
+        word[wl] = 0;
+        printf("%s%s@%.2f-%.2f", ws >= 0 && i > wl ? " " : "", word, st[ws] * frame_seconds,
+               (en[i - 1] + 1) * frame_seconds);
+      }
+      wl = 0;
+      ws = -1;
+      continue;
+    }
+    if (ws < 0) ws = i;
+    if (wl < (int)sizeof word - 1) word[wl++] = ASR_CHARSET[tok[i]];
+  }
+  free(tok), free(st), free(en);
+}
+
+int main(int argc, char **argv) {
+  const char *model_path = NULL;
+  int beam = 1, align = 0, i, status = 0, first_file = -1;
+  asr_model m;
+  asr_error err;
+  for (i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+    else if (!strcmp(argv[i], "--beam") && i + 1 < argc) {
+      char *end;
+      long b = strtol(argv[++i], &end, 10);
+      if (*end || b < 1 || b > 1000) {
+        fprintf(stderr, "transcribe: --beam: '%s' is not an integer in [1, 1000]\n", argv[i]);
+        return 2;
+      }
+      beam = (int)b;
+    } else if (!strcmp(argv[i], "--align")) align = 1;
+    else if (!strcmp(argv[i], "--help")) {
+      usage();
+      return 0;
+    } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+      fprintf(stderr, "transcribe: unknown option %s\n", argv[i]);
+      return usage();
+    } else {
+      first_file = i;
+      break;
+    }
+  }
+  if (!model_path || first_file < 0) return usage();
+  if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "transcribe: %s\n", err.msg);
+    return 2;
+  }
+  for (i = first_file; i < argc; i++) {
+    asr_audio a;
+    asr_real *feats = NULL, *lp = NULL;
+    int T, Tout, len, ntok = 0, *tok = NULL, *path = NULL, nh;
+    size_t wb;
+    void *work = NULL;
+    char text[4096];
+    if (ad_audio_read(argv[i], &a)) {
+      status = 2;
+      continue;
+    }
+    if (ad_features(&m, a.samples, a.n, a.sample_rate, argv[i], &feats, &T)) {
+      asr_audio_free(&a, NULL);
+      status = 2;
+      continue;
+    }
+    asr_audio_free(&a, NULL);
+    Tout = asr_model_out_frames(&m, T);
+    wb = asr_model_infer_workspace_size(&m, 1, T);
+    if (beam > 1) {
+      size_t bw = asr_ctc_beam_workspace_size(Tout, m.cfg.vocab, beam);
+      if (bw > wb) wb = bw;
+    }
+    work = malloc(wb);
+    lp = (asr_real *)malloc(sizeof *lp * (size_t)Tout * m.cfg.vocab);
+    tok = (int *)malloc(sizeof *tok * (size_t)(Tout + 1));
+    path = (int *)malloc(sizeof *path * (size_t)(Tout + 1));
+    if (!work || !lp || !tok || !path || asr_model_logprobs(&m, lp, &len, feats, &T, 1, T, work, wb, &err) != ASR_OK) {
+      fprintf(stderr, "%s: %s\n", argv[i], work && lp && tok && path ? err.msg : "out of memory");
+      status = 2;
+    } else {
+      asr_ctc_greedy_decode(tok, &ntok, NULL, path, lp, len, m.cfg.vocab, 0);
+      if (beam > 1) {
+        asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
+        if (asr_ctc_prefix_beam_search(tok, &ntok, NULL, &nh, lp, len, m.cfg.vocab, &bo, work, wb) != ASR_OK || nh < 1)
+          ntok = 0;
+      }
+      if (asr_text_decode(tok, ntok, text, sizeof text) < 0) text[0] = 0;
+      printf("%s\t%s", argv[i], text);
+      /* output frames are 10 ms fbank frames times the encoder's subsampling */
+      if (align) print_alignment(path, len, 0.010 * asr_model_subsampling(&m));
+      printf("\n");
+      fflush(stdout);
+    }
+    free(feats), free(lp), free(tok), free(path), free(work);
+  }
+  asr_model_free(&m);
+  return status;
+}
