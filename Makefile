@@ -44,6 +44,7 @@ EXAMPLES += $(B)/rnnt_lattice
 # quantizers
 
 # training
+EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
 .PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean
@@ -92,6 +93,10 @@ $(B)/asr_impl_f64.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double -c $< -o $@
 $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
+
+# train, transcribe and posteriorgram share examples/asrdata.c
+$(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/%.c examples/asrdata.c examples/asrdata.h $(B)/asr_impl.o
+	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/asrdata.c $(B)/asr_impl.o -o $@ $(LIBS)
 
 $(B)/%: examples/%.c $(B)/asr_impl.o $(HDR)
 	$(CC) $(WARN) $(OPT) $(SIMD) $< $(B)/asr_impl.o -o $@ $(LIBS)

@@ -41,6 +41,7 @@ static const struct {
   {"optim", cmd_optim, "SGD / Adam / AdamW steps with schedules and clipping on .npy files"},
   /* quantizers */
   /* training */
+  {"model", cmd_model, "a trained recipe model on features: per-frame log-probabilities"},
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},
   {"info", cmd_info, "dtype, shape and summary of the arrays in .npy / .npz files"},
   {"bench", cmd_bench, "times naive, ref and fast paths of every component"},

@@ -104,6 +104,7 @@ int cmd_optim(int argc, char **argv);
 /* quantizers */
 
 /* training */
+int cmd_model(int argc, char **argv);
 
 
 /* ---- asrtool layer NAME: the framework (examples/asrtool_layer.c) ---------------------
