@@ -47,7 +47,7 @@ EXAMPLES += $(B)/rnnt_lattice
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean
+.PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean pretrained eval
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -143,6 +143,15 @@ test-torch: $(EXAMPLES) | $(B)/.deps-torch
 # ---- demo ------------------------------------------------------------------------
 demo: $(B)/fbank_png $(B)/asrtool
 	@sh examples/demo.sh
+
+# ---- the bundled model and the accuracy figures -----------------------------------
+# make pretrained: retrains data/models/ctc-contextnet.npz (about 30 min on 2 cores)
+pretrained: $(B)/train
+	$(B)/train --recipe ctc-contextnet --data data/toy/train --out data/models/ctc-contextnet.npz \
+	  --steps 2000 --seed 1 --eval-every 250 | tee data/models/ctc-contextnet.log
+# make eval: trains every recipe and prints its error rates (long: see README.md)
+eval: $(B)/train $(B)/transcribe
+	@sh tests/eval.sh
 
 # ---- bench -----------------------------------------------------------------------
 bench: $(EXAMPLES) | $(B)/.deps-torch

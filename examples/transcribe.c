@@ -1,11 +1,16 @@
 /* examples/transcribe.c - transcribe audio files with a model trained by build/train.
  *
  *   build/transcribe --model MODEL.npz [--beam N] [--align] FILE...
+ *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B]
  *
  * Prints one line per file, in the order given: FILE<TAB>TEXT, TEXT in lower-case words
  * separated by single spaces. Greedy (best path) decoding by default; --beam N uses the
  * CTC prefix beam search with N prefixes. --align adds a third column with each word's
  * start and end time in seconds (word@start-end), from the best path's frames.
+ * With --data, the files are those of a data folder as build/train reads it
+ * (transcripts.tsv, or Free Spoken Digit Dataset names, optionally only takes A..B), and
+ * the character and word error rates against its transcripts are printed at the end, on
+ * stderr: "CER 1.32% (7/531), WER 3.36% (4/119)".
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
  * files are still transcribed). */
 #define _POSIX_C_SOURCE 200809L
@@ -14,7 +19,8 @@
 #include <string.h>
 
 static int usage(void) {
-  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] FILE...\n");
+  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] FILE...\n"
+                  "       transcribe --model MODEL.npz [--beam N] [--align] --data DIR [--takes A-B]\n");
   return 2;
 }
 
@@ -50,12 +56,25 @@ static void print_alignment(const int *path, int T, double frame_seconds) {
 }
 
 int main(int argc, char **argv) {
-  const char *model_path = NULL;
-  int beam = 1, align = 0, i, status = 0, first_file = -1;
+  const char *model_path = NULL, *data = NULL;
+  int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
+  long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
   asr_error err;
+  ad_list list;
+  const char **files, **refs;
+  memset(&list, 0, sizeof list);
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+    else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+    else if (!strcmp(argv[i], "--takes") && i + 1 < argc) {
+      int n = 0;
+      i++;
+      if (sscanf(argv[i], "%d-%d%n", &take_lo, &take_hi, &n) != 2 || argv[i][n] || take_lo < 0 || take_hi < take_lo) {
+        fprintf(stderr, "transcribe: --takes: '%s' is not A-B with 0 <= A <= B\n", argv[i]);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--beam") && i + 1 < argc) {
       char *end;
       long b = strtol(argv[++i], &end, 10);
@@ -76,23 +95,42 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  if (!model_path || first_file < 0) return usage();
+  if (!model_path || (first_file < 0) == !data || (take_lo >= 0 && !data)) return usage();
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
   }
-  for (i = first_file; i < argc; i++) {
+  /* the files: the arguments, or a data folder's recordings with their transcripts */
+  files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
+  refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
+  nfiles = 0;
+  if (data) {
+    if (ad_list_read(&list, data)) return 2;
+    free(files), free(refs);
+    files = (const char **)malloc(sizeof *files * (size_t)list.count);
+    refs = (const char **)malloc(sizeof *refs * (size_t)list.count);
+    if (!files || !refs) return 2;
+    for (i = 0; i < list.count; i++)
+      if (take_lo < 0 || (list.items[i].take >= take_lo && list.items[i].take <= take_hi)) {
+        files[nfiles] = list.items[i].path;
+        refs[nfiles++] = list.items[i].text;
+      }
+  } else {
+    if (!files || !refs) return 2;
+    for (i = first_file; i < argc; i++) files[nfiles++] = argv[i];
+  }
+  for (i = 0; i < nfiles; i++) {
     asr_audio a;
     asr_real *feats = NULL, *lp = NULL;
     int T, Tout, len, ntok = 0, *tok = NULL, *path = NULL, nh;
     size_t wb;
     void *work = NULL;
     char text[4096];
-    if (ad_audio_read(argv[i], &a)) {
+    if (ad_audio_read(files[i], &a)) {
       status = 2;
       continue;
     }
-    if (ad_features(&m, a.samples, a.n, a.sample_rate, argv[i], &feats, &T)) {
+    if (ad_features(&m, a.samples, a.n, a.sample_rate, files[i], &feats, &T)) {
       asr_audio_free(&a, NULL);
       status = 2;
       continue;
@@ -109,7 +147,7 @@ int main(int argc, char **argv) {
     tok = (int *)malloc(sizeof *tok * (size_t)(Tout + 1));
     path = (int *)malloc(sizeof *path * (size_t)(Tout + 1));
     if (!work || !lp || !tok || !path || asr_model_logprobs(&m, lp, &len, feats, &T, 1, T, work, wb, &err) != ASR_OK) {
-      fprintf(stderr, "%s: %s\n", argv[i], work && lp && tok && path ? err.msg : "out of memory");
+      fprintf(stderr, "%s: %s\n", files[i], work && lp && tok && path ? err.msg : "out of memory");
       status = 2;
     } else {
       asr_ctc_greedy_decode(tok, &ntok, NULL, path, lp, len, m.cfg.vocab, 0);
@@ -119,7 +157,15 @@ int main(int argc, char **argv) {
           ntok = 0;
       }
       if (asr_text_decode(tok, ntok, text, sizeof text) < 0) text[0] = 0;
-      printf("%s\t%s", argv[i], text);
+      printf("%s\t%s", files[i], text);
+      if (data) {
+        int *w = (int *)malloc(sizeof(int) * 3 * (strlen(refs[i]) + strlen(text) + 2));
+        if (w) {
+          asr_cer_counts(refs[i], text, w, &errors, &ref_len);
+          asr_wer_counts(refs[i], text, w, &werrors, &wref_len);
+        }
+        free(w);
+      }
       /* output frames are 10 ms fbank frames times the encoder's subsampling */
       if (align) print_alignment(path, len, 0.010 * asr_model_subsampling(&m));
       printf("\n");
@@ -127,6 +173,11 @@ int main(int argc, char **argv) {
     }
     free(feats), free(lp), free(tok), free(path), free(work);
   }
+  if (data)
+    fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
+            errors, ref_len, wref_len ? 100.0 * werrors / wref_len : 0.0, werrors, wref_len, nfiles);
+  free(files), free(refs);
+  ad_list_free(&list);
   asr_model_free(&m);
   return status;
 }
