@@ -141,7 +141,7 @@ test-torch: $(EXAMPLES) | $(B)/.deps-torch
 	@$(PYTHON) tests/torch/run.py
 
 # ---- demo ------------------------------------------------------------------------
-demo: $(B)/fbank_png $(B)/asrtool
+demo: $(B)/fbank_png $(B)/asrtool $(B)/train $(B)/transcribe $(B)/posteriorgram
 	@sh examples/demo.sh
 
 # ---- the bundled model and the accuracy figures -----------------------------------

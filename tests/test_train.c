@@ -220,7 +220,7 @@ static void t_bundled_model_transcribes(tctx *t) {
   for (c = 0; c < 2; c++) {
     asr_audio a;
     asr_real *feats, *lp;
-    int T, Tout, len, ntok, *tok;
+    int T, Tout, len = 0, ntok = 0, *tok;
     size_t wb;
     void *work;
     char text[256];
