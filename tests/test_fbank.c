@@ -340,6 +340,58 @@ static void t_check_fast(tctx *t) {
   CHECKF(rep.failed == 0, "%s", rep.first_failure);
 }
 
+/* Every combination of the options that change the arithmetic (5 windows x snip_edges x
+ * energy none/raw/windowed x htk_compat x power/magnitude x log/linear x power-of-two or
+ * Bluestein FFT x subtract_mean = 960 sets), _naive against _ref on one short signal
+ * (white noise with a DC offset and a sinusoid, 600 samples: 2 or 4 frames). Both tiers
+ * compute in double and round once, so they agree to the last float bit on nearly every
+ * value; bound: 2 float ulps of the values (|v| < 40 -> 1e-5) on log outputs, 1e-6 of
+ * the matrix's largest value on linear ones (double build: 1e-9). */
+static void t_naive_vs_ref_grid(tctx *t) {
+  asr_real x[600], *a, *b;
+  asr_rng rng;
+  int i, combo, T, cases = 0;
+  double worst = 0;
+  asr_result r1, r2;
+  asr_rng_seed(&rng, 17, 0);
+  for (i = 0; i < 600; i++)
+    x[i] = (asr_real)(300 + 800 * asr_rng_normal(&rng) + 2000 * sin(0.37 * i));
+  for (combo = 0; combo < 960; combo++) {
+    asr_fbank_opts o = asr_fbank_opts_default();
+    int c = combo, D, k;
+    double amax = 0;
+    o.window_type = (asr_window_type)(c % 5), c /= 5;
+    o.snip_edges = c % 2, c /= 2;
+    o.use_energy = c % 3 != 0, o.raw_energy = c % 3 == 1, c /= 3;
+    o.htk_compat = c % 2, c /= 2;
+    o.use_power = c % 2, c /= 2;
+    o.use_log_fbank = c % 2, c /= 2;
+    o.round_to_power_of_two = c % 2, c /= 2;       /* 0: N = 400, Bluestein on 200 points */
+    o.subtract_mean = c % 2;
+    o.num_mel_bins = 20;
+    a = fb_run(asr_fbank_naive, &o, x, 600, &T, &r1);
+    b = fb_run(asr_fbank_ref, &o, x, 600, &T, &r2);
+    CHECK_OK(r1);
+    CHECK_OK(r2);
+    D = asr_fbank_dim(&o);
+    for (k = 0; k < T * D; k++) amax = fmax(amax, fabs(b[k]));
+    for (k = 0; k < T * D; k++) {
+      int col = k % D, is_energy = o.use_energy && col == (o.htk_compat ? D - 1 : 0);
+      double d = fabs((double)a[k] - b[k]);
+      if (!o.use_log_fbank && !is_energy) d /= amax;          /* linear: relative to the largest */
+      worst = fmax(worst, d);
+      CHECKF(d <= (ASR_REAL_DOUBLE ? 1e-9 : (o.use_log_fbank || is_energy ? 1e-5 : 1e-6)),
+             "combination %d (%s window, snip %d, energy %d/%d, htk %d, power %d, log %d, pow2 %d, cms %d): "
+             "value %d differs by %g", combo, asr_window_name(o.window_type), o.snip_edges, o.use_energy,
+             o.raw_energy, o.htk_compat, o.use_power, o.use_log_fbank, o.round_to_power_of_two, o.subtract_mean, k, d);
+    }
+    cases++;
+    free(a);
+    free(b);
+  }
+  snprintf(t->msg, sizeof t->msg, "%d option sets, worst %.2e", cases, worst);
+}
+
 /* The checker catches a wrong implementation: here one that forgets the pre-emphasis
  * (a common slip), and one that is off by 1e-3 in one value. */
 static asr_result broken_no_preemph(asr_real *f, const asr_real *x, int n, const asr_fbank_opts *o,
@@ -646,6 +698,7 @@ static const test_case TESTS_fbank[] = {
   {"fbank/bad_options", t_bad_options},
   {"fbank/windows", t_windows},
   {"fbank/mel_banks", t_mel_banks},
+  {"fbank/naive_vs_ref_grid", t_naive_vs_ref_grid},
   {"fbank/check_ref", t_check_ref},
   {"fbank/check_fast", t_check_fast},
   {"fbank/check_catches_bugs", t_check_catches_bugs},
