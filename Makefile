@@ -35,6 +35,7 @@ EXAMPLES := $(B)/asrtool $(B)/asrtool-f64
 EXAMPLES += $(B)/fbank_png
 
 # ctc
+EXAMPLES += $(B)/ctc_align
 
 # rnnt
 EXAMPLES += $(B)/rnnt_lattice

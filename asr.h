@@ -9920,6 +9920,7 @@ ASR__PRIVATE double asr__ctc_item_ref(asr_real *g, double scale, const asr_real 
 ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
                                        const double *lse, const int *l, int Tn, int V, int Sn,
                                        int blank, asr__arena *ar);
+ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V);
 
 /* The batch driver all tiers share: validate, then one item after the other. */
 ASR__PRIVATE asr_result asr__ctc_loss(int tier, int logprobs_in, asr_real *loss, asr_real *grad,
@@ -9947,7 +9948,7 @@ ASR__PRIVATE asr_result asr__ctc_loss(int tier, int logprobs_in, asr_real *loss,
     double scale = reduction == ASR_REDUCTION_MEAN ? 1.0 / ((double)N * (Sn > 0 ? Sn : 1)) : 1.0;
     double nll, v;
     asr__arena sub = ar;   /* each item cuts its scratch from the same place */
-    if (!logprobs_in) asr__ctc_frame_lse(lse, xn, Tn, V);
+    if (!logprobs_in) (tier == 2 ? asr__ctc_frame_lse_fast : asr__ctc_frame_lse)(lse, xn, Tn, V);
     if (tier == 0) {
       int *pi = (int *)asr__arena_take(&sub, (size_t)T, sizeof(int));
       double *occ = (double *)asr__arena_take(&sub, (size_t)T * V, sizeof(double));
@@ -10403,72 +10404,188 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *     that matters in alpha + beta - ln p); only the log-sum-exp correction, a number in
  *     [0, ln 3] computed from differences <= 0, is evaluated in float with
  *     asr__exp_avx2 / asr__log_avx2: each step adds an error of about 1e-7 absolute in
- *     ln alpha, i.e. 1e-7 relative in alpha, whatever the magnitudes.
+ *     ln alpha, i.e. 1e-7 relative in alpha, whatever the magnitudes. The largest term
+ *     is e^0 = 1 exactly, so lse(a,b,c) = max + ln(1 + e^(mid-max) + e^(min-max)) takes
+ *     two exponentials, lse(a,b) one;
+ *   - only the band of states that lie on a complete path is computed: at frame t (of
+ *     T_n) label j needs t >= j (it must be reached) and T_n - 1 - t >= S_n - 1 - j (the
+ *     rest must fit), the paper's remark after eq. (8) ("alpha_t(s) = 0 for
+ *     s < |l'| - 2(T - t) - 1") and its mirror for beta; the states outside it are set
+ *     to -inf, which changes neither p(l|x) nor the gradient (their alpha*beta is 0);
  *   - beta is kept for two frames only: the gradient of frame t is made as soon as
  *     beta_t is known, from the stored alpha_t.
  * Like _ref, beta includes the emission of frame t (the paper's beta). */
 #if ASR__CTC_FAST_TIER == 2
+/* Inlined in the hot loops (the call overhead is a third of the work otherwise). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ASR__CTC_INLINE static inline __attribute__((always_inline, unused))
+#else
+#define ASR__CTC_INLINE static inline
+#endif
+/* e^x for x <= 0 (or -inf): asr__exp_avx2 without the overflow and NaN cases, which
+ * cannot occur here; below ln(2^-126) it gives 0, so e^-inf = 0. */
+ASR__CTC_INLINE __m256 asr__ctc_exp_le0(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654475f);
+  __m256 xc = _mm256_max_ps(x, lo), p, r;
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  /* n in [-126, 0]: 2^n is one normal float */
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(
+                           _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), p);
+}
+/* ln x for x in [1, 3] (1 + at most two exponentials of numbers <= 0): asr__log_avx2
+ * without its zero, negative, infinite and subnormal cases. */
+ASR__CTC_INLINE __m256 asr__ctc_log_1to3(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256i bits = _mm256_castps_si256(x);
+  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                                 _mm256_set1_epi32(0x3f800000)));
+  __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ), z, z2, p;
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
+  z = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  z2 = _mm256_mul_ps(z, z);
+  p = _mm256_set1_ps(1.0f / 9);
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 7));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 5));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 3));
+  p = _mm256_mul_ps(p, z2);
+  z = _mm256_add_ps(z, z);
+  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693147181f), _mm256_fmadd_ps(z, p, z));
+}
+
 /* 8 doubles -> 8 floats and back */
-ASR__PRIVATE __m256 asr__ctc_to_f8(__m256d lo, __m256d hi) {
+ASR__CTC_INLINE __m256 asr__ctc_to_f8(__m256d lo, __m256d hi) {
   return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
 }
-ASR__PRIVATE double asr__ctc_hsum(__m256d v) {
+ASR__CTC_INLINE double asr__ctc_hsum(__m256d v) {
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-/* out[0..8) = ln(e^a + e^b + e^c) + e, a, b, c, e read at p + 0..8 (c may be NULL) */
-ASR__PRIVATE void asr__ctc_lse8(double *out, const double *a, const double *b, const double *c,
-                                const double *cadd, const double *e, __m256d e_all) {
-  const __m256d ninf = _mm256_set1_pd(-INFINITY), zero = _mm256_setzero_pd();
+/* out[0..8) = m + ln(1 + sum of e^(d - m) over the other terms) + e, with m the largest
+ * of the (two or three) terms; -inf when they all are. lo/mid: the other terms. */
+ASR__CTC_INLINE void asr__ctc_lse_tail(double *out, __m256d m0, __m256d m1, __m256d d0, __m256d d1, __m256d mid0,
+                                    __m256d mid1, int have_mid, __m256d e0, __m256d e1) {
+  const __m256d ninf = _mm256_set1_pd(-INFINITY);
+  __m256d dead0 = _mm256_cmp_pd(m0, ninf, _CMP_EQ_OQ), dead1 = _mm256_cmp_pd(m1, ninf, _CMP_EQ_OQ);
+  __m256 s, lf;
+  __m256d l0, l1;
+  /* where all are -inf, subtract 0 instead (the result is replaced by -inf below) */
+  m0 = _mm256_blendv_pd(m0, _mm256_setzero_pd(), dead0);
+  m1 = _mm256_blendv_pd(m1, _mm256_setzero_pd(), dead1);
+  s = _mm256_add_ps(_mm256_set1_ps(1.0f),
+                    asr__ctc_exp_le0(asr__ctc_to_f8(_mm256_sub_pd(d0, m0), _mm256_sub_pd(d1, m1))));
+  if (have_mid)
+    s = _mm256_add_ps(s, asr__ctc_exp_le0(asr__ctc_to_f8(_mm256_sub_pd(mid0, m0), _mm256_sub_pd(mid1, m1))));
+  lf = asr__ctc_log_1to3(s);
+  l0 = _mm256_add_pd(_mm256_add_pd(m0, _mm256_cvtps_pd(_mm256_castps256_ps128(lf))), e0);
+  l1 = _mm256_add_pd(_mm256_add_pd(m1, _mm256_cvtps_pd(_mm256_extractf128_ps(lf, 1))), e1);
+  _mm256_storeu_pd(out, _mm256_blendv_pd(l0, ninf, dead0));
+  _mm256_storeu_pd(out + 4, _mm256_blendv_pd(l1, ninf, dead1));
+}
+
+/* out = ln(e^a + e^b) + e for 8 states (e: 8 values, or one for all when e == NULL) */
+ASR__CTC_INLINE void asr__ctc_lse2_8(double *out, const double *a, const double *b, const double *e, __m256d e_all) {
   __m256d a0 = _mm256_loadu_pd(a), a1 = _mm256_loadu_pd(a + 4);
   __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
-  __m256d c0 = ninf, c1 = ninf, m0, m1, l0, l1;
-  __m256 s, lf;
-  if (c) {
-    c0 = _mm256_add_pd(_mm256_loadu_pd(c), _mm256_loadu_pd(cadd));
-    c1 = _mm256_add_pd(_mm256_loadu_pd(c + 4), _mm256_loadu_pd(cadd + 4));
-  }
-  m0 = _mm256_max_pd(_mm256_max_pd(a0, b0), c0);
-  m1 = _mm256_max_pd(_mm256_max_pd(a1, b1), c1);
-  /* all three -inf: subtract 0 instead, the sum is 0 and its log -inf */
-  m0 = _mm256_blendv_pd(m0, zero, _mm256_cmp_pd(m0, ninf, _CMP_EQ_OQ));
-  m1 = _mm256_blendv_pd(m1, zero, _mm256_cmp_pd(m1, ninf, _CMP_EQ_OQ));
-  s = _mm256_add_ps(asr__exp_avx2(asr__ctc_to_f8(_mm256_sub_pd(a0, m0), _mm256_sub_pd(a1, m1))),
-                    asr__exp_avx2(asr__ctc_to_f8(_mm256_sub_pd(b0, m0), _mm256_sub_pd(b1, m1))));
-  if (c) s = _mm256_add_ps(s, asr__exp_avx2(asr__ctc_to_f8(_mm256_sub_pd(c0, m0), _mm256_sub_pd(c1, m1))));
-  lf = asr__log_avx2(s);
-  l0 = _mm256_add_pd(m0, _mm256_cvtps_pd(_mm256_castps256_ps128(lf)));
-  l1 = _mm256_add_pd(m1, _mm256_cvtps_pd(_mm256_extractf128_ps(lf, 1)));
-  if (e) {
-    l0 = _mm256_add_pd(l0, _mm256_loadu_pd(e));
-    l1 = _mm256_add_pd(l1, _mm256_loadu_pd(e + 4));
-  } else {
-    l0 = _mm256_add_pd(l0, e_all);
-    l1 = _mm256_add_pd(l1, e_all);
-  }
-  _mm256_storeu_pd(out, l0);
-  _mm256_storeu_pd(out + 4, l1);
+  asr__ctc_lse_tail(out, _mm256_max_pd(a0, b0), _mm256_max_pd(a1, b1), _mm256_min_pd(a0, b0), _mm256_min_pd(a1, b1),
+                    a0, a1, 0, e ? _mm256_loadu_pd(e) : e_all, e ? _mm256_loadu_pd(e + 4) : e_all);
+}
+
+/* out = ln(e^a + e^b + e^(c + cadd)) + e for 8 states; cadd is 0 or -inf (a skip) */
+ASR__CTC_INLINE void asr__ctc_lse3_8(double *out, const double *a, const double *b, const double *c,
+                                  const double *cadd, const double *e) {
+  __m256d a0 = _mm256_loadu_pd(a), a1 = _mm256_loadu_pd(a + 4);
+  __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
+  __m256d c0 = _mm256_add_pd(_mm256_loadu_pd(c), _mm256_loadu_pd(cadd));
+  __m256d c1 = _mm256_add_pd(_mm256_loadu_pd(c + 4), _mm256_loadu_pd(cadd + 4));
+  __m256d hi0 = _mm256_max_pd(a0, b0), hi1 = _mm256_max_pd(a1, b1);
+  __m256d lo0 = _mm256_min_pd(a0, b0), lo1 = _mm256_min_pd(a1, b1);
+  /* max, min and the middle one of (a, b, c) */
+  __m256d m0 = _mm256_max_pd(hi0, c0), m1 = _mm256_max_pd(hi1, c1);
+  __m256d mid0 = _mm256_max_pd(lo0, _mm256_min_pd(hi0, c0)), mid1 = _mm256_max_pd(lo1, _mm256_min_pd(hi1, c1));
+  __m256d mn0 = _mm256_min_pd(lo0, c0), mn1 = _mm256_min_pd(lo1, c1);
+  asr__ctc_lse_tail(out, m0, m1, mn0, mn1, mid0, mid1, 1, _mm256_loadu_pd(e), _mm256_loadu_pd(e + 4));
 }
 
 /* e^(a + b - e - lp) of 8 states, 0 where that is NaN (a state no path reaches whose
  * emission is -inf); returns them as two vectors of doubles */
-ASR__PRIVATE void asr__ctc_post8(__m256d *g0, __m256d *g1, const double *a, const double *b,
+ASR__CTC_INLINE void asr__ctc_post8(__m256d *g0, __m256d *g1, const double *a, const double *b,
                                  const double *e, __m256d e_all, __m256d lp) {
   __m256d v0 = _mm256_add_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(b));
   __m256d v1 = _mm256_add_pd(_mm256_loadu_pd(a + 4), _mm256_loadu_pd(b + 4));
   __m256 f;
   v0 = _mm256_sub_pd(v0, _mm256_add_pd(e ? _mm256_loadu_pd(e) : e_all, lp));
   v1 = _mm256_sub_pd(v1, _mm256_add_pd(e ? _mm256_loadu_pd(e + 4) : e_all, lp));
-  f = asr__exp_avx2(asr__ctc_to_f8(v0, v1));
-  f = _mm256_blendv_ps(f, _mm256_setzero_ps(), _mm256_cmp_ps(f, f, _CMP_UNORD_Q));
+  /* NaN compares false, so NaN lanes become 0; the rest are <= 0 up to rounding */
+  f = asr__ctc_to_f8(v0, v1);
+  f = _mm256_and_ps(asr__ctc_exp_le0(_mm256_min_ps(f, _mm256_setzero_ps())), _mm256_cmp_ps(f, f, _CMP_ORD_Q));
   *g0 = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
   *g1 = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
 }
 
-ASR__PRIVATE void asr__ctc_fill(double *p, size_t n, double v) {
-  size_t i;
+ASR__PRIVATE void asr__ctc_fill(double *p, ptrdiff_t n, double v) {
+  ptrdiff_t i;
   for (i = 0; i < n; i++) p[i] = v;
+}
+
+/* lse (T): ln sum_k e^{u^t_k} per frame, 8 logits at a time (float exponentials of
+ * x - max, summed in double). An error here is the same for every path through the
+ * frame, so it moves the loss by about 1e-7 per frame and the posteriors not at all. */
+ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V) {
+  int t, k;
+  for (t = 0; t < T; t++) {
+    const asr_real *row = x + (size_t)t * V;
+    float m = row[0];
+    double s = 0;
+    k = 0;
+    if (V >= 8) {
+      __m256 vm = _mm256_loadu_ps(row), vs = _mm256_setzero_ps();
+      __m128 h;
+      for (k = 8; k + 8 <= V; k += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + k));
+      h = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
+      h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+      m = _mm_cvtss_f32(h);
+      for (; k < V; k++) m = row[k] > m ? row[k] : m;
+      vm = _mm256_set1_ps(m);
+      for (k = 0; k + 8 <= V; k += 8) vs = _mm256_add_ps(vs, asr__exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(row + k), vm)));
+      s = asr__ctc_hsum(_mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(vs)),
+                                      _mm256_cvtps_pd(_mm256_extractf128_ps(vs, 1))));
+    } else {
+      for (k = 1; k < V; k++) m = row[k] > m ? row[k] : m;
+      k = 0;
+    }
+    for (; k < V; k++) s += exp((double)row[k] - m);
+    lse[t] = m + log(s);
+  }
+}
+
+/* The emissions of the label states at frame t: el[j] = ln y^t_{l_j} for j < S, by a
+ * gather of 8 labels at a time (lab is padded with valid indices up to J). */
+ASR__CTC_INLINE void asr__ctc_emit_labels(double *el, const asr_real *xt, const double *lse_t, const int *lab, int S,
+                                       int J) {
+  const __m256d sub = _mm256_set1_pd(lse_t ? *lse_t : 0.0);
+  int j;
+  for (j = 0; j < J; j += 8) {
+    __m256 v = _mm256_i32gather_ps(xt, _mm256_loadu_si256((const __m256i *)(lab + j)), 4);
+    _mm256_storeu_pd(el + j, _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), sub));
+    _mm256_storeu_pd(el + j + 4, _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), sub));
+  }
+  for (j = S; j < J; j++) el[j] = -INFINITY;      /* padding emits nothing */
 }
 
 ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
@@ -10477,6 +10594,7 @@ ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real
   const int J = (Sn + 1 + 7) & ~7;          /* states per row, a multiple of 8 */
   const size_t R = (size_t)J + 16;          /* row: 8 -inf, J states, 8 -inf */
   double *ab, *al, *rows, *occ, *bb[2], *bl[2], *el, *skip, *gl;
+  int *lab;
   double logp, eb;
   int t, j, k, cur = 0;
   if (Tn == 0) return Sn == 0 ? 0.0 : INFINITY;   /* no frames: only the empty labelling */
@@ -10491,60 +10609,74 @@ ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real
   el = rows + 4 * R + 8;
   skip = rows + 5 * R + 8;
   gl = rows + 6 * R + 8;
+  lab = (int *)(rows + 7 * R);               /* J ints fit in R doubles */
+  for (j = 0; j < J; j++) lab[j] = j < Sn ? l[j] : blank;
   /* skip[j] = 0 when label j may be entered from label j-1 (they differ), else -inf */
-  asr__ctc_fill(skip - 8, R, -INFINITY);
+  asr__ctc_fill(skip - 8, (ptrdiff_t)R, -INFINITY);
   for (j = 1; j < Sn; j++) skip[j] = l[j] != l[j - 1] ? 0.0 : -INFINITY;
-  asr__ctc_fill(el - 8, R, -INFINITY);        /* padding emits nothing */
+  asr__ctc_fill(el - 8, (ptrdiff_t)R, -INFINITY);
   /* alpha at t = 0: the first blank or the first label */
-  asr__ctc_fill(ab, R, -INFINITY);
-  asr__ctc_fill(al, R, -INFINITY);
+  asr__ctc_fill(ab, (ptrdiff_t)R, -INFINITY);
+  asr__ctc_fill(al, (ptrdiff_t)R, -INFINITY);
   ab[8] = ASR__CTC_EMIT(x, lse, V, 0, blank);
   if (Sn > 0) al[8] = ASR__CTC_EMIT(x, lse, V, 0, l[0]);
   for (t = 1; t < Tn; t++) {
     const double *pb = ab + (size_t)(t - 1) * R + 8, *pl = al + (size_t)(t - 1) * R + 8;
     double *cb = ab + (size_t)t * R + 8, *cl = al + (size_t)t * R + 8;
+    /* the band: t >= j and T_n - 1 - t >= S_n - 1 - j, in whole chunks of 8 */
+    int lo = Sn - Tn + t, hi = t < Sn ? t : Sn, c0, c1;
     __m256d veb;
+    lo = lo < 0 ? 0 : lo;
+    c0 = lo & ~7;
+    c1 = lo > hi ? c0 : ((hi >> 3) + 1) << 3;
     eb = ASR__CTC_EMIT(x, lse, V, t, blank);
     veb = _mm256_set1_pd(eb);
-    for (j = 0; j < Sn; j++) el[j] = ASR__CTC_EMIT(x, lse, V, t, l[j]);
-    asr__ctc_fill(cb - 8, 8, -INFINITY);
-    asr__ctc_fill(cl - 8, 8, -INFINITY);
-    asr__ctc_fill(cb + J, 8, -INFINITY);
-    asr__ctc_fill(cl + J, 8, -INFINITY);
-    for (j = 0; j < J; j += 8) {
-      asr__ctc_lse8(cb + j, pb + j, pl + j - 1, NULL, NULL, NULL, veb);
-      asr__ctc_lse8(cl + j, pl + j, pb + j, pl + j - 1, skip + j, el + j, veb);
+    asr__ctc_emit_labels(el, x + (size_t)t * V, lse ? lse + t : NULL, lab, Sn, J);
+    asr__ctc_fill(cb - 8, 8 + c0, -INFINITY);
+    asr__ctc_fill(cl - 8, 8 + c0, -INFINITY);
+    asr__ctc_fill(cb + c1, J + 8 - c1, -INFINITY);
+    asr__ctc_fill(cl + c1, J + 8 - c1, -INFINITY);
+    for (j = c0; j < c1; j += 8) {
+      asr__ctc_lse2_8(cb + j, pb + j, pl + j - 1, NULL, veb);
+      asr__ctc_lse3_8(cl + j, pl + j, pb + j, pl + j - 1, skip + j, el + j);
     }
   }
   logp = asr_logaddexp(ab[(size_t)(Tn - 1) * R + 8 + Sn],
                        Sn > 0 ? al[(size_t)(Tn - 1) * R + 8 + Sn - 1] : -INFINITY);
   if (logp == -INFINITY) return INFINITY;
   if (!g) return -logp;
-  /* beta at T-1: the last blank or the last label */
-  asr__ctc_fill(bb[0] - 8, R, -INFINITY);
-  asr__ctc_fill(bl[0] - 8, R, -INFINITY);
-  asr__ctc_fill(bb[1] - 8, R, -INFINITY);
-  asr__ctc_fill(bl[1] - 8, R, -INFINITY);
+  asr__ctc_fill(bb[0] - 8, (ptrdiff_t)R, -INFINITY);
+  asr__ctc_fill(bl[0] - 8, (ptrdiff_t)R, -INFINITY);
   for (t = Tn - 1; t >= 0; t--) {
     const double *a_b = ab + (size_t)t * R + 8, *a_l = al + (size_t)t * R + 8;
     asr_real *gt = g + (size_t)t * V;
+    int lo = Sn - Tn + t, hi = t < Sn ? t : Sn, c0, c1;
     __m256d veb, acc = _mm256_setzero_pd(), vlp = _mm256_set1_pd(logp);
+    lo = lo < 0 ? 0 : lo;
+    c0 = lo & ~7;
+    c1 = lo > hi ? c0 : ((hi >> 3) + 1) << 3;
     eb = ASR__CTC_EMIT(x, lse, V, t, blank);
     veb = _mm256_set1_pd(eb);
-    for (j = 0; j < Sn; j++) el[j] = ASR__CTC_EMIT(x, lse, V, t, l[j]);
+    asr__ctc_emit_labels(el, x + (size_t)t * V, lse ? lse + t : NULL, lab, Sn, J);
     if (t == Tn - 1) {
+      /* beta at T-1: the last blank or the last label */
       bb[cur][Sn] = eb;
       if (Sn > 0) bl[cur][Sn - 1] = el[Sn - 1];
     } else {
       const double *nb = bb[cur], *nl = bl[cur];
       cur ^= 1;
-      for (j = 0; j < J; j += 8) {
-        asr__ctc_lse8(bb[cur] + j, nb + j, nl + j, NULL, NULL, NULL, veb);
-        asr__ctc_lse8(bl[cur] + j, nl + j, nb + j + 1, nl + j + 1, skip + j + 1, el + j, veb);
+      asr__ctc_fill(bb[cur] - 8, 8 + c0, -INFINITY);
+      asr__ctc_fill(bl[cur] - 8, 8 + c0, -INFINITY);
+      asr__ctc_fill(bb[cur] + c1, J + 8 - c1, -INFINITY);
+      asr__ctc_fill(bl[cur] + c1, J + 8 - c1, -INFINITY);
+      for (j = c0; j < c1; j += 8) {
+        asr__ctc_lse2_8(bb[cur] + j, nb + j, nl + j, NULL, veb);
+        asr__ctc_lse3_8(bl[cur] + j, nl + j, nb + j + 1, nl + j + 1, skip + j + 1, el + j);
       }
     }
     /* posteriors: blank j and label j, e^(alpha + beta - emission - ln p) */
-    for (j = 0; j < J; j += 8) {
+    for (k = 0; k < V; k++) occ[k] = 0;
+    for (j = c0; j < c1; j += 8) {
       __m256d g0, g1;
       asr__ctc_post8(&g0, &g1, a_b + j, bb[cur] + j, NULL, veb, vlp);
       acc = _mm256_add_pd(acc, _mm256_add_pd(g0, g1));
@@ -10552,9 +10684,8 @@ ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real
       _mm256_storeu_pd(gl + j, g0);
       _mm256_storeu_pd(gl + j + 4, g1);
     }
-    for (k = 0; k < V; k++) occ[k] = 0;
     occ[blank] = asr__ctc_hsum(acc);
-    for (j = 0; j < Sn; j++) occ[l[j]] += gl[j];
+    for (j = c0; j < c1 && j < Sn; j++) occ[l[j]] += gl[j];
     /* the gradient of frame t: y - gamma (logits) or -gamma (log-probabilities) */
     k = 0;
     if (lse) {
@@ -10583,6 +10714,9 @@ ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real
   /* never called: ASR__CTC_FAST_TIER is 1 in this build */
   (void)g, (void)scale, (void)x, (void)lse, (void)l, (void)Tn, (void)V, (void)Sn, (void)blank, (void)ar;
   return INFINITY;
+}
+ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V) {
+  asr__ctc_frame_lse(lse, x, T, V);
 }
 #endif
 

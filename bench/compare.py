@@ -107,12 +107,31 @@ def torch_rnnt():
     return timeit(run, min_time=1.0)
 
 
+def torch_ctc():
+    """CTC loss + gradient, N=16, T=1000, V=64, S=200, reduction mean, float32 logits: the
+    same sizes and distributions as asrtool bench's case (standard normal logits, labels
+    1..63), log_softmax + ctc_loss + backward as one call."""
+    import torch.nn.functional as F
+    N, T, V, S = 16, 1000, 64, 200
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(N, T, V, generator=g, dtype=torch.float32)
+    targets = torch.randint(1, V, (N, S), generator=g)
+    il = torch.full((N,), T, dtype=torch.long)
+    tl = torch.full((N,), S, dtype=torch.long)
+
+    def run():
+        xx = x.detach().requires_grad_()
+        F.ctc_loss(torch.log_softmax(xx, -1).transpose(0, 1), targets, il, tl, reduction="mean").backward()
+    return timeit(run, min_time=1.0)
+
+
 TORCH_CASES = {
     "gemm 256x256x256": torch_gemm,
     # features
     "fbank 60 s 16 kHz, 80 bins": torch_fbank,
 
     # ctc
+    "ctc loss+grad N16 T1000 V64 S200": torch_ctc,
 
     # rnnt
     "rnnt loss+grad N=4 T=200 U=50 V=256": lambda: torch_rnnt(),

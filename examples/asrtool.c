@@ -34,6 +34,7 @@ static const struct {
   /* ctc */
   {"ctc", cmd_ctc, "CTC loss and its gradient w.r.t. the logits [Graves06]"},
   {"ctc-decode", cmd_ctc_decode, "CTC greedy / prefix beam search decoding, token frames"},
+  {"ctc-align", cmd_ctc_align, "CTC Viterbi forced alignment: frame path, token frames"},
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
   /* layers */

@@ -3,6 +3,7 @@
  *   asrtool ctc [--blank 0] [--reduction none|sum|mean] [--zero-infinity] [--logprobs]
  *               [--impl naive|ref|simd] LOGITS TARGETS INPUT_LENGTHS TARGET_LENGTHS OUTDIR
  *   asrtool ctc-decode [--blank 0] [--beam 1] [--prune LOGP] LOGITS INPUT_LENGTHS OUTDIR
+ *   asrtool ctc-align [--blank 0] LOGITS TARGETS INPUT_LENGTHS TARGET_LENGTHS OUTDIR
  *
  * plus `asrtool gradcheck ctc|ctc_logprobs` and the CTC rows of `asrtool bench`.
  * Every input is checked (shapes, label range, lengths, NaN/inf) before anything runs;
@@ -297,6 +298,124 @@ done:
   free(tokens);
   free(starts);
   free(ends);
+  free(work);
+  return status;
+}
+
+int cmd_ctc_align(int argc, char **argv) {
+  char *pos[5];
+  int npos, r, blank = 0, N, T, V, S, n, j, t, status = 2;
+  int64_t xs[ASR_MAX_DIMS], ts[ASR_MAX_DIMS], is[ASR_MAX_DIMS], ls[ASR_MAX_DIMS];
+  asr_real *x = NULL, *lp = NULL, *scores = NULL;
+  int *targets = NULL, *il = NULL, *tl = NULL, *path = NULL, *states = NULL, *starts = NULL, *ends = NULL;
+  int *spans = NULL;
+  void *work = NULL;
+  size_t wbytes;
+  at_outputs outs;
+  const at_opt opts[] = {{"blank", AT_INT, &blank, 0, 1e9, NULL}};
+  r = at_parse(argc, argv, opts, 1, pos, 5, 5, &npos,
+               "ctc-align [--blank 0] LOGITS TARGETS INPUT_LENGTHS TARGET_LENGTHS OUTDIR\n"
+               "  Viterbi forced alignment: the most probable path of each target through the CTC\n"
+               "  lattice of logits (N,T,V) (log-softmax applied inside). Writes path.npy (N,T), the\n"
+               "  label (or blank) of every frame, -1 past the input length; states.npy (N,T), the\n"
+               "  state of l' (0..2S) at each frame; starts.npy / ends.npy (N,S), the first and last\n"
+               "  frame of each target token, -1 past the target length; scores.npy (N,), ln p of\n"
+               "  the path (-inf when the target cannot be aligned: too few frames).");
+  if (r) return r == 1 ? 0 : r;
+  if (at_npy_real(pos[0], 3, xs, &x, 0)) goto done;
+  if (check_dims(pos[0], xs, 3)) goto done;
+  N = (int)xs[0];
+  T = (int)xs[1];
+  V = (int)xs[2];
+  if (V < 1) {
+    at_fail("%s: V = 0: there must be at least the blank", pos[0]);
+    goto done;
+  }
+  if (at_npy_int(pos[1], 2, ts, &targets)) goto done;
+  if (at_npy_int(pos[2], 1, is, &il)) goto done;
+  if (at_npy_int(pos[3], 1, ls, &tl)) goto done;
+  if (check_dims(pos[1], ts, 2)) goto done;
+  S = (int)ts[1];
+  if (ts[0] != N || is[0] != N || ls[0] != N) {
+    at_fail("%s: %lld targets, %lld input lengths, %lld target lengths for %d sequences in %s",
+            ts[0] != N ? pos[1] : is[0] != N ? pos[2] : pos[3], (long long)ts[0], (long long)is[0],
+            (long long)ls[0], N, pos[0]);
+    goto done;
+  }
+  if (blank >= V) {
+    at_fail("--blank %d is outside [0, V=%d) of %s", blank, V, pos[0]);
+    goto done;
+  }
+  if (check_lengths(pos[2], il, N, T, "input_lengths", "T")) goto done;
+  if (check_lengths(pos[3], tl, N, S, "target_lengths", "the padded width S")) goto done;
+  for (n = 0; n < N; n++)
+    for (j = 0; j < tl[n]; j++) {
+      int c = targets[(size_t)n * S + j];
+      if (c < 0 || c >= V || c == blank) {
+        at_fail("%s: targets[%d][%d] = %d is %s", pos[1], n, j, c, c == blank ? "the blank" : "outside [0, V)");
+        goto done;
+      }
+    }
+  wbytes = asr_ctc_align_workspace_size(T, S);
+  lp = (asr_real *)malloc(sizeof(asr_real) * ((size_t)T * V + 1));
+  path = (int *)malloc(sizeof(int) * ((size_t)N * T + 1));
+  states = (int *)malloc(sizeof(int) * ((size_t)N * T + 1));
+  starts = (int *)malloc(sizeof(int) * ((size_t)N * S + 1));
+  ends = (int *)malloc(sizeof(int) * ((size_t)N * S + 1));
+  spans = (int *)malloc(sizeof(int) * (2 * (size_t)T + 2));
+  scores = (asr_real *)malloc(sizeof(asr_real) * ((size_t)N + 1));
+  work = wbytes != (size_t)-1 ? malloc(wbytes) : NULL;
+  if (!lp || !path || !states || !starts || !ends || !spans || !scores || !work) {
+    at_fail("out of memory (N=%d T=%d V=%d S=%d)", N, T, V, S);
+    goto done;
+  }
+  for (n = 0; n < N; n++) {
+    int *pn = path + (size_t)n * T, *sn = states + (size_t)n * T, nt = 0;
+    double sc = 0;
+    asr_result ar;
+    for (t = 0; t < il[n]; t++) asr_log_softmax(lp + (size_t)t * V, x + ((size_t)n * T + t) * V, V);
+    ar = asr_ctc_align(pn, sn, &sc, lp, targets + (size_t)n * S, il[n], V, tl[n], blank, work, wbytes);
+    if (ar < 0) {
+      at_fail("item %d: %s", n, asr_result_string(ar));
+      goto done;
+    }
+    if (ar == ASR_OK) nt = asr_ctc_token_spans(NULL, spans, spans + T, pn, il[n], blank);
+    for (t = ar == ASR_OK ? il[n] : 0; t < T; t++) pn[t] = sn[t] = -1;
+    for (j = 0; j < S; j++) {
+      starts[(size_t)n * S + j] = j < nt ? spans[j] : -1;
+      ends[(size_t)n * S + j] = j < nt ? spans[T + j] : -1;
+    }
+    scores[n] = (asr_real)sc;
+  }
+  {
+    int64_t pshape[2], sshape[2], nshape[1];
+    pshape[0] = N;
+    pshape[1] = T;
+    sshape[0] = N;
+    sshape[1] = S;
+    nshape[0] = N;
+    outs.n = 0;
+    at_out_add(&outs, "path.npy", ASR_DTYPE_I32, 2, pshape, path);
+    at_out_add(&outs, "states.npy", ASR_DTYPE_I32, 2, pshape, states);
+    at_out_add(&outs, "starts.npy", ASR_DTYPE_I32, 2, sshape, starts);
+    at_out_add(&outs, "ends.npy", ASR_DTYPE_I32, 2, sshape, ends);
+    at_out_add(&outs, "scores.npy", ASR_DTYPE_REAL, 1, nshape, scores);
+    if (at_out_commit(&outs, pos[4])) goto done;
+  }
+  if (at_verbose) printf("ctc-align: N=%d T=%d V=%d S=%d aligned\n", N, T, V, S);
+  status = 0;
+done:
+  free(x);
+  free(targets);
+  free(il);
+  free(tl);
+  free(lp);
+  free(path);
+  free(states);
+  free(starts);
+  free(ends);
+  free(spans);
+  free(scores);
   free(work);
   return status;
 }

@@ -268,3 +268,60 @@ def test_decode_beam_is_exact_when_nothing_is_pruned():
         assert abs(scores[n] + nll[best]) <= 1e-5 * max(1, nll[best]), (n, scores[n], -nll[best])
         worst = max(worst, abs(scores[n] + nll[best]) / max(1, nll[best]))
     return f"{N} sequences: the most probable labelling, score = -ctc_loss to rel {worst:.2g}"
+
+
+def _viterbi_np(lp, target, blank):
+    """The best path of B^-1(target) by dynamic programming over l' (numpy, float64): the
+    score only (ties may pick different paths of equal score)."""
+    ext = [blank]
+    for c in target:
+        ext += [int(c), blank]
+    L, T = len(ext), lp.shape[0]
+    d = np.full(L, -np.inf)
+    d[0] = lp[0, ext[0]]
+    if L > 1:
+        d[1] = lp[0, ext[1]]
+    for t in range(1, T):
+        prev = d.copy()
+        for s in range(L):
+            m = prev[s]
+            if s >= 1:
+                m = max(m, prev[s - 1])
+            if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                m = max(m, prev[s - 2])
+            d[s] = m + lp[t, ext[s]]
+    return max(d[-1], d[-2] if L > 1 else -np.inf)
+
+
+def test_forced_alignment():
+    rng = np.random.default_rng(17)
+    logits, targets, il, tl = _batch(rng, 6, 40, 9, 10, 2, infeasible=1)
+    d = tmpdir()
+    out = os.path.join(d, "out")
+    asrtool("ctc-align", "--blank", 2, save(d, "x.npy", logits), save(d, "t.npy", targets), save(d, "il.npy", il),
+            save(d, "tl.npy", tl), out)
+    path, states, scores = load(out, "path.npy"), load(out, "states.npy"), load(out, "scores.npy")
+    starts, ends = load(out, "starts.npy"), load(out, "ends.npy")
+    lp = torch.log_softmax(torch.tensor(logits, dtype=torch.float64), -1).numpy()
+    worst = 0.0
+    for n in range(6):
+        tgt = [int(c) for c in targets[n, :tl[n]]]
+        want = _viterbi_np(lp[n, :il[n]], tgt, 2)
+        if want == -np.inf:
+            assert scores[n] == -np.inf and np.all(path[n] == -1), n
+            continue
+        assert abs(scores[n] - want) <= 1e-5 * max(1, abs(want)), (n, scores[n], want)
+        p = path[n, :il[n]]
+        assert np.all(path[n, il[n]:] == -1)
+        # the path is in B^-1(target) and its score is its log-probability
+        toks, prev = [], -1
+        for k in p:
+            if k != 2 and k != prev:
+                toks.append(int(k))
+            prev = k
+        assert toks == tgt, (n, toks, tgt)
+        assert abs(lp[n, np.arange(il[n]), p].sum() - want) <= 1e-5 * max(1, abs(want))
+        for j in range(tl[n]):
+            assert np.all(p[starts[n, j]:ends[n, j] + 1] == tgt[j]), (n, j)
+        worst = max(worst, abs(scores[n] - want) / max(1, abs(want)))
+    return f"6 items (1 infeasible): Viterbi scores = numpy's to rel {worst:.2g}, paths in B^-1(l)"
