@@ -2446,6 +2446,338 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * 8. Quantizers
  * ======================================================================================== */
 
+/* Section 8 collects the two quantizers of vq-wav2vec [Baevski20vq] and what surrounds
+ * them in training: Gumbel noise, the Gumbel-softmax [Jang17] (soft and straight-through
+ * hard), the temperature schedule, code perplexity and the wav2vec 2.0 diversity penalty
+ * [Baevski20w2v], the Gumbel quantizer module (linear -> ReLU -> linear -> Gumbel-softmax
+ * per group -> codebook lookup), k-means VQ with the straight-through output and the
+ * codebook/commitment losses [vdOord17], and Lloyd's algorithm with k-means++ [Arthur07]
+ * to fit a codebook offline. docs/vq.md derives every backward pass.
+ *
+ * References of this section beyond the list on top of the file:
+ *   [Baevski20w2v] A. Baevski, H. Zhou, A. Mohamed, M. Auli, "wav2vec 2.0: A Framework for
+ *                  Self-Supervised Learning of Speech Representations", NeurIPS 2020,
+ *                  arXiv:2006.11477. Eq. (1) Gumbel-softmax per group, eq. (4) diversity.
+ *   [vdOord17]     A. van den Oord, O. Vinyals, K. Kavukcuoglu, "Neural Discrete
+ *                  Representation Learning" (VQ-VAE), NeurIPS 2017, arXiv:1711.00937.
+ *   [Arthur07]     D. Arthur, S. Vassilvitskii, "k-means++: The Advantages of Careful
+ *                  Seeding", SODA 2007.
+ *   [Lloyd82]      S. Lloyd, "Least squares quantization in PCM", IEEE Trans. IT 28(2), 1982.
+ *   [fairseq]      fairseq/modules/gumbel_vector_quantizer.py, kmeans_vector_quantizer.py
+ *                  and models/wav2vec/wav2vec2.py: the implementation the papers ran.
+ *
+ * Shapes used throughout: N vectors (frames), G groups, V entries per group (Gumbel) or
+ * K codewords per group (k-means), D = G * E features per vector, E per group. A batch
+ * (B,T,D) is N = B*T rows. Logits of G groups are (N,G,V) = N*G rows of V. */
+
+/* ---- 8.1 Gumbel noise
+ * [Jang17] eq. (1), the Gumbel-max trick: with g_i ~ Gumbel(0,1) drawn independently,
+ *     z = one_hot(argmax_i [g_i + log pi_i])   is a sample of Categorical(pi),
+ * and a Gumbel(0,1) draw is the inverse CDF of a uniform draw:
+ *     v = -log(-log(u)),   u ~ U(0,1)                          ([Baevski20vq] below eq. (2))
+ * symbols: u -> u, v -> v (the paper's v_j / wav2vec 2.0's n_v), pi -> softmax(logits).
+ * CLAMP: none, and none is needed. u = 0 or u = 1 (or outside, or NaN) is refused with
+ * ASR_ERR_RANGE, naming the index; for every u strictly inside (0,1) the double-precision
+ * formula is finite: the extreme representable values give v in [-6.62, 37.4] for double
+ * u (u = 4.9e-324 and 1 - 2^-53) and [-4.61, 16.6] for float u. (PyTorch draws -log(E)
+ * with E ~ Exp(1), the same distribution; E = -log(u).) asr_rng_uniform never returns 0
+ * or 1, so asr_gumbel_noise needs no clamp either.
+ * NOTE: a double u in (0,1) may round to 0 or 1 when stored as float: compute the noise
+ * from the double value (asr_gumbel_from_uniform) rather than from a rounded copy. */
+ASRDEF double asr_gumbel_from_uniform(double u);          /* -log(-log(u)); u in (0,1) */
+ASRDEF void asr_gumbel_noise(asr_real *v, size_t n, asr_rng *rng);          /* v (n) */
+ASRDEF asr_result asr_gumbel_noise_from_uniform(asr_real *v, const asr_real *u, size_t n,
+                                                asr_error *err);            /* v, u (n) */
+
+/* ---- 8.2 Temperature schedule
+ * [Baevski20w2v] sec. 4.2 and fairseq's GumbelVectorQuantizer.set_num_updates:
+ *     tau(step) = max(tau_max * decay^step, tau_min)
+ * with tau_max = 2, tau_min = 0.5 (BASE; 0.1 for LARGE), decay = 0.999995 per update: tau
+ * reaches tau_min after log(tau_min/tau_max)/log(decay) = 277,258 updates.
+ * NOTE: the vq-wav2vec paper itself ([Baevski20vq] sec. 5.2) anneals tau LINEARLY from 2
+ * to 0.5 over the first 70% of updates, then holds it; its released code and README use
+ * the exponential rule above with (2, 0.5, 0.999995). Both are here:
+ *     asr_gumbel_tau_linear: tau = tau_max + (tau_min - tau_max) * min(step/anneal_steps, 1) */
+#define ASR_GUMBEL_TAU_MAX 2.0
+#define ASR_GUMBEL_TAU_MIN 0.5
+#define ASR_GUMBEL_TAU_DECAY 0.999995
+ASRDEF double asr_gumbel_tau(double tau_max, double tau_min, double decay, long step);
+ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, long anneal_steps);
+
+/* ---- 8.3 Gumbel-softmax, soft and straight-through hard
+ * Forward, one row of V logits l with noise v and temperature tau:
+ *   [Baevski20vq] eq. (2) (= [Jang17] eq. (2) with log pi_j -> l_j, g_j -> v_j):
+ *     p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau)
+ *   (the paper prints exp(l_j + v_j)/tau; the parentheses above are what [Jang17] and
+ *   the code compute.) Soft: y = p. Hard (straight-through, [Jang17] sec. 2.2): the
+ *   forward value is the one-hot y = e_i, i = argmax_j p_j (= argmax_j l_j + v_j), "and
+ *   in the backward pass, the true gradient of the Gumbel softmax outputs is used".
+ * Backward (derived in docs/vq.md), with g = dL/dy:
+ *     dL/dl_k = (1/tau) p_k (g_k - sum_j g_j p_j)          (softmax Jacobian over tau)
+ *   and this SAME formula is the hard sample's backward. In PyTorch the hard sample is
+ *   written  y = (y_hard - p).detach() + p : the forward value is y_hard (the detached
+ *   difference cancels p), and since d(detach(.))/d(.) = 0 the backward sees only "+ p":
+ *   dL/dl = J_p^T g with g the gradient that arrived at the one-hot y. So the backward
+ *   takes no `hard` flag: give it the soft sample p saved by the forward, in both modes.
+ * symbols: l -> logits, v -> noise, tau -> tau, p -> p (saved), y -> y, i -> index.
+ * Arguments:
+ *   y      (n,V) output sample (one-hot if hard)
+ *   p      (n,V) the soft sample, saved for the backward (may be y itself when !hard)
+ *   index  (n)   argmax_j (l_j + v_j) of each row (first on ties); may be NULL
+ *   logits (n,V) l, finite;  noise (n,V) v, finite, or NULL for no noise (then p is
+ *          softmax(l / tau) and the hard sample is argmax l: vq-wav2vec's inference)
+ *   tau > 0;  hard: 0 or 1;  n >= 0 rows (n = N*G for G groups), V >= 1.
+ * Errors (nothing written): ASR_ERR_INVALID_ARG (tau <= 0 or not finite, NULL pointer,
+ * n < 0, V < 1), ASR_ERR_NONFINITE (NaN/inf in logits or noise).
+ * _naive: the formula literally in double, without the max shift; refuses with
+ *         ASR_ERR_TOO_LARGE when it overflows ((l+v)/tau beyond ~709) and when
+ *         n * V * V > 4e9 (its backward forms each Jacobian entry).
+ * _ref:   shifted by the row max (log-sum-exp), sums in double, backward O(V) per row.
+ * fast:   AVX2+FMA (float): 8-wide exp (Cephes-style polynomial, ~2 ulp), row sums in
+ *         double; else _ref. Backward accumulates (+=) into grad_logits. */
+typedef asr_result (*asr_gumbel_softmax_forward_fn)(asr_real *y, asr_real *p, int *index,
+                                                    const asr_real *logits, const asr_real *noise,
+                                                    double tau, int hard, int n, int V);
+typedef asr_result (*asr_gumbel_softmax_backward_fn)(asr_real *grad_logits, const asr_real *p,
+                                                     const asr_real *grad_y, double tau, int n,
+                                                     int V);
+ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int *index,
+                                                   const asr_real *logits, const asr_real *noise,
+                                                   double tau, int hard, int n, int V);
+ASRDEF asr_result asr_gumbel_softmax_forward_ref(asr_real *y, asr_real *p, int *index,
+                                                 const asr_real *logits, const asr_real *noise,
+                                                 double tau, int hard, int n, int V);
+ASRDEF asr_result asr_gumbel_softmax_forward(asr_real *y, asr_real *p, int *index,
+                                             const asr_real *logits, const asr_real *noise,
+                                             double tau, int hard, int n, int V);
+ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const asr_real *p,
+                                                    const asr_real *grad_y, double tau, int n, int V);
+ASRDEF asr_result asr_gumbel_softmax_backward_ref(asr_real *grad_logits, const asr_real *p,
+                                                  const asr_real *grad_y, double tau, int n, int V);
+ASRDEF asr_result asr_gumbel_softmax_backward(asr_real *grad_logits, const asr_real *p,
+                                              const asr_real *grad_y, double tau, int n, int V);
+
+/* ---- 8.4 Code perplexity and the diversity penalty
+ * Code perplexity (fairseq "code_perplexity", a statistic, not differentiable): with
+ * q_g(v) = (1/N) #{n : index[n,g] = v}, the fraction of frames that chose entry v,
+ *     PPL_code = sum_g exp(-sum_v q_g(v) log(q_g(v) + eps))
+ * between G (every frame of a group uses one entry) and G*V (all entries equally used).
+ * Returns the sum over groups (fairseq's convention); per_group (G) may be NULL.
+ * eps = 0 gives the exact entropy (0 log 0 = 0); fairseq uses eps = 1e-7.
+ *
+ * Diversity penalty, on the averaged softmax of the logits (no noise, no temperature):
+ *     pbar_g(v) = (1/N) sum_n softmax(l_{n,g,:})_v
+ *   [Baevski20w2v] eq. (4):  L_d = 1/(GV) sum_g -H(pbar_g) = 1/(GV) sum_g sum_v pbar_gv log pbar_gv
+ *   its footnote 2 and fairseq (what was trained):
+ *     L_d = (GV - sum_g exp(H(pbar_g))) / (GV),   H(p) = -sum_v p_v log(p_v + eps)
+ *   i.e. (GV - prob_perplexity)/(GV): 0 when every group uses all V entries evenly, and
+ *   (GV - G)/(GV) = (V - 1)/V when each group collapses to one entry. Both forms have the
+ *   same minimiser but not the same gradient; ASR_DIVERSITY_PERPLEXITY (default, fairseq)
+ *   or ASR_DIVERSITY_ENTROPY (the paper's eq. (4)). The denominator is GV, not V: with
+ *   one group this is (V - perplexity)/V.
+ * Backward (docs/vq.md): a_gv = dL/dpbar_gv,
+ *     entropy form:     a_gv = (1/GV) (log(pbar_gv + eps) + pbar_gv/(pbar_gv + eps))
+ *     perplexity form:  a_gv = (1/GV) exp(H_g) (log(pbar_gv + eps) + pbar_gv/(pbar_gv + eps))
+ *   (with eps = 0 the bracket is log pbar_gv + 1)
+ *   then dL/dl_{n,g,k} = (1/N) s_k (a_gk - sum_v a_gv s_v),  s = softmax(l_{n,g,:}),
+ *   accumulated (+=) times grad_loss. In the entropy form with eps = 0 an entry with
+ *   pbar = 0 has s = 0 in every row and contributes 0 (the limit s log pbar -> 0).
+ * Arguments: loss (scalar), prob_perplexity (scalar, sum_g exp(H_g); may be NULL),
+ *   probs (N,G,V) the softmax s, saved for the backward, avg_probs (G,V) pbar (a
+ *   statistic: the backward recomputes pbar in double from probs), logits (N,G,V)
+ *   finite, N >= 1, G >= 1, V >= 1, eps >= 0. Backward workspace (2GV doubles):
+ *   asr_diversity_workspace_size(G, V); it accumulates grad_loss * dL/dl into grad_logits. */
+typedef enum asr_diversity_form {
+  ASR_DIVERSITY_PERPLEXITY = 0,   /* (GV - sum_g exp(H_g)) / GV, fairseq / wav2vec 2.0 code */
+  ASR_DIVERSITY_ENTROPY = 1       /* (1/GV) sum_g -H_g, [Baevski20w2v] eq. (4) */
+} asr_diversity_form;
+ASRDEF double asr_code_perplexity(double *per_group, const int *index, int N, int G, int V,
+                                  double eps);
+ASRDEF asr_result asr_diversity_forward(double *loss, double *prob_perplexity, asr_real *probs,
+                                        asr_real *avg_probs, const asr_real *logits, int N, int G,
+                                        int V, double eps, asr_diversity_form form);
+ASRDEF size_t asr_diversity_workspace_size(int G, int V);
+ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *probs,
+                                         double grad_loss, int N, int G, int V, double eps,
+                                         asr_diversity_form form, void *work, size_t work_bytes);
+
+/* ---- 8.5 The Gumbel quantizer module [Baevski20vq] sec. 3.1 and 3.3
+ *     h = ReLU(z W1^T + b1)                   (N,H)   "a linear layer, followed by a ReLU
+ *     l = h W2^T + b2                         (N,G*V)  and another linear which outputs
+ *     p_{n,g} = gumbel_softmax(l_{n,g}, v_{n,g}, tau)   logits for the Gumbel softmax"
+ *     y_{n,g} = hard ? one_hot(argmax p_{n,g}) : p_{n,g}
+ *     q_{n,g} = sum_v y_{n,g,v} e_{g,v}       (E)     the codebook lookup z^ = e_i
+ *     q_n = [q_{n,1}, ..., q_{n,G}]           (G*E)   groups concatenated (sec. 3.3)
+ * Backward (docs/vq.md), with dq = dL/dq:
+ *     dy_{n,g,v} = <e_{g,v}, dq_{n,g}>        for EVERY v (straight-through: the one-hot is
+ *                                             treated as p, so all logits get gradient)
+ *     de_{g,v}  += sum_n y_{n,g,v} dq_{n,g}   (hard: only the chosen entries move)
+ *     dl = gumbel_softmax_backward(p, dy, tau) + dlogits_extra (e.g. the diversity loss)
+ *     dW2 += dl^T h, db2 += sum_n dl, dh = (dl W2) * [h > 0], dW1 += dh^T z, db1 += sum_n dh,
+ *     dz += dh W1.
+ * Parameters follow PyTorch: w1 (H,D) b1 (H) as nn.Linear(D,H); w2 (G*V,H) b2 (G*V);
+ * codebook (G,V,E), or (V,E) shared by all groups when cfg->shared (fairseq's
+ * combine_groups; its `vars` tensor is (1, G*V, E), the same memory as (G,V,E)).
+ * noise (N,G*V) Gumbel draws, or NULL for inference (argmax of the logits, as the paper
+ * does "at inference"). Saved for the backward: h (N,H), logits (N,G*V), p (N,G*V), index
+ * (N,G). The module composes the fastest paths (asr_gemm, asr_gumbel_softmax_*).
+ * NOTE: fairseq's module with weight_proj_depth = 1 is a single linear; vq-wav2vec's
+ * --vq-depth 2 is linear -> activation -> linear, as here with ReLU as in the paper. */
+typedef struct asr_gumbel_quantizer {
+  int in_dim;      /* D: size of z */
+  int hidden;      /* H: inner size of the first linear */
+  int groups;      /* G */
+  int vars;        /* V entries per group */
+  int entry_dim;   /* E: size of one codebook entry; the output q has G*E values */
+  int shared;      /* 1: one (V,E) codebook for all groups; 0: (G,V,E) */
+  int hard;        /* 1: straight-through one-hot (vq-wav2vec training); 0: soft */
+  double tau;      /* current temperature (asr_gumbel_tau) */
+} asr_gumbel_quantizer;
+typedef struct asr_gumbel_quantizer_params {
+  asr_real *w1;        /* (H,D) */
+  asr_real *b1;        /* (H) */
+  asr_real *w2;        /* (G*V,H) */
+  asr_real *b2;        /* (G*V) */
+  asr_real *codebook;  /* (G,V,E) or (V,E) if shared */
+} asr_gumbel_quantizer_params;
+/* Element counts of w1, b1, w2, b2, codebook (in that order) into counts[5]. */
+ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, size_t counts[5]);
+/* PyTorch-like initialisation: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as
+ * nn.Linear, codebook U(0,1) as fairseq (nn.init.uniform_). */
+ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w,
+                                            const asr_gumbel_quantizer *cfg, asr_rng *rng);
+ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h,
+                                               asr_real *logits, asr_real *p, const asr_real *z,
+                                               const asr_real *noise,
+                                               const asr_gumbel_quantizer_params *w,
+                                               const asr_gumbel_quantizer *cfg, int N);
+ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N);
+/* grad: gradient buffers with the shapes of the parameters, accumulated (+=); any field
+ * (and dz) may be NULL. dq (N,G*E); dlogits_extra (N,G*V) or NULL. */
+ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                const asr_real *dq, const asr_real *dlogits_extra,
+                                                const asr_real *z, const asr_real *h,
+                                                const asr_real *p, const int *index,
+                                                const asr_gumbel_quantizer_params *w,
+                                                const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                size_t work_bytes);
+
+/* ---- 8.6 k-means vector quantization [Baevski20vq] sec. 3.2 and 3.3
+ * Forward, per vector z (one group's E values) and codebook e (K,E):
+ *     i = argmin_j ||z - e_j||_2^2                         (Euclidean distance)
+ *     z^ = e_i   ("during the forward pass, we select z^ = e_i")
+ * Output zq = z + sg(e_i - z): its value is e_i (written exactly), its gradient w.r.t. z
+ * is the identity and w.r.t. the codebook zero: the straight-through estimator of
+ * [vdOord17] ("we obtain gradients for the encoder network by back-propagating
+ * dL/dz^"); fairseq writes it zq.detach() + (z - z.detach()).
+ * Loss, [Baevski20vq] eq. (3) without the wav2vec term:
+ *     L = ||sg(z) - z^||^2 + gamma ||z - sg(z^)||^2,     gamma = 0.25
+ * as fairseq's KmeansVectorQuantizer computes it: MSELoss(reduction="mean") over all N*D
+ * elements of each term,
+ *     codebook   = (1/(N D)) sum_{n,d} (z^_{n,d} - z_{n,d})^2    (moves codewords to data)
+ *     commitment = (1/(N D)) sum_{n,d} (z_{n,d} - z^_{n,d})^2    (keeps z near its codeword)
+ *     total      = codebook + gamma * commitment
+ * The two terms have the same VALUE; sg makes their GRADIENTS differ.
+ * Backward of  sum(dzq * zq) + dloss * total:
+ *     dz[n]     += dzq[n] + dloss * gamma * 2 (z_n - e_{i_n}) / (N D)
+ *     de[j]     += dloss * sum_{n : i_n = j} 2 (e_j - z_n) / (N D)
+ * Groups: z (N,D) is read as (N,G,E), E = D/G; each group is quantized on its own with
+ * codebook (G,K,E), or (K,E) shared by all groups; index (N,G); the loss still averages
+ * over all N*D elements, as fairseq's does.
+ * NOTE: fairseq stores its k-means codebook as (K,G,E) (`embedding`); transpose it to
+ * (G,K,E) (or take [:,0,:] with combine_groups) to use it here.
+ * Errors (nothing written): ASR_ERR_SHAPE (D % G != 0, K < 1: empty codebook, N < 0),
+ * ASR_ERR_INVALID_ARG (NULL, gamma < 0 or not finite), ASR_ERR_NONFINITE (NaN/inf in z or
+ * the codebook), ASR_ERR_WORKSPACE (fast path only).
+ * Tiers: _naive the definitions literally (distances with a square root like fairseq's
+ *   .norm(), both loss terms summed separately, the codebook gradient as a sum over every
+ *   codeword of an indicator); _ref direct distances in double; fast: the distances
+ *   ||e_j||^2 - 2 <z, e_j> (+ ||z||^2) from asr_gemm over blocks of 64 rows, then every
+ *   codeword within a rounding bound of the best is re-measured directly in double, so
+ *   the choice is _ref's (the expansion alone loses digits to cancellation when ||z|| is
+ *   large). The backward is O(N D): the fast name calls _ref.
+ * loss may be NULL; zq may be NULL; index is required (the backward needs it). */
+typedef struct asr_vq_loss {
+  double total;        /* codebook + gamma * commitment */
+  double codebook;     /* (1/(N D)) sum (sg(z) - z^)^2 */
+  double commitment;   /* (1/(N D)) sum (z - sg(z^))^2, before gamma */
+} asr_vq_loss;
+#define ASR_VQ_GAMMA 0.25
+typedef asr_result (*asr_vq_forward_fn)(int *index, asr_real *zq, asr_vq_loss *loss,
+                                        const asr_real *z, const asr_real *codebook, int N, int D,
+                                        int G, int K, int shared, double gamma, void *work,
+                                        size_t work_bytes);
+typedef asr_result (*asr_vq_backward_fn)(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                         double dloss, const int *index, const asr_real *z,
+                                         const asr_real *codebook, int N, int D, int G, int K,
+                                         int shared, double gamma);
+ASRDEF size_t asr_vq_workspace_size(int K);   /* bytes for the fast forward (0 is fine for the others) */
+ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss,
+                                       const asr_real *z, const asr_real *codebook, int N, int D,
+                                       int G, int K, int shared, double gamma, void *work,
+                                       size_t work_bytes);
+ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss,
+                                     const asr_real *z, const asr_real *codebook, int N, int D,
+                                     int G, int K, int shared, double gamma, void *work,
+                                     size_t work_bytes);
+ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                 const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                 double gamma, void *work, size_t work_bytes);
+ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                        double dloss, const int *index, const asr_real *z,
+                                        const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma);
+ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                      double dloss, const int *index, const asr_real *z,
+                                      const asr_real *codebook, int N, int D, int G, int K,
+                                      int shared, double gamma);
+ASRDEF asr_result asr_vq_backward(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                  double dloss, const int *index, const asr_real *z,
+                                  const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                  double gamma);
+
+/* ---- 8.7 Fitting a codebook offline: Lloyd's algorithm [Lloyd82] with k-means++ [Arthur07]
+ * Objective:  J(c) = sum_n min_k ||x_n - c_k||^2   (in double)
+ * k-means++ seeding: c_1 = a uniformly drawn point; then each next centre is the point
+ * x_n drawn with probability D(x_n)^2 / sum_m D(x_m)^2, D = distance to the nearest
+ * centre chosen so far (if every D is 0, a uniform draw).
+ * Lloyd iteration t: assign every point to its nearest centre (ties: lowest index),
+ * record J_t; re-seed empty clusters; move every centre to the mean of its points.
+ * Empty clusters: a centre with no points is moved onto the point that is farthest from
+ * its own centre among clusters with two or more points, and that point joins it. This
+ * lowers J by that distance, so J never increases from one iteration to the next.
+ * Stops when no assignment changes (a fixed point), after opts->max_iter iterations, or
+ * when the relative decrease (J_{t-1} - J_t) / J_{t-1} < opts->tol.
+ * x (N rows, stride ldx >= D): pass x + g*E, D = E, ldx = G*E to fit group g of (N,G*E).
+ * asr_kmeans_fit allocates its work (N ints + N doubles + K*D doubles + K ints) through
+ * ASR_MALLOC(size, user); codebook (K,D) receives the centres (with ASR_KMEANS_INIT_GIVEN
+ * it holds the initial centres on entry); assign (N) may be NULL.
+ * Errors: ASR_ERR_SHAPE (K < 1, N < K, D < 1, ldx < D), ASR_ERR_NONFINITE, ASR_ERR_OUT_OF_MEMORY. */
+enum { ASR_KMEANS_INIT_PLUSPLUS = 0, ASR_KMEANS_INIT_RANDOM = 1, ASR_KMEANS_INIT_GIVEN = 2 };
+typedef struct asr_kmeans_opts {
+  int max_iter;        /* 0 picks 100 */
+  double tol;          /* 0: iterate to a fixed point (or max_iter) */
+  int init;            /* ASR_KMEANS_INIT_*: k-means++ (default), K distinct random points, given */
+  int restarts;        /* keep the best of this many seeded runs; 0 picks 1 */
+  double *history;     /* (max_iter + 1): J after each assignment step, or NULL */
+} asr_kmeans_opts;
+typedef struct asr_kmeans_report {
+  int iterations;      /* assignment steps of the returned run (history holds that many) */
+  int converged;       /* 1: stopped at a fixed point or by tol; 0: hit max_iter */
+  int reseeded;        /* empty clusters re-seeded */
+  double objective;    /* J of the returned centres with their final assignment */
+} asr_kmeans_report;
+/* J and the nearest centre of every point (assign (N) may be NULL). */
+ASRDEF double asr_kmeans_objective(int *assign, const asr_real *x, int N, int D, int ldx,
+                                   const asr_real *codebook, int K);
+ASRDEF size_t asr_kmeans_plusplus_workspace_size(int N);
+ASRDEF asr_result asr_kmeans_plusplus(asr_real *codebook, const asr_real *x, int N, int D, int ldx,
+                                      int K, asr_rng *rng, void *work, size_t work_bytes);
+ASRDEF asr_result asr_kmeans_fit(asr_real *codebook, int *assign, asr_kmeans_report *rep,
+                                 const asr_real *x, int N, int D, int ldx, int K,
+                                 const asr_kmeans_opts *opts, asr_rng *rng, void *user,
+                                 asr_error *err);
+
 /* ========================================================================================
  * 9. Training
  * ======================================================================================== */
@@ -2927,6 +3259,34 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers
  * --------------------------------------------------------------------------------------- */
+
+/* The conformance cases of section 8, for any function with the signature of a tier:
+ *     asr_check_report rep = {0};
+ *     asr_check_gumbel_softmax(my_forward, my_backward, &rep);   (either may be NULL)
+ * Each case is one line through rep->log (if set); rep->failed counts the failures and
+ * rep->worst holds the largest error relative to its tolerance (<= 1 passes).
+ * The expected values come from code inside the checker that shares nothing with the
+ * tiers: the Gumbel-softmax as p_j = 1 / sum_k exp(s_k - s_j) (a different formula that
+ * cannot overflow), its backward from the full Jacobian, the nearest codeword by brute
+ * force, the VQ gradients from their closed forms, and finite differences (asr_gradcheck)
+ * of the function's own forward. Tolerances are tight in the double build (1e-10 relative
+ * to the values' scale) and float-sized in the float build (1e-5; 2e-2 for finite
+ * differences, which carry the rounding error of f over h).
+ * asr_check_gumbel_softmax: soft and hard samples (n, V, tau) from (1,1,1) to (3,320,0.1),
+ *   the hard one-hot at argmax(l + v), p identical in both modes, the backward against
+ *   the Jacobian, accumulation, finite differences, tau -> 0, and refusals (tau <= 0,
+ *   NaN, V = 0) that leave the outputs untouched.
+ * asr_check_vq: G = 1..3, shared and separate codebooks: indices, zq = e_i, both loss
+ *   terms, both gradients, finite differences of each loss term with its stop-gradient
+ *   argument held, shared == separate with equal codebooks, and refusals (D % G, K = 0,
+ *   NaN, gamma < 0, index out of range).
+ * asr_check_quantizer_module: the Gumbel quantizer module and the diversity penalty
+ *   against finite differences (soft samples, fixed noise), and the straight-through
+ *   module's gradients equal to the soft module's except for the codebook. */
+ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumbel_softmax_backward_fn bwd,
+                                     asr_check_report *rep);
+ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep);
+ASRDEF void asr_check_quantizer_module(asr_check_report *rep);
 
 #ifdef __cplusplus
 }
@@ -11816,6 +12176,1160 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * 8. Quantizers (implementation)
  * ======================================================================================== */
 
+/* ---- 8.1 Gumbel noise */
+ASRDEF double asr_gumbel_from_uniform(double u) {
+  /* the inverse CDF of Gumbel(0,1): F(v) = exp(-exp(-v)) = u  <=>  v = -log(-log u) */
+  return -log(-log(u));
+}
+
+ASRDEF void asr_gumbel_noise(asr_real *v, size_t n, asr_rng *rng) {
+  size_t i;
+  /* asr_rng_uniform is in [2^-54, 1 - 2^-54]: v stays in [-3.6, 37.4], no clamp needed */
+  for (i = 0; i < n; i++) v[i] = (asr_real)asr_rng_gumbel(rng);
+}
+
+ASRDEF asr_result asr_gumbel_noise_from_uniform(asr_real *v, const asr_real *u, size_t n,
+                                                asr_error *err) {
+  size_t i;
+  if (n && (!v || !u)) return asr__fail(err, ASR_ERR_INVALID_ARG, "NULL pointer");
+  /* validate every draw first: nothing is written when one is outside (0,1) */
+  for (i = 0; i < n; i++)
+    if (!(u[i] > 0 && u[i] < 1))
+      return asr__fail(err, ASR_ERR_RANGE, "uniform draw %lu is %.9g, outside the open interval (0,1)",
+                       (unsigned long)i, (double)u[i]);
+  for (i = 0; i < n; i++) v[i] = (asr_real)asr_gumbel_from_uniform((double)u[i]);
+  return ASR_OK;
+}
+
+/* ---- 8.2 Temperature schedule */
+ASRDEF double asr_gumbel_tau(double tau_max, double tau_min, double decay, long step) {
+  double t;
+  if (step < 0) step = 0;
+  t = tau_max * pow(decay, (double)step);       /* tau_max * decay^step */
+  return t > tau_min ? t : tau_min;             /* ... floored at tau_min */
+}
+
+ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, long anneal_steps) {
+  double f = anneal_steps > 0 ? (double)step / (double)anneal_steps : 1.0;
+  if (f < 0) f = 0;
+  if (f > 1) f = 1;                             /* held at tau_min after the anneal */
+  return tau_max + (tau_min - tau_max) * f;
+}
+
+/* ---- 8.3 Gumbel-softmax */
+
+/* The checks every tier of the forward makes before writing anything. */
+ASR__PRIVATE asr_result asr__gumbel_check(const asr_real *y, const asr_real *p, const asr_real *logits,
+                                          const asr_real *noise, double tau, int hard, int n, int V) {
+  size_t count;
+  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau) || (hard != 0 && hard != 1))
+    return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  if (n == 0) return ASR_OK;
+  if (!y || !p || !logits || (hard && y == p)) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(logits, count) || (noise && !asr_all_finite(noise, count)))
+    return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__gumbel_check_backward(const asr_real *grad_logits, const asr_real *p,
+                                                   const asr_real *grad_y, double tau, int n, int V) {
+  size_t count;
+  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau)) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  if (n == 0) return ASR_OK;
+  if (!grad_logits || !p || !grad_y) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(p, count) || !asr_all_finite(grad_y, count)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+/* s_j = (l_j + v_j) / tau in double: the tempered, perturbed logit */
+#define ASR__GUMBEL_S(l, v, j, tau) (((double)(l)[j] + ((v) ? (double)(v)[j] : 0.0)) / (tau))
+
+ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int *index,
+                                                   const asr_real *logits, const asr_real *noise,
+                                                   double tau, int hard, int n, int V) {
+  int r, j;
+  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  if ((double)n * V * V > 4e9) return ASR_ERR_TOO_LARGE;
+  /* The literal eq. (2) has no max shift: exp((l+v)/tau) overflows past ~709. Check every
+   * row's denominator first, so that a refusal writes nothing. */
+  for (r = 0; r < n; r++) {
+    const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    double sum = 0;
+    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau));
+    if (!(sum > 0) || !isfinite(sum)) return ASR_ERR_TOO_LARGE;
+  }
+  for (r = 0; r < n; r++) {
+    const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    asr_real *pr = p + (size_t)r * V, *yr = y + (size_t)r * V;
+    double sum = 0, best = -1;
+    int i = 0;
+    /* denominator: sum_k exp((l_k + v_k) / tau) */
+    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau));
+    for (j = 0; j < V; j++) {
+      /* eq. (2): p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau) */
+      double pj = exp(ASR__GUMBEL_S(l, v, j, tau)) / sum;
+      pr[j] = (asr_real)pj;
+      if (pj > best) {            /* "i = argmax_j p_j", the first on ties */
+        best = pj;
+        i = j;
+      }
+    }
+    /* hard: the one-hot of i; soft: y = p */
+    for (j = 0; j < V; j++) yr[j] = hard ? (asr_real)(j == i) : pr[j];
+    if (index) index[r] = i;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_softmax_forward_ref(asr_real *y, asr_real *p, int *index,
+                                                 const asr_real *logits, const asr_real *noise,
+                                                 double tau, int hard, int n, int V) {
+  int r, j;
+  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  for (r = 0; r < n; r++) {
+    const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    asr_real *pr = p + (size_t)r * V, *yr = y + (size_t)r * V;
+    double m = -INFINITY, sum = 0;
+    int i = 0;
+    /* m = max_j s_j, and its position: argmax p = argmax s since exp is increasing */
+    for (j = 0; j < V; j++) {
+      double s = ASR__GUMBEL_S(l, v, j, tau);
+      if (s > m) {
+        m = s;
+        i = j;
+      }
+    }
+    /* sum_k exp(s_k - m): every term is in (0,1] and the largest is 1, so no overflow */
+    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau) - m);
+    /* p_j = exp(s_j - m) / sum_k exp(s_k - m): eq. (2) with e^-m cancelled */
+    for (j = 0; j < V; j++) pr[j] = (asr_real)(exp(ASR__GUMBEL_S(l, v, j, tau) - m) / sum);
+    for (j = 0; j < V; j++) yr[j] = hard ? (asr_real)(j == i) : pr[j];
+    if (index) index[r] = i;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const asr_real *p,
+                                                    const asr_real *grad_y, double tau, int n, int V) {
+  int r, j, k;
+  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  if ((double)n * V * V > 4e9) return ASR_ERR_TOO_LARGE;
+  for (r = 0; r < n; r++) {
+    const asr_real *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
+    asr_real *dl = grad_logits + (size_t)r * V;
+    for (k = 0; k < V; k++) {
+      double acc = 0;
+      /* dL/dl_k = sum_j g_j dp_j/dl_k,  dp_j/dl_k = (1/tau) p_j ([j = k] - p_k) */
+      for (j = 0; j < V; j++) acc += (double)g[j] * pr[j] * ((j == k ? 1.0 : 0.0) - pr[k]) / tau;
+      dl[k] += (asr_real)acc;
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_softmax_backward_ref(asr_real *grad_logits, const asr_real *p,
+                                                  const asr_real *grad_y, double tau, int n, int V) {
+  int r, j;
+  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  for (r = 0; r < n; r++) {
+    const asr_real *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
+    asr_real *dl = grad_logits + (size_t)r * V;
+    double dot = 0;
+    /* the Jacobian-vector product in O(V): dot = sum_j g_j p_j ... */
+    for (j = 0; j < V; j++) dot += (double)g[j] * pr[j];
+    /* ... dL/dl_k = p_k (g_k - dot) / tau */
+    for (j = 0; j < V; j++) dl[j] += (asr_real)((double)pr[j] * ((double)g[j] - dot) / tau);
+  }
+  return ASR_OK;
+}
+
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* exp(x) for 8 floats, the Cephes expf scheme: x = n ln2 + r with n = round(x / ln2) and
+ * |r| <= ln2/2 (ln2 split in two constants so that n ln2 is exact), exp(r) by a degree-5
+ * polynomial, 2^n placed in the exponent bits. About 2 ulp; returns 0 below about -87.7
+ * (the true value is a denormal), exactly 1 at x = 0. */
+ASR__PRIVATE __m256 asr__vq_exp_avx2(__m256 x) {
+  __m256 fx, r, z, y;
+  __m256i e;
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+  x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
+  fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);       /* x - n * ln2_hi */
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);    /*   - n * ln2_lo */
+  z = _mm256_mul_ps(r, r);
+  y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_add_ps(_mm256_fmadd_ps(y, z, r), _mm256_set1_ps(1.0f));   /* 1 + r + r^2 P(r) */
+  e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));                      /* times 2^n */
+}
+
+/* The sum of 8 floats in double. */
+ASR__PRIVATE double asr__vq_hsum_pd_avx2(__m256d a) {
+  double t[4];
+  _mm256_storeu_pd(t, a);
+  return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+ASR__PRIVATE void asr__gumbel_forward_avx2(asr_real *y, asr_real *p, int *index, const float *logits,
+                                           const float *noise, double tau, int hard, int n, int V) {
+  const float inv_tau = (float)(1.0 / tau);
+  int r, j;
+  for (r = 0; r < n; r++) {
+    const float *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    float *pr = p + (size_t)r * V, *yr = y + (size_t)r * V, m, scale;
+    __m256 vmax = _mm256_set1_ps(-INFINITY), vinv = _mm256_set1_ps(inv_tau);
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    double sum;
+    int i = 0;
+    /* pass 1: s = (l + v) / tau into p, and its max */
+    for (j = 0; j + 8 <= V; j += 8) {
+      __m256 s = _mm256_loadu_ps(l + j);
+      if (v) s = _mm256_add_ps(s, _mm256_loadu_ps(v + j));
+      s = _mm256_mul_ps(s, vinv);
+      _mm256_storeu_ps(pr + j, s);
+      vmax = _mm256_max_ps(vmax, s);
+    }
+    {
+      float t[8];
+      _mm256_storeu_ps(t, vmax);
+      m = t[0];
+      for (i = 1; i < 8; i++) m = t[i] > m ? t[i] : m;
+    }
+    for (; j < V; j++) {
+      pr[j] = (l[j] + (v ? v[j] : 0.0f)) * inv_tau;
+      if (pr[j] > m) m = pr[j];
+    }
+    for (i = 0; i < V && pr[i] != m; i++) {}     /* the first position of the max */
+    /* pass 2: exp(s - m), summed in double */
+    {
+      __m256 vm = _mm256_set1_ps(m);
+      for (j = 0; j + 8 <= V; j += 8) {
+        __m256 e = asr__vq_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(pr + j), vm));
+        _mm256_storeu_ps(pr + j, e);
+        acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+      }
+      sum = asr__vq_hsum_pd_avx2(_mm256_add_pd(acc0, acc1));
+      for (; j < V; j++) {
+        pr[j] = (float)exp((double)pr[j] - m);
+        sum += pr[j];
+      }
+    }
+    /* pass 3: normalise */
+    scale = (float)(1.0 / sum);
+    {
+      __m256 vs = _mm256_set1_ps(scale);
+      for (j = 0; j + 8 <= V; j += 8) _mm256_storeu_ps(pr + j, _mm256_mul_ps(_mm256_loadu_ps(pr + j), vs));
+      for (; j < V; j++) pr[j] *= scale;
+    }
+    if (hard) {
+      for (j = 0; j < V; j++) yr[j] = 0;
+      yr[i] = 1;
+    } else if (yr != pr) {
+      memcpy(yr, pr, sizeof(float) * (size_t)V);
+    }
+    if (index) index[r] = i;
+  }
+}
+
+ASR__PRIVATE void asr__gumbel_backward_avx2(float *grad_logits, const float *p, const float *grad_y,
+                                            double tau, int n, int V) {
+  int r, j;
+  for (r = 0; r < n; r++) {
+    const float *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
+    float *dl = grad_logits + (size_t)r * V;
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256 vdot, vinv;
+    double dot;
+    for (j = 0; j + 8 <= V; j += 8) {
+      __m256 gp = _mm256_mul_ps(_mm256_loadu_ps(g + j), _mm256_loadu_ps(pr + j));
+      acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(gp)));
+      acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(gp, 1)));
+    }
+    dot = asr__vq_hsum_pd_avx2(_mm256_add_pd(acc0, acc1));
+    for (; j < V; j++) dot += (double)g[j] * pr[j];
+    /* dl += p (g - dot) / tau */
+    vdot = _mm256_set1_ps((float)dot);
+    vinv = _mm256_set1_ps((float)(1.0 / tau));
+    for (j = 0; j + 8 <= V; j += 8) {
+      __m256 t = _mm256_mul_ps(_mm256_loadu_ps(pr + j), _mm256_sub_ps(_mm256_loadu_ps(g + j), vdot));
+      _mm256_storeu_ps(dl + j, _mm256_fmadd_ps(t, vinv, _mm256_loadu_ps(dl + j)));
+    }
+    for (; j < V; j++) dl[j] += (float)((double)pr[j] * ((double)g[j] - dot) / tau);
+  }
+}
+#endif
+
+ASRDEF asr_result asr_gumbel_softmax_forward(asr_real *y, asr_real *p, int *index,
+                                             const asr_real *logits, const asr_real *noise,
+                                             double tau, int hard, int n, int V) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  asr__gumbel_forward_avx2(y, p, index, logits, noise, tau, hard, n, V);
+  return ASR_OK;
+#else
+  return asr_gumbel_softmax_forward_ref(y, p, index, logits, noise, tau, hard, n, V);
+#endif
+}
+
+ASRDEF asr_result asr_gumbel_softmax_backward(asr_real *grad_logits, const asr_real *p,
+                                              const asr_real *grad_y, double tau, int n, int V) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  asr__gumbel_backward_avx2(grad_logits, p, grad_y, tau, n, V);
+  return ASR_OK;
+#else
+  return asr_gumbel_softmax_backward_ref(grad_logits, p, grad_y, tau, n, V);
+#endif
+}
+
+/* ---- 8.4 Code perplexity and diversity */
+
+/* -sum_v p_v log(p_v + eps), with 0 log 0 = 0 */
+ASR__PRIVATE double asr__entropy(const double *pv, int V, double eps) {
+  double h = 0;
+  int v;
+  for (v = 0; v < V; v++)
+    if (pv[v] > 0 || eps > 0) h -= pv[v] * log(pv[v] + eps);
+  return h;
+}
+
+ASRDEF double asr_code_perplexity(double *per_group, const int *index, int N, int G, int V,
+                                  double eps) {
+  double total = 0;
+  int g, n, v;
+  if (N < 1 || G < 1 || V < 1 || !index) return 0;
+  for (g = 0; g < G; g++) {
+    double h = 0;
+    /* q_g(v) = (1/N) #{n : index[n,g] = v}; H = -sum_v q log(q + eps); out-of-range
+     * indices are not counted */
+    for (v = 0; v < V; v++) {
+      double q;
+      int count = 0;
+      for (n = 0; n < N; n++) count += index[(size_t)n * G + g] == v;
+      q = (double)count / N;
+      if (q > 0 || eps > 0) h -= q * log(q + eps);
+    }
+    if (per_group) per_group[g] = exp(h);       /* perplexity exp(H) */
+    total += exp(h);
+  }
+  return total;
+}
+
+ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V,
+                                             double eps, asr_diversity_form form, size_t *count) {
+  size_t gv;
+  if (N < 1 || G < 1 || V < 1) return ASR_ERR_SHAPE;
+  if (!(eps >= 0) || !isfinite(eps) || (form != ASR_DIVERSITY_PERPLEXITY && form != ASR_DIVERSITY_ENTROPY))
+    return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)G, (size_t)V, &gv) != ASR_OK || asr_size_mul(gv, (size_t)N, count) != ASR_OK)
+    return ASR_ERR_TOO_LARGE;
+  if (!logits_or_probs) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(logits_or_probs, *count)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_diversity_forward(double *loss, double *prob_perplexity, asr_real *probs,
+                                        asr_real *avg_probs, const asr_real *logits, int N, int G,
+                                        int V, double eps, asr_diversity_form form) {
+  size_t count, r;
+  double ppl = 0, negent = 0, gv;
+  int g, v, n;
+  asr_result res = asr__diversity_check(logits, N, G, V, eps, form, &count);
+  if (res != ASR_OK) return res;
+  if (!loss || !probs || !avg_probs) return ASR_ERR_INVALID_ARG;
+  gv = (double)G * V;
+  /* s = softmax of every (frame, group) row: no noise, no temperature */
+  for (r = 0; r < (size_t)N * G; r++) asr_softmax(probs + r * V, logits + r * V, V);
+  for (g = 0; g < G; g++) {
+    double h = 0;
+    for (v = 0; v < V; v++) {
+      /* pbar_gv = (1/N) sum_n s_{n,g,v}, in double */
+      double sum = 0, pb;
+      for (n = 0; n < N; n++) sum += probs[((size_t)n * G + g) * V + v];
+      pb = sum / N;
+      avg_probs[(size_t)g * V + v] = (asr_real)pb;
+      if (pb > 0 || eps > 0) h -= pb * log(pb + eps);     /* H(pbar_g) */
+    }
+    ppl += exp(h);           /* prob_perplexity = sum_g exp(H_g) */
+    negent -= h;
+  }
+  /* fairseq: (GV - ppl)/GV;  [Baevski20w2v] eq. (4): (1/GV) sum_g -H_g */
+  *loss = form == ASR_DIVERSITY_PERPLEXITY ? (gv - ppl) / gv : negent / gv;
+  if (prob_perplexity) *prob_perplexity = ppl;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_diversity_workspace_size(int G, int V) {
+  if (G < 1 || V < 1) return 0;
+  return 2 * sizeof(double) * (size_t)G * (size_t)V;
+}
+
+ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *probs,
+                                         double grad_loss, int N, int G, int V, double eps,
+                                         asr_diversity_form form, void *work, size_t work_bytes) {
+  size_t count;
+  double *pbar = (double *)work, *a, gv;
+  int g, v, n;
+  asr_result res = asr__diversity_check(probs, N, G, V, eps, form, &count);
+  if (res != ASR_OK) return res;
+  if (!grad_logits || !isfinite(grad_loss)) return ASR_ERR_INVALID_ARG;
+  if (!work || work_bytes < asr_diversity_workspace_size(G, V)) return ASR_ERR_WORKSPACE;
+  a = pbar + (size_t)G * V;
+  gv = (double)G * V;
+  /* pbar again, in double from the saved probs (a float copy could round a tiny
+   * average to 0 and make its log infinite) */
+  for (g = 0; g < G; g++)
+    for (v = 0; v < V; v++) {
+      double sum = 0;
+      for (n = 0; n < N; n++) sum += probs[((size_t)n * G + g) * V + v];
+      pbar[(size_t)g * V + v] = sum / N;
+    }
+  for (g = 0; g < G; g++) {
+    const double *pb = pbar + (size_t)g * V;
+    double scale = 1.0 / gv;
+    /* perplexity form: L = (GV - sum_g exp(H_g))/GV, so dL/dpbar = -(exp(H_g)/GV) dH/dpbar
+     * with dH/dpbar = -(log(pbar + eps) + pbar/(pbar + eps)); entropy form: exp(H_g) -> 1 */
+    if (form == ASR_DIVERSITY_PERPLEXITY) scale *= exp(asr__entropy(pb, V, eps));
+    for (v = 0; v < V; v++)
+      a[(size_t)g * V + v] = pb[v] > 0 || eps > 0 ? scale * (log(pb[v] + eps) + pb[v] / (pb[v] + eps)) : 0;
+  }
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      const asr_real *s = probs + ((size_t)n * G + g) * V;
+      const double *ag = a + (size_t)g * V;
+      asr_real *dl = grad_logits + ((size_t)n * G + g) * V;
+      double dot = 0;
+      /* dL/ds_v = a_gv / N; softmax backward: dl_k = s_k (dL/ds_k - sum_v s_v dL/ds_v).
+       * Entries with s = 0 contribute 0 (this also skips a = log 0 when eps = 0). */
+      for (v = 0; v < V; v++)
+        if (s[v] != 0) dot += (double)s[v] * ag[v];
+      for (v = 0; v < V; v++)
+        if (s[v] != 0) dl[v] += (asr_real)(grad_loss * (double)s[v] * (ag[v] - dot) / N);
+    }
+  return ASR_OK;
+}
+
+/* ---- 8.5 The Gumbel quantizer module */
+ASR__PRIVATE asr_result asr__gq_check(const asr_gumbel_quantizer *c) {
+  size_t t;
+  if (!c) return ASR_ERR_INVALID_ARG;
+  if (c->in_dim < 1 || c->hidden < 1 || c->groups < 1 || c->vars < 1 || c->entry_dim < 1)
+    return ASR_ERR_SHAPE;
+  if ((c->shared != 0 && c->shared != 1) || (c->hard != 0 && c->hard != 1) || !(c->tau > 0) ||
+      !isfinite(c->tau))
+    return ASR_ERR_INVALID_ARG;
+  /* every size product must fit: G*V*H, H*D, G*V*E */
+  if (asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->hidden, &t) != ASR_OK ||
+      asr_size_mul((size_t)c->hidden, (size_t)c->in_dim, &t) != ASR_OK ||
+      asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->entry_dim, &t) != ASR_OK ||
+      (size_t)c->groups * (size_t)c->vars > (size_t)0x7fffffff ||
+      (size_t)c->groups * (size_t)c->entry_dim > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, size_t counts[5]) {
+  asr_result r = asr__gq_check(cfg);
+  size_t gv;
+  if (r != ASR_OK) return r;
+  gv = (size_t)cfg->groups * (size_t)cfg->vars;
+  counts[0] = (size_t)cfg->hidden * (size_t)cfg->in_dim;                  /* w1 (H,D) */
+  counts[1] = (size_t)cfg->hidden;                                         /* b1 (H) */
+  counts[2] = gv * (size_t)cfg->hidden;                                    /* w2 (GV,H) */
+  counts[3] = gv;                                                          /* b2 (GV) */
+  counts[4] = (cfg->shared ? (size_t)cfg->vars : gv) * (size_t)cfg->entry_dim;  /* codebook */
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w,
+                                            const asr_gumbel_quantizer *cfg, asr_rng *rng) {
+  size_t c[5], i;
+  double b1 = 0, b2 = 0;
+  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
+  if (r != ASR_OK) return r;
+  if (!w || !w->w1 || !w->b1 || !w->w2 || !w->b2 || !w->codebook || !rng) return ASR_ERR_INVALID_ARG;
+  b1 = 1.0 / sqrt((double)cfg->in_dim);     /* nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+  b2 = 1.0 / sqrt((double)cfg->hidden);
+  for (i = 0; i < c[0]; i++) w->w1[i] = (asr_real)(b1 * (2 * asr_rng_uniform(rng) - 1));
+  for (i = 0; i < c[1]; i++) w->b1[i] = (asr_real)(b1 * (2 * asr_rng_uniform(rng) - 1));
+  for (i = 0; i < c[2]; i++) w->w2[i] = (asr_real)(b2 * (2 * asr_rng_uniform(rng) - 1));
+  for (i = 0; i < c[3]; i++) w->b2[i] = (asr_real)(b2 * (2 * asr_rng_uniform(rng) - 1));
+  for (i = 0; i < c[4]; i++) w->codebook[i] = (asr_real)asr_rng_uniform(rng);   /* fairseq: U(0,1) */
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h,
+                                               asr_real *logits, asr_real *p, const asr_real *z,
+                                               const asr_real *noise,
+                                               const asr_gumbel_quantizer_params *w,
+                                               const asr_gumbel_quantizer *cfg, int N) {
+  size_t c[5], nd, nh, ngv;
+  int D, H, G, V, E, GV, n, g, j;
+  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
+  if (r != ASR_OK) return r;
+  if (N < 0 || !w || !w->w1 || !w->b1 || !w->w2 || !w->b2 || !w->codebook) return ASR_ERR_INVALID_ARG;
+  if (N == 0) return ASR_OK;
+  if (!q || !index || !h || !logits || !p || !z) return ASR_ERR_INVALID_ARG;
+  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V;
+  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK || asr_size_mul((size_t)N, (size_t)H, &nh) != ASR_OK ||
+      asr_size_mul((size_t)N, (size_t)GV, &ngv) != ASR_OK || (size_t)N * G > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  if (!asr_all_finite(z, nd) || (noise && !asr_all_finite(noise, ngv)) || !asr_all_finite(w->w1, c[0]) ||
+      !asr_all_finite(w->b1, c[1]) || !asr_all_finite(w->w2, c[2]) || !asr_all_finite(w->b2, c[3]) ||
+      !asr_all_finite(w->codebook, c[4]))
+    return ASR_ERR_NONFINITE;
+  /* h = ReLU(z W1^T + b1) */
+  asr_gemm(0, 1, N, H, D, 1, z, D, w->w1, D, 0, h, H);
+  for (n = 0; n < N; n++)
+    for (j = 0; j < H; j++) {
+      asr_real *hv = h + (size_t)n * H + j;
+      *hv += w->b1[j];
+      if (!(*hv > 0)) *hv = 0;
+    }
+  /* l = h W2^T + b2, (N, G*V) = N*G rows of V logits */
+  asr_gemm(0, 1, N, GV, H, 1, h, H, w->w2, H, 0, logits, GV);
+  for (n = 0; n < N; n++)
+    for (j = 0; j < GV; j++) logits[(size_t)n * GV + j] += w->b2[j];
+  /* p = Gumbel-softmax of every row, index = argmax (l + v). The module keeps p and
+   * builds the one-hot from the index itself, so the soft call serves both modes. */
+  r = asr_gumbel_softmax_forward(p, p, index, logits, noise, cfg->tau, 0, N * G, V);
+  if (r != ASR_OK) return r;         /* logits overflowed to inf: reported, nothing else */
+  for (g = 0; g < G; g++) {
+    const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
+    if (cfg->hard) {
+      /* q_{n,g} = e_{g, i_{n,g}}: the codebook lookup of the one-hot */
+      for (n = 0; n < N; n++)
+        memcpy(q + (size_t)n * G * E + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E,
+               sizeof(asr_real) * (size_t)E);
+    } else {
+      /* q_{n,g} = sum_v p_{n,g,v} e_{g,v}: (N,V) x (V,E) */
+      asr_gemm(0, 0, N, E, V, 1, p + (size_t)g * V, GV, cb, E, 0, q + (size_t)g * E, G * E);
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N) {
+  size_t per_row, total;
+  if (asr__gq_check(cfg) != ASR_OK || N < 0) return 0;
+  /* dy (N,GV) + dl (N,GV) + dh (N,H) */
+  per_row = 2 * (size_t)cfg->groups * (size_t)cfg->vars + (size_t)cfg->hidden;
+  if (asr_size_mul(per_row, (size_t)N, &total) != ASR_OK ||
+      asr_size_mul(total, sizeof(asr_real), &total) != ASR_OK)
+    return (size_t)-1;
+  return total;
+}
+
+/* column sums of a (N,C) matrix, added into b (C), in double */
+ASR__PRIVATE void asr__colsum_add(asr_real *b, const asr_real *a, int N, int C) {
+  int n, j;
+  for (j = 0; j < C; j++) {
+    double s = 0;
+    for (n = 0; n < N; n++) s += a[(size_t)n * C + j];
+    b[j] += (asr_real)s;
+  }
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                const asr_real *dq, const asr_real *dlogits_extra,
+                                                const asr_real *z, const asr_real *h,
+                                                const asr_real *p, const int *index,
+                                                const asr_gumbel_quantizer_params *w,
+                                                const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                size_t work_bytes) {
+  size_t c[5], ngv, nge, t;
+  int D, H, G, V, E, GV, n, g, j;
+  asr_real *dy, *dl, *dh;
+  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
+  if (r != ASR_OK) return r;
+  if (N < 0 || !w || !w->w1 || !w->w2 || !w->codebook) return ASR_ERR_INVALID_ARG;
+  if (N == 0) return ASR_OK;
+  if (!dq || !z || !h || !p || !index) return ASR_ERR_INVALID_ARG;
+  if (!work || work_bytes < asr_gumbel_quantizer_workspace_size(cfg, N)) return ASR_ERR_WORKSPACE;
+  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V;
+  ngv = (size_t)N * GV;
+  nge = (size_t)N * G * E;
+  if (!asr_all_finite(dq, nge) || (dlogits_extra && !asr_all_finite(dlogits_extra, ngv)))
+    return ASR_ERR_NONFINITE;
+  for (t = 0; t < (size_t)N * G; t++)
+    if (index[t] < 0 || index[t] >= V) return ASR_ERR_RANGE;
+  dy = (asr_real *)work;
+  dl = dy + ngv;
+  dh = dl + ngv;
+  for (g = 0; g < G; g++) {
+    const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
+    asr_real *dcb = grad && grad->codebook ? grad->codebook + (cfg->shared ? 0 : (size_t)g * V * E) : NULL;
+    /* dy_{n,g,v} = <e_{g,v}, dq_{n,g}> for every v: (N,E) x (E,V) */
+    asr_gemm(0, 1, N, V, E, 1, dq + (size_t)g * E, G * E, cb, E, 0, dy + (size_t)g * V, GV);
+    if (!dcb) continue;
+    if (cfg->hard) {
+      /* de_{g,i} += dq_{n,g}: the one-hot selects one entry per frame */
+      for (n = 0; n < N; n++) {
+        asr_real *d = dcb + (size_t)index[(size_t)n * G + g] * E;
+        const asr_real *s = dq + (size_t)n * G * E + (size_t)g * E;
+        for (j = 0; j < E; j++) d[j] += s[j];
+      }
+    } else {
+      /* de_g += P_g^T dq_g: (V,N) x (N,E) */
+      asr_gemm(1, 0, V, E, N, 1, p + (size_t)g * V, GV, dq + (size_t)g * E, G * E, 1, dcb, E);
+    }
+  }
+  /* dl = J_p^T dy (the same for the soft and the straight-through hard sample) + extra */
+  memset(dl, 0, sizeof(asr_real) * ngv);
+  r = asr_gumbel_softmax_backward(dl, p, dy, cfg->tau, N * G, V);
+  if (r != ASR_OK) return r;
+  if (dlogits_extra)
+    for (t = 0; t < ngv; t++) dl[t] += dlogits_extra[t];
+  /* second linear: dW2 += dl^T h, db2 += sum_n dl */
+  if (grad && grad->w2) asr_gemm(1, 0, GV, H, N, 1, dl, GV, h, H, 1, grad->w2, H);
+  if (grad && grad->b2) asr__colsum_add(grad->b2, dl, N, GV);
+  if (!dz && !(grad && (grad->w1 || grad->b1))) return ASR_OK;
+  /* dh = (dl W2) * [h > 0]: the ReLU passes gradient where it was active */
+  asr_gemm(0, 0, N, H, GV, 1, dl, GV, w->w2, H, 0, dh, H);
+  for (t = 0; t < (size_t)N * H; t++)
+    if (!(h[t] > 0)) dh[t] = 0;
+  /* first linear: dW1 += dh^T z, db1 += sum_n dh, dz += dh W1 */
+  if (grad && grad->w1) asr_gemm(1, 0, H, D, N, 1, dh, H, z, D, 1, grad->w1, D);
+  if (grad && grad->b1) asr__colsum_add(grad->b1, dh, N, H);
+  if (dz) asr_gemm(0, 0, N, D, H, 1, dh, H, w->w1, D, 1, dz, D);
+  return ASR_OK;
+}
+
+/* ---- 8.6 k-means VQ */
+enum { ASR__VQ_ROWS = 64 };   /* rows per GEMM block of the fast path */
+
+ASR__PRIVATE asr_result asr__vq_check(const int *index, const asr_real *z, const asr_real *codebook,
+                                      int N, int D, int G, int K, int shared, double gamma) {
+  size_t nd, ck;
+  if (N < 0 || D < 1 || G < 1 || K < 1 || D % G != 0) return ASR_ERR_SHAPE;
+  if (!(gamma >= 0) || !isfinite(gamma) || (shared != 0 && shared != 1)) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK ||
+      asr_size_mul((size_t)(shared ? 1 : G) * (size_t)K, (size_t)(D / G), &ck) != ASR_OK ||
+      (size_t)N * G > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  if (!codebook || (N > 0 && (!z || !index))) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(codebook, ck) || (N > 0 && !asr_all_finite(z, nd))) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+/* ||a - b||^2 over E values, summed in double in index order (the _ref distance; the
+ * fast path re-measures its candidates with this same function). */
+ASR__PRIVATE double asr__sqdist(const asr_real *a, const asr_real *b, int E) {
+  double s = 0;
+  int e;
+  for (e = 0; e < E; e++) {
+    double d = (double)a[e] - (double)b[e];
+    s += d * d;
+  }
+  return s;
+}
+
+/* Writes zq and the loss once every index is known; sum_sq = sum_{n,g} ||z - e_i||^2. */
+ASR__PRIVATE void asr__vq_finish(asr_real *zq, asr_vq_loss *loss, const int *index, const asr_real *codebook,
+                                 int N, int D, int G, int K, int shared, double gamma, double sum_sq) {
+  int E = D / G, n, g;
+  if (zq)
+    for (n = 0; n < N; n++)
+      for (g = 0; g < G; g++) {
+        const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
+        /* the forward value of z + sg(e_i - z) is e_i, written exactly */
+        memcpy(zq + (size_t)n * D + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E,
+               sizeof(asr_real) * (size_t)E);
+      }
+  if (loss) {
+    double m = N > 0 ? sum_sq / ((double)N * D) : 0;   /* MSE mean over N*D elements */
+    loss->codebook = m;
+    loss->commitment = m;
+    loss->total = m + gamma * m;
+  }
+}
+
+ASRDEF size_t asr_vq_workspace_size(int K) {
+  if (K < 1) return 0;
+  return sizeof(asr_real) * ((size_t)ASR__VQ_ROWS * (size_t)K + (size_t)K);
+}
+
+ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss,
+                                       const asr_real *z, const asr_real *codebook, int N, int D,
+                                       int G, int K, int shared, double gamma, void *work,
+                                       size_t work_bytes) {
+  int E, n, g, j, d;
+  double cb_term = 0, commit_term = 0;
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  (void)work;
+  (void)work_bytes;
+  if (r != ASR_OK) return r;
+  if ((double)N * G * K * (D / G) > 268435456.0) return ASR_ERR_TOO_LARGE;
+  E = D / G;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      const asr_real *zg = z + (size_t)n * D + (size_t)g * E;
+      const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
+      double best = INFINITY;
+      int i = 0;
+      /* i = argmin_j ||z - e_j||_2, the distance with its square root as fairseq's .norm() */
+      for (j = 0; j < K; j++) {
+        double s = 0;
+        for (d = 0; d < E; d++) s += ((double)zg[d] - cb[(size_t)j * E + d]) * ((double)zg[d] - cb[(size_t)j * E + d]);
+        if (sqrt(s) < best) {
+          best = sqrt(s);
+          i = j;
+        }
+      }
+      index[(size_t)n * G + g] = i;
+      /* the two terms of eq. (3) one element at a time: ||sg(z) - z^||^2 and ||z - sg(z^)||^2 */
+      for (d = 0; d < E; d++) {
+        double zhat = cb[(size_t)i * E + d], zv = zg[d];
+        cb_term += (zv - zhat) * (zv - zhat);
+        commit_term += (zv - zhat) * (zv - zhat);
+      }
+    }
+  if (zq) asr__vq_finish(zq, NULL, index, codebook, N, D, G, K, shared, gamma, 0);
+  if (loss) {
+    loss->codebook = N > 0 ? cb_term / ((double)N * D) : 0;
+    loss->commitment = N > 0 ? commit_term / ((double)N * D) : 0;
+    loss->total = loss->codebook + gamma * loss->commitment;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss,
+                                     const asr_real *z, const asr_real *codebook, int N, int D,
+                                     int G, int K, int shared, double gamma, void *work,
+                                     size_t work_bytes) {
+  int E, n, g, j;
+  double sum_sq = 0;
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  (void)work;
+  (void)work_bytes;
+  if (r != ASR_OK) return r;
+  E = D / G;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      const asr_real *zg = z + (size_t)n * D + (size_t)g * E;
+      const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
+      double best = INFINITY;
+      int i = 0;
+      /* i = argmin_j ||z - e_j||^2 (the first on ties) */
+      for (j = 0; j < K; j++) {
+        double s = asr__sqdist(zg, cb + (size_t)j * E, E);
+        if (s < best) {
+          best = s;
+          i = j;
+        }
+      }
+      index[(size_t)n * G + g] = i;
+      sum_sq += best;            /* ||z - e_i||^2: both loss terms have this value */
+    }
+  asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                 const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                 double gamma, void *work, size_t work_bytes) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  int E, n0, n, g, j;
+  double sum_sq = 0;
+  asr_real *dots, *norms;
+  const double u = 5.9604644775390625e-8;    /* float unit roundoff 2^-24 */
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  if (r != ASR_OK) return r;
+  if (!work || work_bytes < asr_vq_workspace_size(K)) return ASR_ERR_WORKSPACE;
+  E = D / G;
+  dots = (asr_real *)work;
+  norms = dots + (size_t)ASR__VQ_ROWS * K;
+  for (g = 0; g < G; g++) {
+    const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
+    for (j = 0; j < K; j++) {
+      double s = 0;
+      int e;
+      for (e = 0; e < E; e++) s += (double)cb[(size_t)j * E + e] * cb[(size_t)j * E + e];
+      norms[j] = (asr_real)s;                                  /* ||e_j||^2 */
+    }
+    for (n0 = 0; n0 < N; n0 += ASR__VQ_ROWS) {
+      int rows = ASR__MIN(ASR__VQ_ROWS, N - n0);
+      /* dots[r][j] = <z_{n0+r}, e_j> for a block of rows: the GEMM does the O(N K E) work */
+      asr_gemm(0, 1, rows, K, E, 1, z + (size_t)n0 * D + (size_t)g * E, D, cb, E, 0, dots, K);
+      for (n = 0; n < rows; n++) {
+        const asr_real *zg = z + (size_t)(n0 + n) * D + (size_t)g * E;
+        const asr_real *dr = dots + (size_t)n * K;
+        double zz = 0, best = INFINITY, amin = INFINITY, bmin = 0;
+        int e, i = 0;
+        for (e = 0; e < E; e++) zz += (double)zg[e] * zg[e];   /* ||z||^2 */
+        /* approximate ||z - e_j||^2 - ||z||^2 = ||e_j||^2 - 2 <z, e_j>, and its minimum */
+        for (j = 0; j < K; j++) {
+          double a = (double)norms[j] - 2.0 * dr[j];
+          if (a < amin) {
+            amin = a;
+            bmin = (E + 4) * u * (zz + norms[j]);
+          }
+        }
+        /* every j whose approximation is within the rounding bounds of the minimum may be
+         * the true nearest: |error| <= (E + 4) u (||z||^2 + ||e_j||^2) for a float dot of
+         * length E. Re-measure those directly, in double, in index order. */
+        for (j = 0; j < K; j++) {
+          double a = (double)norms[j] - 2.0 * dr[j];
+          if (a - (E + 4) * u * (zz + norms[j]) <= amin + bmin) {
+            double s = asr__sqdist(zg, cb + (size_t)j * E, E);
+            if (s < best) {
+              best = s;
+              i = j;
+            }
+          }
+        }
+        index[(size_t)(n0 + n) * G + g] = i;
+      }
+    }
+  }
+  /* the loss sums the same per-vector distances in the same (n, g) order as _ref */
+  if (loss) {
+    for (n = 0; n < N; n++)
+      for (g = 0; g < G; g++) {
+        const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
+        sum_sq += asr__sqdist(z + (size_t)n * D + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E, E);
+      }
+  }
+  asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
+  return ASR_OK;
+#else
+  return asr_vq_forward_ref(index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work, work_bytes);
+#endif
+}
+
+ASR__PRIVATE asr_result asr__vq_check_backward(const int *index, const asr_real *z, const asr_real *codebook,
+                                               const asr_real *dzq, double dloss, int N, int D, int G,
+                                               int K, int shared, double gamma) {
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  size_t j;
+  if (r != ASR_OK) return r;
+  if (!isfinite(dloss)) return ASR_ERR_INVALID_ARG;
+  if (dzq && !asr_all_finite(dzq, (size_t)N * D)) return ASR_ERR_NONFINITE;
+  for (j = 0; j < (size_t)N * G; j++)
+    if (index[j] < 0 || index[j] >= K) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                        double dloss, const int *index, const asr_real *z,
+                                        const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma) {
+  int E, n, g, j, d;
+  double nd;
+  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
+  if (r != ASR_OK || N == 0) return r;
+  if ((double)N * G * K * (D / G) > 268435456.0) return ASR_ERR_TOO_LARGE;
+  E = D / G;
+  nd = (double)N * D;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
+      int i = index[(size_t)n * G + g];
+      for (d = 0; d < E; d++) {
+        size_t at = (size_t)n * D + (size_t)g * E + d;
+        double zv = z[at], zhat = cb[(size_t)i * E + d];
+        if (dz) {
+          /* d/dz of z + sg(e - z) is 1: the output gradient passes straight through */
+          double v = dzq ? (double)dzq[at] : 0.0;
+          /* d/dz of gamma (1/ND) sum (z - sg(z^))^2 */
+          v += dloss * gamma * 2.0 * (zv - zhat) / nd;
+          /* (d/dz of (1/ND) sum (sg(z) - z^)^2 is 0) */
+          dz[at] += (asr_real)v;
+        }
+        if (dcodebook)
+          /* d/de_j of (1/ND) sum (sg(z) - z^)^2 with z^ = e_i: only j = i has a term
+           * (d/de of z + sg(e - z) and of the commitment term are 0) */
+          for (j = 0; j < K; j++) {
+            asr_real *de = dcodebook + (shared ? 0 : (size_t)g * K * E) + (size_t)j * E + d;
+            double ind = (j == i) ? 1.0 : 0.0;
+            *de += (asr_real)(ind * dloss * 2.0 * (zhat - zv) / nd);
+          }
+      }
+    }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                      double dloss, const int *index, const asr_real *z,
+                                      const asr_real *codebook, int N, int D, int G, int K,
+                                      int shared, double gamma) {
+  int E, n, g, d;
+  double cz, ce;
+  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
+  if (r != ASR_OK || N == 0) return r;
+  E = D / G;
+  cz = dloss * gamma * 2.0 / ((double)N * D);     /* commitment: 2 gamma (z - e) / (N D) */
+  ce = dloss * 2.0 / ((double)N * D);             /* codebook:   2 (e - z) / (N D) */
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t off = (size_t)(shared ? 0 : g) * K * E + (size_t)index[(size_t)n * G + g] * E;
+      const asr_real *e = codebook + off, *zg = z + (size_t)n * D + (size_t)g * E;
+      const asr_real *dq = dzq ? dzq + (size_t)n * D + (size_t)g * E : NULL;
+      if (dz) {
+        asr_real *dzg = dz + (size_t)n * D + (size_t)g * E;
+        for (d = 0; d < E; d++) dzg[d] += (asr_real)((dq ? (double)dq[d] : 0.0) + cz * ((double)zg[d] - e[d]));
+      }
+      if (dcodebook) {
+        asr_real *de = dcodebook + off;
+        for (d = 0; d < E; d++) de[d] += (asr_real)(ce * ((double)e[d] - zg[d]));
+      }
+    }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vq_backward(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                  double dloss, const int *index, const asr_real *z,
+                                  const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                  double gamma) {
+  return asr_vq_backward_ref(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+}
+
+/* ---- 8.7 k-means fitting */
+ASRDEF double asr_kmeans_objective(int *assign, const asr_real *x, int N, int D, int ldx,
+                                   const asr_real *codebook, int K) {
+  double J = 0;
+  int n, k;
+  if (N < 1 || K < 1 || D < 1 || !x || !codebook) return 0;
+  for (n = 0; n < N; n++) {
+    double best = INFINITY;
+    int bi = 0;
+    for (k = 0; k < K; k++) {
+      double d = asr__sqdist(x + (size_t)n * ldx, codebook + (size_t)k * D, D);
+      if (d < best) {          /* nearest centre, the first on ties */
+        best = d;
+        bi = k;
+      }
+    }
+    if (assign) assign[n] = bi;
+    J += best;                 /* J = sum_n min_k ||x_n - c_k||^2 */
+  }
+  return J;
+}
+
+ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D,
+                                          int ldx, int K) {
+  size_t i, nx;
+  int n;
+  if (K < 1 || D < 1 || ldx < D || N < K) return ASR_ERR_SHAPE;
+  if (!codebook || !x) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)N, (size_t)ldx, &nx) != ASR_OK || asr_size_mul((size_t)K, (size_t)D, &i) != ASR_OK)
+    return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < N; n++)
+    if (!asr_all_finite(x + (size_t)n * ldx, (size_t)D)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_kmeans_plusplus_workspace_size(int N) {
+  return N > 0 ? sizeof(double) * (size_t)N : 0;
+}
+
+ASRDEF asr_result asr_kmeans_plusplus(asr_real *codebook, const asr_real *x, int N, int D, int ldx,
+                                      int K, asr_rng *rng, void *work, size_t work_bytes) {
+  double *d2 = (double *)work;
+  int n, k, pick;
+  asr_result r = asr__kmeans_check(codebook, x, N, D, ldx, K);
+  if (r != ASR_OK) return r;
+  if (!rng) return ASR_ERR_INVALID_ARG;
+  if (!work || work_bytes < asr_kmeans_plusplus_workspace_size(N)) return ASR_ERR_WORKSPACE;
+  /* c_1: a point drawn uniformly */
+  pick = asr_rng_int(rng, N);
+  memcpy(codebook, x + (size_t)pick * ldx, sizeof(asr_real) * (size_t)D);
+  for (n = 0; n < N; n++) d2[n] = asr__sqdist(x + (size_t)n * ldx, codebook, D);
+  for (k = 1; k < K; k++) {
+    double total = 0, target, cum = 0;
+    for (n = 0; n < N; n++) total += d2[n];
+    if (total > 0) {
+      /* D^2 sampling: P(x_n) = D(x_n)^2 / sum_m D(x_m)^2, by inverting the cumulative sum */
+      target = asr_rng_uniform(rng) * total;
+      pick = -1;
+      for (n = 0; n < N; n++) {
+        if (d2[n] > 0) pick = n;         /* the last candidate, should rounding run past */
+        cum += d2[n];
+        if (cum > target && d2[n] > 0) break;
+      }
+    } else {
+      pick = asr_rng_int(rng, N);        /* every point sits on a centre: any will do */
+    }
+    memcpy(codebook + (size_t)k * D, x + (size_t)pick * ldx, sizeof(asr_real) * (size_t)D);
+    /* D(x)^2 = distance to the nearest centre chosen so far */
+    for (n = 0; n < N; n++) {
+      double d = asr__sqdist(x + (size_t)n * ldx, codebook + (size_t)k * D, D);
+      if (d < d2[n]) d2[n] = d;
+    }
+  }
+  return ASR_OK;
+}
+
+/* One Lloyd run from the centres in c; fills cur (N), returns J and the counts. */
+ASR__PRIVATE double asr__kmeans_run(asr_real *c, int *cur, double *dist, double *sums, int *counts,
+                                    const asr_real *x, int N, int D, int ldx, int K, int max_iter,
+                                    double tol, double *history, int *iterations, int *converged,
+                                    int *reseeded) {
+  int t, n, k, d;
+  double J = 0, Jprev = INFINITY;
+  *converged = 0;
+  *reseeded = 0;
+  for (t = 0;; t++) {
+    int changed = 0;
+    /* assignment step: every point to its nearest centre */
+    J = 0;
+    for (k = 0; k < K; k++) counts[k] = 0;
+    for (n = 0; n < N; n++) {
+      double best = INFINITY;
+      int bi = 0;
+      for (k = 0; k < K; k++) {
+        double dd = asr__sqdist(x + (size_t)n * ldx, c + (size_t)k * D, D);
+        if (dd < best) {
+          best = dd;
+          bi = k;
+        }
+      }
+      if (t == 0 || cur[n] != bi) changed++;
+      cur[n] = bi;
+      dist[n] = best;
+      counts[bi]++;
+      J += best;
+    }
+    /* empty clusters: move the centre onto the point farthest from its own centre, taken
+     * from a cluster that keeps at least one point; J drops by that point's distance */
+    for (k = 0; k < K; k++) {
+      int far = -1;
+      if (counts[k] > 0) continue;
+      for (n = 0; n < N; n++)
+        if (counts[cur[n]] >= 2 && (far < 0 || dist[n] > dist[far])) far = n;
+      if (far < 0) break;                /* cannot happen with N >= K */
+      J -= dist[far];
+      counts[cur[far]]--;
+      cur[far] = k;
+      counts[k] = 1;
+      dist[far] = 0;
+      memcpy(c + (size_t)k * D, x + (size_t)far * ldx, sizeof(asr_real) * (size_t)D);
+      changed++;
+      (*reseeded)++;
+    }
+    if (history) history[t] = J;
+    *iterations = t + 1;
+    /* stop at a fixed point (the means would not move), by tol, or at max_iter */
+    if (t > 0 && changed == 0) {
+      *converged = 1;
+      break;
+    }
+    if (t > 0 && tol > 0 && Jprev - J <= tol * Jprev) {
+      *converged = 1;
+      break;
+    }
+    if (t == max_iter) break;
+    Jprev = J;
+    /* update step: c_k = mean of its points (sums in double) */
+    for (k = 0; k < K * D; k++) sums[k] = 0;
+    for (n = 0; n < N; n++)
+      for (d = 0; d < D; d++) sums[(size_t)cur[n] * D + d] += x[(size_t)n * ldx + d];
+    for (k = 0; k < K; k++)
+      for (d = 0; d < D; d++) c[(size_t)k * D + d] = (asr_real)(sums[(size_t)k * D + d] / counts[k]);
+  }
+  return J;
+}
+
+ASRDEF asr_result asr_kmeans_fit(asr_real *codebook, int *assign, asr_kmeans_report *rep,
+                                 const asr_real *x, int N, int D, int ldx, int K,
+                                 const asr_kmeans_opts *opts, asr_rng *rng, void *user,
+                                 asr_error *err) {
+  int max_iter = opts && opts->max_iter > 0 ? opts->max_iter : 100;
+  int init = opts ? opts->init : ASR_KMEANS_INIT_PLUSPLUS;
+  int restarts = opts && opts->restarts > 0 ? opts->restarts : 1;
+  double tol = opts && opts->tol > 0 ? opts->tol : 0;
+  double *history = opts ? opts->history : NULL;
+  int *cur = NULL, *counts = NULL, *best_assign = NULL, run;
+  double *dist = NULL, *sums = NULL, *hist = NULL, best_J = INFINITY;
+  asr_real *c = NULL;
+  asr_kmeans_report best;
+  asr_result r = asr__kmeans_check(codebook, x, N, D, ldx, K);
+  if (r == ASR_ERR_SHAPE)
+    return asr__fail(err, r, "k-means: need K >= 1, D >= 1, ldx >= D and at least K points (N %d, K %d, D %d, ldx %d)",
+                     N, K, D, ldx);
+  if (r == ASR_ERR_NONFINITE) return asr__fail(err, r, "k-means: NaN or infinity in the data");
+  if (r != ASR_OK) return asr__fail(err, r, "k-means: %s", asr_result_string(r));
+  if (init < ASR_KMEANS_INIT_PLUSPLUS || init > ASR_KMEANS_INIT_GIVEN)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "k-means: unknown init %d", init);
+  if (init != ASR_KMEANS_INIT_GIVEN && !rng)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "k-means: random seeding needs an asr_rng");
+  if (init == ASR_KMEANS_INIT_GIVEN) {
+    if (!asr_all_finite(codebook, (size_t)K * D))
+      return asr__fail(err, ASR_ERR_NONFINITE, "k-means: NaN or infinity in the given centres");
+    restarts = 1;                        /* a given start is a single run */
+  }
+  memset(&best, 0, sizeof best);
+  cur = ASR__ALLOC(int, N, user);
+  best_assign = ASR__ALLOC(int, N, user);
+  counts = ASR__ALLOC(int, K, user);
+  dist = ASR__ALLOC(double, N, user);
+  sums = ASR__ALLOC(double, (size_t)K * D, user);
+  c = ASR__ALLOC(asr_real, (size_t)K * D, user);
+  hist = ASR__ALLOC(double, (size_t)max_iter + 1, user);
+  if (!cur || !best_assign || !counts || !dist || !sums || !c || !hist) {
+    r = asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "k-means: out of memory");
+    goto done;
+  }
+  for (run = 0; run < restarts; run++) {
+    asr_kmeans_report rr;
+    double J;
+    int k;
+    memset(&rr, 0, sizeof rr);
+    if (init == ASR_KMEANS_INIT_GIVEN) {
+      memcpy(c, codebook, sizeof(asr_real) * (size_t)K * D);
+    } else if (init == ASR_KMEANS_INIT_PLUSPLUS) {
+      r = asr_kmeans_plusplus(c, x, N, D, ldx, K, rng, dist, sizeof(double) * (size_t)N);
+      if (r != ASR_OK) goto done;
+    } else {
+      /* K distinct points: the first K of a partial Fisher-Yates shuffle of 0..N-1 */
+      int n;
+      for (n = 0; n < N; n++) cur[n] = n;
+      for (k = 0; k < K; k++) {
+        int j = k + asr_rng_int(rng, N - k), t = cur[k];
+        cur[k] = cur[j];
+        cur[j] = t;
+        memcpy(c + (size_t)k * D, x + (size_t)cur[k] * ldx, sizeof(asr_real) * (size_t)D);
+      }
+    }
+    J = asr__kmeans_run(c, cur, dist, sums, counts, x, N, D, ldx, K, max_iter, tol, hist, &rr.iterations,
+                        &rr.converged, &rr.reseeded);
+    rr.objective = J;
+    if (run == 0 || J < best_J) {
+      best_J = J;
+      best = rr;
+      memcpy(codebook, c, sizeof(asr_real) * (size_t)K * D);
+      memcpy(best_assign, cur, sizeof(int) * (size_t)N);
+      if (history) memcpy(history, hist, sizeof(double) * (size_t)rr.iterations);
+    }
+  }
+  if (assign) memcpy(assign, best_assign, sizeof(int) * (size_t)N);
+  if (rep) *rep = best;
+  r = ASR_OK;
+done:
+  ASR_FREE(cur, user);
+  ASR_FREE(best_assign, user);
+  ASR_FREE(counts, user);
+  ASR_FREE(dist, user);
+  ASR_FREE(sums, user);
+  ASR_FREE(c, user);
+  ASR_FREE(hist, user);
+  return r;
+}
+
 /* ========================================================================================
  * 9. Training (implementation)
  * ======================================================================================== */
@@ -15702,6 +17216,592 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers (implementation)
  * --------------------------------------------------------------------------------------- */
+
+/* Tolerances: values are compared relative to their scale (see the 10.6 declarations). */
+#define ASR__QTOL (ASR_REAL_DOUBLE ? 1e-10 : 1e-5)
+#define ASR__QFD (ASR_REAL_DOUBLE ? 1e-6 : 2e-2)
+
+/* The checker's own Gumbel-softmax, shared with no tier: p_j = 1 / sum_k exp(s_k - s_j),
+ * s = (l + v)/tau. A term can only overflow to +inf when p_j underflows to 0 anyway. */
+ASR__PRIVATE void asr__chk_gumbel(double *p, int *imax, const asr_real *l, const asr_real *v, double tau,
+                                  int V) {
+  int j, k;
+  double best = -INFINITY;
+  *imax = 0;
+  for (j = 0; j < V; j++) {
+    double sj = ((double)l[j] + (v ? (double)v[j] : 0.0)) / tau, sum = 0;
+    for (k = 0; k < V; k++) sum += exp(((double)l[k] + (v ? (double)v[k] : 0.0)) / tau - sj);
+    p[j] = 1.0 / sum;
+    if (sj > best) {
+      best = sj;
+      *imax = j;
+    }
+  }
+}
+
+typedef struct asr__chk_gs_ctx {
+  asr_gumbel_softmax_forward_fn fwd;
+  asr_real *l, *v, *y, *p, *w;
+  double tau;
+  int n, V;
+} asr__chk_gs_ctx;
+
+ASR__PRIVATE double asr__chk_gs_f(void *vc) {
+  asr__chk_gs_ctx *c = (asr__chk_gs_ctx *)vc;
+  double f = 0;
+  int i;
+  if (c->fwd(c->y, c->p, NULL, c->l, c->v, c->tau, 0, c->n, c->V) != ASR_OK) return NAN;
+  for (i = 0; i < c->n * c->V; i++) f += (double)c->w[i] * c->y[i];    /* f = sum w . y */
+  return f;
+}
+
+ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumbel_softmax_backward_fn bwd,
+                                     asr_check_report *rep) {
+  static const int shapes[5][2] = {{1, 1}, {5, 7}, {4, 33}, {3, 320}, {6, 8}};
+  static const double taus[5] = {1.0, 0.5, 2.0, 0.1, 0.7};
+  enum { MAXN = 6 * 320 };
+  asr_real *l = ASR__ALLOC(asr_real, MAXN, NULL), *v = ASR__ALLOC(asr_real, MAXN, NULL);
+  asr_real *y = ASR__ALLOC(asr_real, MAXN, NULL), *p = ASR__ALLOC(asr_real, MAXN, NULL);
+  asr_real *p2 = ASR__ALLOC(asr_real, MAXN, NULL), *g = ASR__ALLOC(asr_real, MAXN, NULL);
+  asr_real *dl = ASR__ALLOC(asr_real, MAXN, NULL), *dl2 = ASR__ALLOC(asr_real, MAXN, NULL);
+  double *pe = ASR__ALLOC(double, MAXN, NULL);
+  int *idx = ASR__ALLOC(int, 6, NULL), ie[6], c, i, r, hard;
+  asr_rng rng;
+  asr_rng_seed(&rng, 2020, 6);
+  if (!l || !v || !y || !p || !p2 || !g || !dl || !dl2 || !pe || !idx) {
+    asr__check_case(rep, 0, INFINITY, "gumbel: out of memory in the checker");
+    goto done;
+  }
+  for (c = 0; c < 5; c++) {
+    int n = shapes[c][0], V = shapes[c][1], cnt = n * V;
+    double tau = taus[c], gmax = 0;
+    for (i = 0; i < cnt; i++) {
+      l[i] = (asr_real)(3 * asr_rng_normal(&rng));
+      v[i] = (asr_real)asr_rng_gumbel(&rng);
+      g[i] = (asr_real)asr_rng_normal(&rng);
+      if (fabs((double)g[i]) > gmax) gmax = fabs((double)g[i]);
+    }
+    for (r = 0; r < n; r++) asr__chk_gumbel(pe + (size_t)r * V, &ie[r], l + (size_t)r * V, v + (size_t)r * V, tau, V);
+    for (hard = 0; hard <= 1 && fwd; hard++) {
+      double err = 0;
+      int ok = 1;
+      asr_result res = fwd(y, hard ? p2 : y, idx, l, v, tau, hard, n, V);
+      const asr_real *ps = hard ? p2 : y;
+      if (res != ASR_OK) {
+        asr__check_case(rep, 0, INFINITY, "gumbel forward n=%d V=%d tau=%g hard=%d: returned %d", n, V, tau,
+                        hard, (int)res);
+        continue;
+      }
+      /* the soft sample against p_j = 1/sum_k exp(s_k - s_j); p is in [0,1] */
+      for (i = 0; i < cnt; i++) err = ASR__MAX(err, fabs((double)ps[i] - pe[i]) / ASR__QTOL);
+      /* hard: exactly the one-hot of argmax(l + v), and the index */
+      for (r = 0; r < n && hard; r++) {
+        if (idx[r] != ie[r]) ok = 0;
+        for (i = 0; i < V; i++)
+          if (y[(size_t)r * V + i] != (asr_real)(i == ie[r])) ok = 0;
+      }
+      for (r = 0; r < n && !hard; r++)
+        if (idx[r] != ie[r]) ok = 0;
+      if (!hard) memcpy(p, y, sizeof(asr_real) * (size_t)cnt);
+      asr__check_case(rep, ok && err <= 1, err, "gumbel forward n=%d V=%d tau=%g %s: max |p - p_ref| = %.3g x tol%s",
+                      n, V, tau, hard ? "hard" : "soft", err, ok ? "" : ", wrong one-hot/index");
+    }
+    if (fwd) {
+      /* the soft sample must not depend on `hard`: the straight-through backward uses it */
+      double d = 0;
+      for (i = 0; i < cnt; i++) d = ASR__MAX(d, fabs((double)p[i] - p2[i]));
+      asr__check_case(rep, d == 0, d / ASR__QTOL, "gumbel n=%d V=%d: p of the hard call == p of the soft call (max diff %.3g)",
+                      n, V, d);
+    } else {
+      for (i = 0; i < cnt; i++) p[i] = p2[i] = (asr_real)pe[i];
+    }
+    if (bwd) {
+      double err = 0, scale = (1 + gmax) / tau, err_st = 0;
+      asr_result res;
+      /* dl_k = 1 + sum_j g_j p_j ([j = k] - p_k) / tau: the Jacobian product, from the same p
+       * the backward is given, plus 1 to check that it accumulates */
+      for (i = 0; i < cnt; i++) dl[i] = dl2[i] = 1;
+      res = bwd(dl, p, g, tau, n, V);
+      if (res == ASR_OK) res = bwd(dl2, p2, g, tau, n, V);
+      if (res != ASR_OK) {
+        asr__check_case(rep, 0, INFINITY, "gumbel backward n=%d V=%d: returned %d", n, V, (int)res);
+        continue;
+      }
+      for (r = 0; r < n; r++) {
+        const asr_real *pr = p + (size_t)r * V, *gr = g + (size_t)r * V;
+        int k, j;
+        for (k = 0; k < V; k++) {
+          double want = 1;
+          for (j = 0; j < V; j++) want += (double)gr[j] * pr[j] * ((j == k) - (double)pr[k]) / tau;
+          err = ASR__MAX(err, fabs((double)dl[(size_t)r * V + k] - want) / (ASR__QTOL * scale));
+        }
+      }
+      for (i = 0; i < cnt; i++) err_st = ASR__MAX(err_st, fabs((double)dl[i] - dl2[i]) / (ASR__QTOL * scale));
+      asr__check_case(rep, err <= 1, err, "gumbel backward n=%d V=%d tau=%g: vs the Jacobian (accumulating), %.3g x tol",
+                      n, V, tau, err);
+      asr__check_case(rep, err_st <= 1, err_st, "gumbel backward n=%d V=%d: straight-through (hard p) == soft, %.3g x tol",
+                      n, V, err_st);
+    }
+  }
+  if (fwd && bwd) {
+    /* finite differences of f = sum w . y(l) with the noise fixed */
+    asr__chk_gs_ctx cx;
+    asr_gradcheck_param prm;
+    asr_gradcheck_report gr;
+    cx.fwd = fwd;
+    cx.l = l, cx.v = v, cx.y = y, cx.p = y, cx.w = g;
+    cx.tau = 0.7, cx.n = 3, cx.V = 6;
+    for (i = 0; i < 18; i++) {
+      l[i] = (asr_real)asr_rng_normal(&rng);
+      v[i] = (asr_real)asr_rng_gumbel(&rng);
+      g[i] = (asr_real)asr_rng_normal(&rng);
+      dl[i] = 0;
+    }
+    fwd(y, y, NULL, l, v, cx.tau, 0, 3, 6);
+    memcpy(p, y, sizeof(asr_real) * 18);
+    bwd(dl, p, g, cx.tau, 3, 6);
+    prm.name = "logits";
+    prm.x = l;
+    prm.grad = dl;
+    prm.n = 18;
+    if (asr_gradcheck(asr__chk_gs_f, &cx, &prm, 1, NULL, &rng, &gr) == ASR_OK)
+      asr__check_case(rep, gr.max_rel_err <= ASR__QFD, gr.max_rel_err / ASR__QFD,
+                      "gumbel soft sample vs finite differences (fixed noise): max rel err %.3g (tol %.0e)",
+                      gr.max_rel_err, ASR__QFD);
+  }
+  if (fwd) {
+    /* tau -> 0: the soft sample tends to the one-hot of argmax(l + v) (here v = 0, so NULL
+     * noise is exercised); the gap 0.6 between the two best gives p_other <= 4 e^{-0.6/tau} */
+    static const asr_real l5[5] = {0.0f, 0.3f, -0.2f, 0.9f, 0.1f};
+    static const double ts[4] = {1.0, 0.1, 0.01, 0.001};
+    double prev = INFINITY, d = 0, bound = 0, last = 0;
+    int ok = 1, t;
+    for (t = 0; t < 4; t++) {
+      asr_result res = fwd(y, y, idx, l5, NULL, ts[t], 0, 1, 5);
+      if (res == ASR_ERR_TOO_LARGE && t >= 3) break;   /* _naive's literal exp overflows */
+      if (res != ASR_OK || idx[0] != 3) ok = 0;
+      d = 0;
+      for (i = 0; i < 5; i++) d = ASR__MAX(d, fabs((double)y[i] - (i == 3)));
+      if (d > prev) ok = 0;
+      prev = d;
+      last = ts[t];
+      /* p_other <= exp(-0.6/tau) each, plus the rounding of p_max near 1 */
+      bound = 4 * exp(-0.6 / ts[t]) + (ASR_REAL_DOUBLE ? 1e-15 : 1.2e-7);
+    }
+    asr__check_case(rep, ok && d <= bound, d / bound,
+                    "gumbel tau -> 0: max |p - one_hot| shrinks to %.3g at tau = %g (bound %.2g)", d, last, bound);
+  }
+  if (fwd) {
+    /* refusals write nothing */
+    static const double bad_tau[4] = {0.0, -1.0, NAN, INFINITY};
+    int ok = 1, t;
+    for (i = 0; i < 8; i++) {
+      l[i] = (asr_real)i;
+      y[i] = 7;
+      p[i] = 7;
+    }
+    for (t = 0; t < 4; t++)
+      if (fwd(y, p, NULL, l, NULL, bad_tau[t], 1, 2, 4) >= 0) ok = 0;
+    if (fwd(y, p, NULL, l, NULL, 1.0, 0, 2, 0) >= 0) ok = 0;        /* V = 0 */
+    l[5] = (asr_real)NAN;
+    if (fwd(y, p, NULL, l, NULL, 1.0, 0, 2, 4) != ASR_ERR_NONFINITE) ok = 0;
+    for (i = 0; i < 8; i++)
+      if (y[i] != 7 || p[i] != 7) ok = 0;
+    asr__check_case(rep, ok, ok ? 0 : INFINITY, "gumbel forward refuses tau <= 0, tau NaN/inf, V = 0, NaN logits; writes nothing");
+  }
+  if (bwd) {
+    int ok = 1;
+    for (i = 0; i < 8; i++) dl[i] = 7, p[i] = 0.25f, g[i] = 1;
+    if (bwd(dl, p, g, 0.0, 2, 4) >= 0 || bwd(dl, p, g, -2.0, 2, 4) >= 0) ok = 0;
+    g[3] = (asr_real)NAN;
+    if (bwd(dl, p, g, 1.0, 2, 4) != ASR_ERR_NONFINITE) ok = 0;
+    for (i = 0; i < 8; i++)
+      if (dl[i] != 7) ok = 0;
+    asr__check_case(rep, ok, ok ? 0 : INFINITY, "gumbel backward refuses tau <= 0 and NaN gradients; writes nothing");
+  }
+done:
+  ASR_FREE(l, NULL), ASR_FREE(v, NULL), ASR_FREE(y, NULL), ASR_FREE(p, NULL), ASR_FREE(p2, NULL);
+  ASR_FREE(g, NULL), ASR_FREE(dl, NULL), ASR_FREE(dl2, NULL), ASR_FREE(pe, NULL), ASR_FREE(idx, NULL);
+}
+
+/* ---- k-means VQ */
+typedef struct asr__chk_vq_ctx {
+  asr_vq_forward_fn fwd;
+  const asr_real *w;           /* (N,D) weights of sum w . z */
+  asr_real *z, *cb, *zq;
+  int *idx;
+  int N, D, G, K, shared, which;     /* which: 0 the codebook term, 1 sum w.z + gamma commitment */
+  double gamma;
+  void *work;
+  size_t work_bytes;
+} asr__chk_vq_ctx;
+
+ASR__PRIVATE double asr__chk_vq_f(void *vc) {
+  asr__chk_vq_ctx *c = (asr__chk_vq_ctx *)vc;
+  asr_vq_loss loss;
+  double f = 0;
+  int i;
+  if (c->fwd(c->idx, c->zq, &loss, c->z, c->cb, c->N, c->D, c->G, c->K, c->shared, c->gamma, c->work,
+             c->work_bytes) != ASR_OK)
+    return NAN;
+  if (c->which == 0) return loss.codebook;     /* ||sg(z) - e||^2 / ND, a function of e */
+  /* sum w . (z + sg(e - z)) + gamma ||z - sg(e)||^2 / ND, as a function of z */
+  for (i = 0; i < c->N * c->D; i++) f += (double)c->w[i] * c->z[i];
+  return f + c->gamma * loss.commitment;
+}
+
+ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep) {
+  static const int cases[6][5] = {{1, 1, 1, 1, 1}, {7, 6, 1, 5, 1}, {9, 8, 2, 4, 1},
+                                  {9, 8, 2, 4, 0}, {13, 12, 3, 16, 0}, {70, 32, 2, 40, 1}};
+  enum { MAXZ = 70 * 32, MAXC = 3 * 16 * 4 + 40 * 16, MAXI = 70 * 3 };
+  const double gamma = 0.25, dloss = 0.7;
+  asr_real *z = ASR__ALLOC(asr_real, MAXZ, NULL), *zq = ASR__ALLOC(asr_real, MAXZ, NULL);
+  asr_real *dzq = ASR__ALLOC(asr_real, MAXZ, NULL), *dz = ASR__ALLOC(asr_real, MAXZ, NULL);
+  asr_real *cb = ASR__ALLOC(asr_real, MAXC, NULL), *dcb = ASR__ALLOC(asr_real, MAXC, NULL);
+  asr_real *cb2 = ASR__ALLOC(asr_real, MAXC, NULL), *dcb2 = ASR__ALLOC(asr_real, MAXC, NULL);
+  double *want = ASR__ALLOC(double, MAXC > MAXZ ? MAXC : MAXZ, NULL);
+  int *idx = ASR__ALLOC(int, MAXI, NULL), *ie = ASR__ALLOC(int, MAXI, NULL), c, i;
+  size_t wsz = asr_vq_workspace_size(40);
+  void *work = ASR_MALLOC(wsz, NULL);
+  asr_rng rng;
+  asr_rng_seed(&rng, 1910, 5453);
+  if (!z || !zq || !dzq || !dz || !cb || !dcb || !cb2 || !dcb2 || !want || !idx || !ie || !work) {
+    asr__check_case(rep, 0, INFINITY, "vq: out of memory in the checker");
+    goto done;
+  }
+  for (c = 0; c < 6; c++) {
+    int N = cases[c][0], D = cases[c][1], G = cases[c][2], K = cases[c][3], shared = cases[c][4];
+    int E = D / G, ncb = (shared ? 1 : G) * K * E, n, g, j, d;
+    double S = 0, nd = (double)N * D;
+    asr_vq_loss loss;
+    for (i = 0; i < ncb; i++) cb[i] = (asr_real)(3 * asr_rng_normal(&rng));
+    for (n = 0; n < N; n++)
+      for (g = 0; g < G; g++) {
+        /* z near a random codeword of its group, so that the nearest one is clear */
+        const asr_real *e = cb + (size_t)(shared ? 0 : g) * K * E + (size_t)asr_rng_int(&rng, K) * E;
+        for (d = 0; d < E; d++) z[(size_t)n * D + g * E + d] = (asr_real)(e[d] + 0.5 * asr_rng_normal(&rng));
+      }
+    /* brute force: the nearest codeword of every (n, g) and sum of squared distances */
+    for (n = 0; n < N; n++)
+      for (g = 0; g < G; g++) {
+        double best = INFINITY;
+        for (j = 0; j < K; j++) {
+          double s = 0;
+          for (d = 0; d < E; d++) {
+            double t = (double)z[(size_t)n * D + g * E + d] - cb[(size_t)(shared ? 0 : g) * K * E + (size_t)j * E + d];
+            s += t * t;
+          }
+          if (s < best) best = s, ie[n * G + g] = j;
+        }
+        S += best;
+      }
+    if (fwd) {
+      int ok = 1;
+      double err;
+      asr_result res = fwd(idx, zq, &loss, z, cb, N, D, G, K, shared, gamma, work, wsz);
+      if (res != ASR_OK) {
+        asr__check_case(rep, 0, INFINITY, "vq forward N=%d D=%d G=%d K=%d: returned %d", N, D, G, K, (int)res);
+        continue;
+      }
+      for (i = 0; i < N * G; i++)
+        if (idx[i] != ie[i]) ok = 0;
+      /* zq is the codeword itself, bit for bit */
+      for (n = 0; n < N && ok; n++)
+        for (g = 0; g < G; g++)
+          for (d = 0; d < E; d++)
+            if (zq[(size_t)n * D + g * E + d] != cb[(size_t)(shared ? 0 : g) * K * E + (size_t)idx[n * G + g] * E + d])
+              ok = 0;
+      err = fabs(loss.codebook - S / nd) / (ASR__QTOL * (S / nd + 1e-300));
+      err = ASR__MAX(err, fabs(loss.commitment - S / nd) / (ASR__QTOL * (S / nd + 1e-300)));
+      err = ASR__MAX(err, fabs(loss.total - (1 + gamma) * S / nd) / (ASR__QTOL * ((1 + gamma) * S / nd + 1e-300)));
+      asr__check_case(rep, ok && err <= 1, err,
+                      "vq forward N=%d D=%d G=%d K=%d %s: nearest codewords%s, zq = e_i, loss %.3g x tol", N, D, G,
+                      K, shared ? "shared" : "separate", ok ? "" : " WRONG", err);
+    }
+    if (bwd) {
+      double err = 0, scale = 1;
+      asr_result res;
+      for (i = 0; i < N * D; i++) dzq[i] = (asr_real)asr_rng_normal(&rng), dz[i] = 1;
+      for (i = 0; i < ncb; i++) dcb[i] = 1;
+      res = bwd(dz, dcb, dzq, dloss, ie, z, cb, N, D, G, K, shared, gamma);
+      if (res != ASR_OK) {
+        asr__check_case(rep, 0, INFINITY, "vq backward N=%d D=%d G=%d K=%d: returned %d", N, D, G, K, (int)res);
+        continue;
+      }
+      /* dz = 1 + dzq + dloss gamma 2 (z - e)/ND;  de_j = 1 + sum_{i_n = j} dloss 2 (e_j - z_n)/ND */
+      for (i = 0; i < ncb; i++) want[i] = 1;
+      for (n = 0; n < N; n++)
+        for (g = 0; g < G; g++) {
+          size_t off = (size_t)(shared ? 0 : g) * K * E + (size_t)ie[n * G + g] * E;
+          for (d = 0; d < E; d++) {
+            size_t at = (size_t)n * D + g * E + d;
+            double dzw = 1 + dzq[at] + dloss * gamma * 2 * ((double)z[at] - cb[off + d]) / nd;
+            want[off + d] += dloss * 2 * ((double)cb[off + d] - z[at]) / nd;
+            scale = ASR__MAX(scale, fabs(dzw));
+            err = ASR__MAX(err, fabs((double)dz[at] - dzw));
+          }
+        }
+      for (i = 0; i < ncb; i++) {
+        scale = ASR__MAX(scale, fabs(want[i]));
+        err = ASR__MAX(err, fabs((double)dcb[i] - want[i]));
+      }
+      err /= ASR__QTOL * scale;
+      asr__check_case(rep, err <= 1, err, "vq backward N=%d D=%d G=%d K=%d %s: closed forms (accumulating), %.3g x tol",
+                      N, D, G, K, shared ? "shared" : "separate", err);
+    }
+  }
+  if (fwd && bwd) {
+    /* finite differences of each loss term, its stop-gradient argument held fixed:
+     * d/de of ||sg(z) - e||^2/ND (the codebook term), and d/dz of
+     * sum w . (z + sg(e - z)) + gamma ||z - sg(e)||^2/ND. Codewords 3 apart and z within
+     * 0.05 of one keep the argmin fixed under the probes. */
+    asr__chk_vq_ctx cx;
+    asr_gradcheck_param prm;
+    asr_gradcheck_report gr;
+    int N = 6, D = 4, G = 2, K = 3, E = 2, n, g, d, which;
+    for (i = 0; i < G * K * E; i++) cb[i] = (asr_real)(3 * asr_rng_normal(&rng));
+    for (n = 0; n < N; n++)
+      for (g = 0; g < G; g++) {
+        int k = asr_rng_int(&rng, K);
+        for (d = 0; d < E; d++)
+          z[n * D + g * E + d] = (asr_real)(cb[(g * K + k) * E + d] + 0.05 * asr_rng_normal(&rng));
+      }
+    for (i = 0; i < N * D; i++) dzq[i] = (asr_real)asr_rng_normal(&rng);
+    cx.fwd = fwd, cx.w = dzq, cx.z = z, cx.cb = cb, cx.zq = zq, cx.idx = idx;
+    cx.N = N, cx.D = D, cx.G = G, cx.K = K, cx.shared = 0, cx.gamma = gamma;
+    cx.work = work, cx.work_bytes = wsz;
+    fwd(idx, zq, NULL, z, cb, N, D, G, K, 0, gamma, work, wsz);
+    memcpy(ie, idx, sizeof(int) * (size_t)(N * G));
+    for (which = 0; which < 2; which++) {
+      for (i = 0; i < N * D; i++) dz[i] = 0;
+      for (i = 0; i < G * K * E; i++) dcb[i] = 0;
+      if (which == 0) bwd(NULL, dcb, NULL, 1.0, ie, z, cb, N, D, G, K, 0, gamma);
+      else bwd(dz, NULL, dzq, 1.0, ie, z, cb, N, D, G, K, 0, gamma);
+      cx.which = which;
+      prm.name = which ? "z" : "codebook";
+      prm.x = which ? z : cb;
+      prm.grad = which ? dz : dcb;
+      prm.n = (size_t)(which ? N * D : G * K * E);
+      if (asr_gradcheck(asr__chk_vq_f, &cx, &prm, 1, NULL, &rng, &gr) == ASR_OK)
+        asr__check_case(rep, gr.max_rel_err <= ASR__QFD, gr.max_rel_err / ASR__QFD,
+                        "vq %s vs finite differences (stop-gradient arguments held): max rel err %.3g (tol %.0e)",
+                        which ? "d/dz of sum w.zq + gamma*commitment" : "d/de of the codebook term",
+                        gr.max_rel_err, ASR__QFD);
+    }
+  }
+  if (fwd && bwd) {
+    /* a separate codebook holding G copies of a shared one gives the same results, and
+     * its gradients summed over groups equal the shared codebook's */
+    int N = 9, D = 8, G = 2, K = 4, E = 4, ok = 1, g;
+    int *idx2 = ie;
+    asr_vq_loss l1, l2;
+    double err = 0;
+    for (i = 0; i < K * E; i++) cb[i] = (asr_real)asr_rng_normal(&rng);
+    for (g = 0; g < G; g++) memcpy(cb2 + g * K * E, cb, sizeof(asr_real) * (size_t)(K * E));
+    for (i = 0; i < N * D; i++) z[i] = (asr_real)asr_rng_normal(&rng);
+    fwd(idx, zq, &l1, z, cb, N, D, G, K, 1, gamma, work, wsz);
+    fwd(idx2, dz, &l2, z, cb2, N, D, G, K, 0, gamma, work, wsz);
+    for (i = 0; i < N * G; i++)
+      if (idx[i] != idx2[i]) ok = 0;
+    for (i = 0; i < N * D; i++)
+      if (zq[i] != dz[i]) ok = 0;
+    for (i = 0; i < G * K * E; i++) dcb[i] = dcb2[i] = 0;
+    bwd(NULL, dcb, NULL, 1.0, idx, z, cb, N, D, G, K, 1, gamma);
+    bwd(NULL, dcb2, NULL, 1.0, idx, z, cb2, N, D, G, K, 0, gamma);
+    for (i = 0; i < K * E; i++) err = ASR__MAX(err, fabs((double)dcb[i] - dcb2[i] - dcb2[K * E + i]) / ASR__QTOL);
+    asr__check_case(rep, ok && err <= 1 && l1.total == l2.total, err,
+                    "vq shared codebook == separate codebooks holding copies (gradients summed: %.3g x tol)", err);
+  }
+  if (fwd) {
+    /* refusals write nothing */
+    int ok = 1;
+    asr_vq_loss loss;
+    loss.total = loss.codebook = loss.commitment = 7;
+    for (i = 0; i < 16; i++) z[i] = (asr_real)i, cb[i] = (asr_real)i, zq[i] = 7, idx[i] = 7;
+    if (fwd(idx, zq, &loss, z, cb, 2, 5, 2, 3, 1, gamma, work, wsz) != ASR_ERR_SHAPE) ok = 0;   /* D % G */
+    if (fwd(idx, zq, &loss, z, cb, 2, 4, 1, 0, 1, gamma, work, wsz) != ASR_ERR_SHAPE) ok = 0;   /* K = 0 */
+    if (fwd(idx, zq, &loss, z, cb, 2, 4, 1, 2, 1, -1.0, work, wsz) >= 0) ok = 0;               /* gamma < 0 */
+    z[3] = (asr_real)NAN;
+    if (fwd(idx, zq, &loss, z, cb, 2, 4, 1, 2, 1, gamma, work, wsz) != ASR_ERR_NONFINITE) ok = 0;
+    z[3] = 3;
+    cb[1] = (asr_real)INFINITY;
+    if (fwd(idx, zq, &loss, z, cb, 2, 4, 1, 2, 1, gamma, work, wsz) != ASR_ERR_NONFINITE) ok = 0;
+    for (i = 0; i < 16; i++)
+      if (zq[i] != 7 || idx[i] != 7) ok = 0;
+    if (loss.total != 7) ok = 0;
+    asr__check_case(rep, ok, ok ? 0 : INFINITY,
+                    "vq forward refuses D %% G != 0, an empty codebook, gamma < 0, NaN/inf; writes nothing");
+  }
+  if (bwd) {
+    int ok = 1;
+    for (i = 0; i < 8; i++) z[i] = (asr_real)i, cb[i] = (asr_real)i, dz[i] = 7, dcb[i] = 7;
+    idx[0] = 0, idx[1] = 2;     /* 2 is out of range for K = 2 */
+    if (bwd(dz, dcb, NULL, 1.0, idx, z, cb, 2, 4, 1, 2, 1, gamma) != ASR_ERR_RANGE) ok = 0;
+    for (i = 0; i < 8; i++)
+      if (dz[i] != 7 || dcb[i] != 7) ok = 0;
+    asr__check_case(rep, ok, ok ? 0 : INFINITY, "vq backward refuses an index out of range; writes nothing");
+  }
+done:
+  ASR_FREE(z, NULL), ASR_FREE(zq, NULL), ASR_FREE(dzq, NULL), ASR_FREE(dz, NULL), ASR_FREE(cb, NULL);
+  ASR_FREE(dcb, NULL), ASR_FREE(cb2, NULL), ASR_FREE(dcb2, NULL), ASR_FREE(want, NULL);
+  ASR_FREE(idx, NULL), ASR_FREE(ie, NULL), ASR_FREE(work, NULL);
+}
+
+/* ---- the Gumbel quantizer module and the diversity penalty */
+typedef struct asr__chk_gq_ctx {
+  asr_gumbel_quantizer cfg;
+  asr_gumbel_quantizer_params w;
+  asr_real *z, *noise, *q, *h, *logits, *p, *probs, *avg, *W;
+  int *index;
+  int N;
+  double alpha;
+  asr_diversity_form form;
+} asr__chk_gq_ctx;
+
+/* f = sum W . q + alpha L_d(logits) */
+ASR__PRIVATE double asr__chk_gq_f(void *vc) {
+  asr__chk_gq_ctx *c = (asr__chk_gq_ctx *)vc;
+  double f = 0, ld = 0;
+  int i, nq = c->N * c->cfg.groups * c->cfg.entry_dim;
+  if (asr_gumbel_quantizer_forward(c->q, c->index, c->h, c->logits, c->p, c->z, c->noise, &c->w, &c->cfg, c->N) !=
+      ASR_OK)
+    return NAN;
+  for (i = 0; i < nq; i++) f += (double)c->W[i] * c->q[i];
+  if (c->alpha != 0 && asr_diversity_forward(&ld, NULL, c->probs, c->avg, c->logits, c->N, c->cfg.groups,
+                                             c->cfg.vars, 0.0, c->form) != ASR_OK)
+    return NAN;
+  return f + c->alpha * ld;
+}
+
+ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
+  asr__chk_gq_ctx c;
+  asr_gumbel_quantizer_params gr, gr2;
+  size_t cnt[5], nbuf = 0, off = 0, wsz;
+  asr_real *buf = NULL, *dz, *dz2, *dl;
+  void *work = NULL, *dwork = NULL;
+  asr_rng rng;
+  int shared, i, n, j, k;
+  asr_rng_seed(&rng, 2006, 11477);
+  for (shared = 0; shared <= 1; shared++) {
+    asr_gradcheck_param prm[6];
+    asr_gradcheck_report rr;
+    int N = 6, GV, GE, ok;
+    double err = 0;
+    memset(&c, 0, sizeof c);
+    c.cfg.in_dim = 5, c.cfg.hidden = 7, c.cfg.groups = 2, c.cfg.vars = 4, c.cfg.entry_dim = 3;
+    c.cfg.shared = shared, c.cfg.hard = 0, c.cfg.tau = 0.8;
+    c.N = N, c.alpha = 0.3, c.form = shared ? ASR_DIVERSITY_ENTROPY : ASR_DIVERSITY_PERPLEXITY;
+    GV = 8, GE = 6;
+    if (asr_gumbel_quantizer_sizes(&c.cfg, cnt) != ASR_OK) {
+      asr__check_case(rep, 0, INFINITY, "quantizer module: sizes refused");
+      break;
+    }
+    /* parameters, their two gradient sets, and the activations, in one block */
+    nbuf = 3 * (cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4]) + (size_t)N * (5 + 5 + 5 + GV + 7 + 3 * GV + GV + GE + GE) + GV;
+    buf = ASR__ALLOC(asr_real, nbuf, NULL);
+    wsz = asr_gumbel_quantizer_workspace_size(&c.cfg, N);
+    work = ASR_MALLOC(wsz, NULL);
+    dwork = ASR_MALLOC(asr_diversity_workspace_size(2, 4), NULL);
+    if (!buf || !work || !dwork) {
+      asr__check_case(rep, 0, INFINITY, "quantizer module: out of memory in the checker");
+      break;
+    }
+    memset(buf, 0, sizeof(asr_real) * nbuf);
+    off = 0;
+#define ASR__TAKE(cnt_) (off += (cnt_), buf + off - (cnt_))
+    c.w.w1 = ASR__TAKE(cnt[0]), c.w.b1 = ASR__TAKE(cnt[1]), c.w.w2 = ASR__TAKE(cnt[2]);
+    c.w.b2 = ASR__TAKE(cnt[3]), c.w.codebook = ASR__TAKE(cnt[4]);
+    gr.w1 = ASR__TAKE(cnt[0]), gr.b1 = ASR__TAKE(cnt[1]), gr.w2 = ASR__TAKE(cnt[2]);
+    gr.b2 = ASR__TAKE(cnt[3]), gr.codebook = ASR__TAKE(cnt[4]);
+    gr2.w1 = ASR__TAKE(cnt[0]), gr2.b1 = ASR__TAKE(cnt[1]), gr2.w2 = ASR__TAKE(cnt[2]);
+    gr2.b2 = ASR__TAKE(cnt[3]), gr2.codebook = ASR__TAKE(cnt[4]);
+    c.z = ASR__TAKE((size_t)N * 5), dz = ASR__TAKE((size_t)N * 5), dz2 = ASR__TAKE((size_t)N * 5);
+    c.noise = ASR__TAKE((size_t)N * GV), c.h = ASR__TAKE((size_t)N * 7), c.logits = ASR__TAKE((size_t)N * GV);
+    c.p = ASR__TAKE((size_t)N * GV), c.probs = ASR__TAKE((size_t)N * GV), c.avg = ASR__TAKE((size_t)GV);
+    dl = ASR__TAKE((size_t)N * GV), c.q = ASR__TAKE((size_t)N * GE), c.W = ASR__TAKE((size_t)N * GE);
+#undef ASR__TAKE
+    c.index = (int *)ASR_MALLOC(sizeof(int) * (size_t)N * 2, NULL);
+    if (!c.index) break;
+    asr_gumbel_quantizer_init(&c.w, &c.cfg, &rng);
+    asr_gumbel_noise(c.noise, (size_t)N * GV, &rng);
+    for (i = 0; i < N * GE; i++) c.W[i] = (asr_real)asr_rng_normal(&rng);
+    /* z with every ReLU input at least 0.3 from its kink, so that the probes (at most
+     * 2h |z| with |z| <= 2.5) never cross it */
+    for (n = 0; n < N; n++) {
+      int tries;
+      for (tries = 0; tries < 10000; tries++) {
+        int good = 1;
+        for (k = 0; k < 5; k++) c.z[n * 5 + k] = (asr_real)ASR__MAX(-2.5, ASR__MIN(2.5, asr_rng_normal(&rng)));
+        for (j = 0; j < 7 && good; j++) {
+          double s = c.w.b1[j];
+          for (k = 0; k < 5; k++) s += (double)c.w.w1[j * 5 + k] * c.z[n * 5 + k];
+          if (fabs(s) < 0.3) good = 0;
+        }
+        if (good) break;
+      }
+    }
+    /* analytic: forward, diversity backward into dl, module backward with dq = W */
+    asr__chk_gq_f(&c);
+    memset(dl, 0, sizeof(asr_real) * (size_t)N * GV);
+    asr_diversity_backward(dl, c.probs, c.alpha, N, 2, 4, 0.0, c.form, dwork, asr_diversity_workspace_size(2, 4));
+    if (asr_gumbel_quantizer_backward(dz, &gr, c.W, dl, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz) != ASR_OK) {
+      asr__check_case(rep, 0, INFINITY, "quantizer module backward refused its instance");
+      break;
+    }
+    prm[0].name = "z", prm[0].x = c.z, prm[0].grad = dz, prm[0].n = (size_t)N * 5;
+    prm[1].name = "w1", prm[1].x = c.w.w1, prm[1].grad = gr.w1, prm[1].n = cnt[0];
+    prm[2].name = "b1", prm[2].x = c.w.b1, prm[2].grad = gr.b1, prm[2].n = cnt[1];
+    prm[3].name = "w2", prm[3].x = c.w.w2, prm[3].grad = gr.w2, prm[3].n = cnt[2];
+    prm[4].name = "b2", prm[4].x = c.w.b2, prm[4].grad = gr.b2, prm[4].n = cnt[3];
+    prm[5].name = "codebook", prm[5].x = c.w.codebook, prm[5].grad = gr.codebook, prm[5].n = cnt[4];
+    if (asr_gradcheck(asr__chk_gq_f, &c, prm, 6, NULL, &rng, &rr) == ASR_OK)
+      asr__check_case(rep, rr.max_rel_err <= ASR__QFD, rr.max_rel_err / ASR__QFD,
+                      "Gumbel quantizer module (soft, %s codebook) + %g * diversity (%s form) vs finite "
+                      "differences: max rel err %.3g at %s[%ld] (tol %.0e)",
+                      shared ? "shared" : "separate", c.alpha, shared ? "entropy" : "perplexity", rr.max_rel_err,
+                      rr.worst_param ? rr.worst_param : "-", rr.worst_index, ASR__QFD);
+    /* straight-through: the hard module's gradients equal the soft module's except the
+     * codebook's, which is sum_n one_hot(i_n) dq_n */
+    asr__chk_gq_f(&c);
+    memset(gr.w1, 0, sizeof(asr_real) * (cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4]));
+    memset(gr2.w1, 0, sizeof(asr_real) * (cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4]));
+    memset(dz, 0, sizeof(asr_real) * (size_t)N * 5);
+    memset(dz2, 0, sizeof(asr_real) * (size_t)N * 5);
+    asr_gumbel_quantizer_backward(dz, &gr, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
+    c.cfg.hard = 1;
+    asr__chk_gq_f(&c);
+    asr_gumbel_quantizer_backward(dz2, &gr2, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
+    /* the same memory block holds w1 b1 w2 b2 of each gradient set, back to back */
+    for (i = 0; i < (int)(cnt[0] + cnt[1] + cnt[2] + cnt[3]); i++)
+      err = ASR__MAX(err, fabs((double)gr.w1[i] - gr2.w1[i]));
+    for (i = 0; i < N * 5; i++) err = ASR__MAX(err, fabs((double)dz[i] - dz2[i]));
+    ok = 1;
+    {
+      /* the hard codebook gradient: de_{g,i} += dq_{n,g} for the entry i each frame chose
+       * (all groups into the one codebook when shared) */
+      double wantc[24];
+      int g, e;
+      for (i = 0; i < (int)cnt[4]; i++) wantc[i] = 0;
+      for (n = 0; n < N; n++)
+        for (g = 0; g < 2; g++)
+          for (e = 0; e < 3; e++) wantc[(shared ? 0 : g * 12) + c.index[n * 2 + g] * 3 + e] += c.W[n * 6 + g * 3 + e];
+      for (i = 0; i < (int)cnt[4]; i++)
+        if (fabs((double)gr2.codebook[i] - wantc[i]) > ASR__QTOL * (1 + fabs(wantc[i]))) ok = 0;
+    }
+    asr__check_case(rep, ok && err <= ASR__QTOL, err / ASR__QTOL,
+                    "Gumbel quantizer module, %s codebook: straight-through gradients == soft ones (max diff %.3g) "
+                    "except the codebook's, which is one_hot^T dq%s",
+                    shared ? "shared" : "separate", err, ok ? "" : " (WRONG)");
+    ASR_FREE(c.index, NULL);
+    ASR_FREE(buf, NULL);
+    ASR_FREE(work, NULL);
+    ASR_FREE(dwork, NULL);
+    buf = NULL, work = NULL, dwork = NULL;
+  }
+  ASR_FREE(buf, NULL);
+  ASR_FREE(work, NULL);
+  ASR_FREE(dwork, NULL);
+}
 
 #ifdef __cplusplus
 }

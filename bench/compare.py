@@ -146,6 +146,9 @@ TORCH_CASES = {
     "lstm I80 H256 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").lstm(),
 
     # quantizers
+    # (timings in bench/torch_vq.py)
+    "gumbel-softmax hard fwd+bwd 1600x2x320": lambda: __import__("torch_vq").gumbel_softmax(),
+    "kmeans-vq fwd+bwd N1600 D256 G2 K320": lambda: __import__("torch_vq").kmeans_vq(),
 
     # training
 

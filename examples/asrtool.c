@@ -41,6 +41,8 @@ static const struct {
   {"layer", cmd_layer, "one layer forward/backward with PyTorch state_dict weights"},
   {"optim", cmd_optim, "SGD / Adam / AdamW steps with schedules and clipping on .npy files"},
   /* quantizers */
+  {"gumbel", cmd_gumbel, "Gumbel-softmax (soft / straight-through hard) with given uniform draws"},
+  {"vq", cmd_vq, "k-means vector quantization (vq-wav2vec): nearest codeword, loss, gradients"},
   /* training */
   {"model", cmd_model, "a trained recipe model on features: per-frame log-probabilities"},
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},

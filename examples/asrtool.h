@@ -103,6 +103,14 @@ int cmd_layer(int argc, char **argv);
 int cmd_optim(int argc, char **argv);
 
 /* quantizers */
+int cmd_gumbel(int argc, char **argv);
+int cmd_vq(int argc, char **argv);
+int gc_vq_gumbel(uint64_t seed, asr_gradcheck_report *rep);
+int gc_vq_gumbel_quantizer(uint64_t seed, asr_gradcheck_report *rep);
+int gc_vq_kmeans(uint64_t seed, asr_gradcheck_report *rep);
+int gc_vq_diversity(uint64_t seed, asr_gradcheck_report *rep);
+struct at_bench;
+void bench_quantizers(struct at_bench *b);
 
 /* training */
 int cmd_model(int argc, char **argv);

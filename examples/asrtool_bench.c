@@ -113,6 +113,7 @@ static const struct {
   {"conformer", bench_conformer},
 
   /* quantizers */
+  {"quantizers", bench_quantizers},
 
   /* training */
 

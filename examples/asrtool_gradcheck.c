@@ -94,6 +94,10 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"conformer_block_train", "the same (latest) with batch statistics in the conv module", gc_conformer_block_train, 1e-6},
 
   /* quantizers */
+  {"gumbel", "soft Gumbel-softmax, 5 rows of 11, fixed noise, tau 0.6", gc_vq_gumbel, 1e-6},
+  {"gumbel_quantizer", "Gumbel quantizer module (soft) + 0.1 * diversity, all parameters", gc_vq_gumbel_quantizer, 1e-6},
+  {"vq", "k-means VQ loss terms w.r.t. codebook and z (stop-gradients held), G = 2", gc_vq_kmeans, 1e-6},
+  {"diversity", "wav2vec 2.0 diversity penalty (perplexity form), 6 x 2 x 5 logits", gc_vq_diversity, 1e-6},
 
 };
 #define N_ENTRIES (int)(sizeof ENTRIES / sizeof ENTRIES[0])
