@@ -43,6 +43,7 @@ EXAMPLES += $(B)/rnnt_lattice
 # layers
 
 # quantizers
+EXAMPLES += $(B)/vq_toy
 
 # training
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
