@@ -2478,10 +2478,12 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * symbols: u -> u, v -> v (the paper's v_j / wav2vec 2.0's n_v), pi -> softmax(logits).
  * CLAMP: none, and none is needed. u = 0 or u = 1 (or outside, or NaN) is refused with
  * ASR_ERR_RANGE, naming the index; for every u strictly inside (0,1) the double-precision
- * formula is finite: the extreme representable values give v in [-6.62, 37.4] for double
- * u (u = 4.9e-324 and 1 - 2^-53) and [-4.61, 16.6] for float u. (PyTorch draws -log(E)
- * with E ~ Exp(1), the same distribution; E = -log(u).) asr_rng_uniform never returns 0
- * or 1, so asr_gumbel_noise needs no clamp either.
+ * formula is finite: the extreme representable values give v in [-6.61, 36.7] for double
+ * u (u = 4.9e-324 and 1 - 2^-53) and [-4.64, 16.6] for float u (1.4e-45 and 1 - 2^-24).
+ * (PyTorch draws -log(E) with E ~ Exp(1), the same distribution; E = -log(u).)
+ * asr_gumbel_noise draws u with asr_rng_uniform, whose centred 53-bit value rounds to
+ * exactly 1.0 when all 53 bits are ones (probability 2^-53; (2^53 - 1) + 0.5 is a tie
+ * that rounds to 2^53); such a draw is discarded and redrawn, so v is in [-3.62, 36.7].
  * NOTE: a double u in (0,1) may round to 0 or 1 when stored as float: compute the noise
  * from the double value (asr_gumbel_from_uniform) rather than from a rounded copy. */
 ASRDEF double asr_gumbel_from_uniform(double u);          /* -log(-log(u)); u in (0,1) */
@@ -12184,8 +12186,13 @@ ASRDEF double asr_gumbel_from_uniform(double u) {
 
 ASRDEF void asr_gumbel_noise(asr_real *v, size_t n, asr_rng *rng) {
   size_t i;
-  /* asr_rng_uniform is in [2^-54, 1 - 2^-54]: v stays in [-3.6, 37.4], no clamp needed */
-  for (i = 0; i < n; i++) v[i] = (asr_real)asr_rng_gumbel(rng);
+  for (i = 0; i < n; i++) {
+    /* u in [2^-54, 1): a draw that rounded up to exactly 1 (probability 2^-53) would give
+     * v = +inf; it is redrawn (a rejection, not a clamp: the distribution is unchanged) */
+    double u = asr_rng_uniform(rng);
+    while (!(u < 1)) u = asr_rng_uniform(rng);
+    v[i] = (asr_real)asr_gumbel_from_uniform(u);
+  }
 }
 
 ASRDEF asr_result asr_gumbel_noise_from_uniform(asr_real *v, const asr_real *u, size_t n,
