@@ -266,6 +266,14 @@ ASRDEF const char *asr_dtype_name(asr_dtype t);   /* "float32", "int64", ... */
 ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, void *user,
                                 asr_error *err);
 ASRDEF asr_result asr_npy_read(const char *path, asr_array *out, void *user, asr_error *err);
+/* Reads a .npy and converts its elements to `dtype` on the way, in the one buffer the
+ * data is read into (max(stored, converted) bytes; no other copy of the file is held): the
+ * cheapest way to load an input. To float32/float64, NaN and infinity are refused
+ * (ASR_ERR_NONFINITE) unless allow_nonfinite, and so are float64 values beyond float32's
+ * range (ASR_ERR_RANGE); to an integer dtype, values that are not integers or do not fit
+ * (ASR_ERR_RANGE). *stored (may be NULL) receives the dtype the file holds. */
+ASRDEF asr_result asr_npy_read_as(const char *path, asr_dtype dtype, int allow_nonfinite,
+                                  asr_array *out, asr_dtype *stored, void *user, asr_error *err);
 /* Writes header + data of a .npy into `buf` (cap bytes); *len gets the size needed.
  * Pass buf = NULL to query the size. */
 ASRDEF asr_result asr_npy_encode(void *buf, size_t cap, size_t *len, asr_dtype dtype, int ndim,
@@ -3685,24 +3693,51 @@ ASRDEF void asr_gemm(int trans_a, int trans_b, int M, int N, int K, asr_real alp
 }
 
 /* ---- files */
-ASRDEF asr_result asr_read_file(const char *path, unsigned char **data, size_t *len, void *user,
-                                asr_error *err) {
-  FILE *fp;
+/* Prefixes an error message with the file's path. */
+ASR__PRIVATE asr_result asr__fail_path(asr_error *err, asr_result r, const char *path) {
+  if (r != ASR_OK && err) {
+    char m[sizeof err->msg];
+    snprintf(m, sizeof m, "%s", err->msg);
+    asr__fail(err, r, "%s: %s", path, m);
+  }
+  return r;
+}
+
+/* Reading sizes the buffer once: fseek/ftell give the size of a regular file, and one
+ * allocation of size + 1 bytes takes it whole (the extra byte lets fread see the end
+ * without growing). Streams that cannot seek (pipes) and files that grow while being read
+ * fall back to a buffer that doubles. One byte is read before trusting the size, so a
+ * directory (whose "size" may be anything) fails as a read error, not as a huge malloc.
+ * asr__file_size returns the size of an open file, -1 when it cannot seek (stream it) or
+ * -2 when it cannot be read; the next byte read is the file's first. */
+ASR__PRIVATE long asr__file_size(FILE *fp) {
+  long size = -1;
+  int c;
+  if (fseek(fp, 0, SEEK_END) == 0) {
+    size = ftell(fp);
+    if (fseek(fp, 0, SEEK_SET) != 0) return -2;
+  }
+  clearerr(fp);                                   /* a pipe: streamed from where it is */
+  c = fgetc(fp);
+  if (c == EOF) return ferror(fp) ? -2 : 0;       /* -2: unreadable (a directory?) */
+  if (ungetc(c, fp) == EOF) return -2;
+  return size;                                    /* -1: unknown, stream it */
+}
+
+ASR__PRIVATE asr_result asr__read_stream(FILE *fp, size_t first_cap, unsigned char **data,
+                                         size_t *len, void *user, asr_error *err) {
   unsigned char *buf = NULL;
   size_t cap = 0, n = 0;
-  *data = NULL;
-  *len = 0;
-  fp = fopen(path, "rb");
-  if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   for (;;) {
     size_t got;
     if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 65536;
-      unsigned char *nb = ASR__ALLOC(unsigned char, ncap, user);
-      if (!nb || ncap < cap) {
+      size_t ncap = cap ? cap * 2 : (first_cap ? first_cap : 65536);
+      unsigned char *nb;
+      if (ncap < 65536 && cap) ncap = 65536;
+      nb = ncap > cap ? ASR__ALLOC(unsigned char, ncap, user) : NULL;
+      if (!nb) {
         ASR_FREE(buf, user);
-        fclose(fp);
-        return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
       }
       if (n) memcpy(nb, buf, n);
       ASR_FREE(buf, user);
@@ -3715,13 +3750,31 @@ ASRDEF asr_result asr_read_file(const char *path, unsigned char **data, size_t *
   }
   if (ferror(fp)) {
     ASR_FREE(buf, user);
-    fclose(fp);
-    return asr__fail(err, ASR_ERR_IO, "%s: read error (is it a directory?)", path);
+    return asr__fail(err, ASR_ERR_IO, "read error (is it a directory?)");
   }
-  fclose(fp);
   *data = buf;
   *len = n;
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_read_file(const char *path, unsigned char **data, size_t *len, void *user,
+                                asr_error *err) {
+  FILE *fp;
+  long size;
+  asr_result r;
+  *data = NULL;
+  *len = 0;
+  fp = fopen(path, "rb");
+  if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  size = asr__file_size(fp);
+  if (size == -2) {
+    fclose(fp);
+    return asr__fail(err, ASR_ERR_IO, "%s: read error (is it a directory?)", path);
+  }
+  /* size + 1: the whole file in the first fread, its end seen by the second */
+  r = asr__read_stream(fp, size >= 0 ? (size_t)size + 1 : 0, data, len, user, err);
+  fclose(fp);
+  return asr__fail_path(err, r, path);
 }
 
 /* "<path>.tmp.<n>" beside the target, so that rename() stays on one file system. */
@@ -3744,20 +3797,32 @@ ASR__PRIVATE FILE *asr__open_temp(const char *path, char *tmp, size_t cap) {
   return NULL;
 }
 
-ASRDEF asr_result asr_write_file_atomic(const char *path, const void *data, size_t len,
+/* The end of an atomic write: close the temporary file and rename it over `path` if
+ * everything went well (ok), else remove it. */
+ASR__PRIVATE asr_result asr__close_temp(FILE *fp, const char *tmp, const char *path, int ok,
                                         asr_error *err) {
-  char tmp[4096];
-  FILE *fp = asr__open_temp(path, tmp, sizeof tmp);
-  int ok;
-  if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-  ok = (len == 0 || fwrite(data, 1, len, fp) == len);
-  ok = (fclose(fp) == 0) && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    int e = errno;
+  int e = errno;
+  if (fclose(fp) != 0 && ok) {
+    ok = 0;
+    e = errno;
+  }
+  if (ok && rename(tmp, path) != 0) {
+    ok = 0;
+    e = errno;
+  }
+  if (!ok) {
     remove(tmp);
     return asr__fail(err, ASR_ERR_IO, "%s: cannot write: %s", path, strerror(e));
   }
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_write_file_atomic(const char *path, const void *data, size_t len,
+                                        asr_error *err) {
+  char tmp[4096];
+  FILE *fp = asr__open_temp(path, tmp, sizeof tmp);
+  if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+  return asr__close_temp(fp, tmp, path, len == 0 || fwrite(data, 1, len, fp) == len, err);
 }
 
 /* ---- .npy */
@@ -3845,34 +3910,47 @@ ASR__PRIVATE int asr__scan_string(asr__scan *s, char *out, size_t cap) {
   return 1;
 }
 
-ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, void *user,
-                                asr_error *err) {
-  const unsigned char *b = (const unsigned char *)buf;
-  size_t hlen, hstart, nbytes, esize = 0;
-  asr__scan s;
-  char key[32], descr[16];
-  int have_descr = 0, have_order = 0, have_shape = 0, fortran = 0, big_endian = 0;
-  asr_dtype dtype = ASR_DTYPE_F32;
-  asr_array a;
-  memset(out, 0, sizeof *out);
-  memset(&a, 0, sizeof a);
-  if (!buf && len) return asr__fail(err, ASR_ERR_INVALID_ARG, "no buffer");
+/* What a .npy header says: the prefix (magic, version, header length) and the dict. */
+typedef struct asr__npy_info {
+  size_t hstart, hlen;            /* the dict is bytes [hstart, hstart + hlen) */
+  asr_dtype dtype;
+  int ndim;
+  int64_t shape[ASR_MAX_DIMS];
+  size_t count, esize, nbytes;    /* elements, bytes per element, data bytes */
+  int swap;                       /* the data is in the other byte order */
+} asr__npy_info;
+
+/* The fixed prefix: "\x93NUMPY", major and minor version, and the header length in 2
+ * (version 1.0) or 4 (2.0, 3.0) little-endian bytes. len may cover just the prefix. */
+ASR__PRIVATE asr_result asr__npy_prefix(const unsigned char *b, size_t len, asr__npy_info *h,
+                                        asr_error *err) {
   if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
     return asr__fail(err, ASR_ERR_FORMAT, "not a .npy file (no \\x93NUMPY magic)");
   if (b[6] == 1) {
-    hlen = (size_t)b[8] | ((size_t)b[9] << 8);
-    hstart = 10;
+    h->hlen = (size_t)b[8] | ((size_t)b[9] << 8);
+    h->hstart = 10;
   } else if (b[6] == 2 || b[6] == 3) {
     if (len < 12) return asr__fail(err, ASR_ERR_FORMAT, "truncated .npy header");
-    hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
-    hstart = 12;
+    h->hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
+    h->hstart = 12;
   } else {
     return asr__fail(err, ASR_ERR_UNSUPPORTED, ".npy format version %d.%d is not supported",
                      b[6], b[7]);
   }
-  if (hlen > len - hstart) return asr__fail(err, ASR_ERR_FORMAT, "truncated .npy header");
-  s.p = (const char *)b + hstart;
-  s.end = s.p + hlen;
+  return ASR_OK;
+}
+
+/* The header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), },
+ * hlen bytes at p: fills dtype, shape, count, esize, nbytes and swap of h. */
+ASR__PRIVATE asr_result asr__npy_dict(const char *p, size_t hlen, asr__npy_info *h,
+                                      asr_error *err) {
+  asr__scan s;
+  char key[32], descr[16];
+  int have_descr = 0, have_order = 0, have_shape = 0, fortran = 0, big_endian = 0, d;
+  asr_dtype dtype = ASR_DTYPE_F32;
+  h->ndim = 0;
+  s.p = p;
+  s.end = p + hlen;
   if (!asr__scan_char(&s, '{')) return asr__fail(err, ASR_ERR_FORMAT, "malformed .npy header: no '{'");
   while (!asr__scan_char(&s, '}')) {
     if (!asr__scan_string(&s, key, sizeof key) || !asr__scan_char(&s, ':'))
@@ -3908,9 +3986,9 @@ ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, voi
         asr__scan_ws(&s);
         if (s.p < s.end && *s.p == 'L') s.p++;   /* Python 2 longs */
         if (!digits) return asr__fail(err, ASR_ERR_FORMAT, "malformed .npy header: shape");
-        if (a.ndim == ASR_MAX_DIMS)
+        if (h->ndim == ASR_MAX_DIMS)
           return asr__fail(err, ASR_ERR_UNSUPPORTED, ".npy has more than %d dimensions", ASR_MAX_DIMS);
-        a.shape[a.ndim++] = v;
+        h->shape[h->ndim++] = v;
         if (!asr__scan_char(&s, ',')) {
           if (!asr__scan_char(&s, ')'))
             return asr__fail(err, ASR_ERR_FORMAT, "malformed .npy header: shape");
@@ -3942,96 +4020,398 @@ ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, voi
                      "unsupported .npy dtype '%s' (use float32, float64, int32, int64 or uint8)",
                      descr);
   if (descr[0] == '=' && !asr__host_is_little_endian()) big_endian = 1;
-  if (fortran && a.ndim > 1)
+  if (fortran && h->ndim > 1)
     return asr__fail(err, ASR_ERR_UNSUPPORTED,
                      "Fortran-ordered .npy is not supported (save np.ascontiguousarray(x))");
-  a.dtype = dtype;
-  a.count = 1;
-  {
-    int d;
-    for (d = 0; d < a.ndim; d++)
-      if (asr_size_mul(a.count, (size_t)a.shape[d], &a.count) != ASR_OK)
-        return asr__fail(err, ASR_ERR_TOO_LARGE, ".npy shape too large");
-  }
-  esize = asr_dtype_size(dtype);
-  if (asr_size_mul(a.count, esize, &nbytes) != ASR_OK)
+  h->dtype = dtype;
+  h->count = 1;
+  for (d = 0; d < h->ndim; d++)
+    if (asr_size_mul(h->count, (size_t)h->shape[d], &h->count) != ASR_OK)
+      return asr__fail(err, ASR_ERR_TOO_LARGE, ".npy shape too large");
+  h->esize = asr_dtype_size(dtype);
+  if (asr_size_mul(h->count, h->esize, &h->nbytes) != ASR_OK)
     return asr__fail(err, ASR_ERR_TOO_LARGE, ".npy shape too large");
-  if (nbytes != len - hstart - hlen)
-    return asr__fail(err, ASR_ERR_FORMAT, ".npy data is %lu bytes, the header promises %lu",
-                     (unsigned long)(len - hstart - hlen), (unsigned long)nbytes);
-  a.data = ASR_MALLOC(nbytes ? nbytes : 1, user);
-  if (!a.data) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for .npy data");
-  if (nbytes) memcpy(a.data, b + hstart + hlen, nbytes);
-  if (big_endian == asr__host_is_little_endian()) asr__byteswap(a.data, a.count, esize);
-  *out = a;
+  h->swap = big_endian == asr__host_is_little_endian();
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_npy_read(const char *path, asr_array *out, void *user, asr_error *err) {
-  unsigned char *buf;
-  size_t len;
-  asr_result r;
+/* The array an asr__npy_info describes, with its data (taken over). */
+ASR__PRIVATE void asr__npy_out(asr_array *out, const asr__npy_info *h, asr_dtype dtype, void *data) {
+  int d;
   memset(out, 0, sizeof *out);
-  r = asr_read_file(path, &buf, &len, user, err);
-  if (r != ASR_OK) return r;
-  r = asr_npy_parse(buf, len, out, user, err);
-  ASR_FREE(buf, user);
-  if (r != ASR_OK && err) {
-    char m[sizeof err->msg];
-    snprintf(m, sizeof m, "%s", err->msg);
-    asr__fail(err, r, "%s: %s", path, m);
-  }
-  return r;
+  out->dtype = dtype;
+  out->ndim = h->ndim;
+  for (d = 0; d < h->ndim; d++) out->shape[d] = h->shape[d];
+  out->count = h->count;
+  out->data = data;
 }
 
-ASRDEF asr_result asr_npy_encode(void *buf, size_t cap, size_t *len, asr_dtype dtype, int ndim,
-                                 const int64_t *shape, const void *data) {
-  char header[512];
+ASR__PRIVATE asr_result asr__npy_size_mismatch(asr_error *err, size_t have, size_t want) {
+  return asr__fail(err, ASR_ERR_FORMAT, ".npy data is %lu bytes, the header promises %lu",
+                   (unsigned long)have, (unsigned long)want);
+}
+
+ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, void *user,
+                                asr_error *err) {
+  const unsigned char *b = (const unsigned char *)buf;
+  asr__npy_info h;
+  asr_result r;
+  void *data;
+  memset(out, 0, sizeof *out);
+  if (!buf && len) return asr__fail(err, ASR_ERR_INVALID_ARG, "no buffer");
+  if ((r = asr__npy_prefix(b, len, &h, err)) != ASR_OK) return r;
+  if (h.hlen > len - h.hstart) return asr__fail(err, ASR_ERR_FORMAT, "truncated .npy header");
+  if ((r = asr__npy_dict((const char *)b + h.hstart, h.hlen, &h, err)) != ASR_OK) return r;
+  if (h.nbytes != len - h.hstart - h.hlen)
+    return asr__npy_size_mismatch(err, len - h.hstart - h.hlen, h.nbytes);
+  data = ASR_MALLOC(h.nbytes ? h.nbytes : 1, user);
+  if (!data) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for .npy data");
+  if (h.nbytes) memcpy(data, b + h.hstart + h.hlen, h.nbytes);
+  if (h.swap) asr__byteswap(data, h.count, h.esize);
+  asr__npy_out(out, &h, h.dtype, data);
+  return ASR_OK;
+}
+
+/* One element of any dtype, stored at p (which may be unaligned or overlap others: read
+ * through memcpy), as a double, or exactly as an int64 for int64 data. */
+ASR__PRIVATE double asr__elem_f(const unsigned char *p, asr_dtype t) {
+  float f;
+  double d;
+  int32_t i;
+  int64_t l;
+  switch (t) {
+    case ASR_DTYPE_F32: memcpy(&f, p, 4); return f;
+    case ASR_DTYPE_F64: memcpy(&d, p, 8); return d;
+    case ASR_DTYPE_I32: memcpy(&i, p, 4); return i;
+    case ASR_DTYPE_I64: memcpy(&l, p, 8); return (double)l;
+    case ASR_DTYPE_U8: return *p;
+  }
+  return 0;
+}
+
+/* The first element of float data (n elements of 4 or 8 bytes) that is NaN or infinite
+ * (exponent bits all ones), or n. A branch-free OR over blocks keeps the common case (all
+ * finite) a fast vectorizable scan. */
+ASR__PRIVATE size_t asr__first_nonfinite(const unsigned char *p, size_t n, size_t esize) {
+  size_t i0, i;
+  for (i0 = 0; i0 < n; i0 += 1024) {
+    size_t i1 = ASR__MIN(n, i0 + 1024);
+    unsigned bad = 0;
+    if (esize == 4) {
+      for (i = i0; i < i1; i++) {
+        uint32_t u;
+        memcpy(&u, p + 4 * i, 4);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+      }
+    } else {
+      for (i = i0; i < i1; i++) {
+        uint64_t u;
+        memcpy(&u, p + 8 * i, 8);
+        bad |= (u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+      }
+    }
+    if (bad)
+      for (i = i0; i < i1; i++)
+        if (!isfinite(asr__elem_f(p + esize * i, esize == 4 ? ASR_DTYPE_F32 : ASR_DTYPE_F64))) return i;
+  }
+  return n;
+}
+
+/* Checks that every one of `count` elements of dtype `from` (at buf) can be converted to
+ * dtype `to`, and names the first that cannot: to a float type, NaN/inf unless
+ * allow_nonfinite (ASR_ERR_NONFINITE), and a finite float64 beyond float32's range, which
+ * is refused rather than turned into inf (ASR_ERR_RANGE); to an integer type, a value that
+ * is not an integer or does not fit (ASR_ERR_RANGE; int64 data is compared exactly, the
+ * other types through a double, which holds each of their values exactly). Read only: a
+ * conversion is validated whole before any byte of it is written. */
+ASR__PRIVATE asr_result asr__convert_check(const unsigned char *buf, size_t count, asr_dtype from,
+                                           asr_dtype to, int allow_nonfinite, asr_error *err) {
+  size_t fs = asr_dtype_size(from), i;
+  int from_float = from == ASR_DTYPE_F32 || from == ASR_DTYPE_F64;
+  if (from == to && (!from_float || allow_nonfinite)) return ASR_OK;   /* nothing to check */
+  if (to == ASR_DTYPE_F32 || to == ASR_DTYPE_F64) {
+    if (!from_float || allow_nonfinite) return ASR_OK;   /* every integer is a finite float */
+    i = asr__first_nonfinite(buf, count, fs);
+    if (i < count) {
+      double v = asr__elem_f(buf + fs * i, from);
+      return asr__fail(err, ASR_ERR_NONFINITE, "element %lu is %s", (unsigned long)i,
+                       v != v ? "NaN" : "infinite");
+    }
+    if (from == ASR_DTYPE_F64 && to == ASR_DTYPE_F32)
+      for (i = 0; i < count; i++) {
+        double v = asr__elem_f(buf + 8 * i, from);
+        if (!isfinite((float)v))
+          return asr__fail(err, ASR_ERR_RANGE, "element %lu (%g) is outside the float32 range",
+                           (unsigned long)i, v);
+      }
+    return ASR_OK;
+  }
+  if (from == ASR_DTYPE_I64) {
+    /* exact comparisons: an int64 may not be exactly a double */
+    int64_t lo = to == ASR_DTYPE_U8 ? 0 : to == ASR_DTYPE_I32 ? INT32_MIN : INT64_MIN;
+    int64_t hi = to == ASR_DTYPE_U8 ? 255 : to == ASR_DTYPE_I32 ? INT32_MAX : INT64_MAX;
+    for (i = 0; i < count; i++) {
+      int64_t l;
+      memcpy(&l, buf + 8 * i, 8);
+      if (l < lo || l > hi)
+        return asr__fail(err, ASR_ERR_RANGE, "element %lu (%lld) does not fit in %s",
+                         (unsigned long)i, (long long)l, to == ASR_DTYPE_I32 ? "int" : "uint8");
+    }
+    return ASR_OK;
+  }
+  {
+    /* [lo, hi): hi is a power of two, exact in a double (INT64_MAX is not) */
+    double lo = to == ASR_DTYPE_U8 ? 0.0 : to == ASR_DTYPE_I32 ? -2147483648.0 : -9223372036854775808.0;
+    double hi = to == ASR_DTYPE_U8 ? 256.0 : to == ASR_DTYPE_I32 ? 2147483648.0 : 9223372036854775808.0;
+    for (i = 0; i < count; i++) {
+      double v = asr__elem_f(buf + fs * i, from);
+      if (!isfinite(v) || v != floor(v))
+        return asr__fail(err, ASR_ERR_RANGE, "element %lu (%g) is not an integer", (unsigned long)i, v);
+      if (v < lo || v >= hi)
+        return asr__fail(err, ASR_ERR_RANGE, "element %lu (%g) does not fit in %s", (unsigned long)i,
+                         v, to == ASR_DTYPE_I32 ? "int" : to == ASR_DTYPE_U8 ? "uint8" : "int64");
+    }
+  }
+  return ASR_OK;
+}
+
+/* Converts `count` elements of dtype `from` to dtype `to` in place, after
+ * asr__convert_check() accepted them. buf holds count elements of the larger of the two
+ * types. The loop runs forward when the element shrinks or keeps its size (element i is
+ * written over bytes of elements <= i, which are already read) and backward when it grows
+ * (element i is written over bytes of elements >= i, likewise). Elements go through memcpy
+ * because the two types share bytes. */
+ASR__PRIVATE void asr__convert_inplace(unsigned char *buf, size_t count, asr_dtype from, asr_dtype to) {
+  size_t fs = asr_dtype_size(from), ts = asr_dtype_size(to), k;
+  if (from == to) return;
+  for (k = 0; k < count; k++) {
+    size_t i = ts <= fs ? k : count - 1 - k;     /* forward when shrinking, else backward */
+    const unsigned char *src = buf + fs * i;
+    unsigned char *dst = buf + ts * i;
+    int64_t l;
+    if (to == ASR_DTYPE_F32) {
+      float f = (float)asr__elem_f(src, from);
+      memcpy(dst, &f, 4);
+    } else if (to == ASR_DTYPE_F64) {
+      double v = asr__elem_f(src, from);
+      memcpy(dst, &v, 8);
+    } else {
+      /* an integer: int64 data exactly, the rest through a double (checked integral) */
+      if (from == ASR_DTYPE_I64) memcpy(&l, src, 8);
+      else l = (int64_t)asr__elem_f(src, from);
+      if (to == ASR_DTYPE_I64) {
+        memcpy(dst, &l, 8);
+      } else if (to == ASR_DTYPE_I32) {
+        int32_t x = (int32_t)l;
+        memcpy(dst, &x, 4);
+      } else {
+        *dst = (unsigned char)l;
+      }
+    }
+  }
+}
+
+/* Converts a parsed array to dtype `to` (want >= 0), growing its buffer first when the
+ * element grows. Frees the array on failure. */
+ASR__PRIVATE asr_result asr__npy_array_as(asr_array *a, int want, int allow_nonfinite, void *user,
+                                          asr_error *err) {
+  size_t ts, fs = asr_dtype_size(a->dtype), bytes;
+  asr_result r;
+  if (want < 0) return ASR_OK;
+  ts = asr_dtype_size((asr_dtype)want);
+  if ((r = asr__convert_check((const unsigned char *)a->data, a->count, a->dtype, (asr_dtype)want,
+                              allow_nonfinite, err)) != ASR_OK) {
+    asr_array_free(a, user);
+    return r;
+  }
+  if (ts > fs) {   /* the backward loop of asr__convert_inplace needs the room */
+    unsigned char *big = asr_size_mul(a->count, ts, &bytes) == ASR_OK
+                             ? ASR__ALLOC(unsigned char, bytes ? bytes : 1, user) : NULL;
+    if (!big) {
+      asr_array_free(a, user);
+      return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for .npy data");
+    }
+    if (a->count) memcpy(big, a->data, a->count * fs);
+    ASR_FREE(a->data, user);
+    a->data = big;
+  }
+  asr__convert_inplace((unsigned char *)a->data, a->count, a->dtype, (asr_dtype)want);
+  a->dtype = (asr_dtype)want;
+  return ASR_OK;
+}
+
+/* Reads a .npy from an open stream into one buffer. A file of known size (from
+ * asr__file_size) is read in place: the prefix, then the dict, then the data straight
+ * into one allocation of max(stored, converted) bytes, converted there when want >= 0 (a
+ * dtype). A stream that cannot seek (a pipe) is read whole and handed to asr_npy_parse,
+ * which holds two copies for a moment. Messages carry no path (the caller adds it). */
+ASR__PRIVATE asr_result asr__npy_read_fp(FILE *fp, int want, int allow_nonfinite,
+                                         asr_array *out, asr_dtype *stored, void *user,
+                                         asr_error *err) {
+  asr__npy_info h;
+  unsigned char pre[12], *data = NULL;
+  char *dict;
+  size_t n, cap, size, rest;
+  long probe = asr__file_size(fp);
+  asr_dtype to;
+  asr_result r;
+  memset(out, 0, sizeof *out);
+  if (probe == -2) return asr__fail(err, ASR_ERR_IO, "read error (is it a directory?)");
+  if (probe == -1) {
+    /* a pipe: the whole stream, the buffer parser, then the conversion */
+    if ((r = asr__read_stream(fp, 0, &data, &n, user, err)) != ASR_OK) return r;
+    r = asr_npy_parse(data, n, out, user, err);
+    ASR_FREE(data, user);
+    if (r != ASR_OK) return r;
+    if (stored) *stored = out->dtype;
+    return asr__npy_array_as(out, want, allow_nonfinite, user, err);
+  }
+  size = (size_t)probe;
+  /* the prefix: magic, version, header length (10 or 12 bytes; a short file gives n < 12) */
+  n = fread(pre, 1, sizeof pre, fp);
+  if (ferror(fp)) return asr__fail(err, ASR_ERR_IO, "read error");
+  if ((r = asr__npy_prefix(pre, n, &h, err)) != ASR_OK) return r;
+  if (size < h.hstart || h.hlen > size - h.hstart)
+    return asr__fail(err, ASR_ERR_FORMAT, "truncated .npy header");
+  /* the dict (its first bytes may be in pre already: seek back to where it starts) */
+  dict = ASR__ALLOC(char, h.hlen ? h.hlen : 1, user);
+  if (!dict) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the .npy header");
+  if (fseek(fp, (long)h.hstart, SEEK_SET) != 0 || fread(dict, 1, h.hlen, fp) != h.hlen) {
+    ASR_FREE(dict, user);
+    return asr__fail(err, ASR_ERR_IO, "read error in the .npy header");
+  }
+  r = asr__npy_dict(dict, h.hlen, &h, err);
+  ASR_FREE(dict, user);
+  if (r != ASR_OK) return r;
+  rest = size - h.hstart - h.hlen;
+  if (h.nbytes != rest) return asr__npy_size_mismatch(err, rest, h.nbytes);
+  /* the data, in a buffer big enough for the stored and the converted elements */
+  to = want >= 0 ? (asr_dtype)want : h.dtype;
+  cap = h.nbytes;
+  if (asr_dtype_size(to) > h.esize && asr_size_mul(h.count, asr_dtype_size(to), &cap) != ASR_OK)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, ".npy shape too large");
+  data = ASR__ALLOC(unsigned char, cap ? cap : 1, user);
+  if (!data) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for .npy data");
+  if (fread(data, 1, h.nbytes, fp) != h.nbytes) {
+    ASR_FREE(data, user);
+    return asr__fail(err, ASR_ERR_IO, "read error in the .npy data (did the file change?)");
+  }
+  if (h.swap) asr__byteswap(data, h.count, h.esize);
+  if ((r = asr__convert_check(data, h.count, h.dtype, to, allow_nonfinite || want < 0, err)) != ASR_OK) {
+    ASR_FREE(data, user);
+    return r;
+  }
+  asr__convert_inplace(data, h.count, h.dtype, to);
+  if (stored) *stored = h.dtype;
+  asr__npy_out(out, &h, to, data);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__npy_read_path(const char *path, int want, int allow_nonfinite,
+                                           asr_array *out, asr_dtype *stored, void *user,
+                                           asr_error *err) {
+  FILE *fp;
+  asr_result r;
+  memset(out, 0, sizeof *out);
+  fp = fopen(path, "rb");
+  if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  r = asr__npy_read_fp(fp, want, allow_nonfinite, out, stored, user, err);
+  fclose(fp);
+  return asr__fail_path(err, r, path);
+}
+
+ASRDEF asr_result asr_npy_read(const char *path, asr_array *out, void *user, asr_error *err) {
+  return asr__npy_read_path(path, -1, 1, out, NULL, user, err);
+}
+
+ASRDEF asr_result asr_npy_read_as(const char *path, asr_dtype dtype, int allow_nonfinite,
+                                  asr_array *out, asr_dtype *stored, void *user, asr_error *err) {
+  if (asr_dtype_size(dtype) == 0) {
+    memset(out, 0, sizeof *out);
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "%s: unknown dtype", path);
+  }
+  return asr__npy_read_path(path, (int)dtype, allow_nonfinite, out, stored, user, err);
+}
+
+/* The header of a version 1.0 .npy: magic, version, 2-byte length, and the dict padded
+ * with spaces and a newline so that the data starts at a multiple of 64 bytes (as numpy
+ * writes it). head has room for ASR__NPY_HEAD bytes; *hn gets the header's size and
+ * *nbytes the data's. */
+enum { ASR__NPY_HEAD = 512 };
+ASR__PRIVATE asr_result asr__npy_head(unsigned char *head, size_t *hn, size_t *nbytes,
+                                      asr_dtype dtype, int ndim, const int64_t *shape) {
+  char *h = (char *)head + 10;
+  size_t cap = ASR__NPY_HEAD - 10, count = 1, esize = asr_dtype_size(dtype);
   int n, d;
-  size_t count = 1, nbytes, total, esize = asr_dtype_size(dtype);
   if (ndim < 0 || ndim > ASR_MAX_DIMS || esize == 0) return ASR_ERR_INVALID_ARG;
-  n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+  n = snprintf(h, cap, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                asr__dtype_descr(dtype));
   for (d = 0; d < ndim; d++) {
     if (shape[d] < 0) return ASR_ERR_INVALID_ARG;
     if (asr_size_mul(count, (size_t)shape[d], &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
-    n += snprintf(header + n, sizeof header - (size_t)n, ndim == 1 ? "%lld," : (d ? ", %lld" : "%lld"),
+    n += snprintf(h + n, cap - (size_t)n, ndim == 1 ? "%lld," : (d ? ", %lld" : "%lld"),
                   (long long)shape[d]);
   }
-  n += snprintf(header + n, sizeof header - (size_t)n, "), }");
-  /* pad with spaces and a newline so that magic + length + header is a multiple of 64 */
-  while ((10 + n + 1) % 64 != 0) header[n++] = ' ';
-  header[n++] = '\n';
-  if (asr_size_mul(count, esize, &nbytes) != ASR_OK) return ASR_ERR_TOO_LARGE;
-  total = 10 + (size_t)n + nbytes;
-  if (total < nbytes) return ASR_ERR_TOO_LARGE;
-  *len = total;
-  if (!buf) return ASR_OK;
-  if (cap < total) return ASR_ERR_WORKSPACE;
-  {
-    unsigned char *b = (unsigned char *)buf;
-    memcpy(b, "\x93NUMPY\x01\x00", 8);
-    b[8] = (unsigned char)(n & 0xff);
-    b[9] = (unsigned char)(n >> 8);
-    memcpy(b + 10, header, (size_t)n);
-    if (nbytes) memcpy(b + 10 + n, data, nbytes);
-    if (!asr__host_is_little_endian()) asr__byteswap(b + 10 + n, count, esize);
-  }
+  n += snprintf(h + n, cap - (size_t)n, "), }");
+  while ((10 + n + 1) % 64 != 0) h[n++] = ' ';   /* at most 8 dims of 19 digits: fits */
+  h[n++] = '\n';
+  memcpy(head, "\x93NUMPY\x01\x00", 8);
+  head[8] = (unsigned char)(n & 0xff);
+  head[9] = (unsigned char)(n >> 8);
+  if (asr_size_mul(count, esize, nbytes) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  *hn = 10 + (size_t)n;
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_npy_encode(void *buf, size_t cap, size_t *len, asr_dtype dtype, int ndim,
+                                 const int64_t *shape, const void *data) {
+  unsigned char head[ASR__NPY_HEAD];
+  size_t hn, nbytes;
+  asr_result r = asr__npy_head(head, &hn, &nbytes, dtype, ndim, shape);
+  if (r != ASR_OK) return r;
+  if (hn + nbytes < nbytes) return ASR_ERR_TOO_LARGE;
+  *len = hn + nbytes;
+  if (!buf) return ASR_OK;
+  if (cap < *len) return ASR_ERR_WORKSPACE;
+  memcpy(buf, head, hn);
+  if (nbytes) memcpy((unsigned char *)buf + hn, data, nbytes);
+  if (!asr__host_is_little_endian())
+    asr__byteswap((unsigned char *)buf + hn, nbytes / asr_dtype_size(dtype), asr_dtype_size(dtype));
+  return ASR_OK;
+}
+
+/* Writes count elements of esize bytes in little-endian order: straight from the
+ * caller's memory on a little-endian host, through a small swapped copy otherwise. */
+ASR__PRIVATE int asr__fwrite_le(FILE *fp, const void *data, size_t count, size_t esize) {
+  const unsigned char *p = (const unsigned char *)data;
+  unsigned char chunk[4096];
+  size_t per = sizeof chunk / (esize ? esize : 1), done = 0;
+  if (count == 0) return 1;
+  if (asr__host_is_little_endian() || esize <= 1) return fwrite(p, esize, count, fp) == count;
+  while (done < count) {
+    size_t k = ASR__MIN(per, count - done);
+    memcpy(chunk, p + done * esize, k * esize);
+    asr__byteswap(chunk, k, esize);
+    if (fwrite(chunk, esize, k, fp) != k) return 0;
+    done += k;
+  }
+  return 1;
 }
 
 ASRDEF asr_result asr_npy_write(const char *path, asr_dtype dtype, int ndim,
                                 const int64_t *shape, const void *data, asr_error *err) {
-  size_t len;
-  void *buf;
-  asr_result r = asr_npy_encode(NULL, 0, &len, dtype, ndim, shape, data);
+  unsigned char head[ASR__NPY_HEAD];
+  char tmp[4096];
+  size_t hn, nbytes, esize = asr_dtype_size(dtype);
+  FILE *fp;
+  int ok;
+  asr_result r = asr__npy_head(head, &hn, &nbytes, dtype, ndim, shape);
   if (r != ASR_OK) return asr__fail(err, r, "%s: %s", path, asr_result_string(r));
-  buf = ASR_MALLOC(len, NULL);
-  if (!buf) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  r = asr_npy_encode(buf, len, &len, dtype, ndim, shape, data);
-  if (r == ASR_OK) r = asr_write_file_atomic(path, buf, len, err);
-  ASR_FREE(buf, NULL);
-  return r;
+  /* header, then the data streamed from the caller's array: no copy of it in memory */
+  fp = asr__open_temp(path, tmp, sizeof tmp);
+  if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+  ok = fwrite(head, 1, hn, fp) == hn && asr__fwrite_le(fp, data, nbytes / esize, esize);
+  return asr__close_temp(fp, tmp, path, ok, err);
 }
 
 ASRDEF asr_result asr_array_alloc(asr_array *a, asr_dtype dtype, int ndim, const int64_t *shape,
@@ -4075,12 +4455,27 @@ ASR__PRIVATE double asr__array_get(const asr_array *a, size_t i) {
 ASRDEF asr_result asr_array_to_real(const asr_array *a, asr_real *dst, int allow_nonfinite,
                                     asr_error *err) {
   size_t i;
+  if (a->dtype == ASR_DTYPE_REAL) {
+    /* the same type: one scan for NaN/inf, then a copy */
+    size_t bad = allow_nonfinite ? a->count
+                                 : asr__first_nonfinite((const unsigned char *)a->data, a->count,
+                                                        sizeof(asr_real));
+    if (bad < a->count)
+      return asr__fail(err, ASR_ERR_NONFINITE, "element %lu is %s", (unsigned long)bad,
+                       ((const asr_real *)a->data)[bad] != ((const asr_real *)a->data)[bad]
+                           ? "NaN" : "infinite");
+    if (a->count) memcpy(dst, a->data, sizeof(asr_real) * a->count);
+    return ASR_OK;
+  }
   for (i = 0; i < a->count; i++) {
     double v = asr__array_get(a, i);
     if (!allow_nonfinite && !isfinite(v))
       return asr__fail(err, ASR_ERR_NONFINITE, "element %lu is %s", (unsigned long)i,
                        v != v ? "NaN" : "infinite");
     dst[i] = (asr_real)v;
+    if (!allow_nonfinite && !isfinite(dst[i]))   /* a float64 beyond float32's range */
+      return asr__fail(err, ASR_ERR_RANGE, "element %lu (%g) is outside the float32 range",
+                       (unsigned long)i, v);
   }
   return ASR_OK;
 }

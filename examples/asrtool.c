@@ -186,11 +186,19 @@ int at_parse(int argc, char **argv, const at_opt *opts, int nopts, char **pos, i
   return 0;
 }
 
-/* ---- inputs */
-static int load(const char *path, int ndim, int64_t *shape, asr_array *a) {
+/* ---- inputs
+ * Each input is read once, straight into the buffer the command keeps: asr_npy_read_as
+ * converts the elements to asr_real / int in the buffer they were read into, so the peak
+ * memory of a command is its inputs plus its outputs, with no copy of the file in between.
+ * (The buffer comes from ASR_MALLOC, which is malloc here: the commands free() it.) */
+typedef char at__int_is_int32[sizeof(int) == sizeof(int32_t) ? 1 : -1];   /* int data as int32 */
+
+static int load_as(const char *path, asr_dtype dtype, int allow_nonfinite, int ndim, int64_t *shape,
+                   asr_array *a, asr_dtype *stored) {
   asr_error err;
   int d;
-  if (asr_npy_read(path, a, NULL, &err) != ASR_OK) return at_fail("%s", err.msg);
+  if (asr_npy_read_as(path, dtype, allow_nonfinite, a, stored, NULL, &err) != ASR_OK)
+    return at_fail("%s", err.msg);
   if (ndim >= 0 && a->ndim != ndim && !(ndim == 0 && a->count == 1)) {
     asr_array_free(a, NULL);
     return at_fail("%s: expected %d dimension%s, got %d", path, ndim, ndim == 1 ? "" : "s", a->ndim);
@@ -201,48 +209,23 @@ static int load(const char *path, int ndim, int64_t *shape, asr_array *a) {
 
 int at_npy_real(const char *path, int ndim, int64_t *shape, asr_real **data, int allow_nonfinite) {
   asr_array a;
-  asr_error err;
-  int r = load(path, ndim, shape, &a);
+  asr_dtype stored;
+  int r = load_as(path, ASR_DTYPE_REAL, allow_nonfinite, ndim, shape, &a, &stored);
   *data = NULL;
   if (r) return r;
-  if (a.dtype == ASR_DTYPE_U8) {
+  if (stored == ASR_DTYPE_U8) {
     asr_array_free(&a, NULL);
     return at_fail("%s: expected a float array, got uint8", path);
   }
-  *data = (asr_real *)malloc(sizeof(asr_real) * (a.count ? a.count : 1));
-  if (!*data) {
-    asr_array_free(&a, NULL);
-    return at_fail("%s: out of memory", path);
-  }
-  if (asr_array_to_real(&a, *data, allow_nonfinite, &err) != ASR_OK) {
-    asr_array_free(&a, NULL);
-    free(*data);
-    *data = NULL;
-    return at_fail("%s: %s", path, err.msg);
-  }
-  asr_array_free(&a, NULL);
+  *data = (asr_real *)a.data;
   return 0;
 }
 
 int at_npy_int(const char *path, int ndim, int64_t *shape, int **data) {
   asr_array a;
-  asr_error err;
-  int r = load(path, ndim, shape, &a);
-  *data = NULL;
-  if (r) return r;
-  *data = (int *)malloc(sizeof(int) * (a.count ? a.count : 1));
-  if (!*data) {
-    asr_array_free(&a, NULL);
-    return at_fail("%s: out of memory", path);
-  }
-  if (asr_array_to_int(&a, *data, &err) != ASR_OK) {
-    asr_array_free(&a, NULL);
-    free(*data);
-    *data = NULL;
-    return at_fail("%s: %s", path, err.msg);
-  }
-  asr_array_free(&a, NULL);
-  return 0;
+  int r = load_as(path, ASR_DTYPE_I32, 0, ndim, shape, &a, NULL);
+  *data = r ? NULL : (int *)a.data;
+  return r;
 }
 
 /* ---- outputs */

@@ -1,5 +1,7 @@
 /* tests/test_core.c - section 1: results, rng, log-sum-exp, softmax, GEMM, .npy/.npz,
  * gradient check. */
+#include <dirent.h>     /* npy_write_no_partial lists a directory */
+#include <sys/wait.h>   /* npy_read_pipe waits for its writer */
 
 static void t_result_strings(tctx *t) {
   int c;
@@ -459,6 +461,379 @@ static void t_write_atomic_failure(tctx *t) {
   CHECK(strstr(err.msg, "x.npy") != NULL);
 }
 
+/* ---- asr_npy_read_as: the reader that converts in the buffer it reads into. Expected
+ * values come from plain C casts of the stored values (the test's own tc_get/tc_put) and
+ * from the older path, asr_npy_read + asr_array_to_real / asr_array_to_int. */
+static const asr_dtype tc_dtypes[5] = {ASR_DTYPE_F32, ASR_DTYPE_F64, ASR_DTYPE_I32, ASR_DTYPE_I64,
+                                       ASR_DTYPE_U8};
+
+/* Element i of data (dtype dt) as a double, through the C type of dt. */
+static double tc_get(const void *data, asr_dtype dt, size_t i) {
+  switch (dt) {
+    case ASR_DTYPE_F32: return ((const float *)data)[i];
+    case ASR_DTYPE_F64: return ((const double *)data)[i];
+    case ASR_DTYPE_I32: return ((const int32_t *)data)[i];
+    case ASR_DTYPE_I64: return (double)((const int64_t *)data)[i];
+    case ASR_DTYPE_U8: return ((const unsigned char *)data)[i];
+  }
+  return 0;
+}
+
+/* Stores v (exactly representable in dt) as element i of data. */
+static void tc_put(void *data, asr_dtype dt, size_t i, double v) {
+  switch (dt) {
+    case ASR_DTYPE_F32: ((float *)data)[i] = (float)v; break;
+    case ASR_DTYPE_F64: ((double *)data)[i] = v; break;
+    case ASR_DTYPE_I32: ((int32_t *)data)[i] = (int32_t)v; break;
+    case ASR_DTYPE_I64: ((int64_t *)data)[i] = (int64_t)v; break;
+    case ASR_DTYPE_U8: ((unsigned char *)data)[i] = (unsigned char)v; break;
+  }
+}
+
+/* Every stored dtype to every dtype, 1000 elements (the growing conversions run their
+ * loop backward over the whole buffer): small integers, which every dtype holds, and for
+ * float data fractional values too. */
+static void t_npy_read_as_dtypes(tctx *t) {
+  enum { N = 1000 };
+  char path[512];
+  double vals[N];
+  int64_t shape[2] = {25, 40};
+  int from, to, set;
+  for (set = 0; set < 2; set++)
+    for (from = 0; from < 5; from++) {
+      asr_dtype fd = tc_dtypes[from];
+      unsigned char *stored = (unsigned char *)malloc(N * 8);
+      asr_error err;
+      size_t i;
+      int fl = fd == ASR_DTYPE_F32 || fd == ASR_DTYPE_F64;
+      CHECK(stored != NULL);
+      if (set == 1 && !fl) {
+        free(stored);
+        continue;
+      }
+      for (i = 0; i < N; i++) {
+        /* set 0: integers 0..255; set 1: multiples of 1/8 in [-62.5, 62.375] (exact in float) */
+        vals[i] = set == 0 ? (double)((i * 37) % 256) : ((double)((i * 53) % 1000) - 500) / 8;
+        tc_put(stored, fd, i, vals[i]);
+      }
+      snprintf(path, sizeof path, "%s/as_%d_%d.npy", t->tmpdir, set, from);
+      CHECK_OK(asr_npy_write(path, fd, 2, shape, stored, &err));
+      for (to = 0; to < 5; to++) {
+        asr_dtype td = tc_dtypes[to], st = ASR_DTYPE_U8;
+        asr_array a, old;
+        asr_result r = asr_npy_read_as(path, td, 0, &a, &st, NULL, &err);
+        int tfl = td == ASR_DTYPE_F32 || td == ASR_DTYPE_F64;
+        if (set == 1 && !tfl) {
+          /* 0.0 (element 500 * k) fits, but element 0 is -62.5: not an integer */
+          CHECKF(r == ASR_ERR_RANGE && a.data == NULL, "%s -> %s: %d", asr_dtype_name(fd),
+                 asr_dtype_name(td), (int)r);
+          CHECK(strstr(err.msg, "element 0 ") != NULL && strstr(err.msg, path) != NULL);
+          continue;
+        }
+        CHECKF(r == ASR_OK, "%s -> %s: %s", asr_dtype_name(fd), asr_dtype_name(td), err.msg);
+        CHECK(st == fd && a.dtype == td && a.ndim == 2 && a.shape[0] == 25 && a.shape[1] == 40 &&
+              a.count == N);
+        for (i = 0; i < N; i++) {
+          double want = vals[i], got = tc_get(a.data, td, i);
+          if (td == ASR_DTYPE_F32) want = (float)vals[i];   /* what a C cast gives */
+          CHECKF(got == want, "%s -> %s element %lu: %g, want %g", asr_dtype_name(fd),
+                 asr_dtype_name(td), (unsigned long)i, got, want);
+        }
+        /* the older path gives the same bytes for asr_real and int */
+        CHECK_OK(asr_npy_read(path, &old, NULL, &err));
+        if (td == ASR_DTYPE_REAL) {
+          asr_real *x = (asr_real *)malloc(sizeof(asr_real) * N);
+          CHECK(x != NULL);
+          CHECK_OK(asr_array_to_real(&old, x, 0, &err));
+          CHECK(memcmp(x, a.data, sizeof(asr_real) * N) == 0);
+          free(x);
+        }
+        if (td == ASR_DTYPE_I32) {
+          int *k = (int *)malloc(sizeof(int) * N);
+          CHECK(k != NULL);
+          CHECK_OK(asr_array_to_int(&old, k, &err));
+          CHECK(memcmp(k, a.data, sizeof(int) * N) == 0);
+          free(k);
+        }
+        asr_array_free(&old, NULL);
+        asr_array_free(&a, NULL);
+      }
+      free(stored);
+    }
+}
+
+/* One bad value (two, to see that the first is named) in 1000 elements: refused with the
+ * result code and element index expected, no data, the path in the message; the older
+ * path (asr_array_to_real / to_int) refuses the same arrays with the same code. */
+static void t_npy_read_as_refusals(tctx *t) {
+  static const struct {
+    asr_dtype from, to;
+    int allow;
+    double bad;
+    asr_result want;
+    const char *msg;
+  } cases[] = {
+    {ASR_DTYPE_F32, ASR_DTYPE_F32, 0, NAN, ASR_ERR_NONFINITE, "element 700 is NaN"},
+    {ASR_DTYPE_F32, ASR_DTYPE_F64, 0, INFINITY, ASR_ERR_NONFINITE, "element 700 is infinite"},
+    {ASR_DTYPE_F64, ASR_DTYPE_F32, 0, -INFINITY, ASR_ERR_NONFINITE, "element 700 is infinite"},
+    {ASR_DTYPE_F64, ASR_DTYPE_F32, 0, 1e300, ASR_ERR_RANGE, "element 700 (1e+300) is outside"},
+    {ASR_DTYPE_F64, ASR_DTYPE_F32, 1, 1e300, ASR_OK, ""},     /* allowed: becomes inf */
+    {ASR_DTYPE_F32, ASR_DTYPE_F64, 1, NAN, ASR_OK, ""},
+    {ASR_DTYPE_F32, ASR_DTYPE_I32, 0, 2.5, ASR_ERR_RANGE, "element 700 (2.5) is not an integer"},
+    {ASR_DTYPE_F32, ASR_DTYPE_I64, 0, 2.5, ASR_ERR_RANGE, "element 700 (2.5) is not an integer"},
+    {ASR_DTYPE_F64, ASR_DTYPE_I32, 0, NAN, ASR_ERR_RANGE, "element 700 (nan) is not an integer"},
+    {ASR_DTYPE_F64, ASR_DTYPE_I32, 0, 3e9, ASR_ERR_RANGE, "element 700 (3e+09) does not fit in int"},
+    {ASR_DTYPE_F64, ASR_DTYPE_I64, 0, 3e9, ASR_OK, ""},
+    {ASR_DTYPE_F64, ASR_DTYPE_I64, 0, 1e19, ASR_ERR_RANGE, "element 700 (1e+19) does not fit"},
+    {ASR_DTYPE_I64, ASR_DTYPE_I32, 0, 1099511627776.0, ASR_ERR_RANGE,
+     "element 700 (1099511627776) does not fit in int"},
+    {ASR_DTYPE_I64, ASR_DTYPE_F32, 0, 1099511627776.0, ASR_OK, ""},
+    {ASR_DTYPE_I32, ASR_DTYPE_U8, 0, -1, ASR_ERR_RANGE, "element 700 (-1) does not fit in uint8"},
+    {ASR_DTYPE_U8, ASR_DTYPE_F64, 0, 255, ASR_OK, ""},
+  };
+  enum { N = 1000 };
+  char path[512];
+  size_t c;
+  for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    unsigned char data[N * 8];
+    int64_t shape[1] = {N};
+    asr_array a, old;
+    asr_error err;
+    asr_result r;
+    size_t i;
+    for (i = 0; i < N; i++) tc_put(data, cases[c].from, i, (double)(i % 100));
+    tc_put(data, cases[c].from, 700, cases[c].bad);
+    tc_put(data, cases[c].from, 900, cases[c].bad);
+    snprintf(path, sizeof path, "%s/bad_%lu.npy", t->tmpdir, (unsigned long)c);
+    CHECK_OK(asr_npy_write(path, cases[c].from, 1, shape, data, &err));
+    err.msg[0] = 0;
+    r = asr_npy_read_as(path, cases[c].to, cases[c].allow, &a, NULL, NULL, &err);
+    CHECKF(r == cases[c].want, "case %lu: %d, want %d (%s)", (unsigned long)c, (int)r,
+           (int)cases[c].want, err.msg);
+    if (r != ASR_OK) {
+      CHECK(a.data == NULL);
+      CHECKF(strstr(err.msg, cases[c].msg) && strstr(err.msg, path), "case %lu: %s",
+             (unsigned long)c, err.msg);
+    } else {
+      double got = tc_get(a.data, cases[c].to, 700), want = cases[c].bad;
+      if (cases[c].to == ASR_DTYPE_F32) want = (float)want;
+      CHECKF(got == want || (got != got && want != want), "case %lu: %g, want %g",
+             (unsigned long)c, got, want);
+      asr_array_free(&a, NULL);
+    }
+    /* the older path to asr_real / int agrees on success or failure */
+    CHECK_OK(asr_npy_read(path, &old, NULL, &err));
+    if (cases[c].to == ASR_DTYPE_REAL) {
+      asr_real x[N];
+      CHECKF(asr_array_to_real(&old, x, cases[c].allow, &err) == r, "case %lu: to_real", (unsigned long)c);
+    }
+    if (cases[c].to == ASR_DTYPE_I32) {
+      int k[N];
+      CHECKF(asr_array_to_int(&old, k, &err) == r, "case %lu: to_int", (unsigned long)c);
+    }
+    asr_array_free(&old, NULL);
+  }
+  {
+    asr_array a;
+    asr_error err;
+    CHECK(asr_npy_read_as(path, (asr_dtype)99, 0, &a, NULL, NULL, &err) == ASR_ERR_INVALID_ARG);
+    CHECK(a.data == NULL);
+  }
+}
+
+/* Writes len bytes to path (a test file, not atomically). */
+static int tc_write_bytes(const char *path, const void *p, size_t len) {
+  FILE *fp = fopen(path, "wb");
+  int ok;
+  if (!fp) return 0;
+  ok = fwrite(p, 1, len, fp) == len;
+  return fclose(fp) == 0 && ok;
+}
+
+/* Big-endian data and a version 2.0 header, converted on reading. */
+static void t_npy_read_as_big_endian(tctx *t) {
+  unsigned char buf[256];
+  char path[512];
+  const char *h = "{'descr': '>f8', 'fortran_order': False, 'shape': (3,), }";
+  size_t hl = strlen(h), n;
+  asr_array a;
+  asr_error err;
+  asr_dtype st;
+  /* 1.5, -2, 2^40 as big-endian IEEE doubles */
+  static const unsigned char be[24] = {0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0,
+                                       0x42, 0x70, 0, 0, 0, 0, 0, 0};
+  memcpy(buf, "\x93NUMPY\x02\x00", 8);
+  buf[8] = (unsigned char)hl;
+  buf[9] = buf[10] = buf[11] = 0;
+  memcpy(buf + 12, h, hl);
+  n = 12 + hl;
+  memcpy(buf + n, be, sizeof be);
+  n += sizeof be;
+  snprintf(path, sizeof path, "%s/be.npy", t->tmpdir);
+  CHECK(tc_write_bytes(path, buf, n));
+  CHECK_OK(asr_npy_read_as(path, ASR_DTYPE_F32, 0, &a, &st, NULL, &err));
+  CHECK(st == ASR_DTYPE_F64 && a.dtype == ASR_DTYPE_F32 && a.count == 3);
+  CHECK(((float *)a.data)[0] == 1.5f && ((float *)a.data)[1] == -2.0f &&
+        ((float *)a.data)[2] == 1099511627776.0f);
+  asr_array_free(&a, NULL);
+  CHECK(asr_npy_read_as(path, ASR_DTYPE_I32, 0, &a, &st, NULL, &err) == ASR_ERR_RANGE);   /* 1.5 */
+  CHECK_OK(asr_npy_read_as(path, ASR_DTYPE_F64, 0, &a, &st, NULL, &err));
+  CHECK(((double *)a.data)[2] == 1099511627776.0);
+  asr_array_free(&a, NULL);
+}
+
+/* Malformed files: every truncation of a good file, one byte too many, the malformed
+ * headers of npy_malformed, a directory. The file readers fail with the result code the
+ * buffer parser gives the same bytes, hold no data and name the file. */
+static void t_npy_file_malformed(tctx *t) {
+  static const char *const headers[] = {
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (3, }",
+    "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
+    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",   /* 1 value short */
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }",   /* 1 value too many */
+  };
+  char path[512], good[512];
+  unsigned char *buf, bad[256];
+  size_t len, cut, i;
+  int64_t shape[2] = {3, 5};
+  float v[15];
+  asr_error err;
+  for (i = 0; i < 15; i++) v[i] = (float)i - 7;
+  snprintf(good, sizeof good, "%s/good.npy", t->tmpdir);
+  snprintf(path, sizeof path, "%s/cut.npy", t->tmpdir);
+  CHECK_OK(asr_npy_write(good, ASR_DTYPE_F32, 2, shape, v, &err));
+  CHECK_OK(asr_read_file(good, &buf, &len, NULL, &err));
+  CHECK(len == 128 + 60);
+  for (cut = 0; cut <= len + 1; cut++) {
+    asr_array a, b;
+    asr_result want, r1, r2;
+    unsigned char *tmp = (unsigned char *)malloc(len + 1);
+    CHECK(tmp != NULL);
+    memcpy(tmp, buf, len);
+    tmp[len] = 0;   /* cut = len + 1: one byte after the data */
+    CHECK(tc_write_bytes(path, tmp, cut));
+    want = asr_npy_parse(tmp, cut, &b, NULL, &err);
+    free(tmp);
+    if (want == ASR_OK) asr_array_free(&b, NULL);
+    CHECKF((want == ASR_OK) == (cut == len), "parse of %lu bytes: %d", (unsigned long)cut, (int)want);
+    r1 = asr_npy_read(path, &a, NULL, &err);
+    if (r1 == ASR_OK) asr_array_free(&a, NULL);
+    else CHECKF(a.data == NULL && strstr(err.msg, "cut.npy"), "%lu bytes: %s", (unsigned long)cut, err.msg);
+    r2 = asr_npy_read_as(path, ASR_DTYPE_F64, 0, &a, NULL, NULL, &err);
+    if (r2 == ASR_OK) asr_array_free(&a, NULL);
+    else CHECKF(a.data == NULL && strstr(err.msg, "cut.npy"), "%lu bytes: %s", (unsigned long)cut, err.msg);
+    CHECKF(r1 == want && r2 == want, "%lu bytes: read %d, read_as %d, parse %d", (unsigned long)cut,
+           (int)r1, (int)r2, (int)want);
+  }
+  free(buf);
+  for (i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+    asr_array a;
+    asr_result want;
+    size_t hl = strlen(headers[i]);
+    memcpy(bad, "\x93NUMPY\x01\x00", 8);
+    bad[8] = (unsigned char)hl;
+    bad[9] = 0;
+    memcpy(bad + 10, headers[i], hl);
+    memset(bad + 10 + hl, 0, 4);
+    CHECK(tc_write_bytes(path, bad, 10 + hl + 4));
+    want = asr_npy_parse(bad, 10 + hl + 4, &a, NULL, &err);
+    CHECK(want < 0);
+    CHECKF(asr_npy_read(path, &a, NULL, &err) == want && a.data == NULL, "header %lu", (unsigned long)i);
+    CHECKF(asr_npy_read_as(path, ASR_DTYPE_I32, 0, &a, NULL, NULL, &err) == want && a.data == NULL,
+           "header %lu", (unsigned long)i);
+    CHECK(strstr(err.msg, "cut.npy") != NULL);
+  }
+  {
+    asr_array a;
+    CHECK(asr_npy_read_as(t->tmpdir, ASR_DTYPE_F32, 0, &a, NULL, NULL, &err) == ASR_ERR_IO);
+    CHECK(a.data == NULL && strstr(err.msg, "directory") != NULL);
+  }
+}
+
+/* A stream of unknown size: a named pipe written by a child process, bigger than a pipe's
+ * buffer. asr_read_file and asr_npy_read_as read it whole; a short stream is an error. */
+static int tc_pipe_read(const char *fifo, const unsigned char *bytes, size_t n, asr_dtype to,
+                        asr_array *a, unsigned char **raw, size_t *rawlen, asr_error *err) {
+  pid_t pid;
+  int status = 0, r;
+  pid = fork();
+  if (pid < 0) return -100;
+  if (pid == 0) {
+    FILE *fp = fopen(fifo, "wb");
+    int ok = fp && fwrite(bytes, 1, n, fp) == n;
+    if (fp) ok = fclose(fp) == 0 && ok;
+    _exit(ok ? 0 : 1);
+  }
+  r = raw ? asr_read_file(fifo, raw, rawlen, NULL, err)
+          : asr_npy_read_as(fifo, to, 0, a, NULL, NULL, err);
+  waitpid(pid, &status, 0);
+  return r;
+}
+
+static void t_npy_read_pipe(tctx *t) {
+  enum { N = 50000 };   /* 200 KB of float32: more than one pipe buffer (64 KB) */
+  char fifo[512], path[512];
+  float *v = (float *)malloc(sizeof(float) * N);
+  unsigned char *file = NULL, *raw = NULL;
+  size_t len = 0, rawlen = 0, i;
+  int64_t shape[1] = {N};
+  asr_array a;
+  asr_error err;
+  CHECK(v != NULL);
+  for (i = 0; i < N; i++) v[i] = (float)i * 0.5f - 3;
+  snprintf(path, sizeof path, "%s/p.npy", t->tmpdir);
+  snprintf(fifo, sizeof fifo, "%s/fifo", t->tmpdir);
+  remove(fifo);
+  if (asr_npy_write(path, ASR_DTYPE_F32, 1, shape, v, &err) != ASR_OK ||
+      asr_read_file(path, &file, &len, NULL, &err) != ASR_OK) {
+    free(v);
+    CHECKF(0, "%s", err.msg);
+  }
+  if (mkfifo(fifo, 0600) != 0) {
+    free(v);
+    free(file);
+    SKIP("mkfifo failed");
+  }
+  CHECK(tc_pipe_read(fifo, file, len, ASR_DTYPE_F64, NULL, &raw, &rawlen, &err) == ASR_OK);
+  CHECK(rawlen == len && memcmp(raw, file, len) == 0);
+  free(raw);
+  CHECK(tc_pipe_read(fifo, file, len, ASR_DTYPE_F64, &a, NULL, NULL, &err) == ASR_OK);
+  CHECK(a.dtype == ASR_DTYPE_F64 && a.count == N);
+  for (i = 0; i < N; i++) CHECK(((double *)a.data)[i] == (double)v[i]);
+  asr_array_free(&a, NULL);
+  /* 3 bytes short: the same message as a file */
+  CHECK(tc_pipe_read(fifo, file, len - 3, ASR_DTYPE_F32, &a, NULL, NULL, &err) == ASR_ERR_FORMAT);
+  CHECK(a.data == NULL && strstr(err.msg, "fifo: .npy data is") != NULL);
+  remove(fifo);
+  free(file);
+  free(v);
+}
+
+/* asr_npy_write streams into a temporary file: when the final rename fails (the target is
+ * a directory) the target is untouched and no temporary file is left. */
+static void t_npy_write_no_partial(tctx *t) {
+  char dir[512], target[600];
+  int64_t s[1] = {3};
+  float v[3] = {1, 2, 3};
+  asr_error err;
+  DIR *d;
+  struct dirent *e;
+  int entries = 0;
+  snprintf(dir, sizeof dir, "%s/nopartial", t->tmpdir);
+  snprintf(target, sizeof target, "%s/x.npy", dir);
+  CHECK(mkdir(dir, 0700) == 0 && mkdir(target, 0700) == 0);
+  CHECK(asr_npy_write(target, ASR_DTYPE_F32, 1, s, v, &err) == ASR_ERR_IO);
+  CHECK(strstr(err.msg, "x.npy") != NULL);
+  d = opendir(dir);
+  CHECK(d != NULL);
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) entries++;
+  closedir(d);
+  CHECK(entries == 1);   /* x.npy, the directory, alone */
+}
+
 static const test_case TESTS_core[] = {
   {"core/result_strings", t_result_strings},
   {"core/rng_deterministic", t_rng_deterministic},
@@ -479,5 +854,11 @@ static const test_case TESTS_core[] = {
   {"core/npz_roundtrip", t_npz_roundtrip},
   {"core/npz_corrupt", t_npz_corrupt},
   {"core/write_atomic_failure", t_write_atomic_failure},
+  {"core/npy_read_as_dtypes", t_npy_read_as_dtypes},
+  {"core/npy_read_as_refusals", t_npy_read_as_refusals},
+  {"core/npy_read_as_big_endian", t_npy_read_as_big_endian},
+  {"core/npy_file_malformed", t_npy_file_malformed},
+  {"core/npy_read_pipe", t_npy_read_pipe},
+  {"core/npy_write_no_partial", t_npy_write_no_partial},
   {0, 0}
 };
