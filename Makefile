@@ -29,7 +29,7 @@ B       := build
 HDR     := asr.h
 TEST_SRC := tests/test_asr.c $(wildcard tests/test_*.c) tests/test_util.h $(HDR)
 ASRTOOL_SRC := $(wildcard examples/asrtool*.c) examples/asrtool.h
-EXAMPLES := $(B)/asrtool $(B)/asrtool-f64
+EXAMPLES := $(B)/asrtool $(B)/asrtool-f64 $(B)/hello_ctc
 # each component adds its example programs under its own line:
 # features
 EXAMPLES += $(B)/fbank_png
@@ -100,13 +100,19 @@ $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 $(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/%.c examples/asrdata.c examples/asrdata.h $(B)/asr_impl.o
 	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/asrdata.c $(B)/asr_impl.o -o $@ $(LIBS)
 
+# hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
+$(B)/hello_ctc: examples/hello_ctc.c $(HDR) | $(B)/.stamp
+	$(CC) $(WARN) $(OPT) $(SIMD) $< -o $@ -lm
+
 $(B)/%: examples/%.c $(B)/asr_impl.o $(HDR)
 	$(CC) $(WARN) $(OPT) $(SIMD) $< $(B)/asr_impl.o -o $@ $(LIBS)
 
 # ---- make test: the runner in every configuration -----------------------------------
 # gcc and clang as C99 with all warnings as errors; ASR_REAL=double; the header as C++11;
-# ASR_STATIC; the implementation in its own translation unit; ASan + UBSan.
-TEST_BUILDS := $(B)/test_gcc $(B)/test_double $(B)/test_cxx $(B)/test_static $(B)/test_sep
+# ASR_STATIC; the implementation in its own translation unit; ASR_NO_SIMD (the scalar
+# fallbacks of the unsuffixed entry points, as on a machine without AVX2); ASan + UBSan.
+TEST_BUILDS := $(B)/test_gcc $(B)/test_double $(B)/test_cxx $(B)/test_static $(B)/test_sep \
+  $(B)/test_nosimd
 ifneq ($(CLANG),)
 TEST_BUILDS += $(B)/test_clang $(B)/test_asan
 SAN_CC := clang
@@ -128,6 +134,8 @@ $(B)/test_static: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_STATIC tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_sep: $(TEST_SRC) tests/impl.c | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_TEST_SEPARATE_IMPL tests/test_asr.c tests/impl.c -o $@ $(LIBS)
+$(B)/test_nosimd: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) -DASR_NO_SIMD $(TDEF) tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
 	$(SAN_CC) $(WARN) -O1 -g $(SIMD) $(TDEF) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -fno-omit-frame-pointer tests/test_asr.c -o $@ $(LIBS)

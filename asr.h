@@ -11,7 +11,9 @@
  *     asr_<op>_naive   the definition written out literally (sums over every alignment,
  *                      O(N^2) DFT). Tiny sizes only: bigger ones get ASR_ERR_TOO_LARGE.
  *     asr_<op>_ref     the paper's algorithm in clear scalar C.
- *     asr_<op>         the fastest path built (SIMD with AVX2+FMA or NEON), else _ref.
+ *     asr_<op>         the fastest path built: AVX2+FMA kernels (float builds on x86-64
+ *                      compiled with -mavx2 -mfma), else the _ref code. On ARM the
+ *                      NEON path is detected but has no kernels yet: it runs _ref.
  *
  *   Every function's comment quotes the equation it computes, with the paper key and
  *   the equation number as printed, and maps the paper's symbols to the C names.
@@ -57,34 +59,77 @@
  *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling
  *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, CMVN,
  *                   SpecAugment [Park19]
- *    4. Layers      linear, activations, norms, conv1d, depthwise-separable conv,
- *                   Squeeze-and-Excitation [Han20], Conformer [Gulati20] [Dai19],
- *                   ContextNet [Han20], LSTM [Chan16], attention [Chorowski15]
+ *    4. Layers      4.1 linear, embedding, activations, dropout, layer/batch norm,
+ *                       cross-entropy with label smoothing [Szegedy16]
+ *                   4.2 conv1d, depthwise-separable conv [Howard17], Squeeze-and-
+ *                       Excitation and the ContextNet block [Han20]
+ *                   4.3 Conformer [Gulati20]: Conv2dSubsampling, relative positions
+ *                       [Dai19], rel-pos self-attention, conv module, block
+ *                   4.4 LSTM (uni, bi, pyramidal [Chan16]), attention: dot [Luong15],
+ *                       additive [Bahdanau15], location-aware [Chorowski15]
+ *                   4.5 SGD, Adam [Kingma15], AdamW [Loshchilov19], Noam [Vaswani17]
+ *                       and warmup schedules, gradient clipping
  *    5. CTC         loss, gradients, greedy / prefix beam search / Viterbi [Graves06]
  *    6. RNN-T       lattice loss, joint network, prediction network, decoders [Graves12]
- *    7. Seq2seq     cross-entropy with label smoothing, joint CTC/attention [Watanabe17]
- *    8. Quantizers  Gumbel-softmax [Jang17], k-means VQ [Baevski20vq]
- *    9. Training    optimizers, schedules, checkpoints, recipes
+ *    7. Seq2seq     reserved for the LAS / joint CTC-attention decoder [Watanabe17]
+ *                   (not written yet: the attention and LSTM pieces are in 4.4)
+ *    8. Quantizers  Gumbel-softmax [Jang17], k-means VQ and the Gumbel quantizer
+ *                   [Baevski20vq], diversity penalty [Baevski20w2v], Lloyd / k-means++
+ *    9. Training    characters, CER/WER, parameters, checkpoints, recipes
  *   10. Checkers    asr_check_<component>(): the conformance cases for any implementation
  *
  * REFERENCES
  *   [Kaldi]       D. Povey et al., "The Kaldi Speech Recognition Toolkit", ASRU 2011;
  *                 src/feat/feature-window.cc, mel-computations.cc, feature-fbank.cc.
+ *   [Lloyd82]     S. Lloyd, "Least Squares Quantization in PCM", IEEE Trans. Inf.
+ *                 Theory 28(2), 1982.
+ *   [Werbos90]    P. Werbos, "Backpropagation Through Time: What It Does and How to Do
+ *                 It", Proc. IEEE 78(10), 1990.
  *   [Graves06]    A. Graves, S. Fernandez, F. Gomez, J. Schmidhuber, "Connectionist
  *                 Temporal Classification", ICML 2006.
+ *   [Arthur07]    D. Arthur, S. Vassilvitskii, "k-means++: The Advantages of Careful
+ *                 Seeding", SODA 2007.
  *   [Graves12]    A. Graves, "Sequence Transduction with Recurrent Neural Networks",
  *                 arXiv:1211.3711, 2012.
+ *   [Graves13]    A. Graves, A. Mohamed, G. Hinton, "Speech Recognition with Deep
+ *                 Recurrent Neural Networks", ICASSP 2013.
+ *   [Hannun14]    A. Hannun et al., "First-Pass Large Vocabulary Continuous Speech
+ *                 Recognition using Bi-Directional Recurrent DNNs", arXiv:1408.2873.
+ *   [Bahdanau15]  D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly
+ *                 Learning to Align and Translate", ICLR 2015.
  *   [Chorowski15] J. Chorowski et al., "Attention-Based Models for Speech Recognition",
  *                 NeurIPS 2015.
+ *   [Ioffe15]     S. Ioffe, C. Szegedy, "Batch Normalization", ICML 2015.
+ *   [Kingma15]    D. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization",
+ *                 ICLR 2015.
+ *   [Luong15]     T. Luong, H. Pham, C. Manning, "Effective Approaches to Attention-based
+ *                 Neural Machine Translation", EMNLP 2015.
+ *   [Ba16]        J. Ba, J. Kiros, G. Hinton, "Layer Normalization", arXiv:1607.06450.
  *   [Chan16]      W. Chan et al., "Listen, Attend and Spell", ICASSP 2016.
+ *   [Szegedy16]   C. Szegedy et al., "Rethinking the Inception Architecture for Computer
+ *                 Vision", CVPR 2016 (label smoothing).
+ *   [Dauphin17]   Y. Dauphin et al., "Language Modeling with Gated Convolutional
+ *                 Networks", ICML 2017 (GLU).
+ *   [Howard17]    A. Howard et al., "MobileNets", arXiv:1704.04861 (depthwise-separable
+ *                 convolution).
+ *   [vdOord17]    A. van den Oord, O. Vinyals, K. Kavukcuoglu, "Neural Discrete
+ *                 Representation Learning" (VQ-VAE), NeurIPS 2017.
  *   [Jang17]      E. Jang, S. Gu, B. Poole, "Categorical Reparameterization with
  *                 Gumbel-Softmax", ICLR 2017, arXiv:1611.01144.
+ *   [Ramachandran17] P. Ramachandran, B. Zoph, Q. Le, "Searching for Activation
+ *                 Functions", arXiv:1710.05941 (swish).
+ *   [Vaswani17]   A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
  *   [Watanabe17]  S. Watanabe et al., "Hybrid CTC/Attention Architecture for End-to-End
  *                 Speech Recognition", IEEE JSTSP 2017.
+ *   [Hu18]        J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
  *   [Dai19]       Z. Dai et al., "Transformer-XL", ACL 2019 (relative positions).
+ *   [Loshchilov19] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
+ *                 ICLR 2019.
  *   [Park19]      D. Park et al., "SpecAugment", Interspeech 2019.
  *   [Baevski20vq] A. Baevski, S. Schneider, M. Auli, "vq-wav2vec", ICLR 2020,
  *                 arXiv:1910.05453.
+ *   [Baevski20w2v] A. Baevski et al., "wav2vec 2.0", NeurIPS 2020, arXiv:2006.11477
+ *                 (the diversity penalty).
  *   [Gulati20]    A. Gulati et al., "Conformer", Interspeech 2020, arXiv:2005.08100.
  *   [Han20]       W. Han et al., "ContextNet", Interspeech 2020, arXiv:2005.03191.
  *
