@@ -5,7 +5,6 @@ gradient). The modules are those of tests/torch/test_conformer.py, which follow 
 definitions (ESPnet itself is not installed)."""
 import os
 import sys
-import time
 
 import torch
 
@@ -13,15 +12,9 @@ torch.set_num_threads(1)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
 
 
-def _timeit(fn, min_time=1.0, max_reps=64):
-    fn()
-    times, start = [], time.perf_counter()
-    while len(times) < max_reps and (time.perf_counter() - start < min_time or len(times) < 3):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
+def _timeit(fn):
+    from compare import timeit  # bench/compare.py's: median of at least 3 calls
+    return timeit(fn, min_time=1.0)
 
 
 def _modules():

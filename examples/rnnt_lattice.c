@@ -1,6 +1,6 @@
 /* examples/rnnt_lattice.c - a picture of the RNN-T output lattice of [Graves12] Fig. 1-2.
  *
- *   build/rnnt_lattice [OUT.png]          (default docs/rnnt_lattice.png)
+ *   build/rnnt_lattice [OUT.png]          (default docs/img/rnnt_lattice.png)
  *
  * Builds a synthetic joint-network output for T = 64 frames and a 12-label target whose
  * labels are "spoken" at evenly spaced times (logit +4 for label y_{u+1} near frame
@@ -29,7 +29,7 @@ static void ramp(double v, unsigned char *rgb) {
 }
 
 int main(int argc, char **argv) {
-  const char *out = argc > 1 ? argv[1] : "docs/rnnt_lattice.png";
+  const char *out = argc > 1 ? argv[1] : "docs/img/rnnt_lattice.png";
   static asr_real z[T * (U + 1) * V];
   static double lb[T * (U + 1)], ll[T * (U + 1)], la[T * (U + 1)], lbeta[T * (U + 1)], vit[T * (U + 1)];
   static int from[T * (U + 1)];

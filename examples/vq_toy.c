@@ -24,7 +24,7 @@
  * runs on a terminal). At the end three SVG pictures go to --out (default build/vq_toy):
  * vq_kmeans.svg and vq_gumbel.svg (the data, the codewords sized by their use, the usage
  * histograms) and vq_tau.svg (one Gumbel-softmax sample at several temperatures).
- * docs/ holds the pictures of `build/vq_toy --out docs`. */
+ * docs/img/ holds the pictures of `build/vq_toy --out docs/img`. */
 #define _POSIX_C_SOURCE 200809L
 #include "../asr.h"
 #include <errno.h>

@@ -82,3 +82,21 @@ def check_close(name, got, want, rtol=0.0, atol=0.0):
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float((diff / np.maximum(np.abs(want[fin]), 1e-30)).max()) if diff.size else 0.0
     return max_abs, max_rel
+
+
+def f32(a):
+    """Rounds to float32 and back to float64: both sides then see the same numbers."""
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+def randomize(module, rng, scale=0.5):
+    """Random float32-representable parameters and buffers (running_var kept positive)."""
+    with torch.no_grad():
+        for name, t in list(module.named_parameters()) + list(module.named_buffers()):
+            if not t.is_floating_point():
+                continue
+            v = rng.standard_normal(tuple(t.shape)) * scale
+            if name.endswith("running_var"):
+                v = 0.5 + rng.random(tuple(t.shape))
+            t.copy_(torch.from_numpy(f32(v)))
+    return module

@@ -14,26 +14,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import asrtool, check_close, load, save, tmpdir
+from common import asrtool, check_close, f32, load, save, tmpdir
+from common import randomize as common_randomize
 
 TOL = dict(rtol=1e-4, atol=1e-4)
 
 
-def f32(a):
-    """Rounds to float32 and back: both sides see the same numbers."""
-    return np.asarray(a, dtype=np.float32).astype(np.float64)
-
-
 def randomize(module, rng, scale=0.5):
-    with torch.no_grad():
-        for name, t in list(module.named_parameters()) + list(module.named_buffers()):
-            if not t.is_floating_point():
-                continue
-            v = rng.standard_normal(tuple(t.shape)) * scale
-            if name.endswith("running_var"):
-                v = 0.5 + rng.random(tuple(t.shape))
-            t.copy_(torch.from_numpy(f32(v)))
-    return module.double()
+    """common.randomize, then the module in float64 like the rest of these tests."""
+    return common_randomize(module, rng, scale).double()
 
 
 def write_weights(d, module, drop=(), extra=None):

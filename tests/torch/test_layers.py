@@ -13,27 +13,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from common import asrtool, check_close, load, save, tmpdir
+from common import asrtool, check_close, f32, load, randomize, save, tmpdir
 
 TOL = dict(rtol=1e-4, atol=1e-4)
-
-
-def f32(a):
-    """Rounds to float32 and back to float64: both sides then see the same numbers."""
-    return np.asarray(a, dtype=np.float32).astype(np.float64)
-
-
-def randomize(module, rng, scale=0.5):
-    """Random float32-representable parameters and buffers (running_var kept positive)."""
-    with torch.no_grad():
-        for name, t in list(module.named_parameters()) + list(module.named_buffers()):
-            if t.dtype not in (torch.float32, torch.float64):
-                continue
-            v = rng.standard_normal(tuple(t.shape)) * scale
-            if name.endswith("running_var"):
-                v = 0.5 + rng.random(tuple(t.shape))
-            t.copy_(torch.from_numpy(f32(v)))
-    return module
 
 
 def run_layer(name, module, x, *opts, grad=True, lengths=None, train=False, y_of=None,
