@@ -27,6 +27,48 @@ def timeit(fn, min_time=0.3, max_reps=64):
     return times[len(times) // 2]
 
 
+def blas_note():
+    """Which BLAS torch's float matmuls run on here, as one line for the header.
+
+    torch.__config__.show() only says BLAS_INFO=generic for Debian's torch: it links the
+    generic libblas.so.3, and Debian's alternatives pick the library behind that name
+    (netlib's reference BLAS from libblas3, or OpenBLAS/BLIS when installed). So the line
+    names the file actually mapped into this process after a matmul, and the speed
+    measured on one 256x256x256 sgemm, to read the gemm/linear/conv ratios against."""
+    cfg = torch.__config__.show()
+    info = next((w.split("=", 1)[1].rstrip(",") for w in cfg.split() if w.startswith("BLAS_INFO=")), "?")
+    a = torch.randn(256, 256)
+    a @ a
+    libs = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if "/" in path and any(k in path.lower() for k in ("blas", "mkl", "blis", "atlas")) \
+                        and path not in libs:
+                    libs.append(path)
+    except OSError:
+        pass
+    low = " ".join(libs).lower()
+    if "mkl" in low:
+        kind = "Intel MKL"
+    elif "openblas" in low:
+        kind = "OpenBLAS"
+    elif "blis" in low:
+        kind = "BLIS"
+    elif "atlas" in low:
+        kind = "ATLAS"
+    elif "/blas/libblas" in low:
+        kind = "netlib reference BLAS (Debian libblas3: plain unblocked loops)"
+    else:
+        kind = "unknown"
+    t = timeit(lambda: a @ a, min_time=0.2, max_reps=16)
+    return (f"torch BLAS: {kind} [{', '.join(libs) or 'no BLAS library mapped'}; BLAS_INFO={info}]; "
+            f"sgemm 256^3 {2 * 256 ** 3 / t / 1e9:.2f} GFLOP/s on one thread. Ratios of cases built "
+            f"on matmul (gemm, linear, conv, attention, LSTM) are against this BLAS, not against "
+            f"a tuned MKL/OpenBLAS torch.")
+
+
 def torch_gemm():
     a = torch.randn(256, 256, dtype=torch.float32)
     b = torch.randn(256, 256, dtype=torch.float32)
@@ -163,6 +205,7 @@ def main():
     print()
     print(f"torch {torch.__version__}, one thread. ratio = torch time / asr.h time "
           f"(above 1: asr.h is faster)")
+    print(blas_note())
     print(f"{'case':44s} {'naive ms':>10s} {'ref ms':>10s} {'simd ms':>10s} {'torch ms':>10s} "
           f"{'torch/ref':>10s} {'torch/simd':>10s}")
     for name, t in cases.items():
