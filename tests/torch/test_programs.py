@@ -1,0 +1,138 @@
+"""build/train and build/transcribe on bad input: exit status 2, one line on stderr that
+names the problem, and no model file written or damaged, also when training is
+interrupted (issue 7's "Bad input"). These need no torch; they live here because this
+runner already drives the built programs."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+import wave
+
+import numpy as np
+
+import common
+
+TRAIN = os.path.join(common.BUILD, "train")
+TRANSCRIBE = os.path.join(common.BUILD, "transcribe")
+TOY = os.path.join(common.ROOT, "data", "toy", "test")
+MODEL = os.path.join(common.ROOT, "data", "models", "ctc-contextnet.npz")
+
+
+def write_wav(path, samples, rate=16000):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
+
+
+def refused(argv, must_mention):
+    """Runs argv, which must exit 2 with one stderr line containing must_mention."""
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    if proc.returncode != 2 or len(lines) != 1 or must_mention not in lines[0]:
+        raise AssertionError(f"{' '.join(argv[:3])}...: exit {proc.returncode}, stderr {proc.stderr!r}; "
+                             f"expected exit 2 and one line naming {must_mention!r}")
+
+
+def small_corpus(d, n=4):
+    """n utterances of the toy test split copied into d with their transcripts."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(TOY, "transcripts.tsv")) as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()][:n]
+    with open(os.path.join(d, "transcripts.tsv"), "w") as f:
+        for path, text in rows:
+            shutil.copy(os.path.join(TOY, path), os.path.join(d, os.path.basename(path)))
+            f.write(f"{os.path.basename(path)}\t{text}\n")
+
+
+def test_train_bad_input():
+    d = common.tmpdir()
+    out = os.path.join(d, "model.npz")
+    base = [TRAIN, "--recipe", "ctc-contextnet", "--out", out, "--steps", "1", "--data"]
+    missing = os.path.join(d, "missing")
+    refused(base + [missing], "missing")
+    empty = os.path.join(d, "empty")
+    os.makedirs(empty)
+    refused(base + [empty], "empty")
+    chars = os.path.join(d, "chars")
+    small_corpus(chars, 1)
+    with open(os.path.join(chars, "transcripts.tsv")) as f:
+        path = f.read().split("\t")[0]
+    with open(os.path.join(chars, "transcripts.tsv"), "w") as f:
+        f.write(f"{path}\tseven, eight\n")
+    refused(base + [chars], "','")
+    short = os.path.join(d, "short")
+    os.makedirs(short)
+    write_wav(os.path.join(short, "a.wav"), np.zeros(160))
+    with open(os.path.join(short, "transcripts.tsv"), "w") as f:
+        f.write("a.wav\tone\n")
+    refused(base + [short], "a.wav")
+    refused([TRAIN, "--recipe", "no-such-recipe", "--data", short, "--out", out], "no-such-recipe")
+    if os.path.exists(out):
+        raise AssertionError("a refused run wrote the model file")
+    return "missing folder, no transcripts, unknown character, 10 ms clip, unknown recipe"
+
+
+def test_transcribe_bad_model():
+    d = common.tmpdir()
+    clip = os.path.join(TOY, "0000.ogg")
+    with open(MODEL, "rb") as f:
+        data = f.read()
+    cut = os.path.join(d, "cut.npz")
+    with open(cut, "wb") as f:
+        f.write(data[: len(data) // 2])
+    refused([TRANSCRIBE, "--model", cut, clip], "cut.npz")
+    refused([TRANSCRIBE, "--model", os.path.join(common.ROOT, "data", "demo.ogg"), clip], "demo.ogg")
+    refused([TRANSCRIBE, "--model", MODEL, os.path.join(d, "missing.wav")], "missing.wav")
+    return "truncated .npz, a foreign file as model, a missing recording"
+
+
+def test_interrupted_training_keeps_the_old_model():
+    d = common.tmpdir()
+    corpus = os.path.join(d, "corpus")
+    small_corpus(corpus)
+    out = os.path.join(d, "model.npz")
+    shutil.copy(MODEL, out)
+    with open(out, "rb") as f:
+        before = f.read()
+    proc = subprocess.Popen([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", out,
+                             "--steps", "100000", "--eval-every", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    with open(out, "rb") as f:
+        after = f.read()
+    if after != before:
+        # a checkpoint written whole before the interrupt is allowed; a broken one is not
+        check = subprocess.run([common.ASRTOOL, "info", out], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise AssertionError(f"the interrupted run left a broken model: {check.stderr.strip()}")
+    # model.svg is the loss curve train draws next to the model at each evaluation
+    left = sorted(set(os.listdir(d)) - {"corpus", "model.npz", "model.svg"})
+    if left:
+        raise AssertionError(f"the interrupted run left files behind: {left}")
+    return f"SIGINT after 4 s (exit {proc.returncode}): model {'unchanged' if after == before else 'whole'}"
+
+
+def test_killed_training_never_leaves_a_broken_model():
+    d = common.tmpdir()
+    corpus = os.path.join(d, "corpus")
+    small_corpus(corpus)
+    out = os.path.join(d, "model.npz")
+    notes = []
+    for delay in (1.0, 2.5, 4.0):
+        shutil.copy(MODEL, out)
+        proc = subprocess.Popen([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", out,
+                                 "--steps", "100000", "--eval-every", "1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()  # SIGKILL: no handler runs, as in a crash or a power cut
+        proc.wait(timeout=60)
+        check = subprocess.run([common.ASRTOOL, "info", out], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise AssertionError(f"killed after {delay} s, the model is broken: {check.stderr.strip()}")
+        notes.append(f"{delay:g} s")
+    return "SIGKILL after " + ", ".join(notes) + ": the model file always whole"
