@@ -2907,32 +2907,69 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
                                       char **config_json, void *user, asr_error *err);
 
 /* ---- Recipes: tiny end-to-end recognizers built from the sections above.
+ * A recipe is a named default config: an ENCODER (features -> (T', E) vectors) and a HEAD
+ * (the output layer and its loss and decoders). Each encoder and each head has one
+ * layout, one forward and one backward in the implementation; a recipe is one row of a
+ * table (asr_model_recipe_name lists them).
  *
  *   "ctc-contextnet"  fbank -> ContextNet [Han20] (C0, then `blocks` residual blocks of
  *                     `layers` depthwise-separable conv + BN + swish layers with SE; the
  *                     first two blocks have stride 2, 4x fewer frames) -> linear -> CTC
+ *                     keys: encoder.blocks.{b}.*, output.{weight,bias}
+ *   "ctc-conformer"   fbank -> Conv2dSubsampling (4x) -> `blocks` Conformer blocks [Gulati20]
+ *                     (ESPnet's EncoderLayer, latest rel-pos) -> after_norm -> linear -> CTC
+ *                     keys: ESPnet's ConformerEncoder + CTC state_dict: encoder.embed.*,
+ *                     encoder.encoders.{b}.*, encoder.after_norm.*, ctc.ctc_lo.{weight,bias}
+ *   "rnnt"            the ctc-conformer encoder -> transducer head [Graves12]: icefall's
+ *                     stateless prediction network (decoder.embedding.weight,
+ *                     decoder.conv.weight) and joiner (joiner.encoder_proj, joiner.decoder_proj,
+ *                     tanh, joiner.output_linear), trained with the RNN-T loss one frame row
+ *                     at a time (asr_rnnt_joint_loss_rowwise), decoded greedily or by the
+ *                     [Graves12] beam search
  *
  * Features are computed by the model (asr_model_features): resampling to the model's
  * rate, Kaldi fbank with `n_mels` bins (other options at their defaults, no dither),
  * then per-utterance mean and variance normalization. Tokens: ASR_CHARSET, blank 0.
- * Parameter names are the state_dict keys of the PyTorch module in
- * tests/torch/recipes.py, so a checkpoint loads there and gives the same logits. */
+ * Parameter names are the state_dict keys of the PyTorch modules in
+ * tests/torch/test_recipes.py, so a checkpoint loads there and gives the same outputs. */
 #define ASR_MODEL_MAX_BLOCKS 16
+typedef enum asr_model_encoder {
+  ASR_ENCODER_CONTEXTNET = 0,   /* "contextnet" */
+  ASR_ENCODER_CONFORMER = 1     /* "conformer" */
+} asr_model_encoder;
+typedef enum asr_model_head {
+  ASR_HEAD_CTC = 0,             /* "ctc": linear + CTC */
+  ASR_HEAD_RNNT = 1             /* "rnnt": stateless prediction network + joiner + RNN-T */
+} asr_model_head;
 typedef struct asr_model_config {
-  char recipe[32];        /* "ctc-contextnet" */
+  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt" */
+  asr_model_encoder encoder;
+  asr_model_head head;
   int sample_rate;        /* 16000 */
   int n_mels;             /* fbank bins, 80 */
   int vocab;              /* ASR_CHARSET_SIZE */
-  int channels;           /* ContextNet width C */
-  int blocks;             /* residual blocks after C0 */
-  int layers;             /* conv layers per residual block */
-  int kernel;             /* depthwise kernel, odd */
+  /* the encoder */
+  int channels;           /* ContextNet width C / Conformer d_model D (= the output dim E) */
+  int blocks;             /* ContextNet residual blocks after C0 / Conformer blocks */
+  int layers;             /* ContextNet: conv layers per residual block */
+  int kernel;             /* the depthwise kernel of both, odd */
+  int heads;              /* Conformer: attention heads (divides channels) */
+  int ff_dim;             /* Conformer: feed-forward units */
+  /* the transducer head */
+  int pred_dim;           /* decoder_dim: the prediction network's embedding size */
+  int context;            /* context_size: labels the prediction network sees, >= 1 */
+  int joint_dim;          /* joiner_dim */
 } asr_model_config;
 
-/* The defaults of a recipe (ASR_ERR_INVALID_ARG for an unknown name). */
+/* The i-th known recipe name (i = 0, 1, ...), NULL past the last. */
+ASRDEF const char *asr_model_recipe_name(int i);
+/* The defaults of a recipe (ASR_ERR_INVALID_ARG for an unknown name). Every field is
+ * filled, also those the recipe's encoder and head do not use. */
 ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe);
-/* The config as a JSON object (stored in checkpoints under "config"), and back. Unknown
- * keys are an error; missing keys keep the recipe's defaults. Returns the length written
+/* The config as a JSON object (stored in checkpoints under "config"), and back: the
+ * recipe, "encoder" and "head" as names, then the integer fields its encoder and head
+ * use. Unknown keys are an error; missing keys keep the recipe's defaults (so a
+ * checkpoint written before a field existed still loads). Returns the length written
  * (or needed), like snprintf. */
 ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t cap);
 ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *json, asr_error *err);
@@ -2946,18 +2983,40 @@ typedef struct asr__cn_block {
   int se_w1, se_b1, se_w2, se_b2, res_w, res_bn_w, res_bn_b, res_bn_m, res_bn_v;
 } asr__cn_block;
 
+/* Indices of one Conformer block's tensors (private): the two feed-forward modules
+ * (w1, b1, w2, b2), the attention (q, k, v, out weight and bias, pos, u, v), the
+ * convolution module (pw1 w/b, dw w/b, bn w/b, running mean/var, pw2 w/b), the five
+ * layer norms (w, b). */
+typedef struct asr__cf_block {
+  int ffm[4], ff[4];
+  int att[11];
+  int conv[10];
+  int norm_w[5], norm_b[5];
+} asr__cf_block;
+
 typedef struct asr_model {
   asr_model_config cfg;
   asr_params params;      /* trained tensors, with their gradients */
   asr_params buffers;     /* BatchNorm running statistics */
+  /* encoder "contextnet" */
   int n_blocks;
   asr__cn_block cn[ASR_MODEL_MAX_BLOCKS];
-  int out_w, out_b;       /* the output linear layer */
+  /* encoder "conformer": Conv2dSubsampling (conv.0 w/b, conv.2 w/b, out.0 w/b), the
+   * blocks, after_norm */
+  int sub[6];
+  asr__cf_block cf[ASR_MODEL_MAX_BLOCKS];
+  int after_w, after_b;
+  /* head "ctc": the output linear layer; head "rnnt": joiner.output_linear */
+  int out_w, out_b;
+  /* head "rnnt": decoder.embedding, decoder.conv (-1 for context 1), joiner.encoder_proj
+   * and joiner.decoder_proj (weight, bias) */
+  int emb, pconv, enc_w, enc_b, dec_w, dec_b;
   void *user;
 } asr_model;
 
 /* Builds the model of a config with freshly initialized parameters (PyTorch's default
- * uniform initialization, from rng; BatchNorm gamma 1, beta 0, running var 1). */
+ * uniform initialization, from rng; norms gamma 1, beta 0, running var 1; the prediction
+ * network's embedding N(0,1) with the blank's row 0, as nn.Embedding with padding_idx). */
 ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, asr_rng *rng,
                                    void *user, asr_error *err);
 ASRDEF void asr_model_free(asr_model *m);
@@ -2974,29 +3033,56 @@ ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const 
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err);
 
-/* Frames of the encoder output for T input frames, and the encoder's subsampling factor
- * (input frames per output frame). */
+/* Frames of the encoder output for T input frames (ContextNet: ceil(T/4); Conformer:
+ * ((T-1)/2-1)/2, 0 for T < 7), the encoder's subsampling factor (input frames per output
+ * frame), the encoder's output size E, and the fewest input frames an utterance needs. */
 ASRDEF int asr_model_out_frames(const asr_model *m, int T);
 ASRDEF int asr_model_subsampling(const asr_model *m);
+ASRDEF int asr_model_encoder_dim(const asr_model *m);
+ASRDEF int asr_model_min_frames(const asr_model *m);
 
 /* One training step on a batch: feats (N,T,n_mels) padded, lengths (N), targets (N,S)
  * padded token ids, target_lengths (N). Runs the forward pass in training mode (batch
  * statistics; running statistics updated), the loss, and the backward pass, ADDING the
  * gradient of the batch loss into m->params.grad. *loss receives the batch loss, the
- * mean over the utterances of -ln p(y|x); an utterance whose transcript cannot fit its
- * frames counts 0 and gives no gradient (and the call returns ASR_INFEASIBLE).
- * work: asr_model_train_workspace_size(m, N, T, S) bytes. */
+ * mean over the utterances of -ln p(y|x) (CTC or RNN-T); an utterance whose transcript
+ * cannot fit its frames counts 0 and gives no gradient (and the call returns
+ * ASR_INFEASIBLE). work: asr_model_train_workspace_size(m, N, T, S) bytes. */
 ASRDEF size_t asr_model_train_workspace_size(const asr_model *m, int N, int T, int S);
 ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
                                        const int *lengths, const int *targets,
                                        const int *target_lengths, int N, int T, int S,
                                        void *work, size_t work_bytes, asr_error *err);
-/* Inference (evaluation mode): per-frame log-probabilities of the tokens,
- * logprobs (N, asr_model_out_frames(m, T), vocab), and out_lengths (N). */
+/* The same loss in evaluation mode, one value per utterance, losses (N) (+inf where the
+ * transcript cannot fit), nothing learned. work: asr_model_train_workspace_size bytes. */
+ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
+                                 const int *lengths, const int *targets, const int *target_lengths,
+                                 int N, int T, int S, void *work, size_t work_bytes, asr_error *err);
+
+/* Inference (evaluation mode). work: asr_model_infer_workspace_size(m, N, T) bytes.
+ * encode: the encoder output enc (N, asr_model_out_frames(m, T), E) and out_lengths (N).
+ * logprobs (CTC heads only; ASR_ERR_UNSUPPORTED otherwise): per-frame log-probabilities
+ * of the tokens, logprobs (N, asr_model_out_frames(m, T), vocab), and out_lengths (N). */
 ASRDEF size_t asr_model_infer_workspace_size(const asr_model *m, int N, int T);
+ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
+                                   const asr_real *feats, const int *lengths, int N, int T,
+                                   void *work, size_t work_bytes, asr_error *err);
 ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
                                      const asr_real *feats, const int *lengths, int N, int T,
                                      void *work, size_t work_bytes, asr_error *err);
+
+/* Transcribes one utterance, feats (T, n_mels), with the head's decoder: beam 1 greedy
+ * (CTC: best path; RNN-T: asr_rnnt_greedy_decode), beam > 1 the beam search (CTC: prefix
+ * beam search; RNN-T: [Graves12] Algorithm 1). tokens (max_tokens) out, *n_tokens their
+ * count (ASR_ERR_TOO_LARGE if more than max_tokens). starts, ends (max_tokens each, may
+ * be NULL): the output frames where each token begins and ends (inclusive): CTC: its run
+ * in the best path (for beam > 1 the Viterbi alignment of the beam's text); RNN-T: the
+ * frame that emitted it (start = end; for beam > 1 the Viterbi alignment of the text on
+ * the transducer lattice). work: asr_model_decode_workspace_size(m, T, beam) bytes. */
+ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int beam);
+ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                   int *ends, int max_tokens, const asr_real *feats, int T,
+                                   int beam, void *work, size_t work_bytes, asr_error *err);
 
 /* ========================================================================================
  * 10. Checkers
@@ -14097,43 +14183,92 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
 }
 
 /* ---- recipes */
+
+/* The recipe table. A recipe is a name, an encoder, a head and the default sizes; the
+ * encoders and the heads are written once each below, so a new recipe is a new row.
+ * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k. */
+typedef struct asr__recipe_row {
+  const char *name;
+  asr_model_encoder encoder;
+  asr_model_head head;
+  int channels, blocks, layers, kernel, heads, ff_dim, pred_dim, context, joint_dim;
+} asr__recipe_row;
+static const asr__recipe_row asr__recipes[] = {
+  /* name            encoder                 head           C    blk lay K   H  FF   P   ctx J */
+  {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,  128, 4,  3,  5,  4, 256, 64, 2, 64},
+  {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,  64,  3,  3,  15, 4, 256, 64, 2, 64},
+  {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT, 64,  3,  3,  15, 4, 256, 64, 2, 64},
+};
+#define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
+static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
+static const char *const asr__head_names[2] = {"ctc", "rnnt"};
+
+ASRDEF const char *asr_model_recipe_name(int i) {
+  return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
+}
+
 ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe) {
+  const asr__recipe_row *r = NULL;
+  int i;
   memset(c, 0, sizeof *c);
-  if (strcmp(recipe, "ctc-contextnet") != 0) return ASR_ERR_INVALID_ARG;
-  strcpy(c->recipe, recipe);
+  for (i = 0; i < ASR__N_RECIPES; i++)
+    if (recipe && strcmp(recipe, asr__recipes[i].name) == 0) r = &asr__recipes[i];
+  if (!r) return ASR_ERR_INVALID_ARG;
+  strcpy(c->recipe, r->name);
+  c->encoder = r->encoder;
+  c->head = r->head;
   c->sample_rate = 16000;
   c->n_mels = 80;
   c->vocab = ASR_CHARSET_SIZE;
-  c->channels = 128;
-  c->blocks = 4;
-  c->layers = 3;
-  c->kernel = 5;
+  c->channels = r->channels;
+  c->blocks = r->blocks;
+  c->layers = r->layers;
+  c->kernel = r->kernel;
+  c->heads = r->heads;
+  c->ff_dim = r->ff_dim;
+  c->pred_dim = r->pred_dim;
+  c->context = r->context;
+  c->joint_dim = r->joint_dim;
   return ASR_OK;
 }
 
-/* The integer fields of asr_model_config by name, for the JSON text. */
+/* The integer fields of asr_model_config by name, for the JSON text, and who uses them:
+ * every model (-1), one encoder (ASR__CFG_ENC + the encoder), or one head (ASR__CFG_HEAD
+ * + the head). Only the fields the model uses are written. */
+#define ASR__CFG_ENC 10
+#define ASR__CFG_HEAD 20
 typedef struct asr__cfg_field {
   const char *name;
   size_t offset;
+  int used_by;
 } asr__cfg_field;
 static const asr__cfg_field asr__cfg_fields[] = {
-  {"sample_rate", offsetof(asr_model_config, sample_rate)},
-  {"n_mels", offsetof(asr_model_config, n_mels)},
-  {"vocab", offsetof(asr_model_config, vocab)},
-  {"channels", offsetof(asr_model_config, channels)},
-  {"blocks", offsetof(asr_model_config, blocks)},
-  {"layers", offsetof(asr_model_config, layers)},
-  {"kernel", offsetof(asr_model_config, kernel)},
+  {"sample_rate", offsetof(asr_model_config, sample_rate), -1},
+  {"n_mels", offsetof(asr_model_config, n_mels), -1},
+  {"vocab", offsetof(asr_model_config, vocab), -1},
+  {"channels", offsetof(asr_model_config, channels), -1},
+  {"blocks", offsetof(asr_model_config, blocks), -1},
+  {"layers", offsetof(asr_model_config, layers), ASR__CFG_ENC + ASR_ENCODER_CONTEXTNET},
+  {"kernel", offsetof(asr_model_config, kernel), -1},
+  {"heads", offsetof(asr_model_config, heads), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
+  {"ff_dim", offsetof(asr_model_config, ff_dim), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
+  {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
+  {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT},
+  {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
 ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t cap) {
   size_t n = 0;
-  int i, w;
-  w = snprintf(buf, cap, "{\"recipe\": \"%s\"", c->recipe);
+  int i, w, enc = c->encoder == ASR_ENCODER_CONFORMER, head = c->head == ASR_HEAD_RNNT;
+  w = snprintf(buf, cap, "{\"recipe\": \"%s\", \"encoder\": \"%s\", \"head\": \"%s\"", c->recipe,
+               asr__encoder_names[enc], asr__head_names[head]);
   n += (size_t)(w > 0 ? w : 0);
   for (i = 0; i < ASR__CFG_NFIELDS; i++) {
     const int *v = (const int *)(const void *)((const char *)c + asr__cfg_fields[i].offset);
+    int u = asr__cfg_fields[i].used_by;
+    if (u >= ASR__CFG_HEAD ? u - ASR__CFG_HEAD != (int)c->head : u >= ASR__CFG_ENC && u - ASR__CFG_ENC != (int)c->encoder)
+      continue;
     w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %d", asr__cfg_fields[i].name, *v);
     n += (size_t)(w > 0 ? w : 0);
   }
@@ -14144,7 +14279,7 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
 
 ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *json, asr_error *err) {
   asr__scan sc;
-  char key[64], recipe[32];
+  char key[64], recipe[32], name[32];
   asr_model_config out;
   int have_recipe = 0;
   /* two passes: the recipe's defaults first, then every key over them */
@@ -14172,6 +14307,16 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
       return asr__fail(err, ASR_ERR_FORMAT, "model config: expected \"key\": value");
     if (strcmp(key, "recipe") == 0) {
       asr__scan_string(&sc, recipe, sizeof recipe);
+    } else if (strcmp(key, "encoder") == 0 || strcmp(key, "head") == 0) {
+      int is_enc = key[0] == 'e';
+      const char *const *names = is_enc ? asr__encoder_names : asr__head_names;
+      if (!asr__scan_string(&sc, name, sizeof name))
+        return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a string", key);
+      for (i = 0; i < 2; i++)
+        if (strcmp(name, names[i]) == 0) break;
+      if (i == 2) return asr__fail(err, ASR_ERR_UNSUPPORTED, "model config: unknown %s '%s'", key, name);
+      if (is_enc) out.encoder = (asr_model_encoder)i;
+      else out.head = (asr_model_head)i;
     } else {
       long v;
       char *end;
@@ -14194,14 +14339,16 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
   return ASR_OK;
 }
 
-/* Registers a tensor "<prefix><name>" in a store; returns its index (negative: error). */
+/* Registers a tensor "<prefix><name>" of up to 4 dimensions in a store; returns its index
+ * (negative: error). */
 ASR__PRIVATE int asr__reg(asr_params *p, const char *prefix, const char *name, int ndim, int64_t d0,
-                          int64_t d1, int64_t d2) {
+                          int64_t d1, int64_t d2, int64_t d3) {
   char key[256];
-  int64_t shape[3];
+  int64_t shape[4];
   shape[0] = d0;
   shape[1] = d1;
   shape[2] = d2;
+  shape[3] = d3;
   if ((size_t)snprintf(key, sizeof key, "%s%s", prefix, name) >= sizeof key) return ASR_ERR_INVALID_ARG;
   return asr_params_add(p, key, ndim, shape);
 }
@@ -14213,24 +14360,70 @@ ASR__PRIVATE int asr__reg_cn_block(asr_model *m, asr__cn_block *b, const char *p
   for (i = 0; i < b->layers; i++) {
     int cin = i == 0 ? b->cin : b->cout;
     snprintf(key, sizeof key, "%slayers.%d.", prefix, i);
-    bad |= (b->dw[i] = asr__reg(&m->params, key, "conv.depthwise.weight", 3, cin, 1, m->cfg.kernel)) < 0;
-    bad |= (b->pw[i] = asr__reg(&m->params, key, "conv.pointwise.weight", 3, b->cout, cin, 1)) < 0;
-    bad |= (b->bn_w[i] = asr__reg(&m->params, key, "bn.weight", 1, b->cout, 0, 0)) < 0;
-    bad |= (b->bn_b[i] = asr__reg(&m->params, key, "bn.bias", 1, b->cout, 0, 0)) < 0;
-    bad |= (b->bn_m[i] = asr__reg(&m->buffers, key, "bn.running_mean", 1, b->cout, 0, 0)) < 0;
-    bad |= (b->bn_v[i] = asr__reg(&m->buffers, key, "bn.running_var", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->dw[i] = asr__reg(&m->params, key, "conv.depthwise.weight", 3, cin, 1, m->cfg.kernel, 0)) < 0;
+    bad |= (b->pw[i] = asr__reg(&m->params, key, "conv.pointwise.weight", 3, b->cout, cin, 1, 0)) < 0;
+    bad |= (b->bn_w[i] = asr__reg(&m->params, key, "bn.weight", 1, b->cout, 0, 0, 0)) < 0;
+    bad |= (b->bn_b[i] = asr__reg(&m->params, key, "bn.bias", 1, b->cout, 0, 0, 0)) < 0;
+    bad |= (b->bn_m[i] = asr__reg(&m->buffers, key, "bn.running_mean", 1, b->cout, 0, 0, 0)) < 0;
+    bad |= (b->bn_v[i] = asr__reg(&m->buffers, key, "bn.running_var", 1, b->cout, 0, 0, 0)) < 0;
   }
-  bad |= (b->se_w1 = asr__reg(&m->params, prefix, "se.fc1.weight", 2, b->se, b->cout, 0)) < 0;
-  bad |= (b->se_b1 = asr__reg(&m->params, prefix, "se.fc1.bias", 1, b->se, 0, 0)) < 0;
-  bad |= (b->se_w2 = asr__reg(&m->params, prefix, "se.fc2.weight", 2, b->cout, b->se, 0)) < 0;
-  bad |= (b->se_b2 = asr__reg(&m->params, prefix, "se.fc2.bias", 1, b->cout, 0, 0)) < 0;
+  bad |= (b->se_w1 = asr__reg(&m->params, prefix, "se.fc1.weight", 2, b->se, b->cout, 0, 0)) < 0;
+  bad |= (b->se_b1 = asr__reg(&m->params, prefix, "se.fc1.bias", 1, b->se, 0, 0, 0)) < 0;
+  bad |= (b->se_w2 = asr__reg(&m->params, prefix, "se.fc2.weight", 2, b->cout, b->se, 0, 0)) < 0;
+  bad |= (b->se_b2 = asr__reg(&m->params, prefix, "se.fc2.bias", 1, b->cout, 0, 0, 0)) < 0;
   b->res_w = b->res_bn_w = b->res_bn_b = b->res_bn_m = b->res_bn_v = -1;
   if (b->residual) {
-    bad |= (b->res_w = asr__reg(&m->params, prefix, "residual.conv.weight", 3, b->cout, b->cin, 1)) < 0;
-    bad |= (b->res_bn_w = asr__reg(&m->params, prefix, "residual.bn.weight", 1, b->cout, 0, 0)) < 0;
-    bad |= (b->res_bn_b = asr__reg(&m->params, prefix, "residual.bn.bias", 1, b->cout, 0, 0)) < 0;
-    bad |= (b->res_bn_m = asr__reg(&m->buffers, prefix, "residual.bn.running_mean", 1, b->cout, 0, 0)) < 0;
-    bad |= (b->res_bn_v = asr__reg(&m->buffers, prefix, "residual.bn.running_var", 1, b->cout, 0, 0)) < 0;
+    bad |= (b->res_w = asr__reg(&m->params, prefix, "residual.conv.weight", 3, b->cout, b->cin, 1, 0)) < 0;
+    bad |= (b->res_bn_w = asr__reg(&m->params, prefix, "residual.bn.weight", 1, b->cout, 0, 0, 0)) < 0;
+    bad |= (b->res_bn_b = asr__reg(&m->params, prefix, "residual.bn.bias", 1, b->cout, 0, 0, 0)) < 0;
+    bad |= (b->res_bn_m = asr__reg(&m->buffers, prefix, "residual.bn.running_mean", 1, b->cout, 0, 0, 0)) < 0;
+    bad |= (b->res_bn_v = asr__reg(&m->buffers, prefix, "residual.bn.running_var", 1, b->cout, 0, 0, 0)) < 0;
+  }
+  return bad ? -1 : 0;
+}
+
+/* The tensors of one Conformer block under `prefix` ("encoder.encoders.{b}."), with the
+ * state_dict keys of ESPnet's EncoderLayer (asr_conformer_block_params names them). */
+ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *prefix) {
+  static const char *const ffs[2] = {"feed_forward_macaron.", "feed_forward."};
+  static const char *const lins[4] = {"linear_q.", "linear_k.", "linear_v.", "linear_out."};
+  static const char *const norms[5] = {"norm_ff_macaron.", "norm_mha.", "norm_conv.", "norm_ff.", "norm_final."};
+  const asr_model_config *c = &m->cfg;
+  int D = c->channels, F = c->ff_dim, H = c->heads, K = c->kernel, i, bad = 0;
+  char key[200];
+  asr_params *P = &m->params;
+  for (i = 0; i < 2; i++) {
+    int *f = i == 0 ? b->ffm : b->ff;
+    snprintf(key, sizeof key, "%s%s", prefix, ffs[i]);
+    bad |= (f[0] = asr__reg(P, key, "w_1.weight", 2, F, D, 0, 0)) < 0;
+    bad |= (f[1] = asr__reg(P, key, "w_1.bias", 1, F, 0, 0, 0)) < 0;
+    bad |= (f[2] = asr__reg(P, key, "w_2.weight", 2, D, F, 0, 0)) < 0;
+    bad |= (f[3] = asr__reg(P, key, "w_2.bias", 1, D, 0, 0, 0)) < 0;
+  }
+  for (i = 0; i < 4; i++) {
+    snprintf(key, sizeof key, "%sself_attn.%s", prefix, lins[i]);
+    bad |= (b->att[2 * i] = asr__reg(P, key, "weight", 2, D, D, 0, 0)) < 0;
+    bad |= (b->att[2 * i + 1] = asr__reg(P, key, "bias", 1, D, 0, 0, 0)) < 0;
+  }
+  snprintf(key, sizeof key, "%sself_attn.", prefix);
+  bad |= (b->att[8] = asr__reg(P, key, "linear_pos.weight", 2, D, D, 0, 0)) < 0;
+  bad |= (b->att[9] = asr__reg(P, key, "pos_bias_u", 2, H, D / H, 0, 0)) < 0;
+  bad |= (b->att[10] = asr__reg(P, key, "pos_bias_v", 2, H, D / H, 0, 0)) < 0;
+  snprintf(key, sizeof key, "%sconv_module.", prefix);
+  bad |= (b->conv[0] = asr__reg(P, key, "pointwise_conv1.weight", 3, 2 * D, D, 1, 0)) < 0;
+  bad |= (b->conv[1] = asr__reg(P, key, "pointwise_conv1.bias", 1, 2 * D, 0, 0, 0)) < 0;
+  bad |= (b->conv[2] = asr__reg(P, key, "depthwise_conv.weight", 3, D, 1, K, 0)) < 0;
+  bad |= (b->conv[3] = asr__reg(P, key, "depthwise_conv.bias", 1, D, 0, 0, 0)) < 0;
+  bad |= (b->conv[4] = asr__reg(P, key, "norm.weight", 1, D, 0, 0, 0)) < 0;
+  bad |= (b->conv[5] = asr__reg(P, key, "norm.bias", 1, D, 0, 0, 0)) < 0;
+  bad |= (b->conv[6] = asr__reg(&m->buffers, key, "norm.running_mean", 1, D, 0, 0, 0)) < 0;
+  bad |= (b->conv[7] = asr__reg(&m->buffers, key, "norm.running_var", 1, D, 0, 0, 0)) < 0;
+  bad |= (b->conv[8] = asr__reg(P, key, "pointwise_conv2.weight", 3, D, D, 1, 0)) < 0;
+  bad |= (b->conv[9] = asr__reg(P, key, "pointwise_conv2.bias", 1, D, 0, 0, 0)) < 0;
+  for (i = 0; i < 5; i++) {
+    snprintf(key, sizeof key, "%s%s", prefix, norms[i]);
+    bad |= (b->norm_w[i] = asr__reg(P, key, "weight", 1, D, 0, 0, 0)) < 0;
+    bad |= (b->norm_b[i] = asr__reg(P, key, "bias", 1, D, 0, 0, 0)) < 0;
   }
   return bad ? -1 : 0;
 }
@@ -14240,37 +14433,94 @@ ASR__PRIVATE void asr__fill(asr_params *p, int index, asr_real v) {
   for (k = 0; k < p->items[index].count; k++) p->data[p->items[index].offset + k] = v;
 }
 
+/* The sizes a config must have; names the first field out of range. */
+ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
+  const char *bad = NULL;
+  int cf = c->encoder == ASR_ENCODER_CONFORMER;
+  if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
+  else if ((int)c->head < 0 || (int)c->head > 1) bad = "head";
+  else if (c->sample_rate < 1000) bad = "sample_rate";
+  else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7 */
+  else if (c->vocab != ASR_CHARSET_SIZE) bad = "vocab";
+  else if (c->channels < 8 || (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
+  else if (c->blocks < (cf ? 1 : 0) || c->blocks + 1 > ASR_MODEL_MAX_BLOCKS) bad = "blocks";
+  else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
+  else if (c->kernel < 1 || c->kernel % 2 == 0) bad = "kernel";
+  else if (cf && c->ff_dim < 1) bad = "ff_dim";
+  else if (c->head == ASR_HEAD_RNNT && c->pred_dim < 1) bad = "pred_dim";
+  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";
+  else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
+  if (bad) return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: '%s' out of range (recipe %s)", bad, c->recipe);
+  return ASR_OK;
+}
+
 ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user,
                                          asr_error *err) {
-  int b, C = cfg->channels;
+  int b, bad = 0, C = cfg->channels, V = cfg->vocab;
+  asr_params *P = &m->params;
+  asr_result r;
   memset(m, 0, sizeof *m);
   m->cfg = *cfg;
   m->user = user;
   asr_params_init(&m->params, user);
   asr_params_init(&m->buffers, user);
-  if (cfg->sample_rate < 1000 || cfg->n_mels < 3 || cfg->vocab != ASR_CHARSET_SIZE || C < 8 ||
-      cfg->blocks < 0 || cfg->blocks + 1 > ASR_MODEL_MAX_BLOCKS || cfg->layers < 1 ||
-      cfg->layers > ASR_CONTEXTNET_MAX_LAYERS || cfg->kernel < 1 || cfg->kernel % 2 == 0)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "model config out of range (recipe %s)", cfg->recipe);
-  /* C0: one layer, n_mels -> C, no residual; then the residual blocks, the first two
-   * with stride 2 ([Han20] downsamples in C3, C7 and C14; two are enough here) */
-  m->n_blocks = 1 + cfg->blocks;
-  for (b = 0; b < m->n_blocks; b++) {
-    asr__cn_block *blk = &m->cn[b];
-    char prefix[64];
-    blk->cin = b == 0 ? cfg->n_mels : C;
-    blk->cout = C;
-    blk->layers = b == 0 ? 1 : cfg->layers;
-    blk->stride = (b == 1 || b == 2) ? 2 : 1;
-    blk->residual = b > 0;
-    blk->se = C / 8;
-    snprintf(prefix, sizeof prefix, "encoder.blocks.%d.", b);
-    if (asr__reg_cn_block(m, blk, prefix) != 0) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  r = asr__model_check_config(cfg, err);
+  if (r != ASR_OK) return r;
+  m->emb = m->pconv = m->enc_w = m->enc_b = m->dec_w = m->dec_b = m->after_w = m->after_b = -1;
+  if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
+    /* C0: one layer, n_mels -> C, no residual; then the residual blocks, the first two
+     * with stride 2 ([Han20] downsamples in C3, C7 and C14; two are enough here) */
+    m->n_blocks = 1 + cfg->blocks;
+    for (b = 0; b < m->n_blocks; b++) {
+      asr__cn_block *blk = &m->cn[b];
+      char prefix[64];
+      blk->cin = b == 0 ? cfg->n_mels : C;
+      blk->cout = C;
+      blk->layers = b == 0 ? 1 : cfg->layers;
+      blk->stride = (b == 1 || b == 2) ? 2 : 1;
+      blk->residual = b > 0;
+      blk->se = C / 8;
+      snprintf(prefix, sizeof prefix, "encoder.blocks.%d.", b);
+      bad |= asr__reg_cn_block(m, blk, prefix) != 0;
+    }
+  } else {
+    /* ESPnet's ConformerEncoder: embed (Conv2dSubsampling), encoders.{b}, after_norm */
+    int F2 = ((cfg->n_mels - 1) / 2 - 1) / 2;
+    m->n_blocks = cfg->blocks;
+    bad |= (m->sub[0] = asr__reg(P, "encoder.embed.", "conv.0.weight", 4, C, 1, 3, 3)) < 0;
+    bad |= (m->sub[1] = asr__reg(P, "encoder.embed.", "conv.0.bias", 1, C, 0, 0, 0)) < 0;
+    bad |= (m->sub[2] = asr__reg(P, "encoder.embed.", "conv.2.weight", 4, C, C, 3, 3)) < 0;
+    bad |= (m->sub[3] = asr__reg(P, "encoder.embed.", "conv.2.bias", 1, C, 0, 0, 0)) < 0;
+    bad |= (m->sub[4] = asr__reg(P, "encoder.embed.", "out.0.weight", 2, C, (int64_t)C * F2, 0, 0)) < 0;
+    bad |= (m->sub[5] = asr__reg(P, "encoder.embed.", "out.0.bias", 1, C, 0, 0, 0)) < 0;
+    for (b = 0; b < m->n_blocks; b++) {
+      char prefix[64];
+      snprintf(prefix, sizeof prefix, "encoder.encoders.%d.", b);
+      bad |= asr__reg_cf_block(m, &m->cf[b], prefix) != 0;
+    }
+    bad |= (m->after_w = asr__reg(P, "encoder.", "after_norm.weight", 1, C, 0, 0, 0)) < 0;
+    bad |= (m->after_b = asr__reg(P, "encoder.", "after_norm.bias", 1, C, 0, 0, 0)) < 0;
   }
-  m->out_w = asr__reg(&m->params, "", "output.weight", 2, cfg->vocab, C, 0);
-  m->out_b = asr__reg(&m->params, "", "output.bias", 1, cfg->vocab, 0, 0);
-  if (m->out_w < 0 || m->out_b < 0 || asr_params_alloc(&m->params) != ASR_OK ||
-      asr_params_alloc(&m->buffers) != ASR_OK) {
+  if (cfg->head == ASR_HEAD_CTC) {
+    /* the output layer: "output" (the first recipe's name) after ContextNet, ESPnet's
+     * CTC module "ctc.ctc_lo" after the Conformer */
+    const char *pre = cfg->encoder == ASR_ENCODER_CONTEXTNET ? "output." : "ctc.ctc_lo.";
+    bad |= (m->out_w = asr__reg(P, pre, "weight", 2, V, C, 0, 0)) < 0;
+    bad |= (m->out_b = asr__reg(P, pre, "bias", 1, V, 0, 0, 0)) < 0;
+  } else {
+    /* icefall's Decoder (embedding, conv) and Joiner (encoder_proj, decoder_proj,
+     * output_linear) */
+    int Pd = cfg->pred_dim, J = cfg->joint_dim;
+    bad |= (m->emb = asr__reg(P, "decoder.", "embedding.weight", 2, V, Pd, 0, 0)) < 0;
+    if (cfg->context > 1) bad |= (m->pconv = asr__reg(P, "decoder.", "conv.weight", 3, Pd, 1, cfg->context, 0)) < 0;
+    bad |= (m->enc_w = asr__reg(P, "joiner.", "encoder_proj.weight", 2, J, C, 0, 0)) < 0;
+    bad |= (m->enc_b = asr__reg(P, "joiner.", "encoder_proj.bias", 1, J, 0, 0, 0)) < 0;
+    bad |= (m->dec_w = asr__reg(P, "joiner.", "decoder_proj.weight", 2, J, Pd, 0, 0)) < 0;
+    bad |= (m->dec_b = asr__reg(P, "joiner.", "decoder_proj.bias", 1, J, 0, 0, 0)) < 0;
+    bad |= (m->out_w = asr__reg(P, "joiner.", "output_linear.weight", 2, V, J, 0, 0)) < 0;
+    bad |= (m->out_b = asr__reg(P, "joiner.", "output_linear.bias", 1, V, 0, 0, 0)) < 0;
+  }
+  if (bad || asr_params_alloc(&m->params) != ASR_OK || asr_params_alloc(&m->buffers) != ASR_OK) {
     asr_model_free(m);
     return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the model");
   }
@@ -14283,16 +14533,57 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
   asr_result r = asr__model_build(m, cfg, user, err);
   if (r != ASR_OK) return r;
   asr_params_init_uniform(&m->params, rng);
-  for (b = 0; b < m->n_blocks; b++) {
-    const asr__cn_block *blk = &m->cn[b];
-    for (i = 0; i < blk->layers; i++) {
-      asr__fill(&m->params, blk->bn_w[i], 1);
-      asr__fill(&m->buffers, blk->bn_v[i], 1);
+  if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
+    for (b = 0; b < m->n_blocks; b++) {
+      const asr__cn_block *blk = &m->cn[b];
+      for (i = 0; i < blk->layers; i++) {
+        asr__fill(&m->params, blk->bn_w[i], 1);
+        asr__fill(&m->buffers, blk->bn_v[i], 1);
+      }
+      if (blk->residual) {
+        asr__fill(&m->params, blk->res_bn_w, 1);
+        asr__fill(&m->buffers, blk->res_bn_v, 1);
+      }
     }
-    if (blk->residual) {
-      asr__fill(&m->params, blk->res_bn_w, 1);
-      asr__fill(&m->buffers, blk->res_bn_v, 1);
+  } else {
+    for (b = 0; b < m->n_blocks; b++) {
+      const asr__cf_block *blk = &m->cf[b];
+      for (i = 0; i < 5; i++) asr__fill(&m->params, blk->norm_w[i], 1);
+      asr__fill(&m->params, blk->conv[4], 1);        /* batch norm gamma */
+      asr__fill(&m->buffers, blk->conv[7], 1);       /* running variance */
     }
+    asr__fill(&m->params, m->after_w, 1);
+  }
+  if (cfg->encoder != ASR_ENCODER_CONTEXTNET || cfg->head != ASR_HEAD_CTC) {
+    /* the biases of linear and conv layers as PyTorch draws them, U(-1/sqrt(fan_in),
+     * 1/sqrt(fan_in)) with the fan_in of their weight. It matters: with zero biases a
+     * frame whose Conv2dSubsampling features are all 0 (every relu off) is a constant
+     * row, and the next layer norm (eps 1e-12, ESPnet's) turns it into a gradient of
+     * ~1e11. ("ctc-contextnet" keeps the zero biases it was published with.) */
+    for (i = 0; i < m->params.count; i++) {
+      const asr_param *it = &m->params.items[i];
+      size_t nl = strlen(it->name), k;
+      char wname[sizeof it->name];
+      int w;
+      if (nl < 5 || strcmp(it->name + nl - 5, ".bias") != 0) continue;
+      memcpy(wname, it->name, nl - 5);
+      strcpy(wname + nl - 5, ".weight");
+      w = asr_params_find(&m->params, wname);
+      if (w >= 0 && m->params.items[w].ndim >= 2) {
+        const asr_param *wt = &m->params.items[w];
+        double fan_in = 1, bound;
+        int d;
+        for (d = 1; d < wt->ndim; d++) fan_in *= (double)wt->shape[d];
+        bound = 1.0 / sqrt(fan_in);
+        for (k = 0; k < it->count; k++) m->params.data[it->offset + k] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
+      }
+    }
+  }
+  if (cfg->head == ASR_HEAD_RNNT) {
+    /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
+    asr_real *e = asr_params_ptr(&m->params, m->emb);
+    size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
+    for (k = 0; k < n; k++) e[k] = k < (size_t)cfg->pred_dim ? 0 : (asr_real)asr_rng_normal(rng);
   }
   return ASR_OK;
 }
@@ -14303,8 +14594,9 @@ ASRDEF void asr_model_free(asr_model *m) {
 }
 
 ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err) {
-  char json[512];
-  asr_model_config_to_json(&m->cfg, json, sizeof json);
+  char json[1024];
+  if (asr_model_config_to_json(&m->cfg, json, sizeof json) >= (int)sizeof json)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
   return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
 }
 
@@ -14382,94 +14674,211 @@ ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const 
   return ASR_OK;
 }
 
-/* ---- the forward and backward passes */
+/* ---- the encoders and the heads
+ *
+ * One pass of a model runs ENCODER then HEAD:
+ *   encoder  feats (N,T,n_mels), lengths (N)  ->  enc (N,T',E), len_out (N)
+ *   head     CTC:   logits = enc W^T + b (N,T',V), the CTC loss on them
+ *            RNN-T: per utterance g = stateless(labels) (U+1,P) and the joint's loss,
+ *                   one frame row at a time (asr_rnnt_joint_loss_rowwise)
+ * and backward the reverse: head -> denc (N,T',E) -> encoder parameter gradients.
+ * Everything one pass keeps is carved from the caller's workspace by asr__model_layout,
+ * which also measures it (a bump allocator over a NULL base counts the bytes). */
 ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
   int b;
+  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return asr_conv2d_subsampling_out_len(T);
   for (b = 0; b < m->n_blocks; b++) T = (T + m->cn[b].stride - 1) / m->cn[b].stride;
   return T;
 }
 
 ASRDEF int asr_model_subsampling(const asr_model *m) {
   int b, f = 1;
+  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return 4;
   for (b = 0; b < m->n_blocks; b++) f *= m->cn[b].stride;
   return f;
 }
 
-/* Everything one pass keeps: per block its config, input lengths, output and saved
- * activations; then the output layer's buffers and, for training, the gradients. */
+ASRDEF int asr_model_encoder_dim(const asr_model *m) { return m->cfg.channels; }
+
+ASRDEF int asr_model_min_frames(const asr_model *m) {
+  return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
+}
+
+enum { ASR__PASS_INFER = 0, ASR__PASS_LOSS = 1, ASR__PASS_TRAIN = 2 };
+
 typedef struct asr__model_plan {
+  int mode, N, T, S, Tout;
+  int *len_out;                            /* (N) encoder output lengths */
+  asr_real *enc, *denc;                    /* (N,Tout,E) the encoder output, its gradient */
+  void *work;                              /* scratch of the encoder's and head's functions */
+  size_t work_bytes;
+  /* encoder "contextnet": per block its config, input lengths, output, saved activations */
   asr_contextnet_block_config bcfg[ASR_MODEL_MAX_BLOCKS];
-  int *len[ASR_MODEL_MAX_BLOCKS + 1];      /* lengths into block b; len[n_blocks]: output */
-  asr_real *y[ASR_MODEL_MAX_BLOCKS];       /* block outputs (N, C, T_b+1) */
+  int *len[ASR_MODEL_MAX_BLOCKS + 1];      /* lengths into block b; len[n_blocks] = len_out */
+  asr_real *y[ASR_MODEL_MAX_BLOCKS];       /* block outputs (N,C,T_b+1) */
   void *saved[ASR_MODEL_MAX_BLOCKS];
   size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
-  asr_real *xt;                            /* (N, n_mels, T) */
-  void *bwork;                             /* block scratch, the largest */
-  size_t bwork_bytes;
-  asr_real *h, *logits;                    /* (N, T', C), (N, T', V) */
-  asr_real *dlogits, *dh, *dy0, *dy1, *losses;   /* training only */
-  void *ctc_work;
-  size_t ctc_work_bytes;
-  int Tout;
+  asr_real *xt;                            /* (N,n_mels,T) */
+  asr_real *dy0, *dy1;                     /* gradient ping-pong, both encoders */
+  /* encoder "conformer" */
+  asr_conformer_config ccfg;
+  void *sub_buf, *blk_buf[ASR_MODEL_MAX_BLOCKS];
+  size_t sub_bytes, blk_bytes;
+  asr_real *sub_y;                         /* (N,Tout,D) Conv2dSubsampling output */
+  asr_real *pos_emb;                       /* (2 Tout - 1, D) */
+  asr_real *cy[ASR_MODEL_MAX_BLOCKS];      /* (N,Tout,D) block outputs */
+  asr_real *an_mean, *an_rstd;             /* (N Tout) after_norm statistics */
+  /* head "ctc" */
+  asr_real *logits, *dlogits, *losses;     /* (N,Tout,V), (N,Tout,V), (N) */
+  /* head "rnnt" */
+  asr_real *jbias, *jgrad;                 /* (H) joint bias; the joint's gradients */
+  asr_real *g, *emb, *dg;                  /* (S+1,P) each */
 } asr__model_plan;
 
+ASR__PRIVATE void asr__take_max(size_t *mx, size_t v) {
+  if (v > *mx) *mx = v;
+}
+
+/* The joint of the RNN-T head: icefall's Joiner, output_linear(tanh(encoder_proj(f) +
+ * decoder_proj(g))), is asr_rnnt_joint with b = encoder_proj.bias + decoder_proj.bias
+ * (bias must hold that sum, (H)); the stateless prediction network is icefall's Decoder. */
+ASR__PRIVATE void asr__rnnt_head(const asr_model *m, asr_rnnt_joint *J, asr_rnnt_stateless *Ps, asr_real *bias) {
+  const asr_params *P = &m->params;
+  int h;
+  J->E = m->cfg.channels;
+  J->P = m->cfg.pred_dim;
+  J->H = m->cfg.joint_dim;
+  J->V = m->cfg.vocab;
+  J->act = ASR_RNNT_ACT_TANH;
+  J->W_enc = asr_params_ptr(P, m->enc_w);
+  J->W_pred = asr_params_ptr(P, m->dec_w);
+  J->W_out = asr_params_ptr(P, m->out_w);
+  J->b_out = asr_params_ptr(P, m->out_b);
+  J->b = bias;
+  if (bias)
+    for (h = 0; h < J->H; h++) bias[h] = asr_params_ptr(P, m->enc_b)[h] + asr_params_ptr(P, m->dec_b)[h];
+  Ps->V = m->cfg.vocab;
+  Ps->D = m->cfg.pred_dim;
+  Ps->C = m->cfg.context;
+  Ps->blank = 0;
+  Ps->embedding = asr_params_ptr(P, m->emb);
+  Ps->conv = m->pconv >= 0 ? asr_params_ptr(P, m->pconv) : NULL;
+}
+
 ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr__bump *a, int N,
-                                    int T, int S, int training) {
-  int b, Tb = T, C = m->cfg.channels, V = m->cfg.vocab;
-  size_t R = sizeof(asr_real), maxy = 0;
+                                    int T, int S, int mode) {
+  int b, Tb = T, C = m->cfg.channels, V = m->cfg.vocab, F = m->cfg.n_mels, Tout;
+  size_t R = sizeof(asr_real), maxy = 0, ws = 0;
   memset(P, 0, sizeof *P);
-  P->xt = (asr_real *)asr__bump_take(a, R * (size_t)N * m->cfg.n_mels * (size_t)T);
-  for (b = 0; b < m->n_blocks; b++) {
-    asr_contextnet_block_config *c = &P->bcfg[b];
-    size_t ws, ny;
-    asr_contextnet_block_config_init(c, N, m->cn[b].cin, m->cn[b].cout, Tb);
-    c->num_layers = m->cn[b].layers;
-    c->kernel = m->cfg.kernel;
-    c->stride = m->cn[b].stride;
-    c->se_channels = m->cn[b].se;
-    c->residual = m->cn[b].residual;
-    c->training = training;
-    P->len[b] = (int *)asr__bump_take(a, sizeof(int) * (size_t)N);
-    Tb = asr_contextnet_block_out_frames(c);
-    ny = (size_t)N * m->cn[b].cout * (size_t)Tb;
-    if (ny > maxy) maxy = ny;
-    P->y[b] = (asr_real *)asr__bump_take(a, R * ny);
-    P->saved_bytes[b] = asr_contextnet_block_saved_size(c);
-    P->saved[b] = asr__bump_take(a, P->saved_bytes[b]);
-    ws = asr_contextnet_block_workspace_size(c);
-    if (ws > P->bwork_bytes) P->bwork_bytes = ws;
+  P->mode = mode, P->N = N, P->T = T, P->S = S;
+  P->Tout = Tout = asr_model_out_frames(m, T);
+  P->len_out = (int *)asr__bump_take(a, sizeof(int) * (size_t)(N ? N : 1));
+  P->enc = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * C);
+  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
+    P->xt = (asr_real *)asr__bump_take(a, R * (size_t)N * F * (size_t)T);
+    for (b = 0; b < m->n_blocks; b++) {
+      asr_contextnet_block_config *c = &P->bcfg[b];
+      size_t ny;
+      asr_contextnet_block_config_init(c, N, m->cn[b].cin, m->cn[b].cout, Tb);
+      c->num_layers = m->cn[b].layers;
+      c->kernel = m->cfg.kernel;
+      c->stride = m->cn[b].stride;
+      c->se_channels = m->cn[b].se;
+      c->residual = m->cn[b].residual;
+      c->training = mode == ASR__PASS_TRAIN;
+      P->len[b] = (int *)asr__bump_take(a, sizeof(int) * (size_t)(N ? N : 1));
+      Tb = asr_contextnet_block_out_frames(c);
+      ny = (size_t)N * m->cn[b].cout * (size_t)Tb;
+      asr__take_max(&maxy, ny);
+      P->y[b] = (asr_real *)asr__bump_take(a, R * ny);
+      P->saved_bytes[b] = asr_contextnet_block_saved_size(c);
+      P->saved[b] = asr__bump_take(a, P->saved_bytes[b]);
+      asr__take_max(&ws, asr_contextnet_block_workspace_size(c));
+    }
+    P->len[m->n_blocks] = P->len_out;
+  } else {
+    size_t ntd = (size_t)N * Tout * C;
+    asr_conformer_config_init(&P->ccfg, C, m->cfg.heads, m->cfg.ff_dim, m->cfg.kernel);
+    P->ccfg.training = mode == ASR__PASS_TRAIN;
+    P->sub_bytes = asr_conv2d_subsampling_saved_size(N, T, F, C);
+    P->sub_buf = asr__bump_take(a, P->sub_bytes);
+    P->sub_y = (asr_real *)asr__bump_take(a, R * ntd);
+    P->pos_emb = (asr_real *)asr__bump_take(a, R * (size_t)(2 * Tout + 1) * C);
+    P->blk_bytes = asr_conformer_block_saved_size(&P->ccfg, N, Tout);
+    for (b = 0; b < m->n_blocks; b++) {
+      /* inference keeps nothing for backward: every block shares one saved buffer */
+      P->blk_buf[b] = b == 0 || mode != ASR__PASS_INFER ? asr__bump_take(a, P->blk_bytes) : P->blk_buf[0];
+      P->cy[b] = (asr_real *)asr__bump_take(a, R * ntd);
+    }
+    P->an_mean = (asr_real *)asr__bump_take(a, R * (size_t)(N * Tout + 1));
+    P->an_rstd = (asr_real *)asr__bump_take(a, R * (size_t)(N * Tout + 1));
+    maxy = ntd;
+    asr__take_max(&ws, asr_conv2d_subsampling_workspace_size(N, T, F, C));
+    if (Tout > 0) {
+      asr__take_max(&ws, asr_conformer_block_forward_workspace_size(&P->ccfg, N, Tout));
+      if (mode == ASR__PASS_TRAIN) asr__take_max(&ws, asr_conformer_block_backward_workspace_size(&P->ccfg, N, Tout));
+    }
   }
-  P->len[m->n_blocks] = (int *)asr__bump_take(a, sizeof(int) * (size_t)N);
-  P->Tout = Tb;
-  P->bwork = asr__bump_take(a, P->bwork_bytes);
-  P->h = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * C);
-  P->logits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * V);
-  if (!training) return;
-  P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * V);
-  P->dh = (asr_real *)asr__bump_take(a, R * (size_t)N * Tb * C);
-  P->dy0 = (asr_real *)asr__bump_take(a, R * maxy);
-  P->dy1 = (asr_real *)asr__bump_take(a, R * maxy);
-  P->losses = (asr_real *)asr__bump_take(a, R * (size_t)(N ? N : 1));
-  P->ctc_work_bytes = asr_ctc_loss_workspace_size(Tb, V, S);
-  P->ctc_work = asr__bump_take(a, P->ctc_work_bytes);
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    P->logits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
+    if (mode != ASR__PASS_INFER) {
+      P->losses = (asr_real *)asr__bump_take(a, R * (size_t)(N ? N : 1));
+      asr__take_max(&ws, asr_ctc_loss_workspace_size(Tout, V, S));
+    }
+    if (mode == ASR__PASS_TRAIN) P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
+  } else if (mode != ASR__PASS_INFER) {
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim;
+    asr__rnnt_head(m, &J, &Ps, NULL);
+    P->jbias = (asr_real *)asr__bump_take(a, R * (size_t)H);
+    P->g = (asr_real *)asr__bump_take(a, R * (size_t)(S + 1) * Pd);
+    P->emb = (asr_real *)asr__bump_take(a, R * (size_t)(S + 1) * Pd);
+    asr__take_max(&ws, asr_rnnt_joint_loss_rowwise_workspace_size(&J, Tout, S));
+    if (mode == ASR__PASS_TRAIN) {
+      P->dg = (asr_real *)asr__bump_take(a, R * (size_t)(S + 1) * Pd);
+      P->jgrad = (asr_real *)asr__bump_take(a, R * ((size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H));
+      asr__take_max(&ws, asr_rnnt_stateless_workspace_size(&Ps, S));
+    }
+  }
+  if (mode == ASR__PASS_TRAIN) {
+    P->denc = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * C);
+    P->dy0 = (asr_real *)asr__bump_take(a, R * maxy);
+    P->dy1 = (asr_real *)asr__bump_take(a, R * maxy);
+  }
+  P->work_bytes = ws;
+  P->work = asr__bump_take(a, ws);
+}
+
+/* Lays the plan out over work; ASR_ERR_WORKSPACE (named) if it does not fit. */
+ASR__PRIVATE asr_result asr__model_plan_over(const asr_model *m, asr__model_plan *P, void *work, size_t work_bytes,
+                                             int N, int T, int S, int mode, const char *what, asr_error *err) {
+  asr__bump a;
+  a.base = (unsigned char *)work;
+  a.cap = work_bytes;
+  a.used = 0;
+  asr__model_layout(m, P, &a, N, T, S, mode);
+  if (!work || a.used > work_bytes)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "%s: workspace too small (%lu bytes, %lu needed)", what,
+                     (unsigned long)work_bytes, (unsigned long)a.used);
+  return ASR_OK;
+}
+
+ASR__PRIVATE size_t asr__model_bytes(const asr_model *m, int N, int T, int S, int mode) {
+  asr__model_plan P;
+  asr__bump a;
+  a.base = NULL;
+  a.cap = a.used = 0;
+  asr__model_layout(m, &P, &a, N, T, S, mode);
+  return a.used;
 }
 
 ASRDEF size_t asr_model_train_workspace_size(const asr_model *m, int N, int T, int S) {
-  asr__model_plan P;
-  asr__bump a;
-  a.base = NULL;
-  a.cap = a.used = 0;
-  asr__model_layout(m, &P, &a, N, T, S, 1);
-  return a.used;
+  return asr__model_bytes(m, N, T, S, ASR__PASS_TRAIN);
 }
 
 ASRDEF size_t asr_model_infer_workspace_size(const asr_model *m, int N, int T) {
-  asr__model_plan P;
-  asr__bump a;
-  a.base = NULL;
-  a.cap = a.used = 0;
-  asr__model_layout(m, &P, &a, N, T, 0, 0);
-  return a.used;
+  return asr__model_bytes(m, N, T, 0, ASR__PASS_INFER);
 }
 
 /* x (N, A, B) -> y (N, B, A) */
@@ -14483,7 +14892,7 @@ ASR__PRIVATE void asr__transpose12(asr_real *y, const asr_real *x, int N, int A,
   }
 }
 
-/* The parameters of block b as the ContextNet block functions take them. */
+/* The parameters of ContextNet block b as the ContextNet block functions take them. */
 ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_params *p,
                                  asr_contextnet_block_grads *g) {
   const asr__cn_block *blk = &m->cn[b];
@@ -14529,34 +14938,278 @@ ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_param
   }
 }
 
-/* The encoder and the output layer: features -> logits (N, T', V) in P->logits. */
-ASR__PRIVATE asr_result asr__model_forward(asr_model *m, asr__model_plan *P, const asr_real *feats,
-                                           const int *lengths, int N, int T, asr_error *err) {
-  int b, n;
-  const asr_real *x;
+/* The parameters (and gradients, g may be NULL) of Conformer block b, and of the
+ * Conv2dSubsampling front end. */
+ASR__PRIVATE void asr__cf_params(asr_model *m, int b, asr_conformer_block_params *p, asr_conformer_block_grads *g) {
+  const asr__cf_block *k = &m->cf[b];
+  asr_params *P = &m->params, *B = &m->buffers;
+  int i;
+#define ASR__PP(i) asr_params_ptr(P, (i))
+#define ASR__PG(i) asr_params_grad_ptr(P, (i))
+  p->ff_macaron.w1 = ASR__PP(k->ffm[0]), p->ff_macaron.b1 = ASR__PP(k->ffm[1]);
+  p->ff_macaron.w2 = ASR__PP(k->ffm[2]), p->ff_macaron.b2 = ASR__PP(k->ffm[3]);
+  p->ff.w1 = ASR__PP(k->ff[0]), p->ff.b1 = ASR__PP(k->ff[1]), p->ff.w2 = ASR__PP(k->ff[2]), p->ff.b2 = ASR__PP(k->ff[3]);
+  p->mhsa.wq = ASR__PP(k->att[0]), p->mhsa.bq = ASR__PP(k->att[1]);
+  p->mhsa.wk = ASR__PP(k->att[2]), p->mhsa.bk = ASR__PP(k->att[3]);
+  p->mhsa.wv = ASR__PP(k->att[4]), p->mhsa.bv = ASR__PP(k->att[5]);
+  p->mhsa.wo = ASR__PP(k->att[6]), p->mhsa.bo = ASR__PP(k->att[7]);
+  p->mhsa.wpos = ASR__PP(k->att[8]), p->mhsa.pos_bias_u = ASR__PP(k->att[9]), p->mhsa.pos_bias_v = ASR__PP(k->att[10]);
+  p->conv.pw1_w = ASR__PP(k->conv[0]), p->conv.pw1_b = ASR__PP(k->conv[1]);
+  p->conv.dw_w = ASR__PP(k->conv[2]), p->conv.dw_b = ASR__PP(k->conv[3]);
+  p->conv.bn_w = ASR__PP(k->conv[4]), p->conv.bn_b = ASR__PP(k->conv[5]);
+  p->conv.bn_mean = asr_params_ptr(B, k->conv[6]), p->conv.bn_var = asr_params_ptr(B, k->conv[7]);
+  p->conv.pw2_w = ASR__PP(k->conv[8]), p->conv.pw2_b = ASR__PP(k->conv[9]);
+  p->norm_ff_macaron.weight = ASR__PP(k->norm_w[0]), p->norm_ff_macaron.bias = ASR__PP(k->norm_b[0]);
+  p->norm_mha.weight = ASR__PP(k->norm_w[1]), p->norm_mha.bias = ASR__PP(k->norm_b[1]);
+  p->norm_conv.weight = ASR__PP(k->norm_w[2]), p->norm_conv.bias = ASR__PP(k->norm_b[2]);
+  p->norm_ff.weight = ASR__PP(k->norm_w[3]), p->norm_ff.bias = ASR__PP(k->norm_b[3]);
+  p->norm_final.weight = ASR__PP(k->norm_w[4]), p->norm_final.bias = ASR__PP(k->norm_b[4]);
+  if (!g) return;
+  g->ff_macaron.w1 = ASR__PG(k->ffm[0]), g->ff_macaron.b1 = ASR__PG(k->ffm[1]);
+  g->ff_macaron.w2 = ASR__PG(k->ffm[2]), g->ff_macaron.b2 = ASR__PG(k->ffm[3]);
+  g->ff.w1 = ASR__PG(k->ff[0]), g->ff.b1 = ASR__PG(k->ff[1]), g->ff.w2 = ASR__PG(k->ff[2]), g->ff.b2 = ASR__PG(k->ff[3]);
+  g->mhsa.wq = ASR__PG(k->att[0]), g->mhsa.bq = ASR__PG(k->att[1]);
+  g->mhsa.wk = ASR__PG(k->att[2]), g->mhsa.bk = ASR__PG(k->att[3]);
+  g->mhsa.wv = ASR__PG(k->att[4]), g->mhsa.bv = ASR__PG(k->att[5]);
+  g->mhsa.wo = ASR__PG(k->att[6]), g->mhsa.bo = ASR__PG(k->att[7]);
+  g->mhsa.wpos = ASR__PG(k->att[8]), g->mhsa.pos_bias_u = ASR__PG(k->att[9]), g->mhsa.pos_bias_v = ASR__PG(k->att[10]);
+  g->conv.pw1_w = ASR__PG(k->conv[0]), g->conv.pw1_b = ASR__PG(k->conv[1]);
+  g->conv.dw_w = ASR__PG(k->conv[2]), g->conv.dw_b = ASR__PG(k->conv[3]);
+  g->conv.bn_w = ASR__PG(k->conv[4]), g->conv.bn_b = ASR__PG(k->conv[5]);
+  g->conv.pw2_w = ASR__PG(k->conv[8]), g->conv.pw2_b = ASR__PG(k->conv[9]);
+  for (i = 0; i < 5; i++) g->norm_w[i] = ASR__PG(k->norm_w[i]), g->norm_b[i] = ASR__PG(k->norm_b[i]);
+}
+
+ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p, asr_conv2d_subsampling_grads *g) {
+  asr_params *P = &m->params;
+  p->conv0_w = ASR__PP(m->sub[0]), p->conv0_b = ASR__PP(m->sub[1]);
+  p->conv2_w = ASR__PP(m->sub[2]), p->conv2_b = ASR__PP(m->sub[3]);
+  p->out_w = ASR__PP(m->sub[4]), p->out_b = ASR__PP(m->sub[5]);
+  if (!g) return;
+  g->conv0_w = ASR__PG(m->sub[0]), g->conv0_b = ASR__PG(m->sub[1]);
+  g->conv2_w = ASR__PG(m->sub[2]), g->conv2_b = ASR__PG(m->sub[3]);
+  g->out_w = ASR__PG(m->sub[4]), g->out_b = ASR__PG(m->sub[5]);
+#undef ASR__PP
+#undef ASR__PG
+}
+
+/* Zeroes rows t >= lengths[n] of x (N,T,C). */
+ASR__PRIVATE void asr__model_mask(asr_real *x, const int *lengths, int N, int T, int C) {
+  int n;
+  for (n = 0; n < N; n++)
+    if (lengths[n] < T)
+      memset(x + ((size_t)n * T + lengths[n]) * C, 0, sizeof(asr_real) * (size_t)(T - lengths[n]) * C);
+}
+
+/* ENCODER forward: feats (N,T,n_mels) -> P->enc (N,Tout,E), P->len_out (N); padded
+ * output frames are 0. */
+ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, const asr_real *feats,
+                                          const int *lengths, asr_error *err) {
+  int b, n, N = P->N, T = P->T, C = m->cfg.channels, F = m->cfg.n_mels, lo = asr_model_min_frames(m);
   asr_result r;
-  for (n = 0; n < N; n++) {
-    if (lengths[n] < 1 || lengths[n] > T)
-      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [1, %d]", n, lengths[n], T);
-    P->len[0][n] = lengths[n];
+  for (n = 0; n < N; n++)
+    if (lengths[n] < lo || lengths[n] > T)
+      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [%d, %d]%s", n, lengths[n], lo, T,
+                       lengths[n] < lo && lengths[n] >= 1 ? " (too short for the encoder's subsampling)" : "");
+  if (!asr_all_finite(feats, (size_t)N * T * F)) return asr__fail(err, ASR_ERR_NONFINITE, "features hold NaN or infinity");
+  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
+    const asr_real *x;
+    for (n = 0; n < N; n++) P->len[0][n] = lengths[n];
+    asr__transpose12(P->xt, feats, N, T, F);      /* (N,T,F) -> (N,F,T) */
+    x = P->xt;
+    for (b = 0; b < m->n_blocks; b++) {
+      asr_contextnet_block_params p;
+      asr__cn_params(m, b, &p, NULL);
+      r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
+                                       P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
+      for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
+      x = P->y[b];
+    }
+    asr__transpose12(P->enc, x, N, C, P->Tout);   /* (N,C,T') -> (N,T',C) */
+    asr__model_mask(P->enc, P->len_out, N, P->Tout, C);
+  } else {
+    /* ESPnet's ConformerEncoder.forward: embed (with x * sqrt(D) and the relative
+     * positions), the blocks, after_norm */
+    asr_conv2d_subsampling_params sp;
+    asr_conv2d_subsampling_saved ss;
+    const asr_real *x;
+    int To = P->Tout;
+    asr__sub_params(m, &sp, NULL);
+    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, F, C);
+    r = asr_conv2d_subsampling_forward(P->sub_y, P->len_out, &ss, feats, lengths, &sp, N, T, F, C, P->work,
+                                       P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling: %s", asr_result_string(r));
+    r = asr_rel_pos_encoding(P->pos_emb, To, C, ASR_REL_POS_LATEST, 5000);
+    if (r != ASR_OK) return asr__fail(err, r, "positional encoding: %s", asr_result_string(r));
+    x = P->sub_y;
+    for (b = 0; b < m->n_blocks; b++) {
+      asr_conformer_block_params p;
+      asr_conformer_block_saved s;
+      asr__cf_params(m, b, &p, NULL);
+      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
+      r = asr_conformer_block_forward(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To, P->work,
+                                      P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
+      x = P->cy[b];
+    }
+    r = asr_layer_norm_forward(P->enc, P->an_mean, P->an_rstd, x, asr_params_ptr(&m->params, m->after_w),
+                               asr_params_ptr(&m->params, m->after_b), N * To, C, P->ccfg.ln_eps);
+    if (r != ASR_OK) return asr__fail(err, r, "after_norm: %s", asr_result_string(r));
+    asr__model_mask(P->enc, P->len_out, N, To, C);
   }
-  if (!asr_all_finite(feats, (size_t)N * T * m->cfg.n_mels))
-    return asr__fail(err, ASR_ERR_NONFINITE, "features hold NaN or infinity");
-  asr__transpose12(P->xt, feats, N, T, m->cfg.n_mels);      /* (N,T,F) -> (N,F,T) */
-  x = P->xt;
-  for (b = 0; b < m->n_blocks; b++) {
-    asr_contextnet_block_params p;
-    asr__cn_params(m, b, &p, NULL);
-    r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
-                                     P->bwork, P->bwork_bytes);
-    if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
-    for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
-    x = P->y[b];
+  return ASR_OK;
+}
+
+/* ENCODER backward: P->denc (N,Tout,E) -> the encoder's parameter gradients (+=). */
+ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan *P, const asr_real *feats,
+                                                   const int *lengths, asr_error *err) {
+  int b, N = P->N, T = P->T, C = m->cfg.channels, To = P->Tout;
+  asr_real *t;
+  asr_result r;
+  asr__model_mask(P->denc, P->len_out, N, To, C);
+  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
+    asr__transpose12(P->dy0, P->denc, N, To, C);
+    for (b = m->n_blocks - 1; b >= 0; b--) {
+      asr_contextnet_block_params p;
+      asr_contextnet_block_grads g;
+      asr_real *dx = b > 0 ? P->dy1 : NULL;
+      const asr_real *x = b > 0 ? P->y[b - 1] : P->xt;
+      asr__cn_params(m, b, &p, &g);
+      if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P->bcfg[b].T);
+      r = asr_contextnet_block_backward(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
+                                        &P->bcfg[b], P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
+      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
+    }
+  } else {
+    asr_conv2d_subsampling_params sp;
+    asr_conv2d_subsampling_grads sg;
+    asr_conv2d_subsampling_saved ss;
+    size_t ntd = (size_t)N * To * C;
+    const asr_real *x = m->n_blocks ? P->cy[m->n_blocks - 1] : P->sub_y;
+    memset(P->dy0, 0, sizeof(asr_real) * ntd);
+    r = asr_layer_norm_backward(P->dy0, asr_params_grad_ptr(&m->params, m->after_w),
+                                asr_params_grad_ptr(&m->params, m->after_b), P->denc, x, P->an_mean, P->an_rstd,
+                                asr_params_ptr(&m->params, m->after_w), N * To, C);
+    if (r != ASR_OK) return asr__fail(err, r, "after_norm backward: %s", asr_result_string(r));
+    for (b = m->n_blocks - 1; b >= 0; b--) {
+      asr_conformer_block_params p;
+      asr_conformer_block_grads g;
+      asr_conformer_block_saved s;
+      asr__cf_params(m, b, &p, &g);
+      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
+      memset(P->dy1, 0, sizeof(asr_real) * ntd);
+      r = asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y, P->pos_emb,
+                                       P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
+      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
+    }
+    /* dy0 = dL/d(embed output); the features need no gradient */
+    asr__sub_params(m, &sp, &sg);
+    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, m->cfg.n_mels, C);
+    r = asr_conv2d_subsampling_backward(NULL, &sg, P->dy0, &ss, feats, lengths, &sp, N, T, m->cfg.n_mels, C, P->work,
+                                        P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling backward: %s", asr_result_string(r));
   }
-  /* (N, C, T') -> (N, T', C), then the output layer on every frame */
-  asr__transpose12(P->h, x, N, m->cfg.channels, P->Tout);
-  return asr_linear_forward(P->logits, P->h, asr_params_ptr(&m->params, m->out_w),
-                            asr_params_ptr(&m->params, m->out_b), N * P->Tout, m->cfg.channels, m->cfg.vocab);
+  return ASR_OK;
+}
+
+/* HEAD "ctc": logits = enc W^T + b on every frame. */
+ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) {
+  return asr_linear_forward(P->logits, P->enc, asr_params_ptr(&m->params, m->out_w),
+                            asr_params_ptr(&m->params, m->out_b), P->N * P->Tout, m->cfg.channels, m->cfg.vocab);
+}
+
+/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
+ * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
+ * the head's parameter gradients (+=) and P->denc (written). zero_inf: an infeasible
+ * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
+ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                             const int *target_lengths, int zero_inf, asr_error *err) {
+  int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
+  asr_result r, rc = ASR_OK;
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    size_t k, nl = (size_t)N * To * V;
+    r = asr__ctc_head_forward(m, P);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+    if (train) memset(P->dlogits, 0, sizeof(asr_real) * nl);
+    rc = asr_ctc_loss(P->losses, train ? P->dlogits : NULL, P->logits, targets, P->len_out, target_lengths, N, To, V,
+                      S, 0, ASR_REDUCTION_NONE, zero_inf, P->work, P->work_bytes, err);
+    if (rc < 0) return rc;
+    for (n = 0; n < N; n++) losses[n] = P->losses[n];
+    if (!train) return rc;
+    for (k = 0; k < nl; k++) P->dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+    r = asr_linear_backward(P->denc, asr_params_grad_ptr(&m->params, m->out_w),
+                            asr_params_grad_ptr(&m->params, m->out_b), P->dlogits, P->enc,
+                            asr_params_ptr(&m->params, m->out_w), N * To, C, V);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
+    return rc;
+  } else {
+    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
+     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    asr_rnnt_joint_grad dJ;
+    asr_rnnt_stateless_grad dP;
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
+    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
+    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
+    memset(&dJ, 0, sizeof dJ);
+    memset(&dP, 0, sizeof dP);
+    asr__rnnt_head(m, &J, &Ps, P->jbias);
+    if (train) {
+      memset(jg, 0, sizeof(asr_real) * nj);
+      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
+      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
+      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
+      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
+    }
+    for (n = 0; n < N; n++) {
+      const int *y = targets + (size_t)n * S;
+      int U = target_lengths[n];
+      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
+      for (h = 0; h < U; h++)
+        if (y[h] < 1 || y[h] >= V)
+          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
+      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
+      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
+      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
+      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
+                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
+                                      P->work, P->work_bytes, err);
+      if (r < 0) return r;
+      if (!train) continue;
+      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
+      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
+    }
+    if (!train) return ASR_OK;
+    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
+    {
+      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
+       * the two projections' biases, so each gets all of db */
+      asr_params *Pm = &m->params;
+      asr_real *dst[4];
+      const asr_real *src[4];
+      size_t cnt[4];
+      int i;
+      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
+      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
+      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
+      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
+      for (i = 0; i < 4; i++)
+        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
+      for (h = 0; h < H; h++) {
+        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
+        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
+      }
+    }
+    return ASR_OK;
+  }
 }
 
 ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
@@ -14564,67 +15217,254 @@ ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_rea
                                        const int *target_lengths, int N, int T, int S,
                                        void *work, size_t work_bytes, asr_error *err) {
   asr__model_plan P;
-  asr__bump a;
   asr_result r, rc;
-  int b, n, C = m->cfg.channels, V = m->cfg.vocab;
-  size_t k, nl;
-  double sum = 0;
-  a.base = (unsigned char *)work;
-  a.cap = work_bytes;
-  a.used = 0;
-  asr__model_layout(m, &P, &a, N, T, S, 1);
-  if (!work || a.used > work_bytes) return asr__fail(err, ASR_ERR_WORKSPACE, "train step: workspace too small");
-  r = asr__model_forward(m, &P, feats, lengths, N, T, err);
+  double sum = 0, *losses;
+  int n;
+  if (N < 1 || T < 1 || S < 0 || !loss || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "train step: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "train step", err);
   if (r != ASR_OK) return r;
-  /* loss: CTC on the logits (log-softmax inside), one value per utterance */
-  nl = (size_t)N * P.Tout * V;
-  memset(P.dlogits, 0, sizeof(asr_real) * nl);
-  rc = asr_ctc_loss(P.losses, P.dlogits, P.logits, targets, P.len[m->n_blocks], target_lengths, N, P.Tout, V, S,
-                    0, ASR_REDUCTION_NONE, 1, P.ctc_work, P.ctc_work_bytes, err);
-  if (rc < 0) return rc;
-  for (n = 0; n < N; n++) sum += P.losses[n];
-  *loss = sum / N;
-  for (k = 0; k < nl; k++) P.dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
-  /* backward: output layer, transpose, blocks in reverse */
-  memset(P.dh, 0, sizeof(asr_real) * (size_t)N * P.Tout * C);
-  r = asr_linear_backward(P.dh, asr_params_grad_ptr(&m->params, m->out_w), asr_params_grad_ptr(&m->params, m->out_b),
-                          P.dlogits, P.h, asr_params_ptr(&m->params, m->out_w), N * P.Tout, C, V);
-  if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
-  asr__transpose12(P.dy0, P.dh, N, P.Tout, C);
-  for (b = m->n_blocks - 1; b >= 0; b--) {
-    asr_contextnet_block_params p;
-    asr_contextnet_block_grads g;
-    asr_real *dx = b > 0 ? P.dy1 : NULL, *t;
-    const asr_real *x = b > 0 ? P.y[b - 1] : P.xt;
-    asr__cn_params(m, b, &p, &g);
-    if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P.bcfg[b].T);
-    r = asr_contextnet_block_backward(dx, &g, P.dy0, P.saved[b], P.saved_bytes[b], x, &p, P.len[b], &P.bcfg[b],
-                                      P.bwork, P.bwork_bytes);
-    if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
-    t = P.dy0;
-    P.dy0 = P.dy1;
-    P.dy1 = t;
+  losses = (double *)ASR_MALLOC(sizeof(double) * (size_t)N, m->user);
+  if (!losses) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  r = asr__model_encode(m, &P, feats, lengths, err);
+  rc = r == ASR_OK ? asr__model_head_loss(m, &P, losses, targets, target_lengths, 1, err) : r;
+  if (rc >= 0) {
+    for (n = 0; n < N; n++) sum += losses[n];
+    *loss = sum / N;
+    r = asr__model_encode_backward(m, &P, feats, lengths, err);
+    if (r != ASR_OK) rc = r;
   }
+  ASR_FREE(losses, m->user);
   return rc;
+}
+
+ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
+                                 const int *lengths, const int *targets, const int *target_lengths,
+                                 int N, int T, int S, void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  if (N < 1 || T < 1 || S < 0 || !losses || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "loss: bad sizes or NULL arguments");
+  /* the training layout (the loss buffers), evaluation mode */
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "loss", err);
+  if (r != ASR_OK) return r;
+  P.mode = ASR__PASS_LOSS;
+  P.ccfg.training = 0;
+  {
+    int b;
+    for (b = 0; b < m->n_blocks && m->cfg.encoder == ASR_ENCODER_CONTEXTNET; b++) P.bcfg[b].training = 0;
+  }
+  r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  return asr__model_head_loss(m, &P, losses, targets, target_lengths, 0, err);
+}
+
+ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
+                                   const asr_real *feats, const int *lengths, int N, int T,
+                                   void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  if (N < 1 || T < 1 || !enc || !out_lengths || !feats || !lengths)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "encode: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "encode", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  memcpy(enc, P.enc, sizeof(asr_real) * (size_t)N * P.Tout * m->cfg.channels);
+  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
+  return ASR_OK;
 }
 
 ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
                                      const asr_real *feats, const int *lengths, int N, int T,
                                      void *work, size_t work_bytes, asr_error *err) {
   asr__model_plan P;
+  asr_result r;
+  size_t f, V = (size_t)m->cfg.vocab;
+  if (m->cfg.head != ASR_HEAD_CTC)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: per-frame log-probabilities need a CTC head", m->cfg.recipe);
+  if (N < 1 || T < 1 || !logprobs || !out_lengths || !feats || !lengths)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "inference", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  r = asr__ctc_head_forward(m, &P);
+  if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+  for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
+  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
+  return ASR_OK;
+}
+
+/* ---- decoding one utterance */
+
+/* [Graves12]'s lattice with max in place of the sum of eq. (16): the most probable
+ * alignment of labels (U) with T frames,
+ *   delta(t,u) = max(delta(t-1,u) + log 0(t-1,u), delta(t,u-1) + log y(t,u-1)),
+ * delta(0,0) = 0; then backtracking from (T-1,U) writes the frame at which each label
+ * is emitted (the step (t,u-1) -> (t,u) emits label u at frame t). log_blank, log_label
+ * (T,U+1) from asr_rnnt_lattice; delta (T,U+1) scratch. Ties prefer the blank. */
+ASR__PRIVATE void asr__rnnt_viterbi(int *frames, double *delta, const double *log_blank, const double *log_label,
+                                    int T, int U) {
+  int t, u, U1 = U + 1;
+  for (t = 0; t < T; t++)
+    for (u = 0; u <= U; u++) {
+      double best = t == 0 && u == 0 ? 0 : -INFINITY;
+      if (t > 0) best = delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u];
+      if (u > 0) {
+        double e = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
+        if (e > best) best = e;
+      }
+      delta[(size_t)t * U1 + u] = best;
+    }
+  t = T - 1, u = U;
+  while (u > 0) {
+    double from_label = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
+    double from_blank = t > 0 ? delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u] : -INFINITY;
+    if (from_blank >= from_label && t > 0) {
+      t--;
+    } else {
+      frames[--u] = t;
+    }
+  }
+}
+
+/* Everything asr_model_decode needs beyond the encoder's inference plan. */
+typedef struct asr__decode_plan {
+  asr__model_plan P;
+  int L, max_hyp;                          /* output frames; the most tokens a decoder returns */
+  int *tok, *path;                         /* (max_hyp + 1), (L + 1) */
+  asr_real *lp;                            /* CTC: (L,V) log-probabilities */
+  asr_real *jbias, *g, *z;                 /* RNN-T: (H), (max_hyp+1, P), (L, max_hyp+1, V) */
+  double *lb, *ll, *delta;                 /* RNN-T: (L, max_hyp+1) each */
+  void *dwork;
+  size_t dwork_bytes;
+} asr__decode_plan;
+
+ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, asr__bump *a, int T, int beam) {
+  int V = m->cfg.vocab, L, K;
+  size_t R = sizeof(asr_real), ws = 0;
+  asr__model_layout(m, &D->P, a, 1, T, 0, ASR__PASS_INFER);
+  D->L = L = D->P.Tout;
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    D->max_hyp = K = L;
+    D->lp = (asr_real *)asr__bump_take(a, R * (size_t)(L ? L : 1) * V);
+    asr__take_max(&ws, asr_ctc_beam_workspace_size(L, V, beam));
+    asr__take_max(&ws, asr_ctc_align_workspace_size(L, L));
+  } else {
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+    size_t nodes;
+    bo.beam = beam;
+    asr__rnnt_head(m, &J, &Ps, NULL);
+    D->max_hyp = K = L * bo.max_symbols;
+    nodes = (size_t)(L ? L : 1) * (K + 1);
+    D->jbias = (asr_real *)asr__bump_take(a, R * (size_t)m->cfg.joint_dim);
+    D->g = (asr_real *)asr__bump_take(a, R * (size_t)(K + 1) * m->cfg.pred_dim);
+    D->z = (asr_real *)asr__bump_take(a, R * nodes * V);
+    D->lb = (double *)asr__bump_take(a, sizeof(double) * nodes);
+    D->ll = (double *)asr__bump_take(a, sizeof(double) * nodes);
+    D->delta = (double *)asr__bump_take(a, sizeof(double) * nodes);
+    asr__take_max(&ws, asr_rnnt_model_scratch_size(&J, &Ps) + R * (size_t)V + 64);
+    asr__take_max(&ws, asr_rnnt_beam_workspace_size(V, K, &bo) + asr_rnnt_model_scratch_size(&J, &Ps) + 64);
+    asr__take_max(&ws, asr_rnnt_joint_workspace_size(&J, L, K + 1));
+  }
+  D->tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)(K + 1));
+  D->path = (int *)asr__bump_take(a, sizeof(int) * (size_t)((K > L ? K : L) + 1));
+  D->dwork_bytes = ws;
+  D->dwork = asr__bump_take(a, ws);
+}
+
+ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int beam) {
+  asr__decode_plan D;
+  asr__bump a;
+  a.base = NULL;
+  a.cap = a.used = 0;
+  asr__decode_layout(m, &D, &a, T, beam < 1 ? 1 : beam);
+  return a.used;
+}
+
+ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                   int *ends, int max_tokens, const asr_real *feats, int T,
+                                   int beam, void *work, size_t work_bytes, asr_error *err) {
+  asr__decode_plan D;
   asr__bump a;
   asr_result r;
-  int n;
-  size_t f, V = (size_t)m->cfg.vocab;
+  int n = 0, i, L, V = m->cfg.vocab;
+  if (!tokens || !n_tokens || !feats || T < 1 || beam < 1 || max_tokens < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: bad sizes or NULL arguments");
   a.base = (unsigned char *)work;
   a.cap = work_bytes;
   a.used = 0;
-  asr__model_layout(m, &P, &a, N, T, 0, 0);
-  if (!work || a.used > work_bytes) return asr__fail(err, ASR_ERR_WORKSPACE, "inference: workspace too small");
-  r = asr__model_forward(m, &P, feats, lengths, N, T, err);
+  asr__decode_layout(m, &D, &a, T, beam);
+  if (!work || a.used > work_bytes)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "decode: workspace too small (%lu bytes, %lu needed)",
+                     (unsigned long)work_bytes, (unsigned long)a.used);
+  r = asr__model_encode(m, &D.P, feats, &T, err);
   if (r != ASR_OK) return r;
-  for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
-  for (n = 0; n < N; n++) out_lengths[n] = P.len[m->n_blocks][n];
+  L = D.P.len_out[0];
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    r = asr__ctc_head_forward(m, &D.P);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+    for (i = 0; i < L; i++) asr_log_softmax(D.lp + (size_t)i * V, D.P.logits + (size_t)i * V, V);
+    /* best path; the beam's text instead when beam > 1, then its Viterbi path */
+    r = asr_ctc_greedy_decode(D.tok, &n, NULL, D.path, D.lp, L, V, 0);
+    if (r == ASR_OK && beam > 1) {
+      asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
+      int nh = 0;
+      r = asr_ctc_prefix_beam_search(D.tok, &n, NULL, &nh, D.lp, L, V, &bo, D.dwork, D.dwork_bytes);
+      if (r == ASR_OK && nh < 1) n = 0;
+      if (r == ASR_OK && (starts || ends))
+        r = asr_ctc_align(D.path, NULL, NULL, D.lp, D.tok, L, V, n, 0, D.dwork, D.dwork_bytes);
+    }
+    if (r < 0) return asr__fail(err, r, "CTC decoding: %s", asr_result_string(r));
+    r = ASR_OK;
+    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+    if (starts || ends) {
+      /* each token's run of frames in the path (B maps the path to exactly these tokens) */
+      int cnt = asr_ctc_token_spans(NULL, starts, ends, D.path, L, 0);
+      if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
+    }
+  } else {
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    asr_rnnt_model rm;
+    asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+    size_t scratch;
+    double logp;
+    asr__rnnt_head(m, &J, &Ps, D.jbias);
+    scratch = asr_rnnt_model_scratch_size(&J, &Ps);
+    rm.joint = &J;
+    rm.pred = &Ps;
+    rm.f = D.P.enc;
+    rm.T = L;
+    rm.scratch = D.dwork;
+    rm.scratch_bytes = scratch;
+    /* the decoders' own workspace after the scorer's scratch (64-byte aligned) */
+    scratch = (scratch + 63) & ~(size_t)63;
+    bo.beam = beam;
+    if (beam == 1)
+      r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
+                                 (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
+    else
+      r = asr_rnnt_beam_search(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, &bo,
+                               (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
+    if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
+    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+    if (starts || ends) {
+      /* the Viterbi alignment of the text on its (L, n+1) lattice */
+      r = asr_rnnt_stateless_forward(D.g, NULL, D.tok, n, &Ps);
+      if (r == ASR_OK) r = asr_rnnt_joint_forward(D.z, NULL, D.P.enc, D.g, &J, L, n + 1, D.dwork, D.dwork_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "RNN-T alignment: %s", asr_result_string(r));
+      asr_rnnt_lattice(D.lb, D.ll, NULL, D.z, D.tok, L, n, n + 1, V, 0);
+      asr__rnnt_viterbi(D.path, D.delta, D.lb, D.ll, L, n);
+      for (i = 0; i < n; i++) {
+        if (starts) starts[i] = D.path[i];
+        if (ends) ends[i] = D.path[i];
+      }
+    }
+  }
+  memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
+  *n_tokens = n;
   return ASR_OK;
 }
 

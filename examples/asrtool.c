@@ -44,7 +44,7 @@ static const struct {
   {"gumbel", cmd_gumbel, "Gumbel-softmax (soft / straight-through hard) with given uniform draws"},
   {"vq", cmd_vq, "k-means vector quantization (vq-wav2vec): nearest codeword, loss, gradients"},
   /* training */
-  {"model", cmd_model, "a trained recipe model on features: per-frame log-probabilities"},
+  {"model", cmd_model, "a trained recipe model on features: encoder output, log-probabilities, losses"},
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},
   {"info", cmd_info, "dtype, shape and summary of the arrays in .npy / .npz files"},
   {"bench", cmd_bench, "times naive, ref and fast paths of every component"},

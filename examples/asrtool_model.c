@@ -1,11 +1,14 @@
 /* examples/asrtool_model.c - `asrtool model`: run a recipe model (a checkpoint written by
- * build/train) on features, in evaluation mode, and write its per-frame token
- * log-probabilities. tests/torch/test_recipes.py compares them with the same checkpoint
- * loaded into PyTorch.
+ * build/train) on features, in evaluation mode, and write what it computes.
+ * tests/torch/test_recipes.py compares the outputs with the same checkpoint loaded into
+ * PyTorch.
  *
- *   asrtool model --model MODEL.npz FEATS LENGTHS OUTDIR
+ *   asrtool model --model MODEL.npz [--targets Y --target-lengths UL] FEATS LENGTHS OUTDIR
  *     FEATS (N, T, n_mels) features (as asr_model_features makes them), LENGTHS (N) int
- *     writes logprobs.npy (N, T', vocab) and lengths.npy (N,) int32 */
+ *     writes enc.npy (N, T', E) the encoder output, lengths.npy (N,) int32 its lengths,
+ *     logprobs.npy (N, T', vocab) for a CTC head, and with Y (N, S) int token ids and
+ *     UL (N,) int their lengths, losses.npy (N,) -ln p(y|x) (CTC or RNN-T; inf where the
+ *     transcript cannot fit) */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
 #include <stdlib.h>
@@ -13,22 +16,27 @@
 
 int cmd_model(int argc, char **argv) {
   char *pos[3];
-  const char *model_path = NULL;
-  int npos, r, n, N, T, Tout, *lengths = NULL, *out_len = NULL;
-  int64_t fs[ASR_MAX_DIMS], ls[ASR_MAX_DIMS], shape[3], lshape[1];
-  asr_real *feats = NULL, *lp = NULL;
+  const char *model_path = NULL, *targets_path = NULL, *tlen_path = NULL;
+  int npos, r, n, N, T, Tout, S = 0, *lengths = NULL, *out_len = NULL, *targets = NULL, *tlens = NULL;
+  int64_t fs[ASR_MAX_DIMS], ls[ASR_MAX_DIMS], ys[ASR_MAX_DIMS], us[ASR_MAX_DIMS], shape[3], lshape[1];
+  asr_real *feats = NULL, *lp = NULL, *enc = NULL, *losses = NULL;
+  double *dl = NULL;
   asr_model m;
   asr_error err;
   void *work = NULL;
   size_t wb;
   at_outputs outs;
-  const at_opt opts[] = {{"model", AT_STR, &model_path, 0, 0, NULL}};
-  r = at_parse(argc, argv, opts, 1, pos, 3, 3, &npos,
-               "model --model MODEL.npz FEATS LENGTHS OUTDIR\n"
+  const at_opt opts[] = {{"model", AT_STR, &model_path, 0, 0, NULL},
+                         {"targets", AT_STR, &targets_path, 0, 0, NULL},
+                         {"target-lengths", AT_STR, &tlen_path, 0, 0, NULL}};
+  r = at_parse(argc, argv, opts, 3, pos, 3, 3, &npos,
+               "model --model MODEL.npz [--targets Y.npy --target-lengths UL.npy] FEATS LENGTHS OUTDIR\n"
                "  a recipe model (from build/train) in evaluation mode on features (N, T, n_mels)\n"
-               "  with lengths (N,): writes logprobs.npy (N, T', vocab) and lengths.npy (N,)");
+               "  with lengths (N,): writes enc.npy (N, T', E), lengths.npy (N,), logprobs.npy\n"
+               "  (N, T', vocab) for a CTC head, and losses.npy (N,) given targets (N, S)");
   if (r) return r == 1 ? 0 : r;
   if (!model_path) return at_fail("--model MODEL.npz is required");
+  if (!targets_path != !tlen_path) return at_fail("--targets and --target-lengths go together");
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) return at_fail("%s", err.msg);
   r = at_npy_real(pos[0], 3, fs, &feats, 0);
   if (!r) r = at_npy_int(pos[1], 1, ls, &lengths);
@@ -38,29 +46,60 @@ int cmd_model(int argc, char **argv) {
   N = (int)fs[0];
   T = (int)fs[1];
   for (n = 0; !r && n < N; n++)
-    if (lengths[n] < 1 || lengths[n] > T) r = at_fail("%s: lengths[%d] = %d is outside [1, %d]", pos[1], n, lengths[n], T);
+    if (lengths[n] < asr_model_min_frames(&m) || lengths[n] > T)
+      r = at_fail("%s: lengths[%d] = %d is outside [%d, %d]", pos[1], n, lengths[n], asr_model_min_frames(&m), T);
+  if (!r && targets_path) {
+    r = at_npy_int(targets_path, 2, ys, &targets);
+    if (!r) r = at_npy_int(tlen_path, 1, us, &tlens);
+    if (!r && (ys[0] != N || us[0] != N))
+      r = at_fail("%s: targets for %lld utterances, features for %d", targets_path, (long long)ys[0], N);
+    S = r ? 0 : (int)ys[1];
+    for (n = 0; !r && n < N; n++) {
+      int s;
+      if (tlens[n] < 0 || tlens[n] > S) r = at_fail("%s: target_lengths[%d] = %d is outside [0, %d]", tlen_path, n, tlens[n], S);
+      for (s = 0; !r && s < tlens[n]; s++)
+        if (targets[(size_t)n * S + s] < 1 || targets[(size_t)n * S + s] >= m.cfg.vocab)
+          r = at_fail("%s: targets[%d][%d] = %d is not a token in [1, %d)", targets_path, n, s, targets[(size_t)n * S + s],
+                      m.cfg.vocab);
+    }
+  }
   if (r) {
-    free(feats), free(lengths);
+    free(feats), free(lengths), free(targets), free(tlens);
     asr_model_free(&m);
     return r;
   }
   Tout = asr_model_out_frames(&m, T);
   wb = asr_model_infer_workspace_size(&m, N, T);
+  if (targets && asr_model_train_workspace_size(&m, N, T, S) > wb) wb = asr_model_train_workspace_size(&m, N, T, S);
   work = malloc(wb ? wb : 1);
+  enc = (asr_real *)malloc(sizeof *enc * ((size_t)N * Tout * asr_model_encoder_dim(&m) + 1));
   lp = (asr_real *)malloc(sizeof *lp * ((size_t)N * Tout * m.cfg.vocab + 1));
   out_len = (int *)malloc(sizeof *out_len * (size_t)(N + 1));
-  if (!work || !lp || !out_len) r = at_fail("out of memory");
-  else if (asr_model_logprobs(&m, lp, out_len, feats, lengths, N, T, work, wb, &err) != ASR_OK)
+  dl = (double *)malloc(sizeof *dl * (size_t)(N + 1));
+  losses = (asr_real *)malloc(sizeof *losses * (size_t)(N + 1));
+  if (!work || !enc || !lp || !out_len || !dl || !losses) r = at_fail("out of memory");
+  else if (asr_model_encode(&m, enc, out_len, feats, lengths, N, T, work, wb, &err) != ASR_OK)
+    r = at_fail("%s", err.msg);
+  else if (m.cfg.head == ASR_HEAD_CTC && asr_model_logprobs(&m, lp, out_len, feats, lengths, N, T, work, wb, &err) != ASR_OK)
+    r = at_fail("%s", err.msg);
+  else if (targets && asr_model_loss(&m, dl, feats, lengths, targets, tlens, N, T, S, work, wb, &err) < 0)
     r = at_fail("%s", err.msg);
   if (!r) {
     memset(&outs, 0, sizeof outs);
-    shape[0] = N, shape[1] = Tout, shape[2] = m.cfg.vocab;
+    shape[0] = N, shape[1] = Tout, shape[2] = asr_model_encoder_dim(&m);
     lshape[0] = N;
-    at_out_add(&outs, "logprobs.npy", ASR_DTYPE_REAL, 3, shape, lp);
+    at_out_add(&outs, "enc.npy", ASR_DTYPE_REAL, 3, shape, enc);
     at_out_add(&outs, "lengths.npy", ASR_DTYPE_I32, 1, lshape, out_len);
+    shape[2] = m.cfg.vocab;
+    if (m.cfg.head == ASR_HEAD_CTC) at_out_add(&outs, "logprobs.npy", ASR_DTYPE_REAL, 3, shape, lp);
+    if (targets) {
+      for (n = 0; n < N; n++) losses[n] = (asr_real)dl[n];
+      at_out_add(&outs, "losses.npy", ASR_DTYPE_REAL, 1, lshape, losses);
+    }
     r = at_out_commit(&outs, pos[2]);
   }
-  free(feats), free(lengths), free(work), free(lp), free(out_len);
+  free(feats), free(lengths), free(targets), free(tlens), free(work), free(enc), free(lp), free(out_len), free(dl);
+  free(losses);
   asr_model_free(&m);
   return r;
 }

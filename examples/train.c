@@ -2,6 +2,10 @@
  *
  *   build/train --recipe ctc-contextnet --data data/toy/train --out build/model.npz
  *
+ * Recipes (asr.h section 9): ctc-contextnet (ContextNet + CTC), ctc-conformer (ESPnet's
+ * Conformer encoder + CTC), rnnt (the same encoder + icefall's stateless prediction
+ * network and joiner, RNN-T loss).
+ *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
  * for testing). --splice MIN-MAX joins MIN..MAX recordings of one speaker into one
@@ -37,7 +41,7 @@ typedef struct opts {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: train --recipe ctc-contextnet --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
+          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX] [--dev DIR] [--batch-frames F] [--lr X] [--warmup N]\n"
           "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
@@ -260,16 +264,15 @@ static int make_batches(const uset *s, int batch_frames, int *order, batch **out
   return n;
 }
 
-/* ---- evaluation: greedy CTC decoding of a set, character error rate */
+/* ---- evaluation: greedy decoding of a set (asr_model_decode), character error rate */
 static double evaluate(asr_model *m, const uset *s, void **work, size_t *work_bytes) {
   long errors = 0, ref_len = 0;
   int i;
   for (i = 0; i < s->count; i++) {
     const ad_utt *u = &s->u[i];
-    int Tout = asr_model_out_frames(m, u->T), len, ntok, *tok, *cer_work;
-    size_t need = asr_model_infer_workspace_size(m, 1, u->T);
-    asr_real *lp;
-    char hyp[1024];
+    int maxtok = 4 * asr_model_out_frames(m, u->T) + 1, ntok, *tok, *cer_work;
+    size_t need = asr_model_decode_workspace_size(m, u->T, 1);
+    char hyp[4096];
     asr_error err;
     if (need > *work_bytes) {
       free(*work);
@@ -277,19 +280,33 @@ static double evaluate(asr_model *m, const uset *s, void **work, size_t *work_by
       *work_bytes = *work ? need : 0;
       if (!*work) return -1;
     }
-    lp = (asr_real *)malloc(sizeof *lp * (size_t)Tout * m->cfg.vocab);
-    tok = (int *)malloc(sizeof *tok * (size_t)(Tout + 1));
-    cer_work = (int *)malloc(sizeof *cer_work * 3 * (strlen(u->text) + (size_t)Tout + 2));
-    if (!lp || !tok || !cer_work || asr_model_logprobs(m, lp, &len, u->feats, &u->T, 1, u->T, *work, *work_bytes, &err) != ASR_OK ||
-        asr_ctc_greedy_decode(tok, &ntok, NULL, NULL, lp, len, m->cfg.vocab, 0) != ASR_OK ||
+    tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
+    cer_work = (int *)malloc(sizeof *cer_work * 3 * (strlen(u->text) + sizeof hyp + 2));
+    if (!tok || !cer_work ||
+        asr_model_decode(m, tok, &ntok, NULL, NULL, maxtok, u->feats, u->T, 1, *work, *work_bytes, &err) != ASR_OK ||
         asr_text_decode(tok, ntok, hyp, sizeof hyp) < 0) {
-      free(lp), free(tok), free(cer_work);
+      free(tok), free(cer_work);
       return -1;
     }
     asr_cer_counts(u->text, hyp, cer_work, &errors, &ref_len);
-    free(lp), free(tok), free(cer_work);
+    free(tok), free(cer_work);
   }
   return ref_len ? (double)errors / ref_len : 0;
+}
+
+/* Drops the utterances too short for the encoder (a Conformer needs 7 frames), saying so. */
+static void drop_short(const asr_model *m, uset *s, const char *what) {
+  int i, k = 0, lo = asr_model_min_frames(m);
+  for (i = 0; i < s->count; i++) {
+    if (s->u[i].T < lo) {
+      printf("note: %s utterance \"%s\" has %d frames, fewer than the %d the encoder needs: left out\n", what,
+             s->u[i].text, s->u[i].T, lo);
+      ad_utt_free(&s->u[i]);
+      continue;
+    }
+    s->u[k++] = s->u[i];
+  }
+  s->count = k;
 }
 
 static void replace_ext(char *dst, size_t cap, const char *path, const char *ext) {
@@ -321,7 +338,9 @@ int main(int argc, char **argv) {
 
   if (parse_args(argc, argv, &o)) return 2;
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
-    fprintf(stderr, "train: unknown recipe '%s' (known: ctc-contextnet)\n", o.recipe);
+    fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
+    for (i = 0; asr_model_recipe_name(i); i++) fprintf(stderr, " %s", asr_model_recipe_name(i));
+    fprintf(stderr, ")\n");
     return 2;
   }
   asr_rng_seed(&rng, o.seed, 1);
@@ -365,6 +384,8 @@ int main(int argc, char **argv) {
       }
     }
   }
+  drop_short(&m, &train, "training");
+  drop_short(&m, &dev, "dev");
   if (train.count == 0) {
     fprintf(stderr, "train: %s: no training utterances\n", o.data);
     return 2;
@@ -375,8 +396,9 @@ int main(int argc, char **argv) {
     printf("recipe %s: %lu parameters; %d training utterances (%.1f min), %d dev; features in %.1f s\n",
            o.recipe, (unsigned long)m.params.total, train.count, frames / 6000.0, dev.count, ad_now() - t0);
   }
-  for (i = 0; i < train.count; i++) {
-    /* an utterance whose text cannot fit its output frames can never be learned */
+  for (i = 0; i < train.count && m.cfg.head == ASR_HEAD_CTC; i++) {
+    /* an utterance whose text cannot fit its output frames can never be learned by CTC
+     * (a transducer emits any number of labels per frame) */
     if (asr_ctc_min_frames(train.u[i].tokens, train.u[i].S) > asr_model_out_frames(&m, train.u[i].T))
       printf("note: utterance %d (\"%s\") is too short for its transcript at this frame rate\n", i, train.u[i].text);
   }
@@ -508,7 +530,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   replace_ext(path, sizeof path, o.out, ".svg");
-  ad_svg_curve(path, "training loss (CTC, per utterance) and dev CER (%)", "loss / CER %", curve_x, curve_y,
+  ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC ? "training loss (CTC, per utterance) and dev CER (%)"
+                                                : "training loss (RNN-T, per utterance) and dev CER (%)", "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   free(work), free(ework), free(swork), free(adam_m), free(adam_v), free(feats), free(lengths);

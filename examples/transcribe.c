@@ -4,9 +4,12 @@
  *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B]
  *
  * Prints one line per file, in the order given: FILE<TAB>TEXT, TEXT in lower-case words
- * separated by single spaces. Greedy (best path) decoding by default; --beam N uses the
- * CTC prefix beam search with N prefixes. --align adds a third column with each word's
- * start and end time in seconds (word@start-end), from the best path's frames.
+ * separated by single spaces. Works for every recipe (asr_model_decode): greedy by
+ * default (CTC: best path; RNN-T: greedy search); --beam N uses the beam search (CTC:
+ * prefix beam search; RNN-T: [Graves12] Algorithm 1) with N hypotheses. --align adds a
+ * third column with each word's start and end time in seconds (word@start-end), from
+ * the tokens' frames (CTC: their runs in the best or the Viterbi path; RNN-T: the frames
+ * that emit them in the Viterbi alignment on the transducer lattice).
  * With --data, the files are those of a data folder as build/train reads it
  * (transcripts.tsv, or Free Spoken Digit Dataset names, optionally only takes A..B), and
  * the character and word error rates against its transcripts are printed at the end, on
@@ -24,26 +27,17 @@ static int usage(void) {
   return 2;
 }
 
-/* Word timings from the frame path: a word spans its first character's first frame to
- * its last character's last frame. */
-static void print_alignment(const int *path, int T, double frame_seconds) {
-  int *tok = (int *)malloc(sizeof(int) * (size_t)(T + 1)), *st = (int *)malloc(sizeof(int) * (size_t)(T + 1));
-  int *en = (int *)malloc(sizeof(int) * (size_t)(T + 1)), n, i, ws = -1;
+/* Word timings from the tokens' frames: a word spans its first character's first frame
+ * to its last character's last frame (inclusive), in output frames of frame_seconds. */
+static void print_alignment(const int *tok, const int *st, const int *en, int n, double frame_seconds) {
+  int i, ws = -1, wl = 0, words = 0;
   char word[256];
-  int wl = 0;
-  if (!tok || !st || !en) {
-    free(tok), free(st), free(en);
-    return;
-  }
-  n = asr_ctc_token_spans(tok, st, en, path, T, 0);
   printf("\t");
   for (i = 0; i <= n; i++) {
-    int space = i == n || tok[i] == 1;
-    if (space) {
+    if (i == n || tok[i] == 1) {               /* a space or the end closes a word */
       if (wl) {
         word[wl] = 0;
-        printf("%s%s@%.2f-%.2f", ws >= 0 && i > wl ? " " : "", word, st[ws] * frame_seconds,
-               (en[i - 1] + 1) * frame_seconds);
+        printf("%s%s@%.2f-%.2f", words++ ? " " : "", word, st[ws] * frame_seconds, (en[i - 1] + 1) * frame_seconds);
       }
       wl = 0;
       ws = -1;
@@ -52,7 +46,6 @@ static void print_alignment(const int *path, int T, double frame_seconds) {
     if (ws < 0) ws = i;
     if (wl < (int)sizeof word - 1) word[wl++] = ASR_CHARSET[tok[i]];
   }
-  free(tok), free(st), free(en);
 }
 
 int main(int argc, char **argv) {
@@ -121,8 +114,8 @@ int main(int argc, char **argv) {
   }
   for (i = 0; i < nfiles; i++) {
     asr_audio a;
-    asr_real *feats = NULL, *lp = NULL;
-    int T, Tout, len, ntok = 0, *tok = NULL, *path = NULL, nh;
+    asr_real *feats = NULL;
+    int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL;
     size_t wb;
     void *work = NULL;
     char text[4096];
@@ -137,25 +130,18 @@ int main(int argc, char **argv) {
     }
     asr_audio_free(&a, NULL);
     Tout = asr_model_out_frames(&m, T);
-    wb = asr_model_infer_workspace_size(&m, 1, T);
-    if (beam > 1) {
-      size_t bw = asr_ctc_beam_workspace_size(Tout, m.cfg.vocab, beam);
-      if (bw > wb) wb = bw;
-    }
+    maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
+    wb = asr_model_decode_workspace_size(&m, T, beam);
     work = malloc(wb);
-    lp = (asr_real *)malloc(sizeof *lp * (size_t)Tout * m.cfg.vocab);
-    tok = (int *)malloc(sizeof *tok * (size_t)(Tout + 1));
-    path = (int *)malloc(sizeof *path * (size_t)(Tout + 1));
-    if (!work || !lp || !tok || !path || asr_model_logprobs(&m, lp, &len, feats, &T, 1, T, work, wb, &err) != ASR_OK) {
-      fprintf(stderr, "%s: %s\n", files[i], work && lp && tok && path ? err.msg : "out of memory");
+    tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
+    st = (int *)malloc(sizeof *st * (size_t)maxtok);
+    en = (int *)malloc(sizeof *en * (size_t)maxtok);
+    if (!work || !tok || !st || !en ||
+        asr_model_decode(&m, tok, &ntok, align ? st : NULL, align ? en : NULL, maxtok, feats, T, beam, work, wb,
+                         &err) != ASR_OK) {
+      fprintf(stderr, "%s: %s\n", files[i], work && tok && st && en ? err.msg : "out of memory");
       status = 2;
     } else {
-      asr_ctc_greedy_decode(tok, &ntok, NULL, path, lp, len, m.cfg.vocab, 0);
-      if (beam > 1) {
-        asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
-        if (asr_ctc_prefix_beam_search(tok, &ntok, NULL, &nh, lp, len, m.cfg.vocab, &bo, work, wb) != ASR_OK || nh < 1)
-          ntok = 0;
-      }
       if (asr_text_decode(tok, ntok, text, sizeof text) < 0) text[0] = 0;
       printf("%s\t%s", files[i], text);
       if (data) {
@@ -167,11 +153,11 @@ int main(int argc, char **argv) {
         free(w);
       }
       /* output frames are 10 ms fbank frames times the encoder's subsampling */
-      if (align) print_alignment(path, len, 0.010 * asr_model_subsampling(&m));
+      if (align) print_alignment(tok, st, en, ntok, 0.010 * asr_model_subsampling(&m));
       printf("\n");
       fflush(stdout);
     }
-    free(feats), free(lp), free(tok), free(path), free(work);
+    free(feats), free(tok), free(st), free(en), free(work);
   }
   if (data)
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
