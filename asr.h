@@ -310,19 +310,27 @@ ASRDEF size_t asr_dtype_size(asr_dtype t);
 ASRDEF const char *asr_dtype_name(asr_dtype t);   /* "float32", "int64", ... */
 ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, void *user,
                                 asr_error *err);
+/* Reads a .npy file into an array of the dtype it holds: the header, then the data
+ * straight into the array's one allocation (a pipe, whose size is unknown, is read whole
+ * first). Errors name the file. Free with asr_array_free. */
 ASRDEF asr_result asr_npy_read(const char *path, asr_array *out, void *user, asr_error *err);
 /* Reads a .npy and converts its elements to `dtype` on the way, in the one buffer the
  * data is read into (max(stored, converted) bytes; no other copy of the file is held): the
- * cheapest way to load an input. To float32/float64, NaN and infinity are refused
- * (ASR_ERR_NONFINITE) unless allow_nonfinite, and so are float64 values beyond float32's
- * range (ASR_ERR_RANGE); to an integer dtype, values that are not integers or do not fit
- * (ASR_ERR_RANGE). *stored (may be NULL) receives the dtype the file holds. */
+ * cheapest way to load an input. Every element is checked before any is converted. To
+ * float32/float64, NaN and infinity are refused (ASR_ERR_NONFINITE) unless
+ * allow_nonfinite, and so are float64 values beyond float32's range (ASR_ERR_RANGE); to an
+ * integer dtype, values that are not integers or do not fit (ASR_ERR_RANGE). The message
+ * names the file and the first element refused. *stored (may be NULL) receives the dtype
+ * the file holds. On failure out->data is NULL. */
 ASRDEF asr_result asr_npy_read_as(const char *path, asr_dtype dtype, int allow_nonfinite,
                                   asr_array *out, asr_dtype *stored, void *user, asr_error *err);
 /* Writes header + data of a .npy into `buf` (cap bytes); *len gets the size needed.
  * Pass buf = NULL to query the size. */
 ASRDEF asr_result asr_npy_encode(void *buf, size_t cap, size_t *len, asr_dtype dtype, int ndim,
                                  const int64_t *shape, const void *data);
+/* Writes a .npy atomically: header and data are streamed from `data` (no copy of it is
+ * made) into a temporary file beside path, renamed over path only when all was written;
+ * on failure path is untouched and the temporary file removed. */
 ASRDEF asr_result asr_npy_write(const char *path, asr_dtype dtype, int ndim,
                                 const int64_t *shape, const void *data, asr_error *err);
 /* Allocates a zeroed array (data through ASR_MALLOC). */
@@ -330,7 +338,8 @@ ASRDEF asr_result asr_array_alloc(asr_array *a, asr_dtype dtype, int ndim, const
                                   void *user);
 ASRDEF void asr_array_free(asr_array *a, void *user);
 /* Converts every element to asr_real / int. to_int refuses non-integral or out-of-int
- * values; to_real refuses NaN and infinity unless allow_nonfinite. */
+ * values; to_real refuses NaN and infinity unless allow_nonfinite, and (float build) a
+ * float64 beyond float32's range (ASR_ERR_RANGE) rather than making it infinite. */
 ASRDEF asr_result asr_array_to_real(const asr_array *a, asr_real *dst, int allow_nonfinite,
                                     asr_error *err);
 ASRDEF asr_result asr_array_to_int(const asr_array *a, int *dst, asr_error *err);
@@ -367,7 +376,9 @@ ASRDEF asr_result asr_npz_writer_add(asr_npz_writer *w, const char *name, asr_dt
 ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err);
 ASRDEF void asr_npz_writer_abort(asr_npz_writer *w);
 
-/* ---- Files: read a whole file, and write one atomically (temporary file + rename). */
+/* ---- Files: read a whole file, and write one atomically (temporary file + rename).
+ * asr_read_file allocates size + 1 bytes once for a regular file (a pipe grows a buffer);
+ * *data is freed with ASR_FREE(*data, user). */
 ASRDEF asr_result asr_read_file(const char *path, unsigned char **data, size_t *len, void *user,
                                 asr_error *err);
 ASRDEF asr_result asr_write_file_atomic(const char *path, const void *data, size_t len,
