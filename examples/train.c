@@ -171,8 +171,25 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
   return 0;
 }
 
+/* The background level of a recording: the RMS of its quietest 10 ms frame. */
+static double noise_floor(const asr_real *x, int n, int rate) {
+  int f = rate / 100 > 0 ? rate / 100 : 1, i, j;
+  double best = -1;
+  for (i = 0; i + f <= n; i += f) {
+    double e = 0;
+    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
+    e = sqrt(e / f);
+    if (best < 0 || e < best) best = e;
+  }
+  return best < 0 ? 0 : best;
+}
+
 /* As many utterances as there are kept recordings, each MIN..MAX recordings of one
- * speaker joined with 0.1-0.3 s of silence between them. */
+ * speaker joined with 0.1-0.3 s of pause between them. The pause is Gaussian noise at the
+ * background level of the recording before it, not digital silence: exact zeros give
+ * log-mel frames at the floor (about -16), which no single recording has, and after the
+ * per-utterance normalization a model trained on such pauses does badly on a recording
+ * heard alone. */
 static int load_spliced(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), int lo, int hi,
                         asr_rng *rng, uset *s) {
   int *pick = (int *)malloc(sizeof(int) * (size_t)l->count), n_keep = 0, i, k;
@@ -208,7 +225,13 @@ static int load_spliced(const asr_model *m, const ad_list *l, int (*keep)(const 
     if (!wave) return 2;
     for (k = 0; k < count; k++) {
       const asr_audio *a = &cache[chosen[k]];
-      if (k) pos += rate / 10 + asr_rng_int(rng, rate / 5 + 1);      /* 0.1-0.3 s of silence */
+      if (k) {                                               /* 0.1-0.3 s of pause */
+        const asr_audio *prev = &cache[chosen[k - 1]];
+        double level = noise_floor(prev->samples, prev->n, rate);
+        int gap = rate / 10 + asr_rng_int(rng, rate / 5 + 1), g;
+        for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(level * asr_rng_normal(rng));
+        pos += gap;
+      }
       memcpy(wave + pos, a->samples, sizeof *wave * (size_t)a->n);
       pos += a->n;
     }
