@@ -200,8 +200,9 @@ static int load_as(const char *path, asr_dtype dtype, int allow_nonfinite, int n
   if (asr_npy_read_as(path, dtype, allow_nonfinite, a, stored, NULL, &err) != ASR_OK)
     return at_fail("%s", err.msg);
   if (ndim >= 0 && a->ndim != ndim && !(ndim == 0 && a->count == 1)) {
+    int got = a->ndim;   /* asr_array_free clears *a */
     asr_array_free(a, NULL);
-    return at_fail("%s: expected %d dimension%s, got %d", path, ndim, ndim == 1 ? "" : "s", a->ndim);
+    return at_fail("%s: expected %d dimension%s, got %d", path, ndim, ndim == 1 ? "" : "s", got);
   }
   for (d = 0; d < ASR_MAX_DIMS; d++) shape[d] = d < a->ndim ? a->shape[d] : 1;
   return 0;
