@@ -4633,8 +4633,11 @@ ASRDEF asr_result asr_array_to_int(const asr_array *a, int *dst, asr_error *err)
       dst[i] = (int)v;
     } else {
       double v = asr__array_get(a, i);
-      if (!(v >= INT32_MIN && v <= INT32_MAX) || v != floor(v))
+      if (!isfinite(v) || v != floor(v))
         return asr__fail(err, ASR_ERR_RANGE, "element %lu (%g) is not an integer",
+                         (unsigned long)i, v);
+      if (!(v >= INT32_MIN && v <= INT32_MAX))
+        return asr__fail(err, ASR_ERR_RANGE, "element %lu (%g) does not fit in int",
                          (unsigned long)i, v);
       dst[i] = (int)v;
     }
