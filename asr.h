@@ -3087,9 +3087,11 @@ ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_
  * beam search; RNN-T: [Graves12] Algorithm 1). tokens (max_tokens) out, *n_tokens their
  * count (ASR_ERR_TOO_LARGE if more than max_tokens). starts, ends (max_tokens each, may
  * be NULL): the output frames where each token begins and ends (inclusive): CTC: its run
- * in the best path (for beam > 1 the Viterbi alignment of the beam's text); RNN-T: the
- * frame that emitted it (start = end; for beam > 1 the Viterbi alignment of the text on
- * the transducer lattice). work: asr_model_decode_workspace_size(m, T, beam) bytes. */
+ * in the best path (for beam > 1 in the Viterbi path of the beam's text, asr_ctc_align);
+ * RNN-T: the frame that emits it (start = end) in the most probable alignment of the
+ * decoded text on its transducer lattice ([Graves12] eq. (16) with max for the sum).
+ * RNN-T greedy decoding emits at most 3 labels per frame (asr_rnnt_default_beam_opts).
+ * Evaluation mode. work: asr_model_decode_workspace_size(m, T, beam) bytes. */
 ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int beam);
 ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
                                    int *ends, int max_tokens, const asr_real *feats, int T,

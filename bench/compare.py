@@ -192,7 +192,8 @@ TORCH_CASES = {
     "gumbel-softmax hard fwd+bwd 1600x2x320": lambda: __import__("torch_vq").gumbel_softmax(),
     "kmeans-vq fwd+bwd N1600 D256 G2 K320": lambda: __import__("torch_vq").kmeans_vq(),
 
-    # training
+    # training (the model in bench/torch_recipes.py)
+    "ctc-conformer train step N8 T300 S30": lambda: __import__("torch_recipes").ctc_conformer_step(),
 
 }
 

@@ -114,6 +114,8 @@ void bench_quantizers(struct at_bench *b);
 
 /* training */
 int cmd_model(int argc, char **argv);
+struct at_bench;
+void bench_training(struct at_bench *b);
 
 
 /* ---- asrtool layer NAME: the framework (examples/asrtool_layer.c) ---------------------

@@ -116,6 +116,7 @@ static const struct {
   {"quantizers", bench_quantizers},
 
   /* training */
+  {"training", bench_training},
 
 };
 

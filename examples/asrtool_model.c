@@ -103,3 +103,62 @@ int cmd_model(int argc, char **argv) {
   asr_model_free(&m);
   return r;
 }
+
+/* ---- make bench: one training step of the ctc-conformer recipe (its default sizes,
+ * 421k parameters): zero the gradients, forward, CTC loss, backward, clip the gradient
+ * norm at 5, Adam. A fixed batch of N = 8 utterances of T = 300 frames (3 s) and
+ * S = 30 labels, no padding, so that bench/torch_recipes.py runs the same batch through
+ * the same model in PyTorch. */
+typedef struct bench_train_ctx {
+  asr_model m;
+  asr_real *feats, *am, *av;
+  int lengths[8], targets[8 * 30], tlens[8];
+  void *work;
+  size_t wb;
+  asr_adam_opts adam;
+  long step;
+} bench_train_ctx;
+
+static void bench_train_call(void *v) {
+  bench_train_ctx *c = (bench_train_ctx *)v;
+  asr_real *gp = c->m.params.grad;
+  size_t gsize = c->m.params.total;
+  double loss, gnorm;
+  asr_params_zero_grad(&c->m.params);
+  asr_model_train_step(&c->m, &loss, c->feats, c->lengths, c->targets, c->tlens, 8, 300, 30, c->work, c->wb, NULL);
+  asr_clip_grad_norm(&gp, &gsize, 1, 5.0, 2.0, &gnorm);
+  asr_adam_step(c->m.params.data, c->am, c->av, NULL, c->m.params.grad, c->m.params.total, &c->adam, ++c->step);
+}
+
+void bench_training(struct at_bench *b) {
+  bench_train_ctx c;
+  asr_model_config cfg;
+  asr_rng rng;
+  size_t k;
+  int n, s;
+  memset(&c, 0, sizeof c);
+  asr_model_config_default(&cfg, "ctc-conformer");
+  asr_rng_seed(&rng, 1, 0);
+  if (asr_model_create(&c.m, &cfg, &rng, NULL, NULL) != ASR_OK) return;
+  c.feats = (asr_real *)malloc(sizeof(asr_real) * 8 * 300 * 80);
+  c.am = (asr_real *)calloc(c.m.params.total, sizeof(asr_real));
+  c.av = (asr_real *)calloc(c.m.params.total, sizeof(asr_real));
+  c.wb = asr_model_train_workspace_size(&c.m, 8, 300, 30);
+  c.work = malloc(c.wb);
+  if (c.feats && c.am && c.av && c.work) {
+    for (k = 0; k < (size_t)8 * 300 * 80; k++) c.feats[k] = (asr_real)asr_rng_normal(&rng);
+    for (n = 0; n < 8; n++) {
+      c.lengths[n] = 300;
+      c.tlens[n] = 30;
+      for (s = 0; s < 30; s++) c.targets[n * 30 + s] = 3 + (n + 5 * s) % 26;
+    }
+    asr_adam_opts_init(&c.adam, 1e-3);
+#ifdef ASR_SIMD_AVX2
+    at_bench_report(b, "ctc-conformer train step N8 T300 S30", "simd", at_bench_time(bench_train_call, &c, 3.0));
+#else
+    at_bench_report(b, "ctc-conformer train step N8 T300 S30", "ref", at_bench_time(bench_train_call, &c, 3.0));
+#endif
+  }
+  free(c.feats), free(c.am), free(c.av), free(c.work);
+  asr_model_free(&c.m);
+}

@@ -64,6 +64,7 @@ class ConformerEncoder(nn.Module):
 
     def forward(self, feats):
         x, pos_emb = self.embed(feats)
+        pos_emb = pos_emb.to(x.dtype)   # the table is built in float64
         mask = torch.ones(1, 1, x.size(1), dtype=torch.bool)
         for layer in self.encoders:
             x = layer(x, pos_emb, mask)
