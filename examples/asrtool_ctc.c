@@ -23,6 +23,18 @@ static int check_dims(const char *path, const int64_t *shape, int ndim) {
   return 0;
 }
 
+/* Reads the logits (N,T,V) every CTC command starts from, checks their sizes and that
+ * there is at least the blank, and gives N, T, V. allow_nonfinite: as at_npy_real. */
+static int read_logits(const char *path, int64_t *xs, asr_real **x, int allow_nonfinite, int *N, int *T,
+                       int *V) {
+  if (at_npy_real(path, 3, xs, x, allow_nonfinite) || check_dims(path, xs, 3)) return 2;
+  *N = (int)xs[0];
+  *T = (int)xs[1];
+  *V = (int)xs[2];
+  if (*V < 1) return at_fail("%s: V = 0: there must be at least the blank", path);
+  return 0;
+}
+
 static int check_lengths(const char *path, const int *len, int N, int max, const char *what, const char *max_name) {
   int n;
   for (n = 0; n < N; n++) {
@@ -65,15 +77,7 @@ int cmd_ctc(int argc, char **argv) {
                "  Defaults: --blank 0 --reduction mean (PyTorch's defaults).");
   if (r) return r == 1 ? 0 : r;
   /* logits: with --logprobs, -inf (probability 0) is allowed, NaN and +inf are not */
-  if (at_npy_real(pos[0], 3, xs, &x, logprobs)) goto done;
-  if (check_dims(pos[0], xs, 3)) goto done;
-  N = (int)xs[0];
-  T = (int)xs[1];
-  V = (int)xs[2];
-  if (V < 1) {
-    at_fail("%s: V = 0: there must be at least the blank", pos[0]);
-    goto done;
-  }
+  if (read_logits(pos[0], xs, &x, logprobs, &N, &T, &V)) goto done;
   if (logprobs) {
     for (i = 0; i < (size_t)N * T * V; i++)
       if (x[i] != x[i] || x[i] == INFINITY) {
@@ -190,15 +194,7 @@ int cmd_ctc_decode(int argc, char **argv) {
                "  best path; beam: from the Viterbi alignment of the decoded tokens).\n"
                "  --prune LOGP: the beam search skips labels whose log-probability is below LOGP.");
   if (r) return r == 1 ? 0 : r;
-  if (at_npy_real(pos[0], 3, xs, &x, 0)) goto done;
-  if (check_dims(pos[0], xs, 3)) goto done;
-  N = (int)xs[0];
-  T = (int)xs[1];
-  V = (int)xs[2];
-  if (V < 1) {
-    at_fail("%s: V = 0: there must be at least the blank", pos[0]);
-    goto done;
-  }
+  if (read_logits(pos[0], xs, &x, 0, &N, &T, &V)) goto done;
   if (at_npy_int(pos[1], 1, is, &il)) goto done;
   if (is[0] != N) {
     at_fail("%s: %lld input lengths for %d sequences in %s", pos[1], (long long)is[0], N, pos[0]);
@@ -322,15 +318,7 @@ int cmd_ctc_align(int argc, char **argv) {
                "  frame of each target token, -1 past the target length; scores.npy (N,), ln p of\n"
                "  the path (-inf when the target cannot be aligned: too few frames).");
   if (r) return r == 1 ? 0 : r;
-  if (at_npy_real(pos[0], 3, xs, &x, 0)) goto done;
-  if (check_dims(pos[0], xs, 3)) goto done;
-  N = (int)xs[0];
-  T = (int)xs[1];
-  V = (int)xs[2];
-  if (V < 1) {
-    at_fail("%s: V = 0: there must be at least the blank", pos[0]);
-    goto done;
-  }
+  if (read_logits(pos[0], xs, &x, 0, &N, &T, &V)) goto done;
   if (at_npy_int(pos[1], 2, ts, &targets)) goto done;
   if (at_npy_int(pos[2], 1, is, &il)) goto done;
   if (at_npy_int(pos[3], 1, ls, &tl)) goto done;
