@@ -9,7 +9,8 @@
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
  * for testing). --splice MIN-MAX joins MIN..MAX recordings of one speaker into one
- * connected-digit utterance. Audio at any sample rate is resampled to the model's.
+ * connected-digit utterance, a new set of them every epoch; --speed-perturb plays each at
+ * 0.9, 1.0 or 1.1 times its speed. Audio at any sample rate is resampled to the model's.
  *
  * The loop: utterances sorted by length and cut into batches of at most --batch-frames
  * padded frames; each epoch visits the batches in a new random order; SpecAugment on
@@ -35,14 +36,14 @@ typedef struct opts {
   long steps;
   unsigned long seed;
   int splice_min, splice_max;
-  int batch_frames, eval_every, warmup, quiet;
+  int batch_frames, eval_every, warmup, quiet, speed_perturb;
   double lr, time_limit;
 } opts;
 
 static int usage(void) {
   fprintf(stderr,
           "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
-          "             [--splice MIN-MAX] [--dev DIR] [--batch-frames F] [--lr X (3e-3; Conformer 2e-3)] [--warmup N]\n"
+          "             [--splice MIN-MAX [--speed-perturb]] [--dev DIR] [--batch-frames F] [--lr X (3e-3; Conformer 2e-3)] [--warmup N]\n"
           "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
 }
@@ -70,8 +71,8 @@ static int parse_args(int argc, char **argv, opts *o) {
   o->lr = -1;                               /* the recipe's default, below */
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--quiet")) {
-      o->quiet = 1;
+    if (!strcmp(a, "--quiet") || !strcmp(a, "--speed-perturb")) {
+      *(a[2] == 'q' ? &o->quiet : &o->speed_perturb) = 1;
       continue;
     }
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -116,6 +117,10 @@ static int parse_args(int argc, char **argv, opts *o) {
   if (!o->recipe || !o->data || !o->out) {
     fprintf(stderr, "train: --recipe, --data and --out are required\n");
     return usage();
+  }
+  if (o->speed_perturb && !o->splice_min) {
+    fprintf(stderr, "train: --speed-perturb works on spliced utterances: give --splice MIN-MAX too\n");
+    return 2;
   }
   if (o->warmup < 0) o->warmup = (int)(o->steps / 10 < 500 ? o->steps / 10 : 500);
   return 0;
@@ -184,66 +189,155 @@ static double noise_floor(const asr_real *x, int n, int rate) {
   return best < 0 ? 0 : best;
 }
 
-/* As many utterances as there are kept recordings, each MIN..MAX recordings of one
- * speaker joined with 0.1-0.3 s of pause between them. The pause is Gaussian noise at the
- * background level of the recording before it, not digital silence: exact zeros give
- * log-mel frames at the floor (about -16), which no single recording has, and after the
- * per-utterance normalization a model trained on such pauses does badly on a recording
- * heard alone. */
-static int load_spliced(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), int lo, int hi,
-                        asr_rng *rng, uset *s) {
-  int *pick = (int *)malloc(sizeof(int) * (size_t)l->count), n_keep = 0, i, k;
-  asr_audio *cache = (asr_audio *)calloc((size_t)l->count, sizeof *cache);
-  if (!pick || !cache) return 2;
+/* ---- spliced utterances (--splice), drawn again at every epoch
+ *
+ * An utterance is MIN..MAX recordings of one speaker joined with 0.1-0.3 s of pause
+ * between them. The pause is noise at the background level of the recording before it,
+ * not digital silence: exact zeros give log-mel frames at the floor (about -16), which no
+ * single recording has, and after the per-utterance normalization a model trained on such
+ * pauses does badly on a recording heard alone. The noise is white at the recording's own
+ * rate, resampled like the speech, so it fills the same band.
+ *
+ * With speed perturbation (--speed-perturb; Ko et al., "Audio augmentation for speech
+ * recognition", Interspeech 2015, the 0.9/1.0/1.1 of Kaldi's recipes) every utterance is
+ * played at one of the three speeds, tempo and pitch together as sox's `speed` does: a
+ * recording read at rate r is resampled as if it had been recorded at f r. Recordings are
+ * read once and kept at the model's rate for each speed they are used at, so drawing a
+ * new set each epoch costs only the features. */
+#define SPEEDS 3
+static const double speed_factor[SPEEDS] = {0.9, 1.0, 1.1};
+
+typedef struct clip {
+  asr_real *x;               /* at the model's rate */
+  int n;
+  double level;              /* noise_floor of x */
+} clip;
+
+typedef struct splicer {
+  const asr_model *m;
+  const ad_list *l;
+  int *pick, n_keep, lo, hi, speed;
+  clip *at[SPEEDS];          /* per list item, filled when first used */
+  clip noise[SPEEDS];        /* 2 s of unit-RMS noise, band-limited like the speech */
+  int noise_rate;            /* the source rate the noise was made for */
+} splicer;
+
+static void splicer_free(splicer *sp) {
+  int s, i;
+  for (s = 0; s < SPEEDS; s++) {
+    for (i = 0; sp->at[s] && i < sp->l->count; i++) free(sp->at[s][i].x);
+    free(sp->at[s]);
+    free(sp->noise[s].x);
+  }
+  free(sp->pick);
+  memset(sp, 0, sizeof *sp);
+}
+
+static int splicer_init(splicer *sp, const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), int lo,
+                        int hi, int speed) {
+  int i, s;
+  memset(sp, 0, sizeof *sp);
+  sp->m = m, sp->l = l, sp->lo = lo, sp->hi = hi, sp->speed = speed;
+  sp->pick = (int *)malloc(sizeof(int) * (size_t)(l->count ? l->count : 1));
+  for (s = 0; s < SPEEDS; s++) sp->at[s] = (clip *)calloc((size_t)(l->count ? l->count : 1), sizeof(clip));
+  if (!sp->pick || !sp->at[0] || !sp->at[1] || !sp->at[2]) {
+    fprintf(stderr, "train: out of memory\n");
+    return 2;
+  }
   for (i = 0; i < l->count; i++)
-    if (!keep || keep(&l->items[i])) pick[n_keep++] = i;
-  s->u = (ad_utt *)calloc((size_t)(n_keep ? n_keep : 1), sizeof *s->u);
+    if (!keep || keep(&l->items[i])) sp->pick[sp->n_keep++] = i;
+  return 0;
+}
+
+/* x (n samples, read at `rate`) at the model's rate as if recorded at speed_factor[s] * rate. */
+static int resample_at(const asr_model *m, const asr_real *x, int n, int rate, int s, const char *what, clip *c) {
+  int from = (int)lround(rate * speed_factor[s]), len = asr_resample_length(n, from, m->cfg.sample_rate);
+  c->x = (asr_real *)malloc(sizeof(asr_real) * (size_t)(len > 0 ? len : 1));
+  if (len < 0 || !c->x) {
+    fprintf(stderr, "%s: cannot resample %d samples from %d Hz\n", what, n, from);
+    return 2;
+  }
+  if (asr_resample(c->x, x, n, from, m->cfg.sample_rate, 6, 0.99) != ASR_OK) {
+    fprintf(stderr, "%s: resampling failed\n", what);
+    return 2;
+  }
+  c->n = len;
+  return 0;
+}
+
+static int splicer_clip(splicer *sp, int j, int s, asr_rng *rng, const clip **out) {
+  clip *c = &sp->at[s][j];
+  if (!c->x) {
+    asr_audio a;
+    int r;
+    if (ad_audio_read(sp->l->items[j].path, &a)) return 2;
+    if (sp->noise_rate && a.sample_rate != sp->noise_rate) {
+      fprintf(stderr, "%s: sample rate %d differs from the other recordings' (%d)\n", sp->l->items[j].path,
+              a.sample_rate, sp->noise_rate);
+      asr_audio_free(&a, NULL);
+      return 2;
+    }
+    r = resample_at(sp->m, a.samples, a.n, a.sample_rate, s, sp->l->items[j].path, c);
+    if (!r && !sp->noise[s].x) {                    /* the pause noise for this speed */
+      int k, nn = 2 * a.sample_rate;
+      asr_real *w = (asr_real *)malloc(sizeof(asr_real) * (size_t)nn);
+      double e = 0;
+      if (!w) r = 2;
+      for (k = 0; !r && k < nn; k++) w[k] = (asr_real)asr_rng_normal(rng);
+      if (!r) r = resample_at(sp->m, w, nn, a.sample_rate, s, "pause noise", &sp->noise[s]);
+      for (k = 0; !r && k < sp->noise[s].n; k++) e += (double)sp->noise[s].x[k] * sp->noise[s].x[k];
+      for (k = 0; !r && k < sp->noise[s].n; k++) sp->noise[s].x[k] = (asr_real)(sp->noise[s].x[k] / sqrt(e / sp->noise[s].n));
+      free(w);
+    }
+    sp->noise_rate = a.sample_rate;
+    asr_audio_free(&a, NULL);
+    if (r) return 2;
+    c->level = noise_floor(c->x, c->n, sp->m->cfg.sample_rate);
+  }
+  *out = c;
+  return 0;
+}
+
+/* A new set: as many utterances as there are kept recordings. */
+static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
+  int i, k, rate = sp->m->cfg.sample_rate;
+  memset(s, 0, sizeof *s);
+  s->u = (ad_utt *)calloc((size_t)(sp->n_keep ? sp->n_keep : 1), sizeof *s->u);
   if (!s->u) return 2;
-  for (i = 0; i < n_keep; i++) {
-    const ad_item *first = &l->items[pick[asr_rng_int(rng, n_keep)]];
-    int count = lo + asr_rng_int(rng, hi - lo + 1), rate = 0, total = 0, pos = 0;
-    int chosen[20];
+  for (i = 0; i < sp->n_keep; i++) {
+    const ad_item *first = &sp->l->items[sp->pick[asr_rng_int(rng, sp->n_keep)]];
+    int count = sp->lo + asr_rng_int(rng, sp->hi - sp->lo + 1), total = 0, pos = 0;
+    int sp_i = sp->speed ? asr_rng_int(rng, SPEEDS) : 1;
+    const clip *chosen[20];
     char text[1024] = "", what[64];
     asr_real *wave;
     for (k = 0; k < count; k++) {
       int j, tries = 0;
       do {                                   /* a recording of the same speaker */
-        j = pick[asr_rng_int(rng, n_keep)];
-      } while (l->items[j].speaker != first->speaker && ++tries < 10000);
-      if (!cache[j].samples && ad_audio_read(l->items[j].path, &cache[j])) return 2;
-      if (rate && cache[j].sample_rate != rate) {
-        fprintf(stderr, "%s: sample rate %d differs from the speaker's other recordings (%d)\n", l->items[j].path,
-                cache[j].sample_rate, rate);
-        return 2;
-      }
-      rate = cache[j].sample_rate;
-      chosen[k] = j;
-      total += cache[j].n + rate * 3 / 10;
-      snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", l->items[j].text);
+        j = sp->pick[asr_rng_int(rng, sp->n_keep)];
+      } while (sp->l->items[j].speaker != first->speaker && ++tries < 10000);
+      if (splicer_clip(sp, j, sp_i, rng, &chosen[k])) return 2;
+      total += chosen[k]->n + rate * 3 / 10;
+      snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", sp->l->items[j].text);
     }
-    wave = (asr_real *)calloc((size_t)total, sizeof *wave);
+    wave = (asr_real *)malloc(sizeof *wave * (size_t)(total ? total : 1));
     if (!wave) return 2;
     for (k = 0; k < count; k++) {
-      const asr_audio *a = &cache[chosen[k]];
       if (k) {                                               /* 0.1-0.3 s of pause */
-        const asr_audio *prev = &cache[chosen[k - 1]];
-        double level = noise_floor(prev->samples, prev->n, rate);
-        int gap = rate / 10 + asr_rng_int(rng, rate / 5 + 1), g;
-        for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(level * asr_rng_normal(rng));
+        const clip *z = &sp->noise[sp_i];
+        int gap = rate / 10 + asr_rng_int(rng, rate / 5 + 1), at = asr_rng_int(rng, z->n - gap), g;
+        for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(chosen[k - 1]->level * z->x[at + g]);
         pos += gap;
       }
-      memcpy(wave + pos, a->samples, sizeof *wave * (size_t)a->n);
-      pos += a->n;
+      memcpy(wave + pos, chosen[k]->x, sizeof *wave * (size_t)chosen[k]->n);
+      pos += chosen[k]->n;
     }
     snprintf(what, sizeof what, "spliced utterance %d", i);
-    k = make_utt(m, &s->u[s->count], wave, pos, rate, text, what);
+    k = make_utt(sp->m, &s->u[s->count], wave, pos, rate, text, what);
     free(wave);
     if (k) return 2;
     s->count++;
   }
-  for (i = 0; i < l->count; i++) asr_audio_free(&cache[i], NULL);
-  free(cache);
-  free(pick);
   return 0;
 }
 
@@ -287,6 +381,70 @@ static int make_batches(const uset *s, int batch_frames, int *order, batch **out
   return n;
 }
 
+/* What the loop needs for one epoch's batches; grown when a new epoch needs more, never shrunk. */
+typedef struct loopbuf {
+  int nb, maxN, maxT, maxS, *order, *perm, *lengths, *targets, *tlens;
+  batch *batches;
+  void *work, *swork;
+  size_t wbytes, swbytes;
+  asr_real *feats;
+} loopbuf;
+
+#define GROW(p, bytes)                                      \
+  do {                                                      \
+    size_t n_ = (bytes);                                    \
+    void *q_ = realloc((p), n_ ? n_ : 1);                   \
+    if (!q_) goto oom;                                      \
+    (p) = q_;                                               \
+  } while (0)
+
+static int prepare_epoch(const asr_model *m, const uset *s, int batch_frames, const asr_specaug_opts *sa,
+                         loopbuf *b) {
+  int i, N = 0, T = 0, S = 0, D = m->cfg.n_mels;
+  size_t wb = 0, sw;
+  free(b->batches);
+  b->batches = NULL;
+  GROW(b->order, sizeof(int) * (size_t)s->count);
+  if ((b->nb = make_batches(s, batch_frames, b->order, &b->batches)) < 0) goto oom;
+  GROW(b->perm, sizeof(int) * (size_t)b->nb);
+  for (i = 0; i < b->nb; i++) {
+    size_t need = asr_model_train_workspace_size(m, b->batches[i].count, b->batches[i].T, b->batches[i].S);
+    if (need > wb) wb = need;
+    if (b->batches[i].T > T) T = b->batches[i].T;
+    if (b->batches[i].S > S) S = b->batches[i].S;
+    if (b->batches[i].count > N) N = b->batches[i].count;
+  }
+  if (wb > b->wbytes) {
+    GROW(b->work, wb);
+    b->wbytes = wb;
+  }
+  sw = asr_specaugment_workspace_size(T, D, sa);
+  if (sw > b->swbytes || !b->swork) {
+    GROW(b->swork, sw);
+    b->swbytes = sw;
+  }
+  if (N > b->maxN || T > b->maxT || S > b->maxS) {
+    if (N < b->maxN) N = b->maxN;
+    if (T < b->maxT) T = b->maxT;
+    if (S < b->maxS) S = b->maxS;
+    GROW(b->feats, sizeof(asr_real) * (size_t)N * T * D);
+    GROW(b->lengths, sizeof(int) * (size_t)N);
+    GROW(b->targets, sizeof(int) * (size_t)N * (S ? S : 1));
+    GROW(b->tlens, sizeof(int) * (size_t)N);
+    b->maxN = N, b->maxT = T, b->maxS = S;
+  }
+  return 0;
+oom:
+  fprintf(stderr, "train: out of memory\n");
+  return 2;
+}
+
+static void loopbuf_free(loopbuf *b) {
+  free(b->order), free(b->perm), free(b->lengths), free(b->targets), free(b->tlens), free(b->batches);
+  free(b->work), free(b->swork), free(b->feats);
+  memset(b, 0, sizeof *b);
+}
+
 /* ---- evaluation: greedy decoding of a set (asr_model_decode), character error rate */
 static double evaluate(asr_model *m, const uset *s, void **work, size_t *work_bytes) {
   long errors = 0, ref_len = 0;
@@ -318,11 +476,12 @@ static double evaluate(asr_model *m, const uset *s, void **work, size_t *work_by
 }
 
 /* Drops the utterances too short for the encoder (a Conformer needs 7 frames), saying so. */
-static void drop_short(const asr_model *m, uset *s, const char *what) {
+static void drop_short(const asr_model *m, uset *s, const char *what, int say) {
   int i, k = 0, lo = asr_model_min_frames(m);
   for (i = 0; i < s->count; i++) {
     if (s->u[i].T < lo) {
-      printf("note: %s utterance \"%s\" has %d frames, fewer than the %d the encoder needs: left out\n", what,
+      if (say)
+        printf("note: %s utterance \"%s\" has %d frames, fewer than the %d the encoder needs: left out\n", what,
              s->u[i].text, s->u[i].T, lo);
       ad_utt_free(&s->u[i]);
       continue;
@@ -342,19 +501,19 @@ int main(int argc, char **argv) {
   opts o;
   ad_list list, devlist;
   uset train, dev;
+  splicer sp;
+  loopbuf lb;
   asr_model m;
   asr_model_config cfg;
   asr_rng rng;
   asr_error err;
-  batch *batches = NULL;
-  int nb, *order, *perm, i, tty, ok_dev = 0;
-  long step;
-  size_t wbytes = 0, ebytes = 0, swbytes;
-  void *work = NULL, *ework = NULL, *swork;
-  asr_real *adam_m, *adam_v, *feats = NULL;
-  int *lengths = NULL, *targets = NULL, *tlens = NULL;
+  int i, tty, pos;
+  long step, epoch = 0;
+  size_t ebytes = 0;
+  void *ework = NULL;
+  asr_real *adam_m, *adam_v;
   double *curve_x, *curve_y, *dev_x, *dev_y, t0, loss_avg = 0;
-  int n_dev = 0, maxT = 0, maxS = 0, maxN = 0;
+  int n_dev = 0;
   asr_specaug_opts sa = asr_specaug_opts_default();
   asr_adam_opts adam;
   char path[4096];
@@ -381,19 +540,26 @@ int main(int argc, char **argv) {
   memset(&train, 0, sizeof train);
   memset(&dev, 0, sizeof dev);
   memset(&devlist, 0, sizeof devlist);
+  memset(&sp, 0, sizeof sp);
+  memset(&lb, 0, sizeof lb);
   t0 = ad_now();
   {
     int fsdd = list.items[0].take >= 0;
     int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
-    if (o.splice_min ? load_spliced(&m, &list, keep_train, o.splice_min, o.splice_max, &rng, &train)
+    if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
+                           splicer_draw(&sp, &rng, &train)
                      : load_plain(&m, &list, keep_train, &train))
       return 2;
     if (o.dev) {
       if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, &dev)) return 2;
     } else if (fsdd) {
-      if (o.splice_min ? load_spliced(&m, &list, fsdd_dev, o.splice_min, o.splice_max, &rng, &dev)
+      /* the dev set is drawn once, at speed 1 */
+      splicer sd;
+      if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0) ||
+                             splicer_draw(&sd, &rng, &dev)
                        : load_plain(&m, &list, fsdd_dev, &dev))
         return 2;
+      if (o.splice_min) splicer_free(&sd);
     } else {
       /* data/toy/train -> data/toy/dev, when it is there */
       size_t n = strlen(o.data);
@@ -410,8 +576,8 @@ int main(int argc, char **argv) {
       }
     }
   }
-  drop_short(&m, &train, "training");
-  drop_short(&m, &dev, "dev");
+  drop_short(&m, &train, "training", 1);
+  drop_short(&m, &dev, "dev", 1);
   if (train.count == 0) {
     fprintf(stderr, "train: %s: no training utterances\n", o.data);
     return 2;
@@ -419,8 +585,11 @@ int main(int argc, char **argv) {
   {
     long frames = 0;
     for (i = 0; i < train.count; i++) frames += train.u[i].T;
-    printf("recipe %s: %lu parameters; %d training utterances (%.1f min), %d dev; features in %.1f s\n",
-           o.recipe, (unsigned long)m.params.total, train.count, frames / 6000.0, dev.count, ad_now() - t0);
+    printf("recipe %s: %lu parameters; %d training utterances (%.1f min%s), %d dev; features in %.1f s\n",
+           o.recipe, (unsigned long)m.params.total, train.count, frames / 6000.0,
+           o.splice_min ? (o.speed_perturb ? ", spliced anew each epoch, speeds 0.9/1.0/1.1" : ", spliced anew each epoch")
+                        : "",
+           dev.count, ad_now() - t0);
   }
   for (i = 0; i < train.count && m.cfg.head == ASR_HEAD_CTC; i++) {
     /* an utterance whose text cannot fit its output frames can never be learned by CTC
@@ -430,76 +599,68 @@ int main(int argc, char **argv) {
   }
 
   /* ---- batches and buffers */
-  order = (int *)malloc(sizeof(int) * (size_t)train.count);
-  if (!order || (nb = make_batches(&train, o.batch_frames, order, &batches)) < 0) return 2;
-  perm = (int *)malloc(sizeof(int) * (size_t)nb);
-  for (i = 0; i < nb; i++) {
-    size_t need = asr_model_train_workspace_size(&m, batches[i].count, batches[i].T, batches[i].S);
-    if (need > wbytes) wbytes = need;
-    if (batches[i].T > maxT) maxT = batches[i].T;
-    if (batches[i].S > maxS) maxS = batches[i].S;
-    if (batches[i].count > maxN) maxN = batches[i].count;
-  }
   sa.num_freq_masks = 2;
   sa.freq_mask_param = m.cfg.n_mels / 8;
   sa.num_time_masks = 2;
   sa.time_mask_param = 20;
   sa.time_mask_ratio = 0.2;
   sa.time_warp = 0;
-  swbytes = asr_specaugment_workspace_size(maxT, m.cfg.n_mels, &sa);
-  work = malloc(wbytes);
-  swork = malloc(swbytes ? swbytes : 1);
+  if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) return 2;
   adam_m = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   adam_v = (asr_real *)calloc(m.params.total, sizeof(asr_real));
-  feats = (asr_real *)malloc(sizeof(asr_real) * (size_t)maxN * maxT * m.cfg.n_mels);
-  lengths = (int *)malloc(sizeof(int) * (size_t)maxN);
-  targets = (int *)malloc(sizeof(int) * (size_t)maxN * (maxS ? maxS : 1));
-  tlens = (int *)malloc(sizeof(int) * (size_t)maxN);
   curve_x = (double *)malloc(sizeof(double) * (size_t)o.steps);
   curve_y = (double *)malloc(sizeof(double) * (size_t)o.steps);
   dev_x = (double *)malloc(sizeof(double) * (size_t)(o.steps / (o.eval_every ? o.eval_every : 1) + 2));
   dev_y = (double *)malloc(sizeof(double) * (size_t)(o.steps / (o.eval_every ? o.eval_every : 1) + 2));
-  if (!work || !swork || !adam_m || !adam_v || !feats || !lengths || !targets || !tlens || !curve_x || !curve_y ||
-      !dev_x || !dev_y || !perm) {
+  if (!adam_m || !adam_v || !curve_x || !curve_y || !dev_x || !dev_y) {
     fprintf(stderr, "train: out of memory\n");
     return 2;
   }
   asr_adam_opts_init(&adam, o.lr);
   signal(SIGINT, on_sigint);
-  printf("%d batches of at most %d padded frames; %ld steps, Adam lr %g, warm-up %d, seed %lu\n", nb,
+  printf("%d batches of at most %d padded frames; %ld steps, Adam lr %g, warm-up %d, seed %lu\n", lb.nb,
          o.batch_frames, o.steps, o.lr, o.warmup, o.seed);
 
   /* ---- the loop */
   t0 = ad_now();
+  pos = lb.nb;
   for (step = 1; step <= o.steps && !g_stop; step++) {
-    long pos = (step - 1) % nb;
     const batch *bt;
-    int n, N, T, S;
+    int n, N, T, S, D = m.cfg.n_mels;
     double loss, gnorm, lr;
     asr_real *gp = m.params.grad;
     size_t gsize = m.params.total;
     asr_result r;
-    if (pos == 0)                                /* a new epoch: a new order */
-      for (i = 0; i < nb; i++) {
-        int j = asr_rng_int(&rng, i + 1);
-        perm[i] = perm[j];
-        perm[j] = i;
+    if (pos == lb.nb) {                          /* a new epoch: new utterances when spliced, a new order */
+      if (epoch++ && o.splice_min) {
+        uset_free(&train);
+        if (splicer_draw(&sp, &rng, &train)) return 2;
+        drop_short(&m, &train, "training", 0);
+        if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) return 2;
       }
-    bt = &batches[perm[pos]];
+      for (i = 0; i < lb.nb; i++) {
+        int j = asr_rng_int(&rng, i + 1);
+        lb.perm[i] = lb.perm[j];
+        lb.perm[j] = i;
+      }
+      pos = 0;
+    }
+    bt = &lb.batches[lb.perm[pos++]];
     N = bt->count, T = bt->T, S = bt->S;
-    memset(feats, 0, sizeof(asr_real) * (size_t)N * T * m.cfg.n_mels);
-    memset(targets, 0, sizeof(int) * (size_t)N * (S ? S : 1));
+    memset(lb.feats, 0, sizeof(asr_real) * (size_t)N * T * D);
+    memset(lb.targets, 0, sizeof(int) * (size_t)N * (S ? S : 1));
     for (n = 0; n < N; n++) {
-      const ad_utt *u = &train.u[order[bt->first + n]];
-      asr_real *f = feats + (size_t)n * T * m.cfg.n_mels;
-      memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * m.cfg.n_mels);
-      asr_specaugment(f, u->T, m.cfg.n_mels, &sa, &rng, swork, swbytes);
-      lengths[n] = u->T;
-      memcpy(targets + (size_t)n * S, u->tokens, sizeof(int) * (size_t)u->S);
-      tlens[n] = u->S;
+      const ad_utt *u = &train.u[lb.order[bt->first + n]];
+      asr_real *f = lb.feats + (size_t)n * T * D;
+      memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * D);
+      asr_specaugment(f, u->T, D, &sa, &rng, lb.swork, lb.swbytes);
+      lb.lengths[n] = u->T;
+      memcpy(lb.targets + (size_t)n * S, u->tokens, sizeof(int) * (size_t)u->S);
+      lb.tlens[n] = u->S;
     }
     asr_params_zero_grad(&m.params);
-    r = asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, N, T, S, work, wbytes, &err);
+    r = asr_model_train_step(&m, &loss, lb.feats, lb.lengths, lb.targets, lb.tlens, N, T, S, lb.work, lb.wbytes,
+                             &err);
     if (r < 0) {
       fprintf(stderr, "train: step %ld: %s\n", step, err.msg);
       return 2;
@@ -547,10 +708,8 @@ int main(int argc, char **argv) {
     double cer = evaluate(&m, &dev, &ework, &ebytes);
     dev_x[n_dev] = (double)step;
     dev_y[n_dev++] = cer * 100;
-    ok_dev = 1;
     printf("final dev CER %.2f%% (%d utterances)\n", cer * 100, dev.count);
   }
-  (void)ok_dev;
   if (asr_model_save(&m, o.out, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
     return 2;
@@ -560,9 +719,9 @@ int main(int argc, char **argv) {
                                                 : "training loss (RNN-T, per utterance) and dev CER (%)", "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
-  free(work), free(ework), free(swork), free(adam_m), free(adam_v), free(feats), free(lengths);
-  free(targets), free(tlens), free(curve_x), free(curve_y), free(dev_x), free(dev_y), free(perm), free(order);
-  free(batches);
+  free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
+  loopbuf_free(&lb);
+  splicer_free(&sp);
   uset_free(&train);
   uset_free(&dev);
   ad_list_free(&list);
