@@ -37,14 +37,14 @@ typedef struct opts {
   unsigned long seed;
   int splice_min, splice_max;
   int batch_frames, eval_every, warmup, quiet, speed_perturb;
-  double lr, time_limit;
+  double lr, time_limit, pad;
 } opts;
 
 static int usage(void) {
   fprintf(stderr,
           "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--dev DIR] [--batch-frames F] [--lr X (3e-3; Conformer 2e-3)] [--warmup N]\n"
-          "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
+          "             [--pad SECONDS] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
 }
 
@@ -93,7 +93,15 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--batch-frames")) { if (parse_long(val, 100, 10000000, &v, "batch-frames")) return 2; o->batch_frames = (int)v; }
     else if (!strcmp(a, "--eval-every")) { if (parse_long(val, 0, 100000000, &v, "eval-every")) return 2; o->eval_every = (int)v; }
     else if (!strcmp(a, "--warmup")) { if (parse_long(val, 0, 100000000, &v, "warmup")) return 2; o->warmup = (int)v; }
-    else if (!strcmp(a, "--lr") || !strcmp(a, "--time-limit")) {
+    else if (!strcmp(a, "--pad")) {
+      char *end;
+      double d = strtod(val, &end);
+      if (end == val || *end || !(d >= 0) || d > 1) {
+        fprintf(stderr, "train: --pad: '%s' is not a number of seconds in [0, 1]\n", val);
+        return 2;
+      }
+      o->pad = d;
+    } else if (!strcmp(a, "--lr") || !strcmp(a, "--time-limit")) {
       char *end;
       double d = strtod(val, &end);
       if (end == val || *end || !(d > 0) || d > 1e9) {
@@ -159,7 +167,8 @@ static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, 
 }
 
 /* Every item whose take passes keep() as it is. */
-static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), uset *s) {
+static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), double pad, asr_rng *rng,
+                      uset *s) {
   int i;
   s->u = (ad_utt *)calloc((size_t)l->count, sizeof *s->u);
   if (!s->u) return 2;
@@ -168,25 +177,20 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
     int r;
     if (keep && !keep(&l->items[i])) continue;
     if (ad_audio_read(l->items[i].path, &a)) return 2;
-    r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
+    if (pad > 0) {
+      asr_real *y;
+      int n;
+      r = ad_pad(a.samples, a.n, a.sample_rate, pad, rng, &y, &n);
+      if (!r) r = make_utt(m, &s->u[s->count], y, n, a.sample_rate, l->items[i].text, l->items[i].path);
+      if (!r) free(y);
+    } else {
+      r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
+    }
     asr_audio_free(&a, NULL);
     if (r) return 2;
     s->count++;
   }
   return 0;
-}
-
-/* The background level of a recording: the RMS of its quietest 10 ms frame. */
-static double noise_floor(const asr_real *x, int n, int rate) {
-  int f = rate / 100 > 0 ? rate / 100 : 1, i, j;
-  double best = -1;
-  for (i = 0; i + f <= n; i += f) {
-    double e = 0;
-    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
-    e = sqrt(e / f);
-    if (best < 0 || e < best) best = e;
-  }
-  return best < 0 ? 0 : best;
 }
 
 /* ---- spliced utterances (--splice), drawn again at every epoch
@@ -210,13 +214,14 @@ static const double speed_factor[SPEEDS] = {0.9, 1.0, 1.1};
 typedef struct clip {
   asr_real *x;               /* at the model's rate */
   int n;
-  double level;              /* noise_floor of x */
+  double level;              /* ad_noise_floor of x */
 } clip;
 
 typedef struct splicer {
   const asr_model *m;
   const ad_list *l;
   int *pick, n_keep, lo, hi, speed;
+  double pad;                /* seconds of pause before the first and after the last */
   clip *at[SPEEDS];          /* per list item, filled when first used */
   clip noise[SPEEDS];        /* 2 s of unit-RMS noise, band-limited like the speech */
   int noise_rate;            /* the source rate the noise was made for */
@@ -234,10 +239,10 @@ static void splicer_free(splicer *sp) {
 }
 
 static int splicer_init(splicer *sp, const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), int lo,
-                        int hi, int speed) {
+                        int hi, int speed, double pad) {
   int i, s;
   memset(sp, 0, sizeof *sp);
-  sp->m = m, sp->l = l, sp->lo = lo, sp->hi = hi, sp->speed = speed;
+  sp->m = m, sp->l = l, sp->lo = lo, sp->hi = hi, sp->speed = speed, sp->pad = pad;
   sp->pick = (int *)malloc(sizeof(int) * (size_t)(l->count ? l->count : 1));
   for (s = 0; s < SPEEDS; s++) sp->at[s] = (clip *)calloc((size_t)(l->count ? l->count : 1), sizeof(clip));
   if (!sp->pick || !sp->at[0] || !sp->at[1] || !sp->at[2]) {
@@ -292,7 +297,7 @@ static int splicer_clip(splicer *sp, int j, int s, asr_rng *rng, const clip **ou
     sp->noise_rate = a.sample_rate;
     asr_audio_free(&a, NULL);
     if (r) return 2;
-    c->level = noise_floor(c->x, c->n, sp->m->cfg.sample_rate);
+    c->level = ad_noise_floor(c->x, c->n, sp->m->cfg.sample_rate);
   }
   *out = c;
   return 0;
@@ -300,7 +305,7 @@ static int splicer_clip(splicer *sp, int j, int s, asr_rng *rng, const clip **ou
 
 /* A new set: as many utterances as there are kept recordings. */
 static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
-  int i, k, rate = sp->m->cfg.sample_rate;
+  int i, k, rate = sp->m->cfg.sample_rate, padn = (int)(sp->pad * rate + 0.5);
   memset(s, 0, sizeof *s);
   s->u = (ad_utt *)calloc((size_t)(sp->n_keep ? sp->n_keep : 1), sizeof *s->u);
   if (!s->u) return 2;
@@ -320,15 +325,19 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
       total += chosen[k]->n + rate * 3 / 10;
       snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", sp->l->items[j].text);
     }
+    total += 2 * padn;
     wave = (asr_real *)malloc(sizeof *wave * (size_t)(total ? total : 1));
     if (!wave) return 2;
-    for (k = 0; k < count; k++) {
-      if (k) {                                               /* 0.1-0.3 s of pause */
-        const clip *z = &sp->noise[sp_i];
-        int gap = rate / 10 + asr_rng_int(rng, rate / 5 + 1), at = asr_rng_int(rng, z->n - gap), g;
-        for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(chosen[k - 1]->level * z->x[at + g]);
+    for (k = 0; k <= count; k++) {
+      /* 0.1-0.3 s of pause between recordings; --pad seconds before the first, after the last */
+      const clip *z = &sp->noise[sp_i], *by = chosen[k ? k - 1 : 0];
+      int gap = k == 0 || k == count ? padn : rate / 10 + asr_rng_int(rng, rate / 5 + 1), at, g;
+      if (gap) {
+        at = asr_rng_int(rng, z->n - gap);
+        for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(by->level * z->x[at + g]);
         pos += gap;
       }
+      if (k == count) break;
       memcpy(wave + pos, chosen[k]->x, sizeof *wave * (size_t)chosen[k]->n);
       pos += chosen[k]->n;
     }
@@ -546,18 +555,18 @@ int main(int argc, char **argv) {
   {
     int fsdd = list.items[0].take >= 0;
     int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
-    if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
+    if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb, o.pad) ||
                            splicer_draw(&sp, &rng, &train)
-                     : load_plain(&m, &list, keep_train, &train))
+                     : load_plain(&m, &list, keep_train, o.pad, &rng, &train))
       return 2;
     if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, o.pad, &rng, &dev)) return 2;
     } else if (fsdd) {
       /* the dev set is drawn once, at speed 1 */
       splicer sd;
-      if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0) ||
+      if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0, o.pad) ||
                              splicer_draw(&sd, &rng, &dev)
-                       : load_plain(&m, &list, fsdd_dev, &dev))
+                       : load_plain(&m, &list, fsdd_dev, o.pad, &rng, &dev))
         return 2;
       if (o.splice_min) splicer_free(&sd);
     } else {
@@ -571,7 +580,7 @@ int main(int argc, char **argv) {
         FILE *probe = fopen(tsv, "r");
         if (probe) {
           fclose(probe);
-          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, o.pad, &rng, &dev)) return 2;
         }
       }
     }

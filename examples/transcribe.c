@@ -14,6 +14,9 @@
  * (transcripts.tsv, or Free Spoken Digit Dataset names, optionally only takes A..B), and
  * the character and word error rates against its transcripts are printed at the end, on
  * stderr: "CER 1.32% (7/531), WER 3.36% (4/119)".
+ * --pad SECONDS adds that much noise at each recording's background level before and
+ * after it (as build/train --pad does; for recordings trimmed to the speech); --align
+ * times are those of the recording itself.
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
  * files are still transcribed). */
 #define _POSIX_C_SOURCE 200809L
@@ -22,14 +25,20 @@
 #include <string.h>
 
 static int usage(void) {
-  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] FILE...\n"
-                  "       transcribe --model MODEL.npz [--beam N] [--align] --data DIR [--takes A-B]\n");
+  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] FILE...\n"
+                  "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] --data DIR [--takes A-B]\n");
   return 2;
 }
 
 /* Word timings from the tokens' frames: a word spans its first character's first frame
- * to its last character's last frame (inclusive), in output frames of frame_seconds. */
-static void print_alignment(const int *tok, const int *st, const int *en, int n, double frame_seconds) {
+ * to its last character's last frame (inclusive), in output frames of frame_seconds,
+ * less `offset` seconds of padding (times inside the padding become 0). */
+static double at(int frame, double frame_seconds, double offset) {
+  double t = frame * frame_seconds - offset;
+  return t > 0 ? t : 0;
+}
+
+static void print_alignment(const int *tok, const int *st, const int *en, int n, double frame_seconds, double offset) {
   int i, ws = -1, wl = 0, words = 0;
   char word[256];
   printf("\t");
@@ -37,7 +46,8 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
     if (i == n || tok[i] == 1) {               /* a space or the end closes a word */
       if (wl) {
         word[wl] = 0;
-        printf("%s%s@%.2f-%.2f", words++ ? " " : "", word, st[ws] * frame_seconds, (en[i - 1] + 1) * frame_seconds);
+        printf("%s%s@%.2f-%.2f", words++ ? " " : "", word, at(st[ws], frame_seconds, offset),
+               at(en[i - 1] + 1, frame_seconds, offset));
       }
       wl = 0;
       ws = -1;
@@ -50,6 +60,7 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL;
+  double pad = 0;
   int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
@@ -76,6 +87,13 @@ int main(int argc, char **argv) {
         return 2;
       }
       beam = (int)b;
+    } else if (!strcmp(argv[i], "--pad") && i + 1 < argc) {
+      char *end;
+      pad = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(pad >= 0) || pad > 1) {
+        fprintf(stderr, "transcribe: --pad: '%s' is not a number of seconds in [0, 1]\n", argv[i]);
+        return 2;
+      }
     } else if (!strcmp(argv[i], "--align")) align = 1;
     else if (!strcmp(argv[i], "--help")) {
       usage();
@@ -115,7 +133,7 @@ int main(int argc, char **argv) {
   for (i = 0; i < nfiles; i++) {
     asr_audio a;
     asr_real *feats = NULL;
-    int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL;
+    int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, r;
     size_t wb;
     void *work = NULL;
     char text[4096];
@@ -123,12 +141,22 @@ int main(int argc, char **argv) {
       status = 2;
       continue;
     }
-    if (ad_features(&m, a.samples, a.n, a.sample_rate, files[i], &feats, &T)) {
-      asr_audio_free(&a, NULL);
+    if (pad > 0) {                              /* the same noise for a file wherever it is listed */
+      asr_rng rng;
+      asr_real *y;
+      int n, rate = a.sample_rate;
+      asr_rng_seed(&rng, 1, 1);
+      if (ad_pad(a.samples, a.n, rate, pad, &rng, &y, &n)) return 2;
+      r = ad_features(&m, y, n, rate, files[i], &feats, &T);
+      free(y);
+    } else {
+      r = ad_features(&m, a.samples, a.n, a.sample_rate, files[i], &feats, &T);
+    }
+    asr_audio_free(&a, NULL);
+    if (r) {
       status = 2;
       continue;
     }
-    asr_audio_free(&a, NULL);
     Tout = asr_model_out_frames(&m, T);
     maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
     wb = asr_model_decode_workspace_size(&m, T, beam);
@@ -153,7 +181,7 @@ int main(int argc, char **argv) {
         free(w);
       }
       /* output frames are 10 ms fbank frames times the encoder's subsampling */
-      if (align) print_alignment(tok, st, en, ntok, 0.010 * asr_model_subsampling(&m));
+      if (align) print_alignment(tok, st, en, ntok, 0.010 * asr_model_subsampling(&m), pad);
       printf("\n");
       fflush(stdout);
     }

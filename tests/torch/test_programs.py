@@ -172,3 +172,34 @@ def test_splice_is_deterministic():
              "--speed-perturb"], "--splice")
     return "8 steps over 12 recordings (several epochs, re-spliced each): two runs bit-identical; " \
            "--speed-perturb without --splice refused"
+
+
+def test_pad():
+    """--pad SECONDS: noise at the recording's background level before and after it. The
+    bundled model still hears the toy clip's words, and --align reports times of the
+    recording itself (the padding subtracted)."""
+    clip = os.path.join(TOY, "0002.ogg")
+    with open(os.path.join(TOY, "transcripts.tsv")) as f:
+        truth = dict(line.rstrip("\n").split("\t") for line in f if line.strip())["0002.ogg"]
+    lines = {}
+    for pad in ("0", "0.2"):
+        proc = subprocess.run([TRANSCRIBE, "--model", MODEL, "--align", "--pad", pad, clip],
+                              capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise AssertionError(f"transcribe --pad {pad}: exit {proc.returncode}: {proc.stderr}")
+        lines[pad] = proc.stdout.rstrip("\n").split("\t")
+    if lines["0.2"][1] != truth:
+        raise AssertionError(f"with --pad 0.2 the bundled model heard {lines['0.2'][1]!r}, not {truth!r}")
+    def times(words):
+        return [float(t) for w in words.split() for t in w.split("@")[1].split("-")]
+    plain, padded = times(lines["0"][2]), times(lines["0.2"][2])
+    worst = max(abs(a - b) for a, b in zip(plain, padded))
+    if len(plain) != len(padded) or worst > 0.081:       # two 40 ms output frames
+        raise AssertionError(f"--align times moved with --pad: {lines['0'][2]} vs {lines['0.2'][2]}")
+    d = common.tmpdir()
+    for bad in ("-1", "2", "x"):
+        refused([TRANSCRIBE, "--model", MODEL, "--pad", bad, clip], "--pad")
+        refused([TRAIN, "--recipe", "ctc-contextnet", "--data", TOY, "--out", os.path.join(d, "m.npz"),
+                 "--pad", bad], "--pad")
+    return f"{truth!r} heard with 0.2 s of padding; word times within {worst:.2f} s of the unpadded ones; " \
+           "--pad -1, 2, x refused by both programs"
