@@ -540,6 +540,9 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * torchaudio's defaults: Z = 6, rolloff = 0.99. The sum runs in double.
  * y (asr_resample_length(n, orig, new)); x (n). Equal rates copy x. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
+/* The background level of a recording: the RMS of its quietest 10 ms frame (whole frames
+ * of sample_rate / 100 samples from the start; 0 when there is none). */
+ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
 ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                int lowpass_filter_width, double rolloff);
 
@@ -2938,9 +2941,10 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     at a time (asr_rnnt_joint_loss_rowwise), decoded greedily or by the
  *                     [Graves12] beam search
  *
- * Features are computed by the model (asr_model_features): resampling to the model's
- * rate, Kaldi fbank with `n_mels` bins (other options at their defaults, no dither),
- * then per-utterance mean and variance normalization. Tokens: ASR_CHARSET, blank 0.
+ * Features are computed by the model (asr_model_features): `pad_ms` of noise at the
+ * recording's background level before and after it (when pad_ms > 0), resampling to the
+ * model's rate, Kaldi fbank with `n_mels` bins (other options at their defaults, no
+ * dither), then per-utterance mean and variance normalization. Tokens: ASR_CHARSET, blank 0.
  * Parameter names are the state_dict keys of the PyTorch modules in
  * tests/torch/test_recipes.py, so a checkpoint loads there and gives the same outputs. */
 #define ASR_MODEL_MAX_BLOCKS 16
@@ -2970,6 +2974,9 @@ typedef struct asr_model_config {
   int pred_dim;           /* decoder_dim: the prediction network's embedding size */
   int context;            /* context_size: labels the prediction network sees, >= 1 */
   int joint_dim;          /* joiner_dim */
+  /* the front end */
+  int pad_ms;             /* noise before and after every waveform, in ms (0: none); see
+                             asr_model_features. Stored in checkpoints when not 0. */
 } asr_model_config;
 
 /* The i-th known recipe name (i = 0, 1, ...), NULL past the last. */
@@ -3037,7 +3044,14 @@ ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error
 ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err);
 
 /* Features of a waveform of n samples at sample_rate Hz in Kaldi's 16-bit scale:
- * feats (asr_model_num_frames(m, n, sample_rate), n_mels). */
+ * feats (asr_model_num_frames(m, n, sample_rate), n_mels).
+ * With cfg.pad_ms > 0 the waveform first gets P = round(pad_ms * sample_rate / 1000)
+ * samples of Gaussian noise before and after it, at its background level
+ * (asr_noise_floor), drawn from an asr_rng with a fixed seed: the features stay a
+ * function of the waveform. Recordings trimmed to the speech (the Free Spoken Digit
+ * Dataset's are) leave a CTC model at 40 ms frames no room for a fast word's letters
+ * ("eight" in 0.23 s is 5 output frames for 5 letters); the padding gives it back. The
+ * noise is made at the recording's rate and resampled with it, so it fills the same band. */
 ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate);
 ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int sample_rate);
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
@@ -5692,6 +5706,20 @@ ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
   return len > 0x7FFFFFFF ? -1 : (int)len;
 }
 
+#define ASR__RESAMPLE_TABLE 512   /* per-phase taps kept on the stack by asr_resample */
+
+ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
+  int f = sample_rate / 100 > 0 ? sample_rate / 100 : 1, i, j;
+  double best = -1;
+  for (i = 0; x && i + f <= n; i += f) {
+    double e = 0;
+    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
+    e = sqrt(e / f);
+    if (best < 0 || e < best) best = e;
+  }
+  return best < 0 ? 0 : best;
+}
+
 ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                int lowpass_filter_width, double rolloff) {
   int64_t g, F, Fp, j, width;
@@ -5711,6 +5739,38 @@ ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_f
   /* h(tau) vanishes for |fc tau| >= Z, i.e. |i - j F/F'| >= Z F / fc: `width` input samples
    * on each side of the output instant j F / F' (torchaudio's width, same ceiling) */
   width = (int64_t)ceil(lowpass_filter_width * (double)F / fc);
+  if (Fp * (2 * width + 2) <= ASR__RESAMPLE_TABLE) {
+    /* The same sum with h and w looked up: for j = q F' + p the taps i = centre + k see
+     * i F' - j F = (floor(p F / F') + k) F' - p F, which depends on the phase p and on k
+     * only, so F' (2 width + 2) values of each serve every output (torchaudio also
+     * computes its kernel once per phase). w < 0 marks a tap outside the window. */
+    double th[ASR__RESAMPLE_TABLE], tw[ASR__RESAMPLE_TABLE];
+    int64_t p, k, K = 2 * width + 2;
+    for (p = 0; p < Fp; p++)
+      for (k = 0; k < K; k++) {
+        double u = fc * (double)(((p * F) / Fp + k - width) * Fp - p * F) / ((double)F * (double)Fp), w;
+        if (fabs(u) >= lowpass_filter_width) {
+          th[p * K + k] = 0, tw[p * K + k] = -1;
+          continue;
+        }
+        w = cos(pi * u / (2.0 * lowpass_filter_width));
+        tw[p * K + k] = w * w;
+        th[p * K + k] = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
+      }
+    for (j = 0; j < m; j++) {
+      int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
+      const double *h = th + (j % Fp) * K, *w = tw + (j % Fp) * K;   /* tap k: input centre - width + k */
+      double acc = 0;
+      if (lo < 0) lo = 0;
+      if (hi > n - 1) hi = n - 1;
+      for (i = lo; i <= hi; i++) {
+        k = i - (centre - width);
+        if (w[k] >= 0) acc += (double)x[i] * (fc / (double)F) * h[k] * w[k];
+      }
+      y[j] = (asr_real)acc;
+    }
+    return ASR_OK;
+  }
   for (j = 0; j < m; j++) {
     /* output instant in input samples: j F / F'; the window covers i in [lo, hi] */
     int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
@@ -14250,7 +14310,9 @@ ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *reci
 
 /* The integer fields of asr_model_config by name, for the JSON text, and who uses them:
  * every model (-1), one encoder (ASR__CFG_ENC + the encoder), or one head (ASR__CFG_HEAD
- * + the head). Only the fields the model uses are written. */
+ * + the head); -2: every model, written only when not 0 (so checkpoints from before the
+ * field existed are byte for byte what they were). Only the fields the model uses are
+ * written. */
 #define ASR__CFG_ENC 10
 #define ASR__CFG_HEAD 20
 typedef struct asr__cfg_field {
@@ -14271,6 +14333,7 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
   {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT},
   {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
+  {"pad_ms", offsetof(asr_model_config, pad_ms), -2},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
@@ -14285,6 +14348,7 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
     int u = asr__cfg_fields[i].used_by;
     if (u >= ASR__CFG_HEAD ? u - ASR__CFG_HEAD != (int)c->head : u >= ASR__CFG_ENC && u - ASR__CFG_ENC != (int)c->encoder)
       continue;
+    if (u == -2 && *v == 0) continue;
     w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %d", asr__cfg_fields[i].name, *v);
     n += (size_t)(w > 0 ? w : 0);
   }
@@ -14466,6 +14530,7 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (c->head == ASR_HEAD_RNNT && c->pred_dim < 1) bad = "pred_dim";
   else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";
   else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
+  else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";
   if (bad) return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: '%s' out of range (recipe %s)", bad, c->recipe);
   return ASR_OK;
 }
@@ -14656,32 +14721,58 @@ ASR__PRIVATE asr_fbank_opts asr__model_fbank_opts(const asr_model *m) {
   return o;
 }
 
+/* The padding of asr_model_features in samples at sample_rate (0 when pad_ms is 0), and
+ * the padded length (-1 when n or the rate is invalid or it does not fit an int). */
+ASR__PRIVATE int asr__model_pad(const asr_model *m, int sample_rate) {
+  return sample_rate > 0 ? (int)(((int64_t)m->cfg.pad_ms * sample_rate + 500) / 1000) : 0;
+}
+ASR__PRIVATE int asr__model_padded(const asr_model *m, int n, int sample_rate) {
+  int64_t np = (int64_t)n + 2 * (int64_t)asr__model_pad(m, sample_rate);
+  return n < 0 || sample_rate < 1 || np > 0x7FFFFFFF ? -1 : (int)np;
+}
+
 ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
-  int len = asr_resample_length(n, sample_rate, m->cfg.sample_rate);
+  int np = asr__model_padded(m, n, sample_rate);
+  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
   return len < 0 ? -1 : asr_fbank_num_frames(len, &o);
 }
 
 ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int sample_rate) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
-  int len = asr_resample_length(n, sample_rate, m->cfg.sample_rate);
+  int np = asr__model_padded(m, n, sample_rate);
+  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
   if (len < 0) return 0;
-  return asr_fbank_workspace_size(&o) + 64 + sizeof(asr_real) * (size_t)len;
+  return asr_fbank_workspace_size(&o) + 128 + sizeof(asr_real) * (size_t)len +
+         (np > n ? sizeof(asr_real) * (size_t)np : 0);
 }
 
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
-  int len = asr_resample_length(n, sample_rate, m->cfg.sample_rate), T;
+  int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
+  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
   size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
   asr_real *x;
   asr_result r;
-  if (len < 0) return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid sample rate %d", sample_rate);
+  if (len < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
   if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
   head = (sizeof(asr_real) * (size_t)len + 63) & ~(size_t)63;
   x = (asr_real *)work;
-  r = asr_resample(x, wave, n, sample_rate, m->cfg.sample_rate, 6, 0.99);
+  if (P) {                       /* [noise (P), wave (n), noise (P)] after the resampled x */
+    asr_real *y = (asr_real *)(void *)((unsigned char *)work + head);
+    double level = asr_noise_floor(wave, n, sample_rate);
+    asr_rng rng;
+    asr_rng_seed(&rng, 0x706164, 0);                 /* fixed: features are a function of the wave */
+    for (i = 0; i < P; i++) y[i] = (asr_real)(level * asr_rng_normal(&rng));
+    if (n) memcpy(y + P, wave, sizeof(asr_real) * (size_t)n);
+    for (i = 0; i < P; i++) y[P + n + i] = (asr_real)(level * asr_rng_normal(&rng));
+    wave = y;
+    head += (sizeof(asr_real) * (size_t)np + 63) & ~(size_t)63;
+  }
+  r = asr_resample(x, wave, np, sample_rate, m->cfg.sample_rate, 6, 0.99);
   if (r != ASR_OK) return asr__fail(err, r, "resampling failed: %s", asr_result_string(r));
   r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
   if (r != ASR_OK) return r;

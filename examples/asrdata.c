@@ -211,33 +211,6 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
   return 0;
 }
 
-double ad_noise_floor(const asr_real *x, int n, int rate) {
-  int f = rate / 100 > 0 ? rate / 100 : 1, i, j;
-  double best = -1;
-  for (i = 0; i + f <= n; i += f) {
-    double e = 0;
-    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
-    e = sqrt(e / f);
-    if (best < 0 || e < best) best = e;
-  }
-  return best < 0 ? 0 : best;
-}
-
-int ad_pad(const asr_real *x, int n, int rate, double seconds, asr_rng *rng, asr_real **y, int *m) {
-  int p = (int)(seconds * rate + 0.5), i;
-  double level = ad_noise_floor(x, n, rate);
-  *m = n + 2 * p;
-  *y = (asr_real *)malloc(sizeof(asr_real) * (size_t)(*m ? *m : 1));
-  if (!*y) {
-    fprintf(stderr, "out of memory\n");
-    return 2;
-  }
-  for (i = 0; i < p; i++) (*y)[i] = (asr_real)(level * asr_rng_normal(rng));
-  memcpy(*y + p, x, sizeof(asr_real) * (size_t)n);
-  for (i = 0; i < p; i++) (*y)[p + n + i] = (asr_real)(level * asr_rng_normal(rng));
-  return 0;
-}
-
 void ad_utt_free(ad_utt *u) {
   free(u->feats);
   free(u->tokens);

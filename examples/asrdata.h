@@ -43,14 +43,6 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
                 asr_real **feats, int *T);
 void ad_utt_free(ad_utt *u);
 
-/* The background level of a recording: the RMS of its quietest 10 ms frame. */
-double ad_noise_floor(const asr_real *x, int n, int rate);
-/* --pad: x with `seconds` of white noise at its background level before and after it, in
- * a new buffer *y of *m samples. Recordings trimmed to the speech (FSDD's are) leave a
- * CTC model at 40 ms frames no room for a fast word's letters; the padding gives it back.
- * 0 or 2 (out of memory, message printed). */
-int ad_pad(const asr_real *x, int n, int rate, double seconds, asr_rng *rng, asr_real **y, int *m);
-
 /* A progress line: on a terminal one line redrawn in place, otherwise a plain line every
  * `every` calls. */
 int ad_is_tty(void);

@@ -11,6 +11,9 @@
  * for testing). --splice MIN-MAX joins MIN..MAX recordings of one speaker into one
  * connected-digit utterance, a new set of them every epoch; --speed-perturb plays each at
  * 0.9, 1.0 or 1.1 times its speed. Audio at any sample rate is resampled to the model's.
+ * --pad SECONDS makes the model pad every recording with that much of its background
+ * noise before and after it (stored in the checkpoint as pad_ms, so build/transcribe
+ * does the same).
  *
  * The loop: utterances sorted by length and cut into batches of at most --batch-frames
  * padded frames; each epoch visits the batches in a new random order; SpecAugment on
@@ -167,8 +170,7 @@ static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, 
 }
 
 /* Every item whose take passes keep() as it is. */
-static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), double pad, asr_rng *rng,
-                      uset *s) {
+static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), uset *s) {
   int i;
   s->u = (ad_utt *)calloc((size_t)l->count, sizeof *s->u);
   if (!s->u) return 2;
@@ -177,15 +179,7 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
     int r;
     if (keep && !keep(&l->items[i])) continue;
     if (ad_audio_read(l->items[i].path, &a)) return 2;
-    if (pad > 0) {
-      asr_real *y;
-      int n;
-      r = ad_pad(a.samples, a.n, a.sample_rate, pad, rng, &y, &n);
-      if (!r) r = make_utt(m, &s->u[s->count], y, n, a.sample_rate, l->items[i].text, l->items[i].path);
-      if (!r) free(y);
-    } else {
-      r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
-    }
+    r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
     asr_audio_free(&a, NULL);
     if (r) return 2;
     s->count++;
@@ -196,35 +190,34 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
 /* ---- spliced utterances (--splice), drawn again at every epoch
  *
  * An utterance is MIN..MAX recordings of one speaker joined with 0.1-0.3 s of pause
- * between them. The pause is noise at the background level of the recording before it,
- * not digital silence: exact zeros give log-mel frames at the floor (about -16), which no
- * single recording has, and after the per-utterance normalization a model trained on such
- * pauses does badly on a recording heard alone. The noise is white at the recording's own
- * rate, resampled like the speech, so it fills the same band.
+ * between them. The pause is Gaussian noise at the background level of the recording
+ * before it (asr_noise_floor), not digital silence: exact zeros give log-mel frames at
+ * the floor (about -16), which no single recording has, and after the per-utterance
+ * normalization a model trained on such pauses does badly on a recording heard alone.
+ * The utterance is made at the recordings' own rate, so the noise fills the band the
+ * speech does once the model resamples both.
  *
  * With speed perturbation (--speed-perturb; Ko et al., "Audio augmentation for speech
  * recognition", Interspeech 2015, the 0.9/1.0/1.1 of Kaldi's recipes) every utterance is
  * played at one of the three speeds, tempo and pitch together as sox's `speed` does: a
- * recording read at rate r is resampled as if it had been recorded at f r. Recordings are
- * read once and kept at the model's rate for each speed they are used at, so drawing a
- * new set each epoch costs only the features. */
+ * recording read at rate r is resampled from f r to r. Recordings are read once and kept
+ * for each speed they are used at, so drawing a new set each epoch costs only the
+ * features. */
 #define SPEEDS 3
 static const double speed_factor[SPEEDS] = {0.9, 1.0, 1.1};
 
 typedef struct clip {
-  asr_real *x;               /* at the model's rate */
+  asr_real *x;               /* at the set's rate, at speed_factor[s] */
   int n;
-  double level;              /* ad_noise_floor of x */
+  double level;              /* asr_noise_floor of x */
 } clip;
 
 typedef struct splicer {
   const asr_model *m;
   const ad_list *l;
   int *pick, n_keep, lo, hi, speed;
-  double pad;                /* seconds of pause before the first and after the last */
+  int rate;                  /* of the recordings (all the same), 0 before the first */
   clip *at[SPEEDS];          /* per list item, filled when first used */
-  clip noise[SPEEDS];        /* 2 s of unit-RMS noise, band-limited like the speech */
-  int noise_rate;            /* the source rate the noise was made for */
 } splicer;
 
 static void splicer_free(splicer *sp) {
@@ -232,17 +225,16 @@ static void splicer_free(splicer *sp) {
   for (s = 0; s < SPEEDS; s++) {
     for (i = 0; sp->at[s] && i < sp->l->count; i++) free(sp->at[s][i].x);
     free(sp->at[s]);
-    free(sp->noise[s].x);
   }
   free(sp->pick);
   memset(sp, 0, sizeof *sp);
 }
 
 static int splicer_init(splicer *sp, const asr_model *m, const ad_list *l, int (*keep)(const ad_item *), int lo,
-                        int hi, int speed, double pad) {
+                        int hi, int speed) {
   int i, s;
   memset(sp, 0, sizeof *sp);
-  sp->m = m, sp->l = l, sp->lo = lo, sp->hi = hi, sp->speed = speed, sp->pad = pad;
+  sp->m = m, sp->l = l, sp->lo = lo, sp->hi = hi, sp->speed = speed;
   sp->pick = (int *)malloc(sizeof(int) * (size_t)(l->count ? l->count : 1));
   for (s = 0; s < SPEEDS; s++) sp->at[s] = (clip *)calloc((size_t)(l->count ? l->count : 1), sizeof(clip));
   if (!sp->pick || !sp->at[0] || !sp->at[1] || !sp->at[2]) {
@@ -254,50 +246,31 @@ static int splicer_init(splicer *sp, const asr_model *m, const ad_list *l, int (
   return 0;
 }
 
-/* x (n samples, read at `rate`) at the model's rate as if recorded at speed_factor[s] * rate. */
-static int resample_at(const asr_model *m, const asr_real *x, int n, int rate, int s, const char *what, clip *c) {
-  int from = (int)lround(rate * speed_factor[s]), len = asr_resample_length(n, from, m->cfg.sample_rate);
-  c->x = (asr_real *)malloc(sizeof(asr_real) * (size_t)(len > 0 ? len : 1));
-  if (len < 0 || !c->x) {
-    fprintf(stderr, "%s: cannot resample %d samples from %d Hz\n", what, n, from);
-    return 2;
-  }
-  if (asr_resample(c->x, x, n, from, m->cfg.sample_rate, 6, 0.99) != ASR_OK) {
-    fprintf(stderr, "%s: resampling failed\n", what);
-    return 2;
-  }
-  c->n = len;
-  return 0;
-}
-
-static int splicer_clip(splicer *sp, int j, int s, asr_rng *rng, const clip **out) {
+/* Recording j at speed s, read (and resampled) when first asked for. */
+static int splicer_clip(splicer *sp, int j, int s, const clip **out) {
   clip *c = &sp->at[s][j];
+  const char *path = sp->l->items[j].path;
   if (!c->x) {
     asr_audio a;
-    int r;
-    if (ad_audio_read(sp->l->items[j].path, &a)) return 2;
-    if (sp->noise_rate && a.sample_rate != sp->noise_rate) {
-      fprintf(stderr, "%s: sample rate %d differs from the other recordings' (%d)\n", sp->l->items[j].path,
-              a.sample_rate, sp->noise_rate);
+    int from, len;
+    if (ad_audio_read(path, &a)) return 2;
+    if (sp->rate && a.sample_rate != sp->rate) {
+      fprintf(stderr, "%s: sample rate %d differs from the other recordings' (%d)\n", path, a.sample_rate, sp->rate);
       asr_audio_free(&a, NULL);
       return 2;
     }
-    r = resample_at(sp->m, a.samples, a.n, a.sample_rate, s, sp->l->items[j].path, c);
-    if (!r && !sp->noise[s].x) {                    /* the pause noise for this speed */
-      int k, nn = 2 * a.sample_rate;
-      asr_real *w = (asr_real *)malloc(sizeof(asr_real) * (size_t)nn);
-      double e = 0;
-      if (!w) r = 2;
-      for (k = 0; !r && k < nn; k++) w[k] = (asr_real)asr_rng_normal(rng);
-      if (!r) r = resample_at(sp->m, w, nn, a.sample_rate, s, "pause noise", &sp->noise[s]);
-      for (k = 0; !r && k < sp->noise[s].n; k++) e += (double)sp->noise[s].x[k] * sp->noise[s].x[k];
-      for (k = 0; !r && k < sp->noise[s].n; k++) sp->noise[s].x[k] = (asr_real)(sp->noise[s].x[k] / sqrt(e / sp->noise[s].n));
-      free(w);
+    sp->rate = a.sample_rate;
+    from = (int)lround(a.sample_rate * speed_factor[s]);
+    len = asr_resample_length(a.n, from, a.sample_rate);
+    c->x = (asr_real *)malloc(sizeof(asr_real) * (size_t)(len > 0 ? len : 1));
+    if (len < 0 || !c->x || asr_resample(c->x, a.samples, a.n, from, a.sample_rate, 6, 0.99) != ASR_OK) {
+      fprintf(stderr, "%s: cannot play %d samples at speed %g\n", path, a.n, speed_factor[s]);
+      asr_audio_free(&a, NULL);
+      return 2;
     }
-    sp->noise_rate = a.sample_rate;
+    c->n = len;
+    c->level = asr_noise_floor(c->x, c->n, a.sample_rate);
     asr_audio_free(&a, NULL);
-    if (r) return 2;
-    c->level = ad_noise_floor(c->x, c->n, sp->m->cfg.sample_rate);
   }
   *out = c;
   return 0;
@@ -305,14 +278,14 @@ static int splicer_clip(splicer *sp, int j, int s, asr_rng *rng, const clip **ou
 
 /* A new set: as many utterances as there are kept recordings. */
 static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
-  int i, k, rate = sp->m->cfg.sample_rate, padn = (int)(sp->pad * rate + 0.5);
+  int i, k;
   memset(s, 0, sizeof *s);
   s->u = (ad_utt *)calloc((size_t)(sp->n_keep ? sp->n_keep : 1), sizeof *s->u);
   if (!s->u) return 2;
   for (i = 0; i < sp->n_keep; i++) {
     const ad_item *first = &sp->l->items[sp->pick[asr_rng_int(rng, sp->n_keep)]];
     int count = sp->lo + asr_rng_int(rng, sp->hi - sp->lo + 1), total = 0, pos = 0;
-    int sp_i = sp->speed ? asr_rng_int(rng, SPEEDS) : 1;
+    int speed = sp->speed ? asr_rng_int(rng, SPEEDS) : 1;
     const clip *chosen[20];
     char text[1024] = "", what[64];
     asr_real *wave;
@@ -321,28 +294,23 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
       do {                                   /* a recording of the same speaker */
         j = sp->pick[asr_rng_int(rng, sp->n_keep)];
       } while (sp->l->items[j].speaker != first->speaker && ++tries < 10000);
-      if (splicer_clip(sp, j, sp_i, rng, &chosen[k])) return 2;
-      total += chosen[k]->n + rate * 3 / 10;
+      if (splicer_clip(sp, j, speed, &chosen[k])) return 2;
+      total += chosen[k]->n + sp->rate * 3 / 10;
       snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", sp->l->items[j].text);
     }
-    total += 2 * padn;
     wave = (asr_real *)malloc(sizeof *wave * (size_t)(total ? total : 1));
     if (!wave) return 2;
-    for (k = 0; k <= count; k++) {
-      /* 0.1-0.3 s of pause between recordings; --pad seconds before the first, after the last */
-      const clip *z = &sp->noise[sp_i], *by = chosen[k ? k - 1 : 0];
-      int gap = k == 0 || k == count ? padn : rate / 10 + asr_rng_int(rng, rate / 5 + 1), at, g;
-      if (gap) {
-        at = asr_rng_int(rng, z->n - gap);
-        for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(by->level * z->x[at + g]);
+    for (k = 0; k < count; k++) {
+      if (k) {                                               /* 0.1-0.3 s of pause */
+        int gap = sp->rate / 10 + asr_rng_int(rng, sp->rate / 5 + 1), g;
+        for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(chosen[k - 1]->level * asr_rng_normal(rng));
         pos += gap;
       }
-      if (k == count) break;
       memcpy(wave + pos, chosen[k]->x, sizeof *wave * (size_t)chosen[k]->n);
       pos += chosen[k]->n;
     }
     snprintf(what, sizeof what, "spliced utterance %d", i);
-    k = make_utt(sp->m, &s->u[s->count], wave, pos, rate, text, what);
+    k = make_utt(sp->m, &s->u[s->count], wave, pos, sp->rate, text, what);
     free(wave);
     if (k) return 2;
     s->count++;
@@ -537,6 +505,7 @@ int main(int argc, char **argv) {
   /* Adam's peak learning rate: 3e-3 for ContextNet, 2e-3 for the Conformer recipes
    * (their attention is less forgiving; 2e-3 is what the measured figures used) */
   if (o.lr < 0) o.lr = cfg.encoder == ASR_ENCODER_CONFORMER ? 2e-3 : 3e-3;
+  cfg.pad_ms = (int)lround(o.pad * 1000);         /* --pad: the model's front end pads (asr_model_features) */
   asr_rng_seed(&rng, o.seed, 1);
   if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
@@ -555,18 +524,18 @@ int main(int argc, char **argv) {
   {
     int fsdd = list.items[0].take >= 0;
     int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
-    if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb, o.pad) ||
+    if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
                            splicer_draw(&sp, &rng, &train)
-                     : load_plain(&m, &list, keep_train, o.pad, &rng, &train))
+                     : load_plain(&m, &list, keep_train, &train))
       return 2;
     if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, o.pad, &rng, &dev)) return 2;
+      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, &dev)) return 2;
     } else if (fsdd) {
       /* the dev set is drawn once, at speed 1 */
       splicer sd;
-      if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0, o.pad) ||
+      if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0) ||
                              splicer_draw(&sd, &rng, &dev)
-                       : load_plain(&m, &list, fsdd_dev, o.pad, &rng, &dev))
+                       : load_plain(&m, &list, fsdd_dev, &dev))
         return 2;
       if (o.splice_min) splicer_free(&sd);
     } else {
@@ -580,7 +549,7 @@ int main(int argc, char **argv) {
         FILE *probe = fopen(tsv, "r");
         if (probe) {
           fclose(probe);
-          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, o.pad, &rng, &dev)) return 2;
+          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, &dev)) return 2;
         }
       }
     }

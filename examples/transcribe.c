@@ -14,13 +14,14 @@
  * (transcripts.tsv, or Free Spoken Digit Dataset names, optionally only takes A..B), and
  * the character and word error rates against its transcripts are printed at the end, on
  * stderr: "CER 1.32% (7/531), WER 3.36% (4/119)".
- * --pad SECONDS adds that much noise at each recording's background level before and
- * after it (as build/train --pad does; for recordings trimmed to the speech); --align
- * times are those of the recording itself.
+ * A model trained with --pad pads every recording as it was trained (the checkpoint's
+ * pad_ms; asr_model_features); --pad SECONDS overrides that. --align times are those of
+ * the recording itself (the padding subtracted).
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
  * files are still transcribed). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +61,7 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL;
-  double pad = 0;
+  double pad = -1;
   int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
@@ -111,6 +112,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
   }
+  if (pad >= 0) m.cfg.pad_ms = (int)lround(pad * 1000);
+  pad = m.cfg.pad_ms / 1000.0;
   /* the files: the arguments, or a data folder's recordings with their transcripts */
   files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
   refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
@@ -141,17 +144,7 @@ int main(int argc, char **argv) {
       status = 2;
       continue;
     }
-    if (pad > 0) {                              /* the same noise for a file wherever it is listed */
-      asr_rng rng;
-      asr_real *y;
-      int n, rate = a.sample_rate;
-      asr_rng_seed(&rng, 1, 1);
-      if (ad_pad(a.samples, a.n, rate, pad, &rng, &y, &n)) return 2;
-      r = ad_features(&m, y, n, rate, files[i], &feats, &T);
-      free(y);
-    } else {
-      r = ad_features(&m, a.samples, a.n, a.sample_rate, files[i], &feats, &T);
-    }
+    r = ad_features(&m, a.samples, a.n, a.sample_rate, files[i], &feats, &T);
     asr_audio_free(&a, NULL);
     if (r) {
       status = 2;

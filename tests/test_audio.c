@@ -485,6 +485,41 @@ static void t_resample(tctx *t) {
     free(x);
     free(y);
   }
+  {
+    /* The per-phase tables (rates whose F' (2 width + 2) taps fit them) give the sum of
+     * the header's formula bit for bit: here written out tap by tap, sin and cos each time. */
+    static const int pairs[5][2] = {{8000, 16000}, {7200, 8000}, {8800, 8000}, {16000, 12000}, {48000, 16000}};
+    int n = 700, p;
+    asr_real *x = TALLOC(asr_real, n), *y = TALLOC(asr_real, 2 * n);
+    asr_rng rng;
+    asr_rng_seed(&rng, 9, 0);
+    for (i = 0; i < n; i++) x[i] = (asr_real)asr_rng_normal(&rng);
+    for (p = 0; p < 5; p++) {
+      int F0 = pairs[p][0], G0 = pairs[p][1], m = asr_resample_length(n, F0, G0), j, bad = 0, g = F0, h = G0;
+      long F, Fp, width;
+      double fc;
+      while (h) { int tmp = g % h; g = h; h = tmp; }
+      F = F0 / g, Fp = G0 / g, fc = 0.99 * (F < Fp ? F : Fp);
+      width = (long)ceil(6 * (double)F / fc);
+      CHECK_OK(asr_resample(y, x, n, F0, G0, 6, 0.99));
+      for (j = 0; j < m; j++) {
+        long centre = (j * F) / Fp, k;
+        double acc = 0;
+        for (k = centre - width; k <= centre + width + 1; k++) {
+          double u = fc * (double)(k * Fp - j * F) / ((double)F * (double)Fp), w, hh;
+          if (k < 0 || k > n - 1 || fabs(u) >= 6) continue;
+          w = cos(pi * u / 12.0);
+          w *= w;
+          hh = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
+          acc += (double)x[k] * (fc / (double)F) * hh * w;
+        }
+        bad += y[j] != (asr_real)acc;
+      }
+      CHECKF(bad == 0, "%d -> %d Hz: %d of %d samples differ from the formula", F0, G0, bad, m);
+    }
+    free(x);
+    free(y);
+  }
 }
 
 /* The Vorbis comment header's lengths are checked before stb_vorbis sees them (it trusts

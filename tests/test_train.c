@@ -151,6 +151,66 @@ static void t_model_config_json(tctx *t) {
   CHECK(strstr(err.msg, "colour") != NULL);
   CHECK(asr_model_config_from_json(&d, "{\"recipe\": \"nope\"}", &err) == ASR_ERR_UNSUPPORTED);
   CHECK(asr_model_config_default(&d, "nope") == ASR_ERR_INVALID_ARG);
+  /* pad_ms is written only when it is not 0, so older checkpoints' configs read the same */
+  CHECK(strstr(json, "pad_ms") == NULL);
+  c.pad_ms = 100;
+  CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
+  CHECK(strstr(json, "\"pad_ms\": 100") != NULL);
+  CHECK_OK(asr_model_config_from_json(&d, json, &err));
+  CHECK(memcmp(&c, &d, sizeof c) == 0);
+  {                              /* a model is not built with more than 1 s of padding */
+    asr_model m;
+    asr_rng rng;
+    asr_rng_seed(&rng, 1, 0);
+    CHECK_OK(asr_model_config_from_json(&d, "{\"recipe\": \"rnnt\", \"pad_ms\": 2000}", &err));
+    CHECK(asr_model_create(&m, &d, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "pad_ms"));
+  }
+}
+
+/* asr_model_features with pad_ms: the features of [noise, wave, noise], the noise at the
+ * wave's background level from an asr_rng seeded 0x706164 (stream 0), as an unpadded
+ * model computes them on the padded wave built here. 8 kHz in, so the padding is made
+ * before resampling: P = 800 samples for 100 ms. */
+static void t_model_features_pad(tctx *t) {
+  asr_model_config cfg;
+  asr_model plain, padded;
+  asr_error err;
+  asr_rng rng;
+  enum { N = 3000, RATE = 8000, P = 800 };
+  asr_real *x = TALLOC(asr_real, N), *y = TALLOC(asr_real, N + 2 * P);
+  asr_real *f1, *f2;
+  void *w1, *w2;
+  size_t b1, b2;
+  int i, T;
+  double level, worst = 0;
+  asr_model_config_default(&cfg, "ctc-contextnet");
+  asr_rng_seed(&rng, 3, 0);
+  CHECK_OK(asr_model_create(&plain, &cfg, &rng, NULL, &err));
+  cfg.pad_ms = 100;
+  CHECK_OK(asr_model_create(&padded, &cfg, &rng, NULL, &err));
+  for (i = 0; i < N; i++) /* a quiet start (the background), then a tone */
+    x[i] = (asr_real)((i > 600 ? 3000 * sin(0.2 * i) : 0) + 20 * asr_rng_normal(&rng));
+  level = asr_noise_floor(x, N, RATE);
+  CHECK(level > 10 && level < 30);
+  asr_rng_seed(&rng, 0x706164, 0);
+  for (i = 0; i < P; i++) y[i] = (asr_real)(level * asr_rng_normal(&rng));
+  memcpy(y + P, x, sizeof *x * N);
+  for (i = 0; i < P; i++) y[P + N + i] = (asr_real)(level * asr_rng_normal(&rng));
+  T = asr_model_num_frames(&padded, N, RATE);
+  CHECK(T == asr_model_num_frames(&plain, N + 2 * P, RATE) && T > asr_model_num_frames(&plain, N, RATE) + 19);
+  b1 = asr_model_features_workspace_size(&padded, N, RATE);
+  b2 = asr_model_features_workspace_size(&plain, N + 2 * P, RATE);
+  f1 = TALLOC(asr_real, (size_t)T * cfg.n_mels), f2 = TALLOC(asr_real, (size_t)T * cfg.n_mels);
+  w1 = malloc(b1), w2 = malloc(b2);
+  CHECK(asr_model_features(&padded, f1, x, N, RATE, w1, b1 - 1, &err) == ASR_ERR_WORKSPACE);
+  CHECK_OK(asr_model_features(&padded, f1, x, N, RATE, w1, b1, &err));
+  CHECK_OK(asr_model_features(&plain, f2, y, N + 2 * P, RATE, w2, b2, &err));
+  for (i = 0; i < T * cfg.n_mels; i++) worst = fmax(worst, fabs(f1[i] - f2[i]));
+  CHECKF(worst == 0, "padded features differ by %g", worst);
+  snprintf(t->msg, sizeof t->msg, "%d frames, identical; background level %.1f", T, level);
+  free(x), free(y), free(f1), free(f2), free(w1), free(w2);
+  asr_model_free(&plain);
+  asr_model_free(&padded);
 }
 
 /* Four fixed synthetic utterances: a distinct sinusoidal pattern per token id, so the
@@ -430,6 +490,7 @@ static const test_case TESTS_train[] = {
   {"train/checkpoint_roundtrip", t_checkpoint_roundtrip},
   {"train/checkpoint_mismatch", t_checkpoint_mismatch},
   {"train/model_config_json", t_model_config_json},
+  {"train/model_features_pad", t_model_features_pad},
   {"train/recipe_loss_decreases", t_recipe_loss_decreases},
   {"train/recipe_conformer_loss_decreases", t_recipe_conformer_loss_decreases},
   {"train/recipe_rnnt_loss_decreases", t_recipe_rnnt_loss_decreases},

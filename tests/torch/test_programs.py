@@ -2,6 +2,7 @@
 names the problem, and no model file written or damaged, also when training is
 interrupted (issue 7's "Bad input"). These need no torch; they live here because this
 runner already drives the built programs."""
+import json
 import os
 import shutil
 import signal
@@ -160,7 +161,8 @@ def test_splice_is_deterministic():
     for k in range(2):
         out = os.path.join(d, f"model{k}.npz")
         proc = subprocess.run([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", out, "--steps", "8",
-                               "--splice", "1-3", "--speed-perturb", "--seed", "3", "--eval-every", "4"],
+                               "--splice", "1-3", "--speed-perturb", "--pad", "0.05", "--seed", "3",
+                               "--eval-every", "4"],
                               capture_output=True, text=True, timeout=300)
         if proc.returncode != 0 or "spliced anew each epoch, speeds 0.9/1.0/1.1" not in proc.stdout:
             raise AssertionError(f"train --splice --speed-perturb: exit {proc.returncode}\n{proc.stdout}{proc.stderr}")
@@ -168,10 +170,19 @@ def test_splice_is_deterministic():
             runs.append(f.read())
     if runs[0] != runs[1]:
         raise AssertionError("two runs with the same seed gave different models")
+    # --pad is the model's: stored as pad_ms, and transcribe pads as the model was trained
+    model = os.path.join(d, "model0.npz")
+    cfg = json.loads(bytes(np.load(model)["config"]).decode())
+    if cfg.get("pad_ms") != 50:
+        raise AssertionError(f"train --pad 0.05 stored pad_ms {cfg.get('pad_ms')!r}")
+    outs = [subprocess.run([TRANSCRIBE, "--model", model, "--data", corpus] + extra, capture_output=True,
+                           text=True, timeout=120).stdout for extra in ([], ["--pad", "0.05"])]
+    if outs[0] != outs[1] or not outs[0]:
+        raise AssertionError(f"transcribe did not pad as the model says:\n{outs[0]}\nvs --pad 0.05:\n{outs[1]}")
     refused([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", os.path.join(d, "x.npz"),
              "--speed-perturb"], "--splice")
     return "8 steps over 12 recordings (several epochs, re-spliced each): two runs bit-identical; " \
-           "--speed-perturb without --splice refused"
+           "pad_ms 50 stored and used by transcribe; --speed-perturb without --splice refused"
 
 
 def test_pad():
