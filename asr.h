@@ -56,7 +56,8 @@
  * CONTENTS
  *    1. Core        results, allocation, asr_real, asr_rng, log-sum-exp, softmax, GEMM,
  *                   .npy/.npz read and write, finite-difference gradient check
- *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling
+ *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling,
+ *                   the background level of a recording
  *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, CMVN,
  *                   SpecAugment [Park19]
  *    4. Layers      4.1 linear, embedding, activations, dropout, layer/batch norm,
@@ -2860,8 +2861,10 @@ ASRDEF asr_result asr_kmeans_fit(asr_real *codebook, int *assign, asr_kmeans_rep
  * negative asr_result: ASR_ERR_RANGE for a character outside the set (err names it and
  * its position), ASR_ERR_TOO_LARGE if cap is too small. */
 ASRDEF int asr_text_encode(const char *text, int *ids, int cap, asr_error *err);
-/* Writes the characters of ids (blank ids are skipped) as a C string; returns its length,
- * or -1 if an id is out of range or the text does not fit in cap bytes. */
+/* Writes the characters of ids (blank ids are skipped) as a C string, normalized as
+ * asr_text_encode normalizes a transcript: a model's space tokens at the start, at the
+ * end or after another space are dropped. Returns its length, or -1 if an id is out of
+ * range or the text does not fit in cap bytes. */
 ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap);
 
 /* ---- Error rates. Levenshtein distance: the fewest substitutions, insertions and
@@ -13972,9 +13975,11 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
   for (i = 0; i < n; i++) {
     if (ids[i] < 0 || ids[i] >= ASR_CHARSET_SIZE) return -1;
     if (ids[i] == 0) continue;
+    if (ids[i] == 1 && (len == 0 || out[len - 1] == ' ')) continue;   /* leading or doubled space */
     if (len + 1 >= cap) return -1;
     out[len++] = ASR_CHARSET[ids[i]];
   }
+  if (len && out[len - 1] == ' ') len--;                              /* trailing space */
   out[len] = 0;
   return (int)len;
 }

@@ -20,6 +20,11 @@ static void t_text_roundtrip(tctx *t) {
     int bad[2] = {3, 29};
     CHECK(asr_text_decode(bad, 2, out, sizeof out) == -1);
   }
+  {                              /* a model's stray spaces: " a  b " (blanks between) -> "a b" */
+    int raw[9] = {1, 0, 3, 1, 0, 1, 4, 1, 0};
+    CHECK(asr_text_decode(raw, 9, out, sizeof out) == 3 && strcmp(out, "a b") == 0);
+    CHECK(asr_text_decode(raw, 1, out, sizeof out) == 0 && out[0] == 0);
+  }
 }
 
 /* Levenshtein distances of textbook pairs: kitten -> sitting is 3 (k->s, e->i, +g),
