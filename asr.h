@@ -541,11 +541,12 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * torchaudio's defaults: Z = 6, rolloff = 0.99. The sum runs in double.
  * y (asr_resample_length(n, orig, new)); x (n). Equal rates copy x. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
-/* The background level of a recording: the RMS of its quietest 10 ms frame (whole frames
- * of sample_rate / 100 samples from the start; 0 when there is none). */
-ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
 ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                int lowpass_filter_width, double rolloff);
+
+/* ---- The background level of a recording: the RMS of its quietest 10 ms frame (whole
+ * frames of sample_rate / 100 samples from the start; 0 when there is none). */
+ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
 
 /* ========================================================================================
  * 3. Features

@@ -46,8 +46,8 @@ typedef struct opts {
 static int usage(void) {
   fprintf(stderr,
           "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
-          "             [--splice MIN-MAX [--speed-perturb]] [--dev DIR] [--batch-frames F] [--lr X (3e-3; Conformer 2e-3)] [--warmup N]\n"
-          "             [--pad SECONDS] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
+          "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
+          "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
 }
 
