@@ -539,8 +539,13 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * x is 0 outside 0..n-1. fc/F = 1 (no filtering) when upsampling with rolloff 1;
  * rolloff < 1 leaves room for the transition band below the lower Nyquist rate.
  * torchaudio's defaults: Z = 6, rolloff = 0.99. The sum runs in double.
- * y (asr_resample_length(n, orig, new)); x (n). Equal rates copy x. */
+ * y (asr_resample_length(n, orig, new)); x (n). Equal rates copy x.
+ * _naive computes every tap's sin and cos where it is used, the formula as written;
+ * asr_resample computes them once per phase (F' (2 width + 2) of them, when that fits a
+ * small table on the stack; else it is the naive loop) and gives the same bits. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
+ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                     int lowpass_filter_width, double rolloff);
 ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                int lowpass_filter_width, double rolloff);
 
@@ -5724,58 +5729,44 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
   return best < 0 ? 0 : best;
 }
 
-ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
-                               int lowpass_filter_width, double rolloff) {
-  int64_t g, F, Fp, j, width;
-  int m = asr_resample_length(n, orig_freq, new_freq);
+/* What both tiers of the resampler share: the checks, the equal-rate copy (returns 1),
+ * and the reduced rates F, F', the cutoff fc and the half-width of the window in input
+ * samples. Returns 0 to go on, 1 when done, or a negative asr_result. */
+typedef struct asr__resampler {
+  int64_t F, Fp, width;
   double fc;
-  const double pi = 3.14159265358979323846;
-  if (m < 0 || lowpass_filter_width < 1 || !(rolloff > 0 && rolloff <= 1) || (n > 0 && (!x || !y)))
+  int m;
+} asr__resampler;
+ASR__PRIVATE int asr__resample_setup(asr__resampler *r, asr_real *y, const asr_real *x, int n, int orig_freq,
+                                     int new_freq, int lowpass_filter_width, double rolloff) {
+  int64_t g;
+  r->m = asr_resample_length(n, orig_freq, new_freq);
+  if (r->m < 0 || lowpass_filter_width < 1 || !(rolloff > 0 && rolloff <= 1) || (n > 0 && (!x || !y)))
     return ASR_ERR_INVALID_ARG;
   if (orig_freq == new_freq) {
     if (n) memmove(y, x, sizeof(asr_real) * (size_t)n);
-    return ASR_OK;
+    return 1;
   }
   g = asr__gcd(orig_freq, new_freq);
-  F = orig_freq / g;
-  Fp = new_freq / g;
-  fc = rolloff * (double)ASR__MIN(F, Fp);
+  r->F = orig_freq / g;
+  r->Fp = new_freq / g;
+  r->fc = rolloff * (double)ASR__MIN(r->F, r->Fp);
   /* h(tau) vanishes for |fc tau| >= Z, i.e. |i - j F/F'| >= Z F / fc: `width` input samples
    * on each side of the output instant j F / F' (torchaudio's width, same ceiling) */
-  width = (int64_t)ceil(lowpass_filter_width * (double)F / fc);
-  if (Fp * (2 * width + 2) <= ASR__RESAMPLE_TABLE) {
-    /* The same sum with h and w looked up: for j = q F' + p the taps i = centre + k see
-     * i F' - j F = (floor(p F / F') + k) F' - p F, which depends on the phase p and on k
-     * only, so F' (2 width + 2) values of each serve every output (torchaudio also
-     * computes its kernel once per phase). w < 0 marks a tap outside the window. */
-    double th[ASR__RESAMPLE_TABLE], tw[ASR__RESAMPLE_TABLE];
-    int64_t p, k, K = 2 * width + 2;
-    for (p = 0; p < Fp; p++)
-      for (k = 0; k < K; k++) {
-        double u = fc * (double)(((p * F) / Fp + k - width) * Fp - p * F) / ((double)F * (double)Fp), w;
-        if (fabs(u) >= lowpass_filter_width) {
-          th[p * K + k] = 0, tw[p * K + k] = -1;
-          continue;
-        }
-        w = cos(pi * u / (2.0 * lowpass_filter_width));
-        tw[p * K + k] = w * w;
-        th[p * K + k] = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
-      }
-    for (j = 0; j < m; j++) {
-      int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
-      const double *h = th + (j % Fp) * K, *w = tw + (j % Fp) * K;   /* tap k: input centre - width + k */
-      double acc = 0;
-      if (lo < 0) lo = 0;
-      if (hi > n - 1) hi = n - 1;
-      for (i = lo; i <= hi; i++) {
-        k = i - (centre - width);
-        if (w[k] >= 0) acc += (double)x[i] * (fc / (double)F) * h[k] * w[k];
-      }
-      y[j] = (asr_real)acc;
-    }
-    return ASR_OK;
-  }
-  for (j = 0; j < m; j++) {
+  r->width = (int64_t)ceil(lowpass_filter_width * (double)r->F / r->fc);
+  return 0;
+}
+
+ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                     int lowpass_filter_width, double rolloff) {
+  asr__resampler r;
+  int64_t F, Fp, j, width;
+  double fc;
+  const double pi = 3.14159265358979323846;
+  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+  if (s) return s < 0 ? (asr_result)s : ASR_OK;
+  F = r.F, Fp = r.Fp, width = r.width, fc = r.fc;
+  for (j = 0; j < r.m; j++) {
     /* output instant in input samples: j F / F'; the window covers i in [lo, hi] */
     int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
     double acc = 0;
@@ -5789,6 +5780,48 @@ ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_f
       w *= w;                                                   /* Hann: cos^2 */
       h = u == 0 ? 1.0 : sin(pi * u) / (pi * u);               /* sinc(u) */
       acc += (double)x[i] * (fc / (double)F) * h * w;
+    }
+    y[j] = (asr_real)acc;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                               int lowpass_filter_width, double rolloff) {
+  /* The same sum with h and w looked up: for j = q F' + p the taps i = centre + k see
+   * i F' - j F = (floor(p F / F') + k) F' - p F, which depends on the phase p and on k
+   * only, so F' (2 width + 2) values of each serve every output (torchaudio also computes
+   * its kernel once per phase). w < 0 marks a tap outside the window. Rates whose tables
+   * do not fit ASR__RESAMPLE_TABLE go to the naive loop. */
+  double th[ASR__RESAMPLE_TABLE], tw[ASR__RESAMPLE_TABLE], fc;
+  const double pi = 3.14159265358979323846;
+  asr__resampler r;
+  int64_t F, Fp, j, width, p, k, K;
+  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+  if (s) return s < 0 ? (asr_result)s : ASR_OK;
+  F = r.F, Fp = r.Fp, width = r.width, fc = r.fc, K = 2 * width + 2;
+  if (Fp * K > ASR__RESAMPLE_TABLE)
+    return asr_resample_naive(y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+  for (p = 0; p < Fp; p++)
+    for (k = 0; k < K; k++) {
+      double u = fc * (double)(((p * F) / Fp + k - width) * Fp - p * F) / ((double)F * (double)Fp), w;
+      if (fabs(u) >= lowpass_filter_width) {
+        th[p * K + k] = 0, tw[p * K + k] = -1;
+        continue;
+      }
+      w = cos(pi * u / (2.0 * lowpass_filter_width));
+      tw[p * K + k] = w * w;
+      th[p * K + k] = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
+    }
+  for (j = 0; j < r.m; j++) {
+    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
+    const double *h = th + (j % Fp) * K, *w = tw + (j % Fp) * K;   /* tap k: input centre - width + k */
+    double acc = 0;
+    if (lo < 0) lo = 0;
+    if (hi > n - 1) hi = n - 1;
+    for (i = lo; i <= hi; i++) {
+      k = i - (centre - width);
+      if (w[k] >= 0) acc += (double)x[i] * (fc / (double)F) * h[k] * w[k];
     }
     y[j] = (asr_real)acc;
   }

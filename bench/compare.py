@@ -134,6 +134,14 @@ def torch_fbank():
     return timeit(lambda: kaldi.fbank(x, num_mel_bins=80), min_time=1.0)
 
 
+def torch_resample():
+    """torchaudio.functional.resample 8 kHz -> 16 kHz of 60 s of white noise (float32),
+    sinc_interpolation with the defaults (width 6, rolloff 0.99): asrtool bench's case."""
+    import torchaudio.functional as F
+    x = (1000 * torch.randn(60 * 8000)).float()
+    return timeit(lambda: F.resample(x, 8000, 16000), min_time=1.0)
+
+
 def torch_rnnt():
     """torchaudio.functional.rnnt_loss + backward, float32, one thread (bench/rnnt_process.py
     times the whole `asrtool rnnt` process against this)."""
@@ -171,6 +179,7 @@ TORCH_CASES = {
     "gemm 256x256x256": torch_gemm,
     # features
     "fbank 60 s 16 kHz, 80 bins": torch_fbank,
+    "resample 60 s 8 kHz -> 16 kHz": torch_resample,
 
     # ctc
     "ctc loss+grad N16 T1000 V64 S200": torch_ctc,

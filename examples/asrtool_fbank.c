@@ -289,6 +289,38 @@ static void fb_bench_call(void *v) {
   asr_error err;
   if (c->fn(c->y, c->x, c->n, &c->o, NULL, c->work, c->wb, &err) != ASR_OK) fprintf(stderr, "bench fbank: %s\n", err.msg);
 }
+/* ---- bench: resampling 60 s of 8 kHz noise to 16 kHz (the FSDD case), naive (every
+ * tap's sin and cos) and ref (asr_resample's per-phase tables); case name shared with
+ * bench/compare.py. */
+typedef struct rs_bench_ctx {
+  asr_result (*fn)(asr_real *, const asr_real *, int, int, int, int, double);
+  asr_real *x, *y;
+  int n;
+} rs_bench_ctx;
+static void rs_bench_call(void *v) {
+  rs_bench_ctx *c = (rs_bench_ctx *)v;
+  if (c->fn(c->y, c->x, c->n, 8000, 16000, 6, 0.99) != ASR_OK) fprintf(stderr, "bench resample: failed\n");
+}
+static void bench_resample(at_bench *b) {
+  rs_bench_ctx c;
+  asr_rng rng;
+  int i;
+  c.n = 60 * 8000;
+  c.x = (asr_real *)malloc(sizeof(asr_real) * (size_t)c.n);
+  c.y = (asr_real *)malloc(sizeof(asr_real) * (size_t)asr_resample_length(c.n, 8000, 16000));
+  if (!c.x || !c.y) {
+    free(c.x), free(c.y);
+    return;
+  }
+  asr_rng_seed(&rng, 8, 0);
+  for (i = 0; i < c.n; i++) c.x[i] = (asr_real)(1000 * asr_rng_normal(&rng));
+  c.fn = asr_resample_naive;
+  at_bench_report(b, "resample 60 s 8 kHz -> 16 kHz", "naive", at_bench_time(rs_bench_call, &c, 0));
+  c.fn = asr_resample;
+  at_bench_report(b, "resample 60 s 8 kHz -> 16 kHz", "ref", at_bench_time(rs_bench_call, &c, 1.0));
+  free(c.x), free(c.y);
+}
+
 void bench_fbank(at_bench *b) {
   static const char *impls[3] = {"naive", "ref", "simd"};
   static const asr_fbank_fn fns[3] = {asr_fbank_naive, asr_fbank_ref, asr_fbank};
@@ -313,4 +345,5 @@ void bench_fbank(at_bench *b) {
     at_bench_report(b, "fbank 60 s 16 kHz, 80 bins", impls[k], at_bench_time(fb_bench_call, &c, k == 0 ? 0 : 1.0));
   }
   free(c.x), free(c.y), free(c.work);
+  bench_resample(b);
 }
