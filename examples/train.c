@@ -74,8 +74,12 @@ static int parse_args(int argc, char **argv, opts *o) {
   o->lr = -1;                               /* the recipe's default, below */
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--quiet") || !strcmp(a, "--speed-perturb")) {
-      *(a[2] == 'q' ? &o->quiet : &o->speed_perturb) = 1;
+    if (!strcmp(a, "--quiet")) {
+      o->quiet = 1;
+      continue;
+    }
+    if (!strcmp(a, "--speed-perturb")) {
+      o->speed_perturb = 1;
       continue;
     }
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -207,8 +211,8 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
 static const double speed_factor[SPEEDS] = {0.9, 1.0, 1.1};
 
 typedef struct clip {
-  asr_real *x;               /* at the set's rate, at speed_factor[s] */
-  int n;
+  asr_real *x;               /* at the recording's rate, at speed_factor[s] */
+  int n, rate;
   double level;              /* asr_noise_floor of x */
 } clip;
 
@@ -216,7 +220,6 @@ typedef struct splicer {
   const asr_model *m;
   const ad_list *l;
   int *pick, n_keep, lo, hi, speed;
-  int rate;                  /* of the recordings (all the same), 0 before the first */
   clip *at[SPEEDS];          /* per list item, filled when first used */
 } splicer;
 
@@ -254,12 +257,6 @@ static int splicer_clip(splicer *sp, int j, int s, const clip **out) {
     asr_audio a;
     int from, len;
     if (ad_audio_read(path, &a)) return 2;
-    if (sp->rate && a.sample_rate != sp->rate) {
-      fprintf(stderr, "%s: sample rate %d differs from the other recordings' (%d)\n", path, a.sample_rate, sp->rate);
-      asr_audio_free(&a, NULL);
-      return 2;
-    }
-    sp->rate = a.sample_rate;
     from = (int)lround(a.sample_rate * speed_factor[s]);
     len = asr_resample_length(a.n, from, a.sample_rate);
     c->x = (asr_real *)malloc(sizeof(asr_real) * (size_t)(len > 0 ? len : 1));
@@ -269,6 +266,7 @@ static int splicer_clip(splicer *sp, int j, int s, const clip **out) {
       return 2;
     }
     c->n = len;
+    c->rate = a.sample_rate;
     c->level = asr_noise_floor(c->x, c->n, a.sample_rate);
     asr_audio_free(&a, NULL);
   }
@@ -284,7 +282,7 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
   if (!s->u) return 2;
   for (i = 0; i < sp->n_keep; i++) {
     const ad_item *first = &sp->l->items[sp->pick[asr_rng_int(rng, sp->n_keep)]];
-    int count = sp->lo + asr_rng_int(rng, sp->hi - sp->lo + 1), total = 0, pos = 0;
+    int count = sp->lo + asr_rng_int(rng, sp->hi - sp->lo + 1), total = 0, pos = 0, rate = 0;
     int speed = sp->speed ? asr_rng_int(rng, SPEEDS) : 1;
     const clip *chosen[20];
     char text[1024] = "", what[64];
@@ -295,14 +293,20 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
         j = sp->pick[asr_rng_int(rng, sp->n_keep)];
       } while (sp->l->items[j].speaker != first->speaker && ++tries < 10000);
       if (splicer_clip(sp, j, speed, &chosen[k])) return 2;
-      total += chosen[k]->n + sp->rate * 3 / 10;
+      if (rate && chosen[k]->rate != rate) {
+        fprintf(stderr, "%s: sample rate %d differs from the speaker's other recordings (%d)\n",
+                sp->l->items[j].path, chosen[k]->rate, rate);
+        return 2;
+      }
+      rate = chosen[k]->rate;
+      total += chosen[k]->n + rate * 3 / 10;
       snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", sp->l->items[j].text);
     }
     wave = (asr_real *)malloc(sizeof *wave * (size_t)(total ? total : 1));
     if (!wave) return 2;
     for (k = 0; k < count; k++) {
       if (k) {                                               /* 0.1-0.3 s of pause */
-        int gap = sp->rate / 10 + asr_rng_int(rng, sp->rate / 5 + 1), g;
+        int gap = rate / 10 + asr_rng_int(rng, rate / 5 + 1), g;
         for (g = 0; g < gap; g++) wave[pos + g] = (asr_real)(chosen[k - 1]->level * asr_rng_normal(rng));
         pos += gap;
       }
@@ -310,7 +314,7 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
       pos += chosen[k]->n;
     }
     snprintf(what, sizeof what, "spliced utterance %d", i);
-    k = make_utt(sp->m, &s->u[s->count], wave, pos, sp->rate, text, what);
+    k = make_utt(sp->m, &s->u[s->count], wave, pos, rate, text, what);
     free(wave);
     if (k) return 2;
     s->count++;

@@ -181,8 +181,13 @@ def test_splice_is_deterministic():
         raise AssertionError(f"transcribe did not pad as the model says:\n{outs[0]}\nvs --pad 0.05:\n{outs[1]}")
     refused([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", os.path.join(d, "x.npz"),
              "--speed-perturb"], "--splice")
+    # one speaker's recordings at two rates cannot be joined into one utterance
+    write_wav(os.path.join(corpus, "0_ann_10.wav"), 3000 * np.sin(np.arange(6400) / 9), rate=16000)
+    refused([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", os.path.join(d, "x.npz"),
+             "--splice", "5-5"], "sample rate")
     return "8 steps over 12 recordings (several epochs, re-spliced each): two runs bit-identical; " \
-           "pad_ms 50 stored and used by transcribe; --speed-perturb without --splice refused"
+           "pad_ms 50 stored and used by transcribe; --speed-perturb without --splice and " \
+           "a speaker at two sample rates refused"
 
 
 def test_pad():
