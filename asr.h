@@ -549,8 +549,11 @@ ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int 
 ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                int lowpass_filter_width, double rolloff);
 
-/* ---- The background level of a recording: the RMS of its quietest 10 ms frame (whole
- * frames of sample_rate / 100 samples from the start; 0 when there is none). */
+/* ---- The background level of a recording: the RMS of its quietest 10 ms frame,
+ *     level = min_k sqrt( (1/L) sum_{i = kL}^{kL+L-1} x[i]^2 ),   L = sample_rate / 100
+ * over the whole frames k = 0 .. floor(n / L) - 1 (a partial last frame is not looked at;
+ * 0 when there is no whole frame). Sums in double. Used for noise that should sound like
+ * the room a recording was made in (asr_model_features' pad_ms, the training pauses). */
 ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
 
 /* ========================================================================================

@@ -504,9 +504,19 @@ static void t_resample(tctx *t) {
       CHECKF(bad == 0, "%d -> %d Hz: %d of %d samples differ from the naive loop", F0, G0, bad, m);
     }
     CHECK(asr_resample_naive(y, x, n, 16000, 8000, 0, 0.99) == ASR_ERR_INVALID_ARG);
-    free(z);
     free(x);
     free(y);
+    free(z);
+  }
+  {
+    /* asr_noise_floor: frames of L = 80 samples at 8 kHz; frame 2 holds +-3 (RMS 3 exactly),
+     * the others louder; the partial last frame (40 zeros) is not a frame */
+    int n = 5 * 80 + 40;
+    asr_real *x = TALLOC(asr_real, n);
+    for (i = 0; i < n; i++) x[i] = (asr_real)(i >= 400 ? 0 : (i / 80 == 2 ? 3 : 50) * (i % 2 ? 1 : -1));
+    CHECKF(asr_noise_floor(x, n, 8000) == 3.0, "noise floor %g, expected 3", asr_noise_floor(x, n, 8000));
+    CHECK(asr_noise_floor(x, 79, 8000) == 0 && asr_noise_floor(NULL, 0, 8000) == 0);
+    free(x);
   }
 }
 
