@@ -107,6 +107,8 @@
  *                 Neural Machine Translation", EMNLP 2015.
  *   [Ba16]        J. Ba, J. Kiros, G. Hinton, "Layer Normalization", arXiv:1607.06450.
  *   [Chan16]      W. Chan et al., "Listen, Attend and Spell", ICASSP 2016.
+ *   [Jaitly16]    N. Jaitly et al., "An Online Sequence-to-Sequence Model Using Partial
+ *                 Conditioning" (the Neural Transducer), NeurIPS 2016, arXiv:1511.04868.
  *   [Szegedy16]   C. Szegedy et al., "Rethinking the Inception Architecture for Computer
  *                 Vision", CVPR 2016 (label smoothing).
  *   [Dauphin17]   Y. Dauphin et al., "Language Modeling with Gated Convolutional
@@ -122,11 +124,15 @@
  *   [Vaswani17]   A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
  *   [Watanabe17]  S. Watanabe et al., "Hybrid CTC/Attention Architecture for End-to-End
  *                 Speech Recognition", IEEE JSTSP 2017.
+ *   [Prabhavalkar18] R. Prabhavalkar et al., "Minimum Word Error Rate Training for
+ *                 Attention-Based Sequence-to-Sequence Models", ICASSP 2018.
  *   [Hu18]        J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
  *   [Dai19]       Z. Dai et al., "Transformer-XL", ACL 2019 (relative positions).
  *   [Loshchilov19] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
  *                 ICLR 2019.
  *   [Park19]      D. Park et al., "SpecAugment", Interspeech 2019.
+ *   [Sainath19]   T. Sainath et al., "Two-Pass End-to-End Speech Recognition",
+ *                 Interspeech 2019, arXiv:1908.10992.
  *   [Baevski20vq] A. Baevski, S. Schneider, M. Auli, "vq-wav2vec", ICLR 2020,
  *                 arXiv:1910.05453.
  *   [Baevski20w2v] A. Baevski et al., "wav2vec 2.0", NeurIPS 2020, arXiv:2006.11477
@@ -2519,6 +2525,24 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * 7. Seq2seq
  * ======================================================================================== */
 
+/* ---- 7.1 The LAS speller [Chan16]
+ * (declarations of 7.1 go here) */
+
+/* ---- 7.2 ESPnet's Transformer decoder [Vaswani17]
+ * (declarations of 7.2 go here) */
+
+/* ---- 7.3 Sequence losses: label-smoothed cross-entropy, <sos>/<eos>, token accuracy
+ * (declarations of 7.3 go here) */
+
+/* ---- 7.4 Hybrid CTC/attention [Watanabe17]: multi-task loss, CTC prefix score, joint decoding
+ * (declarations of 7.4 go here) */
+
+/* ---- 7.5 Two-pass rescoring [Sainath19] and MWER [Prabhavalkar18]
+ * (declarations of 7.5 go here) */
+
+/* ---- 7.6 The Neural Transducer [Jaitly16]
+ * (declarations of 7.6 go here) */
+
 /* ========================================================================================
  * 8. Quantizers
  * ======================================================================================== */
@@ -3468,6 +3492,19 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
 ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep);
 ASRDEF void asr_check_quantizer_module(asr_check_report *rep);
 
+/* ========================================================================================
+ * 10.7 Seq2seq checkers
+ * ======================================================================================== */
+
+/* ---- 10.7.1 LAS speller checkers
+ * (declarations go here) */
+
+/* ---- 10.7.2 Transformer decoder checkers
+ * (declarations go here) */
+
+/* ---- 10.7.3 Hybrid CTC/attention, MWER and Neural Transducer checkers
+ * (declarations go here) */
+
 #ifdef __cplusplus
 }
 #endif
@@ -3516,6 +3553,17 @@ extern "C" {
 #define ASR__MAX(a, b) ((a) > (b) ? (a) : (b))
 /* A typed allocation that reads the same in C and C++. */
 #define ASR__ALLOC(type, count, user) ((type *)ASR_MALLOC(sizeof(type) * (size_t)(count), user))
+
+/* The three tiers of the top comment, as the implementation names them. A public
+ * function of tier X hands ASR__TIER_X to its component's driver, which runs the math
+ * helper of that tier; every implementation section opens with a map saying which
+ * helper that is. ASR__TIER_FAST is the SIMD kernel where one is built, else the _ref
+ * helper again. */
+typedef enum asr__tier {
+  ASR__TIER_NAIVE = 0,   /* the definition written out literally: tiny sizes only */
+  ASR__TIER_REF = 1,     /* the paper's algorithm in clear scalar C */
+  ASR__TIER_FAST = 2     /* the fastest path built */
+} asr__tier;
 
 /* ========================================================================================
  * 1. Core (implementation)
@@ -12816,6 +12864,24 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * 7. Seq2seq (implementation)
  * ======================================================================================== */
 
+/* ---- 7.1 The LAS speller (implementation)
+ * (the implementation of 7.1 goes here) */
+
+/* ---- 7.2 ESPnet's Transformer decoder (implementation)
+ * (the implementation of 7.2 goes here) */
+
+/* ---- 7.3 Sequence losses (implementation)
+ * (the implementation of 7.3 goes here) */
+
+/* ---- 7.4 Hybrid CTC/attention (implementation)
+ * (the implementation of 7.4 goes here) */
+
+/* ---- 7.5 Two-pass rescoring and MWER (implementation)
+ * (the implementation of 7.5 goes here) */
+
+/* ---- 7.6 The Neural Transducer (implementation)
+ * (the implementation of 7.6 goes here) */
+
 /* ========================================================================================
  * 8. Quantizers (implementation)
  * ======================================================================================== */
@@ -19238,6 +19304,19 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
   ASR_FREE(work, NULL);
   ASR_FREE(dwork, NULL);
 }
+
+/* ========================================================================================
+ * 10.7 Seq2seq checkers (implementation)
+ * ======================================================================================== */
+
+/* ---- 10.7.1 LAS speller checkers (implementation)
+ * (the implementation goes here) */
+
+/* ---- 10.7.2 Transformer decoder checkers (implementation)
+ * (the implementation goes here) */
+
+/* ---- 10.7.3 Hybrid CTC/attention, MWER and Neural Transducer checkers (implementation)
+ * (the implementation goes here) */
 
 #ifdef __cplusplus
 }
