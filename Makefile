@@ -6,6 +6,7 @@
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
+#   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;
 # otherwise the build stops and prints the one command to run.
@@ -49,7 +50,7 @@ EXAMPLES += $(B)/vq_toy
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean pretrained eval
+.PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean pretrained eval same-numbers
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -149,6 +150,13 @@ test: test-builds
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch
 	@$(PYTHON) tests/torch/run.py
+
+# ---- make same-numbers: are the numbers bit-identical to revision REV's? ------------
+# The guard for refactors that must not change any number (moving and renaming code in
+# asr.h). Not in make test: it builds REV in a temporary git worktree. REV defaults to
+# a64d765; tests/same_numbers.sh says what it compares.
+same-numbers:
+	@sh tests/same_numbers.sh $(REV)
 
 # ---- demo ------------------------------------------------------------------------
 demo: $(B)/fbank_png $(B)/asrtool $(B)/train $(B)/transcribe $(B)/posteriorgram
