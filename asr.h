@@ -3569,140 +3569,23 @@ typedef enum asr__tier {
  * 1. Core (implementation)
  * ======================================================================================== */
 
-ASRDEF const char *asr_result_string(asr_result r) {
-  switch (r) {
-    case ASR_OK: return "ok";
-    case ASR_INFEASIBLE: return "a target cannot be aligned to its input (loss is infinite)";
-    case ASR_ERR_INVALID_ARG: return "invalid argument";
-    case ASR_ERR_OUT_OF_MEMORY: return "out of memory";
-    case ASR_ERR_TOO_LARGE: return "size too large";
-    case ASR_ERR_SHAPE: return "shape mismatch";
-    case ASR_ERR_RANGE: return "value out of range";
-    case ASR_ERR_NONFINITE: return "NaN or infinity in input";
-    case ASR_ERR_IO: return "input/output error";
-    case ASR_ERR_FORMAT: return "malformed file";
-    case ASR_ERR_UNSUPPORTED: return "unsupported format variant";
-    case ASR_ERR_WORKSPACE: return "workspace too small";
-  }
-  return "unknown result code";
-}
-
-/* Records the first line of an error in `err` (if any) and returns `code`. */
-ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...)
-    ASR__PRINTF(3, 4);
-ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    err->code = code;
-  }
-  return code;
-}
-
-/* Checkers: count one case and report it through the optional log hook. */
-ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...)
-    ASR__PRINTF(4, 5);
-ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...) {
-  char line[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  if (errv > rep->worst || errv != errv) rep->worst = errv;
-  if (ok) {
-    rep->passed++;
-  } else {
-    if (rep->failed == 0) snprintf(rep->first_failure, sizeof rep->first_failure, "%s", line);
-    rep->failed++;
-  }
-  if (rep->log) {
-    char out[300];
-    snprintf(out, sizeof out, "%s %s", ok ? "[ OK ]" : "[FAIL]", line);
-    rep->log(rep->log_user, out);
-  }
-}
-
-ASRDEF asr_result asr_size_mul(size_t a, size_t b, size_t *out) {
-  if (a != 0 && b > (size_t)-1 / a) return ASR_ERR_TOO_LARGE;
-  *out = a * b;
-  return ASR_OK;
-}
-
-ASRDEF int asr_all_finite(const asr_real *x, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (!isfinite(x[i])) return 0;
-  return 1;
-}
-
-/* A bump allocator over a caller's workspace, for functions that cut one buffer into
- * many pieces. With base == NULL it only counts, which is how a *_workspace_size()
- * function can measure exactly the layout its kernel uses: lay the pieces out with
- * base NULL and return `used`. Pieces are 64-byte aligned; an overflowing size makes
- * `used` SIZE_MAX, so the workspace check fails. */
-typedef struct asr__bump {
-  unsigned char *base;
-  size_t cap, used;
-} asr__bump;
-ASR__PRIVATE void *asr__bump_take(asr__bump *a, size_t bytes) {
-  size_t off = (a->used + 63) & ~(size_t)63;
-  if (off < a->used || off + bytes < off) {
-    a->used = (size_t)-1;
-    return NULL;
-  }
-  a->used = off + bytes;
-  return a->base && a->used <= a->cap ? a->base + off : NULL;
-}
-
-/* ---- asr_rng: PCG32 XSH-RR */
-ASRDEF uint32_t asr_rng_u32(asr_rng *rng) {
-  uint64_t old = rng->state;
-  uint32_t xorshifted, rot;
-  rng->state = old * 6364136223846793005ULL + rng->inc;     /* the LCG step */
-  xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);      /* XSH: xorshift high bits */
-  rot = (uint32_t)(old >> 59);                             /* RR: random rotation */
-  return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
-}
-
-ASRDEF void asr_rng_seed(asr_rng *rng, uint64_t seed, uint64_t stream) {
-  rng->state = 0;
-  rng->inc = (stream << 1) | 1u;     /* the increment must be odd */
-  (void)asr_rng_u32(rng);
-  rng->state += seed;
-  (void)asr_rng_u32(rng);
-}
-
-ASRDEF double asr_rng_uniform(asr_rng *rng) {
-  uint64_t hi = asr_rng_u32(rng), lo = asr_rng_u32(rng);
-  uint64_t x = (hi << 32) | lo;
-  /* 53 random bits, centred in their cell: never exactly 0 or 1 */
-  return ((double)(x >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-ASRDEF double asr_rng_normal(asr_rng *rng) {
-  /* Box-Muller: z = sqrt(-2 log u1) cos(2 pi u2) */
-  double u1 = asr_rng_uniform(rng), u2 = asr_rng_uniform(rng);
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
-}
-
-ASRDEF double asr_rng_gumbel(asr_rng *rng) {
-  double u = asr_rng_uniform(rng);
-  return -log(-log(u));
-}
-
-ASRDEF int asr_rng_int(asr_rng *rng, int n) {
-  /* rejection sampling on 32 bits: values below `limit` map evenly onto 0..n-1 */
-  uint32_t un, limit, x;
-  if (n <= 1) return 0;
-  un = (uint32_t)n;
-  limit = 0xFFFFFFFFu - (0xFFFFFFFFu % un + 1u) % un;  /* largest multiple of n, minus 1 */
-  do {
-    x = asr_rng_u32(rng);
-  } while (x > limit);
-  return (int)(x % un);
-}
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_logaddexp, asr_logsumexp,     -> themselves (one tier: the max-shifted sums, in double)
+ *   asr_softmax, asr_log_softmax (+ _backward)
+ *   asr_gemm_naive                    -> itself: C_ij = sum_k A_ik B_kj, one loop per index
+ *   asr_gemm_ref                      -> itself: cache blocks, a contiguous axpy inside
+ *   asr_gemm                          -> asr__gemm_avx2 (micro-kernel asr__gemm_micro_avx2),
+ *                                        else asr_gemm_ref
+ *   (private) asr__gemm_tier          -> the GEMM of a tier, for the layers' tier drivers
+ *   (private) asr__exp_avx2, asr__log_avx2 -> e^x and ln x of 8 floats (fast paths of 5, 6)
+ *   asr_rng_*                         -> PCG32 XSH-RR, Box-Muller, Gumbel, rejection sampling
+ *   asr_gradcheck                     -> the fourth-order central difference
+ * The API and its full contract: section 1 of the declarations (search "1. Core"); no docs
+ * page (README.md's table of sections says what is tested).
+ * Order below: log-sum-exp and softmax; GEMM (naive, ref, AVX2, the public tiers); the
+ * AVX2 e^x and ln x; the random numbers; the gradient check. Then, under the plumbing
+ * rule: result codes and error lines, the checkers' case counter, size arithmetic, the
+ * workspace bump allocator, whole files, .npy and .npz. */
 
 /* ---- log-sum-exp and softmax */
 ASRDEF double asr_logaddexp(double a, double b) {
@@ -3750,7 +3633,9 @@ ASRDEF void asr_log_softmax_backward(asr_real *dx, const asr_real *y, const asr_
   for (i = 0; i < n; i++) dx[i] += (asr_real)(dy[i] - exp((double)y[i]) * sum);
 }
 
-/* ---- GEMM */
+/* ---- GEMM: C = alpha op(A) op(B) + beta C (the equations in the declarations).
+ * ASR__A(i,k) and ASR__B(k,j) read op(A)[i][k] and op(B)[k][j] through the transpose
+ * flags, so each tier's loops are written once for all four layouts (undefined below). */
 #define ASR__A(i, k) (trans_a ? A[(size_t)(k) * lda + (i)] : A[(size_t)(i) * lda + (k)])
 #define ASR__B(k, j) (trans_b ? B[(size_t)(j) * ldb + (k)] : B[(size_t)(k) * ldb + (j)])
 
@@ -3846,6 +3731,8 @@ ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t 
 ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, const float *B, int ldb, float beta,
                                  float *C, int ldc) {
+  /* bpack: the packed KC x 16 panel of op(B) (16 KiB); acc: the micro-kernel's 6 x 16
+   * block of C, before alpha and the valid rows/columns are applied */
   float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
   int i, j, k, i0, j0, k0;
   /* C = beta C first; the blocks below only add alpha op(A) op(B) */
@@ -3908,6 +3795,335 @@ ASRDEF void asr_gemm(int trans_a, int trans_b, int M, int N, int K, asr_real alp
 #else
   asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
+}
+
+/* The GEMM of a tier, for the tier drivers of the layers (sections 4.1 and 4.4): the
+ * literal loop for ASR__TIER_NAIVE, asr_gemm_ref for ASR__TIER_REF, asr_gemm (the SIMD
+ * kernel where built) for ASR__TIER_FAST. */
+ASR__PRIVATE void asr__gemm_tier(asr__tier tier, int trans_a, int trans_b, int M, int N, int K,
+                                 asr_real alpha, const asr_real *A, int lda, const asr_real *B,
+                                 int ldb, asr_real beta, asr_real *C, int ldc) {
+  if (tier == ASR__TIER_FAST) asr_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (tier == ASR__TIER_REF) asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else asr_gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- e^x and ln x of 8 floats (AVX2+FMA), for the log-space kernels of the losses
+ * (sections 5 and 6). Accurate to a few ulp over the whole float range; no tables.
+ *   asr__exp_avx2: e^x = 2^n e^r with n = round(x / ln 2) and r = x - n ln 2 in
+ *     [-ln2/2, ln2/2], ln 2 split in a part whose products with n are exact and a
+ *     remainder (Cody and Waite's reduction); e^r by its Taylor polynomial to r^7 (the
+ *     first term left out is below 2^-27 there); 2^n in two halves so that n = -126 and
+ *     n = 128 stay representable. x < ln(2^-126) gives 0 (no subnormals), x > ln(FLT_MAX)
+ *     +inf, NaN stays NaN; e^0 is exactly 1.
+ *   asr__log_avx2: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln x = e ln 2 + 2 atanh(z),
+ *     z = (m-1)/(m+1) in [-0.172, 0.172], 2 atanh(z) = 2 (z + z^3/3 + ... + z^9/9) (the
+ *     next term is below 2^-31 relative). Subnormal x are scaled by 2^23 first. ln 0 is
+ *     -inf, ln of a negative number or NaN is NaN, ln(+inf) = +inf. */
+#if defined(ASR_SIMD_AVX2)
+ASR__PRIVATE __m256 asr__exp_avx2(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654475f), hi = _mm256_set1_ps(88.72283905f);
+  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
+  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, ln2_hi, xc), p;
+  __m256i ni, n1, n2;
+  r = _mm256_fnmadd_ps(n, ln2_lo, r);
+  /* 1 + r + r^2/2! + ... + r^7/7!, by Horner */
+  p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  /* times 2^n = 2^(n/2) 2^(n - n/2), each factor a normal float */
+  ni = _mm256_cvtps_epi32(n);
+  n1 = _mm256_srai_epi32(ni, 1);
+  n2 = _mm256_sub_epi32(ni, n1);
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
+  p = _mm256_blendv_ps(p, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+  p = _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+  return _mm256_blendv_ps(p, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));   /* NaN in, NaN out */
+}
+
+ASR__PRIVATE __m256 asr__log_avx2(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
+  __m256i bits = _mm256_castps_si256(xs);
+  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                                 _mm256_set1_epi32(0x3f800000)));
+  __m256 e = _mm256_cvtepi32_ps(ei), big, z, z2, p, r;
+  e = _mm256_sub_ps(e, _mm256_and_ps(sub, _mm256_set1_ps(23.0f)));
+  /* m in [1, 2): fold [sqrt 2, 2) onto [sqrt(1/2), 1) */
+  big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
+  z = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  z2 = _mm256_mul_ps(z, z);
+  /* 2 atanh z = 2z + 2z (z^2/3 + z^4/5 + z^6/7 + z^8/9) */
+  p = _mm256_set1_ps(1.0f / 9);
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 7));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 5));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 3));
+  p = _mm256_mul_ps(p, z2);
+  z = _mm256_add_ps(z, z);
+  r = _mm256_fmadd_ps(z, p, z);
+  /* + e ln 2, with ln 2 in two parts (e ln2_hi is exact) */
+  r = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), r);
+  r = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), r);
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(-INFINITY), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
+  /* negative or NaN: NaN */
+  return _mm256_blendv_ps(r, _mm256_set1_ps(NAN), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+#endif
+
+/* ---- asr_rng: PCG32 XSH-RR */
+ASRDEF uint32_t asr_rng_u32(asr_rng *rng) {
+  uint64_t old = rng->state;
+  uint32_t xorshifted, rot;
+  rng->state = old * 6364136223846793005ULL + rng->inc;     /* the LCG step */
+  xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);      /* XSH: xorshift high bits */
+  rot = (uint32_t)(old >> 59);                             /* RR: random rotation */
+  return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
+}
+
+ASRDEF void asr_rng_seed(asr_rng *rng, uint64_t seed, uint64_t stream) {
+  rng->state = 0;
+  rng->inc = (stream << 1) | 1u;     /* the increment must be odd */
+  (void)asr_rng_u32(rng);
+  rng->state += seed;
+  (void)asr_rng_u32(rng);
+}
+
+ASRDEF double asr_rng_uniform(asr_rng *rng) {
+  uint64_t hi = asr_rng_u32(rng), lo = asr_rng_u32(rng);
+  uint64_t x = (hi << 32) | lo;
+  /* 53 random bits, centred in their cell: never exactly 0 or 1 (9007199254740992 = 2^53) */
+  return ((double)(x >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+ASRDEF double asr_rng_normal(asr_rng *rng) {
+  /* Box-Muller: z = sqrt(-2 log u1) cos(2 pi u2) */
+  double u1 = asr_rng_uniform(rng), u2 = asr_rng_uniform(rng);
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+ASRDEF double asr_rng_gumbel(asr_rng *rng) {
+  double u = asr_rng_uniform(rng);
+  return -log(-log(u));
+}
+
+ASRDEF int asr_rng_int(asr_rng *rng, int n) {
+  /* rejection sampling on 32 bits: values below `limit` map evenly onto 0..n-1 */
+  uint32_t un, limit, x;
+  if (n <= 1) return 0;
+  un = (uint32_t)n;
+  limit = 0xFFFFFFFFu - (0xFFFFFFFFu % un + 1u) % un;  /* largest multiple of n, minus 1 */
+  do {
+    x = asr_rng_u32(rng);
+  } while (x > limit);
+  return (int)(x % un);
+}
+
+/* ---- gradient check */
+ASRDEF asr_result asr_gradcheck(asr_objective_fn f, void *ctx, const asr_gradcheck_param *params,
+                                int n_params, const asr_gradcheck_opts *opts, asr_rng *rng,
+                                asr_gradcheck_report *rep) {
+  double h = opts && opts->h > 0 ? opts->h : (ASR_REAL_DOUBLE ? 1e-3 : 3e-2);
+  double floor_ = opts && opts->abs_floor > 0 ? opts->abs_floor : (ASR_REAL_DOUBLE ? 1e-5 : 1e-2);
+  size_t max_el = opts && opts->max_elements ? opts->max_elements : 64;
+  int ndir = opts && opts->directions ? opts->directions : 8;
+  int p;
+  memset(rep, 0, sizeof *rep);
+  rep->worst_index = 0;
+  floor_ *= ASR__MAX(1.0, fabs(f(ctx)));
+  for (p = 0; p < n_params; p++) {
+    const asr_gradcheck_param *P = &params[p];
+    size_t i;
+    if (P->n <= max_el) {
+      for (i = 0; i < P->n; i++) {
+        asr_real x0 = P->x[i];
+        double f2p, f1p, f1m, f2m, num, ana = P->grad[i], rel, ab;
+        /* the step actually taken, after rounding x0 + h to asr_real */
+        double hh = (double)(asr_real)(x0 + h) - (double)x0;
+        P->x[i] = (asr_real)(x0 + hh);
+        f1p = f(ctx);
+        P->x[i] = (asr_real)(x0 - hh);
+        f1m = f(ctx);
+        P->x[i] = (asr_real)(x0 + 2 * hh);
+        f2p = f(ctx);
+        P->x[i] = (asr_real)(x0 - 2 * hh);
+        f2m = f(ctx);
+        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * hh);
+        P->x[i] = x0;
+        ab = fabs(num - ana);
+        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
+        rep->checks++;
+        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
+        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
+          rep->max_rel_err = rel;
+          rep->worst_param = P->name;
+          rep->worst_index = (long)i;
+          rep->worst_numeric = num;
+          rep->worst_analytic = ana;
+        }
+      }
+    } else {
+      int d;
+      asr_real *x0 = ASR__ALLOC(asr_real, P->n, NULL);
+      double *v = ASR__ALLOC(double, P->n, NULL);
+      if (!x0 || !v) {
+        ASR_FREE(x0, NULL);
+        ASR_FREE(v, NULL);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      memcpy(x0, P->x, sizeof(asr_real) * P->n);
+      for (d = 0; d < ndir; d++) {
+        double norm = 0, f2p, f1p, f1m, f2m, num, ana = 0, rel, ab;
+        for (i = 0; i < P->n; i++) {
+          v[i] = asr_rng_normal(rng);
+          norm += v[i] * v[i];
+        }
+        norm = sqrt(norm);
+        for (i = 0; i < P->n; i++) {
+          v[i] /= norm;
+          ana += v[i] * (double)P->grad[i];       /* directional derivative g . v */
+        }
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + h * v[i]);
+        f1p = f(ctx);
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - h * v[i]);
+        f1m = f(ctx);
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + 2 * h * v[i]);
+        f2p = f(ctx);
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - 2 * h * v[i]);
+        f2m = f(ctx);
+        memcpy(P->x, x0, sizeof(asr_real) * P->n);
+        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * h);
+        ab = fabs(num - ana);
+        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
+        rep->checks++;
+        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
+        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
+          rep->max_rel_err = rel;
+          rep->worst_param = P->name;
+          rep->worst_index = -1 - d;
+          rep->worst_numeric = num;
+          rep->worst_analytic = ana;
+        }
+      }
+      ASR_FREE(x0, NULL);
+      ASR_FREE(v, NULL);
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---------------------------------------------------------------- plumbing: 1. Core ----
+ * Result codes and error lines, the checkers' case counter, size arithmetic, the bump
+ * allocator every workspace is carved with, whole files, .npy and .npz. Nothing below
+ * computes an equation; the math is above. */
+
+ASRDEF const char *asr_result_string(asr_result r) {
+  switch (r) {
+    case ASR_OK: return "ok";
+    case ASR_INFEASIBLE: return "a target cannot be aligned to its input (loss is infinite)";
+    case ASR_ERR_INVALID_ARG: return "invalid argument";
+    case ASR_ERR_OUT_OF_MEMORY: return "out of memory";
+    case ASR_ERR_TOO_LARGE: return "size too large";
+    case ASR_ERR_SHAPE: return "shape mismatch";
+    case ASR_ERR_RANGE: return "value out of range";
+    case ASR_ERR_NONFINITE: return "NaN or infinity in input";
+    case ASR_ERR_IO: return "input/output error";
+    case ASR_ERR_FORMAT: return "malformed file";
+    case ASR_ERR_UNSUPPORTED: return "unsupported format variant";
+    case ASR_ERR_WORKSPACE: return "workspace too small";
+  }
+  return "unknown result code";
+}
+
+/* Records the first line of an error in `err` (if any) and returns `code`. */
+ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...)
+    ASR__PRINTF(3, 4);
+ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+  }
+  return code;
+}
+
+/* Checkers: count one case and report it through the optional log hook. */
+ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...)
+    ASR__PRINTF(4, 5);
+ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...) {
+  char line[256];          /* one case's line, the size of rep->first_failure */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (errv > rep->worst || errv != errv) rep->worst = errv;
+  if (ok) {
+    rep->passed++;
+  } else {
+    if (rep->failed == 0) snprintf(rep->first_failure, sizeof rep->first_failure, "%s", line);
+    rep->failed++;
+  }
+  if (rep->log) {
+    char out[300];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
+    snprintf(out, sizeof out, "%s %s", ok ? "[ OK ]" : "[FAIL]", line);
+    rep->log(rep->log_user, out);
+  }
+}
+
+ASRDEF asr_result asr_size_mul(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > (size_t)-1 / a) return ASR_ERR_TOO_LARGE;
+  *out = a * b;
+  return ASR_OK;
+}
+
+ASRDEF int asr_all_finite(const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
+/* A bump allocator over a caller's workspace, for functions that cut one buffer into
+ * many pieces. With base == NULL it only counts, which is how a *_workspace_size()
+ * function can measure exactly the layout its kernel uses: lay the pieces out with
+ * base NULL and return `used`. Pieces are 64-byte aligned; an overflowing size makes
+ * `used` SIZE_MAX, so the workspace check fails. */
+typedef struct asr__bump {
+  unsigned char *base;
+  size_t cap, used;
+} asr__bump;
+ASR__PRIVATE void *asr__bump_take(asr__bump *a, size_t bytes) {
+  size_t off = (a->used + 63) & ~(size_t)63;
+  if (off < a->used || off + bytes < off) {
+    a->used = (size_t)-1;
+    return NULL;
+  }
+  a->used = off + bytes;
+  return a->base && a->used <= a->cap ? a->base + off : NULL;
+}
+
+ASRDEF const char *asr_reduction_name(asr_reduction r) {
+  switch (r) {
+    case ASR_REDUCTION_NONE: return "none";
+    case ASR_REDUCTION_SUM: return "sum";
+    case ASR_REDUCTION_MEAN: return "mean";
+  }
+  return "?";
 }
 
 /* ---- files */
@@ -4004,6 +4220,8 @@ ASR__PRIVATE FILE *asr__open_temp(const char *path, char *tmp, size_t cap) {
     FILE *fp;
     char suffix[16];
     int i;
+    /* 2654435761, a prime near 2^32 / golden ratio (Knuth's multiplicative hash): consecutive
+     * attempts get names that differ in many hex digits */
     unsigned long v = salt + (unsigned long)attempt * 2654435761UL;
     for (i = 0; i < 8; i++) suffix[i] = hex[(v >> (4 * i)) & 15];
     suffix[8] = 0;
@@ -4037,7 +4255,7 @@ ASR__PRIVATE asr_result asr__close_temp(FILE *fp, const char *tmp, const char *p
 
 ASRDEF asr_result asr_write_file_atomic(const char *path, const void *data, size_t len,
                                         asr_error *err) {
-  char tmp[4096];
+  char tmp[4096];          /* "<path>.tmp<8 hex digits>": a longer path fails to open */
   FILE *fp = asr__open_temp(path, tmp, sizeof tmp);
   if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
   return asr__close_temp(fp, tmp, path, len == 0 || fwrite(data, 1, len, fp) == len, err);
@@ -4602,7 +4820,7 @@ ASRDEF asr_result asr_npy_encode(void *buf, size_t cap, size_t *len, asr_dtype d
  * caller's memory on a little-endian host, through a small swapped copy otherwise. */
 ASR__PRIVATE int asr__fwrite_le(FILE *fp, const void *data, size_t count, size_t esize) {
   const unsigned char *p = (const unsigned char *)data;
-  unsigned char chunk[4096];
+  unsigned char chunk[4096];   /* one swapped run of elements (big-endian hosts only) */
   size_t per = sizeof chunk / (esize ? esize : 1), done = 0;
   if (count == 0) return 1;
   if (asr__host_is_little_endian() || esize <= 1) return fwrite(p, esize, count, fp) == count;
@@ -4619,7 +4837,7 @@ ASR__PRIVATE int asr__fwrite_le(FILE *fp, const void *data, size_t count, size_t
 ASRDEF asr_result asr_npy_write(const char *path, asr_dtype dtype, int ndim,
                                 const int64_t *shape, const void *data, asr_error *err) {
   unsigned char head[ASR__NPY_HEAD];
-  char tmp[4096];
+  char tmp[4096];          /* the temporary file's name, as in asr_write_file_atomic */
   size_t hn, nbytes, esize = asr_dtype_size(dtype);
   FILE *fp;
   int ok;
@@ -5057,184 +5275,6 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
   asr__npz_writer_release(w);
   return ASR_OK;
 }
-
-/* ---- gradient check */
-ASRDEF asr_result asr_gradcheck(asr_objective_fn f, void *ctx, const asr_gradcheck_param *params,
-                                int n_params, const asr_gradcheck_opts *opts, asr_rng *rng,
-                                asr_gradcheck_report *rep) {
-  double h = opts && opts->h > 0 ? opts->h : (ASR_REAL_DOUBLE ? 1e-3 : 3e-2);
-  double floor_ = opts && opts->abs_floor > 0 ? opts->abs_floor : (ASR_REAL_DOUBLE ? 1e-5 : 1e-2);
-  size_t max_el = opts && opts->max_elements ? opts->max_elements : 64;
-  int ndir = opts && opts->directions ? opts->directions : 8;
-  int p;
-  memset(rep, 0, sizeof *rep);
-  rep->worst_index = 0;
-  floor_ *= ASR__MAX(1.0, fabs(f(ctx)));
-  for (p = 0; p < n_params; p++) {
-    const asr_gradcheck_param *P = &params[p];
-    size_t i;
-    if (P->n <= max_el) {
-      for (i = 0; i < P->n; i++) {
-        asr_real x0 = P->x[i];
-        double f2p, f1p, f1m, f2m, num, ana = P->grad[i], rel, ab;
-        /* the step actually taken, after rounding x0 + h to asr_real */
-        double hh = (double)(asr_real)(x0 + h) - (double)x0;
-        P->x[i] = (asr_real)(x0 + hh);
-        f1p = f(ctx);
-        P->x[i] = (asr_real)(x0 - hh);
-        f1m = f(ctx);
-        P->x[i] = (asr_real)(x0 + 2 * hh);
-        f2p = f(ctx);
-        P->x[i] = (asr_real)(x0 - 2 * hh);
-        f2m = f(ctx);
-        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * hh);
-        P->x[i] = x0;
-        ab = fabs(num - ana);
-        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
-        rep->checks++;
-        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
-        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
-          rep->max_rel_err = rel;
-          rep->worst_param = P->name;
-          rep->worst_index = (long)i;
-          rep->worst_numeric = num;
-          rep->worst_analytic = ana;
-        }
-      }
-    } else {
-      int d;
-      asr_real *x0 = ASR__ALLOC(asr_real, P->n, NULL);
-      double *v = ASR__ALLOC(double, P->n, NULL);
-      if (!x0 || !v) {
-        ASR_FREE(x0, NULL);
-        ASR_FREE(v, NULL);
-        return ASR_ERR_OUT_OF_MEMORY;
-      }
-      memcpy(x0, P->x, sizeof(asr_real) * P->n);
-      for (d = 0; d < ndir; d++) {
-        double norm = 0, f2p, f1p, f1m, f2m, num, ana = 0, rel, ab;
-        for (i = 0; i < P->n; i++) {
-          v[i] = asr_rng_normal(rng);
-          norm += v[i] * v[i];
-        }
-        norm = sqrt(norm);
-        for (i = 0; i < P->n; i++) {
-          v[i] /= norm;
-          ana += v[i] * (double)P->grad[i];       /* directional derivative g . v */
-        }
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + h * v[i]);
-        f1p = f(ctx);
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - h * v[i]);
-        f1m = f(ctx);
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + 2 * h * v[i]);
-        f2p = f(ctx);
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - 2 * h * v[i]);
-        f2m = f(ctx);
-        memcpy(P->x, x0, sizeof(asr_real) * P->n);
-        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * h);
-        ab = fabs(num - ana);
-        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
-        rep->checks++;
-        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
-        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
-          rep->max_rel_err = rel;
-          rep->worst_param = P->name;
-          rep->worst_index = -1 - d;
-          rep->worst_numeric = num;
-          rep->worst_analytic = ana;
-        }
-      }
-      ASR_FREE(x0, NULL);
-      ASR_FREE(v, NULL);
-    }
-  }
-  return ASR_OK;
-}
-
-ASRDEF const char *asr_reduction_name(asr_reduction r) {
-  switch (r) {
-    case ASR_REDUCTION_NONE: return "none";
-    case ASR_REDUCTION_SUM: return "sum";
-    case ASR_REDUCTION_MEAN: return "mean";
-  }
-  return "?";
-}
-
-/* ---- e^x and ln x of 8 floats (AVX2+FMA), for the log-space kernels of the losses
- * (sections 5 and 6). Accurate to a few ulp over the whole float range; no tables.
- *   asr__exp_avx2: e^x = 2^n e^r with n = round(x / ln 2) and r = x - n ln 2 in
- *     [-ln2/2, ln2/2], ln 2 split in a part whose products with n are exact and a
- *     remainder (Cody and Waite's reduction); e^r by its Taylor polynomial to r^7 (the
- *     first term left out is below 2^-27 there); 2^n in two halves so that n = -126 and
- *     n = 128 stay representable. x < ln(2^-126) gives 0 (no subnormals), x > ln(FLT_MAX)
- *     +inf, NaN stays NaN; e^0 is exactly 1.
- *   asr__log_avx2: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln x = e ln 2 + 2 atanh(z),
- *     z = (m-1)/(m+1) in [-0.172, 0.172], 2 atanh(z) = 2 (z + z^3/3 + ... + z^9/9) (the
- *     next term is below 2^-31 relative). Subnormal x are scaled by 2^23 first. ln 0 is
- *     -inf, ln of a negative number or NaN is NaN, ln(+inf) = +inf. */
-#if defined(ASR_SIMD_AVX2)
-ASR__PRIVATE __m256 asr__exp_avx2(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.33654475f), hi = _mm256_set1_ps(88.72283905f);
-  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
-  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, ln2_hi, xc), p;
-  __m256i ni, n1, n2;
-  r = _mm256_fnmadd_ps(n, ln2_lo, r);
-  /* 1 + r + r^2/2! + ... + r^7/7!, by Horner */
-  p = _mm256_set1_ps(1.0f / 5040);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  /* times 2^n = 2^(n/2) 2^(n - n/2), each factor a normal float */
-  ni = _mm256_cvtps_epi32(n);
-  n1 = _mm256_srai_epi32(ni, 1);
-  n2 = _mm256_sub_epi32(ni, n1);
-  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
-  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
-  p = _mm256_blendv_ps(p, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
-  p = _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
-  return _mm256_blendv_ps(p, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));   /* NaN in, NaN out */
-}
-
-ASR__PRIVATE __m256 asr__log_avx2(__m256 x) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
-  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
-  __m256i bits = _mm256_castps_si256(xs);
-  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
-  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
-                                                 _mm256_set1_epi32(0x3f800000)));
-  __m256 e = _mm256_cvtepi32_ps(ei), big, z, z2, p, r;
-  e = _mm256_sub_ps(e, _mm256_and_ps(sub, _mm256_set1_ps(23.0f)));
-  /* m in [1, 2): fold [sqrt 2, 2) onto [sqrt(1/2), 1) */
-  big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
-  z = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
-  z2 = _mm256_mul_ps(z, z);
-  /* 2 atanh z = 2z + 2z (z^2/3 + z^4/5 + z^6/7 + z^8/9) */
-  p = _mm256_set1_ps(1.0f / 9);
-  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 7));
-  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 5));
-  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 3));
-  p = _mm256_mul_ps(p, z2);
-  z = _mm256_add_ps(z, z);
-  r = _mm256_fmadd_ps(z, p, z);
-  /* + e ln 2, with ln 2 in two parts (e ln2_hi is exact) */
-  r = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), r);
-  r = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), r);
-  r = _mm256_blendv_ps(r, _mm256_set1_ps(-INFINITY), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
-  r = _mm256_blendv_ps(r, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
-  /* negative or NaN: NaN */
-  return _mm256_blendv_ps(r, _mm256_set1_ps(NAN), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
-}
-#endif
 
 /* ========================================================================================
  * 2. Audio (implementation)
