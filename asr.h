@@ -547,11 +547,14 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * torchaudio's defaults: Z = 6, rolloff = 0.99. The sum runs in double.
  * y (asr_resample_length(n, orig, new)); x (n). Equal rates copy x.
  * _naive computes every tap's sin and cos where it is used, the formula as written;
- * asr_resample computes them once per phase (F' (2 width + 2) of them, when that fits a
- * small table on the stack; else it is the naive loop) and gives the same bits. */
+ * _ref computes them once per phase (F' (2 width + 2) of them, when that fits a small
+ * table on the stack; else it is the naive loop) and gives the same bits. asr_resample
+ * has no fast kernel of its own: it runs _ref. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
 ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                      int lowpass_filter_width, double rolloff);
+ASRDEF asr_result asr_resample_ref(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                   int lowpass_filter_width, double rolloff);
 ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                int lowpass_filter_width, double rolloff);
 
@@ -5280,6 +5283,192 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
  * 2. Audio (implementation)
  * ======================================================================================== */
 
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_resample_naive  -> asr__resample_naive: every tap's sinc and Hann window computed
+ *                          where it is used, the sum as written            docs/audio.md
+ *   asr_resample_ref    -> asr__resample_ref: the same sum, sinc and window tabulated once
+ *                          per phase (same bits as _naive)
+ *   asr_resample        -> asr__resample_ref (no fast kernel: the unsuffixed name runs _ref)
+ *   asr_noise_floor     -> itself (one tier: a minimum of frame RMS values)
+ *   asr_wav_*, asr_ogg_*, asr_audio_* -> file formats: plumbing, no equation
+ * The API and its full contract: section 2 of the declarations (search "2. Audio").
+ * Order below: the resampler (equations, _naive, _ref, the public tiers), the background
+ * level; then, under the plumbing rule, the resampler's argument checks and driver, and
+ * the WAV and Ogg Vorbis readers and writers. */
+
+/* The plumbing the public tiers call (defined under the rule at the end of the section). */
+typedef struct asr__resampler asr__resampler;
+ASR__PRIVATE asr_result asr__resample(asr__tier tier, asr_real *y, const asr_real *x, int n, int orig_freq,
+                                      int new_freq, int lowpass_filter_width, double rolloff);
+
+/* ---- Resampling by windowed-sinc interpolation (the equations: section 2 of the
+ * declarations, "Resampling"). With the rates reduced to F and F' and tau = i/F - j/F',
+ *     y[j] = sum_i x[i] (fc/F) sinc(fc tau) w(fc tau),   w(u) = cos^2(pi u / (2 Z)), |u| < Z.
+ * symbols: F = r->F, F' = r->Fp, fc = r->fc, Z = lowpass_filter_width; `width` input
+ * samples on each side of the output instant j F / F' can have |fc tau| < Z. */
+struct asr__resampler {
+  int64_t F, Fp, width;   /* reduced rates F, F'; taps on each side of the output instant */
+  double fc;              /* cutoff rolloff * min(F, F'), in the reduced units */
+  int m;                  /* output length ceil(n F' / F) */
+};
+
+#define ASR__RESAMPLE_TABLE 512   /* per-phase taps kept on the stack by asr__resample_ref */
+
+/* _naive: the sum as written, every tap's sin and cos computed where it is used. */
+ASR__PRIVATE void asr__resample_naive(const asr__resampler *r, asr_real *y, const asr_real *x, int n,
+                                      int lowpass_filter_width) {
+  int64_t F = r->F, Fp = r->Fp, width = r->width, j;
+  double fc = r->fc;
+  const double pi = 3.14159265358979323846;
+  for (j = 0; j < r->m; j++) {
+    /* output instant in input samples: j F / F'; the window covers i in [lo, hi] */
+    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
+    double acc = 0;
+    if (lo < 0) lo = 0;
+    if (hi > n - 1) hi = n - 1;
+    for (i = lo; i <= hi; i++) {
+      /* tau = i/F - j/F' as an exact rational (i F' - j F) / (F F'); u = fc tau */
+      double u = fc * (double)(i * Fp - j * F) / ((double)F * (double)Fp), h, w;
+      if (fabs(u) >= lowpass_filter_width) continue;          /* outside the window */
+      w = cos(pi * u / (2.0 * lowpass_filter_width));
+      w *= w;                                                   /* Hann: cos^2 */
+      h = u == 0 ? 1.0 : sin(pi * u) / (pi * u);               /* sinc(u) */
+      acc += (double)x[i] * (fc / (double)F) * h * w;
+    }
+    y[j] = (asr_real)acc;
+  }
+}
+
+/* _ref: the same sum with h and w looked up. For j = q F' + p the taps i = centre + k see
+ * i F' - j F = (floor(p F / F') + k) F' - p F, which depends on the phase p and on k
+ * only, so F' (2 width + 2) values of each serve every output (torchaudio also computes
+ * its kernel once per phase). w < 0 marks a tap outside the window. Rates whose tables
+ * do not fit ASR__RESAMPLE_TABLE are summed by asr__resample_naive. */
+ASR__PRIVATE void asr__resample_ref(const asr__resampler *r, asr_real *y, const asr_real *x, int n,
+                                    int lowpass_filter_width) {
+  /* th, tw: sinc and window of tap k at phase p, at [p K + k]; K = 2 width + 2 taps */
+  double th[ASR__RESAMPLE_TABLE], tw[ASR__RESAMPLE_TABLE], fc = r->fc;
+  const double pi = 3.14159265358979323846;
+  int64_t F = r->F, Fp = r->Fp, width = r->width, j, p, k, K = 2 * width + 2;
+  if (Fp * K > ASR__RESAMPLE_TABLE) {
+    asr__resample_naive(r, y, x, n, lowpass_filter_width);
+    return;
+  }
+  for (p = 0; p < Fp; p++)
+    for (k = 0; k < K; k++) {
+      double u = fc * (double)(((p * F) / Fp + k - width) * Fp - p * F) / ((double)F * (double)Fp), w;
+      if (fabs(u) >= lowpass_filter_width) {
+        th[p * K + k] = 0, tw[p * K + k] = -1;
+        continue;
+      }
+      w = cos(pi * u / (2.0 * lowpass_filter_width));
+      tw[p * K + k] = w * w;
+      th[p * K + k] = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
+    }
+  for (j = 0; j < r->m; j++) {
+    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
+    const double *h = th + (j % Fp) * K, *w = tw + (j % Fp) * K;   /* tap k: input centre - width + k */
+    double acc = 0;
+    if (lo < 0) lo = 0;
+    if (hi > n - 1) hi = n - 1;
+    for (i = lo; i <= hi; i++) {
+      k = i - (centre - width);
+      if (w[k] >= 0) acc += (double)x[i] * (fc / (double)F) * h[k] * w[k];
+    }
+    y[j] = (asr_real)acc;
+  }
+}
+
+ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                     int lowpass_filter_width, double rolloff) {
+  /* every tap's sinc and window where it is used: asr__resample_naive */
+  return asr__resample(ASR__TIER_NAIVE, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+}
+
+ASRDEF asr_result asr_resample_ref(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                   int lowpass_filter_width, double rolloff) {
+  /* sinc and window tabulated per phase: asr__resample_ref */
+  return asr__resample(ASR__TIER_REF, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+}
+
+ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                               int lowpass_filter_width, double rolloff) {
+  /* no SIMD kernel: the tier driver runs asr__resample_ref for ASR__TIER_FAST */
+  return asr__resample(ASR__TIER_FAST, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+}
+
+/* ---- The background level: level = min_k sqrt((1/L) sum_{i in frame k} x[i]^2) over
+ * the whole 10 ms frames, L = sample_rate / 100 (at least 1); sums in double. */
+ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
+  int f = sample_rate / 100 > 0 ? sample_rate / 100 : 1, i, j;
+  double best = -1;
+  for (i = 0; x && i + f <= n; i += f) {
+    double e = 0;
+    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
+    e = sqrt(e / f);
+    if (best < 0 || e < best) best = e;
+  }
+  return best < 0 ? 0 : best;
+}
+
+/* ---------------------------------------------------------------- plumbing: 2. Audio ----
+ * The resampler's argument checks and tier driver; WAV and Ogg Vorbis, read and write.
+ * Nothing below computes an equation; the math is above. */
+
+ASR__PRIVATE int64_t asr__gcd(int64_t a, int64_t b) {
+  while (b) {
+    int64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
+  int64_t g, F, Fp, len;
+  if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
+  if (orig_freq == new_freq) return n;
+  g = asr__gcd(orig_freq, new_freq);
+  F = orig_freq / g;
+  Fp = new_freq / g;
+  len = ((int64_t)n * Fp + F - 1) / F;                  /* ceil(n F' / F) */
+  return len > 0x7FFFFFFF ? -1 : (int)len;
+}
+
+/* What every tier of the resampler shares: the checks, the equal-rate copy (returns 1),
+ * and the reduced rates F, F', the cutoff fc and the half-width of the window in input
+ * samples. Returns 0 to go on, 1 when done, or a negative asr_result. */
+ASR__PRIVATE int asr__resample_setup(asr__resampler *r, asr_real *y, const asr_real *x, int n, int orig_freq,
+                                     int new_freq, int lowpass_filter_width, double rolloff) {
+  int64_t g;
+  r->m = asr_resample_length(n, orig_freq, new_freq);
+  if (r->m < 0 || lowpass_filter_width < 1 || !(rolloff > 0 && rolloff <= 1) || (n > 0 && (!x || !y)))
+    return ASR_ERR_INVALID_ARG;
+  if (orig_freq == new_freq) {
+    if (n) memmove(y, x, sizeof(asr_real) * (size_t)n);
+    return 1;
+  }
+  g = asr__gcd(orig_freq, new_freq);
+  r->F = orig_freq / g;
+  r->Fp = new_freq / g;
+  r->fc = rolloff * (double)ASR__MIN(r->F, r->Fp);
+  /* h(tau) vanishes for |fc tau| >= Z, i.e. |i - j F/F'| >= Z F / fc: `width` input samples
+   * on each side of the output instant j F / F' (torchaudio's width, same ceiling) */
+  r->width = (int64_t)ceil(lowpass_filter_width * (double)r->F / r->fc);
+  return 0;
+}
+
+/* The tier driver: checks, then the math of the tier (ASR__TIER_FAST runs _ref's). */
+ASR__PRIVATE asr_result asr__resample(asr__tier tier, asr_real *y, const asr_real *x, int n, int orig_freq,
+                                      int new_freq, int lowpass_filter_width, double rolloff) {
+  asr__resampler r;
+  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+  if (s) return s < 0 ? (asr_result)s : ASR_OK;
+  if (tier == ASR__TIER_NAIVE) asr__resample_naive(&r, y, x, n, lowpass_filter_width);
+  else asr__resample_ref(&r, y, x, n, lowpass_filter_width);
+  return ASR_OK;
+}
+
 ASRDEF void asr_audio_free(asr_audio *a, void *user) {
   if (!a) return;
   ASR_FREE(a->samples, user);
@@ -5783,140 +5972,6 @@ ASRDEF asr_result asr_audio_read(const char *path, int channel, asr_audio_scale 
   ASR_FREE(buf, user);
   if (r != ASR_OK) asr__prefix_path(err, r, path);
   return r;
-}
-
-/* ---- resampling */
-ASR__PRIVATE int64_t asr__gcd(int64_t a, int64_t b) {
-  while (b) {
-    int64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
-ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
-  int64_t g, F, Fp, len;
-  if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
-  if (orig_freq == new_freq) return n;
-  g = asr__gcd(orig_freq, new_freq);
-  F = orig_freq / g;
-  Fp = new_freq / g;
-  len = ((int64_t)n * Fp + F - 1) / F;                  /* ceil(n F' / F) */
-  return len > 0x7FFFFFFF ? -1 : (int)len;
-}
-
-#define ASR__RESAMPLE_TABLE 512   /* per-phase taps kept on the stack by asr_resample */
-
-ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
-  int f = sample_rate / 100 > 0 ? sample_rate / 100 : 1, i, j;
-  double best = -1;
-  for (i = 0; x && i + f <= n; i += f) {
-    double e = 0;
-    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
-    e = sqrt(e / f);
-    if (best < 0 || e < best) best = e;
-  }
-  return best < 0 ? 0 : best;
-}
-
-/* What both tiers of the resampler share: the checks, the equal-rate copy (returns 1),
- * and the reduced rates F, F', the cutoff fc and the half-width of the window in input
- * samples. Returns 0 to go on, 1 when done, or a negative asr_result. */
-typedef struct asr__resampler {
-  int64_t F, Fp, width;
-  double fc;
-  int m;
-} asr__resampler;
-ASR__PRIVATE int asr__resample_setup(asr__resampler *r, asr_real *y, const asr_real *x, int n, int orig_freq,
-                                     int new_freq, int lowpass_filter_width, double rolloff) {
-  int64_t g;
-  r->m = asr_resample_length(n, orig_freq, new_freq);
-  if (r->m < 0 || lowpass_filter_width < 1 || !(rolloff > 0 && rolloff <= 1) || (n > 0 && (!x || !y)))
-    return ASR_ERR_INVALID_ARG;
-  if (orig_freq == new_freq) {
-    if (n) memmove(y, x, sizeof(asr_real) * (size_t)n);
-    return 1;
-  }
-  g = asr__gcd(orig_freq, new_freq);
-  r->F = orig_freq / g;
-  r->Fp = new_freq / g;
-  r->fc = rolloff * (double)ASR__MIN(r->F, r->Fp);
-  /* h(tau) vanishes for |fc tau| >= Z, i.e. |i - j F/F'| >= Z F / fc: `width` input samples
-   * on each side of the output instant j F / F' (torchaudio's width, same ceiling) */
-  r->width = (int64_t)ceil(lowpass_filter_width * (double)r->F / r->fc);
-  return 0;
-}
-
-ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
-                                     int lowpass_filter_width, double rolloff) {
-  asr__resampler r;
-  int64_t F, Fp, j, width;
-  double fc;
-  const double pi = 3.14159265358979323846;
-  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
-  if (s) return s < 0 ? (asr_result)s : ASR_OK;
-  F = r.F, Fp = r.Fp, width = r.width, fc = r.fc;
-  for (j = 0; j < r.m; j++) {
-    /* output instant in input samples: j F / F'; the window covers i in [lo, hi] */
-    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
-    double acc = 0;
-    if (lo < 0) lo = 0;
-    if (hi > n - 1) hi = n - 1;
-    for (i = lo; i <= hi; i++) {
-      /* tau = i/F - j/F' as an exact rational (i F' - j F) / (F F'); u = fc tau */
-      double u = fc * (double)(i * Fp - j * F) / ((double)F * (double)Fp), h, w;
-      if (fabs(u) >= lowpass_filter_width) continue;          /* outside the window */
-      w = cos(pi * u / (2.0 * lowpass_filter_width));
-      w *= w;                                                   /* Hann: cos^2 */
-      h = u == 0 ? 1.0 : sin(pi * u) / (pi * u);               /* sinc(u) */
-      acc += (double)x[i] * (fc / (double)F) * h * w;
-    }
-    y[j] = (asr_real)acc;
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
-                               int lowpass_filter_width, double rolloff) {
-  /* The same sum with h and w looked up: for j = q F' + p the taps i = centre + k see
-   * i F' - j F = (floor(p F / F') + k) F' - p F, which depends on the phase p and on k
-   * only, so F' (2 width + 2) values of each serve every output (torchaudio also computes
-   * its kernel once per phase). w < 0 marks a tap outside the window. Rates whose tables
-   * do not fit ASR__RESAMPLE_TABLE go to the naive loop. */
-  double th[ASR__RESAMPLE_TABLE], tw[ASR__RESAMPLE_TABLE], fc;
-  const double pi = 3.14159265358979323846;
-  asr__resampler r;
-  int64_t F, Fp, j, width, p, k, K;
-  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
-  if (s) return s < 0 ? (asr_result)s : ASR_OK;
-  F = r.F, Fp = r.Fp, width = r.width, fc = r.fc, K = 2 * width + 2;
-  if (Fp * K > ASR__RESAMPLE_TABLE)
-    return asr_resample_naive(y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
-  for (p = 0; p < Fp; p++)
-    for (k = 0; k < K; k++) {
-      double u = fc * (double)(((p * F) / Fp + k - width) * Fp - p * F) / ((double)F * (double)Fp), w;
-      if (fabs(u) >= lowpass_filter_width) {
-        th[p * K + k] = 0, tw[p * K + k] = -1;
-        continue;
-      }
-      w = cos(pi * u / (2.0 * lowpass_filter_width));
-      tw[p * K + k] = w * w;
-      th[p * K + k] = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
-    }
-  for (j = 0; j < r.m; j++) {
-    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
-    const double *h = th + (j % Fp) * K, *w = tw + (j % Fp) * K;   /* tap k: input centre - width + k */
-    double acc = 0;
-    if (lo < 0) lo = 0;
-    if (hi > n - 1) hi = n - 1;
-    for (i = lo; i <= hi; i++) {
-      k = i - (centre - width);
-      if (w[k] >= 0) acc += (double)x[i] * (fc / (double)F) * h[k] * w[k];
-    }
-    y[j] = (asr_real)acc;
-  }
-  return ASR_OK;
 }
 
 /* ========================================================================================
