@@ -744,21 +744,9 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers: linear, embedding, activations, dropout, norms, cross-entropy
  * --------------------------------------------------------------------------------------- */
-/* References of sections 4.1, 4.2 and 4.5 besides those listed at the top:
- *   [Ioffe15]       S. Ioffe, C. Szegedy, "Batch Normalization", ICML 2015.
- *   [Ba16]          J. L. Ba, J. R. Kiros, G. E. Hinton, "Layer Normalization", 2016.
- *   [Szegedy16]     C. Szegedy et al., "Rethinking the Inception Architecture for Computer
- *                   Vision", CVPR 2016 (sec. 7: label smoothing).
- *   [Dauphin17]     Y. Dauphin et al., "Language Modeling with Gated Convolutional
- *                   Networks", ICML 2017 (GLU).
- *   [Howard17]      A. Howard et al., "MobileNets", arXiv:1704.04861 (depthwise-separable).
- *   [Hu18]          J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
- *   [Ramachandran17] P. Ramachandran, B. Zoph, Q. Le, "Searching for Activation
- *                   Functions", arXiv:1710.05941 (swish).
- *   [Kingma15]      D. Kingma, J. Ba, "Adam", ICLR 2015.
- *   [Loshchilov19]  I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
- *                   ICLR 2019 (AdamW).
- *   [Vaswani17]     A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017. */
+/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Szegedy16], [Dauphin17],
+ * [Howard17], [Hu18], [Ramachandran17], [Kingma15], [Loshchilov19], [Vaswani17]) are in
+ * the REFERENCES list at the top of the file. */
 /* Conventions of section 4 (docs/layers.md derives every backward pass):
  *   - Layouts are those of the PyTorch module each function mirrors: weights exactly as
  *     its state_dict stores them, activations batch-first. Leading dimensions that a
@@ -775,15 +763,22 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---- linear (torch.nn.Linear)
  *   y_mo = sum_i x_mi W_oi + b_o,      i.e.  Y = X W^T + b
  * symbols: x (M,I) M rows of I inputs, W (O,I) as torch stores it, b (O) or NULL,
- * y (M,O). _ref runs on asr_gemm_ref, the unsuffixed name on asr_gemm (the fastest).
+ * y (M,O). _naive sums each entry in double, one loop per index (refuses M I O > 2^26
+ * with ASR_ERR_TOO_LARGE); _ref runs on asr_gemm_ref, the unsuffixed name on asr_gemm
+ * (the fastest).
  * backward (from dL/dy_mo = dy_mo):
  *   dx_mi += sum_o dy_mo W_oi    (dX += dY W)
  *   dW_oi += sum_m dy_mo x_mi    (dW += dY^T X)
  *   db_o  += sum_m dy_mo                                                  */
+ASRDEF asr_result asr_linear_forward_naive(asr_real *y, const asr_real *x, const asr_real *W,
+                                           const asr_real *b, int M, int I, int O);
 ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
                                          const asr_real *b, int M, int I, int O);
 ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
                                      const asr_real *b, int M, int I, int O);
+ASRDEF asr_result asr_linear_backward_naive(asr_real *dx, asr_real *dW, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *W, int M, int I, int O);
 ASRDEF asr_result asr_linear_backward_ref(asr_real *dx, asr_real *dW, asr_real *db,
                                           const asr_real *dy, const asr_real *x,
                                           const asr_real *W, int M, int I, int O);
@@ -6777,69 +6772,131 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  * 4.1 Basic layers (implementation)
  * --------------------------------------------------------------------------------------- */
 
-/* ---- linear */
-ASR__PRIVATE asr_result asr__linear_check(const void *out, const void *x, const void *W, int M,
-                                          int I, int O) {
-  if (!out || !x || !W || M < 0 || I < 0 || O < 0) return ASR_ERR_INVALID_ARG;
-  return ASR_OK;
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_linear_forward_naive, asr_linear_backward_naive
+ *                      -> asr__linear_forward_naive, asr__linear_backward_naive: one loop
+ *                         per index of y = x W^T + b and of its gradients, in double
+ *                                                                        docs/layers.md
+ *   asr_linear_forward_ref, asr_linear_backward_ref
+ *                      -> asr__linear_forward_gemm, asr__linear_backward_gemm on asr_gemm_ref
+ *   asr_linear_forward, asr_linear_backward
+ *                      -> the same on asr_gemm (the AVX2 kernel where built)
+ *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
+ *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
+ *                      -> themselves: one tier each (the definition is already a single
+ *                         pass over the elements; there is no faster form to check it by)
+ * The API and its full contract: section 4.1 of the declarations (search "4.1 Basic").
+ * Order below: linear (_naive, the GEMM form of _ref and the fast path, the public tiers),
+ * embedding, activations, GLU, dropout, layer norm, batch norm, cross-entropy; then, under
+ * the plumbing rule, the linear layer's argument checks and tier drivers. (The one-tier
+ * functions check their few arguments in their first lines.) */
+
+/* The plumbing the public tiers call (defined under the rule at the end of the section). */
+ASR__PRIVATE asr_result asr__linear_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O);
+ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *W, int M,
+                                             int I, int O);
+
+/* ---- linear: y_mo = sum_i x_mi W_oi + b_o (Y = X W^T + b), and its backward
+ *   dx_mi += sum_o dy_mo W_oi,   dW_oi += sum_m dy_mo x_mi,   db_o += sum_m dy_mo
+ * _naive: each sum written out for each index, in double. */
+ASR__PRIVATE void asr__linear_forward_naive(asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O) {
+  int m, o, i;
+  for (m = 0; m < M; m++)
+    for (o = 0; o < O; o++) {
+      double s = b ? b[o] : 0;                                   /* b_o */
+      for (i = 0; i < I; i++) s += (double)x[(size_t)m * I + i] * W[(size_t)o * I + i];
+      y[(size_t)m * O + o] = (asr_real)s;                        /* y_mo */
+    }
 }
 
-/* Y = X W^T (+ b): one GEMM with op(B) = W^T, then the bias row added to every row. */
-ASR__PRIVATE asr_result asr__linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
-                                            const asr_real *b, int M, int I, int O, int fast) {
+ASR__PRIVATE void asr__linear_backward_naive(asr_real *dx, asr_real *dW, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *W, int M, int I, int O) {
+  int m, o, i;
+  if (dx)
+    for (m = 0; m < M; m++)
+      for (i = 0; i < I; i++) {
+        double s = 0;                                            /* sum_o dy_mo W_oi */
+        for (o = 0; o < O; o++) s += (double)dy[(size_t)m * O + o] * W[(size_t)o * I + i];
+        dx[(size_t)m * I + i] += (asr_real)s;
+      }
+  for (o = 0; o < O; o++) {
+    double sb = 0;                                               /* sum_m dy_mo */
+    for (m = 0; m < M; m++) sb += dy[(size_t)m * O + o];
+    if (db) db[o] += (asr_real)sb;
+    if (dW)
+      for (i = 0; i < I; i++) {
+        double s = 0;                                            /* sum_m dy_mo x_mi */
+        for (m = 0; m < M; m++) s += (double)dy[(size_t)m * O + o] * x[(size_t)m * I + i];
+        dW[(size_t)o * I + i] += (asr_real)s;
+      }
+  }
+}
+
+/* _ref and the fast path: Y = X W^T (+ b) as one GEMM with op(B) = W^T (asr_gemm_ref or
+ * asr_gemm, by tier), then the bias row added to every row. */
+ASR__PRIVATE void asr__linear_forward_gemm(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                           const asr_real *b, int M, int I, int O) {
   int m, o;
-  asr_result r = asr__linear_check(y, x, W, M, I, O);
-  if (r != ASR_OK) return r;
-  if (M == 0 || O == 0) return ASR_OK;
-  if (fast) asr_gemm(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
-  else asr_gemm_ref(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  asr__gemm_tier(tier, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
   if (b)
     for (m = 0; m < M; m++)
       for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];   /* + b_o */
-  return ASR_OK;
 }
 
-ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
-                                         const asr_real *b, int M, int I, int O) {
-  return asr__linear_forward(y, x, W, b, M, I, O, 0);
-}
-ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
-                                     const asr_real *b, int M, int I, int O) {
-  return asr__linear_forward(y, x, W, b, M, I, O, 1);
-}
-
-ASR__PRIVATE asr_result asr__linear_backward(asr_real *dx, asr_real *dW, asr_real *db,
-                                             const asr_real *dy, const asr_real *x,
-                                             const asr_real *W, int M, int I, int O, int fast) {
-  void (*gemm)(int, int, int, int, int, asr_real, const asr_real *, int, const asr_real *, int,
-               asr_real, asr_real *, int) = fast ? asr_gemm : asr_gemm_ref;
+/* dX += dY W and dW += dY^T X as two GEMMs; db summed in double. */
+ASR__PRIVATE void asr__linear_backward_gemm(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                            const asr_real *dy, const asr_real *x, const asr_real *W, int M,
+                                            int I, int O) {
   int m, o;
-  asr_result r = asr__linear_check(dy, x, W, M, I, O);
-  if (r != ASR_OK) return r;
-  if (M == 0) return ASR_OK;
-  if (dx && I > 0 && O > 0) gemm(0, 0, M, I, O, 1, dy, O, W, I, 1, dx, I);     /* dX += dY W */
-  if (dW && I > 0 && O > 0) gemm(1, 0, O, I, M, 1, dy, O, x, I, 1, dW, I);     /* dW += dY^T X */
+  if (dx && I > 0 && O > 0) asr__gemm_tier(tier, 0, 0, M, I, O, 1, dy, O, W, I, 1, dx, I);  /* dX += dY W */
+  if (dW && I > 0 && O > 0) asr__gemm_tier(tier, 1, 0, O, I, M, 1, dy, O, x, I, 1, dW, I);  /* dW += dY^T X */
   if (db)
     for (o = 0; o < O; o++) {
       double s = 0;                                    /* db_o += sum_m dy_mo, in double */
       for (m = 0; m < M; m++) s += dy[(size_t)m * O + o];
       db[o] += (asr_real)s;
     }
-  return ASR_OK;
 }
 
+ASRDEF asr_result asr_linear_forward_naive(asr_real *y, const asr_real *x, const asr_real *W,
+                                           const asr_real *b, int M, int I, int O) {
+  /* one loop per index, in double: asr__linear_forward_naive */
+  return asr__linear_forward(ASR__TIER_NAIVE, y, x, W, b, M, I, O);
+}
+ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
+                                         const asr_real *b, int M, int I, int O) {
+  /* one GEMM on asr_gemm_ref: asr__linear_forward_gemm */
+  return asr__linear_forward(ASR__TIER_REF, y, x, W, b, M, I, O);
+}
+ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
+                                     const asr_real *b, int M, int I, int O) {
+  /* one GEMM on asr_gemm: asr__linear_forward_gemm */
+  return asr__linear_forward(ASR__TIER_FAST, y, x, W, b, M, I, O);
+}
+
+ASRDEF asr_result asr_linear_backward_naive(asr_real *dx, asr_real *dW, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *W, int M, int I, int O) {
+  /* one loop per index, in double: asr__linear_backward_naive */
+  return asr__linear_backward(ASR__TIER_NAIVE, dx, dW, db, dy, x, W, M, I, O);
+}
 ASRDEF asr_result asr_linear_backward_ref(asr_real *dx, asr_real *dW, asr_real *db,
                                           const asr_real *dy, const asr_real *x,
                                           const asr_real *W, int M, int I, int O) {
-  return asr__linear_backward(dx, dW, db, dy, x, W, M, I, O, 0);
+  /* two GEMMs on asr_gemm_ref: asr__linear_backward_gemm */
+  return asr__linear_backward(ASR__TIER_REF, dx, dW, db, dy, x, W, M, I, O);
 }
 ASRDEF asr_result asr_linear_backward(asr_real *dx, asr_real *dW, asr_real *db,
                                       const asr_real *dy, const asr_real *x, const asr_real *W,
                                       int M, int I, int O) {
-  return asr__linear_backward(dx, dW, db, dy, x, W, M, I, O, 1);
+  /* two GEMMs on asr_gemm: asr__linear_backward_gemm */
+  return asr__linear_backward(ASR__TIER_FAST, dx, dW, db, dy, x, W, M, I, O);
 }
 
-/* ---- embedding */
+/* ---- embedding: y_m = W[ids_m]; dW[ids_m] += dy_m */
 ASRDEF asr_result asr_embedding_forward(asr_real *y, const int *ids, const asr_real *W, int M,
                                         int V, int D) {
   int m;
@@ -7178,6 +7235,44 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
       d[v] += (asr_real)(dloss[m] * (exp((double)lp[v]) - q));
     }
   }
+  return ASR_OK;
+}
+
+/* ------------------------------------------------------------ plumbing: 4.1 Basic layers ----
+ * The linear layer's argument checks and tier drivers. Nothing below computes an
+ * equation; the math is above. */
+
+ASR__PRIVATE asr_result asr__linear_check(const void *out, const void *x, const void *W, int M,
+                                          int I, int O) {
+  if (!out || !x || !W || M < 0 || I < 0 || O < 0) return ASR_ERR_INVALID_ARG;
+  return ASR_OK;
+}
+
+/* _naive's limit: M I O multiply-adds in double, up to 2^26 (a fraction of a second). */
+ASR__PRIVATE int asr__linear_naive_too_large(int M, int I, int O) {
+  return (double)M * I * O > 67108864.0;
+}
+
+ASR__PRIVATE asr_result asr__linear_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O) {
+  asr_result r = asr__linear_check(y, x, W, M, I, O);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE && asr__linear_naive_too_large(M, I, O)) return ASR_ERR_TOO_LARGE;
+  if (M == 0 || O == 0) return ASR_OK;
+  if (tier == ASR__TIER_NAIVE) asr__linear_forward_naive(y, x, W, b, M, I, O);
+  else asr__linear_forward_gemm(tier, y, x, W, b, M, I, O);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *W, int M,
+                                             int I, int O) {
+  asr_result r = asr__linear_check(dy, x, W, M, I, O);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE && asr__linear_naive_too_large(M, I, O)) return ASR_ERR_TOO_LARGE;
+  if (M == 0) return ASR_OK;
+  if (tier == ASR__TIER_NAIVE) asr__linear_backward_naive(dx, dW, db, dy, x, W, M, I, O);
+  else asr__linear_backward_gemm(tier, dx, dW, db, dy, x, W, M, I, O);
   return ASR_OK;
 }
 

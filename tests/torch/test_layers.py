@@ -82,7 +82,8 @@ def test_linear():
     n1 = run_layer("linear", m, rng.standard_normal((2, 3, 7)))
     m = randomize(nn.Linear(4, 6, bias=False), rng)
     n2 = run_layer("linear", m, rng.standard_normal((5, 4)), "--impl", "ref")
-    return f"{n1}; no bias, ref: {n2}"
+    n3 = run_layer("linear", m, rng.standard_normal((5, 4)), "--impl", "naive")
+    return f"{n1}; no bias, ref: {n2}; naive: {n3}"
 
 
 def test_layer_norm():
