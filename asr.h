@@ -1699,9 +1699,7 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
  *   y[..., H:2H] of a (N,T,2H) output, with ldy = 2H (the `_reverse` weights of
  *   nn.LSTM(bidirectional=True) go to the reverse call).
  * Saved for the backward pass (the caller owns them): gates (N,T,4H) the activated
- *   i, f, g, o of every step, cell (N,T,H) the c_t of every step; padded steps hold 0.
- * [Graves13] A. Graves, A. Mohamed, G. Hinton, "Speech Recognition with Deep Recurrent
- *   Neural Networks", ICASSP 2013. */
+ *   i, f, g, o of every step, cell (N,T,H) the c_t of every step; padded steps hold 0. */
 typedef struct asr_lstm_params {
   const asr_real *w_ih;   /* (4H,I) weight_ih_l0 */
   const asr_real *w_hh;   /* (4H,H) weight_hh_l0 */
@@ -1752,8 +1750,9 @@ ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real
  *   da_o = dh tanh(c_t) o (1-o)
  *   dh_{t-1} = W_hh^T da    dc_{t-1} = dc f    dx_t = W_ih^T da
  *   dW_ih += da x_t^T   dW_hh += da h_{t-1}^T   db_ih += da   db_hh += da
- * [Werbos90] P. Werbos, "Backpropagation Through Time: What It Does and How to Do It",
- *   Proc. IEEE 78(10), 1990. */
+ * _naive: item by item, a loop per index (refuses H > 64 or N*T*4H*(I+H) > 2^26 with
+ * ASR_ERR_TOO_LARGE); _ref: per step the cell backward of the batch and one GEMM, then the
+ * input and weight gradients of all steps as GEMMs. */
 ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
                                           const asr_lstm_grads *g, const asr_real *dy, int lddy,
                                           const asr_real *dh_n, const asr_real *dc_n,
@@ -1813,15 +1812,14 @@ ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, 
  *   U = mlp_att.weight (A,C) (no bias), F = loc_conv.weight (C,1,1,2F+1) (no bias),
  *   w = gvec.weight (1,A), and gvec.bias (1), a constant added to every e_j: it cancels
  *   in the softmax, so its gradient is exactly 0 (ESPnet has it; the papers do not).
+ * _naive: a loop per index of these formulas (refuses more than 2^26 multiply-adds with
+ * ASR_ERR_TOO_LARGE, and its backward T > 512 or A > 512); _ref: the projections of every
+ * frame as GEMMs (asr_gemm_ref); the unsuffixed names: the same GEMMs on asr_gemm.
  * NOTE: `scaling` sharpens the softmax as ESPnet's forward(..., scaling=2.0) does; 1 gives
  * the papers' softmax. ESPnet's dot attention (AttDot) is a different, projected form;
  * this "dot" is Luong's plain one, with no weights. The location-aware attention reads
  * alpha_prev only at valid frames (ESPnet's alignments are 0 there anyway); items with
- * length 0 get alpha = 0 and context = 0 (ESPnet would produce NaN).
- * [Bahdanau15] D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly
- *   Learning to Align and Translate", ICLR 2015, arXiv:1409.0473.
- * [Luong15] M.-T. Luong, H. Pham, C. Manning, "Effective Approaches to Attention-based
- *   Neural Machine Translation", EMNLP 2015. */
+ * length 0 get alpha = 0 and context = 0 (ESPnet would produce NaN). */
 typedef enum asr_attention_type {
   ASR_ATTENTION_DOT = 0,
   ASR_ATTENTION_ADDITIVE = 1,
@@ -9973,25 +9971,65 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
  * 4.4 Recurrent and attention (implementation)
  * --------------------------------------------------------------------------------------- */
 
-ASR__PRIVATE double asr__rnn_sigmoid(double a) { return 1.0 / (1.0 + exp(-a)); }
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_lstm_forward_naive     -> asr__lstm_forward_naive: one loop per index of the gate
+ *                                 equations, item by item, step by step   docs/recurrent.md
+ *   asr_lstm_forward_ref       -> asr__lstm_forward_gemm on asr_gemm_ref: the input
+ *                                 projection of every step as one GEMM, then one
+ *                                 (N,H) x (H,4H) GEMM per step
+ *   asr_lstm_forward           -> asr__lstm_forward_gemm on asr_gemm (AVX2 where built)
+ *   asr_lstm_backward_naive    -> asr__lstm_backward_naive: BPTT item by item, a loop per index
+ *   asr_lstm_backward_ref      -> asr__lstm_backward_gemm on asr_gemm_ref: the cell backward
+ *                                 (asr__lstm_cell_backward) per step, then batched GEMMs
+ *   asr_lstm_backward          -> asr__lstm_backward_gemm on asr_gemm
+ *   asr_pyramid_concat_*       -> themselves (one tier: rows copied)     docs/recurrent.md
+ *   asr_attention_forward_naive, asr_attention_backward_naive
+ *                              -> asr__attention_forward_naive, asr__attention_backward_naive:
+ *                                 a loop per index of e_j, alpha_j, the context and their
+ *                                 gradients                              docs/attention.md
+ *   asr_attention_forward_ref, asr_attention_backward_ref
+ *                              -> asr__attention_forward_gemm, asr__attention_backward_gemm
+ *                                 on asr_gemm_ref (every frame's projections as GEMMs)
+ *   asr_attention_forward, asr_attention_backward -> the same on asr_gemm
+ *   asr_attention_uniform      -> itself (one tier: 1/length at the valid frames)
+ * The API and its full contract: section 4.4 of the declarations (search "4.4 Recurrent").
+ * Order below: the LSTM forward (_naive, the GEMM form, the public tiers), the LSTM backward
+ * (the same), the pyramidal concatenation, attention forward and backward (the same order).
+ * Then, under the plumbing rule: argument checks, workspace sizes and the tier drivers. */
 
-/* The shared argument checks of the LSTM entry points. */
-ASR__PRIVATE asr_result asr__lstm_check(const void *y, int ldy, const void *x,
-                                        const asr_lstm_params *p, int N, int T, int I, int H,
-                                        const int *lengths) {
-  int b;
-  if (!p || !p->w_ih || !p->w_hh || N < 0 || T < 0 || I < 1 || H < 1 || ldy < H)
-    return ASR_ERR_INVALID_ARG;
-  if ((size_t)N * (size_t)T > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
-  if (asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ldy, 4) == (size_t)-1 ||
-      asr__rnn_bytes((size_t)N, (size_t)T, (size_t)I + (size_t)H, 4) == (size_t)-1 ||
-      (double)N * T * 4.0 * H > 2147483647.0 || (double)N * T * I > 2147483647.0)
-    return ASR_ERR_TOO_LARGE;
-  if (lengths)
-    for (b = 0; b < N; b++)
-      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  return ASR_OK;
-}
+/* The plumbing the public tiers call (defined under the rule at the end of the section). */
+ASR__PRIVATE asr_result asr__lstm_forward(asr__tier tier, asr_real *y, int ldy, asr_real *h_n,
+                                          asr_real *c_n, asr_real *gates, asr_real *cell,
+                                          const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse, void *work,
+                                          size_t work_bytes);
+ASR__PRIVATE asr_result asr__lstm_backward(asr__tier tier, asr_real *dx, asr_real *dh0,
+                                           asr_real *dc0, const asr_lstm_grads *g,
+                                           const asr_real *dy, int lddy, const asr_real *dh_n,
+                                           const asr_real *dc_n, const asr_real *y, int ldy,
+                                           const asr_real *gates, const asr_real *cell,
+                                           const asr_real *x, const asr_real *h0,
+                                           const asr_real *c0, const asr_lstm_params *p, int N,
+                                           int T, int I, int H, const int *lengths, int reverse,
+                                           void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__attention_forward(asr__tier tier, asr_real *context, asr_real *alpha,
+                                               asr_real *act, asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__attention_backward(asr__tier tier, asr_real *d_enc, asr_real *d_query,
+                                                asr_real *d_prev, const asr_attention_grads *g,
+                                                const asr_real *d_context, const asr_real *d_alpha,
+                                                const asr_real *alpha, const asr_real *act,
+                                                const asr_real *feat, const asr_real *enc,
+                                                const int *lengths, const asr_real *query,
+                                                const asr_real *prev, const asr_attention_params *p,
+                                                const asr_attention_config *cfg, int N, int T,
+                                                void *work, size_t work_bytes);
+
+ASR__PRIVATE double asr__rnn_sigmoid(double a) { return 1.0 / (1.0 + exp(-a)); }
 
 /* Which step precedes step t of an item of length len in processing order, or -1 for
  * "the initial state": t-1 forward; t+1 in reverse, where the item starts at len-1. */
@@ -10000,33 +10038,17 @@ ASR__PRIVATE int asr__lstm_prev(int t, int len, int reverse) {
   return t + 1 < len ? t + 1 : -1;
 }
 
-ASRDEF size_t asr_lstm_forward_workspace_size(int N, int T, int I, int H) {
-  (void)T;
-  (void)I;
-  if (N < 0 || H < 0) return (size_t)-1;
-  /* running h and c (N,H) each, the recurrent term W_hh h (N,4H) */
-  return asr__rnn_bytes((size_t)N, (size_t)H, 6, 1);
-}
-
-ASRDEF size_t asr_lstm_backward_workspace_size(int N, int T, int I, int H) {
-  size_t n;
-  (void)I;
-  if (N < 0 || T < 0 || H < 0) return (size_t)-1;
-  /* da (N,T,4H) and h_{t-1} (N,T,H) of every step, then dh, dc, dh_prev (N,H) */
-  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)H, 5);
-  return asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)H, 3, 1));
-}
-
-ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
-                                         asr_real *gates, asr_real *cell, const asr_real *x,
-                                         const asr_real *h0, const asr_real *c0,
-                                         const asr_lstm_params *p, int N, int T, int I, int H,
-                                         const int *lengths, int reverse) {
+/* ---- LSTM forward, [Graves13] Sec. 2 without peepholes, as torch.nn.LSTM computes it:
+ *   a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh  (4H: a_i, a_f, a_g, a_o in torch's order)
+ *   i, f, o = sigmoid(a_i, a_f, a_o),  g = tanh(a_g),  c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)
+ * symbols: h_t = y[b,t,0:H], c_t = cell[b,t], (i, f, g, o) = gates[b,t]; the step read
+ * before step t is asr__lstm_prev(t) (t-1, or t+1 in reverse), -1 meaning (h0, c0). */
+ASR__PRIVATE void asr__lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                          asr_real *gates, asr_real *cell, const asr_real *x,
+                                          const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse) {
   int b, s, u, q, k;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if ((double)N * T * 4.0 * H * ((double)I + H) > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * (size_t)T > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     /* padded steps: output 0, nothing saved */
@@ -10073,29 +10095,25 @@ ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, as
       if (c_n) c_n[(size_t)b * H + u] = tl >= 0 ? cell[((size_t)b * T + tl) * H + u] : (c0 ? c0[(size_t)b * H + u] : 0);
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__lstm_forward_impl(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
-                                       asr_real *gates, asr_real *cell, const asr_real *x,
-                                       const asr_real *h0, const asr_real *c0,
-                                       const asr_lstm_params *p, int N, int T, int I, int H,
-                                       const int *lengths, int reverse, void *work,
-                                       size_t work_bytes, int fast) {
+/* The GEMM form (_ref on asr_gemm_ref, the fast path on asr_gemm): W_ih x of every step
+ * as one GEMM, then per step one GEMM for W_hh h of the whole batch. work: hs, cs (N,H)
+ * the running state, rec (N,4H). */
+ASR__PRIVATE void asr__lstm_forward_gemm(asr__tier tier, asr_real *y, int ldy, asr_real *h_n,
+                                         asr_real *c_n, asr_real *gates, asr_real *cell,
+                                         const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                         const asr_lstm_params *p, int N, int T, int I, int H,
+                                         const int *lengths, int reverse, void *work) {
   asr_real *hs, *cs, *rec;
   size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
   int b, s, u;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if (NT > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_lstm_forward_workspace_size(N, T, I, H) || (!work && N > 0))
-    return ASR_ERR_WORKSPACE;
   hs = (asr_real *)work;                 /* (N,H) the running h of every item */
   cs = hs + (size_t)N * H;               /* (N,H) the running c */
   rec = cs + (size_t)N * H;              /* (N,4H) W_hh h for the current step */
   /* 1. The input projection of every step at once, into `gates` (as preactivations):
    *    gates[b,t] = W_ih x[b,t] + b_ih + b_hh                                        */
-  if (NT > 0) asr__c3_gemm(fast, 0, 1, (int)NT, (int)G, I, 1, x, I, p->w_ih, I, 0, gates, (int)G);
+  if (NT > 0) asr__gemm_tier(tier, 0, 1, (int)NT, (int)G, I, 1, x, I, p->w_ih, I, 0, gates, (int)G);
   for (i = 0; i < NT; i++) {
     asr_real *gr = gates + i * G;
     size_t k;
@@ -10110,7 +10128,7 @@ ASR__PRIVATE asr_result asr__lstm_forward_impl(asr_real *y, int ldy, asr_real *h
    *    joins at step lengths[b]-1 with its initial state, which hs/cs still hold. */
   for (s = 0; s < T; s++) {
     int t = reverse ? T - 1 - s : s;
-    if (N > 0) asr__c3_gemm(fast, 0, 1, N, (int)G, H, 1, hs, H, p->w_hh, H, 0, rec, (int)G);  /* W_hh h */
+    if (N > 0) asr__gemm_tier(tier, 0, 1, N, (int)G, H, 1, hs, H, p->w_hh, H, 0, rec, (int)G);  /* W_hh h */
     for (b = 0; b < N; b++) {
       int len = lengths ? lengths[b] : T;
       size_t row = (size_t)b * T + t;
@@ -10140,7 +10158,15 @@ ASR__PRIVATE asr_result asr__lstm_forward_impl(asr_real *y, int ldy, asr_real *h
   }
   if (h_n && N > 0) memcpy(h_n, hs, sizeof(asr_real) * (size_t)N * H);
   if (c_n && N > 0) memcpy(c_n, cs, sizeof(asr_real) * (size_t)N * H);
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                         asr_real *gates, asr_real *cell, const asr_real *x,
+                                         const asr_real *h0, const asr_real *c0,
+                                         const asr_lstm_params *p, int N, int T, int I, int H,
+                                         const int *lengths, int reverse) {
+  /* one loop per index of the equations: asr__lstm_forward_naive */
+  return asr__lstm_forward(ASR__TIER_NAIVE, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, NULL, 0);
 }
 
 ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
@@ -10149,7 +10175,8 @@ ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_
                                        const asr_lstm_params *p, int N, int T, int I, int H,
                                        const int *lengths, int reverse, void *work,
                                        size_t work_bytes) {
-  return asr__lstm_forward_impl(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__lstm_forward_gemm */
+  return asr__lstm_forward(ASR__TIER_REF, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
 ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
@@ -10158,45 +10185,26 @@ ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real
                                    const asr_lstm_params *p, int N, int T, int I, int H,
                                    const int *lengths, int reverse, void *work,
                                    size_t work_bytes) {
-  return asr__lstm_forward_impl(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__lstm_forward_gemm */
+  return asr__lstm_forward(ASR__TIER_FAST, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
-/* The backward of the gate nonlinearities and the cell update at one (item, step):
- * from dh (total gradient of h_t) and dc (gradient of c_t arriving from step t+1),
- * writes da (4H) and returns through dc the gradient of c_{t-1}. gt (4H) the saved
- * gates, ct (H) the saved c_t, cprev (H) c_{t-1} (NULL: zeros). */
-ASR__PRIVATE void asr__lstm_cell_backward(asr_real *da, asr_real *dc, const asr_real *dh,
-                                          const asr_real *gt, const asr_real *ct,
-                                          const asr_real *cprev, int H) {
-  int u;
-  for (u = 0; u < H; u++) {
-    double ig = gt[u], fg = gt[H + u], gg = gt[2 * H + u], og = gt[3 * H + u];
-    double tc = tanh((double)ct[u]);
-    double cp = cprev ? cprev[u] : 0;
-    double dct = dc[u] + dh[u] * og * (1 - tc * tc);       /* through h_t = o tanh(c_t) */
-    da[u] = (asr_real)(dct * gg * ig * (1 - ig));           /* i: sigmoid' = i (1-i) */
-    da[H + u] = (asr_real)(dct * cp * fg * (1 - fg));       /* f */
-    da[2 * H + u] = (asr_real)(dct * ig * (1 - gg * gg));   /* g: tanh' = 1 - g^2 */
-    da[3 * H + u] = (asr_real)(dh[u] * tc * og * (1 - og)); /* o */
-    dc[u] = (asr_real)(dct * fg);                           /* dc_{t-1} = dc_t f */
-  }
-}
-
-ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
-                                          const asr_lstm_grads *g, const asr_real *dy, int lddy,
-                                          const asr_real *dh_n, const asr_real *dc_n,
-                                          const asr_real *y, int ldy, const asr_real *gates,
-                                          const asr_real *cell, const asr_real *x,
-                                          const asr_real *h0, const asr_real *c0,
-                                          const asr_lstm_params *p, int N, int T, int I, int H,
-                                          const int *lengths, int reverse) {
-  /* the naive tier keeps one item's running gradients on the stack */
+/* ---- LSTM backward: backpropagation through time [Werbos90], the recursion in the
+ * declarations (dh, dc carried from step t+1 to t; da from the gate derivatives;
+ * dh_{t-1} = W_hh^T da, dx_t = W_ih^T da, dW_ih += da x_t^T, dW_hh += da h_{t-1}^T).
+ * _naive: item by item, a loop per index. */
+ASR__PRIVATE void asr__lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                           const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                           const asr_real *dh_n, const asr_real *dc_n,
+                                           const asr_real *y, int ldy, const asr_real *gates,
+                                           const asr_real *cell, const asr_real *x,
+                                           const asr_real *h0, const asr_real *c0,
+                                           const asr_lstm_params *p, int N, int T, int I, int H,
+                                           const int *lengths, int reverse) {
+  /* one item's running gradients: dh_t, dc_t and W_hh^T da (H each) and da (4H); the
+   * driver refuses H > 64 for _naive, so they fit without a workspace */
   double dh[64], dc[64], da[256], dhp[64];
   int b, s, u, k, q;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if (H > 64 || (double)N * T * 4.0 * H * ((double)I + H) > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * (size_t)T > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     for (u = 0; u < H; u++) {
@@ -10252,26 +10260,43 @@ ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real 
       if (dc0) dc0[(size_t)b * H + u] += (asr_real)dc[u];
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr_real *dc0,
-                                        const asr_lstm_grads *g, const asr_real *dy, int lddy,
-                                        const asr_real *dh_n, const asr_real *dc_n,
-                                        const asr_real *y, int ldy, const asr_real *gates,
-                                        const asr_real *cell, const asr_real *x,
-                                        const asr_real *h0, const asr_real *c0,
-                                        const asr_lstm_params *p, int N, int T, int I, int H,
-                                        const int *lengths, int reverse, void *work,
-                                        size_t work_bytes, int fast) {
+/* The backward of the gate nonlinearities and the cell update at one (item, step):
+ * from dh (total gradient of h_t) and dc (gradient of c_t arriving from step t+1),
+ * writes da (4H) and returns through dc the gradient of c_{t-1}. gt (4H) the saved
+ * gates, ct (H) the saved c_t, cprev (H) c_{t-1} (NULL: zeros). */
+ASR__PRIVATE void asr__lstm_cell_backward(asr_real *da, asr_real *dc, const asr_real *dh,
+                                          const asr_real *gt, const asr_real *ct,
+                                          const asr_real *cprev, int H) {
+  int u;
+  for (u = 0; u < H; u++) {
+    double ig = gt[u], fg = gt[H + u], gg = gt[2 * H + u], og = gt[3 * H + u];
+    double tc = tanh((double)ct[u]);
+    double cp = cprev ? cprev[u] : 0;
+    double dct = dc[u] + dh[u] * og * (1 - tc * tc);       /* through h_t = o tanh(c_t) */
+    da[u] = (asr_real)(dct * gg * ig * (1 - ig));           /* i: sigmoid' = i (1-i) */
+    da[H + u] = (asr_real)(dct * cp * fg * (1 - fg));       /* f */
+    da[2 * H + u] = (asr_real)(dct * ig * (1 - gg * gg));   /* g: tanh' = 1 - g^2 */
+    da[3 * H + u] = (asr_real)(dh[u] * tc * og * (1 - og)); /* o */
+    dc[u] = (asr_real)(dct * fg);                           /* dc_{t-1} = dc_t f */
+  }
+}
+
+/* The GEMM form: per step, the cell backward of the whole batch and one GEMM for
+ * W_hh^T da; then the input and weight gradients of all steps as three GEMMs. work: da
+ * (N,T,4H), h_{t-1} (N,T,H), dh, dc, dh_prev (N,H). */
+ASR__PRIVATE void asr__lstm_backward_gemm(asr__tier tier, asr_real *dx, asr_real *dh0,
+                                          asr_real *dc0, const asr_lstm_grads *g,
+                                          const asr_real *dy, int lddy, const asr_real *dh_n,
+                                          const asr_real *dc_n, const asr_real *y, int ldy,
+                                          const asr_real *gates, const asr_real *cell,
+                                          const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse, void *work) {
   asr_real *da, *hp, *dh, *dc, *dhp;
   size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
   int b, s, u;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if (NT > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_lstm_backward_workspace_size(N, T, I, H) || (!work && N > 0))
-    return ASR_ERR_WORKSPACE;
   da = (asr_real *)work;             /* (N,T,4H) gradient of the gate preactivations */
   hp = da + NT * G;                  /* (N,T,H) h_{t-1} of every step (0 at padded steps) */
   dh = hp + NT * H;                  /* (N,H) gradient arriving at h of the current step */
@@ -10305,7 +10330,7 @@ ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr
                               tp >= 0 ? cell + ((size_t)b * T + tp) * H : (c0 ? c0 + (size_t)b * H : NULL),
                               H);
     }
-    asr__c3_gemm(fast, 0, 0, N, H, (int)G, 1, da + (size_t)t * G, (int)(T * G), p->w_hh, H, 0, dhp, H);
+    asr__gemm_tier(tier, 0, 0, N, H, (int)G, 1, da + (size_t)t * G, (int)(T * G), p->w_hh, H, 0, dhp, H);
     for (b = 0; b < N; b++) {
       int len = lengths ? lengths[b] : T;
       if (t < len) memcpy(dh + (size_t)b * H, dhp + (size_t)b * H, sizeof(asr_real) * (size_t)H);
@@ -10317,9 +10342,9 @@ ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr
   }
   /* 2. The weight and input gradients of all steps at once. */
   if (NT > 0) {
-    if (dx) asr__c3_gemm(fast, 0, 0, (int)NT, I, (int)G, 1, da, (int)G, p->w_ih, I, 1, dx, I);
-    if (g && g->w_ih) asr__c3_gemm(fast, 1, 0, (int)G, I, (int)NT, 1, da, (int)G, x, I, 1, g->w_ih, I);
-    if (g && g->w_hh) asr__c3_gemm(fast, 1, 0, (int)G, H, (int)NT, 1, da, (int)G, hp, H, 1, g->w_hh, H);
+    if (dx) asr__gemm_tier(tier, 0, 0, (int)NT, I, (int)G, 1, da, (int)G, p->w_ih, I, 1, dx, I);
+    if (g && g->w_ih) asr__gemm_tier(tier, 1, 0, (int)G, I, (int)NT, 1, da, (int)G, x, I, 1, g->w_ih, I);
+    if (g && g->w_hh) asr__gemm_tier(tier, 1, 0, (int)G, H, (int)NT, 1, da, (int)G, hp, H, 1, g->w_hh, H);
     if (g && (g->b_ih || g->b_hh))
       for (i = 0; i < NT; i++) {
         size_t k;
@@ -10329,7 +10354,18 @@ ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr
         }
       }
   }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                          const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                          const asr_real *dh_n, const asr_real *dc_n,
+                                          const asr_real *y, int ldy, const asr_real *gates,
+                                          const asr_real *cell, const asr_real *x,
+                                          const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse) {
+  /* BPTT with a loop per index: asr__lstm_backward_naive */
+  return asr__lstm_backward(ASR__TIER_NAIVE, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, NULL, 0);
 }
 
 ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *dc0,
@@ -10341,7 +10377,8 @@ ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *d
                                         const asr_lstm_params *p, int N, int T, int I, int H,
                                         const int *lengths, int reverse, void *work,
                                         size_t work_bytes) {
-  return asr__lstm_backward_impl(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__lstm_backward_gemm */
+  return asr__lstm_backward(ASR__TIER_REF, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
 ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
@@ -10353,9 +10390,11 @@ ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
                                     const asr_lstm_params *p, int N, int T, int I, int H,
                                     const int *lengths, int reverse, void *work,
                                     size_t work_bytes) {
-  return asr__lstm_backward_impl(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__lstm_backward_gemm */
+  return asr__lstm_backward(ASR__TIER_FAST, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
+/* ---- Pyramidal concatenation [Chan16] Sec. 3.1: y[b,i] = [x[b,2i], x[b,2i+1]] (one tier) */
 ASRDEF asr_result asr_pyramid_concat_forward(asr_real *y, int *lengths_out, const asr_real *x,
                                              int N, int T, int C, const int *lengths) {
   int b, i, T2 = T / 2;
@@ -10395,70 +10434,13 @@ ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, 
   return ASR_OK;
 }
 
-
-
-/* ---- attention */
-ASR__PRIVATE asr_result asr__att_check(const asr_attention_config *cfg, const asr_attention_params *p,
-                                       int N, int T, const int *lengths, const void *enc,
-                                       const void *query, const void *prev) {
-  int b;
-  if (!cfg || !p || N < 0 || T < 0 || cfg->enc_dim < 1 || cfg->dec_dim < 1 ||
-      !(cfg->scaling == cfg->scaling))
-    return ASR_ERR_INVALID_ARG;
-  if (N > 0 && (!query || (T > 0 && !enc))) return ASR_ERR_INVALID_ARG;
-  if (cfg->type == ASR_ATTENTION_DOT) {
-    if (cfg->dec_dim != cfg->enc_dim) return ASR_ERR_SHAPE;
-  } else if (cfg->type == ASR_ATTENTION_ADDITIVE || cfg->type == ASR_ATTENTION_LOCATION) {
-    if (cfg->att_dim < 1 || !p->enc_w || !p->dec_w || !p->gvec_w) return ASR_ERR_INVALID_ARG;
-    if (cfg->type == ASR_ATTENTION_LOCATION &&
-        (cfg->conv_chans < 1 || cfg->conv_filts < 0 || !p->att_w || !p->conv_w ||
-         (N > 0 && T > 0 && !prev)))
-      return ASR_ERR_INVALID_ARG;
-  } else {
-    return ASR_ERR_INVALID_ARG;
-  }
-  if ((double)N * T * ASR__MAX(cfg->enc_dim, ASR__MAX(cfg->att_dim, cfg->conv_chans)) > 2147483647.0 ||
-      (double)cfg->att_dim * ASR__MAX(cfg->enc_dim, cfg->dec_dim) > 2147483647.0 ||
-      cfg->conv_filts > 1000000)
-    return ASR_ERR_TOO_LARGE;
-  if (lengths)
-    for (b = 0; b < N; b++)
-      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int *lengths) {
-  int b, j;
-  if (N < 0 || T < 0 || (N > 0 && T > 0 && !prev)) return ASR_ERR_INVALID_ARG;
-  if (lengths)
-    for (b = 0; b < N; b++)
-      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    for (j = 0; j < T; j++) prev[(size_t)b * T + j] = j < len ? (asr_real)(1.0 / len) : 0;
-  }
-  return ASR_OK;
-}
-
-ASRDEF size_t asr_attention_forward_workspace_size(const asr_attention_config *cfg, int N, int T) {
-  (void)T;
-  if (!cfg || N < 0) return (size_t)-1;
-  if (cfg->type == ASR_ATTENTION_DOT) return 0;
-  return asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1);   /* W s (N,A) */
-}
-
-ASRDEF size_t asr_attention_backward_workspace_size(const asr_attention_config *cfg, int N, int T) {
-  size_t n;
-  if (!cfg || N < 0 || T < 0) return (size_t)-1;
-  n = asr__rnn_bytes((size_t)N, (size_t)T, 1, 1);                     /* de (N,T) */
-  if (cfg->type == ASR_ATTENTION_DOT) return n;
-  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->att_dim, 0), 1));
-  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1));
-  if (cfg->type == ASR_ATTENTION_LOCATION)                            /* df (N,T,C) */
-    n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->conv_chans, 0), 1));
-  return n;
-}
-
+/* ---- Attention, one decoder step (the equations and the ESPnet weight names: section 4.4
+ * of the declarations):
+ *   dot [Luong15] e_j = s . h_j;   additive [Bahdanau15] e_j = w^T tanh(W s + V h_j + b);
+ *   location [Chorowski15] f = F * alpha_prev,  e_j = w^T tanh(W s + V h_j + U f_j + b);
+ *   alpha = softmax_j(scaling e_j) over the valid frames,  context = sum_j alpha_j h_j.
+ * symbols: s = query[b], h_j = enc[b,j], act[b,j] = tanh(.) (A), feat[b,j] = f_j (C),
+ * F = conv_w (C, 2F+1 taps), W = dec_w, V = enc_w, U = att_w, w = gvec_w. */
 /* alpha_b = softmax(scaling * e_b) over the first len entries, 0 after; e is overwritten.
  * An empty item gets no weights at all. */
 ASR__PRIVATE void asr__att_softmax(asr_real *alpha, int len, int T, double scaling) {
@@ -10468,20 +10450,15 @@ ASR__PRIVATE void asr__att_softmax(asr_real *alpha, int len, int T, double scali
   for (j = len; j < T; j++) alpha[j] = 0;
 }
 
-ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
-                                              asr_real *feat, const asr_real *enc,
-                                              const int *lengths, const asr_real *query,
-                                              const asr_real *prev, const asr_attention_params *p,
-                                              const asr_attention_config *cfg, int N, int T) {
+ASR__PRIVATE void asr__attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
+                                               asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T) {
   int b, j, a, k, c, E, Dq, A, C, F, loc, dot;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if ((double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0)
-    return ASR_ERR_TOO_LARGE;
-  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *s = query + (size_t)b * Dq;
@@ -10527,29 +10504,26 @@ ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha
       context[(size_t)b * E + k] = (asr_real)acc;
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__attention_forward_impl(asr_real *context, asr_real *alpha, asr_real *act,
-                                            asr_real *feat, const asr_real *enc,
-                                            const int *lengths, const asr_real *query,
-                                            const asr_real *prev, const asr_attention_params *p,
-                                            const asr_attention_config *cfg, int N, int T,
-                                            void *work, size_t work_bytes, int fast) {
+/* The GEMM form: W s of every item and V h of every frame as GEMMs (work: W s (N,A)),
+ * the location features as a correlation and one GEMM per item, the context as a
+ * (1,len) x (len,E) product. */
+ASR__PRIVATE void asr__attention_forward_gemm(asr__tier tier, asr_real *context, asr_real *alpha,
+                                              asr_real *act, asr_real *feat, const asr_real *enc,
+                                              const int *lengths, const asr_real *query,
+                                              const asr_real *prev, const asr_attention_params *p,
+                                              const asr_attention_config *cfg, int N, int T,
+                                              void *work) {
   int b, j, a, k, E, Dq, A, C, F, loc, dot;
   asr_real *ws;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_attention_forward_workspace_size(cfg, N, T) || (!dot && N > 0 && !work))
-    return ASR_ERR_WORKSPACE;
   ws = (asr_real *)work;                             /* (N,A) W s of every item */
-  if (!dot && N > 0) asr__c3_gemm(fast, 0, 1, N, A, Dq, 1, query, Dq, p->dec_w, Dq, 0, ws, A);
+  if (!dot && N > 0) asr__gemm_tier(tier, 0, 1, N, A, Dq, 1, query, Dq, p->dec_w, Dq, 0, ws, A);
   if (!dot && N > 0 && T > 0)                        /* act = V h + b, every frame at once */
-    asr__c3_gemm(fast, 0, 1, N * T, A, E, 1, enc, E, p->enc_w, E, 0, act, A);
+    asr__gemm_tier(tier, 0, 1, N * T, A, E, 1, enc, E, p->enc_w, E, 0, act, A);
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *s = query + (size_t)b * Dq;
@@ -10568,7 +10542,7 @@ ASR__PRIVATE asr_result asr__attention_forward_impl(asr_real *context, asr_real 
           for (k = k0; k <= k1; k++) acc += fw[k] * pv[j + k - F];
           fb[(size_t)j * C + c] = acc;
         }
-      if (len > 0) asr__c3_gemm(fast, 0, 1, len, A, C, 1, fb, C, p->att_w, C, 1, act + (size_t)b * T * A, A);
+      if (len > 0) asr__gemm_tier(tier, 0, 1, len, A, C, 1, fb, C, p->att_w, C, 1, act + (size_t)b * T * A, A);
     }
     for (j = 0; j < T; j++) {
       asr_real *z = dot ? NULL : act + ((size_t)b * T + j) * A;
@@ -10592,10 +10566,18 @@ ASR__PRIVATE asr_result asr__attention_forward_impl(asr_real *context, asr_real 
     }
     asr__att_softmax(al, len, T, cfg->scaling);
     /* context = alpha^T h: a (1,len) x (len,E) product */
-    if (len > 0) asr__c3_gemm(fast, 0, 0, 1, E, len, 1, al, len, enc + (size_t)b * T * E, E, 0, context + (size_t)b * E, E);
+    if (len > 0) asr__gemm_tier(tier, 0, 0, 1, E, len, 1, al, len, enc + (size_t)b * T * E, E, 0, context + (size_t)b * E, E);
     else memset(context + (size_t)b * E, 0, sizeof(asr_real) * (size_t)E);
   }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
+                                              asr_real *feat, const asr_real *enc,
+                                              const int *lengths, const asr_real *query,
+                                              const asr_real *prev, const asr_attention_params *p,
+                                              const asr_attention_config *cfg, int N, int T) {
+  /* a loop per index: asr__attention_forward_naive */
+  return asr__attention_forward(ASR__TIER_NAIVE, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, NULL, 0);
 }
 
 ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, asr_real *act,
@@ -10604,7 +10586,8 @@ ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, 
                                             const asr_real *prev, const asr_attention_params *p,
                                             const asr_attention_config *cfg, int N, int T,
                                             void *work, size_t work_bytes) {
-  return asr__attention_forward_impl(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__attention_forward_gemm */
+  return asr__attention_forward(ASR__TIER_REF, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
 }
 
 ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_real *act,
@@ -10613,32 +10596,31 @@ ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_
                                         const asr_attention_params *p,
                                         const asr_attention_config *cfg, int N, int T,
                                         void *work, size_t work_bytes) {
-  return asr__attention_forward_impl(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__attention_forward_gemm */
+  return asr__attention_forward(ASR__TIER_FAST, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
 }
 
-ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
-                                               const asr_attention_grads *g,
-                                               const asr_real *d_context, const asr_real *d_alpha,
-                                               const asr_real *alpha, const asr_real *act,
-                                               const asr_real *feat, const asr_real *enc,
-                                               const int *lengths, const asr_real *query,
-                                               const asr_real *prev, const asr_attention_params *p,
-                                               const asr_attention_config *cfg, int N, int T) {
+/* Attention backward (the equations in the declarations): through the context and the
+ * softmax, then through w^T tanh(z) and the linear maps inside it. _naive: item by item,
+ * a loop per index. */
+ASR__PRIVATE void asr__attention_backward_naive(asr_real *d_enc, asr_real *d_query,
+                                                asr_real *d_prev, const asr_attention_grads *g,
+                                                const asr_real *d_context, const asr_real *d_alpha,
+                                                const asr_real *alpha, const asr_real *act,
+                                                const asr_real *feat, const asr_real *enc,
+                                                const int *lengths, const asr_real *query,
+                                                const asr_real *prev, const asr_attention_params *p,
+                                                const asr_attention_config *cfg, int N, int T) {
   int b, j, a, k, c, E, Dq, A, C, F, loc, dot;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if ((double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0)
-    return ASR_ERR_TOO_LARGE;
-  if (T > 512 || (!dot && A > 512)) return ASR_ERR_TOO_LARGE;   /* the stack buffers below */
-  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
-    return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *s = query + (size_t)b * Dq, *al = alpha + (size_t)b * T;
     const asr_real *dctx = d_context + (size_t)b * E;
+    /* one item's dalpha_j and de_j (T) and sum_j dz_j (A); the driver refuses T > 512 and
+     * A > 512 for _naive, so they fit without a workspace */
     double dal[512], de[512], dzsum[512], sum = 0;
     for (j = 0; j < len; j++) {
       const asr_real *h = enc + ((size_t)b * T + j) * E;
@@ -10692,29 +10674,25 @@ ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_quer
         for (k = 0; k < Dq; k++) d_query[(size_t)b * Dq + k] += (asr_real)(dzsum[a] * p->dec_w[(size_t)a * Dq + k]);
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
-                                             const asr_attention_grads *g,
-                                             const asr_real *d_context, const asr_real *d_alpha,
-                                             const asr_real *alpha, const asr_real *act,
-                                             const asr_real *feat, const asr_real *enc,
-                                             const int *lengths, const asr_real *query,
-                                             const asr_real *prev, const asr_attention_params *p,
-                                             const asr_attention_config *cfg, int N, int T,
-                                             void *work, size_t work_bytes, int fast) {
+/* The GEMM form: per item, dalpha and the rank-one dh as GEMMs; then dz for every frame
+ * and the gradients of V, W, U as GEMMs over all frames. work: de (N,T), dz (N,T,A),
+ * sum_j dz_j (N,A), df (N,T,C). */
+ASR__PRIVATE void asr__attention_backward_gemm(asr__tier tier, asr_real *d_enc, asr_real *d_query,
+                                               asr_real *d_prev, const asr_attention_grads *g,
+                                               const asr_real *d_context, const asr_real *d_alpha,
+                                               const asr_real *alpha, const asr_real *act,
+                                               const asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T,
+                                               void *work) {
   int b, j, a, k, E, Dq, A, C, F, loc, dot;
   asr_real *de, *dz = NULL, *dzs = NULL, *df = NULL;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
-    return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_attention_backward_workspace_size(cfg, N, T) || (N > 0 && T > 0 && !work))
-    return ASR_ERR_WORKSPACE;
   de = (asr_real *)work;                           /* (N,T) dL/de */
   if (!dot) {
     dz = de + (size_t)N * T;                       /* (N,T,A) dL/dz, z the tanh argument */
@@ -10731,21 +10709,21 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
     for (j = 0; j < T; j++) deb[j] = 0;
     if (len == 0) continue;
     /* dalpha = h dctx (+ d_alpha): (len,E) x (E,1) */
-    asr__c3_gemm(fast, 0, 0, len, 1, E, 1, hb, E, dctx, 1, 0, deb, 1);
+    asr__gemm_tier(tier, 0, 0, len, 1, E, 1, hb, E, dctx, 1, 0, deb, 1);
     for (j = 0; j < len; j++) {
       if (d_alpha) deb[j] += d_alpha[(size_t)b * T + j];
       sum += (double)al[j] * deb[j];
     }
     for (j = 0; j < len; j++) deb[j] = (asr_real)(cfg->scaling * al[j] * (deb[j] - sum));
     /* dh += alpha dctx^T: the rank-one (len,1) x (1,E) */
-    if (d_enc) asr__c3_gemm(fast, 0, 0, len, E, 1, 1, al, 1, dctx, E, 1, d_enc + (size_t)b * T * E, E);
+    if (d_enc) asr__gemm_tier(tier, 0, 0, len, E, 1, 1, al, 1, dctx, E, 1, d_enc + (size_t)b * T * E, E);
     if (dot) {
       const asr_real *s = query + (size_t)b * Dq;
-      if (d_query) asr__c3_gemm(fast, 0, 0, 1, E, len, 1, deb, len, hb, E, 1, d_query + (size_t)b * Dq, E);
-      if (d_enc) asr__c3_gemm(fast, 0, 0, len, E, 1, 1, deb, 1, s, E, 1, d_enc + (size_t)b * T * E, E);
+      if (d_query) asr__gemm_tier(tier, 0, 0, 1, E, len, 1, deb, len, hb, E, 1, d_query + (size_t)b * Dq, E);
+      if (d_enc) asr__gemm_tier(tier, 0, 0, len, E, 1, 1, deb, 1, s, E, 1, d_enc + (size_t)b * T * E, E);
     }
   }
-  if (dot) return ASR_OK;
+  if (dot) return;
   /* 2. Through w^T tanh(z): dz = de w (1 - act^2), zero at padded frames (de = 0 there). */
   for (b = 0; b < N; b++)
     for (j = 0; j < T; j++) {
@@ -10758,8 +10736,8 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
     }
   /* 3. The three (or four) linear maps that met inside the tanh. */
   if (N > 0 && T > 0) {
-    if (g && g->enc_w) asr__c3_gemm(fast, 1, 0, A, E, N * T, 1, dz, A, enc, E, 1, g->enc_w, E);   /* dV */
-    if (d_enc) asr__c3_gemm(fast, 0, 0, N * T, E, A, 1, dz, A, p->enc_w, E, 1, d_enc, E);        /* V^T dz */
+    if (g && g->enc_w) asr__gemm_tier(tier, 1, 0, A, E, N * T, 1, dz, A, enc, E, 1, g->enc_w, E);   /* dV */
+    if (d_enc) asr__gemm_tier(tier, 0, 0, N * T, E, A, 1, dz, A, p->enc_w, E, 1, d_enc, E);        /* V^T dz */
   }
   for (b = 0; b < N; b++) {
     asr_real *dsb = dzs + (size_t)b * A;
@@ -10770,14 +10748,14 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
       for (a = 0; a < A; a++) g->enc_b[a] += dsb[a];
   }
   if (N > 0) {
-    if (g && g->dec_w) asr__c3_gemm(fast, 1, 0, A, Dq, N, 1, dzs, A, query, Dq, 1, g->dec_w, Dq);  /* dW */
-    if (d_query) asr__c3_gemm(fast, 0, 0, N, Dq, A, 1, dzs, A, p->dec_w, Dq, 1, d_query, Dq);
+    if (g && g->dec_w) asr__gemm_tier(tier, 1, 0, A, Dq, N, 1, dzs, A, query, Dq, 1, g->dec_w, Dq);  /* dW */
+    if (d_query) asr__gemm_tier(tier, 0, 0, N, Dq, A, 1, dzs, A, p->dec_w, Dq, 1, d_query, Dq);
   }
-  if (!loc) return ASR_OK;
+  if (!loc) return;
   /* 4. Location features: dU = dz^T f, df = dz U, then the convolution's transpose. */
   if (N > 0 && T > 0) {
-    if (g && g->att_w) asr__c3_gemm(fast, 1, 0, A, C, N * T, 1, dz, A, feat, C, 1, g->att_w, C);
-    asr__c3_gemm(fast, 0, 0, N * T, C, A, 1, dz, A, p->att_w, C, 0, df, C);
+    if (g && g->att_w) asr__gemm_tier(tier, 1, 0, A, C, N * T, 1, dz, A, feat, C, 1, g->att_w, C);
+    asr__gemm_tier(tier, 0, 0, N * T, C, A, 1, dz, A, p->att_w, C, 0, df, C);
   }
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T, c;
@@ -10793,7 +10771,18 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
           for (k = k0; k <= k1; k++) d_prev[(size_t)b * T + j + k - F] += d * fw[k];
       }
   }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                               const asr_attention_grads *g,
+                                               const asr_real *d_context, const asr_real *d_alpha,
+                                               const asr_real *alpha, const asr_real *act,
+                                               const asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T) {
+  /* a loop per index: asr__attention_backward_naive */
+  return asr__attention_backward(ASR__TIER_NAIVE, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, NULL, 0);
 }
 
 ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
@@ -10805,7 +10794,8 @@ ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query,
                                              const asr_real *prev, const asr_attention_params *p,
                                              const asr_attention_config *cfg, int N, int T,
                                              void *work, size_t work_bytes) {
-  return asr__attention_backward_impl(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__attention_backward_gemm */
+  return asr__attention_backward(ASR__TIER_REF, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
 }
 
 ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
@@ -10817,7 +10807,214 @@ ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr
                                          const asr_attention_params *p,
                                          const asr_attention_config *cfg, int N, int T,
                                          void *work, size_t work_bytes) {
-  return asr__attention_backward_impl(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__attention_backward_gemm */
+  return asr__attention_backward(ASR__TIER_FAST, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
+}
+
+/* The first step's alpha_prev of ESPnet's AttLoc: 1/length at the valid frames (one tier). */
+ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int *lengths) {
+  int b, j;
+  if (N < 0 || T < 0 || (N > 0 && T > 0 && !prev)) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (j = 0; j < T; j++) prev[(size_t)b * T + j] = j < len ? (asr_real)(1.0 / len) : 0;
+  }
+  return ASR_OK;
+}
+
+/* ------------------------------------------------- plumbing: 4.4 Recurrent and attention ----
+ * Argument checks, workspace sizes and the tier drivers of the LSTM and the attention.
+ * Nothing below computes an equation; the math is above. */
+
+/* The shared argument checks of the LSTM entry points. */
+ASR__PRIVATE asr_result asr__lstm_check(const void *y, int ldy, const void *x,
+                                        const asr_lstm_params *p, int N, int T, int I, int H,
+                                        const int *lengths) {
+  int b;
+  if (!p || !p->w_ih || !p->w_hh || N < 0 || T < 0 || I < 1 || H < 1 || ldy < H)
+    return ASR_ERR_INVALID_ARG;
+  if ((size_t)N * (size_t)T > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
+  if (asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ldy, 4) == (size_t)-1 ||
+      asr__rnn_bytes((size_t)N, (size_t)T, (size_t)I + (size_t)H, 4) == (size_t)-1 ||
+      (double)N * T * 4.0 * H > 2147483647.0 || (double)N * T * I > 2147483647.0)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_lstm_forward_workspace_size(int N, int T, int I, int H) {
+  (void)T;
+  (void)I;
+  if (N < 0 || H < 0) return (size_t)-1;
+  /* running h and c (N,H) each, the recurrent term W_hh h (N,4H) */
+  return asr__rnn_bytes((size_t)N, (size_t)H, 6, 1);
+}
+
+ASRDEF size_t asr_lstm_backward_workspace_size(int N, int T, int I, int H) {
+  size_t n;
+  (void)I;
+  if (N < 0 || T < 0 || H < 0) return (size_t)-1;
+  /* da (N,T,4H) and h_{t-1} (N,T,H) of every step, then dh, dc, dh_prev (N,H) */
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)H, 5);
+  return asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)H, 3, 1));
+}
+
+ASR__PRIVATE asr_result asr__att_check(const asr_attention_config *cfg, const asr_attention_params *p,
+                                       int N, int T, const int *lengths, const void *enc,
+                                       const void *query, const void *prev) {
+  int b;
+  if (!cfg || !p || N < 0 || T < 0 || cfg->enc_dim < 1 || cfg->dec_dim < 1 ||
+      !(cfg->scaling == cfg->scaling))
+    return ASR_ERR_INVALID_ARG;
+  if (N > 0 && (!query || (T > 0 && !enc))) return ASR_ERR_INVALID_ARG;
+  if (cfg->type == ASR_ATTENTION_DOT) {
+    if (cfg->dec_dim != cfg->enc_dim) return ASR_ERR_SHAPE;
+  } else if (cfg->type == ASR_ATTENTION_ADDITIVE || cfg->type == ASR_ATTENTION_LOCATION) {
+    if (cfg->att_dim < 1 || !p->enc_w || !p->dec_w || !p->gvec_w) return ASR_ERR_INVALID_ARG;
+    if (cfg->type == ASR_ATTENTION_LOCATION &&
+        (cfg->conv_chans < 1 || cfg->conv_filts < 0 || !p->att_w || !p->conv_w ||
+         (N > 0 && T > 0 && !prev)))
+      return ASR_ERR_INVALID_ARG;
+  } else {
+    return ASR_ERR_INVALID_ARG;
+  }
+  if ((double)N * T * ASR__MAX(cfg->enc_dim, ASR__MAX(cfg->att_dim, cfg->conv_chans)) > 2147483647.0 ||
+      (double)cfg->att_dim * ASR__MAX(cfg->enc_dim, cfg->dec_dim) > 2147483647.0 ||
+      cfg->conv_filts > 1000000)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_attention_forward_workspace_size(const asr_attention_config *cfg, int N, int T) {
+  (void)T;
+  if (!cfg || N < 0) return (size_t)-1;
+  if (cfg->type == ASR_ATTENTION_DOT) return 0;
+  return asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1);   /* W s (N,A) */
+}
+
+ASRDEF size_t asr_attention_backward_workspace_size(const asr_attention_config *cfg, int N, int T) {
+  size_t n;
+  if (!cfg || N < 0 || T < 0) return (size_t)-1;
+  n = asr__rnn_bytes((size_t)N, (size_t)T, 1, 1);                     /* de (N,T) */
+  if (cfg->type == ASR_ATTENTION_DOT) return n;
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->att_dim, 0), 1));
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1));
+  if (cfg->type == ASR_ATTENTION_LOCATION)                            /* df (N,T,C) */
+    n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->conv_chans, 0), 1));
+  return n;
+}
+
+/* _naive's limits: N T 4H (I + H) multiply-adds for the LSTM, N T E (dot) or N T A (E + Dq
+ * + C (2F + 2)) for the attention, up to 2^26 (a fraction of a second). */
+ASR__PRIVATE int asr__lstm_naive_too_large(int N, int T, int I, int H) {
+  return (double)N * T * 4.0 * H * ((double)I + H) > 67108864.0;
+}
+ASR__PRIVATE int asr__attention_naive_too_large(const asr_attention_config *cfg, int N, int T) {
+  int E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
+  int dot = cfg->type == ASR_ATTENTION_DOT, loc = cfg->type == ASR_ATTENTION_LOCATION;
+  return (double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0;
+}
+
+ASR__PRIVATE asr_result asr__lstm_forward(asr__tier tier, asr_real *y, int ldy, asr_real *h_n,
+                                          asr_real *c_n, asr_real *gates, asr_real *cell,
+                                          const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse, void *work,
+                                          size_t work_bytes) {
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if (tier == ASR__TIER_NAIVE && asr__lstm_naive_too_large(N, T, I, H)) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * (size_t)T > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__lstm_forward_naive(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_lstm_forward_workspace_size(N, T, I, H) || (!work && N > 0))
+    return ASR_ERR_WORKSPACE;
+  asr__lstm_forward_gemm(tier, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__lstm_backward(asr__tier tier, asr_real *dx, asr_real *dh0,
+                                           asr_real *dc0, const asr_lstm_grads *g,
+                                           const asr_real *dy, int lddy, const asr_real *dh_n,
+                                           const asr_real *dc_n, const asr_real *y, int ldy,
+                                           const asr_real *gates, const asr_real *cell,
+                                           const asr_real *x, const asr_real *h0,
+                                           const asr_real *c0, const asr_lstm_params *p, int N,
+                                           int T, int I, int H, const int *lengths, int reverse,
+                                           void *work, size_t work_bytes) {
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if (tier == ASR__TIER_NAIVE && (H > 64 || asr__lstm_naive_too_large(N, T, I, H))) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * (size_t)T > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__lstm_backward_naive(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_lstm_backward_workspace_size(N, T, I, H) || (!work && N > 0))
+    return ASR_ERR_WORKSPACE;
+  asr__lstm_backward_gemm(tier, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__attention_forward(asr__tier tier, asr_real *context, asr_real *alpha,
+                                               asr_real *act, asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes) {
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  int dot, loc;
+  if (r) return r;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if (tier == ASR__TIER_NAIVE && asr__attention_naive_too_large(cfg, N, T)) return ASR_ERR_TOO_LARGE;
+  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__attention_forward_naive(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_attention_forward_workspace_size(cfg, N, T) || (!dot && N > 0 && !work))
+    return ASR_ERR_WORKSPACE;
+  asr__attention_forward_gemm(tier, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__attention_backward(asr__tier tier, asr_real *d_enc, asr_real *d_query,
+                                                asr_real *d_prev, const asr_attention_grads *g,
+                                                const asr_real *d_context, const asr_real *d_alpha,
+                                                const asr_real *alpha, const asr_real *act,
+                                                const asr_real *feat, const asr_real *enc,
+                                                const int *lengths, const asr_real *query,
+                                                const asr_real *prev, const asr_attention_params *p,
+                                                const asr_attention_config *cfg, int N, int T,
+                                                void *work, size_t work_bytes) {
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  int dot, loc;
+  if (r) return r;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if (tier == ASR__TIER_NAIVE && (asr__attention_naive_too_large(cfg, N, T) || T > 512 || (!dot && cfg->att_dim > 512)))
+    return ASR_ERR_TOO_LARGE;   /* 512: the stack buffers of asr__attention_backward_naive */
+  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
+    return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__attention_backward_naive(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_attention_backward_workspace_size(cfg, N, T) || (N > 0 && T > 0 && !work))
+    return ASR_ERR_WORKSPACE;
+  asr__attention_backward_gemm(tier, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work);
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------
