@@ -4023,7 +4023,7 @@ ASRDEF asr_result asr_gradcheck(asr_objective_fn f, void *ctx, const asr_gradche
   return ASR_OK;
 }
 
-/* ---------------------------------------------------------------- plumbing: 1. Core ----
+/* ----------------------------------------------------------------- plumbing: 1. Core ----
  * Result codes and error lines, the checkers' case counter, size arithmetic, the bump
  * allocator every workspace is carved with, whole files, .npy and .npz. Nothing below
  * computes an equation; the math is above. */
@@ -7236,7 +7236,7 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
   return ASR_OK;
 }
 
-/* ------------------------------------------------------------ plumbing: 4.1 Basic layers ----
+/* -------------------------------------------------------- plumbing: 4.1 Basic layers ----
  * The linear layer's argument checks and tier drivers. Nothing below computes an
  * equation; the math is above. */
 
@@ -10825,7 +10825,7 @@ ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int 
   return ASR_OK;
 }
 
-/* ------------------------------------------------- plumbing: 4.4 Recurrent and attention ----
+/* --------------------------------------------- plumbing: 4.4 Recurrent and attention ----
  * Argument checks, workspace sizes and the tier drivers of the LSTM and the attention.
  * Nothing below computes an equation; the math is above. */
 
@@ -11021,14 +11021,20 @@ ASR__PRIVATE asr_result asr__attention_backward(asr__tier tier, asr_real *d_enc,
  * 4.5 Optimizers and schedules (implementation)
  * --------------------------------------------------------------------------------------- */
 
-ASRDEF void asr_sgd_opts_init(asr_sgd_opts *o, double lr) {
-  o->lr = lr;
-  o->momentum = 0;
-  o->dampening = 0;
-  o->weight_decay = 0;
-  o->nesterov = 0;
-}
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_sgd_step        -> itself: torch.optim.SGD's update, per element in double
+ *                                                                     docs/optimizers.md
+ *   asr_adam_step       -> itself: [Kingma15] Algorithm 1, AdamW [Loshchilov19] Algorithm 2
+ *   asr_lr_noam, asr_lr_warmup, asr_lr_linear_warmup -> themselves ([Vaswani17] eq. (3))
+ *   asr_clip_grad_norm  -> itself: the global norm, then one scale factor
+ * One tier each: an update is one pass over the elements, with no other algorithm to check
+ * it by; tests/torch/test_layers.py checks them against torch.optim.
+ * The API and its full contract: section 4.5 of the declarations (search "4.5 Optimizers").
+ * Order below: SGD, Adam/AdamW, the schedules, clipping; then, under the plumbing rule, the
+ * option initializers (torch's defaults). */
 
+/* ---- SGD (torch.optim.SGD): g = grad + wd p; b = g (t = 1) or mu b + (1 - dampening) g;
+ * p -= lr (g + mu b if nesterov, else b); without momentum p -= lr g. */
 ASRDEF asr_result asr_sgd_step(asr_real *param, asr_real *buf, const asr_real *grad, size_t n,
                                const asr_sgd_opts *o, long t) {
   size_t i;
@@ -11048,21 +11054,8 @@ ASRDEF asr_result asr_sgd_step(asr_real *param, asr_real *buf, const asr_real *g
   return ASR_OK;
 }
 
-ASRDEF void asr_adam_opts_init(asr_adam_opts *o, double lr) {
-  o->lr = lr;
-  o->beta1 = 0.9;
-  o->beta2 = 0.999;
-  o->eps = 1e-8;
-  o->weight_decay = 0;
-  o->decoupled = 0;
-  o->amsgrad = 0;
-}
-ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
-  asr_adam_opts_init(o, lr);
-  o->weight_decay = 1e-2;
-  o->decoupled = 1;
-}
-
+/* ---- Adam / AdamW: m, v the moments, bias-corrected by 1 - beta^t; AdamW decays p first,
+ * Adam adds wd p to the gradient; amsgrad divides by the running maximum of v. */
 ASRDEF asr_result asr_adam_step(asr_real *param, asr_real *m, asr_real *v, asr_real *vmax,
                                 const asr_real *grad, size_t n, const asr_adam_opts *o, long t) {
   size_t i;
@@ -11094,6 +11087,7 @@ ASRDEF asr_result asr_adam_step(asr_real *param, asr_real *m, asr_real *v, asr_r
   return ASR_OK;
 }
 
+/* ---- Learning-rate schedules (the formulas in the declarations). */
 ASRDEF double asr_lr_noam(long t, int d_model, long warmup, double factor) {
   double s = t < 1 ? 1.0 : (double)t, w = warmup > 0 ? (double)warmup : 1.0;
   double a = 1.0 / sqrt(s), b = s * pow(w, -1.5);
@@ -11115,6 +11109,7 @@ ASRDEF double asr_lr_linear_warmup(long t, double base_lr, long warmup, long tot
   return lr > 0 ? lr : 0;
 }
 
+/* ---- Gradient-norm clipping: total = ||all gradients||_q, scale by max_norm / (total + 1e-6) if < 1. */
 ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes, int count,
                                      double max_norm, double norm_type, double *total_norm) {
   double total = 0, coef;
@@ -11139,6 +11134,32 @@ ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes
     for (k = 0; k < count; k++)
       for (i = 0; i < sizes[k]; i++) grads[k][i] = (asr_real)(grads[k][i] * coef);
   return ASR_OK;
+}
+
+/* -------------------------------------------- plumbing: 4.5 Optimizers and schedules ----
+ * The option initializers, with torch's defaults. Nothing below computes an equation. */
+
+ASRDEF void asr_sgd_opts_init(asr_sgd_opts *o, double lr) {
+  o->lr = lr;
+  o->momentum = 0;
+  o->dampening = 0;
+  o->weight_decay = 0;
+  o->nesterov = 0;
+}
+
+ASRDEF void asr_adam_opts_init(asr_adam_opts *o, double lr) {
+  o->lr = lr;
+  o->beta1 = 0.9;
+  o->beta2 = 0.999;
+  o->eps = 1e-8;
+  o->weight_decay = 0;
+  o->decoupled = 0;
+  o->amsgrad = 0;
+}
+ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
+  asr_adam_opts_init(o, lr);
+  o->weight_decay = 1e-2;
+  o->decoupled = 1;
 }
 
 /* ========================================================================================
