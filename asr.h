@@ -3851,9 +3851,10 @@ ASR__PRIVATE __m256 asr__exp_avx2(__m256 x) {
 ASR__PRIVATE __m256 asr__log_avx2(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
   __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
-  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
+  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);   /* 2^23 */
   __m256i bits = _mm256_castps_si256(xs);
   __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+  /* m: the 23 mantissa bits (0x007fffff) under the exponent of 1.0f (0x3f800000), in [1, 2) */
   __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
                                                  _mm256_set1_epi32(0x3f800000)));
   __m256 e = _mm256_cvtepi32_ps(ei), big, z, z2, p, r;
@@ -4163,6 +4164,7 @@ ASR__PRIVATE asr_result asr__read_stream(FILE *fp, size_t first_cap, unsigned ch
   for (;;) {
     size_t got;
     if (n == cap) {
+      /* the known size + 1, else 64 KiB to start; doubled whenever full */
       size_t ncap = cap ? cap * 2 : (first_cap ? first_cap : 65536);
       unsigned char *nb;
       if (ncap < 65536 && cap) ncap = 65536;
@@ -4216,7 +4218,7 @@ ASR__PRIVATE FILE *asr__open_temp(const char *path, char *tmp, size_t cap) {
   int attempt;
   for (attempt = 0; attempt < 16; attempt++) {
     FILE *fp;
-    char suffix[16];
+    char suffix[16];       /* 8 hex digits and the terminating 0 */
     int i;
     /* 2654435761, a prime near 2^32 / golden ratio (Knuth's multiplicative hash): consecutive
      * attempts get names that differ in many hex digits */
@@ -4379,7 +4381,7 @@ ASR__PRIVATE asr_result asr__npy_prefix(const unsigned char *b, size_t len, asr_
 ASR__PRIVATE asr_result asr__npy_dict(const char *p, size_t hlen, asr__npy_info *h,
                                       asr_error *err) {
   asr__scan s;
-  char key[32], descr[16];
+  char key[32], descr[16];   /* a key or dtype string; a longer one is cut and then unknown */
   int have_descr = 0, have_order = 0, have_shape = 0, fortran = 0, big_endian = 0, d;
   asr_dtype dtype = ASR_DTYPE_F32;
   h->ndim = 0;
@@ -4683,7 +4685,7 @@ ASR__PRIVATE asr_result asr__npy_read_fp(FILE *fp, int want, int allow_nonfinite
                                          asr_array *out, asr_dtype *stored, void *user,
                                          asr_error *err) {
   asr__npy_info h;
-  unsigned char pre[12], *data = NULL;
+  unsigned char pre[12], *data = NULL;   /* pre: magic 6 + version 2 + length 2 or 4 bytes */
   char *dict;
   size_t n, cap, size, rest;
   long probe = asr__file_size(fp);
@@ -5127,9 +5129,10 @@ ASRDEF const asr_array *asr_npz_get(const asr_npz *z, const char *name) {
   return NULL;
 }
 
+/* What the writer remembers of each member until close() writes the central directory. */
 struct asr_npz__entry {
   char *name;                  /* with ".npy" */
-  uint32_t crc, size, offset;
+  uint32_t crc, size, offset;  /* CRC-32 of the data, its bytes, its local header's offset */
 };
 
 ASRDEF asr_result asr_npz_writer_open(asr_npz_writer *w, const char *path, void *user,
@@ -5158,13 +5161,14 @@ ASRDEF asr_result asr_npz_writer_open(asr_npz_writer *w, const char *path, void 
 ASRDEF asr_result asr_npz_writer_add(asr_npz_writer *w, const char *name, asr_dtype dtype,
                                      int ndim, const int64_t *shape, const void *data,
                                      asr_error *err) {
-  unsigned char lh[30], *buf;
+  unsigned char lh[30], *buf;            /* the zip local file header: 30 bytes */
   size_t len, name_len = strlen(name) + 4;
   struct asr_npz__entry *e;
   asr_result r;
   if (w->status != ASR_OK) return w->status;
   r = asr_npy_encode(NULL, 0, &len, dtype, ndim, shape, data);
   if (r != ASR_OK) return w->status = asr__fail(err, r, "%s: member %s: %s", w->path, name, asr_result_string(r));
+  /* the writer has no zip64 records: every size and offset must fit 32 bits */
   if (len > 0xFFFFFFF0u || w->offset + len + 30 + name_len > 0xFFFFFFF0u || name_len > 0xFFFF)
     return w->status = asr__fail(err, ASR_ERR_TOO_LARGE, "%s: archive over 4 GiB is not supported", w->path);
   if (w->count == w->cap) {
@@ -5230,7 +5234,7 @@ ASRDEF void asr_npz_writer_abort(asr_npz_writer *w) {
 }
 
 ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
-  unsigned char ch[46], end[22];
+  unsigned char ch[46], end[22];   /* a central directory header; the end record */
   uint64_t cd_start = w->offset, cd_size = 0;
   int i, ok = 1;
   if (!w->fp) return ASR_ERR_INVALID_ARG;
@@ -5508,6 +5512,7 @@ ASR__PRIVATE double asr__wav_sample(const unsigned char *p, int bits, int is_flo
 
 ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
                                 asr_audio *out, void *user, asr_error *err) {
+  /* bytes 2..15 of the WAVE_FORMAT_EXTENSIBLE sub-format GUID {tag}-0000-0010-8000-00AA00389B71 */
   static const unsigned char guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
                                               0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
   const unsigned char *b = (const unsigned char *)buf;
@@ -5640,6 +5645,7 @@ ASRDEF asr_result asr_wav_read(const char *path, int channel, asr_audio_scale sc
 ASRDEF asr_result asr_wav_encode(void *buf, size_t cap, size_t *len, const asr_real *samples,
                                  int frames, int channels, int sample_rate, int format,
                                  asr_audio_scale scale) {
+  /* bytes 2..15 of the WAVE_FORMAT_EXTENSIBLE sub-format GUID {tag}-0000-0010-8000-00AA00389B71 */
   static const unsigned char guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
                                               0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
   int ext = (format & ASR_WAV_EXTENSIBLE) != 0, f = format & 0xFF;
@@ -10837,6 +10843,7 @@ ASR__PRIVATE asr_result asr__lstm_check(const void *y, int ldy, const void *x,
   if (!p || !p->w_ih || !p->w_hh || N < 0 || T < 0 || I < 1 || H < 1 || ldy < H)
     return ASR_ERR_INVALID_ARG;
   if ((size_t)N * (size_t)T > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
+  /* byte counts must fit size_t and the element counts indexed with int must fit INT_MAX */
   if (asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ldy, 4) == (size_t)-1 ||
       asr__rnn_bytes((size_t)N, (size_t)T, (size_t)I + (size_t)H, 4) == (size_t)-1 ||
       (double)N * T * 4.0 * H > 2147483647.0 || (double)N * T * I > 2147483647.0)
@@ -10883,6 +10890,8 @@ ASR__PRIVATE asr_result asr__att_check(const asr_attention_config *cfg, const as
   } else {
     return ASR_ERR_INVALID_ARG;
   }
+  /* the element counts the kernels index with int must fit INT_MAX; 10^6 filter taps is a
+   * bound far beyond any model, that keeps 2F+1 and its products finite */
   if ((double)N * T * ASR__MAX(cfg->enc_dim, ASR__MAX(cfg->att_dim, cfg->conv_chans)) > 2147483647.0 ||
       (double)cfg->att_dim * ASR__MAX(cfg->enc_dim, cfg->dec_dim) > 2147483647.0 ||
       cfg->conv_filts > 1000000)
