@@ -85,10 +85,11 @@ static asr_fbank_opts kaldi_opts(void) {
 }
 
 /* Compares asr_fbank_ref on kaldi/chirp/test.wav with one of Kaldi's text archives.
- * Tolerance (from the issue, measured in docs/fbank.md): Kaldi computes in float with its
- * own split-radix FFT, and on this pure chirp the bins far from the sweep hold energies
- * ~1e-7 of the frame's, where float rounding in Kaldi moves the log by up to ~0.03;
- * torchaudio in double shows the same residual. So: mean |diff| <= 1e-3, max <= 0.05. */
+ * Tolerance (the residual docs/fbank.md measures, "The Kaldi residual"): Kaldi computes
+ * in float with its own split-radix FFT, and on this pure chirp the bins far from the
+ * sweep hold energies ~1e-7 of the frame's, where float rounding in Kaldi moves the log
+ * by up to ~0.03; torchaudio in double shows the same residual. So: mean |diff| <= 1e-3,
+ * max <= 0.05. */
 static void kaldi_chirp_case(tctx *t, const char *ark, const asr_fbank_opts *o) {
   char wav[512], txt[512];
   asr_audio a;

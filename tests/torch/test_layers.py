@@ -4,8 +4,8 @@ with the same weights, forward and every gradient; the optimizers against torch.
 Each comparison writes the module's state_dict as DIR/<key>.npy, X and a random output
 gradient G, runs the float build of asrtool and compares y, grad_x and grad_<key> with
 torch (float64, autograd) on the same float32-rounded numbers. Tolerance: 1e-4 absolute
-plus 1e-4 relative, the issue's bound for the float build; the values are O(1), and float
-rounding of sums of a few hundred O(1) terms is ~1e-5.
+plus 1e-4 relative, the float build's bound in docs/layers.md ("How it is checked"); the
+values are O(1), and float rounding of sums of a few hundred O(1) terms is ~1e-5.
 """
 import os
 
