@@ -547,11 +547,14 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * torchaudio's defaults: Z = 6, rolloff = 0.99. The sum runs in double.
  * y (asr_resample_length(n, orig, new)); x (n). Equal rates copy x.
  * _naive computes every tap's sin and cos where it is used, the formula as written;
- * asr_resample computes them once per phase (F' (2 width + 2) of them, when that fits a
- * small table on the stack; else it is the naive loop) and gives the same bits. */
+ * _ref computes them once per phase (F' (2 width + 2) of them, when that fits a small
+ * table on the stack; else it is the naive loop) and gives the same bits. asr_resample
+ * has no fast kernel of its own: it runs _ref. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
 ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                      int lowpass_filter_width, double rolloff);
+ASRDEF asr_result asr_resample_ref(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                   int lowpass_filter_width, double rolloff);
 ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                int lowpass_filter_width, double rolloff);
 
@@ -653,13 +656,15 @@ ASRDEF int asr_fbank_dim(const asr_fbank_opts *o);
 /* Bytes of workspace every tier needs for these options (independent of n); 0 if invalid. */
 ASRDEF size_t asr_fbank_workspace_size(const asr_fbank_opts *o);
 
-/* asr_fbank_naive - the formulas above one by one: the window and the triangle weights
- *   evaluated per sample, and the DFT summed directly, O(N^2) per frame (cos/sin read
- *   from a table of the N roots of unity). Refuses N > 8192 with ASR_ERR_TOO_LARGE.
+/* asr_fbank_naive - the formulas above one by one, with code of its own for every step
+ *   (framing and the mirror, dither, DC offset, energy, pre-emphasis, the window formula
+ *   evaluated per sample, the triangle weights per FFT bin), and the DFT summed directly,
+ *   O(N^2) per frame (cos/sin read from a table of the N roots of unity). Refuses
+ *   N > 8192 with ASR_ERR_TOO_LARGE.
  * asr_fbank_ref - the same, with the window and mel banks tabulated once and a radix-2
  *   FFT of the real frame (an N/2-point complex FFT; Bluestein's algorithm when N/2 is
  *   not a power of two, i.e. round_to_power_of_two = 0).
- * asr_fbank - the fastest built (for now, _ref).
+ * asr_fbank - has no fast kernel of its own: it runs _ref.
  *   feats (T, dim) with T = asr_fbank_num_frames(n, o), dim = asr_fbank_dim(o);
  *   wave (n) samples (Kaldi's scale: 16-bit integer range); rng: dither noise (may be
  *   NULL when dither == 0); work (asr_fbank_workspace_size(o) bytes).
@@ -739,21 +744,9 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers: linear, embedding, activations, dropout, norms, cross-entropy
  * --------------------------------------------------------------------------------------- */
-/* References of sections 4.1, 4.2 and 4.5 besides those listed at the top:
- *   [Ioffe15]       S. Ioffe, C. Szegedy, "Batch Normalization", ICML 2015.
- *   [Ba16]          J. L. Ba, J. R. Kiros, G. E. Hinton, "Layer Normalization", 2016.
- *   [Szegedy16]     C. Szegedy et al., "Rethinking the Inception Architecture for Computer
- *                   Vision", CVPR 2016 (sec. 7: label smoothing).
- *   [Dauphin17]     Y. Dauphin et al., "Language Modeling with Gated Convolutional
- *                   Networks", ICML 2017 (GLU).
- *   [Howard17]      A. Howard et al., "MobileNets", arXiv:1704.04861 (depthwise-separable).
- *   [Hu18]          J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
- *   [Ramachandran17] P. Ramachandran, B. Zoph, Q. Le, "Searching for Activation
- *                   Functions", arXiv:1710.05941 (swish).
- *   [Kingma15]      D. Kingma, J. Ba, "Adam", ICLR 2015.
- *   [Loshchilov19]  I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
- *                   ICLR 2019 (AdamW).
- *   [Vaswani17]     A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017. */
+/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Szegedy16], [Dauphin17],
+ * [Howard17], [Hu18], [Ramachandran17], [Kingma15], [Loshchilov19], [Vaswani17]) are in
+ * the REFERENCES list at the top of the file. */
 /* Conventions of section 4 (docs/layers.md derives every backward pass):
  *   - Layouts are those of the PyTorch module each function mirrors: weights exactly as
  *     its state_dict stores them, activations batch-first. Leading dimensions that a
@@ -770,15 +763,22 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---- linear (torch.nn.Linear)
  *   y_mo = sum_i x_mi W_oi + b_o,      i.e.  Y = X W^T + b
  * symbols: x (M,I) M rows of I inputs, W (O,I) as torch stores it, b (O) or NULL,
- * y (M,O). _ref runs on asr_gemm_ref, the unsuffixed name on asr_gemm (the fastest).
+ * y (M,O). _naive sums each entry in double, one loop per index (refuses M I O > 2^26
+ * with ASR_ERR_TOO_LARGE); _ref runs on asr_gemm_ref, the unsuffixed name on asr_gemm
+ * (the fastest).
  * backward (from dL/dy_mo = dy_mo):
  *   dx_mi += sum_o dy_mo W_oi    (dX += dY W)
  *   dW_oi += sum_m dy_mo x_mi    (dW += dY^T X)
  *   db_o  += sum_m dy_mo                                                  */
+ASRDEF asr_result asr_linear_forward_naive(asr_real *y, const asr_real *x, const asr_real *W,
+                                           const asr_real *b, int M, int I, int O);
 ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
                                          const asr_real *b, int M, int I, int O);
 ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
                                      const asr_real *b, int M, int I, int O);
+ASRDEF asr_result asr_linear_backward_naive(asr_real *dx, asr_real *dW, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *W, int M, int I, int O);
 ASRDEF asr_result asr_linear_backward_ref(asr_real *dx, asr_real *dW, asr_real *db,
                                           const asr_real *dy, const asr_real *x,
                                           const asr_real *W, int M, int I, int O);
@@ -1699,9 +1699,7 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
  *   y[..., H:2H] of a (N,T,2H) output, with ldy = 2H (the `_reverse` weights of
  *   nn.LSTM(bidirectional=True) go to the reverse call).
  * Saved for the backward pass (the caller owns them): gates (N,T,4H) the activated
- *   i, f, g, o of every step, cell (N,T,H) the c_t of every step; padded steps hold 0.
- * [Graves13] A. Graves, A. Mohamed, G. Hinton, "Speech Recognition with Deep Recurrent
- *   Neural Networks", ICASSP 2013. */
+ *   i, f, g, o of every step, cell (N,T,H) the c_t of every step; padded steps hold 0. */
 typedef struct asr_lstm_params {
   const asr_real *w_ih;   /* (4H,I) weight_ih_l0 */
   const asr_real *w_hh;   /* (4H,H) weight_hh_l0 */
@@ -1752,8 +1750,9 @@ ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real
  *   da_o = dh tanh(c_t) o (1-o)
  *   dh_{t-1} = W_hh^T da    dc_{t-1} = dc f    dx_t = W_ih^T da
  *   dW_ih += da x_t^T   dW_hh += da h_{t-1}^T   db_ih += da   db_hh += da
- * [Werbos90] P. Werbos, "Backpropagation Through Time: What It Does and How to Do It",
- *   Proc. IEEE 78(10), 1990. */
+ * _naive: item by item, a loop per index (refuses H > 64 or N*T*4H*(I+H) > 2^26 with
+ * ASR_ERR_TOO_LARGE); _ref: per step the cell backward of the batch and one GEMM, then the
+ * input and weight gradients of all steps as GEMMs. */
 ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
                                           const asr_lstm_grads *g, const asr_real *dy, int lddy,
                                           const asr_real *dh_n, const asr_real *dc_n,
@@ -1813,15 +1812,14 @@ ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, 
  *   U = mlp_att.weight (A,C) (no bias), F = loc_conv.weight (C,1,1,2F+1) (no bias),
  *   w = gvec.weight (1,A), and gvec.bias (1), a constant added to every e_j: it cancels
  *   in the softmax, so its gradient is exactly 0 (ESPnet has it; the papers do not).
+ * _naive: a loop per index of these formulas (refuses more than 2^26 multiply-adds with
+ * ASR_ERR_TOO_LARGE, and its backward T > 512 or A > 512); _ref: the projections of every
+ * frame as GEMMs (asr_gemm_ref); the unsuffixed names: the same GEMMs on asr_gemm.
  * NOTE: `scaling` sharpens the softmax as ESPnet's forward(..., scaling=2.0) does; 1 gives
  * the papers' softmax. ESPnet's dot attention (AttDot) is a different, projected form;
  * this "dot" is Luong's plain one, with no weights. The location-aware attention reads
  * alpha_prev only at valid frames (ESPnet's alignments are 0 there anyway); items with
- * length 0 get alpha = 0 and context = 0 (ESPnet would produce NaN).
- * [Bahdanau15] D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly
- *   Learning to Align and Translate", ICLR 2015, arXiv:1409.0473.
- * [Luong15] M.-T. Luong, H. Pham, C. Manning, "Effective Approaches to Attention-based
- *   Neural Machine Translation", EMNLP 2015. */
+ * length 0 get alpha = 0 and context = 0 (ESPnet would produce NaN). */
 typedef enum asr_attention_type {
   ASR_ATTENTION_DOT = 0,
   ASR_ATTENTION_ADDITIVE = 1,
@@ -3169,7 +3167,7 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
  * up to ~40: 1e-5; room for a float FFT on these well-conditioned signals) or 1e-9 for
  * double. `cases` = 0 picks 48. Each case is reported through rep (its log hook, if
  * any, gets one line per case). Returns ASR_OK, or an error if a buffer could not be
- * allocated (the only allocation in section 3, through ASR_MALLOC). */
+ * allocated (the checker's buffers come from ASR_MALLOC; the fbank itself never allocates). */
 ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t seed, int cases,
                                   double tol, asr_check_report *rep);
 
@@ -3569,140 +3567,23 @@ typedef enum asr__tier {
  * 1. Core (implementation)
  * ======================================================================================== */
 
-ASRDEF const char *asr_result_string(asr_result r) {
-  switch (r) {
-    case ASR_OK: return "ok";
-    case ASR_INFEASIBLE: return "a target cannot be aligned to its input (loss is infinite)";
-    case ASR_ERR_INVALID_ARG: return "invalid argument";
-    case ASR_ERR_OUT_OF_MEMORY: return "out of memory";
-    case ASR_ERR_TOO_LARGE: return "size too large";
-    case ASR_ERR_SHAPE: return "shape mismatch";
-    case ASR_ERR_RANGE: return "value out of range";
-    case ASR_ERR_NONFINITE: return "NaN or infinity in input";
-    case ASR_ERR_IO: return "input/output error";
-    case ASR_ERR_FORMAT: return "malformed file";
-    case ASR_ERR_UNSUPPORTED: return "unsupported format variant";
-    case ASR_ERR_WORKSPACE: return "workspace too small";
-  }
-  return "unknown result code";
-}
-
-/* Records the first line of an error in `err` (if any) and returns `code`. */
-ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...)
-    ASR__PRINTF(3, 4);
-ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    err->code = code;
-  }
-  return code;
-}
-
-/* Checkers: count one case and report it through the optional log hook. */
-ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...)
-    ASR__PRINTF(4, 5);
-ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...) {
-  char line[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  if (errv > rep->worst || errv != errv) rep->worst = errv;
-  if (ok) {
-    rep->passed++;
-  } else {
-    if (rep->failed == 0) snprintf(rep->first_failure, sizeof rep->first_failure, "%s", line);
-    rep->failed++;
-  }
-  if (rep->log) {
-    char out[300];
-    snprintf(out, sizeof out, "%s %s", ok ? "[ OK ]" : "[FAIL]", line);
-    rep->log(rep->log_user, out);
-  }
-}
-
-ASRDEF asr_result asr_size_mul(size_t a, size_t b, size_t *out) {
-  if (a != 0 && b > (size_t)-1 / a) return ASR_ERR_TOO_LARGE;
-  *out = a * b;
-  return ASR_OK;
-}
-
-ASRDEF int asr_all_finite(const asr_real *x, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (!isfinite(x[i])) return 0;
-  return 1;
-}
-
-/* A bump allocator over a caller's workspace, for functions that cut one buffer into
- * many pieces. With base == NULL it only counts, which is how a *_workspace_size()
- * function can measure exactly the layout its kernel uses: lay the pieces out with
- * base NULL and return `used`. Pieces are 64-byte aligned; an overflowing size makes
- * `used` SIZE_MAX, so the workspace check fails. */
-typedef struct asr__bump {
-  unsigned char *base;
-  size_t cap, used;
-} asr__bump;
-ASR__PRIVATE void *asr__bump_take(asr__bump *a, size_t bytes) {
-  size_t off = (a->used + 63) & ~(size_t)63;
-  if (off < a->used || off + bytes < off) {
-    a->used = (size_t)-1;
-    return NULL;
-  }
-  a->used = off + bytes;
-  return a->base && a->used <= a->cap ? a->base + off : NULL;
-}
-
-/* ---- asr_rng: PCG32 XSH-RR */
-ASRDEF uint32_t asr_rng_u32(asr_rng *rng) {
-  uint64_t old = rng->state;
-  uint32_t xorshifted, rot;
-  rng->state = old * 6364136223846793005ULL + rng->inc;     /* the LCG step */
-  xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);      /* XSH: xorshift high bits */
-  rot = (uint32_t)(old >> 59);                             /* RR: random rotation */
-  return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
-}
-
-ASRDEF void asr_rng_seed(asr_rng *rng, uint64_t seed, uint64_t stream) {
-  rng->state = 0;
-  rng->inc = (stream << 1) | 1u;     /* the increment must be odd */
-  (void)asr_rng_u32(rng);
-  rng->state += seed;
-  (void)asr_rng_u32(rng);
-}
-
-ASRDEF double asr_rng_uniform(asr_rng *rng) {
-  uint64_t hi = asr_rng_u32(rng), lo = asr_rng_u32(rng);
-  uint64_t x = (hi << 32) | lo;
-  /* 53 random bits, centred in their cell: never exactly 0 or 1 */
-  return ((double)(x >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-ASRDEF double asr_rng_normal(asr_rng *rng) {
-  /* Box-Muller: z = sqrt(-2 log u1) cos(2 pi u2) */
-  double u1 = asr_rng_uniform(rng), u2 = asr_rng_uniform(rng);
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
-}
-
-ASRDEF double asr_rng_gumbel(asr_rng *rng) {
-  double u = asr_rng_uniform(rng);
-  return -log(-log(u));
-}
-
-ASRDEF int asr_rng_int(asr_rng *rng, int n) {
-  /* rejection sampling on 32 bits: values below `limit` map evenly onto 0..n-1 */
-  uint32_t un, limit, x;
-  if (n <= 1) return 0;
-  un = (uint32_t)n;
-  limit = 0xFFFFFFFFu - (0xFFFFFFFFu % un + 1u) % un;  /* largest multiple of n, minus 1 */
-  do {
-    x = asr_rng_u32(rng);
-  } while (x > limit);
-  return (int)(x % un);
-}
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_logaddexp, asr_logsumexp,     -> themselves (one tier: the max-shifted sums, in double)
+ *   asr_softmax, asr_log_softmax (+ _backward)
+ *   asr_gemm_naive                    -> itself: C_ij = sum_k A_ik B_kj, one loop per index
+ *   asr_gemm_ref                      -> itself: cache blocks, a contiguous axpy inside
+ *   asr_gemm                          -> asr__gemm_avx2 (micro-kernel asr__gemm_micro_avx2),
+ *                                        else asr_gemm_ref
+ *   (private) asr__gemm_tier          -> the GEMM of a tier, for the layers' tier drivers
+ *   (private) asr__exp_avx2, asr__log_avx2 -> e^x and ln x of 8 floats (fast paths of 5, 6)
+ *   asr_rng_*                         -> PCG32 XSH-RR, Box-Muller, Gumbel, rejection sampling
+ *   asr_gradcheck                     -> the fourth-order central difference
+ * The API and its full contract: section 1 of the declarations (search "1. Core"); no docs
+ * page (README.md's table of sections says what is tested).
+ * Order below: log-sum-exp and softmax; GEMM (naive, ref, AVX2, the public tiers); the
+ * AVX2 e^x and ln x; the random numbers; the gradient check. Then, under the plumbing
+ * rule: result codes and error lines, the checkers' case counter, size arithmetic, the
+ * workspace bump allocator, whole files, .npy and .npz. */
 
 /* ---- log-sum-exp and softmax */
 ASRDEF double asr_logaddexp(double a, double b) {
@@ -3750,7 +3631,9 @@ ASRDEF void asr_log_softmax_backward(asr_real *dx, const asr_real *y, const asr_
   for (i = 0; i < n; i++) dx[i] += (asr_real)(dy[i] - exp((double)y[i]) * sum);
 }
 
-/* ---- GEMM */
+/* ---- GEMM: C = alpha op(A) op(B) + beta C (the equations in the declarations).
+ * ASR__A(i,k) and ASR__B(k,j) read op(A)[i][k] and op(B)[k][j] through the transpose
+ * flags, so each tier's loops are written once for all four layouts (undefined below). */
 #define ASR__A(i, k) (trans_a ? A[(size_t)(k) * lda + (i)] : A[(size_t)(i) * lda + (k)])
 #define ASR__B(k, j) (trans_b ? B[(size_t)(j) * ldb + (k)] : B[(size_t)(k) * ldb + (j)])
 
@@ -3846,6 +3729,8 @@ ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t 
 ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, const float *B, int ldb, float beta,
                                  float *C, int ldc) {
+  /* bpack: the packed KC x 16 panel of op(B) (16 KiB); acc: the micro-kernel's 6 x 16
+   * block of C, before alpha and the valid rows/columns are applied */
   float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
   int i, j, k, i0, j0, k0;
   /* C = beta C first; the blocks below only add alpha op(A) op(B) */
@@ -3910,6 +3795,336 @@ ASRDEF void asr_gemm(int trans_a, int trans_b, int M, int N, int K, asr_real alp
 #endif
 }
 
+/* The GEMM of a tier, for the tier drivers of the layers (sections 4.1 and 4.4): the
+ * literal loop for ASR__TIER_NAIVE, asr_gemm_ref for ASR__TIER_REF, asr_gemm (the SIMD
+ * kernel where built) for ASR__TIER_FAST. */
+ASR__PRIVATE void asr__gemm_tier(asr__tier tier, int trans_a, int trans_b, int M, int N, int K,
+                                 asr_real alpha, const asr_real *A, int lda, const asr_real *B,
+                                 int ldb, asr_real beta, asr_real *C, int ldc) {
+  if (tier == ASR__TIER_FAST) asr_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (tier == ASR__TIER_REF) asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else asr_gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- e^x and ln x of 8 floats (AVX2+FMA), for the log-space kernels of the losses
+ * (sections 5 and 6). Accurate to a few ulp over the whole float range; no tables.
+ *   asr__exp_avx2: e^x = 2^n e^r with n = round(x / ln 2) and r = x - n ln 2 in
+ *     [-ln2/2, ln2/2], ln 2 split in a part whose products with n are exact and a
+ *     remainder (Cody and Waite's reduction); e^r by its Taylor polynomial to r^7 (the
+ *     first term left out is below 2^-27 there); 2^n in two halves so that n = -126 and
+ *     n = 128 stay representable. x < ln(2^-126) gives 0 (no subnormals), x > ln(FLT_MAX)
+ *     +inf, NaN stays NaN; e^0 is exactly 1.
+ *   asr__log_avx2: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln x = e ln 2 + 2 atanh(z),
+ *     z = (m-1)/(m+1) in [-0.172, 0.172], 2 atanh(z) = 2 (z + z^3/3 + ... + z^9/9) (the
+ *     next term is below 2^-31 relative). Subnormal x are scaled by 2^23 first. ln 0 is
+ *     -inf, ln of a negative number or NaN is NaN, ln(+inf) = +inf. */
+#if defined(ASR_SIMD_AVX2)
+ASR__PRIVATE __m256 asr__exp_avx2(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654475f), hi = _mm256_set1_ps(88.72283905f);
+  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
+  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, ln2_hi, xc), p;
+  __m256i ni, n1, n2;
+  r = _mm256_fnmadd_ps(n, ln2_lo, r);
+  /* 1 + r + r^2/2! + ... + r^7/7!, by Horner */
+  p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  /* times 2^n = 2^(n/2) 2^(n - n/2), each factor a normal float */
+  ni = _mm256_cvtps_epi32(n);
+  n1 = _mm256_srai_epi32(ni, 1);
+  n2 = _mm256_sub_epi32(ni, n1);
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
+  p = _mm256_blendv_ps(p, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+  p = _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+  return _mm256_blendv_ps(p, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));   /* NaN in, NaN out */
+}
+
+ASR__PRIVATE __m256 asr__log_avx2(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);   /* 2^23 */
+  __m256i bits = _mm256_castps_si256(xs);
+  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+  /* m: the 23 mantissa bits (0x007fffff) under the exponent of 1.0f (0x3f800000), in [1, 2) */
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                                 _mm256_set1_epi32(0x3f800000)));
+  __m256 e = _mm256_cvtepi32_ps(ei), big, z, z2, p, r;
+  e = _mm256_sub_ps(e, _mm256_and_ps(sub, _mm256_set1_ps(23.0f)));
+  /* m in [1, 2): fold [sqrt 2, 2) onto [sqrt(1/2), 1) */
+  big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
+  z = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  z2 = _mm256_mul_ps(z, z);
+  /* 2 atanh z = 2z + 2z (z^2/3 + z^4/5 + z^6/7 + z^8/9) */
+  p = _mm256_set1_ps(1.0f / 9);
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 7));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 5));
+  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 3));
+  p = _mm256_mul_ps(p, z2);
+  z = _mm256_add_ps(z, z);
+  r = _mm256_fmadd_ps(z, p, z);
+  /* + e ln 2, with ln 2 in two parts (e ln2_hi is exact) */
+  r = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), r);
+  r = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), r);
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(-INFINITY), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
+  /* negative or NaN: NaN */
+  return _mm256_blendv_ps(r, _mm256_set1_ps(NAN), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+#endif
+
+/* ---- asr_rng: PCG32 XSH-RR */
+ASRDEF uint32_t asr_rng_u32(asr_rng *rng) {
+  uint64_t old = rng->state;
+  uint32_t xorshifted, rot;
+  rng->state = old * 6364136223846793005ULL + rng->inc;     /* the LCG step */
+  xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);      /* XSH: xorshift high bits */
+  rot = (uint32_t)(old >> 59);                             /* RR: random rotation */
+  return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
+}
+
+ASRDEF void asr_rng_seed(asr_rng *rng, uint64_t seed, uint64_t stream) {
+  rng->state = 0;
+  rng->inc = (stream << 1) | 1u;     /* the increment must be odd */
+  (void)asr_rng_u32(rng);
+  rng->state += seed;
+  (void)asr_rng_u32(rng);
+}
+
+ASRDEF double asr_rng_uniform(asr_rng *rng) {
+  uint64_t hi = asr_rng_u32(rng), lo = asr_rng_u32(rng);
+  uint64_t x = (hi << 32) | lo;
+  /* 53 random bits, centred in their cell: never exactly 0 or 1 (9007199254740992 = 2^53) */
+  return ((double)(x >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+ASRDEF double asr_rng_normal(asr_rng *rng) {
+  /* Box-Muller: z = sqrt(-2 log u1) cos(2 pi u2) */
+  double u1 = asr_rng_uniform(rng), u2 = asr_rng_uniform(rng);
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+ASRDEF double asr_rng_gumbel(asr_rng *rng) {
+  double u = asr_rng_uniform(rng);
+  return -log(-log(u));
+}
+
+ASRDEF int asr_rng_int(asr_rng *rng, int n) {
+  /* rejection sampling on 32 bits: values below `limit` map evenly onto 0..n-1 */
+  uint32_t un, limit, x;
+  if (n <= 1) return 0;
+  un = (uint32_t)n;
+  limit = 0xFFFFFFFFu - (0xFFFFFFFFu % un + 1u) % un;  /* largest multiple of n, minus 1 */
+  do {
+    x = asr_rng_u32(rng);
+  } while (x > limit);
+  return (int)(x % un);
+}
+
+/* ---- gradient check */
+ASRDEF asr_result asr_gradcheck(asr_objective_fn f, void *ctx, const asr_gradcheck_param *params,
+                                int n_params, const asr_gradcheck_opts *opts, asr_rng *rng,
+                                asr_gradcheck_report *rep) {
+  double h = opts && opts->h > 0 ? opts->h : (ASR_REAL_DOUBLE ? 1e-3 : 3e-2);
+  double floor_ = opts && opts->abs_floor > 0 ? opts->abs_floor : (ASR_REAL_DOUBLE ? 1e-5 : 1e-2);
+  size_t max_el = opts && opts->max_elements ? opts->max_elements : 64;
+  int ndir = opts && opts->directions ? opts->directions : 8;
+  int p;
+  memset(rep, 0, sizeof *rep);
+  rep->worst_index = 0;
+  floor_ *= ASR__MAX(1.0, fabs(f(ctx)));
+  for (p = 0; p < n_params; p++) {
+    const asr_gradcheck_param *P = &params[p];
+    size_t i;
+    if (P->n <= max_el) {
+      for (i = 0; i < P->n; i++) {
+        asr_real x0 = P->x[i];
+        double f2p, f1p, f1m, f2m, num, ana = P->grad[i], rel, ab;
+        /* the step actually taken, after rounding x0 + h to asr_real */
+        double hh = (double)(asr_real)(x0 + h) - (double)x0;
+        P->x[i] = (asr_real)(x0 + hh);
+        f1p = f(ctx);
+        P->x[i] = (asr_real)(x0 - hh);
+        f1m = f(ctx);
+        P->x[i] = (asr_real)(x0 + 2 * hh);
+        f2p = f(ctx);
+        P->x[i] = (asr_real)(x0 - 2 * hh);
+        f2m = f(ctx);
+        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * hh);
+        P->x[i] = x0;
+        ab = fabs(num - ana);
+        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
+        rep->checks++;
+        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
+        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
+          rep->max_rel_err = rel;
+          rep->worst_param = P->name;
+          rep->worst_index = (long)i;
+          rep->worst_numeric = num;
+          rep->worst_analytic = ana;
+        }
+      }
+    } else {
+      int d;
+      asr_real *x0 = ASR__ALLOC(asr_real, P->n, NULL);
+      double *v = ASR__ALLOC(double, P->n, NULL);
+      if (!x0 || !v) {
+        ASR_FREE(x0, NULL);
+        ASR_FREE(v, NULL);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      memcpy(x0, P->x, sizeof(asr_real) * P->n);
+      for (d = 0; d < ndir; d++) {
+        double norm = 0, f2p, f1p, f1m, f2m, num, ana = 0, rel, ab;
+        for (i = 0; i < P->n; i++) {
+          v[i] = asr_rng_normal(rng);
+          norm += v[i] * v[i];
+        }
+        norm = sqrt(norm);
+        for (i = 0; i < P->n; i++) {
+          v[i] /= norm;
+          ana += v[i] * (double)P->grad[i];       /* directional derivative g . v */
+        }
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + h * v[i]);
+        f1p = f(ctx);
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - h * v[i]);
+        f1m = f(ctx);
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + 2 * h * v[i]);
+        f2p = f(ctx);
+        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - 2 * h * v[i]);
+        f2m = f(ctx);
+        memcpy(P->x, x0, sizeof(asr_real) * P->n);
+        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * h);
+        ab = fabs(num - ana);
+        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
+        rep->checks++;
+        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
+        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
+          rep->max_rel_err = rel;
+          rep->worst_param = P->name;
+          rep->worst_index = -1 - d;
+          rep->worst_numeric = num;
+          rep->worst_analytic = ana;
+        }
+      }
+      ASR_FREE(x0, NULL);
+      ASR_FREE(v, NULL);
+    }
+  }
+  return ASR_OK;
+}
+
+/* ----------------------------------------------------------------- plumbing: 1. Core ----
+ * Result codes and error lines, the checkers' case counter, size arithmetic, the bump
+ * allocator every workspace is carved with, whole files, .npy and .npz. Nothing below
+ * computes an equation; the math is above. */
+
+ASRDEF const char *asr_result_string(asr_result r) {
+  switch (r) {
+    case ASR_OK: return "ok";
+    case ASR_INFEASIBLE: return "a target cannot be aligned to its input (loss is infinite)";
+    case ASR_ERR_INVALID_ARG: return "invalid argument";
+    case ASR_ERR_OUT_OF_MEMORY: return "out of memory";
+    case ASR_ERR_TOO_LARGE: return "size too large";
+    case ASR_ERR_SHAPE: return "shape mismatch";
+    case ASR_ERR_RANGE: return "value out of range";
+    case ASR_ERR_NONFINITE: return "NaN or infinity in input";
+    case ASR_ERR_IO: return "input/output error";
+    case ASR_ERR_FORMAT: return "malformed file";
+    case ASR_ERR_UNSUPPORTED: return "unsupported format variant";
+    case ASR_ERR_WORKSPACE: return "workspace too small";
+  }
+  return "unknown result code";
+}
+
+/* Records the first line of an error in `err` (if any) and returns `code`. */
+ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...)
+    ASR__PRINTF(3, 4);
+ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+  }
+  return code;
+}
+
+/* Checkers: count one case and report it through the optional log hook. */
+ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...)
+    ASR__PRINTF(4, 5);
+ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...) {
+  char line[256];          /* one case's line, the size of rep->first_failure */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (errv > rep->worst || errv != errv) rep->worst = errv;
+  if (ok) {
+    rep->passed++;
+  } else {
+    if (rep->failed == 0) snprintf(rep->first_failure, sizeof rep->first_failure, "%s", line);
+    rep->failed++;
+  }
+  if (rep->log) {
+    char out[300];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
+    snprintf(out, sizeof out, "%s %s", ok ? "[ OK ]" : "[FAIL]", line);
+    rep->log(rep->log_user, out);
+  }
+}
+
+ASRDEF asr_result asr_size_mul(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > (size_t)-1 / a) return ASR_ERR_TOO_LARGE;
+  *out = a * b;
+  return ASR_OK;
+}
+
+ASRDEF int asr_all_finite(const asr_real *x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
+/* A bump allocator over a caller's workspace, for functions that cut one buffer into
+ * many pieces. With base == NULL it only counts, which is how a *_workspace_size()
+ * function can measure exactly the layout its kernel uses: lay the pieces out with
+ * base NULL and return `used`. Pieces are 64-byte aligned; an overflowing size makes
+ * `used` SIZE_MAX, so the workspace check fails. */
+typedef struct asr__bump {
+  unsigned char *base;
+  size_t cap, used;
+} asr__bump;
+ASR__PRIVATE void *asr__bump_take(asr__bump *a, size_t bytes) {
+  size_t off = (a->used + 63) & ~(size_t)63;
+  if (off < a->used || off + bytes < off) {
+    a->used = (size_t)-1;
+    return NULL;
+  }
+  a->used = off + bytes;
+  return a->base && a->used <= a->cap ? a->base + off : NULL;
+}
+
+ASRDEF const char *asr_reduction_name(asr_reduction r) {
+  switch (r) {
+    case ASR_REDUCTION_NONE: return "none";
+    case ASR_REDUCTION_SUM: return "sum";
+    case ASR_REDUCTION_MEAN: return "mean";
+  }
+  return "?";
+}
+
 /* ---- files */
 /* Prefixes an error message with the file's path. */
 ASR__PRIVATE asr_result asr__fail_path(asr_error *err, asr_result r, const char *path) {
@@ -3949,6 +4164,7 @@ ASR__PRIVATE asr_result asr__read_stream(FILE *fp, size_t first_cap, unsigned ch
   for (;;) {
     size_t got;
     if (n == cap) {
+      /* the known size + 1, else 64 KiB to start; doubled whenever full */
       size_t ncap = cap ? cap * 2 : (first_cap ? first_cap : 65536);
       unsigned char *nb;
       if (ncap < 65536 && cap) ncap = 65536;
@@ -4002,8 +4218,10 @@ ASR__PRIVATE FILE *asr__open_temp(const char *path, char *tmp, size_t cap) {
   int attempt;
   for (attempt = 0; attempt < 16; attempt++) {
     FILE *fp;
-    char suffix[16];
+    char suffix[16];       /* 8 hex digits and the terminating 0 */
     int i;
+    /* 2654435761, a prime near 2^32 / golden ratio (Knuth's multiplicative hash): consecutive
+     * attempts get names that differ in many hex digits */
     unsigned long v = salt + (unsigned long)attempt * 2654435761UL;
     for (i = 0; i < 8; i++) suffix[i] = hex[(v >> (4 * i)) & 15];
     suffix[8] = 0;
@@ -4037,7 +4255,7 @@ ASR__PRIVATE asr_result asr__close_temp(FILE *fp, const char *tmp, const char *p
 
 ASRDEF asr_result asr_write_file_atomic(const char *path, const void *data, size_t len,
                                         asr_error *err) {
-  char tmp[4096];
+  char tmp[4096];          /* "<path>.tmp<8 hex digits>": a longer path fails to open */
   FILE *fp = asr__open_temp(path, tmp, sizeof tmp);
   if (!fp) return asr__fail(err, ASR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
   return asr__close_temp(fp, tmp, path, len == 0 || fwrite(data, 1, len, fp) == len, err);
@@ -4163,7 +4381,7 @@ ASR__PRIVATE asr_result asr__npy_prefix(const unsigned char *b, size_t len, asr_
 ASR__PRIVATE asr_result asr__npy_dict(const char *p, size_t hlen, asr__npy_info *h,
                                       asr_error *err) {
   asr__scan s;
-  char key[32], descr[16];
+  char key[32], descr[16];   /* a key or dtype string; a longer one is cut and then unknown */
   int have_descr = 0, have_order = 0, have_shape = 0, fortran = 0, big_endian = 0, d;
   asr_dtype dtype = ASR_DTYPE_F32;
   h->ndim = 0;
@@ -4467,7 +4685,7 @@ ASR__PRIVATE asr_result asr__npy_read_fp(FILE *fp, int want, int allow_nonfinite
                                          asr_array *out, asr_dtype *stored, void *user,
                                          asr_error *err) {
   asr__npy_info h;
-  unsigned char pre[12], *data = NULL;
+  unsigned char pre[12], *data = NULL;   /* pre: magic 6 + version 2 + length 2 or 4 bytes */
   char *dict;
   size_t n, cap, size, rest;
   long probe = asr__file_size(fp);
@@ -4602,7 +4820,7 @@ ASRDEF asr_result asr_npy_encode(void *buf, size_t cap, size_t *len, asr_dtype d
  * caller's memory on a little-endian host, through a small swapped copy otherwise. */
 ASR__PRIVATE int asr__fwrite_le(FILE *fp, const void *data, size_t count, size_t esize) {
   const unsigned char *p = (const unsigned char *)data;
-  unsigned char chunk[4096];
+  unsigned char chunk[4096];   /* one swapped run of elements (big-endian hosts only) */
   size_t per = sizeof chunk / (esize ? esize : 1), done = 0;
   if (count == 0) return 1;
   if (asr__host_is_little_endian() || esize <= 1) return fwrite(p, esize, count, fp) == count;
@@ -4619,7 +4837,7 @@ ASR__PRIVATE int asr__fwrite_le(FILE *fp, const void *data, size_t count, size_t
 ASRDEF asr_result asr_npy_write(const char *path, asr_dtype dtype, int ndim,
                                 const int64_t *shape, const void *data, asr_error *err) {
   unsigned char head[ASR__NPY_HEAD];
-  char tmp[4096];
+  char tmp[4096];          /* the temporary file's name, as in asr_write_file_atomic */
   size_t hn, nbytes, esize = asr_dtype_size(dtype);
   FILE *fp;
   int ok;
@@ -4911,9 +5129,10 @@ ASRDEF const asr_array *asr_npz_get(const asr_npz *z, const char *name) {
   return NULL;
 }
 
+/* What the writer remembers of each member until close() writes the central directory. */
 struct asr_npz__entry {
   char *name;                  /* with ".npy" */
-  uint32_t crc, size, offset;
+  uint32_t crc, size, offset;  /* CRC-32 of the data, its bytes, its local header's offset */
 };
 
 ASRDEF asr_result asr_npz_writer_open(asr_npz_writer *w, const char *path, void *user,
@@ -4942,13 +5161,14 @@ ASRDEF asr_result asr_npz_writer_open(asr_npz_writer *w, const char *path, void 
 ASRDEF asr_result asr_npz_writer_add(asr_npz_writer *w, const char *name, asr_dtype dtype,
                                      int ndim, const int64_t *shape, const void *data,
                                      asr_error *err) {
-  unsigned char lh[30], *buf;
+  unsigned char lh[30], *buf;            /* the zip local file header: 30 bytes */
   size_t len, name_len = strlen(name) + 4;
   struct asr_npz__entry *e;
   asr_result r;
   if (w->status != ASR_OK) return w->status;
   r = asr_npy_encode(NULL, 0, &len, dtype, ndim, shape, data);
   if (r != ASR_OK) return w->status = asr__fail(err, r, "%s: member %s: %s", w->path, name, asr_result_string(r));
+  /* the writer has no zip64 records: every size and offset must fit 32 bits */
   if (len > 0xFFFFFFF0u || w->offset + len + 30 + name_len > 0xFFFFFFF0u || name_len > 0xFFFF)
     return w->status = asr__fail(err, ASR_ERR_TOO_LARGE, "%s: archive over 4 GiB is not supported", w->path);
   if (w->count == w->cap) {
@@ -5014,7 +5234,7 @@ ASRDEF void asr_npz_writer_abort(asr_npz_writer *w) {
 }
 
 ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
-  unsigned char ch[46], end[22];
+  unsigned char ch[46], end[22];   /* a central directory header; the end record */
   uint64_t cd_start = w->offset, cd_size = 0;
   int i, ok = 1;
   if (!w->fp) return ASR_ERR_INVALID_ARG;
@@ -5058,187 +5278,195 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
   return ASR_OK;
 }
 
-/* ---- gradient check */
-ASRDEF asr_result asr_gradcheck(asr_objective_fn f, void *ctx, const asr_gradcheck_param *params,
-                                int n_params, const asr_gradcheck_opts *opts, asr_rng *rng,
-                                asr_gradcheck_report *rep) {
-  double h = opts && opts->h > 0 ? opts->h : (ASR_REAL_DOUBLE ? 1e-3 : 3e-2);
-  double floor_ = opts && opts->abs_floor > 0 ? opts->abs_floor : (ASR_REAL_DOUBLE ? 1e-5 : 1e-2);
-  size_t max_el = opts && opts->max_elements ? opts->max_elements : 64;
-  int ndir = opts && opts->directions ? opts->directions : 8;
-  int p;
-  memset(rep, 0, sizeof *rep);
-  rep->worst_index = 0;
-  floor_ *= ASR__MAX(1.0, fabs(f(ctx)));
-  for (p = 0; p < n_params; p++) {
-    const asr_gradcheck_param *P = &params[p];
-    size_t i;
-    if (P->n <= max_el) {
-      for (i = 0; i < P->n; i++) {
-        asr_real x0 = P->x[i];
-        double f2p, f1p, f1m, f2m, num, ana = P->grad[i], rel, ab;
-        /* the step actually taken, after rounding x0 + h to asr_real */
-        double hh = (double)(asr_real)(x0 + h) - (double)x0;
-        P->x[i] = (asr_real)(x0 + hh);
-        f1p = f(ctx);
-        P->x[i] = (asr_real)(x0 - hh);
-        f1m = f(ctx);
-        P->x[i] = (asr_real)(x0 + 2 * hh);
-        f2p = f(ctx);
-        P->x[i] = (asr_real)(x0 - 2 * hh);
-        f2m = f(ctx);
-        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * hh);
-        P->x[i] = x0;
-        ab = fabs(num - ana);
-        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
-        rep->checks++;
-        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
-        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
-          rep->max_rel_err = rel;
-          rep->worst_param = P->name;
-          rep->worst_index = (long)i;
-          rep->worst_numeric = num;
-          rep->worst_analytic = ana;
-        }
-      }
-    } else {
-      int d;
-      asr_real *x0 = ASR__ALLOC(asr_real, P->n, NULL);
-      double *v = ASR__ALLOC(double, P->n, NULL);
-      if (!x0 || !v) {
-        ASR_FREE(x0, NULL);
-        ASR_FREE(v, NULL);
-        return ASR_ERR_OUT_OF_MEMORY;
-      }
-      memcpy(x0, P->x, sizeof(asr_real) * P->n);
-      for (d = 0; d < ndir; d++) {
-        double norm = 0, f2p, f1p, f1m, f2m, num, ana = 0, rel, ab;
-        for (i = 0; i < P->n; i++) {
-          v[i] = asr_rng_normal(rng);
-          norm += v[i] * v[i];
-        }
-        norm = sqrt(norm);
-        for (i = 0; i < P->n; i++) {
-          v[i] /= norm;
-          ana += v[i] * (double)P->grad[i];       /* directional derivative g . v */
-        }
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + h * v[i]);
-        f1p = f(ctx);
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - h * v[i]);
-        f1m = f(ctx);
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] + 2 * h * v[i]);
-        f2p = f(ctx);
-        for (i = 0; i < P->n; i++) P->x[i] = (asr_real)(x0[i] - 2 * h * v[i]);
-        f2m = f(ctx);
-        memcpy(P->x, x0, sizeof(asr_real) * P->n);
-        num = (f2m - 8 * f1m + 8 * f1p - f2p) / (12 * h);
-        ab = fabs(num - ana);
-        rel = ab / ASR__MAX(ASR__MAX(fabs(num), fabs(ana)), floor_);
-        rep->checks++;
-        if (ab > rep->max_abs_err || ab != ab) rep->max_abs_err = ab;
-        if (rel > rep->max_rel_err || rel != rel || rep->checks == 1) {
-          rep->max_rel_err = rel;
-          rep->worst_param = P->name;
-          rep->worst_index = -1 - d;
-          rep->worst_numeric = num;
-          rep->worst_analytic = ana;
-        }
-      }
-      ASR_FREE(x0, NULL);
-      ASR_FREE(v, NULL);
-    }
-  }
-  return ASR_OK;
-}
-
-ASRDEF const char *asr_reduction_name(asr_reduction r) {
-  switch (r) {
-    case ASR_REDUCTION_NONE: return "none";
-    case ASR_REDUCTION_SUM: return "sum";
-    case ASR_REDUCTION_MEAN: return "mean";
-  }
-  return "?";
-}
-
-/* ---- e^x and ln x of 8 floats (AVX2+FMA), for the log-space kernels of the losses
- * (sections 5 and 6). Accurate to a few ulp over the whole float range; no tables.
- *   asr__exp_avx2: e^x = 2^n e^r with n = round(x / ln 2) and r = x - n ln 2 in
- *     [-ln2/2, ln2/2], ln 2 split in a part whose products with n are exact and a
- *     remainder (Cody and Waite's reduction); e^r by its Taylor polynomial to r^7 (the
- *     first term left out is below 2^-27 there); 2^n in two halves so that n = -126 and
- *     n = 128 stay representable. x < ln(2^-126) gives 0 (no subnormals), x > ln(FLT_MAX)
- *     +inf, NaN stays NaN; e^0 is exactly 1.
- *   asr__log_avx2: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln x = e ln 2 + 2 atanh(z),
- *     z = (m-1)/(m+1) in [-0.172, 0.172], 2 atanh(z) = 2 (z + z^3/3 + ... + z^9/9) (the
- *     next term is below 2^-31 relative). Subnormal x are scaled by 2^23 first. ln 0 is
- *     -inf, ln of a negative number or NaN is NaN, ln(+inf) = +inf. */
-#if defined(ASR_SIMD_AVX2)
-ASR__PRIVATE __m256 asr__exp_avx2(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.33654475f), hi = _mm256_set1_ps(88.72283905f);
-  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
-  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, ln2_hi, xc), p;
-  __m256i ni, n1, n2;
-  r = _mm256_fnmadd_ps(n, ln2_lo, r);
-  /* 1 + r + r^2/2! + ... + r^7/7!, by Horner */
-  p = _mm256_set1_ps(1.0f / 5040);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  /* times 2^n = 2^(n/2) 2^(n - n/2), each factor a normal float */
-  ni = _mm256_cvtps_epi32(n);
-  n1 = _mm256_srai_epi32(ni, 1);
-  n2 = _mm256_sub_epi32(ni, n1);
-  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
-  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
-  p = _mm256_blendv_ps(p, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
-  p = _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
-  return _mm256_blendv_ps(p, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));   /* NaN in, NaN out */
-}
-
-ASR__PRIVATE __m256 asr__log_avx2(__m256 x) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  __m256 sub = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
-  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), sub);
-  __m256i bits = _mm256_castps_si256(xs);
-  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
-  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
-                                                 _mm256_set1_epi32(0x3f800000)));
-  __m256 e = _mm256_cvtepi32_ps(ei), big, z, z2, p, r;
-  e = _mm256_sub_ps(e, _mm256_and_ps(sub, _mm256_set1_ps(23.0f)));
-  /* m in [1, 2): fold [sqrt 2, 2) onto [sqrt(1/2), 1) */
-  big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
-  z = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
-  z2 = _mm256_mul_ps(z, z);
-  /* 2 atanh z = 2z + 2z (z^2/3 + z^4/5 + z^6/7 + z^8/9) */
-  p = _mm256_set1_ps(1.0f / 9);
-  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 7));
-  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 5));
-  p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.0f / 3));
-  p = _mm256_mul_ps(p, z2);
-  z = _mm256_add_ps(z, z);
-  r = _mm256_fmadd_ps(z, p, z);
-  /* + e ln 2, with ln 2 in two parts (e ln2_hi is exact) */
-  r = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), r);
-  r = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), r);
-  r = _mm256_blendv_ps(r, _mm256_set1_ps(-INFINITY), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
-  r = _mm256_blendv_ps(r, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
-  /* negative or NaN: NaN */
-  return _mm256_blendv_ps(r, _mm256_set1_ps(NAN), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
-}
-#endif
-
 /* ========================================================================================
  * 2. Audio (implementation)
  * ======================================================================================== */
+
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_resample_naive  -> asr__resample_naive: every tap's sinc and Hann window computed
+ *                          where it is used, the sum as written            docs/audio.md
+ *   asr_resample_ref    -> asr__resample_ref: the same sum, sinc and window tabulated once
+ *                          per phase (same bits as _naive)
+ *   asr_resample        -> asr__resample_ref (no fast kernel: the unsuffixed name runs _ref)
+ *   asr_noise_floor     -> itself (one tier: a minimum of frame RMS values)
+ *   asr_wav_*, asr_ogg_*, asr_audio_* -> file formats: plumbing, no equation
+ * The API and its full contract: section 2 of the declarations (search "2. Audio").
+ * Order below: the resampler (equations, _naive, _ref, the public tiers), the background
+ * level; then, under the plumbing rule, the resampler's argument checks and driver, and
+ * the WAV and Ogg Vorbis readers and writers. */
+
+/* The plumbing the public tiers call (defined under the rule at the end of the section). */
+typedef struct asr__resampler asr__resampler;
+ASR__PRIVATE asr_result asr__resample(asr__tier tier, asr_real *y, const asr_real *x, int n, int orig_freq,
+                                      int new_freq, int lowpass_filter_width, double rolloff);
+
+/* ---- Resampling by windowed-sinc interpolation (the equations: section 2 of the
+ * declarations, "Resampling"). With the rates reduced to F and F' and tau = i/F - j/F',
+ *     y[j] = sum_i x[i] (fc/F) sinc(fc tau) w(fc tau),   w(u) = cos^2(pi u / (2 Z)), |u| < Z.
+ * symbols: F = r->F, F' = r->Fp, fc = r->fc, Z = lowpass_filter_width; `width` input
+ * samples on each side of the output instant j F / F' can have |fc tau| < Z. */
+struct asr__resampler {
+  int64_t F, Fp, width;   /* reduced rates F, F'; taps on each side of the output instant */
+  double fc;              /* cutoff rolloff * min(F, F'), in the reduced units */
+  int m;                  /* output length ceil(n F' / F) */
+};
+
+#define ASR__RESAMPLE_TABLE 512   /* per-phase taps kept on the stack by asr__resample_ref */
+
+/* _naive: the sum as written, every tap's sin and cos computed where it is used. */
+ASR__PRIVATE void asr__resample_naive(const asr__resampler *r, asr_real *y, const asr_real *x, int n,
+                                      int lowpass_filter_width) {
+  int64_t F = r->F, Fp = r->Fp, width = r->width, j;
+  double fc = r->fc;
+  const double pi = 3.14159265358979323846;
+  for (j = 0; j < r->m; j++) {
+    /* output instant in input samples: j F / F'; the window covers i in [lo, hi] */
+    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
+    double acc = 0;
+    if (lo < 0) lo = 0;
+    if (hi > n - 1) hi = n - 1;
+    for (i = lo; i <= hi; i++) {
+      /* tau = i/F - j/F' as an exact rational (i F' - j F) / (F F'); u = fc tau */
+      double u = fc * (double)(i * Fp - j * F) / ((double)F * (double)Fp), h, w;
+      if (fabs(u) >= lowpass_filter_width) continue;          /* outside the window */
+      w = cos(pi * u / (2.0 * lowpass_filter_width));
+      w *= w;                                                   /* Hann: cos^2 */
+      h = u == 0 ? 1.0 : sin(pi * u) / (pi * u);               /* sinc(u) */
+      acc += (double)x[i] * (fc / (double)F) * h * w;
+    }
+    y[j] = (asr_real)acc;
+  }
+}
+
+/* _ref: the same sum with h and w looked up. For j = q F' + p the taps i = centre + k see
+ * i F' - j F = (floor(p F / F') + k) F' - p F, which depends on the phase p and on k
+ * only, so F' (2 width + 2) values of each serve every output (torchaudio also computes
+ * its kernel once per phase). w < 0 marks a tap outside the window. Rates whose tables
+ * do not fit ASR__RESAMPLE_TABLE are summed by asr__resample_naive. */
+ASR__PRIVATE void asr__resample_ref(const asr__resampler *r, asr_real *y, const asr_real *x, int n,
+                                    int lowpass_filter_width) {
+  /* th, tw: sinc and window of tap k at phase p, at [p K + k]; K = 2 width + 2 taps */
+  double th[ASR__RESAMPLE_TABLE], tw[ASR__RESAMPLE_TABLE], fc = r->fc;
+  const double pi = 3.14159265358979323846;
+  int64_t F = r->F, Fp = r->Fp, width = r->width, j, p, k, K = 2 * width + 2;
+  if (Fp * K > ASR__RESAMPLE_TABLE) {
+    asr__resample_naive(r, y, x, n, lowpass_filter_width);
+    return;
+  }
+  for (p = 0; p < Fp; p++)
+    for (k = 0; k < K; k++) {
+      double u = fc * (double)(((p * F) / Fp + k - width) * Fp - p * F) / ((double)F * (double)Fp), w;
+      if (fabs(u) >= lowpass_filter_width) {
+        th[p * K + k] = 0, tw[p * K + k] = -1;
+        continue;
+      }
+      w = cos(pi * u / (2.0 * lowpass_filter_width));
+      tw[p * K + k] = w * w;
+      th[p * K + k] = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
+    }
+  for (j = 0; j < r->m; j++) {
+    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
+    const double *h = th + (j % Fp) * K, *w = tw + (j % Fp) * K;   /* tap k: input centre - width + k */
+    double acc = 0;
+    if (lo < 0) lo = 0;
+    if (hi > n - 1) hi = n - 1;
+    for (i = lo; i <= hi; i++) {
+      k = i - (centre - width);
+      if (w[k] >= 0) acc += (double)x[i] * (fc / (double)F) * h[k] * w[k];
+    }
+    y[j] = (asr_real)acc;
+  }
+}
+
+ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                     int lowpass_filter_width, double rolloff) {
+  /* every tap's sinc and window where it is used: asr__resample_naive */
+  return asr__resample(ASR__TIER_NAIVE, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+}
+
+ASRDEF asr_result asr_resample_ref(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                                   int lowpass_filter_width, double rolloff) {
+  /* sinc and window tabulated per phase: asr__resample_ref */
+  return asr__resample(ASR__TIER_REF, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+}
+
+ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
+                               int lowpass_filter_width, double rolloff) {
+  /* no SIMD kernel: the tier driver runs asr__resample_ref for ASR__TIER_FAST */
+  return asr__resample(ASR__TIER_FAST, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+}
+
+/* ---- The background level: level = min_k sqrt((1/L) sum_{i in frame k} x[i]^2) over
+ * the whole 10 ms frames, L = sample_rate / 100 (at least 1); sums in double. */
+ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
+  int f = sample_rate / 100 > 0 ? sample_rate / 100 : 1, i, j;
+  double best = -1;
+  for (i = 0; x && i + f <= n; i += f) {
+    double e = 0;
+    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
+    e = sqrt(e / f);
+    if (best < 0 || e < best) best = e;
+  }
+  return best < 0 ? 0 : best;
+}
+
+/* ---------------------------------------------------------------- plumbing: 2. Audio ----
+ * The resampler's argument checks and tier driver; WAV and Ogg Vorbis, read and write.
+ * Nothing below computes an equation; the math is above. */
+
+ASR__PRIVATE int64_t asr__gcd(int64_t a, int64_t b) {
+  while (b) {
+    int64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
+  int64_t g, F, Fp, len;
+  if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
+  if (orig_freq == new_freq) return n;
+  g = asr__gcd(orig_freq, new_freq);
+  F = orig_freq / g;
+  Fp = new_freq / g;
+  len = ((int64_t)n * Fp + F - 1) / F;                  /* ceil(n F' / F) */
+  return len > 0x7FFFFFFF ? -1 : (int)len;
+}
+
+/* What every tier of the resampler shares: the checks, the equal-rate copy (returns 1),
+ * and the reduced rates F, F', the cutoff fc and the half-width of the window in input
+ * samples. Returns 0 to go on, 1 when done, or a negative asr_result. */
+ASR__PRIVATE int asr__resample_setup(asr__resampler *r, asr_real *y, const asr_real *x, int n, int orig_freq,
+                                     int new_freq, int lowpass_filter_width, double rolloff) {
+  int64_t g;
+  r->m = asr_resample_length(n, orig_freq, new_freq);
+  if (r->m < 0 || lowpass_filter_width < 1 || !(rolloff > 0 && rolloff <= 1) || (n > 0 && (!x || !y)))
+    return ASR_ERR_INVALID_ARG;
+  if (orig_freq == new_freq) {
+    if (n) memmove(y, x, sizeof(asr_real) * (size_t)n);
+    return 1;
+  }
+  g = asr__gcd(orig_freq, new_freq);
+  r->F = orig_freq / g;
+  r->Fp = new_freq / g;
+  r->fc = rolloff * (double)ASR__MIN(r->F, r->Fp);
+  /* h(tau) vanishes for |fc tau| >= Z, i.e. |i - j F/F'| >= Z F / fc: `width` input samples
+   * on each side of the output instant j F / F' (torchaudio's width, same ceiling) */
+  r->width = (int64_t)ceil(lowpass_filter_width * (double)r->F / r->fc);
+  return 0;
+}
+
+/* The tier driver: checks, then the math of the tier (ASR__TIER_FAST runs _ref's). */
+ASR__PRIVATE asr_result asr__resample(asr__tier tier, asr_real *y, const asr_real *x, int n, int orig_freq,
+                                      int new_freq, int lowpass_filter_width, double rolloff) {
+  asr__resampler r;
+  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
+  if (s) return s < 0 ? (asr_result)s : ASR_OK;
+  if (tier == ASR__TIER_NAIVE) asr__resample_naive(&r, y, x, n, lowpass_filter_width);
+  else asr__resample_ref(&r, y, x, n, lowpass_filter_width);
+  return ASR_OK;
+}
 
 ASRDEF void asr_audio_free(asr_audio *a, void *user) {
   if (!a) return;
@@ -5284,6 +5512,7 @@ ASR__PRIVATE double asr__wav_sample(const unsigned char *p, int bits, int is_flo
 
 ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
                                 asr_audio *out, void *user, asr_error *err) {
+  /* bytes 2..15 of the WAVE_FORMAT_EXTENSIBLE sub-format GUID {tag}-0000-0010-8000-00AA00389B71 */
   static const unsigned char guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
                                               0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
   const unsigned char *b = (const unsigned char *)buf;
@@ -5416,6 +5645,7 @@ ASRDEF asr_result asr_wav_read(const char *path, int channel, asr_audio_scale sc
 ASRDEF asr_result asr_wav_encode(void *buf, size_t cap, size_t *len, const asr_real *samples,
                                  int frames, int channels, int sample_rate, int format,
                                  asr_audio_scale scale) {
+  /* bytes 2..15 of the WAVE_FORMAT_EXTENSIBLE sub-format GUID {tag}-0000-0010-8000-00AA00389B71 */
   static const unsigned char guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
                                               0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
   int ext = (format & ASR_WAV_EXTENSIBLE) != 0, f = format & 0xFF;
@@ -5745,149 +5975,551 @@ ASRDEF asr_result asr_audio_read(const char *path, int channel, asr_audio_scale 
   return r;
 }
 
-/* ---- resampling */
-ASR__PRIVATE int64_t asr__gcd(int64_t a, int64_t b) {
-  while (b) {
-    int64_t t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
-ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
-  int64_t g, F, Fp, len;
-  if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
-  if (orig_freq == new_freq) return n;
-  g = asr__gcd(orig_freq, new_freq);
-  F = orig_freq / g;
-  Fp = new_freq / g;
-  len = ((int64_t)n * Fp + F - 1) / F;                  /* ceil(n F' / F) */
-  return len > 0x7FFFFFFF ? -1 : (int)len;
-}
-
-#define ASR__RESAMPLE_TABLE 512   /* per-phase taps kept on the stack by asr_resample */
-
-ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
-  int f = sample_rate / 100 > 0 ? sample_rate / 100 : 1, i, j;
-  double best = -1;
-  for (i = 0; x && i + f <= n; i += f) {
-    double e = 0;
-    for (j = 0; j < f; j++) e += (double)x[i + j] * x[i + j];
-    e = sqrt(e / f);
-    if (best < 0 || e < best) best = e;
-  }
-  return best < 0 ? 0 : best;
-}
-
-/* What both tiers of the resampler share: the checks, the equal-rate copy (returns 1),
- * and the reduced rates F, F', the cutoff fc and the half-width of the window in input
- * samples. Returns 0 to go on, 1 when done, or a negative asr_result. */
-typedef struct asr__resampler {
-  int64_t F, Fp, width;
-  double fc;
-  int m;
-} asr__resampler;
-ASR__PRIVATE int asr__resample_setup(asr__resampler *r, asr_real *y, const asr_real *x, int n, int orig_freq,
-                                     int new_freq, int lowpass_filter_width, double rolloff) {
-  int64_t g;
-  r->m = asr_resample_length(n, orig_freq, new_freq);
-  if (r->m < 0 || lowpass_filter_width < 1 || !(rolloff > 0 && rolloff <= 1) || (n > 0 && (!x || !y)))
-    return ASR_ERR_INVALID_ARG;
-  if (orig_freq == new_freq) {
-    if (n) memmove(y, x, sizeof(asr_real) * (size_t)n);
-    return 1;
-  }
-  g = asr__gcd(orig_freq, new_freq);
-  r->F = orig_freq / g;
-  r->Fp = new_freq / g;
-  r->fc = rolloff * (double)ASR__MIN(r->F, r->Fp);
-  /* h(tau) vanishes for |fc tau| >= Z, i.e. |i - j F/F'| >= Z F / fc: `width` input samples
-   * on each side of the output instant j F / F' (torchaudio's width, same ceiling) */
-  r->width = (int64_t)ceil(lowpass_filter_width * (double)r->F / r->fc);
-  return 0;
-}
-
-ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
-                                     int lowpass_filter_width, double rolloff) {
-  asr__resampler r;
-  int64_t F, Fp, j, width;
-  double fc;
-  const double pi = 3.14159265358979323846;
-  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
-  if (s) return s < 0 ? (asr_result)s : ASR_OK;
-  F = r.F, Fp = r.Fp, width = r.width, fc = r.fc;
-  for (j = 0; j < r.m; j++) {
-    /* output instant in input samples: j F / F'; the window covers i in [lo, hi] */
-    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
-    double acc = 0;
-    if (lo < 0) lo = 0;
-    if (hi > n - 1) hi = n - 1;
-    for (i = lo; i <= hi; i++) {
-      /* tau = i/F - j/F' as an exact rational (i F' - j F) / (F F'); u = fc tau */
-      double u = fc * (double)(i * Fp - j * F) / ((double)F * (double)Fp), h, w;
-      if (fabs(u) >= lowpass_filter_width) continue;          /* outside the window */
-      w = cos(pi * u / (2.0 * lowpass_filter_width));
-      w *= w;                                                   /* Hann: cos^2 */
-      h = u == 0 ? 1.0 : sin(pi * u) / (pi * u);               /* sinc(u) */
-      acc += (double)x[i] * (fc / (double)F) * h * w;
-    }
-    y[j] = (asr_real)acc;
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
-                               int lowpass_filter_width, double rolloff) {
-  /* The same sum with h and w looked up: for j = q F' + p the taps i = centre + k see
-   * i F' - j F = (floor(p F / F') + k) F' - p F, which depends on the phase p and on k
-   * only, so F' (2 width + 2) values of each serve every output (torchaudio also computes
-   * its kernel once per phase). w < 0 marks a tap outside the window. Rates whose tables
-   * do not fit ASR__RESAMPLE_TABLE go to the naive loop. */
-  double th[ASR__RESAMPLE_TABLE], tw[ASR__RESAMPLE_TABLE], fc;
-  const double pi = 3.14159265358979323846;
-  asr__resampler r;
-  int64_t F, Fp, j, width, p, k, K;
-  int s = asr__resample_setup(&r, y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
-  if (s) return s < 0 ? (asr_result)s : ASR_OK;
-  F = r.F, Fp = r.Fp, width = r.width, fc = r.fc, K = 2 * width + 2;
-  if (Fp * K > ASR__RESAMPLE_TABLE)
-    return asr_resample_naive(y, x, n, orig_freq, new_freq, lowpass_filter_width, rolloff);
-  for (p = 0; p < Fp; p++)
-    for (k = 0; k < K; k++) {
-      double u = fc * (double)(((p * F) / Fp + k - width) * Fp - p * F) / ((double)F * (double)Fp), w;
-      if (fabs(u) >= lowpass_filter_width) {
-        th[p * K + k] = 0, tw[p * K + k] = -1;
-        continue;
-      }
-      w = cos(pi * u / (2.0 * lowpass_filter_width));
-      tw[p * K + k] = w * w;
-      th[p * K + k] = u == 0 ? 1.0 : sin(pi * u) / (pi * u);
-    }
-  for (j = 0; j < r.m; j++) {
-    int64_t centre = (j * F) / Fp, lo = centre - width, hi = centre + width + 1, i;
-    const double *h = th + (j % Fp) * K, *w = tw + (j % Fp) * K;   /* tap k: input centre - width + k */
-    double acc = 0;
-    if (lo < 0) lo = 0;
-    if (hi > n - 1) hi = n - 1;
-    for (i = lo; i <= hi; i++) {
-      k = i - (centre - width);
-      if (w[k] >= 0) acc += (double)x[i] * (fc / (double)F) * h[k] * w[k];
-    }
-    y[j] = (asr_real)acc;
-  }
-  return ASR_OK;
-}
-
 /* ========================================================================================
  * 3. Features (implementation)
  * ======================================================================================== */
+
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_fbank_naive     -> asr__fbank_frame_naive: every step of a frame written out from
+ *                          Kaldi's definitions (framing with the mirror, dither, DC offset,
+ *                          energy, pre-emphasis, the window formula per sample), the DFT
+ *                          summed directly, O(N^2); the triangles evaluated per (m, k)
+ *                                                          steps 1-11 of docs/fbank.md
+ *   asr_fbank_ref       -> asr__fbank_frame_ref: asr__fbank_prepare_frame (steps 1-5), the
+ *                          tabulated window, asr__real_fft_power (asr__fft_pow2, or
+ *                          asr__fft_bluestein), the packed triangles (asr__fbank_ref_tables)
+ *   asr_fbank           -> asr__fbank_frame_ref: no fast kernel, the unsuffixed name runs _ref
+ *   (every tier)        -> asr__fbank_emit (energy floor, log, column order) and
+ *                          asr__subtract_column_mean                 steps 7, 11, 12
+ *   asr_fbank_window    -> asr__window_value                         step 6
+ *   asr_fbank_mel_banks -> asr__mel and the triangle formula         step 10
+ *   asr_cmvn            -> itself                                    step 12
+ *   asr_specaugment     -> itself, [Park19] section 2                step 13
+ * The API and its full contract: section 3 of the declarations (search "3. Features").
+ * Order below: the mel scale; the fbank by its definition (_naive); _ref's steps in their
+ * order (framing to pre-emphasis, windows, the FFT, mel banks) and its frame; the output
+ * row every tier writes; the public tiers; CMVN; SpecAugment. Then, under the plumbing
+ * rule: options, sizes, the workspace layout, argument checks and the frame loop. */
+
+/* The sizes of one option set and the workspace pieces every tier computes in: a plan is
+ * filled once per call by asr__fbank_layout (plumbing) and read by the frame helpers. */
+typedef struct asr__fbank_plan {
+  int L, M, N, half, B, dim;      /* window, shift, FFT size, N/2, mel bins, columns */
+  int Lb;                         /* Bluestein convolution size (0 when N/2 is a power of 2) */
+  double *frame;                  /* (N) the current frame */
+  double *cbuf;                   /* (N/2 complex) FFT data */
+  double *spec;                   /* (N/2 + 1) power or magnitude spectrum */
+  double *win;                    /* (L) window */
+  double *melw;                   /* (<= N) packed triangle weights */
+  double *tw;                     /* (N/2 complex) exp(-2 pi i k / N) */
+  double *dft_cos, *dft_sin;      /* (N) cos, sin (2 pi j / N) for _naive */
+  /* _naive also keeps mel(k fs / N) of FFT bin k in melw (N/2), its windowed frame in cbuf */
+  double *chirp, *bfft, *abuf, *twb;  /* Bluestein: (N/2), (Lb), (Lb) complex, (Lb/2) complex */
+  double *colsum;                 /* (dim) column sums for subtract_mean */
+  int *mel_first, *mel_len;       /* (B) first FFT bin and count of each triangle */
+} asr__fbank_plan;
 
 /* Smallest float eps, Kaldi's and torchaudio's floor under every log:
  * std::numeric_limits<float>::epsilon() = 2^-23. */
 #define ASR__FLT_EPS 1.1920928955078125e-07
 #define ASR__FBANK_MAX_WINDOW (1 << 20)   /* frames beyond 2^20 samples are refused */
 #define ASR__FBANK_NAIVE_MAX_N 8192        /* the O(N^2) DFT of _naive stops here */
+
+/* The plumbing the public tiers call (defined under the rule at the end of the section). */
+ASR__PRIVATE asr_result asr__fbank(asr__tier tier, asr_real *feats, const asr_real *wave, int n,
+                                   const asr_fbank_opts *o, asr_rng *rng, void *work, size_t work_bytes,
+                                   asr_error *err);
+
+/* mel(f) = 1127 ln(1 + f / 700): the mel scale of HTK and Kaldi (mel-computations.h) */
+ASR__PRIVATE double asr__mel(double f) { return 1127.0 * log(1.0 + f / 700.0); }
+/* its inverse, f = 700 (exp(mel / 1127) - 1) */
+ASR__PRIVATE double asr__mel_inv(double m) { return 700.0 * (exp(m / 1127.0) - 1.0); }
+
+/* high_freq as Kaldi reads it: > 0 is absolute, <= 0 is an offset below Nyquist */
+ASR__PRIVATE double asr__fbank_high(const asr_fbank_opts *o) {
+  return o->high_freq > 0 ? o->high_freq : 0.5 * o->sample_frequency + o->high_freq;
+}
+
+/* ---- 3.1 The fbank by its definition (_naive), one frame t: every step of the header's
+ * list written out from Kaldi's source, sharing no code with _ref's steps:
+ *   start = t M (snip_edges) or t M + M/2 - L/2          FirstSampleOfFrame, feature-window.cc
+ *   x[j] = s[start + j], mirrored at both ends            ExtractWindow
+ *   x[j] += dither g_j,  g_j ~ N(0, 1)                     Dither
+ *   x[j] -= (1/L) sum_k x[k]                               ProcessWindow (remove_dc_offset)
+ *   E = log(max(sum_j x[j]^2, eps))                       ProcessWindow (raw energy)
+ *   u[j] = x[j] - p x[j-1],  u[0] = x[0] - p x[0]         Preemphasize
+ *   u[j] *= w(j),  a = 2 pi / (L - 1)                     FeatureWindowFunction
+ *   X[k] = sum_{j<N} u[j] exp(-2 pi i j k / N)            the DFT (Kaldi: an FFT), feature-fbank.cc
+ *   P[k] = |X[k]|^2 or |X[k]|;  e_m = sum_{k<N/2} W[m][k] P[k]   MelBanks, mel-computations.cc
+ * symbols: x = p->frame (L), u = p->cbuf (N, zero-padded), P = p->spec (N/2 + 1), the mel of
+ * FFT bin k = p->melw[k], the N roots of unity p->dft_cos, p->dft_sin (asr__fbank_naive_tables).
+ * Writes e (B) into p->frame (x is no longer needed then) and returns E (0 without energy).
+ * NOTE: pre-emphasis is written out of place, u from x, as the equation reads; Kaldi's loop
+ * runs in place from j = L-1 down, which reads the same x[j-1]. */
+ASR__PRIVATE double asr__fbank_frame_naive(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
+                                           const asr__fbank_plan *p, asr_rng *rng) {
+  const int L = p->L, M = p->M, N = p->N, B = p->B;
+  const double a = 2.0 * 3.14159265358979323846 / (L - 1), pre = o->preemphasis_coefficient;
+  const double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (B + 1);
+  double *x = p->frame, *u = p->cbuf, *P = p->spec, E = 0;
+  int64_t start = o->snip_edges ? (int64_t)t * M : (int64_t)t * M + M / 2 - L / 2;
+  int j, k, m;
+  for (j = 0; j < L; j++) {                                   /* framing */
+    int64_t s = start + j;
+    while (s < 0 || s >= n) s = s < 0 ? -1 - s : 2 * (int64_t)n - 1 - s;  /* -1 -> 0, n -> n-1 */
+    x[j] = wave[s];
+  }
+  if (o->dither > 0)                                          /* dither, sample by sample */
+    for (j = 0; j < L; j++) x[j] += o->dither * asr_rng_normal(rng);
+  if (o->remove_dc_offset) {                                  /* DC offset: minus the mean */
+    double sum = 0;
+    for (j = 0; j < L; j++) sum += x[j];
+    for (j = 0; j < L; j++) x[j] -= sum / L;
+  }
+  if (o->use_energy && o->raw_energy) {                       /* energy before pre-emphasis */
+    double e2 = 0;
+    for (j = 0; j < L; j++) e2 += x[j] * x[j];
+    E = log(e2 > ASR__FLT_EPS ? e2 : ASR__FLT_EPS);
+  }
+  for (j = 0; j < N; j++) {
+    double w;
+    if (j >= L) {                                             /* zero padding to N */
+      u[j] = 0;
+      continue;
+    }
+    u[j] = x[j] - pre * x[j > 0 ? j - 1 : 0];                 /* pre-emphasis */
+    /* the window of FeatureWindowFunction, evaluated at this sample */
+    if (o->window_type == ASR_WINDOW_RECTANGULAR) w = 1.0;
+    else if (o->window_type == ASR_WINDOW_HAMMING) w = 0.54 - 0.46 * cos(a * j);
+    else if (o->window_type == ASR_WINDOW_BLACKMAN)
+      w = o->blackman_coeff - 0.5 * cos(a * j) + (0.5 - o->blackman_coeff) * cos(2 * a * j);
+    else {
+      w = 0.5 - 0.5 * cos(a * j);                             /* hanning */
+      if (o->window_type == ASR_WINDOW_POVEY) w = pow(w, 0.85);   /* povey = hanning^0.85 */
+    }
+    u[j] *= w;
+  }
+  if (o->use_energy && !o->raw_energy) {                      /* energy after the window */
+    double e2 = 0;
+    for (j = 0; j < N; j++) e2 += u[j] * u[j];
+    E = log(e2 > ASR__FLT_EPS ? e2 : ASR__FLT_EPS);
+  }
+  for (k = 0; k <= N / 2; k++) {
+    /* X[k] = sum_j u[j] exp(-2 pi i j k / N), the DFT by its definition */
+    double re = 0, im = 0;
+    int idx = 0;                                              /* (j k) mod N */
+    for (j = 0; j < N; j++) {
+      re += u[j] * p->dft_cos[idx];
+      im -= u[j] * p->dft_sin[idx];
+      idx += k;
+      if (idx >= N) idx -= N;
+    }
+    P[k] = re * re + im * im;                                 /* |X[k]|^2 */
+    if (!o->use_power) P[k] = sqrt(P[k]);                     /* |X[k]| */
+  }
+  for (m = 0; m < B; m++) {
+    /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition */
+    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta, s = 0;
+    for (k = 0; k < N / 2; k++) {
+      double mel = p->melw[k], w = 0;
+      if (mel > l && mel <= c) w = (mel - l) / (c - l);              /* rising edge */
+      else if (mel > c && mel < r) w = (r - mel) / (r - c);          /* falling edge */
+      s += w * P[k];
+    }
+    x[m] = s;                                                 /* e_m (B <= N/2) */
+  }
+  return E;
+}
+
+/* The tables of _naive, once per call: the N-th roots of unity exp(-2 pi i j / N) =
+ * cos - i sin, and the mel of each FFT bin below Nyquist. */
+ASR__PRIVATE void asr__fbank_naive_tables(const asr_fbank_opts *o, const asr__fbank_plan *p) {
+  const double two_pi = 2.0 * 3.14159265358979323846, bin_hz = o->sample_frequency / p->N;
+  int j, k;
+  for (j = 0; j < p->N; j++) {
+    p->dft_cos[j] = cos(two_pi * j / p->N);
+    p->dft_sin[j] = sin(two_pi * j / p->N);
+  }
+  for (k = 0; k < p->N / 2; k++) p->melw[k] = asr__mel(bin_hz * k);   /* mel of FFT bin k */
+}
+
+/* ---- 3.2 _ref: steps 1-5 (framing to pre-emphasis) */
+/* Kaldi's mirror at the edges (ExtractWindow): -1 -> 0, -2 -> 1, n -> n-1, repeatedly. */
+ASR__PRIVATE int64_t asr__reflect(int64_t s, int64_t n) {
+  while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
+  return s;
+}
+
+/* First sample of frame t (FirstSampleOfFrame in feature-window.cc). */
+ASR__PRIVATE int64_t asr__frame_start(int64_t t, const asr__fbank_plan *p, int snip_edges) {
+  return snip_edges ? t * p->M : t * p->M + p->M / 2 - p->L / 2;
+}
+
+/* _ref's steps 1-5 on frame t, in place in x (L): framing, dither, DC offset, raw energy,
+ * pre-emphasis (the loop runs backwards so that x[j-1] is still the original sample).
+ * Returns the raw log-energy (before any floor) or 0 if not asked for. */
+ASR__PRIVATE double asr__fbank_prepare_frame(double *x, const asr_real *wave, int n, int64_t t,
+                                             const asr_fbank_opts *o, const asr__fbank_plan *p,
+                                             asr_rng *rng) {
+  int j, L = p->L;
+  int64_t start = asr__frame_start(t, p, o->snip_edges);
+  double energy = 0;
+  for (j = 0; j < L; j++) x[j] = wave[asr__reflect(start + j, n)];        /* framing */
+  if (o->dither > 0)
+    for (j = 0; j < L; j++) x[j] += o->dither * asr_rng_normal(rng);     /* dither */
+  if (o->remove_dc_offset) {
+    double mean = 0;
+    for (j = 0; j < L; j++) mean += x[j];
+    mean /= L;
+    for (j = 0; j < L; j++) x[j] -= mean;                                 /* DC offset */
+  }
+  if (o->use_energy && o->raw_energy) {
+    for (j = 0; j < L; j++) energy += x[j] * x[j];                        /* raw energy */
+    energy = log(ASR__MAX(energy, ASR__FLT_EPS));
+  }
+  if (o->preemphasis_coefficient != 0) {
+    for (j = L - 1; j > 0; j--) x[j] -= o->preemphasis_coefficient * x[j - 1];
+    x[0] -= o->preemphasis_coefficient * x[0];                            /* x[-1] := x[0] */
+  }
+  return energy;
+}
+
+/* ---- Step 6 in _ref: the window, tabulated once per call (asr__fbank_ref_tables). */
+/* Window value w[j] of length L (the formulas of the header, feature-window.cc). */
+ASR__PRIVATE double asr__window_value(const asr_fbank_opts *o, int j, int L) {
+  double a = 2.0 * 3.14159265358979323846 / (L - 1);
+  switch (o->window_type) {
+    case ASR_WINDOW_HANNING: return 0.5 - 0.5 * cos(a * j);
+    case ASR_WINDOW_HAMMING: return 0.54 - 0.46 * cos(a * j);
+    case ASR_WINDOW_POVEY: return pow(0.5 - 0.5 * cos(a * j), 0.85);
+    case ASR_WINDOW_RECTANGULAR: return 1.0;
+    case ASR_WINDOW_BLACKMAN:
+      return o->blackman_coeff - 0.5 * cos(a * j) + (0.5 - o->blackman_coeff) * cos(2 * a * j);
+  }
+  return 1.0;
+}
+
+ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_error *err) {
+  int j, L;
+  asr_result r = asr_fbank_check_opts(o, err);
+  if (r != ASR_OK) return r;
+  if (!w) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
+  L = asr_fbank_window_size(o);
+  for (j = 0; j < L; j++) w[j] = (asr_real)asr__window_value(o, j, L);
+  return ASR_OK;
+}
+
+/* ---- Step 8 in _ref: the FFT.
+ * asr__fft_pow2: in-place radix-2 decimation-in-time FFT of m complex numbers z (2m
+ * doubles, re/im interleaved), m a power of two, sign -1 (forward). tw holds
+ * exp(-2 pi i k / (m stride)) at tw[2k], tw[2k+1] for k < m stride / 2.
+ *   Z[k] = sum_j z[j] exp(-2 pi i j k / m)
+ * Bit-reversed reordering, then log2(m) passes of butterflies
+ *   (a, b) -> (a + w b, a - w b),   w = exp(-2 pi i j / len). */
+ASR__PRIVATE void asr__fft_pow2(double *z, int m, const double *tw, int stride) {
+  int i, j, len, bit;
+  for (i = 1, j = 0; i < m; i++) {              /* bit-reversal permutation */
+    for (bit = m >> 1; j & bit; bit >>= 1) j ^= bit;
+    j |= bit;
+    if (i < j) {
+      double tr = z[2 * i], ti = z[2 * i + 1];
+      z[2 * i] = z[2 * j];
+      z[2 * i + 1] = z[2 * j + 1];
+      z[2 * j] = tr;
+      z[2 * j + 1] = ti;
+    }
+  }
+  for (len = 2; len <= m; len <<= 1) {
+    int half = len >> 1, step = (m / len) * stride;
+    for (i = 0; i < m; i += len)
+      for (j = 0; j < half; j++) {
+        const double wr = tw[2 * j * step], wi = tw[2 * j * step + 1];
+        double *a = z + 2 * (i + j), *b = z + 2 * (i + j + half);
+        double vr = b[0] * wr - b[1] * wi, vi = b[0] * wi + b[1] * wr;   /* w b */
+        b[0] = a[0] - vr;
+        b[1] = a[1] - vi;
+        a[0] += vr;
+        a[1] += vi;
+      }
+  }
+}
+
+/* Bluestein's algorithm for an m-point complex DFT, m any size, through power-of-two FFTs
+ * of size Lb >= 2m - 1. With jk = (j^2 + k^2 - (k - j)^2) / 2 and c_j = exp(-pi i j^2 / m):
+ *   Z[k] = c_k sum_j (z_j c_j) conj(c_{k-j})      a convolution with the chirp conj(c).
+ * chirp (m complex) = c; bfft (Lb complex) = FFT of conj(c) wrapped around; twb the
+ * twiddles of size Lb. The inverse FFT is conj(FFT(conj(.))) / Lb. */
+ASR__PRIVATE void asr__fft_bluestein(double *z, int m, const asr__fbank_plan *p) {
+  int j, Lb = p->Lb;
+  double *a = p->abuf;
+  for (j = 0; j < 2 * Lb; j++) a[j] = 0;
+  for (j = 0; j < m; j++) {                                 /* a_j = z_j c_j */
+    double cr = p->chirp[2 * j], ci = p->chirp[2 * j + 1];
+    a[2 * j] = z[2 * j] * cr - z[2 * j + 1] * ci;
+    a[2 * j + 1] = z[2 * j] * ci + z[2 * j + 1] * cr;
+  }
+  asr__fft_pow2(a, Lb, p->twb, 1);
+  for (j = 0; j < Lb; j++) {                               /* times FFT(conj c), conjugated */
+    double ar = a[2 * j], ai = a[2 * j + 1], br = p->bfft[2 * j], bi = p->bfft[2 * j + 1];
+    a[2 * j] = ar * br - ai * bi;
+    a[2 * j + 1] = -(ar * bi + ai * br);
+  }
+  asr__fft_pow2(a, Lb, p->twb, 1);                          /* conj of the inverse, times Lb */
+  for (j = 0; j < m; j++) {                                 /* Z_k = c_k conv_k */
+    double vr = a[2 * j] / Lb, vi = -a[2 * j + 1] / Lb, cr = p->chirp[2 * j], ci = p->chirp[2 * j + 1];
+    z[2 * j] = vr * cr - vi * ci;
+    z[2 * j + 1] = vr * ci + vi * cr;
+  }
+}
+
+/* Power spectrum of the real frame x (N) into spec (N/2 + 1), through one N/2-point
+ * complex FFT: z_j = x_{2j} + i x_{2j+1}, Z = FFT(z); then with E, O the transforms of the
+ * even and odd samples,
+ *   E_k = (Z_k + conj Z_{M-k}) / 2,   O_k = (Z_k - conj Z_{M-k}) / (2i),
+ *   X_k = E_k + exp(-2 pi i k / N) O_k,   k = 0..M   (M = N/2, Z_M = Z_0, X_M = E_0 - O_0). */
+ASR__PRIVATE void asr__real_fft_power(const double *x, const asr__fbank_plan *p, int use_power) {
+  int k, M2 = p->half;
+  double *z = p->cbuf;
+  for (k = 0; k < p->N; k++) z[k] = x[k];                   /* pairs (x_2j, x_2j+1) = z_j */
+  if (p->Lb) asr__fft_bluestein(z, M2, p);
+  else asr__fft_pow2(z, M2, p->tw, 2);                      /* exp(-2 pi i k / M) = tw[2k] */
+  for (k = 0; k <= M2; k++) {
+    int a = k % M2, b = (M2 - k) % M2;
+    double zr = z[2 * a], zi = z[2 * a + 1], cr = z[2 * b], ci = -z[2 * b + 1];   /* Z_k, conj Z_{M-k} */
+    double er = 0.5 * (zr + cr), ei = 0.5 * (zi + ci);      /* E_k */
+    double orr = 0.5 * (zi - ci), oi = -0.5 * (zr - cr);    /* O_k = (Z_k - conj Z_{M-k}) / 2i */
+    double wr = k < M2 ? p->tw[2 * k] : -1.0, wi = k < M2 ? p->tw[2 * k + 1] : 0.0;
+    double xr = er + wr * orr - wi * oi, xi = ei + wr * oi + wi * orr;
+    p->spec[k] = xr * xr + xi * xi;
+    if (!use_power) p->spec[k] = sqrt(p->spec[k]);
+  }
+}
+
+/* ---- Step 10 in _ref: the mel triangles, tabulated once per call as runs of non-zero
+ * weights (W[m][k] for k = mel_first[m] .. mel_first[m] + mel_len[m] - 1, packed one run
+ * after the other in melw); each FFT bin lies inside at most two triangles, so the runs
+ * hold at most N weights. With them, the other tables of _ref: the window (step 6), the
+ * FFT twiddles exp(-2 pi i k / N) and, when N/2 is not a power of two, Bluestein's chirp
+ * and its transform (step 8). */
+ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan *p) {
+  const double pi = 3.14159265358979323846;
+  double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p->B + 1);
+  double bin_hz = o->sample_frequency / p->N;
+  int j, k, m, used = 0, M2 = p->half;
+  for (j = 0; j < p->L; j++) p->win[j] = asr__window_value(o, j, p->L);
+  for (k = 0; k < p->half; k++) {                         /* exp(-2 pi i k / N) */
+    p->tw[2 * k] = cos(2 * pi * k / p->N);
+    p->tw[2 * k + 1] = -sin(2 * pi * k / p->N);
+  }
+  for (m = 0; m < p->B; m++) {
+    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta;
+    p->mel_first[m] = -1;
+    p->mel_len[m] = 0;
+    for (k = 0; k < p->half; k++) {
+      double mel = asr__mel(bin_hz * k);
+      if (mel > l && mel < r) {              /* inside the triangle: a contiguous run of k */
+        if (p->mel_first[m] < 0) p->mel_first[m] = k;
+        p->melw[used + p->mel_len[m]++] = mel <= c ? (mel - l) / (c - l) : (r - mel) / (r - c);
+      }
+    }
+    used += p->mel_len[m];                   /* each k lies in at most two triangles: <= N */
+  }
+  if (p->Lb) {
+    for (k = 0; k < p->Lb / 2; k++) {
+      p->twb[2 * k] = cos(2 * pi * k / p->Lb);
+      p->twb[2 * k + 1] = -sin(2 * pi * k / p->Lb);
+    }
+    for (j = 0; j < M2; j++) {
+      /* c_j = exp(-pi i j^2 / m), with j^2 reduced mod 2m so the angle stays accurate */
+      double ang = pi * (double)(((int64_t)j * j) % (2 * (int64_t)M2)) / M2;
+      p->chirp[2 * j] = cos(ang);
+      p->chirp[2 * j + 1] = -sin(ang);
+    }
+    for (j = 0; j < 2 * p->Lb; j++) p->bfft[j] = 0;
+    for (j = 0; j < M2; j++) {               /* conj(c) at j and, wrapped, at Lb - j */
+      p->bfft[2 * j] = p->chirp[2 * j];
+      p->bfft[2 * j + 1] = -p->chirp[2 * j + 1];
+      if (j > 0) {
+        p->bfft[2 * (p->Lb - j)] = p->chirp[2 * j];
+        p->bfft[2 * (p->Lb - j) + 1] = -p->chirp[2 * j + 1];
+      }
+    }
+    asr__fft_pow2(p->bfft, p->Lb, p->twb, 1);
+  }
+}
+
+ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
+                                      asr_error *err) {
+  double mlo, delta, bin_hz;
+  int N, half, m, k;
+  asr_result r = asr_fbank_check_opts(o, err);
+  if (r != ASR_OK) return r;
+  if (!W) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
+  N = asr_fbank_padded_size(o);
+  half = N / 2;
+  mlo = asr__mel(o->low_freq);
+  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (o->num_mel_bins + 1);
+  bin_hz = o->sample_frequency / N;
+  for (m = 0; m < o->num_mel_bins; m++) {
+    double l = mlo + m * delta, c = l + delta, rr = mlo + (m + 2) * delta;
+    asr_real *row = W + (size_t)m * (half + 1);
+    for (k = 0; k <= half; k++) {
+      double mel = asr__mel(bin_hz * k), w = 0;
+      if (k < half && mel > l && mel <= c) w = (mel - l) / (c - l);
+      else if (k < half && mel > c && mel < rr) w = (rr - mel) / (rr - c);
+      row[k] = (asr_real)w;
+    }
+    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(mlo + (m + 1) * delta);
+  }
+  return ASR_OK;
+}
+
+/* _ref's frame t: steps 1-5 (asr__fbank_prepare_frame), the tabulated window, the real
+ * FFT, the packed triangles. Writes e (B) into p->frame and returns E (0 without energy). */
+ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
+                                         const asr__fbank_plan *p, asr_rng *rng) {
+  double *x = p->frame, E = asr__fbank_prepare_frame(x, wave, n, t, o, p, rng);
+  const double *w = p->melw;
+  int j, m;
+  for (j = 0; j < p->L; j++) x[j] *= p->win[j];             /* window */
+  for (j = p->L; j < p->N; j++) x[j] = 0;                   /* zero padding */
+  if (o->use_energy && !o->raw_energy) {
+    E = 0;
+    for (j = 0; j < p->L; j++) E += x[j] * x[j];
+    E = log(ASR__MAX(E, ASR__FLT_EPS));
+  }
+  asr__real_fft_power(x, p, o->use_power);
+  for (m = 0; m < p->B; m++) {                              /* e_m = sum_k W[m][k] P[k] */
+    const double *P = p->spec + p->mel_first[m];
+    double s = 0;
+    int k;
+    for (k = 0; k < p->mel_len[m]; k++) s += w[k] * P[k];
+    w += p->mel_len[m];
+    p->frame[m] = s;      /* the frame is no longer needed: reuse it for e (B <= N/2) */
+  }
+  return E;
+}
+
+/* ---- 3.3 The output row and the mean subtraction, the same for every tier */
+/* Steps 7 (floor) and 11, shared by every tier: the energy floor, then one output row
+ * from the mel energies e (B) and the log-energy E, energy first or (htk_compat) last. */
+ASR__PRIVATE void asr__fbank_emit(asr_real *row, const double *e, double E, const asr_fbank_opts *o) {
+  int m, off = (o->use_energy && !o->htk_compat) ? 1 : 0;
+  for (m = 0; m < o->num_mel_bins; m++)
+    row[off + m] = (asr_real)(o->use_log_fbank ? log(ASR__MAX(e[m], ASR__FLT_EPS)) : e[m]);
+  if (o->use_energy) {
+    if (o->energy_floor > 0 && E < log(o->energy_floor)) E = log(o->energy_floor);
+    row[o->htk_compat ? o->num_mel_bins : 0] = (asr_real)E;          /* energy first or last */
+  }
+}
+
+/* Step 12, shared by every tier: subtract_mean, each column minus its mean over the T
+ * frames, sums in double. */
+ASR__PRIVATE void asr__subtract_column_mean(asr_real *feats, int T, int dim, double *colsum) {
+  int t, d;
+  if (T == 0) return;
+  for (d = 0; d < dim; d++) colsum[d] = 0;
+  for (t = 0; t < T; t++)
+    for (d = 0; d < dim; d++) colsum[d] += feats[(size_t)t * dim + d];
+  for (t = 0; t < T; t++)
+    for (d = 0; d < dim; d++) feats[(size_t)t * dim + d] = (asr_real)(feats[(size_t)t * dim + d] - colsum[d] / T);
+}
+
+/* ---- 3.4 The public tiers */
+ASRDEF asr_result asr_fbank_naive(asr_real *feats, const asr_real *wave, int n,
+                                  const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                  size_t work_bytes, asr_error *err) {
+  /* every step from its definition, the DFT summed directly: asr__fbank_frame_naive */
+  return asr__fbank(ASR__TIER_NAIVE, feats, wave, n, o, rng, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_fbank_ref(asr_real *feats, const asr_real *wave, int n,
+                                const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                size_t work_bytes, asr_error *err) {
+  /* tabulated window and triangles, the real FFT: asr__fbank_frame_ref */
+  return asr__fbank(ASR__TIER_REF, feats, wave, n, o, rng, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_fbank(asr_real *feats, const asr_real *wave, int n, const asr_fbank_opts *o,
+                            asr_rng *rng, void *work, size_t work_bytes, asr_error *err) {
+  /* no fast kernel: the driver runs asr__fbank_frame_ref for ASR__TIER_FAST */
+  return asr__fbank(ASR__TIER_FAST, feats, wave, n, o, rng, work, work_bytes, err);
+}
+
+/* ---- 3.5 CMVN: x[t][d] -= mu_d (and /= sigma_d), step 12 of docs/fbank.md */
+ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars) {
+  int t, d;
+  if (T <= 0 || D <= 0 || !feats) return;
+  for (d = 0; d < D; d++) {
+    double s = 0, s2 = 0, mu, var, inv = 1;
+    for (t = 0; t < T; t++) {
+      double v = feats[(size_t)t * D + d];
+      s += v;
+      s2 += v * v;
+    }
+    mu = s / T;                                           /* mu_d */
+    if (norm_vars) {
+      var = s2 / T - mu * mu;                             /* sigma_d^2 = E[x^2] - mu^2 */
+      if (var < 1e-20) var = 1e-20;                       /* Kaldi's floor */
+      inv = 1.0 / sqrt(var);
+    }
+    for (t = 0; t < T; t++) {
+      asr_real *v = &feats[(size_t)t * D + d];
+      *v = (asr_real)(((double)*v - mu) * inv);
+    }
+  }
+}
+
+/* ---- 3.6 SpecAugment [Park19] section 2: warp, then frequency masks, then time masks */
+ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_specaug_opts *o,
+                                  asr_rng *rng, void *work, size_t work_bytes) {
+  int i, t, d;
+  if (!o || T < 0 || D < 1 || (T > 0 && !feats) || o->num_freq_masks < 0 || o->freq_mask_param < 0 ||
+      o->num_time_masks < 0 || o->time_mask_param < 0 || o->time_warp < 0 ||
+      !(o->time_mask_ratio >= 0 && o->time_mask_ratio <= 1) || !rng)
+    return ASR_ERR_INVALID_ARG;
+  if (T == 0) return ASR_OK;
+  /* time warp: [0, w0] -> [0, w0 + w] and [w0, T-1] -> [w0 + w, T-1], linearly; needs
+   * room for w0 in (W, T - W), i.e. T >= 2W + 2 (shorter inputs are left unwarped) */
+  if (o->time_warp > 0 && T >= 2 * o->time_warp + 2) {
+    int W = o->time_warp;
+    int w0 = W + 1 + asr_rng_int(rng, T - 2 * W - 1);        /* w0 in {W+1 .. T-W-1} */
+    int w = asr_rng_int(rng, 2 * W + 1) - W;                  /* w in {-W .. W} */
+    asr_real *src = (asr_real *)work;
+    if (!work || work_bytes < asr_specaugment_workspace_size(T, D, o)) return ASR_ERR_WORKSPACE;
+    memcpy(src, feats, sizeof(asr_real) * (size_t)T * D);
+    for (t = 0; t < T; t++) {
+      double s, a;
+      int s0;
+      if (t <= w0 + w) s = (double)t * w0 / (w0 + w);                 /* left part */
+      else s = w0 + (double)(t - w0 - w) * (T - 1 - w0) / (T - 1 - w0 - w);  /* right */
+      s0 = (int)floor(s);
+      if (s0 >= T - 1) s0 = T - 2;
+      a = s - s0;                                                      /* interpolate */
+      for (d = 0; d < D; d++)
+        feats[(size_t)t * D + d] = (asr_real)((1 - a) * src[(size_t)s0 * D + d] + a * src[(size_t)(s0 + 1) * D + d]);
+    }
+  }
+  for (i = 0; i < o->num_freq_masks; i++) {
+    int f = asr_rng_int(rng, ASR__MIN(o->freq_mask_param, D) + 1);   /* f in {0..F} */
+    int f0 = asr_rng_int(rng, D - f + 1);                              /* f0 in {0..nu-f} */
+    for (t = 0; t < T; t++)
+      for (d = f0; d < f0 + f; d++) feats[(size_t)t * D + d] = o->mask_value;
+  }
+  for (i = 0; i < o->num_time_masks; i++) {
+    int bound = ASR__MIN(o->time_mask_param, (int)floor(o->time_mask_ratio * T));  /* min(T, p tau) */
+    int len = asr_rng_int(rng, bound + 1);                             /* t in {0..bound} */
+    int t0 = asr_rng_int(rng, T - len + 1);                            /* t0 in {0..tau-t} */
+    for (t = t0; t < t0 + len; t++)
+      for (d = 0; d < D; d++) feats[(size_t)t * D + d] = o->mask_value;
+  }
+  return ASR_OK;
+}
+
+/* ------------------------------------------------------------- plumbing: 3. Features ----
+ * Options and their checks, the sizes of a frame, the workspace layout, the argument checks
+ * and the frame loop of the fbank tiers; SpecAugment's options and workspace. Nothing below
+ * computes an equation; the math is above. */
 
 ASRDEF asr_fbank_opts asr_fbank_opts_default(void) {
   asr_fbank_opts o;
@@ -5926,14 +6558,9 @@ ASRDEF const char *asr_window_name(asr_window_type w) {
   return "?";
 }
 
-/* mel(f) = 1127 ln(1 + f / 700): the mel scale of HTK and Kaldi (mel-computations.h) */
-ASR__PRIVATE double asr__mel(double f) { return 1127.0 * log(1.0 + f / 700.0); }
-/* its inverse, f = 700 (exp(mel / 1127) - 1) */
-ASR__PRIVATE double asr__mel_inv(double m) { return 700.0 * (exp(m / 1127.0) - 1.0); }
-
 /* Window size and shift in samples: int(fs * ms * 0.001), truncated, as torchaudio computes
  * it in double. (Kaldi computes the same product in float; for the usual rates and frame
- * lengths both give the same integers.) Returns 0 if out of range. */
+ * lengths both give the same integers.) Returns -1 if out of range. */
 ASR__PRIVATE int asr__ms_to_samples(double fs, double ms) {
   double v = fs * ms * 0.001;
   if (!(v >= 0) || v > ASR__FBANK_MAX_WINDOW) return -1;
@@ -5954,11 +6581,6 @@ ASRDEF int asr_fbank_padded_size(const asr_fbank_opts *o) {
   return N;
 }
 ASRDEF int asr_fbank_dim(const asr_fbank_opts *o) { return o->num_mel_bins + (o->use_energy ? 1 : 0); }
-
-/* high_freq as Kaldi reads it: > 0 is absolute, <= 0 is an offset below Nyquist */
-ASR__PRIVATE double asr__fbank_high(const asr_fbank_opts *o) {
-  return o->high_freq > 0 ? o->high_freq : 0.5 * o->sample_frequency + o->high_freq;
-}
 
 ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) {
   double nyq, hi, mlo, mhi, delta, bin_hz;
@@ -6034,22 +6656,6 @@ ASRDEF int asr_fbank_num_frames(int n, const asr_fbank_opts *o) {
   return (int)(((int64_t)n + M / 2) / M);                 /* frames centred on t M + M/2 */
 }
 
-/* ---- the workspace: one layout that serves every tier */
-typedef struct asr__fbank_plan {
-  int L, M, N, half, B, dim;      /* window, shift, FFT size, N/2, mel bins, columns */
-  int Lb;                         /* Bluestein convolution size (0 when N/2 is a power of 2) */
-  double *frame;                  /* (N) the current frame */
-  double *cbuf;                   /* (N/2 complex) FFT data */
-  double *spec;                   /* (N/2 + 1) power or magnitude spectrum */
-  double *win;                    /* (L) window */
-  double *melw;                   /* (<= N) packed triangle weights */
-  double *tw;                     /* (N/2 complex) exp(-2 pi i k / N) */
-  double *dft_cos, *dft_sin;      /* (N) cos, sin (2 pi j / N) for _naive */
-  double *chirp, *bfft, *abuf, *twb;  /* Bluestein: (N/2), (Lb), (Lb) complex, (Lb/2) complex */
-  double *colsum;                 /* (dim) column sums for subtract_mean */
-  int *mel_first, *mel_len;       /* (B) first FFT bin and count of each triangle */
-} asr__fbank_plan;
-
 ASR__PRIVATE int asr__is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
 
 /* Fills the plan's pointers from base (NULL: just counts) and returns the bytes needed. */
@@ -6068,6 +6674,8 @@ ASR__PRIVATE size_t asr__fbank_layout(const asr_fbank_opts *o, asr__fbank_plan *
     while (p->Lb < 2 * p->half - 1) p->Lb *= 2;          /* circular convolution >= 2M-1 */
   }
   if (b) b += (64 - (size_t)((uintptr_t)b % 64)) % 64;   /* align the doubles */
+/* ASR__TAKE(ptr, count): the next `count` doubles of the workspace become p->ptr (NULL when
+ * only counting); nd counts the doubles taken so far. */
 #define ASR__TAKE(ptr, count) (p->ptr = b ? (double *)(void *)b + nd : NULL, nd += (size_t)(count))
   ASR__TAKE(frame, p->N);
   ASR__TAKE(cbuf, p->N);
@@ -6086,7 +6694,7 @@ ASR__PRIVATE size_t asr__fbank_layout(const asr_fbank_opts *o, asr__fbank_plan *
   off = nd * sizeof(double);
   p->mel_first = b ? (int *)(void *)(b + off) : NULL;
   p->mel_len = b ? (int *)(void *)(b + off) + p->B : NULL;
-  return 64 + off + 2 * (size_t)p->B * sizeof(int);
+  return 64 + off + 2 * (size_t)p->B * sizeof(int);    /* 64: room to align base */
 }
 
 ASRDEF size_t asr_fbank_workspace_size(const asr_fbank_opts *o) {
@@ -6114,376 +6722,32 @@ ASR__PRIVATE asr_result asr__fbank_args(asr_real *feats, const asr_real *wave, i
   return ASR_OK;
 }
 
-/* Kaldi's mirror at the edges (ExtractWindow): -1 -> 0, -2 -> 1, n -> n-1, repeatedly. */
-ASR__PRIVATE int64_t asr__reflect(int64_t s, int64_t n) {
-  while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
-  return s;
-}
-
-/* First sample of frame t (FirstSampleOfFrame in feature-window.cc). */
-ASR__PRIVATE int64_t asr__frame_start(int64_t t, const asr__fbank_plan *p, int snip_edges) {
-  return snip_edges ? t * p->M : t * p->M + p->M / 2 - p->L / 2;
-}
-
-/* Steps shared by the tiers up to the windowing: framing, dither, DC offset, raw energy,
- * pre-emphasis. Returns the raw log-energy (before any floor) or 0 if not asked for. */
-ASR__PRIVATE double asr__fbank_prepare_frame(double *x, const asr_real *wave, int n, int64_t t,
-                                             const asr_fbank_opts *o, const asr__fbank_plan *p,
-                                             asr_rng *rng) {
-  int j, L = p->L;
-  int64_t start = asr__frame_start(t, p, o->snip_edges);
-  double energy = 0;
-  for (j = 0; j < L; j++) x[j] = wave[asr__reflect(start + j, n)];        /* framing */
-  if (o->dither > 0)
-    for (j = 0; j < L; j++) x[j] += o->dither * asr_rng_normal(rng);     /* dither */
-  if (o->remove_dc_offset) {
-    double mean = 0;
-    for (j = 0; j < L; j++) mean += x[j];
-    mean /= L;
-    for (j = 0; j < L; j++) x[j] -= mean;                                 /* DC offset */
-  }
-  if (o->use_energy && o->raw_energy) {
-    for (j = 0; j < L; j++) energy += x[j] * x[j];                        /* raw energy */
-    energy = log(ASR__MAX(energy, ASR__FLT_EPS));
-  }
-  if (o->preemphasis_coefficient != 0) {
-    for (j = L - 1; j > 0; j--) x[j] -= o->preemphasis_coefficient * x[j - 1];
-    x[0] -= o->preemphasis_coefficient * x[0];                            /* x[-1] := x[0] */
-  }
-  return energy;
-}
-
-/* Window value w[j] of length L (the formulas of the header, feature-window.cc). */
-ASR__PRIVATE double asr__window_value(const asr_fbank_opts *o, int j, int L) {
-  double a = 2.0 * 3.14159265358979323846 / (L - 1);
-  switch (o->window_type) {
-    case ASR_WINDOW_HANNING: return 0.5 - 0.5 * cos(a * j);
-    case ASR_WINDOW_HAMMING: return 0.54 - 0.46 * cos(a * j);
-    case ASR_WINDOW_POVEY: return pow(0.5 - 0.5 * cos(a * j), 0.85);
-    case ASR_WINDOW_RECTANGULAR: return 1.0;
-    case ASR_WINDOW_BLACKMAN:
-      return o->blackman_coeff - 0.5 * cos(a * j) + (0.5 - o->blackman_coeff) * cos(2 * a * j);
-  }
-  return 1.0;
-}
-
-/* Energy floor, then writes one output row from the mel energies e (B) and log-energy E. */
-ASR__PRIVATE void asr__fbank_emit(asr_real *row, const double *e, double E, const asr_fbank_opts *o) {
-  int m, off = (o->use_energy && !o->htk_compat) ? 1 : 0;
-  for (m = 0; m < o->num_mel_bins; m++)
-    row[off + m] = (asr_real)(o->use_log_fbank ? log(ASR__MAX(e[m], ASR__FLT_EPS)) : e[m]);
-  if (o->use_energy) {
-    if (o->energy_floor > 0 && E < log(o->energy_floor)) E = log(o->energy_floor);
-    row[o->htk_compat ? o->num_mel_bins : 0] = (asr_real)E;          /* energy first or last */
-  }
-}
-
-/* subtract_mean: each column minus its mean over the T frames, sums in double. */
-ASR__PRIVATE void asr__subtract_column_mean(asr_real *feats, int T, int dim, double *colsum) {
-  int t, d;
-  if (T == 0) return;
-  for (d = 0; d < dim; d++) colsum[d] = 0;
-  for (t = 0; t < T; t++)
-    for (d = 0; d < dim; d++) colsum[d] += feats[(size_t)t * dim + d];
-  for (t = 0; t < T; t++)
-    for (d = 0; d < dim; d++) feats[(size_t)t * dim + d] = (asr_real)(feats[(size_t)t * dim + d] - colsum[d] / T);
-}
-
-ASRDEF asr_result asr_fbank_naive(asr_real *feats, const asr_real *wave, int n,
-                                  const asr_fbank_opts *o, asr_rng *rng, void *work,
-                                  size_t work_bytes, asr_error *err) {
+/* The frame loop of every tier: checks, the tables of the tier, then each frame through
+ * its math (ASR__TIER_FAST runs _ref's: there is no fast kernel), its row, and the mean
+ * subtraction. */
+ASR__PRIVATE asr_result asr__fbank(asr__tier tier, asr_real *feats, const asr_real *wave, int n,
+                                   const asr_fbank_opts *o, asr_rng *rng, void *work, size_t work_bytes,
+                                   asr_error *err) {
   asr__fbank_plan p;
   asr_result r = asr__fbank_args(feats, wave, n, o, rng, work, work_bytes, err, &p);
-  const double two_pi = 2.0 * 3.14159265358979323846;
-  double mlo, delta, bin_hz;
-  int T, t, j, k, m;
+  int T, t;
   if (r != ASR_OK) return r;
-  if (p.N > ASR__FBANK_NAIVE_MAX_N)
+  if (tier == ASR__TIER_NAIVE && p.N > ASR__FBANK_NAIVE_MAX_N)
     return asr__fail(err, ASR_ERR_TOO_LARGE, "asr_fbank_naive: a %d-point DFT is too large (max %d)",
                      p.N, ASR__FBANK_NAIVE_MAX_N);
   T = asr_fbank_num_frames(n, o);
-  for (j = 0; j < p.N; j++) {        /* the N-th roots of unity, exp(-2 pi i j / N) = cos - i sin */
-    p.dft_cos[j] = cos(two_pi * j / p.N);
-    p.dft_sin[j] = sin(two_pi * j / p.N);
-  }
-  mlo = asr__mel(o->low_freq);
-  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p.B + 1);
-  bin_hz = o->sample_frequency / p.N;
+  if (tier == ASR__TIER_NAIVE) asr__fbank_naive_tables(o, &p);
+  else asr__fbank_ref_tables(o, &p);
   for (t = 0; t < T; t++) {
-    double *x = p.frame, E = asr__fbank_prepare_frame(x, wave, n, t, o, &p, rng);
-    double *e = p.cbuf;                                     /* (B) mel energies */
-    for (j = 0; j < p.L; j++) x[j] *= asr__window_value(o, j, p.L);   /* window */
-    for (j = p.L; j < p.N; j++) x[j] = 0;                             /* zero padding */
-    if (o->use_energy && !o->raw_energy) {
-      E = 0;
-      for (j = 0; j < p.N; j++) E += x[j] * x[j];
-      E = log(ASR__MAX(E, ASR__FLT_EPS));
-    }
-    for (k = 0; k <= p.half; k++) {
-      /* X[k] = sum_j x[j] exp(-2 pi i j k / N), the DFT by its definition */
-      double re = 0, im = 0;
-      int idx = 0;                                          /* (j k) mod N */
-      for (j = 0; j < p.N; j++) {
-        re += x[j] * p.dft_cos[idx];
-        im -= x[j] * p.dft_sin[idx];
-        idx += k;
-        if (idx >= p.N) idx -= p.N;
-      }
-      p.spec[k] = re * re + im * im;                        /* |X[k]|^2 */
-      if (!o->use_power) p.spec[k] = sqrt(p.spec[k]);       /* |X[k]| */
-    }
-    for (k = 0; k < p.half; k++) p.melw[k] = asr__mel(bin_hz * k);   /* mel of FFT bin k */
-    for (m = 0; m < p.B; m++) {
-      /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition */
-      double l = mlo + m * delta, c = mlo + (m + 1) * delta, rr = mlo + (m + 2) * delta, s = 0;
-      for (k = 0; k < p.half; k++) {
-        double mel = p.melw[k], w = 0;
-        if (mel > l && mel <= c) w = (mel - l) / (c - l);            /* rising edge */
-        else if (mel > c && mel < rr) w = (rr - mel) / (rr - c);     /* falling edge */
-        s += w * p.spec[k];
-      }
-      e[m] = s;
-    }
-    asr__fbank_emit(feats + (size_t)t * p.dim, e, E, o);
+    double E = tier == ASR__TIER_NAIVE ? asr__fbank_frame_naive(wave, n, t, o, &p, rng)
+                                       : asr__fbank_frame_ref(wave, n, t, o, &p, rng);
+    asr__fbank_emit(feats + (size_t)t * p.dim, p.frame, E, o);   /* e_m is in p.frame */
   }
   if (o->subtract_mean) asr__subtract_column_mean(feats, T, p.dim, p.colsum);
   return ASR_OK;
 }
 
-/* ---- FFT helpers of _ref.
- * asr__fft_pow2: in-place radix-2 decimation-in-time FFT of m complex numbers z (2m
- * doubles, re/im interleaved), m a power of two, sign -1 (forward). tw holds
- * exp(-2 pi i k / (m stride)) at tw[2k], tw[2k+1] for k < m stride / 2.
- *   Z[k] = sum_j z[j] exp(-2 pi i j k / m)
- * Bit-reversed reordering, then log2(m) passes of butterflies
- *   (a, b) -> (a + w b, a - w b),   w = exp(-2 pi i j / len). */
-ASR__PRIVATE void asr__fft_pow2(double *z, int m, const double *tw, int stride) {
-  int i, j, len, bit;
-  for (i = 1, j = 0; i < m; i++) {              /* bit-reversal permutation */
-    for (bit = m >> 1; j & bit; bit >>= 1) j ^= bit;
-    j |= bit;
-    if (i < j) {
-      double tr = z[2 * i], ti = z[2 * i + 1];
-      z[2 * i] = z[2 * j];
-      z[2 * i + 1] = z[2 * j + 1];
-      z[2 * j] = tr;
-      z[2 * j + 1] = ti;
-    }
-  }
-  for (len = 2; len <= m; len <<= 1) {
-    int half = len >> 1, step = (m / len) * stride;
-    for (i = 0; i < m; i += len)
-      for (j = 0; j < half; j++) {
-        const double wr = tw[2 * j * step], wi = tw[2 * j * step + 1];
-        double *a = z + 2 * (i + j), *b = z + 2 * (i + j + half);
-        double vr = b[0] * wr - b[1] * wi, vi = b[0] * wi + b[1] * wr;   /* w b */
-        b[0] = a[0] - vr;
-        b[1] = a[1] - vi;
-        a[0] += vr;
-        a[1] += vi;
-      }
-  }
-}
-
-/* Bluestein's algorithm for an m-point complex DFT, m any size, through power-of-two FFTs
- * of size Lb >= 2m - 1. With jk = (j^2 + k^2 - (k - j)^2) / 2 and c_j = exp(-pi i j^2 / m):
- *   Z[k] = c_k sum_j (z_j c_j) conj(c_{k-j})      a convolution with the chirp conj(c).
- * chirp (m complex) = c; bfft (Lb complex) = FFT of conj(c) wrapped around; twb the
- * twiddles of size Lb. The inverse FFT is conj(FFT(conj(.))) / Lb. */
-ASR__PRIVATE void asr__fft_bluestein(double *z, int m, const asr__fbank_plan *p) {
-  int j, Lb = p->Lb;
-  double *a = p->abuf;
-  for (j = 0; j < 2 * Lb; j++) a[j] = 0;
-  for (j = 0; j < m; j++) {                                 /* a_j = z_j c_j */
-    double cr = p->chirp[2 * j], ci = p->chirp[2 * j + 1];
-    a[2 * j] = z[2 * j] * cr - z[2 * j + 1] * ci;
-    a[2 * j + 1] = z[2 * j] * ci + z[2 * j + 1] * cr;
-  }
-  asr__fft_pow2(a, Lb, p->twb, 1);
-  for (j = 0; j < Lb; j++) {                               /* times FFT(conj c), conjugated */
-    double ar = a[2 * j], ai = a[2 * j + 1], br = p->bfft[2 * j], bi = p->bfft[2 * j + 1];
-    a[2 * j] = ar * br - ai * bi;
-    a[2 * j + 1] = -(ar * bi + ai * br);
-  }
-  asr__fft_pow2(a, Lb, p->twb, 1);                          /* conj of the inverse, times Lb */
-  for (j = 0; j < m; j++) {                                 /* Z_k = c_k conv_k */
-    double vr = a[2 * j] / Lb, vi = -a[2 * j + 1] / Lb, cr = p->chirp[2 * j], ci = p->chirp[2 * j + 1];
-    z[2 * j] = vr * cr - vi * ci;
-    z[2 * j + 1] = vr * ci + vi * cr;
-  }
-}
-
-/* Tables of _ref: window, packed mel triangles, twiddles, Bluestein chirp. */
-ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan *p) {
-  const double pi = 3.14159265358979323846;
-  double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p->B + 1);
-  double bin_hz = o->sample_frequency / p->N;
-  int j, k, m, used = 0, M2 = p->half;
-  for (j = 0; j < p->L; j++) p->win[j] = asr__window_value(o, j, p->L);
-  for (k = 0; k < p->half; k++) {                         /* exp(-2 pi i k / N) */
-    p->tw[2 * k] = cos(2 * pi * k / p->N);
-    p->tw[2 * k + 1] = -sin(2 * pi * k / p->N);
-  }
-  for (m = 0; m < p->B; m++) {
-    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta;
-    p->mel_first[m] = -1;
-    p->mel_len[m] = 0;
-    for (k = 0; k < p->half; k++) {
-      double mel = asr__mel(bin_hz * k);
-      if (mel > l && mel < r) {              /* inside the triangle: a contiguous run of k */
-        if (p->mel_first[m] < 0) p->mel_first[m] = k;
-        p->melw[used + p->mel_len[m]++] = mel <= c ? (mel - l) / (c - l) : (r - mel) / (r - c);
-      }
-    }
-    used += p->mel_len[m];                   /* each k lies in at most two triangles: <= N */
-  }
-  if (p->Lb) {
-    for (k = 0; k < p->Lb / 2; k++) {
-      p->twb[2 * k] = cos(2 * pi * k / p->Lb);
-      p->twb[2 * k + 1] = -sin(2 * pi * k / p->Lb);
-    }
-    for (j = 0; j < M2; j++) {
-      /* c_j = exp(-pi i j^2 / m), with j^2 reduced mod 2m so the angle stays accurate */
-      double ang = pi * (double)(((int64_t)j * j) % (2 * (int64_t)M2)) / M2;
-      p->chirp[2 * j] = cos(ang);
-      p->chirp[2 * j + 1] = -sin(ang);
-    }
-    for (j = 0; j < 2 * p->Lb; j++) p->bfft[j] = 0;
-    for (j = 0; j < M2; j++) {               /* conj(c) at j and, wrapped, at Lb - j */
-      p->bfft[2 * j] = p->chirp[2 * j];
-      p->bfft[2 * j + 1] = -p->chirp[2 * j + 1];
-      if (j > 0) {
-        p->bfft[2 * (p->Lb - j)] = p->chirp[2 * j];
-        p->bfft[2 * (p->Lb - j) + 1] = -p->chirp[2 * j + 1];
-      }
-    }
-    asr__fft_pow2(p->bfft, p->Lb, p->twb, 1);
-  }
-}
-
-/* Power spectrum of the real frame x (N) into spec (N/2 + 1), through one N/2-point
- * complex FFT: z_j = x_{2j} + i x_{2j+1}, Z = FFT(z); then with E, O the transforms of the
- * even and odd samples,
- *   E_k = (Z_k + conj Z_{M-k}) / 2,   O_k = (Z_k - conj Z_{M-k}) / (2i),
- *   X_k = E_k + exp(-2 pi i k / N) O_k,   k = 0..M   (M = N/2, Z_M = Z_0, X_M = E_0 - O_0). */
-ASR__PRIVATE void asr__real_fft_power(const double *x, const asr__fbank_plan *p, int use_power) {
-  int k, M2 = p->half;
-  double *z = p->cbuf;
-  for (k = 0; k < p->N; k++) z[k] = x[k];                   /* pairs (x_2j, x_2j+1) = z_j */
-  if (p->Lb) asr__fft_bluestein(z, M2, p);
-  else asr__fft_pow2(z, M2, p->tw, 2);                      /* exp(-2 pi i k / M) = tw[2k] */
-  for (k = 0; k <= M2; k++) {
-    int a = k % M2, b = (M2 - k) % M2;
-    double zr = z[2 * a], zi = z[2 * a + 1], cr = z[2 * b], ci = -z[2 * b + 1];   /* Z_k, conj Z_{M-k} */
-    double er = 0.5 * (zr + cr), ei = 0.5 * (zi + ci);      /* E_k */
-    double orr = 0.5 * (zi - ci), oi = -0.5 * (zr - cr);    /* O_k = (Z_k - conj Z_{M-k}) / 2i */
-    double wr = k < M2 ? p->tw[2 * k] : -1.0, wi = k < M2 ? p->tw[2 * k + 1] : 0.0;
-    double xr = er + wr * orr - wi * oi, xi = ei + wr * oi + wi * orr;
-    p->spec[k] = xr * xr + xi * xi;
-    if (!use_power) p->spec[k] = sqrt(p->spec[k]);
-  }
-}
-
-ASRDEF asr_result asr_fbank_ref(asr_real *feats, const asr_real *wave, int n,
-                                const asr_fbank_opts *o, asr_rng *rng, void *work,
-                                size_t work_bytes, asr_error *err) {
-  asr__fbank_plan p;
-  asr_result r = asr__fbank_args(feats, wave, n, o, rng, work, work_bytes, err, &p);
-  int T, t, j, m;
-  if (r != ASR_OK) return r;
-  T = asr_fbank_num_frames(n, o);
-  asr__fbank_ref_tables(o, &p);
-  for (t = 0; t < T; t++) {
-    double *x = p.frame, E = asr__fbank_prepare_frame(x, wave, n, t, o, &p, rng);
-    const double *w = p.melw;
-    for (j = 0; j < p.L; j++) x[j] *= p.win[j];             /* window */
-    for (j = p.L; j < p.N; j++) x[j] = 0;                   /* zero padding */
-    if (o->use_energy && !o->raw_energy) {
-      E = 0;
-      for (j = 0; j < p.L; j++) E += x[j] * x[j];
-      E = log(ASR__MAX(E, ASR__FLT_EPS));
-    }
-    asr__real_fft_power(x, &p, o->use_power);
-    for (m = 0; m < p.B; m++) {                             /* e_m = sum_k W[m][k] P[k] */
-      const double *P = p.spec + p.mel_first[m];
-      double s = 0;
-      int k;
-      for (k = 0; k < p.mel_len[m]; k++) s += w[k] * P[k];
-      w += p.mel_len[m];
-      p.frame[m] = s;      /* the frame is no longer needed: reuse it for e (B <= N/2) */
-    }
-    asr__fbank_emit(feats + (size_t)t * p.dim, p.frame, E, o);
-  }
-  if (o->subtract_mean) asr__subtract_column_mean(feats, T, p.dim, p.colsum);
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_fbank(asr_real *feats, const asr_real *wave, int n, const asr_fbank_opts *o,
-                            asr_rng *rng, void *work, size_t work_bytes, asr_error *err) {
-  return asr_fbank_ref(feats, wave, n, o, rng, work, work_bytes, err);
-}
-
-ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_error *err) {
-  int j, L;
-  asr_result r = asr_fbank_check_opts(o, err);
-  if (r != ASR_OK) return r;
-  if (!w) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
-  L = asr_fbank_window_size(o);
-  for (j = 0; j < L; j++) w[j] = (asr_real)asr__window_value(o, j, L);
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
-                                      asr_error *err) {
-  double mlo, delta, bin_hz;
-  int N, half, m, k;
-  asr_result r = asr_fbank_check_opts(o, err);
-  if (r != ASR_OK) return r;
-  if (!W) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
-  N = asr_fbank_padded_size(o);
-  half = N / 2;
-  mlo = asr__mel(o->low_freq);
-  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (o->num_mel_bins + 1);
-  bin_hz = o->sample_frequency / N;
-  for (m = 0; m < o->num_mel_bins; m++) {
-    double l = mlo + m * delta, c = l + delta, rr = mlo + (m + 2) * delta;
-    asr_real *row = W + (size_t)m * (half + 1);
-    for (k = 0; k <= half; k++) {
-      double mel = asr__mel(bin_hz * k), w = 0;
-      if (k < half && mel > l && mel <= c) w = (mel - l) / (c - l);
-      else if (k < half && mel > c && mel < rr) w = (rr - mel) / (rr - c);
-      row[k] = (asr_real)w;
-    }
-    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(mlo + (m + 1) * delta);
-  }
-  return ASR_OK;
-}
-
-/* ---- CMVN */
-ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars) {
-  int t, d;
-  if (T <= 0 || D <= 0 || !feats) return;
-  for (d = 0; d < D; d++) {
-    double s = 0, s2 = 0, mu, var, inv = 1;
-    for (t = 0; t < T; t++) {
-      double v = feats[(size_t)t * D + d];
-      s += v;
-      s2 += v * v;
-    }
-    mu = s / T;                                           /* mu_d */
-    if (norm_vars) {
-      var = s2 / T - mu * mu;                             /* sigma_d^2 = E[x^2] - mu^2 */
-      if (var < 1e-20) var = 1e-20;                       /* Kaldi's floor */
-      inv = 1.0 / sqrt(var);
-    }
-    for (t = 0; t < T; t++) {
-      asr_real *v = &feats[(size_t)t * D + d];
-      *v = (asr_real)(((double)*v - mu) * inv);
-    }
-  }
-}
-
-/* ---- SpecAugment */
+/* SpecAugment's options and workspace. */
 ASRDEF asr_specaug_opts asr_specaug_opts_default(void) {
   asr_specaug_opts o;
   o.num_freq_masks = 1;
@@ -6504,51 +6768,6 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
   return n;
 }
 
-ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_specaug_opts *o,
-                                  asr_rng *rng, void *work, size_t work_bytes) {
-  int i, t, d;
-  if (!o || T < 0 || D < 1 || (T > 0 && !feats) || o->num_freq_masks < 0 || o->freq_mask_param < 0 ||
-      o->num_time_masks < 0 || o->time_mask_param < 0 || o->time_warp < 0 ||
-      !(o->time_mask_ratio >= 0 && o->time_mask_ratio <= 1) || !rng)
-    return ASR_ERR_INVALID_ARG;
-  if (T == 0) return ASR_OK;
-  /* time warp: [0, w0] -> [0, w0 + w] and [w0, T-1] -> [w0 + w, T-1], linearly; needs
-   * room for w0 in (W, T - W), i.e. T >= 2W + 2 (shorter inputs are left unwarped) */
-  if (o->time_warp > 0 && T >= 2 * o->time_warp + 2) {
-    int W = o->time_warp;
-    int w0 = W + 1 + asr_rng_int(rng, T - 2 * W - 1);        /* w0 in {W+1 .. T-W-1} */
-    int w = asr_rng_int(rng, 2 * W + 1) - W;                  /* w in {-W .. W} */
-    asr_real *src = (asr_real *)work;
-    if (!work || work_bytes < asr_specaugment_workspace_size(T, D, o)) return ASR_ERR_WORKSPACE;
-    memcpy(src, feats, sizeof(asr_real) * (size_t)T * D);
-    for (t = 0; t < T; t++) {
-      double s, a;
-      int s0;
-      if (t <= w0 + w) s = (double)t * w0 / (w0 + w);                 /* left part */
-      else s = w0 + (double)(t - w0 - w) * (T - 1 - w0) / (T - 1 - w0 - w);  /* right */
-      s0 = (int)floor(s);
-      if (s0 >= T - 1) s0 = T - 2;
-      a = s - s0;                                                      /* interpolate */
-      for (d = 0; d < D; d++)
-        feats[(size_t)t * D + d] = (asr_real)((1 - a) * src[(size_t)s0 * D + d] + a * src[(size_t)(s0 + 1) * D + d]);
-    }
-  }
-  for (i = 0; i < o->num_freq_masks; i++) {
-    int f = asr_rng_int(rng, ASR__MIN(o->freq_mask_param, D) + 1);   /* f in {0..F} */
-    int f0 = asr_rng_int(rng, D - f + 1);                              /* f0 in {0..nu-f} */
-    for (t = 0; t < T; t++)
-      for (d = f0; d < f0 + f; d++) feats[(size_t)t * D + d] = o->mask_value;
-  }
-  for (i = 0; i < o->num_time_masks; i++) {
-    int bound = ASR__MIN(o->time_mask_param, (int)floor(o->time_mask_ratio * T));  /* min(T, p tau) */
-    int len = asr_rng_int(rng, bound + 1);                             /* t in {0..bound} */
-    int t0 = asr_rng_int(rng, T - len + 1);                            /* t0 in {0..tau-t} */
-    for (t = t0; t < t0 + len; t++)
-      for (d = 0; d < D; d++) feats[(size_t)t * D + d] = o->mask_value;
-  }
-  return ASR_OK;
-}
-
 /* ========================================================================================
  * 4. Layers (implementation)
  * ======================================================================================== */
@@ -6557,69 +6776,131 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
  * 4.1 Basic layers (implementation)
  * --------------------------------------------------------------------------------------- */
 
-/* ---- linear */
-ASR__PRIVATE asr_result asr__linear_check(const void *out, const void *x, const void *W, int M,
-                                          int I, int O) {
-  if (!out || !x || !W || M < 0 || I < 0 || O < 0) return ASR_ERR_INVALID_ARG;
-  return ASR_OK;
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_linear_forward_naive, asr_linear_backward_naive
+ *                      -> asr__linear_forward_naive, asr__linear_backward_naive: one loop
+ *                         per index of y = x W^T + b and of its gradients, in double
+ *                                                                        docs/layers.md
+ *   asr_linear_forward_ref, asr_linear_backward_ref
+ *                      -> asr__linear_forward_gemm, asr__linear_backward_gemm on asr_gemm_ref
+ *   asr_linear_forward, asr_linear_backward
+ *                      -> the same on asr_gemm (the AVX2 kernel where built)
+ *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
+ *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
+ *                      -> themselves: one tier each (the definition is already a single
+ *                         pass over the elements; there is no faster form to check it by)
+ * The API and its full contract: section 4.1 of the declarations (search "4.1 Basic").
+ * Order below: linear (_naive, the GEMM form of _ref and the fast path, the public tiers),
+ * embedding, activations, GLU, dropout, layer norm, batch norm, cross-entropy; then, under
+ * the plumbing rule, the linear layer's argument checks and tier drivers. (The one-tier
+ * functions check their few arguments in their first lines.) */
+
+/* The plumbing the public tiers call (defined under the rule at the end of the section). */
+ASR__PRIVATE asr_result asr__linear_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O);
+ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *W, int M,
+                                             int I, int O);
+
+/* ---- linear: y_mo = sum_i x_mi W_oi + b_o (Y = X W^T + b), and its backward
+ *   dx_mi += sum_o dy_mo W_oi,   dW_oi += sum_m dy_mo x_mi,   db_o += sum_m dy_mo
+ * _naive: each sum written out for each index, in double. */
+ASR__PRIVATE void asr__linear_forward_naive(asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O) {
+  int m, o, i;
+  for (m = 0; m < M; m++)
+    for (o = 0; o < O; o++) {
+      double s = b ? b[o] : 0;                                   /* b_o */
+      for (i = 0; i < I; i++) s += (double)x[(size_t)m * I + i] * W[(size_t)o * I + i];
+      y[(size_t)m * O + o] = (asr_real)s;                        /* y_mo */
+    }
 }
 
-/* Y = X W^T (+ b): one GEMM with op(B) = W^T, then the bias row added to every row. */
-ASR__PRIVATE asr_result asr__linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
-                                            const asr_real *b, int M, int I, int O, int fast) {
+ASR__PRIVATE void asr__linear_backward_naive(asr_real *dx, asr_real *dW, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *W, int M, int I, int O) {
+  int m, o, i;
+  if (dx)
+    for (m = 0; m < M; m++)
+      for (i = 0; i < I; i++) {
+        double s = 0;                                            /* sum_o dy_mo W_oi */
+        for (o = 0; o < O; o++) s += (double)dy[(size_t)m * O + o] * W[(size_t)o * I + i];
+        dx[(size_t)m * I + i] += (asr_real)s;
+      }
+  for (o = 0; o < O; o++) {
+    double sb = 0;                                               /* sum_m dy_mo */
+    for (m = 0; m < M; m++) sb += dy[(size_t)m * O + o];
+    if (db) db[o] += (asr_real)sb;
+    if (dW)
+      for (i = 0; i < I; i++) {
+        double s = 0;                                            /* sum_m dy_mo x_mi */
+        for (m = 0; m < M; m++) s += (double)dy[(size_t)m * O + o] * x[(size_t)m * I + i];
+        dW[(size_t)o * I + i] += (asr_real)s;
+      }
+  }
+}
+
+/* _ref and the fast path: Y = X W^T (+ b) as one GEMM with op(B) = W^T (asr_gemm_ref or
+ * asr_gemm, by tier), then the bias row added to every row. */
+ASR__PRIVATE void asr__linear_forward_gemm(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                           const asr_real *b, int M, int I, int O) {
   int m, o;
-  asr_result r = asr__linear_check(y, x, W, M, I, O);
-  if (r != ASR_OK) return r;
-  if (M == 0 || O == 0) return ASR_OK;
-  if (fast) asr_gemm(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
-  else asr_gemm_ref(0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  asr__gemm_tier(tier, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
   if (b)
     for (m = 0; m < M; m++)
       for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];   /* + b_o */
-  return ASR_OK;
 }
 
-ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
-                                         const asr_real *b, int M, int I, int O) {
-  return asr__linear_forward(y, x, W, b, M, I, O, 0);
-}
-ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
-                                     const asr_real *b, int M, int I, int O) {
-  return asr__linear_forward(y, x, W, b, M, I, O, 1);
-}
-
-ASR__PRIVATE asr_result asr__linear_backward(asr_real *dx, asr_real *dW, asr_real *db,
-                                             const asr_real *dy, const asr_real *x,
-                                             const asr_real *W, int M, int I, int O, int fast) {
-  void (*gemm)(int, int, int, int, int, asr_real, const asr_real *, int, const asr_real *, int,
-               asr_real, asr_real *, int) = fast ? asr_gemm : asr_gemm_ref;
+/* dX += dY W and dW += dY^T X as two GEMMs; db summed in double. */
+ASR__PRIVATE void asr__linear_backward_gemm(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                            const asr_real *dy, const asr_real *x, const asr_real *W, int M,
+                                            int I, int O) {
   int m, o;
-  asr_result r = asr__linear_check(dy, x, W, M, I, O);
-  if (r != ASR_OK) return r;
-  if (M == 0) return ASR_OK;
-  if (dx && I > 0 && O > 0) gemm(0, 0, M, I, O, 1, dy, O, W, I, 1, dx, I);     /* dX += dY W */
-  if (dW && I > 0 && O > 0) gemm(1, 0, O, I, M, 1, dy, O, x, I, 1, dW, I);     /* dW += dY^T X */
+  if (dx && I > 0 && O > 0) asr__gemm_tier(tier, 0, 0, M, I, O, 1, dy, O, W, I, 1, dx, I);  /* dX += dY W */
+  if (dW && I > 0 && O > 0) asr__gemm_tier(tier, 1, 0, O, I, M, 1, dy, O, x, I, 1, dW, I);  /* dW += dY^T X */
   if (db)
     for (o = 0; o < O; o++) {
       double s = 0;                                    /* db_o += sum_m dy_mo, in double */
       for (m = 0; m < M; m++) s += dy[(size_t)m * O + o];
       db[o] += (asr_real)s;
     }
-  return ASR_OK;
 }
 
+ASRDEF asr_result asr_linear_forward_naive(asr_real *y, const asr_real *x, const asr_real *W,
+                                           const asr_real *b, int M, int I, int O) {
+  /* one loop per index, in double: asr__linear_forward_naive */
+  return asr__linear_forward(ASR__TIER_NAIVE, y, x, W, b, M, I, O);
+}
+ASRDEF asr_result asr_linear_forward_ref(asr_real *y, const asr_real *x, const asr_real *W,
+                                         const asr_real *b, int M, int I, int O) {
+  /* one GEMM on asr_gemm_ref: asr__linear_forward_gemm */
+  return asr__linear_forward(ASR__TIER_REF, y, x, W, b, M, I, O);
+}
+ASRDEF asr_result asr_linear_forward(asr_real *y, const asr_real *x, const asr_real *W,
+                                     const asr_real *b, int M, int I, int O) {
+  /* one GEMM on asr_gemm: asr__linear_forward_gemm */
+  return asr__linear_forward(ASR__TIER_FAST, y, x, W, b, M, I, O);
+}
+
+ASRDEF asr_result asr_linear_backward_naive(asr_real *dx, asr_real *dW, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *W, int M, int I, int O) {
+  /* one loop per index, in double: asr__linear_backward_naive */
+  return asr__linear_backward(ASR__TIER_NAIVE, dx, dW, db, dy, x, W, M, I, O);
+}
 ASRDEF asr_result asr_linear_backward_ref(asr_real *dx, asr_real *dW, asr_real *db,
                                           const asr_real *dy, const asr_real *x,
                                           const asr_real *W, int M, int I, int O) {
-  return asr__linear_backward(dx, dW, db, dy, x, W, M, I, O, 0);
+  /* two GEMMs on asr_gemm_ref: asr__linear_backward_gemm */
+  return asr__linear_backward(ASR__TIER_REF, dx, dW, db, dy, x, W, M, I, O);
 }
 ASRDEF asr_result asr_linear_backward(asr_real *dx, asr_real *dW, asr_real *db,
                                       const asr_real *dy, const asr_real *x, const asr_real *W,
                                       int M, int I, int O) {
-  return asr__linear_backward(dx, dW, db, dy, x, W, M, I, O, 1);
+  /* two GEMMs on asr_gemm: asr__linear_backward_gemm */
+  return asr__linear_backward(ASR__TIER_FAST, dx, dW, db, dy, x, W, M, I, O);
 }
 
-/* ---- embedding */
+/* ---- embedding: y_m = W[ids_m]; dW[ids_m] += dy_m */
 ASRDEF asr_result asr_embedding_forward(asr_real *y, const int *ids, const asr_real *W, int M,
                                         int V, int D) {
   int m;
@@ -6958,6 +7239,44 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
       d[v] += (asr_real)(dloss[m] * (exp((double)lp[v]) - q));
     }
   }
+  return ASR_OK;
+}
+
+/* -------------------------------------------------------- plumbing: 4.1 Basic layers ----
+ * The linear layer's argument checks and tier drivers. Nothing below computes an
+ * equation; the math is above. */
+
+ASR__PRIVATE asr_result asr__linear_check(const void *out, const void *x, const void *W, int M,
+                                          int I, int O) {
+  if (!out || !x || !W || M < 0 || I < 0 || O < 0) return ASR_ERR_INVALID_ARG;
+  return ASR_OK;
+}
+
+/* _naive's limit: M I O multiply-adds in double, up to 2^26 (a fraction of a second). */
+ASR__PRIVATE int asr__linear_naive_too_large(int M, int I, int O) {
+  return (double)M * I * O > 67108864.0;
+}
+
+ASR__PRIVATE asr_result asr__linear_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O) {
+  asr_result r = asr__linear_check(y, x, W, M, I, O);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE && asr__linear_naive_too_large(M, I, O)) return ASR_ERR_TOO_LARGE;
+  if (M == 0 || O == 0) return ASR_OK;
+  if (tier == ASR__TIER_NAIVE) asr__linear_forward_naive(y, x, W, b, M, I, O);
+  else asr__linear_forward_gemm(tier, y, x, W, b, M, I, O);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *W, int M,
+                                             int I, int O) {
+  asr_result r = asr__linear_check(dy, x, W, M, I, O);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE && asr__linear_naive_too_large(M, I, O)) return ASR_ERR_TOO_LARGE;
+  if (M == 0) return ASR_OK;
+  if (tier == ASR__TIER_NAIVE) asr__linear_backward_naive(dx, dW, db, dy, x, W, M, I, O);
+  else asr__linear_backward_gemm(tier, dx, dW, db, dy, x, W, M, I, O);
   return ASR_OK;
 }
 
@@ -9658,25 +9977,65 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
  * 4.4 Recurrent and attention (implementation)
  * --------------------------------------------------------------------------------------- */
 
-ASR__PRIVATE double asr__rnn_sigmoid(double a) { return 1.0 / (1.0 + exp(-a)); }
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_lstm_forward_naive     -> asr__lstm_forward_naive: one loop per index of the gate
+ *                                 equations, item by item, step by step   docs/recurrent.md
+ *   asr_lstm_forward_ref       -> asr__lstm_forward_gemm on asr_gemm_ref: the input
+ *                                 projection of every step as one GEMM, then one
+ *                                 (N,H) x (H,4H) GEMM per step
+ *   asr_lstm_forward           -> asr__lstm_forward_gemm on asr_gemm (AVX2 where built)
+ *   asr_lstm_backward_naive    -> asr__lstm_backward_naive: BPTT item by item, a loop per index
+ *   asr_lstm_backward_ref      -> asr__lstm_backward_gemm on asr_gemm_ref: the cell backward
+ *                                 (asr__lstm_cell_backward) per step, then batched GEMMs
+ *   asr_lstm_backward          -> asr__lstm_backward_gemm on asr_gemm
+ *   asr_pyramid_concat_*       -> themselves (one tier: rows copied)     docs/recurrent.md
+ *   asr_attention_forward_naive, asr_attention_backward_naive
+ *                              -> asr__attention_forward_naive, asr__attention_backward_naive:
+ *                                 a loop per index of e_j, alpha_j, the context and their
+ *                                 gradients                              docs/attention.md
+ *   asr_attention_forward_ref, asr_attention_backward_ref
+ *                              -> asr__attention_forward_gemm, asr__attention_backward_gemm
+ *                                 on asr_gemm_ref (every frame's projections as GEMMs)
+ *   asr_attention_forward, asr_attention_backward -> the same on asr_gemm
+ *   asr_attention_uniform      -> itself (one tier: 1/length at the valid frames)
+ * The API and its full contract: section 4.4 of the declarations (search "4.4 Recurrent").
+ * Order below: the LSTM forward (_naive, the GEMM form, the public tiers), the LSTM backward
+ * (the same), the pyramidal concatenation, attention forward and backward (the same order).
+ * Then, under the plumbing rule: argument checks, workspace sizes and the tier drivers. */
 
-/* The shared argument checks of the LSTM entry points. */
-ASR__PRIVATE asr_result asr__lstm_check(const void *y, int ldy, const void *x,
-                                        const asr_lstm_params *p, int N, int T, int I, int H,
-                                        const int *lengths) {
-  int b;
-  if (!p || !p->w_ih || !p->w_hh || N < 0 || T < 0 || I < 1 || H < 1 || ldy < H)
-    return ASR_ERR_INVALID_ARG;
-  if ((size_t)N * (size_t)T > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
-  if (asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ldy, 4) == (size_t)-1 ||
-      asr__rnn_bytes((size_t)N, (size_t)T, (size_t)I + (size_t)H, 4) == (size_t)-1 ||
-      (double)N * T * 4.0 * H > 2147483647.0 || (double)N * T * I > 2147483647.0)
-    return ASR_ERR_TOO_LARGE;
-  if (lengths)
-    for (b = 0; b < N; b++)
-      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  return ASR_OK;
-}
+/* The plumbing the public tiers call (defined under the rule at the end of the section). */
+ASR__PRIVATE asr_result asr__lstm_forward(asr__tier tier, asr_real *y, int ldy, asr_real *h_n,
+                                          asr_real *c_n, asr_real *gates, asr_real *cell,
+                                          const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse, void *work,
+                                          size_t work_bytes);
+ASR__PRIVATE asr_result asr__lstm_backward(asr__tier tier, asr_real *dx, asr_real *dh0,
+                                           asr_real *dc0, const asr_lstm_grads *g,
+                                           const asr_real *dy, int lddy, const asr_real *dh_n,
+                                           const asr_real *dc_n, const asr_real *y, int ldy,
+                                           const asr_real *gates, const asr_real *cell,
+                                           const asr_real *x, const asr_real *h0,
+                                           const asr_real *c0, const asr_lstm_params *p, int N,
+                                           int T, int I, int H, const int *lengths, int reverse,
+                                           void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__attention_forward(asr__tier tier, asr_real *context, asr_real *alpha,
+                                               asr_real *act, asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__attention_backward(asr__tier tier, asr_real *d_enc, asr_real *d_query,
+                                                asr_real *d_prev, const asr_attention_grads *g,
+                                                const asr_real *d_context, const asr_real *d_alpha,
+                                                const asr_real *alpha, const asr_real *act,
+                                                const asr_real *feat, const asr_real *enc,
+                                                const int *lengths, const asr_real *query,
+                                                const asr_real *prev, const asr_attention_params *p,
+                                                const asr_attention_config *cfg, int N, int T,
+                                                void *work, size_t work_bytes);
+
+ASR__PRIVATE double asr__rnn_sigmoid(double a) { return 1.0 / (1.0 + exp(-a)); }
 
 /* Which step precedes step t of an item of length len in processing order, or -1 for
  * "the initial state": t-1 forward; t+1 in reverse, where the item starts at len-1. */
@@ -9685,33 +10044,17 @@ ASR__PRIVATE int asr__lstm_prev(int t, int len, int reverse) {
   return t + 1 < len ? t + 1 : -1;
 }
 
-ASRDEF size_t asr_lstm_forward_workspace_size(int N, int T, int I, int H) {
-  (void)T;
-  (void)I;
-  if (N < 0 || H < 0) return (size_t)-1;
-  /* running h and c (N,H) each, the recurrent term W_hh h (N,4H) */
-  return asr__rnn_bytes((size_t)N, (size_t)H, 6, 1);
-}
-
-ASRDEF size_t asr_lstm_backward_workspace_size(int N, int T, int I, int H) {
-  size_t n;
-  (void)I;
-  if (N < 0 || T < 0 || H < 0) return (size_t)-1;
-  /* da (N,T,4H) and h_{t-1} (N,T,H) of every step, then dh, dc, dh_prev (N,H) */
-  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)H, 5);
-  return asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)H, 3, 1));
-}
-
-ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
-                                         asr_real *gates, asr_real *cell, const asr_real *x,
-                                         const asr_real *h0, const asr_real *c0,
-                                         const asr_lstm_params *p, int N, int T, int I, int H,
-                                         const int *lengths, int reverse) {
+/* ---- LSTM forward, [Graves13] Sec. 2 without peepholes, as torch.nn.LSTM computes it:
+ *   a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh  (4H: a_i, a_f, a_g, a_o in torch's order)
+ *   i, f, o = sigmoid(a_i, a_f, a_o),  g = tanh(a_g),  c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)
+ * symbols: h_t = y[b,t,0:H], c_t = cell[b,t], (i, f, g, o) = gates[b,t]; the step read
+ * before step t is asr__lstm_prev(t) (t-1, or t+1 in reverse), -1 meaning (h0, c0). */
+ASR__PRIVATE void asr__lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                          asr_real *gates, asr_real *cell, const asr_real *x,
+                                          const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse) {
   int b, s, u, q, k;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if ((double)N * T * 4.0 * H * ((double)I + H) > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * (size_t)T > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     /* padded steps: output 0, nothing saved */
@@ -9758,29 +10101,25 @@ ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, as
       if (c_n) c_n[(size_t)b * H + u] = tl >= 0 ? cell[((size_t)b * T + tl) * H + u] : (c0 ? c0[(size_t)b * H + u] : 0);
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__lstm_forward_impl(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
-                                       asr_real *gates, asr_real *cell, const asr_real *x,
-                                       const asr_real *h0, const asr_real *c0,
-                                       const asr_lstm_params *p, int N, int T, int I, int H,
-                                       const int *lengths, int reverse, void *work,
-                                       size_t work_bytes, int fast) {
+/* The GEMM form (_ref on asr_gemm_ref, the fast path on asr_gemm): W_ih x of every step
+ * as one GEMM, then per step one GEMM for W_hh h of the whole batch. work: hs, cs (N,H)
+ * the running state, rec (N,4H). */
+ASR__PRIVATE void asr__lstm_forward_gemm(asr__tier tier, asr_real *y, int ldy, asr_real *h_n,
+                                         asr_real *c_n, asr_real *gates, asr_real *cell,
+                                         const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                         const asr_lstm_params *p, int N, int T, int I, int H,
+                                         const int *lengths, int reverse, void *work) {
   asr_real *hs, *cs, *rec;
   size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
   int b, s, u;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if (NT > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_lstm_forward_workspace_size(N, T, I, H) || (!work && N > 0))
-    return ASR_ERR_WORKSPACE;
   hs = (asr_real *)work;                 /* (N,H) the running h of every item */
   cs = hs + (size_t)N * H;               /* (N,H) the running c */
   rec = cs + (size_t)N * H;              /* (N,4H) W_hh h for the current step */
   /* 1. The input projection of every step at once, into `gates` (as preactivations):
    *    gates[b,t] = W_ih x[b,t] + b_ih + b_hh                                        */
-  if (NT > 0) asr__c3_gemm(fast, 0, 1, (int)NT, (int)G, I, 1, x, I, p->w_ih, I, 0, gates, (int)G);
+  if (NT > 0) asr__gemm_tier(tier, 0, 1, (int)NT, (int)G, I, 1, x, I, p->w_ih, I, 0, gates, (int)G);
   for (i = 0; i < NT; i++) {
     asr_real *gr = gates + i * G;
     size_t k;
@@ -9795,7 +10134,7 @@ ASR__PRIVATE asr_result asr__lstm_forward_impl(asr_real *y, int ldy, asr_real *h
    *    joins at step lengths[b]-1 with its initial state, which hs/cs still hold. */
   for (s = 0; s < T; s++) {
     int t = reverse ? T - 1 - s : s;
-    if (N > 0) asr__c3_gemm(fast, 0, 1, N, (int)G, H, 1, hs, H, p->w_hh, H, 0, rec, (int)G);  /* W_hh h */
+    if (N > 0) asr__gemm_tier(tier, 0, 1, N, (int)G, H, 1, hs, H, p->w_hh, H, 0, rec, (int)G);  /* W_hh h */
     for (b = 0; b < N; b++) {
       int len = lengths ? lengths[b] : T;
       size_t row = (size_t)b * T + t;
@@ -9825,7 +10164,15 @@ ASR__PRIVATE asr_result asr__lstm_forward_impl(asr_real *y, int ldy, asr_real *h
   }
   if (h_n && N > 0) memcpy(h_n, hs, sizeof(asr_real) * (size_t)N * H);
   if (c_n && N > 0) memcpy(c_n, cs, sizeof(asr_real) * (size_t)N * H);
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_forward_naive(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
+                                         asr_real *gates, asr_real *cell, const asr_real *x,
+                                         const asr_real *h0, const asr_real *c0,
+                                         const asr_lstm_params *p, int N, int T, int I, int H,
+                                         const int *lengths, int reverse) {
+  /* one loop per index of the equations: asr__lstm_forward_naive */
+  return asr__lstm_forward(ASR__TIER_NAIVE, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, NULL, 0);
 }
 
 ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
@@ -9834,7 +10181,8 @@ ASRDEF asr_result asr_lstm_forward_ref(asr_real *y, int ldy, asr_real *h_n, asr_
                                        const asr_lstm_params *p, int N, int T, int I, int H,
                                        const int *lengths, int reverse, void *work,
                                        size_t work_bytes) {
-  return asr__lstm_forward_impl(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__lstm_forward_gemm */
+  return asr__lstm_forward(ASR__TIER_REF, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
 ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
@@ -9843,45 +10191,26 @@ ASRDEF asr_result asr_lstm_forward(asr_real *y, int ldy, asr_real *h_n, asr_real
                                    const asr_lstm_params *p, int N, int T, int I, int H,
                                    const int *lengths, int reverse, void *work,
                                    size_t work_bytes) {
-  return asr__lstm_forward_impl(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__lstm_forward_gemm */
+  return asr__lstm_forward(ASR__TIER_FAST, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
-/* The backward of the gate nonlinearities and the cell update at one (item, step):
- * from dh (total gradient of h_t) and dc (gradient of c_t arriving from step t+1),
- * writes da (4H) and returns through dc the gradient of c_{t-1}. gt (4H) the saved
- * gates, ct (H) the saved c_t, cprev (H) c_{t-1} (NULL: zeros). */
-ASR__PRIVATE void asr__lstm_cell_backward(asr_real *da, asr_real *dc, const asr_real *dh,
-                                          const asr_real *gt, const asr_real *ct,
-                                          const asr_real *cprev, int H) {
-  int u;
-  for (u = 0; u < H; u++) {
-    double ig = gt[u], fg = gt[H + u], gg = gt[2 * H + u], og = gt[3 * H + u];
-    double tc = tanh((double)ct[u]);
-    double cp = cprev ? cprev[u] : 0;
-    double dct = dc[u] + dh[u] * og * (1 - tc * tc);       /* through h_t = o tanh(c_t) */
-    da[u] = (asr_real)(dct * gg * ig * (1 - ig));           /* i: sigmoid' = i (1-i) */
-    da[H + u] = (asr_real)(dct * cp * fg * (1 - fg));       /* f */
-    da[2 * H + u] = (asr_real)(dct * ig * (1 - gg * gg));   /* g: tanh' = 1 - g^2 */
-    da[3 * H + u] = (asr_real)(dh[u] * tc * og * (1 - og)); /* o */
-    dc[u] = (asr_real)(dct * fg);                           /* dc_{t-1} = dc_t f */
-  }
-}
-
-ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
-                                          const asr_lstm_grads *g, const asr_real *dy, int lddy,
-                                          const asr_real *dh_n, const asr_real *dc_n,
-                                          const asr_real *y, int ldy, const asr_real *gates,
-                                          const asr_real *cell, const asr_real *x,
-                                          const asr_real *h0, const asr_real *c0,
-                                          const asr_lstm_params *p, int N, int T, int I, int H,
-                                          const int *lengths, int reverse) {
-  /* the naive tier keeps one item's running gradients on the stack */
+/* ---- LSTM backward: backpropagation through time [Werbos90], the recursion in the
+ * declarations (dh, dc carried from step t+1 to t; da from the gate derivatives;
+ * dh_{t-1} = W_hh^T da, dx_t = W_ih^T da, dW_ih += da x_t^T, dW_hh += da h_{t-1}^T).
+ * _naive: item by item, a loop per index. */
+ASR__PRIVATE void asr__lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                           const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                           const asr_real *dh_n, const asr_real *dc_n,
+                                           const asr_real *y, int ldy, const asr_real *gates,
+                                           const asr_real *cell, const asr_real *x,
+                                           const asr_real *h0, const asr_real *c0,
+                                           const asr_lstm_params *p, int N, int T, int I, int H,
+                                           const int *lengths, int reverse) {
+  /* one item's running gradients: dh_t, dc_t and W_hh^T da (H each) and da (4H); the
+   * driver refuses H > 64 for _naive, so they fit without a workspace */
   double dh[64], dc[64], da[256], dhp[64];
   int b, s, u, k, q;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if (H > 64 || (double)N * T * 4.0 * H * ((double)I + H) > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * (size_t)T > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     for (u = 0; u < H; u++) {
@@ -9937,26 +10266,43 @@ ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real 
       if (dc0) dc0[(size_t)b * H + u] += (asr_real)dc[u];
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr_real *dc0,
-                                        const asr_lstm_grads *g, const asr_real *dy, int lddy,
-                                        const asr_real *dh_n, const asr_real *dc_n,
-                                        const asr_real *y, int ldy, const asr_real *gates,
-                                        const asr_real *cell, const asr_real *x,
-                                        const asr_real *h0, const asr_real *c0,
-                                        const asr_lstm_params *p, int N, int T, int I, int H,
-                                        const int *lengths, int reverse, void *work,
-                                        size_t work_bytes, int fast) {
+/* The backward of the gate nonlinearities and the cell update at one (item, step):
+ * from dh (total gradient of h_t) and dc (gradient of c_t arriving from step t+1),
+ * writes da (4H) and returns through dc the gradient of c_{t-1}. gt (4H) the saved
+ * gates, ct (H) the saved c_t, cprev (H) c_{t-1} (NULL: zeros). */
+ASR__PRIVATE void asr__lstm_cell_backward(asr_real *da, asr_real *dc, const asr_real *dh,
+                                          const asr_real *gt, const asr_real *ct,
+                                          const asr_real *cprev, int H) {
+  int u;
+  for (u = 0; u < H; u++) {
+    double ig = gt[u], fg = gt[H + u], gg = gt[2 * H + u], og = gt[3 * H + u];
+    double tc = tanh((double)ct[u]);
+    double cp = cprev ? cprev[u] : 0;
+    double dct = dc[u] + dh[u] * og * (1 - tc * tc);       /* through h_t = o tanh(c_t) */
+    da[u] = (asr_real)(dct * gg * ig * (1 - ig));           /* i: sigmoid' = i (1-i) */
+    da[H + u] = (asr_real)(dct * cp * fg * (1 - fg));       /* f */
+    da[2 * H + u] = (asr_real)(dct * ig * (1 - gg * gg));   /* g: tanh' = 1 - g^2 */
+    da[3 * H + u] = (asr_real)(dh[u] * tc * og * (1 - og)); /* o */
+    dc[u] = (asr_real)(dct * fg);                           /* dc_{t-1} = dc_t f */
+  }
+}
+
+/* The GEMM form: per step, the cell backward of the whole batch and one GEMM for
+ * W_hh^T da; then the input and weight gradients of all steps as three GEMMs. work: da
+ * (N,T,4H), h_{t-1} (N,T,H), dh, dc, dh_prev (N,H). */
+ASR__PRIVATE void asr__lstm_backward_gemm(asr__tier tier, asr_real *dx, asr_real *dh0,
+                                          asr_real *dc0, const asr_lstm_grads *g,
+                                          const asr_real *dy, int lddy, const asr_real *dh_n,
+                                          const asr_real *dc_n, const asr_real *y, int ldy,
+                                          const asr_real *gates, const asr_real *cell,
+                                          const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse, void *work) {
   asr_real *da, *hp, *dh, *dc, *dhp;
   size_t G = (size_t)4 * H, NT = (size_t)N * T, i;
   int b, s, u;
-  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
-  if (r) return r;
-  if (NT > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_lstm_backward_workspace_size(N, T, I, H) || (!work && N > 0))
-    return ASR_ERR_WORKSPACE;
   da = (asr_real *)work;             /* (N,T,4H) gradient of the gate preactivations */
   hp = da + NT * G;                  /* (N,T,H) h_{t-1} of every step (0 at padded steps) */
   dh = hp + NT * H;                  /* (N,H) gradient arriving at h of the current step */
@@ -9990,7 +10336,7 @@ ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr
                               tp >= 0 ? cell + ((size_t)b * T + tp) * H : (c0 ? c0 + (size_t)b * H : NULL),
                               H);
     }
-    asr__c3_gemm(fast, 0, 0, N, H, (int)G, 1, da + (size_t)t * G, (int)(T * G), p->w_hh, H, 0, dhp, H);
+    asr__gemm_tier(tier, 0, 0, N, H, (int)G, 1, da + (size_t)t * G, (int)(T * G), p->w_hh, H, 0, dhp, H);
     for (b = 0; b < N; b++) {
       int len = lengths ? lengths[b] : T;
       if (t < len) memcpy(dh + (size_t)b * H, dhp + (size_t)b * H, sizeof(asr_real) * (size_t)H);
@@ -10002,9 +10348,9 @@ ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr
   }
   /* 2. The weight and input gradients of all steps at once. */
   if (NT > 0) {
-    if (dx) asr__c3_gemm(fast, 0, 0, (int)NT, I, (int)G, 1, da, (int)G, p->w_ih, I, 1, dx, I);
-    if (g && g->w_ih) asr__c3_gemm(fast, 1, 0, (int)G, I, (int)NT, 1, da, (int)G, x, I, 1, g->w_ih, I);
-    if (g && g->w_hh) asr__c3_gemm(fast, 1, 0, (int)G, H, (int)NT, 1, da, (int)G, hp, H, 1, g->w_hh, H);
+    if (dx) asr__gemm_tier(tier, 0, 0, (int)NT, I, (int)G, 1, da, (int)G, p->w_ih, I, 1, dx, I);
+    if (g && g->w_ih) asr__gemm_tier(tier, 1, 0, (int)G, I, (int)NT, 1, da, (int)G, x, I, 1, g->w_ih, I);
+    if (g && g->w_hh) asr__gemm_tier(tier, 1, 0, (int)G, H, (int)NT, 1, da, (int)G, hp, H, 1, g->w_hh, H);
     if (g && (g->b_ih || g->b_hh))
       for (i = 0; i < NT; i++) {
         size_t k;
@@ -10014,7 +10360,18 @@ ASR__PRIVATE asr_result asr__lstm_backward_impl(asr_real *dx, asr_real *dh0, asr
         }
       }
   }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lstm_backward_naive(asr_real *dx, asr_real *dh0, asr_real *dc0,
+                                          const asr_lstm_grads *g, const asr_real *dy, int lddy,
+                                          const asr_real *dh_n, const asr_real *dc_n,
+                                          const asr_real *y, int ldy, const asr_real *gates,
+                                          const asr_real *cell, const asr_real *x,
+                                          const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse) {
+  /* BPTT with a loop per index: asr__lstm_backward_naive */
+  return asr__lstm_backward(ASR__TIER_NAIVE, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, NULL, 0);
 }
 
 ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *dc0,
@@ -10026,7 +10383,8 @@ ASRDEF asr_result asr_lstm_backward_ref(asr_real *dx, asr_real *dh0, asr_real *d
                                         const asr_lstm_params *p, int N, int T, int I, int H,
                                         const int *lengths, int reverse, void *work,
                                         size_t work_bytes) {
-  return asr__lstm_backward_impl(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__lstm_backward_gemm */
+  return asr__lstm_backward(ASR__TIER_REF, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
 ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
@@ -10038,9 +10396,11 @@ ASRDEF asr_result asr_lstm_backward(asr_real *dx, asr_real *dh0, asr_real *dc0,
                                     const asr_lstm_params *p, int N, int T, int I, int H,
                                     const int *lengths, int reverse, void *work,
                                     size_t work_bytes) {
-  return asr__lstm_backward_impl(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__lstm_backward_gemm */
+  return asr__lstm_backward(ASR__TIER_FAST, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work, work_bytes);
 }
 
+/* ---- Pyramidal concatenation [Chan16] Sec. 3.1: y[b,i] = [x[b,2i], x[b,2i+1]] (one tier) */
 ASRDEF asr_result asr_pyramid_concat_forward(asr_real *y, int *lengths_out, const asr_real *x,
                                              int N, int T, int C, const int *lengths) {
   int b, i, T2 = T / 2;
@@ -10080,70 +10440,13 @@ ASRDEF asr_result asr_pyramid_concat_backward(asr_real *dx, const asr_real *dy, 
   return ASR_OK;
 }
 
-
-
-/* ---- attention */
-ASR__PRIVATE asr_result asr__att_check(const asr_attention_config *cfg, const asr_attention_params *p,
-                                       int N, int T, const int *lengths, const void *enc,
-                                       const void *query, const void *prev) {
-  int b;
-  if (!cfg || !p || N < 0 || T < 0 || cfg->enc_dim < 1 || cfg->dec_dim < 1 ||
-      !(cfg->scaling == cfg->scaling))
-    return ASR_ERR_INVALID_ARG;
-  if (N > 0 && (!query || (T > 0 && !enc))) return ASR_ERR_INVALID_ARG;
-  if (cfg->type == ASR_ATTENTION_DOT) {
-    if (cfg->dec_dim != cfg->enc_dim) return ASR_ERR_SHAPE;
-  } else if (cfg->type == ASR_ATTENTION_ADDITIVE || cfg->type == ASR_ATTENTION_LOCATION) {
-    if (cfg->att_dim < 1 || !p->enc_w || !p->dec_w || !p->gvec_w) return ASR_ERR_INVALID_ARG;
-    if (cfg->type == ASR_ATTENTION_LOCATION &&
-        (cfg->conv_chans < 1 || cfg->conv_filts < 0 || !p->att_w || !p->conv_w ||
-         (N > 0 && T > 0 && !prev)))
-      return ASR_ERR_INVALID_ARG;
-  } else {
-    return ASR_ERR_INVALID_ARG;
-  }
-  if ((double)N * T * ASR__MAX(cfg->enc_dim, ASR__MAX(cfg->att_dim, cfg->conv_chans)) > 2147483647.0 ||
-      (double)cfg->att_dim * ASR__MAX(cfg->enc_dim, cfg->dec_dim) > 2147483647.0 ||
-      cfg->conv_filts > 1000000)
-    return ASR_ERR_TOO_LARGE;
-  if (lengths)
-    for (b = 0; b < N; b++)
-      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int *lengths) {
-  int b, j;
-  if (N < 0 || T < 0 || (N > 0 && T > 0 && !prev)) return ASR_ERR_INVALID_ARG;
-  if (lengths)
-    for (b = 0; b < N; b++)
-      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    for (j = 0; j < T; j++) prev[(size_t)b * T + j] = j < len ? (asr_real)(1.0 / len) : 0;
-  }
-  return ASR_OK;
-}
-
-ASRDEF size_t asr_attention_forward_workspace_size(const asr_attention_config *cfg, int N, int T) {
-  (void)T;
-  if (!cfg || N < 0) return (size_t)-1;
-  if (cfg->type == ASR_ATTENTION_DOT) return 0;
-  return asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1);   /* W s (N,A) */
-}
-
-ASRDEF size_t asr_attention_backward_workspace_size(const asr_attention_config *cfg, int N, int T) {
-  size_t n;
-  if (!cfg || N < 0 || T < 0) return (size_t)-1;
-  n = asr__rnn_bytes((size_t)N, (size_t)T, 1, 1);                     /* de (N,T) */
-  if (cfg->type == ASR_ATTENTION_DOT) return n;
-  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->att_dim, 0), 1));
-  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1));
-  if (cfg->type == ASR_ATTENTION_LOCATION)                            /* df (N,T,C) */
-    n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->conv_chans, 0), 1));
-  return n;
-}
-
+/* ---- Attention, one decoder step (the equations and the ESPnet weight names: section 4.4
+ * of the declarations):
+ *   dot [Luong15] e_j = s . h_j;   additive [Bahdanau15] e_j = w^T tanh(W s + V h_j + b);
+ *   location [Chorowski15] f = F * alpha_prev,  e_j = w^T tanh(W s + V h_j + U f_j + b);
+ *   alpha = softmax_j(scaling e_j) over the valid frames,  context = sum_j alpha_j h_j.
+ * symbols: s = query[b], h_j = enc[b,j], act[b,j] = tanh(.) (A), feat[b,j] = f_j (C),
+ * F = conv_w (C, 2F+1 taps), W = dec_w, V = enc_w, U = att_w, w = gvec_w. */
 /* alpha_b = softmax(scaling * e_b) over the first len entries, 0 after; e is overwritten.
  * An empty item gets no weights at all. */
 ASR__PRIVATE void asr__att_softmax(asr_real *alpha, int len, int T, double scaling) {
@@ -10153,20 +10456,15 @@ ASR__PRIVATE void asr__att_softmax(asr_real *alpha, int len, int T, double scali
   for (j = len; j < T; j++) alpha[j] = 0;
 }
 
-ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
-                                              asr_real *feat, const asr_real *enc,
-                                              const int *lengths, const asr_real *query,
-                                              const asr_real *prev, const asr_attention_params *p,
-                                              const asr_attention_config *cfg, int N, int T) {
+ASR__PRIVATE void asr__attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
+                                               asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T) {
   int b, j, a, k, c, E, Dq, A, C, F, loc, dot;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if ((double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0)
-    return ASR_ERR_TOO_LARGE;
-  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *s = query + (size_t)b * Dq;
@@ -10212,29 +10510,26 @@ ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha
       context[(size_t)b * E + k] = (asr_real)acc;
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__attention_forward_impl(asr_real *context, asr_real *alpha, asr_real *act,
-                                            asr_real *feat, const asr_real *enc,
-                                            const int *lengths, const asr_real *query,
-                                            const asr_real *prev, const asr_attention_params *p,
-                                            const asr_attention_config *cfg, int N, int T,
-                                            void *work, size_t work_bytes, int fast) {
+/* The GEMM form: W s of every item and V h of every frame as GEMMs (work: W s (N,A)),
+ * the location features as a correlation and one GEMM per item, the context as a
+ * (1,len) x (len,E) product. */
+ASR__PRIVATE void asr__attention_forward_gemm(asr__tier tier, asr_real *context, asr_real *alpha,
+                                              asr_real *act, asr_real *feat, const asr_real *enc,
+                                              const int *lengths, const asr_real *query,
+                                              const asr_real *prev, const asr_attention_params *p,
+                                              const asr_attention_config *cfg, int N, int T,
+                                              void *work) {
   int b, j, a, k, E, Dq, A, C, F, loc, dot;
   asr_real *ws;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_attention_forward_workspace_size(cfg, N, T) || (!dot && N > 0 && !work))
-    return ASR_ERR_WORKSPACE;
   ws = (asr_real *)work;                             /* (N,A) W s of every item */
-  if (!dot && N > 0) asr__c3_gemm(fast, 0, 1, N, A, Dq, 1, query, Dq, p->dec_w, Dq, 0, ws, A);
+  if (!dot && N > 0) asr__gemm_tier(tier, 0, 1, N, A, Dq, 1, query, Dq, p->dec_w, Dq, 0, ws, A);
   if (!dot && N > 0 && T > 0)                        /* act = V h + b, every frame at once */
-    asr__c3_gemm(fast, 0, 1, N * T, A, E, 1, enc, E, p->enc_w, E, 0, act, A);
+    asr__gemm_tier(tier, 0, 1, N * T, A, E, 1, enc, E, p->enc_w, E, 0, act, A);
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *s = query + (size_t)b * Dq;
@@ -10253,7 +10548,7 @@ ASR__PRIVATE asr_result asr__attention_forward_impl(asr_real *context, asr_real 
           for (k = k0; k <= k1; k++) acc += fw[k] * pv[j + k - F];
           fb[(size_t)j * C + c] = acc;
         }
-      if (len > 0) asr__c3_gemm(fast, 0, 1, len, A, C, 1, fb, C, p->att_w, C, 1, act + (size_t)b * T * A, A);
+      if (len > 0) asr__gemm_tier(tier, 0, 1, len, A, C, 1, fb, C, p->att_w, C, 1, act + (size_t)b * T * A, A);
     }
     for (j = 0; j < T; j++) {
       asr_real *z = dot ? NULL : act + ((size_t)b * T + j) * A;
@@ -10277,10 +10572,18 @@ ASR__PRIVATE asr_result asr__attention_forward_impl(asr_real *context, asr_real 
     }
     asr__att_softmax(al, len, T, cfg->scaling);
     /* context = alpha^T h: a (1,len) x (len,E) product */
-    if (len > 0) asr__c3_gemm(fast, 0, 0, 1, E, len, 1, al, len, enc + (size_t)b * T * E, E, 0, context + (size_t)b * E, E);
+    if (len > 0) asr__gemm_tier(tier, 0, 0, 1, E, len, 1, al, len, enc + (size_t)b * T * E, E, 0, context + (size_t)b * E, E);
     else memset(context + (size_t)b * E, 0, sizeof(asr_real) * (size_t)E);
   }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_forward_naive(asr_real *context, asr_real *alpha, asr_real *act,
+                                              asr_real *feat, const asr_real *enc,
+                                              const int *lengths, const asr_real *query,
+                                              const asr_real *prev, const asr_attention_params *p,
+                                              const asr_attention_config *cfg, int N, int T) {
+  /* a loop per index: asr__attention_forward_naive */
+  return asr__attention_forward(ASR__TIER_NAIVE, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, NULL, 0);
 }
 
 ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, asr_real *act,
@@ -10289,7 +10592,8 @@ ASRDEF asr_result asr_attention_forward_ref(asr_real *context, asr_real *alpha, 
                                             const asr_real *prev, const asr_attention_params *p,
                                             const asr_attention_config *cfg, int N, int T,
                                             void *work, size_t work_bytes) {
-  return asr__attention_forward_impl(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__attention_forward_gemm */
+  return asr__attention_forward(ASR__TIER_REF, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
 }
 
 ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_real *act,
@@ -10298,32 +10602,31 @@ ASRDEF asr_result asr_attention_forward(asr_real *context, asr_real *alpha, asr_
                                         const asr_attention_params *p,
                                         const asr_attention_config *cfg, int N, int T,
                                         void *work, size_t work_bytes) {
-  return asr__attention_forward_impl(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__attention_forward_gemm */
+  return asr__attention_forward(ASR__TIER_FAST, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
 }
 
-ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
-                                               const asr_attention_grads *g,
-                                               const asr_real *d_context, const asr_real *d_alpha,
-                                               const asr_real *alpha, const asr_real *act,
-                                               const asr_real *feat, const asr_real *enc,
-                                               const int *lengths, const asr_real *query,
-                                               const asr_real *prev, const asr_attention_params *p,
-                                               const asr_attention_config *cfg, int N, int T) {
+/* Attention backward (the equations in the declarations): through the context and the
+ * softmax, then through w^T tanh(z) and the linear maps inside it. _naive: item by item,
+ * a loop per index. */
+ASR__PRIVATE void asr__attention_backward_naive(asr_real *d_enc, asr_real *d_query,
+                                                asr_real *d_prev, const asr_attention_grads *g,
+                                                const asr_real *d_context, const asr_real *d_alpha,
+                                                const asr_real *alpha, const asr_real *act,
+                                                const asr_real *feat, const asr_real *enc,
+                                                const int *lengths, const asr_real *query,
+                                                const asr_real *prev, const asr_attention_params *p,
+                                                const asr_attention_config *cfg, int N, int T) {
   int b, j, a, k, c, E, Dq, A, C, F, loc, dot;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if ((double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0)
-    return ASR_ERR_TOO_LARGE;
-  if (T > 512 || (!dot && A > 512)) return ASR_ERR_TOO_LARGE;   /* the stack buffers below */
-  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
-    return ASR_ERR_INVALID_ARG;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     const asr_real *s = query + (size_t)b * Dq, *al = alpha + (size_t)b * T;
     const asr_real *dctx = d_context + (size_t)b * E;
+    /* one item's dalpha_j and de_j (T) and sum_j dz_j (A); the driver refuses T > 512 and
+     * A > 512 for _naive, so they fit without a workspace */
     double dal[512], de[512], dzsum[512], sum = 0;
     for (j = 0; j < len; j++) {
       const asr_real *h = enc + ((size_t)b * T + j) * E;
@@ -10377,29 +10680,25 @@ ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_quer
         for (k = 0; k < Dq; k++) d_query[(size_t)b * Dq + k] += (asr_real)(dzsum[a] * p->dec_w[(size_t)a * Dq + k]);
     }
   }
-  return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
-                                             const asr_attention_grads *g,
-                                             const asr_real *d_context, const asr_real *d_alpha,
-                                             const asr_real *alpha, const asr_real *act,
-                                             const asr_real *feat, const asr_real *enc,
-                                             const int *lengths, const asr_real *query,
-                                             const asr_real *prev, const asr_attention_params *p,
-                                             const asr_attention_config *cfg, int N, int T,
-                                             void *work, size_t work_bytes, int fast) {
+/* The GEMM form: per item, dalpha and the rank-one dh as GEMMs; then dz for every frame
+ * and the gradients of V, W, U as GEMMs over all frames. work: de (N,T), dz (N,T,A),
+ * sum_j dz_j (N,A), df (N,T,C). */
+ASR__PRIVATE void asr__attention_backward_gemm(asr__tier tier, asr_real *d_enc, asr_real *d_query,
+                                               asr_real *d_prev, const asr_attention_grads *g,
+                                               const asr_real *d_context, const asr_real *d_alpha,
+                                               const asr_real *alpha, const asr_real *act,
+                                               const asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T,
+                                               void *work) {
   int b, j, a, k, E, Dq, A, C, F, loc, dot;
   asr_real *de, *dz = NULL, *dzs = NULL, *df = NULL;
-  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
-  if (r) return r;
   E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
   dot = cfg->type == ASR_ATTENTION_DOT;
   loc = cfg->type == ASR_ATTENTION_LOCATION;
-  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
-    return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_attention_backward_workspace_size(cfg, N, T) || (N > 0 && T > 0 && !work))
-    return ASR_ERR_WORKSPACE;
   de = (asr_real *)work;                           /* (N,T) dL/de */
   if (!dot) {
     dz = de + (size_t)N * T;                       /* (N,T,A) dL/dz, z the tanh argument */
@@ -10416,21 +10715,21 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
     for (j = 0; j < T; j++) deb[j] = 0;
     if (len == 0) continue;
     /* dalpha = h dctx (+ d_alpha): (len,E) x (E,1) */
-    asr__c3_gemm(fast, 0, 0, len, 1, E, 1, hb, E, dctx, 1, 0, deb, 1);
+    asr__gemm_tier(tier, 0, 0, len, 1, E, 1, hb, E, dctx, 1, 0, deb, 1);
     for (j = 0; j < len; j++) {
       if (d_alpha) deb[j] += d_alpha[(size_t)b * T + j];
       sum += (double)al[j] * deb[j];
     }
     for (j = 0; j < len; j++) deb[j] = (asr_real)(cfg->scaling * al[j] * (deb[j] - sum));
     /* dh += alpha dctx^T: the rank-one (len,1) x (1,E) */
-    if (d_enc) asr__c3_gemm(fast, 0, 0, len, E, 1, 1, al, 1, dctx, E, 1, d_enc + (size_t)b * T * E, E);
+    if (d_enc) asr__gemm_tier(tier, 0, 0, len, E, 1, 1, al, 1, dctx, E, 1, d_enc + (size_t)b * T * E, E);
     if (dot) {
       const asr_real *s = query + (size_t)b * Dq;
-      if (d_query) asr__c3_gemm(fast, 0, 0, 1, E, len, 1, deb, len, hb, E, 1, d_query + (size_t)b * Dq, E);
-      if (d_enc) asr__c3_gemm(fast, 0, 0, len, E, 1, 1, deb, 1, s, E, 1, d_enc + (size_t)b * T * E, E);
+      if (d_query) asr__gemm_tier(tier, 0, 0, 1, E, len, 1, deb, len, hb, E, 1, d_query + (size_t)b * Dq, E);
+      if (d_enc) asr__gemm_tier(tier, 0, 0, len, E, 1, 1, deb, 1, s, E, 1, d_enc + (size_t)b * T * E, E);
     }
   }
-  if (dot) return ASR_OK;
+  if (dot) return;
   /* 2. Through w^T tanh(z): dz = de w (1 - act^2), zero at padded frames (de = 0 there). */
   for (b = 0; b < N; b++)
     for (j = 0; j < T; j++) {
@@ -10443,8 +10742,8 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
     }
   /* 3. The three (or four) linear maps that met inside the tanh. */
   if (N > 0 && T > 0) {
-    if (g && g->enc_w) asr__c3_gemm(fast, 1, 0, A, E, N * T, 1, dz, A, enc, E, 1, g->enc_w, E);   /* dV */
-    if (d_enc) asr__c3_gemm(fast, 0, 0, N * T, E, A, 1, dz, A, p->enc_w, E, 1, d_enc, E);        /* V^T dz */
+    if (g && g->enc_w) asr__gemm_tier(tier, 1, 0, A, E, N * T, 1, dz, A, enc, E, 1, g->enc_w, E);   /* dV */
+    if (d_enc) asr__gemm_tier(tier, 0, 0, N * T, E, A, 1, dz, A, p->enc_w, E, 1, d_enc, E);        /* V^T dz */
   }
   for (b = 0; b < N; b++) {
     asr_real *dsb = dzs + (size_t)b * A;
@@ -10455,14 +10754,14 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
       for (a = 0; a < A; a++) g->enc_b[a] += dsb[a];
   }
   if (N > 0) {
-    if (g && g->dec_w) asr__c3_gemm(fast, 1, 0, A, Dq, N, 1, dzs, A, query, Dq, 1, g->dec_w, Dq);  /* dW */
-    if (d_query) asr__c3_gemm(fast, 0, 0, N, Dq, A, 1, dzs, A, p->dec_w, Dq, 1, d_query, Dq);
+    if (g && g->dec_w) asr__gemm_tier(tier, 1, 0, A, Dq, N, 1, dzs, A, query, Dq, 1, g->dec_w, Dq);  /* dW */
+    if (d_query) asr__gemm_tier(tier, 0, 0, N, Dq, A, 1, dzs, A, p->dec_w, Dq, 1, d_query, Dq);
   }
-  if (!loc) return ASR_OK;
+  if (!loc) return;
   /* 4. Location features: dU = dz^T f, df = dz U, then the convolution's transpose. */
   if (N > 0 && T > 0) {
-    if (g && g->att_w) asr__c3_gemm(fast, 1, 0, A, C, N * T, 1, dz, A, feat, C, 1, g->att_w, C);
-    asr__c3_gemm(fast, 0, 0, N * T, C, A, 1, dz, A, p->att_w, C, 0, df, C);
+    if (g && g->att_w) asr__gemm_tier(tier, 1, 0, A, C, N * T, 1, dz, A, feat, C, 1, g->att_w, C);
+    asr__gemm_tier(tier, 0, 0, N * T, C, A, 1, dz, A, p->att_w, C, 0, df, C);
   }
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T, c;
@@ -10478,7 +10777,18 @@ ASR__PRIVATE asr_result asr__attention_backward_impl(asr_real *d_enc, asr_real *
           for (k = k0; k <= k1; k++) d_prev[(size_t)b * T + j + k - F] += d * fw[k];
       }
   }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_backward_naive(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
+                                               const asr_attention_grads *g,
+                                               const asr_real *d_context, const asr_real *d_alpha,
+                                               const asr_real *alpha, const asr_real *act,
+                                               const asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T) {
+  /* a loop per index: asr__attention_backward_naive */
+  return asr__attention_backward(ASR__TIER_NAIVE, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, NULL, 0);
 }
 
 ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
@@ -10490,7 +10800,8 @@ ASRDEF asr_result asr_attention_backward_ref(asr_real *d_enc, asr_real *d_query,
                                              const asr_real *prev, const asr_attention_params *p,
                                              const asr_attention_config *cfg, int N, int T,
                                              void *work, size_t work_bytes) {
-  return asr__attention_backward_impl(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 0);
+  /* GEMMs on asr_gemm_ref: asr__attention_backward_gemm */
+  return asr__attention_backward(ASR__TIER_REF, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
 }
 
 ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr_real *d_prev,
@@ -10502,21 +10813,237 @@ ASRDEF asr_result asr_attention_backward(asr_real *d_enc, asr_real *d_query, asr
                                          const asr_attention_params *p,
                                          const asr_attention_config *cfg, int N, int T,
                                          void *work, size_t work_bytes) {
-  return asr__attention_backward_impl(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes, 1);
+  /* GEMMs on asr_gemm: asr__attention_backward_gemm */
+  return asr__attention_backward(ASR__TIER_FAST, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work, work_bytes);
+}
+
+/* The first step's alpha_prev of ESPnet's AttLoc: 1/length at the valid frames (one tier). */
+ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int *lengths) {
+  int b, j;
+  if (N < 0 || T < 0 || (N > 0 && T > 0 && !prev)) return ASR_ERR_INVALID_ARG;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (j = 0; j < T; j++) prev[(size_t)b * T + j] = j < len ? (asr_real)(1.0 / len) : 0;
+  }
+  return ASR_OK;
+}
+
+/* --------------------------------------------- plumbing: 4.4 Recurrent and attention ----
+ * Argument checks, workspace sizes and the tier drivers of the LSTM and the attention.
+ * Nothing below computes an equation; the math is above. */
+
+/* The shared argument checks of the LSTM entry points. */
+ASR__PRIVATE asr_result asr__lstm_check(const void *y, int ldy, const void *x,
+                                        const asr_lstm_params *p, int N, int T, int I, int H,
+                                        const int *lengths) {
+  int b;
+  if (!p || !p->w_ih || !p->w_hh || N < 0 || T < 0 || I < 1 || H < 1 || ldy < H)
+    return ASR_ERR_INVALID_ARG;
+  if ((size_t)N * (size_t)T > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
+  /* byte counts must fit size_t and the element counts indexed with int must fit INT_MAX */
+  if (asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ldy, 4) == (size_t)-1 ||
+      asr__rnn_bytes((size_t)N, (size_t)T, (size_t)I + (size_t)H, 4) == (size_t)-1 ||
+      (double)N * T * 4.0 * H > 2147483647.0 || (double)N * T * I > 2147483647.0)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_lstm_forward_workspace_size(int N, int T, int I, int H) {
+  (void)T;
+  (void)I;
+  if (N < 0 || H < 0) return (size_t)-1;
+  /* running h and c (N,H) each, the recurrent term W_hh h (N,4H) */
+  return asr__rnn_bytes((size_t)N, (size_t)H, 6, 1);
+}
+
+ASRDEF size_t asr_lstm_backward_workspace_size(int N, int T, int I, int H) {
+  size_t n;
+  (void)I;
+  if (N < 0 || T < 0 || H < 0) return (size_t)-1;
+  /* da (N,T,4H) and h_{t-1} (N,T,H) of every step, then dh, dc, dh_prev (N,H) */
+  n = asr__rnn_bytes((size_t)N, (size_t)T, (size_t)H, 5);
+  return asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)H, 3, 1));
+}
+
+ASR__PRIVATE asr_result asr__att_check(const asr_attention_config *cfg, const asr_attention_params *p,
+                                       int N, int T, const int *lengths, const void *enc,
+                                       const void *query, const void *prev) {
+  int b;
+  if (!cfg || !p || N < 0 || T < 0 || cfg->enc_dim < 1 || cfg->dec_dim < 1 ||
+      !(cfg->scaling == cfg->scaling))
+    return ASR_ERR_INVALID_ARG;
+  if (N > 0 && (!query || (T > 0 && !enc))) return ASR_ERR_INVALID_ARG;
+  if (cfg->type == ASR_ATTENTION_DOT) {
+    if (cfg->dec_dim != cfg->enc_dim) return ASR_ERR_SHAPE;
+  } else if (cfg->type == ASR_ATTENTION_ADDITIVE || cfg->type == ASR_ATTENTION_LOCATION) {
+    if (cfg->att_dim < 1 || !p->enc_w || !p->dec_w || !p->gvec_w) return ASR_ERR_INVALID_ARG;
+    if (cfg->type == ASR_ATTENTION_LOCATION &&
+        (cfg->conv_chans < 1 || cfg->conv_filts < 0 || !p->att_w || !p->conv_w ||
+         (N > 0 && T > 0 && !prev)))
+      return ASR_ERR_INVALID_ARG;
+  } else {
+    return ASR_ERR_INVALID_ARG;
+  }
+  /* the element counts the kernels index with int must fit INT_MAX; 10^6 filter taps is a
+   * bound far beyond any model, that keeps 2F+1 and its products finite */
+  if ((double)N * T * ASR__MAX(cfg->enc_dim, ASR__MAX(cfg->att_dim, cfg->conv_chans)) > 2147483647.0 ||
+      (double)cfg->att_dim * ASR__MAX(cfg->enc_dim, cfg->dec_dim) > 2147483647.0 ||
+      cfg->conv_filts > 1000000)
+    return ASR_ERR_TOO_LARGE;
+  if (lengths)
+    for (b = 0; b < N; b++)
+      if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_attention_forward_workspace_size(const asr_attention_config *cfg, int N, int T) {
+  (void)T;
+  if (!cfg || N < 0) return (size_t)-1;
+  if (cfg->type == ASR_ATTENTION_DOT) return 0;
+  return asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1);   /* W s (N,A) */
+}
+
+ASRDEF size_t asr_attention_backward_workspace_size(const asr_attention_config *cfg, int N, int T) {
+  size_t n;
+  if (!cfg || N < 0 || T < 0) return (size_t)-1;
+  n = asr__rnn_bytes((size_t)N, (size_t)T, 1, 1);                     /* de (N,T) */
+  if (cfg->type == ASR_ATTENTION_DOT) return n;
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->att_dim, 0), 1));
+  n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)ASR__MAX(cfg->att_dim, 0), 1, 1));
+  if (cfg->type == ASR_ATTENTION_LOCATION)                            /* df (N,T,C) */
+    n = asr__rnn_add(n, asr__rnn_bytes((size_t)N, (size_t)T, (size_t)ASR__MAX(cfg->conv_chans, 0), 1));
+  return n;
+}
+
+/* _naive's limits: N T 4H (I + H) multiply-adds for the LSTM, N T E (dot) or N T A (E + Dq
+ * + C (2F + 2)) for the attention, up to 2^26 (a fraction of a second). */
+ASR__PRIVATE int asr__lstm_naive_too_large(int N, int T, int I, int H) {
+  return (double)N * T * 4.0 * H * ((double)I + H) > 67108864.0;
+}
+ASR__PRIVATE int asr__attention_naive_too_large(const asr_attention_config *cfg, int N, int T) {
+  int E = cfg->enc_dim, Dq = cfg->dec_dim, A = cfg->att_dim, C = cfg->conv_chans, F = cfg->conv_filts;
+  int dot = cfg->type == ASR_ATTENTION_DOT, loc = cfg->type == ASR_ATTENTION_LOCATION;
+  return (double)N * T * (dot ? E : (double)A * (E + Dq + (loc ? C * (2.0 * F + 2) : 0))) > 67108864.0;
+}
+
+ASR__PRIVATE asr_result asr__lstm_forward(asr__tier tier, asr_real *y, int ldy, asr_real *h_n,
+                                          asr_real *c_n, asr_real *gates, asr_real *cell,
+                                          const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                          const asr_lstm_params *p, int N, int T, int I, int H,
+                                          const int *lengths, int reverse, void *work,
+                                          size_t work_bytes) {
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if (tier == ASR__TIER_NAIVE && asr__lstm_naive_too_large(N, T, I, H)) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * (size_t)T > 0 && (!gates || !cell)) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__lstm_forward_naive(y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_lstm_forward_workspace_size(N, T, I, H) || (!work && N > 0))
+    return ASR_ERR_WORKSPACE;
+  asr__lstm_forward_gemm(tier, y, ldy, h_n, c_n, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__lstm_backward(asr__tier tier, asr_real *dx, asr_real *dh0,
+                                           asr_real *dc0, const asr_lstm_grads *g,
+                                           const asr_real *dy, int lddy, const asr_real *dh_n,
+                                           const asr_real *dc_n, const asr_real *y, int ldy,
+                                           const asr_real *gates, const asr_real *cell,
+                                           const asr_real *x, const asr_real *h0,
+                                           const asr_real *c0, const asr_lstm_params *p, int N,
+                                           int T, int I, int H, const int *lengths, int reverse,
+                                           void *work, size_t work_bytes) {
+  asr_result r = asr__lstm_check(y, ldy, x, p, N, T, I, H, lengths);
+  if (r) return r;
+  if (tier == ASR__TIER_NAIVE && (H > 64 || asr__lstm_naive_too_large(N, T, I, H))) return ASR_ERR_TOO_LARGE;
+  if ((size_t)N * (size_t)T > 0 && (!gates || !cell || !dy || lddy < H)) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__lstm_backward_naive(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_lstm_backward_workspace_size(N, T, I, H) || (!work && N > 0))
+    return ASR_ERR_WORKSPACE;
+  asr__lstm_backward_gemm(tier, dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H, lengths, reverse, work);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__attention_forward(asr__tier tier, asr_real *context, asr_real *alpha,
+                                               asr_real *act, asr_real *feat, const asr_real *enc,
+                                               const int *lengths, const asr_real *query,
+                                               const asr_real *prev, const asr_attention_params *p,
+                                               const asr_attention_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes) {
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  int dot, loc;
+  if (r) return r;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if (tier == ASR__TIER_NAIVE && asr__attention_naive_too_large(cfg, N, T)) return ASR_ERR_TOO_LARGE;
+  if (N > 0 && T > 0 && (!alpha || (!dot && !act) || (loc && !feat))) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__attention_forward_naive(context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_attention_forward_workspace_size(cfg, N, T) || (!dot && N > 0 && !work))
+    return ASR_ERR_WORKSPACE;
+  asr__attention_forward_gemm(tier, context, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__attention_backward(asr__tier tier, asr_real *d_enc, asr_real *d_query,
+                                                asr_real *d_prev, const asr_attention_grads *g,
+                                                const asr_real *d_context, const asr_real *d_alpha,
+                                                const asr_real *alpha, const asr_real *act,
+                                                const asr_real *feat, const asr_real *enc,
+                                                const int *lengths, const asr_real *query,
+                                                const asr_real *prev, const asr_attention_params *p,
+                                                const asr_attention_config *cfg, int N, int T,
+                                                void *work, size_t work_bytes) {
+  asr_result r = asr__att_check(cfg, p, N, T, lengths, enc, query, prev);
+  int dot, loc;
+  if (r) return r;
+  dot = cfg->type == ASR_ATTENTION_DOT;
+  loc = cfg->type == ASR_ATTENTION_LOCATION;
+  if (tier == ASR__TIER_NAIVE && (asr__attention_naive_too_large(cfg, N, T) || T > 512 || (!dot && cfg->att_dim > 512)))
+    return ASR_ERR_TOO_LARGE;   /* 512: the stack buffers of asr__attention_backward_naive */
+  if (N > 0 && T > 0 && (!alpha || !d_context || (!dot && !act) || (loc && !feat)))
+    return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__attention_backward_naive(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_attention_backward_workspace_size(cfg, N, T) || (N > 0 && T > 0 && !work))
+    return ASR_ERR_WORKSPACE;
+  asr__attention_backward_gemm(tier, d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query, prev, p, cfg, N, T, work);
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------
  * 4.5 Optimizers and schedules (implementation)
  * --------------------------------------------------------------------------------------- */
 
-ASRDEF void asr_sgd_opts_init(asr_sgd_opts *o, double lr) {
-  o->lr = lr;
-  o->momentum = 0;
-  o->dampening = 0;
-  o->weight_decay = 0;
-  o->nesterov = 0;
-}
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_sgd_step        -> itself: torch.optim.SGD's update, per element in double
+ *                                                                     docs/optimizers.md
+ *   asr_adam_step       -> itself: [Kingma15] Algorithm 1, AdamW [Loshchilov19] Algorithm 2
+ *   asr_lr_noam, asr_lr_warmup, asr_lr_linear_warmup -> themselves ([Vaswani17] eq. (3))
+ *   asr_clip_grad_norm  -> itself: the global norm, then one scale factor
+ * One tier each: an update is one pass over the elements, with no other algorithm to check
+ * it by; tests/torch/test_layers.py checks them against torch.optim.
+ * The API and its full contract: section 4.5 of the declarations (search "4.5 Optimizers").
+ * Order below: SGD, Adam/AdamW, the schedules, clipping; then, under the plumbing rule, the
+ * option initializers (torch's defaults). */
 
+/* ---- SGD (torch.optim.SGD): g = grad + wd p; b = g (t = 1) or mu b + (1 - dampening) g;
+ * p -= lr (g + mu b if nesterov, else b); without momentum p -= lr g. */
 ASRDEF asr_result asr_sgd_step(asr_real *param, asr_real *buf, const asr_real *grad, size_t n,
                                const asr_sgd_opts *o, long t) {
   size_t i;
@@ -10536,21 +11063,8 @@ ASRDEF asr_result asr_sgd_step(asr_real *param, asr_real *buf, const asr_real *g
   return ASR_OK;
 }
 
-ASRDEF void asr_adam_opts_init(asr_adam_opts *o, double lr) {
-  o->lr = lr;
-  o->beta1 = 0.9;
-  o->beta2 = 0.999;
-  o->eps = 1e-8;
-  o->weight_decay = 0;
-  o->decoupled = 0;
-  o->amsgrad = 0;
-}
-ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
-  asr_adam_opts_init(o, lr);
-  o->weight_decay = 1e-2;
-  o->decoupled = 1;
-}
-
+/* ---- Adam / AdamW: m, v the moments, bias-corrected by 1 - beta^t; AdamW decays p first,
+ * Adam adds wd p to the gradient; amsgrad divides by the running maximum of v. */
 ASRDEF asr_result asr_adam_step(asr_real *param, asr_real *m, asr_real *v, asr_real *vmax,
                                 const asr_real *grad, size_t n, const asr_adam_opts *o, long t) {
   size_t i;
@@ -10582,6 +11096,7 @@ ASRDEF asr_result asr_adam_step(asr_real *param, asr_real *m, asr_real *v, asr_r
   return ASR_OK;
 }
 
+/* ---- Learning-rate schedules (the formulas in the declarations). */
 ASRDEF double asr_lr_noam(long t, int d_model, long warmup, double factor) {
   double s = t < 1 ? 1.0 : (double)t, w = warmup > 0 ? (double)warmup : 1.0;
   double a = 1.0 / sqrt(s), b = s * pow(w, -1.5);
@@ -10603,6 +11118,7 @@ ASRDEF double asr_lr_linear_warmup(long t, double base_lr, long warmup, long tot
   return lr > 0 ? lr : 0;
 }
 
+/* ---- Gradient-norm clipping: total = ||all gradients||_q, scale by max_norm / (total + 1e-6) if < 1. */
 ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes, int count,
                                      double max_norm, double norm_type, double *total_norm) {
   double total = 0, coef;
@@ -10627,6 +11143,32 @@ ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes
     for (k = 0; k < count; k++)
       for (i = 0; i < sizes[k]; i++) grads[k][i] = (asr_real)(grads[k][i] * coef);
   return ASR_OK;
+}
+
+/* -------------------------------------------- plumbing: 4.5 Optimizers and schedules ----
+ * The option initializers, with torch's defaults. Nothing below computes an equation. */
+
+ASRDEF void asr_sgd_opts_init(asr_sgd_opts *o, double lr) {
+  o->lr = lr;
+  o->momentum = 0;
+  o->dampening = 0;
+  o->weight_decay = 0;
+  o->nesterov = 0;
+}
+
+ASRDEF void asr_adam_opts_init(asr_adam_opts *o, double lr) {
+  o->lr = lr;
+  o->beta1 = 0.9;
+  o->beta2 = 0.999;
+  o->eps = 1e-8;
+  o->weight_decay = 0;
+  o->decoupled = 0;
+  o->amsgrad = 0;
+}
+ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
+  asr_adam_opts_init(o, lr);
+  o->weight_decay = 1e-2;
+  o->decoupled = 1;
 }
 
 /* ========================================================================================
@@ -15750,8 +16292,10 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
   if (cases <= 0) cases = 48;
   asr_rng_seed(&rng, seed, 0xfba4);
   for (c = 0; c < cases; c++) {
+    /* the two references every case compares impl with: the definition and _ref */
+    static const asr_fbank_fn refs[2] = {asr_fbank_naive, asr_fbank_ref};
     asr_fbank_opts o = asr__check_fbank_opts(&rng, c);
-    int kind = c % 3, n, T, D, t, d, tier;
+    int kind = c % 3, n, T, D, t, d, k;
     size_t wb, cells;
     asr_real *x, *got, *want;
     void *work;
@@ -15784,10 +16328,10 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
       asr_rng_seed(&d1, dseed, 1);
       r1 = impl(got, x, n, &o, &d1, work, wb, &err);
     }
-    for (tier = 0; tier < 2 && r1 == ASR_OK; tier++) {
+    for (k = 0; k < 2 && r1 == ASR_OK; k++) {
       asr_rng d2;
       asr_rng_seed(&d2, dseed, 1);                   /* the same dither noise */
-      if ((tier == 0 ? asr_fbank_naive : asr_fbank_ref)(want, x, n, &o, &d2, work, wb, &err) != ASR_OK) {
+      if (refs[k](want, x, n, &o, &d2, work, wb, &err) != ASR_OK) {
         worst = INFINITY;
         break;
       }

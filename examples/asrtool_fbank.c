@@ -290,7 +290,7 @@ static void fb_bench_call(void *v) {
   if (c->fn(c->y, c->x, c->n, &c->o, NULL, c->work, c->wb, &err) != ASR_OK) fprintf(stderr, "bench fbank: %s\n", err.msg);
 }
 /* ---- bench: resampling 60 s of 8 kHz noise to 16 kHz (the FSDD case), naive (every
- * tap's sin and cos) and ref (asr_resample's per-phase tables); case name shared with
+ * tap's sin and cos) and ref (asr_resample_ref's per-phase tables); case name shared with
  * bench/compare.py. */
 typedef struct rs_bench_ctx {
   asr_result (*fn)(asr_real *, const asr_real *, int, int, int, int, double);
@@ -316,7 +316,7 @@ static void bench_resample(at_bench *b) {
   for (i = 0; i < c.n; i++) c.x[i] = (asr_real)(1000 * asr_rng_normal(&rng));
   c.fn = asr_resample_naive;
   at_bench_report(b, "resample 60 s 8 kHz -> 16 kHz", "naive", at_bench_time(rs_bench_call, &c, 0));
-  c.fn = asr_resample;
+  c.fn = asr_resample_ref;
   at_bench_report(b, "resample 60 s 8 kHz -> 16 kHz", "ref", at_bench_time(rs_bench_call, &c, 1.0));
   free(c.x), free(c.y);
 }

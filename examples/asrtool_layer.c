@@ -515,15 +515,17 @@ int layer_linear(at_layer_ctx *L) {
   yd[L->x_ndim - 1] = O;
   y = at_layer_output(L, "y", L->x_ndim, yd);
   if (!y) return 2;
-  if (L->impl == AT_IMPL_SIMD) r = check_result(L, asr_linear_forward(y, L->x, W, b, M, I, O), "forward");
-  else r = check_result(L, asr_linear_forward_ref(y, L->x, W, b, M, I, O), "forward");
+  r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_linear_forward_naive
+                       : L->impl == AT_IMPL_REF ? asr_linear_forward_ref : asr_linear_forward)(y, L->x, W, b, M, I, O),
+                   "forward");
   if (r) return r;
   if (L->has_grad) {
     const asr_real *G = at_layer_grad_output(L, L->x_ndim, yd);
     asr_real *dx = at_layer_grad_x(L), *dW = at_layer_grad(L, "weight"), *db = at_layer_grad(L, "bias");
     if (at_layer_failed(L)) return 2;
-    if (L->impl == AT_IMPL_SIMD) r = check_result(L, asr_linear_backward(dx, dW, db, G, L->x, W, M, I, O), "backward");
-    else r = check_result(L, asr_linear_backward_ref(dx, dW, db, G, L->x, W, M, I, O), "backward");
+    r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_linear_backward_naive
+                         : L->impl == AT_IMPL_REF ? asr_linear_backward_ref : asr_linear_backward)(
+                            dx, dW, db, G, L->x, W, M, I, O), "backward");
   }
   return r;
 }

@@ -486,27 +486,34 @@ static void t_resample(tctx *t) {
     free(y);
   }
   {
-    /* asr_resample's per-phase tables (for rates whose F' (2 width + 2) taps fit them) give
-     * the bits of the naive loop, which computes every tap's sin and cos where it is used;
-     * the last two pairs are too wide for the tables and take the naive loop itself. */
+    /* asr_resample_ref's per-phase tables (for rates whose F' (2 width + 2) taps fit them)
+     * give the bits of the naive loop, which computes every tap's sin and cos where it is
+     * used; the last two pairs are too wide for the tables and take the naive loop itself.
+     * asr_resample (no fast kernel) runs _ref: the same bits again. */
     static const int pairs[7][2] = {{8000, 16000}, {7200, 8000}, {8800, 8000}, {16000, 12000}, {48000, 16000},
                                     {44100, 16000}, {22050, 16000}};
     int n = 700, p;
     asr_real *x = TALLOC(asr_real, n), *y = TALLOC(asr_real, 2 * n), *z = TALLOC(asr_real, 2 * n);
+    asr_real *w = TALLOC(asr_real, 2 * n);
     asr_rng rng;
     asr_rng_seed(&rng, 9, 0);
     for (i = 0; i < n; i++) x[i] = (asr_real)asr_rng_normal(&rng);
     for (p = 0; p < 7; p++) {
-      int F0 = pairs[p][0], G0 = pairs[p][1], m = asr_resample_length(n, F0, G0), j, bad = 0;
-      CHECK_OK(asr_resample(y, x, n, F0, G0, 6, 0.99));
+      int F0 = pairs[p][0], G0 = pairs[p][1], m = asr_resample_length(n, F0, G0), j, bad = 0, bad_fast = 0;
+      CHECK_OK(asr_resample_ref(y, x, n, F0, G0, 6, 0.99));
       CHECK_OK(asr_resample_naive(z, x, n, F0, G0, 6, 0.99));
-      for (j = 0; j < m; j++) bad += y[j] != z[j];
+      CHECK_OK(asr_resample(w, x, n, F0, G0, 6, 0.99));
+      for (j = 0; j < m; j++) bad += y[j] != z[j], bad_fast += w[j] != y[j];
       CHECKF(bad == 0, "%d -> %d Hz: %d of %d samples differ from the naive loop", F0, G0, bad, m);
+      CHECKF(bad_fast == 0, "%d -> %d Hz: asr_resample differs from _ref in %d of %d samples", F0, G0,
+             bad_fast, m);
     }
     CHECK(asr_resample_naive(y, x, n, 16000, 8000, 0, 0.99) == ASR_ERR_INVALID_ARG);
+    CHECK(asr_resample_ref(y, x, n, 16000, 8000, 6, 0) == ASR_ERR_INVALID_ARG);
     free(x);
     free(y);
     free(z);
+    free(w);
   }
   {
     /* asr_noise_floor: frames of L = 80 samples at 8 kHz; frame 2 holds +-3 (RMS 3 exactly),

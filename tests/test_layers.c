@@ -104,6 +104,47 @@ static void t_linear_ref_vs_loop(tctx *t) {
   free(x), free(W), free(b), free(y1), free(y2);
 }
 
+/* The three tiers of linear, forward and backward, against each other: _naive (one loop
+ * per index, in double) against _ref and the fast path (GEMMs in asr_real), on M 7, I 37,
+ * O 9 with a bias, accumulating into gradients that start non-zero. Tolerance as above:
+ * the float GEMMs' sums of 37 (dx: 9, dW: 7) products carry errors near 1e-6 of their
+ * terms, 1e-4 is ~20x that; double: 1e-12. _naive refuses M I O > 2^26. */
+static void t_linear_naive_vs_ref(tctx *t) {
+  const int M = 7, I = 37, O = 9;
+  asr_rng rng;
+  asr_real *x, *W, *b, *dy, *y[3], *dx[3], *dW[3], *db[3];
+  double worst = 0, tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-4;
+  int k, i;
+  asr_rng_seed(&rng, 12, 0);
+  x = rnd(&rng, (size_t)M * I, 1), W = rnd(&rng, (size_t)O * I, 1), b = rnd(&rng, O, 1);
+  dy = rnd(&rng, (size_t)M * O, 1);
+  for (k = 0; k < 3; k++) {
+    asr_rng same;
+    asr_rng_seed(&same, 13, 0);                    /* the same non-zero starting gradients */
+    y[k] = TALLOC(asr_real, (size_t)M * O);
+    dx[k] = rnd(&same, (size_t)M * I, 1), dW[k] = rnd(&same, (size_t)O * I, 1), db[k] = rnd(&same, O, 1);
+  }
+  CHECK_OK(asr_linear_forward_naive(y[0], x, W, b, M, I, O));
+  CHECK_OK(asr_linear_forward_ref(y[1], x, W, b, M, I, O));
+  CHECK_OK(asr_linear_forward(y[2], x, W, b, M, I, O));
+  CHECK_OK(asr_linear_backward_naive(dx[0], dW[0], db[0], dy, x, W, M, I, O));
+  CHECK_OK(asr_linear_backward_ref(dx[1], dW[1], db[1], dy, x, W, M, I, O));
+  CHECK_OK(asr_linear_backward(dx[2], dW[2], db[2], dy, x, W, M, I, O));
+  for (k = 1; k < 3; k++) {
+    for (i = 0; i < M * O; i++) worst = fmax(worst, fabs((double)y[k][i] - y[0][i]));
+    for (i = 0; i < M * I; i++) worst = fmax(worst, fabs((double)dx[k][i] - dx[0][i]));
+    for (i = 0; i < O * I; i++) worst = fmax(worst, fabs((double)dW[k][i] - dW[0][i]));
+    for (i = 0; i < O; i++) worst = fmax(worst, fabs((double)db[k][i] - db[0][i]));
+  }
+  CHECKF(worst <= tol, "worst |naive - ref or fast| %.3g > %.3g", worst, tol);
+  CHECK(asr_linear_forward_naive(y[0], x, W, b, 4096, 4096, 5) == ASR_ERR_TOO_LARGE);
+  CHECK(asr_linear_backward_naive(dx[0], NULL, NULL, dy, x, W, 4096, 4096, 5) == ASR_ERR_TOO_LARGE);
+  CHECK(asr_linear_forward_naive(NULL, x, W, b, M, I, O) == ASR_ERR_INVALID_ARG);
+  snprintf(t->msg, sizeof t->msg, "forward and backward, worst %.2e", worst);
+  for (k = 0; k < 3; k++) free(y[k]), free(dx[k]), free(dW[k]), free(db[k]);
+  free(x), free(W), free(b), free(dy);
+}
+
 /* ======================================================================================
  * 4.1 activations, GLU
  * ====================================================================================== */
@@ -734,6 +775,7 @@ static void t_clip_grad_norm(tctx *t) {
 static const test_case TESTS_layers[] = {
   {"layers/linear_gradcheck", t_linear_gradcheck},
   {"layers/linear_ref_vs_loop", t_linear_ref_vs_loop},
+  {"layers/linear_naive_vs_ref", t_linear_naive_vs_ref},
   {"layers/activations_gradcheck", t_activations_gradcheck},
   {"layers/glu", t_glu},
   {"layers/dropout", t_dropout},

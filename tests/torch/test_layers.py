@@ -4,8 +4,8 @@ with the same weights, forward and every gradient; the optimizers against torch.
 Each comparison writes the module's state_dict as DIR/<key>.npy, X and a random output
 gradient G, runs the float build of asrtool and compares y, grad_x and grad_<key> with
 torch (float64, autograd) on the same float32-rounded numbers. Tolerance: 1e-4 absolute
-plus 1e-4 relative, the issue's bound for the float build; the values are O(1), and float
-rounding of sums of a few hundred O(1) terms is ~1e-5.
+plus 1e-4 relative, the float build's bound in docs/layers.md ("How it is checked"); the
+values are O(1), and float rounding of sums of a few hundred O(1) terms is ~1e-5.
 """
 import os
 
@@ -82,7 +82,8 @@ def test_linear():
     n1 = run_layer("linear", m, rng.standard_normal((2, 3, 7)))
     m = randomize(nn.Linear(4, 6, bias=False), rng)
     n2 = run_layer("linear", m, rng.standard_normal((5, 4)), "--impl", "ref")
-    return f"{n1}; no bias, ref: {n2}"
+    n3 = run_layer("linear", m, rng.standard_normal((5, 4)), "--impl", "naive")
+    return f"{n1}; no bias, ref: {n2}; naive: {n3}"
 
 
 def test_layer_norm():
