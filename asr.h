@@ -1178,7 +1178,19 @@ ASRDEF asr_result asr_contextnet_block_validate(const asr_contextnet_block_confi
 ASRDEF int asr_contextnet_block_out_frames(const asr_contextnet_block_config *cfg);
 ASRDEF size_t asr_contextnet_block_saved_size(const asr_contextnet_block_config *cfg);
 ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_config *cfg);
-/* y (N, C_out, T_out). lengths: each >= 1 (the SE average needs a frame). */
+/* Tiers: _naive composes the _naive pieces (asr_dwsep_conv1d_*_naive, asr_se_*_naive,
+ * asr_conv1d_*_naive for P) with the batch norms written out from [Ioffe15], and refuses
+ * blocks of more than 1e8 multiply-adds (convolutions and SE) with ASR_ERR_TOO_LARGE;
+ * _ref composes the _ref tiers and asr_batch_norm_*; the unsuffixed one the fast tiers
+ * (AVX2 depthwise taps and asr_gemm). All three share the saved layout: the backward of
+ * any tier reads the saved buffer of any forward.
+ * y (N, C_out, T_out). lengths: each >= 1 (the SE average needs a frame). */
+ASRDEF asr_result asr_contextnet_block_forward_naive(asr_real *y, void *saved, size_t saved_bytes,
+                                                    const asr_real *x,
+                                                    const asr_contextnet_block_params *p,
+                                                    const int *lengths,
+                                                    const asr_contextnet_block_config *cfg,
+                                                    void *work, size_t work_bytes);
 ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
                                                   const asr_real *x,
                                                   const asr_contextnet_block_params *p,
@@ -1191,6 +1203,14 @@ ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t 
                                               const int *lengths,
                                               const asr_contextnet_block_config *cfg, void *work,
                                               size_t work_bytes);
+ASRDEF asr_result asr_contextnet_block_backward_naive(asr_real *dx,
+                                                     const asr_contextnet_block_grads *g,
+                                                     const asr_real *dy, const void *saved,
+                                                     size_t saved_bytes, const asr_real *x,
+                                                     const asr_contextnet_block_params *p,
+                                                     const int *lengths,
+                                                     const asr_contextnet_block_config *cfg,
+                                                     void *work, size_t work_bytes);
 ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
                                                    const asr_contextnet_block_grads *g,
                                                    const asr_real *dy, const void *saved,
@@ -6964,8 +6984,1102 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
 /* ---------------------------------------------------------------------------------------
  * 4.2 Convolutions, SE, ContextNet (implementation)
  * --------------------------------------------------------------------------------------- */
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_conv1d_{forward,backward}_naive -> asr__conv1d_item_naive(_backward): the sum,
+ *                                          one loop per index        docs/convolutions.md
+ *   asr_conv1d_{forward,backward}_ref   -> asr__conv1d_group(_backward) on asr_gemm_ref:
+ *                                          im2col + GEMM, or the direct taps of
+ *                                          asr__dw_tap_ref when Cg_in = 1
+ *   asr_conv1d_{forward,backward}       -> the same on asr_gemm, with the AVX2 taps
+ *                                          asr__dw_tap_avx2(_backward) for stride 1
+ *   asr_depthwise_conv1d_*              -> the asr_conv1d fast tier with groups = C: its
+ *                                          _naive and _ref are asr_conv1d_*_naive/_ref
+ *   asr_pointwise_conv1d_*              -> asr__pointwise_item(_backward), one GEMM an
+ *                                          item (fast tier; its _naive and _ref are
+ *                                          asr_conv1d_*_naive/_ref with K = 1)
+ *   asr_dwsep_conv1d_*{_naive,_ref,}    -> asr__dwsep_compose(_backward): the depthwise,
+ *                                          then the pointwise stage, both of the same tier
+ *                                          [Howard17] sec. 3.1
+ *   asr_se_*_naive                      -> asr__se_item_naive(_backward)  docs/contextnet.md
+ *   asr_se_*_ref, asr_se_*              -> asr__se_batch(_backward): both FCs over the batch
+ *                                          on asr_linear_*_ref / asr_linear_* (no own SIMD)
+ *   asr_contextnet_block_*_naive        -> asr__cn_compose(_backward) with the _naive
+ *                                          pieces, batch norm and swish written out
+ *                                          (asr__bn_naive, asr__swish_naive)  [Han20] sec. 2
+ *   asr_contextnet_block_*_ref, *       -> asr__cn_compose(_backward) with the _ref / fast
+ *                                          pieces (asr_batch_norm_*, asr_swish_*)
+ *   asr_contextnet_table                -> the table itself, [Han20] Table 1
+ * The API and its full contract: section 4.2 of the declarations (search "4.2 Convolutions").
+ * Order below: per component the math (equations, _naive, _ref), the fast path, the public
+ * tiers; then, under the plumbing rule, argument checks, sizes, saved-buffer layouts and
+ * the batch drivers. */
 
-/* ---- conv1d: sizes */
+/* The batch drivers of the plumbing part, which the public tiers call, and the size
+ * helper the compositions use. */
+ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out);
+ASR__PRIVATE void asr__cn_dims(const asr_contextnet_block_config *c, int i, asr_conv1d_dims *d);
+ASR__PRIVATE void asr__cn_res_dims(const asr_contextnet_block_config *c, asr_conv1d_dims *d);
+ASR__PRIVATE asr_result asr__conv1d_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                            const asr_real *w, const asr_real *b, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conv1d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, const asr_conv1d_dims *d, void *work,
+                                             size_t work_bytes);
+ASR__PRIVATE asr_result asr__pointwise_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                               const asr_real *w, const asr_real *b, const int *lengths,
+                                               int N, int C_in, int C_out, int T);
+ASR__PRIVATE asr_result asr__pointwise_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x, const asr_real *w,
+                                                const int *lengths, int N, int C_in, int C_out, int T);
+ASR__PRIVATE asr_result asr__dwsep_forward(asr__tier tier, asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b,
+                                           const asr_real *pw_w, const asr_real *pw_b,
+                                           const int *lengths, const asr_conv1d_dims *d);
+ASR__PRIVATE asr_result asr__dwsep_backward(asr__tier tier, asr_real *dx, asr_real *d_dw_w,
+                                            asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+                                            const asr_real *dy, const asr_real *h, const asr_real *x,
+                                            const asr_real *dw_w, const asr_real *pw_w,
+                                            const int *lengths, const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes);
+ASR__PRIVATE asr_result asr__se_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *z,
+                                        asr_real *gate, const asr_real *x, const asr_real *w1,
+                                        const asr_real *b1, const asr_real *w2, const asr_real *b2,
+                                        const int *lengths, int N, int C, int R, int T, void *work,
+                                        size_t work_bytes);
+ASR__PRIVATE asr_result asr__se_backward(asr__tier tier, asr_real *dx, asr_real *dw1, asr_real *db1,
+                                         asr_real *dw2, asr_real *db2, const asr_real *dy,
+                                         const asr_real *x, const asr_real *mean, const asr_real *z,
+                                         const asr_real *gate, const asr_real *w1, const asr_real *w2,
+                                         const int *lengths, int N, int C, int R, int T, void *work,
+                                         size_t work_bytes);
+ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
+                                        const asr_real *x, const asr_contextnet_block_params *p,
+                                        const int *lengths, const asr_contextnet_block_config *c,
+                                        void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
+                                         const asr_real *dy, const void *saved, size_t saved_bytes,
+                                         const asr_real *x, const asr_contextnet_block_params *p,
+                                         const int *lengths, const asr_contextnet_block_config *c,
+                                         void *work, size_t work_bytes);
+
+/* The matrix products of a tier, for sections 4.2 and 4.3: asr_gemm (AVX2+FMA where built)
+ * for ASR__TIER_FAST, the scalar asr_gemm_ref for the others; likewise asr_linear_*. */
+ASR__PRIVATE void asr__gemm_of_tier(asr__tier tier, int trans_a, int trans_b, int M, int N, int K,
+                                    asr_real alpha, const asr_real *A, int lda, const asr_real *B, int ldb,
+                                    asr_real beta, asr_real *C, int ldc) {
+  if (tier == ASR__TIER_FAST) asr_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+ASR__PRIVATE asr_result asr__linear_of_tier(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O) {
+  return tier == ASR__TIER_FAST ? asr_linear_forward(y, x, W, b, M, I, O)
+                                : asr_linear_forward_ref(y, x, W, b, M, I, O);
+}
+ASR__PRIVATE asr_result asr__linear_of_tier_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                                     const asr_real *dy, const asr_real *x, const asr_real *W,
+                                                     int M, int I, int O) {
+  return tier == ASR__TIER_FAST ? asr_linear_backward(dx, dW, db, dy, x, W, M, I, O)
+                                : asr_linear_backward_ref(dx, dW, db, dy, x, W, M, I, O);
+}
+
+/* ---- conv1d: the definition (torch.nn.Conv1d; the declarations of 4.2 derive it)
+ *   y[n,o,t] = b[o] + sum_{c<Cg_in} sum_{k<K} w[o,c,k] x[n, g(o) Cg_in + c, t S + k D - P]
+ * symbols: S, P, D, G = d->stride, padding, dilation, groups; Cg_in = C_in/G, Cg_out =
+ * C_out/G; g(o) = o / Cg_out, the group of output o; x is 0 outside [0, L), which is the
+ * zero padding and the length mask at once. Outputs t >= L_out are padding: 0. */
+
+/* One item, literally: y (C_out, T_out) from x (C_in, T_in) with L valid frames. */
+ASR__PRIVATE void asr__conv1d_item_naive(asr_real *y, const asr_real *x, const asr_real *w, const asr_real *b,
+                                         int L, int T_out, const asr_conv1d_dims *d) {
+  int o, c, k, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+  for (o = 0; o < d->C_out; o++) {
+    int g = o / Cgo;                                          /* the group of output o */
+    for (t = 0; t < T_out; t++) {
+      double s = b ? b[o] : 0;                                /* b[o] + ... */
+      if (t >= Lo) {                                          /* a padded output: 0 */
+        y[(size_t)o * T_out + t] = 0;
+        continue;
+      }
+      for (c = 0; c < Cgi; c++)
+        for (k = 0; k < d->K; k++) {
+          long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;   /* t S + k D - P */
+          if (s_in < 0 || s_in >= L) continue;                /* zero padding / length mask */
+          s += (double)w[((size_t)o * Cgi + c) * d->K + k] * x[((size_t)g * Cgi + c) * d->T_in + s_in];
+        }
+      y[(size_t)o * T_out + t] = (asr_real)s;
+    }
+  }
+}
+
+/* Its backward, literally: every term w[o,c,k] x[g(o) Cg_in + c, s] of the sum, times
+ * dy[o,t], differentiated by each factor (d/dw = x, d/dx = w, d/db = 1). */
+ASR__PRIVATE void asr__conv1d_item_naive_backward(asr_real *dx, asr_real *dw, asr_real *db, const asr_real *gy,
+                                                  const asr_real *x, const asr_real *w, int L, int T_out,
+                                                  const asr_conv1d_dims *d) {
+  int o, c, k, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+  for (o = 0; o < d->C_out; o++) {
+    int g = o / Cgo;
+    for (t = 0; t < Lo && t < T_out; t++) {                  /* padded outputs: no gradient */
+      asr_real gyv = gy[(size_t)o * T_out + t];
+      if (db) db[o] += gyv;                                   /* d y / d b[o] = 1 */
+      for (c = 0; c < Cgi; c++)
+        for (k = 0; k < d->K; k++) {
+          long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
+          size_t xi, wi;
+          if (s_in < 0 || s_in >= L) continue;
+          xi = ((size_t)g * Cgi + c) * d->T_in + (size_t)s_in;
+          wi = ((size_t)o * Cgi + c) * d->K + k;
+          if (dw) dw[wi] += gyv * x[xi];                      /* d y / d w = x */
+          if (dx) dx[xi] += gyv * w[wi];                      /* d y / d x = w */
+        }
+    }
+  }
+}
+
+/* ---- conv1d _ref: the same sum as matrix products per (item, group) */
+/* The valid t range [t0, t1) of tap k: where 0 <= t S + k D - P < L, for t < Lo. Computed
+ * once per tap, it keeps the inner loops free of branches (and vectorizable). */
+ASR__PRIVATE void asr__conv1d_tap_range(int k, int Lo, int L, const asr_conv1d_dims *d, int *t0, int *t1) {
+  long off = (long)k * d->dilation - d->padding;    /* input index of output 0 */
+  long a = off >= 0 ? 0 : (-off + d->stride - 1) / d->stride;   /* first t with s >= 0 */
+  long e = L - off <= 0 ? 0 : (L - off + d->stride - 1) / d->stride;  /* first t with s >= L */
+  if (e > Lo) e = Lo;
+  if (a > e) a = e;
+  *t0 = (int)a;
+  *t1 = (int)e;
+}
+
+/* Depthwise-like groups (Cg_in = 1) need no im2col: output row o is
+ *   y[o,t] = b[o] + sum_k w[o,k] x[g(o), t S + k D - P],
+ * one tap k at a time over its valid range. asr__dw_tap_ref adds tap k (off = k D - P). */
+ASR__PRIVATE void asr__dw_tap_ref(asr_real *yr, const asr_real *xr, asr_real wk, long off, int t0, int t1,
+                                  int S) {
+  int t;
+  for (t = t0; t < t1; t++) yr[t] += wk * xr[(long)t * S + off];   /* y[t] += w_k x[t S + off] */
+}
+/* Its backward: dw_k += sum_t dy[t] x[t S + off] (in double), dx[t S + off] += w_k dy[t]. */
+ASR__PRIVATE void asr__dw_tap_ref_backward(asr_real *dxr, asr_real *dwk, const asr_real *gy, const asr_real *xr,
+                                           asr_real wk, long off, int t0, int t1, int S) {
+  double s = 0;
+  int t;
+  for (t = t0; t < t1; t++) {
+    long si = (long)t * S + off;
+    s += (double)gy[t] * xr[si];                            /* dw[k] += dy[t] x[s] */
+    if (dxr) dxr[si] += wk * gy[t];                         /* dx[s] += w[k] dy[t] */
+  }
+  if (dwk) *dwk += (asr_real)s;
+}
+
+/* col (Cg_in K, Lo): col[c K + k][t] = x[c, t S + k D - P], 0 outside [0, L). With it the
+ * sum of the definition is one product per (item, group): Y_g = W_g col. */
+ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
+                              const asr_conv1d_dims *d) {
+  int c, k, t;
+  for (c = 0; c < Cgi; c++)
+    for (k = 0; k < d->K; k++) {
+      asr_real *row = col + ((size_t)c * d->K + k) * Lo;
+      const asr_real *xr = xg + (size_t)c * d->T_in;
+      long off = (long)k * d->dilation - d->padding;
+      int t0, t1;
+      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+      for (t = 0; t < t0; t++) row[t] = 0;
+      for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
+      for (t = t1; t < Lo; t++) row[t] = 0;
+    }
+}
+
+/* The transpose, col2im: dx[c, t S + k D - P] += dcol[c K + k][t] inside [0, L): a frame
+ * copied into several overlapping patches collects their gradients back. */
+ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
+                              const asr_conv1d_dims *d) {
+  int c, k, t;
+  for (c = 0; c < Cgi; c++)
+    for (k = 0; k < d->K; k++) {
+      const asr_real *row = dcol + ((size_t)c * d->K + k) * Lo;
+      asr_real *dr = dxg + (size_t)c * d->T_in;
+      long off = (long)k * d->dilation - d->padding;
+      int t0, t1;
+      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+      for (t = t0; t < t1; t++) dr[(long)t * d->stride + off] += row[t];
+    }
+}
+
+/* ---- conv1d fast path: the depthwise taps in AVX2+FMA, 8 frames per instruction, for
+ * stride 1 in float builds compiled with -mavx2 -mfma (the GEMMs of the other groups
+ * run on asr_gemm, section 1's AVX2 kernel). Elsewhere the fast tier runs the _ref taps. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__dw_tap_avx2(float *yr, const float *xr, float wk, long off, int t0, int t1) {
+  __m256 vw = _mm256_set1_ps(wk);
+  int t;
+  for (t = t0; t + 8 <= t1; t += 8)   /* y[t..t+7] += w_k x[t+off..t+off+7] */
+    _mm256_storeu_ps(yr + t, _mm256_fmadd_ps(vw, _mm256_loadu_ps(xr + (t + off)), _mm256_loadu_ps(yr + t)));
+  for (; t < t1; t++) yr[t] += wk * xr[t + off];
+}
+ASR__PRIVATE void asr__dw_tap_avx2_backward(float *dxr, float *dwk, const float *gy, const float *xr, float wk,
+                                            long off, int t0, int t1) {
+  __m256 vw = _mm256_set1_ps(wk), acc = _mm256_setzero_ps();
+  float lanes[8], s;
+  int t;
+  for (t = t0; t + 8 <= t1; t += 8) {
+    __m256 g = _mm256_loadu_ps(gy + t);
+    if (dwk) acc = _mm256_fmadd_ps(g, _mm256_loadu_ps(xr + (t + off)), acc);   /* dw_k lanes */
+    if (dxr) _mm256_storeu_ps(dxr + (t + off), _mm256_fmadd_ps(vw, g, _mm256_loadu_ps(dxr + (t + off))));
+  }
+  _mm256_storeu_ps(lanes, acc);
+  s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; t < t1; t++) {
+    if (dwk) s += gy[t] * xr[t + off];
+    if (dxr) dxr[t + off] += wk * gy[t];
+  }
+  if (dwk) *dwk += s;
+}
+#endif
+
+/* One depthwise output row of a tier: bias, then every tap (AVX2 in the fast tier when it
+ * is built and S = 1, the scalar tap otherwise). */
+ASR__PRIVATE void asr__dw_row(asr__tier tier, asr_real *yr, const asr_real *xr, const asr_real *wr, asr_real bias,
+                              int Lo, int L, const asr_conv1d_dims *d) {
+  int t, k;
+  (void)tier;
+  for (t = 0; t < Lo; t++) yr[t] = bias;
+  for (k = 0; k < d->K; k++) {
+    int t0, t1;
+    long off = (long)k * d->dilation - d->padding;
+    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_avx2(yr, xr, wr[k], off, t0, t1);
+      continue;
+    }
+#endif
+    asr__dw_tap_ref(yr, xr, wr[k], off, t0, t1, d->stride);
+  }
+}
+ASR__PRIVATE void asr__dw_row_backward(asr__tier tier, asr_real *dxr, asr_real *dwr, asr_real *dbo,
+                                       const asr_real *gy, const asr_real *xr, const asr_real *wr, int Lo, int L,
+                                       const asr_conv1d_dims *d) {
+  int t, k;
+  (void)tier;
+  if (dbo) {                                                /* db = sum_t dy[t] */
+    double s = 0;
+    for (t = 0; t < Lo; t++) s += gy[t];
+    *dbo += (asr_real)s;
+  }
+  for (k = 0; k < d->K; k++) {
+    int t0, t1;
+    long off = (long)k * d->dilation - d->padding;
+    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_avx2_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1);
+      continue;
+    }
+#endif
+    asr__dw_tap_ref_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1, d->stride);
+  }
+}
+
+/* One (item, group) of the _ref and fast tiers: yg (Cg_out rows T_out apart) from xg
+ * (Cg_in rows T_in apart), Lo valid outputs. bg = b + g Cg_out or NULL; col: the
+ * (Cg_in K, Lo) scratch of im2col. Outputs t >= Lo are written as 0. */
+ASR__PRIVATE void asr__conv1d_group(asr__tier tier, asr_real *yg, const asr_real *xg, const asr_real *wg,
+                                    const asr_real *bg, int Lo, int L, int T_out, const asr_conv1d_dims *d,
+                                    asr_real *col) {
+  int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  if (Cgi == 1) {                                           /* depthwise-like: direct */
+    for (o = 0; o < Cgo; o++)
+      asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
+  } else if (Lo > 0) {
+    /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
+    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__gemm_of_tier(tier, 0, 0, Cgo, Lo, Cgi * d->K, 1, wg, Cgi * d->K, col, Lo, 0, yg, T_out);
+    if (bg)
+      for (o = 0; o < Cgo; o++)
+        for (t = 0; t < Lo; t++) yg[(size_t)o * T_out + t] += bg[o];
+  }
+  for (o = 0; o < Cgo; o++)                                 /* padded outputs are 0 */
+    for (t = Lo; t < T_out; t++) yg[(size_t)o * T_out + t] = 0;
+}
+
+/* Its backward: db += row sums of dY_g, dW_g += dY_g col^T, dcol = W_g^T dY_g then
+ * col2im into dx (or the direct taps' backward). col, dcol: (Cg_in K, T_out) each. */
+ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_real *dwg, asr_real *dbg,
+                                             const asr_real *gy, const asr_real *xg, const asr_real *wg, int Lo,
+                                             int L, int T_out, const asr_conv1d_dims *d, asr_real *col) {
+  int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  asr_real *dcol = col + (size_t)Cgi * d->K * T_out;
+  if (Cgi == 1) {
+    for (o = 0; o < Cgo; o++)
+      asr__dw_row_backward(tier, dxg, dwg ? dwg + (size_t)o * d->K : NULL, dbg ? dbg + o : NULL,
+                           gy + (size_t)o * T_out, xg, wg + (size_t)o * d->K, Lo, L, d);
+    return;
+  }
+  if (Lo == 0) return;
+  if (dbg)
+    for (o = 0; o < Cgo; o++) {
+      double s = 0;
+      for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
+      dbg[o] += (asr_real)s;
+    }
+  if (dwg) {                          /* dW_g += dY_g (Cg_out, Lo) col^T (Lo, Cg_in K) */
+    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__gemm_of_tier(tier, 0, 1, Cgo, Cgi * d->K, Lo, 1, gy, T_out, col, Lo, 1, dwg, Cgi * d->K);
+  }
+  if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
+    asr__gemm_of_tier(tier, 1, 0, Cgi * d->K, Lo, Cgo, 1, wg, Cgi * d->K, gy, T_out, 0, dcol, Lo);
+    asr__col2im(dxg, dcol, Cgi, Lo, L, d);
+  }
+}
+
+/* ---- conv1d: the public tiers */
+ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths,
+                                           const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  /* the sum, one loop per index: asr__conv1d_item_naive */
+  return asr__conv1d_forward(ASR__TIER_NAIVE, y, x, w, b, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths,
+                                         const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  /* im2col + asr_gemm_ref, or the scalar taps: asr__conv1d_group */
+  return asr__conv1d_forward(ASR__TIER_REF, y, x, w, b, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths,
+                                     const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  /* im2col + asr_gemm, or the AVX2 taps: asr__conv1d_group */
+  return asr__conv1d_forward(ASR__TIER_FAST, y, x, w, b, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes) {
+  /* every term of the sum differentiated: asr__conv1d_item_naive_backward */
+  return asr__conv1d_backward(ASR__TIER_NAIVE, dx, dw, db, dy, x, w, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths,
+                                          const asr_conv1d_dims *d, void *work,
+                                          size_t work_bytes) {
+  /* dW += dY col^T, col2im(W^T dY) on asr_gemm_ref: asr__conv1d_group_backward */
+  return asr__conv1d_backward(ASR__TIER_REF, dx, dw, db, dy, x, w, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, const asr_conv1d_dims *d, void *work,
+                                      size_t work_bytes) {
+  /* the same on asr_gemm and the AVX2 taps: asr__conv1d_group_backward */
+  return asr__conv1d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, d, work, work_bytes);
+}
+
+/* ---- depthwise conv1d: conv1d with groups = C_in = C_out = C, the fast tier (its
+ * _naive and _ref are asr_conv1d_*_naive/_ref with these dims); no workspace (Cg_in = 1) */
+ASR__PRIVATE void asr__depthwise_dims(asr_conv1d_dims *d, int N, int C, int T, int K, int stride, int padding,
+                                      int dilation) {
+  asr_conv1d_dims_init(d, N, C, C, T, K);
+  d->stride = stride, d->padding = padding, d->dilation = dilation, d->groups = C;
+}
+ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C, int T, int K, int stride, int padding,
+                                               int dilation) {
+  asr_conv1d_dims d;
+  asr__depthwise_dims(&d, N, C, T, K, stride, padding, dilation);
+  return asr__conv1d_forward(ASR__TIER_FAST, y, x, w, b, lengths, &d, NULL, 0);
+}
+ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C, int T, int K, int stride, int padding,
+                                                int dilation) {
+  asr_conv1d_dims d;
+  asr__depthwise_dims(&d, N, C, T, K, stride, padding, dilation);
+  return asr__conv1d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, &d, NULL, 0);
+}
+
+/* ---- pointwise conv1d: kernel 1, a per-frame linear map of the channels
+ *   y[n,o,t] = b[o] + sum_c w[o,c,0] x[n,c,t],   i.e.  Y_n = W X_n + b   on t < L. */
+ASR__PRIVATE void asr__pointwise_item(asr__tier tier, asr_real *yn, const asr_real *xn, const asr_real *w,
+                                      const asr_real *b, int L, int C_in, int C_out, int T) {
+  int o, t;
+  /* Y_n (C_out, L) = W (C_out, C_in) X_n (C_in, L), rows T apart: padded frames untouched */
+  if (L > 0) asr__gemm_of_tier(tier, 0, 0, C_out, L, C_in, 1, w, C_in, xn, T, 0, yn, T);
+  for (o = 0; o < C_out; o++) {
+    asr_real bo = b ? b[o] : 0;
+    for (t = 0; t < L; t++) yn[(size_t)o * T + t] += bo;
+    for (t = L; t < T; t++) yn[(size_t)o * T + t] = 0;      /* padded outputs are 0 */
+  }
+}
+/* backward: dW += dY_n X_n^T, dX_n += W^T dY_n, db += row sums of dY_n (t < L) */
+ASR__PRIVATE void asr__pointwise_item_backward(asr__tier tier, asr_real *dxn, asr_real *dw, asr_real *db,
+                                               const asr_real *gy, const asr_real *xn, const asr_real *w, int L,
+                                               int C_in, int C_out, int T) {
+  int o, t;
+  if (L == 0) return;
+  if (dw) asr__gemm_of_tier(tier, 0, 1, C_out, C_in, L, 1, gy, T, xn, T, 1, dw, C_in);     /* dW += dY X^T */
+  if (dxn) asr__gemm_of_tier(tier, 1, 0, C_in, L, C_out, 1, w, C_in, gy, T, 1, dxn, T);   /* dX += W^T dY */
+  if (db)
+    for (o = 0; o < C_out; o++) {
+      double s = 0;
+      for (t = 0; t < L; t++) s += gy[(size_t)o * T + t];
+      db[o] += (asr_real)s;
+    }
+}
+ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C_in, int C_out, int T) {
+  /* one asr_gemm per item: asr__pointwise_item */
+  return asr__pointwise_forward(ASR__TIER_FAST, y, x, w, b, lengths, N, C_in, C_out, T);
+}
+ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C_in, int C_out, int T) {
+  /* two asr_gemm per item: asr__pointwise_item_backward */
+  return asr__pointwise_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, N, C_in, C_out, T);
+}
+
+/* ---- depthwise-separable conv1d [Howard17] sec. 3.1: a depthwise conv (the only stage
+ * that looks along time), then a pointwise conv (the only one that mixes channels)
+ *   h = depthwise(x; dw_w, dw_b),   y = pointwise(h; pw_w, pw_b)
+ * symbols: a = the depthwise dims (C -> C, groups C), p = the pointwise dims (C -> C_out,
+ * K = 1) over T_out frames; item n keeps L_out = asr__conv1d_valid_out(L) frames. Both
+ * stages run in the tier asked for (_naive: the conv1d sums of the definition). */
+ASR__PRIVATE asr_result asr__dwsep_compose(asr__tier tier, asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b, const asr_real *pw_w,
+                                           const asr_real *pw_b, const int *lengths, const asr_conv1d_dims *d,
+                                           const asr_conv1d_dims *a, const asr_conv1d_dims *p, int T_out) {
+  asr_result r;
+  int n, lo[1];
+  /* h = depthwise(x): the stage that sees time (kernel, stride, padding) */
+  r = asr__conv1d_forward(tier, h, x, dw_w, dw_b, lengths, a, NULL, 0);
+  if (r != ASR_OK) return r;
+  /* y = pointwise(h) on each item's L_out valid frames */
+  for (n = 0; n < d->N; n++) {
+    asr_real *yn = y + (size_t)n * d->C_out * T_out;
+    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
+    asr_conv1d_dims one = *p;
+    lo[0] = asr__conv1d_valid_out(lengths ? lengths[n] : d->T_in, d, T_out);
+    one.N = 1;
+    r = tier == ASR__TIER_NAIVE ? asr__conv1d_forward(ASR__TIER_NAIVE, yn, hn, pw_w, pw_b, lo, &one, NULL, 0)
+                                : asr__pointwise_forward(tier, yn, hn, pw_w, pw_b, lo, 1, d->C_in, d->C_out, T_out);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+/* backward, per item: dh = W_pw^T dy (with dW_pw += dy h^T, db_pw) into the scratch dh,
+ * then the depthwise backward from dh into dx and the depthwise parameters. */
+ASR__PRIVATE asr_result asr__dwsep_compose_backward(asr__tier tier, asr_real *dx, asr_real *d_dw_w,
+                                                    asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+                                                    const asr_real *dy, const asr_real *h, const asr_real *x,
+                                                    const asr_real *dw_w, const asr_real *pw_w,
+                                                    const int *lengths, const asr_conv1d_dims *d,
+                                                    const asr_conv1d_dims *a, const asr_conv1d_dims *p,
+                                                    int T_out, asr_real *dh) {
+  asr_result r;
+  int n;
+  for (n = 0; n < d->N; n++) {
+    const asr_real *gy = dy + (size_t)n * d->C_out * T_out;
+    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
+    const asr_real *xn = x + (size_t)n * d->C_in * d->T_in;
+    asr_conv1d_dims one_a = *a, one_p = *p;
+    int L = lengths ? lengths[n] : d->T_in, lo = asr__conv1d_valid_out(L, d, T_out);
+    one_a.N = one_p.N = 1;
+    memset(dh, 0, sizeof(asr_real) * (size_t)d->C_in * T_out);
+    /* pointwise backward: dh = W_pw^T dy, dW_pw += dy h^T, db_pw += sum dy */
+    r = tier == ASR__TIER_NAIVE
+            ? asr__conv1d_backward(ASR__TIER_NAIVE, dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, &one_p, NULL, 0)
+            : asr__pointwise_backward(tier, dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, 1, d->C_in, d->C_out, T_out);
+    if (r != ASR_OK) return r;
+    /* depthwise backward from dh */
+    r = asr__conv1d_backward(tier, dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w, d_dw_b, dh, xn, dw_w,
+                             &L, &one_a, NULL, 0);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
+                                                 const asr_real *dw_w, const asr_real *dw_b,
+                                                 const asr_real *pw_w, const asr_real *pw_b,
+                                                 const int *lengths, const asr_conv1d_dims *d,
+                                                 void *work, size_t work_bytes) {
+  /* both stages as the conv1d sums: asr__dwsep_compose with asr__conv1d_item_naive */
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(ASR__TIER_NAIVE, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d);
+}
+ASRDEF asr_result asr_dwsep_conv1d_forward_ref(asr_real *y, asr_real *h, const asr_real *x,
+                                               const asr_real *dw_w, const asr_real *dw_b,
+                                               const asr_real *pw_w, const asr_real *pw_b,
+                                               const int *lengths, const asr_conv1d_dims *d,
+                                               void *work, size_t work_bytes) {
+  /* scalar taps, then one asr_gemm_ref an item: asr__dwsep_compose */
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(ASR__TIER_REF, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d);
+}
+ASRDEF asr_result asr_dwsep_conv1d_forward(asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b,
+                                           const asr_real *pw_w, const asr_real *pw_b,
+                                           const int *lengths, const asr_conv1d_dims *d,
+                                           void *work, size_t work_bytes) {
+  /* AVX2 taps, then one asr_gemm an item: asr__dwsep_compose */
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(ASR__TIER_FAST, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward_naive(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  /* both stages' literal backward: asr__dwsep_compose_backward */
+  return asr__dwsep_backward(ASR__TIER_NAIVE, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
+                             d, work, work_bytes);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward_ref(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  /* asr__dwsep_compose_backward on the _ref pieces */
+  return asr__dwsep_backward(ASR__TIER_REF, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
+                             d, work, work_bytes);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  /* asr__dwsep_compose_backward on the fast pieces */
+  return asr__dwsep_backward(ASR__TIER_FAST, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
+                             d, work, work_bytes);
+}
+
+/* ---- Squeeze-and-Excitation over time, [Han20] sec. 2 (after [Hu18]), per item with L
+ * valid frames:
+ *   xbar_c = (1/L) sum_{t<L} x_c,t                       squeeze: the global average
+ *   z      = W1 xbar + b1,   theta = sigmoid(W2 swish(z) + b2)   excitation: the gate
+ *   y_c,t  = theta_c x_c,t  (t < L; padded outputs 0)     scale
+ * symbols: W1 = w1 (R,C), W2 = w2 (C,R); the saved mean = xbar (C), z (R), gate = theta (C).
+ * backward (u = W2 swish(z) + b2):
+ *   dtheta_c = sum_{t<L} dy_c,t x_c,t,  du = dtheta theta (1 - theta)
+ *   dW2 += du swish(z)^T, db2 += du,  dz = (W2^T du) swish'(z)
+ *   dW1 += dz xbar^T, db1 += dz,  dxbar = W1^T dz,  dx_c,t += theta_c dy_c,t + dxbar_c / L */
+
+/* swish(z) = z sigmoid(z) [Ramachandran17] and its derivative s + z s (1 - s), in double */
+ASR__PRIVATE double asr__swish1(double z) { return z * asr__sigmoid(z); }
+ASR__PRIVATE double asr__dswish1(double z) {
+  double s = asr__sigmoid(z);
+  return s + z * s * (1 - s);
+}
+
+/* _naive: one item, every sum a loop. x, y (C,T); mean, gate (C); z (R). */
+ASR__PRIVATE void asr__se_item_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate, const asr_real *x,
+                                     const asr_real *w1, const asr_real *b1, const asr_real *w2, const asr_real *b2,
+                                     int L, int C, int R, int T) {
+  int c, r, t;
+  for (c = 0; c < C; c++) {                       /* xbar_c = (1/L) sum_{t<L} x_c,t */
+    double s = 0;
+    for (t = 0; t < L; t++) s += x[(size_t)c * T + t];
+    mean[c] = (asr_real)(s / L);
+  }
+  for (r = 0; r < R; r++) {                       /* z = W1 xbar + b1 */
+    double s = b1 ? b1[r] : 0;
+    for (c = 0; c < C; c++) s += (double)w1[(size_t)r * C + c] * mean[c];
+    z[r] = (asr_real)s;
+  }
+  for (c = 0; c < C; c++) {                       /* theta = sigmoid(W2 swish(z) + b2) */
+    double s = b2 ? b2[c] : 0;
+    for (r = 0; r < R; r++) s += (double)w2[(size_t)c * R + r] * asr__swish1(z[r]);
+    gate[c] = (asr_real)asr__sigmoid(s);
+  }
+  for (c = 0; c < C; c++)                         /* y = theta x, padding 0 */
+    for (t = 0; t < T; t++)
+      y[(size_t)c * T + t] = t < L ? (asr_real)((double)gate[c] * x[(size_t)c * T + t]) : (asr_real)0;
+}
+
+/* Its backward, one item; du, dxbar (C) and dz (R) are scratch. dx may be NULL. */
+ASR__PRIVATE void asr__se_item_naive_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                              asr_real *db2, const asr_real *dy, const asr_real *x,
+                                              const asr_real *xb, const asr_real *zn, const asr_real *g,
+                                              const asr_real *w1, const asr_real *w2, int L, int C, int R, int T,
+                                              asr_real *du, asr_real *dxbar, asr_real *dz) {
+  int c, r, t;
+  for (c = 0; c < C; c++) {
+    double s = 0;                                 /* dtheta_c = sum_t dy x */
+    for (t = 0; t < L; t++) s += (double)dy[(size_t)c * T + t] * x[(size_t)c * T + t];
+    du[c] = (asr_real)(s * g[c] * (1 - g[c]));    /* through the sigmoid */
+    if (db2) db2[c] += du[c];
+  }
+  for (r = 0; r < R; r++) {
+    double s = 0;                                 /* (W2^T du)_r */
+    for (c = 0; c < C; c++) {
+      s += (double)w2[(size_t)c * R + r] * du[c];
+      if (dw2) dw2[(size_t)c * R + r] += (asr_real)(du[c] * asr__swish1(zn[r]));
+    }
+    dz[r] = (asr_real)(s * asr__dswish1(zn[r]));  /* through the swish */
+    if (db1) db1[r] += dz[r];
+  }
+  for (c = 0; c < C; c++) {
+    double s = 0;                                 /* dxbar = W1^T dz */
+    for (r = 0; r < R; r++) {
+      s += (double)w1[(size_t)r * C + c] * dz[r];
+      if (dw1) dw1[(size_t)r * C + c] += dz[r] * xb[c];
+    }
+    dxbar[c] = (asr_real)s;
+  }
+  if (dx)
+    for (c = 0; c < C; c++)                       /* the scale and the mean's share */
+      for (t = 0; t < L; t++)
+        dx[(size_t)c * T + t] += (asr_real)((double)g[c] * dy[(size_t)c * T + t] + (double)dxbar[c] / L);
+}
+
+/* _ref and fast: the squeeze and scale as loops, the two FCs as one linear layer each over
+ * the N means of the batch (asr_linear_*_ref or asr_linear_*). sz: swish(z) (N,R). */
+ASR__PRIVATE void asr__se_batch(asr__tier tier, asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                const asr_real *x, const asr_real *w1, const asr_real *b1, const asr_real *w2,
+                                const asr_real *b2, const int *lengths, int N, int C, int R, int T, asr_real *sz) {
+  int n, c, t;
+  for (n = 0; n < N; n++) {                                    /* the squeeze */
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      const asr_real *xr = x + ((size_t)n * C + c) * T;
+      double s = 0;
+      for (t = 0; t < L; t++) s += xr[t];
+      mean[(size_t)n * C + c] = (asr_real)(s / L);
+    }
+  }
+  /* the excitation: two fully connected layers over the batch of N means */
+  asr__linear_of_tier(tier, z, mean, w1, b1, N, C, R);
+  asr_swish_forward(sz, z, (size_t)N * R);
+  asr__linear_of_tier(tier, gate, sz, w2, b2, N, R, C);
+  asr_sigmoid_forward(gate, gate, (size_t)N * C);
+  for (n = 0; n < N; n++) {                                    /* the scale */
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      asr_real g = gate[(size_t)n * C + c], *yr = y + ((size_t)n * C + c) * T;
+      const asr_real *xr = x + ((size_t)n * C + c) * T;
+      for (t = 0; t < L; t++) yr[t] = g * xr[t];
+      for (t = L; t < T; t++) yr[t] = 0;
+    }
+  }
+}
+
+/* Its backward; du, dxbar (N,C), sz, dz (N,R) are scratch. */
+ASR__PRIVATE void asr__se_batch_backward(asr__tier tier, asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                         asr_real *db2, const asr_real *dy, const asr_real *x, const asr_real *mean,
+                                         const asr_real *z, const asr_real *gate, const asr_real *w1,
+                                         const asr_real *w2, const int *lengths, int N, int C, int R, int T,
+                                         asr_real *du, asr_real *dxbar, asr_real *sz, asr_real *dz) {
+  int n, c, t;
+  size_t i;
+  for (n = 0; n < N; n++) {
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      const asr_real *g = dy + ((size_t)n * C + c) * T, *xr = x + ((size_t)n * C + c) * T;
+      asr_real th = gate[(size_t)n * C + c];
+      double s = 0;
+      for (t = 0; t < L; t++) s += (double)g[t] * xr[t];      /* dtheta */
+      du[(size_t)n * C + c] = (asr_real)(s * th * (1 - th));   /* du = dtheta s' */
+    }
+  }
+  asr_swish_forward(sz, z, (size_t)N * R);
+  memset(dz, 0, sizeof(asr_real) * (size_t)N * R);
+  memset(dxbar, 0, sizeof(asr_real) * (size_t)N * C);
+  /* fc2 backward: ds = du W2 into dz (then times swish'(z)), dW2 += du^T swish(z) */
+  asr__linear_of_tier_backward(tier, dz, dw2, db2, du, sz, w2, N, R, C);
+  for (i = 0; i < (size_t)N * R; i++) dz[i] = (asr_real)(dz[i] * asr__dswish1(z[i]));
+  /* fc1 backward: dxbar = dz W1, dW1 += dz^T xbar */
+  asr__linear_of_tier_backward(tier, dxbar, dw1, db1, dz, mean, w1, N, C, R);
+  if (dx)
+    for (n = 0; n < N; n++) {
+      int L = lengths ? lengths[n] : T;
+      for (c = 0; c < C; c++) {
+        const asr_real *g = dy + ((size_t)n * C + c) * T;
+        asr_real *d = dx + ((size_t)n * C + c) * T;
+        asr_real th = gate[(size_t)n * C + c], share = (asr_real)(dxbar[(size_t)n * C + c] / (double)L);
+        for (t = 0; t < L; t++) d[t] += th * g[t] + share;   /* scale + mean's share */
+      }
+    }
+}
+
+ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                       const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                       const asr_real *w2, const asr_real *b2, const int *lengths,
+                                       int N, int C, int R, int T, void *work, size_t work_bytes) {
+  /* every sum a loop, item by item: asr__se_item_naive */
+  return asr__se_forward(ASR__TIER_NAIVE, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work,
+                         work_bytes);
+}
+ASRDEF asr_result asr_se_forward_ref(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                     const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                     const asr_real *w2, const asr_real *b2, const int *lengths,
+                                     int N, int C, int R, int T, void *work, size_t work_bytes) {
+  /* the FCs over the batch on asr_linear_forward_ref: asr__se_batch */
+  return asr__se_forward(ASR__TIER_REF, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work,
+                         work_bytes);
+}
+ASRDEF asr_result asr_se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                 const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                 const asr_real *w2, const asr_real *b2, const int *lengths, int N,
+                                 int C, int R, int T, void *work, size_t work_bytes) {
+  /* the same on asr_linear_forward: asr__se_batch */
+  return asr__se_forward(ASR__TIER_FAST, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work,
+                         work_bytes);
+}
+ASRDEF asr_result asr_se_backward_naive(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                        asr_real *db2, const asr_real *dy, const asr_real *x,
+                                        const asr_real *mean, const asr_real *z,
+                                        const asr_real *gate, const asr_real *w1,
+                                        const asr_real *w2, const int *lengths, int N, int C, int R,
+                                        int T, void *work, size_t work_bytes) {
+  /* the chain rule term by term, item by item: asr__se_item_naive_backward */
+  return asr__se_backward(ASR__TIER_NAIVE, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
+                          T, work, work_bytes);
+}
+ASRDEF asr_result asr_se_backward_ref(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                      asr_real *db2, const asr_real *dy, const asr_real *x,
+                                      const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                      const asr_real *w1, const asr_real *w2, const int *lengths,
+                                      int N, int C, int R, int T, void *work, size_t work_bytes) {
+  /* asr__se_batch_backward on asr_linear_backward_ref */
+  return asr__se_backward(ASR__TIER_REF, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
+                          T, work, work_bytes);
+}
+ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                  asr_real *db2, const asr_real *dy, const asr_real *x,
+                                  const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                  const asr_real *w1, const asr_real *w2, const int *lengths, int N,
+                                  int C, int R, int T, void *work, size_t work_bytes) {
+  /* asr__se_batch_backward on asr_linear_backward */
+  return asr__se_backward(ASR__TIER_FAST, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
+                          T, work, work_bytes);
+}
+
+/* ---- batch norm written out, for the _naive compositions of 4.2 and 4.3 (the ContextNet
+ * block, the Conformer convolution module). [Ioffe15] Algorithm 1 over the valid frames
+ * of channel c (n of them; all N T when lengths is NULL):
+ *   mu = (1/n) sum x,   var = (1/n) sum (x - mu)^2,   xhat = (x - mu) / sqrt(var + eps),
+ *   y = gamma xhat + beta                       (training; padded outputs 0)
+ * with torch's running averages (momentum m, the unbiased var n/(n-1)); in evaluation
+ * mu and var are the running statistics. Saved: mean = mu, rstd = 1/sqrt(var + eps) (C),
+ * the same as asr_batch_norm_forward saves, so either backward reads either forward.
+ * NOTE: the same contract as asr_batch_norm_forward (section 4.1), written independently:
+ * comparing the tiers of a composition also compares the two. */
+ASR__PRIVATE asr_result asr__bn_naive(asr_real *y, asr_real *mean, asr_real *rstd, asr_real *running_mean,
+                                      asr_real *running_var, const asr_real *x, const asr_real *gamma,
+                                      const asr_real *beta, const int *lengths, int N, int C, int T, int training,
+                                      double momentum, double eps) {
+  int n, c, t;
+  long cnt = 0;                                  /* n of the equations */
+  for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
+  if (training && cnt < 2) return ASR_ERR_SHAPE;  /* torch: "Expected more than 1 value per channel" */
+  for (c = 0; c < C; c++) {
+    double mu, var;
+    if (training) {
+      double s = 0, ss = 0;
+      for (n = 0; n < N; n++)
+        for (t = 0; t < (lengths ? lengths[n] : T); t++) s += x[((size_t)n * C + c) * T + t];
+      mu = s / (double)cnt;                                        /* mu = (1/n) sum x */
+      for (n = 0; n < N; n++)
+        for (t = 0; t < (lengths ? lengths[n] : T); t++) {
+          double e = (double)x[((size_t)n * C + c) * T + t] - mu;
+          ss += e * e;
+        }
+      var = ss / (double)cnt;                                      /* var = (1/n) sum (x - mu)^2 */
+      if (running_mean) running_mean[c] = (asr_real)((1 - momentum) * running_mean[c] + momentum * mu);
+      if (running_var)
+        running_var[c] = (asr_real)((1 - momentum) * running_var[c] + momentum * var * cnt / (double)(cnt - 1));
+    } else {
+      mu = running_mean[c], var = running_var[c];
+      if (!(var + eps > 0)) return ASR_ERR_RANGE;                  /* would divide by zero */
+    }
+    mean[c] = (asr_real)mu;
+    rstd[c] = (asr_real)(1.0 / sqrt(var + eps));
+    for (n = 0; n < N; n++)
+      for (t = 0; t < T; t++) {
+        size_t i = ((size_t)n * C + c) * T + t;
+        double xhat = ((double)x[i] - mean[c]) * rstd[c];          /* xhat = (x - mu) / sqrt(var + eps) */
+        y[i] = t < (lengths ? lengths[n] : T) ? (asr_real)((gamma ? gamma[c] : 1) * xhat + (beta ? beta[c] : 0))
+                                              : (asr_real)0;
+      }
+  }
+  return ASR_OK;
+}
+
+/* Its backward, [Ioffe15] sec. 3's chain rule term by term (sums over the valid frames,
+ * sqrt(var + eps) = 1/rstd):
+ *   dxhat = dy gamma
+ *   dvar  = sum dxhat (x - mu) (-1/2) (var + eps)^(-3/2)
+ *   dmu   = sum dxhat (-1/sqrt(var + eps)) + dvar (-2/n) sum (x - mu)
+ *   dx   += dxhat / sqrt(var + eps) + dvar 2 (x - mu) / n + dmu / n
+ *   dgamma += sum dy xhat,   dbeta += sum dy
+ * In evaluation mu and var are constants: dx += dxhat / sqrt(var + eps). */
+ASR__PRIVATE void asr__bn_naive_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta, const asr_real *dy,
+                                         const asr_real *x, const asr_real *mean, const asr_real *rstd,
+                                         const asr_real *gamma, const int *lengths, int N, int C, int T,
+                                         int training) {
+  int n, c, t;
+  long cnt = 0;
+  for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
+  for (c = 0; c < C; c++) {
+    double mu = mean[c], rs = rstd[c], gm = gamma ? gamma[c] : 1, dvar = 0, dmu = 0, sxm = 0, sg = 0, sgx = 0;
+    for (n = 0; n < N; n++)
+      for (t = 0; t < (lengths ? lengths[n] : T); t++) {
+        size_t i = ((size_t)n * C + c) * T + t;
+        double e = (double)x[i] - mu, dxhat = dy[i] * gm;
+        dvar += dxhat * e * -0.5 * rs * rs * rs;                     /* dvar */
+        dmu += -dxhat * rs;                                          /* dmu, first term */
+        sxm += e;
+        sg += dy[i];                                                 /* dbeta */
+        sgx += dy[i] * e * rs;                                       /* dgamma */
+      }
+    if (dgamma) dgamma[c] += (asr_real)sgx;
+    if (dbeta) dbeta[c] += (asr_real)sg;
+    if (!dx || cnt == 0) continue;
+    dmu += dvar * -2.0 * sxm / (double)cnt;                          /* dmu, second term */
+    for (n = 0; n < N; n++)
+      for (t = 0; t < (lengths ? lengths[n] : T); t++) {
+        size_t i = ((size_t)n * C + c) * T + t;
+        double e = (double)x[i] - mu, dxhat = dy[i] * gm;
+        dx[i] += (asr_real)(training ? dxhat * rs + dvar * 2 * e / (double)cnt + dmu / (double)cnt : dxhat * rs);
+      }
+  }
+}
+
+/* ---- the ContextNet block [Han20] sec. 2:
+ *   f(x) = swish(BN(dwsep(x)))                  one conv layer
+ *   C(x) = swish(SE(f^m(x)) + P(x))             the block; P = BN(pointwise conv), or 0
+ * symbols: m = num_layers; layer i maps C_in_i -> C_out over T_i frames (T_i = T, the last
+ * layer T_m = ceil(T / stride)); R = se_channels; len[i] the valid frames into layer i.
+ * The activations forward saves for backward, carved from the caller's `saved` buffer by
+ * asr__cn_layout (plumbing) in this order, each on a 64-byte boundary: */
+typedef struct asr__cn_saved {
+  asr_real *dwh[ASR_CONTEXTNET_MAX_LAYERS];   /* (N,C_in_i,T_i) layer i's depthwise output h:
+                                                 the pointwise stage's input, for dW_pw += dy h^T */
+  asr_real *a[ASR_CONTEXTNET_MAX_LAYERS];     /* (N,C_out,T_i) dwsep output = the BN's input:
+                                                 the BN backward needs xhat of it */
+  asr_real *b[ASR_CONTEXTNET_MAX_LAYERS];     /* (N,C_out,T_i) BN output = the swish's input:
+                                                 for swish'(b) */
+  asr_real *h[ASR_CONTEXTNET_MAX_LAYERS];     /* (N,C_out,T_i) swish(b), layer i's output: the
+                                                 input whose gradient the next layer's (or
+                                                 the SE's) backward needs */
+  asr_real *bn_mean[ASR_CONTEXTNET_MAX_LAYERS], *bn_rstd[ASR_CONTEXTNET_MAX_LAYERS];  /* (C_out)
+                                                 the statistics layer i's BN used */
+  asr_real *se_y;                             /* (N,C_out,T_m) SE(f^m(x)); forward adds P to it
+                                                 (backward does not read it) */
+  asr_real *se_mean, *se_z, *se_gate;         /* (N,C_out), (N,R), (N,C_out): the SE's saved xbar,
+                                                 z and theta for its backward */
+  asr_real *p, *res_mean, *res_rstd;          /* (N,C_out,T_m) P's conv output (the residual BN's
+                                                 input) and that BN's statistics (C_out) x 2 */
+  asr_real *zsum;                             /* (N,C_out,T_m) SE + P before the final swish:
+                                                 for swish'(zsum) */
+  int *len[ASR_CONTEXTNET_MAX_LAYERS + 1];    /* (N) the valid frames into layer i (len[m]: the
+                                                 block's output), so that backward masks as
+                                                 forward did */
+} asr__cn_saved;
+
+/* Forward through the pieces of a tier (_naive: each piece's _naive, the batch norms of
+ * asr__bn_naive); scratch: the pieces' workspace. */
+ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__cn_saved *s, const asr_real *x,
+                                        const asr_contextnet_block_params *p, const asr_contextnet_block_config *c,
+                                        void *scratch, size_t sbytes) {
+  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
+  const asr_real *h = x;
+  asr_result r;
+  for (i = 0; i < m; i++) {
+    const asr_contextnet_layer_params *l = &p->layer[i];
+    asr_conv1d_dims d;
+    int Ti = i == m - 1 ? Tm : c->T;
+    asr__cn_dims(c, i, &d);
+    /* f(h) = swish(BN(dwsep(h))) */
+    r = asr__dwsep_forward(tier, s->a[i], s->dwh[i], h, l->dw_w, l->dw_b, l->pw_w, l->pw_b, s->len[i], &d);
+    if (r != ASR_OK) return r;
+    r = (tier == ASR__TIER_NAIVE ? asr__bn_naive : asr_batch_norm_forward)(
+        s->b[i], s->bn_mean[i], s->bn_rstd[i], l->bn.running_mean, l->bn.running_var, s->a[i], l->bn.weight,
+        l->bn.bias, s->len[i + 1], c->N, c->C_out, Ti, c->training, c->bn_momentum, c->bn_eps);
+    if (r != ASR_OK) return r;
+    asr_swish_forward(s->h[i], s->b[i], (size_t)c->N * c->C_out * Ti);   /* padding: swish(0) = 0 */
+    h = s->h[i];
+  }
+  /* SE over the valid frames of the last layer's output */
+  r = asr__se_forward(tier, s->se_y, s->se_mean, s->se_z, s->se_gate, h, p->se_w1, p->se_b1, p->se_w2, p->se_b2,
+                      s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
+  if (r != ASR_OK) return r;
+  if (c->residual) {
+    /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
+    asr_conv1d_dims d;
+    asr__cn_res_dims(c, &d);
+    r = asr__conv1d_forward(tier, s->p, x, p->res_w, p->res_b, s->len[0], &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+    r = (tier == ASR__TIER_NAIVE ? asr__bn_naive : asr_batch_norm_forward)(
+        s->zsum, s->res_mean, s->res_rstd, p->res_bn.running_mean, p->res_bn.running_var, s->p, p->res_bn.weight,
+        p->res_bn.bias, s->len[m], c->N, c->C_out, Tm, c->training, c->bn_momentum, c->bn_eps);
+    if (r != ASR_OK) return r;
+    for (n = 0; n < c->N; n++)
+      for (ch = 0; ch < c->C_out; ch++) {
+        size_t o = ((size_t)n * c->C_out + ch) * Tm;
+        for (t = 0; t < s->len[m][n]; t++) s->zsum[o + t] += s->se_y[o + t];
+      }
+  } else {
+    memcpy(s->zsum, s->se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
+  }
+  asr_swish_forward(y, s->zsum, (size_t)c->N * c->C_out * Tm);        /* C(x) = swish(...) */
+  return ASR_OK;
+}
+
+/* Backward, the chain rule through the pieces in reverse, each piece's own backward of
+ * the same tier. G1, G2, DZ: (N, max(C_in, C_out), T) activation gradients; scratch: the
+ * pieces' workspace. g has no NULL pointer to follow (members may be NULL). */
+ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
+                                                 const asr_real *dy, const asr__cn_saved *s, const asr_real *x,
+                                                 const asr_contextnet_block_params *p,
+                                                 const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
+                                                 asr_real *DZ, void *scratch, size_t sbytes) {
+  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
+  size_t NTm = (size_t)c->N * c->C_out * Tm;
+  asr_result r;
+  /* through the final swish, valid frames only (padded dy is ignored) */
+  memset(DZ, 0, sizeof(asr_real) * NTm);
+  for (n = 0; n < c->N; n++)
+    for (ch = 0; ch < c->C_out; ch++) {
+      size_t o = ((size_t)n * c->C_out + ch) * Tm;
+      for (t = 0; t < s->len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s->zsum[o + t]));
+    }
+  if (c->residual) {
+    /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
+     * backward adds its share into dx (the main path adds the rest below) */
+    asr_conv1d_dims d;
+    asr__cn_res_dims(c, &d);
+    memset(G2, 0, sizeof(asr_real) * NTm);
+    if (tier == ASR__TIER_NAIVE)
+      asr__bn_naive_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
+                             p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training);
+    else if ((r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
+                                          p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training)) != ASR_OK)
+      return r;
+    r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+  }
+  /* the main branch: SE backward turns dZ into dh_m, the gradient of the last layer's
+   * output (including the share every frame has through the SE mean) */
+  memset(G1, 0, sizeof(asr_real) * NTm);
+  r = asr__se_backward(tier, G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, DZ, s->h[m - 1], s->se_mean, s->se_z,
+                       s->se_gate, p->se_w1, p->se_w2, s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
+  if (r != ASR_OK) return r;
+  for (i = m - 1; i >= 0; i--) {
+    const asr_contextnet_layer_params *l = &p->layer[i];
+    const asr_contextnet_layer_grads *gl = &g->layer[i];
+    asr_conv1d_dims d;
+    int Ti = i == m - 1 ? Tm : c->T;
+    size_t cnt = (size_t)c->N * c->C_out * Ti, k;
+    asr__cn_dims(c, i, &d);
+    /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
+    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s->b[i][k]));   /* db = dh swish'(b) */
+    memset(G2, 0, sizeof(asr_real) * cnt);
+    if (tier == ASR__TIER_NAIVE)
+      asr__bn_naive_backward(G2, gl->bn.weight, gl->bn.bias, G1, s->a[i], s->bn_mean[i], s->bn_rstd[i],
+                             l->bn.weight, s->len[i + 1], c->N, c->C_out, Ti, c->training);
+    else if ((r = asr_batch_norm_backward(G2, gl->bn.weight, gl->bn.bias, G1, s->a[i], s->bn_mean[i],
+                                          s->bn_rstd[i], l->bn.weight, s->len[i + 1], c->N, c->C_out, Ti,
+                                          c->training)) != ASR_OK)
+      return r;
+    /* da is in G2: G1 is free again and receives dh_prev (layer 0 writes into dx) */
+    if (i > 0) memset(G1, 0, sizeof(asr_real) * (size_t)c->N * c->C_out * c->T);
+    r = asr__dwsep_backward(tier, i > 0 ? G1 : dx, gl->dw_w, gl->dw_b, gl->pw_w, gl->pw_b, G2, s->dwh[i],
+                            i > 0 ? s->h[i - 1] : x, l->dw_w, l->pw_w, s->len[i], &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_contextnet_block_forward_naive(asr_real *y, void *saved, size_t saved_bytes,
+                                                    const asr_real *x,
+                                                    const asr_contextnet_block_params *p,
+                                                    const int *lengths,
+                                                    const asr_contextnet_block_config *cfg,
+                                                    void *work, size_t work_bytes) {
+  /* asr__cn_compose on the _naive pieces, batch norms written out (asr__bn_naive) */
+  return asr__cn_forward(ASR__TIER_NAIVE, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
+                                                  const asr_real *x,
+                                                  const asr_contextnet_block_params *p,
+                                                  const int *lengths,
+                                                  const asr_contextnet_block_config *cfg,
+                                                  void *work, size_t work_bytes) {
+  /* asr__cn_compose on the _ref pieces */
+  return asr__cn_forward(ASR__TIER_REF, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t saved_bytes,
+                                              const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const int *lengths,
+                                              const asr_contextnet_block_config *cfg, void *work,
+                                              size_t work_bytes) {
+  /* asr__cn_compose on the fast pieces */
+  return asr__cn_forward(ASR__TIER_FAST, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_backward_naive(asr_real *dx,
+                                                     const asr_contextnet_block_grads *g,
+                                                     const asr_real *dy, const void *saved,
+                                                     size_t saved_bytes, const asr_real *x,
+                                                     const asr_contextnet_block_params *p,
+                                                     const int *lengths,
+                                                     const asr_contextnet_block_config *cfg,
+                                                     void *work, size_t work_bytes) {
+  /* asr__cn_compose_backward on the _naive pieces (asr__bn_naive_backward) */
+  return asr__cn_backward(ASR__TIER_NAIVE, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
+                                                   const asr_contextnet_block_grads *g,
+                                                   const asr_real *dy, const void *saved,
+                                                   size_t saved_bytes, const asr_real *x,
+                                                   const asr_contextnet_block_params *p,
+                                                   const int *lengths,
+                                                   const asr_contextnet_block_config *cfg,
+                                                   void *work, size_t work_bytes) {
+  /* asr__cn_compose_backward on the _ref pieces */
+  return asr__cn_backward(ASR__TIER_REF, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextnet_block_grads *g,
+                                               const asr_real *dy, const void *saved,
+                                               size_t saved_bytes, const asr_real *x,
+                                               const asr_contextnet_block_params *p,
+                                               const int *lengths,
+                                               const asr_contextnet_block_config *cfg, void *work,
+                                               size_t work_bytes) {
+  /* asr__cn_compose_backward on the fast pieces */
+  return asr__cn_backward(ASR__TIER_FAST, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+
+/* ---- The ContextNet encoder, [Han20] Table 1 as the public reimplementations read it */
+ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_spec *spec) {
+  int base;
+  if (block < 0 || block > 22 || !spec || !(alpha > 0)) return -1;
+  spec->kernel = 5;
+  spec->num_layers = (block == 0 || block == 22) ? 1 : 5;
+  spec->stride = (block == 3 || block == 7 || block == 14) ? 2 : 1;   /* 8x in time */
+  spec->residual = !(block == 0 || block == 22);
+  base = block <= 10 ? 256 : block <= 21 ? 512 : 640;
+  spec->channels = (int)floor(alpha * base + 0.5);
+  if (spec->channels < 1) spec->channels = 1;
+  return 0;
+}
+
+/* ------------------------------------------------- plumbing: 4.2 Convolutions, SE, ContextNet ----
+ * Argument checks, sizes, workspace and saved-buffer layouts, and the batch drivers of this
+ * section. Nothing below computes an equation; the math is above. */
+
+/* ---- conv1d: sizes and checks */
 ASRDEF void asr_conv1d_dims_init(asr_conv1d_dims *d, int N, int C_in, int C_out, int T_in, int K) {
   d->N = N;
   d->C_in = C_in;
@@ -6992,6 +8106,12 @@ ASRDEF void asr_conv1d_out_lengths(int *out, const int *lengths, const asr_conv1
     int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
     out[n] = Lo < T_out ? Lo : T_out;
   }
+}
+
+/* L_out of an item with L valid input frames, at most T_out */
+ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out) {
+  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+  return Lo < T_out ? Lo : T_out;
 }
 
 ASRDEF asr_result asr_conv1d_validate(const asr_conv1d_dims *d, asr_error *err) {
@@ -7044,406 +8164,100 @@ ASRDEF size_t asr_conv1d_workspace_size(const asr_conv1d_dims *d) {
   return n;
 }
 
-/* ---- conv1d: _naive, the definition one index at a time */
-ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
-                                           const asr_real *b, const int *lengths,
-                                           const asr_conv1d_dims *d, void *work, size_t work_bytes) {
-  int n, o, c, k, t, T_out, Cgi, Cgo;
-  asr_result r = asr__conv1d_args(y, x, w, lengths, d, &T_out);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
-  Cgi = d->C_in / d->groups;
-  Cgo = d->C_out / d->groups;
-  if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    for (o = 0; o < d->C_out; o++) {
-      int g = o / Cgo;                                        /* the group of output o */
-      for (t = 0; t < T_out; t++) {
-        double s = b ? b[o] : 0;
-        if (t >= Lo) {                                        /* a padded output: 0 */
-          y[((size_t)n * d->C_out + o) * T_out + t] = 0;
-          continue;
-        }
-        for (c = 0; c < Cgi; c++)
-          for (k = 0; k < d->K; k++) {
-            long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
-            if (s_in < 0 || s_in >= L) continue;              /* zero padding / length mask */
-            s += (double)w[((size_t)o * Cgi + c) * d->K + k] *
-                 x[((size_t)n * d->C_in + (size_t)g * Cgi + c) * d->T_in + s_in];
-          }
-        y[((size_t)n * d->C_out + o) * T_out + t] = (asr_real)s;
-      }
-    }
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_conv1d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
-                                            const asr_real *dy, const asr_real *x,
-                                            const asr_real *w, const int *lengths,
-                                            const asr_conv1d_dims *d, void *work,
-                                            size_t work_bytes) {
-  int n, o, c, k, t, T_out, Cgi, Cgo;
-  asr_result r = asr__conv1d_args(dy, x, w, lengths, d, &T_out);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
-  Cgi = d->C_in / d->groups;
-  Cgo = d->C_out / d->groups;
-  if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
-  /* every term w[o,c,k] x[n,gc,s] dy[n,o,t] of the forward sum, differentiated twice */
-  for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    for (o = 0; o < d->C_out; o++) {
-      int g = o / Cgo;
-      for (t = 0; t < Lo && t < T_out; t++) {                /* padded outputs: no gradient */
-        asr_real gy = dy[((size_t)n * d->C_out + o) * T_out + t];
-        if (db) db[o] += gy;                                  /* d y / d b[o] = 1 */
-        for (c = 0; c < Cgi; c++)
-          for (k = 0; k < d->K; k++) {
-            long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
-            size_t xi = ((size_t)n * d->C_in + (size_t)g * Cgi + c) * d->T_in + (size_t)s_in;
-            size_t wi = ((size_t)o * Cgi + c) * d->K + k;
-            if (s_in < 0 || s_in >= L) continue;
-            if (dw) dw[wi] += gy * x[xi];                     /* d y / d w = x */
-            if (dx) dx[xi] += gy * w[wi];                     /* d y / d x = w */
-          }
-      }
-    }
-  }
-  return ASR_OK;
-}
-
-/* ---- conv1d: _ref and fast */
-/* Depthwise-like direct loops (Cg_in = 1): y[o,t] = b[o] + sum_k w[o,k] x[g(o), tS + kD - P].
- * The valid t range of tap k is where 0 <= tS + kD - P < L; computing it once per tap
- * keeps the inner loop free of branches (and lets the compiler vectorize it). */
-ASR__PRIVATE void asr__conv1d_tap_range(int k, int Lo, int L, const asr_conv1d_dims *d,
-                                        int *t0, int *t1) {
-  long off = (long)k * d->dilation - d->padding;    /* input index of output 0 */
-  long a = off >= 0 ? 0 : (-off + d->stride - 1) / d->stride;   /* first t with s >= 0 */
-  long e = L - off <= 0 ? 0 : (L - off + d->stride - 1) / d->stride;  /* first t with s >= L */
-  if (e > Lo) e = Lo;
-  if (a > e) a = e;
-  *t0 = (int)a;
-  *t1 = (int)e;
-}
-
-ASR__PRIVATE void asr__dw_forward_row(asr_real *yr, const asr_real *xr, const asr_real *wr, asr_real bias,
-                                      int Lo, int L, const asr_conv1d_dims *d, int fast) {
-  int t, k;
-  for (t = 0; t < Lo; t++) yr[t] = bias;
-  for (k = 0; k < d->K; k++) {
-    int t0, t1;
-    long off = (long)k * d->dilation - d->padding;
-    asr_real wk = wr[k];
-    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-    if (fast && d->stride == 1) {
-      __m256 vw = _mm256_set1_ps(wk);
-      for (t = t0; t + 8 <= t1; t += 8)   /* 8 frames: y[t..t+7] += w_k x[t+off..t+off+7] */
-        _mm256_storeu_ps(yr + t, _mm256_fmadd_ps(vw, _mm256_loadu_ps(xr + (t + off)), _mm256_loadu_ps(yr + t)));
-      for (; t < t1; t++) yr[t] += wk * xr[t + off];
-      continue;
-    }
-#else
-    (void)fast;
-#endif
-    for (t = t0; t < t1; t++) yr[t] += wk * xr[(long)t * d->stride + off];   /* tap k */
-  }
-}
-
-ASR__PRIVATE void asr__dw_backward_row(asr_real *dxr, asr_real *dwr, asr_real *dbo, const asr_real *gy,
-                                       const asr_real *xr, const asr_real *wr, int Lo, int L,
-                                       const asr_conv1d_dims *d, int fast) {
-  int t, k;
-  if (dbo) {
-    double s = 0;
-    for (t = 0; t < Lo; t++) s += gy[t];
-    *dbo += (asr_real)s;
-  }
-  for (k = 0; k < d->K; k++) {
-    int t0, t1;
-    long off = (long)k * d->dilation - d->padding;
-    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-    if (fast && d->stride == 1) {
-      __m256 vw = _mm256_set1_ps(wr[k]), acc = _mm256_setzero_ps();
-      float lanes[8], s;
-      for (t = t0; t + 8 <= t1; t += 8) {
-        __m256 g = _mm256_loadu_ps(gy + t);
-        if (dwr) acc = _mm256_fmadd_ps(g, _mm256_loadu_ps(xr + (t + off)), acc);
-        if (dxr) _mm256_storeu_ps(dxr + (t + off), _mm256_fmadd_ps(vw, g, _mm256_loadu_ps(dxr + (t + off))));
-      }
-      _mm256_storeu_ps(lanes, acc);
-      s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-      for (; t < t1; t++) {
-        if (dwr) s += gy[t] * xr[t + off];
-        if (dxr) dxr[t + off] += wr[k] * gy[t];
-      }
-      if (dwr) dwr[k] += s;
-      continue;
-    }
-#else
-    (void)fast;
-#endif
-    {
-      double s = 0;
-      for (t = t0; t < t1; t++) {
-        long si = (long)t * d->stride + off;
-        s += (double)gy[t] * xr[si];                          /* dw[k] += dy[t] x[s] */
-        if (dxr) dxr[si] += wr[k] * gy[t];                    /* dx[s] += w[k] dy[t] */
-      }
-      if (dwr) dwr[k] += (asr_real)s;
-    }
-  }
-}
-
-/* col (Cg_in K, Lo): col[c K + k][t] = x[c, t S + k D - P], 0 outside [0, L) */
-ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
-                              const asr_conv1d_dims *d) {
-  int c, k, t;
-  for (c = 0; c < Cgi; c++)
-    for (k = 0; k < d->K; k++) {
-      asr_real *row = col + ((size_t)c * d->K + k) * Lo;
-      const asr_real *xr = xg + (size_t)c * d->T_in;
-      long off = (long)k * d->dilation - d->padding;
-      int t0, t1;
-      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-      for (t = 0; t < t0; t++) row[t] = 0;
-      for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
-      for (t = t1; t < Lo; t++) row[t] = 0;
-    }
-}
-
-/* the transpose: dx[c, t S + k D - P] += dcol[c K + k][t] inside [0, L) */
-ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
-                              const asr_conv1d_dims *d) {
-  int c, k, t;
-  for (c = 0; c < Cgi; c++)
-    for (k = 0; k < d->K; k++) {
-      const asr_real *row = dcol + ((size_t)c * d->K + k) * Lo;
-      asr_real *dr = dxg + (size_t)c * d->T_in;
-      long off = (long)k * d->dilation - d->padding;
-      int t0, t1;
-      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-      for (t = t0; t < t1; t++) dr[(long)t * d->stride + off] += row[t];
-    }
-}
-
-typedef void (*asr__gemm_fn)(int, int, int, int, int, asr_real, const asr_real *, int,
-                             const asr_real *, int, asr_real, asr_real *, int);
-
-ASR__PRIVATE asr_result asr__conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                            const asr_real *b, const int *lengths,
-                                            const asr_conv1d_dims *d, void *work,
-                                            size_t work_bytes, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, g, o, t, T_out, Cgi, Cgo;
+/* ---- conv1d: the batch drivers. _naive: item by item, refusing more than the declared
+ * 1e8 multiply-adds; _ref and fast: (item, group) by (item, group) on the workspace. */
+ASR__PRIVATE asr_result asr__conv1d_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                            const asr_real *w, const asr_real *b, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  int n, g, T_out, Cgi, Cgo;
   asr_result r = asr__conv1d_args(y, x, w, lengths, d, &T_out);
   if (r != ASR_OK) return r;
-  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
-    return ASR_ERR_WORKSPACE;
   Cgi = d->C_in / d->groups;
   Cgo = d->C_out / d->groups;
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < d->N; n++)
+      asr__conv1d_item_naive(y + (size_t)n * d->C_out * T_out, x + (size_t)n * d->C_in * d->T_in, w, b,
+                             lengths ? lengths[n] : d->T_in, T_out, d);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
+    return ASR_ERR_WORKSPACE;
   for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    if (Lo > T_out) Lo = T_out;
-    for (g = 0; g < d->groups; g++) {
-      const asr_real *xg = x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in;
-      asr_real *yg = y + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out;
-      const asr_real *wg = w + (size_t)g * Cgo * Cgi * d->K;
-      if (Cgi == 1) {                                         /* depthwise-like: direct */
-        for (o = 0; o < Cgo; o++)
-          asr__dw_forward_row(yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K,
-                              b ? b[g * Cgo + o] : 0, Lo, L, d, fast);
-      } else if (Lo > 0) {
-        /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
-        asr_real *col = (asr_real *)work;
-        asr__im2col(col, xg, Cgi, Lo, L, d);
-        gemm(0, 0, Cgo, Lo, Cgi * d->K, 1, wg, Cgi * d->K, col, Lo, 0, yg, T_out);
-        if (b)
-          for (o = 0; o < Cgo; o++)
-            for (t = 0; t < Lo; t++) yg[(size_t)o * T_out + t] += b[g * Cgo + o];
-      }
-      for (o = 0; o < Cgo; o++)                               /* padded outputs are 0 */
-        for (t = Lo; t < T_out; t++) yg[(size_t)o * T_out + t] = 0;
-    }
+    int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+    for (g = 0; g < d->groups; g++)
+      asr__conv1d_group(tier, y + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out,
+                        x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in, w + (size_t)g * Cgo * Cgi * d->K,
+                        b ? b + (size_t)g * Cgo : NULL, Lo, L, T_out, d, (asr_real *)work);
   }
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                             const asr_real *dy, const asr_real *x,
-                                             const asr_real *w, const int *lengths,
-                                             const asr_conv1d_dims *d, void *work,
-                                             size_t work_bytes, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, g, o, t, T_out, Cgi, Cgo;
+ASR__PRIVATE asr_result asr__conv1d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, const asr_conv1d_dims *d, void *work,
+                                             size_t work_bytes) {
+  int n, g, T_out, Cgi, Cgo;
   asr_result r = asr__conv1d_args(dy, x, w, lengths, d, &T_out);
   if (r != ASR_OK) return r;
-  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
-    return ASR_ERR_WORKSPACE;
   Cgi = d->C_in / d->groups;
   Cgo = d->C_out / d->groups;
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < d->N; n++)
+      asr__conv1d_item_naive_backward(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, dw, db,
+                                      dy + (size_t)n * d->C_out * T_out, x + (size_t)n * d->C_in * d->T_in, w,
+                                      lengths ? lengths[n] : d->T_in, T_out, d);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
+    return ASR_ERR_WORKSPACE;
   for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    if (Lo > T_out) Lo = T_out;
-    for (g = 0; g < d->groups; g++) {
-      const asr_real *xg = x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in;
-      asr_real *dxg = dx ? dx + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in : NULL;
-      const asr_real *gy = dy + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out;
-      const asr_real *wg = w + (size_t)g * Cgo * Cgi * d->K;
-      asr_real *dwg = dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL;
-      if (Cgi == 1) {
-        for (o = 0; o < Cgo; o++)
-          asr__dw_backward_row(dxg, dwg ? dwg + (size_t)o * d->K : NULL, db ? db + g * Cgo + o : NULL,
-                               gy + (size_t)o * T_out, xg, wg + (size_t)o * d->K, Lo, L, d, fast);
-        continue;
-      }
-      if (Lo == 0) continue;
-      if (db)
-        for (o = 0; o < Cgo; o++) {
-          double s = 0;
-          for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
-          db[g * Cgo + o] += (asr_real)s;
-        }
-      {
-        asr_real *col = (asr_real *)work;
-        asr_real *dcol = col + (size_t)Cgi * d->K * T_out;
-        if (dwg) {                          /* dW_g += dY_g (Cg_out, Lo) col^T (Lo, Cg_in K) */
-          asr__im2col(col, xg, Cgi, Lo, L, d);
-          gemm(0, 1, Cgo, Cgi * d->K, Lo, 1, gy, T_out, col, Lo, 1, dwg, Cgi * d->K);
-        }
-        if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
-          gemm(1, 0, Cgi * d->K, Lo, Cgo, 1, wg, Cgi * d->K, gy, T_out, 0, dcol, Lo);
-          asr__col2im(dxg, dcol, Cgi, Lo, L, d);
-        }
-      }
-    }
+    int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+    for (g = 0; g < d->groups; g++)
+      asr__conv1d_group_backward(tier, dx ? dx + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in : NULL,
+                                 dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL, db ? db + (size_t)g * Cgo : NULL,
+                                 dy + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out,
+                                 x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in,
+                                 w + (size_t)g * Cgo * Cgi * d->K, Lo, L, T_out, d, (asr_real *)work);
   }
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv1d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
-                                         const asr_real *b, const int *lengths,
-                                         const asr_conv1d_dims *d, void *work, size_t work_bytes) {
-  return asr__conv1d_forward(y, x, w, b, lengths, d, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                     const asr_real *b, const int *lengths,
-                                     const asr_conv1d_dims *d, void *work, size_t work_bytes) {
-  return asr__conv1d_forward(y, x, w, b, lengths, d, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_conv1d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
-                                          const asr_real *dy, const asr_real *x,
-                                          const asr_real *w, const int *lengths,
-                                          const asr_conv1d_dims *d, void *work,
-                                          size_t work_bytes) {
-  return asr__conv1d_backward(dx, dw, db, dy, x, w, lengths, d, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                      const asr_real *dy, const asr_real *x, const asr_real *w,
-                                      const int *lengths, const asr_conv1d_dims *d, void *work,
-                                      size_t work_bytes) {
-  return asr__conv1d_backward(dx, dw, db, dy, x, w, lengths, d, work, work_bytes, 1);
-}
-
-/* ---- depthwise and pointwise: thin entry points to the fast conv1d */
-ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                               const asr_real *b, const int *lengths, int N,
-                                               int C, int T, int K, int stride, int padding,
-                                               int dilation) {
-  asr_conv1d_dims d;
-  asr_conv1d_dims_init(&d, N, C, C, T, K);
-  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = C;
-  return asr_conv1d_forward(y, x, w, b, lengths, &d, NULL, 0);   /* Cg_in = 1: no workspace */
-}
-ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                                const asr_real *dy, const asr_real *x,
-                                                const asr_real *w, const int *lengths, int N,
-                                                int C, int T, int K, int stride, int padding,
-                                                int dilation) {
-  asr_conv1d_dims d;
-  asr_conv1d_dims_init(&d, N, C, C, T, K);
-  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = C;
-  return asr_conv1d_backward(dx, dw, db, dy, x, w, lengths, &d, NULL, 0);
-}
-
-ASR__PRIVATE asr_result asr__pointwise_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                               const asr_real *b, const int *lengths, int N,
-                                               int C_in, int C_out, int T, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, o, t;
-  if (!y || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
+/* ---- pointwise: checks and the batch drivers */
+ASR__PRIVATE asr_result asr__pointwise_args(const void *out, const asr_real *x, const asr_real *w,
+                                            const int *lengths, int N, int C_in, int C_out, int T) {
+  int n;
+  if (!out || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (n = 0; n < N; n++)
       if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    asr_real *yn = y + (size_t)n * C_out * T;
-    /* Y_n (C_out, L) = W (C_out, C_in) X_n (C_in, L), rows T apart: padded frames untouched */
-    if (L > 0) gemm(0, 0, C_out, L, C_in, 1, w, C_in, x + (size_t)n * C_in * T, T, 0, yn, T);
-    for (o = 0; o < C_out; o++) {
-      asr_real bo = b ? b[o] : 0;
-      for (t = 0; t < L; t++) yn[(size_t)o * T + t] += bo;
-      for (t = L; t < T; t++) yn[(size_t)o * T + t] = 0;
-    }
-  }
+  return ASR_OK;
+}
+ASR__PRIVATE asr_result asr__pointwise_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                               const asr_real *w, const asr_real *b, const int *lengths,
+                                               int N, int C_in, int C_out, int T) {
+  int n;
+  asr_result r = asr__pointwise_args(y, x, w, lengths, N, C_in, C_out, T);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++)
+    asr__pointwise_item(tier, y + (size_t)n * C_out * T, x + (size_t)n * C_in * T, w, b, lengths ? lengths[n] : T,
+                        C_in, C_out, T);
+  return ASR_OK;
+}
+ASR__PRIVATE asr_result asr__pointwise_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x, const asr_real *w,
+                                                const int *lengths, int N, int C_in, int C_out, int T) {
+  int n;
+  asr_result r = asr__pointwise_args(dy, x, w, lengths, N, C_in, C_out, T);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++)
+    asr__pointwise_item_backward(tier, dx ? dx + (size_t)n * C_in * T : NULL, dw, db, dy + (size_t)n * C_out * T,
+                                 x + (size_t)n * C_in * T, w, lengths ? lengths[n] : T, C_in, C_out, T);
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__pointwise_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                                const asr_real *dy, const asr_real *x,
-                                                const asr_real *w, const int *lengths, int N,
-                                                int C_in, int C_out, int T, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, o, t;
-  if (!dy || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
-  if (lengths)
-    for (n = 0; n < N; n++)
-      if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    const asr_real *gy = dy + (size_t)n * C_out * T, *xn = x + (size_t)n * C_in * T;
-    if (L == 0) continue;
-    if (dw) gemm(0, 1, C_out, C_in, L, 1, gy, T, xn, T, 1, dw, C_in);          /* dW += dY X^T */
-    if (dx) gemm(1, 0, C_in, L, C_out, 1, w, C_in, gy, T, 1, dx + (size_t)n * C_in * T, T); /* dX += W^T dY */
-    if (db)
-      for (o = 0; o < C_out; o++) {
-        double s = 0;
-        for (t = 0; t < L; t++) s += gy[(size_t)o * T + t];
-        db[o] += (asr_real)s;
-      }
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                               const asr_real *b, const int *lengths, int N,
-                                               int C_in, int C_out, int T) {
-  return asr__pointwise_forward(y, x, w, b, lengths, N, C_in, C_out, T, 1);
-}
-ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                                const asr_real *dy, const asr_real *x,
-                                                const asr_real *w, const int *lengths, int N,
-                                                int C_in, int C_out, int T) {
-  return asr__pointwise_backward(dx, dw, db, dy, x, w, lengths, N, C_in, C_out, T, 1);
-}
-
-/* ---- depthwise-separable conv1d */
-/* L_out of an item with L valid input frames, at most T_out */
-ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out) {
-  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-  return Lo < T_out ? Lo : T_out;
-}
-
+/* ---- depthwise-separable: the two stages' dims, sizes and the batch drivers */
 ASR__PRIVATE asr_result asr__dwsep_args(const asr_conv1d_dims *d, asr_conv1d_dims *dw_d,
                                         asr_conv1d_dims *pw_d, int *T_out) {
   asr_result r;
@@ -7469,45 +8283,27 @@ ASRDEF size_t asr_dwsep_conv1d_workspace_size(const asr_conv1d_dims *d) {
   return n;                                                 /* dh of one item (C, T_out) */
 }
 
-/* tier 0 naive, 1 ref, 2 fast */
-ASR__PRIVATE asr_result asr__dwsep_forward(asr_real *y, asr_real *h, const asr_real *x,
+ASR__PRIVATE asr_result asr__dwsep_forward(asr__tier tier, asr_real *y, asr_real *h, const asr_real *x,
                                            const asr_real *dw_w, const asr_real *dw_b,
                                            const asr_real *pw_w, const asr_real *pw_b,
-                                           const int *lengths, const asr_conv1d_dims *d, int tier) {
+                                           const int *lengths, const asr_conv1d_dims *d) {
   asr_conv1d_dims a, p;
   int T_out, n;
-  int lo[1];
   asr_result r = asr__dwsep_args(d, &a, &p, &T_out);
   if (r != ASR_OK) return r;
   if (!y || !h || !x || !dw_w || !pw_w) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (n = 0; n < d->N; n++)
       if (lengths[n] < 0 || lengths[n] > d->T_in) return ASR_ERR_RANGE;
-  /* h = depthwise(x): the stage that sees time (kernel, stride, padding) */
-  r = tier == 0 ? asr_conv1d_forward_naive(h, x, dw_w, dw_b, lengths, &a, NULL, 0)
-                : asr__conv1d_forward(h, x, dw_w, dw_b, lengths, &a, NULL, 0, tier == 2);
-  if (r != ASR_OK) return r;
-  /* y = pointwise(h) on each item's L_out valid frames */
-  for (n = 0; n < d->N; n++) {
-    asr_real *yn = y + (size_t)n * d->C_out * T_out;
-    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
-    asr_conv1d_dims one = p;
-    lo[0] = asr__conv1d_valid_out(lengths ? lengths[n] : d->T_in, d, T_out);
-    one.N = 1;
-    r = tier == 0 ? asr_conv1d_forward_naive(yn, hn, pw_w, pw_b, lo, &one, NULL, 0)
-                  : asr__pointwise_forward(yn, hn, pw_w, pw_b, lo, 1, d->C_in, d->C_out, T_out, tier == 2);
-    if (r != ASR_OK) return r;
-  }
-  return ASR_OK;
+  return asr__dwsep_compose(tier, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, &a, &p, T_out);
 }
 
-ASR__PRIVATE asr_result asr__dwsep_backward(asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b,
-                                            asr_real *d_pw_w, asr_real *d_pw_b,
-                                            const asr_real *dy, const asr_real *h,
-                                            const asr_real *x, const asr_real *dw_w,
-                                            const asr_real *pw_w, const int *lengths,
-                                            const asr_conv1d_dims *d, void *work,
-                                            size_t work_bytes, int tier) {
+ASR__PRIVATE asr_result asr__dwsep_backward(asr__tier tier, asr_real *dx, asr_real *d_dw_w,
+                                            asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+                                            const asr_real *dy, const asr_real *h, const asr_real *x,
+                                            const asr_real *dw_w, const asr_real *pw_w,
+                                            const int *lengths, const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes) {
   asr_conv1d_dims a, p;
   int T_out, n;
   asr_result r = asr__dwsep_args(d, &a, &p, &T_out);
@@ -7517,83 +8313,11 @@ ASR__PRIVATE asr_result asr__dwsep_backward(asr_real *dx, asr_real *d_dw_w, asr_
     for (n = 0; n < d->N; n++)
       if (lengths[n] < 0 || lengths[n] > d->T_in) return ASR_ERR_RANGE;
   if (work_bytes < asr_dwsep_conv1d_workspace_size(d) || !work) return ASR_ERR_WORKSPACE;
-  for (n = 0; n < d->N; n++) {
-    asr_real *dh = (asr_real *)work;                         /* (C, T_out) of this item */
-    const asr_real *gy = dy + (size_t)n * d->C_out * T_out;
-    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
-    const asr_real *xn = x + (size_t)n * d->C_in * d->T_in;
-    asr_conv1d_dims one_a = a, one_p = p;
-    int L = lengths ? lengths[n] : d->T_in, lo = asr__conv1d_valid_out(L, d, T_out);
-    one_a.N = one_p.N = 1;
-    memset(dh, 0, sizeof(asr_real) * (size_t)d->C_in * T_out);
-    /* pointwise backward: dh = W_pw^T dy, dW_pw += dy h^T, db_pw += sum dy */
-    r = tier == 0 ? asr_conv1d_backward_naive(dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, &one_p, NULL, 0)
-                  : asr__pointwise_backward(dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, 1, d->C_in,
-                                            d->C_out, T_out, tier == 2);
-    if (r != ASR_OK) return r;
-    /* depthwise backward from dh */
-    r = tier == 0 ? asr_conv1d_backward_naive(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w,
-                                              d_dw_b, dh, xn, dw_w, &L, &one_a, NULL, 0)
-                  : asr__conv1d_backward(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w, d_dw_b,
-                                         dh, xn, dw_w, &L, &one_a, NULL, 0, tier == 2);
-    if (r != ASR_OK) return r;
-  }
-  return ASR_OK;
+  return asr__dwsep_compose_backward(tier, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
+                                     &a, &p, T_out, (asr_real *)work);
 }
 
-ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
-                                                 const asr_real *dw_w, const asr_real *dw_b,
-                                                 const asr_real *pw_w, const asr_real *pw_b,
-                                                 const int *lengths, const asr_conv1d_dims *d,
-                                                 void *work, size_t work_bytes) {
-  (void)work;
-  (void)work_bytes;
-  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 0);
-}
-ASRDEF asr_result asr_dwsep_conv1d_forward_ref(asr_real *y, asr_real *h, const asr_real *x,
-                                               const asr_real *dw_w, const asr_real *dw_b,
-                                               const asr_real *pw_w, const asr_real *pw_b,
-                                               const int *lengths, const asr_conv1d_dims *d,
-                                               void *work, size_t work_bytes) {
-  (void)work;
-  (void)work_bytes;
-  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 1);
-}
-ASRDEF asr_result asr_dwsep_conv1d_forward(asr_real *y, asr_real *h, const asr_real *x,
-                                           const asr_real *dw_w, const asr_real *dw_b,
-                                           const asr_real *pw_w, const asr_real *pw_b,
-                                           const int *lengths, const asr_conv1d_dims *d,
-                                           void *work, size_t work_bytes) {
-  (void)work;
-  (void)work_bytes;
-  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 2);
-}
-ASRDEF asr_result asr_dwsep_conv1d_backward_naive(
-    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
-    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
-    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
-    size_t work_bytes) {
-  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
-                             work, work_bytes, 0);
-}
-ASRDEF asr_result asr_dwsep_conv1d_backward_ref(
-    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
-    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
-    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
-    size_t work_bytes) {
-  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
-                             work, work_bytes, 1);
-}
-ASRDEF asr_result asr_dwsep_conv1d_backward(
-    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
-    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
-    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
-    size_t work_bytes) {
-  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
-                             work, work_bytes, 2);
-}
-
-/* ---- Squeeze-and-Excitation */
+/* ---- Squeeze-and-Excitation: sizes, checks and the batch drivers */
 ASRDEF size_t asr_se_workspace_size(int N, int C, int R) {
   /* dgate/du (N,C), dxbar (N,C), swish(z) (N,R), dz (N,R) */
   size_t a, b;
@@ -7616,209 +8340,50 @@ ASR__PRIVATE asr_result asr__se_args(const void *out, const asr_real *x, const a
   return ASR_OK;
 }
 
-/* swish and its derivative at one point, in double */
-ASR__PRIVATE double asr__swish1(double z) { return z * asr__sigmoid(z); }
-ASR__PRIVATE double asr__dswish1(double z) {
-  double s = asr__sigmoid(z);
-  return s + z * s * (1 - s);
-}
-
-ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                       const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                       const asr_real *w2, const asr_real *b2, const int *lengths,
-                                       int N, int C, int R, int T, void *work, size_t work_bytes) {
-  int n, c, r, t;
+ASR__PRIVATE asr_result asr__se_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *z,
+                                        asr_real *gate, const asr_real *x, const asr_real *w1,
+                                        const asr_real *b1, const asr_real *w2, const asr_real *b2,
+                                        const int *lengths, int N, int C, int R, int T, void *work,
+                                        size_t work_bytes) {
+  int n;
   asr_result res = asr__se_args(y, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
   if (res != ASR_OK) return res;
   if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {                       /* xbar_c = (1/L) sum_{t<L} x_c,t */
-      double s = 0;
-      for (t = 0; t < L; t++) s += x[((size_t)n * C + c) * T + t];
-      mean[(size_t)n * C + c] = (asr_real)(s / L);
-    }
-    for (r = 0; r < R; r++) {                       /* z = W1 xbar + b1 */
-      double s = b1 ? b1[r] : 0;
-      for (c = 0; c < C; c++) s += (double)w1[(size_t)r * C + c] * mean[(size_t)n * C + c];
-      z[(size_t)n * R + r] = (asr_real)s;
-    }
-    for (c = 0; c < C; c++) {                       /* theta = sigmoid(W2 swish(z) + b2) */
-      double s = b2 ? b2[c] : 0;
-      for (r = 0; r < R; r++) s += (double)w2[(size_t)c * R + r] * asr__swish1(z[(size_t)n * R + r]);
-      gate[(size_t)n * C + c] = (asr_real)asr__sigmoid(s);
-    }
-    for (c = 0; c < C; c++)                         /* y = theta x, padding 0 */
-      for (t = 0; t < T; t++)
-        y[((size_t)n * C + c) * T + t] =
-            t < L ? (asr_real)((double)gate[(size_t)n * C + c] * x[((size_t)n * C + c) * T + t]) : (asr_real)0;
+  if (tier != ASR__TIER_NAIVE) {
+    asr__se_batch(tier, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, (asr_real *)work);
+    return ASR_OK;
   }
+  for (n = 0; n < N; n++)
+    asr__se_item_naive(y + (size_t)n * C * T, mean + (size_t)n * C, z + (size_t)n * R, gate + (size_t)n * C,
+                       x + (size_t)n * C * T, w1, b1, w2, b2, lengths ? lengths[n] : T, C, R, T);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_se_backward_naive(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                        asr_real *db2, const asr_real *dy, const asr_real *x,
-                                        const asr_real *mean, const asr_real *z,
-                                        const asr_real *gate, const asr_real *w1,
-                                        const asr_real *w2, const int *lengths, int N, int C, int R,
-                                        int T, void *work, size_t work_bytes) {
-  int n, c, r, t;
-  asr_real *du, *dxbar, *dz;
+ASR__PRIVATE asr_result asr__se_backward(asr__tier tier, asr_real *dx, asr_real *dw1, asr_real *db1,
+                                         asr_real *dw2, asr_real *db2, const asr_real *dy,
+                                         const asr_real *x, const asr_real *mean, const asr_real *z,
+                                         const asr_real *gate, const asr_real *w1, const asr_real *w2,
+                                         const int *lengths, int N, int C, int R, int T, void *work,
+                                         size_t work_bytes) {
+  int n;
+  asr_real *du = (asr_real *)work;
   asr_result res = asr__se_args(dy, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
   if (res != ASR_OK) return res;
   if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  du = (asr_real *)work;                          /* (C) of one item at a time */
-  dxbar = du + C;
-  dz = dxbar + C;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    const asr_real *g = gate + (size_t)n * C, *zn = z + (size_t)n * R, *xb = mean + (size_t)n * C;
-    for (c = 0; c < C; c++) {
-      double s = 0;                               /* dtheta_c = sum_t dy x */
-      for (t = 0; t < L; t++) s += (double)dy[((size_t)n * C + c) * T + t] * x[((size_t)n * C + c) * T + t];
-      du[c] = (asr_real)(s * g[c] * (1 - g[c]));  /* through the sigmoid */
-      if (db2) db2[c] += du[c];
-    }
-    for (r = 0; r < R; r++) {
-      double s = 0;                               /* (W2^T du)_r */
-      for (c = 0; c < C; c++) {
-        s += (double)w2[(size_t)c * R + r] * du[c];
-        if (dw2) dw2[(size_t)c * R + r] += (asr_real)(du[c] * asr__swish1(zn[r]));
-      }
-      dz[r] = (asr_real)(s * asr__dswish1(zn[r]));  /* through the swish */
-      if (db1) db1[r] += dz[r];
-    }
-    for (c = 0; c < C; c++) {
-      double s = 0;                               /* dxbar = W1^T dz */
-      for (r = 0; r < R; r++) {
-        s += (double)w1[(size_t)r * C + c] * dz[r];
-        if (dw1) dw1[(size_t)r * C + c] += dz[r] * xb[c];
-      }
-      dxbar[c] = (asr_real)s;
-    }
-    if (dx)
-      for (c = 0; c < C; c++)                     /* the scale and the mean's share */
-        for (t = 0; t < L; t++)
-          dx[((size_t)n * C + c) * T + t] +=
-              (asr_real)((double)g[c] * dy[((size_t)n * C + c) * T + t] + (double)dxbar[c] / L);
+  if (tier != ASR__TIER_NAIVE) {
+    /* du, dxbar (N,C), swish(z), dz (N,R) */
+    asr__se_batch_backward(tier, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, du,
+                           du + (size_t)N * C, du + (size_t)2 * N * C, du + (size_t)2 * N * C + (size_t)N * R);
+    return ASR_OK;
   }
+  for (n = 0; n < N; n++)   /* du, dxbar (C) and dz (R) of one item at a time */
+    asr__se_item_naive_backward(dx ? dx + (size_t)n * C * T : NULL, dw1, db1, dw2, db2, dy + (size_t)n * C * T,
+                                x + (size_t)n * C * T, mean + (size_t)n * C, z + (size_t)n * R, gate + (size_t)n * C,
+                                w1, w2, lengths ? lengths[n] : T, C, R, T, du, du + C, du + 2 * (size_t)C);
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                        const asr_real *w2, const asr_real *b2, const int *lengths,
-                                        int N, int C, int R, int T, void *work, size_t work_bytes,
-                                        int fast) {
-  int n, c, t;
-  asr_real *sz;
-  asr_result res = asr__se_args(y, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
-  if (res != ASR_OK) return res;
-  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  sz = (asr_real *)work;                                       /* swish(z) (N,R) */
-  for (n = 0; n < N; n++) {                                    /* the squeeze */
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {
-      const asr_real *xr = x + ((size_t)n * C + c) * T;
-      double s = 0;
-      for (t = 0; t < L; t++) s += xr[t];
-      mean[(size_t)n * C + c] = (asr_real)(s / L);
-    }
-  }
-  /* the excitation: two fully connected layers over the batch of N means */
-  (fast ? asr_linear_forward : asr_linear_forward_ref)(z, mean, w1, b1, N, C, R);
-  asr_swish_forward(sz, z, (size_t)N * R);
-  (fast ? asr_linear_forward : asr_linear_forward_ref)(gate, sz, w2, b2, N, R, C);
-  asr_sigmoid_forward(gate, gate, (size_t)N * C);
-  for (n = 0; n < N; n++) {                                    /* the scale */
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {
-      asr_real g = gate[(size_t)n * C + c], *yr = y + ((size_t)n * C + c) * T;
-      const asr_real *xr = x + ((size_t)n * C + c) * T;
-      for (t = 0; t < L; t++) yr[t] = g * xr[t];
-      for (t = L; t < T; t++) yr[t] = 0;
-    }
-  }
-  return ASR_OK;
-}
-
-ASR__PRIVATE asr_result asr__se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                         asr_real *db2, const asr_real *dy, const asr_real *x,
-                                         const asr_real *mean, const asr_real *z,
-                                         const asr_real *gate, const asr_real *w1,
-                                         const asr_real *w2, const int *lengths, int N, int C, int R,
-                                         int T, void *work, size_t work_bytes, int fast) {
-  int n, c, t;
-  size_t i;
-  asr_real *du, *dxbar, *sz, *dz;
-  asr_result res = asr__se_args(dy, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
-  if (res != ASR_OK) return res;
-  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  du = (asr_real *)work;                                        /* (N,C) */
-  dxbar = du + (size_t)N * C;                                   /* (N,C) */
-  sz = dxbar + (size_t)N * C;                                   /* (N,R) */
-  dz = sz + (size_t)N * R;                                      /* (N,R) */
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {
-      const asr_real *g = dy + ((size_t)n * C + c) * T, *xr = x + ((size_t)n * C + c) * T;
-      asr_real th = gate[(size_t)n * C + c];
-      double s = 0;
-      for (t = 0; t < L; t++) s += (double)g[t] * xr[t];      /* dtheta */
-      du[(size_t)n * C + c] = (asr_real)(s * th * (1 - th));   /* du = dtheta s' */
-    }
-  }
-  asr_swish_forward(sz, z, (size_t)N * R);
-  memset(dz, 0, sizeof(asr_real) * (size_t)N * R);
-  memset(dxbar, 0, sizeof(asr_real) * (size_t)N * C);
-  /* fc2 backward: ds = du W2 into dz (then times swish'(z)), dW2 += du^T swish(z) */
-  (fast ? asr_linear_backward : asr_linear_backward_ref)(dz, dw2, db2, du, sz, w2, N, R, C);
-  for (i = 0; i < (size_t)N * R; i++) dz[i] = (asr_real)(dz[i] * asr__dswish1(z[i]));
-  /* fc1 backward: dxbar = dz W1, dW1 += dz^T xbar */
-  (fast ? asr_linear_backward : asr_linear_backward_ref)(dxbar, dw1, db1, dz, mean, w1, N, C, R);
-  if (dx)
-    for (n = 0; n < N; n++) {
-      int L = lengths ? lengths[n] : T;
-      for (c = 0; c < C; c++) {
-        const asr_real *g = dy + ((size_t)n * C + c) * T;
-        asr_real *d = dx + ((size_t)n * C + c) * T;
-        asr_real th = gate[(size_t)n * C + c], share = (asr_real)(dxbar[(size_t)n * C + c] / (double)L);
-        for (t = 0; t < L; t++) d[t] += th * g[t] + share;   /* scale + mean's share */
-      }
-    }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_se_forward_ref(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                     const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                     const asr_real *w2, const asr_real *b2, const int *lengths,
-                                     int N, int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_forward(y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                 const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                 const asr_real *w2, const asr_real *b2, const int *lengths, int N,
-                                 int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_forward(y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_se_backward_ref(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                      asr_real *db2, const asr_real *dy, const asr_real *x,
-                                      const asr_real *mean, const asr_real *z, const asr_real *gate,
-                                      const asr_real *w1, const asr_real *w2, const int *lengths,
-                                      int N, int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_backward(dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, work,
-                          work_bytes, 0);
-}
-ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                  asr_real *db2, const asr_real *dy, const asr_real *x,
-                                  const asr_real *mean, const asr_real *z, const asr_real *gate,
-                                  const asr_real *w1, const asr_real *w2, const int *lengths, int N,
-                                  int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_backward(dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, work,
-                          work_bytes, 1);
-}
-
-/* ---- ContextNet block */
+/* ---- ContextNet block: config, sizes, the saved-buffer layout and the batch drivers */
 ASRDEF void asr_contextnet_block_config_init(asr_contextnet_block_config *cfg, int N, int C_in,
                                              int C_out, int T) {
   cfg->N = N;
@@ -7860,55 +8425,45 @@ ASRDEF int asr_contextnet_block_out_frames(const asr_contextnet_block_config *cf
   return asr_conv1d_out_frames(cfg->T, cfg->kernel, cfg->stride, (cfg->kernel - 1) / 2, 1);
 }
 
-/* The saved activations, carved out of the caller's buffer in this order. */
-typedef struct asr__cn_saved {
-  asr_real *dwh[ASR_CONTEXTNET_MAX_LAYERS];   /* (N, C_in_i, T_i+1) depthwise outputs */
-  asr_real *a[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) dwsep outputs */
-  asr_real *b[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) BN outputs */
-  asr_real *h[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) swish(b): layer outputs */
-  asr_real *bn_mean[ASR_CONTEXTNET_MAX_LAYERS], *bn_rstd[ASR_CONTEXTNET_MAX_LAYERS];  /* (C_out) */
-  asr_real *se_y, *se_mean, *se_z, *se_gate;   /* (N,C_out,T_m), (N,C_out), (N,R), (N,C_out) */
-  asr_real *p, *res_mean, *res_rstd;           /* (N,C_out,T_m) projection, (C_out) x 2 */
-  asr_real *zsum;                              /* (N,C_out,T_m) SE + P, before the swish */
-  int *len[ASR_CONTEXTNET_MAX_LAYERS + 1];     /* (N) valid frames into layer i, and out */
-} asr__cn_saved;
+/* The next piece of a caller's buffer: count elements of `size` bytes at byte *off of
+ * base, the piece rounded up to 64 bytes so the next one starts on a cache line. Returns
+ * base + *off (NULL when base is NULL: sizing only) and advances *off, or sets *off to
+ * SIZE_MAX when the sizes overflow (and leaves it there). */
+ASR__PRIVATE void *asr__carve(unsigned char *base, size_t *off, size_t count, size_t size) {
+  size_t bytes, at = *off;
+  if (at == (size_t)-1 || asr_size_mul(count, size, &bytes) != ASR_OK || at + bytes + 64 < at) {
+    *off = (size_t)-1;
+    return NULL;
+  }
+  *off = at + (bytes + 63) / 64 * 64;
+  return base ? (void *)(base + at) : NULL;
+}
 
-/* Assigns the pointers from base (if not NULL) and returns the bytes needed, or
- * (size_t)-1 on overflow. Every piece starts on a 64-byte boundary. */
+/* Assigns the pointers of asr__cn_saved (see its comment above) from base (if not NULL)
+ * and returns the bytes they take, or (size_t)-1 on overflow. */
 ASR__PRIVATE size_t asr__cn_layout(const asr_contextnet_block_config *c, void *base, asr__cn_saved *s) {
-  size_t off = 0, NT, NTm, NC = (size_t)c->N * c->C_out;
+  size_t off = 0, NTm, NC = (size_t)c->N * c->C_out;
   int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c);
   unsigned char *b = (unsigned char *)base;
-#define ASR__CN_TAKE(ptr, type, count)                                                 \
-  do {                                                                                 \
-    size_t cnt_ = (count), by_;                                                        \
-    if (asr_size_mul(cnt_, sizeof(type), &by_) != ASR_OK || off + by_ + 64 < off) return (size_t)-1; \
-    (ptr) = b ? (type *)(void *)(b + off) : (type *)NULL;                              \
-    off += (by_ + 63) / 64 * 64;                                                       \
-  } while (0)
-  if (asr_size_mul((size_t)c->N * c->C_out, (size_t)c->T, &NT) != ASR_OK ||
-      asr_size_mul((size_t)c->N * c->C_out, (size_t)Tm, &NTm) != ASR_OK)
-    return (size_t)-1;
+  if (asr_size_mul(NC, (size_t)Tm, &NTm) != ASR_OK) return (size_t)-1;
   for (i = 0; i < m; i++) {
     size_t Ti = (size_t)(i == m - 1 ? Tm : c->T), Cin = (size_t)(i == 0 ? c->C_in : c->C_out);
-    ASR__CN_TAKE(s->dwh[i], asr_real, (size_t)c->N * Cin * Ti);
-    ASR__CN_TAKE(s->a[i], asr_real, NC * Ti);
-    ASR__CN_TAKE(s->b[i], asr_real, NC * Ti);
-    ASR__CN_TAKE(s->h[i], asr_real, NC * Ti);
-    ASR__CN_TAKE(s->bn_mean[i], asr_real, (size_t)c->C_out);
-    ASR__CN_TAKE(s->bn_rstd[i], asr_real, (size_t)c->C_out);
+    s->dwh[i] = (asr_real *)asr__carve(b, &off, (size_t)c->N * Cin * Ti, sizeof(asr_real));
+    s->a[i] = (asr_real *)asr__carve(b, &off, NC * Ti, sizeof(asr_real));
+    s->b[i] = (asr_real *)asr__carve(b, &off, NC * Ti, sizeof(asr_real));
+    s->h[i] = (asr_real *)asr__carve(b, &off, NC * Ti, sizeof(asr_real));
+    s->bn_mean[i] = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
+    s->bn_rstd[i] = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
   }
-  ASR__CN_TAKE(s->se_y, asr_real, NTm);
-  ASR__CN_TAKE(s->se_mean, asr_real, NC);
-  ASR__CN_TAKE(s->se_z, asr_real, (size_t)c->N * c->se_channels);
-  ASR__CN_TAKE(s->se_gate, asr_real, NC);
-  ASR__CN_TAKE(s->p, asr_real, NTm);
-  ASR__CN_TAKE(s->res_mean, asr_real, (size_t)c->C_out);
-  ASR__CN_TAKE(s->res_rstd, asr_real, (size_t)c->C_out);
-  ASR__CN_TAKE(s->zsum, asr_real, NTm);
-  for (i = 0; i <= m; i++) ASR__CN_TAKE(s->len[i], int, (size_t)(c->N ? c->N : 1));
-#undef ASR__CN_TAKE
-  (void)NT;
+  s->se_y = (asr_real *)asr__carve(b, &off, NTm, sizeof(asr_real));
+  s->se_mean = (asr_real *)asr__carve(b, &off, NC, sizeof(asr_real));
+  s->se_z = (asr_real *)asr__carve(b, &off, (size_t)c->N * c->se_channels, sizeof(asr_real));
+  s->se_gate = (asr_real *)asr__carve(b, &off, NC, sizeof(asr_real));
+  s->p = (asr_real *)asr__carve(b, &off, NTm, sizeof(asr_real));
+  s->res_mean = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
+  s->res_rstd = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
+  s->zsum = (asr_real *)asr__carve(b, &off, NTm, sizeof(asr_real));
+  for (i = 0; i <= m; i++) s->len[i] = (int *)asr__carve(b, &off, (size_t)(c->N ? c->N : 1), sizeof(int));
   return off;
 }
 
@@ -7932,6 +8487,8 @@ ASR__PRIVATE void asr__cn_res_dims(const asr_contextnet_block_config *c, asr_con
   d->stride = c->stride;
 }
 
+/* The workspace: three activation-gradient buffers of (N, max(C_in, C_out), T) for
+ * backward (forward leaves them unused), then the largest workspace of a piece. */
 ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_config *cfg) {
   size_t scratch = 0, act, w, total;
   int i, Cmax;
@@ -7950,7 +8507,6 @@ ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_con
   w = asr_se_workspace_size(cfg->N, cfg->C_out, cfg->se_channels);
   if (w == (size_t)-1) return w;
   scratch = ASR__MAX(scratch, w);
-  /* backward: three activation-gradient buffers of (N, max(C_in, C_out), T) */
   Cmax = ASR__MAX(cfg->C_in, cfg->C_out);
   if (asr_size_mul((size_t)cfg->N * (size_t)Cmax, (size_t)cfg->T, &act) != ASR_OK ||
       asr_size_mul(act, 3 * sizeof(asr_real), &act) != ASR_OK)
@@ -7959,7 +8515,20 @@ ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_con
   return total < act ? (size_t)-1 : total;
 }
 
-/* Checks everything forward and backward need; fills s and the per-layer lengths. */
+/* The multiply-adds of the block's convolutions and SE: the _naive tier refuses more than
+ * 1e8 (the limit of asr_conv1d_forward_naive, so none of its pieces refuses half-way). */
+ASR__PRIVATE double asr__cn_macs(const asr_contextnet_block_config *c) {
+  double macs = 2.0 * c->N * c->C_out * c->se_channels;             /* the two SE FCs */
+  int i, Tm = asr_contextnet_block_out_frames(c);
+  for (i = 0; i < c->num_layers; i++) {
+    double Ci = i == 0 ? c->C_in : c->C_out, Ti = i == c->num_layers - 1 ? Tm : c->T;
+    macs += (double)c->N * Ti * Ci * (c->kernel + c->C_out);         /* depthwise + pointwise */
+  }
+  if (c->residual) macs += (double)c->N * Tm * c->C_in * c->C_out;   /* P */
+  return macs;
+}
+
+/* Checks everything forward and backward need; carves s out of `saved`. */
 ASR__PRIVATE asr_result asr__cn_prepare(const asr_contextnet_block_config *c, const asr_contextnet_block_params *p,
                                         const int *lengths, const void *saved, size_t saved_bytes,
                                         size_t work_bytes, const void *work, asr__cn_saved *s) {
@@ -7987,6 +8556,7 @@ ASR__PRIVATE asr_result asr__cn_prepare(const asr_contextnet_block_config *c, co
   return ASR_OK;
 }
 
+/* len[0] = the input lengths, len[i+1] = what layer i's conv keeps of len[i] */
 ASR__PRIVATE void asr__cn_lengths(const asr_contextnet_block_config *c, const int *lengths, asr__cn_saved *s) {
   int i, n;
   for (n = 0; n < c->N; n++) s->len[0][n] = lengths ? lengths[n] : c->T;
@@ -7997,195 +8567,50 @@ ASR__PRIVATE void asr__cn_lengths(const asr_contextnet_block_config *c, const in
   }
 }
 
-ASR__PRIVATE asr_result asr__cn_forward(asr_real *y, void *saved, size_t saved_bytes, const asr_real *x,
-                                        const asr_contextnet_block_params *p, const int *lengths,
-                                        const asr_contextnet_block_config *c, void *work,
-                                        size_t work_bytes, int fast) {
+/* The workspace of asr_contextnet_block_workspace_size: G1, G2, DZ (act1 reals each), then
+ * the pieces' scratch. */
+ASR__PRIVATE size_t asr__cn_act1(const asr_contextnet_block_config *c) {
+  return (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T;
+}
+
+ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
+                                        const asr_real *x, const asr_contextnet_block_params *p,
+                                        const int *lengths, const asr_contextnet_block_config *c,
+                                        void *work, size_t work_bytes) {
   asr__cn_saved s;
-  int i, m = c ? c->num_layers : 0, Tm, n, ch, t;
-  unsigned char *scratch;
-  size_t sbytes, act;
-  const asr_real *h;
+  size_t act;
   asr_result r;
   if (!y || !x) return ASR_ERR_INVALID_ARG;
   r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
   if (r != ASR_OK) return r;
-  Tm = asr_contextnet_block_out_frames(c);
-  act = (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T * 3 * sizeof(asr_real);
-  scratch = (unsigned char *)work + act;
-  sbytes = work_bytes - act;
+  if (tier == ASR__TIER_NAIVE && asr__cn_macs(c) > 1e8) return ASR_ERR_TOO_LARGE;
+  act = asr__cn_act1(c) * 3 * sizeof(asr_real);
   asr__cn_lengths(c, lengths, &s);
-  h = x;
-  for (i = 0; i < m; i++) {
-    const asr_contextnet_layer_params *l = &p->layer[i];
-    asr_conv1d_dims d;
-    int Ti;
-    asr__cn_dims(c, i, &d);
-    Ti = i == m - 1 ? Tm : c->T;
-    /* f(h) = swish(BN(dwsep(h))) */
-    r = (fast ? asr_dwsep_conv1d_forward : asr_dwsep_conv1d_forward_ref)(s.a[i], s.dwh[i], h, l->dw_w, l->dw_b,
-                                                                         l->pw_w, l->pw_b, s.len[i], &d,
-                                                                         scratch, sbytes);
-    if (r != ASR_OK) return r;
-    r = asr_batch_norm_forward(s.b[i], s.bn_mean[i], s.bn_rstd[i], l->bn.running_mean, l->bn.running_var, s.a[i],
-                               l->bn.weight, l->bn.bias, s.len[i + 1], c->N, c->C_out, Ti, c->training,
-                               c->bn_momentum, c->bn_eps);
-    if (r != ASR_OK) return r;
-    asr_swish_forward(s.h[i], s.b[i], (size_t)c->N * c->C_out * Ti);   /* padding: swish(0) = 0 */
-    h = s.h[i];
-  }
-  /* SE over the valid frames of the last layer's output */
-  r = (fast ? asr_se_forward : asr_se_forward_ref)(s.se_y, s.se_mean, s.se_z, s.se_gate, h, p->se_w1, p->se_b1,
-                                                   p->se_w2, p->se_b2, s.len[m], c->N, c->C_out,
-                                                   c->se_channels, Tm, scratch, sbytes);
-  if (r != ASR_OK) return r;
-  if (c->residual) {
-    /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
-    asr_conv1d_dims d;
-    asr__cn_res_dims(c, &d);
-    r = (fast ? asr_conv1d_forward : asr_conv1d_forward_ref)(s.p, x, p->res_w, p->res_b, s.len[0], &d, scratch,
-                                                             sbytes);
-    if (r != ASR_OK) return r;
-    r = asr_batch_norm_forward(s.zsum, s.res_mean, s.res_rstd, p->res_bn.running_mean, p->res_bn.running_var,
-                               s.p, p->res_bn.weight, p->res_bn.bias, s.len[m], c->N, c->C_out, Tm,
-                               c->training, c->bn_momentum, c->bn_eps);
-    if (r != ASR_OK) return r;
-    for (n = 0; n < c->N; n++)
-      for (ch = 0; ch < c->C_out; ch++) {
-        size_t o = ((size_t)n * c->C_out + ch) * Tm;
-        for (t = 0; t < s.len[m][n]; t++) s.zsum[o + t] += s.se_y[o + t];
-      }
-  } else {
-    memcpy(s.zsum, s.se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
-  }
-  asr_swish_forward(y, s.zsum, (size_t)c->N * c->C_out * Tm);        /* C(x) = swish(...) */
-  return ASR_OK;
+  return asr__cn_compose(tier, y, &s, x, p, c, (unsigned char *)work + act, work_bytes - act);
 }
 
-ASR__PRIVATE asr_result asr__cn_backward(asr_real *dx, const asr_contextnet_block_grads *g, const asr_real *dy,
-                                         const void *saved, size_t saved_bytes, const asr_real *x,
-                                         const asr_contextnet_block_params *p, const int *lengths,
-                                         const asr_contextnet_block_config *c, void *work,
-                                         size_t work_bytes, int fast) {
+ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
+                                         const asr_real *dy, const void *saved, size_t saved_bytes,
+                                         const asr_real *x, const asr_contextnet_block_params *p,
+                                         const int *lengths, const asr_contextnet_block_config *c,
+                                         void *work, size_t work_bytes) {
   asr__cn_saved s;
   asr_contextnet_block_grads none;
-  int i, m = c ? c->num_layers : 0, Tm, n, ch, t;
-  unsigned char *scratch;
-  size_t sbytes, act1, NTm;
-  asr_real *G1, *G2, *DZ;
+  size_t act1;
+  asr_real *G1;
   asr_result r;
   if (!dy || !x) return ASR_ERR_INVALID_ARG;
   r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
   if (r != ASR_OK) return r;
-  if (!g) {
+  if (tier == ASR__TIER_NAIVE && asr__cn_macs(c) > 1e8) return ASR_ERR_TOO_LARGE;
+  if (!g) {                               /* no parameter gradient asked for */
     memset(&none, 0, sizeof none);
     g = &none;
   }
-  Tm = asr_contextnet_block_out_frames(c);
-  NTm = (size_t)c->N * c->C_out * Tm;
-  act1 = (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T;
-  G1 = (asr_real *)work;                  /* dh_{i+1}, then db_i, then dh_i */
-  G2 = G1 + act1;                         /* da_i and dp */
-  DZ = G2 + act1;                         /* d(SE + P) */
-  scratch = (unsigned char *)(DZ + act1);
-  sbytes = work_bytes - 3 * act1 * sizeof(asr_real);
-  /* through the final swish, valid frames only (padded dy is ignored) */
-  memset(DZ, 0, sizeof(asr_real) * NTm);
-  for (n = 0; n < c->N; n++)
-    for (ch = 0; ch < c->C_out; ch++) {
-      size_t o = ((size_t)n * c->C_out + ch) * Tm;
-      for (t = 0; t < s.len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s.zsum[o + t]));
-    }
-  if (c->residual) {
-    /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
-     * backward adds its share into dx (the main path adds the rest below) */
-    asr_conv1d_dims d;
-    asr__cn_res_dims(c, &d);
-    memset(G2, 0, sizeof(asr_real) * NTm);
-    r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s.p, s.res_mean, s.res_rstd,
-                                p->res_bn.weight, s.len[m], c->N, c->C_out, Tm, c->training);
-    if (r != ASR_OK) return r;
-    r = (fast ? asr_conv1d_backward : asr_conv1d_backward_ref)(dx, g->res_w, g->res_b, G2, x, p->res_w, s.len[0],
-                                                               &d, scratch, sbytes);
-    if (r != ASR_OK) return r;
-  }
-  /* the main branch: SE backward turns dZ into dh_m, the gradient of the last layer's
-   * output (including the share every frame has through the SE mean) */
-  memset(G1, 0, sizeof(asr_real) * NTm);
-  r = (fast ? asr_se_backward : asr_se_backward_ref)(G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, DZ, s.h[m - 1],
-                                                     s.se_mean, s.se_z, s.se_gate, p->se_w1, p->se_w2, s.len[m],
-                                                     c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
-  if (r != ASR_OK) return r;
-  for (i = m - 1; i >= 0; i--) {
-    const asr_contextnet_layer_params *l = &p->layer[i];
-    const asr_contextnet_layer_grads *gl = &g->layer[i];
-    asr_conv1d_dims d;
-    int Ti = i == m - 1 ? Tm : c->T;
-    size_t cnt = (size_t)c->N * c->C_out * Ti, k;
-    asr__cn_dims(c, i, &d);
-    /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
-    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s.b[i][k]));   /* db = dh swish'(b) */
-    memset(G2, 0, sizeof(asr_real) * cnt);
-    r = asr_batch_norm_backward(G2, gl->bn.weight, gl->bn.bias, G1, s.a[i], s.bn_mean[i], s.bn_rstd[i],
-                                l->bn.weight, s.len[i + 1], c->N, c->C_out, Ti, c->training);
-    if (r != ASR_OK) return r;
-    /* da is in G2: G1 is free again and receives dh_prev (layer 0 writes into dx) */
-    if (i > 0) memset(G1, 0, sizeof(asr_real) * (size_t)c->N * c->C_out * c->T);
-    r = (fast ? asr_dwsep_conv1d_backward : asr_dwsep_conv1d_backward_ref)(
-        i > 0 ? G1 : dx, gl->dw_w, gl->dw_b, gl->pw_w, gl->pw_b, G2, s.dwh[i], i > 0 ? s.h[i - 1] : x, l->dw_w,
-        l->pw_w, s.len[i], &d, scratch, sbytes);
-    if (r != ASR_OK) return r;
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
-                                                  const asr_real *x,
-                                                  const asr_contextnet_block_params *p,
-                                                  const int *lengths,
-                                                  const asr_contextnet_block_config *cfg,
-                                                  void *work, size_t work_bytes) {
-  return asr__cn_forward(y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t saved_bytes,
-                                              const asr_real *x,
-                                              const asr_contextnet_block_params *p,
-                                              const int *lengths,
-                                              const asr_contextnet_block_config *cfg, void *work,
-                                              size_t work_bytes) {
-  return asr__cn_forward(y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
-                                                   const asr_contextnet_block_grads *g,
-                                                   const asr_real *dy, const void *saved,
-                                                   size_t saved_bytes, const asr_real *x,
-                                                   const asr_contextnet_block_params *p,
-                                                   const int *lengths,
-                                                   const asr_contextnet_block_config *cfg,
-                                                   void *work, size_t work_bytes) {
-  return asr__cn_backward(dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextnet_block_grads *g,
-                                               const asr_real *dy, const void *saved,
-                                               size_t saved_bytes, const asr_real *x,
-                                               const asr_contextnet_block_params *p,
-                                               const int *lengths,
-                                               const asr_contextnet_block_config *cfg, void *work,
-                                               size_t work_bytes) {
-  return asr__cn_backward(dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 1);
-}
-
-ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_spec *spec) {
-  int base;
-  if (block < 0 || block > 22 || !spec || !(alpha > 0)) return -1;
-  spec->kernel = 5;
-  spec->num_layers = (block == 0 || block == 22) ? 1 : 5;
-  spec->stride = (block == 3 || block == 7 || block == 14) ? 2 : 1;   /* 8x in time */
-  spec->residual = !(block == 0 || block == 22);
-  base = block <= 10 ? 256 : block <= 21 ? 512 : 640;
-  spec->channels = (int)floor(alpha * base + 0.5);
-  if (spec->channels < 1) spec->channels = 1;
-  return 0;
+  act1 = asr__cn_act1(c);
+  G1 = (asr_real *)work;                  /* dh_{i+1}, then db_i, then dh_i; G2: da_i and dP; DZ: d(SE + P) */
+  return asr__cn_compose_backward(tier, dx, g, dy, &s, x, p, c, G1, G1 + act1, G1 + 2 * act1, G1 + 3 * act1,
+                                  work_bytes - 3 * act1 * sizeof(asr_real));
 }
 
 /* ---------------------------------------------------------------------------------------
