@@ -1466,8 +1466,10 @@ ASRDEF size_t asr_conv2d_subsampling_saved_size(int N, int T, int F, int D);
 ASRDEF asr_result asr_conv2d_subsampling_saved_init(asr_conv2d_subsampling_saved *s, void *buf,
                                                     size_t bytes, int N, int T, int F, int D);
 ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D);
-/* _naive uses the conv2d _naive tier and loops for the linear; _ref the GEMM tiers.
- * Both take asr_conv2d_subsampling_workspace_size() bytes of work. */
+/* _naive uses the conv2d _naive tier and loops for the linear (it refuses items whose
+ * convolutions take more than 2^26 multiply-adds, as asr_conv2d_*_naive); _ref the GEMM
+ * tiers on asr_gemm_ref, the unsuffixed on asr_gemm. All take
+ * asr_conv2d_subsampling_workspace_size() bytes of work. */
 ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
                                                        const asr_conv2d_subsampling_saved *s,
                                                        const asr_real *x, const int *lengths,
@@ -1486,7 +1488,16 @@ ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
                                                  const asr_conv2d_subsampling_params *p, int N,
                                                  int T, int F, int D, void *work,
                                                  size_t work_bytes);
-/* backward from dy (N,T2,D) (frames past lengths_out ignored) into dx (N,T,F) and *g. */
+/* backward from dy (N,T2,D) (frames past lengths_out ignored) into dx (N,T,F) and *g;
+ * _naive with the conv2d _naive backward and the linear's sums as loops. */
+ASRDEF asr_result asr_conv2d_subsampling_backward_naive(asr_real *dx,
+                                                        const asr_conv2d_subsampling_grads *g,
+                                                        const asr_real *dy,
+                                                        const asr_conv2d_subsampling_saved *s,
+                                                        const asr_real *x, const int *lengths,
+                                                        const asr_conv2d_subsampling_params *p,
+                                                        int N, int T, int F, int D, void *work,
+                                                        size_t work_bytes);
 ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
                                                       const asr_conv2d_subsampling_grads *g,
                                                       const asr_real *dy,
@@ -1540,11 +1551,27 @@ typedef struct asr_conformer_ff_grads {
 typedef struct asr_conformer_ff_saved {
   asr_real *h, *s;           /* (M,F) */
 } asr_conformer_ff_saved;
+/* Tiers: _naive writes both linears out as loops (sums in double) and refuses M D F >
+ * 2^26; _ref runs them on asr_linear_*_ref, the unsuffixed on asr_linear_* (asr_gemm). */
+ASRDEF asr_result asr_conformer_ff_forward_naive(asr_real *y, const asr_conformer_ff_saved *s,
+                                                 const asr_real *x, const asr_conformer_ff_params *p,
+                                                 int M, int D, int F);
+ASRDEF asr_result asr_conformer_ff_forward_ref(asr_real *y, const asr_conformer_ff_saved *s,
+                                               const asr_real *x, const asr_conformer_ff_params *p,
+                                               int M, int D, int F);
 ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
                                            const asr_real *x, const asr_conformer_ff_params *p,
                                            int M, int D, int F);
-/* work: 2 M F reals (asr_conformer_ff_workspace_size). */
+/* work: 2 M F reals (asr_conformer_ff_workspace_size), for every backward tier. */
 ASRDEF size_t asr_conformer_ff_workspace_size(int M, int F);
+ASRDEF asr_result asr_conformer_ff_backward_naive(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                  const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                  const asr_real *x, const asr_conformer_ff_params *p,
+                                                  int M, int D, int F, void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_ff_backward_ref(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                const asr_real *x, const asr_conformer_ff_params *p,
+                                                int M, int D, int F, void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
                                             const asr_real *dy, const asr_conformer_ff_saved *s,
                                             const asr_real *x, const asr_conformer_ff_params *p,
@@ -1593,7 +1620,16 @@ ASRDEF asr_result asr_conformer_conv_saved_init(asr_conformer_conv_saved *s, voi
                                                 int N, int T, int D);
 /* forward and backward both take this many bytes of work */
 ASRDEF size_t asr_conformer_conv_workspace_size(int N, int T, int D);
-/* _ref runs the pointwise convolutions on asr_linear_*_ref, the unsuffixed on the fastest. */
+/* Tiers: _naive writes the pointwise convolutions (as linears), GLU and the batch norm
+ * out ([Ioffe15], asr__bn_naive) and runs the literal asr_conv1d_*_naive for the
+ * depthwise conv; it refuses N T D (3D + K) > 2^26 multiply-adds. _ref runs the pointwise
+ * convolutions on asr_linear_*_ref, the unsuffixed on asr_linear_*; both use the fast
+ * depthwise conv (asr_depthwise_conv1d_*) and asr_batch_norm_*. */
+ASRDEF asr_result asr_conformer_conv_forward_naive(asr_real *y, const asr_conformer_conv_saved *s,
+                                                   const asr_real *x, const int *lengths,
+                                                   const asr_conformer_conv_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
                                                  const asr_real *x, const int *lengths,
                                                  const asr_conformer_conv_params *p,
@@ -1604,6 +1640,13 @@ ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_co
                                              const asr_conformer_conv_params *p,
                                              const asr_conformer_config *cfg, int N, int T,
                                              void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_conv_backward_naive(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                    const asr_real *dy,
+                                                    const asr_conformer_conv_saved *s,
+                                                    const asr_real *x, const int *lengths,
+                                                    const asr_conformer_conv_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
                                                   const asr_real *dy,
                                                   const asr_conformer_conv_saved *s,
@@ -1663,8 +1706,19 @@ ASRDEF size_t asr_conformer_block_forward_workspace_size(const asr_conformer_con
                                                          int T);
 ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_config *cfg, int N,
                                                           int T);
-/* _ref composes the _ref tiers of every part; the unsuffixed the fastest ones. Errors:
+/* Tiers: _naive composes the _naive tiers of every part (feed-forward, rel-pos MHSA,
+ * convolution module) with the five layer norms written out ([Ba16]); it refuses, with
+ * ASR_ERR_TOO_LARGE and before writing, what a part would refuse (T > 32; in backward
+ * D > 64; more than 2^26 multiply-adds in the attention, a feed-forward linear or the
+ * convolution module). _ref composes the _ref tiers; the unsuffixed the fastest ones.
+ * Every tier writes the same saved buffers, so any backward reads any forward's. Errors:
  * D % H != 0 and odd D are ASR_ERR_SHAPE; an even kernel ASR_ERR_INVALID_ARG. */
+ASRDEF asr_result asr_conformer_block_forward_naive(asr_real *y, const asr_conformer_block_saved *s,
+                                                    const asr_real *x, const asr_real *pos_emb,
+                                                    const int *lengths,
+                                                    const asr_conformer_block_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
                                                   const asr_real *x, const asr_real *pos_emb,
                                                   const int *lengths,
@@ -1678,6 +1732,15 @@ ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_b
                                               const asr_conformer_config *cfg, int N, int T,
                                               void *work, size_t work_bytes);
 /* d_pos_emb (P,D) may be NULL. */
+ASRDEF asr_result asr_conformer_block_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                                     const asr_conformer_block_grads *g,
+                                                     const asr_real *dy,
+                                                     const asr_conformer_block_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb,
+                                                     const int *lengths,
+                                                     const asr_conformer_block_params *p,
+                                                     const asr_conformer_config *cfg, int N, int T,
+                                                     void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
                                                    const asr_conformer_block_grads *g,
                                                    const asr_real *dy,
@@ -8616,32 +8679,113 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
 /* ---------------------------------------------------------------------------------------
  * 4.3 Conformer (implementation)
  * --------------------------------------------------------------------------------------- */
+/* Reading map (public name -> the helper holding its math -> docs page, docs/conformer.md):
+ *   asr_rel_pos_len, asr_rel_pos_encoding -> the table itself, [Vaswani17] Sec. 3.5     sec. 2
+ *   asr_rel_shift_naive                   -> ESPnet's pad / view / slice on a flat buffer,
+ *                                            [Dai19] Appendix B                        sec. 3
+ *   asr_rel_shift_ref, asr_rel_shift_index -> the closed-form index map
+ *   asr_rel_shift_backward                -> the index map's transpose (one tier: a scatter-add)
+ *   asr_rel_mhsa_*_naive                  -> asr__rel_mhsa_naive(_backward), [Dai19] Sec. 3.3
+ *                                            terms (a)-(d), every index a loop          sec. 4
+ *   asr_rel_mhsa_*_ref, asr_rel_mhsa_*    -> asr__rel_mhsa_batch(_backward) on asr_gemm_ref /
+ *                                            asr_gemm (the fast tier's only SIMD: asr_gemm)
+ *   asr_conv2d_*_naive                    -> asr__conv2d_item_naive(_backward)         sec. 1
+ *   asr_conv2d_*_ref, asr_conv2d_*        -> asr__conv2d_item(_backward): im2col + GEMM
+ *   asr_conv2d_subsampling_*{_naive,_ref,} -> asr__sub_item(_backward) with the conv2d and
+ *                                            linear of that tier, [Gulati20] Fig. 1     sec. 1
+ *   asr_conformer_ff_*_naive              -> asr__conf_ff_naive(_backward), asr__linear_naive
+ *                                            [Gulati20] Sec. 2.3                        sec. 5
+ *   asr_conformer_ff_*_ref, asr_conformer_ff_* -> asr__conf_ff_linear(_backward) on
+ *                                            asr_linear_*_ref / asr_linear_*
+ *   asr_conformer_conv_*{_naive,_ref,}    -> asr__conf_conv_compose(_backward): the pointwise
+ *                                            convs as linears, GLU, the depthwise conv1d,
+ *                                            batch norm, swish of that tier (_naive: written
+ *                                            out, asr__bn_naive), [Gulati20] Sec. 2.2   sec. 6
+ *   asr_conformer_block_*{_naive,_ref,}   -> asr__conf_block_compose(_backward): the modules
+ *                                            of that tier (_naive also writes the layer norms
+ *                                            out, asr__ln_naive), [Gulati20] eq. (1)    sec. 7
+ * No 4.3 function has a SIMD kernel of its own: the unsuffixed tiers are the _ref
+ * algorithms on asr_gemm / asr_linear_* / the fast conv1d of 4.2 (AVX2+FMA where built).
+ * The API and its full contract: section 4.3 of the declarations (search "4.3 Conformer").
+ * Order below: per component the math (equations, _naive, _ref), the public tiers; then,
+ * under the plumbing rule, argument checks, sizes, saved-buffer layouts and the drivers. */
 
-/* The GEMM of a tier: asr_gemm_ref for the _ref tiers, asr_gemm (SIMD) for the fast ones. */
-ASR__PRIVATE void asr__c3_gemm(int fast, int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
-                               const asr_real *A, int lda, const asr_real *B, int ldb, asr_real beta,
-                               asr_real *C, int ldc) {
-  if (fast) asr_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
+/* The batch drivers of the plumbing part, which the public tiers call, and the layout
+ * helpers the compositions share. */
+ASR__PRIVATE asr_result asr__rel_mhsa_forward(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                              asr_rel_pos_type type, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__rel_mhsa_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                               const asr_rel_mhsa_saved *s, const asr_real *x,
+                                               const asr_real *pos_emb, const int *lengths,
+                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                               asr_rel_pos_type type, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conv2d_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *w,
+                                            const asr_real *b, const int *lengths, int N, int C, int Hh, int Ww,
+                                            int O, int K, int S, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conv2d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, int N, int C, int Hh, int Ww, int O, int K,
+                                             int S, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__sub_forward(asr__tier tier, asr_real *y, int *lengths_out,
+                                         const asr_conv2d_subsampling_saved *s, const asr_real *x,
+                                         const int *lengths, const asr_conv2d_subsampling_params *p, int N, int T,
+                                         int F, int D, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__sub_backward(asr__tier tier, asr_real *dx, const asr_conv2d_subsampling_grads *g,
+                                          const asr_real *dy, const asr_conv2d_subsampling_saved *s,
+                                          const asr_real *x, const int *lengths,
+                                          const asr_conv2d_subsampling_params *p, int N, int T, int F, int D,
+                                          void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_ff_forward(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                             const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                             int F);
+ASR__PRIVATE asr_result asr__conf_ff_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
+                                              const asr_real *dy, const asr_conformer_ff_saved *s,
+                                              const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                              int F, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_conv_forward(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
+                                               const asr_real *x, const int *lengths,
+                                               const asr_conformer_conv_params *p, const asr_conformer_config *cfg,
+                                               int N, int T, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_conv_backward(asr__tier tier, asr_real *dx, const asr_conformer_conv_grads *g,
+                                                const asr_real *dy, const asr_conformer_conv_saved *s,
+                                                const asr_real *x, const int *lengths,
+                                                const asr_conformer_conv_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
+                                                const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                const asr_conformer_block_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                                 const asr_conformer_block_grads *g, const asr_real *dy,
+                                                 const asr_conformer_block_saved *s, const asr_real *x,
+                                                 const asr_real *pos_emb, const int *lengths,
+                                                 const asr_conformer_block_params *p,
+                                                 const asr_conformer_config *cfg, int N, int T, void *work,
+                                                 size_t work_bytes);
+ASR__PRIVATE void asr__conf_transpose(asr_real *dst, const asr_real *src, const int *lengths, int N, int T, int C,
+                                      int channels_first);
+ASR__PRIVATE void asr__conf_mask_rows(asr_real *x, const int *lengths, int N, int T, int C);
+ASR__PRIVATE int asr__conv2d_rows(int len, int K, int S);
 
-/* Byte counts of sections 4.3 and 4.4: a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
-ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
-  size_t n;
-  if (asr_size_mul(a, b, &n) || asr_size_mul(n, c, &n) || asr_size_mul(n, d, &n) ||
-      asr_size_mul(n, sizeof(asr_real), &n))
-    return (size_t)-1;
-  return n;
-}
-/* x + y for byte counts, saturating at SIZE_MAX. */
-ASR__PRIVATE size_t asr__rnn_add(size_t x, size_t y) {
-  return x > (size_t)-1 - y ? (size_t)-1 : x + y;
-}
+/* The size limits of the literal tiers whose scratch lives on the stack (the stack arrays
+ * below are sized by them): asr_rel_shift_naive's (T, P+1) padded copy holds up to
+ * ASR__REL_SHIFT_NAIVE_MAX_T x 2 ASR__REL_SHIFT_NAIVE_MAX_T entries (T <= 64 latest, T <=
+ * 90 legacy); the naive attention handles T <= 32 frames and, in backward, D <= 64. */
+enum { ASR__REL_SHIFT_NAIVE_MAX_T = 64, ASR__MHSA_NAIVE_MAX_T = 32, ASR__MHSA_NAIVE_MAX_D = 64 };
 
-/* ---- relative positions */
+/* ---- relative positional encodings: the sinusoids of [Vaswani17] Sec. 3.5,
+ *   PE(pos, 2m) = sin(pos / 10000^(2m/D)),   PE(pos, 2m+1) = cos(pos / 10000^(2m/D)),
+ * at the positions of [Dai19] Sec. 3.3's relative distances: row r of pos_emb (P,D) has
+ *   latest: pos = T-1-r, r < 2T-1;   legacy: pos = Lt-1-r, r < T, Lt = max(max_len, T)
+ * (ESPnet's RelPositionalEncoding / LegacyRelPositionalEncoding). */
 ASRDEF int asr_rel_pos_len(asr_rel_pos_type type, int T) {
   if (T < 1) return 0;
-  return type == ASR_REL_POS_LEGACY ? T : 2 * T - 1;
+  return type == ASR_REL_POS_LEGACY ? T : 2 * T - 1;     /* P */
 }
 
 ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_pos_type type,
@@ -8667,7 +8811,12 @@ ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_
   return ASR_OK;
 }
 
-/* ---- rel_shift */
+/* ---- rel_shift, [Dai19] Appendix B as ESPnet writes it: prepend a zero column to x (T,P),
+ * view the same memory as (P+1, T), drop the first row, view as (T,P), keep T columns.
+ * Worked out (docs/conformer.md sec. 3 draws it), out[i][j] copies x[row][col] with
+ *   latest, and legacy for j <= i:  row = i, col = T-1-i+j   (table position i - j)
+ *   legacy, j = i+1: the zero column;   legacy, j >= i+2: row = i+1, col = j-i-2
+ * asr_rel_shift_index is that closed form (0: a structural zero). */
 ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *row, int *col) {
   if (type == ASR_REL_POS_LEGACY && j > i) {
     if (j == i + 1) return 0;     /* the zero column, now on the superdiagonal */
@@ -8680,6 +8829,8 @@ ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *
   return 1;
 }
 
+/* _naive: the pad / view / slice itself, on a flat copy in a stack buffer sized for
+ * ASR__REL_SHIFT_NAIVE_MAX_T frames (latest: T (2T) entries). */
 ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
                                       asr_rel_pos_type type) {
   /* ESPnet's steps on one flat buffer, for one (batch, head):
@@ -8687,7 +8838,7 @@ ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
    *   x_padded = x_padded.view(P+1, T)        the same T(P+1) numbers, re-cut
    *   x = x_padded[1:].view(T, P)             skip the first T numbers, re-cut
    *   x = x[:, :T]                            (latest: keep the first T columns)    */
-  asr_real padded[64 * 128];
+  asr_real padded[ASR__REL_SHIFT_NAIVE_MAX_T * 2 * ASR__REL_SHIFT_NAIVE_MAX_T];
   int P = asr_rel_pos_len(type, T), i, j, c;
   if (T < 1 || !out || !x) return ASR_ERR_INVALID_ARG;
   if ((size_t)T * (P + 1) > sizeof padded / sizeof padded[0]) return ASR_ERR_TOO_LARGE;
@@ -8699,6 +8850,7 @@ ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
   return ASR_OK;
 }
 
+/* _ref: the closed form, entry by entry. */
 ASRDEF asr_result asr_rel_shift_ref(asr_real *out, const asr_real *x, int T,
                                     asr_rel_pos_type type) {
   int P = asr_rel_pos_len(type, T), i, j, r, c;
@@ -8709,6 +8861,7 @@ ASRDEF asr_result asr_rel_shift_ref(asr_real *out, const asr_real *x, int T,
   return ASR_OK;
 }
 
+/* backward: the shift is a gather, so its transpose is a scatter-add, dx[row][col] += dout[i][j]. */
 ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int T,
                                          asr_rel_pos_type type) {
   int P = asr_rel_pos_len(type, T), i, j, r, c;
@@ -8719,7 +8872,1296 @@ ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int
   return ASR_OK;
 }
 
-/* ---- relative-position multi-head self-attention */
+/* ---- relative-position multi-head self-attention, ESPnet's RelPositionMultiHeadedAttention
+ * (latest) / LegacyRelPositionMultiHeadedAttention (legacy), [Dai19] Sec. 3.3; per head h,
+ * with x_ih the h-th d_k-slice of row i:
+ *   q, k, v = x Wq^T + bq, x Wk^T + bk, x Wv^T + bv;   p = pos_emb Wpos^T
+ *   ac[i][j] = (q_ih + pbu_h) . k_jh                          terms (a) + (c)
+ *   bd[i][j] = rel_shift((q_h + pbv_h) p_h^T)[i][j]            terms (b) + (d)
+ *   attn = softmax_j((ac + bd) / sqrt(d_k)) over valid keys,   ctx_ih = sum_j attn[i][j] v_jh
+ *   y = ctx Wo^T + bo   (padded query rows 0)
+ * symbols: pbu = pos_bias_u, pbv = pos_bias_v (H,d_k), [Dai19]'s u and v (named apart here
+ * from the values v); the saved q, k, v, ctx (N,T,D), p (P,D), attn (N,H,T,T). */
+/* y (M,O) = x (M,I) W^T + b, on the GEMM of the tier. */
+ASR__PRIVATE void asr__conf_affine(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                   const asr_real *b, int M, int I, int O) {
+  int m, o;
+  if (M <= 0) return;
+  asr__gemm_of_tier(tier, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  if (b)
+    for (m = 0; m < M; m++)
+      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
+}
+
+/* _naive: every index of the equations a loop; the shift is the literal pad / view /
+ * slice of asr_rel_shift_naive. bd_raw (T,P) and bd (T,T) of one (item, head) live on the
+ * stack, sized for the naive tier's limit T <= ASR__MHSA_NAIVE_MAX_T (P <= 2T-1). */
+ASR__PRIVATE asr_result asr__rel_mhsa_naive(asr_real *y, const asr_rel_mhsa_saved *s, const asr_real *x,
+                                            const asr_real *pos_emb, const int *lengths,
+                                            const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                            asr_rel_pos_type type) {
+  asr_real bdraw[ASR__MHSA_NAIVE_MAX_T * (2 * ASR__MHSA_NAIVE_MAX_T - 1)];
+  asr_real bd[ASR__MHSA_NAIVE_MAX_T * ASR__MHSA_NAIVE_MAX_T];
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+  asr_result r;
+  dk = D / H;
+  /* the projections, one sum per output entry */
+  for (i = 0; i < N * T; i++)
+    for (c = 0; c < D; c++) {
+      double aq = p->bq ? p->bq[c] : 0, ak = p->bk ? p->bk[c] : 0, av = p->bv ? p->bv[c] : 0;
+      for (k = 0; k < D; k++) {
+        double xv = x[(size_t)i * D + k];
+        aq += (double)p->wq[(size_t)c * D + k] * xv;       /* q = x Wq^T + bq */
+        ak += (double)p->wk[(size_t)c * D + k] * xv;
+        av += (double)p->wv[(size_t)c * D + k] * xv;
+      }
+      s->q[(size_t)i * D + c] = (asr_real)aq;
+      s->k[(size_t)i * D + c] = (asr_real)ak;
+      s->v[(size_t)i * D + c] = (asr_real)av;
+    }
+  for (i = 0; i < P; i++)                                   /* p = pos_emb Wpos^T */
+    for (c = 0; c < D; c++) {
+      double a = 0;
+      for (k = 0; k < D; k++) a += (double)p->wpos[(size_t)c * D + k] * pos_emb[(size_t)i * D + k];
+      s->p[(size_t)i * D + c] = (asr_real)a;
+    }
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (h = 0; h < H; h++) {
+      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      const asr_real *pbu = p->pos_bias_u + (size_t)h * dk, *pbv = p->pos_bias_v + (size_t)h * dk;
+      /* terms (b)+(d), (q_i + pbv) . p_k, for every (query, embedding row), then shifted */
+      for (i = 0; i < T; i++)
+        for (k = 0; k < P; k++) {
+          double a = 0;
+          for (c = 0; c < dk; c++)
+            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + pbv[c]) * s->p[(size_t)k * D + h * dk + c];
+          bdraw[i * P + k] = (asr_real)a;
+        }
+      r = asr_rel_shift_naive(bd, bdraw, T, type);
+      if (r) return r;
+      for (i = 0; i < T; i++) {
+        if (i >= len) {                                     /* a padded query: no row */
+          for (j = 0; j < T; j++) at[(size_t)i * T + j] = 0;
+          continue;
+        }
+        for (j = 0; j < T; j++) {
+          double a = 0;                                     /* terms (a)+(c): (q_i + pbu) . k_j */
+          if (j >= len) {
+            at[(size_t)i * T + j] = 0;
+            continue;
+          }
+          for (c = 0; c < dk; c++)
+            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + pbu[c]) * s->k[((size_t)b * T + j) * D + h * dk + c];
+          at[(size_t)i * T + j] = (asr_real)((a + bd[i * T + j]) / sqrt((double)dk));
+        }
+        if (len > 0) asr_softmax(at + (size_t)i * T, at + (size_t)i * T, len);  /* masked keys stay 0 */
+      }
+      for (i = 0; i < T; i++)                               /* ctx_ih = sum_j attn_ij v_jh */
+        for (c = 0; c < dk; c++) {
+          double a = 0;
+          for (j = 0; j < len; j++) a += (double)at[(size_t)i * T + j] * s->v[((size_t)b * T + j) * D + h * dk + c];
+          s->ctx[((size_t)b * T + i) * D + h * dk + c] = (asr_real)a;
+        }
+    }
+    for (i = 0; i < T; i++)                                 /* y = ctx Wo^T + bo */
+      for (c = 0; c < D; c++) {
+        double a = p->bo ? p->bo[c] : 0;
+        if (i >= len) {
+          y[((size_t)b * T + i) * D + c] = 0;
+          continue;
+        }
+        for (k = 0; k < D; k++) a += (double)p->wo[(size_t)c * D + k] * s->ctx[((size_t)b * T + i) * D + k];
+        y[((size_t)b * T + i) * D + c] = (asr_real)a;
+      }
+  }
+  return ASR_OK;
+}
+
+
+/* Its backward, literally: the chain rule through each loop of the forward; the shift's
+ * transpose comes from shifting a matrix of entry numbers with the literal shift. The
+ * scratch of the whole (small) problem lives on the stack, sized for T <=
+ * ASR__MHSA_NAIVE_MAX_T and D <= ASR__MHSA_NAIVE_MAX_D: entry numbers and their shifted
+ * places (T,P) and (T,T); dctx, dq, dk, dv (T,D) of one item, dp (P,D), and g (T,T), the
+ * score gradient of one (item, head); da (T) the attention gradient of one query. */
+ASR__PRIVATE asr_result asr__rel_mhsa_naive_backward(asr_real *dx, asr_real *d_pos_emb, const asr_rel_mhsa_grads *g,
+                                                     const asr_real *dy, const asr_rel_mhsa_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                     const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                                     asr_rel_pos_type type) {
+  enum { TM = ASR__MHSA_NAIVE_MAX_T, PM = 2 * ASR__MHSA_NAIVE_MAX_T - 1, DM = ASR__MHSA_NAIVE_MAX_D };
+  asr_real idx[TM * PM], where[TM * TM];
+  double dctx[TM * DM], dq[TM * DM], dk_[TM * DM], dv[TM * DM], dp[PM * DM], gs[TM * TM];
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+  asr_result r;
+  dk = D / H;
+  /* the transpose of the literal shift: shift a matrix of entry numbers and read back
+   * which entry of bd_raw each out[i][j] came from (0: none) */
+  for (i = 0; i < T * P; i++) idx[i] = (asr_real)(i + 1);
+  if (T > 0 && (r = asr_rel_shift_naive(where, idx, T, type)) != ASR_OK) return r;
+  for (i = 0; i < P * D; i++) dp[i] = 0;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (i = 0; i < T * D; i++) dctx[i] = dq[i] = dk_[i] = dv[i] = 0;
+    for (i = 0; i < len; i++)                       /* y = ctx Wo^T + bo */
+      for (c = 0; c < D; c++) {
+        double d = dy[((size_t)b * T + i) * D + c];
+        if (g && g->bo) g->bo[c] += (asr_real)d;
+        for (k = 0; k < D; k++) {
+          dctx[i * D + k] += d * p->wo[(size_t)c * D + k];
+          if (g && g->wo) g->wo[(size_t)c * D + k] += (asr_real)(d * s->ctx[((size_t)b * T + i) * D + k]);
+        }
+      }
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      const asr_real *pbu = p->pos_bias_u + (size_t)h * dk, *pbv = p->pos_bias_v + (size_t)h * dk;
+      for (i = 0; i < len; i++) {
+        double da[TM], dot = 0;
+        for (j = 0; j < len; j++) {                 /* dattn_ij = dctx_i . v_j */
+          double a = 0;
+          for (c = 0; c < dk; c++) a += dctx[i * D + h * dk + c] * s->v[((size_t)b * T + j) * D + h * dk + c];
+          da[j] = a;
+          dot += a * at[(size_t)i * T + j];
+          for (c = 0; c < dk; c++) dv[j * D + h * dk + c] += (double)at[(size_t)i * T + j] * dctx[i * D + h * dk + c];
+        }
+        for (j = 0; j < len; j++)                   /* softmax backward, then / sqrt(d_k) */
+          gs[i * T + j] = at[(size_t)i * T + j] * (da[j] - dot) / sqrt((double)dk);
+      }
+      for (i = 0; i < len; i++)
+        for (j = 0; j < len; j++) {
+          double gij = gs[i * T + j];
+          int e = (int)where[i * T + j];
+          for (c = 0; c < dk; c++) {                /* ac_ij = (q_i + pbu) . k_j */
+            double qi = s->q[((size_t)b * T + i) * D + h * dk + c];
+            dq[i * D + h * dk + c] += gij * s->k[((size_t)b * T + j) * D + h * dk + c];
+            dk_[j * D + h * dk + c] += gij * (qi + pbu[c]);
+            if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += (asr_real)(gij * s->k[((size_t)b * T + j) * D + h * dk + c]);
+          }
+          if (e == 0) continue;                     /* a structural zero of the shift */
+          {
+            int rr = (e - 1) / P, kk = (e - 1) % P;  /* bd_ij = (q_rr + pbv) . p_kk */
+            for (c = 0; c < dk; c++) {
+              double qr = s->q[((size_t)b * T + rr) * D + h * dk + c];
+              dq[rr * D + h * dk + c] += gij * s->p[(size_t)kk * D + h * dk + c];
+              dp[kk * D + h * dk + c] += gij * (qr + pbv[c]);
+              if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += (asr_real)(gij * s->p[(size_t)kk * D + h * dk + c]);
+            }
+          }
+        }
+    }
+    /* back through the three input projections */
+    for (i = 0; i < T; i++)
+      for (c = 0; c < D; c++) {
+        const asr_real *xi = x + ((size_t)b * T + i) * D;
+        if (g && g->bq) g->bq[c] += (asr_real)dq[i * D + c];
+        if (g && g->bk) g->bk[c] += (asr_real)dk_[i * D + c];
+        if (g && g->bv) g->bv[c] += (asr_real)dv[i * D + c];
+        for (k = 0; k < D; k++) {
+          if (g && g->wq) g->wq[(size_t)c * D + k] += (asr_real)(dq[i * D + c] * xi[k]);
+          if (g && g->wk) g->wk[(size_t)c * D + k] += (asr_real)(dk_[i * D + c] * xi[k]);
+          if (g && g->wv) g->wv[(size_t)c * D + k] += (asr_real)(dv[i * D + c] * xi[k]);
+          if (dx)
+            dx[((size_t)b * T + i) * D + k] += (asr_real)(dq[i * D + c] * p->wq[(size_t)c * D + k] +
+                                                          dk_[i * D + c] * p->wk[(size_t)c * D + k] +
+                                                          dv[i * D + c] * p->wv[(size_t)c * D + k]);
+        }
+      }
+  }
+  for (k = 0; k < P; k++)                           /* p = pos_emb Wpos^T */
+    for (c = 0; c < D; c++)
+      for (j = 0; j < D; j++) {
+        if (g && g->wpos) g->wpos[(size_t)c * D + j] += (asr_real)(dp[k * D + c] * pos_emb[(size_t)k * D + j]);
+        if (d_pos_emb) d_pos_emb[(size_t)k * D + j] += (asr_real)(dp[k * D + c] * p->wpos[(size_t)c * D + j]);
+      }
+  return ASR_OK;
+}
+
+
+/* _ref and fast: the projections of the whole batch and the score terms of one (item,
+ * head) as GEMMs on asr__gemm_of_tier (asr_gemm_ref / asr_gemm), the shift by the index map
+ * of asr_rel_shift_index. Rows and keys of padded frames are skipped. work: q+pbu, q+pbv
+ * (T,d_k), ac (T,T), bd_raw (T,P) of one (item, head). */
+ASR__PRIVATE void asr__rel_mhsa_batch(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s, const asr_real *x,
+                                      const asr_real *pos_emb, const int *lengths, const asr_rel_mhsa_params *p,
+                                      int N, int T, int D, int H, asr_rel_pos_type type, void *work) {
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
+  asr_real *q_pbu, *q_pbv, *ac, *bdr;
+  double scale;
+  dk = D / H;
+  scale = 1.0 / sqrt((double)dk);
+  q_pbu = (asr_real *)work;         /* (T,d_k) q + pbu of one head */
+  q_pbv = q_pbu + (size_t)T * dk;   /* (T,d_k) q + pbv */
+  ac = q_pbv + (size_t)T * dk;         /* (T,T) terms (a)+(c) */
+  bdr = ac + (size_t)T * T;         /* (T,P) terms (b)+(d) before the shift */
+  /* the projections of every frame of the batch, and of the embeddings */
+  asr__conf_affine(tier, s->q, x, p->wq, p->bq, N * T, D, D);
+  asr__conf_affine(tier, s->k, x, p->wk, p->bk, N * T, D, D);
+  asr__conf_affine(tier, s->v, x, p->wv, p->bv, N * T, D, D);
+  asr__conf_affine(tier, s->p, pos_emb, p->wpos, NULL, P, D, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
+    const asr_real *vb = s->v + (size_t)b * T * D;
+    asr_real *cb = s->ctx + (size_t)b * T * D;
+    memset(s->attn + (size_t)b * H * T * T, 0, sizeof(asr_real) * (size_t)H * T * T);
+    memset(cb, 0, sizeof(asr_real) * (size_t)T * D);
+    if (len == 0) continue;
+    for (h = 0; h < H; h++) {
+      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          q_pbu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
+          q_pbv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
+        }
+      /* ac = (q+pbu) k^T over the valid block; bd_raw = (q+pbv) p^T for the valid queries */
+      asr__gemm_of_tier(tier, 0, 1, len, len, dk, 1, q_pbu, dk, kb + h * dk, D, 0, ac, T);
+      asr__gemm_of_tier(tier, 0, 1, len, P, dk, 1, q_pbv, dk, s->p + h * dk, D, 0, bdr, P);
+      for (i = 0; i < len; i++) {
+        asr_real *row = at + (size_t)i * T;
+        for (j = 0; j < len; j++) {
+          /* rel_shift by its index map: a valid (i,j) reads row i or i+1 < len */
+          asr_real bd = asr_rel_shift_index(type, T, i, j, &rr, &cc) ? bdr[(size_t)rr * P + cc] : 0;
+          row[j] = (asr_real)((ac[(size_t)i * T + j] + bd) * scale);
+        }
+        asr_softmax(row, row, len);
+      }
+      /* ctx_h = attn v_h over the valid block */
+      asr__gemm_of_tier(tier, 0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
+    }
+  }
+  asr__conf_affine(tier, y, s->ctx, p->wo, p->bo, N * T, D, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    if (len < T) memset(y + ((size_t)b * T + len) * D, 0, sizeof(asr_real) * (size_t)(T - len) * D);
+  }
+}
+
+
+/* Its backward on the same GEMMs. work: dq, dk, dv, dctx (N,T,D), dp (P,D), then for one
+ * (item, head) q+pbu, q+pbv, d(q+pbu), d(q+pbv) (T,d_k), dattn (T,T), dbd_raw (T,P). */
+ASR__PRIVATE void asr__rel_mhsa_batch_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                               const asr_rel_mhsa_saved *s, const asr_real *x,
+                                               const asr_real *pos_emb, const int *lengths,
+                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                               asr_rel_pos_type type, void *work) {
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
+  size_t ntd = (size_t)N * T * D;
+  asr_real *dq, *dk_, *dv, *dctx, *dp, *q_pbu, *q_pbv, *dq_pbu, *dq_pbv, *da, *dbd;
+  double scale;
+  dk = D / H;
+  scale = 1.0 / sqrt((double)dk);
+  dq = (asr_real *)work, dk_ = dq + ntd, dv = dk_ + ntd, dctx = dv + ntd;   /* (N,T,D) */
+  dp = dctx + ntd;                                                         /* (P,D) */
+  q_pbu = dp + (size_t)P * D, q_pbv = q_pbu + (size_t)T * dk;             /* (T,d_k) */
+  dq_pbu = q_pbv + (size_t)T * dk, dq_pbv = dq_pbu + (size_t)T * dk;      /* (T,d_k) */
+  da = dq_pbv + (size_t)T * dk;                                               /* (T,T) */
+  dbd = da + (size_t)T * T;                                                /* (T,P) */
+  memset(dq, 0, sizeof(asr_real) * 3 * ntd);
+  memset(dp, 0, sizeof(asr_real) * (size_t)P * D);
+  /* 1. y = ctx Wo^T + bo: dctx = dy Wo (padded rows of dy never reach a valid row) */
+  asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dy, D, p->wo, D, 0, dctx, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *dyb = dy + (size_t)b * T * D;
+    if (len == 0) continue;
+    if (g && g->wo) asr__gemm_of_tier(tier, 1, 0, D, D, len, 1, dyb, D, s->ctx + (size_t)b * T * D, D, 1, g->wo, D);
+    if (g && g->bo)
+      for (i = 0; i < len; i++)
+        for (c = 0; c < D; c++) g->bo[c] += dyb[(size_t)i * D + c];
+  }
+  /* 2. per item and head: through the attention, the softmax and the two score terms */
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
+    const asr_real *vb = s->v + (size_t)b * T * D, *dcb = dctx + (size_t)b * T * D;
+    if (len == 0) continue;
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          q_pbu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
+          q_pbv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
+        }
+      /* dattn = dctx_h v_h^T;  dv_h += attn^T dctx_h */
+      asr__gemm_of_tier(tier, 0, 1, len, len, dk, 1, dcb + h * dk, D, vb + h * dk, D, 0, da, T);
+      asr__gemm_of_tier(tier, 1, 0, len, dk, len, 1, at, T, dcb + h * dk, D, 1, dv + (size_t)b * T * D + h * dk, D);
+      /* softmax backward, scaled: g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k) */
+      for (i = 0; i < len; i++) {
+        double dot = 0;
+        for (j = 0; j < len; j++) dot += (double)at[(size_t)i * T + j] * da[(size_t)i * T + j];
+        for (j = 0; j < len; j++)
+          da[(size_t)i * T + j] = (asr_real)(at[(size_t)i * T + j] * (da[(size_t)i * T + j] - dot) * scale);
+      }
+      /* terms (a)+(c): d(q+pbu) = g k_h,  dk_h += g^T (q+pbu) */
+      asr__gemm_of_tier(tier, 0, 0, len, dk, len, 1, da, T, kb + h * dk, D, 0, dq_pbu, dk);
+      asr__gemm_of_tier(tier, 1, 0, len, dk, len, 1, da, T, q_pbu, dk, 1, dk_ + (size_t)b * T * D + h * dk, D);
+      /* terms (b)+(d): scatter g back through the shift, then d(q+pbv) = dbd p_h,
+       * dp_h += dbd^T (q+pbv) */
+      memset(dbd, 0, sizeof(asr_real) * (size_t)len * P);
+      for (i = 0; i < len; i++)
+        for (j = 0; j < len; j++)
+          if (asr_rel_shift_index(type, T, i, j, &rr, &cc)) dbd[(size_t)rr * P + cc] += da[(size_t)i * T + j];
+      asr__gemm_of_tier(tier, 0, 0, len, dk, P, 1, dbd, P, s->p + h * dk, D, 0, dq_pbv, dk);
+      asr__gemm_of_tier(tier, 1, 0, P, dk, len, 1, dbd, P, q_pbv, dk, 1, dp + h * dk, D);
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          asr_real dpbu = dq_pbu[(size_t)i * dk + c], dpbv = dq_pbv[(size_t)i * dk + c];
+          dq[((size_t)b * T + i) * D + h * dk + c] += dpbu + dpbv;   /* q enters both terms */
+          if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += dpbu;
+          if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += dpbv;
+        }
+    }
+  }
+  /* 3. the projections: weights, biases and the input */
+  if (g && g->wq) asr__gemm_of_tier(tier, 1, 0, D, D, N * T, 1, dq, D, x, D, 1, g->wq, D);
+  if (g && g->wk) asr__gemm_of_tier(tier, 1, 0, D, D, N * T, 1, dk_, D, x, D, 1, g->wk, D);
+  if (g && g->wv) asr__gemm_of_tier(tier, 1, 0, D, D, N * T, 1, dv, D, x, D, 1, g->wv, D);
+  for (i = 0; i < N * T; i++)
+    for (c = 0; c < D; c++) {
+      if (g && g->bq) g->bq[c] += dq[(size_t)i * D + c];
+      if (g && g->bk) g->bk[c] += dk_[(size_t)i * D + c];
+      if (g && g->bv) g->bv[c] += dv[(size_t)i * D + c];
+    }
+  if (dx) {
+    asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dq, D, p->wq, D, 1, dx, D);
+    asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dk_, D, p->wk, D, 1, dx, D);
+    asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dv, D, p->wv, D, 1, dx, D);
+  }
+  if (g && g->wpos && P > 0) asr__gemm_of_tier(tier, 1, 0, D, D, P, 1, dp, D, pos_emb, D, 1, g->wpos, D);
+  if (d_pos_emb && P > 0) asr__gemm_of_tier(tier, 0, 0, P, D, D, 1, dp, D, p->wpos, D, 1, d_pos_emb, D);
+}
+
+
+ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
+                                             const asr_real *x, const asr_real *pos_emb,
+                                             const int *lengths, const asr_rel_mhsa_params *p,
+                                             int N, int T, int D, int H, asr_rel_pos_type type) {
+  /* every index a loop, the literal shift: asr__rel_mhsa_naive */
+  return asr__rel_mhsa_forward(ASR__TIER_NAIVE, y, s, x, pos_emb, lengths, p, N, T, D, H, type, NULL, 0);
+}
+ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
+                                           const asr_real *x, const asr_real *pos_emb,
+                                           const int *lengths, const asr_rel_mhsa_params *p,
+                                           int N, int T, int D, int H, asr_rel_pos_type type,
+                                           void *work, size_t work_bytes) {
+  /* GEMMs on asr_gemm_ref, the shift by the index map: asr__rel_mhsa_batch */
+  return asr__rel_mhsa_forward(ASR__TIER_REF, y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes);
+}
+ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
+                                       const asr_real *x, const asr_real *pos_emb,
+                                       const int *lengths, const asr_rel_mhsa_params *p, int N,
+                                       int T, int D, int H, asr_rel_pos_type type, void *work,
+                                       size_t work_bytes) {
+  /* the same on asr_gemm: asr__rel_mhsa_batch */
+  return asr__rel_mhsa_forward(ASR__TIER_FAST, y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes);
+}
+ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                              const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                              const asr_rel_mhsa_saved *s, const asr_real *x,
+                                              const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D,
+                                              int H, asr_rel_pos_type type) {
+  /* the chain rule through every loop: asr__rel_mhsa_naive_backward */
+  return asr__rel_mhsa_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
+                                NULL, 0);
+}
+ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                            const asr_rel_mhsa_saved *s, const asr_real *x,
+                                            const asr_real *pos_emb, const int *lengths,
+                                            const asr_rel_mhsa_params *p, int N, int T, int D,
+                                            int H, asr_rel_pos_type type, void *work,
+                                            size_t work_bytes) {
+  /* asr__rel_mhsa_batch_backward on asr_gemm_ref */
+  return asr__rel_mhsa_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
+                                work, work_bytes);
+}
+ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
+                                        const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                        const asr_rel_mhsa_saved *s, const asr_real *x,
+                                        const asr_real *pos_emb, const int *lengths,
+                                        const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                        asr_rel_pos_type type, void *work, size_t work_bytes) {
+  /* asr__rel_mhsa_batch_backward on asr_gemm */
+  return asr__rel_mhsa_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
+                                work, work_bytes);
+}
+
+/* ---- conv2d (torch.nn.Conv2d, padding 0, square kernel K, stride S, one group), the
+ * front end's convolution, with a length mask on the first spatial axis (time):
+ *   y[n,o,i,j] = b[o] + sum_c sum_{a<K} sum_{e<K} w[o,c,a,e] x[n, c, iS+a, jS+e]
+ * symbols: x (N,C,Hh,Ww), w (O,C,K,K), y (N,O,Ho,Wo); output rows i >= rows =
+ * (len-K)/S+1 reach into the padding of an item with len valid rows: they are 0. */
+
+/* _naive: one item, the sum one loop per index. */
+ASR__PRIVATE void asr__conv2d_item_naive(asr_real *yn, const asr_real *xn, const asr_real *w, const asr_real *b,
+                                         int rows, int C, int Hh, int Ww, int O, int K, int S, int Ho, int Wo) {
+  int o, i, j, c, a, e;
+  for (o = 0; o < O; o++)
+    for (i = 0; i < Ho; i++)
+      for (j = 0; j < Wo; j++) {
+        double acc = b ? b[o] : 0;
+        if (i >= rows) acc = 0;          /* a window that reaches into the padding */
+        else
+          for (c = 0; c < C; c++)
+            for (a = 0; a < K; a++)
+              for (e = 0; e < K; e++)
+                acc += (double)w[(((size_t)o * C + c) * K + a) * K + e] *
+                       xn[((size_t)c * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e];
+        yn[((size_t)o * Ho + i) * Wo + j] = (asr_real)acc;
+      }
+}
+/* Its backward: each term w[o,c,a,e] x[c,iS+a,jS+e] dy[o,i,j] differentiated by each factor. */
+ASR__PRIVATE void asr__conv2d_item_naive_backward(asr_real *dxn, asr_real *dw, asr_real *db, const asr_real *dyn,
+                                                  const asr_real *xn, const asr_real *w, int rows, int C, int Hh,
+                                                  int Ww, int O, int K, int S, int Ho, int Wo) {
+  int o, i, j, c, a, e;
+  for (o = 0; o < O; o++)
+    for (i = 0; i < rows; i++)           /* padded output rows carry no gradient */
+      for (j = 0; j < Wo; j++) {
+        double d = dyn[((size_t)o * Ho + i) * Wo + j];
+        if (db) db[o] += (asr_real)d;
+        for (c = 0; c < C; c++)
+          for (a = 0; a < K; a++)
+            for (e = 0; e < K; e++) {
+              size_t wi = (((size_t)o * C + c) * K + a) * K + e;
+              size_t xi = ((size_t)c * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e;
+              if (dw) dw[wi] += (asr_real)(d * xn[xi]);     /* dw = dy * x */
+              if (dxn) dxn[xi] += (asr_real)(d * w[wi]);    /* dx = dy * w */
+            }
+      }
+}
+
+/* _ref and fast: im2col + GEMM. col (C K K, Ho Wo) of item xn (C,Hh,Ww),
+ * col[(c K + a) K + e][i Wo + j] = x[c, iS+a, jS+e], rows at or past `len` read as 0. */
+ASR__PRIVATE void asr__conv2d_im2col(asr_real *col, const asr_real *xn, int C, int Hh, int Ww, int K,
+                              int S, int Ho, int Wo, int len) {
+  int c, a, e, i, j;
+  for (c = 0; c < C; c++)
+    for (a = 0; a < K; a++)
+      for (e = 0; e < K; e++) {
+        asr_real *cr = col + (((size_t)c * K + a) * K + e) * Ho * Wo;
+        for (i = 0; i < Ho; i++) {
+          int row = i * S + a;
+          const asr_real *xr = xn + ((size_t)c * Hh + row) * Ww + e;
+          for (j = 0; j < Wo; j++) cr[(size_t)i * Wo + j] = row < len ? xr[(size_t)j * S] : 0;
+        }
+      }
+}
+/* One item: Y (O, Ho Wo) = W (O, C K K) col, + b on the valid rows, 0 on the others. */
+ASR__PRIVATE void asr__conv2d_item(asr__tier tier, asr_real *yn, const asr_real *xn, const asr_real *w,
+                                   const asr_real *b, int len, int C, int Hh, int Ww, int O, int K, int S, int Ho,
+                                   int Wo, asr_real *col) {
+  size_t HW = (size_t)Ho * Wo, k;
+  int o, rows = len < K ? 0 : (len - K) / S + 1;
+  asr__conv2d_im2col(col, xn, C, Hh, Ww, K, S, Ho, Wo, len);
+  asr__gemm_of_tier(tier, 0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
+  for (o = 0; o < O; o++) {
+    asr_real *yo = yn + (size_t)o * HW;
+    if (b)
+      for (k = 0; k < (size_t)rows * Wo; k++) yo[k] += b[o];
+    for (k = (size_t)rows * Wo; k < HW; k++) yo[k] = 0;   /* windows into the padding */
+  }
+}
+/* Its backward: dY with the padded rows zeroed (dyn, (O, Ho Wo) scratch), db += its row
+ * sums, dW += dY col^T, dcol = W^T dY scattered back (col2im) into dx. */
+ASR__PRIVATE void asr__conv2d_item_backward(asr__tier tier, asr_real *dxn, asr_real *dw, asr_real *db,
+                                            const asr_real *dy_n, const asr_real *xn, const asr_real *w, int len,
+                                            int C, int Hh, int Ww, int O, int K, int S, int Ho, int Wo,
+                                            asr_real *col, asr_real *dcol, asr_real *dyn) {
+  size_t HW = (size_t)Ho * Wo, CKK = (size_t)C * K * K, k;
+  int o, c, a, e, i, j, rows = len < K ? 0 : (len - K) / S + 1;
+  for (o = 0; o < O; o++) {              /* dY of this item with the padded rows zeroed */
+    const asr_real *src = dy_n + (size_t)o * HW;
+    asr_real *dst = dyn + (size_t)o * HW;
+    for (k = 0; k < HW; k++) dst[k] = k < (size_t)rows * Wo ? src[k] : 0;
+    if (db)
+      for (k = 0; k < (size_t)rows * Wo; k++) db[o] += dst[k];
+  }
+  if (dw) {                                  /* dW += dY col^T */
+    asr__conv2d_im2col(col, xn, C, Hh, Ww, K, S, Ho, Wo, len);
+    asr__gemm_of_tier(tier, 0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
+  }
+  if (dxn) {                                 /* dcol = W^T dY, then col2im */
+    asr__gemm_of_tier(tier, 1, 0, (int)CKK, (int)HW, O, 1, w, (int)CKK, dyn, (int)HW, 0, dcol, (int)HW);
+    for (c = 0; c < C; c++)
+      for (a = 0; a < K; a++)
+        for (e = 0; e < K; e++) {
+          const asr_real *cr = dcol + (((size_t)c * K + a) * K + e) * HW;
+          for (i = 0; i < rows; i++) {
+            asr_real *xr = dxn + ((size_t)c * Hh + (size_t)i * S + a) * Ww + e;
+            for (j = 0; j < Wo; j++) xr[(size_t)j * S] += cr[(size_t)i * Wo + j];
+          }
+        }
+  }
+}
+
+ASRDEF asr_result asr_conv2d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths, int N, int C,
+                                           int Hh, int Ww, int O, int K, int S) {
+  /* the sum, one loop per index: asr__conv2d_item_naive */
+  return asr__conv2d_forward(ASR__TIER_NAIVE, y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, NULL, 0);
+}
+ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths, int N, int C,
+                                         int Hh, int Ww, int O, int K, int S, void *work,
+                                         size_t work_bytes) {
+  /* im2col + asr_gemm_ref: asr__conv2d_item */
+  return asr__conv2d_forward(ASR__TIER_REF, y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths, int N, int C, int Hh,
+                                     int Ww, int O, int K, int S, void *work, size_t work_bytes) {
+  /* im2col + asr_gemm: asr__conv2d_item */
+  return asr__conv2d_forward(ASR__TIER_FAST, y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths, int N, int C,
+                                            int Hh, int Ww, int O, int K, int S) {
+  /* every term differentiated: asr__conv2d_item_naive_backward */
+  return asr__conv2d_backward(ASR__TIER_NAIVE, dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, NULL, 0);
+}
+ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths, int N, int C,
+                                          int Hh, int Ww, int O, int K, int S, void *work,
+                                          size_t work_bytes) {
+  /* dW += dY col^T, col2im(W^T dY) on asr_gemm_ref: asr__conv2d_item_backward */
+  return asr__conv2d_backward(ASR__TIER_REF, dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work,
+                              work_bytes);
+}
+ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, int N, int C, int Hh, int Ww, int O,
+                                      int K, int S, void *work, size_t work_bytes) {
+  /* the same on asr_gemm: asr__conv2d_item_backward */
+  return asr__conv2d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work,
+                              work_bytes);
+}
+
+/* ---- Conv2dSubsampling, ESPnet's 4x front end ([Gulati20] Fig. 1's "Convolution
+ * Subsampling"), per item with len valid frames:
+ *   h1 = relu(conv.0(x))   Conv2d(1, D, 3, stride 2): (T,F) one channel -> (D,T1,F1)
+ *   h2 = relu(conv.2(h1))  Conv2d(D, D, 3, stride 2): -> (D,T2,F2)
+ *   z[t][d F2 + f] = h2[d][t][f],   y = (z W^T + b) sqrt(D)     out.0 = Linear(D F2, D)
+ * with T1 = (T-1)/2, T2 = (T1-1)/2 (integer division: T2 = ((T-1)//2-1)//2, the same for
+ * F); L1, L2 the valid rows after each conv (asr__conv2d_rows); frames t >= L2 are 0.
+ * The saved h1 (D,T1,F1) and z (T2, D F2) are the relu outputs the backward needs. */
+
+/* One item in the tier asked for: _naive runs the conv2d sums and the linear as a loop,
+ * the others im2col + GEMM. h2 (D,T2,F2) scratch; cw, cwb: the conv2d workspace. */
+ASR__PRIVATE asr_result asr__sub_item(asr__tier tier, asr_real *yb, asr_real *h1, asr_real *z, const asr_real *xb,
+                                      int len, const asr_conv2d_subsampling_params *p, int T, int F, int D,
+                                      asr_real *h2, void *cw, size_t cwb) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, d, t, f, o;
+  int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+  size_t n1 = (size_t)D * T1 * F1, k;
+  double xscale = sqrt((double)D);
+  asr_result r;
+  /* h1 = relu(conv.0(x)): x (T,F) is one input channel */
+  r = asr__conv2d_forward(tier, h1, xb, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb);
+  if (r) return r;
+  for (k = 0; k < n1; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
+  /* h2 = relu(conv.2(h1)), then laid out as z[t][d F2 + f] for the linear */
+  r = asr__conv2d_forward(tier, h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb);
+  if (r) return r;
+  for (t = 0; t < T2; t++)
+    for (d = 0; d < D; d++)
+      for (f = 0; f < F2; f++) {
+        asr_real v = h2[((size_t)d * T2 + t) * F2 + f];
+        z[((size_t)t * D + d) * F2 + f] = v > 0 ? v : 0;
+      }
+  /* y = (z W^T + b) sqrt(D) on the valid frames */
+  if (tier == ASR__TIER_NAIVE) {
+    for (t = 0; t < T2; t++)
+      for (o = 0; o < D; o++) {
+        double acc = p->out_b ? p->out_b[o] : 0;
+        for (k = 0; k < (size_t)D * F2; k++) acc += (double)p->out_w[(size_t)o * D * F2 + k] * z[(size_t)t * D * F2 + k];
+        yb[(size_t)t * D + o] = t < L2 ? (asr_real)(acc * xscale) : 0;
+      }
+    return ASR_OK;
+  }
+  if (L2 > 0) asr__gemm_of_tier(tier, 0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
+  for (t = 0; t < L2; t++)
+    if (p->out_b)
+      for (d = 0; d < D; d++) yb[(size_t)t * D + d] += (asr_real)(xscale * p->out_b[d]);
+  for (k = (size_t)L2 * D; k < (size_t)T2 * D; k++) yb[k] = 0;
+  return ASR_OK;
+}
+
+/* Its backward, one item:
+ *   dz = sqrt(D) dy W,   dW += sqrt(D) dy^T z,   db += sqrt(D) sum_t dy   (t < L2)
+ *   dh2 = relu'(z) dz laid back to (D,T2,F2);   conv.2 backward into dh1;
+ *   dh1 *= relu'(h1);   conv.0 backward into dx
+ * in the tier asked for (_naive: the linear's three sums as loops, the conv2d literal
+ * backward). dh2 (D,T2,F2), dh1 (D,T1,F1), dz (T2, D F2) scratch. */
+ASR__PRIVATE asr_result asr__sub_item_backward(asr__tier tier, asr_real *dxb, const asr_conv2d_subsampling_grads *g,
+                                               const asr_real *dyb, const asr_real *h1, const asr_real *z,
+                                               const asr_real *xb, int len, const asr_conv2d_subsampling_params *p,
+                                               int T, int F, int D, asr_real *dh2, asr_real *dh1, asr_real *dz,
+                                               void *cw, size_t cwb) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, d, t, f, o;
+  int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+  size_t n1 = (size_t)D * T1 * F1, k, DF = (size_t)D * F2;
+  asr_real xscale = (asr_real)sqrt((double)D);
+  asr_result r;
+  if (L2 == 0) return ASR_OK;                     /* no valid output: no gradient */
+  /* the linear (scaled by sqrt(D)): dz = sqrt(D) dy W, dW += sqrt(D) dy^T z */
+  if (tier == ASR__TIER_NAIVE) {
+    double sq = sqrt((double)D);
+    for (t = 0; t < L2; t++)
+      for (k = 0; k < DF; k++) {                  /* dz[t][k] = sqrt(D) sum_o dy[t][o] W[o][k] */
+        double a = 0;
+        for (o = 0; o < D; o++) a += (double)dyb[(size_t)t * D + o] * p->out_w[(size_t)o * DF + k];
+        dz[(size_t)t * DF + k] = (asr_real)(sq * a);
+      }
+    for (o = 0; o < D; o++) {                     /* dW[o][k] += sqrt(D) sum_t dy[t][o] z[t][k] */
+      double sb = 0;
+      for (k = 0; k < DF && g && g->out_w; k++) {
+        double a = 0;
+        for (t = 0; t < L2; t++) a += (double)dyb[(size_t)t * D + o] * z[(size_t)t * DF + k];
+        g->out_w[(size_t)o * DF + k] += (asr_real)(sq * a);
+      }
+      for (t = 0; t < L2; t++) sb += dyb[(size_t)t * D + o];
+      if (g && g->out_b) g->out_b[o] += (asr_real)(sq * sb);   /* db = sqrt(D) sum_t dy */
+    }
+  } else {
+    asr__gemm_of_tier(tier, 0, 0, L2, D * F2, D, xscale, dyb, D, p->out_w, D * F2, 0, dz, D * F2);
+    if (g && g->out_w) asr__gemm_of_tier(tier, 1, 0, D, D * F2, L2, xscale, dyb, D, z, D * F2, 1, g->out_w, D * F2);
+    if (g && g->out_b)
+      for (t = 0; t < L2; t++)
+        for (d = 0; d < D; d++) g->out_b[d] += xscale * dyb[(size_t)t * D + d];
+  }
+  /* relu' and the layout back to (D,T2,F2); rows past L2 get nothing */
+  memset(dh2, 0, sizeof(asr_real) * (size_t)D * T2 * F2);
+  for (t = 0; t < L2; t++)
+    for (d = 0; d < D; d++)
+      for (f = 0; f < F2; f++) {
+        size_t zi = ((size_t)t * D + d) * F2 + f;
+        dh2[((size_t)d * T2 + t) * F2 + f] = z[zi] > 0 ? dz[zi] : 0;
+      }
+  /* conv.2 backward into dh1, then relu' with h1 > 0, then conv.0 backward */
+  memset(dh1, 0, sizeof(asr_real) * n1);
+  r = asr__conv2d_backward(tier, dh1, g ? g->conv2_w : NULL, g ? g->conv2_b : NULL, dh2, h1, p->conv2_w, &L1, 1, D,
+                           T1, F1, D, 3, 2, cw, cwb);
+  if (r) return r;
+  for (k = 0; k < n1; k++)
+    if (!(h1[k] > 0)) dh1[k] = 0;
+  return asr__conv2d_backward(tier, dxb, g ? g->conv0_w : NULL, g ? g->conv0_b : NULL, dh1, xb, p->conv0_w, &len, 1,
+                              1, T, F, D, 3, 2, cw, cwb);
+}
+
+ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
+                                                       const asr_conv2d_subsampling_saved *s,
+                                                       const asr_real *x, const int *lengths,
+                                                       const asr_conv2d_subsampling_params *p,
+                                                       int N, int T, int F, int D, void *work,
+                                                       size_t work_bytes) {
+  /* the conv2d sums and the linear as loops: asr__sub_item */
+  return asr__sub_forward(ASR__TIER_NAIVE, y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_out,
+                                                     const asr_conv2d_subsampling_saved *s,
+                                                     const asr_real *x, const int *lengths,
+                                                     const asr_conv2d_subsampling_params *p,
+                                                     int N, int T, int F, int D, void *work,
+                                                     size_t work_bytes) {
+  /* im2col + asr_gemm_ref: asr__sub_item */
+  return asr__sub_forward(ASR__TIER_REF, y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
+                                                 const asr_conv2d_subsampling_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conv2d_subsampling_params *p, int N,
+                                                 int T, int F, int D, void *work,
+                                                 size_t work_bytes) {
+  /* im2col + asr_gemm: asr__sub_item */
+  return asr__sub_forward(ASR__TIER_FAST, y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_backward_naive(asr_real *dx,
+                                                        const asr_conv2d_subsampling_grads *g,
+                                                        const asr_real *dy,
+                                                        const asr_conv2d_subsampling_saved *s,
+                                                        const asr_real *x, const int *lengths,
+                                                        const asr_conv2d_subsampling_params *p,
+                                                        int N, int T, int F, int D, void *work,
+                                                        size_t work_bytes) {
+  /* the linear's sums as loops, the conv2d literal backward: asr__sub_item_backward */
+  return asr__sub_backward(ASR__TIER_NAIVE, dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
+                                                      const asr_conv2d_subsampling_grads *g,
+                                                      const asr_real *dy,
+                                                      const asr_conv2d_subsampling_saved *s,
+                                                      const asr_real *x, const int *lengths,
+                                                      const asr_conv2d_subsampling_params *p,
+                                                      int N, int T, int F, int D, void *work,
+                                                      size_t work_bytes) {
+  /* asr__sub_item_backward on asr_gemm_ref */
+  return asr__sub_backward(ASR__TIER_REF, dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
+                                                  const asr_conv2d_subsampling_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conv2d_subsampling_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conv2d_subsampling_params *p, int N,
+                                                  int T, int F, int D, void *work,
+                                                  size_t work_bytes) {
+  /* asr__sub_item_backward on asr_gemm */
+  return asr__sub_backward(ASR__TIER_FAST, dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+
+/* ---- linear and layer norm written out, for the _naive compositions of this section (the
+ * feed-forward and convolution modules, the block); the same contracts as section 4.1's
+ * asr_linear_* and asr_layer_norm_*, written independently, so comparing the tiers of a
+ * composition compares those too. Sums in double.
+ * linear:  y_mo = b_o + sum_i x_mi W_oi       x (M,I), W (O,I), y (M,O)
+ * backward: dx_mi += sum_o dy_mo W_oi,  dW_oi += sum_m dy_mo x_mi,  db_o += sum_m dy_mo */
+ASR__PRIVATE void asr__linear_naive(asr_real *y, const asr_real *x, const asr_real *W, const asr_real *b, int M,
+                                    int I, int O) {
+  int m, i, o;
+  for (m = 0; m < M; m++)
+    for (o = 0; o < O; o++) {
+      double a = b ? b[o] : 0;
+      for (i = 0; i < I; i++) a += (double)x[(size_t)m * I + i] * W[(size_t)o * I + i];
+      y[(size_t)m * O + o] = (asr_real)a;
+    }
+}
+ASR__PRIVATE void asr__linear_naive_backward(asr_real *dx, asr_real *dW, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *W, int M, int I, int O) {
+  int m, i, o;
+  for (o = 0; o < O; o++) {
+    double sb = 0;
+    for (m = 0; m < M; m++) sb += dy[(size_t)m * O + o];
+    if (db) db[o] += (asr_real)sb;                                   /* db_o */
+    for (i = 0; i < I && dW; i++) {
+      double a = 0;
+      for (m = 0; m < M; m++) a += (double)dy[(size_t)m * O + o] * x[(size_t)m * I + i];
+      dW[(size_t)o * I + i] += (asr_real)a;                          /* dW_oi */
+    }
+  }
+  for (m = 0; m < M && dx; m++)
+    for (i = 0; i < I; i++) {
+      double a = 0;
+      for (o = 0; o < O; o++) a += (double)dy[(size_t)m * O + o] * W[(size_t)o * I + i];
+      dx[(size_t)m * I + i] += (asr_real)a;                          /* dx_mi */
+    }
+}
+/* layer norm [Ba16] over the C features of each row m:
+ *   mu = (1/C) sum_c x,  var = (1/C) sum_c (x - mu)^2,  y = gamma (x - mu)/sqrt(var + eps) + beta
+ * saved mean, rstd = 1/sqrt(var + eps) (M). backward, the chain rule term by term (as
+ * asr__bn_naive_backward's, over the features of a row):
+ *   dxhat = dy gamma,  dvar = sum dxhat (x - mu) (-1/2) rstd^3,
+ *   dmu = -sum dxhat rstd + dvar (-2/C) sum (x - mu),
+ *   dx += dxhat rstd + dvar 2 (x - mu)/C + dmu/C;  dgamma += dy xhat,  dbeta += dy */
+ASR__PRIVATE asr_result asr__ln_naive(asr_real *y, asr_real *mean, asr_real *rstd, const asr_real *x,
+                                      const asr_real *gamma, const asr_real *beta, int M, int C, double eps) {
+  int m, c;
+  for (m = 0; m < M; m++) {
+    const asr_real *xr = x + (size_t)m * C;
+    double mu = 0, var = 0;
+    for (c = 0; c < C; c++) mu += xr[c];
+    mu /= C;                                                         /* mu */
+    for (c = 0; c < C; c++) var += ((double)xr[c] - mu) * ((double)xr[c] - mu);
+    var /= C;                                                        /* var, biased */
+    mean[m] = (asr_real)mu;
+    rstd[m] = (asr_real)(1.0 / sqrt(var + eps));
+    for (c = 0; c < C; c++)                                          /* gamma xhat + beta */
+      y[(size_t)m * C + c] = (asr_real)((gamma ? gamma[c] : 1) * (((double)xr[c] - mean[m]) * rstd[m]) +
+                                        (beta ? beta[c] : 0));
+  }
+  return ASR_OK;
+}
+ASR__PRIVATE asr_result asr__ln_naive_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta, const asr_real *dy,
+                                               const asr_real *x, const asr_real *mean, const asr_real *rstd,
+                                               const asr_real *gamma, int M, int C) {
+  int m, c;
+  for (m = 0; m < M; m++) {
+    const asr_real *xr = x + (size_t)m * C, *g = dy + (size_t)m * C;
+    double mu = mean[m], rs = rstd[m], dvar = 0, dmu = 0, sxm = 0;
+    for (c = 0; c < C; c++) {
+      double e = (double)xr[c] - mu, dxhat = g[c] * (gamma ? gamma[c] : 1);
+      dvar += dxhat * e * -0.5 * rs * rs * rs;
+      dmu += -dxhat * rs;
+      sxm += e;
+      if (dgamma) dgamma[c] += (asr_real)(g[c] * e * rs);
+      if (dbeta) dbeta[c] += g[c];
+    }
+    dmu += dvar * -2.0 * sxm / C;
+    for (c = 0; c < C && dx; c++) {
+      double e = (double)xr[c] - mu, dxhat = g[c] * (gamma ? gamma[c] : 1);
+      dx[(size_t)m * C + c] += (asr_real)(dxhat * rs + dvar * 2 * e / C + dmu / C);
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- the feed-forward module, ESPnet's PositionwiseFeedForward with swish [Gulati20] Sec. 2.3,
+ * over M = N T rows:
+ *   h = x W1^T + b1 (M,F),   s = swish(h),   y = s W2^T + b2 (M,D)
+ * backward: ds = dy W2, dW2 += dy^T s, db2 += sum dy;  dh = swish'(h) ds;
+ *           dW1 += dh^T x, db1 += sum dh, dx += dh W1
+ * (the block adds it with the macaron weight 1/2, [Gulati20] eq. (1)). */
+/* _naive: the two linears written out. */
+ASR__PRIVATE void asr__conf_ff_naive(asr_real *y, const asr_conformer_ff_saved *s, const asr_real *x,
+                                     const asr_conformer_ff_params *p, int M, int D, int F) {
+  asr__linear_naive(s->h, x, p->w1, p->b1, M, D, F);                 /* h = x W1^T + b1 */
+  asr_swish_forward(s->s, s->h, (size_t)M * F);                      /* s = swish(h) */
+  asr__linear_naive(y, s->s, p->w2, p->b2, M, F, D);                 /* y = s W2^T + b2 */
+}
+/* ds, dh (M,F) scratch. */
+ASR__PRIVATE void asr__conf_ff_naive_backward(asr_real *dx, const asr_conformer_ff_grads *g, const asr_real *dy,
+                                              const asr_conformer_ff_saved *s, const asr_real *x,
+                                              const asr_conformer_ff_params *p, int M, int D, int F, asr_real *ds,
+                                              asr_real *dh) {
+  memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);               /* ds and dh */
+  asr__linear_naive_backward(ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
+  asr_swish_backward(dh, ds, s->h, (size_t)M * F);                   /* dh = swish'(h) ds */
+  asr__linear_naive_backward(dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
+}
+/* _ref and fast: the linears of section 4.1 (asr_linear_*_ref, or asr_linear_* on asr_gemm). */
+ASR__PRIVATE asr_result asr__conf_ff_linear(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                            const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                            int F) {
+  asr_result r = asr__linear_of_tier(tier, s->h, x, p->w1, p->b1, M, D, F);   /* h = x W1^T + b1 */
+  if (r) return r;
+  asr_swish_forward(s->s, s->h, (size_t)M * F);
+  return asr__linear_of_tier(tier, y, s->s, p->w2, p->b2, M, F, D);           /* y = s W2^T + b2 */
+}
+ASR__PRIVATE asr_result asr__conf_ff_linear_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
+                                                     const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                     const asr_real *x, const asr_conformer_ff_params *p, int M,
+                                                     int D, int F, asr_real *ds, asr_real *dh) {
+  asr_result r;
+  memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);
+  /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
+  r = asr__linear_of_tier_backward(tier, ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
+  if (r) return r;
+  asr_swish_backward(dh, ds, s->h, (size_t)M * F);
+  return asr__linear_of_tier_backward(tier, dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
+}
+
+ASRDEF asr_result asr_conformer_ff_forward_naive(asr_real *y, const asr_conformer_ff_saved *s,
+                                                 const asr_real *x, const asr_conformer_ff_params *p,
+                                                 int M, int D, int F) {
+  /* the linears written out: asr__conf_ff_naive */
+  return asr__conf_ff_forward(ASR__TIER_NAIVE, y, s, x, p, M, D, F);
+}
+ASRDEF asr_result asr_conformer_ff_forward_ref(asr_real *y, const asr_conformer_ff_saved *s,
+                                               const asr_real *x, const asr_conformer_ff_params *p,
+                                               int M, int D, int F) {
+  /* asr_linear_forward_ref: asr__conf_ff_linear */
+  return asr__conf_ff_forward(ASR__TIER_REF, y, s, x, p, M, D, F);
+}
+ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
+                                           const asr_real *x, const asr_conformer_ff_params *p,
+                                           int M, int D, int F) {
+  /* asr_linear_forward: asr__conf_ff_linear */
+  return asr__conf_ff_forward(ASR__TIER_FAST, y, s, x, p, M, D, F);
+}
+ASRDEF asr_result asr_conformer_ff_backward_naive(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                  const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                  const asr_real *x, const asr_conformer_ff_params *p,
+                                                  int M, int D, int F, void *work, size_t work_bytes) {
+  /* the linears' three sums written out: asr__conf_ff_naive_backward */
+  return asr__conf_ff_backward(ASR__TIER_NAIVE, dx, g, dy, s, x, p, M, D, F, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_ff_backward_ref(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                const asr_real *x, const asr_conformer_ff_params *p,
+                                                int M, int D, int F, void *work, size_t work_bytes) {
+  /* asr_linear_backward_ref: asr__conf_ff_linear_backward */
+  return asr__conf_ff_backward(ASR__TIER_REF, dx, g, dy, s, x, p, M, D, F, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
+                                            const asr_real *dy, const asr_conformer_ff_saved *s,
+                                            const asr_real *x, const asr_conformer_ff_params *p,
+                                            int M, int D, int F, void *work, size_t work_bytes) {
+  /* asr_linear_backward: asr__conf_ff_linear_backward */
+  return asr__conf_ff_backward(ASR__TIER_FAST, dx, g, dy, s, x, p, M, D, F, work, work_bytes);
+}
+
+/* ---- the convolution module, ESPnet's ConvolutionModule [Gulati20] Sec. 2.2:
+ *   a = pointwise_conv1(x)            (2D,D,1) + bias: per frame, D -> 2D   (N,T,2D)
+ *   u = GLU(a) = a[:D] * sigmoid(a[D:])   [Dauphin17], channels first   (N,D,T), 0 at padding
+ *   c = depthwise_conv(u)             (D,1,K), padding (K-1)/2, + bias      (N,D,T)
+ *   n = BatchNorm1d(c) [Ioffe15],  s = swish(n) laid back to (N,T,D), 0 at padding
+ *   y = pointwise_conv2(s)            (D,D,1) + bias, 0 at padding           (N,T,D)
+ * The pointwise convs are per-frame linears on the channels-last rows. backward: each
+ * step's backward in reverse. Saved: a, u, c, n, s and the batch norm's statistics.
+ * NOTE: the depthwise conv of the _ref tier is the fast one (asr_depthwise_conv1d_*, AVX2
+ * where built), as it has always been; only _naive runs the literal conv1d sum. */
+/* One composition for the three tiers; tmp (N,T,D) scratch. */
+ASR__PRIVATE asr_result asr__conf_conv_compose(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
+                                               const asr_real *x, const int *lengths,
+                                               const asr_conformer_conv_params *p,
+                                               const asr_conformer_config *cfg, int N, int T, asr_real *tmp) {
+  int D = cfg->d_model, K = cfg->kernel, M = N * T, n, c, t;
+  asr_conv1d_dims dd;
+  asr_result r = ASR_OK;
+  asr__depthwise_dims(&dd, N, D, T, K, 1, (K - 1) / 2, 1);
+  /* a = pointwise_conv1(x): a (2D,D,1) kernel is a per-frame linear map */
+  if (tier == ASR__TIER_NAIVE) asr__linear_naive(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D);
+  else r = asr__linear_of_tier(tier, s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D);
+  if (r) return r;
+  /* u = GLU over the channels, channels first, the padded frames zeroed */
+  if (tier == ASR__TIER_NAIVE) {
+    for (n = 0; n < N; n++)
+      for (c = 0; c < D; c++)
+        for (t = 0; t < T; t++) {
+          const asr_real *ar = s->a + ((size_t)n * T + t) * 2 * D;   /* a = [a[:D] ; a[D:]] */
+          s->u[((size_t)n * D + c) * T + t] =
+              t < (lengths ? lengths[n] : T) ? (asr_real)(ar[c] * asr__sigmoid(ar[D + c])) : (asr_real)0;
+        }
+  } else {
+    r = asr_glu_forward(tmp, s->a, M, D, 1);
+    if (r) return r;
+    asr__conf_transpose(s->u, tmp, lengths, N, T, D, 1);
+  }
+  /* c = depthwise conv (padding (K-1)/2 keeps T); padded frames are read as 0 */
+  r = asr__conv1d_forward(tier == ASR__TIER_NAIVE ? ASR__TIER_NAIVE : ASR__TIER_FAST, s->c, s->u, p->dw_w, p->dw_b,
+                          lengths, &dd, NULL, 0);
+  if (r) return r;
+  /* n = batch norm, s = swish */
+  r = (tier == ASR__TIER_NAIVE ? asr__bn_naive : asr_batch_norm_forward)(
+      s->n, s->bn_mean, s->bn_rstd, p->bn_mean, p->bn_var, s->c, p->bn_w, p->bn_b, lengths, N, D, T, cfg->training,
+      cfg->bn_momentum, cfg->bn_eps);
+  if (r) return r;
+  asr_swish_forward(tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
+  asr__conf_transpose(s->s, tmp, lengths, N, T, D, 0);
+  /* y = pointwise_conv2(s), 0 at padded frames */
+  if (tier == ASR__TIER_NAIVE) asr__linear_naive(y, s->s, p->pw2_w, p->pw2_b, M, D, D);
+  else r = asr__linear_of_tier(tier, y, s->s, p->pw2_w, p->pw2_b, M, D, D);
+  if (r) return r;
+  asr__conf_mask_rows(y, lengths, N, T, D);
+  return ASR_OK;
+}
+
+/* Its backward; b1, b2 (N,T,D) and da (N,T,2D) scratch. */
+ASR__PRIVATE asr_result asr__conf_conv_compose_backward(asr__tier tier, asr_real *dx, const asr_conformer_conv_grads *g,
+                                                        const asr_real *dy, const asr_conformer_conv_saved *s,
+                                                        const asr_real *x, const int *lengths,
+                                                        const asr_conformer_conv_params *p,
+                                                        const asr_conformer_config *cfg, int N, int T, asr_real *b1,
+                                                        asr_real *b2, asr_real *da) {
+  int D = cfg->d_model, K = cfg->kernel, M = N * T, n, c, t;
+  size_t ntd = (size_t)M * D;
+  asr_conv1d_dims dd;
+  asr_result r = ASR_OK;
+  asr__depthwise_dims(&dd, N, D, T, K, 1, (K - 1) / 2, 1);
+  /* dy at padded frames: their outputs are constant 0 */
+  memcpy(b2, dy, sizeof(asr_real) * ntd);
+  asr__conf_mask_rows(b2, lengths, N, T, D);
+  /* pointwise_conv2: ds (b1) = dy W2, dW2 += dy^T s */
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  if (tier == ASR__TIER_NAIVE)
+    asr__linear_naive_backward(b1, g ? g->pw2_w : NULL, g ? g->pw2_b : NULL, b2, s->s, p->pw2_w, M, D, D);
+  else r = asr__linear_of_tier_backward(tier, b1, g ? g->pw2_w : NULL, g ? g->pw2_b : NULL, b2, s->s, p->pw2_w, M,
+                                        D, D);
+  if (r) return r;
+  /* channels first (b2), swish backward into b1 */
+  asr__conf_transpose(b2, b1, lengths, N, T, D, 1);
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  asr_swish_backward(b1, b2, s->n, ntd);
+  /* batch norm backward into b2 */
+  memset(b2, 0, sizeof(asr_real) * ntd);
+  if (tier == ASR__TIER_NAIVE)
+    asr__bn_naive_backward(b2, g ? g->bn_w : NULL, g ? g->bn_b : NULL, b1, s->c, s->bn_mean, s->bn_rstd, p->bn_w,
+                           lengths, N, D, T, cfg->training);
+  else r = asr_batch_norm_backward(b2, g ? g->bn_w : NULL, g ? g->bn_b : NULL, b1, s->c, s->bn_mean, s->bn_rstd,
+                                   p->bn_w, lengths, N, D, T, cfg->training);
+  if (r) return r;
+  /* depthwise conv backward into b1 (padded frames get nothing) */
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  r = asr__conv1d_backward(tier == ASR__TIER_NAIVE ? ASR__TIER_NAIVE : ASR__TIER_FAST, b1, g ? g->dw_w : NULL,
+                           g ? g->dw_b : NULL, b2, s->u, p->dw_w, lengths, &dd, NULL, 0);
+  if (r) return r;
+  /* GLU backward into da: da = du sigmoid(b), db = du a s (1 - s), valid frames only */
+  memset(da, 0, sizeof(asr_real) * 2 * ntd);
+  if (tier == ASR__TIER_NAIVE) {
+    for (n = 0; n < N; n++)
+      for (t = 0; t < (lengths ? lengths[n] : T); t++)
+        for (c = 0; c < D; c++) {
+          const asr_real *ar = s->a + ((size_t)n * T + t) * 2 * D;
+          asr_real *dr = da + ((size_t)n * T + t) * 2 * D;
+          double du = b1[((size_t)n * D + c) * T + t], sg = asr__sigmoid(ar[D + c]);
+          dr[c] += (asr_real)(du * sg);                               /* d/da = s(b) */
+          dr[D + c] += (asr_real)(du * ar[c] * sg * (1 - sg));        /* d/db = a s (1 - s) */
+        }
+    asr__linear_naive_backward(dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da, x, p->pw1_w, M, D, 2 * D);
+    return ASR_OK;
+  }
+  asr__conf_transpose(b2, b1, lengths, N, T, D, 0);     /* channels last */
+  r = asr_glu_backward(da, b2, s->a, M, D, 1);
+  if (r) return r;
+  return asr__linear_of_tier_backward(tier, dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da, x, p->pw1_w, M, D,
+                                      2 * D);
+}
+
+ASRDEF asr_result asr_conformer_conv_forward_naive(asr_real *y, const asr_conformer_conv_saved *s,
+                                                   const asr_real *x, const int *lengths,
+                                                   const asr_conformer_conv_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes) {
+  /* linears, GLU and batch norm written out, the literal conv1d: asr__conf_conv_compose */
+  return asr__conf_conv_forward(ASR__TIER_NAIVE, y, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conformer_conv_params *p,
+                                                 const asr_conformer_config *cfg, int N, int T,
+                                                 void *work, size_t work_bytes) {
+  /* asr_linear_forward_ref and section 4.1/4.2's pieces: asr__conf_conv_compose */
+  return asr__conf_conv_forward(ASR__TIER_REF, y, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
+                                             const asr_real *x, const int *lengths,
+                                             const asr_conformer_conv_params *p,
+                                             const asr_conformer_config *cfg, int N, int T,
+                                             void *work, size_t work_bytes) {
+  /* asr_linear_forward: asr__conf_conv_compose */
+  return asr__conf_conv_forward(ASR__TIER_FAST, y, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_backward_naive(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                    const asr_real *dy,
+                                                    const asr_conformer_conv_saved *s,
+                                                    const asr_real *x, const int *lengths,
+                                                    const asr_conformer_conv_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes) {
+  /* each written-out step's backward in reverse: asr__conf_conv_compose_backward */
+  return asr__conf_conv_backward(ASR__TIER_NAIVE, dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conformer_conv_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conformer_conv_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes) {
+  /* asr__conf_conv_compose_backward on asr_linear_backward_ref */
+  return asr__conf_conv_backward(ASR__TIER_REF, dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
+                                              const asr_real *dy, const asr_conformer_conv_saved *s,
+                                              const asr_real *x, const int *lengths,
+                                              const asr_conformer_conv_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes) {
+  /* asr__conf_conv_compose_backward on asr_linear_backward */
+  return asr__conf_conv_backward(ASR__TIER_FAST, dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+
+/* ---- the Conformer block, ESPnet's EncoderLayer [Gulati20] Sec. 2.4 eq. (1), pre-norm:
+ *   x1 = x  + 1/2 FFN_macaron(LN(x))       x2 = x1 + MHSA(LN(x1), pos_emb, mask)
+ *   x3 = x2 + Conv(LN(x2))                 x4 = x3 + 1/2 FFN(LN(x3))       y = LN_final(x4)
+ * backward: the stream carries g = LN_final^T dy down; at x_{k+1} = x_k + a M(LN(x_k)) it
+ * passes g on and the branch adds LN^T(M^T(a g)). The saved stream x1..x4, the module
+ * inputs ln[0..3] (the LN outputs), the five LNs' statistics and each module's own saved
+ * buffers are what those backward steps read. */
+/* out = a + alpha * b over n entries: a residual connection */
+ASR__PRIVATE void asr__conf_axpy(asr_real *out, const asr_real *a, asr_real alpha, const asr_real *b,
+                                 size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) out[i] = a[i] + alpha * b[i];
+}
+
+/* ASR__TRY(call): run one step of a composition; its error, if any, ends it (the block's
+ * two compositions below run a dozen steps each). */
+#define ASR__TRY(call) do { r = (call); if (r) return r; } while (0)
+/* The modules of the tier asked for (_naive: theirs, with the layer norms written out);
+ * o (N,T,D): the current module's output; mw, mwb: the modules' workspace. */
+ASR__PRIVATE asr_result asr__conf_block_compose(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
+                                                const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                const asr_conformer_block_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, asr_real *o,
+                                                void *mw, size_t mwb) {
+  int D = cfg->d_model, F = cfg->ff_dim, M = N * T;
+  size_t ntd = (size_t)M * D;
+  asr_result (*ln)(asr_real *, asr_real *, asr_real *, const asr_real *, const asr_real *, const asr_real *, int,
+                   int, double) = tier == ASR__TIER_NAIVE ? asr__ln_naive : asr_layer_norm_forward;
+  asr_result r;
+  /* x1 = x + 1/2 FFN_macaron(LN(x)) */
+  ASR__TRY(ln(s->ln[0], s->ln_mean[0], s->ln_rstd[0], x, p->norm_ff_macaron.weight, p->norm_ff_macaron.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__conf_ff_forward(tier, o, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D, F));
+  asr__conf_axpy(s->x1, x, (asr_real)0.5, o, ntd);
+  /* x2 = x1 + MHSA(LN(x1)) */
+  ASR__TRY(ln(s->ln[1], s->ln_mean[1], s->ln_rstd[1], s->x1, p->norm_mha.weight, p->norm_mha.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__rel_mhsa_forward(tier, o, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa, N, T, D, cfg->heads,
+                                 cfg->rel_pos, mw, mwb));
+  asr__conf_axpy(s->x2, s->x1, 1, o, ntd);
+  /* x3 = x2 + Conv(LN(x2)) */
+  ASR__TRY(ln(s->ln[2], s->ln_mean[2], s->ln_rstd[2], s->x2, p->norm_conv.weight, p->norm_conv.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__conf_conv_forward(tier, o, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T, mw, mwb));
+  asr__conf_axpy(s->x3, s->x2, 1, o, ntd);
+  /* x4 = x3 + 1/2 FFN(LN(x3)) */
+  ASR__TRY(ln(s->ln[3], s->ln_mean[3], s->ln_rstd[3], s->x3, p->norm_ff.weight, p->norm_ff.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__conf_ff_forward(tier, o, &s->ff, s->ln[3], &p->ff, M, D, F));
+  asr__conf_axpy(s->x4, s->x3, (asr_real)0.5, o, ntd);
+  /* y = LN_final(x4), 0 at padded frames */
+  ASR__TRY(ln(y, s->ln_mean[4], s->ln_rstd[4], s->x4, p->norm_final.weight, p->norm_final.bias, M, D, cfg->ln_eps));
+  asr__conf_mask_rows(y, lengths, N, T, D);
+  return ASR_OK;
+}
+
+/* Its backward; dst (N,T,D): dL/d(the residual stream), dl (N,T,D): dL/d(a module's input,
+ * the LN output), half (N,T,D): scratch; mw, mwb: the modules' workspace. */
+ASR__PRIVATE asr_result asr__conf_block_compose_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                                         const asr_conformer_block_grads *g, const asr_real *dy,
+                                                         const asr_conformer_block_saved *s, const asr_real *x,
+                                                         const asr_real *pos_emb, const int *lengths,
+                                                         const asr_conformer_block_params *p,
+                                                         const asr_conformer_config *cfg, int N, int T,
+                                                         asr_real *dst, asr_real *dl, asr_real *half, void *mw,
+                                                         size_t mwb) {
+  int D = cfg->d_model, F = cfg->ff_dim, M = N * T;
+  size_t ntd = (size_t)M * D, i;
+  asr_result (*lnb)(asr_real *, asr_real *, asr_real *, const asr_real *, const asr_real *, const asr_real *,
+                    const asr_real *, const asr_real *, int, int) =
+      tier == ASR__TIER_NAIVE ? asr__ln_naive_backward : asr_layer_norm_backward;
+  asr_result r;
+  /* y = LN_final(x4): dy (padded frames dropped) back to dL/dx4 */
+  memcpy(half, dy, sizeof(asr_real) * ntd);
+  asr__conf_mask_rows(half, lengths, N, T, D);
+  memset(dst, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(lnb(dst, g ? g->norm_w[4] : NULL, g ? g->norm_b[4] : NULL, half, s->x4, s->ln_mean[4], s->ln_rstd[4],
+               p->norm_final.weight, M, D));
+  /* x4 = x3 + 1/2 FFN(LN_ff(x3)): the stream passes dst on, the branch gets dst / 2 */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_ff_backward(tier, dl, g ? &g->ff : NULL, half, &s->ff, s->ln[3], &p->ff, M, D, F, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[3] : NULL, g ? g->norm_b[3] : NULL, dl, s->x3, s->ln_mean[3], s->ln_rstd[3],
+               p->norm_ff.weight, M, D));
+  /* x3 = x2 + Conv(LN_conv(x2)) */
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_conv_backward(tier, dl, g ? &g->conv : NULL, dst, &s->conv, s->ln[2], lengths, &p->conv, cfg, N,
+                                   T, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[2] : NULL, g ? g->norm_b[2] : NULL, dl, s->x2, s->ln_mean[2], s->ln_rstd[2],
+               p->norm_conv.weight, M, D));
+  /* x2 = x1 + MHSA(LN_mha(x1)) */
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__rel_mhsa_backward(tier, dl, d_pos_emb, g ? &g->mhsa : NULL, dst, &s->mhsa, s->ln[1], pos_emb,
+                                  lengths, &p->mhsa, N, T, D, cfg->heads, cfg->rel_pos, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[1] : NULL, g ? g->norm_b[1] : NULL, dl, s->x1, s->ln_mean[1], s->ln_rstd[1],
+               p->norm_mha.weight, M, D));
+  /* x1 = x + 1/2 FFN_macaron(LN_ff_macaron(x)) */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_ff_backward(tier, dl, g ? &g->ff_macaron : NULL, half, &s->ff_macaron, s->ln[0], &p->ff_macaron,
+                                 M, D, F, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[0] : NULL, g ? g->norm_b[0] : NULL, dl, x, s->ln_mean[0], s->ln_rstd[0],
+               p->norm_ff_macaron.weight, M, D));
+  /* dL/dx is what the stream carries at the input; padded frames received nothing */
+  if (dx) {
+    asr__conf_mask_rows(dst, lengths, N, T, D);
+    for (i = 0; i < ntd; i++) dx[i] += dst[i];
+  }
+  return ASR_OK;
+#undef ASR__TRY
+}
+
+ASRDEF asr_result asr_conformer_block_forward_naive(asr_real *y, const asr_conformer_block_saved *s,
+                                                    const asr_real *x, const asr_real *pos_emb,
+                                                    const int *lengths,
+                                                    const asr_conformer_block_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes) {
+  /* the _naive modules, layer norms written out: asr__conf_block_compose */
+  return asr__conf_block_forward(ASR__TIER_NAIVE, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
+                                                  const asr_real *x, const asr_real *pos_emb,
+                                                  const int *lengths,
+                                                  const asr_conformer_block_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes) {
+  /* the _ref modules: asr__conf_block_compose */
+  return asr__conf_block_forward(ASR__TIER_REF, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_block_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb,
+                                              const int *lengths,
+                                              const asr_conformer_block_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes) {
+  /* the fast modules: asr__conf_block_compose */
+  return asr__conf_block_forward(ASR__TIER_FAST, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                                     const asr_conformer_block_grads *g,
+                                                     const asr_real *dy,
+                                                     const asr_conformer_block_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb,
+                                                     const int *lengths,
+                                                     const asr_conformer_block_params *p,
+                                                     const asr_conformer_config *cfg, int N, int T,
+                                                     void *work, size_t work_bytes) {
+  /* the _naive modules' backward, layer norms written out: asr__conf_block_compose_backward */
+  return asr__conf_block_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
+                                  work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                                   const asr_conformer_block_grads *g,
+                                                   const asr_real *dy,
+                                                   const asr_conformer_block_saved *s,
+                                                   const asr_real *x, const asr_real *pos_emb,
+                                                   const int *lengths,
+                                                   const asr_conformer_block_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes) {
+  /* asr__conf_block_compose_backward on the _ref modules */
+  return asr__conf_block_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
+                                  work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_conformer_block_grads *g,
+                                               const asr_real *dy,
+                                               const asr_conformer_block_saved *s,
+                                               const asr_real *x, const asr_real *pos_emb,
+                                               const int *lengths,
+                                               const asr_conformer_block_params *p,
+                                               const asr_conformer_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes) {
+  /* asr__conf_block_compose_backward on the fast modules */
+  return asr__conf_block_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
+                                  work_bytes);
+}
+
+/* ---------------------------------------------------------------------------- plumbing: 4.3 Conformer ----
+ * Argument checks, sizes, saved-buffer layouts and the batch drivers of this section.
+ * Nothing below computes an equation; the math is above. */
+
+/* Section 4.4's GEMM selector (fast = 1: asr_gemm, 0: asr_gemm_ref); 4.2 and 4.3 use
+ * asr__gemm_of_tier. */
+ASR__PRIVATE void asr__c3_gemm(int fast, int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
+                               const asr_real *A, int lda, const asr_real *B, int ldb, asr_real beta,
+                               asr_real *C, int ldc) {
+  asr__gemm_of_tier(fast ? ASR__TIER_FAST : ASR__TIER_REF, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                    C, ldc);
+}
+
+/* Byte counts of sections 4.3 and 4.4: a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
+ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
+  size_t n;
+  if (asr_size_mul(a, b, &n) || asr_size_mul(n, c, &n) || asr_size_mul(n, d, &n) ||
+      asr_size_mul(n, sizeof(asr_real), &n))
+    return (size_t)-1;
+  return n;
+}
+/* x + y for byte counts, saturating at SIZE_MAX. */
+ASR__PRIVATE size_t asr__rnn_add(size_t x, size_t y) {
+  return x > (size_t)-1 - y ? (size_t)-1 : x + y;
+}
+
+/* ---- rel-pos MHSA: checks, saved buffers, workspaces, drivers */
 ASR__PRIVATE asr_result asr__mhsa_check(const asr_rel_mhsa_saved *s, const void *x,
                                         const asr_real *pos_emb, const int *lengths,
                                         const asr_rel_mhsa_params *p, int N, int T, int D, int H,
@@ -8785,398 +10227,51 @@ ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
   return asr__rnn_add(n, asr__rnn_bytes((size_t)T, (size_t)T + (size_t)P, 1, 1));
 }
 
-ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
-                                             const asr_real *x, const asr_real *pos_emb,
-                                             const int *lengths, const asr_rel_mhsa_params *p,
-                                             int N, int T, int D, int H, asr_rel_pos_type type) {
-  asr_real bdraw[32 * 63], bd[32 * 32];
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+/* The drivers: _naive checks its limits (ASR__MHSA_NAIVE_MAX_T frames, N H T^2 D <= 2^26
+ * multiply-adds; backward also D <= ASR__MHSA_NAIVE_MAX_D) and runs without workspace;
+ * _ref and fast take the workspace of asr_rel_mhsa_*_workspace_size. */
+ASR__PRIVATE asr_result asr__rel_mhsa_forward(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                              asr_rel_pos_type type, void *work, size_t work_bytes) {
   asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
   if (r) return r;
-  if (T > 32 || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * T > 0 && !y) return ASR_ERR_INVALID_ARG;
-  dk = D / H;
-  /* the projections, one sum per output entry */
-  for (i = 0; i < N * T; i++)
-    for (c = 0; c < D; c++) {
-      double aq = p->bq ? p->bq[c] : 0, ak = p->bk ? p->bk[c] : 0, av = p->bv ? p->bv[c] : 0;
-      for (k = 0; k < D; k++) {
-        double xv = x[(size_t)i * D + k];
-        aq += (double)p->wq[(size_t)c * D + k] * xv;       /* q = x Wq^T + bq */
-        ak += (double)p->wk[(size_t)c * D + k] * xv;
-        av += (double)p->wv[(size_t)c * D + k] * xv;
-      }
-      s->q[(size_t)i * D + c] = (asr_real)aq;
-      s->k[(size_t)i * D + c] = (asr_real)ak;
-      s->v[(size_t)i * D + c] = (asr_real)av;
-    }
-  for (i = 0; i < P; i++)                                   /* p = pos_emb Wpos^T */
-    for (c = 0; c < D; c++) {
-      double a = 0;
-      for (k = 0; k < D; k++) a += (double)p->wpos[(size_t)c * D + k] * pos_emb[(size_t)i * D + k];
-      s->p[(size_t)i * D + c] = (asr_real)a;
-    }
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    for (h = 0; h < H; h++) {
-      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      const asr_real *u = p->pos_bias_u + (size_t)h * dk, *vb = p->pos_bias_v + (size_t)h * dk;
-      /* terms (b)+(d) for every (query, embedding row), then shifted into place */
-      for (i = 0; i < T; i++)
-        for (k = 0; k < P; k++) {
-          double a = 0;
-          for (c = 0; c < dk; c++)
-            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + vb[c]) * s->p[(size_t)k * D + h * dk + c];
-          bdraw[i * P + k] = (asr_real)a;
-        }
-      r = asr_rel_shift_naive(bd, bdraw, T, type);
-      if (r) return r;
-      for (i = 0; i < T; i++) {
-        if (i >= len) {                                     /* a padded query: no row */
-          for (j = 0; j < T; j++) at[(size_t)i * T + j] = 0;
-          continue;
-        }
-        for (j = 0; j < T; j++) {
-          double a = 0;                                     /* terms (a)+(c) */
-          if (j >= len) {
-            at[(size_t)i * T + j] = 0;
-            continue;
-          }
-          for (c = 0; c < dk; c++)
-            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + u[c]) * s->k[((size_t)b * T + j) * D + h * dk + c];
-          at[(size_t)i * T + j] = (asr_real)((a + bd[i * T + j]) / sqrt((double)dk));
-        }
-        if (len > 0) asr_softmax(at + (size_t)i * T, at + (size_t)i * T, len);  /* masked keys stay 0 */
-      }
-      for (i = 0; i < T; i++)                               /* ctx_ih = sum_j attn_ij v_jh */
-        for (c = 0; c < dk; c++) {
-          double a = 0;
-          for (j = 0; j < len; j++) a += (double)at[(size_t)i * T + j] * s->v[((size_t)b * T + j) * D + h * dk + c];
-          s->ctx[((size_t)b * T + i) * D + h * dk + c] = (asr_real)a;
-        }
-    }
-    for (i = 0; i < T; i++)                                 /* y = ctx Wo^T + bo */
-      for (c = 0; c < D; c++) {
-        double a = p->bo ? p->bo[c] : 0;
-        if (i >= len) {
-          y[((size_t)b * T + i) * D + c] = 0;
-          continue;
-        }
-        for (k = 0; k < D; k++) a += (double)p->wo[(size_t)c * D + k] * s->ctx[((size_t)b * T + i) * D + k];
-        y[((size_t)b * T + i) * D + c] = (asr_real)a;
-      }
+  if (tier == ASR__TIER_NAIVE) {
+    if (T > ASR__MHSA_NAIVE_MAX_T || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
+    if ((size_t)N * T > 0 && !y) return ASR_ERR_INVALID_ARG;
+    return asr__rel_mhsa_naive(y, s, x, pos_emb, lengths, p, N, T, D, H, type);
   }
-  return ASR_OK;
-}
-
-/* y (M,O) = x (M,I) W^T + b, rows strided. */
-ASR__PRIVATE void asr__conf_affine(asr_real *y, const asr_real *x, const asr_real *W,
-                                   const asr_real *b, int M, int I, int O, int fast) {
-  int m, o;
-  if (M <= 0) return;
-  asr__c3_gemm(fast, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
-  if (b)
-    for (m = 0; m < M; m++)
-      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
-}
-
-ASR__PRIVATE asr_result asr__rel_mhsa_forward_impl(asr_real *y, const asr_rel_mhsa_saved *s,
-                                           const asr_real *x, const asr_real *pos_emb,
-                                           const int *lengths, const asr_rel_mhsa_params *p,
-                                           int N, int T, int D, int H, asr_rel_pos_type type,
-                                           void *work, size_t work_bytes, int fast) {
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
-  asr_real *qu, *qv, *ac, *bdr;
-  double scale;
-  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
-  if (r) return r;
   if ((size_t)N * T == 0) return ASR_OK;
   if (!y) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rel_mhsa_forward_workspace_size(N, T, D, H, type) || !work)
     return ASR_ERR_WORKSPACE;
-  dk = D / H;
-  scale = 1.0 / sqrt((double)dk);
-  qu = (asr_real *)work;            /* (T,d_k) q + u of one head */
-  qv = qu + (size_t)T * dk;         /* (T,d_k) q + v */
-  ac = qv + (size_t)T * dk;         /* (T,T) terms (a)+(c) */
-  bdr = ac + (size_t)T * T;         /* (T,P) terms (b)+(d) before the shift */
-  /* the projections of every frame of the batch, and of the embeddings */
-  asr__conf_affine(s->q, x, p->wq, p->bq, N * T, D, D, fast);
-  asr__conf_affine(s->k, x, p->wk, p->bk, N * T, D, D, fast);
-  asr__conf_affine(s->v, x, p->wv, p->bv, N * T, D, D, fast);
-  asr__conf_affine(s->p, pos_emb, p->wpos, NULL, P, D, D, fast);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
-    const asr_real *vb = s->v + (size_t)b * T * D;
-    asr_real *cb = s->ctx + (size_t)b * T * D;
-    memset(s->attn + (size_t)b * H * T * T, 0, sizeof(asr_real) * (size_t)H * T * T);
-    memset(cb, 0, sizeof(asr_real) * (size_t)T * D);
-    if (len == 0) continue;
-    for (h = 0; h < H; h++) {
-      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      for (i = 0; i < len; i++)
-        for (c = 0; c < dk; c++) {
-          qu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
-          qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
-        }
-      /* ac = (q+u) k^T over the valid block; bd_raw = (q+v) p^T for the valid queries */
-      asr__c3_gemm(fast, 0, 1, len, len, dk, 1, qu, dk, kb + h * dk, D, 0, ac, T);
-      asr__c3_gemm(fast, 0, 1, len, P, dk, 1, qv, dk, s->p + h * dk, D, 0, bdr, P);
-      for (i = 0; i < len; i++) {
-        asr_real *row = at + (size_t)i * T;
-        for (j = 0; j < len; j++) {
-          /* rel_shift by its index map: a valid (i,j) reads row i or i+1 < len */
-          asr_real bd = asr_rel_shift_index(type, T, i, j, &rr, &cc) ? bdr[(size_t)rr * P + cc] : 0;
-          row[j] = (asr_real)((ac[(size_t)i * T + j] + bd) * scale);
-        }
-        asr_softmax(row, row, len);
-      }
-      /* ctx_h = attn v_h over the valid block */
-      asr__c3_gemm(fast, 0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
-    }
-  }
-  asr__conf_affine(y, s->ctx, p->wo, p->bo, N * T, D, D, fast);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    if (len < T) memset(y + ((size_t)b * T + len) * D, 0, sizeof(asr_real) * (size_t)(T - len) * D);
-  }
+  asr__rel_mhsa_batch(tier, y, s, x, pos_emb, lengths, p, N, T, D, H, type, work);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
-                                           const asr_real *x, const asr_real *pos_emb,
-                                           const int *lengths, const asr_rel_mhsa_params *p,
-                                           int N, int T, int D, int H, asr_rel_pos_type type,
-                                           void *work, size_t work_bytes) {
-  return asr__rel_mhsa_forward_impl(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
-                                       const asr_real *x, const asr_real *pos_emb,
-                                       const int *lengths, const asr_rel_mhsa_params *p, int N,
-                                       int T, int D, int H, asr_rel_pos_type type, void *work,
-                                       size_t work_bytes) {
-  return asr__rel_mhsa_forward_impl(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 1);
-}
-
-ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
-                                              const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                              const asr_rel_mhsa_saved *s, const asr_real *x,
-                                              const asr_real *pos_emb, const int *lengths,
-                                              const asr_rel_mhsa_params *p, int N, int T, int D,
-                                              int H, asr_rel_pos_type type) {
-  /* scratch for one (item, head) and the whole small problem, on the stack */
-  asr_real idx[32 * 63], where[32 * 32];
-  double dctx[32 * 64], dq[32 * 64], dk_[32 * 64], dv[32 * 64], dp[63 * 64], gs[32 * 32];
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+ASR__PRIVATE asr_result asr__rel_mhsa_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                               const asr_rel_mhsa_saved *s, const asr_real *x,
+                                               const asr_real *pos_emb, const int *lengths,
+                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                               asr_rel_pos_type type, void *work, size_t work_bytes) {
   asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
   if (r) return r;
-  if (T > 32 || D > 64 || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * T > 0 && !dy) return ASR_ERR_INVALID_ARG;
-  dk = D / H;
-  /* the transpose of the literal shift: shift a matrix of entry numbers and read back
-   * which entry of bd_raw each out[i][j] came from (0: none) */
-  for (i = 0; i < T * P; i++) idx[i] = (asr_real)(i + 1);
-  if (T > 0 && (r = asr_rel_shift_naive(where, idx, T, type)) != ASR_OK) return r;
-  for (i = 0; i < P * D; i++) dp[i] = 0;
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    for (i = 0; i < T * D; i++) dctx[i] = dq[i] = dk_[i] = dv[i] = 0;
-    for (i = 0; i < len; i++)                       /* y = ctx Wo^T + bo */
-      for (c = 0; c < D; c++) {
-        double d = dy[((size_t)b * T + i) * D + c];
-        if (g && g->bo) g->bo[c] += (asr_real)d;
-        for (k = 0; k < D; k++) {
-          dctx[i * D + k] += d * p->wo[(size_t)c * D + k];
-          if (g && g->wo) g->wo[(size_t)c * D + k] += (asr_real)(d * s->ctx[((size_t)b * T + i) * D + k]);
-        }
-      }
-    for (h = 0; h < H; h++) {
-      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      const asr_real *u = p->pos_bias_u + (size_t)h * dk, *vb = p->pos_bias_v + (size_t)h * dk;
-      for (i = 0; i < len; i++) {
-        double da[32], dot = 0;
-        for (j = 0; j < len; j++) {                 /* dattn_ij = dctx_i . v_j */
-          double a = 0;
-          for (c = 0; c < dk; c++) a += dctx[i * D + h * dk + c] * s->v[((size_t)b * T + j) * D + h * dk + c];
-          da[j] = a;
-          dot += a * at[(size_t)i * T + j];
-          for (c = 0; c < dk; c++) dv[j * D + h * dk + c] += (double)at[(size_t)i * T + j] * dctx[i * D + h * dk + c];
-        }
-        for (j = 0; j < len; j++)                   /* softmax backward, then / sqrt(d_k) */
-          gs[i * T + j] = at[(size_t)i * T + j] * (da[j] - dot) / sqrt((double)dk);
-      }
-      for (i = 0; i < len; i++)
-        for (j = 0; j < len; j++) {
-          double gij = gs[i * T + j];
-          int e = (int)where[i * T + j];
-          for (c = 0; c < dk; c++) {                /* ac_ij = (q_i + u) . k_j */
-            double qi = s->q[((size_t)b * T + i) * D + h * dk + c];
-            dq[i * D + h * dk + c] += gij * s->k[((size_t)b * T + j) * D + h * dk + c];
-            dk_[j * D + h * dk + c] += gij * (qi + u[c]);
-            if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += (asr_real)(gij * s->k[((size_t)b * T + j) * D + h * dk + c]);
-          }
-          if (e == 0) continue;                     /* a structural zero of the shift */
-          {
-            int rr = (e - 1) / P, kk = (e - 1) % P;  /* bd_ij = (q_rr + v) . p_kk */
-            for (c = 0; c < dk; c++) {
-              double qr = s->q[((size_t)b * T + rr) * D + h * dk + c];
-              dq[rr * D + h * dk + c] += gij * s->p[(size_t)kk * D + h * dk + c];
-              dp[kk * D + h * dk + c] += gij * (qr + vb[c]);
-              if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += (asr_real)(gij * s->p[(size_t)kk * D + h * dk + c]);
-            }
-          }
-        }
-    }
-    /* back through the three input projections */
-    for (i = 0; i < T; i++)
-      for (c = 0; c < D; c++) {
-        const asr_real *xi = x + ((size_t)b * T + i) * D;
-        if (g && g->bq) g->bq[c] += (asr_real)dq[i * D + c];
-        if (g && g->bk) g->bk[c] += (asr_real)dk_[i * D + c];
-        if (g && g->bv) g->bv[c] += (asr_real)dv[i * D + c];
-        for (k = 0; k < D; k++) {
-          if (g && g->wq) g->wq[(size_t)c * D + k] += (asr_real)(dq[i * D + c] * xi[k]);
-          if (g && g->wk) g->wk[(size_t)c * D + k] += (asr_real)(dk_[i * D + c] * xi[k]);
-          if (g && g->wv) g->wv[(size_t)c * D + k] += (asr_real)(dv[i * D + c] * xi[k]);
-          if (dx)
-            dx[((size_t)b * T + i) * D + k] += (asr_real)(dq[i * D + c] * p->wq[(size_t)c * D + k] +
-                                                          dk_[i * D + c] * p->wk[(size_t)c * D + k] +
-                                                          dv[i * D + c] * p->wv[(size_t)c * D + k]);
-        }
-      }
+  if (tier == ASR__TIER_NAIVE) {
+    if (T > ASR__MHSA_NAIVE_MAX_T || D > ASR__MHSA_NAIVE_MAX_D || (double)N * H * T * T * D > 67108864.0)
+      return ASR_ERR_TOO_LARGE;
+    if ((size_t)N * T > 0 && !dy) return ASR_ERR_INVALID_ARG;
+    return asr__rel_mhsa_naive_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type);
   }
-  for (k = 0; k < P; k++)                           /* p = pos_emb Wpos^T */
-    for (c = 0; c < D; c++)
-      for (j = 0; j < D; j++) {
-        if (g && g->wpos) g->wpos[(size_t)c * D + j] += (asr_real)(dp[k * D + c] * pos_emb[(size_t)k * D + j]);
-        if (d_pos_emb) d_pos_emb[(size_t)k * D + j] += (asr_real)(dp[k * D + c] * p->wpos[(size_t)c * D + j]);
-      }
-  return ASR_OK;
-}
-
-ASR__PRIVATE asr_result asr__rel_mhsa_backward_impl(asr_real *dx, asr_real *d_pos_emb,
-                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                            const asr_rel_mhsa_saved *s, const asr_real *x,
-                                            const asr_real *pos_emb, const int *lengths,
-                                            const asr_rel_mhsa_params *p, int N, int T, int D,
-                                            int H, asr_rel_pos_type type, void *work,
-                                            size_t work_bytes, int fast) {
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
-  size_t ntd = (size_t)N * T * D;
-  asr_real *dq, *dk_, *dv, *dctx, *dp, *qu, *qv, *dqu, *dqv, *da, *dbd;
-  double scale;
-  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
-  if (r) return r;
-  if (ntd == 0) return ASR_OK;
+  if ((size_t)N * T * D == 0) return ASR_OK;
   if (!dy) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rel_mhsa_backward_workspace_size(N, T, D, H, type) || !work)
     return ASR_ERR_WORKSPACE;
-  dk = D / H;
-  scale = 1.0 / sqrt((double)dk);
-  dq = (asr_real *)work, dk_ = dq + ntd, dv = dk_ + ntd, dctx = dv + ntd;   /* (N,T,D) */
-  dp = dctx + ntd;                                                         /* (P,D) */
-  qu = dp + (size_t)P * D, qv = qu + (size_t)T * dk;                       /* (T,d_k) */
-  dqu = qv + (size_t)T * dk, dqv = dqu + (size_t)T * dk;                   /* (T,d_k) */
-  da = dqv + (size_t)T * dk;                                               /* (T,T) */
-  dbd = da + (size_t)T * T;                                                /* (T,P) */
-  memset(dq, 0, sizeof(asr_real) * 3 * ntd);
-  memset(dp, 0, sizeof(asr_real) * (size_t)P * D);
-  /* 1. y = ctx Wo^T + bo: dctx = dy Wo (padded rows of dy never reach a valid row) */
-  asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dy, D, p->wo, D, 0, dctx, D);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    const asr_real *dyb = dy + (size_t)b * T * D;
-    if (len == 0) continue;
-    if (g && g->wo) asr__c3_gemm(fast, 1, 0, D, D, len, 1, dyb, D, s->ctx + (size_t)b * T * D, D, 1, g->wo, D);
-    if (g && g->bo)
-      for (i = 0; i < len; i++)
-        for (c = 0; c < D; c++) g->bo[c] += dyb[(size_t)i * D + c];
-  }
-  /* 2. per item and head: through the attention, the softmax and the two score terms */
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
-    const asr_real *vb = s->v + (size_t)b * T * D, *dcb = dctx + (size_t)b * T * D;
-    if (len == 0) continue;
-    for (h = 0; h < H; h++) {
-      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      for (i = 0; i < len; i++)
-        for (c = 0; c < dk; c++) {
-          qu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
-          qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
-        }
-      /* dattn = dctx_h v_h^T;  dv_h += attn^T dctx_h */
-      asr__c3_gemm(fast, 0, 1, len, len, dk, 1, dcb + h * dk, D, vb + h * dk, D, 0, da, T);
-      asr__c3_gemm(fast, 1, 0, len, dk, len, 1, at, T, dcb + h * dk, D, 1, dv + (size_t)b * T * D + h * dk, D);
-      /* softmax backward, scaled: g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k) */
-      for (i = 0; i < len; i++) {
-        double dot = 0;
-        for (j = 0; j < len; j++) dot += (double)at[(size_t)i * T + j] * da[(size_t)i * T + j];
-        for (j = 0; j < len; j++)
-          da[(size_t)i * T + j] = (asr_real)(at[(size_t)i * T + j] * (da[(size_t)i * T + j] - dot) * scale);
-      }
-      /* terms (a)+(c): d(q+u) = g k_h,  dk_h += g^T (q+u) */
-      asr__c3_gemm(fast, 0, 0, len, dk, len, 1, da, T, kb + h * dk, D, 0, dqu, dk);
-      asr__c3_gemm(fast, 1, 0, len, dk, len, 1, da, T, qu, dk, 1, dk_ + (size_t)b * T * D + h * dk, D);
-      /* terms (b)+(d): scatter g back through the shift, then d(q+v) = dbd p_h,
-       * dp_h += dbd^T (q+v) */
-      memset(dbd, 0, sizeof(asr_real) * (size_t)len * P);
-      for (i = 0; i < len; i++)
-        for (j = 0; j < len; j++)
-          if (asr_rel_shift_index(type, T, i, j, &rr, &cc)) dbd[(size_t)rr * P + cc] += da[(size_t)i * T + j];
-      asr__c3_gemm(fast, 0, 0, len, dk, P, 1, dbd, P, s->p + h * dk, D, 0, dqv, dk);
-      asr__c3_gemm(fast, 1, 0, P, dk, len, 1, dbd, P, qv, dk, 1, dp + h * dk, D);
-      for (i = 0; i < len; i++)
-        for (c = 0; c < dk; c++) {
-          asr_real a = dqu[(size_t)i * dk + c], v = dqv[(size_t)i * dk + c];
-          dq[((size_t)b * T + i) * D + h * dk + c] += a + v;
-          if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += a;
-          if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += v;
-        }
-    }
-  }
-  /* 3. the projections: weights, biases and the input */
-  if (g && g->wq) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dq, D, x, D, 1, g->wq, D);
-  if (g && g->wk) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dk_, D, x, D, 1, g->wk, D);
-  if (g && g->wv) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dv, D, x, D, 1, g->wv, D);
-  for (i = 0; i < N * T; i++)
-    for (c = 0; c < D; c++) {
-      if (g && g->bq) g->bq[c] += dq[(size_t)i * D + c];
-      if (g && g->bk) g->bk[c] += dk_[(size_t)i * D + c];
-      if (g && g->bv) g->bv[c] += dv[(size_t)i * D + c];
-    }
-  if (dx) {
-    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dq, D, p->wq, D, 1, dx, D);
-    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dk_, D, p->wk, D, 1, dx, D);
-    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dv, D, p->wv, D, 1, dx, D);
-  }
-  if (g && g->wpos && P > 0) asr__c3_gemm(fast, 1, 0, D, D, P, 1, dp, D, pos_emb, D, 1, g->wpos, D);
-  if (d_pos_emb && P > 0) asr__c3_gemm(fast, 0, 0, P, D, D, 1, dp, D, p->wpos, D, 1, d_pos_emb, D);
+  asr__rel_mhsa_batch_backward(tier, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
-                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                            const asr_rel_mhsa_saved *s, const asr_real *x,
-                                            const asr_real *pos_emb, const int *lengths,
-                                            const asr_rel_mhsa_params *p, int N, int T, int D,
-                                            int H, asr_rel_pos_type type, void *work,
-                                            size_t work_bytes) {
-  return asr__rel_mhsa_backward_impl(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
-                                        const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                        const asr_rel_mhsa_saved *s, const asr_real *x,
-                                        const asr_real *pos_emb, const int *lengths,
-                                        const asr_rel_mhsa_params *p, int N, int T, int D, int H,
-                                        asr_rel_pos_type type, void *work, size_t work_bytes) {
-  return asr__rel_mhsa_backward_impl(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 1);
-}
-
-/* ---- conv2d */
+/* ---- conv2d: checks, sizes, drivers */
 ASR__PRIVATE asr_result asr__conv2d_check(const void *y, const void *x, const asr_real *w,
                                           const int *lengths, int N, int C, int Hh, int Ww,
                                           int O, int K, int S) {
@@ -9204,183 +10299,60 @@ ASRDEF size_t asr_conv2d_workspace_size(int C, int Hh, int Ww, int O, int K, int
                       asr__rnn_bytes((size_t)O, (size_t)Ho * Wo, 1, 1));
 }
 
-ASRDEF asr_result asr_conv2d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
-                                           const asr_real *b, const int *lengths, int N, int C,
-                                           int Hh, int Ww, int O, int K, int S) {
-  int n, o, i, j, c, a, e, Ho, Wo;
+/* The drivers: _naive item by item, refusing more than 2^26 multiply-adds; _ref and fast
+ * item by item on the workspace (col, dcol and the masked dY). */
+ASR__PRIVATE asr_result asr__conv2d_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *w,
+                                            const asr_real *b, const int *lengths, int N, int C, int Hh, int Ww,
+                                            int O, int K, int S, void *work, size_t work_bytes) {
+  int n, Ho, Wo;
   asr_result r = asr__conv2d_check(y, x, w, lengths, N, C, Hh, Ww, O, K, S);
   if (r) return r;
   Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
-  if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < N; n++) {
-    int rows = asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S);
-    for (o = 0; o < O; o++)
-      for (i = 0; i < Ho; i++)
-        for (j = 0; j < Wo; j++) {
-          double acc = b ? b[o] : 0;
-          if (i >= rows) acc = 0;          /* a window that reaches into the padding */
-          else
-            for (c = 0; c < C; c++)
-              for (a = 0; a < K; a++)
-                for (e = 0; e < K; e++)
-                  acc += (double)w[(((size_t)o * C + c) * K + a) * K + e] *
-                         x[(((size_t)n * C + c) * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e];
-          y[(((size_t)n * O + o) * Ho + i) * Wo + j] = (asr_real)acc;
-        }
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < N; n++)
+      asr__conv2d_item_naive(y + (size_t)n * O * Ho * Wo, x + (size_t)n * C * Hh * Ww, w, b,
+                             asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S), C, Hh, Ww, O, K, S, Ho, Wo);
+    return ASR_OK;
   }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_conv2d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
-                                            const asr_real *dy, const asr_real *x,
-                                            const asr_real *w, const int *lengths, int N, int C,
-                                            int Hh, int Ww, int O, int K, int S) {
-  int n, o, i, j, c, a, e, Ho, Wo;
-  asr_result r = asr__conv2d_check(dy, x, w, lengths, N, C, Hh, Ww, O, K, S);
-  if (r) return r;
-  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
-  if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < N; n++) {
-    int rows = asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S);
-    for (o = 0; o < O; o++)
-      for (i = 0; i < rows; i++)           /* padded output rows carry no gradient */
-        for (j = 0; j < Wo; j++) {
-          double d = dy[(((size_t)n * O + o) * Ho + i) * Wo + j];
-          if (db) db[o] += (asr_real)d;
-          for (c = 0; c < C; c++)
-            for (a = 0; a < K; a++)
-              for (e = 0; e < K; e++) {
-                size_t wi = (((size_t)o * C + c) * K + a) * K + e;
-                size_t xi = (((size_t)n * C + c) * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e;
-                if (dw) dw[wi] += (asr_real)(d * x[xi]);     /* dw = dy * x */
-                if (dx) dx[xi] += (asr_real)(d * w[wi]);     /* dx = dy * w */
-              }
-        }
-  }
-  return ASR_OK;
-}
-
-/* col (C K K, Ho Wo) of item xn (C,Hh,Ww), rows at or past `len` read as 0. */
-ASR__PRIVATE void asr__conv2d_im2col(asr_real *col, const asr_real *xn, int C, int Hh, int Ww, int K,
-                              int S, int Ho, int Wo, int len) {
-  int c, a, e, i, j;
-  for (c = 0; c < C; c++)
-    for (a = 0; a < K; a++)
-      for (e = 0; e < K; e++) {
-        asr_real *cr = col + (((size_t)c * K + a) * K + e) * Ho * Wo;
-        for (i = 0; i < Ho; i++) {
-          int row = i * S + a;
-          const asr_real *xr = xn + ((size_t)c * Hh + row) * Ww + e;
-          for (j = 0; j < Wo; j++) cr[(size_t)i * Wo + j] = row < len ? xr[(size_t)j * S] : 0;
-        }
-      }
-}
-
-ASR__PRIVATE asr_result asr__conv2d_forward_impl(asr_real *y, const asr_real *x, const asr_real *w,
-                                         const asr_real *b, const int *lengths, int N, int C,
-                                         int Hh, int Ww, int O, int K, int S, void *work,
-                                         size_t work_bytes, int fast) {
-  int n, o, Ho, Wo;
-  size_t HW;
-  asr_real *col;
-  asr_result r = asr__conv2d_check(y, x, w, lengths, N, C, Hh, Ww, O, K, S);
-  if (r) return r;
   if (N == 0) return ASR_OK;
   if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
-  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
-  HW = (size_t)Ho * Wo;
-  col = (asr_real *)work;
-  for (n = 0; n < N; n++) {
-    int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
-    asr_real *yn = y + (size_t)n * O * HW;
-    asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
-    asr__c3_gemm(fast, 0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
-    for (o = 0; o < O; o++) {
-      asr_real *yo = yn + (size_t)o * HW;
-      size_t k;
-      if (b)
-        for (k = 0; k < (size_t)rows * Wo; k++) yo[k] += b[o];
-      for (k = (size_t)rows * Wo; k < HW; k++) yo[k] = 0;   /* windows into the padding */
-    }
-  }
+  for (n = 0; n < N; n++)
+    asr__conv2d_item(tier, y + (size_t)n * O * Ho * Wo, x + (size_t)n * C * Hh * Ww, w, b, lengths ? lengths[n] : Hh,
+                     C, Hh, Ww, O, K, S, Ho, Wo, (asr_real *)work);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
-                                         const asr_real *b, const int *lengths, int N, int C,
-                                         int Hh, int Ww, int O, int K, int S, void *work,
-                                         size_t work_bytes) {
-  return asr__conv2d_forward_impl(y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 0);
-}
-
-ASR__PRIVATE asr_result asr__conv2d_backward_impl(asr_real *dx, asr_real *dw, asr_real *db,
-                                          const asr_real *dy, const asr_real *x,
-                                          const asr_real *w, const int *lengths, int N, int C,
-                                          int Hh, int Ww, int O, int K, int S, void *work,
-                                          size_t work_bytes, int fast) {
-  int n, o, c, a, e, i, j, Ho, Wo;
+ASR__PRIVATE asr_result asr__conv2d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, int N, int C, int Hh, int Ww, int O, int K,
+                                             int S, void *work, size_t work_bytes) {
+  int n, Ho, Wo;
   size_t HW, CKK;
-  asr_real *col, *dcol, *dyn;
+  asr_real *col;
   asr_result r = asr__conv2d_check(dy, x, w, lengths, N, C, Hh, Ww, O, K, S);
   if (r) return r;
-  if (N == 0) return ASR_OK;
-  if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
   Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
   HW = (size_t)Ho * Wo, CKK = (size_t)C * K * K;
-  col = (asr_real *)work, dcol = col + CKK * HW, dyn = dcol + CKK * HW;
-  for (n = 0; n < N; n++) {
-    int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
-    /* dY of this item with the padded rows zeroed */
-    for (o = 0; o < O; o++) {
-      const asr_real *src = dy + ((size_t)n * O + o) * HW;
-      asr_real *dst = dyn + (size_t)o * HW;
-      size_t k;
-      for (k = 0; k < HW; k++) dst[k] = k < (size_t)rows * Wo ? src[k] : 0;
-      if (db)
-        for (k = 0; k < (size_t)rows * Wo; k++) db[o] += dst[k];
-    }
-    if (dw) {                                  /* dW += dY col^T */
-      asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
-      asr__c3_gemm(fast, 0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
-    }
-    if (dx) {                                  /* dcol = W^T dY, then col2im */
-      asr_real *dxn = dx + (size_t)n * C * Hh * Ww;
-      asr__c3_gemm(fast, 1, 0, (int)CKK, (int)HW, O, 1, w, (int)CKK, dyn, (int)HW, 0, dcol, (int)HW);
-      for (c = 0; c < C; c++)
-        for (a = 0; a < K; a++)
-          for (e = 0; e < K; e++) {
-            const asr_real *cr = dcol + (((size_t)c * K + a) * K + e) * HW;
-            for (i = 0; i < rows; i++) {
-              asr_real *xr = dxn + ((size_t)c * Hh + (size_t)i * S + a) * Ww + e;
-              for (j = 0; j < Wo; j++) xr[(size_t)j * S] += cr[(size_t)i * Wo + j];
-            }
-          }
-    }
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < N; n++)
+      asr__conv2d_item_naive_backward(dx ? dx + (size_t)n * C * Hh * Ww : NULL, dw, db, dy + (size_t)n * O * HW,
+                                      x + (size_t)n * C * Hh * Ww, w, asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S),
+                                      C, Hh, Ww, O, K, S, Ho, Wo);
+    return ASR_OK;
   }
+  if (N == 0) return ASR_OK;
+  if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
+  col = (asr_real *)work;                    /* col, dcol (C K K, Ho Wo), the masked dY (O, Ho Wo) */
+  for (n = 0; n < N; n++)
+    asr__conv2d_item_backward(tier, dx ? dx + (size_t)n * C * Hh * Ww : NULL, dw, db, dy + (size_t)n * O * HW,
+                              x + (size_t)n * C * Hh * Ww, w, lengths ? lengths[n] : Hh, C, Hh, Ww, O, K, S, Ho, Wo,
+                              col, col + CKK * HW, col + 2 * CKK * HW);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
-                                          const asr_real *dy, const asr_real *x,
-                                          const asr_real *w, const int *lengths, int N, int C,
-                                          int Hh, int Ww, int O, int K, int S, void *work,
-                                          size_t work_bytes) {
-  return asr__conv2d_backward_impl(dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_conv2d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                     const asr_real *b, const int *lengths, int N, int C, int Hh,
-                                     int Ww, int O, int K, int S, void *work, size_t work_bytes) {
-  return asr__conv2d_forward_impl(y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                      const asr_real *dy, const asr_real *x, const asr_real *w,
-                                      const int *lengths, int N, int C, int Hh, int Ww, int O,
-                                      int K, int S, void *work, size_t work_bytes) {
-  return asr__conv2d_backward_impl(dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 1);
-}
-
-/* ---- Conv2dSubsampling */
+/* ---- Conv2dSubsampling: lengths, checks, saved buffers, workspace, drivers */
 ASRDEF int asr_conv2d_subsampling_out_len(int L) { return L < 7 ? 0 : ((L - 1) / 2 - 1) / 2; }
 
 ASR__PRIVATE asr_result asr__sub_check(const void *y, const void *s, const void *x,
@@ -9431,172 +10403,70 @@ ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D) 
   return asr__rnn_add(n, c0 > c2 ? c0 : c2);
 }
 
-/* The shared part of the two forward tiers; `naive` picks the conv2d tier. */
-ASR__PRIVATE asr_result asr__sub_forward(asr_real *y, int *lengths_out,
-                                         const asr_conv2d_subsampling_saved *s, const asr_real *x,
-                                         const int *lengths, const asr_conv2d_subsampling_params *p,
-                                         int N, int T, int F, int D, void *work, size_t work_bytes,
-                                         int naive, int fast) {
-  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
-  size_t n1 = (size_t)D * T1 * F1, k;
-  double xscale = sqrt((double)D);
-  asr_real *h2, *cw;
-  size_t cwb;
-  asr_result r = asr__sub_check(y, s, x, lengths, p, N, T, F, D);
-  if (r) return r;
-  if (!s->h1 || !s->z) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_conv2d_subsampling_workspace_size(N, T, F, D) || !work)
-    return ASR_ERR_WORKSPACE;
-  h2 = (asr_real *)work;                                       /* (D,T2,F2) of one item */
-  cw = h2 + (size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2;    /* the conv2d workspace */
-  cwb = work_bytes - sizeof(asr_real) * ((size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
-    asr_real *h1 = s->h1 + (size_t)b * n1, *z = s->z + (size_t)b * T2 * D * F2;
-    /* h1 = relu(conv.0(x)): x (T,F) is one input channel */
-    r = naive ? asr_conv2d_forward_naive(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2)
-              : asr__conv2d_forward_impl(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb, fast);
-    if (r) break;
-    for (k = 0; k < n1; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
-    /* h2 = relu(conv.2(h1)), then laid out as z[t][d F2 + f] for the linear */
-    r = naive ? asr_conv2d_forward_naive(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2)
-              : asr__conv2d_forward_impl(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb, fast);
-    if (r) break;
-    for (t = 0; t < T2; t++)
-      for (d = 0; d < D; d++)
-        for (f = 0; f < F2; f++) {
-          asr_real v = h2[((size_t)d * T2 + t) * F2 + f];
-          z[((size_t)t * D + d) * F2 + f] = v > 0 ? v : 0;
-        }
-    /* y = (z W^T + b) sqrt(D) on the valid frames */
-    if (naive) {
-      int o;
-      for (t = 0; t < T2; t++)
-        for (o = 0; o < D; o++) {
-          double acc = p->out_b ? p->out_b[o] : 0;
-          for (k = 0; k < (size_t)D * F2; k++) acc += (double)p->out_w[(size_t)o * D * F2 + k] * z[(size_t)t * D * F2 + k];
-          y[((size_t)b * T2 + t) * D + o] = t < L2 ? (asr_real)(acc * xscale) : 0;
-        }
-    } else {
-      asr_real *yb = y + (size_t)b * T2 * D;
-      if (L2 > 0) asr__c3_gemm(fast, 0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
-      for (t = 0; t < L2; t++)
-        if (p->out_b)
-          for (d = 0; d < D; d++) yb[(size_t)t * D + d] += (asr_real)(xscale * p->out_b[d]);
-      for (k = (size_t)L2 * D; k < (size_t)T2 * D; k++) yb[k] = 0;
-    }
-    if (lengths_out) lengths_out[b] = L2;
-  }
-  return r;
-}
-
-ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
-                                                       const asr_conv2d_subsampling_saved *s,
-                                                       const asr_real *x, const int *lengths,
-                                                       const asr_conv2d_subsampling_params *p,
-                                                       int N, int T, int F, int D, void *work,
-                                                       size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 1, 0);
-}
-ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_out,
-                                                     const asr_conv2d_subsampling_saved *s,
-                                                     const asr_real *x, const int *lengths,
-                                                     const asr_conv2d_subsampling_params *p,
-                                                     int N, int T, int F, int D, void *work,
-                                                     size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0, 0);
-}
-ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
-                                                 const asr_conv2d_subsampling_saved *s,
-                                                 const asr_real *x, const int *lengths,
-                                                 const asr_conv2d_subsampling_params *p, int N,
-                                                 int T, int F, int D, void *work,
-                                                 size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0, 1);
-}
-
-ASR__PRIVATE asr_result asr__conv2d_subsampling_backward_impl(asr_real *dx,
-                                                      const asr_conv2d_subsampling_grads *g,
-                                                      const asr_real *dy,
-                                                      const asr_conv2d_subsampling_saved *s,
-                                                      const asr_real *x, const int *lengths,
-                                                      const asr_conv2d_subsampling_params *p,
-                                                      int N, int T, int F, int D, void *work,
-                                                      size_t work_bytes, int fast) {
-  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
-  size_t n1 = (size_t)D * T1 * F1, k;
-  asr_real xscale = (asr_real)sqrt((double)D);
-  asr_real *dh2, *dh1, *dz, *cw;
-  size_t cwb;
-  asr_result r = asr__sub_check(dy, s, x, lengths, p, N, T, F, D);
+/* The workspace of asr_conv2d_subsampling_workspace_size: h2 or dh2 (D,T2,F2), dh1
+ * (D,T1,F1), dz (T2, D F2), then the conv2d workspace. The _naive tier refuses items whose
+ * convolutions take more than 2^26 multiply-adds (the conv2d _naive limit), before writing. */
+ASR__PRIVATE asr_result asr__sub_prepare(asr__tier tier, const void *out, const asr_conv2d_subsampling_saved *s,
+                                         const asr_real *x, const int *lengths,
+                                         const asr_conv2d_subsampling_params *p, int N, int T, int F, int D,
+                                         void *work, size_t work_bytes, asr_real **buf, void **cw, size_t *cwb) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2;
+  size_t nbuf;
+  asr_result r = asr__sub_check(out, s, x, lengths, p, N, T, F, D);
   if (r) return r;
   if (!s->h1 || !s->z) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conv2d_subsampling_workspace_size(N, T, F, D) || !work) return ASR_ERR_WORKSPACE;
-  dh2 = (asr_real *)work;                         /* (D,T2,F2) */
-  dh1 = dh2 + (size_t)D * T2 * F2;                /* (D,T1,F1) */
-  dz = dh1 + n1;                                  /* (T2, D F2) */
-  cw = dz + (size_t)T2 * D * F2;
-  cwb = work_bytes - sizeof(asr_real) * ((size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2);
+  if (tier == ASR__TIER_NAIVE && ((double)D * T1 * F1 * 9 > 67108864.0 || (double)D * T2 * F2 * D * 9 > 67108864.0))
+    return ASR_ERR_TOO_LARGE;
+  nbuf = (size_t)D * T2 * F2 + (size_t)D * T1 * F1 + (size_t)T2 * D * F2;
+  *buf = (asr_real *)work;
+  *cw = *buf + nbuf;
+  *cwb = work_bytes - sizeof(asr_real) * nbuf;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__sub_forward(asr__tier tier, asr_real *y, int *lengths_out,
+                                         const asr_conv2d_subsampling_saved *s, const asr_real *x,
+                                         const int *lengths, const asr_conv2d_subsampling_params *p, int N, int T,
+                                         int F, int D, void *work, size_t work_bytes) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b;
+  size_t n1 = (size_t)D * T1 * F1, cwb;
+  asr_real *h2;
+  void *cw;
+  asr_result r = asr__sub_prepare(tier, y, s, x, lengths, p, N, T, F, D, work, work_bytes, &h2, &cw, &cwb);
+  if (r) return r;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
-    int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
-    const asr_real *dyb = dy + (size_t)b * T2 * D, *z = s->z + (size_t)b * T2 * D * F2;
-    const asr_real *h1 = s->h1 + (size_t)b * n1;
-    if (L2 == 0) continue;                        /* no valid output: no gradient */
-    /* the linear (scaled by sqrt(D)): dz = sqrt(D) dy W, dW += sqrt(D) dy^T z */
-    asr__c3_gemm(fast, 0, 0, L2, D * F2, D, xscale, dyb, D, p->out_w, D * F2, 0, dz, D * F2);
-    if (g && g->out_w) asr__c3_gemm(fast, 1, 0, D, D * F2, L2, xscale, dyb, D, z, D * F2, 1, g->out_w, D * F2);
-    if (g && g->out_b)
-      for (t = 0; t < L2; t++)
-        for (d = 0; d < D; d++) g->out_b[d] += xscale * dyb[(size_t)t * D + d];
-    /* relu' and the layout back to (D,T2,F2); rows past L2 get nothing */
-    memset(dh2, 0, sizeof(asr_real) * (size_t)D * T2 * F2);
-    for (t = 0; t < L2; t++)
-      for (d = 0; d < D; d++)
-        for (f = 0; f < F2; f++) {
-          size_t zi = ((size_t)t * D + d) * F2 + f;
-          dh2[((size_t)d * T2 + t) * F2 + f] = z[zi] > 0 ? dz[zi] : 0;
-        }
-    /* conv.2 backward into dh1, then relu' with h1 > 0, then conv.0 backward */
-    memset(dh1, 0, sizeof(asr_real) * n1);
-    r = asr__conv2d_backward_impl(dh1, g ? g->conv2_w : NULL, g ? g->conv2_b : NULL, dh2, h1,
-                                  p->conv2_w, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb, fast);
+    r = asr__sub_item(tier, y + (size_t)b * T2 * D, s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2,
+                      x + (size_t)b * T * F, len, p, T, F, D, h2, cw, cwb);
     if (r) return r;
-    for (k = 0; k < n1; k++)
-      if (!(h1[k] > 0)) dh1[k] = 0;
-    r = asr__conv2d_backward_impl(dx ? dx + (size_t)b * T * F : NULL, g ? g->conv0_w : NULL,
-                                  g ? g->conv0_b : NULL, dh1, x + (size_t)b * T * F, p->conv0_w, &len,
-                                  1, 1, T, F, D, 3, 2, cw, cwb, fast);
+    if (lengths_out) lengths_out[b] = asr__conv2d_rows(asr__conv2d_rows(len, 3, 2), 3, 2);
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__sub_backward(asr__tier tier, asr_real *dx, const asr_conv2d_subsampling_grads *g,
+                                          const asr_real *dy, const asr_conv2d_subsampling_saved *s,
+                                          const asr_real *x, const int *lengths,
+                                          const asr_conv2d_subsampling_params *p, int N, int T, int F, int D,
+                                          void *work, size_t work_bytes) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b;
+  size_t n1 = (size_t)D * T1 * F1, cwb;
+  asr_real *dh2;
+  void *cw;
+  asr_result r = asr__sub_prepare(tier, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, &dh2, &cw, &cwb);
+  if (r) return r;
+  for (b = 0; b < N; b++) {
+    r = asr__sub_item_backward(tier, dx ? dx + (size_t)b * T * F : NULL, g, dy + (size_t)b * T2 * D,
+                               s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2, x + (size_t)b * T * F,
+                               lengths ? lengths[b] : T, p, T, F, D, dh2, dh2 + (size_t)D * T2 * F2,
+                               dh2 + (size_t)D * T2 * F2 + n1, cw, cwb);
     if (r) return r;
   }
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
-                                                      const asr_conv2d_subsampling_grads *g,
-                                                      const asr_real *dy,
-                                                      const asr_conv2d_subsampling_saved *s,
-                                                      const asr_real *x, const int *lengths,
-                                                      const asr_conv2d_subsampling_params *p,
-                                                      int N, int T, int F, int D, void *work,
-                                                      size_t work_bytes) {
-  return asr__conv2d_subsampling_backward_impl(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
-                                                  const asr_conv2d_subsampling_grads *g,
-                                                  const asr_real *dy,
-                                                  const asr_conv2d_subsampling_saved *s,
-                                                  const asr_real *x, const int *lengths,
-                                                  const asr_conv2d_subsampling_params *p, int N,
-                                                  int T, int F, int D, void *work,
-                                                  size_t work_bytes) {
-  return asr__conv2d_subsampling_backward_impl(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, 1);
-}
-
-
-/* ---- the Conformer block and its modules */
+/* ---- the Conformer modules and block: config, layouts, checks, sizes, drivers */
 ASRDEF void asr_conformer_config_init(asr_conformer_config *c, int d_model, int heads, int ff_dim,
                                       int kernel) {
   memset(c, 0, sizeof *c);
@@ -9637,54 +10507,33 @@ ASRDEF size_t asr_conformer_ff_workspace_size(int M, int F) {
   return asr__rnn_bytes((size_t)M, (size_t)F, 2, 1);
 }
 
-ASR__PRIVATE asr_result asr__conf_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
-                                             const asr_real *x, const asr_conformer_ff_params *p,
-                                             int M, int D, int F, int fast) {
-  asr_result r;
+/* The _naive feed-forward refuses M D F > 2^26 multiply-adds a linear. */
+ASR__PRIVATE asr_result asr__conf_ff_forward(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                             const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                             int F) {
   if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
   if (M == 0) return ASR_OK;
   if (!y || !x || !s->h || !s->s) return ASR_ERR_INVALID_ARG;
-  /* h = x W1^T + b1, s = swish(h), y = s W2^T + b2 */
-  r = fast ? asr_linear_forward(s->h, x, p->w1, p->b1, M, D, F) : asr_linear_forward_ref(s->h, x, p->w1, p->b1, M, D, F);
-  if (r) return r;
-  asr_swish_forward(s->s, s->h, (size_t)M * F);
-  return fast ? asr_linear_forward(y, s->s, p->w2, p->b2, M, F, D) : asr_linear_forward_ref(y, s->s, p->w2, p->b2, M, F, D);
+  if (tier != ASR__TIER_NAIVE) return asr__conf_ff_linear(tier, y, s, x, p, M, D, F);
+  if ((double)M * D * F > 67108864.0) return ASR_ERR_TOO_LARGE;
+  asr__conf_ff_naive(y, s, x, p, M, D, F);
+  return ASR_OK;
 }
 
-ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
-                                           const asr_real *x, const asr_conformer_ff_params *p,
-                                           int M, int D, int F) {
-  return asr__conf_ff_forward(y, s, x, p, M, D, F, 1);
-}
-
-ASR__PRIVATE asr_result asr__conf_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
+ASR__PRIVATE asr_result asr__conf_ff_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
                                               const asr_real *dy, const asr_conformer_ff_saved *s,
-                                              const asr_real *x, const asr_conformer_ff_params *p,
-                                              int M, int D, int F, void *work, size_t work_bytes,
-                                              int fast) {
-  asr_real *ds, *dh;
-  asr_result r;
+                                              const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                              int F, void *work, size_t work_bytes) {
+  asr_real *ds = (asr_real *)work;           /* ds, dh (M,F) */
   if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
   if (M == 0) return ASR_OK;
   if (!dy || !x) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_ff_workspace_size(M, F) || !work) return ASR_ERR_WORKSPACE;
-  ds = (asr_real *)work;
-  dh = ds + (size_t)M * F;
-  memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);
-  /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
-  r = (fast ? asr_linear_backward : asr_linear_backward_ref)(ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s,
-                                                              p->w2, M, F, D);
-  if (r) return r;
-  asr_swish_backward(dh, ds, s->h, (size_t)M * F);
-  return (fast ? asr_linear_backward : asr_linear_backward_ref)(dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x,
-                                                                 p->w1, M, D, F);
-}
-
-ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
-                                            const asr_real *dy, const asr_conformer_ff_saved *s,
-                                            const asr_real *x, const asr_conformer_ff_params *p,
-                                            int M, int D, int F, void *work, size_t work_bytes) {
-  return asr__conf_ff_backward(dx, g, dy, s, x, p, M, D, F, work, work_bytes, 1);
+  if (tier != ASR__TIER_NAIVE)
+    return asr__conf_ff_linear_backward(tier, dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F);
+  if ((double)M * D * F > 67108864.0) return ASR_ERR_TOO_LARGE;
+  asr__conf_ff_naive_backward(dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F);
+  return ASR_OK;
 }
 
 /* -- convolution module */
@@ -9726,123 +10575,40 @@ ASR__PRIVATE asr_result asr__conf_conv_check(const asr_conformer_conv_saved *s, 
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__conf_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
+/* The _naive module refuses N T D (3D + K) > 2^26 multiply-adds (its three convolutions). */
+ASR__PRIVATE asr_result asr__conf_conv_forward(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
                                                const asr_real *x, const int *lengths,
-                                               const asr_conformer_conv_params *p,
-                                               const asr_conformer_config *cfg, int N, int T,
-                                               void *work, size_t work_bytes, int fast) {
-  int D, K, M = N * T;
-  asr_real *tmp;
+                                               const asr_conformer_conv_params *p, const asr_conformer_config *cfg,
+                                               int N, int T, void *work, size_t work_bytes) {
   asr_result r = asr__conf_conv_check(s, x, lengths, p, cfg, N, T);
   if (r) return r;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!y) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_conv_workspace_size(N, T, cfg->d_model) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, K = cfg->kernel;
-  tmp = (asr_real *)work;                      /* (N,T,D) channels-last scratch */
-  /* a = pointwise_conv1(x): a (2D,D,1) kernel is a per-frame linear map */
-  r = fast ? asr_linear_forward(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D)
-           : asr_linear_forward_ref(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D);
-  if (r) return r;
-  /* u = GLU over the channels, then channels first with the padded frames zeroed */
-  r = asr_glu_forward(tmp, s->a, M, D, 1);
-  if (r) return r;
-  asr__conf_transpose(s->u, tmp, lengths, N, T, D, 1);
-  /* c = depthwise conv (padding (K-1)/2 keeps T); padded frames are read as 0 */
-  r = asr_depthwise_conv1d_forward(s->c, s->u, p->dw_w, p->dw_b, lengths, N, D, T, K, 1, (K - 1) / 2, 1);
-  if (r) return r;
-  /* n = batch norm, s = swish */
-  r = asr_batch_norm_forward(s->n, s->bn_mean, s->bn_rstd, p->bn_mean, p->bn_var, s->c, p->bn_w, p->bn_b,
-                             lengths, N, D, T, cfg->training, cfg->bn_momentum, cfg->bn_eps);
-  if (r) return r;
-  asr_swish_forward(tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
-  asr__conf_transpose(s->s, tmp, lengths, N, T, D, 0);
-  /* y = pointwise_conv2(s), 0 at padded frames */
-  r = fast ? asr_linear_forward(y, s->s, p->pw2_w, p->pw2_b, M, D, D)
-           : asr_linear_forward_ref(y, s->s, p->pw2_w, p->pw2_b, M, D, D);
-  if (r) return r;
-  asr__conf_mask_rows(y, lengths, N, T, D);
-  return ASR_OK;
+  if (tier == ASR__TIER_NAIVE &&
+      (double)N * T * cfg->d_model * (3.0 * cfg->d_model + cfg->kernel) > 67108864.0)
+    return ASR_ERR_TOO_LARGE;
+  return asr__conf_conv_compose(tier, y, s, x, lengths, p, cfg, N, T, (asr_real *)work);   /* tmp (N,T,D) */
 }
 
-ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
-                                                 const asr_real *x, const int *lengths,
-                                                 const asr_conformer_conv_params *p,
-                                                 const asr_conformer_config *cfg, int N, int T,
-                                                 void *work, size_t work_bytes) {
-  return asr__conf_conv_forward(y, s, x, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
-                                             const asr_real *x, const int *lengths,
-                                             const asr_conformer_conv_params *p,
-                                             const asr_conformer_config *cfg, int N, int T,
-                                             void *work, size_t work_bytes) {
-  return asr__conf_conv_forward(y, s, x, lengths, p, cfg, N, T, work, work_bytes, 1);
-}
-
-ASR__PRIVATE asr_result asr__conf_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
+ASR__PRIVATE asr_result asr__conf_conv_backward(asr__tier tier, asr_real *dx, const asr_conformer_conv_grads *g,
                                                 const asr_real *dy, const asr_conformer_conv_saved *s,
                                                 const asr_real *x, const int *lengths,
                                                 const asr_conformer_conv_params *p,
-                                                const asr_conformer_config *cfg, int N, int T,
-                                                void *work, size_t work_bytes, int fast) {
-  int D, K, M = N * T;
-  size_t ntd;
-  asr_real *b1, *b2, *da;
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes) {
+  size_t ntd = (size_t)N * T * (cfg ? cfg->d_model : 0);
+  asr_real *b1 = (asr_real *)work;
   asr_result r = asr__conf_conv_check(s, x, lengths, p, cfg, N, T);
   if (r) return r;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!dy) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_conv_workspace_size(N, T, cfg->d_model) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, K = cfg->kernel, ntd = (size_t)M * D;
-  b1 = (asr_real *)work, b2 = b1 + ntd, da = b2 + ntd;   /* two (N,T,D) and one (N,T,2D) */
-  /* dy at padded frames: their outputs are constant 0 */
-  memcpy(b2, dy, sizeof(asr_real) * ntd);
-  asr__conf_mask_rows(b2, lengths, N, T, D);
-  /* pointwise_conv2: ds (b1) = dy W2, dW2 += dy^T s */
-  memset(b1, 0, sizeof(asr_real) * ntd);
-  r = (fast ? asr_linear_backward : asr_linear_backward_ref)(b1, g ? g->pw2_w : NULL, g ? g->pw2_b : NULL, b2,
-                                                              s->s, p->pw2_w, M, D, D);
-  if (r) return r;
-  /* channels first (b2), swish backward into b1 */
-  asr__conf_transpose(b2, b1, lengths, N, T, D, 1);
-  memset(b1, 0, sizeof(asr_real) * ntd);
-  asr_swish_backward(b1, b2, s->n, ntd);
-  /* batch norm backward into b2 */
-  memset(b2, 0, sizeof(asr_real) * ntd);
-  r = asr_batch_norm_backward(b2, g ? g->bn_w : NULL, g ? g->bn_b : NULL, b1, s->c, s->bn_mean, s->bn_rstd,
-                              p->bn_w, lengths, N, D, T, cfg->training);
-  if (r) return r;
-  /* depthwise conv backward into b1 (padded frames get nothing) */
-  memset(b1, 0, sizeof(asr_real) * ntd);
-  r = asr_depthwise_conv1d_backward(b1, g ? g->dw_w : NULL, g ? g->dw_b : NULL, b2, s->u, p->dw_w, lengths, N,
-                                    D, T, K, 1, (K - 1) / 2, 1);
-  if (r) return r;
-  /* channels last (b2), GLU backward into da, pointwise_conv1 backward into dx */
-  asr__conf_transpose(b2, b1, lengths, N, T, D, 0);
-  memset(da, 0, sizeof(asr_real) * 2 * ntd);
-  r = asr_glu_backward(da, b2, s->a, M, D, 1);
-  if (r) return r;
-  return (fast ? asr_linear_backward : asr_linear_backward_ref)(dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da,
-                                                                 x, p->pw1_w, M, D, 2 * D);
-}
-
-ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
-                                                  const asr_real *dy,
-                                                  const asr_conformer_conv_saved *s,
-                                                  const asr_real *x, const int *lengths,
-                                                  const asr_conformer_conv_params *p,
-                                                  const asr_conformer_config *cfg, int N, int T,
-                                                  void *work, size_t work_bytes) {
-  return asr__conf_conv_backward(dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
-                                              const asr_real *dy, const asr_conformer_conv_saved *s,
-                                              const asr_real *x, const int *lengths,
-                                              const asr_conformer_conv_params *p,
-                                              const asr_conformer_config *cfg, int N, int T,
-                                              void *work, size_t work_bytes) {
-  return asr__conf_conv_backward(dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes, 1);
+  if (tier == ASR__TIER_NAIVE &&
+      (double)N * T * cfg->d_model * (3.0 * cfg->d_model + cfg->kernel) > 67108864.0)
+    return ASR_ERR_TOO_LARGE;
+  /* two (N,T,D) and one (N,T,2D) */
+  return asr__conf_conv_compose_backward(tier, dx, g, dy, s, x, lengths, p, cfg, N, T, b1, b1 + ntd, b1 + 2 * ntd);
 }
 
 /* -- the block */
@@ -9915,168 +10681,64 @@ ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_co
   return asr__rnn_add(n, a);
 }
 
-/* out = a + alpha * b over n entries */
-ASR__PRIVATE void asr__conf_axpy(asr_real *out, const asr_real *a, asr_real alpha, const asr_real *b,
-                                 size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) out[i] = a[i] + alpha * b[i];
+/* The _naive block runs the _naive modules: it refuses, before writing anything, what any
+ * of them would refuse (the attention's T <= ASR__MHSA_NAIVE_MAX_T and, in backward,
+ * D <= ASR__MHSA_NAIVE_MAX_D; 2^26 multiply-adds for the attention, each feed-forward
+ * linear and the convolution module). */
+ASR__PRIVATE int asr__conf_block_naive_fits(const asr_conformer_config *cfg, int N, int T, int backward) {
+  double D = cfg->d_model;
+  if (T > ASR__MHSA_NAIVE_MAX_T || (backward && cfg->d_model > ASR__MHSA_NAIVE_MAX_D)) return 0;
+  return (double)N * cfg->heads * T * T * D <= 67108864.0 && (double)N * T * D * cfg->ff_dim <= 67108864.0 &&
+         (double)N * T * D * (3 * D + cfg->kernel) <= 67108864.0;
 }
 
-ASR__PRIVATE asr_result asr__conf_block_forward(asr_real *y, const asr_conformer_block_saved *s,
-                                                const asr_real *x, const asr_real *pos_emb,
-                                                const int *lengths, const asr_conformer_block_params *p,
-                                                const asr_conformer_config *cfg, int N, int T,
-                                                void *work, size_t work_bytes, int fast) {
-  int D, F, M = N * T, b;
+ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
+                                                const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                const asr_conformer_block_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes) {
+  int b;
   size_t ntd;
-  asr_real *o, *mw;
-  size_t mwb;
   asr_result r = asr__conf_block_check(cfg, N, T);
   if (r) return r;
   if (!s || !p) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (b = 0; b < N; b++)
       if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!y || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_block_forward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, F = cfg->ff_dim, ntd = (size_t)M * D;
-  o = (asr_real *)work;                       /* (N,T,D) the current module's output */
-  mw = o + ntd;                               /* the modules' workspace */
-  mwb = work_bytes - sizeof(asr_real) * ntd;
-#define ASR__TRY(call) do { r = (call); if (r) return r; } while (0)
-  /* x1 = x + 1/2 FFN_macaron(LN(x)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[0], s->ln_mean[0], s->ln_rstd[0], x, p->norm_ff_macaron.weight,
-                                  p->norm_ff_macaron.bias, M, D, cfg->ln_eps));
-  ASR__TRY(asr__conf_ff_forward(o, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D, F, fast));
-  asr__conf_axpy(s->x1, x, (asr_real)0.5, o, ntd);
-  /* x2 = x1 + MHSA(LN(x1)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[1], s->ln_mean[1], s->ln_rstd[1], s->x1, p->norm_mha.weight,
-                                  p->norm_mha.bias, M, D, cfg->ln_eps));
-  ASR__TRY((fast ? asr_rel_mhsa_forward : asr_rel_mhsa_forward_ref)(o, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa,
-                                                                   N, T, D, cfg->heads, cfg->rel_pos, mw, mwb));
-  asr__conf_axpy(s->x2, s->x1, 1, o, ntd);
-  /* x3 = x2 + Conv(LN(x2)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[2], s->ln_mean[2], s->ln_rstd[2], s->x2, p->norm_conv.weight,
-                                  p->norm_conv.bias, M, D, cfg->ln_eps));
-  ASR__TRY(asr__conf_conv_forward(o, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T, mw, mwb, fast));
-  asr__conf_axpy(s->x3, s->x2, 1, o, ntd);
-  /* x4 = x3 + 1/2 FFN(LN(x3)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[3], s->ln_mean[3], s->ln_rstd[3], s->x3, p->norm_ff.weight,
-                                  p->norm_ff.bias, M, D, cfg->ln_eps));
-  ASR__TRY(asr__conf_ff_forward(o, &s->ff, s->ln[3], &p->ff, M, D, F, fast));
-  asr__conf_axpy(s->x4, s->x3, (asr_real)0.5, o, ntd);
-  /* y = LN_final(x4), 0 at padded frames */
-  ASR__TRY(asr_layer_norm_forward(y, s->ln_mean[4], s->ln_rstd[4], s->x4, p->norm_final.weight,
-                                  p->norm_final.bias, M, D, cfg->ln_eps));
-  asr__conf_mask_rows(y, lengths, N, T, D);
-  return ASR_OK;
+  if (tier == ASR__TIER_NAIVE && !asr__conf_block_naive_fits(cfg, N, T, 0)) return ASR_ERR_TOO_LARGE;
+  ntd = (size_t)N * T * cfg->d_model;
+  /* work: the current module's output (N,T,D), then the modules' workspace */
+  return asr__conf_block_compose(tier, y, s, x, pos_emb, lengths, p, cfg, N, T, (asr_real *)work,
+                                 (asr_real *)work + ntd, work_bytes - sizeof(asr_real) * ntd);
 }
 
-ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
-                                                  const asr_real *x, const asr_real *pos_emb,
-                                                  const int *lengths,
-                                                  const asr_conformer_block_params *p,
-                                                  const asr_conformer_config *cfg, int N, int T,
-                                                  void *work, size_t work_bytes) {
-  return asr__conf_block_forward(y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_block_saved *s,
-                                              const asr_real *x, const asr_real *pos_emb,
-                                              const int *lengths,
-                                              const asr_conformer_block_params *p,
-                                              const asr_conformer_config *cfg, int N, int T,
-                                              void *work, size_t work_bytes) {
-  return asr__conf_block_forward(y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 1);
-}
-
-ASR__PRIVATE asr_result asr__conf_block_backward(asr_real *dx, asr_real *d_pos_emb,
+ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
                                                  const asr_conformer_block_grads *g, const asr_real *dy,
                                                  const asr_conformer_block_saved *s, const asr_real *x,
                                                  const asr_real *pos_emb, const int *lengths,
                                                  const asr_conformer_block_params *p,
-                                                 const asr_conformer_config *cfg, int N, int T,
-                                                 void *work, size_t work_bytes, int fast) {
-  int D, F, M = N * T, b;
-  size_t ntd, i, mwb;
-  asr_real *dst, *dl, *half, *mw;
+                                                 const asr_conformer_config *cfg, int N, int T, void *work,
+                                                 size_t work_bytes) {
+  int b;
+  size_t ntd;
+  asr_real *dst;
   asr_result r = asr__conf_block_check(cfg, N, T);
   if (r) return r;
   if (!s || !p) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (b = 0; b < N; b++)
       if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!dy || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_block_backward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, F = cfg->ff_dim, ntd = (size_t)M * D;
-  dst = (asr_real *)work;                   /* (N,T,D) dL/d(residual stream) */
-  dl = dst + ntd;                           /* (N,T,D) dL/d(a module's input, the LN output) */
-  half = dl + ntd;                          /* (N,T,D) scratch */
-  mw = half + ntd;
-  mwb = work_bytes - 3 * sizeof(asr_real) * ntd;
-  /* y = LN_final(x4): dy (padded frames dropped) back to dL/dx4 */
-  memcpy(half, dy, sizeof(asr_real) * ntd);
-  asr__conf_mask_rows(half, lengths, N, T, D);
-  memset(dst, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[4] : NULL, g ? g->norm_b[4] : NULL, half, s->x4,
-                                   s->ln_mean[4], s->ln_rstd[4], p->norm_final.weight, M, D));
-  /* x4 = x3 + 1/2 FFN(LN_ff(x3)): the stream passes dst on, the branch gets dst / 2 */
-  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_ff_backward(dl, g ? &g->ff : NULL, half, &s->ff, s->ln[3], &p->ff, M, D, F, mw, mwb, fast));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[3] : NULL, g ? g->norm_b[3] : NULL, dl, s->x3, s->ln_mean[3],
-                                   s->ln_rstd[3], p->norm_ff.weight, M, D));
-  /* x3 = x2 + Conv(LN_conv(x2)) */
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_conv_backward(dl, g ? &g->conv : NULL, dst, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T,
-                                   mw, mwb, fast));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[2] : NULL, g ? g->norm_b[2] : NULL, dl, s->x2, s->ln_mean[2],
-                                   s->ln_rstd[2], p->norm_conv.weight, M, D));
-  /* x2 = x1 + MHSA(LN_mha(x1)) */
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY((fast ? asr_rel_mhsa_backward : asr_rel_mhsa_backward_ref)(
-      dl, d_pos_emb, g ? &g->mhsa : NULL, dst, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa, N, T, D, cfg->heads,
-      cfg->rel_pos, mw, mwb));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[1] : NULL, g ? g->norm_b[1] : NULL, dl, s->x1, s->ln_mean[1],
-                                   s->ln_rstd[1], p->norm_mha.weight, M, D));
-  /* x1 = x + 1/2 FFN_macaron(LN_ff_macaron(x)) */
-  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_ff_backward(dl, g ? &g->ff_macaron : NULL, half, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D,
-                                 F, mw, mwb, fast));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[0] : NULL, g ? g->norm_b[0] : NULL, dl, x, s->ln_mean[0],
-                                   s->ln_rstd[0], p->norm_ff_macaron.weight, M, D));
-  /* dL/dx is what the stream carries at the input; padded frames received nothing */
-  if (dx) {
-    asr__conf_mask_rows(dst, lengths, N, T, D);
-    for (i = 0; i < ntd; i++) dx[i] += dst[i];
-  }
-  return ASR_OK;
-#undef ASR__TRY
-}
-
-ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
-                                                   const asr_conformer_block_grads *g,
-                                                   const asr_real *dy,
-                                                   const asr_conformer_block_saved *s,
-                                                   const asr_real *x, const asr_real *pos_emb,
-                                                   const int *lengths,
-                                                   const asr_conformer_block_params *p,
-                                                   const asr_conformer_config *cfg, int N, int T,
-                                                   void *work, size_t work_bytes) {
-  return asr__conf_block_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
-                                               const asr_conformer_block_grads *g,
-                                               const asr_real *dy,
-                                               const asr_conformer_block_saved *s,
-                                               const asr_real *x, const asr_real *pos_emb,
-                                               const int *lengths,
-                                               const asr_conformer_block_params *p,
-                                               const asr_conformer_config *cfg, int N, int T,
-                                               void *work, size_t work_bytes) {
-  return asr__conf_block_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 1);
+  if (tier == ASR__TIER_NAIVE && !asr__conf_block_naive_fits(cfg, N, T, 1)) return ASR_ERR_TOO_LARGE;
+  ntd = (size_t)N * T * cfg->d_model;
+  dst = (asr_real *)work;                   /* dst, dl, half (N,T,D), then the modules' workspace */
+  return asr__conf_block_compose_backward(tier, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, dst,
+                                          dst + ntd, dst + 2 * ntd, dst + 3 * ntd, work_bytes - 3 * sizeof(asr_real) * ntd);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -18079,7 +18741,8 @@ ASRDEF asr_result asr_gradcheck_conv2d_subsampling(int N, int T, int F, int D, u
 /* ---- Conformer module and block finite differences */
 typedef struct asr__chk3_blk {
   int what;               /* 0 ff, 1 conv module, 2 block */
-  int fast, N, T;
+  asr__tier tier;         /* ASR__TIER_REF or ASR__TIER_FAST */
+  int N, T;
   const int *lengths;
   asr_conformer_config cfg;
   asr_conformer_block_params p;
@@ -18100,13 +18763,13 @@ ASR__PRIVATE double asr__chk3_blk_f(void *vc) {
   int M = c->N * c->T, D = c->cfg.d_model;
   asr_result r;
   if (c->what == 0)
-    r = asr__conf_ff_forward(c->y, &c->s.ff, c->x, &c->p.ff, M, D, c->cfg.ff_dim, c->fast);
+    r = asr__conf_ff_forward(c->tier, c->y, &c->s.ff, c->x, &c->p.ff, M, D, c->cfg.ff_dim);
   else if (c->what == 1)
-    r = asr__conf_conv_forward(c->y, &c->s.conv, c->x, c->lengths, &c->p.conv, &c->cfg, c->N, c->T, c->work,
-                               c->wbytes, c->fast);
+    r = asr__conf_conv_forward(c->tier, c->y, &c->s.conv, c->x, c->lengths, &c->p.conv, &c->cfg, c->N, c->T,
+                               c->work, c->wbytes);
   else
-    r = asr__conf_block_forward(c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T, c->work,
-                                c->wbytes, c->fast);
+    r = asr__conf_block_forward(c->tier, c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T,
+                                c->work, c->wbytes);
   if (r < 0) c->status = r;
   return asr__chk3_dot(c->wy, c->y, (size_t)M * D);
 }
@@ -18150,7 +18813,7 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
   asr_conformer_config_init(&c.cfg, 8, 2, 12, 5);
   c.cfg.rel_pos = type;
   c.cfg.training = training;
-  c.what = what, c.fast = fast, c.N = N, c.T = T;
+  c.what = what, c.tier = fast ? ASR__TIER_FAST : ASR__TIER_REF, c.N = N, c.T = T;
   for (b = 0; b < N; b++) lens[b] = ASR__MAX(1, T - b);
   c.lengths = lens;
   D = c.cfg.d_model, F = c.cfg.ff_dim, H = c.cfg.heads, K = c.cfg.kernel, dk = D / H;
@@ -18250,12 +18913,12 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
   r = c.status;
   if (r >= 0) {
     if (what == 0)
-      r = asr__conf_ff_backward(dx, &g.ff, c.wy, &c.s.ff, c.x, &c.p.ff, N * T, D, F, bw, bwb, fast);
+      r = asr__conf_ff_backward(c.tier, dx, &g.ff, c.wy, &c.s.ff, c.x, &c.p.ff, N * T, D, F, bw, bwb);
     else if (what == 1)
-      r = asr__conf_conv_backward(dx, &g.conv, c.wy, &c.s.conv, c.x, c.lengths, &c.p.conv, &c.cfg, N, T, bw, bwb,
-                                  fast);
+      r = asr__conf_conv_backward(c.tier, dx, &g.conv, c.wy, &c.s.conv, c.x, c.lengths, &c.p.conv, &c.cfg, N, T, bw,
+                                  bwb);
     else
-      r = asr__conf_block_backward(dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, bw, bwb, fast);
+      r = asr__conf_block_backward(c.tier, dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, bw, bwb);
   }
   if (r >= 0) {
     prm[np].name = "x", prm[np].x = c.x, prm[np].grad = dx, prm[np++].n = ntd;
