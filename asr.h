@@ -8644,9 +8644,10 @@ ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved
   size_t act;
   asr_result r;
   if (!y || !x) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && asr_contextnet_block_validate(c, NULL) == ASR_OK && asr__cn_macs(c) > 1e8)
+    return ASR_ERR_TOO_LARGE;
   r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
   if (r != ASR_OK) return r;
-  if (tier == ASR__TIER_NAIVE && asr__cn_macs(c) > 1e8) return ASR_ERR_TOO_LARGE;
   act = asr__cn_act1(c) * 3 * sizeof(asr_real);
   asr__cn_lengths(c, lengths, &s);
   return asr__cn_compose(tier, y, &s, x, p, c, (unsigned char *)work + act, work_bytes - act);
@@ -8663,9 +8664,10 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
   asr_real *G1;
   asr_result r;
   if (!dy || !x) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && asr_contextnet_block_validate(c, NULL) == ASR_OK && asr__cn_macs(c) > 1e8)
+    return ASR_ERR_TOO_LARGE;
   r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
   if (r != ASR_OK) return r;
-  if (tier == ASR__TIER_NAIVE && asr__cn_macs(c) > 1e8) return ASR_ERR_TOO_LARGE;
   if (!g) {                               /* no parameter gradient asked for */
     memset(&none, 0, sizeof none);
     g = &none;
