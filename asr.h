@@ -979,8 +979,9 @@ ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
 
 /* ---- depthwise conv1d: groups = channels = C, one filter per channel [Howard17]
  *   y[n,c,t] = b[c] + sum_k w[c,0,k] x[n, c, t S + k D - P]      w (C,1,K), b (C) or NULL
- * The fastest conv1d tier with C_in = C_out = groups = C; needs no workspace. The
- * Conformer convolution module uses it with P = (K-1)/2, S = D = 1. */
+ * The fastest conv1d tier with C_in = C_out = groups = C; needs no workspace (its _naive
+ * and _ref tiers are asr_conv1d_*_naive/_ref with these dims). The Conformer convolution
+ * module uses it with P = (K-1)/2, S = D = 1. */
 ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C, int T, int K, int stride, int padding,
@@ -992,7 +993,8 @@ ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
                                                 int dilation);
 /* ---- pointwise conv1d: kernel 1, a per-frame linear map of the channels
  *   y[n,o,t] = b[o] + sum_c w[o,c,0] x[n,c,t]       w (C_out,C_in,1), b (C_out) or NULL
- * one GEMM per item, Y_n = W X_n; no workspace. */
+ * one GEMM per item (asr_gemm), Y_n = W X_n; no workspace. Its _naive and _ref tiers are
+ * asr_conv1d_*_naive/_ref with K = 1. */
 ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C_in, int C_out, int T);
@@ -1243,17 +1245,22 @@ ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_sp
  * --------------------------------------------------------------------------------------- */
 
 /* The ESPnet Conformer encoder [Gulati20] piece by piece, as espnet/nets/pytorch_backend/
- * {transformer,conformer}/ defines it (the implementation the seed post walks through):
- * Conv2dSubsampling, the relative positional encodings, the relative-position multi-head
- * self-attention [Dai19], the macaron feed-forward, the convolution module and the
- * EncoderLayer. Layouts are batch-first (N,T,D) as ESPnet's, weights as its state_dict.
- * Every sequence function takes lengths (N) or NULL; frames t >= lengths[b] are padding:
- * their outputs are written as 0 and they receive no gradient.
+ * {transformer,conformer}/ defines it (subsampling.py, embedding.py, attention.py,
+ * positionwise_feed_forward.py, convolution.py, encoder_layer.py): Conv2dSubsampling, the
+ * relative positional encodings, the relative-position multi-head self-attention [Dai19],
+ * the macaron feed-forward, the convolution module and the EncoderLayer. Layouts are
+ * batch-first (N,T,D) as ESPnet's, weights as its state_dict. Every sequence function
+ * takes lengths (N) or NULL; frames t >= lengths[b] are padding: their outputs are written
+ * as 0 and they receive no gradient.
  *
  * ESPnet has two variants of the relative positions, chosen by `rel_pos_type` of the
- * espnet2 ConformerEncoder (the legacy one was the default of ESPnet's early Conformer
- * recipes, "latest" since; a recipe config says `rel_pos_type: latest` together with
- * `pos_enc_layer_type: rel_pos` and `selfattention_layer_type: rel_selfattn`):
+ * espnet2 ConformerEncoder, whose default is still "legacy" (espnet2/asr/encoder/
+ * conformer_encoder.py; with "legacy" it rewrites `pos_enc_layer_type: rel_pos` and
+ * `selfattention_layer_type: rel_selfattn` to their legacy_ forms and logs a deprecation
+ * warning). A config must say `rel_pos_type: latest` to get the latest pair; one without
+ * that line (e.g. egs2/ksponspeech's train_asr_conformer8_n_fft512_hop_length256.yaml)
+ * builds the legacy pair. The weights have the same keys and shapes in both, so only the
+ * config tells them apart. The recipes of section 9 use the latest pair.
  *   ASR_REL_POS_LATEST  RelPositionalEncoding + RelPositionMultiHeadedAttention: 2T-1
  *                       embeddings for the relative positions T-1 .. -(T-1).
  *   ASR_REL_POS_LEGACY  LegacyRelPositionalEncoding + LegacyRelPositionMultiHeadedAttention:
@@ -1279,7 +1286,8 @@ ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_
                                        int max_len);
 
 /* ---- rel_shift, the index trick of [Dai19] Appendix B as ESPnet writes it. For one
- * head, x (T,P) holds x[i][k] = (q_i + v) . p_k for every query i and embedding row k,
+ * head, x (T,P) holds x[i][k] = (q_i + pbv) . p_k for every query i and embedding row k
+ * (pbv = pos_bias_v, see the attention below),
  * and out (T,T) must hold, for query i and key j, the entry of the embedding at their
  * relative distance. ESPnet gets it without an index: prepend a zero column (T,P+1),
  * view the same memory as (P+1,T), drop the first row, view the rest as (T,P) and keep
@@ -1290,10 +1298,11 @@ ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_
  *                       out[i][j] = x[i+1][j-i-2]     for j >= i+2
  * NOTE: the legacy upper triangle reads the NEXT query's row: Transformer-XL meant it to
  * be masked (causal) or zeroed (zero_triu), ESPnet's encoder uses it as it is.
- * _naive does the pad / view / slice on a flat buffer, literally; _ref uses the closed
- * form through asr_rel_shift_index(), which returns 0 for an entry that is a structural
- * zero, else 1 with *row, *col the entry of x that out[i][j] copies. backward (the
- * transpose): dx[row][col] += dout[i][j]. */
+ * _naive does the pad / view / slice on a flat buffer, literally (a stack buffer of
+ * 64 x 128 entries: T (P+1) <= 8192, i.e. T <= 64 latest, T <= 90 legacy; bigger T is
+ * ASR_ERR_TOO_LARGE); _ref uses the closed form through asr_rel_shift_index(), which
+ * returns 0 for an entry that is a structural zero, else 1 with *row, *col the entry of x
+ * that out[i][j] copies. backward (the transpose, one tier): dx[row][col] += dout[i][j]. */
 ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *row, int *col);
 ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
                                       asr_rel_pos_type type);
@@ -1307,12 +1316,13 @@ ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int
  * key = value = x), evaluation (no dropout). With d_k = D/H and heads h:
  *   q = x Wq^T + bq,  k = x Wk^T + bk,  v = x Wv^T + bv       (linear_q/k/v)  (N,T,D)
  *   p = pos_emb Wpos^T                                        (linear_pos, no bias) (P,D)
- *   ac[h][i][j] = (q_ih + u_h) . k_jh                         [Dai19] Sec. 3.3 terms (a)+(c)
- *   bd[h][i][.] = rel_shift((q_ih + v_h) . p_.h)              terms (b)+(d)
+ *   ac[h][i][j] = (q_ih + pbu_h) . k_jh                       [Dai19] Sec. 3.3 terms (a)+(c)
+ *   bd[h][i][.] = rel_shift((q_ih + pbv_h) . p_.h)            terms (b)+(d)
  *   s = (ac + bd) / sqrt(d_k);  s[i][j] = -inf for keys j >= length (masked)
  *   attn = softmax_j(s)                                       (0 at masked keys)
  *   ctx_ih = sum_j attn[h][i][j] v_jh;   y = ctx Wo^T + bo    (linear_out)
- * where x_ih is the h-th d_k-slice of row i, u = pos_bias_u (H,d_k), v_h = pos_bias_v.
+ * where x_ih is the h-th d_k-slice of row i, pbu = pos_bias_u and pbv = pos_bias_v (H,d_k):
+ * [Dai19]'s u and v, renamed here because v names the values (ESPnet's linear_v).
  * NOTE: ESPnet computes the rows of padded queries too (it masks keys only) and leaves
  * them for later layers to ignore; here their output is 0 and they get no gradient.
  * The legacy variant's bd reads query i+1 above the diagonal (see rel_shift); for a valid
@@ -1349,7 +1359,8 @@ ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
 /* y (N,T,D); x (N,T,D); pos_emb (P,D) from asr_rel_pos_encoding(type) for this T.
  * D % H != 0 is ASR_ERR_SHAPE. _naive loops over every index of the equations above and
  * shifts with asr_rel_shift_naive (it refuses T > 32, D > 64 in backward, or
- * N H T^2 D > 2^26); _ref runs the products as GEMMs and shifts by the index map. */
+ * N H T^2 D > 2^26: its scratch is on the stack); _ref runs the products as GEMMs on
+ * asr_gemm_ref and shifts by the index map; the unsuffixed the same on asr_gemm. */
 ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
                                              const asr_real *x, const asr_real *pos_emb,
                                              const int *lengths, const asr_rel_mhsa_params *p,
@@ -1368,9 +1379,10 @@ ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
  * d_pos_emb (P,D) and *g (each may be NULL). With g = dL/ds / sqrt(d_k) (the softmax
  * backward of dattn = dctx v^T):
  *   dctx = dy Wo;  dWo += dy^T ctx;  dbo += sum dy;  dv_j += sum_i attn_ij dctx_i
- *   d(q_i+u) += sum_j g_ij k_j;   dk_j += sum_i g_ij (q_i + u);   du = sum_i d(q_i+u)
- *   dbd_raw = rel_shift^T(g);  d(q_r+v) += sum_k dbd_raw_rk p_k;  dp_k += sum_r dbd_raw_rk (q_r+v)
- *   dWpos += dp^T pos_emb;  d_pos_emb += dp Wpos;  dq = d(q+u) + d(q+v)
+ *   d(q_i+pbu) += sum_j g_ij k_j;  dk_j += sum_i g_ij (q_i + pbu);  dpbu = sum_i d(q_i+pbu)
+ *   dbd_raw = rel_shift^T(g);  d(q_r+pbv) += sum_k dbd_raw_rk p_k;
+ *   dp_k += sum_r dbd_raw_rk (q_r+pbv);  dpbv = sum_r d(q_r+pbv)
+ *   dWpos += dp^T pos_emb;  d_pos_emb += dp Wpos;  dq = d(q+pbu) + d(q+pbv)
  *   dW{q,k,v} += d{q,k,v}^T x;  db{q,k,v} += sum d{q,k,v};  dx += dq Wq + dk Wk + dv Wv */
 ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
@@ -1433,7 +1445,8 @@ ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
  *   h1 = relu(conv.0(x))     Conv2d(1, D, 3, stride 2):  (N,1,T,F) -> (N,D,T1,F1)
  *   h2 = relu(conv.2(h1))    Conv2d(D, D, 3, stride 2):  -> (N,D,T2,F2)
  *   y  = out.0(h2 as (N, T2, D*F2)) * sqrt(D)             Linear(D*F2, D)
- * T1 = (T-1)/2, T2 = (T1-1)/2 (so T2 = ((T-1)//2-1)//2, the formula), same for F.
+ * T1 = (T-1)/2, T2 = (T1-1)/2 (integer division, i.e. T2 = ((T-1)//2-1)//2: a 3-tap
+ * stride-2 convolution without padding keeps floor((T-3)/2)+1 = (T-1)//2 frames), same for F.
  * x (N,T,F) (ESPnet's (batch, time, idim), seen as one input channel), y (N,T2,D).
  * The sqrt(D) is the x * xscale of ESPnet's RelPositionalEncoding, the last element of
  * its `out` Sequential; the embeddings for the block come from asr_rel_pos_encoding(T2).
