@@ -7080,8 +7080,8 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
  *   asr_se_*_ref, asr_se_*              -> asr__se_batch(_backward): both FCs over the batch
  *                                          on asr_linear_*_ref / asr_linear_* (no own SIMD)
  *   asr_contextnet_block_*_naive        -> asr__cn_compose(_backward) with the _naive
- *                                          pieces, batch norm and swish written out
- *                                          (asr__bn_naive, asr__swish_naive)  [Han20] sec. 2
+ *                                          pieces, the batch norms written out
+ *                                          (asr__bn_naive(_backward))          [Han20] sec. 2
  *   asr_contextnet_block_*_ref, *       -> asr__cn_compose(_backward) with the _ref / fast
  *                                          pieces (asr_batch_norm_*, asr_swish_*)
  *   asr_contextnet_table                -> the table itself, [Han20] Table 1
@@ -7091,7 +7091,7 @@ ASRDEF asr_result asr_cross_entropy_backward(asr_real *dlogits, const asr_real *
  * the batch drivers. */
 
 /* The batch drivers of the plumbing part, which the public tiers call, and the size
- * helper the compositions use. */
+ * helpers the compositions use. */
 ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out);
 ASR__PRIVATE void asr__cn_dims(const asr_contextnet_block_config *c, int i, asr_conv1d_dims *d);
 ASR__PRIVATE void asr__cn_res_dims(const asr_contextnet_block_config *c, asr_conv1d_dims *d);
