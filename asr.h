@@ -3288,7 +3288,8 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
  * fwd or bwd may be NULL (then only the other one is checked; bwd checks use the
  * library's own forward). rep is accumulated into (zero it first). Returns ASR_OK when
  * the checker could run, or ASR_ERR_OUT_OF_MEMORY.
- * asr_gradcheck_<layer>() is the finite-difference case of one random instance. */
+ * asr_gradcheck_<layer>() is the finite-difference case of one random instance (at most
+ * 64 items: N > 64 is ASR_ERR_INVALID_ARG). */
 ASRDEF asr_result asr_check_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
                                    uint64_t seed, asr_check_report *rep);
 /* Objective sum(W * y) of one random instance with sizes d (and lengths if with_lengths:
@@ -3357,7 +3358,8 @@ ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn
  * when the checker itself could run (then rep->failed counts the failures), or
  * ASR_ERR_OUT_OF_MEMORY.
  * The asr_gradcheck_<layer>() functions are the finite-difference case alone on one
- * random instance (drawn from seed), for `asrtool gradcheck` and the tests. */
+ * random instance (drawn from seed; at most 64 items, N > 64 is ASR_ERR_INVALID_ARG), for
+ * `asrtool gradcheck` and the tests. */
 
 /* ---- LSTM */
 typedef asr_result (*asr_lstm_forward_fn)(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
@@ -7297,7 +7299,7 @@ ASR__PRIVATE void asr__dw_tap_avx2(float *yr, const float *xr, float wk, long of
 ASR__PRIVATE void asr__dw_tap_avx2_backward(float *dxr, float *dwk, const float *gy, const float *xr, float wk,
                                             long off, int t0, int t1) {
   __m256 vw = _mm256_set1_ps(wk), acc = _mm256_setzero_ps();
-  float lanes[8], s;
+  float lanes[8], s;                      /* the 8 partial sums of acc, added pairwise */
   int t;
   for (t = t0; t + 8 <= t1; t += 8) {
     __m256 g = _mm256_loadu_ps(gy + t);
@@ -16928,7 +16930,8 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE (implementation)
  * --------------------------------------------------------------------------------------- */
 
-/* Memory of one checker run: every array through ASR_MALLOC, freed at the end. */
+/* Memory of one checker run: every array through ASR_MALLOC, freed at the end. A run
+ * makes fewer than 100 arrays; past 256, asr__chk2_bytes fails as out of memory. */
 typedef struct asr__chk2_mem {
   void *p[256];
   int n, failed;
@@ -17640,7 +17643,7 @@ ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, ui
     }
   {
     /* a length of 0 (no frame to average) and a length > T are refused, nothing written */
-    asr_real x[8], w[4], y[8], mean[2], z[2], gate[2], work[64];
+    asr_real x[8], w[4], y[8], mean[2], z[2], gate[2], work[64];   /* N 2, C 1, R 1, T 4: work needs 8 */
     int zero[2] = {4, 0}, big[2] = {5, 1}, i, untouched = 1;
     asr_result r1, r2;
     for (i = 0; i < 8; i++) x[i] = 1, y[i] = 7;
@@ -17685,7 +17688,7 @@ ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn
   asr_contextnet_block_params p;
   asr_contextnet_block_grads g;
   asr_rng rng;
-  asr_gradcheck_param prm[6 * ASR_CONTEXTNET_MAX_LAYERS + 8];
+  asr_gradcheck_param prm[6 * ASR_CONTEXTNET_MAX_LAYERS + 8];   /* x, 6 a layer, 4 SE, 3 residual */
   static const char *const lnames[6] = {"depthwise.weight", "depthwise.bias", "pointwise.weight",
                                         "pointwise.bias", "bn.weight", "bn.bias"};
   int lens[64], i, k, np = 0, Tm;
@@ -17800,7 +17803,7 @@ ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn
 /* Allocation bookkeeping of the checkers of this subsection: every buffer is zeroed and
  * remembered, and freed together at the end. */
 typedef struct asr__chk3_mem {
-  void *p[128];
+  void *p[128];   /* at most 128 arrays a run (the block's case makes ~90); then "out of memory" */
   int n, failed;
 } asr__chk3_mem;
 ASR__PRIVATE asr_real *asr__chk3_new(asr__chk3_mem *m, size_t n) {
@@ -18427,7 +18430,7 @@ typedef struct asr__chk3_mhsa {
   const int *lengths;
   asr_rel_mhsa_params p;
   asr_rel_mhsa_saved s;
-  asr_real *w[11], *gw[11];   /* wq bq wk bk wv bv wo bo wpos u v */
+  asr_real *w[11], *gw[11];   /* wq bq wk bk wv bv wo bo wpos pos_bias_u pos_bias_v */
   size_t n[11];
   asr_real *x, *pe, *y, *wy;
   void *work;
@@ -18611,7 +18614,7 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
     /* 3b. latest only: item 1 alone, unpadded (T = 4, its own 7 embeddings) */
     if (r >= 0 && type == ASR_REL_POS_LATEST) {
       const int L = lens[1];
-      asr_real y1[4 * 8], dx1[4 * 8], pe1[7 * 8];
+      asr_real y1[4 * 8], dx1[4 * 8], pe1[7 * 8];   /* L = 4 frames of D = 8; 2L-1 = 7 embeddings */
       asr_rel_mhsa_saved s1;
       size_t s1b = asr_rel_mhsa_saved_size(1, L, D, H, type);
       asr_real *s1buf = (asr_real *)asr__chk3_bytes(&m, s1b);
@@ -18766,7 +18769,7 @@ typedef struct asr__chk3_blk {
   void *work;
   size_t wbytes;
   asr_result status;
-  /* the parameter registry: name, values, gradient, size */
+  /* the parameter registry: name, values, gradient, size (the block has 37; 64 is room) */
   const char *name[64];
   asr_real *val[64], *grad[64];
   size_t n[64];
@@ -18812,7 +18815,7 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
   asr__chk3_blk c;
   asr_rng rng;
   asr_conformer_block_grads g;
-  asr_gradcheck_param prm[66];
+  asr_gradcheck_param prm[66];   /* x, pos_emb and the registry's 64 at most */
   int lens[64], b, D, F, H, K, dk, P, i, np = 0;
   size_t ntd, sb, bwb;
   asr_real *dx, *dpe = NULL, *mean0, *var0;
