@@ -427,13 +427,8 @@ static void t_block_padding_invariance(tctx *t) {
  * output to float and the norms divide by standard deviations of order 0.1 (up to 5e-7
  * measured). */
 #define CONF_TIER_TOL (ASR_REAL_DOUBLE ? 1e-12 : 5e-6)
-static double conf_rel_err(const asr_real *a, const asr_real *b, size_t n) {
-  double e = max_abs_diff(a, b, n), m = 1;
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
-  return e / m;
-}
+/* the measure: layers_rel_err of test_layers.c (the same translation unit) */
+#define conf_rel_err layers_rel_err
 /* The gradients of a blk_fixture's weights, each at its weight's offset in gw (4096). */
 static void blk_grads_init(const blk_fixture *f, asr_real *gw, asr_conformer_block_grads *g) {
 #define G(ptr) (gw + ((ptr) - f->w))
