@@ -1345,9 +1345,11 @@ typedef struct asr_rel_mhsa_grads {   /* same shapes; NULL = not needed; accumul
   asr_real *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *wpos, *pos_bias_u, *pos_bias_v;
 } asr_rel_mhsa_grads;
 typedef struct asr_rel_mhsa_saved {
-  asr_real *q, *k, *v, *ctx;   /* (N,T,D) */
-  asr_real *p;                 /* (P,D) linear_pos(pos_emb) */
-  asr_real *attn;              /* (N,H,T,T) */
+  asr_real *q, *k, *v, *ctx;   /* (N,T,D) the projections (each score term's backward reads
+                                  the other factor) and the context (linear_out's input) */
+  asr_real *p;                 /* (P,D) linear_pos(pos_emb), the other factor of bd */
+  asr_real *attn;              /* (N,H,T,T) the softmax output: the softmax backward and
+                                  dv = attn^T dctx need it */
 } asr_rel_mhsa_saved;
 ASRDEF size_t asr_rel_mhsa_saved_size(int N, int T, int D, int H, asr_rel_pos_type type);
 ASRDEF asr_result asr_rel_mhsa_saved_init(asr_rel_mhsa_saved *s, void *buf, size_t bytes, int N,
@@ -1470,8 +1472,8 @@ typedef struct asr_conv2d_subsampling_grads {   /* NULL = not needed; accumulate
   asr_real *conv0_w, *conv0_b, *conv2_w, *conv2_b, *out_w, *out_b;
 } asr_conv2d_subsampling_grads;
 typedef struct asr_conv2d_subsampling_saved {
-  asr_real *h1;    /* (N,D,T1,F1) */
-  asr_real *z;     /* (N,T2,D*F2) */
+  asr_real *h1;    /* (N,D,T1,F1) relu(conv.0(x)): conv.2's input and relu'(h1) */
+  asr_real *z;     /* (N,T2,D*F2) relu(conv.2(h1)) laid out for out.0: its input and relu' */
 } asr_conv2d_subsampling_saved;
 /* ((L-1)/2-1)/2, and 0 for L < 7. */
 ASRDEF int asr_conv2d_subsampling_out_len(int L);
@@ -1562,7 +1564,8 @@ typedef struct asr_conformer_ff_grads {
   asr_real *w1, *b1, *w2, *b2;
 } asr_conformer_ff_grads;
 typedef struct asr_conformer_ff_saved {
-  asr_real *h, *s;           /* (M,F) */
+  asr_real *h, *s;           /* (M,F) W1 x + b1 (for swish'(h)) and swish(h) (w_2's input,
+                                for its dW) */
 } asr_conformer_ff_saved;
 /* Tiers: _naive writes both linears out as loops (sums in double) and refuses M D F >
  * 2^26; _ref runs them on asr_linear_*_ref, the unsuffixed on asr_linear_* (asr_gemm). */
@@ -1623,10 +1626,14 @@ typedef struct asr_conformer_conv_grads {
   asr_real *pw1_w, *pw1_b, *dw_w, *dw_b, *bn_w, *bn_b, *pw2_w, *pw2_b;
 } asr_conformer_conv_grads;
 typedef struct asr_conformer_conv_saved {
-  asr_real *a;                  /* (N,T,2D) */
-  asr_real *u, *c, *n;          /* (N,D,T) */
+  asr_real *a;                  /* (N,T,2D) pointwise_conv1's output: GLU's backward needs
+                                   both halves */
+  asr_real *u, *c, *n;          /* (N,D,T) GLU output (the depthwise conv's input, for dW),
+                                   depthwise output (the BN's input, for xhat), BN output
+                                   (for swish'(n)) */
   asr_real *bn_mean, *bn_rstd;  /* (D) the statistics the batch norm used */
-  asr_real *s;                  /* (N,T,D) */
+  asr_real *s;                  /* (N,T,D) swish(n), channels last: pointwise_conv2's input,
+                                   for its dW */
 } asr_conformer_conv_saved;
 ASRDEF size_t asr_conformer_conv_saved_size(int N, int T, int D);
 ASRDEF asr_result asr_conformer_conv_saved_init(asr_conformer_conv_saved *s, void *buf, size_t bytes,
@@ -1704,10 +1711,13 @@ typedef struct asr_conformer_block_grads {
   asr_real *norm_w[5], *norm_b[5];   /* ff_macaron, mha, conv, ff, final */
 } asr_conformer_block_grads;
 typedef struct asr_conformer_block_saved {
-  asr_real *x1, *x2, *x3, *x4;       /* (N,T,D) the residual stream after each module */
-  asr_real *ln[4];                   /* (N,T,D) the inputs of the four modules */
+  asr_real *x1, *x2, *x3, *x4;       /* (N,T,D) the residual stream after each module: the
+                                        inputs of the next layer norms, whose backward
+                                        recomputes xhat from them */
+  asr_real *ln[4];                   /* (N,T,D) the layer norms' outputs = the four modules'
+                                        inputs, which each module's backward reads */
   asr_real *ln_mean[5], *ln_rstd[5]; /* (N*T) the statistics of the five layer norms */
-  asr_conformer_ff_saved ff_macaron, ff;
+  asr_conformer_ff_saved ff_macaron, ff;   /* each module's own saved activations */
   asr_rel_mhsa_saved mhsa;
   asr_conformer_conv_saved conv;
 } asr_conformer_block_saved;
