@@ -7398,7 +7398,7 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
                                              const asr_real *gy, const asr_real *xg, const asr_real *wg, int Lo,
                                              int L, int T_out, const asr_conv1d_dims *d, asr_real *col) {
   int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
-  asr_real *dcol = col + (size_t)Cgi * d->K * T_out;
+  asr_real *dcol;
   if (Cgi == 1) {
     for (o = 0; o < Cgo; o++)
       asr__dw_row_backward(tier, dxg, dwg ? dwg + (size_t)o * d->K : NULL, dbg ? dbg + o : NULL,
@@ -7406,6 +7406,7 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
     return;
   }
   if (Lo == 0) return;
+  dcol = col + (size_t)Cgi * d->K * T_out;   /* col is NULL for the direct taps: no workspace */
   if (dbg)
     for (o = 0; o < Cgo; o++) {
       double s = 0;
