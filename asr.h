@@ -9821,8 +9821,9 @@ ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff
  *   y = pointwise_conv2(s)            (D,D,1) + bias, 0 at padding           (N,T,D)
  * The pointwise convs are per-frame linears on the channels-last rows. backward: each
  * step's backward in reverse. Saved: a, u, c, n, s and the batch norm's statistics.
- * NOTE: the depthwise conv of the _ref tier is the fast one (asr_depthwise_conv1d_*, AVX2
- * where built), as it has always been; only _naive runs the literal conv1d sum. */
+ * NOTE: the _ref tier's depthwise conv is the fast one (asr_depthwise_conv1d_*, AVX2 where
+ * built), so _ref and the fast tier differ only in their pointwise products; _naive runs
+ * the literal conv1d sum. */
 /* One composition for the three tiers; tmp (N,T,D) scratch. */
 ASR__PRIVATE asr_result asr__conf_conv_compose(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
                                                const asr_real *x, const int *lengths,
