@@ -8910,17 +8910,6 @@ ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int
  *   y = ctx Wo^T + bo   (padded query rows 0)
  * symbols: pbu = pos_bias_u, pbv = pos_bias_v (H,d_k), [Dai19]'s u and v (named apart here
  * from the values v); the saved q, k, v, ctx (N,T,D), p (P,D), attn (N,H,T,T). */
-/* y (M,O) = x (M,I) W^T + b, on the GEMM of the tier. */
-ASR__PRIVATE void asr__conf_affine(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
-                                   const asr_real *b, int M, int I, int O) {
-  int m, o;
-  if (M <= 0) return;
-  asr__gemm_of_tier(tier, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
-  if (b)
-    for (m = 0; m < M; m++)
-      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
-}
-
 /* _naive: every index of the equations a loop; the shift is the literal pad / view /
  * slice of asr_rel_shift_naive. bd_raw (T,P) and bd (T,T) of one (item, head) live on the
  * stack, sized for the naive tier's limit T <= ASR__MHSA_NAIVE_MAX_T (P <= 2T-1). */
@@ -9105,6 +9094,16 @@ ASR__PRIVATE asr_result asr__rel_mhsa_naive_backward(asr_real *dx, asr_real *d_p
   return ASR_OK;
 }
 
+/* y (M,O) = x (M,I) W^T + b, on the GEMM of the tier. */
+ASR__PRIVATE void asr__conf_affine(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                   const asr_real *b, int M, int I, int O) {
+  int m, o;
+  if (M <= 0) return;
+  asr__gemm_of_tier(tier, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  if (b)
+    for (m = 0; m < M; m++)
+      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
+}
 
 /* _ref and fast: the projections of the whole batch and the score terms of one (item,
  * head) as GEMMs on asr__gemm_of_tier (asr_gemm_ref / asr_gemm), the shift by the index map
