@@ -979,8 +979,9 @@ ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
 
 /* ---- depthwise conv1d: groups = channels = C, one filter per channel [Howard17]
  *   y[n,c,t] = b[c] + sum_k w[c,0,k] x[n, c, t S + k D - P]      w (C,1,K), b (C) or NULL
- * The fastest conv1d tier with C_in = C_out = groups = C; needs no workspace. The
- * Conformer convolution module uses it with P = (K-1)/2, S = D = 1. */
+ * The fastest conv1d tier with C_in = C_out = groups = C; needs no workspace (its _naive
+ * and _ref tiers are asr_conv1d_*_naive/_ref with these dims). The Conformer convolution
+ * module uses it with P = (K-1)/2, S = D = 1. */
 ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C, int T, int K, int stride, int padding,
@@ -992,7 +993,8 @@ ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
                                                 int dilation);
 /* ---- pointwise conv1d: kernel 1, a per-frame linear map of the channels
  *   y[n,o,t] = b[o] + sum_c w[o,c,0] x[n,c,t]       w (C_out,C_in,1), b (C_out) or NULL
- * one GEMM per item, Y_n = W X_n; no workspace. */
+ * one GEMM per item (asr_gemm), Y_n = W X_n; no workspace. Its _naive and _ref tiers are
+ * asr_conv1d_*_naive/_ref with K = 1. */
 ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C_in, int C_out, int T);
@@ -1178,7 +1180,19 @@ ASRDEF asr_result asr_contextnet_block_validate(const asr_contextnet_block_confi
 ASRDEF int asr_contextnet_block_out_frames(const asr_contextnet_block_config *cfg);
 ASRDEF size_t asr_contextnet_block_saved_size(const asr_contextnet_block_config *cfg);
 ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_config *cfg);
-/* y (N, C_out, T_out). lengths: each >= 1 (the SE average needs a frame). */
+/* Tiers: _naive composes the _naive pieces (asr_dwsep_conv1d_*_naive, asr_se_*_naive,
+ * asr_conv1d_*_naive for P) with the batch norms written out from [Ioffe15], and refuses
+ * blocks of more than 1e8 multiply-adds (convolutions and SE) with ASR_ERR_TOO_LARGE;
+ * _ref composes the _ref tiers and asr_batch_norm_*; the unsuffixed one the fast tiers
+ * (AVX2 depthwise taps and asr_gemm). All three share the saved layout: the backward of
+ * any tier reads the saved buffer of any forward.
+ * y (N, C_out, T_out). lengths: each >= 1 (the SE average needs a frame). */
+ASRDEF asr_result asr_contextnet_block_forward_naive(asr_real *y, void *saved, size_t saved_bytes,
+                                                    const asr_real *x,
+                                                    const asr_contextnet_block_params *p,
+                                                    const int *lengths,
+                                                    const asr_contextnet_block_config *cfg,
+                                                    void *work, size_t work_bytes);
 ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
                                                   const asr_real *x,
                                                   const asr_contextnet_block_params *p,
@@ -1191,6 +1205,14 @@ ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t 
                                               const int *lengths,
                                               const asr_contextnet_block_config *cfg, void *work,
                                               size_t work_bytes);
+ASRDEF asr_result asr_contextnet_block_backward_naive(asr_real *dx,
+                                                     const asr_contextnet_block_grads *g,
+                                                     const asr_real *dy, const void *saved,
+                                                     size_t saved_bytes, const asr_real *x,
+                                                     const asr_contextnet_block_params *p,
+                                                     const int *lengths,
+                                                     const asr_contextnet_block_config *cfg,
+                                                     void *work, size_t work_bytes);
 ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
                                                    const asr_contextnet_block_grads *g,
                                                    const asr_real *dy, const void *saved,
@@ -1223,17 +1245,22 @@ ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_sp
  * --------------------------------------------------------------------------------------- */
 
 /* The ESPnet Conformer encoder [Gulati20] piece by piece, as espnet/nets/pytorch_backend/
- * {transformer,conformer}/ defines it (the implementation the seed post walks through):
- * Conv2dSubsampling, the relative positional encodings, the relative-position multi-head
- * self-attention [Dai19], the macaron feed-forward, the convolution module and the
- * EncoderLayer. Layouts are batch-first (N,T,D) as ESPnet's, weights as its state_dict.
- * Every sequence function takes lengths (N) or NULL; frames t >= lengths[b] are padding:
- * their outputs are written as 0 and they receive no gradient.
+ * {transformer,conformer}/ defines it (subsampling.py, embedding.py, attention.py,
+ * positionwise_feed_forward.py, convolution.py, encoder_layer.py): Conv2dSubsampling, the
+ * relative positional encodings, the relative-position multi-head self-attention [Dai19],
+ * the macaron feed-forward, the convolution module and the EncoderLayer. Layouts are
+ * batch-first (N,T,D) as ESPnet's, weights as its state_dict. Every sequence function
+ * takes lengths (N) or NULL; frames t >= lengths[b] are padding: their outputs are written
+ * as 0 and they receive no gradient.
  *
  * ESPnet has two variants of the relative positions, chosen by `rel_pos_type` of the
- * espnet2 ConformerEncoder (the legacy one was the default of ESPnet's early Conformer
- * recipes, "latest" since; a recipe config says `rel_pos_type: latest` together with
- * `pos_enc_layer_type: rel_pos` and `selfattention_layer_type: rel_selfattn`):
+ * espnet2 ConformerEncoder, whose default is still "legacy" (espnet2/asr/encoder/
+ * conformer_encoder.py; with "legacy" it rewrites `pos_enc_layer_type: rel_pos` and
+ * `selfattention_layer_type: rel_selfattn` to their legacy_ forms and logs a deprecation
+ * warning). A config must say `rel_pos_type: latest` to get the latest pair; one without
+ * that line (e.g. egs2/ksponspeech's train_asr_conformer8_n_fft512_hop_length256.yaml)
+ * builds the legacy pair. The weights have the same keys and shapes in both, so only the
+ * config tells them apart. The recipes of section 9 use the latest pair.
  *   ASR_REL_POS_LATEST  RelPositionalEncoding + RelPositionMultiHeadedAttention: 2T-1
  *                       embeddings for the relative positions T-1 .. -(T-1).
  *   ASR_REL_POS_LEGACY  LegacyRelPositionalEncoding + LegacyRelPositionMultiHeadedAttention:
@@ -1259,7 +1286,8 @@ ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_
                                        int max_len);
 
 /* ---- rel_shift, the index trick of [Dai19] Appendix B as ESPnet writes it. For one
- * head, x (T,P) holds x[i][k] = (q_i + v) . p_k for every query i and embedding row k,
+ * head, x (T,P) holds x[i][k] = (q_i + pbv) . p_k for every query i and embedding row k
+ * (pbv = pos_bias_v, see the attention below),
  * and out (T,T) must hold, for query i and key j, the entry of the embedding at their
  * relative distance. ESPnet gets it without an index: prepend a zero column (T,P+1),
  * view the same memory as (P+1,T), drop the first row, view the rest as (T,P) and keep
@@ -1270,10 +1298,11 @@ ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_
  *                       out[i][j] = x[i+1][j-i-2]     for j >= i+2
  * NOTE: the legacy upper triangle reads the NEXT query's row: Transformer-XL meant it to
  * be masked (causal) or zeroed (zero_triu), ESPnet's encoder uses it as it is.
- * _naive does the pad / view / slice on a flat buffer, literally; _ref uses the closed
- * form through asr_rel_shift_index(), which returns 0 for an entry that is a structural
- * zero, else 1 with *row, *col the entry of x that out[i][j] copies. backward (the
- * transpose): dx[row][col] += dout[i][j]. */
+ * _naive does the pad / view / slice on a flat buffer, literally (a stack buffer of
+ * 64 x 128 entries: T (P+1) <= 8192, i.e. T <= 64 latest, T <= 90 legacy; bigger T is
+ * ASR_ERR_TOO_LARGE); _ref uses the closed form through asr_rel_shift_index(), which
+ * returns 0 for an entry that is a structural zero, else 1 with *row, *col the entry of x
+ * that out[i][j] copies. backward (the transpose, one tier): dx[row][col] += dout[i][j]. */
 ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *row, int *col);
 ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
                                       asr_rel_pos_type type);
@@ -1287,12 +1316,13 @@ ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int
  * key = value = x), evaluation (no dropout). With d_k = D/H and heads h:
  *   q = x Wq^T + bq,  k = x Wk^T + bk,  v = x Wv^T + bv       (linear_q/k/v)  (N,T,D)
  *   p = pos_emb Wpos^T                                        (linear_pos, no bias) (P,D)
- *   ac[h][i][j] = (q_ih + u_h) . k_jh                         [Dai19] Sec. 3.3 terms (a)+(c)
- *   bd[h][i][.] = rel_shift((q_ih + v_h) . p_.h)              terms (b)+(d)
+ *   ac[h][i][j] = (q_ih + pbu_h) . k_jh                       [Dai19] Sec. 3.3 terms (a)+(c)
+ *   bd[h][i][.] = rel_shift((q_ih + pbv_h) . p_.h)            terms (b)+(d)
  *   s = (ac + bd) / sqrt(d_k);  s[i][j] = -inf for keys j >= length (masked)
  *   attn = softmax_j(s)                                       (0 at masked keys)
  *   ctx_ih = sum_j attn[h][i][j] v_jh;   y = ctx Wo^T + bo    (linear_out)
- * where x_ih is the h-th d_k-slice of row i, u = pos_bias_u (H,d_k), v_h = pos_bias_v.
+ * where x_ih is the h-th d_k-slice of row i, pbu = pos_bias_u and pbv = pos_bias_v (H,d_k):
+ * [Dai19]'s u and v, renamed here because v names the values (ESPnet's linear_v).
  * NOTE: ESPnet computes the rows of padded queries too (it masks keys only) and leaves
  * them for later layers to ignore; here their output is 0 and they get no gradient.
  * The legacy variant's bd reads query i+1 above the diagonal (see rel_shift); for a valid
@@ -1315,9 +1345,11 @@ typedef struct asr_rel_mhsa_grads {   /* same shapes; NULL = not needed; accumul
   asr_real *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *wpos, *pos_bias_u, *pos_bias_v;
 } asr_rel_mhsa_grads;
 typedef struct asr_rel_mhsa_saved {
-  asr_real *q, *k, *v, *ctx;   /* (N,T,D) */
-  asr_real *p;                 /* (P,D) linear_pos(pos_emb) */
-  asr_real *attn;              /* (N,H,T,T) */
+  asr_real *q, *k, *v, *ctx;   /* (N,T,D) the projections (each score term's backward reads
+                                  the other factor) and the context (linear_out's input) */
+  asr_real *p;                 /* (P,D) linear_pos(pos_emb), the other factor of bd */
+  asr_real *attn;              /* (N,H,T,T) the softmax output: the softmax backward and
+                                  dv = attn^T dctx need it */
 } asr_rel_mhsa_saved;
 ASRDEF size_t asr_rel_mhsa_saved_size(int N, int T, int D, int H, asr_rel_pos_type type);
 ASRDEF asr_result asr_rel_mhsa_saved_init(asr_rel_mhsa_saved *s, void *buf, size_t bytes, int N,
@@ -1329,7 +1361,8 @@ ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
 /* y (N,T,D); x (N,T,D); pos_emb (P,D) from asr_rel_pos_encoding(type) for this T.
  * D % H != 0 is ASR_ERR_SHAPE. _naive loops over every index of the equations above and
  * shifts with asr_rel_shift_naive (it refuses T > 32, D > 64 in backward, or
- * N H T^2 D > 2^26); _ref runs the products as GEMMs and shifts by the index map. */
+ * N H T^2 D > 2^26: its scratch is on the stack); _ref runs the products as GEMMs on
+ * asr_gemm_ref and shifts by the index map; the unsuffixed the same on asr_gemm. */
 ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
                                              const asr_real *x, const asr_real *pos_emb,
                                              const int *lengths, const asr_rel_mhsa_params *p,
@@ -1348,9 +1381,10 @@ ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
  * d_pos_emb (P,D) and *g (each may be NULL). With g = dL/ds / sqrt(d_k) (the softmax
  * backward of dattn = dctx v^T):
  *   dctx = dy Wo;  dWo += dy^T ctx;  dbo += sum dy;  dv_j += sum_i attn_ij dctx_i
- *   d(q_i+u) += sum_j g_ij k_j;   dk_j += sum_i g_ij (q_i + u);   du = sum_i d(q_i+u)
- *   dbd_raw = rel_shift^T(g);  d(q_r+v) += sum_k dbd_raw_rk p_k;  dp_k += sum_r dbd_raw_rk (q_r+v)
- *   dWpos += dp^T pos_emb;  d_pos_emb += dp Wpos;  dq = d(q+u) + d(q+v)
+ *   d(q_i+pbu) += sum_j g_ij k_j;  dk_j += sum_i g_ij (q_i + pbu);  dpbu = sum_i d(q_i+pbu)
+ *   dbd_raw = rel_shift^T(g);  d(q_r+pbv) += sum_k dbd_raw_rk p_k;
+ *   dp_k += sum_r dbd_raw_rk (q_r+pbv);  dpbv = sum_r d(q_r+pbv)
+ *   dWpos += dp^T pos_emb;  d_pos_emb += dp Wpos;  dq = d(q+pbu) + d(q+pbv)
  *   dW{q,k,v} += d{q,k,v}^T x;  db{q,k,v} += sum d{q,k,v};  dx += dq Wq + dk Wk + dv Wv */
 ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
@@ -1413,7 +1447,8 @@ ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
  *   h1 = relu(conv.0(x))     Conv2d(1, D, 3, stride 2):  (N,1,T,F) -> (N,D,T1,F1)
  *   h2 = relu(conv.2(h1))    Conv2d(D, D, 3, stride 2):  -> (N,D,T2,F2)
  *   y  = out.0(h2 as (N, T2, D*F2)) * sqrt(D)             Linear(D*F2, D)
- * T1 = (T-1)/2, T2 = (T1-1)/2 (so T2 = ((T-1)//2-1)//2, the issue's formula), same for F.
+ * T1 = (T-1)/2, T2 = (T1-1)/2 (integer division, i.e. T2 = ((T-1)//2-1)//2: a 3-tap
+ * stride-2 convolution without padding keeps floor((T-3)/2)+1 = (T-1)//2 frames), same for F.
  * x (N,T,F) (ESPnet's (batch, time, idim), seen as one input channel), y (N,T2,D).
  * The sqrt(D) is the x * xscale of ESPnet's RelPositionalEncoding, the last element of
  * its `out` Sequential; the embeddings for the block come from asr_rel_pos_encoding(T2).
@@ -1437,8 +1472,8 @@ typedef struct asr_conv2d_subsampling_grads {   /* NULL = not needed; accumulate
   asr_real *conv0_w, *conv0_b, *conv2_w, *conv2_b, *out_w, *out_b;
 } asr_conv2d_subsampling_grads;
 typedef struct asr_conv2d_subsampling_saved {
-  asr_real *h1;    /* (N,D,T1,F1) */
-  asr_real *z;     /* (N,T2,D*F2) */
+  asr_real *h1;    /* (N,D,T1,F1) relu(conv.0(x)): conv.2's input and relu'(h1) */
+  asr_real *z;     /* (N,T2,D*F2) relu(conv.2(h1)) laid out for out.0: its input and relu' */
 } asr_conv2d_subsampling_saved;
 /* ((L-1)/2-1)/2, and 0 for L < 7. */
 ASRDEF int asr_conv2d_subsampling_out_len(int L);
@@ -1446,8 +1481,10 @@ ASRDEF size_t asr_conv2d_subsampling_saved_size(int N, int T, int F, int D);
 ASRDEF asr_result asr_conv2d_subsampling_saved_init(asr_conv2d_subsampling_saved *s, void *buf,
                                                     size_t bytes, int N, int T, int F, int D);
 ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D);
-/* _naive uses the conv2d _naive tier and loops for the linear; _ref the GEMM tiers.
- * Both take asr_conv2d_subsampling_workspace_size() bytes of work. */
+/* _naive uses the conv2d _naive tier and loops for the linear (it refuses items whose
+ * convolutions take more than 2^26 multiply-adds, as asr_conv2d_*_naive); _ref the GEMM
+ * tiers on asr_gemm_ref, the unsuffixed on asr_gemm. All take
+ * asr_conv2d_subsampling_workspace_size() bytes of work. */
 ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
                                                        const asr_conv2d_subsampling_saved *s,
                                                        const asr_real *x, const int *lengths,
@@ -1466,7 +1503,16 @@ ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
                                                  const asr_conv2d_subsampling_params *p, int N,
                                                  int T, int F, int D, void *work,
                                                  size_t work_bytes);
-/* backward from dy (N,T2,D) (frames past lengths_out ignored) into dx (N,T,F) and *g. */
+/* backward from dy (N,T2,D) (frames past lengths_out ignored) into dx (N,T,F) and *g;
+ * _naive with the conv2d _naive backward and the linear's sums as loops. */
+ASRDEF asr_result asr_conv2d_subsampling_backward_naive(asr_real *dx,
+                                                        const asr_conv2d_subsampling_grads *g,
+                                                        const asr_real *dy,
+                                                        const asr_conv2d_subsampling_saved *s,
+                                                        const asr_real *x, const int *lengths,
+                                                        const asr_conv2d_subsampling_params *p,
+                                                        int N, int T, int F, int D, void *work,
+                                                        size_t work_bytes);
 ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
                                                       const asr_conv2d_subsampling_grads *g,
                                                       const asr_real *dy,
@@ -1518,13 +1564,30 @@ typedef struct asr_conformer_ff_grads {
   asr_real *w1, *b1, *w2, *b2;
 } asr_conformer_ff_grads;
 typedef struct asr_conformer_ff_saved {
-  asr_real *h, *s;           /* (M,F) */
+  asr_real *h, *s;           /* (M,F) W1 x + b1 (for swish'(h)) and swish(h) (w_2's input,
+                                for its dW) */
 } asr_conformer_ff_saved;
+/* Tiers: _naive writes both linears out as loops (sums in double) and refuses M D F >
+ * 2^26; _ref runs them on asr_linear_*_ref, the unsuffixed on asr_linear_* (asr_gemm). */
+ASRDEF asr_result asr_conformer_ff_forward_naive(asr_real *y, const asr_conformer_ff_saved *s,
+                                                 const asr_real *x, const asr_conformer_ff_params *p,
+                                                 int M, int D, int F);
+ASRDEF asr_result asr_conformer_ff_forward_ref(asr_real *y, const asr_conformer_ff_saved *s,
+                                               const asr_real *x, const asr_conformer_ff_params *p,
+                                               int M, int D, int F);
 ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
                                            const asr_real *x, const asr_conformer_ff_params *p,
                                            int M, int D, int F);
-/* work: 2 M F reals (asr_conformer_ff_workspace_size). */
+/* work: 2 M F reals (asr_conformer_ff_workspace_size), for every backward tier. */
 ASRDEF size_t asr_conformer_ff_workspace_size(int M, int F);
+ASRDEF asr_result asr_conformer_ff_backward_naive(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                  const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                  const asr_real *x, const asr_conformer_ff_params *p,
+                                                  int M, int D, int F, void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_ff_backward_ref(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                const asr_real *x, const asr_conformer_ff_params *p,
+                                                int M, int D, int F, void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
                                             const asr_real *dy, const asr_conformer_ff_saved *s,
                                             const asr_real *x, const asr_conformer_ff_params *p,
@@ -1563,17 +1626,30 @@ typedef struct asr_conformer_conv_grads {
   asr_real *pw1_w, *pw1_b, *dw_w, *dw_b, *bn_w, *bn_b, *pw2_w, *pw2_b;
 } asr_conformer_conv_grads;
 typedef struct asr_conformer_conv_saved {
-  asr_real *a;                  /* (N,T,2D) */
-  asr_real *u, *c, *n;          /* (N,D,T) */
+  asr_real *a;                  /* (N,T,2D) pointwise_conv1's output: GLU's backward needs
+                                   both halves */
+  asr_real *u, *c, *n;          /* (N,D,T) GLU output (the depthwise conv's input, for dW),
+                                   depthwise output (the BN's input, for xhat), BN output
+                                   (for swish'(n)) */
   asr_real *bn_mean, *bn_rstd;  /* (D) the statistics the batch norm used */
-  asr_real *s;                  /* (N,T,D) */
+  asr_real *s;                  /* (N,T,D) swish(n), channels last: pointwise_conv2's input,
+                                   for its dW */
 } asr_conformer_conv_saved;
 ASRDEF size_t asr_conformer_conv_saved_size(int N, int T, int D);
 ASRDEF asr_result asr_conformer_conv_saved_init(asr_conformer_conv_saved *s, void *buf, size_t bytes,
                                                 int N, int T, int D);
 /* forward and backward both take this many bytes of work */
 ASRDEF size_t asr_conformer_conv_workspace_size(int N, int T, int D);
-/* _ref runs the pointwise convolutions on asr_linear_*_ref, the unsuffixed on the fastest. */
+/* Tiers: _naive writes the pointwise convolutions (as linears), GLU and the batch norm
+ * out ([Ioffe15], asr__bn_naive) and runs the literal asr_conv1d_*_naive for the
+ * depthwise conv; it refuses N T D (3D + K) > 2^26 multiply-adds. _ref runs the pointwise
+ * convolutions on asr_linear_*_ref, the unsuffixed on asr_linear_*; both use the fast
+ * depthwise conv (asr_depthwise_conv1d_*) and asr_batch_norm_*. */
+ASRDEF asr_result asr_conformer_conv_forward_naive(asr_real *y, const asr_conformer_conv_saved *s,
+                                                   const asr_real *x, const int *lengths,
+                                                   const asr_conformer_conv_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
                                                  const asr_real *x, const int *lengths,
                                                  const asr_conformer_conv_params *p,
@@ -1584,6 +1660,13 @@ ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_co
                                              const asr_conformer_conv_params *p,
                                              const asr_conformer_config *cfg, int N, int T,
                                              void *work, size_t work_bytes);
+ASRDEF asr_result asr_conformer_conv_backward_naive(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                    const asr_real *dy,
+                                                    const asr_conformer_conv_saved *s,
+                                                    const asr_real *x, const int *lengths,
+                                                    const asr_conformer_conv_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
                                                   const asr_real *dy,
                                                   const asr_conformer_conv_saved *s,
@@ -1628,10 +1711,13 @@ typedef struct asr_conformer_block_grads {
   asr_real *norm_w[5], *norm_b[5];   /* ff_macaron, mha, conv, ff, final */
 } asr_conformer_block_grads;
 typedef struct asr_conformer_block_saved {
-  asr_real *x1, *x2, *x3, *x4;       /* (N,T,D) the residual stream after each module */
-  asr_real *ln[4];                   /* (N,T,D) the inputs of the four modules */
+  asr_real *x1, *x2, *x3, *x4;       /* (N,T,D) the residual stream after each module: the
+                                        inputs of the next layer norms, whose backward
+                                        recomputes xhat from them */
+  asr_real *ln[4];                   /* (N,T,D) the layer norms' outputs = the four modules'
+                                        inputs, which each module's backward reads */
   asr_real *ln_mean[5], *ln_rstd[5]; /* (N*T) the statistics of the five layer norms */
-  asr_conformer_ff_saved ff_macaron, ff;
+  asr_conformer_ff_saved ff_macaron, ff;   /* each module's own saved activations */
   asr_rel_mhsa_saved mhsa;
   asr_conformer_conv_saved conv;
 } asr_conformer_block_saved;
@@ -1643,8 +1729,19 @@ ASRDEF size_t asr_conformer_block_forward_workspace_size(const asr_conformer_con
                                                          int T);
 ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_config *cfg, int N,
                                                           int T);
-/* _ref composes the _ref tiers of every part; the unsuffixed the fastest ones. Errors:
+/* Tiers: _naive composes the _naive tiers of every part (feed-forward, rel-pos MHSA,
+ * convolution module) with the five layer norms written out ([Ba16]); it refuses, with
+ * ASR_ERR_TOO_LARGE and before writing, what a part would refuse (T > 32; in backward
+ * D > 64; more than 2^26 multiply-adds in the attention, a feed-forward linear or the
+ * convolution module). _ref composes the _ref tiers; the unsuffixed the fastest ones.
+ * Every tier writes the same saved buffers, so any backward reads any forward's. Errors:
  * D % H != 0 and odd D are ASR_ERR_SHAPE; an even kernel ASR_ERR_INVALID_ARG. */
+ASRDEF asr_result asr_conformer_block_forward_naive(asr_real *y, const asr_conformer_block_saved *s,
+                                                    const asr_real *x, const asr_real *pos_emb,
+                                                    const int *lengths,
+                                                    const asr_conformer_block_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
                                                   const asr_real *x, const asr_real *pos_emb,
                                                   const int *lengths,
@@ -1658,6 +1755,15 @@ ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_b
                                               const asr_conformer_config *cfg, int N, int T,
                                               void *work, size_t work_bytes);
 /* d_pos_emb (P,D) may be NULL. */
+ASRDEF asr_result asr_conformer_block_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                                     const asr_conformer_block_grads *g,
+                                                     const asr_real *dy,
+                                                     const asr_conformer_block_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb,
+                                                     const int *lengths,
+                                                     const asr_conformer_block_params *p,
+                                                     const asr_conformer_config *cfg, int N, int T,
+                                                     void *work, size_t work_bytes);
 ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
                                                    const asr_conformer_block_grads *g,
                                                    const asr_real *dy,
@@ -3190,7 +3296,8 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
  * fwd or bwd may be NULL (then only the other one is checked; bwd checks use the
  * library's own forward). rep is accumulated into (zero it first). Returns ASR_OK when
  * the checker could run, or ASR_ERR_OUT_OF_MEMORY.
- * asr_gradcheck_<layer>() is the finite-difference case of one random instance. */
+ * asr_gradcheck_<layer>() is the finite-difference case of one random instance (at most
+ * 64 items: N > 64 is ASR_ERR_INVALID_ARG). */
 ASRDEF asr_result asr_check_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
                                    uint64_t seed, asr_check_report *rep);
 /* Objective sum(W * y) of one random instance with sizes d (and lengths if with_lengths:
@@ -3259,7 +3366,8 @@ ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn
  * when the checker itself could run (then rep->failed counts the failures), or
  * ASR_ERR_OUT_OF_MEMORY.
  * The asr_gradcheck_<layer>() functions are the finite-difference case alone on one
- * random instance (drawn from seed), for `asrtool gradcheck` and the tests. */
+ * random instance (drawn from seed; at most 64 items, N > 64 is ASR_ERR_INVALID_ARG), for
+ * `asrtool gradcheck` and the tests. */
 
 /* ---- LSTM */
 typedef asr_result (*asr_lstm_forward_fn)(asr_real *y, int ldy, asr_real *h_n, asr_real *c_n,
@@ -7283,8 +7391,1103 @@ ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_r
 /* ---------------------------------------------------------------------------------------
  * 4.2 Convolutions, SE, ContextNet (implementation)
  * --------------------------------------------------------------------------------------- */
+/* Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_conv1d_{forward,backward}_naive -> asr__conv1d_item_naive(_backward): the sum,
+ *                                          one loop per index        docs/convolutions.md
+ *   asr_conv1d_{forward,backward}_ref   -> asr__conv1d_group(_backward) on asr_gemm_ref:
+ *                                          im2col + GEMM, or the direct taps of
+ *                                          asr__dw_tap_ref when Cg_in = 1
+ *   asr_conv1d_{forward,backward}       -> the same on asr_gemm, with the AVX2 taps
+ *                                          asr__dw_tap_avx2(_backward) for stride 1
+ *   asr_depthwise_conv1d_*              -> the asr_conv1d fast tier with groups = C: its
+ *                                          _naive and _ref are asr_conv1d_*_naive/_ref
+ *   asr_pointwise_conv1d_*              -> asr__pointwise_item(_backward), one GEMM an
+ *                                          item (fast tier; its _naive and _ref are
+ *                                          asr_conv1d_*_naive/_ref with K = 1)
+ *   asr_dwsep_conv1d_*{_naive,_ref,}    -> asr__dwsep_compose(_backward): the depthwise,
+ *                                          then the pointwise stage, both of the same tier
+ *                                          [Howard17] sec. 3.1
+ *   asr_se_*_naive                      -> asr__se_item_naive(_backward)  docs/contextnet.md
+ *   asr_se_*_ref, asr_se_*              -> asr__se_batch(_backward): both FCs over the batch
+ *                                          on asr_linear_*_ref / asr_linear_* (no own SIMD)
+ *   asr_contextnet_block_*_naive        -> asr__cn_compose(_backward) with the _naive
+ *                                          pieces, the batch norms written out
+ *                                          (asr__bn_naive(_backward))          [Han20] sec. 2
+ *   asr_contextnet_block_*_ref, *       -> asr__cn_compose(_backward) with the _ref / fast
+ *                                          pieces (asr_batch_norm_*, asr_swish_*)
+ *   asr_contextnet_table                -> the table itself, [Han20] Table 1
+ * The API and its full contract: section 4.2 of the declarations (search "4.2 Convolutions").
+ * Order below: per component the math (equations, _naive, _ref), the fast path, the public
+ * tiers; then, under the plumbing rule, argument checks, sizes, saved-buffer layouts and
+ * the batch drivers. */
 
-/* ---- conv1d: sizes */
+/* The batch drivers of the plumbing part, which the public tiers call, and the size
+ * helpers the compositions use. */
+ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out);
+ASR__PRIVATE void asr__cn_dims(const asr_contextnet_block_config *c, int i, asr_conv1d_dims *d);
+ASR__PRIVATE void asr__cn_res_dims(const asr_contextnet_block_config *c, asr_conv1d_dims *d);
+ASR__PRIVATE asr_result asr__conv1d_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                            const asr_real *w, const asr_real *b, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conv1d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, const asr_conv1d_dims *d, void *work,
+                                             size_t work_bytes);
+ASR__PRIVATE asr_result asr__pointwise_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                               const asr_real *w, const asr_real *b, const int *lengths,
+                                               int N, int C_in, int C_out, int T);
+ASR__PRIVATE asr_result asr__pointwise_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x, const asr_real *w,
+                                                const int *lengths, int N, int C_in, int C_out, int T);
+ASR__PRIVATE asr_result asr__dwsep_forward(asr__tier tier, asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b,
+                                           const asr_real *pw_w, const asr_real *pw_b,
+                                           const int *lengths, const asr_conv1d_dims *d);
+ASR__PRIVATE asr_result asr__dwsep_backward(asr__tier tier, asr_real *dx, asr_real *d_dw_w,
+                                            asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+                                            const asr_real *dy, const asr_real *h, const asr_real *x,
+                                            const asr_real *dw_w, const asr_real *pw_w,
+                                            const int *lengths, const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes);
+ASR__PRIVATE asr_result asr__se_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *z,
+                                        asr_real *gate, const asr_real *x, const asr_real *w1,
+                                        const asr_real *b1, const asr_real *w2, const asr_real *b2,
+                                        const int *lengths, int N, int C, int R, int T, void *work,
+                                        size_t work_bytes);
+ASR__PRIVATE asr_result asr__se_backward(asr__tier tier, asr_real *dx, asr_real *dw1, asr_real *db1,
+                                         asr_real *dw2, asr_real *db2, const asr_real *dy,
+                                         const asr_real *x, const asr_real *mean, const asr_real *z,
+                                         const asr_real *gate, const asr_real *w1, const asr_real *w2,
+                                         const int *lengths, int N, int C, int R, int T, void *work,
+                                         size_t work_bytes);
+ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
+                                        const asr_real *x, const asr_contextnet_block_params *p,
+                                        const int *lengths, const asr_contextnet_block_config *c,
+                                        void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
+                                         const asr_real *dy, const void *saved, size_t saved_bytes,
+                                         const asr_real *x, const asr_contextnet_block_params *p,
+                                         const int *lengths, const asr_contextnet_block_config *c,
+                                         void *work, size_t work_bytes);
+
+/* The matrix products of a tier, for sections 4.2 and 4.3: asr_gemm (AVX2+FMA where built)
+ * for ASR__TIER_FAST, the scalar asr_gemm_ref for the others; likewise asr_linear_*. */
+ASR__PRIVATE void asr__gemm_of_tier(asr__tier tier, int trans_a, int trans_b, int M, int N, int K,
+                                    asr_real alpha, const asr_real *A, int lda, const asr_real *B, int ldb,
+                                    asr_real beta, asr_real *C, int ldc) {
+  if (tier == ASR__TIER_FAST) asr_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+ASR__PRIVATE asr_result asr__linear_of_tier(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                            const asr_real *b, int M, int I, int O) {
+  return tier == ASR__TIER_FAST ? asr_linear_forward(y, x, W, b, M, I, O)
+                                : asr_linear_forward_ref(y, x, W, b, M, I, O);
+}
+ASR__PRIVATE asr_result asr__linear_of_tier_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                                     const asr_real *dy, const asr_real *x, const asr_real *W,
+                                                     int M, int I, int O) {
+  return tier == ASR__TIER_FAST ? asr_linear_backward(dx, dW, db, dy, x, W, M, I, O)
+                                : asr_linear_backward_ref(dx, dW, db, dy, x, W, M, I, O);
+}
+
+/* ---- conv1d: the definition (torch.nn.Conv1d; the declarations of 4.2 derive it)
+ *   y[n,o,t] = b[o] + sum_{c<Cg_in} sum_{k<K} w[o,c,k] x[n, g(o) Cg_in + c, t S + k D - P]
+ * symbols: S, P, D, G = d->stride, padding, dilation, groups; Cg_in = C_in/G, Cg_out =
+ * C_out/G; g(o) = o / Cg_out, the group of output o; x is 0 outside [0, L), which is the
+ * zero padding and the length mask at once. Outputs t >= L_out are padding: 0. */
+
+/* One item, literally: y (C_out, T_out) from x (C_in, T_in) with L valid frames. */
+ASR__PRIVATE void asr__conv1d_item_naive(asr_real *y, const asr_real *x, const asr_real *w, const asr_real *b,
+                                         int L, int T_out, const asr_conv1d_dims *d) {
+  int o, c, k, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+  for (o = 0; o < d->C_out; o++) {
+    int g = o / Cgo;                                          /* the group of output o */
+    for (t = 0; t < T_out; t++) {
+      double s = b ? b[o] : 0;                                /* b[o] + ... */
+      if (t >= Lo) {                                          /* a padded output: 0 */
+        y[(size_t)o * T_out + t] = 0;
+        continue;
+      }
+      for (c = 0; c < Cgi; c++)
+        for (k = 0; k < d->K; k++) {
+          long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;   /* t S + k D - P */
+          if (s_in < 0 || s_in >= L) continue;                /* zero padding / length mask */
+          s += (double)w[((size_t)o * Cgi + c) * d->K + k] * x[((size_t)g * Cgi + c) * d->T_in + s_in];
+        }
+      y[(size_t)o * T_out + t] = (asr_real)s;
+    }
+  }
+}
+
+/* Its backward, literally: every term w[o,c,k] x[g(o) Cg_in + c, s] of the sum, times
+ * dy[o,t], differentiated by each factor (d/dw = x, d/dx = w, d/db = 1). */
+ASR__PRIVATE void asr__conv1d_item_naive_backward(asr_real *dx, asr_real *dw, asr_real *db, const asr_real *gy,
+                                                  const asr_real *x, const asr_real *w, int L, int T_out,
+                                                  const asr_conv1d_dims *d) {
+  int o, c, k, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+  for (o = 0; o < d->C_out; o++) {
+    int g = o / Cgo;
+    for (t = 0; t < Lo && t < T_out; t++) {                  /* padded outputs: no gradient */
+      asr_real gyv = gy[(size_t)o * T_out + t];
+      if (db) db[o] += gyv;                                   /* d y / d b[o] = 1 */
+      for (c = 0; c < Cgi; c++)
+        for (k = 0; k < d->K; k++) {
+          long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
+          size_t xi, wi;
+          if (s_in < 0 || s_in >= L) continue;
+          xi = ((size_t)g * Cgi + c) * d->T_in + (size_t)s_in;
+          wi = ((size_t)o * Cgi + c) * d->K + k;
+          if (dw) dw[wi] += gyv * x[xi];                      /* d y / d w = x */
+          if (dx) dx[xi] += gyv * w[wi];                      /* d y / d x = w */
+        }
+    }
+  }
+}
+
+/* ---- conv1d _ref: the same sum as matrix products per (item, group) */
+/* The valid t range [t0, t1) of tap k: where 0 <= t S + k D - P < L, for t < Lo. Computed
+ * once per tap, it keeps the inner loops free of branches (and vectorizable). */
+ASR__PRIVATE void asr__conv1d_tap_range(int k, int Lo, int L, const asr_conv1d_dims *d, int *t0, int *t1) {
+  long off = (long)k * d->dilation - d->padding;    /* input index of output 0 */
+  long a = off >= 0 ? 0 : (-off + d->stride - 1) / d->stride;   /* first t with s >= 0 */
+  long e = L - off <= 0 ? 0 : (L - off + d->stride - 1) / d->stride;  /* first t with s >= L */
+  if (e > Lo) e = Lo;
+  if (a > e) a = e;
+  *t0 = (int)a;
+  *t1 = (int)e;
+}
+
+/* Depthwise-like groups (Cg_in = 1) need no im2col: output row o is
+ *   y[o,t] = b[o] + sum_k w[o,k] x[g(o), t S + k D - P],
+ * one tap k at a time over its valid range. asr__dw_tap_ref adds tap k (off = k D - P). */
+ASR__PRIVATE void asr__dw_tap_ref(asr_real *yr, const asr_real *xr, asr_real wk, long off, int t0, int t1,
+                                  int S) {
+  int t;
+  for (t = t0; t < t1; t++) yr[t] += wk * xr[(long)t * S + off];   /* y[t] += w_k x[t S + off] */
+}
+/* Its backward: dw_k += sum_t dy[t] x[t S + off] (in double), dx[t S + off] += w_k dy[t]. */
+ASR__PRIVATE void asr__dw_tap_ref_backward(asr_real *dxr, asr_real *dwk, const asr_real *gy, const asr_real *xr,
+                                           asr_real wk, long off, int t0, int t1, int S) {
+  double s = 0;
+  int t;
+  for (t = t0; t < t1; t++) {
+    long si = (long)t * S + off;
+    s += (double)gy[t] * xr[si];                            /* dw[k] += dy[t] x[s] */
+    if (dxr) dxr[si] += wk * gy[t];                         /* dx[s] += w[k] dy[t] */
+  }
+  if (dwk) *dwk += (asr_real)s;
+}
+
+/* col (Cg_in K, Lo): col[c K + k][t] = x[c, t S + k D - P], 0 outside [0, L). With it the
+ * sum of the definition is one product per (item, group): Y_g = W_g col. */
+ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
+                              const asr_conv1d_dims *d) {
+  int c, k, t;
+  for (c = 0; c < Cgi; c++)
+    for (k = 0; k < d->K; k++) {
+      asr_real *row = col + ((size_t)c * d->K + k) * Lo;
+      const asr_real *xr = xg + (size_t)c * d->T_in;
+      long off = (long)k * d->dilation - d->padding;
+      int t0, t1;
+      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+      for (t = 0; t < t0; t++) row[t] = 0;
+      for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
+      for (t = t1; t < Lo; t++) row[t] = 0;
+    }
+}
+
+/* The transpose, col2im: dx[c, t S + k D - P] += dcol[c K + k][t] inside [0, L): a frame
+ * copied into several overlapping patches collects their gradients back. */
+ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
+                              const asr_conv1d_dims *d) {
+  int c, k, t;
+  for (c = 0; c < Cgi; c++)
+    for (k = 0; k < d->K; k++) {
+      const asr_real *row = dcol + ((size_t)c * d->K + k) * Lo;
+      asr_real *dr = dxg + (size_t)c * d->T_in;
+      long off = (long)k * d->dilation - d->padding;
+      int t0, t1;
+      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+      for (t = t0; t < t1; t++) dr[(long)t * d->stride + off] += row[t];
+    }
+}
+
+/* ---- conv1d fast path: the depthwise taps in AVX2+FMA, 8 frames per instruction, for
+ * stride 1 in float builds compiled with -mavx2 -mfma (the GEMMs of the other groups
+ * run on asr_gemm, section 1's AVX2 kernel). Elsewhere the fast tier runs the _ref taps. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__dw_tap_avx2(float *yr, const float *xr, float wk, long off, int t0, int t1) {
+  __m256 vw = _mm256_set1_ps(wk);
+  int t;
+  for (t = t0; t + 8 <= t1; t += 8)   /* y[t..t+7] += w_k x[t+off..t+off+7] */
+    _mm256_storeu_ps(yr + t, _mm256_fmadd_ps(vw, _mm256_loadu_ps(xr + (t + off)), _mm256_loadu_ps(yr + t)));
+  for (; t < t1; t++) yr[t] += wk * xr[t + off];
+}
+ASR__PRIVATE void asr__dw_tap_avx2_backward(float *dxr, float *dwk, const float *gy, const float *xr, float wk,
+                                            long off, int t0, int t1) {
+  __m256 vw = _mm256_set1_ps(wk), acc = _mm256_setzero_ps();
+  float lanes[8], s;                      /* the 8 partial sums of acc, added pairwise */
+  int t;
+  for (t = t0; t + 8 <= t1; t += 8) {
+    __m256 g = _mm256_loadu_ps(gy + t);
+    if (dwk) acc = _mm256_fmadd_ps(g, _mm256_loadu_ps(xr + (t + off)), acc);   /* dw_k lanes */
+    if (dxr) _mm256_storeu_ps(dxr + (t + off), _mm256_fmadd_ps(vw, g, _mm256_loadu_ps(dxr + (t + off))));
+  }
+  _mm256_storeu_ps(lanes, acc);
+  s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; t < t1; t++) {
+    if (dwk) s += gy[t] * xr[t + off];
+    if (dxr) dxr[t + off] += wk * gy[t];
+  }
+  if (dwk) *dwk += s;
+}
+#endif
+
+/* One depthwise output row of a tier: bias, then every tap (AVX2 in the fast tier when it
+ * is built and S = 1, the scalar tap otherwise). */
+ASR__PRIVATE void asr__dw_row(asr__tier tier, asr_real *yr, const asr_real *xr, const asr_real *wr, asr_real bias,
+                              int Lo, int L, const asr_conv1d_dims *d) {
+  int t, k;
+  (void)tier;
+  for (t = 0; t < Lo; t++) yr[t] = bias;
+  for (k = 0; k < d->K; k++) {
+    int t0, t1;
+    long off = (long)k * d->dilation - d->padding;
+    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_avx2(yr, xr, wr[k], off, t0, t1);
+      continue;
+    }
+#endif
+    asr__dw_tap_ref(yr, xr, wr[k], off, t0, t1, d->stride);
+  }
+}
+ASR__PRIVATE void asr__dw_row_backward(asr__tier tier, asr_real *dxr, asr_real *dwr, asr_real *dbo,
+                                       const asr_real *gy, const asr_real *xr, const asr_real *wr, int Lo, int L,
+                                       const asr_conv1d_dims *d) {
+  int t, k;
+  (void)tier;
+  if (dbo) {                                                /* db = sum_t dy[t] */
+    double s = 0;
+    for (t = 0; t < Lo; t++) s += gy[t];
+    *dbo += (asr_real)s;
+  }
+  for (k = 0; k < d->K; k++) {
+    int t0, t1;
+    long off = (long)k * d->dilation - d->padding;
+    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_avx2_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1);
+      continue;
+    }
+#endif
+    asr__dw_tap_ref_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1, d->stride);
+  }
+}
+
+/* One (item, group) of the _ref and fast tiers: yg (Cg_out rows T_out apart) from xg
+ * (Cg_in rows T_in apart), Lo valid outputs. bg = b + g Cg_out or NULL; col: the
+ * (Cg_in K, Lo) scratch of im2col. Outputs t >= Lo are written as 0. */
+ASR__PRIVATE void asr__conv1d_group(asr__tier tier, asr_real *yg, const asr_real *xg, const asr_real *wg,
+                                    const asr_real *bg, int Lo, int L, int T_out, const asr_conv1d_dims *d,
+                                    asr_real *col) {
+  int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  if (Cgi == 1) {                                           /* depthwise-like: direct */
+    for (o = 0; o < Cgo; o++)
+      asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
+  } else if (Lo > 0) {
+    /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
+    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__gemm_of_tier(tier, 0, 0, Cgo, Lo, Cgi * d->K, 1, wg, Cgi * d->K, col, Lo, 0, yg, T_out);
+    if (bg)
+      for (o = 0; o < Cgo; o++)
+        for (t = 0; t < Lo; t++) yg[(size_t)o * T_out + t] += bg[o];
+  }
+  for (o = 0; o < Cgo; o++)                                 /* padded outputs are 0 */
+    for (t = Lo; t < T_out; t++) yg[(size_t)o * T_out + t] = 0;
+}
+
+/* Its backward: db += row sums of dY_g, dW_g += dY_g col^T, dcol = W_g^T dY_g then
+ * col2im into dx (or the direct taps' backward). col, dcol: (Cg_in K, T_out) each. */
+ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_real *dwg, asr_real *dbg,
+                                             const asr_real *gy, const asr_real *xg, const asr_real *wg, int Lo,
+                                             int L, int T_out, const asr_conv1d_dims *d, asr_real *col) {
+  int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  asr_real *dcol;
+  if (Cgi == 1) {
+    for (o = 0; o < Cgo; o++)
+      asr__dw_row_backward(tier, dxg, dwg ? dwg + (size_t)o * d->K : NULL, dbg ? dbg + o : NULL,
+                           gy + (size_t)o * T_out, xg, wg + (size_t)o * d->K, Lo, L, d);
+    return;
+  }
+  if (Lo == 0) return;
+  dcol = col + (size_t)Cgi * d->K * T_out;   /* col is NULL for the direct taps: no workspace */
+  if (dbg)
+    for (o = 0; o < Cgo; o++) {
+      double s = 0;
+      for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
+      dbg[o] += (asr_real)s;
+    }
+  if (dwg) {                          /* dW_g += dY_g (Cg_out, Lo) col^T (Lo, Cg_in K) */
+    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__gemm_of_tier(tier, 0, 1, Cgo, Cgi * d->K, Lo, 1, gy, T_out, col, Lo, 1, dwg, Cgi * d->K);
+  }
+  if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
+    asr__gemm_of_tier(tier, 1, 0, Cgi * d->K, Lo, Cgo, 1, wg, Cgi * d->K, gy, T_out, 0, dcol, Lo);
+    asr__col2im(dxg, dcol, Cgi, Lo, L, d);
+  }
+}
+
+/* ---- conv1d: the public tiers */
+ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths,
+                                           const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  /* the sum, one loop per index: asr__conv1d_item_naive */
+  return asr__conv1d_forward(ASR__TIER_NAIVE, y, x, w, b, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths,
+                                         const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  /* im2col + asr_gemm_ref, or the scalar taps: asr__conv1d_group */
+  return asr__conv1d_forward(ASR__TIER_REF, y, x, w, b, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths,
+                                     const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  /* im2col + asr_gemm, or the AVX2 taps: asr__conv1d_group */
+  return asr__conv1d_forward(ASR__TIER_FAST, y, x, w, b, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes) {
+  /* every term of the sum differentiated: asr__conv1d_item_naive_backward */
+  return asr__conv1d_backward(ASR__TIER_NAIVE, dx, dw, db, dy, x, w, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths,
+                                          const asr_conv1d_dims *d, void *work,
+                                          size_t work_bytes) {
+  /* dW += dY col^T, col2im(W^T dY) on asr_gemm_ref: asr__conv1d_group_backward */
+  return asr__conv1d_backward(ASR__TIER_REF, dx, dw, db, dy, x, w, lengths, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, const asr_conv1d_dims *d, void *work,
+                                      size_t work_bytes) {
+  /* the same on asr_gemm and the AVX2 taps: asr__conv1d_group_backward */
+  return asr__conv1d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, d, work, work_bytes);
+}
+
+/* ---- depthwise conv1d: conv1d with groups = C_in = C_out = C, the fast tier (its
+ * _naive and _ref are asr_conv1d_*_naive/_ref with these dims); no workspace (Cg_in = 1) */
+ASR__PRIVATE void asr__depthwise_dims(asr_conv1d_dims *d, int N, int C, int T, int K, int stride, int padding,
+                                      int dilation) {
+  asr_conv1d_dims_init(d, N, C, C, T, K);
+  d->stride = stride, d->padding = padding, d->dilation = dilation, d->groups = C;
+}
+ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C, int T, int K, int stride, int padding,
+                                               int dilation) {
+  asr_conv1d_dims d;
+  asr__depthwise_dims(&d, N, C, T, K, stride, padding, dilation);
+  return asr__conv1d_forward(ASR__TIER_FAST, y, x, w, b, lengths, &d, NULL, 0);
+}
+ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C, int T, int K, int stride, int padding,
+                                                int dilation) {
+  asr_conv1d_dims d;
+  asr__depthwise_dims(&d, N, C, T, K, stride, padding, dilation);
+  return asr__conv1d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, &d, NULL, 0);
+}
+
+/* ---- pointwise conv1d: kernel 1, a per-frame linear map of the channels
+ *   y[n,o,t] = b[o] + sum_c w[o,c,0] x[n,c,t],   i.e.  Y_n = W X_n + b   on t < L. */
+ASR__PRIVATE void asr__pointwise_item(asr__tier tier, asr_real *yn, const asr_real *xn, const asr_real *w,
+                                      const asr_real *b, int L, int C_in, int C_out, int T) {
+  int o, t;
+  /* Y_n (C_out, L) = W (C_out, C_in) X_n (C_in, L), rows T apart: padded frames untouched */
+  if (L > 0) asr__gemm_of_tier(tier, 0, 0, C_out, L, C_in, 1, w, C_in, xn, T, 0, yn, T);
+  for (o = 0; o < C_out; o++) {
+    asr_real bo = b ? b[o] : 0;
+    for (t = 0; t < L; t++) yn[(size_t)o * T + t] += bo;
+    for (t = L; t < T; t++) yn[(size_t)o * T + t] = 0;      /* padded outputs are 0 */
+  }
+}
+/* backward: dW += dY_n X_n^T, dX_n += W^T dY_n, db += row sums of dY_n (t < L) */
+ASR__PRIVATE void asr__pointwise_item_backward(asr__tier tier, asr_real *dxn, asr_real *dw, asr_real *db,
+                                               const asr_real *gy, const asr_real *xn, const asr_real *w, int L,
+                                               int C_in, int C_out, int T) {
+  int o, t;
+  if (L == 0) return;
+  if (dw) asr__gemm_of_tier(tier, 0, 1, C_out, C_in, L, 1, gy, T, xn, T, 1, dw, C_in);     /* dW += dY X^T */
+  if (dxn) asr__gemm_of_tier(tier, 1, 0, C_in, L, C_out, 1, w, C_in, gy, T, 1, dxn, T);   /* dX += W^T dY */
+  if (db)
+    for (o = 0; o < C_out; o++) {
+      double s = 0;
+      for (t = 0; t < L; t++) s += gy[(size_t)o * T + t];
+      db[o] += (asr_real)s;
+    }
+}
+ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                               const asr_real *b, const int *lengths, int N,
+                                               int C_in, int C_out, int T) {
+  /* one asr_gemm per item: asr__pointwise_item */
+  return asr__pointwise_forward(ASR__TIER_FAST, y, x, w, b, lengths, N, C_in, C_out, T);
+}
+ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *w, const int *lengths, int N,
+                                                int C_in, int C_out, int T) {
+  /* two asr_gemm per item: asr__pointwise_item_backward */
+  return asr__pointwise_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, N, C_in, C_out, T);
+}
+
+/* ---- depthwise-separable conv1d [Howard17] sec. 3.1: a depthwise conv (the only stage
+ * that looks along time), then a pointwise conv (the only one that mixes channels)
+ *   h = depthwise(x; dw_w, dw_b),   y = pointwise(h; pw_w, pw_b)
+ * symbols: a = the depthwise dims (C -> C, groups C), p = the pointwise dims (C -> C_out,
+ * K = 1) over T_out frames; item n keeps L_out = asr__conv1d_valid_out(L) frames. Both
+ * stages run in the tier asked for (_naive: the conv1d sums of the definition). */
+ASR__PRIVATE asr_result asr__dwsep_compose(asr__tier tier, asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b, const asr_real *pw_w,
+                                           const asr_real *pw_b, const int *lengths, const asr_conv1d_dims *d,
+                                           const asr_conv1d_dims *a, const asr_conv1d_dims *p, int T_out) {
+  asr_result r;
+  int n, lo[1];
+  /* h = depthwise(x): the stage that sees time (kernel, stride, padding) */
+  r = asr__conv1d_forward(tier, h, x, dw_w, dw_b, lengths, a, NULL, 0);
+  if (r != ASR_OK) return r;
+  /* y = pointwise(h) on each item's L_out valid frames */
+  for (n = 0; n < d->N; n++) {
+    asr_real *yn = y + (size_t)n * d->C_out * T_out;
+    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
+    asr_conv1d_dims one = *p;
+    lo[0] = asr__conv1d_valid_out(lengths ? lengths[n] : d->T_in, d, T_out);
+    one.N = 1;
+    r = tier == ASR__TIER_NAIVE ? asr__conv1d_forward(ASR__TIER_NAIVE, yn, hn, pw_w, pw_b, lo, &one, NULL, 0)
+                                : asr__pointwise_forward(tier, yn, hn, pw_w, pw_b, lo, 1, d->C_in, d->C_out, T_out);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+/* backward, per item: dh = W_pw^T dy (with dW_pw += dy h^T, db_pw) into the scratch dh,
+ * then the depthwise backward from dh into dx and the depthwise parameters. */
+ASR__PRIVATE asr_result asr__dwsep_compose_backward(asr__tier tier, asr_real *dx, asr_real *d_dw_w,
+                                                    asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+                                                    const asr_real *dy, const asr_real *h, const asr_real *x,
+                                                    const asr_real *dw_w, const asr_real *pw_w,
+                                                    const int *lengths, const asr_conv1d_dims *d,
+                                                    const asr_conv1d_dims *a, const asr_conv1d_dims *p,
+                                                    int T_out, asr_real *dh) {
+  asr_result r;
+  int n;
+  for (n = 0; n < d->N; n++) {
+    const asr_real *gy = dy + (size_t)n * d->C_out * T_out;
+    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
+    const asr_real *xn = x + (size_t)n * d->C_in * d->T_in;
+    asr_conv1d_dims one_a = *a, one_p = *p;
+    int L = lengths ? lengths[n] : d->T_in, lo = asr__conv1d_valid_out(L, d, T_out);
+    one_a.N = one_p.N = 1;
+    memset(dh, 0, sizeof(asr_real) * (size_t)d->C_in * T_out);
+    /* pointwise backward: dh = W_pw^T dy, dW_pw += dy h^T, db_pw += sum dy */
+    r = tier == ASR__TIER_NAIVE
+            ? asr__conv1d_backward(ASR__TIER_NAIVE, dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, &one_p, NULL, 0)
+            : asr__pointwise_backward(tier, dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, 1, d->C_in, d->C_out, T_out);
+    if (r != ASR_OK) return r;
+    /* depthwise backward from dh */
+    r = asr__conv1d_backward(tier, dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w, d_dw_b, dh, xn, dw_w,
+                             &L, &one_a, NULL, 0);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
+                                                 const asr_real *dw_w, const asr_real *dw_b,
+                                                 const asr_real *pw_w, const asr_real *pw_b,
+                                                 const int *lengths, const asr_conv1d_dims *d,
+                                                 void *work, size_t work_bytes) {
+  /* both stages as the conv1d sums: asr__dwsep_compose with asr__conv1d_item_naive */
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(ASR__TIER_NAIVE, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d);
+}
+ASRDEF asr_result asr_dwsep_conv1d_forward_ref(asr_real *y, asr_real *h, const asr_real *x,
+                                               const asr_real *dw_w, const asr_real *dw_b,
+                                               const asr_real *pw_w, const asr_real *pw_b,
+                                               const int *lengths, const asr_conv1d_dims *d,
+                                               void *work, size_t work_bytes) {
+  /* scalar taps, then one asr_gemm_ref an item: asr__dwsep_compose */
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(ASR__TIER_REF, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d);
+}
+ASRDEF asr_result asr_dwsep_conv1d_forward(asr_real *y, asr_real *h, const asr_real *x,
+                                           const asr_real *dw_w, const asr_real *dw_b,
+                                           const asr_real *pw_w, const asr_real *pw_b,
+                                           const int *lengths, const asr_conv1d_dims *d,
+                                           void *work, size_t work_bytes) {
+  /* AVX2 taps, then one asr_gemm an item: asr__dwsep_compose */
+  (void)work;
+  (void)work_bytes;
+  return asr__dwsep_forward(ASR__TIER_FAST, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward_naive(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  /* both stages' literal backward: asr__dwsep_compose_backward */
+  return asr__dwsep_backward(ASR__TIER_NAIVE, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
+                             d, work, work_bytes);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward_ref(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  /* asr__dwsep_compose_backward on the _ref pieces */
+  return asr__dwsep_backward(ASR__TIER_REF, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
+                             d, work, work_bytes);
+}
+ASRDEF asr_result asr_dwsep_conv1d_backward(
+    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+    size_t work_bytes) {
+  /* asr__dwsep_compose_backward on the fast pieces */
+  return asr__dwsep_backward(ASR__TIER_FAST, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
+                             d, work, work_bytes);
+}
+
+/* ---- Squeeze-and-Excitation over time, [Han20] sec. 2 (after [Hu18]), per item with L
+ * valid frames:
+ *   xbar_c = (1/L) sum_{t<L} x_c,t                       squeeze: the global average
+ *   z      = W1 xbar + b1,   theta = sigmoid(W2 swish(z) + b2)   excitation: the gate
+ *   y_c,t  = theta_c x_c,t  (t < L; padded outputs 0)     scale
+ * symbols: W1 = w1 (R,C), W2 = w2 (C,R); the saved mean = xbar (C), z (R), gate = theta (C).
+ * backward (u = W2 swish(z) + b2):
+ *   dtheta_c = sum_{t<L} dy_c,t x_c,t,  du = dtheta theta (1 - theta)
+ *   dW2 += du swish(z)^T, db2 += du,  dz = (W2^T du) swish'(z)
+ *   dW1 += dz xbar^T, db1 += dz,  dxbar = W1^T dz,  dx_c,t += theta_c dy_c,t + dxbar_c / L */
+
+/* swish(z) = z sigmoid(z) [Ramachandran17] and its derivative s + z s (1 - s), in double */
+ASR__PRIVATE double asr__swish1(double z) { return z * asr__sigmoid(z); }
+ASR__PRIVATE double asr__dswish1(double z) {
+  double s = asr__sigmoid(z);
+  return s + z * s * (1 - s);
+}
+
+/* _naive: one item, every sum a loop. x, y (C,T); mean, gate (C); z (R). */
+ASR__PRIVATE void asr__se_item_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate, const asr_real *x,
+                                     const asr_real *w1, const asr_real *b1, const asr_real *w2, const asr_real *b2,
+                                     int L, int C, int R, int T) {
+  int c, r, t;
+  for (c = 0; c < C; c++) {                       /* xbar_c = (1/L) sum_{t<L} x_c,t */
+    double s = 0;
+    for (t = 0; t < L; t++) s += x[(size_t)c * T + t];
+    mean[c] = (asr_real)(s / L);
+  }
+  for (r = 0; r < R; r++) {                       /* z = W1 xbar + b1 */
+    double s = b1 ? b1[r] : 0;
+    for (c = 0; c < C; c++) s += (double)w1[(size_t)r * C + c] * mean[c];
+    z[r] = (asr_real)s;
+  }
+  for (c = 0; c < C; c++) {                       /* theta = sigmoid(W2 swish(z) + b2) */
+    double s = b2 ? b2[c] : 0;
+    for (r = 0; r < R; r++) s += (double)w2[(size_t)c * R + r] * asr__swish1(z[r]);
+    gate[c] = (asr_real)asr__sigmoid(s);
+  }
+  for (c = 0; c < C; c++)                         /* y = theta x, padding 0 */
+    for (t = 0; t < T; t++)
+      y[(size_t)c * T + t] = t < L ? (asr_real)((double)gate[c] * x[(size_t)c * T + t]) : (asr_real)0;
+}
+
+/* Its backward, one item; du, dxbar (C) and dz (R) are scratch. dx may be NULL. */
+ASR__PRIVATE void asr__se_item_naive_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                              asr_real *db2, const asr_real *dy, const asr_real *x,
+                                              const asr_real *xb, const asr_real *zn, const asr_real *g,
+                                              const asr_real *w1, const asr_real *w2, int L, int C, int R, int T,
+                                              asr_real *du, asr_real *dxbar, asr_real *dz) {
+  int c, r, t;
+  for (c = 0; c < C; c++) {
+    double s = 0;                                 /* dtheta_c = sum_t dy x */
+    for (t = 0; t < L; t++) s += (double)dy[(size_t)c * T + t] * x[(size_t)c * T + t];
+    du[c] = (asr_real)(s * g[c] * (1 - g[c]));    /* through the sigmoid */
+    if (db2) db2[c] += du[c];
+  }
+  for (r = 0; r < R; r++) {
+    double s = 0;                                 /* (W2^T du)_r */
+    for (c = 0; c < C; c++) {
+      s += (double)w2[(size_t)c * R + r] * du[c];
+      if (dw2) dw2[(size_t)c * R + r] += (asr_real)(du[c] * asr__swish1(zn[r]));
+    }
+    dz[r] = (asr_real)(s * asr__dswish1(zn[r]));  /* through the swish */
+    if (db1) db1[r] += dz[r];
+  }
+  for (c = 0; c < C; c++) {
+    double s = 0;                                 /* dxbar = W1^T dz */
+    for (r = 0; r < R; r++) {
+      s += (double)w1[(size_t)r * C + c] * dz[r];
+      if (dw1) dw1[(size_t)r * C + c] += dz[r] * xb[c];
+    }
+    dxbar[c] = (asr_real)s;
+  }
+  if (dx)
+    for (c = 0; c < C; c++)                       /* the scale and the mean's share */
+      for (t = 0; t < L; t++)
+        dx[(size_t)c * T + t] += (asr_real)((double)g[c] * dy[(size_t)c * T + t] + (double)dxbar[c] / L);
+}
+
+/* _ref and fast: the squeeze and scale as loops, the two FCs as one linear layer each over
+ * the N means of the batch (asr_linear_*_ref or asr_linear_*). sz: swish(z) (N,R). */
+ASR__PRIVATE void asr__se_batch(asr__tier tier, asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                const asr_real *x, const asr_real *w1, const asr_real *b1, const asr_real *w2,
+                                const asr_real *b2, const int *lengths, int N, int C, int R, int T, asr_real *sz) {
+  int n, c, t;
+  for (n = 0; n < N; n++) {                                    /* the squeeze */
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      const asr_real *xr = x + ((size_t)n * C + c) * T;
+      double s = 0;
+      for (t = 0; t < L; t++) s += xr[t];
+      mean[(size_t)n * C + c] = (asr_real)(s / L);
+    }
+  }
+  /* the excitation: two fully connected layers over the batch of N means */
+  asr__linear_of_tier(tier, z, mean, w1, b1, N, C, R);
+  asr_swish_forward(sz, z, (size_t)N * R);
+  asr__linear_of_tier(tier, gate, sz, w2, b2, N, R, C);
+  asr_sigmoid_forward(gate, gate, (size_t)N * C);
+  for (n = 0; n < N; n++) {                                    /* the scale */
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      asr_real g = gate[(size_t)n * C + c], *yr = y + ((size_t)n * C + c) * T;
+      const asr_real *xr = x + ((size_t)n * C + c) * T;
+      for (t = 0; t < L; t++) yr[t] = g * xr[t];
+      for (t = L; t < T; t++) yr[t] = 0;
+    }
+  }
+}
+
+/* Its backward; du, dxbar (N,C), sz, dz (N,R) are scratch. */
+ASR__PRIVATE void asr__se_batch_backward(asr__tier tier, asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                         asr_real *db2, const asr_real *dy, const asr_real *x, const asr_real *mean,
+                                         const asr_real *z, const asr_real *gate, const asr_real *w1,
+                                         const asr_real *w2, const int *lengths, int N, int C, int R, int T,
+                                         asr_real *du, asr_real *dxbar, asr_real *sz, asr_real *dz) {
+  int n, c, t;
+  size_t i;
+  for (n = 0; n < N; n++) {
+    int L = lengths ? lengths[n] : T;
+    for (c = 0; c < C; c++) {
+      const asr_real *g = dy + ((size_t)n * C + c) * T, *xr = x + ((size_t)n * C + c) * T;
+      asr_real th = gate[(size_t)n * C + c];
+      double s = 0;
+      for (t = 0; t < L; t++) s += (double)g[t] * xr[t];      /* dtheta */
+      du[(size_t)n * C + c] = (asr_real)(s * th * (1 - th));   /* du = dtheta s' */
+    }
+  }
+  asr_swish_forward(sz, z, (size_t)N * R);
+  memset(dz, 0, sizeof(asr_real) * (size_t)N * R);
+  memset(dxbar, 0, sizeof(asr_real) * (size_t)N * C);
+  /* fc2 backward: ds = du W2 into dz (then times swish'(z)), dW2 += du^T swish(z) */
+  asr__linear_of_tier_backward(tier, dz, dw2, db2, du, sz, w2, N, R, C);
+  for (i = 0; i < (size_t)N * R; i++) dz[i] = (asr_real)(dz[i] * asr__dswish1(z[i]));
+  /* fc1 backward: dxbar = dz W1, dW1 += dz^T xbar */
+  asr__linear_of_tier_backward(tier, dxbar, dw1, db1, dz, mean, w1, N, C, R);
+  if (dx)
+    for (n = 0; n < N; n++) {
+      int L = lengths ? lengths[n] : T;
+      for (c = 0; c < C; c++) {
+        const asr_real *g = dy + ((size_t)n * C + c) * T;
+        asr_real *d = dx + ((size_t)n * C + c) * T;
+        asr_real th = gate[(size_t)n * C + c], share = (asr_real)(dxbar[(size_t)n * C + c] / (double)L);
+        for (t = 0; t < L; t++) d[t] += th * g[t] + share;   /* scale + mean's share */
+      }
+    }
+}
+
+ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                       const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                       const asr_real *w2, const asr_real *b2, const int *lengths,
+                                       int N, int C, int R, int T, void *work, size_t work_bytes) {
+  /* every sum a loop, item by item: asr__se_item_naive */
+  return asr__se_forward(ASR__TIER_NAIVE, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work,
+                         work_bytes);
+}
+ASRDEF asr_result asr_se_forward_ref(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                     const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                     const asr_real *w2, const asr_real *b2, const int *lengths,
+                                     int N, int C, int R, int T, void *work, size_t work_bytes) {
+  /* the FCs over the batch on asr_linear_forward_ref: asr__se_batch */
+  return asr__se_forward(ASR__TIER_REF, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work,
+                         work_bytes);
+}
+ASRDEF asr_result asr_se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
+                                 const asr_real *x, const asr_real *w1, const asr_real *b1,
+                                 const asr_real *w2, const asr_real *b2, const int *lengths, int N,
+                                 int C, int R, int T, void *work, size_t work_bytes) {
+  /* the same on asr_linear_forward: asr__se_batch */
+  return asr__se_forward(ASR__TIER_FAST, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work,
+                         work_bytes);
+}
+ASRDEF asr_result asr_se_backward_naive(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                        asr_real *db2, const asr_real *dy, const asr_real *x,
+                                        const asr_real *mean, const asr_real *z,
+                                        const asr_real *gate, const asr_real *w1,
+                                        const asr_real *w2, const int *lengths, int N, int C, int R,
+                                        int T, void *work, size_t work_bytes) {
+  /* the chain rule term by term, item by item: asr__se_item_naive_backward */
+  return asr__se_backward(ASR__TIER_NAIVE, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
+                          T, work, work_bytes);
+}
+ASRDEF asr_result asr_se_backward_ref(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                      asr_real *db2, const asr_real *dy, const asr_real *x,
+                                      const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                      const asr_real *w1, const asr_real *w2, const int *lengths,
+                                      int N, int C, int R, int T, void *work, size_t work_bytes) {
+  /* asr__se_batch_backward on asr_linear_backward_ref */
+  return asr__se_backward(ASR__TIER_REF, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
+                          T, work, work_bytes);
+}
+ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
+                                  asr_real *db2, const asr_real *dy, const asr_real *x,
+                                  const asr_real *mean, const asr_real *z, const asr_real *gate,
+                                  const asr_real *w1, const asr_real *w2, const int *lengths, int N,
+                                  int C, int R, int T, void *work, size_t work_bytes) {
+  /* asr__se_batch_backward on asr_linear_backward */
+  return asr__se_backward(ASR__TIER_FAST, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
+                          T, work, work_bytes);
+}
+
+/* ---- batch norm written out, for the _naive compositions of 4.2 and 4.3 (the ContextNet
+ * block, the Conformer convolution module). [Ioffe15] Algorithm 1 over the valid frames
+ * of channel c (n of them; all N T when lengths is NULL):
+ *   mu = (1/n) sum x,   var = (1/n) sum (x - mu)^2,   xhat = (x - mu) / sqrt(var + eps),
+ *   y = gamma xhat + beta                       (training; padded outputs 0)
+ * with torch's running averages (momentum m, the unbiased var n/(n-1)); in evaluation
+ * mu and var are the running statistics. Saved: mean = mu, rstd = 1/sqrt(var + eps) (C),
+ * the same as asr_batch_norm_forward saves, so either backward reads either forward.
+ * NOTE: the same contract as asr_batch_norm_forward (section 4.1), written independently:
+ * comparing the tiers of a composition also compares the two. */
+ASR__PRIVATE asr_result asr__bn_naive(asr_real *y, asr_real *mean, asr_real *rstd, asr_real *running_mean,
+                                      asr_real *running_var, const asr_real *x, const asr_real *gamma,
+                                      const asr_real *beta, const int *lengths, int N, int C, int T, int training,
+                                      double momentum, double eps) {
+  int n, c, t;
+  long cnt = 0;                                  /* n of the equations */
+  for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
+  if (training && cnt < 2) return ASR_ERR_SHAPE;  /* torch: "Expected more than 1 value per channel" */
+  for (c = 0; c < C; c++) {
+    double mu, var;
+    if (training) {
+      double s = 0, ss = 0;
+      for (n = 0; n < N; n++)
+        for (t = 0; t < (lengths ? lengths[n] : T); t++) s += x[((size_t)n * C + c) * T + t];
+      mu = s / (double)cnt;                                        /* mu = (1/n) sum x */
+      for (n = 0; n < N; n++)
+        for (t = 0; t < (lengths ? lengths[n] : T); t++) {
+          double e = (double)x[((size_t)n * C + c) * T + t] - mu;
+          ss += e * e;
+        }
+      var = ss / (double)cnt;                                      /* var = (1/n) sum (x - mu)^2 */
+      if (running_mean) running_mean[c] = (asr_real)((1 - momentum) * running_mean[c] + momentum * mu);
+      if (running_var)
+        running_var[c] = (asr_real)((1 - momentum) * running_var[c] + momentum * var * cnt / (double)(cnt - 1));
+    } else {
+      mu = running_mean[c], var = running_var[c];
+      if (!(var + eps > 0)) return ASR_ERR_RANGE;                  /* would divide by zero */
+    }
+    mean[c] = (asr_real)mu;
+    rstd[c] = (asr_real)(1.0 / sqrt(var + eps));
+    for (n = 0; n < N; n++)
+      for (t = 0; t < T; t++) {
+        size_t i = ((size_t)n * C + c) * T + t;
+        double xhat = ((double)x[i] - mean[c]) * rstd[c];          /* xhat = (x - mu) / sqrt(var + eps) */
+        y[i] = t < (lengths ? lengths[n] : T) ? (asr_real)((gamma ? gamma[c] : 1) * xhat + (beta ? beta[c] : 0))
+                                              : (asr_real)0;
+      }
+  }
+  return ASR_OK;
+}
+
+/* Its backward, [Ioffe15] sec. 3's chain rule term by term (sums over the valid frames,
+ * sqrt(var + eps) = 1/rstd):
+ *   dxhat = dy gamma
+ *   dvar  = sum dxhat (x - mu) (-1/2) (var + eps)^(-3/2)
+ *   dmu   = sum dxhat (-1/sqrt(var + eps)) + dvar (-2/n) sum (x - mu)
+ *   dx   += dxhat / sqrt(var + eps) + dvar 2 (x - mu) / n + dmu / n
+ *   dgamma += sum dy xhat,   dbeta += sum dy
+ * In evaluation mu and var are constants: dx += dxhat / sqrt(var + eps). */
+ASR__PRIVATE void asr__bn_naive_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta, const asr_real *dy,
+                                         const asr_real *x, const asr_real *mean, const asr_real *rstd,
+                                         const asr_real *gamma, const int *lengths, int N, int C, int T,
+                                         int training) {
+  int n, c, t;
+  long cnt = 0;
+  for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
+  for (c = 0; c < C; c++) {
+    double mu = mean[c], rs = rstd[c], gm = gamma ? gamma[c] : 1, dvar = 0, dmu = 0, sxm = 0, sg = 0, sgx = 0;
+    for (n = 0; n < N; n++)
+      for (t = 0; t < (lengths ? lengths[n] : T); t++) {
+        size_t i = ((size_t)n * C + c) * T + t;
+        double e = (double)x[i] - mu, dxhat = dy[i] * gm;
+        dvar += dxhat * e * -0.5 * rs * rs * rs;                     /* dvar */
+        dmu += -dxhat * rs;                                          /* dmu, first term */
+        sxm += e;
+        sg += dy[i];                                                 /* dbeta */
+        sgx += dy[i] * e * rs;                                       /* dgamma */
+      }
+    if (dgamma) dgamma[c] += (asr_real)sgx;
+    if (dbeta) dbeta[c] += (asr_real)sg;
+    if (!dx || cnt == 0) continue;
+    dmu += dvar * -2.0 * sxm / (double)cnt;                          /* dmu, second term */
+    for (n = 0; n < N; n++)
+      for (t = 0; t < (lengths ? lengths[n] : T); t++) {
+        size_t i = ((size_t)n * C + c) * T + t;
+        double e = (double)x[i] - mu, dxhat = dy[i] * gm;
+        dx[i] += (asr_real)(training ? dxhat * rs + dvar * 2 * e / (double)cnt + dmu / (double)cnt : dxhat * rs);
+      }
+  }
+}
+
+/* ---- the ContextNet block [Han20] sec. 2:
+ *   f(x) = swish(BN(dwsep(x)))                  one conv layer
+ *   C(x) = swish(SE(f^m(x)) + P(x))             the block; P = BN(pointwise conv), or 0
+ * symbols: m = num_layers; layer i maps C_in_i -> C_out over T_i frames (T_i = T, the last
+ * layer T_m = ceil(T / stride)); R = se_channels; len[i] the valid frames into layer i.
+ * The activations forward saves for backward, carved from the caller's `saved` buffer by
+ * asr__cn_layout (plumbing) in this order, each on a 64-byte boundary: */
+typedef struct asr__cn_saved {
+  asr_real *dwh[ASR_CONTEXTNET_MAX_LAYERS];   /* (N,C_in_i,T_i) layer i's depthwise output h:
+                                                 the pointwise stage's input, for dW_pw += dy h^T */
+  asr_real *a[ASR_CONTEXTNET_MAX_LAYERS];     /* (N,C_out,T_i) dwsep output = the BN's input:
+                                                 the BN backward needs xhat of it */
+  asr_real *b[ASR_CONTEXTNET_MAX_LAYERS];     /* (N,C_out,T_i) BN output = the swish's input:
+                                                 for swish'(b) */
+  asr_real *h[ASR_CONTEXTNET_MAX_LAYERS];     /* (N,C_out,T_i) swish(b), layer i's output: the
+                                                 input whose gradient the next layer's (or
+                                                 the SE's) backward needs */
+  asr_real *bn_mean[ASR_CONTEXTNET_MAX_LAYERS], *bn_rstd[ASR_CONTEXTNET_MAX_LAYERS];  /* (C_out)
+                                                 the statistics layer i's BN used */
+  asr_real *se_y;                             /* (N,C_out,T_m) SE(f^m(x)); forward adds P to it
+                                                 (backward does not read it) */
+  asr_real *se_mean, *se_z, *se_gate;         /* (N,C_out), (N,R), (N,C_out): the SE's saved xbar,
+                                                 z and theta for its backward */
+  asr_real *p, *res_mean, *res_rstd;          /* (N,C_out,T_m) P's conv output (the residual BN's
+                                                 input) and that BN's statistics (C_out) x 2 */
+  asr_real *zsum;                             /* (N,C_out,T_m) SE + P before the final swish:
+                                                 for swish'(zsum) */
+  int *len[ASR_CONTEXTNET_MAX_LAYERS + 1];    /* (N) the valid frames into layer i (len[m]: the
+                                                 block's output), so that backward masks as
+                                                 forward did */
+} asr__cn_saved;
+
+/* Forward through the pieces of a tier (_naive: each piece's _naive, the batch norms of
+ * asr__bn_naive); scratch: the pieces' workspace. */
+ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__cn_saved *s, const asr_real *x,
+                                        const asr_contextnet_block_params *p, const asr_contextnet_block_config *c,
+                                        void *scratch, size_t sbytes) {
+  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
+  const asr_real *h = x;
+  asr_result r;
+  for (i = 0; i < m; i++) {
+    const asr_contextnet_layer_params *l = &p->layer[i];
+    asr_conv1d_dims d;
+    int Ti = i == m - 1 ? Tm : c->T;
+    asr__cn_dims(c, i, &d);
+    /* f(h) = swish(BN(dwsep(h))) */
+    r = asr__dwsep_forward(tier, s->a[i], s->dwh[i], h, l->dw_w, l->dw_b, l->pw_w, l->pw_b, s->len[i], &d);
+    if (r != ASR_OK) return r;
+    r = (tier == ASR__TIER_NAIVE ? asr__bn_naive : asr_batch_norm_forward)(
+        s->b[i], s->bn_mean[i], s->bn_rstd[i], l->bn.running_mean, l->bn.running_var, s->a[i], l->bn.weight,
+        l->bn.bias, s->len[i + 1], c->N, c->C_out, Ti, c->training, c->bn_momentum, c->bn_eps);
+    if (r != ASR_OK) return r;
+    asr_swish_forward(s->h[i], s->b[i], (size_t)c->N * c->C_out * Ti);   /* padding: swish(0) = 0 */
+    h = s->h[i];
+  }
+  /* SE over the valid frames of the last layer's output */
+  r = asr__se_forward(tier, s->se_y, s->se_mean, s->se_z, s->se_gate, h, p->se_w1, p->se_b1, p->se_w2, p->se_b2,
+                      s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
+  if (r != ASR_OK) return r;
+  if (c->residual) {
+    /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
+    asr_conv1d_dims d;
+    asr__cn_res_dims(c, &d);
+    r = asr__conv1d_forward(tier, s->p, x, p->res_w, p->res_b, s->len[0], &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+    r = (tier == ASR__TIER_NAIVE ? asr__bn_naive : asr_batch_norm_forward)(
+        s->zsum, s->res_mean, s->res_rstd, p->res_bn.running_mean, p->res_bn.running_var, s->p, p->res_bn.weight,
+        p->res_bn.bias, s->len[m], c->N, c->C_out, Tm, c->training, c->bn_momentum, c->bn_eps);
+    if (r != ASR_OK) return r;
+    for (n = 0; n < c->N; n++)
+      for (ch = 0; ch < c->C_out; ch++) {
+        size_t o = ((size_t)n * c->C_out + ch) * Tm;
+        for (t = 0; t < s->len[m][n]; t++) s->zsum[o + t] += s->se_y[o + t];
+      }
+  } else {
+    memcpy(s->zsum, s->se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
+  }
+  asr_swish_forward(y, s->zsum, (size_t)c->N * c->C_out * Tm);        /* C(x) = swish(...) */
+  return ASR_OK;
+}
+
+/* Backward, the chain rule through the pieces in reverse, each piece's own backward of
+ * the same tier. G1, G2, DZ: (N, max(C_in, C_out), T) activation gradients; scratch: the
+ * pieces' workspace. g has no NULL pointer to follow (members may be NULL). */
+ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
+                                                 const asr_real *dy, const asr__cn_saved *s, const asr_real *x,
+                                                 const asr_contextnet_block_params *p,
+                                                 const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
+                                                 asr_real *DZ, void *scratch, size_t sbytes) {
+  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
+  size_t NTm = (size_t)c->N * c->C_out * Tm;
+  asr_result r;
+  /* through the final swish, valid frames only (padded dy is ignored) */
+  memset(DZ, 0, sizeof(asr_real) * NTm);
+  for (n = 0; n < c->N; n++)
+    for (ch = 0; ch < c->C_out; ch++) {
+      size_t o = ((size_t)n * c->C_out + ch) * Tm;
+      for (t = 0; t < s->len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s->zsum[o + t]));
+    }
+  if (c->residual) {
+    /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
+     * backward adds its share into dx (the main path adds the rest below) */
+    asr_conv1d_dims d;
+    asr__cn_res_dims(c, &d);
+    memset(G2, 0, sizeof(asr_real) * NTm);
+    if (tier == ASR__TIER_NAIVE)
+      asr__bn_naive_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
+                             p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training);
+    else if ((r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
+                                          p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training)) != ASR_OK)
+      return r;
+    r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+  }
+  /* the main branch: SE backward turns dZ into dh_m, the gradient of the last layer's
+   * output (including the share every frame has through the SE mean) */
+  memset(G1, 0, sizeof(asr_real) * NTm);
+  r = asr__se_backward(tier, G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, DZ, s->h[m - 1], s->se_mean, s->se_z,
+                       s->se_gate, p->se_w1, p->se_w2, s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
+  if (r != ASR_OK) return r;
+  for (i = m - 1; i >= 0; i--) {
+    const asr_contextnet_layer_params *l = &p->layer[i];
+    const asr_contextnet_layer_grads *gl = &g->layer[i];
+    asr_conv1d_dims d;
+    int Ti = i == m - 1 ? Tm : c->T;
+    size_t cnt = (size_t)c->N * c->C_out * Ti, k;
+    asr__cn_dims(c, i, &d);
+    /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
+    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s->b[i][k]));   /* db = dh swish'(b) */
+    memset(G2, 0, sizeof(asr_real) * cnt);
+    if (tier == ASR__TIER_NAIVE)
+      asr__bn_naive_backward(G2, gl->bn.weight, gl->bn.bias, G1, s->a[i], s->bn_mean[i], s->bn_rstd[i],
+                             l->bn.weight, s->len[i + 1], c->N, c->C_out, Ti, c->training);
+    else if ((r = asr_batch_norm_backward(G2, gl->bn.weight, gl->bn.bias, G1, s->a[i], s->bn_mean[i],
+                                          s->bn_rstd[i], l->bn.weight, s->len[i + 1], c->N, c->C_out, Ti,
+                                          c->training)) != ASR_OK)
+      return r;
+    /* da is in G2: G1 is free again and receives dh_prev (layer 0 writes into dx) */
+    if (i > 0) memset(G1, 0, sizeof(asr_real) * (size_t)c->N * c->C_out * c->T);
+    r = asr__dwsep_backward(tier, i > 0 ? G1 : dx, gl->dw_w, gl->dw_b, gl->pw_w, gl->pw_b, G2, s->dwh[i],
+                            i > 0 ? s->h[i - 1] : x, l->dw_w, l->pw_w, s->len[i], &d, scratch, sbytes);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_contextnet_block_forward_naive(asr_real *y, void *saved, size_t saved_bytes,
+                                                    const asr_real *x,
+                                                    const asr_contextnet_block_params *p,
+                                                    const int *lengths,
+                                                    const asr_contextnet_block_config *cfg,
+                                                    void *work, size_t work_bytes) {
+  /* asr__cn_compose on the _naive pieces, batch norms written out (asr__bn_naive) */
+  return asr__cn_forward(ASR__TIER_NAIVE, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
+                                                  const asr_real *x,
+                                                  const asr_contextnet_block_params *p,
+                                                  const int *lengths,
+                                                  const asr_contextnet_block_config *cfg,
+                                                  void *work, size_t work_bytes) {
+  /* asr__cn_compose on the _ref pieces */
+  return asr__cn_forward(ASR__TIER_REF, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t saved_bytes,
+                                              const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const int *lengths,
+                                              const asr_contextnet_block_config *cfg, void *work,
+                                              size_t work_bytes) {
+  /* asr__cn_compose on the fast pieces */
+  return asr__cn_forward(ASR__TIER_FAST, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_backward_naive(asr_real *dx,
+                                                     const asr_contextnet_block_grads *g,
+                                                     const asr_real *dy, const void *saved,
+                                                     size_t saved_bytes, const asr_real *x,
+                                                     const asr_contextnet_block_params *p,
+                                                     const int *lengths,
+                                                     const asr_contextnet_block_config *cfg,
+                                                     void *work, size_t work_bytes) {
+  /* asr__cn_compose_backward on the _naive pieces (asr__bn_naive_backward) */
+  return asr__cn_backward(ASR__TIER_NAIVE, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
+                                                   const asr_contextnet_block_grads *g,
+                                                   const asr_real *dy, const void *saved,
+                                                   size_t saved_bytes, const asr_real *x,
+                                                   const asr_contextnet_block_params *p,
+                                                   const int *lengths,
+                                                   const asr_contextnet_block_config *cfg,
+                                                   void *work, size_t work_bytes) {
+  /* asr__cn_compose_backward on the _ref pieces */
+  return asr__cn_backward(ASR__TIER_REF, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextnet_block_grads *g,
+                                               const asr_real *dy, const void *saved,
+                                               size_t saved_bytes, const asr_real *x,
+                                               const asr_contextnet_block_params *p,
+                                               const int *lengths,
+                                               const asr_contextnet_block_config *cfg, void *work,
+                                               size_t work_bytes) {
+  /* asr__cn_compose_backward on the fast pieces */
+  return asr__cn_backward(ASR__TIER_FAST, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+}
+
+/* ---- The ContextNet encoder, [Han20] Table 1 as the public reimplementations read it */
+ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_spec *spec) {
+  int base;
+  if (block < 0 || block > 22 || !spec || !(alpha > 0)) return -1;
+  spec->kernel = 5;
+  spec->num_layers = (block == 0 || block == 22) ? 1 : 5;
+  spec->stride = (block == 3 || block == 7 || block == 14) ? 2 : 1;   /* 8x in time */
+  spec->residual = !(block == 0 || block == 22);
+  base = block <= 10 ? 256 : block <= 21 ? 512 : 640;
+  spec->channels = (int)floor(alpha * base + 0.5);
+  if (spec->channels < 1) spec->channels = 1;
+  return 0;
+}
+
+/* ------------------------------------------------- plumbing: 4.2 Convolutions, SE, ContextNet ----
+ * Argument checks, sizes, workspace and saved-buffer layouts, and the batch drivers of this
+ * section. Nothing below computes an equation; the math is above. */
+
+/* ---- conv1d: sizes and checks */
 ASRDEF void asr_conv1d_dims_init(asr_conv1d_dims *d, int N, int C_in, int C_out, int T_in, int K) {
   d->N = N;
   d->C_in = C_in;
@@ -7311,6 +8514,12 @@ ASRDEF void asr_conv1d_out_lengths(int *out, const int *lengths, const asr_conv1
     int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
     out[n] = Lo < T_out ? Lo : T_out;
   }
+}
+
+/* L_out of an item with L valid input frames, at most T_out */
+ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out) {
+  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
+  return Lo < T_out ? Lo : T_out;
 }
 
 ASRDEF asr_result asr_conv1d_validate(const asr_conv1d_dims *d, asr_error *err) {
@@ -7363,406 +8572,100 @@ ASRDEF size_t asr_conv1d_workspace_size(const asr_conv1d_dims *d) {
   return n;
 }
 
-/* ---- conv1d: _naive, the definition one index at a time */
-ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
-                                           const asr_real *b, const int *lengths,
-                                           const asr_conv1d_dims *d, void *work, size_t work_bytes) {
-  int n, o, c, k, t, T_out, Cgi, Cgo;
-  asr_result r = asr__conv1d_args(y, x, w, lengths, d, &T_out);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
-  Cgi = d->C_in / d->groups;
-  Cgo = d->C_out / d->groups;
-  if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    for (o = 0; o < d->C_out; o++) {
-      int g = o / Cgo;                                        /* the group of output o */
-      for (t = 0; t < T_out; t++) {
-        double s = b ? b[o] : 0;
-        if (t >= Lo) {                                        /* a padded output: 0 */
-          y[((size_t)n * d->C_out + o) * T_out + t] = 0;
-          continue;
-        }
-        for (c = 0; c < Cgi; c++)
-          for (k = 0; k < d->K; k++) {
-            long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
-            if (s_in < 0 || s_in >= L) continue;              /* zero padding / length mask */
-            s += (double)w[((size_t)o * Cgi + c) * d->K + k] *
-                 x[((size_t)n * d->C_in + (size_t)g * Cgi + c) * d->T_in + s_in];
-          }
-        y[((size_t)n * d->C_out + o) * T_out + t] = (asr_real)s;
-      }
-    }
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_conv1d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
-                                            const asr_real *dy, const asr_real *x,
-                                            const asr_real *w, const int *lengths,
-                                            const asr_conv1d_dims *d, void *work,
-                                            size_t work_bytes) {
-  int n, o, c, k, t, T_out, Cgi, Cgo;
-  asr_result r = asr__conv1d_args(dy, x, w, lengths, d, &T_out);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
-  Cgi = d->C_in / d->groups;
-  Cgo = d->C_out / d->groups;
-  if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
-  /* every term w[o,c,k] x[n,gc,s] dy[n,o,t] of the forward sum, differentiated twice */
-  for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    for (o = 0; o < d->C_out; o++) {
-      int g = o / Cgo;
-      for (t = 0; t < Lo && t < T_out; t++) {                /* padded outputs: no gradient */
-        asr_real gy = dy[((size_t)n * d->C_out + o) * T_out + t];
-        if (db) db[o] += gy;                                  /* d y / d b[o] = 1 */
-        for (c = 0; c < Cgi; c++)
-          for (k = 0; k < d->K; k++) {
-            long s_in = (long)t * d->stride + (long)k * d->dilation - d->padding;
-            size_t xi = ((size_t)n * d->C_in + (size_t)g * Cgi + c) * d->T_in + (size_t)s_in;
-            size_t wi = ((size_t)o * Cgi + c) * d->K + k;
-            if (s_in < 0 || s_in >= L) continue;
-            if (dw) dw[wi] += gy * x[xi];                     /* d y / d w = x */
-            if (dx) dx[xi] += gy * w[wi];                     /* d y / d x = w */
-          }
-      }
-    }
-  }
-  return ASR_OK;
-}
-
-/* ---- conv1d: _ref and fast */
-/* Depthwise-like direct loops (Cg_in = 1): y[o,t] = b[o] + sum_k w[o,k] x[g(o), tS + kD - P].
- * The valid t range of tap k is where 0 <= tS + kD - P < L; computing it once per tap
- * keeps the inner loop free of branches (and lets the compiler vectorize it). */
-ASR__PRIVATE void asr__conv1d_tap_range(int k, int Lo, int L, const asr_conv1d_dims *d,
-                                        int *t0, int *t1) {
-  long off = (long)k * d->dilation - d->padding;    /* input index of output 0 */
-  long a = off >= 0 ? 0 : (-off + d->stride - 1) / d->stride;   /* first t with s >= 0 */
-  long e = L - off <= 0 ? 0 : (L - off + d->stride - 1) / d->stride;  /* first t with s >= L */
-  if (e > Lo) e = Lo;
-  if (a > e) a = e;
-  *t0 = (int)a;
-  *t1 = (int)e;
-}
-
-ASR__PRIVATE void asr__dw_forward_row(asr_real *yr, const asr_real *xr, const asr_real *wr, asr_real bias,
-                                      int Lo, int L, const asr_conv1d_dims *d, int fast) {
-  int t, k;
-  for (t = 0; t < Lo; t++) yr[t] = bias;
-  for (k = 0; k < d->K; k++) {
-    int t0, t1;
-    long off = (long)k * d->dilation - d->padding;
-    asr_real wk = wr[k];
-    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-    if (fast && d->stride == 1) {
-      __m256 vw = _mm256_set1_ps(wk);
-      for (t = t0; t + 8 <= t1; t += 8)   /* 8 frames: y[t..t+7] += w_k x[t+off..t+off+7] */
-        _mm256_storeu_ps(yr + t, _mm256_fmadd_ps(vw, _mm256_loadu_ps(xr + (t + off)), _mm256_loadu_ps(yr + t)));
-      for (; t < t1; t++) yr[t] += wk * xr[t + off];
-      continue;
-    }
-#else
-    (void)fast;
-#endif
-    for (t = t0; t < t1; t++) yr[t] += wk * xr[(long)t * d->stride + off];   /* tap k */
-  }
-}
-
-ASR__PRIVATE void asr__dw_backward_row(asr_real *dxr, asr_real *dwr, asr_real *dbo, const asr_real *gy,
-                                       const asr_real *xr, const asr_real *wr, int Lo, int L,
-                                       const asr_conv1d_dims *d, int fast) {
-  int t, k;
-  if (dbo) {
-    double s = 0;
-    for (t = 0; t < Lo; t++) s += gy[t];
-    *dbo += (asr_real)s;
-  }
-  for (k = 0; k < d->K; k++) {
-    int t0, t1;
-    long off = (long)k * d->dilation - d->padding;
-    asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-    if (fast && d->stride == 1) {
-      __m256 vw = _mm256_set1_ps(wr[k]), acc = _mm256_setzero_ps();
-      float lanes[8], s;
-      for (t = t0; t + 8 <= t1; t += 8) {
-        __m256 g = _mm256_loadu_ps(gy + t);
-        if (dwr) acc = _mm256_fmadd_ps(g, _mm256_loadu_ps(xr + (t + off)), acc);
-        if (dxr) _mm256_storeu_ps(dxr + (t + off), _mm256_fmadd_ps(vw, g, _mm256_loadu_ps(dxr + (t + off))));
-      }
-      _mm256_storeu_ps(lanes, acc);
-      s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-      for (; t < t1; t++) {
-        if (dwr) s += gy[t] * xr[t + off];
-        if (dxr) dxr[t + off] += wr[k] * gy[t];
-      }
-      if (dwr) dwr[k] += s;
-      continue;
-    }
-#else
-    (void)fast;
-#endif
-    {
-      double s = 0;
-      for (t = t0; t < t1; t++) {
-        long si = (long)t * d->stride + off;
-        s += (double)gy[t] * xr[si];                          /* dw[k] += dy[t] x[s] */
-        if (dxr) dxr[si] += wr[k] * gy[t];                    /* dx[s] += w[k] dy[t] */
-      }
-      if (dwr) dwr[k] += (asr_real)s;
-    }
-  }
-}
-
-/* col (Cg_in K, Lo): col[c K + k][t] = x[c, t S + k D - P], 0 outside [0, L) */
-ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
-                              const asr_conv1d_dims *d) {
-  int c, k, t;
-  for (c = 0; c < Cgi; c++)
-    for (k = 0; k < d->K; k++) {
-      asr_real *row = col + ((size_t)c * d->K + k) * Lo;
-      const asr_real *xr = xg + (size_t)c * d->T_in;
-      long off = (long)k * d->dilation - d->padding;
-      int t0, t1;
-      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-      for (t = 0; t < t0; t++) row[t] = 0;
-      for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
-      for (t = t1; t < Lo; t++) row[t] = 0;
-    }
-}
-
-/* the transpose: dx[c, t S + k D - P] += dcol[c K + k][t] inside [0, L) */
-ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
-                              const asr_conv1d_dims *d) {
-  int c, k, t;
-  for (c = 0; c < Cgi; c++)
-    for (k = 0; k < d->K; k++) {
-      const asr_real *row = dcol + ((size_t)c * d->K + k) * Lo;
-      asr_real *dr = dxg + (size_t)c * d->T_in;
-      long off = (long)k * d->dilation - d->padding;
-      int t0, t1;
-      asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
-      for (t = t0; t < t1; t++) dr[(long)t * d->stride + off] += row[t];
-    }
-}
-
-typedef void (*asr__gemm_fn)(int, int, int, int, int, asr_real, const asr_real *, int,
-                             const asr_real *, int, asr_real, asr_real *, int);
-
-ASR__PRIVATE asr_result asr__conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                            const asr_real *b, const int *lengths,
-                                            const asr_conv1d_dims *d, void *work,
-                                            size_t work_bytes, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, g, o, t, T_out, Cgi, Cgo;
+/* ---- conv1d: the batch drivers. _naive: item by item, refusing more than the declared
+ * 1e8 multiply-adds; _ref and fast: (item, group) by (item, group) on the workspace. */
+ASR__PRIVATE asr_result asr__conv1d_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                            const asr_real *w, const asr_real *b, const int *lengths,
+                                            const asr_conv1d_dims *d, void *work, size_t work_bytes) {
+  int n, g, T_out, Cgi, Cgo;
   asr_result r = asr__conv1d_args(y, x, w, lengths, d, &T_out);
   if (r != ASR_OK) return r;
-  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
-    return ASR_ERR_WORKSPACE;
   Cgi = d->C_in / d->groups;
   Cgo = d->C_out / d->groups;
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < d->N; n++)
+      asr__conv1d_item_naive(y + (size_t)n * d->C_out * T_out, x + (size_t)n * d->C_in * d->T_in, w, b,
+                             lengths ? lengths[n] : d->T_in, T_out, d);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
+    return ASR_ERR_WORKSPACE;
   for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    if (Lo > T_out) Lo = T_out;
-    for (g = 0; g < d->groups; g++) {
-      const asr_real *xg = x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in;
-      asr_real *yg = y + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out;
-      const asr_real *wg = w + (size_t)g * Cgo * Cgi * d->K;
-      if (Cgi == 1) {                                         /* depthwise-like: direct */
-        for (o = 0; o < Cgo; o++)
-          asr__dw_forward_row(yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K,
-                              b ? b[g * Cgo + o] : 0, Lo, L, d, fast);
-      } else if (Lo > 0) {
-        /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
-        asr_real *col = (asr_real *)work;
-        asr__im2col(col, xg, Cgi, Lo, L, d);
-        gemm(0, 0, Cgo, Lo, Cgi * d->K, 1, wg, Cgi * d->K, col, Lo, 0, yg, T_out);
-        if (b)
-          for (o = 0; o < Cgo; o++)
-            for (t = 0; t < Lo; t++) yg[(size_t)o * T_out + t] += b[g * Cgo + o];
-      }
-      for (o = 0; o < Cgo; o++)                               /* padded outputs are 0 */
-        for (t = Lo; t < T_out; t++) yg[(size_t)o * T_out + t] = 0;
-    }
+    int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+    for (g = 0; g < d->groups; g++)
+      asr__conv1d_group(tier, y + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out,
+                        x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in, w + (size_t)g * Cgo * Cgi * d->K,
+                        b ? b + (size_t)g * Cgo : NULL, Lo, L, T_out, d, (asr_real *)work);
   }
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                             const asr_real *dy, const asr_real *x,
-                                             const asr_real *w, const int *lengths,
-                                             const asr_conv1d_dims *d, void *work,
-                                             size_t work_bytes, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, g, o, t, T_out, Cgi, Cgo;
+ASR__PRIVATE asr_result asr__conv1d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, const asr_conv1d_dims *d, void *work,
+                                             size_t work_bytes) {
+  int n, g, T_out, Cgi, Cgo;
   asr_result r = asr__conv1d_args(dy, x, w, lengths, d, &T_out);
   if (r != ASR_OK) return r;
-  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
-    return ASR_ERR_WORKSPACE;
   Cgi = d->C_in / d->groups;
   Cgo = d->C_out / d->groups;
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < d->N; n++)
+      asr__conv1d_item_naive_backward(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, dw, db,
+                                      dy + (size_t)n * d->C_out * T_out, x + (size_t)n * d->C_in * d->T_in, w,
+                                      lengths ? lengths[n] : d->T_in, T_out, d);
+    return ASR_OK;
+  }
+  if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
+    return ASR_ERR_WORKSPACE;
   for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in;
-    int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-    if (Lo > T_out) Lo = T_out;
-    for (g = 0; g < d->groups; g++) {
-      const asr_real *xg = x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in;
-      asr_real *dxg = dx ? dx + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in : NULL;
-      const asr_real *gy = dy + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out;
-      const asr_real *wg = w + (size_t)g * Cgo * Cgi * d->K;
-      asr_real *dwg = dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL;
-      if (Cgi == 1) {
-        for (o = 0; o < Cgo; o++)
-          asr__dw_backward_row(dxg, dwg ? dwg + (size_t)o * d->K : NULL, db ? db + g * Cgo + o : NULL,
-                               gy + (size_t)o * T_out, xg, wg + (size_t)o * d->K, Lo, L, d, fast);
-        continue;
-      }
-      if (Lo == 0) continue;
-      if (db)
-        for (o = 0; o < Cgo; o++) {
-          double s = 0;
-          for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
-          db[g * Cgo + o] += (asr_real)s;
-        }
-      {
-        asr_real *col = (asr_real *)work;
-        asr_real *dcol = col + (size_t)Cgi * d->K * T_out;
-        if (dwg) {                          /* dW_g += dY_g (Cg_out, Lo) col^T (Lo, Cg_in K) */
-          asr__im2col(col, xg, Cgi, Lo, L, d);
-          gemm(0, 1, Cgo, Cgi * d->K, Lo, 1, gy, T_out, col, Lo, 1, dwg, Cgi * d->K);
-        }
-        if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
-          gemm(1, 0, Cgi * d->K, Lo, Cgo, 1, wg, Cgi * d->K, gy, T_out, 0, dcol, Lo);
-          asr__col2im(dxg, dcol, Cgi, Lo, L, d);
-        }
-      }
-    }
+    int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+    for (g = 0; g < d->groups; g++)
+      asr__conv1d_group_backward(tier, dx ? dx + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in : NULL,
+                                 dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL, db ? db + (size_t)g * Cgo : NULL,
+                                 dy + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out,
+                                 x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in,
+                                 w + (size_t)g * Cgo * Cgi * d->K, Lo, L, T_out, d, (asr_real *)work);
   }
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv1d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
-                                         const asr_real *b, const int *lengths,
-                                         const asr_conv1d_dims *d, void *work, size_t work_bytes) {
-  return asr__conv1d_forward(y, x, w, b, lengths, d, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                     const asr_real *b, const int *lengths,
-                                     const asr_conv1d_dims *d, void *work, size_t work_bytes) {
-  return asr__conv1d_forward(y, x, w, b, lengths, d, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_conv1d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
-                                          const asr_real *dy, const asr_real *x,
-                                          const asr_real *w, const int *lengths,
-                                          const asr_conv1d_dims *d, void *work,
-                                          size_t work_bytes) {
-  return asr__conv1d_backward(dx, dw, db, dy, x, w, lengths, d, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                      const asr_real *dy, const asr_real *x, const asr_real *w,
-                                      const int *lengths, const asr_conv1d_dims *d, void *work,
-                                      size_t work_bytes) {
-  return asr__conv1d_backward(dx, dw, db, dy, x, w, lengths, d, work, work_bytes, 1);
-}
-
-/* ---- depthwise and pointwise: thin entry points to the fast conv1d */
-ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                               const asr_real *b, const int *lengths, int N,
-                                               int C, int T, int K, int stride, int padding,
-                                               int dilation) {
-  asr_conv1d_dims d;
-  asr_conv1d_dims_init(&d, N, C, C, T, K);
-  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = C;
-  return asr_conv1d_forward(y, x, w, b, lengths, &d, NULL, 0);   /* Cg_in = 1: no workspace */
-}
-ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                                const asr_real *dy, const asr_real *x,
-                                                const asr_real *w, const int *lengths, int N,
-                                                int C, int T, int K, int stride, int padding,
-                                                int dilation) {
-  asr_conv1d_dims d;
-  asr_conv1d_dims_init(&d, N, C, C, T, K);
-  d.stride = stride, d.padding = padding, d.dilation = dilation, d.groups = C;
-  return asr_conv1d_backward(dx, dw, db, dy, x, w, lengths, &d, NULL, 0);
-}
-
-ASR__PRIVATE asr_result asr__pointwise_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                               const asr_real *b, const int *lengths, int N,
-                                               int C_in, int C_out, int T, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, o, t;
-  if (!y || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
+/* ---- pointwise: checks and the batch drivers */
+ASR__PRIVATE asr_result asr__pointwise_args(const void *out, const asr_real *x, const asr_real *w,
+                                            const int *lengths, int N, int C_in, int C_out, int T) {
+  int n;
+  if (!out || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (n = 0; n < N; n++)
       if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    asr_real *yn = y + (size_t)n * C_out * T;
-    /* Y_n (C_out, L) = W (C_out, C_in) X_n (C_in, L), rows T apart: padded frames untouched */
-    if (L > 0) gemm(0, 0, C_out, L, C_in, 1, w, C_in, x + (size_t)n * C_in * T, T, 0, yn, T);
-    for (o = 0; o < C_out; o++) {
-      asr_real bo = b ? b[o] : 0;
-      for (t = 0; t < L; t++) yn[(size_t)o * T + t] += bo;
-      for (t = L; t < T; t++) yn[(size_t)o * T + t] = 0;
-    }
-  }
+  return ASR_OK;
+}
+ASR__PRIVATE asr_result asr__pointwise_forward(asr__tier tier, asr_real *y, const asr_real *x,
+                                               const asr_real *w, const asr_real *b, const int *lengths,
+                                               int N, int C_in, int C_out, int T) {
+  int n;
+  asr_result r = asr__pointwise_args(y, x, w, lengths, N, C_in, C_out, T);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++)
+    asr__pointwise_item(tier, y + (size_t)n * C_out * T, x + (size_t)n * C_in * T, w, b, lengths ? lengths[n] : T,
+                        C_in, C_out, T);
+  return ASR_OK;
+}
+ASR__PRIVATE asr_result asr__pointwise_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                                const asr_real *dy, const asr_real *x, const asr_real *w,
+                                                const int *lengths, int N, int C_in, int C_out, int T) {
+  int n;
+  asr_result r = asr__pointwise_args(dy, x, w, lengths, N, C_in, C_out, T);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++)
+    asr__pointwise_item_backward(tier, dx ? dx + (size_t)n * C_in * T : NULL, dw, db, dy + (size_t)n * C_out * T,
+                                 x + (size_t)n * C_in * T, w, lengths ? lengths[n] : T, C_in, C_out, T);
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__pointwise_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                                const asr_real *dy, const asr_real *x,
-                                                const asr_real *w, const int *lengths, int N,
-                                                int C_in, int C_out, int T, int fast) {
-  asr__gemm_fn gemm = fast ? asr_gemm : asr_gemm_ref;
-  int n, o, t;
-  if (!dy || !x || !w || N < 0 || C_in < 1 || C_out < 1 || T < 0) return ASR_ERR_INVALID_ARG;
-  if (lengths)
-    for (n = 0; n < N; n++)
-      if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    const asr_real *gy = dy + (size_t)n * C_out * T, *xn = x + (size_t)n * C_in * T;
-    if (L == 0) continue;
-    if (dw) gemm(0, 1, C_out, C_in, L, 1, gy, T, xn, T, 1, dw, C_in);          /* dW += dY X^T */
-    if (dx) gemm(1, 0, C_in, L, C_out, 1, w, C_in, gy, T, 1, dx + (size_t)n * C_in * T, T); /* dX += W^T dY */
-    if (db)
-      for (o = 0; o < C_out; o++) {
-        double s = 0;
-        for (t = 0; t < L; t++) s += gy[(size_t)o * T + t];
-        db[o] += (asr_real)s;
-      }
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                               const asr_real *b, const int *lengths, int N,
-                                               int C_in, int C_out, int T) {
-  return asr__pointwise_forward(y, x, w, b, lengths, N, C_in, C_out, T, 1);
-}
-ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                                const asr_real *dy, const asr_real *x,
-                                                const asr_real *w, const int *lengths, int N,
-                                                int C_in, int C_out, int T) {
-  return asr__pointwise_backward(dx, dw, db, dy, x, w, lengths, N, C_in, C_out, T, 1);
-}
-
-/* ---- depthwise-separable conv1d */
-/* L_out of an item with L valid input frames, at most T_out */
-ASR__PRIVATE int asr__conv1d_valid_out(int L, const asr_conv1d_dims *d, int T_out) {
-  int Lo = asr_conv1d_out_frames(L, d->K, d->stride, d->padding, d->dilation);
-  return Lo < T_out ? Lo : T_out;
-}
-
+/* ---- depthwise-separable: the two stages' dims, sizes and the batch drivers */
 ASR__PRIVATE asr_result asr__dwsep_args(const asr_conv1d_dims *d, asr_conv1d_dims *dw_d,
                                         asr_conv1d_dims *pw_d, int *T_out) {
   asr_result r;
@@ -7788,45 +8691,27 @@ ASRDEF size_t asr_dwsep_conv1d_workspace_size(const asr_conv1d_dims *d) {
   return n;                                                 /* dh of one item (C, T_out) */
 }
 
-/* tier 0 naive, 1 ref, 2 fast */
-ASR__PRIVATE asr_result asr__dwsep_forward(asr_real *y, asr_real *h, const asr_real *x,
+ASR__PRIVATE asr_result asr__dwsep_forward(asr__tier tier, asr_real *y, asr_real *h, const asr_real *x,
                                            const asr_real *dw_w, const asr_real *dw_b,
                                            const asr_real *pw_w, const asr_real *pw_b,
-                                           const int *lengths, const asr_conv1d_dims *d, int tier) {
+                                           const int *lengths, const asr_conv1d_dims *d) {
   asr_conv1d_dims a, p;
   int T_out, n;
-  int lo[1];
   asr_result r = asr__dwsep_args(d, &a, &p, &T_out);
   if (r != ASR_OK) return r;
   if (!y || !h || !x || !dw_w || !pw_w) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (n = 0; n < d->N; n++)
       if (lengths[n] < 0 || lengths[n] > d->T_in) return ASR_ERR_RANGE;
-  /* h = depthwise(x): the stage that sees time (kernel, stride, padding) */
-  r = tier == 0 ? asr_conv1d_forward_naive(h, x, dw_w, dw_b, lengths, &a, NULL, 0)
-                : asr__conv1d_forward(h, x, dw_w, dw_b, lengths, &a, NULL, 0, tier == 2);
-  if (r != ASR_OK) return r;
-  /* y = pointwise(h) on each item's L_out valid frames */
-  for (n = 0; n < d->N; n++) {
-    asr_real *yn = y + (size_t)n * d->C_out * T_out;
-    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
-    asr_conv1d_dims one = p;
-    lo[0] = asr__conv1d_valid_out(lengths ? lengths[n] : d->T_in, d, T_out);
-    one.N = 1;
-    r = tier == 0 ? asr_conv1d_forward_naive(yn, hn, pw_w, pw_b, lo, &one, NULL, 0)
-                  : asr__pointwise_forward(yn, hn, pw_w, pw_b, lo, 1, d->C_in, d->C_out, T_out, tier == 2);
-    if (r != ASR_OK) return r;
-  }
-  return ASR_OK;
+  return asr__dwsep_compose(tier, y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, &a, &p, T_out);
 }
 
-ASR__PRIVATE asr_result asr__dwsep_backward(asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b,
-                                            asr_real *d_pw_w, asr_real *d_pw_b,
-                                            const asr_real *dy, const asr_real *h,
-                                            const asr_real *x, const asr_real *dw_w,
-                                            const asr_real *pw_w, const int *lengths,
-                                            const asr_conv1d_dims *d, void *work,
-                                            size_t work_bytes, int tier) {
+ASR__PRIVATE asr_result asr__dwsep_backward(asr__tier tier, asr_real *dx, asr_real *d_dw_w,
+                                            asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+                                            const asr_real *dy, const asr_real *h, const asr_real *x,
+                                            const asr_real *dw_w, const asr_real *pw_w,
+                                            const int *lengths, const asr_conv1d_dims *d, void *work,
+                                            size_t work_bytes) {
   asr_conv1d_dims a, p;
   int T_out, n;
   asr_result r = asr__dwsep_args(d, &a, &p, &T_out);
@@ -7836,83 +8721,11 @@ ASR__PRIVATE asr_result asr__dwsep_backward(asr_real *dx, asr_real *d_dw_w, asr_
     for (n = 0; n < d->N; n++)
       if (lengths[n] < 0 || lengths[n] > d->T_in) return ASR_ERR_RANGE;
   if (work_bytes < asr_dwsep_conv1d_workspace_size(d) || !work) return ASR_ERR_WORKSPACE;
-  for (n = 0; n < d->N; n++) {
-    asr_real *dh = (asr_real *)work;                         /* (C, T_out) of this item */
-    const asr_real *gy = dy + (size_t)n * d->C_out * T_out;
-    const asr_real *hn = h + (size_t)n * d->C_in * T_out;
-    const asr_real *xn = x + (size_t)n * d->C_in * d->T_in;
-    asr_conv1d_dims one_a = a, one_p = p;
-    int L = lengths ? lengths[n] : d->T_in, lo = asr__conv1d_valid_out(L, d, T_out);
-    one_a.N = one_p.N = 1;
-    memset(dh, 0, sizeof(asr_real) * (size_t)d->C_in * T_out);
-    /* pointwise backward: dh = W_pw^T dy, dW_pw += dy h^T, db_pw += sum dy */
-    r = tier == 0 ? asr_conv1d_backward_naive(dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, &one_p, NULL, 0)
-                  : asr__pointwise_backward(dh, d_pw_w, d_pw_b, gy, hn, pw_w, &lo, 1, d->C_in,
-                                            d->C_out, T_out, tier == 2);
-    if (r != ASR_OK) return r;
-    /* depthwise backward from dh */
-    r = tier == 0 ? asr_conv1d_backward_naive(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w,
-                                              d_dw_b, dh, xn, dw_w, &L, &one_a, NULL, 0)
-                  : asr__conv1d_backward(dx ? dx + (size_t)n * d->C_in * d->T_in : NULL, d_dw_w, d_dw_b,
-                                         dh, xn, dw_w, &L, &one_a, NULL, 0, tier == 2);
-    if (r != ASR_OK) return r;
-  }
-  return ASR_OK;
+  return asr__dwsep_compose_backward(tier, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
+                                     &a, &p, T_out, (asr_real *)work);
 }
 
-ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
-                                                 const asr_real *dw_w, const asr_real *dw_b,
-                                                 const asr_real *pw_w, const asr_real *pw_b,
-                                                 const int *lengths, const asr_conv1d_dims *d,
-                                                 void *work, size_t work_bytes) {
-  (void)work;
-  (void)work_bytes;
-  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 0);
-}
-ASRDEF asr_result asr_dwsep_conv1d_forward_ref(asr_real *y, asr_real *h, const asr_real *x,
-                                               const asr_real *dw_w, const asr_real *dw_b,
-                                               const asr_real *pw_w, const asr_real *pw_b,
-                                               const int *lengths, const asr_conv1d_dims *d,
-                                               void *work, size_t work_bytes) {
-  (void)work;
-  (void)work_bytes;
-  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 1);
-}
-ASRDEF asr_result asr_dwsep_conv1d_forward(asr_real *y, asr_real *h, const asr_real *x,
-                                           const asr_real *dw_w, const asr_real *dw_b,
-                                           const asr_real *pw_w, const asr_real *pw_b,
-                                           const int *lengths, const asr_conv1d_dims *d,
-                                           void *work, size_t work_bytes) {
-  (void)work;
-  (void)work_bytes;
-  return asr__dwsep_forward(y, h, x, dw_w, dw_b, pw_w, pw_b, lengths, d, 2);
-}
-ASRDEF asr_result asr_dwsep_conv1d_backward_naive(
-    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
-    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
-    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
-    size_t work_bytes) {
-  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
-                             work, work_bytes, 0);
-}
-ASRDEF asr_result asr_dwsep_conv1d_backward_ref(
-    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
-    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
-    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
-    size_t work_bytes) {
-  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
-                             work, work_bytes, 1);
-}
-ASRDEF asr_result asr_dwsep_conv1d_backward(
-    asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
-    const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
-    const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
-    size_t work_bytes) {
-  return asr__dwsep_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d,
-                             work, work_bytes, 2);
-}
-
-/* ---- Squeeze-and-Excitation */
+/* ---- Squeeze-and-Excitation: sizes, checks and the batch drivers */
 ASRDEF size_t asr_se_workspace_size(int N, int C, int R) {
   /* dgate/du (N,C), dxbar (N,C), swish(z) (N,R), dz (N,R) */
   size_t a, b;
@@ -7935,209 +8748,50 @@ ASR__PRIVATE asr_result asr__se_args(const void *out, const asr_real *x, const a
   return ASR_OK;
 }
 
-/* swish and its derivative at one point, in double */
-ASR__PRIVATE double asr__swish1(double z) { return z * asr__sigmoid(z); }
-ASR__PRIVATE double asr__dswish1(double z) {
-  double s = asr__sigmoid(z);
-  return s + z * s * (1 - s);
-}
-
-ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                       const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                       const asr_real *w2, const asr_real *b2, const int *lengths,
-                                       int N, int C, int R, int T, void *work, size_t work_bytes) {
-  int n, c, r, t;
+ASR__PRIVATE asr_result asr__se_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *z,
+                                        asr_real *gate, const asr_real *x, const asr_real *w1,
+                                        const asr_real *b1, const asr_real *w2, const asr_real *b2,
+                                        const int *lengths, int N, int C, int R, int T, void *work,
+                                        size_t work_bytes) {
+  int n;
   asr_result res = asr__se_args(y, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
   if (res != ASR_OK) return res;
   if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {                       /* xbar_c = (1/L) sum_{t<L} x_c,t */
-      double s = 0;
-      for (t = 0; t < L; t++) s += x[((size_t)n * C + c) * T + t];
-      mean[(size_t)n * C + c] = (asr_real)(s / L);
-    }
-    for (r = 0; r < R; r++) {                       /* z = W1 xbar + b1 */
-      double s = b1 ? b1[r] : 0;
-      for (c = 0; c < C; c++) s += (double)w1[(size_t)r * C + c] * mean[(size_t)n * C + c];
-      z[(size_t)n * R + r] = (asr_real)s;
-    }
-    for (c = 0; c < C; c++) {                       /* theta = sigmoid(W2 swish(z) + b2) */
-      double s = b2 ? b2[c] : 0;
-      for (r = 0; r < R; r++) s += (double)w2[(size_t)c * R + r] * asr__swish1(z[(size_t)n * R + r]);
-      gate[(size_t)n * C + c] = (asr_real)asr__sigmoid(s);
-    }
-    for (c = 0; c < C; c++)                         /* y = theta x, padding 0 */
-      for (t = 0; t < T; t++)
-        y[((size_t)n * C + c) * T + t] =
-            t < L ? (asr_real)((double)gate[(size_t)n * C + c] * x[((size_t)n * C + c) * T + t]) : (asr_real)0;
+  if (tier != ASR__TIER_NAIVE) {
+    asr__se_batch(tier, y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, (asr_real *)work);
+    return ASR_OK;
   }
+  for (n = 0; n < N; n++)
+    asr__se_item_naive(y + (size_t)n * C * T, mean + (size_t)n * C, z + (size_t)n * R, gate + (size_t)n * C,
+                       x + (size_t)n * C * T, w1, b1, w2, b2, lengths ? lengths[n] : T, C, R, T);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_se_backward_naive(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                        asr_real *db2, const asr_real *dy, const asr_real *x,
-                                        const asr_real *mean, const asr_real *z,
-                                        const asr_real *gate, const asr_real *w1,
-                                        const asr_real *w2, const int *lengths, int N, int C, int R,
-                                        int T, void *work, size_t work_bytes) {
-  int n, c, r, t;
-  asr_real *du, *dxbar, *dz;
+ASR__PRIVATE asr_result asr__se_backward(asr__tier tier, asr_real *dx, asr_real *dw1, asr_real *db1,
+                                         asr_real *dw2, asr_real *db2, const asr_real *dy,
+                                         const asr_real *x, const asr_real *mean, const asr_real *z,
+                                         const asr_real *gate, const asr_real *w1, const asr_real *w2,
+                                         const int *lengths, int N, int C, int R, int T, void *work,
+                                         size_t work_bytes) {
+  int n;
+  asr_real *du = (asr_real *)work;
   asr_result res = asr__se_args(dy, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
   if (res != ASR_OK) return res;
   if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  du = (asr_real *)work;                          /* (C) of one item at a time */
-  dxbar = du + C;
-  dz = dxbar + C;
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    const asr_real *g = gate + (size_t)n * C, *zn = z + (size_t)n * R, *xb = mean + (size_t)n * C;
-    for (c = 0; c < C; c++) {
-      double s = 0;                               /* dtheta_c = sum_t dy x */
-      for (t = 0; t < L; t++) s += (double)dy[((size_t)n * C + c) * T + t] * x[((size_t)n * C + c) * T + t];
-      du[c] = (asr_real)(s * g[c] * (1 - g[c]));  /* through the sigmoid */
-      if (db2) db2[c] += du[c];
-    }
-    for (r = 0; r < R; r++) {
-      double s = 0;                               /* (W2^T du)_r */
-      for (c = 0; c < C; c++) {
-        s += (double)w2[(size_t)c * R + r] * du[c];
-        if (dw2) dw2[(size_t)c * R + r] += (asr_real)(du[c] * asr__swish1(zn[r]));
-      }
-      dz[r] = (asr_real)(s * asr__dswish1(zn[r]));  /* through the swish */
-      if (db1) db1[r] += dz[r];
-    }
-    for (c = 0; c < C; c++) {
-      double s = 0;                               /* dxbar = W1^T dz */
-      for (r = 0; r < R; r++) {
-        s += (double)w1[(size_t)r * C + c] * dz[r];
-        if (dw1) dw1[(size_t)r * C + c] += dz[r] * xb[c];
-      }
-      dxbar[c] = (asr_real)s;
-    }
-    if (dx)
-      for (c = 0; c < C; c++)                     /* the scale and the mean's share */
-        for (t = 0; t < L; t++)
-          dx[((size_t)n * C + c) * T + t] +=
-              (asr_real)((double)g[c] * dy[((size_t)n * C + c) * T + t] + (double)dxbar[c] / L);
+  if (tier != ASR__TIER_NAIVE) {
+    /* du, dxbar (N,C), swish(z), dz (N,R) */
+    asr__se_batch_backward(tier, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, du,
+                           du + (size_t)N * C, du + (size_t)2 * N * C, du + (size_t)2 * N * C + (size_t)N * R);
+    return ASR_OK;
   }
+  for (n = 0; n < N; n++)   /* du, dxbar (C) and dz (R) of one item at a time */
+    asr__se_item_naive_backward(dx ? dx + (size_t)n * C * T : NULL, dw1, db1, dw2, db2, dy + (size_t)n * C * T,
+                                x + (size_t)n * C * T, mean + (size_t)n * C, z + (size_t)n * R, gate + (size_t)n * C,
+                                w1, w2, lengths ? lengths[n] : T, C, R, T, du, du + C, du + 2 * (size_t)C);
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                        const asr_real *w2, const asr_real *b2, const int *lengths,
-                                        int N, int C, int R, int T, void *work, size_t work_bytes,
-                                        int fast) {
-  int n, c, t;
-  asr_real *sz;
-  asr_result res = asr__se_args(y, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
-  if (res != ASR_OK) return res;
-  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  sz = (asr_real *)work;                                       /* swish(z) (N,R) */
-  for (n = 0; n < N; n++) {                                    /* the squeeze */
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {
-      const asr_real *xr = x + ((size_t)n * C + c) * T;
-      double s = 0;
-      for (t = 0; t < L; t++) s += xr[t];
-      mean[(size_t)n * C + c] = (asr_real)(s / L);
-    }
-  }
-  /* the excitation: two fully connected layers over the batch of N means */
-  (fast ? asr_linear_forward : asr_linear_forward_ref)(z, mean, w1, b1, N, C, R);
-  asr_swish_forward(sz, z, (size_t)N * R);
-  (fast ? asr_linear_forward : asr_linear_forward_ref)(gate, sz, w2, b2, N, R, C);
-  asr_sigmoid_forward(gate, gate, (size_t)N * C);
-  for (n = 0; n < N; n++) {                                    /* the scale */
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {
-      asr_real g = gate[(size_t)n * C + c], *yr = y + ((size_t)n * C + c) * T;
-      const asr_real *xr = x + ((size_t)n * C + c) * T;
-      for (t = 0; t < L; t++) yr[t] = g * xr[t];
-      for (t = L; t < T; t++) yr[t] = 0;
-    }
-  }
-  return ASR_OK;
-}
-
-ASR__PRIVATE asr_result asr__se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                         asr_real *db2, const asr_real *dy, const asr_real *x,
-                                         const asr_real *mean, const asr_real *z,
-                                         const asr_real *gate, const asr_real *w1,
-                                         const asr_real *w2, const int *lengths, int N, int C, int R,
-                                         int T, void *work, size_t work_bytes, int fast) {
-  int n, c, t;
-  size_t i;
-  asr_real *du, *dxbar, *sz, *dz;
-  asr_result res = asr__se_args(dy, x, w1, w2, lengths, N, C, R, T, work_bytes, work);
-  if (res != ASR_OK) return res;
-  if (!mean || !z || !gate) return ASR_ERR_INVALID_ARG;
-  du = (asr_real *)work;                                        /* (N,C) */
-  dxbar = du + (size_t)N * C;                                   /* (N,C) */
-  sz = dxbar + (size_t)N * C;                                   /* (N,R) */
-  dz = sz + (size_t)N * R;                                      /* (N,R) */
-  for (n = 0; n < N; n++) {
-    int L = lengths ? lengths[n] : T;
-    for (c = 0; c < C; c++) {
-      const asr_real *g = dy + ((size_t)n * C + c) * T, *xr = x + ((size_t)n * C + c) * T;
-      asr_real th = gate[(size_t)n * C + c];
-      double s = 0;
-      for (t = 0; t < L; t++) s += (double)g[t] * xr[t];      /* dtheta */
-      du[(size_t)n * C + c] = (asr_real)(s * th * (1 - th));   /* du = dtheta s' */
-    }
-  }
-  asr_swish_forward(sz, z, (size_t)N * R);
-  memset(dz, 0, sizeof(asr_real) * (size_t)N * R);
-  memset(dxbar, 0, sizeof(asr_real) * (size_t)N * C);
-  /* fc2 backward: ds = du W2 into dz (then times swish'(z)), dW2 += du^T swish(z) */
-  (fast ? asr_linear_backward : asr_linear_backward_ref)(dz, dw2, db2, du, sz, w2, N, R, C);
-  for (i = 0; i < (size_t)N * R; i++) dz[i] = (asr_real)(dz[i] * asr__dswish1(z[i]));
-  /* fc1 backward: dxbar = dz W1, dW1 += dz^T xbar */
-  (fast ? asr_linear_backward : asr_linear_backward_ref)(dxbar, dw1, db1, dz, mean, w1, N, C, R);
-  if (dx)
-    for (n = 0; n < N; n++) {
-      int L = lengths ? lengths[n] : T;
-      for (c = 0; c < C; c++) {
-        const asr_real *g = dy + ((size_t)n * C + c) * T;
-        asr_real *d = dx + ((size_t)n * C + c) * T;
-        asr_real th = gate[(size_t)n * C + c], share = (asr_real)(dxbar[(size_t)n * C + c] / (double)L);
-        for (t = 0; t < L; t++) d[t] += th * g[t] + share;   /* scale + mean's share */
-      }
-    }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_se_forward_ref(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                     const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                     const asr_real *w2, const asr_real *b2, const int *lengths,
-                                     int N, int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_forward(y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_se_forward(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
-                                 const asr_real *x, const asr_real *w1, const asr_real *b1,
-                                 const asr_real *w2, const asr_real *b2, const int *lengths, int N,
-                                 int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_forward(y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_se_backward_ref(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                      asr_real *db2, const asr_real *dy, const asr_real *x,
-                                      const asr_real *mean, const asr_real *z, const asr_real *gate,
-                                      const asr_real *w1, const asr_real *w2, const int *lengths,
-                                      int N, int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_backward(dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, work,
-                          work_bytes, 0);
-}
-ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2,
-                                  asr_real *db2, const asr_real *dy, const asr_real *x,
-                                  const asr_real *mean, const asr_real *z, const asr_real *gate,
-                                  const asr_real *w1, const asr_real *w2, const int *lengths, int N,
-                                  int C, int R, int T, void *work, size_t work_bytes) {
-  return asr__se_backward(dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, work,
-                          work_bytes, 1);
-}
-
-/* ---- ContextNet block */
+/* ---- ContextNet block: config, sizes, the saved-buffer layout and the batch drivers */
 ASRDEF void asr_contextnet_block_config_init(asr_contextnet_block_config *cfg, int N, int C_in,
                                              int C_out, int T) {
   cfg->N = N;
@@ -8179,55 +8833,45 @@ ASRDEF int asr_contextnet_block_out_frames(const asr_contextnet_block_config *cf
   return asr_conv1d_out_frames(cfg->T, cfg->kernel, cfg->stride, (cfg->kernel - 1) / 2, 1);
 }
 
-/* The saved activations, carved out of the caller's buffer in this order. */
-typedef struct asr__cn_saved {
-  asr_real *dwh[ASR_CONTEXTNET_MAX_LAYERS];   /* (N, C_in_i, T_i+1) depthwise outputs */
-  asr_real *a[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) dwsep outputs */
-  asr_real *b[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) BN outputs */
-  asr_real *h[ASR_CONTEXTNET_MAX_LAYERS];     /* (N, C_out, T_i+1) swish(b): layer outputs */
-  asr_real *bn_mean[ASR_CONTEXTNET_MAX_LAYERS], *bn_rstd[ASR_CONTEXTNET_MAX_LAYERS];  /* (C_out) */
-  asr_real *se_y, *se_mean, *se_z, *se_gate;   /* (N,C_out,T_m), (N,C_out), (N,R), (N,C_out) */
-  asr_real *p, *res_mean, *res_rstd;           /* (N,C_out,T_m) projection, (C_out) x 2 */
-  asr_real *zsum;                              /* (N,C_out,T_m) SE + P, before the swish */
-  int *len[ASR_CONTEXTNET_MAX_LAYERS + 1];     /* (N) valid frames into layer i, and out */
-} asr__cn_saved;
+/* The next piece of a caller's buffer: count elements of `size` bytes at byte *off of
+ * base, the piece rounded up to 64 bytes so the next one starts on a cache line. Returns
+ * base + *off (NULL when base is NULL: sizing only) and advances *off, or sets *off to
+ * SIZE_MAX when the sizes overflow (and leaves it there). */
+ASR__PRIVATE void *asr__carve(unsigned char *base, size_t *off, size_t count, size_t size) {
+  size_t bytes, at = *off;
+  if (at == (size_t)-1 || asr_size_mul(count, size, &bytes) != ASR_OK || at + bytes + 64 < at) {
+    *off = (size_t)-1;
+    return NULL;
+  }
+  *off = at + (bytes + 63) / 64 * 64;
+  return base ? (void *)(base + at) : NULL;
+}
 
-/* Assigns the pointers from base (if not NULL) and returns the bytes needed, or
- * (size_t)-1 on overflow. Every piece starts on a 64-byte boundary. */
+/* Assigns the pointers of asr__cn_saved (see its comment above) from base (if not NULL)
+ * and returns the bytes they take, or (size_t)-1 on overflow. */
 ASR__PRIVATE size_t asr__cn_layout(const asr_contextnet_block_config *c, void *base, asr__cn_saved *s) {
-  size_t off = 0, NT, NTm, NC = (size_t)c->N * c->C_out;
+  size_t off = 0, NTm, NC = (size_t)c->N * c->C_out;
   int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c);
   unsigned char *b = (unsigned char *)base;
-#define ASR__CN_TAKE(ptr, type, count)                                                 \
-  do {                                                                                 \
-    size_t cnt_ = (count), by_;                                                        \
-    if (asr_size_mul(cnt_, sizeof(type), &by_) != ASR_OK || off + by_ + 64 < off) return (size_t)-1; \
-    (ptr) = b ? (type *)(void *)(b + off) : (type *)NULL;                              \
-    off += (by_ + 63) / 64 * 64;                                                       \
-  } while (0)
-  if (asr_size_mul((size_t)c->N * c->C_out, (size_t)c->T, &NT) != ASR_OK ||
-      asr_size_mul((size_t)c->N * c->C_out, (size_t)Tm, &NTm) != ASR_OK)
-    return (size_t)-1;
+  if (asr_size_mul(NC, (size_t)Tm, &NTm) != ASR_OK) return (size_t)-1;
   for (i = 0; i < m; i++) {
     size_t Ti = (size_t)(i == m - 1 ? Tm : c->T), Cin = (size_t)(i == 0 ? c->C_in : c->C_out);
-    ASR__CN_TAKE(s->dwh[i], asr_real, (size_t)c->N * Cin * Ti);
-    ASR__CN_TAKE(s->a[i], asr_real, NC * Ti);
-    ASR__CN_TAKE(s->b[i], asr_real, NC * Ti);
-    ASR__CN_TAKE(s->h[i], asr_real, NC * Ti);
-    ASR__CN_TAKE(s->bn_mean[i], asr_real, (size_t)c->C_out);
-    ASR__CN_TAKE(s->bn_rstd[i], asr_real, (size_t)c->C_out);
+    s->dwh[i] = (asr_real *)asr__carve(b, &off, (size_t)c->N * Cin * Ti, sizeof(asr_real));
+    s->a[i] = (asr_real *)asr__carve(b, &off, NC * Ti, sizeof(asr_real));
+    s->b[i] = (asr_real *)asr__carve(b, &off, NC * Ti, sizeof(asr_real));
+    s->h[i] = (asr_real *)asr__carve(b, &off, NC * Ti, sizeof(asr_real));
+    s->bn_mean[i] = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
+    s->bn_rstd[i] = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
   }
-  ASR__CN_TAKE(s->se_y, asr_real, NTm);
-  ASR__CN_TAKE(s->se_mean, asr_real, NC);
-  ASR__CN_TAKE(s->se_z, asr_real, (size_t)c->N * c->se_channels);
-  ASR__CN_TAKE(s->se_gate, asr_real, NC);
-  ASR__CN_TAKE(s->p, asr_real, NTm);
-  ASR__CN_TAKE(s->res_mean, asr_real, (size_t)c->C_out);
-  ASR__CN_TAKE(s->res_rstd, asr_real, (size_t)c->C_out);
-  ASR__CN_TAKE(s->zsum, asr_real, NTm);
-  for (i = 0; i <= m; i++) ASR__CN_TAKE(s->len[i], int, (size_t)(c->N ? c->N : 1));
-#undef ASR__CN_TAKE
-  (void)NT;
+  s->se_y = (asr_real *)asr__carve(b, &off, NTm, sizeof(asr_real));
+  s->se_mean = (asr_real *)asr__carve(b, &off, NC, sizeof(asr_real));
+  s->se_z = (asr_real *)asr__carve(b, &off, (size_t)c->N * c->se_channels, sizeof(asr_real));
+  s->se_gate = (asr_real *)asr__carve(b, &off, NC, sizeof(asr_real));
+  s->p = (asr_real *)asr__carve(b, &off, NTm, sizeof(asr_real));
+  s->res_mean = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
+  s->res_rstd = (asr_real *)asr__carve(b, &off, (size_t)c->C_out, sizeof(asr_real));
+  s->zsum = (asr_real *)asr__carve(b, &off, NTm, sizeof(asr_real));
+  for (i = 0; i <= m; i++) s->len[i] = (int *)asr__carve(b, &off, (size_t)(c->N ? c->N : 1), sizeof(int));
   return off;
 }
 
@@ -8251,6 +8895,8 @@ ASR__PRIVATE void asr__cn_res_dims(const asr_contextnet_block_config *c, asr_con
   d->stride = c->stride;
 }
 
+/* The workspace: three activation-gradient buffers of (N, max(C_in, C_out), T) for
+ * backward (forward leaves them unused), then the largest workspace of a piece. */
 ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_config *cfg) {
   size_t scratch = 0, act, w, total;
   int i, Cmax;
@@ -8269,7 +8915,6 @@ ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_con
   w = asr_se_workspace_size(cfg->N, cfg->C_out, cfg->se_channels);
   if (w == (size_t)-1) return w;
   scratch = ASR__MAX(scratch, w);
-  /* backward: three activation-gradient buffers of (N, max(C_in, C_out), T) */
   Cmax = ASR__MAX(cfg->C_in, cfg->C_out);
   if (asr_size_mul((size_t)cfg->N * (size_t)Cmax, (size_t)cfg->T, &act) != ASR_OK ||
       asr_size_mul(act, 3 * sizeof(asr_real), &act) != ASR_OK)
@@ -8278,7 +8923,20 @@ ASRDEF size_t asr_contextnet_block_workspace_size(const asr_contextnet_block_con
   return total < act ? (size_t)-1 : total;
 }
 
-/* Checks everything forward and backward need; fills s and the per-layer lengths. */
+/* The multiply-adds of the block's convolutions and SE: the _naive tier refuses more than
+ * 1e8 (the limit of asr_conv1d_forward_naive, so none of its pieces refuses half-way). */
+ASR__PRIVATE double asr__cn_macs(const asr_contextnet_block_config *c) {
+  double macs = 2.0 * c->N * c->C_out * c->se_channels;             /* the two SE FCs */
+  int i, Tm = asr_contextnet_block_out_frames(c);
+  for (i = 0; i < c->num_layers; i++) {
+    double Ci = i == 0 ? c->C_in : c->C_out, Ti = i == c->num_layers - 1 ? Tm : c->T;
+    macs += (double)c->N * Ti * Ci * (c->kernel + c->C_out);         /* depthwise + pointwise */
+  }
+  if (c->residual) macs += (double)c->N * Tm * c->C_in * c->C_out;   /* P */
+  return macs;
+}
+
+/* Checks everything forward and backward need; carves s out of `saved`. */
 ASR__PRIVATE asr_result asr__cn_prepare(const asr_contextnet_block_config *c, const asr_contextnet_block_params *p,
                                         const int *lengths, const void *saved, size_t saved_bytes,
                                         size_t work_bytes, const void *work, asr__cn_saved *s) {
@@ -8306,6 +8964,7 @@ ASR__PRIVATE asr_result asr__cn_prepare(const asr_contextnet_block_config *c, co
   return ASR_OK;
 }
 
+/* len[0] = the input lengths, len[i+1] = what layer i's conv keeps of len[i] */
 ASR__PRIVATE void asr__cn_lengths(const asr_contextnet_block_config *c, const int *lengths, asr__cn_saved *s) {
   int i, n;
   for (n = 0; n < c->N; n++) s->len[0][n] = lengths ? lengths[n] : c->T;
@@ -8316,226 +8975,164 @@ ASR__PRIVATE void asr__cn_lengths(const asr_contextnet_block_config *c, const in
   }
 }
 
-ASR__PRIVATE asr_result asr__cn_forward(asr_real *y, void *saved, size_t saved_bytes, const asr_real *x,
-                                        const asr_contextnet_block_params *p, const int *lengths,
-                                        const asr_contextnet_block_config *c, void *work,
-                                        size_t work_bytes, int fast) {
-  asr__cn_saved s;
-  int i, m = c ? c->num_layers : 0, Tm, n, ch, t;
-  unsigned char *scratch;
-  size_t sbytes, act;
-  const asr_real *h;
-  asr_result r;
-  if (!y || !x) return ASR_ERR_INVALID_ARG;
-  r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
-  if (r != ASR_OK) return r;
-  Tm = asr_contextnet_block_out_frames(c);
-  act = (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T * 3 * sizeof(asr_real);
-  scratch = (unsigned char *)work + act;
-  sbytes = work_bytes - act;
-  asr__cn_lengths(c, lengths, &s);
-  h = x;
-  for (i = 0; i < m; i++) {
-    const asr_contextnet_layer_params *l = &p->layer[i];
-    asr_conv1d_dims d;
-    int Ti;
-    asr__cn_dims(c, i, &d);
-    Ti = i == m - 1 ? Tm : c->T;
-    /* f(h) = swish(BN(dwsep(h))) */
-    r = (fast ? asr_dwsep_conv1d_forward : asr_dwsep_conv1d_forward_ref)(s.a[i], s.dwh[i], h, l->dw_w, l->dw_b,
-                                                                         l->pw_w, l->pw_b, s.len[i], &d,
-                                                                         scratch, sbytes);
-    if (r != ASR_OK) return r;
-    r = asr_batch_norm_forward(s.b[i], s.bn_mean[i], s.bn_rstd[i], l->bn.running_mean, l->bn.running_var, s.a[i],
-                               l->bn.weight, l->bn.bias, s.len[i + 1], c->N, c->C_out, Ti, c->training,
-                               c->bn_momentum, c->bn_eps);
-    if (r != ASR_OK) return r;
-    asr_swish_forward(s.h[i], s.b[i], (size_t)c->N * c->C_out * Ti);   /* padding: swish(0) = 0 */
-    h = s.h[i];
-  }
-  /* SE over the valid frames of the last layer's output */
-  r = (fast ? asr_se_forward : asr_se_forward_ref)(s.se_y, s.se_mean, s.se_z, s.se_gate, h, p->se_w1, p->se_b1,
-                                                   p->se_w2, p->se_b2, s.len[m], c->N, c->C_out,
-                                                   c->se_channels, Tm, scratch, sbytes);
-  if (r != ASR_OK) return r;
-  if (c->residual) {
-    /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
-    asr_conv1d_dims d;
-    asr__cn_res_dims(c, &d);
-    r = (fast ? asr_conv1d_forward : asr_conv1d_forward_ref)(s.p, x, p->res_w, p->res_b, s.len[0], &d, scratch,
-                                                             sbytes);
-    if (r != ASR_OK) return r;
-    r = asr_batch_norm_forward(s.zsum, s.res_mean, s.res_rstd, p->res_bn.running_mean, p->res_bn.running_var,
-                               s.p, p->res_bn.weight, p->res_bn.bias, s.len[m], c->N, c->C_out, Tm,
-                               c->training, c->bn_momentum, c->bn_eps);
-    if (r != ASR_OK) return r;
-    for (n = 0; n < c->N; n++)
-      for (ch = 0; ch < c->C_out; ch++) {
-        size_t o = ((size_t)n * c->C_out + ch) * Tm;
-        for (t = 0; t < s.len[m][n]; t++) s.zsum[o + t] += s.se_y[o + t];
-      }
-  } else {
-    memcpy(s.zsum, s.se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
-  }
-  asr_swish_forward(y, s.zsum, (size_t)c->N * c->C_out * Tm);        /* C(x) = swish(...) */
-  return ASR_OK;
+/* The workspace of asr_contextnet_block_workspace_size: G1, G2, DZ (act1 reals each), then
+ * the pieces' scratch. */
+ASR__PRIVATE size_t asr__cn_act1(const asr_contextnet_block_config *c) {
+  return (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T;
 }
 
-ASR__PRIVATE asr_result asr__cn_backward(asr_real *dx, const asr_contextnet_block_grads *g, const asr_real *dy,
-                                         const void *saved, size_t saved_bytes, const asr_real *x,
-                                         const asr_contextnet_block_params *p, const int *lengths,
-                                         const asr_contextnet_block_config *c, void *work,
-                                         size_t work_bytes, int fast) {
+ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
+                                        const asr_real *x, const asr_contextnet_block_params *p,
+                                        const int *lengths, const asr_contextnet_block_config *c,
+                                        void *work, size_t work_bytes) {
   asr__cn_saved s;
-  asr_contextnet_block_grads none;
-  int i, m = c ? c->num_layers : 0, Tm, n, ch, t;
-  unsigned char *scratch;
-  size_t sbytes, act1, NTm;
-  asr_real *G1, *G2, *DZ;
+  size_t act;
   asr_result r;
-  if (!dy || !x) return ASR_ERR_INVALID_ARG;
+  if (!y || !x) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && asr_contextnet_block_validate(c, NULL) == ASR_OK && asr__cn_macs(c) > 1e8)
+    return ASR_ERR_TOO_LARGE;
   r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
   if (r != ASR_OK) return r;
-  if (!g) {
+  act = asr__cn_act1(c) * 3 * sizeof(asr_real);
+  asr__cn_lengths(c, lengths, &s);
+  return asr__cn_compose(tier, y, &s, x, p, c, (unsigned char *)work + act, work_bytes - act);
+}
+
+ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
+                                         const asr_real *dy, const void *saved, size_t saved_bytes,
+                                         const asr_real *x, const asr_contextnet_block_params *p,
+                                         const int *lengths, const asr_contextnet_block_config *c,
+                                         void *work, size_t work_bytes) {
+  asr__cn_saved s;
+  asr_contextnet_block_grads none;
+  size_t act1;
+  asr_real *G1;
+  asr_result r;
+  if (!dy || !x) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && asr_contextnet_block_validate(c, NULL) == ASR_OK && asr__cn_macs(c) > 1e8)
+    return ASR_ERR_TOO_LARGE;
+  r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
+  if (r != ASR_OK) return r;
+  if (!g) {                               /* no parameter gradient asked for */
     memset(&none, 0, sizeof none);
     g = &none;
   }
-  Tm = asr_contextnet_block_out_frames(c);
-  NTm = (size_t)c->N * c->C_out * Tm;
-  act1 = (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T;
-  G1 = (asr_real *)work;                  /* dh_{i+1}, then db_i, then dh_i */
-  G2 = G1 + act1;                         /* da_i and dp */
-  DZ = G2 + act1;                         /* d(SE + P) */
-  scratch = (unsigned char *)(DZ + act1);
-  sbytes = work_bytes - 3 * act1 * sizeof(asr_real);
-  /* through the final swish, valid frames only (padded dy is ignored) */
-  memset(DZ, 0, sizeof(asr_real) * NTm);
-  for (n = 0; n < c->N; n++)
-    for (ch = 0; ch < c->C_out; ch++) {
-      size_t o = ((size_t)n * c->C_out + ch) * Tm;
-      for (t = 0; t < s.len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s.zsum[o + t]));
-    }
-  if (c->residual) {
-    /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
-     * backward adds its share into dx (the main path adds the rest below) */
-    asr_conv1d_dims d;
-    asr__cn_res_dims(c, &d);
-    memset(G2, 0, sizeof(asr_real) * NTm);
-    r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s.p, s.res_mean, s.res_rstd,
-                                p->res_bn.weight, s.len[m], c->N, c->C_out, Tm, c->training);
-    if (r != ASR_OK) return r;
-    r = (fast ? asr_conv1d_backward : asr_conv1d_backward_ref)(dx, g->res_w, g->res_b, G2, x, p->res_w, s.len[0],
-                                                               &d, scratch, sbytes);
-    if (r != ASR_OK) return r;
-  }
-  /* the main branch: SE backward turns dZ into dh_m, the gradient of the last layer's
-   * output (including the share every frame has through the SE mean) */
-  memset(G1, 0, sizeof(asr_real) * NTm);
-  r = (fast ? asr_se_backward : asr_se_backward_ref)(G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, DZ, s.h[m - 1],
-                                                     s.se_mean, s.se_z, s.se_gate, p->se_w1, p->se_w2, s.len[m],
-                                                     c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
-  if (r != ASR_OK) return r;
-  for (i = m - 1; i >= 0; i--) {
-    const asr_contextnet_layer_params *l = &p->layer[i];
-    const asr_contextnet_layer_grads *gl = &g->layer[i];
-    asr_conv1d_dims d;
-    int Ti = i == m - 1 ? Tm : c->T;
-    size_t cnt = (size_t)c->N * c->C_out * Ti, k;
-    asr__cn_dims(c, i, &d);
-    /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
-    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s.b[i][k]));   /* db = dh swish'(b) */
-    memset(G2, 0, sizeof(asr_real) * cnt);
-    r = asr_batch_norm_backward(G2, gl->bn.weight, gl->bn.bias, G1, s.a[i], s.bn_mean[i], s.bn_rstd[i],
-                                l->bn.weight, s.len[i + 1], c->N, c->C_out, Ti, c->training);
-    if (r != ASR_OK) return r;
-    /* da is in G2: G1 is free again and receives dh_prev (layer 0 writes into dx) */
-    if (i > 0) memset(G1, 0, sizeof(asr_real) * (size_t)c->N * c->C_out * c->T);
-    r = (fast ? asr_dwsep_conv1d_backward : asr_dwsep_conv1d_backward_ref)(
-        i > 0 ? G1 : dx, gl->dw_w, gl->dw_b, gl->pw_w, gl->pw_b, G2, s.dwh[i], i > 0 ? s.h[i - 1] : x, l->dw_w,
-        l->pw_w, s.len[i], &d, scratch, sbytes);
-    if (r != ASR_OK) return r;
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
-                                                  const asr_real *x,
-                                                  const asr_contextnet_block_params *p,
-                                                  const int *lengths,
-                                                  const asr_contextnet_block_config *cfg,
-                                                  void *work, size_t work_bytes) {
-  return asr__cn_forward(y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t saved_bytes,
-                                              const asr_real *x,
-                                              const asr_contextnet_block_params *p,
-                                              const int *lengths,
-                                              const asr_contextnet_block_config *cfg, void *work,
-                                              size_t work_bytes) {
-  return asr__cn_forward(y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
-                                                   const asr_contextnet_block_grads *g,
-                                                   const asr_real *dy, const void *saved,
-                                                   size_t saved_bytes, const asr_real *x,
-                                                   const asr_contextnet_block_params *p,
-                                                   const int *lengths,
-                                                   const asr_contextnet_block_config *cfg,
-                                                   void *work, size_t work_bytes) {
-  return asr__cn_backward(dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextnet_block_grads *g,
-                                               const asr_real *dy, const void *saved,
-                                               size_t saved_bytes, const asr_real *x,
-                                               const asr_contextnet_block_params *p,
-                                               const int *lengths,
-                                               const asr_contextnet_block_config *cfg, void *work,
-                                               size_t work_bytes) {
-  return asr__cn_backward(dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes, 1);
-}
-
-ASRDEF int asr_contextnet_table(int block, double alpha, asr_contextnet_block_spec *spec) {
-  int base;
-  if (block < 0 || block > 22 || !spec || !(alpha > 0)) return -1;
-  spec->kernel = 5;
-  spec->num_layers = (block == 0 || block == 22) ? 1 : 5;
-  spec->stride = (block == 3 || block == 7 || block == 14) ? 2 : 1;   /* 8x in time */
-  spec->residual = !(block == 0 || block == 22);
-  base = block <= 10 ? 256 : block <= 21 ? 512 : 640;
-  spec->channels = (int)floor(alpha * base + 0.5);
-  if (spec->channels < 1) spec->channels = 1;
-  return 0;
+  act1 = asr__cn_act1(c);
+  G1 = (asr_real *)work;                  /* dh_{i+1}, then db_i, then dh_i; G2: da_i and dP; DZ: d(SE + P) */
+  return asr__cn_compose_backward(tier, dx, g, dy, &s, x, p, c, G1, G1 + act1, G1 + 2 * act1, G1 + 3 * act1,
+                                  work_bytes - 3 * act1 * sizeof(asr_real));
 }
 
 /* ---------------------------------------------------------------------------------------
  * 4.3 Conformer (implementation)
  * --------------------------------------------------------------------------------------- */
+/* Reading map (public name -> the helper holding its math -> docs page, docs/conformer.md):
+ *   asr_rel_pos_len, asr_rel_pos_encoding -> the table itself, [Vaswani17] Sec. 3.5     sec. 2
+ *   asr_rel_shift_naive                   -> ESPnet's pad / view / slice on a flat buffer,
+ *                                            [Dai19] Appendix B                        sec. 3
+ *   asr_rel_shift_ref, asr_rel_shift_index -> the closed-form index map
+ *   asr_rel_shift_backward                -> the index map's transpose (one tier: a scatter-add)
+ *   asr_rel_mhsa_*_naive                  -> asr__rel_mhsa_naive(_backward), [Dai19] Sec. 3.3
+ *                                            terms (a)-(d), every index a loop          sec. 4
+ *   asr_rel_mhsa_*_ref, asr_rel_mhsa_*    -> asr__rel_mhsa_batch(_backward) on asr_gemm_ref /
+ *                                            asr_gemm (the fast tier's only SIMD: asr_gemm)
+ *   asr_conv2d_*_naive                    -> asr__conv2d_item_naive(_backward)         sec. 1
+ *   asr_conv2d_*_ref, asr_conv2d_*        -> asr__conv2d_item(_backward): im2col + GEMM
+ *   asr_conv2d_subsampling_*{_naive,_ref,} -> asr__sub_item(_backward) with the conv2d and
+ *                                            linear of that tier, [Gulati20] Fig. 1     sec. 1
+ *   asr_conformer_ff_*_naive              -> asr__conf_ff_naive(_backward), asr__linear_naive
+ *                                            [Gulati20] Sec. 2.3                        sec. 5
+ *   asr_conformer_ff_*_ref, asr_conformer_ff_* -> asr__conf_ff_linear(_backward) on
+ *                                            asr_linear_*_ref / asr_linear_*
+ *   asr_conformer_conv_*{_naive,_ref,}    -> asr__conf_conv_compose(_backward): the pointwise
+ *                                            convs as linears, GLU, the depthwise conv1d,
+ *                                            batch norm, swish of that tier (_naive: written
+ *                                            out, asr__bn_naive), [Gulati20] Sec. 2.2   sec. 6
+ *   asr_conformer_block_*{_naive,_ref,}   -> asr__conf_block_compose(_backward): the modules
+ *                                            of that tier (_naive also writes the layer norms
+ *                                            out, asr__ln_naive), [Gulati20] eq. (1)    sec. 7
+ * No 4.3 function has a SIMD kernel of its own: the unsuffixed tiers are the _ref
+ * algorithms on asr_gemm / asr_linear_* / the fast conv1d of 4.2 (AVX2+FMA where built).
+ * The API and its full contract: section 4.3 of the declarations (search "4.3 Conformer").
+ * Order below: per component the math (equations, _naive, _ref), the public tiers; then,
+ * under the plumbing rule, argument checks, sizes, saved-buffer layouts and the drivers. */
 
-/* The GEMM of a tier: asr_gemm_ref for the _ref tiers, asr_gemm (SIMD) for the fast ones. */
-ASR__PRIVATE void asr__c3_gemm(int fast, int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
-                               const asr_real *A, int lda, const asr_real *B, int ldb, asr_real beta,
-                               asr_real *C, int ldc) {
-  if (fast) asr_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
+/* The batch drivers of the plumbing part, which the public tiers call, and the layout
+ * helpers the compositions share. */
+ASR__PRIVATE asr_result asr__rel_mhsa_forward(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                              asr_rel_pos_type type, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__rel_mhsa_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                               const asr_rel_mhsa_saved *s, const asr_real *x,
+                                               const asr_real *pos_emb, const int *lengths,
+                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                               asr_rel_pos_type type, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conv2d_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *w,
+                                            const asr_real *b, const int *lengths, int N, int C, int Hh, int Ww,
+                                            int O, int K, int S, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conv2d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, int N, int C, int Hh, int Ww, int O, int K,
+                                             int S, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__sub_forward(asr__tier tier, asr_real *y, int *lengths_out,
+                                         const asr_conv2d_subsampling_saved *s, const asr_real *x,
+                                         const int *lengths, const asr_conv2d_subsampling_params *p, int N, int T,
+                                         int F, int D, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__sub_backward(asr__tier tier, asr_real *dx, const asr_conv2d_subsampling_grads *g,
+                                          const asr_real *dy, const asr_conv2d_subsampling_saved *s,
+                                          const asr_real *x, const int *lengths,
+                                          const asr_conv2d_subsampling_params *p, int N, int T, int F, int D,
+                                          void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_ff_forward(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                             const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                             int F);
+ASR__PRIVATE asr_result asr__conf_ff_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
+                                              const asr_real *dy, const asr_conformer_ff_saved *s,
+                                              const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                              int F, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_conv_forward(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
+                                               const asr_real *x, const int *lengths,
+                                               const asr_conformer_conv_params *p, const asr_conformer_config *cfg,
+                                               int N, int T, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_conv_backward(asr__tier tier, asr_real *dx, const asr_conformer_conv_grads *g,
+                                                const asr_real *dy, const asr_conformer_conv_saved *s,
+                                                const asr_real *x, const int *lengths,
+                                                const asr_conformer_conv_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
+                                                const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                const asr_conformer_block_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                                 const asr_conformer_block_grads *g, const asr_real *dy,
+                                                 const asr_conformer_block_saved *s, const asr_real *x,
+                                                 const asr_real *pos_emb, const int *lengths,
+                                                 const asr_conformer_block_params *p,
+                                                 const asr_conformer_config *cfg, int N, int T, void *work,
+                                                 size_t work_bytes);
+ASR__PRIVATE void asr__conf_transpose(asr_real *dst, const asr_real *src, const int *lengths, int N, int T, int C,
+                                      int channels_first);
+ASR__PRIVATE void asr__conf_mask_rows(asr_real *x, const int *lengths, int N, int T, int C);
+ASR__PRIVATE int asr__conv2d_rows(int len, int K, int S);
 
-/* Byte counts of sections 4.3 and 4.4: a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
-ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
-  size_t n;
-  if (asr_size_mul(a, b, &n) || asr_size_mul(n, c, &n) || asr_size_mul(n, d, &n) ||
-      asr_size_mul(n, sizeof(asr_real), &n))
-    return (size_t)-1;
-  return n;
-}
-/* x + y for byte counts, saturating at SIZE_MAX. */
-ASR__PRIVATE size_t asr__rnn_add(size_t x, size_t y) {
-  return x > (size_t)-1 - y ? (size_t)-1 : x + y;
-}
+/* The size limits of the literal tiers whose scratch lives on the stack (the stack arrays
+ * below are sized by them): asr_rel_shift_naive's (T, P+1) padded copy holds up to
+ * ASR__REL_SHIFT_NAIVE_MAX_T x 2 ASR__REL_SHIFT_NAIVE_MAX_T entries (T <= 64 latest, T <=
+ * 90 legacy); the naive attention handles T <= 32 frames and, in backward, D <= 64. */
+enum { ASR__REL_SHIFT_NAIVE_MAX_T = 64, ASR__MHSA_NAIVE_MAX_T = 32, ASR__MHSA_NAIVE_MAX_D = 64 };
 
-/* ---- relative positions */
+/* ---- relative positional encodings: the sinusoids of [Vaswani17] Sec. 3.5,
+ *   PE(pos, 2m) = sin(pos / 10000^(2m/D)),   PE(pos, 2m+1) = cos(pos / 10000^(2m/D)),
+ * at the positions of [Dai19] Sec. 3.3's relative distances: row r of pos_emb (P,D) has
+ *   latest: pos = T-1-r, r < 2T-1;   legacy: pos = Lt-1-r, r < T, Lt = max(max_len, T)
+ * (ESPnet's RelPositionalEncoding / LegacyRelPositionalEncoding). */
 ASRDEF int asr_rel_pos_len(asr_rel_pos_type type, int T) {
   if (T < 1) return 0;
-  return type == ASR_REL_POS_LEGACY ? T : 2 * T - 1;
+  return type == ASR_REL_POS_LEGACY ? T : 2 * T - 1;     /* P */
 }
 
 ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_pos_type type,
@@ -8561,7 +9158,12 @@ ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_
   return ASR_OK;
 }
 
-/* ---- rel_shift */
+/* ---- rel_shift, [Dai19] Appendix B as ESPnet writes it: prepend a zero column to x (T,P),
+ * view the same memory as (P+1, T), drop the first row, view as (T,P), keep T columns.
+ * Worked out (docs/conformer.md sec. 3 draws it), out[i][j] copies x[row][col] with
+ *   latest, and legacy for j <= i:  row = i, col = T-1-i+j   (table position i - j)
+ *   legacy, j = i+1: the zero column;   legacy, j >= i+2: row = i+1, col = j-i-2
+ * asr_rel_shift_index is that closed form (0: a structural zero). */
 ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *row, int *col) {
   if (type == ASR_REL_POS_LEGACY && j > i) {
     if (j == i + 1) return 0;     /* the zero column, now on the superdiagonal */
@@ -8574,6 +9176,8 @@ ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *
   return 1;
 }
 
+/* _naive: the pad / view / slice itself, on a flat copy in a stack buffer sized for
+ * ASR__REL_SHIFT_NAIVE_MAX_T frames (latest: T (2T) entries). */
 ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
                                       asr_rel_pos_type type) {
   /* ESPnet's steps on one flat buffer, for one (batch, head):
@@ -8581,7 +9185,7 @@ ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
    *   x_padded = x_padded.view(P+1, T)        the same T(P+1) numbers, re-cut
    *   x = x_padded[1:].view(T, P)             skip the first T numbers, re-cut
    *   x = x[:, :T]                            (latest: keep the first T columns)    */
-  asr_real padded[64 * 128];
+  asr_real padded[ASR__REL_SHIFT_NAIVE_MAX_T * 2 * ASR__REL_SHIFT_NAIVE_MAX_T];
   int P = asr_rel_pos_len(type, T), i, j, c;
   if (T < 1 || !out || !x) return ASR_ERR_INVALID_ARG;
   if ((size_t)T * (P + 1) > sizeof padded / sizeof padded[0]) return ASR_ERR_TOO_LARGE;
@@ -8593,6 +9197,7 @@ ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
   return ASR_OK;
 }
 
+/* _ref: the closed form, entry by entry. */
 ASRDEF asr_result asr_rel_shift_ref(asr_real *out, const asr_real *x, int T,
                                     asr_rel_pos_type type) {
   int P = asr_rel_pos_len(type, T), i, j, r, c;
@@ -8603,6 +9208,7 @@ ASRDEF asr_result asr_rel_shift_ref(asr_real *out, const asr_real *x, int T,
   return ASR_OK;
 }
 
+/* backward: the shift is a gather, so its transpose is a scatter-add, dx[row][col] += dout[i][j]. */
 ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int T,
                                          asr_rel_pos_type type) {
   int P = asr_rel_pos_len(type, T), i, j, r, c;
@@ -8613,7 +9219,1296 @@ ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int
   return ASR_OK;
 }
 
-/* ---- relative-position multi-head self-attention */
+/* ---- relative-position multi-head self-attention, ESPnet's RelPositionMultiHeadedAttention
+ * (latest) / LegacyRelPositionMultiHeadedAttention (legacy), [Dai19] Sec. 3.3; per head h,
+ * with x_ih the h-th d_k-slice of row i:
+ *   q, k, v = x Wq^T + bq, x Wk^T + bk, x Wv^T + bv;   p = pos_emb Wpos^T
+ *   ac[i][j] = (q_ih + pbu_h) . k_jh                          terms (a) + (c)
+ *   bd[i][j] = rel_shift((q_h + pbv_h) p_h^T)[i][j]            terms (b) + (d)
+ *   attn = softmax_j((ac + bd) / sqrt(d_k)) over valid keys,   ctx_ih = sum_j attn[i][j] v_jh
+ *   y = ctx Wo^T + bo   (padded query rows 0)
+ * symbols: pbu = pos_bias_u, pbv = pos_bias_v (H,d_k), [Dai19]'s u and v (named apart here
+ * from the values v); the saved q, k, v, ctx (N,T,D), p (P,D), attn (N,H,T,T). */
+/* _naive: every index of the equations a loop; the shift is the literal pad / view /
+ * slice of asr_rel_shift_naive. bd_raw (T,P) and bd (T,T) of one (item, head) live on the
+ * stack, sized for the naive tier's limit T <= ASR__MHSA_NAIVE_MAX_T (P <= 2T-1). */
+ASR__PRIVATE asr_result asr__rel_mhsa_naive(asr_real *y, const asr_rel_mhsa_saved *s, const asr_real *x,
+                                            const asr_real *pos_emb, const int *lengths,
+                                            const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                            asr_rel_pos_type type) {
+  asr_real bdraw[ASR__MHSA_NAIVE_MAX_T * (2 * ASR__MHSA_NAIVE_MAX_T - 1)];
+  asr_real bd[ASR__MHSA_NAIVE_MAX_T * ASR__MHSA_NAIVE_MAX_T];
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+  asr_result r;
+  dk = D / H;
+  /* the projections, one sum per output entry */
+  for (i = 0; i < N * T; i++)
+    for (c = 0; c < D; c++) {
+      double aq = p->bq ? p->bq[c] : 0, ak = p->bk ? p->bk[c] : 0, av = p->bv ? p->bv[c] : 0;
+      for (k = 0; k < D; k++) {
+        double xv = x[(size_t)i * D + k];
+        aq += (double)p->wq[(size_t)c * D + k] * xv;       /* q = x Wq^T + bq */
+        ak += (double)p->wk[(size_t)c * D + k] * xv;
+        av += (double)p->wv[(size_t)c * D + k] * xv;
+      }
+      s->q[(size_t)i * D + c] = (asr_real)aq;
+      s->k[(size_t)i * D + c] = (asr_real)ak;
+      s->v[(size_t)i * D + c] = (asr_real)av;
+    }
+  for (i = 0; i < P; i++)                                   /* p = pos_emb Wpos^T */
+    for (c = 0; c < D; c++) {
+      double a = 0;
+      for (k = 0; k < D; k++) a += (double)p->wpos[(size_t)c * D + k] * pos_emb[(size_t)i * D + k];
+      s->p[(size_t)i * D + c] = (asr_real)a;
+    }
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (h = 0; h < H; h++) {
+      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      const asr_real *pbu = p->pos_bias_u + (size_t)h * dk, *pbv = p->pos_bias_v + (size_t)h * dk;
+      /* terms (b)+(d), (q_i + pbv) . p_k, for every (query, embedding row), then shifted */
+      for (i = 0; i < T; i++)
+        for (k = 0; k < P; k++) {
+          double a = 0;
+          for (c = 0; c < dk; c++)
+            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + pbv[c]) * s->p[(size_t)k * D + h * dk + c];
+          bdraw[i * P + k] = (asr_real)a;
+        }
+      r = asr_rel_shift_naive(bd, bdraw, T, type);
+      if (r) return r;
+      for (i = 0; i < T; i++) {
+        if (i >= len) {                                     /* a padded query: no row */
+          for (j = 0; j < T; j++) at[(size_t)i * T + j] = 0;
+          continue;
+        }
+        for (j = 0; j < T; j++) {
+          double a = 0;                                     /* terms (a)+(c): (q_i + pbu) . k_j */
+          if (j >= len) {
+            at[(size_t)i * T + j] = 0;
+            continue;
+          }
+          for (c = 0; c < dk; c++)
+            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + pbu[c]) * s->k[((size_t)b * T + j) * D + h * dk + c];
+          at[(size_t)i * T + j] = (asr_real)((a + bd[i * T + j]) / sqrt((double)dk));
+        }
+        if (len > 0) asr_softmax(at + (size_t)i * T, at + (size_t)i * T, len);  /* masked keys stay 0 */
+      }
+      for (i = 0; i < T; i++)                               /* ctx_ih = sum_j attn_ij v_jh */
+        for (c = 0; c < dk; c++) {
+          double a = 0;
+          for (j = 0; j < len; j++) a += (double)at[(size_t)i * T + j] * s->v[((size_t)b * T + j) * D + h * dk + c];
+          s->ctx[((size_t)b * T + i) * D + h * dk + c] = (asr_real)a;
+        }
+    }
+    for (i = 0; i < T; i++)                                 /* y = ctx Wo^T + bo */
+      for (c = 0; c < D; c++) {
+        double a = p->bo ? p->bo[c] : 0;
+        if (i >= len) {
+          y[((size_t)b * T + i) * D + c] = 0;
+          continue;
+        }
+        for (k = 0; k < D; k++) a += (double)p->wo[(size_t)c * D + k] * s->ctx[((size_t)b * T + i) * D + k];
+        y[((size_t)b * T + i) * D + c] = (asr_real)a;
+      }
+  }
+  return ASR_OK;
+}
+
+
+/* Its backward, literally: the chain rule through each loop of the forward; the shift's
+ * transpose comes from shifting a matrix of entry numbers with the literal shift. The
+ * scratch of the whole (small) problem lives on the stack, sized for T <=
+ * ASR__MHSA_NAIVE_MAX_T and D <= ASR__MHSA_NAIVE_MAX_D: entry numbers and their shifted
+ * places (T,P) and (T,T); dctx, dq, dk, dv (T,D) of one item, dp (P,D), and g (T,T), the
+ * score gradient of one (item, head); da (T) the attention gradient of one query. */
+ASR__PRIVATE asr_result asr__rel_mhsa_naive_backward(asr_real *dx, asr_real *d_pos_emb, const asr_rel_mhsa_grads *g,
+                                                     const asr_real *dy, const asr_rel_mhsa_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                     const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                                     asr_rel_pos_type type) {
+  enum { TM = ASR__MHSA_NAIVE_MAX_T, PM = 2 * ASR__MHSA_NAIVE_MAX_T - 1, DM = ASR__MHSA_NAIVE_MAX_D };
+  asr_real idx[TM * PM], where[TM * TM];
+  double dctx[TM * DM], dq[TM * DM], dk_[TM * DM], dv[TM * DM], dp[PM * DM], gs[TM * TM];
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+  asr_result r;
+  dk = D / H;
+  /* the transpose of the literal shift: shift a matrix of entry numbers and read back
+   * which entry of bd_raw each out[i][j] came from (0: none) */
+  for (i = 0; i < T * P; i++) idx[i] = (asr_real)(i + 1);
+  if (T > 0 && (r = asr_rel_shift_naive(where, idx, T, type)) != ASR_OK) return r;
+  for (i = 0; i < P * D; i++) dp[i] = 0;
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    for (i = 0; i < T * D; i++) dctx[i] = dq[i] = dk_[i] = dv[i] = 0;
+    for (i = 0; i < len; i++)                       /* y = ctx Wo^T + bo */
+      for (c = 0; c < D; c++) {
+        double d = dy[((size_t)b * T + i) * D + c];
+        if (g && g->bo) g->bo[c] += (asr_real)d;
+        for (k = 0; k < D; k++) {
+          dctx[i * D + k] += d * p->wo[(size_t)c * D + k];
+          if (g && g->wo) g->wo[(size_t)c * D + k] += (asr_real)(d * s->ctx[((size_t)b * T + i) * D + k]);
+        }
+      }
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      const asr_real *pbu = p->pos_bias_u + (size_t)h * dk, *pbv = p->pos_bias_v + (size_t)h * dk;
+      for (i = 0; i < len; i++) {
+        double da[TM], dot = 0;
+        for (j = 0; j < len; j++) {                 /* dattn_ij = dctx_i . v_j */
+          double a = 0;
+          for (c = 0; c < dk; c++) a += dctx[i * D + h * dk + c] * s->v[((size_t)b * T + j) * D + h * dk + c];
+          da[j] = a;
+          dot += a * at[(size_t)i * T + j];
+          for (c = 0; c < dk; c++) dv[j * D + h * dk + c] += (double)at[(size_t)i * T + j] * dctx[i * D + h * dk + c];
+        }
+        for (j = 0; j < len; j++)                   /* softmax backward, then / sqrt(d_k) */
+          gs[i * T + j] = at[(size_t)i * T + j] * (da[j] - dot) / sqrt((double)dk);
+      }
+      for (i = 0; i < len; i++)
+        for (j = 0; j < len; j++) {
+          double gij = gs[i * T + j];
+          int e = (int)where[i * T + j];
+          for (c = 0; c < dk; c++) {                /* ac_ij = (q_i + pbu) . k_j */
+            double qi = s->q[((size_t)b * T + i) * D + h * dk + c];
+            dq[i * D + h * dk + c] += gij * s->k[((size_t)b * T + j) * D + h * dk + c];
+            dk_[j * D + h * dk + c] += gij * (qi + pbu[c]);
+            if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += (asr_real)(gij * s->k[((size_t)b * T + j) * D + h * dk + c]);
+          }
+          if (e == 0) continue;                     /* a structural zero of the shift */
+          {
+            int rr = (e - 1) / P, kk = (e - 1) % P;  /* bd_ij = (q_rr + pbv) . p_kk */
+            for (c = 0; c < dk; c++) {
+              double qr = s->q[((size_t)b * T + rr) * D + h * dk + c];
+              dq[rr * D + h * dk + c] += gij * s->p[(size_t)kk * D + h * dk + c];
+              dp[kk * D + h * dk + c] += gij * (qr + pbv[c]);
+              if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += (asr_real)(gij * s->p[(size_t)kk * D + h * dk + c]);
+            }
+          }
+        }
+    }
+    /* back through the three input projections */
+    for (i = 0; i < T; i++)
+      for (c = 0; c < D; c++) {
+        const asr_real *xi = x + ((size_t)b * T + i) * D;
+        if (g && g->bq) g->bq[c] += (asr_real)dq[i * D + c];
+        if (g && g->bk) g->bk[c] += (asr_real)dk_[i * D + c];
+        if (g && g->bv) g->bv[c] += (asr_real)dv[i * D + c];
+        for (k = 0; k < D; k++) {
+          if (g && g->wq) g->wq[(size_t)c * D + k] += (asr_real)(dq[i * D + c] * xi[k]);
+          if (g && g->wk) g->wk[(size_t)c * D + k] += (asr_real)(dk_[i * D + c] * xi[k]);
+          if (g && g->wv) g->wv[(size_t)c * D + k] += (asr_real)(dv[i * D + c] * xi[k]);
+          if (dx)
+            dx[((size_t)b * T + i) * D + k] += (asr_real)(dq[i * D + c] * p->wq[(size_t)c * D + k] +
+                                                          dk_[i * D + c] * p->wk[(size_t)c * D + k] +
+                                                          dv[i * D + c] * p->wv[(size_t)c * D + k]);
+        }
+      }
+  }
+  for (k = 0; k < P; k++)                           /* p = pos_emb Wpos^T */
+    for (c = 0; c < D; c++)
+      for (j = 0; j < D; j++) {
+        if (g && g->wpos) g->wpos[(size_t)c * D + j] += (asr_real)(dp[k * D + c] * pos_emb[(size_t)k * D + j]);
+        if (d_pos_emb) d_pos_emb[(size_t)k * D + j] += (asr_real)(dp[k * D + c] * p->wpos[(size_t)c * D + j]);
+      }
+  return ASR_OK;
+}
+
+/* y (M,O) = x (M,I) W^T + b, on the GEMM of the tier. */
+ASR__PRIVATE void asr__conf_affine(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *W,
+                                   const asr_real *b, int M, int I, int O) {
+  int m, o;
+  if (M <= 0) return;
+  asr__gemm_of_tier(tier, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
+  if (b)
+    for (m = 0; m < M; m++)
+      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
+}
+
+/* _ref and fast: the projections of the whole batch and the score terms of one (item,
+ * head) as GEMMs on asr__gemm_of_tier (asr_gemm_ref / asr_gemm), the shift by the index map
+ * of asr_rel_shift_index. Rows and keys of padded frames are skipped. work: q+pbu, q+pbv
+ * (T,d_k), ac (T,T), bd_raw (T,P) of one (item, head). */
+ASR__PRIVATE void asr__rel_mhsa_batch(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s, const asr_real *x,
+                                      const asr_real *pos_emb, const int *lengths, const asr_rel_mhsa_params *p,
+                                      int N, int T, int D, int H, asr_rel_pos_type type, void *work) {
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
+  asr_real *q_pbu, *q_pbv, *ac, *bdr;
+  double scale;
+  dk = D / H;
+  scale = 1.0 / sqrt((double)dk);
+  q_pbu = (asr_real *)work;         /* (T,d_k) q + pbu of one head */
+  q_pbv = q_pbu + (size_t)T * dk;   /* (T,d_k) q + pbv */
+  ac = q_pbv + (size_t)T * dk;         /* (T,T) terms (a)+(c) */
+  bdr = ac + (size_t)T * T;         /* (T,P) terms (b)+(d) before the shift */
+  /* the projections of every frame of the batch, and of the embeddings */
+  asr__conf_affine(tier, s->q, x, p->wq, p->bq, N * T, D, D);
+  asr__conf_affine(tier, s->k, x, p->wk, p->bk, N * T, D, D);
+  asr__conf_affine(tier, s->v, x, p->wv, p->bv, N * T, D, D);
+  asr__conf_affine(tier, s->p, pos_emb, p->wpos, NULL, P, D, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
+    const asr_real *vb = s->v + (size_t)b * T * D;
+    asr_real *cb = s->ctx + (size_t)b * T * D;
+    memset(s->attn + (size_t)b * H * T * T, 0, sizeof(asr_real) * (size_t)H * T * T);
+    memset(cb, 0, sizeof(asr_real) * (size_t)T * D);
+    if (len == 0) continue;
+    for (h = 0; h < H; h++) {
+      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          q_pbu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
+          q_pbv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
+        }
+      /* ac = (q+pbu) k^T over the valid block; bd_raw = (q+pbv) p^T for the valid queries */
+      asr__gemm_of_tier(tier, 0, 1, len, len, dk, 1, q_pbu, dk, kb + h * dk, D, 0, ac, T);
+      asr__gemm_of_tier(tier, 0, 1, len, P, dk, 1, q_pbv, dk, s->p + h * dk, D, 0, bdr, P);
+      for (i = 0; i < len; i++) {
+        asr_real *row = at + (size_t)i * T;
+        for (j = 0; j < len; j++) {
+          /* rel_shift by its index map: a valid (i,j) reads row i or i+1 < len */
+          asr_real bd = asr_rel_shift_index(type, T, i, j, &rr, &cc) ? bdr[(size_t)rr * P + cc] : 0;
+          row[j] = (asr_real)((ac[(size_t)i * T + j] + bd) * scale);
+        }
+        asr_softmax(row, row, len);
+      }
+      /* ctx_h = attn v_h over the valid block */
+      asr__gemm_of_tier(tier, 0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
+    }
+  }
+  asr__conf_affine(tier, y, s->ctx, p->wo, p->bo, N * T, D, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    if (len < T) memset(y + ((size_t)b * T + len) * D, 0, sizeof(asr_real) * (size_t)(T - len) * D);
+  }
+}
+
+
+/* Its backward on the same GEMMs. work: dq, dk, dv, dctx (N,T,D), dp (P,D), then for one
+ * (item, head) q+pbu, q+pbv, d(q+pbu), d(q+pbv) (T,d_k), dattn (T,T), dbd_raw (T,P). */
+ASR__PRIVATE void asr__rel_mhsa_batch_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                               const asr_rel_mhsa_saved *s, const asr_real *x,
+                                               const asr_real *pos_emb, const int *lengths,
+                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                               asr_rel_pos_type type, void *work) {
+  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
+  size_t ntd = (size_t)N * T * D;
+  asr_real *dq, *dk_, *dv, *dctx, *dp, *q_pbu, *q_pbv, *dq_pbu, *dq_pbv, *da, *dbd;
+  double scale;
+  dk = D / H;
+  scale = 1.0 / sqrt((double)dk);
+  dq = (asr_real *)work, dk_ = dq + ntd, dv = dk_ + ntd, dctx = dv + ntd;   /* (N,T,D) */
+  dp = dctx + ntd;                                                         /* (P,D) */
+  q_pbu = dp + (size_t)P * D, q_pbv = q_pbu + (size_t)T * dk;             /* (T,d_k) */
+  dq_pbu = q_pbv + (size_t)T * dk, dq_pbv = dq_pbu + (size_t)T * dk;      /* (T,d_k) */
+  da = dq_pbv + (size_t)T * dk;                                               /* (T,T) */
+  dbd = da + (size_t)T * T;                                                /* (T,P) */
+  memset(dq, 0, sizeof(asr_real) * 3 * ntd);
+  memset(dp, 0, sizeof(asr_real) * (size_t)P * D);
+  /* 1. y = ctx Wo^T + bo: dctx = dy Wo (padded rows of dy never reach a valid row) */
+  asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dy, D, p->wo, D, 0, dctx, D);
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *dyb = dy + (size_t)b * T * D;
+    if (len == 0) continue;
+    if (g && g->wo) asr__gemm_of_tier(tier, 1, 0, D, D, len, 1, dyb, D, s->ctx + (size_t)b * T * D, D, 1, g->wo, D);
+    if (g && g->bo)
+      for (i = 0; i < len; i++)
+        for (c = 0; c < D; c++) g->bo[c] += dyb[(size_t)i * D + c];
+  }
+  /* 2. per item and head: through the attention, the softmax and the two score terms */
+  for (b = 0; b < N; b++) {
+    int len = lengths ? lengths[b] : T;
+    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
+    const asr_real *vb = s->v + (size_t)b * T * D, *dcb = dctx + (size_t)b * T * D;
+    if (len == 0) continue;
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          q_pbu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
+          q_pbv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
+        }
+      /* dattn = dctx_h v_h^T;  dv_h += attn^T dctx_h */
+      asr__gemm_of_tier(tier, 0, 1, len, len, dk, 1, dcb + h * dk, D, vb + h * dk, D, 0, da, T);
+      asr__gemm_of_tier(tier, 1, 0, len, dk, len, 1, at, T, dcb + h * dk, D, 1, dv + (size_t)b * T * D + h * dk, D);
+      /* softmax backward, scaled: g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k) */
+      for (i = 0; i < len; i++) {
+        double dot = 0;
+        for (j = 0; j < len; j++) dot += (double)at[(size_t)i * T + j] * da[(size_t)i * T + j];
+        for (j = 0; j < len; j++)
+          da[(size_t)i * T + j] = (asr_real)(at[(size_t)i * T + j] * (da[(size_t)i * T + j] - dot) * scale);
+      }
+      /* terms (a)+(c): d(q+pbu) = g k_h,  dk_h += g^T (q+pbu) */
+      asr__gemm_of_tier(tier, 0, 0, len, dk, len, 1, da, T, kb + h * dk, D, 0, dq_pbu, dk);
+      asr__gemm_of_tier(tier, 1, 0, len, dk, len, 1, da, T, q_pbu, dk, 1, dk_ + (size_t)b * T * D + h * dk, D);
+      /* terms (b)+(d): scatter g back through the shift, then d(q+pbv) = dbd p_h,
+       * dp_h += dbd^T (q+pbv) */
+      memset(dbd, 0, sizeof(asr_real) * (size_t)len * P);
+      for (i = 0; i < len; i++)
+        for (j = 0; j < len; j++)
+          if (asr_rel_shift_index(type, T, i, j, &rr, &cc)) dbd[(size_t)rr * P + cc] += da[(size_t)i * T + j];
+      asr__gemm_of_tier(tier, 0, 0, len, dk, P, 1, dbd, P, s->p + h * dk, D, 0, dq_pbv, dk);
+      asr__gemm_of_tier(tier, 1, 0, P, dk, len, 1, dbd, P, q_pbv, dk, 1, dp + h * dk, D);
+      for (i = 0; i < len; i++)
+        for (c = 0; c < dk; c++) {
+          asr_real dpbu = dq_pbu[(size_t)i * dk + c], dpbv = dq_pbv[(size_t)i * dk + c];
+          dq[((size_t)b * T + i) * D + h * dk + c] += dpbu + dpbv;   /* q enters both terms */
+          if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += dpbu;
+          if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += dpbv;
+        }
+    }
+  }
+  /* 3. the projections: weights, biases and the input */
+  if (g && g->wq) asr__gemm_of_tier(tier, 1, 0, D, D, N * T, 1, dq, D, x, D, 1, g->wq, D);
+  if (g && g->wk) asr__gemm_of_tier(tier, 1, 0, D, D, N * T, 1, dk_, D, x, D, 1, g->wk, D);
+  if (g && g->wv) asr__gemm_of_tier(tier, 1, 0, D, D, N * T, 1, dv, D, x, D, 1, g->wv, D);
+  for (i = 0; i < N * T; i++)
+    for (c = 0; c < D; c++) {
+      if (g && g->bq) g->bq[c] += dq[(size_t)i * D + c];
+      if (g && g->bk) g->bk[c] += dk_[(size_t)i * D + c];
+      if (g && g->bv) g->bv[c] += dv[(size_t)i * D + c];
+    }
+  if (dx) {
+    asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dq, D, p->wq, D, 1, dx, D);
+    asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dk_, D, p->wk, D, 1, dx, D);
+    asr__gemm_of_tier(tier, 0, 0, N * T, D, D, 1, dv, D, p->wv, D, 1, dx, D);
+  }
+  if (g && g->wpos && P > 0) asr__gemm_of_tier(tier, 1, 0, D, D, P, 1, dp, D, pos_emb, D, 1, g->wpos, D);
+  if (d_pos_emb && P > 0) asr__gemm_of_tier(tier, 0, 0, P, D, D, 1, dp, D, p->wpos, D, 1, d_pos_emb, D);
+}
+
+
+ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
+                                             const asr_real *x, const asr_real *pos_emb,
+                                             const int *lengths, const asr_rel_mhsa_params *p,
+                                             int N, int T, int D, int H, asr_rel_pos_type type) {
+  /* every index a loop, the literal shift: asr__rel_mhsa_naive */
+  return asr__rel_mhsa_forward(ASR__TIER_NAIVE, y, s, x, pos_emb, lengths, p, N, T, D, H, type, NULL, 0);
+}
+ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
+                                           const asr_real *x, const asr_real *pos_emb,
+                                           const int *lengths, const asr_rel_mhsa_params *p,
+                                           int N, int T, int D, int H, asr_rel_pos_type type,
+                                           void *work, size_t work_bytes) {
+  /* GEMMs on asr_gemm_ref, the shift by the index map: asr__rel_mhsa_batch */
+  return asr__rel_mhsa_forward(ASR__TIER_REF, y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes);
+}
+ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
+                                       const asr_real *x, const asr_real *pos_emb,
+                                       const int *lengths, const asr_rel_mhsa_params *p, int N,
+                                       int T, int D, int H, asr_rel_pos_type type, void *work,
+                                       size_t work_bytes) {
+  /* the same on asr_gemm: asr__rel_mhsa_batch */
+  return asr__rel_mhsa_forward(ASR__TIER_FAST, y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes);
+}
+ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                              const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                              const asr_rel_mhsa_saved *s, const asr_real *x,
+                                              const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D,
+                                              int H, asr_rel_pos_type type) {
+  /* the chain rule through every loop: asr__rel_mhsa_naive_backward */
+  return asr__rel_mhsa_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
+                                NULL, 0);
+}
+ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                            const asr_rel_mhsa_saved *s, const asr_real *x,
+                                            const asr_real *pos_emb, const int *lengths,
+                                            const asr_rel_mhsa_params *p, int N, int T, int D,
+                                            int H, asr_rel_pos_type type, void *work,
+                                            size_t work_bytes) {
+  /* asr__rel_mhsa_batch_backward on asr_gemm_ref */
+  return asr__rel_mhsa_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
+                                work, work_bytes);
+}
+ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
+                                        const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                        const asr_rel_mhsa_saved *s, const asr_real *x,
+                                        const asr_real *pos_emb, const int *lengths,
+                                        const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                        asr_rel_pos_type type, void *work, size_t work_bytes) {
+  /* asr__rel_mhsa_batch_backward on asr_gemm */
+  return asr__rel_mhsa_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type,
+                                work, work_bytes);
+}
+
+/* ---- conv2d (torch.nn.Conv2d, padding 0, square kernel K, stride S, one group), the
+ * front end's convolution, with a length mask on the first spatial axis (time):
+ *   y[n,o,i,j] = b[o] + sum_c sum_{a<K} sum_{e<K} w[o,c,a,e] x[n, c, iS+a, jS+e]
+ * symbols: x (N,C,Hh,Ww), w (O,C,K,K), y (N,O,Ho,Wo); output rows i >= rows =
+ * (len-K)/S+1 reach into the padding of an item with len valid rows: they are 0. */
+
+/* _naive: one item, the sum one loop per index. */
+ASR__PRIVATE void asr__conv2d_item_naive(asr_real *yn, const asr_real *xn, const asr_real *w, const asr_real *b,
+                                         int rows, int C, int Hh, int Ww, int O, int K, int S, int Ho, int Wo) {
+  int o, i, j, c, a, e;
+  for (o = 0; o < O; o++)
+    for (i = 0; i < Ho; i++)
+      for (j = 0; j < Wo; j++) {
+        double acc = b ? b[o] : 0;
+        if (i >= rows) acc = 0;          /* a window that reaches into the padding */
+        else
+          for (c = 0; c < C; c++)
+            for (a = 0; a < K; a++)
+              for (e = 0; e < K; e++)
+                acc += (double)w[(((size_t)o * C + c) * K + a) * K + e] *
+                       xn[((size_t)c * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e];
+        yn[((size_t)o * Ho + i) * Wo + j] = (asr_real)acc;
+      }
+}
+/* Its backward: each term w[o,c,a,e] x[c,iS+a,jS+e] dy[o,i,j] differentiated by each factor. */
+ASR__PRIVATE void asr__conv2d_item_naive_backward(asr_real *dxn, asr_real *dw, asr_real *db, const asr_real *dyn,
+                                                  const asr_real *xn, const asr_real *w, int rows, int C, int Hh,
+                                                  int Ww, int O, int K, int S, int Ho, int Wo) {
+  int o, i, j, c, a, e;
+  for (o = 0; o < O; o++)
+    for (i = 0; i < rows; i++)           /* padded output rows carry no gradient */
+      for (j = 0; j < Wo; j++) {
+        double d = dyn[((size_t)o * Ho + i) * Wo + j];
+        if (db) db[o] += (asr_real)d;
+        for (c = 0; c < C; c++)
+          for (a = 0; a < K; a++)
+            for (e = 0; e < K; e++) {
+              size_t wi = (((size_t)o * C + c) * K + a) * K + e;
+              size_t xi = ((size_t)c * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e;
+              if (dw) dw[wi] += (asr_real)(d * xn[xi]);     /* dw = dy * x */
+              if (dxn) dxn[xi] += (asr_real)(d * w[wi]);    /* dx = dy * w */
+            }
+      }
+}
+
+/* _ref and fast: im2col + GEMM. col (C K K, Ho Wo) of item xn (C,Hh,Ww),
+ * col[(c K + a) K + e][i Wo + j] = x[c, iS+a, jS+e], rows at or past `len` read as 0. */
+ASR__PRIVATE void asr__conv2d_im2col(asr_real *col, const asr_real *xn, int C, int Hh, int Ww, int K,
+                              int S, int Ho, int Wo, int len) {
+  int c, a, e, i, j;
+  for (c = 0; c < C; c++)
+    for (a = 0; a < K; a++)
+      for (e = 0; e < K; e++) {
+        asr_real *cr = col + (((size_t)c * K + a) * K + e) * Ho * Wo;
+        for (i = 0; i < Ho; i++) {
+          int row = i * S + a;
+          const asr_real *xr = xn + ((size_t)c * Hh + row) * Ww + e;
+          for (j = 0; j < Wo; j++) cr[(size_t)i * Wo + j] = row < len ? xr[(size_t)j * S] : 0;
+        }
+      }
+}
+/* One item: Y (O, Ho Wo) = W (O, C K K) col, + b on the valid rows, 0 on the others. */
+ASR__PRIVATE void asr__conv2d_item(asr__tier tier, asr_real *yn, const asr_real *xn, const asr_real *w,
+                                   const asr_real *b, int len, int C, int Hh, int Ww, int O, int K, int S, int Ho,
+                                   int Wo, asr_real *col) {
+  size_t HW = (size_t)Ho * Wo, k;
+  int o, rows = len < K ? 0 : (len - K) / S + 1;
+  asr__conv2d_im2col(col, xn, C, Hh, Ww, K, S, Ho, Wo, len);
+  asr__gemm_of_tier(tier, 0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
+  for (o = 0; o < O; o++) {
+    asr_real *yo = yn + (size_t)o * HW;
+    if (b)
+      for (k = 0; k < (size_t)rows * Wo; k++) yo[k] += b[o];
+    for (k = (size_t)rows * Wo; k < HW; k++) yo[k] = 0;   /* windows into the padding */
+  }
+}
+/* Its backward: dY with the padded rows zeroed (dyn, (O, Ho Wo) scratch), db += its row
+ * sums, dW += dY col^T, dcol = W^T dY scattered back (col2im) into dx. */
+ASR__PRIVATE void asr__conv2d_item_backward(asr__tier tier, asr_real *dxn, asr_real *dw, asr_real *db,
+                                            const asr_real *dy_n, const asr_real *xn, const asr_real *w, int len,
+                                            int C, int Hh, int Ww, int O, int K, int S, int Ho, int Wo,
+                                            asr_real *col, asr_real *dcol, asr_real *dyn) {
+  size_t HW = (size_t)Ho * Wo, CKK = (size_t)C * K * K, k;
+  int o, c, a, e, i, j, rows = len < K ? 0 : (len - K) / S + 1;
+  for (o = 0; o < O; o++) {              /* dY of this item with the padded rows zeroed */
+    const asr_real *src = dy_n + (size_t)o * HW;
+    asr_real *dst = dyn + (size_t)o * HW;
+    for (k = 0; k < HW; k++) dst[k] = k < (size_t)rows * Wo ? src[k] : 0;
+    if (db)
+      for (k = 0; k < (size_t)rows * Wo; k++) db[o] += dst[k];
+  }
+  if (dw) {                                  /* dW += dY col^T */
+    asr__conv2d_im2col(col, xn, C, Hh, Ww, K, S, Ho, Wo, len);
+    asr__gemm_of_tier(tier, 0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
+  }
+  if (dxn) {                                 /* dcol = W^T dY, then col2im */
+    asr__gemm_of_tier(tier, 1, 0, (int)CKK, (int)HW, O, 1, w, (int)CKK, dyn, (int)HW, 0, dcol, (int)HW);
+    for (c = 0; c < C; c++)
+      for (a = 0; a < K; a++)
+        for (e = 0; e < K; e++) {
+          const asr_real *cr = dcol + (((size_t)c * K + a) * K + e) * HW;
+          for (i = 0; i < rows; i++) {
+            asr_real *xr = dxn + ((size_t)c * Hh + (size_t)i * S + a) * Ww + e;
+            for (j = 0; j < Wo; j++) xr[(size_t)j * S] += cr[(size_t)i * Wo + j];
+          }
+        }
+  }
+}
+
+ASRDEF asr_result asr_conv2d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
+                                           const asr_real *b, const int *lengths, int N, int C,
+                                           int Hh, int Ww, int O, int K, int S) {
+  /* the sum, one loop per index: asr__conv2d_item_naive */
+  return asr__conv2d_forward(ASR__TIER_NAIVE, y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, NULL, 0);
+}
+ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
+                                         const asr_real *b, const int *lengths, int N, int C,
+                                         int Hh, int Ww, int O, int K, int S, void *work,
+                                         size_t work_bytes) {
+  /* im2col + asr_gemm_ref: asr__conv2d_item */
+  return asr__conv2d_forward(ASR__TIER_REF, y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_forward(asr_real *y, const asr_real *x, const asr_real *w,
+                                     const asr_real *b, const int *lengths, int N, int C, int Hh,
+                                     int Ww, int O, int K, int S, void *work, size_t work_bytes) {
+  /* im2col + asr_gemm: asr__conv2d_item */
+  return asr__conv2d_forward(ASR__TIER_FAST, y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
+                                            const asr_real *dy, const asr_real *x,
+                                            const asr_real *w, const int *lengths, int N, int C,
+                                            int Hh, int Ww, int O, int K, int S) {
+  /* every term differentiated: asr__conv2d_item_naive_backward */
+  return asr__conv2d_backward(ASR__TIER_NAIVE, dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, NULL, 0);
+}
+ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *w, const int *lengths, int N, int C,
+                                          int Hh, int Ww, int O, int K, int S, void *work,
+                                          size_t work_bytes) {
+  /* dW += dY col^T, col2im(W^T dY) on asr_gemm_ref: asr__conv2d_item_backward */
+  return asr__conv2d_backward(ASR__TIER_REF, dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work,
+                              work_bytes);
+}
+ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
+                                      const asr_real *dy, const asr_real *x, const asr_real *w,
+                                      const int *lengths, int N, int C, int Hh, int Ww, int O,
+                                      int K, int S, void *work, size_t work_bytes) {
+  /* the same on asr_gemm: asr__conv2d_item_backward */
+  return asr__conv2d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work,
+                              work_bytes);
+}
+
+/* ---- Conv2dSubsampling, ESPnet's 4x front end ([Gulati20] Fig. 1's "Convolution
+ * Subsampling"), per item with len valid frames:
+ *   h1 = relu(conv.0(x))   Conv2d(1, D, 3, stride 2): (T,F) one channel -> (D,T1,F1)
+ *   h2 = relu(conv.2(h1))  Conv2d(D, D, 3, stride 2): -> (D,T2,F2)
+ *   z[t][d F2 + f] = h2[d][t][f],   y = (z W^T + b) sqrt(D)     out.0 = Linear(D F2, D)
+ * with T1 = (T-1)/2, T2 = (T1-1)/2 (integer division: T2 = ((T-1)//2-1)//2, the same for
+ * F); L1, L2 the valid rows after each conv (asr__conv2d_rows); frames t >= L2 are 0.
+ * The saved h1 (D,T1,F1) and z (T2, D F2) are the relu outputs the backward needs. */
+
+/* One item in the tier asked for: _naive runs the conv2d sums and the linear as a loop,
+ * the others im2col + GEMM. h2 (D,T2,F2) scratch; cw, cwb: the conv2d workspace. */
+ASR__PRIVATE asr_result asr__sub_item(asr__tier tier, asr_real *yb, asr_real *h1, asr_real *z, const asr_real *xb,
+                                      int len, const asr_conv2d_subsampling_params *p, int T, int F, int D,
+                                      asr_real *h2, void *cw, size_t cwb) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, d, t, f, o;
+  int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+  size_t n1 = (size_t)D * T1 * F1, k;
+  double xscale = sqrt((double)D);
+  asr_result r;
+  /* h1 = relu(conv.0(x)): x (T,F) is one input channel */
+  r = asr__conv2d_forward(tier, h1, xb, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb);
+  if (r) return r;
+  for (k = 0; k < n1; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
+  /* h2 = relu(conv.2(h1)), then laid out as z[t][d F2 + f] for the linear */
+  r = asr__conv2d_forward(tier, h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb);
+  if (r) return r;
+  for (t = 0; t < T2; t++)
+    for (d = 0; d < D; d++)
+      for (f = 0; f < F2; f++) {
+        asr_real v = h2[((size_t)d * T2 + t) * F2 + f];
+        z[((size_t)t * D + d) * F2 + f] = v > 0 ? v : 0;
+      }
+  /* y = (z W^T + b) sqrt(D) on the valid frames */
+  if (tier == ASR__TIER_NAIVE) {
+    for (t = 0; t < T2; t++)
+      for (o = 0; o < D; o++) {
+        double acc = p->out_b ? p->out_b[o] : 0;
+        for (k = 0; k < (size_t)D * F2; k++) acc += (double)p->out_w[(size_t)o * D * F2 + k] * z[(size_t)t * D * F2 + k];
+        yb[(size_t)t * D + o] = t < L2 ? (asr_real)(acc * xscale) : 0;
+      }
+    return ASR_OK;
+  }
+  if (L2 > 0) asr__gemm_of_tier(tier, 0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
+  for (t = 0; t < L2; t++)
+    if (p->out_b)
+      for (d = 0; d < D; d++) yb[(size_t)t * D + d] += (asr_real)(xscale * p->out_b[d]);
+  for (k = (size_t)L2 * D; k < (size_t)T2 * D; k++) yb[k] = 0;
+  return ASR_OK;
+}
+
+/* Its backward, one item:
+ *   dz = sqrt(D) dy W,   dW += sqrt(D) dy^T z,   db += sqrt(D) sum_t dy   (t < L2)
+ *   dh2 = relu'(z) dz laid back to (D,T2,F2);   conv.2 backward into dh1;
+ *   dh1 *= relu'(h1);   conv.0 backward into dx
+ * in the tier asked for (_naive: the linear's three sums as loops, the conv2d literal
+ * backward). dh2 (D,T2,F2), dh1 (D,T1,F1), dz (T2, D F2) scratch. */
+ASR__PRIVATE asr_result asr__sub_item_backward(asr__tier tier, asr_real *dxb, const asr_conv2d_subsampling_grads *g,
+                                               const asr_real *dyb, const asr_real *h1, const asr_real *z,
+                                               const asr_real *xb, int len, const asr_conv2d_subsampling_params *p,
+                                               int T, int F, int D, asr_real *dh2, asr_real *dh1, asr_real *dz,
+                                               void *cw, size_t cwb) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, d, t, f, o;
+  int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+  size_t n1 = (size_t)D * T1 * F1, k, DF = (size_t)D * F2;
+  asr_real xscale = (asr_real)sqrt((double)D);
+  asr_result r;
+  if (L2 == 0) return ASR_OK;                     /* no valid output: no gradient */
+  /* the linear (scaled by sqrt(D)): dz = sqrt(D) dy W, dW += sqrt(D) dy^T z */
+  if (tier == ASR__TIER_NAIVE) {
+    double sq = sqrt((double)D);
+    for (t = 0; t < L2; t++)
+      for (k = 0; k < DF; k++) {                  /* dz[t][k] = sqrt(D) sum_o dy[t][o] W[o][k] */
+        double a = 0;
+        for (o = 0; o < D; o++) a += (double)dyb[(size_t)t * D + o] * p->out_w[(size_t)o * DF + k];
+        dz[(size_t)t * DF + k] = (asr_real)(sq * a);
+      }
+    for (o = 0; o < D; o++) {                     /* dW[o][k] += sqrt(D) sum_t dy[t][o] z[t][k] */
+      double sb = 0;
+      for (k = 0; k < DF && g && g->out_w; k++) {
+        double a = 0;
+        for (t = 0; t < L2; t++) a += (double)dyb[(size_t)t * D + o] * z[(size_t)t * DF + k];
+        g->out_w[(size_t)o * DF + k] += (asr_real)(sq * a);
+      }
+      for (t = 0; t < L2; t++) sb += dyb[(size_t)t * D + o];
+      if (g && g->out_b) g->out_b[o] += (asr_real)(sq * sb);   /* db = sqrt(D) sum_t dy */
+    }
+  } else {
+    asr__gemm_of_tier(tier, 0, 0, L2, D * F2, D, xscale, dyb, D, p->out_w, D * F2, 0, dz, D * F2);
+    if (g && g->out_w) asr__gemm_of_tier(tier, 1, 0, D, D * F2, L2, xscale, dyb, D, z, D * F2, 1, g->out_w, D * F2);
+    if (g && g->out_b)
+      for (t = 0; t < L2; t++)
+        for (d = 0; d < D; d++) g->out_b[d] += xscale * dyb[(size_t)t * D + d];
+  }
+  /* relu' and the layout back to (D,T2,F2); rows past L2 get nothing */
+  memset(dh2, 0, sizeof(asr_real) * (size_t)D * T2 * F2);
+  for (t = 0; t < L2; t++)
+    for (d = 0; d < D; d++)
+      for (f = 0; f < F2; f++) {
+        size_t zi = ((size_t)t * D + d) * F2 + f;
+        dh2[((size_t)d * T2 + t) * F2 + f] = z[zi] > 0 ? dz[zi] : 0;
+      }
+  /* conv.2 backward into dh1, then relu' with h1 > 0, then conv.0 backward */
+  memset(dh1, 0, sizeof(asr_real) * n1);
+  r = asr__conv2d_backward(tier, dh1, g ? g->conv2_w : NULL, g ? g->conv2_b : NULL, dh2, h1, p->conv2_w, &L1, 1, D,
+                           T1, F1, D, 3, 2, cw, cwb);
+  if (r) return r;
+  for (k = 0; k < n1; k++)
+    if (!(h1[k] > 0)) dh1[k] = 0;
+  return asr__conv2d_backward(tier, dxb, g ? g->conv0_w : NULL, g ? g->conv0_b : NULL, dh1, xb, p->conv0_w, &len, 1,
+                              1, T, F, D, 3, 2, cw, cwb);
+}
+
+ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
+                                                       const asr_conv2d_subsampling_saved *s,
+                                                       const asr_real *x, const int *lengths,
+                                                       const asr_conv2d_subsampling_params *p,
+                                                       int N, int T, int F, int D, void *work,
+                                                       size_t work_bytes) {
+  /* the conv2d sums and the linear as loops: asr__sub_item */
+  return asr__sub_forward(ASR__TIER_NAIVE, y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_out,
+                                                     const asr_conv2d_subsampling_saved *s,
+                                                     const asr_real *x, const int *lengths,
+                                                     const asr_conv2d_subsampling_params *p,
+                                                     int N, int T, int F, int D, void *work,
+                                                     size_t work_bytes) {
+  /* im2col + asr_gemm_ref: asr__sub_item */
+  return asr__sub_forward(ASR__TIER_REF, y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
+                                                 const asr_conv2d_subsampling_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conv2d_subsampling_params *p, int N,
+                                                 int T, int F, int D, void *work,
+                                                 size_t work_bytes) {
+  /* im2col + asr_gemm: asr__sub_item */
+  return asr__sub_forward(ASR__TIER_FAST, y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_backward_naive(asr_real *dx,
+                                                        const asr_conv2d_subsampling_grads *g,
+                                                        const asr_real *dy,
+                                                        const asr_conv2d_subsampling_saved *s,
+                                                        const asr_real *x, const int *lengths,
+                                                        const asr_conv2d_subsampling_params *p,
+                                                        int N, int T, int F, int D, void *work,
+                                                        size_t work_bytes) {
+  /* the linear's sums as loops, the conv2d literal backward: asr__sub_item_backward */
+  return asr__sub_backward(ASR__TIER_NAIVE, dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
+                                                      const asr_conv2d_subsampling_grads *g,
+                                                      const asr_real *dy,
+                                                      const asr_conv2d_subsampling_saved *s,
+                                                      const asr_real *x, const int *lengths,
+                                                      const asr_conv2d_subsampling_params *p,
+                                                      int N, int T, int F, int D, void *work,
+                                                      size_t work_bytes) {
+  /* asr__sub_item_backward on asr_gemm_ref */
+  return asr__sub_backward(ASR__TIER_REF, dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
+                                                  const asr_conv2d_subsampling_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conv2d_subsampling_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conv2d_subsampling_params *p, int N,
+                                                  int T, int F, int D, void *work,
+                                                  size_t work_bytes) {
+  /* asr__sub_item_backward on asr_gemm */
+  return asr__sub_backward(ASR__TIER_FAST, dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
+}
+
+/* ---- linear and layer norm written out, for the _naive compositions of this section (the
+ * feed-forward and convolution modules, the block); the same contracts as section 4.1's
+ * asr_linear_* and asr_layer_norm_*, written independently, so comparing the tiers of a
+ * composition compares those too. Sums in double.
+ * linear:  y_mo = b_o + sum_i x_mi W_oi       x (M,I), W (O,I), y (M,O)
+ * backward: dx_mi += sum_o dy_mo W_oi,  dW_oi += sum_m dy_mo x_mi,  db_o += sum_m dy_mo */
+ASR__PRIVATE void asr__linear_naive(asr_real *y, const asr_real *x, const asr_real *W, const asr_real *b, int M,
+                                    int I, int O) {
+  int m, i, o;
+  for (m = 0; m < M; m++)
+    for (o = 0; o < O; o++) {
+      double a = b ? b[o] : 0;
+      for (i = 0; i < I; i++) a += (double)x[(size_t)m * I + i] * W[(size_t)o * I + i];
+      y[(size_t)m * O + o] = (asr_real)a;
+    }
+}
+ASR__PRIVATE void asr__linear_naive_backward(asr_real *dx, asr_real *dW, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *W, int M, int I, int O) {
+  int m, i, o;
+  for (o = 0; o < O; o++) {
+    double sb = 0;
+    for (m = 0; m < M; m++) sb += dy[(size_t)m * O + o];
+    if (db) db[o] += (asr_real)sb;                                   /* db_o */
+    for (i = 0; i < I && dW; i++) {
+      double a = 0;
+      for (m = 0; m < M; m++) a += (double)dy[(size_t)m * O + o] * x[(size_t)m * I + i];
+      dW[(size_t)o * I + i] += (asr_real)a;                          /* dW_oi */
+    }
+  }
+  for (m = 0; m < M && dx; m++)
+    for (i = 0; i < I; i++) {
+      double a = 0;
+      for (o = 0; o < O; o++) a += (double)dy[(size_t)m * O + o] * W[(size_t)o * I + i];
+      dx[(size_t)m * I + i] += (asr_real)a;                          /* dx_mi */
+    }
+}
+/* layer norm [Ba16] over the C features of each row m:
+ *   mu = (1/C) sum_c x,  var = (1/C) sum_c (x - mu)^2,  y = gamma (x - mu)/sqrt(var + eps) + beta
+ * saved mean, rstd = 1/sqrt(var + eps) (M). backward, the chain rule term by term (as
+ * asr__bn_naive_backward's, over the features of a row):
+ *   dxhat = dy gamma,  dvar = sum dxhat (x - mu) (-1/2) rstd^3,
+ *   dmu = -sum dxhat rstd + dvar (-2/C) sum (x - mu),
+ *   dx += dxhat rstd + dvar 2 (x - mu)/C + dmu/C;  dgamma += dy xhat,  dbeta += dy */
+ASR__PRIVATE asr_result asr__ln_naive(asr_real *y, asr_real *mean, asr_real *rstd, const asr_real *x,
+                                      const asr_real *gamma, const asr_real *beta, int M, int C, double eps) {
+  int m, c;
+  for (m = 0; m < M; m++) {
+    const asr_real *xr = x + (size_t)m * C;
+    double mu = 0, var = 0;
+    for (c = 0; c < C; c++) mu += xr[c];
+    mu /= C;                                                         /* mu */
+    for (c = 0; c < C; c++) var += ((double)xr[c] - mu) * ((double)xr[c] - mu);
+    var /= C;                                                        /* var, biased */
+    mean[m] = (asr_real)mu;
+    rstd[m] = (asr_real)(1.0 / sqrt(var + eps));
+    for (c = 0; c < C; c++)                                          /* gamma xhat + beta */
+      y[(size_t)m * C + c] = (asr_real)((gamma ? gamma[c] : 1) * (((double)xr[c] - mean[m]) * rstd[m]) +
+                                        (beta ? beta[c] : 0));
+  }
+  return ASR_OK;
+}
+ASR__PRIVATE asr_result asr__ln_naive_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta, const asr_real *dy,
+                                               const asr_real *x, const asr_real *mean, const asr_real *rstd,
+                                               const asr_real *gamma, int M, int C) {
+  int m, c;
+  for (m = 0; m < M; m++) {
+    const asr_real *xr = x + (size_t)m * C, *g = dy + (size_t)m * C;
+    double mu = mean[m], rs = rstd[m], dvar = 0, dmu = 0, sxm = 0;
+    for (c = 0; c < C; c++) {
+      double e = (double)xr[c] - mu, dxhat = g[c] * (gamma ? gamma[c] : 1);
+      dvar += dxhat * e * -0.5 * rs * rs * rs;
+      dmu += -dxhat * rs;
+      sxm += e;
+      if (dgamma) dgamma[c] += (asr_real)(g[c] * e * rs);
+      if (dbeta) dbeta[c] += g[c];
+    }
+    dmu += dvar * -2.0 * sxm / C;
+    for (c = 0; c < C && dx; c++) {
+      double e = (double)xr[c] - mu, dxhat = g[c] * (gamma ? gamma[c] : 1);
+      dx[(size_t)m * C + c] += (asr_real)(dxhat * rs + dvar * 2 * e / C + dmu / C);
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---- the feed-forward module, ESPnet's PositionwiseFeedForward with swish [Gulati20] Sec. 2.3,
+ * over M = N T rows:
+ *   h = x W1^T + b1 (M,F),   s = swish(h),   y = s W2^T + b2 (M,D)
+ * backward: ds = dy W2, dW2 += dy^T s, db2 += sum dy;  dh = swish'(h) ds;
+ *           dW1 += dh^T x, db1 += sum dh, dx += dh W1
+ * (the block adds it with the macaron weight 1/2, [Gulati20] eq. (1)). */
+/* _naive: the two linears written out. */
+ASR__PRIVATE void asr__conf_ff_naive(asr_real *y, const asr_conformer_ff_saved *s, const asr_real *x,
+                                     const asr_conformer_ff_params *p, int M, int D, int F) {
+  asr__linear_naive(s->h, x, p->w1, p->b1, M, D, F);                 /* h = x W1^T + b1 */
+  asr_swish_forward(s->s, s->h, (size_t)M * F);                      /* s = swish(h) */
+  asr__linear_naive(y, s->s, p->w2, p->b2, M, F, D);                 /* y = s W2^T + b2 */
+}
+/* ds, dh (M,F) scratch. */
+ASR__PRIVATE void asr__conf_ff_naive_backward(asr_real *dx, const asr_conformer_ff_grads *g, const asr_real *dy,
+                                              const asr_conformer_ff_saved *s, const asr_real *x,
+                                              const asr_conformer_ff_params *p, int M, int D, int F, asr_real *ds,
+                                              asr_real *dh) {
+  memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);               /* ds and dh */
+  asr__linear_naive_backward(ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
+  asr_swish_backward(dh, ds, s->h, (size_t)M * F);                   /* dh = swish'(h) ds */
+  asr__linear_naive_backward(dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
+}
+/* _ref and fast: the linears of section 4.1 (asr_linear_*_ref, or asr_linear_* on asr_gemm). */
+ASR__PRIVATE asr_result asr__conf_ff_linear(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                            const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                            int F) {
+  asr_result r = asr__linear_of_tier(tier, s->h, x, p->w1, p->b1, M, D, F);   /* h = x W1^T + b1 */
+  if (r) return r;
+  asr_swish_forward(s->s, s->h, (size_t)M * F);
+  return asr__linear_of_tier(tier, y, s->s, p->w2, p->b2, M, F, D);           /* y = s W2^T + b2 */
+}
+ASR__PRIVATE asr_result asr__conf_ff_linear_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
+                                                     const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                     const asr_real *x, const asr_conformer_ff_params *p, int M,
+                                                     int D, int F, asr_real *ds, asr_real *dh) {
+  asr_result r;
+  memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);
+  /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
+  r = asr__linear_of_tier_backward(tier, ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
+  if (r) return r;
+  asr_swish_backward(dh, ds, s->h, (size_t)M * F);
+  return asr__linear_of_tier_backward(tier, dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
+}
+
+ASRDEF asr_result asr_conformer_ff_forward_naive(asr_real *y, const asr_conformer_ff_saved *s,
+                                                 const asr_real *x, const asr_conformer_ff_params *p,
+                                                 int M, int D, int F) {
+  /* the linears written out: asr__conf_ff_naive */
+  return asr__conf_ff_forward(ASR__TIER_NAIVE, y, s, x, p, M, D, F);
+}
+ASRDEF asr_result asr_conformer_ff_forward_ref(asr_real *y, const asr_conformer_ff_saved *s,
+                                               const asr_real *x, const asr_conformer_ff_params *p,
+                                               int M, int D, int F) {
+  /* asr_linear_forward_ref: asr__conf_ff_linear */
+  return asr__conf_ff_forward(ASR__TIER_REF, y, s, x, p, M, D, F);
+}
+ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
+                                           const asr_real *x, const asr_conformer_ff_params *p,
+                                           int M, int D, int F) {
+  /* asr_linear_forward: asr__conf_ff_linear */
+  return asr__conf_ff_forward(ASR__TIER_FAST, y, s, x, p, M, D, F);
+}
+ASRDEF asr_result asr_conformer_ff_backward_naive(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                  const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                  const asr_real *x, const asr_conformer_ff_params *p,
+                                                  int M, int D, int F, void *work, size_t work_bytes) {
+  /* the linears' three sums written out: asr__conf_ff_naive_backward */
+  return asr__conf_ff_backward(ASR__TIER_NAIVE, dx, g, dy, s, x, p, M, D, F, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_ff_backward_ref(asr_real *dx, const asr_conformer_ff_grads *g,
+                                                const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                const asr_real *x, const asr_conformer_ff_params *p,
+                                                int M, int D, int F, void *work, size_t work_bytes) {
+  /* asr_linear_backward_ref: asr__conf_ff_linear_backward */
+  return asr__conf_ff_backward(ASR__TIER_REF, dx, g, dy, s, x, p, M, D, F, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
+                                            const asr_real *dy, const asr_conformer_ff_saved *s,
+                                            const asr_real *x, const asr_conformer_ff_params *p,
+                                            int M, int D, int F, void *work, size_t work_bytes) {
+  /* asr_linear_backward: asr__conf_ff_linear_backward */
+  return asr__conf_ff_backward(ASR__TIER_FAST, dx, g, dy, s, x, p, M, D, F, work, work_bytes);
+}
+
+/* ---- the convolution module, ESPnet's ConvolutionModule [Gulati20] Sec. 2.2:
+ *   a = pointwise_conv1(x)            (2D,D,1) + bias: per frame, D -> 2D   (N,T,2D)
+ *   u = GLU(a) = a[:D] * sigmoid(a[D:])   [Dauphin17], channels first   (N,D,T), 0 at padding
+ *   c = depthwise_conv(u)             (D,1,K), padding (K-1)/2, + bias      (N,D,T)
+ *   n = BatchNorm1d(c) [Ioffe15],  s = swish(n) laid back to (N,T,D), 0 at padding
+ *   y = pointwise_conv2(s)            (D,D,1) + bias, 0 at padding           (N,T,D)
+ * The pointwise convs are per-frame linears on the channels-last rows. backward: each
+ * step's backward in reverse. Saved: a, u, c, n, s and the batch norm's statistics.
+ * NOTE: the _ref tier's depthwise conv is the fast one (asr_depthwise_conv1d_*, AVX2 where
+ * built), so _ref and the fast tier differ only in their pointwise products; _naive runs
+ * the literal conv1d sum. */
+/* One composition for the three tiers; tmp (N,T,D) scratch. */
+ASR__PRIVATE asr_result asr__conf_conv_compose(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
+                                               const asr_real *x, const int *lengths,
+                                               const asr_conformer_conv_params *p,
+                                               const asr_conformer_config *cfg, int N, int T, asr_real *tmp) {
+  int D = cfg->d_model, K = cfg->kernel, M = N * T, n, c, t;
+  asr_conv1d_dims dd;
+  asr_result r = ASR_OK;
+  asr__depthwise_dims(&dd, N, D, T, K, 1, (K - 1) / 2, 1);
+  /* a = pointwise_conv1(x): a (2D,D,1) kernel is a per-frame linear map */
+  if (tier == ASR__TIER_NAIVE) asr__linear_naive(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D);
+  else r = asr__linear_of_tier(tier, s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D);
+  if (r) return r;
+  /* u = GLU over the channels, channels first, the padded frames zeroed */
+  if (tier == ASR__TIER_NAIVE) {
+    for (n = 0; n < N; n++)
+      for (c = 0; c < D; c++)
+        for (t = 0; t < T; t++) {
+          const asr_real *ar = s->a + ((size_t)n * T + t) * 2 * D;   /* a = [a[:D] ; a[D:]] */
+          s->u[((size_t)n * D + c) * T + t] =
+              t < (lengths ? lengths[n] : T) ? (asr_real)(ar[c] * asr__sigmoid(ar[D + c])) : (asr_real)0;
+        }
+  } else {
+    r = asr_glu_forward(tmp, s->a, M, D, 1);
+    if (r) return r;
+    asr__conf_transpose(s->u, tmp, lengths, N, T, D, 1);
+  }
+  /* c = depthwise conv (padding (K-1)/2 keeps T); padded frames are read as 0 */
+  r = asr__conv1d_forward(tier == ASR__TIER_NAIVE ? ASR__TIER_NAIVE : ASR__TIER_FAST, s->c, s->u, p->dw_w, p->dw_b,
+                          lengths, &dd, NULL, 0);
+  if (r) return r;
+  /* n = batch norm, s = swish */
+  r = (tier == ASR__TIER_NAIVE ? asr__bn_naive : asr_batch_norm_forward)(
+      s->n, s->bn_mean, s->bn_rstd, p->bn_mean, p->bn_var, s->c, p->bn_w, p->bn_b, lengths, N, D, T, cfg->training,
+      cfg->bn_momentum, cfg->bn_eps);
+  if (r) return r;
+  asr_swish_forward(tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
+  asr__conf_transpose(s->s, tmp, lengths, N, T, D, 0);
+  /* y = pointwise_conv2(s), 0 at padded frames */
+  if (tier == ASR__TIER_NAIVE) asr__linear_naive(y, s->s, p->pw2_w, p->pw2_b, M, D, D);
+  else r = asr__linear_of_tier(tier, y, s->s, p->pw2_w, p->pw2_b, M, D, D);
+  if (r) return r;
+  asr__conf_mask_rows(y, lengths, N, T, D);
+  return ASR_OK;
+}
+
+/* Its backward; b1, b2 (N,T,D) and da (N,T,2D) scratch. */
+ASR__PRIVATE asr_result asr__conf_conv_compose_backward(asr__tier tier, asr_real *dx, const asr_conformer_conv_grads *g,
+                                                        const asr_real *dy, const asr_conformer_conv_saved *s,
+                                                        const asr_real *x, const int *lengths,
+                                                        const asr_conformer_conv_params *p,
+                                                        const asr_conformer_config *cfg, int N, int T, asr_real *b1,
+                                                        asr_real *b2, asr_real *da) {
+  int D = cfg->d_model, K = cfg->kernel, M = N * T, n, c, t;
+  size_t ntd = (size_t)M * D;
+  asr_conv1d_dims dd;
+  asr_result r = ASR_OK;
+  asr__depthwise_dims(&dd, N, D, T, K, 1, (K - 1) / 2, 1);
+  /* dy at padded frames: their outputs are constant 0 */
+  memcpy(b2, dy, sizeof(asr_real) * ntd);
+  asr__conf_mask_rows(b2, lengths, N, T, D);
+  /* pointwise_conv2: ds (b1) = dy W2, dW2 += dy^T s */
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  if (tier == ASR__TIER_NAIVE)
+    asr__linear_naive_backward(b1, g ? g->pw2_w : NULL, g ? g->pw2_b : NULL, b2, s->s, p->pw2_w, M, D, D);
+  else r = asr__linear_of_tier_backward(tier, b1, g ? g->pw2_w : NULL, g ? g->pw2_b : NULL, b2, s->s, p->pw2_w, M,
+                                        D, D);
+  if (r) return r;
+  /* channels first (b2), swish backward into b1 */
+  asr__conf_transpose(b2, b1, lengths, N, T, D, 1);
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  asr_swish_backward(b1, b2, s->n, ntd);
+  /* batch norm backward into b2 */
+  memset(b2, 0, sizeof(asr_real) * ntd);
+  if (tier == ASR__TIER_NAIVE)
+    asr__bn_naive_backward(b2, g ? g->bn_w : NULL, g ? g->bn_b : NULL, b1, s->c, s->bn_mean, s->bn_rstd, p->bn_w,
+                           lengths, N, D, T, cfg->training);
+  else r = asr_batch_norm_backward(b2, g ? g->bn_w : NULL, g ? g->bn_b : NULL, b1, s->c, s->bn_mean, s->bn_rstd,
+                                   p->bn_w, lengths, N, D, T, cfg->training);
+  if (r) return r;
+  /* depthwise conv backward into b1 (padded frames get nothing) */
+  memset(b1, 0, sizeof(asr_real) * ntd);
+  r = asr__conv1d_backward(tier == ASR__TIER_NAIVE ? ASR__TIER_NAIVE : ASR__TIER_FAST, b1, g ? g->dw_w : NULL,
+                           g ? g->dw_b : NULL, b2, s->u, p->dw_w, lengths, &dd, NULL, 0);
+  if (r) return r;
+  /* GLU backward into da: da = du sigmoid(b), db = du a s (1 - s), valid frames only */
+  memset(da, 0, sizeof(asr_real) * 2 * ntd);
+  if (tier == ASR__TIER_NAIVE) {
+    for (n = 0; n < N; n++)
+      for (t = 0; t < (lengths ? lengths[n] : T); t++)
+        for (c = 0; c < D; c++) {
+          const asr_real *ar = s->a + ((size_t)n * T + t) * 2 * D;
+          asr_real *dr = da + ((size_t)n * T + t) * 2 * D;
+          double du = b1[((size_t)n * D + c) * T + t], sg = asr__sigmoid(ar[D + c]);
+          dr[c] += (asr_real)(du * sg);                               /* d/da = s(b) */
+          dr[D + c] += (asr_real)(du * ar[c] * sg * (1 - sg));        /* d/db = a s (1 - s) */
+        }
+    asr__linear_naive_backward(dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da, x, p->pw1_w, M, D, 2 * D);
+    return ASR_OK;
+  }
+  asr__conf_transpose(b2, b1, lengths, N, T, D, 0);     /* channels last */
+  r = asr_glu_backward(da, b2, s->a, M, D, 1);
+  if (r) return r;
+  return asr__linear_of_tier_backward(tier, dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da, x, p->pw1_w, M, D,
+                                      2 * D);
+}
+
+ASRDEF asr_result asr_conformer_conv_forward_naive(asr_real *y, const asr_conformer_conv_saved *s,
+                                                   const asr_real *x, const int *lengths,
+                                                   const asr_conformer_conv_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes) {
+  /* linears, GLU and batch norm written out, the literal conv1d: asr__conf_conv_compose */
+  return asr__conf_conv_forward(ASR__TIER_NAIVE, y, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
+                                                 const asr_real *x, const int *lengths,
+                                                 const asr_conformer_conv_params *p,
+                                                 const asr_conformer_config *cfg, int N, int T,
+                                                 void *work, size_t work_bytes) {
+  /* asr_linear_forward_ref and section 4.1/4.2's pieces: asr__conf_conv_compose */
+  return asr__conf_conv_forward(ASR__TIER_REF, y, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
+                                             const asr_real *x, const int *lengths,
+                                             const asr_conformer_conv_params *p,
+                                             const asr_conformer_config *cfg, int N, int T,
+                                             void *work, size_t work_bytes) {
+  /* asr_linear_forward: asr__conf_conv_compose */
+  return asr__conf_conv_forward(ASR__TIER_FAST, y, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_backward_naive(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                    const asr_real *dy,
+                                                    const asr_conformer_conv_saved *s,
+                                                    const asr_real *x, const int *lengths,
+                                                    const asr_conformer_conv_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes) {
+  /* each written-out step's backward in reverse: asr__conf_conv_compose_backward */
+  return asr__conf_conv_backward(ASR__TIER_NAIVE, dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
+                                                  const asr_real *dy,
+                                                  const asr_conformer_conv_saved *s,
+                                                  const asr_real *x, const int *lengths,
+                                                  const asr_conformer_conv_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes) {
+  /* asr__conf_conv_compose_backward on asr_linear_backward_ref */
+  return asr__conf_conv_backward(ASR__TIER_REF, dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
+                                              const asr_real *dy, const asr_conformer_conv_saved *s,
+                                              const asr_real *x, const int *lengths,
+                                              const asr_conformer_conv_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes) {
+  /* asr__conf_conv_compose_backward on asr_linear_backward */
+  return asr__conf_conv_backward(ASR__TIER_FAST, dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes);
+}
+
+/* ---- the Conformer block, ESPnet's EncoderLayer [Gulati20] Sec. 2.4 eq. (1), pre-norm:
+ *   x1 = x  + 1/2 FFN_macaron(LN(x))       x2 = x1 + MHSA(LN(x1), pos_emb, mask)
+ *   x3 = x2 + Conv(LN(x2))                 x4 = x3 + 1/2 FFN(LN(x3))       y = LN_final(x4)
+ * backward: the stream carries g = LN_final^T dy down; at x_{k+1} = x_k + a M(LN(x_k)) it
+ * passes g on and the branch adds LN^T(M^T(a g)). The saved stream x1..x4, the module
+ * inputs ln[0..3] (the LN outputs), the five LNs' statistics and each module's own saved
+ * buffers are what those backward steps read. */
+/* out = a + alpha * b over n entries: a residual connection */
+ASR__PRIVATE void asr__conf_axpy(asr_real *out, const asr_real *a, asr_real alpha, const asr_real *b,
+                                 size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) out[i] = a[i] + alpha * b[i];
+}
+
+/* ASR__TRY(call): run one step of a composition; its error, if any, ends it (the block's
+ * two compositions below run a dozen steps each). */
+#define ASR__TRY(call) do { r = (call); if (r) return r; } while (0)
+/* The modules of the tier asked for (_naive: theirs, with the layer norms written out);
+ * o (N,T,D): the current module's output; mw, mwb: the modules' workspace. */
+ASR__PRIVATE asr_result asr__conf_block_compose(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
+                                                const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                const asr_conformer_block_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, asr_real *o,
+                                                void *mw, size_t mwb) {
+  int D = cfg->d_model, F = cfg->ff_dim, M = N * T;
+  size_t ntd = (size_t)M * D;
+  asr_result (*ln)(asr_real *, asr_real *, asr_real *, const asr_real *, const asr_real *, const asr_real *, int,
+                   int, double) = tier == ASR__TIER_NAIVE ? asr__ln_naive : asr_layer_norm_forward;
+  asr_result r;
+  /* x1 = x + 1/2 FFN_macaron(LN(x)) */
+  ASR__TRY(ln(s->ln[0], s->ln_mean[0], s->ln_rstd[0], x, p->norm_ff_macaron.weight, p->norm_ff_macaron.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__conf_ff_forward(tier, o, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D, F));
+  asr__conf_axpy(s->x1, x, (asr_real)0.5, o, ntd);
+  /* x2 = x1 + MHSA(LN(x1)) */
+  ASR__TRY(ln(s->ln[1], s->ln_mean[1], s->ln_rstd[1], s->x1, p->norm_mha.weight, p->norm_mha.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__rel_mhsa_forward(tier, o, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa, N, T, D, cfg->heads,
+                                 cfg->rel_pos, mw, mwb));
+  asr__conf_axpy(s->x2, s->x1, 1, o, ntd);
+  /* x3 = x2 + Conv(LN(x2)) */
+  ASR__TRY(ln(s->ln[2], s->ln_mean[2], s->ln_rstd[2], s->x2, p->norm_conv.weight, p->norm_conv.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__conf_conv_forward(tier, o, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T, mw, mwb));
+  asr__conf_axpy(s->x3, s->x2, 1, o, ntd);
+  /* x4 = x3 + 1/2 FFN(LN(x3)) */
+  ASR__TRY(ln(s->ln[3], s->ln_mean[3], s->ln_rstd[3], s->x3, p->norm_ff.weight, p->norm_ff.bias, M, D,
+              cfg->ln_eps));
+  ASR__TRY(asr__conf_ff_forward(tier, o, &s->ff, s->ln[3], &p->ff, M, D, F));
+  asr__conf_axpy(s->x4, s->x3, (asr_real)0.5, o, ntd);
+  /* y = LN_final(x4), 0 at padded frames */
+  ASR__TRY(ln(y, s->ln_mean[4], s->ln_rstd[4], s->x4, p->norm_final.weight, p->norm_final.bias, M, D, cfg->ln_eps));
+  asr__conf_mask_rows(y, lengths, N, T, D);
+  return ASR_OK;
+}
+
+/* Its backward; dst (N,T,D): dL/d(the residual stream), dl (N,T,D): dL/d(a module's input,
+ * the LN output), half (N,T,D): scratch; mw, mwb: the modules' workspace. */
+ASR__PRIVATE asr_result asr__conf_block_compose_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                                         const asr_conformer_block_grads *g, const asr_real *dy,
+                                                         const asr_conformer_block_saved *s, const asr_real *x,
+                                                         const asr_real *pos_emb, const int *lengths,
+                                                         const asr_conformer_block_params *p,
+                                                         const asr_conformer_config *cfg, int N, int T,
+                                                         asr_real *dst, asr_real *dl, asr_real *half, void *mw,
+                                                         size_t mwb) {
+  int D = cfg->d_model, F = cfg->ff_dim, M = N * T;
+  size_t ntd = (size_t)M * D, i;
+  asr_result (*lnb)(asr_real *, asr_real *, asr_real *, const asr_real *, const asr_real *, const asr_real *,
+                    const asr_real *, const asr_real *, int, int) =
+      tier == ASR__TIER_NAIVE ? asr__ln_naive_backward : asr_layer_norm_backward;
+  asr_result r;
+  /* y = LN_final(x4): dy (padded frames dropped) back to dL/dx4 */
+  memcpy(half, dy, sizeof(asr_real) * ntd);
+  asr__conf_mask_rows(half, lengths, N, T, D);
+  memset(dst, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(lnb(dst, g ? g->norm_w[4] : NULL, g ? g->norm_b[4] : NULL, half, s->x4, s->ln_mean[4], s->ln_rstd[4],
+               p->norm_final.weight, M, D));
+  /* x4 = x3 + 1/2 FFN(LN_ff(x3)): the stream passes dst on, the branch gets dst / 2 */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_ff_backward(tier, dl, g ? &g->ff : NULL, half, &s->ff, s->ln[3], &p->ff, M, D, F, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[3] : NULL, g ? g->norm_b[3] : NULL, dl, s->x3, s->ln_mean[3], s->ln_rstd[3],
+               p->norm_ff.weight, M, D));
+  /* x3 = x2 + Conv(LN_conv(x2)) */
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_conv_backward(tier, dl, g ? &g->conv : NULL, dst, &s->conv, s->ln[2], lengths, &p->conv, cfg, N,
+                                   T, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[2] : NULL, g ? g->norm_b[2] : NULL, dl, s->x2, s->ln_mean[2], s->ln_rstd[2],
+               p->norm_conv.weight, M, D));
+  /* x2 = x1 + MHSA(LN_mha(x1)) */
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__rel_mhsa_backward(tier, dl, d_pos_emb, g ? &g->mhsa : NULL, dst, &s->mhsa, s->ln[1], pos_emb,
+                                  lengths, &p->mhsa, N, T, D, cfg->heads, cfg->rel_pos, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[1] : NULL, g ? g->norm_b[1] : NULL, dl, s->x1, s->ln_mean[1], s->ln_rstd[1],
+               p->norm_mha.weight, M, D));
+  /* x1 = x + 1/2 FFN_macaron(LN_ff_macaron(x)) */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  memset(dl, 0, sizeof(asr_real) * ntd);
+  ASR__TRY(asr__conf_ff_backward(tier, dl, g ? &g->ff_macaron : NULL, half, &s->ff_macaron, s->ln[0], &p->ff_macaron,
+                                 M, D, F, mw, mwb));
+  ASR__TRY(lnb(dst, g ? g->norm_w[0] : NULL, g ? g->norm_b[0] : NULL, dl, x, s->ln_mean[0], s->ln_rstd[0],
+               p->norm_ff_macaron.weight, M, D));
+  /* dL/dx is what the stream carries at the input; padded frames received nothing */
+  if (dx) {
+    asr__conf_mask_rows(dst, lengths, N, T, D);
+    for (i = 0; i < ntd; i++) dx[i] += dst[i];
+  }
+  return ASR_OK;
+#undef ASR__TRY
+}
+
+ASRDEF asr_result asr_conformer_block_forward_naive(asr_real *y, const asr_conformer_block_saved *s,
+                                                    const asr_real *x, const asr_real *pos_emb,
+                                                    const int *lengths,
+                                                    const asr_conformer_block_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    void *work, size_t work_bytes) {
+  /* the _naive modules, layer norms written out: asr__conf_block_compose */
+  return asr__conf_block_forward(ASR__TIER_NAIVE, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
+                                                  const asr_real *x, const asr_real *pos_emb,
+                                                  const int *lengths,
+                                                  const asr_conformer_block_params *p,
+                                                  const asr_conformer_config *cfg, int N, int T,
+                                                  void *work, size_t work_bytes) {
+  /* the _ref modules: asr__conf_block_compose */
+  return asr__conf_block_forward(ASR__TIER_REF, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_block_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb,
+                                              const int *lengths,
+                                              const asr_conformer_block_params *p,
+                                              const asr_conformer_config *cfg, int N, int T,
+                                              void *work, size_t work_bytes) {
+  /* the fast modules: asr__conf_block_compose */
+  return asr__conf_block_forward(ASR__TIER_FAST, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_backward_naive(asr_real *dx, asr_real *d_pos_emb,
+                                                     const asr_conformer_block_grads *g,
+                                                     const asr_real *dy,
+                                                     const asr_conformer_block_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb,
+                                                     const int *lengths,
+                                                     const asr_conformer_block_params *p,
+                                                     const asr_conformer_config *cfg, int N, int T,
+                                                     void *work, size_t work_bytes) {
+  /* the _naive modules' backward, layer norms written out: asr__conf_block_compose_backward */
+  return asr__conf_block_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
+                                  work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
+                                                   const asr_conformer_block_grads *g,
+                                                   const asr_real *dy,
+                                                   const asr_conformer_block_saved *s,
+                                                   const asr_real *x, const asr_real *pos_emb,
+                                                   const int *lengths,
+                                                   const asr_conformer_block_params *p,
+                                                   const asr_conformer_config *cfg, int N, int T,
+                                                   void *work, size_t work_bytes) {
+  /* asr__conf_block_compose_backward on the _ref modules */
+  return asr__conf_block_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
+                                  work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_conformer_block_grads *g,
+                                               const asr_real *dy,
+                                               const asr_conformer_block_saved *s,
+                                               const asr_real *x, const asr_real *pos_emb,
+                                               const int *lengths,
+                                               const asr_conformer_block_params *p,
+                                               const asr_conformer_config *cfg, int N, int T,
+                                               void *work, size_t work_bytes) {
+  /* asr__conf_block_compose_backward on the fast modules */
+  return asr__conf_block_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
+                                  work_bytes);
+}
+
+/* ---------------------------------------------------------------------------- plumbing: 4.3 Conformer ----
+ * Argument checks, sizes, saved-buffer layouts and the batch drivers of this section.
+ * Nothing below computes an equation; the math is above. */
+
+/* Section 4.4's GEMM selector (fast = 1: asr_gemm, 0: asr_gemm_ref); 4.2 and 4.3 use
+ * asr__gemm_of_tier. */
+ASR__PRIVATE void asr__c3_gemm(int fast, int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
+                               const asr_real *A, int lda, const asr_real *B, int ldb, asr_real beta,
+                               asr_real *C, int ldc) {
+  asr__gemm_of_tier(fast ? ASR__TIER_FAST : ASR__TIER_REF, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                    C, ldc);
+}
+
+/* Byte counts of sections 4.3 and 4.4: a*b*c*d elements of asr_real, in bytes; SIZE_MAX if that overflows. */
+ASR__PRIVATE size_t asr__rnn_bytes(size_t a, size_t b, size_t c, size_t d) {
+  size_t n;
+  if (asr_size_mul(a, b, &n) || asr_size_mul(n, c, &n) || asr_size_mul(n, d, &n) ||
+      asr_size_mul(n, sizeof(asr_real), &n))
+    return (size_t)-1;
+  return n;
+}
+/* x + y for byte counts, saturating at SIZE_MAX. */
+ASR__PRIVATE size_t asr__rnn_add(size_t x, size_t y) {
+  return x > (size_t)-1 - y ? (size_t)-1 : x + y;
+}
+
+/* ---- rel-pos MHSA: checks, saved buffers, workspaces, drivers */
 ASR__PRIVATE asr_result asr__mhsa_check(const asr_rel_mhsa_saved *s, const void *x,
                                         const asr_real *pos_emb, const int *lengths,
                                         const asr_rel_mhsa_params *p, int N, int T, int D, int H,
@@ -8679,398 +10574,51 @@ ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
   return asr__rnn_add(n, asr__rnn_bytes((size_t)T, (size_t)T + (size_t)P, 1, 1));
 }
 
-ASRDEF asr_result asr_rel_mhsa_forward_naive(asr_real *y, const asr_rel_mhsa_saved *s,
-                                             const asr_real *x, const asr_real *pos_emb,
-                                             const int *lengths, const asr_rel_mhsa_params *p,
-                                             int N, int T, int D, int H, asr_rel_pos_type type) {
-  asr_real bdraw[32 * 63], bd[32 * 32];
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+/* The drivers: _naive checks its limits (ASR__MHSA_NAIVE_MAX_T frames, N H T^2 D <= 2^26
+ * multiply-adds; backward also D <= ASR__MHSA_NAIVE_MAX_D) and runs without workspace;
+ * _ref and fast take the workspace of asr_rel_mhsa_*_workspace_size. */
+ASR__PRIVATE asr_result asr__rel_mhsa_forward(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s,
+                                              const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                              const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                              asr_rel_pos_type type, void *work, size_t work_bytes) {
   asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
   if (r) return r;
-  if (T > 32 || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * T > 0 && !y) return ASR_ERR_INVALID_ARG;
-  dk = D / H;
-  /* the projections, one sum per output entry */
-  for (i = 0; i < N * T; i++)
-    for (c = 0; c < D; c++) {
-      double aq = p->bq ? p->bq[c] : 0, ak = p->bk ? p->bk[c] : 0, av = p->bv ? p->bv[c] : 0;
-      for (k = 0; k < D; k++) {
-        double xv = x[(size_t)i * D + k];
-        aq += (double)p->wq[(size_t)c * D + k] * xv;       /* q = x Wq^T + bq */
-        ak += (double)p->wk[(size_t)c * D + k] * xv;
-        av += (double)p->wv[(size_t)c * D + k] * xv;
-      }
-      s->q[(size_t)i * D + c] = (asr_real)aq;
-      s->k[(size_t)i * D + c] = (asr_real)ak;
-      s->v[(size_t)i * D + c] = (asr_real)av;
-    }
-  for (i = 0; i < P; i++)                                   /* p = pos_emb Wpos^T */
-    for (c = 0; c < D; c++) {
-      double a = 0;
-      for (k = 0; k < D; k++) a += (double)p->wpos[(size_t)c * D + k] * pos_emb[(size_t)i * D + k];
-      s->p[(size_t)i * D + c] = (asr_real)a;
-    }
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    for (h = 0; h < H; h++) {
-      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      const asr_real *u = p->pos_bias_u + (size_t)h * dk, *vb = p->pos_bias_v + (size_t)h * dk;
-      /* terms (b)+(d) for every (query, embedding row), then shifted into place */
-      for (i = 0; i < T; i++)
-        for (k = 0; k < P; k++) {
-          double a = 0;
-          for (c = 0; c < dk; c++)
-            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + vb[c]) * s->p[(size_t)k * D + h * dk + c];
-          bdraw[i * P + k] = (asr_real)a;
-        }
-      r = asr_rel_shift_naive(bd, bdraw, T, type);
-      if (r) return r;
-      for (i = 0; i < T; i++) {
-        if (i >= len) {                                     /* a padded query: no row */
-          for (j = 0; j < T; j++) at[(size_t)i * T + j] = 0;
-          continue;
-        }
-        for (j = 0; j < T; j++) {
-          double a = 0;                                     /* terms (a)+(c) */
-          if (j >= len) {
-            at[(size_t)i * T + j] = 0;
-            continue;
-          }
-          for (c = 0; c < dk; c++)
-            a += ((double)s->q[((size_t)b * T + i) * D + h * dk + c] + u[c]) * s->k[((size_t)b * T + j) * D + h * dk + c];
-          at[(size_t)i * T + j] = (asr_real)((a + bd[i * T + j]) / sqrt((double)dk));
-        }
-        if (len > 0) asr_softmax(at + (size_t)i * T, at + (size_t)i * T, len);  /* masked keys stay 0 */
-      }
-      for (i = 0; i < T; i++)                               /* ctx_ih = sum_j attn_ij v_jh */
-        for (c = 0; c < dk; c++) {
-          double a = 0;
-          for (j = 0; j < len; j++) a += (double)at[(size_t)i * T + j] * s->v[((size_t)b * T + j) * D + h * dk + c];
-          s->ctx[((size_t)b * T + i) * D + h * dk + c] = (asr_real)a;
-        }
-    }
-    for (i = 0; i < T; i++)                                 /* y = ctx Wo^T + bo */
-      for (c = 0; c < D; c++) {
-        double a = p->bo ? p->bo[c] : 0;
-        if (i >= len) {
-          y[((size_t)b * T + i) * D + c] = 0;
-          continue;
-        }
-        for (k = 0; k < D; k++) a += (double)p->wo[(size_t)c * D + k] * s->ctx[((size_t)b * T + i) * D + k];
-        y[((size_t)b * T + i) * D + c] = (asr_real)a;
-      }
+  if (tier == ASR__TIER_NAIVE) {
+    if (T > ASR__MHSA_NAIVE_MAX_T || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
+    if ((size_t)N * T > 0 && !y) return ASR_ERR_INVALID_ARG;
+    return asr__rel_mhsa_naive(y, s, x, pos_emb, lengths, p, N, T, D, H, type);
   }
-  return ASR_OK;
-}
-
-/* y (M,O) = x (M,I) W^T + b, rows strided. */
-ASR__PRIVATE void asr__conf_affine(asr_real *y, const asr_real *x, const asr_real *W,
-                                   const asr_real *b, int M, int I, int O, int fast) {
-  int m, o;
-  if (M <= 0) return;
-  asr__c3_gemm(fast, 0, 1, M, O, I, 1, x, I, W, I, 0, y, O);
-  if (b)
-    for (m = 0; m < M; m++)
-      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
-}
-
-ASR__PRIVATE asr_result asr__rel_mhsa_forward_impl(asr_real *y, const asr_rel_mhsa_saved *s,
-                                           const asr_real *x, const asr_real *pos_emb,
-                                           const int *lengths, const asr_rel_mhsa_params *p,
-                                           int N, int T, int D, int H, asr_rel_pos_type type,
-                                           void *work, size_t work_bytes, int fast) {
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
-  asr_real *qu, *qv, *ac, *bdr;
-  double scale;
-  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
-  if (r) return r;
   if ((size_t)N * T == 0) return ASR_OK;
   if (!y) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rel_mhsa_forward_workspace_size(N, T, D, H, type) || !work)
     return ASR_ERR_WORKSPACE;
-  dk = D / H;
-  scale = 1.0 / sqrt((double)dk);
-  qu = (asr_real *)work;            /* (T,d_k) q + u of one head */
-  qv = qu + (size_t)T * dk;         /* (T,d_k) q + v */
-  ac = qv + (size_t)T * dk;         /* (T,T) terms (a)+(c) */
-  bdr = ac + (size_t)T * T;         /* (T,P) terms (b)+(d) before the shift */
-  /* the projections of every frame of the batch, and of the embeddings */
-  asr__conf_affine(s->q, x, p->wq, p->bq, N * T, D, D, fast);
-  asr__conf_affine(s->k, x, p->wk, p->bk, N * T, D, D, fast);
-  asr__conf_affine(s->v, x, p->wv, p->bv, N * T, D, D, fast);
-  asr__conf_affine(s->p, pos_emb, p->wpos, NULL, P, D, D, fast);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
-    const asr_real *vb = s->v + (size_t)b * T * D;
-    asr_real *cb = s->ctx + (size_t)b * T * D;
-    memset(s->attn + (size_t)b * H * T * T, 0, sizeof(asr_real) * (size_t)H * T * T);
-    memset(cb, 0, sizeof(asr_real) * (size_t)T * D);
-    if (len == 0) continue;
-    for (h = 0; h < H; h++) {
-      asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      for (i = 0; i < len; i++)
-        for (c = 0; c < dk; c++) {
-          qu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
-          qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
-        }
-      /* ac = (q+u) k^T over the valid block; bd_raw = (q+v) p^T for the valid queries */
-      asr__c3_gemm(fast, 0, 1, len, len, dk, 1, qu, dk, kb + h * dk, D, 0, ac, T);
-      asr__c3_gemm(fast, 0, 1, len, P, dk, 1, qv, dk, s->p + h * dk, D, 0, bdr, P);
-      for (i = 0; i < len; i++) {
-        asr_real *row = at + (size_t)i * T;
-        for (j = 0; j < len; j++) {
-          /* rel_shift by its index map: a valid (i,j) reads row i or i+1 < len */
-          asr_real bd = asr_rel_shift_index(type, T, i, j, &rr, &cc) ? bdr[(size_t)rr * P + cc] : 0;
-          row[j] = (asr_real)((ac[(size_t)i * T + j] + bd) * scale);
-        }
-        asr_softmax(row, row, len);
-      }
-      /* ctx_h = attn v_h over the valid block */
-      asr__c3_gemm(fast, 0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
-    }
-  }
-  asr__conf_affine(y, s->ctx, p->wo, p->bo, N * T, D, D, fast);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    if (len < T) memset(y + ((size_t)b * T + len) * D, 0, sizeof(asr_real) * (size_t)(T - len) * D);
-  }
+  asr__rel_mhsa_batch(tier, y, s, x, pos_emb, lengths, p, N, T, D, H, type, work);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_rel_mhsa_forward_ref(asr_real *y, const asr_rel_mhsa_saved *s,
-                                           const asr_real *x, const asr_real *pos_emb,
-                                           const int *lengths, const asr_rel_mhsa_params *p,
-                                           int N, int T, int D, int H, asr_rel_pos_type type,
-                                           void *work, size_t work_bytes) {
-  return asr__rel_mhsa_forward_impl(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_rel_mhsa_forward(asr_real *y, const asr_rel_mhsa_saved *s,
-                                       const asr_real *x, const asr_real *pos_emb,
-                                       const int *lengths, const asr_rel_mhsa_params *p, int N,
-                                       int T, int D, int H, asr_rel_pos_type type, void *work,
-                                       size_t work_bytes) {
-  return asr__rel_mhsa_forward_impl(y, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 1);
-}
-
-ASRDEF asr_result asr_rel_mhsa_backward_naive(asr_real *dx, asr_real *d_pos_emb,
-                                              const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                              const asr_rel_mhsa_saved *s, const asr_real *x,
-                                              const asr_real *pos_emb, const int *lengths,
-                                              const asr_rel_mhsa_params *p, int N, int T, int D,
-                                              int H, asr_rel_pos_type type) {
-  /* scratch for one (item, head) and the whole small problem, on the stack */
-  asr_real idx[32 * 63], where[32 * 32];
-  double dctx[32 * 64], dq[32 * 64], dk_[32 * 64], dv[32 * 64], dp[63 * 64], gs[32 * 32];
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, k, c;
+ASR__PRIVATE asr_result asr__rel_mhsa_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
+                                               const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                               const asr_rel_mhsa_saved *s, const asr_real *x,
+                                               const asr_real *pos_emb, const int *lengths,
+                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                               asr_rel_pos_type type, void *work, size_t work_bytes) {
   asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
   if (r) return r;
-  if (T > 32 || D > 64 || (double)N * H * T * T * D > 67108864.0) return ASR_ERR_TOO_LARGE;
-  if ((size_t)N * T > 0 && !dy) return ASR_ERR_INVALID_ARG;
-  dk = D / H;
-  /* the transpose of the literal shift: shift a matrix of entry numbers and read back
-   * which entry of bd_raw each out[i][j] came from (0: none) */
-  for (i = 0; i < T * P; i++) idx[i] = (asr_real)(i + 1);
-  if (T > 0 && (r = asr_rel_shift_naive(where, idx, T, type)) != ASR_OK) return r;
-  for (i = 0; i < P * D; i++) dp[i] = 0;
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    for (i = 0; i < T * D; i++) dctx[i] = dq[i] = dk_[i] = dv[i] = 0;
-    for (i = 0; i < len; i++)                       /* y = ctx Wo^T + bo */
-      for (c = 0; c < D; c++) {
-        double d = dy[((size_t)b * T + i) * D + c];
-        if (g && g->bo) g->bo[c] += (asr_real)d;
-        for (k = 0; k < D; k++) {
-          dctx[i * D + k] += d * p->wo[(size_t)c * D + k];
-          if (g && g->wo) g->wo[(size_t)c * D + k] += (asr_real)(d * s->ctx[((size_t)b * T + i) * D + k]);
-        }
-      }
-    for (h = 0; h < H; h++) {
-      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      const asr_real *u = p->pos_bias_u + (size_t)h * dk, *vb = p->pos_bias_v + (size_t)h * dk;
-      for (i = 0; i < len; i++) {
-        double da[32], dot = 0;
-        for (j = 0; j < len; j++) {                 /* dattn_ij = dctx_i . v_j */
-          double a = 0;
-          for (c = 0; c < dk; c++) a += dctx[i * D + h * dk + c] * s->v[((size_t)b * T + j) * D + h * dk + c];
-          da[j] = a;
-          dot += a * at[(size_t)i * T + j];
-          for (c = 0; c < dk; c++) dv[j * D + h * dk + c] += (double)at[(size_t)i * T + j] * dctx[i * D + h * dk + c];
-        }
-        for (j = 0; j < len; j++)                   /* softmax backward, then / sqrt(d_k) */
-          gs[i * T + j] = at[(size_t)i * T + j] * (da[j] - dot) / sqrt((double)dk);
-      }
-      for (i = 0; i < len; i++)
-        for (j = 0; j < len; j++) {
-          double gij = gs[i * T + j];
-          int e = (int)where[i * T + j];
-          for (c = 0; c < dk; c++) {                /* ac_ij = (q_i + u) . k_j */
-            double qi = s->q[((size_t)b * T + i) * D + h * dk + c];
-            dq[i * D + h * dk + c] += gij * s->k[((size_t)b * T + j) * D + h * dk + c];
-            dk_[j * D + h * dk + c] += gij * (qi + u[c]);
-            if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += (asr_real)(gij * s->k[((size_t)b * T + j) * D + h * dk + c]);
-          }
-          if (e == 0) continue;                     /* a structural zero of the shift */
-          {
-            int rr = (e - 1) / P, kk = (e - 1) % P;  /* bd_ij = (q_rr + v) . p_kk */
-            for (c = 0; c < dk; c++) {
-              double qr = s->q[((size_t)b * T + rr) * D + h * dk + c];
-              dq[rr * D + h * dk + c] += gij * s->p[(size_t)kk * D + h * dk + c];
-              dp[kk * D + h * dk + c] += gij * (qr + vb[c]);
-              if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += (asr_real)(gij * s->p[(size_t)kk * D + h * dk + c]);
-            }
-          }
-        }
-    }
-    /* back through the three input projections */
-    for (i = 0; i < T; i++)
-      for (c = 0; c < D; c++) {
-        const asr_real *xi = x + ((size_t)b * T + i) * D;
-        if (g && g->bq) g->bq[c] += (asr_real)dq[i * D + c];
-        if (g && g->bk) g->bk[c] += (asr_real)dk_[i * D + c];
-        if (g && g->bv) g->bv[c] += (asr_real)dv[i * D + c];
-        for (k = 0; k < D; k++) {
-          if (g && g->wq) g->wq[(size_t)c * D + k] += (asr_real)(dq[i * D + c] * xi[k]);
-          if (g && g->wk) g->wk[(size_t)c * D + k] += (asr_real)(dk_[i * D + c] * xi[k]);
-          if (g && g->wv) g->wv[(size_t)c * D + k] += (asr_real)(dv[i * D + c] * xi[k]);
-          if (dx)
-            dx[((size_t)b * T + i) * D + k] += (asr_real)(dq[i * D + c] * p->wq[(size_t)c * D + k] +
-                                                          dk_[i * D + c] * p->wk[(size_t)c * D + k] +
-                                                          dv[i * D + c] * p->wv[(size_t)c * D + k]);
-        }
-      }
+  if (tier == ASR__TIER_NAIVE) {
+    if (T > ASR__MHSA_NAIVE_MAX_T || D > ASR__MHSA_NAIVE_MAX_D || (double)N * H * T * T * D > 67108864.0)
+      return ASR_ERR_TOO_LARGE;
+    if ((size_t)N * T > 0 && !dy) return ASR_ERR_INVALID_ARG;
+    return asr__rel_mhsa_naive_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type);
   }
-  for (k = 0; k < P; k++)                           /* p = pos_emb Wpos^T */
-    for (c = 0; c < D; c++)
-      for (j = 0; j < D; j++) {
-        if (g && g->wpos) g->wpos[(size_t)c * D + j] += (asr_real)(dp[k * D + c] * pos_emb[(size_t)k * D + j]);
-        if (d_pos_emb) d_pos_emb[(size_t)k * D + j] += (asr_real)(dp[k * D + c] * p->wpos[(size_t)c * D + j]);
-      }
-  return ASR_OK;
-}
-
-ASR__PRIVATE asr_result asr__rel_mhsa_backward_impl(asr_real *dx, asr_real *d_pos_emb,
-                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                            const asr_rel_mhsa_saved *s, const asr_real *x,
-                                            const asr_real *pos_emb, const int *lengths,
-                                            const asr_rel_mhsa_params *p, int N, int T, int D,
-                                            int H, asr_rel_pos_type type, void *work,
-                                            size_t work_bytes, int fast) {
-  int P = asr_rel_pos_len(type, T), dk, b, h, i, j, c, rr, cc;
-  size_t ntd = (size_t)N * T * D;
-  asr_real *dq, *dk_, *dv, *dctx, *dp, *qu, *qv, *dqu, *dqv, *da, *dbd;
-  double scale;
-  asr_result r = asr__mhsa_check(s, x, pos_emb, lengths, p, N, T, D, H, type);
-  if (r) return r;
-  if (ntd == 0) return ASR_OK;
+  if ((size_t)N * T * D == 0) return ASR_OK;
   if (!dy) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rel_mhsa_backward_workspace_size(N, T, D, H, type) || !work)
     return ASR_ERR_WORKSPACE;
-  dk = D / H;
-  scale = 1.0 / sqrt((double)dk);
-  dq = (asr_real *)work, dk_ = dq + ntd, dv = dk_ + ntd, dctx = dv + ntd;   /* (N,T,D) */
-  dp = dctx + ntd;                                                         /* (P,D) */
-  qu = dp + (size_t)P * D, qv = qu + (size_t)T * dk;                       /* (T,d_k) */
-  dqu = qv + (size_t)T * dk, dqv = dqu + (size_t)T * dk;                   /* (T,d_k) */
-  da = dqv + (size_t)T * dk;                                               /* (T,T) */
-  dbd = da + (size_t)T * T;                                                /* (T,P) */
-  memset(dq, 0, sizeof(asr_real) * 3 * ntd);
-  memset(dp, 0, sizeof(asr_real) * (size_t)P * D);
-  /* 1. y = ctx Wo^T + bo: dctx = dy Wo (padded rows of dy never reach a valid row) */
-  asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dy, D, p->wo, D, 0, dctx, D);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    const asr_real *dyb = dy + (size_t)b * T * D;
-    if (len == 0) continue;
-    if (g && g->wo) asr__c3_gemm(fast, 1, 0, D, D, len, 1, dyb, D, s->ctx + (size_t)b * T * D, D, 1, g->wo, D);
-    if (g && g->bo)
-      for (i = 0; i < len; i++)
-        for (c = 0; c < D; c++) g->bo[c] += dyb[(size_t)i * D + c];
-  }
-  /* 2. per item and head: through the attention, the softmax and the two score terms */
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    const asr_real *qb = s->q + (size_t)b * T * D, *kb = s->k + (size_t)b * T * D;
-    const asr_real *vb = s->v + (size_t)b * T * D, *dcb = dctx + (size_t)b * T * D;
-    if (len == 0) continue;
-    for (h = 0; h < H; h++) {
-      const asr_real *at = s->attn + ((size_t)b * H + h) * T * T;
-      for (i = 0; i < len; i++)
-        for (c = 0; c < dk; c++) {
-          qu[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_u[(size_t)h * dk + c];
-          qv[(size_t)i * dk + c] = qb[(size_t)i * D + h * dk + c] + p->pos_bias_v[(size_t)h * dk + c];
-        }
-      /* dattn = dctx_h v_h^T;  dv_h += attn^T dctx_h */
-      asr__c3_gemm(fast, 0, 1, len, len, dk, 1, dcb + h * dk, D, vb + h * dk, D, 0, da, T);
-      asr__c3_gemm(fast, 1, 0, len, dk, len, 1, at, T, dcb + h * dk, D, 1, dv + (size_t)b * T * D + h * dk, D);
-      /* softmax backward, scaled: g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k) */
-      for (i = 0; i < len; i++) {
-        double dot = 0;
-        for (j = 0; j < len; j++) dot += (double)at[(size_t)i * T + j] * da[(size_t)i * T + j];
-        for (j = 0; j < len; j++)
-          da[(size_t)i * T + j] = (asr_real)(at[(size_t)i * T + j] * (da[(size_t)i * T + j] - dot) * scale);
-      }
-      /* terms (a)+(c): d(q+u) = g k_h,  dk_h += g^T (q+u) */
-      asr__c3_gemm(fast, 0, 0, len, dk, len, 1, da, T, kb + h * dk, D, 0, dqu, dk);
-      asr__c3_gemm(fast, 1, 0, len, dk, len, 1, da, T, qu, dk, 1, dk_ + (size_t)b * T * D + h * dk, D);
-      /* terms (b)+(d): scatter g back through the shift, then d(q+v) = dbd p_h,
-       * dp_h += dbd^T (q+v) */
-      memset(dbd, 0, sizeof(asr_real) * (size_t)len * P);
-      for (i = 0; i < len; i++)
-        for (j = 0; j < len; j++)
-          if (asr_rel_shift_index(type, T, i, j, &rr, &cc)) dbd[(size_t)rr * P + cc] += da[(size_t)i * T + j];
-      asr__c3_gemm(fast, 0, 0, len, dk, P, 1, dbd, P, s->p + h * dk, D, 0, dqv, dk);
-      asr__c3_gemm(fast, 1, 0, P, dk, len, 1, dbd, P, qv, dk, 1, dp + h * dk, D);
-      for (i = 0; i < len; i++)
-        for (c = 0; c < dk; c++) {
-          asr_real a = dqu[(size_t)i * dk + c], v = dqv[(size_t)i * dk + c];
-          dq[((size_t)b * T + i) * D + h * dk + c] += a + v;
-          if (g && g->pos_bias_u) g->pos_bias_u[(size_t)h * dk + c] += a;
-          if (g && g->pos_bias_v) g->pos_bias_v[(size_t)h * dk + c] += v;
-        }
-    }
-  }
-  /* 3. the projections: weights, biases and the input */
-  if (g && g->wq) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dq, D, x, D, 1, g->wq, D);
-  if (g && g->wk) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dk_, D, x, D, 1, g->wk, D);
-  if (g && g->wv) asr__c3_gemm(fast, 1, 0, D, D, N * T, 1, dv, D, x, D, 1, g->wv, D);
-  for (i = 0; i < N * T; i++)
-    for (c = 0; c < D; c++) {
-      if (g && g->bq) g->bq[c] += dq[(size_t)i * D + c];
-      if (g && g->bk) g->bk[c] += dk_[(size_t)i * D + c];
-      if (g && g->bv) g->bv[c] += dv[(size_t)i * D + c];
-    }
-  if (dx) {
-    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dq, D, p->wq, D, 1, dx, D);
-    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dk_, D, p->wk, D, 1, dx, D);
-    asr__c3_gemm(fast, 0, 0, N * T, D, D, 1, dv, D, p->wv, D, 1, dx, D);
-  }
-  if (g && g->wpos && P > 0) asr__c3_gemm(fast, 1, 0, D, D, P, 1, dp, D, pos_emb, D, 1, g->wpos, D);
-  if (d_pos_emb && P > 0) asr__c3_gemm(fast, 0, 0, P, D, D, 1, dp, D, p->wpos, D, 1, d_pos_emb, D);
+  asr__rel_mhsa_batch_backward(tier, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_rel_mhsa_backward_ref(asr_real *dx, asr_real *d_pos_emb,
-                                            const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                            const asr_rel_mhsa_saved *s, const asr_real *x,
-                                            const asr_real *pos_emb, const int *lengths,
-                                            const asr_rel_mhsa_params *p, int N, int T, int D,
-                                            int H, asr_rel_pos_type type, void *work,
-                                            size_t work_bytes) {
-  return asr__rel_mhsa_backward_impl(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
-                                        const asr_rel_mhsa_grads *g, const asr_real *dy,
-                                        const asr_rel_mhsa_saved *s, const asr_real *x,
-                                        const asr_real *pos_emb, const int *lengths,
-                                        const asr_rel_mhsa_params *p, int N, int T, int D, int H,
-                                        asr_rel_pos_type type, void *work, size_t work_bytes) {
-  return asr__rel_mhsa_backward_impl(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, N, T, D, H, type, work, work_bytes, 1);
-}
-
-/* ---- conv2d */
+/* ---- conv2d: checks, sizes, drivers */
 ASR__PRIVATE asr_result asr__conv2d_check(const void *y, const void *x, const asr_real *w,
                                           const int *lengths, int N, int C, int Hh, int Ww,
                                           int O, int K, int S) {
@@ -9098,183 +10646,60 @@ ASRDEF size_t asr_conv2d_workspace_size(int C, int Hh, int Ww, int O, int K, int
                       asr__rnn_bytes((size_t)O, (size_t)Ho * Wo, 1, 1));
 }
 
-ASRDEF asr_result asr_conv2d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
-                                           const asr_real *b, const int *lengths, int N, int C,
-                                           int Hh, int Ww, int O, int K, int S) {
-  int n, o, i, j, c, a, e, Ho, Wo;
+/* The drivers: _naive item by item, refusing more than 2^26 multiply-adds; _ref and fast
+ * item by item on the workspace (col, dcol and the masked dY). */
+ASR__PRIVATE asr_result asr__conv2d_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *w,
+                                            const asr_real *b, const int *lengths, int N, int C, int Hh, int Ww,
+                                            int O, int K, int S, void *work, size_t work_bytes) {
+  int n, Ho, Wo;
   asr_result r = asr__conv2d_check(y, x, w, lengths, N, C, Hh, Ww, O, K, S);
   if (r) return r;
   Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
-  if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < N; n++) {
-    int rows = asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S);
-    for (o = 0; o < O; o++)
-      for (i = 0; i < Ho; i++)
-        for (j = 0; j < Wo; j++) {
-          double acc = b ? b[o] : 0;
-          if (i >= rows) acc = 0;          /* a window that reaches into the padding */
-          else
-            for (c = 0; c < C; c++)
-              for (a = 0; a < K; a++)
-                for (e = 0; e < K; e++)
-                  acc += (double)w[(((size_t)o * C + c) * K + a) * K + e] *
-                         x[(((size_t)n * C + c) * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e];
-          y[(((size_t)n * O + o) * Ho + i) * Wo + j] = (asr_real)acc;
-        }
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < N; n++)
+      asr__conv2d_item_naive(y + (size_t)n * O * Ho * Wo, x + (size_t)n * C * Hh * Ww, w, b,
+                             asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S), C, Hh, Ww, O, K, S, Ho, Wo);
+    return ASR_OK;
   }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_conv2d_backward_naive(asr_real *dx, asr_real *dw, asr_real *db,
-                                            const asr_real *dy, const asr_real *x,
-                                            const asr_real *w, const int *lengths, int N, int C,
-                                            int Hh, int Ww, int O, int K, int S) {
-  int n, o, i, j, c, a, e, Ho, Wo;
-  asr_result r = asr__conv2d_check(dy, x, w, lengths, N, C, Hh, Ww, O, K, S);
-  if (r) return r;
-  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
-  if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < N; n++) {
-    int rows = asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S);
-    for (o = 0; o < O; o++)
-      for (i = 0; i < rows; i++)           /* padded output rows carry no gradient */
-        for (j = 0; j < Wo; j++) {
-          double d = dy[(((size_t)n * O + o) * Ho + i) * Wo + j];
-          if (db) db[o] += (asr_real)d;
-          for (c = 0; c < C; c++)
-            for (a = 0; a < K; a++)
-              for (e = 0; e < K; e++) {
-                size_t wi = (((size_t)o * C + c) * K + a) * K + e;
-                size_t xi = (((size_t)n * C + c) * Hh + (size_t)i * S + a) * Ww + (size_t)j * S + e;
-                if (dw) dw[wi] += (asr_real)(d * x[xi]);     /* dw = dy * x */
-                if (dx) dx[xi] += (asr_real)(d * w[wi]);     /* dx = dy * w */
-              }
-        }
-  }
-  return ASR_OK;
-}
-
-/* col (C K K, Ho Wo) of item xn (C,Hh,Ww), rows at or past `len` read as 0. */
-ASR__PRIVATE void asr__conv2d_im2col(asr_real *col, const asr_real *xn, int C, int Hh, int Ww, int K,
-                              int S, int Ho, int Wo, int len) {
-  int c, a, e, i, j;
-  for (c = 0; c < C; c++)
-    for (a = 0; a < K; a++)
-      for (e = 0; e < K; e++) {
-        asr_real *cr = col + (((size_t)c * K + a) * K + e) * Ho * Wo;
-        for (i = 0; i < Ho; i++) {
-          int row = i * S + a;
-          const asr_real *xr = xn + ((size_t)c * Hh + row) * Ww + e;
-          for (j = 0; j < Wo; j++) cr[(size_t)i * Wo + j] = row < len ? xr[(size_t)j * S] : 0;
-        }
-      }
-}
-
-ASR__PRIVATE asr_result asr__conv2d_forward_impl(asr_real *y, const asr_real *x, const asr_real *w,
-                                         const asr_real *b, const int *lengths, int N, int C,
-                                         int Hh, int Ww, int O, int K, int S, void *work,
-                                         size_t work_bytes, int fast) {
-  int n, o, Ho, Wo;
-  size_t HW;
-  asr_real *col;
-  asr_result r = asr__conv2d_check(y, x, w, lengths, N, C, Hh, Ww, O, K, S);
-  if (r) return r;
   if (N == 0) return ASR_OK;
   if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
-  Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
-  HW = (size_t)Ho * Wo;
-  col = (asr_real *)work;
-  for (n = 0; n < N; n++) {
-    int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
-    asr_real *yn = y + (size_t)n * O * HW;
-    asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
-    asr__c3_gemm(fast, 0, 0, O, (int)HW, C * K * K, 1, w, C * K * K, col, (int)HW, 0, yn, (int)HW);  /* Y = W col */
-    for (o = 0; o < O; o++) {
-      asr_real *yo = yn + (size_t)o * HW;
-      size_t k;
-      if (b)
-        for (k = 0; k < (size_t)rows * Wo; k++) yo[k] += b[o];
-      for (k = (size_t)rows * Wo; k < HW; k++) yo[k] = 0;   /* windows into the padding */
-    }
-  }
+  for (n = 0; n < N; n++)
+    asr__conv2d_item(tier, y + (size_t)n * O * Ho * Wo, x + (size_t)n * C * Hh * Ww, w, b, lengths ? lengths[n] : Hh,
+                     C, Hh, Ww, O, K, S, Ho, Wo, (asr_real *)work);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv2d_forward_ref(asr_real *y, const asr_real *x, const asr_real *w,
-                                         const asr_real *b, const int *lengths, int N, int C,
-                                         int Hh, int Ww, int O, int K, int S, void *work,
-                                         size_t work_bytes) {
-  return asr__conv2d_forward_impl(y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 0);
-}
-
-ASR__PRIVATE asr_result asr__conv2d_backward_impl(asr_real *dx, asr_real *dw, asr_real *db,
-                                          const asr_real *dy, const asr_real *x,
-                                          const asr_real *w, const int *lengths, int N, int C,
-                                          int Hh, int Ww, int O, int K, int S, void *work,
-                                          size_t work_bytes, int fast) {
-  int n, o, c, a, e, i, j, Ho, Wo;
+ASR__PRIVATE asr_result asr__conv2d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
+                                             const asr_real *dy, const asr_real *x, const asr_real *w,
+                                             const int *lengths, int N, int C, int Hh, int Ww, int O, int K,
+                                             int S, void *work, size_t work_bytes) {
+  int n, Ho, Wo;
   size_t HW, CKK;
-  asr_real *col, *dcol, *dyn;
+  asr_real *col;
   asr_result r = asr__conv2d_check(dy, x, w, lengths, N, C, Hh, Ww, O, K, S);
   if (r) return r;
-  if (N == 0) return ASR_OK;
-  if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
   Ho = (Hh - K) / S + 1, Wo = (Ww - K) / S + 1;
   HW = (size_t)Ho * Wo, CKK = (size_t)C * K * K;
-  col = (asr_real *)work, dcol = col + CKK * HW, dyn = dcol + CKK * HW;
-  for (n = 0; n < N; n++) {
-    int len = lengths ? lengths[n] : Hh, rows = asr__conv2d_rows(len, K, S);
-    /* dY of this item with the padded rows zeroed */
-    for (o = 0; o < O; o++) {
-      const asr_real *src = dy + ((size_t)n * O + o) * HW;
-      asr_real *dst = dyn + (size_t)o * HW;
-      size_t k;
-      for (k = 0; k < HW; k++) dst[k] = k < (size_t)rows * Wo ? src[k] : 0;
-      if (db)
-        for (k = 0; k < (size_t)rows * Wo; k++) db[o] += dst[k];
-    }
-    if (dw) {                                  /* dW += dY col^T */
-      asr__conv2d_im2col(col, x + (size_t)n * C * Hh * Ww, C, Hh, Ww, K, S, Ho, Wo, len);
-      asr__c3_gemm(fast, 0, 1, O, (int)CKK, (int)HW, 1, dyn, (int)HW, col, (int)HW, 1, dw, (int)CKK);
-    }
-    if (dx) {                                  /* dcol = W^T dY, then col2im */
-      asr_real *dxn = dx + (size_t)n * C * Hh * Ww;
-      asr__c3_gemm(fast, 1, 0, (int)CKK, (int)HW, O, 1, w, (int)CKK, dyn, (int)HW, 0, dcol, (int)HW);
-      for (c = 0; c < C; c++)
-        for (a = 0; a < K; a++)
-          for (e = 0; e < K; e++) {
-            const asr_real *cr = dcol + (((size_t)c * K + a) * K + e) * HW;
-            for (i = 0; i < rows; i++) {
-              asr_real *xr = dxn + ((size_t)c * Hh + (size_t)i * S + a) * Ww + e;
-              for (j = 0; j < Wo; j++) xr[(size_t)j * S] += cr[(size_t)i * Wo + j];
-            }
-          }
-    }
+  if (tier == ASR__TIER_NAIVE) {
+    if ((double)N * O * Ho * Wo * C * K * K > 67108864.0) return ASR_ERR_TOO_LARGE;
+    for (n = 0; n < N; n++)
+      asr__conv2d_item_naive_backward(dx ? dx + (size_t)n * C * Hh * Ww : NULL, dw, db, dy + (size_t)n * O * HW,
+                                      x + (size_t)n * C * Hh * Ww, w, asr__conv2d_rows(lengths ? lengths[n] : Hh, K, S),
+                                      C, Hh, Ww, O, K, S, Ho, Wo);
+    return ASR_OK;
   }
+  if (N == 0) return ASR_OK;
+  if (work_bytes < asr_conv2d_workspace_size(C, Hh, Ww, O, K, S) || !work) return ASR_ERR_WORKSPACE;
+  col = (asr_real *)work;                    /* col, dcol (C K K, Ho Wo), the masked dY (O, Ho Wo) */
+  for (n = 0; n < N; n++)
+    asr__conv2d_item_backward(tier, dx ? dx + (size_t)n * C * Hh * Ww : NULL, dw, db, dy + (size_t)n * O * HW,
+                              x + (size_t)n * C * Hh * Ww, w, lengths ? lengths[n] : Hh, C, Hh, Ww, O, K, S, Ho, Wo,
+                              col, col + CKK * HW, col + 2 * CKK * HW);
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv2d_backward_ref(asr_real *dx, asr_real *dw, asr_real *db,
-                                          const asr_real *dy, const asr_real *x,
-                                          const asr_real *w, const int *lengths, int N, int C,
-                                          int Hh, int Ww, int O, int K, int S, void *work,
-                                          size_t work_bytes) {
-  return asr__conv2d_backward_impl(dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_conv2d_forward(asr_real *y, const asr_real *x, const asr_real *w,
-                                     const asr_real *b, const int *lengths, int N, int C, int Hh,
-                                     int Ww, int O, int K, int S, void *work, size_t work_bytes) {
-  return asr__conv2d_forward_impl(y, x, w, b, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 1);
-}
-ASRDEF asr_result asr_conv2d_backward(asr_real *dx, asr_real *dw, asr_real *db,
-                                      const asr_real *dy, const asr_real *x, const asr_real *w,
-                                      const int *lengths, int N, int C, int Hh, int Ww, int O,
-                                      int K, int S, void *work, size_t work_bytes) {
-  return asr__conv2d_backward_impl(dx, dw, db, dy, x, w, lengths, N, C, Hh, Ww, O, K, S, work, work_bytes, 1);
-}
-
-/* ---- Conv2dSubsampling */
+/* ---- Conv2dSubsampling: lengths, checks, saved buffers, workspace, drivers */
 ASRDEF int asr_conv2d_subsampling_out_len(int L) { return L < 7 ? 0 : ((L - 1) / 2 - 1) / 2; }
 
 ASR__PRIVATE asr_result asr__sub_check(const void *y, const void *s, const void *x,
@@ -9325,172 +10750,70 @@ ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D) 
   return asr__rnn_add(n, c0 > c2 ? c0 : c2);
 }
 
-/* The shared part of the two forward tiers; `naive` picks the conv2d tier. */
-ASR__PRIVATE asr_result asr__sub_forward(asr_real *y, int *lengths_out,
-                                         const asr_conv2d_subsampling_saved *s, const asr_real *x,
-                                         const int *lengths, const asr_conv2d_subsampling_params *p,
-                                         int N, int T, int F, int D, void *work, size_t work_bytes,
-                                         int naive, int fast) {
-  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
-  size_t n1 = (size_t)D * T1 * F1, k;
-  double xscale = sqrt((double)D);
-  asr_real *h2, *cw;
-  size_t cwb;
-  asr_result r = asr__sub_check(y, s, x, lengths, p, N, T, F, D);
-  if (r) return r;
-  if (!s->h1 || !s->z) return ASR_ERR_INVALID_ARG;
-  if (work_bytes < asr_conv2d_subsampling_workspace_size(N, T, F, D) || !work)
-    return ASR_ERR_WORKSPACE;
-  h2 = (asr_real *)work;                                       /* (D,T2,F2) of one item */
-  cw = h2 + (size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2;    /* the conv2d workspace */
-  cwb = work_bytes - sizeof(asr_real) * ((size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2);
-  for (b = 0; b < N; b++) {
-    int len = lengths ? lengths[b] : T;
-    int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
-    asr_real *h1 = s->h1 + (size_t)b * n1, *z = s->z + (size_t)b * T2 * D * F2;
-    /* h1 = relu(conv.0(x)): x (T,F) is one input channel */
-    r = naive ? asr_conv2d_forward_naive(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2)
-              : asr__conv2d_forward_impl(h1, x + (size_t)b * T * F, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb, fast);
-    if (r) break;
-    for (k = 0; k < n1; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
-    /* h2 = relu(conv.2(h1)), then laid out as z[t][d F2 + f] for the linear */
-    r = naive ? asr_conv2d_forward_naive(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2)
-              : asr__conv2d_forward_impl(h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb, fast);
-    if (r) break;
-    for (t = 0; t < T2; t++)
-      for (d = 0; d < D; d++)
-        for (f = 0; f < F2; f++) {
-          asr_real v = h2[((size_t)d * T2 + t) * F2 + f];
-          z[((size_t)t * D + d) * F2 + f] = v > 0 ? v : 0;
-        }
-    /* y = (z W^T + b) sqrt(D) on the valid frames */
-    if (naive) {
-      int o;
-      for (t = 0; t < T2; t++)
-        for (o = 0; o < D; o++) {
-          double acc = p->out_b ? p->out_b[o] : 0;
-          for (k = 0; k < (size_t)D * F2; k++) acc += (double)p->out_w[(size_t)o * D * F2 + k] * z[(size_t)t * D * F2 + k];
-          y[((size_t)b * T2 + t) * D + o] = t < L2 ? (asr_real)(acc * xscale) : 0;
-        }
-    } else {
-      asr_real *yb = y + (size_t)b * T2 * D;
-      if (L2 > 0) asr__c3_gemm(fast, 0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
-      for (t = 0; t < L2; t++)
-        if (p->out_b)
-          for (d = 0; d < D; d++) yb[(size_t)t * D + d] += (asr_real)(xscale * p->out_b[d]);
-      for (k = (size_t)L2 * D; k < (size_t)T2 * D; k++) yb[k] = 0;
-    }
-    if (lengths_out) lengths_out[b] = L2;
-  }
-  return r;
-}
-
-ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
-                                                       const asr_conv2d_subsampling_saved *s,
-                                                       const asr_real *x, const int *lengths,
-                                                       const asr_conv2d_subsampling_params *p,
-                                                       int N, int T, int F, int D, void *work,
-                                                       size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 1, 0);
-}
-ASRDEF asr_result asr_conv2d_subsampling_forward_ref(asr_real *y, int *lengths_out,
-                                                     const asr_conv2d_subsampling_saved *s,
-                                                     const asr_real *x, const int *lengths,
-                                                     const asr_conv2d_subsampling_params *p,
-                                                     int N, int T, int F, int D, void *work,
-                                                     size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0, 0);
-}
-ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
-                                                 const asr_conv2d_subsampling_saved *s,
-                                                 const asr_real *x, const int *lengths,
-                                                 const asr_conv2d_subsampling_params *p, int N,
-                                                 int T, int F, int D, void *work,
-                                                 size_t work_bytes) {
-  return asr__sub_forward(y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes, 0, 1);
-}
-
-ASR__PRIVATE asr_result asr__conv2d_subsampling_backward_impl(asr_real *dx,
-                                                      const asr_conv2d_subsampling_grads *g,
-                                                      const asr_real *dy,
-                                                      const asr_conv2d_subsampling_saved *s,
-                                                      const asr_real *x, const int *lengths,
-                                                      const asr_conv2d_subsampling_params *p,
-                                                      int N, int T, int F, int D, void *work,
-                                                      size_t work_bytes, int fast) {
-  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b, d, t, f;
-  size_t n1 = (size_t)D * T1 * F1, k;
-  asr_real xscale = (asr_real)sqrt((double)D);
-  asr_real *dh2, *dh1, *dz, *cw;
-  size_t cwb;
-  asr_result r = asr__sub_check(dy, s, x, lengths, p, N, T, F, D);
+/* The workspace of asr_conv2d_subsampling_workspace_size: h2 or dh2 (D,T2,F2), dh1
+ * (D,T1,F1), dz (T2, D F2), then the conv2d workspace. The _naive tier refuses items whose
+ * convolutions take more than 2^26 multiply-adds (the conv2d _naive limit), before writing. */
+ASR__PRIVATE asr_result asr__sub_prepare(asr__tier tier, const void *out, const asr_conv2d_subsampling_saved *s,
+                                         const asr_real *x, const int *lengths,
+                                         const asr_conv2d_subsampling_params *p, int N, int T, int F, int D,
+                                         void *work, size_t work_bytes, asr_real **buf, void **cw, size_t *cwb) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2;
+  size_t nbuf;
+  asr_result r = asr__sub_check(out, s, x, lengths, p, N, T, F, D);
   if (r) return r;
   if (!s->h1 || !s->z) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conv2d_subsampling_workspace_size(N, T, F, D) || !work) return ASR_ERR_WORKSPACE;
-  dh2 = (asr_real *)work;                         /* (D,T2,F2) */
-  dh1 = dh2 + (size_t)D * T2 * F2;                /* (D,T1,F1) */
-  dz = dh1 + n1;                                  /* (T2, D F2) */
-  cw = dz + (size_t)T2 * D * F2;
-  cwb = work_bytes - sizeof(asr_real) * ((size_t)D * T2 * F2 + n1 + (size_t)T2 * D * F2);
+  if (tier == ASR__TIER_NAIVE && ((double)D * T1 * F1 * 9 > 67108864.0 || (double)D * T2 * F2 * D * 9 > 67108864.0))
+    return ASR_ERR_TOO_LARGE;
+  nbuf = (size_t)D * T2 * F2 + (size_t)D * T1 * F1 + (size_t)T2 * D * F2;
+  *buf = (asr_real *)work;
+  *cw = *buf + nbuf;
+  *cwb = work_bytes - sizeof(asr_real) * nbuf;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__sub_forward(asr__tier tier, asr_real *y, int *lengths_out,
+                                         const asr_conv2d_subsampling_saved *s, const asr_real *x,
+                                         const int *lengths, const asr_conv2d_subsampling_params *p, int N, int T,
+                                         int F, int D, void *work, size_t work_bytes) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b;
+  size_t n1 = (size_t)D * T1 * F1, cwb;
+  asr_real *h2;
+  void *cw;
+  asr_result r = asr__sub_prepare(tier, y, s, x, lengths, p, N, T, F, D, work, work_bytes, &h2, &cw, &cwb);
+  if (r) return r;
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
-    int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
-    const asr_real *dyb = dy + (size_t)b * T2 * D, *z = s->z + (size_t)b * T2 * D * F2;
-    const asr_real *h1 = s->h1 + (size_t)b * n1;
-    if (L2 == 0) continue;                        /* no valid output: no gradient */
-    /* the linear (scaled by sqrt(D)): dz = sqrt(D) dy W, dW += sqrt(D) dy^T z */
-    asr__c3_gemm(fast, 0, 0, L2, D * F2, D, xscale, dyb, D, p->out_w, D * F2, 0, dz, D * F2);
-    if (g && g->out_w) asr__c3_gemm(fast, 1, 0, D, D * F2, L2, xscale, dyb, D, z, D * F2, 1, g->out_w, D * F2);
-    if (g && g->out_b)
-      for (t = 0; t < L2; t++)
-        for (d = 0; d < D; d++) g->out_b[d] += xscale * dyb[(size_t)t * D + d];
-    /* relu' and the layout back to (D,T2,F2); rows past L2 get nothing */
-    memset(dh2, 0, sizeof(asr_real) * (size_t)D * T2 * F2);
-    for (t = 0; t < L2; t++)
-      for (d = 0; d < D; d++)
-        for (f = 0; f < F2; f++) {
-          size_t zi = ((size_t)t * D + d) * F2 + f;
-          dh2[((size_t)d * T2 + t) * F2 + f] = z[zi] > 0 ? dz[zi] : 0;
-        }
-    /* conv.2 backward into dh1, then relu' with h1 > 0, then conv.0 backward */
-    memset(dh1, 0, sizeof(asr_real) * n1);
-    r = asr__conv2d_backward_impl(dh1, g ? g->conv2_w : NULL, g ? g->conv2_b : NULL, dh2, h1,
-                                  p->conv2_w, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb, fast);
+    r = asr__sub_item(tier, y + (size_t)b * T2 * D, s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2,
+                      x + (size_t)b * T * F, len, p, T, F, D, h2, cw, cwb);
     if (r) return r;
-    for (k = 0; k < n1; k++)
-      if (!(h1[k] > 0)) dh1[k] = 0;
-    r = asr__conv2d_backward_impl(dx ? dx + (size_t)b * T * F : NULL, g ? g->conv0_w : NULL,
-                                  g ? g->conv0_b : NULL, dh1, x + (size_t)b * T * F, p->conv0_w, &len,
-                                  1, 1, T, F, D, 3, 2, cw, cwb, fast);
+    if (lengths_out) lengths_out[b] = asr__conv2d_rows(asr__conv2d_rows(len, 3, 2), 3, 2);
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__sub_backward(asr__tier tier, asr_real *dx, const asr_conv2d_subsampling_grads *g,
+                                          const asr_real *dy, const asr_conv2d_subsampling_saved *s,
+                                          const asr_real *x, const int *lengths,
+                                          const asr_conv2d_subsampling_params *p, int N, int T, int F, int D,
+                                          void *work, size_t work_bytes) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, b;
+  size_t n1 = (size_t)D * T1 * F1, cwb;
+  asr_real *dh2;
+  void *cw;
+  asr_result r = asr__sub_prepare(tier, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, &dh2, &cw, &cwb);
+  if (r) return r;
+  for (b = 0; b < N; b++) {
+    r = asr__sub_item_backward(tier, dx ? dx + (size_t)b * T * F : NULL, g, dy + (size_t)b * T2 * D,
+                               s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2, x + (size_t)b * T * F,
+                               lengths ? lengths[b] : T, p, T, F, D, dh2, dh2 + (size_t)D * T2 * F2,
+                               dh2 + (size_t)D * T2 * F2 + n1, cw, cwb);
     if (r) return r;
   }
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_conv2d_subsampling_backward_ref(asr_real *dx,
-                                                      const asr_conv2d_subsampling_grads *g,
-                                                      const asr_real *dy,
-                                                      const asr_conv2d_subsampling_saved *s,
-                                                      const asr_real *x, const int *lengths,
-                                                      const asr_conv2d_subsampling_params *p,
-                                                      int N, int T, int F, int D, void *work,
-                                                      size_t work_bytes) {
-  return asr__conv2d_subsampling_backward_impl(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, 0);
-}
-
-ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
-                                                  const asr_conv2d_subsampling_grads *g,
-                                                  const asr_real *dy,
-                                                  const asr_conv2d_subsampling_saved *s,
-                                                  const asr_real *x, const int *lengths,
-                                                  const asr_conv2d_subsampling_params *p, int N,
-                                                  int T, int F, int D, void *work,
-                                                  size_t work_bytes) {
-  return asr__conv2d_subsampling_backward_impl(dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, 1);
-}
-
-
-/* ---- the Conformer block and its modules */
+/* ---- the Conformer modules and block: config, layouts, checks, sizes, drivers */
 ASRDEF void asr_conformer_config_init(asr_conformer_config *c, int d_model, int heads, int ff_dim,
                                       int kernel) {
   memset(c, 0, sizeof *c);
@@ -9531,54 +10854,33 @@ ASRDEF size_t asr_conformer_ff_workspace_size(int M, int F) {
   return asr__rnn_bytes((size_t)M, (size_t)F, 2, 1);
 }
 
-ASR__PRIVATE asr_result asr__conf_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
-                                             const asr_real *x, const asr_conformer_ff_params *p,
-                                             int M, int D, int F, int fast) {
-  asr_result r;
+/* The _naive feed-forward refuses M D F > 2^26 multiply-adds a linear. */
+ASR__PRIVATE asr_result asr__conf_ff_forward(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                             const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                             int F) {
   if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
   if (M == 0) return ASR_OK;
   if (!y || !x || !s->h || !s->s) return ASR_ERR_INVALID_ARG;
-  /* h = x W1^T + b1, s = swish(h), y = s W2^T + b2 */
-  r = fast ? asr_linear_forward(s->h, x, p->w1, p->b1, M, D, F) : asr_linear_forward_ref(s->h, x, p->w1, p->b1, M, D, F);
-  if (r) return r;
-  asr_swish_forward(s->s, s->h, (size_t)M * F);
-  return fast ? asr_linear_forward(y, s->s, p->w2, p->b2, M, F, D) : asr_linear_forward_ref(y, s->s, p->w2, p->b2, M, F, D);
+  if (tier != ASR__TIER_NAIVE) return asr__conf_ff_linear(tier, y, s, x, p, M, D, F);
+  if ((double)M * D * F > 67108864.0) return ASR_ERR_TOO_LARGE;
+  asr__conf_ff_naive(y, s, x, p, M, D, F);
+  return ASR_OK;
 }
 
-ASRDEF asr_result asr_conformer_ff_forward(asr_real *y, const asr_conformer_ff_saved *s,
-                                           const asr_real *x, const asr_conformer_ff_params *p,
-                                           int M, int D, int F) {
-  return asr__conf_ff_forward(y, s, x, p, M, D, F, 1);
-}
-
-ASR__PRIVATE asr_result asr__conf_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
+ASR__PRIVATE asr_result asr__conf_ff_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
                                               const asr_real *dy, const asr_conformer_ff_saved *s,
-                                              const asr_real *x, const asr_conformer_ff_params *p,
-                                              int M, int D, int F, void *work, size_t work_bytes,
-                                              int fast) {
-  asr_real *ds, *dh;
-  asr_result r;
+                                              const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                              int F, void *work, size_t work_bytes) {
+  asr_real *ds = (asr_real *)work;           /* ds, dh (M,F) */
   if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
   if (M == 0) return ASR_OK;
   if (!dy || !x) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_ff_workspace_size(M, F) || !work) return ASR_ERR_WORKSPACE;
-  ds = (asr_real *)work;
-  dh = ds + (size_t)M * F;
-  memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);
-  /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
-  r = (fast ? asr_linear_backward : asr_linear_backward_ref)(ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s,
-                                                              p->w2, M, F, D);
-  if (r) return r;
-  asr_swish_backward(dh, ds, s->h, (size_t)M * F);
-  return (fast ? asr_linear_backward : asr_linear_backward_ref)(dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x,
-                                                                 p->w1, M, D, F);
-}
-
-ASRDEF asr_result asr_conformer_ff_backward(asr_real *dx, const asr_conformer_ff_grads *g,
-                                            const asr_real *dy, const asr_conformer_ff_saved *s,
-                                            const asr_real *x, const asr_conformer_ff_params *p,
-                                            int M, int D, int F, void *work, size_t work_bytes) {
-  return asr__conf_ff_backward(dx, g, dy, s, x, p, M, D, F, work, work_bytes, 1);
+  if (tier != ASR__TIER_NAIVE)
+    return asr__conf_ff_linear_backward(tier, dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F);
+  if ((double)M * D * F > 67108864.0) return ASR_ERR_TOO_LARGE;
+  asr__conf_ff_naive_backward(dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F);
+  return ASR_OK;
 }
 
 /* -- convolution module */
@@ -9620,123 +10922,40 @@ ASR__PRIVATE asr_result asr__conf_conv_check(const asr_conformer_conv_saved *s, 
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__conf_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
+/* The _naive module refuses N T D (3D + K) > 2^26 multiply-adds (its three convolutions). */
+ASR__PRIVATE asr_result asr__conf_conv_forward(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
                                                const asr_real *x, const int *lengths,
-                                               const asr_conformer_conv_params *p,
-                                               const asr_conformer_config *cfg, int N, int T,
-                                               void *work, size_t work_bytes, int fast) {
-  int D, K, M = N * T;
-  asr_real *tmp;
+                                               const asr_conformer_conv_params *p, const asr_conformer_config *cfg,
+                                               int N, int T, void *work, size_t work_bytes) {
   asr_result r = asr__conf_conv_check(s, x, lengths, p, cfg, N, T);
   if (r) return r;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!y) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_conv_workspace_size(N, T, cfg->d_model) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, K = cfg->kernel;
-  tmp = (asr_real *)work;                      /* (N,T,D) channels-last scratch */
-  /* a = pointwise_conv1(x): a (2D,D,1) kernel is a per-frame linear map */
-  r = fast ? asr_linear_forward(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D)
-           : asr_linear_forward_ref(s->a, x, p->pw1_w, p->pw1_b, M, D, 2 * D);
-  if (r) return r;
-  /* u = GLU over the channels, then channels first with the padded frames zeroed */
-  r = asr_glu_forward(tmp, s->a, M, D, 1);
-  if (r) return r;
-  asr__conf_transpose(s->u, tmp, lengths, N, T, D, 1);
-  /* c = depthwise conv (padding (K-1)/2 keeps T); padded frames are read as 0 */
-  r = asr_depthwise_conv1d_forward(s->c, s->u, p->dw_w, p->dw_b, lengths, N, D, T, K, 1, (K - 1) / 2, 1);
-  if (r) return r;
-  /* n = batch norm, s = swish */
-  r = asr_batch_norm_forward(s->n, s->bn_mean, s->bn_rstd, p->bn_mean, p->bn_var, s->c, p->bn_w, p->bn_b,
-                             lengths, N, D, T, cfg->training, cfg->bn_momentum, cfg->bn_eps);
-  if (r) return r;
-  asr_swish_forward(tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
-  asr__conf_transpose(s->s, tmp, lengths, N, T, D, 0);
-  /* y = pointwise_conv2(s), 0 at padded frames */
-  r = fast ? asr_linear_forward(y, s->s, p->pw2_w, p->pw2_b, M, D, D)
-           : asr_linear_forward_ref(y, s->s, p->pw2_w, p->pw2_b, M, D, D);
-  if (r) return r;
-  asr__conf_mask_rows(y, lengths, N, T, D);
-  return ASR_OK;
+  if (tier == ASR__TIER_NAIVE &&
+      (double)N * T * cfg->d_model * (3.0 * cfg->d_model + cfg->kernel) > 67108864.0)
+    return ASR_ERR_TOO_LARGE;
+  return asr__conf_conv_compose(tier, y, s, x, lengths, p, cfg, N, T, (asr_real *)work);   /* tmp (N,T,D) */
 }
 
-ASRDEF asr_result asr_conformer_conv_forward_ref(asr_real *y, const asr_conformer_conv_saved *s,
-                                                 const asr_real *x, const int *lengths,
-                                                 const asr_conformer_conv_params *p,
-                                                 const asr_conformer_config *cfg, int N, int T,
-                                                 void *work, size_t work_bytes) {
-  return asr__conf_conv_forward(y, s, x, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_conv_forward(asr_real *y, const asr_conformer_conv_saved *s,
-                                             const asr_real *x, const int *lengths,
-                                             const asr_conformer_conv_params *p,
-                                             const asr_conformer_config *cfg, int N, int T,
-                                             void *work, size_t work_bytes) {
-  return asr__conf_conv_forward(y, s, x, lengths, p, cfg, N, T, work, work_bytes, 1);
-}
-
-ASR__PRIVATE asr_result asr__conf_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
+ASR__PRIVATE asr_result asr__conf_conv_backward(asr__tier tier, asr_real *dx, const asr_conformer_conv_grads *g,
                                                 const asr_real *dy, const asr_conformer_conv_saved *s,
                                                 const asr_real *x, const int *lengths,
                                                 const asr_conformer_conv_params *p,
-                                                const asr_conformer_config *cfg, int N, int T,
-                                                void *work, size_t work_bytes, int fast) {
-  int D, K, M = N * T;
-  size_t ntd;
-  asr_real *b1, *b2, *da;
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes) {
+  size_t ntd = (size_t)N * T * (cfg ? cfg->d_model : 0);
+  asr_real *b1 = (asr_real *)work;
   asr_result r = asr__conf_conv_check(s, x, lengths, p, cfg, N, T);
   if (r) return r;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!dy) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_conv_workspace_size(N, T, cfg->d_model) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, K = cfg->kernel, ntd = (size_t)M * D;
-  b1 = (asr_real *)work, b2 = b1 + ntd, da = b2 + ntd;   /* two (N,T,D) and one (N,T,2D) */
-  /* dy at padded frames: their outputs are constant 0 */
-  memcpy(b2, dy, sizeof(asr_real) * ntd);
-  asr__conf_mask_rows(b2, lengths, N, T, D);
-  /* pointwise_conv2: ds (b1) = dy W2, dW2 += dy^T s */
-  memset(b1, 0, sizeof(asr_real) * ntd);
-  r = (fast ? asr_linear_backward : asr_linear_backward_ref)(b1, g ? g->pw2_w : NULL, g ? g->pw2_b : NULL, b2,
-                                                              s->s, p->pw2_w, M, D, D);
-  if (r) return r;
-  /* channels first (b2), swish backward into b1 */
-  asr__conf_transpose(b2, b1, lengths, N, T, D, 1);
-  memset(b1, 0, sizeof(asr_real) * ntd);
-  asr_swish_backward(b1, b2, s->n, ntd);
-  /* batch norm backward into b2 */
-  memset(b2, 0, sizeof(asr_real) * ntd);
-  r = asr_batch_norm_backward(b2, g ? g->bn_w : NULL, g ? g->bn_b : NULL, b1, s->c, s->bn_mean, s->bn_rstd,
-                              p->bn_w, lengths, N, D, T, cfg->training);
-  if (r) return r;
-  /* depthwise conv backward into b1 (padded frames get nothing) */
-  memset(b1, 0, sizeof(asr_real) * ntd);
-  r = asr_depthwise_conv1d_backward(b1, g ? g->dw_w : NULL, g ? g->dw_b : NULL, b2, s->u, p->dw_w, lengths, N,
-                                    D, T, K, 1, (K - 1) / 2, 1);
-  if (r) return r;
-  /* channels last (b2), GLU backward into da, pointwise_conv1 backward into dx */
-  asr__conf_transpose(b2, b1, lengths, N, T, D, 0);
-  memset(da, 0, sizeof(asr_real) * 2 * ntd);
-  r = asr_glu_backward(da, b2, s->a, M, D, 1);
-  if (r) return r;
-  return (fast ? asr_linear_backward : asr_linear_backward_ref)(dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da,
-                                                                 x, p->pw1_w, M, D, 2 * D);
-}
-
-ASRDEF asr_result asr_conformer_conv_backward_ref(asr_real *dx, const asr_conformer_conv_grads *g,
-                                                  const asr_real *dy,
-                                                  const asr_conformer_conv_saved *s,
-                                                  const asr_real *x, const int *lengths,
-                                                  const asr_conformer_conv_params *p,
-                                                  const asr_conformer_config *cfg, int N, int T,
-                                                  void *work, size_t work_bytes) {
-  return asr__conf_conv_backward(dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_conv_backward(asr_real *dx, const asr_conformer_conv_grads *g,
-                                              const asr_real *dy, const asr_conformer_conv_saved *s,
-                                              const asr_real *x, const int *lengths,
-                                              const asr_conformer_conv_params *p,
-                                              const asr_conformer_config *cfg, int N, int T,
-                                              void *work, size_t work_bytes) {
-  return asr__conf_conv_backward(dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes, 1);
+  if (tier == ASR__TIER_NAIVE &&
+      (double)N * T * cfg->d_model * (3.0 * cfg->d_model + cfg->kernel) > 67108864.0)
+    return ASR_ERR_TOO_LARGE;
+  /* two (N,T,D) and one (N,T,2D) */
+  return asr__conf_conv_compose_backward(tier, dx, g, dy, s, x, lengths, p, cfg, N, T, b1, b1 + ntd, b1 + 2 * ntd);
 }
 
 /* -- the block */
@@ -9809,168 +11028,64 @@ ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_co
   return asr__rnn_add(n, a);
 }
 
-/* out = a + alpha * b over n entries */
-ASR__PRIVATE void asr__conf_axpy(asr_real *out, const asr_real *a, asr_real alpha, const asr_real *b,
-                                 size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) out[i] = a[i] + alpha * b[i];
+/* The _naive block runs the _naive modules: it refuses, before writing anything, what any
+ * of them would refuse (the attention's T <= ASR__MHSA_NAIVE_MAX_T and, in backward,
+ * D <= ASR__MHSA_NAIVE_MAX_D; 2^26 multiply-adds for the attention, each feed-forward
+ * linear and the convolution module). */
+ASR__PRIVATE int asr__conf_block_naive_fits(const asr_conformer_config *cfg, int N, int T, int backward) {
+  double D = cfg->d_model;
+  if (T > ASR__MHSA_NAIVE_MAX_T || (backward && cfg->d_model > ASR__MHSA_NAIVE_MAX_D)) return 0;
+  return (double)N * cfg->heads * T * T * D <= 67108864.0 && (double)N * T * D * cfg->ff_dim <= 67108864.0 &&
+         (double)N * T * D * (3 * D + cfg->kernel) <= 67108864.0;
 }
 
-ASR__PRIVATE asr_result asr__conf_block_forward(asr_real *y, const asr_conformer_block_saved *s,
-                                                const asr_real *x, const asr_real *pos_emb,
-                                                const int *lengths, const asr_conformer_block_params *p,
-                                                const asr_conformer_config *cfg, int N, int T,
-                                                void *work, size_t work_bytes, int fast) {
-  int D, F, M = N * T, b;
+ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
+                                                const asr_real *x, const asr_real *pos_emb, const int *lengths,
+                                                const asr_conformer_block_params *p,
+                                                const asr_conformer_config *cfg, int N, int T, void *work,
+                                                size_t work_bytes) {
+  int b;
   size_t ntd;
-  asr_real *o, *mw;
-  size_t mwb;
   asr_result r = asr__conf_block_check(cfg, N, T);
   if (r) return r;
   if (!s || !p) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (b = 0; b < N; b++)
       if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!y || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_block_forward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, F = cfg->ff_dim, ntd = (size_t)M * D;
-  o = (asr_real *)work;                       /* (N,T,D) the current module's output */
-  mw = o + ntd;                               /* the modules' workspace */
-  mwb = work_bytes - sizeof(asr_real) * ntd;
-#define ASR__TRY(call) do { r = (call); if (r) return r; } while (0)
-  /* x1 = x + 1/2 FFN_macaron(LN(x)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[0], s->ln_mean[0], s->ln_rstd[0], x, p->norm_ff_macaron.weight,
-                                  p->norm_ff_macaron.bias, M, D, cfg->ln_eps));
-  ASR__TRY(asr__conf_ff_forward(o, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D, F, fast));
-  asr__conf_axpy(s->x1, x, (asr_real)0.5, o, ntd);
-  /* x2 = x1 + MHSA(LN(x1)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[1], s->ln_mean[1], s->ln_rstd[1], s->x1, p->norm_mha.weight,
-                                  p->norm_mha.bias, M, D, cfg->ln_eps));
-  ASR__TRY((fast ? asr_rel_mhsa_forward : asr_rel_mhsa_forward_ref)(o, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa,
-                                                                   N, T, D, cfg->heads, cfg->rel_pos, mw, mwb));
-  asr__conf_axpy(s->x2, s->x1, 1, o, ntd);
-  /* x3 = x2 + Conv(LN(x2)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[2], s->ln_mean[2], s->ln_rstd[2], s->x2, p->norm_conv.weight,
-                                  p->norm_conv.bias, M, D, cfg->ln_eps));
-  ASR__TRY(asr__conf_conv_forward(o, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T, mw, mwb, fast));
-  asr__conf_axpy(s->x3, s->x2, 1, o, ntd);
-  /* x4 = x3 + 1/2 FFN(LN(x3)) */
-  ASR__TRY(asr_layer_norm_forward(s->ln[3], s->ln_mean[3], s->ln_rstd[3], s->x3, p->norm_ff.weight,
-                                  p->norm_ff.bias, M, D, cfg->ln_eps));
-  ASR__TRY(asr__conf_ff_forward(o, &s->ff, s->ln[3], &p->ff, M, D, F, fast));
-  asr__conf_axpy(s->x4, s->x3, (asr_real)0.5, o, ntd);
-  /* y = LN_final(x4), 0 at padded frames */
-  ASR__TRY(asr_layer_norm_forward(y, s->ln_mean[4], s->ln_rstd[4], s->x4, p->norm_final.weight,
-                                  p->norm_final.bias, M, D, cfg->ln_eps));
-  asr__conf_mask_rows(y, lengths, N, T, D);
-  return ASR_OK;
+  if (tier == ASR__TIER_NAIVE && !asr__conf_block_naive_fits(cfg, N, T, 0)) return ASR_ERR_TOO_LARGE;
+  ntd = (size_t)N * T * cfg->d_model;
+  /* work: the current module's output (N,T,D), then the modules' workspace */
+  return asr__conf_block_compose(tier, y, s, x, pos_emb, lengths, p, cfg, N, T, (asr_real *)work,
+                                 (asr_real *)work + ntd, work_bytes - sizeof(asr_real) * ntd);
 }
 
-ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
-                                                  const asr_real *x, const asr_real *pos_emb,
-                                                  const int *lengths,
-                                                  const asr_conformer_block_params *p,
-                                                  const asr_conformer_config *cfg, int N, int T,
-                                                  void *work, size_t work_bytes) {
-  return asr__conf_block_forward(y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_block_saved *s,
-                                              const asr_real *x, const asr_real *pos_emb,
-                                              const int *lengths,
-                                              const asr_conformer_block_params *p,
-                                              const asr_conformer_config *cfg, int N, int T,
-                                              void *work, size_t work_bytes) {
-  return asr__conf_block_forward(y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 1);
-}
-
-ASR__PRIVATE asr_result asr__conf_block_backward(asr_real *dx, asr_real *d_pos_emb,
+ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
                                                  const asr_conformer_block_grads *g, const asr_real *dy,
                                                  const asr_conformer_block_saved *s, const asr_real *x,
                                                  const asr_real *pos_emb, const int *lengths,
                                                  const asr_conformer_block_params *p,
-                                                 const asr_conformer_config *cfg, int N, int T,
-                                                 void *work, size_t work_bytes, int fast) {
-  int D, F, M = N * T, b;
-  size_t ntd, i, mwb;
-  asr_real *dst, *dl, *half, *mw;
+                                                 const asr_conformer_config *cfg, int N, int T, void *work,
+                                                 size_t work_bytes) {
+  int b;
+  size_t ntd;
+  asr_real *dst;
   asr_result r = asr__conf_block_check(cfg, N, T);
   if (r) return r;
   if (!s || !p) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (b = 0; b < N; b++)
       if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
-  if (M == 0) return ASR_OK;
+  if ((size_t)N * T == 0) return ASR_OK;
   if (!dy || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_block_backward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
-  D = cfg->d_model, F = cfg->ff_dim, ntd = (size_t)M * D;
-  dst = (asr_real *)work;                   /* (N,T,D) dL/d(residual stream) */
-  dl = dst + ntd;                           /* (N,T,D) dL/d(a module's input, the LN output) */
-  half = dl + ntd;                          /* (N,T,D) scratch */
-  mw = half + ntd;
-  mwb = work_bytes - 3 * sizeof(asr_real) * ntd;
-  /* y = LN_final(x4): dy (padded frames dropped) back to dL/dx4 */
-  memcpy(half, dy, sizeof(asr_real) * ntd);
-  asr__conf_mask_rows(half, lengths, N, T, D);
-  memset(dst, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[4] : NULL, g ? g->norm_b[4] : NULL, half, s->x4,
-                                   s->ln_mean[4], s->ln_rstd[4], p->norm_final.weight, M, D));
-  /* x4 = x3 + 1/2 FFN(LN_ff(x3)): the stream passes dst on, the branch gets dst / 2 */
-  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_ff_backward(dl, g ? &g->ff : NULL, half, &s->ff, s->ln[3], &p->ff, M, D, F, mw, mwb, fast));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[3] : NULL, g ? g->norm_b[3] : NULL, dl, s->x3, s->ln_mean[3],
-                                   s->ln_rstd[3], p->norm_ff.weight, M, D));
-  /* x3 = x2 + Conv(LN_conv(x2)) */
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_conv_backward(dl, g ? &g->conv : NULL, dst, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T,
-                                   mw, mwb, fast));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[2] : NULL, g ? g->norm_b[2] : NULL, dl, s->x2, s->ln_mean[2],
-                                   s->ln_rstd[2], p->norm_conv.weight, M, D));
-  /* x2 = x1 + MHSA(LN_mha(x1)) */
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY((fast ? asr_rel_mhsa_backward : asr_rel_mhsa_backward_ref)(
-      dl, d_pos_emb, g ? &g->mhsa : NULL, dst, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa, N, T, D, cfg->heads,
-      cfg->rel_pos, mw, mwb));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[1] : NULL, g ? g->norm_b[1] : NULL, dl, s->x1, s->ln_mean[1],
-                                   s->ln_rstd[1], p->norm_mha.weight, M, D));
-  /* x1 = x + 1/2 FFN_macaron(LN_ff_macaron(x)) */
-  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
-  memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_ff_backward(dl, g ? &g->ff_macaron : NULL, half, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D,
-                                 F, mw, mwb, fast));
-  ASR__TRY(asr_layer_norm_backward(dst, g ? g->norm_w[0] : NULL, g ? g->norm_b[0] : NULL, dl, x, s->ln_mean[0],
-                                   s->ln_rstd[0], p->norm_ff_macaron.weight, M, D));
-  /* dL/dx is what the stream carries at the input; padded frames received nothing */
-  if (dx) {
-    asr__conf_mask_rows(dst, lengths, N, T, D);
-    for (i = 0; i < ntd; i++) dx[i] += dst[i];
-  }
-  return ASR_OK;
-#undef ASR__TRY
-}
-
-ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
-                                                   const asr_conformer_block_grads *g,
-                                                   const asr_real *dy,
-                                                   const asr_conformer_block_saved *s,
-                                                   const asr_real *x, const asr_real *pos_emb,
-                                                   const int *lengths,
-                                                   const asr_conformer_block_params *p,
-                                                   const asr_conformer_config *cfg, int N, int T,
-                                                   void *work, size_t work_bytes) {
-  return asr__conf_block_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 0);
-}
-ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
-                                               const asr_conformer_block_grads *g,
-                                               const asr_real *dy,
-                                               const asr_conformer_block_saved *s,
-                                               const asr_real *x, const asr_real *pos_emb,
-                                               const int *lengths,
-                                               const asr_conformer_block_params *p,
-                                               const asr_conformer_config *cfg, int N, int T,
-                                               void *work, size_t work_bytes) {
-  return asr__conf_block_backward(dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes, 1);
+  if (tier == ASR__TIER_NAIVE && !asr__conf_block_naive_fits(cfg, N, T, 1)) return ASR_ERR_TOO_LARGE;
+  ntd = (size_t)N * T * cfg->d_model;
+  dst = (asr_real *)work;                   /* dst, dl, half (N,T,D), then the modules' workspace */
+  return asr__conf_block_compose_backward(tier, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, dst,
+                                          dst + ntd, dst + 2 * ntd, dst + 3 * ntd, work_bytes - 3 * sizeof(asr_real) * ntd);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -16370,7 +17485,8 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE (implementation)
  * --------------------------------------------------------------------------------------- */
 
-/* Memory of one checker run: every array through ASR_MALLOC, freed at the end. */
+/* Memory of one checker run: every array through ASR_MALLOC, freed at the end. A run
+ * makes fewer than 100 arrays; past 256, asr__chk2_bytes fails as out of memory. */
 typedef struct asr__chk2_mem {
   void *p[256];
   int n, failed;
@@ -17082,7 +18198,7 @@ ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, ui
     }
   {
     /* a length of 0 (no frame to average) and a length > T are refused, nothing written */
-    asr_real x[8], w[4], y[8], mean[2], z[2], gate[2], work[64];
+    asr_real x[8], w[4], y[8], mean[2], z[2], gate[2], work[64];   /* N 2, C 1, R 1, T 4: work needs 8 */
     int zero[2] = {4, 0}, big[2] = {5, 1}, i, untouched = 1;
     asr_result r1, r2;
     for (i = 0; i < 8; i++) x[i] = 1, y[i] = 7;
@@ -17127,7 +18243,7 @@ ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn
   asr_contextnet_block_params p;
   asr_contextnet_block_grads g;
   asr_rng rng;
-  asr_gradcheck_param prm[6 * ASR_CONTEXTNET_MAX_LAYERS + 8];
+  asr_gradcheck_param prm[6 * ASR_CONTEXTNET_MAX_LAYERS + 8];   /* x, 6 a layer, 4 SE, 3 residual */
   static const char *const lnames[6] = {"depthwise.weight", "depthwise.bias", "pointwise.weight",
                                         "pointwise.bias", "bn.weight", "bn.bias"};
   int lens[64], i, k, np = 0, Tm;
@@ -17242,7 +18358,7 @@ ASRDEF asr_result asr_gradcheck_contextnet_block(asr_contextnet_block_forward_fn
 /* Allocation bookkeeping of the checkers of this subsection: every buffer is zeroed and
  * remembered, and freed together at the end. */
 typedef struct asr__chk3_mem {
-  void *p[128];
+  void *p[128];   /* at most 128 arrays a run (the block's case makes ~90); then "out of memory" */
   int n, failed;
 } asr__chk3_mem;
 ASR__PRIVATE asr_real *asr__chk3_new(asr__chk3_mem *m, size_t n) {
@@ -17869,7 +18985,7 @@ typedef struct asr__chk3_mhsa {
   const int *lengths;
   asr_rel_mhsa_params p;
   asr_rel_mhsa_saved s;
-  asr_real *w[11], *gw[11];   /* wq bq wk bk wv bv wo bo wpos u v */
+  asr_real *w[11], *gw[11];   /* wq bq wk bk wv bv wo bo wpos pos_bias_u pos_bias_v */
   size_t n[11];
   asr_real *x, *pe, *y, *wy;
   void *work;
@@ -18053,7 +19169,7 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
     /* 3b. latest only: item 1 alone, unpadded (T = 4, its own 7 embeddings) */
     if (r >= 0 && type == ASR_REL_POS_LATEST) {
       const int L = lens[1];
-      asr_real y1[4 * 8], dx1[4 * 8], pe1[7 * 8];
+      asr_real y1[4 * 8], dx1[4 * 8], pe1[7 * 8];   /* L = 4 frames of D = 8; 2L-1 = 7 embeddings */
       asr_rel_mhsa_saved s1;
       size_t s1b = asr_rel_mhsa_saved_size(1, L, D, H, type);
       asr_real *s1buf = (asr_real *)asr__chk3_bytes(&m, s1b);
@@ -18198,7 +19314,8 @@ ASRDEF asr_result asr_gradcheck_conv2d_subsampling(int N, int T, int F, int D, u
 /* ---- Conformer module and block finite differences */
 typedef struct asr__chk3_blk {
   int what;               /* 0 ff, 1 conv module, 2 block */
-  int fast, N, T;
+  asr__tier tier;         /* ASR__TIER_REF or ASR__TIER_FAST */
+  int N, T;
   const int *lengths;
   asr_conformer_config cfg;
   asr_conformer_block_params p;
@@ -18207,7 +19324,7 @@ typedef struct asr__chk3_blk {
   void *work;
   size_t wbytes;
   asr_result status;
-  /* the parameter registry: name, values, gradient, size */
+  /* the parameter registry: name, values, gradient, size (the block has 37; 64 is room) */
   const char *name[64];
   asr_real *val[64], *grad[64];
   size_t n[64];
@@ -18219,13 +19336,13 @@ ASR__PRIVATE double asr__chk3_blk_f(void *vc) {
   int M = c->N * c->T, D = c->cfg.d_model;
   asr_result r;
   if (c->what == 0)
-    r = asr__conf_ff_forward(c->y, &c->s.ff, c->x, &c->p.ff, M, D, c->cfg.ff_dim, c->fast);
+    r = asr__conf_ff_forward(c->tier, c->y, &c->s.ff, c->x, &c->p.ff, M, D, c->cfg.ff_dim);
   else if (c->what == 1)
-    r = asr__conf_conv_forward(c->y, &c->s.conv, c->x, c->lengths, &c->p.conv, &c->cfg, c->N, c->T, c->work,
-                               c->wbytes, c->fast);
+    r = asr__conf_conv_forward(c->tier, c->y, &c->s.conv, c->x, c->lengths, &c->p.conv, &c->cfg, c->N, c->T,
+                               c->work, c->wbytes);
   else
-    r = asr__conf_block_forward(c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T, c->work,
-                                c->wbytes, c->fast);
+    r = asr__conf_block_forward(c->tier, c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T,
+                                c->work, c->wbytes);
   if (r < 0) c->status = r;
   return asr__chk3_dot(c->wy, c->y, (size_t)M * D);
 }
@@ -18253,7 +19370,7 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
   asr__chk3_blk c;
   asr_rng rng;
   asr_conformer_block_grads g;
-  asr_gradcheck_param prm[66];
+  asr_gradcheck_param prm[66];   /* x, pos_emb and the registry's 64 at most */
   int lens[64], b, D, F, H, K, dk, P, i, np = 0;
   size_t ntd, sb, bwb;
   asr_real *dx, *dpe = NULL, *mean0, *var0;
@@ -18269,7 +19386,7 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
   asr_conformer_config_init(&c.cfg, 8, 2, 12, 5);
   c.cfg.rel_pos = type;
   c.cfg.training = training;
-  c.what = what, c.fast = fast, c.N = N, c.T = T;
+  c.what = what, c.tier = fast ? ASR__TIER_FAST : ASR__TIER_REF, c.N = N, c.T = T;
   for (b = 0; b < N; b++) lens[b] = ASR__MAX(1, T - b);
   c.lengths = lens;
   D = c.cfg.d_model, F = c.cfg.ff_dim, H = c.cfg.heads, K = c.cfg.kernel, dk = D / H;
@@ -18369,12 +19486,12 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
   r = c.status;
   if (r >= 0) {
     if (what == 0)
-      r = asr__conf_ff_backward(dx, &g.ff, c.wy, &c.s.ff, c.x, &c.p.ff, N * T, D, F, bw, bwb, fast);
+      r = asr__conf_ff_backward(c.tier, dx, &g.ff, c.wy, &c.s.ff, c.x, &c.p.ff, N * T, D, F, bw, bwb);
     else if (what == 1)
-      r = asr__conf_conv_backward(dx, &g.conv, c.wy, &c.s.conv, c.x, c.lengths, &c.p.conv, &c.cfg, N, T, bw, bwb,
-                                  fast);
+      r = asr__conf_conv_backward(c.tier, dx, &g.conv, c.wy, &c.s.conv, c.x, c.lengths, &c.p.conv, &c.cfg, N, T, bw,
+                                  bwb);
     else
-      r = asr__conf_block_backward(dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, bw, bwb, fast);
+      r = asr__conf_block_backward(c.tier, dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, bw, bwb);
   }
   if (r >= 0) {
     prm[np].name = "x", prm[np].x = c.x, prm[np].grad = dx, prm[np++].n = ntd;

@@ -946,7 +946,8 @@ int layer_contextnet_block(at_layer_ctx *L) {
   saved = at_layer_alloc(L, sb);
   work = at_layer_alloc(L, wb);
   if (at_layer_failed(L)) return 2;
-  r = check_result(L, (L->impl == AT_IMPL_SIMD ? asr_contextnet_block_forward : asr_contextnet_block_forward_ref)(
+  r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_contextnet_block_forward_naive
+                       : L->impl == AT_IMPL_REF ? asr_contextnet_block_forward_ref : asr_contextnet_block_forward)(
                           y, saved, sb, L->x, &p, len, &cfg, work, wb),
                    "forward");
   if (r) return r;
@@ -974,7 +975,8 @@ int layer_contextnet_block(at_layer_ctx *L) {
       grad_bn(L, "residual.bn", &g.res_bn);
     }
     if (at_layer_failed(L)) return 2;
-    r = check_result(L, (L->impl == AT_IMPL_SIMD ? asr_contextnet_block_backward : asr_contextnet_block_backward_ref)(
+    r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_contextnet_block_backward_naive
+                         : L->impl == AT_IMPL_REF ? asr_contextnet_block_backward_ref : asr_contextnet_block_backward)(
                             dx, &g, G, saved, sb, L->x, &p, len, &cfg, work, wb),
                      "backward");
   }

@@ -365,7 +365,8 @@ int layer_conv2d_subsampling(at_layer_ctx *L) {
     g.conv2_w = at_layer_grad(L, "conv.2.weight"), g.conv2_b = at_layer_grad(L, "conv.2.bias");
     g.out_w = at_layer_grad(L, "out.0.weight"), g.out_b = at_layer_grad(L, "out.0.bias");
     if (at_layer_failed(L)) return 2;
-    r = cf_check(L, (L->impl == AT_IMPL_SIMD ? asr_conv2d_subsampling_backward : asr_conv2d_subsampling_backward_ref)(
+    r = cf_check(L, (L->impl == AT_IMPL_NAIVE ? asr_conv2d_subsampling_backward_naive
+                     : L->impl == AT_IMPL_REF ? asr_conv2d_subsampling_backward_ref : asr_conv2d_subsampling_backward)(
                         dx, &g, G, &s, L->x, len, &p, N, T, F, D, work, wb), "backward");
   }
   return at_layer_failed(L) ? 2 : 0;
@@ -553,8 +554,6 @@ int layer_conformer_block(at_layer_ctx *L) {
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, T, d_model), got %d dimensions", L->x_path, L->x_ndim);
   N = L->x_dims[0], T = L->x_dims[1], D = L->x_dims[2];
   if (D < 2 || D % 2) return at_layer_fail(L, "%s: d_model = %d must be even (the sinusoidal encoding)", L->x_path, D);
-  if (L->impl == AT_IMPL_NAIVE)
-    return at_layer_fail(L, "--impl naive: the block has no naive tier (it composes its modules; use ref or simd)");
   len = at_layer_lengths(L, N, T, 0);
   memset(&p, 0, sizeof p);
   /* the two feed-forward modules */
@@ -627,7 +626,8 @@ int layer_conformer_block(at_layer_ctx *L) {
   if (at_layer_failed(L)) return 2;
   if (T > 0 && cf_check(L, asr_rel_pos_encoding(pe, T, D, cfg.rel_pos, max_len), "pos_emb")) return 2;
   if (cf_check(L, asr_conformer_block_saved_init(&s, sbuf, sb, &cfg, N, T), "saved buffers")) return 2;
-  r = cf_check(L, (L->impl == AT_IMPL_SIMD ? asr_conformer_block_forward : asr_conformer_block_forward_ref)(
+  r = cf_check(L, (L->impl == AT_IMPL_NAIVE ? asr_conformer_block_forward_naive
+                   : L->impl == AT_IMPL_REF ? asr_conformer_block_forward_ref : asr_conformer_block_forward)(
                       y, &s, L->x, pe, len, &p, &cfg, N, T, work, wb), "forward");
   if (r) return r;
   if (L->has_grad) {
@@ -652,7 +652,8 @@ int layer_conformer_block(at_layer_ctx *L) {
       snprintf(key, sizeof key, "%s.bias", norms[i]), g.norm_b[i] = at_layer_grad(L, key);
     }
     if (at_layer_failed(L)) return 2;
-    r = cf_check(L, (L->impl == AT_IMPL_SIMD ? asr_conformer_block_backward : asr_conformer_block_backward_ref)(
+    r = cf_check(L, (L->impl == AT_IMPL_NAIVE ? asr_conformer_block_backward_naive
+                     : L->impl == AT_IMPL_REF ? asr_conformer_block_backward_ref : asr_conformer_block_backward)(
                         dx, NULL, &g, G, &s, L->x, pe, len, &p, &cfg, N, T, work, wb), "backward");
   }
   return at_layer_failed(L) ? 2 : 0;

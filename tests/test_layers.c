@@ -675,6 +675,195 @@ static void t_contextnet_block_padding_invariance(tctx *t) {
   free(x), free(y), free(saved), free(work);
 }
 
+/* Random weights of a ContextNet block for cfg, into p, and zeroed gradients into g; the
+ * buffers are listed in bufs (freed by cn_free). A second parameter set p2 shares the
+ * weights but has its own copies of the running statistics, which training updates. */
+typedef struct cn_fixture {
+  asr_contextnet_block_params p, p2;
+  asr_contextnet_block_grads g[2];
+  asr_real *bufs[160];
+  int nb;
+} cn_fixture;
+static asr_real *cn_keep(cn_fixture *f, asr_real *b) {
+  f->bufs[f->nb++] = b;
+  return b;
+}
+static asr_real *cn_copy(cn_fixture *f, const asr_real *src, int n) {
+  asr_real *b = cn_keep(f, TALLOC(asr_real, n));
+  memcpy(b, src, sizeof(asr_real) * (size_t)n);
+  return b;
+}
+static void cn_bn(cn_fixture *f, asr_rng *rng, asr_bn_params *bn, asr_bn_params *bn2, asr_bn_grads *g, int C) {
+  int c, k;
+  bn->weight = cn_keep(f, rnd(rng, (size_t)C, 0.3)), bn->bias = cn_keep(f, rnd(rng, (size_t)C, 0.5));
+  for (c = 0; c < C; c++) ((asr_real *)bn->weight)[c] += 1;          /* gamma near 1 */
+  bn->running_mean = cn_keep(f, rnd(rng, (size_t)C, 0.2)), bn->running_var = cn_keep(f, rnd(rng, (size_t)C, 0.1));
+  for (c = 0; c < C; c++) bn->running_var[c] = (asr_real)fabs(bn->running_var[c]) + 0.5f;
+  *bn2 = *bn;
+  bn2->running_mean = cn_copy(f, bn->running_mean, C), bn2->running_var = cn_copy(f, bn->running_var, C);
+  for (k = 0; k < 2; k++) {
+    g[k].weight = cn_keep(f, TALLOC(asr_real, C));
+    g[k].bias = cn_keep(f, TALLOC(asr_real, C));
+  }
+}
+static void cn_make(cn_fixture *f, asr_rng *rng, const asr_contextnet_block_config *cfg) {
+  int i, k, Co = cfg->C_out, R = cfg->se_channels;
+  asr_bn_grads bg[2];
+  memset(f, 0, sizeof *f);
+  for (i = 0; i < cfg->num_layers; i++) {
+    int Ci = i == 0 ? cfg->C_in : Co;
+    asr_contextnet_layer_params *l = &f->p.layer[i];
+    l->dw_w = cn_keep(f, rnd(rng, (size_t)Ci * cfg->kernel, 0.5)), l->dw_b = cn_keep(f, rnd(rng, (size_t)Ci, 0.5));
+    l->pw_w = cn_keep(f, rnd(rng, (size_t)Co * Ci, 0.5)), l->pw_b = cn_keep(f, rnd(rng, (size_t)Co, 0.5));
+    cn_bn(f, rng, &l->bn, &f->p2.layer[i].bn, bg, Co);
+    for (k = 0; k < 2; k++) {
+      asr_contextnet_layer_grads *gl = &f->g[k].layer[i];
+      gl->dw_w = cn_keep(f, TALLOC(asr_real, Ci * cfg->kernel)), gl->dw_b = cn_keep(f, TALLOC(asr_real, Ci));
+      gl->pw_w = cn_keep(f, TALLOC(asr_real, Co * Ci)), gl->pw_b = cn_keep(f, TALLOC(asr_real, Co));
+      gl->bn = bg[k];
+    }
+    f->p2.layer[i].dw_w = l->dw_w, f->p2.layer[i].dw_b = l->dw_b, f->p2.layer[i].pw_w = l->pw_w;
+    f->p2.layer[i].pw_b = l->pw_b;
+  }
+  f->p.se_w1 = cn_keep(f, rnd(rng, (size_t)R * Co, 0.5)), f->p.se_b1 = cn_keep(f, rnd(rng, (size_t)R, 0.5));
+  f->p.se_w2 = cn_keep(f, rnd(rng, (size_t)Co * R, 0.5)), f->p.se_b2 = cn_keep(f, rnd(rng, (size_t)Co, 0.5));
+  f->p2.se_w1 = f->p.se_w1, f->p2.se_b1 = f->p.se_b1, f->p2.se_w2 = f->p.se_w2, f->p2.se_b2 = f->p.se_b2;
+  for (k = 0; k < 2; k++) {
+    f->g[k].se_w1 = cn_keep(f, TALLOC(asr_real, R * Co)), f->g[k].se_b1 = cn_keep(f, TALLOC(asr_real, R));
+    f->g[k].se_w2 = cn_keep(f, TALLOC(asr_real, Co * R)), f->g[k].se_b2 = cn_keep(f, TALLOC(asr_real, Co));
+  }
+  if (cfg->residual) {
+    f->p.res_w = cn_keep(f, rnd(rng, (size_t)Co * cfg->C_in, 0.5)), f->p.res_b = cn_keep(f, rnd(rng, (size_t)Co, 0.5));
+    cn_bn(f, rng, &f->p.res_bn, &f->p2.res_bn, bg, Co);
+    f->p2.res_w = f->p.res_w, f->p2.res_b = f->p.res_b;
+    for (k = 0; k < 2; k++) {
+      f->g[k].res_w = cn_keep(f, TALLOC(asr_real, Co * cfg->C_in)), f->g[k].res_b = cn_keep(f, TALLOC(asr_real, Co));
+      f->g[k].res_bn = bg[k];
+    }
+  }
+}
+static void cn_free(cn_fixture *f) {
+  int i;
+  for (i = 0; i < f->nb; i++) free(f->bufs[i]);
+}
+/* max |a - b| / max(1, max |b|) over n entries: the measure of a tier comparison */
+static double layers_rel_err(const asr_real *a, const asr_real *b, size_t n) {
+  double e = max_abs_diff(a, b, n), m = 1;
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
+  return e / m;
+}
+/* The largest such error over the gradients of two grads structures of cfg's block. */
+static double cn_grads_err(const asr_contextnet_block_grads *a, const asr_contextnet_block_grads *b,
+                           const asr_contextnet_block_config *cfg) {
+  int i, Co = cfg->C_out, R = cfg->se_channels;
+  double e = 0;
+  for (i = 0; i < cfg->num_layers; i++) {
+    int Ci = i == 0 ? cfg->C_in : Co;
+    e = fmax(e, layers_rel_err(a->layer[i].dw_w, b->layer[i].dw_w, (size_t)Ci * cfg->kernel));
+    e = fmax(e, layers_rel_err(a->layer[i].dw_b, b->layer[i].dw_b, (size_t)Ci));
+    e = fmax(e, layers_rel_err(a->layer[i].pw_w, b->layer[i].pw_w, (size_t)Co * Ci));
+    e = fmax(e, layers_rel_err(a->layer[i].pw_b, b->layer[i].pw_b, (size_t)Co));
+    e = fmax(e, layers_rel_err(a->layer[i].bn.weight, b->layer[i].bn.weight, (size_t)Co));
+    e = fmax(e, layers_rel_err(a->layer[i].bn.bias, b->layer[i].bn.bias, (size_t)Co));
+  }
+  e = fmax(e, layers_rel_err(a->se_w1, b->se_w1, (size_t)R * Co));
+  e = fmax(e, layers_rel_err(a->se_b1, b->se_b1, (size_t)R));
+  e = fmax(e, layers_rel_err(a->se_w2, b->se_w2, (size_t)Co * R));
+  e = fmax(e, layers_rel_err(a->se_b2, b->se_b2, (size_t)Co));
+  if (cfg->residual) {
+    e = fmax(e, layers_rel_err(a->res_w, b->res_w, (size_t)Co * cfg->C_in));
+    e = fmax(e, layers_rel_err(a->res_b, b->res_b, (size_t)Co));
+    e = fmax(e, layers_rel_err(a->res_bn.weight, b->res_bn.weight, (size_t)Co));
+    e = fmax(e, layers_rel_err(a->res_bn.bias, b->res_bn.bias, (size_t)Co));
+  }
+  return e;
+}
+
+/* The _naive block (the _naive pieces, batch norms written out) against _ref: outputs,
+ * updated running statistics, input and every parameter gradient; evaluation and
+ * training, with and without lengths, stride 1 and 2, with and without residual. The
+ * measure is max |naive - ref| / max(1, max |ref|). Tolerance: 1e-12 in double (the two
+ * tiers sum the same terms in different orders and precisions: 9e-15 measured); 2e-5 in
+ * float, where _ref rounds its GEMM sums and every piece's output to float and the
+ * batch norms divide by standard deviations near 0.1 (2e-6 measured). Also:
+ * the _naive tier refuses a block of more than 1e8 multiply-adds, writing nothing. */
+static void t_contextnet_block_naive_vs_ref(tctx *t) {
+  static const int len[3] = {11, 6, 2};
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 2e-5, worst = 0;
+  int k;
+  for (k = 0; k < 4; k++) {
+    asr_contextnet_block_config cfg;
+    cn_fixture f;
+    asr_rng rng;
+    size_t sb, wb, nx, ny;
+    void *sa, *sr, *work;
+    asr_real *x, *ya, *yr, *dy, *dxa, *dxr;
+    const int *L = k == 1 ? NULL : len;
+    double e;
+    int i;
+    asr_rng_seed(&rng, 60 + (uint64_t)k, 0);
+    asr_contextnet_block_config_init(&cfg, 3, 4, 6, 11);
+    cfg.num_layers = k == 3 ? 1 : 2 + (k % 2), cfg.kernel = 3 + 2 * (k % 2), cfg.stride = k == 0 || k == 3 ? 2 : 1;
+    cfg.training = k == 1 || k == 2, cfg.se_channels = 2, cfg.residual = k != 3;
+    cn_make(&f, &rng, &cfg);
+    sb = asr_contextnet_block_saved_size(&cfg), wb = asr_contextnet_block_workspace_size(&cfg);
+    nx = (size_t)3 * 4 * 11, ny = (size_t)3 * 6 * asr_contextnet_block_out_frames(&cfg);
+    sa = talloc_(sb), sr = talloc_(sb), work = talloc_(wb);
+    x = rnd(&rng, nx, 1), dy = rnd(&rng, ny, 1);
+    ya = TALLOC(asr_real, ny), yr = TALLOC(asr_real, ny), dxa = TALLOC(asr_real, nx), dxr = TALLOC(asr_real, nx);
+    CHECK_OK(asr_contextnet_block_forward_naive(ya, sa, sb, x, &f.p, L, &cfg, work, wb));
+    CHECK_OK(asr_contextnet_block_forward_ref(yr, sr, sb, x, &f.p2, L, &cfg, work, wb));
+    CHECK_OK(asr_contextnet_block_backward_naive(dxa, &f.g[0], dy, sa, sb, x, &f.p, L, &cfg, work, wb));
+    CHECK_OK(asr_contextnet_block_backward_ref(dxr, &f.g[1], dy, sr, sb, x, &f.p2, L, &cfg, work, wb));
+    e = fmax(layers_rel_err(ya, yr, ny), layers_rel_err(dxa, dxr, nx));
+    e = fmax(e, cn_grads_err(&f.g[0], &f.g[1], &cfg));
+    for (i = 0; i < cfg.num_layers; i++)
+      e = fmax(e, fmax(layers_rel_err(f.p.layer[i].bn.running_mean, f.p2.layer[i].bn.running_mean, 6),
+                       layers_rel_err(f.p.layer[i].bn.running_var, f.p2.layer[i].bn.running_var, 6)));
+    CHECKF(e <= tol, "case %d: naive vs ref rel. err %.3g", k, e);
+    worst = fmax(worst, e);
+    free(sa), free(sr), free(work), free(x), free(dy), free(ya), free(yr), free(dxa), free(dxr);
+    cn_free(&f);
+  }
+  {
+    /* 4 items x 2 layers of 64 channels, kernel 5, 2000 frames: 2.2e8 multiply-adds */
+    asr_contextnet_block_config cfg;
+    asr_real y[4] = {7, 7, 7, 7}, x[4] = {0};
+    char saved[64], work[64];
+    asr_contextnet_block_params p;
+    memset(&p, 0, sizeof p);
+    asr_contextnet_block_config_init(&cfg, 4, 64, 64, 2000);
+    cfg.num_layers = 2;
+    CHECK(asr_contextnet_block_forward_naive(y, saved, sizeof saved, x, &p, NULL, &cfg, work, sizeof work) ==
+          ASR_ERR_TOO_LARGE);
+    CHECK(asr_contextnet_block_backward_naive(x, NULL, y, saved, sizeof saved, x, &p, NULL, &cfg, work, sizeof work) ==
+          ASR_ERR_TOO_LARGE);
+    CHECK(y[0] == 7 && x[0] == 0);
+  }
+  snprintf(t->msg, sizeof t->msg, "4 blocks, worst rel. err %.2g", worst);
+}
+
+/* Finite differences of the _naive block (x and every parameter), evaluation and
+ * training BN, with lengths (tolerance GC_TOL, as for the other tiers). */
+static void t_contextnet_block_naive_gradcheck(tctx *t) {
+  asr_contextnet_block_config cfg;
+  int k;
+  double worst = 0;
+  for (k = 0; k < 2; k++) {
+    asr_gradcheck_report rep;
+    asr_contextnet_block_config_init(&cfg, 2, 3, 4, 7);
+    cfg.num_layers = 2, cfg.kernel = 3, cfg.stride = 1 + k, cfg.training = k, cfg.se_channels = 2;
+    CHECK_OK(asr_gradcheck_contextnet_block(asr_contextnet_block_forward_naive, asr_contextnet_block_backward_naive,
+                                            &cfg, 1, 50 + (uint64_t)k, &rep));
+    CHECKF(rep.max_rel_err <= GC_TOL, "case %d: %s[%ld] rel %.3g", k, rep.worst_param, rep.worst_index,
+           rep.max_rel_err);
+    worst = fmax(worst, rep.max_rel_err);
+  }
+  snprintf(t->msg, sizeof t->msg, "2 instances, worst rel. err %.2g", worst);
+}
+
 /* The config table: 23 blocks, three of them downsampling (8x), alpha scales widths. */
 static void t_contextnet_table(tctx *t) {
   asr_contextnet_block_spec s;
@@ -798,6 +987,8 @@ static const test_case TESTS_layers[] = {
   {"layers/se_check_fast", t_se_check_fast},
   {"layers/contextnet_block_gradcheck", t_contextnet_block_gradcheck},
   {"layers/contextnet_block_padding_invariance", t_contextnet_block_padding_invariance},
+  {"layers/contextnet_block_naive_vs_ref", t_contextnet_block_naive_vs_ref},
+  {"layers/contextnet_block_naive_gradcheck", t_contextnet_block_naive_gradcheck},
   {"layers/contextnet_table", t_contextnet_table},
   {"layers/adam_first_step", t_adam_first_step},
   {"layers/sgd_momentum", t_sgd_momentum},

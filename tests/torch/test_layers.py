@@ -402,7 +402,7 @@ def test_contextnet_block_eval():
     for (C_in, C_out, m, K, s, res) in [(8, 16, 3, 5, 1, True), (16, 16, 5, 5, 2, True), (8, 16, 1, 3, 1, False)]:
         mod = contextnet_case(rng, C_in, C_out, m, K, s, res)
         x = rng.standard_normal((2, C_in, 13))
-        for impl in ("simd", "ref"):
+        for impl in ("simd", "ref", "naive"):
             notes.append(run_layer("contextnet_block", mod, x, "--kernel", K, "--stride", s, "--impl", impl))
     return f"{len(notes)} runs, worst {max(float(n.split()[-1]) for n in notes):.2g}"
 
@@ -419,7 +419,9 @@ def test_contextnet_block_train_with_lengths():
     x = rng.standard_normal((3, 8, 15))
     n1 = run_layer("contextnet_block", mod, x, "--stride", 2, "--momentum", 0.2, train=True, lengths=lengths,
                    y_of=lambda md, xt: md(xt, lengths))
-    return n1
+    n2 = run_layer("contextnet_block", mod, x, "--stride", 2, "--momentum", 0.2, "--impl", "naive", train=True,
+                   lengths=lengths, y_of=lambda md, xt: md(xt, lengths))
+    return f"{n1}; naive tier: {n2}"
 
 
 # ---- 4.5 optimizers -------------------------------------------------------------------
