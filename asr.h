@@ -10633,188 +10633,84 @@ ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes
  * 5. CTC (implementation)
  * ======================================================================================== */
 
+/* Reading map (public name -> the helper holding its math -> docs page, docs/ctc.md):
+ *   asr_ctc_loss_naive, asr_ctc_loss_logprobs_naive -> asr__ctc_item_naive   eqs. (2)-(3)  "B and B^-1"
+ *   asr_ctc_loss_ref, asr_ctc_loss_logprobs_ref     -> asr__ctc_alpha, asr__ctc_beta,
+ *                                                      asr__ctc_item_ref    eqs. (5)-(16) "The forward-
+ *                                                                           backward recursions", "Gradients"
+ *   asr_ctc_loss, asr_ctc_loss_logprobs             -> asr__ctc_item_fast (AVX2), else _ref  "The fast path"
+ *   asr_ctc_alpha_ref, asr_ctc_beta_ref             -> asr__ctc_alpha, asr__ctc_beta   eqs. (5)-(11)
+ *   asr_ctc_min_frames                              -> itself            "The infeasible condition"
+ *   asr_ctc_greedy_decode                           -> itself, sec. 3.2 (best path)     "Decoders"
+ *   asr_ctc_prefix_beam_search                      -> asr__ctc_beam_frame ([Hannun14] Algorithm 1)
+ *   asr_ctc_align, asr_ctc_token_spans              -> themselves (eqs. (6)-(8) with max)
+ * The API and its full contract: section 5 of the declarations (search "5. CTC").
+ * Order below: 5.1 the definition (_naive), 5.2 the forward-backward recursions (_ref),
+ * 5.3 the fast path, 5.4 the public loss tiers and lattice functions, 5.5 the decoders;
+ * then, under the plumbing rule, argument checks, workspace sizes and the batch driver. */
+
+/* What a loss's input x holds, for the drivers of sections 5 and 6: unnormalized logits
+ * (log-softmax applied inside; the gradient is w.r.t. the logits) or log-probabilities
+ * (used as they are; the gradient is w.r.t. them). The two contracts of the declarations. */
+typedef enum asr__loss_input {
+  ASR__FROM_LOGITS = 0,      /* asr_ctc_loss*, asr_rnnt_loss* */
+  ASR__FROM_LOGPROBS = 1     /* asr_ctc_loss_logprobs*, asr_rnnt_loss_logprobs* */
+} asr__loss_input;
+
+/* The fast tier's kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST
+ * runs the _ref helper (the double build: the kernel computes in float). */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#define ASR__CTC_HAVE_FAST 1
+#else
+#define ASR__CTC_HAVE_FAST 0
+#endif
+
+/* The plumbing the public functions call; defined at the end of this section. */
+ASR__PRIVATE asr_result asr__ctc_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                      asr_real *grad, const asr_real *x, const int *targets,
+                                      const int *input_lengths, const int *target_lengths, int N,
+                                      int T, int V, int S, int blank, asr_reduction reduction,
+                                      int zero_infinity, void *work, size_t work_bytes,
+                                      asr_error *err);
+ASR__PRIVATE asr_result asr__ctc_check_seq(const asr_real *logprobs, const int *target, int T,
+                                           int V, int S, int blank);
+typedef struct asr__ctc_beam asr__ctc_beam;    /* the prefix beam search's buffers, 5.5 */
+ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_tokens, const int *n_hyps,
+                                            const asr_real *logprobs, int T, int V,
+                                            const asr_ctc_beam_opts *opts, const void *work,
+                                            size_t work_bytes);
+ASR__PRIVATE void asr__ctc_beam_cut(asr__ctc_beam *b, void *work, size_t work_bytes, int T, int V,
+                                    int beam);
+ASR__PRIVATE asr_result asr__ctc_align_check(const int *frame_labels, const asr_real *logprobs,
+                                             const int *target, int T, int V, int S, int blank,
+                                             const void *work, size_t work_bytes);
+ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void *work,
+                                     size_t work_bytes, int T, int S);
+
+/* ---- 5.1 The definition: eqs. (2)-(3), _naive
+ *   [Graves06] eq. (2):  p(pi|x) = prod_{t=1..T} y^t_{pi_t}
+ *   [Graves06] eq. (3):  p(l|x)  = sum_{pi in B^-1(l)} p(pi|x)
+ * Symbols: x (Tn,V) one item's logits or log-probabilities, lse (Tn) its per-frame
+ * log-normalizers (NULL for log-probabilities), l (Sn) the labelling, pi (Tn) a path. */
+
 /* l'_s, the label of state s of the extended labelling: blanks at even s, l_{(s-1)/2} at
  * odd s ([Graves06] sec. 4.1: "blanks added to the beginning and the end and inserted
- * between every pair of labels"). */
+ * between every pair of labels"). A macro, not an array: l' is never stored. */
 #define ASR__CTC_LABEL(l, s, blank) (((s) & 1) ? (l)[(s) >> 1] : (blank))
 /* ln y^t_k: the logit minus its frame's log-normalizer, or a log-probability as given
- * (lse == NULL). Computed in double so that the long sums below lose nothing. */
+ * (lse == NULL); x is one item's (T,V) block, row-major. Computed in double so that the
+ * long sums below lose nothing. A macro so that both contracts share every line. */
 #define ASR__CTC_EMIT(x, lse, V, t, k) \
   ((double)(x)[(size_t)(t) * (size_t)(V) + (size_t)(k)] - ((lse) ? (lse)[t] : 0.0))
 
-/* ln(e^a + e^b + e^c), -inf if all three are -inf. */
-ASR__PRIVATE double asr__lse3(double a, double b, double c) {
-  double m = a > b ? a : b;
-  if (c > m) m = c;
-  if (m == -INFINITY) return -INFINITY;
-  return m + log(exp(a - m) + exp(b - m) + exp(c - m));
-}
-
-ASRDEF int asr_ctc_min_frames(const int *target, int S) {
-  int j, n = S;
-  for (j = 1; j < S; j++)
-    if (target[j] == target[j - 1]) n++;   /* equal neighbours need a blank between them */
-  return n;
-}
-
-/* ---- workspace: one caller buffer cut into 64-byte aligned pieces */
-typedef struct asr__arena {
-  unsigned char *p;
-  size_t left;
-  int overflow;
-} asr__arena;
-
-/* Size of a piece of `count` elements of `size` bytes, rounded up to 64; sets *ovf. */
-ASR__PRIVATE size_t asr__piece(size_t count, size_t size, int *ovf) {
-  size_t b;
-  if (asr_size_mul(count, size, &b) != ASR_OK || b > (size_t)-1 - 128) {
-    *ovf = 1;
-    return 0;
-  }
-  return (b + 63) & ~(size_t)63;
-}
-ASR__PRIVATE size_t asr__add_size(size_t a, size_t b, int *ovf) {
-  if (a > (size_t)-1 - b) {
-    *ovf = 1;
-    return 0;
-  }
-  return a + b;
-}
-ASR__PRIVATE void asr__arena_init(asr__arena *a, void *work, size_t bytes) {
-  uintptr_t p = (uintptr_t)work, q = (p + 63) & ~(uintptr_t)63;
-  a->overflow = 0;
-  if (!work || bytes < (size_t)(q - p)) {
-    a->p = NULL;
-    a->left = 0;
-    return;
-  }
-  a->p = (unsigned char *)q;
-  a->left = bytes - (size_t)(q - p);
-}
-ASR__PRIVATE void *asr__arena_take(asr__arena *a, size_t count, size_t size) {
-  size_t b = asr__piece(count, size, &a->overflow);
-  void *r;
-  if (a->overflow || b > a->left) {
-    a->overflow = 1;
-    return NULL;
-  }
-  r = a->p;
-  a->p += b;
-  a->left -= b;
-  return r;
-}
-
-/* What each tier cuts from the workspace, in this order (the size query mirrors it). */
-ASR__PRIVATE size_t asr__ctc_tier_bytes(int tier, int T, int V, int S, int *ovf) {
-  size_t L = 2 * (size_t)S + 1, b = 64;    /* 64: room to align the start */
-  b = asr__add_size(b, asr__piece((size_t)T, sizeof(double), ovf), ovf);        /* lse */
-  if (tier == 0) {                                                               /* naive */
-    b = asr__add_size(b, asr__piece((size_t)T, sizeof(int), ovf), ovf);          /* pi */
-    b = asr__add_size(b, asr__piece((size_t)T * (size_t)V, sizeof(double), ovf), ovf);
-  } else if (tier == 1) {                                                        /* ref */
-    size_t TL = 0;
-    if (asr_size_mul((size_t)T, L, &TL) != ASR_OK) *ovf = 1;
-    b = asr__add_size(b, asr__piece(TL, sizeof(double), ovf), ovf);              /* alpha */
-    b = asr__add_size(b, asr__piece(TL, sizeof(double), ovf), ovf);              /* beta */
-    b = asr__add_size(b, asr__piece((size_t)V, sizeof(double), ovf), ovf);       /* gamma */
-  } else {                                                                       /* fast */
-    size_t R = (((size_t)S + 1 + 7) & ~(size_t)7) + 16, TR = 0;   /* padded row, see below */
-    if (asr_size_mul((size_t)T, R, &TR) != ASR_OK) *ovf = 1;
-    b = asr__add_size(b, asr__piece(TR, sizeof(double), ovf), ovf);              /* alpha_b */
-    b = asr__add_size(b, asr__piece(TR, sizeof(double), ovf), ovf);              /* alpha_l */
-    b = asr__add_size(b, asr__piece(8 * R, sizeof(double), ovf), ovf);           /* rows */
-    b = asr__add_size(b, asr__piece((size_t)V, sizeof(double), ovf), ovf);       /* gamma */
-  }
-  return b;
-}
-
-ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S) {
-  int ovf = 0, tier;
-  size_t m = 0;
-  if (T < 0 || V < 0 || S < 0) return (size_t)-1;
-  for (tier = 0; tier < 3; tier++) {
-    size_t b = asr__ctc_tier_bytes(tier, T, V, S, &ovf);
-    if (b > m) m = b;
-  }
-  return ovf ? (size_t)-1 : m;
-}
-
-/* Every argument check of the loss, before anything is written. */
-ASR__PRIVATE asr_result asr__ctc_validate(int tier, int logprobs_in, const asr_real *loss,
-                                          const asr_real *x, const int *targets,
-                                          const int *input_lengths, const int *target_lengths,
-                                          int N, int T, int V, int S, int blank,
-                                          asr_reduction reduction, const void *work,
-                                          size_t work_bytes, asr_error *err) {
-  int n, j, t, k, ovf = 0;
-  size_t need, ntv;
-  const char *xname = logprobs_in ? "logprobs" : "logits";
-  if (N < 0 || T < 0 || S < 0 || V < 1)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "sizes N=%d T=%d V=%d S=%d: need N, T, S >= 0 and V >= 1",
-                     N, T, V, S);
-  if (blank < 0 || blank >= V)
-    return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", blank, V);
-  if (reduction != ASR_REDUCTION_NONE && reduction != ASR_REDUCTION_SUM &&
-      reduction != ASR_REDUCTION_MEAN)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown reduction %d", (int)reduction);
-  if (!loss) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss is NULL");
-  if (asr_size_mul((size_t)N, (size_t)T, &ntv) != ASR_OK ||
-      asr_size_mul(ntv, (size_t)V, &ntv) != ASR_OK)
-    return asr__fail(err, ASR_ERR_TOO_LARGE, "N*T*V overflows");
-  if (N > 0 && (!input_lengths || !target_lengths || (T > 0 && !x) || (S > 0 && !targets)))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "a NULL input array");
-  for (n = 0; n < N; n++) {
-    int Tn = input_lengths[n], Sn = target_lengths[n];
-    if (Tn < 0) return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is negative", n, Tn);
-    if (Tn > T)
-      return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is above T = %d", n, Tn, T);
-    if (Sn < 0) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is negative", n, Sn);
-    if (Sn > S)
-      return asr__fail(err, ASR_ERR_RANGE,
-                       "target_lengths[%d] = %d is above the padded width S = %d", n, Sn, S);
-    for (j = 0; j < Sn; j++) {
-      int c = targets[(size_t)n * S + j];
-      if (c < 0 || c >= V)
-        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is outside [0, V=%d)", n, j, c, V);
-      if (c == blank)
-        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is the blank", n, j, c);
-    }
-    for (t = 0; t < Tn; t++) {
-      const asr_real *row = x + ((size_t)n * T + t) * (size_t)V;
-      for (k = 0; k < V; k++) {
-        double v = row[k];
-        if (v != v || v == INFINITY || (!logprobs_in && v == -INFINITY))
-          return asr__fail(err, ASR_ERR_NONFINITE, "%s[%d][%d][%d] is %s", xname, n, t, k,
-                           v != v ? "NaN" : (v > 0 ? "+inf" : "-inf"));
-      }
-    }
-    if (tier == 0) {
-      /* _naive enumerates V^Tn paths */
-      double paths = 1;
-      for (t = 0; t < Tn && paths <= ASR_CTC_NAIVE_MAX_PATHS; t++) paths *= V;
-      if (paths > ASR_CTC_NAIVE_MAX_PATHS)
-        return asr__fail(err, ASR_ERR_TOO_LARGE,
-                         "item %d: V^T = %d^%d paths is beyond _naive's limit of %d", n, V, Tn,
-                         ASR_CTC_NAIVE_MAX_PATHS);
-    }
-  }
-  /* every tier asks for the same asr_ctc_loss_workspace_size(), the largest need */
-  (void)tier;
-  need = asr_ctc_loss_workspace_size(T, V, S);
-  if (need == (size_t)-1 || ovf) return asr__fail(err, ASR_ERR_TOO_LARGE, "workspace size overflows");
-  if (!work || work_bytes < need)
-    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
-                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
-  return ASR_OK;
-}
-
-/* lse (T): the log-normalizer ln sum_k e^{u^t_k} of each frame, in double. */
+/* lse (T): the log-normalizer ln sum_k e^{u^t_k} of each frame, in double, so that
+ * y^t_k = e^{u^t_k - lse[t]} (the softmax, never stored). */
 ASR__PRIVATE void asr__ctc_frame_lse(double *lse, const asr_real *x, int T, int V) {
   int t;
   for (t = 0; t < T; t++) lse[t] = asr_logsumexp(x + (size_t)t * V, V);
 }
 
-/* ---- _naive: eqs. (2)-(3) by enumeration.
+/* The definition, eqs. (2)-(3), for one item: every path pi in L'^T by a base-V counter.
  * Adds scale * d(-ln p)/dx into g (Tn,V) when g != NULL; returns -ln p(l|x) (+inf when no
  * path maps to l). occ (Tn,V) and pi (Tn) are scratch. */
 ASR__PRIVATE double asr__ctc_item_naive(asr_real *g, double scale, const asr_real *x,
@@ -10870,13 +10766,31 @@ ASR__PRIVATE double asr__ctc_item_naive(asr_real *g, double scale, const asr_rea
   return -logp;
 }
 
-/* ---- _ref: the forward-backward recursions of [Graves06] sec. 4.1, in log space.
+/* The fewest frames that carry l: a frame per label and a blank between equal neighbours
+ * (B would merge them otherwise); fewer frames leave B^-1(l) empty, so p(l|x) = 0. */
+ASRDEF int asr_ctc_min_frames(const int *target, int S) {
+  int j, n = S;
+  for (j = 1; j < S; j++)
+    if (target[j] == target[j - 1]) n++;   /* equal neighbours need a blank between them */
+  return n;
+}
+
+/* ---- 5.2 _ref: the forward-backward recursions of [Graves06] sec. 4.1, in log space.
  * NOTE: log space instead of the paper's rescaling (sec. 4.1, after eq. (11): divide
  * alpha_t by C_t = sum_s alpha_t(s), beta_t by D_t, and ln p = sum_t ln C_t). Rescaling
  * keeps each time step in range, but within one step the states still span e^-700 and
  * more: an untrained, blank-dominated network makes alpha of the states far along l
  * underflow against the all-blank state although their alpha*beta carries the whole
  * probability. Logarithms (with log-sum-exp) never underflow. */
+
+/* ln(e^a + e^b + e^c), -inf if all three are -inf: the sum of eqs. (6)-(7) (and (10)-(11))
+ * over the two or three predecessors of a state, in log space. */
+ASR__PRIVATE double asr__lse3(double a, double b, double c) {
+  double m = a > b ? a : b;
+  if (c > m) m = c;
+  if (m == -INFINITY) return -INFINITY;
+  return m + log(exp(a - m) + exp(b - m) + exp(c - m));
+}
 
 /* log_alpha (T, 2S+1) by eqs. (5)-(7); returns ln p(l|x) by eq. (8). */
 ASR__PRIVATE double asr__ctc_alpha(double *la, const asr_real *x, const double *lse, const int *l,
@@ -10969,480 +10883,7 @@ ASR__PRIVATE double asr__ctc_item_ref(asr_real *g, double scale, const asr_real 
   return -logp;
 }
 
-ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
-                                       const double *lse, const int *l, int Tn, int V, int Sn,
-                                       int blank, asr__arena *ar);
-ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V);
-
-/* The batch driver all tiers share: validate, then one item after the other. */
-ASR__PRIVATE asr_result asr__ctc_loss(int tier, int logprobs_in, asr_real *loss, asr_real *grad,
-                                      const asr_real *x, const int *targets,
-                                      const int *input_lengths, const int *target_lengths, int N,
-                                      int T, int V, int S, int blank, asr_reduction reduction,
-                                      int zero_infinity, void *work, size_t work_bytes,
-                                      asr_error *err) {
-  asr__arena ar;
-  double total = 0;
-  int n, infeasible = 0;
-  double *lse;
-  asr_result r = asr__ctc_validate(tier, logprobs_in, loss, x, targets, input_lengths,
-                                   target_lengths, N, T, V, S, blank, reduction, work,
-                                   work_bytes, err);
-  if (r != ASR_OK) return r;
-  asr__arena_init(&ar, work, work_bytes);
-  lse = (double *)asr__arena_take(&ar, (size_t)T, sizeof(double));
-  for (n = 0; n < N; n++) {
-    const int Tn = input_lengths[n], Sn = target_lengths[n];
-    const asr_real *xn = x ? x + (size_t)n * T * V : NULL;
-    const int *ln = targets ? targets + (size_t)n * S : NULL;
-    asr_real *gn = grad ? grad + (size_t)n * T * V : NULL;
-    /* the mean divides each loss by its target length (at least 1) and by N */
-    double scale = reduction == ASR_REDUCTION_MEAN ? 1.0 / ((double)N * (Sn > 0 ? Sn : 1)) : 1.0;
-    double nll, v;
-    asr__arena sub = ar;   /* each item cuts its scratch from the same place */
-    if (!logprobs_in) (tier == 2 ? asr__ctc_frame_lse_fast : asr__ctc_frame_lse)(lse, xn, Tn, V);
-    if (tier == 0) {
-      int *pi = (int *)asr__arena_take(&sub, (size_t)T, sizeof(int));
-      double *occ = (double *)asr__arena_take(&sub, (size_t)T * V, sizeof(double));
-      nll = asr__ctc_item_naive(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, pi, occ);
-    } else if (tier == 1) {
-      double *la = (double *)asr__arena_take(&sub, (size_t)T * (2 * (size_t)S + 1), sizeof(double));
-      double *lb = (double *)asr__arena_take(&sub, (size_t)T * (2 * (size_t)S + 1), sizeof(double));
-      double *gamma = (double *)asr__arena_take(&sub, (size_t)V, sizeof(double));
-      nll = asr__ctc_item_ref(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, la, lb, gamma);
-    } else {
-      nll = asr__ctc_item_fast(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, &sub);
-    }
-    if (nll == INFINITY) infeasible = 1;
-    v = nll == INFINITY && zero_infinity ? 0.0 : nll;
-    if (reduction == ASR_REDUCTION_NONE) loss[n] = (asr_real)v;
-    else total += reduction == ASR_REDUCTION_MEAN ? v / (Sn > 0 ? Sn : 1) : v;
-  }
-  if (reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
-  if (reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N > 0 ? total / N : 0.0);
-  return infeasible ? ASR_INFEASIBLE : ASR_OK;
-}
-
-#define ASR__CTC_ARGS                                                                     \
-  asr_real *loss, asr_real *grad, const asr_real *x, const int *targets,                  \
-      const int *input_lengths, const int *target_lengths, int N, int T, int V, int S,    \
-      int blank, asr_reduction reduction, int zero_infinity, void *work, size_t work_bytes, \
-      asr_error *err
-#define ASR__CTC_PASS                                                                     \
-  loss, grad, x, targets, input_lengths, target_lengths, N, T, V, S, blank, reduction,    \
-      zero_infinity, work, work_bytes, err
-/* The fast tier is the AVX2 kernel in the float build, _ref everywhere else. */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-#define ASR__CTC_FAST_TIER 2
-#else
-#define ASR__CTC_FAST_TIER 1
-#endif
-
-ASRDEF asr_result asr_ctc_loss_naive(ASR__CTC_ARGS) { return asr__ctc_loss(0, 0, ASR__CTC_PASS); }
-ASRDEF asr_result asr_ctc_loss_ref(ASR__CTC_ARGS) { return asr__ctc_loss(1, 0, ASR__CTC_PASS); }
-ASRDEF asr_result asr_ctc_loss(ASR__CTC_ARGS) {
-  return asr__ctc_loss(ASR__CTC_FAST_TIER, 0, ASR__CTC_PASS);
-}
-ASRDEF asr_result asr_ctc_loss_logprobs_naive(ASR__CTC_ARGS) {
-  return asr__ctc_loss(0, 1, ASR__CTC_PASS);
-}
-ASRDEF asr_result asr_ctc_loss_logprobs_ref(ASR__CTC_ARGS) {
-  return asr__ctc_loss(1, 1, ASR__CTC_PASS);
-}
-ASRDEF asr_result asr_ctc_loss_logprobs(ASR__CTC_ARGS) {
-  return asr__ctc_loss(ASR__CTC_FAST_TIER, 1, ASR__CTC_PASS);
-}
-#undef ASR__CTC_ARGS
-#undef ASR__CTC_PASS
-
-/* Checks of the single-sequence functions (lattice, alignment, decoders). */
-ASR__PRIVATE asr_result asr__ctc_check_seq(const asr_real *logprobs, const int *target, int T,
-                                           int V, int S, int blank) {
-  int j;
-  size_t t;
-  if (T < 0 || V < 1 || S < 0 || blank < 0 || blank >= V) return ASR_ERR_INVALID_ARG;
-  if ((T > 0 && !logprobs) || (S > 0 && !target)) return ASR_ERR_INVALID_ARG;
-  for (j = 0; j < S; j++)
-    if (target[j] < 0 || target[j] >= V || target[j] == blank) return ASR_ERR_RANGE;
-  for (t = 0; t < (size_t)T * V; t++)
-    if (logprobs[t] != logprobs[t] || logprobs[t] == INFINITY) return ASR_ERR_NONFINITE;
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_ctc_alpha_ref(double *log_alpha, double *log_p, const asr_real *logprobs,
-                                    const int *target, int T, int V, int S, int blank) {
-  double lp;
-  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
-  if (r != ASR_OK) return r;
-  if (!log_alpha && T > 0) return ASR_ERR_INVALID_ARG;
-  lp = asr__ctc_alpha(log_alpha, logprobs, NULL, target, T, V, S, blank);
-  if (log_p) *log_p = lp;
-  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
-}
-
-ASRDEF asr_result asr_ctc_beta_ref(double *log_beta, double *log_p, const asr_real *logprobs,
-                                   const int *target, int T, int V, int S, int blank) {
-  double lp;
-  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
-  if (r != ASR_OK) return r;
-  if (!log_beta && T > 0) return ASR_ERR_INVALID_ARG;
-  lp = asr__ctc_beta(log_beta, logprobs, NULL, target, T, V, S, blank);
-  if (log_p) *log_p = lp;
-  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
-}
-
-/* ---- decoders */
-ASRDEF asr_result asr_ctc_greedy_decode(int *tokens, int *n_tokens, double *score,
-                                        int *frame_path, const asr_real *logprobs, int T, int V,
-                                        int blank) {
-  int t, k, n = 0, prev = -1;
-  double sc = 0;
-  asr_result r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
-  if (r != ASR_OK) return r;
-  if (!tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
-  for (t = 0; t < T; t++) {
-    const asr_real *y = logprobs + (size_t)t * V;
-    int best = 0;
-    for (k = 1; k < V; k++)
-      if (y[k] > y[best]) best = k;          /* pi*_t = argmax_k y^t_k, first on ties */
-    sc += y[best];
-    if (frame_path) frame_path[t] = best;
-    if (best != blank && best != prev) tokens[n++] = best;   /* B: merge, drop blanks */
-    prev = best;
-  }
-  *n_tokens = n;
-  if (score) *score = sc;
-  return ASR_OK;
-}
-
-/* Prefix beam search. A prefix is a node of a tree (parent, token); the root is the
- * empty prefix. A hash map from (parent, token) to node makes every prefix one node, so
- * "is l+c in the beam?" is a node lookup. Each frame creates at most `beam` nodes, so
- * T*beam + 1 nodes suffice. */
-typedef struct asr__ctc_node {
-  int parent, token;
-} asr__ctc_node;
-typedef struct asr__ctc_hyp {
-  int node, len, last;        /* last: the prefix's last token, -1 when empty */
-  double pb, pnb;             /* ln p_b, ln p_nb (with the scorer's weighted terms) */
-} asr__ctc_hyp;
-typedef struct asr__ctc_cand {
-  int from, token;            /* token -1: hypothesis `from` itself (its paths stay) */
-  int node;                   /* the prefix's node, or -1 for an extension not yet made */
-  int len, last;
-  double pb, pnb, rank;
-} asr__ctc_cand;
-
-ASRDEF asr_ctc_beam_opts asr_ctc_beam_opts_default(int beam, int blank) {
-  asr_ctc_beam_opts o;
-  memset(&o, 0, sizeof o);
-  o.beam = beam;
-  o.nbest = 1;
-  o.blank = blank;
-  o.prune_logprob = -INFINITY;
-  return o;
-}
-
-/* Slots of the node hash map: a power of two at least twice the number of nodes. */
-ASR__PRIVATE size_t asr__ctc_hash_slots(size_t nodes) {
-  size_t h = 16;
-  while (h < 2 * nodes && h < ((size_t)-1 >> 2)) h <<= 1;
-  return h;
-}
-
-ASR__PRIVATE size_t asr__ctc_beam_bytes(int T, int V, int beam, int *ovf) {
-  size_t b = 64, BV = 0, nodes = 0;
-  if (asr_size_mul((size_t)beam, (size_t)V, &BV) != ASR_OK) *ovf = 1;
-  if (asr_size_mul((size_t)T, (size_t)beam, &nodes) != ASR_OK) *ovf = 1;
-  nodes = asr__add_size(nodes, 1, ovf);
-  b = asr__add_size(b, asr__piece(nodes, sizeof(asr__ctc_node), ovf), ovf);
-  b = asr__add_size(b, asr__piece(asr__ctc_hash_slots(nodes), sizeof(int), ovf), ovf);
-  b = asr__add_size(b, asr__piece(nodes, sizeof(int), ovf), ovf);            /* in_beam */
-  b = asr__add_size(b, asr__piece(2 * (size_t)beam, sizeof(asr__ctc_hyp), ovf), ovf);
-  b = asr__add_size(b, asr__piece(asr__add_size(BV, (size_t)beam, ovf), sizeof(asr__ctc_cand), ovf), ovf);
-  b = asr__add_size(b, asr__piece((size_t)beam, sizeof(int), ovf), ovf);     /* top */
-  b = asr__add_size(b, asr__piece((size_t)T + 1, sizeof(int), ovf), ovf);    /* prefix */
-  return b;
-}
-
-ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam) {
-  int ovf = 0;
-  size_t b;
-  if (T < 0 || V < 1 || beam < 1) return (size_t)-1;
-  b = asr__ctc_beam_bytes(T, V, beam, &ovf);
-  return ovf ? (size_t)-1 : b;
-}
-
-/* Writes the tokens of `node` (len of them) into out, first token first. */
-ASR__PRIVATE void asr__ctc_prefix(int *out, const asr__ctc_node *nodes, int node, int len) {
-  while (len > 0) {
-    out[--len] = nodes[node].token;
-    node = nodes[node].parent;
-  }
-}
-
-/* The slot of (parent, token) in the hash map: the node there, or an empty slot (-1). */
-ASR__PRIVATE size_t asr__ctc_hash_find(const int *hash, size_t mask, const asr__ctc_node *nodes,
-                                       int parent, int token) {
-  size_t i = (((size_t)(unsigned)parent * 2654435761u) ^ ((size_t)(unsigned)token * 40503u)) & mask;
-  while (hash[i] >= 0 && (nodes[hash[i]].parent != parent || nodes[hash[i]].token != token))
-    i = (i + 1) & mask;
-  return i;
-}
-
-ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double *scores,
-                                             int *n_hyps, const asr_real *logprobs, int T,
-                                             int V, const asr_ctc_beam_opts *opts, void *work,
-                                             size_t work_bytes) {
-  asr__arena ar;
-  asr__ctc_node *nodes;
-  asr__ctc_hyp *hyp, *nxt;
-  asr__ctc_cand *cand;
-  int *hash, *in_beam, *top, *prefix;
-  int B, blank, nh, nn, t, h, c, i;
-  size_t need, nslots, mask, max_nodes;
-  int ovf = 0;
-  asr_result r;
-  if (!opts || opts->beam < 1 || opts->nbest < 1 || opts->nbest > opts->beam)
-    return ASR_ERR_INVALID_ARG;
-  B = opts->beam;
-  blank = opts->blank;
-  r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
-  if (r != ASR_OK) return r;
-  if (!tokens || !n_tokens || !n_hyps) return ASR_ERR_INVALID_ARG;
-  if (!isfinite(opts->lm_weight) || !isfinite(opts->insertion_bonus) ||
-      opts->prune_logprob != opts->prune_logprob)
-    return ASR_ERR_NONFINITE;
-  need = asr__ctc_beam_bytes(T, V, B, &ovf);
-  if (ovf || (size_t)T * B + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
-  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
-  max_nodes = (size_t)T * B + 1;
-  nslots = asr__ctc_hash_slots(max_nodes);
-  mask = nslots - 1;
-  asr__arena_init(&ar, work, work_bytes);
-  nodes = (asr__ctc_node *)asr__arena_take(&ar, max_nodes, sizeof(asr__ctc_node));
-  hash = (int *)asr__arena_take(&ar, nslots, sizeof(int));
-  in_beam = (int *)asr__arena_take(&ar, max_nodes, sizeof(int));
-  hyp = (asr__ctc_hyp *)asr__arena_take(&ar, 2 * (size_t)B, sizeof(asr__ctc_hyp));
-  cand = (asr__ctc_cand *)asr__arena_take(&ar, (size_t)B * V + B, sizeof(asr__ctc_cand));
-  top = (int *)asr__arena_take(&ar, (size_t)B, sizeof(int));
-  prefix = (int *)asr__arena_take(&ar, (size_t)T + 1, sizeof(int));
-  nxt = hyp + B;
-  for (i = 0; i < (int)nslots; i++) hash[i] = -1;
-  for (i = 0; i < (int)max_nodes; i++) in_beam[i] = -1;
-  /* the empty prefix, all of whose (zero) paths "end in a blank": p_b = 1, p_nb = 0 */
-  nodes[0].parent = -1;
-  nodes[0].token = -1;
-  nn = 1;
-  hyp[0].node = 0;
-  hyp[0].len = 0;
-  hyp[0].last = -1;
-  hyp[0].pb = 0;
-  hyp[0].pnb = -INFINITY;
-  nh = 1;
-  for (t = 0; t < T; t++) {
-    const asr_real *y = logprobs + (size_t)t * V;
-    int nc = nh, ntop = 0, scored = -1;
-    /* the hypotheses themselves come first: candidate h is prefix h after this frame */
-    for (h = 0; h < nh; h++) {
-      cand[h].from = h;
-      cand[h].token = -1;
-      cand[h].node = hyp[h].node;
-      cand[h].len = hyp[h].len;
-      cand[h].last = hyp[h].last;
-      cand[h].pb = cand[h].pnb = -INFINITY;
-      in_beam[hyp[h].node] = h;
-    }
-    for (h = 0; h < nh; h++) {
-      const asr__ctc_hyp *hp = &hyp[h];
-      double ptot = asr_logaddexp(hp->pb, hp->pnb);
-      /* blank: every path of l may emit a blank and stay l, now ending in a blank */
-      cand[h].pb = asr_logaddexp(cand[h].pb, ptot + y[blank]);
-      /* repeating the last label: B merges it, l stays, still ending in that label */
-      if (hp->len > 0) cand[h].pnb = asr_logaddexp(cand[h].pnb, hp->pnb + y[hp->last]);
-      for (c = 0; c < V; c++) {
-        double base, sc;
-        size_t slot;
-        int nd;
-        if (c == blank || y[c] == -INFINITY || y[c] < opts->prune_logprob) continue;
-        /* extending by the last label needs a blank in between: only p_b's paths can */
-        base = c == hp->last ? hp->pb : ptot;
-        if (base == -INFINITY) continue;
-        sc = base + y[c];
-        if (opts->scorer) {
-          if (scored != h) {
-            asr__ctc_prefix(prefix, nodes, hp->node, hp->len);
-            scored = h;
-          }
-          sc += opts->lm_weight * opts->scorer(opts->scorer_user, prefix, hp->len, c);
-        }
-        slot = asr__ctc_hash_find(hash, mask, nodes, hp->node, c);
-        nd = hash[slot];
-        if (nd >= 0 && in_beam[nd] >= 0) {
-          /* l+c is already a hypothesis: its paths and these are one prefix, so add */
-          cand[in_beam[nd]].pnb = asr_logaddexp(cand[in_beam[nd]].pnb, sc);
-        } else {
-          asr__ctc_cand *cd = &cand[nc++];
-          cd->from = h;
-          cd->token = c;
-          cd->node = nd;       /* a node made at an earlier frame, or -1 */
-          cd->len = hp->len + 1;
-          cd->last = c;
-          cd->pb = -INFINITY;
-          cd->pnb = sc;
-        }
-      }
-    }
-    for (h = 0; h < nh; h++) in_beam[hyp[h].node] = -1;
-    /* rank ln(p_b + p_nb) + bonus |l| and keep the best B (the first seen wins ties) */
-    for (i = 0; i < nc; i++) {
-      int pos;
-      cand[i].rank = asr_logaddexp(cand[i].pb, cand[i].pnb) + opts->insertion_bonus * cand[i].len;
-      if (cand[i].rank != cand[i].rank || cand[i].rank == -INFINITY) continue;
-      if (ntop == B && !(cand[i].rank > cand[top[B - 1]].rank)) continue;
-      pos = ntop < B ? ntop++ : B - 1;
-      while (pos > 0 && cand[top[pos - 1]].rank < cand[i].rank) {
-        top[pos] = top[pos - 1];
-        pos--;
-      }
-      top[pos] = i;
-    }
-    for (i = 0; i < ntop; i++) {
-      const asr__ctc_cand *cd = &cand[top[i]];
-      asr__ctc_hyp *nx = &nxt[i];
-      nx->node = cd->node;
-      if (nx->node < 0) {
-        /* a new prefix: its node, registered under (parent, token) */
-        size_t slot = asr__ctc_hash_find(hash, mask, nodes, hyp[cd->from].node, cd->token);
-        nodes[nn].parent = hyp[cd->from].node;
-        nodes[nn].token = cd->token;
-        hash[slot] = nn;
-        nx->node = nn++;
-      }
-      nx->len = cd->len;
-      nx->last = cd->last;
-      nx->pb = cd->pb;
-      nx->pnb = cd->pnb;
-    }
-    nh = ntop;
-    {
-      asr__ctc_hyp *tmp = hyp;
-      hyp = nxt;
-      nxt = tmp;
-    }
-    if (nh == 0) break;   /* every label pruned and the blank impossible: nothing left */
-  }
-  /* the beam is sorted by rank after every frame; with T = 0 it holds the empty prefix */
-  *n_hyps = nh < opts->nbest ? nh : opts->nbest;
-  for (i = 0; i < *n_hyps; i++) {
-    asr__ctc_prefix(tokens + (size_t)i * T, nodes, hyp[i].node, hyp[i].len);
-    n_tokens[i] = hyp[i].len;
-    if (scores) scores[i] = asr_logaddexp(hyp[i].pb, hyp[i].pnb) + opts->insertion_bonus * hyp[i].len;
-  }
-  return nh == 0 ? ASR_INFEASIBLE : ASR_OK;
-}
-
-ASRDEF size_t asr_ctc_align_workspace_size(int T, int S) {
-  int ovf = 0;
-  size_t L = 2 * (size_t)S + 1, TL = 0, b = 64;
-  if (T < 0 || S < 0) return (size_t)-1;
-  if (asr_size_mul((size_t)T, L, &TL) != ASR_OK) return (size_t)-1;
-  b = asr__add_size(b, asr__piece(2 * L, sizeof(double), &ovf), &ovf);
-  b = asr__add_size(b, asr__piece(TL, 1, &ovf), &ovf);
-  return ovf ? (size_t)-1 : b;
-}
-
-ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *score,
-                                const asr_real *logprobs, const int *target, int T, int V,
-                                int S, int blank, void *work, size_t work_bytes) {
-  const int L = 2 * S + 1;
-  asr__arena ar;
-  double *d0, *d1, best;
-  unsigned char *bp;
-  int t, s, end;
-  size_t need;
-  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
-  if (r != ASR_OK) return r;
-  if (!frame_labels && T > 0) return ASR_ERR_INVALID_ARG;
-  need = asr_ctc_align_workspace_size(T, S);
-  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
-  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
-  asr__arena_init(&ar, work, work_bytes);
-  d0 = (double *)asr__arena_take(&ar, 2 * (size_t)L, sizeof(double));
-  d1 = d0 + L;
-  bp = (unsigned char *)asr__arena_take(&ar, (size_t)T * L, 1);
-  if (T == 0) {
-    if (score) *score = S == 0 ? 0.0 : -INFINITY;
-    return S == 0 ? ASR_OK : ASR_INFEASIBLE;
-  }
-  /* delta_1: the same two starting states as alpha */
-  for (s = 0; s < L; s++) d0[s] = -INFINITY;
-  d0[0] = logprobs[blank];
-  if (S > 0) d0[1] = logprobs[target[0]];
-  for (t = 1; t < T; t++) {
-    const asr_real *y = logprobs + (size_t)t * V;
-    for (s = 0; s < L; s++) {
-      int k = ASR__CTC_LABEL(target, s, blank);
-      double m = d0[s];
-      unsigned char from = 0;
-      if (s >= 1 && d0[s - 1] > m) {
-        m = d0[s - 1];
-        from = 1;
-      }
-      if (s >= 2 && k != blank && k != ASR__CTC_LABEL(target, s - 2, blank) && d0[s - 2] > m) {
-        m = d0[s - 2];
-        from = 2;
-      }
-      d1[s] = m + y[k];                       /* max over the transitions eq. (6) allows */
-      bp[(size_t)t * L + s] = from;
-    }
-    {
-      double *tmp = d0;
-      d0 = d1;
-      d1 = tmp;
-    }
-  }
-  end = L - 1;
-  best = d0[L - 1];
-  if (S > 0 && d0[L - 2] > best) {
-    best = d0[L - 2];
-    end = L - 2;
-  }
-  if (score) *score = best;
-  if (best == -INFINITY) {
-    for (t = 0; t < T; t++) {
-      frame_labels[t] = blank;
-      if (frame_states) frame_states[t] = -1;
-    }
-    return ASR_INFEASIBLE;
-  }
-  for (t = T - 1, s = end; t >= 0; t--) {
-    frame_labels[t] = ASR__CTC_LABEL(target, s, blank);
-    if (frame_states) frame_states[t] = s;
-    if (t > 0) s -= bp[(size_t)t * L + s];
-  }
-  return ASR_OK;
-}
-
-ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
-                               int T, int blank) {
-  int t, n = 0;
-  for (t = 0; t < T; t++) {
-    int c = frame_path[t];
-    if (c == blank) continue;
-    if (t > 0 && frame_path[t - 1] == c) {
-      if (ends) ends[n - 1] = t;    /* the run of c goes on: same token */
-      continue;
-    }
-    if (tokens) tokens[n] = c;
-    if (starts) starts[n] = t;
-    if (ends) ends[n] = t;
-    n++;
-  }
-  return n;
-}
-
-/* ---- the fast path (AVX2+FMA, float build).
+/* ---- 5.3 The fast path (AVX2+FMA, float build): asr__ctc_item_fast, asr__ctc_frame_lse_fast.
  * The same recursions as _ref, rearranged for 8 states per instruction:
  *   - the blank states of l' (even s, S+1 of them) and the label states (odd s, S of
  *     them) live in two rows, blank j = state 2j and label j = state 2j+1, so that every
@@ -11467,7 +10908,7 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *   - beta is kept for two frames only: the gradient of frame t is made as soon as
  *     beta_t is known, from the stored alpha_t.
  * Like _ref, beta includes the emission of frame t (the paper's beta). */
-#if ASR__CTC_FAST_TIER == 2
+#if ASR__CTC_HAVE_FAST
 /* Inlined in the hot loops (the call overhead is a third of the work otherwise). */
 #if defined(__GNUC__) || defined(__clang__)
 #define ASR__CTC_INLINE static inline __attribute__((always_inline, unused))
@@ -11477,6 +10918,10 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
 /* e^x for x <= 0 (or -inf): asr__exp_avx2 without the overflow and NaN cases, which
  * cannot occur here; below ln(2^-126) it gives 0, so e^-inf = 0. */
 ASR__CTC_INLINE __m256 asr__ctc_exp_le0(__m256 x) {
+  /* x = n ln2 + r, |r| <= ln2/2: n = round(x / ln2) (1.4426... = 1/ln2); ln2 is split as
+   * 0.693359375 (few mantissa bits, so n * it is exact) - 2.12194440e-4 (Cody and Waite's
+   * reduction); e^r by its Taylor series to r^7/7!; -87.3365 = ln(2^-126), the smallest
+   * normal float's log */
   const __m256 lo = _mm256_set1_ps(-87.33654475f);
   __m256 xc = _mm256_max_ps(x, lo), p, r;
   __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
@@ -11499,6 +10944,9 @@ ASR__CTC_INLINE __m256 asr__ctc_exp_le0(__m256 x) {
 /* ln x for x in [1, 3] (1 + at most two exponentials of numbers <= 0): asr__log_avx2
  * without its zero, negative, infinite and subnormal cases. */
 ASR__CTC_INLINE __m256 asr__ctc_log_1to3(__m256 x) {
+  /* x = 2^e m from the float's bits, m moved into [1/sqrt2, sqrt2] (1.41421356); then
+   * ln m = 2 atanh(z) = 2 (z + z^3/3 + ... + z^9/9) with z = (m-1)/(m+1), |z| < 0.172,
+   * and ln x = e ln2 + ln m (0.693147181 = ln2) */
   const __m256 one = _mm256_set1_ps(1.0f);
   __m256i bits = _mm256_castps_si256(x);
   __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
@@ -11640,20 +11088,24 @@ ASR__CTC_INLINE void asr__ctc_emit_labels(double *el, const asr_real *xt, const 
   for (j = S; j < J; j++) el[j] = -INFINITY;      /* padding emits nothing */
 }
 
+/* One item of the fast tier: adds scale * gradient into g (Tn,V) as asr__ctc_item_ref
+ * does; returns -ln p(l|x), +inf if p = 0. Scratch (sizes for the padded S, T of the
+ * batch, with R = J + 16 and J = S+1 rounded up to 8): ab, al (T,R) the alpha rows of the
+ * blank and label states; rows (8,R), cut below into the two frames of beta of each kind,
+ * the label emissions, the skip flags, the label posteriors and the labels; occ (V). */
 ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
                                        const double *lse, const int *l, int Tn, int V, int Sn,
-                                       int blank, asr__arena *ar) {
+                                       int blank, double *ab, double *al, double *rows, double *occ) {
   const int J = (Sn + 1 + 7) & ~7;          /* states per row, a multiple of 8 */
   const size_t R = (size_t)J + 16;          /* row: 8 -inf, J states, 8 -inf */
-  double *ab, *al, *rows, *occ, *bb[2], *bl[2], *el, *skip, *gl;
+  double *bb[2], *bl[2], *el, *skip, *gl;
   int *lab;
   double logp, eb;
   int t, j, k, cur = 0;
   if (Tn == 0) return Sn == 0 ? 0.0 : INFINITY;   /* no frames: only the empty labelling */
-  ab = (double *)asr__arena_take(ar, (size_t)Tn * R, sizeof(double));
-  al = (double *)asr__arena_take(ar, (size_t)Tn * R, sizeof(double));
-  rows = (double *)asr__arena_take(ar, 8 * R, sizeof(double));
-  occ = (double *)asr__arena_take(ar, (size_t)V, sizeof(double));
+  /* the 8 rows of R doubles: beta of the blank and the label states at two frames (the
+   * current and the next), the label emissions, the skip flags, the label posteriors,
+   * and the labels themselves as ints; each row keeps 8 -inf before its J states */
   bb[0] = rows + 8;
   bl[0] = rows + R + 8;
   bb[1] = rows + 2 * R + 8;
@@ -11760,17 +11212,742 @@ ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real
   return -logp;
 }
 #else
+/* No AVX2 (or the double build): ASR__TIER_FAST runs _ref (asr__ctc_loss says so), and
+ * these two only keep the driver's code the same in every build. */
 ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
                                        const double *lse, const int *l, int Tn, int V, int Sn,
-                                       int blank, asr__arena *ar) {
-  /* never called: ASR__CTC_FAST_TIER is 1 in this build */
-  (void)g, (void)scale, (void)x, (void)lse, (void)l, (void)Tn, (void)V, (void)Sn, (void)blank, (void)ar;
+                                       int blank, double *ab, double *al, double *rows, double *occ) {
+  (void)g, (void)scale, (void)x, (void)lse, (void)l, (void)Tn, (void)V, (void)Sn, (void)blank;
+  (void)ab, (void)al, (void)rows, (void)occ;
   return INFINITY;
 }
 ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V) {
   asr__ctc_frame_lse(lse, x, T, V);
 }
 #endif
+
+/* ---- 5.4 The public loss tiers and the lattice functions
+ * Each tier names the math it runs and hands its tier and contract to asr__ctc_loss (the
+ * batch driver in the plumbing below: argument checks, then the items one by one). */
+
+ASRDEF asr_result asr_ctc_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                     const int *targets, const int *input_lengths,
+                                     const int *target_lengths, int N, int T, int V, int S,
+                                     int blank, asr_reduction reduction, int zero_infinity,
+                                     void *work, size_t work_bytes, asr_error *err) {
+  /* every path summed, eqs. (2)-(3), then the log-softmax Jacobian: asr__ctc_item_naive */
+  return asr__ctc_loss(ASR__TIER_NAIVE, ASR__FROM_LOGITS, loss, grad, logits, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                   const int *targets, const int *input_lengths,
+                                   const int *target_lengths, int N, int T, int V, int S,
+                                   int blank, asr_reduction reduction, int zero_infinity,
+                                   void *work, size_t work_bytes, asr_error *err) {
+  /* alpha, beta by eqs. (5)-(11), the gradient by eq. (16): asr__ctc_item_ref */
+  return asr__ctc_loss(ASR__TIER_REF, ASR__FROM_LOGITS, loss, grad, logits, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss(asr_real *loss, asr_real *grad, const asr_real *logits,
+                               const int *targets, const int *input_lengths,
+                               const int *target_lengths, int N, int T, int V, int S, int blank,
+                               asr_reduction reduction, int zero_infinity, void *work,
+                               size_t work_bytes, asr_error *err) {
+  /* the same recursions, 8 states per instruction: asr__ctc_item_fast (AVX2), else _ref */
+  return asr__ctc_loss(ASR__TIER_FAST, ASR__FROM_LOGITS, loss, grad, logits, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_logprobs_naive(asr_real *loss, asr_real *grad,
+                                              const asr_real *logprobs, const int *targets,
+                                              const int *input_lengths,
+                                              const int *target_lengths, int N, int T, int V,
+                                              int S, int blank, asr_reduction reduction,
+                                              int zero_infinity, void *work, size_t work_bytes,
+                                              asr_error *err) {
+  /* every path summed, eqs. (2)-(3); grad -gamma: asr__ctc_item_naive */
+  return asr__ctc_loss(ASR__TIER_NAIVE, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_logprobs_ref(asr_real *loss, asr_real *grad,
+                                            const asr_real *logprobs, const int *targets,
+                                            const int *input_lengths, const int *target_lengths,
+                                            int N, int T, int V, int S, int blank,
+                                            asr_reduction reduction, int zero_infinity,
+                                            void *work, size_t work_bytes, asr_error *err) {
+  /* alpha, beta by eqs. (5)-(11), grad -gamma by eqs. (13)-(15): asr__ctc_item_ref */
+  return asr__ctc_loss(ASR__TIER_REF, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                        const int *targets, const int *input_lengths,
+                                        const int *target_lengths, int N, int T, int V, int S,
+                                        int blank, asr_reduction reduction, int zero_infinity,
+                                        void *work, size_t work_bytes, asr_error *err) {
+  /* asr__ctc_item_fast without the normalizers (AVX2), else _ref */
+  return asr__ctc_loss(ASR__TIER_FAST, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_alpha_ref(double *log_alpha, double *log_p, const asr_real *logprobs,
+                                    const int *target, int T, int V, int S, int blank) {
+  double lp;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!log_alpha && T > 0) return ASR_ERR_INVALID_ARG;
+  lp = asr__ctc_alpha(log_alpha, logprobs, NULL, target, T, V, S, blank);   /* eqs. (5)-(8) */
+  if (log_p) *log_p = lp;
+  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_beta_ref(double *log_beta, double *log_p, const asr_real *logprobs,
+                                   const int *target, int T, int V, int S, int blank) {
+  double lp;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!log_beta && T > 0) return ASR_ERR_INVALID_ARG;
+  lp = asr__ctc_beta(log_beta, logprobs, NULL, target, T, V, S, blank);     /* eqs. (9)-(11) */
+  if (log_p) *log_p = lp;
+  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* ---- 5.5 The decoders: best path, prefix beam search, Viterbi alignment
+ * They read log-probabilities (T,V) of one sequence; the equations are in the
+ * declarations of section 5 and in docs/ctc.md, "Decoders". */
+
+/* Best path decoding, [Graves06] sec. 3.2: pi*_t = argmax_k y^t_k, then B(pi*). */
+ASRDEF asr_result asr_ctc_greedy_decode(int *tokens, int *n_tokens, double *score,
+                                        int *frame_path, const asr_real *logprobs, int T, int V,
+                                        int blank) {
+  int t, k, n = 0, prev = -1;
+  double sc = 0;
+  asr_result r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
+  if (r != ASR_OK) return r;
+  if (!tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
+  for (t = 0; t < T; t++) {
+    const asr_real *y = logprobs + (size_t)t * V;
+    int best = 0;
+    for (k = 1; k < V; k++)
+      if (y[k] > y[best]) best = k;          /* pi*_t = argmax_k y^t_k, first on ties */
+    sc += y[best];
+    if (frame_path) frame_path[t] = best;
+    if (best != blank && best != prev) tokens[n++] = best;   /* B: merge, drop blanks */
+    prev = best;
+  }
+  *n_tokens = n;
+  if (score) *score = sc;
+  return ASR_OK;
+}
+
+/* Prefix beam search ([Hannun14] Algorithm 1; its four update lines are quoted in the
+ * declaration of asr_ctc_prefix_beam_search). A prefix is a node of a tree (parent, token);
+ * the root is the empty prefix. A hash map from (parent, token) to node makes every prefix
+ * one node, so "is l+c in the beam?" is a node lookup, not a comparison of token strings.
+ * Each frame creates at most `beam` nodes, so T*beam + 1 nodes suffice. */
+typedef struct asr__ctc_node {
+  int parent, token;          /* the prefix = parent's prefix + token; the root: -1, -1 */
+} asr__ctc_node;
+typedef struct asr__ctc_hyp { /* a prefix l in the beam */
+  int node, len, last;        /* last: the prefix's last token, -1 when empty */
+  double pb, pnb;             /* ln p_b, ln p_nb (with the scorer's weighted terms) */
+} asr__ctc_hyp;
+typedef struct asr__ctc_cand { /* a prefix this frame may keep: a hypothesis or l+c */
+  int from, token;            /* token -1: hypothesis `from` itself (its paths stay) */
+  int node;                   /* the prefix's node, or -1 for an extension not yet made */
+  int len, last;
+  double pb, pnb, rank;       /* rank: ln(p_b + p_nb) + insertion_bonus len, the beam's order */
+} asr__ctc_cand;
+/* The search's buffers, cut from the caller's workspace by asr__ctc_beam_layout. */
+struct asr__ctc_beam {
+  asr__ctc_node *nodes;       /* (T*beam + 1) every prefix ever kept; nodes[0] is the root */
+  int *hash;                  /* (slots) the node of each (parent, token) key; -1: empty */
+  size_t mask;                /* slots - 1, slots a power of two (asr__ctc_hash_slots) */
+  int *in_beam;               /* (T*beam + 1) node -> its hypothesis this frame, else -1 */
+  asr__ctc_hyp *hyp, *nxt;    /* (beam) each: the beam before the frame, and after it */
+  asr__ctc_cand *cand;        /* (beam*V + beam) the hypotheses, then every extension */
+  int *top;                   /* (beam) indices into cand of the best, sorted by rank */
+  int *prefix;                /* (T + 1) one prefix's tokens, handed to the scorer */
+  int nn;                     /* nodes made so far */
+};
+
+/* Writes the tokens of `node` (len of them) into out, first token first. */
+ASR__PRIVATE void asr__ctc_prefix(int *out, const asr__ctc_node *nodes, int node, int len) {
+  while (len > 0) {
+    out[--len] = nodes[node].token;
+    node = nodes[node].parent;
+  }
+}
+
+/* The slot of (parent, token) in the hash map: the node there, or an empty slot (-1).
+ * The key is hashed by multiplying each half by a golden-ratio constant (Knuth's
+ * multiplicative hashing: 2654435761 = 2^32/phi, 40503 = 2^16/phi, so that nearby parents
+ * and tokens land far apart), XOR, and the low bits; collisions go to the next slot
+ * (linear probing), which stays short because the table is at most half full. */
+ASR__PRIVATE size_t asr__ctc_hash_find(const int *hash, size_t mask, const asr__ctc_node *nodes,
+                                       int parent, int token) {
+  size_t i = (((size_t)(unsigned)parent * 2654435761u) ^ ((size_t)(unsigned)token * 40503u)) & mask;
+  while (hash[i] >= 0 && (nodes[hash[i]].parent != parent || nodes[hash[i]].token != token))
+    i = (i + 1) & mask;
+  return i;
+}
+
+/* One frame of the search, y (V) its log-probabilities: the nh prefixes of b->hyp become
+ * the new beam, in b->hyp again. Returns its size (0: every label pruned and the blank
+ * impossible). */
+ASR__PRIVATE int asr__ctc_beam_frame(asr__ctc_beam *b, int nh, const asr_real *y, int V,
+                                     const asr_ctc_beam_opts *opts) {
+  const int B = opts->beam, blank = opts->blank;
+  asr__ctc_hyp *hyp = b->hyp, *nxt = b->nxt;
+  asr__ctc_cand *cand = b->cand;
+  int *top = b->top, *in_beam = b->in_beam;
+  int nc = nh, ntop = 0, scored = -1, h, c, i;
+  /* the hypotheses themselves come first: candidate h is prefix h after this frame */
+  for (h = 0; h < nh; h++) {
+    cand[h].from = h;
+    cand[h].token = -1;
+    cand[h].node = hyp[h].node;
+    cand[h].len = hyp[h].len;
+    cand[h].last = hyp[h].last;
+    cand[h].pb = cand[h].pnb = -INFINITY;
+    in_beam[hyp[h].node] = h;
+  }
+  for (h = 0; h < nh; h++) {
+    const asr__ctc_hyp *hp = &hyp[h];
+    double ptot = asr_logaddexp(hp->pb, hp->pnb);
+    /* blank: every path of l may emit a blank and stay l, now ending in a blank */
+    cand[h].pb = asr_logaddexp(cand[h].pb, ptot + y[blank]);
+    /* repeating the last label: B merges it, l stays, still ending in that label */
+    if (hp->len > 0) cand[h].pnb = asr_logaddexp(cand[h].pnb, hp->pnb + y[hp->last]);
+    for (c = 0; c < V; c++) {
+      double base, sc;
+      size_t slot;
+      int nd;
+      if (c == blank || y[c] == -INFINITY || y[c] < opts->prune_logprob) continue;
+      /* extending by the last label needs a blank in between: only p_b's paths can */
+      base = c == hp->last ? hp->pb : ptot;
+      if (base == -INFINITY) continue;
+      sc = base + y[c];
+      if (opts->scorer) {
+        /* P(c|l)^lm_weight, in log space; the prefix is spelled out once per hypothesis */
+        if (scored != h) {
+          asr__ctc_prefix(b->prefix, b->nodes, hp->node, hp->len);
+          scored = h;
+        }
+        sc += opts->lm_weight * opts->scorer(opts->scorer_user, b->prefix, hp->len, c);
+      }
+      slot = asr__ctc_hash_find(b->hash, b->mask, b->nodes, hp->node, c);
+      nd = b->hash[slot];
+      if (nd >= 0 && in_beam[nd] >= 0) {
+        /* l+c is already a hypothesis: its paths and these are one prefix, so add */
+        cand[in_beam[nd]].pnb = asr_logaddexp(cand[in_beam[nd]].pnb, sc);
+      } else {
+        asr__ctc_cand *cd = &cand[nc++];
+        cd->from = h;
+        cd->token = c;
+        cd->node = nd;       /* a node made at an earlier frame, or -1 */
+        cd->len = hp->len + 1;
+        cd->last = c;
+        cd->pb = -INFINITY;
+        cd->pnb = sc;
+      }
+    }
+  }
+  for (h = 0; h < nh; h++) in_beam[hyp[h].node] = -1;
+  /* rank ln(p_b + p_nb) + bonus |l| and keep the best B (the first seen wins ties) */
+  for (i = 0; i < nc; i++) {
+    int pos;
+    cand[i].rank = asr_logaddexp(cand[i].pb, cand[i].pnb) + opts->insertion_bonus * cand[i].len;
+    if (cand[i].rank != cand[i].rank || cand[i].rank == -INFINITY) continue;
+    if (ntop == B && !(cand[i].rank > cand[top[B - 1]].rank)) continue;
+    pos = ntop < B ? ntop++ : B - 1;
+    while (pos > 0 && cand[top[pos - 1]].rank < cand[i].rank) {
+      top[pos] = top[pos - 1];
+      pos--;
+    }
+    top[pos] = i;
+  }
+  for (i = 0; i < ntop; i++) {
+    const asr__ctc_cand *cd = &cand[top[i]];
+    asr__ctc_hyp *nx = &nxt[i];
+    nx->node = cd->node;
+    if (nx->node < 0) {
+      /* a new prefix: its node, registered under (parent, token) */
+      size_t slot = asr__ctc_hash_find(b->hash, b->mask, b->nodes, hyp[cd->from].node, cd->token);
+      b->nodes[b->nn].parent = hyp[cd->from].node;
+      b->nodes[b->nn].token = cd->token;
+      b->hash[slot] = b->nn;
+      nx->node = b->nn++;
+    }
+    nx->len = cd->len;
+    nx->last = cd->last;
+    nx->pb = cd->pb;
+    nx->pnb = cd->pnb;
+  }
+  b->hyp = nxt;    /* the new beam; the old one's storage serves the next frame */
+  b->nxt = hyp;
+  return ntop;
+}
+
+ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double *scores,
+                                             int *n_hyps, const asr_real *logprobs, int T,
+                                             int V, const asr_ctc_beam_opts *opts, void *work,
+                                             size_t work_bytes) {
+  asr__ctc_beam b;
+  int nh, t, i;
+  asr_result r = asr__ctc_beam_check(tokens, n_tokens, n_hyps, logprobs, T, V, opts, work,
+                                     work_bytes);
+  if (r != ASR_OK) return r;
+  asr__ctc_beam_cut(&b, work, work_bytes, T, V, opts->beam);
+  /* the empty prefix, all of whose (zero) paths "end in a blank": p_b = 1, p_nb = 0 */
+  b.nodes[0].parent = -1;
+  b.nodes[0].token = -1;
+  b.nn = 1;
+  b.hyp[0].node = 0;
+  b.hyp[0].len = 0;
+  b.hyp[0].last = -1;
+  b.hyp[0].pb = 0;
+  b.hyp[0].pnb = -INFINITY;
+  nh = 1;
+  for (t = 0; t < T; t++) {
+    nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, opts);
+    if (nh == 0) break;   /* every label pruned and the blank impossible: nothing left */
+  }
+  /* the beam is sorted by rank after every frame; with T = 0 it holds the empty prefix */
+  *n_hyps = nh < opts->nbest ? nh : opts->nbest;
+  for (i = 0; i < *n_hyps; i++) {
+    asr__ctc_prefix(tokens + (size_t)i * T, b.nodes, b.hyp[i].node, b.hyp[i].len);
+    n_tokens[i] = b.hyp[i].len;
+    if (scores) scores[i] = asr_logaddexp(b.hyp[i].pb, b.hyp[i].pnb) + opts->insertion_bonus * b.hyp[i].len;
+  }
+  return nh == 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* Viterbi forced alignment: the alpha recursion of eqs. (6)-(8) with max for sum,
+ *   delta_t(s) = y^t_{l'_s} max(delta_{t-1}(s), delta_{t-1}(s-1), [delta_{t-1}(s-2)]),
+ * in log space, keeping only two frames of delta and, for the backtrace, the predecessor
+ * chosen at every (t,s): from (T, 2S+1) bytes, 0/1/2 for s, s-1, s-2. */
+ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *score,
+                                const asr_real *logprobs, const int *target, int T, int V,
+                                int S, int blank, void *work, size_t work_bytes) {
+  const int L = 2 * S + 1;
+  double *d0, *d1, best;
+  unsigned char *bp;
+  int t, s, end;
+  asr_result r = asr__ctc_align_check(frame_labels, logprobs, target, T, V, S, blank, work,
+                                      work_bytes);
+  if (r != ASR_OK) return r;
+  asr__ctc_align_cut(&d0, &bp, work, work_bytes, T, S);
+  d1 = d0 + L;                                /* delta of frames t-1 (d0) and t (d1) */
+  if (T == 0) {
+    if (score) *score = S == 0 ? 0.0 : -INFINITY;
+    return S == 0 ? ASR_OK : ASR_INFEASIBLE;
+  }
+  /* delta_1: the same two starting states as alpha */
+  for (s = 0; s < L; s++) d0[s] = -INFINITY;
+  d0[0] = logprobs[blank];
+  if (S > 0) d0[1] = logprobs[target[0]];
+  for (t = 1; t < T; t++) {
+    const asr_real *y = logprobs + (size_t)t * V;
+    for (s = 0; s < L; s++) {
+      int k = ASR__CTC_LABEL(target, s, blank);
+      double m = d0[s];
+      unsigned char from = 0;
+      if (s >= 1 && d0[s - 1] > m) {          /* ties keep the earlier: stay, then s-1 */
+        m = d0[s - 1];
+        from = 1;
+      }
+      if (s >= 2 && k != blank && k != ASR__CTC_LABEL(target, s - 2, blank) && d0[s - 2] > m) {
+        m = d0[s - 2];
+        from = 2;
+      }
+      d1[s] = m + y[k];                       /* max over the transitions eq. (6) allows */
+      bp[(size_t)t * L + s] = from;
+    }
+    {
+      double *tmp = d0;
+      d0 = d1;
+      d1 = tmp;
+    }
+  }
+  /* eq. (8) with max: end in the last blank or the last label */
+  end = L - 1;
+  best = d0[L - 1];
+  if (S > 0 && d0[L - 2] > best) {
+    best = d0[L - 2];
+    end = L - 2;
+  }
+  if (score) *score = best;
+  if (best == -INFINITY) {
+    for (t = 0; t < T; t++) {
+      frame_labels[t] = blank;
+      if (frame_states) frame_states[t] = -1;
+    }
+    return ASR_INFEASIBLE;
+  }
+  /* the backtrace: from the end state, step back by the predecessor each frame chose */
+  for (t = T - 1, s = end; t >= 0; t--) {
+    frame_labels[t] = ASR__CTC_LABEL(target, s, blank);
+    if (frame_states) frame_states[t] = s;
+    if (t > 0) s -= bp[(size_t)t * L + s];
+  }
+  return ASR_OK;
+}
+
+/* The tokens of a frame path and the frames each one spans: every maximal run of one
+ * non-blank label is one token (B, keeping the positions). */
+ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
+                               int T, int blank) {
+  int t, n = 0;
+  for (t = 0; t < T; t++) {
+    int c = frame_path[t];
+    if (c == blank) continue;
+    if (t > 0 && frame_path[t - 1] == c) {
+      if (ends) ends[n - 1] = t;    /* the run of c goes on: same token */
+      continue;
+    }
+    if (tokens) tokens[n] = c;
+    if (starts) starts[n] = t;
+    if (ends) ends[n] = t;
+    n++;
+  }
+  return n;
+}
+
+/* ---------------------------------------------------------------- plumbing: 5. CTC ----
+ * Argument checks, workspace sizes and the batch drivers of this section. Nothing below
+ * computes an equation; the math is above. */
+
+/* Workspaces. Every CTC function cuts its caller's buffer into pieces with asr__bump
+ * (section 1), through one layout function per workspace that serves twice: with a NULL
+ * base it measures (the *_workspace_size() functions), over the caller's buffer it cuts.
+ * The buffer may start anywhere: its start is first rounded up to 64 bytes (so every piece
+ * is 64-byte aligned for the AVX2 rows), and every size counts those at most 63 bytes as
+ * 64. */
+ASR__PRIVATE asr__bump asr__ctc_bump(void *work, size_t bytes) {
+  asr__bump a;
+  uintptr_t p = (uintptr_t)work, q = (p + 63) & ~(uintptr_t)63;
+  a.base = work && bytes >= (size_t)(q - p) ? (unsigned char *)q : NULL;
+  a.cap = a.base ? bytes - (size_t)(q - p) : 0;
+  a.used = 0;
+  return a;
+}
+/* a * b, or (size_t)-1 when that overflows (a piece of that count then overflows too). */
+ASR__PRIVATE size_t asr__ctc_mul(size_t a, size_t b) {
+  size_t r;
+  return asr_size_mul(a, b, &r) == ASR_OK ? r : (size_t)-1;
+}
+/* A piece of count elements of size bytes; an overflowing product spoils the measure as
+ * an overflowing sum does (used = (size_t)-1). */
+ASR__PRIVATE void *asr__ctc_take(asr__bump *a, size_t count, size_t size) {
+  size_t bytes;
+  if (asr_size_mul(count, size, &bytes) != ASR_OK || bytes > (size_t)-1 - 128) {
+    a->used = (size_t)-1;
+    return NULL;
+  }
+  return asr__bump_take(a, bytes);
+}
+/* The bytes a layout measured with a NULL base needs: its pieces, each rounded up to 64
+ * bytes, plus 64 for the alignment of the start; (size_t)-1 when it overflows. */
+ASR__PRIVATE size_t asr__ctc_bytes(const asr__bump *a) {
+  if (a->used > (size_t)-1 - 128) return (size_t)-1;
+  return 64 + ((a->used + 63) & ~(size_t)63);
+}
+
+/* The scratch of one loss call, for the padded sizes T, V, S of the batch: the items run
+ * one after the other and reuse it. */
+typedef struct asr__ctc_scratch {
+  double *lse;                /* (T) per-frame log-normalizers (logits contract only) */
+  int *pi;                    /* _naive: (T) the path being enumerated, a base-V digit per frame */
+  double *occ;                /* _naive: (T,V) ln sum_{pi: pi_t = k} p(pi|x); fast: (V) gamma_t(k) */
+  double *la, *lb, *gamma;    /* _ref: ln alpha, ln beta (T, 2S+1); gamma_t(k) (V) */
+  double *ab, *al, *rows;     /* fast: alpha of the blank and label states (T,R); 8 rows of R */
+} asr__ctc_scratch;
+
+/* What each tier cuts from the workspace, in this order. R is the fast path's padded row:
+ * J = S+1 rounded up to a multiple of 8 states, and 8 -inf on each side. */
+ASR__PRIVATE void asr__ctc_layout(asr__ctc_scratch *s, asr__bump *a, asr__tier tier, int T, int V,
+                                  int S) {
+  size_t L = 2 * (size_t)S + 1, R = (((size_t)S + 1 + 7) & ~(size_t)7) + 16;
+  memset(s, 0, sizeof *s);
+  s->lse = (double *)asr__ctc_take(a, (size_t)T, sizeof(double));
+  if (tier == ASR__TIER_NAIVE) {
+    s->pi = (int *)asr__ctc_take(a, (size_t)T, sizeof(int));
+    s->occ = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, (size_t)V), sizeof(double));
+  } else if (tier == ASR__TIER_REF) {
+    s->la = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
+    s->lb = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
+    s->gamma = (double *)asr__ctc_take(a, (size_t)V, sizeof(double));
+  } else {
+    s->ab = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, R), sizeof(double));
+    s->al = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, R), sizeof(double));
+    s->rows = (double *)asr__ctc_take(a, 8 * R, sizeof(double));
+    s->occ = (double *)asr__ctc_take(a, (size_t)V, sizeof(double));
+  }
+}
+
+/* The largest of the three tiers' needs, so one size serves every tier. */
+ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S) {
+  size_t m = 0;
+  int tier;
+  if (T < 0 || V < 0 || S < 0) return (size_t)-1;
+  for (tier = ASR__TIER_NAIVE; tier <= ASR__TIER_FAST; tier++) {
+    asr__bump count = asr__ctc_bump(NULL, 0);
+    asr__ctc_scratch s;
+    size_t b;
+    asr__ctc_layout(&s, &count, (asr__tier)tier, T, V, S);
+    b = asr__ctc_bytes(&count);
+    if (b > m) m = b;          /* an overflow, (size_t)-1, is the largest */
+  }
+  return m;
+}
+
+/* Every argument check of the loss, before anything is written. */
+ASR__PRIVATE asr_result asr__ctc_validate(asr__tier tier, asr__loss_input input, const asr_real *loss,
+                                          const asr_real *x, const int *targets,
+                                          const int *input_lengths, const int *target_lengths,
+                                          int N, int T, int V, int S, int blank,
+                                          asr_reduction reduction, const void *work,
+                                          size_t work_bytes, asr_error *err) {
+  int n, j, t, k;
+  size_t need, ntv;
+  const char *xname = input == ASR__FROM_LOGPROBS ? "logprobs" : "logits";
+  if (N < 0 || T < 0 || S < 0 || V < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "sizes N=%d T=%d V=%d S=%d: need N, T, S >= 0 and V >= 1",
+                     N, T, V, S);
+  if (blank < 0 || blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", blank, V);
+  if (reduction != ASR_REDUCTION_NONE && reduction != ASR_REDUCTION_SUM &&
+      reduction != ASR_REDUCTION_MEAN)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown reduction %d", (int)reduction);
+  if (!loss) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss is NULL");
+  if (asr_size_mul((size_t)N, (size_t)T, &ntv) != ASR_OK ||
+      asr_size_mul(ntv, (size_t)V, &ntv) != ASR_OK)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "N*T*V overflows");
+  if (N > 0 && (!input_lengths || !target_lengths || (T > 0 && !x) || (S > 0 && !targets)))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "a NULL input array");
+  for (n = 0; n < N; n++) {
+    int Tn = input_lengths[n], Sn = target_lengths[n];
+    if (Tn < 0) return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is negative", n, Tn);
+    if (Tn > T)
+      return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is above T = %d", n, Tn, T);
+    if (Sn < 0) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is negative", n, Sn);
+    if (Sn > S)
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "target_lengths[%d] = %d is above the padded width S = %d", n, Sn, S);
+    for (j = 0; j < Sn; j++) {
+      int c = targets[(size_t)n * S + j];
+      if (c < 0 || c >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is outside [0, V=%d)", n, j, c, V);
+      if (c == blank)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is the blank", n, j, c);
+    }
+    for (t = 0; t < Tn; t++) {
+      const asr_real *row = x + ((size_t)n * T + t) * (size_t)V;
+      for (k = 0; k < V; k++) {
+        double v = row[k];
+        if (v != v || v == INFINITY || (input == ASR__FROM_LOGITS && v == -INFINITY))
+          return asr__fail(err, ASR_ERR_NONFINITE, "%s[%d][%d][%d] is %s", xname, n, t, k,
+                           v != v ? "NaN" : (v > 0 ? "+inf" : "-inf"));
+      }
+    }
+    if (tier == ASR__TIER_NAIVE) {
+      /* _naive enumerates V^Tn paths */
+      double paths = 1;
+      for (t = 0; t < Tn && paths <= ASR_CTC_NAIVE_MAX_PATHS; t++) paths *= V;
+      if (paths > ASR_CTC_NAIVE_MAX_PATHS)
+        return asr__fail(err, ASR_ERR_TOO_LARGE,
+                         "item %d: V^T = %d^%d paths is beyond _naive's limit of %d", n, V, Tn,
+                         ASR_CTC_NAIVE_MAX_PATHS);
+    }
+  }
+  /* every tier asks for the same asr_ctc_loss_workspace_size(), the largest need */
+  need = asr_ctc_loss_workspace_size(T, V, S);
+  if (need == (size_t)-1) return asr__fail(err, ASR_ERR_TOO_LARGE, "workspace size overflows");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
+                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
+  return ASR_OK;
+}
+
+/* The batch driver all six loss tiers share: validate, then one item after the other,
+ * each with the math helper of its tier, then the reduction. */
+ASR__PRIVATE asr_result asr__ctc_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                      asr_real *grad, const asr_real *x, const int *targets,
+                                      const int *input_lengths, const int *target_lengths, int N,
+                                      int T, int V, int S, int blank, asr_reduction reduction,
+                                      int zero_infinity, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  asr__bump ar;
+  asr__ctc_scratch sc;
+  double total = 0;
+  int n, infeasible = 0;
+  const double *lse;
+  asr_result r = asr__ctc_validate(tier, input, loss, x, targets, input_lengths, target_lengths,
+                                   N, T, V, S, blank, reduction, work, work_bytes, err);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_FAST && !ASR__CTC_HAVE_FAST) tier = ASR__TIER_REF;   /* no kernel built */
+  ar = asr__ctc_bump(work, work_bytes);
+  asr__ctc_layout(&sc, &ar, tier, T, V, S);
+  lse = input == ASR__FROM_LOGITS ? sc.lse : NULL;   /* NULL: log-probabilities as given */
+  for (n = 0; n < N; n++) {
+    const int Tn = input_lengths[n], Sn = target_lengths[n];
+    const asr_real *xn = x ? x + (size_t)n * T * V : NULL;
+    const int *ln = targets ? targets + (size_t)n * S : NULL;
+    asr_real *gn = grad ? grad + (size_t)n * T * V : NULL;
+    /* the mean divides each loss by its target length (at least 1) and by N */
+    double scale = reduction == ASR_REDUCTION_MEAN ? 1.0 / ((double)N * (Sn > 0 ? Sn : 1)) : 1.0;
+    double nll, v;
+    if (lse) (tier == ASR__TIER_FAST ? asr__ctc_frame_lse_fast : asr__ctc_frame_lse)(sc.lse, xn, Tn, V);
+    if (tier == ASR__TIER_NAIVE)
+      nll = asr__ctc_item_naive(gn, scale, xn, lse, ln, Tn, V, Sn, blank, sc.pi, sc.occ);
+    else if (tier == ASR__TIER_REF)
+      nll = asr__ctc_item_ref(gn, scale, xn, lse, ln, Tn, V, Sn, blank, sc.la, sc.lb, sc.gamma);
+    else
+      nll = asr__ctc_item_fast(gn, scale, xn, lse, ln, Tn, V, Sn, blank, sc.ab, sc.al, sc.rows, sc.occ);
+    if (nll == INFINITY) infeasible = 1;
+    v = nll == INFINITY && zero_infinity ? 0.0 : nll;
+    if (reduction == ASR_REDUCTION_NONE) loss[n] = (asr_real)v;
+    else total += reduction == ASR_REDUCTION_MEAN ? v / (Sn > 0 ? Sn : 1) : v;
+  }
+  if (reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
+  if (reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N > 0 ? total / N : 0.0);
+  return infeasible ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* Checks of the single-sequence functions (lattice, alignment, decoders). */
+ASR__PRIVATE asr_result asr__ctc_check_seq(const asr_real *logprobs, const int *target, int T,
+                                           int V, int S, int blank) {
+  int j;
+  size_t t;
+  if (T < 0 || V < 1 || S < 0 || blank < 0 || blank >= V) return ASR_ERR_INVALID_ARG;
+  if ((T > 0 && !logprobs) || (S > 0 && !target)) return ASR_ERR_INVALID_ARG;
+  for (j = 0; j < S; j++)
+    if (target[j] < 0 || target[j] >= V || target[j] == blank) return ASR_ERR_RANGE;
+  for (t = 0; t < (size_t)T * V; t++)
+    if (logprobs[t] != logprobs[t] || logprobs[t] == INFINITY) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF asr_ctc_beam_opts asr_ctc_beam_opts_default(int beam, int blank) {
+  asr_ctc_beam_opts o;
+  memset(&o, 0, sizeof o);
+  o.beam = beam;
+  o.nbest = 1;
+  o.blank = blank;
+  o.prune_logprob = -INFINITY;
+  return o;
+}
+
+/* Slots of the node hash map: a power of two (so that `& mask` is the modulo) at least
+ * twice the number of nodes (a load of at most 1/2 keeps the linear probes short), and
+ * at least 16. */
+ASR__PRIVATE size_t asr__ctc_hash_slots(size_t nodes) {
+  size_t h = 16;
+  while (h < 2 * nodes && h < ((size_t)-1 >> 2)) h <<= 1;
+  return h;
+}
+
+/* The prefix beam search's pieces, in this order (see asr__ctc_beam for what each is). */
+ASR__PRIVATE void asr__ctc_beam_layout(asr__ctc_beam *b, asr__bump *a, int T, int V, int beam) {
+  size_t nodes = asr__ctc_mul((size_t)T, (size_t)beam), BV = asr__ctc_mul((size_t)beam, (size_t)V);
+  nodes = nodes == (size_t)-1 ? nodes : nodes + 1;
+  BV = BV > (size_t)-1 - (size_t)beam ? (size_t)-1 : BV + (size_t)beam;
+  b->nodes = (asr__ctc_node *)asr__ctc_take(a, nodes, sizeof(asr__ctc_node));
+  b->hash = (int *)asr__ctc_take(a, asr__ctc_hash_slots(nodes), sizeof(int));
+  b->mask = asr__ctc_hash_slots(nodes) - 1;
+  b->in_beam = (int *)asr__ctc_take(a, nodes, sizeof(int));
+  b->hyp = (asr__ctc_hyp *)asr__ctc_take(a, 2 * (size_t)beam, sizeof(asr__ctc_hyp));
+  b->nxt = b->hyp ? b->hyp + beam : NULL;
+  b->cand = (asr__ctc_cand *)asr__ctc_take(a, BV, sizeof(asr__ctc_cand));
+  b->top = (int *)asr__ctc_take(a, (size_t)beam, sizeof(int));
+  b->prefix = (int *)asr__ctc_take(a, (size_t)T + 1, sizeof(int));
+  b->nn = 0;
+}
+
+ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__ctc_beam b;
+  if (T < 0 || V < 1 || beam < 1) return (size_t)-1;
+  asr__ctc_beam_layout(&b, &count, T, V, beam);
+  return asr__ctc_bytes(&count);
+}
+
+ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_tokens, const int *n_hyps,
+                                            const asr_real *logprobs, int T, int V,
+                                            const asr_ctc_beam_opts *opts, const void *work,
+                                            size_t work_bytes) {
+  size_t need;
+  asr_result r;
+  if (!opts || opts->beam < 1 || opts->nbest < 1 || opts->nbest > opts->beam)
+    return ASR_ERR_INVALID_ARG;
+  r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, opts->blank);
+  if (r != ASR_OK) return r;
+  if (!tokens || !n_tokens || !n_hyps) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(opts->lm_weight) || !isfinite(opts->insertion_bonus) ||
+      opts->prune_logprob != opts->prune_logprob)
+    return ASR_ERR_NONFINITE;
+  need = asr_ctc_beam_workspace_size(T, V, opts->beam);
+  /* node indices are ints */
+  if (need == (size_t)-1 || (size_t)T * opts->beam + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
+/* Cuts the checked workspace and empties the hash map and the beam marks. */
+ASR__PRIVATE void asr__ctc_beam_cut(asr__ctc_beam *b, void *work, size_t work_bytes, int T, int V,
+                                    int beam) {
+  asr__bump ar = asr__ctc_bump(work, work_bytes);
+  size_t i, max_nodes = (size_t)T * beam + 1;
+  asr__ctc_beam_layout(b, &ar, T, V, beam);
+  for (i = 0; i <= b->mask; i++) b->hash[i] = -1;
+  for (i = 0; i < max_nodes; i++) b->in_beam[i] = -1;
+}
+
+/* Viterbi's two frames of delta (2, 2S+1) doubles, then the predecessors (T, 2S+1) bytes. */
+ASR__PRIVATE void asr__ctc_align_layout(double **delta, unsigned char **from, asr__bump *a, int T,
+                                        int S) {
+  size_t L = 2 * (size_t)S + 1;
+  *delta = (double *)asr__ctc_take(a, 2 * L, sizeof(double));
+  *from = (unsigned char *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), 1);
+}
+
+ASRDEF size_t asr_ctc_align_workspace_size(int T, int S) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  double *d;
+  unsigned char *f;
+  if (T < 0 || S < 0) return (size_t)-1;
+  asr__ctc_align_layout(&d, &f, &count, T, S);
+  return asr__ctc_bytes(&count);
+}
+
+ASR__PRIVATE asr_result asr__ctc_align_check(const int *frame_labels, const asr_real *logprobs,
+                                             const int *target, int T, int V, int S, int blank,
+                                             const void *work, size_t work_bytes) {
+  size_t need;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!frame_labels && T > 0) return ASR_ERR_INVALID_ARG;
+  need = asr_ctc_align_workspace_size(T, S);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void *work,
+                                     size_t work_bytes, int T, int S) {
+  asr__bump ar = asr__ctc_bump(work, work_bytes);
+  asr__ctc_align_layout(delta, from, &ar, T, S);
+}
 
 /* ========================================================================================
  * 6. RNN-T (implementation)
