@@ -2207,13 +2207,15 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *   T, U            frames and target labels of one utterance      T, U (per item: logit_lengths[b],
  *                                                                  target_lengths[b]); the padded
  *                                                                  batch sizes are also called T, U
- *   K+1 = |Y u {0}| the extended output space, labels + blank       V (the blank is opts->blank)
+ *   K+1 = |Y u {blank}| the extended output space, labels + blank   V (the blank is opts->blank)
  *   y_1..y_U        the target                                      labels[0..U-1] (0-based!)
  *   f_t^k + g_u^k   the joint's input to the softmax, eq. (12)      logits[t][u][k] (N,T,U+1,V)
  *   Pr(k|t,u)       eq. (13): softmax over k of the logits         exp(log_softmax(logits[t][u]))
  *   y(t,u)          eq. (14): Pr(y_{u+1}|t,u)                      exp(log_label[t][u])
- *   0(t,u)          eq. (15): Pr(blank|t,u)                        exp(log_blank[t][u])
+ *   blank(t,u)      eq. (15): Pr(blank|t,u)                        exp(log_blank[t][u])
  *   alpha, beta     eqs. (16), (18)                                 log_alpha, log_beta (T,U+1)
+ * NOTE: the paper writes the blank as an empty-set sign and its probability at (t,u) with
+ * the same sign; here it is spelled `blank` and blank(t,u).
  * NOTE: the paper counts frames t = 1..T; the code counts t = 0..T-1 and u = 0..U, so the
  * paper's alpha(1,0) = 1 is log_alpha[0][0] = 0 and its alpha(T,U) is log_alpha[T-1][U].
  * NOTE: everything on the lattice is kept in log space, in double: alpha(t,u) is a product of
@@ -2225,7 +2227,7 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *       term Pr(k|t,u) gamma(t,u), and only the blank and the next label subtract the lattice
  *       term ("function merging", Li et al., "Improving RNN transducer modeling for end-to-end
  *       speech recognition", ASRU 2019). This is torchaudio.functional.rnnt_loss's contract.
- *   asr_rnnt_loss_logprobs_ref/asr_rnnt_loss_logprobs take LOG-PROBABILITIES and return
+ *   asr_rnnt_loss_logprobs_naive/_ref/asr_rnnt_loss_logprobs take LOG-PROBABILITIES and return
  *       dL/d(log Pr): nonzero only at the blank and the next label of each node.
  *   warp-transducer had both at once: its CPU kernel took log-probabilities (its Python
  *   binding applied log_softmax first, "NOTE manually done log_softmax for CPU version")
@@ -2255,7 +2257,7 @@ ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V);
 
 /* The lattice of one utterance, [Graves12] eqs. (13)-(15), in log space:
  *   log_norm[t][u]  = log sum_k exp(z[t][u][k])                  (the softmax denominator)
- *   log_blank[t][u] = z[t][u][blank]  - log_norm[t][u]           = log 0(t,u),  eq. (15)
+ *   log_blank[t][u] = z[t][u][blank]  - log_norm[t][u]           = log blank(t,u),  eq. (15)
  *   log_label[t][u] = z[t][u][y_{u+1}] - log_norm[t][u]          = log y(t,u),  eq. (14)
  * for 0 <= t < T, 0 <= u <= U; log_label[t][U] = -inf (there is no label U+1).
  * logits: the item's (T', u_stride, V) block, T' >= T, u_stride >= U+1 (the padded batch
@@ -2266,15 +2268,15 @@ ASRDEF void asr_rnnt_lattice(double *log_blank, double *log_label, double *log_n
                              int u_stride, int V, int blank);
 
 /* Forward variables, [Graves12] eq. (16), and the total probability, eq. (17):
- *   alpha(t,u) = alpha(t-1,u) 0(t-1,u) + alpha(t,u-1) y(t,u-1),   alpha(1,0) = 1
- *   Pr(y*|x)   = alpha(T,U) 0(T,U)
+ *   alpha(t,u) = alpha(t-1,u) blank(t-1,u) + alpha(t,u-1) y(t,u-1),   alpha(1,0) = 1
+ *   Pr(y*|x)   = alpha(T,U) blank(T,U)
  * log_alpha (T,U+1) out; log_blank, log_label (T,U+1) from asr_rnnt_lattice. Returns
  * ln Pr(y*|x). T >= 1. */
 ASRDEF double asr_rnnt_alpha(double *log_alpha, const double *log_blank, const double *log_label,
                              int T, int U);
 
 /* Backward variables, [Graves12] eq. (18):
- *   beta(t,u) = beta(t+1,u) 0(t,u) + beta(t,u+1) y(t,u),   beta(T,U) = 0(T,U)
+ *   beta(t,u) = beta(t+1,u) blank(t,u) + beta(t,u+1) y(t,u),   beta(T,U) = blank(T,U)
  * log_beta (T,U+1) out. Returns ln beta(1,0), which is ln Pr(y*|x) again (the two agree to
  * rounding; the tests check it). T >= 1. */
 ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const double *log_label,
@@ -2334,11 +2336,23 @@ ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *
                                 const int *target_lengths, int N, int T, int U, int V,
                                 const asr_rnnt_opts *opts, void *work, size_t work_bytes,
                                 asr_error *err);
-/* The other contract: `logits` are taken as log-probabilities log Pr(k|t,u) as they are
- * (no log-softmax inside), and grad is dL/d(log Pr(k|t,u)), eq. (20) times Pr(k|t,u):
+/* The other contract: the input is taken as log-probabilities log Pr(k|t,u) as they are
+ * (no log-softmax inside), and grad is dL/d(log Pr(k|t,u)) = Pr(k|t,u) dL/dPr(k|t,u), with
+ * dL/dPr(k|t,u) = -(1/Pr(y*|x)) times eq. (20):
  *   dL/dlog Pr(k|t,u) = -alpha(t,u) Pr(k|t,u) beta(next) / Pr(y*|x)  for k = blank, y_{u+1}
  * and 0 for every other k. Chain it through asr_log_softmax_backward to get the logits
- * gradient of asr_rnnt_loss_ref. */
+ * gradient of asr_rnnt_loss_ref. Three tiers as for the logits:
+ *   _logprobs_naive  eq. (1) literally, as asr_rnnt_loss_naive: every alignment enumerated,
+ *                    Pr(a|x) the product of the given probabilities of its steps, and
+ *                    dL/dlog Pr(k|t,u) = -sum_a Pr(a|x)/Pr(y*|x) [a leaves (t,u) by k];
+ *                    refuses items beyond ASR_RNNT_NAIVE_MAX_PATHS (ASR_ERR_TOO_LARGE)
+ *   _logprobs_ref    the forward-backward algorithm, eqs. (16)-(20)
+ *   _logprobs        the fastest built: _ref (two entries per node leave SIMD nothing). */
+ASRDEF asr_result asr_rnnt_loss_logprobs_naive(asr_real *loss, asr_real *grad,
+                                               const asr_real *logprobs, const int *targets,
+                                               const int *logit_lengths, const int *target_lengths,
+                                               int N, int T, int U, int V, const asr_rnnt_opts *opts,
+                                               void *work, size_t work_bytes, asr_error *err);
 ASRDEF asr_result asr_rnnt_loss_logprobs_ref(asr_real *loss, asr_real *grad, const asr_real *logprobs,
                                              const int *targets, const int *logit_lengths,
                                              const int *target_lengths, int N, int T, int U, int V,
@@ -11953,28 +11967,62 @@ ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void 
  * 6. RNN-T (implementation)
  * ======================================================================================== */
 
-/* ---- 6.1 Options, workspace, the lattice (implementation) */
-ASRDEF asr_rnnt_opts asr_rnnt_default_opts(void) {
-  asr_rnnt_opts o;
-  o.blank = 0;
-  o.clamp = -1;
-  o.reduction = ASR_REDUCTION_MEAN;
-  return o;
-}
+/* Reading map (public name -> the helper holding its math -> docs page, docs/rnnt.md):
+ *   asr_rnnt_lattice, asr_rnnt_alpha, asr_rnnt_beta  -> themselves, eqs. (13)-(18)    "The lattice",
+ *                                                                      "Forward, backward, total probability"
+ *   asr_rnnt_loss_naive, asr_rnnt_loss_logprobs_naive -> asr__rnnt_item_naive, eq. (1)
+ *   asr_rnnt_loss_ref, asr_rnnt_loss_logprobs_ref    -> asr__rnnt_item_ref, eqs. (16)-(23)
+ *                                                       "The gradient, and its two contracts"
+ *   asr_rnnt_loss                                     -> asr__rnnt_item_fast (AVX2), else _ref
+ *   asr_rnnt_loss_logprobs                            -> asr__rnnt_item_ref (nothing for SIMD to win)
+ *   asr_rnnt_joint_forward, _backward, _loss_rowwise  -> asr__rnnt_joint_row, _halves, _row_back,
+ *                                                       _inputs_back   "The joint and prediction networks",
+ *                                                       "Memory: why T.U.V explodes"
+ *   asr_rnnt_stateless_forward, _step, _backward      -> asr__rnnt_causal_conv
+ *   asr_rnnt_model_scorer, asr_rnnt_greedy_decode,
+ *   asr_rnnt_beam_search                              -> themselves ([Graves12] Algorithm 1)  "Decoding"
+ * The API and its full contract: section 6 of the declarations (search "6. RNN-T").
+ * Order below: 6.1 the lattice; 6.2 the loss (6.2.1 _naive, 6.2.2 _ref, 6.2.3 the fast path,
+ * 6.2.4 the public tiers); 6.3 the joint network; 6.4 the prediction network; 6.5 the
+ * decoders; then, under the plumbing rule, options, argument checks, workspace sizes and
+ * the batch driver. The contracts' enum asr__loss_input is section 5's. */
 
-ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V) {
-  size_t nodes, bytes, ints;
-  (void)V;
-  if (T < 0 || U < 0) return (size_t)-1;
-  /* five (T,U+1) double arrays: log_blank, log_label, log_norm, log_alpha, log_beta
-   * (_naive uses three of them for its path weights) + (T+2U+2) ints for _naive's path */
-  if (asr_size_mul((size_t)T, (size_t)U + 1, &nodes) != ASR_OK) return (size_t)-1;
-  if (asr_size_mul(nodes, 5 * sizeof(double), &bytes) != ASR_OK) return (size_t)-1;
-  ints = ((size_t)T + 2 * (size_t)U + 2) * sizeof(int);
-  if (bytes + ints < bytes) return (size_t)-1;
-  return bytes + ints + 64;   /* + slack for alignment */
-}
+/* The fast loss kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST runs
+ * the _ref helper. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#define ASR__RNNT_HAVE_FAST 1
+#else
+#define ASR__RNNT_HAVE_FAST 0
+#endif
 
+/* The largest context C of the stateless prediction network (the fixed array of the C
+ * embedding rows its conv reads; icefall uses C = 2). */
+#define ASR__RNNT_MAX_CONTEXT 64
+
+/* The lattice of one item, cut from the loss's workspace by asr__rnnt_carve: (T,U+1) each,
+ * natural logs, row t at t*(U+1). */
+typedef struct asr__rnnt_bufs {
+  double *log_blank;          /* ln blank(t,u) = ln Pr(blank|t,u), eq. (15) */
+  double *log_label;          /* ln y(t,u) = ln Pr(y_{u+1}|t,u), eq. (14) */
+  double *log_norm;           /* ln sum_k exp z[t][u][k], eq. (13)'s denominator */
+  double *log_alpha, *log_beta; /* eqs. (16), (18) */
+  int *ints;                  /* (T+2U+2) _naive's alignment (moves) and its label steps (pos) */
+} asr__rnnt_bufs;
+
+/* The plumbing the public functions call; defined at the end of this section. */
+ASR__PRIVATE asr_result asr__rnnt_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                       asr_real *grad, const asr_real *x, const int *targets,
+                                       const int *logit_lengths, const int *target_lengths, int N,
+                                       int T, int U, int V, const asr_rnnt_opts *opts, void *work,
+                                       size_t work_bytes, asr_error *err);
+ASR__PRIVATE void asr__rnnt_carve(asr__rnnt_bufs *w, void *work, int T, int U);
+ASR__PRIVATE int asr__rnnt_joint_bad(const asr_rnnt_joint *J);
+ASR__PRIVATE int asr__rnnt_pred_bad(const asr_rnnt_stateless *P);
+typedef struct asr__rnnt_hyps asr__rnnt_hyps;   /* a hypothesis store of the beam search, 6.5 */
+ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o);
+ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L);
+
+/* ---- 6.1 The lattice, [Graves12] eqs. (13)-(18), in log space */
 /* log Pr(k|t,u) = z_k - log sum_j exp(z_j), eq. (13) in log space, for one node (V). */
 ASR__PRIVATE double asr__rnnt_node_lse(const asr_real *z, int V) {
   double m = -INFINITY, s = 0;
@@ -12030,7 +12078,7 @@ ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const dou
     for (u = U; u >= 0; u--) {
       double b;
       if (t == T - 1 && u == U) {
-        b = log_blank[t * W + u];                              /* beta(T,U) = 0(T,U) */
+        b = log_blank[t * W + u];                              /* beta(T,U) = blank(T,U) */
       } else {
         /* eq. (18): leave by a blank to the right, or by label y_{u+1} upwards. A blank
          * from the last frame with labels still owed leaves the lattice: probability 0. */
@@ -12043,64 +12091,8 @@ ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const dou
   return log_beta[0];                                          /* beta(1,0) = Pr(y*|x) */
 }
 
-/* ---- 6.2 The loss (implementation) */
-
-/* Checks every argument before anything is written. Returns the blank index in *blank. */
-ASR__PRIVATE asr_result asr__rnnt_check(const asr_real *loss, const asr_real *logits, const int *targets,
-                                        const int *logit_lengths, const int *target_lengths, int N,
-                                        int T, int U, int V, const asr_rnnt_opts *opts, int check_finite,
-                                        void *work, size_t work_bytes, int *blank, asr_error *err) {
-  int b, i, t, u;
-  if (!loss || !opts || !logit_lengths || !target_lengths || (!logits && N > 0 && T > 0))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: a required pointer is NULL");
-  if (N < 0 || T < 0 || U < 0 || V < 1)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: sizes N=%d T=%d U=%d V=%d are invalid", N, T, U, V);
-  if (opts->reduction != ASR_REDUCTION_NONE && opts->reduction != ASR_REDUCTION_SUM && opts->reduction != ASR_REDUCTION_MEAN)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: unknown reduction %d", (int)opts->reduction);
-  if (opts->clamp != opts->clamp)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: clamp is NaN");
-  *blank = opts->blank < 0 ? V + opts->blank : opts->blank;
-  if (*blank < 0 || *blank >= V)
-    return asr__fail(err, ASR_ERR_RANGE, "rnnt: blank %d is outside 0..%d", opts->blank, V - 1);
-  if (work_bytes < asr_rnnt_loss_workspace_size(T, U, V) || (!work && work_bytes))
-    return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt: workspace of %lu bytes, %lu needed",
-                     (unsigned long)work_bytes, (unsigned long)asr_rnnt_loss_workspace_size(T, U, V));
-  for (b = 0; b < N; b++) {
-    int Tb = logit_lengths[b], Ub = target_lengths[b];
-    if (Tb < 0 || Tb > T)
-      return asr__fail(err, ASR_ERR_RANGE, "rnnt: logit_lengths[%d] = %d is outside 0..%d", b, Tb, T);
-    if (Ub < 0 || Ub > U)
-      return asr__fail(err, ASR_ERR_RANGE, "rnnt: target_lengths[%d] = %d is outside 0..%d", b, Ub, U);
-    if (Tb == 0 && Ub > 0)
-      return asr__fail(err, ASR_ERR_RANGE,
-                       "rnnt: item %d has %d target labels but no frames (logit_lengths[%d] = 0)", b, Ub, b);
-    if (Ub > 0 && !targets) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: targets is NULL");
-    for (i = 0; i < Ub; i++) {
-      int y = targets[(size_t)b * U + i];
-      if (y < 0 || y >= V)
-        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is outside 0..%d", b, i, y, V - 1);
-      if (y == *blank)
-        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is the blank", b, i, y);
-    }
-    if (check_finite)
-      for (t = 0; t < Tb; t++)
-        for (u = 0; u <= Ub; u++) {
-          const asr_real *z = logits + (((size_t)b * T + t) * (U + 1) + u) * V;
-          if (!asr_all_finite(z, (size_t)V))
-            return asr__fail(err, ASR_ERR_NONFINITE, "rnnt: logits[%d][%d][%d] holds NaN or inf", b, t, u);
-        }
-  }
-  return ASR_OK;
-}
-
-/* Carves the workspace into five (T,U+1) double arrays and (T+2U+2) ints. */
-ASR__PRIVATE void asr__rnnt_carve(void *work, int T, int U, double **a, int **ints) {
-  size_t nodes = (size_t)T * (U + 1);
-  uintptr_t p = ((uintptr_t)work + 63u) & ~(uintptr_t)63u;   /* 64-byte aligned */
-  int i;
-  for (i = 0; i < 5; i++) a[i] = (double *)p + (size_t)i * nodes;
-  *ints = (int *)((double *)p + 5 * nodes);
-}
+/* ---- 6.2 The loss: L = -ln Pr(y*|x), three tiers, two contracts
+ * ---- 6.2.1 _naive: [Graves12] eq. (1), Pr(y*|x) = sum_{a in B^-1(y*)} Pr(a|x), literally */
 
 /* clamp (when > 0), then scale: torchaudio clamps the item's gradient inside the kernel and
  * autograd multiplies by the reduction's factor afterwards. */
@@ -12109,31 +12101,15 @@ ASR__PRIVATE asr_real asr__rnnt_clamp_scale(double g, double clamp, double scale
   return (asr_real)(g * scale);
 }
 
-/* Zeroes the padded part of one item's gradient: u > Ub in the valid rows, and t >= Tb. */
-ASR__PRIVATE void asr__rnnt_zero_padding(asr_real *g, int Tb, int Ub, int T, int U, int V) {
-  int t;
-  for (t = 0; t < Tb; t++)
-    if (Ub < U)
-      memset(g + ((size_t)t * (U + 1) + Ub + 1) * V, 0, sizeof(asr_real) * (size_t)(U - Ub) * V);
-  if (Tb < T) memset(g + (size_t)Tb * (U + 1) * V, 0, sizeof(asr_real) * (size_t)(T - Tb) * (U + 1) * V);
-}
-
-/* C(n, k) in double (exact for the sizes _naive accepts). */
-ASR__PRIVATE double asr__rnnt_binom(int n, int k) {
-  double c = 1;
-  int i;
-  if (k < 0 || k > n) return 0;
-  for (i = 1; i <= k; i++) c = c * (n - k + i) / i;
-  return c;
-}
-
-/* One alignment of _naive: moves[s] = 1 if step s emits a label, 0 if it emits a blank, for
- * the T-1+U steps before the final blank. Returns ln Pr(a|x), each factor being eq. (13)
- * evaluated from scratch at the node the step leaves. If w_occ != NULL, adds `weight` to
- * the node occupancy and to the weight of the arrow taken (the definition of the
- * gradient). */
+/* One alignment a of _naive: moves[s] = 1 if step s emits a label, 0 if it emits a blank,
+ * for the T-1+U steps before the final blank. Returns ln Pr(a|x), the sum of the log of
+ * each step's probability: eq. (13) evaluated from scratch at the node the step leaves
+ * (logits), or the log-probability as given. If w_occ != NULL, adds `weight` to the
+ * occupancy of every node a visits and to the weight of the arrow it leaves by (w_blank or
+ * w_label, (Tb,Ub+1) each): the definition of the gradient. */
 ASR__PRIVATE double asr__rnnt_naive_path(const int *moves, const asr_real *z, const int *labels, int Tb,
-                                         int Ub, int U, int V, int blank, double weight, double *w_occ,
+                                         int Ub, int U, int V, int blank, asr__loss_input input,
+                                         double weight, double *w_occ,
                                          double *w_blank, double *w_label) {
   double lp = 0;
   int s, t = 0, u = 0, W = Ub + 1;
@@ -12142,7 +12118,8 @@ ASR__PRIVATE double asr__rnnt_naive_path(const int *moves, const asr_real *z, co
     int last = (s == Tb - 1 + Ub);        /* the final blank, from (T,U) out of the lattice */
     int emit = !last && moves[s];
     int k = emit ? labels[u] : blank;
-    lp += (double)node[k] - asr__rnnt_node_lse(node, V);      /* log Pr(k|t,u), eq. (13) */
+    if (input == ASR__FROM_LOGITS) lp += (double)node[k] - asr__rnnt_node_lse(node, V);   /* eq. (13) */
+    else lp += (double)node[k];                                  /* log Pr(k|t,u) as given */
     if (w_occ) {
       w_occ[t * W + u] += weight;
       if (emit) w_label[t * W + u] += weight;
@@ -12164,82 +12141,68 @@ ASR__PRIVATE int asr__rnnt_next_comb(int *pos, int k, int n) {
   return 1;
 }
 
-ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
-                                      const int *targets, const int *logit_lengths,
-                                      const int *target_lengths, int N, int T, int U, int V,
-                                      const asr_rnnt_opts *opts, void *work, size_t work_bytes,
-                                      asr_error *err) {
-  int b, blank, *ints;
-  double *arr[5], scale, total = 0;
-  asr_result r = asr__rnnt_check(loss, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                                 opts, 1, work, work_bytes, &blank, err);
-  if (r != ASR_OK) return r;
-  for (b = 0; b < N; b++) {   /* refuse before anything is written */
-    int Tb = logit_lengths[b], Ub = target_lengths[b];
-    if (Tb > 0 && asr__rnnt_binom(Tb - 1 + Ub, Ub) > ASR_RNNT_NAIVE_MAX_PATHS)
-      return asr__fail(err, ASR_ERR_TOO_LARGE, "rnnt naive: item %d has %.0f alignments (T=%d, U=%d), "
-                       "more than ASR_RNNT_NAIVE_MAX_PATHS = %d", b, asr__rnnt_binom(Tb - 1 + Ub, Ub), Tb, Ub,
-                       ASR_RNNT_NAIVE_MAX_PATHS);
-  }
-  asr__rnnt_carve(work, T, U, arr, &ints);
-  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
-  for (b = 0; b < N; b++) {
-    int Tb = logit_lengths[b], Ub = target_lengths[b], L = Tb - 1 + Ub, i, more, t, u, k;
-    const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
-    const int *y = targets ? targets + (size_t)b * U : NULL;
-    int *moves = ints, *pos = ints + T + U;   /* L <= T+U-1 moves, Ub <= U positions */
-    double logP = -INFINITY;
-    if (Tb == 0) {                          /* the empty alignment: Pr = 1, loss 0 */
-      if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = 0;
-      if (grad) memset(grad + (size_t)b * T * (U + 1) * V, 0, sizeof(asr_real) * (size_t)T * (U + 1) * V);
-      continue;
-    }
-    /* eq. (1): Pr(y*|x) = sum over the C(L, U) alignments; pos[] = the steps that emit */
-    for (i = 0; i < Ub; i++) pos[i] = i;
-    do {
-      for (i = 0; i < L; i++) moves[i] = 0;
-      for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
-      logP = asr_logaddexp(logP, asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, 0, NULL, NULL, NULL));
-      more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, L);
-    } while (more);
-    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)-logP;
-    total += -logP;
-    if (!grad) continue;
-    /* the gradient, by definition: each alignment's share Pr(a|x)/Pr(y*|x) of the total,
-     * added to every node it visits and to the arrow it leaves by */
-    for (i = 0; i < Tb * (Ub + 1); i++) arr[0][i] = arr[1][i] = arr[2][i] = 0;
-    for (i = 0; i < Ub; i++) pos[i] = i;
-    do {
-      double lp;
-      for (i = 0; i < L; i++) moves[i] = 0;
-      for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
-      lp = asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, 0, NULL, NULL, NULL);
-      asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, exp(lp - logP), arr[0], arr[1], arr[2]);
-      more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, L);
-    } while (more);
-    {
-      asr_real *g = grad + (size_t)b * T * (U + 1) * V;
-      for (t = 0; t < Tb; t++)
-        for (u = 0; u <= Ub; u++) {
-          const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
-          asr_real *gn = g + ((size_t)t * (U + 1) + u) * V;
-          double lse = asr__rnnt_node_lse(node, V), occ = arr[0][t * (Ub + 1) + u];
-          for (k = 0; k < V; k++) {
-            /* dL/dz_k = sum_a share(a) [a at (t,u)] (Pr(k|t,u) - [a leaves by k]) */
-            double gk = occ * exp((double)node[k] - lse);
-            if (k == blank) gk -= arr[1][t * (Ub + 1) + u];
-            if (u < Ub && k == y[u]) gk -= arr[2][t * (Ub + 1) + u];
-            gn[k] = asr__rnnt_clamp_scale(gk, opts->clamp, scale);
-          }
+/* One item of _naive (Tb >= 1): every alignment a is enumerated as the set of its Ub label
+ * steps among the Tb-1+Ub steps before the final blank, C(Tb-1+Ub, Ub) of them, and
+ *   Pr(y*|x) = sum_a Pr(a|x)                                            eq. (1)
+ * The gradient is the definition too, with share(a) = Pr(a|x) / Pr(y*|x):
+ *   logits:        dL/dz_k           = sum_a share(a) [a at (t,u)] (Pr(k|t,u) - [a leaves (t,u) by k])
+ *   log-probs:     dL/dlog Pr(k|t,u) = -sum_a share(a) [a leaves (t,u) by k]
+ * written (clamped, scaled) into g (Tb,Ub+1 of the padded (T,U+1,V) block) when g != NULL.
+ * No alpha, no beta: the lattice arrays of w hold the three weight sums instead. Returns
+ * -ln Pr(y*|x). */
+ASR__PRIVATE double asr__rnnt_item_naive(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U,
+                                         int V, int blank, asr__loss_input input, double clamp, double scale,
+                                         const asr__rnnt_bufs *w) {
+  const int steps = Tb - 1 + Ub;             /* the moves before the final blank */
+  int *moves = w->ints, *pos = w->ints + Tb + Ub;   /* steps <= Tb+Ub-1 moves, Ub positions */
+  double *w_occ = w->log_blank, *w_blank = w->log_label, *w_label = w->log_norm;
+  double logP = -INFINITY;
+  int i, more, t, u, k;
+  /* eq. (1): Pr(y*|x) = sum over the C(steps, Ub) alignments; pos[] = the steps that emit */
+  for (i = 0; i < Ub; i++) pos[i] = i;
+  do {
+    for (i = 0; i < steps; i++) moves[i] = 0;
+    for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
+    logP = asr_logaddexp(logP, asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, input, 0, NULL, NULL, NULL));
+    more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, steps);
+  } while (more);
+  if (!g) return -logP;
+  /* the gradient, by definition: each alignment's share Pr(a|x)/Pr(y*|x) of the total,
+   * added to every node it visits and to the arrow it leaves by */
+  for (i = 0; i < Tb * (Ub + 1); i++) w_occ[i] = w_blank[i] = w_label[i] = 0;
+  for (i = 0; i < Ub; i++) pos[i] = i;
+  do {
+    double lp;
+    for (i = 0; i < steps; i++) moves[i] = 0;
+    for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
+    lp = asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, input, 0, NULL, NULL, NULL);
+    asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, input, exp(lp - logP), w_occ, w_blank, w_label);
+    more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, steps);
+  } while (more);
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
+      asr_real *gn = g + ((size_t)t * (U + 1) + u) * V;
+      if (input == ASR__FROM_LOGPROBS) {
+        /* dL/dlog Pr(k|t,u) = -(the share leaving (t,u) by k): only the blank and y_{u+1} */
+        for (k = 0; k < V; k++) gn[k] = 0;
+        gn[blank] = asr__rnnt_clamp_scale(-w_blank[t * (Ub + 1) + u], clamp, scale);
+        if (u < Ub) gn[y[u]] = asr__rnnt_clamp_scale(-w_label[t * (Ub + 1) + u], clamp, scale);
+      } else {
+        double lse = asr__rnnt_node_lse(node, V), occ = w_occ[t * (Ub + 1) + u];
+        for (k = 0; k < V; k++) {
+          /* dL/dz_k = sum_a share(a) [a at (t,u)] (Pr(k|t,u) - [a leaves by k]) */
+          double gk = occ * exp((double)node[k] - lse);
+          if (k == blank) gk -= w_blank[t * (Ub + 1) + u];
+          if (u < Ub && k == y[u]) gk -= w_label[t * (Ub + 1) + u];
+          gn[k] = asr__rnnt_clamp_scale(gk, clamp, scale);
         }
-      asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
+      }
     }
-  }
-  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
-  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
-  return ASR_OK;
+  return -logP;
 }
 
+/* ---- 6.2.2 _ref: the forward-backward algorithm, eqs. (16)-(18), and the gradient, eqs. (20)-(23) */
 /* One node of the logits-contract gradient (gn may equal node: element-wise):
  *   gn[k] = clamp_scale(Pr(k|t,u) gamma - [k = blank] e_blank - [k = label] e_label)
  * with Pr(k|t,u) = exp(node[k] - log_norm), eq. (13); label = -1 at u = U. */
@@ -12255,27 +12218,30 @@ ASR__PRIVATE void asr__rnnt_node_grad(asr_real *gn, const asr_real *node, int V,
   }
 }
 
-/* One item of _ref / _logprobs_ref. The gradient, from [Graves12]:
- *   eq. (20)  dL/dPr(k|t,u) = -(alpha(t,u)/Pr(y*|x)) * { beta(t,u+1) if k = y_{u+1};
- *                                                       beta(t+1,u) if k = blank; 0 else }
+/* One item of _ref / _logprobs_ref. The gradient, from [Graves12] with L = -ln Pr(y*|x):
+ *   eq. (20)  dPr(y*|x)/dPr(k|t,u) = alpha(t,u) { beta(t,u+1) if k = y_{u+1};
+ *                                                  beta(t+1,u) if k = blank; 0 else },
+ *             so dL/dPr(k|t,u) = -(1/Pr(y*|x)) times it
  *   eq. (23)  dPr(k'|t,u)/dz_k = Pr(k'|t,u) (delta_kk' - Pr(k|t,u))    (the softmax, eq. (13))
  * Summing eq. (20) times eq. (23) over k' (eqs. (21)-(22) do it for f_t and g_u) gives
  *   dL/dz_k = Pr(k|t,u) gamma(t,u) - [k = blank] e_blank(t,u) - [k = y_{u+1}] e_label(t,u)
  * with the arrow occupancies (the share of Pr(y*|x) flowing along each arrow)
- *   e_blank(t,u) = alpha(t,u) 0(t,u) beta(t+1,u) / Pr,   e_label(t,u) = alpha(t,u) y(t,u) beta(t,u+1) / Pr
+ *   e_blank(t,u) = alpha(t,u) blank(t,u) beta(t+1,u) / Pr,   e_label(t,u) = alpha(t,u) y(t,u) beta(t,u+1) / Pr
  * and the node occupancy gamma = e_blank + e_label = alpha(t,u) beta(t,u) / Pr (eq. (18)).
  * So every entry gets the softmax term and only two entries per node get the lattice terms
  * (Li et al. 2019's "function merging": the log-softmax never has to be materialized).
  * For the _logprobs contract dL/dlog Pr(k|t,u) = Pr(k|t,u) dL/dPr(k|t,u) = -e_k.
  * NOTE: the blank from the terminal node (T,U) leaves the lattice with beta(T+1,U) = 1
- * (eq. (18)'s initial condition beta(T,U) = 0(T,U)); a blank from any other node of the last
+ * (eq. (18)'s initial condition beta(T,U) = blank(T,U)); a blank from any other node of the last
  * frame has beta(T+1,u) = 0. */
 ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U,
-                                       int V, int blank, int logprobs, double clamp, double scale, double **arr) {
-  double *lb = arr[0], *ll = arr[1], *ln = arr[2], *la = arr[3], *lbeta = arr[4], logP;
+                                       int V, int blank, asr__loss_input input, double clamp, double scale,
+                                       const asr__rnnt_bufs *w) {
+  double *lb = w->log_blank, *ll = w->log_label, *ln = w->log_norm, *la = w->log_alpha, *lbeta = w->log_beta;
+  double logP;
   const int W = Ub + 1;
   int t, u, k;
-  if (logprobs) {            /* the inputs are log Pr(k|t,u) already */
+  if (input == ASR__FROM_LOGPROBS) {   /* the inputs are log Pr(k|t,u) already */
     for (t = 0; t < Tb; t++)
       for (u = 0; u <= Ub; u++) {
         const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
@@ -12298,7 +12264,7 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
       double b_up = u < Ub ? lbeta[n + 1] : -INFINITY;
       double e_blank = exp(la[n] + lb[n] + b_right - logP);        /* eq. (20), k = blank */
       double e_label = exp(la[n] + ll[n] + b_up - logP);           /* eq. (20), k = y_{u+1} */
-      if (logprobs) {
+      if (input == ASR__FROM_LOGPROBS) {
         for (k = 0; k < V; k++) gn[k] = 0;
         gn[blank] = asr__rnnt_clamp_scale(-e_blank, clamp, scale);
         if (u < Ub) gn[y[u]] = asr__rnnt_clamp_scale(-e_label, clamp, scale);
@@ -12311,8 +12277,8 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
   return -logP;
 }
 
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-#define ASR__RNNT_HAVE_FAST 1
+/* ---- 6.2.3 The fast path (AVX2+FMA, float build): asr__rnnt_item_fast */
+#if ASR__RNNT_HAVE_FAST
 /* exp of 8 floats: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-5 polynomial (the
  * Cephes expf coefficients), 2^n by building the exponent bits. Relative error ~1.5 ulp;
  * inputs below -87.3 give exactly 0 (exp would be subnormal), above 88.3 are clamped. */
@@ -12362,8 +12328,9 @@ ASR__PRIVATE double asr__rnnt_node_lse_avx2(const float *z, int V) {
  * (T,U+1,V) block in AVX2: the denominators, and gk = exp(z_k - lse + ln gamma) (the
  * softmax term; the two lattice terms are subtracted in double afterwards). */
 ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
-                                        int blank, double clamp, double scale, double **arr) {
-  double *lb = arr[0], *ll = arr[1], *ln = arr[2], *la = arr[3], *lbeta = arr[4], logP;
+                                        int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
+  double *lb = w->log_blank, *ll = w->log_label, *ln = w->log_norm, *la = w->log_alpha, *lbeta = w->log_beta;
+  double logP;
   const int W = Ub + 1;
   int t, u, k;
   for (t = 0; t < Tb; t++)
@@ -12406,42 +12373,38 @@ ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const in
     }
   return -logP;
 }
+#else
+/* No AVX2 (or the double build): ASR__TIER_FAST runs _ref (asr__rnnt_loss says so); this
+ * stub only keeps the driver the same in every build. */
+ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
+                                        int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
+  (void)g, (void)z, (void)y, (void)Tb, (void)Ub, (void)U, (void)V, (void)blank, (void)clamp, (void)scale, (void)w;
+  return 0;
+}
 #endif
 
-ASR__PRIVATE asr_result asr__rnnt_loss_driver(asr_real *loss, asr_real *grad, const asr_real *logits,
-                                              const int *targets, const int *logit_lengths,
-                                              const int *target_lengths, int N, int T, int U, int V,
-                                              const asr_rnnt_opts *opts, void *work, size_t work_bytes,
-                                              asr_error *err, int logprobs, int fast) {
-  int b, blank, *ints;
-  double *arr[5], scale, total = 0;
-  asr_result r = asr__rnnt_check(loss, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                                 opts, 1, work, work_bytes, &blank, err);
-  if (r != ASR_OK) return r;
-  asr__rnnt_carve(work, T, U, arr, &ints);
-  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
-  for (b = 0; b < N; b++) {
-    int Tb = logit_lengths[b], Ub = target_lengths[b];
-    const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
-    asr_real *g = grad ? grad + (size_t)b * T * (U + 1) * V : NULL;
-    double l = 0;
-    if (Tb > 0) {
-#ifdef ASR__RNNT_HAVE_FAST
-      if (fast && !logprobs) l = asr__rnnt_item_fast(g, z, targets + (size_t)b * U, Tb, Ub, U, V, blank,
-                                                     opts->clamp, scale, arr);
-      else
-#endif
-        l = asr__rnnt_item_ref(g, z, targets ? targets + (size_t)b * U : NULL, Tb, Ub, U, V, blank,
-                               logprobs, opts->clamp, scale, arr);
-    }
-    if (g) asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
-    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)l;
-    total += l;
-  }
-  (void)fast;
-  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
-  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
-  return ASR_OK;
+/* ---- 6.2.4 The public loss tiers
+ * Each tier names the math it runs and hands its tier and contract to asr__rnnt_loss (the
+ * batch driver in the plumbing below: argument checks, then the items one by one). */
+
+ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                      const int *targets, const int *logit_lengths,
+                                      const int *target_lengths, int N, int T, int U, int V,
+                                      const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  /* every alignment summed, eq. (1), the gradient by definition: asr__rnnt_item_naive */
+  return asr__rnnt_loss(ASR__TIER_NAIVE, ASR__FROM_LOGITS, loss, grad, logits, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_rnnt_loss_logprobs_naive(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                               const int *targets, const int *logit_lengths,
+                                               const int *target_lengths, int N, int T, int U, int V,
+                                               const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                               asr_error *err) {
+  /* every alignment summed, eq. (1), with the log-probabilities as given: asr__rnnt_item_naive */
+  return asr__rnnt_loss(ASR__TIER_NAIVE, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
 ASRDEF asr_result asr_rnnt_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logits,
@@ -12449,27 +12412,19 @@ ASRDEF asr_result asr_rnnt_loss_ref(asr_real *loss, asr_real *grad, const asr_re
                                     const int *target_lengths, int N, int T, int U, int V,
                                     const asr_rnnt_opts *opts, void *work, size_t work_bytes,
                                     asr_error *err) {
-  return asr__rnnt_loss_driver(loss, grad, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                               opts, work, work_bytes, err, 0, 0);
+  /* alpha, beta by eqs. (16)-(18), the gradient of eqs. (20)-(23): asr__rnnt_item_ref */
+  return asr__rnnt_loss(ASR__TIER_REF, ASR__FROM_LOGITS, loss, grad, logits, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
 ASRDEF asr_result asr_rnnt_loss_logprobs_ref(asr_real *loss, asr_real *grad, const asr_real *logprobs,
                                              const int *targets, const int *logit_lengths,
                                              const int *target_lengths, int N, int T, int U, int V,
-                                             const asr_rnnt_opts *opts, void *work,
-                                             size_t work_bytes, asr_error *err) {
-  return asr__rnnt_loss_driver(loss, grad, logprobs, targets, logit_lengths, target_lengths, N, T, U, V,
-                               opts, work, work_bytes, err, 1, 0);
-}
-
-ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
-                                         const int *targets, const int *logit_lengths,
-                                         const int *target_lengths, int N, int T, int U, int V,
-                                         const asr_rnnt_opts *opts, void *work, size_t work_bytes,
-                                         asr_error *err) {
-  /* two entries per node: nothing for SIMD to win */
-  return asr_rnnt_loss_logprobs_ref(loss, grad, logprobs, targets, logit_lengths, target_lengths, N, T,
-                                    U, V, opts, work, work_bytes, err);
+                                             const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                             asr_error *err) {
+  /* alpha, beta by eqs. (16)-(18), dL/dlog Pr = -e_k: asr__rnnt_item_ref */
+  return asr__rnnt_loss(ASR__TIER_REF, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
 ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *logits,
@@ -12477,20 +12432,24 @@ ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *
                                 const int *target_lengths, int N, int T, int U, int V,
                                 const asr_rnnt_opts *opts, void *work, size_t work_bytes,
                                 asr_error *err) {
-  return asr__rnnt_loss_driver(loss, grad, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                               opts, work, work_bytes, err, 0, 1);
+  /* the two passes over (T,U+1,V) in AVX2: asr__rnnt_item_fast, else _ref */
+  return asr__rnnt_loss(ASR__TIER_FAST, ASR__FROM_LOGITS, loss, grad, logits, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
-/* ---- 6.3 The joint network (implementation) */
-ASRDEF size_t asr_rnnt_joint_workspace_size(const asr_rnnt_joint *J, int T, int U1) {
-  size_t rows = (size_t)T + 2 * (size_t)U1, n;
-  if (!J || T < 0 || U1 < 0 || J->H < 1) return (size_t)-1;
-  /* forward: A (T,H), C (U1,H), one activation row (U1,H); backward: dA, dC, E row */
-  if (asr_size_mul(rows, (size_t)J->H, &n) != ASR_OK || asr_size_mul(n, sizeof(asr_real), &n) != ASR_OK)
-    return (size_t)-1;
-  return n;
+ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                         const int *targets, const int *logit_lengths,
+                                         const int *target_lengths, int N, int T, int U, int V,
+                                         const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                         asr_error *err) {
+  /* two entries per node, nothing for SIMD to win: asr__rnnt_item_ref */
+  return asr__rnnt_loss(ASR__TIER_FAST, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
+/* ---- 6.3 The joint network
+ * The two halves A_t = W_enc f_t and C_u = W_pred g_u + b are computed once (T + U+1 rows
+ * instead of T (U+1)); a node only adds them, applies act and W_out. */
 /* act(x) and act'(x) written through the output y = act(x) */
 ASR__PRIVATE asr_real asr__rnnt_act(asr_rnnt_act a, asr_real x) {
   if (a == ASR_RNNT_ACT_TANH) return (asr_real)tanh(x);
@@ -12562,11 +12521,6 @@ ASR__PRIVATE void asr__rnnt_joint_inputs_back(asr_real *df, asr_real *dg, const 
       for (i = 0; i < J->H; i++) dJ->b[i] += dC[(size_t)u * J->H + i];
 }
 
-ASR__PRIVATE int asr__rnnt_joint_bad(const asr_rnnt_joint *J) {
-  return !J || J->E < 1 || J->P < 1 || J->H < 1 || J->V < 1 || !J->W_enc || !J->W_pred || !J->W_out ||
-         (J->act != ASR_RNNT_ACT_TANH && J->act != ASR_RNNT_ACT_RELU && J->act != ASR_RNNT_ACT_IDENTITY);
-}
-
 ASRDEF asr_result asr_rnnt_joint_forward(asr_real *z, asr_real *hid, const asr_real *f,
                                          const asr_real *g, const asr_rnnt_joint *J, int T, int U1,
                                          void *work, size_t work_bytes) {
@@ -12574,7 +12528,7 @@ ASRDEF asr_result asr_rnnt_joint_forward(asr_real *z, asr_real *hid, const asr_r
   int t;
   if (asr__rnnt_joint_bad(J) || T < 0 || U1 < 0 || !z || (T && !f) || (U1 && !g)) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rnnt_joint_workspace_size(J, T, U1) || !work) return ASR_ERR_WORKSPACE;
-  A = (asr_real *)work;
+  A = (asr_real *)work;                     /* work: A (T,H), C (U1,H), one row of act (U1,H) */
   C = A + (size_t)T * J->H;
   hrow = C + (size_t)U1 * J->H;
   asr__rnnt_joint_halves(A, C, f, g, J, T, U1);
@@ -12595,7 +12549,7 @@ ASRDEF asr_result asr_rnnt_joint_backward(asr_real *df, asr_real *dg, const asr_
   if (asr__rnnt_joint_bad(J) || T < 0 || U1 < 0 || !dz || !hid || (T && !f) || (U1 && !g))
     return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rnnt_joint_workspace_size(J, T, U1) || !work) return ASR_ERR_WORKSPACE;
-  dA = (asr_real *)work;
+  dA = (asr_real *)work;                    /* work: dA (T,H), dC (U1,H), one row of e (U1,H) */
   dC = dA + (size_t)T * J->H;
   Erow = dC + (size_t)U1 * J->H;
   for (i = 0; i < (size_t)U1 * J->H; i++) dC[i] = 0;
@@ -12606,18 +12560,6 @@ ASRDEF asr_result asr_rnnt_joint_backward(asr_real *df, asr_real *dg, const asr_
   return ASR_OK;
 }
 
-ASRDEF size_t asr_rnnt_joint_loss_rowwise_workspace_size(const asr_rnnt_joint *J, int T, int U) {
-  size_t lat = asr_rnnt_loss_workspace_size(T, U, 1), reals, n;
-  if (!J || T < 0 || U < 0 || lat == (size_t)-1) return (size_t)-1;
-  /* A, dA (T,H); C, dC, hrow, Erow (U+1,H); zrow (U+1,V) */
-  if (asr_size_mul((size_t)T, (size_t)J->H, &reals) != ASR_OK) return (size_t)-1;
-  reals *= 2;
-  if (asr_size_mul((size_t)U + 1, 4 * (size_t)J->H + (size_t)J->V, &n) != ASR_OK) return (size_t)-1;
-  reals += n;
-  if (asr_size_mul(reals, sizeof(asr_real), &n) != ASR_OK || n + lat < n) return (size_t)-1;
-  return n + lat;
-}
-
 ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_real *dg,
                                               const asr_rnnt_joint_grad *dJ, const asr_real *f,
                                               const asr_real *g, const asr_rnnt_joint *J,
@@ -12625,8 +12567,9 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
                                               const asr_rnnt_opts *opts, void *work,
                                               size_t work_bytes, asr_error *err) {
   const int U1 = U + 1, W = U + 1;
-  int t, u, i, blank, *ints, V;
-  double *arr[5], logP;
+  int t, u, i, blank, V;
+  asr__rnnt_bufs w;
+  double logP;
   asr_real *A, *dA, *C, *dC, *hrow, *Erow, *zrow;
   if (asr__rnnt_joint_bad(J) || !loss || !opts || T < 1 || U < 0 || !f || !g || (U && !labels))
     return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt rowwise: bad arguments (T must be >= 1)");
@@ -12638,7 +12581,9 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
       return asr__fail(err, ASR_ERR_RANGE, "rnnt rowwise: labels[%d] = %d is out of range or the blank", i, labels[i]);
   if (!work || work_bytes < asr_rnnt_joint_loss_rowwise_workspace_size(J, T, U))
     return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt rowwise: workspace too small");
-  asr__rnnt_carve(work, T, U, arr, &ints);
+  /* work: the loss's lattice buffers for (T,U), then the joint's: A, dA (T,H); C, dC, one
+   * row of act and one of e (U+1,H); one row of logits (U+1,V) */
+  asr__rnnt_carve(&w, work, T, U);
   A = (asr_real *)((char *)work + asr_rnnt_loss_workspace_size(T, U, 1));
   dA = A + (size_t)T * J->H;
   C = dA + (size_t)T * J->H;
@@ -12652,25 +12597,25 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
     asr__rnnt_joint_row(zrow, hrow, A + (size_t)t * J->H, C, J, U1);
     if (!asr_all_finite(zrow, (size_t)U1 * V))
       return asr__fail(err, ASR_ERR_NONFINITE, "rnnt rowwise: the joint's output at frame %d is not finite", t);
-    asr_rnnt_lattice(arr[0] + (size_t)t * W, arr[1] + (size_t)t * W, arr[2] + (size_t)t * W, zrow, labels, 1,
-                     U, U1, V, blank);
+    asr_rnnt_lattice(w.log_blank + (size_t)t * W, w.log_label + (size_t)t * W, w.log_norm + (size_t)t * W, zrow,
+                     labels, 1, U, U1, V, blank);
   }
-  logP = asr_rnnt_alpha(arr[3], arr[0], arr[1], T, U);    /* eqs. (16)-(17) */
+  logP = asr_rnnt_alpha(w.log_alpha, w.log_blank, w.log_label, T, U);    /* eqs. (16)-(17) */
   *loss = -logP;
   if (!df && !dg && !dJ) return ASR_OK;
-  asr_rnnt_beta(arr[4], arr[0], arr[1], T, U);            /* eq. (18) */
+  asr_rnnt_beta(w.log_beta, w.log_blank, w.log_label, T, U);            /* eq. (18) */
   for (i = 0; i < U1 * J->H; i++) dC[i] = 0;
   /* pass 2: recompute row t, its gradient in place, and push it through the joint */
   for (t = 0; t < T; t++) {
     asr__rnnt_joint_row(zrow, hrow, A + (size_t)t * J->H, C, J, U1);
     for (u = 0; u <= U; u++) {
       int n = t * W + u;
-      double b_right = t + 1 < T ? arr[4][n + W] : (u == U ? 0.0 : -INFINITY);
-      double b_up = u < U ? arr[4][n + 1] : -INFINITY;
+      double b_right = t + 1 < T ? w.log_beta[n + W] : (u == U ? 0.0 : -INFINITY);
+      double b_up = u < U ? w.log_beta[n + 1] : -INFINITY;
       asr__rnnt_node_grad(zrow + (size_t)u * V, zrow + (size_t)u * V, V, blank, u < U ? labels[u] : -1,
-                          arr[2][n], exp(arr[3][n] + arr[4][n] - logP),
-                          exp(arr[3][n] + arr[0][n] + b_right - logP), exp(arr[3][n] + arr[1][n] + b_up - logP),
-                          opts->clamp, 1.0);
+                          w.log_norm[n], exp(w.log_alpha[n] + w.log_beta[n] - logP),
+                          exp(w.log_alpha[n] + w.log_blank[n] + b_right - logP),
+                          exp(w.log_alpha[n] + w.log_label[n] + b_up - logP), opts->clamp, 1.0);
     }
     asr__rnnt_joint_row_back(Erow, dA + (size_t)t * J->H, dC, dJ, zrow, hrow, J, U1);
   }
@@ -12678,12 +12623,7 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
   return ASR_OK;
 }
 
-/* ---- 6.4 The stateless prediction network (implementation) */
-ASR__PRIVATE int asr__rnnt_pred_bad(const asr_rnnt_stateless *P) {
-  return !P || P->V < 1 || P->D < 1 || P->C < 1 || P->blank < 0 || P->blank >= P->V || !P->embedding ||
-         (P->C > 1 && !P->conv);
-}
-
+/* ---- 6.4 The stateless prediction network: embedding, causal depthwise conv, relu */
 /* c (D) = sum_j conv[:,j] * e_{u-C+1+j} for the embeddings rows[0..C-1] (NULL = zero row). */
 ASR__PRIVATE void asr__rnnt_causal_conv(asr_real *c, const asr_real *const *rows, const asr_rnnt_stateless *P) {
   int d, j;
@@ -12700,9 +12640,9 @@ ASR__PRIVATE void asr__rnnt_causal_conv(asr_real *c, const asr_real *const *rows
 }
 
 ASRDEF asr_result asr_rnnt_stateless_step(asr_real *g, const int *context, const asr_rnnt_stateless *P) {
-  const asr_real *rows[64];
+  const asr_real *rows[ASR__RNNT_MAX_CONTEXT];   /* the C embedding rows the conv reads */
   int j;
-  if (asr__rnnt_pred_bad(P) || P->C > 64 || !g || !context) return ASR_ERR_INVALID_ARG;
+  if (asr__rnnt_pred_bad(P) || !g || !context) return ASR_ERR_INVALID_ARG;
   for (j = 0; j < P->C; j++) {
     if (context[j] >= P->V || context[j] < -1) return ASR_ERR_RANGE;
     rows[j] = context[j] < 0 ? NULL : P->embedding + (size_t)context[j] * P->D;   /* e = Emb[y] */
@@ -12714,9 +12654,9 @@ ASRDEF asr_result asr_rnnt_stateless_step(asr_real *g, const int *context, const
 
 ASRDEF asr_result asr_rnnt_stateless_forward(asr_real *g, asr_real *emb, const int *labels, int U,
                                              const asr_rnnt_stateless *P) {
-  const asr_real *rows[64];
+  const asr_real *rows[ASR__RNNT_MAX_CONTEXT];   /* the C embedding rows output u reads */
   int u, j;
-  if (asr__rnnt_pred_bad(P) || P->C > 64 || !g || U < 0 || (U && !labels)) return ASR_ERR_INVALID_ARG;
+  if (asr__rnnt_pred_bad(P) || !g || U < 0 || (U && !labels)) return ASR_ERR_INVALID_ARG;
   for (u = 0; u < U; u++)
     if (labels[u] < 0 || labels[u] >= P->V) return ASR_ERR_RANGE;
   for (u = 0; u <= U; u++) {
@@ -12736,12 +12676,6 @@ ASRDEF asr_result asr_rnnt_stateless_forward(asr_real *g, asr_real *emb, const i
   return ASR_OK;
 }
 
-ASRDEF size_t asr_rnnt_stateless_workspace_size(const asr_rnnt_stateless *P, int U) {
-  size_t n;
-  if (!P || U < 0 || asr_size_mul((size_t)U + 1, 2 * (size_t)P->D, &n) != ASR_OK) return (size_t)-1;
-  return n * sizeof(asr_real) + ((size_t)U + 1) * sizeof(int) + 16;
-}
-
 ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP, const asr_real *dg,
                                               const asr_real *g, const asr_real *emb,
                                               const int *labels, int U,
@@ -12754,7 +12688,7 @@ ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP,
   if (!work || work_bytes < asr_rnnt_stateless_workspace_size(P, U)) return ASR_ERR_WORKSPACE;
   D = P->D;
   n = (size_t)(U + 1) * D;
-  dc = (asr_real *)work;
+  dc = (asr_real *)work;                   /* work: dc, de (U+1,D), the ids of yhat (U+1) */
   de = dc + n;
   ids = (int *)(de + n);
   memset(dc, 0, sizeof(asr_real) * n);
@@ -12776,13 +12710,7 @@ ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP,
   return ASR_OK;
 }
 
-/* ---- 6.5 Decoding (implementation) */
-ASRDEF size_t asr_rnnt_model_scratch_size(const asr_rnnt_joint *J, const asr_rnnt_stateless *P) {
-  if (!J || !P) return (size_t)-1;
-  /* g (D), A (H), C (H), hid (H), z (V), context (C ints) */
-  return sizeof(asr_real) * ((size_t)P->D + 3 * (size_t)J->H + (size_t)J->V) + sizeof(int) * (size_t)P->C + 16;
-}
-
+/* ---- 6.5 Decoding: the model as a scorer, greedy, and [Graves12] Algorithm 1 */
 ASRDEF asr_result asr_rnnt_model_scorer(void *model, asr_real *logp, int t, const int *prefix, int n) {
   asr_rnnt_model *m = (asr_rnnt_model *)model;
   const asr_rnnt_joint *J = m->joint;
@@ -12792,6 +12720,8 @@ ASRDEF asr_result asr_rnnt_model_scorer(void *model, asr_real *logp, int t, cons
   asr_result r;
   if (!m || !J || !P || t < 0 || t >= m->T || n < 0 || J->P != P->D || J->V != P->V) return ASR_ERR_INVALID_ARG;
   if (!m->scratch || m->scratch_bytes < asr_rnnt_model_scratch_size(J, P)) return ASR_ERR_WORKSPACE;
+  /* scratch: g (D), A (H), C (H), hid (H), a V-row for z (unused here: z goes straight
+   * into logp), the context (C ints) */
   g = (asr_real *)m->scratch;
   A = g + P->D;
   C = A + J->H;
@@ -12844,49 +12774,14 @@ ASRDEF asr_result asr_rnnt_greedy_decode(int *tokens, int *n_tokens, double *log
   return ASR_OK;
 }
 
-ASRDEF asr_rnnt_beam_opts asr_rnnt_default_beam_opts(void) {
-  asr_rnnt_beam_opts o;
-  o.beam = 4;
-  o.max_symbols = 3;
-  o.prefix_merge = 1;
-  o.length_norm = 1;
-  return o;
-}
-
 /* A hypothesis store: slot i holds len[i] tokens at tok + i*L, its log-probability lp[i]
- * and the labels it emitted on the current frame. */
-typedef struct asr__rnnt_hyps {
+ * and sym[i], the labels it emitted on the current frame; n slots of cap are in use. Two
+ * stores: H (every hypothesis of the frame, A and B are index lists into it) and N (B,
+ * carried to the next frame). */
+struct asr__rnnt_hyps {
   int *tok, *len, *sym, L, cap, n;
   double *lp;
-} asr__rnnt_hyps;
-
-ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o) {
-  int pops = o->beam * (o->max_symbols + 1);
-  return o->beam + pops * (ASR__MIN(o->beam, 1 << 20) + 1);
-}
-
-ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt_beam_opts *o) {
-  size_t cap, per, n;
-  if (!o || o->beam < 1 || o->beam > 4096 || o->max_symbols < 1 || o->max_symbols > 4096 || V < 1 ||
-      max_tokens < 0)
-    return (size_t)-1;
-  cap = (size_t)asr__rnnt_beam_cap(o);
-  /* two stores (this frame, next frame) of cap slots: L + 2 ints and a double each */
-  per = ((size_t)max_tokens + 2) * sizeof(int) + sizeof(double);
-  if (asr_size_mul(cap, per, &n) != ASR_OK || asr_size_mul(n, 2, &n) != ASR_OK) return (size_t)-1;
-  /* + V log-probs, V order indices, the flags of A and B */
-  return n + (size_t)V * (sizeof(asr_real) + sizeof(int)) + cap * 2 * sizeof(int) + 64;
-}
-
-ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L) {
-  h->cap = cap, h->L = L, h->n = 0;
-  h->lp = (double *)*p;
-  *p += sizeof(double) * (size_t)cap;
-  h->len = (int *)*p;
-  h->sym = h->len + cap;
-  h->tok = h->sym + cap;
-  *p += sizeof(int) * (size_t)cap * ((size_t)L + 2);
-}
+};
 
 /* Index of the slot holding the same sequence as (tok, len) among `idx` (m), or -1. */
 ASR__PRIVATE int asr__rnnt_find(const asr__rnnt_hyps *h, const int *idx, int m, const int *tok, int len) {
@@ -12915,6 +12810,8 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
   if (!work || work_bytes < asr_rnnt_beam_workspace_size(V, max_tokens, o)) return ASR_ERR_WORKSPACE;
   W = o->beam;
   cap = asr__rnnt_beam_cap(o);
+  /* work (asr_rnnt_beam_workspace_size): the two stores, V log-probabilities, V label
+   * indices, the index lists A and B (cap each); its start rounded up to 16 bytes */
   p = (char *)(((uintptr_t)work + 15u) & ~(uintptr_t)15u);
   asr__rnnt_hyps_carve(&H, &p, cap, max_tokens);
   asr__rnnt_hyps_carve(&N, &p, cap, max_tokens);
@@ -13035,6 +12932,246 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
     if (logp) *logp = N.n ? N.lp[best] : -INFINITY;
   }
   return ASR_OK;
+}
+
+/* -------------------------------------------------------------- plumbing: 6. RNN-T ----
+ * Options, argument checks, workspace sizes and the batch driver of this section. Nothing
+ * below computes an equation; the math is above.
+ * NOTE: the workspaces here are carved by hand, not with asr__bump as in section 5: the
+ * published asr_rnnt_loss_workspace_size (five (T,U+1) double arrays back to back, the
+ * ints, 64 bytes of alignment) and the joint's sizes would grow if every piece were
+ * rounded up to 64 bytes, and they are documented as they are. */
+
+ASRDEF asr_rnnt_opts asr_rnnt_default_opts(void) {
+  asr_rnnt_opts o;
+  o.blank = 0;
+  o.clamp = -1;
+  o.reduction = ASR_REDUCTION_MEAN;
+  return o;
+}
+
+ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V) {
+  size_t nodes, bytes, ints;
+  (void)V;
+  if (T < 0 || U < 0) return (size_t)-1;
+  /* five (T,U+1) double arrays: log_blank, log_label, log_norm, log_alpha, log_beta
+   * (_naive uses three of them for its path weights) + (T+2U+2) ints for _naive's path */
+  if (asr_size_mul((size_t)T, (size_t)U + 1, &nodes) != ASR_OK) return (size_t)-1;
+  if (asr_size_mul(nodes, 5 * sizeof(double), &bytes) != ASR_OK) return (size_t)-1;
+  ints = ((size_t)T + 2 * (size_t)U + 2) * sizeof(int);
+  if (bytes + ints < bytes) return (size_t)-1;
+  return bytes + ints + 64;   /* + slack for alignment */
+}
+
+/* C(n, k) in double (exact for the sizes _naive accepts). */
+ASR__PRIVATE double asr__rnnt_binom(int n, int k) {
+  double c = 1;
+  int i;
+  if (k < 0 || k > n) return 0;
+  for (i = 1; i <= k; i++) c = c * (n - k + i) / i;
+  return c;
+}
+
+/* Checks every argument before anything is written. Returns the blank index in *blank. */
+ASR__PRIVATE asr_result asr__rnnt_check(asr__tier tier, const asr_real *loss, const asr_real *logits,
+                                        const int *targets, const int *logit_lengths,
+                                        const int *target_lengths, int N, int T, int U, int V,
+                                        const asr_rnnt_opts *opts, const void *work, size_t work_bytes,
+                                        int *blank, asr_error *err) {
+  int b, i, t, u;
+  if (!loss || !opts || !logit_lengths || !target_lengths || (!logits && N > 0 && T > 0))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: a required pointer is NULL");
+  if (N < 0 || T < 0 || U < 0 || V < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: sizes N=%d T=%d U=%d V=%d are invalid", N, T, U, V);
+  if (opts->reduction != ASR_REDUCTION_NONE && opts->reduction != ASR_REDUCTION_SUM && opts->reduction != ASR_REDUCTION_MEAN)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: unknown reduction %d", (int)opts->reduction);
+  if (opts->clamp != opts->clamp)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: clamp is NaN");
+  *blank = opts->blank < 0 ? V + opts->blank : opts->blank;
+  if (*blank < 0 || *blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "rnnt: blank %d is outside 0..%d", opts->blank, V - 1);
+  if (work_bytes < asr_rnnt_loss_workspace_size(T, U, V) || (!work && work_bytes))
+    return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt: workspace of %lu bytes, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)asr_rnnt_loss_workspace_size(T, U, V));
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    if (Tb < 0 || Tb > T)
+      return asr__fail(err, ASR_ERR_RANGE, "rnnt: logit_lengths[%d] = %d is outside 0..%d", b, Tb, T);
+    if (Ub < 0 || Ub > U)
+      return asr__fail(err, ASR_ERR_RANGE, "rnnt: target_lengths[%d] = %d is outside 0..%d", b, Ub, U);
+    if (Tb == 0 && Ub > 0)
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "rnnt: item %d has %d target labels but no frames (logit_lengths[%d] = 0)", b, Ub, b);
+    if (Ub > 0 && !targets) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: targets is NULL");
+    for (i = 0; i < Ub; i++) {
+      int y = targets[(size_t)b * U + i];
+      if (y < 0 || y >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is outside 0..%d", b, i, y, V - 1);
+      if (y == *blank)
+        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is the blank", b, i, y);
+    }
+    for (t = 0; t < Tb; t++)
+      for (u = 0; u <= Ub; u++) {
+        const asr_real *z = logits + (((size_t)b * T + t) * (U + 1) + u) * V;
+        if (!asr_all_finite(z, (size_t)V))
+          return asr__fail(err, ASR_ERR_NONFINITE, "rnnt: logits[%d][%d][%d] holds NaN or inf", b, t, u);
+      }
+  }
+  if (tier == ASR__TIER_NAIVE)
+    for (b = 0; b < N; b++) {   /* refuse before anything is written */
+      int Tb = logit_lengths[b], Ub = target_lengths[b];
+      if (Tb > 0 && asr__rnnt_binom(Tb - 1 + Ub, Ub) > ASR_RNNT_NAIVE_MAX_PATHS)
+        return asr__fail(err, ASR_ERR_TOO_LARGE, "rnnt naive: item %d has %.0f alignments (T=%d, U=%d), "
+                         "more than ASR_RNNT_NAIVE_MAX_PATHS = %d", b, asr__rnnt_binom(Tb - 1 + Ub, Ub), Tb, Ub,
+                         ASR_RNNT_NAIVE_MAX_PATHS);
+    }
+  return ASR_OK;
+}
+
+/* Carves the loss's workspace: the five (T,U+1) double arrays back to back from the first
+ * 64-byte boundary, then the (T+2U+2) ints (asr_rnnt_loss_workspace_size counts exactly
+ * this, + 64 for the alignment). */
+ASR__PRIVATE void asr__rnnt_carve(asr__rnnt_bufs *w, void *work, int T, int U) {
+  size_t nodes = (size_t)T * (U + 1);
+  double *p = (double *)(((uintptr_t)work + 63u) & ~(uintptr_t)63u);   /* 64-byte aligned */
+  w->log_blank = p;
+  w->log_label = p + nodes;
+  w->log_norm = p + 2 * nodes;
+  w->log_alpha = p + 3 * nodes;
+  w->log_beta = p + 4 * nodes;
+  w->ints = (int *)(p + 5 * nodes);
+}
+
+/* Zeroes the padded part of one item's gradient: u > Ub in the valid rows, and t >= Tb. */
+ASR__PRIVATE void asr__rnnt_zero_padding(asr_real *g, int Tb, int Ub, int T, int U, int V) {
+  int t;
+  for (t = 0; t < Tb; t++)
+    if (Ub < U)
+      memset(g + ((size_t)t * (U + 1) + Ub + 1) * V, 0, sizeof(asr_real) * (size_t)(U - Ub) * V);
+  if (Tb < T) memset(g + (size_t)Tb * (U + 1) * V, 0, sizeof(asr_real) * (size_t)(T - Tb) * (U + 1) * V);
+}
+
+/* The batch driver all six loss tiers share: check, then one item after the other with the
+ * math helper of its tier, the padding zeroed, then the reduction. */
+ASR__PRIVATE asr_result asr__rnnt_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                       asr_real *grad, const asr_real *x, const int *targets,
+                                       const int *logit_lengths, const int *target_lengths, int N,
+                                       int T, int U, int V, const asr_rnnt_opts *opts, void *work,
+                                       size_t work_bytes, asr_error *err) {
+  int b, blank = 0;            /* set by asr__rnnt_check (opts->blank, negative from the end) */
+  asr__rnnt_bufs w;
+  double scale, total = 0;
+  asr_result r = asr__rnnt_check(tier, loss, x, targets, logit_lengths, target_lengths, N, T, U, V, opts,
+                                 work, work_bytes, &blank, err);
+  if (r != ASR_OK) return r;
+  /* the kernel exists for the logits contract in the AVX2 float build; else _ref */
+  if (tier == ASR__TIER_FAST && (!ASR__RNNT_HAVE_FAST || input == ASR__FROM_LOGPROBS)) tier = ASR__TIER_REF;
+  asr__rnnt_carve(&w, work, T, U);
+  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    const asr_real *z = x + (size_t)b * T * (U + 1) * V;
+    const int *y = targets ? targets + (size_t)b * U : NULL;
+    asr_real *g = grad ? grad + (size_t)b * T * (U + 1) * V : NULL;
+    double l = 0;   /* Tb = 0 (then Ub = 0): the empty alignment, Pr = 1 */
+    if (Tb > 0) {
+      if (tier == ASR__TIER_NAIVE)
+        l = asr__rnnt_item_naive(g, z, y, Tb, Ub, U, V, blank, input, opts->clamp, scale, &w);
+      else if (tier == ASR__TIER_FAST)
+        l = asr__rnnt_item_fast(g, z, y, Tb, Ub, U, V, blank, opts->clamp, scale, &w);
+      else
+        l = asr__rnnt_item_ref(g, z, y, Tb, Ub, U, V, blank, input, opts->clamp, scale, &w);
+    }
+    if (g) asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
+    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)l;
+    total += l;
+  }
+  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
+  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_rnnt_joint_workspace_size(const asr_rnnt_joint *J, int T, int U1) {
+  size_t rows = (size_t)T + 2 * (size_t)U1, n;
+  if (!J || T < 0 || U1 < 0 || J->H < 1) return (size_t)-1;
+  /* forward: A (T,H), C (U1,H), one activation row (U1,H); backward: dA, dC, E row */
+  if (asr_size_mul(rows, (size_t)J->H, &n) != ASR_OK || asr_size_mul(n, sizeof(asr_real), &n) != ASR_OK)
+    return (size_t)-1;
+  return n;
+}
+
+ASR__PRIVATE int asr__rnnt_joint_bad(const asr_rnnt_joint *J) {
+  return !J || J->E < 1 || J->P < 1 || J->H < 1 || J->V < 1 || !J->W_enc || !J->W_pred || !J->W_out ||
+         (J->act != ASR_RNNT_ACT_TANH && J->act != ASR_RNNT_ACT_RELU && J->act != ASR_RNNT_ACT_IDENTITY);
+}
+
+ASRDEF size_t asr_rnnt_joint_loss_rowwise_workspace_size(const asr_rnnt_joint *J, int T, int U) {
+  size_t lat = asr_rnnt_loss_workspace_size(T, U, 1), reals, n;
+  if (!J || T < 0 || U < 0 || lat == (size_t)-1) return (size_t)-1;
+  /* A, dA (T,H); C, dC, hrow, Erow (U+1,H); zrow (U+1,V) */
+  if (asr_size_mul((size_t)T, (size_t)J->H, &reals) != ASR_OK) return (size_t)-1;
+  reals *= 2;
+  if (asr_size_mul((size_t)U + 1, 4 * (size_t)J->H + (size_t)J->V, &n) != ASR_OK) return (size_t)-1;
+  reals += n;
+  if (asr_size_mul(reals, sizeof(asr_real), &n) != ASR_OK || n + lat < n) return (size_t)-1;
+  return n + lat;
+}
+
+ASR__PRIVATE int asr__rnnt_pred_bad(const asr_rnnt_stateless *P) {
+  return !P || P->V < 1 || P->D < 1 || P->C < 1 || P->blank < 0 || P->blank >= P->V || !P->embedding ||
+         (P->C > 1 && !P->conv);
+}
+
+ASRDEF size_t asr_rnnt_stateless_workspace_size(const asr_rnnt_stateless *P, int U) {
+  size_t n;
+  if (!P || U < 0 || asr_size_mul((size_t)U + 1, 2 * (size_t)P->D, &n) != ASR_OK) return (size_t)-1;
+  return n * sizeof(asr_real) + ((size_t)U + 1) * sizeof(int) + 16;
+}
+
+ASRDEF size_t asr_rnnt_model_scratch_size(const asr_rnnt_joint *J, const asr_rnnt_stateless *P) {
+  if (!J || !P) return (size_t)-1;
+  /* g (D), A (H), C (H), hid (H), z (V), context (C ints) */
+  return sizeof(asr_real) * ((size_t)P->D + 3 * (size_t)J->H + (size_t)J->V) + sizeof(int) * (size_t)P->C + 16;
+}
+
+ASRDEF asr_rnnt_beam_opts asr_rnnt_default_beam_opts(void) {
+  asr_rnnt_beam_opts o;
+  o.beam = 4;
+  o.max_symbols = 3;
+  o.prefix_merge = 1;
+  o.length_norm = 1;
+  return o;
+}
+
+/* Slots a frame's store may need: the W hypotheses carried in, and for each of the at most
+ * W (max_symbols + 1) pops up to W label extensions (bounded by W + 1 per pop; the min with
+ * 2^20 only keeps the product an int, as asr_rnnt_beam_workspace_size allows W <= 4096). */
+ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o) {
+  int pops = o->beam * (o->max_symbols + 1);
+  return o->beam + pops * (ASR__MIN(o->beam, 1 << 20) + 1);
+}
+
+ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt_beam_opts *o) {
+  size_t cap, per, n;
+  if (!o || o->beam < 1 || o->beam > 4096 || o->max_symbols < 1 || o->max_symbols > 4096 || V < 1 ||
+      max_tokens < 0)
+    return (size_t)-1;
+  cap = (size_t)asr__rnnt_beam_cap(o);
+  /* two stores (this frame, next frame) of cap slots: L + 2 ints and a double each */
+  per = ((size_t)max_tokens + 2) * sizeof(int) + sizeof(double);
+  if (asr_size_mul(cap, per, &n) != ASR_OK || asr_size_mul(n, 2, &n) != ASR_OK) return (size_t)-1;
+  /* + V log-probs, V order indices, the flags of A and B */
+  return n + (size_t)V * (sizeof(asr_real) + sizeof(int)) + cap * 2 * sizeof(int) + 64;
+}
+
+ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L) {
+  h->cap = cap, h->L = L, h->n = 0;
+  h->lp = (double *)*p;
+  *p += sizeof(double) * (size_t)cap;
+  h->len = (int *)*p;
+  h->sym = h->len + cap;
+  h->tok = h->sym + cap;
+  *p += sizeof(int) * (size_t)cap * ((size_t)L + 2);
 }
 
 /* ========================================================================================
