@@ -10790,6 +10790,18 @@ ASRDEF int asr_ctc_min_frames(const int *target, int S) {
 }
 
 /* ---- 5.2 _ref: the forward-backward recursions of [Graves06] sec. 4.1, in log space.
+ * l' is l with a blank before, between and after its labels (|l'| = 2|l| + 1); b the blank.
+ *   eq. (6):  alpha_t(s) = y^t_{l'_s} abar_t(s)                        if l'_s = b or l'_{s-2} = l'_s
+ *                        = y^t_{l'_s} (abar_t(s) + alpha_{t-1}(s-2))   otherwise
+ *   eq. (7):  abar_t(s)  = alpha_{t-1}(s) + alpha_{t-1}(s-1)
+ *             alpha_1(1) = y^1_b, alpha_1(2) = y^1_{l_1}, alpha_1(s) = 0 for s > 2
+ *   eq. (8):  p(l|x) = alpha_T(|l'|) + alpha_T(|l'|-1)
+ *   eqs. (10)-(11): beta the same backwards (s+1, s+2, l'_{s+2}), beta_T from the end
+ *   eq. (14): p(l|x) = sum_s alpha_t(s) beta_t(s) / y^t_{l'_s}          for every t
+ *   eq. (16): dO/du^t_k = y^t_k - (1 / (y^t_k p(l|x))) sum_{s: l'_s = k} alpha_t(s) beta_t(s)
+ * (eq. (16) is printed with the rescaled alpha-hat, beta-hat and Z_t; unscaled, as here, they
+ * are alpha, beta and p(l|x)). Paper -> C: s = 1..|l'| -> s = 0..2S, t = 1..T -> 0..T-1,
+ * alpha -> la, beta -> lb (natural logs, (T, 2S+1)), y^t_k -> ASR__CTC_EMIT.
  * NOTE: log space instead of the paper's rescaling (sec. 4.1, after eq. (11): divide
  * alpha_t by C_t = sum_s alpha_t(s), beta_t by D_t, and ln p = sum_t ln C_t). Rescaling
  * keeps each time step in range, but within one step the states still span e^-700 and
@@ -12022,7 +12034,14 @@ typedef struct asr__rnnt_hyps asr__rnnt_hyps;   /* a hypothesis store of the bea
 ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o);
 ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L);
 
-/* ---- 6.1 The lattice, [Graves12] eqs. (13)-(18), in log space */
+/* ---- 6.1 The lattice, [Graves12] eqs. (13)-(18), in log space
+ *   eq. (13): Pr(k|t,u) = exp(z[t][u][k]) / sum_k' exp(z[t][u][k'])   (the joint's output z)
+ *   eq. (14): y(t,u) = Pr(y_{u+1}|t,u)            eq. (15): blank(t,u) = Pr(blank|t,u)
+ *   eq. (16): alpha(t,u) = alpha(t-1,u) blank(t-1,u) + alpha(t,u-1) y(t,u-1),   alpha(1,0) = 1
+ *   eq. (17): Pr(y*|x) = alpha(T,U) blank(T,U)
+ *   eq. (18): beta(t,u) = beta(t+1,u) blank(t,u) + beta(t,u+1) y(t,u),     beta(T,U) = blank(T,U)
+ * Paper -> C: t = 1..T -> 0..T-1 (u = 0..U as printed), ln blank -> log_blank, ln y ->
+ * log_label, ln alpha -> log_alpha, ln beta -> log_beta, all (T,U+1), row t at t*(U+1). */
 /* log Pr(k|t,u) = z_k - log sum_j exp(z_j), eq. (13) in log space, for one node (V). */
 ASR__PRIVATE double asr__rnnt_node_lse(const asr_real *z, int V) {
   double m = -INFINITY, s = 0;
