@@ -18311,7 +18311,7 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
   ra = c->impl(la, ga, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, &err);
   if (ra == ASR_ERR_TOO_LARGE && allow_refuse) {
     if (c->rep->log) {
-      char line[300];
+      char line[300];   /* the case name (< 96) and the fixed words; snprintf truncates */
       snprintf(line, sizeof line, "[SKIP] %s: refused as too large (allowed)", name);
       c->rep->log(c->rep->log_user, line);
     }
@@ -18453,7 +18453,7 @@ done:
 /* Finite differences of the reduced loss. */
 typedef struct asr__ctc_fd {
   asr_ctc_loss_fn impl;
-  asr_real *x, loss[4];
+  asr_real *x, loss[4];         /* loss[4]: the finite-difference batches have N = 2 */
   const int *targets, *il, *tl;
   int N, T, V, S, blank;
   asr_reduction red;
@@ -18521,6 +18521,7 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
 /* The published cases, in the impl's contract. */
 ASR__PRIVATE void asr__ctc_chk_known(asr__ctc_chk *c, const asr_ctc_known_answer *ka) {
   size_t ntv = (size_t)ka->N * ka->T * ka->V, wb = asr_ctc_loss_workspace_size(ka->T, ka->V, ka->S);
+  /* loss[8]: one per item; the published cases have N <= 2 (asr__ctc_known) */
   asr_real *x = ASR__ALLOC(asr_real, ntv, NULL), *g = ASR__ALLOC(asr_real, ntv, NULL), loss[8];
   double *u = ASR__ALLOC(double, ntv, NULL), el = 0, eg = 0;
   void *work = ASR_MALLOC(wb, NULL);
@@ -18835,7 +18836,7 @@ typedef struct asr__rnnt_fd_ctx {
   const int *targets, *Tl, *Ul;
   int N, T, U, V;
   asr_rnnt_opts opts;
-  asr_real *logits, loss[64];
+  asr_real *logits, loss[64];   /* loss: one per item, N <= MAXN = 4 in asr_check_rnnt */
   void *work;
   size_t work_bytes;
 } asr__rnnt_fd_ctx;
@@ -18855,7 +18856,7 @@ ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn re
                                       const int *targets, const int *Tl, const int *Ul, int N, int T, int U,
                                       int V, const asr_rnnt_opts *o, asr_real *g1, asr_real *g2, void *work,
                                       size_t wb, int *status) {
-  asr_real l1[64], l2[64];
+  asr_real l1[64], l2[64];      /* the two functions' losses, N <= MAXN = 4 items */
   size_t n = (size_t)N * T * (U + 1) * V, i;
   double worst = 0;
   int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, b;
@@ -18990,7 +18991,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
   for (c = 0; c < nk; c++) {
     const asr_rnnt_known_case *k = &ka[c];
     asr_rnnt_opts o = asr_rnnt_default_opts();
-    asr_real loss[4], df[32], dg[32];
+    asr_real loss[4], df[32], dg[32];   /* the published cases: N <= 2, T V <= 32, (U+1) V <= 32 */
     double ec = 0, eg = 0;
     size_t m = (size_t)k->N * k->T * (k->U + 1) * k->V;
     o.blank = k->blank;
@@ -19002,6 +19003,8 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
        * identity weights and activation */
       asr_rnnt_joint J;
       asr_rnnt_joint_grad dJ;
+      /* the awni case has T = 2, U = 2, V = 5: eye (V,V), f (T,V), g (U+1,V), hid (T,U+1,V),
+       * and jw the joint's workspace, (T + 2(U+1)) V reals = 320 bytes in double */
       asr_real eye[25], f[16], g[16], hid[64];
       char jw[1024];
       int r;
