@@ -2311,13 +2311,15 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *   T, U            frames and target labels of one utterance      T, U (per item: logit_lengths[b],
  *                                                                  target_lengths[b]); the padded
  *                                                                  batch sizes are also called T, U
- *   K+1 = |Y u {0}| the extended output space, labels + blank       V (the blank is opts->blank)
+ *   K+1 = |Y u {blank}| the extended output space, labels + blank   V (the blank is opts->blank)
  *   y_1..y_U        the target                                      labels[0..U-1] (0-based!)
  *   f_t^k + g_u^k   the joint's input to the softmax, eq. (12)      logits[t][u][k] (N,T,U+1,V)
  *   Pr(k|t,u)       eq. (13): softmax over k of the logits         exp(log_softmax(logits[t][u]))
  *   y(t,u)          eq. (14): Pr(y_{u+1}|t,u)                      exp(log_label[t][u])
- *   0(t,u)          eq. (15): Pr(blank|t,u)                        exp(log_blank[t][u])
+ *   blank(t,u)      eq. (15): Pr(blank|t,u)                        exp(log_blank[t][u])
  *   alpha, beta     eqs. (16), (18)                                 log_alpha, log_beta (T,U+1)
+ * NOTE: the paper writes the blank as an empty-set sign and its probability at (t,u) with
+ * the same sign; here it is spelled `blank` and blank(t,u).
  * NOTE: the paper counts frames t = 1..T; the code counts t = 0..T-1 and u = 0..U, so the
  * paper's alpha(1,0) = 1 is log_alpha[0][0] = 0 and its alpha(T,U) is log_alpha[T-1][U].
  * NOTE: everything on the lattice is kept in log space, in double: alpha(t,u) is a product of
@@ -2329,7 +2331,7 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *       term Pr(k|t,u) gamma(t,u), and only the blank and the next label subtract the lattice
  *       term ("function merging", Li et al., "Improving RNN transducer modeling for end-to-end
  *       speech recognition", ASRU 2019). This is torchaudio.functional.rnnt_loss's contract.
- *   asr_rnnt_loss_logprobs_ref/asr_rnnt_loss_logprobs take LOG-PROBABILITIES and return
+ *   asr_rnnt_loss_logprobs_naive/_ref/asr_rnnt_loss_logprobs take LOG-PROBABILITIES and return
  *       dL/d(log Pr): nonzero only at the blank and the next label of each node.
  *   warp-transducer had both at once: its CPU kernel took log-probabilities (its Python
  *   binding applied log_softmax first, "NOTE manually done log_softmax for CPU version")
@@ -2359,7 +2361,7 @@ ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V);
 
 /* The lattice of one utterance, [Graves12] eqs. (13)-(15), in log space:
  *   log_norm[t][u]  = log sum_k exp(z[t][u][k])                  (the softmax denominator)
- *   log_blank[t][u] = z[t][u][blank]  - log_norm[t][u]           = log 0(t,u),  eq. (15)
+ *   log_blank[t][u] = z[t][u][blank]  - log_norm[t][u]           = log blank(t,u),  eq. (15)
  *   log_label[t][u] = z[t][u][y_{u+1}] - log_norm[t][u]          = log y(t,u),  eq. (14)
  * for 0 <= t < T, 0 <= u <= U; log_label[t][U] = -inf (there is no label U+1).
  * logits: the item's (T', u_stride, V) block, T' >= T, u_stride >= U+1 (the padded batch
@@ -2370,15 +2372,15 @@ ASRDEF void asr_rnnt_lattice(double *log_blank, double *log_label, double *log_n
                              int u_stride, int V, int blank);
 
 /* Forward variables, [Graves12] eq. (16), and the total probability, eq. (17):
- *   alpha(t,u) = alpha(t-1,u) 0(t-1,u) + alpha(t,u-1) y(t,u-1),   alpha(1,0) = 1
- *   Pr(y*|x)   = alpha(T,U) 0(T,U)
+ *   alpha(t,u) = alpha(t-1,u) blank(t-1,u) + alpha(t,u-1) y(t,u-1),   alpha(1,0) = 1
+ *   Pr(y*|x)   = alpha(T,U) blank(T,U)
  * log_alpha (T,U+1) out; log_blank, log_label (T,U+1) from asr_rnnt_lattice. Returns
  * ln Pr(y*|x). T >= 1. */
 ASRDEF double asr_rnnt_alpha(double *log_alpha, const double *log_blank, const double *log_label,
                              int T, int U);
 
 /* Backward variables, [Graves12] eq. (18):
- *   beta(t,u) = beta(t+1,u) 0(t,u) + beta(t,u+1) y(t,u),   beta(T,U) = 0(T,U)
+ *   beta(t,u) = beta(t+1,u) blank(t,u) + beta(t,u+1) y(t,u),   beta(T,U) = blank(T,U)
  * log_beta (T,U+1) out. Returns ln beta(1,0), which is ln Pr(y*|x) again (the two agree to
  * rounding; the tests check it). T >= 1. */
 ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const double *log_label,
@@ -2438,11 +2440,23 @@ ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *
                                 const int *target_lengths, int N, int T, int U, int V,
                                 const asr_rnnt_opts *opts, void *work, size_t work_bytes,
                                 asr_error *err);
-/* The other contract: `logits` are taken as log-probabilities log Pr(k|t,u) as they are
- * (no log-softmax inside), and grad is dL/d(log Pr(k|t,u)), eq. (20) times Pr(k|t,u):
+/* The other contract: the input is taken as log-probabilities log Pr(k|t,u) as they are
+ * (no log-softmax inside), and grad is dL/d(log Pr(k|t,u)) = Pr(k|t,u) dL/dPr(k|t,u), with
+ * dL/dPr(k|t,u) = -(1/Pr(y*|x)) times eq. (20):
  *   dL/dlog Pr(k|t,u) = -alpha(t,u) Pr(k|t,u) beta(next) / Pr(y*|x)  for k = blank, y_{u+1}
  * and 0 for every other k. Chain it through asr_log_softmax_backward to get the logits
- * gradient of asr_rnnt_loss_ref. */
+ * gradient of asr_rnnt_loss_ref. Three tiers as for the logits:
+ *   _logprobs_naive  eq. (1) literally, as asr_rnnt_loss_naive: every alignment enumerated,
+ *                    Pr(a|x) the product of the given probabilities of its steps, and
+ *                    dL/dlog Pr(k|t,u) = -sum_a Pr(a|x)/Pr(y*|x) [a leaves (t,u) by k];
+ *                    refuses items beyond ASR_RNNT_NAIVE_MAX_PATHS (ASR_ERR_TOO_LARGE)
+ *   _logprobs_ref    the forward-backward algorithm, eqs. (16)-(20)
+ *   _logprobs        the fastest built: _ref (two entries per node leave SIMD nothing). */
+ASRDEF asr_result asr_rnnt_loss_logprobs_naive(asr_real *loss, asr_real *grad,
+                                               const asr_real *logprobs, const int *targets,
+                                               const int *logit_lengths, const int *target_lengths,
+                                               int N, int T, int U, int V, const asr_rnnt_opts *opts,
+                                               void *work, size_t work_bytes, asr_error *err);
 ASRDEF asr_result asr_rnnt_loss_logprobs_ref(asr_real *loss, asr_real *grad, const asr_real *logprobs,
                                              const int *targets, const int *logit_lengths,
                                              const int *target_lengths, int N, int T, int U, int V,
@@ -12290,188 +12304,84 @@ ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
  * 5. CTC (implementation)
  * ======================================================================================== */
 
+/* Reading map (public name -> the helper holding its math -> docs page, docs/ctc.md):
+ *   asr_ctc_loss_naive, asr_ctc_loss_logprobs_naive -> asr__ctc_item_naive   eqs. (2)-(3)  "B and B^-1"
+ *   asr_ctc_loss_ref, asr_ctc_loss_logprobs_ref     -> asr__ctc_alpha, asr__ctc_beta,
+ *                                                      asr__ctc_item_ref    eqs. (5)-(16) "The forward-
+ *                                                                           backward recursions", "Gradients"
+ *   asr_ctc_loss, asr_ctc_loss_logprobs             -> asr__ctc_item_fast (AVX2), else _ref  "The fast path"
+ *   asr_ctc_alpha_ref, asr_ctc_beta_ref             -> asr__ctc_alpha, asr__ctc_beta   eqs. (5)-(11)
+ *   asr_ctc_min_frames                              -> itself            "The infeasible condition"
+ *   asr_ctc_greedy_decode                           -> itself, sec. 3.2 (best path)     "Decoders"
+ *   asr_ctc_prefix_beam_search                      -> asr__ctc_beam_frame ([Hannun14] Algorithm 1)
+ *   asr_ctc_align, asr_ctc_token_spans              -> themselves (eqs. (6)-(8) with max)
+ * The API and its full contract: section 5 of the declarations (search "5. CTC").
+ * Order below: 5.1 the definition (_naive), 5.2 the forward-backward recursions (_ref),
+ * 5.3 the fast path, 5.4 the public loss tiers and lattice functions, 5.5 the decoders;
+ * then, under the plumbing rule, argument checks, workspace sizes and the batch driver. */
+
+/* What a loss's input x holds, for the drivers of sections 5 and 6: unnormalized logits
+ * (log-softmax applied inside; the gradient is w.r.t. the logits) or log-probabilities
+ * (used as they are; the gradient is w.r.t. them). The two contracts of the declarations. */
+typedef enum asr__loss_input {
+  ASR__FROM_LOGITS = 0,      /* asr_ctc_loss*, asr_rnnt_loss* */
+  ASR__FROM_LOGPROBS = 1     /* asr_ctc_loss_logprobs*, asr_rnnt_loss_logprobs* */
+} asr__loss_input;
+
+/* The fast tier's kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST
+ * runs the _ref helper (the double build: the kernel computes in float). */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#define ASR__CTC_HAVE_FAST 1
+#else
+#define ASR__CTC_HAVE_FAST 0
+#endif
+
+/* The plumbing the public functions call; defined at the end of this section. */
+ASR__PRIVATE asr_result asr__ctc_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                      asr_real *grad, const asr_real *x, const int *targets,
+                                      const int *input_lengths, const int *target_lengths, int N,
+                                      int T, int V, int S, int blank, asr_reduction reduction,
+                                      int zero_infinity, void *work, size_t work_bytes,
+                                      asr_error *err);
+ASR__PRIVATE asr_result asr__ctc_check_seq(const asr_real *logprobs, const int *target, int T,
+                                           int V, int S, int blank);
+typedef struct asr__ctc_beam asr__ctc_beam;    /* the prefix beam search's buffers, 5.5 */
+ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_tokens, const int *n_hyps,
+                                            const asr_real *logprobs, int T, int V,
+                                            const asr_ctc_beam_opts *opts, const void *work,
+                                            size_t work_bytes);
+ASR__PRIVATE void asr__ctc_beam_cut(asr__ctc_beam *b, void *work, size_t work_bytes, int T, int V,
+                                    int beam);
+ASR__PRIVATE asr_result asr__ctc_align_check(const int *frame_labels, const asr_real *logprobs,
+                                             const int *target, int T, int V, int S, int blank,
+                                             const void *work, size_t work_bytes);
+ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void *work,
+                                     size_t work_bytes, int T, int S);
+
+/* ---- 5.1 The definition: eqs. (2)-(3), _naive
+ *   [Graves06] eq. (2):  p(pi|x) = prod_{t=1..T} y^t_{pi_t}
+ *   [Graves06] eq. (3):  p(l|x)  = sum_{pi in B^-1(l)} p(pi|x)
+ * Symbols: x (Tn,V) one item's logits or log-probabilities, lse (Tn) its per-frame
+ * log-normalizers (NULL for log-probabilities), l (Sn) the labelling, pi (Tn) a path. */
+
 /* l'_s, the label of state s of the extended labelling: blanks at even s, l_{(s-1)/2} at
  * odd s ([Graves06] sec. 4.1: "blanks added to the beginning and the end and inserted
- * between every pair of labels"). */
+ * between every pair of labels"). A macro, not an array: l' is never stored. */
 #define ASR__CTC_LABEL(l, s, blank) (((s) & 1) ? (l)[(s) >> 1] : (blank))
 /* ln y^t_k: the logit minus its frame's log-normalizer, or a log-probability as given
- * (lse == NULL). Computed in double so that the long sums below lose nothing. */
+ * (lse == NULL); x is one item's (T,V) block, row-major. Computed in double so that the
+ * long sums below lose nothing. A macro so that both contracts share every line. */
 #define ASR__CTC_EMIT(x, lse, V, t, k) \
   ((double)(x)[(size_t)(t) * (size_t)(V) + (size_t)(k)] - ((lse) ? (lse)[t] : 0.0))
 
-/* ln(e^a + e^b + e^c), -inf if all three are -inf. */
-ASR__PRIVATE double asr__lse3(double a, double b, double c) {
-  double m = a > b ? a : b;
-  if (c > m) m = c;
-  if (m == -INFINITY) return -INFINITY;
-  return m + log(exp(a - m) + exp(b - m) + exp(c - m));
-}
-
-ASRDEF int asr_ctc_min_frames(const int *target, int S) {
-  int j, n = S;
-  for (j = 1; j < S; j++)
-    if (target[j] == target[j - 1]) n++;   /* equal neighbours need a blank between them */
-  return n;
-}
-
-/* ---- workspace: one caller buffer cut into 64-byte aligned pieces */
-typedef struct asr__arena {
-  unsigned char *p;
-  size_t left;
-  int overflow;
-} asr__arena;
-
-/* Size of a piece of `count` elements of `size` bytes, rounded up to 64; sets *ovf. */
-ASR__PRIVATE size_t asr__piece(size_t count, size_t size, int *ovf) {
-  size_t b;
-  if (asr_size_mul(count, size, &b) != ASR_OK || b > (size_t)-1 - 128) {
-    *ovf = 1;
-    return 0;
-  }
-  return (b + 63) & ~(size_t)63;
-}
-ASR__PRIVATE size_t asr__add_size(size_t a, size_t b, int *ovf) {
-  if (a > (size_t)-1 - b) {
-    *ovf = 1;
-    return 0;
-  }
-  return a + b;
-}
-ASR__PRIVATE void asr__arena_init(asr__arena *a, void *work, size_t bytes) {
-  uintptr_t p = (uintptr_t)work, q = (p + 63) & ~(uintptr_t)63;
-  a->overflow = 0;
-  if (!work || bytes < (size_t)(q - p)) {
-    a->p = NULL;
-    a->left = 0;
-    return;
-  }
-  a->p = (unsigned char *)q;
-  a->left = bytes - (size_t)(q - p);
-}
-ASR__PRIVATE void *asr__arena_take(asr__arena *a, size_t count, size_t size) {
-  size_t b = asr__piece(count, size, &a->overflow);
-  void *r;
-  if (a->overflow || b > a->left) {
-    a->overflow = 1;
-    return NULL;
-  }
-  r = a->p;
-  a->p += b;
-  a->left -= b;
-  return r;
-}
-
-/* What each tier cuts from the workspace, in this order (the size query mirrors it). */
-ASR__PRIVATE size_t asr__ctc_tier_bytes(int tier, int T, int V, int S, int *ovf) {
-  size_t L = 2 * (size_t)S + 1, b = 64;    /* 64: room to align the start */
-  b = asr__add_size(b, asr__piece((size_t)T, sizeof(double), ovf), ovf);        /* lse */
-  if (tier == 0) {                                                               /* naive */
-    b = asr__add_size(b, asr__piece((size_t)T, sizeof(int), ovf), ovf);          /* pi */
-    b = asr__add_size(b, asr__piece((size_t)T * (size_t)V, sizeof(double), ovf), ovf);
-  } else if (tier == 1) {                                                        /* ref */
-    size_t TL = 0;
-    if (asr_size_mul((size_t)T, L, &TL) != ASR_OK) *ovf = 1;
-    b = asr__add_size(b, asr__piece(TL, sizeof(double), ovf), ovf);              /* alpha */
-    b = asr__add_size(b, asr__piece(TL, sizeof(double), ovf), ovf);              /* beta */
-    b = asr__add_size(b, asr__piece((size_t)V, sizeof(double), ovf), ovf);       /* gamma */
-  } else {                                                                       /* fast */
-    size_t R = (((size_t)S + 1 + 7) & ~(size_t)7) + 16, TR = 0;   /* padded row, see below */
-    if (asr_size_mul((size_t)T, R, &TR) != ASR_OK) *ovf = 1;
-    b = asr__add_size(b, asr__piece(TR, sizeof(double), ovf), ovf);              /* alpha_b */
-    b = asr__add_size(b, asr__piece(TR, sizeof(double), ovf), ovf);              /* alpha_l */
-    b = asr__add_size(b, asr__piece(8 * R, sizeof(double), ovf), ovf);           /* rows */
-    b = asr__add_size(b, asr__piece((size_t)V, sizeof(double), ovf), ovf);       /* gamma */
-  }
-  return b;
-}
-
-ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S) {
-  int ovf = 0, tier;
-  size_t m = 0;
-  if (T < 0 || V < 0 || S < 0) return (size_t)-1;
-  for (tier = 0; tier < 3; tier++) {
-    size_t b = asr__ctc_tier_bytes(tier, T, V, S, &ovf);
-    if (b > m) m = b;
-  }
-  return ovf ? (size_t)-1 : m;
-}
-
-/* Every argument check of the loss, before anything is written. */
-ASR__PRIVATE asr_result asr__ctc_validate(int tier, int logprobs_in, const asr_real *loss,
-                                          const asr_real *x, const int *targets,
-                                          const int *input_lengths, const int *target_lengths,
-                                          int N, int T, int V, int S, int blank,
-                                          asr_reduction reduction, const void *work,
-                                          size_t work_bytes, asr_error *err) {
-  int n, j, t, k, ovf = 0;
-  size_t need, ntv;
-  const char *xname = logprobs_in ? "logprobs" : "logits";
-  if (N < 0 || T < 0 || S < 0 || V < 1)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "sizes N=%d T=%d V=%d S=%d: need N, T, S >= 0 and V >= 1",
-                     N, T, V, S);
-  if (blank < 0 || blank >= V)
-    return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", blank, V);
-  if (reduction != ASR_REDUCTION_NONE && reduction != ASR_REDUCTION_SUM &&
-      reduction != ASR_REDUCTION_MEAN)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown reduction %d", (int)reduction);
-  if (!loss) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss is NULL");
-  if (asr_size_mul((size_t)N, (size_t)T, &ntv) != ASR_OK ||
-      asr_size_mul(ntv, (size_t)V, &ntv) != ASR_OK)
-    return asr__fail(err, ASR_ERR_TOO_LARGE, "N*T*V overflows");
-  if (N > 0 && (!input_lengths || !target_lengths || (T > 0 && !x) || (S > 0 && !targets)))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "a NULL input array");
-  for (n = 0; n < N; n++) {
-    int Tn = input_lengths[n], Sn = target_lengths[n];
-    if (Tn < 0) return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is negative", n, Tn);
-    if (Tn > T)
-      return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is above T = %d", n, Tn, T);
-    if (Sn < 0) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is negative", n, Sn);
-    if (Sn > S)
-      return asr__fail(err, ASR_ERR_RANGE,
-                       "target_lengths[%d] = %d is above the padded width S = %d", n, Sn, S);
-    for (j = 0; j < Sn; j++) {
-      int c = targets[(size_t)n * S + j];
-      if (c < 0 || c >= V)
-        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is outside [0, V=%d)", n, j, c, V);
-      if (c == blank)
-        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is the blank", n, j, c);
-    }
-    for (t = 0; t < Tn; t++) {
-      const asr_real *row = x + ((size_t)n * T + t) * (size_t)V;
-      for (k = 0; k < V; k++) {
-        double v = row[k];
-        if (v != v || v == INFINITY || (!logprobs_in && v == -INFINITY))
-          return asr__fail(err, ASR_ERR_NONFINITE, "%s[%d][%d][%d] is %s", xname, n, t, k,
-                           v != v ? "NaN" : (v > 0 ? "+inf" : "-inf"));
-      }
-    }
-    if (tier == 0) {
-      /* _naive enumerates V^Tn paths */
-      double paths = 1;
-      for (t = 0; t < Tn && paths <= ASR_CTC_NAIVE_MAX_PATHS; t++) paths *= V;
-      if (paths > ASR_CTC_NAIVE_MAX_PATHS)
-        return asr__fail(err, ASR_ERR_TOO_LARGE,
-                         "item %d: V^T = %d^%d paths is beyond _naive's limit of %d", n, V, Tn,
-                         ASR_CTC_NAIVE_MAX_PATHS);
-    }
-  }
-  /* every tier asks for the same asr_ctc_loss_workspace_size(), the largest need */
-  (void)tier;
-  need = asr_ctc_loss_workspace_size(T, V, S);
-  if (need == (size_t)-1 || ovf) return asr__fail(err, ASR_ERR_TOO_LARGE, "workspace size overflows");
-  if (!work || work_bytes < need)
-    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
-                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
-  return ASR_OK;
-}
-
-/* lse (T): the log-normalizer ln sum_k e^{u^t_k} of each frame, in double. */
+/* lse (T): the log-normalizer ln sum_k e^{u^t_k} of each frame, in double, so that
+ * y^t_k = e^{u^t_k - lse[t]} (the softmax, never stored). */
 ASR__PRIVATE void asr__ctc_frame_lse(double *lse, const asr_real *x, int T, int V) {
   int t;
   for (t = 0; t < T; t++) lse[t] = asr_logsumexp(x + (size_t)t * V, V);
 }
 
-/* ---- _naive: eqs. (2)-(3) by enumeration.
+/* The definition, eqs. (2)-(3), for one item: every path pi in L'^T by a base-V counter.
  * Adds scale * d(-ln p)/dx into g (Tn,V) when g != NULL; returns -ln p(l|x) (+inf when no
  * path maps to l). occ (Tn,V) and pi (Tn) are scratch. */
 ASR__PRIVATE double asr__ctc_item_naive(asr_real *g, double scale, const asr_real *x,
@@ -12527,13 +12437,43 @@ ASR__PRIVATE double asr__ctc_item_naive(asr_real *g, double scale, const asr_rea
   return -logp;
 }
 
-/* ---- _ref: the forward-backward recursions of [Graves06] sec. 4.1, in log space.
+/* The fewest frames that carry l: a frame per label and a blank between equal neighbours
+ * (B would merge them otherwise); fewer frames leave B^-1(l) empty, so p(l|x) = 0. */
+ASRDEF int asr_ctc_min_frames(const int *target, int S) {
+  int j, n = S;
+  for (j = 1; j < S; j++)
+    if (target[j] == target[j - 1]) n++;   /* equal neighbours need a blank between them */
+  return n;
+}
+
+/* ---- 5.2 _ref: the forward-backward recursions of [Graves06] sec. 4.1, in log space.
+ * l' is l with a blank before, between and after its labels (|l'| = 2|l| + 1); b the blank.
+ *   eq. (6):  alpha_t(s) = y^t_{l'_s} abar_t(s)                        if l'_s = b or l'_{s-2} = l'_s
+ *                        = y^t_{l'_s} (abar_t(s) + alpha_{t-1}(s-2))   otherwise
+ *   eq. (7):  abar_t(s)  = alpha_{t-1}(s) + alpha_{t-1}(s-1)
+ *             alpha_1(1) = y^1_b, alpha_1(2) = y^1_{l_1}, alpha_1(s) = 0 for s > 2
+ *   eq. (8):  p(l|x) = alpha_T(|l'|) + alpha_T(|l'|-1)
+ *   eqs. (10)-(11): beta the same backwards (s+1, s+2, l'_{s+2}), beta_T from the end
+ *   eq. (14): p(l|x) = sum_s alpha_t(s) beta_t(s) / y^t_{l'_s}          for every t
+ *   eq. (16): dO/du^t_k = y^t_k - (1 / (y^t_k p(l|x))) sum_{s: l'_s = k} alpha_t(s) beta_t(s)
+ * (eq. (16) is printed with the rescaled alpha-hat, beta-hat and Z_t; unscaled, as here, they
+ * are alpha, beta and p(l|x)). Paper -> C: s = 1..|l'| -> s = 0..2S, t = 1..T -> 0..T-1,
+ * alpha -> la, beta -> lb (natural logs, (T, 2S+1)), y^t_k -> ASR__CTC_EMIT.
  * NOTE: log space instead of the paper's rescaling (sec. 4.1, after eq. (11): divide
  * alpha_t by C_t = sum_s alpha_t(s), beta_t by D_t, and ln p = sum_t ln C_t). Rescaling
  * keeps each time step in range, but within one step the states still span e^-700 and
  * more: an untrained, blank-dominated network makes alpha of the states far along l
  * underflow against the all-blank state although their alpha*beta carries the whole
  * probability. Logarithms (with log-sum-exp) never underflow. */
+
+/* ln(e^a + e^b + e^c), -inf if all three are -inf: the sum of eqs. (6)-(7) (and (10)-(11))
+ * over the two or three predecessors of a state, in log space. */
+ASR__PRIVATE double asr__lse3(double a, double b, double c) {
+  double m = a > b ? a : b;
+  if (c > m) m = c;
+  if (m == -INFINITY) return -INFINITY;
+  return m + log(exp(a - m) + exp(b - m) + exp(c - m));
+}
 
 /* log_alpha (T, 2S+1) by eqs. (5)-(7); returns ln p(l|x) by eq. (8). */
 ASR__PRIVATE double asr__ctc_alpha(double *la, const asr_real *x, const double *lse, const int *l,
@@ -12626,480 +12566,7 @@ ASR__PRIVATE double asr__ctc_item_ref(asr_real *g, double scale, const asr_real 
   return -logp;
 }
 
-ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
-                                       const double *lse, const int *l, int Tn, int V, int Sn,
-                                       int blank, asr__arena *ar);
-ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V);
-
-/* The batch driver all tiers share: validate, then one item after the other. */
-ASR__PRIVATE asr_result asr__ctc_loss(int tier, int logprobs_in, asr_real *loss, asr_real *grad,
-                                      const asr_real *x, const int *targets,
-                                      const int *input_lengths, const int *target_lengths, int N,
-                                      int T, int V, int S, int blank, asr_reduction reduction,
-                                      int zero_infinity, void *work, size_t work_bytes,
-                                      asr_error *err) {
-  asr__arena ar;
-  double total = 0;
-  int n, infeasible = 0;
-  double *lse;
-  asr_result r = asr__ctc_validate(tier, logprobs_in, loss, x, targets, input_lengths,
-                                   target_lengths, N, T, V, S, blank, reduction, work,
-                                   work_bytes, err);
-  if (r != ASR_OK) return r;
-  asr__arena_init(&ar, work, work_bytes);
-  lse = (double *)asr__arena_take(&ar, (size_t)T, sizeof(double));
-  for (n = 0; n < N; n++) {
-    const int Tn = input_lengths[n], Sn = target_lengths[n];
-    const asr_real *xn = x ? x + (size_t)n * T * V : NULL;
-    const int *ln = targets ? targets + (size_t)n * S : NULL;
-    asr_real *gn = grad ? grad + (size_t)n * T * V : NULL;
-    /* the mean divides each loss by its target length (at least 1) and by N */
-    double scale = reduction == ASR_REDUCTION_MEAN ? 1.0 / ((double)N * (Sn > 0 ? Sn : 1)) : 1.0;
-    double nll, v;
-    asr__arena sub = ar;   /* each item cuts its scratch from the same place */
-    if (!logprobs_in) (tier == 2 ? asr__ctc_frame_lse_fast : asr__ctc_frame_lse)(lse, xn, Tn, V);
-    if (tier == 0) {
-      int *pi = (int *)asr__arena_take(&sub, (size_t)T, sizeof(int));
-      double *occ = (double *)asr__arena_take(&sub, (size_t)T * V, sizeof(double));
-      nll = asr__ctc_item_naive(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, pi, occ);
-    } else if (tier == 1) {
-      double *la = (double *)asr__arena_take(&sub, (size_t)T * (2 * (size_t)S + 1), sizeof(double));
-      double *lb = (double *)asr__arena_take(&sub, (size_t)T * (2 * (size_t)S + 1), sizeof(double));
-      double *gamma = (double *)asr__arena_take(&sub, (size_t)V, sizeof(double));
-      nll = asr__ctc_item_ref(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, la, lb, gamma);
-    } else {
-      nll = asr__ctc_item_fast(gn, scale, xn, logprobs_in ? NULL : lse, ln, Tn, V, Sn, blank, &sub);
-    }
-    if (nll == INFINITY) infeasible = 1;
-    v = nll == INFINITY && zero_infinity ? 0.0 : nll;
-    if (reduction == ASR_REDUCTION_NONE) loss[n] = (asr_real)v;
-    else total += reduction == ASR_REDUCTION_MEAN ? v / (Sn > 0 ? Sn : 1) : v;
-  }
-  if (reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
-  if (reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N > 0 ? total / N : 0.0);
-  return infeasible ? ASR_INFEASIBLE : ASR_OK;
-}
-
-#define ASR__CTC_ARGS                                                                     \
-  asr_real *loss, asr_real *grad, const asr_real *x, const int *targets,                  \
-      const int *input_lengths, const int *target_lengths, int N, int T, int V, int S,    \
-      int blank, asr_reduction reduction, int zero_infinity, void *work, size_t work_bytes, \
-      asr_error *err
-#define ASR__CTC_PASS                                                                     \
-  loss, grad, x, targets, input_lengths, target_lengths, N, T, V, S, blank, reduction,    \
-      zero_infinity, work, work_bytes, err
-/* The fast tier is the AVX2 kernel in the float build, _ref everywhere else. */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-#define ASR__CTC_FAST_TIER 2
-#else
-#define ASR__CTC_FAST_TIER 1
-#endif
-
-ASRDEF asr_result asr_ctc_loss_naive(ASR__CTC_ARGS) { return asr__ctc_loss(0, 0, ASR__CTC_PASS); }
-ASRDEF asr_result asr_ctc_loss_ref(ASR__CTC_ARGS) { return asr__ctc_loss(1, 0, ASR__CTC_PASS); }
-ASRDEF asr_result asr_ctc_loss(ASR__CTC_ARGS) {
-  return asr__ctc_loss(ASR__CTC_FAST_TIER, 0, ASR__CTC_PASS);
-}
-ASRDEF asr_result asr_ctc_loss_logprobs_naive(ASR__CTC_ARGS) {
-  return asr__ctc_loss(0, 1, ASR__CTC_PASS);
-}
-ASRDEF asr_result asr_ctc_loss_logprobs_ref(ASR__CTC_ARGS) {
-  return asr__ctc_loss(1, 1, ASR__CTC_PASS);
-}
-ASRDEF asr_result asr_ctc_loss_logprobs(ASR__CTC_ARGS) {
-  return asr__ctc_loss(ASR__CTC_FAST_TIER, 1, ASR__CTC_PASS);
-}
-#undef ASR__CTC_ARGS
-#undef ASR__CTC_PASS
-
-/* Checks of the single-sequence functions (lattice, alignment, decoders). */
-ASR__PRIVATE asr_result asr__ctc_check_seq(const asr_real *logprobs, const int *target, int T,
-                                           int V, int S, int blank) {
-  int j;
-  size_t t;
-  if (T < 0 || V < 1 || S < 0 || blank < 0 || blank >= V) return ASR_ERR_INVALID_ARG;
-  if ((T > 0 && !logprobs) || (S > 0 && !target)) return ASR_ERR_INVALID_ARG;
-  for (j = 0; j < S; j++)
-    if (target[j] < 0 || target[j] >= V || target[j] == blank) return ASR_ERR_RANGE;
-  for (t = 0; t < (size_t)T * V; t++)
-    if (logprobs[t] != logprobs[t] || logprobs[t] == INFINITY) return ASR_ERR_NONFINITE;
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_ctc_alpha_ref(double *log_alpha, double *log_p, const asr_real *logprobs,
-                                    const int *target, int T, int V, int S, int blank) {
-  double lp;
-  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
-  if (r != ASR_OK) return r;
-  if (!log_alpha && T > 0) return ASR_ERR_INVALID_ARG;
-  lp = asr__ctc_alpha(log_alpha, logprobs, NULL, target, T, V, S, blank);
-  if (log_p) *log_p = lp;
-  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
-}
-
-ASRDEF asr_result asr_ctc_beta_ref(double *log_beta, double *log_p, const asr_real *logprobs,
-                                   const int *target, int T, int V, int S, int blank) {
-  double lp;
-  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
-  if (r != ASR_OK) return r;
-  if (!log_beta && T > 0) return ASR_ERR_INVALID_ARG;
-  lp = asr__ctc_beta(log_beta, logprobs, NULL, target, T, V, S, blank);
-  if (log_p) *log_p = lp;
-  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
-}
-
-/* ---- decoders */
-ASRDEF asr_result asr_ctc_greedy_decode(int *tokens, int *n_tokens, double *score,
-                                        int *frame_path, const asr_real *logprobs, int T, int V,
-                                        int blank) {
-  int t, k, n = 0, prev = -1;
-  double sc = 0;
-  asr_result r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
-  if (r != ASR_OK) return r;
-  if (!tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
-  for (t = 0; t < T; t++) {
-    const asr_real *y = logprobs + (size_t)t * V;
-    int best = 0;
-    for (k = 1; k < V; k++)
-      if (y[k] > y[best]) best = k;          /* pi*_t = argmax_k y^t_k, first on ties */
-    sc += y[best];
-    if (frame_path) frame_path[t] = best;
-    if (best != blank && best != prev) tokens[n++] = best;   /* B: merge, drop blanks */
-    prev = best;
-  }
-  *n_tokens = n;
-  if (score) *score = sc;
-  return ASR_OK;
-}
-
-/* Prefix beam search. A prefix is a node of a tree (parent, token); the root is the
- * empty prefix. A hash map from (parent, token) to node makes every prefix one node, so
- * "is l+c in the beam?" is a node lookup. Each frame creates at most `beam` nodes, so
- * T*beam + 1 nodes suffice. */
-typedef struct asr__ctc_node {
-  int parent, token;
-} asr__ctc_node;
-typedef struct asr__ctc_hyp {
-  int node, len, last;        /* last: the prefix's last token, -1 when empty */
-  double pb, pnb;             /* ln p_b, ln p_nb (with the scorer's weighted terms) */
-} asr__ctc_hyp;
-typedef struct asr__ctc_cand {
-  int from, token;            /* token -1: hypothesis `from` itself (its paths stay) */
-  int node;                   /* the prefix's node, or -1 for an extension not yet made */
-  int len, last;
-  double pb, pnb, rank;
-} asr__ctc_cand;
-
-ASRDEF asr_ctc_beam_opts asr_ctc_beam_opts_default(int beam, int blank) {
-  asr_ctc_beam_opts o;
-  memset(&o, 0, sizeof o);
-  o.beam = beam;
-  o.nbest = 1;
-  o.blank = blank;
-  o.prune_logprob = -INFINITY;
-  return o;
-}
-
-/* Slots of the node hash map: a power of two at least twice the number of nodes. */
-ASR__PRIVATE size_t asr__ctc_hash_slots(size_t nodes) {
-  size_t h = 16;
-  while (h < 2 * nodes && h < ((size_t)-1 >> 2)) h <<= 1;
-  return h;
-}
-
-ASR__PRIVATE size_t asr__ctc_beam_bytes(int T, int V, int beam, int *ovf) {
-  size_t b = 64, BV = 0, nodes = 0;
-  if (asr_size_mul((size_t)beam, (size_t)V, &BV) != ASR_OK) *ovf = 1;
-  if (asr_size_mul((size_t)T, (size_t)beam, &nodes) != ASR_OK) *ovf = 1;
-  nodes = asr__add_size(nodes, 1, ovf);
-  b = asr__add_size(b, asr__piece(nodes, sizeof(asr__ctc_node), ovf), ovf);
-  b = asr__add_size(b, asr__piece(asr__ctc_hash_slots(nodes), sizeof(int), ovf), ovf);
-  b = asr__add_size(b, asr__piece(nodes, sizeof(int), ovf), ovf);            /* in_beam */
-  b = asr__add_size(b, asr__piece(2 * (size_t)beam, sizeof(asr__ctc_hyp), ovf), ovf);
-  b = asr__add_size(b, asr__piece(asr__add_size(BV, (size_t)beam, ovf), sizeof(asr__ctc_cand), ovf), ovf);
-  b = asr__add_size(b, asr__piece((size_t)beam, sizeof(int), ovf), ovf);     /* top */
-  b = asr__add_size(b, asr__piece((size_t)T + 1, sizeof(int), ovf), ovf);    /* prefix */
-  return b;
-}
-
-ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam) {
-  int ovf = 0;
-  size_t b;
-  if (T < 0 || V < 1 || beam < 1) return (size_t)-1;
-  b = asr__ctc_beam_bytes(T, V, beam, &ovf);
-  return ovf ? (size_t)-1 : b;
-}
-
-/* Writes the tokens of `node` (len of them) into out, first token first. */
-ASR__PRIVATE void asr__ctc_prefix(int *out, const asr__ctc_node *nodes, int node, int len) {
-  while (len > 0) {
-    out[--len] = nodes[node].token;
-    node = nodes[node].parent;
-  }
-}
-
-/* The slot of (parent, token) in the hash map: the node there, or an empty slot (-1). */
-ASR__PRIVATE size_t asr__ctc_hash_find(const int *hash, size_t mask, const asr__ctc_node *nodes,
-                                       int parent, int token) {
-  size_t i = (((size_t)(unsigned)parent * 2654435761u) ^ ((size_t)(unsigned)token * 40503u)) & mask;
-  while (hash[i] >= 0 && (nodes[hash[i]].parent != parent || nodes[hash[i]].token != token))
-    i = (i + 1) & mask;
-  return i;
-}
-
-ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double *scores,
-                                             int *n_hyps, const asr_real *logprobs, int T,
-                                             int V, const asr_ctc_beam_opts *opts, void *work,
-                                             size_t work_bytes) {
-  asr__arena ar;
-  asr__ctc_node *nodes;
-  asr__ctc_hyp *hyp, *nxt;
-  asr__ctc_cand *cand;
-  int *hash, *in_beam, *top, *prefix;
-  int B, blank, nh, nn, t, h, c, i;
-  size_t need, nslots, mask, max_nodes;
-  int ovf = 0;
-  asr_result r;
-  if (!opts || opts->beam < 1 || opts->nbest < 1 || opts->nbest > opts->beam)
-    return ASR_ERR_INVALID_ARG;
-  B = opts->beam;
-  blank = opts->blank;
-  r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
-  if (r != ASR_OK) return r;
-  if (!tokens || !n_tokens || !n_hyps) return ASR_ERR_INVALID_ARG;
-  if (!isfinite(opts->lm_weight) || !isfinite(opts->insertion_bonus) ||
-      opts->prune_logprob != opts->prune_logprob)
-    return ASR_ERR_NONFINITE;
-  need = asr__ctc_beam_bytes(T, V, B, &ovf);
-  if (ovf || (size_t)T * B + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
-  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
-  max_nodes = (size_t)T * B + 1;
-  nslots = asr__ctc_hash_slots(max_nodes);
-  mask = nslots - 1;
-  asr__arena_init(&ar, work, work_bytes);
-  nodes = (asr__ctc_node *)asr__arena_take(&ar, max_nodes, sizeof(asr__ctc_node));
-  hash = (int *)asr__arena_take(&ar, nslots, sizeof(int));
-  in_beam = (int *)asr__arena_take(&ar, max_nodes, sizeof(int));
-  hyp = (asr__ctc_hyp *)asr__arena_take(&ar, 2 * (size_t)B, sizeof(asr__ctc_hyp));
-  cand = (asr__ctc_cand *)asr__arena_take(&ar, (size_t)B * V + B, sizeof(asr__ctc_cand));
-  top = (int *)asr__arena_take(&ar, (size_t)B, sizeof(int));
-  prefix = (int *)asr__arena_take(&ar, (size_t)T + 1, sizeof(int));
-  nxt = hyp + B;
-  for (i = 0; i < (int)nslots; i++) hash[i] = -1;
-  for (i = 0; i < (int)max_nodes; i++) in_beam[i] = -1;
-  /* the empty prefix, all of whose (zero) paths "end in a blank": p_b = 1, p_nb = 0 */
-  nodes[0].parent = -1;
-  nodes[0].token = -1;
-  nn = 1;
-  hyp[0].node = 0;
-  hyp[0].len = 0;
-  hyp[0].last = -1;
-  hyp[0].pb = 0;
-  hyp[0].pnb = -INFINITY;
-  nh = 1;
-  for (t = 0; t < T; t++) {
-    const asr_real *y = logprobs + (size_t)t * V;
-    int nc = nh, ntop = 0, scored = -1;
-    /* the hypotheses themselves come first: candidate h is prefix h after this frame */
-    for (h = 0; h < nh; h++) {
-      cand[h].from = h;
-      cand[h].token = -1;
-      cand[h].node = hyp[h].node;
-      cand[h].len = hyp[h].len;
-      cand[h].last = hyp[h].last;
-      cand[h].pb = cand[h].pnb = -INFINITY;
-      in_beam[hyp[h].node] = h;
-    }
-    for (h = 0; h < nh; h++) {
-      const asr__ctc_hyp *hp = &hyp[h];
-      double ptot = asr_logaddexp(hp->pb, hp->pnb);
-      /* blank: every path of l may emit a blank and stay l, now ending in a blank */
-      cand[h].pb = asr_logaddexp(cand[h].pb, ptot + y[blank]);
-      /* repeating the last label: B merges it, l stays, still ending in that label */
-      if (hp->len > 0) cand[h].pnb = asr_logaddexp(cand[h].pnb, hp->pnb + y[hp->last]);
-      for (c = 0; c < V; c++) {
-        double base, sc;
-        size_t slot;
-        int nd;
-        if (c == blank || y[c] == -INFINITY || y[c] < opts->prune_logprob) continue;
-        /* extending by the last label needs a blank in between: only p_b's paths can */
-        base = c == hp->last ? hp->pb : ptot;
-        if (base == -INFINITY) continue;
-        sc = base + y[c];
-        if (opts->scorer) {
-          if (scored != h) {
-            asr__ctc_prefix(prefix, nodes, hp->node, hp->len);
-            scored = h;
-          }
-          sc += opts->lm_weight * opts->scorer(opts->scorer_user, prefix, hp->len, c);
-        }
-        slot = asr__ctc_hash_find(hash, mask, nodes, hp->node, c);
-        nd = hash[slot];
-        if (nd >= 0 && in_beam[nd] >= 0) {
-          /* l+c is already a hypothesis: its paths and these are one prefix, so add */
-          cand[in_beam[nd]].pnb = asr_logaddexp(cand[in_beam[nd]].pnb, sc);
-        } else {
-          asr__ctc_cand *cd = &cand[nc++];
-          cd->from = h;
-          cd->token = c;
-          cd->node = nd;       /* a node made at an earlier frame, or -1 */
-          cd->len = hp->len + 1;
-          cd->last = c;
-          cd->pb = -INFINITY;
-          cd->pnb = sc;
-        }
-      }
-    }
-    for (h = 0; h < nh; h++) in_beam[hyp[h].node] = -1;
-    /* rank ln(p_b + p_nb) + bonus |l| and keep the best B (the first seen wins ties) */
-    for (i = 0; i < nc; i++) {
-      int pos;
-      cand[i].rank = asr_logaddexp(cand[i].pb, cand[i].pnb) + opts->insertion_bonus * cand[i].len;
-      if (cand[i].rank != cand[i].rank || cand[i].rank == -INFINITY) continue;
-      if (ntop == B && !(cand[i].rank > cand[top[B - 1]].rank)) continue;
-      pos = ntop < B ? ntop++ : B - 1;
-      while (pos > 0 && cand[top[pos - 1]].rank < cand[i].rank) {
-        top[pos] = top[pos - 1];
-        pos--;
-      }
-      top[pos] = i;
-    }
-    for (i = 0; i < ntop; i++) {
-      const asr__ctc_cand *cd = &cand[top[i]];
-      asr__ctc_hyp *nx = &nxt[i];
-      nx->node = cd->node;
-      if (nx->node < 0) {
-        /* a new prefix: its node, registered under (parent, token) */
-        size_t slot = asr__ctc_hash_find(hash, mask, nodes, hyp[cd->from].node, cd->token);
-        nodes[nn].parent = hyp[cd->from].node;
-        nodes[nn].token = cd->token;
-        hash[slot] = nn;
-        nx->node = nn++;
-      }
-      nx->len = cd->len;
-      nx->last = cd->last;
-      nx->pb = cd->pb;
-      nx->pnb = cd->pnb;
-    }
-    nh = ntop;
-    {
-      asr__ctc_hyp *tmp = hyp;
-      hyp = nxt;
-      nxt = tmp;
-    }
-    if (nh == 0) break;   /* every label pruned and the blank impossible: nothing left */
-  }
-  /* the beam is sorted by rank after every frame; with T = 0 it holds the empty prefix */
-  *n_hyps = nh < opts->nbest ? nh : opts->nbest;
-  for (i = 0; i < *n_hyps; i++) {
-    asr__ctc_prefix(tokens + (size_t)i * T, nodes, hyp[i].node, hyp[i].len);
-    n_tokens[i] = hyp[i].len;
-    if (scores) scores[i] = asr_logaddexp(hyp[i].pb, hyp[i].pnb) + opts->insertion_bonus * hyp[i].len;
-  }
-  return nh == 0 ? ASR_INFEASIBLE : ASR_OK;
-}
-
-ASRDEF size_t asr_ctc_align_workspace_size(int T, int S) {
-  int ovf = 0;
-  size_t L = 2 * (size_t)S + 1, TL = 0, b = 64;
-  if (T < 0 || S < 0) return (size_t)-1;
-  if (asr_size_mul((size_t)T, L, &TL) != ASR_OK) return (size_t)-1;
-  b = asr__add_size(b, asr__piece(2 * L, sizeof(double), &ovf), &ovf);
-  b = asr__add_size(b, asr__piece(TL, 1, &ovf), &ovf);
-  return ovf ? (size_t)-1 : b;
-}
-
-ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *score,
-                                const asr_real *logprobs, const int *target, int T, int V,
-                                int S, int blank, void *work, size_t work_bytes) {
-  const int L = 2 * S + 1;
-  asr__arena ar;
-  double *d0, *d1, best;
-  unsigned char *bp;
-  int t, s, end;
-  size_t need;
-  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
-  if (r != ASR_OK) return r;
-  if (!frame_labels && T > 0) return ASR_ERR_INVALID_ARG;
-  need = asr_ctc_align_workspace_size(T, S);
-  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
-  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
-  asr__arena_init(&ar, work, work_bytes);
-  d0 = (double *)asr__arena_take(&ar, 2 * (size_t)L, sizeof(double));
-  d1 = d0 + L;
-  bp = (unsigned char *)asr__arena_take(&ar, (size_t)T * L, 1);
-  if (T == 0) {
-    if (score) *score = S == 0 ? 0.0 : -INFINITY;
-    return S == 0 ? ASR_OK : ASR_INFEASIBLE;
-  }
-  /* delta_1: the same two starting states as alpha */
-  for (s = 0; s < L; s++) d0[s] = -INFINITY;
-  d0[0] = logprobs[blank];
-  if (S > 0) d0[1] = logprobs[target[0]];
-  for (t = 1; t < T; t++) {
-    const asr_real *y = logprobs + (size_t)t * V;
-    for (s = 0; s < L; s++) {
-      int k = ASR__CTC_LABEL(target, s, blank);
-      double m = d0[s];
-      unsigned char from = 0;
-      if (s >= 1 && d0[s - 1] > m) {
-        m = d0[s - 1];
-        from = 1;
-      }
-      if (s >= 2 && k != blank && k != ASR__CTC_LABEL(target, s - 2, blank) && d0[s - 2] > m) {
-        m = d0[s - 2];
-        from = 2;
-      }
-      d1[s] = m + y[k];                       /* max over the transitions eq. (6) allows */
-      bp[(size_t)t * L + s] = from;
-    }
-    {
-      double *tmp = d0;
-      d0 = d1;
-      d1 = tmp;
-    }
-  }
-  end = L - 1;
-  best = d0[L - 1];
-  if (S > 0 && d0[L - 2] > best) {
-    best = d0[L - 2];
-    end = L - 2;
-  }
-  if (score) *score = best;
-  if (best == -INFINITY) {
-    for (t = 0; t < T; t++) {
-      frame_labels[t] = blank;
-      if (frame_states) frame_states[t] = -1;
-    }
-    return ASR_INFEASIBLE;
-  }
-  for (t = T - 1, s = end; t >= 0; t--) {
-    frame_labels[t] = ASR__CTC_LABEL(target, s, blank);
-    if (frame_states) frame_states[t] = s;
-    if (t > 0) s -= bp[(size_t)t * L + s];
-  }
-  return ASR_OK;
-}
-
-ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
-                               int T, int blank) {
-  int t, n = 0;
-  for (t = 0; t < T; t++) {
-    int c = frame_path[t];
-    if (c == blank) continue;
-    if (t > 0 && frame_path[t - 1] == c) {
-      if (ends) ends[n - 1] = t;    /* the run of c goes on: same token */
-      continue;
-    }
-    if (tokens) tokens[n] = c;
-    if (starts) starts[n] = t;
-    if (ends) ends[n] = t;
-    n++;
-  }
-  return n;
-}
-
-/* ---- the fast path (AVX2+FMA, float build).
+/* ---- 5.3 The fast path (AVX2+FMA, float build): asr__ctc_item_fast, asr__ctc_frame_lse_fast.
  * The same recursions as _ref, rearranged for 8 states per instruction:
  *   - the blank states of l' (even s, S+1 of them) and the label states (odd s, S of
  *     them) live in two rows, blank j = state 2j and label j = state 2j+1, so that every
@@ -13124,7 +12591,7 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
  *   - beta is kept for two frames only: the gradient of frame t is made as soon as
  *     beta_t is known, from the stored alpha_t.
  * Like _ref, beta includes the emission of frame t (the paper's beta). */
-#if ASR__CTC_FAST_TIER == 2
+#if ASR__CTC_HAVE_FAST
 /* Inlined in the hot loops (the call overhead is a third of the work otherwise). */
 #if defined(__GNUC__) || defined(__clang__)
 #define ASR__CTC_INLINE static inline __attribute__((always_inline, unused))
@@ -13134,6 +12601,10 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
 /* e^x for x <= 0 (or -inf): asr__exp_avx2 without the overflow and NaN cases, which
  * cannot occur here; below ln(2^-126) it gives 0, so e^-inf = 0. */
 ASR__CTC_INLINE __m256 asr__ctc_exp_le0(__m256 x) {
+  /* x = n ln2 + r, |r| <= ln2/2: n = round(x / ln2) (1.4426... = 1/ln2); ln2 is split as
+   * 0.693359375 (few mantissa bits, so n * it is exact) - 2.12194440e-4 (Cody and Waite's
+   * reduction); e^r by its Taylor series to r^7/7!; -87.3365 = ln(2^-126), the smallest
+   * normal float's log */
   const __m256 lo = _mm256_set1_ps(-87.33654475f);
   __m256 xc = _mm256_max_ps(x, lo), p, r;
   __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
@@ -13156,6 +12627,9 @@ ASR__CTC_INLINE __m256 asr__ctc_exp_le0(__m256 x) {
 /* ln x for x in [1, 3] (1 + at most two exponentials of numbers <= 0): asr__log_avx2
  * without its zero, negative, infinite and subnormal cases. */
 ASR__CTC_INLINE __m256 asr__ctc_log_1to3(__m256 x) {
+  /* x = 2^e m from the float's bits, m moved into [1/sqrt2, sqrt2] (1.41421356); then
+   * ln m = 2 atanh(z) = 2 (z + z^3/3 + ... + z^9/9) with z = (m-1)/(m+1), |z| < 0.172,
+   * and ln x = e ln2 + ln m (0.693147181 = ln2) */
   const __m256 one = _mm256_set1_ps(1.0f);
   __m256i bits = _mm256_castps_si256(x);
   __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
@@ -13297,20 +12771,24 @@ ASR__CTC_INLINE void asr__ctc_emit_labels(double *el, const asr_real *xt, const 
   for (j = S; j < J; j++) el[j] = -INFINITY;      /* padding emits nothing */
 }
 
+/* One item of the fast tier: adds scale * gradient into g (Tn,V) as asr__ctc_item_ref
+ * does; returns -ln p(l|x), +inf if p = 0. Scratch (sizes for the padded S, T of the
+ * batch, with R = J + 16 and J = S+1 rounded up to 8): ab, al (T,R) the alpha rows of the
+ * blank and label states; rows (8,R), cut below into the two frames of beta of each kind,
+ * the label emissions, the skip flags, the label posteriors and the labels; occ (V). */
 ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
                                        const double *lse, const int *l, int Tn, int V, int Sn,
-                                       int blank, asr__arena *ar) {
+                                       int blank, double *ab, double *al, double *rows, double *occ) {
   const int J = (Sn + 1 + 7) & ~7;          /* states per row, a multiple of 8 */
   const size_t R = (size_t)J + 16;          /* row: 8 -inf, J states, 8 -inf */
-  double *ab, *al, *rows, *occ, *bb[2], *bl[2], *el, *skip, *gl;
+  double *bb[2], *bl[2], *el, *skip, *gl;
   int *lab;
   double logp, eb;
   int t, j, k, cur = 0;
   if (Tn == 0) return Sn == 0 ? 0.0 : INFINITY;   /* no frames: only the empty labelling */
-  ab = (double *)asr__arena_take(ar, (size_t)Tn * R, sizeof(double));
-  al = (double *)asr__arena_take(ar, (size_t)Tn * R, sizeof(double));
-  rows = (double *)asr__arena_take(ar, 8 * R, sizeof(double));
-  occ = (double *)asr__arena_take(ar, (size_t)V, sizeof(double));
+  /* the 8 rows of R doubles: beta of the blank and the label states at two frames (the
+   * current and the next), the label emissions, the skip flags, the label posteriors,
+   * and the labels themselves as ints; each row keeps 8 -inf before its J states */
   bb[0] = rows + 8;
   bl[0] = rows + R + 8;
   bb[1] = rows + 2 * R + 8;
@@ -13417,11 +12895,13 @@ ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real
   return -logp;
 }
 #else
+/* No AVX2 (or the double build): ASR__TIER_FAST runs _ref (asr__ctc_loss says so), and
+ * these two only keep the driver's code the same in every build. */
 ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
                                        const double *lse, const int *l, int Tn, int V, int Sn,
-                                       int blank, asr__arena *ar) {
-  /* never called: ASR__CTC_FAST_TIER is 1 in this build */
-  (void)g, (void)scale, (void)x, (void)lse, (void)l, (void)Tn, (void)V, (void)Sn, (void)blank, (void)ar;
+                                       int blank, double *ab, double *al, double *rows, double *occ) {
+  (void)g, (void)scale, (void)x, (void)lse, (void)l, (void)Tn, (void)V, (void)Sn, (void)blank;
+  (void)ab, (void)al, (void)rows, (void)occ;
   return INFINITY;
 }
 ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V) {
@@ -13429,32 +12909,796 @@ ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T,
 }
 #endif
 
+/* ---- 5.4 The public loss tiers and the lattice functions
+ * Each tier names the math it runs and hands its tier and contract to asr__ctc_loss (the
+ * batch driver in the plumbing below: argument checks, then the items one by one). */
+
+ASRDEF asr_result asr_ctc_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                     const int *targets, const int *input_lengths,
+                                     const int *target_lengths, int N, int T, int V, int S,
+                                     int blank, asr_reduction reduction, int zero_infinity,
+                                     void *work, size_t work_bytes, asr_error *err) {
+  /* every path summed, eqs. (2)-(3), then the log-softmax Jacobian: asr__ctc_item_naive */
+  return asr__ctc_loss(ASR__TIER_NAIVE, ASR__FROM_LOGITS, loss, grad, logits, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                   const int *targets, const int *input_lengths,
+                                   const int *target_lengths, int N, int T, int V, int S,
+                                   int blank, asr_reduction reduction, int zero_infinity,
+                                   void *work, size_t work_bytes, asr_error *err) {
+  /* alpha, beta by eqs. (5)-(11), the gradient by eq. (16): asr__ctc_item_ref */
+  return asr__ctc_loss(ASR__TIER_REF, ASR__FROM_LOGITS, loss, grad, logits, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss(asr_real *loss, asr_real *grad, const asr_real *logits,
+                               const int *targets, const int *input_lengths,
+                               const int *target_lengths, int N, int T, int V, int S, int blank,
+                               asr_reduction reduction, int zero_infinity, void *work,
+                               size_t work_bytes, asr_error *err) {
+  /* the same recursions, 8 states per instruction: asr__ctc_item_fast (AVX2), else _ref */
+  return asr__ctc_loss(ASR__TIER_FAST, ASR__FROM_LOGITS, loss, grad, logits, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_logprobs_naive(asr_real *loss, asr_real *grad,
+                                              const asr_real *logprobs, const int *targets,
+                                              const int *input_lengths,
+                                              const int *target_lengths, int N, int T, int V,
+                                              int S, int blank, asr_reduction reduction,
+                                              int zero_infinity, void *work, size_t work_bytes,
+                                              asr_error *err) {
+  /* every path summed, eqs. (2)-(3); grad -gamma: asr__ctc_item_naive */
+  return asr__ctc_loss(ASR__TIER_NAIVE, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_logprobs_ref(asr_real *loss, asr_real *grad,
+                                            const asr_real *logprobs, const int *targets,
+                                            const int *input_lengths, const int *target_lengths,
+                                            int N, int T, int V, int S, int blank,
+                                            asr_reduction reduction, int zero_infinity,
+                                            void *work, size_t work_bytes, asr_error *err) {
+  /* alpha, beta by eqs. (5)-(11), grad -gamma by eqs. (13)-(15): asr__ctc_item_ref */
+  return asr__ctc_loss(ASR__TIER_REF, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                        const int *targets, const int *input_lengths,
+                                        const int *target_lengths, int N, int T, int V, int S,
+                                        int blank, asr_reduction reduction, int zero_infinity,
+                                        void *work, size_t work_bytes, asr_error *err) {
+  /* asr__ctc_item_fast without the normalizers (AVX2), else _ref */
+  return asr__ctc_loss(ASR__TIER_FAST, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets,
+                       input_lengths, target_lengths, N, T, V, S, blank, reduction, zero_infinity,
+                       work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_alpha_ref(double *log_alpha, double *log_p, const asr_real *logprobs,
+                                    const int *target, int T, int V, int S, int blank) {
+  double lp;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!log_alpha && T > 0) return ASR_ERR_INVALID_ARG;
+  lp = asr__ctc_alpha(log_alpha, logprobs, NULL, target, T, V, S, blank);   /* eqs. (5)-(8) */
+  if (log_p) *log_p = lp;
+  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_beta_ref(double *log_beta, double *log_p, const asr_real *logprobs,
+                                   const int *target, int T, int V, int S, int blank) {
+  double lp;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!log_beta && T > 0) return ASR_ERR_INVALID_ARG;
+  lp = asr__ctc_beta(log_beta, logprobs, NULL, target, T, V, S, blank);     /* eqs. (9)-(11) */
+  if (log_p) *log_p = lp;
+  return lp == -INFINITY ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* ---- 5.5 The decoders: best path, prefix beam search, Viterbi alignment
+ * They read log-probabilities (T,V) of one sequence; the equations are in the
+ * declarations of section 5 and in docs/ctc.md, "Decoders". */
+
+/* Best path decoding, [Graves06] sec. 3.2: pi*_t = argmax_k y^t_k, then B(pi*). */
+ASRDEF asr_result asr_ctc_greedy_decode(int *tokens, int *n_tokens, double *score,
+                                        int *frame_path, const asr_real *logprobs, int T, int V,
+                                        int blank) {
+  int t, k, n = 0, prev = -1;
+  double sc = 0;
+  asr_result r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, blank);
+  if (r != ASR_OK) return r;
+  if (!tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
+  for (t = 0; t < T; t++) {
+    const asr_real *y = logprobs + (size_t)t * V;
+    int best = 0;
+    for (k = 1; k < V; k++)
+      if (y[k] > y[best]) best = k;          /* pi*_t = argmax_k y^t_k, first on ties */
+    sc += y[best];
+    if (frame_path) frame_path[t] = best;
+    if (best != blank && best != prev) tokens[n++] = best;   /* B: merge, drop blanks */
+    prev = best;
+  }
+  *n_tokens = n;
+  if (score) *score = sc;
+  return ASR_OK;
+}
+
+/* Prefix beam search ([Hannun14] Algorithm 1; its four update lines are quoted in the
+ * declaration of asr_ctc_prefix_beam_search). A prefix is a node of a tree (parent, token);
+ * the root is the empty prefix. A hash map from (parent, token) to node makes every prefix
+ * one node, so "is l+c in the beam?" is a node lookup, not a comparison of token strings.
+ * Each frame creates at most `beam` nodes, so T*beam + 1 nodes suffice. */
+typedef struct asr__ctc_node {
+  int parent, token;          /* the prefix = parent's prefix + token; the root: -1, -1 */
+} asr__ctc_node;
+typedef struct asr__ctc_hyp { /* a prefix l in the beam */
+  int node, len, last;        /* last: the prefix's last token, -1 when empty */
+  double pb, pnb;             /* ln p_b, ln p_nb (with the scorer's weighted terms) */
+} asr__ctc_hyp;
+typedef struct asr__ctc_cand { /* a prefix this frame may keep: a hypothesis or l+c */
+  int from, token;            /* token -1: hypothesis `from` itself (its paths stay) */
+  int node;                   /* the prefix's node, or -1 for an extension not yet made */
+  int len, last;
+  double pb, pnb, rank;       /* rank: ln(p_b + p_nb) + insertion_bonus len, the beam's order */
+} asr__ctc_cand;
+/* The search's buffers, cut from the caller's workspace by asr__ctc_beam_layout. */
+struct asr__ctc_beam {
+  asr__ctc_node *nodes;       /* (T*beam + 1) every prefix ever kept; nodes[0] is the root */
+  int *hash;                  /* (slots) the node of each (parent, token) key; -1: empty */
+  size_t mask;                /* slots - 1, slots a power of two (asr__ctc_hash_slots) */
+  int *in_beam;               /* (T*beam + 1) node -> its hypothesis this frame, else -1 */
+  asr__ctc_hyp *hyp, *nxt;    /* (beam) each: the beam before the frame, and after it */
+  asr__ctc_cand *cand;        /* (beam*V + beam) the hypotheses, then every extension */
+  int *top;                   /* (beam) indices into cand of the best, sorted by rank */
+  int *prefix;                /* (T + 1) one prefix's tokens, handed to the scorer */
+  int nn;                     /* nodes made so far */
+};
+
+/* Writes the tokens of `node` (len of them) into out, first token first. */
+ASR__PRIVATE void asr__ctc_prefix(int *out, const asr__ctc_node *nodes, int node, int len) {
+  while (len > 0) {
+    out[--len] = nodes[node].token;
+    node = nodes[node].parent;
+  }
+}
+
+/* The slot of (parent, token) in the hash map: the node there, or an empty slot (-1).
+ * The key is hashed by multiplying each half by a golden-ratio constant (Knuth's
+ * multiplicative hashing: 2654435761 = 2^32/phi, 40503 = 2^16/phi, so that nearby parents
+ * and tokens land far apart), XOR, and the low bits; collisions go to the next slot
+ * (linear probing), which stays short because the table is at most half full. */
+ASR__PRIVATE size_t asr__ctc_hash_find(const int *hash, size_t mask, const asr__ctc_node *nodes,
+                                       int parent, int token) {
+  size_t i = (((size_t)(unsigned)parent * 2654435761u) ^ ((size_t)(unsigned)token * 40503u)) & mask;
+  while (hash[i] >= 0 && (nodes[hash[i]].parent != parent || nodes[hash[i]].token != token))
+    i = (i + 1) & mask;
+  return i;
+}
+
+/* One frame of the search, y (V) its log-probabilities: the nh prefixes of b->hyp become
+ * the new beam, in b->hyp again. Returns its size (0: every label pruned and the blank
+ * impossible). */
+ASR__PRIVATE int asr__ctc_beam_frame(asr__ctc_beam *b, int nh, const asr_real *y, int V,
+                                     const asr_ctc_beam_opts *opts) {
+  const int B = opts->beam, blank = opts->blank;
+  asr__ctc_hyp *hyp = b->hyp, *nxt = b->nxt;
+  asr__ctc_cand *cand = b->cand;
+  int *top = b->top, *in_beam = b->in_beam;
+  int nc = nh, ntop = 0, scored = -1, h, c, i;
+  /* the hypotheses themselves come first: candidate h is prefix h after this frame */
+  for (h = 0; h < nh; h++) {
+    cand[h].from = h;
+    cand[h].token = -1;
+    cand[h].node = hyp[h].node;
+    cand[h].len = hyp[h].len;
+    cand[h].last = hyp[h].last;
+    cand[h].pb = cand[h].pnb = -INFINITY;
+    in_beam[hyp[h].node] = h;
+  }
+  for (h = 0; h < nh; h++) {
+    const asr__ctc_hyp *hp = &hyp[h];
+    double ptot = asr_logaddexp(hp->pb, hp->pnb);
+    /* blank: every path of l may emit a blank and stay l, now ending in a blank */
+    cand[h].pb = asr_logaddexp(cand[h].pb, ptot + y[blank]);
+    /* repeating the last label: B merges it, l stays, still ending in that label */
+    if (hp->len > 0) cand[h].pnb = asr_logaddexp(cand[h].pnb, hp->pnb + y[hp->last]);
+    for (c = 0; c < V; c++) {
+      double base, sc;
+      size_t slot;
+      int nd;
+      if (c == blank || y[c] == -INFINITY || y[c] < opts->prune_logprob) continue;
+      /* extending by the last label needs a blank in between: only p_b's paths can */
+      base = c == hp->last ? hp->pb : ptot;
+      if (base == -INFINITY) continue;
+      sc = base + y[c];
+      if (opts->scorer) {
+        /* P(c|l)^lm_weight, in log space; the prefix is spelled out once per hypothesis */
+        if (scored != h) {
+          asr__ctc_prefix(b->prefix, b->nodes, hp->node, hp->len);
+          scored = h;
+        }
+        sc += opts->lm_weight * opts->scorer(opts->scorer_user, b->prefix, hp->len, c);
+      }
+      slot = asr__ctc_hash_find(b->hash, b->mask, b->nodes, hp->node, c);
+      nd = b->hash[slot];
+      if (nd >= 0 && in_beam[nd] >= 0) {
+        /* l+c is already a hypothesis: its paths and these are one prefix, so add */
+        cand[in_beam[nd]].pnb = asr_logaddexp(cand[in_beam[nd]].pnb, sc);
+      } else {
+        asr__ctc_cand *cd = &cand[nc++];
+        cd->from = h;
+        cd->token = c;
+        cd->node = nd;       /* a node made at an earlier frame, or -1 */
+        cd->len = hp->len + 1;
+        cd->last = c;
+        cd->pb = -INFINITY;
+        cd->pnb = sc;
+      }
+    }
+  }
+  for (h = 0; h < nh; h++) in_beam[hyp[h].node] = -1;
+  /* rank ln(p_b + p_nb) + bonus |l| and keep the best B (the first seen wins ties) */
+  for (i = 0; i < nc; i++) {
+    int pos;
+    cand[i].rank = asr_logaddexp(cand[i].pb, cand[i].pnb) + opts->insertion_bonus * cand[i].len;
+    if (cand[i].rank != cand[i].rank || cand[i].rank == -INFINITY) continue;
+    if (ntop == B && !(cand[i].rank > cand[top[B - 1]].rank)) continue;
+    pos = ntop < B ? ntop++ : B - 1;
+    while (pos > 0 && cand[top[pos - 1]].rank < cand[i].rank) {
+      top[pos] = top[pos - 1];
+      pos--;
+    }
+    top[pos] = i;
+  }
+  for (i = 0; i < ntop; i++) {
+    const asr__ctc_cand *cd = &cand[top[i]];
+    asr__ctc_hyp *nx = &nxt[i];
+    nx->node = cd->node;
+    if (nx->node < 0) {
+      /* a new prefix: its node, registered under (parent, token) */
+      size_t slot = asr__ctc_hash_find(b->hash, b->mask, b->nodes, hyp[cd->from].node, cd->token);
+      b->nodes[b->nn].parent = hyp[cd->from].node;
+      b->nodes[b->nn].token = cd->token;
+      b->hash[slot] = b->nn;
+      nx->node = b->nn++;
+    }
+    nx->len = cd->len;
+    nx->last = cd->last;
+    nx->pb = cd->pb;
+    nx->pnb = cd->pnb;
+  }
+  b->hyp = nxt;    /* the new beam; the old one's storage serves the next frame */
+  b->nxt = hyp;
+  return ntop;
+}
+
+ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double *scores,
+                                             int *n_hyps, const asr_real *logprobs, int T,
+                                             int V, const asr_ctc_beam_opts *opts, void *work,
+                                             size_t work_bytes) {
+  asr__ctc_beam b;
+  int nh, t, i;
+  asr_result r = asr__ctc_beam_check(tokens, n_tokens, n_hyps, logprobs, T, V, opts, work,
+                                     work_bytes);
+  if (r != ASR_OK) return r;
+  asr__ctc_beam_cut(&b, work, work_bytes, T, V, opts->beam);
+  /* the empty prefix, all of whose (zero) paths "end in a blank": p_b = 1, p_nb = 0 */
+  b.nodes[0].parent = -1;
+  b.nodes[0].token = -1;
+  b.nn = 1;
+  b.hyp[0].node = 0;
+  b.hyp[0].len = 0;
+  b.hyp[0].last = -1;
+  b.hyp[0].pb = 0;
+  b.hyp[0].pnb = -INFINITY;
+  nh = 1;
+  for (t = 0; t < T; t++) {
+    nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, opts);
+    if (nh == 0) break;   /* every label pruned and the blank impossible: nothing left */
+  }
+  /* the beam is sorted by rank after every frame; with T = 0 it holds the empty prefix */
+  *n_hyps = nh < opts->nbest ? nh : opts->nbest;
+  for (i = 0; i < *n_hyps; i++) {
+    asr__ctc_prefix(tokens + (size_t)i * T, b.nodes, b.hyp[i].node, b.hyp[i].len);
+    n_tokens[i] = b.hyp[i].len;
+    if (scores) scores[i] = asr_logaddexp(b.hyp[i].pb, b.hyp[i].pnb) + opts->insertion_bonus * b.hyp[i].len;
+  }
+  return nh == 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* Viterbi forced alignment: the alpha recursion of eqs. (6)-(8) with max for sum,
+ *   delta_t(s) = y^t_{l'_s} max(delta_{t-1}(s), delta_{t-1}(s-1), [delta_{t-1}(s-2)]),
+ * in log space, keeping only two frames of delta and, for the backtrace, the predecessor
+ * chosen at every (t,s): from (T, 2S+1) bytes, 0/1/2 for s, s-1, s-2. */
+ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *score,
+                                const asr_real *logprobs, const int *target, int T, int V,
+                                int S, int blank, void *work, size_t work_bytes) {
+  const int L = 2 * S + 1;
+  double *d0, *d1, best;
+  unsigned char *bp;
+  int t, s, end;
+  asr_result r = asr__ctc_align_check(frame_labels, logprobs, target, T, V, S, blank, work,
+                                      work_bytes);
+  if (r != ASR_OK) return r;
+  asr__ctc_align_cut(&d0, &bp, work, work_bytes, T, S);
+  d1 = d0 + L;                                /* delta of frames t-1 (d0) and t (d1) */
+  if (T == 0) {
+    if (score) *score = S == 0 ? 0.0 : -INFINITY;
+    return S == 0 ? ASR_OK : ASR_INFEASIBLE;
+  }
+  /* delta_1: the same two starting states as alpha */
+  for (s = 0; s < L; s++) d0[s] = -INFINITY;
+  d0[0] = logprobs[blank];
+  if (S > 0) d0[1] = logprobs[target[0]];
+  for (t = 1; t < T; t++) {
+    const asr_real *y = logprobs + (size_t)t * V;
+    for (s = 0; s < L; s++) {
+      int k = ASR__CTC_LABEL(target, s, blank);
+      double m = d0[s];
+      unsigned char from = 0;
+      if (s >= 1 && d0[s - 1] > m) {          /* ties keep the earlier: stay, then s-1 */
+        m = d0[s - 1];
+        from = 1;
+      }
+      if (s >= 2 && k != blank && k != ASR__CTC_LABEL(target, s - 2, blank) && d0[s - 2] > m) {
+        m = d0[s - 2];
+        from = 2;
+      }
+      d1[s] = m + y[k];                       /* max over the transitions eq. (6) allows */
+      bp[(size_t)t * L + s] = from;
+    }
+    {
+      double *tmp = d0;
+      d0 = d1;
+      d1 = tmp;
+    }
+  }
+  /* eq. (8) with max: end in the last blank or the last label */
+  end = L - 1;
+  best = d0[L - 1];
+  if (S > 0 && d0[L - 2] > best) {
+    best = d0[L - 2];
+    end = L - 2;
+  }
+  if (score) *score = best;
+  if (best == -INFINITY) {
+    for (t = 0; t < T; t++) {
+      frame_labels[t] = blank;
+      if (frame_states) frame_states[t] = -1;
+    }
+    return ASR_INFEASIBLE;
+  }
+  /* the backtrace: from the end state, step back by the predecessor each frame chose */
+  for (t = T - 1, s = end; t >= 0; t--) {
+    frame_labels[t] = ASR__CTC_LABEL(target, s, blank);
+    if (frame_states) frame_states[t] = s;
+    if (t > 0) s -= bp[(size_t)t * L + s];
+  }
+  return ASR_OK;
+}
+
+/* The tokens of a frame path and the frames each one spans: every maximal run of one
+ * non-blank label is one token (B, keeping the positions). */
+ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
+                               int T, int blank) {
+  int t, n = 0;
+  for (t = 0; t < T; t++) {
+    int c = frame_path[t];
+    if (c == blank) continue;
+    if (t > 0 && frame_path[t - 1] == c) {
+      if (ends) ends[n - 1] = t;    /* the run of c goes on: same token */
+      continue;
+    }
+    if (tokens) tokens[n] = c;
+    if (starts) starts[n] = t;
+    if (ends) ends[n] = t;
+    n++;
+  }
+  return n;
+}
+
+/* ---------------------------------------------------------------- plumbing: 5. CTC ----
+ * Argument checks, workspace sizes and the batch drivers of this section. Nothing below
+ * computes an equation; the math is above. */
+
+/* Workspaces. Every CTC function cuts its caller's buffer into pieces with asr__bump
+ * (section 1), through one layout function per workspace that serves twice: with a NULL
+ * base it measures (the *_workspace_size() functions), over the caller's buffer it cuts.
+ * The buffer may start anywhere: its start is first rounded up to 64 bytes (so every piece
+ * is 64-byte aligned for the AVX2 rows), and every size counts those at most 63 bytes as
+ * 64. */
+ASR__PRIVATE asr__bump asr__ctc_bump(void *work, size_t bytes) {
+  asr__bump a;
+  uintptr_t p = (uintptr_t)work, q = (p + 63) & ~(uintptr_t)63;
+  a.base = work && bytes >= (size_t)(q - p) ? (unsigned char *)q : NULL;
+  a.cap = a.base ? bytes - (size_t)(q - p) : 0;
+  a.used = 0;
+  return a;
+}
+/* a * b, or (size_t)-1 when that overflows (a piece of that count then overflows too). */
+ASR__PRIVATE size_t asr__ctc_mul(size_t a, size_t b) {
+  size_t r;
+  return asr_size_mul(a, b, &r) == ASR_OK ? r : (size_t)-1;
+}
+/* A piece of count elements of size bytes; an overflowing product spoils the measure as
+ * an overflowing sum does (used = (size_t)-1). */
+ASR__PRIVATE void *asr__ctc_take(asr__bump *a, size_t count, size_t size) {
+  size_t bytes;
+  if (asr_size_mul(count, size, &bytes) != ASR_OK || bytes > (size_t)-1 - 128) {
+    a->used = (size_t)-1;
+    return NULL;
+  }
+  return asr__bump_take(a, bytes);
+}
+/* The bytes a layout measured with a NULL base needs: its pieces, each rounded up to 64
+ * bytes, plus 64 for the alignment of the start; (size_t)-1 when it overflows. */
+ASR__PRIVATE size_t asr__ctc_bytes(const asr__bump *a) {
+  if (a->used > (size_t)-1 - 128) return (size_t)-1;
+  return 64 + ((a->used + 63) & ~(size_t)63);
+}
+
+/* The scratch of one loss call, for the padded sizes T, V, S of the batch: the items run
+ * one after the other and reuse it. */
+typedef struct asr__ctc_scratch {
+  double *lse;                /* (T) per-frame log-normalizers (logits contract only) */
+  int *pi;                    /* _naive: (T) the path being enumerated, a base-V digit per frame */
+  double *occ;                /* _naive: (T,V) ln sum_{pi: pi_t = k} p(pi|x); fast: (V) gamma_t(k) */
+  double *la, *lb, *gamma;    /* _ref: ln alpha, ln beta (T, 2S+1); gamma_t(k) (V) */
+  double *ab, *al, *rows;     /* fast: alpha of the blank and label states (T,R); 8 rows of R */
+} asr__ctc_scratch;
+
+/* What each tier cuts from the workspace, in this order. R is the fast path's padded row:
+ * J = S+1 rounded up to a multiple of 8 states, and 8 -inf on each side. */
+ASR__PRIVATE void asr__ctc_layout(asr__ctc_scratch *s, asr__bump *a, asr__tier tier, int T, int V,
+                                  int S) {
+  size_t L = 2 * (size_t)S + 1, R = (((size_t)S + 1 + 7) & ~(size_t)7) + 16;
+  memset(s, 0, sizeof *s);
+  s->lse = (double *)asr__ctc_take(a, (size_t)T, sizeof(double));
+  if (tier == ASR__TIER_NAIVE) {
+    s->pi = (int *)asr__ctc_take(a, (size_t)T, sizeof(int));
+    s->occ = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, (size_t)V), sizeof(double));
+  } else if (tier == ASR__TIER_REF) {
+    s->la = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
+    s->lb = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
+    s->gamma = (double *)asr__ctc_take(a, (size_t)V, sizeof(double));
+  } else {
+    s->ab = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, R), sizeof(double));
+    s->al = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, R), sizeof(double));
+    s->rows = (double *)asr__ctc_take(a, 8 * R, sizeof(double));
+    s->occ = (double *)asr__ctc_take(a, (size_t)V, sizeof(double));
+  }
+}
+
+/* The largest of the three tiers' needs, so one size serves every tier. */
+ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S) {
+  size_t m = 0;
+  int tier;
+  if (T < 0 || V < 0 || S < 0) return (size_t)-1;
+  for (tier = ASR__TIER_NAIVE; tier <= ASR__TIER_FAST; tier++) {
+    asr__bump count = asr__ctc_bump(NULL, 0);
+    asr__ctc_scratch s;
+    size_t b;
+    asr__ctc_layout(&s, &count, (asr__tier)tier, T, V, S);
+    b = asr__ctc_bytes(&count);
+    if (b > m) m = b;          /* an overflow, (size_t)-1, is the largest */
+  }
+  return m;
+}
+
+/* Every argument check of the loss, before anything is written. */
+ASR__PRIVATE asr_result asr__ctc_validate(asr__tier tier, asr__loss_input input, const asr_real *loss,
+                                          const asr_real *x, const int *targets,
+                                          const int *input_lengths, const int *target_lengths,
+                                          int N, int T, int V, int S, int blank,
+                                          asr_reduction reduction, const void *work,
+                                          size_t work_bytes, asr_error *err) {
+  int n, j, t, k;
+  size_t need, ntv;
+  const char *xname = input == ASR__FROM_LOGPROBS ? "logprobs" : "logits";
+  if (N < 0 || T < 0 || S < 0 || V < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "sizes N=%d T=%d V=%d S=%d: need N, T, S >= 0 and V >= 1",
+                     N, T, V, S);
+  if (blank < 0 || blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", blank, V);
+  if (reduction != ASR_REDUCTION_NONE && reduction != ASR_REDUCTION_SUM &&
+      reduction != ASR_REDUCTION_MEAN)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown reduction %d", (int)reduction);
+  if (!loss) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss is NULL");
+  if (asr_size_mul((size_t)N, (size_t)T, &ntv) != ASR_OK ||
+      asr_size_mul(ntv, (size_t)V, &ntv) != ASR_OK)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "N*T*V overflows");
+  if (N > 0 && (!input_lengths || !target_lengths || (T > 0 && !x) || (S > 0 && !targets)))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "a NULL input array");
+  for (n = 0; n < N; n++) {
+    int Tn = input_lengths[n], Sn = target_lengths[n];
+    if (Tn < 0) return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is negative", n, Tn);
+    if (Tn > T)
+      return asr__fail(err, ASR_ERR_RANGE, "input_lengths[%d] = %d is above T = %d", n, Tn, T);
+    if (Sn < 0) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is negative", n, Sn);
+    if (Sn > S)
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "target_lengths[%d] = %d is above the padded width S = %d", n, Sn, S);
+    for (j = 0; j < Sn; j++) {
+      int c = targets[(size_t)n * S + j];
+      if (c < 0 || c >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is outside [0, V=%d)", n, j, c, V);
+      if (c == blank)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is the blank", n, j, c);
+    }
+    for (t = 0; t < Tn; t++) {
+      const asr_real *row = x + ((size_t)n * T + t) * (size_t)V;
+      for (k = 0; k < V; k++) {
+        double v = row[k];
+        if (v != v || v == INFINITY || (input == ASR__FROM_LOGITS && v == -INFINITY))
+          return asr__fail(err, ASR_ERR_NONFINITE, "%s[%d][%d][%d] is %s", xname, n, t, k,
+                           v != v ? "NaN" : (v > 0 ? "+inf" : "-inf"));
+      }
+    }
+    if (tier == ASR__TIER_NAIVE) {
+      /* _naive enumerates V^Tn paths */
+      double paths = 1;
+      for (t = 0; t < Tn && paths <= ASR_CTC_NAIVE_MAX_PATHS; t++) paths *= V;
+      if (paths > ASR_CTC_NAIVE_MAX_PATHS)
+        return asr__fail(err, ASR_ERR_TOO_LARGE,
+                         "item %d: V^T = %d^%d paths is beyond _naive's limit of %d", n, V, Tn,
+                         ASR_CTC_NAIVE_MAX_PATHS);
+    }
+  }
+  /* every tier asks for the same asr_ctc_loss_workspace_size(), the largest need */
+  need = asr_ctc_loss_workspace_size(T, V, S);
+  if (need == (size_t)-1) return asr__fail(err, ASR_ERR_TOO_LARGE, "workspace size overflows");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
+                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
+  return ASR_OK;
+}
+
+/* The batch driver all six loss tiers share: validate, then one item after the other,
+ * each with the math helper of its tier, then the reduction. */
+ASR__PRIVATE asr_result asr__ctc_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                      asr_real *grad, const asr_real *x, const int *targets,
+                                      const int *input_lengths, const int *target_lengths, int N,
+                                      int T, int V, int S, int blank, asr_reduction reduction,
+                                      int zero_infinity, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  asr__bump ar;
+  asr__ctc_scratch sc;
+  double total = 0;
+  int n, infeasible = 0;
+  const double *lse;
+  asr_result r = asr__ctc_validate(tier, input, loss, x, targets, input_lengths, target_lengths,
+                                   N, T, V, S, blank, reduction, work, work_bytes, err);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_FAST && !ASR__CTC_HAVE_FAST) tier = ASR__TIER_REF;   /* no kernel built */
+  ar = asr__ctc_bump(work, work_bytes);
+  asr__ctc_layout(&sc, &ar, tier, T, V, S);
+  lse = input == ASR__FROM_LOGITS ? sc.lse : NULL;   /* NULL: log-probabilities as given */
+  for (n = 0; n < N; n++) {
+    const int Tn = input_lengths[n], Sn = target_lengths[n];
+    const asr_real *xn = x ? x + (size_t)n * T * V : NULL;
+    const int *ln = targets ? targets + (size_t)n * S : NULL;
+    asr_real *gn = grad ? grad + (size_t)n * T * V : NULL;
+    /* the mean divides each loss by its target length (at least 1) and by N */
+    double scale = reduction == ASR_REDUCTION_MEAN ? 1.0 / ((double)N * (Sn > 0 ? Sn : 1)) : 1.0;
+    double nll, v;
+    if (lse) (tier == ASR__TIER_FAST ? asr__ctc_frame_lse_fast : asr__ctc_frame_lse)(sc.lse, xn, Tn, V);
+    if (tier == ASR__TIER_NAIVE)
+      nll = asr__ctc_item_naive(gn, scale, xn, lse, ln, Tn, V, Sn, blank, sc.pi, sc.occ);
+    else if (tier == ASR__TIER_REF)
+      nll = asr__ctc_item_ref(gn, scale, xn, lse, ln, Tn, V, Sn, blank, sc.la, sc.lb, sc.gamma);
+    else
+      nll = asr__ctc_item_fast(gn, scale, xn, lse, ln, Tn, V, Sn, blank, sc.ab, sc.al, sc.rows, sc.occ);
+    if (nll == INFINITY) infeasible = 1;
+    v = nll == INFINITY && zero_infinity ? 0.0 : nll;
+    if (reduction == ASR_REDUCTION_NONE) loss[n] = (asr_real)v;
+    else total += reduction == ASR_REDUCTION_MEAN ? v / (Sn > 0 ? Sn : 1) : v;
+  }
+  if (reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
+  if (reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N > 0 ? total / N : 0.0);
+  return infeasible ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* Checks of the single-sequence functions (lattice, alignment, decoders). */
+ASR__PRIVATE asr_result asr__ctc_check_seq(const asr_real *logprobs, const int *target, int T,
+                                           int V, int S, int blank) {
+  int j;
+  size_t t;
+  if (T < 0 || V < 1 || S < 0 || blank < 0 || blank >= V) return ASR_ERR_INVALID_ARG;
+  if ((T > 0 && !logprobs) || (S > 0 && !target)) return ASR_ERR_INVALID_ARG;
+  for (j = 0; j < S; j++)
+    if (target[j] < 0 || target[j] >= V || target[j] == blank) return ASR_ERR_RANGE;
+  for (t = 0; t < (size_t)T * V; t++)
+    if (logprobs[t] != logprobs[t] || logprobs[t] == INFINITY) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF asr_ctc_beam_opts asr_ctc_beam_opts_default(int beam, int blank) {
+  asr_ctc_beam_opts o;
+  memset(&o, 0, sizeof o);
+  o.beam = beam;
+  o.nbest = 1;
+  o.blank = blank;
+  o.prune_logprob = -INFINITY;
+  return o;
+}
+
+/* Slots of the node hash map: a power of two (so that `& mask` is the modulo) at least
+ * twice the number of nodes (a load of at most 1/2 keeps the linear probes short), and
+ * at least 16. */
+ASR__PRIVATE size_t asr__ctc_hash_slots(size_t nodes) {
+  size_t h = 16;
+  while (h < 2 * nodes && h < ((size_t)-1 >> 2)) h <<= 1;
+  return h;
+}
+
+/* The prefix beam search's pieces, in this order (see asr__ctc_beam for what each is). */
+ASR__PRIVATE void asr__ctc_beam_layout(asr__ctc_beam *b, asr__bump *a, int T, int V, int beam) {
+  size_t nodes = asr__ctc_mul((size_t)T, (size_t)beam), BV = asr__ctc_mul((size_t)beam, (size_t)V);
+  nodes = nodes == (size_t)-1 ? nodes : nodes + 1;
+  BV = BV > (size_t)-1 - (size_t)beam ? (size_t)-1 : BV + (size_t)beam;
+  b->nodes = (asr__ctc_node *)asr__ctc_take(a, nodes, sizeof(asr__ctc_node));
+  b->hash = (int *)asr__ctc_take(a, asr__ctc_hash_slots(nodes), sizeof(int));
+  b->mask = asr__ctc_hash_slots(nodes) - 1;
+  b->in_beam = (int *)asr__ctc_take(a, nodes, sizeof(int));
+  b->hyp = (asr__ctc_hyp *)asr__ctc_take(a, 2 * (size_t)beam, sizeof(asr__ctc_hyp));
+  b->nxt = b->hyp ? b->hyp + beam : NULL;
+  b->cand = (asr__ctc_cand *)asr__ctc_take(a, BV, sizeof(asr__ctc_cand));
+  b->top = (int *)asr__ctc_take(a, (size_t)beam, sizeof(int));
+  b->prefix = (int *)asr__ctc_take(a, (size_t)T + 1, sizeof(int));
+  b->nn = 0;
+}
+
+ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__ctc_beam b;
+  if (T < 0 || V < 1 || beam < 1) return (size_t)-1;
+  asr__ctc_beam_layout(&b, &count, T, V, beam);
+  return asr__ctc_bytes(&count);
+}
+
+ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_tokens, const int *n_hyps,
+                                            const asr_real *logprobs, int T, int V,
+                                            const asr_ctc_beam_opts *opts, const void *work,
+                                            size_t work_bytes) {
+  size_t need;
+  asr_result r;
+  if (!opts || opts->beam < 1 || opts->nbest < 1 || opts->nbest > opts->beam)
+    return ASR_ERR_INVALID_ARG;
+  r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, opts->blank);
+  if (r != ASR_OK) return r;
+  if (!tokens || !n_tokens || !n_hyps) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(opts->lm_weight) || !isfinite(opts->insertion_bonus) ||
+      opts->prune_logprob != opts->prune_logprob)
+    return ASR_ERR_NONFINITE;
+  need = asr_ctc_beam_workspace_size(T, V, opts->beam);
+  /* node indices are ints */
+  if (need == (size_t)-1 || (size_t)T * opts->beam + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
+/* Cuts the checked workspace and empties the hash map and the beam marks. */
+ASR__PRIVATE void asr__ctc_beam_cut(asr__ctc_beam *b, void *work, size_t work_bytes, int T, int V,
+                                    int beam) {
+  asr__bump ar = asr__ctc_bump(work, work_bytes);
+  size_t i, max_nodes = (size_t)T * beam + 1;
+  asr__ctc_beam_layout(b, &ar, T, V, beam);
+  for (i = 0; i <= b->mask; i++) b->hash[i] = -1;
+  for (i = 0; i < max_nodes; i++) b->in_beam[i] = -1;
+}
+
+/* Viterbi's two frames of delta (2, 2S+1) doubles, then the predecessors (T, 2S+1) bytes. */
+ASR__PRIVATE void asr__ctc_align_layout(double **delta, unsigned char **from, asr__bump *a, int T,
+                                        int S) {
+  size_t L = 2 * (size_t)S + 1;
+  *delta = (double *)asr__ctc_take(a, 2 * L, sizeof(double));
+  *from = (unsigned char *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), 1);
+}
+
+ASRDEF size_t asr_ctc_align_workspace_size(int T, int S) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  double *d;
+  unsigned char *f;
+  if (T < 0 || S < 0) return (size_t)-1;
+  asr__ctc_align_layout(&d, &f, &count, T, S);
+  return asr__ctc_bytes(&count);
+}
+
+ASR__PRIVATE asr_result asr__ctc_align_check(const int *frame_labels, const asr_real *logprobs,
+                                             const int *target, int T, int V, int S, int blank,
+                                             const void *work, size_t work_bytes) {
+  size_t need;
+  asr_result r = asr__ctc_check_seq(logprobs, target, T, V, S, blank);
+  if (r != ASR_OK) return r;
+  if (!frame_labels && T > 0) return ASR_ERR_INVALID_ARG;
+  need = asr_ctc_align_workspace_size(T, S);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void *work,
+                                     size_t work_bytes, int T, int S) {
+  asr__bump ar = asr__ctc_bump(work, work_bytes);
+  asr__ctc_align_layout(delta, from, &ar, T, S);
+}
+
 /* ========================================================================================
  * 6. RNN-T (implementation)
  * ======================================================================================== */
 
-/* ---- 6.1 Options, workspace, the lattice (implementation) */
-ASRDEF asr_rnnt_opts asr_rnnt_default_opts(void) {
-  asr_rnnt_opts o;
-  o.blank = 0;
-  o.clamp = -1;
-  o.reduction = ASR_REDUCTION_MEAN;
-  return o;
-}
+/* Reading map (public name -> the helper holding its math -> docs page, docs/rnnt.md):
+ *   asr_rnnt_lattice, asr_rnnt_alpha, asr_rnnt_beta  -> themselves, eqs. (13)-(18)    "The lattice",
+ *                                                                      "Forward, backward, total probability"
+ *   asr_rnnt_loss_naive, asr_rnnt_loss_logprobs_naive -> asr__rnnt_item_naive, eq. (1)
+ *   asr_rnnt_loss_ref, asr_rnnt_loss_logprobs_ref    -> asr__rnnt_item_ref, eqs. (16)-(23)
+ *                                                       "The gradient, and its two contracts"
+ *   asr_rnnt_loss                                     -> asr__rnnt_item_fast (AVX2), else _ref
+ *   asr_rnnt_loss_logprobs                            -> asr__rnnt_item_ref (nothing for SIMD to win)
+ *   asr_rnnt_joint_forward, _backward, _loss_rowwise  -> asr__rnnt_joint_row, _halves, _row_back,
+ *                                                       _inputs_back   "The joint and prediction networks",
+ *                                                       "Memory: why T.U.V explodes"
+ *   asr_rnnt_stateless_forward, _step, _backward      -> asr__rnnt_causal_conv
+ *   asr_rnnt_model_scorer, asr_rnnt_greedy_decode,
+ *   asr_rnnt_beam_search                              -> themselves ([Graves12] Algorithm 1)  "Decoding"
+ * The API and its full contract: section 6 of the declarations (search "6. RNN-T").
+ * Order below: 6.1 the lattice; 6.2 the loss (6.2.1 _naive, 6.2.2 _ref, 6.2.3 the fast path,
+ * 6.2.4 the public tiers); 6.3 the joint network; 6.4 the prediction network; 6.5 the
+ * decoders; then, under the plumbing rule, options, argument checks, workspace sizes and
+ * the batch driver. The contracts' enum asr__loss_input is section 5's. */
 
-ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V) {
-  size_t nodes, bytes, ints;
-  (void)V;
-  if (T < 0 || U < 0) return (size_t)-1;
-  /* five (T,U+1) double arrays: log_blank, log_label, log_norm, log_alpha, log_beta
-   * (_naive uses three of them for its path weights) + (T+2U+2) ints for _naive's path */
-  if (asr_size_mul((size_t)T, (size_t)U + 1, &nodes) != ASR_OK) return (size_t)-1;
-  if (asr_size_mul(nodes, 5 * sizeof(double), &bytes) != ASR_OK) return (size_t)-1;
-  ints = ((size_t)T + 2 * (size_t)U + 2) * sizeof(int);
-  if (bytes + ints < bytes) return (size_t)-1;
-  return bytes + ints + 64;   /* + slack for alignment */
-}
+/* The fast loss kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST runs
+ * the _ref helper. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#define ASR__RNNT_HAVE_FAST 1
+#else
+#define ASR__RNNT_HAVE_FAST 0
+#endif
 
+/* The largest context C of the stateless prediction network (the fixed array of the C
+ * embedding rows its conv reads; icefall uses C = 2). */
+#define ASR__RNNT_MAX_CONTEXT 64
+
+/* The lattice of one item, cut from the loss's workspace by asr__rnnt_carve: (T,U+1) each,
+ * natural logs, row t at t*(U+1). */
+typedef struct asr__rnnt_bufs {
+  double *log_blank;          /* ln blank(t,u) = ln Pr(blank|t,u), eq. (15) */
+  double *log_label;          /* ln y(t,u) = ln Pr(y_{u+1}|t,u), eq. (14) */
+  double *log_norm;           /* ln sum_k exp z[t][u][k], eq. (13)'s denominator */
+  double *log_alpha, *log_beta; /* eqs. (16), (18) */
+  int *ints;                  /* (T+2U+2) _naive's alignment (moves) and its label steps (pos) */
+} asr__rnnt_bufs;
+
+/* The plumbing the public functions call; defined at the end of this section. */
+ASR__PRIVATE asr_result asr__rnnt_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                       asr_real *grad, const asr_real *x, const int *targets,
+                                       const int *logit_lengths, const int *target_lengths, int N,
+                                       int T, int U, int V, const asr_rnnt_opts *opts, void *work,
+                                       size_t work_bytes, asr_error *err);
+ASR__PRIVATE void asr__rnnt_carve(asr__rnnt_bufs *w, void *work, int T, int U);
+ASR__PRIVATE int asr__rnnt_joint_bad(const asr_rnnt_joint *J);
+ASR__PRIVATE int asr__rnnt_pred_bad(const asr_rnnt_stateless *P);
+typedef struct asr__rnnt_hyps asr__rnnt_hyps;   /* a hypothesis store of the beam search, 6.5 */
+ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o);
+ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L);
+
+/* ---- 6.1 The lattice, [Graves12] eqs. (13)-(18), in log space
+ *   eq. (13): Pr(k|t,u) = exp(z[t][u][k]) / sum_k' exp(z[t][u][k'])   (the joint's output z)
+ *   eq. (14): y(t,u) = Pr(y_{u+1}|t,u)            eq. (15): blank(t,u) = Pr(blank|t,u)
+ *   eq. (16): alpha(t,u) = alpha(t-1,u) blank(t-1,u) + alpha(t,u-1) y(t,u-1),   alpha(1,0) = 1
+ *   eq. (17): Pr(y*|x) = alpha(T,U) blank(T,U)
+ *   eq. (18): beta(t,u) = beta(t+1,u) blank(t,u) + beta(t,u+1) y(t,u),     beta(T,U) = blank(T,U)
+ * Paper -> C: t = 1..T -> 0..T-1 (u = 0..U as printed), ln blank -> log_blank, ln y ->
+ * log_label, ln alpha -> log_alpha, ln beta -> log_beta, all (T,U+1), row t at t*(U+1). */
 /* log Pr(k|t,u) = z_k - log sum_j exp(z_j), eq. (13) in log space, for one node (V). */
 ASR__PRIVATE double asr__rnnt_node_lse(const asr_real *z, int V) {
   double m = -INFINITY, s = 0;
@@ -13510,7 +13754,7 @@ ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const dou
     for (u = U; u >= 0; u--) {
       double b;
       if (t == T - 1 && u == U) {
-        b = log_blank[t * W + u];                              /* beta(T,U) = 0(T,U) */
+        b = log_blank[t * W + u];                              /* beta(T,U) = blank(T,U) */
       } else {
         /* eq. (18): leave by a blank to the right, or by label y_{u+1} upwards. A blank
          * from the last frame with labels still owed leaves the lattice: probability 0. */
@@ -13523,64 +13767,8 @@ ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const dou
   return log_beta[0];                                          /* beta(1,0) = Pr(y*|x) */
 }
 
-/* ---- 6.2 The loss (implementation) */
-
-/* Checks every argument before anything is written. Returns the blank index in *blank. */
-ASR__PRIVATE asr_result asr__rnnt_check(const asr_real *loss, const asr_real *logits, const int *targets,
-                                        const int *logit_lengths, const int *target_lengths, int N,
-                                        int T, int U, int V, const asr_rnnt_opts *opts, int check_finite,
-                                        void *work, size_t work_bytes, int *blank, asr_error *err) {
-  int b, i, t, u;
-  if (!loss || !opts || !logit_lengths || !target_lengths || (!logits && N > 0 && T > 0))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: a required pointer is NULL");
-  if (N < 0 || T < 0 || U < 0 || V < 1)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: sizes N=%d T=%d U=%d V=%d are invalid", N, T, U, V);
-  if (opts->reduction != ASR_REDUCTION_NONE && opts->reduction != ASR_REDUCTION_SUM && opts->reduction != ASR_REDUCTION_MEAN)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: unknown reduction %d", (int)opts->reduction);
-  if (opts->clamp != opts->clamp)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: clamp is NaN");
-  *blank = opts->blank < 0 ? V + opts->blank : opts->blank;
-  if (*blank < 0 || *blank >= V)
-    return asr__fail(err, ASR_ERR_RANGE, "rnnt: blank %d is outside 0..%d", opts->blank, V - 1);
-  if (work_bytes < asr_rnnt_loss_workspace_size(T, U, V) || (!work && work_bytes))
-    return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt: workspace of %lu bytes, %lu needed",
-                     (unsigned long)work_bytes, (unsigned long)asr_rnnt_loss_workspace_size(T, U, V));
-  for (b = 0; b < N; b++) {
-    int Tb = logit_lengths[b], Ub = target_lengths[b];
-    if (Tb < 0 || Tb > T)
-      return asr__fail(err, ASR_ERR_RANGE, "rnnt: logit_lengths[%d] = %d is outside 0..%d", b, Tb, T);
-    if (Ub < 0 || Ub > U)
-      return asr__fail(err, ASR_ERR_RANGE, "rnnt: target_lengths[%d] = %d is outside 0..%d", b, Ub, U);
-    if (Tb == 0 && Ub > 0)
-      return asr__fail(err, ASR_ERR_RANGE,
-                       "rnnt: item %d has %d target labels but no frames (logit_lengths[%d] = 0)", b, Ub, b);
-    if (Ub > 0 && !targets) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: targets is NULL");
-    for (i = 0; i < Ub; i++) {
-      int y = targets[(size_t)b * U + i];
-      if (y < 0 || y >= V)
-        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is outside 0..%d", b, i, y, V - 1);
-      if (y == *blank)
-        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is the blank", b, i, y);
-    }
-    if (check_finite)
-      for (t = 0; t < Tb; t++)
-        for (u = 0; u <= Ub; u++) {
-          const asr_real *z = logits + (((size_t)b * T + t) * (U + 1) + u) * V;
-          if (!asr_all_finite(z, (size_t)V))
-            return asr__fail(err, ASR_ERR_NONFINITE, "rnnt: logits[%d][%d][%d] holds NaN or inf", b, t, u);
-        }
-  }
-  return ASR_OK;
-}
-
-/* Carves the workspace into five (T,U+1) double arrays and (T+2U+2) ints. */
-ASR__PRIVATE void asr__rnnt_carve(void *work, int T, int U, double **a, int **ints) {
-  size_t nodes = (size_t)T * (U + 1);
-  uintptr_t p = ((uintptr_t)work + 63u) & ~(uintptr_t)63u;   /* 64-byte aligned */
-  int i;
-  for (i = 0; i < 5; i++) a[i] = (double *)p + (size_t)i * nodes;
-  *ints = (int *)((double *)p + 5 * nodes);
-}
+/* ---- 6.2 The loss: L = -ln Pr(y*|x), three tiers, two contracts
+ * ---- 6.2.1 _naive: [Graves12] eq. (1), Pr(y*|x) = sum_{a in B^-1(y*)} Pr(a|x), literally */
 
 /* clamp (when > 0), then scale: torchaudio clamps the item's gradient inside the kernel and
  * autograd multiplies by the reduction's factor afterwards. */
@@ -13589,31 +13777,15 @@ ASR__PRIVATE asr_real asr__rnnt_clamp_scale(double g, double clamp, double scale
   return (asr_real)(g * scale);
 }
 
-/* Zeroes the padded part of one item's gradient: u > Ub in the valid rows, and t >= Tb. */
-ASR__PRIVATE void asr__rnnt_zero_padding(asr_real *g, int Tb, int Ub, int T, int U, int V) {
-  int t;
-  for (t = 0; t < Tb; t++)
-    if (Ub < U)
-      memset(g + ((size_t)t * (U + 1) + Ub + 1) * V, 0, sizeof(asr_real) * (size_t)(U - Ub) * V);
-  if (Tb < T) memset(g + (size_t)Tb * (U + 1) * V, 0, sizeof(asr_real) * (size_t)(T - Tb) * (U + 1) * V);
-}
-
-/* C(n, k) in double (exact for the sizes _naive accepts). */
-ASR__PRIVATE double asr__rnnt_binom(int n, int k) {
-  double c = 1;
-  int i;
-  if (k < 0 || k > n) return 0;
-  for (i = 1; i <= k; i++) c = c * (n - k + i) / i;
-  return c;
-}
-
-/* One alignment of _naive: moves[s] = 1 if step s emits a label, 0 if it emits a blank, for
- * the T-1+U steps before the final blank. Returns ln Pr(a|x), each factor being eq. (13)
- * evaluated from scratch at the node the step leaves. If w_occ != NULL, adds `weight` to
- * the node occupancy and to the weight of the arrow taken (the definition of the
- * gradient). */
+/* One alignment a of _naive: moves[s] = 1 if step s emits a label, 0 if it emits a blank,
+ * for the T-1+U steps before the final blank. Returns ln Pr(a|x), the sum of the log of
+ * each step's probability: eq. (13) evaluated from scratch at the node the step leaves
+ * (logits), or the log-probability as given. If w_occ != NULL, adds `weight` to the
+ * occupancy of every node a visits and to the weight of the arrow it leaves by (w_blank or
+ * w_label, (Tb,Ub+1) each): the definition of the gradient. */
 ASR__PRIVATE double asr__rnnt_naive_path(const int *moves, const asr_real *z, const int *labels, int Tb,
-                                         int Ub, int U, int V, int blank, double weight, double *w_occ,
+                                         int Ub, int U, int V, int blank, asr__loss_input input,
+                                         double weight, double *w_occ,
                                          double *w_blank, double *w_label) {
   double lp = 0;
   int s, t = 0, u = 0, W = Ub + 1;
@@ -13622,7 +13794,8 @@ ASR__PRIVATE double asr__rnnt_naive_path(const int *moves, const asr_real *z, co
     int last = (s == Tb - 1 + Ub);        /* the final blank, from (T,U) out of the lattice */
     int emit = !last && moves[s];
     int k = emit ? labels[u] : blank;
-    lp += (double)node[k] - asr__rnnt_node_lse(node, V);      /* log Pr(k|t,u), eq. (13) */
+    if (input == ASR__FROM_LOGITS) lp += (double)node[k] - asr__rnnt_node_lse(node, V);   /* eq. (13) */
+    else lp += (double)node[k];                                  /* log Pr(k|t,u) as given */
     if (w_occ) {
       w_occ[t * W + u] += weight;
       if (emit) w_label[t * W + u] += weight;
@@ -13644,82 +13817,68 @@ ASR__PRIVATE int asr__rnnt_next_comb(int *pos, int k, int n) {
   return 1;
 }
 
-ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
-                                      const int *targets, const int *logit_lengths,
-                                      const int *target_lengths, int N, int T, int U, int V,
-                                      const asr_rnnt_opts *opts, void *work, size_t work_bytes,
-                                      asr_error *err) {
-  int b, blank, *ints;
-  double *arr[5], scale, total = 0;
-  asr_result r = asr__rnnt_check(loss, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                                 opts, 1, work, work_bytes, &blank, err);
-  if (r != ASR_OK) return r;
-  for (b = 0; b < N; b++) {   /* refuse before anything is written */
-    int Tb = logit_lengths[b], Ub = target_lengths[b];
-    if (Tb > 0 && asr__rnnt_binom(Tb - 1 + Ub, Ub) > ASR_RNNT_NAIVE_MAX_PATHS)
-      return asr__fail(err, ASR_ERR_TOO_LARGE, "rnnt naive: item %d has %.0f alignments (T=%d, U=%d), "
-                       "more than ASR_RNNT_NAIVE_MAX_PATHS = %d", b, asr__rnnt_binom(Tb - 1 + Ub, Ub), Tb, Ub,
-                       ASR_RNNT_NAIVE_MAX_PATHS);
-  }
-  asr__rnnt_carve(work, T, U, arr, &ints);
-  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
-  for (b = 0; b < N; b++) {
-    int Tb = logit_lengths[b], Ub = target_lengths[b], L = Tb - 1 + Ub, i, more, t, u, k;
-    const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
-    const int *y = targets ? targets + (size_t)b * U : NULL;
-    int *moves = ints, *pos = ints + T + U;   /* L <= T+U-1 moves, Ub <= U positions */
-    double logP = -INFINITY;
-    if (Tb == 0) {                          /* the empty alignment: Pr = 1, loss 0 */
-      if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = 0;
-      if (grad) memset(grad + (size_t)b * T * (U + 1) * V, 0, sizeof(asr_real) * (size_t)T * (U + 1) * V);
-      continue;
-    }
-    /* eq. (1): Pr(y*|x) = sum over the C(L, U) alignments; pos[] = the steps that emit */
-    for (i = 0; i < Ub; i++) pos[i] = i;
-    do {
-      for (i = 0; i < L; i++) moves[i] = 0;
-      for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
-      logP = asr_logaddexp(logP, asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, 0, NULL, NULL, NULL));
-      more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, L);
-    } while (more);
-    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)-logP;
-    total += -logP;
-    if (!grad) continue;
-    /* the gradient, by definition: each alignment's share Pr(a|x)/Pr(y*|x) of the total,
-     * added to every node it visits and to the arrow it leaves by */
-    for (i = 0; i < Tb * (Ub + 1); i++) arr[0][i] = arr[1][i] = arr[2][i] = 0;
-    for (i = 0; i < Ub; i++) pos[i] = i;
-    do {
-      double lp;
-      for (i = 0; i < L; i++) moves[i] = 0;
-      for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
-      lp = asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, 0, NULL, NULL, NULL);
-      asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, exp(lp - logP), arr[0], arr[1], arr[2]);
-      more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, L);
-    } while (more);
-    {
-      asr_real *g = grad + (size_t)b * T * (U + 1) * V;
-      for (t = 0; t < Tb; t++)
-        for (u = 0; u <= Ub; u++) {
-          const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
-          asr_real *gn = g + ((size_t)t * (U + 1) + u) * V;
-          double lse = asr__rnnt_node_lse(node, V), occ = arr[0][t * (Ub + 1) + u];
-          for (k = 0; k < V; k++) {
-            /* dL/dz_k = sum_a share(a) [a at (t,u)] (Pr(k|t,u) - [a leaves by k]) */
-            double gk = occ * exp((double)node[k] - lse);
-            if (k == blank) gk -= arr[1][t * (Ub + 1) + u];
-            if (u < Ub && k == y[u]) gk -= arr[2][t * (Ub + 1) + u];
-            gn[k] = asr__rnnt_clamp_scale(gk, opts->clamp, scale);
-          }
+/* One item of _naive (Tb >= 1): every alignment a is enumerated as the set of its Ub label
+ * steps among the Tb-1+Ub steps before the final blank, C(Tb-1+Ub, Ub) of them, and
+ *   Pr(y*|x) = sum_a Pr(a|x)                                            eq. (1)
+ * The gradient is the definition too, with share(a) = Pr(a|x) / Pr(y*|x):
+ *   logits:        dL/dz_k           = sum_a share(a) [a at (t,u)] (Pr(k|t,u) - [a leaves (t,u) by k])
+ *   log-probs:     dL/dlog Pr(k|t,u) = -sum_a share(a) [a leaves (t,u) by k]
+ * written (clamped, scaled) into g (Tb,Ub+1 of the padded (T,U+1,V) block) when g != NULL.
+ * No alpha, no beta: the lattice arrays of w hold the three weight sums instead. Returns
+ * -ln Pr(y*|x). */
+ASR__PRIVATE double asr__rnnt_item_naive(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U,
+                                         int V, int blank, asr__loss_input input, double clamp, double scale,
+                                         const asr__rnnt_bufs *w) {
+  const int steps = Tb - 1 + Ub;             /* the moves before the final blank */
+  int *moves = w->ints, *pos = w->ints + Tb + Ub;   /* steps <= Tb+Ub-1 moves, Ub positions */
+  double *w_occ = w->log_blank, *w_blank = w->log_label, *w_label = w->log_norm;
+  double logP = -INFINITY;
+  int i, more, t, u, k;
+  /* eq. (1): Pr(y*|x) = sum over the C(steps, Ub) alignments; pos[] = the steps that emit */
+  for (i = 0; i < Ub; i++) pos[i] = i;
+  do {
+    for (i = 0; i < steps; i++) moves[i] = 0;
+    for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
+    logP = asr_logaddexp(logP, asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, input, 0, NULL, NULL, NULL));
+    more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, steps);
+  } while (more);
+  if (!g) return -logP;
+  /* the gradient, by definition: each alignment's share Pr(a|x)/Pr(y*|x) of the total,
+   * added to every node it visits and to the arrow it leaves by */
+  for (i = 0; i < Tb * (Ub + 1); i++) w_occ[i] = w_blank[i] = w_label[i] = 0;
+  for (i = 0; i < Ub; i++) pos[i] = i;
+  do {
+    double lp;
+    for (i = 0; i < steps; i++) moves[i] = 0;
+    for (i = 0; i < Ub; i++) moves[pos[i]] = 1;
+    lp = asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, input, 0, NULL, NULL, NULL);
+    asr__rnnt_naive_path(moves, z, y, Tb, Ub, U, V, blank, input, exp(lp - logP), w_occ, w_blank, w_label);
+    more = Ub > 0 && asr__rnnt_next_comb(pos, Ub, steps);
+  } while (more);
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
+      asr_real *gn = g + ((size_t)t * (U + 1) + u) * V;
+      if (input == ASR__FROM_LOGPROBS) {
+        /* dL/dlog Pr(k|t,u) = -(the share leaving (t,u) by k): only the blank and y_{u+1} */
+        for (k = 0; k < V; k++) gn[k] = 0;
+        gn[blank] = asr__rnnt_clamp_scale(-w_blank[t * (Ub + 1) + u], clamp, scale);
+        if (u < Ub) gn[y[u]] = asr__rnnt_clamp_scale(-w_label[t * (Ub + 1) + u], clamp, scale);
+      } else {
+        double lse = asr__rnnt_node_lse(node, V), occ = w_occ[t * (Ub + 1) + u];
+        for (k = 0; k < V; k++) {
+          /* dL/dz_k = sum_a share(a) [a at (t,u)] (Pr(k|t,u) - [a leaves by k]) */
+          double gk = occ * exp((double)node[k] - lse);
+          if (k == blank) gk -= w_blank[t * (Ub + 1) + u];
+          if (u < Ub && k == y[u]) gk -= w_label[t * (Ub + 1) + u];
+          gn[k] = asr__rnnt_clamp_scale(gk, clamp, scale);
         }
-      asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
+      }
     }
-  }
-  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
-  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
-  return ASR_OK;
+  return -logP;
 }
 
+/* ---- 6.2.2 _ref: the forward-backward algorithm, eqs. (16)-(18), and the gradient, eqs. (20)-(23) */
 /* One node of the logits-contract gradient (gn may equal node: element-wise):
  *   gn[k] = clamp_scale(Pr(k|t,u) gamma - [k = blank] e_blank - [k = label] e_label)
  * with Pr(k|t,u) = exp(node[k] - log_norm), eq. (13); label = -1 at u = U. */
@@ -13735,27 +13894,30 @@ ASR__PRIVATE void asr__rnnt_node_grad(asr_real *gn, const asr_real *node, int V,
   }
 }
 
-/* One item of _ref / _logprobs_ref. The gradient, from [Graves12]:
- *   eq. (20)  dL/dPr(k|t,u) = -(alpha(t,u)/Pr(y*|x)) * { beta(t,u+1) if k = y_{u+1};
- *                                                       beta(t+1,u) if k = blank; 0 else }
+/* One item of _ref / _logprobs_ref. The gradient, from [Graves12] with L = -ln Pr(y*|x):
+ *   eq. (20)  dPr(y*|x)/dPr(k|t,u) = alpha(t,u) { beta(t,u+1) if k = y_{u+1};
+ *                                                  beta(t+1,u) if k = blank; 0 else },
+ *             so dL/dPr(k|t,u) = -(1/Pr(y*|x)) times it
  *   eq. (23)  dPr(k'|t,u)/dz_k = Pr(k'|t,u) (delta_kk' - Pr(k|t,u))    (the softmax, eq. (13))
  * Summing eq. (20) times eq. (23) over k' (eqs. (21)-(22) do it for f_t and g_u) gives
  *   dL/dz_k = Pr(k|t,u) gamma(t,u) - [k = blank] e_blank(t,u) - [k = y_{u+1}] e_label(t,u)
  * with the arrow occupancies (the share of Pr(y*|x) flowing along each arrow)
- *   e_blank(t,u) = alpha(t,u) 0(t,u) beta(t+1,u) / Pr,   e_label(t,u) = alpha(t,u) y(t,u) beta(t,u+1) / Pr
+ *   e_blank(t,u) = alpha(t,u) blank(t,u) beta(t+1,u) / Pr,   e_label(t,u) = alpha(t,u) y(t,u) beta(t,u+1) / Pr
  * and the node occupancy gamma = e_blank + e_label = alpha(t,u) beta(t,u) / Pr (eq. (18)).
  * So every entry gets the softmax term and only two entries per node get the lattice terms
  * (Li et al. 2019's "function merging": the log-softmax never has to be materialized).
  * For the _logprobs contract dL/dlog Pr(k|t,u) = Pr(k|t,u) dL/dPr(k|t,u) = -e_k.
  * NOTE: the blank from the terminal node (T,U) leaves the lattice with beta(T+1,U) = 1
- * (eq. (18)'s initial condition beta(T,U) = 0(T,U)); a blank from any other node of the last
+ * (eq. (18)'s initial condition beta(T,U) = blank(T,U)); a blank from any other node of the last
  * frame has beta(T+1,u) = 0. */
 ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U,
-                                       int V, int blank, int logprobs, double clamp, double scale, double **arr) {
-  double *lb = arr[0], *ll = arr[1], *ln = arr[2], *la = arr[3], *lbeta = arr[4], logP;
+                                       int V, int blank, asr__loss_input input, double clamp, double scale,
+                                       const asr__rnnt_bufs *w) {
+  double *lb = w->log_blank, *ll = w->log_label, *ln = w->log_norm, *la = w->log_alpha, *lbeta = w->log_beta;
+  double logP;
   const int W = Ub + 1;
   int t, u, k;
-  if (logprobs) {            /* the inputs are log Pr(k|t,u) already */
+  if (input == ASR__FROM_LOGPROBS) {   /* the inputs are log Pr(k|t,u) already */
     for (t = 0; t < Tb; t++)
       for (u = 0; u <= Ub; u++) {
         const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
@@ -13778,7 +13940,7 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
       double b_up = u < Ub ? lbeta[n + 1] : -INFINITY;
       double e_blank = exp(la[n] + lb[n] + b_right - logP);        /* eq. (20), k = blank */
       double e_label = exp(la[n] + ll[n] + b_up - logP);           /* eq. (20), k = y_{u+1} */
-      if (logprobs) {
+      if (input == ASR__FROM_LOGPROBS) {
         for (k = 0; k < V; k++) gn[k] = 0;
         gn[blank] = asr__rnnt_clamp_scale(-e_blank, clamp, scale);
         if (u < Ub) gn[y[u]] = asr__rnnt_clamp_scale(-e_label, clamp, scale);
@@ -13791,8 +13953,8 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
   return -logP;
 }
 
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-#define ASR__RNNT_HAVE_FAST 1
+/* ---- 6.2.3 The fast path (AVX2+FMA, float build): asr__rnnt_item_fast */
+#if ASR__RNNT_HAVE_FAST
 /* exp of 8 floats: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-5 polynomial (the
  * Cephes expf coefficients), 2^n by building the exponent bits. Relative error ~1.5 ulp;
  * inputs below -87.3 give exactly 0 (exp would be subnormal), above 88.3 are clamped. */
@@ -13842,8 +14004,9 @@ ASR__PRIVATE double asr__rnnt_node_lse_avx2(const float *z, int V) {
  * (T,U+1,V) block in AVX2: the denominators, and gk = exp(z_k - lse + ln gamma) (the
  * softmax term; the two lattice terms are subtracted in double afterwards). */
 ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
-                                        int blank, double clamp, double scale, double **arr) {
-  double *lb = arr[0], *ll = arr[1], *ln = arr[2], *la = arr[3], *lbeta = arr[4], logP;
+                                        int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
+  double *lb = w->log_blank, *ll = w->log_label, *ln = w->log_norm, *la = w->log_alpha, *lbeta = w->log_beta;
+  double logP;
   const int W = Ub + 1;
   int t, u, k;
   for (t = 0; t < Tb; t++)
@@ -13886,42 +14049,38 @@ ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const in
     }
   return -logP;
 }
+#else
+/* No AVX2 (or the double build): ASR__TIER_FAST runs _ref (asr__rnnt_loss says so); this
+ * stub only keeps the driver the same in every build. */
+ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
+                                        int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
+  (void)g, (void)z, (void)y, (void)Tb, (void)Ub, (void)U, (void)V, (void)blank, (void)clamp, (void)scale, (void)w;
+  return 0;
+}
 #endif
 
-ASR__PRIVATE asr_result asr__rnnt_loss_driver(asr_real *loss, asr_real *grad, const asr_real *logits,
-                                              const int *targets, const int *logit_lengths,
-                                              const int *target_lengths, int N, int T, int U, int V,
-                                              const asr_rnnt_opts *opts, void *work, size_t work_bytes,
-                                              asr_error *err, int logprobs, int fast) {
-  int b, blank, *ints;
-  double *arr[5], scale, total = 0;
-  asr_result r = asr__rnnt_check(loss, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                                 opts, 1, work, work_bytes, &blank, err);
-  if (r != ASR_OK) return r;
-  asr__rnnt_carve(work, T, U, arr, &ints);
-  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
-  for (b = 0; b < N; b++) {
-    int Tb = logit_lengths[b], Ub = target_lengths[b];
-    const asr_real *z = logits + (size_t)b * T * (U + 1) * V;
-    asr_real *g = grad ? grad + (size_t)b * T * (U + 1) * V : NULL;
-    double l = 0;
-    if (Tb > 0) {
-#ifdef ASR__RNNT_HAVE_FAST
-      if (fast && !logprobs) l = asr__rnnt_item_fast(g, z, targets + (size_t)b * U, Tb, Ub, U, V, blank,
-                                                     opts->clamp, scale, arr);
-      else
-#endif
-        l = asr__rnnt_item_ref(g, z, targets ? targets + (size_t)b * U : NULL, Tb, Ub, U, V, blank,
-                               logprobs, opts->clamp, scale, arr);
-    }
-    if (g) asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
-    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)l;
-    total += l;
-  }
-  (void)fast;
-  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
-  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
-  return ASR_OK;
+/* ---- 6.2.4 The public loss tiers
+ * Each tier names the math it runs and hands its tier and contract to asr__rnnt_loss (the
+ * batch driver in the plumbing below: argument checks, then the items one by one). */
+
+ASRDEF asr_result asr_rnnt_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logits,
+                                      const int *targets, const int *logit_lengths,
+                                      const int *target_lengths, int N, int T, int U, int V,
+                                      const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  /* every alignment summed, eq. (1), the gradient by definition: asr__rnnt_item_naive */
+  return asr__rnnt_loss(ASR__TIER_NAIVE, ASR__FROM_LOGITS, loss, grad, logits, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_rnnt_loss_logprobs_naive(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                               const int *targets, const int *logit_lengths,
+                                               const int *target_lengths, int N, int T, int U, int V,
+                                               const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                               asr_error *err) {
+  /* every alignment summed, eq. (1), with the log-probabilities as given: asr__rnnt_item_naive */
+  return asr__rnnt_loss(ASR__TIER_NAIVE, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
 ASRDEF asr_result asr_rnnt_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logits,
@@ -13929,27 +14088,19 @@ ASRDEF asr_result asr_rnnt_loss_ref(asr_real *loss, asr_real *grad, const asr_re
                                     const int *target_lengths, int N, int T, int U, int V,
                                     const asr_rnnt_opts *opts, void *work, size_t work_bytes,
                                     asr_error *err) {
-  return asr__rnnt_loss_driver(loss, grad, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                               opts, work, work_bytes, err, 0, 0);
+  /* alpha, beta by eqs. (16)-(18), the gradient of eqs. (20)-(23): asr__rnnt_item_ref */
+  return asr__rnnt_loss(ASR__TIER_REF, ASR__FROM_LOGITS, loss, grad, logits, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
 ASRDEF asr_result asr_rnnt_loss_logprobs_ref(asr_real *loss, asr_real *grad, const asr_real *logprobs,
                                              const int *targets, const int *logit_lengths,
                                              const int *target_lengths, int N, int T, int U, int V,
-                                             const asr_rnnt_opts *opts, void *work,
-                                             size_t work_bytes, asr_error *err) {
-  return asr__rnnt_loss_driver(loss, grad, logprobs, targets, logit_lengths, target_lengths, N, T, U, V,
-                               opts, work, work_bytes, err, 1, 0);
-}
-
-ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
-                                         const int *targets, const int *logit_lengths,
-                                         const int *target_lengths, int N, int T, int U, int V,
-                                         const asr_rnnt_opts *opts, void *work, size_t work_bytes,
-                                         asr_error *err) {
-  /* two entries per node: nothing for SIMD to win */
-  return asr_rnnt_loss_logprobs_ref(loss, grad, logprobs, targets, logit_lengths, target_lengths, N, T,
-                                    U, V, opts, work, work_bytes, err);
+                                             const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                             asr_error *err) {
+  /* alpha, beta by eqs. (16)-(18), dL/dlog Pr = -e_k: asr__rnnt_item_ref */
+  return asr__rnnt_loss(ASR__TIER_REF, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
 ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *logits,
@@ -13957,20 +14108,24 @@ ASRDEF asr_result asr_rnnt_loss(asr_real *loss, asr_real *grad, const asr_real *
                                 const int *target_lengths, int N, int T, int U, int V,
                                 const asr_rnnt_opts *opts, void *work, size_t work_bytes,
                                 asr_error *err) {
-  return asr__rnnt_loss_driver(loss, grad, logits, targets, logit_lengths, target_lengths, N, T, U, V,
-                               opts, work, work_bytes, err, 0, 1);
+  /* the two passes over (T,U+1,V) in AVX2: asr__rnnt_item_fast, else _ref */
+  return asr__rnnt_loss(ASR__TIER_FAST, ASR__FROM_LOGITS, loss, grad, logits, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
-/* ---- 6.3 The joint network (implementation) */
-ASRDEF size_t asr_rnnt_joint_workspace_size(const asr_rnnt_joint *J, int T, int U1) {
-  size_t rows = (size_t)T + 2 * (size_t)U1, n;
-  if (!J || T < 0 || U1 < 0 || J->H < 1) return (size_t)-1;
-  /* forward: A (T,H), C (U1,H), one activation row (U1,H); backward: dA, dC, E row */
-  if (asr_size_mul(rows, (size_t)J->H, &n) != ASR_OK || asr_size_mul(n, sizeof(asr_real), &n) != ASR_OK)
-    return (size_t)-1;
-  return n;
+ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const asr_real *logprobs,
+                                         const int *targets, const int *logit_lengths,
+                                         const int *target_lengths, int N, int T, int U, int V,
+                                         const asr_rnnt_opts *opts, void *work, size_t work_bytes,
+                                         asr_error *err) {
+  /* two entries per node, nothing for SIMD to win: asr__rnnt_item_ref */
+  return asr__rnnt_loss(ASR__TIER_FAST, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets, logit_lengths, target_lengths,
+                        N, T, U, V, opts, work, work_bytes, err);
 }
 
+/* ---- 6.3 The joint network
+ * The two halves A_t = W_enc f_t and C_u = W_pred g_u + b are computed once (T + U+1 rows
+ * instead of T (U+1)); a node only adds them, applies act and W_out. */
 /* act(x) and act'(x) written through the output y = act(x) */
 ASR__PRIVATE asr_real asr__rnnt_act(asr_rnnt_act a, asr_real x) {
   if (a == ASR_RNNT_ACT_TANH) return (asr_real)tanh(x);
@@ -14042,11 +14197,6 @@ ASR__PRIVATE void asr__rnnt_joint_inputs_back(asr_real *df, asr_real *dg, const 
       for (i = 0; i < J->H; i++) dJ->b[i] += dC[(size_t)u * J->H + i];
 }
 
-ASR__PRIVATE int asr__rnnt_joint_bad(const asr_rnnt_joint *J) {
-  return !J || J->E < 1 || J->P < 1 || J->H < 1 || J->V < 1 || !J->W_enc || !J->W_pred || !J->W_out ||
-         (J->act != ASR_RNNT_ACT_TANH && J->act != ASR_RNNT_ACT_RELU && J->act != ASR_RNNT_ACT_IDENTITY);
-}
-
 ASRDEF asr_result asr_rnnt_joint_forward(asr_real *z, asr_real *hid, const asr_real *f,
                                          const asr_real *g, const asr_rnnt_joint *J, int T, int U1,
                                          void *work, size_t work_bytes) {
@@ -14054,7 +14204,7 @@ ASRDEF asr_result asr_rnnt_joint_forward(asr_real *z, asr_real *hid, const asr_r
   int t;
   if (asr__rnnt_joint_bad(J) || T < 0 || U1 < 0 || !z || (T && !f) || (U1 && !g)) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rnnt_joint_workspace_size(J, T, U1) || !work) return ASR_ERR_WORKSPACE;
-  A = (asr_real *)work;
+  A = (asr_real *)work;                     /* work: A (T,H), C (U1,H), one row of act (U1,H) */
   C = A + (size_t)T * J->H;
   hrow = C + (size_t)U1 * J->H;
   asr__rnnt_joint_halves(A, C, f, g, J, T, U1);
@@ -14075,7 +14225,7 @@ ASRDEF asr_result asr_rnnt_joint_backward(asr_real *df, asr_real *dg, const asr_
   if (asr__rnnt_joint_bad(J) || T < 0 || U1 < 0 || !dz || !hid || (T && !f) || (U1 && !g))
     return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_rnnt_joint_workspace_size(J, T, U1) || !work) return ASR_ERR_WORKSPACE;
-  dA = (asr_real *)work;
+  dA = (asr_real *)work;                    /* work: dA (T,H), dC (U1,H), one row of e (U1,H) */
   dC = dA + (size_t)T * J->H;
   Erow = dC + (size_t)U1 * J->H;
   for (i = 0; i < (size_t)U1 * J->H; i++) dC[i] = 0;
@@ -14086,18 +14236,6 @@ ASRDEF asr_result asr_rnnt_joint_backward(asr_real *df, asr_real *dg, const asr_
   return ASR_OK;
 }
 
-ASRDEF size_t asr_rnnt_joint_loss_rowwise_workspace_size(const asr_rnnt_joint *J, int T, int U) {
-  size_t lat = asr_rnnt_loss_workspace_size(T, U, 1), reals, n;
-  if (!J || T < 0 || U < 0 || lat == (size_t)-1) return (size_t)-1;
-  /* A, dA (T,H); C, dC, hrow, Erow (U+1,H); zrow (U+1,V) */
-  if (asr_size_mul((size_t)T, (size_t)J->H, &reals) != ASR_OK) return (size_t)-1;
-  reals *= 2;
-  if (asr_size_mul((size_t)U + 1, 4 * (size_t)J->H + (size_t)J->V, &n) != ASR_OK) return (size_t)-1;
-  reals += n;
-  if (asr_size_mul(reals, sizeof(asr_real), &n) != ASR_OK || n + lat < n) return (size_t)-1;
-  return n + lat;
-}
-
 ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_real *dg,
                                               const asr_rnnt_joint_grad *dJ, const asr_real *f,
                                               const asr_real *g, const asr_rnnt_joint *J,
@@ -14105,8 +14243,9 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
                                               const asr_rnnt_opts *opts, void *work,
                                               size_t work_bytes, asr_error *err) {
   const int U1 = U + 1, W = U + 1;
-  int t, u, i, blank, *ints, V;
-  double *arr[5], logP;
+  int t, u, i, blank, V;
+  asr__rnnt_bufs w;
+  double logP;
   asr_real *A, *dA, *C, *dC, *hrow, *Erow, *zrow;
   if (asr__rnnt_joint_bad(J) || !loss || !opts || T < 1 || U < 0 || !f || !g || (U && !labels))
     return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt rowwise: bad arguments (T must be >= 1)");
@@ -14118,7 +14257,9 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
       return asr__fail(err, ASR_ERR_RANGE, "rnnt rowwise: labels[%d] = %d is out of range or the blank", i, labels[i]);
   if (!work || work_bytes < asr_rnnt_joint_loss_rowwise_workspace_size(J, T, U))
     return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt rowwise: workspace too small");
-  asr__rnnt_carve(work, T, U, arr, &ints);
+  /* work: the loss's lattice buffers for (T,U), then the joint's: A, dA (T,H); C, dC, one
+   * row of act and one of e (U+1,H); one row of logits (U+1,V) */
+  asr__rnnt_carve(&w, work, T, U);
   A = (asr_real *)((char *)work + asr_rnnt_loss_workspace_size(T, U, 1));
   dA = A + (size_t)T * J->H;
   C = dA + (size_t)T * J->H;
@@ -14132,25 +14273,25 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
     asr__rnnt_joint_row(zrow, hrow, A + (size_t)t * J->H, C, J, U1);
     if (!asr_all_finite(zrow, (size_t)U1 * V))
       return asr__fail(err, ASR_ERR_NONFINITE, "rnnt rowwise: the joint's output at frame %d is not finite", t);
-    asr_rnnt_lattice(arr[0] + (size_t)t * W, arr[1] + (size_t)t * W, arr[2] + (size_t)t * W, zrow, labels, 1,
-                     U, U1, V, blank);
+    asr_rnnt_lattice(w.log_blank + (size_t)t * W, w.log_label + (size_t)t * W, w.log_norm + (size_t)t * W, zrow,
+                     labels, 1, U, U1, V, blank);
   }
-  logP = asr_rnnt_alpha(arr[3], arr[0], arr[1], T, U);    /* eqs. (16)-(17) */
+  logP = asr_rnnt_alpha(w.log_alpha, w.log_blank, w.log_label, T, U);    /* eqs. (16)-(17) */
   *loss = -logP;
   if (!df && !dg && !dJ) return ASR_OK;
-  asr_rnnt_beta(arr[4], arr[0], arr[1], T, U);            /* eq. (18) */
+  asr_rnnt_beta(w.log_beta, w.log_blank, w.log_label, T, U);            /* eq. (18) */
   for (i = 0; i < U1 * J->H; i++) dC[i] = 0;
   /* pass 2: recompute row t, its gradient in place, and push it through the joint */
   for (t = 0; t < T; t++) {
     asr__rnnt_joint_row(zrow, hrow, A + (size_t)t * J->H, C, J, U1);
     for (u = 0; u <= U; u++) {
       int n = t * W + u;
-      double b_right = t + 1 < T ? arr[4][n + W] : (u == U ? 0.0 : -INFINITY);
-      double b_up = u < U ? arr[4][n + 1] : -INFINITY;
+      double b_right = t + 1 < T ? w.log_beta[n + W] : (u == U ? 0.0 : -INFINITY);
+      double b_up = u < U ? w.log_beta[n + 1] : -INFINITY;
       asr__rnnt_node_grad(zrow + (size_t)u * V, zrow + (size_t)u * V, V, blank, u < U ? labels[u] : -1,
-                          arr[2][n], exp(arr[3][n] + arr[4][n] - logP),
-                          exp(arr[3][n] + arr[0][n] + b_right - logP), exp(arr[3][n] + arr[1][n] + b_up - logP),
-                          opts->clamp, 1.0);
+                          w.log_norm[n], exp(w.log_alpha[n] + w.log_beta[n] - logP),
+                          exp(w.log_alpha[n] + w.log_blank[n] + b_right - logP),
+                          exp(w.log_alpha[n] + w.log_label[n] + b_up - logP), opts->clamp, 1.0);
     }
     asr__rnnt_joint_row_back(Erow, dA + (size_t)t * J->H, dC, dJ, zrow, hrow, J, U1);
   }
@@ -14158,12 +14299,7 @@ ASRDEF asr_result asr_rnnt_joint_loss_rowwise(double *loss, asr_real *df, asr_re
   return ASR_OK;
 }
 
-/* ---- 6.4 The stateless prediction network (implementation) */
-ASR__PRIVATE int asr__rnnt_pred_bad(const asr_rnnt_stateless *P) {
-  return !P || P->V < 1 || P->D < 1 || P->C < 1 || P->blank < 0 || P->blank >= P->V || !P->embedding ||
-         (P->C > 1 && !P->conv);
-}
-
+/* ---- 6.4 The stateless prediction network: embedding, causal depthwise conv, relu */
 /* c (D) = sum_j conv[:,j] * e_{u-C+1+j} for the embeddings rows[0..C-1] (NULL = zero row). */
 ASR__PRIVATE void asr__rnnt_causal_conv(asr_real *c, const asr_real *const *rows, const asr_rnnt_stateless *P) {
   int d, j;
@@ -14180,9 +14316,9 @@ ASR__PRIVATE void asr__rnnt_causal_conv(asr_real *c, const asr_real *const *rows
 }
 
 ASRDEF asr_result asr_rnnt_stateless_step(asr_real *g, const int *context, const asr_rnnt_stateless *P) {
-  const asr_real *rows[64];
+  const asr_real *rows[ASR__RNNT_MAX_CONTEXT];   /* the C embedding rows the conv reads */
   int j;
-  if (asr__rnnt_pred_bad(P) || P->C > 64 || !g || !context) return ASR_ERR_INVALID_ARG;
+  if (asr__rnnt_pred_bad(P) || !g || !context) return ASR_ERR_INVALID_ARG;
   for (j = 0; j < P->C; j++) {
     if (context[j] >= P->V || context[j] < -1) return ASR_ERR_RANGE;
     rows[j] = context[j] < 0 ? NULL : P->embedding + (size_t)context[j] * P->D;   /* e = Emb[y] */
@@ -14194,9 +14330,9 @@ ASRDEF asr_result asr_rnnt_stateless_step(asr_real *g, const int *context, const
 
 ASRDEF asr_result asr_rnnt_stateless_forward(asr_real *g, asr_real *emb, const int *labels, int U,
                                              const asr_rnnt_stateless *P) {
-  const asr_real *rows[64];
+  const asr_real *rows[ASR__RNNT_MAX_CONTEXT];   /* the C embedding rows output u reads */
   int u, j;
-  if (asr__rnnt_pred_bad(P) || P->C > 64 || !g || U < 0 || (U && !labels)) return ASR_ERR_INVALID_ARG;
+  if (asr__rnnt_pred_bad(P) || !g || U < 0 || (U && !labels)) return ASR_ERR_INVALID_ARG;
   for (u = 0; u < U; u++)
     if (labels[u] < 0 || labels[u] >= P->V) return ASR_ERR_RANGE;
   for (u = 0; u <= U; u++) {
@@ -14216,12 +14352,6 @@ ASRDEF asr_result asr_rnnt_stateless_forward(asr_real *g, asr_real *emb, const i
   return ASR_OK;
 }
 
-ASRDEF size_t asr_rnnt_stateless_workspace_size(const asr_rnnt_stateless *P, int U) {
-  size_t n;
-  if (!P || U < 0 || asr_size_mul((size_t)U + 1, 2 * (size_t)P->D, &n) != ASR_OK) return (size_t)-1;
-  return n * sizeof(asr_real) + ((size_t)U + 1) * sizeof(int) + 16;
-}
-
 ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP, const asr_real *dg,
                                               const asr_real *g, const asr_real *emb,
                                               const int *labels, int U,
@@ -14234,7 +14364,7 @@ ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP,
   if (!work || work_bytes < asr_rnnt_stateless_workspace_size(P, U)) return ASR_ERR_WORKSPACE;
   D = P->D;
   n = (size_t)(U + 1) * D;
-  dc = (asr_real *)work;
+  dc = (asr_real *)work;                   /* work: dc, de (U+1,D), the ids of yhat (U+1) */
   de = dc + n;
   ids = (int *)(de + n);
   memset(dc, 0, sizeof(asr_real) * n);
@@ -14256,13 +14386,7 @@ ASRDEF asr_result asr_rnnt_stateless_backward(const asr_rnnt_stateless_grad *dP,
   return ASR_OK;
 }
 
-/* ---- 6.5 Decoding (implementation) */
-ASRDEF size_t asr_rnnt_model_scratch_size(const asr_rnnt_joint *J, const asr_rnnt_stateless *P) {
-  if (!J || !P) return (size_t)-1;
-  /* g (D), A (H), C (H), hid (H), z (V), context (C ints) */
-  return sizeof(asr_real) * ((size_t)P->D + 3 * (size_t)J->H + (size_t)J->V) + sizeof(int) * (size_t)P->C + 16;
-}
-
+/* ---- 6.5 Decoding: the model as a scorer, greedy, and [Graves12] Algorithm 1 */
 ASRDEF asr_result asr_rnnt_model_scorer(void *model, asr_real *logp, int t, const int *prefix, int n) {
   asr_rnnt_model *m = (asr_rnnt_model *)model;
   const asr_rnnt_joint *J = m->joint;
@@ -14272,6 +14396,8 @@ ASRDEF asr_result asr_rnnt_model_scorer(void *model, asr_real *logp, int t, cons
   asr_result r;
   if (!m || !J || !P || t < 0 || t >= m->T || n < 0 || J->P != P->D || J->V != P->V) return ASR_ERR_INVALID_ARG;
   if (!m->scratch || m->scratch_bytes < asr_rnnt_model_scratch_size(J, P)) return ASR_ERR_WORKSPACE;
+  /* scratch: g (D), A (H), C (H), hid (H), a V-row for z (unused here: z goes straight
+   * into logp), the context (C ints) */
   g = (asr_real *)m->scratch;
   A = g + P->D;
   C = A + J->H;
@@ -14324,49 +14450,14 @@ ASRDEF asr_result asr_rnnt_greedy_decode(int *tokens, int *n_tokens, double *log
   return ASR_OK;
 }
 
-ASRDEF asr_rnnt_beam_opts asr_rnnt_default_beam_opts(void) {
-  asr_rnnt_beam_opts o;
-  o.beam = 4;
-  o.max_symbols = 3;
-  o.prefix_merge = 1;
-  o.length_norm = 1;
-  return o;
-}
-
 /* A hypothesis store: slot i holds len[i] tokens at tok + i*L, its log-probability lp[i]
- * and the labels it emitted on the current frame. */
-typedef struct asr__rnnt_hyps {
+ * and sym[i], the labels it emitted on the current frame; n slots of cap are in use. Two
+ * stores: H (every hypothesis of the frame, A and B are index lists into it) and N (B,
+ * carried to the next frame). */
+struct asr__rnnt_hyps {
   int *tok, *len, *sym, L, cap, n;
   double *lp;
-} asr__rnnt_hyps;
-
-ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o) {
-  int pops = o->beam * (o->max_symbols + 1);
-  return o->beam + pops * (ASR__MIN(o->beam, 1 << 20) + 1);
-}
-
-ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt_beam_opts *o) {
-  size_t cap, per, n;
-  if (!o || o->beam < 1 || o->beam > 4096 || o->max_symbols < 1 || o->max_symbols > 4096 || V < 1 ||
-      max_tokens < 0)
-    return (size_t)-1;
-  cap = (size_t)asr__rnnt_beam_cap(o);
-  /* two stores (this frame, next frame) of cap slots: L + 2 ints and a double each */
-  per = ((size_t)max_tokens + 2) * sizeof(int) + sizeof(double);
-  if (asr_size_mul(cap, per, &n) != ASR_OK || asr_size_mul(n, 2, &n) != ASR_OK) return (size_t)-1;
-  /* + V log-probs, V order indices, the flags of A and B */
-  return n + (size_t)V * (sizeof(asr_real) + sizeof(int)) + cap * 2 * sizeof(int) + 64;
-}
-
-ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L) {
-  h->cap = cap, h->L = L, h->n = 0;
-  h->lp = (double *)*p;
-  *p += sizeof(double) * (size_t)cap;
-  h->len = (int *)*p;
-  h->sym = h->len + cap;
-  h->tok = h->sym + cap;
-  *p += sizeof(int) * (size_t)cap * ((size_t)L + 2);
-}
+};
 
 /* Index of the slot holding the same sequence as (tok, len) among `idx` (m), or -1. */
 ASR__PRIVATE int asr__rnnt_find(const asr__rnnt_hyps *h, const int *idx, int m, const int *tok, int len) {
@@ -14395,6 +14486,8 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
   if (!work || work_bytes < asr_rnnt_beam_workspace_size(V, max_tokens, o)) return ASR_ERR_WORKSPACE;
   W = o->beam;
   cap = asr__rnnt_beam_cap(o);
+  /* work (asr_rnnt_beam_workspace_size): the two stores, V log-probabilities, V label
+   * indices, the index lists A and B (cap each); its start rounded up to 16 bytes */
   p = (char *)(((uintptr_t)work + 15u) & ~(uintptr_t)15u);
   asr__rnnt_hyps_carve(&H, &p, cap, max_tokens);
   asr__rnnt_hyps_carve(&N, &p, cap, max_tokens);
@@ -14515,6 +14608,246 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
     if (logp) *logp = N.n ? N.lp[best] : -INFINITY;
   }
   return ASR_OK;
+}
+
+/* -------------------------------------------------------------- plumbing: 6. RNN-T ----
+ * Options, argument checks, workspace sizes and the batch driver of this section. Nothing
+ * below computes an equation; the math is above.
+ * NOTE: the workspaces here are carved by hand, not with asr__bump as in section 5: the
+ * published asr_rnnt_loss_workspace_size (five (T,U+1) double arrays back to back, the
+ * ints, 64 bytes of alignment) and the joint's sizes would grow if every piece were
+ * rounded up to 64 bytes, and they are documented as they are. */
+
+ASRDEF asr_rnnt_opts asr_rnnt_default_opts(void) {
+  asr_rnnt_opts o;
+  o.blank = 0;
+  o.clamp = -1;
+  o.reduction = ASR_REDUCTION_MEAN;
+  return o;
+}
+
+ASRDEF size_t asr_rnnt_loss_workspace_size(int T, int U, int V) {
+  size_t nodes, bytes, ints;
+  (void)V;
+  if (T < 0 || U < 0) return (size_t)-1;
+  /* five (T,U+1) double arrays: log_blank, log_label, log_norm, log_alpha, log_beta
+   * (_naive uses three of them for its path weights) + (T+2U+2) ints for _naive's path */
+  if (asr_size_mul((size_t)T, (size_t)U + 1, &nodes) != ASR_OK) return (size_t)-1;
+  if (asr_size_mul(nodes, 5 * sizeof(double), &bytes) != ASR_OK) return (size_t)-1;
+  ints = ((size_t)T + 2 * (size_t)U + 2) * sizeof(int);
+  if (bytes + ints < bytes) return (size_t)-1;
+  return bytes + ints + 64;   /* + slack for alignment */
+}
+
+/* C(n, k) in double (exact for the sizes _naive accepts). */
+ASR__PRIVATE double asr__rnnt_binom(int n, int k) {
+  double c = 1;
+  int i;
+  if (k < 0 || k > n) return 0;
+  for (i = 1; i <= k; i++) c = c * (n - k + i) / i;
+  return c;
+}
+
+/* Checks every argument before anything is written. Returns the blank index in *blank. */
+ASR__PRIVATE asr_result asr__rnnt_check(asr__tier tier, const asr_real *loss, const asr_real *logits,
+                                        const int *targets, const int *logit_lengths,
+                                        const int *target_lengths, int N, int T, int U, int V,
+                                        const asr_rnnt_opts *opts, const void *work, size_t work_bytes,
+                                        int *blank, asr_error *err) {
+  int b, i, t, u;
+  if (!loss || !opts || !logit_lengths || !target_lengths || (!logits && N > 0 && T > 0))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: a required pointer is NULL");
+  if (N < 0 || T < 0 || U < 0 || V < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: sizes N=%d T=%d U=%d V=%d are invalid", N, T, U, V);
+  if (opts->reduction != ASR_REDUCTION_NONE && opts->reduction != ASR_REDUCTION_SUM && opts->reduction != ASR_REDUCTION_MEAN)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: unknown reduction %d", (int)opts->reduction);
+  if (opts->clamp != opts->clamp)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: clamp is NaN");
+  *blank = opts->blank < 0 ? V + opts->blank : opts->blank;
+  if (*blank < 0 || *blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "rnnt: blank %d is outside 0..%d", opts->blank, V - 1);
+  if (work_bytes < asr_rnnt_loss_workspace_size(T, U, V) || (!work && work_bytes))
+    return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt: workspace of %lu bytes, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)asr_rnnt_loss_workspace_size(T, U, V));
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    if (Tb < 0 || Tb > T)
+      return asr__fail(err, ASR_ERR_RANGE, "rnnt: logit_lengths[%d] = %d is outside 0..%d", b, Tb, T);
+    if (Ub < 0 || Ub > U)
+      return asr__fail(err, ASR_ERR_RANGE, "rnnt: target_lengths[%d] = %d is outside 0..%d", b, Ub, U);
+    if (Tb == 0 && Ub > 0)
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "rnnt: item %d has %d target labels but no frames (logit_lengths[%d] = 0)", b, Ub, b);
+    if (Ub > 0 && !targets) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: targets is NULL");
+    for (i = 0; i < Ub; i++) {
+      int y = targets[(size_t)b * U + i];
+      if (y < 0 || y >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is outside 0..%d", b, i, y, V - 1);
+      if (y == *blank)
+        return asr__fail(err, ASR_ERR_RANGE, "rnnt: targets[%d][%d] = %d is the blank", b, i, y);
+    }
+    for (t = 0; t < Tb; t++)
+      for (u = 0; u <= Ub; u++) {
+        const asr_real *z = logits + (((size_t)b * T + t) * (U + 1) + u) * V;
+        if (!asr_all_finite(z, (size_t)V))
+          return asr__fail(err, ASR_ERR_NONFINITE, "rnnt: logits[%d][%d][%d] holds NaN or inf", b, t, u);
+      }
+  }
+  if (tier == ASR__TIER_NAIVE)
+    for (b = 0; b < N; b++) {   /* refuse before anything is written */
+      int Tb = logit_lengths[b], Ub = target_lengths[b];
+      if (Tb > 0 && asr__rnnt_binom(Tb - 1 + Ub, Ub) > ASR_RNNT_NAIVE_MAX_PATHS)
+        return asr__fail(err, ASR_ERR_TOO_LARGE, "rnnt naive: item %d has %.0f alignments (T=%d, U=%d), "
+                         "more than ASR_RNNT_NAIVE_MAX_PATHS = %d", b, asr__rnnt_binom(Tb - 1 + Ub, Ub), Tb, Ub,
+                         ASR_RNNT_NAIVE_MAX_PATHS);
+    }
+  return ASR_OK;
+}
+
+/* Carves the loss's workspace: the five (T,U+1) double arrays back to back from the first
+ * 64-byte boundary, then the (T+2U+2) ints (asr_rnnt_loss_workspace_size counts exactly
+ * this, + 64 for the alignment). */
+ASR__PRIVATE void asr__rnnt_carve(asr__rnnt_bufs *w, void *work, int T, int U) {
+  size_t nodes = (size_t)T * (U + 1);
+  double *p = (double *)(((uintptr_t)work + 63u) & ~(uintptr_t)63u);   /* 64-byte aligned */
+  w->log_blank = p;
+  w->log_label = p + nodes;
+  w->log_norm = p + 2 * nodes;
+  w->log_alpha = p + 3 * nodes;
+  w->log_beta = p + 4 * nodes;
+  w->ints = (int *)(p + 5 * nodes);
+}
+
+/* Zeroes the padded part of one item's gradient: u > Ub in the valid rows, and t >= Tb. */
+ASR__PRIVATE void asr__rnnt_zero_padding(asr_real *g, int Tb, int Ub, int T, int U, int V) {
+  int t;
+  for (t = 0; t < Tb; t++)
+    if (Ub < U)
+      memset(g + ((size_t)t * (U + 1) + Ub + 1) * V, 0, sizeof(asr_real) * (size_t)(U - Ub) * V);
+  if (Tb < T) memset(g + (size_t)Tb * (U + 1) * V, 0, sizeof(asr_real) * (size_t)(T - Tb) * (U + 1) * V);
+}
+
+/* The batch driver all six loss tiers share: check, then one item after the other with the
+ * math helper of its tier, the padding zeroed, then the reduction. */
+ASR__PRIVATE asr_result asr__rnnt_loss(asr__tier tier, asr__loss_input input, asr_real *loss,
+                                       asr_real *grad, const asr_real *x, const int *targets,
+                                       const int *logit_lengths, const int *target_lengths, int N,
+                                       int T, int U, int V, const asr_rnnt_opts *opts, void *work,
+                                       size_t work_bytes, asr_error *err) {
+  int b, blank = 0;            /* set by asr__rnnt_check (opts->blank, negative from the end) */
+  asr__rnnt_bufs w;
+  double scale, total = 0;
+  asr_result r = asr__rnnt_check(tier, loss, x, targets, logit_lengths, target_lengths, N, T, U, V, opts,
+                                 work, work_bytes, &blank, err);
+  if (r != ASR_OK) return r;
+  /* the kernel exists for the logits contract in the AVX2 float build; else _ref */
+  if (tier == ASR__TIER_FAST && (!ASR__RNNT_HAVE_FAST || input == ASR__FROM_LOGPROBS)) tier = ASR__TIER_REF;
+  asr__rnnt_carve(&w, work, T, U);
+  scale = opts->reduction == ASR_REDUCTION_MEAN && N > 0 ? 1.0 / N : 1.0;
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    const asr_real *z = x + (size_t)b * T * (U + 1) * V;
+    const int *y = targets ? targets + (size_t)b * U : NULL;
+    asr_real *g = grad ? grad + (size_t)b * T * (U + 1) * V : NULL;
+    double l = 0;   /* Tb = 0 (then Ub = 0): the empty alignment, Pr = 1 */
+    if (Tb > 0) {
+      if (tier == ASR__TIER_NAIVE)
+        l = asr__rnnt_item_naive(g, z, y, Tb, Ub, U, V, blank, input, opts->clamp, scale, &w);
+      else if (tier == ASR__TIER_FAST)
+        l = asr__rnnt_item_fast(g, z, y, Tb, Ub, U, V, blank, opts->clamp, scale, &w);
+      else
+        l = asr__rnnt_item_ref(g, z, y, Tb, Ub, U, V, blank, input, opts->clamp, scale, &w);
+    }
+    if (g) asr__rnnt_zero_padding(g, Tb, Ub, T, U, V);
+    if (opts->reduction == ASR_REDUCTION_NONE) loss[b] = (asr_real)l;
+    total += l;
+  }
+  if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
+  if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_rnnt_joint_workspace_size(const asr_rnnt_joint *J, int T, int U1) {
+  size_t rows = (size_t)T + 2 * (size_t)U1, n;
+  if (!J || T < 0 || U1 < 0 || J->H < 1) return (size_t)-1;
+  /* forward: A (T,H), C (U1,H), one activation row (U1,H); backward: dA, dC, E row */
+  if (asr_size_mul(rows, (size_t)J->H, &n) != ASR_OK || asr_size_mul(n, sizeof(asr_real), &n) != ASR_OK)
+    return (size_t)-1;
+  return n;
+}
+
+ASR__PRIVATE int asr__rnnt_joint_bad(const asr_rnnt_joint *J) {
+  return !J || J->E < 1 || J->P < 1 || J->H < 1 || J->V < 1 || !J->W_enc || !J->W_pred || !J->W_out ||
+         (J->act != ASR_RNNT_ACT_TANH && J->act != ASR_RNNT_ACT_RELU && J->act != ASR_RNNT_ACT_IDENTITY);
+}
+
+ASRDEF size_t asr_rnnt_joint_loss_rowwise_workspace_size(const asr_rnnt_joint *J, int T, int U) {
+  size_t lat = asr_rnnt_loss_workspace_size(T, U, 1), reals, n;
+  if (!J || T < 0 || U < 0 || lat == (size_t)-1) return (size_t)-1;
+  /* A, dA (T,H); C, dC, hrow, Erow (U+1,H); zrow (U+1,V) */
+  if (asr_size_mul((size_t)T, (size_t)J->H, &reals) != ASR_OK) return (size_t)-1;
+  reals *= 2;
+  if (asr_size_mul((size_t)U + 1, 4 * (size_t)J->H + (size_t)J->V, &n) != ASR_OK) return (size_t)-1;
+  reals += n;
+  if (asr_size_mul(reals, sizeof(asr_real), &n) != ASR_OK || n + lat < n) return (size_t)-1;
+  return n + lat;
+}
+
+ASR__PRIVATE int asr__rnnt_pred_bad(const asr_rnnt_stateless *P) {
+  return !P || P->V < 1 || P->D < 1 || P->C < 1 || P->blank < 0 || P->blank >= P->V || !P->embedding ||
+         (P->C > 1 && !P->conv);
+}
+
+ASRDEF size_t asr_rnnt_stateless_workspace_size(const asr_rnnt_stateless *P, int U) {
+  size_t n;
+  if (!P || U < 0 || asr_size_mul((size_t)U + 1, 2 * (size_t)P->D, &n) != ASR_OK) return (size_t)-1;
+  return n * sizeof(asr_real) + ((size_t)U + 1) * sizeof(int) + 16;
+}
+
+ASRDEF size_t asr_rnnt_model_scratch_size(const asr_rnnt_joint *J, const asr_rnnt_stateless *P) {
+  if (!J || !P) return (size_t)-1;
+  /* g (D), A (H), C (H), hid (H), z (V), context (C ints) */
+  return sizeof(asr_real) * ((size_t)P->D + 3 * (size_t)J->H + (size_t)J->V) + sizeof(int) * (size_t)P->C + 16;
+}
+
+ASRDEF asr_rnnt_beam_opts asr_rnnt_default_beam_opts(void) {
+  asr_rnnt_beam_opts o;
+  o.beam = 4;
+  o.max_symbols = 3;
+  o.prefix_merge = 1;
+  o.length_norm = 1;
+  return o;
+}
+
+/* Slots a frame's store may need: the W hypotheses carried in, and for each of the at most
+ * W (max_symbols + 1) pops up to W label extensions (bounded by W + 1 per pop; the min with
+ * 2^20 only keeps the product an int, as asr_rnnt_beam_workspace_size allows W <= 4096). */
+ASR__PRIVATE int asr__rnnt_beam_cap(const asr_rnnt_beam_opts *o) {
+  int pops = o->beam * (o->max_symbols + 1);
+  return o->beam + pops * (ASR__MIN(o->beam, 1 << 20) + 1);
+}
+
+ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt_beam_opts *o) {
+  size_t cap, per, n;
+  if (!o || o->beam < 1 || o->beam > 4096 || o->max_symbols < 1 || o->max_symbols > 4096 || V < 1 ||
+      max_tokens < 0)
+    return (size_t)-1;
+  cap = (size_t)asr__rnnt_beam_cap(o);
+  /* two stores (this frame, next frame) of cap slots: L + 2 ints and a double each */
+  per = ((size_t)max_tokens + 2) * sizeof(int) + sizeof(double);
+  if (asr_size_mul(cap, per, &n) != ASR_OK || asr_size_mul(n, 2, &n) != ASR_OK) return (size_t)-1;
+  /* + V log-probs, V order indices, the flags of A and B */
+  return n + (size_t)V * (sizeof(asr_real) + sizeof(int)) + cap * 2 * sizeof(int) + 64;
+}
+
+ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L) {
+  h->cap = cap, h->L = L, h->n = 0;
+  h->lp = (double *)*p;
+  *p += sizeof(double) * (size_t)cap;
+  h->len = (int *)*p;
+  h->sym = h->len + cap;
+  h->tok = h->sym + cap;
+  *p += sizeof(int) * (size_t)cap * ((size_t)L + 2);
 }
 
 /* ========================================================================================
@@ -19639,7 +19972,7 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
   ra = c->impl(la, ga, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, &err);
   if (ra == ASR_ERR_TOO_LARGE && allow_refuse) {
     if (c->rep->log) {
-      char line[300];
+      char line[300];   /* the case name (< 96) and the fixed words; snprintf truncates */
       snprintf(line, sizeof line, "[SKIP] %s: refused as too large (allowed)", name);
       c->rep->log(c->rep->log_user, line);
     }
@@ -19781,7 +20114,7 @@ done:
 /* Finite differences of the reduced loss. */
 typedef struct asr__ctc_fd {
   asr_ctc_loss_fn impl;
-  asr_real *x, loss[4];
+  asr_real *x, loss[4];         /* loss[4]: the finite-difference batches have N = 2 */
   const int *targets, *il, *tl;
   int N, T, V, S, blank;
   asr_reduction red;
@@ -19849,6 +20182,7 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
 /* The published cases, in the impl's contract. */
 ASR__PRIVATE void asr__ctc_chk_known(asr__ctc_chk *c, const asr_ctc_known_answer *ka) {
   size_t ntv = (size_t)ka->N * ka->T * ka->V, wb = asr_ctc_loss_workspace_size(ka->T, ka->V, ka->S);
+  /* loss[8]: one per item; the published cases have N <= 2 (asr__ctc_known) */
   asr_real *x = ASR__ALLOC(asr_real, ntv, NULL), *g = ASR__ALLOC(asr_real, ntv, NULL), loss[8];
   double *u = ASR__ALLOC(double, ntv, NULL), el = 0, eg = 0;
   void *work = ASR_MALLOC(wb, NULL);
@@ -20163,7 +20497,7 @@ typedef struct asr__rnnt_fd_ctx {
   const int *targets, *Tl, *Ul;
   int N, T, U, V;
   asr_rnnt_opts opts;
-  asr_real *logits, loss[64];
+  asr_real *logits, loss[64];   /* loss: one per item, N <= MAXN = 4 in asr_check_rnnt */
   void *work;
   size_t work_bytes;
 } asr__rnnt_fd_ctx;
@@ -20183,7 +20517,7 @@ ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn re
                                       const int *targets, const int *Tl, const int *Ul, int N, int T, int U,
                                       int V, const asr_rnnt_opts *o, asr_real *g1, asr_real *g2, void *work,
                                       size_t wb, int *status) {
-  asr_real l1[64], l2[64];
+  asr_real l1[64], l2[64];      /* the two functions' losses, N <= MAXN = 4 items */
   size_t n = (size_t)N * T * (U + 1) * V, i;
   double worst = 0;
   int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, b;
@@ -20318,7 +20652,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
   for (c = 0; c < nk; c++) {
     const asr_rnnt_known_case *k = &ka[c];
     asr_rnnt_opts o = asr_rnnt_default_opts();
-    asr_real loss[4], df[32], dg[32];
+    asr_real loss[4], df[32], dg[32];   /* the published cases: N <= 2, T V <= 32, (U+1) V <= 32 */
     double ec = 0, eg = 0;
     size_t m = (size_t)k->N * k->T * (k->U + 1) * k->V;
     o.blank = k->blank;
@@ -20330,6 +20664,8 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
        * identity weights and activation */
       asr_rnnt_joint J;
       asr_rnnt_joint_grad dJ;
+      /* the awni case has T = 2, U = 2, V = 5: eye (V,V), f (T,V), g (U+1,V), hid (T,U+1,V),
+       * and jw the joint's workspace, (T + 2(U+1)) V reals = 320 bytes in double */
       asr_real eye[25], f[16], g[16], hid[64];
       char jw[1024];
       int r;

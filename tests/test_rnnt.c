@@ -39,7 +39,7 @@ static void rnnt_random_item(asr_rng *rng, asr_real *z, int *y, int T, int U, in
   }
 }
 
-/* [Graves12]: Pr(y*|x) = alpha(T,U) 0(T,U) (eq. 17) = beta(1,0) (eq. 18), and the sum of
+/* [Graves12]: Pr(y*|x) = alpha(T,U) blank(T,U) (eq. 17) = beta(1,0) (eq. 18), and the sum of
  * alpha(t,u) beta(t,u) over every diagonal t + u = n is Pr(y*|x) again (eq. 19). */
 static void t_rnnt_lattice_identities(tctx *t) {
   enum { T = 7, U = 5, V = 6 };
@@ -93,24 +93,82 @@ static void t_rnnt_logprobs_contract(tctx *t) {
   worst = max_abs_diff(g_chain, g_z, (size_t)N * T * (U + 1) * V);
   /* float: log-softmax stored in float loses ~1e-7 relative per entry */
   CHECKF(worst <= tol, "chained log-probs gradient differs from the logits gradient by %.3g", worst);
-  /* the published log-probs gradient of the B2 case */
-  for (i = 0; i < nk; i++)
-    if (ka[i].grad_logprobs) {
-      const asr_rnnt_known_case *k = &ka[i];
+  /* the published log-probs gradient of the B2 case, through the fast and the naive tier */
+  for (i = 0; i < 2 * nk; i++)
+    if (ka[i / 2].grad_logprobs) {
+      const asr_rnnt_known_case *k = &ka[i / 2];
+      asr_rnnt_loss_fn fn = i % 2 ? asr_rnnt_loss_logprobs_naive : asr_rnnt_loss_logprobs;
       int m = k->N * k->T * (k->U + 1) * k->V, j;
       double e = 0;
       for (j = 0; j < m; j++) z[j] = (asr_real)k->logits[j];
       for (j = 0; j < m / k->V; j++) asr_log_softmax(lp + j * k->V, z + j * k->V, k->V);
       o.blank = k->blank;
-      CHECK_OK(asr_rnnt_loss_logprobs(l2, g_lp, lp, k->targets, k->logit_lengths, k->target_lengths, k->N, k->T,
-                                      k->U, k->V, &o, w, wb, NULL));
+      CHECK_OK(fn(l2, g_lp, lp, k->targets, k->logit_lengths, k->target_lengths, k->N, k->T, k->U, k->V, &o, w,
+                  wb, NULL));
       for (j = 0; j < m; j++) e = fmax(e, fabs((double)g_lp[j] - k->grad_logprobs[j]));
       /* printed to 6 decimals */
-      CHECKF(e <= 1e-6, "%s: grad_logprobs differs by %.3g", k->name, e);
+      CHECKF(e <= 1e-6, "%s (%s): grad_logprobs differs by %.3g", k->name, i % 2 ? "naive" : "fast", e);
       for (j = 0; j < k->N; j++) CHECK_NEAR(l2[j], k->cost[j], 1e-6);
     }
   free(w);
   snprintf(t->msg, sizeof t->msg, "chain rule within %.1e", worst);
+}
+
+/* The log-probability contract's _naive (every alignment enumerated, [Graves12] eq. (1))
+ * against _ref (alpha-beta) on every tiny lattice, T = 1..4, U = 0..3, blank first and
+ * last, as one ragged batch per size with every reduction and a clamp; the inputs are
+ * normalized log-probabilities (log-softmax of random logits) and, since the contract takes
+ * them as given, unnormalized ones too (rnnt/logprobs_contract also runs _naive on the
+ * published warp-transducer log-probability gradient). Tolerance: both sum in double from the same
+ * inputs, so 1e-10 in the double build (measured ~1e-15); in float the results are rounded
+ * to float at the end (6e-8 relative on values up to ~10), so 1e-6. */
+static void t_rnnt_logprobs_naive_vs_ref(tctx *t) {
+  enum { N = 3, MT = 4, MU = 3, V = 5 };
+  static asr_real lp[N * MT * (MU + 1) * V], ga[N * MT * (MU + 1) * V], gb[N * MT * (MU + 1) * V];
+  asr_real la[N], lb[N];
+  int y[N * MU], Tl[N], Ul[N], T, U, pass, red, i, cases = 0;
+  size_t wb = asr_rnnt_loss_workspace_size(MT, MU, V);
+  void *w = malloc(wb);
+  const double tol = ASR_REAL_DOUBLE ? 1e-10 : 1e-6;
+  double worst = 0;
+  asr_rng rng;
+  asr_rng_seed(&rng, 21, 0);
+  for (T = 1; T <= MT; T++)
+    for (U = 0; U <= MU; U++)
+      for (pass = 0; pass < 4; pass++) {
+        asr_rnnt_opts o = asr_rnnt_default_opts();
+        int blank = pass & 1 ? V - 1 : 0, b;
+        size_t n = (size_t)N * T * (U + 1) * V;
+        o.blank = blank;
+        o.clamp = pass == 3 ? 0.1 : -1;
+        for (b = 0; b < N; b++) {
+          Tl[b] = b == 0 ? T : 1 + asr_rng_int(&rng, T);
+          Ul[b] = b == 0 ? U : asr_rng_int(&rng, U + 1);
+          rnnt_random_item(&rng, lp + (size_t)b * T * (U + 1) * V, y + b * U, T, U, V, blank, 2.0);
+        }
+        if (pass < 2) /* normalized: log Pr(k|t,u) of random logits */
+          for (i = 0; i < (int)(n / V); i++) asr_log_softmax(lp + (size_t)i * V, lp + (size_t)i * V, V);
+        else          /* unnormalized: any log-probabilities below 0 */
+          for (i = 0; i < (int)n; i++) lp[i] = (asr_real)(-fabs((double)lp[i]));
+        for (red = 0; red < 3; red++) {
+          o.reduction = (asr_reduction)red;
+          for (i = 0; i < (int)n; i++) ga[i] = gb[i] = (asr_real)NAN;   /* every entry must be written */
+          CHECK_OK(asr_rnnt_loss_logprobs_naive(la, ga, lp, y, Tl, Ul, N, T, U, V, &o, w, wb, NULL));
+          CHECK_OK(asr_rnnt_loss_logprobs_ref(lb, gb, lp, y, Tl, Ul, N, T, U, V, &o, w, wb, NULL));
+          for (i = 0; i < (red == 0 ? N : 1); i++) {
+            double e = fabs((double)la[i] - lb[i]) / fmax(1.0, fabs((double)lb[i]));
+            if (!(e <= worst)) worst = e;
+          }
+          {
+            double e = max_abs_diff(ga, gb, n);
+            if (!(e <= worst)) worst = e;
+          }
+          cases++;
+        }
+      }
+  CHECKF(worst <= tol, "logprobs naive and ref differ by %.3g (tolerance %.0e)", worst, tol);
+  free(w);
+  snprintf(t->msg, sizeof t->msg, "%d batches x reductions, worst difference %.1e", cases, worst);
 }
 
 /* ---- the embedded published numbers equal ../shared/data's JSON file */
@@ -250,11 +308,12 @@ static void t_rnnt_bad_input(tctx *t) {
   void *w = malloc(wb);
   asr_rnnt_opts o = asr_rnnt_default_opts();
   asr_error err;
-  asr_rnnt_loss_fn fns[3];
+  asr_rnnt_loss_fn fns[6];
   int f;
   fns[0] = asr_rnnt_loss_naive, fns[1] = asr_rnnt_loss_ref, fns[2] = asr_rnnt_loss;
+  fns[3] = asr_rnnt_loss_logprobs_naive, fns[4] = asr_rnnt_loss_logprobs_ref, fns[5] = asr_rnnt_loss_logprobs;
   for (i = 0; i < N * T * (U + 1) * V; i++) z[i] = (asr_real)(0.1 * i);
-  for (f = 0; f < 3; f++) {
+  for (f = 0; f < 6; f++) {
     asr_rnnt_loss_fn fn = fns[f];
     loss[0] = g[0] = 12345;
     o.reduction = ASR_REDUCTION_NONE;
@@ -299,6 +358,8 @@ static void t_rnnt_bad_input(tctx *t) {
     for (i = 0; i < UB; i++) yb[i] = 1;
     loss[0] = 12345;
     CHECK(asr_rnnt_loss_naive(loss, NULL, zb, yb, &tb, &ub, 1, TB, UB, VB, &o, wb2, wbb, &err) == ASR_ERR_TOO_LARGE);
+    CHECK(asr_rnnt_loss_logprobs_naive(loss, NULL, zb, yb, &tb, &ub, 1, TB, UB, VB, &o, wb2, wbb, &err) ==
+          ASR_ERR_TOO_LARGE);
     CHECK(loss[0] == 12345);
     CHECK_OK(asr_rnnt_loss_ref(loss, NULL, zb, yb, &tb, &ub, 1, TB, UB, VB, &o, wb2, wbb, &err));
     free(wb2);
@@ -607,6 +668,7 @@ static const test_case TESTS_rnnt[] = {
   {"rnnt/check_fast", t_rnnt_check_fast},
   {"rnnt/lattice_identities", t_rnnt_lattice_identities},
   {"rnnt/logprobs_contract", t_rnnt_logprobs_contract},
+  {"rnnt/logprobs_naive_vs_ref", t_rnnt_logprobs_naive_vs_ref},
   {"rnnt/known_answers_match_json", t_rnnt_known_answers_match_json},
   {"rnnt/long_lattice_T2000_U300", t_rnnt_long_lattice},
   {"rnnt/bad_input", t_rnnt_bad_input},
