@@ -2555,17 +2555,12 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * codebook/commitment losses [vdOord17], and Lloyd's algorithm with k-means++ [Arthur07]
  * to fit a codebook offline. docs/vq.md derives every backward pass.
  *
- * References of this section beyond the list on top of the file:
- *   [Baevski20w2v] A. Baevski, H. Zhou, A. Mohamed, M. Auli, "wav2vec 2.0: A Framework for
- *                  Self-Supervised Learning of Speech Representations", NeurIPS 2020,
- *                  arXiv:2006.11477. Eq. (1) Gumbel-softmax per group, eq. (4) diversity.
- *   [vdOord17]     A. van den Oord, O. Vinyals, K. Kavukcuoglu, "Neural Discrete
- *                  Representation Learning" (VQ-VAE), NeurIPS 2017, arXiv:1711.00937.
- *   [Arthur07]     D. Arthur, S. Vassilvitskii, "k-means++: The Advantages of Careful
- *                  Seeding", SODA 2007.
- *   [Lloyd82]      S. Lloyd, "Least squares quantization in PCM", IEEE Trans. IT 28(2), 1982.
- *   [fairseq]      fairseq/modules/gumbel_vector_quantizer.py, kmeans_vector_quantizer.py
- *                  and models/wav2vec/wav2vec2.py: the implementation the papers ran.
+ * The papers ([Jang17], [Baevski20vq], [Baevski20w2v], [vdOord17], [Lloyd82], [Arthur07]) are
+ * in the REFERENCES on top of the file; where they cite equations: [Jang17] eqs. (1)-(2) and
+ * sec. 2.2, [Baevski20vq] secs. 3.1-3.3, eqs. (2)-(3), [Baevski20w2v] eq. (1) (the
+ * Gumbel-softmax per group), eq. (4) and footnote 2 (diversity). The implementation the papers
+ * ran is fairseq's (fairseq/modules/gumbel_vector_quantizer.py, kmeans_vector_quantizer.py,
+ * models/wav2vec/wav2vec2.py); "fairseq" below means those files.
  *
  * Shapes used throughout: N vectors (frames), G groups, V entries per group (Gumbel) or
  * K codewords per group (k-means), D = G * E features per vector, E per group. A batch
@@ -2612,9 +2607,11 @@ ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, l
  *   [Baevski20vq] eq. (2) (= [Jang17] eq. (2) with log pi_j -> l_j, g_j -> v_j):
  *     p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau)
  *   (the paper prints exp(l_j + v_j)/tau; the parentheses above are what [Jang17] and
- *   the code compute.) Soft: y = p. Hard (straight-through, [Jang17] sec. 2.2): the
- *   forward value is the one-hot y = e_i, i = argmax_j p_j (= argmax_j l_j + v_j), "and
- *   in the backward pass, the true gradient of the Gumbel softmax outputs is used".
+ *   the code compute.) Soft: y = p. Hard: the straight-through estimator of [Jang17]
+ *   sec. 2.2 (discretize y with argmax, approximate its gradient by the soft sample's), as
+ *   [Baevski20vq] sec. 3.1 uses it: "During the forward pass, i = argmax_j p_j and in the
+ *   backward pass, the true gradient of the Gumbel softmax outputs is used"; the forward
+ *   value is the one-hot y = e_i (i = argmax_j l_j + v_j).
  * Backward (derived in docs/vq.md), with g = dL/dy:
  *     dL/dl_k = (1/tau) p_k (g_k - sum_j g_j p_j)          (softmax Jacobian over tau)
  *   and this SAME formula is the hard sample's backward. In PyTorch the hard sample is
@@ -2723,9 +2720,18 @@ ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *
  * combine_groups; its `vars` tensor is (1, G*V, E), the same memory as (G,V,E)).
  * noise (N,G*V) Gumbel draws, or NULL for inference (argmax of the logits, as the paper
  * does "at inference"). Saved for the backward: h (N,H), logits (N,G*V), p (N,G*V), index
- * (N,G). The module composes the fastest paths (asr_gemm, asr_gumbel_softmax_*).
- * NOTE: fairseq's module with weight_proj_depth = 1 is a single linear; vq-wav2vec's
- * --vq-depth 2 is linear -> activation -> linear, as here with ReLU as in the paper. */
+ * (N,G). NOTE: fairseq's module with weight_proj_depth = 1 is a single linear; vq-wav2vec's
+ * --vq-depth 2 is linear -> activation -> linear, as here with ReLU as in the paper.
+ * Tiers (the same signature; asr_check_quantizer_module checks any of them):
+ *   _naive  every line above as a loop per index, sums in double, the naive Gumbel-softmax,
+ *           the lookup as sum_v y_v e_v also when hard; refuses (ASR_ERR_TOO_LARGE) past
+ *           2^24 multiply-adds, N (H D + G V H + G V E + G V V).
+ *   _ref    the lines as matrix products on asr_gemm_ref, the _ref Gumbel-softmax.
+ *   fast    the same composition on asr_gemm and asr_gumbel_softmax_* (AVX2 where built).
+ * Errors: ASR_ERR_INVALID_ARG, ASR_ERR_SHAPE, ASR_ERR_TOO_LARGE, ASR_ERR_NONFINITE (also
+ * when the logits overflow: then h and logits have been written, nothing else), and for
+ * the backward ASR_ERR_WORKSPACE and ASR_ERR_RANGE (an index outside [0, V)); the backward
+ * accumulates nothing unless it succeeds. */
 typedef struct asr_gumbel_quantizer {
   int in_dim;      /* D: size of z */
   int hidden;      /* H: inner size of the first linear */
@@ -2749,14 +2755,47 @@ ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, si
  * nn.Linear, codebook U(0,1) as fairseq (nn.init.uniform_). */
 ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w,
                                             const asr_gumbel_quantizer *cfg, asr_rng *rng);
+typedef asr_result (*asr_gumbel_quantizer_forward_fn)(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                      asr_real *p, const asr_real *z, const asr_real *noise,
+                                                      const asr_gumbel_quantizer_params *w,
+                                                      const asr_gumbel_quantizer *cfg, int N);
+typedef asr_result (*asr_gumbel_quantizer_backward_fn)(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                       const asr_real *dq, const asr_real *dlogits_extra,
+                                                       const asr_real *z, const asr_real *h, const asr_real *p,
+                                                       const int *index, const asr_gumbel_quantizer_params *w,
+                                                       const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                       size_t work_bytes);
+/* q (N,G*E) out; saved for the backward: index (N,G), h (N,H), logits (N,G*V), p (N,G*V);
+ * z (N,D); noise (N,G*V) or NULL. */
+ASRDEF asr_result asr_gumbel_quantizer_forward_naive(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                     asr_real *p, const asr_real *z, const asr_real *noise,
+                                                     const asr_gumbel_quantizer_params *w,
+                                                     const asr_gumbel_quantizer *cfg, int N);
+ASRDEF asr_result asr_gumbel_quantizer_forward_ref(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                   asr_real *p, const asr_real *z, const asr_real *noise,
+                                                   const asr_gumbel_quantizer_params *w,
+                                                   const asr_gumbel_quantizer *cfg, int N);
 ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h,
                                                asr_real *logits, asr_real *p, const asr_real *z,
                                                const asr_real *noise,
                                                const asr_gumbel_quantizer_params *w,
                                                const asr_gumbel_quantizer *cfg, int N);
+/* Bytes of the backward's scratch (the same for every tier): dy, dl (N,G*V) and dh (N,H). */
 ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N);
 /* grad: gradient buffers with the shapes of the parameters, accumulated (+=); any field
  * (and dz) may be NULL. dq (N,G*E); dlogits_extra (N,G*V) or NULL. */
+ASRDEF asr_result asr_gumbel_quantizer_backward_naive(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                      const asr_real *dq, const asr_real *dlogits_extra,
+                                                      const asr_real *z, const asr_real *h, const asr_real *p,
+                                                      const int *index, const asr_gumbel_quantizer_params *w,
+                                                      const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                      size_t work_bytes);
+ASRDEF asr_result asr_gumbel_quantizer_backward_ref(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                    const asr_real *dq, const asr_real *dlogits_extra,
+                                                    const asr_real *z, const asr_real *h, const asr_real *p,
+                                                    const int *index, const asr_gumbel_quantizer_params *w,
+                                                    const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                    size_t work_bytes);
 ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
                                                 const asr_real *dq, const asr_real *dlogits_extra,
                                                 const asr_real *z, const asr_real *h,
@@ -2770,9 +2809,9 @@ ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_q
  *     i = argmin_j ||z - e_j||_2^2                         (Euclidean distance)
  *     z^ = e_i   ("during the forward pass, we select z^ = e_i")
  * Output zq = z + sg(e_i - z): its value is e_i (written exactly), its gradient w.r.t. z
- * is the identity and w.r.t. the codebook zero: the straight-through estimator of
- * [vdOord17] ("we obtain gradients for the encoder network by back-propagating
- * dL/dz^"); fairseq writes it zq.detach() + (z - z.detach()).
+ * is the identity and w.r.t. the codebook zero: the straight-through estimator, in
+ * [Baevski20vq] sec. 3.2's words after [vdOord17]: "We obtain gradients for the encoder
+ * network by back-propagating dL^wav2vec/dz^"; fairseq writes it zq.detach() + (z - z.detach()).
  * Loss, [Baevski20vq] eq. (3) without the wav2vec term:
  *     L = ||sg(z) - z^||^2 + gamma ||z - sg(z^)||^2,     gamma = 0.25
  * as fairseq's KmeansVectorQuantizer computes it: MSELoss(reduction="mean") over all N*D
@@ -3484,13 +3523,16 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
  *   terms, both gradients, finite differences of each loss term with its stop-gradient
  *   argument held, shared == separate with equal codebooks, and refusals (D % G, K = 0,
  *   NaN, gamma < 0, index out of range).
- * asr_check_quantizer_module: the Gumbel quantizer module and the diversity penalty
- *   against finite differences (soft samples, fixed noise), and the straight-through
- *   module's gradients equal to the soft module's except for the codebook. */
+ * asr_check_quantizer_module: a tier of the Gumbel quantizer module (fwd and bwd, both
+ *   required: a NULL one is one failed case) with the diversity penalty against finite
+ *   differences (soft samples, fixed noise, shared and separate codebooks), and the
+ *   straight-through module's gradients equal to the soft module's except for the
+ *   codebook's, which must be one_hot^T dq. */
 ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumbel_softmax_backward_fn bwd,
                                      asr_check_report *rep);
 ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep);
-ASRDEF void asr_check_quantizer_module(asr_check_report *rep);
+ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_gumbel_quantizer_backward_fn bwd,
+                                       asr_check_report *rep);
 
 /* ========================================================================================
  * 10.7 Seq2seq checkers
@@ -12886,7 +12928,69 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * 8. Quantizers (implementation)
  * ======================================================================================== */
 
-/* ---- 8.1 Gumbel noise */
+/* Reading map (public name -> the helper holding its math -> docs page; all in docs/vq.md):
+ *   asr_gumbel_from_uniform, asr_gumbel_noise,    -> asr_gumbel_from_uniform     [Jang17] eq. (1) and
+ *     asr_gumbel_noise_from_uniform                                             its footnote 1
+ *   asr_gumbel_tau, asr_gumbel_tau_linear        -> themselves                  [Baevski20w2v] sec. 4.2,
+ *                                                                               [Baevski20vq] sec. 5.2
+ *   asr_gumbel_softmax_{forward,backward}_naive  -> asr__gumbel_forward_naive,  [Baevski20vq] eq. (2)
+ *                                                   asr__gumbel_backward_naive
+ *   asr_gumbel_softmax_{forward,backward}_ref    -> asr__gumbel_forward_ref, asr__gumbel_backward_ref
+ *   asr_gumbel_softmax_{forward,backward}        -> asr__gumbel_forward_avx2, asr__gumbel_backward_avx2
+ *                                                   (AVX2+FMA float builds), else the _ref helpers
+ *   asr_code_perplexity, asr_diversity_forward,   -> themselves, asr__entropy   [Baevski20w2v] eq. (4)
+ *     asr_diversity_backward                        (one tier each: O(N G V) sums)  and footnote 2
+ *   asr_gumbel_quantizer_init                    -> itself (nn.Linear's and fairseq's initialisation)
+ *   asr_gumbel_quantizer_{forward,backward}_naive -> asr__gq_forward_naive,     [Baevski20vq] sec. 3.1
+ *                                                   asr__gq_backward_naive      and 3.3
+ *   asr_gumbel_quantizer_{forward,backward}_ref  -> asr__gq_forward_composed, asr__gq_backward_composed
+ *                                                   on asr_gemm_ref and the _ref Gumbel-softmax
+ *   asr_gumbel_quantizer_{forward,backward}      -> the same compositions on asr_gemm and the fast
+ *                                                   Gumbel-softmax
+ *   asr_vq_{forward,backward}_naive              -> asr__vq_forward_naive,      [Baevski20vq] sec. 3.2,
+ *                                                   asr__vq_backward_naive      eq. (3)
+ *   asr_vq_{forward,backward}_ref                -> asr__vq_forward_ref, asr__vq_backward_ref
+ *   asr_vq_forward                               -> asr__vq_forward_gemm (AVX2+FMA float builds), else _ref
+ *   asr_vq_backward                              -> asr__vq_backward_ref (O(N D): nothing to speed up)
+ *   asr_kmeans_objective, asr_kmeans_plusplus,    -> themselves, asr__kmeans_run [Lloyd82], [Arthur07]
+ *     asr_kmeans_fit                                (one tier each)
+ * The API and its full contract: section 8 of the declarations (search "8. Quantizers").
+ * Order below, per component 8.1 .. 8.7: the equations, the _naive helper, the _ref helper,
+ * the fast path, the public tiers; then, under the plumbing rule at the end of the section,
+ * the argument checks, workspace sizes and the drivers that run a tier's helper. */
+
+/* The plumbing the public functions call, defined at the end of the section. */
+ASR__PRIVATE asr_result asr__gumbel_softmax_forward(asr__tier tier, asr_real *y, asr_real *p, int *index,
+                                                    const asr_real *logits, const asr_real *noise, double tau,
+                                                    int hard, int n, int V);
+ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *grad_logits, const asr_real *p,
+                                                     const asr_real *grad_y, double tau, int n, int V);
+ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V, double eps,
+                                             asr_diversity_form form, size_t *count);
+ASR__PRIVATE asr_result asr__gq_forward(asr__tier tier, asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                        asr_real *p, const asr_real *z, const asr_real *noise,
+                                        const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                        int N);
+ASR__PRIVATE asr_result asr__gq_backward(asr__tier tier, asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                         const asr_real *dq, const asr_real *dlogits_extra, const asr_real *z,
+                                         const asr_real *h, const asr_real *p, const int *index,
+                                         const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                         int N, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__vq_forward(asr__tier tier, int *index, asr_real *zq, asr_vq_loss *loss,
+                                        const asr_real *z, const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__vq_backward(asr__tier tier, asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                         double dloss, const int *index, const asr_real *z,
+                                         const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                         double gamma);
+ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D, int ldx,
+                                          int K);
+
+/* ---- 8.1 Gumbel noise
+ * [Jang17] eq. (1) samples Categorical(pi) as one_hot(argmax_i [g_i + log pi_i]) with
+ * g_i ~ Gumbel(0,1), and its footnote 1 draws g by inverting the CDF F(g) = exp(-exp(-g)):
+ *     g = -log(-log(u)),  u ~ U(0,1)          (the v of [Baevski20vq] below eq. (2))
+ * symbols: u -> u, g (v in [Baevski20vq]) -> v. */
 ASRDEF double asr_gumbel_from_uniform(double u) {
   /* the inverse CDF of Gumbel(0,1): F(v) = exp(-exp(-v)) = u  <=>  v = -log(-log u) */
   return -log(-log(u));
@@ -12916,7 +13020,11 @@ ASRDEF asr_result asr_gumbel_noise_from_uniform(asr_real *v, const asr_real *u, 
   return ASR_OK;
 }
 
-/* ---- 8.2 Temperature schedule */
+
+/* ---- 8.2 Temperature schedule
+ * [Baevski20w2v] sec. 4.2: tau(step) = max(tau_max * decay^step, tau_min) (also fairseq's
+ * rule); [Baevski20vq] sec. 5.2: tau falls linearly from tau_max to tau_min over the first
+ * anneal_steps updates, then stays at tau_min. */
 ASRDEF double asr_gumbel_tau(double tau_max, double tau_min, double decay, long step) {
   double t;
   if (step < 0) step = 0;
@@ -12931,49 +13039,35 @@ ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, l
   return tau_max + (tau_min - tau_max) * f;
 }
 
-/* ---- 8.3 Gumbel-softmax */
 
-/* The checks every tier of the forward makes before writing anything. */
-ASR__PRIVATE asr_result asr__gumbel_check(const asr_real *y, const asr_real *p, const asr_real *logits,
-                                          const asr_real *noise, double tau, int hard, int n, int V) {
-  size_t count;
-  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau) || (hard != 0 && hard != 1))
-    return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
-  if (n == 0) return ASR_OK;
-  if (!y || !p || !logits || (hard && y == p)) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(logits, count) || (noise && !asr_all_finite(noise, count)))
-    return ASR_ERR_NONFINITE;
-  return ASR_OK;
+/* ---- 8.3 Gumbel-softmax
+ * [Baevski20vq] eq. (2) (= [Jang17] eq. (2) with log pi_j -> l_j, g_j -> v_j), one row of V:
+ *     p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau)
+ * soft sample y = p; hard sample y = one_hot(i), i = argmax_j p_j (= argmax_j l_j + v_j).
+ * Backward, with g = dL/dy (the same for the hard sample: straight-through, docs/vq.md):
+ *     dL/dl_k = sum_j g_j dp_j/dl_k = (1/tau) p_k (g_k - sum_j g_j p_j)
+ * symbols: l -> logits, v -> noise (NULL: none), tau -> tau, p -> p, y -> y, i -> index,
+ * g -> grad_y, dL/dl -> grad_logits. Every helper below takes n rows of V one after the
+ * other; the driver (plumbing) has checked the arguments and n > 0. */
+
+/* s_j = (l_j + v_j) / tau in double: the tempered, perturbed logit of entry j of a row */
+ASR__PRIVATE double asr__gumbel_s(const asr_real *l, const asr_real *v, int j, double tau) {
+  return ((double)l[j] + (v ? (double)v[j] : 0.0)) / tau;
 }
 
-ASR__PRIVATE asr_result asr__gumbel_check_backward(const asr_real *grad_logits, const asr_real *p,
-                                                   const asr_real *grad_y, double tau, int n, int V) {
-  size_t count;
-  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau)) return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
-  if (n == 0) return ASR_OK;
-  if (!grad_logits || !p || !grad_y) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(p, count) || !asr_all_finite(grad_y, count)) return ASR_ERR_NONFINITE;
-  return ASR_OK;
-}
-
-/* s_j = (l_j + v_j) / tau in double: the tempered, perturbed logit */
-#define ASR__GUMBEL_S(l, v, j, tau) (((double)(l)[j] + ((v) ? (double)(v)[j] : 0.0)) / (tau))
-
-ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int *index,
-                                                   const asr_real *logits, const asr_real *noise,
-                                                   double tau, int hard, int n, int V) {
+/* _naive: eq. (2) literally, in double and without the max shift. It refuses, with
+ * ASR_ERR_TOO_LARGE and nothing written, when n V^2 > 4e9 (the limit its backward needs: it
+ * forms every Jacobian entry, and the tier keeps one limit) and when a row's sum
+ * exp((l+v)/tau) overflows (an exponent beyond ~709). */
+ASR__PRIVATE asr_result asr__gumbel_forward_naive(asr_real *y, asr_real *p, int *index, const asr_real *logits,
+                                                  const asr_real *noise, double tau, int hard, int n, int V) {
   int r, j;
-  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
-  if (res != ASR_OK || n == 0) return res;
   if ((double)n * V * V > 4e9) return ASR_ERR_TOO_LARGE;
-  /* The literal eq. (2) has no max shift: exp((l+v)/tau) overflows past ~709. Check every
-   * row's denominator first, so that a refusal writes nothing. */
+  /* Every row's denominator is checked first, so that a refusal writes nothing. */
   for (r = 0; r < n; r++) {
     const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
     double sum = 0;
-    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau));
+    for (j = 0; j < V; j++) sum += exp(asr__gumbel_s(l, v, j, tau));
     if (!(sum > 0) || !isfinite(sum)) return ASR_ERR_TOO_LARGE;
   }
   for (r = 0; r < n; r++) {
@@ -12982,10 +13076,10 @@ ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int
     double sum = 0, best = -1;
     int i = 0;
     /* denominator: sum_k exp((l_k + v_k) / tau) */
-    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau));
+    for (j = 0; j < V; j++) sum += exp(asr__gumbel_s(l, v, j, tau));
     for (j = 0; j < V; j++) {
       /* eq. (2): p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau) */
-      double pj = exp(ASR__GUMBEL_S(l, v, j, tau)) / sum;
+      double pj = exp(asr__gumbel_s(l, v, j, tau)) / sum;
       pr[j] = (asr_real)pj;
       if (pj > best) {            /* "i = argmax_j p_j", the first on ties */
         best = pj;
@@ -12999,40 +13093,11 @@ ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_gumbel_softmax_forward_ref(asr_real *y, asr_real *p, int *index,
-                                                 const asr_real *logits, const asr_real *noise,
-                                                 double tau, int hard, int n, int V) {
-  int r, j;
-  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
-  if (res != ASR_OK || n == 0) return res;
-  for (r = 0; r < n; r++) {
-    const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
-    asr_real *pr = p + (size_t)r * V, *yr = y + (size_t)r * V;
-    double m = -INFINITY, sum = 0;
-    int i = 0;
-    /* m = max_j s_j, and its position: argmax p = argmax s since exp is increasing */
-    for (j = 0; j < V; j++) {
-      double s = ASR__GUMBEL_S(l, v, j, tau);
-      if (s > m) {
-        m = s;
-        i = j;
-      }
-    }
-    /* sum_k exp(s_k - m): every term is in (0,1] and the largest is 1, so no overflow */
-    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau) - m);
-    /* p_j = exp(s_j - m) / sum_k exp(s_k - m): eq. (2) with e^-m cancelled */
-    for (j = 0; j < V; j++) pr[j] = (asr_real)(exp(ASR__GUMBEL_S(l, v, j, tau) - m) / sum);
-    for (j = 0; j < V; j++) yr[j] = hard ? (asr_real)(j == i) : pr[j];
-    if (index) index[r] = i;
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const asr_real *p,
-                                                    const asr_real *grad_y, double tau, int n, int V) {
+/* _naive backward: every Jacobian entry dp_j/dl_k = (1/tau) p_j ([j = k] - p_k) formed and
+ * summed against g, O(V^2) per row (the size limit is the forward's). */
+ASR__PRIVATE asr_result asr__gumbel_backward_naive(asr_real *grad_logits, const asr_real *p, const asr_real *grad_y,
+                                                   double tau, int n, int V) {
   int r, j, k;
-  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
-  if (res != ASR_OK || n == 0) return res;
   if ((double)n * V * V > 4e9) return ASR_ERR_TOO_LARGE;
   for (r = 0; r < n; r++) {
     const asr_real *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
@@ -13047,28 +13112,55 @@ ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_gumbel_softmax_backward_ref(asr_real *grad_logits, const asr_real *p,
-                                                  const asr_real *grad_y, double tau, int n, int V) {
+/* _ref: the same p shifted by the row's maximum m (log-sum-exp), sums in double. */
+ASR__PRIVATE void asr__gumbel_forward_ref(asr_real *y, asr_real *p, int *index, const asr_real *logits,
+                                          const asr_real *noise, double tau, int hard, int n, int V) {
   int r, j;
-  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
-  if (res != ASR_OK || n == 0) return res;
+  for (r = 0; r < n; r++) {
+    const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    asr_real *pr = p + (size_t)r * V, *yr = y + (size_t)r * V;
+    double m = -INFINITY, sum = 0;
+    int i = 0;
+    /* m = max_j s_j, and its position: argmax p = argmax s since exp is increasing */
+    for (j = 0; j < V; j++) {
+      double s = asr__gumbel_s(l, v, j, tau);
+      if (s > m) {
+        m = s;
+        i = j;
+      }
+    }
+    /* sum_k exp(s_k - m): every term is in (0,1] and the largest is 1, so no overflow */
+    for (j = 0; j < V; j++) sum += exp(asr__gumbel_s(l, v, j, tau) - m);
+    /* p_j = exp(s_j - m) / sum_k exp(s_k - m): eq. (2) with e^-m cancelled */
+    for (j = 0; j < V; j++) pr[j] = (asr_real)(exp(asr__gumbel_s(l, v, j, tau) - m) / sum);
+    for (j = 0; j < V; j++) yr[j] = hard ? (asr_real)(j == i) : pr[j];
+    if (index) index[r] = i;
+  }
+}
+
+/* _ref backward: the Jacobian-vector product in O(V) per row. */
+ASR__PRIVATE void asr__gumbel_backward_ref(asr_real *grad_logits, const asr_real *p, const asr_real *grad_y,
+                                           double tau, int n, int V) {
+  int r, j;
   for (r = 0; r < n; r++) {
     const asr_real *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
     asr_real *dl = grad_logits + (size_t)r * V;
     double dot = 0;
-    /* the Jacobian-vector product in O(V): dot = sum_j g_j p_j ... */
+    /* dot = sum_j g_j p_j ... */
     for (j = 0; j < V; j++) dot += (double)g[j] * pr[j];
     /* ... dL/dl_k = p_k (g_k - dot) / tau */
     for (j = 0; j < V; j++) dl[j] += (asr_real)((double)pr[j] * ((double)g[j] - dot) / tau);
   }
-  return ASR_OK;
 }
 
+/* fast: AVX2+FMA, float builds only (the kernels read and write float). */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
 /* exp(x) for 8 floats, the Cephes expf scheme: x = n ln2 + r with n = round(x / ln2) and
  * |r| <= ln2/2 (ln2 split in two constants so that n ln2 is exact), exp(r) by a degree-5
  * polynomial, 2^n placed in the exponent bits. About 2 ulp; returns 0 below about -87.7
- * (the true value is a denormal), exactly 1 at x = 0. */
+ * (the true value is a denormal), exactly 1 at x = 0. The constants are Cephes expf's: the
+ * clamp +-88.376 (float exp's range), 1/ln2, the two parts of ln2 (0.693359375 has 9
+ * significant bits) and the polynomial's minimax coefficients. */
 ASR__PRIVATE __m256 asr__vq_exp_avx2(__m256 x) {
   __m256 fx, r, z, y;
   __m256i e;
@@ -13089,13 +13181,15 @@ ASR__PRIVATE __m256 asr__vq_exp_avx2(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));                      /* times 2^n */
 }
 
-/* The sum of 8 floats in double. */
+/* The sum of the 4 doubles of a (each accumulator holds partial sums of float lanes). */
 ASR__PRIVATE double asr__vq_hsum_pd_avx2(__m256d a) {
-  double t[4];
+  double t[4];   /* the 4 lanes, stored to add them in a fixed order */
   _mm256_storeu_pd(t, a);
   return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
+/* fast forward: the _ref algorithm 8 lanes at a time, exp by asr__vq_exp_avx2, row sums in
+ * double; the first position of the maximum is the index, as in _ref. */
 ASR__PRIVATE void asr__gumbel_forward_avx2(asr_real *y, asr_real *p, int *index, const float *logits,
                                            const float *noise, double tau, int hard, int n, int V) {
   const float inv_tau = (float)(1.0 / tau);
@@ -13116,7 +13210,7 @@ ASR__PRIVATE void asr__gumbel_forward_avx2(asr_real *y, asr_real *p, int *index,
       vmax = _mm256_max_ps(vmax, s);
     }
     {
-      float t[8];
+      float t[8];   /* the 8 lanes of the running max, stored to reduce them */
       _mm256_storeu_ps(t, vmax);
       m = t[0];
       for (i = 1; i < 8; i++) m = t[i] > m ? t[i] : m;
@@ -13158,6 +13252,7 @@ ASR__PRIVATE void asr__gumbel_forward_avx2(asr_real *y, asr_real *p, int *index,
   }
 }
 
+/* fast backward: dot = sum_j g_j p_j in double, then dl += p (g - dot) / tau, 8 lanes at a time. */
 ASR__PRIVATE void asr__gumbel_backward_avx2(float *grad_logits, const float *p, const float *grad_y,
                                             double tau, int n, int V) {
   int r, j;
@@ -13186,32 +13281,57 @@ ASR__PRIVATE void asr__gumbel_backward_avx2(float *grad_logits, const float *p, 
 }
 #endif
 
+/* The public tiers: each names its math and hands the tier to the driver (plumbing), which
+ * checks the arguments and runs that helper. */
+ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int *index,
+                                                   const asr_real *logits, const asr_real *noise,
+                                                   double tau, int hard, int n, int V) {
+  /* eq. (2) literally, without the max shift: asr__gumbel_forward_naive */
+  return asr__gumbel_softmax_forward(ASR__TIER_NAIVE, y, p, index, logits, noise, tau, hard, n, V);
+}
+
+ASRDEF asr_result asr_gumbel_softmax_forward_ref(asr_real *y, asr_real *p, int *index,
+                                                 const asr_real *logits, const asr_real *noise,
+                                                 double tau, int hard, int n, int V) {
+  /* eq. (2) shifted by the row maximum: asr__gumbel_forward_ref */
+  return asr__gumbel_softmax_forward(ASR__TIER_REF, y, p, index, logits, noise, tau, hard, n, V);
+}
+
 ASRDEF asr_result asr_gumbel_softmax_forward(asr_real *y, asr_real *p, int *index,
                                              const asr_real *logits, const asr_real *noise,
                                              double tau, int hard, int n, int V) {
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
-  if (res != ASR_OK || n == 0) return res;
-  asr__gumbel_forward_avx2(y, p, index, logits, noise, tau, hard, n, V);
-  return ASR_OK;
-#else
-  return asr_gumbel_softmax_forward_ref(y, p, index, logits, noise, tau, hard, n, V);
-#endif
+  /* asr__gumbel_forward_avx2 where built, else asr__gumbel_forward_ref */
+  return asr__gumbel_softmax_forward(ASR__TIER_FAST, y, p, index, logits, noise, tau, hard, n, V);
+}
+
+ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const asr_real *p,
+                                                    const asr_real *grad_y, double tau, int n, int V) {
+  /* every Jacobian entry: asr__gumbel_backward_naive */
+  return asr__gumbel_softmax_backward(ASR__TIER_NAIVE, grad_logits, p, grad_y, tau, n, V);
+}
+
+ASRDEF asr_result asr_gumbel_softmax_backward_ref(asr_real *grad_logits, const asr_real *p,
+                                                  const asr_real *grad_y, double tau, int n, int V) {
+  /* the Jacobian-vector product in O(V): asr__gumbel_backward_ref */
+  return asr__gumbel_softmax_backward(ASR__TIER_REF, grad_logits, p, grad_y, tau, n, V);
 }
 
 ASRDEF asr_result asr_gumbel_softmax_backward(asr_real *grad_logits, const asr_real *p,
                                               const asr_real *grad_y, double tau, int n, int V) {
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
-  if (res != ASR_OK || n == 0) return res;
-  asr__gumbel_backward_avx2(grad_logits, p, grad_y, tau, n, V);
-  return ASR_OK;
-#else
-  return asr_gumbel_softmax_backward_ref(grad_logits, p, grad_y, tau, n, V);
-#endif
+  /* asr__gumbel_backward_avx2 where built, else asr__gumbel_backward_ref */
+  return asr__gumbel_softmax_backward(ASR__TIER_FAST, grad_logits, p, grad_y, tau, n, V);
 }
 
-/* ---- 8.4 Code perplexity and diversity */
+/* ---- 8.4 Code perplexity and the diversity penalty
+ * Code perplexity (a statistic): q_g(v) = #{n : index[n,g] = v} / N,
+ *     PPL = sum_g exp(-sum_v q_g(v) log(q_g(v) + eps)).
+ * Diversity, on the averaged softmax pbar_g = (1/N) sum_n softmax(l_{n,g}) (no noise, no tau):
+ *     [Baevski20w2v] eq. (4):  L_d = (1/GV) sum_g -H(pbar_g)                 (ASR_DIVERSITY_ENTROPY)
+ *     its footnote 2, fairseq: L_d = (GV - sum_g exp(H(pbar_g))) / GV       (ASR_DIVERSITY_PERPLEXITY)
+ * Backward: a_gv = dL/dpbar_gv = (1/GV) [exp(H_g)] (log(pbar_gv + eps) + pbar_gv/(pbar_gv + eps))
+ * (the bracket in the perplexity form only), then dL/dl_{n,g,k} = (1/N) s_k (a_gk - sum_v a_gv s_v).
+ * symbols: pbar -> avg_probs (the backward recomputes it in double), s -> probs, H -> h.
+ * One tier each: the sums are O(N G V) and leave nothing to speed up. */
 
 /* -sum_v p_v log(p_v + eps), with 0 log 0 = 0 */
 ASR__PRIVATE double asr__entropy(const double *pv, int V, double eps) {
@@ -13242,19 +13362,6 @@ ASRDEF double asr_code_perplexity(double *per_group, const int *index, int N, in
     total += exp(h);
   }
   return total;
-}
-
-ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V,
-                                             double eps, asr_diversity_form form, size_t *count) {
-  size_t gv;
-  if (N < 1 || G < 1 || V < 1) return ASR_ERR_SHAPE;
-  if (!(eps >= 0) || !isfinite(eps) || (form != ASR_DIVERSITY_PERPLEXITY && form != ASR_DIVERSITY_ENTROPY))
-    return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)G, (size_t)V, &gv) != ASR_OK || asr_size_mul(gv, (size_t)N, count) != ASR_OK)
-    return ASR_ERR_TOO_LARGE;
-  if (!logits_or_probs) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(logits_or_probs, *count)) return ASR_ERR_NONFINITE;
-  return ASR_OK;
 }
 
 ASRDEF asr_result asr_diversity_forward(double *loss, double *prob_perplexity, asr_real *probs,
@@ -13288,16 +13395,11 @@ ASRDEF asr_result asr_diversity_forward(double *loss, double *prob_perplexity, a
   return ASR_OK;
 }
 
-ASRDEF size_t asr_diversity_workspace_size(int G, int V) {
-  if (G < 1 || V < 1) return 0;
-  return 2 * sizeof(double) * (size_t)G * (size_t)V;
-}
-
 ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *probs,
                                          double grad_loss, int N, int G, int V, double eps,
                                          asr_diversity_form form, void *work, size_t work_bytes) {
   size_t count;
-  double *pbar = (double *)work, *a, gv;
+  double *pbar = (double *)work, *a, gv;    /* work: pbar (G,V), then a (G,V), in double */
   int g, v, n;
   asr_result res = asr__diversity_check(probs, N, G, V, eps, form, &count);
   if (res != ASR_OK) return res;
@@ -13338,38 +13440,28 @@ ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *
   return ASR_OK;
 }
 
-/* ---- 8.5 The Gumbel quantizer module */
-ASR__PRIVATE asr_result asr__gq_check(const asr_gumbel_quantizer *c) {
-  size_t t;
-  if (!c) return ASR_ERR_INVALID_ARG;
-  if (c->in_dim < 1 || c->hidden < 1 || c->groups < 1 || c->vars < 1 || c->entry_dim < 1)
-    return ASR_ERR_SHAPE;
-  if ((c->shared != 0 && c->shared != 1) || (c->hard != 0 && c->hard != 1) || !(c->tau > 0) ||
-      !isfinite(c->tau))
-    return ASR_ERR_INVALID_ARG;
-  /* every size product must fit: G*V*H, H*D, G*V*E */
-  if (asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->hidden, &t) != ASR_OK ||
-      asr_size_mul((size_t)c->hidden, (size_t)c->in_dim, &t) != ASR_OK ||
-      asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->entry_dim, &t) != ASR_OK ||
-      (size_t)c->groups * (size_t)c->vars > (size_t)0x7fffffff ||
-      (size_t)c->groups * (size_t)c->entry_dim > (size_t)0x7fffffff)
-    return ASR_ERR_TOO_LARGE;
-  return ASR_OK;
-}
 
-ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, size_t counts[5]) {
-  asr_result r = asr__gq_check(cfg);
-  size_t gv;
-  if (r != ASR_OK) return r;
-  gv = (size_t)cfg->groups * (size_t)cfg->vars;
-  counts[0] = (size_t)cfg->hidden * (size_t)cfg->in_dim;                  /* w1 (H,D) */
-  counts[1] = (size_t)cfg->hidden;                                         /* b1 (H) */
-  counts[2] = gv * (size_t)cfg->hidden;                                    /* w2 (GV,H) */
-  counts[3] = gv;                                                          /* b2 (GV) */
-  counts[4] = (cfg->shared ? (size_t)cfg->vars : gv) * (size_t)cfg->entry_dim;  /* codebook */
-  return ASR_OK;
-}
+/* ---- 8.5 The Gumbel quantizer module [Baevski20vq] sec. 3.1 and 3.3
+ * Forward, frame n, group g ("a linear layer, followed by a ReLU and another linear which
+ * outputs l in R^V logits for the Gumbel softmax", sec. 3.1; G groups, sec. 3.3):
+ *     h = ReLU(z W1^T + b1)                      (N,H)
+ *     l = h W2^T + b2                            (N,G*V): N*G rows of V
+ *     p_{n,g} = gumbel_softmax(l_{n,g}, v_{n,g}, tau)        eq. (2), 8.3
+ *     y_{n,g} = hard ? one_hot(argmax p_{n,g}) : p_{n,g}
+ *     q_{n,g} = sum_v y_{n,g,v} e_{g,v}          (E): the codebook lookup
+ * Backward (docs/vq.md), dq = dL/dq:
+ *     dy_{n,g,v} = <e_{g,v}, dq_{n,g}>   (every v: the straight-through y is treated as p)
+ *     de_{g,v} += sum_n y_{n,g,v} dq_{n,g}
+ *     dl = J_p^T dy + dlogits_extra;  dW2 += dl^T h;  db2 += sum_n dl
+ *     dh = (dl W2) * [h > 0];  dW1 += dh^T z;  db1 += sum_n dh;  dz += dh W1
+ * symbols: z -> z, W1, b1, W2, b2 -> w->w1, w->b1, w->w2, w->b2, h -> h, l -> logits,
+ * v -> noise, p -> p, i -> index, e -> w->codebook ((G,V,E), or (V,E) when cfg->shared),
+ * q -> q, D H G V E -> cfg->in_dim, hidden, groups, vars, entry_dim. The driver (plumbing)
+ * has checked every argument and N > 0; the backward's scratch dy, dl (N,G*V) and dh (N,H)
+ * come from the caller's workspace. */
 
+/* nn.Linear's initialisation U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the two linears, and
+ * fairseq's U(0,1) for the codebook. */
 ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w,
                                             const asr_gumbel_quantizer *cfg, asr_rng *rng) {
   size_t c[5], i;
@@ -13387,66 +13479,154 @@ ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h,
-                                               asr_real *logits, asr_real *p, const asr_real *z,
-                                               const asr_real *noise,
-                                               const asr_gumbel_quantizer_params *w,
-                                               const asr_gumbel_quantizer *cfg, int N) {
-  size_t c[5], nd, nh, ngv;
-  int D, H, G, V, E, GV, n, g, j;
-  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
-  if (r != ASR_OK) return r;
-  if (N < 0 || !w || !w->w1 || !w->b1 || !w->w2 || !w->b2 || !w->codebook) return ASR_ERR_INVALID_ARG;
-  if (N == 0) return ASR_OK;
-  if (!q || !index || !h || !logits || !p || !z) return ASR_ERR_INVALID_ARG;
-  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V;
-  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK || asr_size_mul((size_t)N, (size_t)H, &nh) != ASR_OK ||
-      asr_size_mul((size_t)N, (size_t)GV, &ngv) != ASR_OK || (size_t)N * G > (size_t)0x7fffffff)
-    return ASR_ERR_TOO_LARGE;
-  if (!asr_all_finite(z, nd) || (noise && !asr_all_finite(noise, ngv)) || !asr_all_finite(w->w1, c[0]) ||
-      !asr_all_finite(w->b1, c[1]) || !asr_all_finite(w->w2, c[2]) || !asr_all_finite(w->b2, c[3]) ||
-      !asr_all_finite(w->codebook, c[4]))
-    return ASR_ERR_NONFINITE;
-  /* h = ReLU(z W1^T + b1) */
-  asr_gemm(0, 1, N, H, D, 1, z, D, w->w1, D, 0, h, H);
+
+/* The size past which the _naive module refuses (ASR_ERR_TOO_LARGE): 2^24 multiply-adds,
+ * counting the two linears, the lookup and the naive Gumbel-softmax backward's V^2 per row. */
+ASR__PRIVATE int asr__gq_naive_too_large(const asr_gumbel_quantizer *c, int N) {
+  double gv = (double)c->groups * c->vars;
+  double per_row = (double)c->hidden * c->in_dim + gv * c->hidden + gv * c->entry_dim + gv * c->vars;
+  return (double)N * per_row > 16777216.0;
+}
+
+/* Entry v of group g's codebook: (G,V,E), or one (V,E) shared by every group. */
+ASR__PRIVATE const asr_real *asr__gq_entry(const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *c,
+                                           int g, int v) {
+  return w->codebook + ((size_t)(c->shared ? 0 : g) * c->vars + (size_t)v) * c->entry_dim;
+}
+
+/* The naive pieces of a linear layer y = x W^T + b, x (N,I), W (O,I), y (N,O), each a loop
+ * per index of its left side with the sum in double:
+ *   asr__gq_linear_naive:        y_no = b_o + sum_i W_oi x_ni, then ReLU when relu
+ *   asr__gq_linear_grads_naive:  dW_oi += sum_n dy_no x_ni,  db_o += sum_n dy_no (each if given)
+ *   asr__gq_linear_dx_naive:     s_ni = sum_o dy_no W_oi; with relu_out (the ReLU's output h)
+ *                                dx_ni = [h_ni > 0] s_ni (written), else dx_ni += s_ni */
+ASR__PRIVATE void asr__gq_linear_naive(asr_real *y, const asr_real *x, const asr_real *W, const asr_real *b, int N,
+                                       int I, int O, int relu) {
+  int n, o, i;
   for (n = 0; n < N; n++)
-    for (j = 0; j < H; j++) {
-      asr_real *hv = h + (size_t)n * H + j;
-      *hv += w->b1[j];
-      if (!(*hv > 0)) *hv = 0;
+    for (o = 0; o < O; o++) {
+      double s = b[o];
+      for (i = 0; i < I; i++) s += (double)W[(size_t)o * I + i] * x[(size_t)n * I + i];
+      y[(size_t)n * O + o] = (asr_real)(relu && !(s > 0) ? 0 : s);
     }
-  /* l = h W2^T + b2, (N, G*V) = N*G rows of V logits */
-  asr_gemm(0, 1, N, GV, H, 1, h, H, w->w2, H, 0, logits, GV);
-  for (n = 0; n < N; n++)
-    for (j = 0; j < GV; j++) logits[(size_t)n * GV + j] += w->b2[j];
-  /* p = Gumbel-softmax of every row, index = argmax (l + v). The module keeps p and
-   * builds the one-hot from the index itself, so the soft call serves both modes. */
-  r = asr_gumbel_softmax_forward(p, p, index, logits, noise, cfg->tau, 0, N * G, V);
-  if (r != ASR_OK) return r;         /* logits overflowed to inf: reported, nothing else */
-  for (g = 0; g < G; g++) {
-    const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
-    if (cfg->hard) {
-      /* q_{n,g} = e_{g, i_{n,g}}: the codebook lookup of the one-hot */
-      for (n = 0; n < N; n++)
-        memcpy(q + (size_t)n * G * E + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E,
-               sizeof(asr_real) * (size_t)E);
-    } else {
-      /* q_{n,g} = sum_v p_{n,g,v} e_{g,v}: (N,V) x (V,E) */
-      asr_gemm(0, 0, N, E, V, 1, p + (size_t)g * V, GV, cb, E, 0, q + (size_t)g * E, G * E);
+}
+
+ASR__PRIVATE void asr__gq_linear_grads_naive(asr_real *dW, asr_real *db, const asr_real *dy, const asr_real *x,
+                                             int N, int I, int O) {
+  int n, o, i;
+  for (o = 0; o < O; o++) {
+    double sb = 0;
+    for (i = 0; i < I && dW; i++) {
+      double s = 0;
+      for (n = 0; n < N; n++) s += (double)dy[(size_t)n * O + o] * x[(size_t)n * I + i];
+      dW[(size_t)o * I + i] += (asr_real)s;
     }
+    for (n = 0; n < N; n++) sb += dy[(size_t)n * O + o];
+    if (db) db[o] += (asr_real)sb;
   }
+}
+
+ASR__PRIVATE void asr__gq_linear_dx_naive(asr_real *dx, const asr_real *dy, const asr_real *W,
+                                          const asr_real *relu_out, int N, int I, int O) {
+  int n, o, i;
+  for (n = 0; n < N; n++)
+    for (i = 0; i < I; i++) {
+      double s = 0;
+      for (o = 0; o < O; o++) s += (double)dy[(size_t)n * O + o] * W[(size_t)o * I + i];
+      if (relu_out)
+        dx[(size_t)n * I + i] = (asr_real)(relu_out[(size_t)n * I + i] > 0 ? s : 0);
+      else
+        dx[(size_t)n * I + i] += (asr_real)s;
+    }
+}
+
+/* _naive forward: every equation as a loop per index of its left side, sums in double, the
+ * naive Gumbel-softmax, and the lookup as the sum over every entry, sum_v y_v e_v (also when
+ * y is one-hot). h and logits are written before the Gumbel-softmax, which may refuse. */
+ASR__PRIVATE asr_result asr__gq_forward_naive(asr_real *q, int *index, asr_real *h, asr_real *logits, asr_real *p,
+                                              const asr_real *z, const asr_real *noise,
+                                              const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *c,
+                                              int N) {
+  int D = c->in_dim, H = c->hidden, G = c->groups, V = c->vars, E = c->entry_dim, GV = G * V;
+  int n, g, v, e;
+  asr_result r;
+  if (asr__gq_naive_too_large(c, N)) return ASR_ERR_TOO_LARGE;
+  asr__gq_linear_naive(h, z, w->w1, w->b1, N, D, H, 1);          /* h = ReLU(z W1^T + b1) */
+  asr__gq_linear_naive(logits, h, w->w2, w->b2, N, H, GV, 0);    /* l = h W2^T + b2 */
+  /* p = eq. (2) literally on the N*G rows of V, index = argmax; the one-hot y is built
+   * from the index below, so the soft call (hard = 0) serves both modes */
+  r = asr__gumbel_softmax_forward(ASR__TIER_NAIVE, p, p, index, logits, noise, c->tau, 0, N * G, V);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++)
+      for (e = 0; e < E; e++) {
+        /* q_{n,g,e} = sum_v y_{n,g,v} e_{g,v,e},  y = one_hot(i_{n,g}) or p_{n,g} */
+        double s = 0;
+        for (v = 0; v < V; v++) {
+          double y = c->hard ? (double)(v == index[(size_t)n * G + g]) : (double)p[((size_t)n * G + g) * V + v];
+          s += y * asr__gq_entry(w, c, g, v)[e];
+        }
+        q[((size_t)n * G + g) * E + e] = (asr_real)s;
+      }
   return ASR_OK;
 }
 
-ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N) {
-  size_t per_row, total;
-  if (asr__gq_check(cfg) != ASR_OK || N < 0) return 0;
-  /* dy (N,GV) + dl (N,GV) + dh (N,H) */
-  per_row = 2 * (size_t)cfg->groups * (size_t)cfg->vars + (size_t)cfg->hidden;
-  if (asr_size_mul(per_row, (size_t)N, &total) != ASR_OK ||
-      asr_size_mul(total, sizeof(asr_real), &total) != ASR_OK)
-    return (size_t)-1;
-  return total;
+/* _naive backward: each line of the backward above as a loop per index of its left side, sums
+ * in double, the naive Gumbel-softmax backward. dy, dl, dh: the caller's scratch. Nothing is
+ * accumulated unless the Gumbel-softmax backward accepted dy. */
+ASR__PRIVATE asr_result asr__gq_backward_naive(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                               const asr_real *dq, const asr_real *dlogits_extra,
+                                               const asr_real *z, const asr_real *h, const asr_real *p,
+                                               const int *index, const asr_gumbel_quantizer_params *w,
+                                               const asr_gumbel_quantizer *c, int N, asr_real *dy, asr_real *dl,
+                                               asr_real *dh) {
+  int D = c->in_dim, H = c->hidden, G = c->groups, V = c->vars, E = c->entry_dim, GV = G * V;
+  int n, k, g, v, e;
+  asr_result r;
+  if (asr__gq_naive_too_large(c, N)) return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++)
+      for (v = 0; v < V; v++) {
+        /* dy_{n,g,v} = sum_e e_{g,v,e} dq_{n,g,e} */
+        double s = 0;
+        for (e = 0; e < E; e++) s += (double)asr__gq_entry(w, c, g, v)[e] * dq[((size_t)n * G + g) * E + e];
+        dy[((size_t)n * G + g) * V + v] = (asr_real)s;
+      }
+  /* dl = J_p^T dy, every Jacobian entry (asr__gumbel_backward_naive), then + dlogits_extra */
+  memset(dl, 0, sizeof(asr_real) * (size_t)N * GV);
+  r = asr__gumbel_softmax_backward(ASR__TIER_NAIVE, dl, p, dy, c->tau, N * G, V);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N && dlogits_extra; n++)
+    for (k = 0; k < GV; k++) dl[(size_t)n * GV + k] += dlogits_extra[(size_t)n * GV + k];
+  if (grad && grad->codebook)
+    for (g = 0; g < G; g++)
+      for (v = 0; v < V; v++)
+        for (e = 0; e < E; e++) {
+          /* de_{g,v,e} += sum_n y_{n,g,v} dq_{n,g,e} (a shared codebook sums over the groups) */
+          double s = 0;
+          for (n = 0; n < N; n++) {
+            double y = c->hard ? (double)(v == index[(size_t)n * G + g]) : (double)p[((size_t)n * G + g) * V + v];
+            s += y * dq[((size_t)n * G + g) * E + e];
+          }
+          grad->codebook[((size_t)(c->shared ? 0 : g) * V + v) * E + e] += (asr_real)s;
+        }
+  /* second linear: dW2 += dl^T h, db2 += sum_n dl; dh = (dl W2) * [h > 0] */
+  asr__gq_linear_grads_naive(grad ? grad->w2 : NULL, grad ? grad->b2 : NULL, dl, h, N, H, GV);
+  asr__gq_linear_dx_naive(dh, dl, w->w2, h, N, H, GV);
+  /* first linear: dW1 += dh^T z, db1 += sum_n dh, dz += dh W1 */
+  asr__gq_linear_grads_naive(grad ? grad->w1 : NULL, grad ? grad->b1 : NULL, dh, z, N, D, H);
+  if (dz) asr__gq_linear_dx_naive(dz, dh, w->w1, NULL, N, D, H);
+  return ASR_OK;
+}
+
+/* The GEMM of a tier, C = A op(B) + beta C (alpha 1): asr_gemm_ref for _ref, asr_gemm (the
+ * packed AVX2 kernel where built) for the fast module. */
+ASR__PRIVATE void asr__gq_gemm(asr__tier tier, int trans_a, int trans_b, int M, int N, int K, const asr_real *A,
+                               int lda, const asr_real *B, int ldb, asr_real beta, asr_real *C, int ldc) {
+  if (tier == ASR__TIER_FAST)
+    asr_gemm(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+  else
+    asr_gemm_ref(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* column sums of a (N,C) matrix, added into b (C), in double */
@@ -13459,38 +13639,70 @@ ASR__PRIVATE void asr__colsum_add(asr_real *b, const asr_real *a, int N, int C) 
   }
 }
 
-ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
-                                                const asr_real *dq, const asr_real *dlogits_extra,
-                                                const asr_real *z, const asr_real *h,
-                                                const asr_real *p, const int *index,
-                                                const asr_gumbel_quantizer_params *w,
-                                                const asr_gumbel_quantizer *cfg, int N, void *work,
-                                                size_t work_bytes) {
-  size_t c[5], ngv, nge, t;
-  int D, H, G, V, E, GV, n, g, j;
-  asr_real *dy, *dl, *dh;
-  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
-  if (r != ASR_OK) return r;
-  if (N < 0 || !w || !w->w1 || !w->w2 || !w->codebook) return ASR_ERR_INVALID_ARG;
-  if (N == 0) return ASR_OK;
-  if (!dq || !z || !h || !p || !index) return ASR_ERR_INVALID_ARG;
-  if (!work || work_bytes < asr_gumbel_quantizer_workspace_size(cfg, N)) return ASR_ERR_WORKSPACE;
-  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V;
-  ngv = (size_t)N * GV;
-  nge = (size_t)N * G * E;
-  if (!asr_all_finite(dq, nge) || (dlogits_extra && !asr_all_finite(dlogits_extra, ngv)))
-    return ASR_ERR_NONFINITE;
-  for (t = 0; t < (size_t)N * G; t++)
-    if (index[t] < 0 || index[t] >= V) return ASR_ERR_RANGE;
-  dy = (asr_real *)work;
-  dl = dy + ngv;
-  dh = dl + ngv;
+/* _ref and fast forward: the equations as matrix products (the tier's GEMM) and the tier's
+ * Gumbel-softmax; the lookup copies e_i when hard and is a product (N,V) x (V,E) when soft. */
+ASR__PRIVATE asr_result asr__gq_forward_composed(asr__tier tier, asr_real *q, int *index, asr_real *h,
+                                                 asr_real *logits, asr_real *p, const asr_real *z,
+                                                 const asr_real *noise, const asr_gumbel_quantizer_params *w,
+                                                 const asr_gumbel_quantizer *cfg, int N) {
+  int D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V, n, g, j;
+  asr_result r;
+  /* h = ReLU(z W1^T + b1) */
+  asr__gq_gemm(tier, 0, 1, N, H, D, z, D, w->w1, D, 0, h, H);
+  for (n = 0; n < N; n++)
+    for (j = 0; j < H; j++) {
+      asr_real *hv = h + (size_t)n * H + j;
+      *hv += w->b1[j];
+      if (!(*hv > 0)) *hv = 0;
+    }
+  /* l = h W2^T + b2, (N, G*V) = N*G rows of V logits */
+  asr__gq_gemm(tier, 0, 1, N, GV, H, h, H, w->w2, H, 0, logits, GV);
+  for (n = 0; n < N; n++)
+    for (j = 0; j < GV; j++) logits[(size_t)n * GV + j] += w->b2[j];
+  /* p = Gumbel-softmax of every row, index = argmax (l + v). The module keeps p and builds
+   * the one-hot from the index itself, so the soft call (hard = 0) serves both modes. */
+  r = asr__gumbel_softmax_forward(tier, p, p, index, logits, noise, cfg->tau, 0, N * G, V);
+  if (r != ASR_OK) return r;         /* logits overflowed to inf: reported, nothing else */
   for (g = 0; g < G; g++) {
     const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
-    asr_real *dcb = grad && grad->codebook ? grad->codebook + (cfg->shared ? 0 : (size_t)g * V * E) : NULL;
+    if (cfg->hard) {
+      /* q_{n,g} = e_{g, i_{n,g}}: the codebook lookup of the one-hot */
+      for (n = 0; n < N; n++)
+        memcpy(q + (size_t)n * G * E + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E,
+               sizeof(asr_real) * (size_t)E);
+    } else {
+      /* q_{n,g} = sum_v p_{n,g,v} e_{g,v}: (N,V) x (V,E) */
+      asr__gq_gemm(tier, 0, 0, N, E, V, p + (size_t)g * V, GV, cb, E, 0, q + (size_t)g * E, G * E);
+    }
+  }
+  return ASR_OK;
+}
+
+/* _ref and fast backward: the same lines as matrix products (the tier's GEMM) and the tier's
+ * Gumbel-softmax backward. dy, dl, dh: the caller's scratch. Nothing is accumulated unless
+ * the Gumbel-softmax backward accepted dy. */
+ASR__PRIVATE asr_result asr__gq_backward_composed(asr__tier tier, asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                  const asr_real *dq, const asr_real *dlogits_extra,
+                                                  const asr_real *z, const asr_real *h, const asr_real *p,
+                                                  const int *index, const asr_gumbel_quantizer_params *w,
+                                                  const asr_gumbel_quantizer *cfg, int N, asr_real *dy,
+                                                  asr_real *dl, asr_real *dh) {
+  int D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V, n, g, j;
+  size_t ngv = (size_t)N * GV, t;
+  asr_result r;
+  for (g = 0; g < G; g++) {
     /* dy_{n,g,v} = <e_{g,v}, dq_{n,g}> for every v: (N,E) x (E,V) */
-    asr_gemm(0, 1, N, V, E, 1, dq + (size_t)g * E, G * E, cb, E, 0, dy + (size_t)g * V, GV);
-    if (!dcb) continue;
+    const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
+    asr__gq_gemm(tier, 0, 1, N, V, E, dq + (size_t)g * E, G * E, cb, E, 0, dy + (size_t)g * V, GV);
+  }
+  /* dl = J_p^T dy (the same for the soft and the straight-through hard sample) + extra */
+  memset(dl, 0, sizeof(asr_real) * ngv);
+  r = asr__gumbel_softmax_backward(tier, dl, p, dy, cfg->tau, N * G, V);
+  if (r != ASR_OK) return r;
+  if (dlogits_extra)
+    for (t = 0; t < ngv; t++) dl[t] += dlogits_extra[t];
+  for (g = 0; g < G && grad && grad->codebook; g++) {
+    asr_real *dcb = grad->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
     if (cfg->hard) {
       /* de_{g,i} += dq_{n,g}: the one-hot selects one entry per frame */
       for (n = 0; n < N; n++) {
@@ -13500,46 +13712,88 @@ ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_q
       }
     } else {
       /* de_g += P_g^T dq_g: (V,N) x (N,E) */
-      asr_gemm(1, 0, V, E, N, 1, p + (size_t)g * V, GV, dq + (size_t)g * E, G * E, 1, dcb, E);
+      asr__gq_gemm(tier, 1, 0, V, E, N, p + (size_t)g * V, GV, dq + (size_t)g * E, G * E, 1, dcb, E);
     }
   }
-  /* dl = J_p^T dy (the same for the soft and the straight-through hard sample) + extra */
-  memset(dl, 0, sizeof(asr_real) * ngv);
-  r = asr_gumbel_softmax_backward(dl, p, dy, cfg->tau, N * G, V);
-  if (r != ASR_OK) return r;
-  if (dlogits_extra)
-    for (t = 0; t < ngv; t++) dl[t] += dlogits_extra[t];
   /* second linear: dW2 += dl^T h, db2 += sum_n dl */
-  if (grad && grad->w2) asr_gemm(1, 0, GV, H, N, 1, dl, GV, h, H, 1, grad->w2, H);
+  if (grad && grad->w2) asr__gq_gemm(tier, 1, 0, GV, H, N, dl, GV, h, H, 1, grad->w2, H);
   if (grad && grad->b2) asr__colsum_add(grad->b2, dl, N, GV);
   if (!dz && !(grad && (grad->w1 || grad->b1))) return ASR_OK;
   /* dh = (dl W2) * [h > 0]: the ReLU passes gradient where it was active */
-  asr_gemm(0, 0, N, H, GV, 1, dl, GV, w->w2, H, 0, dh, H);
+  asr__gq_gemm(tier, 0, 0, N, H, GV, dl, GV, w->w2, H, 0, dh, H);
   for (t = 0; t < (size_t)N * H; t++)
     if (!(h[t] > 0)) dh[t] = 0;
   /* first linear: dW1 += dh^T z, db1 += sum_n dh, dz += dh W1 */
-  if (grad && grad->w1) asr_gemm(1, 0, H, D, N, 1, dh, H, z, D, 1, grad->w1, D);
+  if (grad && grad->w1) asr__gq_gemm(tier, 1, 0, H, D, N, dh, H, z, D, 1, grad->w1, D);
   if (grad && grad->b1) asr__colsum_add(grad->b1, dh, N, H);
-  if (dz) asr_gemm(0, 0, N, D, H, 1, dh, H, w->w1, D, 1, dz, D);
+  if (dz) asr__gq_gemm(tier, 0, 0, N, D, H, dh, H, w->w1, D, 1, dz, D);
   return ASR_OK;
 }
 
-/* ---- 8.6 k-means VQ */
-enum { ASR__VQ_ROWS = 64 };   /* rows per GEMM block of the fast path */
-
-ASR__PRIVATE asr_result asr__vq_check(const int *index, const asr_real *z, const asr_real *codebook,
-                                      int N, int D, int G, int K, int shared, double gamma) {
-  size_t nd, ck;
-  if (N < 0 || D < 1 || G < 1 || K < 1 || D % G != 0) return ASR_ERR_SHAPE;
-  if (!(gamma >= 0) || !isfinite(gamma) || (shared != 0 && shared != 1)) return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK ||
-      asr_size_mul((size_t)(shared ? 1 : G) * (size_t)K, (size_t)(D / G), &ck) != ASR_OK ||
-      (size_t)N * G > (size_t)0x7fffffff)
-    return ASR_ERR_TOO_LARGE;
-  if (!codebook || (N > 0 && (!z || !index))) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(codebook, ck) || (N > 0 && !asr_all_finite(z, nd))) return ASR_ERR_NONFINITE;
-  return ASR_OK;
+ASRDEF asr_result asr_gumbel_quantizer_forward_naive(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                     asr_real *p, const asr_real *z, const asr_real *noise,
+                                                     const asr_gumbel_quantizer_params *w,
+                                                     const asr_gumbel_quantizer *cfg, int N) {
+  /* a loop per index of each equation, the naive Gumbel-softmax: asr__gq_forward_naive */
+  return asr__gq_forward(ASR__TIER_NAIVE, q, index, h, logits, p, z, noise, w, cfg, N);
 }
+
+ASRDEF asr_result asr_gumbel_quantizer_forward_ref(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                   asr_real *p, const asr_real *z, const asr_real *noise,
+                                                   const asr_gumbel_quantizer_params *w,
+                                                   const asr_gumbel_quantizer *cfg, int N) {
+  /* matrix products on asr_gemm_ref, the _ref Gumbel-softmax: asr__gq_forward_composed */
+  return asr__gq_forward(ASR__TIER_REF, q, index, h, logits, p, z, noise, w, cfg, N);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                               asr_real *p, const asr_real *z, const asr_real *noise,
+                                               const asr_gumbel_quantizer_params *w,
+                                               const asr_gumbel_quantizer *cfg, int N) {
+  /* asr__gq_forward_composed on asr_gemm and the fast Gumbel-softmax */
+  return asr__gq_forward(ASR__TIER_FAST, q, index, h, logits, p, z, noise, w, cfg, N);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_backward_naive(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                      const asr_real *dq, const asr_real *dlogits_extra,
+                                                      const asr_real *z, const asr_real *h, const asr_real *p,
+                                                      const int *index, const asr_gumbel_quantizer_params *w,
+                                                      const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                      size_t work_bytes) {
+  /* a loop per index of each backward line: asr__gq_backward_naive */
+  return asr__gq_backward(ASR__TIER_NAIVE, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, work,
+                          work_bytes);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_backward_ref(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                    const asr_real *dq, const asr_real *dlogits_extra,
+                                                    const asr_real *z, const asr_real *h, const asr_real *p,
+                                                    const int *index, const asr_gumbel_quantizer_params *w,
+                                                    const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                    size_t work_bytes) {
+  /* matrix products on asr_gemm_ref, the _ref Gumbel-softmax backward: asr__gq_backward_composed */
+  return asr__gq_backward(ASR__TIER_REF, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, work, work_bytes);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                const asr_real *dq, const asr_real *dlogits_extra,
+                                                const asr_real *z, const asr_real *h, const asr_real *p,
+                                                const int *index, const asr_gumbel_quantizer_params *w,
+                                                const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                size_t work_bytes) {
+  /* asr__gq_backward_composed on asr_gemm and the fast Gumbel-softmax backward */
+  return asr__gq_backward(ASR__TIER_FAST, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, work, work_bytes);
+}
+
+/* ---- 8.6 k-means vector quantization [Baevski20vq] sec. 3.2 and eq. (3)
+ * Per vector z (one group's E values) and codebook e (K,E):
+ *     i = argmin_j ||z - e_j||_2^2;   zq = z + sg(e_i - z)   (value e_i; dzq/dz = I, dzq/de = 0)
+ *     L = ||sg(z) - z^||^2 + gamma ||z - sg(z^)||^2, each term a mean over the N*D elements
+ * Backward of sum(dzq * zq) + dloss * L:
+ *     dz_n += dzq_n + dloss gamma 2 (z_n - e_{i_n}) / (N D)
+ *     de_j += dloss sum_{n : i_n = j} 2 (e_j - z_n) / (N D)
+ * symbols: z -> z (N,G,E), e -> codebook ((G,K,E), or (K,E) when shared), i -> index (N,G),
+ * z^ -> zq, gamma -> gamma, L -> loss. The driver (plumbing) has checked every argument. */
 
 /* ||a - b||^2 over E values, summed in double in index order (the _ref distance; the
  * fast path re-measures its candidates with this same function). */
@@ -13573,21 +13827,14 @@ ASR__PRIVATE void asr__vq_finish(asr_real *zq, asr_vq_loss *loss, const int *ind
   }
 }
 
-ASRDEF size_t asr_vq_workspace_size(int K) {
-  if (K < 1) return 0;
-  return sizeof(asr_real) * ((size_t)ASR__VQ_ROWS * (size_t)K + (size_t)K);
-}
-
-ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss,
-                                       const asr_real *z, const asr_real *codebook, int N, int D,
-                                       int G, int K, int shared, double gamma, void *work,
-                                       size_t work_bytes) {
+/* _naive forward: the definitions literally: the distance with its square root (as fairseq's
+ * .norm()), both loss terms summed on their own. Refuses past 2^28 multiply-adds (N G K E),
+ * with ASR_ERR_TOO_LARGE and nothing written. */
+ASR__PRIVATE asr_result asr__vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                              const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                              double gamma) {
   int E, n, g, j, d;
   double cb_term = 0, commit_term = 0;
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
   if ((double)N * G * K * (D / G) > 268435456.0) return ASR_ERR_TOO_LARGE;
   E = D / G;
   for (n = 0; n < N; n++)
@@ -13622,16 +13869,13 @@ ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *lo
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss,
-                                     const asr_real *z, const asr_real *codebook, int N, int D,
-                                     int G, int K, int shared, double gamma, void *work,
-                                     size_t work_bytes) {
+/* _ref forward: squared distances in double (asr__sqdist), the first minimum; the two loss
+ * terms share their value, so one sum serves both. */
+ASR__PRIVATE void asr__vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                      const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                      double gamma) {
   int E, n, g, j;
   double sum_sq = 0;
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
   E = D / G;
   for (n = 0; n < N; n++)
     for (g = 0; g < G; g++) {
@@ -13651,20 +13895,21 @@ ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss
       sum_sq += best;            /* ||z - e_i||^2: both loss terms have this value */
     }
   asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
-  return ASR_OK;
 }
 
-ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
-                                 const asr_real *codebook, int N, int D, int G, int K, int shared,
-                                 double gamma, void *work, size_t work_bytes) {
+/* fast forward (AVX2+FMA float builds): ||z - e_j||^2 = ||z||^2 - 2 <z, e_j> + ||e_j||^2 with
+ * the O(N K E) dot products from asr_gemm, ASR__VQ_ROWS rows of z at a time; every codeword
+ * within the rounding bound of the best is then re-measured with asr__sqdist, so the choice
+ * is _ref's. work: dots (ASR__VQ_ROWS,K), then norms (K). */
+enum { ASR__VQ_ROWS = 64 };   /* rows of z per GEMM block: bounds the workspace at 64 K values */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__vq_forward_gemm(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                       const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                       double gamma, void *work) {
   int E, n0, n, g, j;
   double sum_sq = 0;
   asr_real *dots, *norms;
   const double u = 5.9604644775390625e-8;    /* float unit roundoff 2^-24 */
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  if (r != ASR_OK) return r;
-  if (!work || work_bytes < asr_vq_workspace_size(K)) return ASR_ERR_WORKSPACE;
   E = D / G;
   dots = (asr_real *)work;
   norms = dots + (size_t)ASR__VQ_ROWS * K;
@@ -13720,33 +13965,16 @@ ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, co
       }
   }
   asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
-  return ASR_OK;
-#else
-  return asr_vq_forward_ref(index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work, work_bytes);
+}
 #endif
-}
 
-ASR__PRIVATE asr_result asr__vq_check_backward(const int *index, const asr_real *z, const asr_real *codebook,
-                                               const asr_real *dzq, double dloss, int N, int D, int G,
-                                               int K, int shared, double gamma) {
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  size_t j;
-  if (r != ASR_OK) return r;
-  if (!isfinite(dloss)) return ASR_ERR_INVALID_ARG;
-  if (dzq && !asr_all_finite(dzq, (size_t)N * D)) return ASR_ERR_NONFINITE;
-  for (j = 0; j < (size_t)N * G; j++)
-    if (index[j] < 0 || index[j] >= K) return ASR_ERR_RANGE;
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
-                                        double dloss, const int *index, const asr_real *z,
-                                        const asr_real *codebook, int N, int D, int G, int K,
-                                        int shared, double gamma) {
+/* _naive backward: the derivative of each term element by element, the codebook gradient as
+ * a sum over every codeword of an indicator [j = i]. The same limit as the naive forward. */
+ASR__PRIVATE asr_result asr__vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq, double dloss,
+                                               const int *index, const asr_real *z, const asr_real *codebook,
+                                               int N, int D, int G, int K, int shared, double gamma) {
   int E, n, g, j, d;
   double nd;
-  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
-  if (r != ASR_OK || N == 0) return r;
   if ((double)N * G * K * (D / G) > 268435456.0) return ASR_ERR_TOO_LARGE;
   E = D / G;
   nd = (double)N * D;
@@ -13778,14 +14006,12 @@ ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
-                                      double dloss, const int *index, const asr_real *z,
-                                      const asr_real *codebook, int N, int D, int G, int K,
-                                      int shared, double gamma) {
+/* _ref backward: the closed forms, O(N D): only the chosen codeword of each vector moves. */
+ASR__PRIVATE void asr__vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq, double dloss,
+                                       const int *index, const asr_real *z, const asr_real *codebook, int N,
+                                       int D, int G, int K, int shared, double gamma) {
   int E, n, g, d;
   double cz, ce;
-  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
-  if (r != ASR_OK || N == 0) return r;
   E = D / G;
   cz = dloss * gamma * 2.0 / ((double)N * D);     /* commitment: 2 gamma (z - e) / (N D) */
   ce = dloss * 2.0 / ((double)N * D);             /* codebook:   2 (e - z) / (N D) */
@@ -13803,17 +14029,64 @@ ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const a
         for (d = 0; d < E; d++) de[d] += (asr_real)(ce * ((double)e[d] - zg[d]));
       }
     }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss,
+                                       const asr_real *z, const asr_real *codebook, int N, int D,
+                                       int G, int K, int shared, double gamma, void *work,
+                                       size_t work_bytes) {
+  /* the distances with their square roots, both terms summed: asr__vq_forward_naive */
+  return asr__vq_forward(ASR__TIER_NAIVE, index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work,
+                         work_bytes);
+}
+
+ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss,
+                                     const asr_real *z, const asr_real *codebook, int N, int D,
+                                     int G, int K, int shared, double gamma, void *work,
+                                     size_t work_bytes) {
+  /* squared distances in double: asr__vq_forward_ref */
+  return asr__vq_forward(ASR__TIER_REF, index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work, work_bytes);
+}
+
+ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                 const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                 double gamma, void *work, size_t work_bytes) {
+  /* asr__vq_forward_gemm where built, else asr__vq_forward_ref */
+  return asr__vq_forward(ASR__TIER_FAST, index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work, work_bytes);
+}
+
+ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                        double dloss, const int *index, const asr_real *z,
+                                        const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma) {
+  /* element by element, an indicator per codeword: asr__vq_backward_naive */
+  return asr__vq_backward(ASR__TIER_NAIVE, dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared,
+                          gamma);
+}
+
+ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                      double dloss, const int *index, const asr_real *z,
+                                      const asr_real *codebook, int N, int D, int G, int K,
+                                      int shared, double gamma) {
+  /* the closed forms: asr__vq_backward_ref */
+  return asr__vq_backward(ASR__TIER_REF, dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
 }
 
 ASRDEF asr_result asr_vq_backward(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
                                   double dloss, const int *index, const asr_real *z,
                                   const asr_real *codebook, int N, int D, int G, int K, int shared,
                                   double gamma) {
-  return asr_vq_backward_ref(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+  /* O(N D) already: asr__vq_backward_ref */
+  return asr__vq_backward(ASR__TIER_FAST, dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
 }
 
-/* ---- 8.7 k-means fitting */
+/* ---- 8.7 Fitting a codebook offline: Lloyd's algorithm [Lloyd82] with k-means++ [Arthur07]
+ *     J(c) = sum_n min_k ||x_n - c_k||^2
+ * k-means++ seeding: c_1 a uniform draw, then x_n with probability D(x_n)^2 / sum_m D(x_m)^2,
+ * D = the distance to the nearest centre so far. Lloyd: assign every point to its nearest
+ * centre, re-seed empty clusters, move each centre to the mean of its points; J never rises.
+ * symbols: x -> x (N rows of stride ldx), c -> codebook (K,D), D(x)^2 -> d2. One tier: the
+ * iteration is the algorithm; its cost is the O(N K D) distance loop. */
 ASRDEF double asr_kmeans_objective(int *assign, const asr_real *x, int N, int D, int ldx,
                                    const asr_real *codebook, int K) {
   double J = 0;
@@ -13833,23 +14106,6 @@ ASRDEF double asr_kmeans_objective(int *assign, const asr_real *x, int N, int D,
     J += best;                 /* J = sum_n min_k ||x_n - c_k||^2 */
   }
   return J;
-}
-
-ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D,
-                                          int ldx, int K) {
-  size_t i, nx;
-  int n;
-  if (K < 1 || D < 1 || ldx < D || N < K) return ASR_ERR_SHAPE;
-  if (!codebook || !x) return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)N, (size_t)ldx, &nx) != ASR_OK || asr_size_mul((size_t)K, (size_t)D, &i) != ASR_OK)
-    return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < N; n++)
-    if (!asr_all_finite(x + (size_t)n * ldx, (size_t)D)) return ASR_ERR_NONFINITE;
-  return ASR_OK;
-}
-
-ASRDEF size_t asr_kmeans_plusplus_workspace_size(int N) {
-  return N > 0 ? sizeof(double) * (size_t)N : 0;
 }
 
 ASRDEF asr_result asr_kmeans_plusplus(asr_real *codebook, const asr_real *x, int N, int D, int ldx,
@@ -14043,6 +14299,260 @@ done:
   ASR_FREE(c, user);
   ASR_FREE(hist, user);
   return r;
+}
+
+/* ---------------------------------------------------------------- plumbing: 8. Quantizers ----
+ * Argument checks, workspace sizes and the drivers that run a tier's helper. Nothing below
+ * computes an equation; the math is above. Every driver checks all of its arguments before
+ * it writes anything. INT_MAX (0x7fffffff) bounds the row counts that reach an int
+ * parameter (N*G rows of V, G*V logits per frame). */
+
+/* The checks every tier of the Gumbel-softmax forward makes before writing anything. */
+ASR__PRIVATE asr_result asr__gumbel_check(const asr_real *y, const asr_real *p, const asr_real *logits,
+                                          const asr_real *noise, double tau, int hard, int n, int V) {
+  size_t count;
+  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau) || (hard != 0 && hard != 1))
+    return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  if (n == 0) return ASR_OK;
+  if (!y || !p || !logits || (hard && y == p)) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(logits, count) || (noise && !asr_all_finite(noise, count)))
+    return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__gumbel_check_backward(const asr_real *grad_logits, const asr_real *p,
+                                                   const asr_real *grad_y, double tau, int n, int V) {
+  size_t count;
+  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau)) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  if (n == 0) return ASR_OK;
+  if (!grad_logits || !p || !grad_y) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(p, count) || !asr_all_finite(grad_y, count)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+
+ASR__PRIVATE asr_result asr__gumbel_softmax_forward(asr__tier tier, asr_real *y, asr_real *p, int *index,
+                                                    const asr_real *logits, const asr_real *noise, double tau,
+                                                    int hard, int n, int V) {
+  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  if (tier == ASR__TIER_NAIVE) return asr__gumbel_forward_naive(y, p, index, logits, noise, tau, hard, n, V);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_forward_avx2(y, p, index, logits, noise, tau, hard, n, V);
+    return ASR_OK;
+  }
+#endif
+  asr__gumbel_forward_ref(y, p, index, logits, noise, tau, hard, n, V);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *grad_logits, const asr_real *p,
+                                                     const asr_real *grad_y, double tau, int n, int V) {
+  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  if (tier == ASR__TIER_NAIVE) return asr__gumbel_backward_naive(grad_logits, p, grad_y, tau, n, V);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_backward_avx2(grad_logits, p, grad_y, tau, n, V);
+    return ASR_OK;
+  }
+#endif
+  asr__gumbel_backward_ref(grad_logits, p, grad_y, tau, n, V);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V,
+                                             double eps, asr_diversity_form form, size_t *count) {
+  size_t gv;
+  if (N < 1 || G < 1 || V < 1) return ASR_ERR_SHAPE;
+  if (!(eps >= 0) || !isfinite(eps) || (form != ASR_DIVERSITY_PERPLEXITY && form != ASR_DIVERSITY_ENTROPY))
+    return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)G, (size_t)V, &gv) != ASR_OK || asr_size_mul(gv, (size_t)N, count) != ASR_OK)
+    return ASR_ERR_TOO_LARGE;
+  if (!logits_or_probs) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(logits_or_probs, *count)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_diversity_workspace_size(int G, int V) {
+  if (G < 1 || V < 1) return 0;
+  return 2 * sizeof(double) * (size_t)G * (size_t)V;
+}
+
+ASR__PRIVATE asr_result asr__gq_check(const asr_gumbel_quantizer *c) {
+  size_t t;
+  if (!c) return ASR_ERR_INVALID_ARG;
+  if (c->in_dim < 1 || c->hidden < 1 || c->groups < 1 || c->vars < 1 || c->entry_dim < 1)
+    return ASR_ERR_SHAPE;
+  if ((c->shared != 0 && c->shared != 1) || (c->hard != 0 && c->hard != 1) || !(c->tau > 0) ||
+      !isfinite(c->tau))
+    return ASR_ERR_INVALID_ARG;
+  /* every size product must fit: G*V*H, H*D, G*V*E */
+  if (asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->hidden, &t) != ASR_OK ||
+      asr_size_mul((size_t)c->hidden, (size_t)c->in_dim, &t) != ASR_OK ||
+      asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->entry_dim, &t) != ASR_OK ||
+      (size_t)c->groups * (size_t)c->vars > (size_t)0x7fffffff ||
+      (size_t)c->groups * (size_t)c->entry_dim > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, size_t counts[5]) {
+  asr_result r = asr__gq_check(cfg);
+  size_t gv;
+  if (r != ASR_OK) return r;
+  gv = (size_t)cfg->groups * (size_t)cfg->vars;
+  counts[0] = (size_t)cfg->hidden * (size_t)cfg->in_dim;                  /* w1 (H,D) */
+  counts[1] = (size_t)cfg->hidden;                                         /* b1 (H) */
+  counts[2] = gv * (size_t)cfg->hidden;                                    /* w2 (GV,H) */
+  counts[3] = gv;                                                          /* b2 (GV) */
+  counts[4] = (cfg->shared ? (size_t)cfg->vars : gv) * (size_t)cfg->entry_dim;  /* codebook */
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N) {
+  size_t per_row, total;
+  if (asr__gq_check(cfg) != ASR_OK || N < 0) return 0;
+  /* dy (N,GV) + dl (N,GV) + dh (N,H) */
+  per_row = 2 * (size_t)cfg->groups * (size_t)cfg->vars + (size_t)cfg->hidden;
+  if (asr_size_mul(per_row, (size_t)N, &total) != ASR_OK ||
+      asr_size_mul(total, sizeof(asr_real), &total) != ASR_OK)
+    return (size_t)-1;
+  return total;
+}
+
+ASR__PRIVATE asr_result asr__gq_forward(asr__tier tier, asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                        asr_real *p, const asr_real *z, const asr_real *noise,
+                                        const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                        int N) {
+  size_t c[5], nd, nh, ngv;
+  int D, H, G, V, GV;
+  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
+  if (r != ASR_OK) return r;
+  if (N < 0 || !w || !w->w1 || !w->b1 || !w->w2 || !w->b2 || !w->codebook) return ASR_ERR_INVALID_ARG;
+  if (N == 0) return ASR_OK;
+  if (!q || !index || !h || !logits || !p || !z) return ASR_ERR_INVALID_ARG;
+  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, GV = G * V;
+  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK || asr_size_mul((size_t)N, (size_t)H, &nh) != ASR_OK ||
+      asr_size_mul((size_t)N, (size_t)GV, &ngv) != ASR_OK || (size_t)N * G > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  if (!asr_all_finite(z, nd) || (noise && !asr_all_finite(noise, ngv)) || !asr_all_finite(w->w1, c[0]) ||
+      !asr_all_finite(w->b1, c[1]) || !asr_all_finite(w->w2, c[2]) || !asr_all_finite(w->b2, c[3]) ||
+      !asr_all_finite(w->codebook, c[4]))
+    return ASR_ERR_NONFINITE;
+  if (tier == ASR__TIER_NAIVE) return asr__gq_forward_naive(q, index, h, logits, p, z, noise, w, cfg, N);
+  return asr__gq_forward_composed(tier, q, index, h, logits, p, z, noise, w, cfg, N);
+}
+
+ASR__PRIVATE asr_result asr__gq_backward(asr__tier tier, asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                         const asr_real *dq, const asr_real *dlogits_extra, const asr_real *z,
+                                         const asr_real *h, const asr_real *p, const int *index,
+                                         const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                         int N, void *work, size_t work_bytes) {
+  size_t c[5], ngv, nge, t;
+  asr_real *dy, *dl, *dh;
+  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
+  if (r != ASR_OK) return r;
+  if (N < 0 || !w || !w->w1 || !w->w2 || !w->codebook) return ASR_ERR_INVALID_ARG;
+  if (N == 0) return ASR_OK;
+  if (!dq || !z || !h || !p || !index) return ASR_ERR_INVALID_ARG;
+  if (!work || work_bytes < asr_gumbel_quantizer_workspace_size(cfg, N)) return ASR_ERR_WORKSPACE;
+  ngv = (size_t)N * cfg->groups * cfg->vars;
+  nge = (size_t)N * cfg->groups * cfg->entry_dim;
+  if (!asr_all_finite(dq, nge) || (dlogits_extra && !asr_all_finite(dlogits_extra, ngv)))
+    return ASR_ERR_NONFINITE;
+  for (t = 0; t < (size_t)N * cfg->groups; t++)
+    if (index[t] < 0 || index[t] >= cfg->vars) return ASR_ERR_RANGE;
+  /* the workspace: dy (N,G*V), dl (N,G*V), dh (N,H) */
+  dy = (asr_real *)work;
+  dl = dy + ngv;
+  dh = dl + ngv;
+  if (tier == ASR__TIER_NAIVE)
+    return asr__gq_backward_naive(dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, dy, dl, dh);
+  return asr__gq_backward_composed(tier, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, dy, dl, dh);
+}
+
+ASR__PRIVATE asr_result asr__vq_check(const int *index, const asr_real *z, const asr_real *codebook,
+                                      int N, int D, int G, int K, int shared, double gamma) {
+  size_t nd, ck;
+  if (N < 0 || D < 1 || G < 1 || K < 1 || D % G != 0) return ASR_ERR_SHAPE;
+  if (!(gamma >= 0) || !isfinite(gamma) || (shared != 0 && shared != 1)) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK ||
+      asr_size_mul((size_t)(shared ? 1 : G) * (size_t)K, (size_t)(D / G), &ck) != ASR_OK ||
+      (size_t)N * G > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  if (!codebook || (N > 0 && (!z || !index))) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(codebook, ck) || (N > 0 && !asr_all_finite(z, nd))) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_vq_workspace_size(int K) {
+  if (K < 1) return 0;
+  return sizeof(asr_real) * ((size_t)ASR__VQ_ROWS * (size_t)K + (size_t)K);
+}
+
+ASR__PRIVATE asr_result asr__vq_check_backward(const int *index, const asr_real *z, const asr_real *codebook,
+                                               const asr_real *dzq, double dloss, int N, int D, int G,
+                                               int K, int shared, double gamma) {
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  size_t j;
+  if (r != ASR_OK) return r;
+  if (!isfinite(dloss)) return ASR_ERR_INVALID_ARG;
+  if (dzq && !asr_all_finite(dzq, (size_t)N * D)) return ASR_ERR_NONFINITE;
+  for (j = 0; j < (size_t)N * G; j++)
+    if (index[j] < 0 || index[j] >= K) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__vq_forward(asr__tier tier, int *index, asr_real *zq, asr_vq_loss *loss,
+                                        const asr_real *z, const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma, void *work, size_t work_bytes) {
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE) return asr__vq_forward_naive(index, zq, loss, z, codebook, N, D, G, K, shared, gamma);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    if (!work || work_bytes < asr_vq_workspace_size(K)) return ASR_ERR_WORKSPACE;
+    asr__vq_forward_gemm(index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work);
+    return ASR_OK;
+  }
+#endif
+  (void)work;
+  (void)work_bytes;
+  asr__vq_forward_ref(index, zq, loss, z, codebook, N, D, G, K, shared, gamma);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__vq_backward(asr__tier tier, asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                         double dloss, const int *index, const asr_real *z,
+                                         const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                         double gamma) {
+  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
+  if (r != ASR_OK || N == 0) return r;
+  if (tier == ASR__TIER_NAIVE)
+    return asr__vq_backward_naive(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+  asr__vq_backward_ref(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D,
+                                          int ldx, int K) {
+  size_t i, nx;
+  int n;
+  if (K < 1 || D < 1 || ldx < D || N < K) return ASR_ERR_SHAPE;
+  if (!codebook || !x) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)N, (size_t)ldx, &nx) != ASR_OK || asr_size_mul((size_t)K, (size_t)D, &i) != ASR_OK)
+    return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < N; n++)
+    if (!asr_all_finite(x + (size_t)n * ldx, (size_t)D)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_kmeans_plusplus_workspace_size(int N) {
+  return N > 0 ? sizeof(double) * (size_t)N : 0;
 }
 
 /* ========================================================================================
@@ -18741,6 +19251,7 @@ ASR__PRIVATE void asr__chk_gumbel(double *p, int *imax, const asr_real *l, const
   }
 }
 
+/* What f = sum w . y(l) needs for finite differences: the tier's forward and its buffers. */
 typedef struct asr__chk_gs_ctx {
   asr_gumbel_softmax_forward_fn fwd;
   asr_real *l, *v, *y, *p, *w;
@@ -18759,15 +19270,15 @@ ASR__PRIVATE double asr__chk_gs_f(void *vc) {
 
 ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumbel_softmax_backward_fn bwd,
                                      asr_check_report *rep) {
-  static const int shapes[5][2] = {{1, 1}, {5, 7}, {4, 33}, {3, 320}, {6, 8}};
+  static const int shapes[5][2] = {{1, 1}, {5, 7}, {4, 33}, {3, 320}, {6, 8}};   /* (n, V) */
   static const double taus[5] = {1.0, 0.5, 2.0, 0.1, 0.7};
-  enum { MAXN = 6 * 320 };
+  enum { MAXN = 6 * 320 };   /* room for any case: n <= 6 rows, V <= 320 */
   asr_real *l = ASR__ALLOC(asr_real, MAXN, NULL), *v = ASR__ALLOC(asr_real, MAXN, NULL);
   asr_real *y = ASR__ALLOC(asr_real, MAXN, NULL), *p = ASR__ALLOC(asr_real, MAXN, NULL);
   asr_real *p2 = ASR__ALLOC(asr_real, MAXN, NULL), *g = ASR__ALLOC(asr_real, MAXN, NULL);
   asr_real *dl = ASR__ALLOC(asr_real, MAXN, NULL), *dl2 = ASR__ALLOC(asr_real, MAXN, NULL);
   double *pe = ASR__ALLOC(double, MAXN, NULL);
-  int *idx = ASR__ALLOC(int, 6, NULL), ie[6], c, i, r, hard;
+  int *idx = ASR__ALLOC(int, 6, NULL), ie[6], c, i, r, hard;   /* ie: each row's expected argmax */
   asr_rng rng;
   asr_rng_seed(&rng, 2020, 6);
   if (!l || !v || !y || !p || !p2 || !g || !dl || !dl2 || !pe || !idx) {
@@ -18927,6 +19438,8 @@ done:
 }
 
 /* ---- k-means VQ */
+/* What the finite-difference functions of one VQ loss term need: the tier's forward, the
+ * instance and its buffers, and which term (see `which`). */
 typedef struct asr__chk_vq_ctx {
   asr_vq_forward_fn fwd;
   const asr_real *w;           /* (N,D) weights of sum w . z */
@@ -18953,8 +19466,10 @@ ASR__PRIVATE double asr__chk_vq_f(void *vc) {
 }
 
 ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep) {
+  /* (N, D, G, K, shared) */
   static const int cases[6][5] = {{1, 1, 1, 1, 1}, {7, 6, 1, 5, 1}, {9, 8, 2, 4, 1},
                                   {9, 8, 2, 4, 0}, {13, 12, 3, 16, 0}, {70, 32, 2, 40, 1}};
+  /* the largest z (N D), codebook (more than any case's (G or 1) K E) and index (N G) */
   enum { MAXZ = 70 * 32, MAXC = 3 * 16 * 4 + 40 * 16, MAXI = 70 * 3 };
   const double gamma = 0.25, dloss = 0.7;
   asr_real *z = ASR__ALLOC(asr_real, MAXZ, NULL), *zq = ASR__ALLOC(asr_real, MAXZ, NULL);
@@ -19150,7 +19665,11 @@ done:
 }
 
 /* ---- the Gumbel quantizer module and the diversity penalty */
+/* What the finite-difference function f of the module needs: the tier's forward, the
+ * instance (config, parameters, input z, fixed noise), its outputs and saved buffers, the
+ * weights W of f = sum W . q, and the diversity term's weight alpha and form. */
 typedef struct asr__chk_gq_ctx {
+  asr_gumbel_quantizer_forward_fn fwd;
   asr_gumbel_quantizer cfg;
   asr_gumbel_quantizer_params w;
   asr_real *z, *noise, *q, *h, *logits, *p, *probs, *avg, *W;
@@ -19165,9 +19684,7 @@ ASR__PRIVATE double asr__chk_gq_f(void *vc) {
   asr__chk_gq_ctx *c = (asr__chk_gq_ctx *)vc;
   double f = 0, ld = 0;
   int i, nq = c->N * c->cfg.groups * c->cfg.entry_dim;
-  if (asr_gumbel_quantizer_forward(c->q, c->index, c->h, c->logits, c->p, c->z, c->noise, &c->w, &c->cfg, c->N) !=
-      ASR_OK)
-    return NAN;
+  if (c->fwd(c->q, c->index, c->h, c->logits, c->p, c->z, c->noise, &c->w, &c->cfg, c->N) != ASR_OK) return NAN;
   for (i = 0; i < nq; i++) f += (double)c->W[i] * c->q[i];
   if (c->alpha != 0 && asr_diversity_forward(&ld, NULL, c->probs, c->avg, c->logits, c->N, c->cfg.groups,
                                              c->cfg.vars, 0.0, c->form) != ASR_OK)
@@ -19175,7 +19692,8 @@ ASR__PRIVATE double asr__chk_gq_f(void *vc) {
   return f + c->alpha * ld;
 }
 
-ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
+ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_gumbel_quantizer_backward_fn bwd,
+                                       asr_check_report *rep) {
   asr__chk_gq_ctx c;
   asr_gumbel_quantizer_params gr, gr2;
   size_t cnt[5], nbuf = 0, off = 0, wsz;
@@ -19184,12 +19702,20 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
   asr_rng rng;
   int shared, i, n, j, k;
   asr_rng_seed(&rng, 2006, 11477);
+  c.index = NULL;
+  if (!fwd || !bwd) {
+    asr__check_case(rep, 0, INFINITY, "quantizer module: the checker needs both a forward and a backward");
+    return;
+  }
+  /* The instance, twice (separate, then shared codebook): N = 6 frames of D = 5, H = 7
+   * hidden units, G = 2 groups of V = 4 entries of E = 3 values (GV = 8, GE = 6). */
   for (shared = 0; shared <= 1; shared++) {
     asr_gradcheck_param prm[6];
     asr_gradcheck_report rr;
     int N = 6, GV, GE, ok;
     double err = 0;
     memset(&c, 0, sizeof c);
+    c.fwd = fwd;
     c.cfg.in_dim = 5, c.cfg.hidden = 7, c.cfg.groups = 2, c.cfg.vars = 4, c.cfg.entry_dim = 3;
     c.cfg.shared = shared, c.cfg.hard = 0, c.cfg.tau = 0.8;
     c.N = N, c.alpha = 0.3, c.form = shared ? ASR_DIVERSITY_ENTROPY : ASR_DIVERSITY_PERPLEXITY;
@@ -19198,7 +19724,9 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
       asr__check_case(rep, 0, INFINITY, "quantizer module: sizes refused");
       break;
     }
-    /* parameters, their two gradient sets, and the activations, in one block */
+    /* parameters, their two gradient sets, and the activations, in one block: per frame
+     * z, dz, dz2 (5 each), noise (GV), h (7), logits, p, probs (GV each), dl (GV), q, W
+     * (GE each); plus avg (GV) */
     nbuf = 3 * (cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4]) + (size_t)N * (5 + 5 + 5 + GV + 7 + 3 * GV + GV + GE + GE) + GV;
     buf = ASR__ALLOC(asr_real, nbuf, NULL);
     wsz = asr_gumbel_quantizer_workspace_size(&c.cfg, N);
@@ -19210,6 +19738,7 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     }
     memset(buf, 0, sizeof(asr_real) * nbuf);
     off = 0;
+/* ASR__TAKE(n): the next n values of buf (a bump carve of the block above) */
 #define ASR__TAKE(cnt_) (off += (cnt_), buf + off - (cnt_))
     c.w.w1 = ASR__TAKE(cnt[0]), c.w.b1 = ASR__TAKE(cnt[1]), c.w.w2 = ASR__TAKE(cnt[2]);
     c.w.b2 = ASR__TAKE(cnt[3]), c.w.codebook = ASR__TAKE(cnt[4]);
@@ -19246,7 +19775,7 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     asr__chk_gq_f(&c);
     memset(dl, 0, sizeof(asr_real) * (size_t)N * GV);
     asr_diversity_backward(dl, c.probs, c.alpha, N, 2, 4, 0.0, c.form, dwork, asr_diversity_workspace_size(2, 4));
-    if (asr_gumbel_quantizer_backward(dz, &gr, c.W, dl, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz) != ASR_OK) {
+    if (bwd(dz, &gr, c.W, dl, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz) != ASR_OK) {
       asr__check_case(rep, 0, INFINITY, "quantizer module backward refused its instance");
       break;
     }
@@ -19269,10 +19798,10 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     memset(gr2.w1, 0, sizeof(asr_real) * (cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4]));
     memset(dz, 0, sizeof(asr_real) * (size_t)N * 5);
     memset(dz2, 0, sizeof(asr_real) * (size_t)N * 5);
-    asr_gumbel_quantizer_backward(dz, &gr, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
+    bwd(dz, &gr, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
     c.cfg.hard = 1;
     asr__chk_gq_f(&c);
-    asr_gumbel_quantizer_backward(dz2, &gr2, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
+    bwd(dz2, &gr2, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
     /* the same memory block holds w1 b1 w2 b2 of each gradient set, back to back */
     for (i = 0; i < (int)(cnt[0] + cnt[1] + cnt[2] + cnt[3]); i++)
       err = ASR__MAX(err, fabs((double)gr.w1[i] - gr2.w1[i]));
@@ -19281,7 +19810,7 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     {
       /* the hard codebook gradient: de_{g,i} += dq_{n,g} for the entry i each frame chose
        * (all groups into the one codebook when shared) */
-      double wantc[24];
+      double wantc[24];   /* the expected codebook gradient: at most G V E = 2 * 4 * 3 values */
       int g, e;
       for (i = 0; i < (int)cnt[4]; i++) wantc[i] = 0;
       for (n = 0; n < N; n++)
@@ -19298,8 +19827,9 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     ASR_FREE(buf, NULL);
     ASR_FREE(work, NULL);
     ASR_FREE(dwork, NULL);
-    buf = NULL, work = NULL, dwork = NULL;
+    c.index = NULL, buf = NULL, work = NULL, dwork = NULL;
   }
+  ASR_FREE(c.index, NULL);   /* after a break above: whatever the last round allocated */
   ASR_FREE(buf, NULL);
   ASR_FREE(work, NULL);
   ASR_FREE(dwork, NULL);
