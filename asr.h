@@ -3006,7 +3006,9 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     first two blocks have stride 2, 4x fewer frames) -> linear -> CTC
  *                     keys: encoder.blocks.{b}.*, output.{weight,bias}
  *   "ctc-conformer"   fbank -> Conv2dSubsampling (4x) -> `blocks` Conformer blocks [Gulati20]
- *                     (ESPnet's EncoderLayer, latest rel-pos) -> after_norm -> linear -> CTC
+ *                     (ESPnet's EncoderLayer with rel_pos_type "latest", not ConformerEncoder's
+ *                     default "legacy": its outputs do not depend on the batch's padding)
+ *                     -> after_norm -> linear -> CTC
  *                     keys: ESPnet's ConformerEncoder + CTC state_dict: encoder.embed.*,
  *                     encoder.encoders.{b}.*, encoder.after_norm.*, ctc.ctc_lo.{weight,bias}
  *   "rnnt"            the ctc-conformer encoder -> transducer head [Graves12]: icefall's
@@ -3021,7 +3023,10 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  * model's rate, Kaldi fbank with `n_mels` bins (other options at their defaults, no
  * dither), then per-utterance mean and variance normalization. Tokens: ASR_CHARSET, blank 0.
  * Parameter names are the state_dict keys of the PyTorch modules in
- * tests/torch/test_recipes.py, so a checkpoint loads there and gives the same outputs. */
+ * tests/torch/test_recipes.py, so a checkpoint loads there and gives the same outputs.
+ * Tiers: the functions of this section are single functions by nature: the model functions
+ * compose the tiered pieces of sections 3-6 (their fast paths), and the edit distance is a
+ * dynamic program that is its own definition; none has a _naive or _ref twin. */
 #define ASR_MODEL_MAX_BLOCKS 16
 typedef enum asr_model_encoder {
   ASR_ENCODER_CONTEXTNET = 0,   /* "contextnet" */
@@ -14559,6 +14564,53 @@ ASRDEF size_t asr_kmeans_plusplus_workspace_size(int N) {
  * 9. Training (implementation)
  * ======================================================================================== */
 
+/* Reading map (public name -> the helper holding its math -> docs page; docs/training.md):
+ *   asr_text_encode, asr_text_decode         -> themselves: ASR_CHARSET, the blank is id 0
+ *   asr_model_recipe_name, asr_model_config_default -> the table asr__recipes (ENCODER x HEAD)
+ *   asr_model_create                          -> asr__model_build (plumbing), then PyTorch's
+ *                                                initialisation
+ *   asr_model_features, asr_model_num_frames  -> asr_noise_floor, asr_resample, asr_fbank, asr_cmvn
+ *   asr_model_out_frames, _subsampling,       -> the encoders' frame arithmetic
+ *     _encoder_dim, _min_frames
+ *   asr_model_train_step                      -> asr__model_encode, asr__model_head_loss,
+ *                                                asr__model_encode_backward
+ *   asr_model_loss, asr_model_encode,         -> asr__model_encode, asr__model_head_loss,
+ *     asr_model_logprobs                         asr__ctc_head_forward
+ *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi
+ *   asr_edit_distance, asr_cer_counts,        -> the Levenshtein recursion, asr__token_distance
+ *     asr_wer_counts
+ *   asr_params_*, asr_checkpoint_*,           -> plumbing: the parameter store, .npz I/O, the
+ *     asr_model_{free,save,load},                config's JSON, workspace layouts
+ *     asr_model_config_{to,from}_json, *_workspace_size
+ * Tiers: none of these has a _naive or _ref twin, by nature. The model functions compose the
+ * tiered pieces of sections 3-6 (always their fast paths), so their tiers are those pieces';
+ * the edit distance is a dynamic program that is its own definition. They are checked end to
+ * end: tests/test_train.c (losses fall, checkpoints round-trip, the bundled model transcribes
+ * its recordings) and tests/torch/test_recipes.py (the same outputs in PyTorch).
+ * The API and its full contract: section 9 of the declarations (search "9. Training").
+ * Order below: 9.1 the tokens; 9.2 what a recipe is; 9.3 the features; 9.4 the encoders;
+ * 9.5 the heads and the loss; 9.6 the train step and evaluation; 9.7 decoding; 9.8 the error
+ * rates; then, under the plumbing rule, the parameter store, checkpoints, the config's JSON,
+ * building a model, the parameter views and the workspace layouts. */
+
+/* The plumbing the functions above it call, defined at the end of the section. */
+ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user, asr_error *err);
+ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_params *p,
+                                 asr_contextnet_block_grads *g);
+ASR__PRIVATE void asr__cf_params(asr_model *m, int b, asr_conformer_block_params *p, asr_conformer_block_grads *g);
+ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p, asr_conv2d_subsampling_grads *g);
+struct asr__model_plan;    /* defined in 9.4 */
+struct asr__decode_plan;   /* defined in 9.7 */
+ASR__PRIVATE asr_result asr__model_plan_over(const asr_model *m, struct asr__model_plan *P, void *work,
+                                             size_t work_bytes, int N, int T, int S, int mode, const char *what,
+                                             asr_error *err);
+ASR__PRIVATE void asr__decode_layout(const asr_model *m, struct asr__decode_plan *D, asr__bump *a, int T, int beam);
+
+/* ---- 9.1 The tokens: ASR_CHARSET, id k >= 1 is the character ASR_CHARSET[k], 0 the blank */
+
+/* text -> ids: ASCII upper case to lower, runs of blanks to one space between characters,
+ * each character to its index in ASR_CHARSET (strchr); the '_' that names the blank is
+ * refused like any character outside the set. */
 ASRDEF int asr_text_encode(const char *text, int *ids, int cap, asr_error *err) {
   int n = 0, pos = 0, pending_space = 0;
   for (; *text; text++, pos++) {
@@ -14574,13 +14626,16 @@ ASRDEF int asr_text_encode(const char *text, int *ids, int cap, asr_error *err) 
       return (int)asr__fail(err, ASR_ERR_RANGE, "character '%c' (byte 0x%02x) at position %d is not in the "
                             "character set (a-z, space, apostrophe)", c >= 32 && c < 127 ? c : '?', c, pos);
     if (n + pending_space + 1 > cap) return (int)asr__fail(err, ASR_ERR_TOO_LARGE, "text longer than %d tokens", cap);
-    if (pending_space) ids[n++] = 1;
+    if (pending_space) ids[n++] = 1;                 /* id 1 is the space */
     pending_space = 0;
     ids[n++] = (int)(hit - ASR_CHARSET);
   }
   return n;
 }
 
+/* ids -> text: each id k >= 1 is ASR_CHARSET[k], the blank 0 is skipped, and spaces are
+ * normalized as asr_text_encode normalizes a transcript. Returns the length, or -1 if an id is
+ * outside [0, ASR_CHARSET_SIZE) or the text does not fit in cap bytes. */
 ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
   size_t len = 0;
   int i;
@@ -14588,7 +14643,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
   for (i = 0; i < n; i++) {
     if (ids[i] < 0 || ids[i] >= ASR_CHARSET_SIZE) return -1;
     if (ids[i] == 0) continue;
-    if (ids[i] == 1 && (len == 0 || out[len - 1] == ' ')) continue;   /* leading or doubled space */
+    if (ids[i] == 1 && (len == 0 || out[len - 1] == ' ')) continue;   /* id 1, a leading or doubled space */
     if (len + 1 >= cap) return -1;
     out[len++] = ASR_CHARSET[ids[i]];
   }
@@ -14597,6 +14652,766 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
   return (int)len;
 }
 
+/* ---- 9.2 What a recipe is: a named row of defaults, ENCODER x HEAD (declarations: "Recipes") */
+
+/* The recipe table. A recipe is a name, an encoder, a head and the default sizes; the
+ * encoders (9.4) and the heads (9.5) are written once each, so a new recipe is a new row.
+ * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
+ * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
+ * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k. */
+typedef struct asr__recipe_row {
+  const char *name;
+  asr_model_encoder encoder;
+  asr_model_head head;
+  int channels, blocks, layers, kernel, heads, ff_dim, pred_dim, context, joint_dim;
+} asr__recipe_row;
+static const asr__recipe_row asr__recipes[] = {
+  /* name            encoder                 head           C    blk lay K   H  FF   P   ctx J */
+  {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,  128, 4,  3,  5,  4, 256, 64, 2, 64},
+  {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,  64,  3,  3,  15, 4, 256, 64, 2, 64},
+  {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT, 64,  3,  3,  15, 4, 256, 64, 2, 64},
+};
+#define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
+/* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
+static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
+static const char *const asr__head_names[2] = {"ctc", "rnnt"};
+
+ASRDEF const char *asr_model_recipe_name(int i) {
+  return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
+}
+
+ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe) {
+  const asr__recipe_row *r = NULL;
+  int i;
+  memset(c, 0, sizeof *c);
+  for (i = 0; i < ASR__N_RECIPES; i++)
+    if (recipe && strcmp(recipe, asr__recipes[i].name) == 0) r = &asr__recipes[i];
+  if (!r) return ASR_ERR_INVALID_ARG;
+  strcpy(c->recipe, r->name);
+  c->encoder = r->encoder;
+  c->head = r->head;
+  c->sample_rate = 16000;
+  c->n_mels = 80;
+  c->vocab = ASR_CHARSET_SIZE;
+  c->channels = r->channels;
+  c->blocks = r->blocks;
+  c->layers = r->layers;
+  c->kernel = r->kernel;
+  c->heads = r->heads;
+  c->ff_dim = r->ff_dim;
+  c->pred_dim = r->pred_dim;
+  c->context = r->context;
+  c->joint_dim = r->joint_dim;
+  return ASR_OK;
+}
+
+/* Sets every value of tensor `index` of a store to v (norm gammas, running variances). */
+ASR__PRIVATE void asr__fill(asr_params *p, int index, asr_real v) {
+  size_t k;
+  for (k = 0; k < p->items[index].count; k++) p->data[p->items[index].offset + k] = v;
+}
+
+/* A model of a recipe: its tensors registered and allocated (asr__model_build, plumbing),
+ * then PyTorch's initialisation drawn from rng: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+ * weights, gamma 1 and running variance 1 for the norms, N(0,1) for the embedding. */
+ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, asr_rng *rng,
+                                   void *user, asr_error *err) {
+  int b, i;
+  asr_result r = asr__model_build(m, cfg, user, err);
+  if (r != ASR_OK) return r;
+  asr_params_init_uniform(&m->params, rng);
+  if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
+    for (b = 0; b < m->n_blocks; b++) {
+      const asr__cn_block *blk = &m->cn[b];
+      for (i = 0; i < blk->layers; i++) {
+        asr__fill(&m->params, blk->bn_w[i], 1);
+        asr__fill(&m->buffers, blk->bn_v[i], 1);
+      }
+      if (blk->residual) {
+        asr__fill(&m->params, blk->res_bn_w, 1);
+        asr__fill(&m->buffers, blk->res_bn_v, 1);
+      }
+    }
+  } else {
+    for (b = 0; b < m->n_blocks; b++) {
+      const asr__cf_block *blk = &m->cf[b];
+      for (i = 0; i < 5; i++) asr__fill(&m->params, blk->norm_w[i], 1);
+      asr__fill(&m->params, blk->conv[4], 1);        /* batch norm gamma */
+      asr__fill(&m->buffers, blk->conv[7], 1);       /* running variance */
+    }
+    asr__fill(&m->params, m->after_w, 1);
+  }
+  if (cfg->encoder != ASR_ENCODER_CONTEXTNET || cfg->head != ASR_HEAD_CTC) {
+    /* the biases of linear and conv layers as PyTorch draws them, U(-1/sqrt(fan_in),
+     * 1/sqrt(fan_in)) with the fan_in of their weight. It matters: with zero biases a
+     * frame whose Conv2dSubsampling features are all 0 (every relu off) is a constant
+     * row, and the next layer norm (eps 1e-12, ESPnet's) turns it into a gradient of
+     * ~1e11. ("ctc-contextnet" keeps the zero biases it was published with.) */
+    for (i = 0; i < m->params.count; i++) {
+      const asr_param *it = &m->params.items[i];
+      size_t nl = strlen(it->name), k;
+      char wname[sizeof it->name];
+      int w;
+      if (nl < 5 || strcmp(it->name + nl - 5, ".bias") != 0) continue;
+      memcpy(wname, it->name, nl - 5);
+      strcpy(wname + nl - 5, ".weight");
+      w = asr_params_find(&m->params, wname);
+      if (w >= 0 && m->params.items[w].ndim >= 2) {
+        const asr_param *wt = &m->params.items[w];
+        double fan_in = 1, bound;
+        int d;
+        for (d = 1; d < wt->ndim; d++) fan_in *= (double)wt->shape[d];
+        bound = 1.0 / sqrt(fan_in);
+        for (k = 0; k < it->count; k++) m->params.data[it->offset + k] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
+      }
+    }
+  }
+  if (cfg->head == ASR_HEAD_RNNT) {
+    /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
+    asr_real *e = asr_params_ptr(&m->params, m->emb);
+    size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
+    for (k = 0; k < n; k++) e[k] = k < (size_t)cfg->pred_dim ? 0 : (asr_real)asr_rng_normal(rng);
+  }
+  return ASR_OK;
+}
+
+/* ---- 9.3 The features of a waveform */
+
+/* The features of a model (asr_model_features): P samples of noise at the recording's
+ * background level before and after it, resampling to the model's rate (torchaudio's
+ * defaults: lowpass_filter_width 6, rolloff 0.99), Kaldi fbank with n_mels bins and the other
+ * options at their defaults (no dither), then per-utterance mean and variance normalization.
+ * The fbank options of a model. */
+ASR__PRIVATE asr_fbank_opts asr__model_fbank_opts(const asr_model *m) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  o.sample_frequency = m->cfg.sample_rate;
+  o.num_mel_bins = m->cfg.n_mels;
+  return o;
+}
+
+/* The padding of asr_model_features in samples at sample_rate (0 when pad_ms is 0), and
+ * the padded length (-1 when n or the rate is invalid or it does not fit an int). */
+ASR__PRIVATE int asr__model_pad(const asr_model *m, int sample_rate) {
+  return sample_rate > 0 ? (int)(((int64_t)m->cfg.pad_ms * sample_rate + 500) / 1000) : 0;
+}
+
+ASR__PRIVATE int asr__model_padded(const asr_model *m, int n, int sample_rate) {
+  int64_t np = (int64_t)n + 2 * (int64_t)asr__model_pad(m, sample_rate);
+  return n < 0 || sample_rate < 1 || np > 0x7FFFFFFF ? -1 : (int)np;
+}
+
+ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
+  asr_fbank_opts o = asr__model_fbank_opts(m);
+  int np = asr__model_padded(m, n, sample_rate);
+  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
+  return len < 0 ? -1 : asr_fbank_num_frames(len, &o);
+}
+
+ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                     int n, int sample_rate, void *work, size_t work_bytes,
+                                     asr_error *err) {
+  asr_fbank_opts o = asr__model_fbank_opts(m);
+  int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
+  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
+  size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
+  asr_real *x;
+  asr_result r;
+  if (len < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
+  if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
+  /* work: x (len) resampled, [the padded wave (np)], fbank's own workspace, each starting
+   * on a 64-byte boundary ((bytes + 63) & ~63 rounds up to one) */
+  head = (sizeof(asr_real) * (size_t)len + 63) & ~(size_t)63;
+  x = (asr_real *)work;
+  if (P) {                       /* [noise (P), wave (n), noise (P)] after the resampled x */
+    asr_real *y = (asr_real *)(void *)((unsigned char *)work + head);
+    double level = asr_noise_floor(wave, n, sample_rate);
+    asr_rng rng;
+    /* a fixed seed (0x706164 is "pad" in ASCII): the features are a function of the wave */
+    asr_rng_seed(&rng, 0x706164, 0);
+    for (i = 0; i < P; i++) y[i] = (asr_real)(level * asr_rng_normal(&rng));
+    if (n) memcpy(y + P, wave, sizeof(asr_real) * (size_t)n);
+    for (i = 0; i < P; i++) y[P + n + i] = (asr_real)(level * asr_rng_normal(&rng));
+    wave = y;
+    head += (sizeof(asr_real) * (size_t)np + 63) & ~(size_t)63;
+  }
+  /* torchaudio.functional.resample's defaults: lowpass_filter_width 6, rolloff 0.99 */
+  r = asr_resample(x, wave, np, sample_rate, m->cfg.sample_rate, 6, 0.99);
+  if (r != ASR_OK) return asr__fail(err, r, "resampling failed: %s", asr_result_string(r));
+  r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
+  if (r != ASR_OK) return r;
+  T = asr_fbank_num_frames(len, &o);
+  asr_cmvn(feats, T, o.num_mel_bins, 1);        /* 1: normalize the variance too */
+  return ASR_OK;
+}
+
+/* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks) and "conformer" (section 4.3's)
+ *
+ * One pass of a model runs ENCODER then HEAD:
+ *   encoder  feats (N,T,n_mels), lengths (N)  ->  enc (N,T',E), len_out (N)
+ *   head     CTC:   logits = enc W^T + b (N,T',V), the CTC loss on them
+ *            RNN-T: per utterance g = stateless(labels) (U+1,P) and the joint's loss,
+ *                   one frame row at a time (asr_rnnt_joint_loss_rowwise)
+ * and backward the reverse: head -> denc (N,T',E) -> encoder parameter gradients.
+ * Everything one pass keeps is carved from the caller's workspace by asr__model_layout,
+ * which also measures it (a bump allocator over a NULL base counts the bytes). */
+
+/* The encoders' frame arithmetic: ContextNet's strided blocks each take ceil(T/stride);
+ * Conv2dSubsampling gives ((T-1)/2-1)/2 (asr_conv2d_subsampling_out_len). */
+ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
+  int b;
+  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return asr_conv2d_subsampling_out_len(T);
+  for (b = 0; b < m->n_blocks; b++) T = (T + m->cn[b].stride - 1) / m->cn[b].stride;
+  return T;
+}
+
+ASRDEF int asr_model_subsampling(const asr_model *m) {
+  int b, f = 1;
+  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return 4;
+  for (b = 0; b < m->n_blocks; b++) f *= m->cn[b].stride;
+  return f;
+}
+
+ASRDEF int asr_model_encoder_dim(const asr_model *m) { return m->cfg.channels; }
+
+ASRDEF int asr_model_min_frames(const asr_model *m) {
+  return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
+}
+
+/* The pass a plan is laid out for: inference keeps nothing for a backward; LOSS runs the
+ * training layout (its loss buffers) in evaluation mode; TRAIN keeps every saved activation. */
+enum { ASR__PASS_INFER = 0, ASR__PASS_LOSS = 1, ASR__PASS_TRAIN = 2 };
+
+/* asr__model_plan: everything one pass keeps, the saved activations the backward reads
+ * included, as pointers into the caller's workspace (laid out by asr__model_layout). The
+ * per-block arrays have ASR_MODEL_MAX_BLOCKS entries, the most blocks a config may have. */
+typedef struct asr__model_plan {
+  int mode, N, T, S, Tout;
+  int *len_out;                            /* (N) encoder output lengths */
+  asr_real *enc, *denc;                    /* (N,Tout,E) the encoder output, its gradient */
+  void *work;                              /* scratch of the encoder's and head's functions */
+  size_t work_bytes;
+  /* encoder "contextnet": per block its config, input lengths, output, saved activations */
+  asr_contextnet_block_config bcfg[ASR_MODEL_MAX_BLOCKS];
+  int *len[ASR_MODEL_MAX_BLOCKS + 1];      /* lengths into block b; len[n_blocks] = len_out */
+  asr_real *y[ASR_MODEL_MAX_BLOCKS];       /* block outputs (N,C,T_b+1) */
+  void *saved[ASR_MODEL_MAX_BLOCKS];
+  size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
+  asr_real *xt;                            /* (N,n_mels,T) */
+  asr_real *dy0, *dy1;                     /* gradient ping-pong, both encoders */
+  /* encoder "conformer" */
+  asr_conformer_config ccfg;
+  void *sub_buf, *blk_buf[ASR_MODEL_MAX_BLOCKS];
+  size_t sub_bytes, blk_bytes;
+  asr_real *sub_y;                         /* (N,Tout,D) Conv2dSubsampling output */
+  asr_real *pos_emb;                       /* (2 Tout - 1, D) */
+  asr_real *cy[ASR_MODEL_MAX_BLOCKS];      /* (N,Tout,D) block outputs */
+  asr_real *an_mean, *an_rstd;             /* (N Tout) after_norm statistics */
+  /* head "ctc" */
+  asr_real *logits, *dlogits, *losses;     /* (N,Tout,V), (N,Tout,V), (N) */
+  /* head "rnnt" */
+  asr_real *jbias, *jgrad;                 /* (H) joint bias; the joint's gradients */
+  asr_real *g, *emb, *dg;                  /* (S+1,P) each */
+} asr__model_plan;
+
+/* x (N, A, B) -> y (N, B, A): ContextNet works on (N,C,T), the features are (N,T,F) */
+ASR__PRIVATE void asr__transpose12(asr_real *y, const asr_real *x, int N, int A, int B) {
+  int n, i, j;
+  for (n = 0; n < N; n++) {
+    const asr_real *xs = x + (size_t)n * A * B;
+    asr_real *ys = y + (size_t)n * A * B;
+    for (i = 0; i < A; i++)
+      for (j = 0; j < B; j++) ys[(size_t)j * A + i] = xs[(size_t)i * B + j];
+  }
+}
+
+/* Zeroes rows t >= lengths[n] of x (N,T,C). */
+ASR__PRIVATE void asr__model_mask(asr_real *x, const int *lengths, int N, int T, int C) {
+  int n;
+  for (n = 0; n < N; n++)
+    if (lengths[n] < T)
+      memset(x + ((size_t)n * T + lengths[n]) * C, 0, sizeof(asr_real) * (size_t)(T - lengths[n]) * C);
+}
+
+/* ENCODER forward: feats (N,T,n_mels) -> P->enc (N,Tout,E), P->len_out (N); padded
+ * output frames are 0. */
+ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, const asr_real *feats,
+                                          const int *lengths, asr_error *err) {
+  int b, n, N = P->N, T = P->T, C = m->cfg.channels, F = m->cfg.n_mels, lo = asr_model_min_frames(m);
+  asr_result r;
+  for (n = 0; n < N; n++)
+    if (lengths[n] < lo || lengths[n] > T)
+      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [%d, %d]%s", n, lengths[n], lo, T,
+                       lengths[n] < lo && lengths[n] >= 1 ? " (too short for the encoder's subsampling)" : "");
+  if (!asr_all_finite(feats, (size_t)N * T * F)) return asr__fail(err, ASR_ERR_NONFINITE, "features hold NaN or infinity");
+  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
+    const asr_real *x;
+    for (n = 0; n < N; n++) P->len[0][n] = lengths[n];
+    asr__transpose12(P->xt, feats, N, T, F);      /* (N,T,F) -> (N,F,T) */
+    x = P->xt;
+    for (b = 0; b < m->n_blocks; b++) {
+      asr_contextnet_block_params p;
+      asr__cn_params(m, b, &p, NULL);
+      r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
+                                       P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
+      for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
+      x = P->y[b];
+    }
+    asr__transpose12(P->enc, x, N, C, P->Tout);   /* (N,C,T') -> (N,T',C) */
+    asr__model_mask(P->enc, P->len_out, N, P->Tout, C);
+  } else {
+    /* ESPnet's ConformerEncoder.forward: embed (with x * sqrt(D) and the relative
+     * positions), the blocks, after_norm */
+    asr_conv2d_subsampling_params sp;
+    asr_conv2d_subsampling_saved ss;
+    const asr_real *x;
+    int To = P->Tout;
+    asr__sub_params(m, &sp, NULL);
+    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, F, C);
+    r = asr_conv2d_subsampling_forward(P->sub_y, P->len_out, &ss, feats, lengths, &sp, N, T, F, C, P->work,
+                                       P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling: %s", asr_result_string(r));
+    /* ESPnet's "latest" rel-pos pair (a config's rel_pos_type: latest; ConformerEncoder's
+     * default is "legacy"): its output does not depend on the amount of padding, so an
+     * utterance trained in a batch decodes alone the same; the bundled models were trained
+     * with it. 5000: ESPnet's max_len (only the legacy table reads it). */
+    r = asr_rel_pos_encoding(P->pos_emb, To, C, ASR_REL_POS_LATEST, 5000);
+    if (r != ASR_OK) return asr__fail(err, r, "positional encoding: %s", asr_result_string(r));
+    x = P->sub_y;
+    for (b = 0; b < m->n_blocks; b++) {
+      asr_conformer_block_params p;
+      asr_conformer_block_saved s;
+      asr__cf_params(m, b, &p, NULL);
+      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
+      r = asr_conformer_block_forward(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To, P->work,
+                                      P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
+      x = P->cy[b];
+    }
+    r = asr_layer_norm_forward(P->enc, P->an_mean, P->an_rstd, x, asr_params_ptr(&m->params, m->after_w),
+                               asr_params_ptr(&m->params, m->after_b), N * To, C, P->ccfg.ln_eps);
+    if (r != ASR_OK) return asr__fail(err, r, "after_norm: %s", asr_result_string(r));
+    asr__model_mask(P->enc, P->len_out, N, To, C);
+  }
+  return ASR_OK;
+}
+
+/* ENCODER backward: P->denc (N,Tout,E) -> the encoder's parameter gradients (+=). */
+ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan *P, const asr_real *feats,
+                                                   const int *lengths, asr_error *err) {
+  int b, N = P->N, T = P->T, C = m->cfg.channels, To = P->Tout;
+  asr_real *t;
+  asr_result r;
+  asr__model_mask(P->denc, P->len_out, N, To, C);
+  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
+    asr__transpose12(P->dy0, P->denc, N, To, C);
+    for (b = m->n_blocks - 1; b >= 0; b--) {
+      asr_contextnet_block_params p;
+      asr_contextnet_block_grads g;
+      asr_real *dx = b > 0 ? P->dy1 : NULL;
+      const asr_real *x = b > 0 ? P->y[b - 1] : P->xt;
+      asr__cn_params(m, b, &p, &g);
+      if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P->bcfg[b].T);
+      r = asr_contextnet_block_backward(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
+                                        &P->bcfg[b], P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
+      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
+    }
+  } else {
+    asr_conv2d_subsampling_params sp;
+    asr_conv2d_subsampling_grads sg;
+    asr_conv2d_subsampling_saved ss;
+    size_t ntd = (size_t)N * To * C;
+    const asr_real *x = m->n_blocks ? P->cy[m->n_blocks - 1] : P->sub_y;
+    memset(P->dy0, 0, sizeof(asr_real) * ntd);
+    r = asr_layer_norm_backward(P->dy0, asr_params_grad_ptr(&m->params, m->after_w),
+                                asr_params_grad_ptr(&m->params, m->after_b), P->denc, x, P->an_mean, P->an_rstd,
+                                asr_params_ptr(&m->params, m->after_w), N * To, C);
+    if (r != ASR_OK) return asr__fail(err, r, "after_norm backward: %s", asr_result_string(r));
+    for (b = m->n_blocks - 1; b >= 0; b--) {
+      asr_conformer_block_params p;
+      asr_conformer_block_grads g;
+      asr_conformer_block_saved s;
+      asr__cf_params(m, b, &p, &g);
+      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
+      memset(P->dy1, 0, sizeof(asr_real) * ntd);
+      r = asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y, P->pos_emb,
+                                       P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
+      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
+    }
+    /* dy0 = dL/d(embed output); the features need no gradient */
+    asr__sub_params(m, &sp, &sg);
+    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, m->cfg.n_mels, C);
+    r = asr_conv2d_subsampling_backward(NULL, &sg, P->dy0, &ss, feats, lengths, &sp, N, T, m->cfg.n_mels, C, P->work,
+                                        P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling backward: %s", asr_result_string(r));
+  }
+  return ASR_OK;
+}
+
+/* ---- 9.5 The heads and the loss: "ctc" (linear + CTC, section 5) and "rnnt" (stateless
+ * prediction network + joiner + RNN-T loss row by row, section 6) */
+
+/* The joint of the RNN-T head: icefall's Joiner, output_linear(tanh(encoder_proj(f) +
+ * decoder_proj(g))), is asr_rnnt_joint with b = encoder_proj.bias + decoder_proj.bias
+ * (bias must hold that sum, (H)); the stateless prediction network is icefall's Decoder. */
+ASR__PRIVATE void asr__rnnt_head(const asr_model *m, asr_rnnt_joint *J, asr_rnnt_stateless *Ps, asr_real *bias) {
+  const asr_params *P = &m->params;
+  int h;
+  J->E = m->cfg.channels;
+  J->P = m->cfg.pred_dim;
+  J->H = m->cfg.joint_dim;
+  J->V = m->cfg.vocab;
+  J->act = ASR_RNNT_ACT_TANH;
+  J->W_enc = asr_params_ptr(P, m->enc_w);
+  J->W_pred = asr_params_ptr(P, m->dec_w);
+  J->W_out = asr_params_ptr(P, m->out_w);
+  J->b_out = asr_params_ptr(P, m->out_b);
+  J->b = bias;
+  if (bias)
+    for (h = 0; h < J->H; h++) bias[h] = asr_params_ptr(P, m->enc_b)[h] + asr_params_ptr(P, m->dec_b)[h];
+  Ps->V = m->cfg.vocab;
+  Ps->D = m->cfg.pred_dim;
+  Ps->C = m->cfg.context;
+  Ps->blank = 0;
+  Ps->embedding = asr_params_ptr(P, m->emb);
+  Ps->conv = m->pconv >= 0 ? asr_params_ptr(P, m->pconv) : NULL;
+}
+
+/* HEAD "ctc": logits = enc W^T + b on every frame. */
+ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) {
+  return asr_linear_forward(P->logits, P->enc, asr_params_ptr(&m->params, m->out_w),
+                            asr_params_ptr(&m->params, m->out_b), P->N * P->Tout, m->cfg.channels, m->cfg.vocab);
+}
+
+/* What an utterance whose transcript cannot fit its frames contributes to a loss: 0 and no
+ * gradient (training), or +inf (evaluation). */
+enum { ASR__KEEP_INF = 0, ASR__ZERO_INF = 1 };
+
+/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
+ * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
+ * the head's parameter gradients (+=) and P->denc (written). zero_inf (ASR__ZERO_INF or
+ * ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with ASR__ZERO_INF an infeasible
+ * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
+ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                             const int *target_lengths, int zero_inf, asr_error *err) {
+  int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
+  asr_result r, rc = ASR_OK;
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    size_t k, nl = (size_t)N * To * V;
+    r = asr__ctc_head_forward(m, P);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+    if (train) memset(P->dlogits, 0, sizeof(asr_real) * nl);
+    rc = asr_ctc_loss(P->losses, train ? P->dlogits : NULL, P->logits, targets, P->len_out, target_lengths, N, To, V,
+                      S, 0 /* blank */, ASR_REDUCTION_NONE, zero_inf, P->work, P->work_bytes, err);
+    if (rc < 0) return rc;
+    for (n = 0; n < N; n++) losses[n] = P->losses[n];
+    if (!train) return rc;
+    for (k = 0; k < nl; k++) P->dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+    r = asr_linear_backward(P->denc, asr_params_grad_ptr(&m->params, m->out_w),
+                            asr_params_grad_ptr(&m->params, m->out_b), P->dlogits, P->enc,
+                            asr_params_ptr(&m->params, m->out_w), N * To, C, V);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
+    return rc;
+  } else {
+    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
+     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    asr_rnnt_joint_grad dJ;
+    asr_rnnt_stateless_grad dP;
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
+    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
+    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
+    memset(&dJ, 0, sizeof dJ);
+    memset(&dP, 0, sizeof dP);
+    asr__rnnt_head(m, &J, &Ps, P->jbias);
+    if (train) {
+      memset(jg, 0, sizeof(asr_real) * nj);
+      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
+      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
+      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
+      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
+    }
+    for (n = 0; n < N; n++) {
+      const int *y = targets + (size_t)n * S;
+      int U = target_lengths[n];
+      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
+      for (h = 0; h < U; h++)
+        if (y[h] < 1 || y[h] >= V)
+          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
+      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
+      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
+      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
+      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
+                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
+                                      P->work, P->work_bytes, err);
+      if (r < 0) return r;
+      if (!train) continue;
+      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
+      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
+    }
+    if (!train) return ASR_OK;
+    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
+    {
+      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
+       * the two projections' biases, so each gets all of db */
+      asr_params *Pm = &m->params;
+      asr_real *dst[4];
+      const asr_real *src[4];
+      size_t cnt[4];
+      int i;
+      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
+      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
+      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
+      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
+      for (i = 0; i < 4; i++)
+        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
+      for (h = 0; h < H; h++) {
+        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
+        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
+      }
+    }
+    return ASR_OK;
+  }
+}
+
+/* ---- 9.6 The train step, the loss in evaluation mode, inference */
+
+/* The train step: the ENCODER forward in training mode, the HEAD's loss and backward (the
+ * gradient of the batch mean), then the ENCODER backward; every gradient is added into
+ * m->params.grad. One function by nature: it composes the tiered pieces of sections 4-6. */
+ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
+                                       const int *lengths, const int *targets,
+                                       const int *target_lengths, int N, int T, int S,
+                                       void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r, rc;
+  double sum = 0, *losses;
+  int n;
+  if (N < 1 || T < 1 || S < 0 || !loss || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "train step: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "train step", err);
+  if (r != ASR_OK) return r;
+  losses = (double *)ASR_MALLOC(sizeof(double) * (size_t)N, m->user);
+  if (!losses) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  r = asr__model_encode(m, &P, feats, lengths, err);
+  rc = r == ASR_OK ? asr__model_head_loss(m, &P, losses, targets, target_lengths, ASR__ZERO_INF, err) : r;
+  if (rc >= 0) {
+    for (n = 0; n < N; n++) sum += losses[n];
+    *loss = sum / N;
+    r = asr__model_encode_backward(m, &P, feats, lengths, err);
+    if (r != ASR_OK) rc = r;
+  }
+  ASR_FREE(losses, m->user);
+  return rc;
+}
+
+/* The same loss in evaluation mode, per utterance, nothing learned. */
+ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
+                                 const int *lengths, const int *targets, const int *target_lengths,
+                                 int N, int T, int S, void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  if (N < 1 || T < 1 || S < 0 || !losses || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "loss: bad sizes or NULL arguments");
+  /* the training layout (the loss buffers), evaluation mode */
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "loss", err);
+  if (r != ASR_OK) return r;
+  P.mode = ASR__PASS_LOSS;
+  P.ccfg.training = 0;
+  {
+    int b;
+    for (b = 0; b < m->n_blocks && m->cfg.encoder == ASR_ENCODER_CONTEXTNET; b++) P.bcfg[b].training = 0;
+  }
+  r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  return asr__model_head_loss(m, &P, losses, targets, target_lengths, ASR__KEEP_INF, err);
+}
+
+/* Inference: the encoder output alone ... */
+ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
+                                   const asr_real *feats, const int *lengths, int N, int T,
+                                   void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  if (N < 1 || T < 1 || !enc || !out_lengths || !feats || !lengths)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "encode: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "encode", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  memcpy(enc, P.enc, sizeof(asr_real) * (size_t)N * P.Tout * m->cfg.channels);
+  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
+  return ASR_OK;
+}
+
+/* ... and, for CTC heads, the per-frame log-softmax of the output layer. */
+ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
+                                     const asr_real *feats, const int *lengths, int N, int T,
+                                     void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  size_t f, V = (size_t)m->cfg.vocab;
+  if (m->cfg.head != ASR_HEAD_CTC)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: per-frame log-probabilities need a CTC head", m->cfg.recipe);
+  if (N < 1 || T < 1 || !logprobs || !out_lengths || !feats || !lengths)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "inference", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  r = asr__ctc_head_forward(m, &P);
+  if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+  for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
+  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
+  return ASR_OK;
+}
+
+/* ---- 9.7 Decoding one utterance */
+
+/* [Graves12]'s lattice with max in place of the sum of eq. (16): the most probable
+ * alignment of labels (U) with T frames,
+ *   delta(t,u) = max(delta(t-1,u) + log blank(t-1,u), delta(t,u-1) + log y(t,u-1)),
+ * (blank(t,u) is [Graves12]'s null-output probability, written with the empty-set symbol),
+ * delta(0,0) = 0; then backtracking from (T-1,U) writes the frame at which each label
+ * is emitted (the step (t,u-1) -> (t,u) emits label u at frame t). log_blank, log_label
+ * (T,U+1) from asr_rnnt_lattice; delta (T,U+1) scratch. Ties prefer the blank. */
+ASR__PRIVATE void asr__rnnt_viterbi(int *frames, double *delta, const double *log_blank, const double *log_label,
+                                    int T, int U) {
+  int t, u, U1 = U + 1;
+  for (t = 0; t < T; t++)
+    for (u = 0; u <= U; u++) {
+      double best = t == 0 && u == 0 ? 0 : -INFINITY;
+      if (t > 0) best = delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u];
+      if (u > 0) {
+        double e = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
+        if (e > best) best = e;
+      }
+      delta[(size_t)t * U1 + u] = best;
+    }
+  t = T - 1, u = U;
+  while (u > 0) {
+    double from_label = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
+    double from_blank = t > 0 ? delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u] : -INFINITY;
+    if (from_blank >= from_label && t > 0) {
+      t--;
+    } else {
+      frames[--u] = t;
+    }
+  }
+}
+
+/* asr__decode_plan: everything asr_model_decode needs beyond the encoder's inference plan,
+ * as pointers into the caller's workspace (laid out by asr__decode_layout, plumbing). */
+typedef struct asr__decode_plan {
+  asr__model_plan P;
+  int L, max_hyp;                          /* output frames; the most tokens a decoder returns */
+  int *tok, *path;                         /* (max_hyp + 1), (L + 1) */
+  asr_real *lp;                            /* CTC: (L,V) log-probabilities */
+  asr_real *jbias, *g, *z;                 /* RNN-T: (H), (max_hyp+1, P), (L, max_hyp+1, V) */
+  double *lb, *ll, *delta;                 /* RNN-T: (L, max_hyp+1) each */
+  void *dwork;
+  size_t dwork_bytes;
+} asr__decode_plan;
+
+/* Decoding one utterance: the encoder, then the head's decoder (CTC: best path or prefix beam
+ * search, token spans from the path or asr_ctc_align; RNN-T: greedy or [Graves12] Algorithm 1,
+ * token frames from asr__rnnt_viterbi on the decoded text's lattice). */
+ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                   int *ends, int max_tokens, const asr_real *feats, int T,
+                                   int beam, void *work, size_t work_bytes, asr_error *err) {
+  asr__decode_plan D;
+  asr__bump a;
+  asr_result r;
+  int n = 0, i, L, V = m->cfg.vocab;
+  if (!tokens || !n_tokens || !feats || T < 1 || beam < 1 || max_tokens < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: bad sizes or NULL arguments");
+  a.base = (unsigned char *)work;
+  a.cap = work_bytes;
+  a.used = 0;
+  asr__decode_layout(m, &D, &a, T, beam);
+  if (!work || a.used > work_bytes)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "decode: workspace too small (%lu bytes, %lu needed)",
+                     (unsigned long)work_bytes, (unsigned long)a.used);
+  r = asr__model_encode(m, &D.P, feats, &T, err);
+  if (r != ASR_OK) return r;
+  L = D.P.len_out[0];
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    r = asr__ctc_head_forward(m, &D.P);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+    for (i = 0; i < L; i++) asr_log_softmax(D.lp + (size_t)i * V, D.P.logits + (size_t)i * V, V);
+    /* best path; the beam's text instead when beam > 1, then its Viterbi path */
+    r = asr_ctc_greedy_decode(D.tok, &n, NULL, D.path, D.lp, L, V, 0);
+    if (r == ASR_OK && beam > 1) {
+      asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
+      int nh = 0;
+      r = asr_ctc_prefix_beam_search(D.tok, &n, NULL, &nh, D.lp, L, V, &bo, D.dwork, D.dwork_bytes);
+      if (r == ASR_OK && nh < 1) n = 0;
+      if (r == ASR_OK && (starts || ends))
+        r = asr_ctc_align(D.path, NULL, NULL, D.lp, D.tok, L, V, n, 0, D.dwork, D.dwork_bytes);
+    }
+    if (r < 0) return asr__fail(err, r, "CTC decoding: %s", asr_result_string(r));
+    r = ASR_OK;
+    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+    if (starts || ends) {
+      /* each token's run of frames in the path (B maps the path to exactly these tokens) */
+      int cnt = asr_ctc_token_spans(NULL, starts, ends, D.path, L, 0);
+      if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
+    }
+  } else {
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    asr_rnnt_model rm;
+    asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+    size_t scratch;
+    double logp;
+    asr__rnnt_head(m, &J, &Ps, D.jbias);
+    scratch = asr_rnnt_model_scratch_size(&J, &Ps);
+    rm.joint = &J;
+    rm.pred = &Ps;
+    rm.f = D.P.enc;
+    rm.T = L;
+    rm.scratch = D.dwork;
+    rm.scratch_bytes = scratch;
+    /* the decoders' own workspace after the scorer's scratch, rounded up to 64 bytes */
+    scratch = (scratch + 63) & ~(size_t)63;
+    bo.beam = beam;
+    if (beam == 1)
+      r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
+                                 (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
+    else
+      r = asr_rnnt_beam_search(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, &bo,
+                               (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
+    if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
+    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+    if (starts || ends) {
+      /* the Viterbi alignment of the text on its (L, n+1) lattice */
+      r = asr_rnnt_stateless_forward(D.g, NULL, D.tok, n, &Ps);
+      if (r == ASR_OK) r = asr_rnnt_joint_forward(D.z, NULL, D.P.enc, D.g, &J, L, n + 1, D.dwork, D.dwork_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "RNN-T alignment: %s", asr_result_string(r));
+      asr_rnnt_lattice(D.lb, D.ll, NULL, D.z, D.tok, L, n, n + 1, V, 0);
+      asr__rnnt_viterbi(D.path, D.delta, D.lb, D.ll, L, n);
+      for (i = 0; i < n; i++) {
+        if (starts) starts[i] = D.path[i];
+        if (ends) ends[i] = D.path[i];
+      }
+    }
+  }
+  memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
+  *n_tokens = n;
+  return ASR_OK;
+}
+
+/* ---- 9.8 Error rates: CER and WER through the Levenshtein distance */
+
+/* The Levenshtein recursion of the declarations, one row of D at a time:
+ *   D(i,j) = min(D(i-1,j) + 1, D(i,j-1) + 1, D(i-1,j-1) + [ref_i != hyp_j]),  D(i,0) = i, D(0,j) = j
+ * work (nh + 1) holds row i; diag carries D(i-1,j-1) across the overwrite. */
 ASRDEF int asr_edit_distance(const int *ref, int nr, const int *hyp, int nh, int *work) {
   int i, j;
   for (j = 0; j <= nh; j++) work[j] = j;                 /* D(0,j) = j */
@@ -14614,7 +15429,30 @@ ASRDEF int asr_edit_distance(const int *ref, int nr, const int *hyp, int nh, int
   return work[nh];
 }
 
-/* Edit distance over tokens given by (start, length) pairs, compared as strings. */
+/* The units an error rate counts: characters (CER) or space-separated words (WER). */
+enum { ASR__UNIT_CHARS = 0, ASR__UNIT_WORDS = 1 };
+
+/* Splits s into tokens: characters (words = ASR__UNIT_CHARS) or space-separated words
+ * (ASR__UNIT_WORDS). Writes starts and lengths; returns the count. */
+ASR__PRIVATE int asr__tokens(const char *s, int words, int *start, int *len) {
+  int n = 0, i = 0;
+  while (s[i]) {
+    if (words && s[i] == ' ') {
+      i++;
+      continue;
+    }
+    start[n] = i;
+    if (words)
+      while (s[i] && s[i] != ' ') i++;
+    else
+      i++;
+    len[n] = i - start[n];
+    n++;
+  }
+  return n;
+}
+
+/* The same recursion over tokens given by (start, length) pairs, compared as strings. */
 ASR__PRIVATE int asr__token_distance(const char *ref, const int *rs, const int *rl, int nr, const char *hyp,
                                      const int *hs, const int *hl, int nh, int *work) {
   int i, j;
@@ -14634,26 +15472,8 @@ ASR__PRIVATE int asr__token_distance(const char *ref, const int *rs, const int *
   return work[nh];
 }
 
-/* Splits s into tokens: characters (words = 0) or space-separated words (words = 1).
- * Writes starts and lengths; returns the count. */
-ASR__PRIVATE int asr__tokens(const char *s, int words, int *start, int *len) {
-  int n = 0, i = 0;
-  while (s[i]) {
-    if (words && s[i] == ' ') {
-      i++;
-      continue;
-    }
-    start[n] = i;
-    if (words)
-      while (s[i] && s[i] != ' ') i++;
-    else
-      i++;
-    len[n] = i - start[n];
-    n++;
-  }
-  return n;
-}
-
+/* The counts of asr_cer_counts (unit ASR__UNIT_CHARS) and asr_wer_counts (ASR__UNIT_WORDS).
+ * work: the token starts and lengths of ref, then of hyp, then one DP row. */
 ASR__PRIVATE void asr__error_counts(const char *ref, const char *hyp, int words, int *work, long *errors,
                                     long *ref_len) {
   int lr = (int)strlen(ref), lh = (int)strlen(hyp), nr, nh;
@@ -14665,14 +15485,20 @@ ASR__PRIVATE void asr__error_counts(const char *ref, const char *hyp, int words,
 }
 
 ASRDEF void asr_cer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
-  asr__error_counts(ref, hyp, 0, work, errors, ref_len);
+  asr__error_counts(ref, hyp, ASR__UNIT_CHARS, work, errors, ref_len);
 }
 
 ASRDEF void asr_wer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
-  asr__error_counts(ref, hyp, 1, work, errors, ref_len);
+  asr__error_counts(ref, hyp, ASR__UNIT_WORDS, work, errors, ref_len);
 }
 
-/* ---- parameters */
+/* ---------------------------------------------------------------- plumbing: 9. Training ----
+ * The parameter store and checkpoints, the config's JSON, building a model (registering
+ * each tensor under its PyTorch key), the argument checks, the views of a block's
+ * parameters, and the workspace layouts. Nothing below computes an equation; the math
+ * (and the order of a pass) is above. */
+
+/* The parameter store: named tensors in one buffer, with their gradients beside them. */
 ASRDEF void asr_params_init(asr_params *p, void *user) {
   memset(p, 0, sizeof *p);
   p->user = user;
@@ -14766,6 +15592,7 @@ ASRDEF void asr_params_init_uniform(asr_params *p, asr_rng *rng) {
   }
 }
 
+/* Checkpoints: every tensor as a float32 .npz member named by its key, plus the config. */
 ASRDEF asr_result asr_checkpoint_save(const char *path, const asr_params *params,
                                       const asr_params *buffers, const char *config_json,
                                       asr_error *err) {
@@ -14876,82 +15703,32 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
   return ASR_OK;
 }
 
-/* ---- recipes */
-
-/* The recipe table. A recipe is a name, an encoder, a head and the default sizes; the
- * encoders and the heads are written once each below, so a new recipe is a new row.
- * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k. */
-typedef struct asr__recipe_row {
-  const char *name;
-  asr_model_encoder encoder;
-  asr_model_head head;
-  int channels, blocks, layers, kernel, heads, ff_dim, pred_dim, context, joint_dim;
-} asr__recipe_row;
-static const asr__recipe_row asr__recipes[] = {
-  /* name            encoder                 head           C    blk lay K   H  FF   P   ctx J */
-  {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,  128, 4,  3,  5,  4, 256, 64, 2, 64},
-  {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,  64,  3,  3,  15, 4, 256, 64, 2, 64},
-  {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT, 64,  3,  3,  15, 4, 256, 64, 2, 64},
-};
-#define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
-static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
-static const char *const asr__head_names[2] = {"ctc", "rnnt"};
-
-ASRDEF const char *asr_model_recipe_name(int i) {
-  return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
-}
-
-ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe) {
-  const asr__recipe_row *r = NULL;
-  int i;
-  memset(c, 0, sizeof *c);
-  for (i = 0; i < ASR__N_RECIPES; i++)
-    if (recipe && strcmp(recipe, asr__recipes[i].name) == 0) r = &asr__recipes[i];
-  if (!r) return ASR_ERR_INVALID_ARG;
-  strcpy(c->recipe, r->name);
-  c->encoder = r->encoder;
-  c->head = r->head;
-  c->sample_rate = 16000;
-  c->n_mels = 80;
-  c->vocab = ASR_CHARSET_SIZE;
-  c->channels = r->channels;
-  c->blocks = r->blocks;
-  c->layers = r->layers;
-  c->kernel = r->kernel;
-  c->heads = r->heads;
-  c->ff_dim = r->ff_dim;
-  c->pred_dim = r->pred_dim;
-  c->context = r->context;
-  c->joint_dim = r->joint_dim;
-  return ASR_OK;
-}
-
 /* The integer fields of asr_model_config by name, for the JSON text, and who uses them:
- * every model (-1), one encoder (ASR__CFG_ENC + the encoder), or one head (ASR__CFG_HEAD
- * + the head); -2: every model, written only when not 0 (so checkpoints from before the
- * field existed are byte for byte what they were). Only the fields the model uses are
- * written. */
-#define ASR__CFG_ENC 10
-#define ASR__CFG_HEAD 20
+ * every model (ASR__CFG_EVERY), one encoder (ASR__CFG_ENC + the encoder), or one head
+ * (ASR__CFG_HEAD + the head); ASR__CFG_EVERY_IF_SET: every model, written only when not 0
+ * (so checkpoints from before the field existed are byte for byte what they were). Only
+ * the fields the model uses are written. ASR__CFG_ENC and ASR__CFG_HEAD are two bases far
+ * enough apart that base + enum value names one encoder or one head. */
+enum { ASR__CFG_EVERY_IF_SET = -2, ASR__CFG_EVERY = -1, ASR__CFG_ENC = 10, ASR__CFG_HEAD = 20 };
 typedef struct asr__cfg_field {
   const char *name;
   size_t offset;
   int used_by;
 } asr__cfg_field;
 static const asr__cfg_field asr__cfg_fields[] = {
-  {"sample_rate", offsetof(asr_model_config, sample_rate), -1},
-  {"n_mels", offsetof(asr_model_config, n_mels), -1},
-  {"vocab", offsetof(asr_model_config, vocab), -1},
-  {"channels", offsetof(asr_model_config, channels), -1},
-  {"blocks", offsetof(asr_model_config, blocks), -1},
+  {"sample_rate", offsetof(asr_model_config, sample_rate), ASR__CFG_EVERY},
+  {"n_mels", offsetof(asr_model_config, n_mels), ASR__CFG_EVERY},
+  {"vocab", offsetof(asr_model_config, vocab), ASR__CFG_EVERY},
+  {"channels", offsetof(asr_model_config, channels), ASR__CFG_EVERY},
+  {"blocks", offsetof(asr_model_config, blocks), ASR__CFG_EVERY},
   {"layers", offsetof(asr_model_config, layers), ASR__CFG_ENC + ASR_ENCODER_CONTEXTNET},
-  {"kernel", offsetof(asr_model_config, kernel), -1},
+  {"kernel", offsetof(asr_model_config, kernel), ASR__CFG_EVERY},
   {"heads", offsetof(asr_model_config, heads), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
   {"ff_dim", offsetof(asr_model_config, ff_dim), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
   {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
   {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT},
   {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
-  {"pad_ms", offsetof(asr_model_config, pad_ms), -2},
+  {"pad_ms", offsetof(asr_model_config, pad_ms), ASR__CFG_EVERY_IF_SET},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
@@ -14966,7 +15743,7 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
     int u = asr__cfg_fields[i].used_by;
     if (u >= ASR__CFG_HEAD ? u - ASR__CFG_HEAD != (int)c->head : u >= ASR__CFG_ENC && u - ASR__CFG_ENC != (int)c->encoder)
       continue;
-    if (u == -2 && *v == 0) continue;
+    if (u == ASR__CFG_EVERY_IF_SET && *v == 0) continue;
     w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %d", asr__cfg_fields[i].name, *v);
     n += (size_t)(w > 0 ? w : 0);
   }
@@ -14977,7 +15754,7 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
 
 ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *json, asr_error *err) {
   asr__scan sc;
-  char key[64], recipe[32], name[32];
+  char key[64], recipe[32], name[32];   /* longer than any key, recipe or name there is */
   asr_model_config out;
   int have_recipe = 0;
   /* two passes: the recipe's defaults first, then every key over them */
@@ -15023,7 +15800,7 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
       if (i == ASR__CFG_NFIELDS) return asr__fail(err, ASR_ERR_FORMAT, "model config: unknown key '%s'", key);
       asr__scan_ws(&sc);
       v = strtol(sc.p, &end, 10);
-      if (end == sc.p || end > sc.end || v < 0 || v > 1000000)
+      if (end == sc.p || end > sc.end || v < 0 || v > 1000000)   /* a sanity bound: sizes are small */
         return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a small non-negative integer", key);
       sc.p = end;
       *(int *)(void *)((char *)&out + asr__cfg_fields[i].offset) = (int)v;
@@ -15037,11 +15814,12 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
   return ASR_OK;
 }
 
-/* Registers a tensor "<prefix><name>" of up to 4 dimensions in a store; returns its index
+/* Building a model: its tensors registered under their PyTorch keys, then allocated.
+ * asr__reg registers a tensor "<prefix><name>" of up to 4 dimensions in a store; returns its index
  * (negative: error). */
 ASR__PRIVATE int asr__reg(asr_params *p, const char *prefix, const char *name, int ndim, int64_t d0,
                           int64_t d1, int64_t d2, int64_t d3) {
-  char key[256];
+  char key[256];     /* "<prefix><name>" (a longer key is refused, asr_params_add allows 95) */
   int64_t shape[4];
   shape[0] = d0;
   shape[1] = d1;
@@ -15053,7 +15831,7 @@ ASR__PRIVATE int asr__reg(asr_params *p, const char *prefix, const char *name, i
 
 /* The tensors of one ContextNet block, with the keys of tests/torch's ContextNetBlock. */
 ASR__PRIVATE int asr__reg_cn_block(asr_model *m, asr__cn_block *b, const char *prefix) {
-  char key[160];
+  char key[160];     /* "<prefix>layers.<i>." */
   int i, bad = 0;
   for (i = 0; i < b->layers; i++) {
     int cin = i == 0 ? b->cin : b->cout;
@@ -15088,7 +15866,7 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
   static const char *const norms[5] = {"norm_ff_macaron.", "norm_mha.", "norm_conv.", "norm_ff.", "norm_final."};
   const asr_model_config *c = &m->cfg;
   int D = c->channels, F = c->ff_dim, H = c->heads, K = c->kernel, i, bad = 0;
-  char key[200];
+  char key[200];     /* "<prefix><module>." */
   asr_params *P = &m->params;
   for (i = 0; i < 2; i++) {
     int *f = i == 0 ? b->ffm : b->ff;
@@ -15126,11 +15904,6 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
   return bad ? -1 : 0;
 }
 
-ASR__PRIVATE void asr__fill(asr_params *p, int index, asr_real v) {
-  size_t k;
-  for (k = 0; k < p->items[index].count; k++) p->data[p->items[index].offset + k] = v;
-}
-
 /* The sizes a config must have; names the first field out of range. */
 ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
   const char *bad = NULL;
@@ -15138,17 +15911,17 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head > 1) bad = "head";
   else if (c->sample_rate < 1000) bad = "sample_rate";
-  else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7 */
+  else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
   else if (c->vocab != ASR_CHARSET_SIZE) bad = "vocab";
-  else if (c->channels < 8 || (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
+  else if (c->channels < 8 ||  /* ContextNet's SE has C/8 units */ (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
   else if (c->blocks < (cf ? 1 : 0) || c->blocks + 1 > ASR_MODEL_MAX_BLOCKS) bad = "blocks";
   else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
   else if (c->kernel < 1 || c->kernel % 2 == 0) bad = "kernel";
   else if (cf && c->ff_dim < 1) bad = "ff_dim";
   else if (c->head == ASR_HEAD_RNNT && c->pred_dim < 1) bad = "pred_dim";
-  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";
+  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
   else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
-  else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";
+  else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
   if (bad) return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: '%s' out of range (recipe %s)", bad, c->recipe);
   return ASR_OK;
 }
@@ -15172,7 +15945,7 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     m->n_blocks = 1 + cfg->blocks;
     for (b = 0; b < m->n_blocks; b++) {
       asr__cn_block *blk = &m->cn[b];
-      char prefix[64];
+      char prefix[64];   /* "encoder.blocks.<b>." */
       blk->cin = b == 0 ? cfg->n_mels : C;
       blk->cout = C;
       blk->layers = b == 0 ? 1 : cfg->layers;
@@ -15193,7 +15966,7 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     bad |= (m->sub[4] = asr__reg(P, "encoder.embed.", "out.0.weight", 2, C, (int64_t)C * F2, 0, 0)) < 0;
     bad |= (m->sub[5] = asr__reg(P, "encoder.embed.", "out.0.bias", 1, C, 0, 0, 0)) < 0;
     for (b = 0; b < m->n_blocks; b++) {
-      char prefix[64];
+      char prefix[64];   /* "encoder.encoders.<b>." */
       snprintf(prefix, sizeof prefix, "encoder.encoders.%d.", b);
       bad |= asr__reg_cf_block(m, &m->cf[b], prefix) != 0;
     }
@@ -15226,74 +15999,13 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, asr_rng *rng,
-                                   void *user, asr_error *err) {
-  int b, i;
-  asr_result r = asr__model_build(m, cfg, user, err);
-  if (r != ASR_OK) return r;
-  asr_params_init_uniform(&m->params, rng);
-  if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
-    for (b = 0; b < m->n_blocks; b++) {
-      const asr__cn_block *blk = &m->cn[b];
-      for (i = 0; i < blk->layers; i++) {
-        asr__fill(&m->params, blk->bn_w[i], 1);
-        asr__fill(&m->buffers, blk->bn_v[i], 1);
-      }
-      if (blk->residual) {
-        asr__fill(&m->params, blk->res_bn_w, 1);
-        asr__fill(&m->buffers, blk->res_bn_v, 1);
-      }
-    }
-  } else {
-    for (b = 0; b < m->n_blocks; b++) {
-      const asr__cf_block *blk = &m->cf[b];
-      for (i = 0; i < 5; i++) asr__fill(&m->params, blk->norm_w[i], 1);
-      asr__fill(&m->params, blk->conv[4], 1);        /* batch norm gamma */
-      asr__fill(&m->buffers, blk->conv[7], 1);       /* running variance */
-    }
-    asr__fill(&m->params, m->after_w, 1);
-  }
-  if (cfg->encoder != ASR_ENCODER_CONTEXTNET || cfg->head != ASR_HEAD_CTC) {
-    /* the biases of linear and conv layers as PyTorch draws them, U(-1/sqrt(fan_in),
-     * 1/sqrt(fan_in)) with the fan_in of their weight. It matters: with zero biases a
-     * frame whose Conv2dSubsampling features are all 0 (every relu off) is a constant
-     * row, and the next layer norm (eps 1e-12, ESPnet's) turns it into a gradient of
-     * ~1e11. ("ctc-contextnet" keeps the zero biases it was published with.) */
-    for (i = 0; i < m->params.count; i++) {
-      const asr_param *it = &m->params.items[i];
-      size_t nl = strlen(it->name), k;
-      char wname[sizeof it->name];
-      int w;
-      if (nl < 5 || strcmp(it->name + nl - 5, ".bias") != 0) continue;
-      memcpy(wname, it->name, nl - 5);
-      strcpy(wname + nl - 5, ".weight");
-      w = asr_params_find(&m->params, wname);
-      if (w >= 0 && m->params.items[w].ndim >= 2) {
-        const asr_param *wt = &m->params.items[w];
-        double fan_in = 1, bound;
-        int d;
-        for (d = 1; d < wt->ndim; d++) fan_in *= (double)wt->shape[d];
-        bound = 1.0 / sqrt(fan_in);
-        for (k = 0; k < it->count; k++) m->params.data[it->offset + k] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
-      }
-    }
-  }
-  if (cfg->head == ASR_HEAD_RNNT) {
-    /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
-    asr_real *e = asr_params_ptr(&m->params, m->emb);
-    size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
-    for (k = 0; k < n; k++) e[k] = k < (size_t)cfg->pred_dim ? 0 : (asr_real)asr_rng_normal(rng);
-  }
-  return ASR_OK;
-}
-
 ASRDEF void asr_model_free(asr_model *m) {
   asr_params_free(&m->params);
   asr_params_free(&m->buffers);
 }
 
 ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err) {
-  char json[1024];
+  char json[1024];   /* the config's JSON: a few hundred bytes (13 integer fields at most) */
   if (asr_model_config_to_json(&m->cfg, json, sizeof json) >= (int)sizeof json)
     return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
   return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
@@ -15331,165 +16043,22 @@ ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr
   return r;
 }
 
-/* ---- features */
-ASR__PRIVATE asr_fbank_opts asr__model_fbank_opts(const asr_model *m) {
-  asr_fbank_opts o = asr_fbank_opts_default();
-  o.sample_frequency = m->cfg.sample_rate;
-  o.num_mel_bins = m->cfg.n_mels;
-  return o;
-}
-
-/* The padding of asr_model_features in samples at sample_rate (0 when pad_ms is 0), and
- * the padded length (-1 when n or the rate is invalid or it does not fit an int). */
-ASR__PRIVATE int asr__model_pad(const asr_model *m, int sample_rate) {
-  return sample_rate > 0 ? (int)(((int64_t)m->cfg.pad_ms * sample_rate + 500) / 1000) : 0;
-}
-ASR__PRIVATE int asr__model_padded(const asr_model *m, int n, int sample_rate) {
-  int64_t np = (int64_t)n + 2 * (int64_t)asr__model_pad(m, sample_rate);
-  return n < 0 || sample_rate < 1 || np > 0x7FFFFFFF ? -1 : (int)np;
-}
-
-ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
-  asr_fbank_opts o = asr__model_fbank_opts(m);
-  int np = asr__model_padded(m, n, sample_rate);
-  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
-  return len < 0 ? -1 : asr_fbank_num_frames(len, &o);
-}
-
 ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int sample_rate) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
   int np = asr__model_padded(m, n, sample_rate);
   int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
   if (len < 0) return 0;
+  /* + 128: room for the two 64-byte alignments of asr_model_features' carving */
   return asr_fbank_workspace_size(&o) + 128 + sizeof(asr_real) * (size_t)len +
          (np > n ? sizeof(asr_real) * (size_t)np : 0);
 }
-
-ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
-                                     int n, int sample_rate, void *work, size_t work_bytes,
-                                     asr_error *err) {
-  asr_fbank_opts o = asr__model_fbank_opts(m);
-  int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
-  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
-  size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
-  asr_real *x;
-  asr_result r;
-  if (len < 0)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
-  if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
-  head = (sizeof(asr_real) * (size_t)len + 63) & ~(size_t)63;
-  x = (asr_real *)work;
-  if (P) {                       /* [noise (P), wave (n), noise (P)] after the resampled x */
-    asr_real *y = (asr_real *)(void *)((unsigned char *)work + head);
-    double level = asr_noise_floor(wave, n, sample_rate);
-    asr_rng rng;
-    asr_rng_seed(&rng, 0x706164, 0);                 /* fixed: features are a function of the wave */
-    for (i = 0; i < P; i++) y[i] = (asr_real)(level * asr_rng_normal(&rng));
-    if (n) memcpy(y + P, wave, sizeof(asr_real) * (size_t)n);
-    for (i = 0; i < P; i++) y[P + n + i] = (asr_real)(level * asr_rng_normal(&rng));
-    wave = y;
-    head += (sizeof(asr_real) * (size_t)np + 63) & ~(size_t)63;
-  }
-  r = asr_resample(x, wave, np, sample_rate, m->cfg.sample_rate, 6, 0.99);
-  if (r != ASR_OK) return asr__fail(err, r, "resampling failed: %s", asr_result_string(r));
-  r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
-  if (r != ASR_OK) return r;
-  T = asr_fbank_num_frames(len, &o);
-  asr_cmvn(feats, T, o.num_mel_bins, 1);
-  return ASR_OK;
-}
-
-/* ---- the encoders and the heads
- *
- * One pass of a model runs ENCODER then HEAD:
- *   encoder  feats (N,T,n_mels), lengths (N)  ->  enc (N,T',E), len_out (N)
- *   head     CTC:   logits = enc W^T + b (N,T',V), the CTC loss on them
- *            RNN-T: per utterance g = stateless(labels) (U+1,P) and the joint's loss,
- *                   one frame row at a time (asr_rnnt_joint_loss_rowwise)
- * and backward the reverse: head -> denc (N,T',E) -> encoder parameter gradients.
- * Everything one pass keeps is carved from the caller's workspace by asr__model_layout,
- * which also measures it (a bump allocator over a NULL base counts the bytes). */
-ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
-  int b;
-  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return asr_conv2d_subsampling_out_len(T);
-  for (b = 0; b < m->n_blocks; b++) T = (T + m->cn[b].stride - 1) / m->cn[b].stride;
-  return T;
-}
-
-ASRDEF int asr_model_subsampling(const asr_model *m) {
-  int b, f = 1;
-  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return 4;
-  for (b = 0; b < m->n_blocks; b++) f *= m->cn[b].stride;
-  return f;
-}
-
-ASRDEF int asr_model_encoder_dim(const asr_model *m) { return m->cfg.channels; }
-
-ASRDEF int asr_model_min_frames(const asr_model *m) {
-  return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
-}
-
-enum { ASR__PASS_INFER = 0, ASR__PASS_LOSS = 1, ASR__PASS_TRAIN = 2 };
-
-typedef struct asr__model_plan {
-  int mode, N, T, S, Tout;
-  int *len_out;                            /* (N) encoder output lengths */
-  asr_real *enc, *denc;                    /* (N,Tout,E) the encoder output, its gradient */
-  void *work;                              /* scratch of the encoder's and head's functions */
-  size_t work_bytes;
-  /* encoder "contextnet": per block its config, input lengths, output, saved activations */
-  asr_contextnet_block_config bcfg[ASR_MODEL_MAX_BLOCKS];
-  int *len[ASR_MODEL_MAX_BLOCKS + 1];      /* lengths into block b; len[n_blocks] = len_out */
-  asr_real *y[ASR_MODEL_MAX_BLOCKS];       /* block outputs (N,C,T_b+1) */
-  void *saved[ASR_MODEL_MAX_BLOCKS];
-  size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
-  asr_real *xt;                            /* (N,n_mels,T) */
-  asr_real *dy0, *dy1;                     /* gradient ping-pong, both encoders */
-  /* encoder "conformer" */
-  asr_conformer_config ccfg;
-  void *sub_buf, *blk_buf[ASR_MODEL_MAX_BLOCKS];
-  size_t sub_bytes, blk_bytes;
-  asr_real *sub_y;                         /* (N,Tout,D) Conv2dSubsampling output */
-  asr_real *pos_emb;                       /* (2 Tout - 1, D) */
-  asr_real *cy[ASR_MODEL_MAX_BLOCKS];      /* (N,Tout,D) block outputs */
-  asr_real *an_mean, *an_rstd;             /* (N Tout) after_norm statistics */
-  /* head "ctc" */
-  asr_real *logits, *dlogits, *losses;     /* (N,Tout,V), (N,Tout,V), (N) */
-  /* head "rnnt" */
-  asr_real *jbias, *jgrad;                 /* (H) joint bias; the joint's gradients */
-  asr_real *g, *emb, *dg;                  /* (S+1,P) each */
-} asr__model_plan;
 
 ASR__PRIVATE void asr__take_max(size_t *mx, size_t v) {
   if (v > *mx) *mx = v;
 }
 
-/* The joint of the RNN-T head: icefall's Joiner, output_linear(tanh(encoder_proj(f) +
- * decoder_proj(g))), is asr_rnnt_joint with b = encoder_proj.bias + decoder_proj.bias
- * (bias must hold that sum, (H)); the stateless prediction network is icefall's Decoder. */
-ASR__PRIVATE void asr__rnnt_head(const asr_model *m, asr_rnnt_joint *J, asr_rnnt_stateless *Ps, asr_real *bias) {
-  const asr_params *P = &m->params;
-  int h;
-  J->E = m->cfg.channels;
-  J->P = m->cfg.pred_dim;
-  J->H = m->cfg.joint_dim;
-  J->V = m->cfg.vocab;
-  J->act = ASR_RNNT_ACT_TANH;
-  J->W_enc = asr_params_ptr(P, m->enc_w);
-  J->W_pred = asr_params_ptr(P, m->dec_w);
-  J->W_out = asr_params_ptr(P, m->out_w);
-  J->b_out = asr_params_ptr(P, m->out_b);
-  J->b = bias;
-  if (bias)
-    for (h = 0; h < J->H; h++) bias[h] = asr_params_ptr(P, m->enc_b)[h] + asr_params_ptr(P, m->dec_b)[h];
-  Ps->V = m->cfg.vocab;
-  Ps->D = m->cfg.pred_dim;
-  Ps->C = m->cfg.context;
-  Ps->blank = 0;
-  Ps->embedding = asr_params_ptr(P, m->emb);
-  Ps->conv = m->pconv >= 0 ? asr_params_ptr(P, m->pconv) : NULL;
-}
-
+/* Workspace layouts. asr__model_layout carves a pass's plan from a bump allocator; over a
+ * NULL base it only counts the bytes (the *_workspace_size functions). */
 ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr__bump *a, int N,
                                     int T, int S, int mode) {
   int b, Tb = T, C = m->cfg.channels, V = m->cfg.vocab, F = m->cfg.n_mels, Tout;
@@ -15606,17 +16175,6 @@ ASRDEF size_t asr_model_infer_workspace_size(const asr_model *m, int N, int T) {
   return asr__model_bytes(m, N, T, 0, ASR__PASS_INFER);
 }
 
-/* x (N, A, B) -> y (N, B, A) */
-ASR__PRIVATE void asr__transpose12(asr_real *y, const asr_real *x, int N, int A, int B) {
-  int n, i, j;
-  for (n = 0; n < N; n++) {
-    const asr_real *xs = x + (size_t)n * A * B;
-    asr_real *ys = y + (size_t)n * A * B;
-    for (i = 0; i < A; i++)
-      for (j = 0; j < B; j++) ys[(size_t)j * A + i] = xs[(size_t)i * B + j];
-  }
-}
-
 /* The parameters of ContextNet block b as the ContextNet block functions take them. */
 ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_params *p,
                                  asr_contextnet_block_grads *g) {
@@ -15669,6 +16227,8 @@ ASR__PRIVATE void asr__cf_params(asr_model *m, int b, asr_conformer_block_params
   const asr__cf_block *k = &m->cf[b];
   asr_params *P = &m->params, *B = &m->buffers;
   int i;
+/* ASR__PP(i), ASR__PG(i): tensor i of the trained store and its gradient (shorthands for the
+ * long lists below and in asr__sub_params, undefined after it) */
 #define ASR__PP(i) asr_params_ptr(P, (i))
 #define ASR__PG(i) asr_params_grad_ptr(P, (i))
   p->ff_macaron.w1 = ASR__PP(k->ffm[0]), p->ff_macaron.b1 = ASR__PP(k->ffm[1]);
@@ -15718,352 +16278,6 @@ ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p
 #undef ASR__PG
 }
 
-/* Zeroes rows t >= lengths[n] of x (N,T,C). */
-ASR__PRIVATE void asr__model_mask(asr_real *x, const int *lengths, int N, int T, int C) {
-  int n;
-  for (n = 0; n < N; n++)
-    if (lengths[n] < T)
-      memset(x + ((size_t)n * T + lengths[n]) * C, 0, sizeof(asr_real) * (size_t)(T - lengths[n]) * C);
-}
-
-/* ENCODER forward: feats (N,T,n_mels) -> P->enc (N,Tout,E), P->len_out (N); padded
- * output frames are 0. */
-ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, const asr_real *feats,
-                                          const int *lengths, asr_error *err) {
-  int b, n, N = P->N, T = P->T, C = m->cfg.channels, F = m->cfg.n_mels, lo = asr_model_min_frames(m);
-  asr_result r;
-  for (n = 0; n < N; n++)
-    if (lengths[n] < lo || lengths[n] > T)
-      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [%d, %d]%s", n, lengths[n], lo, T,
-                       lengths[n] < lo && lengths[n] >= 1 ? " (too short for the encoder's subsampling)" : "");
-  if (!asr_all_finite(feats, (size_t)N * T * F)) return asr__fail(err, ASR_ERR_NONFINITE, "features hold NaN or infinity");
-  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
-    const asr_real *x;
-    for (n = 0; n < N; n++) P->len[0][n] = lengths[n];
-    asr__transpose12(P->xt, feats, N, T, F);      /* (N,T,F) -> (N,F,T) */
-    x = P->xt;
-    for (b = 0; b < m->n_blocks; b++) {
-      asr_contextnet_block_params p;
-      asr__cn_params(m, b, &p, NULL);
-      r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
-                                       P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
-      for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
-      x = P->y[b];
-    }
-    asr__transpose12(P->enc, x, N, C, P->Tout);   /* (N,C,T') -> (N,T',C) */
-    asr__model_mask(P->enc, P->len_out, N, P->Tout, C);
-  } else {
-    /* ESPnet's ConformerEncoder.forward: embed (with x * sqrt(D) and the relative
-     * positions), the blocks, after_norm */
-    asr_conv2d_subsampling_params sp;
-    asr_conv2d_subsampling_saved ss;
-    const asr_real *x;
-    int To = P->Tout;
-    asr__sub_params(m, &sp, NULL);
-    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, F, C);
-    r = asr_conv2d_subsampling_forward(P->sub_y, P->len_out, &ss, feats, lengths, &sp, N, T, F, C, P->work,
-                                       P->work_bytes);
-    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling: %s", asr_result_string(r));
-    r = asr_rel_pos_encoding(P->pos_emb, To, C, ASR_REL_POS_LATEST, 5000);
-    if (r != ASR_OK) return asr__fail(err, r, "positional encoding: %s", asr_result_string(r));
-    x = P->sub_y;
-    for (b = 0; b < m->n_blocks; b++) {
-      asr_conformer_block_params p;
-      asr_conformer_block_saved s;
-      asr__cf_params(m, b, &p, NULL);
-      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
-      r = asr_conformer_block_forward(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To, P->work,
-                                      P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
-      x = P->cy[b];
-    }
-    r = asr_layer_norm_forward(P->enc, P->an_mean, P->an_rstd, x, asr_params_ptr(&m->params, m->after_w),
-                               asr_params_ptr(&m->params, m->after_b), N * To, C, P->ccfg.ln_eps);
-    if (r != ASR_OK) return asr__fail(err, r, "after_norm: %s", asr_result_string(r));
-    asr__model_mask(P->enc, P->len_out, N, To, C);
-  }
-  return ASR_OK;
-}
-
-/* ENCODER backward: P->denc (N,Tout,E) -> the encoder's parameter gradients (+=). */
-ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan *P, const asr_real *feats,
-                                                   const int *lengths, asr_error *err) {
-  int b, N = P->N, T = P->T, C = m->cfg.channels, To = P->Tout;
-  asr_real *t;
-  asr_result r;
-  asr__model_mask(P->denc, P->len_out, N, To, C);
-  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
-    asr__transpose12(P->dy0, P->denc, N, To, C);
-    for (b = m->n_blocks - 1; b >= 0; b--) {
-      asr_contextnet_block_params p;
-      asr_contextnet_block_grads g;
-      asr_real *dx = b > 0 ? P->dy1 : NULL;
-      const asr_real *x = b > 0 ? P->y[b - 1] : P->xt;
-      asr__cn_params(m, b, &p, &g);
-      if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P->bcfg[b].T);
-      r = asr_contextnet_block_backward(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
-                                        &P->bcfg[b], P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
-      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
-    }
-  } else {
-    asr_conv2d_subsampling_params sp;
-    asr_conv2d_subsampling_grads sg;
-    asr_conv2d_subsampling_saved ss;
-    size_t ntd = (size_t)N * To * C;
-    const asr_real *x = m->n_blocks ? P->cy[m->n_blocks - 1] : P->sub_y;
-    memset(P->dy0, 0, sizeof(asr_real) * ntd);
-    r = asr_layer_norm_backward(P->dy0, asr_params_grad_ptr(&m->params, m->after_w),
-                                asr_params_grad_ptr(&m->params, m->after_b), P->denc, x, P->an_mean, P->an_rstd,
-                                asr_params_ptr(&m->params, m->after_w), N * To, C);
-    if (r != ASR_OK) return asr__fail(err, r, "after_norm backward: %s", asr_result_string(r));
-    for (b = m->n_blocks - 1; b >= 0; b--) {
-      asr_conformer_block_params p;
-      asr_conformer_block_grads g;
-      asr_conformer_block_saved s;
-      asr__cf_params(m, b, &p, &g);
-      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
-      memset(P->dy1, 0, sizeof(asr_real) * ntd);
-      r = asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y, P->pos_emb,
-                                       P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
-      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
-    }
-    /* dy0 = dL/d(embed output); the features need no gradient */
-    asr__sub_params(m, &sp, &sg);
-    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, m->cfg.n_mels, C);
-    r = asr_conv2d_subsampling_backward(NULL, &sg, P->dy0, &ss, feats, lengths, &sp, N, T, m->cfg.n_mels, C, P->work,
-                                        P->work_bytes);
-    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling backward: %s", asr_result_string(r));
-  }
-  return ASR_OK;
-}
-
-/* HEAD "ctc": logits = enc W^T + b on every frame. */
-ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) {
-  return asr_linear_forward(P->logits, P->enc, asr_params_ptr(&m->params, m->out_w),
-                            asr_params_ptr(&m->params, m->out_b), P->N * P->Tout, m->cfg.channels, m->cfg.vocab);
-}
-
-/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
- * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
- * the head's parameter gradients (+=) and P->denc (written). zero_inf: an infeasible
- * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
-ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
-                                             const int *target_lengths, int zero_inf, asr_error *err) {
-  int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
-  asr_result r, rc = ASR_OK;
-  if (m->cfg.head == ASR_HEAD_CTC) {
-    size_t k, nl = (size_t)N * To * V;
-    r = asr__ctc_head_forward(m, P);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
-    if (train) memset(P->dlogits, 0, sizeof(asr_real) * nl);
-    rc = asr_ctc_loss(P->losses, train ? P->dlogits : NULL, P->logits, targets, P->len_out, target_lengths, N, To, V,
-                      S, 0, ASR_REDUCTION_NONE, zero_inf, P->work, P->work_bytes, err);
-    if (rc < 0) return rc;
-    for (n = 0; n < N; n++) losses[n] = P->losses[n];
-    if (!train) return rc;
-    for (k = 0; k < nl; k++) P->dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
-    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-    r = asr_linear_backward(P->denc, asr_params_grad_ptr(&m->params, m->out_w),
-                            asr_params_grad_ptr(&m->params, m->out_b), P->dlogits, P->enc,
-                            asr_params_ptr(&m->params, m->out_w), N * To, C, V);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
-    return rc;
-  } else {
-    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
-     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
-    asr_rnnt_joint J;
-    asr_rnnt_stateless Ps;
-    asr_rnnt_joint_grad dJ;
-    asr_rnnt_stateless_grad dP;
-    asr_rnnt_opts o = asr_rnnt_default_opts();
-    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
-    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
-    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
-    memset(&dJ, 0, sizeof dJ);
-    memset(&dP, 0, sizeof dP);
-    asr__rnnt_head(m, &J, &Ps, P->jbias);
-    if (train) {
-      memset(jg, 0, sizeof(asr_real) * nj);
-      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
-      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
-      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
-      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
-    }
-    for (n = 0; n < N; n++) {
-      const int *y = targets + (size_t)n * S;
-      int U = target_lengths[n];
-      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
-      for (h = 0; h < U; h++)
-        if (y[h] < 1 || y[h] >= V)
-          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
-      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
-      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
-      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
-                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
-                                      P->work, P->work_bytes, err);
-      if (r < 0) return r;
-      if (!train) continue;
-      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
-      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
-    }
-    if (!train) return ASR_OK;
-    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
-    {
-      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
-       * the two projections' biases, so each gets all of db */
-      asr_params *Pm = &m->params;
-      asr_real *dst[4];
-      const asr_real *src[4];
-      size_t cnt[4];
-      int i;
-      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
-      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
-      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
-      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
-      for (i = 0; i < 4; i++)
-        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
-      for (h = 0; h < H; h++) {
-        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
-        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
-      }
-    }
-    return ASR_OK;
-  }
-}
-
-ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
-                                       const int *lengths, const int *targets,
-                                       const int *target_lengths, int N, int T, int S,
-                                       void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r, rc;
-  double sum = 0, *losses;
-  int n;
-  if (N < 1 || T < 1 || S < 0 || !loss || !feats || !lengths || !target_lengths || (S > 0 && !targets))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "train step: bad sizes or NULL arguments");
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "train step", err);
-  if (r != ASR_OK) return r;
-  losses = (double *)ASR_MALLOC(sizeof(double) * (size_t)N, m->user);
-  if (!losses) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
-  r = asr__model_encode(m, &P, feats, lengths, err);
-  rc = r == ASR_OK ? asr__model_head_loss(m, &P, losses, targets, target_lengths, 1, err) : r;
-  if (rc >= 0) {
-    for (n = 0; n < N; n++) sum += losses[n];
-    *loss = sum / N;
-    r = asr__model_encode_backward(m, &P, feats, lengths, err);
-    if (r != ASR_OK) rc = r;
-  }
-  ASR_FREE(losses, m->user);
-  return rc;
-}
-
-ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
-                                 const int *lengths, const int *targets, const int *target_lengths,
-                                 int N, int T, int S, void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r;
-  if (N < 1 || T < 1 || S < 0 || !losses || !feats || !lengths || !target_lengths || (S > 0 && !targets))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "loss: bad sizes or NULL arguments");
-  /* the training layout (the loss buffers), evaluation mode */
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "loss", err);
-  if (r != ASR_OK) return r;
-  P.mode = ASR__PASS_LOSS;
-  P.ccfg.training = 0;
-  {
-    int b;
-    for (b = 0; b < m->n_blocks && m->cfg.encoder == ASR_ENCODER_CONTEXTNET; b++) P.bcfg[b].training = 0;
-  }
-  r = asr__model_encode(m, &P, feats, lengths, err);
-  if (r != ASR_OK) return r;
-  return asr__model_head_loss(m, &P, losses, targets, target_lengths, 0, err);
-}
-
-ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
-                                   const asr_real *feats, const int *lengths, int N, int T,
-                                   void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r;
-  if (N < 1 || T < 1 || !enc || !out_lengths || !feats || !lengths)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "encode: bad sizes or NULL arguments");
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "encode", err);
-  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
-  if (r != ASR_OK) return r;
-  memcpy(enc, P.enc, sizeof(asr_real) * (size_t)N * P.Tout * m->cfg.channels);
-  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
-                                     const asr_real *feats, const int *lengths, int N, int T,
-                                     void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r;
-  size_t f, V = (size_t)m->cfg.vocab;
-  if (m->cfg.head != ASR_HEAD_CTC)
-    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: per-frame log-probabilities need a CTC head", m->cfg.recipe);
-  if (N < 1 || T < 1 || !logprobs || !out_lengths || !feats || !lengths)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs: bad sizes or NULL arguments");
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "inference", err);
-  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
-  if (r != ASR_OK) return r;
-  r = asr__ctc_head_forward(m, &P);
-  if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
-  for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
-  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
-  return ASR_OK;
-}
-
-/* ---- decoding one utterance */
-
-/* [Graves12]'s lattice with max in place of the sum of eq. (16): the most probable
- * alignment of labels (U) with T frames,
- *   delta(t,u) = max(delta(t-1,u) + log 0(t-1,u), delta(t,u-1) + log y(t,u-1)),
- * delta(0,0) = 0; then backtracking from (T-1,U) writes the frame at which each label
- * is emitted (the step (t,u-1) -> (t,u) emits label u at frame t). log_blank, log_label
- * (T,U+1) from asr_rnnt_lattice; delta (T,U+1) scratch. Ties prefer the blank. */
-ASR__PRIVATE void asr__rnnt_viterbi(int *frames, double *delta, const double *log_blank, const double *log_label,
-                                    int T, int U) {
-  int t, u, U1 = U + 1;
-  for (t = 0; t < T; t++)
-    for (u = 0; u <= U; u++) {
-      double best = t == 0 && u == 0 ? 0 : -INFINITY;
-      if (t > 0) best = delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u];
-      if (u > 0) {
-        double e = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
-        if (e > best) best = e;
-      }
-      delta[(size_t)t * U1 + u] = best;
-    }
-  t = T - 1, u = U;
-  while (u > 0) {
-    double from_label = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
-    double from_blank = t > 0 ? delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u] : -INFINITY;
-    if (from_blank >= from_label && t > 0) {
-      t--;
-    } else {
-      frames[--u] = t;
-    }
-  }
-}
-
-/* Everything asr_model_decode needs beyond the encoder's inference plan. */
-typedef struct asr__decode_plan {
-  asr__model_plan P;
-  int L, max_hyp;                          /* output frames; the most tokens a decoder returns */
-  int *tok, *path;                         /* (max_hyp + 1), (L + 1) */
-  asr_real *lp;                            /* CTC: (L,V) log-probabilities */
-  asr_real *jbias, *g, *z;                 /* RNN-T: (H), (max_hyp+1, P), (L, max_hyp+1, V) */
-  double *lb, *ll, *delta;                 /* RNN-T: (L, max_hyp+1) each */
-  void *dwork;
-  size_t dwork_bytes;
-} asr__decode_plan;
-
 ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, asr__bump *a, int T, int beam) {
   int V = m->cfg.vocab, L, K;
   size_t R = sizeof(asr_real), ws = 0;
@@ -16106,91 +16320,6 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
   a.cap = a.used = 0;
   asr__decode_layout(m, &D, &a, T, beam < 1 ? 1 : beam);
   return a.used;
-}
-
-ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
-                                   int *ends, int max_tokens, const asr_real *feats, int T,
-                                   int beam, void *work, size_t work_bytes, asr_error *err) {
-  asr__decode_plan D;
-  asr__bump a;
-  asr_result r;
-  int n = 0, i, L, V = m->cfg.vocab;
-  if (!tokens || !n_tokens || !feats || T < 1 || beam < 1 || max_tokens < 0)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: bad sizes or NULL arguments");
-  a.base = (unsigned char *)work;
-  a.cap = work_bytes;
-  a.used = 0;
-  asr__decode_layout(m, &D, &a, T, beam);
-  if (!work || a.used > work_bytes)
-    return asr__fail(err, ASR_ERR_WORKSPACE, "decode: workspace too small (%lu bytes, %lu needed)",
-                     (unsigned long)work_bytes, (unsigned long)a.used);
-  r = asr__model_encode(m, &D.P, feats, &T, err);
-  if (r != ASR_OK) return r;
-  L = D.P.len_out[0];
-  if (m->cfg.head == ASR_HEAD_CTC) {
-    r = asr__ctc_head_forward(m, &D.P);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
-    for (i = 0; i < L; i++) asr_log_softmax(D.lp + (size_t)i * V, D.P.logits + (size_t)i * V, V);
-    /* best path; the beam's text instead when beam > 1, then its Viterbi path */
-    r = asr_ctc_greedy_decode(D.tok, &n, NULL, D.path, D.lp, L, V, 0);
-    if (r == ASR_OK && beam > 1) {
-      asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
-      int nh = 0;
-      r = asr_ctc_prefix_beam_search(D.tok, &n, NULL, &nh, D.lp, L, V, &bo, D.dwork, D.dwork_bytes);
-      if (r == ASR_OK && nh < 1) n = 0;
-      if (r == ASR_OK && (starts || ends))
-        r = asr_ctc_align(D.path, NULL, NULL, D.lp, D.tok, L, V, n, 0, D.dwork, D.dwork_bytes);
-    }
-    if (r < 0) return asr__fail(err, r, "CTC decoding: %s", asr_result_string(r));
-    r = ASR_OK;
-    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
-    if (starts || ends) {
-      /* each token's run of frames in the path (B maps the path to exactly these tokens) */
-      int cnt = asr_ctc_token_spans(NULL, starts, ends, D.path, L, 0);
-      if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
-    }
-  } else {
-    asr_rnnt_joint J;
-    asr_rnnt_stateless Ps;
-    asr_rnnt_model rm;
-    asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
-    size_t scratch;
-    double logp;
-    asr__rnnt_head(m, &J, &Ps, D.jbias);
-    scratch = asr_rnnt_model_scratch_size(&J, &Ps);
-    rm.joint = &J;
-    rm.pred = &Ps;
-    rm.f = D.P.enc;
-    rm.T = L;
-    rm.scratch = D.dwork;
-    rm.scratch_bytes = scratch;
-    /* the decoders' own workspace after the scorer's scratch (64-byte aligned) */
-    scratch = (scratch + 63) & ~(size_t)63;
-    bo.beam = beam;
-    if (beam == 1)
-      r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
-                                 (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
-    else
-      r = asr_rnnt_beam_search(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, &bo,
-                               (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
-    if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
-    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
-    if (starts || ends) {
-      /* the Viterbi alignment of the text on its (L, n+1) lattice */
-      r = asr_rnnt_stateless_forward(D.g, NULL, D.tok, n, &Ps);
-      if (r == ASR_OK) r = asr_rnnt_joint_forward(D.z, NULL, D.P.enc, D.g, &J, L, n + 1, D.dwork, D.dwork_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "RNN-T alignment: %s", asr_result_string(r));
-      asr_rnnt_lattice(D.lb, D.ll, NULL, D.z, D.tok, L, n, n + 1, V, 0);
-      asr__rnnt_viterbi(D.path, D.delta, D.lb, D.ll, L, n);
-      for (i = 0; i < n; i++) {
-        if (starts) starts[i] = D.path[i];
-        if (ends) ends[i] = D.path[i];
-      }
-    }
-  }
-  memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
-  *n_tokens = n;
-  return ASR_OK;
 }
 
 /* ========================================================================================
