@@ -2728,10 +2728,11 @@ ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *
  *           2^24 multiply-adds, N (H D + G V H + G V E + G V V).
  *   _ref    the lines as matrix products on asr_gemm_ref, the _ref Gumbel-softmax.
  *   fast    the same composition on asr_gemm and asr_gumbel_softmax_* (AVX2 where built).
- * Errors: ASR_ERR_INVALID_ARG, ASR_ERR_SHAPE, ASR_ERR_TOO_LARGE, ASR_ERR_NONFINITE (also
- * when the logits overflow: then h and logits have been written, nothing else), and for
- * the backward ASR_ERR_WORKSPACE and ASR_ERR_RANGE (an index outside [0, V)); the backward
- * accumulates nothing unless it succeeds. */
+ * Errors: ASR_ERR_INVALID_ARG, ASR_ERR_SHAPE, ASR_ERR_TOO_LARGE, ASR_ERR_NONFINITE, and for
+ * the backward ASR_ERR_WORKSPACE and ASR_ERR_RANGE (an index outside [0, V)). Only a
+ * refusal by the Gumbel-softmax (logits that overflowed: ASR_ERR_NONFINITE; in _naive also
+ * ASR_ERR_TOO_LARGE when its literal exp overflows) comes after h and logits were written;
+ * the backward accumulates nothing unless it succeeds. */
 typedef struct asr_gumbel_quantizer {
   int in_dim;      /* D: size of z */
   int hidden;      /* H: inner size of the first linear */
