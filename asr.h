@@ -2673,17 +2673,12 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * codebook/commitment losses [vdOord17], and Lloyd's algorithm with k-means++ [Arthur07]
  * to fit a codebook offline. docs/vq.md derives every backward pass.
  *
- * References of this section beyond the list on top of the file:
- *   [Baevski20w2v] A. Baevski, H. Zhou, A. Mohamed, M. Auli, "wav2vec 2.0: A Framework for
- *                  Self-Supervised Learning of Speech Representations", NeurIPS 2020,
- *                  arXiv:2006.11477. Eq. (1) Gumbel-softmax per group, eq. (4) diversity.
- *   [vdOord17]     A. van den Oord, O. Vinyals, K. Kavukcuoglu, "Neural Discrete
- *                  Representation Learning" (VQ-VAE), NeurIPS 2017, arXiv:1711.00937.
- *   [Arthur07]     D. Arthur, S. Vassilvitskii, "k-means++: The Advantages of Careful
- *                  Seeding", SODA 2007.
- *   [Lloyd82]      S. Lloyd, "Least squares quantization in PCM", IEEE Trans. IT 28(2), 1982.
- *   [fairseq]      fairseq/modules/gumbel_vector_quantizer.py, kmeans_vector_quantizer.py
- *                  and models/wav2vec/wav2vec2.py: the implementation the papers ran.
+ * The papers ([Jang17], [Baevski20vq], [Baevski20w2v], [vdOord17], [Lloyd82], [Arthur07]) are
+ * in the REFERENCES on top of the file; where they cite equations: [Jang17] eqs. (1)-(2) and
+ * sec. 2.2, [Baevski20vq] secs. 3.1-3.3, eqs. (2)-(3), [Baevski20w2v] eq. (1) (the
+ * Gumbel-softmax per group), eq. (4) and footnote 2 (diversity). The implementation the papers
+ * ran is fairseq's (fairseq/modules/gumbel_vector_quantizer.py, kmeans_vector_quantizer.py,
+ * models/wav2vec/wav2vec2.py); "fairseq" below means those files.
  *
  * Shapes used throughout: N vectors (frames), G groups, V entries per group (Gumbel) or
  * K codewords per group (k-means), D = G * E features per vector, E per group. A batch
@@ -2730,9 +2725,11 @@ ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, l
  *   [Baevski20vq] eq. (2) (= [Jang17] eq. (2) with log pi_j -> l_j, g_j -> v_j):
  *     p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau)
  *   (the paper prints exp(l_j + v_j)/tau; the parentheses above are what [Jang17] and
- *   the code compute.) Soft: y = p. Hard (straight-through, [Jang17] sec. 2.2): the
- *   forward value is the one-hot y = e_i, i = argmax_j p_j (= argmax_j l_j + v_j), "and
- *   in the backward pass, the true gradient of the Gumbel softmax outputs is used".
+ *   the code compute.) Soft: y = p. Hard: the straight-through estimator of [Jang17]
+ *   sec. 2.2 (discretize y with argmax, approximate its gradient by the soft sample's), as
+ *   [Baevski20vq] sec. 3.1 uses it: "During the forward pass, i = argmax_j p_j and in the
+ *   backward pass, the true gradient of the Gumbel softmax outputs is used"; the forward
+ *   value is the one-hot y = e_i (i = argmax_j l_j + v_j).
  * Backward (derived in docs/vq.md), with g = dL/dy:
  *     dL/dl_k = (1/tau) p_k (g_k - sum_j g_j p_j)          (softmax Jacobian over tau)
  *   and this SAME formula is the hard sample's backward. In PyTorch the hard sample is
@@ -2841,9 +2838,19 @@ ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *
  * combine_groups; its `vars` tensor is (1, G*V, E), the same memory as (G,V,E)).
  * noise (N,G*V) Gumbel draws, or NULL for inference (argmax of the logits, as the paper
  * does "at inference"). Saved for the backward: h (N,H), logits (N,G*V), p (N,G*V), index
- * (N,G). The module composes the fastest paths (asr_gemm, asr_gumbel_softmax_*).
- * NOTE: fairseq's module with weight_proj_depth = 1 is a single linear; vq-wav2vec's
- * --vq-depth 2 is linear -> activation -> linear, as here with ReLU as in the paper. */
+ * (N,G). NOTE: fairseq's module with weight_proj_depth = 1 is a single linear; vq-wav2vec's
+ * --vq-depth 2 is linear -> activation -> linear, as here with ReLU as in the paper.
+ * Tiers (the same signature; asr_check_quantizer_module checks any of them):
+ *   _naive  every line above as a loop per index, sums in double, the naive Gumbel-softmax,
+ *           the lookup as sum_v y_v e_v also when hard; refuses (ASR_ERR_TOO_LARGE) past
+ *           2^24 multiply-adds, N (H D + G V H + G V E + G V V).
+ *   _ref    the lines as matrix products on asr_gemm_ref, the _ref Gumbel-softmax.
+ *   fast    the same composition on asr_gemm and asr_gumbel_softmax_* (AVX2 where built).
+ * Errors: ASR_ERR_INVALID_ARG, ASR_ERR_SHAPE, ASR_ERR_TOO_LARGE, ASR_ERR_NONFINITE, and for
+ * the backward ASR_ERR_WORKSPACE and ASR_ERR_RANGE (an index outside [0, V)). Only a
+ * refusal by the Gumbel-softmax (logits that overflowed: ASR_ERR_NONFINITE; in _naive also
+ * ASR_ERR_TOO_LARGE when its literal exp overflows) comes after h and logits were written;
+ * the backward accumulates nothing unless it succeeds. */
 typedef struct asr_gumbel_quantizer {
   int in_dim;      /* D: size of z */
   int hidden;      /* H: inner size of the first linear */
@@ -2867,14 +2874,47 @@ ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, si
  * nn.Linear, codebook U(0,1) as fairseq (nn.init.uniform_). */
 ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w,
                                             const asr_gumbel_quantizer *cfg, asr_rng *rng);
+typedef asr_result (*asr_gumbel_quantizer_forward_fn)(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                      asr_real *p, const asr_real *z, const asr_real *noise,
+                                                      const asr_gumbel_quantizer_params *w,
+                                                      const asr_gumbel_quantizer *cfg, int N);
+typedef asr_result (*asr_gumbel_quantizer_backward_fn)(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                       const asr_real *dq, const asr_real *dlogits_extra,
+                                                       const asr_real *z, const asr_real *h, const asr_real *p,
+                                                       const int *index, const asr_gumbel_quantizer_params *w,
+                                                       const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                       size_t work_bytes);
+/* q (N,G*E) out; saved for the backward: index (N,G), h (N,H), logits (N,G*V), p (N,G*V);
+ * z (N,D); noise (N,G*V) or NULL. */
+ASRDEF asr_result asr_gumbel_quantizer_forward_naive(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                     asr_real *p, const asr_real *z, const asr_real *noise,
+                                                     const asr_gumbel_quantizer_params *w,
+                                                     const asr_gumbel_quantizer *cfg, int N);
+ASRDEF asr_result asr_gumbel_quantizer_forward_ref(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                   asr_real *p, const asr_real *z, const asr_real *noise,
+                                                   const asr_gumbel_quantizer_params *w,
+                                                   const asr_gumbel_quantizer *cfg, int N);
 ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h,
                                                asr_real *logits, asr_real *p, const asr_real *z,
                                                const asr_real *noise,
                                                const asr_gumbel_quantizer_params *w,
                                                const asr_gumbel_quantizer *cfg, int N);
+/* Bytes of the backward's scratch (the same for every tier): dy, dl (N,G*V) and dh (N,H). */
 ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N);
 /* grad: gradient buffers with the shapes of the parameters, accumulated (+=); any field
  * (and dz) may be NULL. dq (N,G*E); dlogits_extra (N,G*V) or NULL. */
+ASRDEF asr_result asr_gumbel_quantizer_backward_naive(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                      const asr_real *dq, const asr_real *dlogits_extra,
+                                                      const asr_real *z, const asr_real *h, const asr_real *p,
+                                                      const int *index, const asr_gumbel_quantizer_params *w,
+                                                      const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                      size_t work_bytes);
+ASRDEF asr_result asr_gumbel_quantizer_backward_ref(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                    const asr_real *dq, const asr_real *dlogits_extra,
+                                                    const asr_real *z, const asr_real *h, const asr_real *p,
+                                                    const int *index, const asr_gumbel_quantizer_params *w,
+                                                    const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                    size_t work_bytes);
 ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
                                                 const asr_real *dq, const asr_real *dlogits_extra,
                                                 const asr_real *z, const asr_real *h,
@@ -2888,9 +2928,9 @@ ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_q
  *     i = argmin_j ||z - e_j||_2^2                         (Euclidean distance)
  *     z^ = e_i   ("during the forward pass, we select z^ = e_i")
  * Output zq = z + sg(e_i - z): its value is e_i (written exactly), its gradient w.r.t. z
- * is the identity and w.r.t. the codebook zero: the straight-through estimator of
- * [vdOord17] ("we obtain gradients for the encoder network by back-propagating
- * dL/dz^"); fairseq writes it zq.detach() + (z - z.detach()).
+ * is the identity and w.r.t. the codebook zero: the straight-through estimator, in
+ * [Baevski20vq] sec. 3.2's words after [vdOord17]: "We obtain gradients for the encoder
+ * network by back-propagating dL^wav2vec/dz^"; fairseq writes it zq.detach() + (z - z.detach()).
  * Loss, [Baevski20vq] eq. (3) without the wav2vec term:
  *     L = ||sg(z) - z^||^2 + gamma ||z - sg(z^)||^2,     gamma = 0.25
  * as fairseq's KmeansVectorQuantizer computes it: MSELoss(reduction="mean") over all N*D
@@ -3085,7 +3125,9 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     first two blocks have stride 2, 4x fewer frames) -> linear -> CTC
  *                     keys: encoder.blocks.{b}.*, output.{weight,bias}
  *   "ctc-conformer"   fbank -> Conv2dSubsampling (4x) -> `blocks` Conformer blocks [Gulati20]
- *                     (ESPnet's EncoderLayer, latest rel-pos) -> after_norm -> linear -> CTC
+ *                     (ESPnet's EncoderLayer with rel_pos_type "latest", not ConformerEncoder's
+ *                     default "legacy": its outputs do not depend on the batch's padding)
+ *                     -> after_norm -> linear -> CTC
  *                     keys: ESPnet's ConformerEncoder + CTC state_dict: encoder.embed.*,
  *                     encoder.encoders.{b}.*, encoder.after_norm.*, ctc.ctc_lo.{weight,bias}
  *   "rnnt"            the ctc-conformer encoder -> transducer head [Graves12]: icefall's
@@ -3100,7 +3142,10 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  * model's rate, Kaldi fbank with `n_mels` bins (other options at their defaults, no
  * dither), then per-utterance mean and variance normalization. Tokens: ASR_CHARSET, blank 0.
  * Parameter names are the state_dict keys of the PyTorch modules in
- * tests/torch/test_recipes.py, so a checkpoint loads there and gives the same outputs. */
+ * tests/torch/test_recipes.py, so a checkpoint loads there and gives the same outputs.
+ * Tiers: the functions of this section are single functions by nature: the model functions
+ * compose the tiered pieces of sections 3-6 (their fast paths), and the edit distance is a
+ * dynamic program that is its own definition; none has a _naive or _ref twin. */
 #define ASR_MODEL_MAX_BLOCKS 16
 typedef enum asr_model_encoder {
   ASR_ENCODER_CONTEXTNET = 0,   /* "contextnet" */
@@ -3604,13 +3649,16 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
  *   terms, both gradients, finite differences of each loss term with its stop-gradient
  *   argument held, shared == separate with equal codebooks, and refusals (D % G, K = 0,
  *   NaN, gamma < 0, index out of range).
- * asr_check_quantizer_module: the Gumbel quantizer module and the diversity penalty
- *   against finite differences (soft samples, fixed noise), and the straight-through
- *   module's gradients equal to the soft module's except for the codebook. */
+ * asr_check_quantizer_module: a tier of the Gumbel quantizer module (fwd and bwd, both
+ *   required: a NULL one is one failed case) with the diversity penalty against finite
+ *   differences (soft samples, fixed noise, shared and separate codebooks), and the
+ *   straight-through module's gradients equal to the soft module's except for the
+ *   codebook's, which must be one_hot^T dq. */
 ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumbel_softmax_backward_fn bwd,
                                      asr_check_report *rep);
 ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep);
-ASRDEF void asr_check_quantizer_module(asr_check_report *rep);
+ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_gumbel_quantizer_backward_fn bwd,
+                                       asr_check_report *rep);
 
 /* ========================================================================================
  * 10.7 Seq2seq checkers
@@ -14876,7 +14924,69 @@ ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int
  * 8. Quantizers (implementation)
  * ======================================================================================== */
 
-/* ---- 8.1 Gumbel noise */
+/* Reading map (public name -> the helper holding its math -> docs page; all in docs/vq.md):
+ *   asr_gumbel_from_uniform, asr_gumbel_noise,    -> asr_gumbel_from_uniform     [Jang17] eq. (1) and
+ *     asr_gumbel_noise_from_uniform                                             its footnote 1
+ *   asr_gumbel_tau, asr_gumbel_tau_linear        -> themselves                  [Baevski20w2v] sec. 4.2,
+ *                                                                               [Baevski20vq] sec. 5.2
+ *   asr_gumbel_softmax_{forward,backward}_naive  -> asr__gumbel_forward_naive,  [Baevski20vq] eq. (2)
+ *                                                   asr__gumbel_backward_naive
+ *   asr_gumbel_softmax_{forward,backward}_ref    -> asr__gumbel_forward_ref, asr__gumbel_backward_ref
+ *   asr_gumbel_softmax_{forward,backward}        -> asr__gumbel_forward_avx2, asr__gumbel_backward_avx2
+ *                                                   (AVX2+FMA float builds), else the _ref helpers
+ *   asr_code_perplexity, asr_diversity_forward,   -> themselves, asr__entropy   [Baevski20w2v] eq. (4)
+ *     asr_diversity_backward                        (one tier each: O(N G V) sums)  and footnote 2
+ *   asr_gumbel_quantizer_init                    -> itself (nn.Linear's and fairseq's initialisation)
+ *   asr_gumbel_quantizer_{forward,backward}_naive -> asr__gq_forward_naive,     [Baevski20vq] sec. 3.1
+ *                                                   asr__gq_backward_naive      and 3.3
+ *   asr_gumbel_quantizer_{forward,backward}_ref  -> asr__gq_forward_composed, asr__gq_backward_composed
+ *                                                   on asr_gemm_ref and the _ref Gumbel-softmax
+ *   asr_gumbel_quantizer_{forward,backward}      -> the same compositions on asr_gemm and the fast
+ *                                                   Gumbel-softmax
+ *   asr_vq_{forward,backward}_naive              -> asr__vq_forward_naive,      [Baevski20vq] sec. 3.2,
+ *                                                   asr__vq_backward_naive      eq. (3)
+ *   asr_vq_{forward,backward}_ref                -> asr__vq_forward_ref, asr__vq_backward_ref
+ *   asr_vq_forward                               -> asr__vq_forward_gemm (AVX2+FMA float builds), else _ref
+ *   asr_vq_backward                              -> asr__vq_backward_ref (O(N D): nothing to speed up)
+ *   asr_kmeans_objective, asr_kmeans_plusplus,    -> themselves, asr__kmeans_run [Lloyd82], [Arthur07]
+ *     asr_kmeans_fit                                (one tier each)
+ * The API and its full contract: section 8 of the declarations (search "8. Quantizers").
+ * Order below, per component 8.1 .. 8.7: the equations, the _naive helper, the _ref helper,
+ * the fast path, the public tiers; then, under the plumbing rule at the end of the section,
+ * the argument checks, workspace sizes and the drivers that run a tier's helper. */
+
+/* The plumbing the public functions call, defined at the end of the section. */
+ASR__PRIVATE asr_result asr__gumbel_softmax_forward(asr__tier tier, asr_real *y, asr_real *p, int *index,
+                                                    const asr_real *logits, const asr_real *noise, double tau,
+                                                    int hard, int n, int V);
+ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *grad_logits, const asr_real *p,
+                                                     const asr_real *grad_y, double tau, int n, int V);
+ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V, double eps,
+                                             asr_diversity_form form, size_t *count);
+ASR__PRIVATE asr_result asr__gq_forward(asr__tier tier, asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                        asr_real *p, const asr_real *z, const asr_real *noise,
+                                        const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                        int N);
+ASR__PRIVATE asr_result asr__gq_backward(asr__tier tier, asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                         const asr_real *dq, const asr_real *dlogits_extra, const asr_real *z,
+                                         const asr_real *h, const asr_real *p, const int *index,
+                                         const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                         int N, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__vq_forward(asr__tier tier, int *index, asr_real *zq, asr_vq_loss *loss,
+                                        const asr_real *z, const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__vq_backward(asr__tier tier, asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                         double dloss, const int *index, const asr_real *z,
+                                         const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                         double gamma);
+ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D, int ldx,
+                                          int K);
+
+/* ---- 8.1 Gumbel noise
+ * [Jang17] eq. (1) samples Categorical(pi) as one_hot(argmax_i [g_i + log pi_i]) with
+ * g_i ~ Gumbel(0,1), and its footnote 1 draws g by inverting the CDF F(g) = exp(-exp(-g)):
+ *     g = -log(-log(u)),  u ~ U(0,1)          (the v of [Baevski20vq] below eq. (2))
+ * symbols: u -> u, g (v in [Baevski20vq]) -> v. */
 ASRDEF double asr_gumbel_from_uniform(double u) {
   /* the inverse CDF of Gumbel(0,1): F(v) = exp(-exp(-v)) = u  <=>  v = -log(-log u) */
   return -log(-log(u));
@@ -14906,7 +15016,11 @@ ASRDEF asr_result asr_gumbel_noise_from_uniform(asr_real *v, const asr_real *u, 
   return ASR_OK;
 }
 
-/* ---- 8.2 Temperature schedule */
+
+/* ---- 8.2 Temperature schedule
+ * [Baevski20w2v] sec. 4.2: tau(step) = max(tau_max * decay^step, tau_min) (also fairseq's
+ * rule); [Baevski20vq] sec. 5.2: tau falls linearly from tau_max to tau_min over the first
+ * anneal_steps updates, then stays at tau_min. */
 ASRDEF double asr_gumbel_tau(double tau_max, double tau_min, double decay, long step) {
   double t;
   if (step < 0) step = 0;
@@ -14921,49 +15035,35 @@ ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, l
   return tau_max + (tau_min - tau_max) * f;
 }
 
-/* ---- 8.3 Gumbel-softmax */
 
-/* The checks every tier of the forward makes before writing anything. */
-ASR__PRIVATE asr_result asr__gumbel_check(const asr_real *y, const asr_real *p, const asr_real *logits,
-                                          const asr_real *noise, double tau, int hard, int n, int V) {
-  size_t count;
-  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau) || (hard != 0 && hard != 1))
-    return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
-  if (n == 0) return ASR_OK;
-  if (!y || !p || !logits || (hard && y == p)) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(logits, count) || (noise && !asr_all_finite(noise, count)))
-    return ASR_ERR_NONFINITE;
-  return ASR_OK;
+/* ---- 8.3 Gumbel-softmax
+ * [Baevski20vq] eq. (2) (= [Jang17] eq. (2) with log pi_j -> l_j, g_j -> v_j), one row of V:
+ *     p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau)
+ * soft sample y = p; hard sample y = one_hot(i), i = argmax_j p_j (= argmax_j l_j + v_j).
+ * Backward, with g = dL/dy (the same for the hard sample: straight-through, docs/vq.md):
+ *     dL/dl_k = sum_j g_j dp_j/dl_k = (1/tau) p_k (g_k - sum_j g_j p_j)
+ * symbols: l -> logits, v -> noise (NULL: none), tau -> tau, p -> p, y -> y, i -> index,
+ * g -> grad_y, dL/dl -> grad_logits. Every helper below takes n rows of V one after the
+ * other; the driver (plumbing) has checked the arguments and n > 0. */
+
+/* s_j = (l_j + v_j) / tau in double: the tempered, perturbed logit of entry j of a row */
+ASR__PRIVATE double asr__gumbel_s(const asr_real *l, const asr_real *v, int j, double tau) {
+  return ((double)l[j] + (v ? (double)v[j] : 0.0)) / tau;
 }
 
-ASR__PRIVATE asr_result asr__gumbel_check_backward(const asr_real *grad_logits, const asr_real *p,
-                                                   const asr_real *grad_y, double tau, int n, int V) {
-  size_t count;
-  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau)) return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
-  if (n == 0) return ASR_OK;
-  if (!grad_logits || !p || !grad_y) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(p, count) || !asr_all_finite(grad_y, count)) return ASR_ERR_NONFINITE;
-  return ASR_OK;
-}
-
-/* s_j = (l_j + v_j) / tau in double: the tempered, perturbed logit */
-#define ASR__GUMBEL_S(l, v, j, tau) (((double)(l)[j] + ((v) ? (double)(v)[j] : 0.0)) / (tau))
-
-ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int *index,
-                                                   const asr_real *logits, const asr_real *noise,
-                                                   double tau, int hard, int n, int V) {
+/* _naive: eq. (2) literally, in double and without the max shift. It refuses, with
+ * ASR_ERR_TOO_LARGE and nothing written, when n V^2 > 4e9 (the limit its backward needs: it
+ * forms every Jacobian entry, and the tier keeps one limit) and when a row's sum
+ * exp((l+v)/tau) overflows (an exponent beyond ~709). */
+ASR__PRIVATE asr_result asr__gumbel_forward_naive(asr_real *y, asr_real *p, int *index, const asr_real *logits,
+                                                  const asr_real *noise, double tau, int hard, int n, int V) {
   int r, j;
-  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
-  if (res != ASR_OK || n == 0) return res;
   if ((double)n * V * V > 4e9) return ASR_ERR_TOO_LARGE;
-  /* The literal eq. (2) has no max shift: exp((l+v)/tau) overflows past ~709. Check every
-   * row's denominator first, so that a refusal writes nothing. */
+  /* Every row's denominator is checked first, so that a refusal writes nothing. */
   for (r = 0; r < n; r++) {
     const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
     double sum = 0;
-    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau));
+    for (j = 0; j < V; j++) sum += exp(asr__gumbel_s(l, v, j, tau));
     if (!(sum > 0) || !isfinite(sum)) return ASR_ERR_TOO_LARGE;
   }
   for (r = 0; r < n; r++) {
@@ -14972,10 +15072,10 @@ ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int
     double sum = 0, best = -1;
     int i = 0;
     /* denominator: sum_k exp((l_k + v_k) / tau) */
-    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau));
+    for (j = 0; j < V; j++) sum += exp(asr__gumbel_s(l, v, j, tau));
     for (j = 0; j < V; j++) {
       /* eq. (2): p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau) */
-      double pj = exp(ASR__GUMBEL_S(l, v, j, tau)) / sum;
+      double pj = exp(asr__gumbel_s(l, v, j, tau)) / sum;
       pr[j] = (asr_real)pj;
       if (pj > best) {            /* "i = argmax_j p_j", the first on ties */
         best = pj;
@@ -14989,40 +15089,11 @@ ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_gumbel_softmax_forward_ref(asr_real *y, asr_real *p, int *index,
-                                                 const asr_real *logits, const asr_real *noise,
-                                                 double tau, int hard, int n, int V) {
-  int r, j;
-  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
-  if (res != ASR_OK || n == 0) return res;
-  for (r = 0; r < n; r++) {
-    const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
-    asr_real *pr = p + (size_t)r * V, *yr = y + (size_t)r * V;
-    double m = -INFINITY, sum = 0;
-    int i = 0;
-    /* m = max_j s_j, and its position: argmax p = argmax s since exp is increasing */
-    for (j = 0; j < V; j++) {
-      double s = ASR__GUMBEL_S(l, v, j, tau);
-      if (s > m) {
-        m = s;
-        i = j;
-      }
-    }
-    /* sum_k exp(s_k - m): every term is in (0,1] and the largest is 1, so no overflow */
-    for (j = 0; j < V; j++) sum += exp(ASR__GUMBEL_S(l, v, j, tau) - m);
-    /* p_j = exp(s_j - m) / sum_k exp(s_k - m): eq. (2) with e^-m cancelled */
-    for (j = 0; j < V; j++) pr[j] = (asr_real)(exp(ASR__GUMBEL_S(l, v, j, tau) - m) / sum);
-    for (j = 0; j < V; j++) yr[j] = hard ? (asr_real)(j == i) : pr[j];
-    if (index) index[r] = i;
-  }
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const asr_real *p,
-                                                    const asr_real *grad_y, double tau, int n, int V) {
+/* _naive backward: every Jacobian entry dp_j/dl_k = (1/tau) p_j ([j = k] - p_k) formed and
+ * summed against g, O(V^2) per row (the size limit is the forward's). */
+ASR__PRIVATE asr_result asr__gumbel_backward_naive(asr_real *grad_logits, const asr_real *p, const asr_real *grad_y,
+                                                   double tau, int n, int V) {
   int r, j, k;
-  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
-  if (res != ASR_OK || n == 0) return res;
   if ((double)n * V * V > 4e9) return ASR_ERR_TOO_LARGE;
   for (r = 0; r < n; r++) {
     const asr_real *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
@@ -15037,28 +15108,55 @@ ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_gumbel_softmax_backward_ref(asr_real *grad_logits, const asr_real *p,
-                                                  const asr_real *grad_y, double tau, int n, int V) {
+/* _ref: the same p shifted by the row's maximum m (log-sum-exp), sums in double. */
+ASR__PRIVATE void asr__gumbel_forward_ref(asr_real *y, asr_real *p, int *index, const asr_real *logits,
+                                          const asr_real *noise, double tau, int hard, int n, int V) {
   int r, j;
-  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
-  if (res != ASR_OK || n == 0) return res;
+  for (r = 0; r < n; r++) {
+    const asr_real *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    asr_real *pr = p + (size_t)r * V, *yr = y + (size_t)r * V;
+    double m = -INFINITY, sum = 0;
+    int i = 0;
+    /* m = max_j s_j, and its position: argmax p = argmax s since exp is increasing */
+    for (j = 0; j < V; j++) {
+      double s = asr__gumbel_s(l, v, j, tau);
+      if (s > m) {
+        m = s;
+        i = j;
+      }
+    }
+    /* sum_k exp(s_k - m): every term is in (0,1] and the largest is 1, so no overflow */
+    for (j = 0; j < V; j++) sum += exp(asr__gumbel_s(l, v, j, tau) - m);
+    /* p_j = exp(s_j - m) / sum_k exp(s_k - m): eq. (2) with e^-m cancelled */
+    for (j = 0; j < V; j++) pr[j] = (asr_real)(exp(asr__gumbel_s(l, v, j, tau) - m) / sum);
+    for (j = 0; j < V; j++) yr[j] = hard ? (asr_real)(j == i) : pr[j];
+    if (index) index[r] = i;
+  }
+}
+
+/* _ref backward: the Jacobian-vector product in O(V) per row. */
+ASR__PRIVATE void asr__gumbel_backward_ref(asr_real *grad_logits, const asr_real *p, const asr_real *grad_y,
+                                           double tau, int n, int V) {
+  int r, j;
   for (r = 0; r < n; r++) {
     const asr_real *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
     asr_real *dl = grad_logits + (size_t)r * V;
     double dot = 0;
-    /* the Jacobian-vector product in O(V): dot = sum_j g_j p_j ... */
+    /* dot = sum_j g_j p_j ... */
     for (j = 0; j < V; j++) dot += (double)g[j] * pr[j];
     /* ... dL/dl_k = p_k (g_k - dot) / tau */
     for (j = 0; j < V; j++) dl[j] += (asr_real)((double)pr[j] * ((double)g[j] - dot) / tau);
   }
-  return ASR_OK;
 }
 
+/* fast: AVX2+FMA, float builds only (the kernels read and write float). */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
 /* exp(x) for 8 floats, the Cephes expf scheme: x = n ln2 + r with n = round(x / ln2) and
  * |r| <= ln2/2 (ln2 split in two constants so that n ln2 is exact), exp(r) by a degree-5
  * polynomial, 2^n placed in the exponent bits. About 2 ulp; returns 0 below about -87.7
- * (the true value is a denormal), exactly 1 at x = 0. */
+ * (the true value is a denormal), exactly 1 at x = 0. The constants are Cephes expf's: the
+ * clamp +-88.376 (float exp's range), 1/ln2, the two parts of ln2 (0.693359375 has 9
+ * significant bits) and the polynomial's minimax coefficients. */
 ASR__PRIVATE __m256 asr__vq_exp_avx2(__m256 x) {
   __m256 fx, r, z, y;
   __m256i e;
@@ -15079,13 +15177,15 @@ ASR__PRIVATE __m256 asr__vq_exp_avx2(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));                      /* times 2^n */
 }
 
-/* The sum of 8 floats in double. */
+/* The sum of the 4 doubles of a (each accumulator holds partial sums of float lanes). */
 ASR__PRIVATE double asr__vq_hsum_pd_avx2(__m256d a) {
-  double t[4];
+  double t[4];   /* the 4 lanes, stored to add them in a fixed order */
   _mm256_storeu_pd(t, a);
   return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
+/* fast forward: the _ref algorithm 8 lanes at a time, exp by asr__vq_exp_avx2, row sums in
+ * double; the first position of the maximum is the index, as in _ref. */
 ASR__PRIVATE void asr__gumbel_forward_avx2(asr_real *y, asr_real *p, int *index, const float *logits,
                                            const float *noise, double tau, int hard, int n, int V) {
   const float inv_tau = (float)(1.0 / tau);
@@ -15106,7 +15206,7 @@ ASR__PRIVATE void asr__gumbel_forward_avx2(asr_real *y, asr_real *p, int *index,
       vmax = _mm256_max_ps(vmax, s);
     }
     {
-      float t[8];
+      float t[8];   /* the 8 lanes of the running max, stored to reduce them */
       _mm256_storeu_ps(t, vmax);
       m = t[0];
       for (i = 1; i < 8; i++) m = t[i] > m ? t[i] : m;
@@ -15148,6 +15248,7 @@ ASR__PRIVATE void asr__gumbel_forward_avx2(asr_real *y, asr_real *p, int *index,
   }
 }
 
+/* fast backward: dot = sum_j g_j p_j in double, then dl += p (g - dot) / tau, 8 lanes at a time. */
 ASR__PRIVATE void asr__gumbel_backward_avx2(float *grad_logits, const float *p, const float *grad_y,
                                             double tau, int n, int V) {
   int r, j;
@@ -15176,32 +15277,57 @@ ASR__PRIVATE void asr__gumbel_backward_avx2(float *grad_logits, const float *p, 
 }
 #endif
 
+/* The public tiers: each names its math and hands the tier to the driver (plumbing), which
+ * checks the arguments and runs that helper. */
+ASRDEF asr_result asr_gumbel_softmax_forward_naive(asr_real *y, asr_real *p, int *index,
+                                                   const asr_real *logits, const asr_real *noise,
+                                                   double tau, int hard, int n, int V) {
+  /* eq. (2) literally, without the max shift: asr__gumbel_forward_naive */
+  return asr__gumbel_softmax_forward(ASR__TIER_NAIVE, y, p, index, logits, noise, tau, hard, n, V);
+}
+
+ASRDEF asr_result asr_gumbel_softmax_forward_ref(asr_real *y, asr_real *p, int *index,
+                                                 const asr_real *logits, const asr_real *noise,
+                                                 double tau, int hard, int n, int V) {
+  /* eq. (2) shifted by the row maximum: asr__gumbel_forward_ref */
+  return asr__gumbel_softmax_forward(ASR__TIER_REF, y, p, index, logits, noise, tau, hard, n, V);
+}
+
 ASRDEF asr_result asr_gumbel_softmax_forward(asr_real *y, asr_real *p, int *index,
                                              const asr_real *logits, const asr_real *noise,
                                              double tau, int hard, int n, int V) {
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
-  if (res != ASR_OK || n == 0) return res;
-  asr__gumbel_forward_avx2(y, p, index, logits, noise, tau, hard, n, V);
-  return ASR_OK;
-#else
-  return asr_gumbel_softmax_forward_ref(y, p, index, logits, noise, tau, hard, n, V);
-#endif
+  /* asr__gumbel_forward_avx2 where built, else asr__gumbel_forward_ref */
+  return asr__gumbel_softmax_forward(ASR__TIER_FAST, y, p, index, logits, noise, tau, hard, n, V);
+}
+
+ASRDEF asr_result asr_gumbel_softmax_backward_naive(asr_real *grad_logits, const asr_real *p,
+                                                    const asr_real *grad_y, double tau, int n, int V) {
+  /* every Jacobian entry: asr__gumbel_backward_naive */
+  return asr__gumbel_softmax_backward(ASR__TIER_NAIVE, grad_logits, p, grad_y, tau, n, V);
+}
+
+ASRDEF asr_result asr_gumbel_softmax_backward_ref(asr_real *grad_logits, const asr_real *p,
+                                                  const asr_real *grad_y, double tau, int n, int V) {
+  /* the Jacobian-vector product in O(V): asr__gumbel_backward_ref */
+  return asr__gumbel_softmax_backward(ASR__TIER_REF, grad_logits, p, grad_y, tau, n, V);
 }
 
 ASRDEF asr_result asr_gumbel_softmax_backward(asr_real *grad_logits, const asr_real *p,
                                               const asr_real *grad_y, double tau, int n, int V) {
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
-  if (res != ASR_OK || n == 0) return res;
-  asr__gumbel_backward_avx2(grad_logits, p, grad_y, tau, n, V);
-  return ASR_OK;
-#else
-  return asr_gumbel_softmax_backward_ref(grad_logits, p, grad_y, tau, n, V);
-#endif
+  /* asr__gumbel_backward_avx2 where built, else asr__gumbel_backward_ref */
+  return asr__gumbel_softmax_backward(ASR__TIER_FAST, grad_logits, p, grad_y, tau, n, V);
 }
 
-/* ---- 8.4 Code perplexity and diversity */
+/* ---- 8.4 Code perplexity and the diversity penalty
+ * Code perplexity (a statistic): q_g(v) = #{n : index[n,g] = v} / N,
+ *     PPL = sum_g exp(-sum_v q_g(v) log(q_g(v) + eps)).
+ * Diversity, on the averaged softmax pbar_g = (1/N) sum_n softmax(l_{n,g}) (no noise, no tau):
+ *     [Baevski20w2v] eq. (4):  L_d = (1/GV) sum_g -H(pbar_g)                 (ASR_DIVERSITY_ENTROPY)
+ *     its footnote 2, fairseq: L_d = (GV - sum_g exp(H(pbar_g))) / GV       (ASR_DIVERSITY_PERPLEXITY)
+ * Backward: a_gv = dL/dpbar_gv = (1/GV) [exp(H_g)] (log(pbar_gv + eps) + pbar_gv/(pbar_gv + eps))
+ * (the bracket in the perplexity form only), then dL/dl_{n,g,k} = (1/N) s_k (a_gk - sum_v a_gv s_v).
+ * symbols: pbar -> avg_probs (the backward recomputes it in double), s -> probs, H -> h.
+ * One tier each: the sums are O(N G V) and leave nothing to speed up. */
 
 /* -sum_v p_v log(p_v + eps), with 0 log 0 = 0 */
 ASR__PRIVATE double asr__entropy(const double *pv, int V, double eps) {
@@ -15232,19 +15358,6 @@ ASRDEF double asr_code_perplexity(double *per_group, const int *index, int N, in
     total += exp(h);
   }
   return total;
-}
-
-ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V,
-                                             double eps, asr_diversity_form form, size_t *count) {
-  size_t gv;
-  if (N < 1 || G < 1 || V < 1) return ASR_ERR_SHAPE;
-  if (!(eps >= 0) || !isfinite(eps) || (form != ASR_DIVERSITY_PERPLEXITY && form != ASR_DIVERSITY_ENTROPY))
-    return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)G, (size_t)V, &gv) != ASR_OK || asr_size_mul(gv, (size_t)N, count) != ASR_OK)
-    return ASR_ERR_TOO_LARGE;
-  if (!logits_or_probs) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(logits_or_probs, *count)) return ASR_ERR_NONFINITE;
-  return ASR_OK;
 }
 
 ASRDEF asr_result asr_diversity_forward(double *loss, double *prob_perplexity, asr_real *probs,
@@ -15278,16 +15391,11 @@ ASRDEF asr_result asr_diversity_forward(double *loss, double *prob_perplexity, a
   return ASR_OK;
 }
 
-ASRDEF size_t asr_diversity_workspace_size(int G, int V) {
-  if (G < 1 || V < 1) return 0;
-  return 2 * sizeof(double) * (size_t)G * (size_t)V;
-}
-
 ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *probs,
                                          double grad_loss, int N, int G, int V, double eps,
                                          asr_diversity_form form, void *work, size_t work_bytes) {
   size_t count;
-  double *pbar = (double *)work, *a, gv;
+  double *pbar = (double *)work, *a, gv;    /* work: pbar (G,V), then a (G,V), in double */
   int g, v, n;
   asr_result res = asr__diversity_check(probs, N, G, V, eps, form, &count);
   if (res != ASR_OK) return res;
@@ -15328,38 +15436,28 @@ ASRDEF asr_result asr_diversity_backward(asr_real *grad_logits, const asr_real *
   return ASR_OK;
 }
 
-/* ---- 8.5 The Gumbel quantizer module */
-ASR__PRIVATE asr_result asr__gq_check(const asr_gumbel_quantizer *c) {
-  size_t t;
-  if (!c) return ASR_ERR_INVALID_ARG;
-  if (c->in_dim < 1 || c->hidden < 1 || c->groups < 1 || c->vars < 1 || c->entry_dim < 1)
-    return ASR_ERR_SHAPE;
-  if ((c->shared != 0 && c->shared != 1) || (c->hard != 0 && c->hard != 1) || !(c->tau > 0) ||
-      !isfinite(c->tau))
-    return ASR_ERR_INVALID_ARG;
-  /* every size product must fit: G*V*H, H*D, G*V*E */
-  if (asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->hidden, &t) != ASR_OK ||
-      asr_size_mul((size_t)c->hidden, (size_t)c->in_dim, &t) != ASR_OK ||
-      asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->entry_dim, &t) != ASR_OK ||
-      (size_t)c->groups * (size_t)c->vars > (size_t)0x7fffffff ||
-      (size_t)c->groups * (size_t)c->entry_dim > (size_t)0x7fffffff)
-    return ASR_ERR_TOO_LARGE;
-  return ASR_OK;
-}
 
-ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, size_t counts[5]) {
-  asr_result r = asr__gq_check(cfg);
-  size_t gv;
-  if (r != ASR_OK) return r;
-  gv = (size_t)cfg->groups * (size_t)cfg->vars;
-  counts[0] = (size_t)cfg->hidden * (size_t)cfg->in_dim;                  /* w1 (H,D) */
-  counts[1] = (size_t)cfg->hidden;                                         /* b1 (H) */
-  counts[2] = gv * (size_t)cfg->hidden;                                    /* w2 (GV,H) */
-  counts[3] = gv;                                                          /* b2 (GV) */
-  counts[4] = (cfg->shared ? (size_t)cfg->vars : gv) * (size_t)cfg->entry_dim;  /* codebook */
-  return ASR_OK;
-}
+/* ---- 8.5 The Gumbel quantizer module [Baevski20vq] sec. 3.1 and 3.3
+ * Forward, frame n, group g ("a linear layer, followed by a ReLU and another linear which
+ * outputs l in R^V logits for the Gumbel softmax", sec. 3.1; G groups, sec. 3.3):
+ *     h = ReLU(z W1^T + b1)                      (N,H)
+ *     l = h W2^T + b2                            (N,G*V): N*G rows of V
+ *     p_{n,g} = gumbel_softmax(l_{n,g}, v_{n,g}, tau)        eq. (2), 8.3
+ *     y_{n,g} = hard ? one_hot(argmax p_{n,g}) : p_{n,g}
+ *     q_{n,g} = sum_v y_{n,g,v} e_{g,v}          (E): the codebook lookup
+ * Backward (docs/vq.md), dq = dL/dq:
+ *     dy_{n,g,v} = <e_{g,v}, dq_{n,g}>   (every v: the straight-through y is treated as p)
+ *     de_{g,v} += sum_n y_{n,g,v} dq_{n,g}
+ *     dl = J_p^T dy + dlogits_extra;  dW2 += dl^T h;  db2 += sum_n dl
+ *     dh = (dl W2) * [h > 0];  dW1 += dh^T z;  db1 += sum_n dh;  dz += dh W1
+ * symbols: z -> z, W1, b1, W2, b2 -> w->w1, w->b1, w->w2, w->b2, h -> h, l -> logits,
+ * v -> noise, p -> p, i -> index, e -> w->codebook ((G,V,E), or (V,E) when cfg->shared),
+ * q -> q, D H G V E -> cfg->in_dim, hidden, groups, vars, entry_dim. The driver (plumbing)
+ * has checked every argument and N > 0; the backward's scratch dy, dl (N,G*V) and dh (N,H)
+ * come from the caller's workspace. */
 
+/* nn.Linear's initialisation U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the two linears, and
+ * fairseq's U(0,1) for the codebook. */
 ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w,
                                             const asr_gumbel_quantizer *cfg, asr_rng *rng) {
   size_t c[5], i;
@@ -15377,66 +15475,154 @@ ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h,
-                                               asr_real *logits, asr_real *p, const asr_real *z,
-                                               const asr_real *noise,
-                                               const asr_gumbel_quantizer_params *w,
-                                               const asr_gumbel_quantizer *cfg, int N) {
-  size_t c[5], nd, nh, ngv;
-  int D, H, G, V, E, GV, n, g, j;
-  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
-  if (r != ASR_OK) return r;
-  if (N < 0 || !w || !w->w1 || !w->b1 || !w->w2 || !w->b2 || !w->codebook) return ASR_ERR_INVALID_ARG;
-  if (N == 0) return ASR_OK;
-  if (!q || !index || !h || !logits || !p || !z) return ASR_ERR_INVALID_ARG;
-  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V;
-  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK || asr_size_mul((size_t)N, (size_t)H, &nh) != ASR_OK ||
-      asr_size_mul((size_t)N, (size_t)GV, &ngv) != ASR_OK || (size_t)N * G > (size_t)0x7fffffff)
-    return ASR_ERR_TOO_LARGE;
-  if (!asr_all_finite(z, nd) || (noise && !asr_all_finite(noise, ngv)) || !asr_all_finite(w->w1, c[0]) ||
-      !asr_all_finite(w->b1, c[1]) || !asr_all_finite(w->w2, c[2]) || !asr_all_finite(w->b2, c[3]) ||
-      !asr_all_finite(w->codebook, c[4]))
-    return ASR_ERR_NONFINITE;
-  /* h = ReLU(z W1^T + b1) */
-  asr_gemm(0, 1, N, H, D, 1, z, D, w->w1, D, 0, h, H);
+
+/* The size past which the _naive module refuses (ASR_ERR_TOO_LARGE): 2^24 multiply-adds,
+ * counting the two linears, the lookup and the naive Gumbel-softmax backward's V^2 per row. */
+ASR__PRIVATE int asr__gq_naive_too_large(const asr_gumbel_quantizer *c, int N) {
+  double gv = (double)c->groups * c->vars;
+  double per_row = (double)c->hidden * c->in_dim + gv * c->hidden + gv * c->entry_dim + gv * c->vars;
+  return (double)N * per_row > 16777216.0;
+}
+
+/* Entry v of group g's codebook: (G,V,E), or one (V,E) shared by every group. */
+ASR__PRIVATE const asr_real *asr__gq_entry(const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *c,
+                                           int g, int v) {
+  return w->codebook + ((size_t)(c->shared ? 0 : g) * c->vars + (size_t)v) * c->entry_dim;
+}
+
+/* The naive pieces of a linear layer y = x W^T + b, x (N,I), W (O,I), y (N,O), each a loop
+ * per index of its left side with the sum in double:
+ *   asr__gq_linear_naive:        y_no = b_o + sum_i W_oi x_ni, then ReLU when relu
+ *   asr__gq_linear_grads_naive:  dW_oi += sum_n dy_no x_ni,  db_o += sum_n dy_no (each if given)
+ *   asr__gq_linear_dx_naive:     s_ni = sum_o dy_no W_oi; with relu_out (the ReLU's output h)
+ *                                dx_ni = [h_ni > 0] s_ni (written), else dx_ni += s_ni */
+ASR__PRIVATE void asr__gq_linear_naive(asr_real *y, const asr_real *x, const asr_real *W, const asr_real *b, int N,
+                                       int I, int O, int relu) {
+  int n, o, i;
   for (n = 0; n < N; n++)
-    for (j = 0; j < H; j++) {
-      asr_real *hv = h + (size_t)n * H + j;
-      *hv += w->b1[j];
-      if (!(*hv > 0)) *hv = 0;
+    for (o = 0; o < O; o++) {
+      double s = b[o];
+      for (i = 0; i < I; i++) s += (double)W[(size_t)o * I + i] * x[(size_t)n * I + i];
+      y[(size_t)n * O + o] = (asr_real)(relu && !(s > 0) ? 0 : s);
     }
-  /* l = h W2^T + b2, (N, G*V) = N*G rows of V logits */
-  asr_gemm(0, 1, N, GV, H, 1, h, H, w->w2, H, 0, logits, GV);
-  for (n = 0; n < N; n++)
-    for (j = 0; j < GV; j++) logits[(size_t)n * GV + j] += w->b2[j];
-  /* p = Gumbel-softmax of every row, index = argmax (l + v). The module keeps p and
-   * builds the one-hot from the index itself, so the soft call serves both modes. */
-  r = asr_gumbel_softmax_forward(p, p, index, logits, noise, cfg->tau, 0, N * G, V);
-  if (r != ASR_OK) return r;         /* logits overflowed to inf: reported, nothing else */
-  for (g = 0; g < G; g++) {
-    const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
-    if (cfg->hard) {
-      /* q_{n,g} = e_{g, i_{n,g}}: the codebook lookup of the one-hot */
-      for (n = 0; n < N; n++)
-        memcpy(q + (size_t)n * G * E + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E,
-               sizeof(asr_real) * (size_t)E);
-    } else {
-      /* q_{n,g} = sum_v p_{n,g,v} e_{g,v}: (N,V) x (V,E) */
-      asr_gemm(0, 0, N, E, V, 1, p + (size_t)g * V, GV, cb, E, 0, q + (size_t)g * E, G * E);
+}
+
+ASR__PRIVATE void asr__gq_linear_grads_naive(asr_real *dW, asr_real *db, const asr_real *dy, const asr_real *x,
+                                             int N, int I, int O) {
+  int n, o, i;
+  for (o = 0; o < O; o++) {
+    double sb = 0;
+    for (i = 0; i < I && dW; i++) {
+      double s = 0;
+      for (n = 0; n < N; n++) s += (double)dy[(size_t)n * O + o] * x[(size_t)n * I + i];
+      dW[(size_t)o * I + i] += (asr_real)s;
     }
+    for (n = 0; n < N; n++) sb += dy[(size_t)n * O + o];
+    if (db) db[o] += (asr_real)sb;
   }
+}
+
+ASR__PRIVATE void asr__gq_linear_dx_naive(asr_real *dx, const asr_real *dy, const asr_real *W,
+                                          const asr_real *relu_out, int N, int I, int O) {
+  int n, o, i;
+  for (n = 0; n < N; n++)
+    for (i = 0; i < I; i++) {
+      double s = 0;
+      for (o = 0; o < O; o++) s += (double)dy[(size_t)n * O + o] * W[(size_t)o * I + i];
+      if (relu_out)
+        dx[(size_t)n * I + i] = (asr_real)(relu_out[(size_t)n * I + i] > 0 ? s : 0);
+      else
+        dx[(size_t)n * I + i] += (asr_real)s;
+    }
+}
+
+/* _naive forward: every equation as a loop per index of its left side, sums in double, the
+ * naive Gumbel-softmax, and the lookup as the sum over every entry, sum_v y_v e_v (also when
+ * y is one-hot). h and logits are written before the Gumbel-softmax, which may refuse. */
+ASR__PRIVATE asr_result asr__gq_forward_naive(asr_real *q, int *index, asr_real *h, asr_real *logits, asr_real *p,
+                                              const asr_real *z, const asr_real *noise,
+                                              const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *c,
+                                              int N) {
+  int D = c->in_dim, H = c->hidden, G = c->groups, V = c->vars, E = c->entry_dim, GV = G * V;
+  int n, g, v, e;
+  asr_result r;
+  if (asr__gq_naive_too_large(c, N)) return ASR_ERR_TOO_LARGE;
+  asr__gq_linear_naive(h, z, w->w1, w->b1, N, D, H, 1);          /* h = ReLU(z W1^T + b1) */
+  asr__gq_linear_naive(logits, h, w->w2, w->b2, N, H, GV, 0);    /* l = h W2^T + b2 */
+  /* p = eq. (2) literally on the N*G rows of V, index = argmax; the one-hot y is built
+   * from the index below, so the soft call (hard = 0) serves both modes */
+  r = asr__gumbel_softmax_forward(ASR__TIER_NAIVE, p, p, index, logits, noise, c->tau, 0, N * G, V);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++)
+      for (e = 0; e < E; e++) {
+        /* q_{n,g,e} = sum_v y_{n,g,v} e_{g,v,e},  y = one_hot(i_{n,g}) or p_{n,g} */
+        double s = 0;
+        for (v = 0; v < V; v++) {
+          double y = c->hard ? (double)(v == index[(size_t)n * G + g]) : (double)p[((size_t)n * G + g) * V + v];
+          s += y * asr__gq_entry(w, c, g, v)[e];
+        }
+        q[((size_t)n * G + g) * E + e] = (asr_real)s;
+      }
   return ASR_OK;
 }
 
-ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N) {
-  size_t per_row, total;
-  if (asr__gq_check(cfg) != ASR_OK || N < 0) return 0;
-  /* dy (N,GV) + dl (N,GV) + dh (N,H) */
-  per_row = 2 * (size_t)cfg->groups * (size_t)cfg->vars + (size_t)cfg->hidden;
-  if (asr_size_mul(per_row, (size_t)N, &total) != ASR_OK ||
-      asr_size_mul(total, sizeof(asr_real), &total) != ASR_OK)
-    return (size_t)-1;
-  return total;
+/* _naive backward: each line of the backward above as a loop per index of its left side, sums
+ * in double, the naive Gumbel-softmax backward. dy, dl, dh: the caller's scratch. Nothing is
+ * accumulated unless the Gumbel-softmax backward accepted dy. */
+ASR__PRIVATE asr_result asr__gq_backward_naive(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                               const asr_real *dq, const asr_real *dlogits_extra,
+                                               const asr_real *z, const asr_real *h, const asr_real *p,
+                                               const int *index, const asr_gumbel_quantizer_params *w,
+                                               const asr_gumbel_quantizer *c, int N, asr_real *dy, asr_real *dl,
+                                               asr_real *dh) {
+  int D = c->in_dim, H = c->hidden, G = c->groups, V = c->vars, E = c->entry_dim, GV = G * V;
+  int n, k, g, v, e;
+  asr_result r;
+  if (asr__gq_naive_too_large(c, N)) return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++)
+      for (v = 0; v < V; v++) {
+        /* dy_{n,g,v} = sum_e e_{g,v,e} dq_{n,g,e} */
+        double s = 0;
+        for (e = 0; e < E; e++) s += (double)asr__gq_entry(w, c, g, v)[e] * dq[((size_t)n * G + g) * E + e];
+        dy[((size_t)n * G + g) * V + v] = (asr_real)s;
+      }
+  /* dl = J_p^T dy, every Jacobian entry (asr__gumbel_backward_naive), then + dlogits_extra */
+  memset(dl, 0, sizeof(asr_real) * (size_t)N * GV);
+  r = asr__gumbel_softmax_backward(ASR__TIER_NAIVE, dl, p, dy, c->tau, N * G, V);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N && dlogits_extra; n++)
+    for (k = 0; k < GV; k++) dl[(size_t)n * GV + k] += dlogits_extra[(size_t)n * GV + k];
+  if (grad && grad->codebook)
+    for (g = 0; g < G; g++)
+      for (v = 0; v < V; v++)
+        for (e = 0; e < E; e++) {
+          /* de_{g,v,e} += sum_n y_{n,g,v} dq_{n,g,e} (a shared codebook sums over the groups) */
+          double s = 0;
+          for (n = 0; n < N; n++) {
+            double y = c->hard ? (double)(v == index[(size_t)n * G + g]) : (double)p[((size_t)n * G + g) * V + v];
+            s += y * dq[((size_t)n * G + g) * E + e];
+          }
+          grad->codebook[((size_t)(c->shared ? 0 : g) * V + v) * E + e] += (asr_real)s;
+        }
+  /* second linear: dW2 += dl^T h, db2 += sum_n dl; dh = (dl W2) * [h > 0] */
+  asr__gq_linear_grads_naive(grad ? grad->w2 : NULL, grad ? grad->b2 : NULL, dl, h, N, H, GV);
+  asr__gq_linear_dx_naive(dh, dl, w->w2, h, N, H, GV);
+  /* first linear: dW1 += dh^T z, db1 += sum_n dh, dz += dh W1 */
+  asr__gq_linear_grads_naive(grad ? grad->w1 : NULL, grad ? grad->b1 : NULL, dh, z, N, D, H);
+  if (dz) asr__gq_linear_dx_naive(dz, dh, w->w1, NULL, N, D, H);
+  return ASR_OK;
+}
+
+/* The GEMM of a tier, C = A op(B) + beta C (alpha 1): asr_gemm_ref for _ref, asr_gemm (the
+ * packed AVX2 kernel where built) for the fast module. */
+ASR__PRIVATE void asr__gq_gemm(asr__tier tier, int trans_a, int trans_b, int M, int N, int K, const asr_real *A,
+                               int lda, const asr_real *B, int ldb, asr_real beta, asr_real *C, int ldc) {
+  if (tier == ASR__TIER_FAST)
+    asr_gemm(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+  else
+    asr_gemm_ref(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* column sums of a (N,C) matrix, added into b (C), in double */
@@ -15449,38 +15635,70 @@ ASR__PRIVATE void asr__colsum_add(asr_real *b, const asr_real *a, int N, int C) 
   }
 }
 
-ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
-                                                const asr_real *dq, const asr_real *dlogits_extra,
-                                                const asr_real *z, const asr_real *h,
-                                                const asr_real *p, const int *index,
-                                                const asr_gumbel_quantizer_params *w,
-                                                const asr_gumbel_quantizer *cfg, int N, void *work,
-                                                size_t work_bytes) {
-  size_t c[5], ngv, nge, t;
-  int D, H, G, V, E, GV, n, g, j;
-  asr_real *dy, *dl, *dh;
-  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
-  if (r != ASR_OK) return r;
-  if (N < 0 || !w || !w->w1 || !w->w2 || !w->codebook) return ASR_ERR_INVALID_ARG;
-  if (N == 0) return ASR_OK;
-  if (!dq || !z || !h || !p || !index) return ASR_ERR_INVALID_ARG;
-  if (!work || work_bytes < asr_gumbel_quantizer_workspace_size(cfg, N)) return ASR_ERR_WORKSPACE;
-  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V;
-  ngv = (size_t)N * GV;
-  nge = (size_t)N * G * E;
-  if (!asr_all_finite(dq, nge) || (dlogits_extra && !asr_all_finite(dlogits_extra, ngv)))
-    return ASR_ERR_NONFINITE;
-  for (t = 0; t < (size_t)N * G; t++)
-    if (index[t] < 0 || index[t] >= V) return ASR_ERR_RANGE;
-  dy = (asr_real *)work;
-  dl = dy + ngv;
-  dh = dl + ngv;
+/* _ref and fast forward: the equations as matrix products (the tier's GEMM) and the tier's
+ * Gumbel-softmax; the lookup copies e_i when hard and is a product (N,V) x (V,E) when soft. */
+ASR__PRIVATE asr_result asr__gq_forward_composed(asr__tier tier, asr_real *q, int *index, asr_real *h,
+                                                 asr_real *logits, asr_real *p, const asr_real *z,
+                                                 const asr_real *noise, const asr_gumbel_quantizer_params *w,
+                                                 const asr_gumbel_quantizer *cfg, int N) {
+  int D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V, n, g, j;
+  asr_result r;
+  /* h = ReLU(z W1^T + b1) */
+  asr__gq_gemm(tier, 0, 1, N, H, D, z, D, w->w1, D, 0, h, H);
+  for (n = 0; n < N; n++)
+    for (j = 0; j < H; j++) {
+      asr_real *hv = h + (size_t)n * H + j;
+      *hv += w->b1[j];
+      if (!(*hv > 0)) *hv = 0;
+    }
+  /* l = h W2^T + b2, (N, G*V) = N*G rows of V logits */
+  asr__gq_gemm(tier, 0, 1, N, GV, H, h, H, w->w2, H, 0, logits, GV);
+  for (n = 0; n < N; n++)
+    for (j = 0; j < GV; j++) logits[(size_t)n * GV + j] += w->b2[j];
+  /* p = Gumbel-softmax of every row, index = argmax (l + v). The module keeps p and builds
+   * the one-hot from the index itself, so the soft call (hard = 0) serves both modes. */
+  r = asr__gumbel_softmax_forward(tier, p, p, index, logits, noise, cfg->tau, 0, N * G, V);
+  if (r != ASR_OK) return r;         /* logits overflowed to inf: reported, nothing else */
   for (g = 0; g < G; g++) {
     const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
-    asr_real *dcb = grad && grad->codebook ? grad->codebook + (cfg->shared ? 0 : (size_t)g * V * E) : NULL;
+    if (cfg->hard) {
+      /* q_{n,g} = e_{g, i_{n,g}}: the codebook lookup of the one-hot */
+      for (n = 0; n < N; n++)
+        memcpy(q + (size_t)n * G * E + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E,
+               sizeof(asr_real) * (size_t)E);
+    } else {
+      /* q_{n,g} = sum_v p_{n,g,v} e_{g,v}: (N,V) x (V,E) */
+      asr__gq_gemm(tier, 0, 0, N, E, V, p + (size_t)g * V, GV, cb, E, 0, q + (size_t)g * E, G * E);
+    }
+  }
+  return ASR_OK;
+}
+
+/* _ref and fast backward: the same lines as matrix products (the tier's GEMM) and the tier's
+ * Gumbel-softmax backward. dy, dl, dh: the caller's scratch. Nothing is accumulated unless
+ * the Gumbel-softmax backward accepted dy. */
+ASR__PRIVATE asr_result asr__gq_backward_composed(asr__tier tier, asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                  const asr_real *dq, const asr_real *dlogits_extra,
+                                                  const asr_real *z, const asr_real *h, const asr_real *p,
+                                                  const int *index, const asr_gumbel_quantizer_params *w,
+                                                  const asr_gumbel_quantizer *cfg, int N, asr_real *dy,
+                                                  asr_real *dl, asr_real *dh) {
+  int D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, E = cfg->entry_dim, GV = G * V, n, g, j;
+  size_t ngv = (size_t)N * GV, t;
+  asr_result r;
+  for (g = 0; g < G; g++) {
     /* dy_{n,g,v} = <e_{g,v}, dq_{n,g}> for every v: (N,E) x (E,V) */
-    asr_gemm(0, 1, N, V, E, 1, dq + (size_t)g * E, G * E, cb, E, 0, dy + (size_t)g * V, GV);
-    if (!dcb) continue;
+    const asr_real *cb = w->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
+    asr__gq_gemm(tier, 0, 1, N, V, E, dq + (size_t)g * E, G * E, cb, E, 0, dy + (size_t)g * V, GV);
+  }
+  /* dl = J_p^T dy (the same for the soft and the straight-through hard sample) + extra */
+  memset(dl, 0, sizeof(asr_real) * ngv);
+  r = asr__gumbel_softmax_backward(tier, dl, p, dy, cfg->tau, N * G, V);
+  if (r != ASR_OK) return r;
+  if (dlogits_extra)
+    for (t = 0; t < ngv; t++) dl[t] += dlogits_extra[t];
+  for (g = 0; g < G && grad && grad->codebook; g++) {
+    asr_real *dcb = grad->codebook + (cfg->shared ? 0 : (size_t)g * V * E);
     if (cfg->hard) {
       /* de_{g,i} += dq_{n,g}: the one-hot selects one entry per frame */
       for (n = 0; n < N; n++) {
@@ -15490,46 +15708,88 @@ ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_q
       }
     } else {
       /* de_g += P_g^T dq_g: (V,N) x (N,E) */
-      asr_gemm(1, 0, V, E, N, 1, p + (size_t)g * V, GV, dq + (size_t)g * E, G * E, 1, dcb, E);
+      asr__gq_gemm(tier, 1, 0, V, E, N, p + (size_t)g * V, GV, dq + (size_t)g * E, G * E, 1, dcb, E);
     }
   }
-  /* dl = J_p^T dy (the same for the soft and the straight-through hard sample) + extra */
-  memset(dl, 0, sizeof(asr_real) * ngv);
-  r = asr_gumbel_softmax_backward(dl, p, dy, cfg->tau, N * G, V);
-  if (r != ASR_OK) return r;
-  if (dlogits_extra)
-    for (t = 0; t < ngv; t++) dl[t] += dlogits_extra[t];
   /* second linear: dW2 += dl^T h, db2 += sum_n dl */
-  if (grad && grad->w2) asr_gemm(1, 0, GV, H, N, 1, dl, GV, h, H, 1, grad->w2, H);
+  if (grad && grad->w2) asr__gq_gemm(tier, 1, 0, GV, H, N, dl, GV, h, H, 1, grad->w2, H);
   if (grad && grad->b2) asr__colsum_add(grad->b2, dl, N, GV);
   if (!dz && !(grad && (grad->w1 || grad->b1))) return ASR_OK;
   /* dh = (dl W2) * [h > 0]: the ReLU passes gradient where it was active */
-  asr_gemm(0, 0, N, H, GV, 1, dl, GV, w->w2, H, 0, dh, H);
+  asr__gq_gemm(tier, 0, 0, N, H, GV, dl, GV, w->w2, H, 0, dh, H);
   for (t = 0; t < (size_t)N * H; t++)
     if (!(h[t] > 0)) dh[t] = 0;
   /* first linear: dW1 += dh^T z, db1 += sum_n dh, dz += dh W1 */
-  if (grad && grad->w1) asr_gemm(1, 0, H, D, N, 1, dh, H, z, D, 1, grad->w1, D);
+  if (grad && grad->w1) asr__gq_gemm(tier, 1, 0, H, D, N, dh, H, z, D, 1, grad->w1, D);
   if (grad && grad->b1) asr__colsum_add(grad->b1, dh, N, H);
-  if (dz) asr_gemm(0, 0, N, D, H, 1, dh, H, w->w1, D, 1, dz, D);
+  if (dz) asr__gq_gemm(tier, 0, 0, N, D, H, dh, H, w->w1, D, 1, dz, D);
   return ASR_OK;
 }
 
-/* ---- 8.6 k-means VQ */
-enum { ASR__VQ_ROWS = 64 };   /* rows per GEMM block of the fast path */
-
-ASR__PRIVATE asr_result asr__vq_check(const int *index, const asr_real *z, const asr_real *codebook,
-                                      int N, int D, int G, int K, int shared, double gamma) {
-  size_t nd, ck;
-  if (N < 0 || D < 1 || G < 1 || K < 1 || D % G != 0) return ASR_ERR_SHAPE;
-  if (!(gamma >= 0) || !isfinite(gamma) || (shared != 0 && shared != 1)) return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK ||
-      asr_size_mul((size_t)(shared ? 1 : G) * (size_t)K, (size_t)(D / G), &ck) != ASR_OK ||
-      (size_t)N * G > (size_t)0x7fffffff)
-    return ASR_ERR_TOO_LARGE;
-  if (!codebook || (N > 0 && (!z || !index))) return ASR_ERR_INVALID_ARG;
-  if (!asr_all_finite(codebook, ck) || (N > 0 && !asr_all_finite(z, nd))) return ASR_ERR_NONFINITE;
-  return ASR_OK;
+ASRDEF asr_result asr_gumbel_quantizer_forward_naive(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                     asr_real *p, const asr_real *z, const asr_real *noise,
+                                                     const asr_gumbel_quantizer_params *w,
+                                                     const asr_gumbel_quantizer *cfg, int N) {
+  /* a loop per index of each equation, the naive Gumbel-softmax: asr__gq_forward_naive */
+  return asr__gq_forward(ASR__TIER_NAIVE, q, index, h, logits, p, z, noise, w, cfg, N);
 }
+
+ASRDEF asr_result asr_gumbel_quantizer_forward_ref(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                                   asr_real *p, const asr_real *z, const asr_real *noise,
+                                                   const asr_gumbel_quantizer_params *w,
+                                                   const asr_gumbel_quantizer *cfg, int N) {
+  /* matrix products on asr_gemm_ref, the _ref Gumbel-softmax: asr__gq_forward_composed */
+  return asr__gq_forward(ASR__TIER_REF, q, index, h, logits, p, z, noise, w, cfg, N);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_forward(asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                               asr_real *p, const asr_real *z, const asr_real *noise,
+                                               const asr_gumbel_quantizer_params *w,
+                                               const asr_gumbel_quantizer *cfg, int N) {
+  /* asr__gq_forward_composed on asr_gemm and the fast Gumbel-softmax */
+  return asr__gq_forward(ASR__TIER_FAST, q, index, h, logits, p, z, noise, w, cfg, N);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_backward_naive(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                      const asr_real *dq, const asr_real *dlogits_extra,
+                                                      const asr_real *z, const asr_real *h, const asr_real *p,
+                                                      const int *index, const asr_gumbel_quantizer_params *w,
+                                                      const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                      size_t work_bytes) {
+  /* a loop per index of each backward line: asr__gq_backward_naive */
+  return asr__gq_backward(ASR__TIER_NAIVE, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, work,
+                          work_bytes);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_backward_ref(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                    const asr_real *dq, const asr_real *dlogits_extra,
+                                                    const asr_real *z, const asr_real *h, const asr_real *p,
+                                                    const int *index, const asr_gumbel_quantizer_params *w,
+                                                    const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                    size_t work_bytes) {
+  /* matrix products on asr_gemm_ref, the _ref Gumbel-softmax backward: asr__gq_backward_composed */
+  return asr__gq_backward(ASR__TIER_REF, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, work, work_bytes);
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                                const asr_real *dq, const asr_real *dlogits_extra,
+                                                const asr_real *z, const asr_real *h, const asr_real *p,
+                                                const int *index, const asr_gumbel_quantizer_params *w,
+                                                const asr_gumbel_quantizer *cfg, int N, void *work,
+                                                size_t work_bytes) {
+  /* asr__gq_backward_composed on asr_gemm and the fast Gumbel-softmax backward */
+  return asr__gq_backward(ASR__TIER_FAST, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, work, work_bytes);
+}
+
+/* ---- 8.6 k-means vector quantization [Baevski20vq] sec. 3.2 and eq. (3)
+ * Per vector z (one group's E values) and codebook e (K,E):
+ *     i = argmin_j ||z - e_j||_2^2;   zq = z + sg(e_i - z)   (value e_i; dzq/dz = I, dzq/de = 0)
+ *     L = ||sg(z) - z^||^2 + gamma ||z - sg(z^)||^2, each term a mean over the N*D elements
+ * Backward of sum(dzq * zq) + dloss * L:
+ *     dz_n += dzq_n + dloss gamma 2 (z_n - e_{i_n}) / (N D)
+ *     de_j += dloss sum_{n : i_n = j} 2 (e_j - z_n) / (N D)
+ * symbols: z -> z (N,G,E), e -> codebook ((G,K,E), or (K,E) when shared), i -> index (N,G),
+ * z^ -> zq, gamma -> gamma, L -> loss. The driver (plumbing) has checked every argument. */
 
 /* ||a - b||^2 over E values, summed in double in index order (the _ref distance; the
  * fast path re-measures its candidates with this same function). */
@@ -15563,21 +15823,14 @@ ASR__PRIVATE void asr__vq_finish(asr_real *zq, asr_vq_loss *loss, const int *ind
   }
 }
 
-ASRDEF size_t asr_vq_workspace_size(int K) {
-  if (K < 1) return 0;
-  return sizeof(asr_real) * ((size_t)ASR__VQ_ROWS * (size_t)K + (size_t)K);
-}
-
-ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss,
-                                       const asr_real *z, const asr_real *codebook, int N, int D,
-                                       int G, int K, int shared, double gamma, void *work,
-                                       size_t work_bytes) {
+/* _naive forward: the definitions literally: the distance with its square root (as fairseq's
+ * .norm()), both loss terms summed on their own. Refuses past 2^28 multiply-adds (N G K E),
+ * with ASR_ERR_TOO_LARGE and nothing written. */
+ASR__PRIVATE asr_result asr__vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                              const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                              double gamma) {
   int E, n, g, j, d;
   double cb_term = 0, commit_term = 0;
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
   if ((double)N * G * K * (D / G) > 268435456.0) return ASR_ERR_TOO_LARGE;
   E = D / G;
   for (n = 0; n < N; n++)
@@ -15612,16 +15865,13 @@ ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *lo
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss,
-                                     const asr_real *z, const asr_real *codebook, int N, int D,
-                                     int G, int K, int shared, double gamma, void *work,
-                                     size_t work_bytes) {
+/* _ref forward: squared distances in double (asr__sqdist), the first minimum; the two loss
+ * terms share their value, so one sum serves both. */
+ASR__PRIVATE void asr__vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                      const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                      double gamma) {
   int E, n, g, j;
   double sum_sq = 0;
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  (void)work;
-  (void)work_bytes;
-  if (r != ASR_OK) return r;
   E = D / G;
   for (n = 0; n < N; n++)
     for (g = 0; g < G; g++) {
@@ -15641,20 +15891,21 @@ ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss
       sum_sq += best;            /* ||z - e_i||^2: both loss terms have this value */
     }
   asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
-  return ASR_OK;
 }
 
-ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
-                                 const asr_real *codebook, int N, int D, int G, int K, int shared,
-                                 double gamma, void *work, size_t work_bytes) {
+/* fast forward (AVX2+FMA float builds): ||z - e_j||^2 = ||z||^2 - 2 <z, e_j> + ||e_j||^2 with
+ * the O(N K E) dot products from asr_gemm, ASR__VQ_ROWS rows of z at a time; every codeword
+ * within the rounding bound of the best is then re-measured with asr__sqdist, so the choice
+ * is _ref's. work: dots (ASR__VQ_ROWS,K), then norms (K). */
+enum { ASR__VQ_ROWS = 64 };   /* rows of z per GEMM block: bounds the workspace at 64 K values */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__vq_forward_gemm(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                       const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                       double gamma, void *work) {
   int E, n0, n, g, j;
   double sum_sq = 0;
   asr_real *dots, *norms;
   const double u = 5.9604644775390625e-8;    /* float unit roundoff 2^-24 */
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  if (r != ASR_OK) return r;
-  if (!work || work_bytes < asr_vq_workspace_size(K)) return ASR_ERR_WORKSPACE;
   E = D / G;
   dots = (asr_real *)work;
   norms = dots + (size_t)ASR__VQ_ROWS * K;
@@ -15710,33 +15961,16 @@ ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, co
       }
   }
   asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
-  return ASR_OK;
-#else
-  return asr_vq_forward_ref(index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work, work_bytes);
+}
 #endif
-}
 
-ASR__PRIVATE asr_result asr__vq_check_backward(const int *index, const asr_real *z, const asr_real *codebook,
-                                               const asr_real *dzq, double dloss, int N, int D, int G,
-                                               int K, int shared, double gamma) {
-  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
-  size_t j;
-  if (r != ASR_OK) return r;
-  if (!isfinite(dloss)) return ASR_ERR_INVALID_ARG;
-  if (dzq && !asr_all_finite(dzq, (size_t)N * D)) return ASR_ERR_NONFINITE;
-  for (j = 0; j < (size_t)N * G; j++)
-    if (index[j] < 0 || index[j] >= K) return ASR_ERR_RANGE;
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
-                                        double dloss, const int *index, const asr_real *z,
-                                        const asr_real *codebook, int N, int D, int G, int K,
-                                        int shared, double gamma) {
+/* _naive backward: the derivative of each term element by element, the codebook gradient as
+ * a sum over every codeword of an indicator [j = i]. The same limit as the naive forward. */
+ASR__PRIVATE asr_result asr__vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq, double dloss,
+                                               const int *index, const asr_real *z, const asr_real *codebook,
+                                               int N, int D, int G, int K, int shared, double gamma) {
   int E, n, g, j, d;
   double nd;
-  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
-  if (r != ASR_OK || N == 0) return r;
   if ((double)N * G * K * (D / G) > 268435456.0) return ASR_ERR_TOO_LARGE;
   E = D / G;
   nd = (double)N * D;
@@ -15768,14 +16002,12 @@ ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
-                                      double dloss, const int *index, const asr_real *z,
-                                      const asr_real *codebook, int N, int D, int G, int K,
-                                      int shared, double gamma) {
+/* _ref backward: the closed forms, O(N D): only the chosen codeword of each vector moves. */
+ASR__PRIVATE void asr__vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq, double dloss,
+                                       const int *index, const asr_real *z, const asr_real *codebook, int N,
+                                       int D, int G, int K, int shared, double gamma) {
   int E, n, g, d;
   double cz, ce;
-  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
-  if (r != ASR_OK || N == 0) return r;
   E = D / G;
   cz = dloss * gamma * 2.0 / ((double)N * D);     /* commitment: 2 gamma (z - e) / (N D) */
   ce = dloss * 2.0 / ((double)N * D);             /* codebook:   2 (e - z) / (N D) */
@@ -15793,17 +16025,64 @@ ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const a
         for (d = 0; d < E; d++) de[d] += (asr_real)(ce * ((double)e[d] - zg[d]));
       }
     }
-  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss,
+                                       const asr_real *z, const asr_real *codebook, int N, int D,
+                                       int G, int K, int shared, double gamma, void *work,
+                                       size_t work_bytes) {
+  /* the distances with their square roots, both terms summed: asr__vq_forward_naive */
+  return asr__vq_forward(ASR__TIER_NAIVE, index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work,
+                         work_bytes);
+}
+
+ASRDEF asr_result asr_vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *loss,
+                                     const asr_real *z, const asr_real *codebook, int N, int D,
+                                     int G, int K, int shared, double gamma, void *work,
+                                     size_t work_bytes) {
+  /* squared distances in double: asr__vq_forward_ref */
+  return asr__vq_forward(ASR__TIER_REF, index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work, work_bytes);
+}
+
+ASRDEF asr_result asr_vq_forward(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
+                                 const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                 double gamma, void *work, size_t work_bytes) {
+  /* asr__vq_forward_gemm where built, else asr__vq_forward_ref */
+  return asr__vq_forward(ASR__TIER_FAST, index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work, work_bytes);
+}
+
+ASRDEF asr_result asr_vq_backward_naive(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                        double dloss, const int *index, const asr_real *z,
+                                        const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma) {
+  /* element by element, an indicator per codeword: asr__vq_backward_naive */
+  return asr__vq_backward(ASR__TIER_NAIVE, dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared,
+                          gamma);
+}
+
+ASRDEF asr_result asr_vq_backward_ref(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                      double dloss, const int *index, const asr_real *z,
+                                      const asr_real *codebook, int N, int D, int G, int K,
+                                      int shared, double gamma) {
+  /* the closed forms: asr__vq_backward_ref */
+  return asr__vq_backward(ASR__TIER_REF, dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
 }
 
 ASRDEF asr_result asr_vq_backward(asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
                                   double dloss, const int *index, const asr_real *z,
                                   const asr_real *codebook, int N, int D, int G, int K, int shared,
                                   double gamma) {
-  return asr_vq_backward_ref(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+  /* O(N D) already: asr__vq_backward_ref */
+  return asr__vq_backward(ASR__TIER_FAST, dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
 }
 
-/* ---- 8.7 k-means fitting */
+/* ---- 8.7 Fitting a codebook offline: Lloyd's algorithm [Lloyd82] with k-means++ [Arthur07]
+ *     J(c) = sum_n min_k ||x_n - c_k||^2
+ * k-means++ seeding: c_1 a uniform draw, then x_n with probability D(x_n)^2 / sum_m D(x_m)^2,
+ * D = the distance to the nearest centre so far. Lloyd: assign every point to its nearest
+ * centre, re-seed empty clusters, move each centre to the mean of its points; J never rises.
+ * symbols: x -> x (N rows of stride ldx), c -> codebook (K,D), D(x)^2 -> d2. One tier: the
+ * iteration is the algorithm; its cost is the O(N K D) distance loop. */
 ASRDEF double asr_kmeans_objective(int *assign, const asr_real *x, int N, int D, int ldx,
                                    const asr_real *codebook, int K) {
   double J = 0;
@@ -15823,23 +16102,6 @@ ASRDEF double asr_kmeans_objective(int *assign, const asr_real *x, int N, int D,
     J += best;                 /* J = sum_n min_k ||x_n - c_k||^2 */
   }
   return J;
-}
-
-ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D,
-                                          int ldx, int K) {
-  size_t i, nx;
-  int n;
-  if (K < 1 || D < 1 || ldx < D || N < K) return ASR_ERR_SHAPE;
-  if (!codebook || !x) return ASR_ERR_INVALID_ARG;
-  if (asr_size_mul((size_t)N, (size_t)ldx, &nx) != ASR_OK || asr_size_mul((size_t)K, (size_t)D, &i) != ASR_OK)
-    return ASR_ERR_TOO_LARGE;
-  for (n = 0; n < N; n++)
-    if (!asr_all_finite(x + (size_t)n * ldx, (size_t)D)) return ASR_ERR_NONFINITE;
-  return ASR_OK;
-}
-
-ASRDEF size_t asr_kmeans_plusplus_workspace_size(int N) {
-  return N > 0 ? sizeof(double) * (size_t)N : 0;
 }
 
 ASRDEF asr_result asr_kmeans_plusplus(asr_real *codebook, const asr_real *x, int N, int D, int ldx,
@@ -16035,10 +16297,311 @@ done:
   return r;
 }
 
+/* ---------------------------------------------------------------- plumbing: 8. Quantizers ----
+ * Argument checks, workspace sizes and the drivers that run a tier's helper. Nothing below
+ * computes an equation; the math is above. Every driver checks all of its arguments before
+ * it writes anything. INT_MAX (0x7fffffff) bounds the row counts that reach an int
+ * parameter (N*G rows of V, G*V logits per frame). */
+
+/* The checks every tier of the Gumbel-softmax forward makes before writing anything. */
+ASR__PRIVATE asr_result asr__gumbel_check(const asr_real *y, const asr_real *p, const asr_real *logits,
+                                          const asr_real *noise, double tau, int hard, int n, int V) {
+  size_t count;
+  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau) || (hard != 0 && hard != 1))
+    return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  if (n == 0) return ASR_OK;
+  if (!y || !p || !logits || (hard && y == p)) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(logits, count) || (noise && !asr_all_finite(noise, count)))
+    return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__gumbel_check_backward(const asr_real *grad_logits, const asr_real *p,
+                                                   const asr_real *grad_y, double tau, int n, int V) {
+  size_t count;
+  if (n < 0 || V < 1 || !(tau > 0) || !isfinite(tau)) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)n, (size_t)V, &count) != ASR_OK) return ASR_ERR_TOO_LARGE;
+  if (n == 0) return ASR_OK;
+  if (!grad_logits || !p || !grad_y) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(p, count) || !asr_all_finite(grad_y, count)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+
+ASR__PRIVATE asr_result asr__gumbel_softmax_forward(asr__tier tier, asr_real *y, asr_real *p, int *index,
+                                                    const asr_real *logits, const asr_real *noise, double tau,
+                                                    int hard, int n, int V) {
+  asr_result res = asr__gumbel_check(y, p, logits, noise, tau, hard, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  if (tier == ASR__TIER_NAIVE) return asr__gumbel_forward_naive(y, p, index, logits, noise, tau, hard, n, V);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_forward_avx2(y, p, index, logits, noise, tau, hard, n, V);
+    return ASR_OK;
+  }
+#endif
+  asr__gumbel_forward_ref(y, p, index, logits, noise, tau, hard, n, V);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *grad_logits, const asr_real *p,
+                                                     const asr_real *grad_y, double tau, int n, int V) {
+  asr_result res = asr__gumbel_check_backward(grad_logits, p, grad_y, tau, n, V);
+  if (res != ASR_OK || n == 0) return res;
+  if (tier == ASR__TIER_NAIVE) return asr__gumbel_backward_naive(grad_logits, p, grad_y, tau, n, V);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_backward_avx2(grad_logits, p, grad_y, tau, n, V);
+    return ASR_OK;
+  }
+#endif
+  asr__gumbel_backward_ref(grad_logits, p, grad_y, tau, n, V);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V,
+                                             double eps, asr_diversity_form form, size_t *count) {
+  size_t gv;
+  if (N < 1 || G < 1 || V < 1) return ASR_ERR_SHAPE;
+  if (!(eps >= 0) || !isfinite(eps) || (form != ASR_DIVERSITY_PERPLEXITY && form != ASR_DIVERSITY_ENTROPY))
+    return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)G, (size_t)V, &gv) != ASR_OK || asr_size_mul(gv, (size_t)N, count) != ASR_OK)
+    return ASR_ERR_TOO_LARGE;
+  if (!logits_or_probs) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(logits_or_probs, *count)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_diversity_workspace_size(int G, int V) {
+  if (G < 1 || V < 1) return 0;
+  return 2 * sizeof(double) * (size_t)G * (size_t)V;
+}
+
+ASR__PRIVATE asr_result asr__gq_check(const asr_gumbel_quantizer *c) {
+  size_t t;
+  if (!c) return ASR_ERR_INVALID_ARG;
+  if (c->in_dim < 1 || c->hidden < 1 || c->groups < 1 || c->vars < 1 || c->entry_dim < 1)
+    return ASR_ERR_SHAPE;
+  if ((c->shared != 0 && c->shared != 1) || (c->hard != 0 && c->hard != 1) || !(c->tau > 0) ||
+      !isfinite(c->tau))
+    return ASR_ERR_INVALID_ARG;
+  /* every size product must fit: G*V*H, H*D, G*V*E */
+  if (asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->hidden, &t) != ASR_OK ||
+      asr_size_mul((size_t)c->hidden, (size_t)c->in_dim, &t) != ASR_OK ||
+      asr_size_mul((size_t)c->groups * (size_t)c->vars, (size_t)c->entry_dim, &t) != ASR_OK ||
+      (size_t)c->groups * (size_t)c->vars > (size_t)0x7fffffff ||
+      (size_t)c->groups * (size_t)c->entry_dim > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, size_t counts[5]) {
+  asr_result r = asr__gq_check(cfg);
+  size_t gv;
+  if (r != ASR_OK) return r;
+  gv = (size_t)cfg->groups * (size_t)cfg->vars;
+  counts[0] = (size_t)cfg->hidden * (size_t)cfg->in_dim;                  /* w1 (H,D) */
+  counts[1] = (size_t)cfg->hidden;                                         /* b1 (H) */
+  counts[2] = gv * (size_t)cfg->hidden;                                    /* w2 (GV,H) */
+  counts[3] = gv;                                                          /* b2 (GV) */
+  counts[4] = (cfg->shared ? (size_t)cfg->vars : gv) * (size_t)cfg->entry_dim;  /* codebook */
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cfg, int N) {
+  size_t per_row, total;
+  if (asr__gq_check(cfg) != ASR_OK || N < 0) return 0;
+  /* dy (N,GV) + dl (N,GV) + dh (N,H) */
+  per_row = 2 * (size_t)cfg->groups * (size_t)cfg->vars + (size_t)cfg->hidden;
+  if (asr_size_mul(per_row, (size_t)N, &total) != ASR_OK ||
+      asr_size_mul(total, sizeof(asr_real), &total) != ASR_OK)
+    return (size_t)-1;
+  return total;
+}
+
+ASR__PRIVATE asr_result asr__gq_forward(asr__tier tier, asr_real *q, int *index, asr_real *h, asr_real *logits,
+                                        asr_real *p, const asr_real *z, const asr_real *noise,
+                                        const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                        int N) {
+  size_t c[5], nd, nh, ngv;
+  int D, H, G, V, GV;
+  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
+  if (r != ASR_OK) return r;
+  if (N < 0 || !w || !w->w1 || !w->b1 || !w->w2 || !w->b2 || !w->codebook) return ASR_ERR_INVALID_ARG;
+  if (N == 0) return ASR_OK;
+  if (!q || !index || !h || !logits || !p || !z) return ASR_ERR_INVALID_ARG;
+  D = cfg->in_dim, H = cfg->hidden, G = cfg->groups, V = cfg->vars, GV = G * V;
+  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK || asr_size_mul((size_t)N, (size_t)H, &nh) != ASR_OK ||
+      asr_size_mul((size_t)N, (size_t)GV, &ngv) != ASR_OK || (size_t)N * G > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  if (!asr_all_finite(z, nd) || (noise && !asr_all_finite(noise, ngv)) || !asr_all_finite(w->w1, c[0]) ||
+      !asr_all_finite(w->b1, c[1]) || !asr_all_finite(w->w2, c[2]) || !asr_all_finite(w->b2, c[3]) ||
+      !asr_all_finite(w->codebook, c[4]))
+    return ASR_ERR_NONFINITE;
+  if (tier == ASR__TIER_NAIVE) return asr__gq_forward_naive(q, index, h, logits, p, z, noise, w, cfg, N);
+  return asr__gq_forward_composed(tier, q, index, h, logits, p, z, noise, w, cfg, N);
+}
+
+ASR__PRIVATE asr_result asr__gq_backward(asr__tier tier, asr_real *dz, const asr_gumbel_quantizer_params *grad,
+                                         const asr_real *dq, const asr_real *dlogits_extra, const asr_real *z,
+                                         const asr_real *h, const asr_real *p, const int *index,
+                                         const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
+                                         int N, void *work, size_t work_bytes) {
+  size_t c[5], ngv, nge, t;
+  asr_real *dy, *dl, *dh;
+  asr_result r = asr_gumbel_quantizer_sizes(cfg, c);
+  if (r != ASR_OK) return r;
+  if (N < 0 || !w || !w->w1 || !w->w2 || !w->codebook) return ASR_ERR_INVALID_ARG;
+  if (N == 0) return ASR_OK;
+  if (!dq || !z || !h || !p || !index) return ASR_ERR_INVALID_ARG;
+  if (!work || work_bytes < asr_gumbel_quantizer_workspace_size(cfg, N)) return ASR_ERR_WORKSPACE;
+  ngv = (size_t)N * cfg->groups * cfg->vars;
+  nge = (size_t)N * cfg->groups * cfg->entry_dim;
+  if (!asr_all_finite(dq, nge) || (dlogits_extra && !asr_all_finite(dlogits_extra, ngv)))
+    return ASR_ERR_NONFINITE;
+  for (t = 0; t < (size_t)N * cfg->groups; t++)
+    if (index[t] < 0 || index[t] >= cfg->vars) return ASR_ERR_RANGE;
+  /* the workspace: dy (N,G*V), dl (N,G*V), dh (N,H) */
+  dy = (asr_real *)work;
+  dl = dy + ngv;
+  dh = dl + ngv;
+  if (tier == ASR__TIER_NAIVE)
+    return asr__gq_backward_naive(dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, dy, dl, dh);
+  return asr__gq_backward_composed(tier, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, dy, dl, dh);
+}
+
+ASR__PRIVATE asr_result asr__vq_check(const int *index, const asr_real *z, const asr_real *codebook,
+                                      int N, int D, int G, int K, int shared, double gamma) {
+  size_t nd, ck;
+  if (N < 0 || D < 1 || G < 1 || K < 1 || D % G != 0) return ASR_ERR_SHAPE;
+  if (!(gamma >= 0) || !isfinite(gamma) || (shared != 0 && shared != 1)) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)N, (size_t)D, &nd) != ASR_OK ||
+      asr_size_mul((size_t)(shared ? 1 : G) * (size_t)K, (size_t)(D / G), &ck) != ASR_OK ||
+      (size_t)N * G > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
+  if (!codebook || (N > 0 && (!z || !index))) return ASR_ERR_INVALID_ARG;
+  if (!asr_all_finite(codebook, ck) || (N > 0 && !asr_all_finite(z, nd))) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_vq_workspace_size(int K) {
+  if (K < 1) return 0;
+  return sizeof(asr_real) * ((size_t)ASR__VQ_ROWS * (size_t)K + (size_t)K);
+}
+
+ASR__PRIVATE asr_result asr__vq_check_backward(const int *index, const asr_real *z, const asr_real *codebook,
+                                               const asr_real *dzq, double dloss, int N, int D, int G,
+                                               int K, int shared, double gamma) {
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  size_t j;
+  if (r != ASR_OK) return r;
+  if (!isfinite(dloss)) return ASR_ERR_INVALID_ARG;
+  if (dzq && !asr_all_finite(dzq, (size_t)N * D)) return ASR_ERR_NONFINITE;
+  for (j = 0; j < (size_t)N * G; j++)
+    if (index[j] < 0 || index[j] >= K) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__vq_forward(asr__tier tier, int *index, asr_real *zq, asr_vq_loss *loss,
+                                        const asr_real *z, const asr_real *codebook, int N, int D, int G, int K,
+                                        int shared, double gamma, void *work, size_t work_bytes) {
+  asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE) return asr__vq_forward_naive(index, zq, loss, z, codebook, N, D, G, K, shared, gamma);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    if (!work || work_bytes < asr_vq_workspace_size(K)) return ASR_ERR_WORKSPACE;
+    asr__vq_forward_gemm(index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work);
+    return ASR_OK;
+  }
+#endif
+  (void)work;
+  (void)work_bytes;
+  asr__vq_forward_ref(index, zq, loss, z, codebook, N, D, G, K, shared, gamma);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__vq_backward(asr__tier tier, asr_real *dz, asr_real *dcodebook, const asr_real *dzq,
+                                         double dloss, const int *index, const asr_real *z,
+                                         const asr_real *codebook, int N, int D, int G, int K, int shared,
+                                         double gamma) {
+  asr_result r = asr__vq_check_backward(index, z, codebook, dzq, dloss, N, D, G, K, shared, gamma);
+  if (r != ASR_OK || N == 0) return r;
+  if (tier == ASR__TIER_NAIVE)
+    return asr__vq_backward_naive(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+  asr__vq_backward_ref(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D,
+                                          int ldx, int K) {
+  size_t i, nx;
+  int n;
+  if (K < 1 || D < 1 || ldx < D || N < K) return ASR_ERR_SHAPE;
+  if (!codebook || !x) return ASR_ERR_INVALID_ARG;
+  if (asr_size_mul((size_t)N, (size_t)ldx, &nx) != ASR_OK || asr_size_mul((size_t)K, (size_t)D, &i) != ASR_OK)
+    return ASR_ERR_TOO_LARGE;
+  for (n = 0; n < N; n++)
+    if (!asr_all_finite(x + (size_t)n * ldx, (size_t)D)) return ASR_ERR_NONFINITE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_kmeans_plusplus_workspace_size(int N) {
+  return N > 0 ? sizeof(double) * (size_t)N : 0;
+}
+
 /* ========================================================================================
  * 9. Training (implementation)
  * ======================================================================================== */
 
+/* Reading map (public name -> the helper holding its math -> docs page; docs/training.md):
+ *   asr_text_encode, asr_text_decode         -> themselves: ASR_CHARSET, the blank is id 0
+ *   asr_model_recipe_name, asr_model_config_default -> the table asr__recipes (ENCODER x HEAD)
+ *   asr_model_create                          -> asr__model_build (plumbing), then PyTorch's
+ *                                                initialisation
+ *   asr_model_features, asr_model_num_frames  -> asr_noise_floor, asr_resample, asr_fbank, asr_cmvn
+ *   asr_model_out_frames, _subsampling,       -> the encoders' frame arithmetic
+ *     _encoder_dim, _min_frames
+ *   asr_model_train_step                      -> asr__model_encode, asr__model_head_loss,
+ *                                                asr__model_encode_backward
+ *   asr_model_loss, asr_model_encode,         -> asr__model_encode, asr__model_head_loss,
+ *     asr_model_logprobs                         asr__ctc_head_forward
+ *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi
+ *   asr_edit_distance, asr_cer_counts,        -> the Levenshtein recursion, asr__token_distance
+ *     asr_wer_counts
+ *   asr_params_*, asr_checkpoint_*,           -> plumbing: the parameter store, .npz I/O, the
+ *     asr_model_{free,save,load},                config's JSON, workspace layouts
+ *     asr_model_config_{to,from}_json, *_workspace_size
+ * Tiers: none of these has a _naive or _ref twin, by nature. The model functions compose the
+ * tiered pieces of sections 3-6 (always their fast paths), so their tiers are those pieces';
+ * the edit distance is a dynamic program that is its own definition. They are checked end to
+ * end: tests/test_train.c (losses fall, checkpoints round-trip, the bundled model transcribes
+ * its recordings) and tests/torch/test_recipes.py (the same outputs in PyTorch).
+ * The API and its full contract: section 9 of the declarations (search "9. Training").
+ * Order below: 9.1 the tokens; 9.2 what a recipe is; 9.3 the features; 9.4 the encoders;
+ * 9.5 the heads and the loss; 9.6 the train step and evaluation; 9.7 decoding; 9.8 the error
+ * rates; then, under the plumbing rule, the parameter store, checkpoints, the config's JSON,
+ * building a model, the parameter views and the workspace layouts. */
+
+/* The plumbing the functions above it call, defined at the end of the section. */
+ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user, asr_error *err);
+ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_params *p,
+                                 asr_contextnet_block_grads *g);
+ASR__PRIVATE void asr__cf_params(asr_model *m, int b, asr_conformer_block_params *p, asr_conformer_block_grads *g);
+ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p, asr_conv2d_subsampling_grads *g);
+struct asr__model_plan;    /* defined in 9.4 */
+struct asr__decode_plan;   /* defined in 9.7 */
+ASR__PRIVATE asr_result asr__model_plan_over(const asr_model *m, struct asr__model_plan *P, void *work,
+                                             size_t work_bytes, int N, int T, int S, int mode, const char *what,
+                                             asr_error *err);
+ASR__PRIVATE void asr__decode_layout(const asr_model *m, struct asr__decode_plan *D, asr__bump *a, int T, int beam);
+
+/* ---- 9.1 The tokens: ASR_CHARSET, id k >= 1 is the character ASR_CHARSET[k], 0 the blank */
+
+/* text -> ids: ASCII upper case to lower, runs of blanks to one space between characters,
+ * each character to its index in ASR_CHARSET (strchr); the '_' that names the blank is
+ * refused like any character outside the set. */
 ASRDEF int asr_text_encode(const char *text, int *ids, int cap, asr_error *err) {
   int n = 0, pos = 0, pending_space = 0;
   for (; *text; text++, pos++) {
@@ -16054,13 +16617,16 @@ ASRDEF int asr_text_encode(const char *text, int *ids, int cap, asr_error *err) 
       return (int)asr__fail(err, ASR_ERR_RANGE, "character '%c' (byte 0x%02x) at position %d is not in the "
                             "character set (a-z, space, apostrophe)", c >= 32 && c < 127 ? c : '?', c, pos);
     if (n + pending_space + 1 > cap) return (int)asr__fail(err, ASR_ERR_TOO_LARGE, "text longer than %d tokens", cap);
-    if (pending_space) ids[n++] = 1;
+    if (pending_space) ids[n++] = 1;                 /* id 1 is the space */
     pending_space = 0;
     ids[n++] = (int)(hit - ASR_CHARSET);
   }
   return n;
 }
 
+/* ids -> text: each id k >= 1 is ASR_CHARSET[k], the blank 0 is skipped, and spaces are
+ * normalized as asr_text_encode normalizes a transcript. Returns the length, or -1 if an id is
+ * outside [0, ASR_CHARSET_SIZE) or the text does not fit in cap bytes. */
 ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
   size_t len = 0;
   int i;
@@ -16068,7 +16634,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
   for (i = 0; i < n; i++) {
     if (ids[i] < 0 || ids[i] >= ASR_CHARSET_SIZE) return -1;
     if (ids[i] == 0) continue;
-    if (ids[i] == 1 && (len == 0 || out[len - 1] == ' ')) continue;   /* leading or doubled space */
+    if (ids[i] == 1 && (len == 0 || out[len - 1] == ' ')) continue;   /* id 1, a leading or doubled space */
     if (len + 1 >= cap) return -1;
     out[len++] = ASR_CHARSET[ids[i]];
   }
@@ -16077,6 +16643,766 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
   return (int)len;
 }
 
+/* ---- 9.2 What a recipe is: a named row of defaults, ENCODER x HEAD (declarations: "Recipes") */
+
+/* The recipe table. A recipe is a name, an encoder, a head and the default sizes; the
+ * encoders (9.4) and the heads (9.5) are written once each, so a new recipe is a new row.
+ * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
+ * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
+ * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k. */
+typedef struct asr__recipe_row {
+  const char *name;
+  asr_model_encoder encoder;
+  asr_model_head head;
+  int channels, blocks, layers, kernel, heads, ff_dim, pred_dim, context, joint_dim;
+} asr__recipe_row;
+static const asr__recipe_row asr__recipes[] = {
+  /* name            encoder                 head           C    blk lay K   H  FF   P   ctx J */
+  {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,  128, 4,  3,  5,  4, 256, 64, 2, 64},
+  {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,  64,  3,  3,  15, 4, 256, 64, 2, 64},
+  {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT, 64,  3,  3,  15, 4, 256, 64, 2, 64},
+};
+#define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
+/* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
+static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
+static const char *const asr__head_names[2] = {"ctc", "rnnt"};
+
+ASRDEF const char *asr_model_recipe_name(int i) {
+  return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
+}
+
+ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe) {
+  const asr__recipe_row *r = NULL;
+  int i;
+  memset(c, 0, sizeof *c);
+  for (i = 0; i < ASR__N_RECIPES; i++)
+    if (recipe && strcmp(recipe, asr__recipes[i].name) == 0) r = &asr__recipes[i];
+  if (!r) return ASR_ERR_INVALID_ARG;
+  strcpy(c->recipe, r->name);
+  c->encoder = r->encoder;
+  c->head = r->head;
+  c->sample_rate = 16000;
+  c->n_mels = 80;
+  c->vocab = ASR_CHARSET_SIZE;
+  c->channels = r->channels;
+  c->blocks = r->blocks;
+  c->layers = r->layers;
+  c->kernel = r->kernel;
+  c->heads = r->heads;
+  c->ff_dim = r->ff_dim;
+  c->pred_dim = r->pred_dim;
+  c->context = r->context;
+  c->joint_dim = r->joint_dim;
+  return ASR_OK;
+}
+
+/* Sets every value of tensor `index` of a store to v (norm gammas, running variances). */
+ASR__PRIVATE void asr__fill(asr_params *p, int index, asr_real v) {
+  size_t k;
+  for (k = 0; k < p->items[index].count; k++) p->data[p->items[index].offset + k] = v;
+}
+
+/* A model of a recipe: its tensors registered and allocated (asr__model_build, plumbing),
+ * then PyTorch's initialisation drawn from rng: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+ * weights, gamma 1 and running variance 1 for the norms, N(0,1) for the embedding. */
+ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, asr_rng *rng,
+                                   void *user, asr_error *err) {
+  int b, i;
+  asr_result r = asr__model_build(m, cfg, user, err);
+  if (r != ASR_OK) return r;
+  asr_params_init_uniform(&m->params, rng);
+  if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
+    for (b = 0; b < m->n_blocks; b++) {
+      const asr__cn_block *blk = &m->cn[b];
+      for (i = 0; i < blk->layers; i++) {
+        asr__fill(&m->params, blk->bn_w[i], 1);
+        asr__fill(&m->buffers, blk->bn_v[i], 1);
+      }
+      if (blk->residual) {
+        asr__fill(&m->params, blk->res_bn_w, 1);
+        asr__fill(&m->buffers, blk->res_bn_v, 1);
+      }
+    }
+  } else {
+    for (b = 0; b < m->n_blocks; b++) {
+      const asr__cf_block *blk = &m->cf[b];
+      for (i = 0; i < 5; i++) asr__fill(&m->params, blk->norm_w[i], 1);
+      asr__fill(&m->params, blk->conv[4], 1);        /* batch norm gamma */
+      asr__fill(&m->buffers, blk->conv[7], 1);       /* running variance */
+    }
+    asr__fill(&m->params, m->after_w, 1);
+  }
+  if (cfg->encoder != ASR_ENCODER_CONTEXTNET || cfg->head != ASR_HEAD_CTC) {
+    /* the biases of linear and conv layers as PyTorch draws them, U(-1/sqrt(fan_in),
+     * 1/sqrt(fan_in)) with the fan_in of their weight. It matters: with zero biases a
+     * frame whose Conv2dSubsampling features are all 0 (every relu off) is a constant
+     * row, and the next layer norm (eps 1e-12, ESPnet's) turns it into a gradient of
+     * ~1e11. ("ctc-contextnet" keeps the zero biases it was published with.) */
+    for (i = 0; i < m->params.count; i++) {
+      const asr_param *it = &m->params.items[i];
+      size_t nl = strlen(it->name), k;
+      char wname[sizeof it->name];
+      int w;
+      if (nl < 5 || strcmp(it->name + nl - 5, ".bias") != 0) continue;
+      memcpy(wname, it->name, nl - 5);
+      strcpy(wname + nl - 5, ".weight");
+      w = asr_params_find(&m->params, wname);
+      if (w >= 0 && m->params.items[w].ndim >= 2) {
+        const asr_param *wt = &m->params.items[w];
+        double fan_in = 1, bound;
+        int d;
+        for (d = 1; d < wt->ndim; d++) fan_in *= (double)wt->shape[d];
+        bound = 1.0 / sqrt(fan_in);
+        for (k = 0; k < it->count; k++) m->params.data[it->offset + k] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
+      }
+    }
+  }
+  if (cfg->head == ASR_HEAD_RNNT) {
+    /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
+    asr_real *e = asr_params_ptr(&m->params, m->emb);
+    size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
+    for (k = 0; k < n; k++) e[k] = k < (size_t)cfg->pred_dim ? 0 : (asr_real)asr_rng_normal(rng);
+  }
+  return ASR_OK;
+}
+
+/* ---- 9.3 The features of a waveform */
+
+/* The features of a model (asr_model_features): P samples of noise at the recording's
+ * background level before and after it, resampling to the model's rate (torchaudio's
+ * defaults: lowpass_filter_width 6, rolloff 0.99), Kaldi fbank with n_mels bins and the other
+ * options at their defaults (no dither), then per-utterance mean and variance normalization.
+ * The fbank options of a model. */
+ASR__PRIVATE asr_fbank_opts asr__model_fbank_opts(const asr_model *m) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  o.sample_frequency = m->cfg.sample_rate;
+  o.num_mel_bins = m->cfg.n_mels;
+  return o;
+}
+
+/* The padding of asr_model_features in samples at sample_rate (0 when pad_ms is 0), and
+ * the padded length (-1 when n or the rate is invalid or it does not fit an int). */
+ASR__PRIVATE int asr__model_pad(const asr_model *m, int sample_rate) {
+  return sample_rate > 0 ? (int)(((int64_t)m->cfg.pad_ms * sample_rate + 500) / 1000) : 0;
+}
+
+ASR__PRIVATE int asr__model_padded(const asr_model *m, int n, int sample_rate) {
+  int64_t np = (int64_t)n + 2 * (int64_t)asr__model_pad(m, sample_rate);
+  return n < 0 || sample_rate < 1 || np > 0x7FFFFFFF ? -1 : (int)np;
+}
+
+ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
+  asr_fbank_opts o = asr__model_fbank_opts(m);
+  int np = asr__model_padded(m, n, sample_rate);
+  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
+  return len < 0 ? -1 : asr_fbank_num_frames(len, &o);
+}
+
+ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                     int n, int sample_rate, void *work, size_t work_bytes,
+                                     asr_error *err) {
+  asr_fbank_opts o = asr__model_fbank_opts(m);
+  int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
+  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
+  size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
+  asr_real *x;
+  asr_result r;
+  if (len < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
+  if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
+  /* work: x (len) resampled, [the padded wave (np)], fbank's own workspace, each starting
+   * on a 64-byte boundary ((bytes + 63) & ~63 rounds up to one) */
+  head = (sizeof(asr_real) * (size_t)len + 63) & ~(size_t)63;
+  x = (asr_real *)work;
+  if (P) {                       /* [noise (P), wave (n), noise (P)] after the resampled x */
+    asr_real *y = (asr_real *)(void *)((unsigned char *)work + head);
+    double level = asr_noise_floor(wave, n, sample_rate);
+    asr_rng rng;
+    /* a fixed seed (0x706164 is "pad" in ASCII): the features are a function of the wave */
+    asr_rng_seed(&rng, 0x706164, 0);
+    for (i = 0; i < P; i++) y[i] = (asr_real)(level * asr_rng_normal(&rng));
+    if (n) memcpy(y + P, wave, sizeof(asr_real) * (size_t)n);
+    for (i = 0; i < P; i++) y[P + n + i] = (asr_real)(level * asr_rng_normal(&rng));
+    wave = y;
+    head += (sizeof(asr_real) * (size_t)np + 63) & ~(size_t)63;
+  }
+  /* torchaudio.functional.resample's defaults: lowpass_filter_width 6, rolloff 0.99 */
+  r = asr_resample(x, wave, np, sample_rate, m->cfg.sample_rate, 6, 0.99);
+  if (r != ASR_OK) return asr__fail(err, r, "resampling failed: %s", asr_result_string(r));
+  r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
+  if (r != ASR_OK) return r;
+  T = asr_fbank_num_frames(len, &o);
+  asr_cmvn(feats, T, o.num_mel_bins, 1);        /* 1: normalize the variance too */
+  return ASR_OK;
+}
+
+/* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks) and "conformer" (section 4.3's)
+ *
+ * One pass of a model runs ENCODER then HEAD:
+ *   encoder  feats (N,T,n_mels), lengths (N)  ->  enc (N,T',E), len_out (N)
+ *   head     CTC:   logits = enc W^T + b (N,T',V), the CTC loss on them
+ *            RNN-T: per utterance g = stateless(labels) (U+1,P) and the joint's loss,
+ *                   one frame row at a time (asr_rnnt_joint_loss_rowwise)
+ * and backward the reverse: head -> denc (N,T',E) -> encoder parameter gradients.
+ * Everything one pass keeps is carved from the caller's workspace by asr__model_layout,
+ * which also measures it (a bump allocator over a NULL base counts the bytes). */
+
+/* The encoders' frame arithmetic: ContextNet's strided blocks each take ceil(T/stride);
+ * Conv2dSubsampling gives ((T-1)/2-1)/2 (asr_conv2d_subsampling_out_len). */
+ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
+  int b;
+  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return asr_conv2d_subsampling_out_len(T);
+  for (b = 0; b < m->n_blocks; b++) T = (T + m->cn[b].stride - 1) / m->cn[b].stride;
+  return T;
+}
+
+ASRDEF int asr_model_subsampling(const asr_model *m) {
+  int b, f = 1;
+  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return 4;
+  for (b = 0; b < m->n_blocks; b++) f *= m->cn[b].stride;
+  return f;
+}
+
+ASRDEF int asr_model_encoder_dim(const asr_model *m) { return m->cfg.channels; }
+
+ASRDEF int asr_model_min_frames(const asr_model *m) {
+  return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
+}
+
+/* The pass a plan is laid out for: inference keeps nothing for a backward; LOSS runs the
+ * training layout (its loss buffers) in evaluation mode; TRAIN keeps every saved activation. */
+enum { ASR__PASS_INFER = 0, ASR__PASS_LOSS = 1, ASR__PASS_TRAIN = 2 };
+
+/* asr__model_plan: everything one pass keeps, the saved activations the backward reads
+ * included, as pointers into the caller's workspace (laid out by asr__model_layout). The
+ * per-block arrays have ASR_MODEL_MAX_BLOCKS entries, the most blocks a config may have. */
+typedef struct asr__model_plan {
+  int mode, N, T, S, Tout;
+  int *len_out;                            /* (N) encoder output lengths */
+  asr_real *enc, *denc;                    /* (N,Tout,E) the encoder output, its gradient */
+  void *work;                              /* scratch of the encoder's and head's functions */
+  size_t work_bytes;
+  /* encoder "contextnet": per block its config, input lengths, output, saved activations */
+  asr_contextnet_block_config bcfg[ASR_MODEL_MAX_BLOCKS];
+  int *len[ASR_MODEL_MAX_BLOCKS + 1];      /* lengths into block b; len[n_blocks] = len_out */
+  asr_real *y[ASR_MODEL_MAX_BLOCKS];       /* block outputs (N,C,T_b+1) */
+  void *saved[ASR_MODEL_MAX_BLOCKS];
+  size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
+  asr_real *xt;                            /* (N,n_mels,T) */
+  asr_real *dy0, *dy1;                     /* gradient ping-pong, both encoders */
+  /* encoder "conformer" */
+  asr_conformer_config ccfg;
+  void *sub_buf, *blk_buf[ASR_MODEL_MAX_BLOCKS];
+  size_t sub_bytes, blk_bytes;
+  asr_real *sub_y;                         /* (N,Tout,D) Conv2dSubsampling output */
+  asr_real *pos_emb;                       /* (2 Tout - 1, D) */
+  asr_real *cy[ASR_MODEL_MAX_BLOCKS];      /* (N,Tout,D) block outputs */
+  asr_real *an_mean, *an_rstd;             /* (N Tout) after_norm statistics */
+  /* head "ctc" */
+  asr_real *logits, *dlogits, *losses;     /* (N,Tout,V), (N,Tout,V), (N) */
+  /* head "rnnt" */
+  asr_real *jbias, *jgrad;                 /* (H) joint bias; the joint's gradients */
+  asr_real *g, *emb, *dg;                  /* (S+1,P) each */
+} asr__model_plan;
+
+/* x (N, A, B) -> y (N, B, A): ContextNet works on (N,C,T), the features are (N,T,F) */
+ASR__PRIVATE void asr__transpose12(asr_real *y, const asr_real *x, int N, int A, int B) {
+  int n, i, j;
+  for (n = 0; n < N; n++) {
+    const asr_real *xs = x + (size_t)n * A * B;
+    asr_real *ys = y + (size_t)n * A * B;
+    for (i = 0; i < A; i++)
+      for (j = 0; j < B; j++) ys[(size_t)j * A + i] = xs[(size_t)i * B + j];
+  }
+}
+
+/* Zeroes rows t >= lengths[n] of x (N,T,C). */
+ASR__PRIVATE void asr__model_mask(asr_real *x, const int *lengths, int N, int T, int C) {
+  int n;
+  for (n = 0; n < N; n++)
+    if (lengths[n] < T)
+      memset(x + ((size_t)n * T + lengths[n]) * C, 0, sizeof(asr_real) * (size_t)(T - lengths[n]) * C);
+}
+
+/* ENCODER forward: feats (N,T,n_mels) -> P->enc (N,Tout,E), P->len_out (N); padded
+ * output frames are 0. */
+ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, const asr_real *feats,
+                                          const int *lengths, asr_error *err) {
+  int b, n, N = P->N, T = P->T, C = m->cfg.channels, F = m->cfg.n_mels, lo = asr_model_min_frames(m);
+  asr_result r;
+  for (n = 0; n < N; n++)
+    if (lengths[n] < lo || lengths[n] > T)
+      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [%d, %d]%s", n, lengths[n], lo, T,
+                       lengths[n] < lo && lengths[n] >= 1 ? " (too short for the encoder's subsampling)" : "");
+  if (!asr_all_finite(feats, (size_t)N * T * F)) return asr__fail(err, ASR_ERR_NONFINITE, "features hold NaN or infinity");
+  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
+    const asr_real *x;
+    for (n = 0; n < N; n++) P->len[0][n] = lengths[n];
+    asr__transpose12(P->xt, feats, N, T, F);      /* (N,T,F) -> (N,F,T) */
+    x = P->xt;
+    for (b = 0; b < m->n_blocks; b++) {
+      asr_contextnet_block_params p;
+      asr__cn_params(m, b, &p, NULL);
+      r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
+                                       P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
+      for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
+      x = P->y[b];
+    }
+    asr__transpose12(P->enc, x, N, C, P->Tout);   /* (N,C,T') -> (N,T',C) */
+    asr__model_mask(P->enc, P->len_out, N, P->Tout, C);
+  } else {
+    /* ESPnet's ConformerEncoder.forward: embed (with x * sqrt(D) and the relative
+     * positions), the blocks, after_norm */
+    asr_conv2d_subsampling_params sp;
+    asr_conv2d_subsampling_saved ss;
+    const asr_real *x;
+    int To = P->Tout;
+    asr__sub_params(m, &sp, NULL);
+    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, F, C);
+    r = asr_conv2d_subsampling_forward(P->sub_y, P->len_out, &ss, feats, lengths, &sp, N, T, F, C, P->work,
+                                       P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling: %s", asr_result_string(r));
+    /* ESPnet's "latest" rel-pos pair (a config's rel_pos_type: latest; ConformerEncoder's
+     * default is "legacy"): its output does not depend on the amount of padding, so an
+     * utterance trained in a batch decodes alone the same; the bundled models were trained
+     * with it. 5000: ESPnet's max_len (only the legacy table reads it). */
+    r = asr_rel_pos_encoding(P->pos_emb, To, C, ASR_REL_POS_LATEST, 5000);
+    if (r != ASR_OK) return asr__fail(err, r, "positional encoding: %s", asr_result_string(r));
+    x = P->sub_y;
+    for (b = 0; b < m->n_blocks; b++) {
+      asr_conformer_block_params p;
+      asr_conformer_block_saved s;
+      asr__cf_params(m, b, &p, NULL);
+      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
+      r = asr_conformer_block_forward(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To, P->work,
+                                      P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
+      x = P->cy[b];
+    }
+    r = asr_layer_norm_forward(P->enc, P->an_mean, P->an_rstd, x, asr_params_ptr(&m->params, m->after_w),
+                               asr_params_ptr(&m->params, m->after_b), N * To, C, P->ccfg.ln_eps);
+    if (r != ASR_OK) return asr__fail(err, r, "after_norm: %s", asr_result_string(r));
+    asr__model_mask(P->enc, P->len_out, N, To, C);
+  }
+  return ASR_OK;
+}
+
+/* ENCODER backward: P->denc (N,Tout,E) -> the encoder's parameter gradients (+=). */
+ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan *P, const asr_real *feats,
+                                                   const int *lengths, asr_error *err) {
+  int b, N = P->N, T = P->T, C = m->cfg.channels, To = P->Tout;
+  asr_real *t;
+  asr_result r;
+  asr__model_mask(P->denc, P->len_out, N, To, C);
+  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
+    asr__transpose12(P->dy0, P->denc, N, To, C);
+    for (b = m->n_blocks - 1; b >= 0; b--) {
+      asr_contextnet_block_params p;
+      asr_contextnet_block_grads g;
+      asr_real *dx = b > 0 ? P->dy1 : NULL;
+      const asr_real *x = b > 0 ? P->y[b - 1] : P->xt;
+      asr__cn_params(m, b, &p, &g);
+      if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P->bcfg[b].T);
+      r = asr_contextnet_block_backward(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
+                                        &P->bcfg[b], P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
+      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
+    }
+  } else {
+    asr_conv2d_subsampling_params sp;
+    asr_conv2d_subsampling_grads sg;
+    asr_conv2d_subsampling_saved ss;
+    size_t ntd = (size_t)N * To * C;
+    const asr_real *x = m->n_blocks ? P->cy[m->n_blocks - 1] : P->sub_y;
+    memset(P->dy0, 0, sizeof(asr_real) * ntd);
+    r = asr_layer_norm_backward(P->dy0, asr_params_grad_ptr(&m->params, m->after_w),
+                                asr_params_grad_ptr(&m->params, m->after_b), P->denc, x, P->an_mean, P->an_rstd,
+                                asr_params_ptr(&m->params, m->after_w), N * To, C);
+    if (r != ASR_OK) return asr__fail(err, r, "after_norm backward: %s", asr_result_string(r));
+    for (b = m->n_blocks - 1; b >= 0; b--) {
+      asr_conformer_block_params p;
+      asr_conformer_block_grads g;
+      asr_conformer_block_saved s;
+      asr__cf_params(m, b, &p, &g);
+      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
+      memset(P->dy1, 0, sizeof(asr_real) * ntd);
+      r = asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y, P->pos_emb,
+                                       P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
+      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
+    }
+    /* dy0 = dL/d(embed output); the features need no gradient */
+    asr__sub_params(m, &sp, &sg);
+    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, m->cfg.n_mels, C);
+    r = asr_conv2d_subsampling_backward(NULL, &sg, P->dy0, &ss, feats, lengths, &sp, N, T, m->cfg.n_mels, C, P->work,
+                                        P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling backward: %s", asr_result_string(r));
+  }
+  return ASR_OK;
+}
+
+/* ---- 9.5 The heads and the loss: "ctc" (linear + CTC, section 5) and "rnnt" (stateless
+ * prediction network + joiner + RNN-T loss row by row, section 6) */
+
+/* The joint of the RNN-T head: icefall's Joiner, output_linear(tanh(encoder_proj(f) +
+ * decoder_proj(g))), is asr_rnnt_joint with b = encoder_proj.bias + decoder_proj.bias
+ * (bias must hold that sum, (H)); the stateless prediction network is icefall's Decoder. */
+ASR__PRIVATE void asr__rnnt_head(const asr_model *m, asr_rnnt_joint *J, asr_rnnt_stateless *Ps, asr_real *bias) {
+  const asr_params *P = &m->params;
+  int h;
+  J->E = m->cfg.channels;
+  J->P = m->cfg.pred_dim;
+  J->H = m->cfg.joint_dim;
+  J->V = m->cfg.vocab;
+  J->act = ASR_RNNT_ACT_TANH;
+  J->W_enc = asr_params_ptr(P, m->enc_w);
+  J->W_pred = asr_params_ptr(P, m->dec_w);
+  J->W_out = asr_params_ptr(P, m->out_w);
+  J->b_out = asr_params_ptr(P, m->out_b);
+  J->b = bias;
+  if (bias)
+    for (h = 0; h < J->H; h++) bias[h] = asr_params_ptr(P, m->enc_b)[h] + asr_params_ptr(P, m->dec_b)[h];
+  Ps->V = m->cfg.vocab;
+  Ps->D = m->cfg.pred_dim;
+  Ps->C = m->cfg.context;
+  Ps->blank = 0;
+  Ps->embedding = asr_params_ptr(P, m->emb);
+  Ps->conv = m->pconv >= 0 ? asr_params_ptr(P, m->pconv) : NULL;
+}
+
+/* HEAD "ctc": logits = enc W^T + b on every frame. */
+ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) {
+  return asr_linear_forward(P->logits, P->enc, asr_params_ptr(&m->params, m->out_w),
+                            asr_params_ptr(&m->params, m->out_b), P->N * P->Tout, m->cfg.channels, m->cfg.vocab);
+}
+
+/* What an utterance whose transcript cannot fit its frames contributes to a loss: 0 and no
+ * gradient (training), or +inf (evaluation). */
+enum { ASR__KEEP_INF = 0, ASR__ZERO_INF = 1 };
+
+/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
+ * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
+ * the head's parameter gradients (+=) and P->denc (written). zero_inf (ASR__ZERO_INF or
+ * ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with ASR__ZERO_INF an infeasible
+ * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
+ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                             const int *target_lengths, int zero_inf, asr_error *err) {
+  int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
+  asr_result r, rc = ASR_OK;
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    size_t k, nl = (size_t)N * To * V;
+    r = asr__ctc_head_forward(m, P);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+    if (train) memset(P->dlogits, 0, sizeof(asr_real) * nl);
+    rc = asr_ctc_loss(P->losses, train ? P->dlogits : NULL, P->logits, targets, P->len_out, target_lengths, N, To, V,
+                      S, 0 /* blank */, ASR_REDUCTION_NONE, zero_inf, P->work, P->work_bytes, err);
+    if (rc < 0) return rc;
+    for (n = 0; n < N; n++) losses[n] = P->losses[n];
+    if (!train) return rc;
+    for (k = 0; k < nl; k++) P->dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+    r = asr_linear_backward(P->denc, asr_params_grad_ptr(&m->params, m->out_w),
+                            asr_params_grad_ptr(&m->params, m->out_b), P->dlogits, P->enc,
+                            asr_params_ptr(&m->params, m->out_w), N * To, C, V);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
+    return rc;
+  } else {
+    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
+     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    asr_rnnt_joint_grad dJ;
+    asr_rnnt_stateless_grad dP;
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
+    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
+    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
+    memset(&dJ, 0, sizeof dJ);
+    memset(&dP, 0, sizeof dP);
+    asr__rnnt_head(m, &J, &Ps, P->jbias);
+    if (train) {
+      memset(jg, 0, sizeof(asr_real) * nj);
+      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
+      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
+      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
+      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
+    }
+    for (n = 0; n < N; n++) {
+      const int *y = targets + (size_t)n * S;
+      int U = target_lengths[n];
+      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
+      for (h = 0; h < U; h++)
+        if (y[h] < 1 || y[h] >= V)
+          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
+      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
+      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
+      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
+      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
+                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
+                                      P->work, P->work_bytes, err);
+      if (r < 0) return r;
+      if (!train) continue;
+      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
+      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
+    }
+    if (!train) return ASR_OK;
+    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
+    {
+      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
+       * the two projections' biases, so each gets all of db */
+      asr_params *Pm = &m->params;
+      asr_real *dst[4];
+      const asr_real *src[4];
+      size_t cnt[4];
+      int i;
+      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
+      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
+      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
+      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
+      for (i = 0; i < 4; i++)
+        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
+      for (h = 0; h < H; h++) {
+        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
+        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
+      }
+    }
+    return ASR_OK;
+  }
+}
+
+/* ---- 9.6 The train step, the loss in evaluation mode, inference */
+
+/* The train step: the ENCODER forward in training mode, the HEAD's loss and backward (the
+ * gradient of the batch mean), then the ENCODER backward; every gradient is added into
+ * m->params.grad. One function by nature: it composes the tiered pieces of sections 4-6. */
+ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
+                                       const int *lengths, const int *targets,
+                                       const int *target_lengths, int N, int T, int S,
+                                       void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r, rc;
+  double sum = 0, *losses;
+  int n;
+  if (N < 1 || T < 1 || S < 0 || !loss || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "train step: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "train step", err);
+  if (r != ASR_OK) return r;
+  losses = (double *)ASR_MALLOC(sizeof(double) * (size_t)N, m->user);
+  if (!losses) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  r = asr__model_encode(m, &P, feats, lengths, err);
+  rc = r == ASR_OK ? asr__model_head_loss(m, &P, losses, targets, target_lengths, ASR__ZERO_INF, err) : r;
+  if (rc >= 0) {
+    for (n = 0; n < N; n++) sum += losses[n];
+    *loss = sum / N;
+    r = asr__model_encode_backward(m, &P, feats, lengths, err);
+    if (r != ASR_OK) rc = r;
+  }
+  ASR_FREE(losses, m->user);
+  return rc;
+}
+
+/* The same loss in evaluation mode, per utterance, nothing learned. */
+ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
+                                 const int *lengths, const int *targets, const int *target_lengths,
+                                 int N, int T, int S, void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  if (N < 1 || T < 1 || S < 0 || !losses || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "loss: bad sizes or NULL arguments");
+  /* the training layout (the loss buffers), evaluation mode */
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "loss", err);
+  if (r != ASR_OK) return r;
+  P.mode = ASR__PASS_LOSS;
+  P.ccfg.training = 0;
+  {
+    int b;
+    for (b = 0; b < m->n_blocks && m->cfg.encoder == ASR_ENCODER_CONTEXTNET; b++) P.bcfg[b].training = 0;
+  }
+  r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  return asr__model_head_loss(m, &P, losses, targets, target_lengths, ASR__KEEP_INF, err);
+}
+
+/* Inference: the encoder output alone ... */
+ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
+                                   const asr_real *feats, const int *lengths, int N, int T,
+                                   void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  if (N < 1 || T < 1 || !enc || !out_lengths || !feats || !lengths)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "encode: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "encode", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  memcpy(enc, P.enc, sizeof(asr_real) * (size_t)N * P.Tout * m->cfg.channels);
+  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
+  return ASR_OK;
+}
+
+/* ... and, for CTC heads, the per-frame log-softmax of the output layer. */
+ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
+                                     const asr_real *feats, const int *lengths, int N, int T,
+                                     void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  size_t f, V = (size_t)m->cfg.vocab;
+  if (m->cfg.head != ASR_HEAD_CTC)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: per-frame log-probabilities need a CTC head", m->cfg.recipe);
+  if (N < 1 || T < 1 || !logprobs || !out_lengths || !feats || !lengths)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "inference", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) return r;
+  r = asr__ctc_head_forward(m, &P);
+  if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+  for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
+  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
+  return ASR_OK;
+}
+
+/* ---- 9.7 Decoding one utterance */
+
+/* [Graves12]'s lattice with max in place of the sum of eq. (16): the most probable
+ * alignment of labels (U) with T frames,
+ *   delta(t,u) = max(delta(t-1,u) + log blank(t-1,u), delta(t,u-1) + log y(t,u-1)),
+ * (blank(t,u) is [Graves12]'s null-output probability, written with the empty-set symbol),
+ * delta(0,0) = 0; then backtracking from (T-1,U) writes the frame at which each label
+ * is emitted (the step (t,u-1) -> (t,u) emits label u at frame t). log_blank, log_label
+ * (T,U+1) from asr_rnnt_lattice; delta (T,U+1) scratch. Ties prefer the blank. */
+ASR__PRIVATE void asr__rnnt_viterbi(int *frames, double *delta, const double *log_blank, const double *log_label,
+                                    int T, int U) {
+  int t, u, U1 = U + 1;
+  for (t = 0; t < T; t++)
+    for (u = 0; u <= U; u++) {
+      double best = t == 0 && u == 0 ? 0 : -INFINITY;
+      if (t > 0) best = delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u];
+      if (u > 0) {
+        double e = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
+        if (e > best) best = e;
+      }
+      delta[(size_t)t * U1 + u] = best;
+    }
+  t = T - 1, u = U;
+  while (u > 0) {
+    double from_label = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
+    double from_blank = t > 0 ? delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u] : -INFINITY;
+    if (from_blank >= from_label && t > 0) {
+      t--;
+    } else {
+      frames[--u] = t;
+    }
+  }
+}
+
+/* asr__decode_plan: everything asr_model_decode needs beyond the encoder's inference plan,
+ * as pointers into the caller's workspace (laid out by asr__decode_layout, plumbing). */
+typedef struct asr__decode_plan {
+  asr__model_plan P;
+  int L, max_hyp;                          /* output frames; the most tokens a decoder returns */
+  int *tok, *path;                         /* (max_hyp + 1), (L + 1) */
+  asr_real *lp;                            /* CTC: (L,V) log-probabilities */
+  asr_real *jbias, *g, *z;                 /* RNN-T: (H), (max_hyp+1, P), (L, max_hyp+1, V) */
+  double *lb, *ll, *delta;                 /* RNN-T: (L, max_hyp+1) each */
+  void *dwork;
+  size_t dwork_bytes;
+} asr__decode_plan;
+
+/* Decoding one utterance: the encoder, then the head's decoder (CTC: best path or prefix beam
+ * search, token spans from the path or asr_ctc_align; RNN-T: greedy or [Graves12] Algorithm 1,
+ * token frames from asr__rnnt_viterbi on the decoded text's lattice). */
+ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                   int *ends, int max_tokens, const asr_real *feats, int T,
+                                   int beam, void *work, size_t work_bytes, asr_error *err) {
+  asr__decode_plan D;
+  asr__bump a;
+  asr_result r;
+  int n = 0, i, L, V = m->cfg.vocab;
+  if (!tokens || !n_tokens || !feats || T < 1 || beam < 1 || max_tokens < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: bad sizes or NULL arguments");
+  a.base = (unsigned char *)work;
+  a.cap = work_bytes;
+  a.used = 0;
+  asr__decode_layout(m, &D, &a, T, beam);
+  if (!work || a.used > work_bytes)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "decode: workspace too small (%lu bytes, %lu needed)",
+                     (unsigned long)work_bytes, (unsigned long)a.used);
+  r = asr__model_encode(m, &D.P, feats, &T, err);
+  if (r != ASR_OK) return r;
+  L = D.P.len_out[0];
+  if (m->cfg.head == ASR_HEAD_CTC) {
+    r = asr__ctc_head_forward(m, &D.P);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+    for (i = 0; i < L; i++) asr_log_softmax(D.lp + (size_t)i * V, D.P.logits + (size_t)i * V, V);
+    /* best path; the beam's text instead when beam > 1, then its Viterbi path */
+    r = asr_ctc_greedy_decode(D.tok, &n, NULL, D.path, D.lp, L, V, 0);
+    if (r == ASR_OK && beam > 1) {
+      asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
+      int nh = 0;
+      r = asr_ctc_prefix_beam_search(D.tok, &n, NULL, &nh, D.lp, L, V, &bo, D.dwork, D.dwork_bytes);
+      if (r == ASR_OK && nh < 1) n = 0;
+      if (r == ASR_OK && (starts || ends))
+        r = asr_ctc_align(D.path, NULL, NULL, D.lp, D.tok, L, V, n, 0, D.dwork, D.dwork_bytes);
+    }
+    if (r < 0) return asr__fail(err, r, "CTC decoding: %s", asr_result_string(r));
+    r = ASR_OK;
+    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+    if (starts || ends) {
+      /* each token's run of frames in the path (B maps the path to exactly these tokens) */
+      int cnt = asr_ctc_token_spans(NULL, starts, ends, D.path, L, 0);
+      if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
+    }
+  } else {
+    asr_rnnt_joint J;
+    asr_rnnt_stateless Ps;
+    asr_rnnt_model rm;
+    asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+    size_t scratch;
+    double logp;
+    asr__rnnt_head(m, &J, &Ps, D.jbias);
+    scratch = asr_rnnt_model_scratch_size(&J, &Ps);
+    rm.joint = &J;
+    rm.pred = &Ps;
+    rm.f = D.P.enc;
+    rm.T = L;
+    rm.scratch = D.dwork;
+    rm.scratch_bytes = scratch;
+    /* the decoders' own workspace after the scorer's scratch, rounded up to 64 bytes */
+    scratch = (scratch + 63) & ~(size_t)63;
+    bo.beam = beam;
+    if (beam == 1)
+      r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
+                                 (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
+    else
+      r = asr_rnnt_beam_search(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, &bo,
+                               (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
+    if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
+    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+    if (starts || ends) {
+      /* the Viterbi alignment of the text on its (L, n+1) lattice */
+      r = asr_rnnt_stateless_forward(D.g, NULL, D.tok, n, &Ps);
+      if (r == ASR_OK) r = asr_rnnt_joint_forward(D.z, NULL, D.P.enc, D.g, &J, L, n + 1, D.dwork, D.dwork_bytes);
+      if (r != ASR_OK) return asr__fail(err, r, "RNN-T alignment: %s", asr_result_string(r));
+      asr_rnnt_lattice(D.lb, D.ll, NULL, D.z, D.tok, L, n, n + 1, V, 0);
+      asr__rnnt_viterbi(D.path, D.delta, D.lb, D.ll, L, n);
+      for (i = 0; i < n; i++) {
+        if (starts) starts[i] = D.path[i];
+        if (ends) ends[i] = D.path[i];
+      }
+    }
+  }
+  memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
+  *n_tokens = n;
+  return ASR_OK;
+}
+
+/* ---- 9.8 Error rates: CER and WER through the Levenshtein distance */
+
+/* The Levenshtein recursion of the declarations, one row of D at a time:
+ *   D(i,j) = min(D(i-1,j) + 1, D(i,j-1) + 1, D(i-1,j-1) + [ref_i != hyp_j]),  D(i,0) = i, D(0,j) = j
+ * work (nh + 1) holds row i; diag carries D(i-1,j-1) across the overwrite. */
 ASRDEF int asr_edit_distance(const int *ref, int nr, const int *hyp, int nh, int *work) {
   int i, j;
   for (j = 0; j <= nh; j++) work[j] = j;                 /* D(0,j) = j */
@@ -16094,7 +17420,30 @@ ASRDEF int asr_edit_distance(const int *ref, int nr, const int *hyp, int nh, int
   return work[nh];
 }
 
-/* Edit distance over tokens given by (start, length) pairs, compared as strings. */
+/* The units an error rate counts: characters (CER) or space-separated words (WER). */
+enum { ASR__UNIT_CHARS = 0, ASR__UNIT_WORDS = 1 };
+
+/* Splits s into tokens: characters (words = ASR__UNIT_CHARS) or space-separated words
+ * (ASR__UNIT_WORDS). Writes starts and lengths; returns the count. */
+ASR__PRIVATE int asr__tokens(const char *s, int words, int *start, int *len) {
+  int n = 0, i = 0;
+  while (s[i]) {
+    if (words && s[i] == ' ') {
+      i++;
+      continue;
+    }
+    start[n] = i;
+    if (words)
+      while (s[i] && s[i] != ' ') i++;
+    else
+      i++;
+    len[n] = i - start[n];
+    n++;
+  }
+  return n;
+}
+
+/* The same recursion over tokens given by (start, length) pairs, compared as strings. */
 ASR__PRIVATE int asr__token_distance(const char *ref, const int *rs, const int *rl, int nr, const char *hyp,
                                      const int *hs, const int *hl, int nh, int *work) {
   int i, j;
@@ -16114,26 +17463,8 @@ ASR__PRIVATE int asr__token_distance(const char *ref, const int *rs, const int *
   return work[nh];
 }
 
-/* Splits s into tokens: characters (words = 0) or space-separated words (words = 1).
- * Writes starts and lengths; returns the count. */
-ASR__PRIVATE int asr__tokens(const char *s, int words, int *start, int *len) {
-  int n = 0, i = 0;
-  while (s[i]) {
-    if (words && s[i] == ' ') {
-      i++;
-      continue;
-    }
-    start[n] = i;
-    if (words)
-      while (s[i] && s[i] != ' ') i++;
-    else
-      i++;
-    len[n] = i - start[n];
-    n++;
-  }
-  return n;
-}
-
+/* The counts of asr_cer_counts (unit ASR__UNIT_CHARS) and asr_wer_counts (ASR__UNIT_WORDS).
+ * work: the token starts and lengths of ref, then of hyp, then one DP row. */
 ASR__PRIVATE void asr__error_counts(const char *ref, const char *hyp, int words, int *work, long *errors,
                                     long *ref_len) {
   int lr = (int)strlen(ref), lh = (int)strlen(hyp), nr, nh;
@@ -16145,14 +17476,20 @@ ASR__PRIVATE void asr__error_counts(const char *ref, const char *hyp, int words,
 }
 
 ASRDEF void asr_cer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
-  asr__error_counts(ref, hyp, 0, work, errors, ref_len);
+  asr__error_counts(ref, hyp, ASR__UNIT_CHARS, work, errors, ref_len);
 }
 
 ASRDEF void asr_wer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
-  asr__error_counts(ref, hyp, 1, work, errors, ref_len);
+  asr__error_counts(ref, hyp, ASR__UNIT_WORDS, work, errors, ref_len);
 }
 
-/* ---- parameters */
+/* ---------------------------------------------------------------- plumbing: 9. Training ----
+ * The parameter store and checkpoints, the config's JSON, building a model (registering
+ * each tensor under its PyTorch key), the argument checks, the views of a block's
+ * parameters, and the workspace layouts. Nothing below computes an equation; the math
+ * (and the order of a pass) is above. */
+
+/* The parameter store: named tensors in one buffer, with their gradients beside them. */
 ASRDEF void asr_params_init(asr_params *p, void *user) {
   memset(p, 0, sizeof *p);
   p->user = user;
@@ -16246,6 +17583,7 @@ ASRDEF void asr_params_init_uniform(asr_params *p, asr_rng *rng) {
   }
 }
 
+/* Checkpoints: every tensor as a float32 .npz member named by its key, plus the config. */
 ASRDEF asr_result asr_checkpoint_save(const char *path, const asr_params *params,
                                       const asr_params *buffers, const char *config_json,
                                       asr_error *err) {
@@ -16356,82 +17694,32 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
   return ASR_OK;
 }
 
-/* ---- recipes */
-
-/* The recipe table. A recipe is a name, an encoder, a head and the default sizes; the
- * encoders and the heads are written once each below, so a new recipe is a new row.
- * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k. */
-typedef struct asr__recipe_row {
-  const char *name;
-  asr_model_encoder encoder;
-  asr_model_head head;
-  int channels, blocks, layers, kernel, heads, ff_dim, pred_dim, context, joint_dim;
-} asr__recipe_row;
-static const asr__recipe_row asr__recipes[] = {
-  /* name            encoder                 head           C    blk lay K   H  FF   P   ctx J */
-  {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,  128, 4,  3,  5,  4, 256, 64, 2, 64},
-  {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,  64,  3,  3,  15, 4, 256, 64, 2, 64},
-  {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT, 64,  3,  3,  15, 4, 256, 64, 2, 64},
-};
-#define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
-static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
-static const char *const asr__head_names[2] = {"ctc", "rnnt"};
-
-ASRDEF const char *asr_model_recipe_name(int i) {
-  return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
-}
-
-ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe) {
-  const asr__recipe_row *r = NULL;
-  int i;
-  memset(c, 0, sizeof *c);
-  for (i = 0; i < ASR__N_RECIPES; i++)
-    if (recipe && strcmp(recipe, asr__recipes[i].name) == 0) r = &asr__recipes[i];
-  if (!r) return ASR_ERR_INVALID_ARG;
-  strcpy(c->recipe, r->name);
-  c->encoder = r->encoder;
-  c->head = r->head;
-  c->sample_rate = 16000;
-  c->n_mels = 80;
-  c->vocab = ASR_CHARSET_SIZE;
-  c->channels = r->channels;
-  c->blocks = r->blocks;
-  c->layers = r->layers;
-  c->kernel = r->kernel;
-  c->heads = r->heads;
-  c->ff_dim = r->ff_dim;
-  c->pred_dim = r->pred_dim;
-  c->context = r->context;
-  c->joint_dim = r->joint_dim;
-  return ASR_OK;
-}
-
 /* The integer fields of asr_model_config by name, for the JSON text, and who uses them:
- * every model (-1), one encoder (ASR__CFG_ENC + the encoder), or one head (ASR__CFG_HEAD
- * + the head); -2: every model, written only when not 0 (so checkpoints from before the
- * field existed are byte for byte what they were). Only the fields the model uses are
- * written. */
-#define ASR__CFG_ENC 10
-#define ASR__CFG_HEAD 20
+ * every model (ASR__CFG_EVERY), one encoder (ASR__CFG_ENC + the encoder), or one head
+ * (ASR__CFG_HEAD + the head); ASR__CFG_EVERY_IF_SET: every model, written only when not 0
+ * (so checkpoints from before the field existed are byte for byte what they were). Only
+ * the fields the model uses are written. ASR__CFG_ENC and ASR__CFG_HEAD are two bases far
+ * enough apart that base + enum value names one encoder or one head. */
+enum { ASR__CFG_EVERY_IF_SET = -2, ASR__CFG_EVERY = -1, ASR__CFG_ENC = 10, ASR__CFG_HEAD = 20 };
 typedef struct asr__cfg_field {
   const char *name;
   size_t offset;
   int used_by;
 } asr__cfg_field;
 static const asr__cfg_field asr__cfg_fields[] = {
-  {"sample_rate", offsetof(asr_model_config, sample_rate), -1},
-  {"n_mels", offsetof(asr_model_config, n_mels), -1},
-  {"vocab", offsetof(asr_model_config, vocab), -1},
-  {"channels", offsetof(asr_model_config, channels), -1},
-  {"blocks", offsetof(asr_model_config, blocks), -1},
+  {"sample_rate", offsetof(asr_model_config, sample_rate), ASR__CFG_EVERY},
+  {"n_mels", offsetof(asr_model_config, n_mels), ASR__CFG_EVERY},
+  {"vocab", offsetof(asr_model_config, vocab), ASR__CFG_EVERY},
+  {"channels", offsetof(asr_model_config, channels), ASR__CFG_EVERY},
+  {"blocks", offsetof(asr_model_config, blocks), ASR__CFG_EVERY},
   {"layers", offsetof(asr_model_config, layers), ASR__CFG_ENC + ASR_ENCODER_CONTEXTNET},
-  {"kernel", offsetof(asr_model_config, kernel), -1},
+  {"kernel", offsetof(asr_model_config, kernel), ASR__CFG_EVERY},
   {"heads", offsetof(asr_model_config, heads), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
   {"ff_dim", offsetof(asr_model_config, ff_dim), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
   {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
   {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT},
   {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
-  {"pad_ms", offsetof(asr_model_config, pad_ms), -2},
+  {"pad_ms", offsetof(asr_model_config, pad_ms), ASR__CFG_EVERY_IF_SET},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
@@ -16446,7 +17734,7 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
     int u = asr__cfg_fields[i].used_by;
     if (u >= ASR__CFG_HEAD ? u - ASR__CFG_HEAD != (int)c->head : u >= ASR__CFG_ENC && u - ASR__CFG_ENC != (int)c->encoder)
       continue;
-    if (u == -2 && *v == 0) continue;
+    if (u == ASR__CFG_EVERY_IF_SET && *v == 0) continue;
     w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %d", asr__cfg_fields[i].name, *v);
     n += (size_t)(w > 0 ? w : 0);
   }
@@ -16457,7 +17745,7 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
 
 ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *json, asr_error *err) {
   asr__scan sc;
-  char key[64], recipe[32], name[32];
+  char key[64], recipe[32], name[32];   /* longer than any key, recipe or name there is */
   asr_model_config out;
   int have_recipe = 0;
   /* two passes: the recipe's defaults first, then every key over them */
@@ -16503,7 +17791,7 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
       if (i == ASR__CFG_NFIELDS) return asr__fail(err, ASR_ERR_FORMAT, "model config: unknown key '%s'", key);
       asr__scan_ws(&sc);
       v = strtol(sc.p, &end, 10);
-      if (end == sc.p || end > sc.end || v < 0 || v > 1000000)
+      if (end == sc.p || end > sc.end || v < 0 || v > 1000000)   /* a sanity bound: sizes are small */
         return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a small non-negative integer", key);
       sc.p = end;
       *(int *)(void *)((char *)&out + asr__cfg_fields[i].offset) = (int)v;
@@ -16517,11 +17805,12 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
   return ASR_OK;
 }
 
-/* Registers a tensor "<prefix><name>" of up to 4 dimensions in a store; returns its index
+/* Building a model: its tensors registered under their PyTorch keys, then allocated.
+ * asr__reg registers a tensor "<prefix><name>" of up to 4 dimensions in a store; returns its index
  * (negative: error). */
 ASR__PRIVATE int asr__reg(asr_params *p, const char *prefix, const char *name, int ndim, int64_t d0,
                           int64_t d1, int64_t d2, int64_t d3) {
-  char key[256];
+  char key[256];     /* "<prefix><name>" (a longer key is refused, asr_params_add allows 95) */
   int64_t shape[4];
   shape[0] = d0;
   shape[1] = d1;
@@ -16533,7 +17822,7 @@ ASR__PRIVATE int asr__reg(asr_params *p, const char *prefix, const char *name, i
 
 /* The tensors of one ContextNet block, with the keys of tests/torch's ContextNetBlock. */
 ASR__PRIVATE int asr__reg_cn_block(asr_model *m, asr__cn_block *b, const char *prefix) {
-  char key[160];
+  char key[160];     /* "<prefix>layers.<i>." */
   int i, bad = 0;
   for (i = 0; i < b->layers; i++) {
     int cin = i == 0 ? b->cin : b->cout;
@@ -16568,7 +17857,7 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
   static const char *const norms[5] = {"norm_ff_macaron.", "norm_mha.", "norm_conv.", "norm_ff.", "norm_final."};
   const asr_model_config *c = &m->cfg;
   int D = c->channels, F = c->ff_dim, H = c->heads, K = c->kernel, i, bad = 0;
-  char key[200];
+  char key[200];     /* "<prefix><module>." */
   asr_params *P = &m->params;
   for (i = 0; i < 2; i++) {
     int *f = i == 0 ? b->ffm : b->ff;
@@ -16606,11 +17895,6 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
   return bad ? -1 : 0;
 }
 
-ASR__PRIVATE void asr__fill(asr_params *p, int index, asr_real v) {
-  size_t k;
-  for (k = 0; k < p->items[index].count; k++) p->data[p->items[index].offset + k] = v;
-}
-
 /* The sizes a config must have; names the first field out of range. */
 ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
   const char *bad = NULL;
@@ -16618,17 +17902,17 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head > 1) bad = "head";
   else if (c->sample_rate < 1000) bad = "sample_rate";
-  else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7 */
+  else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
   else if (c->vocab != ASR_CHARSET_SIZE) bad = "vocab";
-  else if (c->channels < 8 || (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
+  else if (c->channels < 8 ||  /* ContextNet's SE has C/8 units */ (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
   else if (c->blocks < (cf ? 1 : 0) || c->blocks + 1 > ASR_MODEL_MAX_BLOCKS) bad = "blocks";
   else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
   else if (c->kernel < 1 || c->kernel % 2 == 0) bad = "kernel";
   else if (cf && c->ff_dim < 1) bad = "ff_dim";
   else if (c->head == ASR_HEAD_RNNT && c->pred_dim < 1) bad = "pred_dim";
-  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";
+  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
   else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
-  else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";
+  else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
   if (bad) return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: '%s' out of range (recipe %s)", bad, c->recipe);
   return ASR_OK;
 }
@@ -16652,7 +17936,7 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     m->n_blocks = 1 + cfg->blocks;
     for (b = 0; b < m->n_blocks; b++) {
       asr__cn_block *blk = &m->cn[b];
-      char prefix[64];
+      char prefix[64];   /* "encoder.blocks.<b>." */
       blk->cin = b == 0 ? cfg->n_mels : C;
       blk->cout = C;
       blk->layers = b == 0 ? 1 : cfg->layers;
@@ -16673,7 +17957,7 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     bad |= (m->sub[4] = asr__reg(P, "encoder.embed.", "out.0.weight", 2, C, (int64_t)C * F2, 0, 0)) < 0;
     bad |= (m->sub[5] = asr__reg(P, "encoder.embed.", "out.0.bias", 1, C, 0, 0, 0)) < 0;
     for (b = 0; b < m->n_blocks; b++) {
-      char prefix[64];
+      char prefix[64];   /* "encoder.encoders.<b>." */
       snprintf(prefix, sizeof prefix, "encoder.encoders.%d.", b);
       bad |= asr__reg_cf_block(m, &m->cf[b], prefix) != 0;
     }
@@ -16706,74 +17990,13 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
   return ASR_OK;
 }
 
-ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, asr_rng *rng,
-                                   void *user, asr_error *err) {
-  int b, i;
-  asr_result r = asr__model_build(m, cfg, user, err);
-  if (r != ASR_OK) return r;
-  asr_params_init_uniform(&m->params, rng);
-  if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
-    for (b = 0; b < m->n_blocks; b++) {
-      const asr__cn_block *blk = &m->cn[b];
-      for (i = 0; i < blk->layers; i++) {
-        asr__fill(&m->params, blk->bn_w[i], 1);
-        asr__fill(&m->buffers, blk->bn_v[i], 1);
-      }
-      if (blk->residual) {
-        asr__fill(&m->params, blk->res_bn_w, 1);
-        asr__fill(&m->buffers, blk->res_bn_v, 1);
-      }
-    }
-  } else {
-    for (b = 0; b < m->n_blocks; b++) {
-      const asr__cf_block *blk = &m->cf[b];
-      for (i = 0; i < 5; i++) asr__fill(&m->params, blk->norm_w[i], 1);
-      asr__fill(&m->params, blk->conv[4], 1);        /* batch norm gamma */
-      asr__fill(&m->buffers, blk->conv[7], 1);       /* running variance */
-    }
-    asr__fill(&m->params, m->after_w, 1);
-  }
-  if (cfg->encoder != ASR_ENCODER_CONTEXTNET || cfg->head != ASR_HEAD_CTC) {
-    /* the biases of linear and conv layers as PyTorch draws them, U(-1/sqrt(fan_in),
-     * 1/sqrt(fan_in)) with the fan_in of their weight. It matters: with zero biases a
-     * frame whose Conv2dSubsampling features are all 0 (every relu off) is a constant
-     * row, and the next layer norm (eps 1e-12, ESPnet's) turns it into a gradient of
-     * ~1e11. ("ctc-contextnet" keeps the zero biases it was published with.) */
-    for (i = 0; i < m->params.count; i++) {
-      const asr_param *it = &m->params.items[i];
-      size_t nl = strlen(it->name), k;
-      char wname[sizeof it->name];
-      int w;
-      if (nl < 5 || strcmp(it->name + nl - 5, ".bias") != 0) continue;
-      memcpy(wname, it->name, nl - 5);
-      strcpy(wname + nl - 5, ".weight");
-      w = asr_params_find(&m->params, wname);
-      if (w >= 0 && m->params.items[w].ndim >= 2) {
-        const asr_param *wt = &m->params.items[w];
-        double fan_in = 1, bound;
-        int d;
-        for (d = 1; d < wt->ndim; d++) fan_in *= (double)wt->shape[d];
-        bound = 1.0 / sqrt(fan_in);
-        for (k = 0; k < it->count; k++) m->params.data[it->offset + k] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
-      }
-    }
-  }
-  if (cfg->head == ASR_HEAD_RNNT) {
-    /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
-    asr_real *e = asr_params_ptr(&m->params, m->emb);
-    size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
-    for (k = 0; k < n; k++) e[k] = k < (size_t)cfg->pred_dim ? 0 : (asr_real)asr_rng_normal(rng);
-  }
-  return ASR_OK;
-}
-
 ASRDEF void asr_model_free(asr_model *m) {
   asr_params_free(&m->params);
   asr_params_free(&m->buffers);
 }
 
 ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err) {
-  char json[1024];
+  char json[1024];   /* the config's JSON: a few hundred bytes (13 integer fields at most) */
   if (asr_model_config_to_json(&m->cfg, json, sizeof json) >= (int)sizeof json)
     return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
   return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
@@ -16811,165 +18034,22 @@ ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr
   return r;
 }
 
-/* ---- features */
-ASR__PRIVATE asr_fbank_opts asr__model_fbank_opts(const asr_model *m) {
-  asr_fbank_opts o = asr_fbank_opts_default();
-  o.sample_frequency = m->cfg.sample_rate;
-  o.num_mel_bins = m->cfg.n_mels;
-  return o;
-}
-
-/* The padding of asr_model_features in samples at sample_rate (0 when pad_ms is 0), and
- * the padded length (-1 when n or the rate is invalid or it does not fit an int). */
-ASR__PRIVATE int asr__model_pad(const asr_model *m, int sample_rate) {
-  return sample_rate > 0 ? (int)(((int64_t)m->cfg.pad_ms * sample_rate + 500) / 1000) : 0;
-}
-ASR__PRIVATE int asr__model_padded(const asr_model *m, int n, int sample_rate) {
-  int64_t np = (int64_t)n + 2 * (int64_t)asr__model_pad(m, sample_rate);
-  return n < 0 || sample_rate < 1 || np > 0x7FFFFFFF ? -1 : (int)np;
-}
-
-ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
-  asr_fbank_opts o = asr__model_fbank_opts(m);
-  int np = asr__model_padded(m, n, sample_rate);
-  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
-  return len < 0 ? -1 : asr_fbank_num_frames(len, &o);
-}
-
 ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int sample_rate) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
   int np = asr__model_padded(m, n, sample_rate);
   int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
   if (len < 0) return 0;
+  /* + 128: room for the two 64-byte alignments of asr_model_features' carving */
   return asr_fbank_workspace_size(&o) + 128 + sizeof(asr_real) * (size_t)len +
          (np > n ? sizeof(asr_real) * (size_t)np : 0);
 }
-
-ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
-                                     int n, int sample_rate, void *work, size_t work_bytes,
-                                     asr_error *err) {
-  asr_fbank_opts o = asr__model_fbank_opts(m);
-  int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
-  int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
-  size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
-  asr_real *x;
-  asr_result r;
-  if (len < 0)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
-  if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
-  head = (sizeof(asr_real) * (size_t)len + 63) & ~(size_t)63;
-  x = (asr_real *)work;
-  if (P) {                       /* [noise (P), wave (n), noise (P)] after the resampled x */
-    asr_real *y = (asr_real *)(void *)((unsigned char *)work + head);
-    double level = asr_noise_floor(wave, n, sample_rate);
-    asr_rng rng;
-    asr_rng_seed(&rng, 0x706164, 0);                 /* fixed: features are a function of the wave */
-    for (i = 0; i < P; i++) y[i] = (asr_real)(level * asr_rng_normal(&rng));
-    if (n) memcpy(y + P, wave, sizeof(asr_real) * (size_t)n);
-    for (i = 0; i < P; i++) y[P + n + i] = (asr_real)(level * asr_rng_normal(&rng));
-    wave = y;
-    head += (sizeof(asr_real) * (size_t)np + 63) & ~(size_t)63;
-  }
-  r = asr_resample(x, wave, np, sample_rate, m->cfg.sample_rate, 6, 0.99);
-  if (r != ASR_OK) return asr__fail(err, r, "resampling failed: %s", asr_result_string(r));
-  r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
-  if (r != ASR_OK) return r;
-  T = asr_fbank_num_frames(len, &o);
-  asr_cmvn(feats, T, o.num_mel_bins, 1);
-  return ASR_OK;
-}
-
-/* ---- the encoders and the heads
- *
- * One pass of a model runs ENCODER then HEAD:
- *   encoder  feats (N,T,n_mels), lengths (N)  ->  enc (N,T',E), len_out (N)
- *   head     CTC:   logits = enc W^T + b (N,T',V), the CTC loss on them
- *            RNN-T: per utterance g = stateless(labels) (U+1,P) and the joint's loss,
- *                   one frame row at a time (asr_rnnt_joint_loss_rowwise)
- * and backward the reverse: head -> denc (N,T',E) -> encoder parameter gradients.
- * Everything one pass keeps is carved from the caller's workspace by asr__model_layout,
- * which also measures it (a bump allocator over a NULL base counts the bytes). */
-ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
-  int b;
-  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return asr_conv2d_subsampling_out_len(T);
-  for (b = 0; b < m->n_blocks; b++) T = (T + m->cn[b].stride - 1) / m->cn[b].stride;
-  return T;
-}
-
-ASRDEF int asr_model_subsampling(const asr_model *m) {
-  int b, f = 1;
-  if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return 4;
-  for (b = 0; b < m->n_blocks; b++) f *= m->cn[b].stride;
-  return f;
-}
-
-ASRDEF int asr_model_encoder_dim(const asr_model *m) { return m->cfg.channels; }
-
-ASRDEF int asr_model_min_frames(const asr_model *m) {
-  return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
-}
-
-enum { ASR__PASS_INFER = 0, ASR__PASS_LOSS = 1, ASR__PASS_TRAIN = 2 };
-
-typedef struct asr__model_plan {
-  int mode, N, T, S, Tout;
-  int *len_out;                            /* (N) encoder output lengths */
-  asr_real *enc, *denc;                    /* (N,Tout,E) the encoder output, its gradient */
-  void *work;                              /* scratch of the encoder's and head's functions */
-  size_t work_bytes;
-  /* encoder "contextnet": per block its config, input lengths, output, saved activations */
-  asr_contextnet_block_config bcfg[ASR_MODEL_MAX_BLOCKS];
-  int *len[ASR_MODEL_MAX_BLOCKS + 1];      /* lengths into block b; len[n_blocks] = len_out */
-  asr_real *y[ASR_MODEL_MAX_BLOCKS];       /* block outputs (N,C,T_b+1) */
-  void *saved[ASR_MODEL_MAX_BLOCKS];
-  size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
-  asr_real *xt;                            /* (N,n_mels,T) */
-  asr_real *dy0, *dy1;                     /* gradient ping-pong, both encoders */
-  /* encoder "conformer" */
-  asr_conformer_config ccfg;
-  void *sub_buf, *blk_buf[ASR_MODEL_MAX_BLOCKS];
-  size_t sub_bytes, blk_bytes;
-  asr_real *sub_y;                         /* (N,Tout,D) Conv2dSubsampling output */
-  asr_real *pos_emb;                       /* (2 Tout - 1, D) */
-  asr_real *cy[ASR_MODEL_MAX_BLOCKS];      /* (N,Tout,D) block outputs */
-  asr_real *an_mean, *an_rstd;             /* (N Tout) after_norm statistics */
-  /* head "ctc" */
-  asr_real *logits, *dlogits, *losses;     /* (N,Tout,V), (N,Tout,V), (N) */
-  /* head "rnnt" */
-  asr_real *jbias, *jgrad;                 /* (H) joint bias; the joint's gradients */
-  asr_real *g, *emb, *dg;                  /* (S+1,P) each */
-} asr__model_plan;
 
 ASR__PRIVATE void asr__take_max(size_t *mx, size_t v) {
   if (v > *mx) *mx = v;
 }
 
-/* The joint of the RNN-T head: icefall's Joiner, output_linear(tanh(encoder_proj(f) +
- * decoder_proj(g))), is asr_rnnt_joint with b = encoder_proj.bias + decoder_proj.bias
- * (bias must hold that sum, (H)); the stateless prediction network is icefall's Decoder. */
-ASR__PRIVATE void asr__rnnt_head(const asr_model *m, asr_rnnt_joint *J, asr_rnnt_stateless *Ps, asr_real *bias) {
-  const asr_params *P = &m->params;
-  int h;
-  J->E = m->cfg.channels;
-  J->P = m->cfg.pred_dim;
-  J->H = m->cfg.joint_dim;
-  J->V = m->cfg.vocab;
-  J->act = ASR_RNNT_ACT_TANH;
-  J->W_enc = asr_params_ptr(P, m->enc_w);
-  J->W_pred = asr_params_ptr(P, m->dec_w);
-  J->W_out = asr_params_ptr(P, m->out_w);
-  J->b_out = asr_params_ptr(P, m->out_b);
-  J->b = bias;
-  if (bias)
-    for (h = 0; h < J->H; h++) bias[h] = asr_params_ptr(P, m->enc_b)[h] + asr_params_ptr(P, m->dec_b)[h];
-  Ps->V = m->cfg.vocab;
-  Ps->D = m->cfg.pred_dim;
-  Ps->C = m->cfg.context;
-  Ps->blank = 0;
-  Ps->embedding = asr_params_ptr(P, m->emb);
-  Ps->conv = m->pconv >= 0 ? asr_params_ptr(P, m->pconv) : NULL;
-}
-
+/* Workspace layouts. asr__model_layout carves a pass's plan from a bump allocator; over a
+ * NULL base it only counts the bytes (the *_workspace_size functions). */
 ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr__bump *a, int N,
                                     int T, int S, int mode) {
   int b, Tb = T, C = m->cfg.channels, V = m->cfg.vocab, F = m->cfg.n_mels, Tout;
@@ -17086,17 +18166,6 @@ ASRDEF size_t asr_model_infer_workspace_size(const asr_model *m, int N, int T) {
   return asr__model_bytes(m, N, T, 0, ASR__PASS_INFER);
 }
 
-/* x (N, A, B) -> y (N, B, A) */
-ASR__PRIVATE void asr__transpose12(asr_real *y, const asr_real *x, int N, int A, int B) {
-  int n, i, j;
-  for (n = 0; n < N; n++) {
-    const asr_real *xs = x + (size_t)n * A * B;
-    asr_real *ys = y + (size_t)n * A * B;
-    for (i = 0; i < A; i++)
-      for (j = 0; j < B; j++) ys[(size_t)j * A + i] = xs[(size_t)i * B + j];
-  }
-}
-
 /* The parameters of ContextNet block b as the ContextNet block functions take them. */
 ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_params *p,
                                  asr_contextnet_block_grads *g) {
@@ -17149,6 +18218,8 @@ ASR__PRIVATE void asr__cf_params(asr_model *m, int b, asr_conformer_block_params
   const asr__cf_block *k = &m->cf[b];
   asr_params *P = &m->params, *B = &m->buffers;
   int i;
+/* ASR__PP(i), ASR__PG(i): tensor i of the trained store and its gradient (shorthands for the
+ * long lists below and in asr__sub_params, undefined after it) */
 #define ASR__PP(i) asr_params_ptr(P, (i))
 #define ASR__PG(i) asr_params_grad_ptr(P, (i))
   p->ff_macaron.w1 = ASR__PP(k->ffm[0]), p->ff_macaron.b1 = ASR__PP(k->ffm[1]);
@@ -17198,352 +18269,6 @@ ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p
 #undef ASR__PG
 }
 
-/* Zeroes rows t >= lengths[n] of x (N,T,C). */
-ASR__PRIVATE void asr__model_mask(asr_real *x, const int *lengths, int N, int T, int C) {
-  int n;
-  for (n = 0; n < N; n++)
-    if (lengths[n] < T)
-      memset(x + ((size_t)n * T + lengths[n]) * C, 0, sizeof(asr_real) * (size_t)(T - lengths[n]) * C);
-}
-
-/* ENCODER forward: feats (N,T,n_mels) -> P->enc (N,Tout,E), P->len_out (N); padded
- * output frames are 0. */
-ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, const asr_real *feats,
-                                          const int *lengths, asr_error *err) {
-  int b, n, N = P->N, T = P->T, C = m->cfg.channels, F = m->cfg.n_mels, lo = asr_model_min_frames(m);
-  asr_result r;
-  for (n = 0; n < N; n++)
-    if (lengths[n] < lo || lengths[n] > T)
-      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [%d, %d]%s", n, lengths[n], lo, T,
-                       lengths[n] < lo && lengths[n] >= 1 ? " (too short for the encoder's subsampling)" : "");
-  if (!asr_all_finite(feats, (size_t)N * T * F)) return asr__fail(err, ASR_ERR_NONFINITE, "features hold NaN or infinity");
-  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
-    const asr_real *x;
-    for (n = 0; n < N; n++) P->len[0][n] = lengths[n];
-    asr__transpose12(P->xt, feats, N, T, F);      /* (N,T,F) -> (N,F,T) */
-    x = P->xt;
-    for (b = 0; b < m->n_blocks; b++) {
-      asr_contextnet_block_params p;
-      asr__cn_params(m, b, &p, NULL);
-      r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
-                                       P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
-      for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
-      x = P->y[b];
-    }
-    asr__transpose12(P->enc, x, N, C, P->Tout);   /* (N,C,T') -> (N,T',C) */
-    asr__model_mask(P->enc, P->len_out, N, P->Tout, C);
-  } else {
-    /* ESPnet's ConformerEncoder.forward: embed (with x * sqrt(D) and the relative
-     * positions), the blocks, after_norm */
-    asr_conv2d_subsampling_params sp;
-    asr_conv2d_subsampling_saved ss;
-    const asr_real *x;
-    int To = P->Tout;
-    asr__sub_params(m, &sp, NULL);
-    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, F, C);
-    r = asr_conv2d_subsampling_forward(P->sub_y, P->len_out, &ss, feats, lengths, &sp, N, T, F, C, P->work,
-                                       P->work_bytes);
-    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling: %s", asr_result_string(r));
-    r = asr_rel_pos_encoding(P->pos_emb, To, C, ASR_REL_POS_LATEST, 5000);
-    if (r != ASR_OK) return asr__fail(err, r, "positional encoding: %s", asr_result_string(r));
-    x = P->sub_y;
-    for (b = 0; b < m->n_blocks; b++) {
-      asr_conformer_block_params p;
-      asr_conformer_block_saved s;
-      asr__cf_params(m, b, &p, NULL);
-      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
-      r = asr_conformer_block_forward(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To, P->work,
-                                      P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
-      x = P->cy[b];
-    }
-    r = asr_layer_norm_forward(P->enc, P->an_mean, P->an_rstd, x, asr_params_ptr(&m->params, m->after_w),
-                               asr_params_ptr(&m->params, m->after_b), N * To, C, P->ccfg.ln_eps);
-    if (r != ASR_OK) return asr__fail(err, r, "after_norm: %s", asr_result_string(r));
-    asr__model_mask(P->enc, P->len_out, N, To, C);
-  }
-  return ASR_OK;
-}
-
-/* ENCODER backward: P->denc (N,Tout,E) -> the encoder's parameter gradients (+=). */
-ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan *P, const asr_real *feats,
-                                                   const int *lengths, asr_error *err) {
-  int b, N = P->N, T = P->T, C = m->cfg.channels, To = P->Tout;
-  asr_real *t;
-  asr_result r;
-  asr__model_mask(P->denc, P->len_out, N, To, C);
-  if (m->cfg.encoder == ASR_ENCODER_CONTEXTNET) {
-    asr__transpose12(P->dy0, P->denc, N, To, C);
-    for (b = m->n_blocks - 1; b >= 0; b--) {
-      asr_contextnet_block_params p;
-      asr_contextnet_block_grads g;
-      asr_real *dx = b > 0 ? P->dy1 : NULL;
-      const asr_real *x = b > 0 ? P->y[b - 1] : P->xt;
-      asr__cn_params(m, b, &p, &g);
-      if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P->bcfg[b].T);
-      r = asr_contextnet_block_backward(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
-                                        &P->bcfg[b], P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
-      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
-    }
-  } else {
-    asr_conv2d_subsampling_params sp;
-    asr_conv2d_subsampling_grads sg;
-    asr_conv2d_subsampling_saved ss;
-    size_t ntd = (size_t)N * To * C;
-    const asr_real *x = m->n_blocks ? P->cy[m->n_blocks - 1] : P->sub_y;
-    memset(P->dy0, 0, sizeof(asr_real) * ntd);
-    r = asr_layer_norm_backward(P->dy0, asr_params_grad_ptr(&m->params, m->after_w),
-                                asr_params_grad_ptr(&m->params, m->after_b), P->denc, x, P->an_mean, P->an_rstd,
-                                asr_params_ptr(&m->params, m->after_w), N * To, C);
-    if (r != ASR_OK) return asr__fail(err, r, "after_norm backward: %s", asr_result_string(r));
-    for (b = m->n_blocks - 1; b >= 0; b--) {
-      asr_conformer_block_params p;
-      asr_conformer_block_grads g;
-      asr_conformer_block_saved s;
-      asr__cf_params(m, b, &p, &g);
-      asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
-      memset(P->dy1, 0, sizeof(asr_real) * ntd);
-      r = asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y, P->pos_emb,
-                                       P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
-      t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
-    }
-    /* dy0 = dL/d(embed output); the features need no gradient */
-    asr__sub_params(m, &sp, &sg);
-    asr_conv2d_subsampling_saved_init(&ss, P->sub_buf, P->sub_bytes, N, T, m->cfg.n_mels, C);
-    r = asr_conv2d_subsampling_backward(NULL, &sg, P->dy0, &ss, feats, lengths, &sp, N, T, m->cfg.n_mels, C, P->work,
-                                        P->work_bytes);
-    if (r != ASR_OK) return asr__fail(err, r, "Conv2dSubsampling backward: %s", asr_result_string(r));
-  }
-  return ASR_OK;
-}
-
-/* HEAD "ctc": logits = enc W^T + b on every frame. */
-ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) {
-  return asr_linear_forward(P->logits, P->enc, asr_params_ptr(&m->params, m->out_w),
-                            asr_params_ptr(&m->params, m->out_b), P->N * P->Tout, m->cfg.channels, m->cfg.vocab);
-}
-
-/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
- * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
- * the head's parameter gradients (+=) and P->denc (written). zero_inf: an infeasible
- * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
-ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
-                                             const int *target_lengths, int zero_inf, asr_error *err) {
-  int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
-  asr_result r, rc = ASR_OK;
-  if (m->cfg.head == ASR_HEAD_CTC) {
-    size_t k, nl = (size_t)N * To * V;
-    r = asr__ctc_head_forward(m, P);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
-    if (train) memset(P->dlogits, 0, sizeof(asr_real) * nl);
-    rc = asr_ctc_loss(P->losses, train ? P->dlogits : NULL, P->logits, targets, P->len_out, target_lengths, N, To, V,
-                      S, 0, ASR_REDUCTION_NONE, zero_inf, P->work, P->work_bytes, err);
-    if (rc < 0) return rc;
-    for (n = 0; n < N; n++) losses[n] = P->losses[n];
-    if (!train) return rc;
-    for (k = 0; k < nl; k++) P->dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
-    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-    r = asr_linear_backward(P->denc, asr_params_grad_ptr(&m->params, m->out_w),
-                            asr_params_grad_ptr(&m->params, m->out_b), P->dlogits, P->enc,
-                            asr_params_ptr(&m->params, m->out_w), N * To, C, V);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
-    return rc;
-  } else {
-    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
-     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
-    asr_rnnt_joint J;
-    asr_rnnt_stateless Ps;
-    asr_rnnt_joint_grad dJ;
-    asr_rnnt_stateless_grad dP;
-    asr_rnnt_opts o = asr_rnnt_default_opts();
-    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
-    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
-    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
-    memset(&dJ, 0, sizeof dJ);
-    memset(&dP, 0, sizeof dP);
-    asr__rnnt_head(m, &J, &Ps, P->jbias);
-    if (train) {
-      memset(jg, 0, sizeof(asr_real) * nj);
-      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
-      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
-      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
-      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
-    }
-    for (n = 0; n < N; n++) {
-      const int *y = targets + (size_t)n * S;
-      int U = target_lengths[n];
-      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
-      for (h = 0; h < U; h++)
-        if (y[h] < 1 || y[h] >= V)
-          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
-      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
-      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
-      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
-                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
-                                      P->work, P->work_bytes, err);
-      if (r < 0) return r;
-      if (!train) continue;
-      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
-      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
-    }
-    if (!train) return ASR_OK;
-    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
-    {
-      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
-       * the two projections' biases, so each gets all of db */
-      asr_params *Pm = &m->params;
-      asr_real *dst[4];
-      const asr_real *src[4];
-      size_t cnt[4];
-      int i;
-      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
-      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
-      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
-      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
-      for (i = 0; i < 4; i++)
-        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
-      for (h = 0; h < H; h++) {
-        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
-        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
-      }
-    }
-    return ASR_OK;
-  }
-}
-
-ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_real *feats,
-                                       const int *lengths, const int *targets,
-                                       const int *target_lengths, int N, int T, int S,
-                                       void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r, rc;
-  double sum = 0, *losses;
-  int n;
-  if (N < 1 || T < 1 || S < 0 || !loss || !feats || !lengths || !target_lengths || (S > 0 && !targets))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "train step: bad sizes or NULL arguments");
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "train step", err);
-  if (r != ASR_OK) return r;
-  losses = (double *)ASR_MALLOC(sizeof(double) * (size_t)N, m->user);
-  if (!losses) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
-  r = asr__model_encode(m, &P, feats, lengths, err);
-  rc = r == ASR_OK ? asr__model_head_loss(m, &P, losses, targets, target_lengths, 1, err) : r;
-  if (rc >= 0) {
-    for (n = 0; n < N; n++) sum += losses[n];
-    *loss = sum / N;
-    r = asr__model_encode_backward(m, &P, feats, lengths, err);
-    if (r != ASR_OK) rc = r;
-  }
-  ASR_FREE(losses, m->user);
-  return rc;
-}
-
-ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
-                                 const int *lengths, const int *targets, const int *target_lengths,
-                                 int N, int T, int S, void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r;
-  if (N < 1 || T < 1 || S < 0 || !losses || !feats || !lengths || !target_lengths || (S > 0 && !targets))
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "loss: bad sizes or NULL arguments");
-  /* the training layout (the loss buffers), evaluation mode */
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, S, ASR__PASS_TRAIN, "loss", err);
-  if (r != ASR_OK) return r;
-  P.mode = ASR__PASS_LOSS;
-  P.ccfg.training = 0;
-  {
-    int b;
-    for (b = 0; b < m->n_blocks && m->cfg.encoder == ASR_ENCODER_CONTEXTNET; b++) P.bcfg[b].training = 0;
-  }
-  r = asr__model_encode(m, &P, feats, lengths, err);
-  if (r != ASR_OK) return r;
-  return asr__model_head_loss(m, &P, losses, targets, target_lengths, 0, err);
-}
-
-ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
-                                   const asr_real *feats, const int *lengths, int N, int T,
-                                   void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r;
-  if (N < 1 || T < 1 || !enc || !out_lengths || !feats || !lengths)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "encode: bad sizes or NULL arguments");
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "encode", err);
-  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
-  if (r != ASR_OK) return r;
-  memcpy(enc, P.enc, sizeof(asr_real) * (size_t)N * P.Tout * m->cfg.channels);
-  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
-  return ASR_OK;
-}
-
-ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_lengths,
-                                     const asr_real *feats, const int *lengths, int N, int T,
-                                     void *work, size_t work_bytes, asr_error *err) {
-  asr__model_plan P;
-  asr_result r;
-  size_t f, V = (size_t)m->cfg.vocab;
-  if (m->cfg.head != ASR_HEAD_CTC)
-    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: per-frame log-probabilities need a CTC head", m->cfg.recipe);
-  if (N < 1 || T < 1 || !logprobs || !out_lengths || !feats || !lengths)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs: bad sizes or NULL arguments");
-  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "inference", err);
-  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
-  if (r != ASR_OK) return r;
-  r = asr__ctc_head_forward(m, &P);
-  if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
-  for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
-  memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
-  return ASR_OK;
-}
-
-/* ---- decoding one utterance */
-
-/* [Graves12]'s lattice with max in place of the sum of eq. (16): the most probable
- * alignment of labels (U) with T frames,
- *   delta(t,u) = max(delta(t-1,u) + log 0(t-1,u), delta(t,u-1) + log y(t,u-1)),
- * delta(0,0) = 0; then backtracking from (T-1,U) writes the frame at which each label
- * is emitted (the step (t,u-1) -> (t,u) emits label u at frame t). log_blank, log_label
- * (T,U+1) from asr_rnnt_lattice; delta (T,U+1) scratch. Ties prefer the blank. */
-ASR__PRIVATE void asr__rnnt_viterbi(int *frames, double *delta, const double *log_blank, const double *log_label,
-                                    int T, int U) {
-  int t, u, U1 = U + 1;
-  for (t = 0; t < T; t++)
-    for (u = 0; u <= U; u++) {
-      double best = t == 0 && u == 0 ? 0 : -INFINITY;
-      if (t > 0) best = delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u];
-      if (u > 0) {
-        double e = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
-        if (e > best) best = e;
-      }
-      delta[(size_t)t * U1 + u] = best;
-    }
-  t = T - 1, u = U;
-  while (u > 0) {
-    double from_label = delta[(size_t)t * U1 + u - 1] + log_label[(size_t)t * U1 + u - 1];
-    double from_blank = t > 0 ? delta[(size_t)(t - 1) * U1 + u] + log_blank[(size_t)(t - 1) * U1 + u] : -INFINITY;
-    if (from_blank >= from_label && t > 0) {
-      t--;
-    } else {
-      frames[--u] = t;
-    }
-  }
-}
-
-/* Everything asr_model_decode needs beyond the encoder's inference plan. */
-typedef struct asr__decode_plan {
-  asr__model_plan P;
-  int L, max_hyp;                          /* output frames; the most tokens a decoder returns */
-  int *tok, *path;                         /* (max_hyp + 1), (L + 1) */
-  asr_real *lp;                            /* CTC: (L,V) log-probabilities */
-  asr_real *jbias, *g, *z;                 /* RNN-T: (H), (max_hyp+1, P), (L, max_hyp+1, V) */
-  double *lb, *ll, *delta;                 /* RNN-T: (L, max_hyp+1) each */
-  void *dwork;
-  size_t dwork_bytes;
-} asr__decode_plan;
-
 ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, asr__bump *a, int T, int beam) {
   int V = m->cfg.vocab, L, K;
   size_t R = sizeof(asr_real), ws = 0;
@@ -17586,91 +18311,6 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
   a.cap = a.used = 0;
   asr__decode_layout(m, &D, &a, T, beam < 1 ? 1 : beam);
   return a.used;
-}
-
-ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
-                                   int *ends, int max_tokens, const asr_real *feats, int T,
-                                   int beam, void *work, size_t work_bytes, asr_error *err) {
-  asr__decode_plan D;
-  asr__bump a;
-  asr_result r;
-  int n = 0, i, L, V = m->cfg.vocab;
-  if (!tokens || !n_tokens || !feats || T < 1 || beam < 1 || max_tokens < 0)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: bad sizes or NULL arguments");
-  a.base = (unsigned char *)work;
-  a.cap = work_bytes;
-  a.used = 0;
-  asr__decode_layout(m, &D, &a, T, beam);
-  if (!work || a.used > work_bytes)
-    return asr__fail(err, ASR_ERR_WORKSPACE, "decode: workspace too small (%lu bytes, %lu needed)",
-                     (unsigned long)work_bytes, (unsigned long)a.used);
-  r = asr__model_encode(m, &D.P, feats, &T, err);
-  if (r != ASR_OK) return r;
-  L = D.P.len_out[0];
-  if (m->cfg.head == ASR_HEAD_CTC) {
-    r = asr__ctc_head_forward(m, &D.P);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
-    for (i = 0; i < L; i++) asr_log_softmax(D.lp + (size_t)i * V, D.P.logits + (size_t)i * V, V);
-    /* best path; the beam's text instead when beam > 1, then its Viterbi path */
-    r = asr_ctc_greedy_decode(D.tok, &n, NULL, D.path, D.lp, L, V, 0);
-    if (r == ASR_OK && beam > 1) {
-      asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
-      int nh = 0;
-      r = asr_ctc_prefix_beam_search(D.tok, &n, NULL, &nh, D.lp, L, V, &bo, D.dwork, D.dwork_bytes);
-      if (r == ASR_OK && nh < 1) n = 0;
-      if (r == ASR_OK && (starts || ends))
-        r = asr_ctc_align(D.path, NULL, NULL, D.lp, D.tok, L, V, n, 0, D.dwork, D.dwork_bytes);
-    }
-    if (r < 0) return asr__fail(err, r, "CTC decoding: %s", asr_result_string(r));
-    r = ASR_OK;
-    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
-    if (starts || ends) {
-      /* each token's run of frames in the path (B maps the path to exactly these tokens) */
-      int cnt = asr_ctc_token_spans(NULL, starts, ends, D.path, L, 0);
-      if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
-    }
-  } else {
-    asr_rnnt_joint J;
-    asr_rnnt_stateless Ps;
-    asr_rnnt_model rm;
-    asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
-    size_t scratch;
-    double logp;
-    asr__rnnt_head(m, &J, &Ps, D.jbias);
-    scratch = asr_rnnt_model_scratch_size(&J, &Ps);
-    rm.joint = &J;
-    rm.pred = &Ps;
-    rm.f = D.P.enc;
-    rm.T = L;
-    rm.scratch = D.dwork;
-    rm.scratch_bytes = scratch;
-    /* the decoders' own workspace after the scorer's scratch (64-byte aligned) */
-    scratch = (scratch + 63) & ~(size_t)63;
-    bo.beam = beam;
-    if (beam == 1)
-      r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
-                                 (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
-    else
-      r = asr_rnnt_beam_search(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, &bo,
-                               (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
-    if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
-    if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
-    if (starts || ends) {
-      /* the Viterbi alignment of the text on its (L, n+1) lattice */
-      r = asr_rnnt_stateless_forward(D.g, NULL, D.tok, n, &Ps);
-      if (r == ASR_OK) r = asr_rnnt_joint_forward(D.z, NULL, D.P.enc, D.g, &J, L, n + 1, D.dwork, D.dwork_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "RNN-T alignment: %s", asr_result_string(r));
-      asr_rnnt_lattice(D.lb, D.ll, NULL, D.z, D.tok, L, n, n + 1, V, 0);
-      asr__rnnt_viterbi(D.path, D.delta, D.lb, D.ll, L, n);
-      for (i = 0; i < n; i++) {
-        if (starts) starts[i] = D.path[i];
-        if (ends) ends[i] = D.path[i];
-      }
-    }
-  }
-  memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
-  *n_tokens = n;
-  return ASR_OK;
 }
 
 /* ========================================================================================
@@ -20738,6 +21378,7 @@ ASR__PRIVATE void asr__chk_gumbel(double *p, int *imax, const asr_real *l, const
   }
 }
 
+/* What f = sum w . y(l) needs for finite differences: the tier's forward and its buffers. */
 typedef struct asr__chk_gs_ctx {
   asr_gumbel_softmax_forward_fn fwd;
   asr_real *l, *v, *y, *p, *w;
@@ -20756,15 +21397,15 @@ ASR__PRIVATE double asr__chk_gs_f(void *vc) {
 
 ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumbel_softmax_backward_fn bwd,
                                      asr_check_report *rep) {
-  static const int shapes[5][2] = {{1, 1}, {5, 7}, {4, 33}, {3, 320}, {6, 8}};
+  static const int shapes[5][2] = {{1, 1}, {5, 7}, {4, 33}, {3, 320}, {6, 8}};   /* (n, V) */
   static const double taus[5] = {1.0, 0.5, 2.0, 0.1, 0.7};
-  enum { MAXN = 6 * 320 };
+  enum { MAXN = 6 * 320 };   /* room for any case: n <= 6 rows, V <= 320 */
   asr_real *l = ASR__ALLOC(asr_real, MAXN, NULL), *v = ASR__ALLOC(asr_real, MAXN, NULL);
   asr_real *y = ASR__ALLOC(asr_real, MAXN, NULL), *p = ASR__ALLOC(asr_real, MAXN, NULL);
   asr_real *p2 = ASR__ALLOC(asr_real, MAXN, NULL), *g = ASR__ALLOC(asr_real, MAXN, NULL);
   asr_real *dl = ASR__ALLOC(asr_real, MAXN, NULL), *dl2 = ASR__ALLOC(asr_real, MAXN, NULL);
   double *pe = ASR__ALLOC(double, MAXN, NULL);
-  int *idx = ASR__ALLOC(int, 6, NULL), ie[6], c, i, r, hard;
+  int *idx = ASR__ALLOC(int, 6, NULL), ie[6], c, i, r, hard;   /* ie: each row's expected argmax */
   asr_rng rng;
   asr_rng_seed(&rng, 2020, 6);
   if (!l || !v || !y || !p || !p2 || !g || !dl || !dl2 || !pe || !idx) {
@@ -20924,6 +21565,8 @@ done:
 }
 
 /* ---- k-means VQ */
+/* What the finite-difference functions of one VQ loss term need: the tier's forward, the
+ * instance and its buffers, and which term (see `which`). */
 typedef struct asr__chk_vq_ctx {
   asr_vq_forward_fn fwd;
   const asr_real *w;           /* (N,D) weights of sum w . z */
@@ -20950,8 +21593,10 @@ ASR__PRIVATE double asr__chk_vq_f(void *vc) {
 }
 
 ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep) {
+  /* (N, D, G, K, shared) */
   static const int cases[6][5] = {{1, 1, 1, 1, 1}, {7, 6, 1, 5, 1}, {9, 8, 2, 4, 1},
                                   {9, 8, 2, 4, 0}, {13, 12, 3, 16, 0}, {70, 32, 2, 40, 1}};
+  /* the largest z (N D), codebook (more than any case's (G or 1) K E) and index (N G) */
   enum { MAXZ = 70 * 32, MAXC = 3 * 16 * 4 + 40 * 16, MAXI = 70 * 3 };
   const double gamma = 0.25, dloss = 0.7;
   asr_real *z = ASR__ALLOC(asr_real, MAXZ, NULL), *zq = ASR__ALLOC(asr_real, MAXZ, NULL);
@@ -21147,7 +21792,11 @@ done:
 }
 
 /* ---- the Gumbel quantizer module and the diversity penalty */
+/* What the finite-difference function f of the module needs: the tier's forward, the
+ * instance (config, parameters, input z, fixed noise), its outputs and saved buffers, the
+ * weights W of f = sum W . q, and the diversity term's weight alpha and form. */
 typedef struct asr__chk_gq_ctx {
+  asr_gumbel_quantizer_forward_fn fwd;
   asr_gumbel_quantizer cfg;
   asr_gumbel_quantizer_params w;
   asr_real *z, *noise, *q, *h, *logits, *p, *probs, *avg, *W;
@@ -21162,9 +21811,7 @@ ASR__PRIVATE double asr__chk_gq_f(void *vc) {
   asr__chk_gq_ctx *c = (asr__chk_gq_ctx *)vc;
   double f = 0, ld = 0;
   int i, nq = c->N * c->cfg.groups * c->cfg.entry_dim;
-  if (asr_gumbel_quantizer_forward(c->q, c->index, c->h, c->logits, c->p, c->z, c->noise, &c->w, &c->cfg, c->N) !=
-      ASR_OK)
-    return NAN;
+  if (c->fwd(c->q, c->index, c->h, c->logits, c->p, c->z, c->noise, &c->w, &c->cfg, c->N) != ASR_OK) return NAN;
   for (i = 0; i < nq; i++) f += (double)c->W[i] * c->q[i];
   if (c->alpha != 0 && asr_diversity_forward(&ld, NULL, c->probs, c->avg, c->logits, c->N, c->cfg.groups,
                                              c->cfg.vars, 0.0, c->form) != ASR_OK)
@@ -21172,7 +21819,8 @@ ASR__PRIVATE double asr__chk_gq_f(void *vc) {
   return f + c->alpha * ld;
 }
 
-ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
+ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_gumbel_quantizer_backward_fn bwd,
+                                       asr_check_report *rep) {
   asr__chk_gq_ctx c;
   asr_gumbel_quantizer_params gr, gr2;
   size_t cnt[5], nbuf = 0, off = 0, wsz;
@@ -21181,12 +21829,20 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
   asr_rng rng;
   int shared, i, n, j, k;
   asr_rng_seed(&rng, 2006, 11477);
+  c.index = NULL;
+  if (!fwd || !bwd) {
+    asr__check_case(rep, 0, INFINITY, "quantizer module: the checker needs both a forward and a backward");
+    return;
+  }
+  /* The instance, twice (separate, then shared codebook): N = 6 frames of D = 5, H = 7
+   * hidden units, G = 2 groups of V = 4 entries of E = 3 values (GV = 8, GE = 6). */
   for (shared = 0; shared <= 1; shared++) {
     asr_gradcheck_param prm[6];
     asr_gradcheck_report rr;
     int N = 6, GV, GE, ok;
     double err = 0;
     memset(&c, 0, sizeof c);
+    c.fwd = fwd;
     c.cfg.in_dim = 5, c.cfg.hidden = 7, c.cfg.groups = 2, c.cfg.vars = 4, c.cfg.entry_dim = 3;
     c.cfg.shared = shared, c.cfg.hard = 0, c.cfg.tau = 0.8;
     c.N = N, c.alpha = 0.3, c.form = shared ? ASR_DIVERSITY_ENTROPY : ASR_DIVERSITY_PERPLEXITY;
@@ -21195,7 +21851,9 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
       asr__check_case(rep, 0, INFINITY, "quantizer module: sizes refused");
       break;
     }
-    /* parameters, their two gradient sets, and the activations, in one block */
+    /* parameters, their two gradient sets, and the activations, in one block: per frame
+     * z, dz, dz2 (5 each), noise (GV), h (7), logits, p, probs (GV each), dl (GV), q, W
+     * (GE each); plus avg (GV) */
     nbuf = 3 * (cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4]) + (size_t)N * (5 + 5 + 5 + GV + 7 + 3 * GV + GV + GE + GE) + GV;
     buf = ASR__ALLOC(asr_real, nbuf, NULL);
     wsz = asr_gumbel_quantizer_workspace_size(&c.cfg, N);
@@ -21207,6 +21865,7 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     }
     memset(buf, 0, sizeof(asr_real) * nbuf);
     off = 0;
+/* ASR__TAKE(n): the next n values of buf (a bump carve of the block above) */
 #define ASR__TAKE(cnt_) (off += (cnt_), buf + off - (cnt_))
     c.w.w1 = ASR__TAKE(cnt[0]), c.w.b1 = ASR__TAKE(cnt[1]), c.w.w2 = ASR__TAKE(cnt[2]);
     c.w.b2 = ASR__TAKE(cnt[3]), c.w.codebook = ASR__TAKE(cnt[4]);
@@ -21243,7 +21902,7 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     asr__chk_gq_f(&c);
     memset(dl, 0, sizeof(asr_real) * (size_t)N * GV);
     asr_diversity_backward(dl, c.probs, c.alpha, N, 2, 4, 0.0, c.form, dwork, asr_diversity_workspace_size(2, 4));
-    if (asr_gumbel_quantizer_backward(dz, &gr, c.W, dl, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz) != ASR_OK) {
+    if (bwd(dz, &gr, c.W, dl, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz) != ASR_OK) {
       asr__check_case(rep, 0, INFINITY, "quantizer module backward refused its instance");
       break;
     }
@@ -21266,10 +21925,10 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     memset(gr2.w1, 0, sizeof(asr_real) * (cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4]));
     memset(dz, 0, sizeof(asr_real) * (size_t)N * 5);
     memset(dz2, 0, sizeof(asr_real) * (size_t)N * 5);
-    asr_gumbel_quantizer_backward(dz, &gr, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
+    bwd(dz, &gr, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
     c.cfg.hard = 1;
     asr__chk_gq_f(&c);
-    asr_gumbel_quantizer_backward(dz2, &gr2, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
+    bwd(dz2, &gr2, c.W, NULL, c.z, c.h, c.p, c.index, &c.w, &c.cfg, N, work, wsz);
     /* the same memory block holds w1 b1 w2 b2 of each gradient set, back to back */
     for (i = 0; i < (int)(cnt[0] + cnt[1] + cnt[2] + cnt[3]); i++)
       err = ASR__MAX(err, fabs((double)gr.w1[i] - gr2.w1[i]));
@@ -21278,7 +21937,7 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     {
       /* the hard codebook gradient: de_{g,i} += dq_{n,g} for the entry i each frame chose
        * (all groups into the one codebook when shared) */
-      double wantc[24];
+      double wantc[24];   /* the expected codebook gradient: at most G V E = 2 * 4 * 3 values */
       int g, e;
       for (i = 0; i < (int)cnt[4]; i++) wantc[i] = 0;
       for (n = 0; n < N; n++)
@@ -21295,8 +21954,9 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
     ASR_FREE(buf, NULL);
     ASR_FREE(work, NULL);
     ASR_FREE(dwork, NULL);
-    buf = NULL, work = NULL, dwork = NULL;
+    c.index = NULL, buf = NULL, work = NULL, dwork = NULL;
   }
+  ASR_FREE(c.index, NULL);   /* after a break above: whatever the last round allocated */
   ASR_FREE(buf, NULL);
   ASR_FREE(work, NULL);
   ASR_FREE(dwork, NULL);

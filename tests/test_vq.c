@@ -38,8 +38,16 @@ static void t_vq_checker_ref(tctx *t) {
 static void t_vq_checker_simd(tctx *t) {
   VQ_RUN_CHECKER(asr_check_vq(asr_vq_forward, asr_vq_backward, &rep_));
 }
+static void t_module_checker_naive(tctx *t) {
+  VQ_RUN_CHECKER(asr_check_quantizer_module(asr_gumbel_quantizer_forward_naive, asr_gumbel_quantizer_backward_naive,
+                                            &rep_));
+}
+static void t_module_checker_ref(tctx *t) {
+  VQ_RUN_CHECKER(asr_check_quantizer_module(asr_gumbel_quantizer_forward_ref, asr_gumbel_quantizer_backward_ref, &rep_));
+}
+/* the fast (unsuffixed) tier; the name predates the other two */
 static void t_module_checker(tctx *t) {
-  VQ_RUN_CHECKER(asr_check_quantizer_module(&rep_));
+  VQ_RUN_CHECKER(asr_check_quantizer_module(asr_gumbel_quantizer_forward, asr_gumbel_quantizer_backward, &rep_));
 }
 
 /* The Gumbel CDF F(v) = exp(-exp(-v)) turned around: noise_from_uniform(F(v)) = v. */
@@ -470,6 +478,92 @@ static void t_module_inference(tctx *t) {
   CHECK(asr_gumbel_quantizer_forward(q, idx, h, logits, p, z, NULL, &w, &cfg, N) == ASR_ERR_NONFINITE);
 }
 
+/* The module's three tiers on one instance (N 7, D 6, H 5, G 2, V 6, E 4, tau 0.7, fixed
+ * noise), soft and hard, separate and shared codebooks: the same indices and, within
+ * rounding, the same h, logits, p, q and gradients (dz, every parameter, with a gradient on
+ * the logits added as the diversity penalty would). The tiers differ only in summation:
+ * _naive sums in double, _ref and fast in asr_real (fast with FMA). Sums here have at most
+ * 12 terms of size ~1-3, so in double they agree to ~1e-15 (1e-12 allowed) and in float to
+ * ~12 u = 7e-7 relative, which the softmax (1/tau) and the two backward products can grow a
+ * few times (2e-6 allowed), all relative to max(1, |value|). The naive tier refuses an
+ * instance past its size limit, writing nothing. */
+static void t_module_tiers_agree(tctx *t) {
+  enum { N = 7, D = 6, H = 5, G = 2, V = 6, E = 4, GV = G * V, NP = H * D + H + GV * H + GV + GV * E };
+  static const asr_gumbel_quantizer_forward_fn fwd[3] = {
+      asr_gumbel_quantizer_forward_naive, asr_gumbel_quantizer_forward_ref, asr_gumbel_quantizer_forward};
+  static const asr_gumbel_quantizer_backward_fn bwd[3] = {
+      asr_gumbel_quantizer_backward_naive, asr_gumbel_quantizer_backward_ref, asr_gumbel_quantizer_backward};
+  const double tol = ASR_REAL_DOUBLE ? 1e-12 : 2e-6;
+  asr_real par[NP], z[N * D], noise[N * GV], dq[N * G * E], extra[N * GV];
+  asr_real q[3][N * G * E], h[3][N * H], l[3][N * GV], p[3][N * GV], dz[3][N * D], gbuf[3][NP];
+  asr_real work[2 * N * GV + N * H];
+  int idx[3][N * G], shared, hard, tier, i;
+  double worst = 0;
+  asr_gumbel_quantizer cfg;
+  asr_gumbel_quantizer_params w, gr[3];
+  asr_rng rng;
+  asr_rng_seed(&rng, 3110, 5453);
+  for (shared = 0; shared <= 1; shared++)
+    for (hard = 0; hard <= 1; hard++) {
+      size_t cnt[5];
+      cfg.in_dim = D, cfg.hidden = H, cfg.groups = G, cfg.vars = V, cfg.entry_dim = E;
+      cfg.shared = shared, cfg.hard = hard, cfg.tau = 0.7;
+      CHECK_OK(asr_gumbel_quantizer_sizes(&cfg, cnt));
+      CHECK(asr_gumbel_quantizer_workspace_size(&cfg, N) <= sizeof work);
+      w.w1 = par, w.b1 = w.w1 + cnt[0], w.w2 = w.b1 + cnt[1], w.b2 = w.w2 + cnt[2], w.codebook = w.b2 + cnt[3];
+      CHECK_OK(asr_gumbel_quantizer_init(&w, &cfg, &rng));
+      for (i = 0; i < N * D; i++) z[i] = (asr_real)asr_rng_normal(&rng);
+      for (i = 0; i < N * GV; i++) noise[i] = (asr_real)asr_rng_gumbel(&rng);
+      for (i = 0; i < N * G * E; i++) dq[i] = (asr_real)asr_rng_normal(&rng);
+      for (i = 0; i < N * GV; i++) extra[i] = (asr_real)(0.1 * asr_rng_normal(&rng));
+      for (tier = 0; tier < 3; tier++) {
+        memset(dz[tier], 0, sizeof dz[tier]);
+        memset(gbuf[tier], 0, sizeof gbuf[tier]);
+        gr[tier].w1 = gbuf[tier], gr[tier].b1 = gr[tier].w1 + cnt[0], gr[tier].w2 = gr[tier].b1 + cnt[1];
+        gr[tier].b2 = gr[tier].w2 + cnt[2], gr[tier].codebook = gr[tier].b2 + cnt[3];
+        CHECK_OK(fwd[tier](q[tier], idx[tier], h[tier], l[tier], p[tier], z, noise, &w, &cfg, N));
+        CHECK_OK(bwd[tier](dz[tier], &gr[tier], dq, extra, z, h[tier], p[tier], idx[tier], &w, &cfg, N, work,
+                           sizeof work));
+      }
+      for (tier = 1; tier < 3; tier++) {
+        double err = 0;
+        CHECKF(memcmp(idx[0], idx[tier], sizeof idx[0]) == 0, "shared %d hard %d: tier %d chose other entries",
+               shared, hard, tier);
+#define MOD_CMP(a, b, n)                                                                   \
+  for (i = 0; i < (n); i++)                                                                \
+    err = fmax(err, fabs((double)(a)[i] - (double)(b)[i]) / fmax(1.0, fabs((double)(a)[i])));
+        MOD_CMP(h[0], h[tier], N * H);
+        MOD_CMP(l[0], l[tier], N * GV);
+        MOD_CMP(p[0], p[tier], N * GV);
+        MOD_CMP(q[0], q[tier], N * G * E);
+        MOD_CMP(dz[0], dz[tier], N * D);
+        MOD_CMP(gbuf[0], gbuf[tier], NP);
+#undef MOD_CMP
+        CHECKF(err <= tol, "shared %d hard %d: tier %d differs from _naive by %.3g (relative)", shared, hard, tier,
+               err);
+        worst = fmax(worst, err);
+      }
+    }
+  /* past 2^24 multiply-adds the naive tier refuses, writing nothing: this instance costs
+   * 210 per frame (H D + GV H + GV E + GV V), so 80,000 frames are 1.68e7 > 2^24 */
+  {
+    enum { NB = 80000 };
+    asr_real *zb = TALLOC(asr_real, NB * D), *qb = TALLOC(asr_real, NB * G * E), *hb = TALLOC(asr_real, NB * H);
+    asr_real *lb = TALLOC(asr_real, NB * GV), *pb = TALLOC(asr_real, NB * GV);
+    int *ib = TALLOC(int, NB * G), untouched = 1;
+    for (i = 0; i < NB * D; i++) zb[i] = 0.5f;
+    for (i = 0; i < NB * G * E; i++) qb[i] = 7;
+    for (i = 0; i < NB * H; i++) hb[i] = 7;
+    CHECK(asr_gumbel_quantizer_forward_naive(qb, ib, hb, lb, pb, zb, NULL, &w, &cfg, NB) == ASR_ERR_TOO_LARGE);
+    for (i = 0; i < NB * G * E; i++) untouched &= qb[i] == 7;
+    for (i = 0; i < NB * H; i++) untouched &= hb[i] == 7;
+    CHECK(untouched);
+    CHECK_OK(asr_gumbel_quantizer_forward_ref(qb, ib, hb, lb, pb, zb, NULL, &w, &cfg, NB));
+    free(zb), free(qb), free(hb), free(lb), free(pb), free(ib);
+  }
+  snprintf(t->msg, sizeof t->msg, "3 tiers x 4 modes agree within %.2g (relative, tol %.0e)", worst, tol);
+}
+
 /* A 2-D mixture of `c` Gaussian blobs at (+-5, +-5) (and (0, 0) as a fifth), sd 0.5,
  * `per` points each, in blob order; `label` gets the blob of every point. */
 static void km_mixture(asr_real *x, int *label, int c, int per, uint64_t seed) {
@@ -608,7 +702,10 @@ static const test_case TESTS_vq[] = {
   {"vq/code_perplexity", t_vq_code_perplexity},
   {"vq/diversity_values", t_vq_diversity_values},
   {"vq/diversity_gradcheck", t_vq_diversity_gradcheck},
+  {"vq/module_checker_naive", t_module_checker_naive},
+  {"vq/module_checker_ref", t_module_checker_ref},
   {"vq/module_checker", t_module_checker},
+  {"vq/module_tiers_agree", t_module_tiers_agree},
   {"vq/module_inference", t_module_inference},
   {"vq/kmeans_fit_objective_decreases", t_kmeans_objective_decreases},
   {"vq/kmeans_fit_recovers_centres", t_kmeans_recovers_centres},
