@@ -13214,6 +13214,7 @@ typedef struct asr__las_ws {
   asr_real *da_all, *dzs_all;     /* (N,U,4D) first-LSTM gate gradients, (N,U,A) sum_j dz_j */
   asr_real *dzsum;                /* (N,T,A) sum over steps of the attention's dz */
   asr_real *sdal, *sdz, *sdf;     /* one item's (T), (T,A), (T,C) scratch */
+  asr_real *sP;                   /* (T, 2F+1) the location convolution's windows */
   /* backward, both batch tiers */
   asr_real *dabove, *dbelow;      /* (N,U,D) dL/dz^l from the layer above / for the one below */
   asr_real *dctx_all;             /* (N,U,E) dL/dc_i */
@@ -13634,48 +13635,79 @@ ASR__PRIVATE void asr__las_pre(asr_real *pre, const asr_real *enc, const asr_att
       for (a = 0; a < A; a++) pre[(size_t)m * A + a] += p->enc_b[a];
 }
 
+/* z = tanh(z + wq) over n entries. AVX2 (float build): tanh of 8 floats at a time,
+ *   |x| < 0.375:  x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 - 1382x^11/155925, its
+ *                 Taylor series (the first term left out, 21844 x^13 / 6081075, is below
+ *                 2^-24 |tanh x| there);
+ *   else:         sign(x) (1 - 2 / (e^{2|x|} + 1)) with asr__exp_avx2 (e^{2|x|} is +inf
+ *                 beyond |x| ~ 44, giving exactly 1);
+ * relative error within a few 2^-24 (the test las/fast_tanh measures it against libm);
+ * otherwise, and for the tail, libm's tanh in double. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE __m256 asr__las_tanh_avx2(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+  __m256 ax = _mm256_andnot_ps(sign, x), x2 = _mm256_mul_ps(x, x), p, e, big;
+  p = _mm256_set1_ps(-1382.0f / 155925);                  /* the series, by Horner in x^2 */
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(62.0f / 2835));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-17.0f / 315));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.0f / 15));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.0f / 3));
+  p = _mm256_fmadd_ps(_mm256_mul_ps(p, x2), x, x);
+  e = asr__exp_avx2(_mm256_add_ps(ax, ax));                /* 1 - 2 / (e^{2|x|} + 1) */
+  big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+  big = _mm256_or_ps(big, _mm256_and_ps(sign, x));         /* the sign of x */
+  return _mm256_blendv_ps(big, p, _mm256_cmp_ps(ax, _mm256_set1_ps(0.375f), _CMP_LT_OQ));
+}
+#endif
+ASR__PRIVATE void asr__las_tanh_add(asr_real *z, const asr_real *wq, int n) {
+  int a = 0;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  for (; a + 8 <= n; a += 8)
+    _mm256_storeu_ps(z + a, asr__las_tanh_avx2(_mm256_add_ps(_mm256_loadu_ps(z + a), _mm256_loadu_ps(wq + a))));
+#endif
+  for (; a < n; a++) z[a] = (asr_real)tanh((double)z[a] + wq[a]);
+}
+
+/* The location convolution's input as a matrix: P (len, 2F+1), row j = alpha_prev_{j-F ..
+ * j+F}, 0 outside the item's frames, so that f = P F^T is one GEMM (and its backward two). */
+ASR__PRIVATE void asr__las_windows(asr_real *P, const asr_real *prev, int len, int F) {
+  int j, k, K = 2 * F + 1;
+  for (j = 0; j < len; j++)
+    for (k = 0; k < K; k++) {
+      int t = j + k - F;
+      P[(size_t)j * K + k] = t >= 0 && t < len ? prev[t] : 0;
+    }
+}
+
 /* Step i of the attention for one item on the precomputed pre = V h + b (T,A) and
  * wq = W z^0_{i-1} (A): section 4.4's equations (its declarations), frames j < len:
  *   loc:       f_j = F * alpha_prev (zero padded at the item's ends),   act_j += U f_j
  *   add, loc:  act_j = tanh(pre_j + wq (+ U f_j)),   e_j = w . act_j + gvec_b
  *   dot:       e_j = q . h_j
- *   alpha = softmax(scaling e) (0 at padded frames),   ctx = sum_j alpha_j h_j */
+ *   alpha = softmax(scaling e) (0 at padded frames),   ctx = sum_j alpha_j h_j
+ * P (T, 2F+1) is scratch (location only). */
 ASR__PRIVATE void asr__las_attend_fast(asr_real *ctx, asr_real *al, asr_real *act, asr_real *feat,
                                        const asr_real *pre, const asr_real *enc, int len,
                                        const asr_real *q, const asr_real *wq, const asr_real *prev,
                                        const asr_attention_params *p, const asr__las_dims *d,
-                                       double scaling) {
-  int j, a, k, c, T = d->T, E = d->E, A = d->A, C = d->C, F = d->F;
-  if (!d->dot) {
-    if (d->loc) {                                  /* f_{j,c} = sum_k F_{c,k} alpha_prev_{j+k-F} */
-      memset(feat, 0, sizeof(asr_real) * (size_t)T * C);
-      for (j = 0; j < len; j++)
-        for (c = 0; c < C; c++) {
-          const asr_real *fw = p->conv_w + (size_t)c * (2 * F + 1);
-          int k0 = ASR__MAX(0, F - j), k1 = ASR__MIN(2 * F, len - 1 - j + F);
-          double acc = 0;
-          for (k = k0; k <= k1; k++) acc += (double)fw[k] * prev[j + k - F];
-          feat[(size_t)j * C + c] = (asr_real)acc;
-        }
+                                       double scaling, asr_real *P) {
+  int j, T = d->T, E = d->E, A = d->A, C = d->C, K = 2 * d->F + 1;
+  if (d->dot) {
+    asr_gemm(0, 0, len, 1, E, 1, enc, E, q, 1, 0, al, 1);           /* e_j = s . h_j */
+  } else {
+    if (d->loc) {                                  /* f = P F^T, then act = U f */
+      asr__las_windows(P, prev, len, d->F);
+      asr_gemm(0, 1, len, C, K, 1, P, K, p->conv_w, K, 0, feat, C);
+      memset(feat + (size_t)len * C, 0, sizeof(asr_real) * (size_t)(T - len) * C);
     }
     memcpy(act, pre, sizeof(asr_real) * (size_t)len * A);          /* V h_j + b */
     if (d->loc) asr_gemm(0, 1, len, A, C, 1, feat, C, p->att_w, C, 1, act, A);   /* + U f_j */
+    for (j = 0; j < len; j++) asr__las_tanh_add(act + (size_t)j * A, wq, A);    /* tanh(. + W s) */
     memset(act + (size_t)len * A, 0, sizeof(asr_real) * (size_t)(T - len) * A);
+    asr_gemm(0, 1, len, 1, A, 1, act, A, p->gvec_w, A, 0, al, 1);   /* e_j = w . act_j */
   }
-  for (j = 0; j < len; j++) {
-    double e = p->gvec_b && !d->dot ? p->gvec_b[0] : 0;
-    if (d->dot) {
-      const asr_real *h = enc + (size_t)j * E;
-      for (k = 0; k < E; k++) e += (double)q[k] * h[k];           /* e_j = s . h_j */
-    } else {
-      asr_real *z = act + (size_t)j * A;
-      for (a = 0; a < A; a++) {
-        z[a] = (asr_real)tanh((double)z[a] + wq[a]);              /* tanh(V h + W s + U f + b) */
-        e += (double)p->gvec_w[a] * z[a];                          /* w . tanh(...) */
-      }
-    }
-    al[j] = (asr_real)(scaling * e);
-  }
+  for (j = 0; j < len; j++)
+    al[j] = (asr_real)(scaling * ((double)al[j] + (p->gvec_b && !d->dot ? p->gvec_b[0] : 0)));
   asr_softmax(al, al, len);                        /* alpha = softmax(scaling e), len >= 1 */
   for (j = len; j < T; j++) al[j] = 0;
   asr_gemm(0, 0, 1, E, len, 1, al, len, enc, E, 0, ctx, E);       /* ctx = alpha^T h */
@@ -13686,7 +13718,7 @@ ASR__PRIVATE void asr__las_attend_fast(asr_real *ctx, asr_real *al, asr_real *ac
  * products with the step-invariant V and h are left to the caller: dz (A per frame) is
  * added into dzsum (T,A) and its frame sum written to dzs (A); dot adds into dq (D) and
  * denc (T,E) (may be NULL). loc writes dprev (T) (zeroed by the caller). Scratch: de (T),
- * dz (T,A), df (T,C). */
+ * dz (T,A), df (T,C), P (T, 2F+1). */
 ASR__PRIVATE void asr__las_attend_back_fast(asr_real *dzsum, asr_real *dzs, asr_real *dq, asr_real *denc,
                                             asr_real *dprev, const asr_attention_grads *g,
                                             const asr_real *dctx, const asr_real *dal,
@@ -13694,8 +13726,9 @@ ASR__PRIVATE void asr__las_attend_back_fast(asr_real *dzsum, asr_real *dzs, asr_
                                             const asr_real *feat, const asr_real *enc, int len,
                                             const asr_real *q, const asr_real *prev,
                                             const asr_attention_params *p, const asr__las_dims *d,
-                                            double scaling, asr_real *de, asr_real *dz, asr_real *df) {
-  int j, a, k, c, E = d->E, A = d->A, C = d->C, F = d->F;
+                                            double scaling, asr_real *de, asr_real *dz, asr_real *df,
+                                            asr_real *P) {
+  int j, a, k, E = d->E, A = d->A, C = d->C, K = 2 * d->F + 1;
   double sum = 0;
   /* dalpha_j = dctx . h_j + dal_j;  de_j = scaling alpha_j (dalpha_j - sum_k alpha_k dalpha_k) */
   asr_gemm(0, 0, len, 1, E, 1, enc, E, dctx, 1, 0, de, 1);
@@ -13709,33 +13742,31 @@ ASR__PRIVATE void asr__las_attend_back_fast(asr_real *dzsum, asr_real *dzs, asr_
     if (denc) asr_gemm(0, 0, len, E, 1, 1, de, 1, q, E, 1, denc, E);
     return;
   }
-  /* through w . tanh(z): dz_j = de_j w (1 - act_j^2) */
+  /* through w . tanh(z): dz_j = de_j w (1 - act_j^2); dw += sum_j de_j act_j */
   for (a = 0; a < A; a++) dzs[a] = 0;
   for (j = 0; j < len; j++) {
     const asr_real *z = act + (size_t)j * A;
-    asr_real *dzj = dz + (size_t)j * A, *dsj = dzsum + (size_t)j * A;
+    asr_real *dzj = dz + (size_t)j * A, *dsj = dzsum + (size_t)j * A, dej = de[j];
     for (a = 0; a < A; a++) {
-      dzj[a] = de[j] * p->gvec_w[a] * (1 - z[a] * z[a]);
+      dzj[a] = dej * p->gvec_w[a] * (1 - z[a] * z[a]);
       dsj[a] += dzj[a];
       dzs[a] += dzj[a];
     }
-    if (g && g->gvec_w)
-      for (a = 0; a < A; a++) g->gvec_w[a] += de[j] * z[a];
-    if (g && g->gvec_b) g->gvec_b[0] += de[j];     /* sums to 0: the softmax's invariance */
+    if (g && g->gvec_b) g->gvec_b[0] += dej;       /* sums to 0: the softmax's invariance */
   }
+  if (g && g->gvec_w) asr_gemm(0, 0, 1, A, len, 1, de, len, act, A, 1, g->gvec_w, A);
   if (!d->loc) return;
-  /* location features: dU += dz^T f, df = dz U, then the convolution's transpose */
+  /* location features: dU += dz^T f, df = dz U; f = P F^T gives dF += df^T P and
+   * dP = df F, whose entries go back to the frames they were copied from */
   if (g && g->att_w) asr_gemm(1, 0, A, C, len, 1, dz, A, feat, C, 1, g->att_w, C);
   asr_gemm(0, 0, len, C, A, 1, dz, A, p->att_w, C, 0, df, C);
+  if (g && g->conv_w) {
+    asr__las_windows(P, prev, len, d->F);
+    asr_gemm(1, 0, C, K, len, 1, df, C, P, K, 1, g->conv_w, K);
+  }
+  asr_gemm(0, 0, len, K, C, 1, df, C, p->conv_w, K, 0, P, K);
   for (j = 0; j < len; j++)
-    for (c = 0; c < C; c++) {
-      asr_real dfc = df[(size_t)j * C + c];
-      const asr_real *fw = p->conv_w + (size_t)c * (2 * F + 1);
-      int k0 = ASR__MAX(0, F - j), k1 = ASR__MIN(2 * F, len - 1 - j + F);
-      if (g && g->conv_w)
-        for (k = k0; k <= k1; k++) g->conv_w[(size_t)c * (2 * F + 1) + k] += dfc * prev[j + k - F];
-      for (k = k0; k <= k1; k++) dprev[j + k - F] += dfc * fw[k];
-    }
+    for (k = ASR__MAX(0, d->F - j); k < K && j + k - d->F < len; k++) dprev[j + k - d->F] += P[(size_t)j * K + k];
 }
 
 /* One LSTM cell from its preactivations gt (4H) (overwritten by the activated gates
@@ -13784,7 +13815,7 @@ ASR__PRIVATE void asr__las_recur_fast(const asr_las_speller_saved *s, const int 
                            enc + (size_t)b * T * d->E, enc_lens ? enc_lens[b] : T,
                            i ? s->hidden + (bi - 1) * D : w->zero, d->dot ? NULL : w->wq + (size_t)b * A,
                            i ? s->alpha + (bi - 1) * T : w->uni + (size_t)b * T, &p->att, d,
-                           cfg->att.scaling);
+                           cfg->att.scaling, w->sP);
     }
     /* gates0_i += c_i W_ih[:, D:]^T + z^0_{i-1} W_hh^T, then the cell */
     asr_gemm(0, 1, N, G, d->E, 1, s->x0 + (size_t)i * I0 + D, U * I0, w0->w_ih + D, I0, 1,
@@ -13846,7 +13877,7 @@ ASR__PRIVATE void asr__las_recur_back_fast(asr_real *d_enc, const asr_las_spelle
                                 enc + (size_t)b * T * E, enc_lens ? enc_lens[b] : T,
                                 i ? s->hidden + (bi - 1) * D : w->zero,
                                 i ? s->alpha + (bi - 1) * T : w->uni + (size_t)b * T, &p->att, d,
-                                cfg->att.scaling, w->sdal, w->sdz, w->sdf);
+                                cfg->att.scaling, w->sdal, w->sdz, w->sdf, w->sP);
     }
     {   /* alpha_{i-1} receives d_prev (loc; 0 otherwise) */
       asr_real *t = w->dal;
@@ -14019,6 +14050,7 @@ typedef struct asr__las_step_ws {
   asr_real *g;       /* (N,4D) one layer's gates */
   asr_real *ns;      /* (N,S) the new states, copied out last (state_out may be state_in) */
   asr_real *act, *feat;   /* (T,A), (T,C): the attention's saved values, not kept */
+  asr_real *P;            /* (T, 2F+1) the location convolution's windows */
 } asr__las_step_ws;
 ASR__PRIVATE size_t asr__las_step_layout(asr__las_step_ws *w, void *work, size_t bytes,
                                          const asr__las_dims *d);
@@ -14091,7 +14123,7 @@ ASRDEF asr_result asr_las_speller_step(asr_real *logp, asr_real *state_out,
     asr__las_attend_fast(w.x + (size_t)n * I0 + D, w.ns + (size_t)n * S + 2 * LD, w.act, w.feat,
                          d.dot ? NULL : pre + (size_t)u * T * d.A, enc + (size_t)u * T * d.E,
                          enc_lens ? enc_lens[u] : T, st, d.dot ? NULL : w.wq + (size_t)n * d.A,
-                         st + 2 * LD, &p->att, &d, cfg->att.scaling);
+                         st + 2 * LD, &p->att, &d, cfg->att.scaling, w.P);
     memcpy(w.x + (size_t)n * I0, p->embed + (size_t)prev[n] * D, sizeof(asr_real) * (size_t)D);
   }
   /* each layer's cell: gates = W_ih x + W_hh z_prev + b_ih + b_hh */
@@ -14410,6 +14442,7 @@ ASR__PRIVATE size_t asr__las_layout(asr__las_ws *w, void *work, size_t bytes, as
     w->pre = asr__las_reals(&a, N, T, A);
     w->wq = asr__las_reals(&a, N, A, 1);
   }
+  if (d->loc) w->sP = asr__las_reals(&a, T, 2 * (size_t)d->F + 1, 1);
   if (d->L > 1) {
     size_t lb = backward ? asr_lstm_backward_workspace_size(d->N, d->U, d->D, d->D)
                          : asr_lstm_forward_workspace_size(d->N, d->U, d->D, d->D);
@@ -14488,6 +14521,7 @@ ASR__PRIVATE size_t asr__las_step_layout(asr__las_step_ws *w, void *work, size_t
   w->ns = asr__las_reals(&a, N, S, 1);
   w->act = asr__las_reals(&a, T, (size_t)d->A, 1);
   w->feat = asr__las_reals(&a, T, (size_t)d->C, 1);
+  w->P = asr__las_reals(&a, T, 2 * (size_t)d->F + 1, 1);
   return a.used;
 }
 

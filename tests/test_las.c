@@ -237,6 +237,46 @@ static void t_las_step_beam(tctx *t) {
   las_model_free(&m);
 }
 
+/* The fast path's tanh (8 floats at a time with AVX2 in the float build; libm elsewhere)
+ * against libm's in double: an additive attention with E = 1, mlp_enc.weight = 1 and
+ * biases b_a, so that at the first step (query 0) act_j,a = tanh(fl(h_j + b_a)) exactly
+ * as the kernel sees it. Arguments from 1e-7 to 20, around the kernel's switch at 0.375,
+ * both signs. Bound: 8 x 2^-24 relative (float; the series and the exp-based branch are
+ * each good to a few 2^-24), 8 x 2^-53 in double (libm). */
+static void t_las_fast_tanh(tctx *t) {
+  enum { T = 300, A = 16 };
+  asr_las_speller_config cfg;
+  las_model m;
+  las_run r;
+  asr_rng rng;
+  asr_real h[T];
+  int ys = 0, j, a;
+  double worst = 0;
+  asr_rng_seed(&rng, 14, 0);
+  asr_las_speller_config_init(&cfg, 3, 2, 1, 1, ASR_ATTENTION_ADDITIVE, A, 0, 0);
+  las_model_init(&m, &cfg, &rng, 0.5);
+  for (a = 0; a < A; a++) {
+    ((asr_real *)m.p.att.enc_w)[a] = 1;
+    ((asr_real *)m.p.att.enc_b)[a] = (asr_real)((a - 8) * 0.01);
+  }
+  for (j = 0; j < T; j++) {
+    double x = j < 100 ? 1e-7 * pow(10, j / 25.0) : j < 200 ? 0.3 + 0.0015 * (j - 100) : 0.5 + 0.2 * (j - 200);
+    h[j] = (asr_real)(j % 2 ? -x : x);
+  }
+  CHECK_OK(las_fwd_bwd(&r, &m, 2, &ys, h, NULL, NULL, 1, 1, T));
+  for (j = 0; j < T; j++)
+    for (a = 0; a < A; a++) {
+      double x = (double)(asr_real)(h[j] + m.p.att.enc_b[a]), want = tanh(x);
+      double err = fabs((double)r.s.act[(size_t)j * A + a] - want) / (fabs(want) + 1e-300);
+      if (err > worst) worst = err;
+    }
+  CHECKF(worst <= 8 * (ASR_REAL_DOUBLE ? 1.1e-16 : 6e-8), "relative error %.3g", worst);
+  snprintf(t->msg, sizeof t->msg, "worst relative error %.2g (%.1f x 2^-%d)", worst, 
+           worst / (ASR_REAL_DOUBLE ? 1.1e-16 : 6e-8), ASR_REAL_DOUBLE ? 53 : 24);
+  las_run_free(&r);
+  las_model_free(&m);
+}
+
 /* Bad input: a clear negative result, nothing written (the logits keep a sentinel). */
 static void t_las_bad_input(tctx *t) {
   asr_las_speller_config cfg, bad;
@@ -582,6 +622,7 @@ static const test_case TESTS_las[] = {
   {"las/gradcheck_naive", t_las_gradcheck_naive},
   {"las/tiers_agree", t_las_tiers_agree},
   {"las/step_beam_equals_teacher_forced", t_las_step_beam},
+  {"las/fast_tanh", t_las_fast_tanh},
   {"las/bad_input", t_las_bad_input},
   {"las/greedy", t_las_greedy},
   {"las/learns_copy", t_las_learns_copy},

@@ -173,7 +173,7 @@ def th_accuracy(pad_outputs, pad_targets, ignore_label):
 
 
 # ---- the speller ------------------------------------------------------------------------------
-def _speller_case(kind, dlayers, context_residual, seed, impl=None, N=3, T=9, E=6, D=5, V=8, A=7, C=3, Fw=2):
+def _speller_case(kind, dlayers, context_residual, seed, impl=None, N=3, T=9, E=6, D=5, V=8, A=12, C=3, Fw=2):
     rng = np.random.default_rng(seed)
     if kind == "dot":
         D = E
@@ -182,6 +182,7 @@ def _speller_case(kind, dlayers, context_residual, seed, impl=None, N=3, T=9, E=
         att = AttAdd(E, D, A)
     else:
         att = AttLoc(E, D, A, C, Fw)
+    # A = 12: the fast path's 8-wide tanh and its scalar tail both run
     m = randomize(Decoder(E, V, dlayers, D, att, context_residual), rng)
     lengths = [T, T - 3, 2][:N]
     # targets of different lengths (tokens 1..V-2; V-1 is <sos>/<eos>), padded with -1
