@@ -58,7 +58,8 @@ int layer_las_speller(at_layer_ctx *L) {
   opts[1] = las_opt("type", AT_CHOICE, &type, 0, 0, "dot|add|loc");
   opts[2] = las_opt("scaling", AT_REAL, &scaling, 0, 1e6, NULL);
   r = at_layer_parse(L, opts, 3, "--targets YS_IN.npy [--type dot|add|loc] [--scaling 2]",
-                     "(N, T, E) the encoder output h; YS_IN (N, U) ints: <sos>, the target, <eos> padding");
+                     "(N, T, E) the encoder output h; YS_IN (N, U) ints: <sos>, the target, <eos> padding;\n"
+                     "  ESPnet Decoder keys: docs/seq2seq.md");
   if (r) return r;
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, T, E), got %d dimensions", L->x_path, L->x_ndim);
   N = L->x_dims[0], T = L->x_dims[1], E = L->x_dims[2];
