@@ -45,7 +45,7 @@ int layer_las_speller(at_layer_ctx *L) {
   int *ys;
   const int *lens;
   at_opt opts[3];
-  asr_lstm_params dec[16];
+  asr_lstm_params dec[16];      /* up to 16 decoder layers are read (ESPnet recipes use 1 or 2) */
   asr_lstm_grads gdec[16];
   asr_las_speller_params p;
   asr_las_speller_config cfg;
