@@ -2636,7 +2636,8 @@ ASRDEF size_t asr_las_speller_backward_workspace_size(const asr_las_speller_conf
  * unsuffixed: as _ref, and the projections that do not depend on the recurrence batched
  *   through asr_gemm: the encoder projection mlp_enc(h) once for all steps (ESPnet's
  *   pre_compute_enc_h), the embeddings' share of the first LSTM's input projection for
- *   all steps at once. */
+ *   all steps at once; the location convolution as a window matrix times the filters,
+ *   and (AVX2, float) tanh eight at a time (a few 2^-24 from libm's). */
 ASRDEF asr_result asr_las_speller_forward_naive(asr_real *logits, const asr_las_speller_saved *s,
                                                 const int *ys_in, const asr_real *enc,
                                                 const int *enc_lens,
@@ -2714,9 +2715,11 @@ ASRDEF size_t asr_las_speller_step_workspace_size(const asr_las_speller_config *
 /* One step for N hypotheses: from state_in (N,S) and each one's previous token prev (N)
  * (<sos> at the first step), writes logp (N,V) = log P(. | x, its prefix) (the
  * log-softmax of o_i) and state_out (N,S) (may be state_in itself). The attention weights
- * of the step are the last T reals of each new state. Same numbers as step i of the
- * teacher-forced forward for the same prefix. pre: from asr_las_speller_precompute of
- * the same enc (NULL for dot). */
+ * of the step are the last T reals of each new state. The numbers of step i of the
+ * teacher-forced forward for the same prefix (up to the order of float sums: the forward
+ * batches some products over all steps). pre: from asr_las_speller_precompute of the
+ * same enc (NULL for dot). A previous token outside [0,V) or an enc_index outside [0,B):
+ * ASR_ERR_RANGE. */
 ASRDEF asr_result asr_las_speller_step(asr_real *logp, asr_real *state_out,
                                        const asr_real *state_in, const int *prev,
                                        const asr_real *enc, const asr_real *pre,
