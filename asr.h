@@ -2644,13 +2644,276 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  * ======================================================================================== */
 
 /* ---- 7.1 The LAS speller [Chan16]
- * (declarations of 7.1 go here) */
+ * The attend-and-spell decoder of [Chan16] sec. 3.2 (arXiv:1508.01211 numbering):
+ *   c_i = AttentionContext(s_i, h)                                            eq. (6)
+ *   s_i = RNN(s_{i-1}, y_{i-1}, c_{i-1})                                      eq. (7)
+ *   P(y_i | x, y_<i) = CharacterDistribution(s_i, c_i)                        eq. (8)
+ * computed as ESPnet's RNN decoder (espnet/nets/pytorch_backend/rnn/decoders.py, class
+ * Decoder, dtype "lstm") computes it, step i = 0 .. U-1 of a target y (0-based, y_0 the
+ * <sos> of ys_in), layers l = 0 .. L-1:
+ *   e_i           = E[y_i]                                        embedding  (D)
+ *   c_i, alpha_i  = Attend(z^0_{i-1}, h, alpha_{i-1})             section 4.4 (E), (T)
+ *   z^0_i, k^0_i  = LSTMCell([e_i ; c_i], z^0_{i-1}, k^0_{i-1})   first layer  (D)
+ *   z^l_i, k^l_i  = LSTMCell(z^{l-1}_i, z^l_{i-1}, k^l_{i-1})     l >= 1       (D)
+ *   o_i           = W_o [z^{L-1}_i ; c_i] + b_o                   logits       (V)
+ *   P(ys_out_i | x, ys_in_0..i) = softmax(o_i)
+ * with z^l_{-1} = k^l_{-1} = 0 and alpha_{-1} uniform over the valid frames (ESPnet's
+ * zero_state and AttLoc's first step; asr_attention_uniform). LSTMCell is nn.LSTMCell: the
+ * equations of asr_lstm_forward for one step. Attend is asr_attention_forward with the
+ * configuration in cfg->att (dot, additive or location-aware, ESPnet's scaling 2).
+ * symbols: h = enc (N,T,E) the listener's output, ESPnet's hs_pad; enc_lens its lengths
+ *   hlens; y = ys_in (N,U); z^l = hidden, k^l = cell (the LSTM memory, ESPnet's c_list);
+ *   c_i = the context att_c; o = logits (N,U,V). D = dunits = the embedding size, E =
+ *   eprojs, V = odim.
+ * ESPnet options mirrored: dtype lstm, dlayers L, dunits D, atype dot|add|location,
+ *   adim A, aconv-chans C, aconv-filts F, context_residual (1: the output layer reads
+ *   [z^{L-1}_i ; c_i], D+E inputs; 0: z^{L-1}_i alone), sampling_probability 0 (teacher
+ *   forcing at every step), dropout 0 (evaluation: there is no dropout here).
+ * NOTE: [Chan16] feeds c_{i-1} to the RNN and reads c_i = Attend(s_i) in eq. (8). ESPnet,
+ *   and so this code, computes one context per step from the PREVIOUS state of the FIRST
+ *   layer, z^0_{i-1} (decoders.py: att(hs_pad, hlens, z_list[0], att_w) before
+ *   rnn_forward), feeds it to the first LSTM with e_i and reuses the same c_i in the
+ *   output layer: its eq. (8) sees the context computed from s_{i-1}, not from s_i.
+ * NOTE: "dot" is section 4.4's plain dot score [Luong15] (it needs D == E), not ESPnet's
+ *   AttDot, which projects both sides; only "add" and "location" are ESPnet's modules.
+ * NOTE: ESPnet's location conv runs over the padded T and its first step gives padded
+ *   frames weight 0; items with encoder length 0 are refused here (ESPnet makes NaN).
+ * Layout: every saved array is batch-major (item b, step i, ...), logits too; the
+ *   teacher-forced target runs all U steps for every item (ESPnet pads ys_in with <eos>
+ *   and ignores the padded outputs in the loss, 7.3): a causal decoder's valid outputs do
+ *   not depend on the padded steps after them. */
+typedef struct asr_las_speller_config {
+  int vocab;                 /* V = odim, the output classes (<sos>/<eos> = V-1 in ESPnet) */
+  int dunits;                /* D: embedding size and LSTM units */
+  int dlayers;               /* L >= 1 stacked LSTM cells */
+  int eprojs;                /* E: the encoder output size */
+  int context_residual;      /* 1: o_i = W_o [z^{L-1}_i ; c_i] + b_o;  0: W_o z^{L-1}_i + b_o */
+  asr_attention_config att;  /* type, att_dim A, conv_chans C, conv_filts F, scaling;
+                                att.enc_dim must be E and att.dec_dim D (the query is z^0) */
+} asr_las_speller_config;
+/* Parameters with ESPnet's state_dict keys (Decoder with att = ModuleList([AttLoc])): */
+typedef struct asr_las_speller_params {
+  const asr_real *embed;         /* embed.weight (V,D) */
+  const asr_lstm_params *dec;    /* (L) layer l: decoder.l.weight_ih (4D, l ? D : D+E),
+                                    decoder.l.weight_hh (4D,D), decoder.l.bias_ih (4D),
+                                    decoder.l.bias_hh (4D) (nn.LSTMCell; biases may be NULL) */
+  asr_attention_params att;      /* att.0.mlp_enc.weight (A,E), att.0.mlp_enc.bias (A),
+                                    att.0.mlp_dec.weight (A,D), att.0.mlp_att.weight (A,C),
+                                    att.0.loc_conv.weight (C,1,1,2F+1), att.0.gvec.weight (1,A),
+                                    att.0.gvec.bias (1) (as section 4.4 reads them) */
+  const asr_real *out_w;         /* output.weight (V, D+E), or (V,D) without context_residual */
+  const asr_real *out_b;         /* output.bias (V), or NULL */
+} asr_las_speller_params;
+/* Gradients, same shapes; any pointer may be NULL (not needed); accumulated (+=). */
+typedef struct asr_las_speller_grads {
+  asr_real *embed;
+  const asr_lstm_grads *dec;     /* (L), or NULL for none */
+  asr_attention_grads att;
+  asr_real *out_w, *out_b;
+} asr_las_speller_grads;
+/* What the forward pass saves for the backward pass, batch-major, carved from one caller
+ * buffer of asr_las_speller_saved_size() bytes by asr_las_speller_saved_init():
+ *   x0     (N,U,D+E)  the first LSTM's input [e_i ; c_i]: x0[b][i][D..D+E-1] is the context
+ *   hidden (L,N,U,D)  z^l_i          cell (L,N,U,D)  k^l_i
+ *   gates  (L,N,U,4D) the activated gates i, f, g, o of every cell (asr_lstm_forward's)
+ *   alpha  (N,U,T)    the attention weights of every step (0 at padded frames): the
+ *                     alignment a picture of the attention draws
+ *   act    (N,U,T,A)  the attention's saved tanh (additive, location; NULL for dot)
+ *   feat   (N,U,T,C)  its location features (location; else NULL) */
+typedef struct asr_las_speller_saved {
+  asr_real *x0, *hidden, *cell, *gates, *alpha, *act, *feat;
+} asr_las_speller_saved;
+/* ESPnet's defaults for the pieces not given: context_residual 1, scaling 2, and att's
+ * enc_dim/dec_dim from E and D. */
+ASRDEF void asr_las_speller_config_init(asr_las_speller_config *cfg, int V, int D, int L, int E,
+                                        asr_attention_type type, int A, int C, int F);
+ASRDEF size_t asr_las_speller_saved_size(const asr_las_speller_config *cfg, int N, int U, int T);
+ASRDEF asr_result asr_las_speller_saved_init(asr_las_speller_saved *s, void *buf, size_t bytes,
+                                             const asr_las_speller_config *cfg, int N, int U,
+                                             int T);
+/* Workspace bytes of the forward / backward of any tier (the largest of the three). */
+ASRDEF size_t asr_las_speller_forward_workspace_size(const asr_las_speller_config *cfg, int N,
+                                                     int U, int T);
+ASRDEF size_t asr_las_speller_backward_workspace_size(const asr_las_speller_config *cfg, int N,
+                                                      int U, int T);
+/* The operation count above which the _naive tier refuses (ASR_ERR_TOO_LARGE):
+ *   N U (L 4D (2D+E) + T (A (E+D+C(2F+2)) + E) + V (D+E)) > ASR_LAS_NAIVE_MAX_OPS
+ * (and section 4.4's own limits of the attention's _naive: T, A <= 512). */
+#define ASR_LAS_NAIVE_MAX_OPS 16777216.0
+/* Teacher-forced forward. logits (N,U,V) the o_i, saved *s filled; ys_in (N,U) the
+ * decoder inputs (ESPnet's ys_in_pad: <sos>, the target, <eos> padding), every id in
+ * [0,V) (ASR_ERR_RANGE otherwise); enc (N,T,E); enc_lens (N) in [1,T] or NULL (all T;
+ * a length 0 is ASR_ERR_RANGE). N, U, T >= 1 (else ASR_ERR_INVALID_ARG); cfg's sizes
+ * >= 1 and consistent (else ASR_ERR_SHAPE). Nothing is written when an error is returned.
+ * _naive: one item, one step, one index at a time ([Chan16]'s equations as printed, the
+ *   attention through asr_attention_forward_naive);
+ * _ref: the clear loop: per step, asr_attention_forward_ref and a one-step
+ *   asr_lstm_forward_ref for the first layer; the upper layers (which do not feed back
+ *   into the attention) as whole-sequence asr_lstm_forward_ref; the output layer as one
+ *   GEMM over all steps;
+ * unsuffixed: as _ref, and the projections that do not depend on the recurrence batched
+ *   through asr_gemm: the encoder projection mlp_enc(h) once for all steps (ESPnet's
+ *   pre_compute_enc_h), the embeddings' share of the first LSTM's input projection for
+ *   all steps at once; the location convolution as a window matrix times the filters,
+ *   and (AVX2, float) tanh eight at a time (a few 2^-24 from libm's). */
+ASRDEF asr_result asr_las_speller_forward_naive(asr_real *logits, const asr_las_speller_saved *s,
+                                                const int *ys_in, const asr_real *enc,
+                                                const int *enc_lens,
+                                                const asr_las_speller_params *p,
+                                                const asr_las_speller_config *cfg, int N, int U,
+                                                int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_las_speller_forward_ref(asr_real *logits, const asr_las_speller_saved *s,
+                                              const int *ys_in, const asr_real *enc,
+                                              const int *enc_lens,
+                                              const asr_las_speller_params *p,
+                                              const asr_las_speller_config *cfg, int N, int U,
+                                              int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_las_speller_forward(asr_real *logits, const asr_las_speller_saved *s,
+                                          const int *ys_in, const asr_real *enc,
+                                          const int *enc_lens, const asr_las_speller_params *p,
+                                          const asr_las_speller_config *cfg, int N, int U,
+                                          int T, void *work, size_t work_bytes);
+/* Backpropagation through the steps [Werbos90], from d_logits (N,U,V) (a loss's gradient
+ * w.r.t. the logits; rows of ignored targets are 0), given the forward's saved *s and its
+ * inputs; accumulates into d_enc (N,T,E) (dL/dh; 0 at padded frames) and *g (each may be
+ * NULL). In reverse step order, with dz^l, dk^l the gradients arriving from step i+1:
+ *   [dz^{L-1}_i ; dc_i] += W_o^T do_i,   dW_o += do_i [z^{L-1}_i ; c_i]^T,   db_o += do_i
+ *   each LSTM cell: asr_lstm_backward's equations (one step), its input gradient going to
+ *     the layer below, de_i and dc_i for the first layer
+ *   the attention: asr_attention_backward's equations with d_context = dc_i and d_alpha =
+ *     the gradient of alpha_i from step i+1's location features; its d_query goes to
+ *     dz^0_{i-1} and its d_prev to alpha_{i-1}
+ *   dE[y_i] += de_i */
+ASRDEF asr_result asr_las_speller_backward_naive(asr_real *d_enc, const asr_las_speller_grads *g,
+                                                 const asr_real *d_logits,
+                                                 const asr_las_speller_saved *s,
+                                                 const int *ys_in, const asr_real *enc,
+                                                 const int *enc_lens,
+                                                 const asr_las_speller_params *p,
+                                                 const asr_las_speller_config *cfg, int N,
+                                                 int U, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_las_speller_backward_ref(asr_real *d_enc, const asr_las_speller_grads *g,
+                                               const asr_real *d_logits,
+                                               const asr_las_speller_saved *s, const int *ys_in,
+                                               const asr_real *enc, const int *enc_lens,
+                                               const asr_las_speller_params *p,
+                                               const asr_las_speller_config *cfg, int N, int U,
+                                               int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_las_speller_backward(asr_real *d_enc, const asr_las_speller_grads *g,
+                                           const asr_real *d_logits,
+                                           const asr_las_speller_saved *s, const int *ys_in,
+                                           const asr_real *enc, const int *enc_lens,
+                                           const asr_las_speller_params *p,
+                                           const asr_las_speller_config *cfg, int N, int U,
+                                           int T, void *work, size_t work_bytes);
+
+/* One step at a time, for decoding (beam search, greedy). A hypothesis' decoder state is
+ * one flat array of S = asr_las_speller_state_size()/sizeof(asr_real) reals,
+ *   [ z^0 .. z^{L-1} (L*D) | k^0 .. k^{L-1} (L*D) | alpha (T) ]
+ * the state after its last step and that step's attention weights (the alpha_{i-1} the
+ * next step's location features read), so a beam search copies or forks a hypothesis
+ * with memcpy. N hypotheses are (N,S), one after the other. Hypothesis n attends
+ * utterance enc_index[n] of a batch of B encoder outputs (enc_index NULL: n itself,
+ * B = N); all hypotheses of one utterance share its enc and its precomputed projection. */
+ASRDEF size_t asr_las_speller_state_size(const asr_las_speller_config *cfg, int T);
+/* ESPnet's pre_compute_enc_h: pre (B,T,A) = mlp_enc(enc) = enc V^T + b, once per
+ * utterance; additive and location attention only (dot needs none: pre may be NULL and
+ * the size is 0). */
+ASRDEF size_t asr_las_speller_precompute_size(const asr_las_speller_config *cfg, int B, int T);
+ASRDEF asr_result asr_las_speller_precompute(asr_real *pre, const asr_real *enc,
+                                             const asr_las_speller_params *p,
+                                             const asr_las_speller_config *cfg, int B, int T);
+/* The state before the first step: z = k = 0, alpha uniform over the valid frames of
+ * utterance enc_index[n] (enc_lens (B) in [1,T] or NULL). state (N,S). */
+ASRDEF asr_result asr_las_speller_state_init(asr_real *state, const int *enc_lens,
+                                             const int *enc_index,
+                                             const asr_las_speller_config *cfg, int N, int B,
+                                             int T);
+ASRDEF size_t asr_las_speller_step_workspace_size(const asr_las_speller_config *cfg, int N, int T);
+/* One step for N hypotheses: from state_in (N,S) and each one's previous token prev (N)
+ * (<sos> at the first step), writes logp (N,V) = log P(. | x, its prefix) (the
+ * log-softmax of o_i) and state_out (N,S) (may be state_in itself). The attention weights
+ * of the step are the last T reals of each new state. The numbers of step i of the
+ * teacher-forced forward for the same prefix (up to the order of float sums: the forward
+ * batches some products over all steps). pre: from asr_las_speller_precompute of the
+ * same enc (NULL for dot). A previous token outside [0,V) or an enc_index outside [0,B):
+ * ASR_ERR_RANGE. */
+ASRDEF asr_result asr_las_speller_step(asr_real *logp, asr_real *state_out,
+                                       const asr_real *state_in, const int *prev,
+                                       const asr_real *enc, const asr_real *pre,
+                                       const int *enc_lens, const int *enc_index,
+                                       const asr_las_speller_params *p,
+                                       const asr_las_speller_config *cfg, int N, int B, int T,
+                                       void *work, size_t work_bytes);
+/* Greedy decoding on asr_las_speller_step: for each of N utterances, starting from
+ * <sos>, the most probable token (the lowest id among equal ones) until <eos> or
+ * max_len tokens. tokens (N,max_len): the emitted tokens without <eos>, padded with -1;
+ * lengths (N) their counts; scores (N) or NULL: the sum of their log-probabilities (with
+ * the <eos> step's when it was emitted). enc (N,T,E), enc_lens (N) or NULL. */
+ASRDEF size_t asr_las_speller_greedy_workspace_size(const asr_las_speller_config *cfg, int N, int T);
+ASRDEF asr_result asr_las_speller_greedy(int *tokens, int *lengths, asr_real *scores,
+                                         const asr_real *enc, const int *enc_lens,
+                                         const asr_las_speller_params *p,
+                                         const asr_las_speller_config *cfg, int N, int T,
+                                         int max_len, int sos, int eos, void *work,
+                                         size_t work_bytes);
 
 /* ---- 7.2 ESPnet's Transformer decoder [Vaswani17]
  * (declarations of 7.2 go here) */
 
 /* ---- 7.3 Sequence losses: label-smoothed cross-entropy, <sos>/<eos>, token accuracy
- * (declarations of 7.3 go here) */
+ * As ESPnet trains its attention decoders (espnet/nets/pytorch_backend/transformer/:
+ * label_smoothing_loss.py, add_sos_eos.py; nets_utils.py: th_accuracy).
+ *
+ * ESPnet's LabelSmoothingLoss(size V, padding_idx, smoothing eps, normalize_length),
+ * [Szegedy16] sec. 7 with the smoothing mass on the V-1 OTHER classes: for each of the
+ * M = N U rows m with target y_m != padding_idx,
+ *   q_mv   = 1 - eps                 (v = y_m)
+ *          = eps / (V - 1)           (v != y_m)
+ *   logp_m = log_softmax(x_m)
+ *   KL_m   = sum_v q_mv (log q_mv - logp_mv)            (0 log 0 = 0, as nn.KLDivLoss)
+ *   loss   = sum_m KL_m / (normalize_length ? #non-padding rows : N)
+ * symbols: x = logits (N,U,V), y = targets (N,U) (ESPnet's ys_out_pad, padded with
+ *   padding_idx = -1), N = the batch size ESPnet divides by.
+ * backward (q is a constant): dloss/dx_mv = (softmax_mv - q_mv) / denominator.
+ * NOTE: section 4.1's asr_cross_entropy_forward is torch.nn.CrossEntropyLoss(label_
+ * smoothing=eps): q = (1-eps) onehot + eps/V on EVERY class (the target gets 1-eps+eps/V),
+ * and it is a cross-entropy, not a KL: -sum_v q_v logp_v. The two agree when
+ * eps_torch = eps V/(V-1), up to the entropy sum_v q_v log q_v, a constant: the same
+ * gradient, a loss larger by that constant per row (tests/test_las.c checks this). */
+ASRDEF asr_result asr_label_smoothing_loss_forward(asr_real *loss, asr_real *logp, int *count,
+                                                   const asr_real *logits, const int *targets,
+                                                   int N, int U, int V, double smoothing,
+                                                   int padding_idx, int normalize_length);
+/* loss: a scalar; logp (N,U,V) saved (log_softmax of every row); count (may be NULL):
+ * the number of non-padding rows. V >= 2, N, U >= 1, smoothing in [0,1]
+ * (ASR_ERR_INVALID_ARG); a target neither in [0,V) nor padding_idx: ASR_ERR_RANGE; with
+ * normalize_length and every row padding (ESPnet divides 0 by 0): ASR_ERR_SHAPE; a
+ * non-finite logit in a non-padding row: ASR_ERR_NONFINITE. */
+ASRDEF asr_result asr_label_smoothing_loss_backward(asr_real *dlogits, double dloss,
+                                                    const asr_real *logp, const int *targets,
+                                                    int N, int U, int V, double smoothing,
+                                                    int padding_idx, int normalize_length);
+/* dlogits (N,U,V) += dloss * d loss / d logits (padding rows get nothing). */
+
+/* ESPnet's add_sos_eos(ys_pad, sos, eos, ignore_id): each row of ys (N,S) is its tokens
+ * (the entries != ignore_id, in order, as ESPnet's y[y != ignore_id]), and
+ *   ys_in  = [sos, y_1 .. y_n]   padded with eos        (N, S+1)
+ *   ys_out = [y_1 .. y_n, eos]   padded with ignore_id  (N, S+1)
+ * ESPnet shares one id for both, sos = eos = V-1. A row may be empty (ys_in = [sos],
+ * ys_out = [eos]). NOTE: ESPnet's pad_list makes the width max_n n + 1; the columns past
+ * it here are padding that no loss counts. sos, eos in [0,V) and ignore_id outside [0,V)
+ * (ASR_ERR_INVALID_ARG); a token outside [0,V), or equal to sos or eos: ASR_ERR_RANGE. */
+ASRDEF asr_result asr_add_sos_eos(int *ys_in, int *ys_out, const int *ys, int N, int S, int V,
+                                  int sos, int eos, int ignore_id);
+
+/* ESPnet's th_accuracy: the fraction of the non-ignored positions of targets (N,U) whose
+ * argmax over logits (N,U,V) (the first one among equal maxima, as torch.argmax) is the
+ * target. *acc = correct / total; correct, total may be NULL. total = 0 (ESPnet divides
+ * by zero): ASR_ERR_SHAPE. */
+ASRDEF asr_result asr_token_accuracy(double *acc, int *correct, int *total,
+                                     const asr_real *logits, const int *targets, int N, int U,
+                                     int V, int ignore_id);
 
 /* ---- 7.4 Hybrid CTC/attention [Watanabe17]: multi-task loss, CTC prefix score, joint decoding
  * (declarations of 7.4 go here) */
@@ -3665,7 +3928,46 @@ ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_
  * ======================================================================================== */
 
 /* ---- 10.7.1 LAS speller checkers
- * (declarations go here) */
+ * asr_check_las_speller() runs, for dot, additive and location-aware attention, each with
+ * one layer and context_residual, and with two layers and without it, the cases of
+ * section 10.3's checkers (see the comment above asr_check_lstm) on random instances
+ * (N 3, U 4, T 5, V 7, D 4 (5 for dot), E 5, A 6, C 3, F 2, encoder lengths 5, 4, 3):
+ *   - agreement with the _naive tier: logits, the saved arrays and every gradient
+ *     (1e-9 in double, 2e-4 in float, relative to the largest entry, absolute below 1);
+ *   - finite differences of sum(W * logits) w.r.t. enc and every parameter
+ *     (asr_gradcheck_las_speller; 1e-6 in double, 5e-2 in float);
+ *   - padding invariance: each item alone, its encoder output cut to its length, gets the
+ *     logits and d_enc it gets in the padded batch, and d_enc is 0 at padded frames;
+ *   - stepping: asr_las_speller_step from asr_las_speller_state_init, fed ys_in one token
+ *     at a time, gives the log-softmax of the teacher-forced logits (the tier tolerance);
+ *   - refusal: a token id out of range, an encoder length 0, N = 0: a negative result and
+ *     the logits untouched.
+ * The function under test gets workspaces of the sizes the library asks for. */
+typedef asr_result (*asr_las_speller_forward_fn)(asr_real *logits, const asr_las_speller_saved *s,
+                                                 const int *ys_in, const asr_real *enc,
+                                                 const int *enc_lens,
+                                                 const asr_las_speller_params *p,
+                                                 const asr_las_speller_config *cfg, int N, int U,
+                                                 int T, void *work, size_t work_bytes);
+typedef asr_result (*asr_las_speller_backward_fn)(asr_real *d_enc, const asr_las_speller_grads *g,
+                                                  const asr_real *d_logits,
+                                                  const asr_las_speller_saved *s,
+                                                  const int *ys_in, const asr_real *enc,
+                                                  const int *enc_lens,
+                                                  const asr_las_speller_params *p,
+                                                  const asr_las_speller_config *cfg, int N,
+                                                  int U, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_check_las_speller(asr_las_speller_forward_fn fwd,
+                                        asr_las_speller_backward_fn bwd, uint64_t seed,
+                                        asr_check_report *rep);
+/* Objective sum(W * logits) of one random instance of the checker's sizes with `layers`
+ * (1 or 2) LSTM layers, N <= 8 items of T frames (lengths T, T-1, ..., at least 1) and U
+ * steps; checks enc and every weight the configuration has. */
+ASRDEF asr_result asr_gradcheck_las_speller(asr_las_speller_forward_fn fwd,
+                                            asr_las_speller_backward_fn bwd,
+                                            asr_attention_type type, int layers,
+                                            int context_residual, int N, int U, int T,
+                                            uint64_t seed, asr_gradcheck_report *report);
 
 /* ---- 10.7.2 Transformer decoder checkers
  * (declarations go here) */
@@ -14903,13 +15205,1546 @@ ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int
  * ======================================================================================== */
 
 /* ---- 7.1 The LAS speller (implementation)
- * (the implementation of 7.1 goes here) */
+ * Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_las_speller_forward_naive  -> asr__las_item_forward_naive    [Chan16] eqs. (6)-(8),
+ *   asr_las_speller_backward_naive -> asr__las_item_backward_naive   one item, step, index
+ *                                     at a time (asr__las_cell_naive)   docs/seq2seq.md
+ *   asr_las_speller_forward_ref    -> asr__las_forward(ASR__TIER_REF): asr__las_recur_ref
+ *                                     (per step: section 4.4's _ref attention and LSTM),
+ *                                     asr__las_upper, asr__las_output
+ *   asr_las_speller_backward_ref   -> asr__las_backward(ASR__TIER_REF): asr__las_output_back,
+ *                                     asr__las_upper_back, asr__las_recur_back_ref
+ *   asr_las_speller_forward, _backward -> the same drivers with ASR__TIER_FAST:
+ *                                     asr__las_recur_fast / asr__las_recur_back_fast on
+ *                                     asr__las_attend_fast / asr__las_attend_back_fast
+ *                                     (the encoder projection once) and asr__las_cell
+ *   asr_las_speller_step, _greedy, _precompute, _state_init -> asr__las_attend_fast,
+ *                                     asr__las_cell (the fast path's pieces, one step)
+ * The API and its full contract: section 7.1 of the declarations (search "7.1 The LAS
+ * speller"). Order below: the math (the naive item, the _ref recurrence), the fast path,
+ * the public tiers, stepping and greedy decoding; then, under the plumbing rule, argument
+ * checks, the saved layout and the workspaces. */
+
+/* Sizes of one call, checked and derived once by asr__las_check (plumbing). */
+typedef struct asr__las_dims {
+  int N, U, T, V, D, L, E, A, C, F;
+  int I0;         /* the first LSTM's inputs, D + E */
+  int Do;         /* the output layer's inputs, D + E (context_residual) or D */
+  int dot, loc;   /* the attention type */
+  size_t NU;      /* N * U rows */
+} asr__las_dims;
+
+/* The workspace of every tier, carved by asr__las_layout (plumbing); unused pieces NULL. */
+typedef struct asr__las_ws {
+  /* shared */
+  asr_real *zero;                 /* (D) zeros: z^0_{-1}, the first step's query */
+  asr_real *uni;                  /* (N,T) alpha_{-1}: uniform over each item's frames */
+  void *awork, *lwork;            /* section 4.4's attention and LSTM workspaces */
+  size_t abytes, lbytes;
+  /* _naive, one item: the gradients carried between steps and layers, in double */
+  double *dzr, *dkr;              /* (L,D) dL/dz^l_i, dL/dk^l_i arriving from step i+1 */
+  double *dab, *da, *dx;          /* (D) from the layer above, (4D) gates, (I0) input */
+  /* _ref, one step of the batch, gathered from the batch-major saved arrays */
+  int *ids;                       /* (N) y_i */
+  asr_real *q, *prev, *ctx, *alpha, *act, *feat;   /* (N,D) (N,T) (N,E) (N,T) (N,T,A) (N,T,C) */
+  asr_real *e, *x, *h, *c, *g, *hp, *cp;           /* (N,D) (N,I0) (N,D) (N,D) (N,4D) (N,D) (N,D) */
+  asr_real *dy, *dxw, *dhp, *dcp, *dq, *dpv;       /* (N,D) (N,I0) (N,D) (N,D) (N,D) (N,T) */
+  /* fast */
+  asr_real *pre;                  /* (N,T,A) mlp_enc(h), once */
+  asr_real *wq;                   /* (N,A) mlp_dec(z^0_{i-1}) of one step */
+  asr_real *da_all, *dzs_all;     /* (N,U,4D) first-LSTM gate gradients, (N,U,A) sum_j dz_j */
+  asr_real *dzsum;                /* (N,T,A) sum over steps of the attention's dz */
+  asr_real *sdal, *sdz, *sdf;     /* one item's (T), (T,A), (T,C) scratch */
+  asr_real *sP;                   /* (T, 2F+1) the location convolution's windows */
+  /* backward, both batch tiers */
+  asr_real *dabove, *dbelow;      /* (N,U,D) dL/dz^l from the layer above / for the one below */
+  asr_real *dctx_all;             /* (N,U,E) dL/dc_i */
+  asr_real *dh, *dc, *dal;        /* (N,D) (N,D) (N,T) carried from step i+1 */
+} asr__las_ws;
+
+ASR__PRIVATE asr_result asr__las_check(asr__las_dims *d, const asr_las_speller_config *cfg, int N,
+                                       int U, int T);
+ASR__PRIVATE asr_result asr__las_check_params(const asr__las_dims *d, const asr_las_speller_params *p);
+ASR__PRIVATE asr_result asr__las_check_inputs(const asr__las_dims *d, const int *ys_in,
+                                              const asr_real *enc, const int *enc_lens);
+ASR__PRIVATE size_t asr__las_layout(asr__las_ws *w, void *work, size_t bytes, asr__tier tier,
+                                    int backward, const asr__las_dims *d,
+                                    const asr_las_speller_config *cfg);
+ASR__PRIVATE asr_result asr__las_begin(asr__las_dims *d, asr__las_ws *w, asr__tier tier,
+                                       int backward, const asr_las_speller_saved *s,
+                                       const int *ys_in, const asr_real *enc,
+                                       const int *enc_lens, const asr_las_speller_params *p,
+                                       const asr_las_speller_config *cfg, int N, int U, int T,
+                                       void *work, size_t work_bytes);
+
+/* The item and step of a batch-major (N,U,...) row. */
+#define ASR__LAS_ROW(d, b, i) ((size_t)(b) * (size_t)(d)->U + (size_t)(i))
+
+/* ---- the math: one item, one step, one index at a time (_naive) */
+
+/* One step of nn.LSTMCell written out ([Graves13] sec. 2 without peepholes, PyTorch's
+ * two biases and gate order i, f, g, o), every preactivation summed in double:
+ *   a = W_ih x + b_ih + W_hh h_prev + b_hh
+ *   i = sigmoid(a_i)  f = sigmoid(a_f)  g = tanh(a_g)  o = sigmoid(a_o)
+ *   k = f k_prev + i g,   z = o tanh(k)
+ * x (I), hprev/kprev (H) or NULL (zeros); writes gt (4H) = i f g o, kt (H), zt (H). */
+ASR__PRIVATE void asr__las_cell_naive(asr_real *gt, asr_real *kt, asr_real *zt, const asr_real *x,
+                                      int I, const asr_real *hprev, const asr_real *kprev,
+                                      const asr_lstm_params *w, int H) {
+  int u, q, k;
+  for (u = 0; u < H; u++) {
+    double a[4], kk;
+    for (q = 0; q < 4; q++) {
+      size_t row = (size_t)q * H + u;                       /* gate q of unit u */
+      double acc = (w->b_ih ? w->b_ih[row] : 0) + (w->b_hh ? w->b_hh[row] : 0);
+      for (k = 0; k < I; k++) acc += (double)w->w_ih[row * I + k] * x[k];        /* W_ih x */
+      if (hprev)
+        for (k = 0; k < H; k++) acc += (double)w->w_hh[row * H + k] * hprev[k];  /* W_hh h */
+      a[q] = acc;
+    }
+    gt[u] = (asr_real)(1 / (1 + exp(-a[0])));               /* i */
+    gt[H + u] = (asr_real)(1 / (1 + exp(-a[1])));           /* f */
+    gt[2 * H + u] = (asr_real)tanh(a[2]);                   /* g */
+    gt[3 * H + u] = (asr_real)(1 / (1 + exp(-a[3])));       /* o */
+    kk = (double)gt[H + u] * (kprev ? kprev[u] : 0) + (double)gt[u] * gt[2 * H + u];
+    kt[u] = (asr_real)kk;                                   /* k = f k_prev + i g */
+    zt[u] = (asr_real)(gt[3 * H + u] * tanh(kk));           /* z = o tanh(k) */
+  }
+}
+
+/* Forward of item b, every step: [Chan16] eqs. (6)-(8) as ESPnet orders them (see the
+ * declarations), writing logits_b (U,V) and the item's rows of the saved arrays. */
+ASR__PRIVATE void asr__las_item_forward_naive(asr_real *logits_b, const asr_las_speller_saved *s,
+                                              int b, const int *y, const asr_real *enc_b,
+                                              int len, const asr_las_speller_params *p,
+                                              const asr_las_speller_config *cfg,
+                                              const asr__las_dims *d, const asr__las_ws *w) {
+  int i, l, v, k, D = d->D, T = d->T, I0 = d->I0;
+  size_t NU = d->NU;
+  for (i = 0; i < d->U; i++) {
+    size_t bi = ASR__LAS_ROW(d, b, i);
+    asr_real *x0 = s->x0 + bi * I0;
+    const asr_real *ztop, *q = i ? s->hidden + (bi - 1) * D : w->zero;    /* z^0_{i-1} */
+    const asr_real *pv = i ? s->alpha + (bi - 1) * T : w->uni + (size_t)b * T;   /* alpha_{i-1} */
+    /* eq. (6) as ESPnet: c_i, alpha_i = Attend(z^0_{i-1}, h, alpha_{i-1}), into x0[D..] */
+    asr_attention_forward_naive(x0 + D, s->alpha + bi * T, d->dot ? NULL : s->act + bi * T * d->A,
+                                d->loc ? s->feat + bi * T * d->C : NULL, enc_b, &len, q,
+                                d->loc ? pv : NULL, &p->att, &cfg->att, 1, T);
+    /* e_i = E[y_i] beside it: x0_i = [e_i ; c_i] */
+    for (k = 0; k < D; k++) x0[k] = p->embed[(size_t)y[i] * D + k];
+    /* eq. (7): every layer's cell, the first on x0_i, layer l on z^{l-1}_i */
+    for (l = 0; l < d->L; l++) {
+      size_t li = (size_t)l * NU + bi;                      /* layer l, item b, step i */
+      asr__las_cell_naive(s->gates + li * 4 * D, s->cell + li * D, s->hidden + li * D,
+                          l ? s->hidden + (li - NU) * D : x0, l ? D : I0,
+                          i ? s->hidden + (li - 1) * D : NULL, i ? s->cell + (li - 1) * D : NULL,
+                          &p->dec[l], D);
+    }
+    /* eq. (8): o_i = W_o [z^{L-1}_i ; c_i] + b_o  (the softmax is the loss's) */
+    ztop = s->hidden + ((size_t)(d->L - 1) * NU + bi) * D;
+    for (v = 0; v < d->V; v++) {
+      const asr_real *wo = p->out_w + (size_t)v * d->Do;
+      double acc = p->out_b ? p->out_b[v] : 0;
+      for (k = 0; k < D; k++) acc += (double)wo[k] * ztop[k];
+      if (cfg->context_residual)
+        for (k = 0; k < d->E; k++) acc += (double)wo[D + k] * x0[D + k];
+      logits_b[(size_t)i * d->V + v] = (asr_real)acc;
+    }
+  }
+}
+
+/* Backpropagation through the steps of item b [Werbos90], the forward above read
+ * backwards one index at a time: the output layer, each layer's cell (asr_lstm_backward's
+ * equations for one step), then the attention through asr_attention_backward_naive. */
+ASR__PRIVATE void asr__las_item_backward_naive(asr_real *d_enc_b, const asr_las_speller_grads *g,
+                                               const asr_real *dlog_b,
+                                               const asr_las_speller_saved *s, int b,
+                                               const int *y, const asr_real *enc_b, int len,
+                                               const asr_las_speller_params *p,
+                                               const asr_las_speller_config *cfg,
+                                               const asr__las_dims *d, const asr__las_ws *w) {
+  int i, l, v, k, u, q, D = d->D, E = d->E, T = d->T, I0 = d->I0, G = 4 * d->D;
+  size_t NU = d->NU;
+  for (k = 0; k < d->L * D; k++) w->dzr[k] = w->dkr[k] = 0;    /* nothing after the last step */
+  for (k = 0; k < T; k++) w->dal[k] = 0;
+  for (i = d->U - 1; i >= 0; i--) {
+    size_t bi = ASR__LAS_ROW(d, b, i);
+    const asr_real *x0 = s->x0 + bi * I0, *dlo = dlog_b + (size_t)i * d->V;
+    const asr_real *ztop = s->hidden + ((size_t)(d->L - 1) * NU + bi) * D;
+    const asr_real *q0 = i ? s->hidden + (bi - 1) * D : w->zero;
+    const asr_real *pv = i ? s->alpha + (bi - 1) * T : w->uni + (size_t)b * T;
+    /* eq. (8) backwards: [dz^{L-1}_i ; dc_i] = W_o^T do_i, dW_o += do_i [z ; c]^T */
+    for (k = 0; k < D; k++) {
+      double acc = 0;
+      for (v = 0; v < d->V; v++) acc += (double)dlo[v] * p->out_w[(size_t)v * d->Do + k];
+      w->dab[k] = acc;
+    }
+    for (k = 0; k < E; k++) {
+      double acc = 0;
+      if (cfg->context_residual)
+        for (v = 0; v < d->V; v++) acc += (double)dlo[v] * p->out_w[(size_t)v * d->Do + D + k];
+      w->ctx[k] = (asr_real)acc;                           /* dL/dc_i, completed below */
+    }
+    if (g)
+      for (v = 0; v < d->V; v++) {
+        if (g->out_b) g->out_b[v] += dlo[v];
+        if (g->out_w) {
+          asr_real *gw = g->out_w + (size_t)v * d->Do;
+          for (k = 0; k < D; k++) gw[k] += (asr_real)((double)dlo[v] * ztop[k]);
+          if (cfg->context_residual)
+            for (k = 0; k < E; k++) gw[D + k] += (asr_real)((double)dlo[v] * x0[D + k]);
+        }
+      }
+    /* eq. (7) backwards, top layer first */
+    for (l = d->L - 1; l >= 0; l--) {
+      size_t li = (size_t)l * NU + bi;
+      const asr_real *gt = s->gates + li * G, *kt = s->cell + li * D;
+      const asr_real *kp = i ? s->cell + (li - 1) * D : NULL, *hp = i ? s->hidden + (li - 1) * D : NULL;
+      const asr_real *x = l ? s->hidden + (li - NU) * D : x0;
+      const asr_lstm_params *wl = &p->dec[l];
+      const asr_lstm_grads *gl = g && g->dec ? &g->dec[l] : NULL;
+      int I = l ? D : I0;
+      double *dz = w->dzr + (size_t)l * D, *dk = w->dkr + (size_t)l * D;
+      for (u = 0; u < D; u++) {
+        double ig = gt[u], fg = gt[D + u], gg = gt[2 * D + u], og = gt[3 * D + u];
+        double tk = tanh((double)kt[u]);
+        double dh = w->dab[u] + dz[u];                     /* from above + from step i+1 */
+        double dkt = dk[u] + dh * og * (1 - tk * tk);      /* z = o tanh(k) */
+        w->da[u] = dkt * gg * ig * (1 - ig);               /* i = sigmoid(a_i) */
+        w->da[D + u] = dkt * (kp ? kp[u] : 0) * fg * (1 - fg);   /* f */
+        w->da[2 * D + u] = dkt * ig * (1 - gg * gg);       /* g = tanh(a_g) */
+        w->da[3 * D + u] = dh * tk * og * (1 - og);        /* o */
+        dk[u] = dkt * fg;                                  /* dk_{i-1} = dk_i f */
+      }
+      for (k = 0; k < D; k++) {                            /* dz_{i-1} = W_hh^T da */
+        double acc = 0;
+        for (q = 0; q < G; q++) acc += (double)wl->w_hh[(size_t)q * D + k] * w->da[q];
+        dz[k] = acc;
+      }
+      for (k = 0; k < I; k++) {                            /* dx = W_ih^T da */
+        double acc = 0;
+        for (q = 0; q < G; q++) acc += (double)wl->w_ih[(size_t)q * I + k] * w->da[q];
+        w->dx[k] = acc;
+      }
+      if (gl)
+        for (q = 0; q < G; q++) {
+          if (gl->w_ih)                                    /* dW_ih += da x^T */
+            for (k = 0; k < I; k++) gl->w_ih[(size_t)q * I + k] += (asr_real)(w->da[q] * x[k]);
+          if (gl->w_hh && hp)                              /* dW_hh += da z_{i-1}^T */
+            for (k = 0; k < D; k++) gl->w_hh[(size_t)q * D + k] += (asr_real)(w->da[q] * hp[k]);
+          if (gl->b_ih) gl->b_ih[q] += (asr_real)w->da[q];
+          if (gl->b_hh) gl->b_hh[q] += (asr_real)w->da[q];
+        }
+      for (k = 0; k < D; k++) w->dab[k] = w->dx[k];        /* to the layer below, or de_i */
+    }
+    for (k = 0; k < E; k++) w->ctx[k] += (asr_real)w->dx[D + k];    /* dc_i += its LSTM share */
+    if (g && g->embed)                                     /* dE[y_i] += de_i */
+      for (k = 0; k < D; k++) g->embed[(size_t)y[i] * D + k] += (asr_real)w->dab[k];
+    /* eq. (6) backwards: the attention of step i, d_context = dc_i, d_alpha = the gradient
+     * of alpha_i from step i+1; its d_query is dz^0_{i-1}'s, its d_prev alpha_{i-1}'s */
+    for (k = 0; k < D; k++) w->dq[k] = 0;
+    for (k = 0; k < T; k++) w->dpv[k] = 0;
+    asr_attention_backward_naive(d_enc_b, w->dq, d->loc ? w->dpv : NULL, g ? &g->att : NULL, w->ctx,
+                                 w->dal, s->alpha + bi * T, d->dot ? NULL : s->act + bi * T * d->A,
+                                 d->loc ? s->feat + bi * T * d->C : NULL, enc_b, &len, q0,
+                                 d->loc ? pv : NULL, &p->att, &cfg->att, 1, T);
+    for (k = 0; k < D; k++) w->dzr[k] += w->dq[k];         /* z^0_{i-1} was the query */
+    for (k = 0; k < T; k++) w->dal[k] = w->dpv[k];         /* alpha_{i-1} was read by f */
+  }
+}
+
+/* ---- the math of the batch tiers: the recurrence, the upper layers, the output layer
+ * The first layer and the attention form the recurrence: step i's query is z^0_{i-1} and
+ * nothing above the first layer feeds back. So the layers l >= 1 run as whole sequences
+ * over z^0 (asr_lstm_forward over U steps), and the output layer as one product over all
+ * N U rows, once the recurrence is done; backward runs the same three parts in reverse. */
+
+/* The GEMM of a tier: asr_gemm_ref for _ref, asr_gemm (the fastest built) for fast. */
+ASR__PRIVATE void asr__las_gemm(asr__tier tier, int ta, int tb, int M, int N, int K, const asr_real *A,
+                                int lda, const asr_real *B, int ldb, asr_real beta, asr_real *C, int ldc) {
+  if (M < 1 || N < 1) return;
+  if (tier == ASR__TIER_FAST) asr_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+  else asr_gemm_ref(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* dst (N,W) = the rows of step i of src (N,U,W); asr__las_put is the way back. */
+ASR__PRIVATE void asr__las_take(asr_real *dst, const asr_real *src, const asr__las_dims *d, int i,
+                                size_t W) {
+  int b;
+  for (b = 0; b < d->N; b++)
+    memcpy(dst + (size_t)b * W, src + ASR__LAS_ROW(d, b, i) * W, sizeof(asr_real) * W);
+}
+ASR__PRIVATE void asr__las_put(asr_real *dst, const asr_real *src, const asr__las_dims *d, int i,
+                               size_t W) {
+  int b;
+  for (b = 0; b < d->N; b++)
+    memcpy(dst + ASR__LAS_ROW(d, b, i) * W, src + (size_t)b * W, sizeof(asr_real) * W);
+}
+
+/* _ref: the recurrence one step at a time for the whole batch, each piece by section
+ * 4.4's _ref function on the step's rows gathered from the batch-major saved arrays. */
+ASR__PRIVATE void asr__las_recur_ref(const asr_las_speller_saved *s, const int *ys_in,
+                                     const asr_real *enc, const int *enc_lens,
+                                     const asr_las_speller_params *p,
+                                     const asr_las_speller_config *cfg, const asr__las_dims *d,
+                                     const asr__las_ws *w) {
+  int i, b, N = d->N, D = d->D, E = d->E, T = d->T, I0 = d->I0;
+  for (i = 0; i < d->U; i++) {
+    /* c_i, alpha_i = Attend(z^0_{i-1}, h, alpha_{i-1}) */
+    if (i) {
+      asr__las_take(w->q, s->hidden, d, i - 1, (size_t)D);
+      asr__las_take(w->prev, s->alpha, d, i - 1, (size_t)T);
+      asr__las_take(w->cp, s->cell, d, i - 1, (size_t)D);
+    } else {
+      memset(w->q, 0, sizeof(asr_real) * (size_t)N * D);
+      memcpy(w->prev, w->uni, sizeof(asr_real) * (size_t)N * T);
+    }
+    asr_attention_forward_ref(w->ctx, w->alpha, w->act, w->feat, enc, enc_lens, w->q,
+                              d->loc ? w->prev : NULL, &p->att, &cfg->att, N, T, w->awork, w->abytes);
+    asr__las_put(s->alpha, w->alpha, d, i, (size_t)T);
+    if (!d->dot) asr__las_put(s->act, w->act, d, i, (size_t)T * d->A);
+    if (d->loc) asr__las_put(s->feat, w->feat, d, i, (size_t)T * d->C);
+    /* x0_i = [E y_i ; c_i] */
+    for (b = 0; b < N; b++) w->ids[b] = ys_in[ASR__LAS_ROW(d, b, i)];
+    asr_embedding_forward(w->e, w->ids, p->embed, N, d->V, D);
+    for (b = 0; b < N; b++) {
+      memcpy(w->x + (size_t)b * I0, w->e + (size_t)b * D, sizeof(asr_real) * (size_t)D);
+      memcpy(w->x + (size_t)b * I0 + D, w->ctx + (size_t)b * E, sizeof(asr_real) * (size_t)E);
+    }
+    asr__las_put(s->x0, w->x, d, i, (size_t)I0);
+    /* z^0_i, k^0_i = LSTMCell(x0_i, z^0_{i-1}, k^0_{i-1}): a one-step asr_lstm_forward_ref */
+    asr_lstm_forward_ref(w->h, D, NULL, NULL, w->g, w->c, w->x, i ? w->q : NULL, i ? w->cp : NULL,
+                         &p->dec[0], N, 1, I0, D, NULL, 0, w->lwork, w->lbytes);
+    asr__las_put(s->hidden, w->h, d, i, (size_t)D);
+    asr__las_put(s->gates, w->g, d, i, (size_t)4 * D);
+    asr__las_put(s->cell, w->c, d, i, (size_t)D);
+  }
+}
+
+/* z^l = LSTM_l(z^{l-1}) over all U steps, l = 1 .. L-1 (asr_lstm_forward of the tier). */
+ASR__PRIVATE void asr__las_upper(asr__tier tier, const asr_las_speller_saved *s,
+                                 const asr_las_speller_params *p, const asr__las_dims *d,
+                                 const asr__las_ws *w) {
+  int l;
+  size_t ND = d->NU * (size_t)d->D;
+  for (l = 1; l < d->L; l++)
+    (tier == ASR__TIER_FAST ? asr_lstm_forward : asr_lstm_forward_ref)(
+        s->hidden + l * ND, d->D, NULL, NULL, s->gates + l * 4 * ND, s->cell + l * ND,
+        s->hidden + (l - 1) * ND, NULL, NULL, &p->dec[l], d->N, d->U, d->D, d->D, NULL, 0,
+        w->lwork, w->lbytes);
+}
+
+/* o = W_o [z^{L-1} ; c] + b_o for all N U rows: one GEMM per block of W_o's columns. */
+ASR__PRIVATE void asr__las_output(asr__tier tier, asr_real *logits, const asr_las_speller_saved *s,
+                                  const asr_las_speller_params *p,
+                                  const asr_las_speller_config *cfg, const asr__las_dims *d) {
+  int NU = (int)d->NU, v;
+  size_t m;
+  const asr_real *ztop = s->hidden + (size_t)(d->L - 1) * d->NU * d->D;
+  asr__las_gemm(tier, 0, 1, NU, d->V, d->D, ztop, d->D, p->out_w, d->Do, 0, logits, d->V);
+  if (cfg->context_residual)   /* the contexts are the columns D.. of x0 */
+    asr__las_gemm(tier, 0, 1, NU, d->V, d->E, s->x0 + d->D, d->I0, p->out_w + d->D, d->Do, 1,
+                  logits, d->V);
+  if (p->out_b)
+    for (m = 0; m < d->NU; m++)
+      for (v = 0; v < d->V; v++) logits[m * d->V + v] += p->out_b[v];
+}
+
+/* The output layer backwards: dabove (N,U,D) = do W_o[:, :D] (dL/dz^{L-1}), dctx_all
+ * (N,U,E) = do W_o[:, D:] (dL/dc, 0 without context_residual), dW_o += do^T [z ; c],
+ * db_o += the column sums of do. */
+ASR__PRIVATE void asr__las_output_back(asr__tier tier, const asr_las_speller_grads *g,
+                                       const asr_real *dlog, const asr_las_speller_saved *s,
+                                       const asr_las_speller_params *p,
+                                       const asr_las_speller_config *cfg, const asr__las_dims *d,
+                                       const asr__las_ws *w) {
+  int NU = (int)d->NU, v;
+  size_t m;
+  const asr_real *ztop = s->hidden + (size_t)(d->L - 1) * d->NU * d->D;
+  asr__las_gemm(tier, 0, 0, NU, d->D, d->V, dlog, d->V, p->out_w, d->Do, 0, w->dabove, d->D);
+  if (cfg->context_residual)
+    asr__las_gemm(tier, 0, 0, NU, d->E, d->V, dlog, d->V, p->out_w + d->D, d->Do, 0, w->dctx_all, d->E);
+  else
+    memset(w->dctx_all, 0, sizeof(asr_real) * d->NU * d->E);
+  if (g && g->out_w) {
+    asr__las_gemm(tier, 1, 0, d->V, d->D, NU, dlog, d->V, ztop, d->D, 1, g->out_w, d->Do);
+    if (cfg->context_residual)
+      asr__las_gemm(tier, 1, 0, d->V, d->E, NU, dlog, d->V, s->x0 + d->D, d->I0, 1, g->out_w + d->D, d->Do);
+  }
+  if (g && g->out_b)
+    for (m = 0; m < d->NU; m++)
+      for (v = 0; v < d->V; v++) g->out_b[v] += dlog[m * d->V + v];
+}
+
+/* The upper layers backwards, top first (asr_lstm_backward of the tier): on return
+ * w->dabove holds dL/dz^0 from above, for every step. */
+ASR__PRIVATE void asr__las_upper_back(asr__tier tier, asr__las_ws *w, const asr_las_speller_grads *g,
+                                      const asr_las_speller_saved *s,
+                                      const asr_las_speller_params *p, const asr__las_dims *d) {
+  int l;
+  size_t ND = d->NU * (size_t)d->D;
+  for (l = d->L - 1; l >= 1; l--) {
+    asr_real *t;
+    memset(w->dbelow, 0, sizeof(asr_real) * ND);
+    (tier == ASR__TIER_FAST ? asr_lstm_backward : asr_lstm_backward_ref)(
+        w->dbelow, NULL, NULL, g && g->dec ? &g->dec[l] : NULL, w->dabove, d->D, NULL, NULL,
+        s->hidden + l * ND, d->D, s->gates + l * 4 * ND, s->cell + l * ND,
+        s->hidden + (l - 1) * ND, NULL, NULL, &p->dec[l], d->N, d->U, d->D, d->D, NULL, 0,
+        w->lwork, w->lbytes);
+    t = w->dabove, w->dabove = w->dbelow, w->dbelow = t;
+  }
+}
+
+/* _ref: the recurrence backwards, one step of the batch at a time, through section 4.4's
+ * _ref backward functions on the step's gathered rows. Carried from step i+1: dh = dL/dz^0_i
+ * (its recurrence and query shares), dc = dL/dk^0_i, dal = dL/dalpha_i. */
+ASR__PRIVATE void asr__las_recur_back_ref(asr_real *d_enc, const asr_las_speller_grads *g,
+                                          const asr_las_speller_saved *s, const int *ys_in,
+                                          const asr_real *enc, const int *enc_lens,
+                                          const asr_las_speller_params *p,
+                                          const asr_las_speller_config *cfg,
+                                          const asr__las_dims *d, const asr__las_ws *w) {
+  int i, b, k, N = d->N, D = d->D, E = d->E, T = d->T, I0 = d->I0;
+  size_t ND = (size_t)N * D, NT = (size_t)N * T;
+  memset(w->dh, 0, sizeof(asr_real) * ND);
+  memset(w->dc, 0, sizeof(asr_real) * ND);
+  memset(w->dal, 0, sizeof(asr_real) * NT);
+  for (i = d->U - 1; i >= 0; i--) {
+    /* the first LSTM's step i: a one-step asr_lstm_backward_ref, dy = dL/dz^0_i from
+     * above, (dh_n, dc_n) = what step i+1 sent back */
+    asr__las_take(w->dy, w->dabove, d, i, (size_t)D);
+    asr__las_take(w->h, s->hidden, d, i, (size_t)D);
+    asr__las_take(w->g, s->gates, d, i, (size_t)4 * D);
+    asr__las_take(w->c, s->cell, d, i, (size_t)D);
+    asr__las_take(w->x, s->x0, d, i, (size_t)I0);
+    if (i) {
+      asr__las_take(w->q, s->hidden, d, i - 1, (size_t)D);
+      asr__las_take(w->cp, s->cell, d, i - 1, (size_t)D);
+      asr__las_take(w->prev, s->alpha, d, i - 1, (size_t)T);
+    } else {
+      memset(w->q, 0, sizeof(asr_real) * ND);
+      memcpy(w->prev, w->uni, sizeof(asr_real) * NT);
+    }
+    memset(w->dxw, 0, sizeof(asr_real) * (size_t)N * I0);
+    memset(w->dhp, 0, sizeof(asr_real) * ND);
+    memset(w->dcp, 0, sizeof(asr_real) * ND);
+    asr_lstm_backward_ref(w->dxw, w->dhp, w->dcp, g && g->dec ? &g->dec[0] : NULL, w->dy, D, w->dh,
+                          w->dc, w->h, D, w->g, w->c, w->x, i ? w->q : NULL, i ? w->cp : NULL,
+                          &p->dec[0], N, 1, I0, D, NULL, 0, w->lwork, w->lbytes);
+    /* de_i = dx[:, :D] -> dE[y_i];  dc_i = the output's share + dx[:, D:] */
+    for (b = 0; b < N; b++) {
+      w->ids[b] = ys_in[ASR__LAS_ROW(d, b, i)];
+      memcpy(w->e + (size_t)b * D, w->dxw + (size_t)b * I0, sizeof(asr_real) * (size_t)D);
+    }
+    if (g && g->embed) asr_embedding_backward(g->embed, w->e, w->ids, N, d->V, D, -1);
+    asr__las_take(w->ctx, w->dctx_all, d, i, (size_t)E);
+    for (b = 0; b < N; b++)
+      for (k = 0; k < E; k++) w->ctx[(size_t)b * E + k] += w->dxw[(size_t)b * I0 + D + k];
+    /* the attention of step i, with d_alpha = dL/dalpha_i from step i+1 */
+    asr__las_take(w->alpha, s->alpha, d, i, (size_t)T);
+    if (!d->dot) asr__las_take(w->act, s->act, d, i, (size_t)T * d->A);
+    if (d->loc) asr__las_take(w->feat, s->feat, d, i, (size_t)T * d->C);
+    memset(w->dq, 0, sizeof(asr_real) * ND);
+    memset(w->dpv, 0, sizeof(asr_real) * NT);
+    asr_attention_backward_ref(d_enc, w->dq, d->loc ? w->dpv : NULL, g ? &g->att : NULL, w->ctx,
+                               w->dal, w->alpha, w->act, w->feat, enc, enc_lens, w->q,
+                               d->loc ? w->prev : NULL, &p->att, &cfg->att, N, T, w->awork, w->abytes);
+    /* what step i-1 receives: dz^0_{i-1} (recurrence + query), dk^0_{i-1}, dalpha_{i-1} */
+    for (k = 0; k < N * D; k++) w->dh[k] = w->dhp[k] + w->dq[k];
+    memcpy(w->dc, w->dcp, sizeof(asr_real) * ND);
+    memcpy(w->dal, w->dpv, sizeof(asr_real) * NT);
+  }
+}
+
+/* ---- the fast path
+ * What the unsuffixed tier batches, beyond _ref: the attention's encoder projection
+ * V h_j + b is the same at every step, so it is computed once (ESPnet's
+ * pre_compute_enc_h) and each step adds W z^0_{i-1} (and U f_j) to it; the embeddings'
+ * share of the first LSTM's input projection, W_ih[:, :D] e_i + b_ih + b_hh, does not
+ * depend on the recurrence either: one GEMM for all N U rows. Backward defers in the same
+ * way every product whose other factor is the same at every step: sum_i dz_i meets V and
+ * h once, alpha^T dc meets h once per item, and the first LSTM's weight and embedding
+ * gradients are GEMMs over all steps of its gate gradients. */
+
+/* ESPnet's pre_compute_enc_h: pre (M,A) = mlp_enc(enc) = enc V^T + b over M frames. */
+ASR__PRIVATE void asr__las_pre(asr_real *pre, const asr_real *enc, const asr_attention_params *p, int M,
+                               int E, int A) {
+  int m, a;
+  asr_gemm(0, 1, M, A, E, 1, enc, E, p->enc_w, E, 0, pre, A);
+  if (p->enc_b)
+    for (m = 0; m < M; m++)
+      for (a = 0; a < A; a++) pre[(size_t)m * A + a] += p->enc_b[a];
+}
+
+/* z = tanh(z + wq) over n entries. AVX2 (float build): tanh of 8 floats at a time,
+ *   |x| < 0.375:  x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 - 1382x^11/155925, its
+ *                 Taylor series (the first term left out, 21844 x^13 / 6081075, is below
+ *                 2^-24 |tanh x| there);
+ *   else:         sign(x) (1 - 2 / (e^{2|x|} + 1)) with asr__exp_avx2 (e^{2|x|} is +inf
+ *                 beyond |x| ~ 44, giving exactly 1);
+ * relative error within a few 2^-24 (the test las/fast_tanh measures it against libm);
+ * otherwise, and for the tail, libm's tanh in double. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE __m256 asr__las_tanh_avx2(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+  __m256 ax = _mm256_andnot_ps(sign, x), x2 = _mm256_mul_ps(x, x), p, e, big;
+  p = _mm256_set1_ps(-1382.0f / 155925);                  /* the series, by Horner in x^2 */
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(62.0f / 2835));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-17.0f / 315));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.0f / 15));
+  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.0f / 3));
+  p = _mm256_fmadd_ps(_mm256_mul_ps(p, x2), x, x);
+  e = asr__exp_avx2(_mm256_add_ps(ax, ax));                /* 1 - 2 / (e^{2|x|} + 1) */
+  big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+  big = _mm256_or_ps(big, _mm256_and_ps(sign, x));         /* the sign of x */
+  return _mm256_blendv_ps(big, p, _mm256_cmp_ps(ax, _mm256_set1_ps(0.375f), _CMP_LT_OQ));
+}
+#endif
+ASR__PRIVATE void asr__las_tanh_add(asr_real *z, const asr_real *wq, int n) {
+  int a = 0;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  for (; a + 8 <= n; a += 8)
+    _mm256_storeu_ps(z + a, asr__las_tanh_avx2(_mm256_add_ps(_mm256_loadu_ps(z + a), _mm256_loadu_ps(wq + a))));
+#endif
+  for (; a < n; a++) z[a] = (asr_real)tanh((double)z[a] + wq[a]);
+}
+
+/* The location convolution's input as a matrix: P (len, 2F+1), row j = alpha_prev_{j-F ..
+ * j+F}, 0 outside the item's frames, so that f = P F^T is one GEMM (and its backward two). */
+ASR__PRIVATE void asr__las_windows(asr_real *P, const asr_real *prev, int len, int F) {
+  int j, k, K = 2 * F + 1;
+  for (j = 0; j < len; j++)
+    for (k = 0; k < K; k++) {
+      int t = j + k - F;
+      P[(size_t)j * K + k] = t >= 0 && t < len ? prev[t] : 0;
+    }
+}
+
+/* Step i of the attention for one item on the precomputed pre = V h + b (T,A) and
+ * wq = W z^0_{i-1} (A): section 4.4's equations (its declarations), frames j < len:
+ *   loc:       f_j = F * alpha_prev (zero padded at the item's ends),   act_j += U f_j
+ *   add, loc:  act_j = tanh(pre_j + wq (+ U f_j)),   e_j = w . act_j + gvec_b
+ *   dot:       e_j = q . h_j
+ *   alpha = softmax(scaling e) (0 at padded frames),   ctx = sum_j alpha_j h_j
+ * P (T, 2F+1) is scratch (location only). */
+ASR__PRIVATE void asr__las_attend_fast(asr_real *ctx, asr_real *al, asr_real *act, asr_real *feat,
+                                       const asr_real *pre, const asr_real *enc, int len,
+                                       const asr_real *q, const asr_real *wq, const asr_real *prev,
+                                       const asr_attention_params *p, const asr__las_dims *d,
+                                       double scaling, asr_real *P) {
+  int j, T = d->T, E = d->E, A = d->A, C = d->C, K = 2 * d->F + 1;
+  if (d->dot) {
+    asr_gemm(0, 0, len, 1, E, 1, enc, E, q, 1, 0, al, 1);           /* e_j = s . h_j */
+  } else {
+    if (d->loc) {                                  /* f = P F^T, then act = U f */
+      asr__las_windows(P, prev, len, d->F);
+      asr_gemm(0, 1, len, C, K, 1, P, K, p->conv_w, K, 0, feat, C);
+      memset(feat + (size_t)len * C, 0, sizeof(asr_real) * (size_t)(T - len) * C);
+    }
+    memcpy(act, pre, sizeof(asr_real) * (size_t)len * A);          /* V h_j + b */
+    if (d->loc) asr_gemm(0, 1, len, A, C, 1, feat, C, p->att_w, C, 1, act, A);   /* + U f_j */
+    for (j = 0; j < len; j++) asr__las_tanh_add(act + (size_t)j * A, wq, A);    /* tanh(. + W s) */
+    memset(act + (size_t)len * A, 0, sizeof(asr_real) * (size_t)(T - len) * A);
+    asr_gemm(0, 1, len, 1, A, 1, act, A, p->gvec_w, A, 0, al, 1);   /* e_j = w . act_j */
+  }
+  for (j = 0; j < len; j++)
+    al[j] = (asr_real)(scaling * ((double)al[j] + (p->gvec_b && !d->dot ? p->gvec_b[0] : 0)));
+  asr_softmax(al, al, len);                        /* alpha = softmax(scaling e), len >= 1 */
+  for (j = len; j < T; j++) al[j] = 0;
+  asr_gemm(0, 0, 1, E, len, 1, al, len, enc, E, 0, ctx, E);       /* ctx = alpha^T h */
+}
+
+/* Its backward for one item, from dctx (E) and dal (T) (dL/dalpha of this step, from the
+ * next step's location features): section 4.4's backward equations, except that the
+ * products with the step-invariant V and h are left to the caller: dz (A per frame) is
+ * added into dzsum (T,A) and its frame sum written to dzs (A); dot adds into dq (D) and
+ * denc (T,E) (may be NULL). loc writes dprev (T) (zeroed by the caller). Scratch: de (T),
+ * dz (T,A), df (T,C), P (T, 2F+1). */
+ASR__PRIVATE void asr__las_attend_back_fast(asr_real *dzsum, asr_real *dzs, asr_real *dq, asr_real *denc,
+                                            asr_real *dprev, const asr_attention_grads *g,
+                                            const asr_real *dctx, const asr_real *dal,
+                                            const asr_real *al, const asr_real *act,
+                                            const asr_real *feat, const asr_real *enc, int len,
+                                            const asr_real *q, const asr_real *prev,
+                                            const asr_attention_params *p, const asr__las_dims *d,
+                                            double scaling, asr_real *de, asr_real *dz, asr_real *df,
+                                            asr_real *P) {
+  int j, a, k, E = d->E, A = d->A, C = d->C, K = 2 * d->F + 1;
+  double sum = 0;
+  /* dalpha_j = dctx . h_j + dal_j;  de_j = scaling alpha_j (dalpha_j - sum_k alpha_k dalpha_k) */
+  asr_gemm(0, 0, len, 1, E, 1, enc, E, dctx, 1, 0, de, 1);
+  for (j = 0; j < len; j++) {
+    de[j] += dal[j];
+    sum += (double)al[j] * de[j];
+  }
+  for (j = 0; j < len; j++) de[j] = (asr_real)(scaling * al[j] * (de[j] - sum));
+  if (d->dot) {                                    /* e_j = s . h_j */
+    if (dq) asr_gemm(0, 0, 1, E, len, 1, de, len, enc, E, 1, dq, E);
+    if (denc) asr_gemm(0, 0, len, E, 1, 1, de, 1, q, E, 1, denc, E);
+    return;
+  }
+  /* through w . tanh(z): dz_j = de_j w (1 - act_j^2); dw += sum_j de_j act_j */
+  for (a = 0; a < A; a++) dzs[a] = 0;
+  for (j = 0; j < len; j++) {
+    const asr_real *z = act + (size_t)j * A;
+    asr_real *dzj = dz + (size_t)j * A, *dsj = dzsum + (size_t)j * A, dej = de[j];
+    for (a = 0; a < A; a++) {
+      dzj[a] = dej * p->gvec_w[a] * (1 - z[a] * z[a]);
+      dsj[a] += dzj[a];
+      dzs[a] += dzj[a];
+    }
+    if (g && g->gvec_b) g->gvec_b[0] += dej;       /* sums to 0: the softmax's invariance */
+  }
+  if (g && g->gvec_w) asr_gemm(0, 0, 1, A, len, 1, de, len, act, A, 1, g->gvec_w, A);
+  if (!d->loc) return;
+  /* location features: dU += dz^T f, df = dz U; f = P F^T gives dF += df^T P and
+   * dP = df F, whose entries go back to the frames they were copied from */
+  if (g && g->att_w) asr_gemm(1, 0, A, C, len, 1, dz, A, feat, C, 1, g->att_w, C);
+  asr_gemm(0, 0, len, C, A, 1, dz, A, p->att_w, C, 0, df, C);
+  if (g && g->conv_w) {
+    asr__las_windows(P, prev, len, d->F);
+    asr_gemm(1, 0, C, K, len, 1, df, C, P, K, 1, g->conv_w, K);
+  }
+  asr_gemm(0, 0, len, K, C, 1, df, C, p->conv_w, K, 0, P, K);
+  for (j = 0; j < len; j++)
+    for (k = ASR__MAX(0, d->F - j); k < K && j + k - d->F < len; k++) dprev[j + k - d->F] += P[(size_t)j * K + k];
+}
+
+/* One LSTM cell from its preactivations gt (4H) (overwritten by the activated gates
+ * i, f, g, o): k = f k_prev + i g into kt, z = o tanh(k) into zt (kprev NULL: zeros). */
+ASR__PRIVATE void asr__las_cell(asr_real *gt, asr_real *kt, asr_real *zt, const asr_real *kprev, int H) {
+  int u;
+  for (u = 0; u < H; u++) {
+    double ig = 1 / (1 + exp(-(double)gt[u])), fg = 1 / (1 + exp(-(double)gt[H + u]));
+    double gg = tanh((double)gt[2 * H + u]), og = 1 / (1 + exp(-(double)gt[3 * H + u]));
+    double kk = fg * (kprev ? kprev[u] : 0) + ig * gg;
+    gt[u] = (asr_real)ig, gt[H + u] = (asr_real)fg, gt[2 * H + u] = (asr_real)gg, gt[3 * H + u] = (asr_real)og;
+    kt[u] = (asr_real)kk;
+    zt[u] = (asr_real)(og * tanh(kk));
+  }
+}
+
+/* Fast: the recurrence with the step-invariant projections done once. */
+ASR__PRIVATE void asr__las_recur_fast(const asr_las_speller_saved *s, const int *ys_in,
+                                      const asr_real *enc, const int *enc_lens,
+                                      const asr_las_speller_params *p,
+                                      const asr_las_speller_config *cfg, const asr__las_dims *d,
+                                      const asr__las_ws *w) {
+  int i, b, k, N = d->N, U = d->U, D = d->D, T = d->T, A = d->A, I0 = d->I0, G = 4 * d->D;
+  const asr_lstm_params *w0 = &p->dec[0];
+  size_t m;
+  /* pre = V h + b, once for every step */
+  if (!d->dot) asr__las_pre(w->pre, enc, &p->att, N * T, d->E, A);
+  /* the embeddings into x0[:, :D], and their share of the first LSTM's preactivations for
+   * all N U rows at once: gates0 = E[y] W_ih[:, :D]^T + b_ih + b_hh */
+  for (m = 0; m < d->NU; m++)
+    memcpy(s->x0 + m * I0, p->embed + (size_t)ys_in[m] * D, sizeof(asr_real) * (size_t)D);
+  asr_gemm(0, 1, (int)d->NU, G, D, 1, s->x0, I0, w0->w_ih, I0, 0, s->gates, G);
+  for (m = 0; m < d->NU; m++)
+    for (k = 0; k < G; k++)
+      s->gates[m * G + k] += (w0->b_ih ? w0->b_ih[k] : 0) + (w0->b_hh ? w0->b_hh[k] : 0);
+  for (i = 0; i < U; i++) {
+    /* wq = W z^0_{i-1} for the batch (rows i-1 of hidden0, stride U D); 0 at i = 0 */
+    if (!d->dot) {
+      if (i) asr_gemm(0, 1, N, A, D, 1, s->hidden + (size_t)(i - 1) * D, U * D, p->att.dec_w, D, 0, w->wq, A);
+      else memset(w->wq, 0, sizeof(asr_real) * (size_t)N * A);
+    }
+    for (b = 0; b < N; b++) {                      /* c_i, alpha_i into x0[b,i,D:] and alpha */
+      size_t bi = ASR__LAS_ROW(d, b, i);
+      asr__las_attend_fast(s->x0 + bi * I0 + D, s->alpha + bi * T, d->dot ? NULL : s->act + bi * T * A,
+                           d->loc ? s->feat + bi * T * d->C : NULL, d->dot ? NULL : w->pre + (size_t)b * T * A,
+                           enc + (size_t)b * T * d->E, enc_lens ? enc_lens[b] : T,
+                           i ? s->hidden + (bi - 1) * D : w->zero, d->dot ? NULL : w->wq + (size_t)b * A,
+                           i ? s->alpha + (bi - 1) * T : w->uni + (size_t)b * T, &p->att, d,
+                           cfg->att.scaling, w->sP);
+    }
+    /* gates0_i += c_i W_ih[:, D:]^T + z^0_{i-1} W_hh^T, then the cell */
+    asr_gemm(0, 1, N, G, d->E, 1, s->x0 + (size_t)i * I0 + D, U * I0, w0->w_ih + D, I0, 1,
+             s->gates + (size_t)i * G, U * G);
+    if (i)
+      asr_gemm(0, 1, N, G, D, 1, s->hidden + (size_t)(i - 1) * D, U * D, w0->w_hh, D, 1,
+               s->gates + (size_t)i * G, U * G);
+    for (b = 0; b < N; b++) {
+      size_t bi = ASR__LAS_ROW(d, b, i);
+      asr__las_cell(s->gates + bi * G, s->cell + bi * D, s->hidden + bi * D,
+                    i ? s->cell + (bi - 1) * D : NULL, D);
+    }
+  }
+}
+
+/* Fast: the recurrence backwards. Per step only what the recurrence needs (the cells'
+ * gate gradients, dc_i, the attention's de and dz, dz^0_{i-1}); the products with a
+ * step-invariant factor wait for the end: dV, db and V^T dz with sum_i dz_i (dzsum),
+ * alpha^T dc with h per item, dW (mlp_dec) with the queries, and the first LSTM's weight
+ * and embedding gradients with the gate gradients of all steps (da_all). */
+ASR__PRIVATE void asr__las_recur_back_fast(asr_real *d_enc, const asr_las_speller_grads *g,
+                                           const asr_las_speller_saved *s, const int *ys_in,
+                                           const asr_real *enc, const int *enc_lens,
+                                           const asr_las_speller_params *p,
+                                           const asr_las_speller_config *cfg,
+                                           const asr__las_dims *d, asr__las_ws *w) {
+  int i, b, k, u, N = d->N, U = d->U, D = d->D, E = d->E, T = d->T, A = d->A, I0 = d->I0;
+  int G = 4 * d->D, NU = (int)d->NU;
+  const asr_lstm_params *w0 = &p->dec[0];
+  const asr_lstm_grads *g0 = g && g->dec ? &g->dec[0] : NULL;
+  const asr_attention_grads *ga = g ? &g->att : NULL;
+  size_t ND = (size_t)N * D, NT = (size_t)N * T, m;
+  memset(w->dh, 0, sizeof(asr_real) * ND);
+  memset(w->dc, 0, sizeof(asr_real) * ND);
+  memset(w->dal, 0, sizeof(asr_real) * NT);
+  if (!d->dot) memset(w->dzsum, 0, sizeof(asr_real) * NT * A);
+  for (i = U - 1; i >= 0; i--) {
+    /* the first LSTM's cell at step i: dh = dL/dz^0_i (from above + carried) */
+    for (b = 0; b < N; b++) {
+      size_t bi = ASR__LAS_ROW(d, b, i);
+      asr_real *dhb = w->dh + (size_t)b * D;
+      for (u = 0; u < D; u++) dhb[u] += w->dabove[bi * D + u];
+      asr__lstm_cell_backward(w->da_all + bi * G, w->dc + (size_t)b * D, dhb, s->gates + bi * G,
+                              s->cell + bi * D, i ? s->cell + (bi - 1) * D : NULL, D);
+    }
+    /* dc_i += W_ih[:, D:]^T da_i;  dz^0_{i-1} = W_hh^T da_i */
+    asr_gemm(0, 0, N, E, G, 1, w->da_all + (size_t)i * G, U * G, w0->w_ih + D, I0, 1,
+             w->dctx_all + (size_t)i * E, U * E);
+    asr_gemm(0, 0, N, D, G, 1, w->da_all + (size_t)i * G, U * G, w0->w_hh, D, 0, w->dh, D);
+    /* the attention of step i, item by item */
+    for (b = 0; b < N; b++) {
+      size_t bi = ASR__LAS_ROW(d, b, i);
+      memset(w->dpv + (size_t)b * T, 0, sizeof(asr_real) * (size_t)T);
+      asr__las_attend_back_fast(d->dot ? NULL : w->dzsum + (size_t)b * T * A,
+                                d->dot ? NULL : w->dzs_all + bi * A, i ? w->dh + (size_t)b * D : NULL,
+                                d_enc ? d_enc + (size_t)b * T * E : NULL, w->dpv + (size_t)b * T, ga,
+                                w->dctx_all + bi * E, w->dal + (size_t)b * T, s->alpha + bi * T,
+                                d->dot ? NULL : s->act + bi * T * A, d->loc ? s->feat + bi * T * d->C : NULL,
+                                enc + (size_t)b * T * E, enc_lens ? enc_lens[b] : T,
+                                i ? s->hidden + (bi - 1) * D : w->zero,
+                                i ? s->alpha + (bi - 1) * T : w->uni + (size_t)b * T, &p->att, d,
+                                cfg->att.scaling, w->sdal, w->sdz, w->sdf, w->sP);
+    }
+    {   /* alpha_{i-1} receives d_prev (loc; 0 otherwise) */
+      asr_real *t = w->dal;
+      w->dal = w->dpv, w->dpv = t;
+    }
+    /* dz^0_{i-1} += W^T sum_j dz_j (the query's share) */
+    if (i && !d->dot)
+      asr_gemm(0, 0, N, D, A, 1, w->dzs_all + (size_t)i * A, U * A, p->att.dec_w, D, 1, w->dh, D);
+  }
+  /* the deferred products of the attention */
+  if (!d->dot) {
+    if (d_enc) asr_gemm(0, 0, N * T, E, A, 1, w->dzsum, A, p->att.enc_w, E, 1, d_enc, E);  /* V^T dz */
+    if (ga && ga->enc_w) asr_gemm(1, 0, A, E, N * T, 1, w->dzsum, A, enc, E, 1, ga->enc_w, E);   /* dV */
+    if (ga && ga->enc_b)
+      for (m = 0; m < NT; m++)
+        for (k = 0; k < A; k++) ga->enc_b[k] += w->dzsum[m * A + k];
+    if (ga && ga->dec_w)   /* dW += sum_{i>=1} dzs_i z^0_{i-1}^T, per item */
+      for (b = 0; b < N && U > 1; b++)
+        asr_gemm(1, 0, A, D, U - 1, 1, w->dzs_all + (ASR__LAS_ROW(d, b, 1)) * A, A,
+                 s->hidden + ASR__LAS_ROW(d, b, 0) * D, D, 1, ga->dec_w, D);
+  }
+  if (d_enc)               /* dh_j += sum_i alpha_ij dc_i: (T,U) x (U,E) per item */
+    for (b = 0; b < N; b++)
+      asr_gemm(1, 0, T, E, U, 1, s->alpha + ASR__LAS_ROW(d, b, 0) * T, T,
+               w->dctx_all + ASR__LAS_ROW(d, b, 0) * E, E, 1, d_enc + (size_t)b * T * E, E);
+  /* the first LSTM's weights over all steps: dW_ih += da^T x0, dW_hh += da_i z^0_{i-1}^T */
+  if (g0 && g0->w_ih) asr_gemm(1, 0, G, I0, NU, 1, w->da_all, G, s->x0, I0, 1, g0->w_ih, I0);
+  if (g0 && g0->w_hh)
+    for (b = 0; b < N && U > 1; b++)
+      asr_gemm(1, 0, G, D, U - 1, 1, w->da_all + ASR__LAS_ROW(d, b, 1) * G, G,
+               s->hidden + ASR__LAS_ROW(d, b, 0) * D, D, 1, g0->w_hh, D);
+  if (g0 && (g0->b_ih || g0->b_hh))
+    for (m = 0; m < d->NU; m++)
+      for (k = 0; k < G; k++) {
+        if (g0->b_ih) g0->b_ih[k] += w->da_all[m * G + k];
+        if (g0->b_hh) g0->b_hh[k] += w->da_all[m * G + k];
+      }
+  /* de = da W_ih[:, :D] for all rows, then dE[y] += de (w->dbelow is free by now) */
+  if (g && g->embed) {
+    asr_gemm(0, 0, NU, D, G, 1, w->da_all, G, w0->w_ih, I0, 0, w->dbelow, D);
+    asr_embedding_backward(g->embed, w->dbelow, ys_in, NU, d->V, D, -1);
+  }
+}
+
+/* ---- the public tiers: the drivers (forward, backward) of the three */
+
+/* Forward of a tier: the plumbing (checks, workspace), then the math of that tier. */
+ASR__PRIVATE asr_result asr__las_forward(asr__tier tier, asr_real *logits, const asr_las_speller_saved *s,
+                                         const int *ys_in, const asr_real *enc, const int *enc_lens,
+                                         const asr_las_speller_params *p,
+                                         const asr_las_speller_config *cfg, int N, int U, int T,
+                                         void *work, size_t work_bytes) {
+  asr__las_dims d;
+  asr__las_ws w;
+  int b;
+  asr_result r = asr__las_begin(&d, &w, tier, 0, s, ys_in, enc, enc_lens, p, cfg, N, U, T, work, work_bytes);
+  if (r) return r;
+  if (!logits) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    for (b = 0; b < N; b++)
+      asr__las_item_forward_naive(logits + (size_t)b * U * d.V, s, b, ys_in + (size_t)b * U,
+                                  enc + (size_t)b * T * d.E, enc_lens ? enc_lens[b] : T, p, cfg, &d, &w);
+    return ASR_OK;
+  }
+  if (tier == ASR__TIER_REF) asr__las_recur_ref(s, ys_in, enc, enc_lens, p, cfg, &d, &w);
+  else asr__las_recur_fast(s, ys_in, enc, enc_lens, p, cfg, &d, &w);
+  asr__las_upper(tier, s, p, &d, &w);
+  asr__las_output(tier, logits, s, p, cfg, &d);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__las_backward(asr__tier tier, asr_real *d_enc, const asr_las_speller_grads *g,
+                                          const asr_real *d_logits, const asr_las_speller_saved *s,
+                                          const int *ys_in, const asr_real *enc,
+                                          const int *enc_lens, const asr_las_speller_params *p,
+                                          const asr_las_speller_config *cfg, int N, int U, int T,
+                                          void *work, size_t work_bytes) {
+  asr__las_dims d;
+  asr__las_ws w;
+  int b;
+  asr_result r = asr__las_begin(&d, &w, tier, 1, s, ys_in, enc, enc_lens, p, cfg, N, U, T, work, work_bytes);
+  if (r) return r;
+  if (!d_logits) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    for (b = 0; b < N; b++)
+      asr__las_item_backward_naive(d_enc ? d_enc + (size_t)b * T * d.E : NULL, g,
+                                   d_logits + (size_t)b * U * d.V, s, b, ys_in + (size_t)b * U,
+                                   enc + (size_t)b * T * d.E, enc_lens ? enc_lens[b] : T, p, cfg, &d, &w);
+    return ASR_OK;
+  }
+  asr__las_output_back(tier, g, d_logits, s, p, cfg, &d, &w);
+  asr__las_upper_back(tier, &w, g, s, p, &d);
+  if (tier == ASR__TIER_REF) asr__las_recur_back_ref(d_enc, g, s, ys_in, enc, enc_lens, p, cfg, &d, &w);
+  else asr__las_recur_back_fast(d_enc, g, s, ys_in, enc, enc_lens, p, cfg, &d, &w);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_las_speller_forward_naive(asr_real *logits, const asr_las_speller_saved *s,
+                                                const int *ys_in, const asr_real *enc,
+                                                const int *enc_lens,
+                                                const asr_las_speller_params *p,
+                                                const asr_las_speller_config *cfg, int N, int U,
+                                                int T, void *work, size_t work_bytes) {
+  /* eqs. (6)-(8), one item, step and index at a time: asr__las_item_forward_naive */
+  return asr__las_forward(ASR__TIER_NAIVE, logits, s, ys_in, enc, enc_lens, p, cfg, N, U, T, work, work_bytes);
+}
+
+ASRDEF asr_result asr_las_speller_forward_ref(asr_real *logits, const asr_las_speller_saved *s,
+                                              const int *ys_in, const asr_real *enc,
+                                              const int *enc_lens,
+                                              const asr_las_speller_params *p,
+                                              const asr_las_speller_config *cfg, int N, int U,
+                                              int T, void *work, size_t work_bytes) {
+  /* per step section 4.4's _ref pieces (asr__las_recur_ref), upper layers, output layer */
+  return asr__las_forward(ASR__TIER_REF, logits, s, ys_in, enc, enc_lens, p, cfg, N, U, T, work, work_bytes);
+}
+
+ASRDEF asr_result asr_las_speller_forward(asr_real *logits, const asr_las_speller_saved *s,
+                                          const int *ys_in, const asr_real *enc,
+                                          const int *enc_lens, const asr_las_speller_params *p,
+                                          const asr_las_speller_config *cfg, int N, int U,
+                                          int T, void *work, size_t work_bytes) {
+  /* the step-invariant projections once (asr__las_recur_fast), then as _ref on asr_gemm */
+  return asr__las_forward(ASR__TIER_FAST, logits, s, ys_in, enc, enc_lens, p, cfg, N, U, T, work, work_bytes);
+}
+
+ASRDEF asr_result asr_las_speller_backward_naive(asr_real *d_enc, const asr_las_speller_grads *g,
+                                                 const asr_real *d_logits,
+                                                 const asr_las_speller_saved *s,
+                                                 const int *ys_in, const asr_real *enc,
+                                                 const int *enc_lens,
+                                                 const asr_las_speller_params *p,
+                                                 const asr_las_speller_config *cfg, int N,
+                                                 int U, int T, void *work, size_t work_bytes) {
+  /* the forward read backwards one index at a time: asr__las_item_backward_naive */
+  return asr__las_backward(ASR__TIER_NAIVE, d_enc, g, d_logits, s, ys_in, enc, enc_lens, p, cfg, N, U, T,
+                           work, work_bytes);
+}
+
+ASRDEF asr_result asr_las_speller_backward_ref(asr_real *d_enc, const asr_las_speller_grads *g,
+                                               const asr_real *d_logits,
+                                               const asr_las_speller_saved *s, const int *ys_in,
+                                               const asr_real *enc, const int *enc_lens,
+                                               const asr_las_speller_params *p,
+                                               const asr_las_speller_config *cfg, int N, int U,
+                                               int T, void *work, size_t work_bytes) {
+  /* output layer, upper layers, then per step section 4.4's _ref backwards */
+  return asr__las_backward(ASR__TIER_REF, d_enc, g, d_logits, s, ys_in, enc, enc_lens, p, cfg, N, U, T,
+                           work, work_bytes);
+}
+
+ASRDEF asr_result asr_las_speller_backward(asr_real *d_enc, const asr_las_speller_grads *g,
+                                           const asr_real *d_logits,
+                                           const asr_las_speller_saved *s, const int *ys_in,
+                                           const asr_real *enc, const int *enc_lens,
+                                           const asr_las_speller_params *p,
+                                           const asr_las_speller_config *cfg, int N, int U,
+                                           int T, void *work, size_t work_bytes) {
+  /* as _ref, with the step-invariant products deferred (asr__las_recur_back_fast) */
+  return asr__las_backward(ASR__TIER_FAST, d_enc, g, d_logits, s, ys_in, enc, enc_lens, p, cfg, N, U, T,
+                           work, work_bytes);
+}
+
+/* ---- one step at a time: decoding */
+
+/* The step workspace, carved by asr__las_step_layout (plumbing). */
+typedef struct asr__las_step_ws {
+  asr_real *wq;      /* (N,A) W z^0 of each hypothesis */
+  asr_real *x;       /* (N,D+E) [e ; c] of each hypothesis */
+  asr_real *g;       /* (N,4D) one layer's gates */
+  asr_real *ns;      /* (N,S) the new states, copied out last (state_out may be state_in) */
+  asr_real *act, *feat;   /* (T,A), (T,C): the attention's saved values, not kept */
+  asr_real *P;            /* (T, 2F+1) the location convolution's windows */
+} asr__las_step_ws;
+ASR__PRIVATE size_t asr__las_step_layout(asr__las_step_ws *w, void *work, size_t bytes,
+                                         const asr__las_dims *d);
+ASR__PRIVATE asr_result asr__las_check_index(const asr__las_dims *d, const int *enc_lens,
+                                             const int *enc_index, int N, int B);
+
+ASRDEF asr_result asr_las_speller_precompute(asr_real *pre, const asr_real *enc,
+                                             const asr_las_speller_params *p,
+                                             const asr_las_speller_config *cfg, int B, int T) {
+  asr__las_dims d;
+  asr_result r = asr__las_check(&d, cfg, B, 1, T);
+  if (r) return r;
+  if ((r = asr__las_check_params(&d, p)) != ASR_OK) return r;
+  if (d.dot) return ASR_OK;                        /* dot attention projects nothing */
+  if (!pre || !enc) return ASR_ERR_INVALID_ARG;
+  asr__las_pre(pre, enc, &p->att, B * T, d.E, d.A);   /* mlp_enc(h) = h V^T + b */
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_las_speller_state_init(asr_real *state, const int *enc_lens,
+                                             const int *enc_index,
+                                             const asr_las_speller_config *cfg, int N, int B,
+                                             int T) {
+  asr__las_dims d;
+  int n, j;
+  size_t S;
+  asr_result r = asr__las_check(&d, cfg, N, 1, T);
+  if (r) return r;
+  if ((r = asr__las_check_index(&d, enc_lens, enc_index, N, B)) != ASR_OK) return r;
+  if (!state) return ASR_ERR_INVALID_ARG;
+  S = 2 * (size_t)d.L * d.D + (size_t)T;
+  for (n = 0; n < N; n++) {
+    asr_real *st = state + (size_t)n * S;
+    int len = enc_lens ? enc_lens[enc_index ? enc_index[n] : n] : T;
+    memset(st, 0, sizeof(asr_real) * 2 * (size_t)d.L * d.D);   /* z^l_{-1} = k^l_{-1} = 0 */
+    for (j = 0; j < T; j++)                                    /* alpha_{-1}: uniform */
+      st[2 * (size_t)d.L * d.D + j] = j < len ? (asr_real)(1.0 / len) : 0;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_las_speller_step(asr_real *logp, asr_real *state_out,
+                                       const asr_real *state_in, const int *prev,
+                                       const asr_real *enc, const asr_real *pre,
+                                       const int *enc_lens, const int *enc_index,
+                                       const asr_las_speller_params *p,
+                                       const asr_las_speller_config *cfg, int N, int B, int T,
+                                       void *work, size_t work_bytes) {
+  asr__las_dims d;
+  asr__las_step_ws w;
+  int n, l, k, S, LD, D, G, I0;
+  size_t need;
+  asr_result r = asr__las_check(&d, cfg, N, 1, T);
+  if (r) return r;
+  if ((r = asr__las_check_params(&d, p)) != ASR_OK) return r;
+  if ((r = asr__las_check_index(&d, enc_lens, enc_index, N, B)) != ASR_OK) return r;
+  if (!logp || !state_out || !state_in || !prev || !enc || (!d.dot && !pre)) return ASR_ERR_INVALID_ARG;
+  for (n = 0; n < N; n++)
+    if (prev[n] < 0 || prev[n] >= d.V) return ASR_ERR_RANGE;
+  need = asr__las_step_layout(&w, NULL, 0, &d);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  asr__las_step_layout(&w, work, work_bytes, &d);
+  D = d.D, G = 4 * d.D, I0 = d.I0, LD = d.L * d.D, S = 2 * LD + T;
+  /* the attention: c, alpha = Attend(z^0, h, alpha_prev) of each hypothesis */
+  if (!d.dot) asr_gemm(0, 1, N, d.A, D, 1, state_in, S, p->att.dec_w, D, 0, w.wq, d.A);
+  for (n = 0; n < N; n++) {
+    const asr_real *st = state_in + (size_t)n * S;
+    int u = enc_index ? enc_index[n] : n;
+    asr__las_attend_fast(w.x + (size_t)n * I0 + D, w.ns + (size_t)n * S + 2 * LD, w.act, w.feat,
+                         d.dot ? NULL : pre + (size_t)u * T * d.A, enc + (size_t)u * T * d.E,
+                         enc_lens ? enc_lens[u] : T, st, d.dot ? NULL : w.wq + (size_t)n * d.A,
+                         st + 2 * LD, &p->att, &d, cfg->att.scaling, w.P);
+    memcpy(w.x + (size_t)n * I0, p->embed + (size_t)prev[n] * D, sizeof(asr_real) * (size_t)D);
+  }
+  /* each layer's cell: gates = W_ih x + W_hh z_prev + b_ih + b_hh */
+  for (l = 0; l < d.L; l++) {
+    const asr_lstm_params *wl = &p->dec[l];
+    if (l == 0) asr_gemm(0, 1, N, G, I0, 1, w.x, I0, wl->w_ih, I0, 0, w.g, G);
+    else asr_gemm(0, 1, N, G, D, 1, w.ns + (size_t)(l - 1) * D, S, wl->w_ih, D, 0, w.g, G);
+    asr_gemm(0, 1, N, G, D, 1, state_in + (size_t)l * D, S, wl->w_hh, D, 1, w.g, G);
+    for (n = 0; n < N; n++) {
+      asr_real *gn = w.g + (size_t)n * G, *ns = w.ns + (size_t)n * S;
+      for (k = 0; k < G; k++) gn[k] += (wl->b_ih ? wl->b_ih[k] : 0) + (wl->b_hh ? wl->b_hh[k] : 0);
+      asr__las_cell(gn, ns + LD + (size_t)l * D, ns + (size_t)l * D,
+                    state_in + (size_t)n * S + LD + (size_t)l * D, D);
+    }
+  }
+  /* o = W_o [z^{L-1} ; c] + b_o, then logp = log_softmax(o) */
+  asr_gemm(0, 1, N, d.V, D, 1, w.ns + (size_t)(d.L - 1) * D, S, p->out_w, d.Do, 0, logp, d.V);
+  if (cfg->context_residual)
+    asr_gemm(0, 1, N, d.V, d.E, 1, w.x + D, I0, p->out_w + D, d.Do, 1, logp, d.V);
+  for (n = 0; n < N; n++) {
+    asr_real *o = logp + (size_t)n * d.V;
+    if (p->out_b)
+      for (k = 0; k < d.V; k++) o[k] += p->out_b[k];
+    asr_log_softmax(o, o, d.V);
+  }
+  memcpy(state_out, w.ns, sizeof(asr_real) * (size_t)N * S);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_las_speller_greedy(int *tokens, int *lengths, asr_real *scores,
+                                         const asr_real *enc, const int *enc_lens,
+                                         const asr_las_speller_params *p,
+                                         const asr_las_speller_config *cfg, int N, int T,
+                                         int max_len, int sos, int eos, void *work,
+                                         size_t work_bytes) {
+  asr__las_dims d;
+  asr__bump a;
+  asr_real *pre, *st, *lp;
+  int *tok, *done, n, t, v, left = N;
+  void *swork;
+  size_t sbytes, S, need;
+  asr_result r = asr__las_check(&d, cfg, N, 1, T);
+  if (r) return r;
+  if ((r = asr__las_check_params(&d, p)) != ASR_OK) return r;
+  if ((r = asr__las_check_index(&d, enc_lens, NULL, N, N)) != ASR_OK) return r;
+  if (!tokens || !lengths || !enc || max_len < 0) return ASR_ERR_INVALID_ARG;
+  if (sos < 0 || sos >= d.V || eos < 0 || eos >= d.V) return ASR_ERR_RANGE;
+  need = asr_las_speller_greedy_workspace_size(cfg, N, T);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  /* the pieces, in the order asr_las_speller_greedy_workspace_size counts them */
+  S = asr_las_speller_state_size(cfg, T) / sizeof(asr_real);
+  a.base = (unsigned char *)work, a.cap = work_bytes, a.used = 0;
+  pre = (asr_real *)asr__bump_take(&a, asr_las_speller_precompute_size(cfg, N, T));
+  st = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * S * (size_t)N);
+  lp = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)N * d.V);
+  tok = (int *)asr__bump_take(&a, sizeof(int) * (size_t)N);
+  done = (int *)asr__bump_take(&a, sizeof(int) * (size_t)N);
+  sbytes = asr_las_speller_step_workspace_size(cfg, N, T);
+  swork = asr__bump_take(&a, sbytes);
+  asr_las_speller_precompute(pre, enc, p, cfg, N, T);
+  asr_las_speller_state_init(st, enc_lens, NULL, cfg, N, N, T);
+  for (n = 0; n < N; n++) {
+    tok[n] = sos, done[n] = 0, lengths[n] = 0;
+    if (scores) scores[n] = 0;
+    for (t = 0; t < max_len; t++) tokens[(size_t)n * max_len + t] = -1;
+  }
+  for (t = 0; t < max_len && left > 0; t++) {
+    asr_las_speller_step(lp, st, st, tok, enc, pre, enc_lens, NULL, p, cfg, N, N, T, swork, sbytes);
+    for (n = 0; n < N; n++) {
+      const asr_real *l = lp + (size_t)n * d.V;
+      int best = 0;
+      if (done[n]) continue;
+      for (v = 1; v < d.V; v++)
+        if (l[v] > l[best]) best = v;               /* the first of equal maxima */
+      if (scores) scores[n] += l[best];
+      if (best == eos) {
+        done[n] = 1, left--;
+        continue;
+      }
+      tokens[(size_t)n * max_len + lengths[n]++] = best;
+      tok[n] = best;
+    }
+  }
+  return ASR_OK;
+}
+
+/* ---------------------------------------------------------- plumbing: 7.1 The LAS speller ----
+ * Argument checks, the saved layout, workspace sizes and the carving of the workspaces.
+ * Nothing below computes an equation; the math is above. */
+
+ASRDEF void asr_las_speller_config_init(asr_las_speller_config *cfg, int V, int D, int L, int E,
+                                        asr_attention_type type, int A, int C, int F) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->vocab = V, cfg->dunits = D, cfg->dlayers = L, cfg->eprojs = E;
+  cfg->context_residual = 1;
+  cfg->att.type = type;
+  cfg->att.enc_dim = E, cfg->att.dec_dim = D;
+  cfg->att.att_dim = A, cfg->att.conv_chans = C, cfg->att.conv_filts = F;
+  cfg->att.scaling = 2.0;                          /* ESPnet's att(..., scaling=2.0) */
+}
+
+/* The sizes of cfg and N, U, T: valid, consistent, and small enough that every GEMM
+ * dimension and index product below fits an int; fills d. */
+ASR__PRIVATE asr_result asr__las_check(asr__las_dims *d, const asr_las_speller_config *cfg, int N,
+                                       int U, int T) {
+  const asr_attention_config *a;
+  double big = 2147483647.0, rows, wide;
+  if (!cfg || N < 1 || U < 1 || T < 1) return ASR_ERR_INVALID_ARG;
+  a = &cfg->att;
+  if (cfg->vocab < 1 || cfg->dunits < 1 || cfg->dlayers < 1 || cfg->eprojs < 1) return ASR_ERR_SHAPE;
+  if (a->type != ASR_ATTENTION_DOT && a->type != ASR_ATTENTION_ADDITIVE &&
+      a->type != ASR_ATTENTION_LOCATION)
+    return ASR_ERR_INVALID_ARG;
+  if (!(a->scaling == a->scaling) || a->scaling > 1e300 || a->scaling < -1e300) return ASR_ERR_INVALID_ARG;
+  if (a->enc_dim != cfg->eprojs || a->dec_dim != cfg->dunits) return ASR_ERR_SHAPE;
+  d->dot = a->type == ASR_ATTENTION_DOT;
+  d->loc = a->type == ASR_ATTENTION_LOCATION;
+  if (d->dot && cfg->dunits != cfg->eprojs) return ASR_ERR_SHAPE;    /* e_j = z^0 . h_j */
+  if (!d->dot && a->att_dim < 1) return ASR_ERR_SHAPE;
+  if (d->loc && (a->conv_chans < 1 || a->conv_filts < 0 || a->conv_filts > 1000000)) return ASR_ERR_SHAPE;
+  d->N = N, d->U = U, d->T = T, d->V = cfg->vocab, d->D = cfg->dunits, d->L = cfg->dlayers;
+  d->E = cfg->eprojs;
+  d->A = d->dot ? 0 : a->att_dim;
+  d->C = d->loc ? a->conv_chans : 0;
+  d->F = d->loc ? a->conv_filts : 0;
+  d->I0 = d->D + d->E;
+  d->Do = cfg->context_residual ? d->I0 : d->D;
+  d->NU = (size_t)N * (size_t)U;
+  /* every row count (N U or N T) times every row width, and the decoder states */
+  wide = 4.0 * d->D;
+  if (d->I0 > wide) wide = d->I0;
+  if (d->V > wide) wide = d->V;
+  if (d->A > wide) wide = d->A;
+  rows = (double)N * (U > T ? U : T);
+  if (rows * (wide + T) > big || (double)d->L * rows * wide > big || (double)d->V * d->Do > big ||
+      wide * d->I0 > big || (double)N * (2.0 * d->L * d->D + T) > big ||
+      (double)d->NU * T * ASR__MAX(1, ASR__MAX(d->A, d->C)) > big)
+    return ASR_ERR_TOO_LARGE;
+  return ASR_OK;
+}
+
+/* Every weight the configuration reads is there. */
+ASR__PRIVATE asr_result asr__las_check_params(const asr__las_dims *d, const asr_las_speller_params *p) {
+  int l;
+  if (!p || !p->embed || !p->dec || !p->out_w) return ASR_ERR_INVALID_ARG;
+  for (l = 0; l < d->L; l++)
+    if (!p->dec[l].w_ih || !p->dec[l].w_hh) return ASR_ERR_INVALID_ARG;
+  if (!d->dot && (!p->att.enc_w || !p->att.dec_w || !p->att.gvec_w)) return ASR_ERR_INVALID_ARG;
+  if (d->loc && (!p->att.att_w || !p->att.conv_w)) return ASR_ERR_INVALID_ARG;
+  return ASR_OK;
+}
+
+/* Encoder lengths in [1,T] (0 is refused: an item with nothing to attend to) and, for
+ * decoding, hypothesis -> utterance indices in [0,B). */
+ASR__PRIVATE asr_result asr__las_check_index(const asr__las_dims *d, const int *enc_lens,
+                                             const int *enc_index, int N, int B) {
+  int b;
+  if (B < 1 || (!enc_index && B != N)) return ASR_ERR_INVALID_ARG;
+  if (enc_lens)
+    for (b = 0; b < B; b++)
+      if (enc_lens[b] < 1 || enc_lens[b] > d->T) return ASR_ERR_RANGE;
+  if (enc_index)
+    for (b = 0; b < N; b++)
+      if (enc_index[b] < 0 || enc_index[b] >= B) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+/* The teacher-forced inputs: token ids in [0,V), lengths in [1,T], a finite encoder
+ * output at every valid frame (padded frames are never read). */
+ASR__PRIVATE asr_result asr__las_check_inputs(const asr__las_dims *d, const int *ys_in,
+                                              const asr_real *enc, const int *enc_lens) {
+  size_t m;
+  int b;
+  asr_result r;
+  if (!ys_in || !enc) return ASR_ERR_INVALID_ARG;
+  for (m = 0; m < d->NU; m++)
+    if (ys_in[m] < 0 || ys_in[m] >= d->V) return ASR_ERR_RANGE;
+  if ((r = asr__las_check_index(d, enc_lens, NULL, d->N, d->N)) != ASR_OK) return r;
+  for (b = 0; b < d->N; b++) {
+    int len = enc_lens ? enc_lens[b] : d->T;
+    if (!asr_all_finite(enc + (size_t)b * d->T * d->E, (size_t)len * d->E)) return ASR_ERR_NONFINITE;
+  }
+  return ASR_OK;
+}
+
+/* a * b * c reals in bytes, SIZE_MAX on overflow (then the bump allocator fails). */
+ASR__PRIVATE size_t asr__las_bytes(size_t a, size_t b, size_t c) {
+  size_t n;
+  if (asr_size_mul(a, b, &n) || asr_size_mul(n, c, &n) || asr_size_mul(n, sizeof(asr_real), &n))
+    return (size_t)-1;
+  return n;
+}
+ASR__PRIVATE asr_real *asr__las_reals(asr__bump *a, size_t x, size_t y, size_t z) {
+  return (asr_real *)asr__bump_take(a, asr__las_bytes(x, y, z));
+}
+
+/* The saved arrays, in the order of asr_las_speller_saved (a NULL buf only counts). */
+ASR__PRIVATE size_t asr__las_saved_layout(asr_las_speller_saved *s, void *buf, size_t bytes,
+                                          const asr__las_dims *d) {
+  asr__bump a;
+  size_t NU = d->NU, L = (size_t)d->L;
+  a.base = (unsigned char *)buf, a.cap = bytes, a.used = 0;
+  s->x0 = asr__las_reals(&a, NU, (size_t)d->I0, 1);
+  s->hidden = asr__las_reals(&a, L, NU, (size_t)d->D);
+  s->cell = asr__las_reals(&a, L, NU, (size_t)d->D);
+  s->gates = asr__las_reals(&a, L, NU, 4 * (size_t)d->D);
+  s->alpha = asr__las_reals(&a, NU, (size_t)d->T, 1);
+  s->act = d->dot ? NULL : asr__las_reals(&a, NU, (size_t)d->T, (size_t)d->A);
+  s->feat = d->loc ? asr__las_reals(&a, NU, (size_t)d->T, (size_t)d->C) : NULL;
+  return a.used;
+}
+
+ASRDEF size_t asr_las_speller_saved_size(const asr_las_speller_config *cfg, int N, int U, int T) {
+  asr__las_dims d;
+  asr_las_speller_saved s;
+  if (asr__las_check(&d, cfg, N, U, T)) return (size_t)-1;
+  return asr__las_saved_layout(&s, NULL, 0, &d);
+}
+
+ASRDEF asr_result asr_las_speller_saved_init(asr_las_speller_saved *s, void *buf, size_t bytes,
+                                             const asr_las_speller_config *cfg, int N, int U,
+                                             int T) {
+  asr__las_dims d;
+  size_t need;
+  asr_result r = asr__las_check(&d, cfg, N, U, T);
+  if (r) return r;
+  if (!s) return ASR_ERR_INVALID_ARG;
+  need = asr__las_saved_layout(s, NULL, 0, &d);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!buf || bytes < need) return ASR_ERR_WORKSPACE;
+  asr__las_saved_layout(s, buf, bytes, &d);
+  return ASR_OK;
+}
+
+/* What each tier cuts from the workspace (a NULL work only counts; see asr__las_ws). */
+ASR__PRIVATE size_t asr__las_layout(asr__las_ws *w, void *work, size_t bytes, asr__tier tier,
+                                    int backward, const asr__las_dims *d,
+                                    const asr_las_speller_config *cfg) {
+  asr__bump a;
+  size_t N = (size_t)d->N, T = (size_t)d->T, D = (size_t)d->D, E = (size_t)d->E, A = (size_t)d->A;
+  size_t C = (size_t)d->C, I0 = (size_t)d->I0, NU = d->NU;
+  memset(w, 0, sizeof *w);
+  a.base = (unsigned char *)work, a.cap = bytes, a.used = 0;
+  w->zero = asr__las_reals(&a, D, 1, 1);
+  w->uni = asr__las_reals(&a, N, T, 1);
+  if (tier == ASR__TIER_NAIVE) {                   /* one item at a time */
+    if (backward) {
+      w->dzr = (double *)asr__bump_take(&a, sizeof(double) * D * (size_t)d->L);
+      w->dkr = (double *)asr__bump_take(&a, sizeof(double) * D * (size_t)d->L);
+      w->dab = (double *)asr__bump_take(&a, sizeof(double) * D);
+      w->da = (double *)asr__bump_take(&a, sizeof(double) * 4 * D);
+      w->dx = (double *)asr__bump_take(&a, sizeof(double) * I0);
+      w->ctx = asr__las_reals(&a, E, 1, 1);
+      w->dq = asr__las_reals(&a, D, 1, 1);
+      w->dpv = asr__las_reals(&a, T, 1, 1);
+      w->dal = asr__las_reals(&a, T, 1, 1);
+    }
+    return a.used;
+  }
+  if (backward) {                                  /* both batch tiers */
+    w->dabove = asr__las_reals(&a, NU, D, 1);
+    w->dbelow = asr__las_reals(&a, NU, D, 1);
+    w->dctx_all = asr__las_reals(&a, NU, E, 1);
+    w->dh = asr__las_reals(&a, N, D, 1);
+    w->dc = asr__las_reals(&a, N, D, 1);
+    w->dal = asr__las_reals(&a, N, T, 1);
+    w->dpv = asr__las_reals(&a, N, T, 1);
+  }
+  if (tier == ASR__TIER_REF) {                     /* one step's rows, gathered */
+    size_t lb = 0, ab;
+    w->ids = (int *)asr__bump_take(&a, sizeof(int) * N);
+    w->q = asr__las_reals(&a, N, D, 1);
+    w->prev = asr__las_reals(&a, N, T, 1);
+    w->ctx = asr__las_reals(&a, N, E, 1);
+    w->alpha = asr__las_reals(&a, N, T, 1);
+    w->act = d->dot ? NULL : asr__las_reals(&a, N, T, A);
+    w->feat = d->loc ? asr__las_reals(&a, N, T, C) : NULL;
+    w->e = asr__las_reals(&a, N, D, 1);
+    w->x = asr__las_reals(&a, N, I0, 1);
+    w->h = asr__las_reals(&a, N, D, 1);
+    w->c = asr__las_reals(&a, N, D, 1);
+    w->g = asr__las_reals(&a, N, 4 * D, 1);
+    w->cp = asr__las_reals(&a, N, D, 1);
+    if (backward) {
+      w->dy = asr__las_reals(&a, N, D, 1);
+      w->dxw = asr__las_reals(&a, N, I0, 1);
+      w->dhp = asr__las_reals(&a, N, D, 1);
+      w->dcp = asr__las_reals(&a, N, D, 1);
+      w->dq = asr__las_reals(&a, N, D, 1);
+    }
+    ab = backward ? asr_attention_backward_workspace_size(&cfg->att, d->N, d->T)
+                  : asr_attention_forward_workspace_size(&cfg->att, d->N, d->T);
+    lb = backward ? asr_lstm_backward_workspace_size(d->N, 1, d->I0, d->D)
+                  : asr_lstm_forward_workspace_size(d->N, 1, d->I0, d->D);
+    if (d->L > 1) {
+      size_t ub = backward ? asr_lstm_backward_workspace_size(d->N, d->U, d->D, d->D)
+                           : asr_lstm_forward_workspace_size(d->N, d->U, d->D, d->D);
+      lb = ASR__MAX(lb, ub);
+    }
+    w->awork = asr__bump_take(&a, ab), w->abytes = ab;
+    w->lwork = asr__bump_take(&a, lb), w->lbytes = lb;
+    return a.used;
+  }
+  /* fast */
+  if (backward) {
+    w->da_all = asr__las_reals(&a, NU, 4 * D, 1);
+    if (!d->dot) {
+      w->dzs_all = asr__las_reals(&a, NU, A, 1);
+      w->dzsum = asr__las_reals(&a, N, T, A);
+    }
+    w->sdal = asr__las_reals(&a, T, 1, 1);
+    w->sdz = asr__las_reals(&a, T, A, 1);
+    w->sdf = asr__las_reals(&a, T, C, 1);
+  } else if (!d->dot) {
+    w->pre = asr__las_reals(&a, N, T, A);
+    w->wq = asr__las_reals(&a, N, A, 1);
+  }
+  if (d->loc) w->sP = asr__las_reals(&a, T, 2 * (size_t)d->F + 1, 1);
+  if (d->L > 1) {
+    size_t lb = backward ? asr_lstm_backward_workspace_size(d->N, d->U, d->D, d->D)
+                         : asr_lstm_forward_workspace_size(d->N, d->U, d->D, d->D);
+    w->lwork = asr__bump_take(&a, lb), w->lbytes = lb;
+  }
+  return a.used;
+}
+
+/* The largest need of the three tiers, forward or backward. */
+ASR__PRIVATE size_t asr__las_workspace_size(const asr_las_speller_config *cfg, int N, int U, int T,
+                                            int backward) {
+  asr__las_dims d;
+  asr__las_ws w;
+  size_t m = 0, b;
+  int t;
+  if (asr__las_check(&d, cfg, N, U, T)) return (size_t)-1;
+  for (t = ASR__TIER_NAIVE; t <= ASR__TIER_FAST; t++) {
+    b = asr__las_layout(&w, NULL, 0, (asr__tier)t, backward, &d, cfg);
+    if (b == (size_t)-1) return b;
+    if (b > m) m = b;
+  }
+  return m;
+}
+ASRDEF size_t asr_las_speller_forward_workspace_size(const asr_las_speller_config *cfg, int N,
+                                                     int U, int T) {
+  return asr__las_workspace_size(cfg, N, U, T, 0);
+}
+ASRDEF size_t asr_las_speller_backward_workspace_size(const asr_las_speller_config *cfg, int N,
+                                                      int U, int T) {
+  return asr__las_workspace_size(cfg, N, U, T, 1);
+}
+
+/* Everything a forward or backward tier checks before it writes anything; then the
+ * workspace is carved and the uniform first alignment and the zero query set. */
+ASR__PRIVATE asr_result asr__las_begin(asr__las_dims *d, asr__las_ws *w, asr__tier tier,
+                                       int backward, const asr_las_speller_saved *s,
+                                       const int *ys_in, const asr_real *enc,
+                                       const int *enc_lens, const asr_las_speller_params *p,
+                                       const asr_las_speller_config *cfg, int N, int U, int T,
+                                       void *work, size_t work_bytes) {
+  size_t need;
+  asr_result r = asr__las_check(d, cfg, N, U, T);
+  if (r) return r;
+  if ((r = asr__las_check_params(d, p)) != ASR_OK) return r;
+  if (!s || !s->x0 || !s->hidden || !s->cell || !s->gates || !s->alpha || (!d->dot && !s->act) ||
+      (d->loc && !s->feat))
+    return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE) {
+    /* the operation count of the declarations' limit, and asr_attention_backward_naive's */
+    double ops = (double)N * U *
+                 ((double)d->L * 4 * d->D * (2.0 * d->D + d->E) +
+                  (double)T * ((double)d->A * (d->E + d->D + d->C * (2.0 * d->F + 2)) + d->E) +
+                  (double)d->V * (d->D + d->E));
+    if (ops > ASR_LAS_NAIVE_MAX_OPS || T > 512 || d->A > 512) return ASR_ERR_TOO_LARGE;
+  }
+  if ((r = asr__las_check_inputs(d, ys_in, enc, enc_lens)) != ASR_OK) return r;
+  /* every tier asks for the public size, the largest need of the three */
+  need = asr__las_workspace_size(cfg, N, U, T, backward);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  asr__las_layout(w, work, work_bytes, tier, backward, d, cfg);
+  memset(w->zero, 0, sizeof(asr_real) * (size_t)d->D);
+  asr_attention_uniform(w->uni, N, T, enc_lens);   /* alpha_{-1}, ESPnet's first step */
+  return ASR_OK;
+}
+
+/* The step's pieces (see asr__las_step_ws). */
+ASR__PRIVATE size_t asr__las_step_layout(asr__las_step_ws *w, void *work, size_t bytes,
+                                         const asr__las_dims *d) {
+  asr__bump a;
+  size_t N = (size_t)d->N, T = (size_t)d->T, S = 2 * (size_t)d->L * d->D + T;
+  a.base = (unsigned char *)work, a.cap = bytes, a.used = 0;
+  w->wq = asr__las_reals(&a, N, (size_t)d->A, 1);
+  w->x = asr__las_reals(&a, N, (size_t)d->I0, 1);
+  w->g = asr__las_reals(&a, N, 4 * (size_t)d->D, 1);
+  w->ns = asr__las_reals(&a, N, S, 1);
+  w->act = asr__las_reals(&a, T, (size_t)d->A, 1);
+  w->feat = asr__las_reals(&a, T, (size_t)d->C, 1);
+  w->P = asr__las_reals(&a, T, 2 * (size_t)d->F + 1, 1);
+  return a.used;
+}
+
+ASRDEF size_t asr_las_speller_state_size(const asr_las_speller_config *cfg, int T) {
+  asr__las_dims d;
+  if (asr__las_check(&d, cfg, 1, 1, T)) return (size_t)-1;
+  return asr__las_bytes(2 * (size_t)d.L * d.D + (size_t)T, 1, 1);
+}
+
+ASRDEF size_t asr_las_speller_precompute_size(const asr_las_speller_config *cfg, int B, int T) {
+  asr__las_dims d;
+  if (asr__las_check(&d, cfg, B, 1, T)) return (size_t)-1;
+  return asr__las_bytes((size_t)B, (size_t)T, (size_t)d.A);
+}
+
+ASRDEF size_t asr_las_speller_step_workspace_size(const asr_las_speller_config *cfg, int N, int T) {
+  asr__las_dims d;
+  asr__las_step_ws w;
+  if (asr__las_check(&d, cfg, N, 1, T)) return (size_t)-1;
+  return asr__las_step_layout(&w, NULL, 0, &d);
+}
+
+ASRDEF size_t asr_las_speller_greedy_workspace_size(const asr_las_speller_config *cfg, int N, int T) {
+  asr__las_dims d;
+  asr__bump a;
+  size_t S;
+  if (asr__las_check(&d, cfg, N, 1, T)) return (size_t)-1;
+  S = asr_las_speller_state_size(cfg, T) / sizeof(asr_real);
+  a.base = NULL, a.cap = 0, a.used = 0;        /* the pieces of asr_las_speller_greedy */
+  asr__bump_take(&a, asr_las_speller_precompute_size(cfg, N, T));
+  asr__bump_take(&a, asr__las_bytes(S, (size_t)N, 1));
+  asr__bump_take(&a, asr__las_bytes((size_t)N, (size_t)d.V, 1));
+  asr__bump_take(&a, sizeof(int) * (size_t)N);
+  asr__bump_take(&a, sizeof(int) * (size_t)N);
+  asr__bump_take(&a, asr_las_speller_step_workspace_size(cfg, N, T));
+  return a.used;
+}
 
 /* ---- 7.2 ESPnet's Transformer decoder (implementation)
  * (the implementation of 7.2 goes here) */
 
 /* ---- 7.3 Sequence losses (implementation)
- * (the implementation of 7.3 goes here) */
+ * Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_label_smoothing_loss_forward, _backward -> asr__lsl_row (KL of one row)
+ *                                                         docs/seq2seq.md "Label smoothing"
+ *   asr_add_sos_eos, asr_token_accuracy          -> themselves (index bookkeeping)
+ * The API and its full contract: section 7.3 of the declarations (search "7.3 Sequence
+ * losses"). Order below: the math, then the plumbing (argument checks). */
+
+ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, int U, int V,
+                                       double smoothing, int padding_idx, int normalize_length);
+
+/* x log x, with 0 log 0 = 0 (nn.KLDivLoss's convention for q = 0). */
+ASR__PRIVATE double asr__xlogx(double x) { return x > 0 ? x * log(x) : 0; }
+
+/* KL(q || softmax(x)) of one row of logp (V) with target y:
+ *   q_y = 1 - eps,  q_v = eps / (V-1) (v != y)
+ *   KL  = sum_v q_v log q_v - (1 - eps) logp_y - (eps / (V-1)) sum_{v != y} logp_v */
+ASR__PRIVATE double asr__lsl_row(const asr_real *logp, int y, int V, double eps) {
+  double off = eps / (V - 1), rest = 0;
+  int v;
+  for (v = 0; v < V; v++)
+    if (v != y) rest += logp[v];
+  return asr__xlogx(1 - eps) + (V - 1) * asr__xlogx(off) - (1 - eps) * logp[y] - off * rest;
+}
+
+ASRDEF asr_result asr_label_smoothing_loss_forward(asr_real *loss, asr_real *logp, int *count,
+                                                   const asr_real *logits, const int *targets,
+                                                   int N, int U, int V, double smoothing,
+                                                   int padding_idx, int normalize_length) {
+  size_t m, M;
+  int cnt;
+  double sum = 0;
+  asr_result r = asr__lsl_check(&cnt, targets, N, U, V, smoothing, padding_idx, normalize_length);
+  if (r) return r;
+  if (!loss || !logp || !logits) return ASR_ERR_INVALID_ARG;
+  M = (size_t)N * U;
+  for (m = 0; m < M; m++)          /* every non-padding row finite before anything is written */
+    if (targets[m] != padding_idx && !asr_all_finite(logits + m * V, (size_t)V)) return ASR_ERR_NONFINITE;
+  for (m = 0; m < M; m++) {
+    asr_log_softmax(logp + m * V, logits + m * V, V);        /* logp = x - logsumexp(x) */
+    if (targets[m] != padding_idx) sum += asr__lsl_row(logp + m * V, targets[m], V, smoothing);
+  }
+  /* ESPnet: kl.sum() / (total if normalize_length else batch_size) */
+  *loss = (asr_real)(sum / (normalize_length ? cnt : N));
+  if (count) *count = cnt;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_label_smoothing_loss_backward(asr_real *dlogits, double dloss,
+                                                    const asr_real *logp, const int *targets,
+                                                    int N, int U, int V, double smoothing,
+                                                    int padding_idx, int normalize_length) {
+  size_t m, M;
+  int cnt, v;
+  double scale;
+  asr_result r = asr__lsl_check(&cnt, targets, N, U, V, smoothing, padding_idx, normalize_length);
+  if (r) return r;
+  if (!logp || !(dloss == dloss)) return ASR_ERR_INVALID_ARG;
+  if (!dlogits) return ASR_OK;
+  M = (size_t)N * U;
+  scale = dloss / (normalize_length ? cnt : N);
+  for (m = 0; m < M; m++) {
+    const asr_real *lp = logp + m * V;
+    asr_real *dx = dlogits + m * V;
+    if (targets[m] == padding_idx) continue;                /* padding: no gradient */
+    for (v = 0; v < V; v++) {
+      /* dKL/dx_v = softmax_v - q_v */
+      double q = v == targets[m] ? 1 - smoothing : smoothing / (V - 1);
+      dx[v] += (asr_real)(scale * (exp((double)lp[v]) - q));
+    }
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_add_sos_eos(int *ys_in, int *ys_out, const int *ys, int N, int S, int V,
+                                  int sos, int eos, int ignore_id) {
+  int b, j, n, W = S + 1;
+  if (!ys_in || !ys_out || (!ys && S > 0) || N < 1 || S < 0 || S > 2147483646 / (N > 0 ? N : 1) ||
+      sos < 0 || sos >= V || eos < 0 || eos >= V || (ignore_id >= 0 && ignore_id < V))
+    return ASR_ERR_INVALID_ARG;
+  for (b = 0; b < N * S; b++)      /* every token checked before anything is written */
+    if (ys[b] != ignore_id && (ys[b] < 0 || ys[b] >= V || ys[b] == sos || ys[b] == eos))
+      return ASR_ERR_RANGE;
+  for (b = 0; b < N; b++) {
+    int *in = ys_in + (size_t)b * W, *out = ys_out + (size_t)b * W;
+    in[0] = sos;                                    /* ys_in = [sos, y...] */
+    for (j = 0, n = 0; j < S; j++) {
+      int y = ys[(size_t)b * S + j];
+      if (y == ignore_id) continue;                 /* ESPnet: y[y != ignore_id] */
+      in[1 + n] = y;
+      out[n++] = y;                                 /* ys_out = [y..., eos] */
+    }
+    out[n] = eos;
+    for (j = n + 1; j < W; j++) in[j] = eos, out[j] = ignore_id;   /* pad_list's padding */
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_token_accuracy(double *acc, int *correct, int *total,
+                                     const asr_real *logits, const int *targets, int N, int U,
+                                     int V, int ignore_id) {
+  size_t m, M;
+  int v, good = 0, all = 0;
+  if (!acc || !logits || !targets || N < 1 || U < 1 || V < 1 || (double)N * U * V > 9e15)
+    return ASR_ERR_INVALID_ARG;
+  M = (size_t)N * U;
+  for (m = 0; m < M; m++) {
+    const asr_real *x = logits + m * V;
+    int best = 0;
+    if (targets[m] == ignore_id) continue;          /* mask = targets != ignore_label */
+    for (v = 1; v < V; v++)
+      if (x[v] > x[best]) best = v;                 /* argmax: the first of equal maxima */
+    good += best == targets[m];
+    all++;
+  }
+  if (all == 0) return ASR_ERR_SHAPE;               /* ESPnet: float(0) / float(0) */
+  *acc = (double)good / all;
+  if (correct) *correct = good;
+  if (total) *total = all;
+  return ASR_OK;
+}
+
+/* ---------------------------------------------------------- plumbing: 7.3 Sequence losses ----
+ * The argument checks of the loss. Nothing below computes an equation. */
+ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, int U, int V,
+                                       double smoothing, int padding_idx, int normalize_length) {
+  size_t m, M;
+  int cnt = 0;
+  if (!targets || N < 1 || U < 1 || V < 2 || (double)N * U * V > 9e15 ||
+      (double)N * U > 2147483647.0 || !(smoothing >= 0 && smoothing <= 1))
+    return ASR_ERR_INVALID_ARG;
+  M = (size_t)N * U;
+  for (m = 0; m < M; m++) {
+    if (targets[m] == padding_idx) continue;
+    if (targets[m] < 0 || targets[m] >= V) return ASR_ERR_RANGE;
+    cnt++;
+  }
+  if (normalize_length && cnt == 0) return ASR_ERR_SHAPE;   /* ESPnet divides by 0 */
+  *count = cnt;
+  return ASR_OK;
+}
 
 /* ---- 7.4 Hybrid CTC/attention (implementation)
  * (the implementation of 7.4 goes here) */
@@ -21967,7 +23802,318 @@ ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_
  * ======================================================================================== */
 
 /* ---- 10.7.1 LAS speller checkers (implementation)
- * (the implementation goes here) */
+ * (the allocation and comparison helpers are section 10.3's asr__chk3_*) */
+
+/* One random instance: the configuration, every parameter and its gradient (indices as
+ * in ASR__CHK7_NAMES), the inputs, and the buffers of one forward/backward. */
+#define ASR__CHK7_NP 18
+static const char *const ASR__CHK7_NAMES[ASR__CHK7_NP] = {
+  "embed.weight", "decoder.0.weight_ih", "decoder.0.weight_hh", "decoder.0.bias_ih",
+  "decoder.0.bias_hh", "decoder.1.weight_ih", "decoder.1.weight_hh", "decoder.1.bias_ih",
+  "decoder.1.bias_hh", "att.0.mlp_enc.weight", "att.0.mlp_enc.bias", "att.0.mlp_dec.weight",
+  "att.0.mlp_att.weight", "att.0.loc_conv.weight", "att.0.gvec.weight", "att.0.gvec.bias",
+  "output.weight", "output.bias"};
+typedef struct asr__chk7_las {
+  asr_las_speller_forward_fn fwd;
+  asr_las_speller_config cfg;
+  asr_las_speller_params p;
+  asr_lstm_params dec[2];
+  asr_las_speller_grads g;
+  asr_lstm_grads gdec[2];
+  int N, U, T, lens[8];
+  int *ys;
+  asr_real *enc, *logits, *wl, *denc;   /* wl: the objective's weights, sum(wl * logits) */
+  asr_real *w[ASR__CHK7_NP], *gw[ASR__CHK7_NP];
+  size_t n[ASR__CHK7_NP];
+  int used[ASR__CHK7_NP];               /* the parameters this configuration has */
+  asr_las_speller_saved s;
+  size_t sbytes;
+  void *fwork, *bwork;
+  size_t fbytes, bbytes;
+  asr_result status;
+} asr__chk7_las;
+
+ASR__PRIVATE double asr__chk7_las_f(void *vc) {
+  asr__chk7_las *c = (asr__chk7_las *)vc;
+  asr_result r = c->fwd(c->logits, &c->s, c->ys, c->enc, c->lens, &c->p, &c->cfg, c->N, c->U, c->T,
+                        c->fwork, c->fbytes);
+  if (r < 0) c->status = r;
+  return asr__chk3_dot(c->wl, c->logits, (size_t)c->N * c->U * c->cfg.vocab);
+}
+
+/* Allocates and fills a random instance (V 7, D 4 or 5 for dot, E 5, A 6, C 3, F 2). */
+ASR__PRIVATE int asr__chk7_las_make(asr__chk7_las *c, asr__chk3_mem *m, asr_rng *rng,
+                                    asr_attention_type type, int L, int cr, int N, int U, int T) {
+  int V = 7, E = 5, A = 6, C = 3, F = 2, D = type == ASR_ATTENTION_DOT ? 5 : 4, b, i, Do;
+  void *sbuf;
+  memset(c, 0, sizeof *c);
+  asr_las_speller_config_init(&c->cfg, V, D, L, E, type, A, C, F);
+  c->cfg.context_residual = cr;
+  Do = cr ? D + E : D;
+  c->N = N, c->U = U, c->T = T;
+  for (b = 0; b < N; b++) c->lens[b] = ASR__MAX(1, T - b);
+  c->n[0] = (size_t)V * D;
+  for (i = 0; i < 2; i++) {
+    c->n[1 + 4 * i] = (size_t)4 * D * (i ? D : D + E);
+    c->n[2 + 4 * i] = (size_t)4 * D * D;
+    c->n[3 + 4 * i] = c->n[4 + 4 * i] = (size_t)4 * D;
+  }
+  c->n[9] = (size_t)A * E, c->n[10] = (size_t)A, c->n[11] = (size_t)A * D, c->n[12] = (size_t)A * C;
+  c->n[13] = (size_t)C * (2 * F + 1), c->n[14] = (size_t)A, c->n[15] = 1;
+  c->n[16] = (size_t)V * Do, c->n[17] = (size_t)V;
+  for (i = 0; i < ASR__CHK7_NP; i++) {
+    c->used[i] = i < 5 || i >= 16 || (i < 9 && L == 2) ||
+                 (i >= 9 && i < 16 && type != ASR_ATTENTION_DOT &&
+                  ((i != 12 && i != 13) || type == ASR_ATTENTION_LOCATION));
+    c->w[i] = asr__chk3_new(m, c->n[i]);
+    c->gw[i] = asr__chk3_new(m, c->n[i]);
+  }
+  c->ys = (int *)asr__chk3_bytes(m, sizeof(int) * (size_t)N * U);
+  c->enc = asr__chk3_new(m, (size_t)N * T * E);
+  c->denc = asr__chk3_new(m, (size_t)N * T * E);
+  c->logits = asr__chk3_new(m, (size_t)N * U * V);
+  c->wl = asr__chk3_new(m, (size_t)N * U * V);
+  c->sbytes = asr_las_speller_saved_size(&c->cfg, N, U, T);
+  sbuf = asr__chk3_bytes(m, c->sbytes);
+  c->fbytes = asr_las_speller_forward_workspace_size(&c->cfg, N, U, T);
+  c->bbytes = asr_las_speller_backward_workspace_size(&c->cfg, N, U, T);
+  c->fwork = asr__chk3_bytes(m, c->fbytes);
+  c->bwork = asr__chk3_bytes(m, c->bbytes);
+  if (m->failed || asr_las_speller_saved_init(&c->s, sbuf, c->sbytes, &c->cfg, N, U, T) != ASR_OK) return 0;
+  for (i = 0; i < ASR__CHK7_NP; i++) asr__chk3_randn(rng, c->w[i], c->n[i], 0.5);
+  asr__chk3_randn(rng, c->enc, (size_t)N * T * E, 1);
+  asr__chk3_randn(rng, c->wl, (size_t)N * U * V, 1);
+  for (b = 0; b < N; b++)          /* <sos> = V-1 first, then random tokens */
+    for (i = 0; i < U; i++) c->ys[b * U + i] = i ? asr_rng_int(rng, V) : V - 1;
+  c->p.embed = c->w[0];
+  for (i = 0; i < L; i++) {
+    c->dec[i].w_ih = c->w[1 + 4 * i], c->dec[i].w_hh = c->w[2 + 4 * i];
+    c->dec[i].b_ih = c->w[3 + 4 * i], c->dec[i].b_hh = c->w[4 + 4 * i];
+    c->gdec[i].w_ih = c->gw[1 + 4 * i], c->gdec[i].w_hh = c->gw[2 + 4 * i];
+    c->gdec[i].b_ih = c->gw[3 + 4 * i], c->gdec[i].b_hh = c->gw[4 + 4 * i];
+  }
+  c->p.dec = c->dec, c->g.dec = c->gdec;
+  c->p.att.enc_w = c->w[9], c->p.att.enc_b = c->w[10], c->p.att.dec_w = c->w[11];
+  c->p.att.att_w = c->w[12], c->p.att.conv_w = c->w[13], c->p.att.gvec_w = c->w[14];
+  c->p.att.gvec_b = c->w[15];
+  c->g.att.enc_w = c->gw[9], c->g.att.enc_b = c->gw[10], c->g.att.dec_w = c->gw[11];
+  c->g.att.att_w = c->gw[12], c->g.att.conv_w = c->gw[13], c->g.att.gvec_w = c->gw[14];
+  c->g.att.gvec_b = c->gw[15];
+  c->p.out_w = c->w[16], c->p.out_b = c->w[17];
+  c->g.embed = c->gw[0], c->g.out_w = c->gw[16], c->g.out_b = c->gw[17];
+  return 1;
+}
+
+ASR__PRIVATE asr_result asr__chk7_las_bwd(asr__chk7_las *c, asr_las_speller_backward_fn bwd) {
+  return bwd(c->denc, &c->g, c->wl, &c->s, c->ys, c->enc, c->lens, &c->p, &c->cfg, c->N, c->U, c->T,
+             c->bwork, c->bbytes);
+}
+
+ASRDEF asr_result asr_gradcheck_las_speller(asr_las_speller_forward_fn fwd,
+                                            asr_las_speller_backward_fn bwd,
+                                            asr_attention_type type, int layers,
+                                            int context_residual, int N, int U, int T,
+                                            uint64_t seed, asr_gradcheck_report *report) {
+  asr__chk3_mem m;
+  asr__chk7_las c;
+  asr_rng rng;
+  asr_gradcheck_param prm[ASR__CHK7_NP + 1];
+  int i, np = 0;
+  asr_result r;
+  memset(report, 0, sizeof *report);
+  if (N < 1 || N > 8 || U < 1 || T < 1 || layers < 1 || layers > 2) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  asr_rng_seed(&rng, seed, 71);
+  if (!asr__chk7_las_make(&c, &m, &rng, type, layers, context_residual, N, U, T)) {
+    asr__chk3_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  c.fwd = fwd;
+  asr__chk7_las_f(&c);
+  r = c.status;
+  if (r >= 0) r = asr__chk7_las_bwd(&c, bwd);
+  if (r >= 0) {
+    prm[np].name = "enc", prm[np].x = c.enc, prm[np].grad = c.denc, prm[np++].n = (size_t)N * T * c.cfg.eprojs;
+    for (i = 0; i < ASR__CHK7_NP; i++)
+      if (c.used[i]) {
+        prm[np].name = ASR__CHK7_NAMES[i], prm[np].x = c.w[i], prm[np].grad = c.gw[i];
+        prm[np++].n = c.n[i];
+      }
+    r = asr_gradcheck(asr__chk7_las_f, &c, prm, np, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk3_free(&m);
+  return r;
+}
+
+/* The largest difference of every output of two instances (the saved arrays, logits,
+ * d_enc and the gradients), in asr__chk3_rel's measure. */
+ASR__PRIVATE double asr__chk7_las_diff(const asr__chk7_las *a, const asr__chk7_las *b) {
+  const asr_las_speller_saved *s = &a->s, *t = &b->s;
+  size_t NU = (size_t)a->N * a->U, L = (size_t)a->cfg.dlayers, D = (size_t)a->cfg.dunits;
+  size_t T = (size_t)a->T, E = (size_t)a->cfg.eprojs;
+  double e = 0;
+  int i;
+  e = ASR__MAX(e, asr__chk3_rel(a->logits, b->logits, NU * a->cfg.vocab));
+  e = ASR__MAX(e, asr__chk3_rel(s->x0, t->x0, NU * (D + E)));
+  e = ASR__MAX(e, asr__chk3_rel(s->hidden, t->hidden, L * NU * D));
+  e = ASR__MAX(e, asr__chk3_rel(s->cell, t->cell, L * NU * D));
+  e = ASR__MAX(e, asr__chk3_rel(s->gates, t->gates, L * NU * 4 * D));
+  e = ASR__MAX(e, asr__chk3_rel(s->alpha, t->alpha, NU * T));
+  if (s->act) e = ASR__MAX(e, asr__chk3_rel(s->act, t->act, NU * T * a->cfg.att.att_dim));
+  if (s->feat) e = ASR__MAX(e, asr__chk3_rel(s->feat, t->feat, NU * T * a->cfg.att.conv_chans));
+  e = ASR__MAX(e, asr__chk3_rel(a->denc, b->denc, (size_t)a->N * T * E));
+  for (i = 0; i < ASR__CHK7_NP; i++)
+    if (a->used[i]) e = ASR__MAX(e, asr__chk3_rel(a->gw[i], b->gw[i], a->n[i]));
+  return e;
+}
+
+/* Each item alone, its encoder output cut to its length: the same logits and d_enc as in
+ * the batch c (already run), and d_enc 0 at the batch's padded frames. */
+ASR__PRIVATE double asr__chk7_las_alone(asr__chk7_las *c, asr_las_speller_backward_fn bwd, int *ok) {
+  int b, V = c->cfg.vocab, E = c->cfg.eprojs, U = c->U, T = c->T;
+  double e = 0;
+  *ok = 1;
+  for (b = 0; b < c->N; b++) {
+    int len = c->lens[b];
+    size_t sb = asr_las_speller_saved_size(&c->cfg, 1, U, len);
+    size_t fb = asr_las_speller_forward_workspace_size(&c->cfg, 1, U, len);
+    size_t bb = asr_las_speller_backward_workspace_size(&c->cfg, 1, U, len);
+    asr__chk3_mem m;
+    asr_las_speller_saved s;
+    asr_real *lg, *de;
+    void *sbuf, *fw, *bw;
+    size_t j;
+    memset(&m, 0, sizeof m);
+    lg = asr__chk3_new(&m, (size_t)U * V);
+    de = asr__chk3_new(&m, (size_t)len * E);
+    sbuf = asr__chk3_bytes(&m, sb), fw = asr__chk3_bytes(&m, fb), bw = asr__chk3_bytes(&m, bb);
+    if (m.failed || asr_las_speller_saved_init(&s, sbuf, sb, &c->cfg, 1, U, len) != ASR_OK ||
+        c->fwd(lg, &s, c->ys + (size_t)b * U, c->enc + (size_t)b * T * E, NULL, &c->p, &c->cfg, 1, U, len,
+               fw, fb) < 0 ||
+        bwd(de, NULL, c->wl + (size_t)b * U * V, &s, c->ys + (size_t)b * U, c->enc + (size_t)b * T * E, NULL,
+            &c->p, &c->cfg, 1, U, len, bw, bb) < 0) {
+      *ok = 0;
+    } else {
+      e = ASR__MAX(e, asr__chk3_rel(lg, c->logits + (size_t)b * U * V, (size_t)U * V));
+      e = ASR__MAX(e, asr__chk3_rel(de, c->denc + (size_t)b * T * E, (size_t)len * E));
+      for (j = (size_t)len * E; j < (size_t)T * E; j++)
+        if (c->denc[(size_t)b * T * E + j] != 0) *ok = 0;
+    }
+    asr__chk3_free(&m);
+  }
+  return e;
+}
+
+/* asr_las_speller_step fed ys_in one token at a time against the teacher-forced logits
+ * of c (already run): the largest |logp_step - log_softmax(logits)|. */
+ASR__PRIVATE double asr__chk7_las_steps(const asr__chk7_las *c, int *ok) {
+  int N = c->N, V = c->cfg.vocab, i, b;
+  size_t S = asr_las_speller_state_size(&c->cfg, c->T) / sizeof(asr_real);
+  size_t pb = asr_las_speller_precompute_size(&c->cfg, N, c->T);
+  size_t wb = asr_las_speller_step_workspace_size(&c->cfg, N, c->T);
+  asr__chk3_mem m;
+  asr_real *st, *lp, *ref, *pre;
+  int *prev;
+  void *w;
+  double e = 0;
+  memset(&m, 0, sizeof m);
+  st = asr__chk3_new(&m, S * N);
+  lp = asr__chk3_new(&m, (size_t)N * V);
+  ref = asr__chk3_new(&m, (size_t)V);
+  pre = (asr_real *)asr__chk3_bytes(&m, pb);
+  prev = (int *)asr__chk3_bytes(&m, sizeof(int) * (size_t)N);
+  w = asr__chk3_bytes(&m, wb);
+  *ok = !m.failed && asr_las_speller_precompute(pre, c->enc, &c->p, &c->cfg, N, c->T) == ASR_OK &&
+        asr_las_speller_state_init(st, c->lens, NULL, &c->cfg, N, N, c->T) == ASR_OK;
+  for (i = 0; i < c->U && *ok; i++) {
+    for (b = 0; b < N; b++) prev[b] = c->ys[b * c->U + i];
+    if (asr_las_speller_step(lp, st, st, prev, c->enc, pre, c->lens, NULL, &c->p, &c->cfg, N, N, c->T, w,
+                             wb) != ASR_OK) {
+      *ok = 0;
+      break;
+    }
+    for (b = 0; b < N; b++) {
+      asr_log_softmax(ref, c->logits + ((size_t)b * c->U + i) * V, V);
+      e = ASR__MAX(e, asr__chk3_rel(lp + (size_t)b * V, ref, (size_t)V));
+    }
+  }
+  asr__chk3_free(&m);
+  return e;
+}
+
+/* Bad arguments: refused with a negative result, the logits untouched. */
+ASR__PRIVATE int asr__chk7_las_refuses(asr__chk7_las *c) {
+  size_t n = (size_t)c->N * c->U * c->cfg.vocab, i;
+  int ok = 1, keep;
+  for (i = 0; i < n; i++) c->logits[i] = 12345;    /* a sentinel no forward writes */
+  keep = c->ys[1], c->ys[1] = c->cfg.vocab;        /* a token id out of range */
+  ok &= asr__chk7_las_f(c) < 0 || c->status < 0;
+  c->ys[1] = keep, c->status = ASR_OK;
+  keep = c->lens[1], c->lens[1] = 0;               /* an encoder length 0 */
+  asr__chk7_las_f(c);
+  ok &= c->status < 0;
+  c->lens[1] = keep, c->status = ASR_OK;
+  ok &= c->fwd(c->logits, &c->s, c->ys, c->enc, c->lens, &c->p, &c->cfg, 0, c->U, c->T, c->fwork,
+               c->fbytes) < 0;                     /* N = 0 */
+  for (i = 0; i < n; i++) ok &= c->logits[i] == 12345;
+  return ok;
+}
+
+ASRDEF asr_result asr_check_las_speller(asr_las_speller_forward_fn fwd,
+                                        asr_las_speller_backward_fn bwd, uint64_t seed,
+                                        asr_check_report *rep) {
+  static const char *tname[3] = {"dot", "additive", "location-aware"};
+  asr_rng rng;
+  int ty, variant;
+  asr_rng_seed(&rng, seed, 72);
+  for (ty = 0; ty < 3; ty++)
+    for (variant = 0; variant < 2; variant++) {
+      asr_attention_type type = (asr_attention_type)ty;
+      int L = variant ? 2 : 1, cr = !variant, ok, ok2;
+      asr__chk3_mem m;
+      asr__chk7_las c, cn;
+      asr_rng r2 = rng;
+      asr_gradcheck_report gr;
+      asr_result r;
+      double e;
+      char what[64];
+      snprintf(what, sizeof what, "%s, %d layer%s, context_residual %d", tname[ty], L, L > 1 ? "s" : "", cr);
+      memset(&m, 0, sizeof m);
+      /* two instances with the same numbers: the function under test and _naive */
+      if (!asr__chk7_las_make(&c, &m, &rng, type, L, cr, 3, 4, 5) ||
+          !asr__chk7_las_make(&cn, &m, &r2, type, L, cr, 3, 4, 5)) {
+        asr__chk3_free(&m);
+        return ASR_ERR_OUT_OF_MEMORY;
+      }
+      c.fwd = fwd, cn.fwd = asr_las_speller_forward_naive;
+      /* 1. against _naive: forward, saved arrays and backward */
+      asr__chk7_las_f(&c);
+      asr__chk7_las_f(&cn);
+      ok = c.status >= 0 && cn.status >= 0 && asr__chk7_las_bwd(&c, bwd) >= 0 &&
+           asr__chk7_las_bwd(&cn, asr_las_speller_backward_naive) >= 0;
+      e = ok ? asr__chk7_las_diff(&c, &cn) : 1;
+      asr__check_case(rep, ok && e <= ASR__CHK3_TIER_TOL, e, "las_speller %s: tier vs _naive, error %.2e", what, e);
+      /* 2. finite differences */
+      r = asr_gradcheck_las_speller(fwd, bwd, type, L, cr, 3, 4, 5, seed + (uint64_t)(2 * ty + variant), &gr);
+      asr__check_case(rep, r >= 0 && gr.max_rel_err <= ASR__CHK3_FD_TOL, gr.max_rel_err,
+                      "las_speller %s: finite differences, worst %.2e (%s)", what, gr.max_rel_err,
+                      gr.worst_param ? gr.worst_param : "-");
+      /* 3. padding invariance (c holds the batch's results) */
+      e = asr__chk7_las_alone(&c, bwd, &ok);
+      asr__check_case(rep, ok && e <= ASR__CHK3_TIER_TOL, e, "las_speller %s: items alone = padded batch, error %.2e",
+                      what, e);
+      /* 4. one step at a time = teacher forcing */
+      e = asr__chk7_las_steps(&c, &ok);
+      asr__check_case(rep, ok && e <= ASR__CHK3_TIER_TOL, e, "las_speller %s: step by step = teacher-forced, error %.2e",
+                      what, e);
+      /* 5. refusals */
+      ok2 = asr__chk7_las_refuses(&c);
+      asr__check_case(rep, ok2, ok2 ? 0 : 1, "las_speller %s: bad token, length 0, N = 0 refused", what);
+      asr__chk3_free(&m);
+    }
+  return ASR_OK;
+}
 
 /* ---- 10.7.2 Transformer decoder checkers (implementation)
  * (the implementation goes here) */

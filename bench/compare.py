@@ -196,6 +196,9 @@ TORCH_CASES = {
     "rel_pos_mhsa D144 H4 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").mhsa(),
     "lstm I80 H256 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").lstm(),
 
+    # seq2seq (the ESPnet decoder of tests/torch/test_las.py, in bench/torch_las.py)
+    "las_speller D256 T200 U50 N8 fwd+bwd": lambda: __import__("torch_las").speller(),
+
     # quantizers
     # (timings in bench/torch_vq.py)
     "gumbel-softmax hard fwd+bwd 1600x2x320": lambda: __import__("torch_vq").gumbel_softmax(),

@@ -37,6 +37,8 @@ static const struct {
   {"ctc-align", cmd_ctc_align, "CTC Viterbi forced alignment: frame path, token frames"},
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
+  /* seq2seq */
+  {"seqloss", cmd_seqloss, "ESPnet's label-smoothed loss (LabelSmoothingLoss) and token accuracy of (N,U,V) logits"},
   /* layers */
   {"layer", cmd_layer, "one layer forward/backward with PyTorch state_dict weights"},
   {"optim", cmd_optim, "SGD / Adam / AdamW steps with schedules and clipping on .npy files"},

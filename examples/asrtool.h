@@ -102,6 +102,15 @@ void bench_rnnt(struct at_bench *b);
 int cmd_layer(int argc, char **argv);
 int cmd_optim(int argc, char **argv);
 
+/* seq2seq (examples/asrtool_las.c) */
+int cmd_seqloss(int argc, char **argv);
+int gc_las_speller_loc(uint64_t seed, asr_gradcheck_report *rep);
+int gc_las_speller_add(uint64_t seed, asr_gradcheck_report *rep);
+int gc_las_speller_dot(uint64_t seed, asr_gradcheck_report *rep);
+int gc_seqloss(uint64_t seed, asr_gradcheck_report *rep);
+struct at_bench;
+void bench_las(struct at_bench *b);
+
 /* quantizers */
 int cmd_gumbel(int argc, char **argv);
 int cmd_vq(int argc, char **argv);
@@ -247,6 +256,7 @@ int layer_attention(at_layer_ctx *L);
 int layer_conv2d_subsampling(at_layer_ctx *L);
 int layer_rel_pos_mhsa(at_layer_ctx *L);
 int layer_conformer_block(at_layer_ctx *L);
+int layer_las_speller(at_layer_ctx *L);   /* seq2seq: examples/asrtool_las.c */
 int gc_conformer_block(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conformer_block_legacy(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conformer_block_train(uint64_t seed, asr_gradcheck_report *rep);

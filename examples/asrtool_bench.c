@@ -112,6 +112,9 @@ static const struct {
   /* conformer, lstm, attention */
   {"conformer", bench_conformer},
 
+  /* seq2seq */
+  {"las", bench_las},
+
   /* quantizers */
   {"quantizers", bench_quantizers},
 

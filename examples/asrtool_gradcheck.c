@@ -98,6 +98,11 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"gumbel_quantizer", "Gumbel quantizer module (soft) + 0.1 * diversity, all parameters", gc_vq_gumbel_quantizer, 1e-6},
   {"vq", "k-means VQ loss terms w.r.t. codebook and z (stop-gradients held), G = 2", gc_vq_kmeans, 1e-6},
   {"diversity", "wav2vec 2.0 diversity penalty (perplexity form), 6 x 2 x 5 logits", gc_vq_diversity, 1e-6},
+  /* seq2seq */
+  {"las_speller", "LAS speller, location attention, 2 layers, (4,7,5) -> U 6, V 7: h and all weights", gc_las_speller_loc, 1e-6},
+  {"las_speller_add", "the same, additive attention, 1 layer, output layer over z only", gc_las_speller_add, 1e-6},
+  {"las_speller_dot", "the same, dot attention (D = E = 5), 1 layer", gc_las_speller_dot, 1e-6},
+  {"seqloss", "ESPnet's LabelSmoothingLoss, eps 0.1, normalize_length, 3x4x6, 2 padded", gc_seqloss, 1e-6},
 
 };
 #define N_ENTRIES (int)(sizeof ENTRIES / sizeof ENTRIES[0])

@@ -47,6 +47,9 @@ static const at_layer_def LAYERS[] = {
    layer_rel_pos_mhsa},
   {"conformer_block", "ESPnet Conformer EncoderLayer (macaron FF, rel-pos MHSA, conv module, final LN)",
    layer_conformer_block},
+  /* seq2seq */
+  {"las_speller", "ESPnet's RNN attention decoder (LAS speller), teacher-forced: --targets YS_IN --type dot|add|loc",
+   layer_las_speller},
 };
 #define N_LAYERS (int)(sizeof LAYERS / sizeof LAYERS[0])
 

@@ -24,11 +24,12 @@
 #include "test_conformer.c"
 #include "test_ctc.c"
 #include "test_rnnt.c"
+#include "test_las.c"
 #include "test_vq.c"
 #include "test_train.c"
 
 static const test_case *const ALL_TESTS[] = {
-  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_ctc, TESTS_rnnt, TESTS_vq,
+  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_ctc, TESTS_rnnt, TESTS_las, TESTS_vq,
   TESTS_train,
 };
 
