@@ -47,6 +47,7 @@ static const at_layer_def LAYERS[] = {
    layer_rel_pos_mhsa},
   {"conformer_block", "ESPnet Conformer EncoderLayer (macaron FF, rel-pos MHSA, conv module, final LN)",
    layer_conformer_block},
+  {"transformer_decoder", "ESPnet TransformerDecoder (teacher-forced): logits, grads of memory and weights", layer_transformer_decoder},
 };
 #define N_LAYERS (int)(sizeof LAYERS / sizeof LAYERS[0])
 
