@@ -135,14 +135,14 @@ static void t_tdec_bad_args_messages(tctx *t) {
 static void t_tdec_learns_copy(tctx *t) {
   enum { V = 6, D = 16, NS = 24, U = 6, TT = 5, STEPS = 400 };
   const int M = NS * U, EOS = V - 1;
-  asr_tdec_config cfg;
-  asr_params st;
-  asr_tdec_params p;
-  asr_tdec_grads g;
-  asr_tdec_saved s;
-  asr_tdec_source src;
   asr_adam_opts opt;
   asr_rng rng;
+  asr_tdec_config cfg;
+  asr_tdec_source src;
+  asr_tdec_saved s;
+  asr_tdec_params p;
+  asr_tdec_grads g;
+  asr_params st;
   int x[NS][TT], K[NS], ys_in[NS * U], ys_out[NS * U], ylen[NS], toks[NS * TT], ntok[NS];
   int step, n, i, c, count, correct = 0, first_all = -1;
   size_t sb, wb, srcb, gwb;

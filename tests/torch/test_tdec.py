@@ -23,6 +23,7 @@ import torch.nn as nn
 
 from common import BUILD, asrtool, check_close, f32, load, save, tmpdir
 from common import randomize as common_randomize
+from test_conformer import _bad, write_weights   # exit 2, one line, nothing written; weights as .npy
 
 TOL = dict(rtol=1e-4, atol=1e-4)
 TOL64 = dict(rtol=1e-10, atol=1e-10)
@@ -172,17 +173,6 @@ def make_decoder(rng, V, D, H, F, L):
     return m
 
 
-def write_weights(d, module, drop=(), extra=None):
-    wdir = os.path.join(d, "w")
-    os.makedirs(wdir, exist_ok=True)
-    for k, v in module.state_dict().items():
-        if k not in drop:
-            save(wdir, k + ".npy", v.numpy().astype(np.float32))
-    for k, v in (extra or {}).items():
-        save(wdir, k + ".npy", v)
-    return wdir
-
-
 def _case(seed, N, U, T, V, D, H, F, L, ys_lens, mem_lens, impl=None, step=False, f64=True):
     rng = np.random.default_rng(seed)
     m = make_decoder(rng, V, D, H, F, L)
@@ -277,14 +267,6 @@ def test_state_dict_order():
     assert keys[5] == "decoders.0.self_attn.linear_q.weight" and keys[-1] == "decoders.1.norm3.bias", keys
     assert len(keys) == 5 + 26 * 2
     return f"{len(keys)} keys, the order of tdec/param_keys"
-
-
-def _bad(args, must_say):
-    d = args[-1]
-    proc = asrtool(*args, expect=2)
-    assert must_say in proc.stderr, (must_say, proc.stderr)
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert not os.path.exists(d) or not [f for f in os.listdir(d) if f.endswith(".npy")], os.listdir(d)
 
 
 def test_bad_input():
