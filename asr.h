@@ -13280,6 +13280,7 @@ ASR__PRIVATE asr_result asr__tdec_step_check(const asr_real *logp, asr_real *con
                                              const asr_tdec_source *src, const asr_tdec_params *p,
                                              const asr_tdec_config *cfg, int B, int max_len);
 ASR__PRIVATE asr_real *asr__tdec_take(asr_real **cur, size_t n);
+ASR__PRIVATE size_t asr__tdec_ptr_bytes(int N);
 
 /* The GEMM of a tier: _ref's plain blocked loops or the fastest built (AVX2 in float). */
 typedef void (*asr__tdec_gemm_fn)(int, int, int, int, int, asr_real, const asr_real *, int,
@@ -14025,8 +14026,9 @@ ASRDEF asr_result asr_tdec_step(asr_real *logp, asr_real *const *states, const i
 }
 
 /* Greedy decoding: the argmax of each step is fed back, one batched step for the items
- * still running. work: the state pointers (N), the states (N x max_len positions), logp
- * (N,V), the step's workspace, then ints: position, token and item of each running row. */
+ * still running. work: the state pointers (N, 16-byte aligned inside work), the states
+ * (N x max_len positions), logp (N,V), the step's workspace, then ints: position, token
+ * and item of each running row. */
 ASRDEF asr_result asr_tdec_greedy(int *tokens, int *n_tokens, const asr_tdec_source *src,
                                   const asr_tdec_params *p, const asr_tdec_config *cfg, int sos,
                                   int eos, int max_len, void *work, size_t work_bytes) {
@@ -14040,8 +14042,9 @@ ASRDEF asr_result asr_tdec_greedy(int *tokens, int *n_tokens, const asr_tdec_sou
   N = src->N, V = cfg->vocab;
   if (sos < 0 || sos >= V || eos < 0 || eos >= V) return ASR_ERR_RANGE;
   if (!work || work_bytes < asr_tdec_greedy_workspace_size(cfg, N, src->T, max_len)) return ASR_ERR_WORKSPACE;
-  st = (asr_real **)work;
-  cur = (asr_real *)(st + N);
+  /* the pointer array first, at the first 16-byte boundary (the size has the slack) */
+  st = (asr_real **)((char *)work + (16 - (size_t)((uintptr_t)work % 16)) % 16);
+  cur = (asr_real *)((char *)st + asr__tdec_ptr_bytes(N));
   for (n = 0; n < N; n++) st[n] = asr__tdec_take(&cur, asr_tdec_state_size(cfg, max_len) / sizeof(asr_real));
   logp = asr__tdec_take(&cur, (size_t)N * V);
   swb = asr_tdec_step_workspace_size(cfg, N, src->T, max_len);
@@ -14318,8 +14321,9 @@ ASRDEF size_t asr_tdec_greedy_workspace_size(const asr_tdec_config *cfg, int N, 
   /* logp (N,V) and the step's workspace (rounded up to whole reals) */
   rest = asr__tdec_bytes((double)N * cfg->vocab + (double)(sw / sizeof(asr_real) + 1));
   if (rest == (size_t)-1 || (double)N * st > 9.0e15) return (size_t)-1;
-  /* pointers, states, reals, then position, token and item ints */
-  return asr__tdec_ptr_bytes(N) + (size_t)N * st + rest + 3 * sizeof(int) * (size_t)N;
+  /* up to 15 bytes to align the pointers, pointers, states, reals, then position, token
+   * and item ints */
+  return 15 + asr__tdec_ptr_bytes(N) + (size_t)N * st + rest + 3 * sizeof(int) * (size_t)N;
 }
 
 /* ---- the parameter store: ESPnet's keys, one table for declare, bind and init */
@@ -21035,6 +21039,9 @@ ASR__PRIVATE asr_result asr__chk72_mha_run(asr__chk72_mha *c, asr_mha_forward_fn
   return r;
 }
 
+/* The names of the instance's arrays in the order asr__chk72_mha_make adds them. */
+static const char *const ASR__CHK72_MHA_NAMES[10] = {"xq", "xkv", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo"};
+
 ASRDEF asr_result asr_gradcheck_mha(asr_mha_forward_fn fwd, asr_mha_backward_fn bwd,
                                     int self_attention, int causal, int N, int Tq, int Tk, int D,
                                     int H, uint64_t seed, asr_gradcheck_report *report) {
@@ -21056,7 +21063,8 @@ ASRDEF asr_result asr_gradcheck_mha(asr_mha_forward_fn fwd, asr_mha_backward_fn 
     for (i = 0; i < 10; i++) {                    /* xq, xkv (unless it is xq), the weights */
       const asr_param *it = &c.st.items[i];
       if (i == 1 && self_attention) continue;
-      prm[k].name = it->name, prm[k].x = c.st.data + it->offset, prm[k].grad = c.st.grad + it->offset;
+      /* the report keeps the name after the store is freed: a string literal */
+      prm[k].name = ASR__CHK72_MHA_NAMES[i], prm[k].x = c.st.data + it->offset, prm[k].grad = c.st.grad + it->offset;
       prm[k].n = it->count;
       k++;
     }
@@ -21258,6 +21266,26 @@ ASR__PRIVATE asr_result asr__chk72_dec_run(asr__chk72_dec *c, asr_tdec_forward_f
              c->U, c->T, c->work, c->wbytes);
 }
 
+/* The keys of a decoder of up to 4 layers, in asr_tdec_params_declare's order, as string
+ * literals: a gradcheck report names its worst parameter after the store is freed. */
+#define ASR__CHK72_LAYER_KEYS(l)                                                                      \
+  "decoders." #l ".self_attn.linear_q.weight", "decoders." #l ".self_attn.linear_q.bias",            \
+  "decoders." #l ".self_attn.linear_k.weight", "decoders." #l ".self_attn.linear_k.bias",            \
+  "decoders." #l ".self_attn.linear_v.weight", "decoders." #l ".self_attn.linear_v.bias",            \
+  "decoders." #l ".self_attn.linear_out.weight", "decoders." #l ".self_attn.linear_out.bias",        \
+  "decoders." #l ".src_attn.linear_q.weight", "decoders." #l ".src_attn.linear_q.bias",              \
+  "decoders." #l ".src_attn.linear_k.weight", "decoders." #l ".src_attn.linear_k.bias",              \
+  "decoders." #l ".src_attn.linear_v.weight", "decoders." #l ".src_attn.linear_v.bias",              \
+  "decoders." #l ".src_attn.linear_out.weight", "decoders." #l ".src_attn.linear_out.bias",          \
+  "decoders." #l ".feed_forward.w_1.weight", "decoders." #l ".feed_forward.w_1.bias",                \
+  "decoders." #l ".feed_forward.w_2.weight", "decoders." #l ".feed_forward.w_2.bias",                \
+  "decoders." #l ".norm1.weight", "decoders." #l ".norm1.bias", "decoders." #l ".norm2.weight",      \
+  "decoders." #l ".norm2.bias", "decoders." #l ".norm3.weight", "decoders." #l ".norm3.bias"
+static const char *const ASR__CHK72_DEC_NAMES[5 + 26 * 4] = {
+    "embed.0.weight", "after_norm.weight", "after_norm.bias", "output_layer.weight", "output_layer.bias",
+    ASR__CHK72_LAYER_KEYS(0), ASR__CHK72_LAYER_KEYS(1), ASR__CHK72_LAYER_KEYS(2), ASR__CHK72_LAYER_KEYS(3)};
+#undef ASR__CHK72_LAYER_KEYS
+
 ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd,
                                      int layers, int N, int U, int T, uint64_t seed,
                                      asr_gradcheck_report *report) {
@@ -21289,7 +21317,8 @@ ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_
     prm[0].name = "memory", prm[0].x = c.memory, prm[0].grad = c.dmem, prm[0].n = (size_t)N * T * 8;
     for (i = 0; i < c.prm.count; i++) {
       const asr_param *it = &c.prm.items[i];
-      prm[1 + i].name = it->name, prm[1 + i].x = c.prm.data + it->offset;
+      ASR_ASSERT(strcmp(it->name, ASR__CHK72_DEC_NAMES[i]) == 0);
+      prm[1 + i].name = ASR__CHK72_DEC_NAMES[i], prm[1 + i].x = c.prm.data + it->offset;
       prm[1 + i].grad = c.prm.grad + it->offset, prm[1 + i].n = it->count;
     }
     asr_rng_seed(&rng, seed, 76);
