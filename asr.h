@@ -2736,6 +2736,8 @@ typedef struct asr_tdec_saved {
 ASRDEF size_t asr_tdec_saved_size(const asr_tdec_config *cfg, int N, int U, int T);
 ASRDEF asr_result asr_tdec_saved_init(asr_tdec_saved *s, void *buf, size_t bytes,
                                       const asr_tdec_config *cfg, int N, int U, int T);
+/* Workspace bytes of the forward (0: it writes only into s and logits; kept for a
+ * training mode's dropout masks) and of the backward, the same for every tier. */
 ASRDEF size_t asr_tdec_forward_workspace_size(const asr_tdec_config *cfg, int N, int U, int T);
 ASRDEF size_t asr_tdec_backward_workspace_size(const asr_tdec_config *cfg, int N, int U, int T);
 
@@ -13420,7 +13422,7 @@ ASR__PRIVATE void asr__mha_bwd_naive(asr_real *dxq, asr_real *dxkv, const asr_mh
       /* g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k), dattn_ij = dctx_i . v_j */
       for (i = 0; i < Tq; i++) {
         int lim = asr__mha_limit(n, i, Tk, key_lengths, causal);
-        double da[64], dot = 0;
+        double da[64], dot = 0;                     /* dattn of one row; Tk <= 64 here */
         for (j = 0; j < lim; j++) {
           double a = 0;
           for (c = 0; c < dk; c++)
@@ -14352,7 +14354,7 @@ ASR__PRIVATE int asr__tdec_key_at(asr__tdec_key *k, int idx, const char *prefix,
                                      "linear_v.weight", "linear_v.bias", "linear_out.weight", "linear_out.bias"};
   static const char *const ffn[4] = {"w_1.weight", "w_1.bias", "w_2.weight", "w_2.bias"};
   const int D = cfg->d_model, F = cfg->ff_dim, V = cfg->vocab;
-  char key[80];
+  char key[80];                 /* the longest: decoders.31.self_attn.linear_out.weight, 39 */
   int n;
   memset(k, 0, sizeof *k);
   if (idx < 5) {
