@@ -2859,7 +2859,320 @@ ASRDEF asr_result asr_las_speller_greedy(int *tokens, int *lengths, asr_real *sc
                                          size_t work_bytes);
 
 /* ---- 7.2 ESPnet's Transformer decoder [Vaswani17]
- * (declarations of 7.2 go here) */
+ * The attention decoder of ESPnet's hybrid CTC/attention model: espnet2's
+ * TransformerDecoder (espnet2/asr/decoder/transformer_decoder.py, the decoder that
+ * ESPnetASRModel pairs with the Conformer encoder), built from the modules of
+ * espnet/nets/pytorch_backend/transformer/ (DecoderLayer, MultiHeadedAttention,
+ * PositionwiseFeedForward, PositionalEncoding, LayerNorm), in evaluation mode (no
+ * dropout), with normalize_before = True and concat_after = False (ESPnet's defaults).
+ * For one item: target inputs y_0..y_{U-1} (teacher forcing: y_0 = <sos>, then the
+ * transcript), the encoder output ("memory") m_0..m_{T-1} in R^D, D = d_model, H heads,
+ * d_k = D / H, L layers:
+ *
+ *   x^0_i = sqrt(D) E[y_i] + PE(i)                         [Vaswani17] sec. 3.4, 3.5
+ *   for l = 0..L-1 (ESPnet's DecoderLayer, pre-norm):
+ *     a_i = x_i + SelfAttn(LN1(x))_i        query i sees keys j <= i, j < len_y
+ *     b_i = a_i + SrcAttn(LN2(a)_i, m)      query i sees frames t < len_m
+ *     x_i <- b_i + FFN(LN3(b_i))            FFN(z) = W2 max(0, W1 z + b1) + b2   eq. (2)
+ *   logits_i = W_out LN_after(x^L_i) + b_out               (after_norm, output_layer)
+ *
+ * with PE(pos, 2k) = sin(pos / 10000^(2k/D)), PE(pos, 2k+1) = cos(pos / 10000^(2k/D)),
+ * LN the layer norm of [Ba16] with ESPnet's eps 1e-12, and each attention the multi-head
+ * attention of [Vaswani17] sec. 3.2.2 with ESPnet's biases (asr_mha_* below).
+ * NOTE: [Vaswani17] sec. 3.1 normalizes after each residual, LayerNorm(x + Sublayer(x));
+ * ESPnet's default normalize_before = True normalizes the sublayer's input instead,
+ * x + Sublayer(LN(x)), and adds the final after_norm. The espnet1 Decoder
+ * (espnet/nets/pytorch_backend/transformer/decoder.py) has the same modules and keys;
+ * it takes masks where espnet2 takes lengths, and its forward_one_step passes no memory
+ * mask (espnet2's takes one).
+ *
+ * Masks, as ESPnet builds and applies them. Self-attention: subsequent_mask(U) &
+ * ~make_pad_mask(ys_in_lens), so query i may see key j iff j <= i and j < len_y; source
+ * attention: ~make_pad_mask(hlens), frame t iff t < len_m. MultiHeadedAttention fills a
+ * masked score with the smallest float, takes the softmax, then sets the masked weights
+ * to 0. The effect, mirrored here exactly: the softmax runs over the allowed keys only,
+ * masked keys get weight 0 and gradient 0, and a row with no allowed key gets weights 0
+ * (context 0), not a uniform average. Rows i >= len_y (target padding) are computed as
+ * ESPnet computes them: they see the keys j < len_y, no valid row ever sees them, and a
+ * loss with ignore_id gives them no gradient (here they get whatever dlogits says, as
+ * in ESPnet). Padded memory frames never matter: their d_memory is 0.
+ *
+ * Dropout: ESPnet's training mode drops after the positional encoding, after each
+ * sublayer (before its residual add) and inside the feed-forward module after the ReLU.
+ * This section runs evaluation semantics only; a training mode would apply
+ * asr_dropout_forward at the points marked "dropout point" in the implementation. */
+
+/* ---- 7.2.1 The absolute sinusoidal positional encoding [Vaswani17] sec. 3.5 (ESPnet's
+ * PositionalEncoding, whose forward adds it to x * sqrt(D)):
+ *   pe (P, D), row r = position pos0 + r:  PE(pos, 2k) = sin(pos w_k), PE(pos, 2k+1) =
+ *   cos(pos w_k),  w_k = 10000^(-2k/D) = exp(-2k ln(10000) / D).
+ * D must be even (ESPnet's table cannot be built otherwise). Angles in double.
+ * NOTE: ESPnet builds its table in float32: at the positions a decoder meets (< 500) its
+ * entries differ from these by less than 1e-4 (pos * 6e-8 rad). */
+ASRDEF asr_result asr_abs_pos_encoding(asr_real *pe, int pos0, int P, int D);
+
+/* ---- 7.2.2 Multi-head attention with separate query and key/value sources
+ * ESPnet's MultiHeadedAttention (attention.py), evaluation mode, [Vaswani17] sec. 3.2:
+ *   q = xq Wq^T + bq  (N,Tq,D),   k = xkv Wk^T + bk,  v = xkv Wv^T + bv  (N,Tk,D)
+ *   head h takes the d_k columns h*d_k .. (h+1)*d_k - 1 of q, k, v:
+ *   s[h][i][j]    = q_ih . k_jh / sqrt(d_k)                  eq. (1), inside the softmax
+ *   attn[h][i][.] = softmax over the allowed keys j < lim(n,i) of s[h][i][.], 0 elsewhere
+ *   ctx_ih        = sum_j attn[h][i][j] v_jh                 eq. (1)
+ *   y = Concat_h(ctx_h) Wo^T + bo                            sec. 3.2.2, MultiHead(Q,K,V)
+ * The mask is a prefix of keys per query row, which is every mask ESPnet's decoders use:
+ *   lim(n,i) = min(causal ? i + 1 : Tk,  key_lengths ? key_lengths[n] : Tk)
+ * (causal: subsequent_mask; key_lengths: make_pad_mask). lim = 0 gives attn 0, ctx 0 and
+ * y = bo, as ESPnet's masked_fill after the softmax does.
+ * symbols: Wq (linear_q.weight) (D,D) etc., per [Vaswani17] W_i^Q = the rows h*d_k..
+ * of Wq transposed; xq (N,Tq,D) the queries' source, xkv (N,Tk,D) the keys' and values'
+ * (self-attention: xq == xkv, Tq == Tk). All biases may be NULL (no bias).
+ * Saved (asr_mha_saved, carved from one caller buffer by asr_mha_saved_init): q, ctx
+ * (N,Tq,D); k, v (N,Tk,D); attn (N,H,Tq,Tk).
+ * backward, from dy (N,Tq,D), with g = dL/ds:
+ *   dctx = dy Wo;  dWo += dy^T ctx;  dbo += sum dy
+ *   dattn_ij = dctx_ih . v_jh;  dv_jh += sum_i attn_ij dctx_ih
+ *   g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k)   (softmax backward)
+ *   dq_ih = sum_j g_ij k_jh;  dk_jh += sum_i g_ij q_ih
+ *   dW{q,k,v} += d{q,k,v}^T x;  db += sum d;  dxq += dq Wq;  dxkv += dk Wk + dv Wv
+ * It accumulates into dxq, dxkv (each may be NULL; they may be the same array, as for
+ * self-attention) and *g (each pointer may be NULL).
+ * Tiers: _naive loops over every index of the equations, summing in double (it refuses
+ * N > 16, Tq or Tk > 64, D > 128); _ref runs each product as a GEMM (asr_gemm_ref) per
+ * item and head; the unsuffixed one the same on asr_gemm (the AVX2 kernel where built).
+ * Errors: D % H != 0 is ASR_ERR_SHAPE; a key length outside [0, Tk] is ASR_ERR_RANGE. */
+typedef struct asr_mha_params {
+  const asr_real *wq, *bq;     /* linear_q.weight (D,D), linear_q.bias (D) */
+  const asr_real *wk, *bk;     /* linear_k */
+  const asr_real *wv, *bv;     /* linear_v */
+  const asr_real *wo, *bo;     /* linear_out */
+} asr_mha_params;
+typedef struct asr_mha_grads {  /* same shapes; NULL = not needed; accumulated */
+  asr_real *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo;
+} asr_mha_grads;
+typedef struct asr_mha_saved {
+  asr_real *q, *ctx;           /* (N,Tq,D) */
+  asr_real *k, *v;             /* (N,Tk,D) */
+  asr_real *attn;              /* (N,H,Tq,Tk) */
+} asr_mha_saved;
+ASRDEF size_t asr_mha_saved_size(int N, int Tq, int Tk, int D, int H);
+ASRDEF asr_result asr_mha_saved_init(asr_mha_saved *s, void *buf, size_t bytes, int N, int Tq,
+                                     int Tk, int D, int H);
+/* bytes of the backward's workspace (the same for every tier); the forward needs none. */
+ASRDEF size_t asr_mha_backward_workspace_size(int N, int Tq, int Tk, int D, int H);
+ASRDEF asr_result asr_mha_forward_naive(asr_real *y, const asr_mha_saved *s, const asr_real *xq,
+                                        const asr_real *xkv, const int *key_lengths, int causal,
+                                        const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                        int H);
+ASRDEF asr_result asr_mha_forward_ref(asr_real *y, const asr_mha_saved *s, const asr_real *xq,
+                                      const asr_real *xkv, const int *key_lengths, int causal,
+                                      const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                      int H);
+ASRDEF asr_result asr_mha_forward(asr_real *y, const asr_mha_saved *s, const asr_real *xq,
+                                  const asr_real *xkv, const int *key_lengths, int causal,
+                                  const asr_mha_params *p, int N, int Tq, int Tk, int D, int H);
+ASRDEF asr_result asr_mha_backward_naive(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                         const asr_real *dy, const asr_mha_saved *s,
+                                         const asr_real *xq, const asr_real *xkv,
+                                         const int *key_lengths, int causal,
+                                         const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                         int H, void *work, size_t work_bytes);
+ASRDEF asr_result asr_mha_backward_ref(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                       const asr_real *dy, const asr_mha_saved *s,
+                                       const asr_real *xq, const asr_real *xkv,
+                                       const int *key_lengths, int causal,
+                                       const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                       int H, void *work, size_t work_bytes);
+ASRDEF asr_result asr_mha_backward(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                   const asr_real *dy, const asr_mha_saved *s, const asr_real *xq,
+                                   const asr_real *xkv, const int *key_lengths, int causal,
+                                   const asr_mha_params *p, int N, int Tq, int Tk, int D, int H,
+                                   void *work, size_t work_bytes);
+
+/* ---- 7.2.3 The decoder: configuration, parameters (ESPnet's keys), saved activations */
+#define ASR_TDEC_MAX_LAYERS 32
+typedef struct asr_tdec_config {
+  int vocab;              /* V: vocab_size / odim (ESPnet's <sos/eos> is the last id, V-1) */
+  int d_model;            /* D: attention_dim = encoder_output_size; even */
+  int heads;              /* H: attention_heads; divides D */
+  int ff_dim;             /* F: linear_units */
+  int layers;             /* L: num_blocks, 1..ASR_TDEC_MAX_LAYERS */
+  double ln_eps;          /* 1e-12: ESPnet's LayerNorm, not torch's default 1e-5 */
+} asr_tdec_config;
+/* Fills c with these sizes and ESPnet's eps. */
+ASRDEF void asr_tdec_config_init(asr_tdec_config *c, int vocab, int d_model, int heads,
+                                 int ff_dim, int layers);
+
+/* One DecoderLayer, keys decoders.{l}.<key>:  self_attn.linear_{q,k,v,out}.{weight,bias},
+ * src_attn.linear_{q,k,v,out}.{weight,bias}, feed_forward.w_1.{weight (F,D), bias (F)},
+ * feed_forward.w_2.{weight (D,F), bias (D)}, norm1/norm2/norm3.{weight,bias} (D). */
+typedef struct asr_tdec_layer_params {
+  asr_mha_params self_attn, src_attn;
+  const asr_real *w1, *b1, *w2, *b2;     /* feed_forward.w_1, feed_forward.w_2 */
+  const asr_real *norm_w[3], *norm_b[3]; /* norm1 (before self_attn), norm2 (src_attn), norm3 (ff) */
+} asr_tdec_layer_params;
+typedef struct asr_tdec_params {
+  const asr_real *embed;                 /* embed.0.weight (V,D) */
+  asr_tdec_layer_params layer[ASR_TDEC_MAX_LAYERS];
+  const asr_real *after_norm_w, *after_norm_b;   /* after_norm.{weight,bias} (D) */
+  const asr_real *out_w, *out_b;                 /* output_layer.{weight (V,D), bias (V)} */
+} asr_tdec_params;
+typedef struct asr_tdec_layer_grads {    /* same shapes; NULL = not needed; accumulated */
+  asr_mha_grads self_attn, src_attn;
+  asr_real *w1, *b1, *w2, *b2;
+  asr_real *norm_w[3], *norm_b[3];
+} asr_tdec_layer_grads;
+typedef struct asr_tdec_grads {
+  asr_real *embed;
+  asr_tdec_layer_grads layer[ASR_TDEC_MAX_LAYERS];
+  asr_real *after_norm_w, *after_norm_b, *out_w, *out_b;
+} asr_tdec_grads;
+
+/* The parameters in an asr_params store (section 9), named with `prefix` + ESPnet's
+ * state_dict key ("decoder." inside ESPnetASRModel, "" for the module alone):
+ * declare adds every tensor in the order of TransformerDecoder.state_dict() (embed,
+ * after_norm, output_layer, then decoders.0 ...); bind points p (and g, may be NULL) at
+ * the store's data (and grad, once allocated) by name (ASR_ERR_INVALID_ARG naming
+ * nothing if a key is missing or mis-shaped: declare and bind with the same config);
+ * init draws PyTorch's defaults: Linear weights and biases uniform in +-1/sqrt(fan_in),
+ * the embedding N(0,1), layer norms weight 1, bias 0. */
+struct asr_params;
+ASRDEF asr_result asr_tdec_params_declare(struct asr_params *store, const char *prefix,
+                                          const asr_tdec_config *cfg);
+ASRDEF asr_result asr_tdec_params_bind(asr_tdec_params *p, asr_tdec_grads *g,
+                                       const struct asr_params *store, const char *prefix,
+                                       const asr_tdec_config *cfg);
+ASRDEF asr_result asr_tdec_params_init(const struct asr_params *store, const char *prefix,
+                                       const asr_tdec_config *cfg, asr_rng *rng);
+
+/* What the teacher-forced forward saves for backward, per layer and at the end; carved
+ * from one caller buffer of asr_tdec_saved_size() bytes by asr_tdec_saved_init(). M =
+ * N*U rows. The activations are named after the equations above. */
+typedef struct asr_tdec_layer_saved {
+  asr_real *x;                 /* (N,U,D) the layer's input (x^0 for layer 0) */
+  asr_real *a, *b;             /* (N,U,D) after the self- and the source-attention residual */
+  asr_real *xn[3];             /* (N,U,D) LN1(x), LN2(a), LN3(b) */
+  asr_real *mean[3], *rstd[3]; /* (M) their statistics */
+  asr_mha_saved self_attn;     /* Tq = Tk = U */
+  asr_mha_saved src_attn;      /* Tq = U, Tk = T: k, v are the projected memory */
+  asr_real *h, *r;             /* (N,U,F) W1 LN3(b) + b1 and max(0, h) */
+} asr_tdec_layer_saved;
+typedef struct asr_tdec_saved {
+  asr_tdec_layer_saved layer[ASR_TDEC_MAX_LAYERS];
+  asr_real *x_out;             /* (N,U,D) x^L, the last layer's output */
+  asr_real *mean, *rstd;       /* (M) after_norm's statistics */
+  asr_real *xa;                /* (N,U,D) LN_after(x^L), the output layer's input */
+} asr_tdec_saved;
+/* (size_t)-1 for a bad config or sizes whose byte count overflows. */
+ASRDEF size_t asr_tdec_saved_size(const asr_tdec_config *cfg, int N, int U, int T);
+ASRDEF asr_result asr_tdec_saved_init(asr_tdec_saved *s, void *buf, size_t bytes,
+                                      const asr_tdec_config *cfg, int N, int U, int T);
+/* Workspace bytes of the forward (0: it writes only into s and logits; kept for a
+ * training mode's dropout masks) and of the backward, the same for every tier. */
+ASRDEF size_t asr_tdec_forward_workspace_size(const asr_tdec_config *cfg, int N, int U, int T);
+ASRDEF size_t asr_tdec_backward_workspace_size(const asr_tdec_config *cfg, int N, int U, int T);
+
+/* ---- 7.2.4 Teacher-forced forward and backward over a batch
+ * logits (N,U,V): the output layer's scores before the softmax, as ESPnet's forward
+ * returns them (the loss of section 7.3 takes the log-softmax). ys_in (N,U) token ids in
+ * [0,V) at every position, also the padded ones (ESPnet pads ys_in with <eos>); ys_lens
+ * (N) in [1,U] or NULL (all U); memory (N,T,D); mem_lens (N) in [1,T] or NULL.
+ * backward: from dlogits (N,U,V), accumulates into d_memory (N,T,D) (may be NULL) and
+ * every non-NULL pointer of *g; the embedding rows get sqrt(D) times the gradient of x^0
+ * (ESPnet's Embedding has no padding_idx: every position counts).
+ * Tiers (all three take the same arguments, so a checker can be pointed at any of
+ * them): _naive composes the literal pieces (asr_mha_*_naive, per-entry double sums for
+ * every linear map; it refuses N > 8, U > 16, T > 32, D > 64, F > 256, V > 64, L > 4 with
+ * ASR_ERR_TOO_LARGE); _ref runs every product as a GEMM on asr_gemm_ref; the unsuffixed
+ * one on asr_gemm, with the residual adds fused into the output GEMMs of each sublayer.
+ * Errors (nothing written): asr_tdec_check_args' codes, ASR_ERR_WORKSPACE. */
+ASRDEF asr_result asr_tdec_forward_naive(asr_real *logits, const asr_tdec_saved *s,
+                                         const int *ys_in, const int *ys_lens,
+                                         const asr_real *memory, const int *mem_lens,
+                                         const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                         int N, int U, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_tdec_forward_ref(asr_real *logits, const asr_tdec_saved *s,
+                                       const int *ys_in, const int *ys_lens,
+                                       const asr_real *memory, const int *mem_lens,
+                                       const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                       int N, int U, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_tdec_forward(asr_real *logits, const asr_tdec_saved *s, const int *ys_in,
+                                   const int *ys_lens, const asr_real *memory,
+                                   const int *mem_lens, const asr_tdec_params *p,
+                                   const asr_tdec_config *cfg, int N, int U, int T, void *work,
+                                   size_t work_bytes);
+ASRDEF asr_result asr_tdec_backward_naive(asr_real *d_memory, const asr_tdec_grads *g,
+                                          const asr_real *dlogits, const asr_tdec_saved *s,
+                                          const int *ys_in, const int *ys_lens,
+                                          const asr_real *memory, const int *mem_lens,
+                                          const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                          int N, int U, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_tdec_backward_ref(asr_real *d_memory, const asr_tdec_grads *g,
+                                        const asr_real *dlogits, const asr_tdec_saved *s,
+                                        const int *ys_in, const int *ys_lens,
+                                        const asr_real *memory, const int *mem_lens,
+                                        const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                        int N, int U, int T, void *work, size_t work_bytes);
+ASRDEF asr_result asr_tdec_backward(asr_real *d_memory, const asr_tdec_grads *g,
+                                    const asr_real *dlogits, const asr_tdec_saved *s,
+                                    const int *ys_in, const int *ys_lens,
+                                    const asr_real *memory, const int *mem_lens,
+                                    const asr_tdec_params *p, const asr_tdec_config *cfg, int N,
+                                    int U, int T, void *work, size_t work_bytes);
+/* The argument checks of the forward, with one line in err (may be NULL) naming the
+ * argument: a bad config (ASR_ERR_INVALID_ARG; heads not dividing d_model ASR_ERR_SHAPE),
+ * N < 1, U < 1 (an empty target) or T < 1 (ASR_ERR_SHAPE), a token id outside [0,V), a
+ * target length outside [1,U] or a memory length outside [1,T] (ASR_ERR_RANGE). */
+ASRDEF asr_result asr_tdec_check_args(const asr_tdec_config *cfg, const int *ys_in,
+                                      const int *ys_lens, const int *mem_lens, int N, int U,
+                                      int T, asr_error *err);
+
+/* ---- 7.2.5 One step with a cache: inference and beam search (ESPnet's forward_one_step,
+ * score, batch_score)
+ * ESPnet caches every layer's output for the prefix and, at each step, re-embeds the
+ * prefix and re-projects the self-attention keys and values of every position and the
+ * source attention's keys and values of every frame. Here the two projections that do
+ * not change are made once:
+ *   a source (asr_tdec_source), once per batch of utterances: for each layer l,
+ *     src_attn.linear_k and linear_v of the memory, k, v (L,N,T,D), and the lengths;
+ *   a state per hypothesis: for each position j < t and layer l, the self-attention key
+ *     and value k^l_j = Wk LN1(x^l_j) + bk, v^l_j (functions of the layer inputs ESPnet
+ *     caches). Flat, position-major: state[((j L + l) 2 + 0) D ..] = k^l_j, [.. + D] =
+ *     v^l_j, so a prefix of t tokens is the first asr_tdec_state_size(cfg, t) bytes and
+ *     forking a hypothesis is one memcpy of that many bytes.
+ * asr_tdec_step feeds token tokens[b] at position pos[b] (= the number of tokens already
+ * in states[b]; 0 for the first, <sos>) of each of B hypotheses, appends its keys and
+ * values to states[b] (capacity max_len positions: pos[b] < max_len) and writes
+ * logp (B,V) = log_softmax(W_out LN_after(x^L_pos) + b_out), ESPnet's forward_one_step
+ * output. items (B) or NULL (b itself) says which source item hypothesis b reads.
+ * Stepping y_0..y_{k} gives the teacher-forced forward's log-softmax at positions 0..k
+ * (up to rounding: the products are grouped differently): asr_check_tdec_step checks it.
+ * The step runs the fast path (asr_gemm), the source too. */
+typedef struct asr_tdec_source {
+  int N, T;
+  int *lengths;                /* (N) valid frames */
+  asr_real *k, *v;             /* (L,N,T,D) the projected memory of each layer */
+} asr_tdec_source;
+ASRDEF size_t asr_tdec_source_size(const asr_tdec_config *cfg, int N, int T);
+/* Carves src from buf and projects memory (N,T,D); mem_lens (N) in [1,T] or NULL. */
+ASRDEF asr_result asr_tdec_source_init(asr_tdec_source *src, void *buf, size_t bytes,
+                                       const asr_real *memory, const int *mem_lens,
+                                       const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                       int N, int T);
+/* Bytes of a state holding len positions (L * 2 * D reals each). */
+ASRDEF size_t asr_tdec_state_size(const asr_tdec_config *cfg, int len);
+ASRDEF size_t asr_tdec_step_workspace_size(const asr_tdec_config *cfg, int B, int T, int max_len);
+ASRDEF asr_result asr_tdec_step(asr_real *logp, asr_real *const *states, const int *pos,
+                                const int *tokens, const int *items, const asr_tdec_source *src,
+                                const asr_tdec_params *p, const asr_tdec_config *cfg, int B,
+                                int max_len, void *work, size_t work_bytes);
+/* Greedy decoding of every item of src: feeds <sos>, then each time the most probable
+ * token (the lowest id on a tie), until <eos> is the most probable (not written) or
+ * max_len tokens were written. tokens (N, max_len), n_tokens (N). sos and eos in [0,V)
+ * (ESPnet: both V-1). work: asr_tdec_greedy_workspace_size() bytes. */
+ASRDEF size_t asr_tdec_greedy_workspace_size(const asr_tdec_config *cfg, int N, int T, int max_len);
+ASRDEF asr_result asr_tdec_greedy(int *tokens, int *n_tokens, const asr_tdec_source *src,
+                                  const asr_tdec_params *p, const asr_tdec_config *cfg, int sos,
+                                  int eos, int max_len, void *work, size_t work_bytes);
 
 /* ---- 7.3 Sequence losses: label-smoothed cross-entropy, <sos>/<eos>, token accuracy
  * As ESPnet trains its attention decoders (espnet/nets/pytorch_backend/transformer/:
@@ -3970,7 +4283,74 @@ ASRDEF asr_result asr_gradcheck_las_speller(asr_las_speller_forward_fn fwd,
                                             uint64_t seed, asr_gradcheck_report *report);
 
 /* ---- 10.7.2 Transformer decoder checkers
- * (declarations go here) */
+ * In the manner of 10.3: each asr_check_*() runs its cases on the functions under test
+ * (any functions with the library's signatures), one line each through rep->log, and
+ * accumulates into rep (zero it first); it returns ASR_OK when it could run, or
+ * ASR_ERR_OUT_OF_MEMORY. Tolerances: against _naive 1e-9 in the double build and 2e-4
+ * in float, of max |a - b| / max(1, max |b|) per array (relative for large entries,
+ * absolute for small ones); finite differences 1e-6 (double) and 5e-2 (float, where
+ * central differences of rounded sums cannot do better). The mask cases ask for equality
+ * to the bit: a masked key enters every sum multiplied by an exact 0. */
+
+/* ---- multi-head attention (7.2.2) */
+typedef asr_result (*asr_mha_forward_fn)(asr_real *y, const asr_mha_saved *s, const asr_real *xq,
+                                         const asr_real *xkv, const int *key_lengths, int causal,
+                                         const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                         int H);
+typedef asr_result (*asr_mha_backward_fn)(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                          const asr_real *dy, const asr_mha_saved *s,
+                                          const asr_real *xq, const asr_real *xkv,
+                                          const int *key_lengths, int causal,
+                                          const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                          int H, void *work, size_t work_bytes);
+/* Cases: causal self-attention and source attention against _naive (y, attn and every
+ * gradient, with key lengths); finite differences of both; the masks (keys past a length
+ * change nothing and get no gradient); a query with no allowed key gives y = bo;
+ * refusal of D % H != 0 and of a key length past Tk, nothing written. */
+ASRDEF asr_result asr_check_mha(asr_mha_forward_fn fwd, asr_mha_backward_fn bwd, uint64_t seed,
+                                asr_check_report *rep);
+/* Objective sum(W*y) of one random instance with key lengths Tk, Tk-1, ... (at least 1):
+ * self_attention (xq is xkv, Tk = Tq, so their gradients add) or separate xq (N,Tq,D)
+ * and xkv (N,Tk,D); checks xq, xkv (when separate) and the 8 weights and biases. */
+ASRDEF asr_result asr_gradcheck_mha(asr_mha_forward_fn fwd, asr_mha_backward_fn bwd,
+                                    int self_attention, int causal, int N, int Tq, int Tk, int D,
+                                    int H, uint64_t seed, asr_gradcheck_report *report);
+
+/* ---- the decoder (7.2.3-7.2.5) */
+typedef asr_result (*asr_tdec_forward_fn)(asr_real *logits, const asr_tdec_saved *s,
+                                          const int *ys_in, const int *ys_lens,
+                                          const asr_real *memory, const int *mem_lens,
+                                          const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                          int N, int U, int T, void *work, size_t work_bytes);
+typedef asr_result (*asr_tdec_backward_fn)(asr_real *d_memory, const asr_tdec_grads *g,
+                                           const asr_real *dlogits, const asr_tdec_saved *s,
+                                           const int *ys_in, const int *ys_lens,
+                                           const asr_real *memory, const int *mem_lens,
+                                           const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                           int N, int U, int T, void *work, size_t work_bytes);
+/* Cases on a decoder of V 7, D 8, 2 heads, F 12, 2 layers, 3 items of ragged target and
+ * memory lengths: against _naive (logits, d_memory and all 57 parameter gradients);
+ * finite differences; the causal mask (a later token changes no earlier row); the memory
+ * mask (the padded frames' contents change nothing, their d_memory is 0); the target
+ * padding (the padded tokens change no valid row, nor any gradient when dlogits is 0
+ * there); refusal, with nothing written, of an empty target (U = 0, a length 0), an id
+ * out of range, a memory length 0 or past T, and heads not dividing d_model. */
+ASRDEF asr_result asr_check_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd,
+                                 uint64_t seed, asr_check_report *rep);
+/* Objective sum(W*logits) of one random decoder (V 7, D 8, 2 heads, F 12, `layers` in
+ * 1..4) on N <= 8 items with target lengths U, U-1, ... and memory lengths T, T-1, ...
+ * (at least 1); checks the memory and every parameter (5 + 26 layers tensors). */
+ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd,
+                                     int layers, int N, int U, int T, uint64_t seed,
+                                     asr_gradcheck_report *report);
+/* The library's cached step against its teacher-forced forward (asr_tdec_forward): the
+ * log-probabilities of every valid position of a ragged batch, stepped token by token;
+ * a forked state (a memcpy of its prefix) fed another token equals the teacher-forced
+ * forward of that other sequence; asr_tdec_greedy's output is the argmax chain of the
+ * teacher-forced forward on that output (positions where the two best differ by less
+ * than 1e-3 are not judged); a position past the capacity and a token out of range are
+ * refused with nothing written. Tolerance of the log-probabilities as against _naive. */
+ASRDEF asr_result asr_check_tdec_step(uint64_t seed, asr_check_report *rep);
 
 /* ---- 10.7.3 Hybrid CTC/attention, MWER and Neural Transducer checkers
  * (declarations go here) */
@@ -16602,7 +16982,1238 @@ ASRDEF size_t asr_las_speller_greedy_workspace_size(const asr_las_speller_config
 }
 
 /* ---- 7.2 ESPnet's Transformer decoder (implementation)
- * (the implementation of 7.2 goes here) */
+ * Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_abs_pos_encoding                   -> asr__tdec_pe               [Vaswani17] sec. 3.5
+ *   asr_mha_forward_naive, _backward_naive -> asr__mha_fwd_naive, asr__mha_bwd_naive
+ *                                             eq. (1), sec. 3.2.2, every index one loop
+ *   asr_mha_forward_ref, _backward_ref     -> asr__mha_fwd, asr__mha_bwd: GEMMs per item
+ *   asr_mha_forward, asr_mha_backward         and head (asr_gemm_ref / asr_gemm)
+ *   asr_tdec_forward(_naive, _ref)         -> asr__tdec_fwd -> asr__tdec_layer_fwd (one
+ *                                             DecoderLayer), pieces by tier: asr__mha_fwd,
+ *                                             asr__tdec_affine, the 4.1 layer norm
+ *   asr_tdec_backward(_naive, _ref)        -> asr__tdec_bwd -> asr__tdec_layer_bwd
+ *   asr_tdec_source_init, asr_tdec_step,   -> asr__tdec_step_math (one position, cached
+ *   asr_tdec_greedy                           keys and values)
+ *   docs/seq2seq.md, "The Transformer decoder", derives the backward pass and the cache.
+ * The API and its full contract: section 7.2 of the declarations (search "7.2 ESPnet's").
+ * Order below: the positional encoding; multi-head attention (_naive, then the GEMM
+ * form); the linear maps by tier; one decoder layer and the decoder, forward and
+ * backward; the public tiers; the cached step and greedy decoding. Then, under the
+ * plumbing rule, argument checks, sizes, buffer carving and the parameter store. */
+
+/* plumbing used by the math above it (defined under the rule at the end of 7.2) */
+ASR__PRIVATE asr_result asr__mha_check(const asr_mha_saved *s, const asr_real *xq,
+                                       const asr_real *xkv, const int *key_lengths,
+                                       const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                       int H);
+ASR__PRIVATE asr_result asr__tdec_fwd_check(asr__tier tier, const asr_real *logits,
+                                            const asr_tdec_saved *s, const int *ys_in,
+                                            const int *ys_lens, const asr_real *memory,
+                                            const int *mem_lens, const asr_tdec_params *p,
+                                            const asr_tdec_config *cfg, int N, int U, int T);
+ASR__PRIVATE asr_result asr__tdec_step_check(const asr_real *logp, asr_real *const *states,
+                                             const int *pos, const int *tokens, const int *items,
+                                             const asr_tdec_source *src, const asr_tdec_params *p,
+                                             const asr_tdec_config *cfg, int B, int max_len);
+ASR__PRIVATE asr_real *asr__tdec_take(asr_real **cur, size_t n);
+ASR__PRIVATE size_t asr__tdec_ptr_bytes(int N);
+
+/* The GEMM of a tier: _ref's plain blocked loops or the fastest built (AVX2 in float). */
+typedef void (*asr__tdec_gemm_fn)(int, int, int, int, int, asr_real, const asr_real *, int,
+                                  const asr_real *, int, asr_real, asr_real *, int);
+ASR__PRIVATE asr__tdec_gemm_fn asr__tdec_gemm(asr__tier tier) {
+  return tier == ASR__TIER_FAST ? asr_gemm : asr_gemm_ref;
+}
+
+/* ---- 7.2.1 The positional encoding, [Vaswani17] sec. 3.5:
+ *   PE(pos, 2k) = sin(pos / 10000^(2k/D)),   PE(pos, 2k+1) = cos(pos / 10000^(2k/D))
+ * with 10000^(-2k/D) written exp(-2k ln(10000) / D), as ESPnet's div_term. */
+ASR__PRIVATE double asr__tdec_pe(int pos, int c, int D) {
+  int two_k = c - (c & 1);                        /* 2k: columns 2k and 2k+1 share it */
+  double w = exp(-(double)two_k * log(10000.0) / D);
+  return (c & 1) ? cos(pos * w) : sin(pos * w);
+}
+
+ASRDEF asr_result asr_abs_pos_encoding(asr_real *pe, int pos0, int P, int D) {
+  int r, c;
+  if (!pe || pos0 < 0 || P < 0 || D < 2 || D % 2 || (double)pos0 + P > 2147483647.0)
+    return ASR_ERR_INVALID_ARG;
+  for (r = 0; r < P; r++)
+    for (c = 0; c < D; c++) pe[(size_t)r * D + c] = (asr_real)asr__tdec_pe(pos0 + r, c, D);
+  return ASR_OK;
+}
+
+/* ---- 7.2.2 Multi-head attention, [Vaswani17] sec. 3.2.1-3.2.2 with ESPnet's biases
+ *   Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V                          eq. (1)
+ *   MultiHead(Q, K, V) = Concat(head_1, ..., head_H) W^O,
+ *   head_h = Attention(Q W_h^Q, K W_h^K, V W_h^V)
+ * symbols: the paper's Q, K, V inputs are xq, xkv, xkv; its W_h^Q is the block of rows
+ * h*d_k.. of linear_q.weight, transposed (so Q W_h^Q + b is q's columns of head h);
+ * W^O is linear_out.weight transposed. The mask keeps the first lim(n,i) keys. */
+
+/* lim(n,i): how many leading keys query i of item n may see (ESPnet's two masks). */
+ASR__PRIVATE int asr__mha_limit(int n, int i, int Tk, const int *key_lengths, int causal) {
+  int lim = key_lengths ? key_lengths[n] : Tk;    /* make_pad_mask: keys j < length */
+  if (causal && i + 1 < lim) lim = i + 1;         /* subsequent_mask: keys j <= i */
+  return lim;
+}
+
+/* _naive forward: every entry of every equation is its own sum, in double. Writes y,
+ * or adds into it when `accumulate` (the decoder's residual). */
+ASR__PRIVATE void asr__mha_fwd_naive(asr_real *y, int accumulate, const asr_mha_saved *s,
+                                     const asr_real *xq, const asr_real *xkv,
+                                     const int *key_lengths, int causal, const asr_mha_params *p,
+                                     int N, int Tq, int Tk, int D, int H) {
+  int dk = D / H, n, h, i, j, c, e;
+  double scale = 1.0 / sqrt((double)dk), sc[64];  /* one row of scores; Tk <= 64 here */
+  /* the projections: q = xq Wq^T + bq,  k = xkv Wk^T + bk,  v = xkv Wv^T + bv */
+  for (n = 0; n < N; n++)
+    for (i = 0; i < Tq; i++)
+      for (c = 0; c < D; c++) {
+        const asr_real *x = xq + ((size_t)n * Tq + i) * D;
+        double a = p->bq ? p->bq[c] : 0;
+        for (e = 0; e < D; e++) a += (double)p->wq[(size_t)c * D + e] * x[e];
+        s->q[((size_t)n * Tq + i) * D + c] = (asr_real)a;
+      }
+  for (n = 0; n < N; n++)
+    for (j = 0; j < Tk; j++)
+      for (c = 0; c < D; c++) {
+        const asr_real *x = xkv + ((size_t)n * Tk + j) * D;
+        double ak = p->bk ? p->bk[c] : 0, av = p->bv ? p->bv[c] : 0;
+        for (e = 0; e < D; e++) {
+          ak += (double)p->wk[(size_t)c * D + e] * x[e];
+          av += (double)p->wv[(size_t)c * D + e] * x[e];
+        }
+        s->k[((size_t)n * Tk + j) * D + c] = (asr_real)ak;
+        s->v[((size_t)n * Tk + j) * D + c] = (asr_real)av;
+      }
+  /* each head of each query row: scores, softmax over the allowed keys, context */
+  for (n = 0; n < N; n++)
+    for (h = 0; h < H; h++)
+      for (i = 0; i < Tq; i++) {
+        int lim = asr__mha_limit(n, i, Tk, key_lengths, causal);
+        const asr_real *qi = s->q + ((size_t)n * Tq + i) * D + (size_t)h * dk;
+        asr_real *at = s->attn + (((size_t)n * H + h) * Tq + i) * Tk;
+        double mx = -HUGE_VAL, z = 0;
+        for (j = 0; j < lim; j++) {                 /* s_ij = q_i . k_j / sqrt(d_k) */
+          const asr_real *kj = s->k + ((size_t)n * Tk + j) * D + (size_t)h * dk;
+          double a = 0;
+          for (c = 0; c < dk; c++) a += (double)qi[c] * kj[c];
+          sc[j] = a * scale;
+          if (sc[j] > mx) mx = sc[j];
+        }
+        for (j = 0; j < lim; j++) z += exp(sc[j] - mx);
+        for (j = 0; j < Tk; j++)                    /* softmax; masked keys weigh 0 */
+          sc[j] = j < lim ? exp(sc[j] - mx) / z : 0;
+        for (j = 0; j < Tk; j++) at[j] = (asr_real)sc[j];
+        for (c = 0; c < dk; c++) {                  /* ctx_i = sum_j attn_ij v_j */
+          double a = 0;
+          for (j = 0; j < lim; j++) a += sc[j] * s->v[((size_t)n * Tk + j) * D + (size_t)h * dk + c];
+          s->ctx[((size_t)n * Tq + i) * D + (size_t)h * dk + c] = (asr_real)a;
+        }
+      }
+  /* y = Concat_h(ctx_h) Wo^T + bo */
+  for (n = 0; n < N * Tq; n++)
+    for (c = 0; c < D; c++) {
+      double a = p->bo ? p->bo[c] : 0;
+      for (e = 0; e < D; e++) a += (double)p->wo[(size_t)c * D + e] * s->ctx[(size_t)n * D + e];
+      y[(size_t)n * D + c] = (asr_real)(accumulate ? y[(size_t)n * D + c] + a : a);
+    }
+}
+
+/* _naive backward: each gradient entry is its own sum over what it feeds, in double.
+ * work: dq, dctx (N,Tq,D), dk, dv (N,Tk,D), g (Tq,Tk), as asr__mha_bwd carves it. */
+ASR__PRIVATE void asr__mha_bwd_naive(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                     const asr_real *dy, const asr_mha_saved *s,
+                                     const asr_real *xq, const asr_real *xkv,
+                                     const int *key_lengths, int causal, const asr_mha_params *p,
+                                     int N, int Tq, int Tk, int D, int H, asr_real *work) {
+  int dk = D / H, n, h, i, j, c, e;
+  size_t nq = (size_t)N * Tq * D, nk = (size_t)N * Tk * D;
+  double scale = 1.0 / sqrt((double)dk);
+  asr_real *dq = work, *dctx = dq + nq, *dkk = dctx + nq, *dv = dkk + nk, *gs = dv + nk;
+  /* y = ctx Wo^T + bo:  dctx_c = sum_o dy_o Wo[o][c];  dWo[o][c] = sum_rows dy_o ctx_c */
+  for (n = 0; n < N * Tq; n++)
+    for (c = 0; c < D; c++) {
+      double a = 0;
+      for (e = 0; e < D; e++) a += (double)dy[(size_t)n * D + e] * p->wo[(size_t)e * D + c];
+      dctx[(size_t)n * D + c] = (asr_real)a;
+    }
+  for (e = 0; e < D; e++) {
+    double b = 0;
+    for (n = 0; n < N * Tq; n++) b += dy[(size_t)n * D + e];
+    if (g && g->bo) g->bo[e] += (asr_real)b;
+    for (c = 0; c < D && g && g->wo; c++) {
+      double a = 0;
+      for (n = 0; n < N * Tq; n++) a += (double)dy[(size_t)n * D + e] * s->ctx[(size_t)n * D + c];
+      g->wo[(size_t)e * D + c] += (asr_real)a;
+    }
+  }
+  for (n = 0; n < N; n++)
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)n * H + h) * Tq * Tk;
+      size_t col = (size_t)h * dk;
+      /* g_ij = attn_ij (dattn_ij - sum_j' attn_ij' dattn_ij') / sqrt(d_k), dattn_ij = dctx_i . v_j */
+      for (i = 0; i < Tq; i++) {
+        int lim = asr__mha_limit(n, i, Tk, key_lengths, causal);
+        double da[64], dot = 0;                     /* dattn of one row; Tk <= 64 here */
+        for (j = 0; j < lim; j++) {
+          double a = 0;
+          for (c = 0; c < dk; c++)
+            a += (double)dctx[((size_t)n * Tq + i) * D + col + c] * s->v[((size_t)n * Tk + j) * D + col + c];
+          da[j] = a;
+          dot += a * at[(size_t)i * Tk + j];
+        }
+        for (j = 0; j < Tk; j++)
+          gs[(size_t)i * Tk + j] = (asr_real)(j < lim ? at[(size_t)i * Tk + j] * (da[j] - dot) * scale : 0);
+      }
+      /* dq_i = sum_j g_ij k_j;  dk_j = sum_i g_ij q_i;  dv_j = sum_i attn_ij dctx_i */
+      for (i = 0; i < Tq; i++)
+        for (c = 0; c < dk; c++) {
+          double a = 0;
+          for (j = 0; j < Tk; j++) a += (double)gs[(size_t)i * Tk + j] * s->k[((size_t)n * Tk + j) * D + col + c];
+          dq[((size_t)n * Tq + i) * D + col + c] = (asr_real)a;
+        }
+      for (j = 0; j < Tk; j++)
+        for (c = 0; c < dk; c++) {
+          double a = 0, b = 0;
+          for (i = 0; i < Tq; i++) {
+            a += (double)gs[(size_t)i * Tk + j] * s->q[((size_t)n * Tq + i) * D + col + c];
+            b += (double)at[(size_t)i * Tk + j] * dctx[((size_t)n * Tq + i) * D + col + c];
+          }
+          dkk[((size_t)n * Tk + j) * D + col + c] = (asr_real)a;
+          dv[((size_t)n * Tk + j) * D + col + c] = (asr_real)b;
+        }
+    }
+  /* the three projections: dW += d^T x,  db += sum d,  dx += d W */
+  for (c = 0; c < D; c++) {
+    double bq = 0, bk = 0, bv = 0;
+    for (n = 0; n < N * Tq; n++) bq += dq[(size_t)n * D + c];
+    for (n = 0; n < N * Tk; n++) bk += dkk[(size_t)n * D + c], bv += dv[(size_t)n * D + c];
+    if (g && g->bq) g->bq[c] += (asr_real)bq;
+    if (g && g->bk) g->bk[c] += (asr_real)bk;
+    if (g && g->bv) g->bv[c] += (asr_real)bv;
+    for (e = 0; e < D; e++) {
+      double wq = 0, wk = 0, wv = 0;
+      for (n = 0; n < N * Tq; n++) wq += (double)dq[(size_t)n * D + c] * xq[(size_t)n * D + e];
+      for (n = 0; n < N * Tk; n++) {
+        wk += (double)dkk[(size_t)n * D + c] * xkv[(size_t)n * D + e];
+        wv += (double)dv[(size_t)n * D + c] * xkv[(size_t)n * D + e];
+      }
+      if (g && g->wq) g->wq[(size_t)c * D + e] += (asr_real)wq;
+      if (g && g->wk) g->wk[(size_t)c * D + e] += (asr_real)wk;
+      if (g && g->wv) g->wv[(size_t)c * D + e] += (asr_real)wv;
+    }
+  }
+  for (n = 0; n < N * Tq && dxq; n++)
+    for (e = 0; e < D; e++) {
+      double a = 0;
+      for (c = 0; c < D; c++) a += (double)dq[(size_t)n * D + c] * p->wq[(size_t)c * D + e];
+      dxq[(size_t)n * D + e] += (asr_real)a;
+    }
+  for (n = 0; n < N * Tk && dxkv; n++)
+    for (e = 0; e < D; e++) {
+      double a = 0;
+      for (c = 0; c < D; c++)
+        a += (double)dkk[(size_t)n * D + c] * p->wk[(size_t)c * D + e] + (double)dv[(size_t)n * D + c] * p->wv[(size_t)c * D + e];
+      dxkv[(size_t)n * D + e] += (asr_real)a;
+    }
+}
+
+/* y (M,O) = x (M,I) W^T + b, or y += that when `accumulate`: _naive sums every entry in
+ * double; _ref and fast run one GEMM (beta = 1 adds onto y: the fused residual). */
+ASR__PRIVATE void asr__tdec_affine(asr__tier tier, asr_real *y, int accumulate, const asr_real *x,
+                                   const asr_real *W, const asr_real *b, int M, int I, int O) {
+  int m, o, i;
+  if (M <= 0 || O <= 0) return;
+  if (tier == ASR__TIER_NAIVE) {
+    for (m = 0; m < M; m++)
+      for (o = 0; o < O; o++) {
+        double a = b ? b[o] : 0;                  /* y_mo = sum_i x_mi W_oi + b_o */
+        for (i = 0; i < I; i++) a += (double)x[(size_t)m * I + i] * W[(size_t)o * I + i];
+        y[(size_t)m * O + o] = (asr_real)(accumulate ? y[(size_t)m * O + o] + a : a);
+      }
+    return;
+  }
+  asr__tdec_gemm(tier)(0, 1, M, O, I, 1, x, I, W, I, accumulate ? 1 : 0, y, O);
+  if (b)
+    for (m = 0; m < M; m++)
+      for (o = 0; o < O; o++) y[(size_t)m * O + o] += b[o];
+}
+
+/* Its backward: dx += dy W, dW += dy^T x, db += sum dy (each may be NULL); _ref and fast
+ * are section 4.1's linear backward. */
+ASR__PRIVATE void asr__tdec_affine_bwd(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
+                                       const asr_real *dy, const asr_real *x, const asr_real *W,
+                                       int M, int I, int O) {
+  int m, o, i;
+  if (M <= 0) return;
+  if (tier == ASR__TIER_REF) {
+    asr_linear_backward_ref(dx, dW, db, dy, x, W, M, I, O);
+    return;
+  }
+  if (tier == ASR__TIER_FAST) {
+    asr_linear_backward(dx, dW, db, dy, x, W, M, I, O);
+    return;
+  }
+  for (o = 0; o < O; o++) {
+    double sb = 0;
+    for (m = 0; m < M; m++) sb += dy[(size_t)m * O + o];       /* db_o = sum_m dy_mo */
+    if (db) db[o] += (asr_real)sb;
+    for (i = 0; i < I && dW; i++) {
+      double a = 0;                                             /* dW_oi = sum_m dy_mo x_mi */
+      for (m = 0; m < M; m++) a += (double)dy[(size_t)m * O + o] * x[(size_t)m * I + i];
+      dW[(size_t)o * I + i] += (asr_real)a;
+    }
+  }
+  for (m = 0; m < M && dx; m++)
+    for (i = 0; i < I; i++) {
+      double a = 0;                                             /* dx_mi = sum_o dy_mo W_oi */
+      for (o = 0; o < O; o++) a += (double)dy[(size_t)m * O + o] * W[(size_t)o * I + i];
+      dx[(size_t)m * I + i] += (asr_real)a;
+    }
+}
+
+/* _ref and fast forward: the projections over all rows at once, then per item and head
+ * two GEMMs: scores S = q_h k_h^T / sqrt(d_k) (Tq,Tk), and ctx_h = attn v_h. */
+ASR__PRIVATE void asr__mha_fwd(asr__tier tier, asr_real *y, int accumulate, const asr_mha_saved *s,
+                               const asr_real *xq, const asr_real *xkv, const int *key_lengths,
+                               int causal, const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                               int H) {
+  asr__tdec_gemm_fn gemm = asr__tdec_gemm(tier);
+  int dk = D / H, n, h, i;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__mha_fwd_naive(y, accumulate, s, xq, xkv, key_lengths, causal, p, N, Tq, Tk, D, H);
+    return;
+  }
+  asr__tdec_affine(tier, s->q, 0, xq, p->wq, p->bq, N * Tq, D, D);
+  asr__tdec_affine(tier, s->k, 0, xkv, p->wk, p->bk, N * Tk, D, D);
+  asr__tdec_affine(tier, s->v, 0, xkv, p->wv, p->bv, N * Tk, D, D);
+  for (n = 0; n < N; n++)
+    for (h = 0; h < H; h++) {
+      asr_real *at = s->attn + ((size_t)n * H + h) * Tq * Tk;
+      const asr_real *qh = s->q + (size_t)n * Tq * D + (size_t)h * dk;
+      const asr_real *kh = s->k + (size_t)n * Tk * D + (size_t)h * dk;
+      const asr_real *vh = s->v + (size_t)n * Tk * D + (size_t)h * dk;
+      asr_real *ch = s->ctx + (size_t)n * Tq * D + (size_t)h * dk;
+      if (Tk == 0) {                              /* no key at all: ctx 0 */
+        for (i = 0; i < Tq; i++) memset(ch + (size_t)i * D, 0, sizeof(asr_real) * (size_t)dk);
+        continue;
+      }
+      gemm(0, 1, Tq, Tk, dk, (asr_real)(1.0 / sqrt((double)dk)), qh, D, kh, D, 0, at, Tk);
+      for (i = 0; i < Tq; i++) {                  /* softmax over the allowed keys, 0 past them */
+        int lim = asr__mha_limit(n, i, Tk, key_lengths, causal);
+        asr_real *row = at + (size_t)i * Tk;
+        if (lim > 0) asr_softmax(row, row, lim);
+        if (lim < Tk) memset(row + lim, 0, sizeof(asr_real) * (size_t)(Tk - lim));
+      }
+      gemm(0, 0, Tq, dk, Tk, 1, at, Tk, vh, D, 0, ch, D);
+    }
+  asr__tdec_affine(tier, y, accumulate, s->ctx, p->wo, p->bo, N * Tq, D, D);
+}
+
+/* _ref and fast backward, the equations of the declarations in GEMM form per item and
+ * head; work as asr_mha_backward_workspace_size: dq, dctx (N,Tq,D), dk, dv (N,Tk,D),
+ * g (Tq,Tk). */
+ASR__PRIVATE void asr__mha_bwd(asr__tier tier, asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                               const asr_real *dy, const asr_mha_saved *s, const asr_real *xq,
+                               const asr_real *xkv, const int *key_lengths, int causal,
+                               const asr_mha_params *p, int N, int Tq, int Tk, int D, int H,
+                               asr_real *work) {
+  asr__tdec_gemm_fn gemm = asr__tdec_gemm(tier);
+  int dk = D / H, n, h, i, j;
+  size_t nq = (size_t)N * Tq * D, nk = (size_t)N * Tk * D;
+  double scale = 1.0 / sqrt((double)dk);
+  asr_real *dq = work, *dctx = dq + nq, *dkk = dctx + nq, *dv = dkk + nk, *gs = dv + nk;
+  if (tier == ASR__TIER_NAIVE) {
+    asr__mha_bwd_naive(dxq, dxkv, g, dy, s, xq, xkv, key_lengths, causal, p, N, Tq, Tk, D, H, work);
+    return;
+  }
+  if (nq == 0) return;
+  /* y = ctx Wo^T + bo */
+  memset(dctx, 0, sizeof(asr_real) * nq);
+  asr__tdec_affine_bwd(tier, dctx, g ? g->wo : NULL, g ? g->bo : NULL, dy, s->ctx, p->wo, N * Tq, D, D);
+  memset(dkk, 0, sizeof(asr_real) * 2 * nk);
+  for (n = 0; n < N && Tk > 0; n++)
+    for (h = 0; h < H; h++) {
+      const asr_real *at = s->attn + ((size_t)n * H + h) * Tq * Tk;
+      size_t oq = (size_t)n * Tq * D + (size_t)h * dk, ok = (size_t)n * Tk * D + (size_t)h * dk;
+      /* dattn = dctx_h v_h^T;  dv_h += attn^T dctx_h */
+      gemm(0, 1, Tq, Tk, dk, 1, dctx + oq, D, s->v + ok, D, 0, gs, Tk);
+      gemm(1, 0, Tk, dk, Tq, 1, at, Tk, dctx + oq, D, 1, dv + ok, D);
+      for (i = 0; i < Tq; i++) {                  /* the softmax backward, / sqrt(d_k) */
+        int lim = asr__mha_limit(n, i, Tk, key_lengths, causal);
+        const asr_real *ar = at + (size_t)i * Tk;
+        asr_real *gr = gs + (size_t)i * Tk;
+        double dot = 0;
+        for (j = 0; j < lim; j++) dot += (double)ar[j] * gr[j];
+        for (j = 0; j < Tk; j++) gr[j] = (asr_real)(j < lim ? ar[j] * (gr[j] - dot) * scale : 0);
+      }
+      /* dq_h = g k_h;  dk_h += g^T q_h */
+      gemm(0, 0, Tq, dk, Tk, 1, gs, Tk, s->k + ok, D, 0, dq + oq, D);
+      gemm(1, 0, Tk, dk, Tq, 1, gs, Tk, s->q + oq, D, 1, dkk + ok, D);
+    }
+  if (Tk == 0) memset(dq, 0, sizeof(asr_real) * nq);
+  /* the projections */
+  asr__tdec_affine_bwd(tier, dxq, g ? g->wq : NULL, g ? g->bq : NULL, dq, xq, p->wq, N * Tq, D, D);
+  asr__tdec_affine_bwd(tier, dxkv, g ? g->wk : NULL, g ? g->bk : NULL, dkk, xkv, p->wk, N * Tk, D, D);
+  asr__tdec_affine_bwd(tier, dxkv, g ? g->wv : NULL, g ? g->bv : NULL, dv, xkv, p->wv, N * Tk, D, D);
+}
+
+/* The public tiers of the attention: check, then the math above. */
+ASR__PRIVATE asr_result asr__mha_forward(asr__tier tier, asr_real *y, const asr_mha_saved *s,
+                                         const asr_real *xq, const asr_real *xkv,
+                                         const int *key_lengths, int causal,
+                                         const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                         int H) {
+  asr_result r = asr__mha_check(s, xq, xkv, key_lengths, p, N, Tq, Tk, D, H);
+  if (r) return r;
+  if ((size_t)N * Tq == 0) return ASR_OK;
+  if (!y) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && (N > 16 || Tq > 64 || Tk > 64 || D > 128)) return ASR_ERR_TOO_LARGE;
+  asr__mha_fwd(tier, y, 0, s, xq, xkv, key_lengths, causal, p, N, Tq, Tk, D, H);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__mha_backward(asr__tier tier, asr_real *dxq, asr_real *dxkv,
+                                          const asr_mha_grads *g, const asr_real *dy,
+                                          const asr_mha_saved *s, const asr_real *xq,
+                                          const asr_real *xkv, const int *key_lengths, int causal,
+                                          const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                          int H, void *work, size_t work_bytes) {
+  asr_result r = asr__mha_check(s, xq, xkv, key_lengths, p, N, Tq, Tk, D, H);
+  if (r) return r;
+  if ((size_t)N * Tq == 0) return ASR_OK;
+  if (!dy) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && (N > 16 || Tq > 64 || Tk > 64 || D > 128)) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < asr_mha_backward_workspace_size(N, Tq, Tk, D, H)) return ASR_ERR_WORKSPACE;
+  asr__mha_bwd(tier, dxq, dxkv, g, dy, s, xq, xkv, key_lengths, causal, p, N, Tq, Tk, D, H, (asr_real *)work);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_mha_forward_naive(asr_real *y, const asr_mha_saved *s, const asr_real *xq,
+                                        const asr_real *xkv, const int *key_lengths, int causal,
+                                        const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                        int H) {
+  /* every index of eq. (1) and MultiHead one loop: asr__mha_fwd_naive */
+  return asr__mha_forward(ASR__TIER_NAIVE, y, s, xq, xkv, key_lengths, causal, p, N, Tq, Tk, D, H);
+}
+ASRDEF asr_result asr_mha_forward_ref(asr_real *y, const asr_mha_saved *s, const asr_real *xq,
+                                      const asr_real *xkv, const int *key_lengths, int causal,
+                                      const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                      int H) {
+  /* GEMMs per item and head on asr_gemm_ref: asr__mha_fwd */
+  return asr__mha_forward(ASR__TIER_REF, y, s, xq, xkv, key_lengths, causal, p, N, Tq, Tk, D, H);
+}
+ASRDEF asr_result asr_mha_forward(asr_real *y, const asr_mha_saved *s, const asr_real *xq,
+                                  const asr_real *xkv, const int *key_lengths, int causal,
+                                  const asr_mha_params *p, int N, int Tq, int Tk, int D, int H) {
+  /* the same on asr_gemm: asr__mha_fwd */
+  return asr__mha_forward(ASR__TIER_FAST, y, s, xq, xkv, key_lengths, causal, p, N, Tq, Tk, D, H);
+}
+ASRDEF asr_result asr_mha_backward_naive(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                         const asr_real *dy, const asr_mha_saved *s,
+                                         const asr_real *xq, const asr_real *xkv,
+                                         const int *key_lengths, int causal,
+                                         const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                         int H, void *work, size_t work_bytes) {
+  /* per-entry sums of the backward equations: asr__mha_bwd_naive */
+  return asr__mha_backward(ASR__TIER_NAIVE, dxq, dxkv, g, dy, s, xq, xkv, key_lengths, causal, p, N, Tq,
+                           Tk, D, H, work, work_bytes);
+}
+ASRDEF asr_result asr_mha_backward_ref(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                       const asr_real *dy, const asr_mha_saved *s,
+                                       const asr_real *xq, const asr_real *xkv,
+                                       const int *key_lengths, int causal,
+                                       const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                       int H, void *work, size_t work_bytes) {
+  /* GEMM form on asr_gemm_ref: asr__mha_bwd */
+  return asr__mha_backward(ASR__TIER_REF, dxq, dxkv, g, dy, s, xq, xkv, key_lengths, causal, p, N, Tq,
+                           Tk, D, H, work, work_bytes);
+}
+ASRDEF asr_result asr_mha_backward(asr_real *dxq, asr_real *dxkv, const asr_mha_grads *g,
+                                   const asr_real *dy, const asr_mha_saved *s, const asr_real *xq,
+                                   const asr_real *xkv, const int *key_lengths, int causal,
+                                   const asr_mha_params *p, int N, int Tq, int Tk, int D, int H,
+                                   void *work, size_t work_bytes) {
+  /* the same on asr_gemm: asr__mha_bwd */
+  return asr__mha_backward(ASR__TIER_FAST, dxq, dxkv, g, dy, s, xq, xkv, key_lengths, causal, p, N, Tq,
+                           Tk, D, H, work, work_bytes);
+}
+
+/* ---- 7.2.4 One DecoderLayer (pre-norm, concat_after = False), forward:
+ *   a = x + SelfAttn(LN1(x))      ESPnet: x = residual + dropout(self_attn(norm1(tgt), ...))
+ *   b = a + SrcAttn(LN2(a), m)    x = residual + dropout(src_attn(norm2(x), memory, ...))
+ *   x_next = b + FFN(LN3(b))      x = residual + dropout(feed_forward(norm3(x)))
+ *   FFN(z) = W2 max(0, W1 z + b1) + b2                      [Vaswani17] eq. (2)
+ * Each residual is copied first and the sublayer's last product adds onto it (GEMM beta
+ * = 1): the residual add costs no pass of its own. x_next (N,U,D). */
+ASR__PRIVATE void asr__tdec_layer_fwd(asr__tier tier, asr_real *x_next, const asr_tdec_layer_saved *S,
+                                      const asr_real *memory, const int *ys_lens,
+                                      const int *mem_lens, const asr_tdec_layer_params *P,
+                                      const asr_tdec_config *cfg, int N, int U, int T) {
+  const int D = cfg->d_model, F = cfg->ff_dim, H = cfg->heads, M = N * U;
+  const size_t md = (size_t)M * D;
+  /* a = x + SelfAttn(LN1(x)): query i sees keys j <= i, j < len_y */
+  asr_layer_norm_forward(S->xn[0], S->mean[0], S->rstd[0], S->x, P->norm_w[0], P->norm_b[0], M, D, cfg->ln_eps);
+  memcpy(S->a, S->x, sizeof(asr_real) * md);
+  asr__mha_fwd(tier, S->a, 1, &S->self_attn, S->xn[0], S->xn[0], ys_lens, 1, &P->self_attn, N, U, U, D, H);
+  /* dropout point (training): on SelfAttn's output, before the add */
+  /* b = a + SrcAttn(LN2(a), m): every query sees the frames t < len_m */
+  asr_layer_norm_forward(S->xn[1], S->mean[1], S->rstd[1], S->a, P->norm_w[1], P->norm_b[1], M, D, cfg->ln_eps);
+  memcpy(S->b, S->a, sizeof(asr_real) * md);
+  asr__mha_fwd(tier, S->b, 1, &S->src_attn, S->xn[1], memory, mem_lens, 0, &P->src_attn, N, U, T, D, H);
+  /* dropout point (training): on SrcAttn's output */
+  /* x_next = b + W2 max(0, W1 LN3(b) + b1) + b2 */
+  asr_layer_norm_forward(S->xn[2], S->mean[2], S->rstd[2], S->b, P->norm_w[2], P->norm_b[2], M, D, cfg->ln_eps);
+  asr__tdec_affine(tier, S->h, 0, S->xn[2], P->w1, P->b1, M, D, F);
+  asr_relu_forward(S->r, S->h, (size_t)M * F);
+  /* dropout points (training): on r (PositionwiseFeedForward's own), and on FFN's output */
+  memcpy(x_next, S->b, sizeof(asr_real) * md);
+  asr__tdec_affine(tier, x_next, 1, S->r, P->w2, P->b2, M, F, D);
+}
+
+/* Backward of one layer, the chain rule through the three residual blocks in reverse.
+ * gx (M,D) holds dL/dx_next on entry and dL/dx on return (each residual passes it
+ * through, each LN backward adds its input's share); gn (M,D), gh (M,F) and mw (the
+ * attention's workspace) are scratch:
+ *   dr = dx_next W2,  dh = dr [h > 0],  dLN3 = dh W1      then  db = dx_next + LN3^T(dLN3)
+ *   dLN2 = SrcAttn^T(db) (and d_memory += its keys' and values' share)   da = db + LN2^T
+ *   dLN1 = SelfAttn^T(da) (queries, keys and values all from LN1(x))     dx = da + LN1^T */
+ASR__PRIVATE void asr__tdec_layer_bwd(asr__tier tier, asr_real *gx, asr_real *gn, asr_real *gh,
+                                      asr_real *mw, asr_real *d_memory,
+                                      const asr_tdec_layer_grads *G, const asr_tdec_layer_saved *S,
+                                      const asr_real *memory, const int *ys_lens,
+                                      const int *mem_lens, const asr_tdec_layer_params *P,
+                                      const asr_tdec_config *cfg, int N, int U, int T) {
+  const int D = cfg->d_model, F = cfg->ff_dim, H = cfg->heads, M = N * U;
+  const size_t md = (size_t)M * D, mf = (size_t)M * F;
+  size_t k;
+  /* x_next = b + W2 r + b2,  r = max(0, h),  h = W1 LN3(b) + b1 */
+  memset(gh, 0, sizeof(asr_real) * mf);
+  asr__tdec_affine_bwd(tier, gh, G ? G->w2 : NULL, G ? G->b2 : NULL, gx, S->r, P->w2, M, F, D);
+  for (k = 0; k < mf; k++)
+    if (!(S->h[k] > 0)) gh[k] = 0;                /* relu'(h) = [h > 0], 0 at 0 as torch */
+  memset(gn, 0, sizeof(asr_real) * md);
+  asr__tdec_affine_bwd(tier, gn, G ? G->w1 : NULL, G ? G->b1 : NULL, gh, S->xn[2], P->w1, M, D, F);
+  asr_layer_norm_backward(gx, G ? G->norm_w[2] : NULL, G ? G->norm_b[2] : NULL, gn, S->b, S->mean[2],
+                          S->rstd[2], P->norm_w[2], M, D);
+  /* b = a + SrcAttn(LN2(a), m) */
+  memset(gn, 0, sizeof(asr_real) * md);
+  asr__mha_bwd(tier, gn, d_memory, G ? &G->src_attn : NULL, gx, &S->src_attn, S->xn[1], memory, mem_lens, 0,
+               &P->src_attn, N, U, T, D, H, mw);
+  asr_layer_norm_backward(gx, G ? G->norm_w[1] : NULL, G ? G->norm_b[1] : NULL, gn, S->a, S->mean[1],
+                          S->rstd[1], P->norm_w[1], M, D);
+  /* a = x + SelfAttn(LN1(x)): gn receives the query, key and value shares alike */
+  memset(gn, 0, sizeof(asr_real) * md);
+  asr__mha_bwd(tier, gn, gn, G ? &G->self_attn : NULL, gx, &S->self_attn, S->xn[0], S->xn[0], ys_lens, 1,
+               &P->self_attn, N, U, U, D, H, mw);
+  asr_layer_norm_backward(gx, G ? G->norm_w[0] : NULL, G ? G->norm_b[0] : NULL, gn, S->x, S->mean[0],
+                          S->rstd[0], P->norm_w[0], M, D);
+}
+
+/* The decoder forward: x^0 = sqrt(D) E[y] + PE, the layers, after_norm, output_layer. */
+ASR__PRIVATE asr_result asr__tdec_fwd(asr__tier tier, asr_real *logits, const asr_tdec_saved *s,
+                                      const int *ys_in, const int *ys_lens, const asr_real *memory,
+                                      const int *mem_lens, const asr_tdec_params *p,
+                                      const asr_tdec_config *cfg, int N, int U, int T) {
+  const int D = cfg->d_model, L = cfg->layers, M = N * U;
+  const double xscale = sqrt((double)D);
+  int n, i, c, l;
+  asr_result r = asr__tdec_fwd_check(tier, logits, s, ys_in, ys_lens, memory, mem_lens, p, cfg, N, U, T);
+  if (r) return r;
+  /* x^0_i = sqrt(D) E[y_i] + PE(i)   [Vaswani17] sec. 3.4-3.5 (ESPnet: embed.0, embed.1) */
+  for (i = 0; i < U; i++)
+    for (c = 0; c < D; c++) {
+      double pe = asr__tdec_pe(i, c, D);
+      for (n = 0; n < N; n++) {
+        size_t row = (size_t)n * U + i;
+        s->layer[0].x[row * D + c] = (asr_real)(xscale * p->embed[(size_t)ys_in[row] * D + c] + pe);
+      }
+    }
+  /* dropout point (training): on x^0 (PositionalEncoding's own) */
+  for (l = 0; l < L; l++)
+    asr__tdec_layer_fwd(tier, l + 1 < L ? s->layer[l + 1].x : s->x_out, &s->layer[l], memory, ys_lens, mem_lens,
+                        &p->layer[l], cfg, N, U, T);
+  /* logits = W_out LN_after(x^L) + b_out */
+  asr_layer_norm_forward(s->xa, s->mean, s->rstd, s->x_out, p->after_norm_w, p->after_norm_b, M, D, cfg->ln_eps);
+  asr__tdec_affine(tier, logits, 0, s->xa, p->out_w, p->out_b, M, D, cfg->vocab);
+  return ASR_OK;
+}
+
+/* The decoder backward, in reverse: output_layer, after_norm, the layers, the embedding.
+ * work: gx, gn (M,D), gh (M,F), then the attention's workspace (the larger of the two). */
+ASR__PRIVATE asr_result asr__tdec_bwd(asr__tier tier, asr_real *d_memory, const asr_tdec_grads *g,
+                                      const asr_real *dlogits, const asr_tdec_saved *s,
+                                      const int *ys_in, const int *ys_lens, const asr_real *memory,
+                                      const int *mem_lens, const asr_tdec_params *p,
+                                      const asr_tdec_config *cfg, int N, int U, int T, void *work,
+                                      size_t work_bytes) {
+  const int D = cfg ? cfg->d_model : 0, L = cfg ? cfg->layers : 0, M = N * U;
+  asr_real *cur = (asr_real *)work, *gx, *gn, *gh;
+  int l, m, c;
+  asr_result r = asr__tdec_fwd_check(tier, dlogits, s, ys_in, ys_lens, memory, mem_lens, p, cfg, N, U, T);
+  if (r) return r;
+  if (!work || work_bytes < asr_tdec_backward_workspace_size(cfg, N, U, T)) return ASR_ERR_WORKSPACE;
+  gx = asr__tdec_take(&cur, (size_t)M * D);
+  gn = asr__tdec_take(&cur, (size_t)M * D);
+  gh = asr__tdec_take(&cur, (size_t)M * cfg->ff_dim);
+  /* logits = xa W_out^T + b_out, xa = LN_after(x^L) */
+  memset(gn, 0, sizeof(asr_real) * (size_t)M * D);
+  asr__tdec_affine_bwd(tier, gn, g ? g->out_w : NULL, g ? g->out_b : NULL, dlogits, s->xa, p->out_w, M, D,
+                       cfg->vocab);
+  memset(gx, 0, sizeof(asr_real) * (size_t)M * D);
+  asr_layer_norm_backward(gx, g ? g->after_norm_w : NULL, g ? g->after_norm_b : NULL, gn, s->x_out, s->mean,
+                          s->rstd, p->after_norm_w, M, D);
+  for (l = L - 1; l >= 0; l--)
+    asr__tdec_layer_bwd(tier, gx, gn, gh, cur, d_memory, g ? &g->layer[l] : NULL, &s->layer[l], memory, ys_lens,
+                        mem_lens, &p->layer[l], cfg, N, U, T);
+  /* x^0 = sqrt(D) E[y] + PE:  dE[y_m] += sqrt(D) dx^0_m (no padding_idx in ESPnet) */
+  if (g && g->embed)
+    for (m = 0; m < M; m++)
+      for (c = 0; c < D; c++)
+        g->embed[(size_t)ys_in[m] * D + c] += (asr_real)(sqrt((double)D) * gx[(size_t)m * D + c]);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_tdec_forward_naive(asr_real *logits, const asr_tdec_saved *s,
+                                         const int *ys_in, const int *ys_lens,
+                                         const asr_real *memory, const int *mem_lens,
+                                         const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                         int N, int U, int T, void *work, size_t work_bytes) {
+  /* the layers of asr__tdec_layer_fwd on the literal pieces (asr__mha_fwd_naive, per-entry
+   * sums for the linear maps) */
+  (void)work, (void)work_bytes;
+  return asr__tdec_fwd(ASR__TIER_NAIVE, logits, s, ys_in, ys_lens, memory, mem_lens, p, cfg, N, U, T);
+}
+ASRDEF asr_result asr_tdec_forward_ref(asr_real *logits, const asr_tdec_saved *s,
+                                       const int *ys_in, const int *ys_lens,
+                                       const asr_real *memory, const int *mem_lens,
+                                       const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                       int N, int U, int T, void *work, size_t work_bytes) {
+  /* asr__tdec_layer_fwd with every product a GEMM on asr_gemm_ref */
+  (void)work, (void)work_bytes;
+  return asr__tdec_fwd(ASR__TIER_REF, logits, s, ys_in, ys_lens, memory, mem_lens, p, cfg, N, U, T);
+}
+ASRDEF asr_result asr_tdec_forward(asr_real *logits, const asr_tdec_saved *s, const int *ys_in,
+                                   const int *ys_lens, const asr_real *memory,
+                                   const int *mem_lens, const asr_tdec_params *p,
+                                   const asr_tdec_config *cfg, int N, int U, int T, void *work,
+                                   size_t work_bytes) {
+  /* the same on asr_gemm */
+  (void)work, (void)work_bytes;
+  return asr__tdec_fwd(ASR__TIER_FAST, logits, s, ys_in, ys_lens, memory, mem_lens, p, cfg, N, U, T);
+}
+ASRDEF asr_result asr_tdec_backward_naive(asr_real *d_memory, const asr_tdec_grads *g,
+                                          const asr_real *dlogits, const asr_tdec_saved *s,
+                                          const int *ys_in, const int *ys_lens,
+                                          const asr_real *memory, const int *mem_lens,
+                                          const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                          int N, int U, int T, void *work, size_t work_bytes) {
+  /* asr__tdec_layer_bwd on the literal pieces (asr__mha_bwd_naive, per-entry sums) */
+  return asr__tdec_bwd(ASR__TIER_NAIVE, d_memory, g, dlogits, s, ys_in, ys_lens, memory, mem_lens, p, cfg,
+                       N, U, T, work, work_bytes);
+}
+ASRDEF asr_result asr_tdec_backward_ref(asr_real *d_memory, const asr_tdec_grads *g,
+                                        const asr_real *dlogits, const asr_tdec_saved *s,
+                                        const int *ys_in, const int *ys_lens,
+                                        const asr_real *memory, const int *mem_lens,
+                                        const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                        int N, int U, int T, void *work, size_t work_bytes) {
+  /* asr__tdec_layer_bwd on asr_gemm_ref */
+  return asr__tdec_bwd(ASR__TIER_REF, d_memory, g, dlogits, s, ys_in, ys_lens, memory, mem_lens, p, cfg,
+                       N, U, T, work, work_bytes);
+}
+ASRDEF asr_result asr_tdec_backward(asr_real *d_memory, const asr_tdec_grads *g,
+                                    const asr_real *dlogits, const asr_tdec_saved *s,
+                                    const int *ys_in, const int *ys_lens,
+                                    const asr_real *memory, const int *mem_lens,
+                                    const asr_tdec_params *p, const asr_tdec_config *cfg, int N,
+                                    int U, int T, void *work, size_t work_bytes) {
+  /* asr__tdec_layer_bwd on asr_gemm */
+  return asr__tdec_bwd(ASR__TIER_FAST, d_memory, g, dlogits, s, ys_in, ys_lens, memory, mem_lens, p, cfg,
+                       N, U, T, work, work_bytes);
+}
+
+/* ---- 7.2.5 One position with cached keys and values, for B hypotheses at once:
+ * the equations of one DecoderLayer for the single row x_t, where the self-attention's
+ * keys and values of positions j < t are read from the state (the source attention's
+ * from the source) and those of position t are appended to it:
+ *   k^l_t = Wk LN1(x^l_t) + bk,  v^l_t = Wv LN1(x^l_t) + bv     (stored at (t, l))
+ *   a_t = x^l_t + Wo Concat_h(sum_{j<=t} softmax_j(q_th . k^l_jh / sqrt(d_k)) v^l_jh) + bo
+ * then b_t, x^{l+1}_t as in the teacher-forced layer, and logp = log_softmax(W_out
+ * LN_after(x^L_t) + b_out). work as asr_tdec_step_workspace_size carves it. */
+ASR__PRIVATE void asr__tdec_step_attend(asr_real *ctx, const asr_real *q, const asr_real *keys,
+                                        size_t kstride, const asr_real *vals, int count, int D,
+                                        int H, asr_real *sc) {
+  int dk = D / H, h, j, c;
+  double scale = 1.0 / sqrt((double)dk);
+  for (h = 0; h < H; h++) {
+    for (j = 0; j < count; j++) {                 /* s_j = q_h . k_jh / sqrt(d_k) */
+      const asr_real *kj = keys + (size_t)j * kstride + (size_t)h * dk;
+      double a = 0;
+      for (c = 0; c < dk; c++) a += (double)q[h * dk + c] * kj[c];
+      sc[j] = (asr_real)(a * scale);
+    }
+    asr_softmax(sc, sc, count);
+    for (c = 0; c < dk; c++) {                    /* ctx_h = sum_j attn_j v_jh */
+      double a = 0;
+      for (j = 0; j < count; j++) a += (double)sc[j] * vals[(size_t)j * kstride + (size_t)h * dk + c];
+      ctx[h * dk + c] = (asr_real)a;
+    }
+  }
+}
+
+ASR__PRIVATE void asr__tdec_step_math(asr_real *logp, asr_real *const *states, const int *pos,
+                                      const int *tokens, const int *items,
+                                      const asr_tdec_source *src, const asr_tdec_params *p,
+                                      const asr_tdec_config *cfg, int B, int max_len,
+                                      asr_real *work) {
+  const int D = cfg->d_model, F = cfg->ff_dim, H = cfg->heads, L = cfg->layers, V = cfg->vocab;
+  const size_t bd = (size_t)B * D, per_pos = (size_t)L * 2 * D;
+  asr_real *cur = work;
+  asr_real *x = asr__tdec_take(&cur, bd), *xn = asr__tdec_take(&cur, bd), *q = asr__tdec_take(&cur, bd);
+  asr_real *kn = asr__tdec_take(&cur, bd), *vn = asr__tdec_take(&cur, bd), *ctx = asr__tdec_take(&cur, bd);
+  asr_real *mean = asr__tdec_take(&cur, (size_t)B), *rstd = asr__tdec_take(&cur, (size_t)B);
+  asr_real *hb = asr__tdec_take(&cur, (size_t)B * F), *sc = asr__tdec_take(&cur, (size_t)ASR__MAX(max_len, src->T));
+  int b, c, l;
+  /* x^0_t = sqrt(D) E[y_t] + PE(t) */
+  for (b = 0; b < B; b++)
+    for (c = 0; c < D; c++)
+      x[(size_t)b * D + c] = (asr_real)(sqrt((double)D) * p->embed[(size_t)tokens[b] * D + c] + asr__tdec_pe(pos[b], c, D));
+  for (l = 0; l < L; l++) {
+    const asr_tdec_layer_params *P = &p->layer[l];
+    /* a_t = x_t + SelfAttn: the new key and value go into the state, then the attention
+     * reads positions 0..t of it */
+    asr_layer_norm_forward(xn, mean, rstd, x, P->norm_w[0], P->norm_b[0], B, D, cfg->ln_eps);
+    asr__tdec_affine(ASR__TIER_FAST, q, 0, xn, P->self_attn.wq, P->self_attn.bq, B, D, D);
+    asr__tdec_affine(ASR__TIER_FAST, kn, 0, xn, P->self_attn.wk, P->self_attn.bk, B, D, D);
+    asr__tdec_affine(ASR__TIER_FAST, vn, 0, xn, P->self_attn.wv, P->self_attn.bv, B, D, D);
+    for (b = 0; b < B; b++) {
+      asr_real *slot = states[b] + (size_t)pos[b] * per_pos + (size_t)l * 2 * D;
+      memcpy(slot, kn + (size_t)b * D, sizeof(asr_real) * (size_t)D);
+      memcpy(slot + D, vn + (size_t)b * D, sizeof(asr_real) * (size_t)D);
+      asr__tdec_step_attend(ctx + (size_t)b * D, q + (size_t)b * D, states[b] + (size_t)l * 2 * D, per_pos,
+                            states[b] + (size_t)l * 2 * D + D, pos[b] + 1, D, H, sc);
+    }
+    asr__tdec_affine(ASR__TIER_FAST, x, 1, ctx, P->self_attn.wo, P->self_attn.bo, B, D, D);
+    /* b_t = a_t + SrcAttn(LN2(a_t), m): the source's keys and values of item n */
+    asr_layer_norm_forward(xn, mean, rstd, x, P->norm_w[1], P->norm_b[1], B, D, cfg->ln_eps);
+    asr__tdec_affine(ASR__TIER_FAST, q, 0, xn, P->src_attn.wq, P->src_attn.bq, B, D, D);
+    for (b = 0; b < B; b++) {
+      int n = items ? items[b] : b;
+      size_t off = (((size_t)l * src->N + n) * src->T) * D;
+      asr__tdec_step_attend(ctx + (size_t)b * D, q + (size_t)b * D, src->k + off, (size_t)D, src->v + off,
+                            src->lengths[n], D, H, sc);
+    }
+    asr__tdec_affine(ASR__TIER_FAST, x, 1, ctx, P->src_attn.wo, P->src_attn.bo, B, D, D);
+    /* x^{l+1}_t = b_t + W2 max(0, W1 LN3(b_t) + b1) + b2 */
+    asr_layer_norm_forward(xn, mean, rstd, x, P->norm_w[2], P->norm_b[2], B, D, cfg->ln_eps);
+    asr__tdec_affine(ASR__TIER_FAST, hb, 0, xn, P->w1, P->b1, B, D, F);
+    asr_relu_forward(hb, hb, (size_t)B * F);
+    asr__tdec_affine(ASR__TIER_FAST, x, 1, hb, P->w2, P->b2, B, F, D);
+  }
+  /* logp = log_softmax(W_out LN_after(x^L_t) + b_out) */
+  asr_layer_norm_forward(xn, mean, rstd, x, p->after_norm_w, p->after_norm_b, B, D, cfg->ln_eps);
+  asr__tdec_affine(ASR__TIER_FAST, logp, 0, xn, p->out_w, p->out_b, B, D, V);
+  for (b = 0; b < B; b++) asr_log_softmax(logp + (size_t)b * V, logp + (size_t)b * V, V);
+}
+
+ASRDEF asr_result asr_tdec_source_init(asr_tdec_source *src, void *buf, size_t bytes,
+                                       const asr_real *memory, const int *mem_lens,
+                                       const asr_tdec_params *p, const asr_tdec_config *cfg,
+                                       int N, int T) {
+  asr_real *cur = (asr_real *)buf;
+  size_t need = asr_tdec_source_size(cfg, N, T), ntd = (size_t)N * T * (cfg ? cfg->d_model : 0);
+  int l, n;
+  asr_result r;
+  if (!src || !memory || !p || need == (size_t)-1) return ASR_ERR_INVALID_ARG;
+  r = asr_tdec_check_args(cfg, NULL, NULL, mem_lens, N, 1, T, NULL);
+  if (r) return r;
+  if (!buf || bytes < need) return ASR_ERR_WORKSPACE;
+  for (l = 0; l < cfg->layers; l++)
+    if (!p->layer[l].src_attn.wk || !p->layer[l].src_attn.wv) return ASR_ERR_INVALID_ARG;
+  src->N = N, src->T = T;
+  src->k = asr__tdec_take(&cur, (size_t)cfg->layers * ntd);
+  src->v = asr__tdec_take(&cur, (size_t)cfg->layers * ntd);
+  src->lengths = (int *)cur;
+  for (n = 0; n < N; n++) src->lengths[n] = mem_lens ? mem_lens[n] : T;
+  /* k = memory Wk^T + bk, v = memory Wv^T + bv of each layer's src_attn */
+  for (l = 0; l < cfg->layers; l++) {
+    const asr_mha_params *a = &p->layer[l].src_attn;
+    asr__tdec_affine(ASR__TIER_FAST, src->k + (size_t)l * ntd, 0, memory, a->wk, a->bk, N * T, cfg->d_model,
+                     cfg->d_model);
+    asr__tdec_affine(ASR__TIER_FAST, src->v + (size_t)l * ntd, 0, memory, a->wv, a->bv, N * T, cfg->d_model,
+                     cfg->d_model);
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_tdec_step(asr_real *logp, asr_real *const *states, const int *pos,
+                                const int *tokens, const int *items, const asr_tdec_source *src,
+                                const asr_tdec_params *p, const asr_tdec_config *cfg, int B,
+                                int max_len, void *work, size_t work_bytes) {
+  asr_result r = asr__tdec_step_check(logp, states, pos, tokens, items, src, p, cfg, B, max_len);
+  if (r) return r;
+  if (!work || work_bytes < asr_tdec_step_workspace_size(cfg, B, src->T, max_len)) return ASR_ERR_WORKSPACE;
+  /* one position of every layer with the cache: asr__tdec_step_math */
+  asr__tdec_step_math(logp, states, pos, tokens, items, src, p, cfg, B, max_len, (asr_real *)work);
+  return ASR_OK;
+}
+
+/* Greedy decoding: the argmax of each step is fed back, one batched step for the items
+ * still running. work: the state pointers (N, 16-byte aligned inside work), the states
+ * (N x max_len positions), logp (N,V), the step's workspace, then ints: position, token
+ * and item of each running row. */
+ASRDEF asr_result asr_tdec_greedy(int *tokens, int *n_tokens, const asr_tdec_source *src,
+                                  const asr_tdec_params *p, const asr_tdec_config *cfg, int sos,
+                                  int eos, int max_len, void *work, size_t work_bytes) {
+  asr_real **st, *cur, *logp, *sw;
+  int *pos, *tok, *item, N, V, n, k, running;
+  size_t swb;
+  asr_result r;
+  if (!tokens || !n_tokens || !src || !p || max_len < 1) return ASR_ERR_INVALID_ARG;
+  r = asr_tdec_check_args(cfg, NULL, NULL, NULL, src->N, 1, src->T, NULL);
+  if (r) return r;
+  N = src->N, V = cfg->vocab;
+  if (sos < 0 || sos >= V || eos < 0 || eos >= V) return ASR_ERR_RANGE;
+  if (!work || work_bytes < asr_tdec_greedy_workspace_size(cfg, N, src->T, max_len)) return ASR_ERR_WORKSPACE;
+  /* the pointer array first, at the first 16-byte boundary (the size has the slack) */
+  st = (asr_real **)((char *)work + (16 - (size_t)((uintptr_t)work % 16)) % 16);
+  cur = (asr_real *)((char *)st + asr__tdec_ptr_bytes(N));
+  for (n = 0; n < N; n++) st[n] = asr__tdec_take(&cur, asr_tdec_state_size(cfg, max_len) / sizeof(asr_real));
+  logp = asr__tdec_take(&cur, (size_t)N * V);
+  swb = asr_tdec_step_workspace_size(cfg, N, src->T, max_len);
+  sw = asr__tdec_take(&cur, swb / sizeof(asr_real) + 1);
+  pos = (int *)cur, tok = pos + N, item = tok + N;
+  for (n = 0; n < N; n++) n_tokens[n] = 0, pos[n] = 0, tok[n] = sos, item[n] = n;
+  running = N;
+  while (running > 0) {
+    r = asr_tdec_step(logp, st, pos, tok, item, src, p, cfg, running, max_len, sw, swb);
+    if (r) return r;
+    for (k = 0, n = 0; k < running; k++) {        /* keep the rows that go on, in order */
+      const asr_real *lp = logp + (size_t)k * V;
+      int best = 0, v, b = item[k];
+      for (v = 1; v < V; v++)
+        if (lp[v] > lp[best]) best = v;
+      if (best == eos) continue;
+      tokens[(size_t)b * max_len + n_tokens[b]++] = best;
+      if (n_tokens[b] == max_len) continue;
+      st[n] = st[k], pos[n] = pos[k] + 1, tok[n] = best, item[n] = b;
+      n++;
+    }
+    running = n;
+  }
+  return ASR_OK;
+}
+
+/* ----------------------------------------- plumbing: 7.2 ESPnet's Transformer decoder ----
+ * Argument checks, workspace sizes, buffer carving and the parameter store of this
+ * section. Nothing below computes an equation; the math is above. */
+
+/* The next n reals of a buffer being carved. */
+ASR__PRIVATE asr_real *asr__tdec_take(asr_real **cur, size_t n) {
+  asr_real *p = *cur;
+  *cur += n;
+  return p;
+}
+
+/* Bytes of `reals` values of asr_real, counted in double so that no product of int sizes
+ * can wrap; (size_t)-1 when the count is negative or beyond 2^53 bytes or a size_t. */
+ASR__PRIVATE size_t asr__tdec_bytes(double reals) {
+  double b = reals * (double)sizeof(asr_real);
+  if (!(reals >= 0) || b > 9.0e15 || b >= (double)(size_t)-1) return (size_t)-1;
+  return (size_t)b;
+}
+
+ASR__PRIVATE asr_result asr__mha_check(const asr_mha_saved *s, const asr_real *xq,
+                                       const asr_real *xkv, const int *key_lengths,
+                                       const asr_mha_params *p, int N, int Tq, int Tk, int D,
+                                       int H) {
+  int n;
+  if (!s || !p || N < 0 || Tq < 0 || Tk < 0 || D < 1 || H < 1) return ASR_ERR_INVALID_ARG;
+  if (D % H) return ASR_ERR_SHAPE;
+  if (!p->wq || !p->wk || !p->wv || !p->wo) return ASR_ERR_INVALID_ARG;
+  if ((size_t)N * Tq > 0 && (!xq || !s->q || !s->ctx || (Tk > 0 && !s->attn))) return ASR_ERR_INVALID_ARG;
+  if ((size_t)N * Tk > 0 && (!xkv || !s->k || !s->v)) return ASR_ERR_INVALID_ARG;
+  if ((double)N * H * Tq * Tk > 2147483647.0 || (double)N * Tq * D > 2147483647.0 ||
+      (double)N * Tk * D > 2147483647.0)
+    return ASR_ERR_TOO_LARGE;
+  if (key_lengths)
+    for (n = 0; n < N; n++)
+      if (key_lengths[n] < 0 || key_lengths[n] > Tk) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_mha_saved_size(int N, int Tq, int Tk, int D, int H) {
+  if (N < 0 || Tq < 0 || Tk < 0 || D < 1 || H < 1) return (size_t)-1;
+  /* q, ctx (N,Tq,D); k, v (N,Tk,D); attn (N,H,Tq,Tk) */
+  return asr__tdec_bytes(2.0 * N * Tq * D + 2.0 * N * Tk * D + (double)N * H * Tq * Tk);
+}
+
+ASRDEF asr_result asr_mha_saved_init(asr_mha_saved *s, void *buf, size_t bytes, int N, int Tq,
+                                     int Tk, int D, int H) {
+  size_t need = asr_mha_saved_size(N, Tq, Tk, D, H);
+  asr_real *cur = (asr_real *)buf;
+  if (!s || need == (size_t)-1) return ASR_ERR_INVALID_ARG;
+  if (bytes < need || (!buf && need > 0)) return ASR_ERR_WORKSPACE;
+  s->q = asr__tdec_take(&cur, (size_t)N * Tq * D);
+  s->ctx = asr__tdec_take(&cur, (size_t)N * Tq * D);
+  s->k = asr__tdec_take(&cur, (size_t)N * Tk * D);
+  s->v = asr__tdec_take(&cur, (size_t)N * Tk * D);
+  s->attn = asr__tdec_take(&cur, (size_t)N * H * Tq * Tk);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_mha_backward_workspace_size(int N, int Tq, int Tk, int D, int H) {
+  if (N < 0 || Tq < 0 || Tk < 0 || D < 1 || H < 1) return (size_t)-1;
+  /* dq, dctx (N,Tq,D); dk, dv (N,Tk,D); g of one item and head (Tq,Tk) */
+  return asr__tdec_bytes(2.0 * N * Tq * D + 2.0 * N * Tk * D + (double)Tq * Tk);
+}
+
+ASRDEF void asr_tdec_config_init(asr_tdec_config *c, int vocab, int d_model, int heads,
+                                 int ff_dim, int layers) {
+  memset(c, 0, sizeof *c);
+  c->vocab = vocab, c->d_model = d_model, c->heads = heads, c->ff_dim = ff_dim, c->layers = layers;
+  c->ln_eps = 1e-12;
+}
+
+/* The config alone: the sizes and eps. */
+ASR__PRIVATE asr_result asr__tdec_cfg_check(const asr_tdec_config *c, asr_error *err) {
+  if (!c) return asr__fail(err, ASR_ERR_INVALID_ARG, "no decoder config");
+  if (c->vocab < 1 || c->d_model < 2 || c->d_model % 2 || c->heads < 1 || c->ff_dim < 1 || c->layers < 1 ||
+      c->layers > ASR_TDEC_MAX_LAYERS || !(c->ln_eps >= 0 && c->ln_eps < 1))
+    return asr__fail(err, ASR_ERR_INVALID_ARG,
+                     "decoder config: vocab %d, d_model %d (even, >= 2), heads %d, ff_dim %d, layers %d "
+                     "(1..%d), ln_eps %g (in [0, 1))", c->vocab, c->d_model, c->heads, c->ff_dim, c->layers,
+                     ASR_TDEC_MAX_LAYERS, c->ln_eps);
+  if (c->d_model % c->heads)
+    return asr__fail(err, ASR_ERR_SHAPE, "heads = %d does not divide d_model = %d", c->heads, c->d_model);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_tdec_check_args(const asr_tdec_config *cfg, const int *ys_in,
+                                      const int *ys_lens, const int *mem_lens, int N, int U,
+                                      int T, asr_error *err) {
+  int n, i;
+  asr_result r = asr__tdec_cfg_check(cfg, err);
+  if (r) return r;
+  if (N < 1) return asr__fail(err, ASR_ERR_SHAPE, "N = %d: no item in the batch", N);
+  if (U < 1) return asr__fail(err, ASR_ERR_SHAPE, "U = %d: an empty target (ys_in holds at least <sos>)", U);
+  if (T < 1) return asr__fail(err, ASR_ERR_SHAPE, "T = %d: an empty memory", T);
+  if (asr_tdec_saved_size(cfg, N, U, T) == (size_t)-1 || (double)N * U * cfg->vocab > 2147483647.0)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "N = %d, U = %d, T = %d: sizes too large", N, U, T);
+  if (ys_in)
+    for (n = 0; n < N; n++)
+      for (i = 0; i < U; i++)
+        if (ys_in[(size_t)n * U + i] < 0 || ys_in[(size_t)n * U + i] >= cfg->vocab)
+          return asr__fail(err, ASR_ERR_RANGE, "ys_in[%d][%d] = %d is not a token id in [0, %d)", n, i,
+                           ys_in[(size_t)n * U + i], cfg->vocab);
+  if (ys_lens)
+    for (n = 0; n < N; n++)
+      if (ys_lens[n] < 1 || ys_lens[n] > U)
+        return asr__fail(err, ys_lens[n] == 0 ? ASR_ERR_SHAPE : ASR_ERR_RANGE,
+                         "ys_lens[%d] = %d is outside [1, U = %d]%s", n, ys_lens[n], U,
+                         ys_lens[n] == 0 ? " (an empty target)" : "");
+  if (mem_lens)
+    for (n = 0; n < N; n++)
+      if (mem_lens[n] < 1 || mem_lens[n] > T)
+        return asr__fail(err, ASR_ERR_RANGE, "mem_lens[%d] = %d is outside [1, T = %d]", n, mem_lens[n], T);
+  return ASR_OK;
+}
+
+/* Every weight matrix present (biases and layer-norm affines may be NULL). */
+ASR__PRIVATE int asr__tdec_weights_ok(const asr_tdec_params *p, const asr_tdec_config *cfg) {
+  int l;
+  if (!p->embed || !p->out_w) return 0;
+  for (l = 0; l < cfg->layers; l++) {
+    const asr_tdec_layer_params *P = &p->layer[l];
+    if (!P->self_attn.wq || !P->self_attn.wk || !P->self_attn.wv || !P->self_attn.wo || !P->src_attn.wq ||
+        !P->src_attn.wk || !P->src_attn.wv || !P->src_attn.wo || !P->w1 || !P->w2)
+      return 0;
+  }
+  return 1;
+}
+
+ASR__PRIVATE asr_result asr__tdec_fwd_check(asr__tier tier, const asr_real *logits,
+                                            const asr_tdec_saved *s, const int *ys_in,
+                                            const int *ys_lens, const asr_real *memory,
+                                            const int *mem_lens, const asr_tdec_params *p,
+                                            const asr_tdec_config *cfg, int N, int U, int T) {
+  asr_result r = asr_tdec_check_args(cfg, ys_in, ys_lens, mem_lens, N, U, T, NULL);
+  if (r) return r;
+  if (!logits || !s || !ys_in || !memory || !p || !asr__tdec_weights_ok(p, cfg) || !s->x_out || !s->xa)
+    return ASR_ERR_INVALID_ARG;
+  /* the _naive tier's sizes: its loops are the definition, not a way to run a model */
+  if (tier == ASR__TIER_NAIVE && (N > 8 || U > 16 || T > 32 || cfg->d_model > 64 || cfg->ff_dim > 256 ||
+                                  cfg->vocab > 64 || cfg->layers > 4))
+    return ASR_ERR_TOO_LARGE;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_tdec_saved_size(const asr_tdec_config *cfg, int N, int U, int T) {
+  double M = (double)N * U, D, per_layer;
+  if (asr__tdec_cfg_check(cfg, NULL) || N < 0 || U < 0 || T < 0) return (size_t)-1;
+  D = cfg->d_model;
+  /* x, a, b, xn[3] (M,D); mean, rstd [3] (M); h, r (M,F); the two attentions' saved */
+  per_layer = 6 * M * D + 6 * M + 2 * M * cfg->ff_dim + (2 * M * D + 2 * M * D + (double)N * cfg->heads * U * U) +
+              (2 * M * D + 2.0 * N * T * D + (double)N * cfg->heads * U * T);
+  /* x_out, xa (M,D); mean, rstd (M) */
+  return asr__tdec_bytes(cfg->layers * per_layer + 2 * M * D + 2 * M);
+}
+
+ASRDEF asr_result asr_tdec_saved_init(asr_tdec_saved *s, void *buf, size_t bytes,
+                                      const asr_tdec_config *cfg, int N, int U, int T) {
+  size_t need = asr_tdec_saved_size(cfg, N, U, T), M = (size_t)N * U, md, sa, ca;
+  asr_real *cur = (asr_real *)buf;
+  int l, k;
+  if (!s || need == (size_t)-1) return ASR_ERR_INVALID_ARG;
+  if (bytes < need || (!buf && need > 0)) return ASR_ERR_WORKSPACE;
+  md = M * (size_t)cfg->d_model;
+  sa = asr_mha_saved_size(N, U, U, cfg->d_model, cfg->heads);
+  ca = asr_mha_saved_size(N, U, T, cfg->d_model, cfg->heads);
+  memset(s, 0, sizeof *s);
+  for (l = 0; l < cfg->layers; l++) {
+    asr_tdec_layer_saved *S = &s->layer[l];
+    S->x = asr__tdec_take(&cur, md), S->a = asr__tdec_take(&cur, md), S->b = asr__tdec_take(&cur, md);
+    for (k = 0; k < 3; k++) {
+      S->xn[k] = asr__tdec_take(&cur, md);
+      S->mean[k] = asr__tdec_take(&cur, M), S->rstd[k] = asr__tdec_take(&cur, M);
+    }
+    asr_mha_saved_init(&S->self_attn, cur, sa, N, U, U, cfg->d_model, cfg->heads);
+    cur += sa / sizeof(asr_real);
+    asr_mha_saved_init(&S->src_attn, cur, ca, N, U, T, cfg->d_model, cfg->heads);
+    cur += ca / sizeof(asr_real);
+    S->h = asr__tdec_take(&cur, M * (size_t)cfg->ff_dim), S->r = asr__tdec_take(&cur, M * (size_t)cfg->ff_dim);
+  }
+  s->x_out = asr__tdec_take(&cur, md), s->xa = asr__tdec_take(&cur, md);
+  s->mean = asr__tdec_take(&cur, M), s->rstd = asr__tdec_take(&cur, M);
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_tdec_forward_workspace_size(const asr_tdec_config *cfg, int N, int U, int T) {
+  /* the forward writes only into the saved buffers and logits (kept for a training-mode
+   * dropout mask) */
+  return asr_tdec_saved_size(cfg, N, U, T) == (size_t)-1 ? (size_t)-1 : 0;
+}
+
+ASRDEF size_t asr_tdec_backward_workspace_size(const asr_tdec_config *cfg, int N, int U, int T) {
+  double M = (double)N * U, D, sa, ca;
+  if (asr_tdec_saved_size(cfg, N, U, T) == (size_t)-1) return (size_t)-1;
+  D = cfg->d_model;
+  /* gx, gn (M,D), gh (M,F), then the larger attention workspace */
+  sa = 2 * M * D + 2 * M * D + (double)U * U;
+  ca = 2 * M * D + 2.0 * N * T * D + (double)U * T;
+  return asr__tdec_bytes(2 * M * D + M * cfg->ff_dim + (sa > ca ? sa : ca));
+}
+
+ASRDEF size_t asr_tdec_source_size(const asr_tdec_config *cfg, int N, int T) {
+  size_t reals;
+  if (asr__tdec_cfg_check(cfg, NULL) || N < 0 || T < 0) return (size_t)-1;
+  /* k, v (L,N,T,D), then the lengths (N ints) */
+  reals = asr__tdec_bytes(2.0 * cfg->layers * N * T * cfg->d_model);
+  if (reals == (size_t)-1) return reals;
+  return reals + sizeof(int) * (size_t)N;
+}
+
+ASRDEF size_t asr_tdec_state_size(const asr_tdec_config *cfg, int len) {
+  if (asr__tdec_cfg_check(cfg, NULL) || len < 0) return (size_t)-1;
+  return asr__tdec_bytes((double)len * cfg->layers * 2 * cfg->d_model);
+}
+
+ASRDEF size_t asr_tdec_step_workspace_size(const asr_tdec_config *cfg, int B, int T, int max_len) {
+  if (asr__tdec_cfg_check(cfg, NULL) || B < 0 || T < 0 || max_len < 0) return (size_t)-1;
+  /* x, xn, q, k, v, ctx (B,D); mean, rstd (B); the FFN's hidden (B,F); one score row */
+  return asr__tdec_bytes(6.0 * B * cfg->d_model + 2.0 * B + (double)B * cfg->ff_dim + ASR__MAX(max_len, T));
+}
+
+ASR__PRIVATE asr_result asr__tdec_step_check(const asr_real *logp, asr_real *const *states,
+                                             const int *pos, const int *tokens, const int *items,
+                                             const asr_tdec_source *src, const asr_tdec_params *p,
+                                             const asr_tdec_config *cfg, int B, int max_len) {
+  int b;
+  asr_result r;
+  if (!src || !p) return ASR_ERR_INVALID_ARG;
+  r = asr_tdec_check_args(cfg, NULL, NULL, NULL, src->N, 1, src->T, NULL);
+  if (r) return r;
+  if (B < 1 || max_len < 1 || !logp || !states || !pos || !tokens || !src->k || !src->v || !src->lengths ||
+      !asr__tdec_weights_ok(p, cfg))
+    return ASR_ERR_INVALID_ARG;
+  if (!items && B > src->N) return ASR_ERR_SHAPE;
+  for (b = 0; b < B; b++) {
+    if (!states[b]) return ASR_ERR_INVALID_ARG;
+    if (pos[b] < 0 || pos[b] >= max_len || tokens[b] < 0 || tokens[b] >= cfg->vocab) return ASR_ERR_RANGE;
+    if (items && (items[b] < 0 || items[b] >= src->N)) return ASR_ERR_RANGE;
+  }
+  return ASR_OK;
+}
+
+/* The state pointers' bytes, rounded up so that the reals after them are aligned. */
+ASR__PRIVATE size_t asr__tdec_ptr_bytes(int N) { return ((sizeof(asr_real *) * (size_t)N + 15) / 16) * 16; }
+
+ASRDEF size_t asr_tdec_greedy_workspace_size(const asr_tdec_config *cfg, int N, int T, int max_len) {
+  size_t st = asr_tdec_state_size(cfg, max_len), sw = asr_tdec_step_workspace_size(cfg, N, T, max_len), rest;
+  if (st == (size_t)-1 || sw == (size_t)-1 || N < 0) return (size_t)-1;
+  /* logp (N,V) and the step's workspace (rounded up to whole reals) */
+  rest = asr__tdec_bytes((double)N * cfg->vocab + (double)(sw / sizeof(asr_real) + 1));
+  if (rest == (size_t)-1 || (double)N * st > 9.0e15) return (size_t)-1;
+  /* up to 15 bytes to align the pointers, pointers, states, reals, then position, token
+   * and item ints */
+  return 15 + asr__tdec_ptr_bytes(N) + (size_t)N * st + rest + 3 * sizeof(int) * (size_t)N;
+}
+
+/* ---- the parameter store: ESPnet's keys, one table for declare, bind and init */
+typedef enum asr__tdec_kind {
+  ASR__TDEC_LINEAR = 0,        /* a Linear weight or bias: uniform +-1/sqrt(fan_in) */
+  ASR__TDEC_EMBED = 1,         /* the embedding: N(0,1) */
+  ASR__TDEC_NORM_W = 2,        /* a layer norm's weight: 1 */
+  ASR__TDEC_NORM_B = 3         /* a layer norm's bias: 0 */
+} asr__tdec_kind;
+typedef struct asr__tdec_key {
+  char name[96];
+  int ndim;
+  int64_t shape[2];
+  asr__tdec_kind kind;
+  int fan_in;
+  const asr_real **slot;       /* where bind puts the data pointer (NULL: nowhere) */
+  asr_real **gslot;            /* and the gradient pointer */
+} asr__tdec_key;
+
+/* Key idx of 5 + 26 L, in TransformerDecoder.state_dict() order: embed.0, after_norm,
+ * output_layer, then per layer self_attn (8), src_attn (8), feed_forward (4), norm1..3 (6).
+ * Returns 0, or -1 when prefix + key does not fit in a name. */
+ASR__PRIVATE int asr__tdec_key_at(asr__tdec_key *k, int idx, const char *prefix,
+                                  const asr_tdec_config *cfg, asr_tdec_params *p, asr_tdec_grads *g) {
+  static const char *const att[8] = {"linear_q.weight", "linear_q.bias", "linear_k.weight", "linear_k.bias",
+                                     "linear_v.weight", "linear_v.bias", "linear_out.weight", "linear_out.bias"};
+  static const char *const ffn[4] = {"w_1.weight", "w_1.bias", "w_2.weight", "w_2.bias"};
+  const int D = cfg->d_model, F = cfg->ff_dim, V = cfg->vocab;
+  char key[80];                 /* the longest: decoders.31.self_attn.linear_out.weight, 39 */
+  int n;
+  memset(k, 0, sizeof *k);
+  if (idx < 5) {
+    static const char *const top[5] = {"embed.0.weight", "after_norm.weight", "after_norm.bias",
+                                       "output_layer.weight", "output_layer.bias"};
+    snprintf(key, sizeof key, "%s", top[idx]);
+    k->ndim = (idx == 0 || idx == 3) ? 2 : 1;
+    k->shape[0] = (idx == 0 || idx >= 3) ? V : D, k->shape[1] = D;
+    k->kind = idx == 0 ? ASR__TDEC_EMBED : idx == 1 ? ASR__TDEC_NORM_W : idx == 2 ? ASR__TDEC_NORM_B : ASR__TDEC_LINEAR;
+    k->fan_in = D;
+    if (p) {
+      const asr_real **ps[5];
+      ps[0] = &p->embed, ps[1] = &p->after_norm_w, ps[2] = &p->after_norm_b, ps[3] = &p->out_w, ps[4] = &p->out_b;
+      k->slot = ps[idx];
+    }
+    if (g) {
+      asr_real **gs[5];
+      gs[0] = &g->embed, gs[1] = &g->after_norm_w, gs[2] = &g->after_norm_b, gs[3] = &g->out_w, gs[4] = &g->out_b;
+      k->gslot = gs[idx];
+    }
+  } else {
+    int l = (idx - 5) / 26, j = (idx - 5) % 26;
+    asr_tdec_layer_params *P = p ? &p->layer[l] : NULL;
+    asr_tdec_layer_grads *G = g ? &g->layer[l] : NULL;
+    if (j < 16) {                                 /* self_attn (j < 8) or src_attn */
+      asr_mha_params *a = P ? (j < 8 ? &P->self_attn : &P->src_attn) : NULL;
+      asr_mha_grads *ag = G ? (j < 8 ? &G->self_attn : &G->src_attn) : NULL;
+      int e = j % 8;
+      snprintf(key, sizeof key, "decoders.%d.%s.%s", l, j < 8 ? "self_attn" : "src_attn", att[e]);
+      k->ndim = e % 2 ? 1 : 2, k->shape[0] = D, k->shape[1] = D;
+      k->kind = ASR__TDEC_LINEAR, k->fan_in = D;
+      if (a) {
+        const asr_real **ps[8];
+        ps[0] = &a->wq, ps[1] = &a->bq, ps[2] = &a->wk, ps[3] = &a->bk;
+        ps[4] = &a->wv, ps[5] = &a->bv, ps[6] = &a->wo, ps[7] = &a->bo;
+        k->slot = ps[e];
+      }
+      if (ag) {
+        asr_real **gs[8];
+        gs[0] = &ag->wq, gs[1] = &ag->bq, gs[2] = &ag->wk, gs[3] = &ag->bk;
+        gs[4] = &ag->wv, gs[5] = &ag->bv, gs[6] = &ag->wo, gs[7] = &ag->bo;
+        k->gslot = gs[e];
+      }
+    } else if (j < 20) {                          /* feed_forward.w_1 (F,D), w_2 (D,F) */
+      int e = j - 16;
+      snprintf(key, sizeof key, "decoders.%d.feed_forward.%s", l, ffn[e]);
+      k->ndim = e % 2 ? 1 : 2, k->shape[0] = e < 2 ? F : D, k->shape[1] = e < 2 ? D : F;
+      k->kind = ASR__TDEC_LINEAR, k->fan_in = e < 2 ? D : F;
+      if (P) k->slot = e == 0 ? &P->w1 : e == 1 ? &P->b1 : e == 2 ? &P->w2 : &P->b2;
+      if (G) k->gslot = e == 0 ? &G->w1 : e == 1 ? &G->b1 : e == 2 ? &G->w2 : &G->b2;
+    } else {                                      /* norm1..norm3 weight, bias (D) */
+      int e = j - 20, w = e % 2 == 0;
+      snprintf(key, sizeof key, "decoders.%d.norm%d.%s", l, e / 2 + 1, w ? "weight" : "bias");
+      k->ndim = 1, k->shape[0] = D;
+      k->kind = w ? ASR__TDEC_NORM_W : ASR__TDEC_NORM_B;
+      if (P) k->slot = w ? &P->norm_w[e / 2] : &P->norm_b[e / 2];
+      if (G) k->gslot = w ? &G->norm_w[e / 2] : &G->norm_b[e / 2];
+    }
+  }
+  n = snprintf(k->name, sizeof k->name, "%s%s", prefix ? prefix : "", key);
+  return n < 0 || n >= (int)sizeof k->name ? -1 : 0;
+}
+
+ASRDEF asr_result asr_tdec_params_declare(struct asr_params *store, const char *prefix,
+                                          const asr_tdec_config *cfg) {
+  asr__tdec_key k;
+  int i, idx;
+  if (!store || asr__tdec_cfg_check(cfg, NULL)) return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < 5 + 26 * cfg->layers; i++) {
+    if (asr__tdec_key_at(&k, i, prefix, cfg, NULL, NULL)) return ASR_ERR_INVALID_ARG;
+    idx = asr_params_add(store, k.name, k.ndim, k.shape);
+    if (idx < 0) return (asr_result)idx;
+  }
+  return ASR_OK;
+}
+
+/* The index of key k in the store, or -1 when it is absent or has another shape. */
+ASR__PRIVATE int asr__tdec_key_find(const struct asr_params *store, const asr__tdec_key *k) {
+  int idx = asr_params_find(store, k->name), d;
+  if (idx < 0 || store->items[idx].ndim != k->ndim) return -1;
+  for (d = 0; d < k->ndim; d++)
+    if (store->items[idx].shape[d] != k->shape[d]) return -1;
+  return idx;
+}
+
+ASRDEF asr_result asr_tdec_params_bind(asr_tdec_params *p, asr_tdec_grads *g,
+                                       const struct asr_params *store, const char *prefix,
+                                       const asr_tdec_config *cfg) {
+  asr__tdec_key k;
+  int i, idx;
+  if (!p || !store || !store->data || asr__tdec_cfg_check(cfg, NULL)) return ASR_ERR_INVALID_ARG;
+  memset(p, 0, sizeof *p);
+  if (g) memset(g, 0, sizeof *g);
+  for (i = 0; i < 5 + 26 * cfg->layers; i++) {
+    if (asr__tdec_key_at(&k, i, prefix, cfg, p, g)) return ASR_ERR_INVALID_ARG;
+    idx = asr__tdec_key_find(store, &k);
+    if (idx < 0) return ASR_ERR_INVALID_ARG;
+    *k.slot = asr_params_ptr(store, idx);
+    if (g) *k.gslot = store->grad ? asr_params_grad_ptr(store, idx) : NULL;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_tdec_params_init(const struct asr_params *store, const char *prefix,
+                                       const asr_tdec_config *cfg, asr_rng *rng) {
+  asr__tdec_key k;
+  int i, idx;
+  size_t e, n;
+  if (!store || !store->data || !rng || asr__tdec_cfg_check(cfg, NULL)) return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < 5 + 26 * cfg->layers; i++) {
+    asr_real *x;
+    double bound;
+    if (asr__tdec_key_at(&k, i, prefix, cfg, NULL, NULL)) return ASR_ERR_INVALID_ARG;
+    idx = asr__tdec_key_find(store, &k);
+    if (idx < 0) return ASR_ERR_INVALID_ARG;
+    x = asr_params_ptr(store, idx);
+    n = store->items[idx].count;
+    bound = k.fan_in > 0 ? 1.0 / sqrt((double)k.fan_in) : 0;
+    for (e = 0; e < n; e++)
+      x[e] = (asr_real)(k.kind == ASR__TDEC_LINEAR ? bound * (2 * asr_rng_uniform(rng) - 1)
+                        : k.kind == ASR__TDEC_EMBED ? asr_rng_normal(rng)
+                        : k.kind == ASR__TDEC_NORM_W ? 1 : 0);
+  }
+  return ASR_OK;
+}
 
 /* ---- 7.3 Sequence losses (implementation)
  * Reading map (public name -> the helper holding its math -> docs page):
@@ -24116,7 +25727,649 @@ ASRDEF asr_result asr_check_las_speller(asr_las_speller_forward_fn fwd,
 }
 
 /* ---- 10.7.2 Transformer decoder checkers (implementation)
- * (the implementation goes here) */
+ * Each case lives in asr_params stores (section 9): the decoder's tensors with their
+ * gradients in one, the case's other arrays (inputs, outputs, saved buffers, workspaces)
+ * by name in another, whose gradient side holds the inputs' gradients. Two cases made
+ * from the same seed hold the same numbers, so a case is compared with its twin after
+ * one of them was changed or run by another tier. */
+#define ASR__CHK72_TIER_TOL (ASR_REAL_DOUBLE ? 1e-9 : 2e-4)
+#define ASR__CHK72_FD_TOL (ASR_REAL_DOUBLE ? 1e-6 : 5e-2)
+
+/* max_i |a_i - b_i| / max(1, max_i |b_i|); a NaN makes it NaN-large (reported as worst). */
+ASR__PRIVATE double asr__chk72_err(const asr_real *a, const asr_real *b, size_t n) {
+  double worst = 0, scale = 1;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - (double)b[i]), m = fabs((double)b[i]);
+    if (d > worst || d != d) worst = d;
+    if (m > scale) scale = m;
+  }
+  return worst / scale;
+}
+
+/* A 1-D array of n reals named `name` in a store; its index, or -1. */
+ASR__PRIVATE int asr__chk72_array(asr_params *st, const char *name, size_t n) {
+  int64_t shape[1];
+  shape[0] = (int64_t)(n ? n : 1);
+  return asr_params_add(st, name, 1, shape);
+}
+
+ASR__PRIVATE void asr__chk72_randn(asr_rng *rng, asr_real *x, size_t n, double scale) {
+  size_t i;
+  for (i = 0; i < n; i++) x[i] = (asr_real)(scale * asr_rng_normal(rng));
+}
+
+/* ---- multi-head attention: one random instance */
+typedef struct asr__chk72_mha {
+  asr_mha_forward_fn fwd;
+  int N, Tq, Tk, D, H, causal, self;
+  int lens[8];
+  asr_params st;               /* xq, xkv, wq bq wk bk wv bv wo bo, y, wy, saved, work */
+  asr_real *xq, *xkv, *y, *wy, *dxq, *dxkv;
+  asr_mha_params p;
+  asr_mha_grads g;
+  asr_mha_saved s;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk72_mha;
+
+/* Builds the instance drawn from seed (the same seed, the same numbers); 0 when out of
+ * memory. Key lengths Tk, Tk-1, ... (at least 1). */
+ASR__PRIVATE int asr__chk72_mha_make(asr__chk72_mha *c, uint64_t seed, int self, int causal, int N, int Tq,
+                                     int Tk, int D, int H) {
+  static const char *const wn[8] = {"wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo"};
+  size_t sb = asr_mha_saved_size(N, Tq, Tk, D, H);
+  int i, ix[14];
+  asr_rng rng;
+  memset(c, 0, sizeof *c);
+  c->N = N, c->Tq = Tq, c->Tk = Tk, c->D = D, c->H = H, c->causal = causal, c->self = self;
+  c->wbytes = asr_mha_backward_workspace_size(N, Tq, Tk, D, H);
+  for (i = 0; i < N; i++) c->lens[i] = ASR__MAX(1, Tk - i);
+  asr_params_init(&c->st, NULL);
+  ix[0] = asr__chk72_array(&c->st, "xq", (size_t)N * Tq * D);
+  ix[1] = asr__chk72_array(&c->st, "xkv", (size_t)N * Tk * D);
+  for (i = 0; i < 8; i++) ix[2 + i] = asr__chk72_array(&c->st, wn[i], (size_t)D * (i % 2 ? 1 : D));
+  ix[10] = asr__chk72_array(&c->st, "y", (size_t)N * Tq * D);
+  ix[11] = asr__chk72_array(&c->st, "wy", (size_t)N * Tq * D);
+  ix[12] = asr__chk72_array(&c->st, "saved", sb / sizeof(asr_real) + 1);
+  ix[13] = asr__chk72_array(&c->st, "work", c->wbytes / sizeof(asr_real) + 1);
+  for (i = 0; i < 14; i++)
+    if (ix[i] < 0) return 0;
+  if (asr_params_alloc(&c->st) != ASR_OK) return 0;
+  asr_rng_seed(&rng, seed, 72);
+  c->xq = asr_params_ptr(&c->st, ix[0]), c->dxq = asr_params_grad_ptr(&c->st, ix[0]);
+  c->xkv = self ? c->xq : asr_params_ptr(&c->st, ix[1]);
+  c->dxkv = self ? c->dxq : asr_params_grad_ptr(&c->st, ix[1]);
+  asr__chk72_randn(&rng, c->xq, (size_t)N * Tq * D, 1);
+  asr__chk72_randn(&rng, asr_params_ptr(&c->st, ix[1]), (size_t)N * Tk * D, 1);
+  for (i = 0; i < 8; i++) asr__chk72_randn(&rng, asr_params_ptr(&c->st, ix[2 + i]), c->st.items[ix[2 + i]].count,
+                                          i % 2 ? 0.2 : 1.0 / sqrt((double)D));
+  c->p.wq = asr_params_ptr(&c->st, ix[2]), c->p.bq = asr_params_ptr(&c->st, ix[3]);
+  c->p.wk = asr_params_ptr(&c->st, ix[4]), c->p.bk = asr_params_ptr(&c->st, ix[5]);
+  c->p.wv = asr_params_ptr(&c->st, ix[6]), c->p.bv = asr_params_ptr(&c->st, ix[7]);
+  c->p.wo = asr_params_ptr(&c->st, ix[8]), c->p.bo = asr_params_ptr(&c->st, ix[9]);
+  c->g.wq = asr_params_grad_ptr(&c->st, ix[2]), c->g.bq = asr_params_grad_ptr(&c->st, ix[3]);
+  c->g.wk = asr_params_grad_ptr(&c->st, ix[4]), c->g.bk = asr_params_grad_ptr(&c->st, ix[5]);
+  c->g.wv = asr_params_grad_ptr(&c->st, ix[6]), c->g.bv = asr_params_grad_ptr(&c->st, ix[7]);
+  c->g.wo = asr_params_grad_ptr(&c->st, ix[8]), c->g.bo = asr_params_grad_ptr(&c->st, ix[9]);
+  c->y = asr_params_ptr(&c->st, ix[10]), c->wy = asr_params_ptr(&c->st, ix[11]);
+  asr__chk72_randn(&rng, c->wy, (size_t)N * Tq * D, 1);
+  asr_mha_saved_init(&c->s, asr_params_ptr(&c->st, ix[12]), sb, N, Tq, Tk, D, H);
+  c->work = asr_params_ptr(&c->st, ix[13]);
+  asr_params_zero_grad(&c->st);
+  return 1;
+}
+
+ASR__PRIVATE double asr__chk72_mha_f(void *vc) {
+  asr__chk72_mha *c = (asr__chk72_mha *)vc;
+  size_t i, n = (size_t)c->N * c->Tq * c->D;
+  double f = 0;
+  asr_result r = c->fwd(c->y, &c->s, c->xq, c->xkv, c->lens, c->causal, &c->p, c->N, c->Tq, c->Tk, c->D, c->H);
+  if (r < 0) c->status = r;
+  for (i = 0; i < n; i++) f += (double)c->wy[i] * c->y[i];     /* sum(W * y) */
+  return f;
+}
+
+/* Forward, then the backward of sum(wy * y) into the store's gradients (zeroed first). */
+ASR__PRIVATE asr_result asr__chk72_mha_run(asr__chk72_mha *c, asr_mha_forward_fn fwd, asr_mha_backward_fn bwd) {
+  asr_result r;
+  c->fwd = fwd;
+  asr_params_zero_grad(&c->st);
+  c->status = ASR_OK;
+  asr__chk72_mha_f(c);
+  if (c->status < 0) return c->status;
+  r = bwd(c->dxq, c->dxkv, &c->g, c->wy, &c->s, c->xq, c->xkv, c->lens, c->causal, &c->p, c->N, c->Tq, c->Tk,
+          c->D, c->H, c->work, c->wbytes);
+  return r;
+}
+
+/* The names of the instance's arrays in the order asr__chk72_mha_make adds them. */
+static const char *const ASR__CHK72_MHA_NAMES[10] = {"xq", "xkv", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo"};
+
+ASRDEF asr_result asr_gradcheck_mha(asr_mha_forward_fn fwd, asr_mha_backward_fn bwd,
+                                    int self_attention, int causal, int N, int Tq, int Tk, int D,
+                                    int H, uint64_t seed, asr_gradcheck_report *report) {
+  asr__chk72_mha c;
+  asr_gradcheck_param prm[10];
+  asr_rng rng;
+  asr_result r;
+  int i, k = 0;
+  memset(report, 0, sizeof *report);
+  if (!fwd || !bwd || N < 1 || N > 8 || Tq < 1 || Tk < 1 || D < 1 || H < 1 || D % H ||
+      (self_attention && Tk != Tq))
+    return ASR_ERR_INVALID_ARG;
+  if (!asr__chk72_mha_make(&c, seed, self_attention, causal, N, Tq, Tk, D, H)) {
+    asr_params_free(&c.st);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  r = asr__chk72_mha_run(&c, fwd, bwd);
+  if (r >= 0) {
+    for (i = 0; i < 10; i++) {                    /* xq, xkv (unless it is xq), the weights */
+      const asr_param *it = &c.st.items[i];
+      if (i == 1 && self_attention) continue;
+      /* the report keeps the name after the store is freed: a string literal */
+      prm[k].name = ASR__CHK72_MHA_NAMES[i], prm[k].x = c.st.data + it->offset, prm[k].grad = c.st.grad + it->offset;
+      prm[k].n = it->count;
+      k++;
+    }
+    asr_rng_seed(&rng, seed, 73);
+    r = asr_gradcheck(asr__chk72_mha_f, &c, prm, k, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr_params_free(&c.st);
+  return r;
+}
+
+/* The largest error between the gradients (inputs and weights) of two twin cases. */
+ASR__PRIVATE double asr__chk72_mha_grad_err(const asr__chk72_mha *a, const asr__chk72_mha *b) {
+  double e = 0;
+  int i;
+  for (i = 0; i < 10; i++) {
+    const asr_param *it = &a->st.items[i];
+    e = ASR__MAX(e, asr__chk72_err(a->st.grad + it->offset, b->st.grad + it->offset, it->count));
+  }
+  return e;
+}
+
+ASRDEF asr_result asr_check_mha(asr_mha_forward_fn fwd, asr_mha_backward_fn bwd, uint64_t seed,
+                                asr_check_report *rep) {
+  static const char *const what[2] = {"causal self-attention (T 5, key lengths 5,4)",
+                                      "source attention (Tq 4, Tk 6, key lengths 6,5)"};
+  int k;
+  for (k = 0; k < 2; k++) {
+    const int self = k == 0, N = 2, Tq = self ? 5 : 4, Tk = self ? 5 : 6, D = 8, H = 2;
+    asr__chk72_mha a, b;
+    asr_gradcheck_report gr;
+    asr_result r, rb;
+    double e;
+    int ok_a = asr__chk72_mha_make(&a, seed + (uint64_t)k, self, self, N, Tq, Tk, D, H);
+    int ok_b = asr__chk72_mha_make(&b, seed + (uint64_t)k, self, self, N, Tq, Tk, D, H);
+    if (!ok_a || !ok_b) {
+      asr_params_free(&a.st), asr_params_free(&b.st);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    /* 1. against _naive: y, attn, then every gradient */
+    r = asr__chk72_mha_run(&a, fwd, bwd);
+    rb = asr__chk72_mha_run(&b, asr_mha_forward_naive, asr_mha_backward_naive);
+    e = r >= 0 && rb >= 0 ? ASR__MAX(asr__chk72_err(a.y, b.y, (size_t)N * Tq * D),
+                                     asr__chk72_err(a.s.attn, b.s.attn, (size_t)N * H * Tq * Tk)) : 1;
+    asr__check_case(rep, r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL, e, "mha %s vs naive: y and attn, "
+                    "error %.3g (result %d)", what[k], e, (int)r);
+    e = r >= 0 && rb >= 0 ? asr__chk72_mha_grad_err(&a, &b) : 1;
+    asr__check_case(rep, r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL, e,
+                    "mha %s vs naive: d_xq, d_xkv and the 8 weight gradients, error %.3g", what[k], e);
+    /* 2. the mask: keys past each length (item 1's last frames) hold garbage in b */
+    if (r >= 0) {
+      int j, c, zero = 1, same;
+      rb = ASR_OK;
+      if (!self) {
+        asr_rng grng;
+        asr_rng_seed(&grng, seed, 74);
+        for (j = b.lens[1]; j < Tk; j++)
+          for (c = 0; c < D; c++) b.xkv[((size_t)Tk + j) * D + c] = (asr_real)(1000 * asr_rng_normal(&grng));
+        rb = asr__chk72_mha_run(&b, fwd, bwd);
+        for (j = b.lens[1]; j < Tk; j++)
+          for (c = 0; c < D; c++) zero = zero && b.dxkv[((size_t)Tk + j) * D + c] == 0;
+        same = rb >= 0 && memcmp(b.y, a.y, sizeof(asr_real) * (size_t)N * Tq * D) == 0 &&
+               memcmp(b.st.grad, a.st.grad, sizeof(asr_real) * a.st.total) == 0;
+        asr__check_case(rep, same && zero, 0, "mha %s: garbage in the masked frames changes no output and no "
+                        "gradient (bit for bit: %s); their own gradient is %s", what[k], same ? "yes" : "NO",
+                        zero ? "0" : "NOT 0");
+      } else {
+        /* causal: a later query's input changes no earlier row */
+        for (c = 0; c < D; c++) b.xq[(size_t)3 * D + c] += 1;
+        rb = fwd(b.y, &b.s, b.xq, b.xkv, b.lens, 1, &b.p, N, Tq, Tk, D, H);
+        asr__check_case(rep, rb >= 0 && memcmp(b.y, a.y, sizeof(asr_real) * 3 * D) == 0 &&
+                        memcmp(b.y + 3 * D, a.y + 3 * D, sizeof(asr_real) * D) != 0, 0,
+                        "mha %s: changing position 3 changes rows 0..2 by nothing (bit for bit) and row 3", what[k]);
+      }
+    }
+    /* 3. a query with no allowed key: ESPnet's zeroed weights give y = bo */
+    if (!self) {
+      int c, ok = 1;
+      b.lens[0] = 0;
+      rb = fwd(b.y, &b.s, b.xq, b.xkv, b.lens, 0, &b.p, N, Tq, Tk, D, H);
+      for (c = 0; c < Tq * D && rb >= 0; c++) ok = ok && b.y[c] == b.p.bo[c % D];
+      asr__check_case(rep, rb >= 0 && ok, 0, "mha: key length 0 gives y = linear_out.bias (ESPnet's "
+                      "masked_fill after the softmax), result %d", (int)rb);
+      b.lens[0] = ASR__MAX(1, Tk);
+    }
+    /* 4. bad arguments, nothing written */
+    {
+      asr_real keep = a.y[0] = (asr_real)4321;
+      r = fwd(a.y, &a.s, a.xq, a.xkv, a.lens, self, &a.p, N, Tq, Tk, D, 3);
+      asr__check_case(rep, r == ASR_ERR_SHAPE && a.y[0] == keep, 0, "mha refuses 3 heads for D = 8 (result %d)",
+                      (int)r);
+      a.lens[1] = Tk + 1;
+      r = fwd(a.y, &a.s, a.xq, a.xkv, a.lens, self, &a.p, N, Tq, Tk, D, H);
+      asr__check_case(rep, r == ASR_ERR_RANGE && a.y[0] == keep, 0, "mha refuses a key length past Tk "
+                      "(result %d)", (int)r);
+    }
+    asr_params_free(&a.st), asr_params_free(&b.st);
+    /* 5. finite differences */
+    r = asr_gradcheck_mha(fwd, bwd, self, self, 2, Tq, Tk, D, H, seed + 10 + (uint64_t)k, &gr);
+    if (r == ASR_ERR_OUT_OF_MEMORY) return r;
+    asr__check_case(rep, r >= 0 && gr.max_rel_err <= ASR__CHK72_FD_TOL, r >= 0 ? gr.max_rel_err : 1,
+                    "mha %s finite differences: max rel. error %.3g at %s[%ld]", what[k], gr.max_rel_err,
+                    gr.worst_param ? gr.worst_param : "-", gr.worst_index);
+  }
+  return ASR_OK;
+}
+
+/* ---- the decoder: one random instance (V 7, D 8, 2 heads, F 12) */
+typedef struct asr__chk72_dec {
+  asr_tdec_forward_fn fwd;
+  asr_tdec_config cfg;
+  int N, U, T;
+  int ys_in[8 * 16], ys_lens[8], mem_lens[8];
+  asr_params prm;              /* the decoder's tensors (ESPnet's keys) and gradients */
+  asr_params buf;              /* memory (its gradient: d_memory), logits, wl, saved, work */
+  asr_tdec_params p;
+  asr_tdec_grads g;
+  asr_tdec_saved s;
+  asr_real *memory, *dmem, *logits, *wl;
+  void *work;
+  size_t wbytes;
+  asr_result status;
+} asr__chk72_dec;
+
+ASR__PRIVATE void asr__chk72_dec_free(asr__chk72_dec *c) {
+  asr_params_free(&c->prm);
+  asr_params_free(&c->buf);
+}
+
+/* Builds the instance drawn from seed: target lengths U, U-1, ..., memory lengths T,
+ * T-1, ... (at least 1), random ids everywhere (padding too), layer norms near 1;
+ * 0 when out of memory or the sizes are outside N <= 8, U <= 16. */
+ASR__PRIVATE int asr__chk72_dec_make(asr__chk72_dec *c, uint64_t seed, int layers, int N, int U, int T) {
+  size_t sb, i;
+  int n, k, ix[5];
+  asr_rng rng;
+  memset(c, 0, sizeof *c);
+  asr_params_init(&c->prm, NULL);
+  asr_params_init(&c->buf, NULL);
+  if (N < 1 || N > 8 || U < 1 || U > 16 || T < 1 || layers < 1 || layers > 4) return 0;
+  asr_tdec_config_init(&c->cfg, 7, 8, 2, 12, layers);
+  c->N = N, c->U = U, c->T = T;
+  sb = asr_tdec_saved_size(&c->cfg, N, U, T);
+  c->wbytes = asr_tdec_backward_workspace_size(&c->cfg, N, U, T);
+  if (asr_tdec_params_declare(&c->prm, "", &c->cfg) != ASR_OK || asr_params_alloc(&c->prm) != ASR_OK) return 0;
+  ix[0] = asr__chk72_array(&c->buf, "memory", (size_t)N * T * 8);
+  ix[1] = asr__chk72_array(&c->buf, "logits", (size_t)N * U * 7);
+  ix[2] = asr__chk72_array(&c->buf, "wl", (size_t)N * U * 7);
+  ix[3] = asr__chk72_array(&c->buf, "saved", sb / sizeof(asr_real) + 1);
+  ix[4] = asr__chk72_array(&c->buf, "work", c->wbytes / sizeof(asr_real) + 1);
+  for (k = 0; k < 5; k++)
+    if (ix[k] < 0) return 0;
+  if (asr_params_alloc(&c->buf) != ASR_OK) return 0;
+  asr_tdec_params_bind(&c->p, &c->g, &c->prm, "", &c->cfg);
+  c->memory = asr_params_ptr(&c->buf, ix[0]), c->dmem = asr_params_grad_ptr(&c->buf, ix[0]);
+  c->logits = asr_params_ptr(&c->buf, ix[1]), c->wl = asr_params_ptr(&c->buf, ix[2]);
+  asr_tdec_saved_init(&c->s, asr_params_ptr(&c->buf, ix[3]), sb, &c->cfg, N, U, T);
+  c->work = asr_params_ptr(&c->buf, ix[4]);
+  asr_rng_seed(&rng, seed, 75);
+  for (k = 0; k < c->prm.count; k++) {            /* weights at nn.Linear's scale, norms near 1 */
+    const asr_param *it = &c->prm.items[k];
+    asr_real *x = c->prm.data + it->offset;
+    int norm = strstr(it->name, "norm") != NULL, weight = strstr(it->name, ".weight") != NULL;
+    asr__chk72_randn(&rng, x, it->count, norm ? 0.2 : it->ndim == 2 ? (k == 0 ? 0.5 : 1.0 / sqrt((double)it->shape[1])) : 0.2);
+    if (norm && weight)
+      for (i = 0; i < it->count; i++) x[i] += 1;
+  }
+  asr__chk72_randn(&rng, c->memory, (size_t)N * T * 8, 1);
+  asr__chk72_randn(&rng, c->wl, (size_t)N * U * 7, 1);
+  for (n = 0; n < N; n++) {
+    c->ys_lens[n] = ASR__MAX(1, U - n), c->mem_lens[n] = ASR__MAX(1, T - n);
+    for (k = 0; k < U; k++) c->ys_in[n * U + k] = asr_rng_int(&rng, 7);
+  }
+  asr_params_zero_grad(&c->prm);
+  asr_params_zero_grad(&c->buf);
+  return 1;
+}
+
+ASR__PRIVATE double asr__chk72_dec_f(void *vc) {
+  asr__chk72_dec *c = (asr__chk72_dec *)vc;
+  size_t i, n = (size_t)c->N * c->U * c->cfg.vocab;
+  double f = 0;
+  asr_result r = c->fwd(c->logits, &c->s, c->ys_in, c->ys_lens, c->memory, c->mem_lens, &c->p, &c->cfg, c->N,
+                        c->U, c->T, c->work, c->wbytes);
+  if (r < 0) c->status = r;
+  for (i = 0; i < n; i++) f += (double)c->wl[i] * c->logits[i];   /* sum(W * logits) */
+  return f;
+}
+
+/* Forward, then the backward of sum(wl * logits) into zeroed gradients. */
+ASR__PRIVATE asr_result asr__chk72_dec_run(asr__chk72_dec *c, asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd) {
+  c->fwd = fwd;
+  c->status = ASR_OK;
+  asr_params_zero_grad(&c->prm);
+  asr_params_zero_grad(&c->buf);
+  asr__chk72_dec_f(c);
+  if (c->status < 0) return c->status;
+  return bwd(c->dmem, &c->g, c->wl, &c->s, c->ys_in, c->ys_lens, c->memory, c->mem_lens, &c->p, &c->cfg, c->N,
+             c->U, c->T, c->work, c->wbytes);
+}
+
+/* The keys of a decoder of up to 4 layers, in asr_tdec_params_declare's order, as string
+ * literals: a gradcheck report names its worst parameter after the store is freed. */
+#define ASR__CHK72_LAYER_KEYS(l)                                                                      \
+  "decoders." #l ".self_attn.linear_q.weight", "decoders." #l ".self_attn.linear_q.bias",            \
+  "decoders." #l ".self_attn.linear_k.weight", "decoders." #l ".self_attn.linear_k.bias",            \
+  "decoders." #l ".self_attn.linear_v.weight", "decoders." #l ".self_attn.linear_v.bias",            \
+  "decoders." #l ".self_attn.linear_out.weight", "decoders." #l ".self_attn.linear_out.bias",        \
+  "decoders." #l ".src_attn.linear_q.weight", "decoders." #l ".src_attn.linear_q.bias",              \
+  "decoders." #l ".src_attn.linear_k.weight", "decoders." #l ".src_attn.linear_k.bias",              \
+  "decoders." #l ".src_attn.linear_v.weight", "decoders." #l ".src_attn.linear_v.bias",              \
+  "decoders." #l ".src_attn.linear_out.weight", "decoders." #l ".src_attn.linear_out.bias",          \
+  "decoders." #l ".feed_forward.w_1.weight", "decoders." #l ".feed_forward.w_1.bias",                \
+  "decoders." #l ".feed_forward.w_2.weight", "decoders." #l ".feed_forward.w_2.bias",                \
+  "decoders." #l ".norm1.weight", "decoders." #l ".norm1.bias", "decoders." #l ".norm2.weight",      \
+  "decoders." #l ".norm2.bias", "decoders." #l ".norm3.weight", "decoders." #l ".norm3.bias"
+static const char *const ASR__CHK72_DEC_NAMES[5 + 26 * 4] = {
+    "embed.0.weight", "after_norm.weight", "after_norm.bias", "output_layer.weight", "output_layer.bias",
+    ASR__CHK72_LAYER_KEYS(0), ASR__CHK72_LAYER_KEYS(1), ASR__CHK72_LAYER_KEYS(2), ASR__CHK72_LAYER_KEYS(3)};
+#undef ASR__CHK72_LAYER_KEYS
+
+ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd,
+                                     int layers, int N, int U, int T, uint64_t seed,
+                                     asr_gradcheck_report *report) {
+  asr__chk72_dec c;
+  asr_gradcheck_param prm[1 + 5 + 26 * 4];
+  asr_rng rng;
+  asr_result r;
+  int i;
+  memset(report, 0, sizeof *report);
+  if (!fwd || !bwd || N < 1 || N > 8 || U < 1 || U > 16 || T < 1 || T > 64 || layers < 1 || layers > 4)
+    return ASR_ERR_INVALID_ARG;
+  if (!asr__chk72_dec_make(&c, seed, layers, N, U, T)) {
+    asr__chk72_dec_free(&c);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  /* The ReLU has a kink at 0, where central differences are meaningless: the biases b1
+   * are set to +-3 (a random sign per hidden unit), so that every unit's input stays in
+   * one linear piece (|W1 z| > 3 is rare, and a probe moves it by about 1e-3), some units
+   * always active and some never. Units switching between rows are covered by the
+   * comparison with _naive and by tests/torch. */
+  asr_rng_seed(&rng, seed, 78);
+  for (i = 0; i < layers; i++) {
+    asr_real *b1 = (asr_real *)c.p.layer[i].b1;
+    int f;
+    for (f = 0; f < c.cfg.ff_dim; f++) b1[f] = (asr_real)(asr_rng_int(&rng, 2) ? 3 : -3);
+  }
+  r = asr__chk72_dec_run(&c, fwd, bwd);
+  if (r >= 0) {
+    prm[0].name = "memory", prm[0].x = c.memory, prm[0].grad = c.dmem, prm[0].n = (size_t)N * T * 8;
+    for (i = 0; i < c.prm.count; i++) {
+      const asr_param *it = &c.prm.items[i];
+      ASR_ASSERT(strcmp(it->name, ASR__CHK72_DEC_NAMES[i]) == 0);
+      prm[1 + i].name = ASR__CHK72_DEC_NAMES[i], prm[1 + i].x = c.prm.data + it->offset;
+      prm[1 + i].grad = c.prm.grad + it->offset, prm[1 + i].n = it->count;
+    }
+    asr_rng_seed(&rng, seed, 76);
+    r = asr_gradcheck(asr__chk72_dec_f, &c, prm, 1 + c.prm.count, NULL, &rng, report);
+    if (r >= 0 && c.status < 0) r = c.status;
+  }
+  asr__chk72_dec_free(&c);
+  return r;
+}
+
+/* The largest error over every parameter gradient and d_memory of two twin cases. */
+ASR__PRIVATE double asr__chk72_dec_grad_err(const asr__chk72_dec *a, const asr__chk72_dec *b) {
+  double e = asr__chk72_err(a->dmem, b->dmem, (size_t)a->N * a->T * a->cfg.d_model);
+  int i;
+  for (i = 0; i < a->prm.count; i++) {
+    const asr_param *it = &a->prm.items[i];
+    e = ASR__MAX(e, asr__chk72_err(a->prm.grad + it->offset, b->prm.grad + it->offset, it->count));
+  }
+  return e;
+}
+
+/* Bit-equal gradients (parameters and d_memory) of two twin cases. */
+ASR__PRIVATE int asr__chk72_dec_same_grads(const asr__chk72_dec *a, const asr__chk72_dec *b) {
+  return memcmp(a->prm.grad, b->prm.grad, sizeof(asr_real) * a->prm.total) == 0 &&
+         memcmp(a->dmem, b->dmem, sizeof(asr_real) * (size_t)a->N * a->T * a->cfg.d_model) == 0;
+}
+
+ASRDEF asr_result asr_check_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd,
+                                 uint64_t seed, asr_check_report *rep) {
+  const int N = 3, U = 5, T = 6, V = 7, L = 2;
+  const size_t nl = (size_t)N * U * V;
+  asr__chk72_dec a, b;
+  asr_gradcheck_report gr;
+  asr_result r, rb;
+  double e;
+  int n, i, c, ok;
+  if (!asr__chk72_dec_make(&a, seed, L, N, U, T) || !asr__chk72_dec_make(&b, seed, L, N, U, T)) {
+    asr__chk72_dec_free(&a), asr__chk72_dec_free(&b);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  /* 1. against _naive */
+  r = asr__chk72_dec_run(&a, fwd, bwd);
+  rb = asr__chk72_dec_run(&b, asr_tdec_forward_naive, asr_tdec_backward_naive);
+  e = r >= 0 && rb >= 0 ? asr__chk72_err(a.logits, b.logits, nl) : 1;
+  asr__check_case(rep, r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL, e, "tdec logits vs naive (2 layers, "
+                  "target lengths 5,4,3, memory lengths 6,5,4): error %.3g (result %d)", e, (int)r);
+  e = r >= 0 && rb >= 0 ? asr__chk72_dec_grad_err(&a, &b) : 1;
+  asr__check_case(rep, r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL, e, "tdec d_memory and all %d parameter "
+                  "gradients vs naive: error %.3g", a.prm.count, e);
+  if (r < 0) {
+    asr__chk72_dec_free(&a), asr__chk72_dec_free(&b);
+    return ASR_OK;
+  }
+  /* 2. the causal mask: a new token at position 2 of item 0 changes no row before it */
+  memcpy(b.ys_in, a.ys_in, sizeof a.ys_in);
+  b.ys_in[2] = (a.ys_in[2] + 1) % V;
+  b.fwd = fwd;
+  asr__chk72_dec_f(&b);
+  ok = b.status >= 0 && memcmp(b.logits, a.logits, sizeof(asr_real) * 2 * V) == 0 &&
+       memcmp(b.logits + (size_t)U * V, a.logits + (size_t)U * V, sizeof(asr_real) * (nl - (size_t)U * V)) == 0 &&
+       memcmp(b.logits + 2 * V, a.logits + 2 * V, sizeof(asr_real) * V) != 0;
+  asr__check_case(rep, ok, 0, "tdec causal mask: changing token 2 of item 0 leaves its rows 0-1 and the other "
+                  "items bit for bit, and changes row 2");
+  b.ys_in[2] = a.ys_in[2];
+  /* 3. the memory mask: garbage in the padded frames, same logits and gradients */
+  {
+    asr_rng grng;
+    asr_rng_seed(&grng, seed, 77);
+    for (n = 0; n < N; n++)
+      for (i = a.mem_lens[n]; i < T; i++)
+        for (c = 0; c < 8; c++) b.memory[((size_t)n * T + i) * 8 + c] = (asr_real)(1000 * asr_rng_normal(&grng));
+    rb = asr__chk72_dec_run(&b, fwd, bwd);
+    ok = rb >= 0 && memcmp(b.logits, a.logits, sizeof(asr_real) * nl) == 0 && asr__chk72_dec_same_grads(&a, &b);
+    for (n = 0; n < N && ok; n++)
+      for (i = a.mem_lens[n] * 8; i < T * 8; i++) ok = ok && a.dmem[(size_t)n * T * 8 + i] == 0;
+    asr__check_case(rep, ok, 0, "tdec memory mask: garbage in the padded frames changes no logit and no "
+                    "gradient (bit for bit); their d_memory is 0");
+    memcpy(b.memory, a.memory, sizeof(asr_real) * (size_t)N * T * 8);
+  }
+  /* 4. the target padding: other ids there, dlogits 0 there: valid rows and gradients
+   * unchanged (a is rerun with the same zeroed dlogits) */
+  for (n = 0; n < N; n++)
+    for (i = a.ys_lens[n]; i < U; i++) {
+      for (c = 0; c < V; c++) a.wl[((size_t)n * U + i) * V + c] = b.wl[((size_t)n * U + i) * V + c] = 0;
+      b.ys_in[n * U + i] = (a.ys_in[n * U + i] + 3) % V;
+    }
+  r = asr__chk72_dec_run(&a, fwd, bwd);
+  rb = asr__chk72_dec_run(&b, fwd, bwd);
+  ok = r >= 0 && rb >= 0 && asr__chk72_dec_same_grads(&a, &b);
+  for (n = 0; n < N && ok; n++)
+    ok = memcmp(a.logits + (size_t)n * U * V, b.logits + (size_t)n * U * V, sizeof(asr_real) * (size_t)a.ys_lens[n] * V) == 0;
+  asr__check_case(rep, ok, 0, "tdec target padding: other tokens in the padded positions change no valid row and "
+                  "(with dlogits 0 there) no gradient, bit for bit");
+  memcpy(b.ys_in, a.ys_in, sizeof a.ys_in);
+  /* 5. bad arguments: a negative result and logits, d_memory untouched */
+  {
+    static const char *const what[7] = {"an empty target (U = 0)", "a target length 0", "a token id = V",
+                                        "a token id -1", "a memory length 0", "a memory length past T",
+                                        "3 heads for d_model 8"};
+    asr_real keep = b.logits[0] = (asr_real)12345, keepd = b.dmem[0] = (asr_real)54321;
+    int k;
+    for (k = 0; k < 7; k++) {
+      asr_tdec_config cfg = b.cfg;
+      int Ub = U;
+      memcpy(b.ys_in, a.ys_in, sizeof a.ys_in);
+      memcpy(b.ys_lens, a.ys_lens, sizeof a.ys_lens);
+      memcpy(b.mem_lens, a.mem_lens, sizeof a.mem_lens);
+      if (k == 0) Ub = 0;
+      if (k == 1) b.ys_lens[1] = 0;
+      if (k == 2) b.ys_in[4] = V;
+      if (k == 3) b.ys_in[4] = -1;
+      if (k == 4) b.mem_lens[2] = 0;
+      if (k == 5) b.mem_lens[0] = T + 1;
+      if (k == 6) cfg.heads = 3;
+      r = fwd(b.logits, &b.s, b.ys_in, b.ys_lens, b.memory, b.mem_lens, &b.p, &cfg, N, Ub, T, b.work, b.wbytes);
+      rb = bwd(b.dmem, &b.g, b.wl, &b.s, b.ys_in, b.ys_lens, b.memory, b.mem_lens, &b.p, &cfg, N, Ub, T, b.work,
+               b.wbytes);
+      asr__check_case(rep, r < 0 && rb < 0 && b.logits[0] == keep && b.dmem[0] == keepd, 0,
+                      "tdec refuses %s, forward and backward, nothing written (results %d, %d)", what[k], (int)r,
+                      (int)rb);
+    }
+  }
+  asr__chk72_dec_free(&a), asr__chk72_dec_free(&b);
+  /* 6. finite differences */
+  r = asr_gradcheck_tdec(fwd, bwd, 2, 2, 4, 5, seed + 1, &gr);
+  if (r == ASR_ERR_OUT_OF_MEMORY) return r;
+  asr__check_case(rep, r >= 0 && gr.max_rel_err <= ASR__CHK72_FD_TOL, r >= 0 ? gr.max_rel_err : 1,
+                  "tdec finite differences (2 layers, memory and 57 tensors): max rel. error %.3g at %s[%ld]",
+                  gr.max_rel_err, gr.worst_param ? gr.worst_param : "-", gr.worst_index);
+  return ASR_OK;
+}
+
+/* ---- the cached step */
+ASRDEF asr_result asr_check_tdec_step(uint64_t seed, asr_check_report *rep) {
+  const int N = 3, U = 6, T = 7, V = 7, L = 2, D = 8;
+  asr__chk72_dec a, b;
+  asr_params st;
+  asr_tdec_source src;
+  asr_real *srcbuf, *states[3], *fork, *lp, *logp_tf, *sw, *gw;
+  size_t srcb, stb, swb, gwb;
+  int ix[6], n, t, k, v, pos[3], tok[3], item[3], B, toks[3 * 5], ntok[3];
+  asr_result r;
+  double e = 0;
+  if (!asr__chk72_dec_make(&a, seed, L, N, U, T) || !asr__chk72_dec_make(&b, seed, L, 1, U, T)) {
+    asr__chk72_dec_free(&a), asr__chk72_dec_free(&b);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  srcb = asr_tdec_source_size(&a.cfg, N, T);
+  stb = asr_tdec_state_size(&a.cfg, U);
+  swb = asr_tdec_step_workspace_size(&a.cfg, N, T, U);
+  gwb = asr_tdec_greedy_workspace_size(&a.cfg, N, T, 5);
+  asr_params_init(&st, NULL);
+  ix[0] = asr__chk72_array(&st, "source", srcb / sizeof(asr_real) + 1);
+  ix[1] = asr__chk72_array(&st, "states", 4 * (stb / sizeof(asr_real)));
+  ix[2] = asr__chk72_array(&st, "logp", (size_t)N * V);
+  ix[3] = asr__chk72_array(&st, "logp_tf", (size_t)N * U * V);
+  ix[4] = asr__chk72_array(&st, "step_work", swb / sizeof(asr_real) + 1);
+  ix[5] = asr__chk72_array(&st, "greedy_work", gwb / sizeof(asr_real) + 1);
+  if (ix[0] < 0 || ix[1] < 0 || ix[2] < 0 || ix[3] < 0 || ix[4] < 0 || ix[5] < 0 || asr_params_alloc(&st) != ASR_OK) {
+    asr__chk72_dec_free(&a), asr__chk72_dec_free(&b), asr_params_free(&st);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  srcbuf = asr_params_ptr(&st, ix[0]), lp = asr_params_ptr(&st, ix[2]), logp_tf = asr_params_ptr(&st, ix[3]);
+  sw = asr_params_ptr(&st, ix[4]), gw = asr_params_ptr(&st, ix[5]);
+  for (n = 0; n < N; n++) states[n] = asr_params_ptr(&st, ix[1]) + (size_t)n * (stb / sizeof(asr_real));
+  fork = asr_params_ptr(&st, ix[1]) + (size_t)3 * (stb / sizeof(asr_real));
+  /* 1. the teacher-forced log-softmax, then the same positions stepped, the items whose
+   * target is still running batched together */
+  a.fwd = asr_tdec_forward;
+  asr__chk72_dec_f(&a);
+  r = a.status;
+  for (k = 0; k < N * U; k++) asr_log_softmax(logp_tf + (size_t)k * V, a.logits + (size_t)k * V, V);
+  if (r >= 0) r = asr_tdec_source_init(&src, srcbuf, srcb, a.memory, a.mem_lens, &a.p, &a.cfg, N, T);
+  for (t = 0; t < U && r >= 0; t++) {
+    asr_real *sts[3];
+    for (B = 0, n = 0; n < N; n++)
+      if (t < a.ys_lens[n]) sts[B] = states[n], pos[B] = t, tok[B] = a.ys_in[n * U + t], item[B] = n, B++;
+    r = asr_tdec_step(lp, sts, pos, tok, item, &src, &a.p, &a.cfg, B, U, sw, swb);
+    for (k = 0; k < B && r >= 0; k++)
+      e = ASR__MAX(e, asr__chk72_err(lp + (size_t)k * V, logp_tf + ((size_t)item[k] * U + t) * V, (size_t)V));
+  }
+  asr__check_case(rep, r >= 0 && e <= ASR__CHK72_TIER_TOL, e, "tdec step: stepping token by token gives the "
+                  "teacher-forced log-probabilities (3 items, lengths 6,5,4): error %.3g (result %d)", e, (int)r);
+  /* 2. fork item 0 after 3 positions, feed another token: the teacher-forced forward of
+   * that other sequence (item 0 alone, in b) */
+  if (r >= 0) {
+    asr_real *one[1];
+    one[0] = fork;
+    memcpy(fork, states[0], asr_tdec_state_size(&a.cfg, 3));
+    memcpy(b.ys_in, a.ys_in, sizeof(int) * (size_t)U);
+    b.ys_in[3] = (a.ys_in[3] + 2) % V;
+    b.ys_lens[0] = U, b.mem_lens[0] = a.mem_lens[0];
+    memcpy(b.memory, a.memory, sizeof(asr_real) * (size_t)T * D);
+    memcpy(b.prm.data, a.prm.data, sizeof(asr_real) * a.prm.total);
+    b.fwd = asr_tdec_forward;
+    asr__chk72_dec_f(&b);
+    pos[0] = 3, tok[0] = b.ys_in[3], item[0] = 0;
+    r = b.status >= 0 ? asr_tdec_step(lp, one, pos, tok, item, &src, &a.p, &a.cfg, 1, U, sw, swb) : b.status;
+    asr_log_softmax(logp_tf, b.logits + 3 * V, V);
+    e = r >= 0 ? asr__chk72_err(lp, logp_tf, (size_t)V) : 1;
+    asr__check_case(rep, r >= 0 && e <= ASR__CHK72_TIER_TOL, e, "tdec step: a state forked after 3 tokens "
+                    "(one memcpy of asr_tdec_state_size(cfg, 3) bytes) and fed another token equals the "
+                    "teacher-forced forward of that sequence: error %.3g", e);
+  }
+  /* 3. greedy decoding (<sos> = <eos> = V-1, at most 5 tokens) is the argmax chain of the
+   * teacher-forced forward on its own output */
+  if (r >= 0) r = asr_tdec_greedy(toks, ntok, &src, &a.p, &a.cfg, V - 1, V - 1, 5, gw, gwb);
+  for (n = 0; n < N && r >= 0; n++) {
+    int judged = 0, agree = 0;
+    b.ys_in[0] = V - 1;
+    for (k = 0; k < ntok[n]; k++) b.ys_in[k + 1] = toks[n * 5 + k];
+    b.U = ntok[n] + 1, b.ys_lens[0] = b.U, b.mem_lens[0] = a.mem_lens[n];
+    memcpy(b.memory, a.memory + (size_t)n * T * D, sizeof(asr_real) * (size_t)T * D);
+    asr_tdec_saved_init(&b.s, b.s.layer[0].x, asr_tdec_saved_size(&b.cfg, 1, b.U, T), &b.cfg, 1, b.U, T);
+    asr__chk72_dec_f(&b);
+    r = b.status;
+    for (k = 0; k <= ntok[n] && r >= 0; k++) {
+      const asr_real *row = b.logits + (size_t)k * V;
+      int best = 0, second = -1, want = k < ntok[n] ? toks[n * 5 + k] : V - 1;
+      for (v = 1; v < V; v++)
+        if (row[v] > row[best]) best = v;
+      for (v = 0; v < V; v++)
+        if (v != best && (second < 0 || row[v] > row[second])) second = v;
+      if (k == 5) break;                          /* the 5th token ended by the length limit */
+      if (row[best] - row[second] < 1e-3) continue;
+      judged++;
+      agree += best == want;
+    }
+    asr__check_case(rep, r >= 0 && agree == judged && judged > 0, 0, "tdec greedy, item %d: %d tokens, each the "
+                    "teacher-forced argmax (%d of %d positions judged agree)", n, ntok[n], agree, judged);
+  }
+  /* 4. bad steps: nothing written */
+  if (r >= 0) {
+    asr_real keep = lp[0] = (asr_real)777;
+    pos[0] = U, tok[0] = 0;
+    r = asr_tdec_step(lp, states, pos, tok, NULL, &src, &a.p, &a.cfg, 1, U, sw, swb);
+    asr__check_case(rep, r == ASR_ERR_RANGE && lp[0] == keep, 0, "tdec step refuses position %d in a state of "
+                    "capacity %d (result %d)", U, U, (int)r);
+    pos[0] = 0, tok[0] = V;
+    r = asr_tdec_step(lp, states, pos, tok, NULL, &src, &a.p, &a.cfg, 1, U, sw, swb);
+    asr__check_case(rep, r == ASR_ERR_RANGE && lp[0] == keep, 0, "tdec step refuses token id V (result %d)", (int)r);
+    r = ASR_OK;
+  }
+  asr__chk72_dec_free(&a), asr__chk72_dec_free(&b), asr_params_free(&st);
+  return r == ASR_ERR_OUT_OF_MEMORY ? r : ASR_OK;
+}
 
 /* ---- 10.7.3 Hybrid CTC/attention, MWER and Neural Transducer checkers (implementation)
  * (the implementation goes here) */

@@ -195,6 +195,8 @@ TORCH_CASES = {
     "conformer_block D144 H4 K31 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").block(),
     "rel_pos_mhsa D144 H4 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").mhsa(),
     "lstm I80 H256 T200 N8 fwd+bwd": lambda: __import__("torch_conformer").lstm(),
+    "transformer_decoder D256 H4 F2048 L6 V500 U50 T200 N8 fwd+bwd": lambda: __import__("torch_tdec").fwd_bwd(),
+    "transformer_decoder greedy 25 tokens (cached step) D256 L6 T200 N1": lambda: __import__("torch_tdec").greedy(),
 
     # seq2seq (the ESPnet decoder of tests/torch/test_las.py, in bench/torch_las.py)
     "las_speller D256 T200 U50 N8 fwd+bwd": lambda: __import__("torch_las").speller(),

@@ -273,6 +273,13 @@ int gc_attention_dot(uint64_t seed, asr_gradcheck_report *rep);
 int gc_attention_add(uint64_t seed, asr_gradcheck_report *rep);
 int gc_attention_loc(uint64_t seed, asr_gradcheck_report *rep);
 
+/* seq2seq 7.2, the Transformer decoder (asrtool_tdec.c) */
+int layer_transformer_decoder(at_layer_ctx *L);
+int gc_transformer_decoder(uint64_t seed, asr_gradcheck_report *rep);
+int gc_mha(uint64_t seed, asr_gradcheck_report *rep);
+struct at_bench;
+void bench_tdec(struct at_bench *b);
+
 /* Gradient checks of the layers (asrtool gradcheck NAME), in asrtool_layer.c */
 int gc_layer_linear(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_layer_norm(uint64_t seed, asr_gradcheck_report *rep);

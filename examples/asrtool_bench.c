@@ -111,6 +111,7 @@ static const struct {
 
   /* conformer, lstm, attention */
   {"conformer", bench_conformer},
+  {"transformer_decoder", bench_tdec},
 
   /* seq2seq */
   {"las", bench_las},

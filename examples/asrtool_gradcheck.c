@@ -92,6 +92,8 @@ static const at_gradcheck_entry ENTRIES[] = {
    gc_conformer_block, 1e-6},
   {"conformer_block_legacy", "the same with the legacy relative positions", gc_conformer_block_legacy, 1e-6},
   {"conformer_block_train", "the same (latest) with batch statistics in the conv module", gc_conformer_block_train, 1e-6},
+  {"transformer_decoder", "ESPnet TransformerDecoder, 2 layers, V 7, D 8, 3 items: memory, all 57 tensors", gc_transformer_decoder, 1e-6},
+  {"mha", "ESPnet MultiHeadedAttention, source attention Tq 5 Tk 7, D 12, 3 heads, key lengths", gc_mha, 1e-6},
 
   /* quantizers */
   {"gumbel", "soft Gumbel-softmax, 5 rows of 11, fixed noise, tau 0.6", gc_vq_gumbel, 1e-6},

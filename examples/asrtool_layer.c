@@ -50,6 +50,7 @@ static const at_layer_def LAYERS[] = {
   /* seq2seq */
   {"las_speller", "ESPnet's RNN attention decoder (LAS speller), teacher-forced: --targets YS_IN --type dot|add|loc",
    layer_las_speller},
+  {"transformer_decoder", "ESPnet TransformerDecoder (teacher-forced): logits, grads of memory and weights", layer_transformer_decoder},
 };
 #define N_LAYERS (int)(sizeof LAYERS / sizeof LAYERS[0])
 

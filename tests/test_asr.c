@@ -22,6 +22,7 @@
 #include "test_fbank.c"
 #include "test_layers.c"
 #include "test_conformer.c"
+#include "test_tdec.c"
 #include "test_ctc.c"
 #include "test_rnnt.c"
 #include "test_las.c"
@@ -29,8 +30,8 @@
 #include "test_train.c"
 
 static const test_case *const ALL_TESTS[] = {
-  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_ctc, TESTS_rnnt, TESTS_las, TESTS_vq,
-  TESTS_train,
+  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_tdec, TESTS_ctc, TESTS_rnnt, TESTS_las,
+  TESTS_vq, TESTS_train,
 };
 
 static int matches(const char *name, int argc, char **argv) {
