@@ -26,10 +26,11 @@
 #include "test_rnnt.c"
 #include "test_vq.c"
 #include "test_train.c"
+#include "test_joint.c"
 
 static const test_case *const ALL_TESTS[] = {
   TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_ctc, TESTS_rnnt, TESTS_vq,
-  TESTS_train,
+  TESTS_train, TESTS_joint,
 };
 
 static int matches(const char *name, int argc, char **argv) {
