@@ -2603,8 +2603,10 @@ ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real 
  *   _ref    Algorithm 2 as printed, one candidate at a time, in log space (doubles).
  *   (fast)  psi needs only phi and y^t_c, not gamma(h): ln psi(g.c) = ln sum_t exp(phi_{t-1}
  *           + ln y^t_c), a log-sum-exp over frames, computed for all candidates at once
- *           (frames outer, candidates inner, as ESPnet's CTCPrefixScoreTH vectorizes),
- *           with AVX2 exponentials in the float build; the states of the candidates
+ *           (frames outer, candidates inner, as ESPnet's CTCPrefixScoreTH vectorizes):
+ *           one exp per (frame, candidate) instead of three log-add-exps, ~5x _ref
+ *           (`asrtool bench --filter joint`). Scalar C in every build: AVX2 exponentials
+ *           over gathered candidates measured no faster. The states of the candidates
  *           (when asked) by the _ref recursion.
  * Arguments: log_psi (C) out; states (C,2,T) out or NULL (the row of an <eos> candidate is
  * set to -INFINITY: an ended hypothesis has no continuation); state (2,T) the state of g;
@@ -3795,8 +3797,8 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep);
  *                 candidate equal to the blank, eos == blank, NaN in logprobs: a negative
  *                 result and the outputs untouched
  * Tolerances: 1e-10 (double build) or 1e-5 (float) on ln psi and on the states, relative
- * to max(1, |value|) (the same log-space sums in another order; float adds the rounding
- * of the float exponentials of the fast path); -inf must match -inf exactly. An impl may
+ * to max(1, |value|) (the same log-space sums in another order; an implementation that
+ * sums in float needs the float bound); -inf must match -inf exactly. An impl may
  * refuse a non-tiny case with ASR_ERR_TOO_LARGE (as _naive does): logged as skipped.
  * rep->worst is the largest error / tolerance. Allocates with ASR_MALLOC; returns ASR_OK
  * when the cases could run (read rep->failed), ASR_ERR_OUT_OF_MEMORY otherwise. */
@@ -13196,8 +13198,8 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
  *   asr_ctc_prefix_score_naive     -> asr__ctc_prefix_naive: every path of L'^T (and L'^t)
  *   asr_ctc_prefix_score_ref       -> asr__ctc_prefix_ref: [Watanabe17] Algorithm 2
  *   asr_ctc_prefix_score           -> asr__ctc_prefix_fast: ln psi as a log-sum-exp over
- *                                     frames for a block of candidates (AVX2 exponentials
- *                                     in the float build), states by asr__ctc_prefix_ref
+ *                                     frames for a block of candidates (scalar), states by
+ *                                     asr__ctc_prefix_ref
  *   asr_s2s_sequence_logprob       -> asr__s2s_sequence: teacher forcing through step()
  *   asr_joint_beam_search          -> asr__joint_search: the loop; asr__joint_offer (one
  *                                     candidate into the beam), asr__joint_end_detect
@@ -13393,27 +13395,7 @@ ASR__PRIVATE void asr__ctc_prefix_fast(double *log_psi, const double *state, con
       const asr_real *y = logprobs + (size_t)t * V;
       const double pa = t == 0 ? 0.0 : asr_logaddexp(state[T + t - 1], state[t - 1]);
       const double pl = t == 0 ? 0.0 : state[T + t - 1];
-      i = 0;
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-      /* 8 candidates per instruction: the exponent is formed in double, rounded to float
-       * (it is <= 0, and its float rounding changes the term by <= 6e-8 relative), exp'd
-       * by asr__exp_avx2 and summed in double */
-      for (; i + 8 <= nb; i += 8) {
-        float d[8];
-        double e8[8];
-        int k;
-        __m256 ev;
-        for (k = 0; k < 8; k++) {
-          double v = (cb[i + k] == last ? pl : pa) + (double)y[cb[i + k]] - m[i + k];
-          d[k] = m[i + k] == -INFINITY ? -INFINITY : (float)v;   /* no term: exp(-inf) = 0 */
-        }
-        ev = asr__exp_avx2(_mm256_loadu_ps(d));
-        _mm256_storeu_pd(e8, _mm256_cvtps_pd(_mm256_castps256_ps128(ev)));
-        _mm256_storeu_pd(e8 + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(ev, 1)));
-        for (k = 0; k < 8; k++) s[i + k] += e8[k];
-      }
-#endif
-      for (; i < nb; i++) {
+      for (i = 0; i < nb; i++) {
         double v = (cb[i] == last ? pl : pa) + (double)y[cb[i]];
         if (m[i] != -INFINITY) s[i] += exp(v - m[i]);
       }
@@ -20622,9 +20604,9 @@ ASRDEF void asr_check_quantizer_module(asr_check_report *rep) {
  * with their declarations (section 10.7.3). */
 
 /* The tolerances of both checkers: the same double sums in another order agree to ~1e-14
- * (1e-10 leaves room for the longer sums); in float the inputs are float, the sums are
- * double, and the fast path's exponentials are float (~1e-7 relative each): 1e-5. MWER's
- * sums are a dozen terms: 1e-12 in double. */
+ * (1e-10 leaves room for the longer sums); in float the inputs and the returned values
+ * are float-rounded (6e-8 relative) while the sums are double: 1e-5. MWER's sums are a
+ * dozen terms: 1e-12 in double. */
 #if ASR_REAL_DOUBLE
 #define ASR__PFX_TOL 1e-10
 #define ASR__MWER_TOL 1e-12

@@ -112,6 +112,9 @@ static const struct {
   /* conformer, lstm, attention */
   {"conformer", bench_conformer},
 
+  /* hybrid CTC/attention */
+  {"joint", bench_joint},
+
   /* quantizers */
   {"quantizers", bench_quantizers},
 

@@ -93,6 +93,9 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"conformer_block_legacy", "the same with the legacy relative positions", gc_conformer_block_legacy, 1e-6},
   {"conformer_block_train", "the same (latest) with batch statistics in the conv module", gc_conformer_block_train, 1e-6},
 
+  /* hybrid CTC/attention, MWER */
+  {"mwer", "MWER loss (7 hypotheses, mle_weight 0.3) w.r.t. the log-probabilities", gc_mwer, 1e-6},
+
   /* quantizers */
   {"gumbel", "soft Gumbel-softmax, 5 rows of 11, fixed noise, tau 0.6", gc_vq_gumbel, 1e-6},
   {"gumbel_quantizer", "Gumbel quantizer module (soft) + 0.1 * diversity, all parameters", gc_vq_gumbel_quantizer, 1e-6},
