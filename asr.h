@@ -13518,7 +13518,8 @@ ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *a
   int i;
   if (!logp) return asr__fail(err, ASR_ERR_INVALID_ARG, "logp is NULL");
   if (!att || !att->init || !att->step || !att->state_bytes || att->V < 2)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "att: a scorer with V >= 2 and init, step, state_bytes set is needed");
+    return asr__fail(err, ASR_ERR_INVALID_ARG,
+                     "att: a scorer with V >= 2 and init, step, state_bytes set is needed");
   if (len < 0 || (len > 0 && !tokens)) return asr__fail(err, ASR_ERR_INVALID_ARG, "len = %d or tokens NULL", len);
   if (eos < 0 || eos >= att->V) return asr__fail(err, ASR_ERR_RANGE, "eos = %d is outside [0, V=%d)", eos, att->V);
   for (i = 0; i < len; i++)
@@ -13736,7 +13737,8 @@ ASRDEF asr_result asr_joint_beam_search(int *tokens, int *n_tokens, double *scor
   size_t need, sb;
   int maxlen, ne = 0, i, k;
   asr_result r;
-  if (!tokens || !n_tokens || !n_hyps) return asr__fail(err, ASR_ERR_INVALID_ARG, "tokens, n_tokens or n_hyps is NULL");
+  if (!tokens || !n_tokens || !n_hyps)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "tokens, n_tokens or n_hyps is NULL");
   r = asr__joint_check(o, ctc_logprobs, T, V, att, err);
   if (r != ASR_OK) return r;
   maxlen = asr_joint_max_len(T, o->maxlenratio);
@@ -13814,8 +13816,8 @@ ASR__PRIVATE asr_result asr__ctc_prefix_check(asr__tier tier, const double *log_
       double s = -INFINITY;
       for (k = 0; k < V; k++) s = asr_logaddexp(s, (double)logprobs[(size_t)t * V + k]);
       if (!(fabs(s) <= 1e-4))
-        return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs row %d sums to exp(%g), not 1: _naive needs distributions",
-                         t, s);
+        return asr__fail(err, ASR_ERR_INVALID_ARG,
+                         "logprobs row %d sums to exp(%g), not 1: _naive needs distributions", t, s);
     }
   }
   return ASR_OK;
@@ -13834,7 +13836,8 @@ ASR__PRIVATE asr_result asr__joint_check(const asr_joint_beam_opts *o, const asr
   if (o->end_m < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "end_m = %d: need >= 1", o->end_m);
   if (T < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "T = %d: the encoder output has no frame", T);
   if (V < 3) return asr__fail(err, ASR_ERR_INVALID_ARG, "V = %d: need the blank, <eos> and a label", V);
-  if (o->blank < 0 || o->blank >= V) return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", o->blank, V);
+  if (o->blank < 0 || o->blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", o->blank, V);
   if (o->eos < 0 || o->eos >= V || o->eos == o->blank)
     return asr__fail(err, ASR_ERR_RANGE, "eos = %d: need an id in [0, V=%d) other than the blank", o->eos, V);
   if (asr_joint_max_len(T, o->maxlenratio) < 0)
@@ -14107,7 +14110,8 @@ ASRDEF asr_result asr_nbest_token_errors(asr_real *errors, const int *tokens, co
   if (!errors || !tokens || !lengths || (ref_len > 0 && !ref))
     return asr__fail(err, ASR_ERR_INVALID_ARG, "errors, tokens, lengths or ref is NULL");
   if (n < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "n = %d: the n-best list is empty", n);
-  if (S < 0 || ref_len < 0) return asr__fail(err, ASR_ERR_INVALID_ARG, "S = %d, ref_len = %d: need >= 0", S, ref_len);
+  if (S < 0 || ref_len < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "S = %d, ref_len = %d: need >= 0", S, ref_len);
   for (i = 0; i < n; i++)
     if (lengths[i] < 0 || lengths[i] > S)
       return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [0, S=%d]", i, lengths[i], S);
@@ -20747,7 +20751,8 @@ ASR__PRIVATE void asr__pfx_chk_identity(asr__pfx_chk *c, asr_rng *rng, int with_
   const int T = 1 + asr_rng_int(rng, 30), V = 3 + asr_rng_int(rng, 7), blank = asr_rng_int(rng, V - 1);
   const int eos = with_eos ? V - 1 : -1, n = asr_rng_int(rng, 5);
   asr_real *lp = ASR__ALLOC(asr_real, (size_t)T * V, NULL);
-  double *st = ASR__ALLOC(double, 4 * (size_t)T + V, NULL), *tmp = st ? st + 2 * T : NULL, *psi = tmp ? tmp + 2 * T : NULL;
+  double *st = ASR__ALLOC(double, 4 * (size_t)T + V, NULL);
+  double *tmp = st ? st + 2 * T : NULL, *psi = tmp ? tmp + 2 * T : NULL;
   int cands[10], prefix[5], C, i, t;
   double psi_g, lhs = -INFINITY, e;
   asr_result r;
@@ -20998,7 +21003,8 @@ ASRDEF asr_result asr_check_mwer(asr_mwer_loss_fn impl, uint64_t seed, asr_check
       gmax = ASR__MAX(gmax, (asr_real)fabs((double)g[k]));
     }
     e = ASR__MAX(e, fabs((double)sum) / ASR__MAX(1.0, (double)gmax));
-    asr__check_case(rep, e <= ASR__MWER_TOL, e / ASR__MWER_TOL, "shift: invariant, sum of the gradient %.3g", (double)sum);
+    asr__check_case(rep, e <= ASR__MWER_TOL, e / ASR__MWER_TOL, "shift: invariant, sum of the gradient %.3g",
+                    (double)sum);
   }
   {
     /* one: n = 1 (Phat = 1, W = What); equal: every W the same. L_werr = 0, gradient 0 */

@@ -35,7 +35,8 @@ static int check_ids(const char *path, const char *what, const int *ids, int n, 
   for (i = 0; i < n; i++) {
     if (ids[i] < 0 || ids[i] >= V) return at_fail("%s: %s[%d] = %d is outside [0, V=%d)", path, what, i, ids[i], V);
     if (ids[i] == blank) return at_fail("%s: %s[%d] = %d is the blank", path, what, i, ids[i]);
-    if (ids[i] == eos) return at_fail("%s: %s[%d] = %d is --eos, which cannot be inside a prefix", path, what, i, ids[i]);
+    if (ids[i] == eos)
+      return at_fail("%s: %s[%d] = %d is --eos, which cannot be inside a prefix", path, what, i, ids[i]);
   }
   return 0;
 }
