@@ -2597,7 +2597,8 @@ ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real 
  *   _naive  the definition: enumerates every path pi in L'^T (V^T of them) and sums p(pi)
  *           over those whose collapse starts with g.c (equals g, for <eos>); the states by
  *           enumerating L'^t for each t. Ignores `state` (may be NULL). Refuses V^T above
- *           ASR_CTC_PREFIX_NAIVE_MAX_PATHS (ASR_ERR_TOO_LARGE) and rows of logprobs that
+ *           ASR_CTC_PREFIX_NAIVE_MAX_PATHS or V^T C above 16 times it (ASR_ERR_TOO_LARGE),
+ *           and rows of logprobs that
  *           are not distributions (|ln sum_k y^t_k| > 1e-4: ASR_ERR_INVALID_ARG), where the
  *           definition and the recursion differ.
  *   _ref    Algorithm 2 as printed, one candidate at a time, in log space (doubles).
