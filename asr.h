@@ -2598,9 +2598,8 @@ ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real 
  *           over those whose collapse starts with g.c (equals g, for <eos>); the states by
  *           enumerating L'^t for each t. Ignores `state` (may be NULL). Refuses V^T above
  *           ASR_CTC_PREFIX_NAIVE_MAX_PATHS or V^T C above 16 times it (ASR_ERR_TOO_LARGE),
- *           and rows of logprobs that
- *           are not distributions (|ln sum_k y^t_k| > 1e-4: ASR_ERR_INVALID_ARG), where the
- *           definition and the recursion differ.
+ *           and rows of logprobs that are not distributions (|ln sum_k y^t_k| > 1e-4:
+ *           ASR_ERR_INVALID_ARG), where the definition and the recursion differ.
  *   _ref    Algorithm 2 as printed, one candidate at a time, in log space (doubles).
  *   (fast)  psi needs only phi and y^t_c, not gamma(h): ln psi(g.c) = ln sum_t exp(phi_{t-1}
  *           + ln y^t_c), a log-sum-exp over frames, computed for all candidates at once
