@@ -3229,10 +3229,288 @@ ASRDEF asr_result asr_token_accuracy(double *acc, int *correct, int *total,
                                      int V, int ignore_id);
 
 /* ---- 7.4 Hybrid CTC/attention [Watanabe17]: multi-task loss, CTC prefix score, joint decoding
- * (declarations of 7.4 go here) */
+ *
+ * [Watanabe17] puts two heads on one encoder: a CTC layer (section 5) and an attention
+ * decoder (7.1 LAS, 7.2 Transformer). Training weighs their losses (the
+ * multi-objective loss); decoding runs the attention decoder's label-synchronous beam
+ * search and scores every partial hypothesis h by BOTH heads (Algorithm 2 for
+ * the CTC side):
+ *     alpha(h) = lambda log p_ctc(h, ...|x) + (1 - lambda) log p_att(h|x)
+ * The CTC side of a partial hypothesis is its PREFIX probability, the probability that
+ * the CTC output starts with h; a complete hypothesis (ending in <eos>) gets the full
+ * sequence probability p_ctc(h|x) of [Graves06] eq. (3). Derivations and the symbol map:
+ * docs/seq2seq_joint.md. Conventions, as ESPnet's: the CTC blank is id 0 and <sos> and
+ * <eos> share one id, V - 1, in ONE vocabulary of V ids that both heads use.
+ *
+ * asr_hybrid_loss - the multi-task loss of ESPnet's ESPnetASRModel (its `ctc_weight`):
+ *     L = lambda L_ctc + (1 - lambda) L_att,        lambda in [0, 1]
+ * (also [Sainath19]'s L_combined = lambda L_RNNT + (1 - lambda) L_LAS: pass the RNN-T loss
+ * as loss_ctc). *loss receives L; *scale_ctc = dL/dL_ctc = lambda and *scale_att =
+ * dL/dL_att = 1 - lambda are the factors each head's gradient is multiplied by (either
+ * pointer may be NULL). As in ESPnet, lambda = 0 is L_att alone and lambda = 1 L_ctc alone:
+ * the unused loss is not read, so an infeasible CTC loss (+inf) cannot turn 0 * inf into
+ * NaN. A used loss may be +inf (then L = +inf); NaN or -inf is ASR_ERR_NONFINITE; lambda
+ * outside [0, 1] or NaN ASR_ERR_RANGE; err names the argument. */
+ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real *scale_att,
+                                  asr_real loss_ctc, asr_real loss_att, double ctc_weight,
+                                  asr_error *err);
+
+/* ---- The CTC prefix score [Watanabe17] Algorithm 2 (ESPnet's CTCPrefixScore).
+ * logprobs (T,V) are the CTC log-probabilities ln y^t_k of one utterance (asr_log_softmax
+ * of each frame's logits). For a prefix g (a label sequence, <sos> left implicit) the
+ * forward variables of [Watanabe17] are
+ *   gamma^n_t(g) = sum over pi in L'^t with B(pi) = g and pi_t != blank of prod y^tau_{pi_tau}
+ *   gamma^b_t(g) = the same sum over pi_t = blank
+ * (the paths of the first t frames that B of [Graves06] maps to g, ending in g's last
+ * label or in a blank). Of the empty prefix: gamma^n_t = 0, gamma^b_t = prod_{tau<=t}
+ * y^tau_blank. For h = g.c (c a label) Algorithm 2 computes, frame by frame,
+ *   phi_{t-1}   = gamma^b_{t-1}(g) + (c == last(g) ? 0 : gamma^n_{t-1}(g))
+ *   gamma^n_t(h) = (gamma^n_{t-1}(h) + phi_{t-1}) y^t_c
+ *   gamma^b_t(h) = (gamma^b_{t-1}(h) + gamma^n_{t-1}(h)) y^t_blank
+ *   psi(h)      = sum_{t=1..T} phi_{t-1} y^t_c       (phi_0 = 1 if g is empty, else 0)
+ * and for c = <eos>:  psi(g.<eos>) = gamma^n_T(g) + gamma^b_T(g) = p_ctc(g|x).
+ * psi(h) is the prefix probability p(h, ...|x): the probability of the CTC paths pi of
+ * length T whose collapse starts with h (B(pi_{1:t}) = h for some t), i.e. the sum of
+ * p_ctc(l|x) over every labelling l that starts with h. This holds when every row of
+ * logprobs is a distribution; otherwise the recursion still computes the sums above.
+ * Identities (proved in docs/seq2seq_joint.md, tested): every path whose collapse starts
+ * with g either collapses to g exactly or continues with exactly one first label c, so
+ *   sum_{c label} psi(g.c) + p_ctc(g|x) = psi(g)         (psi(empty) = 1)
+ * and, chaining the states of l_1, l_1 l_2, ..., psi(l.<eos>) = exp(-CTC loss of l).
+ *
+ * The STATE of a prefix g is a flat array of 2T doubles, (2,T): state[t] = ln gamma^n_{t+1}
+ * (g), state[T + t] = ln gamma^b_{t+1}(g) (0-based frames; -INFINITY for zero). A beam search
+ * copies it with memcpy. asr_ctc_prefix_init writes the state of the empty prefix; a score
+ * call can write the state of each scored g.c.
+ *
+ * Symbols -> C: T, V, y^t_k -> T, V, exp(logprobs[t*V + k]); blank -> blank; <eos> -> eos
+ * (-1: no end symbol, every candidate is a label); g -> prefix (len); c -> cands[i];
+ * gamma^n/gamma^b of g -> state, of g.c -> states + i*2*T; ln psi(g.c) -> log_psi[i].
+ *
+ * The tiers (one signature, asr_ctc_prefix_score_fn; asr_check_ctc_prefix_score):
+ *   _naive  the definition: enumerates every path pi in L'^T (V^T of them) and sums p(pi)
+ *           over those whose collapse starts with g.c (equals g, for <eos>); the states by
+ *           enumerating L'^t for each t. Ignores `state` (may be NULL). Refuses V^T above
+ *           ASR_CTC_PREFIX_NAIVE_MAX_PATHS or V^T C above 16 times it (ASR_ERR_TOO_LARGE),
+ *           and rows of logprobs that are not distributions (|ln sum_k y^t_k| > 1e-4:
+ *           ASR_ERR_INVALID_ARG), where the definition and the recursion differ.
+ *   _ref    Algorithm 2 as printed, one candidate at a time, in log space (doubles).
+ *   (fast)  psi needs only phi and y^t_c, not gamma(h): ln psi(g.c) = ln sum_t exp(phi_{t-1}
+ *           + ln y^t_c), a log-sum-exp over frames, computed for all candidates at once
+ *           (frames outer, candidates inner, as ESPnet's CTCPrefixScoreTH vectorizes):
+ *           one exp per (frame, candidate) instead of three log-add-exps, ~5x _ref
+ *           (`asrtool bench --filter joint`). Scalar C in every build: AVX2 exponentials
+ *           over gathered candidates measured no faster. The states of the candidates
+ *           (when asked) by the _ref recursion.
+ * Arguments: log_psi (C) out; states (C,2,T) out or NULL (the row of an <eos> candidate is
+ * set to -INFINITY: an ended hypothesis has no continuation); state (2,T) the state of g;
+ * prefix (len) the labels of g; cands (C) the candidates. Errors (negative, nothing
+ * written, err names the argument): T < 1, V < 2, blank or eos out of range, eos == blank,
+ * a prefix id out of [0,V), equal to the blank or to eos, a candidate out of [0,V) or equal
+ * to the blank, NaN or +inf in logprobs, a NULL pointer that is needed. */
+#define ASR_CTC_PREFIX_NAIVE_MAX_PATHS 1048576
+ASRDEF asr_result asr_ctc_prefix_init(double *state, const asr_real *logprobs, int T, int V,
+                                      int blank, asr_error *err);
+typedef asr_result (*asr_ctc_prefix_score_fn)(double *log_psi, double *states,
+                                              const double *state, const int *prefix, int len,
+                                              const int *cands, int C, const asr_real *logprobs,
+                                              int T, int V, int blank, int eos, asr_error *err);
+ASRDEF asr_result asr_ctc_prefix_score_naive(double *log_psi, double *states, const double *state,
+                                             const int *prefix, int len, const int *cands, int C,
+                                             const asr_real *logprobs, int T, int V, int blank,
+                                             int eos, asr_error *err);
+ASRDEF asr_result asr_ctc_prefix_score_ref(double *log_psi, double *states, const double *state,
+                                           const int *prefix, int len, const int *cands, int C,
+                                           const asr_real *logprobs, int T, int V, int blank,
+                                           int eos, asr_error *err);
+ASRDEF asr_result asr_ctc_prefix_score(double *log_psi, double *states, const double *state,
+                                       const int *prefix, int len, const int *cands, int C,
+                                       const asr_real *logprobs, int T, int V, int blank, int eos,
+                                       asr_error *err);
+
+/* ---- An attention decoder as the beam search sees it: one step at a time.
+ * Any autoregressive decoder fits (the LAS speller of 7.1, the Transformer decoder of 7.2
+ * with its key/value cache, a language model, a toy table): its whole memory of the
+ * prefix is one flat STATE buffer of state_bytes(user, max_steps) bytes, which the search
+ * copies with memcpy when a hypothesis forks, so it must hold no pointers into itself.
+ *   init(user, state, max_steps)     writes the state before the first step (LAS: zero
+ *                                    LSTM state and context; Transformer: an empty cache)
+ *   step(user, logp, state_out, state_in, prev_token, i)
+ *        step i = 0, 1, ... < max_steps: consumes y_{i-1} (prev_token; <sos> = the eos id
+ *        at i = 0) on top of state_in (the state after steps 0..i-1), writes state_out and
+ *        logp (V) = ln p_att(k | y_1..y_{i-1}, x) for every k. state_out and state_in are
+ *        distinct buffers of state_bytes each; state_in is not modified. A Transformer
+ *        writes its keys/values of position i into state_out's cache (positions < i copied
+ *        from state_in); a LAS speller its new LSTM state, context and attention weights.
+ *        A negative result stops the caller, which returns it.
+ * The encoder output x, the weights and any scratch memory live behind `user`. */
+typedef size_t (*asr_s2s_state_bytes_fn)(void *user, int max_steps);
+typedef asr_result (*asr_s2s_init_fn)(void *user, void *state, int max_steps);
+typedef asr_result (*asr_s2s_step_fn)(void *user, asr_real *logp, void *state_out,
+                                      const void *state_in, int prev_token, int step);
+typedef struct asr_s2s_scorer {
+  void *user;
+  int V;                              /* vocabulary size: logp has V entries */
+  asr_s2s_state_bytes_fn state_bytes;
+  asr_s2s_init_fn init;
+  asr_s2s_step_fn step;
+} asr_s2s_scorer;
+
+/* asr_s2s_sequence_logprob - teacher forcing through the step API: *logp = ln p_att(y, <eos>
+ * | x) = sum_{i<len} ln p(y_{i+1} | y_1..y_i, x) + ln p(<eos> | y, x) (len + 1 steps).
+ * tokens (len) must not contain the eos id. work: asr_s2s_sequence_workspace_size(att, len)
+ * bytes ((size_t)-1 if it overflows). A NaN or +inf from the decoder is ASR_ERR_NONFINITE. */
+ASRDEF size_t asr_s2s_sequence_workspace_size(const asr_s2s_scorer *att, int len);
+ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *att,
+                                           const int *tokens, int len, int eos, void *work,
+                                           size_t work_bytes, asr_error *err);
+
+/* ---- Joint CTC/attention beam search [Watanabe17] (one-pass joint decoding), as ESPnet's BatchBeamSearch
+ * runs it with the decoder and CTCPrefixScorer as scorers (full scoring: every candidate
+ * token gets its CTC prefix score) and LengthBonus:
+ *   hypotheses = {<sos>}, ended = {}
+ *   for i = 0, 1, ..., maxlen:                    (i = the number of tokens of each running h)
+ *     for every running h and every candidate c (every id but the blank; only <eos> when
+ *     i = maxlen):
+ *       score(h.c) = (1-lambda) [att(h) + ln p_att(c|h,x)] + lambda ln psi(h.c) + penalty (i+1)
+ *     keep the `beam` best h.c over all h and c; those ending in <eos> move to `ended`
+ *     stop when none is left running, or (maxlenratio = 0 only) when end detection fires
+ *   return the nbest best of `ended`, by score
+ * where att(h) = sum of ln p_att over h's tokens and psi(h.<eos>) = p_ctc(h|x), so the
+ * score of an ended hypothesis y with n tokens is exactly
+ *   lambda ln p_ctc(y|x) + (1 - lambda) ln p_att(y, <eos>|x) + penalty (n + 1).
+ * End detection (ESPnet's end_detect, [Watanabe17] eq. (50)): after step i, stop when for
+ * each m = 0..M-1 the best ended hypothesis with i - m - 2 tokens exists and scores below
+ * the best ended one by more than |D_end| (ESPnet compares len(yseq) = i - m, and its yseq
+ * counts <sos> and <eos>: the lengths here are ESPnet's, shifted by those two).
+ * maxlen: maxlenratio = 0 -> T (with end detection); > 0 -> max(1, (int)(maxlenratio T));
+ * < 0 -> (int)(-maxlenratio) (ESPnet's fixed length); no end detection unless 0.
+ * NOTE: (1) ESPnet appends <eos> to the hypotheses still running after maxlen steps
+ * WITHOUT scoring it; here the step after the last scores <eos> as any other step, so every
+ * returned score is the joint score of its sequence (the exhaustive tests rely on it).
+ * (2) ESPnet's decoder may propose the blank id (CTC gives it log 0, so only at lambda = 0);
+ * here the blank is never a candidate. (3) ESPnet's default CTCPrefixScorer is partial
+ * (only the 1.5 beam best tokens of the decoder get a CTC score); this search is full.
+ * (4) hypotheses of probability 0 (a score of -inf) are dropped, not kept with ESPnet's
+ * logzero of -1e10. Ties keep the order of (hypothesis, token id).
+ * The exact answers, tested: lambda = 1 gives the best labelling of CTC prefix beam search
+ * (section 5) when neither search prunes; lambda = 0 is attention-only decoding, and with
+ * beam 1 the attention decoder's greedy decoding; an unpruned beam finds the argmax of the
+ * score above over every sequence of at most maxlen tokens (maxlenratio > 0). */
+typedef struct asr_joint_beam_opts {
+  int beam;                /* hypotheses kept, >= 1 (ESPnet's beam_size) */
+  int nbest;               /* ended hypotheses returned, >= 1 */
+  double ctc_weight;       /* lambda in [0,1]: 0 = attention only (CTC not run), 1 = CTC
+                              only (the decoder is not run; att may be NULL) */
+  double penalty;          /* added per appended symbol, <eos> included (ESPnet's penalty) */
+  double maxlenratio;      /* see maxlen above */
+  int blank;               /* the CTC blank, never a candidate (ESPnet: 0) */
+  int eos;                 /* <sos>/<eos> (ESPnet: V - 1) */
+  int end_m;               /* end detection's M (ESPnet: 3) */
+  double end_d;            /* end detection's D_end (ESPnet: ln(1 e^-10) = -10) */
+} asr_joint_beam_opts;
+/* ESPnet's Speech2Text defaults with your beam: nbest 1, ctc_weight 0.5, penalty 0,
+ * maxlenratio 0, blank 0, eos V - 1, M 3, D_end -10. */
+ASRDEF asr_joint_beam_opts asr_joint_beam_opts_default(int beam, int V);
+/* maxlen for T frames (the row width of `tokens`), or -1 if T < 1 or the ratio is NaN. */
+ASRDEF int asr_joint_max_len(int T, double maxlenratio);
+/* Bytes of workspace for asr_joint_beam_search; (size_t)-1 on overflow or bad options. */
+ASRDEF size_t asr_joint_beam_workspace_size(const asr_joint_beam_opts *o, int T, int V,
+                                            const asr_s2s_scorer *att);
+/* Outputs, best first: tokens (nbest, maxlen) padded with -1, n_tokens (nbest), scores
+ * (nbest) the joint scores above, ctc_scores (nbest) ln p_ctc(y|x) (0 when lambda = 0),
+ * att_scores (nbest) ln p_att(y, <eos>|x) (0 when lambda = 1); any of the last three may be
+ * NULL; *n_hyps how many ended (<= nbest; 0 with ASR_INFEASIBLE when none did).
+ * ctc_logprobs (T,V) as for the prefix score (may be NULL when lambda = 0; T still sets
+ * maxlen); att (its V equal to V) may be NULL when lambda = 1. Errors: a negative result,
+ * nothing written (err names the argument): beam or nbest < 1, lambda outside [0,1], T < 1,
+ * blank/eos out of range or equal, NaN options, NaN or +inf in ctc_logprobs, a workspace
+ * smaller than asr_joint_beam_workspace_size(); a decoder that fails or returns NaN/+inf
+ * stops the search with its error. */
+ASRDEF asr_result asr_joint_beam_search(int *tokens, int *n_tokens, double *scores,
+                                        double *ctc_scores, double *att_scores, int *n_hyps,
+                                        const asr_real *ctc_logprobs, int T, int V,
+                                        const asr_s2s_scorer *att, const asr_joint_beam_opts *o,
+                                        void *work, size_t work_bytes, asr_error *err);
 
 /* ---- 7.5 Two-pass rescoring [Sainath19] and MWER [Prabhavalkar18]
- * (declarations of 7.5 go here) */
+ *
+ * N-best rescoring. A first pass (CTC prefix beam search, section 5; RNN-T beam search,
+ * section 6) gives n hypotheses y_i with first-pass log-scores f_i; a second model scores
+ * each in teacher-forcing mode, s_i = ln p_att(y_i, <eos>|x) (asr_s2s_sequence_logprob), and
+ *     combined_i = lambda f_i + (1 - lambda) s_i + bonus |y_i|,    best = argmax_i combined_i
+ * This is ESPnet's and WeNet's "attention rescoring" of a CTC n-best (WeNet adds s_i +
+ * w f_i, the same ranking as lambda = w / (1 + w)) and the second pass of [Sainath19]
+ * (RNN-T n-best, LAS scores; lambda = 0 ranks by the LAS score alone).
+ * asr_nbest_rescore combines given scores: first, second (n); lengths (n, NULL: no bonus);
+ * combined (n, optional) out; *best out (the first index wins ties). A side whose weight is
+ * 0 is not read. Scores may be -inf (a hypothesis a model rules out), never NaN or +inf.
+ * asr_attention_rescore computes the second scores with `att` into att_scores (n, out) for
+ * tokens (n,S) with lengths (n), then combines; work: asr_s2s_sequence_workspace_size(att,
+ * S) bytes. Errors: n < 1, lambda outside [0,1], NaN, a length outside [0,S], a token equal
+ * to eos or outside [0,V) (then att_scores holds the scores of the hypotheses before it;
+ * nothing else is written). */
+ASRDEF asr_result asr_nbest_rescore(int *best, double *combined, const double *first,
+                                    const double *second, const int *lengths, int n,
+                                    double weight, double length_bonus, asr_error *err);
+ASRDEF asr_result asr_attention_rescore(int *best, double *att_scores, double *combined,
+                                        const int *tokens, const int *lengths,
+                                        const double *first, int n, int S, double weight,
+                                        double length_bonus, const asr_s2s_scorer *att, int eos,
+                                        void *work, size_t work_bytes, asr_error *err);
+
+/* ---- Minimum word error rate training [Prabhavalkar18], its N-best approximation.
+ * For an utterance x with reference y*, an n-best list y_1..y_n (from beam search) with
+ * model log-probabilities ln P(y_i|x) (the summed token log-probabilities of the decoder),
+ * and their word errors W(y_i, y*):
+ *     Phat(y_i|x) = P(y_i|x) / sum_j P(y_j|x)           (renormalized over the n-best)
+ *     What       = (1/n) sum_j W(y_j, y*)               (the average, a baseline)
+ *     L_werr     = sum_i Phat(y_i|x) [W(y_i, y*) - What]
+ *     L          = L_werr + lambda_MLE L_CE             (L_CE given by the caller)
+ * The gradient w.r.t. each hypothesis' log-probability (What does not depend on it;
+ * dPhat_i / d ln P_k = Phat_i (delta_ik - Phat_k)):
+ *     dL / d ln P(y_k|x) = Phat_k [W_k - What - L_werr] = Phat_k [W_k - sum_j Phat_j W_j]
+ * so sum_k dL/d ln P_k = 0 (adding a constant to every ln P changes nothing). The caller
+ * chains it into the token log-probabilities (d ln P(y_k|x) / d ln p(y_k,u|...) = 1) and
+ * adds lambda_MLE times its own CE gradient. Derivation: docs/seq2seq_joint.md.
+ * Symbols -> C: ln P(y_i|x) -> logp[i]; W(y_i,y*) -> errors[i]; L_CE -> ce_loss;
+ * lambda_MLE -> mle_weight; L -> *loss; dL/d ln P -> grad (accumulated: +=; NULL: none).
+ * Tiers (asr_mwer_loss_fn, asr_check_mwer): _naive the sums as written, Phat from its
+ * ratio (both sides scaled by e^-max, which cancels) and the gradient by the chain rule
+ * as a double sum over i and k, O(n^2), n <= ASR_MWER_NAIVE_MAX_N; _ref the closed form in
+ * O(n); the unsuffixed name is _ref (nothing to vectorize at n-best sizes).
+ * Errors (nothing written, err names it): n < 1 (an empty n-best), NaN or +inf log-
+ * probabilities (-inf is allowed: that hypothesis gets Phat = 0) or all of them -inf,
+ * errors NaN, infinite or negative, mle_weight NaN or negative, ce_loss NaN or infinite
+ * when mle_weight > 0 (it is not read when mle_weight = 0). */
+#define ASR_MWER_NAIVE_MAX_N 4096
+typedef asr_result (*asr_mwer_loss_fn)(asr_real *loss, asr_real *grad, const asr_real *logp,
+                                       const asr_real *errors, int n, asr_real ce_loss,
+                                       double mle_weight, asr_error *err);
+ASRDEF asr_result asr_mwer_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logp,
+                                      const asr_real *errors, int n, asr_real ce_loss,
+                                      double mle_weight, asr_error *err);
+ASRDEF asr_result asr_mwer_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logp,
+                                    const asr_real *errors, int n, asr_real ce_loss,
+                                    double mle_weight, asr_error *err);
+ASRDEF asr_result asr_mwer_loss(asr_real *loss, asr_real *grad, const asr_real *logp,
+                                const asr_real *errors, int n, asr_real ce_loss,
+                                double mle_weight, asr_error *err);
+
+/* W(y_i, y*) for MWER, with section 9's edit distance. asr_nbest_word_errors: word
+ * errors of n hypothesis texts against a reference text (asr_wer_counts: words are the
+ * runs between spaces; normalize the texts first, e.g. as asr_text_encode does); work:
+ * ints, as many as
+ * asr_nbest_word_errors_workspace_ints(hyps, n, ref) returns. asr_nbest_token_errors: the
+ * edit distance of token sequences (n,S) with lengths (n) against ref (ref_len) (with
+ * word tokens, the word errors); work: S + 1 ints. errors (n) out. */
+ASRDEF size_t asr_nbest_word_errors_workspace_ints(const char *const *hyps, int n, const char *ref);
+ASRDEF asr_result asr_nbest_word_errors(asr_real *errors, const char *const *hyps, int n,
+                                        const char *ref, int *work, size_t work_ints,
+                                        asr_error *err);
+ASRDEF asr_result asr_nbest_token_errors(asr_real *errors, const int *tokens, const int *lengths,
+                                         int n, int S, const int *ref, int ref_len, int *work,
+                                         size_t work_ints, asr_error *err);
 
 /* ---- 7.6 The Neural Transducer [Jaitly16]
  * (declarations of 7.6 go here) */
@@ -4353,7 +4631,46 @@ ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_
 ASRDEF asr_result asr_check_tdec_step(uint64_t seed, asr_check_report *rep);
 
 /* ---- 10.7.3 Hybrid CTC/attention, MWER and Neural Transducer checkers
- * (declarations go here) */
+ *
+ * asr_check_ctc_prefix_score - the conformance cases of a CTC prefix score, any function
+ * with the asr_ctc_prefix_score_fn signature (the library's tiers or a student's):
+ *   tiny/...      every prefix g of every label sequence of length <= 3 (so with repeats)
+ *                 over V = 3 and 4, blank first or last, eos -1 or a label-free id, for
+ *                 T = 1..5, every candidate: ln psi and the candidates' states against
+ *                 asr_ctc_prefix_score_naive (the enumeration of the definition)
+ *   identity/...  sum over the labels c of psi(g.c) + p_ctc(g|x) = psi(g) on random cases
+ *                 (T <= 30, V <= 9), psi(g) from the call that scored g
+ *   ctc_loss/...  chaining the states of l_1, l_1 l_2, ...: ln psi(l.<eos>) = -CTC loss
+ *                 of l (asr_ctc_loss_logprobs_ref, section 5), T <= 60
+ *   random/...    against asr_ctc_prefix_score_ref on random prefixes (T <= 80, V <= 12)
+ *   badinput/...  T = 0, ids out of range, a prefix id equal to the blank or eos, a
+ *                 candidate equal to the blank, eos == blank, NaN in logprobs: a negative
+ *                 result and the outputs untouched
+ * Tolerances: 1e-10 (double build) or 1e-5 (float) on ln psi and on the states, relative
+ * to max(1, |value|) (the same log-space sums in another order; an implementation that
+ * sums in float needs the float bound); -inf must match -inf exactly. An impl may
+ * refuse a non-tiny case with ASR_ERR_TOO_LARGE (as _naive does): logged as skipped.
+ * rep->worst is the largest error / tolerance. Allocates with ASR_MALLOC; returns ASR_OK
+ * when the cases could run (read rep->failed), ASR_ERR_OUT_OF_MEMORY otherwise. */
+ASRDEF asr_result asr_check_ctc_prefix_score(asr_ctc_prefix_score_fn impl, uint64_t seed,
+                                             asr_check_report *rep);
+
+/* asr_check_mwer - the conformance cases of an MWER loss (asr_mwer_loss_fn):
+ *   naive/...     random n-best lists (n = 1..12, log-probabilities -60..0, some -inf,
+ *                 integer and fractional errors, mle_weight 0 or > 0) against
+ *                 asr_mwer_loss_naive, loss and gradient (accumulated onto a non-zero grad)
+ *   gradcheck/... finite differences of the loss w.r.t. every log-probability
+ *                 (asr_gradcheck: 1e-6 in double, 5e-2 in float)
+ *   shift         adding a constant to every log-probability changes neither the loss
+ *                 nor the gradient, and the gradient sums to 0
+ *   one/equal     n = 1, or every error equal: L_werr = 0 and a zero gradient
+ *   badinput/...  n = 0, NaN or +inf log-probabilities, all -inf, negative or NaN errors,
+ *                 negative mle_weight, NaN ce_loss: a negative result, nothing written
+ * Tolerances: 1e-12 (double) or 1e-5 (float) relative to max(1, |value|). Returns ASR_OK
+ * when the cases could run. */
+ASRDEF asr_result asr_check_mwer(asr_mwer_loss_fn impl, uint64_t seed, asr_check_report *rep);
+
+/* (the Neural Transducer checkers go here) */
 
 #ifdef __cplusplus
 }
@@ -18358,10 +18675,981 @@ ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, in
 }
 
 /* ---- 7.4 Hybrid CTC/attention (implementation)
- * (the implementation of 7.4 goes here) */
+ *
+ * Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_hybrid_loss                -> itself: lambda L_ctc + (1 - lambda) L_att   docs/seq2seq_joint.md
+ *   asr_ctc_prefix_init            -> asr__ctc_prefix_init: gamma of the empty prefix
+ *   asr_ctc_prefix_score_naive     -> asr__ctc_prefix_naive: every path of L'^T (and L'^t)
+ *   asr_ctc_prefix_score_ref       -> asr__ctc_prefix_ref: [Watanabe17] Algorithm 2
+ *   asr_ctc_prefix_score           -> asr__ctc_prefix_fast: ln psi as a log-sum-exp over
+ *                                     frames for a block of candidates (scalar), states by
+ *                                     asr__ctc_prefix_ref
+ *   asr_s2s_sequence_logprob       -> asr__s2s_sequence: teacher forcing through step()
+ *   asr_joint_beam_search          -> asr__joint_search: the loop; asr__joint_offer (one
+ *                                     candidate into the beam), asr__joint_end_detect
+ * The API and its full contract: section 7.4 of the declarations (search "7.4 Hybrid").
+ * Order below: the multi-task loss; the prefix score (_naive, _ref, fast, the public
+ * tiers); the decoder interface; the joint beam search; then, under the plumbing rule,
+ * argument checks and the workspace layout. */
+
+/* plumbing of 7.4, defined at the end of the section */
+ASR__PRIVATE asr_result asr__ctc_prefix_check(asr__tier tier, const double *log_psi, const double *state,
+                                              const int *prefix, int len, const int *cands, int C,
+                                              const asr_real *logprobs, int T, int V, int blank, int eos,
+                                              asr_error *err);
+typedef struct asr__joint_layout asr__joint_layout;
+ASR__PRIVATE size_t asr__joint_carve(asr__joint_layout *L, void *work, size_t work_bytes,
+                                     const asr_joint_beam_opts *o, int T, int V, int maxlen, size_t sb);
+ASR__PRIVATE asr_result asr__joint_check(const asr_joint_beam_opts *o, const asr_real *ctc_logprobs, int T,
+                                         int V, const asr_s2s_scorer *att, asr_error *err);
+
+/* ---- the multi-task loss (ESPnet's ESPnetASRModel.forward): a weight of exactly 0 or 1
+ * drops the other term, as ESPnet does, so its value is never read. */
+ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real *scale_att,
+                                  asr_real loss_ctc, asr_real loss_att, double ctc_weight,
+                                  asr_error *err) {
+  const double lam = ctc_weight;
+  const int use_ctc = lam > 0, use_att = lam < 1;
+  double L = 0;
+  if (!loss) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss is NULL");
+  if (!(lam >= 0 && lam <= 1))
+    return asr__fail(err, ASR_ERR_RANGE, "ctc_weight = %g is outside [0, 1]", lam);
+  if (use_ctc && (loss_ctc != loss_ctc || loss_ctc == -INFINITY))
+    return asr__fail(err, ASR_ERR_NONFINITE, "loss_ctc = %g (NaN or -inf)", (double)loss_ctc);
+  if (use_att && (loss_att != loss_att || loss_att == -INFINITY))
+    return asr__fail(err, ASR_ERR_NONFINITE, "loss_att = %g (NaN or -inf)", (double)loss_att);
+  if (use_ctc) L += lam * (double)loss_ctc;          /* lambda L_ctc */
+  if (use_att) L += (1 - lam) * (double)loss_att;    /* + (1 - lambda) L_att */
+  *loss = (asr_real)L;
+  /* dL/dL_ctc and dL/dL_att: the factors of each head's gradient */
+  if (scale_ctc) *scale_ctc = (asr_real)lam;
+  if (scale_att) *scale_att = (asr_real)(1 - lam);
+  return ASR_OK;
+}
+
+/* ---- the CTC prefix score: the state of the empty prefix (<sos> alone).
+ * No path of the first t frames collapses to the empty prefix and ends in a label, so
+ * gamma^n_t = 0; the only path that ends in a blank is all blanks: gamma^b_t = prod y_blank. */
+ASR__PRIVATE void asr__ctc_prefix_init(double *state, const asr_real *logprobs, int T, int V, int blank) {
+  double acc = 0;
+  int t;
+  for (t = 0; t < T; t++) {
+    acc += (double)logprobs[(size_t)t * V + blank];   /* ln prod_{tau<=t} y^tau_blank */
+    state[t] = -INFINITY;                             /* ln gamma^n_t(empty) = ln 0 */
+    state[T + t] = acc;                               /* ln gamma^b_t(empty) */
+  }
+}
+
+/* B(pi) of [Graves06]: merge repeated labels, then drop the blanks. Returns |B(pi)|. */
+ASR__PRIVATE int asr__ctc_collapse(int *out, const int *pi, int n, int blank) {
+  int t, len = 0;
+  for (t = 0; t < n; t++)
+    if (pi[t] != blank && (t == 0 || pi[t] != pi[t - 1])) out[len++] = pi[t];
+  return len;
+}
+
+/* _naive: the definition, literally. Every path pi of L'^T is enumerated with a base-V
+ * counter; p(pi) = prod_t y^t_{pi_t} (in log space) goes to every candidate c such that
+ * B(pi) starts with g.c (to <eos> when B(pi) = g): psi(h) = sum of p(pi) over the paths
+ * whose collapse starts with h. The states are sums over the paths of the first t
+ * frames, for each t: gamma^n_t(h) over pi in L'^t with B(pi) = h ending in a label,
+ * gamma^b_t(h) ending in the blank. V >= 2 and V^T <= 2^20 bound T by 20: the digit and
+ * collapse buffers below are that size. log_psi and states are the accumulators. */
+#define ASR__CTC_PREFIX_NAIVE_MAX_T 20
+ASR__PRIVATE void asr__ctc_prefix_naive(double *log_psi, double *states, const int *prefix, int len,
+                                        const int *cands, int C, const asr_real *logprobs, int T, int V,
+                                        int blank, int eos) {
+  int pi[ASR__CTC_PREFIX_NAIVE_MAX_T], b[ASR__CTC_PREFIX_NAIVE_MAX_T];
+  int i, t, n, nb, j;
+  for (i = 0; i < C; i++) log_psi[i] = -INFINITY;
+  /* psi: the paths of length T */
+  for (t = 0; t < T; t++) pi[t] = 0;
+  for (;;) {
+    double lp = 0;
+    int starts_with_g;
+    for (t = 0; t < T; t++) lp += (double)logprobs[(size_t)t * V + pi[t]];   /* ln p(pi|x) */
+    nb = asr__ctc_collapse(b, pi, T, blank);
+    starts_with_g = nb >= len;
+    for (j = 0; j < len && starts_with_g; j++) starts_with_g = b[j] == prefix[j];
+    if (starts_with_g)
+      for (i = 0; i < C; i++) {
+        /* <eos>: B(pi) = g exactly; a label c: B(pi) starts with g.c */
+        int hit = cands[i] == eos ? nb == len : nb > len && b[len] == cands[i];
+        if (hit) log_psi[i] = asr_logaddexp(log_psi[i], lp);
+      }
+    for (t = T - 1; t >= 0 && ++pi[t] == V; t--) pi[t] = 0;   /* the next path */
+    if (t < 0) break;
+  }
+  if (!states) return;
+  /* the states of each h = g.c: the paths of the first n frames, n = 1..T */
+  for (i = 0; i < C; i++)
+    for (t = 0; t < 2 * T; t++) states[(size_t)i * 2 * T + t] = -INFINITY;
+  for (n = 1; n <= T; n++) {
+    for (t = 0; t < n; t++) pi[t] = 0;
+    for (;;) {
+      double lp = 0;
+      int is_h;
+      for (t = 0; t < n; t++) lp += (double)logprobs[(size_t)t * V + pi[t]];
+      nb = asr__ctc_collapse(b, pi, n, blank);
+      is_h = nb == len + 1;
+      for (j = 0; j < len && is_h; j++) is_h = b[j] == prefix[j];
+      if (is_h)
+        for (i = 0; i < C; i++)
+          if (cands[i] != eos && b[len] == cands[i]) {
+            /* B(pi_{1:n}) = h: into gamma^b_n(h) if pi_n is the blank, else gamma^n_n(h) */
+            double *g = states + (size_t)i * 2 * T + (pi[n - 1] == blank ? T : 0) + (n - 1);
+            *g = asr_logaddexp(*g, lp);
+          }
+      for (t = n - 1; t >= 0 && ++pi[t] == V; t--) pi[t] = 0;
+      if (t < 0) break;
+    }
+  }
+}
+
+/* _ref: [Watanabe17] Algorithm 2 for one candidate c, in log space, every frame:
+ *   gamma^n_1(h) = y^1_c if g is empty, else 0;  gamma^b_1(h) = 0;  psi = gamma^n_1(h)
+ *   for t = 2..T:
+ *     phi    = gamma^b_{t-1}(g) + (c == last(g) ? 0 : gamma^n_{t-1}(g))
+ *     gamma^n_t(h) = (gamma^n_{t-1}(h) + phi) y^t_c
+ *     gamma^b_t(h) = (gamma^b_{t-1}(h) + gamma^n_{t-1}(h)) y^t_blank
+ *     psi    = psi + phi y^t_c
+ *   <eos>: psi = gamma^n_T(g) + gamma^b_T(g)
+ * state (2,T) is g's; out (2,T) or NULL receives h's. Returns ln psi.
+ * NOTE: the frames are 0-based here (the paper's t = 1..T are t = 0..T-1). */
+ASR__PRIVATE double asr__ctc_prefix_ref(double *out, const double *state, const int *prefix, int len, int c,
+                                        const asr_real *logprobs, int T, int V, int blank, int eos) {
+  const int last = len > 0 ? prefix[len - 1] : -1;
+  double gn, gb, psi;
+  int t;
+  if (c == eos) {
+    if (out)
+      for (t = 0; t < 2 * T; t++) out[t] = -INFINITY;   /* an ended hypothesis: no state */
+    return asr_logaddexp(state[T - 1], state[2 * T - 1]);   /* p_ctc(g|x) */
+  }
+  gn = (len == 0 ? 0.0 : -INFINITY) + (double)logprobs[c];   /* ln gamma^n_1(h) */
+  gb = -INFINITY;                                            /* ln gamma^b_1(h) */
+  psi = gn;
+  if (out) out[0] = gn, out[T] = gb;
+  for (t = 1; t < T; t++) {
+    const double yc = (double)logprobs[(size_t)t * V + c], yb = (double)logprobs[(size_t)t * V + blank];
+    /* phi_{t-1}: the paths of g that h.c may follow (a repeat needs g's blank-ending ones) */
+    double phi = c == last ? state[T + t - 1] : asr_logaddexp(state[T + t - 1], state[t - 1]);
+    double gn_t = asr_logaddexp(gn, phi) + yc;   /* gamma^n_t(h) */
+    double gb_t = asr_logaddexp(gb, gn) + yb;    /* gamma^b_t(h) */
+    psi = asr_logaddexp(psi, phi + yc);          /* psi += phi y^t_c */
+    gn = gn_t;
+    gb = gb_t;
+    if (out) out[t] = gn, out[T + t] = gb;
+  }
+  return psi;
+}
+
+/* fast: psi(g.c) = sum_t phi_{t-1}(c) y^t_c needs no gamma(h) at all, and phi_{t-1}
+ * depends on c only through "c == last(g)". So for a block of candidates, frames outer:
+ *   pass 1: m_c = max_t (ln phi_{t-1}(c) + ln y^t_c)
+ *   pass 2: s_c = sum_t exp(ln phi_{t-1}(c) + ln y^t_c - m_c),   ln psi = m_c + ln s_c
+ * one exponential per (frame, candidate) where Algorithm 2 spends three log-add-exps on
+ * psi and the two gammas. Frames before t = |g| contribute nothing (phi_{t-1} = 0: the
+ * first t frames cannot carry the |g| labels of g), so the sums start there, as ESPnet's.
+ * ASR__CTC_PREFIX_BLOCK candidates at a time keep their maxima and sums on the stack. */
+#define ASR__CTC_PREFIX_BLOCK 64
+ASR__PRIVATE void asr__ctc_prefix_fast(double *log_psi, const double *state, const int *prefix, int len,
+                                       const int *cands, int C, const asr_real *logprobs, int T, int V,
+                                       int eos) {
+  const int last = len > 0 ? prefix[len - 1] : -1, t0 = len;
+  double m[ASR__CTC_PREFIX_BLOCK], s[ASR__CTC_PREFIX_BLOCK];
+  int i0, i, t;
+  for (i0 = 0; i0 < C; i0 += ASR__CTC_PREFIX_BLOCK) {
+    const int nb = ASR__MIN(ASR__CTC_PREFIX_BLOCK, C - i0);
+    const int *cb = cands + i0;
+    for (i = 0; i < nb; i++) m[i] = -INFINITY, s[i] = 0;
+    /* pass 1: the largest term of each candidate's sum */
+    for (t = t0; t < T; t++) {
+      const asr_real *y = logprobs + (size_t)t * V;
+      /* ln phi_{t-1} for c != last and for c == last (phi_{-1} = 1 for the empty g) */
+      const double pa = t == 0 ? 0.0 : asr_logaddexp(state[T + t - 1], state[t - 1]);
+      const double pl = t == 0 ? 0.0 : state[T + t - 1];
+      for (i = 0; i < nb; i++) {
+        double v = (cb[i] == last ? pl : pa) + (double)y[cb[i]];
+        if (v > m[i]) m[i] = v;
+      }
+    }
+    /* pass 2: the sums of exp(term - max) */
+    for (t = t0; t < T; t++) {
+      const asr_real *y = logprobs + (size_t)t * V;
+      const double pa = t == 0 ? 0.0 : asr_logaddexp(state[T + t - 1], state[t - 1]);
+      const double pl = t == 0 ? 0.0 : state[T + t - 1];
+      for (i = 0; i < nb; i++) {
+        double v = (cb[i] == last ? pl : pa) + (double)y[cb[i]];
+        if (m[i] != -INFINITY) s[i] += exp(v - m[i]);
+      }
+    }
+    for (i = 0; i < nb; i++) {
+      if (cb[i] == eos) log_psi[i0 + i] = asr_logaddexp(state[T - 1], state[2 * T - 1]);   /* p_ctc(g|x) */
+      else log_psi[i0 + i] = m[i] == -INFINITY ? -INFINITY : m[i] + log(s[i]);
+    }
+  }
+}
+
+/* ---- the public tiers of the prefix score */
+ASRDEF asr_result asr_ctc_prefix_init(double *state, const asr_real *logprobs, int T, int V, int blank,
+                                      asr_error *err) {
+  asr_result r;
+  if (!state) return asr__fail(err, ASR_ERR_INVALID_ARG, "state is NULL");
+  r = asr__ctc_prefix_check(ASR__TIER_REF, NULL, NULL, NULL, 0, NULL, 0, logprobs, T, V, blank, -1, err);
+  if (r != ASR_OK) return r;
+  asr__ctc_prefix_init(state, logprobs, T, V, blank);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_prefix_score_naive(double *log_psi, double *states, const double *state,
+                                             const int *prefix, int len, const int *cands, int C,
+                                             const asr_real *logprobs, int T, int V, int blank,
+                                             int eos, asr_error *err) {
+  asr_result r = asr__ctc_prefix_check(ASR__TIER_NAIVE, log_psi, state, prefix, len, cands, C, logprobs, T, V,
+                                       blank, eos, err);
+  if (r != ASR_OK) return r;
+  /* every path of L'^T (and L'^t for the states), summed: asr__ctc_prefix_naive */
+  asr__ctc_prefix_naive(log_psi, states, prefix, len, cands, C, logprobs, T, V, blank, eos);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_prefix_score_ref(double *log_psi, double *states, const double *state,
+                                           const int *prefix, int len, const int *cands, int C,
+                                           const asr_real *logprobs, int T, int V, int blank,
+                                           int eos, asr_error *err) {
+  int i;
+  asr_result r = asr__ctc_prefix_check(ASR__TIER_REF, log_psi, state, prefix, len, cands, C, logprobs, T, V,
+                                       blank, eos, err);
+  if (r != ASR_OK) return r;
+  /* Algorithm 2, one candidate at a time: asr__ctc_prefix_ref */
+  for (i = 0; i < C; i++)
+    log_psi[i] = asr__ctc_prefix_ref(states ? states + (size_t)i * 2 * T : NULL, state, prefix, len, cands[i],
+                                     logprobs, T, V, blank, eos);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_prefix_score(double *log_psi, double *states, const double *state,
+                                       const int *prefix, int len, const int *cands, int C,
+                                       const asr_real *logprobs, int T, int V, int blank, int eos,
+                                       asr_error *err) {
+  int i;
+  asr_result r = asr__ctc_prefix_check(ASR__TIER_FAST, log_psi, state, prefix, len, cands, C, logprobs, T, V,
+                                       blank, eos, err);
+  if (r != ASR_OK) return r;
+  /* psi of every candidate as a log-sum-exp over frames: asr__ctc_prefix_fast */
+  asr__ctc_prefix_fast(log_psi, state, prefix, len, cands, C, logprobs, T, V, eos);
+  if (states)   /* the states, when asked, by the recursion (psi is not needed twice) */
+    for (i = 0; i < C; i++)
+      asr__ctc_prefix_ref(states + (size_t)i * 2 * T, state, prefix, len, cands[i], logprobs, T, V, blank, eos);
+  return ASR_OK;
+}
+
+/* ---- the attention decoder through its step API: teacher forcing */
+ASR__PRIVATE asr_result asr__s2s_check_logp(const asr_real *logp, int V, int step, asr_error *err) {
+  int k;
+  for (k = 0; k < V; k++)
+    if (logp[k] != logp[k] || logp[k] == INFINITY)
+      return asr__fail(err, ASR_ERR_NONFINITE, "the attention decoder gave logp[%d] = %g at step %d", k,
+                       (double)logp[k], step);
+  return ASR_OK;
+}
+
+/* ln p(y, <eos>|x) = sum_{i=0..len} ln p(y_{i+1} | y_1..y_i, x), y_{len+1} = <eos>: len + 1
+ * steps, each on top of the state the previous one wrote (two buffers, alternating). */
+ASR__PRIVATE asr_result asr__s2s_sequence(double *logp, const asr_s2s_scorer *att, const int *tokens, int len,
+                                          int eos, unsigned char *sa, unsigned char *sb, asr_real *lp,
+                                          asr_error *err) {
+  double sum = 0;
+  int i;
+  asr_result r = att->init(att->user, sa, len + 1);
+  if (r < 0) return asr__fail(err, r, "the attention decoder's init failed (%s)", asr_result_string(r));
+  for (i = 0; i <= len; i++) {
+    unsigned char *tmp;
+    const int prev = i == 0 ? eos : tokens[i - 1];   /* <sos> shares the eos id */
+    const int next = i < len ? tokens[i] : eos;
+    r = att->step(att->user, lp, sb, sa, prev, i);
+    if (r < 0) return asr__fail(err, r, "the attention decoder's step %d failed (%s)", i, asr_result_string(r));
+    r = asr__s2s_check_logp(lp, att->V, i, err);
+    if (r != ASR_OK) return r;
+    sum += (double)lp[next];                          /* ln p(y_{i+1} | y_1..y_i, x) */
+    tmp = sa, sa = sb, sb = tmp;
+  }
+  *logp = sum;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_s2s_sequence_workspace_size(const asr_s2s_scorer *att, int len) {
+  asr__bump b;
+  size_t sb;
+  if (!att || !att->state_bytes || len < 0 || att->V < 1) return (size_t)-1;
+  sb = att->state_bytes(att->user, len + 1);
+  b.base = NULL, b.cap = 0, b.used = 64;   /* 64: room to align the start */
+  asr__bump_take(&b, sb);
+  asr__bump_take(&b, sb);
+  if (asr_size_mul((size_t)att->V, sizeof(asr_real), &sb) != ASR_OK) return (size_t)-1;
+  asr__bump_take(&b, sb);
+  return b.used;
+}
+
+ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *att, const int *tokens, int len,
+                                           int eos, void *work, size_t work_bytes, asr_error *err) {
+  asr__bump b;
+  unsigned char *sa, *sb2;
+  asr_real *lp;
+  size_t need, sb;
+  uintptr_t p = (uintptr_t)work;
+  int i;
+  if (!logp) return asr__fail(err, ASR_ERR_INVALID_ARG, "logp is NULL");
+  if (!att || !att->init || !att->step || !att->state_bytes || att->V < 2)
+    return asr__fail(err, ASR_ERR_INVALID_ARG,
+                     "att: a scorer with V >= 2 and init, step, state_bytes set is needed");
+  if (len < 0 || (len > 0 && !tokens)) return asr__fail(err, ASR_ERR_INVALID_ARG, "len = %d or tokens NULL", len);
+  if (eos < 0 || eos >= att->V) return asr__fail(err, ASR_ERR_RANGE, "eos = %d is outside [0, V=%d)", eos, att->V);
+  for (i = 0; i < len; i++)
+    if (tokens[i] < 0 || tokens[i] >= att->V || tokens[i] == eos)
+      return asr__fail(err, ASR_ERR_RANGE, "tokens[%d] = %d is outside [0, V=%d) or the eos id", i, tokens[i],
+                       att->V);
+  need = asr_s2s_sequence_workspace_size(att, len);
+  if (need == (size_t)-1) return asr__fail(err, ASR_ERR_TOO_LARGE, "the workspace size overflows");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "work: %lu bytes given, %lu needed", (unsigned long)work_bytes,
+                     (unsigned long)need);
+  /* the same pieces asr_s2s_sequence_workspace_size counted, from a 64-aligned start */
+  sb = att->state_bytes(att->user, len + 1);
+  b.base = (unsigned char *)work + (((p + 63) & ~(uintptr_t)63) - p);
+  b.cap = work_bytes - (size_t)(b.base - (unsigned char *)work);
+  b.used = 0;
+  sa = (unsigned char *)asr__bump_take(&b, sb);
+  sb2 = (unsigned char *)asr__bump_take(&b, sb);
+  lp = (asr_real *)asr__bump_take(&b, (size_t)att->V * sizeof(asr_real));
+  return asr__s2s_sequence(logp, att, tokens, len, eos, sa, sb2, lp, err);
+}
+
+/* ---- the joint CTC/attention beam search.
+ * A running hypothesis lives in a slot: its tokens, its CTC state (2,T), its decoder state
+ * (after the steps that consumed its tokens), its summed attention log-probability, its
+ * ln psi, and its score. Each step scores every (slot, candidate) pair, keeps the `beam`
+ * best in `top` (sorted, stable), then moves ended ones to `ended` and builds the next
+ * slots from the others. */
+typedef struct asr__joint_hyp {
+  double score;        /* the joint score alpha(h), length bonus included */
+  double att;          /* ln p_att(h|x): sum of the decoder's log-probabilities */
+  double ctc;          /* ln psi(h) (ln p_ctc(h|x) once ended) */
+  int len;             /* tokens */
+} asr__joint_hyp;
+typedef struct asr__joint_cand {
+  double score;
+  int hyp, token;
+} asr__joint_cand;
+
+/* Every piece of the workspace (asr__joint_carve lays them out). */
+struct asr__joint_layout {
+  asr__joint_hyp *hyp, *next;     /* (beam) running slots, this step and the next */
+  int *tok, *tok_next;            /* (beam, maxlen) their tokens */
+  double *cst, *cst_next;         /* (beam, 2T) their CTC states, when lambda > 0 */
+  unsigned char *ast, *ast_next;  /* (beam, sstride) their decoder states, when lambda < 1 */
+  unsigned char *ast_out;         /* (beam, sstride) what step() wrote for each slot */
+  asr_real *logp;                 /* (beam, V) the decoder's log-probabilities per slot */
+  double *psi;                    /* (beam, nc) ln psi(h.c) per slot and candidate */
+  int *cands;                     /* (nc) every id but the blank, ascending */
+  asr__joint_cand *top;           /* (beam) the best candidates of a step */
+  asr__joint_hyp *ended;          /* (nbest) the best ended hypotheses */
+  int *ended_tok;                 /* (nbest, maxlen) */
+  double *len_best;               /* (maxlen + 1) best ended score per length, for end_detect */
+  size_t sstride;                 /* the decoder state's size rounded up to 64 bytes */
+  int nc;
+};
+
+/* Offers one candidate to the beam `top` (n of at most B entries, best first); an equal
+ * score goes after the ones already there, so ties keep the (hypothesis, token) order. */
+ASR__PRIVATE void asr__joint_offer(asr__joint_cand *top, int *n, int B, double score, int hyp, int token) {
+  int pos;
+  if (*n == B && !(score > top[B - 1].score)) return;
+  pos = *n < B ? (*n)++ : B - 1;
+  while (pos > 0 && top[pos - 1].score < score) {
+    top[pos] = top[pos - 1];
+    pos--;
+  }
+  top[pos].score = score, top[pos].hyp = hyp, top[pos].token = token;
+}
+
+/* ESPnet's end_detect ([Watanabe17] eq. (50)) after step i: stop when, for each m < M,
+ * the best ended hypothesis of i - m - 2 tokens (ESPnet's len(yseq) = i - m, which counts
+ * <sos> and <eos>) exists and is more than |D_end| below the best ended one. */
+ASR__PRIVATE int asr__joint_end_detect(const double *len_best, double best, int i, int M, double D) {
+  int m, count = 0;
+  if (best == -INFINITY) return 0;   /* nothing ended yet */
+  for (m = 0; m < M; m++) {
+    const int n = i - m - 2;
+    if (n >= 0 && len_best[n] != -INFINITY && len_best[n] - best < D) count++;
+  }
+  return count == M;
+}
+
+/* The search itself; every argument has been checked. */
+ASR__PRIVATE asr_result asr__joint_search(asr__joint_layout *L, int *n_ended, const asr_real *lpc, int T, int V,
+                                          const asr_s2s_scorer *att, const asr_joint_beam_opts *o, int maxlen,
+                                          asr_error *err) {
+  const double lam = o->ctc_weight;
+  const int use_ctc = lam > 0, use_att = lam < 1, B = o->beam, eos = o->eos, nc = L->nc;
+  const size_t ss = L->sstride, T2 = 2 * (size_t)T;
+  double best_ended = -INFINITY;
+  int nrun = 1, i, h, k, ne = 0;
+  asr_result r;
+  /* the hypothesis <sos>: no tokens, scores 0, the initial states */
+  L->hyp[0].score = L->hyp[0].att = L->hyp[0].ctc = 0;
+  L->hyp[0].len = 0;
+  if (use_ctc) asr__ctc_prefix_init(L->cst, lpc, T, V, o->blank);
+  if (use_att) {
+    r = att->init(att->user, L->ast, maxlen + 1);
+    if (r < 0) return asr__fail(err, r, "the attention decoder's init failed (%s)", asr_result_string(r));
+  }
+  for (k = 0; k <= maxlen; k++) L->len_best[k] = -INFINITY;
+  for (i = 0; i <= maxlen && nrun > 0; i++) {
+    /* step i: every running h has i tokens; its candidates are every id but the blank,
+     * and <eos> alone once h has maxlen tokens */
+    const int *cand = i < maxlen ? L->cands : &eos;
+    const int ncand = i < maxlen ? nc : 1;
+    int ntop = 0, nnext = 0;
+    for (h = 0; h < nrun; h++) {
+      const asr__joint_hyp *hp = &L->hyp[h];
+      const int *tok = L->tok + (size_t)h * maxlen;
+      asr_real *lp = L->logp + (size_t)h * V;
+      double *psi = L->psi + (size_t)h * nc;
+      if (use_att) {
+        /* the decoder: ln p_att(. | h, x), consuming h's last token (<sos> first) */
+        r = att->step(att->user, lp, L->ast_out + h * ss, L->ast + h * ss, i == 0 ? eos : tok[i - 1], i);
+        if (r < 0) return asr__fail(err, r, "the attention decoder's step %d failed (%s)", i, asr_result_string(r));
+        r = asr__s2s_check_logp(lp, V, i, err);
+        if (r != ASR_OK) return r;
+      }
+      /* the CTC prefix scores ln psi(h.c) of every candidate at once */
+      if (use_ctc) asr__ctc_prefix_fast(psi, L->cst + h * T2, tok, i, cand, ncand, lpc, T, V, eos);
+      for (k = 0; k < ncand; k++) {
+        const int c = cand[k];
+        /* alpha(h.c) = (1 - lambda) ln p_att(h.c|x) + lambda ln psi(h.c) + penalty (i + 1) */
+        double s = o->penalty * (i + 1);
+        if (use_att) s += (1 - lam) * (hp->att + (double)lp[c]);
+        if (use_ctc) s += lam * psi[k];
+        if (s != -INFINITY) asr__joint_offer(L->top, &ntop, B, s, h, k);
+      }
+    }
+    /* the kept candidates: ended ones to `ended`, the others become the next slots */
+    for (k = 0; k < ntop; k++) {
+      const asr__joint_cand *cd = &L->top[k];
+      const asr__joint_hyp *hp = &L->hyp[cd->hyp];
+      const int c = cand[cd->token];
+      const double att_sum = use_att ? hp->att + (double)L->logp[(size_t)cd->hyp * V + c] : 0;
+      const double ctc = use_ctc ? L->psi[(size_t)cd->hyp * nc + cd->token] : 0;
+      const int *tok = L->tok + (size_t)cd->hyp * maxlen;
+      if (c == eos) {
+        /* ended with i tokens: into the nbest list (stable: after equal scores) */
+        int pos;
+        if (cd->score > L->len_best[i]) L->len_best[i] = cd->score;
+        if (cd->score > best_ended) best_ended = cd->score;
+        if (ne < o->nbest) pos = ne++;
+        else if (cd->score > L->ended[o->nbest - 1].score) pos = o->nbest - 1;
+        else continue;   /* the list is full and this one is not better than its last */
+        while (pos > 0 && L->ended[pos - 1].score < cd->score) {
+          L->ended[pos] = L->ended[pos - 1];
+          memcpy(L->ended_tok + (size_t)pos * maxlen, L->ended_tok + (size_t)(pos - 1) * maxlen,
+                 sizeof(int) * (size_t)maxlen);
+          pos--;
+        }
+        L->ended[pos].score = cd->score, L->ended[pos].att = att_sum, L->ended[pos].ctc = ctc;
+        L->ended[pos].len = i;
+        memcpy(L->ended_tok + (size_t)pos * maxlen, tok, sizeof(int) * (size_t)i);
+      } else {
+        /* h.c keeps running: copy h's tokens and decoder state, compute h.c's CTC state */
+        asr__joint_hyp *nx = &L->next[nnext];
+        int *ntok = L->tok_next + (size_t)nnext * maxlen;
+        memcpy(ntok, tok, sizeof(int) * (size_t)i);
+        ntok[i] = c;
+        if (use_att) memcpy(L->ast_next + nnext * ss, L->ast_out + cd->hyp * ss, ss);
+        if (use_ctc)
+          asr__ctc_prefix_ref(L->cst_next + nnext * T2, L->cst + cd->hyp * T2, tok, i, c, lpc, T, V, o->blank, eos);
+        nx->score = cd->score, nx->att = att_sum, nx->ctc = ctc, nx->len = i + 1;
+        nnext++;
+      }
+    }
+    { /* the next slots become the current ones */
+      asr__joint_hyp *th = L->hyp;
+      int *tt = L->tok;
+      double *tc = L->cst;
+      unsigned char *ta = L->ast;
+      L->hyp = L->next, L->next = th;
+      L->tok = L->tok_next, L->tok_next = tt;
+      L->cst = L->cst_next, L->cst_next = tc;
+      L->ast = L->ast_next, L->ast_next = ta;
+    }
+    nrun = nnext;
+    if (o->maxlenratio == 0 && asr__joint_end_detect(L->len_best, best_ended, i, o->end_m, o->end_d)) break;
+  }
+  *n_ended = ne;
+  return ASR_OK;
+}
+
+ASRDEF asr_joint_beam_opts asr_joint_beam_opts_default(int beam, int V) {
+  asr_joint_beam_opts o;
+  o.beam = beam;
+  o.nbest = 1;
+  o.ctc_weight = 0.5;
+  o.penalty = 0;
+  o.maxlenratio = 0;
+  o.blank = 0;
+  o.eos = V - 1;
+  o.end_m = 3;
+  o.end_d = -10.0;   /* ESPnet's np.log(1 * np.exp(-10)) */
+  return o;
+}
+
+ASRDEF int asr_joint_max_len(int T, double maxlenratio) {
+  double m;
+  if (T < 1 || maxlenratio != maxlenratio) return -1;
+  if (maxlenratio == 0) return T;
+  m = maxlenratio > 0 ? floor(maxlenratio * T) : floor(-maxlenratio);   /* Python's int() of a positive */
+  if (m > 1e8) return -1;
+  return m < 1 ? 1 : (int)m;
+}
+
+ASRDEF asr_result asr_joint_beam_search(int *tokens, int *n_tokens, double *scores, double *ctc_scores,
+                                        double *att_scores, int *n_hyps, const asr_real *ctc_logprobs, int T,
+                                        int V, const asr_s2s_scorer *att, const asr_joint_beam_opts *o,
+                                        void *work, size_t work_bytes, asr_error *err) {
+  asr__joint_layout L;
+  size_t need, sb;
+  int maxlen, ne = 0, i, k;
+  asr_result r;
+  if (!tokens || !n_tokens || !n_hyps)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "tokens, n_tokens or n_hyps is NULL");
+  r = asr__joint_check(o, ctc_logprobs, T, V, att, err);
+  if (r != ASR_OK) return r;
+  maxlen = asr_joint_max_len(T, o->maxlenratio);
+  sb = o->ctc_weight < 1 ? att->state_bytes(att->user, maxlen + 1) : 0;
+  need = asr__joint_carve(&L, NULL, 0, o, T, V, maxlen, sb);
+  if (need == (size_t)-1) return asr__fail(err, ASR_ERR_TOO_LARGE, "the workspace size overflows");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "work: %lu bytes given, %lu needed", (unsigned long)work_bytes,
+                     (unsigned long)need);
+  asr__joint_carve(&L, work, work_bytes, o, T, V, maxlen, sb);
+  /* the candidates: every id but the blank, <eos> among them */
+  for (k = 0, L.nc = 0; k < V; k++)
+    if (k != o->blank) L.cands[L.nc++] = k;
+  r = asr__joint_search(&L, &ne, ctc_logprobs, T, V, att, o, maxlen, err);
+  if (r != ASR_OK) return r;
+  /* the outputs, written only now: the ended hypotheses best first, then empty rows */
+  for (i = 0; i < o->nbest; i++) {
+    const int n = i < ne ? L.ended[i].len : 0;
+    for (k = 0; k < maxlen; k++) tokens[(size_t)i * maxlen + k] = k < n ? L.ended_tok[(size_t)i * maxlen + k] : -1;
+    n_tokens[i] = n;
+    if (scores) scores[i] = i < ne ? L.ended[i].score : -INFINITY;
+    if (ctc_scores) ctc_scores[i] = i < ne ? L.ended[i].ctc : -INFINITY;
+    if (att_scores) att_scores[i] = i < ne ? L.ended[i].att : -INFINITY;
+  }
+  *n_hyps = ne;
+  return ne ? ASR_OK : ASR_INFEASIBLE;
+}
+
+/* ---------------------------------------------------------------- plumbing: 7.4 Hybrid CTC/attention ----
+ * Argument checks and the workspace layout of this section. Nothing below computes an
+ * equation; the math is above. */
+
+/* Every argument check of the prefix score tiers, before anything is written. With C = 0
+ * and log_psi NULL (asr_ctc_prefix_init) only the sizes and logprobs are checked. */
+ASR__PRIVATE asr_result asr__ctc_prefix_check(asr__tier tier, const double *log_psi, const double *state,
+                                              const int *prefix, int len, const int *cands, int C,
+                                              const asr_real *logprobs, int T, int V, int blank, int eos,
+                                              asr_error *err) {
+  int i, t, k;
+  if (T < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "T = %d: the prefix score needs at least one frame", T);
+  if (V < 2) return asr__fail(err, ASR_ERR_INVALID_ARG, "V = %d: need the blank and at least one label", V);
+  if (blank < 0 || blank >= V) return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", blank, V);
+  if (eos < -1 || eos >= V || eos == blank)
+    return asr__fail(err, ASR_ERR_RANGE, "eos = %d: need -1 or an id in [0, V=%d) other than the blank", eos, V);
+  if (!logprobs) return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs is NULL");
+  if (len < 0 || C < 0) return asr__fail(err, ASR_ERR_INVALID_ARG, "len = %d, C = %d: need >= 0", len, C);
+  if ((len > 0 && !prefix) || (C > 0 && (!cands || !log_psi)))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "prefix, cands or log_psi is NULL");
+  if (tier != ASR__TIER_NAIVE && log_psi && !state)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "state is NULL (asr_ctc_prefix_init writes the first one)");
+  for (i = 0; i < len; i++) {
+    if (prefix[i] < 0 || prefix[i] >= V)
+      return asr__fail(err, ASR_ERR_RANGE, "prefix[%d] = %d is outside [0, V=%d)", i, prefix[i], V);
+    if (prefix[i] == blank) return asr__fail(err, ASR_ERR_RANGE, "prefix[%d] = %d is the blank", i, prefix[i]);
+    if (prefix[i] == eos) return asr__fail(err, ASR_ERR_RANGE, "prefix[%d] = %d is eos", i, prefix[i]);
+  }
+  for (i = 0; i < C; i++) {
+    if (cands[i] < 0 || cands[i] >= V)
+      return asr__fail(err, ASR_ERR_RANGE, "cands[%d] = %d is outside [0, V=%d)", i, cands[i], V);
+    if (cands[i] == blank) return asr__fail(err, ASR_ERR_RANGE, "cands[%d] = %d is the blank", i, cands[i]);
+  }
+  for (t = 0; t < T; t++)
+    for (k = 0; k < V; k++) {
+      asr_real v = logprobs[(size_t)t * V + k];
+      if (v != v || v == INFINITY)
+        return asr__fail(err, ASR_ERR_NONFINITE, "logprobs[%d][%d] = %g (NaN or +inf)", t, k, (double)v);
+    }
+  if (tier == ASR__TIER_NAIVE) {
+    double paths = pow((double)V, (double)T);
+    if (paths > ASR_CTC_PREFIX_NAIVE_MAX_PATHS || paths * C > 16.0 * ASR_CTC_PREFIX_NAIVE_MAX_PATHS)
+      return asr__fail(err, ASR_ERR_TOO_LARGE, "_naive enumerates V^T = %d^%d paths (for %d candidates): too many",
+                       V, T, C);
+    /* the definition (sums over whole paths) equals the recursion only for distributions */
+    for (t = 0; t < T; t++) {
+      double s = -INFINITY;
+      for (k = 0; k < V; k++) s = asr_logaddexp(s, (double)logprobs[(size_t)t * V + k]);
+      if (!(fabs(s) <= 1e-4))
+        return asr__fail(err, ASR_ERR_INVALID_ARG,
+                         "logprobs row %d sums to exp(%g), not 1: _naive needs distributions", t, s);
+    }
+  }
+  return ASR_OK;
+}
+
+/* Checks of the beam search's options and inputs. */
+ASR__PRIVATE asr_result asr__joint_check(const asr_joint_beam_opts *o, const asr_real *ctc_logprobs, int T,
+                                         int V, const asr_s2s_scorer *att, asr_error *err) {
+  if (!o) return asr__fail(err, ASR_ERR_INVALID_ARG, "opts is NULL");
+  if (o->beam < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "beam = %d: need >= 1", o->beam);
+  if (o->nbest < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "nbest = %d: need >= 1", o->nbest);
+  if (!(o->ctc_weight >= 0 && o->ctc_weight <= 1))
+    return asr__fail(err, ASR_ERR_RANGE, "ctc_weight = %g is outside [0, 1]", o->ctc_weight);
+  if (!isfinite(o->penalty) || o->maxlenratio != o->maxlenratio || o->end_d != o->end_d)
+    return asr__fail(err, ASR_ERR_NONFINITE, "penalty, maxlenratio or end_d is NaN or infinite");
+  if (o->end_m < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "end_m = %d: need >= 1", o->end_m);
+  if (T < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "T = %d: the encoder output has no frame", T);
+  if (V < 3) return asr__fail(err, ASR_ERR_INVALID_ARG, "V = %d: need the blank, <eos> and a label", V);
+  if (o->blank < 0 || o->blank >= V)
+    return asr__fail(err, ASR_ERR_RANGE, "blank = %d is outside [0, V=%d)", o->blank, V);
+  if (o->eos < 0 || o->eos >= V || o->eos == o->blank)
+    return asr__fail(err, ASR_ERR_RANGE, "eos = %d: need an id in [0, V=%d) other than the blank", o->eos, V);
+  if (asr_joint_max_len(T, o->maxlenratio) < 0)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "maxlenratio = %g gives too long a maximum length", o->maxlenratio);
+  if (o->ctc_weight < 1 &&
+      (!att || !att->init || !att->step || !att->state_bytes || att->V != V))
+    return asr__fail(err, ASR_ERR_INVALID_ARG,
+                     "att: ctc_weight < 1 needs a decoder with init, step, state_bytes and V = %d", V);
+  if (o->ctc_weight > 0) {
+    /* the CTC side's inputs, checked once for the whole search */
+    asr_result r = asr__ctc_prefix_check(ASR__TIER_FAST, NULL, NULL, NULL, 0, NULL, 0, ctc_logprobs, T, V,
+                                         o->blank, o->eos, err);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+/* Lays the pieces of asr__joint_layout out in `work` (or, with work NULL, only counts
+ * them). Returns the bytes needed, (size_t)-1 on overflow. */
+ASR__PRIVATE size_t asr__joint_carve(asr__joint_layout *L, void *work, size_t work_bytes,
+                                     const asr_joint_beam_opts *o, int T, int V, int maxlen, size_t sb) {
+  const size_t B = (size_t)o->beam, NB = (size_t)o->nbest, ML = (size_t)maxlen;
+  const int use_ctc = o->ctc_weight > 0, use_att = o->ctc_weight < 1;
+  const size_t T2 = use_ctc ? 2 * (size_t)T : 0;
+  size_t ss = use_att ? (sb + 63) & ~(size_t)63 : 0, need, cap = (size_t)-1 / 16;
+  asr__bump b;
+  uintptr_t p = (uintptr_t)work;
+  if (sb > cap || (double)B * (double)(ML + T2 + (double)V * 2 + (double)ss) > (double)cap ||
+      (double)NB * (double)ML > (double)cap)
+    return (size_t)-1;
+  b.base = work ? (unsigned char *)work + (((p + 63) & ~(uintptr_t)63) - p) : NULL;
+  b.cap = work ? work_bytes - (size_t)(b.base - (unsigned char *)work) : 0;
+  b.used = 0;
+  L->hyp = (asr__joint_hyp *)asr__bump_take(&b, B * sizeof(asr__joint_hyp));
+  L->next = (asr__joint_hyp *)asr__bump_take(&b, B * sizeof(asr__joint_hyp));
+  L->tok = (int *)asr__bump_take(&b, B * ML * sizeof(int));
+  L->tok_next = (int *)asr__bump_take(&b, B * ML * sizeof(int));
+  L->cst = (double *)asr__bump_take(&b, B * T2 * sizeof(double));
+  L->cst_next = (double *)asr__bump_take(&b, B * T2 * sizeof(double));
+  L->ast = (unsigned char *)asr__bump_take(&b, B * ss);
+  L->ast_next = (unsigned char *)asr__bump_take(&b, B * ss);
+  L->ast_out = (unsigned char *)asr__bump_take(&b, B * ss);
+  L->logp = (asr_real *)asr__bump_take(&b, B * (size_t)V * sizeof(asr_real));
+  L->psi = (double *)asr__bump_take(&b, B * (size_t)V * sizeof(double));
+  L->cands = (int *)asr__bump_take(&b, (size_t)V * sizeof(int));
+  L->top = (asr__joint_cand *)asr__bump_take(&b, B * sizeof(asr__joint_cand));
+  L->ended = (asr__joint_hyp *)asr__bump_take(&b, NB * sizeof(asr__joint_hyp));
+  L->ended_tok = (int *)asr__bump_take(&b, NB * ML * sizeof(int));
+  L->len_best = (double *)asr__bump_take(&b, (ML + 1) * sizeof(double));
+  L->sstride = ss;
+  L->nc = 0;
+  need = b.used;
+  if (need == (size_t)-1 || need > (size_t)-1 - 64) return (size_t)-1;
+  return need + 64;   /* 64: room to align the start */
+}
+
+ASRDEF size_t asr_joint_beam_workspace_size(const asr_joint_beam_opts *o, int T, int V,
+                                            const asr_s2s_scorer *att) {
+  asr__joint_layout L;
+  int maxlen;
+  size_t sb = 0;
+  if (!o || o->beam < 1 || o->nbest < 1 || T < 1 || V < 1) return (size_t)-1;
+  maxlen = asr_joint_max_len(T, o->maxlenratio);
+  if (maxlen < 0) return (size_t)-1;
+  if (o->ctc_weight < 1) {
+    if (!att || !att->state_bytes) return (size_t)-1;
+    sb = att->state_bytes(att->user, maxlen + 1);
+  }
+  return asr__joint_carve(&L, NULL, 0, o, T, V, maxlen, sb);
+}
 
 /* ---- 7.5 Two-pass rescoring and MWER (implementation)
- * (the implementation of 7.5 goes here) */
+ *
+ * Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_nbest_rescore          -> asr__nbest_combine: lambda f + (1 - lambda) s + bonus |y|
+ *   asr_attention_rescore      -> asr__s2s_sequence (7.4) per hypothesis, then the above
+ *   asr_mwer_loss_naive        -> asr__mwer_naive: the sums and the chain rule as written
+ *   asr_mwer_loss_ref, asr_mwer_loss -> asr__mwer_ref: the closed-form gradient
+ *   asr_nbest_word_errors, asr_nbest_token_errors -> section 9's asr_wer_counts,
+ *                                 asr_edit_distance                      docs/seq2seq_joint.md
+ * The API and its full contract: section 7.5 of the declarations (search "7.5 Two-pass").
+ * Order below: rescoring; MWER (_naive, _ref, the public tiers); the error counts; then,
+ * under the plumbing rule, the argument checks. */
+
+/* plumbing of 7.5, defined at the end of the section */
+ASR__PRIVATE asr_result asr__rescore_check(const double *first, const double *second, const int *lengths,
+                                           int n, double weight, double length_bonus, asr_error *err);
+ASR__PRIVATE asr_result asr__mwer_check(asr__tier tier, const asr_real *loss, const asr_real *logp,
+                                        const asr_real *errors, int n, asr_real ce_loss, double mle_weight,
+                                        asr_error *err);
+
+/* ---- n-best rescoring: combined_i = lambda f_i + (1 - lambda) s_i + bonus |y_i|; a side of
+ * weight 0 is left out (0 * -inf would be NaN). Returns the argmax, the first on ties. */
+ASR__PRIVATE int asr__nbest_combine(double *combined, const double *first, const double *second,
+                                    const int *lengths, int n, double weight, double length_bonus) {
+  int i, best = 0;
+  double bs = -INFINITY;
+  for (i = 0; i < n; i++) {
+    double c = 0;
+    if (weight > 0) c += weight * first[i];
+    if (weight < 1) c += (1 - weight) * second[i];
+    if (lengths) c += length_bonus * lengths[i];
+    if (combined) combined[i] = c;
+    if (c > bs) bs = c, best = i;
+  }
+  return best;
+}
+
+ASRDEF asr_result asr_nbest_rescore(int *best, double *combined, const double *first, const double *second,
+                                    const int *lengths, int n, double weight, double length_bonus,
+                                    asr_error *err) {
+  asr_result r;
+  if (!best) return asr__fail(err, ASR_ERR_INVALID_ARG, "best is NULL");
+  r = asr__rescore_check(first, second, lengths, n, weight, length_bonus, err);
+  if (r != ASR_OK) return r;
+  *best = asr__nbest_combine(combined, first, second, lengths, n, weight, length_bonus);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_attention_rescore(int *best, double *att_scores, double *combined, const int *tokens,
+                                        const int *lengths, const double *first, int n, int S, double weight,
+                                        double length_bonus, const asr_s2s_scorer *att, int eos, void *work,
+                                        size_t work_bytes, asr_error *err) {
+  int i;
+  asr_result r;
+  if (!best || !att_scores || !tokens || !lengths)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "best, att_scores, tokens or lengths is NULL");
+  if (S < 0) return asr__fail(err, ASR_ERR_INVALID_ARG, "S = %d is negative", S);
+  /* the checks of the combination, with the second scores not known yet */
+  r = asr__rescore_check(first, NULL, lengths, n, weight, length_bonus, err);
+  if (r != ASR_OK) return r;
+  for (i = 0; i < n; i++)
+    if (lengths[i] > S) return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is above S = %d", i, lengths[i], S);
+  if (weight < 1 && !att) return asr__fail(err, ASR_ERR_INVALID_ARG, "att is NULL");
+  for (i = 0; i < n; i++) {
+    /* s_i = ln p_att(y_i, <eos>|x) by teacher forcing (not needed, and 0, at weight 1) */
+    att_scores[i] = 0;
+    if (weight < 1) {
+      r = asr_s2s_sequence_logprob(&att_scores[i], att, tokens + (size_t)i * S, lengths[i], eos, work,
+                                   work_bytes, err);
+      if (r != ASR_OK) return r;
+    }
+  }
+  *best = asr__nbest_combine(combined, first, att_scores, lengths, n, weight, length_bonus);
+  return ASR_OK;
+}
+
+/* ---- MWER [Prabhavalkar18], the N-best form.
+ * _naive, the definition as written:
+ *   Phat_i = P_i / sum_j P_j          (P_j = exp(ln P_j - max): the common factor cancels)
+ *   What   = (1/n) sum_j W_j
+ *   L      = sum_i Phat_i (W_i - What) + lambda_MLE L_CE
+ *   dL/d ln P_k = sum_i (W_i - What) dPhat_i/d ln P_k,   dPhat_i/d ln P_k = Phat_i (delta_ik - Phat_k)
+ * (the chain rule through the softmax, one term per (i, k): O(n^2)). Doubles inside. */
+ASR__PRIVATE void asr__mwer_naive(asr_real *loss, asr_real *grad, const asr_real *logp, const asr_real *errors,
+                                  int n, asr_real ce_loss, double mle_weight) {
+  double mx = -INFINITY, Z = 0, What = 0, L = 0;
+  int i, k;
+  for (i = 0; i < n; i++)
+    if ((double)logp[i] > mx) mx = (double)logp[i];
+  for (i = 0; i < n; i++) Z += exp((double)logp[i] - mx);      /* sum_j P_j (times e^-max) */
+  for (i = 0; i < n; i++) What += (double)errors[i] / n;       /* What */
+  for (i = 0; i < n; i++) {
+    const double phat = exp((double)logp[i] - mx) / Z;         /* Phat_i */
+    L += phat * ((double)errors[i] - What);                    /* L_werr */
+  }
+  if (mle_weight > 0) L += mle_weight * (double)ce_loss;       /* + lambda_MLE L_CE */
+  *loss = (asr_real)L;
+  if (!grad) return;
+  for (k = 0; k < n; k++) {
+    const double pk = exp((double)logp[k] - mx) / Z;
+    double g = 0;
+    for (i = 0; i < n; i++) {
+      const double pi = exp((double)logp[i] - mx) / Z;
+      g += ((double)errors[i] - What) * pi * ((i == k) - pk);   /* dPhat_i / d ln P_k */
+    }
+    grad[k] += (asr_real)g;
+  }
+}
+
+/* _ref: with Wbar = sum_j Phat_j W_j, L_werr = Wbar - What and the gradient is
+ *   dL/d ln P_k = Phat_k (W_k - What - L_werr) = Phat_k (W_k - Wbar)
+ * (docs/seq2seq_joint.md); Phat by a log-sum-exp. O(n). */
+ASR__PRIVATE void asr__mwer_ref(asr_real *loss, asr_real *grad, const asr_real *logp, const asr_real *errors,
+                                int n, asr_real ce_loss, double mle_weight) {
+  double mx = -INFINITY, s = 0, lse, What = 0, Wbar = 0, L;
+  int i;
+  for (i = 0; i < n; i++)
+    if ((double)logp[i] > mx) mx = (double)logp[i];
+  for (i = 0; i < n; i++) s += exp((double)logp[i] - mx);
+  lse = mx + log(s);                                            /* ln sum_j P_j */
+  for (i = 0; i < n; i++) {
+    What += (double)errors[i];
+    Wbar += exp((double)logp[i] - lse) * (double)errors[i];     /* sum_j Phat_j W_j */
+  }
+  What /= n;
+  L = Wbar - What;                                              /* L_werr */
+  if (mle_weight > 0) L += mle_weight * (double)ce_loss;
+  *loss = (asr_real)L;
+  if (grad)
+    for (i = 0; i < n; i++) grad[i] += (asr_real)(exp((double)logp[i] - lse) * ((double)errors[i] - Wbar));
+}
+
+ASRDEF asr_result asr_mwer_loss_naive(asr_real *loss, asr_real *grad, const asr_real *logp,
+                                      const asr_real *errors, int n, asr_real ce_loss, double mle_weight,
+                                      asr_error *err) {
+  asr_result r = asr__mwer_check(ASR__TIER_NAIVE, loss, logp, errors, n, ce_loss, mle_weight, err);
+  if (r != ASR_OK) return r;
+  /* the sums and the chain rule as written: asr__mwer_naive */
+  asr__mwer_naive(loss, grad, logp, errors, n, ce_loss, mle_weight);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_mwer_loss_ref(asr_real *loss, asr_real *grad, const asr_real *logp, const asr_real *errors,
+                                    int n, asr_real ce_loss, double mle_weight, asr_error *err) {
+  asr_result r = asr__mwer_check(ASR__TIER_REF, loss, logp, errors, n, ce_loss, mle_weight, err);
+  if (r != ASR_OK) return r;
+  /* the closed-form gradient: asr__mwer_ref */
+  asr__mwer_ref(loss, grad, logp, errors, n, ce_loss, mle_weight);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_mwer_loss(asr_real *loss, asr_real *grad, const asr_real *logp, const asr_real *errors,
+                                int n, asr_real ce_loss, double mle_weight, asr_error *err) {
+  asr_result r = asr__mwer_check(ASR__TIER_FAST, loss, logp, errors, n, ce_loss, mle_weight, err);
+  if (r != ASR_OK) return r;
+  /* no fast path: n-best lists are a few dozen entries; asr__mwer_ref */
+  asr__mwer_ref(loss, grad, logp, errors, n, ce_loss, mle_weight);
+  return ASR_OK;
+}
+
+/* ---- W(y_i, y*): section 9's edit distances, one hypothesis at a time */
+ASRDEF size_t asr_nbest_word_errors_workspace_ints(const char *const *hyps, int n, const char *ref) {
+  size_t m = 0, lr;
+  int i;
+  if (!hyps || !ref || n < 0) return (size_t)-1;
+  lr = strlen(ref);
+  for (i = 0; i < n; i++) {
+    /* asr_wer_counts' work: starts and lengths of both texts' words plus one DP row */
+    size_t need = hyps[i] ? 3 * (lr + strlen(hyps[i]) + 2) : 0;
+    if (need > m) m = need;
+  }
+  return m;
+}
+
+ASRDEF asr_result asr_nbest_word_errors(asr_real *errors, const char *const *hyps, int n, const char *ref,
+                                        int *work, size_t work_ints, asr_error *err) {
+  size_t need;
+  int i;
+  if (!errors || !hyps || !ref) return asr__fail(err, ASR_ERR_INVALID_ARG, "errors, hyps or ref is NULL");
+  if (n < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "n = %d: the n-best list is empty", n);
+  for (i = 0; i < n; i++)
+    if (!hyps[i]) return asr__fail(err, ASR_ERR_INVALID_ARG, "hyps[%d] is NULL", i);
+  need = asr_nbest_word_errors_workspace_ints(hyps, n, ref);
+  if (!work || work_ints < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "work: %lu ints given, %lu needed", (unsigned long)work_ints,
+                     (unsigned long)need);
+  for (i = 0; i < n; i++) {
+    long e = 0, nref = 0;
+    asr_wer_counts(ref, hyps[i], work, &e, &nref);   /* the word-level Levenshtein distance */
+    errors[i] = (asr_real)e;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_nbest_token_errors(asr_real *errors, const int *tokens, const int *lengths, int n, int S,
+                                         const int *ref, int ref_len, int *work, size_t work_ints,
+                                         asr_error *err) {
+  int i;
+  if (!errors || !tokens || !lengths || (ref_len > 0 && !ref))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "errors, tokens, lengths or ref is NULL");
+  if (n < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "n = %d: the n-best list is empty", n);
+  if (S < 0 || ref_len < 0)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "S = %d, ref_len = %d: need >= 0", S, ref_len);
+  for (i = 0; i < n; i++)
+    if (lengths[i] < 0 || lengths[i] > S)
+      return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is outside [0, S=%d]", i, lengths[i], S);
+  if (!work || work_ints < (size_t)S + 1)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "work: %lu ints given, %d needed", (unsigned long)work_ints, S + 1);
+  for (i = 0; i < n; i++)
+    errors[i] = (asr_real)asr_edit_distance(ref, ref_len, tokens + (size_t)i * S, lengths[i], work);
+  return ASR_OK;
+}
+
+/* ---------------------------------------------------------------- plumbing: 7.5 Rescoring and MWER ----
+ * Argument checks of this section. Nothing below computes an equation; the math is above. */
+
+ASR__PRIVATE asr_result asr__rescore_check(const double *first, const double *second, const int *lengths,
+                                           int n, double weight, double length_bonus, asr_error *err) {
+  int i;
+  if (n < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "n = %d: the n-best list is empty", n);
+  if (!(weight >= 0 && weight <= 1)) return asr__fail(err, ASR_ERR_RANGE, "weight = %g is outside [0, 1]", weight);
+  if (!isfinite(length_bonus)) return asr__fail(err, ASR_ERR_NONFINITE, "length_bonus = %g", length_bonus);
+  if (weight > 0 && !first) return asr__fail(err, ASR_ERR_INVALID_ARG, "first is NULL");
+  for (i = 0; i < n && weight > 0; i++)
+    if (first[i] != first[i] || first[i] == INFINITY)
+      return asr__fail(err, ASR_ERR_NONFINITE, "first[%d] = %g (NaN or +inf)", i, first[i]);
+  for (i = 0; second && i < n && weight < 1; i++)
+    if (second[i] != second[i] || second[i] == INFINITY)
+      return asr__fail(err, ASR_ERR_NONFINITE, "second[%d] = %g (NaN or +inf)", i, second[i]);
+  for (i = 0; lengths && i < n; i++)
+    if (lengths[i] < 0) return asr__fail(err, ASR_ERR_RANGE, "lengths[%d] = %d is negative", i, lengths[i]);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__mwer_check(asr__tier tier, const asr_real *loss, const asr_real *logp,
+                                        const asr_real *errors, int n, asr_real ce_loss, double mle_weight,
+                                        asr_error *err) {
+  int i, any = 0;
+  if (!loss || !logp || !errors) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss, logp or errors is NULL");
+  if (n < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "n = %d: the n-best list is empty", n);
+  if (tier == ASR__TIER_NAIVE && n > ASR_MWER_NAIVE_MAX_N)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "n = %d: _naive's O(n^2) gradient takes at most %d", n,
+                     ASR_MWER_NAIVE_MAX_N);
+  if (!(mle_weight >= 0) || mle_weight == INFINITY)
+    return asr__fail(err, ASR_ERR_RANGE, "mle_weight = %g: need a finite value >= 0", mle_weight);
+  if (mle_weight > 0 && !isfinite(ce_loss))
+    return asr__fail(err, ASR_ERR_NONFINITE, "ce_loss = %g", (double)ce_loss);
+  for (i = 0; i < n; i++) {
+    if (logp[i] != logp[i] || logp[i] == INFINITY)
+      return asr__fail(err, ASR_ERR_NONFINITE, "logp[%d] = %g (NaN or +inf)", i, (double)logp[i]);
+    if (!isfinite(errors[i]) || errors[i] < 0)
+      return asr__fail(err, ASR_ERR_RANGE, "errors[%d] = %g: need a finite count >= 0", i, (double)errors[i]);
+    any |= logp[i] != -INFINITY;
+  }
+  if (!any) return asr__fail(err, ASR_ERR_NONFINITE, "every logp is -inf: Phat is undefined");
+  return ASR_OK;
+}
 
 /* ---- 7.6 The Neural Transducer (implementation)
  * (the implementation of 7.6 goes here) */
@@ -26372,7 +27660,456 @@ ASRDEF asr_result asr_check_tdec_step(uint64_t seed, asr_check_report *rep) {
 }
 
 /* ---- 10.7.3 Hybrid CTC/attention, MWER and Neural Transducer checkers (implementation)
- * (the implementation goes here) */
+ * asr_check_ctc_prefix_score and asr_check_mwer; the cases and tolerances are described
+ * with their declarations (section 10.7.3). */
+
+/* The tolerances of both checkers: the same double sums in another order agree to ~1e-14
+ * (1e-10 leaves room for the longer sums); in float the inputs and the returned values
+ * are float-rounded (6e-8 relative) while the sums are double: 1e-5. MWER's sums are a
+ * dozen terms: 1e-12 in double. */
+#if ASR_REAL_DOUBLE
+#define ASR__PFX_TOL 1e-10
+#define ASR__MWER_TOL 1e-12
+#define ASR__MWER_FD_TOL 1e-6
+#else
+#define ASR__PFX_TOL 1e-5
+#define ASR__MWER_TOL 1e-5
+#define ASR__MWER_FD_TOL 5e-2
+#endif
+
+/* The largest |a - b| / max(1, |b|) over n values; INFINITY if a -inf in one is not a
+ * -inf in the other (or a NaN appears). */
+ASR__PRIVATE double asr__chk_log_err(const double *a, const double *b, size_t n) {
+  double w = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    double e;
+    if (a[i] == -INFINITY || b[i] == -INFINITY) {
+      if (a[i] != b[i]) return INFINITY;
+      continue;
+    }
+    e = fabs(a[i] - b[i]) / ASR__MAX(1.0, fabs(b[i]));
+    if (!(e <= w)) w = e;   /* NaN propagates as the worst */
+  }
+  return w;
+}
+
+/* One line that a case was skipped (an impl may refuse sizes, as _naive does). */
+ASR__PRIVATE void asr__chk_skip(asr_check_report *rep, const char *what) {
+  if (rep->log) {
+    char line[300];
+    snprintf(line, sizeof line, "[SKIP] %s: the implementation refused the size", what);
+    rep->log(rep->log_user, line);
+  }
+}
+
+typedef struct asr__pfx_chk {
+  asr_ctc_prefix_score_fn impl;
+  asr_check_report *rep;
+  int oom;
+} asr__pfx_chk;
+
+/* T rows of random log-distributions over V ids; `sharp` scales the logits. */
+ASR__PRIVATE void asr__pfx_chk_logprobs(asr_real *lp, asr_rng *rng, int T, int V, double sharp) {
+  int t, k;
+  for (t = 0; t < T; t++) {
+    for (k = 0; k < V; k++) lp[(size_t)t * V + k] = (asr_real)(sharp * asr_rng_normal(rng));
+    asr_log_softmax(lp + (size_t)t * V, lp + (size_t)t * V, V);
+  }
+}
+
+/* The candidates: every id but the blank, ascending. Returns their count. */
+ASR__PRIVATE int asr__pfx_chk_cands(int *cands, int V, int blank) {
+  int k, C = 0;
+  for (k = 0; k < V; k++)
+    if (k != blank) cands[C++] = k;
+  return C;
+}
+
+/* tiny: every prefix g of at most 3 labels, each scored by impl and by _naive; the state
+ * of g.c for the next level comes from impl itself. Scratch of the depth-first walk:
+ * prefix[4], the states of the levels (4, 2T) and two (C, 2T) outputs per level. */
+ASR__PRIVATE void asr__pfx_chk_tiny_walk(asr__pfx_chk *c, double *worst, int *refused, int *prefix, int d,
+                                         double *lvl_state, double *buf, const int *cands, int C,
+                                         const asr_real *lp, int T, int V, int blank, int eos) {
+  const size_t T2 = 2 * (size_t)T, CS = (size_t)C * T2;
+  double *psi = buf, *psin = psi + C, *st = psin + C, *stn = st + CS;
+  int i;
+  double e;
+  asr_result r = c->impl(psi, st, lvl_state + d * T2, prefix, d, cands, C, lp, T, V, blank, eos, NULL);
+  if (asr_ctc_prefix_score_naive(psin, stn, NULL, prefix, d, cands, C, lp, T, V, blank, eos, NULL) != ASR_OK ||
+      r != ASR_OK) {
+    *worst = INFINITY;
+    *refused |= r == ASR_ERR_TOO_LARGE;
+    return;
+  }
+  e = asr__chk_log_err(psi, psin, (size_t)C);
+  for (i = 0; i < C; i++)
+    if (cands[i] != eos) e = ASR__MAX(e, asr__chk_log_err(st + i * T2, stn + i * T2, T2));
+  if (!(e <= *worst)) *worst = e;
+  if (d == 3) return;
+  for (i = 0; i < C; i++) {
+    if (cands[i] == eos) continue;
+    prefix[d] = cands[i];
+    memcpy(lvl_state + (d + 1) * T2, st + i * T2, sizeof(double) * T2);
+    asr__pfx_chk_tiny_walk(c, worst, refused, prefix, d + 1, lvl_state, buf + 2 * (C + CS), cands, C, lp, T, V,
+                           blank, eos);
+  }
+}
+
+ASR__PRIVATE void asr__pfx_chk_tiny(asr__pfx_chk *c, asr_rng *rng, int V, int blank, int eos) {
+  int T;
+  for (T = 1; T <= 5; T++) {
+    /* V <= 4 and T <= 5: at most 3 candidates, 4 levels of 2T = 10 doubles */
+    int cands[4], prefix[4], C = asr__pfx_chk_cands(cands, V, blank), refused = 0;
+    asr_real lp[5 * 4];
+    double lvl[4 * 10], *buf = ASR__ALLOC(double, 4 * 2 * (4 + 4 * 10), NULL), worst = 0;
+    if (!buf) {
+      c->oom = 1;
+      return;
+    }
+    asr__pfx_chk_logprobs(lp, rng, T, V, 1.5);
+    asr__ctc_prefix_init(lvl, lp, T, V, blank);
+    asr__pfx_chk_tiny_walk(c, &worst, &refused, prefix, 0, lvl, buf, cands, C, lp, T, V, blank, eos);
+    ASR_FREE(buf, NULL);
+    asr__check_case(c->rep, worst <= ASR__PFX_TOL, worst / ASR__PFX_TOL,
+                    "tiny/V%d blank %d eos %d T%d: every prefix of <= 3 labels vs _naive, worst %.3g%s", V, blank,
+                    eos, T, worst, refused ? " (refused)" : "");
+  }
+}
+
+/* A random prefix of n labels (no blank, no eos) and its state, chained through impl;
+ * *log_psi_g receives ln psi(g) from the call that scored g (0 for the empty prefix).
+ * st (2T) out; tmp: (2T) scratch. Returns impl's result. */
+ASR__PRIVATE asr_result asr__pfx_chk_chain(asr__pfx_chk *c, double *st, double *log_psi_g, int *prefix, int n,
+                                           asr_rng *rng, const asr_real *lp, int T, int V, int blank, int eos,
+                                           double *tmp) {
+  int j;
+  asr__ctc_prefix_init(st, lp, T, V, blank);
+  *log_psi_g = 0;
+  for (j = 0; j < n; j++) {
+    int k;
+    asr_result r;
+    do k = asr_rng_int(rng, V);
+    while (k == blank || k == eos);
+    r = c->impl(log_psi_g, tmp, st, prefix, j, &k, 1, lp, T, V, blank, eos, NULL);
+    if (r != ASR_OK) return r;
+    memcpy(st, tmp, sizeof(double) * 2 * (size_t)T);
+    prefix[j] = k;
+  }
+  return ASR_OK;
+}
+
+/* identity: sum_{c label} psi(g.c) + p_ctc(g|x) = psi(g). With eos = -1 p_ctc(g|x) comes
+ * from g's state; with eos = V - 1 (its column set to probability 0, so that it is not a
+ * label either) from the <eos> candidate. */
+ASR__PRIVATE void asr__pfx_chk_identity(asr__pfx_chk *c, asr_rng *rng, int with_eos) {
+  const int T = 1 + asr_rng_int(rng, 30), V = 3 + asr_rng_int(rng, 7), blank = asr_rng_int(rng, V - 1);
+  const int eos = with_eos ? V - 1 : -1, n = asr_rng_int(rng, 5);
+  asr_real *lp = ASR__ALLOC(asr_real, (size_t)T * V, NULL);
+  double *st = ASR__ALLOC(double, 4 * (size_t)T + V, NULL);
+  double *tmp = st ? st + 2 * T : NULL, *psi = tmp ? tmp + 2 * T : NULL;
+  int cands[10], prefix[5], C, i, t;
+  double psi_g, lhs = -INFINITY, e;
+  asr_result r;
+  if (!lp || !st) {
+    ASR_FREE(lp, NULL), ASR_FREE(st, NULL);
+    c->oom = 1;
+    return;
+  }
+  asr__pfx_chk_logprobs(lp, rng, T, V, 2.0);
+  if (with_eos)
+    for (t = 0; t < T; t++) {
+      /* probability 0 for the eos column, the rest renormalized */
+      lp[(size_t)t * V + eos] = (asr_real)-INFINITY;
+      asr_log_softmax(lp + (size_t)t * V, lp + (size_t)t * V, V);
+    }
+  C = asr__pfx_chk_cands(cands, V, blank);
+  r = asr__pfx_chk_chain(c, st, &psi_g, prefix, n, rng, lp, T, V, blank, eos, tmp);
+  if (r == ASR_OK) r = c->impl(psi, NULL, st, prefix, n, cands, C, lp, T, V, blank, eos, NULL);
+  if (r == ASR_ERR_TOO_LARGE) {
+    asr__chk_skip(c->rep, "identity");
+  } else {
+    for (i = 0; i < C && r == ASR_OK; i++) lhs = asr_logaddexp(lhs, psi[i]);
+    if (!with_eos) lhs = asr_logaddexp(lhs, asr_logaddexp(st[T - 1], st[2 * T - 1]));   /* + p_ctc(g|x) */
+    e = r != ASR_OK ? INFINITY : asr__chk_log_err(&lhs, &psi_g, 1);
+    asr__check_case(c->rep, e <= ASR__PFX_TOL, e / ASR__PFX_TOL,
+                    "identity/T%d V%d blank %d eos %d |g| %d: sum_c psi(g.c) + p(g) = psi(g), err %.3g", T, V,
+                    blank, eos, n, e);
+  }
+  ASR_FREE(lp, NULL);
+  ASR_FREE(st, NULL);
+}
+
+/* ctc_loss: the states chained over a random labelling l, then ln psi(l.<eos>) against
+ * section 5's loss of l (infeasible l: -inf and +inf). */
+ASR__PRIVATE void asr__pfx_chk_ctc_loss(asr__pfx_chk *c, asr_rng *rng) {
+  const int T = 1 + asr_rng_int(rng, 60), V = 3 + asr_rng_int(rng, 6), blank = asr_rng_int(rng, V - 1), eos = V - 1;
+  const int S = asr_rng_int(rng, 9);
+  size_t wb = asr_ctc_loss_workspace_size(T, V, S);
+  asr_real *lp = ASR__ALLOC(asr_real, (size_t)T * V, NULL), loss;
+  double *st = ASR__ALLOC(double, 4 * (size_t)T, NULL), psi_g, psi_e = 0, want, e;
+  void *work = ASR_MALLOC(wb, NULL);
+  int prefix[9], il = T, tl = S;
+  asr_result r;
+  if (!lp || !st || !work) {
+    ASR_FREE(lp, NULL), ASR_FREE(st, NULL), ASR_FREE(work, NULL);
+    c->oom = 1;
+    return;
+  }
+  asr__pfx_chk_logprobs(lp, rng, T, V, 1.0 + asr_rng_uniform(rng) * 3);
+  r = asr__pfx_chk_chain(c, st, &psi_g, prefix, S, rng, lp, T, V, blank, eos, st + 2 * T);
+  if (r == ASR_OK) r = c->impl(&psi_e, NULL, st, prefix, S, &eos, 1, lp, T, V, blank, eos, NULL);
+  asr_ctc_loss_logprobs_ref(&loss, NULL, lp, prefix, &il, &tl, 1, T, V, S, blank, ASR_REDUCTION_NONE, 0, work, wb,
+                            NULL);
+  want = -(double)loss;
+  if (r == ASR_ERR_TOO_LARGE) {
+    asr__chk_skip(c->rep, "ctc_loss");
+  } else {
+    e = r != ASR_OK ? INFINITY : asr__chk_log_err(&psi_e, &want, 1);
+    asr__check_case(c->rep, e <= ASR__PFX_TOL, e / ASR__PFX_TOL,
+                    "ctc_loss/T%d V%d blank %d S%d: ln psi(l.<eos>) %.9g = -CTC loss %.9g", T, V, blank, S, psi_e,
+                    want);
+  }
+  ASR_FREE(lp, NULL);
+  ASR_FREE(st, NULL);
+  ASR_FREE(work, NULL);
+}
+
+/* random: impl against _ref on a random prefix, every candidate, psi and states. */
+ASR__PRIVATE void asr__pfx_chk_random(asr__pfx_chk *c, asr_rng *rng) {
+  const int T = 1 + asr_rng_int(rng, 80), V = 3 + asr_rng_int(rng, 10), blank = asr_rng_int(rng, V);
+  const int eos = blank == V - 1 ? V - 2 : V - 1, n = asr_rng_int(rng, 7);
+  const size_t T2 = 2 * (size_t)T;
+  asr_real *lp = ASR__ALLOC(asr_real, (size_t)T * V, NULL);
+  double *buf = ASR__ALLOC(double, 2 * T2 + 2 * (size_t)V * (T2 + 1), NULL);
+  int cands[12], prefix[7], C, i;
+  double psi_g, e;
+  asr_result r;
+  asr__pfx_chk ref;
+  if (!lp || !buf) {
+    ASR_FREE(lp, NULL), ASR_FREE(buf, NULL);
+    c->oom = 1;
+    return;
+  }
+  asr__pfx_chk_logprobs(lp, rng, T, V, 0.5 + 3 * asr_rng_uniform(rng));
+  C = asr__pfx_chk_cands(cands, V, blank);
+  ref.impl = asr_ctc_prefix_score_ref, ref.rep = c->rep, ref.oom = 0;
+  {
+    double *st = buf, *tmp = buf + T2, *psi = tmp + T2, *psir = psi + V, *sts = psir + V;
+    double *stsr = sts + (size_t)C * T2;
+    asr__pfx_chk_chain(&ref, st, &psi_g, prefix, n, rng, lp, T, V, blank, eos, tmp);
+    r = c->impl(psi, sts, st, prefix, n, cands, C, lp, T, V, blank, eos, NULL);
+    asr_ctc_prefix_score_ref(psir, stsr, st, prefix, n, cands, C, lp, T, V, blank, eos, NULL);
+    if (r == ASR_ERR_TOO_LARGE) {
+      asr__chk_skip(c->rep, "random");
+    } else {
+      e = r != ASR_OK ? INFINITY : asr__chk_log_err(psi, psir, (size_t)C);
+      for (i = 0; i < C && r == ASR_OK; i++)
+        if (cands[i] != eos) e = ASR__MAX(e, asr__chk_log_err(sts + i * T2, stsr + i * T2, T2));
+      asr__check_case(c->rep, e <= ASR__PFX_TOL, e / ASR__PFX_TOL,
+                      "random/T%d V%d blank %d eos %d |g| %d: psi and states vs _ref, worst %.3g", T, V, blank, eos,
+                      n, e);
+    }
+  }
+  ASR_FREE(lp, NULL);
+  ASR_FREE(buf, NULL);
+}
+
+/* badinput: each invalid argument gives a negative result and leaves the outputs alone. */
+ASR__PRIVATE void asr__pfx_chk_badinput(asr__pfx_chk *c, asr_rng *rng) {
+  static const char *what[9] = {"T = 0", "prefix id = V", "prefix id = blank", "prefix id = eos",
+                                "candidate = -1", "candidate = blank", "eos = blank", "NaN logprob",
+                                "+inf logprob"};
+  asr_real lp[3 * 4];
+  double st[6], psi[3], sts[3 * 6];
+  int kase;
+  asr__pfx_chk_logprobs(lp, rng, 3, 4, 1.0);
+  asr__ctc_prefix_init(st, lp, 3, 4, 0);
+  for (kase = 0; kase < 9; kase++) {
+    int prefix[2] = {1, 2}, cands[3] = {1, 2, 3}, T = 3, blank = 0, eos = 3, i, untouched = 1;
+    asr_real bl[12];
+    asr_result r;
+    memcpy(bl, lp, sizeof bl);
+    switch (kase) {
+      case 0: T = 0; break;
+      case 1: prefix[1] = 4; break;
+      case 2: prefix[0] = 0; break;
+      case 3: prefix[1] = 3; break;
+      case 4: cands[1] = -1; break;
+      case 5: cands[2] = 0; break;
+      case 6: eos = 0; break;
+      case 7: bl[5] = (asr_real)NAN; break;
+      case 8: bl[7] = (asr_real)INFINITY; break;
+    }
+    for (i = 0; i < 3; i++) psi[i] = 12345;
+    for (i = 0; i < 18; i++) sts[i] = 12345;
+    r = c->impl(psi, sts, st, prefix, 2, cands, 3, bl, T, 4, blank, eos, NULL);
+    for (i = 0; i < 3; i++) untouched = untouched && psi[i] == 12345;
+    for (i = 0; i < 18; i++) untouched = untouched && sts[i] == 12345;
+    asr__check_case(c->rep, r < 0 && untouched, r < 0 && untouched ? 0 : INFINITY,
+                    "badinput/%s: result %d, outputs %s", what[kase], (int)r, untouched ? "untouched" : "WRITTEN");
+  }
+}
+
+ASRDEF asr_result asr_check_ctc_prefix_score(asr_ctc_prefix_score_fn impl, uint64_t seed,
+                                             asr_check_report *rep) {
+  asr__pfx_chk c;
+  asr_rng rng;
+  int V, i;
+  c.impl = impl, c.rep = rep, c.oom = 0;
+  asr_rng_seed(&rng, seed, 13);
+  for (V = 3; V <= 4; V++) {
+    /* the blank first or last; no end symbol, or one id that is not a label */
+    asr__pfx_chk_tiny(&c, &rng, V, 0, -1);
+    asr__pfx_chk_tiny(&c, &rng, V, 0, V - 1);
+    asr__pfx_chk_tiny(&c, &rng, V, V - 1, -1);
+    asr__pfx_chk_tiny(&c, &rng, V, V - 1, 0);
+  }
+  for (i = 0; i < 8; i++) asr__pfx_chk_identity(&c, &rng, i & 1);
+  for (i = 0; i < 8; i++) asr__pfx_chk_ctc_loss(&c, &rng);
+  for (i = 0; i < 8; i++) asr__pfx_chk_random(&c, &rng);
+  asr__pfx_chk_badinput(&c, &rng);
+  return c.oom ? ASR_ERR_OUT_OF_MEMORY : ASR_OK;
+}
+
+/* ---- asr_check_mwer */
+typedef struct asr__mwer_fd {
+  asr_mwer_loss_fn impl;
+  const asr_real *errors;
+  asr_real *logp;
+  int n;
+} asr__mwer_fd;
+ASR__PRIVATE double asr__mwer_fd_f(void *v) {
+  asr__mwer_fd *f = (asr__mwer_fd *)v;
+  asr_real loss = 0;
+  f->impl(&loss, NULL, f->logp, f->errors, f->n, (asr_real)0.7, 0.25, NULL);
+  return (double)loss;
+}
+
+/* A random n-best: log-probabilities in [-60, 0] (one -inf when `with_inf` and n > 1),
+ * integer errors 0..5 or fractional ones. */
+ASR__PRIVATE void asr__mwer_chk_nbest(asr_real *logp, asr_real *errors, asr_rng *rng, int n, int with_inf,
+                                      int fractional) {
+  int i;
+  for (i = 0; i < n; i++) {
+    logp[i] = (asr_real)(-60 * asr_rng_uniform(rng));
+    errors[i] = fractional ? (asr_real)(5 * asr_rng_uniform(rng)) : (asr_real)asr_rng_int(rng, 6);
+  }
+  if (with_inf && n > 1) logp[asr_rng_int(rng, n)] = (asr_real)-INFINITY;
+}
+
+ASRDEF asr_result asr_check_mwer(asr_mwer_loss_fn impl, uint64_t seed, asr_check_report *rep) {
+  asr_rng rng;
+  asr_real logp[16], errors[16], g[16], gn[16], loss, lossn;
+  int i, k;
+  asr_rng_seed(&rng, seed, 14);
+  for (i = 0; i < 12; i++) {
+    /* naive: loss and gradient (accumulated onto 0.25) against _naive */
+    const int n = 1 + i;
+    const double mle = i % 3 ? 0.01 * i : 0;
+    const asr_real ce = (asr_real)(3 * asr_rng_uniform(&rng));
+    double e = 0;
+    asr_result r, rn;
+    asr__mwer_chk_nbest(logp, errors, &rng, n, i % 4 == 3, i % 2);
+    for (k = 0; k < n; k++) g[k] = gn[k] = (asr_real)0.25;
+    r = impl(&loss, g, logp, errors, n, ce, mle, NULL);
+    rn = asr_mwer_loss_naive(&lossn, gn, logp, errors, n, ce, mle, NULL);
+    if (r != ASR_OK || rn != ASR_OK) e = INFINITY;
+    else {
+      e = fabs((double)loss - lossn) / ASR__MAX(1.0, fabs((double)lossn));
+      for (k = 0; k < n; k++) e = ASR__MAX(e, fabs((double)g[k] - gn[k]) / ASR__MAX(1.0, fabs((double)gn[k])));
+    }
+    asr__check_case(rep, e <= ASR__MWER_TOL, e / ASR__MWER_TOL, "naive/n%d mle %g%s: loss %.9g vs %.9g, err %.3g",
+                    n, mle, i % 4 == 3 ? " with a -inf" : "", (double)loss, (double)lossn, e);
+  }
+  for (i = 0; i < 3; i++) {
+    /* gradcheck: finite differences of the loss w.r.t. the log-probabilities */
+    asr__mwer_fd f;
+    asr_gradcheck_param p;
+    asr_gradcheck_report gr;
+    asr_result r;
+    const int n = 3 + 3 * i;
+    asr__mwer_chk_nbest(logp, errors, &rng, n, 0, i == 1);
+    for (k = 0; k < n; k++) logp[k] = (asr_real)(logp[k] / 20);   /* Phat spread over several entries */
+    for (k = 0; k < n; k++) g[k] = 0;
+    r = impl(&loss, g, logp, errors, n, (asr_real)0.7, 0.25, NULL);
+    f.impl = impl, f.errors = errors, f.logp = logp, f.n = n;
+    p.name = "logp", p.x = logp, p.grad = g, p.n = (size_t)n;
+    if (r == ASR_OK) r = asr_gradcheck(asr__mwer_fd_f, &f, &p, 1, NULL, &rng, &gr);
+    asr__check_case(rep, r == ASR_OK && gr.max_rel_err <= ASR__MWER_FD_TOL,
+                    r == ASR_OK ? gr.max_rel_err / ASR__MWER_FD_TOL : INFINITY,
+                    "gradcheck/n%d: worst relative error %.3g", n, r == ASR_OK ? gr.max_rel_err : -1.0);
+  }
+  {
+    /* shift: ln P + 3.75 everywhere changes nothing; the gradient sums to 0 */
+    asr_real shifted[16], loss2, sum = 0, gmax = 0;
+    const int n = 9;
+    double e;
+    asr__mwer_chk_nbest(logp, errors, &rng, n, 1, 1);
+    /* multiples of 2^-10 above -64: adding 3.75 is exact in float too */
+    for (k = 0; k < n; k++) logp[k] = (asr_real)(floor((double)logp[k] * 1024) / 1024);
+    for (k = 0; k < n; k++) shifted[k] = logp[k] + (asr_real)3.75, g[k] = gn[k] = 0;
+    impl(&loss, g, logp, errors, n, 0, 0, NULL);
+    impl(&loss2, gn, shifted, errors, n, 0, 0, NULL);
+    e = fabs((double)loss - loss2) / ASR__MAX(1.0, fabs((double)loss));
+    for (k = 0; k < n; k++) {
+      e = ASR__MAX(e, fabs((double)g[k] - gn[k]) / ASR__MAX(1.0, fabs((double)g[k])));
+      sum += g[k];
+      gmax = ASR__MAX(gmax, (asr_real)fabs((double)g[k]));
+    }
+    e = ASR__MAX(e, fabs((double)sum) / ASR__MAX(1.0, (double)gmax));
+    asr__check_case(rep, e <= ASR__MWER_TOL, e / ASR__MWER_TOL, "shift: invariant, sum of the gradient %.3g",
+                    (double)sum);
+  }
+  {
+    /* one: n = 1 (Phat = 1, W = What); equal: every W the same. L_werr = 0, gradient 0 */
+    double e;
+    logp[0] = (asr_real)-7.5, errors[0] = 3, g[0] = 0;
+    impl(&loss, g, logp, errors, 1, (asr_real)2.0, 0.5, NULL);
+    e = ASR__MAX(fabs((double)loss - 1.0), fabs((double)g[0]));
+    asr__check_case(rep, e <= ASR__MWER_TOL, e / ASR__MWER_TOL, "one: L = 0.5 * 2.0 = %.9g, grad %.3g", (double)loss,
+                    (double)g[0]);
+    asr__mwer_chk_nbest(logp, errors, &rng, 6, 0, 0);
+    for (k = 0; k < 6; k++) errors[k] = (asr_real)2.5, g[k] = 0;
+    impl(&loss, g, logp, errors, 6, 0, 0, NULL);
+    e = fabs((double)loss);
+    for (k = 0; k < 6; k++) e = ASR__MAX(e, fabs((double)g[k]));
+    asr__check_case(rep, e <= ASR__MWER_TOL, e / ASR__MWER_TOL, "equal: every W = 2.5: L %.3g", (double)loss);
+  }
+  for (i = 0; i < 8; i++) {
+    /* badinput */
+    static const char *what[8] = {"n = 0", "NaN logp", "+inf logp", "every logp -inf", "negative error",
+                                  "NaN error", "negative mle_weight", "NaN ce_loss"};
+    asr_real bl[4] = {-1, -2, -3, -4}, be[4] = {1, 0, 2, 1}, ce = 1;
+    double mle = 0.1;
+    int n = 4, untouched = 1;
+    asr_result r;
+    switch (i) {
+      case 0: n = 0; break;
+      case 1: bl[2] = (asr_real)NAN; break;
+      case 2: bl[1] = (asr_real)INFINITY; break;
+      case 3: bl[0] = bl[1] = bl[2] = bl[3] = (asr_real)-INFINITY; break;
+      case 4: be[3] = -1; break;
+      case 5: be[0] = (asr_real)NAN; break;
+      case 6: mle = -0.5; break;
+      case 7: ce = (asr_real)NAN; break;
+    }
+    loss = 12345;
+    for (k = 0; k < 4; k++) g[k] = 12345;
+    r = impl(&loss, g, bl, be, n, ce, mle, NULL);
+    untouched = loss == 12345;
+    for (k = 0; k < 4; k++) untouched = untouched && g[k] == 12345;
+    asr__check_case(rep, r < 0 && untouched, r < 0 && untouched ? 0 : INFINITY, "badinput/%s: result %d, outputs %s",
+                    what[i], (int)r, untouched ? "untouched" : "WRITTEN");
+  }
+  return ASR_OK;
+}
+#undef ASR__PFX_TOL
+#undef ASR__MWER_TOL
+#undef ASR__MWER_FD_TOL
+
+/* (the Neural Transducer checkers go here) */
 
 #ifdef __cplusplus
 }

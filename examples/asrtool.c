@@ -45,6 +45,9 @@ static const struct {
   /* quantizers */
   {"gumbel", cmd_gumbel, "Gumbel-softmax (soft / straight-through hard) with given uniform draws"},
   {"vq", cmd_vq, "k-means vector quantization (vq-wav2vec): nearest codeword, loss, gradients"},
+  /* hybrid CTC/attention, MWER */
+  {"ctc-prefix-score", cmd_ctc_prefix_score, "CTC prefix score of a prefix and candidates [Watanabe17]"},
+  {"mwer", cmd_mwer, "MWER loss and gradient over an n-best list [Prabhavalkar18]"},
   /* training */
   {"model", cmd_model, "a trained recipe model on features: encoder output, log-probabilities, losses"},
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},

@@ -121,6 +121,13 @@ int gc_vq_diversity(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;
 void bench_quantizers(struct at_bench *b);
 
+/* hybrid CTC/attention, MWER */
+int cmd_ctc_prefix_score(int argc, char **argv);
+int cmd_mwer(int argc, char **argv);
+int gc_mwer(uint64_t seed, asr_gradcheck_report *rep);
+struct at_bench;
+void bench_joint(struct at_bench *b);
+
 /* training */
 int cmd_model(int argc, char **argv);
 struct at_bench;

@@ -116,6 +116,9 @@ static const struct {
   /* seq2seq */
   {"las", bench_las},
 
+  /* hybrid CTC/attention */
+  {"joint", bench_joint},
+
   /* quantizers */
   {"quantizers", bench_quantizers},
 

@@ -95,6 +95,9 @@ static const at_gradcheck_entry ENTRIES[] = {
   {"transformer_decoder", "ESPnet TransformerDecoder, 2 layers, V 7, D 8, 3 items: memory, all 57 tensors", gc_transformer_decoder, 1e-6},
   {"mha", "ESPnet MultiHeadedAttention, source attention Tq 5 Tk 7, D 12, 3 heads, key lengths", gc_mha, 1e-6},
 
+  /* hybrid CTC/attention, MWER */
+  {"mwer", "MWER loss (7 hypotheses, mle_weight 0.3) w.r.t. the log-probabilities", gc_mwer, 1e-6},
+
   /* quantizers */
   {"gumbel", "soft Gumbel-softmax, 5 rows of 11, fixed noise, tau 0.6", gc_vq_gumbel, 1e-6},
   {"gumbel_quantizer", "Gumbel quantizer module (soft) + 0.1 * diversity, all parameters", gc_vq_gumbel_quantizer, 1e-6},
