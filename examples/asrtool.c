@@ -345,7 +345,7 @@ static void usage(FILE *fp) {
               "usage: asrtool COMMAND [options] ARGS...   (asrtool COMMAND --help for details)\n\n",
           ASR_VERSION_STRING, "see docs/asrtool.md", ASR_REAL_DOUBLE ? "double" : "float",
           ASR_SIMD_NAME);
-  for (i = 0; i < N_COMMANDS; i++) fprintf(fp, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+  for (i = 0; i < N_COMMANDS; i++) fprintf(fp, "  %-17s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
 int main(int argc, char **argv) {
