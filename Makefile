@@ -29,7 +29,7 @@ B       := build
 
 HDR     := asr.h
 TEST_SRC := tests/test_asr.c $(wildcard tests/test_*.c) tests/test_util.h $(HDR)
-ASRTOOL_SRC := $(wildcard examples/asrtool*.c) examples/asrtool.h
+ASRTOOL_SRC := $(wildcard examples/asrtool/*.c) examples/asrtool/asrtool.h
 EXAMPLES := $(B)/asrtool $(B)/asrtool-f64 $(B)/hello_ctc
 # each component adds its example programs under its own line:
 # features
@@ -97,9 +97,10 @@ $(B)/asr_impl_f64.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
 
-# train, transcribe and posteriorgram share examples/asrdata.c
-$(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/%.c examples/asrdata.c examples/asrdata.h $(B)/asr_impl.o
-	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/asrdata.c $(B)/asr_impl.o -o $@ $(LIBS)
+# train, transcribe and posteriorgram share examples/recognizer/asrdata.c
+RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h
+$(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
+	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/recognizer/asrdata.c $(B)/asr_impl.o -o $@ $(LIBS)
 
 # hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
 $(B)/hello_ctc: examples/hello_ctc.c $(HDR) | $(B)/.stamp

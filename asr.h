@@ -72,8 +72,10 @@
  *                       and warmup schedules, gradient clipping
  *    5. CTC         loss, gradients, greedy / prefix beam search / Viterbi [Graves06]
  *    6. RNN-T       lattice loss, joint network, prediction network, decoders [Graves12]
- *    7. Seq2seq     reserved for the LAS / joint CTC-attention decoder [Watanabe17]
- *                   (not written yet: the attention and LSTM pieces are in 4.4)
+ *    7. Seq2seq     the LAS speller [Chan16], ESPnet's Transformer decoder [Vaswani17],
+ *                   label-smoothed loss, hybrid CTC/attention [Watanabe17]: CTC prefix
+ *                   score and joint beam search, n-best rescoring [Sainath19], MWER
+ *                   [Prabhavalkar18]; planned: the Neural Transducer [Jaitly16]
  *    8. Quantizers  Gumbel-softmax [Jang17], k-means VQ and the Gumbel quantizer
  *                   [Baevski20vq], diversity penalty [Baevski20w2v], Lloyd / k-means++
  *    9. Training    characters, CER/WER, parameters, checkpoints, recipes
@@ -3239,7 +3241,7 @@ ASRDEF asr_result asr_token_accuracy(double *acc, int *correct, int *total,
  * The CTC side of a partial hypothesis is its PREFIX probability, the probability that
  * the CTC output starts with h; a complete hypothesis (ending in <eos>) gets the full
  * sequence probability p_ctc(h|x) of [Graves06] eq. (3). Derivations and the symbol map:
- * docs/seq2seq_joint.md. Conventions, as ESPnet's: the CTC blank is id 0 and <sos> and
+ * docs/seq2seq.md. Conventions, as ESPnet's: the CTC blank is id 0 and <sos> and
  * <eos> share one id, V - 1, in ONE vocabulary of V ids that both heads use.
  *
  * asr_hybrid_loss - the multi-task loss of ESPnet's ESPnetASRModel (its `ctc_weight`):
@@ -3273,7 +3275,7 @@ ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real 
  * length T whose collapse starts with h (B(pi_{1:t}) = h for some t), i.e. the sum of
  * p_ctc(l|x) over every labelling l that starts with h. This holds when every row of
  * logprobs is a distribution; otherwise the recursion still computes the sums above.
- * Identities (proved in docs/seq2seq_joint.md, tested): every path whose collapse starts
+ * Identities (proved in docs/seq2seq.md, tested): every path whose collapse starts
  * with g either collapses to g exactly or continues with exactly one first label c, so
  *   sum_{c label} psi(g.c) + p_ctc(g|x) = psi(g)         (psi(empty) = 1)
  * and, chaining the states of l_1, l_1 l_2, ..., psi(l.<eos>) = exp(-CTC loss of l).
@@ -3472,7 +3474,7 @@ ASRDEF asr_result asr_attention_rescore(int *best, double *att_scores, double *c
  *     dL / d ln P(y_k|x) = Phat_k [W_k - What - L_werr] = Phat_k [W_k - sum_j Phat_j W_j]
  * so sum_k dL/d ln P_k = 0 (adding a constant to every ln P changes nothing). The caller
  * chains it into the token log-probabilities (d ln P(y_k|x) / d ln p(y_k,u|...) = 1) and
- * adds lambda_MLE times its own CE gradient. Derivation: docs/seq2seq_joint.md.
+ * adds lambda_MLE times its own CE gradient. Derivation: docs/seq2seq.md.
  * Symbols -> C: ln P(y_i|x) -> logp[i]; W(y_i,y*) -> errors[i]; L_CE -> ce_loss;
  * lambda_MLE -> mle_weight; L -> *loss; dL/d ln P -> grad (accumulated: +=; NULL: none).
  * Tiers (asr_mwer_loss_fn, asr_check_mwer): _naive the sums as written, Phat from its
@@ -18677,7 +18679,7 @@ ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, in
 /* ---- 7.4 Hybrid CTC/attention (implementation)
  *
  * Reading map (public name -> the helper holding its math -> docs page):
- *   asr_hybrid_loss                -> itself: lambda L_ctc + (1 - lambda) L_att   docs/seq2seq_joint.md
+ *   asr_hybrid_loss                -> itself: lambda L_ctc + (1 - lambda) L_att   docs/seq2seq.md
  *   asr_ctc_prefix_init            -> asr__ctc_prefix_init: gamma of the empty prefix
  *   asr_ctc_prefix_score_naive     -> asr__ctc_prefix_naive: every path of L'^T (and L'^t)
  *   asr_ctc_prefix_score_ref       -> asr__ctc_prefix_ref: [Watanabe17] Algorithm 2
@@ -19401,7 +19403,7 @@ ASRDEF size_t asr_joint_beam_workspace_size(const asr_joint_beam_opts *o, int T,
  *   asr_mwer_loss_naive        -> asr__mwer_naive: the sums and the chain rule as written
  *   asr_mwer_loss_ref, asr_mwer_loss -> asr__mwer_ref: the closed-form gradient
  *   asr_nbest_word_errors, asr_nbest_token_errors -> section 9's asr_wer_counts,
- *                                 asr_edit_distance                      docs/seq2seq_joint.md
+ *                                 asr_edit_distance                      docs/seq2seq.md
  * The API and its full contract: section 7.5 of the declarations (search "7.5 Two-pass").
  * Order below: rescoring; MWER (_naive, _ref, the public tiers); the error counts; then,
  * under the plumbing rule, the argument checks. */
@@ -19504,7 +19506,7 @@ ASR__PRIVATE void asr__mwer_naive(asr_real *loss, asr_real *grad, const asr_real
 
 /* _ref: with Wbar = sum_j Phat_j W_j, L_werr = Wbar - What and the gradient is
  *   dL/d ln P_k = Phat_k (W_k - What - L_werr) = Phat_k (W_k - Wbar)
- * (docs/seq2seq_joint.md); Phat by a log-sum-exp. O(n). */
+ * (docs/seq2seq.md); Phat by a log-sum-exp. O(n). */
 ASR__PRIVATE void asr__mwer_ref(asr_real *loss, asr_real *grad, const asr_real *logp, const asr_real *errors,
                                 int n, asr_real ce_loss, double mle_weight) {
   double mx = -INFINITY, s = 0, lse, What = 0, Wbar = 0, L;

@@ -1,5 +1,5 @@
 """The PyTorch side of the Conformer / LSTM benches of `make bench` (bench/compare.py
-imports this): the same sizes as bench_conformer in examples/asrtool_layer_conformer.c,
+imports this): the same sizes as bench_conformer in examples/asrtool/layer_conformer.c,
 float32, one thread, forward + backward (the sum of the output against a fixed random
 gradient). The modules are those of tests/torch/test_conformer.py, which follow ESPnet's
 definitions (ESPnet itself is not installed)."""

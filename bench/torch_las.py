@@ -1,5 +1,5 @@
 """The PyTorch side of the LAS speller bench of `make bench` (bench/compare.py imports
-this): the case of bench_las in examples/asrtool_las.c, float32, one thread, forward +
+this): the case of bench_las in examples/asrtool/las.c, float32, one thread, forward +
 backward of the teacher-forced logits against a fixed random gradient. The decoder is
 tests/torch/test_las.py's, written from ESPnet's RNN Decoder and AttLoc (ESPnet itself
 is not installed): dunits = eprojs = adim = odim = 256, one LSTM layer, location-aware

@@ -1,6 +1,6 @@
 """The PyTorch side of the training bench of `make bench` (bench/compare.py imports this):
 one training step of the ctc-conformer recipe, the same batch as bench_training in
-examples/asrtool_model.c (N = 8 utterances of T = 300 frames, 80 mel bins, S = 30 labels,
+examples/asrtool/model.c (N = 8 utterances of T = 300 frames, 80 mel bins, S = 30 labels,
 no padding), float32, one thread: zero the gradients, forward (ESPnet's Conformer encoder
 and CTC, the modules of tests/torch/test_recipes.py, which load a C checkpoint and give
 its outputs), CTC loss (the mean over utterances of -ln p, as asr_model_train_step),

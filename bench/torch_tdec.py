@@ -1,5 +1,5 @@
 """The PyTorch side of the Transformer decoder benches of `make bench` (bench/compare.py
-imports this): the same sizes as bench_tdec in examples/asrtool_tdec.c (d_model 256, 4
+imports this): the same sizes as bench_tdec in examples/asrtool/tdec.c (d_model 256, 4
 heads, linear_units 2048, 6 blocks, vocabulary 500, targets of 50 tokens over 200 memory
 frames, batch 8), float32, one thread. The module is tests/torch/test_tdec.py's
 TransformerDecoder, written from espnet2's definitions (ESPnet itself is not installed).

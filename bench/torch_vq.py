@@ -1,5 +1,5 @@
 """The PyTorch timings of the quantizer cases of `make bench` (asr.h section 8), imported by
-bench/compare.py: the same sizes as examples/asrtool_vq.c's bench rows, one thread."""
+bench/compare.py: the same sizes as examples/asrtool/vq.c's bench rows, one thread."""
 import torch
 import torch.nn.functional as F
 

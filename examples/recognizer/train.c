@@ -1,4 +1,4 @@
-/* examples/train.c - train a tiny speech recognizer with asr.h.
+/* examples/recognizer/train.c - train a tiny speech recognizer with asr.h.
  *
  *   build/train --recipe ctc-contextnet --data data/toy/train --out build/model.npz
  *

@@ -1,9 +1,9 @@
-/* examples/asrdata.h - what build/train and build/transcribe share: reading a data folder
+/* examples/recognizer/asrdata.h - what build/train and build/transcribe share: reading a data folder
  * (transcripts.tsv, or recordings named as in the Free Spoken Digit Dataset), decoding
  * audio, turning it into the model's features, and printing progress. */
 #ifndef ASRDATA_H
 #define ASRDATA_H
-#include "../asr.h"
+#include "../../asr.h"
 
 /* One recording and its transcript. */
 typedef struct ad_item {

@@ -1,4 +1,4 @@
-/* examples/asrtool_gradcheck.c - `asrtool gradcheck NAME [--seed S]`: the finite-difference
+/* examples/asrtool/gradcheck.c - `asrtool gradcheck NAME [--seed S]`: the finite-difference
  * check of one component's backward pass, in double precision.
  *
  * The float build of asrtool hands the command to build/asrtool-f64 (the same program

@@ -1,4 +1,4 @@
-/* examples/asrdata.c - data folders, audio, features and progress for train/transcribe. */
+/* examples/recognizer/asrdata.c - data folders, audio, features and progress for train/transcribe. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* examples/asrtool_layer.c - `asrtool layer NAME ...`: one layer of asr.h section 4 on
+/* examples/asrtool/layer.c - `asrtool layer NAME ...`: one layer of asr.h section 4 on
  * .npy files, forward and (with --grad-output) backward, with the weights named after the
  * PyTorch state_dict keys of the module it mirrors. docs/layers.md documents every NAME.
  *

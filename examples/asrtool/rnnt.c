@@ -1,4 +1,4 @@
-/* examples/asrtool_rnnt.c - the RNN-T commands of asrtool (section 6 of asr.h):
+/* examples/asrtool/rnnt.c - the RNN-T commands of asrtool (section 6 of asr.h):
  *
  *   asrtool rnnt [--blank 0] [--reduction none|sum|mean] [--clamp -1] [--impl I]
  *                LOGITS TARGETS LOGIT_LENGTHS TARGET_LENGTHS OUTDIR

@@ -1,4 +1,4 @@
-/* examples/asrtool.c - asr.h on the command line: every component on .npy files.
+/* examples/asrtool/main.c - asr.h on the command line: every component on .npy files.
  *
  *   asrtool                 lists the commands
  *   asrtool CMD --help      usage of one command

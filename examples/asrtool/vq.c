@@ -1,4 +1,4 @@
-/* examples/asrtool_vq.c - the quantizers (asr.h section 8) on the command line:
+/* examples/asrtool/vq.c - the quantizers (asr.h section 8) on the command line:
  *
  *   asrtool gumbel [--tau 1] [--hard] LOGITS U [--grad-output G] OUTDIR
  *   asrtool vq [--gamma 0.25] [--groups G] Z CODEBOOK [--grad-output G] OUTDIR
@@ -499,7 +499,7 @@ static void bench_vq_call(void *vc) {
   VQ_BWD[b->impl](b->dz, b->dcb, b->gz, 1.0, b->idx, b->z, b->cb, BQ_N, BQ_D, BQ_G, BQ_V, 0, 0.25);
 }
 void bench_quantizers(at_bench *bench) {
-  /* NOTE: at_bench is opaque outside asrtool_bench.c, so --min-time cannot reach here:
+  /* NOTE: at_bench is opaque outside asrtool/bench.c, so --min-time cannot reach here:
    * each case runs for at least the default 0.3 s */
   const double min_time = 0.3;
   bench_q b;

@@ -1,4 +1,4 @@
-/* examples/asrtool_model.c - `asrtool model`: run a recipe model (a checkpoint written by
+/* examples/asrtool/model.c - `asrtool model`: run a recipe model (a checkpoint written by
  * build/train) on features, in evaluation mode, and write what it computes.
  * tests/torch/test_recipes.py compares the outputs with the same checkpoint loaded into
  * PyTorch.

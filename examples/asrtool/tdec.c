@@ -1,5 +1,5 @@
-/* examples/asrtool_tdec.c - asr.h section 7.2, ESPnet's Transformer decoder, on .npy files:
- * the `asrtool layer transformer_decoder` NAME (registered in LAYERS of asrtool_layer.c),
+/* examples/asrtool/tdec.c - asr.h section 7.2, ESPnet's Transformer decoder, on .npy files:
+ * the `asrtool layer transformer_decoder` NAME (registered in LAYERS of asrtool/layer.c),
  * its `asrtool gradcheck` entries and its `asrtool bench` cases.
  *
  *   asrtool layer transformer_decoder --weights DIR --targets YS_IN.npy --heads H

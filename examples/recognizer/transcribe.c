@@ -1,4 +1,4 @@
-/* examples/transcribe.c - transcribe audio files with a model trained by build/train.
+/* examples/recognizer/transcribe.c - transcribe audio files with a model trained by build/train.
  *
  *   build/transcribe --model MODEL.npz [--beam N] [--align] FILE...
  *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B]

@@ -1,4 +1,4 @@
-/* examples/asrtool_ctc.c - the CTC commands of asrtool (section 5 of asr.h):
+/* examples/asrtool/ctc.c - the CTC commands of asrtool (section 5 of asr.h):
  *
  *   asrtool ctc [--blank 0] [--reduction none|sum|mean] [--zero-infinity] [--logprobs]
  *               [--impl naive|ref|simd] LOGITS TARGETS INPUT_LENGTHS TARGET_LENGTHS OUTDIR

@@ -1,4 +1,4 @@
-/* examples/posteriorgram.c - what a CTC model sees and says about one utterance.
+/* examples/recognizer/posteriorgram.c - what a CTC model sees and says about one utterance.
  *
  *   build/posteriorgram --model MODEL.npz FILE OUT.svg
  *

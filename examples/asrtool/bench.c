@@ -1,4 +1,4 @@
-/* examples/asrtool_bench.c - `asrtool bench [--json FILE] [--filter S] [--min-time SEC]`.
+/* examples/asrtool/bench.c - `asrtool bench [--json FILE] [--filter S] [--min-time SEC]`.
  *
  * Times the naive, ref and fast (simd) paths of every component on fixed sizes, one
  * thread, and prints one table: case, impl, milliseconds per call, and the speed-up over

@@ -1,4 +1,4 @@
-/* examples/asrtool_joint.c - hybrid CTC/attention and MWER (asr.h sections 7.4, 7.5) on the
+/* examples/asrtool/joint.c - hybrid CTC/attention and MWER (asr.h sections 7.4, 7.5) on the
  * command line:
  *
  *   asrtool ctc-prefix-score [--blank 0] [--eos ID] [--logprobs] [--states] [--impl I]
@@ -7,7 +7,7 @@
  *
  * plus `asrtool gradcheck mwer` and the prefix-score row of `asrtool bench`. Every input is
  * checked before anything runs; a problem exits 2 with one line naming the file, and
- * nothing is written. docs/seq2seq_joint.md explains the maths. */
+ * nothing is written. docs/seq2seq.md explains the maths. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* examples/asrtool_fbank.c - the features commands of asrtool (section 2 and 3 of asr.h):
+/* examples/asrtool/fbank.c - the features commands of asrtool (section 2 and 3 of asr.h):
  *
  *   asrtool fbank [options] IN OUT.npy       Kaldi log-mel filterbank (frames, bins)
  *   asrtool decode [options] IN OUT.npy      the samples of a WAV / Ogg Vorbis file

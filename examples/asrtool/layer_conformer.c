@@ -1,6 +1,6 @@
-/* examples/asrtool_layer_conformer.c - the `asrtool layer` NAMEs of asr.h sections 4.3 and
+/* examples/asrtool/layer_conformer.c - the `asrtool layer` NAMEs of asr.h sections 4.3 and
  * 4.4 (Conformer pieces, LSTM, attention) and their `asrtool gradcheck` entries. The
- * framework (at_layer_*) is in asrtool_layer.c; docs/layers.md documents every NAME, its
+ * framework (at_layer_*) is in asrtool/layer.c; docs/layers.md documents every NAME, its
  * weight keys (the PyTorch / ESPnet state_dict names), options and shapes.
  *
  *   asrtool layer lstm --weights DIR [--hidden H] [--bidirectional] [--pyramidal]

@@ -1,4 +1,4 @@
-/* examples/asrtool_las.c - asr.h section 7.1 (the LAS speller) and 7.3 (sequence losses)
+/* examples/asrtool/las.c - asr.h section 7.1 (the LAS speller) and 7.3 (sequence losses)
  * on .npy files, their `asrtool gradcheck` entries and their `asrtool bench` row.
  *
  *   asrtool layer las_speller --weights DIR --targets YS_IN.npy [--type dot|add|loc]

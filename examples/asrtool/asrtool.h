@@ -1,4 +1,4 @@
-/* examples/asrtool.h - what the asrtool command files share (see ../shared/asrtool.md of
+/* examples/asrtool/asrtool.h - what the asrtool command files share (see ../shared/asrtool.md of
  * the project, and docs/asrtool.md).
  *
  * A command is `int cmd_NAME(int argc, char **argv)` returning the exit status:
@@ -8,7 +8,7 @@
  * at_out_commit(), which renames them into place only when every one was written. */
 #ifndef ASRTOOL_H
 #define ASRTOOL_H
-#include "../asr.h"
+#include "../../asr.h"
 
 /* ---- options */
 typedef enum at_opt_type {
@@ -102,7 +102,7 @@ void bench_rnnt(struct at_bench *b);
 int cmd_layer(int argc, char **argv);
 int cmd_optim(int argc, char **argv);
 
-/* seq2seq (examples/asrtool_las.c) */
+/* seq2seq (examples/asrtool/las.c) */
 int cmd_seqloss(int argc, char **argv);
 int gc_las_speller_loc(uint64_t seed, asr_gradcheck_report *rep);
 int gc_las_speller_add(uint64_t seed, asr_gradcheck_report *rep);
@@ -134,11 +134,11 @@ struct at_bench;
 void bench_training(struct at_bench *b);
 
 
-/* ---- asrtool layer NAME: the framework (examples/asrtool_layer.c) ---------------------
+/* ---- asrtool layer NAME: the framework (examples/asrtool/layer.c) ---------------------
  *
  *   asrtool layer NAME --weights DIR [--grad-output G] [--lengths L] [options] X OUTDIR
  *
- * Every NAME is one row of LAYERS in asrtool_layer.c: {name, summary, run}. run() gets a
+ * Every NAME is one row of LAYERS in asrtool/layer.c: {name, summary, run}. run() gets a
  * context, declares its own options with at_layer_parse(), asks for each weight by its
  * PyTorch state_dict key with the shape it expects, computes, and registers its outputs.
  * The framework does the rest: reading X, the weight files DIR/<key>.npy, the checks
@@ -148,7 +148,7 @@ void bench_training(struct at_bench *b);
  * on stderr and mark the context failed; later helper calls then return NULL quietly.
  * So a run() may load everything and test at_layer_failed(L) once before computing.
  *
- * A run() in outline (see layer_linear in asrtool_layer.c):
+ * A run() in outline (see layer_linear in asrtool/layer.c):
  *   r = at_layer_parse(L, opts, nopts, "[--my-option V]", "X (N, ..., in)");
  *   if (r) return r;                                  (1 = --help was printed)
  *   int wd[2] = {-1, L->x_dims[L->x_ndim - 1]};       (-1: any size, filled in)
@@ -185,7 +185,7 @@ struct at_layer_ctx {
   const char *x_path;
   int has_grad;              /* --grad-output was given */
   int impl;                  /* AT_IMPL_NAIVE / REF / SIMD from --impl */
-  /* private to asrtool_layer.c */
+  /* private to asrtool/layer.c */
   int argc;
   char **argv;
   int failed, parsed, lengths_taken;
@@ -248,7 +248,7 @@ asr_real *at_layer_input(at_layer_ctx *L, const char *path, int ndim, int *dims,
 int *at_layer_input_int(at_layer_ctx *L, const char *path, int ndim, int *dims,
                         const char *dim_names);
 
-/* The layers of section 4.1/4.2 (asrtool_layer.c) */
+/* The layers of section 4.1/4.2 (asrtool/layer.c) */
 int layer_linear(at_layer_ctx *L);
 int layer_conv1d(at_layer_ctx *L);
 int layer_dwsep_conv1d(at_layer_ctx *L);
@@ -263,7 +263,7 @@ int layer_attention(at_layer_ctx *L);
 int layer_conv2d_subsampling(at_layer_ctx *L);
 int layer_rel_pos_mhsa(at_layer_ctx *L);
 int layer_conformer_block(at_layer_ctx *L);
-int layer_las_speller(at_layer_ctx *L);   /* seq2seq: examples/asrtool_las.c */
+int layer_las_speller(at_layer_ctx *L);   /* seq2seq: examples/asrtool/las.c */
 int gc_conformer_block(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conformer_block_legacy(uint64_t seed, asr_gradcheck_report *rep);
 int gc_conformer_block_train(uint64_t seed, asr_gradcheck_report *rep);
@@ -280,14 +280,14 @@ int gc_attention_dot(uint64_t seed, asr_gradcheck_report *rep);
 int gc_attention_add(uint64_t seed, asr_gradcheck_report *rep);
 int gc_attention_loc(uint64_t seed, asr_gradcheck_report *rep);
 
-/* seq2seq 7.2, the Transformer decoder (asrtool_tdec.c) */
+/* seq2seq 7.2, the Transformer decoder (asrtool/tdec.c) */
 int layer_transformer_decoder(at_layer_ctx *L);
 int gc_transformer_decoder(uint64_t seed, asr_gradcheck_report *rep);
 int gc_mha(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;
 void bench_tdec(struct at_bench *b);
 
-/* Gradient checks of the layers (asrtool gradcheck NAME), in asrtool_layer.c */
+/* Gradient checks of the layers (asrtool gradcheck NAME), in asrtool/layer.c */
 int gc_layer_linear(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_layer_norm(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_batch_norm(uint64_t seed, asr_gradcheck_report *rep);
@@ -297,11 +297,11 @@ int gc_layer_se(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_contextnet_block(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_cross_entropy(uint64_t seed, asr_gradcheck_report *rep);
 int gc_layer_glu_swish(uint64_t seed, asr_gradcheck_report *rep);
-/* bench of sections 4.1/4.2 (asrtool_layer.c): dwsep conv and ContextNet block */
+/* bench of sections 4.1/4.2 (asrtool/layer.c): dwsep conv and ContextNet block */
 struct at_bench;
 void bench_layers(struct at_bench *b);
 
-/* gradcheck: each component lists its checks in the table of asrtool_gradcheck.c.
+/* gradcheck: each component lists its checks in the table of asrtool/gradcheck.c.
  * run() computes the analytic gradient of a random instance (drawn from `seed`) and
  * compares it with asr_gradcheck(); it returns 0, or 2 if the component refused. */
 typedef struct at_gradcheck_entry {
@@ -311,7 +311,7 @@ typedef struct at_gradcheck_entry {
   double tol_double;           /* pass if max_rel_err <= this in the double build */
 } at_gradcheck_entry;
 
-/* bench: each component lists a function in the table of asrtool_bench.c that times its
+/* bench: each component lists a function in the table of asrtool/bench.c that times its
  * cases and reports each as (case, impl, seconds per call) through at_bench_report(). */
 typedef struct at_bench at_bench;
 void at_bench_report(at_bench *b, const char *case_name, const char *impl, double seconds);
