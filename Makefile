@@ -2,7 +2,9 @@
 #
 #   make            the examples and build/asrtool
 #   make demo       the main job on the bundled data (see README.md)
-#   make test       the C test runner in every configuration (see below)
+#   make test       the C test runner in every configuration (see below), then make docs-check
+#   make docs-check the docs against the code: tier table, doc blocks, citations, equation
+#                   numbers, the docs' commands (tests/docs_check.py, no torch needed)
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
@@ -50,7 +52,7 @@ EXAMPLES += $(B)/vq_toy
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds test-torch bench fuzz clean pretrained eval same-numbers
+.PHONY: all deps torch-deps demo test test-builds docs-check test-torch bench fuzz clean pretrained eval same-numbers
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -144,9 +146,17 @@ $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
 
 test-builds: $(TEST_BUILDS)
 
-# Runs every build (two at a time), one summary line per build, then the total.
-test: test-builds
-	@sh tests/run_builds.sh $(TEST_BUILDS)
+# ---- make docs-check: the docs against the code ----------------------------------------
+# tests/docs_check.py says what it checks; it runs the docs' asrtool and transcribe commands,
+# and asks train --help for its options. A few seconds; no torch.
+DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe
+docs-check: $(DOCS_BIN)
+	@$(PYTHON) tests/docs_check.py
+
+# Runs every build (two at a time), one summary line per build, then the total; the docs
+# check counts as one more runner (one test line per check family).
+test: test-builds $(DOCS_BIN)
+	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py
 
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch

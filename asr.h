@@ -280,6 +280,7 @@ typedef enum asr_result {
   ASR_ERR_WORKSPACE = -10    /* the caller's workspace is smaller than *_workspace_size() */
 } asr_result;
 
+/* A short English name of a result code ("ok", "shape mismatch", ...); never NULL. */
 ASRDEF const char *asr_result_string(asr_result r);
 
 /* One line naming what went wrong, for functions with many ways to fail. */
@@ -313,8 +314,9 @@ typedef struct asr_rng {
   uint64_t inc;
 } asr_rng;
 
+/* seed: the starting state; stream: the LCG's odd increment 2 stream + 1 (2^63 streams). */
 ASRDEF void asr_rng_seed(asr_rng *rng, uint64_t seed, uint64_t stream);
-ASRDEF uint32_t asr_rng_u32(asr_rng *rng);
+ASRDEF uint32_t asr_rng_u32(asr_rng *rng);        /* the next 32-bit output */
 ASRDEF double asr_rng_uniform(asr_rng *rng);     /* (0,1) open */
 ASRDEF double asr_rng_normal(asr_rng *rng);      /* mean 0, variance 1 */
 ASRDEF double asr_rng_gumbel(asr_rng *rng);      /* -log(-log(u)), u uniform on (0,1) */
@@ -374,6 +376,8 @@ typedef struct asr_array {
 /* The dtype of asr_real: ASR_DTYPE_F32 or ASR_DTYPE_F64. */
 #define ASR_DTYPE_REAL (ASR_REAL_DOUBLE ? ASR_DTYPE_F64 : ASR_DTYPE_F32)
 
+/* Bytes of one element (0 for an unknown dtype); asr_npy_parse reads a whole .npy file
+ * held in memory (buf, len) into an array it allocates. */
 ASRDEF size_t asr_dtype_size(asr_dtype t);
 ASRDEF const char *asr_dtype_name(asr_dtype t);   /* "float32", "int64", ... */
 ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, void *user,
@@ -702,6 +706,7 @@ typedef struct asr_fbank_opts {        /* names as in torchaudio; defaults in co
   int subtract_mean;                    /* 0 */
 } asr_fbank_opts;
 
+/* The defaults beside each field above (torchaudio's; the NOTE above gives Kaldi's). */
 ASRDEF asr_fbank_opts asr_fbank_opts_default(void);
 ASRDEF const char *asr_window_name(asr_window_type w);    /* "povey", ... */
 /* Checks every option (ranges, window sizes, that each mel bin holds at least one FFT bin,
@@ -2016,6 +2021,7 @@ typedef struct asr_attention_grads {   /* same shapes; NULL = not needed; accumu
  * valid frames, 0 at the padding. prev (N,T); lengths NULL means all T. */
 ASRDEF asr_result asr_attention_uniform(asr_real *prev, int N, int T, const int *lengths);
 
+/* Bytes of `work` for the forward and the backward below ((size_t)-1 for bad sizes). */
 ASRDEF size_t asr_attention_forward_workspace_size(const asr_attention_config *cfg, int N, int T);
 ASRDEF size_t asr_attention_backward_workspace_size(const asr_attention_config *cfg, int N, int T);
 
@@ -2672,6 +2678,7 @@ typedef struct asr_rnnt_beam_opts {
                                   paper's last line; |y| = 0 counts as 1); 0: highest ln Pr(y) */
 } asr_rnnt_beam_opts;
 ASRDEF asr_rnnt_beam_opts asr_rnnt_default_beam_opts(void);   /* W 4, 3 symbols, merge, norm */
+/* Bytes of `work` asr_rnnt_beam_search needs ((size_t)-1 for options out of range). */
 ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt_beam_opts *o);
 /* [Graves12] Algorithm 1 (section 2.6), in log space:
  *   B = {empty}, Pr(empty) = 1
