@@ -4792,8 +4792,8 @@ extern "C" {
 /* The three tiers of the top comment, as the implementation names them. A public
  * function of tier X hands ASR__TIER_X to its component's driver, which runs the math
  * helper of that tier; every implementation section opens with a map saying which
- * helper that is. ASR__TIER_FAST is the SIMD kernel where one is built, else the _ref
- * helper again. */
+ * helper that is. ASR__TIER_FAST is the fast path: SIMD kernels where built, else the _ref
+ * helper or a scalar algorithm of its own (TIERS, at the top of the file, says which). */
 typedef enum asr__tier {
   ASR__TIER_NAIVE = 0,   /* the definition written out literally: tiny sizes only */
   ASR__TIER_REF = 1,     /* the paper's algorithm in clear scalar C */

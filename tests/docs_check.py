@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """tests/docs_check.py - the docs' own guard (make docs-check; make test runs it).
 
-    /usr/bin/python3 tests/docs_check.py [FAMILY...]   FAMILY: tiers doc-blocks citations
-                                                      equations commands (default: all)
+    /usr/bin/python3 tests/docs_check.py [-v] [FAMILY...]   FAMILY: tiers doc-blocks citations
+                                                           equations commands (default: all)
+    -v: also one line per docs command saying whether it was run or only parsed, and why
 
 Standard library only (no torch, no numpy). Each family is one test line, "[ OK ] docs/NAME"
 or "[FAIL] docs/NAME" with every problem below it as FILE:LINE: message; then
@@ -463,6 +464,9 @@ def parse_asrtool(tools, name, args):
     return problems, name, outs | outputs_of(rest, text)
 
 
+VERBOSE = []
+
+
 def check_commands(lines):
     tools = Tools()
     problems, n, ran, parsed, notes = [], 0, 0, 0, {}
@@ -487,11 +491,13 @@ def check_commands(lines):
                     errs, prog, outs = parse_command(tools, argv)
                     problems += [f"{where}: {e}" for e in errs]
                     if errs or prog not in RUN_PROGRAMS:
-                        parsed += 1
+                        parsed += 0 if errs else 1
+                        VERBOSE.append(f"{where}: {'problem' if errs else 'parsed'}: {cmd}")
                         continue
                     if marker == "long":
                         parsed += 1
                         notes["long"] = notes.get("long", 0) + 1
+                        VERBOSE.append(f"{where}: parsed (long): {cmd}")
                         continue
                     if tmp is None:
                         tmp = make_sandbox()
@@ -505,11 +511,13 @@ def check_commands(lines):
                         if marker == "placeholders":
                             parsed += 1
                             notes["placeholders"] = notes.get("placeholders", 0) + 1
+                            VERBOSE.append(f"{where}: parsed (placeholders {', '.join(missing)}): {cmd}")
                         else:
                             problems.append(f"{where}: {', '.join(missing)}: no such file (mark the block "
                                             f"<!-- docs-check: placeholders --> if it names the reader's own files)")
                         continue
                     ran += 1
+                    VERBOSE.append(f"{where}: run: {cmd}")
                     err = run(argv, tmp)
                     if err:
                         problems.append(f"{where}: {err}")
@@ -581,6 +589,9 @@ def main(argv):
             passed += 1
             print(f"[ OK ] docs/{name}: {summary}")
         sys.stdout.flush()
+    if "-v" in argv:
+        for v in VERBOSE:
+            print("  " + v)
     print(f"docs-check: {checks} checks, {problems} problems")
     print(f"{passed} passed, {failed} failed")
     return 1 if problems else 0
