@@ -314,9 +314,10 @@ typedef struct asr_rng {
   uint64_t inc;
 } asr_rng;
 
-/* seed: the starting state; stream: the LCG's odd increment 2 stream + 1 (2^63 streams). */
+/* asr_rng_seed: seed is mixed into the state, stream picks the LCG's increment 2 stream + 1
+ * (2^63 distinct streams). asr_rng_u32: the next 32-bit output. */
 ASRDEF void asr_rng_seed(asr_rng *rng, uint64_t seed, uint64_t stream);
-ASRDEF uint32_t asr_rng_u32(asr_rng *rng);        /* the next 32-bit output */
+ASRDEF uint32_t asr_rng_u32(asr_rng *rng);
 ASRDEF double asr_rng_uniform(asr_rng *rng);     /* (0,1) open */
 ASRDEF double asr_rng_normal(asr_rng *rng);      /* mean 0, variance 1 */
 ASRDEF double asr_rng_gumbel(asr_rng *rng);      /* -log(-log(u)), u uniform on (0,1) */
