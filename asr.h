@@ -33,7 +33,7 @@
  *   ASR_REAL=double        use double for asr_real (default float). The finite-difference
  *                          checks are meant for this build; SIMD kernels are float only.
  *   ASR_NO_SIMD            never use the SIMD kernels; the unsuffixed names run their
- *                          scalar code (TIERS, the second half of the last column)
+ *                          scalar code (TIERS below: the "every other build" column)
  *   ASR_USE_STB_VORBIS     decode Ogg Vorbis with stb_vorbis (Debian: libstb-dev, then
  *                          #include <stb/stb_vorbis.h> and link -lstb)
  *   ASR_MALLOC(sz,user) / ASR_FREE(p,user)
