@@ -160,8 +160,10 @@ static void nt_svg_text(FILE *f, double x, double y, const char *anchor, double 
 static int nt_svg(const char *path, const asr_nt_config *cfg, const int *ytil, int steps, const int *align, int len,
                   const asr_real *alpha, int rowlen) {
   int W = cfg->block, B = asr_nt_blocks(len, W), S = steps - B, b, j, m, k, cum = 0;
-  double cx = 34, cy = 26, lx = 60, ly = 60, px = 60 + B * cx + 90, py = 60;
-  double width = px + len * 22 + 40, height = ly + NT_MAX((S + 1) * cy, steps * 22) + 70;
+  double cx = 34, cy = 26, lx = 50, ly = 56;                   /* the lattice: spacing, origin */
+  double px = lx + NT_MAX(B * cx, 200) + 60, py = 56;         /* the steps x frames panel */
+  double width = px + NT_MAX(len * 22, 330) + 20;
+  double height = NT_MAX(ly + S * cy + 80, py + steps * 22 + 40);
   char buf[64];
   char *mem = NULL;
   size_t mlen = 0;
@@ -172,10 +174,10 @@ static int nt_svg(const char *path, const asr_nt_config *cfg, const int *ytil, i
   fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
           "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height);
   /* the lattice: columns b = 0..B (blocks closed), rows j = 0..S (symbols emitted) */
-  nt_svg_text(f, lx + B * cx / 2, 20, "middle", 13, "best alignment: (blocks closed, symbols emitted)");
+  nt_svg_text(f, 10, 20, "start", 13, "the alignment: a path through (b, j)");
   for (b = 0; b <= B; b++) {
     snprintf(buf, sizeof buf, "%d", b);
-    nt_svg_text(f, lx + b * cx, ly + S * cy + 22, "middle", 11, buf);
+    nt_svg_text(f, lx + b * cx, ly + S * cy + 20, "middle", 11, buf);
     for (j = 0; j <= S; j++)
       fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#bbb\"/>\n", lx + b * cx, ly + (S - j) * cy);
   }
@@ -183,8 +185,8 @@ static int nt_svg(const char *path, const asr_nt_config *cfg, const int *ytil, i
     snprintf(buf, sizeof buf, "%d", j);
     nt_svg_text(f, lx - 12, ly + (S - j) * cy + 4, "end", 11, buf);
   }
-  nt_svg_text(f, lx + B * cx / 2, ly + S * cy + 40, "middle", 11, "b (blocks closed)");
-  nt_svg_text(f, lx - 34, ly + S * cy / 2, "middle", 11, "j");
+  nt_svg_text(f, lx - 34, ly + S * cy / 2 + 4, "middle", 11, "j");
+  nt_svg_text(f, lx, ly + S * cy + 38, "start", 11, "b: blocks closed, j: symbols emitted");
   for (b = 0; b < B; b++) {   /* block b: y_{cum+1}..y_{cum+n_b} then <e>, (b, cum) -> (b+1, cum+n_b) */
     double x0 = lx + b * cx, y0 = ly + (S - cum) * cy, y1 = ly + (S - cum - align[b]) * cy;
     if (align[b]) fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c33\" stroke-width=\"3\"/>\n",
@@ -193,9 +195,10 @@ static int nt_svg(const char *path, const asr_nt_config *cfg, const int *ytil, i
             x0 + cx, y1);
     cum += align[b];
   }
-  nt_svg_text(f, lx, ly + S * cy + 58, "start", 10, "red: symbols, blue: <e> (the next block)");
+  nt_svg_text(f, lx, ly + S * cy + 54, "start", 10, "red: a symbol y_j in block b");
+  nt_svg_text(f, lx, ly + S * cy + 68, "start", 10, "blue: &lt;e&gt;, on to block b+1");
   /* the steps against the frames */
-  nt_svg_text(f, px + len * 11, 20, "middle", 13, "attention alpha of every step over its block");
+  nt_svg_text(f, px, 20, "start", 13, "steps y~_m: attention alpha over the block");
   for (j = 0; j < len; j++) {
     snprintf(buf, sizeof buf, "%d", j);
     nt_svg_text(f, px + j * 22 + 11, py - 6, "middle", 9, buf);
@@ -216,7 +219,7 @@ static int nt_svg(const char *path, const asr_nt_config *cfg, const int *ytil, i
   for (b = 0; b < B; b++)
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n",
             px + b * W * 22 - 0.5, py - 0.5, NT_MIN(W, len - b * W) * 22.0, steps * 22.0);
-  nt_svg_text(f, px + len * 11, py + steps * 22 + 20, "middle", 11, "encoder frames (boxes: blocks of W)");
+  nt_svg_text(f, px, py + steps * 22 + 18, "start", 11, "encoder frames (boxes: blocks of W)");
   fprintf(f, "</svg>\n");
   fclose(f);
   r = asr_write_file_atomic(path, mem, mlen, &err);
