@@ -20001,7 +20001,7 @@ typedef struct asr__nt_ws {
   double *dg, *dprev, *dx;        /* (4 max(H,A,H2)) a cell's gates, (max(H,A,H2)) its dL/dh_{m-1},
                                      (max(2H,Is)) its dL/dx */
   double *dal, *dz, *de;          /* (W) dL/dalpha, dL/dz, dL/de of the step */
-  /* the batch tiers, one item */
+  /* the GEMM tiers (_ref and fast), one item */
   asr_real *emb;                  /* (M,4H) the embeddings' share of LSTM_s's preactivations */
   asr_real *dlog, *dhpv, *dxh;    /* (M,V) dL/do, (M,H2) dL/dh', (M,2H) dL/d[c ; s] */
   asr_real *dgs, *dga, *dzv, *demb;   /* (M,4H) (M,4A) (M,W) (M,Dy) */
@@ -20020,6 +20020,10 @@ ASR__PRIVATE asr_result asr__nt_check_inputs(const asr__nt_dims *d, const int *t
 ASR__PRIVATE void asr__nt_item_setup(asr__nt_item *it, const asr__nt_dims *d, int n,
                                      const int *targets, const int *target_lens,
                                      const int *align, const int *enc_lens);
+ASR__PRIVATE asr_result asr__nt_step_check(asr__nt_dims *d, const asr_real *logp, const asr_real *state_out,
+                                           const asr_real *state_in, int prev, const asr_real *blk, int Wb,
+                                           const asr_nt_params *p, const asr_nt_config *cfg, const void *work,
+                                           size_t work_bytes);
 ASR__PRIVATE asr_result asr__nt_forward(asr__tier tier, asr_real *loss, const asr_nt_saved *s,
                                         const int *targets, const int *target_lens,
                                         const int *align, const asr_real *enc,
@@ -20596,14 +20600,8 @@ ASRDEF asr_result asr_nt_step(asr_real *logp, asr_real *state_out, const asr_rea
                               int prev, const asr_real *blk, int Wb, const asr_nt_params *p,
                               const asr_nt_config *cfg, void *work, size_t work_bytes) {
   asr__nt_dims d;
-  asr_result r = asr__nt_check(&d, cfg, 1, 0, 1, NULL);
+  asr_result r = asr__nt_step_check(&d, logp, state_out, state_in, prev, blk, Wb, p, cfg, work, work_bytes);
   if (r != ASR_OK) return r;
-  if (!logp || !state_out || !state_in || !blk || !p || !p->embed || !p->rnn_s.w_ih || !p->rnn_s.w_hh ||
-      !p->att_rnn.w_ih || !p->att_rnn.w_hh || !p->att_w || !p->rnn_h.w_ih || !p->rnn_h.w_hh || !p->out_w)
-    return ASR_ERR_INVALID_ARG;
-  if (Wb < 1 || Wb > d.W) return ASR_ERR_SHAPE;
-  if (prev < 0 || prev >= d.V) return ASR_ERR_RANGE;
-  if (!work || work_bytes < asr_nt_step_workspace_size(cfg)) return ASR_ERR_WORKSPACE;
   /* one step of eqs. (3)-(9) from any state: asr__nt_recur_step, asr__nt_out_step */
   asr__nt_step_core(logp, state_out, state_in, prev, blk, Wb, p, &d, (asr_real *)work);
   return ASR_OK;
@@ -21274,6 +21272,20 @@ ASRDEF size_t asr_nt_step_workspace_size(const asr_nt_config *cfg) {
   asr__nt_dims d;
   if (asr__nt_check(&d, cfg, 1, 0, 1, NULL) != ASR_OK) return (size_t)-1;
   return sizeof(asr_real) * asr__nt_step_scratch(&d);
+}
+
+/* The arguments of asr_nt_step. */
+ASR__PRIVATE asr_result asr__nt_step_check(asr__nt_dims *d, const asr_real *logp, const asr_real *state_out,
+                                           const asr_real *state_in, int prev, const asr_real *blk, int Wb,
+                                           const asr_nt_params *p, const asr_nt_config *cfg, const void *work,
+                                           size_t work_bytes) {
+  asr_result r = asr__nt_check(d, cfg, 1, 0, 1, NULL);
+  if (r != ASR_OK) return r;
+  if (!logp || !state_out || !state_in || !blk || !asr__nt_params_ok(p)) return ASR_ERR_INVALID_ARG;
+  if (Wb < 1 || Wb > d->W) return ASR_ERR_SHAPE;
+  if (prev < 0 || prev >= d->V) return ASR_ERR_RANGE;
+  if (!work || work_bytes < asr_nt_step_workspace_size(cfg)) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
 }
 
 /* ---- the alignment search: its memory, the driver */

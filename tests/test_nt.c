@@ -133,19 +133,12 @@ static asr_result nt_run(nt_out *o, nt_model *m, int tier, const int *y, const i
   return r;
 }
 static void nt_out_free(nt_out *o) { free(o->loss), free(o->denc), free(o->gw), free(o->alpha); }
-/* max |a - b| / max(1, max |b|) */
-static double nt_rel(const asr_real *a, const asr_real *b, size_t n) {
-  double m = 1;
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
-  return max_abs_diff(a, b, n) / m;
-}
 
 /* naive = ref = fast on a wider instance than the checker's (V 9, W 4, H 8, Dy 5, A 6,
  * H2 7), items of 11, 8 and 1 frames with 6, 3 and 0 symbols: losses, attention weights,
- * dL/dh and every gradient. Tolerance: 1e-9 in double (sums in other orders), 5e-4 in
- * float (relative to the largest entry; float sums of ~50 terms through 9 steps). */
+ * dL/dh and every gradient, compared with las_rel (tests/test_las.c: max |a - b| /
+ * max(1, max |b|)). Tolerance: 1e-9 in double (sums in other orders), 5e-4 in float
+ * (relative to the largest entry; float sums of ~50 terms through 9 steps). */
 static void t_nt_tiers_agree_wide(tctx *t) {
   enum { N = 3, S = 6, T = 11, W = 4, H = 8, NB = 3 };
   nt_model m;
@@ -160,10 +153,10 @@ static void t_nt_tiers_agree_wide(tctx *t) {
   for (i = 0; i < N * S; i++) y[i] = asr_rng_int(&rng, 8);
   for (k = 0; k < 3; k++) CHECK_OK(nt_run(&o[k], &m, k, y, tl, al, enc, lens, N, S, T));
   for (k = 1; k < 3; k++) {
-    worst = NT_MAX(worst, nt_rel(o[k].loss, o[0].loss, N));
-    worst = NT_MAX(worst, nt_rel(o[k].alpha, o[0].alpha, (size_t)N * (S + NB) * W));
-    worst = NT_MAX(worst, nt_rel(o[k].denc, o[0].denc, (size_t)N * T * H));
-    worst = NT_MAX(worst, nt_rel(o[k].gw, o[0].gw, m.n));
+    worst = NT_MAX(worst, las_rel(o[k].loss, o[0].loss, N));
+    worst = NT_MAX(worst, las_rel(o[k].alpha, o[0].alpha, (size_t)N * (S + NB) * W));
+    worst = NT_MAX(worst, las_rel(o[k].denc, o[0].denc, (size_t)N * T * H));
+    worst = NT_MAX(worst, las_rel(o[k].gw, o[0].gw, m.n));
   }
   CHECKF(worst <= tol, "tiers differ by %.3g", worst);
   snprintf(t->msg, sizeof t->msg, "worst relative difference %.2g, losses %.4f %.4f %.4f", worst, (double)o[0].loss[0],

@@ -151,6 +151,15 @@ static int nt_read_enc(const char *path, const char *lpath, const nt_model *m, a
   return 0;
 }
 
+/* The start both commands share once their options are parsed: the model and the input. */
+static int nt_open(nt_model *m, const char *wdir, int W, int end_id, const char *encpath, const char *lpath,
+                   asr_real **enc, int **lens, int *N, int *T) {
+  if (!wdir) return at_fail("--weights DIR is required");
+  if (W < 1) return at_fail("--block W is required (W >= 1 frames per block)");
+  if (nt_load(m, wdir, W, end_id)) return 2;
+  return nt_read_enc(encpath, lpath, m, enc, lens, N, T);
+}
+
 /* ---- the picture: item 0's alignment as a lattice of (block, symbols emitted) with the
  * path, and its steps (rows: y~_m) against its frames (columns, blocks boxed), each cell
  * shaded by the attention weight alpha_{m,j}. */
@@ -274,10 +283,7 @@ int cmd_nt(int argc, char **argv) {
                "  grad_enc.npy (N,T,H) and grad_<key>.npy of every weight present: the gradients of\n"
                "  sum(loss). --svg: a picture of item 0's alignment and attention.");
   if (r) return r == 1 ? 0 : r;
-  if (!wdir) return at_fail("--weights DIR is required");
-  if (W < 1) return at_fail("--block W is required (W >= 1 frames per block)");
-  if (nt_load(&m, wdir, W, end_id)) goto done;
-  if (nt_read_enc(pos[0], lpath, &m, &enc, &lens, &N, &T)) goto done;
+  if (nt_open(&m, wdir, W, end_id, pos[0], lpath, &enc, &lens, &N, &T)) goto done;
   if (at_npy_int(pos[1], 2, ys, &y)) goto done;
   if (at_npy_int(pos[2], 1, ts, &tl)) goto done;
   if (ys[0] != N || ts[0] != N) {
@@ -413,10 +419,7 @@ int cmd_nt_decode(int argc, char **argv) {
                "  Writes tokens.npy (N, max_len) padded with -1, lengths.npy (N,), align.npy (N,\n"
                "  ceil(T/W)) the symbols each block emitted, scores.npy (N,) ln p(y~|x) (float64).");
   if (r) return r == 1 ? 0 : r;
-  if (!wdir) return at_fail("--weights DIR is required");
-  if (W < 1) return at_fail("--block W is required (W >= 1 frames per block)");
-  if (nt_load(&m, wdir, W, end_id)) goto done;
-  if (nt_read_enc(pos[0], lpath, &m, &enc, &lens, &N, &T)) goto done;
+  if (nt_open(&m, wdir, W, end_id, pos[0], lpath, &enc, &lens, &N, &T)) goto done;
   if (max_len < 1) max_len = T;
   NB = asr_nt_blocks(T, W);
   {
