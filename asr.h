@@ -3582,7 +3582,256 @@ ASRDEF asr_result asr_nbest_token_errors(asr_real *errors, const int *tokens, co
                                          size_t work_ints, asr_error *err);
 
 /* ---- 7.6 The Neural Transducer [Jaitly16]
- * (declarations of 7.6 go here) */
+ *
+ * The streaming counterpart of 7.1's attention decoder. The encoder output h (N,T,H) (any
+ * encoder: [Jaitly16]'s is an RNN over the input x) is cut into blocks of W frames; block b
+ * (0-based) holds frames bW .. bW+W-1 (the last block of an item may be shorter). A
+ * transducer RNN emits output symbols one at a time, attending only to the frames of the
+ * current block, until it emits the end-of-block symbol <e>; then the next block begins,
+ * the transducer's state carried over. A target y_1..y_S with an ALIGNMENT (how many
+ * symbols each block emits) is the extended sequence
+ *     y~ = y_1 .. y_{n_0} <e>  y_{n_0+1} .. y_{n_0+n_1} <e>  ...  <e>     (S + B symbols)
+ * with B = ceil(len / W) blocks, the <e> of block b at position e_b. [Jaitly16] eqs. (1)-(2):
+ *   p(y~ | x) = prod_{b} p(y~_{e_{b-1}+1 .. e_b} | x_{1..bW}, y~_{1..e_{b-1}})
+ *             = prod_{m=1}^{S+B} p(y~_m | x_{1..bW(m)}, y~_{1..m-1})
+ * where bW(m) is the end of the block that step m belongs to. Step m (0-based here, m =
+ * 0 .. S+B-1, in block b, its valid frames h_j, j < W_b; u_m = y~_{m-1} the previous symbol):
+ *   s_m  = LSTM_s([c_{m-1} ; E u_m], s_{m-1})                           eq. (3)
+ *   e_{m,j} = s_m . h_{bW+j}    (j < W_b; 0 for W_b <= j < W)           eq. (7), "DOT"
+ *   a_m  = LSTM_att(e_m, a_{m-1}),   z_m = U_a a_m + d_a   (W)          LSTM-attention
+ *   alpha_m = softmax_j (z_{m,j}) over j < W_b (0 beyond)               eq. (8)
+ *   c_m  = sum_j alpha_{m,j} h_{bW+j}                                   eqs. (4), (9)
+ *   h'_m = LSTM_h([c_m ; s_m], h'_{m-1})                                eq. (5)
+ *   p(y~_m | ...) = softmax(W_o h'_m + b_o)[y~_m]                       eq. (6)
+ * LSTM_* are nn.LSTMCell (asr_lstm_forward's equations for one step, PyTorch's gate order
+ * i, f, g, o and two biases), each with its own memory cell; every state at m = -1 is 0
+ * (c_{-1} = 0, s, a, h' and the cells) and u_0 = <e>. The log-likelihood of (y, alignment)
+ * is ln p(y~|x) = sum_m ln softmax(o_m)[y~_m]; the loss of an item is its negative.
+ * Symbols -> C: h -> enc (N,T,H) (H = cfg->hidden, the size of s_m and c_m too); W ->
+ *   cfg->block; <e> -> cfg->end_id; E -> embed (V,Dy); LSTM_s -> rnn_s (input H+Dy, [c ; E u]
+ *   in that order), LSTM_att -> att_rnn (input W, A units), U_a, d_a -> att_out (W,A), (W);
+ *   LSTM_h -> rnn_h (input 2H, [c ; s], H2 units), W_o, b_o -> out (V,H2), (V); the counts
+ *   n_b -> align (N,NB), NB = ceil(T/W) = asr_nt_blocks(T, W).
+ * The attention: [Jaitly16] ("Computing f_context") tries three forms of eqs. (7)-(8):
+ *   DOT-attention (e = s_m . h_j), MLP-attention (e from a small network of s_m and h_j) and
+ *   LSTM-attention, in which the scores of the block are passed through an LSTM before the
+ *   softmax, so the attention remembers where it looked at the previous step. The paper
+ *   reports LSTM-attention best on TIMIT (the softmax over a short block of W frames, with
+ *   no memory, had difficulty keeping track of what was already emitted); it is the one
+ *   built here.
+ * NOTE: the paper does not print LSTM-attention's equations. Here: the W dot scores e_m
+ *   are the input of LSTM_att, and a linear map of its output (U_a, d_a) gives the W
+ *   numbers the softmax of eq. (8) normalizes; its state (a, its cell) is carried across
+ *   steps and blocks like the transducer's. Frames past the end of the input in the last
+ *   block enter LSTM_att as a score of 0 and get alpha = 0.
+ * NOTE: y~_{m-1} enters eq. (3) as a one-hot vector in the paper; E u_m (an embedding
+ *   row) is that one-hot times a matrix. u_0 = <e> (the paper leaves the first input
+ *   unnamed: here it is "as if a block had just ended").
+ * NOTE: the encoder is the caller's; h must have H features because of the dot score.
+ *
+ * Training [Jaitly16] ("Training"): the alignment is a latent variable; the paper trains on
+ * the APPROXIMATE BEST ALIGNMENT y~* = argmax over alignments of p(y~|x), found by a
+ * dynamic program over (block b, symbols emitted j): the cell (b+1, j') keeps the best
+ * partial alignments that end block b having emitted y_1..y_j', extended from every
+ * cell (b, j), j <= j', by y_{j+1} .. y_{j'} <e>. The program is approximate: the
+ * transducer's state at (b, j) depends on the whole path that reached it, so keeping only
+ * the best paths per cell can drop the path whose continuation would have been best.
+ * asr_nt_best_alignment keeps `beam` paths per cell (1: the paper's one per cell); a beam
+ * as large as the number of paths into a cell prunes nothing and the result is exact,
+ * which asr_nt_best_alignment_naive (every alignment scored by the teacher-forced forward)
+ * checks on tiny cases. Inference [Jaitly16] ("Inference"): asr_nt_greedy emits the most
+ * probable symbol until <e>, block after block; asr_nt_beam_search keeps `beam` partial
+ * outputs at each block boundary. Derivations and pictures: docs/seq2seq_nt.md. */
+typedef struct asr_nt_config {
+  int vocab;        /* V output symbols, <e> included */
+  int end_id;       /* <e>, the end-of-block symbol, in [0,V) */
+  int block;        /* W >= 1 encoder frames per block */
+  int hidden;       /* H: s_m, c_m and the encoder's frames h_j */
+  int embed;        /* Dy: the embedding of the previous symbol */
+  int att_hidden;   /* A: the attention LSTM's units */
+  int out_hidden;   /* H2: h'_m */
+} asr_nt_config;
+/* cfg with end_id = V - 1. */
+ASRDEF void asr_nt_config_init(asr_nt_config *cfg, int V, int W, int H, int Dy, int A, int H2);
+/* Parameters, as the PyTorch module of tests/torch/test_nt.py names them (state_dict keys;
+ * the LSTMs are nn.LSTMCell): */
+typedef struct asr_nt_params {
+  const asr_real *embed;           /* embed.weight (V,Dy) */
+  asr_lstm_params rnn_s;           /* rnn_s.weight_ih (4H,H+Dy), .weight_hh (4H,H), .bias_ih,
+                                      .bias_hh (4H) (biases may be NULL) */
+  asr_lstm_params att_rnn;         /* att_rnn.weight_ih (4A,W), .weight_hh (4A,A), biases (4A) */
+  const asr_real *att_w, *att_b;   /* att_out.weight (W,A), att_out.bias (W) or NULL */
+  asr_lstm_params rnn_h;           /* rnn_h.weight_ih (4H2,2H), .weight_hh (4H2,H2), biases */
+  const asr_real *out_w, *out_b;   /* output.weight (V,H2), output.bias (V) or NULL */
+} asr_nt_params;
+/* Gradients, same shapes; any pointer may be NULL (not needed); accumulated (+=). */
+typedef struct asr_nt_grads {
+  asr_real *embed;
+  asr_lstm_grads rnn_s, att_rnn;
+  asr_real *att_w, *att_b;
+  asr_lstm_grads rnn_h;
+  asr_real *out_w, *out_b;
+} asr_nt_grads;
+/* The table of the ASR_NT_NPARAMS tensors in a fixed order (embed, rnn_s x4, att_rnn x4,
+ * att_out x2, rnn_h x4, output x2): asr_nt_param_shape gives tensor i's key and dims and
+ * returns its rank (1 or 2), or -1 for i out of range; asr_nt_param_total the number of
+ * reals of all of them; asr_nt_params_bind points p (and g, when gw is not NULL) at the
+ * tensors stored one after the other in table order in w (and gw). */
+#define ASR_NT_NPARAMS 17
+ASRDEF int asr_nt_param_shape(const asr_nt_config *cfg, int i, const char **name, int dims[2]);
+ASRDEF size_t asr_nt_param_total(const asr_nt_config *cfg);
+ASRDEF void asr_nt_params_bind(asr_nt_params *p, asr_nt_grads *g, const asr_real *w, asr_real *gw,
+                               const asr_nt_config *cfg);
+/* The number of blocks of T frames: ceil(T/W) (0 if T < 1 or W < 1). */
+ASRDEF int asr_nt_blocks(int T, int W);
+
+/* What the forward saves for the backward, batch-major over the M = S + NB steps a row can
+ * have (item n uses its first target_lens[n] + ceil(enc_lens[n]/W); the rest are 0), carved
+ * from one buffer of asr_nt_saved_size() bytes by asr_nt_saved_init():
+ *   xs (N,M,H+Dy) [c_{m-1} ; E u_m]    s, s_cell (N,M,H)   s_gates (N,M,4H)
+ *   score (N,M,W) e_m                   a, a_cell (N,M,A)   a_gates (N,M,4A)
+ *   alpha (N,M,W) the attention weights over the step's block (the picture of the alignment)
+ *   xh (N,M,2H) [c_m ; s_m]             hp, hp_cell (N,M,H2) hp_gates (N,M,4H2)
+ *   logp (N,M,V) ln softmax(o_m)        (gates: the activated i, f, g, o) */
+typedef struct asr_nt_saved {
+  asr_real *xs, *s, *s_cell, *s_gates, *score, *a, *a_cell, *a_gates, *alpha, *xh, *hp,
+      *hp_cell, *hp_gates, *logp;
+} asr_nt_saved;
+ASRDEF size_t asr_nt_saved_size(const asr_nt_config *cfg, int N, int S, int T);
+ASRDEF asr_result asr_nt_saved_init(asr_nt_saved *s, void *buf, size_t bytes,
+                                    const asr_nt_config *cfg, int N, int S, int T);
+/* The steps of item n, S_n + B_n, and the extended target y~ with its <e>s: ytil (S+NB)
+ * for one item (targets row, its length, its align row and encoder length). */
+ASRDEF asr_result asr_nt_extended_target(int *ytil, int *steps, const int *target, int target_len,
+                                         const int *align, int enc_len, const asr_nt_config *cfg,
+                                         asr_error *err);
+/* Workspace bytes of the forward / backward of any tier (the largest of the three). */
+ASRDEF size_t asr_nt_forward_workspace_size(const asr_nt_config *cfg, int N, int S, int T);
+ASRDEF size_t asr_nt_backward_workspace_size(const asr_nt_config *cfg, int N, int S, int T);
+/* The operation count above which the _naive tier refuses (ASR_ERR_TOO_LARGE):
+ *   N (S + NB) (4H (2H+Dy) + 4A (W+A) + 4H2 (2H+H2) + V H2 + 2 W H) > ASR_NT_NAIVE_MAX_OPS */
+#define ASR_NT_NAIVE_MAX_OPS 16777216.0
+/* Forward for a given alignment. loss (N) out: -ln p(y~|x) of each item; *s filled.
+ * targets (N,S) (padding past target_lens[n] is not read), target_lens (N) in [0,S],
+ * align (N,NB) the symbols each block emits (>= 0, summing to target_lens[n] over the
+ * item's ceil(enc_lens[n]/W) blocks, 0 past them), enc (N,T,H) finite, enc_lens (N) in
+ * [1,T] or NULL (all T). Errors (negative, nothing written, err names the argument):
+ * W < 1, sizes < 1 (N, T, V >= 2, H, Dy, A, H2), S < 0, end_id out of range, a target id
+ * out of [0,V) or equal to <e>, a length out of range, an alignment that does not sum to
+ * the target length, a NaN/inf in enc, a NULL weight, a small workspace.
+ * _naive: item by item, step by step, a loop per index of eqs. (3)-(9) (the cells through
+ *   7.1's asr__las_cell_naive; refuses above ASR_NT_NAIVE_MAX_OPS);
+ * _ref: per item, the recurrence (LSTM_s, the attention, LSTM_att) step by step with
+ *   matrix-vector products on asr_gemm_ref; the parts that do not feed back batched over
+ *   the item's steps: the embedding's share of LSTM_s's input projection, LSTM_h as one
+ *   asr_lstm_forward_ref over the whole sequence, the output layer as one GEMM;
+ * unsuffixed: the same on asr_gemm (AVX2 where built). */
+ASRDEF asr_result asr_nt_forward_naive(asr_real *loss, const asr_nt_saved *s, const int *targets,
+                                       const int *target_lens, const int *align,
+                                       const asr_real *enc, const int *enc_lens,
+                                       const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                       int S, int T, void *work, size_t work_bytes,
+                                       asr_error *err);
+ASRDEF asr_result asr_nt_forward_ref(asr_real *loss, const asr_nt_saved *s, const int *targets,
+                                     const int *target_lens, const int *align,
+                                     const asr_real *enc, const int *enc_lens,
+                                     const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                     int S, int T, void *work, size_t work_bytes,
+                                     asr_error *err);
+ASRDEF asr_result asr_nt_forward(asr_real *loss, const asr_nt_saved *s, const int *targets,
+                                 const int *target_lens, const int *align, const asr_real *enc,
+                                 const int *enc_lens, const asr_nt_params *p,
+                                 const asr_nt_config *cfg, int N, int S, int T, void *work,
+                                 size_t work_bytes, asr_error *err);
+/* Backpropagation through the steps [Werbos90] of sum_n d_loss[n] loss[n] (d_loss (N), NULL:
+ * all 1), given the forward's saved *s and the same inputs; accumulates into d_enc (N,T,H)
+ * (0 at padded frames) and *g (each may be NULL). With the gradients dh', dk', da, dka, ds,
+ * dks, dc arriving from step m+1:
+ *   do_m = d_loss (softmax(o_m) - onehot(y~_m));  dW_o += do h'^T, db_o += do, dh' += W_o^T do
+ *   LSTM_h's cell (asr_lstm_backward's equations, one step) -> [dc_m ; ds_m] += its input grad
+ *   dalpha_j = dc_m . h_j,  dh_j += alpha_j dc_m,  dz_j = alpha_j (dalpha_j - sum_k alpha_k dalpha_k)
+ *   dU_a += dz a^T, dd_a += dz, da += U_a^T dz;  LSTM_att's cell -> de_m (its input grad)
+ *   ds_m += sum_j de_j h_j,  dh_j += de_j s_m;  LSTM_s's cell -> [dc_{m-1} ; dE[u_m]] */
+ASRDEF asr_result asr_nt_backward_naive(asr_real *d_enc, const asr_nt_grads *g,
+                                        const asr_real *d_loss, const asr_nt_saved *s,
+                                        const int *targets, const int *target_lens,
+                                        const int *align, const asr_real *enc,
+                                        const int *enc_lens, const asr_nt_params *p,
+                                        const asr_nt_config *cfg, int N, int S, int T,
+                                        void *work, size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_nt_backward_ref(asr_real *d_enc, const asr_nt_grads *g,
+                                      const asr_real *d_loss, const asr_nt_saved *s,
+                                      const int *targets, const int *target_lens,
+                                      const int *align, const asr_real *enc, const int *enc_lens,
+                                      const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                      int S, int T, void *work, size_t work_bytes,
+                                      asr_error *err);
+ASRDEF asr_result asr_nt_backward(asr_real *d_enc, const asr_nt_grads *g, const asr_real *d_loss,
+                                  const asr_nt_saved *s, const int *targets,
+                                  const int *target_lens, const int *align, const asr_real *enc,
+                                  const int *enc_lens, const asr_nt_params *p,
+                                  const asr_nt_config *cfg, int N, int S, int T, void *work,
+                                  size_t work_bytes, asr_error *err);
+
+/* One step at a time (the best-alignment search and decoding run on it). The state of a
+ * partial output is one flat array of asr_nt_state_size(cfg) reals,
+ *   [ s (H) | s's cell (H) | c (H) | a (A) | a's cell (A) | h' (H2) | h''s cell (H2) ]
+ * (copy it with memcpy to fork a hypothesis); asr_nt_state_init zeroes it (the state
+ * before the first step). asr_nt_step: from state_in and the previous symbol prev (<e> at
+ * the first step of all, and at the first step of every block), with the frames of the
+ * current block blk (Wb,H), 1 <= Wb <= W, writes logp (V) = ln p(. | x, y~_{<m}) and
+ * state_out (may be state_in). The numbers of step m of the teacher-forced forward (up
+ * to the order of float sums). work: asr_nt_step_workspace_size(cfg) bytes. */
+ASRDEF size_t asr_nt_state_size(const asr_nt_config *cfg);
+ASRDEF void asr_nt_state_init(asr_real *state, const asr_nt_config *cfg);
+ASRDEF size_t asr_nt_step_workspace_size(const asr_nt_config *cfg);
+ASRDEF asr_result asr_nt_step(asr_real *logp, asr_real *state_out, const asr_real *state_in,
+                              int prev, const asr_real *blk, int Wb, const asr_nt_params *p,
+                              const asr_nt_config *cfg, void *work, size_t work_bytes);
+
+/* The approximate best alignment of each item (the dynamic program above): align (N,NB) out,
+ * logp (N) out or NULL: ln p(y~*|x) of the alignment found, by the step API. beam >= 1
+ * paths per cell. Same inputs and errors as the forward (align is an output here).
+ * _naive: every alignment, scored by asr_nt_forward_ref; the best (the first, in the order
+ * of the counts read as digits of block 0 first, among equal scores); refuses more than
+ * ASR_NT_ALIGN_NAIVE_MAX alignments per item (C(S_n + B_n - 1, B_n - 1) of them); beam
+ * must be >= 1 but is not otherwise read. Ties in the dynamic program: the earlier
+ * candidate (smaller j, then better rank in its cell) stays. */
+#define ASR_NT_ALIGN_NAIVE_MAX 20000
+ASRDEF size_t asr_nt_align_workspace_size(const asr_nt_config *cfg, int N, int S, int T, int beam);
+ASRDEF asr_result asr_nt_best_alignment_naive(int *align, double *logp, const int *targets,
+                                              const int *target_lens, const asr_real *enc,
+                                              const int *enc_lens, const asr_nt_params *p,
+                                              const asr_nt_config *cfg, int N, int S, int T,
+                                              int beam, void *work, size_t work_bytes,
+                                              asr_error *err);
+ASRDEF asr_result asr_nt_best_alignment(int *align, double *logp, const int *targets,
+                                        const int *target_lens, const asr_real *enc,
+                                        const int *enc_lens, const asr_nt_params *p,
+                                        const asr_nt_config *cfg, int N, int S, int T, int beam,
+                                        void *work, size_t work_bytes, asr_error *err);
+
+/* Decoding, block by block. In each block at most max_per_block symbols (then <e> is the
+ * only choice: NOTE, the paper sets no limit, but a model that never emits <e> would never
+ * stop) and at most max_len in all (then likewise). asr_nt_greedy: the most probable symbol
+ * at every step (the lowest id among equal ones). asr_nt_beam_search: `beam` partial
+ * outputs cross each block boundary; inside a block every running hypothesis is extended
+ * by every symbol, the `beam` best extensions are kept, those ending in <e> leave for the
+ * next block, until `beam` have left or none runs; beam 1 is greedy. Outputs: tokens
+ * (N,max_len) without the <e>s, padded with -1; lengths (N); align (N,NB) or NULL: the
+ * symbols each block emitted; scores (N) or NULL: ln p(y~|x) of the output with its <e>s.
+ * enc (N,T,H), enc_lens (N) or NULL. Errors: beam, max_len or max_per_block < 1, the
+ * forward's errors on the shapes. */
+ASRDEF size_t asr_nt_decode_workspace_size(const asr_nt_config *cfg, int T, int beam, int max_len);
+ASRDEF asr_result asr_nt_greedy(int *tokens, int *lengths, int *align, double *scores,
+                                const asr_real *enc, const int *enc_lens, const asr_nt_params *p,
+                                const asr_nt_config *cfg, int N, int T, int max_len,
+                                int max_per_block, void *work, size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_nt_beam_search(int *tokens, int *lengths, int *align, double *scores,
+                                     const asr_real *enc, const int *enc_lens,
+                                     const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                     int T, int beam, int max_len, int max_per_block, void *work,
+                                     size_t work_bytes, asr_error *err);
 
 /* ========================================================================================
  * 8. Quantizers
@@ -4739,7 +4988,59 @@ ASRDEF asr_result asr_check_ctc_prefix_score(asr_ctc_prefix_score_fn impl, uint6
  * when the cases could run. */
 ASRDEF asr_result asr_check_mwer(asr_mwer_loss_fn impl, uint64_t seed, asr_check_report *rep);
 
-/* (the Neural Transducer checkers go here) */
+/* ---- the Neural Transducer (7.6)
+ * In the manner of 10.3: each asr_check_*() runs its cases on the functions under test, one
+ * line each through rep->log, accumulates into rep (zero it first) and returns ASR_OK when
+ * it could run (ASR_ERR_OUT_OF_MEMORY otherwise). Tolerances: against _naive 1e-9 in the
+ * double build and 2e-4 in float, of max |a - b| / max(1, max |b|) per array; finite
+ * differences 1e-6 (double) and 5e-2 (float). */
+typedef asr_result (*asr_nt_forward_fn)(asr_real *loss, const asr_nt_saved *s, const int *targets,
+                                        const int *target_lens, const int *align,
+                                        const asr_real *enc, const int *enc_lens,
+                                        const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                        int S, int T, void *work, size_t work_bytes,
+                                        asr_error *err);
+typedef asr_result (*asr_nt_backward_fn)(asr_real *d_enc, const asr_nt_grads *g,
+                                         const asr_real *d_loss, const asr_nt_saved *s,
+                                         const int *targets, const int *target_lens,
+                                         const int *align, const asr_real *enc,
+                                         const int *enc_lens, const asr_nt_params *p,
+                                         const asr_nt_config *cfg, int N, int S, int T,
+                                         void *work, size_t work_bytes, asr_error *err);
+typedef asr_result (*asr_nt_align_fn)(int *align, double *logp, const int *targets,
+                                      const int *target_lens, const asr_real *enc,
+                                      const int *enc_lens, const asr_nt_params *p,
+                                      const asr_nt_config *cfg, int N, int S, int T, int beam,
+                                      void *work, size_t work_bytes, asr_error *err);
+/* asr_check_nt - a forward/backward pair, on random instances (V 5, W 3, H 4, Dy 3, A 3,
+ * H2 5; N 3 items of 7, 6 and 4 frames, so last blocks of 1, 3 and 1 frames; targets of 4,
+ * 0 and 3 symbols; random alignments, empty blocks included):
+ *   naive/...     loss, the saved alpha and logp, d_enc and all 17 gradients (accumulated
+ *                 onto non-zero ones) against the _naive tier, with d_loss given and NULL
+ *   gradcheck/... finite differences of sum(w * loss) w.r.t. enc and every parameter
+ *   step          asr_nt_step, fed y~ symbol by symbol, gives the forward's logp rows
+ *   padding       each item alone (T = its length) gets the loss and d_enc it gets in the
+ *                 batch, and d_enc is 0 at padded frames
+ *   badinput/...  W = 0, an alignment that does not sum to the target length, a count in a
+ *                 block past the input, a target equal to <e>, a target out of range, T = 0,
+ *                 an encoder length 0: a negative result and the loss untouched. */
+ASRDEF asr_result asr_check_nt(asr_nt_forward_fn fwd, asr_nt_backward_fn bwd, uint64_t seed,
+                               asr_check_report *rep);
+/* Objective sum_n w_n loss_n of one random instance of the checker's sizes with block W,
+ * N <= 8 items of T, T-1, ... frames (at least 1) and targets of S, S-1, ... symbols (at
+ * least 0), random alignments; checks enc and all 17 parameters. */
+ASRDEF asr_result asr_gradcheck_nt(asr_nt_forward_fn fwd, asr_nt_backward_fn bwd, int N, int S,
+                                   int T, int W, uint64_t seed, asr_gradcheck_report *report);
+/* asr_check_nt_alignment - an alignment search (the library's dynamic program or a
+ * student's) against asr_nt_best_alignment_naive, the enumeration of every alignment:
+ *   exact/...   tiny cases (targets of 0..4 symbols, 1..3 blocks, some short), beam 16,
+ *               wider than the paths into any cell (at most C(4+2, 2) = 15): the same
+ *               alignment and ln p as the enumeration (a different alignment passes only
+ *               if its ln p is within the tolerance of the best: a tie)
+ *   beam1/...   beam 1 (the paper's program): ln p <= the enumeration's, and = the
+ *               teacher-forced forward (asr_nt_forward_ref) of the alignment it returns
+ *   badinput/...beam 0, a target equal to <e>, T = 0: a negative result, align untouched. */
+ASRDEF asr_result asr_check_nt_alignment(asr_nt_align_fn impl, uint64_t seed, asr_check_report *rep);
 
 #ifdef __cplusplus
 }
@@ -19728,7 +20029,1490 @@ ASR__PRIVATE asr_result asr__mwer_check(asr__tier tier, const asr_real *loss, co
 }
 
 /* ---- 7.6 The Neural Transducer (implementation)
- * (the implementation of 7.6 goes here) */
+ * Reading map (public name -> the helper holding its math -> docs page):
+ *   asr_nt_forward_naive    -> asr__nt_item_forward_naive   [Jaitly16] eqs. (3)-(9), one
+ *   asr_nt_backward_naive   -> asr__nt_item_backward_naive  item, step and index at a time
+ *                                                            docs/seq2seq_nt.md
+ *   asr_nt_forward_ref      -> asr__nt_item_forward_gemm(ASR__TIER_REF): the recurrence
+ *                              step by step (asr__nt_recur_step), LSTM_h over the whole
+ *                              sequence (section 4.4's asr_lstm_forward_ref), the output
+ *                              layer as one GEMM
+ *   asr_nt_backward_ref     -> asr__nt_item_backward_gemm(ASR__TIER_REF): the same three
+ *                              parts in reverse, the weight gradients as GEMMs at the end
+ *   asr_nt_forward, asr_nt_backward -> the same helpers with ASR__TIER_FAST (asr_gemm)
+ *   asr_nt_step             -> asr__nt_recur_step + asr__nt_out_step (one step, any state)
+ *   asr_nt_best_alignment   -> asr__nt_align_item: the dynamic program over (block, emitted)
+ *   asr_nt_best_alignment_naive -> asr__nt_align_item_naive: every alignment, scored
+ *   asr_nt_greedy, asr_nt_beam_search -> asr__nt_decode_item (beam 1 is greedy)
+ * The API and its full contract: section 7.6 of the declarations (search "7.6 The Neural
+ * Transducer"). Order below: the math (the naive item, the step pieces, the GEMM item),
+ * the public tiers, the step API, the alignment search, decoding; then, under the
+ * plumbing rule, the parameter table, argument checks, the workspaces and the drivers. */
+
+/* Sizes of one call, checked and derived once by asr__nt_check (plumbing). */
+typedef struct asr__nt_dims {
+  int N, S, T, V, W, H, Dy, A, H2, end;
+  int NB;          /* blocks of T frames: ceil(T/W) */
+  int M;           /* steps a saved row has room for: S + NB */
+  int Is;          /* LSTM_s's input, H + Dy */
+} asr__nt_dims;
+
+/* One item's walk through its steps, built by asr__nt_item_setup (plumbing): the extended
+ * target, the block of every step, and the item's sizes. */
+typedef struct asr__nt_item {
+  int *ytil;       /* (M) y~_m, <e> closing each block */
+  int *blk;        /* (M) the block of step m */
+  int len;         /* its encoder frames */
+  int B;           /* its blocks, ceil(len/W) */
+  int steps;       /* its steps, target_len + B */
+} asr__nt_item;
+
+/* The workspace of every tier, carved by asr__nt_layout (plumbing); unused pieces NULL. */
+typedef struct asr__nt_ws {
+  asr__nt_item it;
+  /* _naive, one item: the gradients carried from step m+1 and the step's scratch, double */
+  double *dhp, *dkp, *da, *dka, *ds, *dks, *dc;     /* (H2) (H2) (A) (A) (H) (H) (H) */
+  double *dg, *dprev, *dx;        /* (4 max(H,A,H2)) a cell's gates, (max(H,A,H2)) its dL/dh_{m-1},
+                                     (max(2H,Is)) its dL/dx */
+  double *dal, *dz, *de;          /* (W) dL/dalpha, dL/dz, dL/de of the step */
+  /* the GEMM tiers (_ref and fast), one item */
+  asr_real *emb;                  /* (M,4H) the embeddings' share of LSTM_s's preactivations */
+  asr_real *dlog, *dhpv, *dxh;    /* (M,V) dL/do, (M,H2) dL/dh', (M,2H) dL/d[c ; s] */
+  asr_real *dgs, *dga, *dzv, *demb;   /* (M,4H) (M,4A) (M,W) (M,Dy) */
+  asr_real *cc, *cs, *csc, *ca, *cac; /* carried: dc, ds, ds's cell (H), da, da's cell (A) */
+  asr_real *vc, *vs, *va, *val, *ve;  /* this step's dc, ds (H), da (A), dalpha, de (W) */
+  void *lwork;                    /* section 4.4's LSTM workspace (LSTM_h) */
+  size_t lbytes;
+} asr__nt_ws;
+
+ASR__PRIVATE asr_result asr__nt_check(asr__nt_dims *d, const asr_nt_config *cfg, int N, int S,
+                                      int T, asr_error *err);
+ASR__PRIVATE asr_result asr__nt_check_inputs(const asr__nt_dims *d, const int *targets,
+                                             const int *target_lens, const int *align,
+                                             const asr_real *enc, const int *enc_lens,
+                                             const asr_nt_params *p, asr_error *err);
+ASR__PRIVATE void asr__nt_item_setup(asr__nt_item *it, const asr__nt_dims *d, int n,
+                                     const int *targets, const int *target_lens,
+                                     const int *align, const int *enc_lens);
+ASR__PRIVATE asr_result asr__nt_step_check(asr__nt_dims *d, const asr_real *logp, const asr_real *state_out,
+                                           const asr_real *state_in, int prev, const asr_real *blk, int Wb,
+                                           const asr_nt_params *p, const asr_nt_config *cfg, const void *work,
+                                           size_t work_bytes);
+ASR__PRIVATE asr_result asr__nt_forward(asr__tier tier, asr_real *loss, const asr_nt_saved *s,
+                                        const int *targets, const int *target_lens,
+                                        const int *align, const asr_real *enc,
+                                        const int *enc_lens, const asr_nt_params *p,
+                                        const asr_nt_config *cfg, int N, int S, int T,
+                                        void *work, size_t work_bytes, asr_error *err);
+ASR__PRIVATE asr_result asr__nt_backward(asr__tier tier, asr_real *d_enc, const asr_nt_grads *g,
+                                         const asr_real *d_loss, const asr_nt_saved *s,
+                                         const int *targets, const int *target_lens,
+                                         const int *align, const asr_real *enc,
+                                         const int *enc_lens, const asr_nt_params *p,
+                                         const asr_nt_config *cfg, int N, int S, int T,
+                                         void *work, size_t work_bytes, asr_error *err);
+
+/* The saved row of item n, step m, and the frames of block b of an item. */
+#define ASR__NT_ROW(d, n, m) ((size_t)(n) * (size_t)(d)->M + (size_t)(m))
+#define ASR__NT_WB(d, len, b) ASR__MIN((d)->W, (len) - (b) * (d)->W)
+
+/* ---- the math: one item, one step, one index at a time (_naive) */
+
+/* Forward of item n, every step, [Jaitly16] eqs. (3)-(9) written out (see the
+ * declarations), into the item's rows of the saved arrays; returns -ln p(y~|x). */
+ASR__PRIVATE double asr__nt_item_forward_naive(const asr_nt_saved *s, int n, const asr__nt_item *it,
+                                               const asr_real *enc_n, const asr_nt_params *p,
+                                               const asr__nt_dims *d) {
+  int m, j, k, v, H = d->H, W = d->W, A = d->A, H2 = d->H2, V = d->V, Is = d->Is;
+  double loss = 0;
+  for (m = 0; m < it->steps; m++) {
+    size_t r = ASR__NT_ROW(d, n, m);
+    int u = m ? it->ytil[m - 1] : d->end, b = it->blk[m], Wb = ASR__NT_WB(d, it->len, b);
+    const asr_real *hb = enc_n + (size_t)b * W * H;          /* h_{bW+j}, j < Wb */
+    asr_real *xs = s->xs + r * Is, *sm = s->s + r * H, *e = s->score + r * W;
+    asr_real *am = s->a + r * A, *al = s->alpha + r * W, *xh = s->xh + r * 2 * H;
+    asr_real *lp = s->logp + r * V;
+    double zmax = -INFINITY, zsum = 0, omax = -INFINITY, osum = 0;
+    /* eq. (3): s_m = LSTM_s([c_{m-1} ; E u_m], s_{m-1}), c_{-1} = 0 */
+    for (k = 0; k < H; k++) xs[k] = m ? s->xh[(r - 1) * 2 * H + k] : 0;
+    for (k = 0; k < d->Dy; k++) xs[H + k] = p->embed[(size_t)u * d->Dy + k];
+    asr__las_cell_naive(s->s_gates + r * 4 * H, s->s_cell + r * H, sm, xs, Is,
+                        m ? s->s + (r - 1) * H : NULL, m ? s->s_cell + (r - 1) * H : NULL,
+                        &p->rnn_s, H);
+    /* eq. (7), DOT: e_{m,j} = s_m . h_{bW+j} on the block's frames, 0 past its end */
+    for (j = 0; j < W; j++) {
+      double acc = 0;
+      if (j < Wb)
+        for (k = 0; k < H; k++) acc += (double)sm[k] * hb[(size_t)j * H + k];
+      e[j] = (asr_real)acc;
+    }
+    /* LSTM-attention: a_m = LSTM_att(e_m, a_{m-1}) */
+    asr__las_cell_naive(s->a_gates + r * 4 * A, s->a_cell + r * A, am, e, W,
+                        m ? s->a + (r - 1) * A : NULL, m ? s->a_cell + (r - 1) * A : NULL,
+                        &p->att_rnn, A);
+    /* eq. (8): alpha_m = softmax_j (U_a a_m + d_a)_j over the block's frames */
+    for (j = 0; j < Wb; j++) {
+      double z = p->att_b ? p->att_b[j] : 0;
+      for (k = 0; k < A; k++) z += (double)p->att_w[(size_t)j * A + k] * am[k];
+      al[j] = (asr_real)z;                                   /* z_{m,j}, normalized below */
+      if (z > zmax) zmax = z;
+    }
+    for (j = 0; j < Wb; j++) zsum += exp((double)al[j] - zmax);
+    for (j = 0; j < W; j++) al[j] = j < Wb ? (asr_real)(exp((double)al[j] - zmax) / zsum) : 0;
+    /* eqs. (4), (9): c_m = sum_j alpha_{m,j} h_{bW+j}; x_h = [c_m ; s_m] */
+    for (k = 0; k < H; k++) {
+      double acc = 0;
+      for (j = 0; j < Wb; j++) acc += (double)al[j] * hb[(size_t)j * H + k];
+      xh[k] = (asr_real)acc;
+      xh[H + k] = sm[k];
+    }
+    /* eq. (5): h'_m = LSTM_h([c_m ; s_m], h'_{m-1}) */
+    asr__las_cell_naive(s->hp_gates + r * 4 * H2, s->hp_cell + r * H2, s->hp + r * H2, xh, 2 * H,
+                        m ? s->hp + (r - 1) * H2 : NULL, m ? s->hp_cell + (r - 1) * H2 : NULL,
+                        &p->rnn_h, H2);
+    /* eq. (6): ln p(. | ...) = ln softmax(W_o h'_m + b_o) */
+    for (v = 0; v < V; v++) {
+      double o = p->out_b ? p->out_b[v] : 0;
+      for (k = 0; k < H2; k++) o += (double)p->out_w[(size_t)v * H2 + k] * s->hp[r * H2 + k];
+      lp[v] = (asr_real)o;
+      if (o > omax) omax = o;
+    }
+    for (v = 0; v < V; v++) osum += exp((double)lp[v] - omax);
+    for (v = 0; v < V; v++) lp[v] = (asr_real)((double)lp[v] - omax - log(osum));
+    loss -= lp[it->ytil[m]];                                  /* eqs. (1)-(2) */
+  }
+  return loss;
+}
+
+/* The backward of one nn.LSTMCell step written out, in double: from dh (total dL/dh_m)
+ * and dk (dL/dk_m arriving from step m+1; returns dL/dk_{m-1} in it), with the saved
+ * gates gt (4H), cell kt (H), kprev (H) or NULL, writes the gate gradients dg (4H) and
+ * dx (I) = W_ih^T dg, adds W_hh^T dg to dhprev (H) and accumulates the weight gradients
+ * (x the cell's input (I), hprev (H) or NULL):
+ *   dk += dh o (1 - tanh^2 k);  dg_i = dk g i (1-i),  dg_f = dk k_prev f (1-f),
+ *   dg_g = dk i (1 - g^2),  dg_o = dh tanh(k) o (1-o);  dk_prev = dk f   (asr_lstm_backward) */
+ASR__PRIVATE void asr__nt_cell_back_naive(double *dx, double *dhprev, double *dg, const double *dh,
+                                          double *dk, const asr_real *gt, const asr_real *kt,
+                                          const asr_real *kprev, const asr_real *x, int I,
+                                          const asr_real *hprev, const asr_lstm_params *w,
+                                          const asr_lstm_grads *gw, int H) {
+  int u, q, k, G = 4 * H;
+  for (u = 0; u < H; u++) {
+    double ig = gt[u], fg = gt[H + u], gg = gt[2 * H + u], og = gt[3 * H + u];
+    double tk = tanh((double)kt[u]);
+    double dkt = dk[u] + dh[u] * og * (1 - tk * tk);          /* through h = o tanh(k) */
+    dg[u] = dkt * gg * ig * (1 - ig);                         /* i */
+    dg[H + u] = dkt * (kprev ? kprev[u] : 0) * fg * (1 - fg); /* f */
+    dg[2 * H + u] = dkt * ig * (1 - gg * gg);                 /* g */
+    dg[3 * H + u] = dh[u] * tk * og * (1 - og);               /* o */
+    dk[u] = dkt * fg;                                         /* dk_{m-1} = dk_m f */
+  }
+  for (k = 0; k < I; k++) {                                   /* dx = W_ih^T dg */
+    double acc = 0;
+    for (q = 0; q < G; q++) acc += (double)w->w_ih[(size_t)q * I + k] * dg[q];
+    dx[k] = acc;
+  }
+  for (k = 0; k < H; k++) {                                   /* dh_{m-1} += W_hh^T dg */
+    double acc = 0;
+    for (q = 0; q < G; q++) acc += (double)w->w_hh[(size_t)q * H + k] * dg[q];
+    dhprev[k] += acc;
+  }
+  if (gw)
+    for (q = 0; q < G; q++) {
+      if (gw->w_ih)                                           /* dW_ih += dg x^T */
+        for (k = 0; k < I; k++) gw->w_ih[(size_t)q * I + k] += (asr_real)(dg[q] * x[k]);
+      if (gw->w_hh && hprev)                                  /* dW_hh += dg h_{m-1}^T */
+        for (k = 0; k < H; k++) gw->w_hh[(size_t)q * H + k] += (asr_real)(dg[q] * hprev[k]);
+      if (gw->b_ih) gw->b_ih[q] += (asr_real)dg[q];
+      if (gw->b_hh) gw->b_hh[q] += (asr_real)dg[q];
+    }
+}
+
+/* Backpropagation through the steps of item n [Werbos90]: the forward above read
+ * backwards one index at a time (the recursion in the declarations). dl = d_loss[n]. */
+ASR__PRIVATE void asr__nt_item_backward_naive(asr_real *d_enc_n, const asr_nt_grads *g, double dl,
+                                              const asr_nt_saved *s, int n, const asr__nt_item *it,
+                                              const asr_real *enc_n, const asr_nt_params *p,
+                                              const asr__nt_dims *d, const asr__nt_ws *w) {
+  int m, j, k, v, H = d->H, W = d->W, A = d->A, H2 = d->H2, V = d->V, Is = d->Is;
+  double *dhp = w->dhp, *dkp = w->dkp, *da = w->da, *dka = w->dka, *ds = w->ds, *dks = w->dks;
+  double *dc = w->dc;
+  for (k = 0; k < H2; k++) dhp[k] = dkp[k] = 0;              /* nothing after the last step */
+  for (k = 0; k < A; k++) da[k] = dka[k] = 0;
+  for (k = 0; k < H; k++) ds[k] = dks[k] = dc[k] = 0;
+  for (m = it->steps - 1; m >= 0; m--) {
+    size_t r = ASR__NT_ROW(d, n, m);
+    int u = m ? it->ytil[m - 1] : d->end, b = it->blk[m], Wb = ASR__NT_WB(d, it->len, b);
+    const asr_real *hb = enc_n + (size_t)b * W * H, *sm = s->s + r * H, *al = s->alpha + r * W;
+    const asr_real *lp = s->logp + r * V, *hp = s->hp + r * H2, *am = s->a + r * A;
+    asr_real *dhb = d_enc_n ? d_enc_n + (size_t)b * W * H : NULL;
+    double sum = 0;
+    /* eq. (6) backwards: do_v = dl (softmax_v - [v = y~_m]); dh' += W_o^T do */
+    for (v = 0; v < V; v++) {
+      double dov = dl * (exp((double)lp[v]) - (v == it->ytil[m]));
+      if (g && g->out_b) g->out_b[v] += (asr_real)dov;
+      for (k = 0; k < H2; k++) {
+        dhp[k] += dov * p->out_w[(size_t)v * H2 + k];
+        if (g && g->out_w) g->out_w[(size_t)v * H2 + k] += (asr_real)(dov * hp[k]);
+      }
+    }
+    /* eq. (5) backwards: LSTM_h's cell; its input gradient is [dc_m ; ds_m] */
+    {
+      double *dhprev = w->dprev;
+      for (k = 0; k < H2; k++) dhprev[k] = 0;
+      asr__nt_cell_back_naive(w->dx, dhprev, w->dg, dhp, dkp, s->hp_gates + r * 4 * H2,
+                              s->hp_cell + r * H2, m ? s->hp_cell + (r - 1) * H2 : NULL,
+                              s->xh + r * 2 * H, 2 * H, m ? s->hp + (r - 1) * H2 : NULL, &p->rnn_h,
+                              g ? &g->rnn_h : NULL, H2);
+      for (k = 0; k < H2; k++) dhp[k] = dhprev[k];            /* dL/dh'_{m-1} */
+    }
+    for (k = 0; k < H; k++) {
+      dc[k] += w->dx[k];                                      /* + what step m+1's x_s sent */
+      ds[k] += w->dx[H + k];
+    }
+    /* eqs. (9), (8) backwards: dalpha_j = dc . h_j, dh_j += alpha_j dc, softmax */
+    for (j = 0; j < Wb; j++) {
+      double acc = 0;
+      for (k = 0; k < H; k++) {
+        acc += dc[k] * hb[(size_t)j * H + k];
+        if (dhb) dhb[(size_t)j * H + k] += (asr_real)(al[j] * dc[k]);
+      }
+      w->dal[j] = acc;
+      sum += al[j] * acc;
+    }
+    for (j = 0; j < W; j++) w->dz[j] = j < Wb ? al[j] * (w->dal[j] - sum) : 0;
+    /* z = U_a a + d_a backwards: dU_a += dz a^T, dd_a += dz, da += U_a^T dz */
+    for (j = 0; j < Wb; j++) {
+      if (g && g->att_b) g->att_b[j] += (asr_real)w->dz[j];
+      for (k = 0; k < A; k++) {
+        da[k] += w->dz[j] * p->att_w[(size_t)j * A + k];
+        if (g && g->att_w) g->att_w[(size_t)j * A + k] += (asr_real)(w->dz[j] * am[k]);
+      }
+    }
+    /* LSTM-attention backwards: its cell; de_m = its input gradient */
+    {
+      double *daprev = w->dprev;
+      for (k = 0; k < A; k++) daprev[k] = 0;
+      asr__nt_cell_back_naive(w->de, daprev, w->dg, da, dka, s->a_gates + r * 4 * A, s->a_cell + r * A,
+                              m ? s->a_cell + (r - 1) * A : NULL, s->score + r * W, W,
+                              m ? s->a + (r - 1) * A : NULL, &p->att_rnn, g ? &g->att_rnn : NULL, A);
+      for (k = 0; k < A; k++) da[k] = daprev[k];
+    }
+    /* eq. (7) backwards: ds += sum_j de_j h_j, dh_j += de_j s_m (valid frames) */
+    for (j = 0; j < Wb; j++)
+      for (k = 0; k < H; k++) {
+        ds[k] += w->de[j] * hb[(size_t)j * H + k];
+        if (dhb) dhb[(size_t)j * H + k] += (asr_real)(w->de[j] * sm[k]);
+      }
+    /* eq. (3) backwards: LSTM_s's cell; [dc_{m-1} ; dE u_m] = its input gradient */
+    {
+      double *dsprev = w->dprev;
+      for (k = 0; k < H; k++) dsprev[k] = 0;
+      asr__nt_cell_back_naive(w->dx, dsprev, w->dg, ds, dks, s->s_gates + r * 4 * H, s->s_cell + r * H,
+                              m ? s->s_cell + (r - 1) * H : NULL, s->xs + r * Is, Is,
+                              m ? s->s + (r - 1) * H : NULL, &p->rnn_s, g ? &g->rnn_s : NULL, H);
+      for (k = 0; k < H; k++) ds[k] = dsprev[k], dc[k] = w->dx[k];
+    }
+    if (g && g->embed)                                        /* dE[u_m] += its share */
+      for (k = 0; k < d->Dy; k++) g->embed[(size_t)u * d->Dy + k] += (asr_real)w->dx[H + k];
+  }
+}
+
+/* ---- the math of the batch tiers: the step pieces, then one item's forward and backward
+ * The recurrence is LSTM_s, the attention and LSTM_att: step m's s_m reads c_{m-1} and the
+ * attention's state. LSTM_h and the output layer do not feed back, so the batch tiers run
+ * them over the whole sequence once the recurrence is done (and backward first). */
+
+/* The cell update of nn.LSTMCell from its preactivations g (4H), in place: g becomes the
+ * activated gates i, f, g, o; k = f k_prev + i g, h = o tanh(k) (kprev NULL: zeros). */
+ASR__PRIVATE void asr__nt_cell_act(asr_real *g, asr_real *k, asr_real *h, const asr_real *kprev, int H) {
+  int u;
+  for (u = 0; u < H; u++) {
+    double ig = 1 / (1 + exp(-(double)g[u])), fg = 1 / (1 + exp(-(double)g[H + u]));
+    double gg = tanh((double)g[2 * H + u]), og = 1 / (1 + exp(-(double)g[3 * H + u]));
+    double kk = fg * (kprev ? kprev[u] : 0) + ig * gg;
+    g[u] = (asr_real)ig, g[H + u] = (asr_real)fg, g[2 * H + u] = (asr_real)gg, g[3 * H + u] = (asr_real)og;
+    k[u] = (asr_real)kk;
+    h[u] = (asr_real)(og * tanh(kk));
+  }
+}
+
+/* g (4H) += b_ih + b_hh (either may be NULL). */
+ASR__PRIVATE void asr__nt_add_bias(asr_real *g, const asr_lstm_params *w, int G) {
+  int q;
+  for (q = 0; q < G; q++) g[q] += (w->b_ih ? w->b_ih[q] : 0) + (w->b_hh ? w->b_hh[q] : 0);
+}
+
+/* One step of the recurrence, eqs. (3), (7), LSTM-attention, (8), (9): from the previous
+ * state (sprev, skprev (H), cprev (H), aprev, akprev (A); NULL: zeros) and the previous
+ * symbol u, over the block hb (Wb,H). emb (4H): the embedding's share of LSTM_s's
+ * preactivation with the biases (W_ih[:,H:] E u + b_ih + b_hh), or NULL to compute it
+ * here. Writes xs (Is), sg (4H), sm, sk (H), e (W), ag (4A), am, ak (A), al (W), c (H). */
+ASR__PRIVATE void asr__nt_recur_step(asr__tier tier, asr_real *xs, asr_real *sg, asr_real *sm,
+                                     asr_real *sk, asr_real *e, asr_real *ag, asr_real *am,
+                                     asr_real *ak, asr_real *al, asr_real *c, const asr_real *emb,
+                                     int u, const asr_real *sprev, const asr_real *skprev,
+                                     const asr_real *cprev, const asr_real *aprev,
+                                     const asr_real *akprev, const asr_real *hb, int Wb,
+                                     const asr_nt_params *p, const asr__nt_dims *d) {
+  int k, j, H = d->H, W = d->W, A = d->A, Is = d->Is;
+  double zmax = -INFINITY, zsum = 0;
+  /* x_s = [c_{m-1} ; E u_m] */
+  for (k = 0; k < H; k++) xs[k] = cprev ? cprev[k] : 0;
+  memcpy(xs + H, p->embed + (size_t)u * d->Dy, sizeof(asr_real) * (size_t)d->Dy);
+  /* eq. (3): the preactivations W_ih x_s + b + W_hh s_{m-1}, then the cell */
+  if (emb) {
+    memcpy(sg, emb, sizeof(asr_real) * 4 * (size_t)H);
+    asr__gemm_tier(tier, 0, 1, 1, 4 * H, H, 1, xs, Is, p->rnn_s.w_ih, Is, 1, sg, 4 * H);
+  } else {
+    asr__gemm_tier(tier, 0, 1, 1, 4 * H, Is, 1, xs, Is, p->rnn_s.w_ih, Is, 0, sg, 4 * H);
+    asr__nt_add_bias(sg, &p->rnn_s, 4 * H);
+  }
+  if (sprev) asr__gemm_tier(tier, 0, 1, 1, 4 * H, H, 1, sprev, H, p->rnn_s.w_hh, H, 1, sg, 4 * H);
+  asr__nt_cell_act(sg, sk, sm, skprev, H);
+  /* eq. (7): e = s_m . h_j over the block (0 past its end) */
+  for (j = Wb; j < W; j++) e[j] = 0;
+  asr__gemm_tier(tier, 0, 1, 1, Wb, H, 1, sm, H, hb, H, 0, e, Wb);
+  /* LSTM-attention: a_m = LSTM_att(e_m, a_{m-1}) */
+  asr__gemm_tier(tier, 0, 1, 1, 4 * A, W, 1, e, W, p->att_rnn.w_ih, W, 0, ag, 4 * A);
+  asr__nt_add_bias(ag, &p->att_rnn, 4 * A);
+  if (aprev) asr__gemm_tier(tier, 0, 1, 1, 4 * A, A, 1, aprev, A, p->att_rnn.w_hh, A, 1, ag, 4 * A);
+  asr__nt_cell_act(ag, ak, am, akprev, A);
+  /* eq. (8): alpha = softmax over the block of z = U_a a_m + d_a */
+  asr__gemm_tier(tier, 0, 1, 1, Wb, A, 1, am, A, p->att_w, A, 0, al, Wb);
+  for (j = 0; j < Wb; j++) {
+    if (p->att_b) al[j] += p->att_b[j];
+    if (al[j] > zmax) zmax = al[j];
+  }
+  for (j = 0; j < Wb; j++) zsum += exp((double)al[j] - zmax);
+  for (j = 0; j < W; j++) al[j] = j < Wb ? (asr_real)(exp((double)al[j] - zmax) / zsum) : 0;
+  /* eq. (9): c = sum_j alpha_j h_j */
+  asr__gemm_tier(tier, 0, 0, 1, H, Wb, 1, al, Wb, hb, H, 0, c, H);
+}
+
+/* Forward of item n on GEMMs (tier REF: asr_gemm_ref and asr_lstm_forward_ref; FAST: asr_gemm
+ * and asr_lstm_forward); returns -ln p(y~|x) or NAN if section 4.4's LSTM refused. */
+ASR__PRIVATE double asr__nt_item_forward_gemm(asr__tier tier, const asr_nt_saved *s, int n,
+                                              const asr__nt_item *it, const asr_real *enc_n,
+                                              const asr_nt_params *p, const asr__nt_dims *d,
+                                              const asr__nt_ws *w) {
+  int m, H = d->H, W = d->W, A = d->A, H2 = d->H2, V = d->V, Is = d->Is, M = it->steps;
+  size_t r0 = ASR__NT_ROW(d, n, 0);
+  double loss = 0;
+  asr_result res;
+  /* the embeddings of every step's input, and their share of LSTM_s's preactivations */
+  for (m = 0; m < M; m++) {
+    int u = m ? it->ytil[m - 1] : d->end;
+    memcpy(s->xs + (r0 + m) * Is + H, p->embed + (size_t)u * d->Dy, sizeof(asr_real) * (size_t)d->Dy);
+  }
+  asr__gemm_tier(tier, 0, 1, M, 4 * H, d->Dy, 1, s->xs + r0 * Is + H, Is, p->rnn_s.w_ih + H, Is, 0, w->emb, 4 * H);
+  for (m = 0; m < M; m++) asr__nt_add_bias(w->emb + (size_t)m * 4 * H, &p->rnn_s, 4 * H);
+  /* the recurrence, step by step; x_h = [c_m ; s_m] gathered for LSTM_h */
+  for (m = 0; m < M; m++) {
+    size_t r = r0 + m;
+    int b = it->blk[m], Wb = ASR__NT_WB(d, it->len, b);
+    asr__nt_recur_step(tier, s->xs + r * Is, s->s_gates + r * 4 * H, s->s + r * H, s->s_cell + r * H,
+                       s->score + r * W, s->a_gates + r * 4 * A, s->a + r * A, s->a_cell + r * A,
+                       s->alpha + r * W, s->xh + r * 2 * H, w->emb + (size_t)m * 4 * H,
+                       m ? it->ytil[m - 1] : d->end, m ? s->s + (r - 1) * H : NULL,
+                       m ? s->s_cell + (r - 1) * H : NULL, m ? s->xh + (r - 1) * 2 * H : NULL,
+                       m ? s->a + (r - 1) * A : NULL, m ? s->a_cell + (r - 1) * A : NULL,
+                       enc_n + (size_t)b * W * H, Wb, p, d);
+    memcpy(s->xh + r * 2 * H + H, s->s + r * H, sizeof(asr_real) * (size_t)H);
+  }
+  /* eq. (5) for every step at once: h' = LSTM_h(x_h) over the item's M steps */
+  if (tier == ASR__TIER_FAST)
+    res = asr_lstm_forward(s->hp + r0 * H2, H2, NULL, NULL, s->hp_gates + r0 * 4 * H2, s->hp_cell + r0 * H2,
+                           s->xh + r0 * 2 * H, NULL, NULL, &p->rnn_h, 1, M, 2 * H, H2, NULL, 0, w->lwork, w->lbytes);
+  else
+    res = asr_lstm_forward_ref(s->hp + r0 * H2, H2, NULL, NULL, s->hp_gates + r0 * 4 * H2, s->hp_cell + r0 * H2,
+                               s->xh + r0 * 2 * H, NULL, NULL, &p->rnn_h, 1, M, 2 * H, H2, NULL, 0, w->lwork,
+                               w->lbytes);
+  if (res != ASR_OK) return NAN;
+  /* eq. (6) for every step at once: o = h' W_o^T + b_o, then ln softmax per row */
+  asr__gemm_tier(tier, 0, 1, M, V, H2, 1, s->hp + r0 * H2, H2, p->out_w, H2, 0, s->logp + r0 * V, V);
+  for (m = 0; m < M; m++) {
+    asr_real *lp = s->logp + (r0 + m) * V;
+    int v;
+    if (p->out_b)
+      for (v = 0; v < V; v++) lp[v] += p->out_b[v];
+    asr_log_softmax(lp, lp, V);
+    loss -= lp[it->ytil[m]];
+  }
+  return loss;
+}
+
+/* g_sum (G) += the column sums of X (R,G): the bias gradients of R steps. */
+ASR__PRIVATE void asr__nt_colsum(asr_real *g_sum, const asr_real *X, int R, int G) {
+  int r, q;
+  if (!g_sum) return;
+  for (r = 0; r < R; r++)
+    for (q = 0; q < G; q++) g_sum[q] += X[(size_t)r * G + q];
+}
+
+/* The weight gradients of an LSTM cell run over R steps, from its gate gradients dg (R,4H),
+ * inputs x (R,I) and outputs h (R,H) (step r's previous output is h[r-1], 0 at r = 0):
+ * dW_ih += dg^T x, dW_hh += dg[1:]^T h[:-1], db_ih, db_hh += column sums of dg. */
+ASR__PRIVATE void asr__nt_cell_weight_grads(asr__tier tier, const asr_lstm_grads *gw, const asr_real *dg,
+                                            const asr_real *x, int I, const asr_real *h, int R, int H) {
+  int G = 4 * H;
+  if (gw->w_ih) asr__gemm_tier(tier, 1, 0, G, I, R, 1, dg, G, x, I, 1, gw->w_ih, I);
+  if (gw->w_hh && R > 1) asr__gemm_tier(tier, 1, 0, G, H, R - 1, 1, dg + G, G, h, H, 1, gw->w_hh, H);
+  asr__nt_colsum(gw->b_ih, dg, R, G);
+  asr__nt_colsum(gw->b_hh, dg, R, G);
+}
+
+/* Backward of item n on GEMMs: the output layer and LSTM_h over all steps first (they get
+ * no gradient from the recurrence), then the recurrence in reverse step order, then the
+ * weight gradients of LSTM_s, LSTM_att and U_a as GEMMs over the steps. */
+ASR__PRIVATE asr_result asr__nt_item_backward_gemm(asr__tier tier, asr_real *d_enc_n, const asr_nt_grads *g,
+                                                   double dl, const asr_nt_saved *s, int n,
+                                                   const asr__nt_item *it, const asr_real *enc_n,
+                                                   const asr_nt_params *p, const asr__nt_dims *d,
+                                                   const asr__nt_ws *w) {
+  int m, j, v, H = d->H, W = d->W, A = d->A, H2 = d->H2, V = d->V, Is = d->Is, M = it->steps;
+  size_t r0 = ASR__NT_ROW(d, n, 0);
+  asr_result res;
+  asr_real *dlog = w->dlog;
+  /* eq. (6) backwards, every step: do = dl (softmax - onehot); dW_o, db_o; dh' = do W_o */
+  for (m = 0; m < M; m++) {
+    const asr_real *lp = s->logp + (r0 + m) * V;
+    for (v = 0; v < V; v++) dlog[(size_t)m * V + v] = (asr_real)(dl * (exp((double)lp[v]) - (v == it->ytil[m])));
+  }
+  if (g && g->out_w) asr__gemm_tier(tier, 1, 0, V, H2, M, 1, dlog, V, s->hp + r0 * H2, H2, 1, g->out_w, H2);
+  if (g) asr__nt_colsum(g->out_b, dlog, M, V);
+  asr__gemm_tier(tier, 0, 0, M, H2, V, 1, dlog, V, p->out_w, H2, 0, w->dhpv, H2);
+  /* eq. (5) backwards, every step: section 4.4's LSTM backward gives dx_h = [dc ; ds] */
+  memset(w->dxh, 0, sizeof(asr_real) * (size_t)M * 2 * H);
+  if (tier == ASR__TIER_FAST)
+    res = asr_lstm_backward(w->dxh, NULL, NULL, g ? &g->rnn_h : NULL, w->dhpv, H2, NULL, NULL, s->hp + r0 * H2, H2,
+                            s->hp_gates + r0 * 4 * H2, s->hp_cell + r0 * H2, s->xh + r0 * 2 * H, NULL, NULL,
+                            &p->rnn_h, 1, M, 2 * H, H2, NULL, 0, w->lwork, w->lbytes);
+  else
+    res = asr_lstm_backward_ref(w->dxh, NULL, NULL, g ? &g->rnn_h : NULL, w->dhpv, H2, NULL, NULL, s->hp + r0 * H2,
+                                H2, s->hp_gates + r0 * 4 * H2, s->hp_cell + r0 * H2, s->xh + r0 * 2 * H, NULL,
+                                NULL, &p->rnn_h, 1, M, 2 * H, H2, NULL, 0, w->lwork, w->lbytes);
+  if (res != ASR_OK) return res;
+  /* the recurrence in reverse: carried dc (from x_s of step m+1), ds, its cell, da, its cell */
+  memset(w->cc, 0, sizeof(asr_real) * (size_t)H);
+  memset(w->cs, 0, sizeof(asr_real) * (size_t)H);
+  memset(w->csc, 0, sizeof(asr_real) * (size_t)H);
+  memset(w->ca, 0, sizeof(asr_real) * (size_t)A);
+  memset(w->cac, 0, sizeof(asr_real) * (size_t)A);
+  for (m = M - 1; m >= 0; m--) {
+    size_t r = r0 + m;
+    int b = it->blk[m], Wb = ASR__NT_WB(d, it->len, b);
+    const asr_real *hb = enc_n + (size_t)b * W * H, *al = s->alpha + r * W;
+    asr_real *dhb = d_enc_n ? d_enc_n + (size_t)b * W * H : NULL;
+    asr_real *dz = w->dzv + (size_t)m * W, *dga = w->dga + (size_t)m * 4 * A;
+    asr_real *dgs = w->dgs + (size_t)m * 4 * H;
+    double sum = 0;
+    for (j = 0; j < H; j++) {
+      w->vc[j] = w->dxh[(size_t)m * 2 * H + j] + w->cc[j];   /* dc_m */
+      w->vs[j] = w->dxh[(size_t)m * 2 * H + H + j] + w->cs[j];   /* ds_m so far */
+    }
+    /* eq. (9) backwards: dalpha = h dc, dh += alpha dc^T; eq. (8): the softmax */
+    asr__gemm_tier(tier, 0, 1, 1, Wb, H, 1, w->vc, H, hb, H, 0, w->val, Wb);
+    if (dhb) asr__gemm_tier(tier, 1, 0, Wb, H, 1, 1, al, Wb, w->vc, H, 1, dhb, H);
+    for (j = 0; j < Wb; j++) sum += (double)al[j] * w->val[j];
+    for (j = 0; j < W; j++) dz[j] = j < Wb ? (asr_real)(al[j] * (w->val[j] - sum)) : 0;
+    /* z = U_a a + d_a: da = U_a^T dz + the carried da; LSTM_att's cell */
+    asr__gemm_tier(tier, 0, 0, 1, A, W, 1, dz, W, p->att_w, A, 0, w->va, A);
+    for (j = 0; j < A; j++) w->va[j] += w->ca[j];
+    asr__lstm_cell_backward(dga, w->cac, w->va, s->a_gates + r * 4 * A, s->a_cell + r * A,
+                            m ? s->a_cell + (r - 1) * A : NULL, A);
+    asr__gemm_tier(tier, 0, 0, 1, A, 4 * A, 1, dga, 4 * A, p->att_rnn.w_hh, A, 0, w->ca, A);
+    asr__gemm_tier(tier, 0, 0, 1, W, 4 * A, 1, dga, 4 * A, p->att_rnn.w_ih, W, 0, w->ve, W);
+    /* eq. (7) backwards: ds += de h (valid frames), dh += de s^T */
+    asr__gemm_tier(tier, 0, 0, 1, H, Wb, 1, w->ve, Wb, hb, H, 1, w->vs, H);
+    if (dhb) asr__gemm_tier(tier, 1, 0, Wb, H, 1, 1, w->ve, Wb, s->s + r * H, H, 1, dhb, H);
+    /* eq. (3) backwards: LSTM_s's cell; carried ds = W_hh^T dg, dc_{m-1} = W_ih[:, :H]^T dg */
+    asr__lstm_cell_backward(dgs, w->csc, w->vs, s->s_gates + r * 4 * H, s->s_cell + r * H,
+                            m ? s->s_cell + (r - 1) * H : NULL, H);
+    asr__gemm_tier(tier, 0, 0, 1, H, 4 * H, 1, dgs, 4 * H, p->rnn_s.w_hh, H, 0, w->cs, H);
+    asr__gemm_tier(tier, 0, 0, 1, H, 4 * H, 1, dgs, 4 * H, p->rnn_s.w_ih, Is, 0, w->cc, H);
+  }
+  if (!g) return ASR_OK;
+  /* the weight gradients over all steps */
+  asr__nt_cell_weight_grads(tier, &g->rnn_s, w->dgs, s->xs + r0 * Is, Is, s->s + r0 * H, M, H);
+  asr__nt_cell_weight_grads(tier, &g->att_rnn, w->dga, s->score + r0 * W, W, s->a + r0 * A, M, A);
+  if (g->att_w) asr__gemm_tier(tier, 1, 0, W, A, M, 1, w->dzv, W, s->a + r0 * A, A, 1, g->att_w, A);
+  asr__nt_colsum(g->att_b, w->dzv, M, W);
+  if (g->embed) {   /* dE[u_m] += W_ih[:, H:]^T dg_m */
+    asr__gemm_tier(tier, 0, 0, M, d->Dy, 4 * H, 1, w->dgs, 4 * H, p->rnn_s.w_ih + H, Is, 0, w->demb, d->Dy);
+    for (m = 0; m < M; m++) {
+      int u = m ? it->ytil[m - 1] : d->end;
+      for (j = 0; j < d->Dy; j++) g->embed[(size_t)u * d->Dy + j] += w->demb[(size_t)m * d->Dy + j];
+    }
+  }
+  return ASR_OK;
+}
+
+/* The rest of one step for the step API: eq. (5)'s cell and eq. (6) on top of
+ * asr__nt_recur_step: from x_h = [c ; s] (2H) and the previous h', k' (H2, NULL: zeros),
+ * writes hg (4H2) scratch, hp, hk (H2) and logp (V) = ln softmax(W_o h' + b_o). */
+ASR__PRIVATE void asr__nt_out_step(asr__tier tier, asr_real *logp, asr_real *hg, asr_real *hp, asr_real *hk,
+                                   const asr_real *xh, const asr_real *hprev, const asr_real *hkprev,
+                                   const asr_nt_params *p, const asr__nt_dims *d) {
+  int v, H2 = d->H2;
+  asr__gemm_tier(tier, 0, 1, 1, 4 * H2, 2 * d->H, 1, xh, 2 * d->H, p->rnn_h.w_ih, 2 * d->H, 0, hg, 4 * H2);
+  asr__nt_add_bias(hg, &p->rnn_h, 4 * H2);
+  if (hprev) asr__gemm_tier(tier, 0, 1, 1, 4 * H2, H2, 1, hprev, H2, p->rnn_h.w_hh, H2, 1, hg, 4 * H2);
+  asr__nt_cell_act(hg, hk, hp, hkprev, H2);
+  asr__gemm_tier(tier, 0, 1, 1, d->V, H2, 1, hp, H2, p->out_w, H2, 0, logp, d->V);
+  if (p->out_b)
+    for (v = 0; v < d->V; v++) logp[v] += p->out_b[v];
+  asr_log_softmax(logp, logp, d->V);
+}
+
+/* ---- the public tiers: the drivers (forward, backward) of the three */
+ASRDEF asr_result asr_nt_forward_naive(asr_real *loss, const asr_nt_saved *s, const int *targets,
+                                       const int *target_lens, const int *align,
+                                       const asr_real *enc, const int *enc_lens,
+                                       const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                       int S, int T, void *work, size_t work_bytes,
+                                       asr_error *err) {
+  /* eqs. (3)-(9) one index at a time: asr__nt_item_forward_naive */
+  return asr__nt_forward(ASR__TIER_NAIVE, loss, s, targets, target_lens, align, enc, enc_lens, p, cfg, N, S, T,
+                         work, work_bytes, err);
+}
+ASRDEF asr_result asr_nt_forward_ref(asr_real *loss, const asr_nt_saved *s, const int *targets,
+                                     const int *target_lens, const int *align,
+                                     const asr_real *enc, const int *enc_lens,
+                                     const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                     int S, int T, void *work, size_t work_bytes,
+                                     asr_error *err) {
+  /* the recurrence step by step, the rest batched on asr_gemm_ref: asr__nt_item_forward_gemm */
+  return asr__nt_forward(ASR__TIER_REF, loss, s, targets, target_lens, align, enc, enc_lens, p, cfg, N, S, T,
+                         work, work_bytes, err);
+}
+ASRDEF asr_result asr_nt_forward(asr_real *loss, const asr_nt_saved *s, const int *targets,
+                                 const int *target_lens, const int *align, const asr_real *enc,
+                                 const int *enc_lens, const asr_nt_params *p,
+                                 const asr_nt_config *cfg, int N, int S, int T, void *work,
+                                 size_t work_bytes, asr_error *err) {
+  /* the same on asr_gemm: asr__nt_item_forward_gemm */
+  return asr__nt_forward(ASR__TIER_FAST, loss, s, targets, target_lens, align, enc, enc_lens, p, cfg, N, S, T,
+                         work, work_bytes, err);
+}
+ASRDEF asr_result asr_nt_backward_naive(asr_real *d_enc, const asr_nt_grads *g,
+                                        const asr_real *d_loss, const asr_nt_saved *s,
+                                        const int *targets, const int *target_lens,
+                                        const int *align, const asr_real *enc,
+                                        const int *enc_lens, const asr_nt_params *p,
+                                        const asr_nt_config *cfg, int N, int S, int T,
+                                        void *work, size_t work_bytes, asr_error *err) {
+  /* the recursion one index at a time: asr__nt_item_backward_naive */
+  return asr__nt_backward(ASR__TIER_NAIVE, d_enc, g, d_loss, s, targets, target_lens, align, enc, enc_lens, p, cfg,
+                          N, S, T, work, work_bytes, err);
+}
+ASRDEF asr_result asr_nt_backward_ref(asr_real *d_enc, const asr_nt_grads *g,
+                                      const asr_real *d_loss, const asr_nt_saved *s,
+                                      const int *targets, const int *target_lens,
+                                      const int *align, const asr_real *enc, const int *enc_lens,
+                                      const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                      int S, int T, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  /* GEMMs on asr_gemm_ref: asr__nt_item_backward_gemm */
+  return asr__nt_backward(ASR__TIER_REF, d_enc, g, d_loss, s, targets, target_lens, align, enc, enc_lens, p, cfg, N,
+                          S, T, work, work_bytes, err);
+}
+ASRDEF asr_result asr_nt_backward(asr_real *d_enc, const asr_nt_grads *g, const asr_real *d_loss,
+                                  const asr_nt_saved *s, const int *targets,
+                                  const int *target_lens, const int *align, const asr_real *enc,
+                                  const int *enc_lens, const asr_nt_params *p,
+                                  const asr_nt_config *cfg, int N, int S, int T, void *work,
+                                  size_t work_bytes, asr_error *err) {
+  /* GEMMs on asr_gemm: asr__nt_item_backward_gemm */
+  return asr__nt_backward(ASR__TIER_FAST, d_enc, g, d_loss, s, targets, target_lens, align, enc, enc_lens, p, cfg, N,
+                          S, T, work, work_bytes, err);
+}
+
+/* ---- one step at a time: the state [s | s's cell | c | a | a's cell | h' | h''s cell] */
+
+/* The pieces of a state (see asr_nt_state_size), and the step's scratch. */
+typedef struct asr__nt_state {
+  asr_real *s, *sk, *c, *a, *ak, *hp, *hk;
+} asr__nt_state;
+ASR__PRIVATE asr__nt_state asr__nt_state_parts(asr_real *st, const asr__nt_dims *d) {
+  asr__nt_state x;
+  x.s = st, x.sk = st + d->H, x.c = st + 2 * d->H, x.a = st + 3 * d->H, x.ak = x.a + d->A;
+  x.hp = x.ak + d->A, x.hk = x.hp + d->H2;
+  return x;
+}
+
+/* One step from state `in` (SS reals) to `out` (may be `in`), writing logp (V); scratch
+ * `tmp` of asr__nt_step_scratch(d) reals: a fresh state, x_s, the gates, e, alpha, x_h. */
+ASR__PRIVATE size_t asr__nt_step_scratch(const asr__nt_dims *d) {
+  size_t SS = 3 * (size_t)d->H + 2 * (size_t)d->A + 2 * (size_t)d->H2;
+  return SS + (size_t)d->Is + 4 * (size_t)d->H + 2 * (size_t)d->W + 4 * (size_t)d->A + 2 * (size_t)d->H +
+         4 * (size_t)d->H2;
+}
+ASR__PRIVATE void asr__nt_step_core(asr_real *logp, asr_real *out, const asr_real *in, int prev, const asr_real *blk,
+                                    int Wb, const asr_nt_params *p, const asr__nt_dims *d, asr_real *tmp) {
+  size_t SS = 3 * (size_t)d->H + 2 * (size_t)d->A + 2 * (size_t)d->H2;
+  asr__nt_state o = asr__nt_state_parts(tmp, d), i = asr__nt_state_parts((asr_real *)in, d);
+  asr_real *xs = tmp + SS, *sg = xs + d->Is, *e = sg + 4 * d->H, *ag = e + d->W, *al = ag + 4 * d->A;
+  asr_real *xh = al + d->W, *hg = xh + 2 * d->H;
+  asr__nt_recur_step(ASR__TIER_FAST, xs, sg, o.s, o.sk, e, ag, o.a, o.ak, al, o.c, NULL, prev, i.s, i.sk, i.c,
+                     i.a, i.ak, blk, Wb, p, d);
+  memcpy(xh, o.c, sizeof(asr_real) * (size_t)d->H);
+  memcpy(xh + d->H, o.s, sizeof(asr_real) * (size_t)d->H);
+  asr__nt_out_step(ASR__TIER_FAST, logp, hg, o.hp, o.hk, xh, i.hp, i.hk, p, d);
+  memcpy(out, tmp, sizeof(asr_real) * SS);
+}
+
+ASRDEF size_t asr_nt_state_size(const asr_nt_config *cfg) {
+  if (!cfg) return 0;
+  return 3 * (size_t)cfg->hidden + 2 * (size_t)cfg->att_hidden + 2 * (size_t)cfg->out_hidden;
+}
+ASRDEF void asr_nt_state_init(asr_real *state, const asr_nt_config *cfg) {
+  size_t i, n = asr_nt_state_size(cfg);
+  for (i = 0; i < n; i++) state[i] = 0;
+}
+ASRDEF asr_result asr_nt_step(asr_real *logp, asr_real *state_out, const asr_real *state_in,
+                              int prev, const asr_real *blk, int Wb, const asr_nt_params *p,
+                              const asr_nt_config *cfg, void *work, size_t work_bytes) {
+  asr__nt_dims d;
+  asr_result r = asr__nt_step_check(&d, logp, state_out, state_in, prev, blk, Wb, p, cfg, work, work_bytes);
+  if (r != ASR_OK) return r;
+  /* one step of eqs. (3)-(9) from any state: asr__nt_recur_step, asr__nt_out_step */
+  asr__nt_step_core(logp, state_out, state_in, prev, blk, Wb, p, &d, (asr_real *)work);
+  return ASR_OK;
+}
+
+/* ---- the approximate best alignment: the dynamic program of [Jaitly16] ("Training")
+ * over cells (b, j) = (blocks done, symbols emitted), `beam` paths per cell.
+ * Layer b holds the paths that have closed blocks 0..b-1: in cell j, up to K of them,
+ * best first, each with its state and score. Block b extends every path of cell j of
+ * layer b by y_{j+1} .. y_{j'} and <e> (j' = j .. S_n; the last block only j' = S_n) into
+ * cell j' of layer b+1; every extension is one step from the path's running state, and the
+ * <e> candidate at j' and the y_{j'+1} continuation share that step. */
+
+/* The search's memory, carved by asr__nt_align_layout (plumbing). */
+typedef struct asr__nt_align_ws {
+  asr_real *st[2];      /* (S+1,K,SS) the states of layer b and b+1 */
+  double *sc[2];        /* (S+1,K) their scores */
+  int *cnt[2];          /* (S+1) paths in each cell */
+  int *bp;              /* (NB,S+1,K) the parent (j K + k in layer b) of each path of layer b+1 */
+  asr_real *run, *nxt;  /* (SS) the running state of one extension, and the next one */
+  asr_real *logp;       /* (V) */
+  asr_real *tmp;        /* the step's scratch */
+  /* _naive: the teacher-forced forward of one item */
+  int *al;              /* (NB) one candidate alignment */
+  void *sbuf, *fwork;
+  size_t sbytes, fbytes;
+} asr__nt_align_ws;
+
+/* Puts a path (score sc, state st, parent par) into cell j of a layer, keeping the K best,
+ * best first; an equal score stays behind the paths already there. */
+ASR__PRIVATE void asr__nt_cell_insert(asr_real *cst, double *csc, int *ccnt, int *cbp, int K, size_t SS,
+                                      double sc, const asr_real *st, int par) {
+  int k = *ccnt < K ? *ccnt : K - 1, i;
+  if (*ccnt == K && !(sc > csc[K - 1])) return;              /* not better than the worst kept */
+  while (k > 0 && sc > csc[k - 1]) k--;                       /* the rank of the new path */
+  for (i = (*ccnt < K ? *ccnt : K - 1); i > k; i--) {         /* shift the worse ones down */
+    csc[i] = csc[i - 1], cbp[i] = cbp[i - 1];
+    memcpy(cst + (size_t)i * SS, cst + (size_t)(i - 1) * SS, sizeof(asr_real) * SS);
+  }
+  csc[k] = sc, cbp[k] = par;
+  memcpy(cst + (size_t)k * SS, st, sizeof(asr_real) * SS);
+  if (*ccnt < K) (*ccnt)++;
+}
+
+/* The dynamic program for one item: writes align_n (NB) and returns ln p(y~*|x). */
+ASR__PRIVATE double asr__nt_align_item(int *align_n, const int *y, int Sn, const asr_real *enc_n, int len,
+                                       const asr_nt_params *p, const asr__nt_dims *d, int K,
+                                       asr__nt_align_ws *w) {
+  size_t SS = 3 * (size_t)d->H + 2 * (size_t)d->A + 2 * (size_t)d->H2, cell = (size_t)K * SS;
+  int B = asr_nt_blocks(len, d->W), b, j, jj, k, cur = 0, f;
+  memset(w->cnt[0], 0, sizeof(int) * (size_t)(Sn + 1));
+  memset(w->st[0], 0, sizeof(asr_real) * SS);                /* cell (0, 0): the zero state */
+  w->sc[0][0] = 0, w->cnt[0][0] = 1;
+  for (b = 0; b < B; b++) {
+    int nx = 1 - cur, Wb = ASR__NT_WB(d, len, b);
+    const asr_real *hb = enc_n + (size_t)b * d->W * d->H;
+    int *bp = w->bp + (size_t)b * (Sn + 1) * K;
+    memset(w->cnt[nx], 0, sizeof(int) * (size_t)(Sn + 1));
+    for (j = 0; j <= Sn; j++)
+      for (k = 0; k < w->cnt[cur][j]; k++) {
+        double sc = w->sc[cur][(size_t)j * K + k];
+        int prev = d->end;                                    /* every block starts after an <e> */
+        memcpy(w->run, w->st[cur] + (size_t)j * cell + (size_t)k * SS, sizeof(asr_real) * SS);
+        for (jj = j; jj <= Sn; jj++) {
+          asr_real *t;
+          asr__nt_step_core(w->logp, w->nxt, w->run, prev, hb, Wb, p, d, w->tmp);
+          if (b < B - 1 || jj == Sn)                          /* close block b at j' = jj */
+            asr__nt_cell_insert(w->st[nx] + (size_t)jj * cell, w->sc[nx] + (size_t)jj * K, &w->cnt[nx][jj],
+                                bp + (size_t)jj * K, K, SS, sc + w->logp[d->end], w->nxt, j * K + k);
+          if (jj == Sn) break;
+          sc += w->logp[y[jj]], prev = y[jj];                 /* emit y_{jj+1} and go on */
+          t = w->run, w->run = w->nxt, w->nxt = t;
+        }
+      }
+    cur = nx;
+  }
+  /* read the best path of cell (B, S_n) back through its parents */
+  for (b = 0; b < d->NB; b++) align_n[b] = 0;
+  f = Sn * K;
+  for (b = B - 1; b >= 0; b--) {
+    int par = w->bp[((size_t)b * (Sn + 1)) * K + (size_t)f];
+    align_n[b] = f / K - par / K;
+    f = par;
+  }
+  return w->sc[cur][(size_t)Sn * K];
+}
+
+/* The definition, for checking the program: every alignment of item n (every way of
+ * writing S_n as B_n ordered counts >= 0), each scored by the teacher-forced forward
+ * asr_nt_forward_ref; writes the best into align_n (NB) and *best its ln p(y~|x). The
+ * alignments are visited in increasing order of the counts read as digits, block 0 the
+ * most significant; among equal scores the first stays. */
+ASR__PRIVATE asr_result asr__nt_align_item_naive(int *align_n, double *best, const int *y, int Sn,
+                                                 const asr_real *enc_n, int len, const asr_nt_params *p,
+                                                 const asr_nt_config *cfg, const asr__nt_dims *d,
+                                                 asr__nt_align_ws *w) {
+  int B = asr_nt_blocks(len, d->W), i, k, first = 1;
+  asr_nt_saved sv;
+  asr_result r = asr_nt_saved_init(&sv, w->sbuf, w->sbytes, cfg, 1, d->S, d->T);
+  for (i = 0; i < d->NB; i++) w->al[i] = 0;
+  w->al[B - 1] = Sn;                                          /* the first: all in the last block */
+  while (r == ASR_OK) {
+    asr_real loss;
+    r = asr_nt_forward_ref(&loss, &sv, y, &Sn, w->al, enc_n, &len, p, cfg, 1, d->S, d->T, w->fwork, w->fbytes,
+                           NULL);
+    if (r != ASR_OK) break;
+    if (first || -(double)loss > *best) {                     /* ln p(y~|x) = -loss */
+      *best = -(double)loss, first = 0;
+      memcpy(align_n, w->al, sizeof(int) * (size_t)d->NB);
+    }
+    /* the next alignment: move one symbol from the right into the rightmost place that can
+     * grow, everything right of it back to the last block */
+    if (B == 1) break;
+    if (w->al[B - 1] > 0) {
+      w->al[B - 2]++, w->al[B - 1]--;
+      continue;
+    }
+    for (k = B - 2; k >= 0 && w->al[k] == 0; k--) continue;   /* the rightmost non-zero count */
+    if (k <= 0) break;                                        /* all in block 0: the last one */
+    w->al[k - 1]++, w->al[B - 1] = w->al[k] - 1, w->al[k] = 0;
+  }
+  return r;
+}
+
+ASR__PRIVATE asr_result asr__nt_align(asr__tier tier, int *align, double *logp, const int *targets,
+                                      const int *target_lens, const asr_real *enc, const int *enc_lens,
+                                      const asr_nt_params *p, const asr_nt_config *cfg, int N, int S, int T,
+                                      int beam, void *work, size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_nt_best_alignment_naive(int *align, double *logp, const int *targets,
+                                              const int *target_lens, const asr_real *enc,
+                                              const int *enc_lens, const asr_nt_params *p,
+                                              const asr_nt_config *cfg, int N, int S, int T,
+                                              int beam, void *work, size_t work_bytes,
+                                              asr_error *err) {
+  /* every alignment scored: asr__nt_align_item_naive */
+  return asr__nt_align(ASR__TIER_NAIVE, align, logp, targets, target_lens, enc, enc_lens, p, cfg, N, S, T, beam,
+                       work, work_bytes, err);
+}
+ASRDEF asr_result asr_nt_best_alignment(int *align, double *logp, const int *targets,
+                                        const int *target_lens, const asr_real *enc,
+                                        const int *enc_lens, const asr_nt_params *p,
+                                        const asr_nt_config *cfg, int N, int S, int T, int beam,
+                                        void *work, size_t work_bytes, asr_error *err) {
+  /* the dynamic program: asr__nt_align_item */
+  return asr__nt_align(ASR__TIER_FAST, align, logp, targets, target_lens, enc, enc_lens, p, cfg, N, S, T, beam,
+                       work, work_bytes, err);
+}
+
+/* ---- decoding, [Jaitly16] ("Inference"): a beam over the blocks
+ * A pool of partial outputs: each with its state, score, symbols so far (tok, ntok), the
+ * counts of the blocks it closed (cnt) and the symbols of the current block (bc). */
+typedef struct asr__nt_pool {
+  asr_real *st;          /* (cap,SS) */
+  double *sc;            /* (cap) ln p of the partial y~ */
+  int *tok, *cnt;        /* (cap,max_len) (cap,NB) */
+  int *ntok, *bc;        /* (cap) */
+  int n;
+} asr__nt_pool;
+typedef struct asr__nt_dec_ws {
+  asr__nt_pool start, run, next, fin;   /* capacities K, K, K, 2K */
+  asr_real *out, *lp;                   /* (K,SS) each running hypothesis stepped, (K,V) */
+  double *csc;                          /* (K) the best candidates: score, */
+  int *chy, *cv;                        /* (K) hypothesis and symbol */
+  int *taken;                           /* (2K) closed outputs already moved on */
+  asr_real *tmp;                        /* the step's scratch */
+  int L;                                /* max_len */
+} asr__nt_dec_ws;
+
+/* Copies hypothesis k of `src` to the end of `dst` with state st and score sc. */
+ASR__PRIVATE int asr__nt_pool_push(asr__nt_pool *dst, const asr__nt_pool *src, int k, const asr_real *st, double sc,
+                                   size_t SS, int L, int NB) {
+  int i = dst->n++;
+  memcpy(dst->st + (size_t)i * SS, st, sizeof(asr_real) * SS);
+  memcpy(dst->tok + (size_t)i * L, src->tok + (size_t)k * L, sizeof(int) * (size_t)L);
+  memcpy(dst->cnt + (size_t)i * NB, src->cnt + (size_t)k * NB, sizeof(int) * (size_t)NB);
+  dst->sc[i] = sc, dst->ntok[i] = src->ntok[k], dst->bc[i] = src->bc[k];
+  return i;
+}
+
+/* The beam over item n's blocks (the declarations describe it); beam 1 is greedy. Writes
+ * the best output: tokens_n (max_len), its length, align_n (NB) or NULL, and returns its score. */
+ASR__PRIVATE double asr__nt_decode_item(int *tokens_n, int *length, int *align_n, const asr_real *enc_n, int len,
+                                        const asr_nt_params *p, const asr__nt_dims *d, int K, int max_per_block,
+                                        asr__nt_dec_ws *w) {
+  size_t SS = 3 * (size_t)d->H + 2 * (size_t)d->A + 2 * (size_t)d->H2;
+  int B = asr_nt_blocks(len, d->W), L = w->L, b, i, v, c, nc;
+  asr__nt_pool *P = &w->start;
+  P->n = 1, P->sc[0] = 0, P->ntok[0] = 0, P->bc[0] = 0;      /* the empty output, zero state */
+  memset(P->st, 0, sizeof(asr_real) * SS);
+  memset(P->cnt, 0, sizeof(int) * (size_t)d->NB);
+  for (i = 0; i < L; i++) P->tok[i] = -1;
+  for (b = 0; b < B; b++) {
+    int Wb = ASR__NT_WB(d, len, b);
+    const asr_real *hb = enc_n + (size_t)b * d->W * d->H;
+    w->run.n = 0, w->fin.n = 0;
+    for (i = 0; i < P->n; i++) asr__nt_pool_push(&w->run, P, i, P->st + (size_t)i * SS, P->sc[i], SS, L, d->NB);
+    for (i = 0; i < w->run.n; i++) w->run.bc[i] = 0;
+    while (w->run.n > 0 && w->fin.n < K) {
+      asr__nt_pool tswap;
+      /* every running hypothesis one step further: ln p(. | its prefix) */
+      for (i = 0; i < w->run.n; i++) {
+        int prev = w->run.bc[i] ? w->run.tok[(size_t)i * L + w->run.ntok[i] - 1] : d->end;
+        asr__nt_step_core(w->lp + (size_t)i * d->V, w->out + (size_t)i * SS, w->run.st + (size_t)i * SS, prev, hb,
+                          Wb, p, d, w->tmp);
+      }
+      /* the K best extensions (earlier hypothesis, then lower symbol, first among equals) */
+      nc = 0;
+      for (i = 0; i < w->run.n; i++)
+        for (v = 0; v < d->V; v++) {
+          double sc = w->run.sc[i] + w->lp[(size_t)i * d->V + v];
+          if (v != d->end && (w->run.bc[i] >= max_per_block || w->run.ntok[i] >= L)) continue;
+          if (nc == K && !(sc > w->csc[K - 1])) continue;
+          c = nc < K ? nc++ : K - 1;
+          while (c > 0 && sc > w->csc[c - 1]) {
+            w->csc[c] = w->csc[c - 1], w->chy[c] = w->chy[c - 1], w->cv[c] = w->cv[c - 1];
+            c--;
+          }
+          w->csc[c] = sc, w->chy[c] = i, w->cv[c] = v;
+        }
+      /* those ending in <e> close the block; the others run on */
+      w->next.n = 0;
+      for (c = 0; c < nc; c++) {
+        int h = w->chy[c], k;
+        const asr_real *st = w->out + (size_t)h * SS;
+        if (w->cv[c] == d->end) {
+          k = asr__nt_pool_push(&w->fin, &w->run, h, st, w->csc[c], SS, L, d->NB);
+          w->fin.cnt[(size_t)k * d->NB + b] = w->fin.bc[k];
+        } else {
+          k = asr__nt_pool_push(&w->next, &w->run, h, st, w->csc[c], SS, L, d->NB);
+          w->next.tok[(size_t)k * L + w->next.ntok[k]++] = w->cv[c];
+          w->next.bc[k]++;
+        }
+      }
+      tswap = w->run, w->run = w->next, w->next = tswap;
+    }
+    /* the K best closed outputs start the next block (stable: equal scores keep their order) */
+    P->n = 0;
+    for (i = 0; i < w->fin.n; i++) w->taken[i] = 0;
+    while (P->n < K && P->n < w->fin.n) {
+      int best = -1;
+      for (i = 0; i < w->fin.n; i++)
+        if (!w->taken[i] && (best < 0 || w->fin.sc[i] > w->fin.sc[best])) best = i;
+      asr__nt_pool_push(P, &w->fin, best, w->fin.st + (size_t)best * SS, w->fin.sc[best], SS, L, d->NB);
+      w->taken[best] = 1;
+    }
+  }
+  memcpy(tokens_n, P->tok, sizeof(int) * (size_t)L);
+  *length = P->ntok[0];
+  if (align_n) memcpy(align_n, P->cnt, sizeof(int) * (size_t)d->NB);
+  return P->sc[0];
+}
+
+ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, double *scores, const asr_real *enc,
+                                       const int *enc_lens, const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                       int T, int beam, int max_len, int max_per_block, void *work,
+                                       size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_nt_greedy(int *tokens, int *lengths, int *align, double *scores,
+                                const asr_real *enc, const int *enc_lens, const asr_nt_params *p,
+                                const asr_nt_config *cfg, int N, int T, int max_len,
+                                int max_per_block, void *work, size_t work_bytes, asr_error *err) {
+  /* the argmax at every step: asr__nt_decode_item with one hypothesis */
+  return asr__nt_decode(tokens, lengths, align, scores, enc, enc_lens, p, cfg, N, T, 1, max_len, max_per_block,
+                        work, work_bytes, err);
+}
+ASRDEF asr_result asr_nt_beam_search(int *tokens, int *lengths, int *align, double *scores,
+                                     const asr_real *enc, const int *enc_lens,
+                                     const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                     int T, int beam, int max_len, int max_per_block, void *work,
+                                     size_t work_bytes, asr_error *err) {
+  /* `beam` hypotheses across the block boundaries: asr__nt_decode_item */
+  return asr__nt_decode(tokens, lengths, align, scores, enc, enc_lens, p, cfg, N, T, beam, max_len, max_per_block,
+                        work, work_bytes, err);
+}
+
+/* ------------------------------------------------ plumbing: 7.6 The Neural Transducer ----
+ * The parameter table, argument checks, the saved layout, workspace sizes and the drivers
+ * of this section. Nothing below computes an equation; the math is above. */
+
+ASRDEF void asr_nt_config_init(asr_nt_config *cfg, int V, int W, int H, int Dy, int A, int H2) {
+  cfg->vocab = V, cfg->end_id = V - 1, cfg->block = W, cfg->hidden = H, cfg->embed = Dy;
+  cfg->att_hidden = A, cfg->out_hidden = H2;
+}
+
+ASRDEF int asr_nt_blocks(int T, int W) { return T < 1 || W < 1 ? 0 : (T - 1) / W + 1; }
+
+/* The table: key, rows, columns (0: a vector) of tensor i, from the sizes. */
+ASRDEF int asr_nt_param_shape(const asr_nt_config *cfg, int i, const char **name, int dims[2]) {
+  static const char *const names[ASR_NT_NPARAMS] = {
+    "embed.weight", "rnn_s.weight_ih", "rnn_s.weight_hh", "rnn_s.bias_ih", "rnn_s.bias_hh",
+    "att_rnn.weight_ih", "att_rnn.weight_hh", "att_rnn.bias_ih", "att_rnn.bias_hh", "att_out.weight",
+    "att_out.bias", "rnn_h.weight_ih", "rnn_h.weight_hh", "rnn_h.bias_ih", "rnn_h.bias_hh", "output.weight",
+    "output.bias"};
+  int H = cfg->hidden, A = cfg->att_hidden, H2 = cfg->out_hidden, r = 0, c = 0;
+  if (i < 0 || i >= ASR_NT_NPARAMS) return -1;
+  switch (i) {
+    case 0: r = cfg->vocab, c = cfg->embed; break;
+    case 1: r = 4 * H, c = H + cfg->embed; break;
+    case 2: r = 4 * H, c = H; break;
+    case 3: case 4: r = 4 * H; break;
+    case 5: r = 4 * A, c = cfg->block; break;
+    case 6: r = 4 * A, c = A; break;
+    case 7: case 8: r = 4 * A; break;
+    case 9: r = cfg->block, c = A; break;
+    case 10: r = cfg->block; break;
+    case 11: r = 4 * H2, c = 2 * H; break;
+    case 12: r = 4 * H2, c = H2; break;
+    case 13: case 14: r = 4 * H2; break;
+    case 15: r = cfg->vocab, c = H2; break;
+    default: r = cfg->vocab; break;
+  }
+  if (name) *name = names[i];
+  if (dims) dims[0] = r, dims[1] = c;
+  return c ? 2 : 1;
+}
+
+ASRDEF size_t asr_nt_param_total(const asr_nt_config *cfg) {
+  size_t n = 0;
+  int i, dims[2];
+  for (i = 0; i < ASR_NT_NPARAMS; i++) {
+    int nd = asr_nt_param_shape(cfg, i, NULL, dims);
+    n += (size_t)dims[0] * (size_t)(nd == 2 ? dims[1] : 1);
+  }
+  return n;
+}
+
+ASRDEF void asr_nt_params_bind(asr_nt_params *p, asr_nt_grads *g, const asr_real *w, asr_real *gw,
+                               const asr_nt_config *cfg) {
+  const asr_real *t[ASR_NT_NPARAMS];
+  asr_real *u[ASR_NT_NPARAMS];
+  size_t off = 0;
+  int i, dims[2];
+  for (i = 0; i < ASR_NT_NPARAMS; i++) {
+    int nd = asr_nt_param_shape(cfg, i, NULL, dims);
+    t[i] = w ? w + off : NULL;
+    u[i] = gw ? gw + off : NULL;
+    off += (size_t)dims[0] * (size_t)(nd == 2 ? dims[1] : 1);
+  }
+  if (p) {
+    p->embed = t[0];
+    p->rnn_s.w_ih = t[1], p->rnn_s.w_hh = t[2], p->rnn_s.b_ih = t[3], p->rnn_s.b_hh = t[4];
+    p->att_rnn.w_ih = t[5], p->att_rnn.w_hh = t[6], p->att_rnn.b_ih = t[7], p->att_rnn.b_hh = t[8];
+    p->att_w = t[9], p->att_b = t[10];
+    p->rnn_h.w_ih = t[11], p->rnn_h.w_hh = t[12], p->rnn_h.b_ih = t[13], p->rnn_h.b_hh = t[14];
+    p->out_w = t[15], p->out_b = t[16];
+  }
+  if (g) {
+    g->embed = u[0];
+    g->rnn_s.w_ih = u[1], g->rnn_s.w_hh = u[2], g->rnn_s.b_ih = u[3], g->rnn_s.b_hh = u[4];
+    g->att_rnn.w_ih = u[5], g->att_rnn.w_hh = u[6], g->att_rnn.b_ih = u[7], g->att_rnn.b_hh = u[8];
+    g->att_w = u[9], g->att_b = u[10];
+    g->rnn_h.w_ih = u[11], g->rnn_h.w_hh = u[12], g->rnn_h.b_ih = u[13], g->rnn_h.b_hh = u[14];
+    g->out_w = u[15], g->out_b = u[16];
+  }
+}
+
+/* The configuration and the sizes of one call; fills d. */
+ASR__PRIVATE asr_result asr__nt_check(asr__nt_dims *d, const asr_nt_config *cfg, int N, int S, int T,
+                                      asr_error *err) {
+  double big;
+  if (!cfg) return asr__fail(err, ASR_ERR_INVALID_ARG, "cfg is NULL");
+  if (cfg->block < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "cfg->block (W) = %d: a block must have at least one frame",
+                     cfg->block);
+  if (cfg->vocab < 2) return asr__fail(err, ASR_ERR_INVALID_ARG, "cfg->vocab = %d: need <e> and a symbol", cfg->vocab);
+  if (cfg->end_id < 0 || cfg->end_id >= cfg->vocab)
+    return asr__fail(err, ASR_ERR_RANGE, "cfg->end_id = %d: outside [0, %d)", cfg->end_id, cfg->vocab);
+  if (cfg->hidden < 1 || cfg->embed < 1 || cfg->att_hidden < 1 || cfg->out_hidden < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "cfg: hidden %d, embed %d, att_hidden %d, out_hidden %d: each must be >= 1",
+                     cfg->hidden, cfg->embed, cfg->att_hidden, cfg->out_hidden);
+  if (N < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "N = %d: need at least one item", N);
+  if (T < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "T = %d: the encoder output has no frames", T);
+  if (S < 0) return asr__fail(err, ASR_ERR_INVALID_ARG, "S = %d: negative target width", S);
+  d->N = N, d->S = S, d->T = T, d->V = cfg->vocab, d->W = cfg->block, d->H = cfg->hidden;
+  d->Dy = cfg->embed, d->A = cfg->att_hidden, d->H2 = cfg->out_hidden, d->end = cfg->end_id;
+  d->NB = asr_nt_blocks(T, d->W), d->M = S + d->NB, d->Is = d->H + d->Dy;
+  /* every element count indexed with int or size_t products must stay far from overflow */
+  big = (double)N * d->M *
+        (4.0 * ASR__MAX(ASR__MAX(d->H, d->A), d->H2) + d->V + d->Is + 2.0 * d->H + d->W);
+  if (big > 2147483647.0 || (double)N * T * d->H > 2147483647.0 || (double)d->V * d->Dy > 2147483647.0 ||
+      (double)S + d->NB > 2147483647.0)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "N %d, S %d, T %d: too large", N, S, T);
+  return ASR_OK;
+}
+
+/* The weights every tier reads (the biases may be NULL). */
+ASR__PRIVATE int asr__nt_params_ok(const asr_nt_params *p) {
+  return p && p->embed && p->rnn_s.w_ih && p->rnn_s.w_hh && p->att_rnn.w_ih && p->att_rnn.w_hh && p->att_w &&
+         p->rnn_h.w_ih && p->rnn_h.w_hh && p->out_w;
+}
+
+/* One item's target and alignment (align_n NULL: not checked), named as item n. */
+ASR__PRIVATE asr_result asr__nt_check_target(const asr__nt_dims *d, int n, const int *y, int tlen,
+                                             const int *align_n, int len, asr_error *err) {
+  int i, b, B = asr_nt_blocks(len, d->W), sum = 0;
+  if (tlen < 0 || tlen > d->S)
+    return asr__fail(err, ASR_ERR_RANGE, "target_lens[%d] = %d: outside [0, S = %d]", n, tlen, d->S);
+  for (i = 0; i < tlen; i++) {
+    if (y[i] < 0 || y[i] >= d->V)
+      return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d: outside [0, V = %d)", n, i, y[i], d->V);
+    if (y[i] == d->end)
+      return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d: the end-of-block symbol <e> cannot be a target", n,
+                       i, y[i]);
+  }
+  if (!align_n) return ASR_OK;
+  for (b = 0; b < d->NB; b++) {
+    if (align_n[b] < 0 || (b >= B && align_n[b] != 0))
+      return asr__fail(err, ASR_ERR_RANGE, "align[%d][%d] = %d: %s", n, b, align_n[b],
+                       align_n[b] < 0 ? "a negative count" : "a block past the item's frames must emit nothing");
+    sum += align_n[b];
+  }
+  if (sum != tlen)
+    return asr__fail(err, ASR_ERR_SHAPE, "align[%d]: the blocks emit %d symbols, the target has %d", n, sum, tlen);
+  return ASR_OK;
+}
+
+/* The inputs of a forward, backward or alignment search (align NULL: not an input). */
+ASR__PRIVATE asr_result asr__nt_check_inputs(const asr__nt_dims *d, const int *targets,
+                                             const int *target_lens, const int *align,
+                                             const asr_real *enc, const int *enc_lens,
+                                             const asr_nt_params *p, asr_error *err) {
+  int n;
+  asr_result r;
+  if (!asr__nt_params_ok(p)) return asr__fail(err, ASR_ERR_INVALID_ARG, "p: a weight is NULL");
+  if (!enc) return asr__fail(err, ASR_ERR_INVALID_ARG, "enc is NULL");
+  if (!target_lens || (d->S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "targets or target_lens is NULL");
+  for (n = 0; n < d->N; n++) {
+    int len = enc_lens ? enc_lens[n] : d->T;
+    if (len < 1 || len > d->T)
+      return asr__fail(err, ASR_ERR_RANGE, "enc_lens[%d] = %d: outside [1, T = %d]", n, len, d->T);
+    r = asr__nt_check_target(d, n, targets + (size_t)n * d->S, target_lens[n],
+                             align ? align + (size_t)n * d->NB : NULL, len, err);
+    if (r != ASR_OK) return r;
+    if (!asr_all_finite(enc + (size_t)n * d->T * d->H, (size_t)len * d->H))
+      return asr__fail(err, ASR_ERR_NONFINITE, "enc: NaN or infinity in item %d", n);
+  }
+  return ASR_OK;
+}
+
+/* Item n's extended target y~ (the <e> after each block's symbols) and the block of each
+ * step (blk may be NULL). */
+ASR__PRIVATE void asr__nt_item_setup(asr__nt_item *it, const asr__nt_dims *d, int n,
+                                     const int *targets, const int *target_lens,
+                                     const int *align, const int *enc_lens) {
+  int b, k, m = 0, pos = 0;
+  (void)target_lens;
+  it->len = enc_lens ? enc_lens[n] : d->T;
+  it->B = asr_nt_blocks(it->len, d->W);
+  for (b = 0; b < it->B; b++) {
+    for (k = 0; k < align[(size_t)n * d->NB + b]; k++) {
+      if (it->blk) it->blk[m] = b;
+      it->ytil[m++] = targets[(size_t)n * d->S + pos++];
+    }
+    if (it->blk) it->blk[m] = b;
+    it->ytil[m++] = d->end;
+  }
+  it->steps = m;
+}
+
+ASRDEF asr_result asr_nt_extended_target(int *ytil, int *steps, const int *target, int target_len,
+                                         const int *align, int enc_len, const asr_nt_config *cfg,
+                                         asr_error *err) {
+  asr__nt_dims d;
+  asr__nt_item it;
+  asr_result r;
+  if (!ytil || !steps || !align || (target_len > 0 && !target))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "ytil, steps, align or target is NULL");
+  if (enc_len < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "enc_len = %d: the input has no frames", enc_len);
+  r = asr__nt_check(&d, cfg, 1, target_len < 0 ? 0 : target_len, enc_len, err);
+  if (r == ASR_OK) r = asr__nt_check_target(&d, 0, target, target_len, align, enc_len, err);
+  if (r != ASR_OK) return r;
+  it.ytil = ytil, it.blk = NULL;
+  asr__nt_item_setup(&it, &d, 0, target, &target_len, align, &enc_len);
+  *steps = it.steps;
+  return ASR_OK;
+}
+
+/* n reals (or ints, doubles) of a bump allocation. */
+#define ASR__NT_TAKE(a, type, n) ((type *)asr__bump_take((a), sizeof(type) * (size_t)(n)))
+
+/* The saved arrays of (N, M = S + NB) rows, one after the other (see asr_nt_saved). */
+ASR__PRIVATE size_t asr__nt_saved_layout(asr_nt_saved *s, void *buf, size_t bytes, const asr__nt_dims *d) {
+  asr__bump a;
+  size_t R = (size_t)d->N * (size_t)d->M;
+  a.base = (unsigned char *)buf, a.cap = bytes, a.used = 0;
+  s->xs = ASR__NT_TAKE(&a, asr_real, R * d->Is);
+  s->s = ASR__NT_TAKE(&a, asr_real, R * d->H);
+  s->s_cell = ASR__NT_TAKE(&a, asr_real, R * d->H);
+  s->s_gates = ASR__NT_TAKE(&a, asr_real, R * 4 * d->H);
+  s->score = ASR__NT_TAKE(&a, asr_real, R * d->W);
+  s->a = ASR__NT_TAKE(&a, asr_real, R * d->A);
+  s->a_cell = ASR__NT_TAKE(&a, asr_real, R * d->A);
+  s->a_gates = ASR__NT_TAKE(&a, asr_real, R * 4 * d->A);
+  s->alpha = ASR__NT_TAKE(&a, asr_real, R * d->W);
+  s->xh = ASR__NT_TAKE(&a, asr_real, R * 2 * d->H);
+  s->hp = ASR__NT_TAKE(&a, asr_real, R * d->H2);
+  s->hp_cell = ASR__NT_TAKE(&a, asr_real, R * d->H2);
+  s->hp_gates = ASR__NT_TAKE(&a, asr_real, R * 4 * d->H2);
+  s->logp = ASR__NT_TAKE(&a, asr_real, R * d->V);
+  return a.used;
+}
+
+/* Zeroes every saved array (the rows past each item's steps stay 0). */
+ASR__PRIVATE void asr__nt_saved_zero(const asr_nt_saved *s, const asr__nt_dims *d) {
+  size_t R = (size_t)d->N * (size_t)d->M, B = sizeof(asr_real) * R;
+  memset(s->xs, 0, B * d->Is), memset(s->s, 0, B * d->H), memset(s->s_cell, 0, B * d->H);
+  memset(s->s_gates, 0, B * 4 * d->H), memset(s->score, 0, B * d->W), memset(s->a, 0, B * d->A);
+  memset(s->a_cell, 0, B * d->A), memset(s->a_gates, 0, B * 4 * d->A), memset(s->alpha, 0, B * d->W);
+  memset(s->xh, 0, B * 2 * d->H), memset(s->hp, 0, B * d->H2), memset(s->hp_cell, 0, B * d->H2);
+  memset(s->hp_gates, 0, B * 4 * d->H2), memset(s->logp, 0, B * d->V);
+}
+
+ASRDEF size_t asr_nt_saved_size(const asr_nt_config *cfg, int N, int S, int T) {
+  asr__nt_dims d;
+  asr_nt_saved s;
+  if (asr__nt_check(&d, cfg, N, S, T, NULL) != ASR_OK) return (size_t)-1;
+  return asr__nt_saved_layout(&s, NULL, 0, &d);
+}
+
+ASRDEF asr_result asr_nt_saved_init(asr_nt_saved *s, void *buf, size_t bytes,
+                                    const asr_nt_config *cfg, int N, int S, int T) {
+  asr__nt_dims d;
+  asr_result r = asr__nt_check(&d, cfg, N, S, T, NULL);
+  if (r != ASR_OK) return r;
+  if (!s || !buf) return ASR_ERR_INVALID_ARG;
+  if (asr__nt_saved_layout(s, buf, bytes, &d) > bytes) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
+/* The workspace of a tier's forward (backward = 0) or backward (1). */
+ASR__PRIVATE size_t asr__nt_layout(asr__nt_ws *w, void *work, size_t bytes, asr__tier tier, int backward,
+                                   const asr__nt_dims *d) {
+  asr__bump a;
+  int M = d->M, H = d->H, A = d->A, W = d->W, mx = ASR__MAX(ASR__MAX(H, A), d->H2);
+  memset(w, 0, sizeof *w);
+  a.base = (unsigned char *)work, a.cap = bytes, a.used = 0;
+  w->it.ytil = ASR__NT_TAKE(&a, int, M);
+  w->it.blk = ASR__NT_TAKE(&a, int, M);
+  if (tier == ASR__TIER_NAIVE) {
+    if (!backward) return a.used;
+    w->dhp = ASR__NT_TAKE(&a, double, d->H2), w->dkp = ASR__NT_TAKE(&a, double, d->H2);
+    w->da = ASR__NT_TAKE(&a, double, A), w->dka = ASR__NT_TAKE(&a, double, A);
+    w->ds = ASR__NT_TAKE(&a, double, H), w->dks = ASR__NT_TAKE(&a, double, H), w->dc = ASR__NT_TAKE(&a, double, H);
+    w->dg = ASR__NT_TAKE(&a, double, 4 * mx), w->dprev = ASR__NT_TAKE(&a, double, mx);
+    w->dx = ASR__NT_TAKE(&a, double, ASR__MAX(2 * H, d->Is));
+    w->dal = ASR__NT_TAKE(&a, double, W), w->dz = ASR__NT_TAKE(&a, double, W), w->de = ASR__NT_TAKE(&a, double, W);
+    return a.used;
+  }
+  w->lbytes = backward ? asr_lstm_backward_workspace_size(1, M, 2 * H, d->H2)
+                       : asr_lstm_forward_workspace_size(1, M, 2 * H, d->H2);
+  w->lwork = asr__bump_take(&a, w->lbytes);
+  if (!backward) {
+    w->emb = ASR__NT_TAKE(&a, asr_real, (size_t)M * 4 * H);
+    return a.used;
+  }
+  w->dlog = ASR__NT_TAKE(&a, asr_real, (size_t)M * d->V);
+  w->dhpv = ASR__NT_TAKE(&a, asr_real, (size_t)M * d->H2);
+  w->dxh = ASR__NT_TAKE(&a, asr_real, (size_t)M * 2 * H);
+  w->dgs = ASR__NT_TAKE(&a, asr_real, (size_t)M * 4 * H);
+  w->dga = ASR__NT_TAKE(&a, asr_real, (size_t)M * 4 * A);
+  w->dzv = ASR__NT_TAKE(&a, asr_real, (size_t)M * W);
+  w->demb = ASR__NT_TAKE(&a, asr_real, (size_t)M * d->Dy);
+  w->cc = ASR__NT_TAKE(&a, asr_real, H), w->cs = ASR__NT_TAKE(&a, asr_real, H);
+  w->csc = ASR__NT_TAKE(&a, asr_real, H), w->vc = ASR__NT_TAKE(&a, asr_real, H);
+  w->vs = ASR__NT_TAKE(&a, asr_real, H);
+  w->ca = ASR__NT_TAKE(&a, asr_real, A), w->cac = ASR__NT_TAKE(&a, asr_real, A);
+  w->va = ASR__NT_TAKE(&a, asr_real, A);
+  w->val = ASR__NT_TAKE(&a, asr_real, W), w->ve = ASR__NT_TAKE(&a, asr_real, W);
+  return a.used;
+}
+
+/* The largest layout of the three tiers (the fast tier's equals _ref's). */
+ASR__PRIVATE size_t asr__nt_ws_size(const asr_nt_config *cfg, int N, int S, int T, int backward) {
+  asr__nt_dims d;
+  asr__nt_ws w;
+  size_t a, b;
+  if (asr__nt_check(&d, cfg, N, S, T, NULL) != ASR_OK) return (size_t)-1;
+  a = asr__nt_layout(&w, NULL, 0, ASR__TIER_NAIVE, backward, &d);
+  b = asr__nt_layout(&w, NULL, 0, ASR__TIER_REF, backward, &d);
+  return ASR__MAX(a, b);
+}
+ASRDEF size_t asr_nt_forward_workspace_size(const asr_nt_config *cfg, int N, int S, int T) {
+  return asr__nt_ws_size(cfg, N, S, T, 0);
+}
+ASRDEF size_t asr_nt_backward_workspace_size(const asr_nt_config *cfg, int N, int S, int T) {
+  return asr__nt_ws_size(cfg, N, S, T, 1);
+}
+
+/* Checks, carves the workspace (and, for _naive, refuses above ASR_NT_NAIVE_MAX_OPS): the
+ * common start of the forward and the backward. */
+ASR__PRIVATE asr_result asr__nt_begin(asr__nt_dims *d, asr__nt_ws *w, asr__tier tier, int backward,
+                                      const asr_nt_saved *s, const int *targets, const int *target_lens,
+                                      const int *align, const asr_real *enc, const int *enc_lens,
+                                      const asr_nt_params *p, const asr_nt_config *cfg, int N, int S, int T,
+                                      void *work, size_t work_bytes, asr_error *err) {
+  asr_result r = asr__nt_check(d, cfg, N, S, T, err);
+  if (r != ASR_OK) return r;
+  if (!s || !align) return asr__fail(err, ASR_ERR_INVALID_ARG, "the saved arrays or align is NULL");
+  r = asr__nt_check_inputs(d, targets, target_lens, align, enc, enc_lens, p, err);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE &&
+      (double)N * d->M *
+              (4.0 * d->H * (2.0 * d->H + d->Dy) + 4.0 * d->A * (d->W + d->A) +
+               4.0 * d->H2 * (2.0 * d->H + d->H2) + (double)d->V * d->H2 + 2.0 * d->W * d->H) >
+          ASR_NT_NAIVE_MAX_OPS)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "N %d, S %d, T %d: too large for the _naive tier", N, S, T);
+  if (!work || asr__nt_layout(w, NULL, 0, tier, backward, d) > work_bytes)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace: %.0f bytes, need %.0f", (double)work_bytes,
+                     (double)asr__nt_layout(w, NULL, 0, tier, backward, d));
+  asr__nt_layout(w, work, work_bytes, tier, backward, d);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__nt_forward(asr__tier tier, asr_real *loss, const asr_nt_saved *s,
+                                        const int *targets, const int *target_lens,
+                                        const int *align, const asr_real *enc,
+                                        const int *enc_lens, const asr_nt_params *p,
+                                        const asr_nt_config *cfg, int N, int S, int T,
+                                        void *work, size_t work_bytes, asr_error *err) {
+  asr__nt_dims d;
+  asr__nt_ws w;
+  int n;
+  asr_result r;
+  if (!loss) return asr__fail(err, ASR_ERR_INVALID_ARG, "loss is NULL");
+  r = asr__nt_begin(&d, &w, tier, 0, s, targets, target_lens, align, enc, enc_lens, p, cfg, N, S, T, work,
+                    work_bytes, err);
+  if (r != ASR_OK) return r;
+  asr__nt_saved_zero(s, &d);
+  for (n = 0; n < N; n++) {
+    const asr_real *enc_n = enc + (size_t)n * T * d.H;
+    double l;
+    asr__nt_item_setup(&w.it, &d, n, targets, target_lens, align, enc_lens);
+    l = tier == ASR__TIER_NAIVE ? asr__nt_item_forward_naive(s, n, &w.it, enc_n, p, &d)
+                                : asr__nt_item_forward_gemm(tier, s, n, &w.it, enc_n, p, &d, &w);
+    loss[n] = (asr_real)l;
+  }
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__nt_backward(asr__tier tier, asr_real *d_enc, const asr_nt_grads *g,
+                                         const asr_real *d_loss, const asr_nt_saved *s,
+                                         const int *targets, const int *target_lens,
+                                         const int *align, const asr_real *enc,
+                                         const int *enc_lens, const asr_nt_params *p,
+                                         const asr_nt_config *cfg, int N, int S, int T,
+                                         void *work, size_t work_bytes, asr_error *err) {
+  asr__nt_dims d;
+  asr__nt_ws w;
+  int n;
+  asr_result r = asr__nt_begin(&d, &w, tier, 1, s, targets, target_lens, align, enc, enc_lens, p, cfg, N, S, T,
+                               work, work_bytes, err);
+  if (r != ASR_OK) return r;
+  if (d_loss && !asr_all_finite(d_loss, (size_t)N))
+    return asr__fail(err, ASR_ERR_NONFINITE, "d_loss: NaN or infinity");
+  for (n = 0; n < N; n++) {
+    const asr_real *enc_n = enc + (size_t)n * T * d.H;
+    asr_real *d_enc_n = d_enc ? d_enc + (size_t)n * T * d.H : NULL;
+    double dl = d_loss ? d_loss[n] : 1;
+    asr__nt_item_setup(&w.it, &d, n, targets, target_lens, align, enc_lens);
+    if (tier == ASR__TIER_NAIVE) asr__nt_item_backward_naive(d_enc_n, g, dl, s, n, &w.it, enc_n, p, &d, &w);
+    else if ((r = asr__nt_item_backward_gemm(tier, d_enc_n, g, dl, s, n, &w.it, enc_n, p, &d, &w)) != ASR_OK)
+      return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_nt_step_workspace_size(const asr_nt_config *cfg) {
+  asr__nt_dims d;
+  if (asr__nt_check(&d, cfg, 1, 0, 1, NULL) != ASR_OK) return (size_t)-1;
+  return sizeof(asr_real) * asr__nt_step_scratch(&d);
+}
+
+/* The arguments of asr_nt_step. */
+ASR__PRIVATE asr_result asr__nt_step_check(asr__nt_dims *d, const asr_real *logp, const asr_real *state_out,
+                                           const asr_real *state_in, int prev, const asr_real *blk, int Wb,
+                                           const asr_nt_params *p, const asr_nt_config *cfg, const void *work,
+                                           size_t work_bytes) {
+  asr_result r = asr__nt_check(d, cfg, 1, 0, 1, NULL);
+  if (r != ASR_OK) return r;
+  if (!logp || !state_out || !state_in || !blk || !asr__nt_params_ok(p)) return ASR_ERR_INVALID_ARG;
+  if (Wb < 1 || Wb > d->W) return ASR_ERR_SHAPE;
+  if (prev < 0 || prev >= d->V) return ASR_ERR_RANGE;
+  if (!work || work_bytes < asr_nt_step_workspace_size(cfg)) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
+/* ---- the alignment search: its memory, the driver */
+ASR__PRIVATE size_t asr__nt_align_layout(asr__nt_align_ws *w, void *work, size_t bytes, asr__tier tier,
+                                         const asr__nt_dims *d, const asr_nt_config *cfg, int K) {
+  asr__bump a;
+  size_t SS = 3 * (size_t)d->H + 2 * (size_t)d->A + 2 * (size_t)d->H2, C = (size_t)d->S + 1;
+  memset(w, 0, sizeof *w);
+  a.base = (unsigned char *)work, a.cap = bytes, a.used = 0;
+  if (tier == ASR__TIER_NAIVE) {
+    w->al = ASR__NT_TAKE(&a, int, d->NB);
+    w->sbytes = asr_nt_saved_size(cfg, 1, d->S, d->T);
+    w->fbytes = asr_nt_forward_workspace_size(cfg, 1, d->S, d->T);
+    w->sbuf = asr__bump_take(&a, w->sbytes);
+    w->fwork = asr__bump_take(&a, w->fbytes);
+    return a.used;
+  }
+  if ((double)C * K * SS > 1e15 || (double)d->NB * C * K > 2147483647.0) return (size_t)-1;
+  w->st[0] = ASR__NT_TAKE(&a, asr_real, C * K * SS), w->st[1] = ASR__NT_TAKE(&a, asr_real, C * K * SS);
+  w->sc[0] = ASR__NT_TAKE(&a, double, C * K), w->sc[1] = ASR__NT_TAKE(&a, double, C * K);
+  w->cnt[0] = ASR__NT_TAKE(&a, int, C), w->cnt[1] = ASR__NT_TAKE(&a, int, C);
+  w->bp = ASR__NT_TAKE(&a, int, (size_t)d->NB * C * K);
+  w->run = ASR__NT_TAKE(&a, asr_real, SS), w->nxt = ASR__NT_TAKE(&a, asr_real, SS);
+  w->logp = ASR__NT_TAKE(&a, asr_real, d->V);
+  w->tmp = ASR__NT_TAKE(&a, asr_real, asr__nt_step_scratch(d));
+  return a.used;
+}
+
+ASRDEF size_t asr_nt_align_workspace_size(const asr_nt_config *cfg, int N, int S, int T, int beam) {
+  asr__nt_dims d;
+  asr__nt_align_ws w;
+  size_t a, b;
+  if (beam < 1 || asr__nt_check(&d, cfg, N, S, T, NULL) != ASR_OK) return (size_t)-1;
+  a = asr__nt_align_layout(&w, NULL, 0, ASR__TIER_NAIVE, &d, cfg, beam);
+  b = asr__nt_align_layout(&w, NULL, 0, ASR__TIER_FAST, &d, cfg, beam);
+  return ASR__MAX(a, b);
+}
+
+ASR__PRIVATE asr_result asr__nt_align(asr__tier tier, int *align, double *logp, const int *targets,
+                                      const int *target_lens, const asr_real *enc, const int *enc_lens,
+                                      const asr_nt_params *p, const asr_nt_config *cfg, int N, int S, int T,
+                                      int beam, void *work, size_t work_bytes, asr_error *err) {
+  asr__nt_dims d;
+  asr__nt_align_ws w;
+  int n, k;
+  size_t need;
+  asr_result r = asr__nt_check(&d, cfg, N, S, T, err);
+  if (r != ASR_OK) return r;
+  if (!align) return asr__fail(err, ASR_ERR_INVALID_ARG, "align (the output) is NULL");
+  if (beam < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "beam = %d: must be >= 1", beam);
+  r = asr__nt_check_inputs(&d, targets, target_lens, NULL, enc, enc_lens, p, err);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE)
+    for (n = 0; n < N; n++) {   /* C(S_n + B_n - 1, B_n - 1) alignments */
+      int B = asr_nt_blocks(enc_lens ? enc_lens[n] : T, d.W);
+      double count = 1;
+      for (k = 1; k < B; k++) count = count * (target_lens[n] + k) / k;
+      if (count > ASR_NT_ALIGN_NAIVE_MAX)
+        return asr__fail(err, ASR_ERR_TOO_LARGE, "item %d has %.0f alignments: more than _naive enumerates (%d)", n,
+                         count, ASR_NT_ALIGN_NAIVE_MAX);
+    }
+  need = asr__nt_align_layout(&w, NULL, 0, tier, &d, cfg, beam);
+  if (!work || need > work_bytes)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace: %.0f bytes, need %.0f", (double)work_bytes, (double)need);
+  asr__nt_align_layout(&w, work, work_bytes, tier, &d, cfg, beam);
+  for (n = 0; n < N; n++) {
+    int len = enc_lens ? enc_lens[n] : T;
+    const int *y = targets ? targets + (size_t)n * S : NULL;
+    const asr_real *enc_n = enc + (size_t)n * T * d.H;
+    double lp = 0;
+    if (tier == ASR__TIER_NAIVE) {
+      r = asr__nt_align_item_naive(align + (size_t)n * d.NB, &lp, y, target_lens[n], enc_n, len, p, cfg, &d, &w);
+      if (r != ASR_OK) return asr__fail(err, r, "the teacher-forced forward of item %d failed", n);
+    } else {
+      lp = asr__nt_align_item(align + (size_t)n * d.NB, y, target_lens[n], enc_n, len, p, &d, beam, &w);
+    }
+    if (logp) logp[n] = lp;
+  }
+  return ASR_OK;
+}
+
+/* ---- decoding: its memory, the driver */
+ASR__PRIVATE void asr__nt_pool_take(asr__nt_pool *q, asr__bump *a, int cap, size_t SS, int L, int NB) {
+  q->st = ASR__NT_TAKE(a, asr_real, (size_t)cap * SS);
+  q->sc = ASR__NT_TAKE(a, double, cap);
+  q->tok = ASR__NT_TAKE(a, int, (size_t)cap * L);
+  q->cnt = ASR__NT_TAKE(a, int, (size_t)cap * NB);
+  q->ntok = ASR__NT_TAKE(a, int, cap), q->bc = ASR__NT_TAKE(a, int, cap);
+  q->n = 0;
+}
+ASR__PRIVATE size_t asr__nt_dec_layout(asr__nt_dec_ws *w, void *work, size_t bytes, const asr__nt_dims *d, int K,
+                                       int L) {
+  asr__bump a;
+  size_t SS = 3 * (size_t)d->H + 2 * (size_t)d->A + 2 * (size_t)d->H2;
+  memset(w, 0, sizeof *w);
+  if ((double)K * (SS + (double)L + d->NB + d->V) > 1e14) return (size_t)-1;
+  a.base = (unsigned char *)work, a.cap = bytes, a.used = 0;
+  asr__nt_pool_take(&w->start, &a, K, SS, L, d->NB);
+  asr__nt_pool_take(&w->run, &a, K, SS, L, d->NB);
+  asr__nt_pool_take(&w->next, &a, K, SS, L, d->NB);
+  asr__nt_pool_take(&w->fin, &a, 2 * K, SS, L, d->NB);
+  w->out = ASR__NT_TAKE(&a, asr_real, (size_t)K * SS);
+  w->lp = ASR__NT_TAKE(&a, asr_real, (size_t)K * d->V);
+  w->csc = ASR__NT_TAKE(&a, double, K);
+  w->chy = ASR__NT_TAKE(&a, int, K), w->cv = ASR__NT_TAKE(&a, int, K);
+  w->taken = ASR__NT_TAKE(&a, int, 2 * K);
+  w->tmp = ASR__NT_TAKE(&a, asr_real, asr__nt_step_scratch(d));
+  w->L = L;
+  return a.used;
+}
+
+ASRDEF size_t asr_nt_decode_workspace_size(const asr_nt_config *cfg, int T, int beam, int max_len) {
+  asr__nt_dims d;
+  asr__nt_dec_ws w;
+  if (beam < 1 || max_len < 1 || asr__nt_check(&d, cfg, 1, 0, T, NULL) != ASR_OK) return (size_t)-1;
+  return asr__nt_dec_layout(&w, NULL, 0, &d, beam, max_len);
+}
+
+ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, double *scores, const asr_real *enc,
+                                       const int *enc_lens, const asr_nt_params *p, const asr_nt_config *cfg, int N,
+                                       int T, int beam, int max_len, int max_per_block, void *work,
+                                       size_t work_bytes, asr_error *err) {
+  asr__nt_dims d;
+  asr__nt_dec_ws w;
+  int n;
+  size_t need;
+  asr_result r = asr__nt_check(&d, cfg, N, 0, T, err);
+  if (r != ASR_OK) return r;
+  if (beam < 1 || max_len < 1 || max_per_block < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "beam %d, max_len %d, max_per_block %d: each must be >= 1", beam,
+                     max_len, max_per_block);
+  if (!tokens || !lengths) return asr__fail(err, ASR_ERR_INVALID_ARG, "tokens or lengths is NULL");
+  if (!asr__nt_params_ok(p)) return asr__fail(err, ASR_ERR_INVALID_ARG, "p: a weight is NULL");
+  if (!enc) return asr__fail(err, ASR_ERR_INVALID_ARG, "enc is NULL");
+  for (n = 0; n < N; n++) {
+    int len = enc_lens ? enc_lens[n] : T;
+    if (len < 1 || len > T) return asr__fail(err, ASR_ERR_RANGE, "enc_lens[%d] = %d: outside [1, T = %d]", n, len, T);
+    if (!asr_all_finite(enc + (size_t)n * T * d.H, (size_t)len * d.H))
+      return asr__fail(err, ASR_ERR_NONFINITE, "enc: NaN or infinity in item %d", n);
+  }
+  need = asr__nt_dec_layout(&w, NULL, 0, &d, beam, max_len);
+  if (!work || need > work_bytes)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace: %.0f bytes, need %.0f", (double)work_bytes, (double)need);
+  asr__nt_dec_layout(&w, work, work_bytes, &d, beam, max_len);
+  for (n = 0; n < N; n++) {
+    double sc = asr__nt_decode_item(tokens + (size_t)n * max_len, &lengths[n], align ? align + (size_t)n * d.NB : NULL,
+                                    enc + (size_t)n * T * d.H, enc_lens ? enc_lens[n] : T, p, &d, beam,
+                                    max_per_block, &w);
+    if (scores) scores[n] = sc;
+  }
+  return ASR_OK;
+}
+#undef ASR__NT_TAKE
 
 /* ========================================================================================
  * 8. Quantizers (implementation)
@@ -28188,7 +29972,381 @@ ASRDEF asr_result asr_check_mwer(asr_mwer_loss_fn impl, uint64_t seed, asr_check
 #undef ASR__MWER_TOL
 #undef ASR__MWER_FD_TOL
 
-/* (the Neural Transducer checkers go here) */
+/* ---- the Neural Transducer checkers (7.6): asr_check_nt, asr_gradcheck_nt,
+ * asr_check_nt_alignment (the allocation and comparison helpers are section 10.3's
+ * asr__chk3_*; the cases and tolerances are described with the declarations). */
+
+/* One random instance: the configuration, all parameters and gradients (flat, table
+ * order), the inputs, the buffers of one forward and backward. */
+typedef struct asr__chk_nt {
+  asr_nt_forward_fn fwd;
+  asr_nt_config cfg;
+  asr_nt_params p;
+  asr_nt_grads g;
+  asr_real *w, *gw;
+  size_t nw;
+  int N, S, T, NB, lens[8], tl[8];
+  int *y, *al;                      /* (N,S) targets, (N,NB) the alignment */
+  asr_real *enc, *denc, *loss, *wl; /* wl: the objective's weights, sum(wl * loss) */
+  asr_nt_saved s;
+  void *sbuf, *fwork, *bwork;
+  size_t sbytes, fbytes, bbytes;
+  asr_result status;
+} asr__chk_nt;
+
+ASR__PRIVATE double asr__chk_nt_f(void *vc) {
+  asr__chk_nt *c = (asr__chk_nt *)vc;
+  asr_result r = c->fwd(c->loss, &c->s, c->y, c->tl, c->al, c->enc, c->lens, &c->p, &c->cfg, c->N, c->S, c->T,
+                        c->fwork, c->fbytes, NULL);
+  if (r < 0) c->status = r;
+  return asr__chk3_dot(c->wl, c->loss, (size_t)c->N);
+}
+
+/* Allocates and fills a random instance: V 5, H 4, Dy 3, A 3, H2 5, block W; item n has
+ * lens[n] frames and tls[n] target symbols, spread over its blocks at random. */
+ASR__PRIVATE int asr__chk_nt_make(asr__chk_nt *c, asr__chk3_mem *m, asr_rng *rng, int N, const int *lens,
+                                  const int *tls, int W) {
+  int n, i, T = 1, S = 0;
+  memset(c, 0, sizeof *c);
+  asr_nt_config_init(&c->cfg, 5, W, 4, 3, 3, 5);
+  for (n = 0; n < N; n++) {
+    c->lens[n] = lens[n], c->tl[n] = tls[n];
+    T = ASR__MAX(T, lens[n]), S = ASR__MAX(S, tls[n]);
+  }
+  c->N = N, c->S = S, c->T = T, c->NB = asr_nt_blocks(T, W);
+  c->nw = asr_nt_param_total(&c->cfg);
+  c->w = asr__chk3_new(m, c->nw), c->gw = asr__chk3_new(m, c->nw);
+  c->y = (int *)asr__chk3_bytes(m, sizeof(int) * (size_t)N * (S ? S : 1));
+  c->al = (int *)asr__chk3_bytes(m, sizeof(int) * (size_t)N * c->NB);
+  c->enc = asr__chk3_new(m, (size_t)N * T * 4), c->denc = asr__chk3_new(m, (size_t)N * T * 4);
+  c->loss = asr__chk3_new(m, (size_t)N), c->wl = asr__chk3_new(m, (size_t)N);
+  c->sbytes = asr_nt_saved_size(&c->cfg, N, S, T);
+  c->fbytes = asr_nt_forward_workspace_size(&c->cfg, N, S, T);
+  c->bbytes = asr_nt_backward_workspace_size(&c->cfg, N, S, T);
+  c->sbuf = asr__chk3_bytes(m, c->sbytes);
+  c->fwork = asr__chk3_bytes(m, c->fbytes), c->bwork = asr__chk3_bytes(m, c->bbytes);
+  if (m->failed || asr_nt_saved_init(&c->s, c->sbuf, c->sbytes, &c->cfg, N, S, T) != ASR_OK) return 0;
+  asr_nt_params_bind(&c->p, &c->g, c->w, c->gw, &c->cfg);
+  asr__chk3_randn(rng, c->w, c->nw, 0.5);
+  asr__chk3_randn(rng, c->wl, (size_t)N, 1);
+  for (n = 0; n < N; n++) {
+    int B = asr_nt_blocks(lens[n], W);
+    for (i = 0; i < T * 4; i++)   /* padded frames get values too: they must not matter */
+      c->enc[(size_t)n * T * 4 + i] = (asr_real)asr_rng_normal(rng);
+    for (i = 0; i < S; i++) c->y[(size_t)n * S + i] = i < tls[n] ? asr_rng_int(rng, 4) : 4;   /* 4 = <e>: padding */
+    for (i = 0; i < tls[n]; i++) c->al[(size_t)n * c->NB + asr_rng_int(rng, B)]++;
+  }
+  return 1;
+}
+
+/* Forward and backward of an instance with one tier pair into loss, the saved arrays,
+ * denc and gw (gw and denc start at 0.25 everywhere: the backward must accumulate). */
+ASR__PRIVATE asr_result asr__chk_nt_run(asr__chk_nt *c, asr_nt_forward_fn fwd, asr_nt_backward_fn bwd,
+                                        const asr_real *d_loss) {
+  asr_result r;
+  size_t i;
+  for (i = 0; i < c->nw; i++) c->gw[i] = (asr_real)0.25;
+  for (i = 0; i < (size_t)c->N * c->T * 4; i++) c->denc[i] = (asr_real)0.25;
+  r = fwd(c->loss, &c->s, c->y, c->tl, c->al, c->enc, c->lens, &c->p, &c->cfg, c->N, c->S, c->T, c->fwork,
+          c->fbytes, NULL);
+  if (r == ASR_OK)
+    r = bwd(c->denc, &c->g, d_loss, &c->s, c->y, c->tl, c->al, c->enc, c->lens, &c->p, &c->cfg, c->N, c->S, c->T,
+            c->bwork, c->bbytes, NULL);
+  return r;
+}
+
+ASRDEF asr_result asr_gradcheck_nt(asr_nt_forward_fn fwd, asr_nt_backward_fn bwd, int N, int S,
+                                   int T, int W, uint64_t seed, asr_gradcheck_report *report) {
+  asr__chk3_mem m;
+  asr__chk_nt c;
+  asr_rng rng;
+  asr_gradcheck_param prm[1 + ASR_NT_NPARAMS];
+  int lens[8], tls[8], n, i, np = 0;
+  size_t off = 0;
+  asr_result r;
+  if (N < 1 || N > 8 || T < 1 || S < 0 || W < 1 || !fwd || !bwd || !report) return ASR_ERR_INVALID_ARG;
+  memset(&m, 0, sizeof m);
+  asr_rng_seed(&rng, seed, 76);
+  for (n = 0; n < N; n++) lens[n] = ASR__MAX(1, T - n), tls[n] = ASR__MAX(0, S - n);
+  if (!asr__chk_nt_make(&c, &m, &rng, N, lens, tls, W)) {
+    asr__chk3_free(&m);
+    return ASR_ERR_OUT_OF_MEMORY;
+  }
+  c.fwd = fwd;
+  memset(c.gw, 0, sizeof(asr_real) * c.nw);
+  memset(c.denc, 0, sizeof(asr_real) * (size_t)N * c.T * 4);
+  r = fwd(c.loss, &c.s, c.y, c.tl, c.al, c.enc, c.lens, &c.p, &c.cfg, N, c.S, c.T, c.fwork, c.fbytes, NULL);
+  if (r == ASR_OK)
+    r = bwd(c.denc, &c.g, c.wl, &c.s, c.y, c.tl, c.al, c.enc, c.lens, &c.p, &c.cfg, N, c.S, c.T, c.bwork, c.bbytes,
+            NULL);
+  if (r == ASR_OK) {
+    prm[np].name = "enc", prm[np].x = c.enc, prm[np].grad = c.denc, prm[np++].n = (size_t)N * c.T * 4;
+    for (i = 0; i < ASR_NT_NPARAMS; i++) {
+      int dims[2], nd = asr_nt_param_shape(&c.cfg, i, &prm[np].name, dims);
+      size_t cnt = (size_t)dims[0] * (nd == 2 ? (size_t)dims[1] : 1);
+      prm[np].x = c.w + off, prm[np].grad = c.gw + off, prm[np++].n = cnt;
+      off += cnt;
+    }
+    r = asr_gradcheck(asr__chk_nt_f, &c, prm, np, NULL, &rng, report);
+    if (r == ASR_OK && c.status != ASR_OK) r = c.status;
+  }
+  asr__chk3_free(&m);
+  return r;
+}
+
+/* The checker's instance: items of 7, 6 and 4 frames, targets of 4, 0 and 3 symbols. */
+static const int ASR__CHK_NT_LENS[3] = {7, 6, 4}, ASR__CHK_NT_TLS[3] = {4, 0, 3};
+
+ASRDEF asr_result asr_check_nt(asr_nt_forward_fn fwd, asr_nt_backward_fn bwd, uint64_t seed,
+                               asr_check_report *rep) {
+  asr__chk3_mem m;
+  asr__chk_nt c;
+  asr_rng rng;
+  int rep_i, n, i;
+  asr_real *ref_loss, *ref_al, *ref_lp, *ref_denc, *ref_gw;
+  memset(&m, 0, sizeof m);
+  asr_rng_seed(&rng, seed, 77);
+  if (!asr__chk_nt_make(&c, &m, &rng, 3, ASR__CHK_NT_LENS, ASR__CHK_NT_TLS, 3)) goto oom;
+  {
+    size_t R = (size_t)c.N * (c.S + c.NB);
+    ref_loss = asr__chk3_new(&m, 3), ref_al = asr__chk3_new(&m, R * 3), ref_lp = asr__chk3_new(&m, R * 5);
+    ref_denc = asr__chk3_new(&m, (size_t)3 * c.T * 4), ref_gw = asr__chk3_new(&m, c.nw);
+    if (m.failed) goto oom;
+    for (rep_i = 0; rep_i < 2; rep_i++) {
+      /* naive: the tier under test against _naive, with d_loss = w and with NULL (all 1) */
+      const asr_real *dl = rep_i ? NULL : c.wl;
+      double e[6] = {0, 0, 0, 0, 0, 0}, worst = 0;
+      size_t off = 0;
+      int k, wi = 0;
+      asr_result r1 = asr__chk_nt_run(&c, asr_nt_forward_naive, asr_nt_backward_naive, dl), r2;
+      memcpy(ref_loss, c.loss, sizeof(asr_real) * 3);
+      memcpy(ref_al, c.s.alpha, sizeof(asr_real) * R * 3);
+      memcpy(ref_lp, c.s.logp, sizeof(asr_real) * R * 5);
+      memcpy(ref_denc, c.denc, sizeof(asr_real) * (size_t)3 * c.T * 4);
+      memcpy(ref_gw, c.gw, sizeof(asr_real) * c.nw);
+      r2 = asr__chk_nt_run(&c, fwd, bwd, dl);
+      e[0] = asr__chk3_rel(c.loss, ref_loss, 3);
+      e[1] = asr__chk3_rel(c.s.alpha, ref_al, R * 3);
+      e[2] = asr__chk3_rel(c.s.logp, ref_lp, R * 5);
+      e[3] = asr__chk3_rel(c.denc, ref_denc, (size_t)3 * c.T * 4);
+      for (k = 0; k < ASR_NT_NPARAMS; k++) {   /* the worst of the 17 gradients, each on its own scale */
+        int dims[2], nd = asr_nt_param_shape(&c.cfg, k, NULL, dims);
+        size_t cnt = (size_t)dims[0] * (nd == 2 ? (size_t)dims[1] : 1);
+        double ek = asr__chk3_rel(c.gw + off, ref_gw + off, cnt);
+        if (!(ek <= e[4])) e[4] = ek, wi = k;
+        off += cnt;
+      }
+      for (k = 0; k < 5; k++)
+        if (!(e[k] <= worst)) worst = e[k];
+      {
+        const char *wname = "";
+        asr_nt_param_shape(&c.cfg, wi, &wname, NULL);
+        asr__check_case(rep, r1 == ASR_OK && r2 == ASR_OK && worst <= ASR__CHK3_TIER_TOL,
+                        r1 == ASR_OK && r2 == ASR_OK ? worst / ASR__CHK3_TIER_TOL : INFINITY,
+                        "naive/%s: loss %.3g alpha %.3g logp %.3g d_enc %.3g grads %.3g (worst %s)",
+                        dl ? "d_loss given" : "d_loss NULL", e[0], e[1], e[2], e[3], e[4], wname);
+      }
+    }
+  }
+  for (i = 0; i < 2; i++) {
+    /* gradcheck: finite differences, W 3 and 2 */
+    asr_gradcheck_report gr;
+    asr_result r = asr_gradcheck_nt(fwd, bwd, 3, 4, 7 - i, 3 - i, seed + (uint64_t)i, &gr);
+    asr__check_case(rep, r == ASR_OK && gr.max_rel_err <= ASR__CHK3_FD_TOL,
+                    r == ASR_OK ? gr.max_rel_err / ASR__CHK3_FD_TOL : INFINITY,
+                    "gradcheck/W%d: worst relative error %.3g (%s)", 3 - i, r == ASR_OK ? gr.max_rel_err : -1.0,
+                    r == ASR_OK && gr.worst_param ? gr.worst_param : "-");
+  }
+  {
+    /* step: asr_nt_step fed y~ gives the forward's logp rows */
+    size_t SS = asr_nt_state_size(&c.cfg), wb = asr_nt_step_workspace_size(&c.cfg);
+    asr_real *st = asr__chk3_new(&m, SS), *lp = asr__chk3_new(&m, 5);
+    void *sw = asr__chk3_bytes(&m, wb);
+    int *yt = (int *)asr__chk3_bytes(&m, sizeof(int) * (size_t)(c.S + c.NB));
+    double e = 0;
+    asr_result r = m.failed ? ASR_ERR_OUT_OF_MEMORY : ASR_OK;
+    if (r == ASR_OK)
+      r = fwd(c.loss, &c.s, c.y, c.tl, c.al, c.enc, c.lens, &c.p, &c.cfg, 3, c.S, c.T, c.fwork, c.fbytes, NULL);
+    for (n = 0; n < 3 && r == ASR_OK; n++) {
+      int steps = 0, mm, b = 0;
+      r = asr_nt_extended_target(yt, &steps, c.y + (size_t)n * c.S, c.tl[n], c.al + (size_t)n * c.NB, c.lens[n],
+                                 &c.cfg, NULL);
+      asr_nt_state_init(st, &c.cfg);
+      for (mm = 0; mm < steps && r == ASR_OK; mm++) {
+        int Wb = ASR__MIN(3, c.lens[n] - 3 * b);
+        r = asr_nt_step(lp, st, st, mm ? yt[mm - 1] : 4, c.enc + ((size_t)n * c.T + (size_t)3 * b) * 4, Wb, &c.p,
+                        &c.cfg, sw, wb);
+        e = ASR__MAX(e, asr__chk3_rel(lp, c.s.logp + ((size_t)n * (c.S + c.NB) + mm) * 5, 5));
+        if (yt[mm] == 4) b++;   /* after <e>: the next block */
+      }
+    }
+    asr__check_case(rep, r == ASR_OK && e <= ASR__CHK3_TIER_TOL, r == ASR_OK ? e / ASR__CHK3_TIER_TOL : INFINITY,
+                    "step: asr_nt_step along y~ vs the forward's logp: %.3g", e);
+  }
+  {
+    /* padding: each item alone, its input cut to its length */
+    double e = 0, pad = 0;
+    asr_result r = asr__chk_nt_run(&c, fwd, bwd, c.wl);
+    memcpy(ref_loss, c.loss, sizeof(asr_real) * 3);
+    memcpy(ref_denc, c.denc, sizeof(asr_real) * (size_t)3 * c.T * 4);
+    for (n = 0; n < 3 && r == ASR_OK; n++) {
+      asr__chk3_mem m1;
+      asr__chk_nt one;
+      asr_rng r1;
+      int len = c.lens[n], tl = c.tl[n], k;
+      memset(&m1, 0, sizeof m1);
+      asr_rng_seed(&r1, 1, 1);
+      if (!asr__chk_nt_make(&one, &m1, &r1, 1, &len, &tl, 3)) r = ASR_ERR_OUT_OF_MEMORY;
+      if (r == ASR_OK) {
+        memcpy(one.w, c.w, sizeof(asr_real) * c.nw);
+        memcpy(one.enc, c.enc + (size_t)n * c.T * 4, sizeof(asr_real) * (size_t)len * 4);
+        for (k = 0; k < tl; k++) one.y[k] = c.y[(size_t)n * c.S + k];
+        for (k = 0; k < one.NB; k++) one.al[k] = c.al[(size_t)n * c.NB + k];
+        one.wl[0] = c.wl[n];
+        r = asr__chk_nt_run(&one, fwd, bwd, one.wl);
+        e = ASR__MAX(e, fabs((double)one.loss[0] - ref_loss[n]) / ASR__MAX(1.0, fabs((double)ref_loss[n])));
+        for (k = 0; k < len * 4; k++)
+          e = ASR__MAX(e, fabs((double)one.denc[k] - ref_denc[(size_t)n * c.T * 4 + k]) /
+                              ASR__MAX(1.0, fabs((double)ref_denc[(size_t)n * c.T * 4 + k])));
+        for (k = len * 4; k < c.T * 4; k++)   /* padded frames: only the 0.25 the run started with */
+          pad = ASR__MAX(pad, fabs((double)ref_denc[(size_t)n * c.T * 4 + k] - 0.25));
+      }
+      asr__chk3_free(&m1);
+    }
+    asr__check_case(rep, r == ASR_OK && e <= ASR__CHK3_TIER_TOL && pad == 0,
+                    r == ASR_OK && pad == 0 ? e / ASR__CHK3_TIER_TOL : INFINITY,
+                    "padding: alone vs in the batch %.3g, d_enc at padded frames %.3g", e, pad);
+  }
+  for (i = 0; i < 7; i++) {
+    /* badinput: a negative result, the loss untouched (on copies of the targets, the
+     * alignment and the lengths with one thing wrong) */
+    static const char *what[7] = {"W = 0", "align sums to 3 for 4 symbols", "a count past the input",
+                                  "a target equal to <e>", "a target out of range", "T = 0", "enc_lens 0"};
+    asr_nt_config cfg = c.cfg;
+    int al2[9], y2[12], lens2[3], T = c.T, k;
+    asr_result r;
+    asr_error err;
+    memcpy(al2, c.al, sizeof(int) * (size_t)3 * c.NB);
+    memcpy(y2, c.y, sizeof(int) * (size_t)3 * c.S);
+    memcpy(lens2, c.lens, sizeof lens2);
+    switch (i) {
+      case 0: cfg.block = 0; break;
+      case 1:                              /* item 0 (4 symbols): one fewer in its first busy block */
+        for (k = 0; al2[k] == 0; k++) continue;
+        al2[k]--;
+        break;
+      case 2:                              /* item 2 (4 frames, blocks 0-1): one moved to block 2 */
+        for (k = 0; al2[2 * c.NB + k] == 0; k++) continue;
+        al2[2 * c.NB + k]--, al2[2 * c.NB + 2]++;
+        break;
+      case 3: y2[0] = 4; break;
+      case 4: y2[0] = 5; break;
+      case 5: T = 0; break;
+      default: lens2[2] = 0; break;
+    }
+    for (n = 0; n < 3; n++) c.loss[n] = 12345;
+    err.msg[0] = 0;
+    r = fwd(c.loss, &c.s, y2, c.tl, al2, c.enc, lens2, &c.p, &cfg, 3, c.S, T, c.fwork, c.fbytes, &err);
+    asr__check_case(rep, r < 0 && c.loss[0] == 12345 && c.loss[2] == 12345,
+                    r < 0 && c.loss[0] == 12345 && c.loss[2] == 12345 ? 0 : INFINITY, "badinput/%s: result %d (%s)",
+                    what[i], (int)r, err.msg);
+  }
+  asr__chk3_free(&m);
+  return ASR_OK;
+oom:
+  asr__chk3_free(&m);
+  return ASR_ERR_OUT_OF_MEMORY;
+}
+
+ASRDEF asr_result asr_check_nt_alignment(asr_nt_align_fn impl, uint64_t seed, asr_check_report *rep) {
+  asr_rng rng;
+  int ci, n, k;
+  asr_rng_seed(&rng, seed, 79);
+  for (ci = 0; ci < 8; ci++) {
+    /* exact/ and beam1/: two items per case, W = 1..3, 1..3 blocks, 0..4 symbols */
+    asr__chk3_mem m;
+    asr__chk_nt c;
+    int W = 1 + ci % 3, lens[2], tls[2], *an, *a16, *a1;
+    double ln[2], l16[2], l1[2], e16 = 0, e1 = 0, gap = 0;
+    size_t wb;
+    void *work;
+    asr_nt_saved sv;
+    asr_result r, rn, r16, r1;
+    memset(&m, 0, sizeof m);
+    for (n = 0; n < 2; n++) lens[n] = 1 + asr_rng_int(&rng, 3 * W), tls[n] = asr_rng_int(&rng, 5);
+    if (!asr__chk_nt_make(&c, &m, &rng, 2, lens, tls, W)) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    for (k = 0; k < c.N * c.T * 4; k++) c.enc[k] = (asr_real)(2 * c.enc[k]);   /* sharper scores */
+    wb = asr_nt_align_workspace_size(&c.cfg, 2, c.S, c.T, 16);
+    work = asr__chk3_bytes(&m, wb);
+    an = (int *)asr__chk3_bytes(&m, sizeof(int) * 2 * (size_t)c.NB);
+    a16 = (int *)asr__chk3_bytes(&m, sizeof(int) * 2 * (size_t)c.NB);
+    a1 = (int *)asr__chk3_bytes(&m, sizeof(int) * 2 * (size_t)c.NB);
+    if (m.failed) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    rn = asr_nt_best_alignment_naive(an, ln, c.y, c.tl, c.enc, c.lens, &c.p, &c.cfg, 2, c.S, c.T, 1, work, wb, NULL);
+    r16 = impl(a16, l16, c.y, c.tl, c.enc, c.lens, &c.p, &c.cfg, 2, c.S, c.T, 16, work, wb, NULL);
+    r1 = impl(a1, l1, c.y, c.tl, c.enc, c.lens, &c.p, &c.cfg, 2, c.S, c.T, 1, work, wb, NULL);
+    r = rn != ASR_OK ? rn : r16 != ASR_OK ? r16 : r1;
+    for (n = 0; n < 2 && r == ASR_OK; n++) {
+      int same = !memcmp(a16 + n * c.NB, an + n * c.NB, sizeof(int) * (size_t)c.NB);
+      double d = fabs(l16[n] - ln[n]) / ASR__MAX(1.0, fabs(ln[n]));
+      e16 = ASR__MAX(e16, same ? d : (d <= ASR__CHK3_TIER_TOL ? d : INFINITY));
+      /* beam 1: no better than the best, and its score is the forward's of its alignment */
+      gap = ASR__MAX(gap, (l1[n] - ln[n]) / ASR__MAX(1.0, fabs(ln[n])));
+    }
+    if (r == ASR_OK) {   /* the teacher-forced forward of beam 1's alignments */
+      asr_real loss[2];
+      void *sb = asr__chk3_bytes(&m, asr_nt_saved_size(&c.cfg, 2, c.S, c.T));
+      r = m.failed ? ASR_ERR_OUT_OF_MEMORY : asr_nt_saved_init(&sv, sb, asr_nt_saved_size(&c.cfg, 2, c.S, c.T),
+                                                               &c.cfg, 2, c.S, c.T);
+      if (r == ASR_OK)
+        r = asr_nt_forward_ref(loss, &sv, c.y, c.tl, a1, c.enc, c.lens, &c.p, &c.cfg, 2, c.S, c.T, c.fwork, c.fbytes,
+                               NULL);
+      for (n = 0; n < 2 && r == ASR_OK; n++)
+        e1 = ASR__MAX(e1, fabs(l1[n] + loss[n]) / ASR__MAX(1.0, fabs(l1[n])));
+    }
+    asr__check_case(rep, r == ASR_OK && e16 <= ASR__CHK3_TIER_TOL, r == ASR_OK ? e16 / ASR__CHK3_TIER_TOL : INFINITY,
+                    "exact/W%d frames %d,%d symbols %d,%d: beam 16 vs every alignment: ln p %.6g vs %.6g, err %.3g",
+                    W, lens[0], lens[1], tls[0], tls[1], r == ASR_OK ? l16[0] : 0.0, r == ASR_OK ? ln[0] : 0.0, e16);
+    asr__check_case(rep, r == ASR_OK && gap <= ASR__CHK3_TIER_TOL && e1 <= ASR__CHK3_TIER_TOL,
+                    r == ASR_OK ? ASR__MAX(gap, e1) / ASR__CHK3_TIER_TOL : INFINITY,
+                    "beam1/W%d: ln p %.6g (best %.6g), vs its forward %.3g", W, r == ASR_OK ? l1[0] : 0.0,
+                    r == ASR_OK ? ln[0] : 0.0, e1);
+    asr__chk3_free(&m);
+  }
+  for (ci = 0; ci < 3; ci++) {
+    /* badinput: beam 0, a target equal to <e>, T = 0 */
+    static const char *what[3] = {"beam 0", "a target equal to <e>", "T = 0"};
+    asr__chk3_mem m;
+    asr__chk_nt c;
+    int lens[2] = {5, 4}, tls[2] = {2, 1}, out[8], untouched = 1, beam = ci == 0 ? 0 : 2, T;
+    size_t wb;
+    void *work;
+    asr_result r;
+    memset(&m, 0, sizeof m);
+    if (!asr__chk_nt_make(&c, &m, &rng, 2, lens, tls, 2)) {
+      asr__chk3_free(&m);
+      return ASR_ERR_OUT_OF_MEMORY;
+    }
+    wb = asr_nt_align_workspace_size(&c.cfg, 2, c.S, c.T, 2);
+    work = asr__chk3_bytes(&m, wb);
+    if (ci == 1) c.y[1] = c.cfg.end_id;
+    T = ci == 2 ? 0 : c.T;
+    for (k = 0; k < 8; k++) out[k] = -7;
+    r = m.failed ? ASR_ERR_OUT_OF_MEMORY
+                 : impl(out, NULL, c.y, c.tl, c.enc, c.lens, &c.p, &c.cfg, 2, c.S, T, beam, work, wb, NULL);
+    for (k = 0; k < 8; k++) untouched = untouched && out[k] == -7;
+    asr__check_case(rep, r < 0 && untouched, r < 0 && untouched ? 0 : INFINITY, "badinput/%s: result %d, align %s",
+                    what[ci], (int)r, untouched ? "untouched" : "WRITTEN");
+    asr__chk3_free(&m);
+  }
+  return ASR_OK;
+}
 
 #ifdef __cplusplus
 }

@@ -125,6 +125,10 @@ void bench_quantizers(struct at_bench *b);
 int cmd_ctc_prefix_score(int argc, char **argv);
 int cmd_mwer(int argc, char **argv);
 int gc_mwer(uint64_t seed, asr_gradcheck_report *rep);
+/* the Neural Transducer (examples/asrtool/nt.c) */
+int cmd_nt(int argc, char **argv);
+int cmd_nt_decode(int argc, char **argv);
+int gc_nt(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;
 void bench_joint(struct at_bench *b);
 

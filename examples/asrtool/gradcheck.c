@@ -97,6 +97,7 @@ static const at_gradcheck_entry ENTRIES[] = {
 
   /* hybrid CTC/attention, MWER */
   {"mwer", "MWER loss (7 hypotheses, mle_weight 0.3) w.r.t. the log-probabilities", gc_mwer, 1e-6},
+  {"nt", "Neural Transducer, W 3, items of 8,7,6 frames, 4,3,2 symbols: enc and all 17 tensors", gc_nt, 1e-6},
 
   /* quantizers */
   {"gumbel", "soft Gumbel-softmax, 5 rows of 11, fixed noise, tau 0.6", gc_vq_gumbel, 1e-6},

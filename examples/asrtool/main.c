@@ -48,6 +48,8 @@ static const struct {
   /* hybrid CTC/attention, MWER */
   {"ctc-prefix-score", cmd_ctc_prefix_score, "CTC prefix score of a prefix and candidates [Watanabe17]"},
   {"mwer", cmd_mwer, "MWER loss and gradient over an n-best list [Prabhavalkar18]"},
+  {"nt", cmd_nt, "Neural Transducer [Jaitly16]: loss, gradients, best alignment of blocked targets"},
+  {"nt-decode", cmd_nt_decode, "Neural Transducer greedy / beam decoding, block by block"},
   /* training */
   {"model", cmd_model, "a trained recipe model on features: encoder output, log-probabilities, losses"},
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},
