@@ -78,7 +78,7 @@
  *    7. Seq2seq     the LAS speller [Chan16], ESPnet's Transformer decoder [Vaswani17],
  *                   label-smoothed loss, hybrid CTC/attention [Watanabe17]: CTC prefix
  *                   score and joint beam search, n-best rescoring [Sainath19], MWER
- *                   [Prabhavalkar18]; planned: the Neural Transducer [Jaitly16]
+ *                   [Prabhavalkar18], the Neural Transducer [Jaitly16]
  *    8. Quantizers  Gumbel-softmax [Jang17], k-means VQ and the Gumbel quantizer
  *                   [Baevski20vq], diversity penalty [Baevski20w2v], Lloyd / k-means++
  *    9. Training    characters, CER/WER, parameters, checkpoints, recipes
@@ -131,13 +131,15 @@
  *   7.2  asr_tdec_{forward,backward}                N R F  gemm
  *   7.4  asr_ctc_prefix_score                       N R F  scalar
  *   7.5  asr_mwer_loss                              N R F  ref
+ *   7.6  asr_nt_{forward,backward}                  N R F  gemm
+ *   7.6  asr_nt_best_alignment                      N - F  own
  *   8.3  asr_gumbel_softmax_{forward,backward}      N R F  avx2
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (308) has one tier: its definition is already its
+ *   Every other public function (329) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 50, 8: 17, 9: 39, 10: 34.
+ *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 68, 8: 17, 9: 39, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -20039,9 +20041,10 @@ ASR__PRIVATE asr_result asr__mwer_check(asr__tier tier, const asr_real *loss, co
  *                              layer as one GEMM
  *   asr_nt_backward_ref     -> asr__nt_item_backward_gemm(ASR__TIER_REF): the same three
  *                              parts in reverse, the weight gradients as GEMMs at the end
- *   asr_nt_forward, asr_nt_backward -> the same helpers with ASR__TIER_FAST (asr_gemm)
+ *   asr_nt_forward, asr_nt_backward -> the same helpers with ASR__TIER_FAST (asr_gemm)  [fast: gemm]
  *   asr_nt_step             -> asr__nt_recur_step + asr__nt_out_step (one step, any state)
  *   asr_nt_best_alignment   -> asr__nt_align_item: the dynamic program over (block, emitted)
+ *                                                                             [fast: own]
  *   asr_nt_best_alignment_naive -> asr__nt_align_item_naive: every alignment, scored
  *   asr_nt_greedy, asr_nt_beam_search -> asr__nt_decode_item (beam 1 is greedy)
  * The API and its full contract: section 7.6 of the declarations (search "7.6 The Neural
