@@ -418,6 +418,10 @@ static int commit(at_layer_ctx *L) {
   if (at_out_commit(&none, L->outdir) != 0) return 2;   /* creates OUTDIR (and parents) */
   tmp = (char (*)[4200])at_layer_alloc(L, sizeof *tmp * (size_t)(L->nout ? L->nout : 1));
   if (!tmp) return 2;
+  for (i = 0; i < L->nout; i++) {                       /* no output over an input */
+    snprintf(tmp[i], sizeof tmp[i], "%s/%s.npy", L->outdir, L->out[i].name);
+    if (at_out_check(tmp[i])) return L->failed = 1, 2;
+  }
   for (i = 0; i < L->nout; i++) {
     asr_error err;
     snprintf(tmp[i], sizeof tmp[i], "%s/.%s.npy.partial", L->outdir, L->out[i].name);

@@ -21,6 +21,7 @@
  * files are still transcribed). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,11 @@ int main(int argc, char **argv) {
     }
   }
   if (!model_path || (first_file < 0) == !data || (take_lo >= 0 && !data)) return usage();
+  /* stdout redirected onto the model or a recording (">>" would append to it) */
+  if (op_check_fd("transcribe", 1, "the standard output", (const char *const *)&model_path, 1) ||
+      (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
+                                     argc - first_file)))
+    return 2;
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
