@@ -538,6 +538,18 @@ typedef enum asr_audio_scale { ASR_SCALE_INT16 = 0, ASR_SCALE_UNIT = 1 } asr_aud
 
 typedef enum asr_audio_codec { ASR_CODEC_WAV_PCM = 0, ASR_CODEC_WAV_FLOAT, ASR_CODEC_VORBIS } asr_audio_codec;
 
+/* The sample rates every audio entry point accepts: 4 kHz to 384 kHz. Below 4 kHz there is
+ * no speech band left to recognize (telephone speech, the lowest rate in common use, is
+ * 8 kHz; 4 kHz keeps its 2 kHz of band); 384 kHz is the highest rate audio interfaces and
+ * ultrasonic recorders write. The WAV and Ogg readers refuse a file outside the range
+ * (ASR_ERR_UNSUPPORTED), the WAV writer too, and the resampler refuses a ratio between
+ * the rates above ASR_RESAMPLE_MAX_RATIO = 96 (the range's own span): upsampling a 1 Hz
+ * file to 16 kHz would need 16000 output samples per input sample, and the programs
+ * (build/transcribe, asrtool fbank, ...) all end up here, so they agree. */
+#define ASR_SAMPLE_RATE_MIN 4000
+#define ASR_SAMPLE_RATE_MAX 384000
+#define ASR_RESAMPLE_MAX_RATIO (ASR_SAMPLE_RATE_MAX / ASR_SAMPLE_RATE_MIN)
+
 typedef struct asr_audio {
   asr_real *samples;      /* (n) one channel, allocated with ASR_MALLOC; asr_audio_free() */
   int n;                  /* samples (frames) per channel */
@@ -559,7 +571,8 @@ typedef struct asr_audio {
  * not fill a whole sample frame are ignored. Errors name the problem in `err`:
  * ASR_ERR_FORMAT (not RIFF/WAVE, truncated, no fmt or data chunk, zero channels or
  * sample rate, block_align inconsistent with the sample size), ASR_ERR_UNSUPPORTED
- * (RIFX/RF64, A-law, mu-law, ADPCM, other bit depths), ASR_ERR_NONFINITE (NaN or
+ * (RIFX/RF64, A-law, mu-law, ADPCM, other bit depths, a sample rate outside
+ * ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX), ASR_ERR_NONFINITE (NaN or
  * infinity in a float file), ASR_ERR_RANGE (channel), ASR_ERR_TOO_LARGE (more than
  * INT_MAX samples). On error *out is zeroed and nothing is allocated. */
 ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
@@ -571,7 +584,8 @@ ASRDEF asr_result asr_wav_read(const char *path, int channel, asr_audio_scale sc
  * one asr_wav_format, optionally OR-ed with ASR_WAV_EXTENSIBLE to write the
  * WAVE_FORMAT_EXTENSIBLE header (channel mask 0: no speaker positions). PCM values are
  * rounded to the nearest integer and saturated at the format's range; NaN or infinity
- * is ASR_ERR_NONFINITE. asr_wav_encode writes into buf (cap bytes; buf = NULL queries
+ * is ASR_ERR_NONFINITE; a sample rate outside ASR_SAMPLE_RATE_MIN..MAX is
+ * ASR_ERR_INVALID_ARG. asr_wav_encode writes into buf (cap bytes; buf = NULL queries
  * the size in *len); asr_wav_write writes a file atomically (temporary file + rename). */
 typedef enum asr_wav_format {
   ASR_WAV_PCM8 = 0, ASR_WAV_PCM16, ASR_WAV_PCM24, ASR_WAV_PCM32, ASR_WAV_FLOAT32, ASR_WAV_FLOAT64
@@ -589,7 +603,8 @@ ASRDEF asr_result asr_wav_write(const char *path, const asr_real *samples, int f
  * time); without it these return ASR_ERR_UNSUPPORTED with a message saying so.
  * stb_vorbis decodes to floats in [-1, 1]; ASR_SCALE_INT16 multiplies them by 32768.
  * stb_vorbis works in one buffer allocated here with ASR_MALLOC (256 KiB, grown when a
- * stream's setup needs more, up to 64 MiB). */
+ * stream's setup needs more, up to 64 MiB). A stream whose rate is outside
+ * ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX is ASR_ERR_UNSUPPORTED. */
 ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
                                 asr_audio *out, void *user, asr_error *err);
 ASRDEF asr_result asr_ogg_read(const char *path, int channel, asr_audio_scale scale,
@@ -617,7 +632,9 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * _naive computes every tap's sin and cos where it is used, the formula as written;
  * _ref computes them once per phase (F' (2 width + 2) of them, when that fits a small
  * table on the stack; else it is the naive loop) and gives the same bits. asr_resample
- * has no fast kernel of its own: it runs _ref. */
+ * has no fast kernel of its own: it runs _ref.
+ * Rates whose ratio (new/orig or orig/new) exceeds ASR_RESAMPLE_MAX_RATIO are invalid:
+ * asr_resample_length returns -1 and the resamplers ASR_ERR_INVALID_ARG. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
 ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                      int lowpass_filter_width, double rolloff);
@@ -6969,6 +6986,9 @@ ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
   int64_t g, F, Fp, len;
   if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
   if (orig_freq == new_freq) return n;
+  if ((int64_t)orig_freq > (int64_t)ASR_RESAMPLE_MAX_RATIO * new_freq ||
+      (int64_t)new_freq > (int64_t)ASR_RESAMPLE_MAX_RATIO * orig_freq)
+    return -1;                                          /* the ratio is above 96 */
   g = asr__gcd(orig_freq, new_freq);
   F = orig_freq / g;
   Fp = new_freq / g;
@@ -7129,6 +7149,9 @@ ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_au
   is_float = (tag == 3);
   if (channels == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has 0 channels");
   if (rate == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has sample rate 0");
+  if (rate < ASR_SAMPLE_RATE_MIN || rate > ASR_SAMPLE_RATE_MAX)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "WAV file's sample rate %d Hz is outside the supported %d-%d Hz", rate,
+                     ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX);
   if (is_float ? (bits != 32 && bits != 64) : (bits != 8 && bits != 16 && bits != 24 && bits != 32))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "%d-bit %s samples are not supported", bits,
                      is_float ? "float" : "PCM");
@@ -7195,7 +7218,8 @@ ASRDEF asr_result asr_wav_encode(void *buf, size_t cap, size_t *len, const asr_r
   size_t bps, count, data_bytes, header, total, i;
   unsigned char *p;
   double from_scale = scale == ASR_SCALE_INT16 ? 1.0 / 32768.0 : 1.0;
-  if (frames < 0 || channels < 1 || channels > 0xFFFF || sample_rate < 1 || f > ASR_WAV_FLOAT64 ||
+  if (frames < 0 || channels < 1 || channels > 0xFFFF || sample_rate < ASR_SAMPLE_RATE_MIN ||
+      sample_rate > ASR_SAMPLE_RATE_MAX || f > ASR_WAV_FLOAT64 ||
       (format & ~(ASR_WAV_EXTENSIBLE | 0xFF)) != 0 || (frames > 0 && !samples))
     return ASR_ERR_INVALID_ARG;
   switch (f) {
@@ -7402,6 +7426,11 @@ ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_au
   if (chans < 1 || info.sample_rate < 1 || info.sample_rate > 0x7FFFFFFFu) {
     stb_vorbis_close(v), ASR_FREE(mem, user);
     return asr__fail(err, ASR_ERR_FORMAT, "Ogg Vorbis stream with %d channels at %u Hz", chans, info.sample_rate);
+  }
+  if (info.sample_rate < ASR_SAMPLE_RATE_MIN || info.sample_rate > ASR_SAMPLE_RATE_MAX) {
+    stb_vorbis_close(v), ASR_FREE(mem, user);
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "Ogg Vorbis stream's sample rate %u Hz is outside the supported %d-%d Hz",
+                     info.sample_rate, ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX);
   }
   if (channel < ASR_CHANNEL_MIX || channel >= chans) {
     stb_vorbis_close(v), ASR_FREE(mem, user);

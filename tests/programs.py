@@ -14,6 +14,10 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
            and exit status 2, and the input is left byte for byte as it was. Each family
            also has a control: the same command with a harmless output succeeds, so the
            refusal is the guard's and not some other error.
+rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): every program
+           that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
+           exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
+           asrtool resample refuses a rate ratio above 96; 4 kHz itself is read.
 """
 import os
 import shutil
@@ -196,10 +200,43 @@ def outpath_tests(tmp):
         report("outpath/recognizer", p)
 
 
+# ---- rates/*
+def expect_fail(args, cwd, needle, problems):
+    """args must exit 2 with one line on stderr that contains needle."""
+    rc, _, err = run(args, cwd)
+    if rc != 2 or len(err.strip().splitlines()) != 1 or needle not in err:
+        problems.append("%s: exit %d, stderr %r (expected 2 and one line with %r)" % (" ".join(args), rc, err[-300:],
+                                                                                     needle))
+    if VERBOSE:
+        print("    ran: %s -> %d %s" % (" ".join(args), rc, err.strip()))
+
+
+def rate_tests(tmp):
+    if not wanted("rates/programs"):
+        return
+    p = []
+    os.makedirs(os.path.join(tmp, "rates"))
+    for rate in [1, 3]:
+        name = "r%d.wav" % rate
+        write_wav(os.path.join(tmp, name), tone(1000), rate=rate)
+        for args in [[prog("transcribe"), "--model", MODEL, name], [prog("asrtool"), "fbank", name, "o.npy"],
+                     [prog("asrtool"), "decode", name, "o.npy"], [prog("posteriorgram"), "--model", MODEL, name, "o.svg"],
+                     [prog("fbank_png"), name, "o.png"]]:
+            expect_fail(args, tmp, "outside the supported 4000-384000 Hz", p)
+    write_npy(os.path.join(tmp, "w.npy"), "<f4", (100,), [0.0] * 100)
+    expect_fail([prog("asrtool"), "resample", "--orig-freq", "1", "--new-freq", "16000", "w.npy", "o.npy"], tmp,
+                "above 96", p)
+    write_wav(os.path.join(tmp, "r4k.wav"), tone(4000), rate=4000)
+    succeeds([prog("asrtool"), "decode", "r4k.wav", "r4k.npy"], tmp, p)
+    succeeds([prog("transcribe"), "--model", MODEL, "r4k.wav"], tmp, p)
+    report("rates/programs", p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
         outpath_tests(tmp)
+        rate_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     failed = sum(1 for _, p in RESULTS if p)
