@@ -296,7 +296,7 @@ typedef void (*asr_log_fn)(void *user, const char *line);
 typedef struct asr_check_report {
   int passed, failed;
   double worst;               /* the largest error seen, in the checker's own measure */
-  char first_failure[256];
+  char first_failure[512];    /* the first failed case's line (case, array, index, values) */
   asr_log_fn log;             /* optional: called with one line per case */
   void *log_user;
 } asr_check_report;
@@ -4762,12 +4762,18 @@ ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count);
  *                gradient, and the other items of the batch unaffected
  *   badinput/... each invalid argument: a negative result and nothing written
  *   workspace    one byte short: ASR_ERR_WORKSPACE
- * Tolerances: against _naive and _ref 1e-10 (double build) or 1e-5 (float build),
- * relative to max(1, |loss|) for losses and absolute for gradients; finite differences
- * 1e-6 (double) or 5e-2 (float) relative error as asr_gradcheck measures it; known
- * answers as each case states. report->worst is the largest error / tolerance ratio
- * (pass <= 1). An impl may refuse a case with ASR_ERR_TOO_LARGE except the tiny ones
- * (as _naive does): that case is logged as skipped and not counted.
+ * The gradient buffer handed to impl starts at 0.25 in every entry, not 0: the contract
+ * is +=, and the checker compares the increment (a gradient written with = fails).
+ * Tolerances: against _naive and _ref, relative to max(1, |loss|) for losses and
+ * absolute for gradients, 1e-10 in the double build; in the float build
+ *     max(1e-5, 4 sqrt(T) eps max(1, |L|))     (eps = 2^-24, L the largest item loss),
+ * what an implementation that keeps alpha and beta in float reaches with a 4x margin
+ * (PyTorch float32 measured against float64: docs/checkers.md). Finite differences 1e-6
+ * (double) or 5e-2 (float) relative error as asr_gradcheck measures it; known answers as
+ * each case states. A failed line names the array element with the worst error, its
+ * expected and obtained values, and the equation to check. report->worst is the largest
+ * error / tolerance ratio (pass <= 1). An impl may refuse a case with ASR_ERR_TOO_LARGE
+ * except the tiny ones (as _naive does): that case is logged as skipped and not counted.
  * Allocates its buffers with ASR_MALLOC. Returns ASR_OK when the cases could run (read
  * report->failed), ASR_ERR_OUT_OF_MEMORY otherwise. */
 ASRDEF asr_result asr_check_ctc(asr_ctc_loss_fn impl, int logprobs_contract, uint64_t seed,
@@ -4804,14 +4810,19 @@ ASRDEF const asr_rnnt_known_case *asr_rnnt_known_cases(int *count);
  *   1. every tiny lattice (T = 1..4, U = 0..3, blank first and last) against
  *      asr_rnnt_loss_naive, the sum over every alignment;
  *   2. random ragged batches (every reduction, a clamp, an empty item, any blank) against
- *      asr_rnnt_loss_ref, with the padded gradient entries checked to be 0;
+ *      asr_rnnt_loss_ref, with the padded gradient entries checked to be 0 (the buffer
+ *      starts as NaN: an entry left unwritten is reported as such), and three fixed
+ *      batches, one per reduction, whose items all have 2 or 3 labels (a mean divided by
+ *      the target lengths fails there);
  *   3. finite differences of the loss (asr_gradcheck) against the returned gradient;
  *   4. the published cases of asr_rnnt_known_cases() (costs and gradients), the factored
  *      awni/transducer case through asr_rnnt_joint_forward/backward.
  * Tolerances: 1e-10 in the double build for 1-2 (the same sums in another order), 1e-5 in
  * float (asr_real rounding of losses up to ~10 and of unit-size gradients, with room for an
  * implementation that sums in float); 3. uses asr_gradcheck's tolerances (1e-6 relative in
- * double, 5e-2 in float); 4. the printed precision of each case.
+ * double, 5e-2 in float); 4. the printed precision of each case. A failed line names the
+ * array element with the worst error (loss[b] or grad[b,t,u,k]), its expected and
+ * obtained values, and the equation to check; rep->worst is the largest error/tolerance.
  * rep gets one line per case; returns ASR_OK when it could run (failures are counted in
  * rep), ASR_ERR_OUT_OF_MEMORY otherwise. */
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep);
@@ -5624,7 +5635,7 @@ ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *f
 ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...)
     ASR__PRINTF(4, 5);
 ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...) {
-  char line[256];          /* one case's line, the size of rep->first_failure */
+  char line[512];          /* one case's line, the size of rep->first_failure */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
@@ -5637,7 +5648,7 @@ ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, co
     rep->failed++;
   }
   if (rep->log) {
-    char out[300];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
+    char out[520];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
     snprintf(out, sizeof out, "%s %s", ok ? "[ OK ]" : "[FAIL]", line);
     rep->log(rep->log_user, out);
   }
@@ -24946,6 +24957,96 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
  * 10. Checkers (implementation)
  * ======================================================================================== */
 
+/* What every checker's report line says about a failure (section 10, docs/checkers.md):
+ * the case, the array, the index of its worst element, the expected and the obtained
+ * value, and the equation to look at. asr__chk_at keeps the worst element seen so far;
+ * asr__chk_at_arr compares whole arrays into it, asr__chk_at_str prints it as
+ *     grad[1,3,2] expected -0.2841, got 0.7159
+ * and shapes (up to 4 dimensions, row-major) turn the flat index into that tuple. */
+typedef struct asr__chk_at {
+  double err;                  /* the worst error so far (NaN and inf count as worst) */
+  const char *array;           /* where: the array's name (NULL: nothing compared yet) */
+  size_t i;                    /*        its flat index */
+  int dims[4], nd;             /*        its shape, for printing i as a tuple */
+  double got, want;            /* the two values there */
+} asr__chk_at;
+
+ASR__PRIVATE void asr__chk_at_init(asr__chk_at *w) { memset(w, 0, sizeof *w); }
+
+/* One element: becomes the worst if its error is larger (or not a number). */
+ASR__PRIVATE void asr__chk_at_elem(asr__chk_at *w, double err, const char *array, size_t i, int nd,
+                                   const int *dims, double got, double want) {
+  int k;
+  /* the first element sets the place; later ones replace it when worse (a NaN is worst) */
+  if (w->array && !(err > w->err || (err != err && w->err == w->err))) return;
+  w->err = err;
+  w->array = array;
+  w->i = i;
+  w->nd = nd < 0 ? 0 : (nd > 4 ? 4 : nd);
+  for (k = 0; k < w->nd; k++) w->dims[k] = dims[k];
+  w->got = got;
+  w->want = want;
+}
+
+/* Element-wise |got - want| / scale over n entries (shape dims[0..nd-1], or nd = 0);
+ * scale 0: each entry relative to max(1, |want|). Returns the worst of this array
+ * (entries that are equal, infinities included, have error 0; a NaN or a mismatched
+ * infinity has error inf). */
+ASR__PRIVATE double asr__chk_at_arr(asr__chk_at *w, const char *array, const asr_real *got, const asr_real *want,
+                                    size_t n, double scale, int nd, const int *dims) {
+  size_t i, wi = 0;
+  double worst = -1;
+  for (i = 0; i < n; i++) {
+    double a = got[i], b = want[i], e = a == b ? 0 : fabs(a - b) / (scale > 0 ? scale : ASR__MAX(1.0, fabs(b)));
+    if (e != e || (a != b && (!isfinite(a) || !isfinite(b)))) e = INFINITY;
+    if (e > worst) worst = e, wi = i;
+  }
+  if (n == 0) return 0;
+  asr__chk_at_elem(w, worst, array, wi, nd, dims, got[wi], want[wi]);
+  return worst;
+}
+
+/* The worst element as text: "name[i,j,k] expected E, got G" ("" when none). */
+ASR__PRIVATE const char *asr__chk_at_str(const asr__chk_at *w, char *buf, size_t cap) {
+  char idx[64];
+  size_t rest = w->i, div[4];
+  int k, len = 0;
+  if (!w->array) {
+    if (cap) buf[0] = 0;
+    return buf;
+  }
+  if (w->nd == 0) {
+    snprintf(idx, sizeof idx, "%lu", (unsigned long)w->i);
+  } else {
+    for (k = w->nd - 1, div[w->nd - 1] = 1; k > 0; k--) div[k - 1] = div[k] * (size_t)(w->dims[k] > 0 ? w->dims[k] : 1);
+    idx[0] = 0;
+    for (k = 0; k < w->nd; k++) {
+      len += snprintf(idx + len, sizeof idx - (size_t)len, k ? ",%lu" : "%lu", (unsigned long)(rest / div[k]));
+      rest %= div[k];
+      if (len >= (int)sizeof idx) break;
+    }
+  }
+  snprintf(buf, cap, "%s[%s] expected %.7g, got %.7g", w->array, idx, w->want, w->got);
+  return buf;
+}
+
+/* Gradient buffers handed to a function under test start at this value, not 0: every
+ * backward of asr.h promises to ADD into its gradients, so the checker subtracts it again
+ * and compares the increment. A gradient written with `=` instead of `+=` then differs by
+ * the sentinel in every entry it wrote. 0.25 is exact in float and double, so the
+ * subtraction adds at most half a unit of the value's last place. */
+#define ASR__CHK_SENTINEL 0.25
+ASR__PRIVATE void asr__chk_fill(asr_real *g, size_t n, double v) {
+  size_t i;
+  if (g)
+    for (i = 0; i < n; i++) g[i] = (asr_real)v;
+}
+ASR__PRIVATE void asr__chk_unfill(asr_real *g, size_t n, double v) {
+  size_t i;
+  if (g)
+    for (i = 0; i < n; i++) g[i] = (asr_real)(g[i] - v);
+}
+
 /* ---------------------------------------------------------------------------------------
  * 10.1 Features checkers (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -27202,11 +27303,23 @@ ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count) {
 }
 
 /* ---- asr_check_ctc */
+/* Tolerances (docs/checkers.md has the measurements). Double build: both sides sum in
+ * double; the largest differences measured between the tiers are ~1e-13 (loss, relative)
+ * and ~1e-14 (gradient), so 1e-10 is a 1000x margin that any correct double code meets.
+ * Float build: a correct implementation may keep alpha and beta in float, as PyTorch's
+ * float32 ctc_loss does. Its gradient is exp(alpha + beta - ln p) with each term of the
+ * size of the loss L, and every frame's log-sum-exp adds a rounding: measured for PyTorch
+ * float32 against float64 (tests/torch/test_checkers.py), the gradient's error is about
+ * 0.3-0.8 sqrt(T) eps L (eps = 2^-24; 1.5e-2 at T = 2000, L = 6900) and the loss's about
+ * 0.02 T eps relative. The tolerance, on the loss (relative) and the gradient (absolute):
+ *     tol = max(1e-5, 4 sqrt(T) eps max(1, |L|)),
+ * L the largest |loss| the reference returns (a 4-5x margin over PyTorch float32); 1e-5
+ * below that covers the float outputs' own rounding and the fast path's float exp/log. */
 #if ASR_REAL_DOUBLE
-#define ASR__CTC_TOL 1e-10       /* both sides sum in double: 1e-10 leaves 1e4 ulp */
+#define ASR__CTC_TOL(T, L) 1e-10
 #define ASR__CTC_FD_TOL 1e-6     /* fourth-order differences with h = 1e-3 in double */
 #else
-#define ASR__CTC_TOL 1e-5        /* float outputs (6e-8) and the fast path's float exp/log */
+#define ASR__CTC_TOL(T, L) ASR__MAX(1e-5, 4.0 * sqrt((double)(T)) * 5.960464477539063e-8 * ASR__MAX(1.0, (L)))
 #define ASR__CTC_FD_TOL 5e-2     /* central differences in float: 1e-3 is all they give */
 #endif
 
@@ -27217,7 +27330,23 @@ typedef struct asr__ctc_chk {
   int oom;
 } asr__ctc_chk;
 
-/* One batch through impl and a reference, compared. Returns 0, or -1 out of memory. */
+/* Where to look when a CTC case fails: the equation its worst element points to. */
+ASR__PRIVATE const char *asr__ctc_chk_hint(const asr__chk_at *w, int loss_wrong, asr_reduction red, double tol) {
+  if (!w->array) return "";
+  if (!loss_wrong && fabs(w->got - w->want + ASR__CHK_SENTINEL) <= ASR__MAX(tol, 1e-6))
+    return "the gradient was written (=), not added (+=) to the buffer, which started at 0.25";
+  if (loss_wrong && red == ASR_REDUCTION_MEAN)
+    return "the mean divides each loss by its target length (at least 1), then averages over the batch; "
+           "else alpha, [Graves06] eq. (6)-(8)";
+  if (loss_wrong)
+    return "alpha, [Graves06] eq. (6)-(7): the skip from s-2 only when l'_s is a label other than "
+           "l'_{s-2}; eq. (8): both final states |l'| and |l'|-1; the blank index";
+  return "[Graves06] eq. (16): grad = y_k - gamma_t(k) (the softmax term y_k; gamma sums alpha*beta "
+         "over the states of label k, eq. (14)-(15)), times the reduction's weight";
+}
+
+/* One batch through impl and a reference, compared. impl's gradient buffer starts at
+ * the sentinel (the contract is +=). */
 ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ctc_loss_fn reference,
                                        const asr_real *x, const int *targets, const int *il,
                                        const int *tl, int N, int T, int V, int S, int blank,
@@ -27225,17 +27354,20 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
   size_t ntv = (size_t)N * T * V, nl = red == ASR_REDUCTION_NONE ? (size_t)N : 1, i;
   size_t wb = asr_ctc_loss_workspace_size(T, V, S);
   asr_real *la = ASR__ALLOC(asr_real, nl + 1, NULL), *lb = ASR__ALLOC(asr_real, nl + 1, NULL);
+  asr_real *lc = ASR__ALLOC(asr_real, (size_t)N + 1, NULL);
   asr_real *ga = ASR__ALLOC(asr_real, ntv + 1, NULL), *gb = ASR__ALLOC(asr_real, ntv + 1, NULL);
   void *work = ASR_MALLOC(wb, NULL);
   asr_result ra, rb;
   asr_error err;
-  double el = 0, eg = 0;
-  int ok;
-  if (!la || !lb || !ga || !gb || !work) {
+  asr__chk_at w;
+  double tol, big = 1;
+  int dims[3], ok, loss_wrong;
+  char at[160];
+  if (!la || !lb || !lc || !ga || !gb || !work) {
     c->oom = 1;
     goto done;
   }
-  memset(ga, 0, sizeof(asr_real) * ntv);
+  asr__chk_fill(ga, ntv, ASR__CHK_SENTINEL);
   memset(gb, 0, sizeof(asr_real) * ntv);
   err.msg[0] = 0;
   ra = c->impl(la, ga, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, &err);
@@ -27253,23 +27385,26 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
                     ra < 0 ? err.msg : asr_result_string(ra), (int)rb, asr_result_string(rb));
     goto done;
   }
-  for (i = 0; i < nl; i++) {
-    double a = la[i], b = lb[i], e;
-    if (a == b) continue;                              /* equal, infinities included */
-    e = (a != a || b != b || !isfinite(a) || !isfinite(b)) ? INFINITY : fabs(a - b) / ASR__MAX(1.0, fabs(b));
-    if (e > el) el = e;
-  }
-  for (i = 0; i < ntv; i++) {
-    double e = fabs((double)ga[i] - (double)gb[i]);
-    if (e != e) e = INFINITY;
-    if (e > eg) eg = e;
-  }
-  ok = el <= ASR__CTC_TOL && eg <= ASR__CTC_TOL;
-  asr__check_case(c->rep, ok, ASR__MAX(el, eg) / ASR__CTC_TOL, "%s: loss rel err %.2g, grad abs err %.2g (tol %.0g)",
-                  name, el, eg, ASR__CTC_TOL);
+  asr__chk_unfill(ga, ntv, ASR__CHK_SENTINEL);
+  /* the tolerance's scale: the largest finite loss of one item (a sum may be inf) */
+  if (reference(lc, NULL, x, targets, il, tl, N, T, V, S, blank, ASR_REDUCTION_NONE, 1, work, wb, NULL) >= 0)
+    for (i = 0; i < (size_t)N; i++)
+      if (isfinite(lc[i])) big = ASR__MAX(big, fabs((double)lc[i]));
+  tol = ASR__CTC_TOL(T, big);
+  asr__chk_at_init(&w);
+  /* losses: relative to max(1, |loss|) each; gradients: absolute (entries are at most 1) */
+  dims[0] = (int)nl;
+  loss_wrong = asr__chk_at_arr(&w, "loss", la, lb, nl, 0, 1, dims) > tol;
+  dims[0] = N, dims[1] = T, dims[2] = V;
+  asr__chk_at_arr(&w, "grad", ga, gb, ntv, 1.0, 3, dims);
+  ok = w.err <= tol;
+  asr__check_case(c->rep, ok, w.err / tol, "%s: worst error %.2g (tol %.1g)%s%s%s%s", name, w.err, tol,
+                  ok ? "" : " at ", ok ? "" : asr__chk_at_str(&w, at, sizeof at), ok ? "" : ": check ",
+                  ok ? "" : asr__ctc_chk_hint(&w, loss_wrong, red, tol));
 done:
   ASR_FREE(la, NULL);
   ASR_FREE(lb, NULL);
+  ASR_FREE(lc, NULL);
   ASR_FREE(ga, NULL);
   ASR_FREE(gb, NULL);
   ASR_FREE(work, NULL);
@@ -27408,7 +27543,6 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
   asr_gradcheck_report gr;
   asr_gradcheck_opts o;
   asr_result r;
-  int i;
   f.impl = c->impl;
   f.x = x;
   f.targets = targets;
@@ -27427,8 +27561,9 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
     return;
   }
   asr__ctc_chk_inputs(x, c->lp, rng, 2, 5, 4, 1.5);
-  for (i = 0; i < 40; i++) grad[i] = 0;
+  asr__chk_fill(grad, 40, ASR__CHK_SENTINEL);          /* the contract is += */
   r = c->impl(f.loss, grad, x, targets, il, tl, 2, 5, 4, 3, 3, red, 0, f.work, f.wb, NULL);
+  asr__chk_unfill(grad, 40, ASR__CHK_SENTINEL);
   if (r != ASR_OK) {
     asr__check_case(c->rep, 0, INFINITY, "gradcheck/%s: the loss returned %d", asr_reduction_name(red), (int)r);
   } else {
@@ -27476,11 +27611,12 @@ ASR__PRIVATE void asr__ctc_chk_known(asr__ctc_chk *c, const asr_ctc_known_answer
     for (k = 0; k < ka->V; k++) {
       /* log-probability contract: z = log_softmax(u), expected grad = grad_u - softmax(u) */
       x[(size_t)n * ka->V + k] = (asr_real)(c->lp ? row[k] - m - log(s) : row[k]);
-      g[(size_t)n * ka->V + k] = 0;
+      g[(size_t)n * ka->V + k] = (asr_real)ASR__CHK_SENTINEL;     /* the contract is += */
     }
   }
   r = c->impl(loss, g, x, ka->targets, ka->input_lengths, ka->target_lengths, ka->N, ka->T, ka->V, ka->S,
               ka->blank, ASR_REDUCTION_NONE, 0, work, wb, NULL);
+  asr__chk_unfill(g, ntv, ASR__CHK_SENTINEL);
   if (r != ASR_OK) {
     asr__check_case(c->rep, 0, INFINITY, "known/%s: returned %d (%s)", ka->name, (int)r, asr_result_string(r));
     goto done;
@@ -27779,32 +27915,56 @@ ASR__PRIVATE double asr__rnnt_fd_objective(void *vctx) {
   return c->loss[0];
 }
 
-/* Compares impl with a reference function on one batch. Returns the worst error: relative
- * (to max(1,|loss|)) on the losses, absolute on the gradient; and checks that impl writes 0
- * into every padded gradient entry (the buffer is filled with NaN first). */
+/* Compares impl with a reference function on one batch, into w: losses relative to
+ * max(1, |loss|) (equal infinities agree), gradients absolute. The gradient is WRITTEN by
+ * the contract, padding included, so impl's buffer starts as NaN: an entry left NaN where
+ * the reference has a number is named as "not written" (*unwritten = 1), not as a wrong
+ * value. *loss_err gets the losses' worst error. Returns the worst error. */
 ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn ref, const asr_real *logits,
                                       const int *targets, const int *Tl, const int *Ul, int N, int T, int U,
                                       int V, const asr_rnnt_opts *o, asr_real *g1, asr_real *g2, void *work,
-                                      size_t wb, int *status) {
+                                      size_t wb, int *status, asr__chk_at *w, int *unwritten, double *loss_err) {
   asr_real l1[64], l2[64];      /* the two functions' losses, N <= MAXN = 4 items */
   size_t n = (size_t)N * T * (U + 1) * V, i;
-  double worst = 0;
-  int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, b;
+  int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, dims[4];
   asr_result r1, r2;
   for (i = 0; i < n; i++) g1[i] = (asr_real)NAN;
   r1 = impl(l1, g1, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
   r2 = ref(l2, g2, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
   *status = r1 != ASR_OK ? (int)r1 : (int)r2;
   if (r1 != ASR_OK || r2 != ASR_OK) return INFINITY;
-  for (b = 0; b < nl; b++) {
-    double e = fabs((double)l1[b] - l2[b]) / ASR__MAX(1.0, fabs((double)l2[b]));
-    if (e > worst || e != e) worst = e;
-  }
-  for (i = 0; i < n; i++) {
-    double e = fabs((double)g1[i] - g2[i]);
-    if (e > worst || e != e) worst = e;
-  }
-  return worst;
+  dims[0] = nl;
+  *loss_err = ASR__MAX(*loss_err, asr__chk_at_arr(w, "loss", l1, l2, (size_t)nl, 0, 1, dims));
+  dims[0] = N, dims[1] = T, dims[2] = U + 1, dims[3] = V;
+  for (i = 0; i < n; i++)
+    if (g1[i] != g1[i] && g2[i] == g2[i]) {
+      asr__chk_at_elem(w, INFINITY, "grad", i, 4, dims, g1[i], g2[i]);
+      *unwritten = 1;
+      return INFINITY;
+    }
+  asr__chk_at_arr(w, "grad", g1, g2, n, 1.0, 4, dims);
+  return w->err;
+}
+
+/* One report line of an RNN-T comparison: the worst element and where to look. */
+ASR__PRIVATE void asr__rnnt_chk_case(asr_check_report *rep, int status, const asr__chk_at *w, int unwritten,
+                                     double loss_err, double tol, asr_reduction red, const char *what) {
+  char at[160];
+  const char *hint = "";
+  int ok = status == ASR_OK && w->err <= tol;
+  if (status != ASR_OK) hint = "the function returned an error";
+  else if (unwritten) hint = "a padded gradient entry was not written: the contract sets it to 0";
+  else if (loss_err > tol && red == ASR_REDUCTION_MEAN)
+    hint = "mean is the plain batch mean (1/N) sum_b L_b, not divided by target lengths; else alpha";
+  else if (loss_err > tol)
+    hint = "[Graves12] eq. (16)-(17): alpha(t,u) = alpha(t-1,u) blank(t-1,u) + alpha(t,u-1) y(t,u-1), "
+           "Pr = alpha(T,U) blank(T,U) (the final blank), and the blank index";
+  else if (w->array)
+    hint = "[Graves12] eq. (20)-(23) with the softmax: each (t,u) gets alpha*beta/Pr times "
+           "(y_k - [k leaves (t,u)]), the label through y(t,u) to (t,u+1); padded entries 0";
+  asr__check_case(rep, ok, status == ASR_OK ? w->err / tol : INFINITY, "%s: worst error %.3g (tolerance %.0e)%s%s%s%s",
+                  what, w->err, tol, ok ? "" : " at ", ok ? "" : asr__chk_at_str(w, at, sizeof at), ok ? "" : ": check ",
+                  ok ? "" : hint);
 }
 
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep) {
@@ -27829,8 +27989,11 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
   /* 1. every tiny lattice against the sum over alignments */
   for (T = 1; T <= 4; T++)
     for (U = 0; U <= 3; U++) {
-      double worst = 0;
-      int bad = 0, pass;
+      asr__chk_at w;
+      double lerr = 0;
+      int bad = 0, pass, unwritten = 0;
+      char what[96];
+      asr__chk_at_init(&w);
       for (pass = 0; pass < 2; pass++) {           /* blank first, then blank last */
         asr_rnnt_opts o = asr_rnnt_default_opts();
         V = 5;
@@ -27841,21 +28004,20 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
         for (i = 0; i < U; i++) targets[i] = (pass ? 0 : 1) + asr_rng_int(&rng, V - 1);  /* never the blank */
         n = (size_t)T * (U + 1) * V;
         for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(2 * asr_rng_normal(&rng));
-        {
-          double e = asr__rnnt_compare(impl, asr_rnnt_loss_naive, logits, targets, Tl, Ul, 1, T, U, V, &o, g1, g2,
-                                       work, wb, &status);
-          if (status != ASR_OK) bad = 1;
-          if (e > worst || e != e) worst = e;
-        }
+        asr__rnnt_compare(impl, asr_rnnt_loss_naive, logits, targets, Tl, Ul, 1, T, U, V, &o, g1, g2, work, wb,
+                          &status, &w, &unwritten, &lerr);
+        if (status != ASR_OK) bad = status;
       }
-      asr__check_case(rep, !bad && worst <= tol, worst, "rnnt/naive T=%d U=%d (blank first and last): "
-                      "worst error %.3g (tolerance %.0e)%s", T, U, worst, tol, bad ? ", returned an error" : "");
+      snprintf(what, sizeof what, "rnnt/naive T=%d U=%d (blank first and last)", T, U);
+      asr__rnnt_chk_case(rep, bad, &w, unwritten, lerr, tol, ASR_REDUCTION_NONE, what);
     }
   /* 2. random ragged batches against _ref: every reduction, clamp, an empty item */
   for (c = 0; c < 6; c++) {
     asr_rnnt_opts o = asr_rnnt_default_opts();
-    double e;
-    int N = MAXN;
+    asr__chk_at w;
+    char what[160];
+    double lerr = 0;
+    int N = MAXN, unwritten = 0;
     T = 2 + asr_rng_int(&rng, MAXT - 1);
     U = asr_rng_int(&rng, MAXU + 1);
     V = c < 2 ? 2 + asr_rng_int(&rng, 6) : 8 + asr_rng_int(&rng, MAXV - 7);
@@ -27874,13 +28036,36 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     }
     n = (size_t)N * T * (U + 1) * V;
     for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(3 * asr_rng_normal(&rng));
-    e = asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, N, T, U, V, &o, g1, g2, work, wb,
-                          &status);
-    asr__check_case(rep, status == ASR_OK && e <= tol, e,
-                    "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g: worst error %.3g "
-                    "(tolerance %.0e)", c, N, T, U, V, o.blank,
-                    o.reduction == ASR_REDUCTION_NONE ? "none" : o.reduction == ASR_REDUCTION_SUM ? "sum" : "mean", o.clamp,
-                    e, tol);
+    asr__chk_at_init(&w);
+    asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, N, T, U, V, &o, g1, g2, work, wb, &status,
+                      &w, &unwritten, &lerr);
+    snprintf(what, sizeof what, "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g", c, N, T, U,
+             V, o.blank, asr_reduction_name(o.reduction), o.clamp);
+    asr__rnnt_chk_case(rep, status, &w, unwritten, lerr, tol, o.reduction, what);
+  }
+  /* 2b. fixed batches for the reductions: every item has 2 or more labels, so a "mean"
+   * that also divides by the target length (as torch's ctc_loss does, but not
+   * torchaudio's rnnt_loss) cannot pass, nor a sum or mean over the wrong items */
+  for (c = 0; c < 3; c++) {
+    static const int fTl[3] = {5, 3, 4}, fUl[3] = {3, 2, 3};
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    asr__chk_at w;
+    char what[96];
+    double lerr = 0;
+    int unwritten = 0;
+    T = 5, U = 3, V = 6;
+    o.reduction = (asr_reduction)c;
+    for (b = 0; b < 3; b++) {
+      Tl[b] = fTl[b], Ul[b] = fUl[b];
+      for (i = 0; i < U; i++) targets[b * U + i] = 1 + (b + 2 * i) % (V - 1);
+    }
+    n = (size_t)3 * T * (U + 1) * V;
+    for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(1.5 * asr_rng_normal(&rng));
+    asr__chk_at_init(&w);
+    asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, 3, T, U, V, &o, g1, g2, work, wb, &status,
+                      &w, &unwritten, &lerr);
+    snprintf(what, sizeof what, "rnnt/reduction %s: 3 items of 3, 2 and 3 labels", asr_reduction_name(o.reduction));
+    asr__rnnt_chk_case(rep, status, &w, unwritten, lerr, tol, o.reduction, what);
   }
   /* 3. finite differences of the loss against impl's own gradient */
   for (c = 0; c < 2; c++) {
@@ -27912,7 +28097,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     p.grad = g1;
     p.n = n;
     if (status == ASR_OK) status = asr_gradcheck(asr__rnnt_fd_objective, &fc, &p, 1, &go, &rng, &gr);
-    asr__check_case(rep, status == ASR_OK && gr.max_rel_err <= gtol, status == ASR_OK ? gr.max_rel_err : INFINITY,
+    asr__check_case(rep, status == ASR_OK && gr.max_rel_err <= gtol, status == ASR_OK ? gr.max_rel_err / gtol : INFINITY,
                     "rnnt/finite differences (%s, blank %d): max relative error %.3g over %d entries (tolerance %.0e)",
                     c ? "mean" : "sum", fc.opts.blank, status == ASR_OK ? gr.max_rel_err : INFINITY,
                     status == ASR_OK ? gr.checks : 0, gtol);
@@ -27958,7 +28143,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
         for (i = 0; i < k->T * k->V; i++) eg = ASR__MAX(eg, fabs((double)df[i] - k->grad_emissions[i]));
         for (i = 0; i < (k->U + 1) * k->V; i++) eg = ASR__MAX(eg, fabs((double)dg[i] - k->grad_predictions[i]));
       }
-      asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+      asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec / k->tol_cost, eg / k->tol_grad),
                       "rnnt/known %s through the joint network: cost error %.3g, df/dg error %.3g (tolerances "
                       "%.0e, %.0e)", k->name, ec, eg, k->tol_cost, k->tol_grad);
       continue;
@@ -27970,7 +28155,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
       for (b = 0; b < k->N; b++) ec = ASR__MAX(ec, fabs((double)loss[b] - k->cost[b]));
       for (n = 0; n < m; n++) eg = ASR__MAX(eg, fabs((double)g1[n] - k->grad_logits[n]));
     }
-    asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+    asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec / k->tol_cost, eg / k->tol_grad),
                     "rnnt/known %s: cost error %.3g, gradient error %.3g (tolerances %.0e, %.0e)", k->name, ec, eg,
                     k->tol_cost, k->tol_grad);
   }
