@@ -137,9 +137,9 @@
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (329) has one tier: its definition is already its
+ *   Every other public function (333) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 68, 8: 17, 9: 39, 10: 37.
+ *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 72, 8: 17, 9: 39, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -3452,6 +3452,57 @@ ASRDEF size_t asr_s2s_sequence_workspace_size(const asr_s2s_scorer *att, int len
 ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *att,
                                            const int *tokens, int len, int eos, void *work,
                                            size_t work_bytes, asr_error *err);
+
+/* ---- The section's decoders as scorers: the adapters that let the joint beam search, the
+ * teacher-forced sequence score and the n-best rescoring drive the LAS speller (7.1) and
+ * the Transformer decoder (7.2) on ONE utterance's encoder output enc (T,E), enc_len of
+ * its frames valid (in [1,T]). The adapter struct (asr_las_scorer / asr_tdec_scorer) is
+ * the scorer's `user`; it, the weights, enc and `work` must outlive the scorer.
+ *   LAS:         state = asr_las_speller_state_size(cfg, T) bytes (the LSTM state and the
+ *                last attention weights, whatever max_steps); init = asr_las_speller_state_init;
+ *                step = asr_las_speller_step for one hypothesis. work (asr_las_scorer_
+ *                workspace_size bytes) holds ESPnet's pre_compute_enc_h and the step's
+ *                scratch; init_scorer computes the projection once.
+ *   Transformer: state = the key/value cache of max_steps positions (asr_tdec_state_size);
+ *                step i copies positions < i from state_in and runs asr_tdec_step at
+ *                position i. work (asr_tdec_scorer_workspace_size(cfg, T, max_len) bytes)
+ *                holds the source (the memory projected once per layer) and the step's
+ *                scratch; a search asking for more than max_len steps gets ASR_ERR_TOO_LARGE
+ *                from init (the joint search asks for maxlen + 1; the sequence score for
+ *                len + 1).
+ * Both write the scorer (V = cfg->vocab) into *s. Errors (nothing written, err names the
+ * argument): NULL pointers, T < 1, enc_len outside [1,T], max_len < 1, a workspace
+ * smaller than the size function's, a config the decoder refuses. Every step returns the
+ * numbers of the decoder's own step function (tests/test_joint.c: the joint search at
+ * lambda = 0, beam 1 is the decoder's greedy decoding; the sequence score is the
+ * teacher-forced forward's sum of log-softmax entries). */
+typedef struct asr_las_scorer {
+  const asr_las_speller_params *p;
+  const asr_las_speller_config *cfg;
+  const asr_real *enc;        /* (T,E) */
+  asr_real *pre;              /* (T,A) mlp_enc(enc), or NULL (dot attention) */
+  int T, len;
+  void *swork;                /* the step's scratch */
+  size_t swork_bytes;
+} asr_las_scorer;
+ASRDEF size_t asr_las_scorer_workspace_size(const asr_las_speller_config *cfg, int T);
+ASRDEF asr_result asr_las_scorer_init(asr_s2s_scorer *s, asr_las_scorer *ctx, const asr_real *enc,
+                                      int enc_len, int T, const asr_las_speller_params *p,
+                                      const asr_las_speller_config *cfg, void *work,
+                                      size_t work_bytes, asr_error *err);
+typedef struct asr_tdec_scorer {
+  const asr_tdec_params *p;
+  const asr_tdec_config *cfg;
+  asr_tdec_source src;        /* the memory of one utterance, projected */
+  int max_len;                /* the most steps a state holds */
+  void *swork;                /* the step's scratch */
+  size_t swork_bytes;
+} asr_tdec_scorer;
+ASRDEF size_t asr_tdec_scorer_workspace_size(const asr_tdec_config *cfg, int T, int max_len);
+ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, const asr_real *enc,
+                                       int enc_len, int T, int max_len, const asr_tdec_params *p,
+                                       const asr_tdec_config *cfg, void *work, size_t work_bytes,
+                                       asr_error *err);
 
 /* ---- Joint CTC/attention beam search [Watanabe17] (one-pass joint decoding), as ESPnet's BatchBeamSearch
  * runs it with the decoder and CTCPrefixScorer as scorers (full scoring: every candidate
@@ -19104,6 +19155,8 @@ ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, in
  *                                     frames for a block of candidates (scalar), states by
  *                                     asr__ctc_prefix_ref                      [fast: scalar]
  *   asr_s2s_sequence_logprob       -> asr__s2s_sequence: teacher forcing through step()
+ *   asr_las_scorer_init,           -> asr__las_scorer_step / asr__tdec_scorer_step: one call
+ *     asr_tdec_scorer_init            of asr_las_speller_step / asr_tdec_step per hypothesis
  *   asr_joint_beam_search          -> asr__joint_search: the loop; asr__joint_offer (one
  *                                     candidate into the beam), asr__joint_end_detect
  * The API and its full contract: section 7.4 of the declarations (search "7.4 Hybrid").
@@ -19443,6 +19496,141 @@ ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *a
   sb2 = (unsigned char *)asr__bump_take(&b, sb);
   lp = (asr_real *)asr__bump_take(&b, (size_t)att->V * sizeof(asr_real));
   return asr__s2s_sequence(logp, att, tokens, len, eos, sa, sb2, lp, err);
+}
+
+/* ---- the section's decoders as scorers (declarations: "The section's decoders as
+ * scorers"). Each callback is one call of the decoder's own step API for ONE hypothesis;
+ * nothing here computes a number of its own. */
+
+/* LAS: the state is asr_las_speller_state_size bytes whatever max_steps (an LSTM carries
+ * its whole memory of the prefix in a fixed-size state). */
+ASR__PRIVATE size_t asr__las_scorer_state_bytes(void *user, int max_steps) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)max_steps;
+  return asr_las_speller_state_size(c->cfg, c->T);
+}
+/* z = k = 0, alpha uniform over the valid frames (ESPnet's zero_state, AttLoc's first step) */
+ASR__PRIVATE asr_result asr__las_scorer_init_state(void *user, void *state, int max_steps) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)max_steps;
+  return asr_las_speller_state_init((asr_real *)state, &c->len, NULL, c->cfg, 1, 1, c->T);
+}
+/* step i consumes y_{i-1} (prev): the speller's step from state_in into state_out */
+ASR__PRIVATE asr_result asr__las_scorer_step(void *user, asr_real *logp, void *state_out, const void *state_in,
+                                             int prev, int step) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)step;
+  return asr_las_speller_step(logp, (asr_real *)state_out, (const asr_real *)state_in, &prev, c->enc, c->pre, &c->len,
+                              NULL, c->p, c->cfg, 1, 1, c->T, c->swork, c->swork_bytes);
+}
+
+/* Transformer: the state is the key/value cache of max_steps positions. */
+ASR__PRIVATE size_t asr__tdec_scorer_state_bytes(void *user, int max_steps) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  return asr_tdec_state_size(c->cfg, max_steps);
+}
+/* an empty cache: nothing to write, but the search may ask for more steps than fit */
+ASR__PRIVATE asr_result asr__tdec_scorer_init_state(void *user, void *state, int max_steps) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  (void)state;
+  return max_steps >= 1 && max_steps <= c->max_len ? ASR_OK : ASR_ERR_TOO_LARGE;
+}
+/* step i: positions 0..i-1 of state_in copied, then position i appended by asr_tdec_step */
+ASR__PRIVATE asr_result asr__tdec_scorer_step(void *user, asr_real *logp, void *state_out, const void *state_in,
+                                              int prev, int step) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  asr_real *st = (asr_real *)state_out;
+  if (step < 0 || step >= c->max_len) return ASR_ERR_TOO_LARGE;
+  if (step > 0) memcpy(state_out, state_in, asr_tdec_state_size(c->cfg, step));
+  return asr_tdec_step(logp, &st, &step, &prev, NULL, &c->src, c->p, c->cfg, 1, c->max_len, c->swork,
+                       c->swork_bytes);
+}
+
+/* plumbing: the adapters' workspaces and argument checks */
+ASRDEF size_t asr_las_scorer_workspace_size(const asr_las_speller_config *cfg, int T) {
+  asr__bump a;
+  size_t pre = asr_las_speller_precompute_size(cfg, 1, T), sw = asr_las_speller_step_workspace_size(cfg, 1, T);
+  if (pre == (size_t)-1 || sw == (size_t)-1) return (size_t)-1;
+  a.base = NULL, a.cap = 0, a.used = 0;
+  asr__bump_take(&a, pre);
+  asr__bump_take(&a, sw);
+  return a.used;
+}
+
+ASRDEF asr_result asr_las_scorer_init(asr_s2s_scorer *s, asr_las_scorer *ctx, const asr_real *enc,
+                                      int enc_len, int T, const asr_las_speller_params *p,
+                                      const asr_las_speller_config *cfg, void *work,
+                                      size_t work_bytes, asr_error *err) {
+  asr__bump a;
+  size_t need;
+  asr_result r;
+  if (!s || !ctx || !enc || !p || !cfg) return asr__fail(err, ASR_ERR_INVALID_ARG, "LAS scorer: a NULL argument");
+  if (T < 1 || enc_len < 1 || enc_len > T)
+    return asr__fail(err, ASR_ERR_RANGE, "LAS scorer: enc_len = %d is outside [1, T = %d]", enc_len, T);
+  need = asr_las_scorer_workspace_size(cfg, T);
+  if (need == (size_t)-1) return asr__fail(err, ASR_ERR_INVALID_ARG, "LAS scorer: the speller's config is invalid");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "LAS scorer: work: %lu bytes given, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)need);
+  a.base = (unsigned char *)work, a.cap = work_bytes, a.used = 0;
+  ctx->p = p, ctx->cfg = cfg, ctx->enc = enc, ctx->T = T, ctx->len = enc_len;
+  ctx->pre = (asr_real *)asr__bump_take(&a, asr_las_speller_precompute_size(cfg, 1, T));
+  ctx->swork_bytes = asr_las_speller_step_workspace_size(cfg, 1, T);
+  ctx->swork = asr__bump_take(&a, ctx->swork_bytes);
+  if (cfg->att.type == ASR_ATTENTION_DOT) ctx->pre = NULL;
+  else if ((r = asr_las_speller_precompute(ctx->pre, enc, p, cfg, 1, T)) != ASR_OK)
+    return asr__fail(err, r, "LAS scorer: the encoder projection: %s", asr_result_string(r));
+  s->user = ctx;
+  s->V = cfg->vocab;
+  s->state_bytes = asr__las_scorer_state_bytes;
+  s->init = asr__las_scorer_init_state;
+  s->step = asr__las_scorer_step;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_tdec_scorer_workspace_size(const asr_tdec_config *cfg, int T, int max_len) {
+  asr__bump a;
+  size_t src = asr_tdec_source_size(cfg, 1, T), sw = asr_tdec_step_workspace_size(cfg, 1, T, max_len);
+  if (src == (size_t)-1 || sw == (size_t)-1 || T < 1 || max_len < 1) return (size_t)-1;
+  a.base = NULL, a.cap = 0, a.used = 0;
+  asr__bump_take(&a, src);
+  asr__bump_take(&a, sw);
+  return a.used;
+}
+
+ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, const asr_real *enc,
+                                       int enc_len, int T, int max_len, const asr_tdec_params *p,
+                                       const asr_tdec_config *cfg, void *work, size_t work_bytes,
+                                       asr_error *err) {
+  asr__bump a;
+  size_t need, sb;
+  void *sbuf;
+  asr_result r;
+  if (!s || !ctx || !enc || !p || !cfg)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "Transformer scorer: a NULL argument");
+  if (T < 1 || enc_len < 1 || enc_len > T)
+    return asr__fail(err, ASR_ERR_RANGE, "Transformer scorer: enc_len = %d is outside [1, T = %d]", enc_len, T);
+  if (max_len < 1) return asr__fail(err, ASR_ERR_RANGE, "Transformer scorer: max_len = %d < 1", max_len);
+  need = asr_tdec_scorer_workspace_size(cfg, T, max_len);
+  if (need == (size_t)-1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "Transformer scorer: the decoder's config is invalid");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "Transformer scorer: work: %lu bytes given, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)need);
+  a.base = (unsigned char *)work, a.cap = work_bytes, a.used = 0;
+  sb = asr_tdec_source_size(cfg, 1, T);
+  sbuf = asr__bump_take(&a, sb);
+  ctx->swork_bytes = asr_tdec_step_workspace_size(cfg, 1, T, max_len);
+  ctx->swork = asr__bump_take(&a, ctx->swork_bytes);
+  r = asr_tdec_source_init(&ctx->src, sbuf, sb, enc, &enc_len, p, cfg, 1, T);
+  if (r != ASR_OK) return asr__fail(err, r, "Transformer scorer: the source: %s", asr_result_string(r));
+  ctx->p = p, ctx->cfg = cfg, ctx->max_len = max_len;
+  s->user = ctx;
+  s->V = cfg->vocab;
+  s->state_bytes = asr__tdec_scorer_state_bytes;
+  s->init = asr__tdec_scorer_init_state;
+  s->step = asr__tdec_scorer_step;
+  return ASR_OK;
 }
 
 /* ---- the joint CTC/attention beam search.
