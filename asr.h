@@ -106,6 +106,7 @@
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
+ *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
@@ -190,10 +191,13 @@
  *   [Prabhavalkar18] R. Prabhavalkar et al., "Minimum Word Error Rate Training for
  *                 Attention-Based Sequence-to-Sequence Models", ICASSP 2018.
  *   [Hu18]        J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
+ *   [Wu18]        Y. Wu, K. He, "Group Normalization", ECCV 2018, arXiv:1803.08494.
  *   [Dai19]       Z. Dai et al., "Transformer-XL", ACL 2019 (relative positions).
  *   [Loshchilov19] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
  *                 ICLR 2019.
  *   [Park19]      D. Park et al., "SpecAugment", Interspeech 2019.
+ *   [Schneider19] S. Schneider, A. Baevski, R. Collobert, M. Auli, "wav2vec: Unsupervised
+ *                 Pre-training for Speech Recognition", Interspeech 2019, arXiv:1904.05862.
  *   [Sainath19]   T. Sainath et al., "Two-Pass End-to-End Speech Recognition",
  *                 Interspeech 2019, arXiv:1908.10992.
  *   [Baevski20vq] A. Baevski, S. Schneider, M. Auli, "vq-wav2vec", ICLR 2020,
@@ -830,7 +834,7 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers: linear, embedding, activations, dropout, norms, cross-entropy
  * --------------------------------------------------------------------------------------- */
-/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Szegedy16], [Dauphin17],
+/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Wu18], [Szegedy16], [Dauphin17],
  * [Howard17], [Hu18], [Ramachandran17], [Kingma15], [Loshchilov19], [Vaswani17]) are in
  * the REFERENCES list at the top of the file. */
 /* Conventions of section 4 (docs/layers.md derives every backward pass):
@@ -963,6 +967,62 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
                                           const asr_real *mean, const asr_real *rstd,
                                           const asr_real *gamma, const int *lengths, int N, int C,
                                           int T, int training);
+
+/* ---- group norm over (N,C,T) (torch.nn.GroupNorm(G, C)) [Wu18]
+ * The C channels are split into G groups of C/G consecutive channels; each item n and
+ * group g is normalized over its C/G channels and all T frames together:
+ *   [Wu18] eq. (7):  S_i = {k | k_N = i_N, floor(k_C / (C/G)) = floor(i_C / (C/G))}
+ *   [Wu18] eq. (2):  mu_i = (1/m) sum_{k in S_i} x_k,
+ *                    sigma_i = sqrt((1/m) sum_{k in S_i} (x_k - mu_i)^2 + eps),  m = |S_i|
+ *   [Wu18] eq. (1):  xhat_i = (x_i - mu_i) / sigma_i
+ *   [Wu18] eq. (6):  y_i = gamma_c xhat_i + beta_c       (per channel c = i_C, as torch)
+ * G = 1 is what wav2vec calls group normalization "with a single normalization group"
+ * [Schneider19] sec. 2.1: each item normalized over its channels and time at once.
+ * symbols: x, y (N,C,T) torch's layout; gamma, beta (C) or NULL (affine=False: 1, 0);
+ * saved mean (N,G) and rstd (N,G) = 1/sigma; m = (C/G) T. Statistics in double.
+ * backward (docs/layers.md), per group with g_k = gamma_{k_C} dy_k:
+ *   dx_i += rstd (g_i - mean_{k in S_i}(g_k) - xhat_i mean_{k in S_i}(g_k xhat_k))
+ *   dgamma_c += sum_{n,t} dy xhat,   dbeta_c += sum_{n,t} dy
+ * Tiers: _naive forms dx_i = sum_k g_k dy_k/dx_i from the Jacobian entry
+ *   dxhat_k/dx_i = rstd (delta_ki - 1/m - xhat_k xhat_i / m), O(m^2) per group (refuses
+ *   N G m^2 > 2^26 with ASR_ERR_TOO_LARGE); _ref two passes per group (mean, then the
+ *   centred variance) and the projected gradient above; the unsuffixed name one pass of
+ *   sum and sum of squares per group (in double), then y = a_c x + b_c with a_c =
+ *   gamma_c rstd and b_c = beta_c - a_c mu folded per channel.
+ * Errors: ASR_ERR_INVALID_ARG (NULL required pointer, N < 0, C < 1, T < 1, eps < 0),
+ * ASR_ERR_SHAPE (G < 1 or C % G != 0), ASR_ERR_NONFINITE (NaN/inf in x); nothing written. */
+typedef asr_result (*asr_group_norm_forward_fn)(asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps);
+typedef asr_result (*asr_group_norm_backward_fn)(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                 const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps);
+ASRDEF asr_result asr_group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                             const asr_real *x, const asr_real *gamma,
+                                             const asr_real *beta, int N, int C, int T, int G,
+                                             double eps);
+ASRDEF asr_result asr_group_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int N, int C, int T, int G,
+                                         double eps);
+ASRDEF asr_result asr_group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                              const asr_real *dy, const asr_real *x,
+                                              const asr_real *mean, const asr_real *rstd,
+                                              const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int N, int C, int T, int G);
 
 /* ---- softmax cross-entropy with label smoothing and an ignore index, per row, as
  * torch.nn.CrossEntropyLoss(label_smoothing=eps, ignore_index=ig, reduction='none'):
@@ -8418,14 +8478,25 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  *                      -> asr__linear_forward_gemm, asr__linear_backward_gemm on asr_gemm_ref
  *   asr_linear_forward, asr_linear_backward
  *                      -> the same on asr_gemm (the AVX2 kernel where built)  [fast: gemm]
+ *   asr_group_norm_forward_naive, asr_group_norm_backward_naive
+ *                      -> asr__group_norm_forward_naive, asr__group_norm_backward_naive:
+ *                         [Wu18] eq. (2) per group, the backward from the Jacobian entry
+ *                         by entry                                       docs/layers.md
+ *   asr_group_norm_forward_ref, asr_group_norm_backward_ref
+ *                      -> asr__group_norm_forward_ref, asr__group_norm_backward_ref: two
+ *                         passes per group, the projected gradient
+ *   asr_group_norm_forward, asr_group_norm_backward
+ *                      -> asr__group_norm_forward_fast, asr__group_norm_backward_fast:
+ *                         one pass of sums, the affine folded per channel  [fast: scalar]
  *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
  *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
  *                      -> themselves: one tier each (the definition is already a single
  *                         pass over the elements; there is no faster form to check it by)
  * The API and its full contract: section 4.1 of the declarations (search "4.1 Basic").
  * Order below: linear (_naive, the GEMM form of _ref and the fast path, the public tiers),
- * embedding, activations, GLU, dropout, layer norm, batch norm, cross-entropy; then, under
- * the plumbing rule, the linear layer's argument checks and tier drivers. (The one-tier
+ * embedding, activations, GLU, dropout, layer norm, batch norm, group norm (_naive, _ref,
+ * fast, the public tiers), cross-entropy; then, under the plumbing rule, the linear
+ * layer's and group norm's argument checks and tier drivers. (The one-tier
  * functions check their few arguments in their first lines.) */
 
 /* The plumbing the public tiers call (defined under the rule at the end of the section). */
@@ -8434,6 +8505,14 @@ ASR__PRIVATE asr_result asr__linear_forward(asr__tier tier, asr_real *y, const a
 ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
                                              const asr_real *dy, const asr_real *x, const asr_real *W, int M,
                                              int I, int O);
+ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps);
+ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, asr_real *dgamma,
+                                                 asr_real *dbeta, const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G);
 
 /* ---- linear: y_mo = sum_i x_mi W_oi + b_o (Y = X W^T + b), and its backward
  *   dx_mi += sum_o dy_mo W_oi,   dW_oi += sum_m dy_mo x_mi,   db_o += sum_m dy_mo
@@ -8824,6 +8903,239 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
   return ASR_OK;
 }
 
+/* ---- group norm over (N,C,T): [Wu18] eqs. (1), (2), (6) on the sets of eq. (7).
+ * Item n, group g covers channels [g Cg, (g+1) Cg) x all T frames: m = Cg T values,
+ * contiguous in memory (x + (n C + g Cg) T). rstd = 1/sigma, saved per (n,g). */
+
+/* _naive: eq. (2) literally per (n,g), in double; eq. (1) and eq. (6) per element. */
+ASR__PRIVATE void asr__group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps) {
+  int n, g, k, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      const asr_real *xs = x + ((size_t)n * C + (size_t)g * Cg) * T;   /* the set S_i */
+      asr_real *ys = y + ((size_t)n * C + (size_t)g * Cg) * T;
+      double mu = 0, var = 0, sigma;
+      for (k = 0; k < m; k++) mu += xs[k];
+      mu /= m;                                                 /* mu_i, eq. (2) */
+      for (k = 0; k < m; k++) var += ((double)xs[k] - mu) * ((double)xs[k] - mu);
+      sigma = sqrt(var / m + eps);                             /* sigma_i, eq. (2) */
+      for (k = 0; k < m; k++) {
+        int c = g * Cg + k / T;                                /* the channel i_C */
+        double xh = ((double)xs[k] - mu) / sigma;              /* eq. (1) */
+        ys[k] = (asr_real)((gamma ? gamma[c] : 1) * xh + (beta ? beta[c] : 0));   /* eq. (6) */
+      }
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)(1.0 / sigma);
+    }
+}
+
+/* _naive backward: dx_i = sum_k g_k dxhat_k/dx_i with the Jacobian entry
+ *   dxhat_k/dx_i = rstd (delta_ki - 1/m - xhat_k xhat_i / m),   g_k = gamma_{k_C} dy_k,
+ * every (k,i) pair of a group formed (O(m^2)); dgamma, dbeta as sums per channel. */
+ASR__PRIVATE void asr__group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                 const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, i, k, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T;
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g];
+      for (i = 0; i < m; i++) {
+        int ci = g * Cg + i / T;
+        double xhi = ((double)x[o + i] - mu) * rs, s = 0;
+        if (dgamma) dgamma[ci] += (asr_real)(dy[o + i] * xhi); /* dy_i xhat_i */
+        if (dbeta) dbeta[ci] += dy[o + i];
+        if (!dx) continue;
+        for (k = 0; k < m; k++) {
+          double xhk = ((double)x[o + k] - mu) * rs;
+          double gk = (double)dy[o + k] * (gamma ? gamma[g * Cg + k / T] : 1);
+          s += gk * rs * ((k == i ? 1.0 : 0.0) - 1.0 / m - xhk * xhi / m);   /* J_ki */
+        }
+        dx[o + i] += (asr_real)s;
+      }
+    }
+}
+
+/* _ref: two passes per group (the mean, then the centred variance), as layer norm. */
+ASR__PRIVATE void asr__group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                              const asr_real *x, const asr_real *gamma,
+                                              const asr_real *beta, int N, int C, int T, int G,
+                                              double eps) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
+      double mu = 0, var = 0, rs;
+      for (k = 0; k < (size_t)m; k++) mu += x[o + k];
+      mu /= m;                                                 /* mu, eq. (2) */
+      for (k = 0; k < (size_t)m; k++) var += ((double)x[o + k] - mu) * ((double)x[o + k] - mu);
+      rs = 1.0 / sqrt(var / m + eps);                          /* 1/sigma, eq. (2) */
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)rs;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        asr_real *yr = y + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, bt = beta ? beta[c] : 0;
+        for (t = 0; t < T; t++) yr[t] = (asr_real)(gm * (((double)xr[t] - mu) * rs) + bt);  /* eqs. (1), (6) */
+      }
+    }
+}
+
+/* _ref backward: dx = rstd (g - mean(g) - xhat mean(g xhat)) per group, the Jacobian of
+ * the _naive tier summed in closed form (docs/layers.md). */
+ASR__PRIVATE void asr__group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                               const asr_real *dy, const asr_real *x,
+                                               const asr_real *mean, const asr_real *rstd,
+                                               const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
+        for (t = 0; t < T; t++) {
+          double xh = ((double)xr[t] - mu) * rs;
+          sd += d[t];                                          /* sum_t dy */
+          sdx += d[t] * xh;                                    /* sum_t dy xhat */
+        }
+        if (dgamma) dgamma[c] += (asr_real)sdx;
+        if (dbeta) dbeta[c] += (asr_real)sd;
+        sg += gm * sd;                                         /* sum_k g_k */
+        sgx += gm * sdx;                                       /* sum_k g_k xhat_k */
+      }
+      if (!dx) continue;
+      sg /= m;
+      sgx /= m;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        asr_real *o = dx + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1;
+        for (t = 0; t < T; t++) {
+          double xh = ((double)xr[t] - mu) * rs;
+          o[t] += (asr_real)(rs * (gm * d[t] - sg - xh * sgx));   /* the projected gradient */
+        }
+      }
+    }
+}
+
+/* fast: one pass of sum and sum of squares per group (in double: var = E[x^2] - mu^2,
+ * clamped at 0), then y = a_c x + b_c with a_c = gamma_c rstd, b_c = beta_c - a_c mu.
+ * The backward expands _ref's xhat = (x - mu) rstd the same way:
+ *   dx = rstd gamma_c dy - rstd^2 mean(g xhat) x + (mu rstd^2 mean(g xhat) - rstd mean(g)),
+ * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. */
+ASR__PRIVATE void asr__group_norm_forward_fast(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
+      double s = 0, s2 = 0, mu, var, rs;
+      for (k = 0; k < (size_t)m; k++) {
+        double v = x[o + k];
+        s += v;
+        s2 += v * v;
+      }
+      mu = s / m;
+      var = s2 / m - mu * mu;
+      if (var < 0) var = 0;                                    /* rounding of E[x^2] - mu^2 */
+      rs = 1.0 / sqrt(var + eps);
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)rs;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        asr_real *yr = y + ((size_t)n * C + c) * T;
+        asr_real a = (asr_real)((gamma ? gamma[c] : 1) * rs);
+        asr_real b = (asr_real)((beta ? beta[c] : 0) - (double)a * mu);
+        for (t = 0; t < T; t++) yr[t] = a * xr[t] + b;
+      }
+    }
+}
+
+ASR__PRIVATE void asr__group_norm_backward_fast(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0, B, D;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
+        for (t = 0; t < T; t++) {
+          sd += d[t];                                          /* sum dy */
+          sdx += (double)d[t] * xr[t];                         /* sum dy x (not xhat) */
+        }
+        sdx = (sdx - mu * sd) * rs;                            /* sum dy xhat */
+        if (dgamma) dgamma[c] += (asr_real)sdx;
+        if (dbeta) dbeta[c] += (asr_real)sd;
+        sg += gm * sd;
+        sgx += gm * sdx;
+      }
+      if (!dx) continue;
+      sg /= m;
+      sgx /= m;
+      B = -rs * rs * sgx;                                      /* the coefficient of x */
+      D = -rs * sg + mu * rs * rs * sgx;                       /* the constant */
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        asr_real *o = dx + ((size_t)n * C + c) * T;
+        asr_real A = (asr_real)(rs * (gamma ? gamma[c] : 1)), Bf = (asr_real)B, Df = (asr_real)D;
+        for (t = 0; t < T; t++) o[t] += A * d[t] + Bf * xr[t] + Df;
+      }
+    }
+}
+
+ASRDEF asr_result asr_group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps) {
+  /* eq. (2) literally per group: asr__group_norm_forward_naive */
+  return asr__group_norm_forward(ASR__TIER_NAIVE, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                             const asr_real *x, const asr_real *gamma,
+                                             const asr_real *beta, int N, int C, int T, int G,
+                                             double eps) {
+  /* two passes per group: asr__group_norm_forward_ref */
+  return asr__group_norm_forward(ASR__TIER_REF, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int N, int C, int T, int G,
+                                         double eps) {
+  /* one pass, folded affine: asr__group_norm_forward_fast */
+  return asr__group_norm_forward(ASR__TIER_FAST, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G) {
+  /* the Jacobian, entry by entry: asr__group_norm_backward_naive */
+  return asr__group_norm_backward(ASR__TIER_NAIVE, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+ASRDEF asr_result asr_group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                              const asr_real *dy, const asr_real *x,
+                                              const asr_real *mean, const asr_real *rstd,
+                                              const asr_real *gamma, int N, int C, int T, int G) {
+  /* the projected gradient: asr__group_norm_backward_ref */
+  return asr__group_norm_backward(ASR__TIER_REF, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+ASRDEF asr_result asr_group_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int N, int C, int T, int G) {
+  /* dx = A_c dy + B x + D: asr__group_norm_backward_fast */
+  return asr__group_norm_backward(ASR__TIER_FAST, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+
 /* ---- softmax cross-entropy with label smoothing */
 ASRDEF asr_result asr_cross_entropy_forward(asr_real *loss, asr_real *logp, int *count,
                                             const asr_real *logits, const int *targets, int M,
@@ -8910,6 +9222,48 @@ ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_r
   if (M == 0) return ASR_OK;
   if (tier == ASR__TIER_NAIVE) asr__linear_backward_naive(dx, dW, db, dy, x, W, M, I, O);
   else asr__linear_backward_gemm(tier, dx, dW, db, dy, x, W, M, I, O);
+  return ASR_OK;
+}
+
+/* Group norm's argument checks and tier driver. */
+ASR__PRIVATE asr_result asr__group_norm_check(const void *out, const void *mean, const void *rstd,
+                                              const void *x, int N, int C, int T, int G) {
+  if (!out || !mean || !rstd || !x || N < 0 || C < 1 || T < 1) return ASR_ERR_INVALID_ARG;
+  if (G < 1 || C % G != 0) return ASR_ERR_SHAPE;
+  return ASR_OK;
+}
+
+/* _naive's limit: N G m^2 Jacobian entries (m = (C/G) T) up to 2^26. */
+ASR__PRIVATE int asr__group_norm_naive_too_large(int N, int C, int T, int G) {
+  double m = (double)(C / G) * T;
+  return (double)N * G * m * m > 67108864.0;
+}
+
+ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps) {
+  asr_result r = asr__group_norm_check(y, mean, rstd, x, N, C, T, G);
+  if (r != ASR_OK) return r;
+  if (!(eps >= 0)) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (!asr_all_finite(x, (size_t)N * C * T)) return ASR_ERR_NONFINITE;
+  if (tier == ASR__TIER_NAIVE) asr__group_norm_forward_naive(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else if (tier == ASR__TIER_REF) asr__group_norm_forward_ref(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else asr__group_norm_forward_fast(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, asr_real *dgamma,
+                                                 asr_real *dbeta, const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G) {
+  asr_result r = asr__group_norm_check(dy, mean, rstd, x, N, C, T, G);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (tier == ASR__TIER_NAIVE) asr__group_norm_backward_naive(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+  else if (tier == ASR__TIER_REF) asr__group_norm_backward_ref(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+  else asr__group_norm_backward_fast(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
   return ASR_OK;
 }
 
