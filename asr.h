@@ -138,9 +138,9 @@
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (333) has one tier: its definition is already its
+ *   Every other public function (338) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 72, 8: 17, 9: 39, 10: 37.
+ *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 72, 8: 17, 9: 44, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -4438,6 +4438,26 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     tanh, joiner.output_linear), trained with the RNN-T loss one frame row
  *                     at a time (asr_rnnt_joint_loss_rowwise), decoded greedily or by the
  *                     [Graves12] beam search
+ *   "ctc-attention"   ESPnet's hybrid CTC/attention model [Watanabe17] (ESPnetASRModel with
+ *                     its Conformer recipes' pieces): the ctc-conformer encoder, a CTC branch
+ *                     (ctc.ctc_lo) and ESPnet's Transformer decoder (section 7.2, keys
+ *                     decoder.*: embed.0, decoders.{l}.*, after_norm, output_layer) of
+ *                     `dec_layers` layers with the encoder's width, heads and ff_dim; trained
+ *                     with lambda L_ctc + (1 - lambda) L_att (ctc_weight lambda = 0.3, ESPnet's
+ *                     Conformer recipes), L_att ESPnet's label-smoothed loss (lsm_weight 0.1,
+ *                     normalize_length false); decoded by the joint CTC/attention beam search
+ *                     (section 7.4) with the same lambda, or by attention rescoring of a CTC
+ *                     n-best (asr_model_decode_with)
+ *   "las"             Listen, Attend and Spell [Chan16]: the same encoder as the listener (the
+ *                     paper's is a pyramidal BiLSTM; this one is the Conformer, as espnet2
+ *                     pairs its RNNDecoder with any encoder) and the LAS speller of section
+ *                     7.1 with location-aware attention (espnet2's RNNDecoder keys: decoder.
+ *                     embed, decoder.decoder.{l}.*, decoder.att_list.0.*, decoder.output),
+ *                     trained on L_att alone (ctc_weight 0: no CTC branch) and decoded by the
+ *                     attention beam search (lambda 0)
+ * The attention heads use one more token than ASR_CHARSET: <sos>/<eos>, id vocab - 1 =
+ * ASR_CHARSET_SIZE, shared as ESPnet shares it (its token list <blank>, the characters,
+ * <sos/eos>); the blank stays id 0 and is never proposed by the attention decoder.
  *
  * Features are computed by the model (asr_model_features): `pad_ms` of noise at the
  * recording's background level before and after it (when pad_ms > 0), resampling to the
@@ -4455,15 +4475,22 @@ typedef enum asr_model_encoder {
 } asr_model_encoder;
 typedef enum asr_model_head {
   ASR_HEAD_CTC = 0,             /* "ctc": linear + CTC */
-  ASR_HEAD_RNNT = 1             /* "rnnt": stateless prediction network + joiner + RNN-T */
+  ASR_HEAD_RNNT = 1,            /* "rnnt": stateless prediction network + joiner + RNN-T */
+  ASR_HEAD_TRANSFORMER = 2,     /* "transformer": ESPnet's Transformer decoder, plus the CTC
+                                   branch when ctc_weight > 0 */
+  ASR_HEAD_LAS = 3              /* "las": the LAS speller, plus the CTC branch when
+                                   ctc_weight > 0 */
 } asr_model_head;
+/* The attention heads' vocabulary: the characters and <sos>/<eos> (id ASR_CHARSET_SIZE). */
+#define ASR_ATT_VOCAB (ASR_CHARSET_SIZE + 1)
+#define ASR_MODEL_MAX_DEC_LAYERS 4
 typedef struct asr_model_config {
-  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt" */
+  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las" */
   asr_model_encoder encoder;
   asr_model_head head;
   int sample_rate;        /* 16000 */
   int n_mels;             /* fbank bins, 80 */
-  int vocab;              /* ASR_CHARSET_SIZE */
+  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB */
   /* the encoder */
   int channels;           /* ContextNet width C / Conformer d_model D (= the output dim E) */
   int blocks;             /* ContextNet residual blocks after C0 / Conformer blocks */
@@ -4475,6 +4502,16 @@ typedef struct asr_model_config {
   int pred_dim;           /* decoder_dim: the prediction network's embedding size */
   int context;            /* context_size: labels the prediction network sees, >= 1 */
   int joint_dim;          /* joiner_dim */
+  /* the attention heads ("transformer", "las") */
+  int dec_layers;         /* Transformer: num_blocks (width, heads, units: the encoder's
+                             channels, heads, ff_dim); LAS: dlayers, 1..ASR_MODEL_MAX_DEC_LAYERS */
+  int dec_units;          /* LAS: dunits, the embedding and LSTM size */
+  int att_dim;            /* LAS: adim, the location-aware attention's size */
+  int aconv_chans;        /* LAS: the location filters' channels (ESPnet's aconv_chans) */
+  int aconv_filts;        /* LAS: their half width (2 F + 1 taps; ESPnet's aconv_filts) */
+  double ctc_weight;      /* lambda of the multi-task loss, in [0, 1]; also the decoding
+                             default; 0: no CTC branch (no ctc.ctc_lo tensors) */
+  double lsm_weight;      /* label smoothing of the attention loss (ESPnet's lsm_weight) */
   /* the front end */
   int pad_ms;             /* noise before and after every waveform, in ms (0: none); see
                              asr_model_features. Stored in checkpoints when not 0. */
@@ -4486,8 +4523,8 @@ ASRDEF const char *asr_model_recipe_name(int i);
  * filled, also those the recipe's encoder and head do not use. */
 ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *recipe);
 /* The config as a JSON object (stored in checkpoints under "config"), and back: the
- * recipe, "encoder" and "head" as names, then the integer fields its encoder and head
- * use. Unknown keys are an error; missing keys keep the recipe's defaults (so a
+ * recipe, "encoder" and "head" as names, then the fields its encoder and head use
+ * (integers; ctc_weight and lsm_weight as numbers). Unknown keys are an error; missing keys keep the recipe's defaults (so a
  * checkpoint written before a field existed still loads). Returns the length written
  * (or needed), like snprintf. */
 ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t cap);
@@ -4513,6 +4550,12 @@ typedef struct asr__cf_block {
   int norm_w[5], norm_b[5];
 } asr__cf_block;
 
+/* Indices of the LAS speller's tensors (private). */
+typedef struct asr__las_idx {
+  int embed, w_ih[ASR_MODEL_MAX_DEC_LAYERS], w_hh[ASR_MODEL_MAX_DEC_LAYERS];
+  int b_ih[ASR_MODEL_MAX_DEC_LAYERS], b_hh[ASR_MODEL_MAX_DEC_LAYERS], att[7], out_w, out_b;
+} asr__las_idx;
+
 typedef struct asr_model {
   asr_model_config cfg;
   asr_params params;      /* trained tensors, with their gradients */
@@ -4530,6 +4573,11 @@ typedef struct asr_model {
   /* head "rnnt": decoder.embedding, decoder.conv (-1 for context 1), joiner.encoder_proj
    * and joiner.decoder_proj (weight, bias) */
   int emb, pconv, enc_w, enc_b, dec_w, dec_b;
+  /* head "las": the speller's tensors (embed, per layer w_ih/w_hh/b_ih/b_hh, the attention's
+   * mlp_enc w/b, mlp_dec, mlp_att, loc_conv, gvec w/b, output w/b); head "transformer" binds
+   * its tensors by name (prefix "decoder."); the CTC branch of both is out_w/out_b (-1
+   * without one) */
+  asr__las_idx las;
   void *user;
 } asr_model;
 
@@ -4571,7 +4619,9 @@ ASRDEF int asr_model_min_frames(const asr_model *m);
  * padded token ids, target_lengths (N). Runs the forward pass in training mode (batch
  * statistics; running statistics updated), the loss, and the backward pass, ADDING the
  * gradient of the batch loss into m->params.grad. *loss receives the batch loss, the
- * mean over the utterances of -ln p(y|x) (CTC or RNN-T); an utterance whose transcript
+ * mean over the utterances of -ln p(y|x) (CTC or RNN-T; the attention heads: lambda
+ * L_ctc + (1 - lambda) L_att, L_att the label-smoothed KL summed over the tokens and
+ * <eos>, ESPnet's loss_att times its batch size); an utterance whose transcript
  * cannot fit its frames counts 0 and gives no gradient (and the call returns
  * ASR_INFEASIBLE). work: asr_model_train_workspace_size(m, N, T, S) bytes. */
 ASRDEF size_t asr_model_train_workspace_size(const asr_model *m, int N, int T, int S);
@@ -4587,7 +4637,8 @@ ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *f
 
 /* Inference (evaluation mode). work: asr_model_infer_workspace_size(m, N, T) bytes.
  * encode: the encoder output enc (N, asr_model_out_frames(m, T), E) and out_lengths (N).
- * logprobs (CTC heads only; ASR_ERR_UNSUPPORTED otherwise): per-frame log-probabilities
+ * logprobs (the CTC head and the CTC branch of an attention head; ASR_ERR_UNSUPPORTED
+ * otherwise): per-frame log-probabilities
  * of the tokens, logprobs (N, asr_model_out_frames(m, T), vocab), and out_lengths (N). */
 ASRDEF size_t asr_model_infer_workspace_size(const asr_model *m, int N, int T);
 ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
@@ -4599,7 +4650,9 @@ ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_
 
 /* Transcribes one utterance, feats (T, n_mels), with the head's decoder: beam 1 greedy
  * (CTC: best path; RNN-T: asr_rnnt_greedy_decode), beam > 1 the beam search (CTC: prefix
- * beam search; RNN-T: [Graves12] Algorithm 1). tokens (max_tokens) out, *n_tokens their
+ * beam search; RNN-T: [Graves12] Algorithm 1); the attention heads: the joint CTC/
+ * attention beam search with the model's ctc_weight (beam 1 included; asr_model_decode_with
+ * below gives every option). tokens (max_tokens) out, *n_tokens their
  * count (ASR_ERR_TOO_LARGE if more than max_tokens). starts, ends (max_tokens each, may
  * be NULL): the output frames where each token begins and ends (inclusive): CTC: its run
  * in the best path (for beam > 1 in the Viterbi path of the beam's text, asr_ctc_align);
@@ -4611,6 +4664,52 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
 ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
                                    int *ends, int max_tokens, const asr_real *feats, int T,
                                    int beam, void *work, size_t work_bytes, asr_error *err);
+
+/* Decoding with options: what asr_model_decode does with its beam, and the attention heads'
+ * own knobs (ESPnet's decoding options). The CTC and RNN-T heads read only `beam`.
+ *   beam         hypotheses kept (>= 1)
+ *   ctc_weight   lambda of the joint CTC/attention score (section 7.4), in [0, 1]: 0 pure
+ *                attention, 1 the CTC prefix score alone; > 0 needs the CTC branch
+ *   penalty      added per emitted token, <eos> included (ESPnet's penalty)
+ *   maxlenratio  the hypotheses' maximum length, as asr_joint_beam_opts (0: the output
+ *                frames, with end detection)
+ *   rescore      0: the joint beam search. n > 0: attention rescoring instead: the CTC prefix
+ *                beam search (beam n, its n best; the <eos> id is taken out of the CTC
+ *                frames first: it is never a CTC label), each hypothesis scored by the
+ *                decoder (asr_attention_rescore), the best of ctc_weight ln p_ctc + (1 -
+ *                ctc_weight) ln p_att + penalty |y| kept. Needs the CTC branch.
+ * Defaults (asr_model_decode_opts_default): beam, the model's ctc_weight, penalty 0,
+ * maxlenratio 0, rescore 0. Token spans (starts, ends) of an attention head come from the
+ * CTC branch (the Viterbi path of the decoded text, asr_ctc_align); without it (las) from
+ * the attention: start = end = the frame of the largest weight of the step that emits the
+ * token. Errors (negative, nothing written, err names it): beam or rescore out of range,
+ * ctc_weight outside [0, 1] or > 0 without a CTC branch, NaN options. */
+typedef struct asr_model_decode_opts {
+  int beam;
+  double ctc_weight;
+  double penalty;
+  double maxlenratio;
+  int rescore;
+} asr_model_decode_opts;
+ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, int beam);
+ASRDEF size_t asr_model_decode_with_workspace_size(const asr_model *m, int T,
+                                                   const asr_model_decode_opts *o);
+ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                        int *ends, int max_tokens, const asr_real *feats, int T,
+                                        const asr_model_decode_opts *o, void *work,
+                                        size_t work_bytes, asr_error *err);
+
+/* The attention weights of an attention head, teacher-forced on tokens (n) of one
+ * utterance feats (T, n_mels), evaluation mode: alpha (n + 1, asr_model_out_frames(m, T)),
+ * row i the weights over the encoder frames with which decoder step i (the one that
+ * predicts token i, <eos> for i = n) reads them: LAS the speller's alpha_i (section 7.1);
+ * Transformer the source attention of the last layer, averaged over its heads. The
+ * pictures of build/posteriorgram. work: asr_model_attention_workspace_size(m, T, n)
+ * bytes. Errors: not an attention head (ASR_ERR_UNSUPPORTED), a token outside [1, vocab-1). */
+ASRDEF size_t asr_model_attention_workspace_size(const asr_model *m, int T, int n);
+ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *tokens, int n,
+                                      const asr_real *feats, int T, void *work, size_t work_bytes,
+                                      asr_error *err);
 
 /* ========================================================================================
  * 10. Checkers
@@ -23777,7 +23876,10 @@ struct asr__decode_plan;   /* defined in 9.7 */
 ASR__PRIVATE asr_result asr__model_plan_over(const asr_model *m, struct asr__model_plan *P, void *work,
                                              size_t work_bytes, int N, int T, int S, int mode, const char *what,
                                              asr_error *err);
-ASR__PRIVATE void asr__decode_layout(const asr_model *m, struct asr__decode_plan *D, asr__bump *a, int T, int beam);
+ASR__PRIVATE void asr__decode_layout(const asr_model *m, struct asr__decode_plan *D, asr__bump *a, int T,
+                                     const asr_model_decode_opts *o);
+ASR__PRIVATE void asr__tdec_cfg(const asr_model *m, asr_tdec_config *c);
+ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err);
 
 /* ---- 9.1 The tokens: ASR_CHARSET, id k >= 1 is the character ASR_CHARSET[k], 0 the blank */
 
@@ -23831,23 +23933,31 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * encoders (9.4) and the heads (9.5) are written once each, so a new recipe is a new row.
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
- * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k. */
+ * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, ctc-attention
+ * 559k, las 607k. */
 typedef struct asr__recipe_row {
   const char *name;
   asr_model_encoder encoder;
   asr_model_head head;
   int channels, blocks, layers, kernel, heads, ff_dim, pred_dim, context, joint_dim;
+  int dec_layers, dec_units, att_dim;
+  double ctc_weight;
 } asr__recipe_row;
+/* (dl = dec_layers, DU = dec_units, A = att_dim, ctc = ctc_weight; the attention heads
+ * also get lsm_weight 0.1 and, for LAS, 10 location filters of 2*15+1 taps) */
 static const asr__recipe_row asr__recipes[] = {
-  /* name            encoder                 head           C    blk lay K   H  FF   P   ctx J */
-  {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,  128, 4,  3,  5,  4, 256, 64, 2, 64},
-  {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,  64,  3,  3,  15, 4, 256, 64, 2, 64},
-  {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT, 64,  3,  3,  15, 4, 256, 64, 2, 64},
+  /* name            encoder                 head                  C    blk lay K   H  FF   P   ctx J   dl DU   A   ctc */
+  {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,         128, 4,  3,  5,  4, 256, 64, 2, 64, 0, 0,   0,  0},
+  {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,         64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 0,   0,  0},
+  {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT,        64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 0,   0,  0},
+  {"ctc-attention",  ASR_ENCODER_CONFORMER,  ASR_HEAD_TRANSFORMER, 64,  3,  3,  15, 4, 256, 64, 2, 64, 2, 0,   0,  0.3},
+  {"las",            ASR_ENCODER_CONFORMER,  ASR_HEAD_LAS,         64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
 };
 #define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
 /* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
 static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
-static const char *const asr__head_names[2] = {"ctc", "rnnt"};
+#define ASR__N_HEADS 4
+static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las"};
 
 ASRDEF const char *asr_model_recipe_name(int i) {
   return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
@@ -23875,6 +23985,16 @@ ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *reci
   c->pred_dim = r->pred_dim;
   c->context = r->context;
   c->joint_dim = r->joint_dim;
+  if (r->head == ASR_HEAD_TRANSFORMER || r->head == ASR_HEAD_LAS) {
+    c->vocab = ASR_ATT_VOCAB;
+    c->dec_layers = r->dec_layers;
+    c->dec_units = r->dec_units;
+    c->att_dim = r->att_dim;
+    c->aconv_chans = r->head == ASR_HEAD_LAS ? 10 : 0;
+    c->aconv_filts = r->head == ASR_HEAD_LAS ? 15 : 0;
+    c->ctc_weight = r->ctc_weight;
+    c->lsm_weight = 0.1;
+  }
   return ASR_OK;
 }
 
@@ -23936,6 +24056,28 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
         for (d = 1; d < wt->ndim; d++) fan_in *= (double)wt->shape[d];
         bound = 1.0 / sqrt(fan_in);
         for (k = 0; k < it->count; k++) m->params.data[it->offset + k] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
+      }
+    }
+  }
+  if (cfg->head == ASR_HEAD_TRANSFORMER) {
+    /* PyTorch's defaults for the decoder (asr_tdec_params_init) */
+    asr_tdec_config tc;
+    asr__tdec_cfg(m, &tc);
+    asr_tdec_params_init(&m->params, "decoder.", &tc, rng);
+  }
+  if (cfg->head == ASR_HEAD_LAS) {
+    /* nn.Embedding N(0,1); nn.LSTMCell every weight and bias U(-1/sqrt(D), 1/sqrt(D)) */
+    const asr__las_idx *k = &m->las;
+    double bound = 1.0 / sqrt((double)cfg->dec_units);
+    size_t q;
+    int l, j;
+    asr_real *e = asr_params_ptr(&m->params, k->embed);
+    for (q = 0; q < m->params.items[k->embed].count; q++) e[q] = (asr_real)asr_rng_normal(rng);
+    for (l = 0; l < cfg->dec_layers; l++) {
+      const int ix[4] = {k->w_ih[l], k->w_hh[l], k->b_ih[l], k->b_hh[l]};
+      for (j = 0; j < 4; j++) {
+        asr_real *x = asr_params_ptr(&m->params, ix[j]);
+        for (q = 0; q < m->params.items[ix[j]].count; q++) x[q] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
       }
     }
   }
@@ -24085,6 +24227,12 @@ typedef struct asr__model_plan {
   /* head "rnnt" */
   asr_real *jbias, *jgrad;                 /* (H) joint bias; the joint's gradients */
   asr_real *g, *emb, *dg;                  /* (S+1,P) each */
+  /* heads "transformer", "las" (the CTC branch uses logits, dlogits, losses above) */
+  int *ys_pad, *ys_in, *ys_out, *ys_lens;  /* (N,S), (N,S+1), (N,S+1), (N) */
+  asr_real *alogits, *alogp, *dalogits;    /* (N,S+1,V) each */
+  double *ctc_l, *att_l;                   /* (N) the two losses per utterance */
+  void *dsaved;                            /* the decoder's saved activations */
+  size_t dsaved_bytes;
 } asr__model_plan;
 
 /* x (N, A, B) -> y (N, B, A): ContextNet works on (N,C,T), the features are (N,T,F) */
@@ -24224,8 +24372,9 @@ ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan
   return ASR_OK;
 }
 
-/* ---- 9.5 The heads and the loss: "ctc" (linear + CTC, section 5) and "rnnt" (stateless
- * prediction network + joiner + RNN-T loss row by row, section 6) */
+/* ---- 9.5 The heads and the loss: "ctc" (linear + CTC, section 5), "rnnt" (stateless
+ * prediction network + joiner + RNN-T loss row by row, section 6), "transformer" and "las"
+ * (the hybrid CTC/attention loss of section 7.4 over the decoders of 7.1 and 7.2) */
 
 /* The joint of the RNN-T head: icefall's Joiner, output_linear(tanh(encoder_proj(f) +
  * decoder_proj(g))), is asr_rnnt_joint with b = encoder_proj.bias + decoder_proj.bias
@@ -24263,6 +24412,187 @@ ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) 
  * gradient (training), or +inf (evaluation). */
 enum { ASR__KEEP_INF = 0, ASR__ZERO_INF = 1 };
 
+/* HEADS "transformer" and "las": the attention decoder's parameters, bound from the store
+ * (the LAS ones from their indices; the Transformer's by name, asr_tdec_params_bind). dec
+ * and gdec: room for ASR_MODEL_MAX_DEC_LAYERS LSTM cells. */
+ASR__PRIVATE void asr__las_bind(const asr_model *m, asr_las_speller_config *cfg, asr_las_speller_params *p,
+                                asr_las_speller_grads *g, asr_lstm_params *dec, asr_lstm_grads *gdec) {
+  const asr_params *P = &m->params;
+  const asr__las_idx *k = &m->las;
+  int l;
+  asr_las_speller_config_init(cfg, m->cfg.vocab, m->cfg.dec_units, m->cfg.dec_layers, m->cfg.channels,
+                              ASR_ATTENTION_LOCATION, m->cfg.att_dim, m->cfg.aconv_chans, m->cfg.aconv_filts);
+  memset(p, 0, sizeof *p);
+  p->embed = asr_params_ptr(P, k->embed);
+  for (l = 0; l < m->cfg.dec_layers; l++) {
+    dec[l].w_ih = asr_params_ptr(P, k->w_ih[l]), dec[l].w_hh = asr_params_ptr(P, k->w_hh[l]);
+    dec[l].b_ih = asr_params_ptr(P, k->b_ih[l]), dec[l].b_hh = asr_params_ptr(P, k->b_hh[l]);
+  }
+  p->dec = dec;
+  p->att.enc_w = asr_params_ptr(P, k->att[0]), p->att.enc_b = asr_params_ptr(P, k->att[1]);
+  p->att.dec_w = asr_params_ptr(P, k->att[2]), p->att.att_w = asr_params_ptr(P, k->att[3]);
+  p->att.conv_w = asr_params_ptr(P, k->att[4]), p->att.gvec_w = asr_params_ptr(P, k->att[5]);
+  p->att.gvec_b = asr_params_ptr(P, k->att[6]);
+  p->out_w = asr_params_ptr(P, k->out_w), p->out_b = asr_params_ptr(P, k->out_b);
+  if (!g) return;
+  memset(g, 0, sizeof *g);
+  g->embed = asr_params_grad_ptr(P, k->embed);
+  for (l = 0; l < m->cfg.dec_layers; l++) {
+    gdec[l].w_ih = asr_params_grad_ptr(P, k->w_ih[l]), gdec[l].w_hh = asr_params_grad_ptr(P, k->w_hh[l]);
+    gdec[l].b_ih = asr_params_grad_ptr(P, k->b_ih[l]), gdec[l].b_hh = asr_params_grad_ptr(P, k->b_hh[l]);
+  }
+  g->dec = gdec;
+  g->att.enc_w = asr_params_grad_ptr(P, k->att[0]), g->att.enc_b = asr_params_grad_ptr(P, k->att[1]);
+  g->att.dec_w = asr_params_grad_ptr(P, k->att[2]), g->att.att_w = asr_params_grad_ptr(P, k->att[3]);
+  g->att.conv_w = asr_params_grad_ptr(P, k->att[4]), g->att.gvec_w = asr_params_grad_ptr(P, k->att[5]);
+  g->att.gvec_b = asr_params_grad_ptr(P, k->att[6]);
+  g->out_w = asr_params_grad_ptr(P, k->out_w), g->out_b = asr_params_grad_ptr(P, k->out_b);
+}
+
+/* The Transformer decoder's config: the encoder's width, heads and feed-forward units. */
+ASR__PRIVATE void asr__tdec_cfg(const asr_model *m, asr_tdec_config *c) {
+  asr_tdec_config_init(c, m->cfg.vocab, m->cfg.channels, m->cfg.heads, m->cfg.ff_dim, m->cfg.dec_layers);
+}
+
+ASR__PRIVATE int asr__is_att_head(asr_model_head h) { return h == ASR_HEAD_TRANSFORMER || h == ASR_HEAD_LAS; }
+/* The CTC output layer exists: the CTC head, or an attention head with ctc_weight > 0. */
+ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && m->cfg.head != ASR_HEAD_RNNT; }
+
+/* The CTC loss on the output layer (P->logits), per utterance into ctc (N); with P->mode
+ * TRAIN its gradient, scale/N per utterance (scale = dL/dL_ctc: 1 for the CTC head, lambda
+ * in the hybrid one), goes into the output layer's gradients and is ADDED to P->denc. */
+ASR__PRIVATE asr_result asr__ctc_branch_loss(asr_model *m, asr__model_plan *P, double *ctc, const int *targets,
+                                             const int *target_lengths, int zero_inf, double scale,
+                                             asr_error *err) {
+  int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
+  size_t k, nl = (size_t)N * To * V;
+  asr_result r, rc;
+  r = asr__ctc_head_forward(m, P);
+  if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+  if (train) memset(P->dlogits, 0, sizeof(asr_real) * nl);
+  rc = asr_ctc_loss(P->losses, train ? P->dlogits : NULL, P->logits, targets, P->len_out, target_lengths, N, To, V, S,
+                    0 /* blank */, ASR_REDUCTION_NONE, zero_inf, P->work, P->work_bytes, err);
+  if (rc < 0) return rc;
+  for (n = 0; n < N; n++) ctc[n] = P->losses[n];
+  if (!train) return rc;
+  for (k = 0; k < nl; k++) P->dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
+  if (scale != 1)
+    for (k = 0; k < nl; k++) P->dlogits[k] *= (asr_real)scale;  /* lambda, in the hybrid loss */
+  r = asr_linear_backward(P->denc, asr_params_grad_ptr(&m->params, m->out_w),
+                          asr_params_grad_ptr(&m->params, m->out_b), P->dlogits, P->enc,
+                          asr_params_ptr(&m->params, m->out_w), N * To, C, V);
+  if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
+  return rc;
+}
+
+/* The attention branch ([Watanabe17] L_att, ESPnet's loss_att): ys_in, ys_out =
+ * add_sos_eos(y) (U = S + 1 columns), the decoder teacher-forced over the encoder output,
+ * ESPnet's LabelSmoothingLoss (normalize_length false) per utterance into att (N); with
+ * P->mode TRAIN its gradient, scale/N per utterance (scale = dL/dL_att = 1 - lambda), goes
+ * into the decoder's gradients and is ADDED to P->denc. */
+ASR__PRIVATE asr_result asr__att_branch_loss(asr_model *m, asr__model_plan *P, double *att, const int *targets,
+                                             const int *target_lengths, double scale, asr_error *err) {
+  int n, j, N = P->N, To = P->Tout, S = P->S, U = S + 1, V = m->cfg.vocab, eos = V - 1;
+  int train = P->mode == ASR__PASS_TRAIN;
+  double eps = m->cfg.lsm_weight;
+  asr_result r;
+  /* the targets with ESPnet's ignore id -1 past each length, then <sos> y / y <eos> */
+  for (n = 0; n < N; n++) {
+    int Un = target_lengths[n];
+    if (Un < 0 || Un > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, Un, S);
+    for (j = 0; j < S; j++) {
+      int y = j < Un ? targets[(size_t)n * S + j] : -1;
+      if (j < Un && (y < 1 || y >= eos))
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, j, y, eos);
+      P->ys_pad[(size_t)n * S + j] = y;
+    }
+    P->ys_lens[n] = Un + 1;
+  }
+  r = asr_add_sos_eos(P->ys_in, P->ys_out, P->ys_pad, N, S, V, eos, eos, -1);
+  if (r != ASR_OK) return asr__fail(err, r, "add_sos_eos: %s", asr_result_string(r));
+  if (m->cfg.head == ASR_HEAD_TRANSFORMER) {
+    asr_tdec_config tc;
+    asr_tdec_params tp;
+    asr_tdec_saved ts;
+    asr__tdec_cfg(m, &tc);
+    asr_tdec_params_bind(&tp, NULL, &m->params, "decoder.", &tc);
+    asr_tdec_saved_init(&ts, P->dsaved, P->dsaved_bytes, &tc, N, U, To);
+    r = asr_tdec_forward(P->alogits, &ts, P->ys_in, P->ys_lens, P->enc, P->len_out, &tp, &tc, N, U, To, P->work,
+                         P->work_bytes);
+  } else {
+    asr_las_speller_config lc;
+    asr_las_speller_params lp;
+    asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
+    asr_las_speller_saved ls;
+    asr__las_bind(m, &lc, &lp, NULL, dec, NULL);
+    asr_las_speller_saved_init(&ls, P->dsaved, P->dsaved_bytes, &lc, N, U, To);
+    r = asr_las_speller_forward(P->alogits, &ls, P->ys_in, P->enc, P->len_out, &lp, &lc, N, U, To, P->work,
+                                P->work_bytes);
+  }
+  if (r != ASR_OK) return asr__fail(err, r, "attention decoder: %s", asr_result_string(r));
+  for (n = 0; n < N; n++) {                 /* sum_u KL_u of utterance n (ESPnet divides by N) */
+    asr_real l = 0;
+    size_t o = (size_t)n * U * V;
+    r = asr_label_smoothing_loss_forward(&l, P->alogp + o, NULL, P->alogits + o, P->ys_out + (size_t)n * U, 1, U, V,
+                                         eps, -1, 0);
+    if (r != ASR_OK) return asr__fail(err, r, "attention loss, utterance %d: %s", n, asr_result_string(r));
+    att[n] = l;
+  }
+  if (!train) return ASR_OK;
+  memset(P->dalogits, 0, sizeof(asr_real) * (size_t)N * U * V);
+  r = asr_label_smoothing_loss_backward(P->dalogits, scale, P->alogp, P->ys_out, N, U, V, eps, -1, 0);
+  if (r == ASR_OK && m->cfg.head == ASR_HEAD_TRANSFORMER) {
+    asr_tdec_config tc;
+    asr_tdec_params tp;
+    asr_tdec_grads tg;
+    asr_tdec_saved ts;
+    asr__tdec_cfg(m, &tc);
+    asr_tdec_params_bind(&tp, &tg, &m->params, "decoder.", &tc);
+    asr_tdec_saved_init(&ts, P->dsaved, P->dsaved_bytes, &tc, N, U, To);
+    r = asr_tdec_backward(P->denc, &tg, P->dalogits, &ts, P->ys_in, P->ys_lens, P->enc, P->len_out, &tp, &tc, N, U,
+                          To, P->work, P->work_bytes);
+  } else if (r == ASR_OK) {
+    asr_las_speller_config lc;
+    asr_las_speller_params lp;
+    asr_las_speller_grads lg;
+    asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
+    asr_lstm_grads gdec[ASR_MODEL_MAX_DEC_LAYERS];
+    asr_las_speller_saved ls;
+    asr__las_bind(m, &lc, &lp, &lg, dec, gdec);
+    asr_las_speller_saved_init(&ls, P->dsaved, P->dsaved_bytes, &lc, N, U, To);
+    r = asr_las_speller_backward(P->denc, &lg, P->dalogits, &ls, P->ys_in, P->enc, P->len_out, &lp, &lc, N, U, To,
+                                 P->work, P->work_bytes);
+  }
+  if (r != ASR_OK) return asr__fail(err, r, "attention decoder backward: %s", asr_result_string(r));
+  return ASR_OK;
+}
+
+/* HEADS "transformer", "las": L = lambda L_ctc + (1 - lambda) L_att per utterance
+ * (asr_hybrid_loss; lambda = ctc_weight: 0 runs no CTC branch). */
+ASR__PRIVATE asr_result asr__hybrid_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                              const int *target_lengths, int zero_inf, asr_error *err) {
+  double lam = m->cfg.ctc_weight;
+  int n, N = P->N, C = m->cfg.channels;
+  asr_result r, rc = ASR_OK;
+  if (P->mode == ASR__PASS_TRAIN) memset(P->denc, 0, sizeof(asr_real) * (size_t)N * P->Tout * C);
+  for (n = 0; n < N; n++) P->ctc_l[n] = P->att_l[n] = 0;
+  if (lam > 0) {
+    rc = asr__ctc_branch_loss(m, P, P->ctc_l, targets, target_lengths, zero_inf, lam, err);
+    if (rc < 0) return rc;
+  }
+  if (lam < 1) {
+    r = asr__att_branch_loss(m, P, P->att_l, targets, target_lengths, 1 - lam, err);
+    if (r < 0) return r;
+  }
+  for (n = 0; n < N; n++) {
+    asr_real l = 0;
+    r = asr_hybrid_loss(&l, NULL, NULL, (asr_real)P->ctc_l[n], (asr_real)P->att_l[n], lam, err);
+    if (r != ASR_OK) return r;
+    losses[n] = l;
+  }
+  return rc;
+}
+
 /* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
  * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
  * the head's parameter gradients (+=) and P->denc (written). zero_inf (ASR__ZERO_INF or
@@ -24271,24 +24601,12 @@ enum { ASR__KEEP_INF = 0, ASR__ZERO_INF = 1 };
 ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
                                              const int *target_lengths, int zero_inf, asr_error *err) {
   int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
-  asr_result r, rc = ASR_OK;
+  asr_result r;
   if (m->cfg.head == ASR_HEAD_CTC) {
-    size_t k, nl = (size_t)N * To * V;
-    r = asr__ctc_head_forward(m, P);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
-    if (train) memset(P->dlogits, 0, sizeof(asr_real) * nl);
-    rc = asr_ctc_loss(P->losses, train ? P->dlogits : NULL, P->logits, targets, P->len_out, target_lengths, N, To, V,
-                      S, 0 /* blank */, ASR_REDUCTION_NONE, zero_inf, P->work, P->work_bytes, err);
-    if (rc < 0) return rc;
-    for (n = 0; n < N; n++) losses[n] = P->losses[n];
-    if (!train) return rc;
-    for (k = 0; k < nl; k++) P->dlogits[k] /= (asr_real)N;        /* d(mean)/d(each) */
-    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-    r = asr_linear_backward(P->denc, asr_params_grad_ptr(&m->params, m->out_w),
-                            asr_params_grad_ptr(&m->params, m->out_b), P->dlogits, P->enc,
-                            asr_params_ptr(&m->params, m->out_w), N * To, C, V);
-    if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
-    return rc;
+    if (train) memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+    return asr__ctc_branch_loss(m, P, losses, targets, target_lengths, zero_inf, 1.0, err);
+  } else if (asr__is_att_head(m->cfg.head)) {
+    return asr__hybrid_head_loss(m, P, losses, targets, target_lengths, zero_inf, err);
   } else {
     /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
      * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
@@ -24431,8 +24749,9 @@ ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_
   asr__model_plan P;
   asr_result r;
   size_t f, V = (size_t)m->cfg.vocab;
-  if (m->cfg.head != ASR_HEAD_CTC)
-    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: per-frame log-probabilities need a CTC head", m->cfg.recipe);
+  if (!asr__has_ctc(m))
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: per-frame log-probabilities need a CTC head or branch",
+                     m->cfg.recipe);
   if (N < 1 || T < 1 || !logprobs || !out_lengths || !feats || !lengths)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "logprobs: bad sizes or NULL arguments");
   r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_INFER, "inference", err);
@@ -24442,6 +24761,56 @@ ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_
   if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
   for (f = 0; f < (size_t)N * P.Tout; f++) asr_log_softmax(logprobs + f * V, P.logits + f * V, (int)V);
   memcpy(out_lengths, P.len_out, sizeof(int) * (size_t)N);
+  return ASR_OK;
+}
+
+/* The attention weights of the teacher-forced decoder (asr_model_loss's pass, then the
+ * saved weights read back). */
+ASRDEF size_t asr_model_attention_workspace_size(const asr_model *m, int T, int n) {
+  return asr_model_train_workspace_size(m, 1, T, n);
+}
+
+ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *tokens, int n,
+                                      const asr_real *feats, int T, void *work, size_t work_bytes,
+                                      asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  int U = n + 1, To, i, t;
+  if (!asr__is_att_head(m->cfg.head))
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s has no attention decoder", m->cfg.recipe);
+  if (!alpha || !feats || T < 1 || n < 0 || (n > 0 && !tokens))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "attention: bad sizes or NULL arguments");
+  r = asr__model_plan_over(m, &P, work, work_bytes, 1, T, n, ASR__PASS_TRAIN, "attention", err);
+  if (r != ASR_OK) return r;
+  P.mode = ASR__PASS_LOSS;
+  P.ccfg.training = 0;
+  r = asr__model_encode(m, &P, feats, &T, err);
+  if (r == ASR_OK) r = asr__att_branch_loss(m, &P, P.att_l, tokens, &n, 1.0, err);
+  if (r != ASR_OK) return r;
+  To = P.Tout;
+  if (m->cfg.head == ASR_HEAD_LAS) {
+    asr_las_speller_config lc;
+    asr_las_speller_params lp;
+    asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
+    asr_las_speller_saved ls;
+    asr__las_bind(m, &lc, &lp, NULL, dec, NULL);
+    asr_las_speller_saved_init(&ls, P.dsaved, P.dsaved_bytes, &lc, 1, U, To);
+    memcpy(alpha, ls.alpha, sizeof(asr_real) * (size_t)U * To);
+  } else {
+    asr_tdec_config tc;
+    asr_tdec_saved ts;
+    const asr_real *a;
+    int h;
+    asr__tdec_cfg(m, &tc);
+    asr_tdec_saved_init(&ts, P.dsaved, P.dsaved_bytes, &tc, 1, U, To);
+    a = ts.layer[tc.layers - 1].src_attn.attn;          /* (1,H,U,To) */
+    for (i = 0; i < U; i++)
+      for (t = 0; t < To; t++) {
+        double sum = 0;
+        for (h = 0; h < tc.heads; h++) sum += a[((size_t)h * U + i) * To + t];
+        alpha[(size_t)i * To + t] = (asr_real)(sum / tc.heads);
+      }
+  }
   return ASR_OK;
 }
 
@@ -24488,26 +24857,146 @@ typedef struct asr__decode_plan {
   asr_real *lp;                            /* CTC: (L,V) log-probabilities */
   asr_real *jbias, *g, *z;                 /* RNN-T: (H), (max_hyp+1, P), (L, max_hyp+1, V) */
   double *lb, *ll, *delta;                 /* RNN-T: (L, max_hyp+1) each */
+  int cap;                                 /* attention: the decoder state's steps */
+  void *awork;                             /* attention: the scorer adapter's workspace */
+  size_t awork_bytes;
+  int *nb_tok, *nb_len;                    /* attention rescoring: the CTC n-best (rescore, L) */
+  double *nb_first, *nb_att;               /* its CTC and attention scores (rescore) */
+  void *st;                                /* las alignment: one decoder state */
+  asr_real *alp;                           /* las alignment: (V) */
   void *dwork;
   size_t dwork_bytes;
 } asr__decode_plan;
 
+
+/* The attention heads' decoder as a scorer of the encoder output of one utterance (L
+ * frames): an adapter of section 7.4 (asr_las_scorer_init / asr_tdec_scorer_init) over
+ * the bound weights. The weights and configs live in *w, which must outlive the scorer. */
+typedef struct asr__att_scorer {
+  asr_las_speller_config lc;
+  asr_las_speller_params lp;
+  asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
+  asr_las_scorer las;
+  asr_tdec_config tc;
+  asr_tdec_params tp;
+  asr_tdec_scorer tdec;
+} asr__att_scorer;
+
+ASR__PRIVATE asr_result asr__att_scorer_init(asr_model *m, asr__att_scorer *w, asr_s2s_scorer *s,
+                                             const asr_real *enc, int L, int cap, void *work, size_t work_bytes,
+                                             asr_error *err) {
+  if (m->cfg.head == ASR_HEAD_LAS) {
+    asr__las_bind(m, &w->lc, &w->lp, NULL, w->dec, NULL);
+    return asr_las_scorer_init(s, &w->las, enc, L, L, &w->lp, &w->lc, work, work_bytes, err);
+  }
+  asr__tdec_cfg(m, &w->tc);
+  asr_tdec_params_bind(&w->tp, NULL, &m->params, "decoder.", &w->tc);
+  return asr_tdec_scorer_init(s, &w->tdec, enc, L, L, cap, &w->tp, &w->tc, work, work_bytes, err);
+}
+
+ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, int beam) {
+  asr_model_decode_opts o;
+  o.beam = beam;
+  o.ctc_weight = m && asr__is_att_head(m->cfg.head) ? m->cfg.ctc_weight : 0;
+  o.penalty = 0;
+  o.maxlenratio = 0;
+  o.rescore = 0;
+  return o;
+}
+
+/* Decoding one utterance with an attention head, after the encoder: the CTC branch's
+ * log-probabilities (when it exists), the decoder as a scorer, then the joint CTC/attention
+ * beam search of section 7.4 (ESPnet's one-pass joint decoding) or attention rescoring of
+ * the CTC n-best (asr_attention_rescore); token spans from the CTC Viterbi path of the
+ * answer, or (las) from the attention weights of the steps that emit the tokens. */
+ASR__PRIVATE asr_result asr__att_decode(asr_model *m, asr__decode_plan *D, int *n_out, int *starts, int *ends,
+                                        int max_tokens, const asr_model_decode_opts *o, asr_error *err) {
+  int L = D->L, V = m->cfg.vocab, eos = V - 1, n = 0, nh = 0, i, t, has_ctc = asr__has_ctc(m);
+  asr__att_scorer w;
+  asr_s2s_scorer s;
+  asr_result r;
+  if (has_ctc) {
+    r = asr__ctc_head_forward(m, &D->P);
+    if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
+    for (i = 0; i < L; i++) asr_log_softmax(D->lp + (size_t)i * V, D->P.logits + (size_t)i * V, V);
+  }
+  r = asr__att_scorer_init(m, &w, &s, D->P.enc, L, D->cap, D->awork, D->awork_bytes, err);
+  if (r != ASR_OK) return r;
+  if (o->rescore == 0) {
+    asr_joint_beam_opts jo = asr_joint_beam_opts_default(o->beam, V);
+    jo.ctc_weight = o->ctc_weight, jo.penalty = o->penalty, jo.maxlenratio = o->maxlenratio;
+    r = asr_joint_beam_search(D->tok, &n, NULL, NULL, NULL, &nh, has_ctc ? D->lp : NULL, L, V, &s, &jo, D->dwork,
+                              D->dwork_bytes, err);
+    if (r < 0) return r;
+    if (nh < 1) n = 0;
+  } else {
+    /* the CTC n-best (without <eos>, which no CTC path may contain), then the decoder's scores */
+    asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(o->rescore, 0);
+    int best = 0;
+    for (i = 0; i < L; i++) D->lp[(size_t)i * V + eos] = -INFINITY;
+    bo.nbest = o->rescore;
+    r = asr_ctc_prefix_beam_search(D->nb_tok, D->nb_len, D->nb_first, &nh, D->lp, L, V, &bo, D->dwork, D->dwork_bytes);
+    if (r < 0) return asr__fail(err, r, "CTC prefix beam search: %s", asr_result_string(r));
+    if (nh > 0) {
+      r = asr_attention_rescore(&best, D->nb_att, NULL, D->nb_tok, D->nb_len, D->nb_first, nh, L, o->ctc_weight,
+                                o->penalty, &s, eos, D->dwork, D->dwork_bytes, err);
+      if (r < 0) return r;
+      n = D->nb_len[best];
+      memcpy(D->tok, D->nb_tok + (size_t)best * L, sizeof(int) * (size_t)n);
+    }
+  }
+  if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+  if (n > 0 && (starts || ends)) {
+    if (has_ctc) {
+      /* the Viterbi path of the answer on the CTC frames (section 5), each token's run */
+      r = asr_ctc_align(D->path, NULL, NULL, D->lp, D->tok, L, V, n, 0, D->dwork, D->dwork_bytes);
+      if (r != ASR_OK)
+        return asr__fail(err, r < 0 ? r : ASR_ERR_SHAPE, "decode: the %d decoded tokens have no CTC alignment on %d "
+                         "frames", n, L);
+      if (asr_ctc_token_spans(NULL, starts, ends, D->path, L, 0) != n)
+        return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: the CTC alignment does not hold the %d tokens", n);
+    } else {
+      /* teacher forcing through the speller: step i's attention weights (the last T reals
+       * of its state) are those that emit token i; its frame is their argmax */
+      asr_real *st = (asr_real *)D->st, *lp = D->alp;
+      size_t S = asr_las_speller_state_size(&w.lc, L) / sizeof(asr_real);
+      r = s.init(s.user, st, n + 1);
+      for (i = 0; r == ASR_OK && i < n; i++) {
+        int best = 0;
+        r = s.step(s.user, lp, st, st, i ? D->tok[i - 1] : eos, i);
+        for (t = 1; t < L; t++)
+          if (st[S - L + t] > st[S - L + best]) best = t;
+        if (starts) starts[i] = best;
+        if (ends) ends[i] = best;
+      }
+      if (r != ASR_OK) return asr__fail(err, r, "decode: attention alignment: %s", asr_result_string(r));
+    }
+  }
+  *n_out = n;
+  return ASR_OK;
+}
+
 /* Decoding one utterance: the encoder, then the head's decoder (CTC: best path or prefix beam
  * search, token spans from the path or asr_ctc_align; RNN-T: greedy or [Graves12] Algorithm 1,
- * token frames from asr__rnnt_viterbi on the decoded text's lattice). */
-ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
-                                   int *ends, int max_tokens, const asr_real *feats, int T,
-                                   int beam, void *work, size_t work_bytes, asr_error *err) {
+ * token frames from asr__rnnt_viterbi on the decoded text's lattice; the attention heads:
+ * asr__att_decode). */
+ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                        int *ends, int max_tokens, const asr_real *feats, int T,
+                                        const asr_model_decode_opts *o, void *work,
+                                        size_t work_bytes, asr_error *err) {
   asr__decode_plan D;
   asr__bump a;
   asr_result r;
-  int n = 0, i, L, V = m->cfg.vocab;
-  if (!tokens || !n_tokens || !feats || T < 1 || beam < 1 || max_tokens < 0)
+  int n = 0, i, L, V = m->cfg.vocab, beam;
+  if (!tokens || !n_tokens || !feats || !o || T < 1 || o->beam < 1 || max_tokens < 0)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: bad sizes or NULL arguments");
+  r = asr__decode_opts_check(m, o, err);
+  if (r != ASR_OK) return r;
+  beam = o->beam;
   a.base = (unsigned char *)work;
   a.cap = work_bytes;
   a.used = 0;
-  asr__decode_layout(m, &D, &a, T, beam);
+  asr__decode_layout(m, &D, &a, T, o);
   if (!work || a.used > work_bytes)
     return asr__fail(err, ASR_ERR_WORKSPACE, "decode: workspace too small (%lu bytes, %lu needed)",
                      (unsigned long)work_bytes, (unsigned long)a.used);
@@ -24536,6 +25025,9 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
       int cnt = asr_ctc_token_spans(NULL, starts, ends, D.path, L, 0);
       if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
     }
+  } else if (asr__is_att_head(m->cfg.head)) {
+    r = asr__att_decode(m, &D, &n, starts, ends, max_tokens, o, err);
+    if (r != ASR_OK) return r;
   } else {
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
@@ -24578,6 +25070,13 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
   memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
   *n_tokens = n;
   return ASR_OK;
+}
+
+ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                   int *ends, int max_tokens, const asr_real *feats, int T,
+                                   int beam, void *work, size_t work_bytes, asr_error *err) {
+  asr_model_decode_opts o = asr_model_decode_opts_default(m, beam);
+  return asr_model_decode_with(m, tokens, n_tokens, starts, ends, max_tokens, feats, T, &o, work, work_bytes, err);
 }
 
 /* ---- 9.8 Error rates: CER and WER through the Levenshtein distance */
@@ -24887,27 +25386,38 @@ typedef struct asr__cfg_field {
   const char *name;
   size_t offset;
   int used_by;
+  int is_real;    /* 1: a double in [0, 1] (written with %.17g), else an int */
 } asr__cfg_field;
 static const asr__cfg_field asr__cfg_fields[] = {
-  {"sample_rate", offsetof(asr_model_config, sample_rate), ASR__CFG_EVERY},
-  {"n_mels", offsetof(asr_model_config, n_mels), ASR__CFG_EVERY},
-  {"vocab", offsetof(asr_model_config, vocab), ASR__CFG_EVERY},
-  {"channels", offsetof(asr_model_config, channels), ASR__CFG_EVERY},
-  {"blocks", offsetof(asr_model_config, blocks), ASR__CFG_EVERY},
-  {"layers", offsetof(asr_model_config, layers), ASR__CFG_ENC + ASR_ENCODER_CONTEXTNET},
-  {"kernel", offsetof(asr_model_config, kernel), ASR__CFG_EVERY},
-  {"heads", offsetof(asr_model_config, heads), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
-  {"ff_dim", offsetof(asr_model_config, ff_dim), ASR__CFG_ENC + ASR_ENCODER_CONFORMER},
-  {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
-  {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT},
-  {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT},
-  {"pad_ms", offsetof(asr_model_config, pad_ms), ASR__CFG_EVERY_IF_SET},
+  {"sample_rate", offsetof(asr_model_config, sample_rate), ASR__CFG_EVERY, 0},
+  {"n_mels", offsetof(asr_model_config, n_mels), ASR__CFG_EVERY, 0},
+  {"vocab", offsetof(asr_model_config, vocab), ASR__CFG_EVERY, 0},
+  {"channels", offsetof(asr_model_config, channels), ASR__CFG_EVERY, 0},
+  {"blocks", offsetof(asr_model_config, blocks), ASR__CFG_EVERY, 0},
+  {"layers", offsetof(asr_model_config, layers), ASR__CFG_ENC + ASR_ENCODER_CONTEXTNET, 0},
+  {"kernel", offsetof(asr_model_config, kernel), ASR__CFG_EVERY, 0},
+  {"heads", offsetof(asr_model_config, heads), ASR__CFG_ENC + ASR_ENCODER_CONFORMER, 0},
+  {"ff_dim", offsetof(asr_model_config, ff_dim), ASR__CFG_ENC + ASR_ENCODER_CONFORMER, 0},
+  {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT, 0},
+  {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT, 0},
+  {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT, 0},
+  {"pad_ms", offsetof(asr_model_config, pad_ms), ASR__CFG_EVERY_IF_SET, 0},
+  {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 0},
+  {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
+  {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
+  {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
+  {"dec_units", offsetof(asr_model_config, dec_units), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
+  {"att_dim", offsetof(asr_model_config, att_dim), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
+  {"aconv_chans", offsetof(asr_model_config, aconv_chans), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
+  {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
+  {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
+  {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
 ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t cap) {
   size_t n = 0;
-  int i, w, enc = c->encoder == ASR_ENCODER_CONFORMER, head = c->head == ASR_HEAD_RNNT;
+  int i, w, enc = c->encoder == ASR_ENCODER_CONFORMER, head = (int)c->head >= 0 && (int)c->head < ASR__N_HEADS ? (int)c->head : 0;
   w = snprintf(buf, cap, "{\"recipe\": \"%s\", \"encoder\": \"%s\", \"head\": \"%s\"", c->recipe,
                asr__encoder_names[enc], asr__head_names[head]);
   n += (size_t)(w > 0 ? w : 0);
@@ -24917,7 +25427,11 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
     if (u >= ASR__CFG_HEAD ? u - ASR__CFG_HEAD != (int)c->head : u >= ASR__CFG_ENC && u - ASR__CFG_ENC != (int)c->encoder)
       continue;
     if (u == ASR__CFG_EVERY_IF_SET && *v == 0) continue;
-    w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %d", asr__cfg_fields[i].name, *v);
+    if (asr__cfg_fields[i].is_real)
+      w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %.17g", asr__cfg_fields[i].name,
+                   *(const double *)(const void *)v);
+    else
+      w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %d", asr__cfg_fields[i].name, *v);
     n += (size_t)(w > 0 ? w : 0);
   }
   w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
@@ -24960,9 +25474,10 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
       const char *const *names = is_enc ? asr__encoder_names : asr__head_names;
       if (!asr__scan_string(&sc, name, sizeof name))
         return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a string", key);
-      for (i = 0; i < 2; i++)
+      for (i = 0; i < (is_enc ? 2 : ASR__N_HEADS); i++)
         if (strcmp(name, names[i]) == 0) break;
-      if (i == 2) return asr__fail(err, ASR_ERR_UNSUPPORTED, "model config: unknown %s '%s'", key, name);
+      if (i == (is_enc ? 2 : ASR__N_HEADS))
+        return asr__fail(err, ASR_ERR_UNSUPPORTED, "model config: unknown %s '%s'", key, name);
       if (is_enc) out.encoder = (asr_model_encoder)i;
       else out.head = (asr_model_head)i;
     } else {
@@ -24972,6 +25487,18 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
         if (strcmp(key, asr__cfg_fields[i].name) == 0) break;
       if (i == ASR__CFG_NFIELDS) return asr__fail(err, ASR_ERR_FORMAT, "model config: unknown key '%s'", key);
       asr__scan_ws(&sc);
+      if (asr__cfg_fields[i].is_real) {
+        double d = strtod(sc.p, &end);
+        if (end == sc.p || end > sc.end || !(d >= 0 && d <= 1))
+          return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a number in [0, 1]", key);
+        sc.p = end;
+        *(double *)(void *)((char *)&out + asr__cfg_fields[i].offset) = d;
+        if (!asr__scan_char(&sc, ',')) {
+          if (!asr__scan_char(&sc, '}')) return asr__fail(err, ASR_ERR_FORMAT, "model config: expected ',' or '}'");
+          break;
+        }
+        continue;
+      }
       v = strtol(sc.p, &end, 10);
       if (end == sc.p || end > sc.end || v < 0 || v > 1000000)   /* a sanity bound: sizes are small */
         return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a small non-negative integer", key);
@@ -25080,12 +25607,18 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
 /* The sizes a config must have; names the first field out of range. */
 ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
   const char *bad = NULL;
-  int cf = c->encoder == ASR_ENCODER_CONFORMER;
+  int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
-  else if ((int)c->head < 0 || (int)c->head > 1) bad = "head";
+  else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
   else if (c->sample_rate < 1000) bad = "sample_rate";
   else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
-  else if (c->vocab != ASR_CHARSET_SIZE) bad = "vocab";
+  else if (c->vocab != (att ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
+  else if (att && !cf) bad = "encoder";             /* the attention heads follow the Conformer */
+  else if (att && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
+  else if (c->head == ASR_HEAD_LAS && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
+  else if (c->head == ASR_HEAD_LAS && (c->aconv_filts < 0 || c->aconv_filts > 100)) bad = "aconv_filts";
+  else if (att && !(c->ctc_weight >= 0 && c->ctc_weight <= 1)) bad = "ctc_weight";
+  else if (att && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
   else if (c->channels < 8 ||  /* ContextNet's SE has C/8 units */ (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
   else if (c->blocks < (cf ? 1 : 0) || c->blocks + 1 > ASR_MODEL_MAX_BLOCKS) bad = "blocks";
   else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
@@ -25146,13 +25679,46 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     bad |= (m->after_w = asr__reg(P, "encoder.", "after_norm.weight", 1, C, 0, 0, 0)) < 0;
     bad |= (m->after_b = asr__reg(P, "encoder.", "after_norm.bias", 1, C, 0, 0, 0)) < 0;
   }
-  if (cfg->head == ASR_HEAD_CTC) {
+  m->out_w = m->out_b = -1;
+  if (cfg->head == ASR_HEAD_TRANSFORMER) {
+    /* ESPnetASRModel's decoder: espnet2's TransformerDecoder, keys decoder.* */
+    asr_tdec_config tc;
+    asr__tdec_cfg(m, &tc);
+    bad |= asr_tdec_params_declare(P, "decoder.", &tc) != ASR_OK;
+  } else if (cfg->head == ASR_HEAD_LAS) {
+    /* espnet2's RNNDecoder (dtype lstm, att_conf location): keys decoder.* */
+    asr__las_idx *k = &m->las;
+    int D = cfg->dec_units, A = cfg->att_dim, Ch = cfg->aconv_chans, l, Do = D + C;  /* context_residual */
+    char name[64];
+    bad |= (k->embed = asr__reg(P, "decoder.", "embed.weight", 2, V, D, 0, 0)) < 0;
+    for (l = 0; l < cfg->dec_layers; l++) {
+      snprintf(name, sizeof name, "decoder.%d.weight_ih", l);
+      bad |= (k->w_ih[l] = asr__reg(P, "decoder.", name, 2, 4 * D, l ? D : D + C, 0, 0)) < 0;
+      snprintf(name, sizeof name, "decoder.%d.weight_hh", l);
+      bad |= (k->w_hh[l] = asr__reg(P, "decoder.", name, 2, 4 * D, D, 0, 0)) < 0;
+      snprintf(name, sizeof name, "decoder.%d.bias_ih", l);
+      bad |= (k->b_ih[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+      snprintf(name, sizeof name, "decoder.%d.bias_hh", l);
+      bad |= (k->b_hh[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+    }
+    bad |= (k->att[0] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.weight", 2, A, C, 0, 0)) < 0;
+    bad |= (k->att[1] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.bias", 1, A, 0, 0, 0)) < 0;
+    bad |= (k->att[2] = asr__reg(P, "decoder.att_list.0.", "mlp_dec.weight", 2, A, D, 0, 0)) < 0;
+    bad |= (k->att[3] = asr__reg(P, "decoder.att_list.0.", "mlp_att.weight", 2, A, Ch, 0, 0)) < 0;
+    bad |= (k->att[4] = asr__reg(P, "decoder.att_list.0.", "loc_conv.weight", 4, Ch, 1, 1, 2 * cfg->aconv_filts + 1)) < 0;
+    bad |= (k->att[5] = asr__reg(P, "decoder.att_list.0.", "gvec.weight", 2, 1, A, 0, 0)) < 0;
+    bad |= (k->att[6] = asr__reg(P, "decoder.att_list.0.", "gvec.bias", 1, 1, 0, 0, 0)) < 0;
+    bad |= (k->out_w = asr__reg(P, "decoder.", "output.weight", 2, V, Do, 0, 0)) < 0;
+    bad |= (k->out_b = asr__reg(P, "decoder.", "output.bias", 1, V, 0, 0, 0)) < 0;
+  }
+  if (cfg->head == ASR_HEAD_CTC || ((cfg->head == ASR_HEAD_TRANSFORMER || cfg->head == ASR_HEAD_LAS) &&
+                                    cfg->ctc_weight > 0)) {
     /* the output layer: "output" (the first recipe's name) after ContextNet, ESPnet's
-     * CTC module "ctc.ctc_lo" after the Conformer */
+     * CTC module "ctc.ctc_lo" after the Conformer (also the attention heads' CTC branch) */
     const char *pre = cfg->encoder == ASR_ENCODER_CONTEXTNET ? "output." : "ctc.ctc_lo.";
     bad |= (m->out_w = asr__reg(P, pre, "weight", 2, V, C, 0, 0)) < 0;
     bad |= (m->out_b = asr__reg(P, pre, "bias", 1, V, 0, 0, 0)) < 0;
-  } else {
+  } else if (cfg->head == ASR_HEAD_RNNT) {
     /* icefall's Decoder (embedding, conv) and Joiner (encoder_proj, decoder_proj,
      * output_linear) */
     int Pd = cfg->pred_dim, J = cfg->joint_dim;
@@ -25286,14 +25852,45 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       if (mode == ASR__PASS_TRAIN) asr__take_max(&ws, asr_conformer_block_backward_workspace_size(&P->ccfg, N, Tout));
     }
   }
-  if (m->cfg.head == ASR_HEAD_CTC) {
+  if (asr__has_ctc(m)) {   /* the CTC head, or the CTC branch of an attention head */
     P->logits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
     if (mode != ASR__PASS_INFER) {
       P->losses = (asr_real *)asr__bump_take(a, R * (size_t)(N ? N : 1));
       asr__take_max(&ws, asr_ctc_loss_workspace_size(Tout, V, S));
     }
     if (mode == ASR__PASS_TRAIN) P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
-  } else if (mode != ASR__PASS_INFER) {
+  }
+  if (asr__is_att_head(m->cfg.head)) {
+    if (mode != ASR__PASS_INFER && Tout > 0) {
+      int U = S + 1;
+      size_t nuv = (size_t)N * U * V;
+      P->ys_pad = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * (S ? S : 1));
+      P->ys_in = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
+      P->ys_out = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
+      P->ys_lens = (int *)asr__bump_take(a, sizeof(int) * (size_t)N);
+      P->alogits = (asr_real *)asr__bump_take(a, R * nuv);
+      P->alogp = (asr_real *)asr__bump_take(a, R * nuv);
+      P->ctc_l = (double *)asr__bump_take(a, sizeof(double) * (size_t)N);
+      P->att_l = (double *)asr__bump_take(a, sizeof(double) * (size_t)N);
+      if (mode == ASR__PASS_TRAIN) P->dalogits = (asr_real *)asr__bump_take(a, R * nuv);
+      if (m->cfg.head == ASR_HEAD_TRANSFORMER) {
+        asr_tdec_config tc;
+        asr__tdec_cfg(m, &tc);
+        P->dsaved_bytes = asr_tdec_saved_size(&tc, N, U, Tout);
+        asr__take_max(&ws, asr_tdec_forward_workspace_size(&tc, N, U, Tout));
+        if (mode == ASR__PASS_TRAIN) asr__take_max(&ws, asr_tdec_backward_workspace_size(&tc, N, U, Tout));
+      } else {
+        asr_las_speller_config lc;
+        asr_las_speller_params lp;
+        asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
+        asr__las_bind(m, &lc, &lp, NULL, dec, NULL);
+        P->dsaved_bytes = asr_las_speller_saved_size(&lc, N, U, Tout);
+        asr__take_max(&ws, asr_las_speller_forward_workspace_size(&lc, N, U, Tout));
+        if (mode == ASR__PASS_TRAIN) asr__take_max(&ws, asr_las_speller_backward_workspace_size(&lc, N, U, Tout));
+      }
+      P->dsaved = asr__bump_take(a, P->dsaved_bytes);
+    }
+  } else if (m->cfg.head == ASR_HEAD_RNNT && mode != ASR__PASS_INFER) {
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
     int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim;
@@ -25451,12 +26048,55 @@ ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p
 #undef ASR__PG
 }
 
-ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, asr__bump *a, int T, int beam) {
-  int V = m->cfg.vocab, L, K;
+ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, asr__bump *a, int T,
+                                     const asr_model_decode_opts *o) {
+  int V = m->cfg.vocab, L, K, beam = o->beam;
   size_t R = sizeof(asr_real), ws = 0;
   asr__model_layout(m, &D->P, a, 1, T, 0, ASR__PASS_INFER);
   D->L = L = D->P.Tout;
-  if (m->cfg.head == ASR_HEAD_CTC) {
+  if (asr__is_att_head(m->cfg.head)) {
+    /* sizes for L >= 1 (a shorter utterance is refused by the encoder, after the layout) */
+    int Lc = L > 0 ? L : 1, maxlen = asr_joint_max_len(Lc, o->maxlenratio), nb = o->rescore;
+    asr__att_scorer w;
+    asr_s2s_scorer s;
+    asr_joint_beam_opts jo = asr_joint_beam_opts_default(beam, V);
+    if (maxlen < 1) maxlen = 1;
+    D->max_hyp = K = maxlen > Lc ? maxlen : Lc;
+    D->cap = K + 1;
+    memset(&w, 0, sizeof w);
+    memset(&s, 0, sizeof s);
+    s.V = V;
+    if (m->cfg.head == ASR_HEAD_LAS) {
+      asr__las_bind(m, &w.lc, &w.lp, NULL, w.dec, NULL);
+      w.las.cfg = &w.lc, w.las.T = Lc;
+      s.user = &w.las, s.state_bytes = asr__las_scorer_state_bytes;
+      D->awork_bytes = asr_las_scorer_workspace_size(&w.lc, Lc);
+    } else {
+      asr__tdec_cfg(m, &w.tc);
+      w.tdec.cfg = &w.tc, w.tdec.max_len = D->cap;
+      s.user = &w.tdec, s.state_bytes = asr__tdec_scorer_state_bytes;
+      D->awork_bytes = asr_tdec_scorer_workspace_size(&w.tc, Lc, D->cap);
+    }
+    D->awork = asr__bump_take(a, D->awork_bytes);
+    if (asr__has_ctc(m)) {
+      D->lp = (asr_real *)asr__bump_take(a, R * (size_t)Lc * V);
+      asr__take_max(&ws, asr_ctc_align_workspace_size(Lc, K));
+    } else {
+      D->st = asr__bump_take(a, s.state_bytes(s.user, D->cap));
+      D->alp = (asr_real *)asr__bump_take(a, R * (size_t)V);
+    }
+    jo.ctc_weight = o->ctc_weight, jo.maxlenratio = o->maxlenratio;
+    if (nb > 0) {
+      D->nb_tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb * Lc);
+      D->nb_len = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb);
+      D->nb_first = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      D->nb_att = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      asr__take_max(&ws, asr_ctc_beam_workspace_size(Lc, V, nb));
+      asr__take_max(&ws, asr_s2s_sequence_workspace_size(&s, Lc));
+    } else {
+      asr__take_max(&ws, asr_joint_beam_workspace_size(&jo, Lc, V, &s));
+    }
+  } else if (m->cfg.head == ASR_HEAD_CTC) {
     D->max_hyp = K = L;
     D->lp = (asr_real *)asr__bump_take(a, R * (size_t)(L ? L : 1) * V);
     asr__take_max(&ws, asr_ctc_beam_workspace_size(L, V, beam));
@@ -25486,13 +26126,40 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
   D->dwork = asr__bump_take(a, ws);
 }
 
-ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int beam) {
+ASRDEF size_t asr_model_decode_with_workspace_size(const asr_model *m, int T, const asr_model_decode_opts *o) {
   asr__decode_plan D;
   asr__bump a;
+  asr_model_decode_opts c = *o;
+  if (c.beam < 1) c.beam = 1;
+  if (c.rescore < 0) c.rescore = 0;
   a.base = NULL;
   a.cap = a.used = 0;
-  asr__decode_layout(m, &D, &a, T, beam < 1 ? 1 : beam);
+  asr__decode_layout(m, &D, &a, T, &c);
   return a.used;
+}
+
+ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int beam) {
+  asr_model_decode_opts o = asr_model_decode_opts_default(m, beam);
+  return asr_model_decode_with_workspace_size(m, T, &o);
+}
+
+/* The decoding options a model can use; one line naming the first that is not. */
+ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err) {
+  int att = asr__is_att_head(m->cfg.head);
+  if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
+  if (!att) return ASR_OK;
+  if (!(o->ctc_weight >= 0 && o->ctc_weight <= 1))
+    return asr__fail(err, ASR_ERR_RANGE, "decode: ctc_weight = %g is outside [0, 1]", o->ctc_weight);
+  if (o->rescore < 0 || o->rescore > 10000)
+    return asr__fail(err, ASR_ERR_RANGE, "decode: rescore = %d is outside [0, 10000]", o->rescore);
+  if (!asr__has_ctc(m) && (o->ctc_weight > 0 || o->rescore > 0))
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: recipe %s has no CTC branch (ctc_weight %g, rescore %d need one)",
+                     m->cfg.recipe, o->ctc_weight, o->rescore);
+  if (!(o->penalty == o->penalty && fabs(o->penalty) < 1e9))
+    return asr__fail(err, ASR_ERR_RANGE, "decode: penalty = %g is not a finite number", o->penalty);
+  if (o->maxlenratio != o->maxlenratio || fabs(o->maxlenratio) > 1e6)
+    return asr__fail(err, ASR_ERR_RANGE, "decode: maxlenratio = %g is not a number in [-1e6, 1e6]", o->maxlenratio);
+  return ASR_OK;
 }
 
 /* ========================================================================================

@@ -9,9 +9,11 @@
 #         other speakers only (--exclude-speakers S: their takes 10-49 train, 5-9 dev) and
 #         transcribe every recording of S (takes 0-49, 500 words); per-fold WER, the mean
 #         over the folds, and which digits S's errors confuse (ref->hyp xN).
+# The attention recipes (ctc-attention, las) are scored with build/transcribe's defaults:
+# the joint CTC/attention beam search at beam 1 with the model's ctc_weight.
 # Models and logs go to build/eval/. Long: 30-45 min per recipe and run on 2 cores
 # (docs/training.md has the measured figures), so these narrow it:
-#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt",
+#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las",
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
 #   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"), e.g.
 #   EVAL=loso RECIPES=ctc-contextnet EVAL_STEPS=1000 FOLDS=nicolas make eval
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.."
 OUT=build/eval
 FSDD=${ASR_SHARED_DATA:-../shared/data}/fsdd
 STEPS=${EVAL_STEPS:-2000}
-RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt}
+RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las}
 EVAL=${EVAL:-seen loso}
 FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}

@@ -6,9 +6,10 @@
  *   asrtool model --model MODEL.npz [--targets Y --target-lengths UL] FEATS LENGTHS OUTDIR
  *     FEATS (N, T, n_mels) features (as asr_model_features makes them), LENGTHS (N) int
  *     writes enc.npy (N, T', E) the encoder output, lengths.npy (N,) int32 its lengths,
- *     logprobs.npy (N, T', vocab) for a CTC head, and with Y (N, S) int token ids and
- *     UL (N,) int their lengths, losses.npy (N,) -ln p(y|x) (CTC or RNN-T; inf where the
- *     transcript cannot fit) */
+ *     logprobs.npy (N, T', vocab) for a CTC head or CTC branch, and with Y (N, S) int token
+ *     ids and UL (N,) int their lengths, losses.npy (N,): -ln p(y|x) (CTC or RNN-T; inf
+ *     where the transcript cannot fit), for the attention recipes lambda L_ctc + (1 -
+ *     lambda) L_att (asr_model_loss) */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 int cmd_model(int argc, char **argv) {
   char *pos[3];
   const char *model_path = NULL, *targets_path = NULL, *tlen_path = NULL;
-  int npos, r, n, N, T, Tout, S = 0, *lengths = NULL, *out_len = NULL, *targets = NULL, *tlens = NULL;
+  int npos, r, n, N, T, Tout, S = 0, has_ctc, *lengths = NULL, *out_len = NULL, *targets = NULL, *tlens = NULL;
   int64_t fs[ASR_MAX_DIMS], ls[ASR_MAX_DIMS], ys[ASR_MAX_DIMS], us[ASR_MAX_DIMS], shape[3], lshape[1];
   asr_real *feats = NULL, *lp = NULL, *enc = NULL, *losses = NULL;
   double *dl = NULL;
@@ -33,7 +34,7 @@ int cmd_model(int argc, char **argv) {
                "model --model MODEL.npz [--targets Y.npy --target-lengths UL.npy] FEATS LENGTHS OUTDIR\n"
                "  a recipe model (from build/train) in evaluation mode on features (N, T, n_mels)\n"
                "  with lengths (N,): writes enc.npy (N, T', E), lengths.npy (N,), logprobs.npy\n"
-               "  (N, T', vocab) for a CTC head, and losses.npy (N,) given targets (N, S)");
+               "  (N, T', vocab) for a CTC head or branch, and losses.npy (N,) given targets (N, S)");
   if (r) return r == 1 ? 0 : r;
   if (!model_path) return at_fail("--model MODEL.npz is required");
   if (!targets_path != !tlen_path) return at_fail("--targets and --target-lengths go together");
@@ -69,6 +70,9 @@ int cmd_model(int argc, char **argv) {
     return r;
   }
   Tout = asr_model_out_frames(&m, T);
+  /* the CTC head, or the CTC branch of an attention head (ctc_weight > 0) */
+  has_ctc = m.cfg.head == ASR_HEAD_CTC ||
+            ((m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS) && m.cfg.ctc_weight > 0);
   wb = asr_model_infer_workspace_size(&m, N, T);
   if (targets && asr_model_train_workspace_size(&m, N, T, S) > wb) wb = asr_model_train_workspace_size(&m, N, T, S);
   work = malloc(wb ? wb : 1);
@@ -80,7 +84,7 @@ int cmd_model(int argc, char **argv) {
   if (!work || !enc || !lp || !out_len || !dl || !losses) r = at_fail("out of memory");
   else if (asr_model_encode(&m, enc, out_len, feats, lengths, N, T, work, wb, &err) != ASR_OK)
     r = at_fail("%s", err.msg);
-  else if (m.cfg.head == ASR_HEAD_CTC && asr_model_logprobs(&m, lp, out_len, feats, lengths, N, T, work, wb, &err) != ASR_OK)
+  else if (has_ctc && asr_model_logprobs(&m, lp, out_len, feats, lengths, N, T, work, wb, &err) != ASR_OK)
     r = at_fail("%s", err.msg);
   else if (targets && asr_model_loss(&m, dl, feats, lengths, targets, tlens, N, T, S, work, wb, &err) < 0)
     r = at_fail("%s", err.msg);
@@ -91,7 +95,7 @@ int cmd_model(int argc, char **argv) {
     at_out_add(&outs, "enc.npy", ASR_DTYPE_REAL, 3, shape, enc);
     at_out_add(&outs, "lengths.npy", ASR_DTYPE_I32, 1, lshape, out_len);
     shape[2] = m.cfg.vocab;
-    if (m.cfg.head == ASR_HEAD_CTC) at_out_add(&outs, "logprobs.npy", ASR_DTYPE_REAL, 3, shape, lp);
+    if (has_ctc) at_out_add(&outs, "logprobs.npy", ASR_DTYPE_REAL, 3, shape, lp);
     if (targets) {
       for (n = 0; n < N; n++) losses[n] = (asr_real)dl[n];
       at_out_add(&outs, "losses.npy", ASR_DTYPE_REAL, 1, lshape, losses);

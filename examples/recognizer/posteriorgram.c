@@ -1,12 +1,16 @@
-/* examples/recognizer/posteriorgram.c - what a CTC model sees and says about one utterance.
+/* examples/recognizer/posteriorgram.c - what a model sees and says about one utterance.
  *
  *   build/posteriorgram --model MODEL.npz FILE OUT.svg
  *
- * Draws, one above the other on a common time axis: the log-mel features of FILE, the
- * model's posteriorgram (the probability of every token at every output frame, white 0
- * to black 1; the blank row on top), and the best path: each non-blank token is written
- * at the frames where it is emitted. The picture is an SVG with the two heat maps as
- * embedded PNG images (stb_image_write from Debian's libstb-dev). */
+ * Draws, one above the other on a common time axis: the log-mel features of FILE, then
+ * for a CTC model its posteriorgram (the probability of every token at every output
+ * frame, white 0 to black 1; the blank row on top) and the best path: each non-blank token
+ * is written at the frames where it is emitted; for an attention model (ctc-attention,
+ * las) the attention panel instead: the decoded text (beam 4, the model's ctc_weight),
+ * one row per token and <eos>, each row the weights over the encoder frames with which
+ * the decoder reads the input at that step (asr_model_attention; white 0 to black 1).
+ * A model that has learned to align draws a monotonic, near-diagonal band. The picture is
+ * an SVG with the heat maps as embedded PNG images (stb_image_write from Debian's libstb-dev). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include "../outpath.h"
@@ -79,6 +83,91 @@ static const char *token_name(int k, char *buf) {
   return buf;
 }
 
+/* The features panel: log-mel features, low bins at the bottom. img: room for T * n_mels pixels. */
+static void features_panel(FILE *fp, const asr_model *m, const asr_real *feats, int T, unsigned char *img, double x0,
+                           double W) {
+  double lo = INFINITY, hi = -INFINITY;
+  int t, k;
+  for (t = 0; t < T * m->cfg.n_mels; t++) {
+    if (feats[t] < lo) lo = feats[t];
+    if (feats[t] > hi) hi = feats[t];
+  }
+  for (k = 0; k < m->cfg.n_mels; k++)
+    for (t = 0; t < T; t++)
+      ramp((feats[(size_t)t * m->cfg.n_mels + k] - lo) / (hi - lo + 1e-9),
+           img + 3 * ((size_t)(m->cfg.n_mels - 1 - k) * T + t));
+  embed(fp, img, T, m->cfg.n_mels, x0, 32, W, 160);
+  fprintf(fp, "<text x=\"%.0f\" y=\"115\" text-anchor=\"end\">%d mel</text>\n", x0 - 6, m->cfg.n_mels);
+}
+
+/* Writes the SVG text in buf (blen bytes) to path, atomically; 0 or 2. */
+static int finish(const char *path, char *buf, size_t blen) {
+  asr_error err;
+  if (asr_write_file_atomic(path, buf, blen, &err) != ASR_OK) {
+    fprintf(stderr, "posteriorgram: %s\n", err.msg);
+    return 2;
+  }
+  free(buf);
+  return 0;
+}
+
+/* An attention model: features, then the decoded text's attention weights. */
+static int attention_picture(asr_model *m, const asr_real *feats, int T, char **argv) {
+  int Tout = asr_model_out_frames(m, T), cap = Tout + 1, ntok = 0, i, t, U;
+  size_t wb = asr_model_decode_workspace_size(m, T, 4), ab;
+  int *tok = (int *)malloc(sizeof(int) * (size_t)cap);
+  void *work = malloc(wb);
+  asr_real *alpha;
+  unsigned char *img;
+  double W = 900, x0 = 70, H, amax = 0;
+  char *buf = NULL, text[1024], name[8];
+  size_t blen = 0;
+  asr_error err;
+  FILE *fp;
+  if (!tok || !work || asr_model_decode(m, tok, &ntok, NULL, NULL, cap, feats, T, 4, work, wb, &err) != ASR_OK) {
+    fprintf(stderr, "posteriorgram: %s\n", tok && work ? err.msg : "out of memory");
+    return 2;
+  }
+  free(work);
+  U = ntok + 1;
+  ab = asr_model_attention_workspace_size(m, T, ntok);
+  work = malloc(ab);
+  alpha = (asr_real *)malloc(sizeof(asr_real) * (size_t)U * Tout);
+  img = (unsigned char *)malloc(3 * (size_t)T * (m->cfg.n_mels > U ? m->cfg.n_mels : U));
+  if (!work || !alpha || !img || asr_model_attention(m, alpha, tok, ntok, feats, T, work, ab, &err) != ASR_OK) {
+    fprintf(stderr, "posteriorgram: %s\n", work && alpha && img ? err.msg : "out of memory");
+    return 2;
+  }
+  if (asr_text_decode(tok, ntok, text, sizeof text) < 0) text[0] = 0;
+  H = U * 14.0 < 232 ? 232 : U * 14.0;
+  fp = open_memstream(&buf, &blen);
+  if (!fp) return 2;
+  fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+              "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W + x0 + 20, 270 + H);
+  fprintf(fp, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s (%s): \"%s\"</text>\n", x0, argv[3], m->cfg.recipe, text);
+  features_panel(fp, m, feats, T, img, x0, W);
+  /* the attention weights, one row per decoder step, each row scaled to its own maximum */
+  for (i = 0; i < U; i++) {
+    amax = 0;
+    for (t = 0; t < Tout; t++) amax = alpha[(size_t)i * Tout + t] > amax ? alpha[(size_t)i * Tout + t] : amax;
+    for (t = 0; t < Tout; t++) {
+      int g = 255 - (int)(255 * alpha[(size_t)i * Tout + t] / (amax > 0 ? amax : 1) + 0.5);
+      unsigned char *px = img + 3 * ((size_t)i * Tout + t);
+      px[0] = px[1] = px[2] = (unsigned char)(g < 0 ? 0 : g);
+    }
+  }
+  embed(fp, img, Tout, U, x0, 210, W, H);
+  for (i = 0; i < U; i++)
+    fprintf(fp, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"9\">%s</text>\n", x0 - 4,
+            210 + (i + 0.8) * H / U, i == ntok ? "&lt;eos&gt;" : tok[i] == 1 ? "space" : token_name(tok[i], name));
+  fprintf(fp, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">time: %.2f s, %d feature frames, %d encoder frames "
+              "(%dx subsampling); rows: decoder steps, each scaled to its largest weight</text>\n</svg>\n",
+          x0 + W / 2, 250 + H, T * 0.01, T, Tout, asr_model_subsampling(m));
+  fclose(fp);
+  free(work), free(alpha), free(img), free(tok);
+  return finish(argv[4], buf, blen);
+}
+
 int main(int argc, char **argv) {
   asr_model m;
   asr_error err;
@@ -86,7 +175,7 @@ int main(int argc, char **argv) {
   asr_real *feats, *lp;
   int T, Tout, len, V, t, k, *path, ntok, *tok;
   unsigned char *img;
-  double lo = INFINITY, hi = -INFINITY, W = 900, x0 = 70, sub;
+  double W = 900, x0 = 70, sub;
   FILE *fp;
   char *buf = NULL, text[1024], name[8];
   size_t blen = 0;
@@ -112,6 +201,7 @@ int main(int argc, char **argv) {
   tok = (int *)malloc(sizeof *tok * (size_t)Tout);
   img = (unsigned char *)malloc(3 * (size_t)T * (m.cfg.n_mels > V ? m.cfg.n_mels : V));
   if (!work || !lp || !path || !tok || !img) return 2;
+  if (m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS) return attention_picture(&m, feats, T, argv);
   if (asr_model_logprobs(&m, lp, &len, feats, &T, 1, T, work, wb, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
     return 2;
@@ -123,17 +213,7 @@ int main(int argc, char **argv) {
   fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"520\" font-family=\"sans-serif\" "
               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W + x0 + 20);
   fprintf(fp, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s: \"%s\"</text>\n", x0, argv[3], text);
-  /* panel 1: log-mel features, low bins at the bottom */
-  for (t = 0; t < T * m.cfg.n_mels; t++) {
-    if (feats[t] < lo) lo = feats[t];
-    if (feats[t] > hi) hi = feats[t];
-  }
-  for (k = 0; k < m.cfg.n_mels; k++)
-    for (t = 0; t < T; t++)
-      ramp((feats[(size_t)t * m.cfg.n_mels + k] - lo) / (hi - lo + 1e-9),
-           img + 3 * ((size_t)(m.cfg.n_mels - 1 - k) * T + t));
-  embed(fp, img, T, m.cfg.n_mels, x0, 32, W, 160);
-  fprintf(fp, "<text x=\"%.0f\" y=\"115\" text-anchor=\"end\">%d mel</text>\n", x0 - 6, m.cfg.n_mels);
+  features_panel(fp, &m, feats, T, img, x0, W);
   /* panel 2: the posteriorgram, one row per token, blank on top */
   for (k = 0; k < V; k++)
     for (t = 0; t < len; t++) {
@@ -155,11 +235,8 @@ int main(int argc, char **argv) {
   fprintf(fp, "<text x=\"%.0f\" y=\"500\" text-anchor=\"middle\">time: %.2f s, %d feature frames, %d output frames "
               "(%dx subsampling)</text>\n</svg>\n", x0 + W / 2, T * 0.01, T, len, asr_model_subsampling(&m));
   fclose(fp);
-  if (asr_write_file_atomic(argv[4], buf, blen, &err) != ASR_OK) {
-    fprintf(stderr, "posteriorgram: %s\n", err.msg);
-    return 2;
-  }
-  free(buf), free(work), free(lp), free(path), free(tok), free(img), free(feats);
+  if (finish(argv[4], buf, blen)) return 2;
+  free(work), free(lp), free(path), free(tok), free(img), free(feats);
   asr_model_free(&m);
   return 0;
 }

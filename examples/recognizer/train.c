@@ -4,7 +4,9 @@
  *
  * Recipes (asr.h section 9): ctc-contextnet (ContextNet + CTC), ctc-conformer (ESPnet's
  * Conformer encoder + CTC), rnnt (the same encoder + icefall's stateless prediction
- * network and joiner, RNN-T loss).
+ * network and joiner, RNN-T loss), ctc-attention (the same encoder + a CTC branch and
+ * ESPnet's Transformer decoder, the hybrid loss with ctc_weight 0.3), las (the same
+ * encoder + the LAS speller, attention loss only).
  *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
@@ -48,7 +50,8 @@ typedef struct opts {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
+          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las --data DIR --out MODEL.npz\n"
+          "             [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
@@ -730,8 +733,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   replace_ext(path, sizeof path, o.out, ".svg");
-  ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC ? "training loss (CTC, per utterance) and dev CER (%)"
-                                                : "training loss (RNN-T, per utterance) and dev CER (%)", "loss / CER %", curve_x, curve_y,
+  ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC    ? "training loss (CTC, per utterance) and dev CER (%)"
+               : m.cfg.head == ASR_HEAD_RNNT ? "training loss (RNN-T, per utterance) and dev CER (%)"
+                                             : "training loss (hybrid CTC/attention, per utterance) and dev CER (%)",
+               "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);

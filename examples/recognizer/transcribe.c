@@ -2,11 +2,17 @@
  *
  *   build/transcribe --model MODEL.npz [--beam N] [--align] FILE...
  *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B] [--speakers A,B | --exclude-speakers C]
+ *   build/transcribe --model MODEL.npz [--beam N] [--ctc-weight W] [--penalty P] [--rescore N] ...
  *
  * Prints one line per file, in the order given: FILE<TAB>TEXT, TEXT in lower-case words
  * separated by single spaces. Works for every recipe (asr_model_decode): greedy by
  * default (CTC: best path; RNN-T: greedy search); --beam N uses the beam search (CTC:
- * prefix beam search; RNN-T: [Graves12] Algorithm 1) with N hypotheses. --align adds a
+ * prefix beam search; RNN-T: [Graves12] Algorithm 1) with N hypotheses. The attention
+ * recipes (ctc-attention, las) always run the joint CTC/attention beam search of asr.h
+ * section 7.4 (beam 1 by default): --ctc-weight W is its lambda (default: the model's
+ * ctc_weight; 0 for las, which has no CTC branch), --penalty P ESPnet's per-token bonus,
+ * --rescore N replaces it by attention rescoring of the CTC prefix beam search's N best
+ * (asr_model_decode_with). --align adds a
  * third column with each word's start and end time in seconds (word@start-end), from
  * the tokens' frames (CTC: their runs in the best or the Viterbi path; RNN-T: the frames
  * that emit them in the Viterbi alignment on the transducer lattice).
@@ -30,7 +36,8 @@
 static int usage(void) {
   fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] FILE...\n"
                   "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] --data DIR [--takes A-B]\n"
-                  "                  [--speakers A,B,... | --exclude-speakers A,B,...]\n");
+                  "                  [--speakers A,B,... | --exclude-speakers A,B,...]\n"
+                  "  attention recipes: [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n");
   return 2;
 }
 
@@ -64,10 +71,12 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  double pad = -1;
+  double pad = -1, ctc_weight = -1, penalty = 0;
+  int rescore = 0, att_opts = 0;
   int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
+  asr_model_decode_opts dopts;
   asr_error err;
   ad_list list;
   const char **files, **refs;
@@ -100,6 +109,27 @@ int main(int argc, char **argv) {
         fprintf(stderr, "transcribe: --pad: '%s' is not a number of seconds in [0, 1]\n", argv[i]);
         return 2;
       }
+    } else if ((!strcmp(argv[i], "--ctc-weight") || !strcmp(argv[i], "--penalty")) && i + 1 < argc) {
+      const char *name = argv[i];
+      char *end;
+      double v = strtod(argv[++i], &end);
+      int is_w = !strcmp(name, "--ctc-weight");
+      if (end == argv[i] || *end || !(is_w ? v >= 0 && v <= 1 : fabs(v) <= 1000)) {
+        fprintf(stderr, "transcribe: %s: '%s' is not a number in %s\n", name, argv[i], is_w ? "[0, 1]" : "[-1000, 1000]");
+        return 2;
+      }
+      if (is_w) ctc_weight = v;
+      else penalty = v;
+      att_opts = 1;
+    } else if (!strcmp(argv[i], "--rescore") && i + 1 < argc) {
+      char *end;
+      long b = strtol(argv[++i], &end, 10);
+      if (*end || end == argv[i] || b < 1 || b > 1000) {
+        fprintf(stderr, "transcribe: --rescore: '%s' is not an integer in [1, 1000]\n", argv[i]);
+        return 2;
+      }
+      rescore = (int)b;
+      att_opts = 1;
     } else if (!strcmp(argv[i], "--align")) align = 1;
     else if (!strcmp(argv[i], "--help")) {
       usage();
@@ -122,6 +152,24 @@ int main(int argc, char **argv) {
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
+  }
+  {
+    /* the attention options: only for an attention head; lambda > 0 and rescoring need its CTC branch */
+    int att = m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS;
+    if (att_opts && !att) {
+      fprintf(stderr, "transcribe: --ctc-weight, --penalty and --rescore are for the attention recipes (ctc-attention, "
+                      "las); %s is %s\n", model_path, m.cfg.recipe);
+      return 2;
+    }
+    if (att && m.cfg.ctc_weight == 0 && (ctc_weight > 0 || rescore > 0)) {
+      fprintf(stderr, "transcribe: %s (%s) has no CTC branch: --ctc-weight must be 0 and --rescore is not available\n",
+              model_path, m.cfg.recipe);
+      return 2;
+    }
+    dopts = asr_model_decode_opts_default(&m, beam);
+    if (ctc_weight >= 0) dopts.ctc_weight = ctc_weight;
+    dopts.penalty = penalty;
+    dopts.rescore = rescore;
   }
   if (pad >= 0) m.cfg.pad_ms = (int)lround(pad * 1000);
   pad = m.cfg.pad_ms / 1000.0;
@@ -163,14 +211,14 @@ int main(int argc, char **argv) {
     }
     Tout = asr_model_out_frames(&m, T);
     maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
-    wb = asr_model_decode_workspace_size(&m, T, beam);
+    wb = asr_model_decode_with_workspace_size(&m, T, &dopts);
     work = malloc(wb);
     tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
     st = (int *)malloc(sizeof *st * (size_t)maxtok);
     en = (int *)malloc(sizeof *en * (size_t)maxtok);
     if (!work || !tok || !st || !en ||
-        asr_model_decode(&m, tok, &ntok, align ? st : NULL, align ? en : NULL, maxtok, feats, T, beam, work, wb,
-                         &err) != ASR_OK) {
+        asr_model_decode_with(&m, tok, &ntok, align ? st : NULL, align ? en : NULL, maxtok, feats, T, &dopts, work, wb,
+                              &err) != ASR_OK) {
       fprintf(stderr, "%s: %s\n", files[i], work && tok && st && en ? err.msg : "out of memory");
       status = 2;
     } else {

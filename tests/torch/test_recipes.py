@@ -12,6 +12,13 @@ The modules follow the definitions the recipes name:
                   padding_idx=blank, depthwise causal Conv1d, relu) and Joiner
                   (output_linear(tanh(encoder_proj(f) + decoder_proj(g)))); the loss is
                   [Graves12]'s forward variables in float64 NumPy (test_rnnt._np_rnnt)
+  ctc-attention   ESPnetASRModel: the same encoder, CTC.ctc_lo and espnet2's
+                  TransformerDecoder (test_tdec.py writes it from ESPnet's modules); the loss
+                  ctc_weight * CTC + (1 - ctc_weight) * ESPnet's LabelSmoothingLoss (sum over
+                  the tokens and <eos> of ys_out = add_sos_eos(y), test_las.py's)
+  las             the same encoder and espnet2's RNNDecoder: ESPnet's LSTM Decoder with AttLoc
+                  (test_las.py), its attention list named att_list; the loss the attention
+                  term alone (ctc_weight 0: no ctc module)
 Each utterance goes through torch alone (no padding), which is what asr.h's masking
 makes a padded batch item equal to.
 """
@@ -28,6 +35,8 @@ from common import BUILD, ROOT, asrtool, check_close, load, save, tmpdir
 from test_conformer import Conv2dSubsampling, EncoderLayer, LayerNorm
 from test_layers import ContextNetBlock
 from test_rnnt import _np_rnnt
+from test_las import AttLoc, Decoder as Espnet1RnnDecoder, LabelSmoothingLoss, add_sos_eos
+from test_tdec import TransformerDecoder
 
 
 class ContextNetEncoder(nn.Module):
@@ -126,6 +135,54 @@ class Transducer(nn.Module):
         self.joiner = Joiner(cfg["channels"], cfg["pred_dim"], cfg["joint_dim"], cfg["vocab"])
 
 
+class RNNDecoder(Espnet1RnnDecoder):
+    """espnet2's RNNDecoder: ESPnet's LSTM Decoder, the attention list registered as att_list."""
+
+    def __init__(self, cfg):
+        att = AttLoc(cfg["channels"], cfg["dec_units"], cfg["att_dim"], cfg["aconv_chans"], cfg["aconv_filts"])
+        super().__init__(cfg["channels"], cfg["vocab"], cfg["dec_layers"], cfg["dec_units"], att, True)
+        self.att_list = self._modules.pop("att")
+
+    @property
+    def att(self):
+        return self.att_list
+
+
+class HybridModel(nn.Module):
+    """ESPnetASRModel: encoder, decoder, and ctc when ctc_weight > 0."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        D, V = cfg["channels"], cfg["vocab"]
+        self.encoder = ConformerEncoder(cfg)
+        if cfg["head"] == "transformer":
+            self.decoder = TransformerDecoder(V, D, cfg["heads"], cfg["ff_dim"], cfg["dec_layers"])
+        else:
+            self.decoder = RNNDecoder(cfg)
+        if cfg["ctc_weight"] > 0:
+            self.ctc = nn.Module()
+            self.ctc.ctc_lo = nn.Linear(D, V)
+        self.cfg = cfg
+
+    def loss(self, enc, y):
+        """one utterance: enc (T, D), y (U,) -> ctc_weight L_ctc + (1 - ctc_weight) L_att"""
+        V, lam = self.cfg["vocab"], self.cfg["ctc_weight"]
+        ys_in, ys_out = add_sos_eos([y.astype(np.int64)], V - 1, V - 1, -1)
+        ys_in, ys_out = torch.from_numpy(ys_in), torch.from_numpy(ys_out)
+        T, U1 = enc.size(0), ys_in.size(1)
+        if self.cfg["head"] == "transformer":
+            logits = self.decoder(enc[None], torch.tensor([T]), ys_in, torch.tensor([U1]))
+        else:
+            logits = self.decoder(enc[None], [T], ys_in)[0]
+        att = LabelSmoothingLoss(V, -1, self.cfg["lsm_weight"], False)(logits, ys_out).item()
+        if lam == 0:
+            return att, None
+        lp = torch.log_softmax(self.ctc.ctc_lo(enc), dim=-1)
+        ctc = F.ctc_loss(lp[:, None], torch.from_numpy(y[None].astype(np.int64)), [T], [len(y)], blank=0,
+                         reduction="none").item()
+        return lam * ctc + (1 - lam) * att, lp
+
+
 def load_checkpoint(path):
     z = np.load(path)
     cfg = json.loads(bytes(z["config"]).decode())
@@ -147,7 +204,7 @@ def _case(recipe):
     d, model = _train(recipe)
     cfg, state = load_checkpoint(model)
     assert cfg["recipe"] == recipe, cfg
-    net = (Transducer(cfg) if cfg["head"] == "rnnt" else CtcModel(cfg)).double().eval()
+    net = {"rnnt": Transducer, "ctc": CtcModel}.get(cfg["head"], HybridModel)(cfg).double().eval()
     missing, unexpected = net.load_state_dict(state, strict=False)
     # torch's BatchNorm also counts batches; the checkpoint has no use for that counter
     assert all(k.endswith("num_batches_tracked") for k in missing), missing
@@ -175,6 +232,9 @@ def _case(recipe):
                 enc = net.encoder(x)[0]
                 z = net.joiner(enc, net.decoder(torch.from_numpy(y.astype(np.int64))))
                 want_loss = _np_rnnt(z.numpy(), y, enc.size(0), len(y), 0)[0]
+            elif cfg["head"] in ("transformer", "las"):
+                enc = net.encoder(x)[0]
+                want_loss, lp = net.loss(enc, y)
             else:
                 enc, lp = net(x)
                 enc, lp = enc[0], lp[0]
@@ -185,14 +245,14 @@ def _case(recipe):
         # frames past an utterance's length are padding, written as 0
         assert not np.any(got_enc[n, T:]), f"enc[{n}] not 0 past its length"
         worst_enc = max(worst_enc, check_close(f"enc[{n}]", got_enc[n, :T], enc.numpy(), atol=1e-4)[0])
-        if cfg["head"] == "ctc":
+        if cfg["head"] == "ctc" or cfg.get("ctc_weight", 0) > 0:
             got_lp = load(out, "logprobs.npy")
             worst_lp = max(worst_lp, check_close(f"logprobs[{n}]", got_lp[n, :T], lp.numpy(), atol=1e-4)[0])
         # a loss is a sum over the lattice: relative 1e-4 is float32's rounding with room
         worst_loss = max(worst_loss, check_close(f"loss[{n}]", got_loss[n:n + 1], np.array([want_loss]),
                                                  rtol=1e-4)[0] / abs(want_loss))
     n_par = sum(p.numel() for p in net.parameters())
-    lp_note = f", logprobs {worst_lp:.2g}" if cfg["head"] == "ctc" else ""
+    lp_note = f", logprobs {worst_lp:.2g}" if cfg["head"] == "ctc" or cfg.get("ctc_weight", 0) > 0 else ""
     return f"{n_par} parameters; max |diff| enc {worst_enc:.2g}{lp_note}; loss rel {worst_loss:.2g}"
 
 
@@ -206,6 +266,14 @@ def test_ctc_conformer_checkpoint_in_pytorch():
 
 def test_rnnt_checkpoint_in_pytorch():
     return _case("rnnt")
+
+
+def test_ctc_attention_checkpoint_in_pytorch():
+    return _case("ctc-attention")
+
+
+def test_las_checkpoint_in_pytorch():
+    return _case("las")
 
 
 def test_bad_model_file_is_refused():
@@ -232,3 +300,41 @@ def test_bad_model_inputs_are_refused():
         proc = asrtool("model", "--model", model, *args, os.path.join(d, "out"), expect=2)
         assert proc.stderr.count("\n") == 1 and say in proc.stderr, proc.stderr
         assert not os.path.exists(os.path.join(d, "out"))
+
+
+def test_attention_recipes_transcribe():
+    """build/transcribe on the attention recipes (3 training steps: not accurate, only the
+    plumbing): the joint search with --ctc-weight, --penalty, --beam, attention rescoring
+    (--rescore) and --align give one line per file with word timings inside the audio;
+    the options are refused, one line and exit 2, where they do not apply."""
+    clips = [os.path.join(ROOT, "data", "toy", "test", f"000{i}.ogg") for i in range(3)]
+    tr = os.path.join(BUILD, "transcribe")
+
+    def run(model, *opts, expect=0):
+        proc = subprocess.run([tr, "--model", model, *opts, *clips], capture_output=True, text=True)
+        assert proc.returncode == expect, (opts, proc.returncode, proc.stderr)
+        return proc
+
+    _, ca = _train("ctc-attention")
+    _, las = _train("las")
+    _, ctc = _train("ctc-conformer", steps=1)
+    runs = 0
+    for model, variants in ((ca, (["--ctc-weight", "0.5", "--beam", "3", "--align"], ["--rescore", "4", "--align"],
+                                  ["--ctc-weight", "1", "--penalty", "0.5"], ["--ctc-weight", "0"])),
+                            (las, (["--beam", "3", "--align"], ["--penalty", "1"]))):
+        for v in variants:
+            out = run(model, *v).stdout.splitlines()
+            assert len(out) == len(clips), (v, out)
+            for line, clip in zip(out, clips):
+                cols = line.split("\t")
+                assert cols[0] == clip and len(cols) == (3 if "--align" in v else 2), (v, line)
+                for w in (cols[2].split() if len(cols) == 3 else []):
+                    a, b = map(float, w.rsplit("@", 1)[1].split("-"))
+                    assert 0 <= a <= b <= 3.0, (v, w)
+            runs += 1
+    for model, opts, say in ((las, ["--ctc-weight", "0.3"], "no CTC branch"), (las, ["--rescore", "2"], "no CTC branch"),
+                             (ctc, ["--ctc-weight", "0.3"], "attention recipes"),
+                             (ca, ["--ctc-weight", "1.5"], "[0, 1]"), (ca, ["--rescore", "0"], "[1, 1000]")):
+        proc = run(model, *opts, expect=2)
+        assert proc.stderr.count("\n") == 1 and say in proc.stderr and not proc.stdout, (opts, proc.stderr)
+    return f"{runs} option sets on 3 clips; 5 refusals"
