@@ -205,9 +205,25 @@ eval: $(B)/train $(B)/transcribe
 	@sh tests/eval.sh
 
 # ---- bench -----------------------------------------------------------------------
-bench: $(EXAMPLES) | $(B)/.deps-torch
+# A fair baseline: torch must do its matrix products on an optimized BLAS. Debian's torch
+# links the generic libblas.so.3, and installing OpenBLAS (libopenblas0-pthread) makes the
+# BLAS alternatives hand it OpenBLAS; bench/compare.py refuses ratios against netlib's
+# reference BLAS. bench/blas_gemm.c times OpenBLAS's cblas_sgemm (libopenblas-dev) at 1 and
+# 2 threads and the machine's FMA peak, beside asr.h's GEMM rows of the same run.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+OPENBLAS  := /usr/lib/$(MULTIARCH)/openblas-pthread
+OPENBLAS_INC := /usr/include/$(MULTIARCH)/openblas-pthread
+$(B)/.deps-openblas: | $(B)/.stamp
+	@test -f $(OPENBLAS_INC)/cblas.h -a -f $(OPENBLAS)/libopenblas.so || \
+	  { $(MAKE) --no-print-directory _install PKGS="libopenblas0-pthread libopenblas-dev"; }
+	@test -f $(OPENBLAS_INC)/cblas.h -a -f $(OPENBLAS)/libopenblas.so
+	@touch $@
+$(B)/bench_blas: bench/blas_gemm.c | $(B)/.deps-openblas
+	$(CC) $(WARN) $(OPT) $(SIMD) -I$(OPENBLAS_INC) $< -o $@ -L$(OPENBLAS) -Wl,-rpath,$(OPENBLAS) -lopenblas -lm
+bench: $(EXAMPLES) $(B)/bench_blas | $(B)/.deps-torch
 	@$(B)/asrtool bench --json $(B)/bench.json
-	@$(PYTHON) bench/compare.py $(B)/bench.json
+	@$(B)/bench_blas --json $(B)/bench_blas.json
+	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json
 
 # ---- fuzz ------------------------------------------------------------------------
 FUZZ_SECONDS ?= 30

@@ -261,6 +261,7 @@ int layer_conv1d(at_layer_ctx *L);
 int layer_dwsep_conv1d(at_layer_ctx *L);
 int layer_se(at_layer_ctx *L);
 int layer_layer_norm(at_layer_ctx *L);
+int layer_group_norm(at_layer_ctx *L);
 int layer_batch_norm(at_layer_ctx *L);
 int layer_contextnet_block(at_layer_ctx *L);
 int layer_cross_entropy(at_layer_ctx *L);

@@ -8,9 +8,11 @@
  *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
- * for testing). --splice MIN-MAX joins MIN..MAX recordings of one speaker into one
- * connected-digit utterance, a new set of them every epoch; --speed-perturb plays each at
- * 0.9, 1.0 or 1.1 times its speed. Audio at any sample rate is resampled to the model's.
+ * for testing; --speakers A,B / --exclude-speakers C keep only some speakers' recordings,
+ * as tests/eval.sh's leave-one-speaker-out folds do). --splice MIN-MAX joins MIN..MAX
+ * recordings of one speaker into one connected-digit utterance, a new set of them every
+ * epoch; --speed-perturb plays each at 0.9, 1.0 or 1.1 times its speed. Audio at any
+ * sample rate is resampled to the model's.
  * --pad SECONDS makes the model pad every recording with that much of its background
  * noise before and after it (stored in the checkpoint as pad_ms, so build/transcribe
  * does the same).
@@ -36,7 +38,7 @@ static void on_sigint(int sig) {
 }
 
 typedef struct opts {
-  const char *recipe, *data, *out, *dev;
+  const char *recipe, *data, *out, *dev, *speakers, *exclude_speakers;
   long steps;
   unsigned long seed;
   int splice_min, splice_max;
@@ -48,6 +50,7 @@ static int usage(void) {
   fprintf(stderr,
           "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
+          "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
 }
@@ -96,6 +99,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--data")) o->data = val;
     else if (!strcmp(a, "--out")) o->out = val;
     else if (!strcmp(a, "--dev")) o->dev = val;
+    else if (!strcmp(a, "--speakers")) o->speakers = val;
+    else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
     else if (!strcmp(a, "--steps")) { if (parse_long(val, 1, 100000000, &v, "steps")) return 2; o->steps = v; }
     else if (!strcmp(a, "--seed")) { if (parse_long(val, 0, 2147483647, &v, "seed")) return 2; o->seed = (unsigned long)v; }
     else if (!strcmp(a, "--batch-frames")) { if (parse_long(val, 100, 10000000, &v, "batch-frames")) return 2; o->batch_frames = (int)v; }
@@ -555,7 +560,9 @@ int main(int argc, char **argv) {
   tty = ad_is_tty() && !o.quiet;
 
   /* ---- data */
-  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list)) goto done;
+  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
+      ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
+    goto done;
   t0 = ad_now();
   {
     int fsdd = list.items[0].take >= 0;
