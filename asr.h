@@ -6073,8 +6073,13 @@ ASR__PRIVATE asr_result asr__npy_dict(const char *p, size_t hlen, asr__npy_info 
     if (!asr__scan_string(&s, key, sizeof key) || !asr__scan_char(&s, ':'))
       return asr__fail(err, ASR_ERR_FORMAT, "malformed .npy header: expected 'key':");
     if (strcmp(key, "descr") == 0) {
-      if (!asr__scan_string(&s, descr, sizeof descr))
-        return asr__fail(err, ASR_ERR_UNSUPPORTED, "unsupported .npy dtype (structured?)");
+      const char *v = s.p;
+      if (!asr__scan_string(&s, descr, sizeof descr)) {
+        while (v < s.end && (*v == ' ' || *v == '\t')) v++;
+        if (v < s.end && *v == '[')             /* a list of fields: numpy's structured dtype */
+          return asr__fail(err, ASR_ERR_UNSUPPORTED, "unsupported .npy dtype: a structured array (a list of fields)");
+        return asr__fail(err, ASR_ERR_FORMAT, "malformed .npy header: 'descr' is not a quoted dtype string");
+      }
       have_descr = 1;
     } else if (strcmp(key, "fortran_order") == 0) {
       asr__scan_ws(&s);
@@ -7167,6 +7172,14 @@ ASR__PRIVATE void asr__prefix_path(asr_error *err, asr_result r, const char *pat
   }
 }
 
+/* A RIFF chunk id is four printable ASCII characters ("fmt ", "data", "LIST", ...). */
+ASR__PRIVATE int asr__is_chunk_id(const unsigned char *c) {
+  int i;
+  for (i = 0; i < 4; i++)
+    if (c[i] < 0x20 || c[i] > 0x7E) return 0;
+  return 1;
+}
+
 /* One stored WAV sample -> the [-1, 1] scale. p points at its little-endian bytes. */
 ASR__PRIVATE double asr__wav_sample(const unsigned char *p, int bits, int is_float) {
   if (is_float) {
@@ -7201,7 +7214,8 @@ ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_au
                                               0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
   const unsigned char *b = (const unsigned char *)buf;
   const unsigned char *fmt = NULL, *data = NULL;
-  size_t pos = 12, fmt_len = 0, data_len = 0, frames, bytes_per_sample, i;
+  size_t pos = 12, fmt_len = 0, data_len = 0, frames, bytes_per_sample, i, prev_size = 0;
+  const unsigned char *prev = NULL;      /* the chunk before, for a message */
   uint32_t tag;
   int channels, rate, block_align, bits, is_float;
   double to_scale;
@@ -7234,14 +7248,21 @@ ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_au
         data_len = size;
       }
     } else {
-      if (size > avail)
-        return asr__fail(err, ASR_ERR_FORMAT, "chunk '%.4s' claims %lu bytes but only %lu remain",
-                         (const char *)c, (unsigned long)size, (unsigned long)avail);
+      if (size > avail && asr__is_chunk_id(c))
+        return asr__fail(err, ASR_ERR_FORMAT, "chunk '%.4s' at byte %lu claims %lu bytes but only %lu remain",
+                         (const char *)c, (unsigned long)pos, (unsigned long)size, (unsigned long)avail);
+      if (size > avail)       /* no chunk at all: the one before it is longer than it says */
+        return asr__fail(err, ASR_ERR_FORMAT,
+                         "bytes %02x %02x %02x %02x at byte %lu are no chunk id: the chunk before them "
+                         "('%.4s', %lu bytes by its size field) is probably longer than it says",
+                         c[0], c[1], c[2], c[3], (unsigned long)pos, prev ? (const char *)prev : "none",
+                         (unsigned long)prev_size);
       if (memcmp(c, "fmt ", 4) == 0 && !fmt) {
         fmt = c + 8;
         fmt_len = size;
       }
     }
+    prev = c, prev_size = size;
     pos += 8 + size;
     if ((size & 1u) && pos < len) pos++;              /* the RIFF pad byte */
     if (fmt && data) break;       /* what follows the audio (LIST, id3, junk) is not read */

@@ -14,6 +14,9 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
            and exit status 2, and the input is left byte for byte as it was. Each family
            also has a control: the same command with a harmless output succeeds, so the
            refusal is the guard's and not some other error.
+stale/*    A temporary MODEL.npz.tmpXXXXXXXX older than 10 minutes, left by a train killed
+           while writing, is removed by the next run; a fresh one (a writer at work), names
+           of another pattern, and another output's temporaries are left alone.
 rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): every program
            that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
            exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
@@ -205,6 +208,36 @@ def outpath_tests(tmp):
         report("outpath/recognizer", p)
 
 
+# ---- stale/*
+def stale_tests(tmp):
+    if not wanted("stale/train"):
+        return
+    p = []
+    d = os.path.join(tmp, "stale")
+    os.makedirs(d)
+    names = {"m.npz.tmp0123abcd": True, "m.svg.tmpffffffff": True, "m.npz.tmp01234567x": False,
+             "m.npz.tmpABCDEF0": False, "other.npz.tmp0123abcd": False, "m.npz.tmpfresh000": False,
+             "m.npz.tmp9999aaaa": False}
+    old = os.path.getmtime(d) - 3600
+    for n in names:
+        with open(os.path.join(d, n), "w") as f:
+            f.write("partial")
+        if n != "m.npz.tmp9999aaaa":                  # this one was just written: a writer at work
+            os.utime(os.path.join(d, n), (old, old))
+    data = os.path.join(tmp, "data")
+    if not os.path.exists(data):                      # made by outpath/*, unless filtered out
+        os.makedirs(data)
+        shutil.copy(os.path.join(ROOT, "data", "toy", "train", "0000.ogg"), data)
+        with open(os.path.join(data, "transcripts.tsv"), "w") as f:
+            f.write("0000.ogg\teight\n")
+    succeeds([prog("train"), "--recipe", "ctc-contextnet", "--data", data, "--steps", "1", "--quiet", "--out",
+              os.path.join(d, "m.npz")], tmp, p)
+    for n, gone in names.items():
+        if os.path.exists(os.path.join(d, n)) == gone:
+            p.append("%s: %s" % (n, "left behind" if gone else "removed"))
+    report("stale/train", p)
+
+
 # ---- rates/*
 def expect_fail(args, cwd, needle, problems):
     """args must exit 2 with one line on stderr that contains needle."""
@@ -314,6 +347,7 @@ def main():
     try:
         outpath_tests(tmp)
         rate_tests(tmp)
+        stale_tests(tmp)
         san_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

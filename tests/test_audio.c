@@ -239,6 +239,21 @@ static void t_wav_malformed(tctx *t) {
     wb_chunk(&w, "data", nan32, 4);
     CHECK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_NONFINITE);
   }
+  {
+    /* a 'fmt ' chunk whose size field says 14 but that holds 16 bytes: the walk lands two
+     * bytes early, on "\x10\0da", which is no chunk id; the message says so (issue 18: it
+     * used to print an empty chunk name) */
+    unsigned char f16[16];
+    static const unsigned char d2[2] = {0, 0};
+    fmt16(f16, 1, 1, 16000, 16);
+    riff_start(&w);
+    wb_bytes(&w, "fmt \x0e\0\0\0", 8);
+    wb_bytes(&w, f16, 16);
+    wb_chunk(&w, "data", d2, 2);
+    riff_end(&w);
+    CHECK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+    CHECKF(strstr(err.msg, "no chunk id") && strstr(err.msg, "fmt ") && strstr(err.msg, "14 bytes"), "%s", err.msg);
+  }
   CHECK(asr_audio_parse(good.b, 0, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
   CHECK(asr_audio_parse("hello world", 11, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
 }

@@ -342,6 +342,27 @@ static void t_npy_malformed(tctx *t) {
     CHECK(a.data == NULL);
   }
   {
+    /* what the message says (issue 18): a garbled 'descr' is a malformed header, a list of
+     * fields is numpy's structured dtype */
+    static const char *const descr[2] = {"{'descr': <f4', 'fortran_order': False, 'shape': (1,), }",
+                                         "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }"};
+    static const asr_result want[2] = {ASR_ERR_FORMAT, ASR_ERR_UNSUPPORTED};
+    static const char *const says[2] = {"malformed .npy header", "structured array"};
+    for (i = 0; i < 2; i++) {
+      asr_array a;
+      asr_error err;
+      size_t hl = strlen(descr[i]);
+      asr_result r;
+      memcpy(buf, "\x93NUMPY\x01\x00", 8);
+      buf[8] = (unsigned char)hl;
+      buf[9] = 0;
+      memcpy(buf + 10, descr[i], hl);
+      memset(buf + 10 + hl, 0, 4);
+      r = asr_npy_parse(buf, 10 + hl + 4, &a, NULL, &err);
+      CHECKF(r == want[i] && strstr(err.msg, says[i]), "descr %lu: %d %s", (unsigned long)i, (int)r, err.msg);
+    }
+  }
+  {
     asr_array a;
     CHECK(asr_npy_parse("\x93NUMPY", 6, &a, NULL, NULL) == ASR_ERR_FORMAT);
     CHECK(asr_npy_parse("", 0, &a, NULL, NULL) == ASR_ERR_FORMAT);

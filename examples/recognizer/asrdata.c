@@ -259,7 +259,8 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
   *feats = NULL;
   *T = 0;
   if (frames < 1) {
-    fprintf(stderr, "%s: audio too short (%d samples at %d Hz: less than one 25 ms frame)\n", what, n, sample_rate);
+    fprintf(stderr, "%s: audio too short to recognize (%d samples at %d Hz: no 25 ms feature frame; asrtool fbank "
+                    "gives such a file Kaldi's empty (0, bins) matrix, a model needs frames)\n", what, n, sample_rate);
     return 2;
   }
   work = malloc(wb ? wb : 1);

@@ -22,7 +22,9 @@
  * every batch; Adam with linear warm-up and decay; gradient norm clipped at 5. Every
  * --eval-every steps the dev set is decoded (greedy) and its character error rate
  * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
- * curve beside it (MODEL.svg). Exit status 0, or 2 with one line naming the problem. */
+ * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
+ * run killed while writing, older than 10 minutes, is removed when a run starts.
+ * Exit status 0, or 2 with one line naming the problem. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include "../outpath.h"
@@ -118,7 +120,7 @@ static int parse_args(int argc, char **argv, opts *o) {
       char *end;
       double d = strtod(val, &end);
       if (end == val || *end || !(d > 0) || d > 1e9) {
-        fprintf(stderr, "train: %s: '%s' is not a positive number\n", a, val);
+        fprintf(stderr, "train: %s: '%s' is not a number in (0, 1e9]\n", a, val);
         return 2;
       }
       if (!strcmp(a, "--lr")) o->lr = d;
@@ -541,6 +543,9 @@ int main(int argc, char **argv) {
   {
     const char *dirs[2] = {o.data, o.dev};
     if (out_guard(o.out, dirs, 2, NULL)) return 2;
+    replace_ext(path, sizeof path, o.out, ".svg");
+    op_remove_stale_temps(o.out, 600);
+    op_remove_stale_temps(path, 600);
   }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
