@@ -138,9 +138,9 @@
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (333) has one tier: its definition is already its
+ *   Every other public function (336) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 72, 8: 17, 9: 39, 10: 37.
+ *   1: 38, 2: 14, 3: 15, 4: 75, 5: 9, 6: 20, 7: 72, 8: 17, 9: 39, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -620,6 +620,29 @@ ASRDEF asr_result asr_audio_parse(const void *buf, size_t len, int channel, asr_
 ASRDEF asr_result asr_audio_read(const char *path, int channel, asr_audio_scale scale,
                                  asr_audio *out, void *user, asr_error *err);
 ASRDEF void asr_audio_free(asr_audio *a, void *user);
+
+/* ---- Streaming: a long recording in bounded memory. asr_audio_stream_open reads a WAV or
+ * Ogg Vorbis file's header (told apart by its first bytes, as asr_audio_read does) and
+ * fills the public fields; each asr_audio_stream_read decodes the next samples of one
+ * channel (up to max) into out and returns how many, 0 at the end of the audio, or a
+ * negative asr_result with err saying why. The samples are those of asr_audio_read on the
+ * same file, bit for bit, whatever the sizes asked for, and every error asr_audio_read
+ * reports is reported (by open when the header is at fault, else by the read that meets
+ * it). Memory: WAV, one 64 KiB block of the file at a time; Ogg Vorbis, the compressed
+ * file (about a tenth of the decoded samples' size) and stb_vorbis's working buffer.
+ * asr_audio_stream_close frees everything (safe on a zeroed or failed stream). */
+typedef struct asr_audio_stream {
+  int sample_rate;        /* Hz */
+  int channels;           /* channels in the file */
+  int bits;               /* bits per stored sample; 0 for Ogg Vorbis */
+  asr_audio_codec codec;
+  int64_t length;         /* samples per channel the header promises (WAV), -1 if unknown */
+  void *priv;             /* the reader's state, allocated with ASR_MALLOC */
+} asr_audio_stream;
+ASRDEF asr_result asr_audio_stream_open(asr_audio_stream *s, const char *path, int channel, asr_audio_scale scale,
+                                        void *user, asr_error *err);
+ASRDEF int asr_audio_stream_read(asr_audio_stream *s, asr_real *out, int max, asr_error *err);
+ASRDEF void asr_audio_stream_close(asr_audio_stream *s);
 
 /* ---- Resampling by windowed-sinc interpolation, the filter of
  * torchaudio.functional.resample(resampling_method="sinc_interpolation"):
@@ -7526,18 +7549,15 @@ ASR__PRIVATE asr_result asr__vorbis_check_comments(const unsigned char *b, size_
   return r;
 }
 
-ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
-                                asr_audio *out, void *user, asr_error *err) {
+/* The checks and the opening of an Ogg Vorbis stream in memory (asr_ogg_parse and the
+ * stream): *v decodes it with its memory in *mem (free both); *info its rate and channels. */
+ASR__PRIVATE asr_result asr__ogg_open(const void *buf, size_t len, int channel, stb_vorbis **vp, char **memp,
+                                      stb_vorbis_info *infop, void *user, asr_error *err) {
   stb_vorbis *v;
   stb_vorbis_info info;
   char *mem;
   size_t mem_cap;
   int verr = 0, chans;
-  size_t cap, n = 0;
-  double to_scale = scale == ASR_SCALE_INT16 ? 32768.0 : 1.0;
-  asr_audio a;
-  memset(out, 0, sizeof *out);
-  memset(&a, 0, sizeof a);
   if (!buf && len) return asr__fail(err, ASR_ERR_INVALID_ARG, "no buffer");
   if (len < 4 || memcmp(buf, "OggS", 4) != 0)
     return asr__fail(err, ASR_ERR_FORMAT, "not an Ogg file (no OggS capture pattern)");
@@ -7579,6 +7599,34 @@ ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_au
     stb_vorbis_close(v), ASR_FREE(mem, user);
     return asr__fail(err, ASR_ERR_RANGE, "channel %d requested, the file has %d", channel, chans);
   }
+  *vp = v, *memp = mem, *infop = info;
+  return ASR_OK;
+}
+
+/* One decoded sample k of a packet pcm (chans channels): the channel, or their mean. */
+ASR__PRIVATE double asr__ogg_sample(float **pcm, int k, int chans, int channel) {
+  double s = 0;
+  int c;
+  if (channel >= 0) return pcm[channel][k];
+  for (c = 0; c < chans; c++) s += pcm[c][k];
+  return s / chans;                                 /* the mean of the channels */
+}
+
+ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
+                                asr_audio *out, void *user, asr_error *err) {
+  stb_vorbis *v;
+  stb_vorbis_info info;
+  char *mem;
+  int chans;
+  size_t cap, n = 0;
+  double to_scale = scale == ASR_SCALE_INT16 ? 32768.0 : 1.0;
+  asr_audio a;
+  asr_result r;
+  memset(out, 0, sizeof *out);
+  memset(&a, 0, sizeof a);
+  r = asr__ogg_open(buf, len, channel, &v, &mem, &info, user, err);
+  if (r != ASR_OK) return r;
+  chans = info.channels;
   a.sample_rate = (int)info.sample_rate;
   a.channels = chans;
   a.bits = 0;
@@ -7611,15 +7659,7 @@ ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_au
       cap = ncap;
     }
     for (k = 0; k < got; k++) {
-      double s;
-      if (channel >= 0) {
-        s = pcm[channel][k];
-      } else {
-        int c;
-        s = 0;
-        for (c = 0; c < chans; c++) s += pcm[c][k];
-        s /= chans;                                   /* the mean of the channels */
-      }
+      double s = asr__ogg_sample(pcm, k, chans, channel);
       a.samples[n + (size_t)k] = (asr_real)(s * to_scale);
       if (!isfinite(a.samples[n + (size_t)k])) {
         stb_vorbis_close(v), ASR_FREE(mem, user);
@@ -7687,6 +7727,209 @@ ASRDEF asr_result asr_audio_read(const char *path, int channel, asr_audio_scale 
   ASR_FREE(buf, user);
   if (r != ASR_OK) asr__prefix_path(err, r, path);
   return r;
+}
+
+/* ---- Streaming (asr_audio_stream_*), plumbing. WAV: the chunk walk of asr_wav_parse over
+ * the open file, then blocks of whole frames, each handed to asr_wav_parse behind a header
+ * made of the file's own "fmt " chunk: the same checks and the same conversion, bit for
+ * bit. Where the walk meets anything irregular the whole file goes to asr_audio_read, so
+ * the error is the one it gives. Ogg Vorbis: the compressed file in memory, decoded one
+ * packet at a time. */
+#define ASR__STREAM_BLOCK 65536
+typedef struct asr__stream {
+  FILE *fp;
+  int channel, chans, pcm_n, pcm_at, ended;
+  asr_audio_scale scale;
+  void *user;
+  unsigned char *hdr;          /* WAV: RIFF/WAVE, the fmt chunk, a data chunk header, a block */
+  size_t hdr_len, block_align, block_frames;
+  int64_t left, done;          /* frames still to read; samples delivered */
+  unsigned char *file;         /* Ogg: the compressed file */
+  char *mem;                   /* Ogg: stb_vorbis's working buffer */
+  void *v;                     /* Ogg: the stb_vorbis decoder */
+  float **pcm;                 /* Ogg: the current packet */
+} asr__stream;
+
+/* The error asr_audio_read gives on the file (the stream could not follow it). */
+ASR__PRIVATE asr_result asr__stream_fail_as_read(const char *path, int channel, asr_audio_scale scale, void *user,
+                                                 asr_error *err) {
+  asr_audio a;
+  asr_result r = asr_audio_read(path, channel, scale, &a, user, err);
+  if (r != ASR_OK) return r;
+  asr_audio_free(&a, user);
+  return asr__fail(err, ASR_ERR_FORMAT, "%s: a WAV layout the stream reader cannot follow", path);
+}
+
+ASR__PRIVATE asr_result asr__wav_stream_open(asr_audio_stream *s, asr__stream *st, const char *path,
+                                             asr_error *err) {
+  unsigned char h[12];
+  long flen;
+  size_t pos = 12, size, avail, fmt_len = 0, data_pos = 0, data_len = 0;
+  long fmt_pos = -1;
+  int have_data = 0;
+  asr_audio a;
+  asr_result r;
+  if (fseek(st->fp, 0, SEEK_END) != 0 || (flen = ftell(st->fp)) < 0 || fseek(st->fp, 0, SEEK_SET) != 0 ||
+      fread(h, 1, 12, st->fp) != 12 || memcmp(h, "RIFF", 4) != 0 || memcmp(h + 8, "WAVE", 4) != 0)
+    return asr__stream_fail_as_read(path, st->channel, st->scale, st->user, err);
+  for (;;) {                                   /* as asr_wav_parse walks its chunks */
+    if (pos >= (size_t)flen || (size_t)flen - pos < 8 || fseek(st->fp, (long)pos, SEEK_SET) != 0 ||
+        fread(h, 1, 8, st->fp) != 8)
+      return asr__stream_fail_as_read(path, st->channel, st->scale, st->user, err);
+    size = asr__rd32(h + 4);
+    avail = (size_t)flen - pos - 8;
+    if (memcmp(h, "data", 4) == 0 && size == 0xFFFFFFFFu) size = avail;
+    if (size > avail) return asr__stream_fail_as_read(path, st->channel, st->scale, st->user, err);
+    if (memcmp(h, "data", 4) == 0 && !have_data) data_pos = pos + 8, data_len = size, have_data = 1;
+    if (memcmp(h, "fmt ", 4) == 0 && fmt_pos < 0) fmt_pos = (long)pos, fmt_len = size;
+    pos += 8 + size;
+    if ((size & 1u) && pos < (size_t)flen) pos++;
+    if (fmt_pos >= 0 && have_data) break;
+  }
+  if (fmt_len > ((size_t)1 << 20))
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "%s: a 'fmt ' chunk of %lu bytes", path, (unsigned long)fmt_len);
+  /* the header: RIFF/WAVE, the fmt chunk as it is, a data chunk of `size` bytes */
+  st->hdr_len = 12 + 8 + fmt_len + (fmt_len & 1) + 8;
+  st->hdr = (unsigned char *)ASR_MALLOC(st->hdr_len + ASR__STREAM_BLOCK, st->user);
+  if (!st->hdr) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  memset(st->hdr, 0, st->hdr_len);
+  memcpy(st->hdr, "RIFF\0\0\0\0WAVEfmt ", 16);
+  asr__wr32(st->hdr + 16, (uint32_t)fmt_len);
+  memcpy(st->hdr + st->hdr_len - 8, "data", 4);
+  if (fseek(st->fp, fmt_pos + 8, SEEK_SET) != 0 || fread(st->hdr + 20, 1, fmt_len, st->fp) != fmt_len)
+    return asr__stream_fail_as_read(path, st->channel, st->scale, st->user, err);
+  /* no samples yet: asr_wav_parse checks the format and the channel */
+  r = asr_wav_parse(st->hdr, st->hdr_len, st->channel, st->scale, &a, st->user, err);
+  if (r != ASR_OK) {
+    asr__prefix_path(err, r, path);
+    return r;
+  }
+  s->sample_rate = a.sample_rate, s->channels = a.channels, s->bits = a.bits, s->codec = a.codec;
+  asr_audio_free(&a, st->user);
+  st->block_align = (size_t)(s->bits / 8) * (size_t)s->channels;
+  st->block_frames = ASR__MAX(ASR__STREAM_BLOCK / st->block_align, 1);
+  if (st->block_frames * st->block_align > ASR__STREAM_BLOCK) {
+    unsigned char *nh = (unsigned char *)ASR_MALLOC(st->hdr_len + st->block_align, st->user);
+    if (!nh) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+    memcpy(nh, st->hdr, st->hdr_len);
+    ASR_FREE(st->hdr, st->user);
+    st->hdr = nh;
+  }
+  st->left = s->length = (int64_t)(data_len / st->block_align);
+  if (fseek(st->fp, (long)data_pos, SEEK_SET) != 0)
+    return asr__fail(err, ASR_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+  return ASR_OK;
+}
+
+ASR__PRIVATE int asr__wav_stream_read(asr__stream *st, asr_real *out, int max, asr_error *err) {
+  size_t k = (size_t)ASR__MIN((int64_t)max, st->left), got;
+  asr_audio a;
+  asr_result r;
+  if (k > st->block_frames) k = st->block_frames;
+  if (k == 0) return 0;
+  got = fread(st->hdr + st->hdr_len, st->block_align, k, st->fp);
+  if (got < k) return asr__fail(err, ASR_ERR_IO, "read error after %lld samples", (long long)st->done);
+  asr__wr32(st->hdr + st->hdr_len - 4, (uint32_t)(got * st->block_align));
+  r = asr_wav_parse(st->hdr, st->hdr_len + got * st->block_align, st->channel, st->scale, &a, st->user, err);
+  if (r != ASR_OK) return r;
+  memcpy(out, a.samples, sizeof(asr_real) * got);
+  asr_audio_free(&a, st->user);
+  st->left -= (int64_t)got;
+  st->done += (int64_t)got;
+  return (int)got;
+}
+
+#ifdef ASR_USE_STB_VORBIS
+ASR__PRIVATE asr_result asr__ogg_stream_open(asr_audio_stream *s, asr__stream *st, const char *path,
+                                             asr_error *err) {
+  size_t len;
+  stb_vorbis *v;
+  stb_vorbis_info info;
+  asr_result r;
+  fclose(st->fp);
+  st->fp = NULL;
+  r = asr_read_file(path, &st->file, &len, st->user, err);
+  if (r != ASR_OK) return r;
+  r = asr__ogg_open(st->file, len, st->channel, &v, &st->mem, &info, st->user, err);
+  if (r != ASR_OK) {
+    asr__prefix_path(err, r, path);
+    return r;
+  }
+  st->v = v;
+  st->chans = info.channels;
+  s->sample_rate = (int)info.sample_rate, s->channels = info.channels, s->bits = 0;
+  s->codec = ASR_CODEC_VORBIS;
+  return ASR_OK;
+}
+
+ASR__PRIVATE int asr__ogg_stream_read(asr__stream *st, asr_real *out, int max, asr_error *err) {
+  double to_scale = st->scale == ASR_SCALE_INT16 ? 32768.0 : 1.0;
+  int n = 0;
+  while (n < max && !st->ended) {
+    if (st->pcm_at == st->pcm_n) {               /* the next packet, as asr_ogg_parse takes them */
+      int ch, got = stb_vorbis_get_frame_float((stb_vorbis *)st->v, &ch, &st->pcm);
+      if (got <= 0 || ch != st->chans) {
+        st->ended = 1;
+        break;
+      }
+      st->pcm_n = got, st->pcm_at = 0;
+    }
+    for (; st->pcm_at < st->pcm_n && n < max; st->pcm_at++, n++) {
+      out[n] = (asr_real)(asr__ogg_sample(st->pcm, st->pcm_at, st->chans, st->channel) * to_scale);
+      if (!isfinite(out[n]))
+        return asr__fail(err, ASR_ERR_NONFINITE, "the decoder produced a non-finite sample at %lld",
+                         (long long)(st->done + n));
+    }
+  }
+  st->done += n;
+  return n;
+}
+#endif
+
+ASRDEF asr_result asr_audio_stream_open(asr_audio_stream *s, const char *path, int channel, asr_audio_scale scale,
+                                        void *user, asr_error *err) {
+  asr__stream *st;
+  unsigned char magic[4];
+  asr_result r;
+  memset(s, 0, sizeof *s);
+  s->length = -1;
+  st = (asr__stream *)ASR_MALLOC(sizeof *st, user);
+  if (!st) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  memset(st, 0, sizeof *st);
+  st->channel = channel, st->scale = scale, st->user = user;
+  s->priv = st;
+  st->fp = fopen(path, "rb");
+  if (!st->fp) r = asr__fail(err, ASR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  else if (fread(magic, 1, 4, st->fp) == 4 && memcmp(magic, "RIFF", 4) == 0) r = asr__wav_stream_open(s, st, path, err);
+#ifdef ASR_USE_STB_VORBIS
+  else if (memcmp(magic, "OggS", 4) == 0) r = asr__ogg_stream_open(s, st, path, err);
+#endif
+  else r = asr__stream_fail_as_read(path, channel, scale, user, err);
+  if (r != ASR_OK) asr_audio_stream_close(s);
+  return r;
+}
+
+ASRDEF int asr_audio_stream_read(asr_audio_stream *s, asr_real *out, int max, asr_error *err) {
+  asr__stream *st = s ? (asr__stream *)s->priv : NULL;
+  if (!st || max < 0 || (max > 0 && !out)) return asr__fail(err, ASR_ERR_INVALID_ARG, "no open stream or no buffer");
+#ifdef ASR_USE_STB_VORBIS
+  if (st->v) return asr__ogg_stream_read(st, out, max, err);
+#endif
+  return asr__wav_stream_read(st, out, max, err);
+}
+
+ASRDEF void asr_audio_stream_close(asr_audio_stream *s) {
+  asr__stream *st = s ? (asr__stream *)s->priv : NULL;
+  if (!st) return;
+  if (st->fp) fclose(st->fp);
+#ifdef ASR_USE_STB_VORBIS
+  if (st->v) stb_vorbis_close((stb_vorbis *)st->v);
+#endif
+  ASR_FREE(st->mem, st->user);
+  ASR_FREE(st->file, st->user);
+  ASR_FREE(st->hdr, st->user);
+  ASR_FREE(st, st->user);
+  memset(s, 0, sizeof *s);
 }
 
 /* ========================================================================================

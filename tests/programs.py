@@ -17,6 +17,11 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
 stale/*    A temporary MODEL.npz.tmpXXXXXXXX older than 10 minutes, left by a train killed
            while writing, is removed by the next run; a fresh one (a writer at work), names
            of another pattern, and another output's temporaries are left alone.
+long/*     build/transcribe reads a long recording as a stream and in 30 s windows: a
+           LONG_MINUTES-minute WAV (noise and tone bursts, made here, never stored) is
+           transcribed with a peak resident set under RSS_BOUND_MB, measured with
+           getrusage (os.wait4) for that one process; a recording shorter than one window
+           gives the same output (words and --align times) with --chunk 30 and --chunk 0.
 rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): every program
            that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
            exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
@@ -238,6 +243,52 @@ def stale_tests(tmp):
     report("stale/train", p)
 
 
+# ---- long/*
+LONG_MINUTES = 10       # 30 takes ~15 s of CPU; measured by hand in docs/training.md
+RSS_BOUND_MB = 150       # docs/training.md: about 75 MB measured for 10 and 30 minutes
+
+
+def long_tests(tmp):
+    if wanted("long/same-short"):
+        p = []
+        clips = [os.path.join(ROOT, "data", "toy", "test", n) for n in sorted(os.listdir(os.path.join(ROOT, "data", "toy",
+                                                                                                   "test")))
+                 if n.endswith(".ogg")][:6] + [os.path.join(ROOT, "data", "demo.ogg")]
+        outs = []
+        for chunk in ["30", "0"]:
+            rc, out, err = run([prog("transcribe"), "--model", MODEL, "--align", "--chunk", chunk] + clips, tmp)
+            if rc != 0:
+                p.append("--chunk %s: exit %d %s" % (chunk, rc, err[-200:]))
+            outs.append(out)
+        if outs[0] != outs[1] or not outs[0].strip():
+            p.append("--chunk 30 and --chunk 0 differ on short clips:\n%s\n%s" % (outs[0][:300], outs[1][:300]))
+        report("long/same-short (%d clips)" % len(clips), p)
+    if wanted("long/bounded-memory"):
+        p = []
+        path = os.path.join(tmp, "long.wav")
+        second = [int(300 * ((i * 7919) % 17 - 8)) + (int(3000 * (((i // 8) % 2) * 2 - 1)) if (i // 1600) % 10 < 3 else 0)
+                  for i in range(16000)]
+        block = b"".join(struct.pack("<h", v) for v in second) * 60
+        with wave.open(path, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            for _ in range(LONG_MINUTES):
+                w.writeframes(block)
+        with open(os.path.join(tmp, "long.txt"), "wb") as fo, open(os.path.join(tmp, "long.err"), "wb") as fe:
+            proc = subprocess.Popen([prog("transcribe"), "--model", MODEL, path], stdout=fo, stderr=fe, cwd=tmp)
+            _, status, usage = os.wait4(proc.pid, 0)    # this process's own rusage: ru_maxrss in KiB
+            proc.returncode = 0
+        os.remove(path)
+        rss_mb = usage.ru_maxrss / 1024.0
+        if status != 0:
+            p.append("exit status %d: %s" % (status, open(os.path.join(tmp, "long.err")).read()[-300:]))
+        if rss_mb > RSS_BOUND_MB:
+            p.append("peak RSS %.0f MB, above the bound of %d MB" % (rss_mb, RSS_BOUND_MB))
+        report("long/bounded-memory: %d min, peak RSS %.0f MB (bound %d), CPU %.0f s" % (
+            LONG_MINUTES, rss_mb, RSS_BOUND_MB, usage.ru_utime + usage.ru_stime), p)
+
+
 # ---- rates/*
 def expect_fail(args, cwd, needle, problems):
     """args must exit 2 with one line on stderr that contains needle."""
@@ -348,6 +399,7 @@ def main():
         outpath_tests(tmp)
         rate_tests(tmp)
         stale_tests(tmp)
+        long_tests(tmp)
         san_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,7 +1,7 @@
 /* examples/recognizer/transcribe.c - transcribe audio files with a model trained by build/train.
  *
- *   build/transcribe --model MODEL.npz [--beam N] [--align] FILE...
- *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B] [--speakers A,B | --exclude-speakers C]
+ *   build/transcribe --model MODEL.npz [--beam N] [--align] [--chunk SECONDS] FILE...
+ *   build/transcribe --model MODEL.npz [--beam N] [--chunk SECONDS] --data DIR [--takes A-B] [--speakers A,B | --exclude-speakers C]
  *
  * Prints one line per file, in the order given: FILE<TAB>TEXT, TEXT in lower-case words
  * separated by single spaces. Works for every recipe (asr_model_decode): greedy by
@@ -19,7 +19,18 @@
  * pad_ms; asr_model_features); --pad SECONDS overrides that. --align times are those of
  * the recording itself (the padding subtracted).
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
- * files are still transcribed). */
+ * files are still transcribed).
+ *
+ * Long recordings in bounded memory: a file is read as a stream (asr_audio_stream_*) and
+ * transcribed in windows of --chunk SECONDS (default 30; 0 reads the whole file at once)
+ * with CONTEXT_S = 2 s more audio on each side. Each window goes through the model as a
+ * recording of its own (features, per-utterance normalization, decoding) and keeps the
+ * tokens that start in its middle SECONDS, at their times in the whole recording, so
+ * --align stays absolute. Memory is that of one 34 s window whatever the file's length
+ * (docs/training.md has the measured figures). A file no longer than SECONDS is one
+ * window: the same transcript as with --chunk 0. A longer one can differ from it near the
+ * seams, and wherever the window's own feature normalization (mean and variance over
+ * 34 s, not the whole file) tips a decision. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include "../outpath.h"
@@ -27,22 +38,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CONTEXT_S 2.0
+
 static int usage(void) {
-  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] FILE...\n"
-                  "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] --data DIR [--takes A-B]\n"
+  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] FILE...\n"
+                  "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] --data DIR\n"
+                  "                  [--takes A-B]\n"
                   "                  [--speakers A,B,... | --exclude-speakers A,B,...]\n");
   return 2;
 }
 
-/* Word timings from the tokens' frames: a word spans its first character's first frame
- * to its last character's last frame (inclusive), in output frames of frame_seconds,
- * less `offset` seconds of padding (times inside the padding become 0). */
-static double at(int frame, double frame_seconds, double offset) {
-  double t = frame * frame_seconds - offset;
-  return t > 0 ? t : 0;
+/* The tokens of a recording so far, with their start and end times in seconds of the
+ * recording (a token's start: the start of its first output frame; end: the end of its
+ * last; the padding subtracted). */
+typedef struct hyp {
+  int *tok, n, cap;
+  double *t0, *t1;
+} hyp;
+
+static int hyp_add(hyp *h, int tok, double t0, double t1) {
+  if (tok == 1 && (h->n == 0 || h->tok[h->n - 1] == 1)) return 0;  /* no leading or double space */
+  if (h->n == h->cap) {
+    int cap = h->cap ? 2 * h->cap : 256;
+    int *nt = (int *)realloc(h->tok, sizeof(int) * (size_t)cap);
+    double *n0, *n1;
+    if (nt) h->tok = nt;
+    n0 = (double *)realloc(h->t0, sizeof(double) * (size_t)cap);
+    if (n0) h->t0 = n0;
+    n1 = (double *)realloc(h->t1, sizeof(double) * (size_t)cap);
+    if (n1) h->t1 = n1;
+    if (!nt || !n0 || !n1) return 2;
+    h->cap = cap;
+  }
+  h->tok[h->n] = tok, h->t0[h->n] = t0, h->t1[h->n++] = t1;
+  return 0;
 }
 
-static void print_alignment(const int *tok, const int *st, const int *en, int n, double frame_seconds, double offset) {
+static void hyp_free(hyp *h) {
+  free(h->tok), free(h->t0), free(h->t1);
+  memset(h, 0, sizeof *h);
+}
+
+/* Word timings: a word spans its first character's start to its last character's end;
+ * times inside the padding become 0. */
+static double at(double t) { return t > 0 ? t : 0; }
+
+static void print_alignment(const hyp *h) {
+  const int *tok = h->tok;
+  int n = h->n;
   int i, ws = -1, wl = 0, words = 0;
   char word[256];
   printf("\t");
@@ -50,8 +93,7 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
     if (i == n || tok[i] == 1) {               /* a space or the end closes a word */
       if (wl) {
         word[wl] = 0;
-        printf("%s%s@%.2f-%.2f", words++ ? " " : "", word, at(st[ws], frame_seconds, offset),
-               at(en[i - 1] + 1, frame_seconds, offset));
+        printf("%s%s@%.2f-%.2f", words++ ? " " : "", word, at(h->t0[ws]), at(h->t1[i - 1]));
       }
       wl = 0;
       ws = -1;
@@ -62,9 +104,89 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
   }
 }
 
+/* One window: wave (n samples at rate) starting `offset` seconds into the recording, as a
+ * recording of its own; keeps the tokens that start in [lo, hi) seconds. 0 or 2. */
+static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, double offset, double lo, double hi,
+                         int beam, const char *what, hyp *h) {
+  asr_real *feats = NULL;
+  int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, i, r = 2;
+  double fs = 0.010 * asr_model_subsampling(m), shift = offset - m->cfg.pad_ms / 1000.0;
+  size_t wb;
+  void *work = NULL;
+  asr_error err;
+  if (ad_features(m, wave, n, rate, what, &feats, &T)) return 2;
+  Tout = asr_model_out_frames(m, T);
+  maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
+  wb = asr_model_decode_workspace_size(m, T, beam);
+  work = malloc(wb);
+  tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
+  st = (int *)malloc(sizeof *st * (size_t)maxtok);
+  en = (int *)malloc(sizeof *en * (size_t)maxtok);
+  if (!work || !tok || !st || !en) fprintf(stderr, "%s: out of memory\n", what);
+  else if (asr_model_decode(m, tok, &ntok, st, en, maxtok, feats, T, beam, work, wb, &err) != ASR_OK)
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+  else {
+    /* output frames are 10 ms fbank frames times the encoder's subsampling */
+    for (r = 0, i = 0; i < ntok && !r; i++)
+      if (st[i] * fs + shift >= lo && st[i] * fs + shift < hi) r = hyp_add(h, tok[i], st[i] * fs + shift, (en[i] + 1) * fs + shift);
+    if (r) fprintf(stderr, "%s: out of memory\n", what);
+  }
+  free(feats), free(tok), free(st), free(en), free(work);
+  return r;
+}
+
+/* A recording in windows of `chunk` seconds with CONTEXT_S on each side, read as a stream:
+ * buf holds samples [b0, b0 + have) of the file. 0 or 2. */
+static int transcribe_chunked(asr_model *m, const char *path, double chunk, int beam, hyp *h) {
+  asr_audio_stream s;
+  asr_error err;
+  asr_real *buf = NULL;
+  int64_t L, C, b0 = 0, have = 0, cap, k;
+  int eof = 0, r = 2;
+  if (asr_audio_stream_open(&s, path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 2;
+  }
+  L = (int64_t)llround(chunk * s.sample_rate);
+  C = (int64_t)llround(CONTEXT_S * s.sample_rate);
+  cap = L + 2 * C;
+  buf = (asr_real *)malloc(sizeof *buf * (size_t)cap);
+  if (!buf) fprintf(stderr, "%s: out of memory\n", path);
+  for (k = 0; buf; k++) {
+    int64_t ws = k * L - C > 0 ? k * L - C : 0, we = (k + 1) * L + C;
+    int last;
+    if (ws > b0) {                              /* drop what no window needs any more */
+      int64_t drop = ws - b0 < have ? ws - b0 : have;
+      memmove(buf, buf + drop, sizeof *buf * (size_t)(have - drop));
+      have -= drop, b0 += drop;
+    }
+    while (!eof && b0 + have < we) {            /* read up to the window's end */
+      int got = asr_audio_stream_read(&s, buf + have, (int)(cap - have < we - b0 - have ? cap - have : we - b0 - have),
+                                      &err);
+      if (got < 0) {
+        fprintf(stderr, "%s: %s\n", path, err.msg);
+        goto done;
+      }
+      if (got == 0) eof = 1;
+      have += got;
+    }
+    last = eof && b0 + have <= (k + 1) * L;
+    if (decode_window(m, buf + (ws - b0), (int)(b0 + have - ws), s.sample_rate, (double)ws / s.sample_rate,
+                      k ? (double)(k * L) / s.sample_rate : -INFINITY, last ? INFINITY : (double)((k + 1) * L) / s.sample_rate,
+                      beam, path, h))
+      goto done;
+    if (last) break;
+  }
+  r = buf ? 0 : 2;
+done:
+  free(buf);
+  asr_audio_stream_close(&s);
+  return r;
+}
+
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  double pad = -1;
+  double pad = -1, chunk = 30;
   int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
@@ -98,6 +220,13 @@ int main(int argc, char **argv) {
       pad = strtod(argv[++i], &end);
       if (end == argv[i] || *end || !(pad >= 0) || pad > 1) {
         fprintf(stderr, "transcribe: --pad: '%s' is not a number of seconds in [0, 1]\n", argv[i]);
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
+      char *end;
+      chunk = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(chunk == 0 || (chunk >= 1 && chunk <= 3600))) {
+        fprintf(stderr, "transcribe: --chunk: '%s' is not 0 or a number of seconds in [1, 3600]\n", argv[i]);
         return 2;
       }
     } else if (!strcmp(argv[i], "--align")) align = 1;
@@ -155,36 +284,27 @@ int main(int argc, char **argv) {
     for (i = first_file; i < argc; i++) files[nfiles++] = argv[i];
   }
   for (i = 0; i < nfiles; i++) {
-    asr_audio a;
-    asr_real *feats = NULL;
-    int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, r;
-    size_t wb;
-    void *work = NULL;
-    char text[4096];
-    if (ad_audio_read(files[i], &a)) {
-      status = 2;
-      continue;
+    hyp h;
+    char *text;
+    int r;
+    memset(&h, 0, sizeof h);
+    if (chunk > 0) r = transcribe_chunked(&m, files[i], chunk, beam, &h);
+    else {                                      /* the whole recording at once */
+      asr_audio a;
+      r = ad_audio_read(files[i], &a);
+      if (!r) {
+        r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, beam, files[i], &h);
+        asr_audio_free(&a, NULL);
+      }
     }
-    r = ad_features(&m, a.samples, a.n, a.sample_rate, files[i], &feats, &T);
-    asr_audio_free(&a, NULL);
-    if (r) {
-      status = 2;
-      continue;
+    while (h.n && h.tok[h.n - 1] == 1) h.n--;   /* no trailing space */
+    text = r ? NULL : (char *)malloc((size_t)h.n + 1);
+    if (!r && (!text || asr_text_decode(h.tok, h.n, text, (size_t)h.n + 1) < 0)) {
+      fprintf(stderr, "%s: out of memory\n", files[i]);
+      r = 2;
     }
-    Tout = asr_model_out_frames(&m, T);
-    maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
-    wb = asr_model_decode_workspace_size(&m, T, beam);
-    work = malloc(wb);
-    tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
-    st = (int *)malloc(sizeof *st * (size_t)maxtok);
-    en = (int *)malloc(sizeof *en * (size_t)maxtok);
-    if (!work || !tok || !st || !en ||
-        asr_model_decode(&m, tok, &ntok, align ? st : NULL, align ? en : NULL, maxtok, feats, T, beam, work, wb,
-                         &err) != ASR_OK) {
-      fprintf(stderr, "%s: %s\n", files[i], work && tok && st && en ? err.msg : "out of memory");
-      status = 2;
-    } else {
-      if (asr_text_decode(tok, ntok, text, sizeof text) < 0) text[0] = 0;
+    if (r) status = 2;
+    else {
       printf("%s\t%s", files[i], text);
       if (data) {
         int *w = (int *)malloc(sizeof(int) * 3 * (strlen(refs[i]) + strlen(text) + 2));
@@ -194,12 +314,12 @@ int main(int argc, char **argv) {
         }
         free(w);
       }
-      /* output frames are 10 ms fbank frames times the encoder's subsampling */
-      if (align) print_alignment(tok, st, en, ntok, 0.010 * asr_model_subsampling(&m), pad);
+      if (align) print_alignment(&h);
       printf("\n");
       fflush(stdout);
     }
-    free(feats), free(tok), free(st), free(en), free(work);
+    free(text);
+    hyp_free(&h);
   }
   if (data)
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
