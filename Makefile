@@ -3,7 +3,8 @@
 #   make            the examples and build/asrtool
 #   make demo       the main job on the bundled data (see README.md)
 #   make test       the C test runner in every configuration (see below), then make docs-check
-#                   and tests/programs.py (the programs on their files)
+#                   and tests/programs.py (the programs on their files; error paths under ASan)
+#   make san-programs  build/san/: asrtool, train, transcribe, posteriorgram with ASan + UBSan
 #   make docs-check the docs against the code: tier table, doc blocks, citations, equation
 #                   numbers, the docs' commands (tests/docs_check.py, no torch needed)
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
@@ -55,7 +56,7 @@ EXAMPLES += $(B)/vq_toy
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds docs-check test-torch bench fuzz clean pretrained eval same-numbers
+.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch bench fuzz clean pretrained eval same-numbers
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -149,6 +150,20 @@ $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
 
 test-builds: $(TEST_BUILDS)
 
+# ---- make san-programs: the programs under AddressSanitizer + UBSan (LeakSanitizer on) --
+# tests/programs.py runs their error paths (san/*): exit 2, one line, no sanitizer report.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_PROGRAMS := $(B)/san/asrtool $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram
+$(B)/san/asr_impl.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	@mkdir -p $(B)/san
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) -c $< -o $@
+$(B)/san/asrtool: $(ASRTOOL_SRC) $(B)/san/asr_impl.o
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $(filter %.c,$^) $(B)/san/asr_impl.o -o $@ $(LIBS)
+$(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram: $(B)/san/%: examples/recognizer/%.c $(RECOGNIZER_SRC) \
+  $(B)/san/asr_impl.o
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/san/asr_impl.o -o $@ $(LIBS)
+san-programs: $(SAN_PROGRAMS)
+
 # ---- make docs-check: the docs against the code ----------------------------------------
 # tests/docs_check.py says what it checks; it runs the docs' asrtool and transcribe commands,
 # and asks train --help for its options. A few seconds; no torch.
@@ -158,7 +173,7 @@ docs-check: $(DOCS_BIN)
 
 # tests/programs.py runs the programs on their files: no output over an input, ... (its
 # docstring lists the families). Standard library only, well under a minute.
-PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align
+PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align $(SAN_PROGRAMS)
 
 # Runs every build (two at a time), one summary line per build, then the total; the docs
 # check and the programs' check count as runners too (one test line per check family).

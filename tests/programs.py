@@ -18,6 +18,11 @@ rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): ev
            that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
            exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
            asrtool resample refuses a rate ratio above 96; 4 kHz itself is read.
+san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
+           san-programs: build/san/) on bad input - missing, garbled or too short files,
+           bad options, a bad data folder, an output over an input - exit 2 with one line
+           and no sanitizer report: every error path frees what it made (LeakSanitizer)
+           and touches no memory it should not.
 """
 import os
 import shutil
@@ -232,11 +237,84 @@ def rate_tests(tmp):
     report("rates/programs", p)
 
 
+# ---- san/*
+def san_tests(tmp):
+    """The programs built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
+    on, make san-programs) on bad input: exit 2, one line, no sanitizer report."""
+    san = os.path.join(BUILD, "san")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
+    d = os.path.join(tmp, "san")
+    os.makedirs(d)
+    write_wav(os.path.join(d, "x.wav"), tone(16000))
+    write_wav(os.path.join(d, "one.wav"), tone(1))
+    write_wav(os.path.join(d, "r1.wav"), tone(1000), rate=1)
+    with open(os.path.join(d, "garbage.wav"), "wb") as f:
+        f.write(b"RIFF\x10\x00\x00\x00WAVEfmt \x0e\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00")
+    write_npy(os.path.join(d, "f.npy"), "<f4", (1, 10, 7), [0.5] * 70)      # 7 columns: the model takes 80
+    write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [10])
+    with open(os.path.join(d, "garbage.npz"), "w") as f:
+        f.write("not a model\n")
+    for name, tsv in [("badtsv", "0000.ogg eight\n"), ("missing", "nothere.wav\tone\n"), ("short", "one.wav\tone\n"),
+                      ("good", "x.wav\tone\n")]:
+        os.makedirs(os.path.join(d, name))
+        with open(os.path.join(d, name, "transcripts.tsv"), "w") as f:
+            f.write(tsv.replace("one.wav", "../one.wav").replace("x.wav", "../x.wav"))
+    cases = {
+        "transcribe": [
+            ["--model", "missing.npz", "x.wav"], ["--model", "garbage.npz", "x.wav"], ["--model", MODEL, "missing.wav"],
+            ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", MODEL, "one.wav"],
+            ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
+            ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
+            ["--model", MODEL, "--bogus", "x.wav"]],
+        "train": [
+            ["--recipe", "nope", "--data", "good", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "nodir", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "badtsv", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "missing", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "short", "--out", "m.npz"],
+            ["--recipe", "ctc-conformer", "--data", "good", "--dev", "badtsv", "--out", "m.npz"],
+            ["--recipe", "rnnt", "--data", "good", "--dev", "missing", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--out", "good/m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz"]],
+        "posteriorgram": [
+            ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
+            ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
+            ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"]],
+        "asrtool": [
+            ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
+            ["model", "--model", MODEL, "f.npy", "l.npy", "out"],
+            ["info", "garbage.npz"], ["decode", "x.wav", "x.wav"]],
+    }
+    for program, runs in cases.items():
+        name = "san/" + program
+        if not wanted(name):
+            continue
+        p = []
+        exe = os.path.join(san, program)
+        if not os.path.exists(exe):
+            report(name, ["%s is not built (make san-programs)" % exe])
+            continue
+        for args in runs:
+            proc = subprocess.run([exe] + args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=300)
+            err = proc.stderr.decode(errors="replace")
+            # the one line; a usage synopsis after it and transcribe --data's CER line are not problems
+            lines = [l for l in err.strip().splitlines()
+                     if not l.startswith(("CER ", "usage:", " ")) or "Sanitizer" in l or "runtime error" in l]
+            if proc.returncode != 2 or len(lines) > 1 or not err.strip() or "Sanitizer" in err or "runtime error" in err:
+                p.append("%s %s: exit %d, stderr:" % (program, " ".join(args), proc.returncode))
+                p.extend("  " + l for l in lines[:12])
+            if VERBOSE:
+                print("    ran: %s %s -> %d %s" % (program, " ".join(args), proc.returncode, err.strip()[:200]))
+        report(name + " (%d bad inputs)" % len(runs), p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
         outpath_tests(tmp)
         rate_tests(tmp)
+        san_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     failed = sum(1 for _, p in RESULTS if p)

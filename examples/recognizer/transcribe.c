@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
   asr_model m;
   asr_error err;
   ad_list list;
-  const char **files, **refs;
+  const char **files = NULL, **refs = NULL;
   memset(&list, 0, sizeof list);
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
@@ -126,22 +126,32 @@ int main(int argc, char **argv) {
   if (pad >= 0) m.cfg.pad_ms = (int)lround(pad * 1000);
   pad = m.cfg.pad_ms / 1000.0;
   /* the files: the arguments, or a data folder's recordings with their transcripts */
-  files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
-  refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
   nfiles = 0;
   if (data) {
-    if (ad_list_read(&list, data) || ad_list_select_speakers(&list, speakers, exclude_speakers, "transcribe")) return 2;
-    free(files), free(refs);
-    files = (const char **)malloc(sizeof *files * (size_t)list.count);
-    refs = (const char **)malloc(sizeof *refs * (size_t)list.count);
-    if (!files || !refs) return 2;
+    if (ad_list_read(&list, data) || ad_list_select_speakers(&list, speakers, exclude_speakers, "transcribe")) {
+      status = 2;
+      goto done;
+    }
+    files = (const char **)malloc(sizeof *files * (size_t)(list.count + 1));
+    refs = (const char **)malloc(sizeof *refs * (size_t)(list.count + 1));
+    if (!files || !refs) {
+      fprintf(stderr, "transcribe: out of memory\n");
+      status = 2;
+      goto done;
+    }
     for (i = 0; i < list.count; i++)
       if (take_lo < 0 || (list.items[i].take >= take_lo && list.items[i].take <= take_hi)) {
         files[nfiles] = list.items[i].path;
         refs[nfiles++] = list.items[i].text;
       }
   } else {
-    if (!files || !refs) return 2;
+    files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
+    refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
+    if (!files || !refs) {
+      fprintf(stderr, "transcribe: out of memory\n");
+      status = 2;
+      goto done;
+    }
     for (i = first_file; i < argc; i++) files[nfiles++] = argv[i];
   }
   for (i = 0; i < nfiles; i++) {
@@ -194,6 +204,7 @@ int main(int argc, char **argv) {
   if (data)
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
             errors, ref_len, wref_len ? 100.0 * werrors / wref_len : 0.0, werrors, wref_len, nfiles);
+done:
   free(files), free(refs);
   ad_list_free(&list);
   asr_model_free(&m);
