@@ -30,9 +30,10 @@
 #include "test_train.c"
 #include "test_joint.c"
 #include "test_nt.c"
+#include "test_lexicon.c"
 
 static const test_case *const ALL_TESTS[] = {
-  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_tdec, TESTS_ctc, TESTS_rnnt, TESTS_las,
+  TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_tdec, TESTS_ctc, TESTS_lexicon, TESTS_rnnt, TESTS_las,
   TESTS_joint, TESTS_nt, TESTS_vq, TESTS_train,
 };
 
