@@ -125,6 +125,7 @@
  *   5    asr_ctc_alpha                              - R -  (no unsuffixed name)
  *   5    asr_ctc_beta                               - R -  (no unsuffixed name)
  *   5    asr_ctc_lattice_batch                      N R -  (no unsuffixed name)
+ *   5    asr_ctc_lexicon_decode                     N R F  ref
  *   6.1  asr_rnnt_lattice_batch                     N R -  (no unsuffixed name)
  *   6.2  asr_rnnt_loss                              N R F  avx2
  *   6.2  asr_rnnt_loss_logprobs                     N R F  ref
@@ -140,9 +141,9 @@
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (342) has one tier: its definition is already its
+ *   Every other public function (354) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 11, 3: 15, 4: 75, 5: 14, 6: 23, 7: 72, 8: 17, 9: 39, 10: 37.
+ *   1: 39, 2: 11, 3: 15, 4: 75, 5: 26, 6: 23, 7: 72, 8: 17, 9: 39, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -150,8 +151,16 @@
  *                 src/feat/feature-window.cc, mel-computations.cc, feature-fbank.cc.
  *   [Lloyd82]     S. Lloyd, "Least Squares Quantization in PCM", IEEE Trans. Inf.
  *                 Theory 28(2), 1982.
+ *   [Katz87]      S. Katz, "Estimation of Probabilities from Sparse Data for the Language
+ *                 Model Component of a Speech Recognizer", IEEE Trans. ASSP 35(3), 1987
+ *                 (the backoff form of ARPA n-gram files).
  *   [Werbos90]    P. Werbos, "Backpropagation Through Time: What It Does and How to Do
  *                 It", Proc. IEEE 78(10), 1990.
+ *   [Witten91]    I. Witten, T. Bell, "The Zero-Frequency Problem: Estimating the
+ *                 Probabilities of Novel Events in Adaptive Text Compression", IEEE Trans.
+ *                 Inf. Theory 37(4), 1991.
+ *   [Chen99]      S. Chen, J. Goodman, "An Empirical Study of Smoothing Techniques for
+ *                 Language Modeling", Computer Speech and Language 13(4), 1999.
  *   [Graves06]    A. Graves, S. Fernandez, F. Gomez, J. Schmidhuber, "Connectionist
  *                 Temporal Classification", ICML 2006.
  *   [Arthur07]    D. Arthur, S. Vassilvitskii, "k-means++: The Advantages of Careful
@@ -2555,6 +2564,144 @@ ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *sc
  * tokens, starts, ends (T each, any may be NULL). Returns the number of tokens. */
 ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
                                int T, int blank);
+
+/* ---- Words: a lexicon (prefix tree), a word n-gram language model, and CTC decoding
+ * constrained to the lexicon with the language model by shallow fusion. docs/lexicon_lm.md.
+ *
+ * A character model spells what it hears; when the task's words are known, the decoder
+ * can search only labellings made of them. With W(l) the words of a labelling l (l is
+ * w_1 space w_2 ... space w_n, optionally one trailing space, every w_i in the lexicon;
+ * the empty labelling has no words), the decoders return
+ *   l* = argmax_l  ln p(l|x) + alpha ln P_LM(W(l)) + beta |W(l)|               (shallow fusion)
+ * where p(l|x) is CTC's eq. (3) of [Graves06] (every path summed), P_LM the word
+ * n-gram model of the sentence with its end,
+ *   ln P_LM(w_1..w_n) = sum_{i=1..n+1} ln P(w_i | w_{i-N+1} .. w_{i-1}),  w_0 = <s>, w_{n+1} = </s>,
+ * alpha the LM weight and beta the word insertion bonus (the three terms by which
+ * [Hannun14] ranks its prefixes).
+ * Without a language model, alpha's term is 0. */
+
+/* asr_lexicon - the allowed words as a prefix tree over token ids: node 0 is the root
+ * (the empty spelling); child[node*V + k] is the node of that spelling followed by token
+ * k (-1: no allowed word continues so); word[node] is the index of the word spelled by the
+ * node (-1: none ends there). A word's token ids are the positions of its characters in
+ * the alphabet (for the recipes of section 9: ASR_CHARSET, 'a' is token 3). */
+typedef struct asr_lexicon {
+  int V;                       /* tokens per node (the model's vocabulary, blank included) */
+  int n_nodes, cap;            /* nodes used, allocated */
+  int *child;                  /* (cap, V) */
+  int *word;                   /* (cap) */
+  int n_words, words_cap;
+  char **words;                /* (n_words) the words, lower-cased, duplicates dropped */
+} asr_lexicon;
+/* Builds the tree of n_words words over the tokens of `alphabet` (V = its length): each
+ * word is lower-cased (ASCII) and spelled by the index of each character in the alphabet.
+ * A word that is empty or holds a character not in the alphabet, or the character of the
+ * blank or space token, is an error (ASR_ERR_RANGE, err names it). Allocates (free with
+ * asr_lexicon_free); on error nothing stays allocated. */
+ASRDEF asr_result asr_lexicon_build(asr_lexicon *lex, const char *const *words, int n_words,
+                                    const char *alphabet, int blank, int space, asr_error *err);
+/* Reads a lexicon file: the first whitespace-separated field of every non-empty line not
+ * starting with '#' is a word (so torchaudio's "word  w o r d |" lines read as their
+ * words); then asr_lexicon_build. */
+ASRDEF asr_result asr_lexicon_read(asr_lexicon *lex, const char *path, const char *alphabet,
+                                   int blank, int space, asr_error *err);
+ASRDEF void asr_lexicon_free(asr_lexicon *lex);
+
+/* asr_ngram - a word n-gram model in the backoff form of the ARPA format ([Katz87]): each
+ * stored n-gram (h, w) has log10 P(w|h) and, when it can be a history, a log10 backoff
+ * weight bow; any other (h, w) is scored by backing off to the shorter history h':
+ *   P(w | h) = P*(w | h)              if (h, w) is stored
+ *            = bow(h) P(w | h')       otherwise (bow(h) = 1 when h is not stored),
+ * h' = h without its first word, down to the unigrams. Word ids: 0 <s>, 1 </s>,
+ * 2 <unk> (the id of every word the model does not know), then the vocabulary.
+ * NOTE: an ARPA file without <unk> gets one with log10 P = -100 (as KenLM does), so an
+ * unknown word is very unlikely, never impossible. */
+#define ASR_NGRAM_MAX_ORDER 6
+typedef struct asr_ngram_entry {
+  int n;                        /* its order: 1..order */
+  int ids[ASR_NGRAM_MAX_ORDER]; /* the history's words, then w */
+  double logp, bow;             /* log10 P(w|h); log10 backoff weight (0 for none) */
+} asr_ngram_entry;
+typedef struct asr_ngram {
+  int order;                    /* N: histories of N-1 words */
+  int n_words, words_cap;
+  char **words;                 /* (n_words) */
+  int n_entries, entries_cap;
+  asr_ngram_entry *entries;     /* every stored n-gram, unigrams included */
+  int *hash;                    /* (mask+1) entry of an n-gram, -1 empty (open addressing) */
+  size_t mask;
+  int *whash;                   /* (wmask+1) id of a word, -1 empty */
+  size_t wmask;
+} asr_ngram;
+/* asr_ngram_train - an interpolated Witten-Bell model ([Witten91]; in the form of
+ * [Chen99]) of order N from sentences (words separated by spaces), each read as
+ * <s> w_1 .. w_m </s>. With c(.) the counts of every k-gram (k <= N) ending at w_1..</s>,
+ * c(h.) = sum_w c(h w) and N1+(h.) = #{w : c(h w) > 0}:
+ *   P_WB(w | h) = (c(h w) + N1+(h.) P_WB(w | h')) / (c(h.) + N1+(h.))   when c(h.) > 0
+ *               = P_WB(w | h')                                          otherwise,
+ * ending in the uniform distribution over the |V| predictable words (the vocabulary,
+ * </s> and <unk>): P_WB(w) = (c(w) + N1+(.) / |V|) / (c(.) + N1+(.)).
+ * Stored: every (h, w) with c(h w) > 0 (and every unigram) with P_WB, and
+ * bow(h) = N1+(h.) / (c(h.) + N1+(h.)), which makes the backoff form above return P_WB
+ * for every (h, w), seen or not. <s> is stored as a unigram with log10 P = -99 (ARPA's
+ * "never predicted"). 1 <= N <= ASR_NGRAM_MAX_ORDER; an empty sentence is <s> </s>.
+ * Allocates (asr_ngram_free). */
+ASRDEF asr_result asr_ngram_train(asr_ngram *lm, const char *const *sentences, int n_sentences,
+                                  int order, asr_error *err);
+/* ARPA text: "\data\", "ngram k=COUNT" lines, then "\k-grams:" sections of
+ * "log10P<TAB>w1 .. wk[<TAB>log10bow]" lines, "\end\". Reading accepts any blanks between
+ * fields; a malformed line or a count that disagrees with its section is ASR_ERR_FORMAT
+ * (err names the line). Writing is atomic (asr_write_file_atomic), probabilities with 6
+ * decimals. */
+ASRDEF asr_result asr_ngram_read_arpa(asr_ngram *lm, const char *path, asr_error *err);
+ASRDEF asr_result asr_ngram_write_arpa(const asr_ngram *lm, const char *path, asr_error *err);
+/* The id of a word (<unk>'s, 2, when the model does not know it). */
+ASRDEF int asr_ngram_word_id(const asr_ngram *lm, const char *word);
+/* ln P(word | history) by the backoff form above (NATURAL log: log10 values times ln 10);
+ * only the last order-1 ids of history (n_history of them) are used. */
+ASRDEF double asr_ngram_logprob(const asr_ngram *lm, const int *history, int n_history, int word);
+/* ln P_LM of a sentence (words separated by spaces) with its </s>, from <s>. */
+ASRDEF double asr_ngram_sentence_logprob(const asr_ngram *lm, const char *sentence);
+ASRDEF void asr_ngram_free(asr_ngram *lm);
+
+/* asr_ctc_lexicon_decode - l* of the fusion formula above, over the labellings the
+ * lexicon allows. logprobs (T,V) as for the other decoders; tokens (T) receive l*,
+ * *n_tokens its length, *score (optional) its value of the fusion objective.
+ *   _naive  the definition: every labelling over the V-1 labels of length <= T is spelled
+ *           out, the allowed ones scored with ln p(l|x) summed over all V^T paths
+ *           (refuses more than ASR_CTC_NAIVE_MAX_PATHS labelling-path pairs).
+ *   _ref    the prefix beam search of asr_ctc_prefix_beam_search, its extensions scored
+ *           by the lexicon and the LM (a letter: 0 if the tree has that child, else
+ *           impossible; the space: alpha ln P(w | history) + beta if the prefix ends in a
+ *           whole word w, else impossible), then at the last frame the last word and
+ *           </s>. With a beam wide enough never to prune it returns _naive's answer.
+ *   unsuffixed: _ref.
+ * Returns ASR_INFEASIBLE (n_tokens 0, score -INFINITY) when no allowed labelling survives. */
+typedef struct asr_ctc_lexicon_opts {
+  int beam;                     /* beam width (_ref), >= 1 */
+  int blank, space;             /* the blank token; the space token that ends a word */
+  const asr_lexicon *lexicon;   /* required; its V must be the logprobs' V */
+  const asr_ngram *lm;          /* NULL: no language model */
+  double lm_weight;             /* alpha */
+  double word_bonus;            /* beta, per word */
+  double prune_logprob;         /* as asr_ctc_beam_opts (_ref); -INFINITY prunes none */
+} asr_ctc_lexicon_opts;
+ASRDEF asr_ctc_lexicon_opts asr_ctc_lexicon_opts_default(const asr_lexicon *lexicon, int beam,
+                                                         int blank, int space);
+/* Bytes of workspace every tier needs. (size_t)-1 if the sizes overflow. */
+ASRDEF size_t asr_ctc_lexicon_workspace_size(int T, int V, int beam);
+ASRDEF asr_result asr_ctc_lexicon_decode_naive(int *tokens, int *n_tokens, double *score,
+                                               const asr_real *logprobs, int T, int V,
+                                               const asr_ctc_lexicon_opts *opts, void *work,
+                                               size_t work_bytes);
+ASRDEF asr_result asr_ctc_lexicon_decode_ref(int *tokens, int *n_tokens, double *score,
+                                             const asr_real *logprobs, int T, int V,
+                                             const asr_ctc_lexicon_opts *opts, void *work,
+                                             size_t work_bytes);
+ASRDEF asr_result asr_ctc_lexicon_decode(int *tokens, int *n_tokens, double *score,
+                                         const asr_real *logprobs, int T, int V,
+                                         const asr_ctc_lexicon_opts *opts, void *work,
+                                         size_t work_bytes);
 
 /* ========================================================================================
  * 6. RNN-T
@@ -14468,11 +14615,16 @@ ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
  *   asr_ctc_lattice_batch_naive                     -> asr__ctc_lattice_naive          eqs. (5), (9)
  *   asr_ctc_lattice_batch_ref                       -> asr__ctc_alpha, asr__ctc_beta, asr__ctc_lattice_out  eqs. (6)-(14)
  *   asr_ctc_loss_input                              -> asr__ctc_loss (fast tier) on a batch-first copy, plumbing
+ *   5.7 Words (docs/lexicon_lm.md):
+ *   asr_ctc_lexicon_decode_naive                    -> asr__lex_labelling + every path, eqs. (2)-(3)
+ *   asr_ctc_lexicon_decode_ref, asr_ctc_lexicon_decode -> asr__lex_scorer on asr__ctc_beam_frame [fast: ref]
+ *   asr_lexicon_*, asr_ngram_*                      -> themselves (the tree; Witten-Bell; ARPA backoff)
  * The API and its full contract: section 5 of the declarations (search "5. CTC").
  * Order below: 5.1 the definition (_naive), 5.2 the forward-backward recursions (_ref),
  * 5.3 the fast path, 5.4 the public loss tiers and lattice functions, 5.5 the decoders,
  * 5.6 the lattice of a batch; then, under the plumbing rule, argument checks, workspace
- * sizes and the batch drivers. */
+ * sizes and the batch drivers; last 5.7, words (the lexicon, the n-gram model,
+ * lexicon-constrained decoding), with its own plumbing at its end. */
 
 /* What a loss's input x holds, for the drivers of sections 5 and 6: unnormalized logits
  * (log-softmax applied inside; the gradient is w.r.t. the logits) or log-probabilities
@@ -16077,6 +16229,835 @@ ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void 
                                      size_t work_bytes, int T, int S) {
   asr__bump ar = asr__ctc_bump(work, work_bytes);
   asr__ctc_align_layout(delta, from, &ar, T, S);
+}
+
+/* ---- 5.7 Words: the lexicon tree, the word n-gram model, lexicon-constrained decoding
+ * (declarations: section 5, "Words"; docs/lexicon_lm.md). Reading order: the lexicon tree;
+ * the n-gram model (its backoff query, Witten-Bell training, ARPA text); the fusion
+ * objective and _naive; _ref on 5.5's prefix beam search; then the plumbing. */
+
+/* String hash (FNV-1a, 32-bit: offset 2166136261, prime 16777619) for the word maps. */
+ASR__PRIVATE size_t asr__str_hash(const char *s, size_t n) {
+  unsigned h = 2166136261u;
+  size_t i;
+  for (i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return (size_t)h;
+}
+
+/* A copy of s[0..n) with ASR_MALLOC (NULL when out of memory). */
+ASR__PRIVATE char *asr__strndup(const char *s, size_t n) {
+  char *d = (char *)ASR_MALLOC(n + 1, NULL);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = 0;
+  }
+  return d;
+}
+
+/* Grows an array of `size`-byte items to hold at least `need` (doubling from 16); 0 or -1. */
+ASR__PRIVATE int asr__grow(void **p, int *cap, int need, size_t size) {
+  int ncap = *cap ? *cap : 16;
+  void *q;
+  if (need <= *cap) return 0;
+  while (ncap < need) {
+    if (ncap > 0x3fffffff) return -1;
+    ncap *= 2;
+  }
+  q = ASR_MALLOC((size_t)ncap * size, NULL);
+  if (!q) return -1;
+  if (*p) memcpy(q, *p, (size_t)*cap * size);
+  ASR_FREE(*p, NULL);
+  *p = q;
+  *cap = ncap;
+  return 0;
+}
+
+/* -- The lexicon tree: one node per distinct prefix of the words' spellings. */
+ASRDEF void asr_lexicon_free(asr_lexicon *lex) {
+  int i;
+  if (!lex) return;
+  for (i = 0; i < lex->n_words; i++) ASR_FREE(lex->words[i], NULL);
+  ASR_FREE(lex->words, NULL);
+  ASR_FREE(lex->child, NULL);
+  ASR_FREE(lex->word, NULL);
+  memset(lex, 0, sizeof *lex);
+}
+
+/* A new node with no child and no word: its index, or -1 when out of memory. */
+ASR__PRIVATE int asr__lex_node(asr_lexicon *lex) {
+  int k;
+  if (lex->n_nodes == lex->cap) {
+    /* both arrays are indexed by node and double from the same size together */
+    int cw = lex->cap, cc = lex->cap;
+    if (asr__grow((void **)&lex->word, &cw, lex->cap + 1, sizeof(int)) ||
+        asr__grow((void **)&lex->child, &cc, lex->cap + 1, sizeof(int) * (size_t)lex->V))
+      return -1;
+    lex->cap = cw;
+  }
+  for (k = 0; k < lex->V; k++) lex->child[(size_t)lex->n_nodes * lex->V + k] = -1;
+  lex->word[lex->n_nodes] = -1;
+  return lex->n_nodes++;
+}
+
+/* Adds one word: walks its spelling from the root, making the nodes it lacks; the last
+ * node ends the word (a duplicate keeps its first index). 0, or a negative result. */
+ASR__PRIVATE asr_result asr__lex_add(asr_lexicon *lex, const char *w, size_t len, const char *alphabet,
+                                     int blank, int space, asr_error *err) {
+  int node = 0, k;
+  size_t i;
+  char low[256];
+  if (len == 0 || len >= sizeof low) return asr__fail(err, ASR_ERR_RANGE, "lexicon word %d: %s", lex->n_words + 1,
+                                                      len ? "longer than 255 characters" : "empty");
+  for (i = 0; i < len; i++) low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] - 'A' + 'a' : w[i]);
+  low[len] = 0;
+  for (i = 0; i < len; i++) {
+    const char *at = low[i] ? strchr(alphabet, low[i]) : NULL;
+    k = at ? (int)(at - alphabet) : -1;
+    if (k < 0 || k == blank || k == space)
+      return asr__fail(err, ASR_ERR_RANGE, "lexicon word '%s': character '%c' is %s", low, low[i],
+                       k < 0 ? "not in the alphabet" : "the blank or the space token");
+    if (lex->child[(size_t)node * lex->V + k] < 0) {
+      int nd = asr__lex_node(lex);
+      if (nd < 0) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "lexicon: out of memory");
+      lex->child[(size_t)node * lex->V + k] = nd;
+    }
+    node = lex->child[(size_t)node * lex->V + k];
+  }
+  if (lex->word[node] >= 0) return ASR_OK;                   /* a duplicate */
+  if (asr__grow((void **)&lex->words, &lex->words_cap, lex->n_words + 1, sizeof(char *)) ||
+      !(lex->words[lex->n_words] = asr__strndup(low, len)))
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "lexicon: out of memory");
+  lex->word[node] = lex->n_words++;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lexicon_build(asr_lexicon *lex, const char *const *words, int n_words,
+                                    const char *alphabet, int blank, int space, asr_error *err) {
+  int i;
+  asr_result r = ASR_OK;
+  if (!lex) return asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: NULL");
+  memset(lex, 0, sizeof *lex);
+  if ((!words && n_words) || n_words < 0 || !alphabet || !alphabet[0])
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: no words or no alphabet");
+  lex->V = (int)strlen(alphabet);
+  if (blank < 0 || blank >= lex->V || space < 0 || space >= lex->V || blank == space)
+    return asr__fail(err, ASR_ERR_RANGE, "lexicon: blank %d and space %d must be distinct tokens of [0, %d)",
+                     blank, space, lex->V);
+  if (asr__lex_node(lex) < 0) r = asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "lexicon: out of memory");
+  for (i = 0; i < n_words && r == ASR_OK; i++) {
+    if (!words[i]) r = asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: word %d is NULL", i + 1);
+    else r = asr__lex_add(lex, words[i], strlen(words[i]), alphabet, blank, space, err);
+  }
+  if (r != ASR_OK) asr_lexicon_free(lex);
+  return r;
+}
+
+ASRDEF asr_result asr_lexicon_read(asr_lexicon *lex, const char *path, const char *alphabet,
+                                   int blank, int space, asr_error *err) {
+  unsigned char *data = NULL;
+  size_t len = 0, i = 0;
+  asr_result r;
+  if (!lex || !path) return asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: NULL");
+  r = asr_lexicon_build(lex, NULL, 0, alphabet, blank, space, err);
+  if (r != ASR_OK) return r;
+  r = asr_read_file(path, &data, &len, NULL, err);
+  if (r != ASR_OK) {
+    asr_lexicon_free(lex);
+    return r;
+  }
+  while (i < len && r == ASR_OK) {
+    /* one line: its first field is the word */
+    size_t a = i, b;
+    while (a < len && (data[a] == ' ' || data[a] == '\t' || data[a] == '\r')) a++;
+    b = a;
+    while (b < len && data[b] != ' ' && data[b] != '\t' && data[b] != '\r' && data[b] != '\n') b++;
+    if (b > a && data[a] != '#')
+      r = asr__lex_add(lex, (const char *)data + a, b - a, alphabet, blank, space, err);
+    while (b < len && data[b] != '\n') b++;
+    i = b + 1;
+  }
+  ASR_FREE(data, NULL);
+  if (r == ASR_OK && lex->n_words == 0) r = asr__fail(err, ASR_ERR_FORMAT, "no words");
+  if (r != ASR_OK) {
+    asr_lexicon_free(lex);
+    return asr__fail_path(err, r, path);
+  }
+  return ASR_OK;
+}
+
+/* -- The word n-gram model. Two open-addressing maps (linear probing, at most half full):
+ * word -> id, and n-gram (its order and ids) -> entry. */
+ASR__PRIVATE size_t asr__ngram_key_hash(const int *ids, int n) {
+  size_t h = (size_t)n * 2654435761u;
+  int i;
+  for (i = 0; i < n; i++) h = (h ^ (size_t)(unsigned)ids[i]) * 16777619u;
+  return h;
+}
+
+/* The slot of the n-gram ids[0..n) in lm->hash: its entry there, or an empty slot. */
+ASR__PRIVATE size_t asr__ngram_slot(const asr_ngram *lm, const int *ids, int n) {
+  size_t i = asr__ngram_key_hash(ids, n) & lm->mask;
+  for (;; i = (i + 1) & lm->mask) {
+    int e = lm->hash[i];
+    if (e < 0 || (lm->entries[e].n == n && !memcmp(lm->entries[e].ids, ids, sizeof(int) * (size_t)n))) return i;
+  }
+}
+
+/* The entry of the n-gram ids[0..n), or NULL. */
+ASR__PRIVATE const asr_ngram_entry *asr__ngram_find(const asr_ngram *lm, const int *ids, int n) {
+  int e;
+  if (!lm->hash) return NULL;
+  e = lm->hash[asr__ngram_slot(lm, ids, n)];
+  return e < 0 ? NULL : &lm->entries[e];
+}
+
+ASR__PRIVATE size_t asr__ngram_word_slot(const asr_ngram *lm, const char *w, size_t len) {
+  size_t i = asr__str_hash(w, len) & lm->wmask;
+  for (;; i = (i + 1) & lm->wmask) {
+    int id = lm->whash[i];
+    if (id < 0 || (strlen(lm->words[id]) == len && !memcmp(lm->words[id], w, len))) return i;
+  }
+}
+
+/* Rebuilds a map at twice the size when it would be more than half full; 0 or -1. */
+ASR__PRIVATE int asr__ngram_rehash(asr_ngram *lm, int words) {
+  int **tab = words ? &lm->whash : &lm->hash;
+  size_t *mask = words ? &lm->wmask : &lm->mask, slots, i;
+  int n = words ? lm->n_words : lm->n_entries, k;
+  if (*tab && (size_t)(n + 1) * 2 <= *mask + 1) return 0;
+  slots = *tab ? 2 * (*mask + 1) : 64;
+  while (slots < (size_t)(n + 1) * 2) slots *= 2;
+  ASR_FREE(*tab, NULL);
+  *tab = (int *)ASR_MALLOC(sizeof(int) * slots, NULL);
+  if (!*tab) return -1;
+  *mask = slots - 1;
+  for (i = 0; i < slots; i++) (*tab)[i] = -1;
+  for (k = 0; k < n; k++) {
+    if (words) lm->whash[asr__ngram_word_slot(lm, lm->words[k], strlen(lm->words[k]))] = k;
+    else lm->hash[asr__ngram_slot(lm, lm->entries[k].ids, lm->entries[k].n)] = k;
+  }
+  return 0;
+}
+
+/* The id of w[0..len), added to the vocabulary when new: the id, or -1 (out of memory). */
+ASR__PRIVATE int asr__ngram_add_word(asr_ngram *lm, const char *w, size_t len) {
+  size_t slot;
+  if (asr__ngram_rehash(lm, 1)) return -1;
+  slot = asr__ngram_word_slot(lm, w, len);
+  if (lm->whash[slot] >= 0) return lm->whash[slot];
+  if (asr__grow((void **)&lm->words, &lm->words_cap, lm->n_words + 1, sizeof(char *)) ||
+      !(lm->words[lm->n_words] = asr__strndup(w, len)))
+    return -1;
+  lm->whash[slot] = lm->n_words;
+  return lm->n_words++;
+}
+
+/* The entry of ids[0..n), made (logp 0, bow 0) when new: its index, or -1. */
+ASR__PRIVATE int asr__ngram_add(asr_ngram *lm, const int *ids, int n) {
+  size_t slot;
+  asr_ngram_entry *e;
+  if (asr__ngram_rehash(lm, 0)) return -1;
+  slot = asr__ngram_slot(lm, ids, n);
+  if (lm->hash[slot] >= 0) return lm->hash[slot];
+  if (asr__grow((void **)&lm->entries, &lm->entries_cap, lm->n_entries + 1, sizeof *e)) return -1;
+  e = &lm->entries[lm->n_entries];
+  memset(e, 0, sizeof *e);
+  e->n = n;
+  memcpy(e->ids, ids, sizeof(int) * (size_t)n);
+  lm->hash[slot] = lm->n_entries;
+  return lm->n_entries++;
+}
+
+ASRDEF void asr_ngram_free(asr_ngram *lm) {
+  int i;
+  if (!lm) return;
+  for (i = 0; i < lm->n_words; i++) ASR_FREE(lm->words[i], NULL);
+  ASR_FREE(lm->words, NULL);
+  ASR_FREE(lm->entries, NULL);
+  ASR_FREE(lm->hash, NULL);
+  ASR_FREE(lm->whash, NULL);
+  memset(lm, 0, sizeof *lm);
+}
+
+/* An empty model of the given order whose vocabulary holds <s>, </s>, <unk> (ids 0-2). */
+ASR__PRIVATE asr_result asr__ngram_init(asr_ngram *lm, int order, asr_error *err) {
+  memset(lm, 0, sizeof *lm);
+  lm->order = order;
+  if (asr__ngram_add_word(lm, "<s>", 3) != 0 || asr__ngram_add_word(lm, "</s>", 4) != 1 ||
+      asr__ngram_add_word(lm, "<unk>", 5) != 2) {
+    asr_ngram_free(lm);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "n-gram model: out of memory");
+  }
+  return ASR_OK;
+}
+
+ASRDEF int asr_ngram_word_id(const asr_ngram *lm, const char *word) {
+  int id;
+  if (!lm || !word || !lm->whash) return 2;
+  id = lm->whash[asr__ngram_word_slot(lm, word, strlen(word))];
+  return id < 0 ? 2 : id;
+}
+
+/* The backoff query of the declarations, in log10:
+ *   log P(w | h) = log P*(w | h)                    if (h, w) is stored
+ *                = log bow(h) + log P(w | h')       otherwise,
+ * from the longest usable history down to the unigram. */
+ASRDEF double asr_ngram_logprob(const asr_ngram *lm, const int *history, int n_history, int word) {
+  int ids[ASR_NGRAM_MAX_ORDER], k;
+  double backoff = 0;                       /* sum of log10 bow(h) over the histories left */
+  if (!lm || lm->order < 1 || word < 0 || word >= lm->n_words || n_history < 0 || (n_history && !history))
+    return -INFINITY;
+  k = n_history < lm->order - 1 ? n_history : lm->order - 1;
+  for (; k >= 0; k--) {
+    const asr_ngram_entry *e, *h;
+    int j;
+    for (j = 0; j < k; j++) ids[j] = history[n_history - k + j];
+    ids[k] = word;
+    e = asr__ngram_find(lm, ids, k + 1);
+    if (e) return (backoff + e->logp) * 2.302585092994045684;     /* ln 10 */
+    h = k > 0 ? asr__ngram_find(lm, ids, k) : NULL;
+    if (h) backoff += h->bow;                                     /* bow(h) = 1 if absent */
+  }
+  return -INFINITY;                          /* a word without a unigram: not in the model */
+}
+
+ASRDEF double asr_ngram_sentence_logprob(const asr_ngram *lm, const char *sentence) {
+  int hist[ASR_NGRAM_MAX_ORDER], nh = 1, j;
+  double sum = 0;
+  const char *p = sentence;
+  char w[256];
+  if (!lm || !sentence) return -INFINITY;
+  hist[0] = 0;                               /* <s> */
+  for (;;) {
+    size_t len;
+    int id;
+    while (*p == ' ') p++;
+    len = strcspn(p, " ");
+    if (len >= sizeof w) return -INFINITY;
+    memcpy(w, p, len);
+    w[len] = 0;
+    id = len ? asr_ngram_word_id(lm, w) : 1;  /* the sentence's end is </s> */
+    sum += asr_ngram_logprob(lm, hist, nh, id);
+    if (!len) return sum;
+    /* the history keeps its last order-1 words (at least one slot) */
+    if (nh == (lm->order > 1 ? lm->order - 1 : 1)) {
+      for (j = 1; j < nh; j++) hist[j - 1] = hist[j];
+      nh--;
+    }
+    hist[nh++] = id;
+    p += len;
+  }
+}
+
+/* -- Training: interpolated Witten-Bell ([Witten91], [Chen99]), the equations of the
+ * declarations. Three passes over the stored n-grams: (1) count every k-gram (k <= N)
+ * of every sentence <s> w_1 .. w_m </s> that ends at w_1 .. </s>; (2) for every history
+ * h, c(h.) and N1+(h.) (kept on h's own entry, which exists: a history is a counted
+ * n-gram, or <s>, stored first); (3) by increasing order,
+ *   P_WB(w | h) = (c(h w) + N1+(h.) P_WB(w | h')) / (c(h.) + N1+(h.)),
+ * P_WB(w | h') being an entry already (a suffix of a counted n-gram is counted), and
+ * bow(h) = N1+(h.) / (c(h.) + N1+(h.)). Counts are kept in logp/bow until pass (3). */
+ASRDEF asr_result asr_ngram_train(asr_ngram *lm, const char *const *sentences, int n_sentences,
+                                  int order, asr_error *err) {
+  int *tok = NULL, tok_cap = 0, s, i, k, e, V;
+  double *hc = NULL, *hn = NULL;              /* per entry as a history: c(h.), N1+(h.) */
+  double total = 0, types = 0;                /* the unigrams': c(.), N1+(.) */
+  asr_result r;
+  if (!lm) return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: NULL");
+  memset(lm, 0, sizeof *lm);
+  if (order < 1 || order > ASR_NGRAM_MAX_ORDER)
+    return asr__fail(err, ASR_ERR_RANGE, "n-gram order %d is outside [1, %d]", order, ASR_NGRAM_MAX_ORDER);
+  if (n_sentences < 0 || (n_sentences && !sentences))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: no sentences");
+  r = asr__ngram_init(lm, order, err);
+  if (r != ASR_OK) return r;
+  {
+    int unk = 2, bos = 0;
+    if (asr__ngram_add(lm, &bos, 1) < 0 || asr__ngram_add(lm, &unk, 1) < 0) goto oom;   /* stored first */
+  }
+  /* (1) counts, in logp */
+  for (s = 0; s < n_sentences; s++) {
+    const char *p = sentences[s];
+    int m = 1;
+    if (!p) {
+      asr_ngram_free(lm);
+      return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: sentence %d is NULL", s + 1);
+    }
+    if (asr__grow((void **)&tok, &tok_cap, 1, sizeof(int))) goto oom;
+    tok[0] = 0;                                              /* <s> */
+    for (;;) {
+      size_t len;
+      while (*p == ' ') p++;
+      len = strcspn(p, " ");
+      if (asr__grow((void **)&tok, &tok_cap, m + 1, sizeof(int))) goto oom;
+      if (!len) {
+        tok[m++] = 1;                                        /* </s> */
+        break;
+      }
+      if ((tok[m++] = asr__ngram_add_word(lm, p, len)) < 0) goto oom;
+      p += len;
+    }
+    for (i = 1; i < m; i++)
+      for (k = 1; k <= order && i - k + 1 >= 0; k++) {
+        if ((e = asr__ngram_add(lm, tok + i - k + 1, k)) < 0) goto oom;
+        lm->entries[e].logp += 1;                            /* c(tok[i-k+1..i]) */
+      }
+  }
+  /* (2) the histories' totals */
+  hc = (double *)ASR_MALLOC(sizeof(double) * (size_t)(lm->n_entries + 1), NULL);
+  hn = (double *)ASR_MALLOC(sizeof(double) * (size_t)(lm->n_entries + 1), NULL);
+  if (!hc || !hn) goto oom;
+  for (e = 0; e < lm->n_entries; e++) hc[e] = hn[e] = 0;
+  for (e = 0; e < lm->n_entries; e++) {
+    const asr_ngram_entry *g = &lm->entries[e];
+    double c = g->logp;
+    if (c == 0) continue;                                    /* <s>, <unk>: never counted */
+    if (g->n == 1) {
+      total += c;
+      types += 1;
+    } else {
+      int h = lm->hash[asr__ngram_slot(lm, g->ids, g->n - 1)];
+      hc[h] += c;
+      hn[h] += 1;
+    }
+  }
+  /* (3) probabilities by increasing order, then the backoff weights, in log10 */
+  V = lm->n_words - 1;                                       /* every word but <s> */
+  for (k = 1; k <= order; k++)
+    for (e = 0; e < lm->n_entries; e++) {
+      asr_ngram_entry *g = &lm->entries[e];
+      double p;
+      if (g->n != k) continue;
+      if (k == 1) {
+        p = total > 0 ? (g->logp + types / V) / (total + types) : 1.0 / V;   /* P_WB(w) */
+      } else {
+        int h = lm->hash[asr__ngram_slot(lm, g->ids, k - 1)];
+        const asr_ngram_entry *lower = asr__ngram_find(lm, g->ids + 1, k - 1);
+        p = (g->logp + hn[h] * pow(10.0, lower->logp)) / (hc[h] + hn[h]);   /* P_WB(w | h) */
+      }
+      g->logp = g->ids[0] == 0 && k == 1 ? -99 : log10(p);
+    }
+  for (e = 0; e < lm->n_entries; e++)
+    lm->entries[e].bow = hn[e] > 0 ? log10(hn[e] / (hc[e] + hn[e])) : 0;
+  ASR_FREE(tok, NULL);
+  ASR_FREE(hc, NULL);
+  ASR_FREE(hn, NULL);
+  return ASR_OK;
+oom:
+  ASR_FREE(tok, NULL);
+  ASR_FREE(hc, NULL);
+  ASR_FREE(hn, NULL);
+  asr_ngram_free(lm);
+  return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "n-gram model: out of memory");
+}
+
+/* -- ARPA text. A growing buffer for writing it (ASR_MALLOC'd, doubled as needed). */
+typedef struct asr__text {
+  char *buf;
+  int len, cap, failed;
+} asr__text;
+ASR__PRIVATE void asr__text_put(asr__text *t, const char *fmt, ...) ASR__PRINTF(2, 3);
+ASR__PRIVATE void asr__text_put(asr__text *t, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  if (t->failed) return;
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || asr__grow((void **)&t->buf, &t->cap, t->len + n + 1, 1)) {
+    t->failed = 1;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(t->buf + t->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  t->len += n;
+}
+
+ASRDEF asr_result asr_ngram_write_arpa(const asr_ngram *lm, const char *path, asr_error *err) {
+  asr__text t = {NULL, 0, 0, 0};
+  int k, e, j, count[ASR_NGRAM_MAX_ORDER + 1] = {0};
+  asr_result r;
+  if (!lm || !path || lm->order < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: NULL or empty");
+  for (e = 0; e < lm->n_entries; e++) count[lm->entries[e].n]++;
+  asr__text_put(&t, "\n\\data\\\n");
+  for (k = 1; k <= lm->order; k++) asr__text_put(&t, "ngram %d=%d\n", k, count[k]);
+  for (k = 1; k <= lm->order; k++) {
+    asr__text_put(&t, "\n\\%d-grams:\n", k);
+    for (e = 0; e < lm->n_entries; e++) {
+      const asr_ngram_entry *g = &lm->entries[e];
+      if (g->n != k) continue;
+      asr__text_put(&t, "%.6f\t", g->logp);
+      for (j = 0; j < k; j++) asr__text_put(&t, "%s%s", j ? " " : "", lm->words[g->ids[j]]);
+      if (k < lm->order) asr__text_put(&t, "\t%.6f", g->bow);
+      asr__text_put(&t, "\n");
+    }
+  }
+  asr__text_put(&t, "\n\\end\\\n");
+  r = t.failed ? asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "%s: out of memory", path)
+               : asr_write_file_atomic(path, t.buf, (size_t)t.len, err);
+  ASR_FREE(t.buf, NULL);
+  return r;
+}
+
+/* The next line of data[*pos..len) without its end (\n or \r\n) in line (cap bytes):
+ * 1, 0 at the end, -1 when the line is too long. */
+ASR__PRIVATE int asr__next_line(const unsigned char *data, size_t len, size_t *pos, char *line, size_t cap) {
+  size_t a = *pos, b = a, n;
+  if (a >= len) return 0;
+  while (b < len && data[b] != '\n') b++;
+  *pos = b + 1;
+  n = b - a;
+  if (n && data[b - 1] == '\r') n--;
+  if (n >= cap) return -1;
+  memcpy(line, data + a, n);
+  line[n] = 0;
+  return 1;
+}
+
+/* One n-gram line of section k: "logp w1 .. wk [bow]"; 0 or a negative result. */
+ASR__PRIVATE asr_result asr__arpa_entry(asr_ngram *lm, char *line, int k) {
+  int ids[ASR_NGRAM_MAX_ORDER], j, e;
+  double logp, bow = 0;
+  char *p = line, *end;
+  logp = strtod(p, &end);
+  if (end == p || logp != logp || logp > 0) return ASR_ERR_FORMAT;
+  p = end;
+  for (j = 0; j < k; j++) {
+    size_t len;
+    p += strspn(p, " \t");
+    len = strcspn(p, " \t");
+    if (!len) return ASR_ERR_FORMAT;
+    if ((ids[j] = asr__ngram_add_word(lm, p, len)) < 0) return ASR_ERR_OUT_OF_MEMORY;
+    p += len;
+  }
+  p += strspn(p, " \t");
+  if (*p) {
+    bow = strtod(p, &end);
+    if (end == p || !isfinite(bow)) return ASR_ERR_FORMAT;
+    p = end + strspn(end, " \t");
+    if (*p) return ASR_ERR_FORMAT;
+  }
+  if (asr__ngram_find(lm, ids, k)) return ASR_ERR_FORMAT;                 /* twice */
+  if ((e = asr__ngram_add(lm, ids, k)) < 0) return ASR_ERR_OUT_OF_MEMORY;
+  lm->entries[e].logp = logp;
+  lm->entries[e].bow = bow;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_ngram_read_arpa(asr_ngram *lm, const char *path, asr_error *err) {
+  unsigned char *data = NULL;
+  size_t len = 0, pos = 0;
+  char line[4096];
+  int count[ASR_NGRAM_MAX_ORDER + 1] = {0}, seen[ASR_NGRAM_MAX_ORDER + 1] = {0};
+  int lineno = 0, section = -1, order = 0, got, k, done = 0;   /* section -1: before \data\ */
+  asr_result r;
+  if (!lm || !path) return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: NULL");
+  memset(lm, 0, sizeof *lm);
+  r = asr_read_file(path, &data, &len, NULL, err);
+  if (r != ASR_OK) return r;
+  r = asr__ngram_init(lm, 1, err);
+  if (r != ASR_OK) {
+    ASR_FREE(data, NULL);
+    return r;
+  }
+  while (r == ASR_OK && !done && (got = asr__next_line(data, len, &pos, line, sizeof line)) != 0) {
+    const char *p = line + strspn(line, " \t");
+    lineno++;
+    if (got < 0) {
+      r = ASR_ERR_FORMAT;
+      break;
+    }
+    if (!*p) continue;
+    if (!strcmp(p, "\\data\\")) section = 0;
+    else if (!strcmp(p, "\\end\\")) done = 1;
+    else if (section == 0 && sscanf(p, "ngram %d=%d", &k, &got) == 2) {
+      if (k < 1 || k > ASR_NGRAM_MAX_ORDER || got < 0 || k != order + 1) r = ASR_ERR_FORMAT;
+      else count[order = k] = got;
+    } else if (p[0] == '\\' && sscanf(p, "\\%d-grams:", &k) == 1) {
+      if (k < 1 || k > order || (section > 0 && seen[section] != count[section])) r = ASR_ERR_FORMAT;
+      else section = k;
+    } else if (section > 0) {
+      r = asr__arpa_entry(lm, line, section);
+      seen[section]++;
+    } else if (section == 0) {
+      r = ASR_ERR_FORMAT;
+    }                                         /* text before \data\ is a comment */
+  }
+  if (r == ASR_OK && (!done || order == 0 || section != order || seen[order] != count[order])) {
+    r = ASR_ERR_FORMAT;
+    lineno++;
+  }
+  ASR_FREE(data, NULL);
+  if (r == ASR_OK) {
+    int unk = 2, e;
+    lm->order = order;
+    /* a model without <unk>: KenLM's log10 -100 */
+    if (!asr__ngram_find(lm, &unk, 1)) {
+      if ((e = asr__ngram_add(lm, &unk, 1)) < 0) r = ASR_ERR_OUT_OF_MEMORY;
+      else lm->entries[e].logp = -100;
+    }
+  }
+  if (r != ASR_OK) {
+    asr_ngram_free(lm);
+    if (r == ASR_ERR_OUT_OF_MEMORY) return asr__fail(err, r, "%s: out of memory", path);
+    return asr__fail(err, r, "%s:%d: not ARPA (\\data\\, ngram k=COUNT, \\k-grams: sections of "
+                             "'log10P w1 .. wk [bow]', \\end\\)", path, lineno);
+  }
+  return ASR_OK;
+}
+
+/* -- Lexicon-constrained decoding. The words of a labelling are read by walking it
+ * through the tree; a state is where the walk is: the node of the word being spelled
+ * (0: between words), the LM history (<s> and the last words, at most order-1 of them)
+ * and the word terms of the fusion objective so far, sum over finished words of
+ *   alpha ln P(w | history) + beta. */
+typedef struct asr__lex_state {
+  int node;
+  int hist[ASR_NGRAM_MAX_ORDER], nh;
+  double words;                 /* alpha ln P_LM + beta |W| of the finished words */
+} asr__lex_state;
+
+ASR__PRIVATE void asr__lex_start(asr__lex_state *st) {
+  st->node = 0;
+  st->hist[0] = 0;              /* <s> */
+  st->nh = 1;
+  st->words = 0;
+}
+
+/* The term of ending word `w` (a lexicon index) now: alpha ln P(w | history) + beta. */
+ASR__PRIVATE double asr__lex_word_term(const asr_ctc_lexicon_opts *o, const asr__lex_state *st, int w) {
+  if (!o->lm) return o->word_bonus;
+  return o->lm_weight * asr_ngram_logprob(o->lm, st->hist, st->nh, asr_ngram_word_id(o->lm, o->lexicon->words[w])) +
+         o->word_bonus;
+}
+
+/* Ends the word at st->node (a lexicon word): adds its term, pushes it on the history. */
+ASR__PRIVATE void asr__lex_finish_word(const asr_ctc_lexicon_opts *o, asr__lex_state *st) {
+  int w = o->lexicon->word[st->node], keep = o->lm && o->lm->order > 1 ? o->lm->order - 1 : 1, j;
+  st->words += asr__lex_word_term(o, st, w);
+  if (st->nh == keep) {
+    for (j = 1; j < st->nh; j++) st->hist[j - 1] = st->hist[j];
+    st->nh--;
+  }
+  st->hist[st->nh++] = o->lm ? asr_ngram_word_id(o->lm, o->lexicon->words[w]) : 2;
+  st->node = 0;
+}
+
+/* One token of a labelling: a letter moves down the tree, the space ends a whole word.
+ * 0, or -1 when the lexicon does not allow the token here. */
+ASR__PRIVATE int asr__lex_step(const asr_ctc_lexicon_opts *o, asr__lex_state *st, int token) {
+  const asr_lexicon *lex = o->lexicon;
+  if (token == o->space) {
+    if (lex->word[st->node] < 0) return -1;        /* the root, or a word's unfinished prefix */
+    asr__lex_finish_word(o, st);
+    return 0;
+  }
+  if (lex->child[(size_t)st->node * lex->V + token] < 0) return -1;
+  st->node = lex->child[(size_t)st->node * lex->V + token];
+  return 0;
+}
+
+/* The end of the labelling: the last word (unless it ended with a space) and </s>:
+ * the labelling's whole word term, or -INFINITY when it stops inside a word. */
+ASR__PRIVATE double asr__lex_end(const asr_ctc_lexicon_opts *o, asr__lex_state *st) {
+  if (st->node != 0) {
+    if (o->lexicon->word[st->node] < 0) return -INFINITY;
+    asr__lex_finish_word(o, st);
+  }
+  return st->words + (o->lm ? o->lm_weight * asr_ngram_logprob(o->lm, st->hist, st->nh, 1) : 0);
+}
+
+/* The word terms of a whole labelling l (n tokens): -INFINITY when the lexicon does not
+ * make it. */
+ASR__PRIVATE double asr__lex_labelling(const asr_ctc_lexicon_opts *o, const int *l, int n) {
+  asr__lex_state st;
+  int i;
+  asr__lex_start(&st);
+  for (i = 0; i < n; i++)
+    if (asr__lex_step(o, &st, l[i])) return -INFINITY;
+  return asr__lex_end(o, &st);
+}
+
+/* The plumbing both tiers call first; defined at the end of this subsection. */
+ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, const asr_real *logprobs, int T,
+                                       int V, const asr_ctc_lexicon_opts *o, const void *work, size_t work_bytes);
+
+/* _naive: the objective written out. Every labelling l over the labels (every token but
+ * the blank) of length 0..T, in counting order; the allowed ones are scored
+ *   ln p(l|x) + (alpha ln P_LM(W(l)) + beta |W(l)|),   ln p(l|x) = ln sum_{pi: B(pi) = l} p(pi|x)
+ * with p(pi|x) = prod_t y^t_{pi_t} ([Graves06] eqs. (2)-(3)), every path pi in L'^T
+ * enumerated for each l. The first best is kept. */
+ASRDEF asr_result asr_ctc_lexicon_decode_naive(int *tokens, int *n_tokens, double *score,
+                                               const asr_real *logprobs, int T, int V,
+                                               const asr_ctc_lexicon_opts *opts, void *work,
+                                               size_t work_bytes) {
+  int *l = (int *)work, *pi = l + T + 1, *bl = pi + T + 1;   /* l, a path, B(path) */
+  int L, i, t, best_n = -1;
+  double best = -INFINITY, pairs = 0, labellings = 1;
+  asr_result r = asr__lex_check(tokens, n_tokens, logprobs, T, V, opts, work, work_bytes);
+  if (r != ASR_OK) return r;
+  /* the size: (labellings of length <= T) x (V^T paths) */
+  for (L = 0; L <= T; L++, labellings *= V - 1) pairs += labellings * pow((double)V, T);
+  if (pairs > ASR_CTC_NAIVE_MAX_PATHS) return ASR_ERR_TOO_LARGE;
+  for (L = 0; L <= T; L++) {
+    for (i = 0; i < L; i++) l[i] = opts->blank == 0 ? 1 : 0;     /* the first label */
+    for (;;) {
+      double words = asr__lex_labelling(opts, l, L), lp = -INFINITY;
+      if (words > -INFINITY) {
+        /* ln p(l|x): every path, counted in base V; the ones B maps to l are summed */
+        for (t = 0; t < T; t++) pi[t] = 0;
+        for (;;) {
+          int nb = 0, prev = -1, match;
+          double lpi = 0;
+          for (t = 0; t < T; t++) {
+            if (pi[t] != opts->blank && pi[t] != prev) bl[nb++] = pi[t];    /* B: merge, drop blanks */
+            prev = pi[t];
+            lpi += logprobs[(size_t)t * V + pi[t]];                          /* eq. (2) */
+          }
+          match = nb == L;
+          for (i = 0; match && i < L; i++) match = bl[i] == l[i];
+          if (match) lp = asr_logaddexp(lp, lpi);                           /* eq. (3) */
+          for (t = T - 1; t >= 0 && ++pi[t] == V; t--) pi[t] = 0;
+          if (t < 0) break;
+        }
+        if (lp + words > best) {
+          best = lp + words;
+          best_n = L;
+          for (i = 0; i < L; i++) tokens[i] = l[i];
+        }
+      }
+      /* the next labelling of length L: count over the labels, skipping the blank */
+      for (i = L - 1; i >= 0; i--) {
+        do l[i]++;
+        while (l[i] == opts->blank);
+        if (l[i] < V) break;
+        l[i] = opts->blank == 0 ? 1 : 0;
+      }
+      if (i < 0) break;
+    }
+  }
+  *n_tokens = best_n < 0 ? 0 : best_n;
+  if (score) *score = best;
+  return best_n < 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* _ref: the prefix beam search of 5.5 (asr__ctc_beam_frame) with a scorer that gives
+ * each extension l+c its word term: 0 for a letter the tree allows after l, alpha
+ * ln P(w | history) + beta for the space after a whole word w, else -INFINITY (the
+ * extension is dropped). Then each surviving prefix gets asr__lex_end, and the best is
+ * kept. Prefixes are walked from the root at each call: they are short (a word or a
+ * few), and the walk is the definition. */
+ASR__PRIVATE double asr__lex_scorer(void *user, const int *prefix, int len, int token) {
+  const asr_ctc_lexicon_opts *o = (const asr_ctc_lexicon_opts *)user;
+  asr__lex_state st;
+  int i;
+  double before;
+  asr__lex_start(&st);
+  for (i = 0; i < len; i++)
+    if (asr__lex_step(o, &st, prefix[i])) return -INFINITY;
+  before = st.words;
+  if (asr__lex_step(o, &st, token)) return -INFINITY;
+  return st.words - before;                  /* the term this token adds (a space: a word's) */
+}
+
+/* What asr__lex_end adds to a prefix whose finished words the search has scored. */
+ASR__PRIVATE double asr__lex_end_term(const asr_ctc_lexicon_opts *o, const int *l, int n) {
+  asr__lex_state st;
+  int i;
+  double before;
+  asr__lex_start(&st);
+  for (i = 0; i < n; i++)
+    if (asr__lex_step(o, &st, l[i])) return -INFINITY;
+  before = st.words;
+  return asr__lex_end(o, &st) - before;
+}
+
+ASRDEF asr_result asr_ctc_lexicon_decode_ref(int *tokens, int *n_tokens, double *score,
+                                             const asr_real *logprobs, int T, int V,
+                                             const asr_ctc_lexicon_opts *opts, void *work,
+                                             size_t work_bytes) {
+  asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(opts ? opts->beam : 1, opts ? opts->blank : 0);
+  asr__ctc_beam b;
+  int nh = 1, t, i, best = -1;
+  double best_score = -INFINITY;
+  asr_result r = asr__lex_check(tokens, n_tokens, logprobs, T, V, opts, work, work_bytes);
+  if (r != ASR_OK) return r;
+  bo.scorer = asr__lex_scorer;
+  bo.scorer_user = (void *)opts;
+  bo.lm_weight = 1;                          /* the scorer returns the weighted term itself */
+  bo.prune_logprob = opts->prune_logprob;
+  asr__ctc_beam_cut(&b, work, work_bytes, T, V, opts->beam);
+  /* the empty prefix: p_b = 1, p_nb = 0 (as asr_ctc_prefix_beam_search) */
+  b.nodes[0].parent = b.nodes[0].token = -1;
+  b.nn = 1;
+  b.hyp[0].node = b.hyp[0].len = 0;
+  b.hyp[0].last = -1;
+  b.hyp[0].pb = 0;
+  b.hyp[0].pnb = -INFINITY;
+  for (t = 0; t < T && nh > 0; t++) nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, &bo);
+  /* the end: each prefix's last word and </s>; the first best is kept */
+  for (i = 0; i < nh; i++) {
+    double s;
+    asr__ctc_prefix(tokens, b.nodes, b.hyp[i].node, b.hyp[i].len);
+    s = asr_logaddexp(b.hyp[i].pb, b.hyp[i].pnb) + asr__lex_end_term(opts, tokens, b.hyp[i].len);
+    if (s > best_score) {
+      best_score = s;
+      best = i;
+    }
+  }
+  *n_tokens = 0;
+  if (best >= 0) {
+    asr__ctc_prefix(tokens, b.nodes, b.hyp[best].node, b.hyp[best].len);
+    *n_tokens = b.hyp[best].len;
+  }
+  if (score) *score = best_score;
+  return best < 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_lexicon_decode(int *tokens, int *n_tokens, double *score,
+                                         const asr_real *logprobs, int T, int V,
+                                         const asr_ctc_lexicon_opts *opts, void *work,
+                                         size_t work_bytes) {
+  return asr_ctc_lexicon_decode_ref(tokens, n_tokens, score, logprobs, T, V, opts, work, work_bytes);
+}
+
+/* -- Plumbing: options, workspace, argument checks. */
+ASRDEF asr_ctc_lexicon_opts asr_ctc_lexicon_opts_default(const asr_lexicon *lexicon, int beam,
+                                                         int blank, int space) {
+  asr_ctc_lexicon_opts o;
+  memset(&o, 0, sizeof o);
+  o.beam = beam;
+  o.blank = blank;
+  o.space = space;
+  o.lexicon = lexicon;
+  o.prune_logprob = -INFINITY;
+  return o;
+}
+
+/* _ref: the prefix beam search's buffers (asr_ctc_beam_workspace_size); _naive: three
+ * arrays of T + 1 ints at the workspace's start. Both fit in the larger of the two. */
+ASRDEF size_t asr_ctc_lexicon_workspace_size(int T, int V, int beam) {
+  size_t beam_bytes = asr_ctc_beam_workspace_size(T, V, beam), naive = 3 * ((size_t)T + 1) * sizeof(int);
+  if (beam_bytes == (size_t)-1 || T < 0 || (size_t)T > ((size_t)-1) / (4 * sizeof(int))) return (size_t)-1;
+  return beam_bytes > naive ? beam_bytes : naive;
+}
+
+ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, const asr_real *logprobs, int T,
+                                       int V, const asr_ctc_lexicon_opts *o, const void *work, size_t work_bytes) {
+  size_t need;
+  asr_result r;
+  if (!o || !o->lexicon || o->beam < 1 || !tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
+  if (o->lexicon->V != V || o->lexicon->n_nodes < 1) return ASR_ERR_SHAPE;
+  if (o->space < 0 || o->space >= V || o->space == o->blank) return ASR_ERR_RANGE;
+  r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, o->blank);
+  if (r != ASR_OK) return r;
+  if (!isfinite(o->lm_weight) || !isfinite(o->word_bonus) || o->prune_logprob != o->prune_logprob)
+    return ASR_ERR_NONFINITE;
+  need = asr_ctc_lexicon_workspace_size(T, V, o->beam);
+  if (need == (size_t)-1 || (size_t)T * o->beam + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
 }
 
 /* ========================================================================================
