@@ -201,7 +201,7 @@ pretrained: $(B)/train
 	$(B)/train --recipe ctc-contextnet --data data/toy/train --out data/models/ctc-contextnet.npz \
 	  --steps 2000 --seed 1 --eval-every 250 | tee data/models/ctc-contextnet.log
 # make eval: trains every recipe and prints its error rates (long: see README.md)
-eval: $(B)/train $(B)/transcribe
+eval: $(B)/train $(B)/transcribe $(B)/asrtool
 	@sh tests/eval.sh
 
 # ---- bench -----------------------------------------------------------------------

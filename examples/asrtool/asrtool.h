@@ -89,6 +89,10 @@ void bench_fbank(struct at_bench *b);
 int cmd_ctc(int argc, char **argv);
 int cmd_ctc_decode(int argc, char **argv);
 int cmd_ctc_align(int argc, char **argv);
+/* words (examples/asrtool/lexicon.c) */
+int cmd_ctc_lexicon_decode(int argc, char **argv);
+int cmd_ngram_train(int argc, char **argv);
+int cmd_ngram_score(int argc, char **argv);
 int gc_ctc_logits(uint64_t seed, asr_gradcheck_report *rep);
 int gc_ctc_logprobs(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;

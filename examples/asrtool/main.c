@@ -36,6 +36,9 @@ static const struct {
   {"ctc", cmd_ctc, "CTC loss and its gradient w.r.t. the logits [Graves06]"},
   {"ctc-decode", cmd_ctc_decode, "CTC greedy / prefix beam search decoding, token frames"},
   {"ctc-align", cmd_ctc_align, "CTC Viterbi forced alignment: frame path, token frames"},
+  {"ctc-lexicon-decode", cmd_ctc_lexicon_decode, "CTC decoding to lexicon words, with a word n-gram LM (shallow fusion)"},
+  {"ngram-train", cmd_ngram_train, "a Witten-Bell word n-gram model of sentences, as ARPA text"},
+  {"ngram-score", cmd_ngram_score, "ln P of sentences under an ARPA word n-gram model"},
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
   /* seq2seq */

@@ -18,6 +18,11 @@
  * A model trained with --pad pads every recording as it was trained (the checkpoint's
  * pad_ms; asr_model_features); --pad SECONDS overrides that. --align times are those of
  * the recording itself (the padding subtracted).
+ * --lexicon FILE (one word a line) and/or --lm LM.arpa (a word n-gram model, e.g. made by
+ * `asrtool ngram-train`) decode CTC models with asr_ctc_lexicon_decode: only labellings
+ * made of the lexicon's words (without --lexicon: the LM's words), ranked by
+ * ln p(l|x) + W ln P_LM(words) + B |words| with --lm-weight W (default 0.5 with --lm)
+ * and --word-bonus B (default 0); --beam N is its beam (default 16 there).
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
  * files are still transcribed).
  *
@@ -43,8 +48,8 @@
 static int usage(void) {
   fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] FILE...\n"
                   "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] --data DIR\n"
-                  "                  [--takes A-B]\n"
-                  "                  [--speakers A,B,... | --exclude-speakers A,B,...]\n");
+                  "                  [--takes A-B] [--speakers A,B,... | --exclude-speakers A,B,...]\n"
+                  "       either, with [--lexicon WORDS.txt] [--lm LM.arpa [--lm-weight W]] [--word-bonus B]\n");
   return 2;
 }
 
@@ -104,10 +109,91 @@ static void print_alignment(const hyp *h) {
   }
 }
 
+/* ---- decoding with words (--lexicon, --lm): asr.h section 5, "Words" */
+
+/* Reads the lexicon and the LM (either may be absent; without --lexicon the LM's own
+ * words are the lexicon). 0, or 2 after one line. */
+static int words_open(const asr_model *m, const char *lexicon_path, const char *lm_path, double *lm_weight, int align,
+                      asr_lexicon *lex, asr_ngram *lm) {
+  asr_error err;
+  memset(lex, 0, sizeof *lex);
+  memset(lm, 0, sizeof *lm);
+  if (!lexicon_path && !lm_path) {
+    if (*lm_weight >= 0) {
+      fprintf(stderr, "transcribe: --lm-weight needs --lm\n");
+      return 2;
+    }
+    return 0;
+  }
+  if (m->cfg.head != ASR_HEAD_CTC || align) {
+    fprintf(stderr, "transcribe: --lexicon and --lm decode CTC models only, without --align\n");
+    return 2;
+  }
+  if (*lm_weight < 0) *lm_weight = lm_path ? 0.5 : 0;
+  if (lm_path && asr_ngram_read_arpa(lm, lm_path, &err) != ASR_OK) {
+    fprintf(stderr, "transcribe: %s\n", err.msg);
+    return 2;
+  }
+  if (lexicon_path) {
+    if (asr_lexicon_read(lex, lexicon_path, ASR_CHARSET, 0, 1, &err) != ASR_OK) {
+      fprintf(stderr, "transcribe: %s\n", err.msg);
+      return 2;
+    }
+  } else {
+    /* the LM's words, less <s>, </s> and <unk> (ids 0-2) */
+    if (asr_lexicon_build(lex, (const char *const *)lm->words + 3, lm->n_words - 3, ASR_CHARSET, 0, 1, &err) !=
+        ASR_OK) {
+      fprintf(stderr, "transcribe: %s: %s\n", lm_path, err.msg);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+/* The log-probabilities' buffer, then the decoder's workspace. */
+static size_t words_workspace_size(const asr_model *m, int T, int beam) {
+  int Tout = asr_model_out_frames(m, T);
+  size_t a = asr_model_infer_workspace_size(m, 1, T), b = asr_ctc_lexicon_workspace_size(Tout, m->cfg.vocab, beam);
+  size_t lp = sizeof(asr_real) * ((size_t)Tout * m->cfg.vocab + 1);
+  if (a == (size_t)-1 || b == (size_t)-1) return (size_t)-1;
+  return lp + (a > b ? a : b) + 64;
+}
+
+static asr_result words_decode(asr_model *m, const asr_lexicon *lex, const asr_ngram *lm, double lm_weight,
+                               double word_bonus, int *tok, int *ntok, const asr_real *feats, int T, int beam,
+                               void *work, size_t wb, asr_error *err) {
+  int Tout = asr_model_out_frames(m, T), len = 0;
+  size_t lp_bytes = (sizeof(asr_real) * ((size_t)Tout * m->cfg.vocab + 1) + 63) & ~(size_t)63;
+  asr_real *lp = (asr_real *)work;
+  void *rest = (char *)work + lp_bytes;
+  asr_ctc_lexicon_opts o = asr_ctc_lexicon_opts_default(lex, beam, 0, 1);
+  asr_result r = asr_model_logprobs(m, lp, &len, feats, &T, 1, T, rest, wb - lp_bytes, err);
+  if (r != ASR_OK) return r;
+  o.lm = lm;
+  o.lm_weight = lm_weight;
+  o.word_bonus = word_bonus;
+  r = asr_ctc_lexicon_decode(tok, ntok, NULL, lp, len, m->cfg.vocab, &o, rest, wb - lp_bytes);
+  if (r == ASR_INFEASIBLE) {
+    *ntok = 0;                               /* no labelling of words survived: an empty line */
+    return ASR_OK;
+  }
+  if (r != ASR_OK) snprintf(err->msg, sizeof err->msg, "lexicon decoding: %s", asr_result_string(r));
+  return r;
+}
+
+/* --lexicon / --lm: what words_decode needs. Its decoder gives no token frames, so with
+ * words a file is decoded whole (--chunk 0). */
+typedef struct wdec {
+  const asr_lexicon *lex;
+  const asr_ngram *lm;
+  double lm_weight, word_bonus;
+} wdec;
+
 /* One window: wave (n samples at rate) starting `offset` seconds into the recording, as a
- * recording of its own; keeps the tokens that start in [lo, hi) seconds. 0 or 2. */
+ * recording of its own; keeps the tokens that start in [lo, hi) seconds (all of them, at
+ * time 0, when decoded with words: wd). 0 or 2. */
 static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, double offset, double lo, double hi,
-                         int beam, const char *what, hyp *h) {
+                         int beam, const wdec *wd, const char *what, hyp *h) {
   asr_real *feats = NULL;
   int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, i, r = 2;
   double fs = 0.010 * asr_model_subsampling(m), shift = offset - m->cfg.pad_ms / 1000.0;
@@ -117,18 +203,22 @@ static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, do
   if (ad_features(m, wave, n, rate, what, &feats, &T)) return 2;
   Tout = asr_model_out_frames(m, T);
   maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
-  wb = asr_model_decode_workspace_size(m, T, beam);
+  wb = wd ? words_workspace_size(m, T, beam) : asr_model_decode_workspace_size(m, T, beam);
   work = malloc(wb);
   tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
   st = (int *)malloc(sizeof *st * (size_t)maxtok);
   en = (int *)malloc(sizeof *en * (size_t)maxtok);
   if (!work || !tok || !st || !en) fprintf(stderr, "%s: out of memory\n", what);
-  else if (asr_model_decode(m, tok, &ntok, st, en, maxtok, feats, T, beam, work, wb, &err) != ASR_OK)
+  else if ((wd ? words_decode(m, wd->lex, wd->lm, wd->lm_weight, wd->word_bonus, tok, &ntok, feats, T, beam, work, wb,
+                              &err)
+              : asr_model_decode(m, tok, &ntok, st, en, maxtok, feats, T, beam, work, wb, &err)) != ASR_OK)
     fprintf(stderr, "%s: %s\n", what, err.msg);
   else {
     /* output frames are 10 ms fbank frames times the encoder's subsampling */
     for (r = 0, i = 0; i < ntok && !r; i++)
-      if (st[i] * fs + shift >= lo && st[i] * fs + shift < hi) r = hyp_add(h, tok[i], st[i] * fs + shift, (en[i] + 1) * fs + shift);
+      if (wd) r = hyp_add(h, tok[i], 0, 0);
+      else if (st[i] * fs + shift >= lo && st[i] * fs + shift < hi)
+        r = hyp_add(h, tok[i], st[i] * fs + shift, (en[i] + 1) * fs + shift);
     if (r) fprintf(stderr, "%s: out of memory\n", what);
   }
   free(feats), free(tok), free(st), free(en), free(work);
@@ -172,8 +262,8 @@ static int transcribe_chunked(asr_model *m, const char *path, double chunk, int 
     }
     last = eof && b0 + have <= (k + 1) * L;
     if (decode_window(m, buf + (ws - b0), (int)(b0 + have - ws), s.sample_rate, (double)ws / s.sample_rate,
-                      k ? (double)(k * L) / s.sample_rate : -INFINITY, last ? INFINITY : (double)((k + 1) * L) / s.sample_rate,
-                      beam, path, h))
+                      k ? (double)(k * L) / s.sample_rate : -INFINITY,
+                      last ? INFINITY : (double)((k + 1) * L) / s.sample_rate, beam, NULL, path, h))
       goto done;
     if (last) break;
   }
@@ -186,8 +276,13 @@ done:
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
+  const char *lexicon_path = NULL, *lm_path = NULL;
+  double lm_weight = -1, word_bonus = 0;
+  asr_lexicon lex;
+  asr_ngram lm;
+  wdec wd;
   double pad = -1, chunk = 30;
-  int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
+  int beam = 0, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
   asr_error err;
@@ -198,6 +293,18 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
     else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
     else if (!strcmp(argv[i], "--speakers") && i + 1 < argc) speakers = argv[++i];
+    else if (!strcmp(argv[i], "--lexicon") && i + 1 < argc) lexicon_path = argv[++i];
+    else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_path = argv[++i];
+    else if ((!strcmp(argv[i], "--lm-weight") || !strcmp(argv[i], "--word-bonus")) && i + 1 < argc) {
+      char *end;
+      double v = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(fabs(v) <= 100)) {
+        fprintf(stderr, "transcribe: %s: '%s' is not a number in [-100, 100]\n", argv[i - 1], argv[i]);
+        return 2;
+      }
+      if (!strcmp(argv[i - 1], "--lm-weight")) lm_weight = v;
+      else word_bonus = v;
+    }
     else if (!strcmp(argv[i], "--exclude-speakers") && i + 1 < argc) exclude_speakers = argv[++i];
     else if (!strcmp(argv[i], "--takes") && i + 1 < argc) {
       int n = 0;
@@ -252,6 +359,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
   }
+  if (words_open(&m, lexicon_path, lm_path, &lm_weight, align, &lex, &lm)) return 2;
+  if (beam == 0) beam = lexicon_path || lm_path ? 16 : 1;
+  wd.lex = &lex, wd.lm = lm_path ? &lm : NULL, wd.lm_weight = lm_weight, wd.word_bonus = word_bonus;
+  if (lexicon_path || lm_path) chunk = 0;        /* words: the whole file (see wdec) */
   if (pad >= 0) m.cfg.pad_ms = (int)lround(pad * 1000);
   pad = m.cfg.pad_ms / 1000.0;
   /* the files: the arguments, or a data folder's recordings with their transcripts */
@@ -293,7 +404,8 @@ int main(int argc, char **argv) {
       asr_audio a;
       r = ad_audio_read(files[i], &a);
       if (!r) {
-        r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, beam, files[i], &h);
+        r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, beam,
+                          lexicon_path || lm_path ? &wd : NULL, files[i], &h);
         asr_audio_free(&a, NULL);
       }
     }
@@ -327,6 +439,8 @@ int main(int argc, char **argv) {
 done:
   free(files), free(refs);
   ad_list_free(&list);
+  asr_lexicon_free(&lex);
+  asr_ngram_free(&lm);
   asr_model_free(&m);
   return status;
 }
