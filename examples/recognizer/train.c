@@ -8,9 +8,11 @@
  *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
- * for testing). --splice MIN-MAX joins MIN..MAX recordings of one speaker into one
- * connected-digit utterance, a new set of them every epoch; --speed-perturb plays each at
- * 0.9, 1.0 or 1.1 times its speed. Audio at any sample rate is resampled to the model's.
+ * for testing; --speakers A,B / --exclude-speakers C keep only some speakers' recordings,
+ * as tests/eval.sh's leave-one-speaker-out folds do). --splice MIN-MAX joins MIN..MAX
+ * recordings of one speaker into one connected-digit utterance, a new set of them every
+ * epoch; --speed-perturb plays each at 0.9, 1.0 or 1.1 times its speed. Audio at any
+ * sample rate is resampled to the model's.
  * --pad SECONDS makes the model pad every recording with that much of its background
  * noise before and after it (stored in the checkpoint as pad_ms, so build/transcribe
  * does the same).
@@ -23,6 +25,7 @@
  * curve beside it (MODEL.svg). Exit status 0, or 2 with one line naming the problem. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -35,7 +38,7 @@ static void on_sigint(int sig) {
 }
 
 typedef struct opts {
-  const char *recipe, *data, *out, *dev;
+  const char *recipe, *data, *out, *dev, *speakers, *exclude_speakers;
   long steps;
   unsigned long seed;
   int splice_min, splice_max;
@@ -47,6 +50,7 @@ static int usage(void) {
   fprintf(stderr,
           "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
+          "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
 }
@@ -95,6 +99,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--data")) o->data = val;
     else if (!strcmp(a, "--out")) o->out = val;
     else if (!strcmp(a, "--dev")) o->dev = val;
+    else if (!strcmp(a, "--speakers")) o->speakers = val;
+    else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
     else if (!strcmp(a, "--steps")) { if (parse_long(val, 1, 100000000, &v, "steps")) return 2; o->steps = v; }
     else if (!strcmp(a, "--seed")) { if (parse_long(val, 0, 2147483647, &v, "seed")) return 2; o->seed = (unsigned long)v; }
     else if (!strcmp(a, "--batch-frames")) { if (parse_long(val, 100, 10000000, &v, "batch-frames")) return 2; o->batch_frames = (int)v; }
@@ -478,6 +484,22 @@ static void replace_ext(char *dst, size_t cap, const char *path, const char *ext
   snprintf(dst, cap, "%.*s%s", (int)n, path, ext);
 }
 
+/* The outputs, MODEL.npz and MODEL.svg, are none of the inputs: not inside a data folder
+ * (in[0..n_in-1]) and, when the list is given, none of its recordings (a transcripts.tsv
+ * may name files outside its folder). 0 or 2 (examples/outpath.h). */
+static int out_guard(const char *out, const char *const *in, int n_in, const ad_list *l) {
+  char svg[4096];
+  const char **all = (const char **)malloc(sizeof *all * (size_t)(n_in + (l ? l->count : 0) + 1));
+  int i, n = 0, r;
+  if (!all) return 2;
+  for (i = 0; i < n_in; i++) all[n++] = in[i];
+  for (i = 0; l && i < l->count; i++) all[n++] = l->items[i].path;
+  replace_ext(svg, sizeof svg, out, ".svg");
+  r = op_check("train", out, all, n) || op_check("train", svg, all, n) ? 2 : 0;
+  free(all);
+  return r;
+}
+
 int main(int argc, char **argv) {
   opts o;
   ad_list list, devlist;
@@ -500,6 +522,10 @@ int main(int argc, char **argv) {
   char path[4096];
 
   if (parse_args(argc, argv, &o)) return 2;
+  {
+    const char *dirs[2] = {o.data, o.dev};
+    if (out_guard(o.out, dirs, 2, NULL)) return 2;
+  }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
     for (i = 0; asr_model_recipe_name(i); i++) fprintf(stderr, " %s", asr_model_recipe_name(i));
@@ -518,7 +544,9 @@ int main(int argc, char **argv) {
   tty = ad_is_tty() && !o.quiet;
 
   /* ---- data */
-  if (ad_list_read(&list, o.data)) return 2;
+  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
+      ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
+    return 2;
   memset(&train, 0, sizeof train);
   memset(&dev, 0, sizeof dev);
   memset(&devlist, 0, sizeof devlist);
@@ -533,7 +561,9 @@ int main(int argc, char **argv) {
                      : load_plain(&m, &list, keep_train, &train))
       return 2;
     if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
+          load_plain(&m, &devlist, NULL, &dev))
+        return 2;
     } else if (fsdd) {
       /* the dev set is drawn once, at speed 1 */
       splicer sd;
@@ -552,8 +582,11 @@ int main(int argc, char **argv) {
         snprintf(tsv, sizeof tsv, "%s/transcripts.tsv", sib);
         FILE *probe = fopen(tsv, "r");
         if (probe) {
+          const char *sibs[1] = {sib};
           fclose(probe);
-          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+          if (out_guard(o.out, sibs, 1, NULL) || ad_list_read(&devlist, sib) ||
+              load_plain(&m, &devlist, NULL, &dev))
+            return 2;
         }
       }
     }

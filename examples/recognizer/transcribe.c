@@ -1,7 +1,7 @@
 /* examples/recognizer/transcribe.c - transcribe audio files with a model trained by build/train.
  *
  *   build/transcribe --model MODEL.npz [--beam N] [--align] FILE...
- *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B]
+ *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B] [--speakers A,B | --exclude-speakers C]
  *
  * Prints one line per file, in the order given: FILE<TAB>TEXT, TEXT in lower-case words
  * separated by single spaces. Works for every recipe (asr_model_decode): greedy by
@@ -11,7 +11,8 @@
  * the tokens' frames (CTC: their runs in the best or the Viterbi path; RNN-T: the frames
  * that emit them in the Viterbi alignment on the transducer lattice).
  * With --data, the files are those of a data folder as build/train reads it
- * (transcripts.tsv, or Free Spoken Digit Dataset names, optionally only takes A..B), and
+ * (transcripts.tsv, or Free Spoken Digit Dataset names, optionally only takes A..B and
+ * only the speakers of --speakers or not those of --exclude-speakers), and
  * the character and word error rates against its transcripts are printed at the end, on
  * stderr: "CER 1.32% (7/531), WER 3.36% (4/119)".
  * A model trained with --pad pads every recording as it was trained (the checkpoint's
@@ -21,13 +22,15 @@
  * files are still transcribed). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int usage(void) {
   fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] FILE...\n"
-                  "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] --data DIR [--takes A-B]\n");
+                  "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] --data DIR [--takes A-B]\n"
+                  "                  [--speakers A,B,... | --exclude-speakers A,B,...]\n");
   return 2;
 }
 
@@ -60,7 +63,7 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
 }
 
 int main(int argc, char **argv) {
-  const char *model_path = NULL, *data = NULL;
+  const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
   double pad = -1;
   int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
@@ -72,6 +75,8 @@ int main(int argc, char **argv) {
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
     else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+    else if (!strcmp(argv[i], "--speakers") && i + 1 < argc) speakers = argv[++i];
+    else if (!strcmp(argv[i], "--exclude-speakers") && i + 1 < argc) exclude_speakers = argv[++i];
     else if (!strcmp(argv[i], "--takes") && i + 1 < argc) {
       int n = 0;
       i++;
@@ -107,7 +112,13 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  if (!model_path || (first_file < 0) == !data || (take_lo >= 0 && !data)) return usage();
+  if (!model_path || (first_file < 0) == !data || ((take_lo >= 0 || speakers || exclude_speakers) && !data))
+    return usage();
+  /* stdout redirected onto the model or a recording (">>" would append to it) */
+  if (op_check_fd("transcribe", 1, "the standard output", (const char *const *)&model_path, 1) ||
+      (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
+                                     argc - first_file)))
+    return 2;
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
@@ -119,7 +130,7 @@ int main(int argc, char **argv) {
   refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
   nfiles = 0;
   if (data) {
-    if (ad_list_read(&list, data)) return 2;
+    if (ad_list_read(&list, data) || ad_list_select_speakers(&list, speakers, exclude_speakers, "transcribe")) return 2;
     free(files), free(refs);
     files = (const char **)malloc(sizeof *files * (size_t)list.count);
     refs = (const char **)malloc(sizeof *refs * (size_t)list.count);

@@ -219,3 +219,47 @@ def test_pad():
                  "--pad", bad], "--pad")
     return f"{truth!r} heard with 0.2 s of padding; word times within {worst:.2f} s of the unpadded ones; " \
            "--pad -1, 2, x refused by both programs"
+
+
+def test_speaker_filter():
+    """--speakers / --exclude-speakers (the leave-one-speaker-out folds of tests/eval.sh):
+    transcribe lists exactly the kept speakers' recordings, train counts only theirs, and
+    a name the folder does not have, or a folder without speaker names, is refused."""
+    d = common.tmpdir()
+    corpus = os.path.join(d, "fsdd")
+    fsdd_like(corpus, speakers=("ann", "bob", "cid"))
+    def listed(extra):
+        proc = subprocess.run([TRANSCRIBE, "--model", MODEL, "--data", corpus] + extra, capture_output=True,
+                              text=True, timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(f"transcribe {extra}: exit {proc.returncode}: {proc.stderr}")
+        return sorted({os.path.basename(line.split("\t")[0]).split("_")[1] for line in proc.stdout.splitlines()}), \
+            len(proc.stdout.splitlines())
+    per_speaker = 3 * 5                                   # fsdd_like: 3 digits x 5 takes
+    cases = {("--speakers", "ann,cid"): ["ann", "cid"], ("--exclude-speakers", "bob"): ["ann", "cid"],
+             ("--speakers", "bob"): ["bob"]}
+    for extra, want in cases.items():
+        got, n = listed(list(extra))
+        if got != want or n != per_speaker * len(want):
+            raise AssertionError(f"transcribe {' '.join(extra)}: speakers {got}, {n} files; expected {want}, "
+                                 f"{per_speaker * len(want)} files")
+    got, n = listed(["--speakers", "ann,bob", "--exclude-speakers", "ann", "--takes", "10-12"])
+    if got != ["bob"] or n != 9:
+        raise AssertionError(f"--speakers ann,bob --exclude-speakers ann --takes 10-12: {got}, {n} files")
+    out = os.path.join(d, "m.npz")
+    proc = subprocess.run([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", out, "--steps", "1",
+                           "--speakers", "bob,cid", "--eval-every", "0"], capture_output=True, text=True, timeout=300)
+    want = f"{2 * 3 * 3} training utterances"              # takes 10-12 of two speakers, 3 digits
+    if proc.returncode != 0 or want not in proc.stdout or ", 12 dev" not in proc.stdout:
+        raise AssertionError(f"train --speakers bob,cid: expected '{want}' and 12 dev: {proc.stdout}{proc.stderr}")
+    base = ["--model", MODEL, "--data", corpus]
+    refused([TRANSCRIBE] + base + ["--speakers", "ann,dan"], "'dan'")
+    refused([TRANSCRIBE] + base + ["--exclude-speakers", "ann,bob,cid"], "no speaker")
+    refused([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", os.path.join(d, "x.npz"),
+             "--exclude-speakers", "eve"], "'eve'")
+    refused([TRANSCRIBE, "--model", MODEL, "--data", TOY, "--speakers", "ann"], "names no speakers")
+    if os.path.exists(os.path.join(d, "x.npz")):
+        raise AssertionError("a refused run wrote the model file")
+    return "3 speakers: --speakers, --exclude-speakers and both with --takes keep exactly the named recordings " \
+           "(transcribe) and train counts 18 training / 12 dev for two of them; an unknown name, no speaker " \
+           "left, and a transcripts.tsv folder refused"
