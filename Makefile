@@ -10,6 +10,7 @@
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
+#   make grade A=ctc STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
 #   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;
@@ -56,7 +57,7 @@ EXAMPLES += $(B)/vq_toy
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch bench fuzz clean pretrained eval same-numbers
+.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch bench fuzz clean pretrained eval same-numbers grade
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -178,7 +179,15 @@ PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align $(S
 # Runs every build (two at a time), one summary line per build, then the total; the docs
 # check and the programs' check count as runners too (one test line per check family).
 test: test-builds $(PROGRAMS_BIN)
-	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py
+	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py tests/assignments_check.py
+
+# ---- course assignments (examples/assignments/): grade a student's file part by part
+#   make grade A=ctc STUDENT=path/to/student.c [DEBUG=1]    (DEBUG: AddressSanitizer)
+# The grader is built in instructor mode (-DASR_ASSIGNMENT_CTC); make test runs
+# tests/assignments_check.py, which grades the library's own answers and broken ones.
+A ?= ctc
+grade: $(B)/asrtool-f64
+	@sh examples/assignments/grade.sh $(A) $(STUDENT) $(DEBUG)
 
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch

@@ -40,6 +40,9 @@
  *                          allocation; define both or neither. `user` is the pointer the
  *                          caller handed to the allocating function (may be NULL).
  *   ASR_ASSERT(x)          internal invariant checks (default: assert from <assert.h>)
+ *   ASR_ASSIGNMENT_CTC     instructor mode: section 5's functions are emitted under
+ *                          private names, so a student's file cannot call them
+ *                          (examples/assignments/)
  *
  * CONVENTIONS
  *   - Arrays are row-major, last index fastest; each pointer's comment gives its shape,
@@ -141,9 +144,9 @@
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (357) has one tier: its definition is already its
+ *   Every other public function (358) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 15, 4: 75, 5: 26, 6: 23, 7: 72, 8: 17, 9: 39, 10: 37.
+ *   1: 39, 2: 14, 3: 15, 4: 75, 5: 27, 6: 23, 7: 72, 8: 17, 9: 39, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -2308,6 +2311,38 @@ ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes
  * 5. CTC
  * ======================================================================================== */
 
+/* Instructor mode (examples/assignments/): where the implementation is compiled with
+ * ASR_ASSIGNMENT_CTC defined, section 5's functions are emitted under private names
+ * (asr__asg_...), so a student's file that calls asr_ctc_* does not link against it: the
+ * student's code must stand alone. The rest of asr.h calls them under the same renaming. */
+#ifdef ASR_ASSIGNMENT_CTC
+#define asr_ctc_align asr__asg_ctc_align
+#define asr_ctc_align_workspace_size asr__asg_ctc_align_workspace_size
+#define asr_ctc_alpha_ref asr__asg_ctc_alpha_ref
+#define asr_ctc_beam_max_final asr__asg_ctc_beam_max_final
+#define asr_ctc_beam_opts_default asr__asg_ctc_beam_opts_default
+#define asr_ctc_beam_workspace_size asr__asg_ctc_beam_workspace_size
+#define asr_ctc_beta_ref asr__asg_ctc_beta_ref
+#define asr_ctc_can_skip asr__asg_ctc_can_skip
+#define asr_ctc_extended_labels asr__asg_ctc_extended_labels
+#define asr_ctc_greedy_decode asr__asg_ctc_greedy_decode
+#define asr_ctc_lattice_batch_naive asr__asg_ctc_lattice_batch_naive
+#define asr_ctc_lattice_batch_ref asr__asg_ctc_lattice_batch_ref
+#define asr_ctc_lattice_workspace_size asr__asg_ctc_lattice_workspace_size
+#define asr_ctc_loss asr__asg_ctc_loss
+#define asr_ctc_loss_input asr__asg_ctc_loss_input
+#define asr_ctc_loss_input_workspace_size asr__asg_ctc_loss_input_workspace_size
+#define asr_ctc_loss_logprobs asr__asg_ctc_loss_logprobs
+#define asr_ctc_loss_logprobs_naive asr__asg_ctc_loss_logprobs_naive
+#define asr_ctc_loss_logprobs_ref asr__asg_ctc_loss_logprobs_ref
+#define asr_ctc_loss_naive asr__asg_ctc_loss_naive
+#define asr_ctc_loss_ref asr__asg_ctc_loss_ref
+#define asr_ctc_loss_workspace_size asr__asg_ctc_loss_workspace_size
+#define asr_ctc_min_frames asr__asg_ctc_min_frames
+#define asr_ctc_prefix_beam_search asr__asg_ctc_prefix_beam_search
+#define asr_ctc_token_spans asr__asg_ctc_token_spans
+#endif
+
 /* Connectionist Temporal Classification [Graves06]: the loss of a labelling given
  * per-frame label distributions, its gradient, and the decoders that read labellings off
  * those distributions. Derivations and pictures: docs/ctc.md.
@@ -2550,7 +2585,13 @@ ASRDEF asr_result asr_ctc_greedy_decode(int *tokens, int *n_tokens, double *scor
  * probability, best path by one path's. They agree when every frame's top label has
  * probability >= 3/4 (docs/ctc.md proves it and gives a counterexample otherwise).
  * Outputs: up to opts->nbest hypotheses, best first: tokens (nbest,T), n_tokens (nbest),
- * scores (nbest, may be NULL); *n_hyps how many were found (<= nbest). */
+ * scores (nbest, may be NULL); *n_hyps how many were found (<= nbest). With
+ * opts->all_final, the last frame is not pruned: every distinct prefix the beam reaches
+ * there (the beam's prefixes and their extensions, merged by B) comes back with its
+ * total ln(p_b + p_nb), up to nbest <= asr_ctc_beam_max_final(beam, V): what a course's
+ * beam-search assignment grades. docs/ctc.md, "Two prefix beam searches", compares this
+ * search with the lecture-notes variant that prunes blank- and label-ending paths
+ * jointly, on an example where they disagree. */
 typedef double (*asr_ctc_scorer_fn)(void *user, const int *prefix, int len, int token);
 typedef struct asr_ctc_beam_opts {
   int beam;                    /* beam width, >= 1 */
@@ -2562,9 +2603,15 @@ typedef struct asr_ctc_beam_opts {
   double insertion_bonus;      /* added per token to the ranking score (beta) */
   double prune_logprob;        /* skip labels whose logprob at a frame is below this;
                                   -INFINITY (the default) skips none */
+  int all_final;               /* 1: no pruning after the last frame: every merged final
+                                  prefix is returned with its total probability, best first,
+                                  up to nbest <= asr_ctc_beam_max_final(beam, V) of them */
 } asr_ctc_beam_opts;
 ASRDEF asr_ctc_beam_opts asr_ctc_beam_opts_default(int beam, int blank);
 ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam);
+/* The most prefixes the last frame can hold: the beam's and their one-label extensions,
+ * beam V (each of the beam's prefixes stays or grows by one of V-1 labels). */
+ASRDEF int asr_ctc_beam_max_final(int beam, int V);
 ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double *scores,
                                              int *n_hyps, const asr_real *logprobs, int T,
                                              int V, const asr_ctc_beam_opts *opts, void *work,
@@ -15655,11 +15702,12 @@ ASR__PRIVATE size_t asr__ctc_hash_find(const int *hash, size_t mask, const asr__
 }
 
 /* One frame of the search, y (V) its log-probabilities: the nh prefixes of b->hyp become
- * the new beam, in b->hyp again. Returns its size (0: every label pruned and the blank
+ * the new beam of the best B (the beam width, or every candidate after the last frame
+ * with all_final), in b->hyp again. Returns its size (0: every label pruned and the blank
  * impossible). */
 ASR__PRIVATE int asr__ctc_beam_frame(asr__ctc_beam *b, int nh, const asr_real *y, int V,
-                                     const asr_ctc_beam_opts *opts) {
-  const int B = opts->beam, blank = opts->blank;
+                                     const asr_ctc_beam_opts *opts, int B) {
+  const int blank = opts->blank;
   asr__ctc_hyp *hyp = b->hyp, *nxt = b->nxt;
   asr__ctc_cand *cand = b->cand;
   int *top = b->top, *in_beam = b->in_beam;
@@ -15772,7 +15820,9 @@ ASRDEF asr_result asr_ctc_prefix_beam_search(int *tokens, int *n_tokens, double 
   b.hyp[0].pnb = -INFINITY;
   nh = 1;
   for (t = 0; t < T; t++) {
-    nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, opts);
+    /* all_final: the last frame keeps every candidate, at most beam V + beam of them */
+    int keep = opts->all_final && t == T - 1 ? opts->beam * V + opts->beam : opts->beam;
+    nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, opts, keep);
     if (nh == 0) break;   /* every label pruned and the blank impossible: nothing left */
   }
   /* the beam is sorted by rank after every frame; with T = 0 it holds the empty prefix */
@@ -16406,18 +16456,23 @@ ASR__PRIVATE size_t asr__ctc_hash_slots(size_t nodes) {
 /* The prefix beam search's pieces, in this order (see asr__ctc_beam for what each is). */
 ASR__PRIVATE void asr__ctc_beam_layout(asr__ctc_beam *b, asr__bump *a, int T, int V, int beam) {
   size_t nodes = asr__ctc_mul((size_t)T, (size_t)beam), BV = asr__ctc_mul((size_t)beam, (size_t)V);
-  nodes = nodes == (size_t)-1 ? nodes : nodes + 1;
   BV = BV > (size_t)-1 - (size_t)beam ? (size_t)-1 : BV + (size_t)beam;
+  /* every frame makes at most `beam` nodes, the last one with all_final up to BV */
+  nodes = nodes == (size_t)-1 || BV == (size_t)-1 || nodes > (size_t)-1 - BV - 1 ? (size_t)-1 : nodes + BV + 1;
   b->nodes = (asr__ctc_node *)asr__ctc_take(a, nodes, sizeof(asr__ctc_node));
   b->hash = (int *)asr__ctc_take(a, asr__ctc_hash_slots(nodes), sizeof(int));
   b->mask = asr__ctc_hash_slots(nodes) - 1;
   b->in_beam = (int *)asr__ctc_take(a, nodes, sizeof(int));
-  b->hyp = (asr__ctc_hyp *)asr__ctc_take(a, 2 * (size_t)beam, sizeof(asr__ctc_hyp));
-  b->nxt = b->hyp ? b->hyp + beam : NULL;
+  b->hyp = (asr__ctc_hyp *)asr__ctc_take(a, asr__ctc_mul(2, BV), sizeof(asr__ctc_hyp));
+  b->nxt = b->hyp ? b->hyp + BV : NULL;
   b->cand = (asr__ctc_cand *)asr__ctc_take(a, BV, sizeof(asr__ctc_cand));
-  b->top = (int *)asr__ctc_take(a, (size_t)beam, sizeof(int));
+  b->top = (int *)asr__ctc_take(a, BV, sizeof(int));
   b->prefix = (int *)asr__ctc_take(a, (size_t)T + 1, sizeof(int));
   b->nn = 0;
+}
+
+ASRDEF int asr_ctc_beam_max_final(int beam, int V) {
+  return beam < 1 || V < 1 || beam > 0x7fffffff / V ? 0 : beam * V;
 }
 
 ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam) {
@@ -16434,7 +16489,8 @@ ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_toke
                                             size_t work_bytes) {
   size_t need;
   asr_result r;
-  if (!opts || opts->beam < 1 || opts->nbest < 1 || opts->nbest > opts->beam)
+  if (!opts || opts->beam < 1 || opts->nbest < 1 || (opts->all_final != 0 && opts->all_final != 1) ||
+      opts->nbest > (opts->all_final ? asr_ctc_beam_max_final(opts->beam, V) : opts->beam))
     return ASR_ERR_INVALID_ARG;
   r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, opts->blank);
   if (r != ASR_OK) return r;
@@ -16444,7 +16500,8 @@ ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_toke
     return ASR_ERR_NONFINITE;
   need = asr_ctc_beam_workspace_size(T, V, opts->beam);
   /* node indices are ints */
-  if (need == (size_t)-1 || (size_t)T * opts->beam + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
+  if (need == (size_t)-1 || (size_t)T * opts->beam + (size_t)opts->beam * V + opts->beam + 1 > (size_t)0x7fffffff)
+    return ASR_ERR_TOO_LARGE;
   if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
   return ASR_OK;
 }
@@ -16453,7 +16510,7 @@ ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_toke
 ASR__PRIVATE void asr__ctc_beam_cut(asr__ctc_beam *b, void *work, size_t work_bytes, int T, int V,
                                     int beam) {
   asr__bump ar = asr__ctc_bump(work, work_bytes);
-  size_t i, max_nodes = (size_t)T * beam + 1;
+  size_t i, max_nodes = (size_t)T * beam + (size_t)beam * V + beam + 1;
   asr__ctc_beam_layout(b, &ar, T, V, beam);
   for (i = 0; i <= b->mask; i++) b->hash[i] = -1;
   for (i = 0; i < max_nodes; i++) b->in_beam[i] = -1;

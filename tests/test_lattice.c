@@ -461,6 +461,152 @@ static void t_lattice_npy_fortran_big_endian(tctx *t) {
   }
 }
 
+/* ---- Two prefix beam searches (docs/ctc.md): [Hannun14]'s, which ranks each prefix by
+ * p_b + p_nb, and the lecture-notes variant that keeps blank-ending and label-ending
+ * paths as separate entries and prunes them jointly (then merges at the end). The latter
+ * is written here, only for this comparison. Paths are at most 8 tokens. */
+typedef struct lec_path {
+  int tok[8], len;
+  double p;
+} lec_path;
+
+/* Adds p to the entry of (tok, len) in L (n entries), or appends one. */
+static void lec_add(lec_path *L, int *n, const int *tok, int len, double p) {
+  int i;
+  for (i = 0; i < *n; i++)
+    if (L[i].len == len && memcmp(L[i].tok, tok, sizeof(int) * (size_t)len) == 0) {
+      L[i].p += p;
+      return;
+    }
+  memcpy(L[*n].tok, tok, sizeof(int) * (size_t)len);
+  L[*n].len = len;
+  L[*n].p = p;
+  (*n)++;
+}
+
+/* Keeps the entries of both lists whose score is >= the beam-th best of them all. */
+static void lec_prune(lec_path *pb, int *nb, lec_path *ps, int *ns, int beam) {
+  double s[64], cut;
+  int i, j, n = 0, m;
+  for (i = 0; i < *nb; i++) s[n++] = pb[i].p;
+  for (i = 0; i < *ns; i++) s[n++] = ps[i].p;
+  for (i = 1; i < n; i++)   /* descending */
+    for (j = i; j > 0 && s[j] > s[j - 1]; j--) cut = s[j], s[j] = s[j - 1], s[j - 1] = cut;
+  cut = n > beam ? s[beam - 1] : s[n - 1];
+  for (i = m = 0; i < *nb; i++)
+    if (pb[i].p >= cut) pb[m++] = pb[i];
+  *nb = m;
+  for (i = m = 0; i < *ns; i++)
+    if (ps[i].p >= cut) ps[m++] = ps[i];
+  *ns = m;
+}
+
+/* The lecture variant on probabilities y (T,V), blank 0: the merged final paths in out. */
+static int lec_decode(lec_path *out, const double *y, int T, int V, int beam) {
+  lec_path pb[64], ps[64], nb_[64], ns_[64];
+  int nb = 0, ns = 0, t, i, c, nn, nm, n = 0;
+  int tok[8];
+  lec_add(pb, &nb, tok, 0, y[0]);
+  for (c = 1; c < V; c++) tok[0] = c, lec_add(ps, &ns, tok, 1, y[c]);
+  for (t = 1; t < T; t++) {
+    lec_prune(pb, &nb, ps, &ns, beam);
+    nn = nm = 0;
+    for (i = 0; i < nb; i++) {   /* a blank-ending path: + blank stays, + c extends */
+      lec_add(nb_, &nn, pb[i].tok, pb[i].len, pb[i].p * y[t * V]);
+      for (c = 1; c < V; c++) {
+        memcpy(tok, pb[i].tok, sizeof(int) * (size_t)pb[i].len);
+        tok[pb[i].len] = c;
+        lec_add(ns_, &nm, tok, pb[i].len + 1, pb[i].p * y[t * V + c]);
+      }
+    }
+    for (i = 0; i < ns; i++) {   /* a label-ending path: + blank, + its last label merges */
+      lec_add(nb_, &nn, ps[i].tok, ps[i].len, ps[i].p * y[t * V]);
+      for (c = 1; c < V; c++) {
+        memcpy(tok, ps[i].tok, sizeof(int) * (size_t)ps[i].len);
+        tok[ps[i].len] = c;
+        lec_add(ns_, &nm, tok, ps[i].len + (c != ps[i].tok[ps[i].len - 1]), ps[i].p * y[t * V + c]);
+      }
+    }
+    memcpy(pb, nb_, sizeof(lec_path) * (size_t)nn), nb = nn;
+    memcpy(ps, ns_, sizeof(lec_path) * (size_t)nm), ns = nm;
+  }
+  for (i = 0; i < nb; i++) lec_add(out, &n, pb[i].tok, pb[i].len, pb[i].p);
+  for (i = 0; i < ns; i++) lec_add(out, &n, ps[i].tok, ps[i].len, ps[i].p);
+  return n;
+}
+
+/* The example of docs/ctc.md: y = [[.4 .58 .02] [.15 .65 .2] [.1 .42 .48]], blank 0,
+ * beam 1. [Hannun14] ends with "ab" (beam score .22272), the lecture variant with "a"
+ * (.19604); the exact p(l|x) of eq. (3), by asr_ctc_loss_logprobs_naive's enumeration:
+ * p(ab) = .4148 > p(a) = .36514, so here the joint pruning loses the answer. Also:
+ * all_final returns every merged final prefix ("ab" .22272, "a" .20474, "aa" .03654), and
+ * a beam wide enough never to prune gives each prefix its exact p(l|x). */
+static void t_lattice_beam_all_final(tctx *t) {
+  const double y[9] = {0.4, 0.58, 0.02, 0.15, 0.65, 0.2, 0.1, 0.42, 0.48};
+  const int T = 3, V = 3;
+  asr_real lp[9], loss;
+  lec_path fin[64];
+  int *tokens = TALLOC(int, 81 * 3), *ntok = TALLOC(int, 81), nh, i, k, nf, best;
+  double *sc = TALLOC(double, 81);
+  size_t wb = asr_ctc_beam_workspace_size(T, V, 27), wl = asr_ctc_loss_workspace_size(T, V, 3);
+  void *work = TALLOC(char, wb > wl ? wb : wl);
+  asr_ctc_beam_opts o = asr_ctc_beam_opts_default(1, 0);
+  for (i = 0; i < 9; i++) lp[i] = (asr_real)log(y[i]);
+  /* [Hannun14], beam 1 */
+  CHECK_OK(asr_ctc_prefix_beam_search(tokens, ntok, sc, &nh, lp, T, V, &o, work, wb));
+  CHECK(nh == 1 && ntok[0] == 2 && tokens[0] == 1 && tokens[1] == 2);
+  CHECK_NEAR(exp(sc[0]), 0.22272, 1e-6);
+  /* all_final: every merged final prefix, best first */
+  o.all_final = 1;
+  o.nbest = asr_ctc_beam_max_final(1, V);
+  CHECK(o.nbest == 3);
+  CHECK_OK(asr_ctc_prefix_beam_search(tokens, ntok, sc, &nh, lp, T, V, &o, work, wb));
+  CHECKF(nh == 3, "%d final prefixes", nh);
+  CHECK(ntok[0] == 2 && tokens[0] == 1 && tokens[1] == 2);
+  CHECK(ntok[1] == 1 && tokens[T] == 1);
+  CHECK(ntok[2] == 2 && tokens[2 * T] == 1 && tokens[2 * T + 1] == 1);
+  CHECK_NEAR(exp(sc[0]), 0.22272, 1e-6);
+  CHECK_NEAR(exp(sc[1]), 0.20474, 1e-6);
+  CHECK_NEAR(exp(sc[2]), 0.03654, 1e-6);
+  /* the lecture variant, beam 1 */
+  nf = lec_decode(fin, y, T, V, 1);
+  for (best = 0, i = 1; i < nf; i++)
+    if (fin[i].p > fin[best].p) best = i;
+  CHECK(nf == 2 && fin[best].len == 1 && fin[best].tok[0] == 1);
+  CHECK_NEAR(fin[best].p, 0.19604, 1e-12);
+  /* the exact probabilities settle it: p(ab) > p(a) */
+  {
+    int ab[2] = {1, 2}, a1[1] = {1}, il = T, tl;
+    tl = 2;
+    CHECK_OK(asr_ctc_loss_logprobs_naive(&loss, NULL, lp, ab, &il, &tl, 1, T, V, 2, 0, ASR_REDUCTION_NONE, 0, work,
+                                         wl, NULL));
+    CHECK_NEAR(exp(-(double)loss), 0.4148, 1e-6);
+    tl = 1;
+    CHECK_OK(asr_ctc_loss_logprobs_naive(&loss, NULL, lp, a1, &il, &tl, 1, T, V, 1, 0, ASR_REDUCTION_NONE, 0, work,
+                                         wl, NULL));
+    CHECK_NEAR(exp(-(double)loss), 0.36514, 1e-6);
+  }
+  /* a beam that never prunes (27 = V^T paths, so at least as many as prefixes) with
+   * all_final: every labelling of nonzero probability, each with its exact p(l|x) */
+  o = asr_ctc_beam_opts_default(27, 0);
+  o.all_final = 1;
+  o.nbest = asr_ctc_beam_max_final(27, V);
+  CHECK_OK(asr_ctc_prefix_beam_search(tokens, ntok, sc, &nh, lp, T, V, &o, work, wb));
+  for (i = 0; i < nh; i++) {
+    int il = T, tl = ntok[i];
+    if (tl == 0) continue;
+    CHECK_OK(asr_ctc_loss_logprobs_naive(&loss, NULL, lp, tokens + i * T, &il, &tl, 1, T, V, tl, 0,
+                                         ASR_REDUCTION_NONE, 0, work, wl, NULL) );
+    CHECK_NEAR(sc[i], -(double)loss, 1e-6);
+  }
+  CHECKF(nh == 9, "%d prefixes", nh);   /* "", a, b, aa, ab, ba, bb, aba, bab: what 3 frames can carry */
+  for (k = 1; k < nh; k++) CHECK(sc[k] <= sc[k - 1]);
+  /* nbest beyond the beam is refused without all_final */
+  o.all_final = 0;
+  CHECK(asr_ctc_prefix_beam_search(tokens, ntok, sc, &nh, lp, T, V, &o, work, wb) == ASR_ERR_INVALID_ARG);
+  free(work), free(tokens), free(ntok), free(sc);
+}
+
 static const test_case TESTS_lattice[] = {
   {"lattice/ctc_extended_labels", t_lattice_extended_labels},
   {"lattice/ctc_naive_equals_ref", t_lattice_ctc_naive_equals_ref},
@@ -469,5 +615,6 @@ static const test_case TESTS_lattice[] = {
   {"lattice/rnnt_naive_ref_identities", t_lattice_rnnt},
   {"lattice/rnnt_loss_input", t_lattice_rnnt_loss_input},
   {"lattice/npy_fortran_big_endian", t_lattice_npy_fortran_big_endian},
+  {"lattice/beam_all_final", t_lattice_beam_all_final},
   {0, 0}
 };

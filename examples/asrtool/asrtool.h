@@ -93,6 +93,10 @@ int cmd_ctc_align(int argc, char **argv);
 int cmd_ctc_lexicon_decode(int argc, char **argv);
 int cmd_ngram_train(int argc, char **argv);
 int cmd_ngram_score(int argc, char **argv);
+/* the lattice internals (examples/asrtool/lattice.c) */
+int cmd_ctc_lattice(int argc, char **argv);
+int cmd_rnnt_lattice(int argc, char **argv);
+int cmd_ctc_beam_final(int argc, char **argv);
 int gc_ctc_logits(uint64_t seed, asr_gradcheck_report *rep);
 int gc_ctc_logprobs(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;

@@ -39,8 +39,11 @@ static const struct {
   {"ctc-lexicon-decode", cmd_ctc_lexicon_decode, "CTC decoding to lexicon words, with a word n-gram LM (shallow fusion)"},
   {"ngram-train", cmd_ngram_train, "a Witten-Bell word n-gram model of sentences, as ARPA text"},
   {"ngram-score", cmd_ngram_score, "ln P of sentences under an ARPA word n-gram model"},
+  {"ctc-lattice", cmd_ctc_lattice, "CTC lattice of a batch: l', skips, alpha, beta, gamma, posteriors"},
+  {"ctc-beam-final", cmd_ctc_beam_final, "CTC prefix beam search: every merged final prefix and its probability"},
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
+  {"rnnt-lattice", cmd_rnnt_lattice, "RNN-T lattice of a batch: alpha, beta, gamma, posteriors"},
   /* seq2seq */
   {"seqloss", cmd_seqloss, "ESPnet's label-smoothed loss (LabelSmoothingLoss) and token accuracy of (N,U,V) logits"},
   /* layers */
