@@ -199,7 +199,8 @@ enum {
   RNNT_OK,
   RNNT_MEAN_TL,      /* mean also divided by the target length (torch's CTC mean) */
   RNNT_Y_TU,         /* the label leaving (t,u-1) read as y(t,u) instead of y(t,u-1) */
-  RNNT_NO_FINAL      /* Pr = alpha(T,U): the final blank forgotten */
+  RNNT_NO_FINAL,     /* Pr = alpha(T,U): the final blank forgotten */
+  RNNT_BLANK0        /* the blank is always symbol 0 */
 };
 
 static double rnnt_lse(double a, double b) {
@@ -275,6 +276,7 @@ static asr_result rnnt_student(int bug, asr_real *loss, asr_real *grad, const as
   r = asr_rnnt_loss_ref(tmp, NULL, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, err);
   if (r < 0) return r;                           /* the library's argument checks */
   blank = o->blank < 0 ? V + o->blank : o->blank;
+  if (bug == RNNT_BLANK0) blank = 0;
   if (grad)
     for (i = 0; i < (size_t)N * item; i++) grad[i] = 0;   /* written, padding included */
   for (n = 0; n < N; n++) {
@@ -300,6 +302,7 @@ RNNT_STUDENT(rnnt_s_ok, RNNT_OK)
 RNNT_STUDENT(rnnt_s_mean_tl, RNNT_MEAN_TL)
 RNNT_STUDENT(rnnt_s_y_tu, RNNT_Y_TU)
 RNNT_STUDENT(rnnt_s_no_final, RNNT_NO_FINAL)
+RNNT_STUDENT(rnnt_s_blank0, RNNT_BLANK0)
 
 /* a gradient that leaves the padding as it found it (NaN here): the contract writes 0 */
 static asr_result rnnt_s_padding(asr_real *loss, asr_real *grad, const asr_real *logits, const int *targets,
@@ -328,6 +331,7 @@ static void t_chk_rnnt_student(tctx *t) { CHK_MUST_PASS(asr_check_rnnt(rnnt_s_ok
 static void t_chk_rnnt_mean_tl(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_mean_tl, 7, &rep_), "not divided by target lengths"); }
 static void t_chk_rnnt_y_tu(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_y_tu, 7, &rep_), "y(t,u-1)"); }
 static void t_chk_rnnt_no_final(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_no_final, 7, &rep_), "final blank"); }
+static void t_chk_rnnt_blank0(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_blank0, 7, &rep_), "the blank index"); }
 static void t_chk_rnnt_padding(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_padding, 7, &rep_), "not written"); }
 
 /* ---- layers: conv1d, depthwise-separable conv1d, SE ---------------------------------- */
@@ -519,6 +523,23 @@ static void t_chk_att_assign(tctx *t) {
   CHK_MUST_FAIL(asr_check_attention(asr_attention_forward, att_assign_bwd, 2, &rep_), "(=), not added (+=)");
 }
 
+/* ---- relative-position self-attention ------------------------------------------------- */
+/* the lengths ignored: padded frames are attended to as keys */
+static asr_result mhsa_nolen_fwd(asr_real *y, const asr_rel_mhsa_saved *sv, const asr_real *x, const asr_real *pos_emb,
+                                 const int *lengths, const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                 asr_rel_pos_type type, void *work, size_t wb) {
+  asr_result r = asr_rel_mhsa_forward(y, sv, x, pos_emb, lengths, p, N, T, D, H, type, work, wb);   /* its checks */
+  if (r != ASR_OK) return r;
+  return asr_rel_mhsa_forward(y, sv, x, pos_emb, NULL, p, N, T, D, H, type, work, wb);
+}
+static void t_chk_mhsa_nolen(tctx *t) {
+  CHK_MUST_FAIL(asr_check_rel_pos_mhsa(mhsa_nolen_fwd, asr_rel_mhsa_backward, 2, &rep_), "");
+}
+static void t_chk_dws_ok(tctx *t) {
+  CHK_MUST_PASS(asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward, asr_dwsep_conv1d_backward, 6, &rep_));
+}
+static void t_chk_se_ok(tctx *t) { CHK_MUST_PASS(asr_check_se(asr_se_forward, asr_se_backward, 13, &rep_)); }
+
 static const test_case TESTS_checkers[] = {
   {"checkers/ctc/student_passes", t_chk_ctc_student},
   {"checkers/ctc/float_alpha_passes", t_chk_ctc_float_alpha},
@@ -533,17 +554,21 @@ static const test_case TESTS_checkers[] = {
   {"checkers/rnnt/mean_over_target_length_fails", t_chk_rnnt_mean_tl},
   {"checkers/rnnt/label_from_y_t_u_fails", t_chk_rnnt_y_tu},
   {"checkers/rnnt/no_final_blank_fails", t_chk_rnnt_no_final},
+  {"checkers/rnnt/blank_always_0_fails", t_chk_rnnt_blank0},
   {"checkers/rnnt/padding_unwritten_fails", t_chk_rnnt_padding},
   {"checkers/conv1d/library_passes", t_chk_conv_ok},
   {"checkers/conv1d/assign_not_accumulate_fails", t_chk_conv_assign},
   {"checkers/conv1d/lengths_ignored_fails", t_chk_conv_nolen},
   {"checkers/conv1d/dilation_ignored_fails", t_chk_conv_nodil},
+  {"checkers/dwsep_conv1d/library_passes", t_chk_dws_ok},
   {"checkers/dwsep_conv1d/assign_not_accumulate_fails", t_chk_dws_assign},
+  {"checkers/se/library_passes", t_chk_se_ok},
   {"checkers/se/assign_not_accumulate_fails", t_chk_se_assign},
   {"checkers/se/mean_over_padding_fails", t_chk_se_padmean},
   {"checkers/lstm/assign_not_accumulate_fails", t_chk_lstm_assign},
   {"checkers/lstm/final_state_gradient_ignored_fails", t_chk_lstm_no_final},
   {"checkers/attention/assign_not_accumulate_fails", t_chk_att_assign},
+  {"checkers/rel_pos_mhsa/lengths_ignored_fails", t_chk_mhsa_nolen},
   {"checkers/fbank/log10_fails", t_chk_fbank_log10},
   {"checkers/fbank/no_preemphasis_fails", t_chk_fbank_preemph},
   {"checkers/gumbel/backward_through_one_hot_fails", t_chk_gumbel_onehot},
