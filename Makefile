@@ -53,6 +53,9 @@ EXAMPLES += $(B)/rnnt_lattice
 # quantizers
 EXAMPLES += $(B)/vq_toy
 
+# wav2vec / vq-wav2vec pretraining
+EXAMPLES += $(B)/pretrain $(B)/units
+
 # training
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
@@ -104,9 +107,9 @@ $(B)/asr_impl_f64.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
 
-# train, transcribe and posteriorgram share examples/recognizer/asrdata.c
+# train, transcribe, posteriorgram, pretrain and units share examples/recognizer/asrdata.c
 RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h $(OUTPATH_SRC)
-$(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
+$(B)/train $(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
 	$(CC) $(WARN) $(OPT) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl.o -o $@ $(LIBS)
 
 # hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
@@ -168,7 +171,7 @@ san-programs: $(SAN_PROGRAMS)
 # ---- make docs-check: the docs against the code ----------------------------------------
 # tests/docs_check.py says what it checks; it runs the docs' asrtool and transcribe commands,
 # and asks train --help for its options. A few seconds; no torch.
-DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe
+DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe $(B)/pretrain $(B)/units
 docs-check: $(DOCS_BIN)
 	@$(PYTHON) tests/docs_check.py
 

@@ -52,6 +52,8 @@ static const struct {
   /* quantizers */
   {"gumbel", cmd_gumbel, "Gumbel-softmax (soft / straight-through hard) with given uniform draws"},
   {"vq", cmd_vq, "k-means vector quantization (vq-wav2vec): nearest codeword, loss, gradients"},
+  {"w2v-init", cmd_w2v_init, "a new wav2vec / vq-wav2vec model (fairseq's keys) as .npz"},
+  {"w2v", cmd_w2v, "one wav2vec / vq-wav2vec step on audio crops: loss, z, q, c, negatives, gradients"},
   /* hybrid CTC/attention, MWER */
   {"ctc-prefix-score", cmd_ctc_prefix_score, "CTC prefix score of a prefix and candidates [Watanabe17]"},
   {"mwer", cmd_mwer, "MWER loss and gradient over an n-best list [Prabhavalkar18]"},

@@ -6,69 +6,13 @@
  * model's posteriorgram (the probability of every token at every output frame, white 0
  * to black 1; the blank row on top), and the best path: each non-blank token is written
  * at the frames where it is emitted. The picture is an SVG with the two heat maps as
- * embedded PNG images (stb_image_write from Debian's libstb-dev). */
+ * embedded PNG images (ad_svg_png, examples/recognizer/asrdata.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include "../outpath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stb/stb_image_write.h>
-
-/* "viridis"-like ramp from dark blue through green to yellow, t in [0,1] */
-static void ramp(double t, unsigned char *rgb) {
-  static const double k[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
-  double x = t < 0 ? 0 : t > 1 ? 4 : t * 4;
-  int i = x >= 4 ? 3 : (int)x, c;
-  double f = x - i;
-  for (c = 0; c < 3; c++) rgb[c] = (unsigned char)(k[i][c] + f * (k[i + 1][c] - k[i][c]) + 0.5);
-}
-
-static void write_b64(FILE *fp, const unsigned char *p, int n) {
-  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  int i;
-  for (i = 0; i < n; i += 3) {
-    unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-    fputc(tab[v >> 18 & 63], fp);
-    fputc(tab[v >> 12 & 63], fp);
-    fputc(i + 1 < n ? tab[v >> 6 & 63] : '=', fp);
-    fputc(i + 2 < n ? tab[v & 63] : '=', fp);
-  }
-}
-
-/* stb_image_write hands the PNG over in pieces: collect them. */
-typedef struct membuf {
-  unsigned char *p;
-  int len, cap;
-} membuf;
-static void collect(void *ctx, void *data, int size) {
-  membuf *b = (membuf *)ctx;
-  if (b->len + size > b->cap) {
-    int ncap = 2 * (b->len + size);
-    unsigned char *np = (unsigned char *)realloc(b->p, (size_t)ncap);
-    if (!np) return;
-    b->p = np;
-    b->cap = ncap;
-  }
-  memcpy(b->p + b->len, data, (size_t)size);
-  b->len += size;
-}
-
-/* An RGB image (w, h) as <image> at (x, y) scaled to (W, H). */
-static int embed(FILE *fp, const unsigned char *rgb, int w, int h, double x, double y, double W, double H) {
-  membuf b = {NULL, 0, 0};
-  unsigned char *png;
-  int len;
-  if (!stbi_write_png_to_func(collect, &b, w, h, 3, rgb, w * 3) || !b.p) return -1;
-  png = b.p;
-  len = b.len;
-  fprintf(fp, "<image x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" preserveAspectRatio=\"none\" "
-              "style=\"image-rendering:pixelated\" href=\"data:image/png;base64,", x, y, W, H);
-  write_b64(fp, png, len);
-  fprintf(fp, "\"/>\n");
-  free(png);
-  return 0;
-}
 
 /* The name of token k for a label: the character, or blank / space. */
 static const char *token_name(int k, char *buf) {
@@ -139,9 +83,9 @@ int main(int argc, char **argv) {
   }
   for (k = 0; k < m.cfg.n_mels; k++)
     for (t = 0; t < T; t++)
-      ramp((feats[(size_t)t * m.cfg.n_mels + k] - lo) / (hi - lo + 1e-9),
+      ad_ramp((feats[(size_t)t * m.cfg.n_mels + k] - lo) / (hi - lo + 1e-9),
            img + 3 * ((size_t)(m.cfg.n_mels - 1 - k) * T + t));
-  embed(fp, img, T, m.cfg.n_mels, x0, 32, W, 160);
+  ad_svg_png(fp, img, T, m.cfg.n_mels, x0, 32, W, 160);
   fprintf(fp, "<text x=\"%.0f\" y=\"115\" text-anchor=\"end\">%d mel</text>\n", x0 - 6, m.cfg.n_mels);
   /* panel 2: the posteriorgram, one row per token, blank on top */
   for (k = 0; k < V; k++)
@@ -150,7 +94,7 @@ int main(int argc, char **argv) {
       unsigned char *px = img + 3 * ((size_t)k * len + t);
       px[0] = px[1] = px[2] = (unsigned char)(g < 0 ? 0 : g);
     }
-  embed(fp, img, len, V, x0, 210, W, 232);
+  ad_svg_png(fp, img, len, V, x0, 210, W, 232);
   for (k = 0; k < V; k++)
     fprintf(fp, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"8\">%s</text>\n", x0 - 4,
             210 + (k + 0.8) * 232.0 / V, token_name(k, name));
