@@ -3,6 +3,7 @@
 #   make            the examples and build/asrtool
 #   make demo       the main job on the bundled data (see README.md)
 #   make test       the C test runner in every configuration (see below), then make docs-check
+#                   and tests/programs.py (the programs on their files)
 #   make docs-check the docs against the code: tier table, doc blocks, citations, equation
 #                   numbers, the docs' commands (tests/docs_check.py, no torch needed)
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
@@ -31,7 +32,9 @@ B       := build
 
 HDR     := asr.h
 TEST_SRC := tests/test_asr.c $(wildcard tests/test_*.c) tests/test_util.h $(HDR)
-ASRTOOL_SRC := $(wildcard examples/asrtool/*.c) examples/asrtool/asrtool.h
+# every program that writes files checks its outputs against its inputs (examples/outpath.h)
+OUTPATH_SRC := examples/outpath.c examples/outpath.h
+ASRTOOL_SRC := $(wildcard examples/asrtool/*.c) examples/asrtool/asrtool.h $(OUTPATH_SRC)
 EXAMPLES := $(B)/asrtool $(B)/asrtool-f64 $(B)/hello_ctc
 # each component adds its example programs under its own line:
 # features
@@ -100,16 +103,16 @@ $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
 
 # train, transcribe and posteriorgram share examples/recognizer/asrdata.c
-RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h
+RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h $(OUTPATH_SRC)
 $(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
-	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/recognizer/asrdata.c $(B)/asr_impl.o -o $@ $(LIBS)
+	$(CC) $(WARN) $(OPT) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl.o -o $@ $(LIBS)
 
 # hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
 $(B)/hello_ctc: examples/hello_ctc.c $(HDR) | $(B)/.stamp
 	$(CC) $(WARN) $(OPT) $(SIMD) $< -o $@ -lm
 
-$(B)/%: examples/%.c $(B)/asr_impl.o $(HDR)
-	$(CC) $(WARN) $(OPT) $(SIMD) $< $(B)/asr_impl.o -o $@ $(LIBS)
+$(B)/%: examples/%.c $(B)/asr_impl.o $(HDR) $(OUTPATH_SRC)
+	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/outpath.c $(B)/asr_impl.o -o $@ $(LIBS)
 
 # ---- make test: the runner in every configuration -----------------------------------
 # gcc and clang as C99 with all warnings as errors; ASR_REAL=double; the header as C++11;
@@ -153,10 +156,14 @@ DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe
 docs-check: $(DOCS_BIN)
 	@$(PYTHON) tests/docs_check.py
 
+# tests/programs.py runs the programs on their files: no output over an input, ... (its
+# docstring lists the families). Standard library only, well under a minute.
+PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align
+
 # Runs every build (two at a time), one summary line per build, then the total; the docs
-# check counts as one more runner (one test line per check family).
-test: test-builds $(DOCS_BIN)
-	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py
+# check and the programs' check count as runners too (one test line per check family).
+test: test-builds $(PROGRAMS_BIN)
+	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py
 
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch
@@ -183,9 +190,25 @@ eval: $(B)/train $(B)/transcribe $(B)/asrtool
 	@sh tests/eval.sh
 
 # ---- bench -----------------------------------------------------------------------
-bench: $(EXAMPLES) | $(B)/.deps-torch
+# A fair baseline: torch must do its matrix products on an optimized BLAS. Debian's torch
+# links the generic libblas.so.3, and installing OpenBLAS (libopenblas0-pthread) makes the
+# BLAS alternatives hand it OpenBLAS; bench/compare.py refuses ratios against netlib's
+# reference BLAS. bench/blas_gemm.c times OpenBLAS's cblas_sgemm (libopenblas-dev) at 1 and
+# 2 threads and the machine's FMA peak, beside asr.h's GEMM rows of the same run.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+OPENBLAS  := /usr/lib/$(MULTIARCH)/openblas-pthread
+OPENBLAS_INC := /usr/include/$(MULTIARCH)/openblas-pthread
+$(B)/.deps-openblas: | $(B)/.stamp
+	@test -f $(OPENBLAS_INC)/cblas.h -a -f $(OPENBLAS)/libopenblas.so || \
+	  { $(MAKE) --no-print-directory _install PKGS="libopenblas0-pthread libopenblas-dev"; }
+	@test -f $(OPENBLAS_INC)/cblas.h -a -f $(OPENBLAS)/libopenblas.so
+	@touch $@
+$(B)/bench_blas: bench/blas_gemm.c | $(B)/.deps-openblas
+	$(CC) $(WARN) $(OPT) $(SIMD) -I$(OPENBLAS_INC) $< -o $@ -L$(OPENBLAS) -Wl,-rpath,$(OPENBLAS) -lopenblas -lm
+bench: $(EXAMPLES) $(B)/bench_blas | $(B)/.deps-torch
 	@$(B)/asrtool bench --json $(B)/bench.json
-	@$(PYTHON) bench/compare.py $(B)/bench.json
+	@$(B)/bench_blas --json $(B)/bench_blas.json
+	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json
 
 # ---- fuzz ------------------------------------------------------------------------
 FUZZ_SECONDS ?= 30

@@ -106,6 +106,7 @@
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
+ *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
@@ -138,9 +139,9 @@
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (341) has one tier: its definition is already its
+ *   Every other public function (345) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 38, 2: 11, 3: 15, 4: 75, 5: 21, 6: 20, 7: 68, 8: 17, 9: 39, 10: 37.
+ *   1: 38, 2: 11, 3: 15, 4: 75, 5: 21, 6: 20, 7: 72, 8: 17, 9: 39, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -199,10 +200,13 @@
  *   [Prabhavalkar18] R. Prabhavalkar et al., "Minimum Word Error Rate Training for
  *                 Attention-Based Sequence-to-Sequence Models", ICASSP 2018.
  *   [Hu18]        J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
+ *   [Wu18]        Y. Wu, K. He, "Group Normalization", ECCV 2018, arXiv:1803.08494.
  *   [Dai19]       Z. Dai et al., "Transformer-XL", ACL 2019 (relative positions).
  *   [Loshchilov19] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
  *                 ICLR 2019.
  *   [Park19]      D. Park et al., "SpecAugment", Interspeech 2019.
+ *   [Schneider19] S. Schneider, A. Baevski, R. Collobert, M. Auli, "wav2vec: Unsupervised
+ *                 Pre-training for Speech Recognition", Interspeech 2019, arXiv:1904.05862.
  *   [Sainath19]   T. Sainath et al., "Two-Pass End-to-End Speech Recognition",
  *                 Interspeech 2019, arXiv:1908.10992.
  *   [Baevski20vq] A. Baevski, S. Schneider, M. Auli, "vq-wav2vec", ICLR 2020,
@@ -305,7 +309,7 @@ typedef void (*asr_log_fn)(void *user, const char *line);
 typedef struct asr_check_report {
   int passed, failed;
   double worst;               /* the largest error seen, in the checker's own measure */
-  char first_failure[256];
+  char first_failure[512];    /* the first failed case's line (case, array, index, values) */
   asr_log_fn log;             /* optional: called with one line per case */
   void *log_user;
 } asr_check_report;
@@ -547,6 +551,18 @@ typedef enum asr_audio_scale { ASR_SCALE_INT16 = 0, ASR_SCALE_UNIT = 1 } asr_aud
 
 typedef enum asr_audio_codec { ASR_CODEC_WAV_PCM = 0, ASR_CODEC_WAV_FLOAT, ASR_CODEC_VORBIS } asr_audio_codec;
 
+/* The sample rates every audio entry point accepts: 4 kHz to 384 kHz. Below 4 kHz there is
+ * no speech band left to recognize (telephone speech, the lowest rate in common use, is
+ * 8 kHz; 4 kHz keeps its 2 kHz of band); 384 kHz is the highest rate audio interfaces and
+ * ultrasonic recorders write. The WAV and Ogg readers refuse a file outside the range
+ * (ASR_ERR_UNSUPPORTED), the WAV writer too, and the resampler refuses a ratio between
+ * the rates above ASR_RESAMPLE_MAX_RATIO = 96 (the range's own span): upsampling a 1 Hz
+ * file to 16 kHz would need 16000 output samples per input sample, and the programs
+ * (build/transcribe, asrtool fbank, ...) all end up here, so they agree. */
+#define ASR_SAMPLE_RATE_MIN 4000
+#define ASR_SAMPLE_RATE_MAX 384000
+#define ASR_RESAMPLE_MAX_RATIO (ASR_SAMPLE_RATE_MAX / ASR_SAMPLE_RATE_MIN)
+
 typedef struct asr_audio {
   asr_real *samples;      /* (n) one channel, allocated with ASR_MALLOC; asr_audio_free() */
   int n;                  /* samples (frames) per channel */
@@ -568,7 +584,8 @@ typedef struct asr_audio {
  * not fill a whole sample frame are ignored. Errors name the problem in `err`:
  * ASR_ERR_FORMAT (not RIFF/WAVE, truncated, no fmt or data chunk, zero channels or
  * sample rate, block_align inconsistent with the sample size), ASR_ERR_UNSUPPORTED
- * (RIFX/RF64, A-law, mu-law, ADPCM, other bit depths), ASR_ERR_NONFINITE (NaN or
+ * (RIFX/RF64, A-law, mu-law, ADPCM, other bit depths, a sample rate outside
+ * ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX), ASR_ERR_NONFINITE (NaN or
  * infinity in a float file), ASR_ERR_RANGE (channel), ASR_ERR_TOO_LARGE (more than
  * INT_MAX samples). On error *out is zeroed and nothing is allocated. */
 ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
@@ -580,7 +597,8 @@ ASRDEF asr_result asr_wav_read(const char *path, int channel, asr_audio_scale sc
  * one asr_wav_format, optionally OR-ed with ASR_WAV_EXTENSIBLE to write the
  * WAVE_FORMAT_EXTENSIBLE header (channel mask 0: no speaker positions). PCM values are
  * rounded to the nearest integer and saturated at the format's range; NaN or infinity
- * is ASR_ERR_NONFINITE. asr_wav_encode writes into buf (cap bytes; buf = NULL queries
+ * is ASR_ERR_NONFINITE; a sample rate outside ASR_SAMPLE_RATE_MIN..MAX is
+ * ASR_ERR_INVALID_ARG. asr_wav_encode writes into buf (cap bytes; buf = NULL queries
  * the size in *len); asr_wav_write writes a file atomically (temporary file + rename). */
 typedef enum asr_wav_format {
   ASR_WAV_PCM8 = 0, ASR_WAV_PCM16, ASR_WAV_PCM24, ASR_WAV_PCM32, ASR_WAV_FLOAT32, ASR_WAV_FLOAT64
@@ -598,7 +616,8 @@ ASRDEF asr_result asr_wav_write(const char *path, const asr_real *samples, int f
  * time); without it these return ASR_ERR_UNSUPPORTED with a message saying so.
  * stb_vorbis decodes to floats in [-1, 1]; ASR_SCALE_INT16 multiplies them by 32768.
  * stb_vorbis works in one buffer allocated here with ASR_MALLOC (256 KiB, grown when a
- * stream's setup needs more, up to 64 MiB). */
+ * stream's setup needs more, up to 64 MiB). A stream whose rate is outside
+ * ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX is ASR_ERR_UNSUPPORTED. */
 ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
                                 asr_audio *out, void *user, asr_error *err);
 ASRDEF asr_result asr_ogg_read(const char *path, int channel, asr_audio_scale scale,
@@ -626,7 +645,9 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * _naive computes every tap's sin and cos where it is used, the formula as written;
  * _ref computes them once per phase (F' (2 width + 2) of them, when that fits a small
  * table on the stack; else it is the naive loop) and gives the same bits. asr_resample
- * has no fast kernel of its own: it runs _ref. */
+ * has no fast kernel of its own: it runs _ref.
+ * Rates whose ratio (new/orig or orig/new) exceeds ASR_RESAMPLE_MAX_RATIO are invalid:
+ * asr_resample_length returns -1 and the resamplers ASR_ERR_INVALID_ARG. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
 ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                      int lowpass_filter_width, double rolloff);
@@ -822,7 +843,7 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers: linear, embedding, activations, dropout, norms, cross-entropy
  * --------------------------------------------------------------------------------------- */
-/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Szegedy16], [Dauphin17],
+/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Wu18], [Szegedy16], [Dauphin17],
  * [Howard17], [Hu18], [Ramachandran17], [Kingma15], [Loshchilov19], [Vaswani17]) are in
  * the REFERENCES list at the top of the file. */
 /* Conventions of section 4 (docs/layers.md derives every backward pass):
@@ -955,6 +976,62 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
                                           const asr_real *mean, const asr_real *rstd,
                                           const asr_real *gamma, const int *lengths, int N, int C,
                                           int T, int training);
+
+/* ---- group norm over (N,C,T) (torch.nn.GroupNorm(G, C)) [Wu18]
+ * The C channels are split into G groups of C/G consecutive channels; each item n and
+ * group g is normalized over its C/G channels and all T frames together:
+ *   [Wu18] eq. (7):  S_i = {k | k_N = i_N, floor(k_C / (C/G)) = floor(i_C / (C/G))}
+ *   [Wu18] eq. (2):  mu_i = (1/m) sum_{k in S_i} x_k,
+ *                    sigma_i = sqrt((1/m) sum_{k in S_i} (x_k - mu_i)^2 + eps),  m = |S_i|
+ *   [Wu18] eq. (1):  xhat_i = (x_i - mu_i) / sigma_i
+ *   [Wu18] eq. (6):  y_i = gamma_c xhat_i + beta_c       (per channel c = i_C, as torch)
+ * G = 1 is what wav2vec calls group normalization "with a single normalization group"
+ * [Schneider19] sec. 2.1: each item normalized over its channels and time at once.
+ * symbols: x, y (N,C,T) torch's layout; gamma, beta (C) or NULL (affine=False: 1, 0);
+ * saved mean (N,G) and rstd (N,G) = 1/sigma; m = (C/G) T. Statistics in double.
+ * backward (docs/layers.md), per group with g_k = gamma_{k_C} dy_k:
+ *   dx_i += rstd (g_i - mean_{k in S_i}(g_k) - xhat_i mean_{k in S_i}(g_k xhat_k))
+ *   dgamma_c += sum_{n,t} dy xhat,   dbeta_c += sum_{n,t} dy
+ * Tiers: _naive forms dx_i = sum_k g_k dy_k/dx_i from the Jacobian entry
+ *   dxhat_k/dx_i = rstd (delta_ki - 1/m - xhat_k xhat_i / m), O(m^2) per group (refuses
+ *   N G m^2 > 2^26 with ASR_ERR_TOO_LARGE); _ref two passes per group (mean, then the
+ *   centred variance) and the projected gradient above; the unsuffixed name one pass of
+ *   sum and sum of squares per group (in double), then y = a_c x + b_c with a_c =
+ *   gamma_c rstd and b_c = beta_c - a_c mu folded per channel.
+ * Errors: ASR_ERR_INVALID_ARG (NULL required pointer, N < 0, C < 1, T < 1, eps < 0),
+ * ASR_ERR_SHAPE (G < 1 or C % G != 0), ASR_ERR_NONFINITE (NaN/inf in x); nothing written. */
+typedef asr_result (*asr_group_norm_forward_fn)(asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps);
+typedef asr_result (*asr_group_norm_backward_fn)(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                 const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps);
+ASRDEF asr_result asr_group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                             const asr_real *x, const asr_real *gamma,
+                                             const asr_real *beta, int N, int C, int T, int G,
+                                             double eps);
+ASRDEF asr_result asr_group_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int N, int C, int T, int G,
+                                         double eps);
+ASRDEF asr_result asr_group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                              const asr_real *dy, const asr_real *x,
+                                              const asr_real *mean, const asr_real *rstd,
+                                              const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int N, int C, int T, int G);
 
 /* ---- softmax cross-entropy with label smoothing and an ignore index, per row, as
  * torch.nn.CrossEntropyLoss(label_smoothing=eps, ignore_index=ig, reduction='none'):
@@ -3583,6 +3660,57 @@ ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *a
                                            const int *tokens, int len, int eos, void *work,
                                            size_t work_bytes, asr_error *err);
 
+/* ---- The section's decoders as scorers: the adapters that let the joint beam search, the
+ * teacher-forced sequence score and the n-best rescoring drive the LAS speller (7.1) and
+ * the Transformer decoder (7.2) on ONE utterance's encoder output enc (T,E), enc_len of
+ * its frames valid (in [1,T]). The adapter struct (asr_las_scorer / asr_tdec_scorer) is
+ * the scorer's `user`; it, the weights, enc and `work` must outlive the scorer.
+ *   LAS:         state = asr_las_speller_state_size(cfg, T) bytes (the LSTM state and the
+ *                last attention weights, whatever max_steps); init = asr_las_speller_state_init;
+ *                step = asr_las_speller_step for one hypothesis. work (asr_las_scorer_
+ *                workspace_size bytes) holds ESPnet's pre_compute_enc_h and the step's
+ *                scratch; init_scorer computes the projection once.
+ *   Transformer: state = the key/value cache of max_steps positions (asr_tdec_state_size);
+ *                step i copies positions < i from state_in and runs asr_tdec_step at
+ *                position i. work (asr_tdec_scorer_workspace_size(cfg, T, max_len) bytes)
+ *                holds the source (the memory projected once per layer) and the step's
+ *                scratch; a search asking for more than max_len steps gets ASR_ERR_TOO_LARGE
+ *                from init (the joint search asks for maxlen + 1; the sequence score for
+ *                len + 1).
+ * Both write the scorer (V = cfg->vocab) into *s. Errors (nothing written, err names the
+ * argument): NULL pointers, T < 1, enc_len outside [1,T], max_len < 1, a workspace
+ * smaller than the size function's, a config the decoder refuses. Every step returns the
+ * numbers of the decoder's own step function (tests/test_joint.c: the joint search at
+ * lambda = 0, beam 1 is the decoder's greedy decoding; the sequence score is the
+ * teacher-forced forward's sum of log-softmax entries). */
+typedef struct asr_las_scorer {
+  const asr_las_speller_params *p;
+  const asr_las_speller_config *cfg;
+  const asr_real *enc;        /* (T,E) */
+  asr_real *pre;              /* (T,A) mlp_enc(enc), or NULL (dot attention) */
+  int T, len;
+  void *swork;                /* the step's scratch */
+  size_t swork_bytes;
+} asr_las_scorer;
+ASRDEF size_t asr_las_scorer_workspace_size(const asr_las_speller_config *cfg, int T);
+ASRDEF asr_result asr_las_scorer_init(asr_s2s_scorer *s, asr_las_scorer *ctx, const asr_real *enc,
+                                      int enc_len, int T, const asr_las_speller_params *p,
+                                      const asr_las_speller_config *cfg, void *work,
+                                      size_t work_bytes, asr_error *err);
+typedef struct asr_tdec_scorer {
+  const asr_tdec_params *p;
+  const asr_tdec_config *cfg;
+  asr_tdec_source src;        /* the memory of one utterance, projected */
+  int max_len;                /* the most steps a state holds */
+  void *swork;                /* the step's scratch */
+  size_t swork_bytes;
+} asr_tdec_scorer;
+ASRDEF size_t asr_tdec_scorer_workspace_size(const asr_tdec_config *cfg, int T, int max_len);
+ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, const asr_real *enc,
+                                       int enc_len, int T, int max_len, const asr_tdec_params *p,
+                                       const asr_tdec_config *cfg, void *work, size_t work_bytes,
+                                       asr_error *err);
+
 /* ---- Joint CTC/attention beam search [Watanabe17] (one-pass joint decoding), as ESPnet's BatchBeamSearch
  * runs it with the decoder and CTCPrefixScorer as scorers (full scoring: every candidate
  * token gets its CTC prefix score) and LengthBonus:
@@ -4892,12 +5020,18 @@ ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count);
  *                gradient, and the other items of the batch unaffected
  *   badinput/... each invalid argument: a negative result and nothing written
  *   workspace    one byte short: ASR_ERR_WORKSPACE
- * Tolerances: against _naive and _ref 1e-10 (double build) or 1e-5 (float build),
- * relative to max(1, |loss|) for losses and absolute for gradients; finite differences
- * 1e-6 (double) or 5e-2 (float) relative error as asr_gradcheck measures it; known
- * answers as each case states. report->worst is the largest error / tolerance ratio
- * (pass <= 1). An impl may refuse a case with ASR_ERR_TOO_LARGE except the tiny ones
- * (as _naive does): that case is logged as skipped and not counted.
+ * The gradient buffer handed to impl starts at 0.25 in every entry, not 0: the contract
+ * is +=, and the checker compares the increment (a gradient written with = fails).
+ * Tolerances: against _naive and _ref, relative to max(1, |loss|) for losses and
+ * absolute for gradients, 1e-10 in the double build; in the float build
+ *     max(1e-5, 4 sqrt(T) eps max(1, |L|))     (eps = 2^-24, L the largest item loss),
+ * what an implementation that keeps alpha and beta in float reaches with a 4x margin
+ * (PyTorch float32 measured against float64: docs/checkers.md). Finite differences 1e-6
+ * (double) or 5e-2 (float) relative error as asr_gradcheck measures it; known answers as
+ * each case states. A failed line names the array element with the worst error, its
+ * expected and obtained values, and the equation to check. report->worst is the largest
+ * error / tolerance ratio (pass <= 1). An impl may refuse a case with ASR_ERR_TOO_LARGE
+ * except the tiny ones (as _naive does): that case is logged as skipped and not counted.
  * Allocates its buffers with ASR_MALLOC. Returns ASR_OK when the cases could run (read
  * report->failed), ASR_ERR_OUT_OF_MEMORY otherwise. */
 ASRDEF asr_result asr_check_ctc(asr_ctc_loss_fn impl, int logprobs_contract, uint64_t seed,
@@ -4934,14 +5068,19 @@ ASRDEF const asr_rnnt_known_case *asr_rnnt_known_cases(int *count);
  *   1. every tiny lattice (T = 1..4, U = 0..3, blank first and last) against
  *      asr_rnnt_loss_naive, the sum over every alignment;
  *   2. random ragged batches (every reduction, a clamp, an empty item, any blank) against
- *      asr_rnnt_loss_ref, with the padded gradient entries checked to be 0;
+ *      asr_rnnt_loss_ref, with the padded gradient entries checked to be 0 (the buffer
+ *      starts as NaN: an entry left unwritten is reported as such), and three fixed
+ *      batches, one per reduction, whose items all have 2 or 3 labels (a mean divided by
+ *      the target lengths fails there);
  *   3. finite differences of the loss (asr_gradcheck) against the returned gradient;
  *   4. the published cases of asr_rnnt_known_cases() (costs and gradients), the factored
  *      awni/transducer case through asr_rnnt_joint_forward/backward.
  * Tolerances: 1e-10 in the double build for 1-2 (the same sums in another order), 1e-5 in
  * float (asr_real rounding of losses up to ~10 and of unit-size gradients, with room for an
  * implementation that sums in float); 3. uses asr_gradcheck's tolerances (1e-6 relative in
- * double, 5e-2 in float); 4. the printed precision of each case.
+ * double, 5e-2 in float); 4. the printed precision of each case. A failed line names the
+ * array element with the worst error (loss[b] or grad[b,t,u,k]), its expected and
+ * obtained values, and the equation to check; rep->worst is the largest error/tolerance.
  * rep gets one line per case; returns ASR_OK when it could run (failures are counted in
  * rep), ASR_ERR_OUT_OF_MEMORY otherwise. */
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep);
@@ -5754,7 +5893,7 @@ ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *f
 ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...)
     ASR__PRINTF(4, 5);
 ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...) {
-  char line[256];          /* one case's line, the size of rep->first_failure */
+  char line[512];          /* one case's line, the size of rep->first_failure */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
@@ -5767,7 +5906,7 @@ ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, co
     rep->failed++;
   }
   if (rep->log) {
-    char out[300];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
+    char out[520];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
     snprintf(out, sizeof out, "%s %s", ok ? "[ OK ]" : "[FAIL]", line);
     rep->log(rep->log_user, out);
   }
@@ -7116,6 +7255,9 @@ ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
   int64_t g, F, Fp, len;
   if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
   if (orig_freq == new_freq) return n;
+  if ((int64_t)orig_freq > (int64_t)ASR_RESAMPLE_MAX_RATIO * new_freq ||
+      (int64_t)new_freq > (int64_t)ASR_RESAMPLE_MAX_RATIO * orig_freq)
+    return -1;                                          /* the ratio is above 96 */
   g = asr__gcd(orig_freq, new_freq);
   F = orig_freq / g;
   Fp = new_freq / g;
@@ -7276,6 +7418,9 @@ ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_au
   is_float = (tag == 3);
   if (channels == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has 0 channels");
   if (rate == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has sample rate 0");
+  if (rate < ASR_SAMPLE_RATE_MIN || rate > ASR_SAMPLE_RATE_MAX)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "WAV file's sample rate %d Hz is outside the supported %d-%d Hz", rate,
+                     ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX);
   if (is_float ? (bits != 32 && bits != 64) : (bits != 8 && bits != 16 && bits != 24 && bits != 32))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "%d-bit %s samples are not supported", bits,
                      is_float ? "float" : "PCM");
@@ -7342,7 +7487,8 @@ ASRDEF asr_result asr_wav_encode(void *buf, size_t cap, size_t *len, const asr_r
   size_t bps, count, data_bytes, header, total, i;
   unsigned char *p;
   double from_scale = scale == ASR_SCALE_INT16 ? 1.0 / 32768.0 : 1.0;
-  if (frames < 0 || channels < 1 || channels > 0xFFFF || sample_rate < 1 || f > ASR_WAV_FLOAT64 ||
+  if (frames < 0 || channels < 1 || channels > 0xFFFF || sample_rate < ASR_SAMPLE_RATE_MIN ||
+      sample_rate > ASR_SAMPLE_RATE_MAX || f > ASR_WAV_FLOAT64 ||
       (format & ~(ASR_WAV_EXTENSIBLE | 0xFF)) != 0 || (frames > 0 && !samples))
     return ASR_ERR_INVALID_ARG;
   switch (f) {
@@ -7549,6 +7695,11 @@ ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_au
   if (chans < 1 || info.sample_rate < 1 || info.sample_rate > 0x7FFFFFFFu) {
     stb_vorbis_close(v), ASR_FREE(mem, user);
     return asr__fail(err, ASR_ERR_FORMAT, "Ogg Vorbis stream with %d channels at %u Hz", chans, info.sample_rate);
+  }
+  if (info.sample_rate < ASR_SAMPLE_RATE_MIN || info.sample_rate > ASR_SAMPLE_RATE_MAX) {
+    stb_vorbis_close(v), ASR_FREE(mem, user);
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "Ogg Vorbis stream's sample rate %u Hz is outside the supported %d-%d Hz",
+                     info.sample_rate, ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX);
   }
   if (channel < ASR_CHANNEL_MIX || channel >= chans) {
     stb_vorbis_close(v), ASR_FREE(mem, user);
@@ -8474,14 +8625,25 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  *                      -> asr__linear_forward_gemm, asr__linear_backward_gemm on asr_gemm_ref
  *   asr_linear_forward, asr_linear_backward
  *                      -> the same on asr_gemm (the AVX2 kernel where built)  [fast: gemm]
+ *   asr_group_norm_forward_naive, asr_group_norm_backward_naive
+ *                      -> asr__group_norm_forward_naive, asr__group_norm_backward_naive:
+ *                         [Wu18] eq. (2) per group, the backward from the Jacobian entry
+ *                         by entry                                       docs/layers.md
+ *   asr_group_norm_forward_ref, asr_group_norm_backward_ref
+ *                      -> asr__group_norm_forward_ref, asr__group_norm_backward_ref: two
+ *                         passes per group, the projected gradient
+ *   asr_group_norm_forward, asr_group_norm_backward
+ *                      -> asr__group_norm_forward_fast, asr__group_norm_backward_fast:
+ *                         one pass of sums, the affine folded per channel  [fast: scalar]
  *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
  *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
  *                      -> themselves: one tier each (the definition is already a single
  *                         pass over the elements; there is no faster form to check it by)
  * The API and its full contract: section 4.1 of the declarations (search "4.1 Basic").
  * Order below: linear (_naive, the GEMM form of _ref and the fast path, the public tiers),
- * embedding, activations, GLU, dropout, layer norm, batch norm, cross-entropy; then, under
- * the plumbing rule, the linear layer's argument checks and tier drivers. (The one-tier
+ * embedding, activations, GLU, dropout, layer norm, batch norm, group norm (_naive, _ref,
+ * fast, the public tiers), cross-entropy; then, under the plumbing rule, the linear
+ * layer's and group norm's argument checks and tier drivers. (The one-tier
  * functions check their few arguments in their first lines.) */
 
 /* The plumbing the public tiers call (defined under the rule at the end of the section). */
@@ -8490,6 +8652,14 @@ ASR__PRIVATE asr_result asr__linear_forward(asr__tier tier, asr_real *y, const a
 ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
                                              const asr_real *dy, const asr_real *x, const asr_real *W, int M,
                                              int I, int O);
+ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps);
+ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, asr_real *dgamma,
+                                                 asr_real *dbeta, const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G);
 
 /* ---- linear: y_mo = sum_i x_mi W_oi + b_o (Y = X W^T + b), and its backward
  *   dx_mi += sum_o dy_mo W_oi,   dW_oi += sum_m dy_mo x_mi,   db_o += sum_m dy_mo
@@ -8880,6 +9050,239 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
   return ASR_OK;
 }
 
+/* ---- group norm over (N,C,T): [Wu18] eqs. (1), (2), (6) on the sets of eq. (7).
+ * Item n, group g covers channels [g Cg, (g+1) Cg) x all T frames: m = Cg T values,
+ * contiguous in memory (x + (n C + g Cg) T). rstd = 1/sigma, saved per (n,g). */
+
+/* _naive: eq. (2) literally per (n,g), in double; eq. (1) and eq. (6) per element. */
+ASR__PRIVATE void asr__group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps) {
+  int n, g, k, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      const asr_real *xs = x + ((size_t)n * C + (size_t)g * Cg) * T;   /* the set S_i */
+      asr_real *ys = y + ((size_t)n * C + (size_t)g * Cg) * T;
+      double mu = 0, var = 0, sigma;
+      for (k = 0; k < m; k++) mu += xs[k];
+      mu /= m;                                                 /* mu_i, eq. (2) */
+      for (k = 0; k < m; k++) var += ((double)xs[k] - mu) * ((double)xs[k] - mu);
+      sigma = sqrt(var / m + eps);                             /* sigma_i, eq. (2) */
+      for (k = 0; k < m; k++) {
+        int c = g * Cg + k / T;                                /* the channel i_C */
+        double xh = ((double)xs[k] - mu) / sigma;              /* eq. (1) */
+        ys[k] = (asr_real)((gamma ? gamma[c] : 1) * xh + (beta ? beta[c] : 0));   /* eq. (6) */
+      }
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)(1.0 / sigma);
+    }
+}
+
+/* _naive backward: dx_i = sum_k g_k dxhat_k/dx_i with the Jacobian entry
+ *   dxhat_k/dx_i = rstd (delta_ki - 1/m - xhat_k xhat_i / m),   g_k = gamma_{k_C} dy_k,
+ * every (k,i) pair of a group formed (O(m^2)); dgamma, dbeta as sums per channel. */
+ASR__PRIVATE void asr__group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                 const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, i, k, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T;
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g];
+      for (i = 0; i < m; i++) {
+        int ci = g * Cg + i / T;
+        double xhi = ((double)x[o + i] - mu) * rs, s = 0;
+        if (dgamma) dgamma[ci] += (asr_real)(dy[o + i] * xhi); /* dy_i xhat_i */
+        if (dbeta) dbeta[ci] += dy[o + i];
+        if (!dx) continue;
+        for (k = 0; k < m; k++) {
+          double xhk = ((double)x[o + k] - mu) * rs;
+          double gk = (double)dy[o + k] * (gamma ? gamma[g * Cg + k / T] : 1);
+          s += gk * rs * ((k == i ? 1.0 : 0.0) - 1.0 / m - xhk * xhi / m);   /* J_ki */
+        }
+        dx[o + i] += (asr_real)s;
+      }
+    }
+}
+
+/* _ref: two passes per group (the mean, then the centred variance), as layer norm. */
+ASR__PRIVATE void asr__group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                              const asr_real *x, const asr_real *gamma,
+                                              const asr_real *beta, int N, int C, int T, int G,
+                                              double eps) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
+      double mu = 0, var = 0, rs;
+      for (k = 0; k < (size_t)m; k++) mu += x[o + k];
+      mu /= m;                                                 /* mu, eq. (2) */
+      for (k = 0; k < (size_t)m; k++) var += ((double)x[o + k] - mu) * ((double)x[o + k] - mu);
+      rs = 1.0 / sqrt(var / m + eps);                          /* 1/sigma, eq. (2) */
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)rs;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        asr_real *yr = y + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, bt = beta ? beta[c] : 0;
+        for (t = 0; t < T; t++) yr[t] = (asr_real)(gm * (((double)xr[t] - mu) * rs) + bt);  /* eqs. (1), (6) */
+      }
+    }
+}
+
+/* _ref backward: dx = rstd (g - mean(g) - xhat mean(g xhat)) per group, the Jacobian of
+ * the _naive tier summed in closed form (docs/layers.md). */
+ASR__PRIVATE void asr__group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                               const asr_real *dy, const asr_real *x,
+                                               const asr_real *mean, const asr_real *rstd,
+                                               const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
+        for (t = 0; t < T; t++) {
+          double xh = ((double)xr[t] - mu) * rs;
+          sd += d[t];                                          /* sum_t dy */
+          sdx += d[t] * xh;                                    /* sum_t dy xhat */
+        }
+        if (dgamma) dgamma[c] += (asr_real)sdx;
+        if (dbeta) dbeta[c] += (asr_real)sd;
+        sg += gm * sd;                                         /* sum_k g_k */
+        sgx += gm * sdx;                                       /* sum_k g_k xhat_k */
+      }
+      if (!dx) continue;
+      sg /= m;
+      sgx /= m;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        asr_real *o = dx + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1;
+        for (t = 0; t < T; t++) {
+          double xh = ((double)xr[t] - mu) * rs;
+          o[t] += (asr_real)(rs * (gm * d[t] - sg - xh * sgx));   /* the projected gradient */
+        }
+      }
+    }
+}
+
+/* fast: one pass of sum and sum of squares per group (in double: var = E[x^2] - mu^2,
+ * clamped at 0), then y = a_c x + b_c with a_c = gamma_c rstd, b_c = beta_c - a_c mu.
+ * The backward expands _ref's xhat = (x - mu) rstd the same way:
+ *   dx = rstd gamma_c dy - rstd^2 mean(g xhat) x + (mu rstd^2 mean(g xhat) - rstd mean(g)),
+ * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. */
+ASR__PRIVATE void asr__group_norm_forward_fast(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
+      double s = 0, s2 = 0, mu, var, rs;
+      for (k = 0; k < (size_t)m; k++) {
+        double v = x[o + k];
+        s += v;
+        s2 += v * v;
+      }
+      mu = s / m;
+      var = s2 / m - mu * mu;
+      if (var < 0) var = 0;                                    /* rounding of E[x^2] - mu^2 */
+      rs = 1.0 / sqrt(var + eps);
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)rs;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        asr_real *yr = y + ((size_t)n * C + c) * T;
+        asr_real a = (asr_real)((gamma ? gamma[c] : 1) * rs);
+        asr_real b = (asr_real)((beta ? beta[c] : 0) - (double)a * mu);
+        for (t = 0; t < T; t++) yr[t] = a * xr[t] + b;
+      }
+    }
+}
+
+ASR__PRIVATE void asr__group_norm_backward_fast(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0, B, D;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
+        for (t = 0; t < T; t++) {
+          sd += d[t];                                          /* sum dy */
+          sdx += (double)d[t] * xr[t];                         /* sum dy x (not xhat) */
+        }
+        sdx = (sdx - mu * sd) * rs;                            /* sum dy xhat */
+        if (dgamma) dgamma[c] += (asr_real)sdx;
+        if (dbeta) dbeta[c] += (asr_real)sd;
+        sg += gm * sd;
+        sgx += gm * sdx;
+      }
+      if (!dx) continue;
+      sg /= m;
+      sgx /= m;
+      B = -rs * rs * sgx;                                      /* the coefficient of x */
+      D = -rs * sg + mu * rs * rs * sgx;                       /* the constant */
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        asr_real *o = dx + ((size_t)n * C + c) * T;
+        asr_real A = (asr_real)(rs * (gamma ? gamma[c] : 1)), Bf = (asr_real)B, Df = (asr_real)D;
+        for (t = 0; t < T; t++) o[t] += A * d[t] + Bf * xr[t] + Df;
+      }
+    }
+}
+
+ASRDEF asr_result asr_group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps) {
+  /* eq. (2) literally per group: asr__group_norm_forward_naive */
+  return asr__group_norm_forward(ASR__TIER_NAIVE, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                             const asr_real *x, const asr_real *gamma,
+                                             const asr_real *beta, int N, int C, int T, int G,
+                                             double eps) {
+  /* two passes per group: asr__group_norm_forward_ref */
+  return asr__group_norm_forward(ASR__TIER_REF, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int N, int C, int T, int G,
+                                         double eps) {
+  /* one pass, folded affine: asr__group_norm_forward_fast */
+  return asr__group_norm_forward(ASR__TIER_FAST, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G) {
+  /* the Jacobian, entry by entry: asr__group_norm_backward_naive */
+  return asr__group_norm_backward(ASR__TIER_NAIVE, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+ASRDEF asr_result asr_group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                              const asr_real *dy, const asr_real *x,
+                                              const asr_real *mean, const asr_real *rstd,
+                                              const asr_real *gamma, int N, int C, int T, int G) {
+  /* the projected gradient: asr__group_norm_backward_ref */
+  return asr__group_norm_backward(ASR__TIER_REF, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+ASRDEF asr_result asr_group_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int N, int C, int T, int G) {
+  /* dx = A_c dy + B x + D: asr__group_norm_backward_fast */
+  return asr__group_norm_backward(ASR__TIER_FAST, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+
 /* ---- softmax cross-entropy with label smoothing */
 ASRDEF asr_result asr_cross_entropy_forward(asr_real *loss, asr_real *logp, int *count,
                                             const asr_real *logits, const int *targets, int M,
@@ -8966,6 +9369,48 @@ ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_r
   if (M == 0) return ASR_OK;
   if (tier == ASR__TIER_NAIVE) asr__linear_backward_naive(dx, dW, db, dy, x, W, M, I, O);
   else asr__linear_backward_gemm(tier, dx, dW, db, dy, x, W, M, I, O);
+  return ASR_OK;
+}
+
+/* Group norm's argument checks and tier driver. */
+ASR__PRIVATE asr_result asr__group_norm_check(const void *out, const void *mean, const void *rstd,
+                                              const void *x, int N, int C, int T, int G) {
+  if (!out || !mean || !rstd || !x || N < 0 || C < 1 || T < 1) return ASR_ERR_INVALID_ARG;
+  if (G < 1 || C % G != 0) return ASR_ERR_SHAPE;
+  return ASR_OK;
+}
+
+/* _naive's limit: N G m^2 Jacobian entries (m = (C/G) T) up to 2^26. */
+ASR__PRIVATE int asr__group_norm_naive_too_large(int N, int C, int T, int G) {
+  double m = (double)(C / G) * T;
+  return (double)N * G * m * m > 67108864.0;
+}
+
+ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps) {
+  asr_result r = asr__group_norm_check(y, mean, rstd, x, N, C, T, G);
+  if (r != ASR_OK) return r;
+  if (!(eps >= 0)) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (!asr_all_finite(x, (size_t)N * C * T)) return ASR_ERR_NONFINITE;
+  if (tier == ASR__TIER_NAIVE) asr__group_norm_forward_naive(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else if (tier == ASR__TIER_REF) asr__group_norm_forward_ref(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else asr__group_norm_forward_fast(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, asr_real *dgamma,
+                                                 asr_real *dbeta, const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G) {
+  asr_result r = asr__group_norm_check(dy, mean, rstd, x, N, C, T, G);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (tier == ASR__TIER_NAIVE) asr__group_norm_backward_naive(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+  else if (tier == ASR__TIER_REF) asr__group_norm_backward_ref(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+  else asr__group_norm_backward_fast(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
   return ASR_OK;
 }
 
@@ -20046,6 +20491,8 @@ ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, in
  *                                     frames for a block of candidates (scalar), states by
  *                                     asr__ctc_prefix_ref                      [fast: scalar]
  *   asr_s2s_sequence_logprob       -> asr__s2s_sequence: teacher forcing through step()
+ *   asr_las_scorer_init,           -> asr__las_scorer_step / asr__tdec_scorer_step: one call
+ *     asr_tdec_scorer_init            of asr_las_speller_step / asr_tdec_step per hypothesis
  *   asr_joint_beam_search          -> asr__joint_search: the loop; asr__joint_offer (one
  *                                     candidate into the beam), asr__joint_end_detect
  * The API and its full contract: section 7.4 of the declarations (search "7.4 Hybrid").
@@ -20385,6 +20832,141 @@ ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *a
   sb2 = (unsigned char *)asr__bump_take(&b, sb);
   lp = (asr_real *)asr__bump_take(&b, (size_t)att->V * sizeof(asr_real));
   return asr__s2s_sequence(logp, att, tokens, len, eos, sa, sb2, lp, err);
+}
+
+/* ---- the section's decoders as scorers (declarations: "The section's decoders as
+ * scorers"). Each callback is one call of the decoder's own step API for ONE hypothesis;
+ * nothing here computes a number of its own. */
+
+/* LAS: the state is asr_las_speller_state_size bytes whatever max_steps (an LSTM carries
+ * its whole memory of the prefix in a fixed-size state). */
+ASR__PRIVATE size_t asr__las_scorer_state_bytes(void *user, int max_steps) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)max_steps;
+  return asr_las_speller_state_size(c->cfg, c->T);
+}
+/* z = k = 0, alpha uniform over the valid frames (ESPnet's zero_state, AttLoc's first step) */
+ASR__PRIVATE asr_result asr__las_scorer_init_state(void *user, void *state, int max_steps) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)max_steps;
+  return asr_las_speller_state_init((asr_real *)state, &c->len, NULL, c->cfg, 1, 1, c->T);
+}
+/* step i consumes y_{i-1} (prev): the speller's step from state_in into state_out */
+ASR__PRIVATE asr_result asr__las_scorer_step(void *user, asr_real *logp, void *state_out, const void *state_in,
+                                             int prev, int step) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)step;
+  return asr_las_speller_step(logp, (asr_real *)state_out, (const asr_real *)state_in, &prev, c->enc, c->pre, &c->len,
+                              NULL, c->p, c->cfg, 1, 1, c->T, c->swork, c->swork_bytes);
+}
+
+/* Transformer: the state is the key/value cache of max_steps positions. */
+ASR__PRIVATE size_t asr__tdec_scorer_state_bytes(void *user, int max_steps) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  return asr_tdec_state_size(c->cfg, max_steps);
+}
+/* an empty cache: nothing to write, but the search may ask for more steps than fit */
+ASR__PRIVATE asr_result asr__tdec_scorer_init_state(void *user, void *state, int max_steps) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  (void)state;
+  return max_steps >= 1 && max_steps <= c->max_len ? ASR_OK : ASR_ERR_TOO_LARGE;
+}
+/* step i: positions 0..i-1 of state_in copied, then position i appended by asr_tdec_step */
+ASR__PRIVATE asr_result asr__tdec_scorer_step(void *user, asr_real *logp, void *state_out, const void *state_in,
+                                              int prev, int step) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  asr_real *st = (asr_real *)state_out;
+  if (step < 0 || step >= c->max_len) return ASR_ERR_TOO_LARGE;
+  if (step > 0) memcpy(state_out, state_in, asr_tdec_state_size(c->cfg, step));
+  return asr_tdec_step(logp, &st, &step, &prev, NULL, &c->src, c->p, c->cfg, 1, c->max_len, c->swork,
+                       c->swork_bytes);
+}
+
+/* plumbing: the adapters' workspaces and argument checks */
+ASRDEF size_t asr_las_scorer_workspace_size(const asr_las_speller_config *cfg, int T) {
+  asr__bump a;
+  size_t pre = asr_las_speller_precompute_size(cfg, 1, T), sw = asr_las_speller_step_workspace_size(cfg, 1, T);
+  if (pre == (size_t)-1 || sw == (size_t)-1) return (size_t)-1;
+  a.base = NULL, a.cap = 0, a.used = 0;
+  asr__bump_take(&a, pre);
+  asr__bump_take(&a, sw);
+  return a.used;
+}
+
+ASRDEF asr_result asr_las_scorer_init(asr_s2s_scorer *s, asr_las_scorer *ctx, const asr_real *enc,
+                                      int enc_len, int T, const asr_las_speller_params *p,
+                                      const asr_las_speller_config *cfg, void *work,
+                                      size_t work_bytes, asr_error *err) {
+  asr__bump a;
+  size_t need;
+  asr_result r;
+  if (!s || !ctx || !enc || !p || !cfg) return asr__fail(err, ASR_ERR_INVALID_ARG, "LAS scorer: a NULL argument");
+  if (T < 1 || enc_len < 1 || enc_len > T)
+    return asr__fail(err, ASR_ERR_RANGE, "LAS scorer: enc_len = %d is outside [1, T = %d]", enc_len, T);
+  need = asr_las_scorer_workspace_size(cfg, T);
+  if (need == (size_t)-1) return asr__fail(err, ASR_ERR_INVALID_ARG, "LAS scorer: the speller's config is invalid");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "LAS scorer: work: %lu bytes given, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)need);
+  a.base = (unsigned char *)work, a.cap = work_bytes, a.used = 0;
+  ctx->p = p, ctx->cfg = cfg, ctx->enc = enc, ctx->T = T, ctx->len = enc_len;
+  ctx->pre = (asr_real *)asr__bump_take(&a, asr_las_speller_precompute_size(cfg, 1, T));
+  ctx->swork_bytes = asr_las_speller_step_workspace_size(cfg, 1, T);
+  ctx->swork = asr__bump_take(&a, ctx->swork_bytes);
+  if (cfg->att.type == ASR_ATTENTION_DOT) ctx->pre = NULL;
+  else if ((r = asr_las_speller_precompute(ctx->pre, enc, p, cfg, 1, T)) != ASR_OK)
+    return asr__fail(err, r, "LAS scorer: the encoder projection: %s", asr_result_string(r));
+  s->user = ctx;
+  s->V = cfg->vocab;
+  s->state_bytes = asr__las_scorer_state_bytes;
+  s->init = asr__las_scorer_init_state;
+  s->step = asr__las_scorer_step;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_tdec_scorer_workspace_size(const asr_tdec_config *cfg, int T, int max_len) {
+  asr__bump a;
+  size_t src = asr_tdec_source_size(cfg, 1, T), sw = asr_tdec_step_workspace_size(cfg, 1, T, max_len);
+  if (src == (size_t)-1 || sw == (size_t)-1 || T < 1 || max_len < 1) return (size_t)-1;
+  a.base = NULL, a.cap = 0, a.used = 0;
+  asr__bump_take(&a, src);
+  asr__bump_take(&a, sw);
+  return a.used;
+}
+
+ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, const asr_real *enc,
+                                       int enc_len, int T, int max_len, const asr_tdec_params *p,
+                                       const asr_tdec_config *cfg, void *work, size_t work_bytes,
+                                       asr_error *err) {
+  asr__bump a;
+  size_t need, sb;
+  void *sbuf;
+  asr_result r;
+  if (!s || !ctx || !enc || !p || !cfg)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "Transformer scorer: a NULL argument");
+  if (T < 1 || enc_len < 1 || enc_len > T)
+    return asr__fail(err, ASR_ERR_RANGE, "Transformer scorer: enc_len = %d is outside [1, T = %d]", enc_len, T);
+  if (max_len < 1) return asr__fail(err, ASR_ERR_RANGE, "Transformer scorer: max_len = %d < 1", max_len);
+  need = asr_tdec_scorer_workspace_size(cfg, T, max_len);
+  if (need == (size_t)-1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "Transformer scorer: the decoder's config is invalid");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "Transformer scorer: work: %lu bytes given, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)need);
+  a.base = (unsigned char *)work, a.cap = work_bytes, a.used = 0;
+  sb = asr_tdec_source_size(cfg, 1, T);
+  sbuf = asr__bump_take(&a, sb);
+  ctx->swork_bytes = asr_tdec_step_workspace_size(cfg, 1, T, max_len);
+  ctx->swork = asr__bump_take(&a, ctx->swork_bytes);
+  r = asr_tdec_source_init(&ctx->src, sbuf, sb, enc, &enc_len, p, cfg, 1, T);
+  if (r != ASR_OK) return asr__fail(err, r, "Transformer scorer: the source: %s", asr_result_string(r));
+  ctx->p = p, ctx->cfg = cfg, ctx->max_len = max_len;
+  s->user = ctx;
+  s->V = cfg->vocab;
+  s->state_bytes = asr__tdec_scorer_state_bytes;
+  s->init = asr__tdec_scorer_init_state;
+  s->step = asr__tdec_scorer_step;
+  return ASR_OK;
 }
 
 /* ---- the joint CTC/attention beam search.
@@ -25899,6 +26481,96 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
  * 10. Checkers (implementation)
  * ======================================================================================== */
 
+/* What every checker's report line says about a failure (section 10, docs/checkers.md):
+ * the case, the array, the index of its worst element, the expected and the obtained
+ * value, and the equation to look at. asr__chk_at keeps the worst element seen so far;
+ * asr__chk_at_arr compares whole arrays into it, asr__chk_at_str prints it as
+ *     grad[1,3,2] expected -0.2841, got 0.7159
+ * and shapes (up to 4 dimensions, row-major) turn the flat index into that tuple. */
+typedef struct asr__chk_at {
+  double err;                  /* the worst error so far (NaN and inf count as worst) */
+  const char *array;           /* where: the array's name (NULL: nothing compared yet) */
+  size_t i;                    /*        its flat index */
+  int dims[4], nd;             /*        its shape, for printing i as a tuple */
+  double got, want;            /* the two values there */
+} asr__chk_at;
+
+ASR__PRIVATE void asr__chk_at_init(asr__chk_at *w) { memset(w, 0, sizeof *w); }
+
+/* One element: becomes the worst if its error is larger (or not a number). */
+ASR__PRIVATE void asr__chk_at_elem(asr__chk_at *w, double err, const char *array, size_t i, int nd,
+                                   const int *dims, double got, double want) {
+  int k;
+  /* the first element sets the place; later ones replace it when worse (a NaN is worst) */
+  if (w->array && !(err > w->err || (err != err && w->err == w->err))) return;
+  w->err = err;
+  w->array = array;
+  w->i = i;
+  w->nd = nd < 0 ? 0 : (nd > 4 ? 4 : nd);
+  for (k = 0; k < w->nd; k++) w->dims[k] = dims[k];
+  w->got = got;
+  w->want = want;
+}
+
+/* Element-wise |got - want| / scale over n entries (shape dims[0..nd-1], or nd = 0);
+ * scale 0: each entry relative to max(1, |want|). Returns the worst of this array
+ * (entries that are equal, infinities included, have error 0; a NaN or a mismatched
+ * infinity has error inf). */
+ASR__PRIVATE double asr__chk_at_arr(asr__chk_at *w, const char *array, const asr_real *got, const asr_real *want,
+                                    size_t n, double scale, int nd, const int *dims) {
+  size_t i, wi = 0;
+  double worst = -1;
+  for (i = 0; i < n; i++) {
+    double a = got[i], b = want[i], e = a == b ? 0 : fabs(a - b) / (scale > 0 ? scale : ASR__MAX(1.0, fabs(b)));
+    if (e != e || (a != b && (!isfinite(a) || !isfinite(b)))) e = INFINITY;
+    if (e > worst) worst = e, wi = i;
+  }
+  if (n == 0) return 0;
+  asr__chk_at_elem(w, worst, array, wi, nd, dims, got[wi], want[wi]);
+  return worst;
+}
+
+/* The worst element as text: "name[i,j,k] expected E, got G" ("" when none). */
+ASR__PRIVATE const char *asr__chk_at_str(const asr__chk_at *w, char *buf, size_t cap) {
+  char idx[64];
+  size_t rest = w->i, div[4];
+  int k, len = 0;
+  if (!w->array) {
+    if (cap) buf[0] = 0;
+    return buf;
+  }
+  if (w->nd == 0) {
+    snprintf(idx, sizeof idx, "%lu", (unsigned long)w->i);
+  } else {
+    for (k = w->nd - 1, div[w->nd - 1] = 1; k > 0; k--) div[k - 1] = div[k] * (size_t)(w->dims[k] > 0 ? w->dims[k] : 1);
+    idx[0] = 0;
+    for (k = 0; k < w->nd; k++) {
+      len += snprintf(idx + len, sizeof idx - (size_t)len, k ? ",%lu" : "%lu", (unsigned long)(rest / div[k]));
+      rest %= div[k];
+      if (len >= (int)sizeof idx) break;
+    }
+  }
+  snprintf(buf, cap, "%s[%s] expected %.7g, got %.7g", w->array, idx, w->want, w->got);
+  return buf;
+}
+
+/* Gradient buffers handed to a function under test start at this value, not 0: every
+ * backward of asr.h promises to ADD into its gradients, so the checker subtracts it again
+ * and compares the increment. A gradient written with `=` instead of `+=` then differs by
+ * the sentinel in every entry it wrote. 0.25 is exact in float and double, so the
+ * subtraction adds at most half a unit of the value's last place. */
+#define ASR__CHK_SENTINEL 0.25
+ASR__PRIVATE void asr__chk_fill(asr_real *g, size_t n, double v) {
+  size_t i;
+  if (g)
+    for (i = 0; i < n; i++) g[i] = (asr_real)v;
+}
+ASR__PRIVATE void asr__chk_unfill(asr_real *g, size_t n, double v) {
+  size_t i;
+  if (g)
+    for (i = 0; i < n; i++) g[i] = (asr_real)(g[i] - v);
+}
+
 /* ---------------------------------------------------------------------------------------
  * 10.1 Features checkers (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -28155,11 +28827,23 @@ ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count) {
 }
 
 /* ---- asr_check_ctc */
+/* Tolerances (docs/checkers.md has the measurements). Double build: both sides sum in
+ * double; the largest differences measured between the tiers are ~1e-13 (loss, relative)
+ * and ~1e-14 (gradient), so 1e-10 is a 1000x margin that any correct double code meets.
+ * Float build: a correct implementation may keep alpha and beta in float, as PyTorch's
+ * float32 ctc_loss does. Its gradient is exp(alpha + beta - ln p) with each term of the
+ * size of the loss L, and every frame's log-sum-exp adds a rounding: measured for PyTorch
+ * float32 against float64 (tests/torch/test_checkers.py), the gradient's error is about
+ * 0.3-0.8 sqrt(T) eps L (eps = 2^-24; 1.5e-2 at T = 2000, L = 6900) and the loss's about
+ * 0.02 T eps relative. The tolerance, on the loss (relative) and the gradient (absolute):
+ *     tol = max(1e-5, 4 sqrt(T) eps max(1, |L|)),
+ * L the largest |loss| the reference returns (a 4-5x margin over PyTorch float32); 1e-5
+ * below that covers the float outputs' own rounding and the fast path's float exp/log. */
 #if ASR_REAL_DOUBLE
-#define ASR__CTC_TOL 1e-10       /* both sides sum in double: 1e-10 leaves 1e4 ulp */
+#define ASR__CTC_TOL(T, L) 1e-10
 #define ASR__CTC_FD_TOL 1e-6     /* fourth-order differences with h = 1e-3 in double */
 #else
-#define ASR__CTC_TOL 1e-5        /* float outputs (6e-8) and the fast path's float exp/log */
+#define ASR__CTC_TOL(T, L) ASR__MAX(1e-5, 4.0 * sqrt((double)(T)) * 5.960464477539063e-8 * ASR__MAX(1.0, (L)))
 #define ASR__CTC_FD_TOL 5e-2     /* central differences in float: 1e-3 is all they give */
 #endif
 
@@ -28170,7 +28854,23 @@ typedef struct asr__ctc_chk {
   int oom;
 } asr__ctc_chk;
 
-/* One batch through impl and a reference, compared. Returns 0, or -1 out of memory. */
+/* Where to look when a CTC case fails: the equation its worst element points to. */
+ASR__PRIVATE const char *asr__ctc_chk_hint(const asr__chk_at *w, int loss_wrong, asr_reduction red, double tol) {
+  if (!w->array) return "";
+  if (!loss_wrong && fabs(w->got - w->want + ASR__CHK_SENTINEL) <= ASR__MAX(tol, 1e-6))
+    return "the gradient was written (=), not added (+=) to the buffer, which started at 0.25";
+  if (loss_wrong && red == ASR_REDUCTION_MEAN)
+    return "the mean divides each loss by its target length (at least 1), then averages over the batch; "
+           "else alpha, [Graves06] eq. (6)-(8)";
+  if (loss_wrong)
+    return "alpha, [Graves06] eq. (6)-(7): the skip from s-2 only when l'_s is a label other than "
+           "l'_{s-2}; eq. (8): both final states |l'| and |l'|-1; the blank index";
+  return "[Graves06] eq. (16): grad = y_k - gamma_t(k) (the softmax term y_k; gamma sums alpha*beta "
+         "over the states of label k, eq. (14)-(15)), times the reduction's weight";
+}
+
+/* One batch through impl and a reference, compared. impl's gradient buffer starts at
+ * the sentinel (the contract is +=). */
 ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ctc_loss_fn reference,
                                        const asr_real *x, const int *targets, const int *il,
                                        const int *tl, int N, int T, int V, int S, int blank,
@@ -28178,17 +28878,20 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
   size_t ntv = (size_t)N * T * V, nl = red == ASR_REDUCTION_NONE ? (size_t)N : 1, i;
   size_t wb = asr_ctc_loss_workspace_size(T, V, S);
   asr_real *la = ASR__ALLOC(asr_real, nl + 1, NULL), *lb = ASR__ALLOC(asr_real, nl + 1, NULL);
+  asr_real *lc = ASR__ALLOC(asr_real, (size_t)N + 1, NULL);
   asr_real *ga = ASR__ALLOC(asr_real, ntv + 1, NULL), *gb = ASR__ALLOC(asr_real, ntv + 1, NULL);
   void *work = ASR_MALLOC(wb, NULL);
   asr_result ra, rb;
   asr_error err;
-  double el = 0, eg = 0;
-  int ok;
-  if (!la || !lb || !ga || !gb || !work) {
+  asr__chk_at w;
+  double tol, big = 1;
+  int dims[3], ok, loss_wrong;
+  char at[160];
+  if (!la || !lb || !lc || !ga || !gb || !work) {
     c->oom = 1;
     goto done;
   }
-  memset(ga, 0, sizeof(asr_real) * ntv);
+  asr__chk_fill(ga, ntv, ASR__CHK_SENTINEL);
   memset(gb, 0, sizeof(asr_real) * ntv);
   err.msg[0] = 0;
   ra = c->impl(la, ga, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, &err);
@@ -28206,23 +28909,26 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
                     ra < 0 ? err.msg : asr_result_string(ra), (int)rb, asr_result_string(rb));
     goto done;
   }
-  for (i = 0; i < nl; i++) {
-    double a = la[i], b = lb[i], e;
-    if (a == b) continue;                              /* equal, infinities included */
-    e = (a != a || b != b || !isfinite(a) || !isfinite(b)) ? INFINITY : fabs(a - b) / ASR__MAX(1.0, fabs(b));
-    if (e > el) el = e;
-  }
-  for (i = 0; i < ntv; i++) {
-    double e = fabs((double)ga[i] - (double)gb[i]);
-    if (e != e) e = INFINITY;
-    if (e > eg) eg = e;
-  }
-  ok = el <= ASR__CTC_TOL && eg <= ASR__CTC_TOL;
-  asr__check_case(c->rep, ok, ASR__MAX(el, eg) / ASR__CTC_TOL, "%s: loss rel err %.2g, grad abs err %.2g (tol %.0g)",
-                  name, el, eg, ASR__CTC_TOL);
+  asr__chk_unfill(ga, ntv, ASR__CHK_SENTINEL);
+  /* the tolerance's scale: the largest finite loss of one item (a sum may be inf) */
+  if (reference(lc, NULL, x, targets, il, tl, N, T, V, S, blank, ASR_REDUCTION_NONE, 1, work, wb, NULL) >= 0)
+    for (i = 0; i < (size_t)N; i++)
+      if (isfinite(lc[i])) big = ASR__MAX(big, fabs((double)lc[i]));
+  tol = ASR__CTC_TOL(T, big);
+  asr__chk_at_init(&w);
+  /* losses: relative to max(1, |loss|) each; gradients: absolute (entries are at most 1) */
+  dims[0] = (int)nl;
+  loss_wrong = asr__chk_at_arr(&w, "loss", la, lb, nl, 0, 1, dims) > tol;
+  dims[0] = N, dims[1] = T, dims[2] = V;
+  asr__chk_at_arr(&w, "grad", ga, gb, ntv, 1.0, 3, dims);
+  ok = w.err <= tol;
+  asr__check_case(c->rep, ok, w.err / tol, "%s: worst error %.2g (tol %.1g)%s%s%s%s", name, w.err, tol,
+                  ok ? "" : " at ", ok ? "" : asr__chk_at_str(&w, at, sizeof at), ok ? "" : ": check ",
+                  ok ? "" : asr__ctc_chk_hint(&w, loss_wrong, red, tol));
 done:
   ASR_FREE(la, NULL);
   ASR_FREE(lb, NULL);
+  ASR_FREE(lc, NULL);
   ASR_FREE(ga, NULL);
   ASR_FREE(gb, NULL);
   ASR_FREE(work, NULL);
@@ -28361,7 +29067,6 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
   asr_gradcheck_report gr;
   asr_gradcheck_opts o;
   asr_result r;
-  int i;
   f.impl = c->impl;
   f.x = x;
   f.targets = targets;
@@ -28380,8 +29085,9 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
     return;
   }
   asr__ctc_chk_inputs(x, c->lp, rng, 2, 5, 4, 1.5);
-  for (i = 0; i < 40; i++) grad[i] = 0;
+  asr__chk_fill(grad, 40, ASR__CHK_SENTINEL);          /* the contract is += */
   r = c->impl(f.loss, grad, x, targets, il, tl, 2, 5, 4, 3, 3, red, 0, f.work, f.wb, NULL);
+  asr__chk_unfill(grad, 40, ASR__CHK_SENTINEL);
   if (r != ASR_OK) {
     asr__check_case(c->rep, 0, INFINITY, "gradcheck/%s: the loss returned %d", asr_reduction_name(red), (int)r);
   } else {
@@ -28429,11 +29135,12 @@ ASR__PRIVATE void asr__ctc_chk_known(asr__ctc_chk *c, const asr_ctc_known_answer
     for (k = 0; k < ka->V; k++) {
       /* log-probability contract: z = log_softmax(u), expected grad = grad_u - softmax(u) */
       x[(size_t)n * ka->V + k] = (asr_real)(c->lp ? row[k] - m - log(s) : row[k]);
-      g[(size_t)n * ka->V + k] = 0;
+      g[(size_t)n * ka->V + k] = (asr_real)ASR__CHK_SENTINEL;     /* the contract is += */
     }
   }
   r = c->impl(loss, g, x, ka->targets, ka->input_lengths, ka->target_lengths, ka->N, ka->T, ka->V, ka->S,
               ka->blank, ASR_REDUCTION_NONE, 0, work, wb, NULL);
+  asr__chk_unfill(g, ntv, ASR__CHK_SENTINEL);
   if (r != ASR_OK) {
     asr__check_case(c->rep, 0, INFINITY, "known/%s: returned %d (%s)", ka->name, (int)r, asr_result_string(r));
     goto done;
@@ -28732,32 +29439,56 @@ ASR__PRIVATE double asr__rnnt_fd_objective(void *vctx) {
   return c->loss[0];
 }
 
-/* Compares impl with a reference function on one batch. Returns the worst error: relative
- * (to max(1,|loss|)) on the losses, absolute on the gradient; and checks that impl writes 0
- * into every padded gradient entry (the buffer is filled with NaN first). */
+/* Compares impl with a reference function on one batch, into w: losses relative to
+ * max(1, |loss|) (equal infinities agree), gradients absolute. The gradient is WRITTEN by
+ * the contract, padding included, so impl's buffer starts as NaN: an entry left NaN where
+ * the reference has a number is named as "not written" (*unwritten = 1), not as a wrong
+ * value. *loss_err gets the losses' worst error. Returns the worst error. */
 ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn ref, const asr_real *logits,
                                       const int *targets, const int *Tl, const int *Ul, int N, int T, int U,
                                       int V, const asr_rnnt_opts *o, asr_real *g1, asr_real *g2, void *work,
-                                      size_t wb, int *status) {
+                                      size_t wb, int *status, asr__chk_at *w, int *unwritten, double *loss_err) {
   asr_real l1[64], l2[64];      /* the two functions' losses, N <= MAXN = 4 items */
   size_t n = (size_t)N * T * (U + 1) * V, i;
-  double worst = 0;
-  int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, b;
+  int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, dims[4];
   asr_result r1, r2;
   for (i = 0; i < n; i++) g1[i] = (asr_real)NAN;
   r1 = impl(l1, g1, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
   r2 = ref(l2, g2, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
   *status = r1 != ASR_OK ? (int)r1 : (int)r2;
   if (r1 != ASR_OK || r2 != ASR_OK) return INFINITY;
-  for (b = 0; b < nl; b++) {
-    double e = fabs((double)l1[b] - l2[b]) / ASR__MAX(1.0, fabs((double)l2[b]));
-    if (e > worst || e != e) worst = e;
-  }
-  for (i = 0; i < n; i++) {
-    double e = fabs((double)g1[i] - g2[i]);
-    if (e > worst || e != e) worst = e;
-  }
-  return worst;
+  dims[0] = nl;
+  *loss_err = ASR__MAX(*loss_err, asr__chk_at_arr(w, "loss", l1, l2, (size_t)nl, 0, 1, dims));
+  dims[0] = N, dims[1] = T, dims[2] = U + 1, dims[3] = V;
+  for (i = 0; i < n; i++)
+    if (g1[i] != g1[i] && g2[i] == g2[i]) {
+      asr__chk_at_elem(w, INFINITY, "grad", i, 4, dims, g1[i], g2[i]);
+      *unwritten = 1;
+      return INFINITY;
+    }
+  asr__chk_at_arr(w, "grad", g1, g2, n, 1.0, 4, dims);
+  return w->err;
+}
+
+/* One report line of an RNN-T comparison: the worst element and where to look. */
+ASR__PRIVATE void asr__rnnt_chk_case(asr_check_report *rep, int status, const asr__chk_at *w, int unwritten,
+                                     double loss_err, double tol, asr_reduction red, const char *what) {
+  char at[160];
+  const char *hint = "";
+  int ok = status == ASR_OK && w->err <= tol;
+  if (status != ASR_OK) hint = "the function returned an error";
+  else if (unwritten) hint = "a padded gradient entry was not written: the contract sets it to 0";
+  else if (loss_err > tol && red == ASR_REDUCTION_MEAN)
+    hint = "mean is the plain batch mean (1/N) sum_b L_b, not divided by target lengths; else alpha";
+  else if (loss_err > tol)
+    hint = "[Graves12] eq. (16)-(17): alpha(t,u) = alpha(t-1,u) blank(t-1,u) + alpha(t,u-1) y(t,u-1), "
+           "Pr = alpha(T,U) blank(T,U) (the final blank), and the blank index";
+  else if (w->array)
+    hint = "[Graves12] eq. (20)-(23) with the softmax: each (t,u) gets alpha*beta/Pr times "
+           "(y_k - [k leaves (t,u)]), the label through y(t,u) to (t,u+1); padded entries 0";
+  asr__check_case(rep, ok, status == ASR_OK ? w->err / tol : INFINITY, "%s: worst error %.3g (tolerance %.0e)%s%s%s%s",
+                  what, w->err, tol, ok ? "" : " at ", ok ? "" : asr__chk_at_str(w, at, sizeof at), ok ? "" : ": check ",
+                  ok ? "" : hint);
 }
 
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep) {
@@ -28782,8 +29513,11 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
   /* 1. every tiny lattice against the sum over alignments */
   for (T = 1; T <= 4; T++)
     for (U = 0; U <= 3; U++) {
-      double worst = 0;
-      int bad = 0, pass;
+      asr__chk_at w;
+      double lerr = 0;
+      int bad = 0, pass, unwritten = 0;
+      char what[96];
+      asr__chk_at_init(&w);
       for (pass = 0; pass < 2; pass++) {           /* blank first, then blank last */
         asr_rnnt_opts o = asr_rnnt_default_opts();
         V = 5;
@@ -28794,21 +29528,20 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
         for (i = 0; i < U; i++) targets[i] = (pass ? 0 : 1) + asr_rng_int(&rng, V - 1);  /* never the blank */
         n = (size_t)T * (U + 1) * V;
         for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(2 * asr_rng_normal(&rng));
-        {
-          double e = asr__rnnt_compare(impl, asr_rnnt_loss_naive, logits, targets, Tl, Ul, 1, T, U, V, &o, g1, g2,
-                                       work, wb, &status);
-          if (status != ASR_OK) bad = 1;
-          if (e > worst || e != e) worst = e;
-        }
+        asr__rnnt_compare(impl, asr_rnnt_loss_naive, logits, targets, Tl, Ul, 1, T, U, V, &o, g1, g2, work, wb,
+                          &status, &w, &unwritten, &lerr);
+        if (status != ASR_OK) bad = status;
       }
-      asr__check_case(rep, !bad && worst <= tol, worst, "rnnt/naive T=%d U=%d (blank first and last): "
-                      "worst error %.3g (tolerance %.0e)%s", T, U, worst, tol, bad ? ", returned an error" : "");
+      snprintf(what, sizeof what, "rnnt/naive T=%d U=%d (blank first and last)", T, U);
+      asr__rnnt_chk_case(rep, bad, &w, unwritten, lerr, tol, ASR_REDUCTION_NONE, what);
     }
   /* 2. random ragged batches against _ref: every reduction, clamp, an empty item */
   for (c = 0; c < 6; c++) {
     asr_rnnt_opts o = asr_rnnt_default_opts();
-    double e;
-    int N = MAXN;
+    asr__chk_at w;
+    char what[160];
+    double lerr = 0;
+    int N = MAXN, unwritten = 0;
     T = 2 + asr_rng_int(&rng, MAXT - 1);
     U = asr_rng_int(&rng, MAXU + 1);
     V = c < 2 ? 2 + asr_rng_int(&rng, 6) : 8 + asr_rng_int(&rng, MAXV - 7);
@@ -28827,13 +29560,36 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     }
     n = (size_t)N * T * (U + 1) * V;
     for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(3 * asr_rng_normal(&rng));
-    e = asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, N, T, U, V, &o, g1, g2, work, wb,
-                          &status);
-    asr__check_case(rep, status == ASR_OK && e <= tol, e,
-                    "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g: worst error %.3g "
-                    "(tolerance %.0e)", c, N, T, U, V, o.blank,
-                    o.reduction == ASR_REDUCTION_NONE ? "none" : o.reduction == ASR_REDUCTION_SUM ? "sum" : "mean", o.clamp,
-                    e, tol);
+    asr__chk_at_init(&w);
+    asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, N, T, U, V, &o, g1, g2, work, wb, &status,
+                      &w, &unwritten, &lerr);
+    snprintf(what, sizeof what, "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g", c, N, T, U,
+             V, o.blank, asr_reduction_name(o.reduction), o.clamp);
+    asr__rnnt_chk_case(rep, status, &w, unwritten, lerr, tol, o.reduction, what);
+  }
+  /* 2b. fixed batches for the reductions: every item has 2 or more labels, so a "mean"
+   * that also divides by the target length (as torch's ctc_loss does, but not
+   * torchaudio's rnnt_loss) cannot pass, nor a sum or mean over the wrong items */
+  for (c = 0; c < 3; c++) {
+    static const int fTl[3] = {5, 3, 4}, fUl[3] = {3, 2, 3};
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    asr__chk_at w;
+    char what[96];
+    double lerr = 0;
+    int unwritten = 0;
+    T = 5, U = 3, V = 6;
+    o.reduction = (asr_reduction)c;
+    for (b = 0; b < 3; b++) {
+      Tl[b] = fTl[b], Ul[b] = fUl[b];
+      for (i = 0; i < U; i++) targets[b * U + i] = 1 + (b + 2 * i) % (V - 1);
+    }
+    n = (size_t)3 * T * (U + 1) * V;
+    for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(1.5 * asr_rng_normal(&rng));
+    asr__chk_at_init(&w);
+    asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, 3, T, U, V, &o, g1, g2, work, wb, &status,
+                      &w, &unwritten, &lerr);
+    snprintf(what, sizeof what, "rnnt/reduction %s: 3 items of 3, 2 and 3 labels", asr_reduction_name(o.reduction));
+    asr__rnnt_chk_case(rep, status, &w, unwritten, lerr, tol, o.reduction, what);
   }
   /* 3. finite differences of the loss against impl's own gradient */
   for (c = 0; c < 2; c++) {
@@ -28865,7 +29621,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     p.grad = g1;
     p.n = n;
     if (status == ASR_OK) status = asr_gradcheck(asr__rnnt_fd_objective, &fc, &p, 1, &go, &rng, &gr);
-    asr__check_case(rep, status == ASR_OK && gr.max_rel_err <= gtol, status == ASR_OK ? gr.max_rel_err : INFINITY,
+    asr__check_case(rep, status == ASR_OK && gr.max_rel_err <= gtol, status == ASR_OK ? gr.max_rel_err / gtol : INFINITY,
                     "rnnt/finite differences (%s, blank %d): max relative error %.3g over %d entries (tolerance %.0e)",
                     c ? "mean" : "sum", fc.opts.blank, status == ASR_OK ? gr.max_rel_err : INFINITY,
                     status == ASR_OK ? gr.checks : 0, gtol);
@@ -28911,7 +29667,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
         for (i = 0; i < k->T * k->V; i++) eg = ASR__MAX(eg, fabs((double)df[i] - k->grad_emissions[i]));
         for (i = 0; i < (k->U + 1) * k->V; i++) eg = ASR__MAX(eg, fabs((double)dg[i] - k->grad_predictions[i]));
       }
-      asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+      asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec / k->tol_cost, eg / k->tol_grad),
                       "rnnt/known %s through the joint network: cost error %.3g, df/dg error %.3g (tolerances "
                       "%.0e, %.0e)", k->name, ec, eg, k->tol_cost, k->tol_grad);
       continue;
@@ -28923,7 +29679,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
       for (b = 0; b < k->N; b++) ec = ASR__MAX(ec, fabs((double)loss[b] - k->cost[b]));
       for (n = 0; n < m; n++) eg = ASR__MAX(eg, fabs((double)g1[n] - k->grad_logits[n]));
     }
-    asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+    asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec / k->tol_cost, eg / k->tol_grad),
                     "rnnt/known %s: cost error %.3g, gradient error %.3g (tolerances %.0e, %.0e)", k->name, ec, eg,
                     k->tol_cost, k->tol_grad);
   }

@@ -1,40 +1,55 @@
 #!/usr/bin/python3
-"""bench/compare.py BENCH.json - the PyTorch side of `make bench`.
+"""bench/compare.py BENCH.json [BLAS.json] - the PyTorch side of `make bench`.
 
 Reads the table `asrtool bench --json` wrote, times the same cases in PyTorch (one
-thread) where a component has registered a torch timing in TORCH_CASES below, and prints
-every case with asr.h's tiers and torch side by side, with the ratio torch/asr.h.
+thread, CPU time) where a component has registered a torch timing in TORCH_CASES below,
+and prints every case with asr.h's tiers and torch side by side, with the ratio
+torch/asr.h. BLAS.json (build/bench_blas, bench/blas_gemm.c) adds OpenBLAS's cblas_sgemm
+at 1 and 2 threads to the GEMM rows and the machine's measured FMA peak.
 Each component adds a function `case name -> seconds per call` to TORCH_CASES.
+
+The baseline must be fair: torch's matrix products go through Debian's generic
+libblas.so.3, and if that is netlib's reference BLAS (plain loops, ~1 GFLOP/s) every ratio
+of a matmul-bound case is meaningless. Then this script prints the times without ratios,
+says which package to install, and exits 1.
 """
 import json
+import os
 import sys
 import time
 
-import torch
+# one thread everywhere: OpenBLAS starts a thread per core unless told (torch's
+# set_num_threads does not reach a BLAS it only knows as the generic libblas.so.3)
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
 
 def timeit(fn, min_time=0.3, max_reps=64):
-    """Median seconds per call of fn() over at least min_time (at least 3 calls)."""
+    """Median CPU seconds per call of fn() (time.process_time: what this process spent,
+    not what other jobs took from it; with one thread the same as asrtool bench's CPU
+    time) over at least min_time of wall time (at least 3 calls)."""
     fn()  # warm-up
     times, start = [], time.perf_counter()
     while len(times) < max_reps and (time.perf_counter() - start < min_time or len(times) < 3):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     times.sort()
     return times[len(times) // 2]
 
 
-def blas_note():
-    """Which BLAS torch's float matmuls run on here, as one line for the header.
+def blas_info():
+    """(kind, GFLOP/s of one 256^3 sgemm, one-line note): which BLAS torch's float matmuls
+    run on here.
 
     torch.__config__.show() only says BLAS_INFO=generic for Debian's torch: it links the
     generic libblas.so.3, and Debian's alternatives pick the library behind that name
-    (netlib's reference BLAS from libblas3, or OpenBLAS/BLIS when installed). So the line
+    (netlib's reference BLAS from libblas3, or OpenBLAS/BLIS when installed). So the note
     names the file actually mapped into this process after a matmul, and the speed
-    measured on one 256x256x256 sgemm, to read the gemm/linear/conv ratios against."""
+    measured on one 256x256x256 sgemm."""
     cfg = torch.__config__.show()
     info = next((w.split("=", 1)[1].rstrip(",") for w in cfg.split() if w.startswith("BLAS_INFO=")), "?")
     a = torch.randn(256, 256)
@@ -59,19 +74,19 @@ def blas_note():
     elif "atlas" in low:
         kind = "ATLAS"
     elif "/blas/libblas" in low:
-        kind = "netlib reference BLAS (Debian libblas3: plain unblocked loops)"
+        kind = "reference"
     else:
         kind = "unknown"
     t = timeit(lambda: a @ a, min_time=0.2, max_reps=16)
-    return (f"torch BLAS: {kind} [{', '.join(libs) or 'no BLAS library mapped'}; BLAS_INFO={info}]; "
-            f"sgemm 256^3 {2 * 256 ** 3 / t / 1e9:.2f} GFLOP/s on one thread. Ratios of cases built "
-            f"on matmul (gemm, linear, conv, attention, LSTM) are against this BLAS, not against "
-            f"a tuned MKL/OpenBLAS torch.")
+    gflops = 2 * 256 ** 3 / t / 1e9
+    name = "netlib reference BLAS (Debian libblas3: plain unblocked loops)" if kind == "reference" else kind
+    return kind, gflops, (f"torch BLAS: {name} [{', '.join(libs) or 'no BLAS library mapped'}; "
+                          f"BLAS_INFO={info}]; sgemm 256^3 {gflops:.1f} GFLOP/s on one thread")
 
 
-def torch_gemm():
-    a = torch.randn(256, 256, dtype=torch.float32)
-    b = torch.randn(256, 256, dtype=torch.float32)
+def torch_gemm(n):
+    a = torch.randn(n, n, dtype=torch.float32)
+    b = torch.randn(n, n, dtype=torch.float32)
     return timeit(lambda: a @ b)
 
 
@@ -176,7 +191,8 @@ def torch_ctc():
 
 
 TORCH_CASES = {
-    "gemm 256x256x256": torch_gemm,
+    "gemm 256x256x256": lambda: torch_gemm(256),
+    "gemm 1024x1024x1024": lambda: torch_gemm(1024),
     # features
     "fbank 60 s 16 kHz, 80 bins": torch_fbank,
     "resample 60 s 8 kHz -> 16 kHz": torch_resample,
@@ -212,23 +228,58 @@ TORCH_CASES = {
 }
 
 
+def gemm_flops(name):
+    """2 M N K of a case named 'gemm MxNxK', else None."""
+    if not name.startswith("gemm "):
+        return None
+    m, n, k = (int(v) for v in name.split()[1].split("x"))
+    return 2.0 * m * n * k
+
+
 def main():
     rows = json.load(open(sys.argv[1]))
-    cases = {}
-    for r in rows:
+    blas_rows = json.load(open(sys.argv[2])) if len(sys.argv) > 2 else []
+    cases, peak = {}, None
+    for r in rows + blas_rows:
+        if r["case"] == "fma peak":
+            peak = r
+            continue
         cases.setdefault(r["case"], {})[r["impl"]] = r["seconds"]
+    kind, _, note = blas_info()
+    fair = kind not in ("reference", "unknown")
     print()
-    print(f"torch {torch.__version__}, one thread. ratio = torch time / asr.h time "
+    print(f"torch {torch.__version__}, one thread, CPU time. ratio = torch time / asr.h time "
           f"(above 1: asr.h is faster)")
-    print(blas_note())
+    print(note)
+    if peak:
+        print(f"FMA peak of one core, measured ({peak['impl']} FMA chains): {peak['gflops']:.1f} GFLOP/s")
+    if not fair:
+        print("NO RATIOS: torch runs on the reference BLAS, so the matmul-bound rows would compare "
+              "asr.h with plain loops. Install OpenBLAS (sudo apt-get install libopenblas0-pthread "
+              "libopenblas-dev, or make bench as root) and run make bench again.")
     print(f"{'case':44s} {'naive ms':>10s} {'ref ms':>10s} {'simd ms':>10s} {'torch ms':>10s} "
           f"{'torch/ref':>10s} {'torch/simd':>10s}")
+    cell = lambda v: f"{v * 1e3:10.3f}" if v is not None else f"{'-':>10s}"
+    gemm_lines = []
     for name, t in cases.items():
         tt = TORCH_CASES[name]() if name in TORCH_CASES else None
-        cell = lambda v: f"{v * 1e3:10.3f}" if v is not None else f"{'-':>10s}"
-        ratio = lambda v: f"{tt / v:9.2f}x" if (tt and v) else f"{'-':>10s}"
+        ratio = lambda v: f"{tt / v:9.2f}x" if (fair and tt and v) else f"{'-':>10s}"
         print(f"{name:44s} {cell(t.get('naive'))} {cell(t.get('ref'))} {cell(t.get('simd'))} "
               f"{cell(tt)} {ratio(t.get('ref'))} {ratio(t.get('simd'))}")
+        fl = gemm_flops(name)
+        if fl:
+            for impl, v in (("asr.h simd", t.get("simd")), ("OpenBLAS 1 thread", t.get("openblas-1t")),
+                            ("OpenBLAS 2 threads (wall)", t.get("openblas-2t")), ("torch", tt)):
+                if v:
+                    pk = f"  {100 * fl / v / 1e9 / peak['gflops']:5.1f}% of peak" if peak else ""
+                    vs = t.get("openblas-1t")
+                    rel = f"  {vs / v:5.2f}x OpenBLAS-1t's speed" if vs and impl != "OpenBLAS 1 thread" else ""
+                    gemm_lines.append(f"  {name:22s} {impl:26s} {v * 1e3:9.3f} ms {fl / v / 1e9:7.1f} GFLOP/s{pk}{rel}")
+    if gemm_lines:
+        print("GEMM speed (row-major, no transposes):")
+        print("\n".join(gemm_lines))
+    if not fair:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,9 @@ void at_out_add(at_outputs *outs, const char *name, asr_dtype dtype, int ndim,
 /* Creates outdir (and its parents), writes each output to a temporary file, then renames
  * all of them into place. On any failure removes what it wrote; returns 0 or 2. */
 int at_out_commit(const at_outputs *outs, const char *outdir);
+/* 0 when PATH is none of the command's inputs (nor inside an input folder), else 2 with
+ * one line (examples/outpath.h); at_parse and at_out_commit call it. */
+int at_out_check(const char *path);
 
 /* Seconds from a monotonic clock, for bench. */
 double at_now(void);
@@ -262,6 +265,7 @@ int layer_conv1d(at_layer_ctx *L);
 int layer_dwsep_conv1d(at_layer_ctx *L);
 int layer_se(at_layer_ctx *L);
 int layer_layer_norm(at_layer_ctx *L);
+int layer_group_norm(at_layer_ctx *L);
 int layer_batch_norm(at_layer_ctx *L);
 int layer_contextnet_block(at_layer_ctx *L);
 int layer_cross_entropy(at_layer_ctx *L);

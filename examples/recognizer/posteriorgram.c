@@ -9,6 +9,7 @@
  * embedded PNG images (stb_image_write from Debian's libstb-dev). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: posteriorgram --model MODEL.npz FILE OUT.svg\n");
     return 2;
   }
+  if (op_check("posteriorgram", argv[4], (const char *const *)argv + 2, 2)) return 2;
   if (asr_model_load(&m, argv[2], NULL, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
     return 2;

@@ -25,6 +25,7 @@
  * curve beside it (MODEL.svg). Exit status 0, or 2 with one line naming the problem. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -483,6 +484,22 @@ static void replace_ext(char *dst, size_t cap, const char *path, const char *ext
   snprintf(dst, cap, "%.*s%s", (int)n, path, ext);
 }
 
+/* The outputs, MODEL.npz and MODEL.svg, are none of the inputs: not inside a data folder
+ * (in[0..n_in-1]) and, when the list is given, none of its recordings (a transcripts.tsv
+ * may name files outside its folder). 0 or 2 (examples/outpath.h). */
+static int out_guard(const char *out, const char *const *in, int n_in, const ad_list *l) {
+  char svg[4096];
+  const char **all = (const char **)malloc(sizeof *all * (size_t)(n_in + (l ? l->count : 0) + 1));
+  int i, n = 0, r;
+  if (!all) return 2;
+  for (i = 0; i < n_in; i++) all[n++] = in[i];
+  for (i = 0; l && i < l->count; i++) all[n++] = l->items[i].path;
+  replace_ext(svg, sizeof svg, out, ".svg");
+  r = op_check("train", out, all, n) || op_check("train", svg, all, n) ? 2 : 0;
+  free(all);
+  return r;
+}
+
 int main(int argc, char **argv) {
   opts o;
   ad_list list, devlist;
@@ -505,6 +522,10 @@ int main(int argc, char **argv) {
   char path[4096];
 
   if (parse_args(argc, argv, &o)) return 2;
+  {
+    const char *dirs[2] = {o.data, o.dev};
+    if (out_guard(o.out, dirs, 2, NULL)) return 2;
+  }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
     for (i = 0; asr_model_recipe_name(i); i++) fprintf(stderr, " %s", asr_model_recipe_name(i));
@@ -523,7 +544,9 @@ int main(int argc, char **argv) {
   tty = ad_is_tty() && !o.quiet;
 
   /* ---- data */
-  if (ad_list_read(&list, o.data) || ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train")) return 2;
+  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
+      ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
+    return 2;
   memset(&train, 0, sizeof train);
   memset(&dev, 0, sizeof dev);
   memset(&devlist, 0, sizeof devlist);
@@ -538,7 +561,9 @@ int main(int argc, char **argv) {
                      : load_plain(&m, &list, keep_train, &train))
       return 2;
     if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
+          load_plain(&m, &devlist, NULL, &dev))
+        return 2;
     } else if (fsdd) {
       /* the dev set is drawn once, at speed 1 */
       splicer sd;
@@ -557,8 +582,11 @@ int main(int argc, char **argv) {
         snprintf(tsv, sizeof tsv, "%s/transcripts.tsv", sib);
         FILE *probe = fopen(tsv, "r");
         if (probe) {
+          const char *sibs[1] = {sib};
           fclose(probe);
-          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+          if (out_guard(o.out, sibs, 1, NULL) || ad_list_read(&devlist, sib) ||
+              load_plain(&m, &devlist, NULL, &dev))
+            return 2;
         }
       }
     }

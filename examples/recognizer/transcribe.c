@@ -27,6 +27,7 @@
  * files are still transcribed). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,8 @@ static asr_result words_decode(asr_model *m, const asr_lexicon *lex, const asr_n
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  const char *lexicon_path = NULL, *lm_path = NULL;
+  const char *lexicon_path = NULL, *lm_path = NULL, *words_in[3];
+  int n_words_in = 0;
   double lm_weight = -1, word_bonus = 0;
   asr_lexicon lex;
   asr_ngram lm;
@@ -205,7 +207,16 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  if (!model_path || (first_file < 0) == !data || ((take_lo >= 0 || speakers || exclude_speakers) && !data)) return usage();
+  if (!model_path || (first_file < 0) == !data || ((take_lo >= 0 || speakers || exclude_speakers) && !data))
+    return usage();
+  /* stdout redirected onto the model or a recording (">>" would append to it) */
+  words_in[n_words_in++] = model_path;          /* the model, the lexicon and the LM are inputs too */
+  if (lexicon_path) words_in[n_words_in++] = lexicon_path;
+  if (lm_path) words_in[n_words_in++] = lm_path;
+  if (op_check_fd("transcribe", 1, "the standard output", words_in, n_words_in) ||
+      (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
+                                     argc - first_file)))
+    return 2;
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
