@@ -276,7 +276,8 @@ done:
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  const char *lexicon_path = NULL, *lm_path = NULL;
+  const char *lexicon_path = NULL, *lm_path = NULL, *words_in[3];
+  int n_words_in = 0;
   double lm_weight = -1, word_bonus = 0;
   asr_lexicon lex;
   asr_ngram lm;
@@ -351,7 +352,10 @@ int main(int argc, char **argv) {
   if (!model_path || (first_file < 0) == !data || ((take_lo >= 0 || speakers || exclude_speakers) && !data))
     return usage();
   /* stdout redirected onto the model or a recording (">>" would append to it) */
-  if (op_check_fd("transcribe", 1, "the standard output", (const char *const *)&model_path, 1) ||
+  words_in[n_words_in++] = model_path;          /* the model, the lexicon and the LM are inputs too */
+  if (lexicon_path) words_in[n_words_in++] = lexicon_path;
+  if (lm_path) words_in[n_words_in++] = lm_path;
+  if (op_check_fd("transcribe", 1, "the standard output", words_in, n_words_in) ||
       (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
                                      argc - first_file)))
     return 2;
