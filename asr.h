@@ -12,8 +12,9 @@
  *                      O(N^2) DFT). Tiny sizes only: bigger ones get ASR_ERR_TOO_LARGE.
  *     asr_<op>_ref     the paper's algorithm in clear scalar C.
  *     asr_<op>         the fastest path built: in float builds on x86-64 compiled with
- *                      -mavx2 -mfma, AVX2+FMA kernels or the _ref algorithm on the AVX2
- *                      GEMM; elsewhere the _ref code (a few have a scalar algorithm of
+ *                      -mavx2 -mfma, AVX2+FMA kernels or the _ref algorithm on the SIMD
+ *                      GEMM (its micro-kernel AVX-512 when also compiled with -mavx512f);
+ *                      elsewhere the _ref code (a few have a scalar algorithm of
  *                      their own). ARM builds detect NEON, but asr.h has no NEON kernels
  *                      yet: they run that scalar code.
  *
@@ -93,6 +94,7 @@
  *   asr.h has no NEON kernels, so NEON builds run the scalar code of the last column):
  *     tag        float, -mavx2 -mfma                       every other build
  *     avx2       its own AVX2+FMA kernels                  the _ref code
+ *     avx512     its own AVX-512 kernel (-mavx512f), else AVX2+FMAthe _ref code
  *     pieces     its pieces' fast tiers (AVX2 kernels)     the _ref code
  *     gemm       the _ref algorithm on the AVX2 GEMM       the _ref code
  *     gemm-form  its own GEMM formulation, AVX2 GEMM       the _ref code
@@ -102,7 +104,7 @@
  *     ref        the _ref code (no fast path of its own)   the _ref code
  *
  *   sec  function                                   N R F  F runs
- *   1    asr_gemm                                   N R F  avx2
+ *   1    asr_gemm                                   N R F  avx512
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
@@ -247,7 +249,11 @@ typedef ASR_REAL asr_real;
 #endif
 
 /* The SIMD path the unsuffixed functions use. */
-#if !defined(ASR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#if !defined(ASR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__) && defined(__AVX512F__)
+#define ASR_SIMD_AVX2 1     /* the AVX2 kernels, and the GEMM's AVX-512 micro-kernel */
+#define ASR_SIMD_AVX512 1
+#define ASR_SIMD_NAME "avx512f+avx2+fma"
+#elif !defined(ASR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #define ASR_SIMD_AVX2 1
 #define ASR_SIMD_NAME "avx2+fma"
 #elif !defined(ASR_NO_SIMD) && defined(__ARM_NEON)
@@ -348,8 +354,8 @@ ASRDEF void asr_log_softmax_backward(asr_real *dx, const asr_real *y, const asr_
  * _naive: one loop per index of C_ij = sum_k A_ik B_kj, summed in double.
  * _ref:   blocked for the cache, k-loop outside the j-loop so the inner loop is a
  *         contiguous axpy, summed in asr_real.
- * asr_gemm: the fastest built: with AVX2+FMA (float), a packed 6x16 register-blocked
- *         kernel; otherwise _ref. */
+ * asr_gemm: the fastest built: with AVX-512 (float, -mavx512f), a packed 12x32
+ *         register-blocked kernel; with AVX2+FMA a 6x16 one (the same bits); otherwise _ref. */
 ASRDEF void asr_gemm_naive(int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
                            const asr_real *A, int lda, const asr_real *B, int ldb,
                            asr_real beta, asr_real *C, int ldc);
@@ -5113,8 +5119,9 @@ typedef enum asr__tier {
  *   asr_softmax, asr_log_softmax (+ _backward)
  *   asr_gemm_naive                    -> itself: C_ij = sum_k A_ik B_kj, one loop per index
  *   asr_gemm_ref                      -> itself: cache blocks, a contiguous axpy inside
- *   asr_gemm                          -> asr__gemm_avx2 (micro-kernel asr__gemm_micro_avx2),
- *                                        else asr_gemm_ref                      [fast: avx2]
+ *   asr_gemm                          -> asr__gemm_avx2 (micro-kernel asr__gemm_micro_avx512
+ *                                        with -mavx512f, else asr__gemm_micro_avx2),
+ *                                        else asr_gemm_ref                    [fast: avx512]
  *   (private) asr__gemm_tier          -> the GEMM of a tier, for the layers' tier drivers
  *   (private) asr__exp_avx2, asr__log_avx2 -> e^x and ln x of 8 floats (e^x: fast paths of 5
  *                                        and 7.1; ln x: no caller, 5 has its asr__ctc_log_1to3)
@@ -5230,17 +5237,59 @@ ASRDEF void asr_gemm_ref(int trans_a, int trans_b, int M, int N, int K, asr_real
 #undef ASR__B
 
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-/* The AVX2+FMA GEMM: a 6x16 register-blocked micro-kernel (the GotoBLAS/BLIS layout).
- *   for each 16-column panel of op(B):  for each block of KC = 256 steps of k:
- *     pack the panel (KC x 16, k-major, zero past N) once;
- *     for each 6-row sliver of op(A): micro-kernel, then C block += alpha * acc.
- * The micro-kernel keeps the 6x16 block of C in 12 ymm accumulators: for each k it
- * broadcasts op(A)[i0..i0+5][k] and multiplies-adds them into two 8-wide loads of the
- * packed row op(B)[k][j0..j0+15]. op(A) is read in place through six row pointers with a
- * step of 1 (A as is) or lda (A transposed); rows past M repeat row i0 and their results
- * are dropped. Packing B (1/(2*rows) of the work) avoids the cache-set conflicts of
- * power-of-two row strides and makes both B layouts one contiguous stream. The pack is
- * on the stack (16 KiB): kernels never allocate. */
+/* The SIMD GEMM: an MR x NR register-blocked micro-kernel (the GotoBLAS/BLIS layout).
+ *   for each NR-column panel of op(B):  for each block of KC = 256 steps of k:
+ *     pack the panel (KC x NR, k-major, zero past N) once;
+ *     for each MR-row sliver of op(A): micro-kernel, then C block += alpha * acc.
+ * The micro-kernel keeps the MR x NR block of C in registers: for each k it broadcasts
+ * op(A)[i0..i0+MR-1][k] and multiplies-adds them into the packed row op(B)[k][j0..]:
+ *   AVX-512 (-mavx512f): MR = 12, NR = 32, 24 zmm accumulators (asr__gemm_micro_avx512);
+ *   AVX2+FMA:            MR = 6,  NR = 16, 12 ymm accumulators (asr__gemm_micro_avx2).
+ * op(A) is read in place through MR row pointers with a step of 1 (A as is) or lda (A
+ * transposed); rows past M repeat row i0 and their results are dropped. Packing B (1/(2 MR)
+ * of the work) avoids the cache-set conflicts of power-of-two row strides and makes both B
+ * layouts one contiguous stream; a transposed B is packed row by row of B (contiguous
+ * reads). The pack is on the stack (16 or 32 KiB): kernels never allocate.
+ * Both kernels give the same bits: each C element is one chain of fused multiply-adds over
+ * its KC-block in k order, then C += alpha acc (fused in whole 16-column groups, a multiply
+ * and an add in the last N mod 16 columns). */
+#if defined(ASR_SIMD_AVX512)
+enum { ASR__GEMM_MR = 12, ASR__GEMM_NR = 32, ASR__GEMM_KC = 256 };
+
+/* one row r of the 12 x 32 block: broadcast op(A)[i0+r][k], two 16-wide FMAs */
+#define ASR__GEMM_ROW512(r) v = _mm512_set1_ps(a##r[o]);             \
+  c##r##0 = _mm512_fmadd_ps(v, b0, c##r##0); c##r##1 = _mm512_fmadd_ps(v, b1, c##r##1)
+ASR__PRIVATE void asr__gemm_micro_avx512(int kc, const float *const *a, ptrdiff_t as,
+                                         const float *bp, float *acc) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00;
+  __m512 c70 = c00, c71 = c00, c80 = c00, c81 = c00, c90 = c00, c91 = c00, c100 = c00;
+  __m512 c101 = c00, c110 = c00, c111 = c00;
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+  const float *a6 = a[6], *a7 = a[7], *a8 = a[8], *a9 = a[9], *a10 = a[10], *a11 = a[11];
+  ptrdiff_t o = 0;
+  int k;
+  for (k = 0; k < kc; k++, bp += ASR__GEMM_NR, o += as) {
+    __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16), v;
+    ASR__GEMM_ROW512(0); ASR__GEMM_ROW512(1); ASR__GEMM_ROW512(2); ASR__GEMM_ROW512(3);
+    ASR__GEMM_ROW512(4); ASR__GEMM_ROW512(5); ASR__GEMM_ROW512(6); ASR__GEMM_ROW512(7);
+    ASR__GEMM_ROW512(8); ASR__GEMM_ROW512(9); ASR__GEMM_ROW512(10); ASR__GEMM_ROW512(11);
+  }
+  _mm512_storeu_ps(acc + 0, c00);    _mm512_storeu_ps(acc + 16, c01);
+  _mm512_storeu_ps(acc + 32, c10);   _mm512_storeu_ps(acc + 48, c11);
+  _mm512_storeu_ps(acc + 64, c20);   _mm512_storeu_ps(acc + 80, c21);
+  _mm512_storeu_ps(acc + 96, c30);   _mm512_storeu_ps(acc + 112, c31);
+  _mm512_storeu_ps(acc + 128, c40);  _mm512_storeu_ps(acc + 144, c41);
+  _mm512_storeu_ps(acc + 160, c50);  _mm512_storeu_ps(acc + 176, c51);
+  _mm512_storeu_ps(acc + 192, c60);  _mm512_storeu_ps(acc + 208, c61);
+  _mm512_storeu_ps(acc + 224, c70);  _mm512_storeu_ps(acc + 240, c71);
+  _mm512_storeu_ps(acc + 256, c80);  _mm512_storeu_ps(acc + 272, c81);
+  _mm512_storeu_ps(acc + 288, c90);  _mm512_storeu_ps(acc + 304, c91);
+  _mm512_storeu_ps(acc + 320, c100); _mm512_storeu_ps(acc + 336, c101);
+  _mm512_storeu_ps(acc + 352, c110); _mm512_storeu_ps(acc + 368, c111);
+}
+#undef ASR__GEMM_ROW512
+#else
 enum { ASR__GEMM_MR = 6, ASR__GEMM_NR = 16, ASR__GEMM_KC = 256 };
 
 ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t as, const float *bp,
@@ -5267,14 +5316,58 @@ ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t 
   _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
   _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
 }
+#endif
+
+/* bpack[k][jj] = op(B)[k0+k][j0+jj] for k < kc, jj < nr; zero for nr <= jj < NR */
+ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, int ldb, int k0, int kc,
+                                   int j0, int nr) {
+  int k, jj;
+  if (!trans_b) {
+    for (k = 0; k < kc; k++) {
+      const float *src = B + (size_t)(k0 + k) * ldb + j0;
+      float *dst = bpack + (size_t)k * ASR__GEMM_NR;
+      for (jj = 0; jj < nr; jj++) dst[jj] = src[jj];
+      for (; jj < ASR__GEMM_NR; jj++) dst[jj] = 0;
+    }
+    return;
+  }
+  for (jj = 0; jj < nr; jj++) {                 /* B (N,K): row j0+jj of B is column jj */
+    const float *src = B + (size_t)(j0 + jj) * ldb + k0;
+    for (k = 0; k < kc; k++) bpack[(size_t)k * ASR__GEMM_NR + jj] = src[k];
+  }
+  for (; jj < ASR__GEMM_NR; jj++)
+    for (k = 0; k < kc; k++) bpack[(size_t)k * ASR__GEMM_NR + jj] = 0;
+}
+
+/* C[0..nr) += alpha acc[0..nr): fused in whole groups of 16 columns, then a multiply and
+ * an add per column (the same bits for both kernels' panel widths) */
+ASR__PRIVATE void asr__gemm_update_row(float *c, const float *acc, int nr, float alpha) {
+  int jj = 0;
+#if defined(ASR_SIMD_AVX512)
+  for (; jj + 16 <= nr; jj += 16)
+    _mm512_storeu_ps(c + jj, _mm512_fmadd_ps(_mm512_set1_ps(alpha), _mm512_loadu_ps(acc + jj),
+                                             _mm512_loadu_ps(c + jj)));
+#else
+  for (; jj + 16 <= nr; jj += 16) {
+    __m256 va = _mm256_set1_ps(alpha);
+    _mm256_storeu_ps(c + jj, _mm256_fmadd_ps(va, _mm256_loadu_ps(acc + jj), _mm256_loadu_ps(c + jj)));
+    _mm256_storeu_ps(c + jj + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(acc + jj + 8),
+                                                 _mm256_loadu_ps(c + jj + 8)));
+  }
+#endif
+  for (; jj < nr; jj++) {
+    volatile float t = alpha * acc[jj];   /* two roundings, also where C++ would contract */
+    c[jj] += t;
+  }
+}
 
 ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, const float *B, int ldb, float beta,
                                  float *C, int ldc) {
-  /* bpack: the packed KC x 16 panel of op(B) (16 KiB); acc: the micro-kernel's 6 x 16
-   * block of C, before alpha and the valid rows/columns are applied */
+  /* bpack: the packed KC x NR panel of op(B); acc: the micro-kernel's MR x NR block of C,
+   * before alpha and the valid rows/columns are applied */
   float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
-  int i, j, k, i0, j0, k0;
+  int i, j, i0, j0, k0;
   /* C = beta C first; the blocks below only add alpha op(A) op(B) */
   for (i = 0; i < M; i++) {
     float *c = C + (size_t)i * ldc;
@@ -5288,18 +5381,7 @@ ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, 
     int nr = ASR__MIN(ASR__GEMM_NR, N - j0);
     for (k0 = 0; k0 < K; k0 += ASR__GEMM_KC) {
       int kc = ASR__MIN(ASR__GEMM_KC, K - k0);
-      /* bpack[k][jj] = op(B)[k0+k][j0+jj], zero past N */
-      for (k = 0; k < kc; k++) {
-        float *dst = bpack + (size_t)k * ASR__GEMM_NR;
-        int jj;
-        if (!trans_b) {
-          const float *src = B + (size_t)(k0 + k) * ldb + j0;
-          for (jj = 0; jj < nr; jj++) dst[jj] = src[jj];
-        } else {
-          for (jj = 0; jj < nr; jj++) dst[jj] = B[(size_t)(j0 + jj) * ldb + k0 + k];
-        }
-        for (; jj < ASR__GEMM_NR; jj++) dst[jj] = 0;
-      }
+      asr__gemm_pack_b(bpack, trans_b, B, ldb, k0, kc, j0, nr);
       for (i0 = 0; i0 < M; i0 += ASR__GEMM_MR) {
         int mr = ASR__MIN(ASR__GEMM_MR, M - i0), r;
         const float *arow[ASR__GEMM_MR];
@@ -5307,20 +5389,13 @@ ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, 
           int ir = i0 + (r < mr ? r : 0);       /* rows past M repeat row i0 */
           arow[r] = trans_a ? A + (size_t)k0 * lda + ir : A + (size_t)ir * lda + k0;
         }
+#if defined(ASR_SIMD_AVX512)
+        asr__gemm_micro_avx512(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
+#else
         asr__gemm_micro_avx2(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
-        /* C block += alpha * acc, only the valid part */
-        for (r = 0; r < mr; r++) {
-          float *c = C + (size_t)(i0 + r) * ldc + j0;
-          const float *a = acc + r * ASR__GEMM_NR;
-          if (nr == ASR__GEMM_NR) {
-            __m256 va = _mm256_set1_ps(alpha);
-            _mm256_storeu_ps(c, _mm256_fmadd_ps(va, _mm256_loadu_ps(a), _mm256_loadu_ps(c)));
-            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(a + 8), _mm256_loadu_ps(c + 8)));
-          } else {
-            int jj;
-            for (jj = 0; jj < nr; jj++) c[jj] += alpha * a[jj];
-          }
-        }
+#endif
+        for (r = 0; r < mr; r++)               /* C block += alpha * acc, the valid part */
+          asr__gemm_update_row(C + (size_t)(i0 + r) * ldc + j0, acc + r * ASR__GEMM_NR, nr, alpha);
       }
     }
   }
