@@ -116,7 +116,7 @@
  *   4.3  asr_rel_mhsa_{forward,backward}            N R F  gemm
  *   4.3  asr_conv2d_{forward,backward}              N R F  gemm
  *   4.3  asr_conv2d_subsampling_{forward,backward}  N R F  gemm
- *   4.3  asr_conformer_ff_{forward,backward}        N R F  gemm
+ *   4.3  asr_conformer_ff_{forward,backward}        N R F  pieces
  *   4.3  asr_conformer_conv_{forward,backward}      N R F  pieces
  *   4.3  asr_conformer_block_{forward,backward}     N R F  pieces
  *   4.4  asr_lstm_{forward,backward}                N R F  gemm
@@ -8593,6 +8593,54 @@ ASRDEF void asr_swish_backward(asr_real *dx, const asr_real *dy, const asr_real 
   }
 }
 
+/* ---- swish of a tier: the fast tier's float AVX2 kernel, else the double loops above.
+ * asr__swish_avx2: s = 1 / (1 + e^-x) with e^-x from asr__exp_avx2 (a few ulp), in float;
+ *   forward y = x s, backward dx += dy (s + x s (1 - s)) = dy s (1 + x (1 - s)) (or, with
+ *   acc = 0, dx = dy s (1 + x (1 - s)), where dx may be dy: in place). The last
+ *   n mod 8 elements go through masked loads and stores: the same arithmetic everywhere.
+ *   Saturates as the double code does: x < -88.7 gives s = 0, y = -0 (x = -inf: NaN, as
+ *   there); x > 88.7 gives s = 1. Relative error against the double loops: a few 1e-7. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__swish_avx2(float *y, float *dx, const float *dy, const float *x, size_t n, int acc) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  size_t i;
+  for (i = 0; i < n; i += 8) {
+    size_t m = n - i < 8 ? n - i : 8;
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 xv = _mm256_maskload_ps(x + i, mask);
+    __m256 sv = _mm256_div_ps(one, _mm256_add_ps(one, asr__exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), xv))));
+    if (y) _mm256_maskstore_ps(y + i, mask, _mm256_mul_ps(xv, sv));                 /* x s */
+    if (dx) {                                           /* dx (+)= dy s (1 + x (1 - s)) */
+      __m256 d = _mm256_mul_ps(sv, _mm256_fmadd_ps(xv, _mm256_sub_ps(one, sv), one));
+      __m256 g = _mm256_maskload_ps(dy + i, mask);
+      _mm256_maskstore_ps(dx + i, mask, acc ? _mm256_fmadd_ps(g, d, _mm256_maskload_ps(dx + i, mask))
+                                            : _mm256_mul_ps(g, d));
+    }
+  }
+}
+#endif
+ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_avx2(y, NULL, NULL, x, n, 0);
+    return;
+  }
+#endif
+  (void)tier;
+  asr_swish_forward(y, x, n);
+}
+ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
+                                           size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_avx2(NULL, dx, dy, x, n, 1);
+    return;
+  }
+#endif
+  (void)tier;
+  asr_swish_backward(dx, dy, x, n);
+}
+
 /* ---- GLU: x viewed as (outer, 2C, inner); a = first C channels, b = the last C */
 ASRDEF asr_result asr_glu_forward(asr_real *y, const asr_real *x, int outer, int C, int inner) {
   int o, c, i;
@@ -9498,6 +9546,20 @@ ASR__PRIVATE double asr__dswish1(double z) {
   double s = asr__sigmoid(z);
   return s + z * s * (1 - s);
 }
+/* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 kernel, else in
+ * double as above */
+ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
+                                       size_t n) {
+  size_t k;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_avx2(NULL, out, dy, x, n, 0);
+    return;
+  }
+#endif
+  (void)tier;
+  for (k = 0; k < n; k++) out[k] = (asr_real)(dy[k] * asr__dswish1(x[k]));
+}
 
 /* _naive: one item, every sum a loop. x, y (C,T); mean, gate (C); z (R). */
 ASR__PRIVATE void asr__se_item_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate, const asr_real *x,
@@ -9825,7 +9887,7 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
         s->b[i], s->bn_mean[i], s->bn_rstd[i], l->bn.running_mean, l->bn.running_var, s->a[i], l->bn.weight,
         l->bn.bias, s->len[i + 1], c->N, c->C_out, Ti, c->training, c->bn_momentum, c->bn_eps);
     if (r != ASR_OK) return r;
-    asr_swish_forward(s->h[i], s->b[i], (size_t)c->N * c->C_out * Ti);   /* padding: swish(0) = 0 */
+    asr__swish_forward_tier(tier, s->h[i], s->b[i], (size_t)c->N * c->C_out * Ti);   /* swish(0) = 0 */
     h = s->h[i];
   }
   /* SE over the valid frames of the last layer's output */
@@ -9850,7 +9912,7 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
   } else {
     memcpy(s->zsum, s->se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
   }
-  asr_swish_forward(y, s->zsum, (size_t)c->N * c->C_out * Tm);        /* C(x) = swish(...) */
+  asr__swish_forward_tier(tier, y, s->zsum, (size_t)c->N * c->C_out * Tm);   /* C(x) = swish(...) */
   return ASR_OK;
 }
 
@@ -9862,7 +9924,7 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
                                                  const asr_contextnet_block_params *p,
                                                  const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
                                                  asr_real *DZ, void *scratch, size_t sbytes) {
-  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
+  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch;
   size_t NTm = (size_t)c->N * c->C_out * Tm;
   asr_result r;
   /* through the final swish, valid frames only (padded dy is ignored) */
@@ -9870,7 +9932,7 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
   for (n = 0; n < c->N; n++)
     for (ch = 0; ch < c->C_out; ch++) {
       size_t o = ((size_t)n * c->C_out + ch) * Tm;
-      for (t = 0; t < s->len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s->zsum[o + t]));
+      asr__dswish_mul_tier(tier, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][n]);
     }
   if (c->residual) {
     /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
@@ -9898,10 +9960,10 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
     const asr_contextnet_layer_grads *gl = &g->layer[i];
     asr_conv1d_dims d;
     int Ti = i == m - 1 ? Tm : c->T;
-    size_t cnt = (size_t)c->N * c->C_out * Ti, k;
+    size_t cnt = (size_t)c->N * c->C_out * Ti;
     asr__cn_dims(c, i, &d);
     /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
-    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s->b[i][k]));   /* db = dh swish'(b) */
+    asr__dswish_mul_tier(tier, G1, G1, s->b[i], cnt);   /* db = dh swish'(b) */
     memset(G2, 0, sizeof(asr_real) * cnt);
     if (tier == ASR__TIER_NAIVE)
       asr__bn_naive_backward(G2, gl->bn.weight, gl->bn.bias, G1, s->a[i], s->bn_mean[i], s->bn_rstd[i],
@@ -10555,7 +10617,8 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *   asr_conformer_ff_*_naive              -> asr__conf_ff_naive(_backward), asr__linear_naive
  *                                            [Gulati20] Sec. 2.3                        sec. 5
  *   asr_conformer_ff_*_ref, asr_conformer_ff_* -> asr__conf_ff_linear(_backward) on
- *                                            asr_linear_*_ref / asr_linear_*  [fast: gemm]
+ *                                            asr_linear_*_ref / asr_linear_* and the swish
+ *                                            of that tier (4.1)              [fast: pieces]
  *   asr_conformer_conv_*{_naive,_ref,}    -> asr__conf_conv_compose(_backward): the pointwise
  *                                            convs as linears, GLU, the depthwise conv1d,
  *                                            batch norm, swish of that tier (_naive: written
@@ -10566,7 +10629,8 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *                                            out, asr__ln_naive), [Gulati20] eq. (1)    sec. 7
  *                                                                         [fast: pieces]
  * No 4.3 function has a SIMD kernel of its own: the unsuffixed tiers are the _ref
- * algorithms on asr_gemm / asr_linear_* / the fast conv1d of 4.2 (AVX2+FMA where built).
+ * algorithms on asr_gemm / asr_linear_* / the fast conv1d of 4.2 / the AVX2 swish of 4.1
+ * (asr__swish_forward_tier; AVX2+FMA where built).
  * The API and its full contract: section 4.3 of the declarations (search "4.3 Conformer").
  * Order below: per component the math (equations, _naive, _ref), the public tiers; then,
  * under the plumbing rule, argument checks, sizes, saved-buffer layouts and the drivers. */
@@ -11589,7 +11653,7 @@ ASR__PRIVATE asr_result asr__conf_ff_linear(asr__tier tier, asr_real *y, const a
                                             int F) {
   asr_result r = asr__linear_of_tier(tier, s->h, x, p->w1, p->b1, M, D, F);   /* h = x W1^T + b1 */
   if (r) return r;
-  asr_swish_forward(s->s, s->h, (size_t)M * F);
+  asr__swish_forward_tier(tier, s->s, s->h, (size_t)M * F);
   return asr__linear_of_tier(tier, y, s->s, p->w2, p->b2, M, F, D);           /* y = s W2^T + b2 */
 }
 ASR__PRIVATE asr_result asr__conf_ff_linear_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
@@ -11601,7 +11665,7 @@ ASR__PRIVATE asr_result asr__conf_ff_linear_backward(asr__tier tier, asr_real *d
   /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
   r = asr__linear_of_tier_backward(tier, ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
   if (r) return r;
-  asr_swish_backward(dh, ds, s->h, (size_t)M * F);
+  asr__swish_backward_tier(tier, dh, ds, s->h, (size_t)M * F);
   return asr__linear_of_tier_backward(tier, dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
 }
 
@@ -11692,7 +11756,7 @@ ASR__PRIVATE asr_result asr__conf_conv_compose(asr__tier tier, asr_real *y, cons
       s->n, s->bn_mean, s->bn_rstd, p->bn_mean, p->bn_var, s->c, p->bn_w, p->bn_b, lengths, N, D, T, cfg->training,
       cfg->bn_momentum, cfg->bn_eps);
   if (r) return r;
-  asr_swish_forward(tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
+  asr__swish_forward_tier(tier, tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
   asr__conf_transpose(s->s, tmp, lengths, N, T, D, 0);
   /* y = pointwise_conv2(s), 0 at padded frames */
   if (tier == ASR__TIER_NAIVE) asr__linear_naive(y, s->s, p->pw2_w, p->pw2_b, M, D, D);
@@ -11727,7 +11791,7 @@ ASR__PRIVATE asr_result asr__conf_conv_compose_backward(asr__tier tier, asr_real
   /* channels first (b2), swish backward into b1 */
   asr__conf_transpose(b2, b1, lengths, N, T, D, 1);
   memset(b1, 0, sizeof(asr_real) * ntd);
-  asr_swish_backward(b1, b2, s->n, ntd);
+  asr__swish_backward_tier(tier, b1, b2, s->n, ntd);
   /* batch norm backward into b2 */
   memset(b2, 0, sizeof(asr_real) * ntd);
   if (tier == ASR__TIER_NAIVE)
