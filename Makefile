@@ -132,6 +132,9 @@ TDEF := -DASR_USE_STB_VORBIS
 ifneq ($(SIMD),$(SIMD_AVX2))
 TEST_BUILDS += $(B)/test_avx2
 endif
+# ASR_THREADS with OpenMP: every test on threads, and the GEMM's bits against one thread
+TEST_BUILDS += $(B)/test_threads
+OMP := -fopenmp -DASR_THREADS
 
 $(B)/test_gcc: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
@@ -147,6 +150,8 @@ $(B)/test_sep: $(TEST_SRC) tests/impl.c | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_TEST_SEPARATE_IMPL tests/test_asr.c tests/impl.c -o $@ $(LIBS)
 $(B)/test_avx2: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD_AVX2) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_threads: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD) $(OMP) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_nosimd: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) -DASR_NO_SIMD $(TDEF) tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
@@ -207,10 +212,16 @@ $(B)/.deps-openblas: | $(B)/.stamp
 	@touch $@
 $(B)/bench_blas: bench/blas_gemm.c | $(B)/.deps-openblas
 	$(CC) $(WARN) $(OPT) $(SIMD) -I$(OPENBLAS_INC) $< -o $@ -L$(OPENBLAS) -Wl,-rpath,$(OPENBLAS) -lopenblas -lm
-bench: $(EXAMPLES) $(B)/bench_blas | $(B)/.deps-torch
+# asrtool-omp: asrtool with ASR_THREADS and OpenMP, for `asrtool bench --threads N`
+$(B)/asr_impl_omp.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) -c $< -o $@
+$(B)/asrtool-omp: $(ASRTOOL_SRC) $(B)/asr_impl_omp.o
+	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) $(filter %.c,$^) $(B)/asr_impl_omp.o -o $@ $(LIBS)
+bench: $(EXAMPLES) $(B)/bench_blas $(B)/asrtool-omp | $(B)/.deps-torch
 	@$(B)/asrtool bench --json $(B)/bench.json
+	@$(B)/asrtool-omp bench --threads 2 --filter core --json $(B)/bench_2t.json
 	@$(B)/bench_blas --json $(B)/bench_blas.json
-	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json
+	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json $(B)/bench_2t.json
 
 # ---- fuzz ------------------------------------------------------------------------
 FUZZ_SECONDS ?= 30

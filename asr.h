@@ -35,6 +35,9 @@
  *                          checks are meant for this build; SIMD kernels are float only.
  *   ASR_NO_SIMD            never use the SIMD kernels; the unsuffixed names run their
  *                          scalar code (TIERS below: the "every other build" column)
+ *   ASR_THREADS            with -fopenmp: asr_gemm splits large products over OpenMP
+ *                          threads, bit-identical to one thread (off by default; without
+ *                          it the header uses no threads and needs no library)
  *   ASR_USE_STB_VORBIS     decode Ogg Vorbis with stb_vorbis (Debian: libstb-dev, then
  *                          #include <stb/stb_vorbis.h> and link -lstb)
  *   ASR_MALLOC(sz,user) / ASR_FREE(p,user)
@@ -5361,13 +5364,43 @@ ASR__PRIVATE void asr__gemm_update_row(float *c, const float *acc, int nr, float
   }
 }
 
+/* One block of C: rows [i0, i0+mr) by the NR-column panel at j0 (nr valid columns), all
+ * of K. bpack: the packed KC x NR panel of op(B); acc: the micro-kernel's MR x NR block of
+ * C, before alpha and the valid rows/columns are applied. Both on this thread's stack. */
+ASR__PRIVATE void asr__gemm_block(int trans_a, int trans_b, int K, float alpha, const float *A, int lda,
+                                  const float *B, int ldb, float *C, int ldc, int i0, int mr, int j0, int nr) {
+  float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
+  int i, k0, iend = i0 + mr;
+  for (k0 = 0; k0 < K; k0 += ASR__GEMM_KC) {
+    int kc = ASR__MIN(ASR__GEMM_KC, K - k0);
+    asr__gemm_pack_b(bpack, trans_b, B, ldb, k0, kc, j0, nr);
+    for (i = i0; i < iend; i += ASR__GEMM_MR) {
+      int m = ASR__MIN(ASR__GEMM_MR, iend - i), r;
+      const float *arow[ASR__GEMM_MR];
+      for (r = 0; r < ASR__GEMM_MR; r++) {
+        int ir = i + (r < m ? r : 0);           /* rows past the block repeat its first */
+        arow[r] = trans_a ? A + (size_t)k0 * lda + ir : A + (size_t)ir * lda + k0;
+      }
+#if defined(ASR_SIMD_AVX512)
+      asr__gemm_micro_avx512(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
+#else
+      asr__gemm_micro_avx2(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
+#endif
+      for (r = 0; r < m; r++)                  /* C block += alpha * acc, the valid part */
+        asr__gemm_update_row(C + (size_t)(i + r) * ldc + j0, acc + r * ASR__GEMM_NR, nr, alpha);
+    }
+  }
+}
+
+/* With -DASR_THREADS and OpenMP (-fopenmp), GEMMs of at least ASR__GEMM_PAR_MIN multiply-
+ * adds split their blocks (NR-column panels times blocks of 16 MR rows) over the threads.
+ * Every C element is still computed by one thread in the same order: the bits do not
+ * depend on the number of threads. Without ASR_THREADS: one block of all rows per panel. */
+#define ASR__GEMM_PAR_MIN 262144.0
 ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, const float *B, int ldb, float beta,
                                  float *C, int ldc) {
-  /* bpack: the packed KC x NR panel of op(B); acc: the micro-kernel's MR x NR block of C,
-   * before alpha and the valid rows/columns are applied */
-  float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
-  int i, j, i0, j0, k0;
+  int i, j, task, np = (N + ASR__GEMM_NR - 1) / ASR__GEMM_NR, mb = M, nb;
   /* C = beta C first; the blocks below only add alpha op(A) op(B) */
   for (i = 0; i < M; i++) {
     float *c = C + (size_t)i * ldc;
@@ -5376,28 +5409,18 @@ ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, 
     else if (beta != 1)
       for (j = 0; j < N; j++) c[j] *= beta;
   }
-  if (alpha == 0) return;
-  for (j0 = 0; j0 < N; j0 += ASR__GEMM_NR) {
-    int nr = ASR__MIN(ASR__GEMM_NR, N - j0);
-    for (k0 = 0; k0 < K; k0 += ASR__GEMM_KC) {
-      int kc = ASR__MIN(ASR__GEMM_KC, K - k0);
-      asr__gemm_pack_b(bpack, trans_b, B, ldb, k0, kc, j0, nr);
-      for (i0 = 0; i0 < M; i0 += ASR__GEMM_MR) {
-        int mr = ASR__MIN(ASR__GEMM_MR, M - i0), r;
-        const float *arow[ASR__GEMM_MR];
-        for (r = 0; r < ASR__GEMM_MR; r++) {
-          int ir = i0 + (r < mr ? r : 0);       /* rows past M repeat row i0 */
-          arow[r] = trans_a ? A + (size_t)k0 * lda + ir : A + (size_t)ir * lda + k0;
-        }
-#if defined(ASR_SIMD_AVX512)
-        asr__gemm_micro_avx512(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
-#else
-        asr__gemm_micro_avx2(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
+  if (alpha == 0 || M <= 0 || N <= 0) return;
+#if defined(ASR_THREADS) && defined(_OPENMP)
+  if ((double)M * N * K >= ASR__GEMM_PAR_MIN) mb = 16 * ASR__GEMM_MR;
 #endif
-        for (r = 0; r < mr; r++)               /* C block += alpha * acc, the valid part */
-          asr__gemm_update_row(C + (size_t)(i0 + r) * ldc + j0, acc + r * ASR__GEMM_NR, nr, alpha);
-      }
-    }
+  nb = (M + mb - 1) / mb;
+#if defined(ASR_THREADS) && defined(_OPENMP)
+#pragma omp parallel for schedule(static) if ((double)M * N * K >= ASR__GEMM_PAR_MIN)
+#endif
+  for (task = 0; task < np * nb; task++) {
+    int j0 = task / nb * ASR__GEMM_NR, i0 = task % nb * mb;
+    asr__gemm_block(trans_a, trans_b, K, alpha, A, lda, B, ldb, C, ldc, i0, ASR__MIN(mb, M - i0), j0,
+                    ASR__MIN(ASR__GEMM_NR, N - j0));
   }
 }
 #endif

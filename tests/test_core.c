@@ -2,6 +2,9 @@
  * gradient check. */
 #include <dirent.h>     /* npy_write_no_partial lists a directory */
 #include <sys/wait.h>   /* npy_read_pipe waits for its writer */
+#if defined(ASR_THREADS) && defined(_OPENMP)
+#include <omp.h>        /* gemm_threads_bits sets the number of threads */
+#endif
 
 static void t_result_strings(tctx *t) {
   int c;
@@ -274,6 +277,43 @@ static void t_gemm_simd_bits(tctx *t) {
       }
 #else
   SKIP("no SIMD GEMM in this build");
+#endif
+}
+
+/* The threaded GEMM (-DASR_THREADS -fopenmp) gives the same bits with 1, 2 and 3 threads,
+ * on products large enough to be split (every transpose, edges of the blocks). */
+static void t_gemm_threads_bits(tctx *t) {
+#if defined(ASR_THREADS) && defined(_OPENMP)
+  static const int sizes[][3] = {{65, 65, 65}, {200, 47, 300}, {13, 530, 257}, {390, 129, 40}};
+  asr_rng rng;
+  int s, ta, tb, nt, prev = omp_get_max_threads();   /* restored: the other tests run threaded */
+  asr_rng_seed(&rng, 11, 0);
+  for (s = 0; s < 4; s++)
+    for (ta = 0; ta < 2; ta++)
+      for (tb = 0; tb < 2; tb++) {
+        int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], same = 1;
+        asr_real *A = TALLOC(asr_real, (size_t)M * K), *B = TALLOC(asr_real, (size_t)K * N);
+        asr_real *C0 = TALLOC(asr_real, (size_t)M * N), *C1 = TALLOC(asr_real, (size_t)M * N);
+        fill_uniform(&rng, A, (size_t)M * K, -1, 1);
+        fill_uniform(&rng, B, (size_t)K * N, -1, 1);
+        fill_uniform(&rng, C0, (size_t)M * N, -1, 1);
+        memcpy(C1, C0, sizeof(asr_real) * (size_t)M * N);
+        omp_set_num_threads(1);
+        asr_gemm(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 1.5f, C0, N);
+        for (nt = 2; nt <= 3; nt++) {
+          asr_real *C2 = TALLOC(asr_real, (size_t)M * N);
+          memcpy(C2, C1, sizeof(asr_real) * (size_t)M * N);
+          omp_set_num_threads(nt);
+          asr_gemm(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 1.5f, C2, N);
+          same &= memcmp(C0, C2, sizeof(asr_real) * (size_t)M * N) == 0;
+          free(C2);
+        }
+        omp_set_num_threads(prev);
+        free(A), free(B), free(C0), free(C1);
+        CHECKF(same, "M=%d N=%d K=%d ta=%d tb=%d: 2 or 3 threads differ from 1", M, N, K, ta, tb);
+      }
+#else
+  SKIP("built without -DASR_THREADS -fopenmp");
 #endif
 }
 
@@ -904,6 +944,7 @@ static const test_case TESTS_core[] = {
   {"core/gemm_naive_ref_fast", t_gemm},
   {"core/gemm_beta0_ignores_c", t_gemm_beta0_ignores_c},
   {"core/gemm_simd_bits", t_gemm_simd_bits},
+  {"core/gemm_threads_bits", t_gemm_threads_bits},
   {"core/npy_roundtrip", t_npy_roundtrip},
   {"core/npy_header_layout", t_npy_header_layout},
   {"core/npy_variants", t_npy_variants},
