@@ -3,6 +3,8 @@
 #   make            the examples and build/asrtool
 #   make demo       the main job on the bundled data (see README.md)
 #   make test       the C test runner in every configuration (see below), then make docs-check
+#                   and tests/programs.py (the programs on their files; error paths under ASan)
+#   make san-programs  build/san/: asrtool, train, transcribe, posteriorgram with ASan + UBSan
 #   make docs-check the docs against the code: tier table, doc blocks, citations, equation
 #                   numbers, the docs' commands (tests/docs_check.py, no torch needed)
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
@@ -34,7 +36,9 @@ B       := build
 
 HDR     := asr.h
 TEST_SRC := tests/test_asr.c $(wildcard tests/test_*.c) tests/test_util.h $(HDR)
-ASRTOOL_SRC := $(wildcard examples/asrtool/*.c) examples/asrtool/asrtool.h
+# every program that writes files checks its outputs against its inputs (examples/outpath.h)
+OUTPATH_SRC := examples/outpath.c examples/outpath.h
+ASRTOOL_SRC := $(wildcard examples/asrtool/*.c) examples/asrtool/asrtool.h $(OUTPATH_SRC)
 EXAMPLES := $(B)/asrtool $(B)/asrtool-f64 $(B)/hello_ctc
 # each component adds its example programs under its own line:
 # features
@@ -55,7 +59,7 @@ EXAMPLES += $(B)/vq_toy
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds docs-check test-torch bench fuzz clean pretrained eval same-numbers
+.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch bench fuzz clean pretrained eval same-numbers
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -103,16 +107,16 @@ $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
 
 # train, transcribe and posteriorgram share examples/recognizer/asrdata.c
-RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h
+RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h $(OUTPATH_SRC)
 $(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
-	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/recognizer/asrdata.c $(B)/asr_impl.o -o $@ $(LIBS)
+	$(CC) $(WARN) $(OPT) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl.o -o $@ $(LIBS)
 
 # hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
 $(B)/hello_ctc: examples/hello_ctc.c $(HDR) | $(B)/.stamp
 	$(CC) $(WARN) $(OPT) $(SIMD) $< -o $@ -lm
 
-$(B)/%: examples/%.c $(B)/asr_impl.o $(HDR)
-	$(CC) $(WARN) $(OPT) $(SIMD) $< $(B)/asr_impl.o -o $@ $(LIBS)
+$(B)/%: examples/%.c $(B)/asr_impl.o $(HDR) $(OUTPATH_SRC)
+	$(CC) $(WARN) $(OPT) $(SIMD) $< examples/outpath.c $(B)/asr_impl.o -o $@ $(LIBS)
 
 # ---- make test: the runner in every configuration -----------------------------------
 # gcc and clang as C99 with all warnings as errors; ASR_REAL=double; the header as C++11;
@@ -160,6 +164,20 @@ $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
 
 test-builds: $(TEST_BUILDS)
 
+# ---- make san-programs: the programs under AddressSanitizer + UBSan (LeakSanitizer on) --
+# tests/programs.py runs their error paths (san/*): exit 2, one line, no sanitizer report.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_PROGRAMS := $(B)/san/asrtool $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram
+$(B)/san/asr_impl.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	@mkdir -p $(B)/san
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) -c $< -o $@
+$(B)/san/asrtool: $(ASRTOOL_SRC) $(B)/san/asr_impl.o
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $(filter %.c,$^) $(B)/san/asr_impl.o -o $@ $(LIBS)
+$(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram: $(B)/san/%: examples/recognizer/%.c $(RECOGNIZER_SRC) \
+  $(B)/san/asr_impl.o
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/san/asr_impl.o -o $@ $(LIBS)
+san-programs: $(SAN_PROGRAMS)
+
 # ---- make docs-check: the docs against the code ----------------------------------------
 # tests/docs_check.py says what it checks; it runs the docs' asrtool and transcribe commands,
 # and asks train --help for its options. A few seconds; no torch.
@@ -167,10 +185,14 @@ DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe
 docs-check: $(DOCS_BIN)
 	@$(PYTHON) tests/docs_check.py
 
+# tests/programs.py runs the programs on their files: no output over an input, ... (its
+# docstring lists the families). Standard library only, well under a minute.
+PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align $(SAN_PROGRAMS)
+
 # Runs every build (two at a time), one summary line per build, then the total; the docs
-# check counts as one more runner (one test line per check family).
-test: test-builds $(DOCS_BIN)
-	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py
+# check and the programs' check count as runners too (one test line per check family).
+test: test-builds $(PROGRAMS_BIN)
+	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py
 
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch
@@ -193,7 +215,7 @@ pretrained: $(B)/train
 	$(B)/train --recipe ctc-contextnet --data data/toy/train --out data/models/ctc-contextnet.npz \
 	  --steps 2000 --seed 1 --eval-every 250 | tee data/models/ctc-contextnet.log
 # make eval: trains every recipe and prints its error rates (long: see README.md)
-eval: $(B)/train $(B)/transcribe
+eval: $(B)/train $(B)/transcribe $(B)/asrtool
 	@sh tests/eval.sh
 
 # ---- bench -----------------------------------------------------------------------

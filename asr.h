@@ -111,6 +111,7 @@
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
+ *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
@@ -128,6 +129,9 @@
  *   5    asr_ctc_loss_logprobs                      N R F  avx2
  *   5    asr_ctc_alpha                              - R -  (no unsuffixed name)
  *   5    asr_ctc_beta                               - R -  (no unsuffixed name)
+ *   5    asr_ctc_lattice_batch                      N R -  (no unsuffixed name)
+ *   5    asr_ctc_lexicon_decode                     N R F  ref
+ *   6.1  asr_rnnt_lattice_batch                     N R -  (no unsuffixed name)
  *   6.2  asr_rnnt_loss                              N R F  avx2
  *   6.2  asr_rnnt_loss_logprobs                     N R F  ref
  *   7.1  asr_las_speller_forward                    N R F  own+avx2
@@ -142,9 +146,9 @@
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
- *   Every other public function (329) has one tier: its definition is already its
+ *   Every other public function (354) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 38, 2: 11, 3: 15, 4: 75, 5: 9, 6: 20, 7: 68, 8: 17, 9: 39, 10: 37.
+ *   1: 39, 2: 11, 3: 15, 4: 75, 5: 26, 6: 23, 7: 72, 8: 17, 9: 39, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -152,8 +156,16 @@
  *                 src/feat/feature-window.cc, mel-computations.cc, feature-fbank.cc.
  *   [Lloyd82]     S. Lloyd, "Least Squares Quantization in PCM", IEEE Trans. Inf.
  *                 Theory 28(2), 1982.
+ *   [Katz87]      S. Katz, "Estimation of Probabilities from Sparse Data for the Language
+ *                 Model Component of a Speech Recognizer", IEEE Trans. ASSP 35(3), 1987
+ *                 (the backoff form of ARPA n-gram files).
  *   [Werbos90]    P. Werbos, "Backpropagation Through Time: What It Does and How to Do
  *                 It", Proc. IEEE 78(10), 1990.
+ *   [Witten91]    I. Witten, T. Bell, "The Zero-Frequency Problem: Estimating the
+ *                 Probabilities of Novel Events in Adaptive Text Compression", IEEE Trans.
+ *                 Inf. Theory 37(4), 1991.
+ *   [Chen99]      S. Chen, J. Goodman, "An Empirical Study of Smoothing Techniques for
+ *                 Language Modeling", Computer Speech and Language 13(4), 1999.
  *   [Graves06]    A. Graves, S. Fernandez, F. Gomez, J. Schmidhuber, "Connectionist
  *                 Temporal Classification", ICML 2006.
  *   [Arthur07]    D. Arthur, S. Vassilvitskii, "k-means++: The Advantages of Careful
@@ -195,10 +207,13 @@
  *   [Prabhavalkar18] R. Prabhavalkar et al., "Minimum Word Error Rate Training for
  *                 Attention-Based Sequence-to-Sequence Models", ICASSP 2018.
  *   [Hu18]        J. Hu, L. Shen, G. Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
+ *   [Wu18]        Y. Wu, K. He, "Group Normalization", ECCV 2018, arXiv:1803.08494.
  *   [Dai19]       Z. Dai et al., "Transformer-XL", ACL 2019 (relative positions).
  *   [Loshchilov19] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
  *                 ICLR 2019.
  *   [Park19]      D. Park et al., "SpecAugment", Interspeech 2019.
+ *   [Schneider19] S. Schneider, A. Baevski, R. Collobert, M. Auli, "wav2vec: Unsupervised
+ *                 Pre-training for Speech Recognition", Interspeech 2019, arXiv:1904.05862.
  *   [Sainath19]   T. Sainath et al., "Two-Pass End-to-End Speech Recognition",
  *                 Interspeech 2019, arXiv:1908.10992.
  *   [Baevski20vq] A. Baevski, S. Schneider, M. Auli, "vq-wav2vec", ICLR 2020,
@@ -305,7 +320,7 @@ typedef void (*asr_log_fn)(void *user, const char *line);
 typedef struct asr_check_report {
   int passed, failed;
   double worst;               /* the largest error seen, in the checker's own measure */
-  char first_failure[256];
+  char first_failure[512];    /* the first failed case's line (case, array, index, values) */
   asr_log_fn log;             /* optional: called with one line per case */
   void *log_user;
 } asr_check_report;
@@ -369,8 +384,10 @@ ASRDEF void asr_gemm(int trans_a, int trans_b, int M, int N, int K, asr_real alp
                      const asr_real *A, int lda, const asr_real *B, int ldb,
                      asr_real beta, asr_real *C, int ldc);
 
-/* ---- Arrays in NumPy's .npy format (versions 1.0, 2.0, 3.0; C order).
- * Read: '<f4' '<f8' '<i4' '<i8' '|u1' (and their big-endian forms, byte-swapped).
+/* ---- Arrays in NumPy's .npy format (versions 1.0, 2.0, 3.0).
+ * Read: '<f4' '<f8' '<i4' '<i8' '|u1' (and their big-endian forms, byte-swapped), in C
+ * order or in Fortran order (what np.save writes for a transposed array), which is
+ * rearranged into C order on reading: the array always comes back row-major.
  * Write: any of those dtypes, version 1.0, little endian. Writers are atomic: the file
  * appears whole under its name or not at all (a temporary file is renamed into place). */
 typedef enum asr_dtype {
@@ -528,6 +545,43 @@ typedef enum asr_reduction {
 } asr_reduction;
 ASRDEF const char *asr_reduction_name(asr_reduction r);   /* "none", "sum", "mean" */
 
+/* What a loss's input array holds and how it is laid out (asr_ctc_loss_input,
+ * asr_rnnt_loss_input, the lattice functions of sections 5 and 6). The names say what the
+ * numbers ARE, so the wrong one cannot be picked silently:
+ *   ASR_INPUT_LOGITS    unnormalized scores; log-softmax over the labels is applied inside
+ *   ASR_INPUT_LOGPROBS  log-probabilities, used as they are (not renormalized)
+ *   ASR_INPUT_PROBS     probabilities p >= 0, used as they are (ln p; not renormalized:
+ *                       to normalize rows that do not sum to 1, pass ln p as LOGITS)
+ * and the layout of the (batch, time) axes, labels last:
+ *   ASR_LAYOUT_BTV      batch-first (N,T,...,V), asr.h's usual layout
+ *   ASR_LAYOUT_TBV      time-major (T,N,...,V), as torch.nn.functional.ctc_loss takes it
+ * A gradient comes back in the same domain and layout as the input (w.r.t. the logits,
+ * the log-probabilities or the probabilities). Messages index elements as
+ * [item][frame]...[label], whatever the layout. */
+typedef enum asr_input_domain {
+  ASR_INPUT_LOGITS = 0,
+  ASR_INPUT_LOGPROBS = 1,
+  ASR_INPUT_PROBS = 2
+} asr_input_domain;
+typedef enum asr_input_layout {
+  ASR_LAYOUT_BTV = 0,
+  ASR_LAYOUT_TBV = 1
+} asr_input_layout;
+typedef struct asr_loss_input {
+  asr_input_domain domain;
+  asr_input_layout layout;
+} asr_loss_input;
+/* {domain, layout}; the default {ASR_INPUT_LOGITS, ASR_LAYOUT_BTV} is asr_ctc_loss's. */
+ASRDEF asr_loss_input asr_loss_input_make(asr_input_domain domain, asr_input_layout layout);
+
+/* Flags of the lattice functions (asr_ctc_lattice_batch_*, asr_rnnt_lattice_batch_*):
+ *   ASR_LATTICE_PROB       return probabilities instead of natural logs
+ *   ASR_LATTICE_BETA_EXCL  (CTC) beta_t(s) WITHOUT frame t's emission, beta_t(s)/y^t_{l'_s},
+ *                          the convention of many course notes; default: [Graves06]'s
+ *                          beta, which includes it. */
+#define ASR_LATTICE_PROB 1
+#define ASR_LATTICE_BETA_EXCL 2
+
 /* ========================================================================================
  * 2. Audio
  * ======================================================================================== */
@@ -546,6 +600,18 @@ typedef enum asr_audio_scale { ASR_SCALE_INT16 = 0, ASR_SCALE_UNIT = 1 } asr_aud
 #define ASR_CHANNEL_MIX (-1)
 
 typedef enum asr_audio_codec { ASR_CODEC_WAV_PCM = 0, ASR_CODEC_WAV_FLOAT, ASR_CODEC_VORBIS } asr_audio_codec;
+
+/* The sample rates every audio entry point accepts: 4 kHz to 384 kHz. Below 4 kHz there is
+ * no speech band left to recognize (telephone speech, the lowest rate in common use, is
+ * 8 kHz; 4 kHz keeps its 2 kHz of band); 384 kHz is the highest rate audio interfaces and
+ * ultrasonic recorders write. The WAV and Ogg readers refuse a file outside the range
+ * (ASR_ERR_UNSUPPORTED), the WAV writer too, and the resampler refuses a ratio between
+ * the rates above ASR_RESAMPLE_MAX_RATIO = 96 (the range's own span): upsampling a 1 Hz
+ * file to 16 kHz would need 16000 output samples per input sample, and the programs
+ * (build/transcribe, asrtool fbank, ...) all end up here, so they agree. */
+#define ASR_SAMPLE_RATE_MIN 4000
+#define ASR_SAMPLE_RATE_MAX 384000
+#define ASR_RESAMPLE_MAX_RATIO (ASR_SAMPLE_RATE_MAX / ASR_SAMPLE_RATE_MIN)
 
 typedef struct asr_audio {
   asr_real *samples;      /* (n) one channel, allocated with ASR_MALLOC; asr_audio_free() */
@@ -568,7 +634,8 @@ typedef struct asr_audio {
  * not fill a whole sample frame are ignored. Errors name the problem in `err`:
  * ASR_ERR_FORMAT (not RIFF/WAVE, truncated, no fmt or data chunk, zero channels or
  * sample rate, block_align inconsistent with the sample size), ASR_ERR_UNSUPPORTED
- * (RIFX/RF64, A-law, mu-law, ADPCM, other bit depths), ASR_ERR_NONFINITE (NaN or
+ * (RIFX/RF64, A-law, mu-law, ADPCM, other bit depths, a sample rate outside
+ * ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX), ASR_ERR_NONFINITE (NaN or
  * infinity in a float file), ASR_ERR_RANGE (channel), ASR_ERR_TOO_LARGE (more than
  * INT_MAX samples). On error *out is zeroed and nothing is allocated. */
 ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
@@ -580,7 +647,8 @@ ASRDEF asr_result asr_wav_read(const char *path, int channel, asr_audio_scale sc
  * one asr_wav_format, optionally OR-ed with ASR_WAV_EXTENSIBLE to write the
  * WAVE_FORMAT_EXTENSIBLE header (channel mask 0: no speaker positions). PCM values are
  * rounded to the nearest integer and saturated at the format's range; NaN or infinity
- * is ASR_ERR_NONFINITE. asr_wav_encode writes into buf (cap bytes; buf = NULL queries
+ * is ASR_ERR_NONFINITE; a sample rate outside ASR_SAMPLE_RATE_MIN..MAX is
+ * ASR_ERR_INVALID_ARG. asr_wav_encode writes into buf (cap bytes; buf = NULL queries
  * the size in *len); asr_wav_write writes a file atomically (temporary file + rename). */
 typedef enum asr_wav_format {
   ASR_WAV_PCM8 = 0, ASR_WAV_PCM16, ASR_WAV_PCM24, ASR_WAV_PCM32, ASR_WAV_FLOAT32, ASR_WAV_FLOAT64
@@ -598,7 +666,8 @@ ASRDEF asr_result asr_wav_write(const char *path, const asr_real *samples, int f
  * time); without it these return ASR_ERR_UNSUPPORTED with a message saying so.
  * stb_vorbis decodes to floats in [-1, 1]; ASR_SCALE_INT16 multiplies them by 32768.
  * stb_vorbis works in one buffer allocated here with ASR_MALLOC (256 KiB, grown when a
- * stream's setup needs more, up to 64 MiB). */
+ * stream's setup needs more, up to 64 MiB). A stream whose rate is outside
+ * ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX is ASR_ERR_UNSUPPORTED. */
 ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_audio_scale scale,
                                 asr_audio *out, void *user, asr_error *err);
 ASRDEF asr_result asr_ogg_read(const char *path, int channel, asr_audio_scale scale,
@@ -626,7 +695,9 @@ ASRDEF void asr_audio_free(asr_audio *a, void *user);
  * _naive computes every tap's sin and cos where it is used, the formula as written;
  * _ref computes them once per phase (F' (2 width + 2) of them, when that fits a small
  * table on the stack; else it is the naive loop) and gives the same bits. asr_resample
- * has no fast kernel of its own: it runs _ref. */
+ * has no fast kernel of its own: it runs _ref.
+ * Rates whose ratio (new/orig or orig/new) exceeds ASR_RESAMPLE_MAX_RATIO are invalid:
+ * asr_resample_length returns -1 and the resamplers ASR_ERR_INVALID_ARG. */
 ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq);   /* -1 if invalid */
 ASRDEF asr_result asr_resample_naive(asr_real *y, const asr_real *x, int n, int orig_freq, int new_freq,
                                      int lowpass_filter_width, double rolloff);
@@ -822,7 +893,7 @@ ASRDEF asr_result asr_specaugment(asr_real *feats, int T, int D, const asr_speca
 /* ---------------------------------------------------------------------------------------
  * 4.1 Basic layers: linear, embedding, activations, dropout, norms, cross-entropy
  * --------------------------------------------------------------------------------------- */
-/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Szegedy16], [Dauphin17],
+/* The papers of sections 4.1, 4.2 and 4.5 ([Ioffe15], [Ba16], [Wu18], [Szegedy16], [Dauphin17],
  * [Howard17], [Hu18], [Ramachandran17], [Kingma15], [Loshchilov19], [Vaswani17]) are in
  * the REFERENCES list at the top of the file. */
 /* Conventions of section 4 (docs/layers.md derives every backward pass):
@@ -955,6 +1026,62 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
                                           const asr_real *mean, const asr_real *rstd,
                                           const asr_real *gamma, const int *lengths, int N, int C,
                                           int T, int training);
+
+/* ---- group norm over (N,C,T) (torch.nn.GroupNorm(G, C)) [Wu18]
+ * The C channels are split into G groups of C/G consecutive channels; each item n and
+ * group g is normalized over its C/G channels and all T frames together:
+ *   [Wu18] eq. (7):  S_i = {k | k_N = i_N, floor(k_C / (C/G)) = floor(i_C / (C/G))}
+ *   [Wu18] eq. (2):  mu_i = (1/m) sum_{k in S_i} x_k,
+ *                    sigma_i = sqrt((1/m) sum_{k in S_i} (x_k - mu_i)^2 + eps),  m = |S_i|
+ *   [Wu18] eq. (1):  xhat_i = (x_i - mu_i) / sigma_i
+ *   [Wu18] eq. (6):  y_i = gamma_c xhat_i + beta_c       (per channel c = i_C, as torch)
+ * G = 1 is what wav2vec calls group normalization "with a single normalization group"
+ * [Schneider19] sec. 2.1: each item normalized over its channels and time at once.
+ * symbols: x, y (N,C,T) torch's layout; gamma, beta (C) or NULL (affine=False: 1, 0);
+ * saved mean (N,G) and rstd (N,G) = 1/sigma; m = (C/G) T. Statistics in double.
+ * backward (docs/layers.md), per group with g_k = gamma_{k_C} dy_k:
+ *   dx_i += rstd (g_i - mean_{k in S_i}(g_k) - xhat_i mean_{k in S_i}(g_k xhat_k))
+ *   dgamma_c += sum_{n,t} dy xhat,   dbeta_c += sum_{n,t} dy
+ * Tiers: _naive forms dx_i = sum_k g_k dy_k/dx_i from the Jacobian entry
+ *   dxhat_k/dx_i = rstd (delta_ki - 1/m - xhat_k xhat_i / m), O(m^2) per group (refuses
+ *   N G m^2 > 2^26 with ASR_ERR_TOO_LARGE); _ref two passes per group (mean, then the
+ *   centred variance) and the projected gradient above; the unsuffixed name one pass of
+ *   sum and sum of squares per group (in double), then y = a_c x + b_c with a_c =
+ *   gamma_c rstd and b_c = beta_c - a_c mu folded per channel.
+ * Errors: ASR_ERR_INVALID_ARG (NULL required pointer, N < 0, C < 1, T < 1, eps < 0),
+ * ASR_ERR_SHAPE (G < 1 or C % G != 0), ASR_ERR_NONFINITE (NaN/inf in x); nothing written. */
+typedef asr_result (*asr_group_norm_forward_fn)(asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps);
+typedef asr_result (*asr_group_norm_backward_fn)(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                 const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps);
+ASRDEF asr_result asr_group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                             const asr_real *x, const asr_real *gamma,
+                                             const asr_real *beta, int N, int C, int T, int G,
+                                             double eps);
+ASRDEF asr_result asr_group_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int N, int C, int T, int G,
+                                         double eps);
+ASRDEF asr_result asr_group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                              const asr_real *dy, const asr_real *x,
+                                              const asr_real *mean, const asr_real *rstd,
+                                              const asr_real *gamma, int N, int C, int T, int G);
+ASRDEF asr_result asr_group_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int N, int C, int T, int G);
 
 /* ---- softmax cross-entropy with label smoothing and an ignore index, per row, as
  * torch.nn.CrossEntropyLoss(label_smoothing=eps, ignore_index=ig, reduction='none'):
@@ -2314,6 +2441,71 @@ ASRDEF asr_result asr_ctc_alpha_ref(double *log_alpha, double *log_p, const asr_
 ASRDEF asr_result asr_ctc_beta_ref(double *log_beta, double *log_p, const asr_real *logprobs,
                                    const int *target, int T, int V, int S, int blank);
 
+/* ---- The lattice of a batch, as a course grades it. The extended labelling l' and its
+ * transitions as functions:
+ *   asr_ctc_extended_labels writes l' (2S+1): blank at even s, l_{(s-1)/2} at odd s
+ *     ([Graves06] sec. 4.1), and returns 2S+1 (-1 on a NULL pointer or S < 0);
+ *   asr_ctc_can_skip(l, S, blank, s) is 1 when state s may be entered from s-2, the third
+ *     term of eq. (6): l'_s is a label and l'_s != l'_{s-2} (s >= 2); 0 otherwise. Every
+ *     state may be entered from itself and (s >= 1) from s-1. */
+ASRDEF int asr_ctc_extended_labels(int *lprime, const int *target, int S, int blank);
+ASRDEF int asr_ctc_can_skip(const int *target, int S, int blank, int s);
+
+/* asr_ctc_lattice_batch_naive / _ref - alpha, beta, the per-state posterior gamma and the
+ * per-symbol posterior of every item of a batch, with L = 2S+1 (S the padded width):
+ *   alpha (N,T,L)  [Graves06] eq. (5)-(7): alpha_t(s), the paths' prefixes pi_{1:t} with
+ *                  B(pi_{1:t}) = l_{1:s/2} that are in state s at frame t
+ *   beta  (N,T,L)  eqs. (9)-(11): beta_t(s), the suffixes pi_{t:T} from state s; WITH frame
+ *                  t's emission y^t_{l'_s} ([Graves06]), or without it (ASR_LATTICE_BETA_EXCL)
+ *   gamma (N,T,L)  gamma_t(s) = alpha_t(s) beta_t(s) / (y^t_{l'_s} p(l|x)), the posterior
+ *                  of state s at frame t; sum_s gamma_t(s) = 1 for every t (eq. (14))
+ *   posterior (N,T,V)  gamma_t(k) = sum_{s: l'_s = k} gamma_t(s), the posterior of symbol k
+ *                  at frame t: the -dO/dz of asr_ctc_loss_logprobs
+ *   log_p (N)      ln p(l|x)  (always a natural log)
+ * Natural logs unless ASR_LATTICE_PROB (then the numbers themselves). Any output may be
+ * NULL. Entries outside an item (t >= input_lengths[n], s >= 2 target_lengths[n] + 1)
+ * are log 0 (-inf) or 0; an infeasible item (p = 0) has gamma and posterior 0 (-inf),
+ * log_p = -inf, and the call returns ASR_INFEASIBLE. x holds what `in` says (logits,
+ * log-probabilities or probabilities; (N,T,V) or (T,N,V)); outputs are always batch-first.
+ *   _naive  the definitions: alpha_t(s) sums every prefix pi_{1:t} of L'^t (V^t of them)
+ *           whose B and last symbol put it in state s, beta_t(s) every suffix, p(l|x) every
+ *           path (eq. (3)); no recursion. Refuses V^T > ASR_CTC_NAIVE_MAX_PATHS.
+ *   _ref    the recursions of eqs. (6)-(7) and (10)-(11) (asr_ctc_alpha_ref, _beta_ref).
+ * Errors as asr_ctc_loss's, plus unknown flags (ASR_ERR_INVALID_ARG). */
+ASRDEF size_t asr_ctc_lattice_workspace_size(int N, int T, int V, int S);
+ASRDEF asr_result asr_ctc_lattice_batch_naive(double *alpha, double *beta, double *gamma,
+                                              double *posterior, double *log_p,
+                                              const asr_real *x, asr_loss_input in,
+                                              const int *targets, const int *input_lengths,
+                                              const int *target_lengths, int N, int T, int V,
+                                              int S, int blank, int flags, void *work,
+                                              size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_ctc_lattice_batch_ref(double *alpha, double *beta, double *gamma,
+                                            double *posterior, double *log_p,
+                                            const asr_real *x, asr_loss_input in,
+                                            const int *targets, const int *input_lengths,
+                                            const int *target_lengths, int N, int T, int V,
+                                            int S, int blank, int flags, void *work,
+                                            size_t work_bytes, asr_error *err);
+
+/* asr_ctc_loss_input - asr_ctc_loss for any input domain and layout (asr_loss_input):
+ * logits, log-probabilities or probabilities, (N,T,V) or time-major (T,N,V). The loss is
+ * -ln p(l|x) of the distributions x stands for; grad (same shape and layout as x, or
+ * NULL) receives += the gradient w.r.t. x itself:
+ *   LOGITS    y^t_k - gamma_t(k)            (asr_ctc_loss's)
+ *   LOGPROBS  -gamma_t(k)                   (asr_ctc_loss_logprobs's)
+ *   PROBS     -gamma_t(k) / p^t_k           (0 where p^t_k = 0: no path goes there)
+ * Runs the fastest tier on a batch-first copy of x in the caller's workspace
+ * (asr_ctc_loss_input_workspace_size). Errors as asr_ctc_loss's; a negative, NaN or
+ * infinite probability is ASR_ERR_NONFINITE / ASR_ERR_RANGE. */
+ASRDEF size_t asr_ctc_loss_input_workspace_size(int N, int T, int V, int S);
+ASRDEF asr_result asr_ctc_loss_input(asr_real *loss, asr_real *grad, const asr_real *x,
+                                     asr_loss_input in, const int *targets,
+                                     const int *input_lengths, const int *target_lengths,
+                                     int N, int T, int V, int S, int blank,
+                                     asr_reduction reduction, int zero_infinity, void *work,
+                                     size_t work_bytes, asr_error *err);
+
 /* ---- Decoders. They read log-probabilities (T,V) of one sequence (asr_log_softmax of
  * each frame of the logits); V includes the blank.
  *
@@ -2381,6 +2573,144 @@ ASRDEF asr_result asr_ctc_align(int *frame_labels, int *frame_states, double *sc
  * tokens, starts, ends (T each, any may be NULL). Returns the number of tokens. */
 ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *frame_path,
                                int T, int blank);
+
+/* ---- Words: a lexicon (prefix tree), a word n-gram language model, and CTC decoding
+ * constrained to the lexicon with the language model by shallow fusion. docs/lexicon_lm.md.
+ *
+ * A character model spells what it hears; when the task's words are known, the decoder
+ * can search only labellings made of them. With W(l) the words of a labelling l (l is
+ * w_1 space w_2 ... space w_n, optionally one trailing space, every w_i in the lexicon;
+ * the empty labelling has no words), the decoders return
+ *   l* = argmax_l  ln p(l|x) + alpha ln P_LM(W(l)) + beta |W(l)|               (shallow fusion)
+ * where p(l|x) is CTC's eq. (3) of [Graves06] (every path summed), P_LM the word
+ * n-gram model of the sentence with its end,
+ *   ln P_LM(w_1..w_n) = sum_{i=1..n+1} ln P(w_i | w_{i-N+1} .. w_{i-1}),  w_0 = <s>, w_{n+1} = </s>,
+ * alpha the LM weight and beta the word insertion bonus (the three terms by which
+ * [Hannun14] ranks its prefixes).
+ * Without a language model, alpha's term is 0. */
+
+/* asr_lexicon - the allowed words as a prefix tree over token ids: node 0 is the root
+ * (the empty spelling); child[node*V + k] is the node of that spelling followed by token
+ * k (-1: no allowed word continues so); word[node] is the index of the word spelled by the
+ * node (-1: none ends there). A word's token ids are the positions of its characters in
+ * the alphabet (for the recipes of section 9: ASR_CHARSET, 'a' is token 3). */
+typedef struct asr_lexicon {
+  int V;                       /* tokens per node (the model's vocabulary, blank included) */
+  int n_nodes, cap;            /* nodes used, allocated */
+  int *child;                  /* (cap, V) */
+  int *word;                   /* (cap) */
+  int n_words, words_cap;
+  char **words;                /* (n_words) the words, lower-cased, duplicates dropped */
+} asr_lexicon;
+/* Builds the tree of n_words words over the tokens of `alphabet` (V = its length): each
+ * word is lower-cased (ASCII) and spelled by the index of each character in the alphabet.
+ * A word that is empty or holds a character not in the alphabet, or the character of the
+ * blank or space token, is an error (ASR_ERR_RANGE, err names it). Allocates (free with
+ * asr_lexicon_free); on error nothing stays allocated. */
+ASRDEF asr_result asr_lexicon_build(asr_lexicon *lex, const char *const *words, int n_words,
+                                    const char *alphabet, int blank, int space, asr_error *err);
+/* Reads a lexicon file: the first whitespace-separated field of every non-empty line not
+ * starting with '#' is a word (so torchaudio's "word  w o r d |" lines read as their
+ * words); then asr_lexicon_build. */
+ASRDEF asr_result asr_lexicon_read(asr_lexicon *lex, const char *path, const char *alphabet,
+                                   int blank, int space, asr_error *err);
+ASRDEF void asr_lexicon_free(asr_lexicon *lex);
+
+/* asr_ngram - a word n-gram model in the backoff form of the ARPA format ([Katz87]): each
+ * stored n-gram (h, w) has log10 P(w|h) and, when it can be a history, a log10 backoff
+ * weight bow; any other (h, w) is scored by backing off to the shorter history h':
+ *   P(w | h) = P*(w | h)              if (h, w) is stored
+ *            = bow(h) P(w | h')       otherwise (bow(h) = 1 when h is not stored),
+ * h' = h without its first word, down to the unigrams. Word ids: 0 <s>, 1 </s>,
+ * 2 <unk> (the id of every word the model does not know), then the vocabulary.
+ * NOTE: an ARPA file without <unk> gets one with log10 P = -100 (as KenLM does), so an
+ * unknown word is very unlikely, never impossible. */
+#define ASR_NGRAM_MAX_ORDER 6
+typedef struct asr_ngram_entry {
+  int n;                        /* its order: 1..order */
+  int ids[ASR_NGRAM_MAX_ORDER]; /* the history's words, then w */
+  double logp, bow;             /* log10 P(w|h); log10 backoff weight (0 for none) */
+} asr_ngram_entry;
+typedef struct asr_ngram {
+  int order;                    /* N: histories of N-1 words */
+  int n_words, words_cap;
+  char **words;                 /* (n_words) */
+  int n_entries, entries_cap;
+  asr_ngram_entry *entries;     /* every stored n-gram, unigrams included */
+  int *hash;                    /* (mask+1) entry of an n-gram, -1 empty (open addressing) */
+  size_t mask;
+  int *whash;                   /* (wmask+1) id of a word, -1 empty */
+  size_t wmask;
+} asr_ngram;
+/* asr_ngram_train - an interpolated Witten-Bell model ([Witten91]; in the form of
+ * [Chen99]) of order N from sentences (words separated by spaces), each read as
+ * <s> w_1 .. w_m </s>. With c(.) the counts of every k-gram (k <= N) ending at w_1..</s>,
+ * c(h.) = sum_w c(h w) and N1+(h.) = #{w : c(h w) > 0}:
+ *   P_WB(w | h) = (c(h w) + N1+(h.) P_WB(w | h')) / (c(h.) + N1+(h.))   when c(h.) > 0
+ *               = P_WB(w | h')                                          otherwise,
+ * ending in the uniform distribution over the |V| predictable words (the vocabulary,
+ * </s> and <unk>): P_WB(w) = (c(w) + N1+(.) / |V|) / (c(.) + N1+(.)).
+ * Stored: every (h, w) with c(h w) > 0 (and every unigram) with P_WB, and
+ * bow(h) = N1+(h.) / (c(h.) + N1+(h.)), which makes the backoff form above return P_WB
+ * for every (h, w), seen or not. <s> is stored as a unigram with log10 P = -99 (ARPA's
+ * "never predicted"). 1 <= N <= ASR_NGRAM_MAX_ORDER; an empty sentence is <s> </s>.
+ * Allocates (asr_ngram_free). */
+ASRDEF asr_result asr_ngram_train(asr_ngram *lm, const char *const *sentences, int n_sentences,
+                                  int order, asr_error *err);
+/* ARPA text: "\data\", "ngram k=COUNT" lines, then "\k-grams:" sections of
+ * "log10P<TAB>w1 .. wk[<TAB>log10bow]" lines, "\end\". Reading accepts any blanks between
+ * fields; a malformed line or a count that disagrees with its section is ASR_ERR_FORMAT
+ * (err names the line). Writing is atomic (asr_write_file_atomic), probabilities with 6
+ * decimals. */
+ASRDEF asr_result asr_ngram_read_arpa(asr_ngram *lm, const char *path, asr_error *err);
+ASRDEF asr_result asr_ngram_write_arpa(const asr_ngram *lm, const char *path, asr_error *err);
+/* The id of a word (<unk>'s, 2, when the model does not know it). */
+ASRDEF int asr_ngram_word_id(const asr_ngram *lm, const char *word);
+/* ln P(word | history) by the backoff form above (NATURAL log: log10 values times ln 10);
+ * only the last order-1 ids of history (n_history of them) are used. */
+ASRDEF double asr_ngram_logprob(const asr_ngram *lm, const int *history, int n_history, int word);
+/* ln P_LM of a sentence (words separated by spaces) with its </s>, from <s>. */
+ASRDEF double asr_ngram_sentence_logprob(const asr_ngram *lm, const char *sentence);
+ASRDEF void asr_ngram_free(asr_ngram *lm);
+
+/* asr_ctc_lexicon_decode - l* of the fusion formula above, over the labellings the
+ * lexicon allows. logprobs (T,V) as for the other decoders; tokens (T) receive l*,
+ * *n_tokens its length, *score (optional) its value of the fusion objective.
+ *   _naive  the definition: every labelling over the V-1 labels of length <= T is spelled
+ *           out, the allowed ones scored with ln p(l|x) summed over all V^T paths
+ *           (refuses more than ASR_CTC_NAIVE_MAX_PATHS labelling-path pairs).
+ *   _ref    the prefix beam search of asr_ctc_prefix_beam_search, its extensions scored
+ *           by the lexicon and the LM (a letter: 0 if the tree has that child, else
+ *           impossible; the space: alpha ln P(w | history) + beta if the prefix ends in a
+ *           whole word w, else impossible), then at the last frame the last word and
+ *           </s>. With a beam wide enough never to prune it returns _naive's answer.
+ *   unsuffixed: _ref.
+ * Returns ASR_INFEASIBLE (n_tokens 0, score -INFINITY) when no allowed labelling survives. */
+typedef struct asr_ctc_lexicon_opts {
+  int beam;                     /* beam width (_ref), >= 1 */
+  int blank, space;             /* the blank token; the space token that ends a word */
+  const asr_lexicon *lexicon;   /* required; its V must be the logprobs' V */
+  const asr_ngram *lm;          /* NULL: no language model */
+  double lm_weight;             /* alpha */
+  double word_bonus;            /* beta, per word */
+  double prune_logprob;         /* as asr_ctc_beam_opts (_ref); -INFINITY prunes none */
+} asr_ctc_lexicon_opts;
+ASRDEF asr_ctc_lexicon_opts asr_ctc_lexicon_opts_default(const asr_lexicon *lexicon, int beam,
+                                                         int blank, int space);
+/* Bytes of workspace every tier needs. (size_t)-1 if the sizes overflow. */
+ASRDEF size_t asr_ctc_lexicon_workspace_size(int T, int V, int beam);
+ASRDEF asr_result asr_ctc_lexicon_decode_naive(int *tokens, int *n_tokens, double *score,
+                                               const asr_real *logprobs, int T, int V,
+                                               const asr_ctc_lexicon_opts *opts, void *work,
+                                               size_t work_bytes);
+ASRDEF asr_result asr_ctc_lexicon_decode_ref(int *tokens, int *n_tokens, double *score,
+                                             const asr_real *logprobs, int T, int V,
+                                             const asr_ctc_lexicon_opts *opts, void *work,
+                                             size_t work_bytes);
+ASRDEF asr_result asr_ctc_lexicon_decode(int *tokens, int *n_tokens, double *score,
+                                         const asr_real *logprobs, int T, int V,
+                                         const asr_ctc_lexicon_opts *opts, void *work,
+                                         size_t work_bytes);
 
 /* ========================================================================================
  * 6. RNN-T
@@ -2465,6 +2795,45 @@ ASRDEF double asr_rnnt_alpha(double *log_alpha, const double *log_blank, const d
 ASRDEF double asr_rnnt_beta(double *log_beta, const double *log_blank, const double *log_label,
                             int T, int U);
 
+/* asr_rnnt_lattice_batch_naive / _ref - the lattice of every item of a batch, as a course
+ * grades it, each output (N,T,U+1) (U the padded target width) or NULL:
+ *   alpha       eq. (16): alpha(t,u), the alignments' prefixes from (1,0) to (t,u)
+ *   beta        eq. (18): beta(t,u), from (t,u) to the end, the arrow leaving (t,u)
+ *               included ([Graves12]); ASR_LATTICE_BETA_EXCL has no meaning on this
+ *               lattice (every node emits on leaving) and is refused
+ *   gamma       alpha(t,u) beta(t,u) / Pr(y*|x), the posterior of visiting (t,u); by
+ *               eq. (19) it sums to 1 on every diagonal t + u = n
+ *   post_blank  alpha(t,u) blank(t,u) beta(t+1,u) / Pr(y*|x): of leaving (t,u) by the blank
+ *               (at the last node, the final blank: beta(T+1,U) = 1)
+ *   post_label  alpha(t,u) y(t,u) beta(t,u+1) / Pr(y*|x): of leaving (t,u) by y_{u+1}
+ *   log_p (N)   ln Pr(y*|x), eq. (17)
+ * post_blank and post_label are the per-symbol posteriors: -dL/dlog Pr(k|t,u) of
+ * asr_rnnt_loss_logprobs at k = blank and k = y_{u+1} (0 for every other k). Natural logs
+ * unless ASR_LATTICE_PROB; outside an item (t >= logit_lengths[n], u > target_lengths[n])
+ * ln 0. x holds what `in` says, (N,T,U+1,V) or time-major (T,N,U+1,V); outputs are
+ * batch-first. Errors as asr_rnnt_loss's.
+ *   _naive  the definitions: alpha(t,u) sums every partial alignment from (1,0) to (t,u)
+ *           (C(t+u, u) of them), beta(t,u) every one from (t,u) to the end; no recursion.
+ *           Refuses items beyond ASR_RNNT_NAIVE_MAX_PATHS alignments, as the loss does.
+ *   _ref    the recursions (asr_rnnt_alpha, asr_rnnt_beta). */
+ASRDEF size_t asr_rnnt_lattice_workspace_size(int N, int T, int U, int V);
+ASRDEF asr_result asr_rnnt_lattice_batch_naive(double *alpha, double *beta, double *gamma,
+                                               double *post_blank, double *post_label,
+                                               double *log_p, const asr_real *x,
+                                               asr_loss_input in, const int *targets,
+                                               const int *logit_lengths,
+                                               const int *target_lengths, int N, int T, int U,
+                                               int V, int blank, int flags, void *work,
+                                               size_t work_bytes, asr_error *err);
+ASRDEF asr_result asr_rnnt_lattice_batch_ref(double *alpha, double *beta, double *gamma,
+                                             double *post_blank, double *post_label,
+                                             double *log_p, const asr_real *x,
+                                             asr_loss_input in, const int *targets,
+                                             const int *logit_lengths,
+                                             const int *target_lengths, int N, int T, int U,
+                                             int V, int blank, int flags, void *work,
+                                             size_t work_bytes, asr_error *err);
+
 /* ---- 6.2 The loss: three tiers, two contracts -------------------------------------------
  * Every asr_rnnt_loss* function has this signature (so asr_check_rnnt can test any of them,
  * and a student's too):
@@ -2546,6 +2915,20 @@ ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const a
                                          const int *target_lengths, int N, int T, int U, int V,
                                          const asr_rnnt_opts *opts, void *work, size_t work_bytes,
                                          asr_error *err);
+/* asr_rnnt_loss_input - asr_rnnt_loss for any input domain and layout (asr_loss_input):
+ * logits, log-probabilities or probabilities, (N,T,U+1,V) or time-major (T,N,U+1,V). grad
+ * (same shape and layout as x, or NULL) is WRITTEN, as every RNN-T loss's, w.r.t. x itself:
+ * asr_rnnt_loss's, asr_rnnt_loss_logprobs's, or for probabilities (d/dln p) / p (0 where
+ * that is 0). opts->clamp clamps the logits or log-probabilities gradient, before that
+ * division. Runs the fastest tier on a batch-first copy in the workspace
+ * (asr_rnnt_loss_input_workspace_size). Errors as asr_rnnt_loss's; a negative, NaN or
+ * infinite probability is ASR_ERR_RANGE / ASR_ERR_NONFINITE. */
+ASRDEF size_t asr_rnnt_loss_input_workspace_size(int N, int T, int U, int V);
+ASRDEF asr_result asr_rnnt_loss_input(asr_real *loss, asr_real *grad, const asr_real *x,
+                                      asr_loss_input in, const int *targets,
+                                      const int *logit_lengths, const int *target_lengths,
+                                      int N, int T, int U, int V, const asr_rnnt_opts *opts,
+                                      void *work, size_t work_bytes, asr_error *err);
 
 /* ---- 6.3 The joint network ---------------------------------------------------------------
  *   z_{t,u} = W_out act(W_enc f_t + W_pred g_u + b) + b_out           for 0<=t<T, 0<=u<=U
@@ -3444,6 +3827,57 @@ ASRDEF size_t asr_s2s_sequence_workspace_size(const asr_s2s_scorer *att, int len
 ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *att,
                                            const int *tokens, int len, int eos, void *work,
                                            size_t work_bytes, asr_error *err);
+
+/* ---- The section's decoders as scorers: the adapters that let the joint beam search, the
+ * teacher-forced sequence score and the n-best rescoring drive the LAS speller (7.1) and
+ * the Transformer decoder (7.2) on ONE utterance's encoder output enc (T,E), enc_len of
+ * its frames valid (in [1,T]). The adapter struct (asr_las_scorer / asr_tdec_scorer) is
+ * the scorer's `user`; it, the weights, enc and `work` must outlive the scorer.
+ *   LAS:         state = asr_las_speller_state_size(cfg, T) bytes (the LSTM state and the
+ *                last attention weights, whatever max_steps); init = asr_las_speller_state_init;
+ *                step = asr_las_speller_step for one hypothesis. work (asr_las_scorer_
+ *                workspace_size bytes) holds ESPnet's pre_compute_enc_h and the step's
+ *                scratch; init_scorer computes the projection once.
+ *   Transformer: state = the key/value cache of max_steps positions (asr_tdec_state_size);
+ *                step i copies positions < i from state_in and runs asr_tdec_step at
+ *                position i. work (asr_tdec_scorer_workspace_size(cfg, T, max_len) bytes)
+ *                holds the source (the memory projected once per layer) and the step's
+ *                scratch; a search asking for more than max_len steps gets ASR_ERR_TOO_LARGE
+ *                from init (the joint search asks for maxlen + 1; the sequence score for
+ *                len + 1).
+ * Both write the scorer (V = cfg->vocab) into *s. Errors (nothing written, err names the
+ * argument): NULL pointers, T < 1, enc_len outside [1,T], max_len < 1, a workspace
+ * smaller than the size function's, a config the decoder refuses. Every step returns the
+ * numbers of the decoder's own step function (tests/test_joint.c: the joint search at
+ * lambda = 0, beam 1 is the decoder's greedy decoding; the sequence score is the
+ * teacher-forced forward's sum of log-softmax entries). */
+typedef struct asr_las_scorer {
+  const asr_las_speller_params *p;
+  const asr_las_speller_config *cfg;
+  const asr_real *enc;        /* (T,E) */
+  asr_real *pre;              /* (T,A) mlp_enc(enc), or NULL (dot attention) */
+  int T, len;
+  void *swork;                /* the step's scratch */
+  size_t swork_bytes;
+} asr_las_scorer;
+ASRDEF size_t asr_las_scorer_workspace_size(const asr_las_speller_config *cfg, int T);
+ASRDEF asr_result asr_las_scorer_init(asr_s2s_scorer *s, asr_las_scorer *ctx, const asr_real *enc,
+                                      int enc_len, int T, const asr_las_speller_params *p,
+                                      const asr_las_speller_config *cfg, void *work,
+                                      size_t work_bytes, asr_error *err);
+typedef struct asr_tdec_scorer {
+  const asr_tdec_params *p;
+  const asr_tdec_config *cfg;
+  asr_tdec_source src;        /* the memory of one utterance, projected */
+  int max_len;                /* the most steps a state holds */
+  void *swork;                /* the step's scratch */
+  size_t swork_bytes;
+} asr_tdec_scorer;
+ASRDEF size_t asr_tdec_scorer_workspace_size(const asr_tdec_config *cfg, int T, int max_len);
+ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, const asr_real *enc,
+                                       int enc_len, int T, int max_len, const asr_tdec_params *p,
+                                       const asr_tdec_config *cfg, void *work, size_t work_bytes,
+                                       asr_error *err);
 
 /* ---- Joint CTC/attention beam search [Watanabe17] (one-pass joint decoding), as ESPnet's BatchBeamSearch
  * runs it with the decoder and CTCPrefixScorer as scorers (full scoring: every candidate
@@ -4754,12 +5188,18 @@ ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count);
  *                gradient, and the other items of the batch unaffected
  *   badinput/... each invalid argument: a negative result and nothing written
  *   workspace    one byte short: ASR_ERR_WORKSPACE
- * Tolerances: against _naive and _ref 1e-10 (double build) or 1e-5 (float build),
- * relative to max(1, |loss|) for losses and absolute for gradients; finite differences
- * 1e-6 (double) or 5e-2 (float) relative error as asr_gradcheck measures it; known
- * answers as each case states. report->worst is the largest error / tolerance ratio
- * (pass <= 1). An impl may refuse a case with ASR_ERR_TOO_LARGE except the tiny ones
- * (as _naive does): that case is logged as skipped and not counted.
+ * The gradient buffer handed to impl starts at 0.25 in every entry, not 0: the contract
+ * is +=, and the checker compares the increment (a gradient written with = fails).
+ * Tolerances: against _naive and _ref, relative to max(1, |loss|) for losses and
+ * absolute for gradients, 1e-10 in the double build; in the float build
+ *     max(1e-5, 4 sqrt(T) eps max(1, |L|))     (eps = 2^-24, L the largest item loss),
+ * what an implementation that keeps alpha and beta in float reaches with a 4x margin
+ * (PyTorch float32 measured against float64: docs/checkers.md). Finite differences 1e-6
+ * (double) or 5e-2 (float) relative error as asr_gradcheck measures it; known answers as
+ * each case states. A failed line names the array element with the worst error, its
+ * expected and obtained values, and the equation to check. report->worst is the largest
+ * error / tolerance ratio (pass <= 1). An impl may refuse a case with ASR_ERR_TOO_LARGE
+ * except the tiny ones (as _naive does): that case is logged as skipped and not counted.
  * Allocates its buffers with ASR_MALLOC. Returns ASR_OK when the cases could run (read
  * report->failed), ASR_ERR_OUT_OF_MEMORY otherwise. */
 ASRDEF asr_result asr_check_ctc(asr_ctc_loss_fn impl, int logprobs_contract, uint64_t seed,
@@ -4796,14 +5236,19 @@ ASRDEF const asr_rnnt_known_case *asr_rnnt_known_cases(int *count);
  *   1. every tiny lattice (T = 1..4, U = 0..3, blank first and last) against
  *      asr_rnnt_loss_naive, the sum over every alignment;
  *   2. random ragged batches (every reduction, a clamp, an empty item, any blank) against
- *      asr_rnnt_loss_ref, with the padded gradient entries checked to be 0;
+ *      asr_rnnt_loss_ref, with the padded gradient entries checked to be 0 (the buffer
+ *      starts as NaN: an entry left unwritten is reported as such), and three fixed
+ *      batches, one per reduction, whose items all have 2 or 3 labels (a mean divided by
+ *      the target lengths fails there);
  *   3. finite differences of the loss (asr_gradcheck) against the returned gradient;
  *   4. the published cases of asr_rnnt_known_cases() (costs and gradients), the factored
  *      awni/transducer case through asr_rnnt_joint_forward/backward.
  * Tolerances: 1e-10 in the double build for 1-2 (the same sums in another order), 1e-5 in
  * float (asr_real rounding of losses up to ~10 and of unit-size gradients, with room for an
  * implementation that sums in float); 3. uses asr_gradcheck's tolerances (1e-6 relative in
- * double, 5e-2 in float); 4. the printed precision of each case.
+ * double, 5e-2 in float); 4. the printed precision of each case. A failed line names the
+ * array element with the worst error (loss[b] or grad[b,t,u,k]), its expected and
+ * obtained values, and the equation to check; rep->worst is the largest error/tolerance.
  * rep gets one line per case; returns ASR_OK when it could run (failures are counted in
  * rep), ASR_ERR_OUT_OF_MEMORY otherwise. */
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep);
@@ -5705,7 +6150,7 @@ ASR__PRIVATE asr_result asr__fail(asr_error *err, asr_result code, const char *f
 ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...)
     ASR__PRINTF(4, 5);
 ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, const char *fmt, ...) {
-  char line[256];          /* one case's line, the size of rep->first_failure */
+  char line[512];          /* one case's line, the size of rep->first_failure */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
@@ -5718,7 +6163,7 @@ ASR__PRIVATE void asr__check_case(asr_check_report *rep, int ok, double errv, co
     rep->failed++;
   }
   if (rep->log) {
-    char out[300];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
+    char out[520];         /* the line behind its "[ OK ] " or "[FAIL] " tag */
     snprintf(out, sizeof out, "%s %s", ok ? "[ OK ]" : "[FAIL]", line);
     rep->log(rep->log_user, out);
   }
@@ -5763,6 +6208,93 @@ ASRDEF const char *asr_reduction_name(asr_reduction r) {
     case ASR_REDUCTION_MEAN: return "mean";
   }
   return "?";
+}
+
+/* ---- the loss-input descriptor (asr_loss_input): the copies and checks that let the CTC
+ * and RNN-T drivers, which read batch-first logits or log-probabilities, serve every
+ * domain and layout. An input is (N,T,inner) or (T,N,inner), inner = (U+1) V for RNN-T and
+ * V for CTC; element (n, t, i) of either is at asr__loss_at. */
+ASRDEF asr_loss_input asr_loss_input_make(asr_input_domain domain, asr_input_layout layout) {
+  asr_loss_input in;
+  in.domain = domain;
+  in.layout = layout;
+  return in;
+}
+
+ASR__PRIVATE size_t asr__loss_at(asr_loss_input in, int N, int T, int n, int t, size_t inner) {
+  return (in.layout == ASR_LAYOUT_TBV ? (size_t)t * N + n : (size_t)n * T + t) * inner;
+}
+
+ASR__PRIVATE asr_result asr__loss_input_check(asr_loss_input in, asr_error *err) {
+  if ((int)in.domain < ASR_INPUT_LOGITS || (int)in.domain > ASR_INPUT_PROBS)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown input domain %d", (int)in.domain);
+  if ((int)in.layout < ASR_LAYOUT_BTV || (int)in.layout > ASR_LAYOUT_TBV)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown input layout %d", (int)in.layout);
+  return ASR_OK;
+}
+
+/* Probabilities must be finite and >= 0 where a loss reads them: frames t < lengths[n] and,
+ * for RNN-T (u_lengths != NULL, inner = U1 V), nodes u <= u_lengths[n], where they must
+ * also be > 0 (its log-probabilities must be finite). Lengths out of range are left to the
+ * loss's own checks, which come next. */
+ASR__PRIVATE asr_result asr__loss_check_probs(const asr_real *x, asr_loss_input in, int N, int T,
+                                              int U1, int V, const int *lengths,
+                                              const int *u_lengths, asr_error *err) {
+  int n, t, u, k;
+  if (in.domain != ASR_INPUT_PROBS || !x || !lengths) return ASR_OK;
+  for (n = 0; n < N; n++) {
+    int Tn = lengths[n], Un = u_lengths ? u_lengths[n] + 1 : U1;
+    if (Tn < 0 || Tn > T || Un < 1 || Un > U1) continue;
+    for (t = 0; t < Tn; t++)
+      for (u = 0; u < Un; u++)
+        for (k = 0; k < V; k++) {
+          double p = x[asr__loss_at(in, N, T, n, t, (size_t)U1 * V) + (size_t)u * V + k];
+          char at[64];
+          if (p == p && p != INFINITY && (p > 0 || (p == 0 && !u_lengths))) continue;
+          if (u_lengths) snprintf(at, sizeof at, "[%d][%d][%d][%d]", n, t, u, k);
+          else snprintf(at, sizeof at, "[%d][%d][%d]", n, t, k);
+          if (p < 0) return asr__fail(err, ASR_ERR_RANGE, "probs%s = %g is negative", at, p);
+          if (p == 0)   /* RNN-T's log-probability contract refuses ln 0 = -inf */
+            return asr__fail(err, ASR_ERR_RANGE, "probs%s = 0: RNN-T needs p > 0 where it reads", at);
+          return asr__fail(err, ASR_ERR_NONFINITE, "probs%s is %s", at, p != p ? "NaN" : "+inf");
+        }
+  }
+  return ASR_OK;
+}
+
+/* dst (N,T,inner) batch-first <- x in its layout; probabilities become their natural logs
+ * (the log-probability contract of the drivers; ln 0 = -inf). */
+ASR__PRIVATE void asr__loss_gather(asr_real *dst, const asr_real *x, asr_loss_input in, int N, int T,
+                                   size_t inner) {
+  int n, t;
+  size_t i;
+  for (n = 0; n < N; n++)
+    for (t = 0; t < T; t++) {
+      const asr_real *src = x + asr__loss_at(in, N, T, n, t, inner);
+      asr_real *d = dst + ((size_t)n * T + t) * inner;
+      for (i = 0; i < inner; i++)
+        d[i] = in.domain == ASR_INPUT_PROBS ? (asr_real)log((double)src[i]) : src[i];
+    }
+}
+
+/* The gradient g (N,T,inner), batch-first, w.r.t. the logits or log-probabilities the
+ * drivers saw, into grad in x's layout, w.r.t. x: d/dp = (d/dln p) / p for probabilities
+ * (0 where the log-probability gradient is 0, e.g. p = 0). add: += (CTC's contract), else =
+ * (RNN-T's: a loss's gradient is written). */
+ASR__PRIVATE void asr__loss_scatter(asr_real *grad, const asr_real *g, const asr_real *x,
+                                    asr_loss_input in, int N, int T, size_t inner, int add) {
+  int n, t;
+  size_t i;
+  for (n = 0; n < N; n++)
+    for (t = 0; t < T; t++) {
+      size_t o = asr__loss_at(in, N, T, n, t, inner);
+      const asr_real *gs = g + ((size_t)n * T + t) * inner;
+      for (i = 0; i < inner; i++) {
+        asr_real v = gs[i];
+        if (in.domain == ASR_INPUT_PROBS) v = v == 0 ? (asr_real)0 : (asr_real)((double)v / x[o + i]);
+        grad[o + i] = add ? grad[o + i] + v : v;
+      }
+    }
 }
 
 /* ---- files */
@@ -5994,6 +6526,7 @@ typedef struct asr__npy_info {
   int64_t shape[ASR_MAX_DIMS];
   size_t count, esize, nbytes;    /* elements, bytes per element, data bytes */
   int swap;                       /* the data is in the other byte order */
+  int fortran;                    /* the data is in Fortran (column-major) order, ndim > 1 */
 } asr__npy_info;
 
 /* The fixed prefix: "\x93NUMPY", major and minor version, and the header length in 2
@@ -6096,9 +6629,7 @@ ASR__PRIVATE asr_result asr__npy_dict(const char *p, size_t hlen, asr__npy_info 
                      "unsupported .npy dtype '%s' (use float32, float64, int32, int64 or uint8)",
                      descr);
   if (descr[0] == '=' && !asr__host_is_little_endian()) big_endian = 1;
-  if (fortran && h->ndim > 1)
-    return asr__fail(err, ASR_ERR_UNSUPPORTED,
-                     "Fortran-ordered .npy is not supported (save np.ascontiguousarray(x))");
+  h->fortran = fortran && h->ndim > 1;   /* transposed into C order once read */
   h->dtype = dtype;
   h->count = 1;
   for (d = 0; d < h->ndim; d++)
@@ -6108,6 +6639,35 @@ ASR__PRIVATE asr_result asr__npy_dict(const char *p, size_t hlen, asr__npy_info 
   if (asr_size_mul(h->count, h->esize, &h->nbytes) != ASR_OK)
     return asr__fail(err, ASR_ERR_TOO_LARGE, ".npy shape too large");
   h->swap = big_endian == asr__host_is_little_endian();
+  return ASR_OK;
+}
+
+/* A Fortran-ordered array's data (first index fastest, what np.save writes for a
+ * transposed array) rearranged into C order (last index fastest), through a temporary
+ * copy: element (i_0, .., i_{d-1}) is at sum_k i_k prod_{j<k} shape_j in the file. */
+ASR__PRIVATE asr_result asr__npy_fortran_to_c(unsigned char *data, const asr__npy_info *h, void *user,
+                                              asr_error *err) {
+  size_t i, f, fstride[ASR_MAX_DIMS], idx[ASR_MAX_DIMS];
+  int d;
+  unsigned char *tmp;
+  if (!h->fortran || h->count == 0) return ASR_OK;
+  tmp = ASR__ALLOC(unsigned char, h->nbytes, user);
+  if (!tmp) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for a Fortran-ordered .npy");
+  memcpy(tmp, data, h->nbytes);
+  for (d = 0; d < h->ndim; d++) {
+    fstride[d] = d == 0 ? 1 : fstride[d - 1] * (size_t)h->shape[d - 1];
+    idx[d] = 0;
+  }
+  for (i = 0, f = 0; i < h->count; i++) {
+    memcpy(data + i * h->esize, tmp + f * h->esize, h->esize);
+    for (d = h->ndim - 1; d >= 0; d--) {   /* the next C-order index, last fastest */
+      f += fstride[d];
+      if (++idx[d] < (size_t)h->shape[d]) break;
+      f -= fstride[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+  ASR_FREE(tmp, user);
   return ASR_OK;
 }
 
@@ -6144,6 +6704,10 @@ ASRDEF asr_result asr_npy_parse(const void *buf, size_t len, asr_array *out, voi
   if (!data) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for .npy data");
   if (h.nbytes) memcpy(data, b + h.hstart + h.hlen, h.nbytes);
   if (h.swap) asr__byteswap(data, h.count, h.esize);
+  if ((r = asr__npy_fortran_to_c((unsigned char *)data, &h, user, err)) != ASR_OK) {
+    ASR_FREE(data, user);
+    return r;
+  }
   asr__npy_out(out, &h, h.dtype, data);
   return ASR_OK;
 }
@@ -6373,7 +6937,8 @@ ASR__PRIVATE asr_result asr__npy_read_fp(FILE *fp, int want, int allow_nonfinite
     return asr__fail(err, ASR_ERR_IO, "read error in the .npy data (did the file change?)");
   }
   if (h.swap) asr__byteswap(data, h.count, h.esize);
-  if ((r = asr__convert_check(data, h.count, h.dtype, to, allow_nonfinite || want < 0, err)) != ASR_OK) {
+  if ((r = asr__npy_fortran_to_c(data, &h, user, err)) != ASR_OK ||
+      (r = asr__convert_check(data, h.count, h.dtype, to, allow_nonfinite || want < 0, err)) != ASR_OK) {
     ASR_FREE(data, user);
     return r;
   }
@@ -7067,6 +7632,9 @@ ASRDEF int asr_resample_length(int n, int orig_freq, int new_freq) {
   int64_t g, F, Fp, len;
   if (n < 0 || orig_freq < 1 || new_freq < 1) return -1;
   if (orig_freq == new_freq) return n;
+  if ((int64_t)orig_freq > (int64_t)ASR_RESAMPLE_MAX_RATIO * new_freq ||
+      (int64_t)new_freq > (int64_t)ASR_RESAMPLE_MAX_RATIO * orig_freq)
+    return -1;                                          /* the ratio is above 96 */
   g = asr__gcd(orig_freq, new_freq);
   F = orig_freq / g;
   Fp = new_freq / g;
@@ -7227,6 +7795,9 @@ ASRDEF asr_result asr_wav_parse(const void *buf, size_t len, int channel, asr_au
   is_float = (tag == 3);
   if (channels == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has 0 channels");
   if (rate == 0) return asr__fail(err, ASR_ERR_FORMAT, "WAV file has sample rate 0");
+  if (rate < ASR_SAMPLE_RATE_MIN || rate > ASR_SAMPLE_RATE_MAX)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "WAV file's sample rate %d Hz is outside the supported %d-%d Hz", rate,
+                     ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX);
   if (is_float ? (bits != 32 && bits != 64) : (bits != 8 && bits != 16 && bits != 24 && bits != 32))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "%d-bit %s samples are not supported", bits,
                      is_float ? "float" : "PCM");
@@ -7293,7 +7864,8 @@ ASRDEF asr_result asr_wav_encode(void *buf, size_t cap, size_t *len, const asr_r
   size_t bps, count, data_bytes, header, total, i;
   unsigned char *p;
   double from_scale = scale == ASR_SCALE_INT16 ? 1.0 / 32768.0 : 1.0;
-  if (frames < 0 || channels < 1 || channels > 0xFFFF || sample_rate < 1 || f > ASR_WAV_FLOAT64 ||
+  if (frames < 0 || channels < 1 || channels > 0xFFFF || sample_rate < ASR_SAMPLE_RATE_MIN ||
+      sample_rate > ASR_SAMPLE_RATE_MAX || f > ASR_WAV_FLOAT64 ||
       (format & ~(ASR_WAV_EXTENSIBLE | 0xFF)) != 0 || (frames > 0 && !samples))
     return ASR_ERR_INVALID_ARG;
   switch (f) {
@@ -7500,6 +8072,11 @@ ASRDEF asr_result asr_ogg_parse(const void *buf, size_t len, int channel, asr_au
   if (chans < 1 || info.sample_rate < 1 || info.sample_rate > 0x7FFFFFFFu) {
     stb_vorbis_close(v), ASR_FREE(mem, user);
     return asr__fail(err, ASR_ERR_FORMAT, "Ogg Vorbis stream with %d channels at %u Hz", chans, info.sample_rate);
+  }
+  if (info.sample_rate < ASR_SAMPLE_RATE_MIN || info.sample_rate > ASR_SAMPLE_RATE_MAX) {
+    stb_vorbis_close(v), ASR_FREE(mem, user);
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "Ogg Vorbis stream's sample rate %u Hz is outside the supported %d-%d Hz",
+                     info.sample_rate, ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX);
   }
   if (channel < ASR_CHANNEL_MIX || channel >= chans) {
     stb_vorbis_close(v), ASR_FREE(mem, user);
@@ -8425,14 +9002,25 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  *                      -> asr__linear_forward_gemm, asr__linear_backward_gemm on asr_gemm_ref
  *   asr_linear_forward, asr_linear_backward
  *                      -> the same on asr_gemm (the AVX2 kernel where built)  [fast: gemm]
+ *   asr_group_norm_forward_naive, asr_group_norm_backward_naive
+ *                      -> asr__group_norm_forward_naive, asr__group_norm_backward_naive:
+ *                         [Wu18] eq. (2) per group, the backward from the Jacobian entry
+ *                         by entry                                       docs/layers.md
+ *   asr_group_norm_forward_ref, asr_group_norm_backward_ref
+ *                      -> asr__group_norm_forward_ref, asr__group_norm_backward_ref: two
+ *                         passes per group, the projected gradient
+ *   asr_group_norm_forward, asr_group_norm_backward
+ *                      -> asr__group_norm_forward_fast, asr__group_norm_backward_fast:
+ *                         one pass of sums, the affine folded per channel  [fast: scalar]
  *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
  *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
  *                      -> themselves: one tier each (the definition is already a single
  *                         pass over the elements; there is no faster form to check it by)
  * The API and its full contract: section 4.1 of the declarations (search "4.1 Basic").
  * Order below: linear (_naive, the GEMM form of _ref and the fast path, the public tiers),
- * embedding, activations, GLU, dropout, layer norm, batch norm, cross-entropy; then, under
- * the plumbing rule, the linear layer's argument checks and tier drivers. (The one-tier
+ * embedding, activations, GLU, dropout, layer norm, batch norm, group norm (_naive, _ref,
+ * fast, the public tiers), cross-entropy; then, under the plumbing rule, the linear
+ * layer's and group norm's argument checks and tier drivers. (The one-tier
  * functions check their few arguments in their first lines.) */
 
 /* The plumbing the public tiers call (defined under the rule at the end of the section). */
@@ -8441,6 +9029,14 @@ ASR__PRIVATE asr_result asr__linear_forward(asr__tier tier, asr_real *y, const a
 ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
                                              const asr_real *dy, const asr_real *x, const asr_real *W, int M,
                                              int I, int O);
+ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps);
+ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, asr_real *dgamma,
+                                                 asr_real *dbeta, const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G);
 
 /* ---- linear: y_mo = sum_i x_mi W_oi + b_o (Y = X W^T + b), and its backward
  *   dx_mi += sum_o dy_mo W_oi,   dW_oi += sum_m dy_mo x_mi,   db_o += sum_m dy_mo
@@ -8879,6 +9475,239 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
   return ASR_OK;
 }
 
+/* ---- group norm over (N,C,T): [Wu18] eqs. (1), (2), (6) on the sets of eq. (7).
+ * Item n, group g covers channels [g Cg, (g+1) Cg) x all T frames: m = Cg T values,
+ * contiguous in memory (x + (n C + g Cg) T). rstd = 1/sigma, saved per (n,g). */
+
+/* _naive: eq. (2) literally per (n,g), in double; eq. (1) and eq. (6) per element. */
+ASR__PRIVATE void asr__group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps) {
+  int n, g, k, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      const asr_real *xs = x + ((size_t)n * C + (size_t)g * Cg) * T;   /* the set S_i */
+      asr_real *ys = y + ((size_t)n * C + (size_t)g * Cg) * T;
+      double mu = 0, var = 0, sigma;
+      for (k = 0; k < m; k++) mu += xs[k];
+      mu /= m;                                                 /* mu_i, eq. (2) */
+      for (k = 0; k < m; k++) var += ((double)xs[k] - mu) * ((double)xs[k] - mu);
+      sigma = sqrt(var / m + eps);                             /* sigma_i, eq. (2) */
+      for (k = 0; k < m; k++) {
+        int c = g * Cg + k / T;                                /* the channel i_C */
+        double xh = ((double)xs[k] - mu) / sigma;              /* eq. (1) */
+        ys[k] = (asr_real)((gamma ? gamma[c] : 1) * xh + (beta ? beta[c] : 0));   /* eq. (6) */
+      }
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)(1.0 / sigma);
+    }
+}
+
+/* _naive backward: dx_i = sum_k g_k dxhat_k/dx_i with the Jacobian entry
+ *   dxhat_k/dx_i = rstd (delta_ki - 1/m - xhat_k xhat_i / m),   g_k = gamma_{k_C} dy_k,
+ * every (k,i) pair of a group formed (O(m^2)); dgamma, dbeta as sums per channel. */
+ASR__PRIVATE void asr__group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                 const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, i, k, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T;
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g];
+      for (i = 0; i < m; i++) {
+        int ci = g * Cg + i / T;
+        double xhi = ((double)x[o + i] - mu) * rs, s = 0;
+        if (dgamma) dgamma[ci] += (asr_real)(dy[o + i] * xhi); /* dy_i xhat_i */
+        if (dbeta) dbeta[ci] += dy[o + i];
+        if (!dx) continue;
+        for (k = 0; k < m; k++) {
+          double xhk = ((double)x[o + k] - mu) * rs;
+          double gk = (double)dy[o + k] * (gamma ? gamma[g * Cg + k / T] : 1);
+          s += gk * rs * ((k == i ? 1.0 : 0.0) - 1.0 / m - xhk * xhi / m);   /* J_ki */
+        }
+        dx[o + i] += (asr_real)s;
+      }
+    }
+}
+
+/* _ref: two passes per group (the mean, then the centred variance), as layer norm. */
+ASR__PRIVATE void asr__group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                              const asr_real *x, const asr_real *gamma,
+                                              const asr_real *beta, int N, int C, int T, int G,
+                                              double eps) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
+      double mu = 0, var = 0, rs;
+      for (k = 0; k < (size_t)m; k++) mu += x[o + k];
+      mu /= m;                                                 /* mu, eq. (2) */
+      for (k = 0; k < (size_t)m; k++) var += ((double)x[o + k] - mu) * ((double)x[o + k] - mu);
+      rs = 1.0 / sqrt(var / m + eps);                          /* 1/sigma, eq. (2) */
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)rs;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        asr_real *yr = y + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, bt = beta ? beta[c] : 0;
+        for (t = 0; t < T; t++) yr[t] = (asr_real)(gm * (((double)xr[t] - mu) * rs) + bt);  /* eqs. (1), (6) */
+      }
+    }
+}
+
+/* _ref backward: dx = rstd (g - mean(g) - xhat mean(g xhat)) per group, the Jacobian of
+ * the _naive tier summed in closed form (docs/layers.md). */
+ASR__PRIVATE void asr__group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                               const asr_real *dy, const asr_real *x,
+                                               const asr_real *mean, const asr_real *rstd,
+                                               const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
+        for (t = 0; t < T; t++) {
+          double xh = ((double)xr[t] - mu) * rs;
+          sd += d[t];                                          /* sum_t dy */
+          sdx += d[t] * xh;                                    /* sum_t dy xhat */
+        }
+        if (dgamma) dgamma[c] += (asr_real)sdx;
+        if (dbeta) dbeta[c] += (asr_real)sd;
+        sg += gm * sd;                                         /* sum_k g_k */
+        sgx += gm * sdx;                                       /* sum_k g_k xhat_k */
+      }
+      if (!dx) continue;
+      sg /= m;
+      sgx /= m;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        asr_real *o = dx + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1;
+        for (t = 0; t < T; t++) {
+          double xh = ((double)xr[t] - mu) * rs;
+          o[t] += (asr_real)(rs * (gm * d[t] - sg - xh * sgx));   /* the projected gradient */
+        }
+      }
+    }
+}
+
+/* fast: one pass of sum and sum of squares per group (in double: var = E[x^2] - mu^2,
+ * clamped at 0), then y = a_c x + b_c with a_c = gamma_c rstd, b_c = beta_c - a_c mu.
+ * The backward expands _ref's xhat = (x - mu) rstd the same way:
+ *   dx = rstd gamma_c dy - rstd^2 mean(g xhat) x + (mu rstd^2 mean(g xhat) - rstd mean(g)),
+ * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. */
+ASR__PRIVATE void asr__group_norm_forward_fast(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
+      double s = 0, s2 = 0, mu, var, rs;
+      for (k = 0; k < (size_t)m; k++) {
+        double v = x[o + k];
+        s += v;
+        s2 += v * v;
+      }
+      mu = s / m;
+      var = s2 / m - mu * mu;
+      if (var < 0) var = 0;                                    /* rounding of E[x^2] - mu^2 */
+      rs = 1.0 / sqrt(var + eps);
+      mean[(size_t)n * G + g] = (asr_real)mu;
+      rstd[(size_t)n * G + g] = (asr_real)rs;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T;
+        asr_real *yr = y + ((size_t)n * C + c) * T;
+        asr_real a = (asr_real)((gamma ? gamma[c] : 1) * rs);
+        asr_real b = (asr_real)((beta ? beta[c] : 0) - (double)a * mu);
+        for (t = 0; t < T; t++) yr[t] = a * xr[t] + b;
+      }
+    }
+}
+
+ASR__PRIVATE void asr__group_norm_backward_fast(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G) {
+  int n, g, c, t, Cg = C / G, m = Cg * T;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0, B, D;
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
+        for (t = 0; t < T; t++) {
+          sd += d[t];                                          /* sum dy */
+          sdx += (double)d[t] * xr[t];                         /* sum dy x (not xhat) */
+        }
+        sdx = (sdx - mu * sd) * rs;                            /* sum dy xhat */
+        if (dgamma) dgamma[c] += (asr_real)sdx;
+        if (dbeta) dbeta[c] += (asr_real)sd;
+        sg += gm * sd;
+        sgx += gm * sdx;
+      }
+      if (!dx) continue;
+      sg /= m;
+      sgx /= m;
+      B = -rs * rs * sgx;                                      /* the coefficient of x */
+      D = -rs * sg + mu * rs * rs * sgx;                       /* the constant */
+      for (c = g * Cg; c < (g + 1) * Cg; c++) {
+        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
+        asr_real *o = dx + ((size_t)n * C + c) * T;
+        asr_real A = (asr_real)(rs * (gamma ? gamma[c] : 1)), Bf = (asr_real)B, Df = (asr_real)D;
+        for (t = 0; t < T; t++) o[t] += A * d[t] + Bf * xr[t] + Df;
+      }
+    }
+}
+
+ASRDEF asr_result asr_group_norm_forward_naive(asr_real *y, asr_real *mean, asr_real *rstd,
+                                               const asr_real *x, const asr_real *gamma,
+                                               const asr_real *beta, int N, int C, int T, int G,
+                                               double eps) {
+  /* eq. (2) literally per group: asr__group_norm_forward_naive */
+  return asr__group_norm_forward(ASR__TIER_NAIVE, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_forward_ref(asr_real *y, asr_real *mean, asr_real *rstd,
+                                             const asr_real *x, const asr_real *gamma,
+                                             const asr_real *beta, int N, int C, int T, int G,
+                                             double eps) {
+  /* two passes per group: asr__group_norm_forward_ref */
+  return asr__group_norm_forward(ASR__TIER_REF, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
+                                         const asr_real *x, const asr_real *gamma,
+                                         const asr_real *beta, int N, int C, int T, int G,
+                                         double eps) {
+  /* one pass, folded affine: asr__group_norm_forward_fast */
+  return asr__group_norm_forward(ASR__TIER_FAST, y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+}
+ASRDEF asr_result asr_group_norm_backward_naive(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                                const asr_real *dy, const asr_real *x,
+                                                const asr_real *mean, const asr_real *rstd,
+                                                const asr_real *gamma, int N, int C, int T, int G) {
+  /* the Jacobian, entry by entry: asr__group_norm_backward_naive */
+  return asr__group_norm_backward(ASR__TIER_NAIVE, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+ASRDEF asr_result asr_group_norm_backward_ref(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                              const asr_real *dy, const asr_real *x,
+                                              const asr_real *mean, const asr_real *rstd,
+                                              const asr_real *gamma, int N, int C, int T, int G) {
+  /* the projected gradient: asr__group_norm_backward_ref */
+  return asr__group_norm_backward(ASR__TIER_REF, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+ASRDEF asr_result asr_group_norm_backward(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                          const asr_real *dy, const asr_real *x,
+                                          const asr_real *mean, const asr_real *rstd,
+                                          const asr_real *gamma, int N, int C, int T, int G) {
+  /* dx = A_c dy + B x + D: asr__group_norm_backward_fast */
+  return asr__group_norm_backward(ASR__TIER_FAST, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+}
+
 /* ---- softmax cross-entropy with label smoothing */
 ASRDEF asr_result asr_cross_entropy_forward(asr_real *loss, asr_real *logp, int *count,
                                             const asr_real *logits, const int *targets, int M,
@@ -8965,6 +9794,48 @@ ASR__PRIVATE asr_result asr__linear_backward(asr__tier tier, asr_real *dx, asr_r
   if (M == 0) return ASR_OK;
   if (tier == ASR__TIER_NAIVE) asr__linear_backward_naive(dx, dW, db, dy, x, W, M, I, O);
   else asr__linear_backward_gemm(tier, dx, dW, db, dy, x, W, M, I, O);
+  return ASR_OK;
+}
+
+/* Group norm's argument checks and tier driver. */
+ASR__PRIVATE asr_result asr__group_norm_check(const void *out, const void *mean, const void *rstd,
+                                              const void *x, int N, int C, int T, int G) {
+  if (!out || !mean || !rstd || !x || N < 0 || C < 1 || T < 1) return ASR_ERR_INVALID_ARG;
+  if (G < 1 || C % G != 0) return ASR_ERR_SHAPE;
+  return ASR_OK;
+}
+
+/* _naive's limit: N G m^2 Jacobian entries (m = (C/G) T) up to 2^26. */
+ASR__PRIVATE int asr__group_norm_naive_too_large(int N, int C, int T, int G) {
+  double m = (double)(C / G) * T;
+  return (double)N * G * m * m > 67108864.0;
+}
+
+ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr_real *mean, asr_real *rstd,
+                                                const asr_real *x, const asr_real *gamma,
+                                                const asr_real *beta, int N, int C, int T, int G,
+                                                double eps) {
+  asr_result r = asr__group_norm_check(y, mean, rstd, x, N, C, T, G);
+  if (r != ASR_OK) return r;
+  if (!(eps >= 0)) return ASR_ERR_INVALID_ARG;
+  if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (!asr_all_finite(x, (size_t)N * C * T)) return ASR_ERR_NONFINITE;
+  if (tier == ASR__TIER_NAIVE) asr__group_norm_forward_naive(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else if (tier == ASR__TIER_REF) asr__group_norm_forward_ref(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else asr__group_norm_forward_fast(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, asr_real *dgamma,
+                                                 asr_real *dbeta, const asr_real *dy, const asr_real *x,
+                                                 const asr_real *mean, const asr_real *rstd,
+                                                 const asr_real *gamma, int N, int C, int T, int G) {
+  asr_result r = asr__group_norm_check(dy, mean, rstd, x, N, C, T, G);
+  if (r != ASR_OK) return r;
+  if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (tier == ASR__TIER_NAIVE) asr__group_norm_backward_naive(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+  else if (tier == ASR__TIER_REF) asr__group_norm_backward_ref(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
+  else asr__group_norm_backward_fast(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, T, G);
   return ASR_OK;
 }
 
@@ -13902,10 +14773,20 @@ ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
  *   asr_ctc_greedy_decode                           -> itself, sec. 3.2 (best path)     "Decoders"
  *   asr_ctc_prefix_beam_search                      -> asr__ctc_beam_frame ([Hannun14] Algorithm 1)
  *   asr_ctc_align, asr_ctc_token_spans              -> themselves (eqs. (6)-(8) with max)
+ *   asr_ctc_extended_labels, asr_ctc_can_skip       -> themselves (sec. 4.1, eq. (6))   "The lattice of a batch"
+ *   asr_ctc_lattice_batch_naive                     -> asr__ctc_lattice_naive          eqs. (5), (9)
+ *   asr_ctc_lattice_batch_ref                       -> asr__ctc_alpha, asr__ctc_beta, asr__ctc_lattice_out  eqs. (6)-(14)
+ *   asr_ctc_loss_input                              -> asr__ctc_loss (fast tier) on a batch-first copy, plumbing
+ *   5.7 Words (docs/lexicon_lm.md):
+ *   asr_ctc_lexicon_decode_naive                    -> asr__lex_labelling + every path, eqs. (2)-(3)
+ *   asr_ctc_lexicon_decode_ref, asr_ctc_lexicon_decode -> asr__lex_scorer on asr__ctc_beam_frame [fast: ref]
+ *   asr_lexicon_*, asr_ngram_*                      -> themselves (the tree; Witten-Bell; ARPA backoff)
  * The API and its full contract: section 5 of the declarations (search "5. CTC").
  * Order below: 5.1 the definition (_naive), 5.2 the forward-backward recursions (_ref),
- * 5.3 the fast path, 5.4 the public loss tiers and lattice functions, 5.5 the decoders;
- * then, under the plumbing rule, argument checks, workspace sizes and the batch driver. */
+ * 5.3 the fast path, 5.4 the public loss tiers and lattice functions, 5.5 the decoders,
+ * 5.6 the lattice of a batch; then, under the plumbing rule, argument checks, workspace
+ * sizes and the batch drivers; last 5.7, words (the lexicon, the n-gram model,
+ * lexicon-constrained decoding), with its own plumbing at its end. */
 
 /* What a loss's input x holds, for the drivers of sections 5 and 6: unnormalized logits
  * (log-softmax applied inside; the gradient is w.r.t. the logits) or log-probabilities
@@ -14893,6 +15774,142 @@ ASRDEF int asr_ctc_token_spans(int *tokens, int *starts, int *ends, const int *f
   return n;
 }
 
+/* ---- 5.6 The lattice of a batch, as a course grades it: l' and its skips as functions,
+ * alpha and beta by their definitions (_naive), and the outputs of asr_ctc_lattice_batch_*
+ * (gamma per state and per symbol) from ln alpha, ln beta and ln p of either tier.
+ *   [Graves06] eq. (5):  alpha_t(s) = sum_{pi: B(pi_{1:t}) = l_{1:s/2}} prod_{t'=1..t} y^t'_{pi_t'}
+ *   [Graves06] eq. (9):  beta_t(s)  = sum_{pi: B(pi_{t:T}) = l_{s/2:|l|}} prod_{t'=t..T} y^t'_{pi_t'}
+ *   [Graves06] eq. (14): p(l|x) = sum_s alpha_t(s) beta_t(s) / y^t_{l'_s}, for every t
+ * so gamma_t(s) = alpha_t(s) beta_t(s) / (y^t_{l'_s} p(l|x)) sums to 1 over s at every t. */
+
+ASRDEF int asr_ctc_extended_labels(int *lprime, const int *target, int S, int blank) {
+  int s;
+  if (!lprime || S < 0 || (S > 0 && !target)) return -1;
+  for (s = 0; s < 2 * S + 1; s++) lprime[s] = ASR__CTC_LABEL(target, s, blank);   /* b l_1 b l_2 ... b */
+  return 2 * S + 1;
+}
+
+ASRDEF int asr_ctc_can_skip(const int *target, int S, int blank, int s) {
+  int k;
+  if (!target || s < 2 || s > 2 * S) return 0;
+  k = ASR__CTC_LABEL(target, s, blank);
+  /* eq. (6): the skip s-2 -> s only onto a label that differs from l'_{s-2} */
+  return k != blank && k != ASR__CTC_LABEL(target, s - 2, blank);
+}
+
+/* The state of l' a prefix pi_0..pi_{n-1} (n >= 1) is in, by eq. (5): B(prefix) must be
+ * l_{1..j} for some j; the prefix is then in state 2j if it ends in a blank, 2j-1 if it
+ * ends in a label (which is l_j). -1 when B(prefix) is not a prefix of l. */
+ASR__PRIVATE int asr__ctc_prefix_state(const int *pi, int n, const int *l, int S, int blank) {
+  int t, j = 0;
+  for (t = 0; t < n; t++) {
+    int c = pi[t];
+    if (c == blank || (t > 0 && c == pi[t - 1])) continue;   /* B: drop blanks, merge repeats */
+    if (j >= S || l[j] != c) return -1;
+    j++;
+  }
+  return pi[n - 1] == blank ? 2 * j : 2 * j - 1;
+}
+
+/* The state a suffix pi_0..pi_{n-1} (n >= 1) starts in, by eq. (9): B(suffix) must be
+ * l_{j+1..|l|} for some j; the suffix starts in state 2j if it starts with a blank, 2j+1
+ * if with a label (which is l_{j+1}). -1 when B(suffix) is not a suffix of l. */
+ASR__PRIVATE int asr__ctc_suffix_state(const int *pi, int n, const int *l, int S, int blank) {
+  int t, j = S;
+  for (t = n - 1; t >= 0; t--) {
+    int c = pi[t];
+    if (c == blank || (t + 1 < n && c == pi[t + 1])) continue;   /* B, read backwards */
+    if (j <= 0 || l[j - 1] != c) return -1;
+    j--;
+  }
+  return pi[0] == blank ? 2 * j : 2 * j + 1;
+}
+
+/* The next of the V^n sequences d (n digits in 0..V-1, last fastest); 0 after the last. */
+ASR__PRIVATE int asr__ctc_next_seq(int *d, int n, int V) {
+  int i;
+  for (i = n - 1; i >= 0; i--) {
+    if (++d[i] < V) return 1;
+    d[i] = 0;
+  }
+  return 0;
+}
+
+/* _naive: ln alpha and ln beta (Tn, 2Sn+1) by eqs. (5) and (9) written out: for every frame
+ * t, every prefix pi_0..pi_t and every suffix pi_t..pi_{Tn-1} is enumerated and its
+ * probability added to the state it ends (starts) in. No recursion. Returns ln p(l|x) by
+ * eq. (3): the whole paths (prefixes of length Tn) in a final state. pi (Tn) scratch. */
+ASR__PRIVATE double asr__ctc_lattice_naive(double *la, double *lb, const asr_real *x, const double *lse,
+                                           const int *l, int Tn, int V, int Sn, int blank, int *pi) {
+  const int L = 2 * Sn + 1;
+  int t, i, s;
+  double lp;
+  if (Tn == 0) return Sn == 0 ? 0.0 : -INFINITY;
+  for (i = 0; i < Tn * L; i++) la[i] = lb[i] = -INFINITY;
+  for (t = 0; t < Tn; t++) {
+    for (i = 0; i <= t; i++) pi[i] = 0;   /* the prefixes pi_0..pi_t */
+    do {
+      s = asr__ctc_prefix_state(pi, t + 1, l, Sn, blank);
+      if (s < 0) continue;
+      for (lp = 0, i = 0; i <= t; i++) lp += ASR__CTC_EMIT(x, lse, V, i, pi[i]);   /* eq. (2) */
+      la[(size_t)t * L + s] = asr_logaddexp(la[(size_t)t * L + s], lp);             /* eq. (5) */
+    } while (asr__ctc_next_seq(pi, t + 1, V));
+    for (i = t; i < Tn; i++) pi[i] = 0;   /* the suffixes pi_t..pi_{Tn-1} */
+    do {
+      s = asr__ctc_suffix_state(pi + t, Tn - t, l, Sn, blank);
+      if (s < 0) continue;
+      for (lp = 0, i = t; i < Tn; i++) lp += ASR__CTC_EMIT(x, lse, V, i, pi[i]);
+      lb[(size_t)t * L + s] = asr_logaddexp(lb[(size_t)t * L + s], lp);             /* eq. (9) */
+    } while (asr__ctc_next_seq(pi + t, Tn - t, V));
+  }
+  /* eq. (3): the paths of length Tn with B(pi) = l end in the last blank or the last label */
+  return asr_logaddexp(la[(size_t)(Tn - 1) * L + L - 1], Sn > 0 ? la[(size_t)(Tn - 1) * L + L - 2] : -INFINITY);
+}
+
+/* The outputs of one item from its ln alpha, ln beta (Tn, 2Sn+1) and ln p, into blocks of
+ * the padded (T, 2S+1) and (T, V) shapes (any may be NULL):
+ *   beta without the emission (ASR_LATTICE_BETA_EXCL):  ln beta_t(s) - ln y^t_{l'_s}
+ *   gamma_t(s) = alpha_t(s) beta_t(s) / (y^t_{l'_s} p)  and  gamma_t(k) = sum_{l'_s = k} gamma_t(s)
+ * then, with ASR_LATTICE_PROB, every value exponentiated. Outside the item: ln 0. */
+ASR__PRIVATE void asr__ctc_lattice_out(double *alpha, double *beta, double *gamma, double *post,
+                                       const double *la, const double *lb, double logp,
+                                       const asr_real *x, const double *lse, const int *l, int Tn,
+                                       int Sn, int T, int V, int S, int blank, int flags) {
+  const int L = 2 * S + 1, Ln = 2 * Sn + 1;
+  int t, s, k;
+  for (t = 0; t < T; t++) {
+    if (post)
+      for (k = 0; k < V; k++) post[(size_t)t * V + k] = -INFINITY;
+    for (s = 0; s < L; s++) {
+      size_t o = (size_t)t * L + s;
+      double a = -INFINITY, b = -INFINITY, g = -INFINITY;
+      if (t < Tn && s < Ln) {
+        double e = ASR__CTC_EMIT(x, lse, V, t, ASR__CTC_LABEL(l, s, blank));   /* ln y^t_{l'_s} */
+        a = la[(size_t)t * Ln + s];
+        b = lb[(size_t)t * Ln + s];
+        if (a > -INFINITY && b > -INFINITY && logp > -INFINITY) g = a + b - e - logp;   /* eq. (14) */
+        if (flags & ASR_LATTICE_BETA_EXCL) b = b > -INFINITY ? b - e : b;
+        if (post) {
+          double *pk = post + (size_t)t * V + ASR__CTC_LABEL(l, s, blank);
+          *pk = asr_logaddexp(*pk, g);   /* gamma_t(k) = sum_{s: l'_s = k} gamma_t(s) */
+        }
+      }
+      if (alpha) alpha[o] = a;
+      if (beta) beta[o] = b;
+      if (gamma) gamma[o] = g;
+    }
+  }
+  if (flags & ASR_LATTICE_PROB) {
+    for (t = 0; t < T * L; t++) {
+      if (alpha) alpha[t] = exp(alpha[t]);
+      if (beta) beta[t] = exp(beta[t]);
+      if (gamma) gamma[t] = exp(gamma[t]);
+    }
+    if (post)
+      for (t = 0; t < T * V; t++) post[t] = exp(post[t]);
+  }
+}
+
 /* ---------------------------------------------------------------- plumbing: 5. CTC ----
  * Argument checks, workspace sizes and the batch drivers of this section. Nothing below
  * computes an equation; the math is above. */
@@ -14981,15 +15998,16 @@ ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S) {
   return m;
 }
 
-/* Every argument check of the loss, before anything is written. */
+/* Every argument check of the loss (and of the lattice functions, which bring their own
+ * workspace need), before anything is written. */
 ASR__PRIVATE asr_result asr__ctc_validate(asr__tier tier, asr__loss_input input, const asr_real *loss,
                                           const asr_real *x, const int *targets,
                                           const int *input_lengths, const int *target_lengths,
                                           int N, int T, int V, int S, int blank,
                                           asr_reduction reduction, const void *work,
-                                          size_t work_bytes, asr_error *err) {
+                                          size_t work_bytes, size_t need, asr_error *err) {
   int n, j, t, k;
-  size_t need, ntv;
+  size_t ntv;
   const char *xname = input == ASR__FROM_LOGPROBS ? "logprobs" : "logits";
   if (N < 0 || T < 0 || S < 0 || V < 1)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "sizes N=%d T=%d V=%d S=%d: need N, T, S >= 0 and V >= 1",
@@ -15040,8 +16058,6 @@ ASR__PRIVATE asr_result asr__ctc_validate(asr__tier tier, asr__loss_input input,
                          ASR_CTC_NAIVE_MAX_PATHS);
     }
   }
-  /* every tier asks for the same asr_ctc_loss_workspace_size(), the largest need */
-  need = asr_ctc_loss_workspace_size(T, V, S);
   if (need == (size_t)-1) return asr__fail(err, ASR_ERR_TOO_LARGE, "workspace size overflows");
   if (!work || work_bytes < need)
     return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
@@ -15062,8 +16078,10 @@ ASR__PRIVATE asr_result asr__ctc_loss(asr__tier tier, asr__loss_input input, asr
   double total = 0;
   int n, infeasible = 0;
   const double *lse;
+  /* every tier asks for the same asr_ctc_loss_workspace_size(), the largest need */
   asr_result r = asr__ctc_validate(tier, input, loss, x, targets, input_lengths, target_lengths,
-                                   N, T, V, S, blank, reduction, work, work_bytes, err);
+                                   N, T, V, S, blank, reduction, work, work_bytes,
+                                   asr_ctc_loss_workspace_size(T, V, S), err);
   if (r != ASR_OK) return r;
   if (tier == ASR__TIER_FAST && !ASR__CTC_HAVE_FAST) tier = ASR__TIER_REF;   /* no kernel built */
   ar = asr__ctc_bump(work, work_bytes);
@@ -15092,6 +16110,162 @@ ASR__PRIVATE asr_result asr__ctc_loss(asr__tier tier, asr__loss_input input, asr
   if (reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
   if (reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N > 0 ? total / N : 0.0);
   return infeasible ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* The lattice functions' workspace: x's batch-first copy in the log contract (N,T,V),
+ * the normalizers (T), ln alpha and ln beta of one item (T, 2S+1) each, _naive's path (T). */
+typedef struct asr__ctc_lat_scratch {
+  asr_real *x;
+  double *lse, *la, *lb;
+  int *pi;
+} asr__ctc_lat_scratch;
+
+ASR__PRIVATE void asr__ctc_lat_layout(asr__ctc_lat_scratch *w, asr__bump *a, int N, int T, int V, int S) {
+  size_t L = 2 * (size_t)S + 1;
+  w->x = (asr_real *)asr__ctc_take(a, asr__ctc_mul(asr__ctc_mul((size_t)N, (size_t)T), (size_t)V),
+                                   sizeof(asr_real));
+  w->lse = (double *)asr__ctc_take(a, (size_t)T, sizeof(double));
+  w->la = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
+  w->lb = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
+  w->pi = (int *)asr__ctc_take(a, (size_t)T, sizeof(int));
+}
+
+ASRDEF size_t asr_ctc_lattice_workspace_size(int N, int T, int V, int S) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__ctc_lat_scratch w;
+  if (N < 0 || T < 0 || V < 1 || S < 0) return (size_t)-1;
+  asr__ctc_lat_layout(&w, &count, N, T, V, S);
+  return asr__ctc_bytes(&count);
+}
+
+/* The driver of asr_ctc_lattice_batch_naive / _ref: the input checked and copied
+ * batch-first (probabilities to their logs), the loss's own checks on the copy, then per
+ * item ln alpha, ln beta, ln p by the tier's helper and the outputs from them. */
+ASR__PRIVATE asr_result asr__ctc_lattice(asr__tier tier, double *alpha, double *beta, double *gamma,
+                                         double *post, double *log_p, const asr_real *x,
+                                         asr_loss_input in, const int *targets,
+                                         const int *input_lengths, const int *target_lengths, int N,
+                                         int T, int V, int S, int blank, int flags, void *work,
+                                         size_t work_bytes, asr_error *err) {
+  asr__ctc_lat_scratch w;
+  asr__bump ar;
+  asr_real dummy_loss;
+  size_t need = asr_ctc_lattice_workspace_size(N, T, V, S), L = 2 * (size_t)S + 1;
+  asr__loss_input contract = in.domain == ASR_INPUT_LOGITS ? ASR__FROM_LOGITS : ASR__FROM_LOGPROBS;
+  int n, infeasible = 0;
+  asr_result r = asr__loss_input_check(in, err);
+  if (r != ASR_OK) return r;
+  if (flags & ~(ASR_LATTICE_PROB | ASR_LATTICE_BETA_EXCL))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown lattice flags 0x%x", (unsigned)flags);
+  if (need == (size_t)-1 || N < 0 || T < 0 || V < 1 || S < 0)
+    return asr__ctc_validate(tier, contract, &dummy_loss, x, targets, input_lengths, target_lengths, N, T,
+                             V, S, blank, ASR_REDUCTION_NONE, work, work_bytes, need, err);
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
+                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
+  if (N > 0 && T > 0 && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "x is NULL");
+  r = asr__loss_check_probs(x, in, N, T, 1, V, input_lengths, NULL, err);
+  if (r != ASR_OK) return r;
+  ar = asr__ctc_bump(work, work_bytes);
+  asr__ctc_lat_layout(&w, &ar, N, T, V, S);
+  if (N > 0 && T > 0) asr__loss_gather(w.x, x, in, N, T, (size_t)V);
+  r = asr__ctc_validate(tier, contract, &dummy_loss, w.x, targets, input_lengths, target_lengths, N, T, V,
+                        S, blank, ASR_REDUCTION_NONE, work, work_bytes, need, err);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++) {
+    const int Tn = input_lengths[n], Sn = target_lengths[n];
+    const asr_real *xn = w.x + (size_t)n * T * V;
+    const int *ln = targets ? targets + (size_t)n * S : NULL;
+    const double *lse = contract == ASR__FROM_LOGITS ? w.lse : NULL;
+    double lp;
+    if (lse) asr__ctc_frame_lse(w.lse, xn, Tn, V);
+    if (tier == ASR__TIER_NAIVE) {
+      lp = asr__ctc_lattice_naive(w.la, w.lb, xn, lse, ln, Tn, V, Sn, blank, w.pi);   /* eqs. (5), (9) */
+    } else {
+      lp = asr__ctc_alpha(w.la, xn, lse, ln, Tn, V, Sn, blank);                         /* eqs. (6)-(8) */
+      asr__ctc_beta(w.lb, xn, lse, ln, Tn, V, Sn, blank);                              /* eqs. (10)-(11) */
+    }
+    if (lp == -INFINITY) infeasible = 1;
+    asr__ctc_lattice_out(alpha ? alpha + (size_t)n * T * L : NULL, beta ? beta + (size_t)n * T * L : NULL,
+                         gamma ? gamma + (size_t)n * T * L : NULL, post ? post + (size_t)n * T * V : NULL,
+                         w.la, w.lb, lp, xn, lse, ln, Tn, Sn, T, V, S, blank, flags);
+    if (log_p) log_p[n] = lp;
+  }
+  return infeasible ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_lattice_batch_naive(double *alpha, double *beta, double *gamma,
+                                              double *posterior, double *log_p,
+                                              const asr_real *x, asr_loss_input in,
+                                              const int *targets, const int *input_lengths,
+                                              const int *target_lengths, int N, int T, int V,
+                                              int S, int blank, int flags, void *work,
+                                              size_t work_bytes, asr_error *err) {
+  /* every prefix and suffix enumerated, eqs. (5) and (9): asr__ctc_lattice_naive */
+  return asr__ctc_lattice(ASR__TIER_NAIVE, alpha, beta, gamma, posterior, log_p, x, in, targets,
+                          input_lengths, target_lengths, N, T, V, S, blank, flags, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_ctc_lattice_batch_ref(double *alpha, double *beta, double *gamma,
+                                            double *posterior, double *log_p,
+                                            const asr_real *x, asr_loss_input in,
+                                            const int *targets, const int *input_lengths,
+                                            const int *target_lengths, int N, int T, int V,
+                                            int S, int blank, int flags, void *work,
+                                            size_t work_bytes, asr_error *err) {
+  /* the recursions, eqs. (6)-(7) and (10)-(11): asr__ctc_alpha, asr__ctc_beta */
+  return asr__ctc_lattice(ASR__TIER_REF, alpha, beta, gamma, posterior, log_p, x, in, targets,
+                          input_lengths, target_lengths, N, T, V, S, blank, flags, work, work_bytes, err);
+}
+
+/* asr_ctc_loss_input's workspace: the loss's, then x's batch-first copy and its gradient
+ * (N,T,V) each. */
+ASRDEF size_t asr_ctc_loss_input_workspace_size(int N, int T, int V, int S) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  size_t ntv = asr__ctc_mul(asr__ctc_mul((size_t)N, (size_t)T), (size_t)V), loss;
+  if (N < 0 || T < 0 || V < 1 || S < 0) return (size_t)-1;
+  loss = asr_ctc_loss_workspace_size(T, V, S);
+  asr__ctc_take(&count, loss, 1);
+  asr__ctc_take(&count, ntv, sizeof(asr_real));
+  asr__ctc_take(&count, ntv, sizeof(asr_real));
+  return asr__ctc_bytes(&count);
+}
+
+ASRDEF asr_result asr_ctc_loss_input(asr_real *loss, asr_real *grad, const asr_real *x,
+                                     asr_loss_input in, const int *targets,
+                                     const int *input_lengths, const int *target_lengths,
+                                     int N, int T, int V, int S, int blank,
+                                     asr_reduction reduction, int zero_infinity, void *work,
+                                     size_t work_bytes, asr_error *err) {
+  size_t need = asr_ctc_loss_input_workspace_size(N, T, V, S), lw = asr_ctc_loss_workspace_size(T, V, S);
+  size_t ntv = (size_t)(N > 0 ? N : 0) * (size_t)(T > 0 ? T : 0) * (size_t)(V > 0 ? V : 0);
+  asr__loss_input contract = in.domain == ASR_INPUT_LOGITS ? ASR__FROM_LOGITS : ASR__FROM_LOGPROBS;
+  asr__bump ar;
+  void *lwork;
+  asr_real *xc, *gc;
+  asr_result r = asr__loss_input_check(in, err);
+  if (r != ASR_OK) return r;
+  if (need == (size_t)-1)   /* negative or overflowing sizes: the loss's checks name them */
+    return asr__ctc_loss(ASR__TIER_FAST, contract, loss, grad, x, targets, input_lengths, target_lengths,
+                         N, T, V, S, blank, reduction, zero_infinity, work, work_bytes, err);
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "workspace is %lu bytes, %lu needed",
+                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
+  if (N > 0 && T > 0 && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "x is NULL");
+  r = asr__loss_check_probs(x, in, N, T, 1, V, input_lengths, NULL, err);
+  if (r != ASR_OK) return r;
+  ar = asr__ctc_bump(work, work_bytes);
+  lwork = asr__ctc_take(&ar, lw, 1);
+  xc = (asr_real *)asr__ctc_take(&ar, ntv, sizeof(asr_real));
+  gc = (asr_real *)asr__ctc_take(&ar, ntv, sizeof(asr_real));
+  if (ntv) {
+    asr__loss_gather(xc, x, in, N, T, (size_t)V);
+    memset(gc, 0, ntv * sizeof(asr_real));
+  }
+  r = asr__ctc_loss(ASR__TIER_FAST, contract, loss, grad ? gc : NULL, ntv ? xc : x, targets, input_lengths,
+                    target_lengths, N, T, V, S, blank, reduction, zero_infinity, lwork, lw, err);
+  if (r >= 0 && grad && ntv) asr__loss_scatter(grad, gc, x, in, N, T, (size_t)V, 1);
+  return r;
 }
 
 /* Checks of the single-sequence functions (lattice, alignment, decoders). */
@@ -15219,6 +16393,835 @@ ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void 
   asr__ctc_align_layout(delta, from, &ar, T, S);
 }
 
+/* ---- 5.7 Words: the lexicon tree, the word n-gram model, lexicon-constrained decoding
+ * (declarations: section 5, "Words"; docs/lexicon_lm.md). Reading order: the lexicon tree;
+ * the n-gram model (its backoff query, Witten-Bell training, ARPA text); the fusion
+ * objective and _naive; _ref on 5.5's prefix beam search; then the plumbing. */
+
+/* String hash (FNV-1a, 32-bit: offset 2166136261, prime 16777619) for the word maps. */
+ASR__PRIVATE size_t asr__str_hash(const char *s, size_t n) {
+  unsigned h = 2166136261u;
+  size_t i;
+  for (i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return (size_t)h;
+}
+
+/* A copy of s[0..n) with ASR_MALLOC (NULL when out of memory). */
+ASR__PRIVATE char *asr__strndup(const char *s, size_t n) {
+  char *d = (char *)ASR_MALLOC(n + 1, NULL);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = 0;
+  }
+  return d;
+}
+
+/* Grows an array of `size`-byte items to hold at least `need` (doubling from 16); 0 or -1. */
+ASR__PRIVATE int asr__grow(void **p, int *cap, int need, size_t size) {
+  int ncap = *cap ? *cap : 16;
+  void *q;
+  if (need <= *cap) return 0;
+  while (ncap < need) {
+    if (ncap > 0x3fffffff) return -1;
+    ncap *= 2;
+  }
+  q = ASR_MALLOC((size_t)ncap * size, NULL);
+  if (!q) return -1;
+  if (*p) memcpy(q, *p, (size_t)*cap * size);
+  ASR_FREE(*p, NULL);
+  *p = q;
+  *cap = ncap;
+  return 0;
+}
+
+/* -- The lexicon tree: one node per distinct prefix of the words' spellings. */
+ASRDEF void asr_lexicon_free(asr_lexicon *lex) {
+  int i;
+  if (!lex) return;
+  for (i = 0; i < lex->n_words; i++) ASR_FREE(lex->words[i], NULL);
+  ASR_FREE(lex->words, NULL);
+  ASR_FREE(lex->child, NULL);
+  ASR_FREE(lex->word, NULL);
+  memset(lex, 0, sizeof *lex);
+}
+
+/* A new node with no child and no word: its index, or -1 when out of memory. */
+ASR__PRIVATE int asr__lex_node(asr_lexicon *lex) {
+  int k;
+  if (lex->n_nodes == lex->cap) {
+    /* both arrays are indexed by node and double from the same size together */
+    int cw = lex->cap, cc = lex->cap;
+    if (asr__grow((void **)&lex->word, &cw, lex->cap + 1, sizeof(int)) ||
+        asr__grow((void **)&lex->child, &cc, lex->cap + 1, sizeof(int) * (size_t)lex->V))
+      return -1;
+    lex->cap = cw;
+  }
+  for (k = 0; k < lex->V; k++) lex->child[(size_t)lex->n_nodes * lex->V + k] = -1;
+  lex->word[lex->n_nodes] = -1;
+  return lex->n_nodes++;
+}
+
+/* Adds one word: walks its spelling from the root, making the nodes it lacks; the last
+ * node ends the word (a duplicate keeps its first index). 0, or a negative result. */
+ASR__PRIVATE asr_result asr__lex_add(asr_lexicon *lex, const char *w, size_t len, const char *alphabet,
+                                     int blank, int space, asr_error *err) {
+  int node = 0, k;
+  size_t i;
+  char low[256];
+  if (len == 0 || len >= sizeof low) return asr__fail(err, ASR_ERR_RANGE, "lexicon word %d: %s", lex->n_words + 1,
+                                                      len ? "longer than 255 characters" : "empty");
+  for (i = 0; i < len; i++) low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] - 'A' + 'a' : w[i]);
+  low[len] = 0;
+  for (i = 0; i < len; i++) {
+    const char *at = low[i] ? strchr(alphabet, low[i]) : NULL;
+    k = at ? (int)(at - alphabet) : -1;
+    if (k < 0 || k == blank || k == space)
+      return asr__fail(err, ASR_ERR_RANGE, "lexicon word '%s': character '%c' is %s", low, low[i],
+                       k < 0 ? "not in the alphabet" : "the blank or the space token");
+    if (lex->child[(size_t)node * lex->V + k] < 0) {
+      int nd = asr__lex_node(lex);
+      if (nd < 0) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "lexicon: out of memory");
+      lex->child[(size_t)node * lex->V + k] = nd;
+    }
+    node = lex->child[(size_t)node * lex->V + k];
+  }
+  if (lex->word[node] >= 0) return ASR_OK;                   /* a duplicate */
+  if (asr__grow((void **)&lex->words, &lex->words_cap, lex->n_words + 1, sizeof(char *)) ||
+      !(lex->words[lex->n_words] = asr__strndup(low, len)))
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "lexicon: out of memory");
+  lex->word[node] = lex->n_words++;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_lexicon_build(asr_lexicon *lex, const char *const *words, int n_words,
+                                    const char *alphabet, int blank, int space, asr_error *err) {
+  int i;
+  asr_result r = ASR_OK;
+  if (!lex) return asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: NULL");
+  memset(lex, 0, sizeof *lex);
+  if ((!words && n_words) || n_words < 0 || !alphabet || !alphabet[0])
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: no words or no alphabet");
+  lex->V = (int)strlen(alphabet);
+  if (blank < 0 || blank >= lex->V || space < 0 || space >= lex->V || blank == space)
+    return asr__fail(err, ASR_ERR_RANGE, "lexicon: blank %d and space %d must be distinct tokens of [0, %d)",
+                     blank, space, lex->V);
+  if (asr__lex_node(lex) < 0) r = asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "lexicon: out of memory");
+  for (i = 0; i < n_words && r == ASR_OK; i++) {
+    if (!words[i]) r = asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: word %d is NULL", i + 1);
+    else r = asr__lex_add(lex, words[i], strlen(words[i]), alphabet, blank, space, err);
+  }
+  if (r != ASR_OK) asr_lexicon_free(lex);
+  return r;
+}
+
+ASRDEF asr_result asr_lexicon_read(asr_lexicon *lex, const char *path, const char *alphabet,
+                                   int blank, int space, asr_error *err) {
+  unsigned char *data = NULL;
+  size_t len = 0, i = 0;
+  asr_result r;
+  if (!lex || !path) return asr__fail(err, ASR_ERR_INVALID_ARG, "lexicon: NULL");
+  r = asr_lexicon_build(lex, NULL, 0, alphabet, blank, space, err);
+  if (r != ASR_OK) return r;
+  r = asr_read_file(path, &data, &len, NULL, err);
+  if (r != ASR_OK) {
+    asr_lexicon_free(lex);
+    return r;
+  }
+  while (i < len && r == ASR_OK) {
+    /* one line: its first field is the word */
+    size_t a = i, b;
+    while (a < len && (data[a] == ' ' || data[a] == '\t' || data[a] == '\r')) a++;
+    b = a;
+    while (b < len && data[b] != ' ' && data[b] != '\t' && data[b] != '\r' && data[b] != '\n') b++;
+    if (b > a && data[a] != '#')
+      r = asr__lex_add(lex, (const char *)data + a, b - a, alphabet, blank, space, err);
+    while (b < len && data[b] != '\n') b++;
+    i = b + 1;
+  }
+  ASR_FREE(data, NULL);
+  if (r == ASR_OK && lex->n_words == 0) r = asr__fail(err, ASR_ERR_FORMAT, "no words");
+  if (r != ASR_OK) {
+    asr_lexicon_free(lex);
+    return asr__fail_path(err, r, path);
+  }
+  return ASR_OK;
+}
+
+/* -- The word n-gram model. Two open-addressing maps (linear probing, at most half full):
+ * word -> id, and n-gram (its order and ids) -> entry. */
+ASR__PRIVATE size_t asr__ngram_key_hash(const int *ids, int n) {
+  size_t h = (size_t)n * 2654435761u;
+  int i;
+  for (i = 0; i < n; i++) h = (h ^ (size_t)(unsigned)ids[i]) * 16777619u;
+  return h;
+}
+
+/* The slot of the n-gram ids[0..n) in lm->hash: its entry there, or an empty slot. */
+ASR__PRIVATE size_t asr__ngram_slot(const asr_ngram *lm, const int *ids, int n) {
+  size_t i = asr__ngram_key_hash(ids, n) & lm->mask;
+  for (;; i = (i + 1) & lm->mask) {
+    int e = lm->hash[i];
+    if (e < 0 || (lm->entries[e].n == n && !memcmp(lm->entries[e].ids, ids, sizeof(int) * (size_t)n))) return i;
+  }
+}
+
+/* The entry of the n-gram ids[0..n), or NULL. */
+ASR__PRIVATE const asr_ngram_entry *asr__ngram_find(const asr_ngram *lm, const int *ids, int n) {
+  int e;
+  if (!lm->hash) return NULL;
+  e = lm->hash[asr__ngram_slot(lm, ids, n)];
+  return e < 0 ? NULL : &lm->entries[e];
+}
+
+ASR__PRIVATE size_t asr__ngram_word_slot(const asr_ngram *lm, const char *w, size_t len) {
+  size_t i = asr__str_hash(w, len) & lm->wmask;
+  for (;; i = (i + 1) & lm->wmask) {
+    int id = lm->whash[i];
+    if (id < 0 || (strlen(lm->words[id]) == len && !memcmp(lm->words[id], w, len))) return i;
+  }
+}
+
+/* Rebuilds a map at twice the size when it would be more than half full; 0 or -1. */
+ASR__PRIVATE int asr__ngram_rehash(asr_ngram *lm, int words) {
+  int **tab = words ? &lm->whash : &lm->hash;
+  size_t *mask = words ? &lm->wmask : &lm->mask, slots, i;
+  int n = words ? lm->n_words : lm->n_entries, k;
+  if (*tab && (size_t)(n + 1) * 2 <= *mask + 1) return 0;
+  slots = *tab ? 2 * (*mask + 1) : 64;
+  while (slots < (size_t)(n + 1) * 2) slots *= 2;
+  ASR_FREE(*tab, NULL);
+  *tab = (int *)ASR_MALLOC(sizeof(int) * slots, NULL);
+  if (!*tab) return -1;
+  *mask = slots - 1;
+  for (i = 0; i < slots; i++) (*tab)[i] = -1;
+  for (k = 0; k < n; k++) {
+    if (words) lm->whash[asr__ngram_word_slot(lm, lm->words[k], strlen(lm->words[k]))] = k;
+    else lm->hash[asr__ngram_slot(lm, lm->entries[k].ids, lm->entries[k].n)] = k;
+  }
+  return 0;
+}
+
+/* The id of w[0..len), added to the vocabulary when new: the id, or -1 (out of memory). */
+ASR__PRIVATE int asr__ngram_add_word(asr_ngram *lm, const char *w, size_t len) {
+  size_t slot;
+  if (asr__ngram_rehash(lm, 1)) return -1;
+  slot = asr__ngram_word_slot(lm, w, len);
+  if (lm->whash[slot] >= 0) return lm->whash[slot];
+  if (asr__grow((void **)&lm->words, &lm->words_cap, lm->n_words + 1, sizeof(char *)) ||
+      !(lm->words[lm->n_words] = asr__strndup(w, len)))
+    return -1;
+  lm->whash[slot] = lm->n_words;
+  return lm->n_words++;
+}
+
+/* The entry of ids[0..n), made (logp 0, bow 0) when new: its index, or -1. */
+ASR__PRIVATE int asr__ngram_add(asr_ngram *lm, const int *ids, int n) {
+  size_t slot;
+  asr_ngram_entry *e;
+  if (asr__ngram_rehash(lm, 0)) return -1;
+  slot = asr__ngram_slot(lm, ids, n);
+  if (lm->hash[slot] >= 0) return lm->hash[slot];
+  if (asr__grow((void **)&lm->entries, &lm->entries_cap, lm->n_entries + 1, sizeof *e)) return -1;
+  e = &lm->entries[lm->n_entries];
+  memset(e, 0, sizeof *e);
+  e->n = n;
+  memcpy(e->ids, ids, sizeof(int) * (size_t)n);
+  lm->hash[slot] = lm->n_entries;
+  return lm->n_entries++;
+}
+
+ASRDEF void asr_ngram_free(asr_ngram *lm) {
+  int i;
+  if (!lm) return;
+  for (i = 0; i < lm->n_words; i++) ASR_FREE(lm->words[i], NULL);
+  ASR_FREE(lm->words, NULL);
+  ASR_FREE(lm->entries, NULL);
+  ASR_FREE(lm->hash, NULL);
+  ASR_FREE(lm->whash, NULL);
+  memset(lm, 0, sizeof *lm);
+}
+
+/* An empty model of the given order whose vocabulary holds <s>, </s>, <unk> (ids 0-2). */
+ASR__PRIVATE asr_result asr__ngram_init(asr_ngram *lm, int order, asr_error *err) {
+  memset(lm, 0, sizeof *lm);
+  lm->order = order;
+  if (asr__ngram_add_word(lm, "<s>", 3) != 0 || asr__ngram_add_word(lm, "</s>", 4) != 1 ||
+      asr__ngram_add_word(lm, "<unk>", 5) != 2) {
+    asr_ngram_free(lm);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "n-gram model: out of memory");
+  }
+  return ASR_OK;
+}
+
+ASRDEF int asr_ngram_word_id(const asr_ngram *lm, const char *word) {
+  int id;
+  if (!lm || !word || !lm->whash) return 2;
+  id = lm->whash[asr__ngram_word_slot(lm, word, strlen(word))];
+  return id < 0 ? 2 : id;
+}
+
+/* The backoff query of the declarations, in log10:
+ *   log P(w | h) = log P*(w | h)                    if (h, w) is stored
+ *                = log bow(h) + log P(w | h')       otherwise,
+ * from the longest usable history down to the unigram. */
+ASRDEF double asr_ngram_logprob(const asr_ngram *lm, const int *history, int n_history, int word) {
+  int ids[ASR_NGRAM_MAX_ORDER], k;
+  double backoff = 0;                       /* sum of log10 bow(h) over the histories left */
+  if (!lm || lm->order < 1 || word < 0 || word >= lm->n_words || n_history < 0 || (n_history && !history))
+    return -INFINITY;
+  k = n_history < lm->order - 1 ? n_history : lm->order - 1;
+  for (; k >= 0; k--) {
+    const asr_ngram_entry *e, *h;
+    int j;
+    for (j = 0; j < k; j++) ids[j] = history[n_history - k + j];
+    ids[k] = word;
+    e = asr__ngram_find(lm, ids, k + 1);
+    if (e) return (backoff + e->logp) * 2.302585092994045684;     /* ln 10 */
+    h = k > 0 ? asr__ngram_find(lm, ids, k) : NULL;
+    if (h) backoff += h->bow;                                     /* bow(h) = 1 if absent */
+  }
+  return -INFINITY;                          /* a word without a unigram: not in the model */
+}
+
+ASRDEF double asr_ngram_sentence_logprob(const asr_ngram *lm, const char *sentence) {
+  int hist[ASR_NGRAM_MAX_ORDER], nh = 1, j;
+  double sum = 0;
+  const char *p = sentence;
+  char w[256];
+  if (!lm || !sentence) return -INFINITY;
+  hist[0] = 0;                               /* <s> */
+  for (;;) {
+    size_t len;
+    int id;
+    while (*p == ' ') p++;
+    len = strcspn(p, " ");
+    if (len >= sizeof w) return -INFINITY;
+    memcpy(w, p, len);
+    w[len] = 0;
+    id = len ? asr_ngram_word_id(lm, w) : 1;  /* the sentence's end is </s> */
+    sum += asr_ngram_logprob(lm, hist, nh, id);
+    if (!len) return sum;
+    /* the history keeps its last order-1 words (at least one slot) */
+    if (nh == (lm->order > 1 ? lm->order - 1 : 1)) {
+      for (j = 1; j < nh; j++) hist[j - 1] = hist[j];
+      nh--;
+    }
+    hist[nh++] = id;
+    p += len;
+  }
+}
+
+/* -- Training: interpolated Witten-Bell ([Witten91], [Chen99]), the equations of the
+ * declarations. Three passes over the stored n-grams: (1) count every k-gram (k <= N)
+ * of every sentence <s> w_1 .. w_m </s> that ends at w_1 .. </s>; (2) for every history
+ * h, c(h.) and N1+(h.) (kept on h's own entry, which exists: a history is a counted
+ * n-gram, or <s>, stored first); (3) by increasing order,
+ *   P_WB(w | h) = (c(h w) + N1+(h.) P_WB(w | h')) / (c(h.) + N1+(h.)),
+ * P_WB(w | h') being an entry already (a suffix of a counted n-gram is counted), and
+ * bow(h) = N1+(h.) / (c(h.) + N1+(h.)). Counts are kept in logp/bow until pass (3). */
+ASRDEF asr_result asr_ngram_train(asr_ngram *lm, const char *const *sentences, int n_sentences,
+                                  int order, asr_error *err) {
+  int *tok = NULL, tok_cap = 0, s, i, k, e, V;
+  double *hc = NULL, *hn = NULL;              /* per entry as a history: c(h.), N1+(h.) */
+  double total = 0, types = 0;                /* the unigrams': c(.), N1+(.) */
+  asr_result r;
+  if (!lm) return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: NULL");
+  memset(lm, 0, sizeof *lm);
+  if (order < 1 || order > ASR_NGRAM_MAX_ORDER)
+    return asr__fail(err, ASR_ERR_RANGE, "n-gram order %d is outside [1, %d]", order, ASR_NGRAM_MAX_ORDER);
+  if (n_sentences < 0 || (n_sentences && !sentences))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: no sentences");
+  r = asr__ngram_init(lm, order, err);
+  if (r != ASR_OK) return r;
+  {
+    int unk = 2, bos = 0;
+    if (asr__ngram_add(lm, &bos, 1) < 0 || asr__ngram_add(lm, &unk, 1) < 0) goto oom;   /* stored first */
+  }
+  /* (1) counts, in logp */
+  for (s = 0; s < n_sentences; s++) {
+    const char *p = sentences[s];
+    int m = 1;
+    if (!p) {
+      asr_ngram_free(lm);
+      return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: sentence %d is NULL", s + 1);
+    }
+    if (asr__grow((void **)&tok, &tok_cap, 1, sizeof(int))) goto oom;
+    tok[0] = 0;                                              /* <s> */
+    for (;;) {
+      size_t len;
+      while (*p == ' ') p++;
+      len = strcspn(p, " ");
+      if (asr__grow((void **)&tok, &tok_cap, m + 1, sizeof(int))) goto oom;
+      if (!len) {
+        tok[m++] = 1;                                        /* </s> */
+        break;
+      }
+      if ((tok[m++] = asr__ngram_add_word(lm, p, len)) < 0) goto oom;
+      p += len;
+    }
+    for (i = 1; i < m; i++)
+      for (k = 1; k <= order && i - k + 1 >= 0; k++) {
+        if ((e = asr__ngram_add(lm, tok + i - k + 1, k)) < 0) goto oom;
+        lm->entries[e].logp += 1;                            /* c(tok[i-k+1..i]) */
+      }
+  }
+  /* (2) the histories' totals */
+  hc = (double *)ASR_MALLOC(sizeof(double) * (size_t)(lm->n_entries + 1), NULL);
+  hn = (double *)ASR_MALLOC(sizeof(double) * (size_t)(lm->n_entries + 1), NULL);
+  if (!hc || !hn) goto oom;
+  for (e = 0; e < lm->n_entries; e++) hc[e] = hn[e] = 0;
+  for (e = 0; e < lm->n_entries; e++) {
+    const asr_ngram_entry *g = &lm->entries[e];
+    double c = g->logp;
+    if (c == 0) continue;                                    /* <s>, <unk>: never counted */
+    if (g->n == 1) {
+      total += c;
+      types += 1;
+    } else {
+      int h = lm->hash[asr__ngram_slot(lm, g->ids, g->n - 1)];
+      hc[h] += c;
+      hn[h] += 1;
+    }
+  }
+  /* (3) probabilities by increasing order, then the backoff weights, in log10 */
+  V = lm->n_words - 1;                                       /* every word but <s> */
+  for (k = 1; k <= order; k++)
+    for (e = 0; e < lm->n_entries; e++) {
+      asr_ngram_entry *g = &lm->entries[e];
+      double p;
+      if (g->n != k) continue;
+      if (k == 1) {
+        p = total > 0 ? (g->logp + types / V) / (total + types) : 1.0 / V;   /* P_WB(w) */
+      } else {
+        int h = lm->hash[asr__ngram_slot(lm, g->ids, k - 1)];
+        const asr_ngram_entry *lower = asr__ngram_find(lm, g->ids + 1, k - 1);
+        p = (g->logp + hn[h] * pow(10.0, lower->logp)) / (hc[h] + hn[h]);   /* P_WB(w | h) */
+      }
+      g->logp = g->ids[0] == 0 && k == 1 ? -99 : log10(p);
+    }
+  for (e = 0; e < lm->n_entries; e++)
+    lm->entries[e].bow = hn[e] > 0 ? log10(hn[e] / (hc[e] + hn[e])) : 0;
+  ASR_FREE(tok, NULL);
+  ASR_FREE(hc, NULL);
+  ASR_FREE(hn, NULL);
+  return ASR_OK;
+oom:
+  ASR_FREE(tok, NULL);
+  ASR_FREE(hc, NULL);
+  ASR_FREE(hn, NULL);
+  asr_ngram_free(lm);
+  return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "n-gram model: out of memory");
+}
+
+/* -- ARPA text. A growing buffer for writing it (ASR_MALLOC'd, doubled as needed). */
+typedef struct asr__text {
+  char *buf;
+  int len, cap, failed;
+} asr__text;
+ASR__PRIVATE void asr__text_put(asr__text *t, const char *fmt, ...) ASR__PRINTF(2, 3);
+ASR__PRIVATE void asr__text_put(asr__text *t, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  if (t->failed) return;
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || asr__grow((void **)&t->buf, &t->cap, t->len + n + 1, 1)) {
+    t->failed = 1;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(t->buf + t->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  t->len += n;
+}
+
+ASRDEF asr_result asr_ngram_write_arpa(const asr_ngram *lm, const char *path, asr_error *err) {
+  asr__text t = {NULL, 0, 0, 0};
+  int k, e, j, count[ASR_NGRAM_MAX_ORDER + 1] = {0};
+  asr_result r;
+  if (!lm || !path || lm->order < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: NULL or empty");
+  for (e = 0; e < lm->n_entries; e++) count[lm->entries[e].n]++;
+  asr__text_put(&t, "\n\\data\\\n");
+  for (k = 1; k <= lm->order; k++) asr__text_put(&t, "ngram %d=%d\n", k, count[k]);
+  for (k = 1; k <= lm->order; k++) {
+    asr__text_put(&t, "\n\\%d-grams:\n", k);
+    for (e = 0; e < lm->n_entries; e++) {
+      const asr_ngram_entry *g = &lm->entries[e];
+      if (g->n != k) continue;
+      asr__text_put(&t, "%.6f\t", g->logp);
+      for (j = 0; j < k; j++) asr__text_put(&t, "%s%s", j ? " " : "", lm->words[g->ids[j]]);
+      if (k < lm->order) asr__text_put(&t, "\t%.6f", g->bow);
+      asr__text_put(&t, "\n");
+    }
+  }
+  asr__text_put(&t, "\n\\end\\\n");
+  r = t.failed ? asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "%s: out of memory", path)
+               : asr_write_file_atomic(path, t.buf, (size_t)t.len, err);
+  ASR_FREE(t.buf, NULL);
+  return r;
+}
+
+/* The next line of data[*pos..len) without its end (\n or \r\n) in line (cap bytes):
+ * 1, 0 at the end, -1 when the line is too long. */
+ASR__PRIVATE int asr__next_line(const unsigned char *data, size_t len, size_t *pos, char *line, size_t cap) {
+  size_t a = *pos, b = a, n;
+  if (a >= len) return 0;
+  while (b < len && data[b] != '\n') b++;
+  *pos = b + 1;
+  n = b - a;
+  if (n && data[b - 1] == '\r') n--;
+  if (n >= cap) return -1;
+  memcpy(line, data + a, n);
+  line[n] = 0;
+  return 1;
+}
+
+/* One n-gram line of section k: "logp w1 .. wk [bow]"; 0 or a negative result. */
+ASR__PRIVATE asr_result asr__arpa_entry(asr_ngram *lm, char *line, int k) {
+  int ids[ASR_NGRAM_MAX_ORDER], j, e;
+  double logp, bow = 0;
+  char *p = line, *end;
+  logp = strtod(p, &end);
+  if (end == p || logp != logp || logp > 0) return ASR_ERR_FORMAT;
+  p = end;
+  for (j = 0; j < k; j++) {
+    size_t len;
+    p += strspn(p, " \t");
+    len = strcspn(p, " \t");
+    if (!len) return ASR_ERR_FORMAT;
+    if ((ids[j] = asr__ngram_add_word(lm, p, len)) < 0) return ASR_ERR_OUT_OF_MEMORY;
+    p += len;
+  }
+  p += strspn(p, " \t");
+  if (*p) {
+    bow = strtod(p, &end);
+    if (end == p || !isfinite(bow)) return ASR_ERR_FORMAT;
+    p = end + strspn(end, " \t");
+    if (*p) return ASR_ERR_FORMAT;
+  }
+  if (asr__ngram_find(lm, ids, k)) return ASR_ERR_FORMAT;                 /* twice */
+  if ((e = asr__ngram_add(lm, ids, k)) < 0) return ASR_ERR_OUT_OF_MEMORY;
+  lm->entries[e].logp = logp;
+  lm->entries[e].bow = bow;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_ngram_read_arpa(asr_ngram *lm, const char *path, asr_error *err) {
+  unsigned char *data = NULL;
+  size_t len = 0, pos = 0;
+  char line[4096];
+  int count[ASR_NGRAM_MAX_ORDER + 1] = {0}, seen[ASR_NGRAM_MAX_ORDER + 1] = {0};
+  int lineno = 0, section = -1, order = 0, got, k, done = 0;   /* section -1: before \data\ */
+  asr_result r;
+  if (!lm || !path) return asr__fail(err, ASR_ERR_INVALID_ARG, "n-gram model: NULL");
+  memset(lm, 0, sizeof *lm);
+  r = asr_read_file(path, &data, &len, NULL, err);
+  if (r != ASR_OK) return r;
+  r = asr__ngram_init(lm, 1, err);
+  if (r != ASR_OK) {
+    ASR_FREE(data, NULL);
+    return r;
+  }
+  while (r == ASR_OK && !done && (got = asr__next_line(data, len, &pos, line, sizeof line)) != 0) {
+    const char *p = line + strspn(line, " \t");
+    lineno++;
+    if (got < 0) {
+      r = ASR_ERR_FORMAT;
+      break;
+    }
+    if (!*p) continue;
+    if (!strcmp(p, "\\data\\")) section = 0;
+    else if (!strcmp(p, "\\end\\")) done = 1;
+    else if (section == 0 && sscanf(p, "ngram %d=%d", &k, &got) == 2) {
+      if (k < 1 || k > ASR_NGRAM_MAX_ORDER || got < 0 || k != order + 1) r = ASR_ERR_FORMAT;
+      else count[order = k] = got;
+    } else if (p[0] == '\\' && sscanf(p, "\\%d-grams:", &k) == 1) {
+      if (k < 1 || k > order || (section > 0 && seen[section] != count[section])) r = ASR_ERR_FORMAT;
+      else section = k;
+    } else if (section > 0) {
+      r = asr__arpa_entry(lm, line, section);
+      seen[section]++;
+    } else if (section == 0) {
+      r = ASR_ERR_FORMAT;
+    }                                         /* text before \data\ is a comment */
+  }
+  if (r == ASR_OK && (!done || order == 0 || section != order || seen[order] != count[order])) {
+    r = ASR_ERR_FORMAT;
+    lineno++;
+  }
+  ASR_FREE(data, NULL);
+  if (r == ASR_OK) {
+    int unk = 2, e;
+    lm->order = order;
+    /* a model without <unk>: KenLM's log10 -100 */
+    if (!asr__ngram_find(lm, &unk, 1)) {
+      if ((e = asr__ngram_add(lm, &unk, 1)) < 0) r = ASR_ERR_OUT_OF_MEMORY;
+      else lm->entries[e].logp = -100;
+    }
+  }
+  if (r != ASR_OK) {
+    asr_ngram_free(lm);
+    if (r == ASR_ERR_OUT_OF_MEMORY) return asr__fail(err, r, "%s: out of memory", path);
+    return asr__fail(err, r, "%s:%d: not ARPA (\\data\\, ngram k=COUNT, \\k-grams: sections of "
+                             "'log10P w1 .. wk [bow]', \\end\\)", path, lineno);
+  }
+  return ASR_OK;
+}
+
+/* -- Lexicon-constrained decoding. The words of a labelling are read by walking it
+ * through the tree; a state is where the walk is: the node of the word being spelled
+ * (0: between words), the LM history (<s> and the last words, at most order-1 of them)
+ * and the word terms of the fusion objective so far, sum over finished words of
+ *   alpha ln P(w | history) + beta. */
+typedef struct asr__lex_state {
+  int node;
+  int hist[ASR_NGRAM_MAX_ORDER], nh;
+  double words;                 /* alpha ln P_LM + beta |W| of the finished words */
+} asr__lex_state;
+
+ASR__PRIVATE void asr__lex_start(asr__lex_state *st) {
+  st->node = 0;
+  st->hist[0] = 0;              /* <s> */
+  st->nh = 1;
+  st->words = 0;
+}
+
+/* The term of ending word `w` (a lexicon index) now: alpha ln P(w | history) + beta. */
+ASR__PRIVATE double asr__lex_word_term(const asr_ctc_lexicon_opts *o, const asr__lex_state *st, int w) {
+  if (!o->lm) return o->word_bonus;
+  return o->lm_weight * asr_ngram_logprob(o->lm, st->hist, st->nh, asr_ngram_word_id(o->lm, o->lexicon->words[w])) +
+         o->word_bonus;
+}
+
+/* Ends the word at st->node (a lexicon word): adds its term, pushes it on the history. */
+ASR__PRIVATE void asr__lex_finish_word(const asr_ctc_lexicon_opts *o, asr__lex_state *st) {
+  int w = o->lexicon->word[st->node], keep = o->lm && o->lm->order > 1 ? o->lm->order - 1 : 1, j;
+  st->words += asr__lex_word_term(o, st, w);
+  if (st->nh == keep) {
+    for (j = 1; j < st->nh; j++) st->hist[j - 1] = st->hist[j];
+    st->nh--;
+  }
+  st->hist[st->nh++] = o->lm ? asr_ngram_word_id(o->lm, o->lexicon->words[w]) : 2;
+  st->node = 0;
+}
+
+/* One token of a labelling: a letter moves down the tree, the space ends a whole word.
+ * 0, or -1 when the lexicon does not allow the token here. */
+ASR__PRIVATE int asr__lex_step(const asr_ctc_lexicon_opts *o, asr__lex_state *st, int token) {
+  const asr_lexicon *lex = o->lexicon;
+  if (token == o->space) {
+    if (lex->word[st->node] < 0) return -1;        /* the root, or a word's unfinished prefix */
+    asr__lex_finish_word(o, st);
+    return 0;
+  }
+  if (lex->child[(size_t)st->node * lex->V + token] < 0) return -1;
+  st->node = lex->child[(size_t)st->node * lex->V + token];
+  return 0;
+}
+
+/* The end of the labelling: the last word (unless it ended with a space) and </s>:
+ * the labelling's whole word term, or -INFINITY when it stops inside a word. */
+ASR__PRIVATE double asr__lex_end(const asr_ctc_lexicon_opts *o, asr__lex_state *st) {
+  if (st->node != 0) {
+    if (o->lexicon->word[st->node] < 0) return -INFINITY;
+    asr__lex_finish_word(o, st);
+  }
+  return st->words + (o->lm ? o->lm_weight * asr_ngram_logprob(o->lm, st->hist, st->nh, 1) : 0);
+}
+
+/* The word terms of a whole labelling l (n tokens): -INFINITY when the lexicon does not
+ * make it. */
+ASR__PRIVATE double asr__lex_labelling(const asr_ctc_lexicon_opts *o, const int *l, int n) {
+  asr__lex_state st;
+  int i;
+  asr__lex_start(&st);
+  for (i = 0; i < n; i++)
+    if (asr__lex_step(o, &st, l[i])) return -INFINITY;
+  return asr__lex_end(o, &st);
+}
+
+/* The plumbing both tiers call first; defined at the end of this subsection. */
+ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, const asr_real *logprobs, int T,
+                                       int V, const asr_ctc_lexicon_opts *o, const void *work, size_t work_bytes);
+
+/* _naive: the objective written out. Every labelling l over the labels (every token but
+ * the blank) of length 0..T, in counting order; the allowed ones are scored
+ *   ln p(l|x) + (alpha ln P_LM(W(l)) + beta |W(l)|),   ln p(l|x) = ln sum_{pi: B(pi) = l} p(pi|x)
+ * with p(pi|x) = prod_t y^t_{pi_t} ([Graves06] eqs. (2)-(3)), every path pi in L'^T
+ * enumerated for each l. The first best is kept. */
+ASRDEF asr_result asr_ctc_lexicon_decode_naive(int *tokens, int *n_tokens, double *score,
+                                               const asr_real *logprobs, int T, int V,
+                                               const asr_ctc_lexicon_opts *opts, void *work,
+                                               size_t work_bytes) {
+  int *l = (int *)work, *pi = l + T + 1, *bl = pi + T + 1;   /* l, a path, B(path) */
+  int L, i, t, best_n = -1;
+  double best = -INFINITY, pairs = 0, labellings = 1;
+  asr_result r = asr__lex_check(tokens, n_tokens, logprobs, T, V, opts, work, work_bytes);
+  if (r != ASR_OK) return r;
+  /* the size: (labellings of length <= T) x (V^T paths) */
+  for (L = 0; L <= T; L++, labellings *= V - 1) pairs += labellings * pow((double)V, T);
+  if (pairs > ASR_CTC_NAIVE_MAX_PATHS) return ASR_ERR_TOO_LARGE;
+  for (L = 0; L <= T; L++) {
+    for (i = 0; i < L; i++) l[i] = opts->blank == 0 ? 1 : 0;     /* the first label */
+    for (;;) {
+      double words = asr__lex_labelling(opts, l, L), lp = -INFINITY;
+      if (words > -INFINITY) {
+        /* ln p(l|x): every path, counted in base V; the ones B maps to l are summed */
+        for (t = 0; t < T; t++) pi[t] = 0;
+        for (;;) {
+          int nb = 0, prev = -1, match;
+          double lpi = 0;
+          for (t = 0; t < T; t++) {
+            if (pi[t] != opts->blank && pi[t] != prev) bl[nb++] = pi[t];    /* B: merge, drop blanks */
+            prev = pi[t];
+            lpi += logprobs[(size_t)t * V + pi[t]];                          /* eq. (2) */
+          }
+          match = nb == L;
+          for (i = 0; match && i < L; i++) match = bl[i] == l[i];
+          if (match) lp = asr_logaddexp(lp, lpi);                           /* eq. (3) */
+          for (t = T - 1; t >= 0 && ++pi[t] == V; t--) pi[t] = 0;
+          if (t < 0) break;
+        }
+        if (lp + words > best) {
+          best = lp + words;
+          best_n = L;
+          for (i = 0; i < L; i++) tokens[i] = l[i];
+        }
+      }
+      /* the next labelling of length L: count over the labels, skipping the blank */
+      for (i = L - 1; i >= 0; i--) {
+        do l[i]++;
+        while (l[i] == opts->blank);
+        if (l[i] < V) break;
+        l[i] = opts->blank == 0 ? 1 : 0;
+      }
+      if (i < 0) break;
+    }
+  }
+  *n_tokens = best_n < 0 ? 0 : best_n;
+  if (score) *score = best;
+  return best_n < 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* _ref: the prefix beam search of 5.5 (asr__ctc_beam_frame) with a scorer that gives
+ * each extension l+c its word term: 0 for a letter the tree allows after l, alpha
+ * ln P(w | history) + beta for the space after a whole word w, else -INFINITY (the
+ * extension is dropped). Then each surviving prefix gets asr__lex_end, and the best is
+ * kept. Prefixes are walked from the root at each call: they are short (a word or a
+ * few), and the walk is the definition. */
+ASR__PRIVATE double asr__lex_scorer(void *user, const int *prefix, int len, int token) {
+  const asr_ctc_lexicon_opts *o = (const asr_ctc_lexicon_opts *)user;
+  asr__lex_state st;
+  int i;
+  double before;
+  asr__lex_start(&st);
+  for (i = 0; i < len; i++)
+    if (asr__lex_step(o, &st, prefix[i])) return -INFINITY;
+  before = st.words;
+  if (asr__lex_step(o, &st, token)) return -INFINITY;
+  return st.words - before;                  /* the term this token adds (a space: a word's) */
+}
+
+/* What asr__lex_end adds to a prefix whose finished words the search has scored. */
+ASR__PRIVATE double asr__lex_end_term(const asr_ctc_lexicon_opts *o, const int *l, int n) {
+  asr__lex_state st;
+  int i;
+  double before;
+  asr__lex_start(&st);
+  for (i = 0; i < n; i++)
+    if (asr__lex_step(o, &st, l[i])) return -INFINITY;
+  before = st.words;
+  return asr__lex_end(o, &st) - before;
+}
+
+ASRDEF asr_result asr_ctc_lexicon_decode_ref(int *tokens, int *n_tokens, double *score,
+                                             const asr_real *logprobs, int T, int V,
+                                             const asr_ctc_lexicon_opts *opts, void *work,
+                                             size_t work_bytes) {
+  asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(opts ? opts->beam : 1, opts ? opts->blank : 0);
+  asr__ctc_beam b;
+  int nh = 1, t, i, best = -1;
+  double best_score = -INFINITY;
+  asr_result r = asr__lex_check(tokens, n_tokens, logprobs, T, V, opts, work, work_bytes);
+  if (r != ASR_OK) return r;
+  bo.scorer = asr__lex_scorer;
+  bo.scorer_user = (void *)opts;
+  bo.lm_weight = 1;                          /* the scorer returns the weighted term itself */
+  bo.prune_logprob = opts->prune_logprob;
+  asr__ctc_beam_cut(&b, work, work_bytes, T, V, opts->beam);
+  /* the empty prefix: p_b = 1, p_nb = 0 (as asr_ctc_prefix_beam_search) */
+  b.nodes[0].parent = b.nodes[0].token = -1;
+  b.nn = 1;
+  b.hyp[0].node = b.hyp[0].len = 0;
+  b.hyp[0].last = -1;
+  b.hyp[0].pb = 0;
+  b.hyp[0].pnb = -INFINITY;
+  for (t = 0; t < T && nh > 0; t++) nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, &bo);
+  /* the end: each prefix's last word and </s>; the first best is kept */
+  for (i = 0; i < nh; i++) {
+    double s;
+    asr__ctc_prefix(tokens, b.nodes, b.hyp[i].node, b.hyp[i].len);
+    s = asr_logaddexp(b.hyp[i].pb, b.hyp[i].pnb) + asr__lex_end_term(opts, tokens, b.hyp[i].len);
+    if (s > best_score) {
+      best_score = s;
+      best = i;
+    }
+  }
+  *n_tokens = 0;
+  if (best >= 0) {
+    asr__ctc_prefix(tokens, b.nodes, b.hyp[best].node, b.hyp[best].len);
+    *n_tokens = b.hyp[best].len;
+  }
+  if (score) *score = best_score;
+  return best < 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF asr_result asr_ctc_lexicon_decode(int *tokens, int *n_tokens, double *score,
+                                         const asr_real *logprobs, int T, int V,
+                                         const asr_ctc_lexicon_opts *opts, void *work,
+                                         size_t work_bytes) {
+  return asr_ctc_lexicon_decode_ref(tokens, n_tokens, score, logprobs, T, V, opts, work, work_bytes);
+}
+
+/* -- Plumbing: options, workspace, argument checks. */
+ASRDEF asr_ctc_lexicon_opts asr_ctc_lexicon_opts_default(const asr_lexicon *lexicon, int beam,
+                                                         int blank, int space) {
+  asr_ctc_lexicon_opts o;
+  memset(&o, 0, sizeof o);
+  o.beam = beam;
+  o.blank = blank;
+  o.space = space;
+  o.lexicon = lexicon;
+  o.prune_logprob = -INFINITY;
+  return o;
+}
+
+/* _ref: the prefix beam search's buffers (asr_ctc_beam_workspace_size); _naive: three
+ * arrays of T + 1 ints at the workspace's start. Both fit in the larger of the two. */
+ASRDEF size_t asr_ctc_lexicon_workspace_size(int T, int V, int beam) {
+  size_t beam_bytes = asr_ctc_beam_workspace_size(T, V, beam), naive = 3 * ((size_t)T + 1) * sizeof(int);
+  if (beam_bytes == (size_t)-1 || T < 0 || (size_t)T > ((size_t)-1) / (4 * sizeof(int))) return (size_t)-1;
+  return beam_bytes > naive ? beam_bytes : naive;
+}
+
+ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, const asr_real *logprobs, int T,
+                                       int V, const asr_ctc_lexicon_opts *o, const void *work, size_t work_bytes) {
+  size_t need;
+  asr_result r;
+  if (!o || !o->lexicon || o->beam < 1 || !tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
+  if (o->lexicon->V != V || o->lexicon->n_nodes < 1) return ASR_ERR_SHAPE;
+  if (o->space < 0 || o->space >= V || o->space == o->blank) return ASR_ERR_RANGE;
+  r = asr__ctc_check_seq(logprobs, NULL, T, V, 0, o->blank);
+  if (r != ASR_OK) return r;
+  if (!isfinite(o->lm_weight) || !isfinite(o->word_bonus) || o->prune_logprob != o->prune_logprob)
+    return ASR_ERR_NONFINITE;
+  need = asr_ctc_lexicon_workspace_size(T, V, o->beam);
+  if (need == (size_t)-1 || (size_t)T * o->beam + 1 > (size_t)0x7fffffff) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+
 /* ========================================================================================
  * 6. RNN-T (implementation)
  * ======================================================================================== */
@@ -15231,6 +17234,9 @@ ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void 
  *                                                       "The gradient, and its two contracts"
  *   asr_rnnt_loss                                     -> asr__rnnt_item_fast  [fast: avx2]
  *   asr_rnnt_loss_logprobs                            -> asr__rnnt_item_ref (nothing for SIMD to win) [fast: ref]
+ *   asr_rnnt_lattice_batch_naive                      -> asr__rnnt_lattice_naive (the definitions)  "The lattice of a batch"
+ *   asr_rnnt_lattice_batch_ref                        -> asr_rnnt_alpha, asr_rnnt_beta, asr__rnnt_lattice_out
+ *   asr_rnnt_loss_input                               -> asr__rnnt_loss (fast tier) on a batch-first copy, plumbing
  *   asr_rnnt_joint_forward, _backward, _loss_rowwise  -> asr__rnnt_joint_row, _halves, _row_back,
  *                                                       _inputs_back   "The joint and prediction networks",
  *                                                       "Memory: why T.U.V explodes"
@@ -15239,7 +17245,7 @@ ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void 
  *   asr_rnnt_beam_search                              -> themselves ([Graves12] Algorithm 1)  "Decoding"
  * The API and its full contract: section 6 of the declarations (search "6. RNN-T").
  * Order below: 6.1 the lattice; 6.2 the loss (6.2.1 _naive, 6.2.2 _ref, 6.2.3 the fast path,
- * 6.2.4 the public tiers); 6.3 the joint network; 6.4 the prediction network; 6.5 the
+ * 6.2.4 the public tiers, 6.2.5 the lattice of a batch); 6.3 the joint network; 6.4 the prediction network; 6.5 the
  * decoders; then, under the plumbing rule, options, argument checks, workspace sizes and
  * the batch driver. The contracts' enum asr__loss_input is section 5's. */
 
@@ -15481,6 +17487,25 @@ ASR__PRIVATE void asr__rnnt_node_grad(asr_real *gn, const asr_real *node, int V,
   }
 }
 
+/* ln blank(t,u) and ln y(t,u) (Tb, Ub+1) of one item from either contract: eqs. (13)-(15)
+ * from the logits (asr_rnnt_lattice, ln (Tb,Ub+1) its normalizers), or the given
+ * log-probabilities read as they are. */
+ASR__PRIVATE void asr__rnnt_lattice_of(double *lb, double *ll, double *ln, const asr_real *z, const int *y,
+                                       int Tb, int Ub, int U, int V, int blank, asr__loss_input input) {
+  const int W = Ub + 1;
+  int t, u;
+  if (input == ASR__FROM_LOGPROBS) {   /* the inputs are log Pr(k|t,u) already */
+    for (t = 0; t < Tb; t++)
+      for (u = 0; u <= Ub; u++) {
+        const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
+        lb[t * W + u] = node[blank];
+        ll[t * W + u] = u < Ub ? (double)node[y[u]] : -INFINITY;
+      }
+  } else {
+    asr_rnnt_lattice(lb, ll, ln, z, y, Tb, Ub, U + 1, V, blank);   /* eqs. (13)-(15) */
+  }
+}
+
 /* One item of _ref / _logprobs_ref. The gradient, from [Graves12] with L = -ln Pr(y*|x):
  *   eq. (20)  dPr(y*|x)/dPr(k|t,u) = alpha(t,u) { beta(t,u+1) if k = y_{u+1};
  *                                                  beta(t+1,u) if k = blank; 0 else },
@@ -15504,16 +17529,7 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
   double logP;
   const int W = Ub + 1;
   int t, u, k;
-  if (input == ASR__FROM_LOGPROBS) {   /* the inputs are log Pr(k|t,u) already */
-    for (t = 0; t < Tb; t++)
-      for (u = 0; u <= Ub; u++) {
-        const asr_real *node = z + ((size_t)t * (U + 1) + u) * V;
-        lb[t * W + u] = node[blank];
-        ll[t * W + u] = u < Ub ? (double)node[y[u]] : -INFINITY;
-      }
-  } else {
-    asr_rnnt_lattice(lb, ll, ln, z, y, Tb, Ub, U + 1, V, blank);   /* eqs. (13)-(15) */
-  }
+  asr__rnnt_lattice_of(lb, ll, ln, z, y, Tb, Ub, U, V, blank, input);   /* eqs. (13)-(15) */
   logP = asr_rnnt_alpha(la, lb, ll, Tb, Ub);                       /* eqs. (16)-(17) */
   if (!g) return -logP;
   asr_rnnt_beta(lbeta, lb, ll, Tb, Ub);                            /* eq. (18) */
@@ -15708,6 +17724,104 @@ ASRDEF asr_result asr_rnnt_loss_logprobs(asr_real *loss, asr_real *grad, const a
   /* two entries per node, nothing for SIMD to win: asr__rnnt_item_ref */
   return asr__rnnt_loss(ASR__TIER_FAST, ASR__FROM_LOGPROBS, loss, grad, logprobs, targets, logit_lengths, target_lengths,
                         N, T, U, V, opts, work, work_bytes, err);
+}
+
+/* ---- 6.2.5 The lattice of a batch (asr_rnnt_lattice_batch_*), as a course grades it.
+ *   alpha(t,u) = sum over the partial alignments a from (1,0) to (t,u) of prod_{steps} Pr
+ *   beta(t,u)  = sum over the partial alignments from (t,u) to the end of prod_{steps} Pr
+ * (the definitions behind eqs. (16) and (18)); [Graves12] eq. (19): for every n,
+ *   Pr(y*|x) = sum_{(t,u): t+u = n} alpha(t,u) beta(t,u). */
+
+/* ln of the probability of the walk `moves` (n steps; 1 = the label y_{u+1} up, 0 = a
+ * blank right) from (t,u), read off ln blank / ln y (Tb, Ub+1). */
+ASR__PRIVATE double asr__rnnt_walk(const int *moves, int n, int t, int u, const double *lb, const double *ll,
+                                   int W) {
+  double lp = 0;
+  int i;
+  for (i = 0; i < n; i++) {
+    if (moves[i]) {
+      lp += ll[t * W + u];   /* y(t,u): up to (t,u+1) */
+      u++;
+    } else {
+      lp += lb[t * W + u];   /* blank(t,u): right to (t+1,u) */
+      t++;
+    }
+  }
+  return lp;
+}
+
+/* The walks of n steps with k label steps, as 0/1 moves from k positions (pos, ascending):
+ * fills moves and returns ln Pr of each in turn through asr__rnnt_walk; the sum over all
+ * of them, in log space. */
+ASR__PRIVATE double asr__rnnt_walks(int *moves, int *pos, int n, int k, int t, int u, const double *lb,
+                                    const double *ll, int W) {
+  double sum = -INFINITY;
+  int i;
+  for (i = 0; i < k; i++) pos[i] = i;
+  do {
+    for (i = 0; i < n; i++) moves[i] = 0;
+    for (i = 0; i < k; i++) moves[pos[i]] = 1;
+    sum = asr_logaddexp(sum, asr__rnnt_walk(moves, n, t, u, lb, ll, W));
+  } while (asr__rnnt_next_comb(pos, k, n));
+  return sum;
+}
+
+/* _naive: ln alpha, ln beta (Tb, Ub+1) by the definitions: alpha(t,u) sums the C(t+u, u)
+ * walks from (0,0) with t blanks and u labels; beta(t,u) the walks from (t,u) with
+ * Tb-1-t blanks and Ub-u labels, then the final blank at (Tb-1, Ub). ints (Tb+2Ub+2)
+ * scratch. Returns ln Pr(y*|x) = beta(0,0). */
+ASR__PRIVATE double asr__rnnt_lattice_naive(double *la, double *lbeta, const double *lb, const double *ll,
+                                            int Tb, int Ub, int *ints) {
+  const int W = Ub + 1;
+  int *moves = ints, *pos = ints + Tb + Ub + 1, t, u;
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      int rt = Tb - 1 - t, ru = Ub - u;
+      la[t * W + u] = asr__rnnt_walks(moves, pos, t + u, u, 0, 0, lb, ll, W);
+      lbeta[t * W + u] = asr__rnnt_walks(moves, pos, rt + ru, ru, t, u, lb, ll, W) + lb[(Tb - 1) * W + Ub];
+    }
+  return lbeta[0];
+}
+
+/* The outputs of one item from ln blank, ln y, ln alpha, ln beta (Tb, Ub+1) and ln Pr, into
+ * (T, U+1) blocks; outside the item ln 0; exponentiated with ASR_LATTICE_PROB. */
+ASR__PRIVATE void asr__rnnt_lattice_out(double *alpha, double *beta, double *gamma, double *pblank,
+                                        double *plabel, const double *lb, const double *ll,
+                                        const double *la, const double *lbeta, double logp, int Tb,
+                                        int Ub, int T, int U, int flags) {
+  const int W = Ub + 1;
+  int t, u;
+  size_t i;
+  for (t = 0; t < T; t++)
+    for (u = 0; u <= U; u++) {
+      size_t o = (size_t)t * (U + 1) + u;
+      double a = -INFINITY, b = -INFINITY, g = -INFINITY, pb = -INFINITY, pl = -INFINITY;
+      if (t < Tb && u <= Ub) {
+        int n = t * W + u;
+        double b_right = t + 1 < Tb ? lbeta[n + W] : (u == Ub ? 0.0 : -INFINITY);   /* beta after the blank */
+        double b_up = u < Ub ? lbeta[n + 1] : -INFINITY;                              /* beta after y_{u+1} */
+        a = la[n];
+        b = lbeta[n];
+        if (logp > -INFINITY) {
+          g = a + b - logp;                    /* eq. (19)'s terms over Pr */
+          pb = a + lb[n] + b_right - logp;     /* eq. (20), k = blank, over Pr */
+          pl = a + ll[n] + b_up - logp;        /* eq. (20), k = y_{u+1}, over Pr */
+        }
+      }
+      if (alpha) alpha[o] = a;
+      if (beta) beta[o] = b;
+      if (gamma) gamma[o] = g;
+      if (pblank) pblank[o] = pb;
+      if (plabel) plabel[o] = pl;
+    }
+  if (flags & ASR_LATTICE_PROB)
+    for (i = 0; i < (size_t)T * (U + 1); i++) {
+      if (alpha) alpha[i] = exp(alpha[i]);
+      if (beta) beta[i] = exp(beta[i]);
+      if (gamma) gamma[i] = exp(gamma[i]);
+      if (pblank) pblank[i] = exp(pblank[i]);
+      if (plabel) plabel[i] = exp(plabel[i]);
+    }
 }
 
 /* ---- 6.3 The joint network
@@ -16240,7 +18354,7 @@ ASR__PRIVATE asr_result asr__rnnt_check(asr__tier tier, const asr_real *loss, co
                                         const int *targets, const int *logit_lengths,
                                         const int *target_lengths, int N, int T, int U, int V,
                                         const asr_rnnt_opts *opts, const void *work, size_t work_bytes,
-                                        int *blank, asr_error *err) {
+                                        size_t need, int *blank, asr_error *err) {
   int b, i, t, u;
   if (!loss || !opts || !logit_lengths || !target_lengths || (!logits && N > 0 && T > 0))
     return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: a required pointer is NULL");
@@ -16253,9 +18367,9 @@ ASR__PRIVATE asr_result asr__rnnt_check(asr__tier tier, const asr_real *loss, co
   *blank = opts->blank < 0 ? V + opts->blank : opts->blank;
   if (*blank < 0 || *blank >= V)
     return asr__fail(err, ASR_ERR_RANGE, "rnnt: blank %d is outside 0..%d", opts->blank, V - 1);
-  if (work_bytes < asr_rnnt_loss_workspace_size(T, U, V) || (!work && work_bytes))
+  if (work_bytes < need || (!work && work_bytes))
     return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt: workspace of %lu bytes, %lu needed",
-                     (unsigned long)work_bytes, (unsigned long)asr_rnnt_loss_workspace_size(T, U, V));
+                     (unsigned long)work_bytes, (unsigned long)need);
   for (b = 0; b < N; b++) {
     int Tb = logit_lengths[b], Ub = target_lengths[b];
     if (Tb < 0 || Tb > T)
@@ -16325,7 +18439,7 @@ ASR__PRIVATE asr_result asr__rnnt_loss(asr__tier tier, asr__loss_input input, as
   asr__rnnt_bufs w;
   double scale, total = 0;
   asr_result r = asr__rnnt_check(tier, loss, x, targets, logit_lengths, target_lengths, N, T, U, V, opts,
-                                 work, work_bytes, &blank, err);
+                                 work, work_bytes, asr_rnnt_loss_workspace_size(T, U, V), &blank, err);
   if (r != ASR_OK) return r;
   /* the kernel exists for the logits contract in the AVX2 float build; else _ref */
   if (tier == ASR__TIER_FAST && (!ASR__RNNT_HAVE_FAST || input == ASR__FROM_LOGPROBS)) tier = ASR__TIER_REF;
@@ -16352,6 +18466,162 @@ ASR__PRIVATE asr_result asr__rnnt_loss(asr__tier tier, asr__loss_input input, as
   if (opts->reduction == ASR_REDUCTION_SUM) loss[0] = (asr_real)total;
   if (opts->reduction == ASR_REDUCTION_MEAN) loss[0] = (asr_real)(N ? total / N : 0.0);
   return ASR_OK;
+}
+
+/* The RNN-T lattice functions' workspace: x's batch-first copy (N,T,U+1,V) in the log
+ * contract, then ln blank, ln y, ln alpha, ln beta of one item (T,U+1) each, and _naive's
+ * walk (T+2U+2 ints). */
+typedef struct asr__rnnt_lat_scratch {
+  asr_real *x;
+  double *lb, *ll, *la, *lbeta;
+  int *ints;
+} asr__rnnt_lat_scratch;
+
+ASR__PRIVATE void asr__rnnt_lat_layout(asr__rnnt_lat_scratch *w, asr__bump *a, int N, int T, int U, int V) {
+  size_t nodes = asr__ctc_mul((size_t)T, (size_t)U + 1);
+  w->x = (asr_real *)asr__ctc_take(a, asr__ctc_mul(asr__ctc_mul((size_t)N, nodes), (size_t)V), sizeof(asr_real));
+  w->lb = (double *)asr__ctc_take(a, nodes, sizeof(double));
+  w->ll = (double *)asr__ctc_take(a, nodes, sizeof(double));
+  w->la = (double *)asr__ctc_take(a, nodes, sizeof(double));
+  w->lbeta = (double *)asr__ctc_take(a, nodes, sizeof(double));
+  w->ints = (int *)asr__ctc_take(a, (size_t)T + 2 * (size_t)U + 2, sizeof(int));
+}
+
+ASRDEF size_t asr_rnnt_lattice_workspace_size(int N, int T, int U, int V) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__rnnt_lat_scratch w;
+  if (N < 0 || T < 0 || U < 0 || V < 1) return (size_t)-1;
+  asr__rnnt_lat_layout(&w, &count, N, T, U, V);
+  return asr__ctc_bytes(&count);
+}
+
+/* The driver of asr_rnnt_lattice_batch_naive / _ref: the input checked and copied
+ * batch-first, the loss's checks on the copy, then per item ln blank / ln y, ln alpha and
+ * ln beta by the tier's helper, and the outputs from them. */
+ASR__PRIVATE asr_result asr__rnnt_lattice_batch(asr__tier tier, double *alpha, double *beta, double *gamma,
+                                                double *pblank, double *plabel, double *log_p,
+                                                const asr_real *x, asr_loss_input in, const int *targets,
+                                                const int *logit_lengths, const int *target_lengths, int N,
+                                                int T, int U, int V, int blank, int flags, void *work,
+                                                size_t work_bytes, asr_error *err) {
+  asr__rnnt_lat_scratch w;
+  asr__bump ar;
+  asr_real dummy_loss;
+  asr_rnnt_opts o = asr_rnnt_default_opts();
+  size_t need = asr_rnnt_lattice_workspace_size(N, T, U, V), nodes = (size_t)(T > 0 ? T : 0) * ((size_t)U + 1);
+  asr__loss_input contract = in.domain == ASR_INPUT_LOGITS ? ASR__FROM_LOGITS : ASR__FROM_LOGPROBS;
+  int b, bl = 0;
+  asr_result r = asr__loss_input_check(in, err);
+  if (r != ASR_OK) return r;
+  if (flags & ~ASR_LATTICE_PROB)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt lattice: flags 0x%x (only ASR_LATTICE_PROB applies)",
+                     (unsigned)flags);
+  o.blank = blank;
+  if (need == (size_t)-1 || !work || work_bytes < need)   /* sizes first, then the workspace */
+    return asr__rnnt_check(tier, &dummy_loss, x, targets, logit_lengths, target_lengths, N, T, U, V, &o, work,
+                           work ? work_bytes : 0, need == (size_t)-1 ? (size_t)-1 : need, &bl, err);
+  if (N > 0 && T > 0 && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: x is NULL");
+  r = asr__loss_check_probs(x, in, N, T, U + 1, V, logit_lengths, target_lengths, err);
+  if (r != ASR_OK) return r;
+  ar = asr__ctc_bump(work, work_bytes);
+  asr__rnnt_lat_layout(&w, &ar, N, T, U, V);
+  if (N > 0 && T > 0) asr__loss_gather(w.x, x, in, N, T, ((size_t)U + 1) * V);
+  r = asr__rnnt_check(tier, &dummy_loss, w.x, targets, logit_lengths, target_lengths, N, T, U, V, &o, work,
+                      work_bytes, need, &bl, err);
+  if (r != ASR_OK) return r;
+  for (b = 0; b < N; b++) {
+    int Tb = logit_lengths[b], Ub = target_lengths[b];
+    const asr_real *z = w.x + (size_t)b * nodes * V;
+    const int *y = targets ? targets + (size_t)b * U : NULL;
+    double lp = 0;   /* Tb = 0 (then Ub = 0): the empty alignment, Pr = 1 */
+    if (Tb > 0) {
+      asr__rnnt_lattice_of(w.lb, w.ll, NULL, z, y, Tb, Ub, U, V, bl, contract);          /* eqs. (13)-(15) */
+      if (tier == ASR__TIER_NAIVE) {
+        lp = asr__rnnt_lattice_naive(w.la, w.lbeta, w.lb, w.ll, Tb, Ub, w.ints);        /* the definitions */
+      } else {
+        lp = asr_rnnt_alpha(w.la, w.lb, w.ll, Tb, Ub);                                   /* eqs. (16)-(17) */
+        asr_rnnt_beta(w.lbeta, w.lb, w.ll, Tb, Ub);                                      /* eq. (18) */
+      }
+    }
+    asr__rnnt_lattice_out(alpha ? alpha + b * nodes : NULL, beta ? beta + b * nodes : NULL,
+                          gamma ? gamma + b * nodes : NULL, pblank ? pblank + b * nodes : NULL,
+                          plabel ? plabel + b * nodes : NULL, w.lb, w.ll, w.la, w.lbeta, lp, Tb, Ub, T, U, flags);
+    if (log_p) log_p[b] = lp;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rnnt_lattice_batch_naive(double *alpha, double *beta, double *gamma,
+                                               double *post_blank, double *post_label,
+                                               double *log_p, const asr_real *x,
+                                               asr_loss_input in, const int *targets,
+                                               const int *logit_lengths,
+                                               const int *target_lengths, int N, int T, int U,
+                                               int V, int blank, int flags, void *work,
+                                               size_t work_bytes, asr_error *err) {
+  /* every partial alignment enumerated: asr__rnnt_lattice_naive */
+  return asr__rnnt_lattice_batch(ASR__TIER_NAIVE, alpha, beta, gamma, post_blank, post_label, log_p, x, in,
+                                 targets, logit_lengths, target_lengths, N, T, U, V, blank, flags, work,
+                                 work_bytes, err);
+}
+
+ASRDEF asr_result asr_rnnt_lattice_batch_ref(double *alpha, double *beta, double *gamma,
+                                             double *post_blank, double *post_label,
+                                             double *log_p, const asr_real *x,
+                                             asr_loss_input in, const int *targets,
+                                             const int *logit_lengths,
+                                             const int *target_lengths, int N, int T, int U,
+                                             int V, int blank, int flags, void *work,
+                                             size_t work_bytes, asr_error *err) {
+  /* eqs. (16)-(18): asr_rnnt_alpha, asr_rnnt_beta */
+  return asr__rnnt_lattice_batch(ASR__TIER_REF, alpha, beta, gamma, post_blank, post_label, log_p, x, in,
+                                 targets, logit_lengths, target_lengths, N, T, U, V, blank, flags, work,
+                                 work_bytes, err);
+}
+
+/* asr_rnnt_loss_input's workspace: the loss's, then x's batch-first copy and its gradient. */
+ASRDEF size_t asr_rnnt_loss_input_workspace_size(int N, int T, int U, int V) {
+  asr__bump count = asr__ctc_bump(NULL, 0);
+  size_t n = asr__ctc_mul(asr__ctc_mul(asr__ctc_mul((size_t)N, (size_t)T), (size_t)U + 1), (size_t)V);
+  if (N < 0 || T < 0 || U < 0 || V < 1) return (size_t)-1;
+  asr__ctc_take(&count, asr_rnnt_loss_workspace_size(T, U, V), 1);
+  asr__ctc_take(&count, n, sizeof(asr_real));
+  asr__ctc_take(&count, n, sizeof(asr_real));
+  return asr__ctc_bytes(&count);
+}
+
+ASRDEF asr_result asr_rnnt_loss_input(asr_real *loss, asr_real *grad, const asr_real *x,
+                                      asr_loss_input in, const int *targets,
+                                      const int *logit_lengths, const int *target_lengths,
+                                      int N, int T, int U, int V, const asr_rnnt_opts *opts,
+                                      void *work, size_t work_bytes, asr_error *err) {
+  size_t need = asr_rnnt_loss_input_workspace_size(N, T, U, V), lw = asr_rnnt_loss_workspace_size(T, U, V);
+  size_t inner = ((size_t)(U >= 0 ? U : 0) + 1) * (size_t)(V > 0 ? V : 0);
+  size_t n = (size_t)(N > 0 ? N : 0) * (size_t)(T > 0 ? T : 0) * inner;
+  asr__loss_input contract = in.domain == ASR_INPUT_LOGITS ? ASR__FROM_LOGITS : ASR__FROM_LOGPROBS;
+  asr__bump ar;
+  void *lwork;
+  asr_real *xc, *gc;
+  asr_result r = asr__loss_input_check(in, err);
+  if (r != ASR_OK) return r;
+  if (need == (size_t)-1)   /* negative or overflowing sizes: the loss's checks name them */
+    return asr__rnnt_loss(ASR__TIER_FAST, contract, loss, grad, x, targets, logit_lengths, target_lengths, N, T,
+                          U, V, opts, work, work_bytes, err);
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "rnnt: workspace of %lu bytes, %lu needed",
+                     (unsigned long)(work ? work_bytes : 0), (unsigned long)need);
+  if (n && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: x is NULL");
+  r = asr__loss_check_probs(x, in, N, T, U + 1, V, logit_lengths, target_lengths, err);
+  if (r != ASR_OK) return r;
+  ar = asr__ctc_bump(work, work_bytes);
+  lwork = asr__ctc_take(&ar, lw, 1);
+  xc = (asr_real *)asr__ctc_take(&ar, n, sizeof(asr_real));
+  gc = (asr_real *)asr__ctc_take(&ar, n, sizeof(asr_real));
+  if (n) asr__loss_gather(xc, x, in, N, T, inner);
+  r = asr__rnnt_loss(ASR__TIER_FAST, contract, loss, grad && n ? gc : NULL, n ? xc : x, targets, logit_lengths,
+                     target_lengths, N, T, U, V, opts, lwork, lw, err);
+  if (r >= 0 && grad && n) asr__loss_scatter(grad, gc, x, in, N, T, inner, 0);
+  return r;
 }
 
 ASRDEF size_t asr_rnnt_joint_workspace_size(const asr_rnnt_joint *J, int T, int U1) {
@@ -19226,6 +21496,8 @@ ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, in
  *                                     frames for a block of candidates (scalar), states by
  *                                     asr__ctc_prefix_ref                      [fast: scalar]
  *   asr_s2s_sequence_logprob       -> asr__s2s_sequence: teacher forcing through step()
+ *   asr_las_scorer_init,           -> asr__las_scorer_step / asr__tdec_scorer_step: one call
+ *     asr_tdec_scorer_init            of asr_las_speller_step / asr_tdec_step per hypothesis
  *   asr_joint_beam_search          -> asr__joint_search: the loop; asr__joint_offer (one
  *                                     candidate into the beam), asr__joint_end_detect
  * The API and its full contract: section 7.4 of the declarations (search "7.4 Hybrid").
@@ -19565,6 +21837,141 @@ ASRDEF asr_result asr_s2s_sequence_logprob(double *logp, const asr_s2s_scorer *a
   sb2 = (unsigned char *)asr__bump_take(&b, sb);
   lp = (asr_real *)asr__bump_take(&b, (size_t)att->V * sizeof(asr_real));
   return asr__s2s_sequence(logp, att, tokens, len, eos, sa, sb2, lp, err);
+}
+
+/* ---- the section's decoders as scorers (declarations: "The section's decoders as
+ * scorers"). Each callback is one call of the decoder's own step API for ONE hypothesis;
+ * nothing here computes a number of its own. */
+
+/* LAS: the state is asr_las_speller_state_size bytes whatever max_steps (an LSTM carries
+ * its whole memory of the prefix in a fixed-size state). */
+ASR__PRIVATE size_t asr__las_scorer_state_bytes(void *user, int max_steps) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)max_steps;
+  return asr_las_speller_state_size(c->cfg, c->T);
+}
+/* z = k = 0, alpha uniform over the valid frames (ESPnet's zero_state, AttLoc's first step) */
+ASR__PRIVATE asr_result asr__las_scorer_init_state(void *user, void *state, int max_steps) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)max_steps;
+  return asr_las_speller_state_init((asr_real *)state, &c->len, NULL, c->cfg, 1, 1, c->T);
+}
+/* step i consumes y_{i-1} (prev): the speller's step from state_in into state_out */
+ASR__PRIVATE asr_result asr__las_scorer_step(void *user, asr_real *logp, void *state_out, const void *state_in,
+                                             int prev, int step) {
+  const asr_las_scorer *c = (const asr_las_scorer *)user;
+  (void)step;
+  return asr_las_speller_step(logp, (asr_real *)state_out, (const asr_real *)state_in, &prev, c->enc, c->pre, &c->len,
+                              NULL, c->p, c->cfg, 1, 1, c->T, c->swork, c->swork_bytes);
+}
+
+/* Transformer: the state is the key/value cache of max_steps positions. */
+ASR__PRIVATE size_t asr__tdec_scorer_state_bytes(void *user, int max_steps) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  return asr_tdec_state_size(c->cfg, max_steps);
+}
+/* an empty cache: nothing to write, but the search may ask for more steps than fit */
+ASR__PRIVATE asr_result asr__tdec_scorer_init_state(void *user, void *state, int max_steps) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  (void)state;
+  return max_steps >= 1 && max_steps <= c->max_len ? ASR_OK : ASR_ERR_TOO_LARGE;
+}
+/* step i: positions 0..i-1 of state_in copied, then position i appended by asr_tdec_step */
+ASR__PRIVATE asr_result asr__tdec_scorer_step(void *user, asr_real *logp, void *state_out, const void *state_in,
+                                              int prev, int step) {
+  const asr_tdec_scorer *c = (const asr_tdec_scorer *)user;
+  asr_real *st = (asr_real *)state_out;
+  if (step < 0 || step >= c->max_len) return ASR_ERR_TOO_LARGE;
+  if (step > 0) memcpy(state_out, state_in, asr_tdec_state_size(c->cfg, step));
+  return asr_tdec_step(logp, &st, &step, &prev, NULL, &c->src, c->p, c->cfg, 1, c->max_len, c->swork,
+                       c->swork_bytes);
+}
+
+/* plumbing: the adapters' workspaces and argument checks */
+ASRDEF size_t asr_las_scorer_workspace_size(const asr_las_speller_config *cfg, int T) {
+  asr__bump a;
+  size_t pre = asr_las_speller_precompute_size(cfg, 1, T), sw = asr_las_speller_step_workspace_size(cfg, 1, T);
+  if (pre == (size_t)-1 || sw == (size_t)-1) return (size_t)-1;
+  a.base = NULL, a.cap = 0, a.used = 0;
+  asr__bump_take(&a, pre);
+  asr__bump_take(&a, sw);
+  return a.used;
+}
+
+ASRDEF asr_result asr_las_scorer_init(asr_s2s_scorer *s, asr_las_scorer *ctx, const asr_real *enc,
+                                      int enc_len, int T, const asr_las_speller_params *p,
+                                      const asr_las_speller_config *cfg, void *work,
+                                      size_t work_bytes, asr_error *err) {
+  asr__bump a;
+  size_t need;
+  asr_result r;
+  if (!s || !ctx || !enc || !p || !cfg) return asr__fail(err, ASR_ERR_INVALID_ARG, "LAS scorer: a NULL argument");
+  if (T < 1 || enc_len < 1 || enc_len > T)
+    return asr__fail(err, ASR_ERR_RANGE, "LAS scorer: enc_len = %d is outside [1, T = %d]", enc_len, T);
+  need = asr_las_scorer_workspace_size(cfg, T);
+  if (need == (size_t)-1) return asr__fail(err, ASR_ERR_INVALID_ARG, "LAS scorer: the speller's config is invalid");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "LAS scorer: work: %lu bytes given, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)need);
+  a.base = (unsigned char *)work, a.cap = work_bytes, a.used = 0;
+  ctx->p = p, ctx->cfg = cfg, ctx->enc = enc, ctx->T = T, ctx->len = enc_len;
+  ctx->pre = (asr_real *)asr__bump_take(&a, asr_las_speller_precompute_size(cfg, 1, T));
+  ctx->swork_bytes = asr_las_speller_step_workspace_size(cfg, 1, T);
+  ctx->swork = asr__bump_take(&a, ctx->swork_bytes);
+  if (cfg->att.type == ASR_ATTENTION_DOT) ctx->pre = NULL;
+  else if ((r = asr_las_speller_precompute(ctx->pre, enc, p, cfg, 1, T)) != ASR_OK)
+    return asr__fail(err, r, "LAS scorer: the encoder projection: %s", asr_result_string(r));
+  s->user = ctx;
+  s->V = cfg->vocab;
+  s->state_bytes = asr__las_scorer_state_bytes;
+  s->init = asr__las_scorer_init_state;
+  s->step = asr__las_scorer_step;
+  return ASR_OK;
+}
+
+ASRDEF size_t asr_tdec_scorer_workspace_size(const asr_tdec_config *cfg, int T, int max_len) {
+  asr__bump a;
+  size_t src = asr_tdec_source_size(cfg, 1, T), sw = asr_tdec_step_workspace_size(cfg, 1, T, max_len);
+  if (src == (size_t)-1 || sw == (size_t)-1 || T < 1 || max_len < 1) return (size_t)-1;
+  a.base = NULL, a.cap = 0, a.used = 0;
+  asr__bump_take(&a, src);
+  asr__bump_take(&a, sw);
+  return a.used;
+}
+
+ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, const asr_real *enc,
+                                       int enc_len, int T, int max_len, const asr_tdec_params *p,
+                                       const asr_tdec_config *cfg, void *work, size_t work_bytes,
+                                       asr_error *err) {
+  asr__bump a;
+  size_t need, sb;
+  void *sbuf;
+  asr_result r;
+  if (!s || !ctx || !enc || !p || !cfg)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "Transformer scorer: a NULL argument");
+  if (T < 1 || enc_len < 1 || enc_len > T)
+    return asr__fail(err, ASR_ERR_RANGE, "Transformer scorer: enc_len = %d is outside [1, T = %d]", enc_len, T);
+  if (max_len < 1) return asr__fail(err, ASR_ERR_RANGE, "Transformer scorer: max_len = %d < 1", max_len);
+  need = asr_tdec_scorer_workspace_size(cfg, T, max_len);
+  if (need == (size_t)-1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "Transformer scorer: the decoder's config is invalid");
+  if (!work || work_bytes < need)
+    return asr__fail(err, ASR_ERR_WORKSPACE, "Transformer scorer: work: %lu bytes given, %lu needed",
+                     (unsigned long)work_bytes, (unsigned long)need);
+  a.base = (unsigned char *)work, a.cap = work_bytes, a.used = 0;
+  sb = asr_tdec_source_size(cfg, 1, T);
+  sbuf = asr__bump_take(&a, sb);
+  ctx->swork_bytes = asr_tdec_step_workspace_size(cfg, 1, T, max_len);
+  ctx->swork = asr__bump_take(&a, ctx->swork_bytes);
+  r = asr_tdec_source_init(&ctx->src, sbuf, sb, enc, &enc_len, p, cfg, 1, T);
+  if (r != ASR_OK) return asr__fail(err, r, "Transformer scorer: the source: %s", asr_result_string(r));
+  ctx->p = p, ctx->cfg = cfg, ctx->max_len = max_len;
+  s->user = ctx;
+  s->V = cfg->vocab;
+  s->state_bytes = asr__tdec_scorer_state_bytes;
+  s->init = asr__tdec_scorer_init_state;
+  s->step = asr__tdec_scorer_step;
+  return ASR_OK;
 }
 
 /* ---- the joint CTC/attention beam search.
@@ -25079,6 +27486,96 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
  * 10. Checkers (implementation)
  * ======================================================================================== */
 
+/* What every checker's report line says about a failure (section 10, docs/checkers.md):
+ * the case, the array, the index of its worst element, the expected and the obtained
+ * value, and the equation to look at. asr__chk_at keeps the worst element seen so far;
+ * asr__chk_at_arr compares whole arrays into it, asr__chk_at_str prints it as
+ *     grad[1,3,2] expected -0.2841, got 0.7159
+ * and shapes (up to 4 dimensions, row-major) turn the flat index into that tuple. */
+typedef struct asr__chk_at {
+  double err;                  /* the worst error so far (NaN and inf count as worst) */
+  const char *array;           /* where: the array's name (NULL: nothing compared yet) */
+  size_t i;                    /*        its flat index */
+  int dims[4], nd;             /*        its shape, for printing i as a tuple */
+  double got, want;            /* the two values there */
+} asr__chk_at;
+
+ASR__PRIVATE void asr__chk_at_init(asr__chk_at *w) { memset(w, 0, sizeof *w); }
+
+/* One element: becomes the worst if its error is larger (or not a number). */
+ASR__PRIVATE void asr__chk_at_elem(asr__chk_at *w, double err, const char *array, size_t i, int nd,
+                                   const int *dims, double got, double want) {
+  int k;
+  /* the first element sets the place; later ones replace it when worse (a NaN is worst) */
+  if (w->array && !(err > w->err || (err != err && w->err == w->err))) return;
+  w->err = err;
+  w->array = array;
+  w->i = i;
+  w->nd = nd < 0 ? 0 : (nd > 4 ? 4 : nd);
+  for (k = 0; k < w->nd; k++) w->dims[k] = dims[k];
+  w->got = got;
+  w->want = want;
+}
+
+/* Element-wise |got - want| / scale over n entries (shape dims[0..nd-1], or nd = 0);
+ * scale 0: each entry relative to max(1, |want|). Returns the worst of this array
+ * (entries that are equal, infinities included, have error 0; a NaN or a mismatched
+ * infinity has error inf). */
+ASR__PRIVATE double asr__chk_at_arr(asr__chk_at *w, const char *array, const asr_real *got, const asr_real *want,
+                                    size_t n, double scale, int nd, const int *dims) {
+  size_t i, wi = 0;
+  double worst = -1;
+  for (i = 0; i < n; i++) {
+    double a = got[i], b = want[i], e = a == b ? 0 : fabs(a - b) / (scale > 0 ? scale : ASR__MAX(1.0, fabs(b)));
+    if (e != e || (a != b && (!isfinite(a) || !isfinite(b)))) e = INFINITY;
+    if (e > worst) worst = e, wi = i;
+  }
+  if (n == 0) return 0;
+  asr__chk_at_elem(w, worst, array, wi, nd, dims, got[wi], want[wi]);
+  return worst;
+}
+
+/* The worst element as text: "name[i,j,k] expected E, got G" ("" when none). */
+ASR__PRIVATE const char *asr__chk_at_str(const asr__chk_at *w, char *buf, size_t cap) {
+  char idx[64];
+  size_t rest = w->i, div[4];
+  int k, len = 0;
+  if (!w->array) {
+    if (cap) buf[0] = 0;
+    return buf;
+  }
+  if (w->nd == 0) {
+    snprintf(idx, sizeof idx, "%lu", (unsigned long)w->i);
+  } else {
+    for (k = w->nd - 1, div[w->nd - 1] = 1; k > 0; k--) div[k - 1] = div[k] * (size_t)(w->dims[k] > 0 ? w->dims[k] : 1);
+    idx[0] = 0;
+    for (k = 0; k < w->nd; k++) {
+      len += snprintf(idx + len, sizeof idx - (size_t)len, k ? ",%lu" : "%lu", (unsigned long)(rest / div[k]));
+      rest %= div[k];
+      if (len >= (int)sizeof idx) break;
+    }
+  }
+  snprintf(buf, cap, "%s[%s] expected %.7g, got %.7g", w->array, idx, w->want, w->got);
+  return buf;
+}
+
+/* Gradient buffers handed to a function under test start at this value, not 0: every
+ * backward of asr.h promises to ADD into its gradients, so the checker subtracts it again
+ * and compares the increment. A gradient written with `=` instead of `+=` then differs by
+ * the sentinel in every entry it wrote. 0.25 is exact in float and double, so the
+ * subtraction adds at most half a unit of the value's last place. */
+#define ASR__CHK_SENTINEL 0.25
+ASR__PRIVATE void asr__chk_fill(asr_real *g, size_t n, double v) {
+  size_t i;
+  if (g)
+    for (i = 0; i < n; i++) g[i] = (asr_real)v;
+}
+ASR__PRIVATE void asr__chk_unfill(asr_real *g, size_t n, double v) {
+  size_t i;
+  if (g)
+    for (i = 0; i < n; i++) g[i] = (asr_real)(g[i] - v);
+}
+
 /* ---------------------------------------------------------------------------------------
  * 10.1 Features checkers (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -27335,11 +29832,23 @@ ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count) {
 }
 
 /* ---- asr_check_ctc */
+/* Tolerances (docs/checkers.md has the measurements). Double build: both sides sum in
+ * double; the largest differences measured between the tiers are ~1e-13 (loss, relative)
+ * and ~1e-14 (gradient), so 1e-10 is a 1000x margin that any correct double code meets.
+ * Float build: a correct implementation may keep alpha and beta in float, as PyTorch's
+ * float32 ctc_loss does. Its gradient is exp(alpha + beta - ln p) with each term of the
+ * size of the loss L, and every frame's log-sum-exp adds a rounding: measured for PyTorch
+ * float32 against float64 (tests/torch/test_checkers.py), the gradient's error is about
+ * 0.3-0.8 sqrt(T) eps L (eps = 2^-24; 1.5e-2 at T = 2000, L = 6900) and the loss's about
+ * 0.02 T eps relative. The tolerance, on the loss (relative) and the gradient (absolute):
+ *     tol = max(1e-5, 4 sqrt(T) eps max(1, |L|)),
+ * L the largest |loss| the reference returns (a 4-5x margin over PyTorch float32); 1e-5
+ * below that covers the float outputs' own rounding and the fast path's float exp/log. */
 #if ASR_REAL_DOUBLE
-#define ASR__CTC_TOL 1e-10       /* both sides sum in double: 1e-10 leaves 1e4 ulp */
+#define ASR__CTC_TOL(T, L) 1e-10
 #define ASR__CTC_FD_TOL 1e-6     /* fourth-order differences with h = 1e-3 in double */
 #else
-#define ASR__CTC_TOL 1e-5        /* float outputs (6e-8) and the fast path's float exp/log */
+#define ASR__CTC_TOL(T, L) ASR__MAX(1e-5, 4.0 * sqrt((double)(T)) * 5.960464477539063e-8 * ASR__MAX(1.0, (L)))
 #define ASR__CTC_FD_TOL 5e-2     /* central differences in float: 1e-3 is all they give */
 #endif
 
@@ -27350,7 +29859,23 @@ typedef struct asr__ctc_chk {
   int oom;
 } asr__ctc_chk;
 
-/* One batch through impl and a reference, compared. Returns 0, or -1 out of memory. */
+/* Where to look when a CTC case fails: the equation its worst element points to. */
+ASR__PRIVATE const char *asr__ctc_chk_hint(const asr__chk_at *w, int loss_wrong, asr_reduction red, double tol) {
+  if (!w->array) return "";
+  if (!loss_wrong && fabs(w->got - w->want + ASR__CHK_SENTINEL) <= ASR__MAX(tol, 1e-6))
+    return "the gradient was written (=), not added (+=) to the buffer, which started at 0.25";
+  if (loss_wrong && red == ASR_REDUCTION_MEAN)
+    return "the mean divides each loss by its target length (at least 1), then averages over the batch; "
+           "else alpha, [Graves06] eq. (6)-(8)";
+  if (loss_wrong)
+    return "alpha, [Graves06] eq. (6)-(7): the skip from s-2 only when l'_s is a label other than "
+           "l'_{s-2}; eq. (8): both final states |l'| and |l'|-1; the blank index";
+  return "[Graves06] eq. (16): grad = y_k - gamma_t(k) (the softmax term y_k; gamma sums alpha*beta "
+         "over the states of label k, eq. (14)-(15)), times the reduction's weight";
+}
+
+/* One batch through impl and a reference, compared. impl's gradient buffer starts at
+ * the sentinel (the contract is +=). */
 ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ctc_loss_fn reference,
                                        const asr_real *x, const int *targets, const int *il,
                                        const int *tl, int N, int T, int V, int S, int blank,
@@ -27358,17 +29883,20 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
   size_t ntv = (size_t)N * T * V, nl = red == ASR_REDUCTION_NONE ? (size_t)N : 1, i;
   size_t wb = asr_ctc_loss_workspace_size(T, V, S);
   asr_real *la = ASR__ALLOC(asr_real, nl + 1, NULL), *lb = ASR__ALLOC(asr_real, nl + 1, NULL);
+  asr_real *lc = ASR__ALLOC(asr_real, (size_t)N + 1, NULL);
   asr_real *ga = ASR__ALLOC(asr_real, ntv + 1, NULL), *gb = ASR__ALLOC(asr_real, ntv + 1, NULL);
   void *work = ASR_MALLOC(wb, NULL);
   asr_result ra, rb;
   asr_error err;
-  double el = 0, eg = 0;
-  int ok;
-  if (!la || !lb || !ga || !gb || !work) {
+  asr__chk_at w;
+  double tol, big = 1;
+  int dims[3], ok, loss_wrong;
+  char at[160];
+  if (!la || !lb || !lc || !ga || !gb || !work) {
     c->oom = 1;
     goto done;
   }
-  memset(ga, 0, sizeof(asr_real) * ntv);
+  asr__chk_fill(ga, ntv, ASR__CHK_SENTINEL);
   memset(gb, 0, sizeof(asr_real) * ntv);
   err.msg[0] = 0;
   ra = c->impl(la, ga, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, &err);
@@ -27386,23 +29914,26 @@ ASR__PRIVATE void asr__ctc_chk_compare(asr__ctc_chk *c, const char *name, asr_ct
                     ra < 0 ? err.msg : asr_result_string(ra), (int)rb, asr_result_string(rb));
     goto done;
   }
-  for (i = 0; i < nl; i++) {
-    double a = la[i], b = lb[i], e;
-    if (a == b) continue;                              /* equal, infinities included */
-    e = (a != a || b != b || !isfinite(a) || !isfinite(b)) ? INFINITY : fabs(a - b) / ASR__MAX(1.0, fabs(b));
-    if (e > el) el = e;
-  }
-  for (i = 0; i < ntv; i++) {
-    double e = fabs((double)ga[i] - (double)gb[i]);
-    if (e != e) e = INFINITY;
-    if (e > eg) eg = e;
-  }
-  ok = el <= ASR__CTC_TOL && eg <= ASR__CTC_TOL;
-  asr__check_case(c->rep, ok, ASR__MAX(el, eg) / ASR__CTC_TOL, "%s: loss rel err %.2g, grad abs err %.2g (tol %.0g)",
-                  name, el, eg, ASR__CTC_TOL);
+  asr__chk_unfill(ga, ntv, ASR__CHK_SENTINEL);
+  /* the tolerance's scale: the largest finite loss of one item (a sum may be inf) */
+  if (reference(lc, NULL, x, targets, il, tl, N, T, V, S, blank, ASR_REDUCTION_NONE, 1, work, wb, NULL) >= 0)
+    for (i = 0; i < (size_t)N; i++)
+      if (isfinite(lc[i])) big = ASR__MAX(big, fabs((double)lc[i]));
+  tol = ASR__CTC_TOL(T, big);
+  asr__chk_at_init(&w);
+  /* losses: relative to max(1, |loss|) each; gradients: absolute (entries are at most 1) */
+  dims[0] = (int)nl;
+  loss_wrong = asr__chk_at_arr(&w, "loss", la, lb, nl, 0, 1, dims) > tol;
+  dims[0] = N, dims[1] = T, dims[2] = V;
+  asr__chk_at_arr(&w, "grad", ga, gb, ntv, 1.0, 3, dims);
+  ok = w.err <= tol;
+  asr__check_case(c->rep, ok, w.err / tol, "%s: worst error %.2g (tol %.1g)%s%s%s%s", name, w.err, tol,
+                  ok ? "" : " at ", ok ? "" : asr__chk_at_str(&w, at, sizeof at), ok ? "" : ": check ",
+                  ok ? "" : asr__ctc_chk_hint(&w, loss_wrong, red, tol));
 done:
   ASR_FREE(la, NULL);
   ASR_FREE(lb, NULL);
+  ASR_FREE(lc, NULL);
   ASR_FREE(ga, NULL);
   ASR_FREE(gb, NULL);
   ASR_FREE(work, NULL);
@@ -27541,7 +30072,6 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
   asr_gradcheck_report gr;
   asr_gradcheck_opts o;
   asr_result r;
-  int i;
   f.impl = c->impl;
   f.x = x;
   f.targets = targets;
@@ -27560,8 +30090,9 @@ ASR__PRIVATE void asr__ctc_chk_gradcheck(asr__ctc_chk *c, asr_rng *rng, asr_redu
     return;
   }
   asr__ctc_chk_inputs(x, c->lp, rng, 2, 5, 4, 1.5);
-  for (i = 0; i < 40; i++) grad[i] = 0;
+  asr__chk_fill(grad, 40, ASR__CHK_SENTINEL);          /* the contract is += */
   r = c->impl(f.loss, grad, x, targets, il, tl, 2, 5, 4, 3, 3, red, 0, f.work, f.wb, NULL);
+  asr__chk_unfill(grad, 40, ASR__CHK_SENTINEL);
   if (r != ASR_OK) {
     asr__check_case(c->rep, 0, INFINITY, "gradcheck/%s: the loss returned %d", asr_reduction_name(red), (int)r);
   } else {
@@ -27609,11 +30140,12 @@ ASR__PRIVATE void asr__ctc_chk_known(asr__ctc_chk *c, const asr_ctc_known_answer
     for (k = 0; k < ka->V; k++) {
       /* log-probability contract: z = log_softmax(u), expected grad = grad_u - softmax(u) */
       x[(size_t)n * ka->V + k] = (asr_real)(c->lp ? row[k] - m - log(s) : row[k]);
-      g[(size_t)n * ka->V + k] = 0;
+      g[(size_t)n * ka->V + k] = (asr_real)ASR__CHK_SENTINEL;     /* the contract is += */
     }
   }
   r = c->impl(loss, g, x, ka->targets, ka->input_lengths, ka->target_lengths, ka->N, ka->T, ka->V, ka->S,
               ka->blank, ASR_REDUCTION_NONE, 0, work, wb, NULL);
+  asr__chk_unfill(g, ntv, ASR__CHK_SENTINEL);
   if (r != ASR_OK) {
     asr__check_case(c->rep, 0, INFINITY, "known/%s: returned %d (%s)", ka->name, (int)r, asr_result_string(r));
     goto done;
@@ -27912,32 +30444,56 @@ ASR__PRIVATE double asr__rnnt_fd_objective(void *vctx) {
   return c->loss[0];
 }
 
-/* Compares impl with a reference function on one batch. Returns the worst error: relative
- * (to max(1,|loss|)) on the losses, absolute on the gradient; and checks that impl writes 0
- * into every padded gradient entry (the buffer is filled with NaN first). */
+/* Compares impl with a reference function on one batch, into w: losses relative to
+ * max(1, |loss|) (equal infinities agree), gradients absolute. The gradient is WRITTEN by
+ * the contract, padding included, so impl's buffer starts as NaN: an entry left NaN where
+ * the reference has a number is named as "not written" (*unwritten = 1), not as a wrong
+ * value. *loss_err gets the losses' worst error. Returns the worst error. */
 ASR__PRIVATE double asr__rnnt_compare(asr_rnnt_loss_fn impl, asr_rnnt_loss_fn ref, const asr_real *logits,
                                       const int *targets, const int *Tl, const int *Ul, int N, int T, int U,
                                       int V, const asr_rnnt_opts *o, asr_real *g1, asr_real *g2, void *work,
-                                      size_t wb, int *status) {
+                                      size_t wb, int *status, asr__chk_at *w, int *unwritten, double *loss_err) {
   asr_real l1[64], l2[64];      /* the two functions' losses, N <= MAXN = 4 items */
   size_t n = (size_t)N * T * (U + 1) * V, i;
-  double worst = 0;
-  int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, b;
+  int nl = o->reduction == ASR_REDUCTION_NONE ? N : 1, dims[4];
   asr_result r1, r2;
   for (i = 0; i < n; i++) g1[i] = (asr_real)NAN;
   r1 = impl(l1, g1, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
   r2 = ref(l2, g2, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, NULL);
   *status = r1 != ASR_OK ? (int)r1 : (int)r2;
   if (r1 != ASR_OK || r2 != ASR_OK) return INFINITY;
-  for (b = 0; b < nl; b++) {
-    double e = fabs((double)l1[b] - l2[b]) / ASR__MAX(1.0, fabs((double)l2[b]));
-    if (e > worst || e != e) worst = e;
-  }
-  for (i = 0; i < n; i++) {
-    double e = fabs((double)g1[i] - g2[i]);
-    if (e > worst || e != e) worst = e;
-  }
-  return worst;
+  dims[0] = nl;
+  *loss_err = ASR__MAX(*loss_err, asr__chk_at_arr(w, "loss", l1, l2, (size_t)nl, 0, 1, dims));
+  dims[0] = N, dims[1] = T, dims[2] = U + 1, dims[3] = V;
+  for (i = 0; i < n; i++)
+    if (g1[i] != g1[i] && g2[i] == g2[i]) {
+      asr__chk_at_elem(w, INFINITY, "grad", i, 4, dims, g1[i], g2[i]);
+      *unwritten = 1;
+      return INFINITY;
+    }
+  asr__chk_at_arr(w, "grad", g1, g2, n, 1.0, 4, dims);
+  return w->err;
+}
+
+/* One report line of an RNN-T comparison: the worst element and where to look. */
+ASR__PRIVATE void asr__rnnt_chk_case(asr_check_report *rep, int status, const asr__chk_at *w, int unwritten,
+                                     double loss_err, double tol, asr_reduction red, const char *what) {
+  char at[160];
+  const char *hint = "";
+  int ok = status == ASR_OK && w->err <= tol;
+  if (status != ASR_OK) hint = "the function returned an error";
+  else if (unwritten) hint = "a padded gradient entry was not written: the contract sets it to 0";
+  else if (loss_err > tol && red == ASR_REDUCTION_MEAN)
+    hint = "mean is the plain batch mean (1/N) sum_b L_b, not divided by target lengths; else alpha";
+  else if (loss_err > tol)
+    hint = "[Graves12] eq. (16)-(17): alpha(t,u) = alpha(t-1,u) blank(t-1,u) + alpha(t,u-1) y(t,u-1), "
+           "Pr = alpha(T,U) blank(T,U) (the final blank), and the blank index";
+  else if (w->array)
+    hint = "[Graves12] eq. (20)-(23) with the softmax: each (t,u) gets alpha*beta/Pr times "
+           "(y_k - [k leaves (t,u)]), the label through y(t,u) to (t,u+1); padded entries 0";
+  asr__check_case(rep, ok, status == ASR_OK ? w->err / tol : INFINITY, "%s: worst error %.3g (tolerance %.0e)%s%s%s%s",
+                  what, w->err, tol, ok ? "" : " at ", ok ? "" : asr__chk_at_str(w, at, sizeof at), ok ? "" : ": check ",
+                  ok ? "" : hint);
 }
 
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep) {
@@ -27962,8 +30518,11 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
   /* 1. every tiny lattice against the sum over alignments */
   for (T = 1; T <= 4; T++)
     for (U = 0; U <= 3; U++) {
-      double worst = 0;
-      int bad = 0, pass;
+      asr__chk_at w;
+      double lerr = 0;
+      int bad = 0, pass, unwritten = 0;
+      char what[96];
+      asr__chk_at_init(&w);
       for (pass = 0; pass < 2; pass++) {           /* blank first, then blank last */
         asr_rnnt_opts o = asr_rnnt_default_opts();
         V = 5;
@@ -27974,21 +30533,20 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
         for (i = 0; i < U; i++) targets[i] = (pass ? 0 : 1) + asr_rng_int(&rng, V - 1);  /* never the blank */
         n = (size_t)T * (U + 1) * V;
         for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(2 * asr_rng_normal(&rng));
-        {
-          double e = asr__rnnt_compare(impl, asr_rnnt_loss_naive, logits, targets, Tl, Ul, 1, T, U, V, &o, g1, g2,
-                                       work, wb, &status);
-          if (status != ASR_OK) bad = 1;
-          if (e > worst || e != e) worst = e;
-        }
+        asr__rnnt_compare(impl, asr_rnnt_loss_naive, logits, targets, Tl, Ul, 1, T, U, V, &o, g1, g2, work, wb,
+                          &status, &w, &unwritten, &lerr);
+        if (status != ASR_OK) bad = status;
       }
-      asr__check_case(rep, !bad && worst <= tol, worst, "rnnt/naive T=%d U=%d (blank first and last): "
-                      "worst error %.3g (tolerance %.0e)%s", T, U, worst, tol, bad ? ", returned an error" : "");
+      snprintf(what, sizeof what, "rnnt/naive T=%d U=%d (blank first and last)", T, U);
+      asr__rnnt_chk_case(rep, bad, &w, unwritten, lerr, tol, ASR_REDUCTION_NONE, what);
     }
   /* 2. random ragged batches against _ref: every reduction, clamp, an empty item */
   for (c = 0; c < 6; c++) {
     asr_rnnt_opts o = asr_rnnt_default_opts();
-    double e;
-    int N = MAXN;
+    asr__chk_at w;
+    char what[160];
+    double lerr = 0;
+    int N = MAXN, unwritten = 0;
     T = 2 + asr_rng_int(&rng, MAXT - 1);
     U = asr_rng_int(&rng, MAXU + 1);
     V = c < 2 ? 2 + asr_rng_int(&rng, 6) : 8 + asr_rng_int(&rng, MAXV - 7);
@@ -28007,13 +30565,36 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     }
     n = (size_t)N * T * (U + 1) * V;
     for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(3 * asr_rng_normal(&rng));
-    e = asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, N, T, U, V, &o, g1, g2, work, wb,
-                          &status);
-    asr__check_case(rep, status == ASR_OK && e <= tol, e,
-                    "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g: worst error %.3g "
-                    "(tolerance %.0e)", c, N, T, U, V, o.blank,
-                    o.reduction == ASR_REDUCTION_NONE ? "none" : o.reduction == ASR_REDUCTION_SUM ? "sum" : "mean", o.clamp,
-                    e, tol);
+    asr__chk_at_init(&w);
+    asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, N, T, U, V, &o, g1, g2, work, wb, &status,
+                      &w, &unwritten, &lerr);
+    snprintf(what, sizeof what, "rnnt/ref batch %d: N=%d T=%d U=%d V=%d blank=%d reduction=%s clamp=%.3g", c, N, T, U,
+             V, o.blank, asr_reduction_name(o.reduction), o.clamp);
+    asr__rnnt_chk_case(rep, status, &w, unwritten, lerr, tol, o.reduction, what);
+  }
+  /* 2b. fixed batches for the reductions: every item has 2 or more labels, so a "mean"
+   * that also divides by the target length (as torch's ctc_loss does, but not
+   * torchaudio's rnnt_loss) cannot pass, nor a sum or mean over the wrong items */
+  for (c = 0; c < 3; c++) {
+    static const int fTl[3] = {5, 3, 4}, fUl[3] = {3, 2, 3};
+    asr_rnnt_opts o = asr_rnnt_default_opts();
+    asr__chk_at w;
+    char what[96];
+    double lerr = 0;
+    int unwritten = 0;
+    T = 5, U = 3, V = 6;
+    o.reduction = (asr_reduction)c;
+    for (b = 0; b < 3; b++) {
+      Tl[b] = fTl[b], Ul[b] = fUl[b];
+      for (i = 0; i < U; i++) targets[b * U + i] = 1 + (b + 2 * i) % (V - 1);
+    }
+    n = (size_t)3 * T * (U + 1) * V;
+    for (i = 0; i < (int)n; i++) logits[i] = (asr_real)(1.5 * asr_rng_normal(&rng));
+    asr__chk_at_init(&w);
+    asr__rnnt_compare(impl, asr_rnnt_loss_ref, logits, targets, Tl, Ul, 3, T, U, V, &o, g1, g2, work, wb, &status,
+                      &w, &unwritten, &lerr);
+    snprintf(what, sizeof what, "rnnt/reduction %s: 3 items of 3, 2 and 3 labels", asr_reduction_name(o.reduction));
+    asr__rnnt_chk_case(rep, status, &w, unwritten, lerr, tol, o.reduction, what);
   }
   /* 3. finite differences of the loss against impl's own gradient */
   for (c = 0; c < 2; c++) {
@@ -28045,7 +30626,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
     p.grad = g1;
     p.n = n;
     if (status == ASR_OK) status = asr_gradcheck(asr__rnnt_fd_objective, &fc, &p, 1, &go, &rng, &gr);
-    asr__check_case(rep, status == ASR_OK && gr.max_rel_err <= gtol, status == ASR_OK ? gr.max_rel_err : INFINITY,
+    asr__check_case(rep, status == ASR_OK && gr.max_rel_err <= gtol, status == ASR_OK ? gr.max_rel_err / gtol : INFINITY,
                     "rnnt/finite differences (%s, blank %d): max relative error %.3g over %d entries (tolerance %.0e)",
                     c ? "mean" : "sum", fc.opts.blank, status == ASR_OK ? gr.max_rel_err : INFINITY,
                     status == ASR_OK ? gr.checks : 0, gtol);
@@ -28091,7 +30672,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
         for (i = 0; i < k->T * k->V; i++) eg = ASR__MAX(eg, fabs((double)df[i] - k->grad_emissions[i]));
         for (i = 0; i < (k->U + 1) * k->V; i++) eg = ASR__MAX(eg, fabs((double)dg[i] - k->grad_predictions[i]));
       }
-      asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+      asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec / k->tol_cost, eg / k->tol_grad),
                       "rnnt/known %s through the joint network: cost error %.3g, df/dg error %.3g (tolerances "
                       "%.0e, %.0e)", k->name, ec, eg, k->tol_cost, k->tol_grad);
       continue;
@@ -28103,7 +30684,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
       for (b = 0; b < k->N; b++) ec = ASR__MAX(ec, fabs((double)loss[b] - k->cost[b]));
       for (n = 0; n < m; n++) eg = ASR__MAX(eg, fabs((double)g1[n] - k->grad_logits[n]));
     }
-    asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec, eg),
+    asr__check_case(rep, ec <= k->tol_cost && eg <= k->tol_grad, ASR__MAX(ec / k->tol_cost, eg / k->tol_grad),
                     "rnnt/known %s: cost error %.3g, gradient error %.3g (tolerances %.0e, %.0e)", k->name, ec, eg,
                     k->tol_cost, k->tol_grad);
   }

@@ -21,6 +21,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "../asr.h"
+#include "outpath.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,9 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (op_check("ctc_align", svg, in, nin) || op_check("ctc_align", png, in, nin) ||
+      op_check("ctc_align", trans, in, nin))
+    return 2;
   if (trans) {
     write_transitions(trans);
     if (!svg && !png && !nin) return 0;

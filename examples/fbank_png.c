@@ -11,6 +11,7 @@
  * is written by stb_image_write from Debian's libstb-dev. */
 #define _POSIX_C_SOURCE 200809L
 #include "../asr.h"
+#include "outpath.h"
 #include <stb/stb_image_write.h>
 #include <math.h>
 #include <stdlib.h>
@@ -92,6 +93,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: fbank_png [--num-mel-bins 80] [--range 14] IN.wav|IN.ogg OUT.png\n");
     return 2;
   }
+  if (op_check("fbank_png", out, &in, 1)) return 2;
   /* 1. decode, in Kaldi's 16-bit scale */
   if (asr_audio_read(in, ASR_CHANNEL_MIX, ASR_SCALE_INT16, &a, NULL, &err) != ASR_OK) {
     fprintf(stderr, "fbank_png: %s\n", err.msg);

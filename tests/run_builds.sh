@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/run_builds.sh RUNNER... - runs each test runner (two at a time on separate cores),
 # prints the first runner's lines in full, a summary line for every runner (its passed,
-# failed and skipped counts) with its [FAIL] lines and the detail lines indented under
+# failed and skipped counts, the skipped count even when it is 0) with its [FAIL] lines and the detail lines indented under
 # them, then the skipped total and the total "N passed, N failed". A RUNNER is a test build
 # (build/test_gcc, ...) or a Python script (tests/docs_check.py, run with /usr/bin/python3);
 # each must end its output with "N passed, N failed" (and may print "N skipped" before).
@@ -29,8 +29,7 @@ for bin in "$@"; do
   p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
   s=$(grep -E '^[0-9]+ skipped$' "$log" | tail -n 1); s=${s%% skipped}; s=${s:-0}
   total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + s))
-  skips=""; [ "$s" != 0 ] && skips=", $s skipped"
-  printf '%-12s %s%s  (%ss, log %s)\n' "$name" "$line" "$skips" "$(cat build/logs/$name.secs)" "$log"
+  printf '%-12s %s, %s skipped  (%ss, log %s)\n' "$name" "$line" "$s" "$(cat build/logs/$name.secs)" "$log"
   # each [FAIL] line, and the indented detail lines right under it
   awk '/^\[FAIL\]/ { d = 1; print "    " $0; next } d && /^    / { print "    " $0; next } { d = 0 }' "$log"
   if [ "$rc" != 0 ] || [ "$f" != 0 ]; then status=1; fi

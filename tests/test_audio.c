@@ -561,6 +561,47 @@ static void t_ogg_comment_lengths(tctx *t) {
   free(buf);
 }
 
+/* The sample-rate range of section 2 (ASR_SAMPLE_RATE_MIN..MAX = 4-384 kHz, issue 18): the
+ * WAV reader refuses a file outside it (a 1 Hz file made build/transcribe upsample 1000
+ * samples to 16 million), the writer will not write one, and the resampler refuses a
+ * ratio between the rates above ASR_RESAMPLE_MAX_RATIO (96) either way; the edges pass. */
+static void t_sample_rate_bounds(tctx *t) {
+  static const unsigned long rates[7] = {1, 3, 3999, 4000, 384000, 384001, 0x7FFFFFFF};
+  static const unsigned char d16[4] = {1, 0, 2, 0};
+  unsigned char f[16], buf[256];
+  asr_real x[2] = {1, 2}, y[200];
+  asr_audio a;
+  asr_error err;
+  wavbuf w;
+  size_t len;
+  int k;
+  for (k = 0; k < 7; k++) {
+    int ok = rates[k] >= 4000 && rates[k] <= 384000;
+    asr_result r;
+    fmt16(f, 1, 1, rates[k], 16);
+    riff_start(&w);
+    wb_chunk(&w, "fmt ", f, 16);
+    wb_chunk(&w, "data", d16, 4);
+    riff_end(&w);
+    err.msg[0] = 0;
+    r = asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err);
+    CHECKF(ok ? r == ASR_OK && a.sample_rate == (int)rates[k] && a.n == 2
+              : r == ASR_ERR_UNSUPPORTED && strstr(err.msg, "4000-384000 Hz") && !a.samples,
+           "read at %lu Hz: got %d (%s)", rates[k], (int)r, err.msg);
+    if (r == ASR_OK) asr_audio_free(&a, NULL);
+    r = asr_wav_encode(buf, sizeof buf, &len, x, 2, 1, (int)rates[k], ASR_WAV_PCM16, ASR_SCALE_INT16);
+    CHECKF(ok ? r == ASR_OK : r == ASR_ERR_INVALID_ARG, "write at %lu Hz: got %d", rates[k], (int)r);
+  }
+  /* ratios: 96 is the largest accepted, either way */
+  CHECK(asr_resample_length(2, 4000, 384000) == 192 && asr_resample_length(192, 384000, 4000) == 2);
+  CHECK(asr_resample_length(2, 1, 96) == 192 && asr_resample_length(2, 1, 97) == -1);
+  CHECK(asr_resample_length(2, 97, 1) == -1 && asr_resample_length(2, 4000, 384001) == -1);
+  CHECK(asr_resample_length(1000, 1, 16000) == -1);
+  CHECK_OK(asr_resample(y, x, 2, 1, 96, 6, 0.99));
+  CHECK(asr_resample(y, x, 2, 1, 97, 6, 0.99) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_resample_naive(y, x, 2, 97, 1, 6, 0.99) == ASR_ERR_INVALID_ARG);
+}
+
 static const test_case TESTS_audio[] = {
   {"audio/wav_known_bytes", t_wav_known_bytes},
   {"audio/wav_chunks", t_wav_chunks},
@@ -573,5 +614,6 @@ static const test_case TESTS_audio[] = {
   {"audio/ogg_malformed", t_ogg_malformed},
   {"audio/ogg_comment_lengths", t_ogg_comment_lengths},
   {"audio/resample", t_resample},
+  {"audio/sample_rate_bounds", t_sample_rate_bounds},
   {0, 0}
 };

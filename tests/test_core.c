@@ -409,7 +409,7 @@ static void t_npy_malformed(tctx *t) {
     "{'descr': '<f4', 'fortran_order': False, 'shape': (3, }",
     "{'descr': '<f4', 'fortran_order': False }",
     "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
-    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",   /* 1 value of 4 */
     "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }",
     "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
     "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
@@ -787,7 +787,7 @@ static void t_npy_file_malformed(tctx *t) {
   static const char *const headers[] = {
     "{'descr': '<f4', 'fortran_order': False, 'shape': (3, }",
     "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
-    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",   /* 1 value of 4 */
     "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
     "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",   /* 1 value short */
     "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }",   /* 1 value too many */

@@ -591,6 +591,166 @@ static void t_mwer_word_errors(tctx *t) {
   free(work);
 }
 
+/* ---- the decoders as scorers (asr_las_scorer_init, asr_tdec_scorer_init).
+ * For each decoder, on random weights and random encoder outputs of several valid lengths:
+ * (1) the joint search with lambda = 0 and beam 1 is the decoder's own greedy decoding
+ *     (asr_las_speller_greedy / asr_tdec_greedy) with the search's maxlen (the output bias of the blank is set to -30, so that greedy, which
+ *     may pick any id, never picks the blank the search never proposes);
+ * (2) asr_s2s_sequence_logprob through the adapter is the teacher-forced forward's
+ *     sum_i log_softmax(logits_i)[ys_out_i] (the forward batches its products differently:
+ *     float sums differ in the last bits, hence 1e-4 in float, 1e-9 in double). */
+typedef struct adapt_dec {
+  int las;
+  las_model lm;
+  asr_tdec_config tcfg;
+  asr_params st;
+  asr_tdec_params tp;
+} adapt_dec;
+
+/* ln p(y, <eos>|x) by the teacher-forced forward of the decoder: ys_in = <sos> y, ys_out = y <eos>. */
+static double adapt_forward_logprob(adapt_dec *d, const int *y, int n, const asr_real *enc, int len, int T, int V) {
+  int U = n + 1, i, ys_in[16], ys_out[16];
+  asr_real *logits = TALLOC(asr_real, U * V), lp[16];
+  double sum = 0;
+  ys_in[0] = V - 1;
+  for (i = 0; i < n; i++) ys_in[i + 1] = y[i], ys_out[i] = y[i];
+  ys_out[n] = V - 1;
+  if (d->las) {
+    size_t sb = asr_las_speller_saved_size(&d->lm.cfg, 1, U, T), wb = asr_las_speller_forward_workspace_size(&d->lm.cfg, 1, U, T);
+    void *sbuf = talloc_(sb), *w = talloc_(wb);
+    asr_las_speller_saved s;
+    asr_las_speller_saved_init(&s, sbuf, sb, &d->lm.cfg, 1, U, T);
+    if (asr_las_speller_forward(logits, &s, ys_in, enc, &len, &d->lm.p, &d->lm.cfg, 1, U, T, w, wb) != ASR_OK) sum = NAN;
+    free(sbuf), free(w);
+  } else {
+    size_t sb = asr_tdec_saved_size(&d->tcfg, 1, U, T);
+    void *sbuf = talloc_(sb);
+    asr_tdec_saved s;
+    asr_tdec_saved_init(&s, sbuf, sb, &d->tcfg, 1, U, T);
+    if (asr_tdec_forward(logits, &s, ys_in, &U, enc, &len, &d->tp, &d->tcfg, 1, U, T, NULL, 0) != ASR_OK) sum = NAN;
+    free(sbuf);
+  }
+  for (i = 0; i < U; i++) {
+    asr_log_softmax(lp, logits + (size_t)i * V, V);
+    sum += lp[ys_out[i]];
+  }
+  free(logits);
+  return sum;
+}
+
+static void adapt_run(tctx *t, int las) {
+  enum { V = 6, T = 7, E = 8, MAXLEN = 7 };
+  const int eos = V - 1;
+  adapt_dec d;
+  asr_rng rng;
+  int trial, ended = 0, nonempty = 0, seqs = 0;
+  double worst = 0;
+  memset(&d, 0, sizeof d);
+  d.las = las;
+  asr_rng_seed(&rng, las ? 31 : 32, 0);
+  if (las) {
+    asr_las_speller_config cfg;
+    asr_las_speller_config_init(&cfg, V, 8, 2, E, ASR_ATTENTION_LOCATION, 6, 3, 2);
+    las_model_init(&d.lm, &cfg, &rng, 0.8);
+    ((asr_real *)d.lm.p.out_b)[0] = -30;          /* never the blank */
+  } else {
+    asr_tdec_config_init(&d.tcfg, V, E, 2, 16, 2);
+    asr_params_init(&d.st, NULL);
+    CHECK_OK(asr_tdec_params_declare(&d.st, "", &d.tcfg));
+    CHECK_OK(asr_params_alloc(&d.st));
+    CHECK_OK(asr_tdec_params_bind(&d.tp, NULL, &d.st, "", &d.tcfg));
+    CHECK_OK(asr_tdec_params_init(&d.st, "", &d.tcfg, &rng));
+    asr_params_ptr(&d.st, asr_params_find(&d.st, "output_layer.bias"))[0] = -30;
+  }
+  for (trial = 0; trial < 12; trial++) {
+    int len = 1 + trial % T, gtok[MAXLEN], gn = 0, i, same;
+    asr_real enc[T * E];
+    asr_s2s_scorer s;
+    asr_las_scorer lc;
+    asr_tdec_scorer tc;
+    asr_joint_beam_opts o = asr_joint_beam_opts_default(1, V);
+    joint_out out;
+    size_t wb = las ? asr_las_scorer_workspace_size(&d.lm.cfg, T) : asr_tdec_scorer_workspace_size(&d.tcfg, T, MAXLEN + 1);
+    void *w = talloc_(wb);
+    double seq, fwd;
+    fill_uniform(&rng, enc, T * E, -1.5, 1.5);
+    for (i = len * E; i < T * E; i++) enc[i] = 0;
+    /* the output bias of <eos> from -0.5 to 2.25: short and long greedy outputs both */
+    if (las) ((asr_real *)d.lm.p.out_b)[eos] = (asr_real)(-0.5 + 0.25 * trial);
+    else asr_params_ptr(&d.st, asr_params_find(&d.st, "output_layer.bias"))[eos] = (asr_real)(-0.5 + 0.25 * trial);
+    if (las) {
+      size_t gb = asr_las_speller_greedy_workspace_size(&d.lm.cfg, 1, T);
+      void *gw = talloc_(gb);
+      CHECK_OK(asr_las_speller_greedy(gtok, &gn, NULL, enc, &len, &d.lm.p, &d.lm.cfg, 1, T, MAXLEN, eos, eos, gw, gb));
+      free(gw);
+      CHECK_OK(asr_las_scorer_init(&s, &lc, enc, len, T, &d.lm.p, &d.lm.cfg, w, wb, NULL));
+    } else {
+      size_t sb = asr_tdec_source_size(&d.tcfg, 1, T), gb = asr_tdec_greedy_workspace_size(&d.tcfg, 1, T, MAXLEN);
+      void *sbuf = talloc_(sb), *gw = talloc_(gb);
+      asr_tdec_source src;
+      CHECK_OK(asr_tdec_source_init(&src, sbuf, sb, enc, &len, &d.tp, &d.tcfg, 1, T));
+      CHECK_OK(asr_tdec_greedy(gtok, &gn, &src, &d.tp, &d.tcfg, eos, eos, MAXLEN, gw, gb));
+      free(sbuf), free(gw);
+      CHECK_OK(asr_tdec_scorer_init(&s, &tc, enc, len, T, MAXLEN + 1, &d.tp, &d.tcfg, w, wb, NULL));
+    }
+    o.ctc_weight = 0;
+    o.maxlenratio = (double)MAXLEN / T;              /* maxlen = MAXLEN tokens */
+    CHECK_OK(joint_run(&out, NULL, T, V, &s, &o));
+    /* beam 1 keeps greedy's choice at every step; at step MAXLEN only <eos> is offered, so
+     * a greedy output cut at MAXLEN tokens is the search's answer too */
+    same = out.n_hyps == 1 && out.n_tokens[0] == gn;
+    for (i = 0; same && i < gn; i++) same = out.tokens[i] == gtok[i];
+    CHECKF(same, "trial %d: the search's best (%d tokens) is not greedy's (%d tokens)", trial, out.n_tokens[0], gn);
+    ended += gn < MAXLEN;
+    nonempty += gn > 0;
+    /* (2) the sequence score: greedy's text and a random one */
+    for (i = 0; i < 2; i++) {
+      int y[MAXLEN], n = i ? 1 + asr_rng_int(&rng, MAXLEN - 1) : gn, k;
+      size_t qb;
+      void *qw;
+      if (i) for (k = 0; k < n; k++) y[k] = 1 + asr_rng_int(&rng, V - 2);
+      else memcpy(y, gtok, sizeof(int) * (size_t)n);
+      qb = asr_s2s_sequence_workspace_size(&s, n);
+      qw = talloc_(qb);
+      CHECK_OK(asr_s2s_sequence_logprob(&seq, &s, y, n, eos, qw, qb, NULL));
+      free(qw);
+      fwd = adapt_forward_logprob(&d, y, n, enc, len, T, V);
+      worst = fmax(worst, fabs(seq - fwd) / fmax(1, fabs(fwd)));
+      seqs++;
+    }
+    if (!las && trial == 0) {                        /* a search longer than the adapter's capacity */
+      o.maxlenratio = (double)(MAXLEN + 1) / T;
+      CHECK(joint_run(&out, NULL, T, V, &s, &o) == ASR_ERR_TOO_LARGE);
+    }
+    free(w);
+  }
+  CHECKF(worst < (ASR_REAL_DOUBLE ? 1e-9 : 1e-4), "sequence score vs teacher-forced forward: relative %.3g", worst);
+  {
+    asr_s2s_scorer s;
+    asr_las_scorer lc;
+    asr_tdec_scorer tc;
+    asr_real enc[T * E];
+    size_t wb = las ? asr_las_scorer_workspace_size(&d.lm.cfg, T) : asr_tdec_scorer_workspace_size(&d.tcfg, T, 4);
+    void *w = talloc_(wb);
+    memset(enc, 0, sizeof enc);
+    if (las) {
+      CHECK(asr_las_scorer_init(&s, &lc, enc, 0, T, &d.lm.p, &d.lm.cfg, w, wb, NULL) == ASR_ERR_RANGE);
+      CHECK(asr_las_scorer_init(&s, &lc, enc, T, T, &d.lm.p, &d.lm.cfg, w, wb - 1, NULL) == ASR_ERR_WORKSPACE);
+    } else {
+      CHECK(asr_tdec_scorer_init(&s, &tc, enc, T + 1, T, 4, &d.tp, &d.tcfg, w, wb, NULL) == ASR_ERR_RANGE);
+      CHECK(asr_tdec_scorer_init(&s, &tc, enc, T, T, 0, &d.tp, &d.tcfg, w, wb, NULL) == ASR_ERR_RANGE);
+      CHECK(asr_tdec_scorer_init(&s, &tc, enc, T, T, 4, &d.tp, &d.tcfg, w, wb - 1, NULL) == ASR_ERR_WORKSPACE);
+    }
+    free(w);
+  }
+  snprintf(t->msg, sizeof t->msg, "beam 1 = greedy on 12 (%d ended by <eos>, %d non-empty); %d sequence scores within %.2g",
+           ended, nonempty, seqs, worst);
+  if (las) las_model_free(&d.lm);
+  else asr_params_free(&d.st);
+}
+static void t_joint_las_scorer(tctx *t) { adapt_run(t, 1); }
+static void t_joint_tdec_scorer(tctx *t) { adapt_run(t, 0); }
+
 static const test_case TESTS_joint[] = {
   {"joint/prefix_check_naive", t_joint_prefix_check_naive},
   {"joint/prefix_check_ref", t_joint_prefix_check_ref},
@@ -605,6 +765,8 @@ static const test_case TESTS_joint[] = {
   {"joint/beam_badinput", t_joint_beam_badinput},
   {"joint/sequence_logprob", t_joint_sequence_logprob},
   {"joint/rescore", t_joint_rescore},
+  {"joint/las_scorer", t_joint_las_scorer},
+  {"joint/tdec_scorer", t_joint_tdec_scorer},
   {"mwer/check_naive", t_mwer_check_naive},
   {"mwer/check_ref", t_mwer_check_ref},
   {"mwer/check_fast", t_mwer_check_fast},

@@ -67,6 +67,9 @@ void at_out_add(at_outputs *outs, const char *name, asr_dtype dtype, int ndim,
 /* Creates outdir (and its parents), writes each output to a temporary file, then renames
  * all of them into place. On any failure removes what it wrote; returns 0 or 2. */
 int at_out_commit(const at_outputs *outs, const char *outdir);
+/* 0 when PATH is none of the command's inputs (nor inside an input folder), else 2 with
+ * one line (examples/outpath.h); at_parse and at_out_commit call it. */
+int at_out_check(const char *path);
 
 /* Seconds from a monotonic clock, for bench. */
 double at_now(void);
@@ -86,6 +89,10 @@ void bench_fbank(struct at_bench *b);
 int cmd_ctc(int argc, char **argv);
 int cmd_ctc_decode(int argc, char **argv);
 int cmd_ctc_align(int argc, char **argv);
+/* words (examples/asrtool/lexicon.c) */
+int cmd_ctc_lexicon_decode(int argc, char **argv);
+int cmd_ngram_train(int argc, char **argv);
+int cmd_ngram_score(int argc, char **argv);
 int gc_ctc_logits(uint64_t seed, asr_gradcheck_report *rep);
 int gc_ctc_logprobs(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;
@@ -258,6 +265,7 @@ int layer_conv1d(at_layer_ctx *L);
 int layer_dwsep_conv1d(at_layer_ctx *L);
 int layer_se(at_layer_ctx *L);
 int layer_layer_norm(at_layer_ctx *L);
+int layer_group_norm(at_layer_ctx *L);
 int layer_batch_norm(at_layer_ctx *L);
 int layer_contextnet_block(at_layer_ctx *L);
 int layer_cross_entropy(at_layer_ctx *L);

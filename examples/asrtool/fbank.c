@@ -247,7 +247,10 @@ int cmd_resample(int argc, char **argv) {
   m = asr_resample_length(w.n, orig, nw);
   if (m < 0) {
     free(w.x);
-    return at_fail("%s: the resampled signal would be too long", pos[0]);
+    return at_fail("%s: %s", pos[0],
+                   (int64_t)orig > (int64_t)ASR_RESAMPLE_MAX_RATIO * nw || (int64_t)nw > (int64_t)ASR_RESAMPLE_MAX_RATIO * orig
+                       ? "the ratio of the rates is above 96 (asr.h's ASR_RESAMPLE_MAX_RATIO)"
+                       : "the resampled signal would be too long");
   }
   y = (asr_real *)malloc(sizeof(asr_real) * ((size_t)m + 1));
   if (!y) {

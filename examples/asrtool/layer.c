@@ -29,6 +29,8 @@ static const at_layer_def LAYERS[] = {
   {"layer_norm", "nn.LayerNorm over the last dimension", layer_layer_norm},
   {"batch_norm", "nn.BatchNorm1d on (N, C, T) (eval, or --train with batch statistics)",
    layer_batch_norm},
+  {"group_norm", "nn.GroupNorm(G, C) on (N, C, T): --groups G, the _naive/_ref/fast tiers by --impl",
+   layer_group_norm},
   {"conv1d", "nn.Conv1d on (N, C_in, T): stride, padding, dilation, groups, lengths", layer_conv1d},
   {"dwsep_conv1d", "depthwise conv1d (groups = C) then pointwise (kernel 1), with lengths",
    layer_dwsep_conv1d},
@@ -418,6 +420,10 @@ static int commit(at_layer_ctx *L) {
   if (at_out_commit(&none, L->outdir) != 0) return 2;   /* creates OUTDIR (and parents) */
   tmp = (char (*)[4200])at_layer_alloc(L, sizeof *tmp * (size_t)(L->nout ? L->nout : 1));
   if (!tmp) return 2;
+  for (i = 0; i < L->nout; i++) {                       /* no output over an input */
+    snprintf(tmp[i], sizeof tmp[i], "%s/%s.npy", L->outdir, L->out[i].name);
+    if (at_out_check(tmp[i])) return L->failed = 1, 2;
+  }
   for (i = 0; i < L->nout; i++) {
     asr_error err;
     snprintf(tmp[i], sizeof tmp[i], "%s/.%s.npy.partial", L->outdir, L->out[i].name);
@@ -568,6 +574,17 @@ int layer_layer_norm(at_layer_ctx *L) {
   return r;
 }
 
+/* X (N, C, T) or (N, C) (T = 1) into N, C, T; fails unless C >= 1 */
+static int nct_shape(at_layer_ctx *L, int *N, int *C, int *T) {
+  if (L->x_ndim != 2 && L->x_ndim != 3)
+    return at_layer_fail(L, "%s: X must be (N, C, T) or (N, C), got %d dimensions", L->x_path, L->x_ndim);
+  *N = L->x_dims[0];
+  *C = L->x_dims[1];
+  *T = L->x_ndim == 3 ? L->x_dims[2] : 1;
+  if (*C < 1) return at_layer_fail(L, "%s: C is 0", L->x_path);
+  return 0;
+}
+
 /* batch_norm: X (N, C, T) or (N, C); weight, bias, running_mean, running_var (C) */
 int layer_batch_norm(at_layer_ctx *L) {
   double eps = 1e-5, momentum = 0.1;
@@ -581,12 +598,7 @@ int layer_batch_norm(at_layer_ctx *L) {
   opts[2].name = "train", opts[2].type = AT_FLAG, opts[2].dst = &train;
   r = at_layer_parse(L, opts, 3, "[--eps 1e-5] [--momentum 0.1] [--train]", "(N, C, T) or (N, C)");
   if (r) return r;
-  if (L->x_ndim != 2 && L->x_ndim != 3)
-    return at_layer_fail(L, "%s: X must be (N, C, T) or (N, C), got %d dimensions", L->x_path, L->x_ndim);
-  N = L->x_dims[0];
-  C = L->x_dims[1];
-  T = L->x_ndim == 3 ? L->x_dims[2] : 1;
-  if (C < 1) return at_layer_fail(L, "%s: C is 0", L->x_path);
+  if (nct_shape(L, &N, &C, &T)) return 2;
   len = L->x_ndim == 3 ? at_layer_lengths(L, N, T, 0) : NULL;
   cd[0] = C;
   g = at_layer_weight_opt(L, "weight", 1, cd, "C");
@@ -621,6 +633,44 @@ int layer_batch_norm(at_layer_ctx *L) {
     if (at_layer_failed(L)) return 2;
     r = check_result(L, asr_batch_norm_backward(dx, dg, db, G, L->x, mean, rstd, g, len, N, C, T, train),
                      "backward");
+  }
+  return r;
+}
+
+/* group_norm: X (N, C, T) or (N, C); weight, bias (C) optional; --groups G divides C */
+int layer_group_norm(at_layer_ctx *L) {
+  double eps = 1e-5;
+  int groups = 1, cd[1], N, C, T, r;
+  at_opt opts[2];
+  asr_real *g, *b, *y, *mean, *rstd;
+  memset(opts, 0, sizeof opts);
+  opts[0].name = "eps", opts[0].type = AT_REAL, opts[0].dst = &eps, opts[0].hi = 1;
+  opts[1].name = "groups", opts[1].type = AT_INT, opts[1].dst = &groups, opts[1].lo = 1, opts[1].hi = 1 << 20;
+  r = at_layer_parse(L, opts, 2, "[--groups 1] [--eps 1e-5]", "(N, C, T) or (N, C)");
+  if (r) return r;
+  if (nct_shape(L, &N, &C, &T)) return 2;
+  if (T < 1) return at_layer_fail(L, "%s: T is 0", L->x_path);
+  if (C % groups) return at_layer_fail(L, "%s: --groups %d does not divide C = %d", L->x_path, groups, C);
+  cd[0] = C;
+  g = at_layer_weight_opt(L, "weight", 1, cd, "C");
+  b = at_layer_weight_opt(L, "bias", 1, cd, "C");
+  if (at_layer_failed(L)) return 2;
+  if (!g != !b) return at_layer_fail(L, "%s: weight and bias come together (affine)", L->weights_dir);
+  y = at_layer_output(L, "y", L->x_ndim, L->x_dims);
+  mean = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)(N ? N : 1) * (size_t)groups);
+  rstd = (asr_real *)at_layer_alloc(L, sizeof(asr_real) * (size_t)(N ? N : 1) * (size_t)groups);
+  if (at_layer_failed(L)) return 2;
+  r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_group_norm_forward_naive
+                       : L->impl == AT_IMPL_REF ? asr_group_norm_forward_ref : asr_group_norm_forward)(
+                          y, mean, rstd, L->x, g, b, N, C, T, groups, eps), "forward");
+  if (r) return r;
+  if (L->has_grad) {
+    const asr_real *G = at_layer_grad_output(L, L->x_ndim, L->x_dims);
+    asr_real *dx = at_layer_grad_x(L), *dg = at_layer_grad(L, "weight"), *db = at_layer_grad(L, "bias");
+    if (at_layer_failed(L)) return 2;
+    r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_group_norm_backward_naive
+                         : L->impl == AT_IMPL_REF ? asr_group_norm_backward_ref : asr_group_norm_backward)(
+                            dx, dg, db, G, L->x, mean, rstd, g, N, C, T, groups), "backward");
   }
   return r;
 }

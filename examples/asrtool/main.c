@@ -8,6 +8,7 @@
  * inputs with their checks, and writing all outputs at once. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
+#include "../outpath.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -35,6 +36,9 @@ static const struct {
   {"ctc", cmd_ctc, "CTC loss and its gradient w.r.t. the logits [Graves06]"},
   {"ctc-decode", cmd_ctc_decode, "CTC greedy / prefix beam search decoding, token frames"},
   {"ctc-align", cmd_ctc_align, "CTC Viterbi forced alignment: frame path, token frames"},
+  {"ctc-lexicon-decode", cmd_ctc_lexicon_decode, "CTC decoding to lexicon words, with a word n-gram LM (shallow fusion)"},
+  {"ngram-train", cmd_ngram_train, "a Witten-Bell word n-gram model of sentences, as ARPA text"},
+  {"ngram-score", cmd_ngram_score, "ln P of sentences under an ARPA word n-gram model"},
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
   /* seq2seq */
@@ -101,6 +105,44 @@ static const at_opt COMMON_OPTS[] = {
   {"verbose", AT_FLAG, &at_verbose, 0, 0, NULL},
   {"impl", AT_CHOICE, &at_impl, 0, 0, "naive|ref|simd"},
 };
+
+/* ---- never write over an input (examples/outpath.h)
+ * Every command but info, gradcheck and bench writes to its last positional argument
+ * (OUTDIR or OUT.npy); the other positional arguments and the path options (--weights DIR,
+ * --grad-output G, ...) are its inputs, except --svg and --json, which are outputs too.
+ * at_parse refuses an output that is an input or lies inside an input folder before any
+ * work; at_out_check refuses each file at_out_commit is about to write (OUTDIR/grad.npy
+ * when grad.npy was an input). */
+static const char *g_inputs[64];
+static int g_ninputs = 0;
+
+static int writes_last(const char *cmd) {
+  return strcmp(cmd, "info") && strcmp(cmd, "gradcheck") && strcmp(cmd, "bench");
+}
+
+static int is_output_opt(const char *name) { return !strcmp(name, "svg") || !strcmp(name, "json"); }
+
+int at_out_check(const char *path) {
+  char prog[64];
+  snprintf(prog, sizeof prog, "asrtool %s", at_cmd);
+  return op_check(prog, path, g_inputs, g_ninputs);
+}
+
+/* The outputs of at_parse's command line against its inputs. */
+static int check_outputs(const at_opt *opts, int nopts, char **pos, int npos) {
+  int k;
+  g_ninputs = 0;
+  for (k = 0; k + 1 < npos && g_ninputs < 64; k++) g_inputs[g_ninputs++] = pos[k];
+  for (k = 0; k < nopts && g_ninputs < 64; k++)
+    if (opts[k].type == AT_STR && !is_output_opt(opts[k].name) && *(const char **)opts[k].dst)
+      g_inputs[g_ninputs++] = *(const char **)opts[k].dst;
+  if (npos && writes_last(at_cmd) && at_out_check(pos[npos - 1])) return 2;
+  for (k = 0; k < nopts; k++)
+    if (opts[k].type == AT_STR && is_output_opt(opts[k].name) && *(const char **)opts[k].dst &&
+        at_out_check(*(const char **)opts[k].dst))
+      return 2;
+  return 0;
+}
 
 static int set_option(const at_opt *o, const char *name, const char *value, int *used_value) {
   char *end;
@@ -190,7 +232,7 @@ int at_parse(int argc, char **argv, const at_opt *opts, int nopts, char **pos, i
     fprintf(stderr, "usage: asrtool %s\n", usage);
     return at_fail("expected %d argument%s, got %d", min_pos, min_pos == 1 ? "" : "s", *npos);
   }
-  return 0;
+  return check_outputs(opts, nopts, pos, *npos);
 }
 
 /* ---- inputs
@@ -271,6 +313,10 @@ int at_out_commit(const at_outputs *outs, const char *outdir) {
   char tmp[32][4200], dst[4200];
   int i, k;
   if (mkdir_p(outdir) != 0) return at_fail("%s: cannot create the output directory: %s", outdir, strerror(errno));
+  for (i = 0; i < outs->n; i++) {
+    snprintf(dst, sizeof dst, "%s/%s", outdir, outs->o[i].name);
+    if (at_out_check(dst)) return 2;
+  }
   for (i = 0; i < outs->n; i++) {
     const at_output *o = &outs->o[i];
     asr_error err;

@@ -169,6 +169,78 @@ int ad_list_read(ad_list *l, const char *dir) {
   return read_fsdd(l, dir);
 }
 
+/* Is `name` one of the comma-separated names in `set`? */
+static int in_set(const char *set, const char *name) {
+  size_t n = strlen(name);
+  while (*set) {
+    const char *comma = strchr(set, ',');
+    size_t len = comma ? (size_t)(comma - set) : strlen(set);
+    if (len == n && !strncmp(set, name, n)) return 1;
+    set += len + (comma != NULL);
+  }
+  return 0;
+}
+
+/* Every name of `set` must be a speaker of the folder: 0, or 2 with a message. */
+static int check_set(const ad_list *l, const char *set, const char *option, const char *what) {
+  const char *p = set;
+  if (!*set) {
+    fprintf(stderr, "%s: %s: no speaker named\n", what, option);
+    return 2;
+  }
+  while (*p) {
+    const char *comma = strchr(p, ',');
+    int len = comma ? (int)(comma - p) : (int)strlen(p), s;
+    for (s = 0; s < l->n_speakers; s++)
+      if ((int)strlen(l->speakers[s]) == len && !strncmp(l->speakers[s], p, (size_t)len)) break;
+    if (len == 0 || s == l->n_speakers) {
+      fprintf(stderr, "%s: %s: '%.*s' is not a speaker of the data folder (it has", what, option, len, p);
+      for (s = 0; s < l->n_speakers; s++) fprintf(stderr, " %s", l->speakers[s]);
+      fprintf(stderr, ")\n");
+      return 2;
+    }
+    p += len + (comma != NULL);
+  }
+  return 0;
+}
+
+int ad_list_select_speakers(ad_list *l, const char *only, const char *except, const char *what) {
+  int i, s, kept = 0, n_new = 0, map[64];
+  char names[64][32];
+  if (!only && !except) return 0;
+  if (l->n_speakers == 0) {
+    fprintf(stderr, "%s: %s: the data folder names no speakers (transcripts.tsv; speakers come from "
+                    "{digit}_{speaker}_{take}.wav names)\n", what, only ? "--speakers" : "--exclude-speakers");
+    return 2;
+  }
+  if ((only && check_set(l, only, "--speakers", what)) || (except && check_set(l, except, "--exclude-speakers", what)))
+    return 2;
+  /* the speakers that remain, numbered in their old order */
+  for (s = 0; s < l->n_speakers; s++) {
+    int keep = (!only || in_set(only, l->speakers[s])) && !(except && in_set(except, l->speakers[s]));
+    map[s] = keep ? n_new : -1;
+    if (keep) memcpy(names[n_new++], l->speakers[s], sizeof names[0]);
+  }
+  if (n_new == 0) {
+    fprintf(stderr, "%s: --speakers/--exclude-speakers leave no speaker\n", what);
+    return 2;
+  }
+  for (i = 0; i < l->count; i++) {
+    ad_item it = l->items[i];
+    if (map[it.speaker] < 0) {
+      free(it.path);
+      free(it.text);
+      continue;
+    }
+    it.speaker = map[it.speaker];
+    l->items[kept++] = it;
+  }
+  l->count = kept;
+  l->n_speakers = n_new;
+  memcpy(l->speakers, names, sizeof names[0] * (size_t)n_new);
+  return 0;
+}
+
 int ad_audio_read(const char *path, asr_audio *audio) {
   asr_error err;
   if (asr_audio_read(path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, audio, NULL, &err) != ASR_OK) {

@@ -26,6 +26,12 @@ typedef struct ad_list {
  * set. Returns 0, or 2 after printing one line naming the problem. */
 int ad_list_read(ad_list *list, const char *dir);
 void ad_list_free(ad_list *list);
+/* Keeps only the recordings of some speakers of a Free Spoken Digit Dataset folder: with
+ * `only` ("a,b,c", or NULL for all) those speakers, then without those in `except` ("d",
+ * or NULL). `what` names the program in messages. Speakers are renumbered in the order
+ * they remain. Returns 0, or 2 after printing one line: a folder without speaker names
+ * (transcripts.tsv), a name the folder does not have, or no recording left. */
+int ad_list_select_speakers(ad_list *list, const char *only, const char *except, const char *what);
 
 /* One utterance ready for the model: features (T, n_mels) and token ids. */
 typedef struct ad_utt {

@@ -9,6 +9,7 @@
  * embedded PNG images (stb_image_write from Debian's libstb-dev). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,25 +83,28 @@ int main(int argc, char **argv) {
   asr_model m;
   asr_error err;
   asr_audio a;
-  asr_real *feats, *lp;
-  int T, Tout, len, V, t, k, *path, ntok, *tok;
-  unsigned char *img;
+  asr_real *feats = NULL, *lp = NULL;
+  int T, Tout, len, V, t, k, *path = NULL, ntok, *tok = NULL, status = 2;
+  unsigned char *img = NULL;
   double lo = INFINITY, hi = -INFINITY, W = 900, x0 = 70, sub;
   FILE *fp;
   char *buf = NULL, text[1024], name[8];
   size_t blen = 0;
-  void *work;
+  void *work = NULL;
   size_t wb;
   if (argc != 5 || strcmp(argv[1], "--model") != 0) {
     fprintf(stderr, "usage: posteriorgram --model MODEL.npz FILE OUT.svg\n");
     return 2;
   }
+  if (op_check("posteriorgram", argv[4], (const char *const *)argv + 2, 2)) return 2;
   if (asr_model_load(&m, argv[2], NULL, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
     return 2;
   }
-  if (ad_audio_read(argv[3], &a) || ad_features(&m, a.samples, a.n, a.sample_rate, argv[3], &feats, &T)) return 2;
+  if (ad_audio_read(argv[3], &a)) goto done;
+  k = ad_features(&m, a.samples, a.n, a.sample_rate, argv[3], &feats, &T);
   asr_audio_free(&a, NULL);
+  if (k) goto done;
   V = m.cfg.vocab;
   Tout = asr_model_out_frames(&m, T);
   wb = asr_model_infer_workspace_size(&m, 1, T);
@@ -109,15 +113,21 @@ int main(int argc, char **argv) {
   path = (int *)malloc(sizeof *path * (size_t)Tout);
   tok = (int *)malloc(sizeof *tok * (size_t)Tout);
   img = (unsigned char *)malloc(3 * (size_t)T * (m.cfg.n_mels > V ? m.cfg.n_mels : V));
-  if (!work || !lp || !path || !tok || !img) return 2;
+  if (!work || !lp || !path || !tok || !img) {
+    fprintf(stderr, "posteriorgram: out of memory\n");
+    goto done;
+  }
   if (asr_model_logprobs(&m, lp, &len, feats, &T, 1, T, work, wb, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
-    return 2;
+    goto done;
   }
   asr_ctc_greedy_decode(tok, &ntok, NULL, path, lp, len, V, 0);
   if (asr_text_decode(tok, ntok, text, sizeof text) < 0) text[0] = 0;
   fp = open_memstream(&buf, &blen);
-  if (!fp) return 2;
+  if (!fp) {
+    fprintf(stderr, "posteriorgram: out of memory\n");
+    goto done;
+  }
   fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"520\" font-family=\"sans-serif\" "
               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W + x0 + 20);
   fprintf(fp, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s: \"%s\"</text>\n", x0, argv[3], text);
@@ -155,9 +165,11 @@ int main(int argc, char **argv) {
   fclose(fp);
   if (asr_write_file_atomic(argv[4], buf, blen, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
-    return 2;
+    goto done;
   }
+  status = 0;
+done:
   free(buf), free(work), free(lp), free(path), free(tok), free(img), free(feats);
   asr_model_free(&m);
-  return 0;
+  return status;
 }

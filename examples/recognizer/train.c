@@ -8,9 +8,11 @@
  *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
- * for testing). --splice MIN-MAX joins MIN..MAX recordings of one speaker into one
- * connected-digit utterance, a new set of them every epoch; --speed-perturb plays each at
- * 0.9, 1.0 or 1.1 times its speed. Audio at any sample rate is resampled to the model's.
+ * for testing; --speakers A,B / --exclude-speakers C keep only some speakers' recordings,
+ * as tests/eval.sh's leave-one-speaker-out folds do). --splice MIN-MAX joins MIN..MAX
+ * recordings of one speaker into one connected-digit utterance, a new set of them every
+ * epoch; --speed-perturb plays each at 0.9, 1.0 or 1.1 times its speed. Audio at any
+ * sample rate is resampled to the model's.
  * --pad SECONDS makes the model pad every recording with that much of its background
  * noise before and after it (stored in the checkpoint as pad_ms, so build/transcribe
  * does the same).
@@ -23,6 +25,7 @@
  * curve beside it (MODEL.svg). Exit status 0, or 2 with one line naming the problem. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
+#include "../outpath.h"
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -35,7 +38,7 @@ static void on_sigint(int sig) {
 }
 
 typedef struct opts {
-  const char *recipe, *data, *out, *dev;
+  const char *recipe, *data, *out, *dev, *speakers, *exclude_speakers;
   long steps;
   unsigned long seed;
   int splice_min, splice_max;
@@ -47,6 +50,7 @@ static int usage(void) {
   fprintf(stderr,
           "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt --data DIR --out MODEL.npz [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
+          "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
 }
@@ -95,6 +99,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--data")) o->data = val;
     else if (!strcmp(a, "--out")) o->out = val;
     else if (!strcmp(a, "--dev")) o->dev = val;
+    else if (!strcmp(a, "--speakers")) o->speakers = val;
+    else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
     else if (!strcmp(a, "--steps")) { if (parse_long(val, 1, 100000000, &v, "steps")) return 2; o->steps = v; }
     else if (!strcmp(a, "--seed")) { if (parse_long(val, 0, 2147483647, &v, "seed")) return 2; o->seed = (unsigned long)v; }
     else if (!strcmp(a, "--batch-frames")) { if (parse_long(val, 100, 10000000, &v, "batch-frames")) return 2; o->batch_frames = (int)v; }
@@ -185,7 +191,10 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
     if (ad_audio_read(l->items[i].path, &a)) return 2;
     r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
     asr_audio_free(&a, NULL);
-    if (r) return 2;
+    if (r) {
+      ad_utt_free(&s->u[s->count]);
+      return 2;
+    }
     s->count++;
   }
   return 0;
@@ -316,7 +325,10 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
     snprintf(what, sizeof what, "spliced utterance %d", i);
     k = make_utt(sp->m, &s->u[s->count], wave, pos, rate, text, what);
     free(wave);
-    if (k) return 2;
+    if (k) {
+      ad_utt_free(&s->u[s->count]);
+      return 2;
+    }
     s->count++;
   }
   return 0;
@@ -478,6 +490,22 @@ static void replace_ext(char *dst, size_t cap, const char *path, const char *ext
   snprintf(dst, cap, "%.*s%s", (int)n, path, ext);
 }
 
+/* The outputs, MODEL.npz and MODEL.svg, are none of the inputs: not inside a data folder
+ * (in[0..n_in-1]) and, when the list is given, none of its recordings (a transcripts.tsv
+ * may name files outside its folder). 0 or 2 (examples/outpath.h). */
+static int out_guard(const char *out, const char *const *in, int n_in, const ad_list *l) {
+  char svg[4096];
+  const char **all = (const char **)malloc(sizeof *all * (size_t)(n_in + (l ? l->count : 0) + 1));
+  int i, n = 0, r;
+  if (!all) return 2;
+  for (i = 0; i < n_in; i++) all[n++] = in[i];
+  for (i = 0; l && i < l->count; i++) all[n++] = l->items[i].path;
+  replace_ext(svg, sizeof svg, out, ".svg");
+  r = op_check("train", out, all, n) || op_check("train", svg, all, n) ? 2 : 0;
+  free(all);
+  return r;
+}
+
 int main(int argc, char **argv) {
   opts o;
   ad_list list, devlist;
@@ -492,14 +520,28 @@ int main(int argc, char **argv) {
   long step, epoch = 0;
   size_t ebytes = 0;
   void *ework = NULL;
-  asr_real *adam_m, *adam_v;
-  double *curve_x, *curve_y, *dev_x, *dev_y, t0, loss_avg = 0;
-  int n_dev = 0;
+  asr_real *adam_m = NULL, *adam_v = NULL;
+  double *curve_x = NULL, *curve_y = NULL, *dev_x = NULL, *dev_y = NULL, t0, loss_avg = 0;
+  int n_dev = 0, status = 2;
   asr_specaug_opts sa = asr_specaug_opts_default();
   asr_adam_opts adam;
   char path[4096];
+  splicer sd;
+
+  /* every exit after the model exists goes through `done`, which frees what was made */
+  memset(&list, 0, sizeof list);
+  memset(&devlist, 0, sizeof devlist);
+  memset(&train, 0, sizeof train);
+  memset(&dev, 0, sizeof dev);
+  memset(&sp, 0, sizeof sp);
+  memset(&sd, 0, sizeof sd);
+  memset(&lb, 0, sizeof lb);
 
   if (parse_args(argc, argv, &o)) return 2;
+  {
+    const char *dirs[2] = {o.data, o.dev};
+    if (out_guard(o.out, dirs, 2, NULL)) return 2;
+  }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
     for (i = 0; asr_model_recipe_name(i); i++) fprintf(stderr, " %s", asr_model_recipe_name(i));
@@ -518,12 +560,9 @@ int main(int argc, char **argv) {
   tty = ad_is_tty() && !o.quiet;
 
   /* ---- data */
-  if (ad_list_read(&list, o.data)) return 2;
-  memset(&train, 0, sizeof train);
-  memset(&dev, 0, sizeof dev);
-  memset(&devlist, 0, sizeof devlist);
-  memset(&sp, 0, sizeof sp);
-  memset(&lb, 0, sizeof lb);
+  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
+      ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
+    goto done;
   t0 = ad_now();
   {
     int fsdd = list.items[0].take >= 0;
@@ -531,17 +570,18 @@ int main(int argc, char **argv) {
     if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
                            splicer_draw(&sp, &rng, &train)
                      : load_plain(&m, &list, keep_train, &train))
-      return 2;
+      goto done;
     if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
+          load_plain(&m, &devlist, NULL, &dev))
+        goto done;
     } else if (fsdd) {
       /* the dev set is drawn once, at speed 1 */
-      splicer sd;
       if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0) ||
                              splicer_draw(&sd, &rng, &dev)
                        : load_plain(&m, &list, fsdd_dev, &dev))
-        return 2;
-      if (o.splice_min) splicer_free(&sd);
+        goto done;
+      splicer_free(&sd);
     } else {
       /* data/toy/train -> data/toy/dev, when it is there */
       size_t n = strlen(o.data);
@@ -552,8 +592,11 @@ int main(int argc, char **argv) {
         snprintf(tsv, sizeof tsv, "%s/transcripts.tsv", sib);
         FILE *probe = fopen(tsv, "r");
         if (probe) {
+          const char *sibs[1] = {sib};
           fclose(probe);
-          if (ad_list_read(&devlist, sib) || load_plain(&m, &devlist, NULL, &dev)) return 2;
+          if (out_guard(o.out, sibs, 1, NULL) || ad_list_read(&devlist, sib) ||
+              load_plain(&m, &devlist, NULL, &dev))
+            goto done;
         }
       }
     }
@@ -562,7 +605,7 @@ int main(int argc, char **argv) {
   drop_short(&m, &dev, "dev", 1);
   if (train.count == 0) {
     fprintf(stderr, "train: %s: no training utterances\n", o.data);
-    return 2;
+    goto done;
   }
   {
     long frames = 0;
@@ -587,7 +630,7 @@ int main(int argc, char **argv) {
   sa.time_mask_param = 20;
   sa.time_mask_ratio = 0.2;
   sa.time_warp = 0;
-  if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) return 2;
+  if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
   adam_m = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   adam_v = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   curve_x = (double *)malloc(sizeof(double) * (size_t)o.steps);
@@ -596,7 +639,7 @@ int main(int argc, char **argv) {
   dev_y = (double *)malloc(sizeof(double) * (size_t)(o.steps / (o.eval_every ? o.eval_every : 1) + 2));
   if (!adam_m || !adam_v || !curve_x || !curve_y || !dev_x || !dev_y) {
     fprintf(stderr, "train: out of memory\n");
-    return 2;
+    goto done;
   }
   asr_adam_opts_init(&adam, o.lr);
   signal(SIGINT, on_sigint);
@@ -616,9 +659,9 @@ int main(int argc, char **argv) {
     if (pos == lb.nb) {                          /* a new epoch: new utterances when spliced, a new order */
       if (epoch++ && o.splice_min) {
         uset_free(&train);
-        if (splicer_draw(&sp, &rng, &train)) return 2;
+        if (splicer_draw(&sp, &rng, &train)) goto done;
         drop_short(&m, &train, "training", 0);
-        if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) return 2;
+        if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
       }
       for (i = 0; i < lb.nb; i++) {
         int j = asr_rng_int(&rng, i + 1);
@@ -645,11 +688,11 @@ int main(int argc, char **argv) {
                              &err);
     if (r < 0) {
       fprintf(stderr, "train: step %ld: %s\n", step, err.msg);
-      return 2;
+      goto done;
     }
     if (asr_clip_grad_norm(&gp, &gsize, 1, 5.0, 2.0, &gnorm) != ASR_OK) {
       fprintf(stderr, "train: step %ld: the gradient is not finite (loss %g)\n", step, loss);
-      return 2;
+      goto done;
     }
     lr = asr_lr_linear_warmup(step, o.lr, o.warmup, o.steps);
     adam.lr = lr;
@@ -694,20 +737,23 @@ int main(int argc, char **argv) {
   }
   if (asr_model_save(&m, o.out, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
-    return 2;
+    goto done;
   }
   replace_ext(path, sizeof path, o.out, ".svg");
   ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC ? "training loss (CTC, per utterance) and dev CER (%)"
                                                 : "training loss (RNN-T, per utterance) and dev CER (%)", "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
+  status = 0;
+done:
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
   splicer_free(&sp);
+  splicer_free(&sd);
   uset_free(&train);
   uset_free(&dev);
   ad_list_free(&list);
   ad_list_free(&devlist);
   asr_model_free(&m);
-  return 0;
+  return status;
 }

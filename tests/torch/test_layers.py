@@ -127,6 +127,22 @@ def test_batch_norm_train_lengths_equals_packed_frames():
     return run_layer("batch_norm", m, x, train=True, lengths=lengths, y_of=packed)
 
 
+def test_group_norm():
+    """nn.GroupNorm(G, C) (wav2vec's Fp32GroupNorm is the same in float32): G = 2 and 4
+    with the affine part on every tier, G = 1 (wav2vec's single group) without it."""
+    rng = np.random.default_rng(6)
+    notes = []
+    for impl in ("naive", "ref", "simd"):
+        m = randomize(nn.GroupNorm(2, 6), rng)
+        notes.append(impl + " " + run_layer("group_norm", m, 3 + 2 * rng.standard_normal((2, 6, 5)),
+                                            "--groups", "2", "--impl", impl))
+    m = randomize(nn.GroupNorm(4, 8), rng)
+    notes.append("G 4 " + run_layer("group_norm", m, rng.standard_normal((3, 8, 7)), "--groups", "4"))
+    m = nn.GroupNorm(1, 5, affine=False)
+    notes.append("G 1 " + run_layer("group_norm", m, rng.standard_normal((2, 5, 9))))
+    return "; ".join(notes)
+
+
 # ---- bad input -----------------------------------------------------------------------
 def _bad(name, files, *opts, x_shape=(2, 3), expect_in_msg=""):
     d = tmpdir()

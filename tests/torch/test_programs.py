@@ -219,3 +219,82 @@ def test_pad():
                  "--pad", bad], "--pad")
     return f"{truth!r} heard with 0.2 s of padding; word times within {worst:.2f} s of the unpadded ones; " \
            "--pad -1, 2, x refused by both programs"
+
+
+def test_speaker_filter():
+    """--speakers / --exclude-speakers (the leave-one-speaker-out folds of tests/eval.sh):
+    transcribe lists exactly the kept speakers' recordings, train counts only theirs, and
+    a name the folder does not have, or a folder without speaker names, is refused."""
+    d = common.tmpdir()
+    corpus = os.path.join(d, "fsdd")
+    fsdd_like(corpus, speakers=("ann", "bob", "cid"))
+    def listed(extra):
+        proc = subprocess.run([TRANSCRIBE, "--model", MODEL, "--data", corpus] + extra, capture_output=True,
+                              text=True, timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(f"transcribe {extra}: exit {proc.returncode}: {proc.stderr}")
+        return sorted({os.path.basename(line.split("\t")[0]).split("_")[1] for line in proc.stdout.splitlines()}), \
+            len(proc.stdout.splitlines())
+    per_speaker = 3 * 5                                   # fsdd_like: 3 digits x 5 takes
+    cases = {("--speakers", "ann,cid"): ["ann", "cid"], ("--exclude-speakers", "bob"): ["ann", "cid"],
+             ("--speakers", "bob"): ["bob"]}
+    for extra, want in cases.items():
+        got, n = listed(list(extra))
+        if got != want or n != per_speaker * len(want):
+            raise AssertionError(f"transcribe {' '.join(extra)}: speakers {got}, {n} files; expected {want}, "
+                                 f"{per_speaker * len(want)} files")
+    got, n = listed(["--speakers", "ann,bob", "--exclude-speakers", "ann", "--takes", "10-12"])
+    if got != ["bob"] or n != 9:
+        raise AssertionError(f"--speakers ann,bob --exclude-speakers ann --takes 10-12: {got}, {n} files")
+    out = os.path.join(d, "m.npz")
+    proc = subprocess.run([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", out, "--steps", "1",
+                           "--speakers", "bob,cid", "--eval-every", "0"], capture_output=True, text=True, timeout=300)
+    want = f"{2 * 3 * 3} training utterances"              # takes 10-12 of two speakers, 3 digits
+    if proc.returncode != 0 or want not in proc.stdout or ", 12 dev" not in proc.stdout:
+        raise AssertionError(f"train --speakers bob,cid: expected '{want}' and 12 dev: {proc.stdout}{proc.stderr}")
+    base = ["--model", MODEL, "--data", corpus]
+    refused([TRANSCRIBE] + base + ["--speakers", "ann,dan"], "'dan'")
+    refused([TRANSCRIBE] + base + ["--exclude-speakers", "ann,bob,cid"], "no speaker")
+    refused([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", os.path.join(d, "x.npz"),
+             "--exclude-speakers", "eve"], "'eve'")
+    refused([TRANSCRIBE, "--model", MODEL, "--data", TOY, "--speakers", "ann"], "names no speakers")
+    if os.path.exists(os.path.join(d, "x.npz")):
+        raise AssertionError("a refused run wrote the model file")
+    return "3 speakers: --speakers, --exclude-speakers and both with --takes keep exactly the named recordings " \
+           "(transcribe) and train counts 18 training / 12 dev for two of them; an unknown name, no speaker " \
+           "left, and a transcripts.tsv folder refused"
+
+
+def test_transcribe_words():
+    """--lexicon / --lm (docs/lexicon_lm.md): every word transcribed is a lexicon word, the
+    LM's words serve when there is no lexicon, and bad files or options are refused."""
+    d = common.tmpdir()
+    lex = os.path.join(d, "words.txt")
+    allowed = {"seven", "two", "three", "nine"}
+    with open(lex, "w") as f:
+        f.write("\n".join(sorted(allowed)) + "\n")
+    arpa = os.path.join(d, "toy.arpa")
+    subprocess.run([common.ASRTOOL, "ngram-train", "--order", "2", os.path.join(common.ROOT, "data", "toy", "train",
+                                                                                 "transcripts.tsv"), arpa], check=True)
+    with open(os.path.join(common.ROOT, "data", "toy", "train", "transcripts.tsv")) as f:
+        vocab = {w for line in f if "\t" in line for w in line.split("\t")[1].split()}
+    for extra, words in ((["--lexicon", lex], allowed), (["--lm", arpa, "--lm-weight", "0.5"], vocab)):
+        proc = subprocess.run([TRANSCRIBE, "--model", MODEL, *extra, "--data", TOY], capture_output=True, text=True,
+                              timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(f"transcribe {' '.join(extra)}: exit {proc.returncode}: {proc.stderr}")
+        said = {w for line in proc.stdout.splitlines() for w in line.split("\t")[1].split()}
+        if not said or not said <= words:
+            raise AssertionError(f"transcribe {' '.join(extra)} said {sorted(said - words)}, not allowed words")
+    bad = os.path.join(d, "bad.arpa")
+    with open(bad, "w") as f:
+        f.write("not an arpa file\n")
+    clip = os.path.join(TOY, "0002.ogg")
+    refused([TRANSCRIBE, "--model", MODEL, "--lm", bad, clip], "not ARPA")
+    with open(lex, "a") as f:
+        f.write("b4\n")
+    refused([TRANSCRIBE, "--model", MODEL, "--lexicon", lex, clip], "'4'")
+    refused([TRANSCRIBE, "--model", MODEL, "--lm-weight", "0.5", clip], "--lm")
+    refused([TRANSCRIBE, "--model", MODEL, "--lm", arpa, "--lm-weight", "x", clip], "--lm-weight")
+    return "toy test with a 4-word lexicon and with the toy LM's words: only allowed words; a broken ARPA " \
+           "file, a word off the character set, --lm-weight without --lm or not a number refused"

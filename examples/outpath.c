@@ -1,0 +1,93 @@
+/* examples/outpath.c - the output-path guard (see outpath.h). */
+#define _XOPEN_SOURCE 700
+#include "outpath.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int same(const struct stat *a, const struct stat *b) { return a->st_dev == b->st_dev && a->st_ino == b->st_ino; }
+
+/* The realpath of `out` if it exists, else of its nearest existing parent folder: where a
+ * file written at `out` would live. NULL only when out of memory. */
+static char *anchor(const char *out) {
+  size_t n = strlen(out);
+  char *p = (char *)malloc(n + 1), *r = NULL, *slash;
+  if (!p) return NULL;
+  memcpy(p, out, n + 1);
+  while (!(r = realpath(p, NULL))) {
+    while (n > 1 && p[n - 1] == '/') p[--n] = 0;     /* "a/b/" -> "a/b" */
+    slash = strrchr(p, '/');
+    if (!slash) {                                     /* "name": the current folder */
+      r = realpath(".", NULL);
+      break;
+    }
+    if (slash == p) {                                 /* "/name": the root */
+      r = realpath("/", NULL);
+      break;
+    }
+    *slash = 0;
+    n = (size_t)(slash - p);
+  }
+  free(p);
+  return r;
+}
+
+/* 1 when the resolved path p, or one of its parent folders, is the folder `dir`. */
+static int inside(const char *resolved, const struct stat *dir) {
+  size_t n = strlen(resolved);
+  char *p = (char *)malloc(n + 1), *slash;
+  int found = 0;
+  if (!p) return 0;
+  memcpy(p, resolved, n + 1);
+  for (;;) {
+    struct stat st;
+    if (stat(p, &st) == 0 && same(&st, dir)) {
+      found = 1;
+      break;
+    }
+    slash = strrchr(p, '/');
+    if (!slash || !p[1]) break;                       /* "/" was the last one */
+    if (slash == p) p[1] = 0;
+    else *slash = 0;
+  }
+  free(p);
+  return found;
+}
+
+int op_check(const char *prog, const char *out, const char *const *in, int n_in) {
+  struct stat so, si;
+  int have_out = out && stat(out, &so) == 0, i, r = 0;
+  char *where = NULL;
+  if (!out) return 0;
+  for (i = 0; i < n_in && !r; i++) {
+    if (!in[i] || stat(in[i], &si) != 0) continue;
+    if (S_ISDIR(si.st_mode)) {
+      if (!where && !(where = anchor(out))) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 2;
+      }
+      if (inside(where, &si)) {
+        fprintf(stderr, "%s: %s is inside the input folder %s: refusing to write there\n", prog, out, in[i]);
+        r = 2;
+      }
+    } else if (have_out && same(&so, &si)) {
+      fprintf(stderr, "%s: %s is the input %s: refusing to overwrite it\n", prog, out, in[i]);
+      r = 2;
+    }
+  }
+  free(where);
+  return r;
+}
+
+int op_check_fd(const char *prog, int fd, const char *what, const char *const *in, int n_in) {
+  struct stat so, si;
+  int i;
+  if (fstat(fd, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
+  for (i = 0; i < n_in; i++)
+    if (in[i] && stat(in[i], &si) == 0 && S_ISREG(si.st_mode) && same(&so, &si)) {
+      fprintf(stderr, "%s: %s is the input %s: refusing to write over it\n", prog, what, in[i]);
+      return 2;
+    }
+  return 0;
+}

@@ -1,0 +1,25 @@
+/* examples/outpath.h - never write over an input: the output-path guard every program runs
+ * before it does any work.
+ *
+ *   const char *in[] = {model_path, audio_path};
+ *   if (op_check("posteriorgram", out_path, in, 2)) return 2;
+ *
+ * An output is refused (one line on stderr, return 2) when
+ *   - it is one of the inputs: the same device and inode as an input file, so a second
+ *     path to it (a symbolic link, a hard link, "./x" for "x") is caught too;
+ *   - it lies inside an input that is a folder (a data folder the program reads, e.g.
+ *     train --data DIR, asrtool layer --weights DIR), at any depth, after symbolic links.
+ * An output that does not exist yet is placed by its nearest existing parent folder
+ * (realpath), so "DIR/new/model.npz" is inside DIR even before "new" is created.
+ * Inputs that do not exist are skipped: their own reader reports them. */
+#ifndef OUTPATH_H
+#define OUTPATH_H
+
+/* 0 when `out` may be written, else prints "PROG: OUT: ..." and returns 2. NULL entries
+ * of `in` are skipped. */
+int op_check(const char *prog, const char *out, const char *const *in, int n_in);
+
+/* The same for an open file descriptor (transcribe's stdout redirected to a file): 2 when
+ * fd is a regular file that is one of the inputs. `what` names it in the message. */
+int op_check_fd(const char *prog, int fd, const char *what, const char *const *in, int n_in);
+#endif

@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+"""tests/programs.py - what the programs promise a user about their files (make test runs it).
+
+    /usr/bin/python3 tests/programs.py [-v] [FILTER...]
+
+Standard library only. Runs the built programs (build/asrtool, train, transcribe,
+posteriorgram, fbank_png, ctc_align) in a fresh temporary folder, one test line each,
+"[ OK ] NAME" or "[FAIL] NAME" with the detail indented below, then "N passed, N failed";
+exit status 1 on any failure. FILTER keeps the tests whose name contains it.
+
+outpath/*  No program writes over one of its inputs (examples/outpath.h): an output that is
+           an input by the same path, through a symbolic link or a hard link, or that lies
+           inside an input data folder, is refused before any work with one line on stderr
+           and exit status 2, and the input is left byte for byte as it was. Each family
+           also has a control: the same command with a harmless output succeeds, so the
+           refusal is the guard's and not some other error.
+rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): every program
+           that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
+           exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
+           asrtool resample refuses a rate ratio above 96; 4 kHz itself is read.
+san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
+           san-programs: build/san/) on bad input - missing, garbled or too short files,
+           bad options, a bad data folder, an output over an input - exit 2 with one line
+           and no sanitizer report: every error path frees what it made (LeakSanitizer)
+           and touches no memory it should not.
+"""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import wave
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+MODEL = os.path.join(ROOT, "data", "models", "ctc-contextnet.npz")
+VERBOSE = "-v" in sys.argv
+FILTERS = [a for a in sys.argv[1:] if a != "-v"]
+RESULTS = []
+
+
+def prog(name):
+    return os.path.join(BUILD, name)
+
+
+def run(args, cwd, stdout=subprocess.PIPE, timeout=120):
+    p = subprocess.run(args, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, (p.stdout or b"").decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def report(name, problems):
+    RESULTS.append((name, problems))
+    print("[ OK ] %s" % name if not problems else "[FAIL] %s" % name)
+    for p in problems:
+        print("    " + p)
+    sys.stdout.flush()
+
+
+def wanted(name):
+    return not FILTERS or any(f in name for f in FILTERS)
+
+
+# ---- small inputs, written here
+def write_wav(path, samples, rate=16000):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", s) for s in samples))
+
+
+def tone(n, period=40, amp=3000):
+    """A triangle wave: speech-free but not silent."""
+    return [amp * (abs((i % period) - period // 2) * 4 // period - 1) for i in range(n)]
+
+
+def write_npy(path, dtype, shape, values):
+    """NumPy format 1.0, dtype '<f4' or '<i4'."""
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (
+        dtype, "".join("%d," % d for d in shape) if len(shape) != 1 else "%d," % shape[0])
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * pad + "\n"
+    fmt = "<%d%s" % (len(values), "f" if dtype == "<f4" else "i")
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + struct.pack(fmt, *values))
+
+
+def snapshot(paths):
+    out = {}
+    for p in paths:
+        with open(p, "rb") as f:
+            out[p] = f.read()
+    return out
+
+
+def refused(args, cwd, keep, problems, stdout=subprocess.PIPE):
+    """args must exit 2 with one line naming the refusal, leaving `keep` untouched."""
+    before = snapshot(keep)
+    rc, _, err = run(args, cwd, stdout=stdout)
+    lines = err.strip().splitlines()
+    if rc != 2 or len(lines) != 1 or "refusing" not in err:
+        problems.append("%s: exit %d, stderr %r (expected 2 and one 'refusing' line)" % (" ".join(args), rc, err[-300:]))
+    for p, data in before.items():
+        if not os.path.exists(p) or open(p, "rb").read() != data:
+            problems.append("%s: %s changed" % (" ".join(args), p))
+    if VERBOSE:
+        print("    ran: %s -> %d %s" % (" ".join(args), rc, err.strip()))
+
+
+def succeeds(args, cwd, problems, stdout=subprocess.PIPE):
+    rc, _, err = run(args, cwd, stdout=stdout)
+    if rc != 0:
+        problems.append("control %s: exit %d, stderr %r" % (" ".join(args), rc, err[-300:]))
+
+
+# ---- outpath/*
+def outpath_tests(tmp):
+    os.makedirs(os.path.join(tmp, "d"))
+    x = os.path.join(tmp, "x.wav")
+    write_wav(x, tone(16000))
+    os.symlink("x.wav", os.path.join(tmp, "sym.wav"))
+    os.link(x, os.path.join(tmp, "hard.wav"))
+    asrtool = prog("asrtool")
+
+    if wanted("outpath/asrtool-file"):
+        p = []
+        for out in ["x.wav", "./x.wav", "sym.wav", "hard.wav", os.path.join(tmp, "x.wav")]:
+            refused([asrtool, "decode", "x.wav", out], tmp, [x], p)
+            refused([asrtool, "fbank", "x.wav", out], tmp, [x], p)
+        succeeds([asrtool, "decode", "x.wav", "x.npy"], tmp, p)
+        report("outpath/asrtool-file", p)
+
+    if wanted("outpath/asrtool-outdir"):
+        # an input named like an output of the command, inside OUTDIR: ctc writes grad.npy
+        p = []
+        d = os.path.join(tmp, "d")
+        write_npy(os.path.join(d, "grad.npy"), "<f4", (1, 4, 3), [0.1 * i for i in range(12)])
+        write_npy(os.path.join(d, "t.npy"), "<i4", (1, 2), [1, 2])
+        write_npy(os.path.join(d, "il.npy"), "<i4", (1,), [4])
+        write_npy(os.path.join(d, "tl.npy"), "<i4", (1,), [2])
+        ins = [os.path.join(d, n) for n in ["grad.npy", "t.npy", "il.npy", "tl.npy"]]
+        refused([asrtool, "ctc", "d/grad.npy", "d/t.npy", "d/il.npy", "d/tl.npy", "d"], tmp, ins, p)
+        if os.path.exists(os.path.join(d, "loss.npy")):
+            p.append("ctc wrote d/loss.npy although it refused d/grad.npy")
+        succeeds([asrtool, "ctc", "d/grad.npy", "d/t.npy", "d/il.npy", "d/tl.npy", "ctc-out"], tmp, p)
+        # OUTDIR is (or is inside) the --weights folder
+        w = os.path.join(tmp, "w")
+        os.makedirs(w)
+        write_npy(os.path.join(w, "weight.npy"), "<f4", (2, 3), [0.5] * 6)
+        write_npy(os.path.join(tmp, "lx.npy"), "<f4", (1, 3), [1, 2, 3])
+        for out in ["w", "w/sub", "./w/"]:
+            refused([asrtool, "layer", "linear", "--weights", "w", "lx.npy", out], tmp, [os.path.join(w, "weight.npy")], p)
+        if sorted(os.listdir(w)) != ["weight.npy"]:
+            p.append("layer wrote into the weights folder: %s" % sorted(os.listdir(w)))
+        succeeds([asrtool, "layer", "linear", "--weights", "w", "lx.npy", "lin-out"], tmp, p)
+        report("outpath/asrtool-outdir", p)
+
+    # a data folder as train reads it: transcripts.tsv and a recording
+    data = os.path.join(tmp, "data")
+    os.makedirs(data)
+    shutil.copy(os.path.join(ROOT, "data", "toy", "train", "0000.ogg"), data)
+    with open(os.path.join(data, "transcripts.tsv"), "w") as f:
+        f.write("0000.ogg\teight\n")
+    keep = [os.path.join(data, "transcripts.tsv"), os.path.join(data, "0000.ogg")]
+    os.symlink("data", os.path.join(tmp, "data-link"))
+
+    if wanted("outpath/train"):
+        p = []
+        train = [prog("train"), "--recipe", "ctc-contextnet", "--data", "data", "--steps", "1", "--quiet", "--out"]
+        for out in ["data/transcripts.tsv", "data/0000.ogg", "data/new.npz", "data/sub/new.npz", "data-link/m.npz",
+                    "data"]:
+            refused(train + [out], tmp, keep, p)
+        # a transcripts.tsv naming a recording outside its folder: that recording is an input too
+        ext = os.path.join(tmp, "ext")
+        os.makedirs(ext)
+        with open(os.path.join(ext, "transcripts.tsv"), "w") as f:
+            f.write("../x.wav\tone\n")
+        refused([prog("train"), "--recipe", "ctc-contextnet", "--data", "ext", "--steps", "1", "--out", "x.wav"], tmp,
+                [x], p)
+        succeeds(train + ["model.npz"], tmp, p)
+        report("outpath/train", p)
+
+    if wanted("outpath/recognizer"):
+        p = []
+        ogg = os.path.join(data, "0000.ogg")
+        for out in ["data/0000.ogg", MODEL]:
+            refused([prog("posteriorgram"), "--model", MODEL, "data/0000.ogg", out], tmp, [ogg, MODEL], p)
+        succeeds([prog("posteriorgram"), "--model", MODEL, "data/0000.ogg", "pg.svg"], tmp, p)
+        # transcribe writes to its standard output: appended onto a recording, refused
+        for f in [x, os.path.join(tmp, "hard.wav")]:
+            with open(f, "ab") as fp:
+                refused([prog("transcribe"), "--model", MODEL, "x.wav"], tmp, [x], p, stdout=fp)
+        with open(os.path.join(tmp, "out.txt"), "wb") as fp:
+            succeeds([prog("transcribe"), "--model", MODEL, "x.wav"], tmp, p, stdout=fp)
+        for out in ["x.wav", "sym.wav"]:
+            refused([prog("fbank_png"), "x.wav", out], tmp, [x], p)
+        succeeds([prog("fbank_png"), "x.wav", "x.png"], tmp, p)
+        write_npy(os.path.join(tmp, "lg.npy"), "<f4", (4, 3), [0.1 * i for i in range(12)])
+        write_npy(os.path.join(tmp, "tg.npy"), "<i4", (2,), [1, 2])
+        for opt in ["--svg", "--png"]:
+            refused([prog("ctc_align"), opt, "lg.npy", "lg.npy", "tg.npy"], tmp,
+                    [os.path.join(tmp, "lg.npy"), os.path.join(tmp, "tg.npy")], p)
+        succeeds([prog("ctc_align"), "--svg", "al.svg", "lg.npy", "tg.npy"], tmp, p)
+        report("outpath/recognizer", p)
+
+
+# ---- rates/*
+def expect_fail(args, cwd, needle, problems):
+    """args must exit 2 with one line on stderr that contains needle."""
+    rc, _, err = run(args, cwd)
+    if rc != 2 or len(err.strip().splitlines()) != 1 or needle not in err:
+        problems.append("%s: exit %d, stderr %r (expected 2 and one line with %r)" % (" ".join(args), rc, err[-300:],
+                                                                                     needle))
+    if VERBOSE:
+        print("    ran: %s -> %d %s" % (" ".join(args), rc, err.strip()))
+
+
+def rate_tests(tmp):
+    if not wanted("rates/programs"):
+        return
+    p = []
+    os.makedirs(os.path.join(tmp, "rates"))
+    for rate in [1, 3]:
+        name = "r%d.wav" % rate
+        write_wav(os.path.join(tmp, name), tone(1000), rate=rate)
+        for args in [[prog("transcribe"), "--model", MODEL, name], [prog("asrtool"), "fbank", name, "o.npy"],
+                     [prog("asrtool"), "decode", name, "o.npy"], [prog("posteriorgram"), "--model", MODEL, name, "o.svg"],
+                     [prog("fbank_png"), name, "o.png"]]:
+            expect_fail(args, tmp, "outside the supported 4000-384000 Hz", p)
+    write_npy(os.path.join(tmp, "w.npy"), "<f4", (100,), [0.0] * 100)
+    expect_fail([prog("asrtool"), "resample", "--orig-freq", "1", "--new-freq", "16000", "w.npy", "o.npy"], tmp,
+                "above 96", p)
+    write_wav(os.path.join(tmp, "r4k.wav"), tone(4000), rate=4000)
+    succeeds([prog("asrtool"), "decode", "r4k.wav", "r4k.npy"], tmp, p)
+    succeeds([prog("transcribe"), "--model", MODEL, "r4k.wav"], tmp, p)
+    report("rates/programs", p)
+
+
+# ---- san/*
+def san_tests(tmp):
+    """The programs built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
+    on, make san-programs) on bad input: exit 2, one line, no sanitizer report."""
+    san = os.path.join(BUILD, "san")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
+    d = os.path.join(tmp, "san")
+    os.makedirs(d)
+    write_wav(os.path.join(d, "x.wav"), tone(16000))
+    write_wav(os.path.join(d, "one.wav"), tone(1))
+    write_wav(os.path.join(d, "r1.wav"), tone(1000), rate=1)
+    with open(os.path.join(d, "garbage.wav"), "wb") as f:
+        f.write(b"RIFF\x10\x00\x00\x00WAVEfmt \x0e\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00")
+    write_npy(os.path.join(d, "f.npy"), "<f4", (1, 10, 7), [0.5] * 70)      # 7 columns: the model takes 80
+    write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [10])
+    with open(os.path.join(d, "garbage.npz"), "w") as f:
+        f.write("not a model\n")
+    for name, tsv in [("badtsv", "0000.ogg eight\n"), ("missing", "nothere.wav\tone\n"), ("short", "one.wav\tone\n"),
+                      ("good", "x.wav\tone\n")]:
+        os.makedirs(os.path.join(d, name))
+        with open(os.path.join(d, name, "transcripts.tsv"), "w") as f:
+            f.write(tsv.replace("one.wav", "../one.wav").replace("x.wav", "../x.wav"))
+    cases = {
+        "transcribe": [
+            ["--model", "missing.npz", "x.wav"], ["--model", "garbage.npz", "x.wav"], ["--model", MODEL, "missing.wav"],
+            ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", MODEL, "one.wav"],
+            ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
+            ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
+            ["--model", MODEL, "--bogus", "x.wav"]],
+        "train": [
+            ["--recipe", "nope", "--data", "good", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "nodir", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "badtsv", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "missing", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "short", "--out", "m.npz"],
+            ["--recipe", "ctc-conformer", "--data", "good", "--dev", "badtsv", "--out", "m.npz"],
+            ["--recipe", "rnnt", "--data", "good", "--dev", "missing", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--out", "good/m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz"]],
+        "posteriorgram": [
+            ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
+            ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
+            ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"]],
+        "asrtool": [
+            ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
+            ["model", "--model", MODEL, "f.npy", "l.npy", "out"],
+            ["info", "garbage.npz"], ["decode", "x.wav", "x.wav"]],
+    }
+    for program, runs in cases.items():
+        name = "san/" + program
+        if not wanted(name):
+            continue
+        p = []
+        exe = os.path.join(san, program)
+        if not os.path.exists(exe):
+            report(name, ["%s is not built (make san-programs)" % exe])
+            continue
+        for args in runs:
+            proc = subprocess.run([exe] + args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=300)
+            err = proc.stderr.decode(errors="replace")
+            # the one line; a usage synopsis after it and transcribe --data's CER line are not problems
+            lines = [l for l in err.strip().splitlines()
+                     if not l.startswith(("CER ", "usage:", " ")) or "Sanitizer" in l or "runtime error" in l]
+            if proc.returncode != 2 or len(lines) > 1 or not err.strip() or "Sanitizer" in err or "runtime error" in err:
+                p.append("%s %s: exit %d, stderr:" % (program, " ".join(args), proc.returncode))
+                p.extend("  " + l for l in lines[:12])
+            if VERBOSE:
+                print("    ran: %s %s -> %d %s" % (program, " ".join(args), proc.returncode, err.strip()[:200]))
+        report(name + " (%d bad inputs)" % len(runs), p)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="asr-programs-")
+    try:
+        outpath_tests(tmp)
+        rate_tests(tmp)
+        san_tests(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    failed = sum(1 for _, p in RESULTS if p)
+    print("%d passed, %d failed" % (len(RESULTS) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+/* tests/test_checkers.c - the checkers of section 10 grade: each one is shown a correct
+ * implementation written the way a student would (it must pass) and one-bug variants of it
+ * with the mistakes students make (each must fail, and its first failure must name the
+ * array element and the right hint).
+ *
+ * The CTC and RNN-T students below are written from the equations ([Graves06] eq. (6)-(8),
+ * (16); [Graves12] eq. (16)-(23)) in double, one item at a time, with the library's own
+ * argument checks in front (they call the _ref tier once with no gradient to refuse what
+ * it refuses: argument checking is not what these tests grade). The layer and quantizer
+ * bugs are wrappers around the library's functions that change one thing. No expected
+ * value here is typed in: the checkers compare with the library's _naive / _ref tiers, the
+ * published cases and finite differences. */
+
+static void chk_log_line(void *user, const char *line) {
+  (void)user;   /* set ASR_TEST_VERBOSE to print every checker line */
+  if (getenv("ASR_TEST_VERBOSE")) printf("    %s\n", line);
+}
+
+static void chk_rep_init(asr_check_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  rep->log = chk_log_line;
+}
+
+/* A correct implementation: every case passes. */
+#define CHK_MUST_PASS(call)                                                                  \
+  do {                                                                                       \
+    asr_check_report rep_;                                                                   \
+    chk_rep_init(&rep_);                                                                     \
+    (void)(call);                                                                            \
+    CHECKF(rep_.failed == 0 && rep_.passed > 0, "%d of %d cases failed; first: %s", rep_.failed, \
+           rep_.failed + rep_.passed, rep_.first_failure);                                   \
+    snprintf(t->msg, sizeof t->msg, "%d cases pass, worst error/tolerance %.2g", rep_.passed, rep_.worst); \
+  } while (0)
+
+/* A one-bug implementation: some case fails, and the first failure's line contains `want`
+ * (the array element or the hint that points at the bug). */
+#define CHK_MUST_FAIL(call, want)                                                            \
+  do {                                                                                       \
+    asr_check_report rep_;                                                                   \
+    chk_rep_init(&rep_);                                                                     \
+    (void)(call);                                                                            \
+    CHECKF(rep_.failed > 0, "the bug passed all %d cases", rep_.passed);                     \
+    CHECKF(strstr(rep_.first_failure, want) != NULL, "first failure does not say \"%s\": %s", want, \
+           rep_.first_failure);                                                              \
+    snprintf(t->msg, sizeof t->msg, "%d of %d cases fail; first: %.150s", rep_.failed,       \
+             rep_.failed + rep_.passed, rep_.first_failure);                                 \
+  } while (0)
+
+/* ---- CTC, the way a course writes it ------------------------------------------------- */
+enum {
+  CTC_OK,            /* correct, in double */
+  CTC_FLOAT,         /* correct, alpha, beta and the gradient rounded to float at every step */
+  CTC_ASSIGN,        /* grad = instead of += */
+  CTC_SKIP_ALWAYS,   /* the skip from s-2 also between repeated labels */
+  CTC_SKIP_NEVER,    /* no skip from s-2 at all */
+  CTC_ONE_FINAL,     /* p(l|x) = alpha_T(|l'|) only: the final state ending in a label is lost */
+  CTC_NO_SOFTMAX,    /* grad = -gamma: the softmax's y_k term forgotten */
+  CTC_BLANK0,        /* the blank is always symbol 0 */
+  CTC_MEAN_PLAIN     /* mean = (1/N) sum_n loss_n, not divided by the target lengths */
+};
+
+static double ctc_r(int bug, double v) { return bug == CTC_FLOAT ? (double)(float)v : v; }
+static double ctc_lse(int bug, double a, double b) {
+  double m = a > b ? a : b;
+  if (m == -INFINITY) return m;
+  return ctc_r(bug, m + ctc_r(bug, log1p(ctc_r(bug, exp(-fabs(a - b))))));
+}
+
+/* One item: loss (-ln p, inf if no path) and, if g, g += wgt * dL/dlogits. */
+static double ctc_student_item(int bug, asr_real *g, double wgt, const asr_real *x, const int *l, int T, int V,
+                               int S, int blank) {
+  int L = 2 * S + 1, t, s, k;
+  double *lp = (double *)malloc(sizeof(double) * (size_t)T * V);
+  double *a = (double *)calloc((size_t)T * L, sizeof(double)), *b = (double *)calloc((size_t)T * L, sizeof(double));
+  double logp, loss;
+  int *ext = (int *)malloc(sizeof(int) * (size_t)L);
+  if (bug == CTC_BLANK0) blank = 0;
+  for (s = 0; s < L; s++) ext[s] = s % 2 ? l[s / 2] : blank;   /* l' = (b, l1, b, l2, ..., b) */
+  for (t = 0; t < T; t++) {                                     /* log_softmax of each frame */
+    double m = -INFINITY, z = 0;
+    for (k = 0; k < V; k++) m = fmax(m, (double)x[t * V + k]);
+    for (k = 0; k < V; k++) z = ctc_r(bug, z + ctc_r(bug, exp((double)x[t * V + k] - m)));
+    for (k = 0; k < V; k++) lp[t * V + k] = ctc_r(bug, (double)x[t * V + k] - m - log(z));
+  }
+  /* alpha, eq. (6)-(7), in logs */
+  for (s = 0; s < L; s++) a[s] = s < 2 ? lp[ext[s]] : -INFINITY;
+  for (t = 1; t < T; t++)
+    for (s = 0; s < L; s++) {
+      double v = a[(t - 1) * L + s];
+      int skip = s >= 2 && ext[s] != blank && ext[s] != ext[s - 2];
+      if (bug == CTC_SKIP_ALWAYS) skip = s >= 2 && ext[s] != blank;
+      if (bug == CTC_SKIP_NEVER) skip = 0;
+      if (s >= 1) v = ctc_lse(bug, v, a[(t - 1) * L + s - 1]);
+      if (skip) v = ctc_lse(bug, v, a[(t - 1) * L + s - 2]);
+      a[t * L + s] = v == -INFINITY ? v : ctc_r(bug, v + lp[t * V + ext[s]]);
+    }
+  /* eq. (8) */
+  logp = a[(T - 1) * L + L - 1];
+  if (L >= 2 && bug != CTC_ONE_FINAL) logp = ctc_lse(bug, logp, a[(T - 1) * L + L - 2]);
+  loss = -logp;
+  if (g && isfinite(logp)) {
+    /* beta with the frame's emission, as [Graves06] eq. (10)-(11) */
+    for (s = 0; s < L; s++) b[(T - 1) * L + s] = s >= L - 2 ? lp[(T - 1) * V + ext[s]] : -INFINITY;
+    for (t = T - 2; t >= 0; t--)
+      for (s = 0; s < L; s++) {
+        double v = b[(t + 1) * L + s];
+        int skip = s + 2 < L && ext[s] != blank && ext[s] != ext[s + 2];
+        if (bug == CTC_SKIP_ALWAYS) skip = s + 2 < L && ext[s] != blank;
+        if (bug == CTC_SKIP_NEVER) skip = 0;
+        if (s + 1 < L) v = ctc_lse(bug, v, b[(t + 1) * L + s + 1]);
+        if (skip) v = ctc_lse(bug, v, b[(t + 1) * L + s + 2]);
+        b[t * L + s] = v == -INFINITY ? v : ctc_r(bug, v + lp[t * V + ext[s]]);
+      }
+    /* eq. (16): dL/du_k = y_k - gamma_t(k), gamma from eq. (14)-(15) */
+    for (t = 0; t < T; t++) {
+      double gam[64];                  /* V <= 64 in the checker */
+      for (k = 0; k < V; k++) gam[k] = 0;
+      for (s = 0; s < L; s++)
+        gam[ext[s]] = ctc_r(bug, gam[ext[s]] + ctc_r(bug, exp(a[t * L + s] + b[t * L + s] - lp[t * V + ext[s]] - logp)));
+      for (k = 0; k < V; k++) {
+        double d = (bug == CTC_NO_SOFTMAX ? 0 : exp(lp[t * V + k])) - gam[k];
+        if (bug == CTC_ASSIGN) g[t * V + k] = (asr_real)ctc_r(bug, wgt * d);
+        else g[t * V + k] = (asr_real)ctc_r(bug, g[t * V + k] + wgt * d);
+      }
+    }
+  }
+  free(lp), free(a), free(b), free(ext);
+  return loss;
+}
+
+static asr_result ctc_student(int bug, asr_real *loss, asr_real *grad, const asr_real *x, const int *targets,
+                              const int *il, const int *tl, int N, int T, int V, int S, int blank,
+                              asr_reduction red, int zi, void *work, size_t wb, asr_error *err) {
+  asr_real *tmp = (asr_real *)malloc(sizeof(asr_real) * (N > 0 ? (size_t)N : 1));
+  asr_result r;
+  int n, infeasible = 0;
+  double total = 0;
+  if (!tmp || V > 64) {
+    free(tmp);
+    return ASR_ERR_INVALID_ARG;
+  }
+  r = asr_ctc_loss_ref(tmp, NULL, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, err);
+  free(tmp);
+  if (r < 0) return r;                           /* the library's argument checks */
+  for (n = 0; n < N; n++) {
+    double tln = tl[n] > 1 ? tl[n] : 1;
+    double w = red == ASR_REDUCTION_MEAN ? 1.0 / (N * (bug == CTC_MEAN_PLAIN ? 1.0 : tln)) : 1.0;
+    double Ln = INFINITY;
+    asr_real *gn = grad ? grad + (size_t)n * T * V : NULL;
+    if (il[n] > 0 || tl[n] > 0)
+      Ln = il[n] > 0 ? ctc_student_item(bug, gn, w, x + (size_t)n * T * V, targets + (size_t)n * S, il[n], V, tl[n],
+                                        blank)
+                     : INFINITY;
+    else Ln = 0;                                  /* nothing to emit in no frames: p = 1 */
+    if (!isfinite(Ln)) {
+      infeasible = 1;
+      Ln = zi ? 0 : INFINITY;
+    }
+    if (red == ASR_REDUCTION_NONE) loss[n] = (asr_real)Ln;
+    total += w * Ln;
+  }
+  if (red != ASR_REDUCTION_NONE) loss[0] = (asr_real)total;
+  return infeasible ? ASR_INFEASIBLE : ASR_OK;
+}
+
+#define CTC_STUDENT(NAME, BUG)                                                                          \
+  static asr_result NAME(asr_real *loss, asr_real *grad, const asr_real *x, const int *targets, const int *il, \
+                         const int *tl, int N, int T, int V, int S, int blank, asr_reduction red, int zi,     \
+                         void *work, size_t wb, asr_error *err) {                                         \
+    return ctc_student(BUG, loss, grad, x, targets, il, tl, N, T, V, S, blank, red, zi, work, wb, err);   \
+  }
+CTC_STUDENT(ctc_s_ok, CTC_OK)
+CTC_STUDENT(ctc_s_float, CTC_FLOAT)
+CTC_STUDENT(ctc_s_assign, CTC_ASSIGN)
+CTC_STUDENT(ctc_s_skip_always, CTC_SKIP_ALWAYS)
+CTC_STUDENT(ctc_s_skip_never, CTC_SKIP_NEVER)
+CTC_STUDENT(ctc_s_one_final, CTC_ONE_FINAL)
+CTC_STUDENT(ctc_s_no_softmax, CTC_NO_SOFTMAX)
+CTC_STUDENT(ctc_s_blank0, CTC_BLANK0)
+CTC_STUDENT(ctc_s_mean_plain, CTC_MEAN_PLAIN)
+
+static void t_chk_ctc_student(tctx *t) { CHK_MUST_PASS(asr_check_ctc(ctc_s_ok, 0, 2024, &rep_)); }
+/* the issue's case: a correct CTC whose alpha and beta are float, as PyTorch float32's;
+ * it must pass the float build (in the double build it is not a double implementation) */
+static void t_chk_ctc_float_alpha(tctx *t) {
+  if (ASR_REAL_DOUBLE) SKIP("double build: alpha and beta in float are not a double implementation");
+  CHK_MUST_PASS(asr_check_ctc(ctc_s_float, 0, 2024, &rep_));
+}
+static void t_chk_ctc_assign(tctx *t) { CHK_MUST_FAIL(asr_check_ctc(ctc_s_assign, 0, 2024, &rep_), "written (=), not added (+=)"); }
+static void t_chk_ctc_skip_always(tctx *t) { CHK_MUST_FAIL(asr_check_ctc(ctc_s_skip_always, 0, 2024, &rep_), "skip from s-2"); }
+static void t_chk_ctc_skip_never(tctx *t) { CHK_MUST_FAIL(asr_check_ctc(ctc_s_skip_never, 0, 2024, &rep_), "skip from s-2"); }
+static void t_chk_ctc_one_final(tctx *t) { CHK_MUST_FAIL(asr_check_ctc(ctc_s_one_final, 0, 2024, &rep_), "final states"); }
+static void t_chk_ctc_no_softmax(tctx *t) { CHK_MUST_FAIL(asr_check_ctc(ctc_s_no_softmax, 0, 2024, &rep_), "softmax term"); }
+static void t_chk_ctc_blank0(tctx *t) { CHK_MUST_FAIL(asr_check_ctc(ctc_s_blank0, 0, 2024, &rep_), "blank"); }
+static void t_chk_ctc_mean_plain(tctx *t) { CHK_MUST_FAIL(asr_check_ctc(ctc_s_mean_plain, 0, 2024, &rep_), "divides each loss by its target length"); }
+
+/* ---- RNN-T, the way a course writes it ----------------------------------------------- */
+enum {
+  RNNT_OK,
+  RNNT_MEAN_TL,      /* mean also divided by the target length (torch's CTC mean) */
+  RNNT_Y_TU,         /* the label leaving (t,u-1) read as y(t,u) instead of y(t,u-1) */
+  RNNT_NO_FINAL      /* Pr = alpha(T,U): the final blank forgotten */
+};
+
+static double rnnt_lse(double a, double b) {
+  double m = a > b ? a : b;
+  return m == -INFINITY ? m : m + log1p(exp(-fabs(a - b)));
+}
+
+/* One item: returns -ln Pr; g (T,U+1,V) of this item gets dL/dz (written) times wgt, clamped. */
+static double rnnt_student_item(int bug, asr_real *g, double wgt, double clamp, const asr_real *z, const int *y,
+                                int Tn, int Un, int Up1, int V, int blank) {
+  int t, u, k;
+  size_t cells = (size_t)Tn * Up1;
+  double *lp = (double *)malloc(sizeof(double) * cells * V + 1);
+  double *a = (double *)malloc(sizeof(double) * cells + 1), *b = (double *)malloc(sizeof(double) * cells + 1);
+  double logp;
+#define LP(t, u, k) lp[((size_t)(t) * Up1 + (u)) * V + (k)]
+#define A(t, u) a[(size_t)(t) * Up1 + (u)]
+#define B(t, u) b[(size_t)(t) * Up1 + (u)]
+  for (t = 0; t < Tn; t++)
+    for (u = 0; u <= Un; u++) {                  /* log_softmax, eq. (13) */
+      const asr_real *row = z + ((size_t)t * Up1 + u) * V;
+      double m = -INFINITY, s = 0;
+      for (k = 0; k < V; k++) m = fmax(m, (double)row[k]);
+      for (k = 0; k < V; k++) s += exp((double)row[k] - m);
+      for (k = 0; k < V; k++) LP(t, u, k) = (double)row[k] - m - log(s);
+    }
+  /* alpha, eq. (16) */
+  for (t = 0; t < Tn; t++)
+    for (u = 0; u <= Un; u++) {
+      double v = t == 0 && u == 0 ? 0 : -INFINITY;
+      if (t > 0) v = rnnt_lse(v, A(t - 1, u) + LP(t - 1, u, blank));
+      if (u > 0) v = rnnt_lse(v, A(t, u - 1) + (bug == RNNT_Y_TU ? LP(t, u, y[u - 1]) : LP(t, u - 1, y[u - 1])));
+      A(t, u) = v;
+    }
+  logp = A(Tn - 1, Un) + (bug == RNNT_NO_FINAL ? 0 : LP(Tn - 1, Un, blank));   /* eq. (17) */
+  /* beta, eq. (18) */
+  for (t = Tn - 1; t >= 0; t--)
+    for (u = Un; u >= 0; u--) {
+      double v = t == Tn - 1 && u == Un ? LP(t, u, blank) : -INFINITY;
+      if (t + 1 < Tn) v = rnnt_lse(v, B(t + 1, u) + LP(t, u, blank));
+      if (u < Un) v = rnnt_lse(v, B(t, u + 1) + LP(t, u, y[u]));
+      B(t, u) = v;
+    }
+  /* eq. (20)-(23) through the softmax: dL/dz_k = y_k gamma(t,u) - (flow out of (t,u) by k) */
+  for (t = 0; t < Tn && g; t++)
+    for (u = 0; u <= Un; u++) {
+      double occ = exp(A(t, u) + B(t, u) - logp);
+      double nb = t + 1 < Tn ? B(t + 1, u) : (u == Un ? 0 : -INFINITY);
+      for (k = 0; k < V; k++) {
+        double d = exp(LP(t, u, k)) * occ;
+        if (k == blank) d -= exp(A(t, u) + LP(t, u, k) + nb - logp);
+        if (u < Un && k == y[u]) d -= exp(A(t, u) + LP(t, u, k) + B(t, u + 1) - logp);
+        if (clamp > 0) d = d > clamp ? clamp : (d < -clamp ? -clamp : d);
+        g[((size_t)t * Up1 + u) * V + k] = (asr_real)(wgt * d);
+      }
+    }
+#undef LP
+#undef A
+#undef B
+  free(lp), free(a), free(b);
+  return -logp;
+}
+
+static asr_result rnnt_student(int bug, asr_real *loss, asr_real *grad, const asr_real *logits, const int *targets,
+                               const int *Tl, const int *Ul, int N, int T, int U, int V, const asr_rnnt_opts *o,
+                               void *work, size_t wb, asr_error *err) {
+  asr_real tmp[64];
+  asr_result r;
+  int n, blank;
+  double total = 0;
+  size_t item = (size_t)T * (U + 1) * V, i;
+  if (N < 0 || N > 64) return ASR_ERR_INVALID_ARG;
+  r = asr_rnnt_loss_ref(tmp, NULL, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, err);
+  if (r < 0) return r;                           /* the library's argument checks */
+  blank = o->blank < 0 ? V + o->blank : o->blank;
+  if (grad)
+    for (i = 0; i < (size_t)N * item; i++) grad[i] = 0;   /* written, padding included */
+  for (n = 0; n < N; n++) {
+    double w = o->reduction == ASR_REDUCTION_MEAN ? 1.0 / N : 1.0, Ln = 0;
+    if (bug == RNNT_MEAN_TL && o->reduction == ASR_REDUCTION_MEAN) w /= Ul[n] > 1 ? Ul[n] : 1;
+    if (Tl[n] > 0)
+      Ln = rnnt_student_item(bug, grad ? grad + n * item : NULL, w, o->clamp, logits + n * item,
+                             targets ? targets + (size_t)n * U : NULL, Tl[n], Ul[n], U + 1, V, blank);
+    if (o->reduction == ASR_REDUCTION_NONE) loss[n] = (asr_real)Ln;
+    total += w * Ln;
+  }
+  if (o->reduction != ASR_REDUCTION_NONE) loss[0] = (asr_real)total;
+  return ASR_OK;
+}
+
+#define RNNT_STUDENT(NAME, BUG)                                                                            \
+  static asr_result NAME(asr_real *loss, asr_real *grad, const asr_real *logits, const int *targets,         \
+                         const int *Tl, const int *Ul, int N, int T, int U, int V, const asr_rnnt_opts *o,    \
+                         void *work, size_t wb, asr_error *err) {                                            \
+    return rnnt_student(BUG, loss, grad, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, err);             \
+  }
+RNNT_STUDENT(rnnt_s_ok, RNNT_OK)
+RNNT_STUDENT(rnnt_s_mean_tl, RNNT_MEAN_TL)
+RNNT_STUDENT(rnnt_s_y_tu, RNNT_Y_TU)
+RNNT_STUDENT(rnnt_s_no_final, RNNT_NO_FINAL)
+
+/* a gradient that leaves the padding as it found it (NaN here): the contract writes 0 */
+static asr_result rnnt_s_padding(asr_real *loss, asr_real *grad, const asr_real *logits, const int *targets,
+                                 const int *Tl, const int *Ul, int N, int T, int U, int V, const asr_rnnt_opts *o,
+                                 void *work, size_t wb, asr_error *err) {
+  size_t item = (size_t)T * (U + 1) * V, i;
+  asr_real *keep = grad ? (asr_real *)malloc(sizeof(asr_real) * item * (N > 0 ? N : 1)) : NULL;
+  asr_result r;
+  int n, t, u;
+  if (keep) memcpy(keep, grad, sizeof(asr_real) * item * (N > 0 ? N : 1));
+  r = rnnt_student(RNNT_OK, loss, grad, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, err);
+  if (r == ASR_OK && keep)
+    for (n = 0; n < N; n++)
+      for (t = 0; t < T; t++)
+        for (u = 0; u <= U; u++)
+          if (t >= Tl[n] || u > Ul[n])
+            for (i = 0; i < (size_t)V; i++) {
+              size_t j = n * item + ((size_t)t * (U + 1) + u) * V + i;
+              grad[j] = keep[j];
+            }
+  free(keep);
+  return r;
+}
+
+static void t_chk_rnnt_student(tctx *t) { CHK_MUST_PASS(asr_check_rnnt(rnnt_s_ok, 7, &rep_)); }
+static void t_chk_rnnt_mean_tl(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_mean_tl, 7, &rep_), "not divided by target lengths"); }
+static void t_chk_rnnt_y_tu(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_y_tu, 7, &rep_), "y(t,u-1)"); }
+static void t_chk_rnnt_no_final(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_no_final, 7, &rep_), "final blank"); }
+static void t_chk_rnnt_padding(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_padding, 7, &rep_), "not written"); }
+
+static const test_case TESTS_checkers[] = {
+  {"checkers/ctc/student_passes", t_chk_ctc_student},
+  {"checkers/ctc/float_alpha_passes", t_chk_ctc_float_alpha},
+  {"checkers/ctc/assign_not_accumulate_fails", t_chk_ctc_assign},
+  {"checkers/ctc/skip_between_repeats_fails", t_chk_ctc_skip_always},
+  {"checkers/ctc/no_skip_fails", t_chk_ctc_skip_never},
+  {"checkers/ctc/one_final_state_fails", t_chk_ctc_one_final},
+  {"checkers/ctc/no_softmax_term_fails", t_chk_ctc_no_softmax},
+  {"checkers/ctc/blank_always_0_fails", t_chk_ctc_blank0},
+  {"checkers/ctc/mean_not_per_target_length_fails", t_chk_ctc_mean_plain},
+  {"checkers/rnnt/student_passes", t_chk_rnnt_student},
+  {"checkers/rnnt/mean_over_target_length_fails", t_chk_rnnt_mean_tl},
+  {"checkers/rnnt/label_from_y_t_u_fails", t_chk_rnnt_y_tu},
+  {"checkers/rnnt/no_final_blank_fails", t_chk_rnnt_no_final},
+  {"checkers/rnnt/padding_unwritten_fails", t_chk_rnnt_padding},
+  {0, 0}
+};
