@@ -27,8 +27,11 @@ PYTHON  := /usr/bin/python3
 OPT     := -O2 -g
 WARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror
 CXXWARN := -std=c++11 -Wall -Wextra -Werror
-# SIMD: AVX2+FMA when this CPU has them (the unsuffixed functions then use them)
-SIMD    := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mavx2 -mfma)
+# SIMD: AVX2+FMA when this CPU has them (the unsuffixed functions then use them), and
+# AVX-512 F/BW/DQ/VL when it has those too (the GEMM's AVX-512 micro-kernel)
+HAS_FLAGS = $(shell for f in $(1); do grep -qw $$f /proc/cpuinfo 2>/dev/null || exit 0; done; echo yes)
+SIMD_AVX2 := $(if $(call HAS_FLAGS,avx2 fma),-mavx2 -mfma)
+SIMD    := $(strip $(SIMD_AVX2) $(if $(SIMD_AVX2),$(if $(call HAS_FLAGS,avx512f avx512bw avx512dq avx512vl),-mavx512f -mavx512bw -mavx512dq -mavx512vl)))
 LIBS    := -lstb -lm
 B       := build
 
@@ -133,6 +136,13 @@ TEST_BUILDS += $(B)/test_asan
 SAN_CC := gcc
 endif
 TDEF := -DASR_USE_STB_VORBIS
+# on an AVX-512 machine, one build without it: the AVX2 kernels other CPUs run
+ifneq ($(SIMD),$(SIMD_AVX2))
+TEST_BUILDS += $(B)/test_avx2
+endif
+# ASR_THREADS with OpenMP: every test on threads, and the GEMM's bits against one thread
+TEST_BUILDS += $(B)/test_threads
+OMP := -fopenmp -DASR_THREADS
 
 $(B)/test_gcc: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
@@ -146,6 +156,10 @@ $(B)/test_static: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_STATIC tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_sep: $(TEST_SRC) tests/impl.c | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_TEST_SEPARATE_IMPL tests/test_asr.c tests/impl.c -o $@ $(LIBS)
+$(B)/test_avx2: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD_AVX2) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_threads: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD) $(OMP) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_nosimd: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) -DASR_NO_SIMD $(TDEF) tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
@@ -232,10 +246,16 @@ $(B)/.deps-openblas: | $(B)/.stamp
 	@touch $@
 $(B)/bench_blas: bench/blas_gemm.c | $(B)/.deps-openblas
 	$(CC) $(WARN) $(OPT) $(SIMD) -I$(OPENBLAS_INC) $< -o $@ -L$(OPENBLAS) -Wl,-rpath,$(OPENBLAS) -lopenblas -lm
-bench: $(EXAMPLES) $(B)/bench_blas | $(B)/.deps-torch
+# asrtool-omp: asrtool with ASR_THREADS and OpenMP, for `asrtool bench --threads N`
+$(B)/asr_impl_omp.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) -c $< -o $@
+$(B)/asrtool-omp: $(ASRTOOL_SRC) $(B)/asr_impl_omp.o
+	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) $(filter %.c,$^) $(B)/asr_impl_omp.o -o $@ $(LIBS)
+bench: $(EXAMPLES) $(B)/bench_blas $(B)/asrtool-omp | $(B)/.deps-torch
 	@$(B)/asrtool bench --json $(B)/bench.json
+	@$(B)/asrtool-omp bench --threads 2 --filter core --json $(B)/bench_2t.json
 	@$(B)/bench_blas --json $(B)/bench_blas.json
-	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json
+	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json $(B)/bench_2t.json
 
 # ---- fuzz ------------------------------------------------------------------------
 FUZZ_SECONDS ?= 30

@@ -12,8 +12,9 @@
  *                      O(N^2) DFT). Tiny sizes only: bigger ones get ASR_ERR_TOO_LARGE.
  *     asr_<op>_ref     the paper's algorithm in clear scalar C.
  *     asr_<op>         the fastest path built: in float builds on x86-64 compiled with
- *                      -mavx2 -mfma, AVX2+FMA kernels or the _ref algorithm on the AVX2
- *                      GEMM; elsewhere the _ref code (a few have a scalar algorithm of
+ *                      -mavx2 -mfma, AVX2+FMA kernels or the _ref algorithm on the SIMD
+ *                      GEMM (its micro-kernel AVX-512 when also compiled with -mavx512f);
+ *                      elsewhere the _ref code (a few have a scalar algorithm of
  *                      their own). ARM builds detect NEON, but asr.h has no NEON kernels
  *                      yet: they run that scalar code.
  *
@@ -34,6 +35,9 @@
  *                          checks are meant for this build; SIMD kernels are float only.
  *   ASR_NO_SIMD            never use the SIMD kernels; the unsuffixed names run their
  *                          scalar code (TIERS below: the "every other build" column)
+ *   ASR_THREADS            with -fopenmp: asr_gemm splits large products over OpenMP
+ *                          threads, bit-identical to one thread (off by default; without
+ *                          it the header uses no threads and needs no library)
  *   ASR_USE_STB_VORBIS     decode Ogg Vorbis with stb_vorbis (Debian: libstb-dev, then
  *                          #include <stb/stb_vorbis.h> and link -lstb)
  *   ASR_MALLOC(sz,user) / ASR_FREE(p,user)
@@ -99,6 +103,7 @@
  *   asr.h has no NEON kernels, so NEON builds run the scalar code of the last column):
  *     tag        float, -mavx2 -mfma                       every other build
  *     avx2       its own AVX2+FMA kernels                  the _ref code
+ *     avx512     its own AVX-512 kernel (-mavx512f), else AVX2+FMAthe _ref code
  *     pieces     its pieces' fast tiers (AVX2 kernels)     the _ref code
  *     gemm       the _ref algorithm on the AVX2 GEMM       the _ref code
  *     gemm-form  its own GEMM formulation, AVX2 GEMM       the _ref code
@@ -108,7 +113,7 @@
  *     ref        the _ref code (no fast path of its own)   the _ref code
  *
  *   sec  function                                   N R F  F runs
- *   1    asr_gemm                                   N R F  avx2
+ *   1    asr_gemm                                   N R F  avx512
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
@@ -121,7 +126,7 @@
  *   4.3  asr_rel_mhsa_{forward,backward}            N R F  gemm
  *   4.3  asr_conv2d_{forward,backward}              N R F  gemm
  *   4.3  asr_conv2d_subsampling_{forward,backward}  N R F  gemm
- *   4.3  asr_conformer_ff_{forward,backward}        N R F  gemm
+ *   4.3  asr_conformer_ff_{forward,backward}        N R F  pieces
  *   4.3  asr_conformer_conv_{forward,backward}      N R F  pieces
  *   4.3  asr_conformer_block_{forward,backward}     N R F  pieces
  *   4.4  asr_lstm_{forward,backward}                N R F  gemm
@@ -271,7 +276,11 @@ typedef ASR_REAL asr_real;
 #endif
 
 /* The SIMD path the unsuffixed functions use. */
-#if !defined(ASR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#if !defined(ASR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__) && defined(__AVX512F__)
+#define ASR_SIMD_AVX2 1     /* the AVX2 kernels, and the GEMM's AVX-512 micro-kernel */
+#define ASR_SIMD_AVX512 1
+#define ASR_SIMD_NAME "avx512f+avx2+fma"
+#elif !defined(ASR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #define ASR_SIMD_AVX2 1
 #define ASR_SIMD_NAME "avx2+fma"
 #elif !defined(ASR_NO_SIMD) && defined(__ARM_NEON)
@@ -372,8 +381,8 @@ ASRDEF void asr_log_softmax_backward(asr_real *dx, const asr_real *y, const asr_
  * _naive: one loop per index of C_ij = sum_k A_ik B_kj, summed in double.
  * _ref:   blocked for the cache, k-loop outside the j-loop so the inner loop is a
  *         contiguous axpy, summed in asr_real.
- * asr_gemm: the fastest built: with AVX2+FMA (float), a packed 6x16 register-blocked
- *         kernel; otherwise _ref. */
+ * asr_gemm: the fastest built: with AVX-512 (float, -mavx512f), a packed 12x32
+ *         register-blocked kernel; with AVX2+FMA a 6x16 one (the same bits); otherwise _ref. */
 ASRDEF void asr_gemm_naive(int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
                            const asr_real *A, int lda, const asr_real *B, int ldb,
                            asr_real beta, asr_real *C, int ldc);
@@ -5995,8 +6004,9 @@ typedef enum asr__tier {
  *   asr_softmax, asr_log_softmax (+ _backward)
  *   asr_gemm_naive                    -> itself: C_ij = sum_k A_ik B_kj, one loop per index
  *   asr_gemm_ref                      -> itself: cache blocks, a contiguous axpy inside
- *   asr_gemm                          -> asr__gemm_avx2 (micro-kernel asr__gemm_micro_avx2),
- *                                        else asr_gemm_ref                      [fast: avx2]
+ *   asr_gemm                          -> asr__gemm_avx2 (micro-kernel asr__gemm_micro_avx512
+ *                                        with -mavx512f, else asr__gemm_micro_avx2),
+ *                                        else asr_gemm_ref                    [fast: avx512]
  *   (private) asr__gemm_tier          -> the GEMM of a tier, for the layers' tier drivers
  *   (private) asr__exp_avx2, asr__log_avx2 -> e^x and ln x of 8 floats (e^x: fast paths of 5
  *                                        and 7.1; ln x: no caller, 5 has its asr__ctc_log_1to3)
@@ -6112,17 +6122,59 @@ ASRDEF void asr_gemm_ref(int trans_a, int trans_b, int M, int N, int K, asr_real
 #undef ASR__B
 
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-/* The AVX2+FMA GEMM: a 6x16 register-blocked micro-kernel (the GotoBLAS/BLIS layout).
- *   for each 16-column panel of op(B):  for each block of KC = 256 steps of k:
- *     pack the panel (KC x 16, k-major, zero past N) once;
- *     for each 6-row sliver of op(A): micro-kernel, then C block += alpha * acc.
- * The micro-kernel keeps the 6x16 block of C in 12 ymm accumulators: for each k it
- * broadcasts op(A)[i0..i0+5][k] and multiplies-adds them into two 8-wide loads of the
- * packed row op(B)[k][j0..j0+15]. op(A) is read in place through six row pointers with a
- * step of 1 (A as is) or lda (A transposed); rows past M repeat row i0 and their results
- * are dropped. Packing B (1/(2*rows) of the work) avoids the cache-set conflicts of
- * power-of-two row strides and makes both B layouts one contiguous stream. The pack is
- * on the stack (16 KiB): kernels never allocate. */
+/* The SIMD GEMM: an MR x NR register-blocked micro-kernel (the GotoBLAS/BLIS layout).
+ *   for each NR-column panel of op(B):  for each block of KC = 256 steps of k:
+ *     pack the panel (KC x NR, k-major, zero past N) once;
+ *     for each MR-row sliver of op(A): micro-kernel, then C block += alpha * acc.
+ * The micro-kernel keeps the MR x NR block of C in registers: for each k it broadcasts
+ * op(A)[i0..i0+MR-1][k] and multiplies-adds them into the packed row op(B)[k][j0..]:
+ *   AVX-512 (-mavx512f): MR = 12, NR = 32, 24 zmm accumulators (asr__gemm_micro_avx512);
+ *   AVX2+FMA:            MR = 6,  NR = 16, 12 ymm accumulators (asr__gemm_micro_avx2).
+ * op(A) is read in place through MR row pointers with a step of 1 (A as is) or lda (A
+ * transposed); rows past M repeat row i0 and their results are dropped. Packing B (1/(2 MR)
+ * of the work) avoids the cache-set conflicts of power-of-two row strides and makes both B
+ * layouts one contiguous stream; a transposed B is packed row by row of B (contiguous
+ * reads). The pack is on the stack (16 or 32 KiB): kernels never allocate.
+ * Both kernels give the same bits: each C element is one chain of fused multiply-adds over
+ * its KC-block in k order, then C += alpha acc (fused in whole 16-column groups, a multiply
+ * and an add in the last N mod 16 columns). */
+#if defined(ASR_SIMD_AVX512)
+enum { ASR__GEMM_MR = 12, ASR__GEMM_NR = 32, ASR__GEMM_KC = 256 };
+
+/* one row r of the 12 x 32 block: broadcast op(A)[i0+r][k], two 16-wide FMAs */
+#define ASR__GEMM_ROW512(r) v = _mm512_set1_ps(a##r[o]);             \
+  c##r##0 = _mm512_fmadd_ps(v, b0, c##r##0); c##r##1 = _mm512_fmadd_ps(v, b1, c##r##1)
+ASR__PRIVATE void asr__gemm_micro_avx512(int kc, const float *const *a, ptrdiff_t as,
+                                         const float *bp, float *acc) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00;
+  __m512 c70 = c00, c71 = c00, c80 = c00, c81 = c00, c90 = c00, c91 = c00, c100 = c00;
+  __m512 c101 = c00, c110 = c00, c111 = c00;
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+  const float *a6 = a[6], *a7 = a[7], *a8 = a[8], *a9 = a[9], *a10 = a[10], *a11 = a[11];
+  ptrdiff_t o = 0;
+  int k;
+  for (k = 0; k < kc; k++, bp += ASR__GEMM_NR, o += as) {
+    __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16), v;
+    ASR__GEMM_ROW512(0); ASR__GEMM_ROW512(1); ASR__GEMM_ROW512(2); ASR__GEMM_ROW512(3);
+    ASR__GEMM_ROW512(4); ASR__GEMM_ROW512(5); ASR__GEMM_ROW512(6); ASR__GEMM_ROW512(7);
+    ASR__GEMM_ROW512(8); ASR__GEMM_ROW512(9); ASR__GEMM_ROW512(10); ASR__GEMM_ROW512(11);
+  }
+  _mm512_storeu_ps(acc + 0, c00);    _mm512_storeu_ps(acc + 16, c01);
+  _mm512_storeu_ps(acc + 32, c10);   _mm512_storeu_ps(acc + 48, c11);
+  _mm512_storeu_ps(acc + 64, c20);   _mm512_storeu_ps(acc + 80, c21);
+  _mm512_storeu_ps(acc + 96, c30);   _mm512_storeu_ps(acc + 112, c31);
+  _mm512_storeu_ps(acc + 128, c40);  _mm512_storeu_ps(acc + 144, c41);
+  _mm512_storeu_ps(acc + 160, c50);  _mm512_storeu_ps(acc + 176, c51);
+  _mm512_storeu_ps(acc + 192, c60);  _mm512_storeu_ps(acc + 208, c61);
+  _mm512_storeu_ps(acc + 224, c70);  _mm512_storeu_ps(acc + 240, c71);
+  _mm512_storeu_ps(acc + 256, c80);  _mm512_storeu_ps(acc + 272, c81);
+  _mm512_storeu_ps(acc + 288, c90);  _mm512_storeu_ps(acc + 304, c91);
+  _mm512_storeu_ps(acc + 320, c100); _mm512_storeu_ps(acc + 336, c101);
+  _mm512_storeu_ps(acc + 352, c110); _mm512_storeu_ps(acc + 368, c111);
+}
+#undef ASR__GEMM_ROW512
+#else
 enum { ASR__GEMM_MR = 6, ASR__GEMM_NR = 16, ASR__GEMM_KC = 256 };
 
 ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t as, const float *bp,
@@ -6149,14 +6201,88 @@ ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t 
   _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
   _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
 }
+#endif
 
+/* bpack[k][jj] = op(B)[k0+k][j0+jj] for k < kc, jj < nr; zero for nr <= jj < NR */
+ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, int ldb, int k0, int kc,
+                                   int j0, int nr) {
+  int k, jj;
+  if (!trans_b) {
+    for (k = 0; k < kc; k++) {
+      const float *src = B + (size_t)(k0 + k) * ldb + j0;
+      float *dst = bpack + (size_t)k * ASR__GEMM_NR;
+      for (jj = 0; jj < nr; jj++) dst[jj] = src[jj];
+      for (; jj < ASR__GEMM_NR; jj++) dst[jj] = 0;
+    }
+    return;
+  }
+  for (jj = 0; jj < nr; jj++) {                 /* B (N,K): row j0+jj of B is column jj */
+    const float *src = B + (size_t)(j0 + jj) * ldb + k0;
+    for (k = 0; k < kc; k++) bpack[(size_t)k * ASR__GEMM_NR + jj] = src[k];
+  }
+  for (; jj < ASR__GEMM_NR; jj++)
+    for (k = 0; k < kc; k++) bpack[(size_t)k * ASR__GEMM_NR + jj] = 0;
+}
+
+/* C[0..nr) += alpha acc[0..nr): fused in whole groups of 16 columns, then a multiply and
+ * an add per column (the same bits for both kernels' panel widths) */
+ASR__PRIVATE void asr__gemm_update_row(float *c, const float *acc, int nr, float alpha) {
+  int jj = 0;
+#if defined(ASR_SIMD_AVX512)
+  for (; jj + 16 <= nr; jj += 16)
+    _mm512_storeu_ps(c + jj, _mm512_fmadd_ps(_mm512_set1_ps(alpha), _mm512_loadu_ps(acc + jj),
+                                             _mm512_loadu_ps(c + jj)));
+#else
+  for (; jj + 16 <= nr; jj += 16) {
+    __m256 va = _mm256_set1_ps(alpha);
+    _mm256_storeu_ps(c + jj, _mm256_fmadd_ps(va, _mm256_loadu_ps(acc + jj), _mm256_loadu_ps(c + jj)));
+    _mm256_storeu_ps(c + jj + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(acc + jj + 8),
+                                                 _mm256_loadu_ps(c + jj + 8)));
+  }
+#endif
+  for (; jj < nr; jj++) {
+    volatile float t = alpha * acc[jj];   /* two roundings, also where C++ would contract */
+    c[jj] += t;
+  }
+}
+
+/* One block of C: rows [i0, i0+mr) by the NR-column panel at j0 (nr valid columns), all
+ * of K. bpack: the packed KC x NR panel of op(B); acc: the micro-kernel's MR x NR block of
+ * C, before alpha and the valid rows/columns are applied. Both on this thread's stack. */
+ASR__PRIVATE void asr__gemm_block(int trans_a, int trans_b, int K, float alpha, const float *A, int lda,
+                                  const float *B, int ldb, float *C, int ldc, int i0, int mr, int j0, int nr) {
+  float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
+  int i, k0, iend = i0 + mr;
+  for (k0 = 0; k0 < K; k0 += ASR__GEMM_KC) {
+    int kc = ASR__MIN(ASR__GEMM_KC, K - k0);
+    asr__gemm_pack_b(bpack, trans_b, B, ldb, k0, kc, j0, nr);
+    for (i = i0; i < iend; i += ASR__GEMM_MR) {
+      int m = ASR__MIN(ASR__GEMM_MR, iend - i), r;
+      const float *arow[ASR__GEMM_MR];
+      for (r = 0; r < ASR__GEMM_MR; r++) {
+        int ir = i + (r < m ? r : 0);           /* rows past the block repeat its first */
+        arow[r] = trans_a ? A + (size_t)k0 * lda + ir : A + (size_t)ir * lda + k0;
+      }
+#if defined(ASR_SIMD_AVX512)
+      asr__gemm_micro_avx512(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
+#else
+      asr__gemm_micro_avx2(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
+#endif
+      for (r = 0; r < m; r++)                  /* C block += alpha * acc, the valid part */
+        asr__gemm_update_row(C + (size_t)(i + r) * ldc + j0, acc + r * ASR__GEMM_NR, nr, alpha);
+    }
+  }
+}
+
+/* With -DASR_THREADS and OpenMP (-fopenmp), GEMMs of at least ASR__GEMM_PAR_MIN multiply-
+ * adds split their blocks (NR-column panels times blocks of 16 MR rows) over the threads.
+ * Every C element is still computed by one thread in the same order: the bits do not
+ * depend on the number of threads. Without ASR_THREADS: one block of all rows per panel. */
+#define ASR__GEMM_PAR_MIN 262144.0
 ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, const float *B, int ldb, float beta,
                                  float *C, int ldc) {
-  /* bpack: the packed KC x 16 panel of op(B) (16 KiB); acc: the micro-kernel's 6 x 16
-   * block of C, before alpha and the valid rows/columns are applied */
-  float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
-  int i, j, k, i0, j0, k0;
+  int i, j, task, np = (N + ASR__GEMM_NR - 1) / ASR__GEMM_NR, mb = M, nb;
   /* C = beta C first; the blocks below only add alpha op(A) op(B) */
   for (i = 0; i < M; i++) {
     float *c = C + (size_t)i * ldc;
@@ -6165,46 +6291,18 @@ ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, 
     else if (beta != 1)
       for (j = 0; j < N; j++) c[j] *= beta;
   }
-  if (alpha == 0) return;
-  for (j0 = 0; j0 < N; j0 += ASR__GEMM_NR) {
-    int nr = ASR__MIN(ASR__GEMM_NR, N - j0);
-    for (k0 = 0; k0 < K; k0 += ASR__GEMM_KC) {
-      int kc = ASR__MIN(ASR__GEMM_KC, K - k0);
-      /* bpack[k][jj] = op(B)[k0+k][j0+jj], zero past N */
-      for (k = 0; k < kc; k++) {
-        float *dst = bpack + (size_t)k * ASR__GEMM_NR;
-        int jj;
-        if (!trans_b) {
-          const float *src = B + (size_t)(k0 + k) * ldb + j0;
-          for (jj = 0; jj < nr; jj++) dst[jj] = src[jj];
-        } else {
-          for (jj = 0; jj < nr; jj++) dst[jj] = B[(size_t)(j0 + jj) * ldb + k0 + k];
-        }
-        for (; jj < ASR__GEMM_NR; jj++) dst[jj] = 0;
-      }
-      for (i0 = 0; i0 < M; i0 += ASR__GEMM_MR) {
-        int mr = ASR__MIN(ASR__GEMM_MR, M - i0), r;
-        const float *arow[ASR__GEMM_MR];
-        for (r = 0; r < ASR__GEMM_MR; r++) {
-          int ir = i0 + (r < mr ? r : 0);       /* rows past M repeat row i0 */
-          arow[r] = trans_a ? A + (size_t)k0 * lda + ir : A + (size_t)ir * lda + k0;
-        }
-        asr__gemm_micro_avx2(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
-        /* C block += alpha * acc, only the valid part */
-        for (r = 0; r < mr; r++) {
-          float *c = C + (size_t)(i0 + r) * ldc + j0;
-          const float *a = acc + r * ASR__GEMM_NR;
-          if (nr == ASR__GEMM_NR) {
-            __m256 va = _mm256_set1_ps(alpha);
-            _mm256_storeu_ps(c, _mm256_fmadd_ps(va, _mm256_loadu_ps(a), _mm256_loadu_ps(c)));
-            _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(a + 8), _mm256_loadu_ps(c + 8)));
-          } else {
-            int jj;
-            for (jj = 0; jj < nr; jj++) c[jj] += alpha * a[jj];
-          }
-        }
-      }
-    }
+  if (alpha == 0 || M <= 0 || N <= 0) return;
+#if defined(ASR_THREADS) && defined(_OPENMP)
+  if ((double)M * N * K >= ASR__GEMM_PAR_MIN) mb = 16 * ASR__GEMM_MR;
+#endif
+  nb = (M + mb - 1) / mb;
+#if defined(ASR_THREADS) && defined(_OPENMP)
+#pragma omp parallel for schedule(static) if ((double)M * N * K >= ASR__GEMM_PAR_MIN)
+#endif
+  for (task = 0; task < np * nb; task++) {
+    int j0 = task / nb * ASR__GEMM_NR, i0 = task % nb * mb;
+    asr__gemm_block(trans_a, trans_b, K, alpha, A, lda, B, ldb, C, ldc, i0, ASR__MIN(mb, M - i0), j0,
+                    ASR__MIN(ASR__GEMM_NR, N - j0));
   }
 }
 #endif
@@ -9792,6 +9890,54 @@ ASRDEF void asr_swish_backward(asr_real *dx, const asr_real *dy, const asr_real 
   }
 }
 
+/* ---- swish of a tier: the fast tier's float AVX2 kernel, else the double loops above.
+ * asr__swish_avx2: s = 1 / (1 + e^-x) with e^-x from asr__exp_avx2 (a few ulp), in float;
+ *   forward y = x s, backward dx += dy (s + x s (1 - s)) = dy s (1 + x (1 - s)) (or, with
+ *   acc = 0, dx = dy s (1 + x (1 - s)), where dx may be dy: in place). The last
+ *   n mod 8 elements go through masked loads and stores: the same arithmetic everywhere.
+ *   Saturates as the double code does: x < -88.7 gives s = 0, y = -0 (x = -inf: NaN, as
+ *   there); x > 88.7 gives s = 1. Relative error against the double loops: a few 1e-7. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__swish_avx2(float *y, float *dx, const float *dy, const float *x, size_t n, int acc) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  size_t i;
+  for (i = 0; i < n; i += 8) {
+    size_t m = n - i < 8 ? n - i : 8;
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 xv = _mm256_maskload_ps(x + i, mask);
+    __m256 sv = _mm256_div_ps(one, _mm256_add_ps(one, asr__exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), xv))));
+    if (y) _mm256_maskstore_ps(y + i, mask, _mm256_mul_ps(xv, sv));                 /* x s */
+    if (dx) {                                           /* dx (+)= dy s (1 + x (1 - s)) */
+      __m256 d = _mm256_mul_ps(sv, _mm256_fmadd_ps(xv, _mm256_sub_ps(one, sv), one));
+      __m256 g = _mm256_maskload_ps(dy + i, mask);
+      _mm256_maskstore_ps(dx + i, mask, acc ? _mm256_fmadd_ps(g, d, _mm256_maskload_ps(dx + i, mask))
+                                            : _mm256_mul_ps(g, d));
+    }
+  }
+}
+#endif
+ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_avx2(y, NULL, NULL, x, n, 0);
+    return;
+  }
+#endif
+  (void)tier;
+  asr_swish_forward(y, x, n);
+}
+ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
+                                           size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_avx2(NULL, dx, dy, x, n, 1);
+    return;
+  }
+#endif
+  (void)tier;
+  asr_swish_backward(dx, dy, x, n);
+}
+
 /* ---- GLU: x viewed as (outer, 2C, inner); a = first C channels, b = the last C */
 ASRDEF asr_result asr_glu_forward(asr_real *y, const asr_real *x, int outer, int C, int inner) {
   int o, c, i;
@@ -10972,6 +11118,20 @@ ASR__PRIVATE double asr__dswish1(double z) {
   double s = asr__sigmoid(z);
   return s + z * s * (1 - s);
 }
+/* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 kernel, else in
+ * double as above */
+ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
+                                       size_t n) {
+  size_t k;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_avx2(NULL, out, dy, x, n, 0);
+    return;
+  }
+#endif
+  (void)tier;
+  for (k = 0; k < n; k++) out[k] = (asr_real)(dy[k] * asr__dswish1(x[k]));
+}
 
 /* _naive: one item, every sum a loop. x, y (C,T); mean, gate (C); z (R). */
 ASR__PRIVATE void asr__se_item_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate, const asr_real *x,
@@ -11299,7 +11459,7 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
         s->b[i], s->bn_mean[i], s->bn_rstd[i], l->bn.running_mean, l->bn.running_var, s->a[i], l->bn.weight,
         l->bn.bias, s->len[i + 1], c->N, c->C_out, Ti, c->training, c->bn_momentum, c->bn_eps);
     if (r != ASR_OK) return r;
-    asr_swish_forward(s->h[i], s->b[i], (size_t)c->N * c->C_out * Ti);   /* padding: swish(0) = 0 */
+    asr__swish_forward_tier(tier, s->h[i], s->b[i], (size_t)c->N * c->C_out * Ti);   /* swish(0) = 0 */
     h = s->h[i];
   }
   /* SE over the valid frames of the last layer's output */
@@ -11324,7 +11484,7 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
   } else {
     memcpy(s->zsum, s->se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
   }
-  asr_swish_forward(y, s->zsum, (size_t)c->N * c->C_out * Tm);        /* C(x) = swish(...) */
+  asr__swish_forward_tier(tier, y, s->zsum, (size_t)c->N * c->C_out * Tm);   /* C(x) = swish(...) */
   return ASR_OK;
 }
 
@@ -11336,7 +11496,7 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
                                                  const asr_contextnet_block_params *p,
                                                  const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
                                                  asr_real *DZ, void *scratch, size_t sbytes) {
-  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
+  int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch;
   size_t NTm = (size_t)c->N * c->C_out * Tm;
   asr_result r;
   /* through the final swish, valid frames only (padded dy is ignored) */
@@ -11344,7 +11504,7 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
   for (n = 0; n < c->N; n++)
     for (ch = 0; ch < c->C_out; ch++) {
       size_t o = ((size_t)n * c->C_out + ch) * Tm;
-      for (t = 0; t < s->len[m][n]; t++) DZ[o + t] = (asr_real)(dy[o + t] * asr__dswish1(s->zsum[o + t]));
+      asr__dswish_mul_tier(tier, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][n]);
     }
   if (c->residual) {
     /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
@@ -11372,10 +11532,10 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
     const asr_contextnet_layer_grads *gl = &g->layer[i];
     asr_conv1d_dims d;
     int Ti = i == m - 1 ? Tm : c->T;
-    size_t cnt = (size_t)c->N * c->C_out * Ti, k;
+    size_t cnt = (size_t)c->N * c->C_out * Ti;
     asr__cn_dims(c, i, &d);
     /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
-    for (k = 0; k < cnt; k++) G1[k] = (asr_real)(G1[k] * asr__dswish1(s->b[i][k]));   /* db = dh swish'(b) */
+    asr__dswish_mul_tier(tier, G1, G1, s->b[i], cnt);   /* db = dh swish'(b) */
     memset(G2, 0, sizeof(asr_real) * cnt);
     if (tier == ASR__TIER_NAIVE)
       asr__bn_naive_backward(G2, gl->bn.weight, gl->bn.bias, G1, s->a[i], s->bn_mean[i], s->bn_rstd[i],
@@ -12029,7 +12189,8 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *   asr_conformer_ff_*_naive              -> asr__conf_ff_naive(_backward), asr__linear_naive
  *                                            [Gulati20] Sec. 2.3                        sec. 5
  *   asr_conformer_ff_*_ref, asr_conformer_ff_* -> asr__conf_ff_linear(_backward) on
- *                                            asr_linear_*_ref / asr_linear_*  [fast: gemm]
+ *                                            asr_linear_*_ref / asr_linear_* and the swish
+ *                                            of that tier (4.1)              [fast: pieces]
  *   asr_conformer_conv_*{_naive,_ref,}    -> asr__conf_conv_compose(_backward): the pointwise
  *                                            convs as linears, GLU, the depthwise conv1d,
  *                                            batch norm, swish of that tier (_naive: written
@@ -12040,7 +12201,8 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *                                            out, asr__ln_naive), [Gulati20] eq. (1)    sec. 7
  *                                                                         [fast: pieces]
  * No 4.3 function has a SIMD kernel of its own: the unsuffixed tiers are the _ref
- * algorithms on asr_gemm / asr_linear_* / the fast conv1d of 4.2 (AVX2+FMA where built).
+ * algorithms on asr_gemm / asr_linear_* / the fast conv1d of 4.2 / the AVX2 swish of 4.1
+ * (asr__swish_forward_tier; AVX2+FMA where built).
  * The API and its full contract: section 4.3 of the declarations (search "4.3 Conformer").
  * Order below: per component the math (equations, _naive, _ref), the public tiers; then,
  * under the plumbing rule, argument checks, sizes, saved-buffer layouts and the drivers. */
@@ -13063,7 +13225,7 @@ ASR__PRIVATE asr_result asr__conf_ff_linear(asr__tier tier, asr_real *y, const a
                                             int F) {
   asr_result r = asr__linear_of_tier(tier, s->h, x, p->w1, p->b1, M, D, F);   /* h = x W1^T + b1 */
   if (r) return r;
-  asr_swish_forward(s->s, s->h, (size_t)M * F);
+  asr__swish_forward_tier(tier, s->s, s->h, (size_t)M * F);
   return asr__linear_of_tier(tier, y, s->s, p->w2, p->b2, M, F, D);           /* y = s W2^T + b2 */
 }
 ASR__PRIVATE asr_result asr__conf_ff_linear_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
@@ -13075,7 +13237,7 @@ ASR__PRIVATE asr_result asr__conf_ff_linear_backward(asr__tier tier, asr_real *d
   /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
   r = asr__linear_of_tier_backward(tier, ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
   if (r) return r;
-  asr_swish_backward(dh, ds, s->h, (size_t)M * F);
+  asr__swish_backward_tier(tier, dh, ds, s->h, (size_t)M * F);
   return asr__linear_of_tier_backward(tier, dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
 }
 
@@ -13166,7 +13328,7 @@ ASR__PRIVATE asr_result asr__conf_conv_compose(asr__tier tier, asr_real *y, cons
       s->n, s->bn_mean, s->bn_rstd, p->bn_mean, p->bn_var, s->c, p->bn_w, p->bn_b, lengths, N, D, T, cfg->training,
       cfg->bn_momentum, cfg->bn_eps);
   if (r) return r;
-  asr_swish_forward(tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
+  asr__swish_forward_tier(tier, tmp, s->n, (size_t)M * D);   /* tmp as (N,D,T) */
   asr__conf_transpose(s->s, tmp, lengths, N, T, D, 0);
   /* y = pointwise_conv2(s), 0 at padded frames */
   if (tier == ASR__TIER_NAIVE) asr__linear_naive(y, s->s, p->pw2_w, p->pw2_b, M, D, D);
@@ -13201,7 +13363,7 @@ ASR__PRIVATE asr_result asr__conf_conv_compose_backward(asr__tier tier, asr_real
   /* channels first (b2), swish backward into b1 */
   asr__conf_transpose(b2, b1, lengths, N, T, D, 1);
   memset(b1, 0, sizeof(asr_real) * ntd);
-  asr_swish_backward(b1, b2, s->n, ntd);
+  asr__swish_backward_tier(tier, b1, b2, s->n, ntd);
   /* batch norm backward into b2 */
   memset(b2, 0, sizeof(asr_real) * ntd);
   if (tier == ASR__TIER_NAIVE)
