@@ -17845,7 +17845,7 @@ ASRDEF asr_result asr_ctc_lexicon_decode_ref(int *tokens, int *n_tokens, double 
   b.hyp[0].last = -1;
   b.hyp[0].pb = 0;
   b.hyp[0].pnb = -INFINITY;
-  for (t = 0; t < T && nh > 0; t++) nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, &bo);
+  for (t = 0; t < T && nh > 0; t++) nh = asr__ctc_beam_frame(&b, nh, logprobs + (size_t)t * V, V, &bo, bo.beam);
   /* the end: each prefix's last word and </s>; the first best is kept */
   for (i = 0; i < nh; i++) {
     double s;
