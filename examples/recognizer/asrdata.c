@@ -491,3 +491,27 @@ int ad_svg_png(FILE *fp, const unsigned char *rgb, int w, int h, double x, doubl
   return 0;
 }
 
+
+/* ---- option values */
+
+int ad_parse_long(const char *prog, const char *name, const char *s, long lo, long hi, long *v) {
+  char *end;
+  long x = s ? strtol(s, &end, 10) : 0;
+  if (!s || end == s || *end || x < lo || x > hi) {
+    fprintf(stderr, "%s: --%s: '%s' is not an integer in [%ld, %ld]\n", prog, name, s ? s : "", lo, hi);
+    return 2;
+  }
+  *v = x;
+  return 0;
+}
+
+int ad_parse_double(const char *prog, const char *name, const char *s, double lo, double hi, double *v) {
+  char *end;
+  double x = s ? strtod(s, &end) : 0;
+  if (!s || end == s || *end || !(x >= lo && x <= hi)) {
+    fprintf(stderr, "%s: --%s: '%s' is not a number in [%g, %g]\n", prog, name, s ? s : "", lo, hi);
+    return 2;
+  }
+  *v = x;
+  return 0;
+}

@@ -74,4 +74,10 @@ typedef struct ad_waves {
 } ad_waves;
 int ad_waves_read(ad_waves *w, const char *dir, int rate);
 void ad_waves_free(ad_waves *w);
+
+/* An option's value S, for program PROG's option --NAME: an integer (ad_parse_long) or a
+ * number (ad_parse_double) in [LO, HI] into *V, 0; otherwise one line ("PROG: --NAME: 'S'
+ * is not an integer in [LO, HI]") and 2. S may be NULL (a missing value). */
+int ad_parse_long(const char *prog, const char *name, const char *s, long lo, long hi, long *v);
+int ad_parse_double(const char *prog, const char *name, const char *s, double lo, double hi, double *v);
 #endif

@@ -34,20 +34,10 @@ static int usage(void) {
   return 2;
 }
 
-static int parse_num(const char *name, const char *s, double lo, double hi, double *v) {
-  char *end;
-  double x = s ? strtod(s, &end) : 0;
-  if (!s || end == s || *end || !(x >= lo && x <= hi)) {
-    fprintf(stderr, "pretrain: --%s: '%s' is not a number in [%g, %g]\n", name, s ? s : "", lo, hi);
-    return 2;
-  }
-  *v = x;
-  return 0;
-}
-
 static int parse_args(int argc, char **argv, opts *o) {
   int i;
-  double v;
+  long v;
+  double d;
   memset(o, 0, sizeof *o);
   o->recipe = "toy-vq-wav2vec-gumbel", o->steps = 600, o->batch = 8, o->crop_ms = 250, o->lr = 1e-3;
   o->every = 50, o->seed = 1;
@@ -58,13 +48,13 @@ static int parse_args(int argc, char **argv, opts *o) {
     if (!strcmp(a, "--data")) o->data = val;
     else if (!strcmp(a, "--out")) o->out = val;
     else if (!strcmp(a, "--recipe")) o->recipe = val;
-    else if (!strcmp(a, "--steps")) { if (parse_num("steps", val, 0, 1e7, &v)) return 2; o->steps = (long)v; }
-    else if (!strcmp(a, "--batch")) { if (parse_num("batch", val, 1, 256, &v)) return 2; o->batch = (int)v; }
-    else if (!strcmp(a, "--crop-ms")) { if (parse_num("crop-ms", val, 30, 60000, &v)) return 2; o->crop_ms = (int)v; }
-    else if (!strcmp(a, "--lr")) { if (parse_num("lr", val, 0, 1, &v)) return 2; o->lr = v; }
-    else if (!strcmp(a, "--every")) { if (parse_num("every", val, 1, 1e7, &v)) return 2; o->every = (int)v; }
-    else if (!strcmp(a, "--channels")) { if (parse_num("channels", val, 1, 4096, &v)) return 2; o->channels = (int)v; }
-    else if (!strcmp(a, "--seed")) { if (parse_num("seed", val, 0, 2147483647, &v)) return 2; o->seed = (int)v; }
+    else if (!strcmp(a, "--steps")) { if (ad_parse_long("pretrain", "steps", val, 0, 10000000, &v)) return 2; o->steps = v; }
+    else if (!strcmp(a, "--batch")) { if (ad_parse_long("pretrain", "batch", val, 1, 256, &v)) return 2; o->batch = (int)v; }
+    else if (!strcmp(a, "--crop-ms")) { if (ad_parse_long("pretrain", "crop-ms", val, 30, 60000, &v)) return 2; o->crop_ms = (int)v; }
+    else if (!strcmp(a, "--lr")) { if (ad_parse_double("pretrain", "lr", val, 0, 1, &d)) return 2; o->lr = d; }
+    else if (!strcmp(a, "--every")) { if (ad_parse_long("pretrain", "every", val, 1, 10000000, &v)) return 2; o->every = (int)v; }
+    else if (!strcmp(a, "--channels")) { if (ad_parse_long("pretrain", "channels", val, 1, 4096, &v)) return 2; o->channels = (int)v; }
+    else if (!strcmp(a, "--seed")) { if (ad_parse_long("pretrain", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (int)v; }
     else return fprintf(stderr, "pretrain: unknown option '%s'\n", a), usage();
     i++;
   }

@@ -57,17 +57,6 @@ static int usage(void) {
   return 2;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *v, const char *name) {
-  char *end;
-  long x = strtol(s, &end, 10);
-  if (end == s || *end || x < lo || x > hi) {
-    fprintf(stderr, "train: --%s: '%s' is not an integer in [%ld, %ld]\n", name, s, lo, hi);
-    return 2;
-  }
-  *v = x;
-  return 0;
-}
-
 static int parse_args(int argc, char **argv, opts *o) {
   int i;
   long v;
@@ -103,11 +92,11 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--dev")) o->dev = val;
     else if (!strcmp(a, "--speakers")) o->speakers = val;
     else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
-    else if (!strcmp(a, "--steps")) { if (parse_long(val, 1, 100000000, &v, "steps")) return 2; o->steps = v; }
-    else if (!strcmp(a, "--seed")) { if (parse_long(val, 0, 2147483647, &v, "seed")) return 2; o->seed = (unsigned long)v; }
-    else if (!strcmp(a, "--batch-frames")) { if (parse_long(val, 100, 10000000, &v, "batch-frames")) return 2; o->batch_frames = (int)v; }
-    else if (!strcmp(a, "--eval-every")) { if (parse_long(val, 0, 100000000, &v, "eval-every")) return 2; o->eval_every = (int)v; }
-    else if (!strcmp(a, "--warmup")) { if (parse_long(val, 0, 100000000, &v, "warmup")) return 2; o->warmup = (int)v; }
+    else if (!strcmp(a, "--steps")) { if (ad_parse_long("train", "steps", val, 1, 100000000, &v)) return 2; o->steps = v; }
+    else if (!strcmp(a, "--seed")) { if (ad_parse_long("train", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (unsigned long)v; }
+    else if (!strcmp(a, "--batch-frames")) { if (ad_parse_long("train", "batch-frames", val, 100, 10000000, &v)) return 2; o->batch_frames = (int)v; }
+    else if (!strcmp(a, "--eval-every")) { if (ad_parse_long("train", "eval-every", val, 0, 100000000, &v)) return 2; o->eval_every = (int)v; }
+    else if (!strcmp(a, "--warmup")) { if (ad_parse_long("train", "warmup", val, 0, 100000000, &v)) return 2; o->warmup = (int)v; }
     else if (!strcmp(a, "--pad")) {
       char *end;
       double d = strtod(val, &end);
