@@ -3,12 +3,14 @@
 #   make            the examples and build/asrtool
 #   make demo       the main job on the bundled data (see README.md)
 #   make test       the C test runner in every configuration (see below), then make docs-check
-#                   and tests/programs.py (the programs on their files)
+#                   and tests/programs.py (the programs on their files; error paths under ASan)
+#   make san-programs  build/san/: asrtool, train, transcribe, posteriorgram with ASan + UBSan
 #   make docs-check the docs against the code: tier table, doc blocks, citations, equation
 #                   numbers, the docs' commands (tests/docs_check.py, no torch needed)
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
+#   make grade A=ctc STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
 #   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;
@@ -25,8 +27,11 @@ PYTHON  := /usr/bin/python3
 OPT     := -O2 -g
 WARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror
 CXXWARN := -std=c++11 -Wall -Wextra -Werror
-# SIMD: AVX2+FMA when this CPU has them (the unsuffixed functions then use them)
-SIMD    := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mavx2 -mfma)
+# SIMD: AVX2+FMA when this CPU has them (the unsuffixed functions then use them), and
+# AVX-512 F/BW/DQ/VL when it has those too (the GEMM's AVX-512 micro-kernel)
+HAS_FLAGS = $(shell for f in $(1); do grep -qw $$f /proc/cpuinfo 2>/dev/null || exit 0; done; echo yes)
+SIMD_AVX2 := $(if $(call HAS_FLAGS,avx2 fma),-mavx2 -mfma)
+SIMD    := $(strip $(SIMD_AVX2) $(if $(SIMD_AVX2),$(if $(call HAS_FLAGS,avx512f avx512bw avx512dq avx512vl),-mavx512f -mavx512bw -mavx512dq -mavx512vl)))
 LIBS    := -lstb -lm
 B       := build
 
@@ -51,11 +56,14 @@ EXAMPLES += $(B)/rnnt_lattice
 # quantizers
 EXAMPLES += $(B)/vq_toy
 
+# wav2vec / vq-wav2vec pretraining
+EXAMPLES += $(B)/pretrain $(B)/units
+
 # training
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds docs-check test-torch bench fuzz clean pretrained eval same-numbers
+.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch bench fuzz clean pretrained eval same-numbers grade
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -102,9 +110,9 @@ $(B)/asr_impl_f64.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
 
-# train, transcribe and posteriorgram share examples/recognizer/asrdata.c
+# train, transcribe, posteriorgram, pretrain and units share examples/recognizer/asrdata.c
 RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h $(OUTPATH_SRC)
-$(B)/train $(B)/transcribe $(B)/posteriorgram: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
+$(B)/train $(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
 	$(CC) $(WARN) $(OPT) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl.o -o $@ $(LIBS)
 
 # hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
@@ -128,6 +136,13 @@ TEST_BUILDS += $(B)/test_asan
 SAN_CC := gcc
 endif
 TDEF := -DASR_USE_STB_VORBIS
+# on an AVX-512 machine, one build without it: the AVX2 kernels other CPUs run
+ifneq ($(SIMD),$(SIMD_AVX2))
+TEST_BUILDS += $(B)/test_avx2
+endif
+# ASR_THREADS with OpenMP: every test on threads, and the GEMM's bits against one thread
+TEST_BUILDS += $(B)/test_threads
+OMP := -fopenmp -DASR_THREADS
 
 $(B)/test_gcc: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
@@ -141,6 +156,10 @@ $(B)/test_static: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_STATIC tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_sep: $(TEST_SRC) tests/impl.c | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) $(SIMD) $(TDEF) -DASR_TEST_SEPARATE_IMPL tests/test_asr.c tests/impl.c -o $@ $(LIBS)
+$(B)/test_avx2: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD_AVX2) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
+$(B)/test_threads: $(TEST_SRC) | $(B)/.deps-stb
+	gcc $(WARN) $(OPT) $(SIMD) $(OMP) $(TDEF) tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_nosimd: $(TEST_SRC) | $(B)/.deps-stb
 	gcc $(WARN) $(OPT) -DASR_NO_SIMD $(TDEF) tests/test_asr.c -o $@ $(LIBS)
 $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
@@ -149,21 +168,43 @@ $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
 
 test-builds: $(TEST_BUILDS)
 
+# ---- make san-programs: the programs under AddressSanitizer + UBSan (LeakSanitizer on) --
+# tests/programs.py runs their error paths (san/*): exit 2, one line, no sanitizer report.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_PROGRAMS := $(B)/san/asrtool $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram
+$(B)/san/asr_impl.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	@mkdir -p $(B)/san
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) -c $< -o $@
+$(B)/san/asrtool: $(ASRTOOL_SRC) $(B)/san/asr_impl.o
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $(filter %.c,$^) $(B)/san/asr_impl.o -o $@ $(LIBS)
+$(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram: $(B)/san/%: examples/recognizer/%.c $(RECOGNIZER_SRC) \
+  $(B)/san/asr_impl.o
+	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/san/asr_impl.o -o $@ $(LIBS)
+san-programs: $(SAN_PROGRAMS)
+
 # ---- make docs-check: the docs against the code ----------------------------------------
 # tests/docs_check.py says what it checks; it runs the docs' asrtool and transcribe commands,
 # and asks train --help for its options. A few seconds; no torch.
-DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe
+DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe $(B)/pretrain $(B)/units
 docs-check: $(DOCS_BIN)
 	@$(PYTHON) tests/docs_check.py
 
 # tests/programs.py runs the programs on their files: no output over an input, ... (its
 # docstring lists the families). Standard library only, well under a minute.
-PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align
+PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align $(SAN_PROGRAMS)
 
 # Runs every build (two at a time), one summary line per build, then the total; the docs
 # check and the programs' check count as runners too (one test line per check family).
 test: test-builds $(PROGRAMS_BIN)
-	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py
+	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py tests/assignments_check.py
+
+# ---- course assignments (examples/assignments/): grade a student's file part by part
+#   make grade A=ctc STUDENT=path/to/student.c [DEBUG=1]    (DEBUG: AddressSanitizer)
+# The grader is built in instructor mode (-DASR_ASSIGNMENT_CTC); make test runs
+# tests/assignments_check.py, which grades the library's own answers and broken ones.
+A ?= ctc
+grade: $(B)/asrtool-f64
+	@sh examples/assignments/grade.sh $(A) $(STUDENT) $(DEBUG)
 
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch
@@ -186,7 +227,7 @@ pretrained: $(B)/train
 	$(B)/train --recipe ctc-contextnet --data data/toy/train --out data/models/ctc-contextnet.npz \
 	  --steps 2000 --seed 1 --eval-every 250 | tee data/models/ctc-contextnet.log
 # make eval: trains every recipe and prints its error rates (long: see README.md)
-eval: $(B)/train $(B)/transcribe
+eval: $(B)/train $(B)/transcribe $(B)/asrtool
 	@sh tests/eval.sh
 
 # ---- bench -----------------------------------------------------------------------
@@ -205,10 +246,16 @@ $(B)/.deps-openblas: | $(B)/.stamp
 	@touch $@
 $(B)/bench_blas: bench/blas_gemm.c | $(B)/.deps-openblas
 	$(CC) $(WARN) $(OPT) $(SIMD) -I$(OPENBLAS_INC) $< -o $@ -L$(OPENBLAS) -Wl,-rpath,$(OPENBLAS) -lopenblas -lm
-bench: $(EXAMPLES) $(B)/bench_blas | $(B)/.deps-torch
+# asrtool-omp: asrtool with ASR_THREADS and OpenMP, for `asrtool bench --threads N`
+$(B)/asr_impl_omp.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
+	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) -c $< -o $@
+$(B)/asrtool-omp: $(ASRTOOL_SRC) $(B)/asr_impl_omp.o
+	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) $(filter %.c,$^) $(B)/asr_impl_omp.o -o $@ $(LIBS)
+bench: $(EXAMPLES) $(B)/bench_blas $(B)/asrtool-omp | $(B)/.deps-torch
 	@$(B)/asrtool bench --json $(B)/bench.json
+	@$(B)/asrtool-omp bench --threads 2 --filter core --json $(B)/bench_2t.json
 	@$(B)/bench_blas --json $(B)/bench_blas.json
-	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json
+	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json $(B)/bench_2t.json
 
 # ---- fuzz ------------------------------------------------------------------------
 FUZZ_SECONDS ?= 30

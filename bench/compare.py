@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""bench/compare.py BENCH.json [BLAS.json] - the PyTorch side of `make bench`.
+"""bench/compare.py BENCH.json [BLAS.json [THREADS.json]] - the PyTorch side of `make bench`.
 
 Reads the table `asrtool bench --json` wrote, times the same cases in PyTorch (one
 thread, CPU time) where a component has registered a torch timing in TORCH_CASES below,
 and prints every case with asr.h's tiers and torch side by side, with the ratio
 torch/asr.h. BLAS.json (build/bench_blas, bench/blas_gemm.c) adds OpenBLAS's cblas_sgemm
-at 1 and 2 threads to the GEMM rows and the machine's measured FMA peak.
+at 1 and 2 threads to the GEMM rows and the machine's measured FMA peak; THREADS.json
+(`asrtool-omp bench --threads 2 --filter core`) asr.h's GEMM on 2 threads.
 Each component adds a function `case name -> seconds per call` to TORCH_CASES.
 
 The baseline must be fair: torch's matrix products go through Debian's generic
@@ -238,7 +239,7 @@ def gemm_flops(name):
 
 def main():
     rows = json.load(open(sys.argv[1]))
-    blas_rows = json.load(open(sys.argv[2])) if len(sys.argv) > 2 else []
+    blas_rows = [r for f in sys.argv[2:] for r in json.load(open(f))]
     cases, peak = {}, None
     for r in rows + blas_rows:
         if r["case"] == "fma peak":
@@ -269,6 +270,7 @@ def main():
         fl = gemm_flops(name)
         if fl:
             for impl, v in (("asr.h simd", t.get("simd")), ("OpenBLAS 1 thread", t.get("openblas-1t")),
+                            ("asr.h simd 2 threads (wall)", t.get("simd-2t")),
                             ("OpenBLAS 2 threads (wall)", t.get("openblas-2t")), ("torch", tt)):
                 if v:
                     pk = f"  {100 * fl / v / 1e9 / peak['gflops']:5.1f}% of peak" if peak else ""

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static int same(const struct stat *a, const struct stat *b) { return a->st_dev == b->st_dev && a->st_ino == b->st_ino; }
 
@@ -90,4 +94,37 @@ int op_check_fd(const char *prog, int fd, const char *what, const char *const *i
       return 2;
     }
   return 0;
+}
+
+/* ---- stale temporary files */
+static int is_temp_of(const char *name, const char *base) {
+  size_t n = strlen(base), i;
+  if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp", 4) != 0) return 0;
+  for (i = 0; i < 8; i++)
+    if (!isxdigit((unsigned char)name[n + 4 + i])) return 0;
+  return name[n + 12] == 0;
+}
+
+int op_remove_stale_temps(const char *out, double max_age) {
+  const char *slash = strrchr(out, '/');
+  const char *base = slash ? slash + 1 : out;
+  char dir[4096], path[8192];
+  DIR *d;
+  struct dirent *e;
+  time_t now = time(NULL);
+  int removed = 0;
+  if (!*base) return 0;
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) + (slash == out) : 1, slash ? out : ".");
+  if (!(d = opendir(dir))) return 0;
+  while ((e = readdir(d)) != NULL) {
+    struct stat st;
+    if (!is_temp_of(e->d_name, base)) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        difftime(now, st.st_mtime) < max_age)
+      continue;
+    if (remove(path) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
 }

@@ -22,4 +22,12 @@ int op_check(const char *prog, const char *out, const char *const *in, int n_in)
 /* The same for an open file descriptor (transcribe's stdout redirected to a file): 2 when
  * fd is a regular file that is one of the inputs. `what` names it in the message. */
 int op_check_fd(const char *prog, int fd, const char *what, const char *const *in, int n_in);
+
+/* asr.h's atomic writers (asr_model_save, asr_write_file_atomic) write OUT through a
+ * temporary OUT.tmpXXXXXXXX (8 hex digits) renamed into place at the end; a process
+ * killed between the two leaves that file behind, and each such kill adds one. Removes
+ * the regular files of exactly that pattern beside `out` that belong to this user and
+ * were last written more than max_age seconds ago (a writer still at work wrote its file
+ * within the last seconds; 600 is what the programs use), and returns how many. */
+int op_remove_stale_temps(const char *out, double max_age);
 #endif

@@ -15,8 +15,11 @@
 # (docs/training.md has the measured figures), so these narrow it:
 #   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las",
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
-#   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"), e.g.
-#   EVAL=loso RECIPES=ctc-contextnet EVAL_STEPS=1000 FOLDS=nicolas make eval
+#   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"),
+#   EVAL_WORDS=1: the loso folds of CTC recipes are also transcribed with the ten digit
+#   words as the lexicon and a bigram model of the training speakers' transcripts
+#   (build/asrtool ngram-train; docs/lexicon_lm.md), --lm-weight 0.5, beam 16. E.g.
+#   EVAL=loso RECIPES=ctc-contextnet EVAL_STEPS=1000 FOLDS=nicolas EVAL_WORDS=1 make eval
 set -eu
 cd "$(dirname "$0")/.."
 OUT=build/eval
@@ -26,19 +29,21 @@ RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las}
 EVAL=${EVAL:-seen loso}
 FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}
+EVAL_WORDS=${EVAL_WORDS:-0}
 mkdir -p "$OUT"
 
 # confusions HYP: per speaker, the errors of a transcription of FSDD single recordings
 # (FILE<TAB>TEXT lines; the reference is the digit of the file name), as ref->hyp xN,
-# most frequent first.
+# the 12 most frequent first.
 confusions() {
   awk -F'\t' 'BEGIN { split("zero one two three four five six seven eight nine", w, " ") }
     { n = split($1, p, "/"); split(p[n], f, "_"); ref = w[f[1] + 1]
       print f[2] "\t" ($2 == ref ? "=" : ref "->" ($2 == "" ? "(nothing)" : $2)) }' "$1" |
     sort | uniq -c | sort -k2,2 -k1,1nr |
-    awk '{ if ($2 != spk) { spk = $2; all = 0; bad = 0; line = "" }
-           all += $1; if ($3 != "=") { bad += $1; line = line " " $3 " x" $1 }
-           full[spk] = "   " spk ": " bad "/" all " wrong" (bad ? ":" : "") line }
+    awk '{ if ($2 != spk) { spk = $2; all = 0; bad = 0; kinds = 0; line = "" }
+           all += $1; if ($3 != "=") { bad += $1; if (++kinds <= 12) line = line " " $3 " x" $1 }
+           more = kinds > 12 ? sprintf(" (and %d rarer kinds)", kinds - 12) : ""
+           full[spk] = "   " spk ": " bad "/" all " wrong" (bad ? ":" : "") line more }
          END { for (s in full) print full[s] }' | sort
 }
 
@@ -72,6 +77,7 @@ loso() {
     return
   fi
   scores=""
+  wscores=""
   for spk in $FOLDS; do
     name="$recipe-loso-$spk"
     echo "== $recipe, leave out $spk: train on the others (--splice 1-5 --pad 0.1, $STEPS steps)"
@@ -83,8 +89,27 @@ loso() {
     echo "   $spk, every recording: $(cat "$OUT/$name.score")"
     confusions "$OUT/$name.hyp"
     scores="$scores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name.score")"
+    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt ]; then
+      # the lexicon: the ten digit words; the LM: the other speakers' transcripts
+      printf '%s\n' zero one two three four five six seven eight nine > "$OUT/digits.txt"
+      ls "$FSDD" | awk -F_ -v s="$spk" 'BEGIN { split("zero one two three four five six seven eight nine", w, " ") }
+        /^[0-9]_[a-z]+_[0-9]+[.]wav$/ && $2 != s { print w[substr($1, 1, 1) + 1] }' > "$OUT/$name.lmtext"
+      build/asrtool ngram-train --order 2 "$OUT/$name.lmtext" "$OUT/$name.arpa"
+      build/transcribe --model "$OUT/$name.npz" --pad 0.1 $TRANSCRIBE_ARGS --lexicon "$OUT/digits.txt" \
+        --lm "$OUT/$name.arpa" --lm-weight 0.5 --beam 16 --data "$FSDD" --speakers "$spk" \
+        > "$OUT/$name-words.hyp" 2> "$OUT/$name-words.score"
+      echo "   $spk, with the digit lexicon and the bigram LM: $(cat "$OUT/$name-words.score")"
+      confusions "$OUT/$name-words.hyp"
+      wscores="$wscores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name-words.score")"
+    fi
   done
-  echo "$scores" | awk -v r="$recipe" '{ s = 0; worst = 0; for (i = 1; i <= NF; i++) { split($i, a, "=");
+  summary "$recipe" "$scores"
+  if [ -n "$wscores" ]; then summary "$recipe, digit lexicon + bigram LM," "$wscores"; fi
+}
+
+# summary WHAT "spk=WER ...": the folds' WER, their mean and the worst.
+summary() {
+  echo "$2" | awk -v r="$1" '{ s = 0; worst = 0; for (i = 1; i <= NF; i++) { split($i, a, "=");
       s += a[2]; if (a[2] > worst) worst = a[2] }
     printf "== %s leave-one-speaker-out WER:%s; mean %.2f%%, worst %.2f%% (%d folds)\n", r, $0, s / NF, worst, NF }'
 }

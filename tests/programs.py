@@ -14,10 +14,23 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
            and exit status 2, and the input is left byte for byte as it was. Each family
            also has a control: the same command with a harmless output succeeds, so the
            refusal is the guard's and not some other error.
+stale/*    A temporary MODEL.npz.tmpXXXXXXXX older than 10 minutes, left by a train killed
+           while writing, is removed by the next run; a fresh one (a writer at work), names
+           of another pattern, and another output's temporaries are left alone.
+long/*     build/transcribe reads a long recording as a stream and in 30 s windows: a
+           LONG_MINUTES-minute WAV (noise and tone bursts, made here, never stored) is
+           transcribed with a peak resident set under RSS_BOUND_MB, measured with
+           getrusage (os.wait4) for that one process; a recording shorter than one window
+           gives the same output (words and --align times) with --chunk 30 and --chunk 0.
 rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): every program
            that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
            exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
            asrtool resample refuses a rate ratio above 96; 4 kHz itself is read.
+san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
+           san-programs: build/san/) on bad input - missing, garbled or too short files,
+           bad options, a bad data folder, an output over an input - exit 2 with one line
+           and no sanitizer report: every error path frees what it made (LeakSanitizer)
+           and touches no memory it should not.
 """
 import os
 import shutil
@@ -200,6 +213,82 @@ def outpath_tests(tmp):
         report("outpath/recognizer", p)
 
 
+# ---- stale/*
+def stale_tests(tmp):
+    if not wanted("stale/train"):
+        return
+    p = []
+    d = os.path.join(tmp, "stale")
+    os.makedirs(d)
+    names = {"m.npz.tmp0123abcd": True, "m.svg.tmpffffffff": True, "m.npz.tmp01234567x": False,
+             "m.npz.tmpABCDEF0": False, "other.npz.tmp0123abcd": False, "m.npz.tmpfresh000": False,
+             "m.npz.tmp9999aaaa": False}
+    old = os.path.getmtime(d) - 3600
+    for n in names:
+        with open(os.path.join(d, n), "w") as f:
+            f.write("partial")
+        if n != "m.npz.tmp9999aaaa":                  # this one was just written: a writer at work
+            os.utime(os.path.join(d, n), (old, old))
+    data = os.path.join(tmp, "data")
+    if not os.path.exists(data):                      # made by outpath/*, unless filtered out
+        os.makedirs(data)
+        shutil.copy(os.path.join(ROOT, "data", "toy", "train", "0000.ogg"), data)
+        with open(os.path.join(data, "transcripts.tsv"), "w") as f:
+            f.write("0000.ogg\teight\n")
+    succeeds([prog("train"), "--recipe", "ctc-contextnet", "--data", data, "--steps", "1", "--quiet", "--out",
+              os.path.join(d, "m.npz")], tmp, p)
+    for n, gone in names.items():
+        if os.path.exists(os.path.join(d, n)) == gone:
+            p.append("%s: %s" % (n, "left behind" if gone else "removed"))
+    report("stale/train", p)
+
+
+# ---- long/*
+LONG_MINUTES = 10       # 30 takes ~15 s of CPU; measured by hand in docs/training.md
+RSS_BOUND_MB = 150       # docs/training.md: about 75 MB measured for 10 and 30 minutes
+
+
+def long_tests(tmp):
+    if wanted("long/same-short"):
+        p = []
+        clips = [os.path.join(ROOT, "data", "toy", "test", n) for n in sorted(os.listdir(os.path.join(ROOT, "data", "toy",
+                                                                                                   "test")))
+                 if n.endswith(".ogg")][:6] + [os.path.join(ROOT, "data", "demo.ogg")]
+        outs = []
+        for chunk in ["30", "0"]:
+            rc, out, err = run([prog("transcribe"), "--model", MODEL, "--align", "--chunk", chunk] + clips, tmp)
+            if rc != 0:
+                p.append("--chunk %s: exit %d %s" % (chunk, rc, err[-200:]))
+            outs.append(out)
+        if outs[0] != outs[1] or not outs[0].strip():
+            p.append("--chunk 30 and --chunk 0 differ on short clips:\n%s\n%s" % (outs[0][:300], outs[1][:300]))
+        report("long/same-short (%d clips)" % len(clips), p)
+    if wanted("long/bounded-memory"):
+        p = []
+        path = os.path.join(tmp, "long.wav")
+        second = [int(300 * ((i * 7919) % 17 - 8)) + (int(3000 * (((i // 8) % 2) * 2 - 1)) if (i // 1600) % 10 < 3 else 0)
+                  for i in range(16000)]
+        block = b"".join(struct.pack("<h", v) for v in second) * 60
+        with wave.open(path, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            for _ in range(LONG_MINUTES):
+                w.writeframes(block)
+        with open(os.path.join(tmp, "long.txt"), "wb") as fo, open(os.path.join(tmp, "long.err"), "wb") as fe:
+            proc = subprocess.Popen([prog("transcribe"), "--model", MODEL, path], stdout=fo, stderr=fe, cwd=tmp)
+            _, status, usage = os.wait4(proc.pid, 0)    # this process's own rusage: ru_maxrss in KiB
+            proc.returncode = 0
+        os.remove(path)
+        rss_mb = usage.ru_maxrss / 1024.0
+        if status != 0:
+            p.append("exit status %d: %s" % (status, open(os.path.join(tmp, "long.err")).read()[-300:]))
+        if rss_mb > RSS_BOUND_MB:
+            p.append("peak RSS %.0f MB, above the bound of %d MB" % (rss_mb, RSS_BOUND_MB))
+        report("long/bounded-memory: %d min, peak RSS %.0f MB (bound %d), CPU %.0f s" % (
+            LONG_MINUTES, rss_mb, RSS_BOUND_MB, usage.ru_utime + usage.ru_stime), p)
+
+
 # ---- rates/*
 def expect_fail(args, cwd, needle, problems):
     """args must exit 2 with one line on stderr that contains needle."""
@@ -232,11 +321,86 @@ def rate_tests(tmp):
     report("rates/programs", p)
 
 
+# ---- san/*
+def san_tests(tmp):
+    """The programs built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
+    on, make san-programs) on bad input: exit 2, one line, no sanitizer report."""
+    san = os.path.join(BUILD, "san")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
+    d = os.path.join(tmp, "san")
+    os.makedirs(d)
+    write_wav(os.path.join(d, "x.wav"), tone(16000))
+    write_wav(os.path.join(d, "one.wav"), tone(1))
+    write_wav(os.path.join(d, "r1.wav"), tone(1000), rate=1)
+    with open(os.path.join(d, "garbage.wav"), "wb") as f:
+        f.write(b"RIFF\x10\x00\x00\x00WAVEfmt \x0e\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00")
+    write_npy(os.path.join(d, "f.npy"), "<f4", (1, 10, 7), [0.5] * 70)      # 7 columns: the model takes 80
+    write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [10])
+    with open(os.path.join(d, "garbage.npz"), "w") as f:
+        f.write("not a model\n")
+    for name, tsv in [("badtsv", "0000.ogg eight\n"), ("missing", "nothere.wav\tone\n"), ("short", "one.wav\tone\n"),
+                      ("good", "x.wav\tone\n")]:
+        os.makedirs(os.path.join(d, name))
+        with open(os.path.join(d, name, "transcripts.tsv"), "w") as f:
+            f.write(tsv.replace("one.wav", "../one.wav").replace("x.wav", "../x.wav"))
+    cases = {
+        "transcribe": [
+            ["--model", "missing.npz", "x.wav"], ["--model", "garbage.npz", "x.wav"], ["--model", MODEL, "missing.wav"],
+            ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", MODEL, "one.wav"],
+            ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
+            ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
+            ["--model", MODEL, "--bogus", "x.wav"]],
+        "train": [
+            ["--recipe", "nope", "--data", "good", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "nodir", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "badtsv", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "missing", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "short", "--out", "m.npz"],
+            ["--recipe", "ctc-conformer", "--data", "good", "--dev", "badtsv", "--out", "m.npz"],
+            ["--recipe", "rnnt", "--data", "good", "--dev", "missing", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--out", "good/m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz"]],
+        "posteriorgram": [
+            ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
+            ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
+            ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"]],
+        "asrtool": [
+            ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
+            ["model", "--model", MODEL, "f.npy", "l.npy", "out"],
+            ["info", "garbage.npz"], ["decode", "x.wav", "x.wav"]],
+    }
+    for program, runs in cases.items():
+        name = "san/" + program
+        if not wanted(name):
+            continue
+        p = []
+        exe = os.path.join(san, program)
+        if not os.path.exists(exe):
+            report(name, ["%s is not built (make san-programs)" % exe])
+            continue
+        for args in runs:
+            proc = subprocess.run([exe] + args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=300)
+            err = proc.stderr.decode(errors="replace")
+            # the one line; a usage synopsis after it and transcribe --data's CER line are not problems
+            lines = [l for l in err.strip().splitlines()
+                     if not l.startswith(("CER ", "usage:", " ")) or "Sanitizer" in l or "runtime error" in l]
+            if proc.returncode != 2 or len(lines) > 1 or not err.strip() or "Sanitizer" in err or "runtime error" in err:
+                p.append("%s %s: exit %d, stderr:" % (program, " ".join(args), proc.returncode))
+                p.extend("  " + l for l in lines[:12])
+            if VERBOSE:
+                print("    ran: %s %s -> %d %s" % (program, " ".join(args), proc.returncode, err.strip()[:200]))
+        report(name + " (%d bad inputs)" % len(runs), p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
         outpath_tests(tmp)
         rate_tests(tmp)
+        stale_tests(tmp)
+        long_tests(tmp)
+        san_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     failed = sum(1 for _, p in RESULTS if p)

@@ -239,6 +239,21 @@ static void t_wav_malformed(tctx *t) {
     wb_chunk(&w, "data", nan32, 4);
     CHECK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_NONFINITE);
   }
+  {
+    /* a 'fmt ' chunk whose size field says 14 but that holds 16 bytes: the walk lands two
+     * bytes early, on "\x10\0da", which is no chunk id; the message says so (issue 18: it
+     * used to print an empty chunk name) */
+    unsigned char f16[16];
+    static const unsigned char d2[2] = {0, 0};
+    fmt16(f16, 1, 1, 16000, 16);
+    riff_start(&w);
+    wb_bytes(&w, "fmt \x0e\0\0\0", 8);
+    wb_bytes(&w, f16, 16);
+    wb_chunk(&w, "data", d2, 2);
+    riff_end(&w);
+    CHECK(asr_wav_parse(w.b, w.n, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
+    CHECKF(strstr(err.msg, "no chunk id") && strstr(err.msg, "fmt ") && strstr(err.msg, "14 bytes"), "%s", err.msg);
+  }
   CHECK(asr_audio_parse(good.b, 0, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
   CHECK(asr_audio_parse("hello world", 11, -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_ERR_FORMAT);
 }
@@ -602,6 +617,85 @@ static void t_sample_rate_bounds(tctx *t) {
   CHECK(asr_resample_naive(y, x, 2, 97, 1, 6, 0.99) == ASR_ERR_INVALID_ARG);
 }
 
+/* Streaming (asr_audio_stream_*): the samples of asr_audio_read bit for bit, whatever the
+ * sizes asked for, in every WAV format and channel choice, across the 64 KiB blocks the
+ * reader works in, and for Ogg Vorbis (data/demo.ogg); the errors asr_audio_read gives. */
+static int stream_matches(const char *path, int channel, asr_audio_scale scale, int step) {
+  asr_audio a;
+  asr_audio_stream s;
+  asr_error err;
+  asr_real *y;
+  int n = 0, got, same;
+  if (asr_audio_read(path, channel, scale, &a, NULL, &err) != ASR_OK) return 0;
+  if (asr_audio_stream_open(&s, path, channel, scale, NULL, &err) != ASR_OK) {
+    asr_audio_free(&a, NULL);
+    return 0;
+  }
+  y = TALLOC(asr_real, (size_t)a.n + (size_t)step);
+  while ((got = asr_audio_stream_read(&s, y + n, step, &err)) > 0 && n + got <= a.n) n += got;
+  same = got == 0 && n == a.n && !memcmp(y, a.samples, sizeof(asr_real) * (size_t)n) &&
+         s.sample_rate == a.sample_rate && s.channels == a.channels && s.bits == a.bits && s.codec == a.codec &&
+         (s.length < 0 || s.length == a.n) && asr_audio_stream_read(&s, y, step, &err) == 0;
+  asr_audio_stream_close(&s);
+  asr_audio_free(&a, NULL);
+  free(y);
+  return same;
+}
+
+static void t_audio_stream(tctx *t) {
+  static const int steps[4] = {1, 7, 4099, 200000};
+  char path[512];
+  asr_real *x = TALLOC(asr_real, 3 * 30000);
+  asr_audio a;
+  asr_audio_stream s;
+  asr_error err, err2;
+  asr_rng rng;
+  int f, ch, k, i, checked = 0;
+  FILE *fp;
+  asr_rng_seed(&rng, 18, 0);
+  for (i = 0; i < 3 * 30000; i++) x[i] = (asr_real)(8000 * asr_rng_normal(&rng));
+  snprintf(path, sizeof path, "%s/stream.wav", t->tmpdir);
+  /* 30000 frames of 1-3 channels: up to 720 KB, many 64 KiB blocks */
+  for (f = ASR_WAV_PCM8; f <= ASR_WAV_FLOAT64; f++)
+    for (ch = 1; ch <= 3; ch++) {
+      CHECK_OK(asr_wav_write(path, x, 30000, ch, 16000, f | (ch == 3 ? ASR_WAV_EXTENSIBLE : 0), ASR_SCALE_INT16, &err));
+      for (k = 0; k < 4; k++) {
+        int channel = k % 2 ? ASR_CHANNEL_MIX : ch - 1;
+        asr_audio_scale scale = k < 2 ? ASR_SCALE_INT16 : ASR_SCALE_UNIT;
+        CHECKF(stream_matches(path, channel, scale, steps[(f + ch + k) % 4]), "format %d, %d channels, case %d", f, ch,
+               k);
+        checked++;
+      }
+    }
+  if (asr_audio_read("data/demo.ogg", -1, ASR_SCALE_INT16, &a, NULL, &err) == ASR_OK) {
+    asr_audio_free(&a, NULL);
+    for (k = 0; k < 4; k++) CHECKF(stream_matches("data/demo.ogg", k % 2 ? 0 : -1, ASR_SCALE_INT16, steps[k]), "ogg %d", k);
+  }
+  /* errors: what asr_audio_read says, from open (the header) */
+  snprintf(path, sizeof path, "%s/no-such.wav", t->tmpdir);
+  CHECK(asr_audio_stream_open(&s, path, -1, ASR_SCALE_INT16, NULL, &err) == ASR_ERR_IO && s.priv == NULL);
+  snprintf(path, sizeof path, "%s/stream-bad.wav", t->tmpdir);
+  for (k = 0; k < 4; k++) {
+    static const char *bad[4] = {"", "hello world", "RIFF\x10\0\0\0WAVEfmt \x0e\0\0\0\x01\0\x01\0\x80>\0\0",
+                                 "RIFF\x10\0\0\0WAVEdata\xff\0\0\0"};
+    static const size_t blen[4] = {0, 11, 28, 20};
+    asr_result r1, r2;
+    fp = fopen(path, "wb");
+    CHECK(fp && fwrite(bad[k], 1, blen[k], fp) == blen[k]);
+    if (fp) fclose(fp);
+    r1 = asr_audio_read(path, -1, ASR_SCALE_INT16, &a, NULL, &err);
+    r2 = asr_audio_stream_open(&s, path, -1, ASR_SCALE_INT16, NULL, &err2);
+    CHECKF(r1 < 0 && r1 == r2 && !strcmp(err.msg, err2.msg) && s.priv == NULL, "bad file %d: %d %s / %d %s", k, r1,
+           err.msg, r2, err2.msg);
+  }
+  /* a channel the file has not */
+  snprintf(path, sizeof path, "%s/stream.wav", t->tmpdir);
+  CHECK(asr_audio_stream_open(&s, path, 5, ASR_SCALE_INT16, NULL, &err) == ASR_ERR_RANGE);
+  asr_audio_stream_close(&s);                                   /* closing twice is fine */
+  free(x);
+  snprintf(t->msg, sizeof t->msg, "%d WAV cases bit-identical", checked);
+}
+
 static const test_case TESTS_audio[] = {
   {"audio/wav_known_bytes", t_wav_known_bytes},
   {"audio/wav_chunks", t_wav_chunks},
@@ -615,5 +709,6 @@ static const test_case TESTS_audio[] = {
   {"audio/ogg_comment_lengths", t_ogg_comment_lengths},
   {"audio/resample", t_resample},
   {"audio/sample_rate_bounds", t_sample_rate_bounds},
+  {"audio/stream", t_audio_stream},
   {0, 0}
 };

@@ -199,7 +199,8 @@ enum {
   RNNT_OK,
   RNNT_MEAN_TL,      /* mean also divided by the target length (torch's CTC mean) */
   RNNT_Y_TU,         /* the label leaving (t,u-1) read as y(t,u) instead of y(t,u-1) */
-  RNNT_NO_FINAL      /* Pr = alpha(T,U): the final blank forgotten */
+  RNNT_NO_FINAL,     /* Pr = alpha(T,U): the final blank forgotten */
+  RNNT_BLANK0        /* the blank is always symbol 0 */
 };
 
 static double rnnt_lse(double a, double b) {
@@ -275,6 +276,7 @@ static asr_result rnnt_student(int bug, asr_real *loss, asr_real *grad, const as
   r = asr_rnnt_loss_ref(tmp, NULL, logits, targets, Tl, Ul, N, T, U, V, o, work, wb, err);
   if (r < 0) return r;                           /* the library's argument checks */
   blank = o->blank < 0 ? V + o->blank : o->blank;
+  if (bug == RNNT_BLANK0) blank = 0;
   if (grad)
     for (i = 0; i < (size_t)N * item; i++) grad[i] = 0;   /* written, padding included */
   for (n = 0; n < N; n++) {
@@ -300,6 +302,7 @@ RNNT_STUDENT(rnnt_s_ok, RNNT_OK)
 RNNT_STUDENT(rnnt_s_mean_tl, RNNT_MEAN_TL)
 RNNT_STUDENT(rnnt_s_y_tu, RNNT_Y_TU)
 RNNT_STUDENT(rnnt_s_no_final, RNNT_NO_FINAL)
+RNNT_STUDENT(rnnt_s_blank0, RNNT_BLANK0)
 
 /* a gradient that leaves the padding as it found it (NaN here): the contract writes 0 */
 static asr_result rnnt_s_padding(asr_real *loss, asr_real *grad, const asr_real *logits, const int *targets,
@@ -328,7 +331,214 @@ static void t_chk_rnnt_student(tctx *t) { CHK_MUST_PASS(asr_check_rnnt(rnnt_s_ok
 static void t_chk_rnnt_mean_tl(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_mean_tl, 7, &rep_), "not divided by target lengths"); }
 static void t_chk_rnnt_y_tu(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_y_tu, 7, &rep_), "y(t,u-1)"); }
 static void t_chk_rnnt_no_final(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_no_final, 7, &rep_), "final blank"); }
+static void t_chk_rnnt_blank0(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_blank0, 7, &rep_), "the blank index"); }
 static void t_chk_rnnt_padding(tctx *t) { CHK_MUST_FAIL(asr_check_rnnt(rnnt_s_padding, 7, &rep_), "not written"); }
+
+/* ---- layers: conv1d, depthwise-separable conv1d, SE ---------------------------------- */
+static void chk_zero(asr_real *g, size_t n) {
+  if (g) memset(g, 0, sizeof(asr_real) * n);
+}
+
+/* backward with = : the gradients are cleared first, so earlier contents are lost */
+static asr_result conv_assign_bwd(asr_real *dx, asr_real *dw, asr_real *db, const asr_real *dy, const asr_real *x,
+                                  const asr_real *w, const int *lengths, const asr_conv1d_dims *d, void *work,
+                                  size_t wb) {
+  chk_zero(dx, (size_t)d->N * d->C_in * d->T_in);
+  chk_zero(dw, (size_t)d->C_out * (d->C_in / d->groups) * d->K);
+  chk_zero(db, (size_t)d->C_out);
+  return asr_conv1d_backward(dx, dw, db, dy, x, w, lengths, d, work, wb);
+}
+/* padding: the lengths ignored, so padded frames are convolved as data */
+static asr_result conv_nolen_fwd(asr_real *y, const asr_real *x, const asr_real *w, const asr_real *b,
+                                 const int *lengths, const asr_conv1d_dims *d, void *work, size_t wb) {
+  (void)lengths;
+  return asr_conv1d_forward(y, x, w, b, NULL, d, work, wb);
+}
+/* dilation: the kernel's taps read k frames apart instead of k * dilation */
+static asr_result conv_nodil_fwd(asr_real *y, const asr_real *x, const asr_real *w, const asr_real *b,
+                                 const int *lengths, const asr_conv1d_dims *d, void *work, size_t wb) {
+  int Lo[64], n, o, t, c, k, cpg = d->C_in / d->groups, opg = d->C_out / d->groups;
+  int T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  asr_result r = asr_conv1d_forward(y, x, w, b, lengths, d, work, wb);   /* its checks, and padded zeros */
+  if (r != ASR_OK || d->N > 64) return r;
+  asr_conv1d_out_lengths(Lo, lengths, d);
+  for (n = 0; n < d->N; n++)
+    for (o = 0; o < d->C_out; o++)
+      for (t = 0; t < Lo[n]; t++) {
+        int len = lengths ? lengths[n] : d->T_in, g = o / opg;
+        double a = b ? b[o] : 0;
+        for (c = 0; c < cpg; c++)
+          for (k = 0; k < d->K; k++) {
+            int j = t * d->stride + k - d->padding;        /* the bug: k, not k * dilation */
+            if (j >= 0 && j < len)
+              a += (double)w[((size_t)o * cpg + c) * d->K + k] * x[((size_t)n * d->C_in + g * cpg + c) * d->T_in + j];
+          }
+        y[((size_t)n * d->C_out + o) * T_out + t] = (asr_real)a;
+      }
+  return ASR_OK;
+}
+static asr_result dws_assign_bwd(asr_real *dx, asr_real *d_dw_w, asr_real *d_dw_b, asr_real *d_pw_w, asr_real *d_pw_b,
+                                 const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
+                                 const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
+                                 size_t wb) {
+  chk_zero(dx, (size_t)d->N * d->C_in * d->T_in);
+  chk_zero(d_dw_w, (size_t)d->C_in * d->K);
+  chk_zero(d_dw_b, (size_t)d->C_in);
+  chk_zero(d_pw_w, (size_t)d->C_out * d->C_in);
+  chk_zero(d_pw_b, (size_t)d->C_out);
+  return asr_dwsep_conv1d_backward(dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths, d, work, wb);
+}
+static asr_result se_assign_bwd(asr_real *dx, asr_real *dw1, asr_real *db1, asr_real *dw2, asr_real *db2,
+                                const asr_real *dy, const asr_real *x, const asr_real *mean, const asr_real *z,
+                                const asr_real *gate, const asr_real *w1, const asr_real *w2, const int *lengths, int N,
+                                int C, int R, int T, void *work, size_t wb) {
+  chk_zero(dx, (size_t)N * C * T);
+  chk_zero(dw1, (size_t)R * C);
+  chk_zero(db1, (size_t)R);
+  chk_zero(dw2, (size_t)C * R);
+  chk_zero(db2, (size_t)C);
+  return asr_se_backward(dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R, T, work, wb);
+}
+/* the squeeze averages all T frames, padding included (the outputs' padding is still 0) */
+static asr_result se_padmean_fwd(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate, const asr_real *x,
+                                 const asr_real *w1, const asr_real *b1, const asr_real *w2, const asr_real *b2,
+                                 const int *lengths, int N, int C, int R, int T, void *work, size_t wb) {
+  int n, c, t;
+  asr_result r = asr_se_forward(y, mean, z, gate, x, w1, b1, w2, b2, lengths, N, C, R, T, work, wb);
+  if (r != ASR_OK) return r;                      /* its checks */
+  r = asr_se_forward(y, mean, z, gate, x, w1, b1, w2, b2, NULL, N, C, R, T, work, wb);
+  for (n = 0; lengths && n < N; n++)
+    for (c = 0; c < C; c++)
+      for (t = lengths[n]; t < T; t++) y[((size_t)n * C + c) * T + t] = 0;
+  return r;
+}
+
+static void t_chk_conv_ok(tctx *t) { CHK_MUST_PASS(asr_check_conv1d(asr_conv1d_forward, asr_conv1d_backward, 3, &rep_)); }
+static void t_chk_conv_assign(tctx *t) { CHK_MUST_FAIL(asr_check_conv1d(NULL, conv_assign_bwd, 3, &rep_), "(=), not added (+=)"); }
+static void t_chk_conv_nolen(tctx *t) { CHK_MUST_FAIL(asr_check_conv1d(conv_nolen_fwd, NULL, 3, &rep_), "forward vs naive"); }
+static void t_chk_conv_nodil(tctx *t) { CHK_MUST_FAIL(asr_check_conv1d(conv_nodil_fwd, NULL, 3, &rep_), "case 2: forward vs naive"); }
+static void t_chk_dws_assign(tctx *t) { CHK_MUST_FAIL(asr_check_dwsep_conv1d(NULL, dws_assign_bwd, 6, &rep_), "(=), not added (+=)"); }
+static void t_chk_se_assign(tctx *t) { CHK_MUST_FAIL(asr_check_se(NULL, se_assign_bwd, 13, &rep_), "(=), not added (+=)"); }
+static void t_chk_se_padmean(tctx *t) { CHK_MUST_FAIL(asr_check_se(se_padmean_fwd, NULL, 13, &rep_), "the mean over the item's own frames"); }
+
+/* ---- features and quantizers ---------------------------------------------------------- */
+/* log base: log10 where the definition has the natural log (every log output / ln 10) */
+static asr_result fbank_log10(asr_real *f, const asr_real *x, int n, const asr_fbank_opts *o, asr_rng *rng, void *w,
+                              size_t wb, asr_error *err) {
+  asr_result r = asr_fbank_ref(f, x, n, o, rng, w, wb, err);
+  size_t i, cells = (size_t)asr_fbank_num_frames(n, o) * (size_t)asr_fbank_dim(o);
+  if (r == ASR_OK && o->use_log_fbank)
+    for (i = 0; i < cells; i++) f[i] = (asr_real)(f[i] / log(10.0));
+  return r;
+}
+/* pre-emphasis forgotten */
+static asr_result fbank_no_preemph(asr_real *f, const asr_real *x, int n, const asr_fbank_opts *o, asr_rng *rng,
+                                   void *w, size_t wb, asr_error *err) {
+  asr_fbank_opts p = *o;
+  p.preemphasis_coefficient = 0;
+  return asr_fbank_ref(f, x, n, &p, rng, w, wb, err);
+}
+/* hard Gumbel-softmax differentiated through the one-hot itself: its derivative is 0, so
+ * nothing reaches the logits (the straight-through estimator uses the soft p's Jacobian) */
+static asr_result gumbel_onehot_bwd(asr_real *grad_logits, const asr_real *p, const asr_real *grad_y, double tau,
+                                    int n, int V) {
+  asr_real *scratch = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n > 0 ? n : 1) * (size_t)(V > 0 ? V : 1));
+  asr_result r;
+  if (!scratch) return ASR_ERR_OUT_OF_MEMORY;
+  memset(scratch, 0, sizeof(asr_real) * (size_t)(n > 0 ? n : 1) * (size_t)(V > 0 ? V : 1));
+  r = asr_gumbel_softmax_backward(scratch, p, grad_y, tau, n, V);   /* its checks only */
+  (void)grad_logits;
+  free(scratch);
+  return r;
+}
+/* the commitment term's gradient also sent into the codebook (the stop-gradient ignored):
+ * de[j] gets (1 + gamma) 2 (e_j - z_n) / (N D) instead of 2 (e_j - z_n) / (N D) */
+static asr_result vq_commit_into_codebook(asr_real *dz, asr_real *dcb, const asr_real *dzq, double dloss,
+                                          const int *index, const asr_real *z, const asr_real *cb, int N, int D, int G,
+                                          int K, int shared, double gamma) {
+  asr_result r = asr_vq_backward(dz, dcb, dzq, dloss, index, z, cb, N, D, G, K, shared, gamma);
+  int n, g, e, E = G > 0 ? D / G : 0;
+  if (r != ASR_OK || !dcb) return r;
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t j = ((size_t)(shared ? 0 : g) * K + (size_t)index[(size_t)n * G + g]) * E;
+      for (e = 0; e < E; e++)
+        dcb[j + e] = (asr_real)(dcb[j + e] + dloss * gamma * 2 * (cb[j + e] - z[(size_t)n * D + g * E + e]) / ((double)N * D));
+    }
+  return r;
+}
+
+static void t_chk_fbank_log10(tctx *t) { CHK_MUST_FAIL(asr_check_fbank(fbank_log10, "log10", 5, 8, 0, &rep_), "max error"); }
+static void t_chk_fbank_preemph(tctx *t) { CHK_MUST_FAIL(asr_check_fbank(fbank_no_preemph, "no-preemph", 5, 8, 0, &rep_), "max error"); }
+static void t_chk_gumbel_onehot(tctx *t) {
+  CHK_MUST_FAIL(asr_check_gumbel_softmax(asr_gumbel_softmax_forward, gumbel_onehot_bwd, &rep_), "backward");
+}
+static void t_chk_vq_commit(tctx *t) { CHK_MUST_FAIL(asr_check_vq(asr_vq_forward, vq_commit_into_codebook, &rep_), "backward"); }
+
+/* ---- LSTM ------------------------------------------------------------------------------ */
+/* backward with = : every gradient cleared first */
+static asr_result lstm_assign_bwd(asr_real *dx, asr_real *dh0, asr_real *dc0, const asr_lstm_grads *g,
+                                  const asr_real *dy, int lddy, const asr_real *dh_n, const asr_real *dc_n,
+                                  const asr_real *y, int ldy, const asr_real *gates, const asr_real *cell,
+                                  const asr_real *x, const asr_real *h0, const asr_real *c0, const asr_lstm_params *p,
+                                  int N, int T, int I, int H, const int *lengths, int reverse, void *work, size_t wb) {
+  chk_zero(dx, (size_t)N * T * I);
+  chk_zero(dh0, (size_t)N * H);
+  chk_zero(dc0, (size_t)N * H);
+  chk_zero(g->w_ih, (size_t)4 * H * I);
+  chk_zero(g->w_hh, (size_t)4 * H * H);
+  chk_zero(g->b_ih, (size_t)4 * H);
+  chk_zero(g->b_hh, (size_t)4 * H);
+  return asr_lstm_backward(dx, dh0, dc0, g, dy, lddy, dh_n, dc_n, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H,
+                           lengths, reverse, work, wb);
+}
+/* the final state's gradients (dh_n, dc_n) never enter the recursion */
+static asr_result lstm_no_final_bwd(asr_real *dx, asr_real *dh0, asr_real *dc0, const asr_lstm_grads *g,
+                                    const asr_real *dy, int lddy, const asr_real *dh_n, const asr_real *dc_n,
+                                    const asr_real *y, int ldy, const asr_real *gates, const asr_real *cell,
+                                    const asr_real *x, const asr_real *h0, const asr_real *c0,
+                                    const asr_lstm_params *p, int N, int T, int I, int H, const int *lengths,
+                                    int reverse, void *work, size_t wb) {
+  (void)dh_n, (void)dc_n;
+  return asr_lstm_backward(dx, dh0, dc0, g, dy, lddy, NULL, NULL, y, ldy, gates, cell, x, h0, c0, p, N, T, I, H,
+                           lengths, reverse, work, wb);
+}
+static void t_chk_lstm_assign(tctx *t) { CHK_MUST_FAIL(asr_check_lstm(asr_lstm_forward, lstm_assign_bwd, 2, &rep_), "(=), not added (+=)"); }
+static void t_chk_lstm_no_final(tctx *t) { CHK_MUST_FAIL(asr_check_lstm(asr_lstm_forward, lstm_no_final_bwd, 2, &rep_), "backward"); }
+
+/* ---- attention ------------------------------------------------------------------------- */
+/* d_enc, d_query, d_prev written with = (cleared first) */
+static asr_result att_assign_bwd(asr_real *d_enc, asr_real *d_query, asr_real *d_prev, const asr_attention_grads *g,
+                                 const asr_real *d_context, const asr_real *d_alpha, const asr_real *alpha,
+                                 const asr_real *act, const asr_real *feat, const asr_real *enc, const int *lengths,
+                                 const asr_real *query, const asr_real *prev, const asr_attention_params *p,
+                                 const asr_attention_config *cfg, int N, int T, void *work, size_t wb) {
+  chk_zero(d_enc, (size_t)N * T * cfg->enc_dim);
+  chk_zero(d_query, (size_t)N * cfg->dec_dim);
+  chk_zero(d_prev, (size_t)N * T);
+  return asr_attention_backward(d_enc, d_query, d_prev, g, d_context, d_alpha, alpha, act, feat, enc, lengths, query,
+                                prev, p, cfg, N, T, work, wb);
+}
+static void t_chk_att_assign(tctx *t) {
+  CHK_MUST_FAIL(asr_check_attention(asr_attention_forward, att_assign_bwd, 2, &rep_), "(=), not added (+=)");
+}
+
+/* ---- relative-position self-attention ------------------------------------------------- */
+/* the lengths ignored: padded frames are attended to as keys */
+static asr_result mhsa_nolen_fwd(asr_real *y, const asr_rel_mhsa_saved *sv, const asr_real *x, const asr_real *pos_emb,
+                                 const int *lengths, const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                 asr_rel_pos_type type, void *work, size_t wb) {
+  asr_result r = asr_rel_mhsa_forward(y, sv, x, pos_emb, lengths, p, N, T, D, H, type, work, wb);   /* its checks */
+  if (r != ASR_OK) return r;
+  return asr_rel_mhsa_forward(y, sv, x, pos_emb, NULL, p, N, T, D, H, type, work, wb);
+}
+static void t_chk_mhsa_nolen(tctx *t) {
+  CHK_MUST_FAIL(asr_check_rel_pos_mhsa(mhsa_nolen_fwd, asr_rel_mhsa_backward, 2, &rep_), "");
+}
+static void t_chk_dws_ok(tctx *t) {
+  CHK_MUST_PASS(asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward, asr_dwsep_conv1d_backward, 6, &rep_));
+}
+static void t_chk_se_ok(tctx *t) { CHK_MUST_PASS(asr_check_se(asr_se_forward, asr_se_backward, 13, &rep_)); }
 
 static const test_case TESTS_checkers[] = {
   {"checkers/ctc/student_passes", t_chk_ctc_student},
@@ -344,6 +554,24 @@ static const test_case TESTS_checkers[] = {
   {"checkers/rnnt/mean_over_target_length_fails", t_chk_rnnt_mean_tl},
   {"checkers/rnnt/label_from_y_t_u_fails", t_chk_rnnt_y_tu},
   {"checkers/rnnt/no_final_blank_fails", t_chk_rnnt_no_final},
+  {"checkers/rnnt/blank_always_0_fails", t_chk_rnnt_blank0},
   {"checkers/rnnt/padding_unwritten_fails", t_chk_rnnt_padding},
+  {"checkers/conv1d/library_passes", t_chk_conv_ok},
+  {"checkers/conv1d/assign_not_accumulate_fails", t_chk_conv_assign},
+  {"checkers/conv1d/lengths_ignored_fails", t_chk_conv_nolen},
+  {"checkers/conv1d/dilation_ignored_fails", t_chk_conv_nodil},
+  {"checkers/dwsep_conv1d/library_passes", t_chk_dws_ok},
+  {"checkers/dwsep_conv1d/assign_not_accumulate_fails", t_chk_dws_assign},
+  {"checkers/se/library_passes", t_chk_se_ok},
+  {"checkers/se/assign_not_accumulate_fails", t_chk_se_assign},
+  {"checkers/se/mean_over_padding_fails", t_chk_se_padmean},
+  {"checkers/lstm/assign_not_accumulate_fails", t_chk_lstm_assign},
+  {"checkers/lstm/final_state_gradient_ignored_fails", t_chk_lstm_no_final},
+  {"checkers/attention/assign_not_accumulate_fails", t_chk_att_assign},
+  {"checkers/rel_pos_mhsa/lengths_ignored_fails", t_chk_mhsa_nolen},
+  {"checkers/fbank/log10_fails", t_chk_fbank_log10},
+  {"checkers/fbank/no_preemphasis_fails", t_chk_fbank_preemph},
+  {"checkers/gumbel/backward_through_one_hot_fails", t_chk_gumbel_onehot},
+  {"checkers/vq/commitment_into_codebook_fails", t_chk_vq_commit},
   {0, 0}
 };

@@ -2,6 +2,9 @@
  * gradient check. */
 #include <dirent.h>     /* npy_write_no_partial lists a directory */
 #include <sys/wait.h>   /* npy_read_pipe waits for its writer */
+#if defined(ASR_THREADS) && defined(_OPENMP)
+#include <omp.h>        /* gemm_threads_bits sets the number of threads */
+#endif
 
 static void t_result_strings(tctx *t) {
   int c;
@@ -189,11 +192,14 @@ static void t_gradcheck_catches_errors(tctx *t) {
  * same K products; float rounding differs by the summation order: bound 1e-5 relative
  * to sum_k |a_ik b_kj| (K = 300 terms of eps 6e-8). */
 static void t_gemm(tctx *t) {
-  static const int sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 260, 129}, {33, 31, 300}};
+  /* odd sizes on both sides of the micro-kernels' 6/12 rows and 16/32 columns and of the
+   * 256-step k blocks */
+  static const int sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 260, 129}, {33, 31, 300}, {7, 17, 33},
+                                 {13, 65, 65}, {65, 33, 513}};
   asr_rng rng;
   int s, ta, tb;
   asr_rng_seed(&rng, 9, 0);
-  for (s = 0; s < 4; s++)
+  for (s = 0; s < 7; s++)
     for (ta = 0; ta < 2; ta++)
       for (tb = 0; tb < 2; tb++) {
         int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
@@ -222,6 +228,93 @@ static void t_gemm(tctx *t) {
         CHECKF(d1 <= 1e-5 * K && d2 <= 1e-5 * K, "M=%d N=%d K=%d ta=%d tb=%d: ref %.3g fast %.3g",
                M, N, K, ta, tb, d1, d2);
       }
+}
+
+/* The SIMD GEMM's bits, from a scalar statement of its summation order: C = beta C, then
+ * per block of 256 steps of k one fused multiply-add chain acc = fma(a_ik, b_kj, acc) from
+ * 0 in k order, then C += alpha acc, fused (fmaf) in whole groups of 16 columns of a panel
+ * and a multiply and an add in the last N mod 16 columns. The AVX-512 (12 x 32) and AVX2
+ * (6 x 16) kernels both follow it, so the two builds give the same bits. Unaligned
+ * pointers (one float past an allocation), every transpose, sizes crossing the edges. */
+static void t_gemm_simd_bits(tctx *t) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  static const int sizes[][3] = {{1, 1, 1}, {7, 17, 33}, {13, 47, 257}, {25, 65, 600}};
+  asr_rng rng;
+  int s, ta, tb;
+  asr_rng_seed(&rng, 10, 0);
+  for (s = 0; s < 4; s++)
+    for (ta = 0; ta < 2; ta++)
+      for (tb = 0; tb < 2; tb++) {
+        int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], i, j, k, k0, same = 1;
+        int lda = ta ? M : K, ldb = tb ? K : N;
+        float *Ab = TALLOC(float, (size_t)M * K + 1), *Bb = TALLOC(float, (size_t)K * N + 1);
+        float *C = TALLOC(float, (size_t)M * N + 1), *E = TALLOC(float, (size_t)M * N);
+        float *A = Ab + 1, *B = Bb + 1, *Cu = C + 1, alpha = 0.75f, beta = -1.25f;
+        fill_uniform(&rng, A, (size_t)M * K, -1, 1);
+        fill_uniform(&rng, B, (size_t)K * N, -1, 1);
+        fill_uniform(&rng, Cu, (size_t)M * N, -1, 1);
+        memcpy(E, Cu, sizeof(float) * (size_t)M * N);
+        asr_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, Cu, N);
+        for (i = 0; i < M; i++)
+          for (j = 0; j < N; j++) {
+            float e = E[(size_t)i * N + j] * beta;
+            for (k0 = 0; k0 < K; k0 += 256) {
+              float acc = 0;
+              for (k = k0; k < K && k < k0 + 256; k++)
+                acc = fmaf(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k],
+                           tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], acc);
+              if (j < N - N % 16) {
+                e = fmaf(alpha, acc, e);
+              } else {
+                volatile float p = alpha * acc;   /* rounded on its own, as the kernel's tail */
+                e = e + p;
+              }
+            }
+            same &= memcmp(&e, &Cu[(size_t)i * N + j], sizeof e) == 0;
+          }
+        free(Ab), free(Bb), free(C), free(E);
+        CHECKF(same, "M=%d N=%d K=%d ta=%d tb=%d: asr_gemm differs from its stated order", M, N, K, ta, tb);
+      }
+#else
+  SKIP("no SIMD GEMM in this build");
+#endif
+}
+
+/* The threaded GEMM (-DASR_THREADS -fopenmp) gives the same bits with 1, 2 and 3 threads,
+ * on products large enough to be split (every transpose, edges of the blocks). */
+static void t_gemm_threads_bits(tctx *t) {
+#if defined(ASR_THREADS) && defined(_OPENMP)
+  static const int sizes[][3] = {{65, 65, 65}, {200, 47, 300}, {13, 530, 257}, {390, 129, 40}};
+  asr_rng rng;
+  int s, ta, tb, nt, prev = omp_get_max_threads();   /* restored: the other tests run threaded */
+  asr_rng_seed(&rng, 11, 0);
+  for (s = 0; s < 4; s++)
+    for (ta = 0; ta < 2; ta++)
+      for (tb = 0; tb < 2; tb++) {
+        int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], same = 1;
+        asr_real *A = TALLOC(asr_real, (size_t)M * K), *B = TALLOC(asr_real, (size_t)K * N);
+        asr_real *C0 = TALLOC(asr_real, (size_t)M * N), *C1 = TALLOC(asr_real, (size_t)M * N);
+        fill_uniform(&rng, A, (size_t)M * K, -1, 1);
+        fill_uniform(&rng, B, (size_t)K * N, -1, 1);
+        fill_uniform(&rng, C0, (size_t)M * N, -1, 1);
+        memcpy(C1, C0, sizeof(asr_real) * (size_t)M * N);
+        omp_set_num_threads(1);
+        asr_gemm(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 1.5f, C0, N);
+        for (nt = 2; nt <= 3; nt++) {
+          asr_real *C2 = TALLOC(asr_real, (size_t)M * N);
+          memcpy(C2, C1, sizeof(asr_real) * (size_t)M * N);
+          omp_set_num_threads(nt);
+          asr_gemm(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 1.5f, C2, N);
+          same &= memcmp(C0, C2, sizeof(asr_real) * (size_t)M * N) == 0;
+          free(C2);
+        }
+        omp_set_num_threads(prev);
+        free(A), free(B), free(C0), free(C1);
+        CHECKF(same, "M=%d N=%d K=%d ta=%d tb=%d: 2 or 3 threads differ from 1", M, N, K, ta, tb);
+      }
+#else
+  SKIP("built without -DASR_THREADS -fopenmp");
+#endif
 }
 
 /* beta = 0 must not read C (BLAS semantics): NaN garbage in C is overwritten. */
@@ -316,7 +409,7 @@ static void t_npy_malformed(tctx *t) {
     "{'descr': '<f4', 'fortran_order': False, 'shape': (3, }",
     "{'descr': '<f4', 'fortran_order': False }",
     "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
-    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",   /* 1 value of 4 */
     "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }",
     "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
     "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
@@ -340,6 +433,27 @@ static void t_npy_malformed(tctx *t) {
     r = asr_npy_parse(buf, 10 + hl + 4, &a, NULL, &err);
     CHECKF(r < 0 && err.msg[0], "header %lu accepted: %s", (unsigned long)i, headers[i]);
     CHECK(a.data == NULL);
+  }
+  {
+    /* what the message says (issue 18): a garbled 'descr' is a malformed header, a list of
+     * fields is numpy's structured dtype */
+    static const char *const descr[2] = {"{'descr': <f4', 'fortran_order': False, 'shape': (1,), }",
+                                         "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }"};
+    static const asr_result want[2] = {ASR_ERR_FORMAT, ASR_ERR_UNSUPPORTED};
+    static const char *const says[2] = {"malformed .npy header", "structured array"};
+    for (i = 0; i < 2; i++) {
+      asr_array a;
+      asr_error err;
+      size_t hl = strlen(descr[i]);
+      asr_result r;
+      memcpy(buf, "\x93NUMPY\x01\x00", 8);
+      buf[8] = (unsigned char)hl;
+      buf[9] = 0;
+      memcpy(buf + 10, descr[i], hl);
+      memset(buf + 10 + hl, 0, 4);
+      r = asr_npy_parse(buf, 10 + hl + 4, &a, NULL, &err);
+      CHECKF(r == want[i] && strstr(err.msg, says[i]), "descr %lu: %d %s", (unsigned long)i, (int)r, err.msg);
+    }
   }
   {
     asr_array a;
@@ -694,7 +808,7 @@ static void t_npy_file_malformed(tctx *t) {
   static const char *const headers[] = {
     "{'descr': '<f4', 'fortran_order': False, 'shape': (3, }",
     "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }",
-    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",   /* 1 value of 4 */
     "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
     "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",   /* 1 value short */
     "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }",   /* 1 value too many */
@@ -850,6 +964,8 @@ static const test_case TESTS_core[] = {
   {"core/gradcheck_catches_errors", t_gradcheck_catches_errors},
   {"core/gemm_naive_ref_fast", t_gemm},
   {"core/gemm_beta0_ignores_c", t_gemm_beta0_ignores_c},
+  {"core/gemm_simd_bits", t_gemm_simd_bits},
+  {"core/gemm_threads_bits", t_gemm_threads_bits},
   {"core/npy_roundtrip", t_npy_roundtrip},
   {"core/npy_header_layout", t_npy_header_layout},
   {"core/npy_variants", t_npy_variants},

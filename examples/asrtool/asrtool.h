@@ -89,6 +89,14 @@ void bench_fbank(struct at_bench *b);
 int cmd_ctc(int argc, char **argv);
 int cmd_ctc_decode(int argc, char **argv);
 int cmd_ctc_align(int argc, char **argv);
+/* words (examples/asrtool/lexicon.c) */
+int cmd_ctc_lexicon_decode(int argc, char **argv);
+int cmd_ngram_train(int argc, char **argv);
+int cmd_ngram_score(int argc, char **argv);
+/* the lattice internals (examples/asrtool/lattice.c) */
+int cmd_ctc_lattice(int argc, char **argv);
+int cmd_rnnt_lattice(int argc, char **argv);
+int cmd_ctc_beam_final(int argc, char **argv);
 int gc_ctc_logits(uint64_t seed, asr_gradcheck_report *rep);
 int gc_ctc_logprobs(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;
@@ -123,6 +131,9 @@ int gc_vq_kmeans(uint64_t seed, asr_gradcheck_report *rep);
 int gc_vq_diversity(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;
 void bench_quantizers(struct at_bench *b);
+/* wav2vec / vq-wav2vec (examples/asrtool/w2v.c) */
+int cmd_w2v_init(int argc, char **argv);
+int cmd_w2v(int argc, char **argv);
 
 /* hybrid CTC/attention, MWER */
 int cmd_ctc_prefix_score(int argc, char **argv);

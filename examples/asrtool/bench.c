@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _OPENMP
+#include <omp.h>   /* asrtool-omp (-fopenmp -DASR_THREADS): --threads N */
+#endif
 
 struct at_bench {
   const char *filter;
@@ -18,7 +21,12 @@ struct at_bench {
   int n_json;
   char last_case[128];
   double case_slowest;
+  int threads;        /* --threads: above 1, rows are wall time and impl gets "-Nt" */
 };
+
+/* the clock of at_bench_time: CPU time of the process on one thread, wall time on more
+ * (CPU time would add the threads up) */
+static int bench_wall_clock;
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -38,15 +46,18 @@ double at_bench_time(void (*fn)(void *ctx), void *ctx, double min_seconds) {
   double t[64], start = at_now();
   int n = 0;
   do {
-    double t0 = cpu_now();
+    double t0 = bench_wall_clock ? at_now() : cpu_now();
     fn(ctx);
-    t[n++] = cpu_now() - t0;
+    t[n++] = (bench_wall_clock ? at_now() : cpu_now()) - t0;
   } while (n < 64 && (at_now() - start < min_seconds || n < 3));
   qsort(t, (size_t)n, sizeof t[0], cmp_double);
   return t[n / 2];
 }
 
-void at_bench_report(at_bench *b, const char *case_name, const char *impl, double seconds) {
+void at_bench_report(at_bench *b, const char *case_name, const char *impl_name, double seconds) {
+  char impl[32];
+  if (b->threads > 1) snprintf(impl, sizeof impl, "%s-%dt", impl_name, b->threads);
+  else snprintf(impl, sizeof impl, "%s", impl_name);
   if (strcmp(case_name, b->last_case) != 0) {
     snprintf(b->last_case, sizeof b->last_case, "%s", case_name);
     b->case_slowest = seconds;
@@ -145,27 +156,38 @@ int cmd_bench(int argc, char **argv) {
   char *pos[1];
   const char *json = NULL, *filter = NULL;
   double min_time = 0.3;
-  int npos, r, i;
+  int npos, r, i, threads = 1;
   at_bench b;
   const at_opt opts[] = {
     {"json", AT_STR, &json, 0, 0, NULL},
     {"filter", AT_STR, &filter, 0, 0, NULL},
     {"min-time", AT_REAL, &min_time, 0, 60, NULL},
+    {"threads", AT_INT, &threads, 1, 256, NULL},
   };
-  r = at_parse(argc, argv, opts, 3, pos, 0, 0, &npos,
-               "bench [--json FILE] [--filter COMPONENT] [--min-time SECONDS]\n"
-               "  times naive / ref / simd of every component (one thread) and prints a table");
+  r = at_parse(argc, argv, opts, 4, pos, 0, 0, &npos,
+               "bench [--json FILE] [--filter COMPONENT] [--min-time SECONDS] [--threads N]\n"
+               "  times naive / ref / simd of every component and prints a table: one thread in\n"
+               "  CPU time, or with --threads N (asrtool-omp, built with ASR_THREADS) N threads\n"
+               "  in wall time, the impl names then ending in -Nt");
   if (r) return r == 1 ? 0 : r;
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#else
+  if (threads > 1) return at_fail("--threads %d: this asrtool has no threads (build/asrtool-omp has)", threads);
+#endif
+  bench_wall_clock = threads > 1;
   memset(&b, 0, sizeof b);
   b.filter = filter;
   b.min_time = min_time;
+  b.threads = threads;
   if (json) {
     b.json = fopen(json, "w");
     if (!b.json) return at_fail("%s: cannot create", json);
     fprintf(b.json, "[");
   }
-  printf("asr.h %s bench: asr_real = %s, SIMD %s, one thread\n", ASR_VERSION_STRING,
-         ASR_REAL_DOUBLE ? "double" : "float", ASR_SIMD_NAME);
+  printf("asr.h %s bench: asr_real = %s, SIMD %s, %d thread%s (%s time)\n", ASR_VERSION_STRING,
+         ASR_REAL_DOUBLE ? "double" : "float", ASR_SIMD_NAME, threads, threads > 1 ? "s" : "",
+         threads > 1 ? "wall" : "CPU");
   printf("%-44s %-6s %15s %10s\n", "case", "impl", "time/call", "speed-up");
   for (i = 0; i < (int)(sizeof BENCHES / sizeof BENCHES[0]); i++)
     if (!filter || strstr(BENCHES[i].name, filter)) BENCHES[i].run(&b);

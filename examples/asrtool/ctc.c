@@ -47,7 +47,7 @@ static int check_lengths(const char *path, const int *len, int N, int max, const
 
 int cmd_ctc(int argc, char **argv) {
   char *pos[5];
-  int npos, r, blank = 0, reduction = ASR_REDUCTION_MEAN, zero_inf = 0, logprobs = 0;
+  int npos, r, blank = 0, reduction = ASR_REDUCTION_MEAN, zero_inf = 0, logprobs = 0, input = 0, layout = 0;
   int64_t xs[ASR_MAX_DIMS], ts[ASR_MAX_DIMS], is[ASR_MAX_DIMS], ls[ASR_MAX_DIMS];
   asr_real *x = NULL, *grad = NULL, *loss = NULL;
   int *targets = NULL, *il = NULL, *tl = NULL;
@@ -62,9 +62,12 @@ int cmd_ctc(int argc, char **argv) {
     {"reduction", AT_CHOICE, &reduction, 0, 0, "none|sum|mean"},
     {"zero-infinity", AT_FLAG, &zero_inf, 0, 0, NULL},
     {"logprobs", AT_FLAG, &logprobs, 0, 0, NULL},
+    {"input", AT_CHOICE, &input, 0, 0, "logits|logprobs|probs"},
+    {"layout", AT_CHOICE, &layout, 0, 0, "btv|tbv"},
   };
-  r = at_parse(argc, argv, opts, 4, pos, 5, 5, &npos,
+  r = at_parse(argc, argv, opts, 6, pos, 5, 5, &npos,
                "ctc [--blank 0] [--reduction none|sum|mean] [--zero-infinity] [--logprobs]\n"
+               "           [--input logits|logprobs|probs] [--layout btv|tbv]\n"
                "           [--impl naive|ref|simd] LOGITS TARGETS INPUT_LENGTHS TARGET_LENGTHS OUTDIR\n"
                "  CTC loss [Graves06] of logits (N,T,V) (log-softmax applied inside) for padded\n"
                "  targets (N,S) and lengths (N,); writes loss.npy ((N,) for none, else a scalar;\n"
@@ -74,10 +77,20 @@ int cmd_ctc(int argc, char **argv) {
                "  --logprobs: LOGITS are log-probabilities, used as given, and grad.npy is the\n"
                "  true partial derivative w.r.t. them (-posterior; PyTorch's ctc_loss returns\n"
                "  exp(logprobs) - posterior instead, see docs/ctc.md).\n"
+               "  --input probs: probabilities, used as given (grad: -posterior / p); --input\n"
+               "  logprobs is --logprobs. --layout tbv: LOGITS (T,N,V), time-major, as PyTorch's\n"
+               "  ctc_loss; grad.npy then (T,N,V) too. Both run asr_ctc_loss_input (fast tier).\n"
                "  Defaults: --blank 0 --reduction mean (PyTorch's defaults).");
   if (r) return r == 1 ? 0 : r;
+  if (logprobs) input = ASR_INPUT_LOGPROBS;
+  logprobs = input == ASR_INPUT_LOGPROBS;
   /* logits: with --logprobs, -inf (probability 0) is allowed, NaN and +inf are not */
   if (read_logits(pos[0], xs, &x, logprobs, &N, &T, &V)) goto done;
+  if (layout == ASR_LAYOUT_TBV) {   /* (T,N,V): the sizes swap, the checks below are the same */
+    n = N;
+    N = T;
+    T = n;
+  }
   if (logprobs) {
     for (i = 0; i < (size_t)N * T * V; i++)
       if (x[i] != x[i] || x[i] == INFINITY) {
@@ -124,13 +137,17 @@ int cmd_ctc(int argc, char **argv) {
   count = (size_t)N * T * V;
   grad = (asr_real *)calloc(count ? count : 1, sizeof(asr_real));
   loss = (asr_real *)calloc(N > 0 ? (size_t)N : 1, sizeof(asr_real));
-  wbytes = asr_ctc_loss_workspace_size(T, V, S);
+  wbytes = input == ASR_INPUT_PROBS || layout ? asr_ctc_loss_input_workspace_size(N, T, V, S)
+                                               : asr_ctc_loss_workspace_size(T, V, S);
   work = wbytes != (size_t)-1 ? malloc(wbytes) : NULL;
   if (!grad || !loss || !work) {
     at_fail("out of memory (N=%d T=%d V=%d S=%d)", N, T, V, S);
     goto done;
   }
-  {
+  if (input == ASR_INPUT_PROBS || layout) {
+    res = asr_ctc_loss_input(loss, grad, x, asr_loss_input_make((asr_input_domain)input, (asr_input_layout)layout),
+                             targets, il, tl, N, T, V, S, blank, (asr_reduction)reduction, zero_inf, work, wbytes, &err);
+  } else {
     asr_ctc_loss_fn fn;
     if (logprobs) fn = at_impl == AT_IMPL_NAIVE ? asr_ctc_loss_logprobs_naive
                      : at_impl == AT_IMPL_REF ? asr_ctc_loss_logprobs_ref : asr_ctc_loss_logprobs;
@@ -145,8 +162,8 @@ int cmd_ctc(int argc, char **argv) {
   {
     int64_t lshape[1], gshape[3];
     lshape[0] = N;
-    gshape[0] = N;
-    gshape[1] = T;
+    gshape[0] = layout ? T : N;
+    gshape[1] = layout ? N : T;
     gshape[2] = V;
     outs.n = 0;
     at_out_add(&outs, "loss.npy", ASR_DTYPE_REAL, reduction == ASR_REDUCTION_NONE ? 1 : 0, lshape, loss);

@@ -36,8 +36,14 @@ static const struct {
   {"ctc", cmd_ctc, "CTC loss and its gradient w.r.t. the logits [Graves06]"},
   {"ctc-decode", cmd_ctc_decode, "CTC greedy / prefix beam search decoding, token frames"},
   {"ctc-align", cmd_ctc_align, "CTC Viterbi forced alignment: frame path, token frames"},
+  {"ctc-lexicon-decode", cmd_ctc_lexicon_decode, "CTC decoding to lexicon words, with a word n-gram LM (shallow fusion)"},
+  {"ngram-train", cmd_ngram_train, "a Witten-Bell word n-gram model of sentences, as ARPA text"},
+  {"ngram-score", cmd_ngram_score, "ln P of sentences under an ARPA word n-gram model"},
+  {"ctc-lattice", cmd_ctc_lattice, "CTC lattice of a batch: l', skips, alpha, beta, gamma, posteriors"},
+  {"ctc-beam-final", cmd_ctc_beam_final, "CTC prefix beam search: every merged final prefix and its probability"},
   /* rnnt */
   {"rnnt", cmd_rnnt, "RNN-T loss and gradient of joint logits (N,T,U+1,V), as torchaudio's rnnt_loss"},
+  {"rnnt-lattice", cmd_rnnt_lattice, "RNN-T lattice of a batch: alpha, beta, gamma, posteriors"},
   /* seq2seq */
   {"seqloss", cmd_seqloss, "ESPnet's label-smoothed loss (LabelSmoothingLoss) and token accuracy of (N,U,V) logits"},
   /* layers */
@@ -46,6 +52,8 @@ static const struct {
   /* quantizers */
   {"gumbel", cmd_gumbel, "Gumbel-softmax (soft / straight-through hard) with given uniform draws"},
   {"vq", cmd_vq, "k-means vector quantization (vq-wav2vec): nearest codeword, loss, gradients"},
+  {"w2v-init", cmd_w2v_init, "a new wav2vec / vq-wav2vec model (fairseq's keys) as .npz"},
+  {"w2v", cmd_w2v, "one wav2vec / vq-wav2vec step on audio crops: loss, z, q, c, negatives, gradients"},
   /* hybrid CTC/attention, MWER */
   {"ctc-prefix-score", cmd_ctc_prefix_score, "CTC prefix score of a prefix and candidates [Watanabe17]"},
   {"mwer", cmd_mwer, "MWER loss and gradient over an n-best list [Prabhavalkar18]"},

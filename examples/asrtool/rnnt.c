@@ -24,7 +24,7 @@ static const char *rnnt_blame(const char *msg, char **pos) {
 
 int cmd_rnnt(int argc, char **argv) {
   char *pos[5];
-  int npos, r, blank = 0, reduction = 2, N, T, U, V, b;
+  int npos, r, blank = 0, reduction = 2, N, T, U, V, b, input = 0, layout = 0;
   double clamp = -1;
   int64_t sl[ASR_MAX_DIMS], st[ASR_MAX_DIMS], s1[ASR_MAX_DIMS], s2[ASR_MAX_DIMS], gshape[4], lshape[1];
   asr_real *logits = NULL, *grad = NULL, *loss = NULL;
@@ -39,22 +39,28 @@ int cmd_rnnt(int argc, char **argv) {
     {"blank", AT_INT, &blank, -1e9, 1e9, NULL},
     {"reduction", AT_CHOICE, &reduction, 0, 0, "none|sum|mean"},
     {"clamp", AT_REAL, &clamp, -1e300, 1e300, NULL},
+    {"input", AT_CHOICE, &input, 0, 0, "logits|logprobs|probs"},
+    {"layout", AT_CHOICE, &layout, 0, 0, "btv|tbv"},
   };
-  r = at_parse(argc, argv, opts, 3, pos, 5, 5, &npos,
+  r = at_parse(argc, argv, opts, 5, pos, 5, 5, &npos,
                "rnnt [--blank 0] [--reduction none|sum|mean] [--clamp -1] [--impl naive|ref|simd]\n"
+               "      [--input logits|logprobs|probs] [--layout btv|tbv]\n"
                "      LOGITS TARGETS LOGIT_LENGTHS TARGET_LENGTHS OUTDIR\n"
                "  RNN-T loss [Graves12] of joint logits (N,T,U+1,V) (log-softmax inside), padded int\n"
                "  targets (N,U), lengths (N,), as torchaudio.functional.rnnt_loss: blank may be\n"
                "  negative (-1 = V-1), --clamp > 0 clamps each gradient entry to [-clamp, clamp]\n"
                "  before the reduction, mean = plain batch mean. Writes OUTDIR/loss.npy and\n"
-               "  OUTDIR/grad.npy (d loss / d LOGITS, 0 in the padding).");
+               "  OUTDIR/grad.npy (d loss / d LOGITS, 0 in the padding).\n"
+               "  --input logprobs|probs: LOGITS hold log-probabilities or probabilities (used as\n"
+               "  given; grad w.r.t. them). --layout tbv: (T,N,U+1,V), time-major, grad likewise.\n"
+               "  Either runs asr_rnnt_loss_input (the fast tier).");
   if (r) return r == 1 ? 0 : r;
-  r = at_npy_real(pos[0], 4, sl, &logits, 0);
+  r = at_npy_real(pos[0], 4, sl, &logits, input == ASR_INPUT_LOGPROBS);
   if (!r) r = at_npy_int(pos[1], 2, st, &targets);
   if (!r) r = at_npy_int(pos[2], 1, s1, &Tl);
   if (!r) r = at_npy_int(pos[3], 1, s2, &Ul);
   if (r) goto done;
-  N = (int)sl[0], T = (int)sl[1], U = (int)sl[2] - 1, V = (int)sl[3];
+  N = (int)sl[layout ? 1 : 0], T = (int)sl[layout ? 0 : 1], U = (int)sl[2] - 1, V = (int)sl[3];
   if (sl[0] > 1000000000 || sl[1] > 1000000000 || sl[2] > 1000000000 || sl[3] > 1000000000) {
     r = at_fail("%s: dimensions too large", pos[0]);
     goto done;
@@ -78,7 +84,7 @@ int cmd_rnnt(int argc, char **argv) {
     goto done;
   }
   count = (size_t)N * T * (U + 1) * V;
-  work_bytes = asr_rnnt_loss_workspace_size(T, U, V);
+  work_bytes = input || layout ? asr_rnnt_loss_input_workspace_size(N, T, U, V) : asr_rnnt_loss_workspace_size(T, U, V);
   grad = (asr_real *)malloc(sizeof(asr_real) * (count ? count : 1));
   loss = (asr_real *)malloc(sizeof(asr_real) * (N ? N : 1));
   work = malloc(work_bytes);
@@ -90,7 +96,10 @@ int cmd_rnnt(int argc, char **argv) {
   o.blank = blank;
   o.clamp = clamp;
   o.reduction = (asr_reduction)reduction;
-  if (at_impl == AT_IMPL_NAIVE)
+  if (input || layout)
+    res = asr_rnnt_loss_input(loss, grad, logits, asr_loss_input_make((asr_input_domain)input, (asr_input_layout)layout),
+                              targets, Tl, Ul, N, T, U, V, &o, work, work_bytes, &err);
+  else if (at_impl == AT_IMPL_NAIVE)
     res = asr_rnnt_loss_naive(loss, grad, logits, targets, Tl, Ul, N, T, U, V, &o, work, work_bytes, &err);
   else if (at_impl == AT_IMPL_REF)
     res = asr_rnnt_loss_ref(loss, grad, logits, targets, Tl, Ul, N, T, U, V, &o, work, work_bytes, &err);

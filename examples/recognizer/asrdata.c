@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <stb/stb_image_write.h>
 
 static const char *const DIGIT_WORDS[10] = {"zero", "one", "two",   "three", "four",
                                             "five", "six", "seven", "eight", "nine"};
@@ -259,7 +260,8 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
   *feats = NULL;
   *T = 0;
   if (frames < 1) {
-    fprintf(stderr, "%s: audio too short (%d samples at %d Hz: less than one 25 ms frame)\n", what, n, sample_rate);
+    fprintf(stderr, "%s: audio too short to recognize (%d samples at %d Hz: no 25 ms feature frame; asrtool fbank "
+                    "gives such a file Kaldi's empty (0, bins) matrix, a model needs frames)\n", what, n, sample_rate);
     return 2;
   }
   work = malloc(wb ? wb : 1);
@@ -356,4 +358,160 @@ int ad_svg_curve(const char *path, const char *title, const char *ylabel, const 
   if (k) fprintf(stderr, "%s\n", err.msg);
   free(buf);
   return k;
+}
+
+/* ---- every recording of a folder, as waveforms at one rate (build/pretrain, build/units) */
+static int has_ext(const char *name, const char *ext) {
+  size_t n = strlen(name), e = strlen(ext);
+  return n > e && strcmp(name + n - e, ext) == 0;
+}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int ad_waves_read(ad_waves *w, const char *dir, int rate) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int cap = 0, i;
+  memset(w, 0, sizeof *w);
+  if (!d) {
+    fprintf(stderr, "%s: cannot open the folder (%s)\n", dir, strerror(errno));
+    return 2;
+  }
+  while ((e = readdir(d)) != NULL) {
+    char **np;
+    if (!has_ext(e->d_name, ".wav") && !has_ext(e->d_name, ".ogg")) continue;
+    if (w->count == cap) {
+      cap = cap ? 2 * cap : 256;
+      np = (char **)realloc(w->paths, sizeof(char *) * (size_t)cap);
+      if (!np) break;
+      w->paths = np;
+    }
+    w->paths[w->count] = (char *)malloc(strlen(dir) + strlen(e->d_name) + 2);
+    if (!w->paths[w->count]) break;
+    sprintf(w->paths[w->count++], "%s/%s", dir, e->d_name);
+  }
+  closedir(d);
+  if (w->count == 0) {
+    fprintf(stderr, "%s: no audio (.wav or .ogg files) in this folder\n", dir);
+    ad_waves_free(w);
+    return 2;
+  }
+  qsort(w->paths, (size_t)w->count, sizeof(char *), cmp_str);
+  w->x = (asr_real **)calloc((size_t)w->count, sizeof(asr_real *));
+  w->n = (int *)calloc((size_t)w->count, sizeof(int));
+  if (!w->x || !w->n) {
+    fprintf(stderr, "out of memory\n");
+    ad_waves_free(w);
+    return 2;
+  }
+  for (i = 0; i < w->count; i++) {
+    asr_audio a;
+    int n, k;
+    if (ad_audio_read(w->paths[i], &a)) {
+      ad_waves_free(w);
+      return 2;
+    }
+    n = asr_resample_length(a.n, a.sample_rate, rate);
+    w->x[i] = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n > 0 ? n : 1));
+    if (n < 0 || !w->x[i] || asr_resample(w->x[i], a.samples, a.n, a.sample_rate, rate, 6, 0.99) != ASR_OK) {
+      fprintf(stderr, "%s: cannot resample %d Hz to %d Hz\n", w->paths[i], a.sample_rate, rate);
+      asr_audio_free(&a, NULL);
+      ad_waves_free(w);
+      return 2;
+    }
+    for (k = 0; k < n; k++) w->x[i][k] /= 32768;          /* Kaldi's 16-bit scale -> [-1, 1) */
+    w->n[i] = n;
+    asr_audio_free(&a, NULL);
+  }
+  return 0;
+}
+
+void ad_waves_free(ad_waves *w) {
+  int i;
+  for (i = 0; i < w->count; i++) {
+    if (w->paths) free(w->paths[i]);
+    if (w->x) free(w->x[i]);
+  }
+  free(w->paths), free(w->x), free(w->n);
+  memset(w, 0, sizeof *w);
+}
+
+/* ---- pictures: a colour ramp and PNG images inside SVG (posteriorgram, units) */
+/* "viridis"-like ramp from dark blue through green to yellow, t in [0,1] */
+void ad_ramp(double t, unsigned char *rgb) {
+  static const double k[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  double x = t < 0 ? 0 : t > 1 ? 4 : t * 4;
+  int i = x >= 4 ? 3 : (int)x, c;
+  double f = x - i;
+  for (c = 0; c < 3; c++) rgb[c] = (unsigned char)(k[i][c] + f * (k[i + 1][c] - k[i][c]) + 0.5);
+}
+
+static void write_b64(FILE *fp, const unsigned char *p, int n) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  int i;
+  for (i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+    fputc(tab[v >> 18 & 63], fp);
+    fputc(tab[v >> 12 & 63], fp);
+    fputc(i + 1 < n ? tab[v >> 6 & 63] : '=', fp);
+    fputc(i + 2 < n ? tab[v & 63] : '=', fp);
+  }
+}
+
+/* stb_image_write hands the PNG over in pieces: collect them. */
+typedef struct membuf {
+  unsigned char *p;
+  int len, cap;
+} membuf;
+static void collect(void *ctx, void *data, int size) {
+  membuf *b = (membuf *)ctx;
+  if (b->len + size > b->cap) {
+    int ncap = 2 * (b->len + size);
+    unsigned char *np = (unsigned char *)realloc(b->p, (size_t)ncap);
+    if (!np) return;
+    b->p = np;
+    b->cap = ncap;
+  }
+  memcpy(b->p + b->len, data, (size_t)size);
+  b->len += size;
+}
+
+/* An RGB image (w, h) as <image> at (x, y) scaled to (W, H). */
+int ad_svg_png(FILE *fp, const unsigned char *rgb, int w, int h, double x, double y, double W, double H) {
+  membuf b = {NULL, 0, 0};
+  unsigned char *png;
+  int len;
+  if (!stbi_write_png_to_func(collect, &b, w, h, 3, rgb, w * 3) || !b.p) return -1;
+  png = b.p;
+  len = b.len;
+  fprintf(fp, "<image x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" preserveAspectRatio=\"none\" "
+              "style=\"image-rendering:pixelated\" href=\"data:image/png;base64,", x, y, W, H);
+  write_b64(fp, png, len);
+  fprintf(fp, "\"/>\n");
+  free(png);
+  return 0;
+}
+
+
+/* ---- option values */
+
+int ad_parse_long(const char *prog, const char *name, const char *s, long lo, long hi, long *v) {
+  char *end;
+  long x = s ? strtol(s, &end, 10) : 0;
+  if (!s || end == s || *end || x < lo || x > hi) {
+    fprintf(stderr, "%s: --%s: '%s' is not an integer in [%ld, %ld]\n", prog, name, s ? s : "", lo, hi);
+    return 2;
+  }
+  *v = x;
+  return 0;
+}
+
+int ad_parse_double(const char *prog, const char *name, const char *s, double lo, double hi, double *v) {
+  char *end;
+  double x = s ? strtod(s, &end) : 0;
+  if (!s || end == s || *end || !(x >= lo && x <= hi)) {
+    fprintf(stderr, "%s: --%s: '%s' is not a number in [%g, %g]\n", prog, name, s ? s : "", lo, hi);
+    return 2;
+  }
+  *v = x;
+  return 0;
 }

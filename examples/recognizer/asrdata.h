@@ -58,4 +58,26 @@ double ad_now(void);
 int ad_svg_curve(const char *path, const char *title, const char *ylabel, const double *x,
                  const double *y, int n, const double *x2, const double *y2, int n2,
                  const char *label1, const char *label2);
+/* A "viridis"-like colour ramp, t in [0, 1] -> rgb[3]; and an RGB image (w, h) written into
+ * an SVG as an embedded PNG <image> at (x, y) scaled to (W, H) (0, or -1 on failure). */
+void ad_ramp(double t, unsigned char *rgb);
+int ad_svg_png(FILE *fp, const unsigned char *rgb, int w, int h, double x, double y, double W, double H);
+
+/* Every recording of DIR (.wav and .ogg files, sorted by name; no transcripts needed),
+ * decoded, resampled to `rate` Hz and scaled to [-1, 1). Returns 0, or 2 after one line
+ * (no audio in DIR, a file that does not decode). */
+typedef struct ad_waves {
+  int count;
+  char **paths;         /* (count) */
+  asr_real **x;         /* (count) waveforms */
+  int *n;               /* (count) their lengths */
+} ad_waves;
+int ad_waves_read(ad_waves *w, const char *dir, int rate);
+void ad_waves_free(ad_waves *w);
+
+/* An option's value S, for program PROG's option --NAME: an integer (ad_parse_long) or a
+ * number (ad_parse_double) in [LO, HI] into *V, 0; otherwise one line ("PROG: --NAME: 'S'
+ * is not an integer in [LO, HI]") and 2. S may be NULL (a missing value). */
+int ad_parse_long(const char *prog, const char *name, const char *s, long lo, long hi, long *v);
+int ad_parse_double(const char *prog, const char *name, const char *s, double lo, double hi, double *v);
 #endif

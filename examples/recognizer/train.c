@@ -24,7 +24,9 @@
  * every batch; Adam with linear warm-up and decay; gradient norm clipped at 5. Every
  * --eval-every steps the dev set is decoded (greedy) and its character error rate
  * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
- * curve beside it (MODEL.svg). Exit status 0, or 2 with one line naming the problem. */
+ * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
+ * run killed while writing, older than 10 minutes, is removed when a run starts.
+ * Exit status 0, or 2 with one line naming the problem. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include "../outpath.h"
@@ -56,17 +58,6 @@ static int usage(void) {
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
   return 2;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *v, const char *name) {
-  char *end;
-  long x = strtol(s, &end, 10);
-  if (end == s || *end || x < lo || x > hi) {
-    fprintf(stderr, "train: --%s: '%s' is not an integer in [%ld, %ld]\n", name, s, lo, hi);
-    return 2;
-  }
-  *v = x;
-  return 0;
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
@@ -104,11 +95,11 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--dev")) o->dev = val;
     else if (!strcmp(a, "--speakers")) o->speakers = val;
     else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
-    else if (!strcmp(a, "--steps")) { if (parse_long(val, 1, 100000000, &v, "steps")) return 2; o->steps = v; }
-    else if (!strcmp(a, "--seed")) { if (parse_long(val, 0, 2147483647, &v, "seed")) return 2; o->seed = (unsigned long)v; }
-    else if (!strcmp(a, "--batch-frames")) { if (parse_long(val, 100, 10000000, &v, "batch-frames")) return 2; o->batch_frames = (int)v; }
-    else if (!strcmp(a, "--eval-every")) { if (parse_long(val, 0, 100000000, &v, "eval-every")) return 2; o->eval_every = (int)v; }
-    else if (!strcmp(a, "--warmup")) { if (parse_long(val, 0, 100000000, &v, "warmup")) return 2; o->warmup = (int)v; }
+    else if (!strcmp(a, "--steps")) { if (ad_parse_long("train", "steps", val, 1, 100000000, &v)) return 2; o->steps = v; }
+    else if (!strcmp(a, "--seed")) { if (ad_parse_long("train", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (unsigned long)v; }
+    else if (!strcmp(a, "--batch-frames")) { if (ad_parse_long("train", "batch-frames", val, 100, 10000000, &v)) return 2; o->batch_frames = (int)v; }
+    else if (!strcmp(a, "--eval-every")) { if (ad_parse_long("train", "eval-every", val, 0, 100000000, &v)) return 2; o->eval_every = (int)v; }
+    else if (!strcmp(a, "--warmup")) { if (ad_parse_long("train", "warmup", val, 0, 100000000, &v)) return 2; o->warmup = (int)v; }
     else if (!strcmp(a, "--pad")) {
       char *end;
       double d = strtod(val, &end);
@@ -121,7 +112,7 @@ static int parse_args(int argc, char **argv, opts *o) {
       char *end;
       double d = strtod(val, &end);
       if (end == val || *end || !(d > 0) || d > 1e9) {
-        fprintf(stderr, "train: %s: '%s' is not a positive number\n", a, val);
+        fprintf(stderr, "train: %s: '%s' is not a number in (0, 1e9]\n", a, val);
         return 2;
       }
       if (!strcmp(a, "--lr")) o->lr = d;
@@ -194,7 +185,10 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
     if (ad_audio_read(l->items[i].path, &a)) return 2;
     r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
     asr_audio_free(&a, NULL);
-    if (r) return 2;
+    if (r) {
+      ad_utt_free(&s->u[s->count]);
+      return 2;
+    }
     s->count++;
   }
   return 0;
@@ -325,7 +319,10 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
     snprintf(what, sizeof what, "spliced utterance %d", i);
     k = make_utt(sp->m, &s->u[s->count], wave, pos, rate, text, what);
     free(wave);
-    if (k) return 2;
+    if (k) {
+      ad_utt_free(&s->u[s->count]);
+      return 2;
+    }
     s->count++;
   }
   return 0;
@@ -517,17 +514,30 @@ int main(int argc, char **argv) {
   long step, epoch = 0;
   size_t ebytes = 0;
   void *ework = NULL;
-  asr_real *adam_m, *adam_v;
-  double *curve_x, *curve_y, *dev_x, *dev_y, t0, loss_avg = 0;
-  int n_dev = 0;
+  asr_real *adam_m = NULL, *adam_v = NULL;
+  double *curve_x = NULL, *curve_y = NULL, *dev_x = NULL, *dev_y = NULL, t0, loss_avg = 0;
+  int n_dev = 0, status = 2;
   asr_specaug_opts sa = asr_specaug_opts_default();
   asr_adam_opts adam;
   char path[4096];
+  splicer sd;
+
+  /* every exit after the model exists goes through `done`, which frees what was made */
+  memset(&list, 0, sizeof list);
+  memset(&devlist, 0, sizeof devlist);
+  memset(&train, 0, sizeof train);
+  memset(&dev, 0, sizeof dev);
+  memset(&sp, 0, sizeof sp);
+  memset(&sd, 0, sizeof sd);
+  memset(&lb, 0, sizeof lb);
 
   if (parse_args(argc, argv, &o)) return 2;
   {
     const char *dirs[2] = {o.data, o.dev};
     if (out_guard(o.out, dirs, 2, NULL)) return 2;
+    replace_ext(path, sizeof path, o.out, ".svg");
+    op_remove_stale_temps(o.out, 600);
+    op_remove_stale_temps(path, 600);
   }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
@@ -549,12 +559,7 @@ int main(int argc, char **argv) {
   /* ---- data */
   if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
       ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
-    return 2;
-  memset(&train, 0, sizeof train);
-  memset(&dev, 0, sizeof dev);
-  memset(&devlist, 0, sizeof devlist);
-  memset(&sp, 0, sizeof sp);
-  memset(&lb, 0, sizeof lb);
+    goto done;
   t0 = ad_now();
   {
     int fsdd = list.items[0].take >= 0;
@@ -562,19 +567,18 @@ int main(int argc, char **argv) {
     if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
                            splicer_draw(&sp, &rng, &train)
                      : load_plain(&m, &list, keep_train, &train))
-      return 2;
+      goto done;
     if (o.dev) {
       if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
           load_plain(&m, &devlist, NULL, &dev))
-        return 2;
+        goto done;
     } else if (fsdd) {
       /* the dev set is drawn once, at speed 1 */
-      splicer sd;
       if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0) ||
                              splicer_draw(&sd, &rng, &dev)
                        : load_plain(&m, &list, fsdd_dev, &dev))
-        return 2;
-      if (o.splice_min) splicer_free(&sd);
+        goto done;
+      splicer_free(&sd);
     } else {
       /* data/toy/train -> data/toy/dev, when it is there */
       size_t n = strlen(o.data);
@@ -589,7 +593,7 @@ int main(int argc, char **argv) {
           fclose(probe);
           if (out_guard(o.out, sibs, 1, NULL) || ad_list_read(&devlist, sib) ||
               load_plain(&m, &devlist, NULL, &dev))
-            return 2;
+            goto done;
         }
       }
     }
@@ -598,7 +602,7 @@ int main(int argc, char **argv) {
   drop_short(&m, &dev, "dev", 1);
   if (train.count == 0) {
     fprintf(stderr, "train: %s: no training utterances\n", o.data);
-    return 2;
+    goto done;
   }
   {
     long frames = 0;
@@ -623,7 +627,7 @@ int main(int argc, char **argv) {
   sa.time_mask_param = 20;
   sa.time_mask_ratio = 0.2;
   sa.time_warp = 0;
-  if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) return 2;
+  if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
   adam_m = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   adam_v = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   curve_x = (double *)malloc(sizeof(double) * (size_t)o.steps);
@@ -632,7 +636,7 @@ int main(int argc, char **argv) {
   dev_y = (double *)malloc(sizeof(double) * (size_t)(o.steps / (o.eval_every ? o.eval_every : 1) + 2));
   if (!adam_m || !adam_v || !curve_x || !curve_y || !dev_x || !dev_y) {
     fprintf(stderr, "train: out of memory\n");
-    return 2;
+    goto done;
   }
   asr_adam_opts_init(&adam, o.lr);
   signal(SIGINT, on_sigint);
@@ -652,9 +656,9 @@ int main(int argc, char **argv) {
     if (pos == lb.nb) {                          /* a new epoch: new utterances when spliced, a new order */
       if (epoch++ && o.splice_min) {
         uset_free(&train);
-        if (splicer_draw(&sp, &rng, &train)) return 2;
+        if (splicer_draw(&sp, &rng, &train)) goto done;
         drop_short(&m, &train, "training", 0);
-        if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) return 2;
+        if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
       }
       for (i = 0; i < lb.nb; i++) {
         int j = asr_rng_int(&rng, i + 1);
@@ -681,11 +685,11 @@ int main(int argc, char **argv) {
                              &err);
     if (r < 0) {
       fprintf(stderr, "train: step %ld: %s\n", step, err.msg);
-      return 2;
+      goto done;
     }
     if (asr_clip_grad_norm(&gp, &gsize, 1, 5.0, 2.0, &gnorm) != ASR_OK) {
       fprintf(stderr, "train: step %ld: the gradient is not finite (loss %g)\n", step, loss);
-      return 2;
+      goto done;
     }
     lr = asr_lr_linear_warmup(step, o.lr, o.warmup, o.steps);
     adam.lr = lr;
@@ -730,7 +734,7 @@ int main(int argc, char **argv) {
   }
   if (asr_model_save(&m, o.out, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
-    return 2;
+    goto done;
   }
   replace_ext(path, sizeof path, o.out, ".svg");
   ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC    ? "training loss (CTC, per utterance) and dev CER (%)"
@@ -739,13 +743,16 @@ int main(int argc, char **argv) {
                "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
+  status = 0;
+done:
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
   splicer_free(&sp);
+  splicer_free(&sd);
   uset_free(&train);
   uset_free(&dev);
   ad_list_free(&list);
   ad_list_free(&devlist);
   asr_model_free(&m);
-  return 0;
+  return status;
 }

@@ -1,8 +1,8 @@
 /* examples/recognizer/transcribe.c - transcribe audio files with a model trained by build/train.
  *
- *   build/transcribe --model MODEL.npz [--beam N] [--align] FILE...
- *   build/transcribe --model MODEL.npz [--beam N] --data DIR [--takes A-B] [--speakers A,B | --exclude-speakers C]
- *   build/transcribe --model MODEL.npz [--beam N] [--ctc-weight W] [--penalty P] [--rescore N] ...
+ *   build/transcribe --model MODEL.npz [--beam N] [--align] [--chunk SECONDS] FILE...
+ *   build/transcribe --model MODEL.npz [--beam N] [--chunk SECONDS] --data DIR [--takes A-B] [--speakers A,B | --exclude-speakers C]
+ *   build/transcribe --model MODEL.npz [--ctc-weight W] [--penalty P] [--rescore N] ...   (attention recipes)
  *
  * Prints one line per file, in the order given: FILE<TAB>TEXT, TEXT in lower-case words
  * separated by single spaces. Works for every recipe (asr_model_decode): greedy by
@@ -24,8 +24,24 @@
  * A model trained with --pad pads every recording as it was trained (the checkpoint's
  * pad_ms; asr_model_features); --pad SECONDS overrides that. --align times are those of
  * the recording itself (the padding subtracted).
+ * --lexicon FILE (one word a line) and/or --lm LM.arpa (a word n-gram model, e.g. made by
+ * `asrtool ngram-train`) decode CTC models with asr_ctc_lexicon_decode: only labellings
+ * made of the lexicon's words (without --lexicon: the LM's words), ranked by
+ * ln p(l|x) + W ln P_LM(words) + B |words| with --lm-weight W (default 0.5 with --lm)
+ * and --word-bonus B (default 0); --beam N is its beam (default 16 there).
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
- * files are still transcribed). */
+ * files are still transcribed).
+ *
+ * Long recordings in bounded memory: a file is read as a stream (asr_audio_stream_*) and
+ * transcribed in windows of --chunk SECONDS (default 30; 0 reads the whole file at once)
+ * with CONTEXT_S = 2 s more audio on each side. Each window goes through the model as a
+ * recording of its own (features, per-utterance normalization, decoding) and keeps the
+ * tokens that start in its middle SECONDS, at their times in the whole recording, so
+ * --align stays absolute. Memory is that of one 34 s window whatever the file's length
+ * (docs/training.md has the measured figures). A file no longer than SECONDS is one
+ * window: the same transcript as with --chunk 0. A longer one can differ from it near the
+ * seams, and wherever the window's own feature normalization (mean and variance over
+ * 34 s, not the whole file) tips a decision. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include "../outpath.h"
@@ -33,23 +49,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CONTEXT_S 2.0
+
 static int usage(void) {
-  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] FILE...\n"
-                  "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] --data DIR [--takes A-B]\n"
-                  "                  [--speakers A,B,... | --exclude-speakers A,B,...]\n"
-                  "  attention recipes: [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n");
+  fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] FILE...\n"
+                  "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] --data DIR\n"
+                  "                  [--takes A-B] [--speakers A,B,... | --exclude-speakers A,B,...]\n"
+                  "       either, with [--lexicon WORDS.txt] [--lm LM.arpa [--lm-weight W]] [--word-bonus B]\n"
+                  "  attention recipes (ctc-attention, las): [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n");
   return 2;
 }
 
-/* Word timings from the tokens' frames: a word spans its first character's first frame
- * to its last character's last frame (inclusive), in output frames of frame_seconds,
- * less `offset` seconds of padding (times inside the padding become 0). */
-static double at(int frame, double frame_seconds, double offset) {
-  double t = frame * frame_seconds - offset;
-  return t > 0 ? t : 0;
+/* The tokens of a recording so far, with their start and end times in seconds of the
+ * recording (a token's start: the start of its first output frame; end: the end of its
+ * last; the padding subtracted). */
+typedef struct hyp {
+  int *tok, n, cap;
+  double *t0, *t1;
+} hyp;
+
+static int hyp_add(hyp *h, int tok, double t0, double t1) {
+  if (tok == 1 && (h->n == 0 || h->tok[h->n - 1] == 1)) return 0;  /* no leading or double space */
+  if (h->n == h->cap) {
+    int cap = h->cap ? 2 * h->cap : 256;
+    int *nt = (int *)realloc(h->tok, sizeof(int) * (size_t)cap);
+    double *n0, *n1;
+    if (nt) h->tok = nt;
+    n0 = (double *)realloc(h->t0, sizeof(double) * (size_t)cap);
+    if (n0) h->t0 = n0;
+    n1 = (double *)realloc(h->t1, sizeof(double) * (size_t)cap);
+    if (n1) h->t1 = n1;
+    if (!nt || !n0 || !n1) return 2;
+    h->cap = cap;
+  }
+  h->tok[h->n] = tok, h->t0[h->n] = t0, h->t1[h->n++] = t1;
+  return 0;
 }
 
-static void print_alignment(const int *tok, const int *st, const int *en, int n, double frame_seconds, double offset) {
+static void hyp_free(hyp *h) {
+  free(h->tok), free(h->t0), free(h->t1);
+  memset(h, 0, sizeof *h);
+}
+
+/* Word timings: a word spans its first character's start to its last character's end;
+ * times inside the padding become 0. */
+static double at(double t) { return t > 0 ? t : 0; }
+
+static void print_alignment(const hyp *h) {
+  const int *tok = h->tok;
+  int n = h->n;
   int i, ws = -1, wl = 0, words = 0;
   char word[256];
   printf("\t");
@@ -57,8 +105,7 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
     if (i == n || tok[i] == 1) {               /* a space or the end closes a word */
       if (wl) {
         word[wl] = 0;
-        printf("%s%s@%.2f-%.2f", words++ ? " " : "", word, at(st[ws], frame_seconds, offset),
-               at(en[i - 1] + 1, frame_seconds, offset));
+        printf("%s%s@%.2f-%.2f", words++ ? " " : "", word, at(h->t0[ws]), at(h->t1[i - 1]));
       }
       wl = 0;
       ws = -1;
@@ -69,22 +116,211 @@ static void print_alignment(const int *tok, const int *st, const int *en, int n,
   }
 }
 
+/* ---- decoding with words (--lexicon, --lm): asr.h section 5, "Words" */
+
+/* Reads the lexicon and the LM (either may be absent; without --lexicon the LM's own
+ * words are the lexicon). 0, or 2 after one line. */
+static int words_open(const asr_model *m, const char *lexicon_path, const char *lm_path, double *lm_weight, int align,
+                      asr_lexicon *lex, asr_ngram *lm) {
+  asr_error err;
+  memset(lex, 0, sizeof *lex);
+  memset(lm, 0, sizeof *lm);
+  if (!lexicon_path && !lm_path) {
+    if (*lm_weight >= 0) {
+      fprintf(stderr, "transcribe: --lm-weight needs --lm\n");
+      return 2;
+    }
+    return 0;
+  }
+  if (m->cfg.head != ASR_HEAD_CTC || align) {
+    fprintf(stderr, "transcribe: --lexicon and --lm decode CTC models only, without --align\n");
+    return 2;
+  }
+  if (*lm_weight < 0) *lm_weight = lm_path ? 0.5 : 0;
+  if (lm_path && asr_ngram_read_arpa(lm, lm_path, &err) != ASR_OK) {
+    fprintf(stderr, "transcribe: %s\n", err.msg);
+    return 2;
+  }
+  if (lexicon_path) {
+    if (asr_lexicon_read(lex, lexicon_path, ASR_CHARSET, 0, 1, &err) != ASR_OK) {
+      fprintf(stderr, "transcribe: %s\n", err.msg);
+      return 2;
+    }
+  } else {
+    /* the LM's words, less <s>, </s> and <unk> (ids 0-2) */
+    if (asr_lexicon_build(lex, (const char *const *)lm->words + 3, lm->n_words - 3, ASR_CHARSET, 0, 1, &err) !=
+        ASR_OK) {
+      fprintf(stderr, "transcribe: %s: %s\n", lm_path, err.msg);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+/* The log-probabilities' buffer, then the decoder's workspace. */
+static size_t words_workspace_size(const asr_model *m, int T, int beam) {
+  int Tout = asr_model_out_frames(m, T);
+  size_t a = asr_model_infer_workspace_size(m, 1, T), b = asr_ctc_lexicon_workspace_size(Tout, m->cfg.vocab, beam);
+  size_t lp = sizeof(asr_real) * ((size_t)Tout * m->cfg.vocab + 1);
+  if (a == (size_t)-1 || b == (size_t)-1) return (size_t)-1;
+  return lp + (a > b ? a : b) + 64;
+}
+
+static asr_result words_decode(asr_model *m, const asr_lexicon *lex, const asr_ngram *lm, double lm_weight,
+                               double word_bonus, int *tok, int *ntok, const asr_real *feats, int T, int beam,
+                               void *work, size_t wb, asr_error *err) {
+  int Tout = asr_model_out_frames(m, T), len = 0;
+  size_t lp_bytes = (sizeof(asr_real) * ((size_t)Tout * m->cfg.vocab + 1) + 63) & ~(size_t)63;
+  asr_real *lp = (asr_real *)work;
+  void *rest = (char *)work + lp_bytes;
+  asr_ctc_lexicon_opts o = asr_ctc_lexicon_opts_default(lex, beam, 0, 1);
+  asr_result r = asr_model_logprobs(m, lp, &len, feats, &T, 1, T, rest, wb - lp_bytes, err);
+  if (r != ASR_OK) return r;
+  o.lm = lm;
+  o.lm_weight = lm_weight;
+  o.word_bonus = word_bonus;
+  r = asr_ctc_lexicon_decode(tok, ntok, NULL, lp, len, m->cfg.vocab, &o, rest, wb - lp_bytes);
+  if (r == ASR_INFEASIBLE) {
+    *ntok = 0;                               /* no labelling of words survived: an empty line */
+    return ASR_OK;
+  }
+  if (r != ASR_OK) snprintf(err->msg, sizeof err->msg, "lexicon decoding: %s", asr_result_string(r));
+  return r;
+}
+
+/* --lexicon / --lm: what words_decode needs. Its decoder gives no token frames, so with
+ * words a file is decoded whole (--chunk 0). */
+typedef struct wdec {
+  const asr_lexicon *lex;
+  const asr_ngram *lm;
+  double lm_weight, word_bonus;
+} wdec;
+
+/* One window: wave (n samples at rate) starting `offset` seconds into the recording, as a
+ * recording of its own; keeps the tokens that start in [lo, hi) seconds (all of them, at
+ * time 0, when decoded with words: wd). The decoder is asked for token times only when
+ * they are used (--align, or a window that is not the whole recording): an attention
+ * model decoded with --ctc-weight 0 can say more than its CTC branch can align. 0 or 2. */
+static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, double offset, double lo, double hi,
+                         const asr_model_decode_opts *o, const wdec *wd, int align, const char *what, hyp *h) {
+  asr_real *feats = NULL;
+  int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, i, r = 2;
+  double fs = 0.010 * asr_model_subsampling(m), shift = offset - m->cfg.pad_ms / 1000.0;
+  size_t wb;
+  void *work = NULL;
+  asr_error err;
+  int spans = align || lo > -INFINITY || hi < INFINITY;
+  if (ad_features(m, wave, n, rate, what, &feats, &T)) return 2;
+  Tout = asr_model_out_frames(m, T);
+  maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
+  wb = wd ? words_workspace_size(m, T, o->beam) : asr_model_decode_with_workspace_size(m, T, o);
+  work = malloc(wb);
+  tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
+  st = (int *)malloc(sizeof *st * (size_t)maxtok);
+  en = (int *)malloc(sizeof *en * (size_t)maxtok);
+  if (!work || !tok || !st || !en) fprintf(stderr, "%s: out of memory\n", what);
+  else if ((wd ? words_decode(m, wd->lex, wd->lm, wd->lm_weight, wd->word_bonus, tok, &ntok, feats, T, o->beam, work,
+                              wb, &err)
+              : asr_model_decode_with(m, tok, &ntok, spans ? st : NULL, spans ? en : NULL, maxtok, feats, T, o, work,
+                                      wb, &err)) != ASR_OK)
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+  else {
+    /* output frames are 10 ms fbank frames times the encoder's subsampling */
+    for (r = 0, i = 0; i < ntok && !r; i++)
+      if (wd || !spans) r = hyp_add(h, tok[i], 0, 0);
+      else if (st[i] * fs + shift >= lo && st[i] * fs + shift < hi)
+        r = hyp_add(h, tok[i], st[i] * fs + shift, (en[i] + 1) * fs + shift);
+    if (r) fprintf(stderr, "%s: out of memory\n", what);
+  }
+  free(feats), free(tok), free(st), free(en), free(work);
+  return r;
+}
+
+/* A recording in windows of `chunk` seconds with CONTEXT_S on each side, read as a stream:
+ * buf holds samples [b0, b0 + have) of the file. 0 or 2. */
+static int transcribe_chunked(asr_model *m, const char *path, double chunk, const asr_model_decode_opts *o, int align,
+                              hyp *h) {
+  asr_audio_stream s;
+  asr_error err;
+  asr_real *buf = NULL;
+  int64_t L, C, b0 = 0, have = 0, cap, k;
+  int eof = 0, r = 2;
+  if (asr_audio_stream_open(&s, path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 2;
+  }
+  L = (int64_t)llround(chunk * s.sample_rate);
+  C = (int64_t)llround(CONTEXT_S * s.sample_rate);
+  cap = L + 2 * C;
+  buf = (asr_real *)malloc(sizeof *buf * (size_t)cap);
+  if (!buf) fprintf(stderr, "%s: out of memory\n", path);
+  for (k = 0; buf; k++) {
+    int64_t ws = k * L - C > 0 ? k * L - C : 0, we = (k + 1) * L + C;
+    int last;
+    if (ws > b0) {                              /* drop what no window needs any more */
+      int64_t drop = ws - b0 < have ? ws - b0 : have;
+      memmove(buf, buf + drop, sizeof *buf * (size_t)(have - drop));
+      have -= drop, b0 += drop;
+    }
+    while (!eof && b0 + have < we) {            /* read up to the window's end */
+      int got = asr_audio_stream_read(&s, buf + have, (int)(cap - have < we - b0 - have ? cap - have : we - b0 - have),
+                                      &err);
+      if (got < 0) {
+        fprintf(stderr, "%s: %s\n", path, err.msg);
+        goto done;
+      }
+      if (got == 0) eof = 1;
+      have += got;
+    }
+    last = eof && b0 + have <= (k + 1) * L;
+    if (decode_window(m, buf + (ws - b0), (int)(b0 + have - ws), s.sample_rate, (double)ws / s.sample_rate,
+                      k ? (double)(k * L) / s.sample_rate : -INFINITY,
+                      last ? INFINITY : (double)((k + 1) * L) / s.sample_rate, o, NULL, align, path, h))
+      goto done;
+    if (last) break;
+  }
+  r = buf ? 0 : 2;
+done:
+  free(buf);
+  asr_audio_stream_close(&s);
+  return r;
+}
+
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  double pad = -1, ctc_weight = -1, penalty = 0;
+  const char *lexicon_path = NULL, *lm_path = NULL, *words_in[3];
+  int n_words_in = 0;
+  double lm_weight = -1, word_bonus = 0;
+  asr_lexicon lex;
+  asr_ngram lm;
+  wdec wd;
+  double pad = -1, chunk = 30;
+  int beam = 0, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
+  double ctc_weight = -1, penalty = 0;
   int rescore = 0, att_opts = 0;
-  int beam = 1, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
   asr_model_decode_opts dopts;
   asr_error err;
   ad_list list;
-  const char **files, **refs;
+  const char **files = NULL, **refs = NULL;
   memset(&list, 0, sizeof list);
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
     else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
     else if (!strcmp(argv[i], "--speakers") && i + 1 < argc) speakers = argv[++i];
+    else if (!strcmp(argv[i], "--lexicon") && i + 1 < argc) lexicon_path = argv[++i];
+    else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_path = argv[++i];
+    else if ((!strcmp(argv[i], "--lm-weight") || !strcmp(argv[i], "--word-bonus")) && i + 1 < argc) {
+      char *end;
+      double v = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(fabs(v) <= 100)) {
+        fprintf(stderr, "transcribe: %s: '%s' is not a number in [-100, 100]\n", argv[i - 1], argv[i]);
+        return 2;
+      }
+      if (!strcmp(argv[i - 1], "--lm-weight")) lm_weight = v;
+      else word_bonus = v;
+    }
     else if (!strcmp(argv[i], "--exclude-speakers") && i + 1 < argc) exclude_speakers = argv[++i];
     else if (!strcmp(argv[i], "--takes") && i + 1 < argc) {
       int n = 0;
@@ -115,7 +351,8 @@ int main(int argc, char **argv) {
       double v = strtod(argv[++i], &end);
       int is_w = !strcmp(name, "--ctc-weight");
       if (end == argv[i] || *end || !(is_w ? v >= 0 && v <= 1 : fabs(v) <= 1000)) {
-        fprintf(stderr, "transcribe: %s: '%s' is not a number in %s\n", name, argv[i], is_w ? "[0, 1]" : "[-1000, 1000]");
+        fprintf(stderr, "transcribe: %s: '%s' is not a number in %s\n", name, argv[i],
+                is_w ? "[0, 1]" : "[-1000, 1000]");
         return 2;
       }
       if (is_w) ctc_weight = v;
@@ -130,6 +367,13 @@ int main(int argc, char **argv) {
       }
       rescore = (int)b;
       att_opts = 1;
+    } else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
+      char *end;
+      chunk = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(chunk == 0 || (chunk >= 1 && chunk <= 3600))) {
+        fprintf(stderr, "transcribe: --chunk: '%s' is not 0 or a number of seconds in [1, 3600]\n", argv[i]);
+        return 2;
+      }
     } else if (!strcmp(argv[i], "--align")) align = 1;
     else if (!strcmp(argv[i], "--help")) {
       usage();
@@ -145,7 +389,10 @@ int main(int argc, char **argv) {
   if (!model_path || (first_file < 0) == !data || ((take_lo >= 0 || speakers || exclude_speakers) && !data))
     return usage();
   /* stdout redirected onto the model or a recording (">>" would append to it) */
-  if (op_check_fd("transcribe", 1, "the standard output", (const char *const *)&model_path, 1) ||
+  words_in[n_words_in++] = model_path;          /* the model, the lexicon and the LM are inputs too */
+  if (lexicon_path) words_in[n_words_in++] = lexicon_path;
+  if (lm_path) words_in[n_words_in++] = lm_path;
+  if (op_check_fd("transcribe", 1, "the standard output", words_in, n_words_in) ||
       (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
                                      argc - first_file)))
     return 2;
@@ -153,18 +400,27 @@ int main(int argc, char **argv) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
   }
+  if (words_open(&m, lexicon_path, lm_path, &lm_weight, align, &lex, &lm)) {
+    status = 2;
+    goto done;
+  }
+  if (beam == 0) beam = lexicon_path || lm_path ? 16 : 1;
+  wd.lex = &lex, wd.lm = lm_path ? &lm : NULL, wd.lm_weight = lm_weight, wd.word_bonus = word_bonus;
+  if (lexicon_path || lm_path) chunk = 0;        /* words: the whole file (see wdec) */
   {
     /* the attention options: only for an attention head; lambda > 0 and rescoring need its CTC branch */
     int att = m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS;
     if (att_opts && !att) {
       fprintf(stderr, "transcribe: --ctc-weight, --penalty and --rescore are for the attention recipes (ctc-attention, "
                       "las); %s is %s\n", model_path, m.cfg.recipe);
-      return 2;
+      status = 2;
+      goto done;
     }
     if (att && m.cfg.ctc_weight == 0 && (ctc_weight > 0 || rescore > 0)) {
       fprintf(stderr, "transcribe: %s (%s) has no CTC branch: --ctc-weight must be 0 and --rescore is not available\n",
               model_path, m.cfg.recipe);
-      return 2;
+      status = 2;
+      goto done;
     }
     dopts = asr_model_decode_opts_default(&m, beam);
     if (ctc_weight >= 0) dopts.ctc_weight = ctc_weight;
@@ -174,55 +430,57 @@ int main(int argc, char **argv) {
   if (pad >= 0) m.cfg.pad_ms = (int)lround(pad * 1000);
   pad = m.cfg.pad_ms / 1000.0;
   /* the files: the arguments, or a data folder's recordings with their transcripts */
-  files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
-  refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
   nfiles = 0;
   if (data) {
-    if (ad_list_read(&list, data) || ad_list_select_speakers(&list, speakers, exclude_speakers, "transcribe")) return 2;
-    free(files), free(refs);
-    files = (const char **)malloc(sizeof *files * (size_t)list.count);
-    refs = (const char **)malloc(sizeof *refs * (size_t)list.count);
-    if (!files || !refs) return 2;
+    if (ad_list_read(&list, data) || ad_list_select_speakers(&list, speakers, exclude_speakers, "transcribe")) {
+      status = 2;
+      goto done;
+    }
+    files = (const char **)malloc(sizeof *files * (size_t)(list.count + 1));
+    refs = (const char **)malloc(sizeof *refs * (size_t)(list.count + 1));
+    if (!files || !refs) {
+      fprintf(stderr, "transcribe: out of memory\n");
+      status = 2;
+      goto done;
+    }
     for (i = 0; i < list.count; i++)
       if (take_lo < 0 || (list.items[i].take >= take_lo && list.items[i].take <= take_hi)) {
         files[nfiles] = list.items[i].path;
         refs[nfiles++] = list.items[i].text;
       }
   } else {
-    if (!files || !refs) return 2;
+    files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
+    refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
+    if (!files || !refs) {
+      fprintf(stderr, "transcribe: out of memory\n");
+      status = 2;
+      goto done;
+    }
     for (i = first_file; i < argc; i++) files[nfiles++] = argv[i];
   }
   for (i = 0; i < nfiles; i++) {
-    asr_audio a;
-    asr_real *feats = NULL;
-    int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, r;
-    size_t wb;
-    void *work = NULL;
-    char text[4096];
-    if (ad_audio_read(files[i], &a)) {
-      status = 2;
-      continue;
+    hyp h;
+    char *text;
+    int r;
+    memset(&h, 0, sizeof h);
+    if (chunk > 0) r = transcribe_chunked(&m, files[i], chunk, &dopts, align, &h);
+    else {                                      /* the whole recording at once */
+      asr_audio a;
+      r = ad_audio_read(files[i], &a);
+      if (!r) {
+        r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, &dopts,
+                          lexicon_path || lm_path ? &wd : NULL, align, files[i], &h);
+        asr_audio_free(&a, NULL);
+      }
     }
-    r = ad_features(&m, a.samples, a.n, a.sample_rate, files[i], &feats, &T);
-    asr_audio_free(&a, NULL);
-    if (r) {
-      status = 2;
-      continue;
+    while (h.n && h.tok[h.n - 1] == 1) h.n--;   /* no trailing space */
+    text = r ? NULL : (char *)malloc((size_t)h.n + 1);
+    if (!r && (!text || asr_text_decode(h.tok, h.n, text, (size_t)h.n + 1) < 0)) {
+      fprintf(stderr, "%s: out of memory\n", files[i]);
+      r = 2;
     }
-    Tout = asr_model_out_frames(&m, T);
-    maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
-    wb = asr_model_decode_with_workspace_size(&m, T, &dopts);
-    work = malloc(wb);
-    tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
-    st = (int *)malloc(sizeof *st * (size_t)maxtok);
-    en = (int *)malloc(sizeof *en * (size_t)maxtok);
-    if (!work || !tok || !st || !en ||
-        asr_model_decode_with(&m, tok, &ntok, align ? st : NULL, align ? en : NULL, maxtok, feats, T, &dopts, work, wb,
-                              &err) != ASR_OK) {
-      fprintf(stderr, "%s: %s\n", files[i], work && tok && st && en ? err.msg : "out of memory");
-      status = 2;
-    } else {
-      if (asr_text_decode(tok, ntok, text, sizeof text) < 0) text[0] = 0;
+    if (r) status = 2;
+    else {
       printf("%s\t%s", files[i], text);
       if (data) {
         int *w = (int *)malloc(sizeof(int) * 3 * (strlen(refs[i]) + strlen(text) + 2));
@@ -232,18 +490,21 @@ int main(int argc, char **argv) {
         }
         free(w);
       }
-      /* output frames are 10 ms fbank frames times the encoder's subsampling */
-      if (align) print_alignment(tok, st, en, ntok, 0.010 * asr_model_subsampling(&m), pad);
+      if (align) print_alignment(&h);
       printf("\n");
       fflush(stdout);
     }
-    free(feats), free(tok), free(st), free(en), free(work);
+    free(text);
+    hyp_free(&h);
   }
   if (data)
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
             errors, ref_len, wref_len ? 100.0 * werrors / wref_len : 0.0, werrors, wref_len, nfiles);
+done:
   free(files), free(refs);
   ad_list_free(&list);
+  asr_lexicon_free(&lex);
+  asr_ngram_free(&lm);
   asr_model_free(&m);
   return status;
 }

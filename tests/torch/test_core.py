@@ -119,8 +119,11 @@ def test_input_dtypes_give_identical_outputs():
 
 def test_bad_input_files_exit_2_without_output():
     """Malformed or refused inputs: exit 2, one line naming the file and the problem, and
-    OUTDIR holds nothing (not even a temporary file)."""
+    the output folder holds nothing (not even a temporary file). The outputs go to a folder
+    of their own: one case passes the input folder itself as x, and an output inside an
+    input folder is refused before anything is read (examples/outpath.c)."""
     d = tmpdir()
+    od = tmpdir()
     rng = np.random.default_rng(6)
     logits, y, il, tl = _rnnt_inputs(rng)
     good = {k: save(d, f"good_{k}.npy", a) for k, a in (("x", logits), ("y", y), ("il", il), ("tl", tl))}
@@ -159,9 +162,9 @@ def test_bad_input_files_exit_2_without_output():
     for k, path, msg in cases:
         args = dict(good)
         args[k] = path
-        out = os.path.join(d, "out_" + os.path.basename(path))
+        out = os.path.join(od, "out_" + os.path.basename(path))
         proc = asrtool("rnnt", args["x"], args["y"], args["il"], args["tl"], out, expect=2)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and path in lines[0] and msg in lines[0], (path, msg, proc.stderr)
-        assert not os.path.exists(out) or not os.listdir(out), (path, os.listdir(out))
+        assert not os.listdir(od), (path, os.listdir(od))
     return f"{len(cases)} bad files refused, no output"

@@ -263,3 +263,38 @@ def test_speaker_filter():
     return "3 speakers: --speakers, --exclude-speakers and both with --takes keep exactly the named recordings " \
            "(transcribe) and train counts 18 training / 12 dev for two of them; an unknown name, no speaker " \
            "left, and a transcripts.tsv folder refused"
+
+
+def test_transcribe_words():
+    """--lexicon / --lm (docs/lexicon_lm.md): every word transcribed is a lexicon word, the
+    LM's words serve when there is no lexicon, and bad files or options are refused."""
+    d = common.tmpdir()
+    lex = os.path.join(d, "words.txt")
+    allowed = {"seven", "two", "three", "nine"}
+    with open(lex, "w") as f:
+        f.write("\n".join(sorted(allowed)) + "\n")
+    arpa = os.path.join(d, "toy.arpa")
+    subprocess.run([common.ASRTOOL, "ngram-train", "--order", "2", os.path.join(common.ROOT, "data", "toy", "train",
+                                                                                 "transcripts.tsv"), arpa], check=True)
+    with open(os.path.join(common.ROOT, "data", "toy", "train", "transcripts.tsv")) as f:
+        vocab = {w for line in f if "\t" in line for w in line.split("\t")[1].split()}
+    for extra, words in ((["--lexicon", lex], allowed), (["--lm", arpa, "--lm-weight", "0.5"], vocab)):
+        proc = subprocess.run([TRANSCRIBE, "--model", MODEL, *extra, "--data", TOY], capture_output=True, text=True,
+                              timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(f"transcribe {' '.join(extra)}: exit {proc.returncode}: {proc.stderr}")
+        said = {w for line in proc.stdout.splitlines() for w in line.split("\t")[1].split()}
+        if not said or not said <= words:
+            raise AssertionError(f"transcribe {' '.join(extra)} said {sorted(said - words)}, not allowed words")
+    bad = os.path.join(d, "bad.arpa")
+    with open(bad, "w") as f:
+        f.write("not an arpa file\n")
+    clip = os.path.join(TOY, "0002.ogg")
+    refused([TRANSCRIBE, "--model", MODEL, "--lm", bad, clip], "not ARPA")
+    with open(lex, "a") as f:
+        f.write("b4\n")
+    refused([TRANSCRIBE, "--model", MODEL, "--lexicon", lex, clip], "'4'")
+    refused([TRANSCRIBE, "--model", MODEL, "--lm-weight", "0.5", clip], "--lm")
+    refused([TRANSCRIBE, "--model", MODEL, "--lm", arpa, "--lm-weight", "x", clip], "--lm-weight")
+    return "toy test with a 4-word lexicon and with the toy LM's words: only allowed words; a broken ARPA " \
+           "file, a word off the character set, --lm-weight without --lm or not a number refused"

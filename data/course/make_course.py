@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""data/course/make_course.py - the small input arrays of the course material (docs/README.md,
+docs/ctc.md "The lattice of a batch", examples/assignments/): seeded, numpy only.
+
+    /usr/bin/python3 data/course/make_course.py      rewrites the .npy files beside it
+
+ctc_logits.npy (N=2, T=6, V=4) float32 logits, blank 0; ctc_targets.npy (2, 3) int32
+[[1, 1, 2], [3, 2, -1]] (a repeat, and a padded row); ctc_input_lengths.npy [6, 5];
+ctc_target_lengths.npy [3, 2]. ctc_logits_tbv.npy: the same logits time-major (6, 2, 4),
+saved from a Fortran-ordered array (np.save then writes fortran_order True);
+ctc_probs_be.npy: softmax(ctc_logits) as big-endian float64 ('>f8'), batch-first.
+rnnt_logits.npy (N=2, T=4, U+1=3, V=3) float32, blank 0; rnnt_targets.npy [[1, 2], [2, -1]];
+rnnt_logit_lengths.npy [4, 3]; rnnt_target_lengths.npy [2, 1].
+beam_logprobs.npy (1, T=3, V=3): the prefix beam search example of docs/ctc.md ("Two prefix
+beam searches"), the log of [[.4, .58, .02], [.15, .65, .2], [.1, .42, .48]] in float64;
+beam_input_lengths.npy [3].
+"""
+import os
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def save(name, a):
+    np.save(os.path.join(HERE, name), a)
+
+
+def main():
+    rng = np.random.default_rng(2026)
+    x = rng.uniform(-2, 2, size=(2, 6, 4)).astype(np.float32)
+    save("ctc_logits.npy", x)
+    save("ctc_targets.npy", np.array([[1, 1, 2], [3, 2, -1]], dtype=np.int32))
+    save("ctc_input_lengths.npy", np.array([6, 5], dtype=np.int32))
+    save("ctc_target_lengths.npy", np.array([3, 2], dtype=np.int32))
+    save("ctc_logits_tbv.npy", np.asfortranarray(x.transpose(1, 0, 2)))  # (6,2,4), Fortran order
+    p = np.exp(x.astype(np.float64) - np.log(np.exp(x.astype(np.float64)).sum(-1, keepdims=True)))
+    save("ctc_probs_be.npy", p.astype(">f8"))
+    z = rng.uniform(-2, 2, size=(2, 4, 3, 3)).astype(np.float32)
+    save("rnnt_logits.npy", z)
+    save("rnnt_targets.npy", np.array([[1, 2], [2, -1]], dtype=np.int32))
+    save("rnnt_logit_lengths.npy", np.array([4, 3], dtype=np.int32))
+    save("rnnt_target_lengths.npy", np.array([2, 1], dtype=np.int32))
+    save("beam_logprobs.npy", np.log(np.array([[[0.4, 0.58, 0.02], [0.15, 0.65, 0.2], [0.1, 0.42, 0.48]]])))
+    save("beam_input_lengths.npy", np.array([3], dtype=np.int32))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+#!/bin/sh
+# examples/assignments/grade.sh A STUDENT [DEBUG] [MODE] - what `make grade A=ctc
+# STUDENT=path.c [DEBUG=1]` runs: makes the reference arrays (examples/assignments/A/
+# make_refs.sh), builds the grader (ASR_REAL=double; instructor mode -DASR_ASSIGNMENT_<A>
+# unless MODE=library, which lets the student's file call the library, as
+# examples/assignments/A/library.c does), compiles STUDENT and links them, then runs it.
+# DEBUG=1 builds both under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -eu
+a=${1:?usage: grade.sh A STUDENT [DEBUG] [MODE]}
+student=${2:?usage: grade.sh A STUDENT [DEBUG] [MODE]}
+debug=${3:-}
+mode=${4:-instructor}
+src=examples/assignments/$a
+[ -f "$src/grader.c" ] || { echo "grade: no assignment '$a' (examples/assignments/*/grader.c)"; exit 2; }
+[ -f "$student" ] || { echo "grade: no file '$student'"; exit 2; }
+upper=$(echo "$a" | tr a-z A-Z)
+flags="-std=c99 -Wall -Wextra -Wpedantic -O1 -g -DASR_REAL=double -I$src"
+tag=$mode
+if [ -n "$debug" ] && [ "$debug" != 0 ]; then
+  flags="$flags -fsanitize=address,undefined -fno-omit-frame-pointer"
+  tag=$mode-asan
+fi
+gflags=$flags
+[ "$mode" = library ] || gflags="$flags -DASR_ASSIGNMENT_$upper"
+dir=build/assignments/$a
+mkdir -p "$dir"
+# the reference arrays, remade when asrtool or the inputs are newer
+if [ ! -f "$dir/refs/.done" ] || [ build/asrtool-f64 -nt "$dir/refs/.done" ] || [ data/course -nt "$dir/refs/.done" ]; then
+  rm -rf "$dir/refs"
+  sh "$src/make_refs.sh" "$dir/refs" >/dev/null
+  touch "$dir/refs/.done"
+fi
+# the grader object, rebuilt when asr.h or the grader changes
+obj=$dir/grader-$tag.o
+if [ ! -f "$obj" ] || [ asr.h -nt "$obj" ] || [ "$src/grader.c" -nt "$obj" ]; then
+  cc $gflags -c "$src/grader.c" -o "$obj"
+fi
+bin=$dir/graded-$tag-$$
+if ! cc $flags ${EXTRA_CFLAGS:-} "$student" "$obj" -o "$bin" -lm 2>"$bin.log"; then
+  echo "grade: $student does not build:"
+  grep -E "error|undefined reference" "$bin.log" | head -5
+  if grep -q "undefined reference to .asr_" "$bin.log"; then
+    echo "(instructor mode: asr.h's $a functions are not there to call; your code must stand alone)"
+  fi
+  rm -f "$bin" "$bin.log"
+  echo "score: 0"
+  exit 1
+fi
+status=0
+ASAN_OPTIONS=detect_leaks=0 "$bin" "$dir/refs" || status=$?
+rm -f "$bin" "$bin.log"
+exit $status
