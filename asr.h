@@ -13874,8 +13874,12 @@ ASR__PRIVATE asr_result asr__conv2d_check(const void *y, const void *x, const as
   if (N < 0 || C < 1 || Hh < 0 || Ww < 0 || O < 1 || K < 1 || S < 1 || !w) return ASR_ERR_INVALID_ARG;
   if (K > Hh || K > Ww) return ASR_ERR_SHAPE;
   if (N > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
-  if ((double)N * C * Hh * Ww > 2147483647.0 || (double)N * O * Hh * Ww > 2147483647.0 ||
-      (double)C * K * K * Hh * Ww > 2147483647.0)
+  /* What must fit: the GEMM's int sizes, Ho Wo (the columns of col) and C K K (its rows);
+   * every index is a size_t product, so x (N,C,Hh,Ww) and y (N,O,Ho,Wo) need only have
+   * byte counts that fit a size_t. */
+  if ((double)((Hh - K) / S + 1) * ((Ww - K) / S + 1) > 2147483647.0 || (double)C * K * K > 2147483647.0 ||
+      (double)N * C * Hh * Ww * sizeof(asr_real) > (double)SIZE_MAX ||
+      (double)N * O * ((Hh - K) / S + 1) * ((Ww - K) / S + 1) * sizeof(asr_real) > (double)SIZE_MAX)
     return ASR_ERR_TOO_LARGE;
   if (lengths)
     for (n = 0; n < N; n++)
@@ -13958,7 +13962,15 @@ ASR__PRIVATE asr_result asr__sub_check(const void *y, const void *s, const void 
     return ASR_ERR_INVALID_ARG;
   if (T < 7 || F < 7) return ASR_ERR_SHAPE;
   if (N > 0 && (!x || !y)) return ASR_ERR_INVALID_ARG;
-  if ((double)N * T * F * D > 2147483647.0 || (double)D * D * 9 * T * F / 4 > 2147483647.0)
+  /* What must fit an int: the sizes handed to the GEMMs, T1 F1 (conv.0's output columns),
+   * 9 D (conv.2's col rows) and D F2 (out.0's inputs); the other products are size_t
+   * (x, y and the saved buffers: byte counts that must fit a size_t, checked here for x
+   * and y and by the _size functions for the rest). (A former guard, D^2 9 T F / 4 <
+   * 2^31, guarded no int product and refused the recipes' 64 channels past 29 s.) */
+  if ((double)((T - 1) / 2) * ((F - 1) / 2) > 2147483647.0 || 9.0 * D > 2147483647.0 ||
+      (double)D * (((F - 1) / 2 - 1) / 2) > 2147483647.0 ||
+      (double)N * T * F * sizeof(asr_real) > (double)SIZE_MAX ||
+      (double)N * T * D * sizeof(asr_real) > (double)SIZE_MAX)
     return ASR_ERR_TOO_LARGE;
   if (lengths)
     for (b = 0; b < N; b++)

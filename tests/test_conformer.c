@@ -286,6 +286,47 @@ static void t_subsampling_naive_ref_padding(tctx *t) {
   free(sbuf), free(s1buf), free(work);
 }
 
+/* A 40 s window at the recipes' size (D = 64 channels, F = 80 mels, T = 4000 frames): the
+ * front end used to refuse it (a guard on D^2 9 T F / 4 < 2^31 that no int product needed;
+ * ctc-conformer failed past 29 s). Each output frame t reads input frames 4t..4t+6 only,
+ * so the first rows of the long window must equal those of its first 4.1 s computed alone
+ * (the same GEMM sums over k in the same order: equal up to the GEMM's column blocking). */
+static void t_subsampling_long_window(tctx *t) {
+  enum { T = 4000, F = 80, D = 64, TS = 411 };
+  const int F2 = 19, T2 = 999, T2s = 102;
+  asr_conv2d_subsampling_params p;
+  asr_conv2d_subsampling_saved s;
+  asr_real *x = TALLOC(asr_real, (size_t)T * F), *w0 = TALLOC(asr_real, D * 9), *b0 = TALLOC(asr_real, D);
+  asr_real *w2 = TALLOC(asr_real, D * D * 9), *b2 = TALLOC(asr_real, D), *wo = TALLOC(asr_real, D * D * F2);
+  asr_real *bo = TALLOC(asr_real, D), *y = TALLOC(asr_real, (size_t)T2 * D), *ys = TALLOC(asr_real, (size_t)T2s * D);
+  size_t sb = asr_conv2d_subsampling_saved_size(1, T, F, D), wb = asr_conv2d_subsampling_workspace_size(1, T, F, D);
+  void *sbuf = talloc_(sb), *work = talloc_(wb);
+  int lo = -1, los = -1, i, finite = 1;
+  asr_rng rng;
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;   /* float: the same sums, at most a blocking apart */
+  CHECK(asr_conv2d_subsampling_out_len(T) == T2 && asr_conv2d_subsampling_out_len(TS) == T2s);
+  CHECK(asr_conv2d_subsampling_out_len(F) == F2);
+  asr_rng_seed(&rng, 40, 0);
+  fill_uniform(&rng, x, (size_t)T * F, -1, 1);
+  fill_uniform(&rng, w0, D * 9, -0.3, 0.3);
+  fill_uniform(&rng, b0, D, -0.3, 0.3);
+  fill_uniform(&rng, w2, D * D * 9, -0.04, 0.04);
+  fill_uniform(&rng, b2, D, -0.04, 0.04);
+  fill_uniform(&rng, wo, D * D * F2, -0.03, 0.03);
+  fill_uniform(&rng, bo, D, -0.03, 0.03);
+  p.conv0_w = w0, p.conv0_b = b0, p.conv2_w = w2, p.conv2_b = b2, p.out_w = wo, p.out_b = bo;
+  CHECK_OK(asr_conv2d_subsampling_saved_init(&s, sbuf, sb, 1, T, F, D));
+  CHECK_OK(asr_conv2d_subsampling_forward(y, &lo, &s, x, NULL, &p, 1, T, F, D, work, wb));
+  CHECK(lo == T2);
+  CHECK_OK(asr_conv2d_subsampling_saved_init(&s, sbuf, sb, 1, TS, F, D));
+  CHECK_OK(asr_conv2d_subsampling_forward(ys, &los, &s, x, NULL, &p, 1, TS, F, D, work, wb));
+  CHECK(los == T2s);
+  for (i = 0; i < T2 * D; i++) finite &= isfinite(y[i]) != 0;
+  CHECK(finite);
+  CHECK(max_abs_diff(y, ys, (size_t)T2s * D) <= tol);
+  free(x), free(w0), free(b0), free(w2), free(b2), free(wo), free(bo), free(y), free(ys), free(sbuf), free(work);
+}
+
 static void t_subsampling_gradcheck(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conv2d_subsampling(2, 15, 9, 3, 31, GR)); }
 
 /* ---- 4.3 feed-forward, convolution module, block */
@@ -653,6 +694,7 @@ static const test_case TESTS_conformer[] = {
   {"conformer/subsampling_lengths", t_subsampling_lengths},
   {"conformer/subsampling_naive_ref_padding", t_subsampling_naive_ref_padding},
   {"conformer/subsampling_gradcheck", t_subsampling_gradcheck},
+  {"conformer/subsampling_long_window", t_subsampling_long_window},
   {"conformer/ff_gradcheck", t_ff_gradcheck},
   {"conformer/conv_gradcheck_eval", t_conv_gradcheck_eval},
   {"conformer/conv_gradcheck_train", t_conv_gradcheck_train},

@@ -510,6 +510,49 @@ static void t_bundled_model_transcribes(tctx *t) {
   asr_model_free(&m);
 }
 
+/* A 40 s window (4000 frames of 80 mels) through the ctc-conformer recipe at its own size
+ * (64 channels, 3 blocks; randomly initialized): Conv2dSubsampling used to refuse windows
+ * past about 29 s, so build/transcribe's default 30 s windows (34 s with their context)
+ * failed for every Conformer recipe. The log-probabilities must cover T' = 999 frames,
+ * each row a distribution (logsumexp 0), and greedy decoding must run on them. */
+static void t_recipe_conformer_long_window(tctx *t) {
+  enum { T = 4000 };
+  asr_model_config cfg;
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real *feats, *lp;
+  int Tl = T, len = -1, ntok = -1, *tok, Tout, i, v, ok = 1;
+  size_t wb;
+  void *work;
+  CHECK_OK(asr_model_config_default(&cfg, "ctc-conformer"));
+  asr_rng_seed(&rng, 40, 0);
+  CHECK_OK(asr_model_create(&m, &cfg, &rng, NULL, &err));
+  Tout = asr_model_out_frames(&m, T);
+  CHECK(Tout == 999);
+  feats = TALLOC(asr_real, (size_t)T * cfg.n_mels);
+  for (i = 0; i < T * cfg.n_mels; i++) feats[i] = (asr_real)asr_rng_normal(&rng);
+  lp = TALLOC(asr_real, (size_t)Tout * cfg.vocab);
+  tok = TALLOC(int, Tout + 1);
+  wb = asr_model_infer_workspace_size(&m, 1, T);
+  work = malloc(wb);
+  CHECK(work != NULL);
+  if (asr_model_logprobs(&m, lp, &len, feats, &Tl, 1, T, work, wb, &err) != ASR_OK) CHECKF(0, "%s", err.msg);
+  else {
+    CHECK(len == Tout);
+    for (i = 0; i < Tout; i++) {
+      double z = 0;
+      for (v = 0; v < cfg.vocab; v++) z += exp((double)lp[(size_t)i * cfg.vocab + v]);
+      ok &= fabs(z - 1) < 1e-4;
+    }
+    CHECKF(ok, "a row of log-probabilities is not a distribution");
+    CHECK_OK(asr_ctc_greedy_decode(tok, &ntok, NULL, NULL, lp, len, cfg.vocab, 0));
+    CHECK(ntok >= 0 && ntok <= Tout);
+  }
+  free(work), free(feats), free(lp), free(tok);
+  asr_model_free(&m);
+}
+
 /* ---- the attention recipes (ctc-attention, las) */
 
 /* Both fit the four utterances: the hybrid loss (ctc-attention: 0.3 CTC + 0.7 attention;
@@ -657,6 +700,7 @@ static const test_case TESTS_train[] = {
   {"train/model_features_pad", t_model_features_pad},
   {"train/recipe_loss_decreases", t_recipe_loss_decreases},
   {"train/recipe_conformer_loss_decreases", t_recipe_conformer_loss_decreases},
+  {"train/recipe_conformer_long_window", t_recipe_conformer_long_window},
   {"train/recipe_rnnt_loss_decreases", t_recipe_rnnt_loss_decreases},
   {"train/recipe_checkpoint_roundtrip", t_recipe_checkpoint_roundtrip},
   {"train/recipe_config_compat", t_recipe_config_compat},
