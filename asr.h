@@ -3177,6 +3177,21 @@ ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt
 ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp, int max_tokens,
                                        asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
                                        const asr_rnnt_beam_opts *o, void *work, size_t work_bytes);
+/* The n-best list of the same search, for a second pass ([Sainath19]: LAS rescoring of the
+ * RNN-T n-best, asr_attention_rescore; MWER training, asr_model_mwer_step): the hypotheses
+ * left in B after the last frame, at most min(nbest, W), ordered as the search ranks them
+ * (by ln Pr(y) / |y| with length_norm, else ln Pr(y); equal ones in B's order), so entry 0
+ * is asr_rnnt_beam_search's answer. tokens (nbest, max_tokens), row i padded with -1;
+ * n_tokens (nbest); logp (nbest) or NULL: ln Pr(y_i), the unnormalized log-probability
+ * (the merged sum over the alignments the search kept); *n_hyps the count (0 with T = 0
+ * never happens: the empty sequence is in B). W = 1 is greedy's single hypothesis. With a
+ * beam wide enough that nothing is pruned, ln Pr(y_i) is the exact ln Pr(y_i|x) of every
+ * sequence of at most max_tokens labels (tests: rnnt/beam_nbest_vs_brute_force). Errors:
+ * those of asr_rnnt_beam_search, and nbest < 1 (ASR_ERR_INVALID_ARG). Same workspace. */
+ASRDEF asr_result asr_rnnt_beam_search_nbest(int *tokens, int *n_tokens, double *logp, int *n_hyps, int nbest,
+                                             int max_tokens, asr_rnnt_scorer_fn scorer, void *ctx, int T, int V,
+                                             int blank, const asr_rnnt_beam_opts *o, void *work,
+                                             size_t work_bytes);
 
 /* ========================================================================================
  * 7. Seq2seq
@@ -18967,21 +18982,29 @@ ASR__PRIVATE int asr__rnnt_find(const asr__rnnt_hyps *h, const int *idx, int m, 
   return -1;
 }
 
-ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp, int max_tokens,
-                                       asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
-                                       const asr_rnnt_beam_opts *o, void *work, size_t work_bytes) {
+ASRDEF asr_result asr_rnnt_beam_search_nbest(int *tokens, int *n_tokens, double *logp, int *n_hyps, int nbest,
+                                             int max_tokens, asr_rnnt_scorer_fn scorer, void *ctx, int T, int V,
+                                             int blank, const asr_rnnt_beam_opts *o, void *work,
+                                             size_t work_bytes) {
   asr__rnnt_hyps H;            /* every hypothesis of the current frame lives here */
   asr__rnnt_hyps N;            /* B, carried to the next frame */
   asr_real *lpk;
   int *order, *A, *B, nA, nB, n0, cap, t, i, W;
   double *old_lp;
   char *p;
-  if (!o || !tokens || !n_tokens || !scorer || T < 0 || V < 1 || blank < 0 || blank >= V || o->beam < 1 ||
-      o->max_symbols < 1 || max_tokens < 0)
+  if (!o || !tokens || !n_tokens || !n_hyps || nbest < 1 || !scorer || T < 0 || V < 1 || blank < 0 || blank >= V ||
+      o->beam < 1 || o->max_symbols < 1 || max_tokens < 0)
     return ASR_ERR_INVALID_ARG;
-  if (o->beam == 1)             /* NOTE (4): beam 1 is greedy */
-    return asr_rnnt_greedy_decode(tokens, n_tokens, logp, max_tokens, scorer, ctx, T, V, blank, o->max_symbols,
-                                  work, work_bytes);
+  if (o->beam == 1) {           /* NOTE (4): beam 1 is greedy */
+    double lp1 = 0;
+    asr_result r = asr_rnnt_greedy_decode(tokens, n_tokens, &lp1, max_tokens, scorer, ctx, T, V, blank,
+                                          o->max_symbols, work, work_bytes);
+    if (r != ASR_OK) return r;
+    for (i = n_tokens[0]; i < max_tokens; i++) tokens[i] = -1;
+    if (logp) logp[0] = lp1;
+    *n_hyps = 1;
+    return ASR_OK;
+  }
   if (!work || work_bytes < asr_rnnt_beam_workspace_size(V, max_tokens, o)) return ASR_ERR_WORKSPACE;
   W = o->beam;
   cap = asr__rnnt_beam_cap(o);
@@ -19095,17 +19118,42 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
     }
   }
   {
-    /* return the y with the highest ln Pr(y) / |y| (or ln Pr(y)) */
-    int best = 0;
-    for (i = 1; i < N.n; i++) {
-      double si = o->length_norm ? N.lp[i] / ASR__MAX(1, N.len[i]) : N.lp[i];
-      double sb = o->length_norm ? N.lp[best] / ASR__MAX(1, N.len[best]) : N.lp[best];
-      if (si > sb) best = i;
+    /* return the y of B by the highest ln Pr(y) / |y| (or ln Pr(y)), then the next ones: a
+     * selection sort over B's slots (A is free now: it holds the order), the first of equal
+     * ones first */
+    int out = ASR__MIN(nbest, N.n), j;
+    for (i = 0; i < N.n; i++) A[i] = i;
+    for (i = 0; i < out; i++) {
+      int best = i, tmp;
+      for (j = i + 1; j < N.n; j++) {
+        double sj = o->length_norm ? N.lp[A[j]] / ASR__MAX(1, N.len[A[j]]) : N.lp[A[j]];
+        double sb = o->length_norm ? N.lp[A[best]] / ASR__MAX(1, N.len[A[best]]) : N.lp[A[best]];
+        if (sj > sb || (sj == sb && A[j] < A[best])) best = j;
+      }
+      tmp = A[i], A[i] = A[best], A[best] = tmp;
+      n_tokens[i] = N.len[A[i]];
+      memcpy(tokens + (size_t)i * max_tokens, N.tok + (size_t)A[i] * N.L, sizeof(int) * (size_t)N.len[A[i]]);
+      for (j = N.len[A[i]]; j < max_tokens; j++) tokens[(size_t)i * max_tokens + j] = -1;
+      if (logp) logp[i] = N.lp[A[i]];
     }
-    *n_tokens = N.n ? N.len[best] : 0;
-    if (N.n) memcpy(tokens, N.tok + (size_t)best * N.L, sizeof(int) * (size_t)N.len[best]);
-    if (logp) *logp = N.n ? N.lp[best] : -INFINITY;
+    *n_hyps = out;
   }
+  return ASR_OK;
+}
+
+/* The 1-best of the search: entry 0 of its n-best list. */
+ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp, int max_tokens,
+                                       asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                       const asr_rnnt_beam_opts *o, void *work, size_t work_bytes) {
+  int nh = 0;
+  double lp = -INFINITY;
+  asr_result r;
+  if (!tokens || !n_tokens) return ASR_ERR_INVALID_ARG;
+  r = asr_rnnt_beam_search_nbest(tokens, n_tokens, &lp, &nh, 1, max_tokens, scorer, ctx, T, V, blank, o, work,
+                                 work_bytes);
+  if (r != ASR_OK) return r;
+  if (nh < 1) *n_tokens = 0;
+  if (logp) *logp = nh < 1 ? -INFINITY : lp;
   return ASR_OK;
 }
 

@@ -26,6 +26,12 @@ rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): ev
            that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
            exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
            asrtool resample refuses a rate ratio above 96; 4 kHz itself is read.
+augment/*  build/train's augmentation options (issue 16): bad values (out of range, not a
+           number, a mask wider than the recipe's mel bins, --no-specaug with a mask
+           option) are refused with one line and exit 2 before any training; a few steps on
+           four toy clips give byte-identical models for the same options and seed, the
+           recipes' SpecAugment settings spelled out give the model of no options, and
+           turning an augmentation off (--no-specaug) gives another model, the same twice.
 san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
@@ -321,6 +327,61 @@ def rate_tests(tmp):
     report("rates/programs", p)
 
 
+# ---- augment/*
+def train_model(tmp, out, extra, problems):
+    """A 3-step ctc-contextnet on the four clips of tmp/aug; the bytes of the model, or None."""
+    args = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "3", "--quiet", "--out", out] + extra
+    rc, _, err = run(args, tmp)
+    if rc != 0:
+        problems.append("%s: exit %d, stderr %r" % (" ".join(args), rc, err[-300:]))
+        return None
+    with open(os.path.join(tmp, out), "rb") as f:
+        return f.read()
+
+
+def augment_tests(tmp):
+    d = os.path.join(tmp, "aug")
+    os.makedirs(d)
+    toy = os.path.join(ROOT, "data", "toy", "train")
+    with open(os.path.join(toy, "transcripts.tsv")) as f:
+        lines = [l for l in f if not l.startswith("#")][:4]
+    for l in lines:
+        shutil.copy(os.path.join(toy, l.split("\t")[0]), d)
+    with open(os.path.join(d, "transcripts.tsv"), "w") as f:
+        f.writelines(lines)
+    if wanted("augment/options"):
+        p = []
+        base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]
+        for opt, val, needle in [("--freq-masks", "-1", "--freq-masks"), ("--freq-masks", "21", "--freq-masks"),
+                                 ("--freq-width", "81", "80 mel bins"), ("--freq-width", "2.5", "--freq-width"),
+                                 ("--time-masks", "x", "--time-masks"), ("--time-width", "-3", "--time-width"),
+                                 ("--time-ratio", "1.5", "--time-ratio"), ("--time-ratio", "nan", "--time-ratio"),
+                                 ("--time-warp", "1001", "--time-warp"), ("--time-warp", "", "--time-warp")]:
+            expect_fail(base + [opt, val], tmp, needle, p)
+        expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
+        if os.path.exists(os.path.join(tmp, "bad.npz")):
+            p.append("a refused run wrote bad.npz")
+        report("augment/options", p)
+    if wanted("augment/specaug"):
+        p = []
+        default = train_model(tmp, "a.npz", [], p)
+        spelled = train_model(tmp, "b.npz", ["--freq-masks", "2", "--freq-width", "10", "--time-masks", "2",
+                                             "--time-width", "20", "--time-ratio", "0.2", "--time-warp", "0"], p)
+        off1 = train_model(tmp, "c.npz", ["--no-specaug"], p)
+        off2 = train_model(tmp, "d.npz", ["--no-specaug"], p)
+        warp = train_model(tmp, "e.npz", ["--time-warp", "5"], p)
+        if None not in (default, spelled, off1, off2, warp):
+            if default != spelled:
+                p.append("the recipes' SpecAugment settings given as options changed the model")
+            if off1 != off2:
+                p.append("two --no-specaug runs with the same seed differ")
+            if off1 == default:
+                p.append("--no-specaug left the model as it was")
+            if warp == default:
+                p.append("--time-warp 5 left the model as it was")
+        report("augment/specaug", p)
+
+
 # ---- san/*
 def san_tests(tmp):
     """The programs built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
@@ -359,7 +420,8 @@ def san_tests(tmp):
             ["--recipe", "ctc-conformer", "--data", "good", "--dev", "badtsv", "--out", "m.npz"],
             ["--recipe", "rnnt", "--data", "good", "--dev", "missing", "--out", "m.npz"],
             ["--recipe", "ctc-contextnet", "--data", "good", "--out", "good/m.npz"],
-            ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz"]],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--freq-width", "81", "--out", "m.npz"]],
         "posteriorgram": [
             ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
@@ -400,6 +462,7 @@ def main():
         rate_tests(tmp)
         stale_tests(tmp)
         long_tests(tmp)
+        augment_tests(tmp)
         san_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

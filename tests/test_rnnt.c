@@ -662,6 +662,78 @@ static void t_rnnt_decoders(tctx *t) {
   snprintf(t->msg, sizeof t->msg, "beam vs brute force within %.1e", worst);
 }
 
+/* The n-best list (asr_rnnt_beam_search_nbest) against brute force. With a beam wide
+ * enough that nothing is pruned (T = 2, labels {1, 2}, at most 4 tokens: 31 sequences <
+ * W = 64; max_symbols 4 never binds), the list holds every sequence, ranked by ln Pr(y),
+ * and each score is the exact ln Pr(y|x): the top 8 are compared, tokens and scores, with
+ * the 31 sequences scored one by one by the forward algorithm (rnnt_toy_nll) and sorted.
+ * With the default beam (4, length normalization) on 8 frames, entry 0 is
+ * asr_rnnt_beam_search's answer, at most 4 are returned, rows are padded with -1 and the
+ * list is ranked by ln Pr(y) / |y|. */
+static void t_rnnt_beam_nbest(tctx *t) {
+  rnnt_toy m;
+  asr_rnnt_model model;
+  unsigned char scratch[1024];
+  int seed, tok[8 * 64], nt[8], nh, tok1[64], n1;
+  double lp[8], lp1, worst = 0;
+  size_t wb;
+  void *work;
+  asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+  bo.beam = 64;
+  bo.max_symbols = 4;
+  bo.length_norm = 0;
+  wb = asr_rnnt_beam_workspace_size(3, 64, &bo);
+  work = malloc(wb);
+  model.joint = &m.J, model.pred = &m.P, model.f = m.f, model.T = 2, model.scratch = scratch;
+  model.scratch_bytes = sizeof scratch;
+  for (seed = 0; seed < 6; seed++) {
+    asr_rng rng;
+    int len, code, count = 0, i, j, ys[31][4], yl[31];
+    double nll[31];
+    asr_rnnt_beam_opts bd = asr_rnnt_default_beam_opts();
+    asr_rng_seed(&rng, 300 + seed, 0);
+    rnnt_toy_init(&m, &rng, 8, 1.5);
+    model.T = 2;
+    for (len = 0; len <= 4; len++)
+      for (code = 0; code < (1 << len); code++) {
+        for (i = 0; i < len; i++) ys[count][i] = 1 + ((code >> i) & 1);
+        yl[count] = len;
+        nll[count] = rnnt_toy_nll(&m, ys[count], len, 2);
+        count++;
+      }
+    CHECK_OK(asr_rnnt_beam_search_nbest(tok, nt, lp, &nh, 8, 4, asr_rnnt_model_scorer, &model, 2, 3, 0, &bo, work,
+                                        wb));
+    CHECK(nh == 8);
+    for (i = 0; i < nh; i++) {
+      int rank = 0, k = -1;
+      /* the sequence the beam put at rank i: find it among the 31, and its brute-force rank */
+      for (j = 0; j < count; j++)
+        if (yl[j] == nt[i] && (nt[i] == 0 || !memcmp(ys[j], tok + i * 4, sizeof(int) * (size_t)nt[i]))) k = j;
+      CHECKF(k >= 0, "seed %d: hypothesis %d is not a sequence over {1, 2}", seed, i);
+      if (k < 0) break;
+      for (j = 0; j < count; j++) rank += nll[j] < nll[k];
+      CHECKF(rank == i, "seed %d: the beam's hypothesis %d has brute-force rank %d", seed, i, rank);
+      CHECK_NEAR(lp[i], -nll[k], ASR_REAL_DOUBLE ? 1e-10 : 1e-5);
+      if (fabs(lp[i] + nll[k]) > worst) worst = fabs(lp[i] + nll[k]);
+    }
+    /* the default search on 8 frames */
+    model.T = 8;
+    CHECK_OK(asr_rnnt_beam_search(tok1, &n1, &lp1, 64, asr_rnnt_model_scorer, &model, 8, 3, 0, &bd, work, wb));
+    CHECK_OK(asr_rnnt_beam_search_nbest(tok, nt, lp, &nh, 8, 64, asr_rnnt_model_scorer, &model, 8, 3, 0, &bd, work,
+                                        wb));
+    CHECK(nh >= 1 && nh <= 4);
+    CHECK(nt[0] == n1 && lp[0] == lp1 && (n1 == 0 || !memcmp(tok, tok1, sizeof(int) * (size_t)n1)));
+    for (i = 0; i < nh; i++) {
+      CHECK(nt[i] == 64 || tok[i * 64 + nt[i]] == -1);
+      if (i > 0) CHECK(lp[i] / (nt[i] ? nt[i] : 1) <= lp[i - 1] / (nt[i - 1] ? nt[i - 1] : 1));
+    }
+  }
+  CHECK(asr_rnnt_beam_search_nbest(tok, nt, lp, &nh, 0, 4, asr_rnnt_model_scorer, &model, 2, 3, 0, &bo, work, wb) ==
+        ASR_ERR_INVALID_ARG);
+  free(work);
+  snprintf(t->msg, sizeof t->msg, "8-best vs brute force within %.1e", worst);
+}
+
 static const test_case TESTS_rnnt[] = {
   {"rnnt/check_naive", t_rnnt_check_naive},
   {"rnnt/check_ref", t_rnnt_check_ref},
@@ -675,5 +747,6 @@ static const test_case TESTS_rnnt[] = {
   {"rnnt/joint_gradcheck_and_rowwise", t_rnnt_joint},
   {"rnnt/stateless_prediction_gradcheck", t_rnnt_stateless_gradcheck},
   {"rnnt/decoders", t_rnnt_decoders},
+  {"rnnt/beam_nbest_vs_brute_force", t_rnnt_beam_nbest},
   {0, 0}
 };

@@ -21,7 +21,9 @@
  *
  * The loop: utterances sorted by length and cut into batches of at most --batch-frames
  * padded frames; each epoch visits the batches in a new random order; SpecAugment on
- * every batch; Adam with linear warm-up and decay; gradient norm clipped at 5. Every
+ * every batch (two frequency masks of up to n_mels/8 bins, two time masks of up to 20
+ * frames and 20% of the utterance, no warp: --freq-masks, --freq-width, --time-masks,
+ * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off); Adam with linear warm-up and decay; gradient norm clipped at 5. Every
  * --eval-every steps the dev set is decoded (greedy) and its character error rate
  * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
  * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
@@ -48,6 +50,9 @@ typedef struct opts {
   int splice_min, splice_max;
   int batch_frames, eval_every, warmup, quiet, speed_perturb;
   double lr, time_limit, pad;
+  /* SpecAugment [Park19]: m_F, F (-1: n_mels/8), m_T, T, p, W; off with --no-specaug */
+  asr_specaug_opts sa;
+  int no_specaug, sa_given;
 } opts;
 
 static int usage(void) {
@@ -56,7 +61,9 @@ static int usage(void) {
           "             [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
-          "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n");
+          "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
+          "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
+          "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n");
   return 2;
 }
 
@@ -70,6 +77,13 @@ static int parse_args(int argc, char **argv, opts *o) {
   o->eval_every = 250;
   o->warmup = -1;
   o->lr = -1;                               /* the recipe's default, below */
+  o->sa = asr_specaug_opts_default();       /* then the recipes' settings (docs/training.md) */
+  o->sa.num_freq_masks = 2;
+  o->sa.freq_mask_param = -1;               /* n_mels/8, once the model is known */
+  o->sa.num_time_masks = 2;
+  o->sa.time_mask_param = 20;
+  o->sa.time_mask_ratio = 0.2;
+  o->sa.time_warp = 0;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--quiet")) {
@@ -78,6 +92,10 @@ static int parse_args(int argc, char **argv, opts *o) {
     }
     if (!strcmp(a, "--speed-perturb")) {
       o->speed_perturb = 1;
+      continue;
+    }
+    if (!strcmp(a, "--no-specaug")) {
+      o->no_specaug = 1;
       continue;
     }
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -100,6 +118,12 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--batch-frames")) { if (ad_parse_long("train", "batch-frames", val, 100, 10000000, &v)) return 2; o->batch_frames = (int)v; }
     else if (!strcmp(a, "--eval-every")) { if (ad_parse_long("train", "eval-every", val, 0, 100000000, &v)) return 2; o->eval_every = (int)v; }
     else if (!strcmp(a, "--warmup")) { if (ad_parse_long("train", "warmup", val, 0, 100000000, &v)) return 2; o->warmup = (int)v; }
+    else if (!strcmp(a, "--freq-masks")) { if (ad_parse_long("train", "freq-masks", val, 0, 20, &v)) return 2; o->sa.num_freq_masks = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--freq-width")) { if (ad_parse_long("train", "freq-width", val, 0, 1000, &v)) return 2; o->sa.freq_mask_param = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--time-masks")) { if (ad_parse_long("train", "time-masks", val, 0, 20, &v)) return 2; o->sa.num_time_masks = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--time-width")) { if (ad_parse_long("train", "time-width", val, 0, 100000, &v)) return 2; o->sa.time_mask_param = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--time-warp")) { if (ad_parse_long("train", "time-warp", val, 0, 1000, &v)) return 2; o->sa.time_warp = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--pad")) {
       char *end;
       double d = strtod(val, &end);
@@ -135,6 +159,10 @@ static int parse_args(int argc, char **argv, opts *o) {
   }
   if (o->speed_perturb && !o->splice_min) {
     fprintf(stderr, "train: --speed-perturb works on spliced utterances: give --splice MIN-MAX too\n");
+    return 2;
+  }
+  if (o->no_specaug && o->sa_given) {
+    fprintf(stderr, "train: --no-specaug turns SpecAugment off: give it without --freq-*/--time-* options\n");
     return 2;
   }
   if (o->warmup < 0) o->warmup = (int)(o->steps / 10 < 500 ? o->steps / 10 : 500);
@@ -517,7 +545,7 @@ int main(int argc, char **argv) {
   asr_real *adam_m = NULL, *adam_v = NULL;
   double *curve_x = NULL, *curve_y = NULL, *dev_x = NULL, *dev_y = NULL, t0, loss_avg = 0;
   int n_dev = 0, status = 2;
-  asr_specaug_opts sa = asr_specaug_opts_default();
+  asr_specaug_opts sa;
   asr_adam_opts adam;
   char path[4096];
   splicer sd;
@@ -549,6 +577,12 @@ int main(int argc, char **argv) {
    * (their attention is less forgiving; 2e-3 is what the measured figures used) */
   if (o.lr < 0) o.lr = cfg.encoder == ASR_ENCODER_CONFORMER ? 2e-3 : 3e-3;
   cfg.pad_ms = (int)lround(o.pad * 1000);         /* --pad: the model's front end pads (asr_model_features) */
+  if (o.sa.freq_mask_param < 0) o.sa.freq_mask_param = cfg.n_mels / 8;
+  if (o.sa.freq_mask_param > cfg.n_mels) {
+    fprintf(stderr, "train: --freq-width %d is wider than the recipe's %d mel bins\n", o.sa.freq_mask_param,
+            cfg.n_mels);
+    return 2;
+  }
   asr_rng_seed(&rng, o.seed, 1);
   if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
@@ -621,12 +655,8 @@ int main(int argc, char **argv) {
   }
 
   /* ---- batches and buffers */
-  sa.num_freq_masks = 2;
-  sa.freq_mask_param = m.cfg.n_mels / 8;
-  sa.num_time_masks = 2;
-  sa.time_mask_param = 20;
-  sa.time_mask_ratio = 0.2;
-  sa.time_warp = 0;
+  sa = o.sa;
+  if (o.no_specaug) sa.num_freq_masks = sa.num_time_masks = sa.time_warp = 0;  /* and no draws */
   if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
   adam_m = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   adam_v = (asr_real *)calloc(m.params.total, sizeof(asr_real));
@@ -675,7 +705,10 @@ int main(int argc, char **argv) {
       const ad_utt *u = &train.u[lb.order[bt->first + n]];
       asr_real *f = lb.feats + (size_t)n * T * D;
       memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * D);
-      asr_specaugment(f, u->T, D, &sa, &rng, lb.swork, lb.swbytes);
+      if (!o.no_specaug && asr_specaugment(f, u->T, D, &sa, &rng, lb.swork, lb.swbytes) != ASR_OK) {
+        fprintf(stderr, "train: step %ld: SpecAugment failed\n", step);
+        goto done;
+      }
       lb.lengths[n] = u->T;
       memcpy(lb.targets + (size_t)n * S, u->tokens, sizeof(int) * (size_t)u->S);
       lb.tlens[n] = u->S;
