@@ -155,9 +155,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (383) has one tier: its definition is already its
+ *   Every other public function (384) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 15, 4: 75, 5: 27, 6: 23, 7: 72, 8: 28, 9: 53, 10: 37.
+ *   1: 39, 2: 14, 3: 15, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 53, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
