@@ -44,9 +44,13 @@
  *                          allocation; define both or neither. `user` is the pointer the
  *                          caller handed to the allocating function (may be NULL).
  *   ASR_ASSERT(x)          internal invariant checks (default: assert from <assert.h>)
- *   ASR_ASSIGNMENT_CTC     instructor mode: section 5's functions are emitted under
- *                          private names, so a student's file cannot call them
- *                          (examples/assignments/)
+ *   ASR_ASSIGNMENT_CTC     instructor mode (examples/assignments/README.md): the CTC
+ *                          assignment's answers are compiled out: section 5, the CTC
+ *                          prefix score and joint beam search (7.4), the CTC and
+ *                          attention heads of section 9 (refused: ASR_ERR_UNSUPPORTED)
+ *                          and the CTC checkers. Everything else builds and links.
+ *   ASR_ASSIGNMENT_RNNT    the same for the RNN-T assignment: section 6, the rnnt head
+ *                          of section 9 and asr_check_rnnt. The two may be combined.
  *
  * CONVENTIONS
  *   - Arrays are row-major, last index fastest; each pointer's comment gives its shape,
@@ -2326,37 +2330,13 @@ ASRDEF asr_result asr_clip_grad_norm(asr_real *const *grads, const size_t *sizes
  * 5. CTC
  * ======================================================================================== */
 
-/* Instructor mode (examples/assignments/): where the implementation is compiled with
- * ASR_ASSIGNMENT_CTC defined, section 5's functions are emitted under private names
- * (asr__asg_...), so a student's file that calls asr_ctc_* does not link against it: the
- * student's code must stand alone. The rest of asr.h calls them under the same renaming. */
-#ifdef ASR_ASSIGNMENT_CTC
-#define asr_ctc_align asr__asg_ctc_align
-#define asr_ctc_align_workspace_size asr__asg_ctc_align_workspace_size
-#define asr_ctc_alpha_ref asr__asg_ctc_alpha_ref
-#define asr_ctc_beam_max_final asr__asg_ctc_beam_max_final
-#define asr_ctc_beam_opts_default asr__asg_ctc_beam_opts_default
-#define asr_ctc_beam_workspace_size asr__asg_ctc_beam_workspace_size
-#define asr_ctc_beta_ref asr__asg_ctc_beta_ref
-#define asr_ctc_can_skip asr__asg_ctc_can_skip
-#define asr_ctc_extended_labels asr__asg_ctc_extended_labels
-#define asr_ctc_greedy_decode asr__asg_ctc_greedy_decode
-#define asr_ctc_lattice_batch_naive asr__asg_ctc_lattice_batch_naive
-#define asr_ctc_lattice_batch_ref asr__asg_ctc_lattice_batch_ref
-#define asr_ctc_lattice_workspace_size asr__asg_ctc_lattice_workspace_size
-#define asr_ctc_loss asr__asg_ctc_loss
-#define asr_ctc_loss_input asr__asg_ctc_loss_input
-#define asr_ctc_loss_input_workspace_size asr__asg_ctc_loss_input_workspace_size
-#define asr_ctc_loss_logprobs asr__asg_ctc_loss_logprobs
-#define asr_ctc_loss_logprobs_naive asr__asg_ctc_loss_logprobs_naive
-#define asr_ctc_loss_logprobs_ref asr__asg_ctc_loss_logprobs_ref
-#define asr_ctc_loss_naive asr__asg_ctc_loss_naive
-#define asr_ctc_loss_ref asr__asg_ctc_loss_ref
-#define asr_ctc_loss_workspace_size asr__asg_ctc_loss_workspace_size
-#define asr_ctc_min_frames asr__asg_ctc_min_frames
-#define asr_ctc_prefix_beam_search asr__asg_ctc_prefix_beam_search
-#define asr_ctc_token_spans asr__asg_ctc_token_spans
-#endif
+/* Instructor mode (examples/assignments/): with ASR_ASSIGNMENT_CTC defined, this section,
+ * the CTC prefix score and joint beam search of 7.4, the CTC and attention heads of
+ * section 9 and the CTC checkers (10.4, 10.7.3) are compiled out, so a lecturer can hand
+ * out asr.h without the CTC assignment's answers; everything else builds (the model code
+ * refuses those heads with ASR_ERR_UNSUPPORTED). The helpers section 6 shares with this
+ * one (asr__loss_input, asr__ws_*) live in section 1. */
+#ifndef ASR_ASSIGNMENT_CTC
 
 /* Connectionist Temporal Classification [Graves06]: the loss of a labelling given
  * per-frame label distributions, its gradient, and the decoders that read labellings off
@@ -2788,6 +2768,9 @@ ASRDEF asr_result asr_ctc_lexicon_decode(int *tokens, int *n_tokens, double *sco
                                          const asr_ctc_lexicon_opts *opts, void *work,
                                          size_t work_bytes);
 
+#endif /* ASR_ASSIGNMENT_CTC */
+
+#ifndef ASR_ASSIGNMENT_RNNT   /* instructor mode (top comment): section 6 compiled out */
 /* ========================================================================================
  * 6. RNN-T
  * ======================================================================================== */
@@ -3192,6 +3175,8 @@ ASRDEF asr_result asr_rnnt_beam_search_nbest(int *tokens, int *n_tokens, double 
                                              int max_tokens, asr_rnnt_scorer_fn scorer, void *ctx, int T, int V,
                                              int blank, const asr_rnnt_beam_opts *o, void *work,
                                              size_t work_bytes);
+
+#endif /* ASR_ASSIGNMENT_RNNT */
 
 /* ========================================================================================
  * 7. Seq2seq
@@ -3809,6 +3794,7 @@ ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real 
                                   asr_real loss_ctc, asr_real loss_att, double ctc_weight,
                                   asr_error *err);
 
+#ifndef ASR_ASSIGNMENT_CTC   /* instructor mode: the CTC answers (section 5) */
 /* ---- The CTC prefix score [Watanabe17] Algorithm 2 (ESPnet's CTCPrefixScore).
  * logprobs (T,V) are the CTC log-probabilities ln y^t_k of one utterance (asr_log_softmax
  * of each frame's logits). For a prefix g (a label sequence, <sos> left implicit) the
@@ -3881,6 +3867,8 @@ ASRDEF asr_result asr_ctc_prefix_score(double *log_psi, double *states, const do
                                        const int *prefix, int len, const int *cands, int C,
                                        const asr_real *logprobs, int T, int V, int blank, int eos,
                                        asr_error *err);
+
+#endif /* ASR_ASSIGNMENT_CTC */
 
 /* ---- An attention decoder as the beam search sees it: one step at a time.
  * Any autoregressive decoder fits (the LAS speller of 7.1, the Transformer decoder of 7.2
@@ -3970,6 +3958,7 @@ ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, 
                                        const asr_tdec_config *cfg, void *work, size_t work_bytes,
                                        asr_error *err);
 
+#ifndef ASR_ASSIGNMENT_CTC
 /* ---- Joint CTC/attention beam search [Watanabe17] (one-pass joint decoding), as ESPnet's BatchBeamSearch
  * runs it with the decoder and CTCPrefixScorer as scorers (full scoring: every candidate
  * token gets its CTC prefix score) and LengthBonus:
@@ -4037,6 +4026,8 @@ ASRDEF asr_result asr_joint_beam_search(int *tokens, int *n_tokens, double *scor
                                         const asr_real *ctc_logprobs, int T, int V,
                                         const asr_s2s_scorer *att, const asr_joint_beam_opts *o,
                                         void *work, size_t work_bytes, asr_error *err);
+
+#endif /* ASR_ASSIGNMENT_CTC */
 
 /* ---- 7.5 Two-pass rescoring [Sainath19] and MWER [Prabhavalkar18]
  *
@@ -5692,6 +5683,7 @@ ASRDEF asr_result asr_gradcheck_conformer_conv(int fast, int training, int N, in
 ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type, int training, int N,
                                                 int T, uint64_t seed, asr_gradcheck_report *report);
 
+#ifndef ASR_ASSIGNMENT_CTC
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers
  * --------------------------------------------------------------------------------------- */
@@ -5754,6 +5746,9 @@ ASRDEF const asr_ctc_known_answer *asr_ctc_known_answers(int *count);
 ASRDEF asr_result asr_check_ctc(asr_ctc_loss_fn impl, int logprobs_contract, uint64_t seed,
                                 asr_check_report *report);
 
+#endif /* ASR_ASSIGNMENT_CTC */
+
+#ifndef ASR_ASSIGNMENT_RNNT
 /* ---------------------------------------------------------------------------------------
  * 10.5 RNN-T checkers
  * --------------------------------------------------------------------------------------- */
@@ -5802,6 +5797,8 @@ ASRDEF const asr_rnnt_known_case *asr_rnnt_known_cases(int *count);
  * rep gets one line per case; returns ASR_OK when it could run (failures are counted in
  * rep), ASR_ERR_OUT_OF_MEMORY otherwise. */
 ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check_report *rep);
+
+#endif /* ASR_ASSIGNMENT_RNNT */
 
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers
@@ -5976,8 +5973,10 @@ ASRDEF asr_result asr_check_tdec_step(uint64_t seed, asr_check_report *rep);
  * refuse a non-tiny case with ASR_ERR_TOO_LARGE (as _naive does): logged as skipped.
  * rep->worst is the largest error / tolerance. Allocates with ASR_MALLOC; returns ASR_OK
  * when the cases could run (read rep->failed), ASR_ERR_OUT_OF_MEMORY otherwise. */
+#ifndef ASR_ASSIGNMENT_CTC
 ASRDEF asr_result asr_check_ctc_prefix_score(asr_ctc_prefix_score_fn impl, uint64_t seed,
                                              asr_check_report *rep);
+#endif /* ASR_ASSIGNMENT_CTC */
 
 /* asr_check_mwer - the conformance cases of an MWER loss (asr_mwer_loss_fn):
  *   naive/...     random n-best lists (n = 1..12, log-probabilities -60..0, some -inf,
@@ -6781,6 +6780,50 @@ ASR__PRIVATE asr_result asr__loss_input_check(asr_loss_input in, asr_error *err)
   if ((int)in.layout < ASR_LAYOUT_BTV || (int)in.layout > ASR_LAYOUT_TBV)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "unknown input layout %d", (int)in.layout);
   return ASR_OK;
+}
+
+/* What a loss's input x holds, for the drivers of sections 5 and 6: unnormalized logits
+ * (log-softmax applied inside; the gradient is w.r.t. the logits) or log-probabilities
+ * (used as they are; the gradient is w.r.t. them). The two contracts of the declarations. */
+typedef enum asr__loss_input {
+  ASR__FROM_LOGITS = 0,      /* asr_ctc_loss*, asr_rnnt_loss* */
+  ASR__FROM_LOGPROBS = 1     /* asr_ctc_loss_logprobs*, asr_rnnt_loss_logprobs* */
+} asr__loss_input;
+
+/* Workspaces of the lattice losses (sections 5 and 6): a caller's buffer cut into pieces
+ * with asr__bump, through one layout function per workspace that serves twice: with a NULL
+ * base it measures (the *_workspace_size() functions), over the caller's buffer it cuts.
+ * The buffer may start anywhere: its start is first rounded up to 64 bytes (so every piece
+ * is 64-byte aligned for the AVX2 rows), and every size counts those at most 63 bytes as
+ * 64. */
+ASR__PRIVATE asr__bump asr__ws_bump(void *work, size_t bytes) {
+  asr__bump a;
+  uintptr_t p = (uintptr_t)work, q = (p + 63) & ~(uintptr_t)63;
+  a.base = work && bytes >= (size_t)(q - p) ? (unsigned char *)q : NULL;
+  a.cap = a.base ? bytes - (size_t)(q - p) : 0;
+  a.used = 0;
+  return a;
+}
+/* a * b, or (size_t)-1 when that overflows (a piece of that count then overflows too). */
+ASR__PRIVATE size_t asr__ws_mul(size_t a, size_t b) {
+  size_t r;
+  return asr_size_mul(a, b, &r) == ASR_OK ? r : (size_t)-1;
+}
+/* A piece of count elements of size bytes; an overflowing product spoils the measure as
+ * an overflowing sum does (used = (size_t)-1). */
+ASR__PRIVATE void *asr__ws_take(asr__bump *a, size_t count, size_t size) {
+  size_t bytes;
+  if (asr_size_mul(count, size, &bytes) != ASR_OK || bytes > (size_t)-1 - 128) {
+    a->used = (size_t)-1;
+    return NULL;
+  }
+  return asr__bump_take(a, bytes);
+}
+/* The bytes a layout measured with a NULL base needs: its pieces, each rounded up to 64
+ * bytes, plus 64 for the alignment of the start; (size_t)-1 when it overflows. */
+ASR__PRIVATE size_t asr__ws_bytes(const asr__bump *a) {
+  if (a->used > (size_t)-1 - 128) return (size_t)-1;
+  return 64 + ((a->used + 63) & ~(size_t)63);
 }
 
 /* Probabilities must be finite and >= 0 where a loss reads them: frames t < lengths[n] and,
@@ -15561,6 +15604,7 @@ ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
   o->decoupled = 1;
 }
 
+#ifndef ASR_ASSIGNMENT_CTC
 /* ========================================================================================
  * 5. CTC (implementation)
  * ======================================================================================== */
@@ -15591,13 +15635,6 @@ ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
  * sizes and the batch drivers; last 5.7, words (the lexicon, the n-gram model,
  * lexicon-constrained decoding), with its own plumbing at its end. */
 
-/* What a loss's input x holds, for the drivers of sections 5 and 6: unnormalized logits
- * (log-softmax applied inside; the gradient is w.r.t. the logits) or log-probabilities
- * (used as they are; the gradient is w.r.t. them). The two contracts of the declarations. */
-typedef enum asr__loss_input {
-  ASR__FROM_LOGITS = 0,      /* asr_ctc_loss*, asr_rnnt_loss* */
-  ASR__FROM_LOGPROBS = 1     /* asr_ctc_loss_logprobs*, asr_rnnt_loss_logprobs* */
-} asr__loss_input;
 
 /* The fast tier's kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST
  * runs the _ref helper (the double build: the kernel computes in float). */
@@ -16720,41 +16757,10 @@ ASR__PRIVATE void asr__ctc_lattice_out(double *alpha, double *beta, double *gamm
  * Argument checks, workspace sizes and the batch drivers of this section. Nothing below
  * computes an equation; the math is above. */
 
-/* Workspaces. Every CTC function cuts its caller's buffer into pieces with asr__bump
- * (section 1), through one layout function per workspace that serves twice: with a NULL
- * base it measures (the *_workspace_size() functions), over the caller's buffer it cuts.
- * The buffer may start anywhere: its start is first rounded up to 64 bytes (so every piece
- * is 64-byte aligned for the AVX2 rows), and every size counts those at most 63 bytes as
- * 64. */
-ASR__PRIVATE asr__bump asr__ctc_bump(void *work, size_t bytes) {
-  asr__bump a;
-  uintptr_t p = (uintptr_t)work, q = (p + 63) & ~(uintptr_t)63;
-  a.base = work && bytes >= (size_t)(q - p) ? (unsigned char *)q : NULL;
-  a.cap = a.base ? bytes - (size_t)(q - p) : 0;
-  a.used = 0;
-  return a;
-}
-/* a * b, or (size_t)-1 when that overflows (a piece of that count then overflows too). */
-ASR__PRIVATE size_t asr__ctc_mul(size_t a, size_t b) {
-  size_t r;
-  return asr_size_mul(a, b, &r) == ASR_OK ? r : (size_t)-1;
-}
-/* A piece of count elements of size bytes; an overflowing product spoils the measure as
- * an overflowing sum does (used = (size_t)-1). */
-ASR__PRIVATE void *asr__ctc_take(asr__bump *a, size_t count, size_t size) {
-  size_t bytes;
-  if (asr_size_mul(count, size, &bytes) != ASR_OK || bytes > (size_t)-1 - 128) {
-    a->used = (size_t)-1;
-    return NULL;
-  }
-  return asr__bump_take(a, bytes);
-}
-/* The bytes a layout measured with a NULL base needs: its pieces, each rounded up to 64
- * bytes, plus 64 for the alignment of the start; (size_t)-1 when it overflows. */
-ASR__PRIVATE size_t asr__ctc_bytes(const asr__bump *a) {
-  if (a->used > (size_t)-1 - 128) return (size_t)-1;
-  return 64 + ((a->used + 63) & ~(size_t)63);
-}
+/* Workspaces: every CTC function cuts its caller's buffer into pieces with asr__ws_bump,
+ * asr__ws_take and asr__ws_bytes (section 1), through one layout function per workspace
+ * that serves twice: with a NULL base it measures (the *_workspace_size() functions), over
+ * the caller's buffer it cuts. */
 
 /* The scratch of one loss call, for the padded sizes T, V, S of the batch: the items run
  * one after the other and reuse it. */
@@ -16772,19 +16778,19 @@ ASR__PRIVATE void asr__ctc_layout(asr__ctc_scratch *s, asr__bump *a, asr__tier t
                                   int S) {
   size_t L = 2 * (size_t)S + 1, R = (((size_t)S + 1 + 7) & ~(size_t)7) + 16;
   memset(s, 0, sizeof *s);
-  s->lse = (double *)asr__ctc_take(a, (size_t)T, sizeof(double));
+  s->lse = (double *)asr__ws_take(a, (size_t)T, sizeof(double));
   if (tier == ASR__TIER_NAIVE) {
-    s->pi = (int *)asr__ctc_take(a, (size_t)T, sizeof(int));
-    s->occ = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, (size_t)V), sizeof(double));
+    s->pi = (int *)asr__ws_take(a, (size_t)T, sizeof(int));
+    s->occ = (double *)asr__ws_take(a, asr__ws_mul((size_t)T, (size_t)V), sizeof(double));
   } else if (tier == ASR__TIER_REF) {
-    s->la = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
-    s->lb = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
-    s->gamma = (double *)asr__ctc_take(a, (size_t)V, sizeof(double));
+    s->la = (double *)asr__ws_take(a, asr__ws_mul((size_t)T, L), sizeof(double));
+    s->lb = (double *)asr__ws_take(a, asr__ws_mul((size_t)T, L), sizeof(double));
+    s->gamma = (double *)asr__ws_take(a, (size_t)V, sizeof(double));
   } else {
-    s->ab = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, R), sizeof(double));
-    s->al = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, R), sizeof(double));
-    s->rows = (double *)asr__ctc_take(a, 8 * R, sizeof(double));
-    s->occ = (double *)asr__ctc_take(a, (size_t)V, sizeof(double));
+    s->ab = (double *)asr__ws_take(a, asr__ws_mul((size_t)T, R), sizeof(double));
+    s->al = (double *)asr__ws_take(a, asr__ws_mul((size_t)T, R), sizeof(double));
+    s->rows = (double *)asr__ws_take(a, 8 * R, sizeof(double));
+    s->occ = (double *)asr__ws_take(a, (size_t)V, sizeof(double));
   }
 }
 
@@ -16794,11 +16800,11 @@ ASRDEF size_t asr_ctc_loss_workspace_size(int T, int V, int S) {
   int tier;
   if (T < 0 || V < 0 || S < 0) return (size_t)-1;
   for (tier = ASR__TIER_NAIVE; tier <= ASR__TIER_FAST; tier++) {
-    asr__bump count = asr__ctc_bump(NULL, 0);
+    asr__bump count = asr__ws_bump(NULL, 0);
     asr__ctc_scratch s;
     size_t b;
     asr__ctc_layout(&s, &count, (asr__tier)tier, T, V, S);
-    b = asr__ctc_bytes(&count);
+    b = asr__ws_bytes(&count);
     if (b > m) m = b;          /* an overflow, (size_t)-1, is the largest */
   }
   return m;
@@ -16890,7 +16896,7 @@ ASR__PRIVATE asr_result asr__ctc_loss(asr__tier tier, asr__loss_input input, asr
                                    asr_ctc_loss_workspace_size(T, V, S), err);
   if (r != ASR_OK) return r;
   if (tier == ASR__TIER_FAST && !ASR__CTC_HAVE_FAST) tier = ASR__TIER_REF;   /* no kernel built */
-  ar = asr__ctc_bump(work, work_bytes);
+  ar = asr__ws_bump(work, work_bytes);
   asr__ctc_layout(&sc, &ar, tier, T, V, S);
   lse = input == ASR__FROM_LOGITS ? sc.lse : NULL;   /* NULL: log-probabilities as given */
   for (n = 0; n < N; n++) {
@@ -16928,20 +16934,20 @@ typedef struct asr__ctc_lat_scratch {
 
 ASR__PRIVATE void asr__ctc_lat_layout(asr__ctc_lat_scratch *w, asr__bump *a, int N, int T, int V, int S) {
   size_t L = 2 * (size_t)S + 1;
-  w->x = (asr_real *)asr__ctc_take(a, asr__ctc_mul(asr__ctc_mul((size_t)N, (size_t)T), (size_t)V),
+  w->x = (asr_real *)asr__ws_take(a, asr__ws_mul(asr__ws_mul((size_t)N, (size_t)T), (size_t)V),
                                    sizeof(asr_real));
-  w->lse = (double *)asr__ctc_take(a, (size_t)T, sizeof(double));
-  w->la = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
-  w->lb = (double *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), sizeof(double));
-  w->pi = (int *)asr__ctc_take(a, (size_t)T, sizeof(int));
+  w->lse = (double *)asr__ws_take(a, (size_t)T, sizeof(double));
+  w->la = (double *)asr__ws_take(a, asr__ws_mul((size_t)T, L), sizeof(double));
+  w->lb = (double *)asr__ws_take(a, asr__ws_mul((size_t)T, L), sizeof(double));
+  w->pi = (int *)asr__ws_take(a, (size_t)T, sizeof(int));
 }
 
 ASRDEF size_t asr_ctc_lattice_workspace_size(int N, int T, int V, int S) {
-  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__bump count = asr__ws_bump(NULL, 0);
   asr__ctc_lat_scratch w;
   if (N < 0 || T < 0 || V < 1 || S < 0) return (size_t)-1;
   asr__ctc_lat_layout(&w, &count, N, T, V, S);
-  return asr__ctc_bytes(&count);
+  return asr__ws_bytes(&count);
 }
 
 /* The driver of asr_ctc_lattice_batch_naive / _ref: the input checked and copied
@@ -16972,7 +16978,7 @@ ASR__PRIVATE asr_result asr__ctc_lattice(asr__tier tier, double *alpha, double *
   if (N > 0 && T > 0 && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "x is NULL");
   r = asr__loss_check_probs(x, in, N, T, 1, V, input_lengths, NULL, err);
   if (r != ASR_OK) return r;
-  ar = asr__ctc_bump(work, work_bytes);
+  ar = asr__ws_bump(work, work_bytes);
   asr__ctc_lat_layout(&w, &ar, N, T, V, S);
   if (N > 0 && T > 0) asr__loss_gather(w.x, x, in, N, T, (size_t)V);
   r = asr__ctc_validate(tier, contract, &dummy_loss, w.x, targets, input_lengths, target_lengths, N, T, V,
@@ -17027,14 +17033,14 @@ ASRDEF asr_result asr_ctc_lattice_batch_ref(double *alpha, double *beta, double 
 /* asr_ctc_loss_input's workspace: the loss's, then x's batch-first copy and its gradient
  * (N,T,V) each. */
 ASRDEF size_t asr_ctc_loss_input_workspace_size(int N, int T, int V, int S) {
-  asr__bump count = asr__ctc_bump(NULL, 0);
-  size_t ntv = asr__ctc_mul(asr__ctc_mul((size_t)N, (size_t)T), (size_t)V), loss;
+  asr__bump count = asr__ws_bump(NULL, 0);
+  size_t ntv = asr__ws_mul(asr__ws_mul((size_t)N, (size_t)T), (size_t)V), loss;
   if (N < 0 || T < 0 || V < 1 || S < 0) return (size_t)-1;
   loss = asr_ctc_loss_workspace_size(T, V, S);
-  asr__ctc_take(&count, loss, 1);
-  asr__ctc_take(&count, ntv, sizeof(asr_real));
-  asr__ctc_take(&count, ntv, sizeof(asr_real));
-  return asr__ctc_bytes(&count);
+  asr__ws_take(&count, loss, 1);
+  asr__ws_take(&count, ntv, sizeof(asr_real));
+  asr__ws_take(&count, ntv, sizeof(asr_real));
+  return asr__ws_bytes(&count);
 }
 
 ASRDEF asr_result asr_ctc_loss_input(asr_real *loss, asr_real *grad, const asr_real *x,
@@ -17060,10 +17066,10 @@ ASRDEF asr_result asr_ctc_loss_input(asr_real *loss, asr_real *grad, const asr_r
   if (N > 0 && T > 0 && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "x is NULL");
   r = asr__loss_check_probs(x, in, N, T, 1, V, input_lengths, NULL, err);
   if (r != ASR_OK) return r;
-  ar = asr__ctc_bump(work, work_bytes);
-  lwork = asr__ctc_take(&ar, lw, 1);
-  xc = (asr_real *)asr__ctc_take(&ar, ntv, sizeof(asr_real));
-  gc = (asr_real *)asr__ctc_take(&ar, ntv, sizeof(asr_real));
+  ar = asr__ws_bump(work, work_bytes);
+  lwork = asr__ws_take(&ar, lw, 1);
+  xc = (asr_real *)asr__ws_take(&ar, ntv, sizeof(asr_real));
+  gc = (asr_real *)asr__ws_take(&ar, ntv, sizeof(asr_real));
   if (ntv) {
     asr__loss_gather(xc, x, in, N, T, (size_t)V);
     memset(gc, 0, ntv * sizeof(asr_real));
@@ -17109,19 +17115,19 @@ ASR__PRIVATE size_t asr__ctc_hash_slots(size_t nodes) {
 
 /* The prefix beam search's pieces, in this order (see asr__ctc_beam for what each is). */
 ASR__PRIVATE void asr__ctc_beam_layout(asr__ctc_beam *b, asr__bump *a, int T, int V, int beam) {
-  size_t nodes = asr__ctc_mul((size_t)T, (size_t)beam), BV = asr__ctc_mul((size_t)beam, (size_t)V);
+  size_t nodes = asr__ws_mul((size_t)T, (size_t)beam), BV = asr__ws_mul((size_t)beam, (size_t)V);
   BV = BV > (size_t)-1 - (size_t)beam ? (size_t)-1 : BV + (size_t)beam;
   /* every frame makes at most `beam` nodes, the last one with all_final up to BV */
   nodes = nodes == (size_t)-1 || BV == (size_t)-1 || nodes > (size_t)-1 - BV - 1 ? (size_t)-1 : nodes + BV + 1;
-  b->nodes = (asr__ctc_node *)asr__ctc_take(a, nodes, sizeof(asr__ctc_node));
-  b->hash = (int *)asr__ctc_take(a, asr__ctc_hash_slots(nodes), sizeof(int));
+  b->nodes = (asr__ctc_node *)asr__ws_take(a, nodes, sizeof(asr__ctc_node));
+  b->hash = (int *)asr__ws_take(a, asr__ctc_hash_slots(nodes), sizeof(int));
   b->mask = asr__ctc_hash_slots(nodes) - 1;
-  b->in_beam = (int *)asr__ctc_take(a, nodes, sizeof(int));
-  b->hyp = (asr__ctc_hyp *)asr__ctc_take(a, asr__ctc_mul(2, BV), sizeof(asr__ctc_hyp));
+  b->in_beam = (int *)asr__ws_take(a, nodes, sizeof(int));
+  b->hyp = (asr__ctc_hyp *)asr__ws_take(a, asr__ws_mul(2, BV), sizeof(asr__ctc_hyp));
   b->nxt = b->hyp ? b->hyp + BV : NULL;
-  b->cand = (asr__ctc_cand *)asr__ctc_take(a, BV, sizeof(asr__ctc_cand));
-  b->top = (int *)asr__ctc_take(a, BV, sizeof(int));
-  b->prefix = (int *)asr__ctc_take(a, (size_t)T + 1, sizeof(int));
+  b->cand = (asr__ctc_cand *)asr__ws_take(a, BV, sizeof(asr__ctc_cand));
+  b->top = (int *)asr__ws_take(a, BV, sizeof(int));
+  b->prefix = (int *)asr__ws_take(a, (size_t)T + 1, sizeof(int));
   b->nn = 0;
 }
 
@@ -17130,11 +17136,11 @@ ASRDEF int asr_ctc_beam_max_final(int beam, int V) {
 }
 
 ASRDEF size_t asr_ctc_beam_workspace_size(int T, int V, int beam) {
-  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__bump count = asr__ws_bump(NULL, 0);
   asr__ctc_beam b;
   if (T < 0 || V < 1 || beam < 1) return (size_t)-1;
   asr__ctc_beam_layout(&b, &count, T, V, beam);
-  return asr__ctc_bytes(&count);
+  return asr__ws_bytes(&count);
 }
 
 ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_tokens, const int *n_hyps,
@@ -17163,7 +17169,7 @@ ASR__PRIVATE asr_result asr__ctc_beam_check(const int *tokens, const int *n_toke
 /* Cuts the checked workspace and empties the hash map and the beam marks. */
 ASR__PRIVATE void asr__ctc_beam_cut(asr__ctc_beam *b, void *work, size_t work_bytes, int T, int V,
                                     int beam) {
-  asr__bump ar = asr__ctc_bump(work, work_bytes);
+  asr__bump ar = asr__ws_bump(work, work_bytes);
   size_t i, max_nodes = (size_t)T * beam + (size_t)beam * V + beam + 1;
   asr__ctc_beam_layout(b, &ar, T, V, beam);
   for (i = 0; i <= b->mask; i++) b->hash[i] = -1;
@@ -17174,17 +17180,17 @@ ASR__PRIVATE void asr__ctc_beam_cut(asr__ctc_beam *b, void *work, size_t work_by
 ASR__PRIVATE void asr__ctc_align_layout(double **delta, unsigned char **from, asr__bump *a, int T,
                                         int S) {
   size_t L = 2 * (size_t)S + 1;
-  *delta = (double *)asr__ctc_take(a, 2 * L, sizeof(double));
-  *from = (unsigned char *)asr__ctc_take(a, asr__ctc_mul((size_t)T, L), 1);
+  *delta = (double *)asr__ws_take(a, 2 * L, sizeof(double));
+  *from = (unsigned char *)asr__ws_take(a, asr__ws_mul((size_t)T, L), 1);
 }
 
 ASRDEF size_t asr_ctc_align_workspace_size(int T, int S) {
-  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__bump count = asr__ws_bump(NULL, 0);
   double *d;
   unsigned char *f;
   if (T < 0 || S < 0) return (size_t)-1;
   asr__ctc_align_layout(&d, &f, &count, T, S);
-  return asr__ctc_bytes(&count);
+  return asr__ws_bytes(&count);
 }
 
 ASR__PRIVATE asr_result asr__ctc_align_check(const int *frame_labels, const asr_real *logprobs,
@@ -17202,7 +17208,7 @@ ASR__PRIVATE asr_result asr__ctc_align_check(const int *frame_labels, const asr_
 
 ASR__PRIVATE void asr__ctc_align_cut(double **delta, unsigned char **from, void *work,
                                      size_t work_bytes, int T, int S) {
-  asr__bump ar = asr__ctc_bump(work, work_bytes);
+  asr__bump ar = asr__ws_bump(work, work_bytes);
   asr__ctc_align_layout(delta, from, &ar, T, S);
 }
 
@@ -18035,6 +18041,9 @@ ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, c
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_CTC */
+
+#ifndef ASR_ASSIGNMENT_RNNT   /* instructor mode (top comment): section 6 compiled out */
 /* ========================================================================================
  * 6. RNN-T (implementation)
  * ======================================================================================== */
@@ -19324,21 +19333,21 @@ typedef struct asr__rnnt_lat_scratch {
 } asr__rnnt_lat_scratch;
 
 ASR__PRIVATE void asr__rnnt_lat_layout(asr__rnnt_lat_scratch *w, asr__bump *a, int N, int T, int U, int V) {
-  size_t nodes = asr__ctc_mul((size_t)T, (size_t)U + 1);
-  w->x = (asr_real *)asr__ctc_take(a, asr__ctc_mul(asr__ctc_mul((size_t)N, nodes), (size_t)V), sizeof(asr_real));
-  w->lb = (double *)asr__ctc_take(a, nodes, sizeof(double));
-  w->ll = (double *)asr__ctc_take(a, nodes, sizeof(double));
-  w->la = (double *)asr__ctc_take(a, nodes, sizeof(double));
-  w->lbeta = (double *)asr__ctc_take(a, nodes, sizeof(double));
-  w->ints = (int *)asr__ctc_take(a, (size_t)T + 2 * (size_t)U + 2, sizeof(int));
+  size_t nodes = asr__ws_mul((size_t)T, (size_t)U + 1);
+  w->x = (asr_real *)asr__ws_take(a, asr__ws_mul(asr__ws_mul((size_t)N, nodes), (size_t)V), sizeof(asr_real));
+  w->lb = (double *)asr__ws_take(a, nodes, sizeof(double));
+  w->ll = (double *)asr__ws_take(a, nodes, sizeof(double));
+  w->la = (double *)asr__ws_take(a, nodes, sizeof(double));
+  w->lbeta = (double *)asr__ws_take(a, nodes, sizeof(double));
+  w->ints = (int *)asr__ws_take(a, (size_t)T + 2 * (size_t)U + 2, sizeof(int));
 }
 
 ASRDEF size_t asr_rnnt_lattice_workspace_size(int N, int T, int U, int V) {
-  asr__bump count = asr__ctc_bump(NULL, 0);
+  asr__bump count = asr__ws_bump(NULL, 0);
   asr__rnnt_lat_scratch w;
   if (N < 0 || T < 0 || U < 0 || V < 1) return (size_t)-1;
   asr__rnnt_lat_layout(&w, &count, N, T, U, V);
-  return asr__ctc_bytes(&count);
+  return asr__ws_bytes(&count);
 }
 
 /* The driver of asr_rnnt_lattice_batch_naive / _ref: the input checked and copied
@@ -19369,7 +19378,7 @@ ASR__PRIVATE asr_result asr__rnnt_lattice_batch(asr__tier tier, double *alpha, d
   if (N > 0 && T > 0 && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: x is NULL");
   r = asr__loss_check_probs(x, in, N, T, U + 1, V, logit_lengths, target_lengths, err);
   if (r != ASR_OK) return r;
-  ar = asr__ctc_bump(work, work_bytes);
+  ar = asr__ws_bump(work, work_bytes);
   asr__rnnt_lat_layout(&w, &ar, N, T, U, V);
   if (N > 0 && T > 0) asr__loss_gather(w.x, x, in, N, T, ((size_t)U + 1) * V);
   r = asr__rnnt_check(tier, &dummy_loss, w.x, targets, logit_lengths, target_lengths, N, T, U, V, &o, work,
@@ -19427,13 +19436,13 @@ ASRDEF asr_result asr_rnnt_lattice_batch_ref(double *alpha, double *beta, double
 
 /* asr_rnnt_loss_input's workspace: the loss's, then x's batch-first copy and its gradient. */
 ASRDEF size_t asr_rnnt_loss_input_workspace_size(int N, int T, int U, int V) {
-  asr__bump count = asr__ctc_bump(NULL, 0);
-  size_t n = asr__ctc_mul(asr__ctc_mul(asr__ctc_mul((size_t)N, (size_t)T), (size_t)U + 1), (size_t)V);
+  asr__bump count = asr__ws_bump(NULL, 0);
+  size_t n = asr__ws_mul(asr__ws_mul(asr__ws_mul((size_t)N, (size_t)T), (size_t)U + 1), (size_t)V);
   if (N < 0 || T < 0 || U < 0 || V < 1) return (size_t)-1;
-  asr__ctc_take(&count, asr_rnnt_loss_workspace_size(T, U, V), 1);
-  asr__ctc_take(&count, n, sizeof(asr_real));
-  asr__ctc_take(&count, n, sizeof(asr_real));
-  return asr__ctc_bytes(&count);
+  asr__ws_take(&count, asr_rnnt_loss_workspace_size(T, U, V), 1);
+  asr__ws_take(&count, n, sizeof(asr_real));
+  asr__ws_take(&count, n, sizeof(asr_real));
+  return asr__ws_bytes(&count);
 }
 
 ASRDEF asr_result asr_rnnt_loss_input(asr_real *loss, asr_real *grad, const asr_real *x,
@@ -19459,10 +19468,10 @@ ASRDEF asr_result asr_rnnt_loss_input(asr_real *loss, asr_real *grad, const asr_
   if (n && !x) return asr__fail(err, ASR_ERR_INVALID_ARG, "rnnt: x is NULL");
   r = asr__loss_check_probs(x, in, N, T, U + 1, V, logit_lengths, target_lengths, err);
   if (r != ASR_OK) return r;
-  ar = asr__ctc_bump(work, work_bytes);
-  lwork = asr__ctc_take(&ar, lw, 1);
-  xc = (asr_real *)asr__ctc_take(&ar, n, sizeof(asr_real));
-  gc = (asr_real *)asr__ctc_take(&ar, n, sizeof(asr_real));
+  ar = asr__ws_bump(work, work_bytes);
+  lwork = asr__ws_take(&ar, lw, 1);
+  xc = (asr_real *)asr__ws_take(&ar, n, sizeof(asr_real));
+  gc = (asr_real *)asr__ws_take(&ar, n, sizeof(asr_real));
   if (n) asr__loss_gather(xc, x, in, N, T, inner);
   r = asr__rnnt_loss(ASR__TIER_FAST, contract, loss, grad && n ? gc : NULL, n ? xc : x, targets, logit_lengths,
                      target_lengths, N, T, U, V, opts, lwork, lw, err);
@@ -19552,6 +19561,8 @@ ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int
   h->tok = h->sym + cap;
   *p += sizeof(int) * (size_t)cap * ((size_t)L + 2);
 }
+
+#endif /* ASR_ASSIGNMENT_RNNT */
 
 /* ========================================================================================
  * 7. Seq2seq (implementation)
@@ -22351,6 +22362,7 @@ ASR__PRIVATE asr_result asr__lsl_check(int *count, const int *targets, int N, in
  * tiers); the decoder interface; the joint beam search; then, under the plumbing rule,
  * argument checks and the workspace layout. */
 
+#ifndef ASR_ASSIGNMENT_CTC
 /* plumbing of 7.4, defined at the end of the section */
 ASR__PRIVATE asr_result asr__ctc_prefix_check(asr__tier tier, const double *log_psi, const double *state,
                                               const int *prefix, int len, const int *cands, int C,
@@ -22361,6 +22373,8 @@ ASR__PRIVATE size_t asr__joint_carve(asr__joint_layout *L, void *work, size_t wo
                                      const asr_joint_beam_opts *o, int T, int V, int maxlen, size_t sb);
 ASR__PRIVATE asr_result asr__joint_check(const asr_joint_beam_opts *o, const asr_real *ctc_logprobs, int T,
                                          int V, const asr_s2s_scorer *att, asr_error *err);
+
+#endif /* ASR_ASSIGNMENT_CTC */
 
 /* ---- the multi-task loss (ESPnet's ESPnetASRModel.forward): a weight of exactly 0 or 1
  * drops the other term, as ESPnet does, so its value is never read. */
@@ -22386,6 +22400,7 @@ ASRDEF asr_result asr_hybrid_loss(asr_real *loss, asr_real *scale_ctc, asr_real 
   return ASR_OK;
 }
 
+#ifndef ASR_ASSIGNMENT_CTC
 /* ---- the CTC prefix score: the state of the empty prefix (<sos> alone).
  * No path of the first t frames collapses to the empty prefix and ends in a label, so
  * gamma^n_t = 0; the only path that ends in a blank is all blanks: gamma^b_t = prod y_blank. */
@@ -22604,6 +22619,8 @@ ASRDEF asr_result asr_ctc_prefix_score(double *log_psi, double *states, const do
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_CTC */
+
 /* ---- the attention decoder through its step API: teacher forcing */
 ASR__PRIVATE asr_result asr__s2s_check_logp(const asr_real *logp, int V, int step, asr_error *err) {
   int k;
@@ -22820,6 +22837,7 @@ ASRDEF asr_result asr_tdec_scorer_init(asr_s2s_scorer *s, asr_tdec_scorer *ctx, 
   return ASR_OK;
 }
 
+#ifndef ASR_ASSIGNMENT_CTC
 /* ---- the joint CTC/attention beam search.
  * A running hypothesis lives in a slot: its tokens, its CTC state (2,T), its decoder state
  * (after the steps that consumed its tokens), its summed attention log-probability, its
@@ -23186,6 +23204,8 @@ ASRDEF size_t asr_joint_beam_workspace_size(const asr_joint_beam_opts *o, int T,
   }
   return asr__joint_carve(&L, NULL, 0, o, T, V, maxlen, sb);
 }
+
+#endif /* ASR_ASSIGNMENT_CTC */
 
 /* ---- 7.5 Two-pass rescoring and MWER (implementation)
  *
@@ -27936,6 +27956,7 @@ ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan
  * prediction network + joiner + RNN-T loss row by row, section 6), "transformer" and "las"
  * (the hybrid CTC/attention loss of section 7.4 over the decoders of 7.1 and 7.2) */
 
+#ifndef ASR_ASSIGNMENT_RNNT
 /* The joint of the RNN-T head: icefall's Joiner, output_linear(tanh(encoder_proj(f) +
  * decoder_proj(g))), is asr_rnnt_joint with b = encoder_proj.bias + decoder_proj.bias
  * (bias must hold that sum, (H)); the stateless prediction network is icefall's Decoder. */
@@ -27961,6 +27982,7 @@ ASR__PRIVATE void asr__rnnt_head(const asr_model *m, asr_rnnt_joint *J, asr_rnnt
   Ps->embedding = asr_params_ptr(P, m->emb);
   Ps->conv = m->pconv >= 0 ? asr_params_ptr(P, m->pconv) : NULL;
 }
+#endif
 
 /* HEAD "ctc": logits = enc W^T + b on every frame. */
 ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) {
@@ -28024,6 +28046,10 @@ ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && m->c
 ASR__PRIVATE asr_result asr__ctc_branch_loss(asr_model *m, asr__model_plan *P, double *ctc, const int *targets,
                                              const int *target_lengths, int zero_inf, double scale,
                                              asr_error *err) {
+#ifdef ASR_ASSIGNMENT_CTC   /* never reached: asr__model_check_config refuses the head */
+  (void)m, (void)P, (void)ctc, (void)targets, (void)target_lengths, (void)zero_inf, (void)scale;
+  return asr__fail(err, ASR_ERR_UNSUPPORTED, "the CTC loss is compiled out (ASR_ASSIGNMENT_CTC)");
+#else
   int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
   size_t k, nl = (size_t)N * To * V;
   asr_result r, rc;
@@ -28043,6 +28069,7 @@ ASR__PRIVATE asr_result asr__ctc_branch_loss(asr_model *m, asr__model_plan *P, d
                           asr_params_ptr(&m->params, m->out_w), N * To, C, V);
   if (r != ASR_OK) return asr__fail(err, r, "output layer backward: %s", asr_result_string(r));
   return rc;
+#endif
 }
 
 /* The attention branch ([Watanabe17] L_att, ESPnet's loss_att): ys_in, ys_out =
@@ -28168,6 +28195,10 @@ ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, d
   } else if (asr__is_att_head(m->cfg.head)) {
     return asr__hybrid_head_loss(m, P, losses, targets, target_lengths, zero_inf, err);
   } else {
+#ifdef ASR_ASSIGNMENT_RNNT   /* never reached: asr__model_check_config refuses the head */
+    (void)n, (void)r, (void)V, (void)S;
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "the RNN-T loss is compiled out (ASR_ASSIGNMENT_RNNT)");
+#else
     /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
      * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
     asr_rnnt_joint J;
@@ -28230,6 +28261,7 @@ ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, d
       }
     }
     return ASR_OK;
+#endif
   }
 }
 
@@ -28471,6 +28503,10 @@ ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, i
  * answer, or (las) from the attention weights of the steps that emit the tokens. */
 ASR__PRIVATE asr_result asr__att_decode(asr_model *m, asr__decode_plan *D, int *n_out, int *starts, int *ends,
                                         int max_tokens, const asr_model_decode_opts *o, asr_error *err) {
+#ifdef ASR_ASSIGNMENT_CTC   /* never reached: asr__model_check_config refuses the head */
+  (void)m, (void)D, (void)n_out, (void)starts, (void)ends, (void)max_tokens, (void)o;
+  return asr__fail(err, ASR_ERR_UNSUPPORTED, "joint beam search is compiled out (ASR_ASSIGNMENT_CTC)");
+#else
   int L = D->L, V = m->cfg.vocab, eos = V - 1, n = 0, nh = 0, i, t, has_ctc = asr__has_ctc(m);
   asr__att_scorer w;
   asr_s2s_scorer s;
@@ -28534,6 +28570,7 @@ ASR__PRIVATE asr_result asr__att_decode(asr_model *m, asr__decode_plan *D, int *
   }
   *n_out = n;
   return ASR_OK;
+#endif
 }
 
 /* Decoding one utterance: the encoder, then the head's decoder (CTC: best path or prefix beam
@@ -28564,6 +28601,9 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
   if (r != ASR_OK) return r;
   L = D.P.len_out[0];
   if (m->cfg.head == ASR_HEAD_CTC) {
+#ifdef ASR_ASSIGNMENT_CTC   /* never reached: asr__model_check_config refuses the head */
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "CTC decoding is compiled out (ASR_ASSIGNMENT_CTC)");
+#else
     r = asr__ctc_head_forward(m, &D.P);
     if (r != ASR_OK) return asr__fail(err, r, "output layer: %s", asr_result_string(r));
     for (i = 0; i < L; i++) asr_log_softmax(D.lp + (size_t)i * V, D.P.logits + (size_t)i * V, V);
@@ -28585,10 +28625,15 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
       int cnt = asr_ctc_token_spans(NULL, starts, ends, D.path, L, 0);
       if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
     }
+#endif
   } else if (asr__is_att_head(m->cfg.head)) {
     r = asr__att_decode(m, &D, &n, starts, ends, max_tokens, o, err);
     if (r != ASR_OK) return r;
   } else {
+#ifdef ASR_ASSIGNMENT_RNNT   /* never reached: asr__model_check_config refuses the head */
+    (void)i, (void)V, (void)L, (void)beam;
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "RNN-T decoding is compiled out (ASR_ASSIGNMENT_RNNT)");
+#else
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
     asr_rnnt_model rm;
@@ -28626,6 +28671,7 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
         if (ends) ends[i] = D.path[i];
       }
     }
+#endif
   }
   memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
   *n_tokens = n;
@@ -29312,6 +29358,14 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
 ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
   const char *bad = NULL;
   int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
+#ifdef ASR_ASSIGNMENT_CTC   /* instructor mode: the CTC and attention heads are compiled out */
+  if (c->head != ASR_HEAD_RNNT)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "head: only rnnt is built with ASR_ASSIGNMENT_CTC");
+#endif
+#ifdef ASR_ASSIGNMENT_RNNT  /* instructor mode: section 6, so the rnnt head, is compiled out */
+  if (c->head == ASR_HEAD_RNNT)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "head: rnnt is not built with ASR_ASSIGNMENT_RNNT");
+#endif
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
   else if (c->sample_rate < 1000) bad = "sample_rate";
@@ -29567,7 +29621,9 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
     P->logits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
     if (mode != ASR__PASS_INFER) {
       P->losses = (asr_real *)asr__bump_take(a, R * (size_t)(N ? N : 1));
+#ifndef ASR_ASSIGNMENT_CTC
       asr__take_max(&ws, asr_ctc_loss_workspace_size(Tout, V, S));
+#endif
     }
     if (mode == ASR__PASS_TRAIN) P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
   }
@@ -29601,7 +29657,9 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       }
       P->dsaved = asr__bump_take(a, P->dsaved_bytes);
     }
-  } else if (m->cfg.head == ASR_HEAD_RNNT && mode != ASR__PASS_INFER) {
+  }
+#ifndef ASR_ASSIGNMENT_RNNT
+  else if (m->cfg.head == ASR_HEAD_RNNT && mode != ASR__PASS_INFER) {
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
     int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim;
@@ -29616,6 +29674,7 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       asr__take_max(&ws, asr_rnnt_stateless_workspace_size(&Ps, S));
     }
   }
+#endif
   if (mode == ASR__PASS_TRAIN) {
     P->denc = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * C);
     P->dy0 = (asr_real *)asr__bump_take(a, R * maxy);
@@ -29765,6 +29824,7 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
   size_t R = sizeof(asr_real), ws = 0;
   asr__model_layout(m, &D->P, a, 1, T, 0, ASR__PASS_INFER);
   D->L = L = D->P.Tout;
+#ifndef ASR_ASSIGNMENT_CTC   /* instructor mode: only the rnnt head is built */
   if (asr__is_att_head(m->cfg.head)) {
     /* sizes for L >= 1 (a shorter utterance is refused by the encoder, after the layout) */
     int Lc = L > 0 ? L : 1, maxlen = asr_joint_max_len(Lc, o->maxlenratio), nb = o->rescore;
@@ -29812,7 +29872,13 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
     D->lp = (asr_real *)asr__bump_take(a, R * (size_t)(L ? L : 1) * V);
     asr__take_max(&ws, asr_ctc_beam_workspace_size(L, V, beam));
     asr__take_max(&ws, asr_ctc_align_workspace_size(L, L));
-  } else {
+  } else
+#endif
+  {
+#ifdef ASR_ASSIGNMENT_RNNT   /* the rnnt head is refused before any layout */
+    (void)R, (void)beam, (void)V;
+    D->max_hyp = K = L;
+#else
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
     asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
@@ -29830,6 +29896,7 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
     asr__take_max(&ws, asr_rnnt_model_scratch_size(&J, &Ps) + R * (size_t)V + 64);
     asr__take_max(&ws, asr_rnnt_beam_workspace_size(V, K, &bo) + asr_rnnt_model_scratch_size(&J, &Ps) + 64);
     asr__take_max(&ws, asr_rnnt_joint_workspace_size(&J, L, K + 1));
+#endif
   }
   D->tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)(K + 1));
   D->path = (int *)asr__bump_take(a, sizeof(int) * (size_t)((K > L ? K : L) + 1));
@@ -32643,6 +32710,7 @@ ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type,
   return asr__chk3_blk_run(2, fast, type, training, N, T, seed, report);
 }
 
+#ifndef ASR_ASSIGNMENT_CTC
 /* ---------------------------------------------------------------------------------------
  * 10.4 CTC checkers (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -33212,6 +33280,9 @@ ASRDEF asr_result asr_check_ctc(asr_ctc_loss_fn impl, int logprobs_contract, uin
 #undef ASR__CTC_TOL
 #undef ASR__CTC_FD_TOL
 
+#endif /* ASR_ASSIGNMENT_CTC */
+
+#ifndef ASR_ASSIGNMENT_RNNT
 /* ---------------------------------------------------------------------------------------
  * 10.5 RNN-T checkers (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -33589,6 +33660,8 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
   ASR_FREE(work, NULL);
   return ASR_OK;
 }
+
+#endif /* ASR_ASSIGNMENT_RNNT */
 
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers (implementation)
@@ -35207,6 +35280,7 @@ ASR__PRIVATE void asr__chk_skip(asr_check_report *rep, const char *what) {
   }
 }
 
+#ifndef ASR_ASSIGNMENT_CTC
 typedef struct asr__pfx_chk {
   asr_ctc_prefix_score_fn impl;
   asr_check_report *rep;
@@ -35476,6 +35550,8 @@ ASRDEF asr_result asr_check_ctc_prefix_score(asr_ctc_prefix_score_fn impl, uint6
   asr__pfx_chk_badinput(&c, &rng);
   return c.oom ? ASR_ERR_OUT_OF_MEMORY : ASR_OK;
 }
+
+#endif /* ASR_ASSIGNMENT_CTC */
 
 /* ---- asr_check_mwer */
 typedef struct asr__mwer_fd {

@@ -107,6 +107,25 @@ def rnnt_refs_check(refs):
     return worst, ""
 
 
+# What instructor mode must remove: every function of the assignment's answers (checked by
+# name in the grader object built with -DASR_ASSIGNMENT_<A> and -fkeep-static-functions).
+# The CTC mode keeps the model's CTC-head glue, which refuses the head (ASR_ERR_UNSUPPORTED)
+ANSWERS = {
+    "ctc": re.compile(r"^asr_(ctc_|check_ctc|joint_beam|joint_max_len)|"
+                      r"^asr__(ctc_(?!branch_loss$|head_forward$)|pfx_chk|joint_)"),
+    "rnnt": re.compile(r"^asr_(rnnt_|check_rnnt)|^asr__rnnt_(?!viterbi$)"),
+}
+
+
+def functions(obj, kind="defined"):
+    """The function symbols an object defines, or (kind 'undefined') those it needs."""
+    args = ["nm", "--defined-only", obj] if kind == "defined" else ["nm", "-u", obj]
+    out = subprocess.run(args, capture_output=True, text=True).stdout.split("\n")
+    if kind == "defined":
+        return {f.split()[2] for f in out if len(f.split()) == 3 and f.split()[1] in "tT"}
+    return {f.split()[-1] for f in out if f.strip()}
+
+
 def parts(out):
     """{part: (ok, message)} from the grader's lines."""
     res, last = {}, None
@@ -153,6 +172,22 @@ def main():
     rc, out = grade("ctc", "examples/assignments/ctc/library.c", mode="instructor")
     report(rc != 0 and "undefined reference to `asr_ctc" in out and "instructor mode" in out,
            "ctc/library_calls_do_not_link_in_instructor_mode", out.strip().splitlines()[-2][:150] if out.strip() else "")
+    rc, out = grade("rnnt", "examples/assignments/rnnt/library.c", mode="instructor")
+    report(rc != 0 and "undefined reference to `asr_rnnt" in out and "instructor mode" in out,
+           "rnnt/library_calls_do_not_link_in_instructor_mode",
+           out.strip().splitlines()[-2][:150] if out.strip() else "")
+    # instructor mode removes the answers and nothing needs them: the grader objects that
+    # grade.sh built above, with and without -DASR_ASSIGNMENT_<A>
+    for a in NPARTS:
+        lib = os.path.join(ROOT, f"build/assignments/{a}/grader-library.o")
+        ins = os.path.join(ROOT, f"build/assignments/{a}/grader-instructor.o")
+        full, cut = functions(lib), functions(ins)
+        gone = {f for f in full - cut if ANSWERS[a].search(f)}
+        left = sorted(f for f in cut if ANSWERS[a].search(f))
+        need = sorted(f for f in functions(ins, "undefined") if f.startswith("asr"))
+        report(not left and not need and len(gone) >= 50 and cut < full, f"{a}/instructor_mode_removes_answers",
+               f"{len(gone)} answer functions removed, {len(full - cut)} in all, {len(cut)} left; "
+               + (f"still there: {left[:4]}" if left else f"undefined: {need[:4]}" if need else "none left, nothing undefined"))
     rc, out = grade("ctc", "examples/assignments/ctc/library.c", debug="1", cflags="-DBREAK=9")
     p = parts(out)
     ok = 2 in p and not p[2][0] and "AddressSanitizer" in p[2][1] and all(v[0] for q, v in p.items() if q != 2)

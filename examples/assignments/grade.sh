@@ -1,8 +1,9 @@
 #!/bin/sh
 # examples/assignments/grade.sh A STUDENT [DEBUG] [MODE] - what `make grade A=ctc
 # STUDENT=path.c [DEBUG=1]` runs: makes the reference arrays (examples/assignments/A/
-# make_refs.sh), builds the grader (ASR_REAL=double; instructor mode -DASR_ASSIGNMENT_<A>
-# unless MODE=library, which lets the student's file call the library, as
+# make_refs.sh), builds the grader (ASR_REAL=double; instructor mode -DASR_ASSIGNMENT_<A>,
+# where asr.h compiles without that assignment's answers, unless MODE=library, which lets
+# the student's file call the library, as
 # examples/assignments/A/library.c does), compiles STUDENT and links them, then runs it.
 # DEBUG=1 builds both under AddressSanitizer and UndefinedBehaviorSanitizer.
 set -eu
@@ -20,8 +21,10 @@ if [ -n "$debug" ] && [ "$debug" != 0 ]; then
   flags="$flags -fsanitize=address,undefined -fno-omit-frame-pointer"
   tag=$mode-asan
 fi
-gflags=$flags
-[ "$mode" = library ] || gflags="$flags -DASR_ASSIGNMENT_$upper"
+# -fkeep-static-functions: every function a mode compiles stays in the object, so `nm`
+# shows what instructor mode removed (tests/assignments_check.py compares the two objects)
+gflags="$flags -fkeep-static-functions"
+[ "$mode" = library ] || gflags="$gflags -DASR_ASSIGNMENT_$upper"
 dir=build/assignments/$a
 mkdir -p "$dir"
 # the reference arrays, remade when asrtool or the inputs are newer
@@ -32,7 +35,7 @@ if [ ! -f "$dir/refs/.done" ] || [ build/asrtool-f64 -nt "$dir/refs/.done" ] || 
 fi
 # the grader object, rebuilt when asr.h or the grader changes
 obj=$dir/grader-$tag.o
-if [ ! -f "$obj" ] || [ asr.h -nt "$obj" ] || [ "$src/grader.c" -nt "$obj" ] || [ examples/assignments/grading.h -nt "$obj" ]; then
+if [ ! -f "$obj" ] || [ asr.h -nt "$obj" ] || [ "$src/grader.c" -nt "$obj" ] || [ examples/assignments/grading.h -nt "$obj" ] || [ examples/assignments/grade.sh -nt "$obj" ]; then
   cc $gflags -c "$src/grader.c" -o "$obj"
 fi
 bin=$dir/graded-$tag-$$
