@@ -27,8 +27,9 @@ gflags="$flags -fkeep-static-functions"
 [ "$mode" = library ] || gflags="$gflags -DASR_ASSIGNMENT_$upper"
 dir=build/assignments/$a
 mkdir -p "$dir"
-# the reference arrays, remade when asrtool or the inputs are newer
-if [ ! -f "$dir/refs/.done" ] || [ build/asrtool-f64 -nt "$dir/refs/.done" ] || [ data/course -nt "$dir/refs/.done" ]; then
+# the reference arrays, remade when asrtool, the inputs or make_refs.sh are newer
+if [ ! -f "$dir/refs/.done" ] || [ build/asrtool-f64 -nt "$dir/refs/.done" ] || [ data/course -nt "$dir/refs/.done" ] ||
+   [ "$src/make_refs.sh" -nt "$dir/refs/.done" ]; then
   rm -rf "$dir/refs"
   sh "$src/make_refs.sh" "$dir/refs" >/dev/null
   touch "$dir/refs/.done"

@@ -8,7 +8,7 @@
  * DEBUG=1, AddressSanitizer) writes out of bounds fails alone, with the signal or the
  * sanitizer's first line, and the next part still runs. A failing part prints the
  * equation, the item and index of the first wrong element, the expected and the got value
- * and a hint. The last line is "score: P/6". Built with ASR_REAL=double; with
+ * and a hint. The last line is "score: P/7". Built with ASR_REAL=double; with
  * -DASR_ASSIGNMENT_CTC (instructor mode) asr.h gives the student no CTC to call. */
 #define _POSIX_C_SOURCE 200809L
 #define ASR_IMPLEMENTATION
@@ -28,7 +28,11 @@ typedef struct refs {
   double *alpha, *beta, *post, *grad;   /* (N,T,L), (N,T,L), (N,T,V) log, (N,T,V) */
   double *loss;                         /* (N) */
   int *lprime, *skip, *tokens, smax;    /* (N,L), (N,L), (N,smax) padded -1 */
+  int *bprefix, *blen, *bcount, F;      /* every final prefix of beam BEAM: (N,F,T), (N,F), (N) */
+  double *bscore;                       /* (N,F) ln(p_b + p_nb) */
 } refs;
+
+#define BEAM 3   /* part 7's beam width: make_refs.sh runs asrtool ctc-beam-final --beam 3 */
 
 static void read_refs(refs *r, const char *dir) {
   int64_t s[3];
@@ -48,6 +52,11 @@ static void read_refs(refs *r, const char *dir) {
   r->grad = (double *)grading_load(dir, "loss/grad.npy", ASR_DTYPE_F64, 3, s);
   r->tokens = (int *)grading_load(dir, "greedy/tokens.npy", ASR_DTYPE_I32, 2, s);
   r->smax = (int)s[1];
+  r->bprefix = (int *)grading_load(dir, "beam/prefixes.npy", ASR_DTYPE_I32, 3, s);
+  r->F = (int)s[1];
+  r->blen = (int *)grading_load(dir, "beam/lengths.npy", ASR_DTYPE_I32, 2, s);
+  r->bscore = (double *)grading_load(dir, "beam/scores.npy", ASR_DTYPE_F64, 2, s);
+  r->bcount = (int *)grading_load(dir, "beam/count.npy", ASR_DTYPE_I32, 1, s);
   /* the log-probabilities every part after 1 starts from: log-softmax of each frame */
   r->logprobs = (double *)malloc(sizeof(double) * (size_t)r->N * r->T * r->V);
   for (i = 0; i < (size_t)r->N * r->T; i++) asr_log_softmax(r->logprobs + i * r->V, r->logits + i * r->V, r->V);
@@ -187,6 +196,73 @@ static void part6(const void *ctx, verdict *v) {
   v->ok = 1;
 }
 
+/* Writes prefix (len labels) as "a b c" (labels as numbers; "(empty)" for none). */
+static void show_prefix(char *out, size_t cap, const int *p, int len) {
+  size_t m = 0;
+  int j;
+  if (len == 0) snprintf(out, cap, "(empty)");
+  else out[0] = 0;
+  for (j = 0; j < len && m + 12 < cap; j++) m += (size_t)snprintf(out + m, cap - m, j ? " %d" : "%d", p[j]);
+}
+
+static void part7(const void *ctx, verdict *v) {
+  const refs *r = (const refs *)ctx;
+  int n, i, j;
+  for (n = 0; n < r->N; n++) {
+    const int Tn = r->il[n], F = r->F, want_n = r->bcount[n];
+    int *pre = (int *)malloc(sizeof(int) * ((size_t)F * Tn + 1)), *len = (int *)malloc(sizeof(int) * (size_t)F);
+    double *sc = (double *)malloc(sizeof(double) * (size_t)F);
+    int got_n = ctc_beam_final(pre, len, sc, F, r->logprobs + (size_t)n * r->T * r->V, Tn, r->V, 0, BEAM);
+    char what[200];
+    if (got_n < 0 || got_n > F) {
+      snprintf(v->msg, sizeof v->msg, "item %d: returned %d prefixes, expected %d (at most beam V = %d)", n, got_n,
+               want_n, F);
+      free(pre), free(len), free(sc);
+      return;
+    }
+    /* every reference prefix must be there, with its score; order among equals is free */
+    for (i = 0; i < want_n; i++) {
+      const int *wp = r->bprefix + ((size_t)n * F + i) * r->T, wl = r->blen[(size_t)n * F + i];
+      const double ws = r->bscore[(size_t)n * F + i];
+      for (j = 0; j < got_n; j++)
+        if (len[j] == wl && (wl == 0 || memcmp(pre + (size_t)j * Tn, wp, sizeof(int) * (size_t)wl) == 0)) break;
+      show_prefix(what, sizeof what, wp, wl);
+      if (j == got_n) {
+        snprintf(v->msg, sizeof v->msg, "final prefix [%s] of item %d (ln p = %.6g) is missing; %d returned, %d "
+                 "expected: %s", what, n, ws, got_n, want_n,
+                 got_n <= BEAM ? "every merged prefix of the last frame is returned, the beam prunes only before it"
+                               : "check the extensions: c == last(l) extends only from p_b(l) ([Hannun14] "
+                                 "Algorithm 1)");
+        free(pre), free(len), free(sc);
+        return;
+      }
+      if (!grading_same(sc[j], ws, TOL)) {
+        snprintf(v->msg, sizeof v->msg, "ln(p_b + p_nb) of final prefix [%s] of item %d: expected %.9g, got %.9g: %s",
+                 what, n, ws, sc[j],
+                 "p_b' += (p_b + p_nb) y_blank; a repeat of last(l) adds p_nb(l) y_c to l itself and p_b(l) y_c to "
+                 "l+c; every other c adds (p_b + p_nb) y_c to l+c ([Hannun14] Algorithm 1)");
+        free(pre), free(len), free(sc);
+        return;
+      }
+    }
+    if (got_n != want_n) {
+      snprintf(v->msg, sizeof v->msg, "item %d: %d final prefixes returned, expected %d (each distinct prefix once: "
+               "merge the paths B maps to the same prefix)", n, got_n, want_n);
+      free(pre), free(len), free(sc);
+      return;
+    }
+    for (j = 1; j < got_n; j++)
+      if (sc[j] > sc[j - 1] + TOL) {
+        snprintf(v->msg, sizeof v->msg, "item %d: prefix %d scores %.6g, above prefix %d's %.6g: best first", n, j,
+                 sc[j], j - 1, sc[j - 1]);
+        free(pre), free(len), free(sc);
+        return;
+      }
+    free(pre), free(len), free(sc);
+  }
+  v->ok = 1;
+}
+
 static const grading_part PARTS[] = {
   {part1, "extended labelling l' and its skips"},
   {part2, "forward variables alpha, eqs. (6)-(7)"},
@@ -194,6 +270,7 @@ static const grading_part PARTS[] = {
   {part4, "symbol posteriors gamma, eq. (14)"},
   {part5, "loss and gradient w.r.t. the logits, eq. (16)"},
   {part6, "best path decoding, sec. 3.2"},
+  {part7, "prefix beam search, every final prefix, [Hannun14] Algorithm 1"},
 };
 #define NPARTS (int)(sizeof PARTS / sizeof PARTS[0])
 

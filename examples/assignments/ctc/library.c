@@ -6,7 +6,8 @@
  *   1 labels at even s      2 the skip taken onto a repeated label   3 beta without y^t
  *   4 gamma not divided by y^t_k   5 the log-probability gradient -gamma for the logits'
  *   6 repeats not merged    7 a crash (NULL write) in part 1    8 an endless loop in part 6
- *   9 a write one past log_alpha's end (caught under DEBUG=1, AddressSanitizer) */
+ *   9 a write one past log_alpha's end (caught under DEBUG=1, AddressSanitizer)
+ *   10 the last frame pruned too: only the best `beam` final prefixes returned */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,5 +96,18 @@ int ctc_greedy(int *tokens, const double *logprobs, int T, int V, int blank) {
     return n;
   }
   asr_ctc_greedy_decode(tokens, &n, NULL, NULL, logprobs, T, V, blank);
+  return n;
+}
+
+int ctc_beam_final(int *prefixes, int *lengths, double *scores, int max_out, const double *logprobs, int T, int V,
+                   int blank, int beam) {
+  asr_ctc_beam_opts o = asr_ctc_beam_opts_default(beam, blank);
+  size_t wb = asr_ctc_beam_workspace_size(T, V, beam);
+  void *work = malloc(wb);
+  int n = 0;
+  o.all_final = BREAK != 10;
+  o.nbest = BREAK == 10 ? beam : max_out;
+  asr_ctc_prefix_beam_search(prefixes, lengths, scores, &n, logprobs, T, V, &o, work, wb);
+  free(work);
   return n;
 }

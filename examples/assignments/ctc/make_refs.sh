@@ -6,6 +6,8 @@
 #   OUTDIR/lattice/        alpha, beta, gamma (N,T,2S+1), posterior (N,T,V), log_p, l', skips
 #   OUTDIR/loss/           loss (N,) and grad (N,T,V) w.r.t. the logits, reduction none
 #   OUTDIR/greedy/         tokens (N,S_max) of best path decoding
+#   OUTDIR/beam/           every final prefix of prefix beam search, beam 3: prefixes (N,F,T),
+#                          lengths (N,F), scores (N,F), count (N), F = 3 V
 set -eu
 out=${1:?usage: make_refs.sh OUTDIR}
 tool=build/asrtool-f64
@@ -16,3 +18,4 @@ set -- $in/ctc_logits.npy $in/ctc_targets.npy $in/ctc_input_lengths.npy $in/ctc_
 $tool ctc-lattice "$@" "$out/lattice"
 $tool ctc --reduction none "$@" "$out/loss"
 $tool ctc-decode $in/ctc_logits.npy $in/ctc_input_lengths.npy "$out/greedy"
+$tool ctc-beam-final --beam 3 $in/ctc_logits.npy $in/ctc_input_lengths.npy "$out/beam"
