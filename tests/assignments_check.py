@@ -5,8 +5,10 @@ For each assignment of examples/assignments/ with a library.c: the library's own
 get full marks; each -DBREAK=k variant (a typical bug, a crash, an endless loop) fails
 exactly its part, with the expected words in the message, and passes every other part;
 the student stub builds in instructor mode (-DASR_ASSIGNMENT_<A>) and is graded; a file
-calling the library's functions does not link in instructor mode; under DEBUG=1
-(AddressSanitizer) a write past an array's end fails its part with the sanitizer's line.
+calling the library's functions does not link in instructor mode, whose grader object
+(nm) holds none of the assignment's answer functions and needs no asr_ symbol; under
+DEBUG=1 (AddressSanitizer) a write past an array's end fails its part with the
+sanitizer's line; the RNN-T reference arrays equal Python's computation of the definitions.
 Runs examples/assignments/grade.sh, as `make grade` does. One line per check, then
 "N passed, N failed". Needs build/asrtool-f64 (make test builds it first).
 """
