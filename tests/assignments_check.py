@@ -20,6 +20,7 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -110,6 +111,60 @@ def rnnt_refs_check(refs):
     return worst, ""
 
 
+def save_f64(path, shape, values):
+    """A little-endian float64 .npy file (NumPy format 1.0), standard library only."""
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % "".join("%d," % d for d in shape)
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+                + struct.pack("<%dd" % len(values), *values))
+
+
+def rnnt_log_probs_inputs_check():
+    """asrtool rnnt-lattice's log_blank.npy / log_label.npy for the same joint outputs given
+    as probabilities (batch-first) and as time-major log-probabilities (--layout tbv), both
+    made here in Python from data/course/rnnt_logits.npy, against the logits' run: the same
+    numbers to 1e-12 (double build; the inputs are rounded to float64 once). Returns
+    (max difference, problem or '')."""
+    x, (N, T, U1, V) = load_npy(os.path.join(ROOT, "data/course/rnnt_logits.npy"))
+    probs, lps = [], []
+    for i in range(N * T * U1):
+        z = x[i * V:(i + 1) * V]
+        m = max(z)
+        lse = m + math.log(sum(math.exp(v - m) for v in z))
+        probs += [math.exp(v - lse) for v in z]
+        lps += [v - lse for v in z]
+    tbv = []
+    for t in range(T):
+        for n in range(N):
+            tbv += lps[((n * T + t) * U1) * V:((n * T + t) * U1 + U1) * V]
+    rest = [os.path.join(ROOT, "data/course", f) for f in
+            ("rnnt_targets.npy", "rnnt_logit_lengths.npy", "rnnt_target_lengths.npy")]
+    tool = os.path.join(ROOT, "build/asrtool-f64")
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as d:
+        save_f64(f"{d}/probs.npy", (N, T, U1, V), probs)
+        save_f64(f"{d}/lp_tbv.npy", (T, N, U1, V), tbv)
+        runs = {"logits": [os.path.join(ROOT, "data/course/rnnt_logits.npy")],
+                "probs": ["--input", "probs", f"{d}/probs.npy"],
+                "tbv": ["--input", "logprobs", "--layout", "tbv", f"{d}/lp_tbv.npy"]}
+        for name, args in runs.items():
+            p = subprocess.run([tool, "rnnt-lattice"] + args + rest + [f"{d}/{name}"], capture_output=True, text=True)
+            if p.returncode != 0:
+                return worst, f"{name}: {p.stderr.strip()[:100]}"
+        for name in ("probs", "tbv"):
+            for f in ("log_blank.npy", "log_label.npy"):
+                got, _ = load_npy(f"{d}/{name}/{f}")
+                want, _ = load_npy(f"{d}/logits/{f}")
+                for g, w in zip(got, want):
+                    if math.isinf(g) or math.isinf(w):
+                        if g != w:
+                            return worst, f"{name} {f}: {g} where the logits give {w}"
+                    else:
+                        worst = max(worst, abs(g - w))
+    return worst, ""
+
+
 # What instructor mode must remove: every function of the assignment's answers (checked by
 # name in the grader object built with -DASR_ASSIGNMENT_<A> and -fkeep-static-functions).
 # The CTC mode keeps the model's CTC-head glue, which refuses the head (ASR_ERR_UNSUPPORTED)
@@ -161,6 +216,9 @@ def main():
     # 1e-12: double log-softmax and a 6-term sum agree to ~1e-15
     worst, problem = rnnt_refs_check(os.path.join(ROOT, "build/assignments/rnnt/refs"))
     report(not problem and worst < 1e-12, "rnnt/refs_vs_definitions", problem or f"max error {worst:.1e}")
+    worst, problem = rnnt_log_probs_inputs_check()
+    report(not problem and worst < 1e-12, "rnnt/asrtool_log_probs_every_input",
+           problem or f"probs and time-major log-probs vs logits: max difference {worst:.1e}")
     for a, k, part, words in BROKEN:
         rc, out = grade(a, f"examples/assignments/{a}/library.c", cflags=f"-DBREAK={k}")
         p = parts(out)
