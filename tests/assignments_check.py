@@ -233,11 +233,13 @@ def main():
     rc, out = grade("ctc", "examples/assignments/ctc/library.c", mode="instructor")
     report(rc != 0 and "undefined reference to `asr_ctc" in out and "instructor mode" in out,
            "ctc/library_calls_do_not_link_in_instructor_mode", out.strip().splitlines()[-2][:150] if out.strip() else "")
-    # a stand-alone answer (no asr.h) in instructor mode, under AddressSanitizer: full marks
-    rc, out = grade("rnnt", "tests/assignments/rnnt_solution.c", mode="instructor", debug="1")
-    score = re.search(r"score: (\d+)/(\d+)", out)
-    report(rc == 0 and score and score.group(1) == score.group(2) == "5", "rnnt/standalone_solution_full_marks",
-           score.group(0) if score else out.strip()[-300:])
+    # a stand-alone answer (no asr.h, written from the handout) in instructor mode, under
+    # AddressSanitizer: full marks
+    for a in NPARTS:
+        rc, out = grade(a, f"tests/assignments/{a}_solution.c", mode="instructor", debug="1")
+        score = re.search(r"score: (\d+)/(\d+)", out)
+        report(rc == 0 and score and score.group(1) == score.group(2) == str(NPARTS[a]),
+               f"{a}/standalone_solution_full_marks", score.group(0) if score else out.strip()[-300:])
     rc, out = grade("rnnt", "examples/assignments/rnnt/library.c", mode="instructor")
     report(rc != 0 and "undefined reference to `asr_rnnt" in out and "instructor mode" in out,
            "rnnt/library_calls_do_not_link_in_instructor_mode",

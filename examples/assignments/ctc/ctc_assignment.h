@@ -37,7 +37,8 @@ int ctc_greedy(int *tokens, const double *logprobs, int T, int V, int blank);
 /* Part 7: prefix beam search ([Hannun14] Algorithm 1, no language model) with `beam`
  * prefixes kept after each frame but the last, and EVERY merged prefix reached at the last
  * frame returned, best first: row i of prefixes (max_out, T) holds the lengths[i] labels of
- * prefix i, scores[i] = ln(p_b + p_nb) of it. Returns how many (<= max_out = beam V). */
+ * prefix i, scores[i] = ln(p_b + p_nb) of it; prefixes of probability 0 are not reached.
+ * Returns how many (<= max_out = beam V). */
 int ctc_beam_final(int *prefixes, int *lengths, double *scores, int max_out, const double *logprobs, int T, int V,
                    int blank, int beam);
 
