@@ -5165,6 +5165,15 @@ typedef enum asr_model_head {
 /* The attention heads' vocabulary: the characters and <sos>/<eos> (id ASR_CHARSET_SIZE). */
 #define ASR_ATT_VOCAB (ASR_CHARSET_SIZE + 1)
 #define ASR_MODEL_MAX_DEC_LAYERS 4
+/* Caps on what a config (a checkpoint's, or train's options) may claim, far above every
+ * recipe (docs/training.md, "Checkpoints"): a layer width (channels, ff_dim, pred_dim,
+ * joint_dim, dec_units, att_dim, aconv_chans) at most 65536, so every dimension of a
+ * tensor is at most 2^18 (4 x dec_units, the largest); a depthwise kernel at most 1023
+ * taps; at most 1024 mel bins (a 25 ms window at 384 kHz has 8193 FFT bins, but no
+ * recognizer uses more than a few hundred). The sample rate is ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX like the audio. */
+#define ASR_MODEL_MAX_WIDTH 65536
+#define ASR_MODEL_MAX_KERNEL 1023
+#define ASR_MODEL_MAX_MELS 1024
 typedef struct asr_model_config {
   char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las" */
   asr_model_encoder encoder;
@@ -29019,64 +29028,82 @@ ASRDEF asr_result asr_checkpoint_save(const char *path, const asr_params *params
   return asr_npz_writer_close(&w, err);
 }
 
+/* Checks a checkpoint's members against the declared tensors of the stores (either may be
+ * NULL): every tensor present as float32/float64 with its shape, no member but "config"
+ * that the stores do not have. Needs only the names and shapes, so a model can be checked
+ * before its memory is allocated. */
+ASR__PRIVATE asr_result asr__checkpoint_check(const asr_npz *z, asr_params *const *stores, const char *path,
+                                             asr_error *err) {
+  int s, i;
+  for (s = 0; s < 2; s++) {
+    const asr_params *p = stores[s];
+    if (!p) continue;
+    for (i = 0; i < p->count; i++) {
+      const asr_param *it = &p->items[i];
+      const asr_array *a = asr_npz_get(z, it->name);
+      int d, same = a && a->ndim == it->ndim && (a->dtype == ASR_DTYPE_F32 || a->dtype == ASR_DTYPE_F64);
+      for (d = 0; same && d < it->ndim; d++) same = a->shape[d] == it->shape[d];
+      if (!a || !same)
+        return asr__fail(err, a ? ASR_ERR_SHAPE : ASR_ERR_FORMAT, "%s: %s '%s'", path,
+                         a ? "wrong shape or dtype for" : "missing tensor", it->name);
+    }
+  }
+  for (i = 0; i < z->count; i++) {
+    int known = strcmp(z->names[i], "config") == 0;
+    for (s = 0; s < 2 && !known; s++) known = stores[s] && asr_params_find(stores[s], z->names[i]) >= 0;
+    if (!known)
+      return asr__fail(err, ASR_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of this model)", path, z->names[i]);
+  }
+  return ASR_OK;
+}
+
+/* Copies the members into the allocated stores (after asr__checkpoint_check). */
+ASR__PRIVATE void asr__checkpoint_fill(const asr_npz *z, asr_params *const *stores) {
+  int s, i;
+  for (s = 0; s < 2; s++) {
+    asr_params *p = stores[s];
+    if (!p) continue;
+    for (i = 0; i < p->count; i++) {
+      const asr_param *it = &p->items[i];
+      asr_array_to_real(asr_npz_get(z, it->name), p->data + it->offset, 1, NULL);
+    }
+  }
+}
+
+/* The "config" member of a checkpoint as a malloc'ed C string (*json; ASR_FREE it), or
+ * ASR_ERR_FORMAT naming the file when it has none. */
+ASR__PRIVATE asr_result asr__npz_config_of(const asr_npz *z, const char *path, char **json, void *user,
+                                          asr_error *err) {
+  const asr_array *c = asr_npz_get(z, "config");
+  *json = NULL;
+  if (!c || c->dtype != ASR_DTYPE_U8)
+    return asr__fail(err, ASR_ERR_FORMAT, "%s: no model config (a \"config\" uint8 member): not an asr.h model", path);
+  *json = ASR__ALLOC(char, c->count + 1, user);
+  if (!*json) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  memcpy(*json, c->data, c->count);
+  (*json)[c->count] = 0;
+  return ASR_OK;
+}
+
 ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_params *buffers,
                                       char **config_json, void *user, asr_error *err) {
   asr_params *stores[2];
   asr_npz z;
   asr_result r;
-  int s, i;
   stores[0] = params;
   stores[1] = buffers;
   if (config_json) *config_json = NULL;
   r = asr_npz_read(path, &z, user, err);
   if (r != ASR_OK) return r;
   /* check everything first: nothing is changed unless the whole checkpoint fits */
-  for (s = 0; s < 2; s++) {
-    const asr_params *p = stores[s];
-    if (!p) continue;
-    for (i = 0; i < p->count; i++) {
-      const asr_param *it = &p->items[i];
-      const asr_array *a = asr_npz_get(&z, it->name);
-      int d, same = a && a->ndim == it->ndim && (a->dtype == ASR_DTYPE_F32 || a->dtype == ASR_DTYPE_F64);
-      for (d = 0; same && d < it->ndim; d++) same = a->shape[d] == it->shape[d];
-      if (!a || !same) {
-        asr_npz_free(&z, user);
-        return asr__fail(err, a ? ASR_ERR_SHAPE : ASR_ERR_FORMAT, "%s: %s '%s'", path,
-                         a ? "wrong shape or dtype for" : "missing tensor", it->name);
-      }
-    }
-  }
-  for (i = 0; i < z.count; i++) {
-    int known = strcmp(z.names[i], "config") == 0;
-    for (s = 0; s < 2 && !known; s++) known = stores[s] && asr_params_find(stores[s], z.names[i]) >= 0;
-    if (!known) {
-      r = asr__fail(err, ASR_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of this model)", path, z.names[i]);
-      asr_npz_free(&z, user);
-      return r;
-    }
-  }
-  for (s = 0; s < 2; s++) {
-    asr_params *p = stores[s];
-    if (!p) continue;
-    for (i = 0; i < p->count; i++) {
-      const asr_param *it = &p->items[i];
-      asr_array_to_real(asr_npz_get(&z, it->name), p->data + it->offset, 1, NULL);
-    }
-  }
-  if (config_json) {
+  r = asr__checkpoint_check(&z, stores, path, err);
+  if (r == ASR_OK) asr__checkpoint_fill(&z, stores);
+  if (r == ASR_OK && config_json) {   /* the config text when there is one */
     const asr_array *c = asr_npz_get(&z, "config");
-    if (c && c->dtype == ASR_DTYPE_U8) {
-      *config_json = ASR__ALLOC(char, c->count + 1, user);
-      if (!*config_json) {
-        asr_npz_free(&z, user);
-        return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
-      }
-      memcpy(*config_json, c->data, c->count);
-      (*config_json)[c->count] = 0;
-    }
+    if (c && c->dtype == ASR_DTYPE_U8) r = asr__npz_config_of(&z, path, config_json, user, err);
   }
   asr_npz_free(&z, user);
-  return ASR_OK;
+  return r;
 }
 
 /* The integer fields of asr_model_config by name, for the JSON text, and who uses them:
@@ -29310,11 +29337,12 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
 
 /* The sizes a config must have; names the first field out of range. */
 ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
+  struct { const char *name; int v, max; } widths[9];
   const char *bad = NULL;
+  int i;
   int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
-  else if (c->sample_rate < 1000) bad = "sample_rate";
   else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
   else if (c->vocab != (att ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
   else if (att && !cf) bad = "encoder";             /* the attention heads follow the Conformer */
@@ -29332,12 +29360,32 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
   else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
   else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
+  widths[0].name = "channels", widths[0].v = c->channels, widths[0].max = ASR_MODEL_MAX_WIDTH;
+  widths[1].name = "ff_dim", widths[1].v = c->ff_dim, widths[1].max = ASR_MODEL_MAX_WIDTH;
+  widths[2].name = "pred_dim", widths[2].v = c->pred_dim, widths[2].max = ASR_MODEL_MAX_WIDTH;
+  widths[3].name = "joint_dim", widths[3].v = c->joint_dim, widths[3].max = ASR_MODEL_MAX_WIDTH;
+  widths[4].name = "dec_units", widths[4].v = c->dec_units, widths[4].max = ASR_MODEL_MAX_WIDTH;
+  widths[5].name = "att_dim", widths[5].v = c->att_dim, widths[5].max = ASR_MODEL_MAX_WIDTH;
+  widths[6].name = "aconv_chans", widths[6].v = c->aconv_chans, widths[6].max = ASR_MODEL_MAX_WIDTH;
+  widths[7].name = "kernel", widths[7].v = c->kernel, widths[7].max = ASR_MODEL_MAX_KERNEL;
+  widths[8].name = "n_mels", widths[8].v = c->n_mels, widths[8].max = ASR_MODEL_MAX_MELS;
+  if (c->sample_rate < ASR_SAMPLE_RATE_MIN || c->sample_rate > ASR_SAMPLE_RATE_MAX)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: sample_rate %d outside the supported %d-%d Hz (recipe %s)",
+                     c->sample_rate, ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX, c->recipe);
   if (bad) return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: '%s' out of range (recipe %s)", bad, c->recipe);
+  /* the caps (docs/training.md, "Checkpoints"): far above every recipe, they keep a
+   * config's claims in sizes the model's arithmetic is written for */
+  for (i = 0; i < (int)(sizeof widths / sizeof widths[0]); i++)
+    if (widths[i].v > widths[i].max)
+      return asr__fail(err, ASR_ERR_INVALID_ARG, "model config claims %s = %d, above asr.h's cap of %d (recipe %s)",
+                       widths[i].name, widths[i].v, widths[i].max, c->recipe);
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user,
-                                         asr_error *err) {
+/* Registers every tensor of a config's model (names and shapes, no memory for them yet:
+ * asr_model_load compares them with a checkpoint's members before allocating). */
+ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config *cfg, void *user,
+                                           asr_error *err) {
   int b, bad = 0, C = cfg->channels, V = cfg->vocab;
   asr_params *P = &m->params;
   asr_result r;
@@ -29435,11 +29483,26 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     bad |= (m->out_w = asr__reg(P, "joiner.", "output_linear.weight", 2, V, J, 0, 0)) < 0;
     bad |= (m->out_b = asr__reg(P, "joiner.", "output_linear.bias", 1, V, 0, 0, 0)) < 0;
   }
-  if (bad || asr_params_alloc(&m->params) != ASR_OK || asr_params_alloc(&m->buffers) != ASR_OK) {
+  if (bad) {
+    asr_model_free(m);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the model's list of tensors");
+  }
+  return ASR_OK;
+}
+
+/* Allocates the declared tensors (zeroed). */
+ASR__PRIVATE asr_result asr__model_alloc(asr_model *m, asr_error *err) {
+  if (asr_params_alloc(&m->params) != ASR_OK || asr_params_alloc(&m->buffers) != ASR_OK) {
     asr_model_free(m);
     return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the model");
   }
   return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user,
+                                         asr_error *err) {
+  asr_result r = asr__model_declare(m, cfg, user, err);
+  return r != ASR_OK ? r : asr__model_alloc(m, err);
 }
 
 ASRDEF void asr_model_free(asr_model *m) {
@@ -29454,42 +29517,48 @@ ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error
   return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
 }
 
-/* The "config" member of a checkpoint as a malloc'ed C string (*json; ASR_FREE it). */
+/* The "config" member of a checkpoint file as a malloc'ed C string (*json; ASR_FREE it). */
 ASR__PRIVATE asr_result asr__npz_config_json(const char *path, char **json, void *user, asr_error *err) {
   asr_npz z;
-  const asr_array *c;
   asr_result r = asr_npz_read(path, &z, user, err);
   if (r != ASR_OK) return r;
-  c = asr_npz_get(&z, "config");
-  if (!c || c->dtype != ASR_DTYPE_U8) {
-    asr_npz_free(&z, user);
-    return asr__fail(err, ASR_ERR_FORMAT, "%s: no model config (a \"config\" uint8 member): not an asr.h model", path);
-  }
-  *json = ASR__ALLOC(char, c->count + 1, user);
-  if (!*json) {
-    asr_npz_free(&z, user);
-    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
-  }
-  memcpy(*json, c->data, c->count);
-  (*json)[c->count] = 0;
+  r = asr__npz_config_of(&z, path, json, user, err);
   asr_npz_free(&z, user);
-  return ASR_OK;
+  return r;
 }
 
+/* Loading a model: the checkpoint is read once; its config says which tensors the model
+ * has (asr__model_declare registers their names and shapes, no memory yet), each is
+ * checked against the file's members, and only then is the model allocated. So a small
+ * file whose config claims a huge model is refused ("missing tensor '...'") at the cost
+ * of reading the file, not of allocating what it claims: what is allocated is bounded by
+ * the tensors actually present. asr__model_check_config caps every size first
+ * (docs/training.md, "Checkpoints"). */
 ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err) {
-  char *json;
+  char *json = NULL;
   asr_model_config cfg;
+  asr_params *stores[2];
+  asr_npz z;
   asr_result r;
-  /* the config first, to know what to build */
-  r = asr__npz_config_json(path, &json, user, err);
+  memset(m, 0, sizeof *m);
+  r = asr_npz_read(path, &z, user, err);
   if (r != ASR_OK) return r;
-  r = asr_model_config_from_json(&cfg, json, err);
+  /* the config first, to know what to declare */
+  r = asr__npz_config_of(&z, path, &json, user, err);
+  if (r == ASR_OK && (r = asr_model_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
   ASR_FREE(json, user);
-  if (r != ASR_OK) return r;
-  r = asr__model_build(m, &cfg, user, err);
-  if (r != ASR_OK) return r;
-  r = asr_checkpoint_load(path, &m->params, &m->buffers, NULL, user, err);
-  if (r != ASR_OK) asr_model_free(m);
+  if (r == ASR_OK && (r = asr__model_declare(m, &cfg, user, err)) != ASR_OK) asr__fail_path(err, r, path);
+  if (r != ASR_OK) {
+    asr_npz_free(&z, user);
+    return r;
+  }
+  stores[0] = &m->params;
+  stores[1] = &m->buffers;
+  r = asr__checkpoint_check(&z, stores, path, err);   /* before any tensor's memory */
+  if (r == ASR_OK) r = asr__model_alloc(m, err);
+  if (r == ASR_OK) asr__checkpoint_fill(&z, stores);
+  else asr_model_free(m);
+  asr_npz_free(&z, user);
   return r;
 }
 

@@ -17,6 +17,13 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
 stale/*    A temporary MODEL.npz.tmpXXXXXXXX older than 10 minutes, left by a train killed
            while writing, is removed by the next run; a fresh one (a writer at work), names
            of another pattern, and another output's temporaries are left alone.
+checkpoint/*  A model file is checked against its own header before the model is allocated:
+           a 292-byte .npz whose config claims a 408 MB ContextNet (channels 1712) and holds
+           no tensor is refused by transcribe, posteriorgram and asrtool model with exit 2
+           and one line naming the first missing tensor, under a 256 MB address-space
+           limit and with a peak resident set under 40 MB (the loader that allocated first
+           said "out of memory for the model" there); a config above asr.h's caps
+           (ASR_MODEL_MAX_WIDTH) is refused by name.
 long/*     build/transcribe reads a long recording as a stream and in 30 s windows: a
            LONG_MINUTES-minute WAV (noise and tone bursts, made here, never stored) is
            transcribed with a peak resident set under RSS_BOUND_MB, measured with
@@ -38,13 +45,16 @@ san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitiz
            and no sanitizer report: every error path frees what it made (LeakSanitizer)
            and touches no memory it should not.
 """
+import io
 import os
+import resource
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 import wave
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -249,6 +259,63 @@ def stale_tests(tmp):
     report("stale/train", p)
 
 
+# ---- checkpoint/*
+def write_config_npz(path, config):
+    """A stored .npz with one member, config.npy: the JSON text as a uint8 array."""
+    data = config.encode()
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (%d,), }" % len(data)
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("config.npy", npy)
+
+
+def run_limited(args, cwd, limit_bytes):
+    """Runs args under an address-space limit; (exit status, stderr, peak RSS in MB)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    with open(os.path.join(cwd, "limited.err"), "wb") as fe:
+        proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=fe, preexec_fn=limit)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+    with open(os.path.join(cwd, "limited.err")) as f:
+        err = f.read()
+    return os.waitstatus_to_exitcode(status), err, usage.ru_maxrss / 1024.0
+
+
+def checkpoint_tests(tmp):
+    if not wanted("checkpoint/huge-claim"):
+        return
+    p = []
+    d = os.path.join(tmp, "ckpt")
+    os.makedirs(d)
+    write_wav(os.path.join(d, "x.wav"), tone(16000))
+    write_npy(os.path.join(d, "f.npy"), "<f4", (1, 20, 80), [0.5] * 1600)
+    write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [20])
+    # channels 1712 with the recipe's other defaults: 50,916,379 parameters and 58,208 buffer
+    # values, 408 MB with the gradients asr_params_alloc makes beside them
+    write_config_npz(os.path.join(d, "huge.npz"), '{"recipe": "ctc-contextnet", "channels": 1712}')
+    write_config_npz(os.path.join(d, "cap.npz"), '{"recipe": "ctc-contextnet", "channels": 100000}')
+    size = os.path.getsize(os.path.join(d, "huge.npz"))
+    if size >= 1024:
+        p.append("huge.npz is %d bytes" % size)
+    peak = 0.0
+    for model, needle in [("huge.npz", "missing tensor 'encoder.blocks.0."), ("cap.npz", "claims channels = 100000")]:
+        for args in [[prog("transcribe"), "--model", model, "x.wav"],
+                     [prog("posteriorgram"), "--model", model, "x.wav", "o.svg"],
+                     [prog("asrtool"), "model", "--model", model, "f.npy", "l.npy", "out"]]:
+            rc, err, rss = run_limited(args, d, 256 << 20)
+            peak = max(peak, rss)
+            if rc != 2 or len(err.strip().splitlines()) != 1 or needle not in err:
+                p.append("%s: exit %d, stderr %r (expected 2 and one line with %r)" % (" ".join(args), rc, err[-300:],
+                                                                                       needle))
+            if rss > 40:
+                p.append("%s: peak RSS %.1f MB (bound 40)" % (" ".join(args), rss))
+            if VERBOSE:
+                print("    ran: %s -> %d %.1f MB %s" % (" ".join(args), rc, rss, err.strip()))
+    report("checkpoint/huge-claim (%d-byte file claiming 408 MB; peak RSS %.1f MB)" % (size, peak), p)
+
+
 # ---- long/*
 LONG_MINUTES = 10       # 30 takes ~15 s of CPU; measured by hand in docs/training.md
 RSS_BOUND_MB = 150       # docs/training.md: about 75 MB measured for 10 and 30 minutes
@@ -399,6 +466,7 @@ def san_tests(tmp):
     write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [10])
     with open(os.path.join(d, "garbage.npz"), "w") as f:
         f.write("not a model\n")
+    write_config_npz(os.path.join(d, "huge.npz"), '{"recipe": "ctc-contextnet", "channels": 1712}')
     for name, tsv in [("badtsv", "0000.ogg eight\n"), ("missing", "nothere.wav\tone\n"), ("short", "one.wav\tone\n"),
                       ("good", "x.wav\tone\n")]:
         os.makedirs(os.path.join(d, name))
@@ -407,7 +475,7 @@ def san_tests(tmp):
     cases = {
         "transcribe": [
             ["--model", "missing.npz", "x.wav"], ["--model", "garbage.npz", "x.wav"], ["--model", MODEL, "missing.wav"],
-            ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", MODEL, "one.wav"],
+            ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", "huge.npz", "x.wav"], ["--model", MODEL, "one.wav"],
             ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
             ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
             ["--model", MODEL, "--bogus", "x.wav"]],
@@ -425,6 +493,7 @@ def san_tests(tmp):
         "posteriorgram": [
             ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
+            ["--model", "huge.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"]],
         "asrtool": [
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
@@ -460,6 +529,7 @@ def main():
     try:
         outpath_tests(tmp)
         rate_tests(tmp)
+        checkpoint_tests(tmp)
         stale_tests(tmp)
         long_tests(tmp)
         augment_tests(tmp)

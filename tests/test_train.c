@@ -140,6 +140,57 @@ static void t_checkpoint_mismatch(tctx *t) {
   asr_params_free(&b);
 }
 
+/* Writes a checkpoint holding only a config (no tensors): what a hand-made or truncated
+ * file claims. */
+static void write_config_only(tctx *t, const char *path, const char *json) {
+  asr_npz_writer w;
+  asr_error err;
+  int64_t n = (int64_t)strlen(json);
+  CHECK_OK(asr_npz_writer_open(&w, path, NULL, &err));
+  CHECK_OK(asr_npz_writer_add(&w, "config", ASR_DTYPE_U8, 1, &n, json, &err));
+  CHECK_OK(asr_npz_writer_close(&w, &err));
+}
+
+/* A small file whose config claims a huge model is refused by the tensors it lacks, before
+ * anything of the claimed size is allocated: a ContextNet at the width cap (65536
+ * channels, C0 and 15 blocks of 8 layers: each pointwise weight alone is 2^32 floats, the
+ * whole about 6e11 parameters, 4.8 TB with their gradients) must come back as "missing
+ * tensor", where the loader that allocated first said "out of memory for the model" (or,
+ * under AddressSanitizer, aborted on the allocation's size). Claims above the caps of
+ * asr.h (ASR_MODEL_MAX_WIDTH, _KERNEL, _MELS, the sample rate range) are refused by name. */
+static void t_model_load_huge_claim(tctx *t) {
+  static const struct { const char *json, *needle; } bad[] = {
+    {"{\"recipe\": \"ctc-contextnet\", \"channels\": 65537}", "claims channels = 65537"},
+    {"{\"recipe\": \"ctc-contextnet\", \"kernel\": 1025}", "claims kernel = 1025"},
+    {"{\"recipe\": \"ctc-contextnet\", \"n_mels\": 1025}", "claims n_mels = 1025"},
+    {"{\"recipe\": \"rnnt\", \"joint_dim\": 100000}", "claims joint_dim = 100000"},
+    {"{\"recipe\": \"ctc-conformer\", \"ff_dim\": 1000000}", "claims ff_dim = 1000000"},
+    {"{\"recipe\": \"las\", \"dec_units\": 70000}", "claims dec_units = 70000"},
+    {"{\"recipe\": \"ctc-contextnet\", \"sample_rate\": 1000}", "sample_rate 1000 outside"},
+    {"{\"recipe\": \"ctc-contextnet\", \"sample_rate\": 400000}", "sample_rate 400000 outside"}};
+  asr_model m;
+  asr_error err;
+  char path[512];
+  size_t i;
+  snprintf(path, sizeof path, "%s/huge.npz", t->tmpdir);
+  write_config_only(t, path, "{\"recipe\": \"ctc-contextnet\", \"channels\": 65536, \"blocks\": 15, \"layers\": 8}");
+  CHECKF(asr_model_load(&m, path, NULL, &err) == ASR_ERR_FORMAT && strstr(err.msg, "missing tensor 'encoder.blocks.0."),
+         "%s", err.msg);
+  /* the same claim at a size that fits in memory: the same answer */
+  write_config_only(t, path, "{\"recipe\": \"ctc-conformer\", \"channels\": 256}");
+  CHECKF(asr_model_load(&m, path, NULL, &err) == ASR_ERR_FORMAT &&
+         strstr(err.msg, "missing tensor 'encoder.embed.conv.0.weight'"), "%s", err.msg);
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    write_config_only(t, path, bad[i].json);
+    CHECKF(asr_model_load(&m, path, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, bad[i].needle),
+           "%s: %s", bad[i].json, err.msg);
+  }
+  /* the caps themselves are allowed (the config is checked; the tensors are missing) */
+  write_config_only(t, path, "{\"recipe\": \"ctc-contextnet\", \"kernel\": 1023, \"n_mels\": 1024, \"sample_rate\": 384000}");
+  CHECKF(asr_model_load(&m, path, NULL, &err) == ASR_ERR_FORMAT && strstr(err.msg, "missing tensor"), "%s", err.msg);
+}
+
+/* ---- recipes */
 /* ---- recipes */
 
 /* The config survives JSON, and a foreign key is refused. */
@@ -696,6 +747,7 @@ static const test_case TESTS_train[] = {
   {"train/params_layout", t_params_layout},
   {"train/checkpoint_roundtrip", t_checkpoint_roundtrip},
   {"train/checkpoint_mismatch", t_checkpoint_mismatch},
+  {"train/model_load_huge_claim", t_model_load_huge_claim},
   {"train/model_config_json", t_model_config_json},
   {"train/model_features_pad", t_model_features_pad},
   {"train/recipe_loss_decreases", t_recipe_loss_decreases},
