@@ -16,7 +16,11 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
            refusal is the guard's and not some other error.
 stale/*    A temporary MODEL.npz.tmpXXXXXXXX older than 10 minutes, left by a train killed
            while writing, is removed by the next run; a fresh one (a writer at work), names
-           of another pattern, and another output's temporaries are left alone.
+           of another pattern, and another output's temporaries are left alone. The same
+           for every other program that writes (stale/programs): asrtool (an output file,
+           and OUTDIR/.NAME.partial.tmpXXXXXXXX of an OUTDIR command), posteriorgram,
+           fbank_png, ctc_align, pretrain and units; a stale one that is a symbolic link is
+           left alone too.
 checkpoint/*  A model file is checked against its own header before the model is allocated:
            a 292-byte .npz whose config claims a 408 MB ContextNet (channels 1712) and holds
            no tensor is refused by transcribe, posteriorgram and asrtool model with exit 2
@@ -316,6 +320,68 @@ def checkpoint_tests(tmp):
     report("checkpoint/huge-claim (%d-byte file claiming 408 MB; peak RSS %.1f MB)" % (size, peak), p)
 
 
+def stale_programs_tests(tmp):
+    if not wanted("stale/programs"):
+        return
+    p = []
+    d = os.path.join(tmp, "stale-programs")
+    os.makedirs(d)
+    os.makedirs(os.path.join(d, "data"))
+    for i in range(10):                                # pretrain holds out every tenth recording
+        shutil.copy(os.path.join(ROOT, "data", "toy", "train", "%04d.ogg" % i), os.path.join(d, "data"))
+    with open(os.path.join(d, "data", "transcripts.tsv"), "w") as f:
+        f.write("0000.ogg\teight\n")
+    write_wav(os.path.join(d, "x.wav"), tone(16000))
+    write_npy(os.path.join(d, "g.npy"), "<f4", (1, 4, 3), [0.1 * i for i in range(12)])
+    write_npy(os.path.join(d, "t.npy"), "<i4", (1, 2), [1, 2])
+    write_npy(os.path.join(d, "il.npy"), "<i4", (1,), [4])
+    write_npy(os.path.join(d, "tl.npy"), "<i4", (1,), [2])
+    write_npy(os.path.join(d, "lg.npy"), "<f4", (4, 3), [0.1 * i for i in range(12)])
+    write_npy(os.path.join(d, "tg.npy"), "<i4", (2,), [1, 2])
+    runs = [  # (command, the outputs whose temporaries it must clear)
+        ([prog("asrtool"), "decode", "x.wav", "o.npy"], ["o.npy"]),
+        ([prog("asrtool"), "ctc", "g.npy", "t.npy", "il.npy", "tl.npy", "co"], ["co/.loss.npy.partial", "co/.grad.npy.partial"]),
+        ([prog("asrtool"), "layer", "linear", "--weights", "w", "lx.npy", "lo"], ["lo/.y.npy.partial"]),
+        ([prog("posteriorgram"), "--model", MODEL, "x.wav", "pg.svg"], ["pg.svg"]),
+        ([prog("fbank_png"), "x.wav", "x.png"], ["x.png"]),
+        ([prog("ctc_align"), "--svg", "al.svg", "lg.npy", "tg.npy"], ["al.svg"]),
+        ([prog("pretrain"), "--data", "data", "--out", "w.npz", "--steps", "1", "--batch", "1"], ["w.npz"]),
+        ([prog("units"), "--model", "w.npz", "--data", "data", "--out", "u"], ["u/units.tsv", "u/usage.tsv"]),
+    ]
+    os.makedirs(os.path.join(d, "w"))
+    write_npy(os.path.join(d, "w", "weight.npy"), "<f4", (2, 3), [0.5] * 6)
+    write_npy(os.path.join(d, "lx.npy"), "<f4", (1, 3), [1, 2, 3])
+    os.makedirs(os.path.join(d, "lo"))
+    os.makedirs(os.path.join(d, "co"))
+    os.makedirs(os.path.join(d, "u"))
+    old = os.path.getmtime(d) - 3600
+    for args, outs in runs:
+        made = {}
+        for out in outs:
+            for suffix, gone in [(".tmp0123abcd", True), (".tmpffffffff", True), (".tmp9999aaaa", False),
+                                 (".tmp0123abc", False), (".tmpdeadbeef", False)]:
+                path = os.path.join(d, out + suffix)
+                if suffix == ".tmpdeadbeef":               # a symbolic link: never removed
+                    os.symlink("x.wav", path)
+                    os.utime(path, (old, old), follow_symlinks=False)
+                else:
+                    with open(path, "w") as f:
+                        f.write("partial")
+                    if suffix != ".tmp9999aaaa":           # this one was just written: a writer at work
+                        os.utime(path, (old, old))
+                made[path] = gone
+        rc, _, err = run(args, d)
+        if rc != 0:
+            p.append("%s: exit %d, stderr %r" % (" ".join(args), rc, err[-300:]))
+        for path, gone in made.items():
+            if os.path.lexists(path) == gone:
+                p.append("%s: %s %s" % (os.path.basename(args[0]), os.path.relpath(path, d),
+                                        "left behind" if gone else "removed"))
+            elif not gone:
+                os.remove(path)
+    report("stale/programs (%d programs)" % len(runs), p)
+
+
 # ---- long/*
 LONG_MINUTES = 10       # 30 takes ~15 s of CPU; measured by hand in docs/training.md
 RSS_BOUND_MB = 150       # docs/training.md: about 75 MB measured for 10 and 30 minutes
@@ -531,6 +597,7 @@ def main():
         rate_tests(tmp)
         checkpoint_tests(tmp)
         stale_tests(tmp)
+        stale_programs_tests(tmp)
         long_tests(tmp)
         augment_tests(tmp)
         san_tests(tmp)

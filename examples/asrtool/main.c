@@ -326,6 +326,7 @@ int at_out_commit(const at_outputs *outs, const char *outdir) {
     const at_output *o = &outs->o[i];
     asr_error err;
     snprintf(tmp[i], sizeof tmp[i], "%s/.%s.partial", outdir, o->name);
+    op_remove_stale_temps(tmp[i], OP_STALE_AGE);   /* .NAME.partial.tmpXXXXXXXX of a killed run */
     if (asr_npy_write(tmp[i], o->dtype, o->ndim, o->shape, o->data, &err) != ASR_OK) {
       for (k = 0; k < i; k++) remove(tmp[k]);
       return at_fail("%s", err.msg);
