@@ -68,8 +68,8 @@
  *                   .npy/.npz read and write, finite-difference gradient check
  *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling,
  *                   the background level of a recording
- *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, CMVN,
- *                   SpecAugment [Park19]
+ *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, the VTLN
+ *                   warp (VTLP [Jaitly13]), CMVN, SpecAugment [Park19]
  *    4. Layers      4.1 linear, embedding, activations, dropout, layer/batch/group norm
  *                       [Wu18], cross-entropy with label smoothing [Szegedy16]
  *                   4.2 conv1d, depthwise-separable conv [Howard17], Squeeze-and-
@@ -116,6 +116,7 @@
  *   1    asr_gemm                                   N R F  avx512
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
+ *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
  *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
@@ -155,9 +156,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (384) has one tier: its definition is already its
+ *   Every other public function (386) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 15, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 53, 10: 37.
+ *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 54, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -181,6 +182,9 @@
  *                 Seeding", SODA 2007.
  *   [Graves12]    A. Graves, "Sequence Transduction with Recurrent Neural Networks",
  *                 arXiv:1211.3711, 2012.
+ *   [Jaitly13]    N. Jaitly, G. Hinton, "Vocal Tract Length Perturbation (VTLP) improves
+ *                 speech recognition", ICML Workshop on Deep Learning for Audio, Speech
+ *                 and Language, 2013.
  *   [Graves13]    A. Graves, A. Mohamed, G. Hinton, "Speech Recognition with Deep
  *                 Recurrent Neural Networks", ICASSP 2013.
  *   [Hannun14]    A. Hannun et al., "First-Pass Large Vocabulary Continuous Speech
@@ -782,6 +786,10 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
  *                         (r_m - mel(k fs/N)) / (r_m - c_m)  if c_m < mel(k fs/N) < r_m
  *                         0 otherwise,               k = 0..N/2-1 (Nyquist bin unused)
  *               e_m = sum_k W[m][k] P[k]
+ *   VTLN warp   vtln_warp = alpha != 1: each triangle's edges are warped, l_m -> M(l_m),
+ *               c_m -> M(c_m), r_m -> M(r_m), M = asr_vtln_warp_mel_freq (below); the
+ *               FFT bins' mels stay as they are (Kaldi's MelBanks, torchaudio's
+ *               get_mel_banks)
  *   log         y_m = log(max(e_m, eps))  (use_log_fbank; else y_m = e_m)
  *   output      row t = [E, y_0..y_{B-1}] with use_energy, [y.., E] with use_energy and
  *               htk_compat, [y..] without use_energy
@@ -819,6 +827,10 @@ typedef struct asr_fbank_opts {        /* names as in torchaudio; defaults in co
   int use_power;                        /* 1: power spectrum; 0: magnitude */
   int htk_compat;                       /* 0: energy first; 1: energy last */
   int subtract_mean;                    /* 0 */
+  double vtln_warp;                     /* 1: no warp (the VTLN warp factor alpha, below) */
+  double vtln_low;                      /* 100 Hz: the warp's lower cut-off */
+  double vtln_high;                     /* -500: upper cut-off; <= 0 is an offset below
+                                           Nyquist (Kaldi: < 0), as high_freq is */
 } asr_fbank_opts;
 
 /* The defaults beside each field above (torchaudio's; the NOTE above gives Kaldi's). */
@@ -872,6 +884,39 @@ ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_err
  * torchaudio.compliance.kaldi.get_mel_banks. */
 ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
                                       asr_error *err);
+
+/* ---- Vocal tract length warping [Kaldi] (mel-computations.cc, MelBanks::VtlnWarpFreq),
+ * the warp of vocal tract length normalization (VTLN) and of vocal tract length
+ * perturbation (VTLP) [Jaitly13], where a random warp factor per utterance makes one
+ * speaker sound like many. With warp factor alpha, the warp F of a frequency f (Hz) is
+ * continuous and piecewise linear on [low_freq, high_freq], through the four knots
+ *     (low_freq, low_freq), (l, l / alpha), (h, h / alpha), (high_freq, high_freq),
+ *     l = vtln_low max(1, alpha),   h = vtln_high min(1, alpha)
+ * so F(f) = f / alpha between the inflection points l and h, min(l, F(l)) = vtln_low,
+ * max(h, F(h)) = vtln_high, and F(f) = f outside [low_freq, high_freq]. Kaldi writes it with
+ * the slopes of the outer pieces:
+ *     F(f) = low_freq + s_l (f - low_freq)     f < l,    s_l = (l / alpha - low_freq) / (l - low_freq)
+ *            f / alpha                         l <= f < h
+ *            high_freq + s_h (f - high_freq)   f >= h,   s_h = (high_freq - h / alpha) / (high_freq - h)
+ * The warp of a mel value: M(m) = mel(F(mel^-1(m))), mel(f) = 1127 ln(1 + f / 700).
+ * Here vtln_high is in Hz (an fbank option's offset below Nyquist already resolved).
+ * Valid: 0 <= low_freq < vtln_low < vtln_high < high_freq, alpha > 0 and l < h (the
+ * three pieces in order; with the defaults 100 and 7500 Hz at 16 kHz, 1/75 < alpha < 75);
+ * else ASR_ERR_RANGE and *out untouched. ASR_ERR_NONFINITE for a NaN or infinite f.
+ * NOTE: [Jaitly13] scales the frequency by alpha (f' = alpha f below one cut-off) where
+ * Kaldi divides by it: alpha here is 1/alpha there. Drawn from [1 - D, 1 + D], the two
+ * are nearly the same distribution; asr.h keeps Kaldi's convention, which Kaldi's and
+ * torchaudio's vtln_warp options share, so the warped bank can be checked against them.
+ * _naive: the definition, linear interpolation between the two knots around f.
+ * _ref: Kaldi's three formulas above. asr_vtln_warp_freq runs _ref. */
+ASRDEF asr_result asr_vtln_warp_freq_naive(double *out, double freq, double vtln_low, double vtln_high,
+                                           double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_freq_ref(double *out, double freq, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_freq(double *out, double freq, double vtln_low, double vtln_high,
+                                     double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_mel_freq(double *out, double mel, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha);
 
 /* ---- Per-utterance cepstral mean (and variance) normalization, in place.
  *   x[t][d] -= mu_d,  mu_d = (1/T) sum_t x[t][d]
@@ -5287,6 +5332,13 @@ ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int s
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err);
+/* The same with the fbank's VTLN warp factor vtln_warp (asr_fbank_opts; 1: no warp, the
+ * features of asr_model_features bit for bit; cut-offs at their defaults, 100 Hz and 500 Hz
+ * below Nyquist): vocal tract length perturbation [Jaitly13] in training draws one per
+ * utterance. Same frames and workspace; a warp out of range is ASR_ERR_RANGE. */
+ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                            int n, int sample_rate, double vtln_warp, void *work,
+                                            size_t work_bytes, asr_error *err);
 
 /* Frames of the encoder output for T input frames (ContextNet: ceil(T/4); Conformer:
  * ((T-1)/2-1)/2, 0 for T < 7), the encoder's subsampling factor (input frames per output
@@ -9001,6 +9053,11 @@ ASRDEF void asr_audio_stream_close(asr_audio_stream *s) {
  *                          asr__subtract_column_mean                 steps 7, 11, 12
  *   asr_fbank_window    -> asr__window_value                         step 6
  *   asr_fbank_mel_banks -> asr__mel and the triangle formula         step 10
+ *   asr_vtln_warp_freq_naive -> itself: interpolation between the warp's four knots
+ *   asr_vtln_warp_freq_ref   -> itself: Kaldi's three pieces (VtlnWarpFreq)
+ *   asr_vtln_warp_freq  -> asr_vtln_warp_freq_ref  [fast: ref]             step 10a
+ *   asr_vtln_warp_mel_freq -> asr_vtln_warp_freq_ref between mel^-1 and mel; the fbank's
+ *                          triangles take their edges from asr__fbank_edges    step 10a
  *   asr_cmvn            -> itself                                    step 12
  *   asr_specaugment     -> itself, [Park19] section 2                step 13
  * The API and its full contract: section 3 of the declarations (search "3. Features").
@@ -9048,6 +9105,109 @@ ASR__PRIVATE double asr__fbank_high(const asr_fbank_opts *o) {
   return o->high_freq > 0 ? o->high_freq : 0.5 * o->sample_frequency + o->high_freq;
 }
 
+/* ---- The VTLN warp [Kaldi] of the triangles' edges (declarations: "Vocal tract length
+ * warping"). The validity of the arguments, shared by the tiers: low_freq < vtln_low <
+ * vtln_high < high_freq, alpha > 0, and the inflection points in order, l < h. */
+ASR__PRIVATE int asr__vtln_valid(double vtln_low, double vtln_high, double low_freq, double high_freq,
+                                 double alpha) {
+  if (!(isfinite(vtln_low) && isfinite(vtln_high) && isfinite(low_freq) && isfinite(high_freq))) return 0;
+  if (!(alpha > 0) || !isfinite(alpha)) return 0;
+  if (!(low_freq >= 0 && low_freq < vtln_low && vtln_low < vtln_high && vtln_high < high_freq)) return 0;
+  return vtln_low * ASR__MAX(1.0, alpha) < vtln_high * ASR__MIN(1.0, alpha);   /* l < h */
+}
+
+/* _naive: F is the continuous piecewise-linear function through the four knots
+ *   (x_0, y_0) = (low_freq, low_freq), (x_1, y_1) = (l, l / alpha),
+ *   (x_2, y_2) = (h, h / alpha),       (x_3, y_3) = (high_freq, high_freq),
+ * evaluated by its definition: find the piece x_i <= f <= x_{i+1} and interpolate,
+ *   F(f) = y_i + (y_{i+1} - y_i) (f - x_i) / (x_{i+1} - x_i);   F(f) = f off [x_0, x_3]. */
+ASRDEF asr_result asr_vtln_warp_freq_naive(double *out, double freq, double vtln_low, double vtln_high,
+                                           double low_freq, double high_freq, double alpha) {
+  double x[4], y[4];
+  int i;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(freq)) return ASR_ERR_NONFINITE;
+  if (!asr__vtln_valid(vtln_low, vtln_high, low_freq, high_freq, alpha)) return ASR_ERR_RANGE;
+  x[0] = y[0] = low_freq;                                  /* F(low_freq) = low_freq */
+  x[1] = vtln_low * (alpha > 1 ? alpha : 1.0);             /* l = vtln_low max(1, alpha) */
+  x[2] = vtln_high * (alpha < 1 ? alpha : 1.0);            /* h = vtln_high min(1, alpha) */
+  y[1] = x[1] / alpha;                                     /* F(l) = l / alpha */
+  y[2] = x[2] / alpha;                                     /* F(h) = h / alpha */
+  x[3] = y[3] = high_freq;                                 /* F(high_freq) = high_freq */
+  if (freq < x[0] || freq > x[3]) {                        /* outside: F(f) = f */
+    *out = freq;
+    return ASR_OK;
+  }
+  for (i = 0; i < 2 && freq > x[i + 1]; i++) {}            /* the piece holding f */
+  *out = y[i] + (y[i + 1] - y[i]) * (freq - x[i]) / (x[i + 1] - x[i]);
+  return ASR_OK;
+}
+
+/* _ref: Kaldi's MelBanks::VtlnWarpFreq, the three formulas with the outer slopes s_l, s_h. */
+ASRDEF asr_result asr_vtln_warp_freq_ref(double *out, double freq, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha) {
+  double l, h, scale, s_l, s_h;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(freq)) return ASR_ERR_NONFINITE;
+  if (!asr__vtln_valid(vtln_low, vtln_high, low_freq, high_freq, alpha)) return ASR_ERR_RANGE;
+  if (freq < low_freq || freq > high_freq) {               /* out of range: unwarped */
+    *out = freq;
+    return ASR_OK;
+  }
+  l = vtln_low * ASR__MAX(1.0, alpha);                     /* lower inflection point */
+  h = vtln_high * ASR__MIN(1.0, alpha);                    /* upper inflection point */
+  scale = 1.0 / alpha;                                     /* the centre piece's slope */
+  s_l = (scale * l - low_freq) / (l - low_freq);           /* (F(l) - low) / (l - low) */
+  s_h = (high_freq - scale * h) / (high_freq - h);         /* (high - F(h)) / (high - h) */
+  if (freq < l) *out = low_freq + s_l * (freq - low_freq);
+  else if (freq < h) *out = scale * freq;
+  else *out = high_freq + s_h * (freq - high_freq);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vtln_warp_freq(double *out, double freq, double vtln_low, double vtln_high,
+                                     double low_freq, double high_freq, double alpha) {
+  /* no fast path of its own: a handful of flops per call */
+  return asr_vtln_warp_freq_ref(out, freq, vtln_low, vtln_high, low_freq, high_freq, alpha);
+}
+
+/* M(m) = mel(F(mel^-1(m))): the warp seen on the mel axis (Kaldi's VtlnWarpMelFreq). */
+ASRDEF asr_result asr_vtln_warp_mel_freq(double *out, double mel, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha) {
+  double f;
+  asr_result r;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(mel)) return ASR_ERR_NONFINITE;
+  r = asr_vtln_warp_freq_ref(&f, asr__mel_inv(mel), vtln_low, vtln_high, low_freq, high_freq, alpha);
+  if (r != ASR_OK) return r;
+  *out = asr__mel(f);
+  return ASR_OK;
+}
+
+/* vtln_high as Kaldi reads it: < 0 is an offset below Nyquist (and so is 0, which Kaldi
+ * would refuse as a cut-off: it reads it as Nyquist, above high_freq, and refuses it too) */
+ASR__PRIVATE double asr__fbank_vtln_high(const asr_fbank_opts *o) {
+  return o->vtln_high > 0 ? o->vtln_high : 0.5 * o->sample_frequency + o->vtln_high;
+}
+
+/* The edges (mel) of triangle m, l_m = mel(f_lo) + m delta, c_m = l_m + delta, r_m = l_m +
+ * 2 delta, each warped by M when vtln_warp != 1 (Kaldi skips the warp at exactly 1). _naive
+ * warps with asr_vtln_warp_freq_naive, the other tiers with _ref. The options were checked. */
+ASR__PRIVATE void asr__fbank_edges(const asr_fbank_opts *o, int m, int naive, double e[3]) {
+  const double mlo = asr__mel(o->low_freq), hi = asr__fbank_high(o);
+  const double delta = (asr__mel(hi) - mlo) / (o->num_mel_bins + 1);
+  int i;
+  for (i = 0; i < 3; i++) {
+    e[i] = mlo + (m + i) * delta;                          /* l_m, c_m, r_m */
+    if (o->vtln_warp != 1.0) {                             /* M(e) = mel(F(mel^-1(e))) */
+      double f = asr__mel_inv(e[i]), w = f;
+      if (naive) asr_vtln_warp_freq_naive(&w, f, o->vtln_low, asr__fbank_vtln_high(o), o->low_freq, hi, o->vtln_warp);
+      else asr_vtln_warp_freq_ref(&w, f, o->vtln_low, asr__fbank_vtln_high(o), o->low_freq, hi, o->vtln_warp);
+      e[i] = asr__mel(w);
+    }
+  }
+}
+
 /* ---- 3.1 The fbank by its definition (_naive), one frame t: every step of the header's
  * list written out from Kaldi's source, sharing no code with _ref's steps:
  *   start = t M (snip_edges) or t M + M/2 - L/2          FirstSampleOfFrame, feature-window.cc
@@ -9068,7 +9228,6 @@ ASR__PRIVATE double asr__fbank_frame_naive(const asr_real *wave, int n, int t, c
                                            const asr__fbank_plan *p, asr_rng *rng) {
   const int L = p->L, M = p->M, N = p->N, B = p->B;
   const double a = 2.0 * 3.14159265358979323846 / (L - 1), pre = o->preemphasis_coefficient;
-  const double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (B + 1);
   double *x = p->frame, *u = p->cbuf, *P = p->spec, E = 0;
   int64_t start = o->snip_edges ? (int64_t)t * M : (int64_t)t * M + M / 2 - L / 2;
   int j, k, m;
@@ -9126,8 +9285,11 @@ ASR__PRIVATE double asr__fbank_frame_naive(const asr_real *wave, int n, int t, c
     if (!o->use_power) P[k] = sqrt(P[k]);                     /* |X[k]| */
   }
   for (m = 0; m < B; m++) {
-    /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition */
-    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta, s = 0;
+    /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition, the
+     * edges l_m, c_m, r_m (VTLN-warped when asked) from asr__fbank_edges */
+    double edge[3], l, c, r, s = 0;
+    asr__fbank_edges(o, m, 1, edge);
+    l = edge[0], c = edge[1], r = edge[2];
     for (k = 0; k < N / 2; k++) {
       double mel = p->melw[k], w = 0;
       if (mel > l && mel <= c) w = (mel - l) / (c - l);              /* rising edge */
@@ -9311,7 +9473,6 @@ ASR__PRIVATE void asr__real_fft_power(const double *x, const asr__fbank_plan *p,
  * and its transform (step 8). */
 ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan *p) {
   const double pi = 3.14159265358979323846;
-  double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p->B + 1);
   double bin_hz = o->sample_frequency / p->N;
   int j, k, m, used = 0, M2 = p->half;
   for (j = 0; j < p->L; j++) p->win[j] = asr__window_value(o, j, p->L);
@@ -9320,7 +9481,9 @@ ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan
     p->tw[2 * k + 1] = -sin(2 * pi * k / p->N);
   }
   for (m = 0; m < p->B; m++) {
-    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta;
+    double edge[3], l, c, r;
+    asr__fbank_edges(o, m, 0, edge);                     /* l_m, c_m, r_m, warped if asked */
+    l = edge[0], c = edge[1], r = edge[2];
     p->mel_first[m] = -1;
     p->mel_len[m] = 0;
     for (k = 0; k < p->half; k++) {
@@ -9358,26 +9521,26 @@ ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan
 
 ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
                                       asr_error *err) {
-  double mlo, delta, bin_hz;
+  double bin_hz;
   int N, half, m, k;
   asr_result r = asr_fbank_check_opts(o, err);
   if (r != ASR_OK) return r;
   if (!W) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
   N = asr_fbank_padded_size(o);
   half = N / 2;
-  mlo = asr__mel(o->low_freq);
-  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (o->num_mel_bins + 1);
   bin_hz = o->sample_frequency / N;
   for (m = 0; m < o->num_mel_bins; m++) {
-    double l = mlo + m * delta, c = l + delta, rr = mlo + (m + 2) * delta;
+    double edge[3], l, c, rr;
     asr_real *row = W + (size_t)m * (half + 1);
+    asr__fbank_edges(o, m, 0, edge);                     /* l_m, c_m, r_m, warped if asked */
+    l = edge[0], c = edge[1], rr = edge[2];
     for (k = 0; k <= half; k++) {
       double mel = asr__mel(bin_hz * k), w = 0;
       if (k < half && mel > l && mel <= c) w = (mel - l) / (c - l);
       else if (k < half && mel > c && mel < rr) w = (rr - mel) / (rr - c);
       row[k] = (asr_real)w;
     }
-    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(mlo + (m + 1) * delta);
+    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(c);
   }
   return ASR_OK;
 }
@@ -9552,6 +9715,9 @@ ASRDEF asr_fbank_opts asr_fbank_opts_default(void) {
   o.use_power = 1;
   o.htk_compat = 0;
   o.subtract_mean = 0;
+  o.vtln_warp = 1;
+  o.vtln_low = 100;
+  o.vtln_high = -500;
   return o;
 }
 
@@ -9591,7 +9757,7 @@ ASRDEF int asr_fbank_padded_size(const asr_fbank_opts *o) {
 ASRDEF int asr_fbank_dim(const asr_fbank_opts *o) { return o->num_mel_bins + (o->use_energy ? 1 : 0); }
 
 ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) {
-  double nyq, hi, mlo, mhi, delta, bin_hz;
+  double nyq, hi, bin_hz;
   int L, M, N, half, m, k;
   if (!o) return asr__fail(err, ASR_ERR_INVALID_ARG, "no options");
   if (!(o->sample_frequency > 0) || !isfinite(o->sample_frequency))
@@ -9637,15 +9803,34 @@ ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) 
     return asr__fail(err, ASR_ERR_RANGE,
                      "bad frequency range: low_freq %g and high_freq %g (= %g Hz) with Nyquist %g Hz "
                      "(need 0 <= low < high <= Nyquist)", o->low_freq, o->high_freq, hi, nyq);
+  /* the VTLN warp (Kaldi's MelBanks and torchaudio's get_mel_banks check these only when
+   * the warp factor is not 1) */
+  if (!isfinite(o->vtln_warp) || !(o->vtln_warp > 0))
+    return asr__fail(err, ASR_ERR_RANGE, "vtln_warp %g must be a positive warp factor (1: no warp)", o->vtln_warp);
+  if (!isfinite(o->vtln_low) || !isfinite(o->vtln_high))
+    return asr__fail(err, ASR_ERR_RANGE, "vtln_low and vtln_high must be finite");
+  if (o->vtln_warp != 1.0) {
+    double vlo = o->vtln_low, vhi = asr__fbank_vtln_high(o);
+    if (!(o->low_freq < vlo && vlo < vhi && vhi < hi))
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "bad VTLN cut-offs: vtln_low %g and vtln_high %g (= %g Hz) must satisfy "
+                       "low_freq %g < vtln_low < vtln_high < high_freq %g", vlo, o->vtln_high, vhi,
+                       o->low_freq, hi);
+    if (!asr__vtln_valid(vlo, vhi, o->low_freq, hi, o->vtln_warp))
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "vtln_warp %g is out of range for the cut-offs %g and %g Hz: need "
+                       "vtln_low max(1, warp) < vtln_high min(1, warp), i.e. %g < warp < %g",
+                       o->vtln_warp, vlo, vhi, vlo / vhi, vhi / vlo);
+  }
   /* Kaldi's MelBanks asserts that every triangle holds at least one FFT bin strictly
-   * inside (l_m, r_m); otherwise that output would be log(eps) forever */
-  mlo = asr__mel(o->low_freq);
-  mhi = asr__mel(hi);
-  delta = (mhi - mlo) / (o->num_mel_bins + 1);
+   * inside (l_m, r_m); otherwise that output would be log(eps) forever (the edges warped
+   * as the fbank warps them) */
   bin_hz = o->sample_frequency / N;
   k = 0;
   for (m = 0; m < o->num_mel_bins; m++) {
-    double l = mlo + m * delta, r = mlo + (m + 2) * delta;
+    double edge[3], l, r;
+    asr__fbank_edges(o, m, 0, edge);
+    l = edge[0], r = edge[2];
     while (k < half && asr__mel(bin_hz * k) <= l) k++;
     if (k >= half || !(asr__mel(bin_hz * k) < r))
       return asr__fail(err, ASR_ERR_RANGE,
@@ -27685,12 +27870,21 @@ ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err) {
+  return asr_model_features_warped(m, feats, wave, n, sample_rate, 1.0, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                            int n, int sample_rate, double vtln_warp, void *work,
+                                            size_t work_bytes, asr_error *err) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
   int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
   int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
   size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
   asr_real *x;
   asr_result r;
+  o.vtln_warp = vtln_warp;                      /* 1: no warp, the fbank skips it */
+  r = asr_fbank_check_opts(&o, err);
+  if (r != ASR_OK) return r;
   if (len < 0)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
   if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
