@@ -5136,6 +5136,15 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     embed, decoder.decoder.{l}.*, decoder.att_list.0.*, decoder.output),
  *                     trained on L_att alone (ctc_weight 0: no CTC branch) and decoded by the
  *                     attention beam search (lambda 0)
+ *   "rnnt-las"        the two-pass model of [Sainath19]: the rnnt recipe (encoder, prediction
+ *                     network and joiner, keys as rnnt's) and a LAS speller (section 7.1, the
+ *                     las recipe's, keys las_decoder.* in place of decoder.*: embed,
+ *                     decoder.{l}.*, att_list.0.*, output) attending to the same encoder
+ *                     output; trained with [Sainath19]'s L = lambda L_rnnt + (1 - lambda) L_las
+ *                     (rnnt_weight lambda = 0.5, our default; L_las the speller's cross-entropy
+ *                     -ln P(y, <eos>|x), lsm_weight 0); decoded by the RNN-T beam search, whose
+ *                     n-best the speller rescores (decoding option rescore, asr_model_decode_with);
+ *                     asr_model_mwer_step fine-tunes the speller with [Prabhavalkar18]'s MWER
  * The attention heads use one more token than ASR_CHARSET: <sos>/<eos>, id vocab - 1 =
  * ASR_CHARSET_SIZE, shared as ESPnet shares it (its token list <blank>, the characters,
  * <sos/eos>); the blank stays id 0 and is never proposed by the attention decoder.
@@ -5159,19 +5168,23 @@ typedef enum asr_model_head {
   ASR_HEAD_RNNT = 1,            /* "rnnt": stateless prediction network + joiner + RNN-T */
   ASR_HEAD_TRANSFORMER = 2,     /* "transformer": ESPnet's Transformer decoder, plus the CTC
                                    branch when ctc_weight > 0 */
-  ASR_HEAD_LAS = 3              /* "las": the LAS speller, plus the CTC branch when
+  ASR_HEAD_LAS = 3,             /* "las": the LAS speller, plus the CTC branch when
                                    ctc_weight > 0 */
+  ASR_HEAD_RNNT_LAS = 4         /* "rnnt-las": the rnnt head (first pass) and the LAS speller
+                                   (second pass) on one encoder [Sainath19] */
 } asr_model_head;
 /* The attention heads' vocabulary: the characters and <sos>/<eos> (id ASR_CHARSET_SIZE). */
 #define ASR_ATT_VOCAB (ASR_CHARSET_SIZE + 1)
 #define ASR_MODEL_MAX_DEC_LAYERS 4
 typedef struct asr_model_config {
-  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las" */
+  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las",
+                             "rnnt-las" */
   asr_model_encoder encoder;
   asr_model_head head;
   int sample_rate;        /* 16000 */
   int n_mels;             /* fbank bins, 80 */
-  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB */
+  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB (rnnt-las:
+                             ASR_CHARSET_SIZE, its speller's ASR_ATT_VOCAB) */
   /* the encoder */
   int channels;           /* ContextNet width C / Conformer d_model D (= the output dim E) */
   int blocks;             /* ContextNet residual blocks after C0 / Conformer blocks */
@@ -5193,6 +5206,8 @@ typedef struct asr_model_config {
   double ctc_weight;      /* lambda of the multi-task loss, in [0, 1]; also the decoding
                              default; 0: no CTC branch (no ctc.ctc_lo tensors) */
   double lsm_weight;      /* label smoothing of the attention loss (ESPnet's lsm_weight) */
+  double rnnt_weight;     /* rnnt-las: lambda of [Sainath19]'s L = lambda L_rnnt + (1 - lambda)
+                             L_las, in [0, 1] (0.5) */
   /* the front end */
   int pad_ms;             /* noise before and after every waveform, in ms (0: none); see
                              asr_model_features. Stored in checkpoints when not 0. */
@@ -27494,7 +27509,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
  * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, ctc-attention
- * 559k, las 607k. */
+ * 559k, las 607k, rnnt-las 620k. */
 typedef struct asr__recipe_row {
   const char *name;
   asr_model_encoder encoder;
@@ -27512,12 +27527,13 @@ static const asr__recipe_row asr__recipes[] = {
   {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT,        64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 0,   0,  0},
   {"ctc-attention",  ASR_ENCODER_CONFORMER,  ASR_HEAD_TRANSFORMER, 64,  3,  3,  15, 4, 256, 64, 2, 64, 2, 0,   0,  0.3},
   {"las",            ASR_ENCODER_CONFORMER,  ASR_HEAD_LAS,         64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
+  {"rnnt-las",       ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT_LAS,    64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
 };
 #define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
 /* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
 static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
-#define ASR__N_HEADS 4
-static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las"};
+#define ASR__N_HEADS 5
+static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las", "rnnt-las"};
 
 ASRDEF const char *asr_model_recipe_name(int i) {
   return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
@@ -27554,6 +27570,16 @@ ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *reci
     c->aconv_filts = r->head == ASR_HEAD_LAS ? 15 : 0;
     c->ctc_weight = r->ctc_weight;
     c->lsm_weight = 0.1;
+  }
+  if (r->head == ASR_HEAD_RNNT_LAS) {
+    /* the rnnt recipe's head and the las recipe's speller (its vocabulary ASR_ATT_VOCAB,
+     * asr__speller_vocab); no CTC branch, no label smoothing: L_las = -ln P_las(y, <eos>|x) */
+    c->dec_layers = r->dec_layers;
+    c->dec_units = r->dec_units;
+    c->att_dim = r->att_dim;
+    c->aconv_chans = 10;
+    c->aconv_filts = 15;
+    c->rnnt_weight = 0.5;
   }
   return ASR_OK;
 }
@@ -27625,7 +27651,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
     asr__tdec_cfg(m, &tc);
     asr_tdec_params_init(&m->params, "decoder.", &tc, rng);
   }
-  if (cfg->head == ASR_HEAD_LAS) {
+  if (cfg->head == ASR_HEAD_LAS || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* nn.Embedding N(0,1); nn.LSTMCell every weight and bias U(-1/sqrt(D), 1/sqrt(D)) */
     const asr__las_idx *k = &m->las;
     double bound = 1.0 / sqrt((double)cfg->dec_units);
@@ -27641,7 +27667,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
       }
     }
   }
-  if (cfg->head == ASR_HEAD_RNNT) {
+  if (cfg->head == ASR_HEAD_RNNT || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
     asr_real *e = asr_params_ptr(&m->params, m->emb);
     size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
@@ -27972,7 +27998,15 @@ ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) 
  * gradient (training), or +inf (evaluation). */
 enum { ASR__KEEP_INF = 0, ASR__ZERO_INF = 1 };
 
-/* HEADS "transformer" and "las": the attention decoder's parameters, bound from the store
+/* The heads' kinds: an RNN-T head (rnnt, rnnt-las), a LAS speller (las, rnnt-las), and the
+ * speller's vocabulary (the model's; rnnt-las: its RNN-T vocabulary plus <sos>/<eos>). */
+ASR__PRIVATE int asr__has_rnnt(asr_model_head h) { return h == ASR_HEAD_RNNT || h == ASR_HEAD_RNNT_LAS; }
+ASR__PRIVATE int asr__has_speller(asr_model_head h) { return h == ASR_HEAD_LAS || h == ASR_HEAD_RNNT_LAS; }
+ASR__PRIVATE int asr__speller_vocab(const asr_model *m) {
+  return m->cfg.head == ASR_HEAD_RNNT_LAS ? m->cfg.vocab + 1 : m->cfg.vocab;
+}
+
+/* HEADS "transformer", "las" and "rnnt-las": the attention decoder's parameters, bound from the store
  * (the LAS ones from their indices; the Transformer's by name, asr_tdec_params_bind). dec
  * and gdec: room for ASR_MODEL_MAX_DEC_LAYERS LSTM cells. */
 ASR__PRIVATE void asr__las_bind(const asr_model *m, asr_las_speller_config *cfg, asr_las_speller_params *p,
@@ -27980,7 +28014,7 @@ ASR__PRIVATE void asr__las_bind(const asr_model *m, asr_las_speller_config *cfg,
   const asr_params *P = &m->params;
   const asr__las_idx *k = &m->las;
   int l;
-  asr_las_speller_config_init(cfg, m->cfg.vocab, m->cfg.dec_units, m->cfg.dec_layers, m->cfg.channels,
+  asr_las_speller_config_init(cfg, asr__speller_vocab(m), m->cfg.dec_units, m->cfg.dec_layers, m->cfg.channels,
                               ASR_ATTENTION_LOCATION, m->cfg.att_dim, m->cfg.aconv_chans, m->cfg.aconv_filts);
   memset(p, 0, sizeof *p);
   p->embed = asr_params_ptr(P, k->embed);
@@ -28016,7 +28050,7 @@ ASR__PRIVATE void asr__tdec_cfg(const asr_model *m, asr_tdec_config *c) {
 
 ASR__PRIVATE int asr__is_att_head(asr_model_head h) { return h == ASR_HEAD_TRANSFORMER || h == ASR_HEAD_LAS; }
 /* The CTC output layer exists: the CTC head, or an attention head with ctc_weight > 0. */
-ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && m->cfg.head != ASR_HEAD_RNNT; }
+ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && !asr__has_rnnt(m->cfg.head); }
 
 /* The CTC loss on the output layer (P->logits), per utterance into ctc (N); with P->mode
  * TRAIN its gradient, scale/N per utterance (scale = dL/dL_ctc: 1 for the CTC head, lambda
@@ -28052,7 +28086,7 @@ ASR__PRIVATE asr_result asr__ctc_branch_loss(asr_model *m, asr__model_plan *P, d
  * into the decoder's gradients and is ADDED to P->denc. */
 ASR__PRIVATE asr_result asr__att_branch_loss(asr_model *m, asr__model_plan *P, double *att, const int *targets,
                                              const int *target_lengths, double scale, asr_error *err) {
-  int n, j, N = P->N, To = P->Tout, S = P->S, U = S + 1, V = m->cfg.vocab, eos = V - 1;
+  int n, j, N = P->N, To = P->Tout, S = P->S, U = S + 1, V = asr__speller_vocab(m), eos = V - 1;
   int train = P->mode == ASR__PASS_TRAIN;
   double eps = m->cfg.lsm_weight;
   asr_result r;
@@ -28153,84 +28187,126 @@ ASR__PRIVATE asr_result asr__hybrid_head_loss(asr_model *m, asr__model_plan *P, 
   return rc;
 }
 
-/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
- * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
- * the head's parameter gradients (+=) and P->denc (written). zero_inf (ASR__ZERO_INF or
- * ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with ASR__ZERO_INF an infeasible
- * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
-ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
-                                             const int *target_lengths, int zero_inf, asr_error *err) {
+/* The RNN-T loss of [Graves12] (asr_rnnt_joint_loss_rowwise) per utterance into
+ * rnnt (N), one utterance at a time: g = stateless(labels), then the joint and the loss row
+ * by row. With P->mode TRAIN the gradient of scale (1/N) sum_n rnnt[n] (scale = dL/dL_rnnt:
+ * 1 for the rnnt head, lambda in rnnt-las) goes into the prediction network's and the
+ * joiner's gradients (+=) and is WRITTEN to P->denc (the first branch to touch it). The
+ * joint's gradients go to P->jgrad first, scaled at the end. */
+ASR__PRIVATE asr_result asr__rnnt_branch_loss(asr_model *m, asr__model_plan *P, double *rnnt, const int *targets,
+                                              const int *target_lengths, double scale, asr_error *err) {
   int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
   asr_result r;
+  asr_rnnt_joint J;
+  asr_rnnt_stateless Ps;
+  asr_rnnt_joint_grad dJ;
+  asr_rnnt_stateless_grad dP;
+  asr_rnnt_opts o = asr_rnnt_default_opts();
+  int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
+  size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
+  asr_real inv = (asr_real)(scale / N), *jg = P->jgrad;
+  memset(&dJ, 0, sizeof dJ);
+  memset(&dP, 0, sizeof dP);
+  asr__rnnt_head(m, &J, &Ps, P->jbias);
+  if (train) {
+    memset(jg, 0, sizeof(asr_real) * nj);
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+    dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
+    dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
+    dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
+    dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
+  }
+  for (n = 0; n < N; n++) {
+    const int *y = targets + (size_t)n * S;
+    int U = target_lengths[n];
+    if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
+    for (h = 0; h < U; h++)
+      if (y[h] < 1 || y[h] >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
+    r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
+    if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
+    if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
+    r = asr_rnnt_joint_loss_rowwise(&rnnt[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
+                                    train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
+                                    P->work, P->work_bytes, err);
+    if (r < 0) return r;
+    if (!train) continue;
+    for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
+    r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
+  }
+  if (!train) return ASR_OK;
+  for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
+  {
+    /* the joint's gradients, scale/N of them, into the parameters; the bias b is the sum
+     * of the two projections' biases, so each gets all of db */
+    asr_params *Pm = &m->params;
+    asr_real *dst[4];
+    const asr_real *src[4];
+    size_t cnt[4];
+    int i;
+    dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
+    dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
+    dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
+    dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
+    for (i = 0; i < 4; i++)
+      for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
+    for (h = 0; h < H; h++) {
+      asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
+      asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
+    }
+  }
+  return ASR_OK;
+}
+
+/* HEAD "rnnt-las": [Sainath19]'s combined loss, per utterance
+ *   L = lambda L_rnnt + (1 - lambda) L_las,    lambda = rnnt_weight
+ * L_rnnt = -ln P_rnnt(y|x) (asr__rnnt_branch_loss), L_las = the speller's teacher-forced
+ * cross-entropy -ln P_las(y, <eos>|x) (asr__att_branch_loss with lsm_weight 0; label
+ * smoothing when lsm_weight > 0); both read the same encoder output, so dL/denc is the sum
+ * of the two branches' (lambda and 1 - lambda times theirs). A branch whose weight is 0 is
+ * not run. */
+ASR__PRIVATE asr_result asr__twopass_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                               const int *target_lengths, asr_error *err) {
+  double lam = m->cfg.rnnt_weight;
+  int n, N = P->N, C = m->cfg.channels;
+  asr_result r;
+  for (n = 0; n < N; n++) P->ctc_l[n] = P->att_l[n] = 0;   /* ctc_l holds L_rnnt here */
+  if (lam > 0) {
+    r = asr__rnnt_branch_loss(m, P, P->ctc_l, targets, target_lengths, lam, err);
+    if (r < 0) return r;
+  } else if (P->mode == ASR__PASS_TRAIN) {
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * P->Tout * C);
+  }
+  if (lam < 1) {
+    r = asr__att_branch_loss(m, P, P->att_l, targets, target_lengths, 1 - lam, err);
+    if (r < 0) return r;
+  }
+  for (n = 0; n < N; n++) {
+    /* a weight-0 side contributes exactly 0, also when its loss is +inf */
+    losses[n] = (lam > 0 ? lam * P->ctc_l[n] : 0) + (lam < 1 ? (1 - lam) * P->att_l[n] : 0);
+  }
+  return ASR_OK;
+}
+
+/* HEAD loss, one value per utterance in losses (N): -ln p(y|x) (rnnt-las: the combined
+ * loss). With P->mode TRAIN the gradient of the batch mean (1/N) sum_n losses[n] is
+ * backpropagated through the head: the head's parameter gradients (+=) and P->denc
+ * (written). zero_inf (ASR__ZERO_INF or ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with
+ * ASR__ZERO_INF an infeasible utterance counts 0 and gives no gradient (training); else its
+ * loss is +inf. */
+ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                             const int *target_lengths, int zero_inf, asr_error *err) {
+  int N = P->N, To = P->Tout, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
   if (m->cfg.head == ASR_HEAD_CTC) {
     if (train) memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
     return asr__ctc_branch_loss(m, P, losses, targets, target_lengths, zero_inf, 1.0, err);
   } else if (asr__is_att_head(m->cfg.head)) {
     return asr__hybrid_head_loss(m, P, losses, targets, target_lengths, zero_inf, err);
-  } else {
-    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
-     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
-    asr_rnnt_joint J;
-    asr_rnnt_stateless Ps;
-    asr_rnnt_joint_grad dJ;
-    asr_rnnt_stateless_grad dP;
-    asr_rnnt_opts o = asr_rnnt_default_opts();
-    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
-    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
-    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
-    memset(&dJ, 0, sizeof dJ);
-    memset(&dP, 0, sizeof dP);
-    asr__rnnt_head(m, &J, &Ps, P->jbias);
-    if (train) {
-      memset(jg, 0, sizeof(asr_real) * nj);
-      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
-      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
-      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
-      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
-    }
-    for (n = 0; n < N; n++) {
-      const int *y = targets + (size_t)n * S;
-      int U = target_lengths[n];
-      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
-      for (h = 0; h < U; h++)
-        if (y[h] < 1 || y[h] >= V)
-          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
-      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
-      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
-      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
-                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
-                                      P->work, P->work_bytes, err);
-      if (r < 0) return r;
-      if (!train) continue;
-      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
-      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
-    }
-    if (!train) return ASR_OK;
-    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
-    {
-      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
-       * the two projections' biases, so each gets all of db */
-      asr_params *Pm = &m->params;
-      asr_real *dst[4];
-      const asr_real *src[4];
-      size_t cnt[4];
-      int i;
-      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
-      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
-      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
-      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
-      for (i = 0; i < 4; i++)
-        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
-      for (h = 0; h < H; h++) {
-        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
-        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
-      }
-    }
-    return ASR_OK;
+  } else if (m->cfg.head == ASR_HEAD_RNNT_LAS) {
+    return asr__twopass_head_loss(m, P, losses, targets, target_lengths, err);
   }
+  return asr__rnnt_branch_loss(m, P, losses, targets, target_lengths, 1.0, err);
 }
 
 /* ---- 9.6 The train step, the loss in evaluation mode, inference */
@@ -28336,7 +28412,7 @@ ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *
   asr__model_plan P;
   asr_result r;
   int U = n + 1, To, i, t;
-  if (!asr__is_att_head(m->cfg.head))
+  if (!asr__is_att_head(m->cfg.head) && !asr__has_speller(m->cfg.head))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s has no attention decoder", m->cfg.recipe);
   if (!alpha || !feats || T < 1 || n < 0 || (n > 0 && !tokens))
     return asr__fail(err, ASR_ERR_INVALID_ARG, "attention: bad sizes or NULL arguments");
@@ -28348,7 +28424,7 @@ ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *
   if (r == ASR_OK) r = asr__att_branch_loss(m, &P, P.att_l, tokens, &n, 1.0, err);
   if (r != ASR_OK) return r;
   To = P.Tout;
-  if (m->cfg.head == ASR_HEAD_LAS) {
+  if (asr__has_speller(m->cfg.head)) {
     asr_las_speller_config lc;
     asr_las_speller_params lp;
     asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
@@ -29116,6 +29192,16 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
   {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
   {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
+  {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"dec_units", offsetof(asr_model_config, dec_units), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"att_dim", offsetof(asr_model_config, att_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"aconv_chans", offsetof(asr_model_config, aconv_chans), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"rnnt_weight", offsetof(asr_model_config, rnnt_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
+  {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
@@ -29312,6 +29398,7 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
 ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
   const char *bad = NULL;
   int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
+  int rnnt = c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS, spl = c->head == ASR_HEAD_LAS || c->head == ASR_HEAD_RNNT_LAS;
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
   else if (c->sample_rate < 1000) bad = "sample_rate";
@@ -29319,8 +29406,12 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (c->vocab != (att ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
   else if (att && !cf) bad = "encoder";             /* the attention heads follow the Conformer */
   else if (att && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
-  else if (c->head == ASR_HEAD_LAS && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
-  else if (c->head == ASR_HEAD_LAS && (c->aconv_filts < 0 || c->aconv_filts > 100)) bad = "aconv_filts";
+  else if (c->head == ASR_HEAD_RNNT_LAS && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
+  else if (spl && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
+  else if (spl && (c->aconv_filts < 0 || c->aconv_filts > 100)) bad = "aconv_filts";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !(c->rnnt_weight >= 0 && c->rnnt_weight <= 1)) bad = "rnnt_weight";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !cf) bad = "encoder";
   else if (att && !(c->ctc_weight >= 0 && c->ctc_weight <= 1)) bad = "ctc_weight";
   else if (att && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
   else if (c->channels < 8 ||  /* ContextNet's SE has C/8 units */ (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
@@ -29328,9 +29419,9 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
   else if (c->kernel < 1 || c->kernel % 2 == 0) bad = "kernel";
   else if (cf && c->ff_dim < 1) bad = "ff_dim";
-  else if (c->head == ASR_HEAD_RNNT && c->pred_dim < 1) bad = "pred_dim";
-  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
-  else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
+  else if (rnnt && c->pred_dim < 1) bad = "pred_dim";
+  else if (rnnt && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
+  else if (rnnt && c->joint_dim < 1) bad = "joint_dim";
   else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
   if (bad) return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: '%s' out of range (recipe %s)", bad, c->recipe);
   return ASR_OK;
@@ -29389,31 +29480,35 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     asr_tdec_config tc;
     asr__tdec_cfg(m, &tc);
     bad |= asr_tdec_params_declare(P, "decoder.", &tc) != ASR_OK;
-  } else if (cfg->head == ASR_HEAD_LAS) {
-    /* espnet2's RNNDecoder (dtype lstm, att_conf location): keys decoder.* */
+  } else if (cfg->head == ASR_HEAD_LAS || cfg->head == ASR_HEAD_RNNT_LAS) {
+    /* espnet2's RNNDecoder (dtype lstm, att_conf location): keys decoder.* (rnnt-las:
+     * las_decoder.*, beside the transducer's decoder.*); its vocabulary V (rnnt-las V + 1) */
     asr__las_idx *k = &m->las;
     int D = cfg->dec_units, A = cfg->att_dim, Ch = cfg->aconv_chans, l, Do = D + C;  /* context_residual */
-    char name[64];
-    bad |= (k->embed = asr__reg(P, "decoder.", "embed.weight", 2, V, D, 0, 0)) < 0;
+    int Vs = cfg->head == ASR_HEAD_RNNT_LAS ? V + 1 : V;
+    const char *pre = cfg->head == ASR_HEAD_RNNT_LAS ? "las_decoder." : "decoder.";
+    char name[64], att[64];
+    snprintf(att, sizeof att, "%satt_list.0.", pre);
+    bad |= (k->embed = asr__reg(P, pre, "embed.weight", 2, Vs, D, 0, 0)) < 0;
     for (l = 0; l < cfg->dec_layers; l++) {
       snprintf(name, sizeof name, "decoder.%d.weight_ih", l);
-      bad |= (k->w_ih[l] = asr__reg(P, "decoder.", name, 2, 4 * D, l ? D : D + C, 0, 0)) < 0;
+      bad |= (k->w_ih[l] = asr__reg(P, pre, name, 2, 4 * D, l ? D : D + C, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.weight_hh", l);
-      bad |= (k->w_hh[l] = asr__reg(P, "decoder.", name, 2, 4 * D, D, 0, 0)) < 0;
+      bad |= (k->w_hh[l] = asr__reg(P, pre, name, 2, 4 * D, D, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.bias_ih", l);
-      bad |= (k->b_ih[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+      bad |= (k->b_ih[l] = asr__reg(P, pre, name, 1, 4 * D, 0, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.bias_hh", l);
-      bad |= (k->b_hh[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+      bad |= (k->b_hh[l] = asr__reg(P, pre, name, 1, 4 * D, 0, 0, 0)) < 0;
     }
-    bad |= (k->att[0] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.weight", 2, A, C, 0, 0)) < 0;
-    bad |= (k->att[1] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.bias", 1, A, 0, 0, 0)) < 0;
-    bad |= (k->att[2] = asr__reg(P, "decoder.att_list.0.", "mlp_dec.weight", 2, A, D, 0, 0)) < 0;
-    bad |= (k->att[3] = asr__reg(P, "decoder.att_list.0.", "mlp_att.weight", 2, A, Ch, 0, 0)) < 0;
-    bad |= (k->att[4] = asr__reg(P, "decoder.att_list.0.", "loc_conv.weight", 4, Ch, 1, 1, 2 * cfg->aconv_filts + 1)) < 0;
-    bad |= (k->att[5] = asr__reg(P, "decoder.att_list.0.", "gvec.weight", 2, 1, A, 0, 0)) < 0;
-    bad |= (k->att[6] = asr__reg(P, "decoder.att_list.0.", "gvec.bias", 1, 1, 0, 0, 0)) < 0;
-    bad |= (k->out_w = asr__reg(P, "decoder.", "output.weight", 2, V, Do, 0, 0)) < 0;
-    bad |= (k->out_b = asr__reg(P, "decoder.", "output.bias", 1, V, 0, 0, 0)) < 0;
+    bad |= (k->att[0] = asr__reg(P, att, "mlp_enc.weight", 2, A, C, 0, 0)) < 0;
+    bad |= (k->att[1] = asr__reg(P, att, "mlp_enc.bias", 1, A, 0, 0, 0)) < 0;
+    bad |= (k->att[2] = asr__reg(P, att, "mlp_dec.weight", 2, A, D, 0, 0)) < 0;
+    bad |= (k->att[3] = asr__reg(P, att, "mlp_att.weight", 2, A, Ch, 0, 0)) < 0;
+    bad |= (k->att[4] = asr__reg(P, att, "loc_conv.weight", 4, Ch, 1, 1, 2 * cfg->aconv_filts + 1)) < 0;
+    bad |= (k->att[5] = asr__reg(P, att, "gvec.weight", 2, 1, A, 0, 0)) < 0;
+    bad |= (k->att[6] = asr__reg(P, att, "gvec.bias", 1, 1, 0, 0, 0)) < 0;
+    bad |= (k->out_w = asr__reg(P, pre, "output.weight", 2, Vs, Do, 0, 0)) < 0;
+    bad |= (k->out_b = asr__reg(P, pre, "output.bias", 1, Vs, 0, 0, 0)) < 0;
   }
   if (cfg->head == ASR_HEAD_CTC || ((cfg->head == ASR_HEAD_TRANSFORMER || cfg->head == ASR_HEAD_LAS) &&
                                     cfg->ctc_weight > 0)) {
@@ -29422,7 +29517,8 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     const char *pre = cfg->encoder == ASR_ENCODER_CONTEXTNET ? "output." : "ctc.ctc_lo.";
     bad |= (m->out_w = asr__reg(P, pre, "weight", 2, V, C, 0, 0)) < 0;
     bad |= (m->out_b = asr__reg(P, pre, "bias", 1, V, 0, 0, 0)) < 0;
-  } else if (cfg->head == ASR_HEAD_RNNT) {
+  }
+  if (cfg->head == ASR_HEAD_RNNT || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* icefall's Decoder (embedding, conv) and Joiner (encoder_proj, decoder_proj,
      * output_linear) */
     int Pd = cfg->pred_dim, J = cfg->joint_dim;
@@ -29571,10 +29667,10 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
     }
     if (mode == ASR__PASS_TRAIN) P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
   }
-  if (asr__is_att_head(m->cfg.head)) {
+  if (asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS) {
     if (mode != ASR__PASS_INFER && Tout > 0) {
       int U = S + 1;
-      size_t nuv = (size_t)N * U * V;
+      size_t nuv = (size_t)N * U * asr__speller_vocab(m);
       P->ys_pad = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * (S ? S : 1));
       P->ys_in = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
       P->ys_out = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
@@ -29601,7 +29697,8 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       }
       P->dsaved = asr__bump_take(a, P->dsaved_bytes);
     }
-  } else if (m->cfg.head == ASR_HEAD_RNNT && mode != ASR__PASS_INFER) {
+  }
+  if (asr__has_rnnt(m->cfg.head) && mode != ASR__PASS_INFER) {
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
     int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim;
