@@ -5348,7 +5348,8 @@ ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_
  * (CTC: best path; RNN-T: asr_rnnt_greedy_decode), beam > 1 the beam search (CTC: prefix
  * beam search; RNN-T: [Graves12] Algorithm 1); the attention heads: the joint CTC/
  * attention beam search with the model's ctc_weight (beam 1 included; asr_model_decode_with
- * below gives every option). tokens (max_tokens) out, *n_tokens their
+ * below gives every option); rnnt-las: the RNN-T beam search's n-best of size beam rescored
+ * by its speller (beam 1: greedy). tokens (max_tokens) out, *n_tokens their
  * count (ASR_ERR_TOO_LARGE if more than max_tokens). starts, ends (max_tokens each, may
  * be NULL): the output frames where each token begins and ends (inclusive): CTC: its run
  * in the best path (for beam > 1 in the Viterbi path of the beam's text, asr_ctc_align);
@@ -5362,7 +5363,8 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
                                    int beam, void *work, size_t work_bytes, asr_error *err);
 
 /* Decoding with options: what asr_model_decode does with its beam, and the attention heads'
- * own knobs (ESPnet's decoding options). The CTC and RNN-T heads read only `beam`.
+ * own knobs (ESPnet's decoding options), also rnnt-las's second pass (rescore, ctc_weight,
+ * penalty). The CTC and rnnt heads read only `beam`.
  *   beam         hypotheses kept (>= 1)
  *   ctc_weight   lambda of the joint CTC/attention score (section 7.4), in [0, 1]: 0 pure
  *                attention, 1 the CTC prefix score alone; > 0 needs the CTC branch
@@ -5374,8 +5376,16 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
  *                frames first: it is never a CTC label), each hypothesis scored by the
  *                decoder (asr_attention_rescore), the best of ctc_weight ln p_ctc + (1 -
  *                ctc_weight) ln p_att + penalty |y| kept. Needs the CTC branch.
- * Defaults (asr_model_decode_opts_default): beam, the model's ctc_weight, penalty 0,
- * maxlenratio 0, rescore 0. Token spans (starts, ends) of an attention head come from the
+ *                rnnt-las (two passes, [Sainath19]): n > 0 rescores the n-best of the RNN-T
+ *                beam search (asr_rnnt_beam_search_nbest with `beam`: at most min(n, beam)
+ *                hypotheses, ln P_rnnt(y_i|x) as the search summed it) with the speller in
+ *                teacher forcing (ln P_las(y_i, <eos>|x)) and keeps the best of
+ *                w ln P_rnnt + (1 - w) ln P_las + penalty |y|, w = ctc_weight (here the
+ *                first pass's weight; default 0: the speller's score alone); 0: the first
+ *                pass alone (greedy for beam 1, else the beam search's best).
+ * Defaults (asr_model_decode_opts_default): beam, the model's ctc_weight (0 for the other
+ * heads), penalty 0, maxlenratio 0, rescore 0 (rnnt-las: rescore = beam). The CTC and rnnt
+ * heads read only beam. Token spans (starts, ends) of an attention head come from the
  * CTC branch (the Viterbi path of the decoded text, asr_ctc_align); without it (las) from
  * the attention: start = end = the frame of the largest weight of the step that emits the
  * token. Errors (negative, nothing written, err names it): beam or rescore out of range,
@@ -28521,7 +28531,7 @@ typedef struct asr__att_scorer {
 ASR__PRIVATE asr_result asr__att_scorer_init(asr_model *m, asr__att_scorer *w, asr_s2s_scorer *s,
                                              const asr_real *enc, int L, int cap, void *work, size_t work_bytes,
                                              asr_error *err) {
-  if (m->cfg.head == ASR_HEAD_LAS) {
+  if (asr__has_speller(m->cfg.head)) {
     asr__las_bind(m, &w->lc, &w->lp, NULL, w->dec, NULL);
     return asr_las_scorer_init(s, &w->las, enc, L, L, &w->lp, &w->lc, work, work_bytes, err);
   }
@@ -28536,7 +28546,7 @@ ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, i
   o.ctc_weight = m && asr__is_att_head(m->cfg.head) ? m->cfg.ctc_weight : 0;
   o.penalty = 0;
   o.maxlenratio = 0;
-  o.rescore = 0;
+  o.rescore = m && m->cfg.head == ASR_HEAD_RNNT_LAS ? beam : 0;   /* rnnt-las: rescore the whole beam */
   return o;
 }
 
@@ -28682,7 +28692,25 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
     /* the decoders' own workspace after the scorer's scratch, rounded up to 64 bytes */
     scratch = (scratch + 63) & ~(size_t)63;
     bo.beam = beam;
-    if (beam == 1)
+    if (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0) {
+      /* two passes [Sainath19]: the first pass's n-best (ln Pr(y_i|x) as the search summed
+       * it), each hypothesis scored by the speller in teacher forcing, the best of
+       * w ln P_rnnt + (1 - w) ln P_las + penalty |y| kept (w = o->ctc_weight) */
+      asr__att_scorer w;
+      asr_s2s_scorer s;
+      int nh = 0, best = 0;
+      r = asr_rnnt_beam_search_nbest(D.nb_tok, D.nb_len, D.nb_first, &nh, o->rescore, D.max_hyp,
+                                     asr_rnnt_model_scorer, &rm, L, V, 0, &bo, (unsigned char *)D.dwork + scratch,
+                                     D.dwork_bytes - scratch);
+      if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
+      r = asr__att_scorer_init(m, &w, &s, D.P.enc, L, D.cap, D.awork, D.awork_bytes, err);
+      if (r != ASR_OK) return r;
+      r = asr_attention_rescore(&best, D.nb_att, NULL, D.nb_tok, D.nb_len, D.nb_first, nh, D.max_hyp, o->ctc_weight,
+                                o->penalty, &s, asr__speller_vocab(m) - 1, D.dwork, D.dwork_bytes, err);
+      if (r < 0) return r;
+      n = D.nb_len[best];
+      memcpy(D.tok, D.nb_tok + (size_t)best * D.max_hyp, sizeof(int) * (size_t)n);
+    } else if (beam == 1)
       r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
                                  (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
     else
@@ -29927,6 +29955,27 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
     asr__take_max(&ws, asr_rnnt_model_scratch_size(&J, &Ps) + R * (size_t)V + 64);
     asr__take_max(&ws, asr_rnnt_beam_workspace_size(V, K, &bo) + asr_rnnt_model_scratch_size(&J, &Ps) + 64);
     asr__take_max(&ws, asr_rnnt_joint_workspace_size(&J, L, K + 1));
+    if (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0) {
+      /* the second pass: the n-best (rescore rows of K tokens), both passes' scores, the
+       * speller as a scorer over the L frames and its teacher-forcing workspace */
+      int nb = o->rescore, Lc = L > 0 ? L : 1;
+      asr__att_scorer w;
+      asr_s2s_scorer s;
+      memset(&w, 0, sizeof w);
+      memset(&s, 0, sizeof s);
+      asr__las_bind(m, &w.lc, &w.lp, NULL, w.dec, NULL);
+      w.las.cfg = &w.lc, w.las.T = Lc;
+      s.V = asr__speller_vocab(m);
+      s.user = &w.las, s.state_bytes = asr__las_scorer_state_bytes;
+      D->cap = K + 1;
+      D->awork_bytes = asr_las_scorer_workspace_size(&w.lc, Lc);
+      D->awork = asr__bump_take(a, D->awork_bytes);
+      D->nb_tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb * (K ? K : 1));
+      D->nb_len = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb);
+      D->nb_first = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      D->nb_att = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      asr__take_max(&ws, asr_s2s_sequence_workspace_size(&s, K));
+    }
   }
   D->tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)(K + 1));
   D->path = (int *)asr__bump_take(a, sizeof(int) * (size_t)((K > L ? K : L) + 1));
@@ -29953,14 +30002,14 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
 
 /* The decoding options a model can use; one line naming the first that is not. */
 ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err) {
-  int att = asr__is_att_head(m->cfg.head);
+  int att = asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS;
   if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
   if (!att) return ASR_OK;
   if (!(o->ctc_weight >= 0 && o->ctc_weight <= 1))
     return asr__fail(err, ASR_ERR_RANGE, "decode: ctc_weight = %g is outside [0, 1]", o->ctc_weight);
   if (o->rescore < 0 || o->rescore > 10000)
     return asr__fail(err, ASR_ERR_RANGE, "decode: rescore = %d is outside [0, 10000]", o->rescore);
-  if (!asr__has_ctc(m) && (o->ctc_weight > 0 || o->rescore > 0))
+  if (!asr__has_ctc(m) && m->cfg.head != ASR_HEAD_RNNT_LAS && (o->ctc_weight > 0 || o->rescore > 0))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: recipe %s has no CTC branch (ctc_weight %g, rescore %d need one)",
                      m->cfg.recipe, o->ctc_weight, o->rescore);
   if (!(o->penalty == o->penalty && fabs(o->penalty) < 1e9))

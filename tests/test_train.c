@@ -851,6 +851,84 @@ static void t_recipe_twopass_learns(tctx *t) {
   asr_model_free(&m);
 }
 
+/* The second pass on the fitted model: rescoring the beam-4 n-best with the speller
+ * (first-pass weight 0 and 0.5, a length penalty) gives the targets; with weight 0 the
+ * answer's speller loss (asr_model_loss with rnnt_weight 0: the batched teacher-forced
+ * forward, not the step API the rescoring uses) is at most the first pass's answer's,
+ * which is in the n-best; --rescore 0 is the first pass. Bad options are refused. */
+static void t_recipe_twopass_rescore(tctx *t) {
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F];
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], n, v, ok = 0, tried = 0, diff = 0;
+  double first = 0, last = 0;
+  fit_small(t, &m, "rnnt-las", 200, 1e-2, &first, &last);
+  asr_rng_seed(&rng, 11, 0);
+  asr_rng_normal(&rng);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  for (n = 0; n < TR_N; n++) {
+    int tk[2][64], nt[2] = {-1, -1}, Tn = lengths[n];
+    for (v = 0; v < 4; v++) {
+      asr_model_decode_opts o = asr_model_decode_opts_default(&m, 4);
+      int tok[64], k = v == 0 ? 0 : 1;
+      size_t wb;
+      void *work;
+      CHECK(o.rescore == 4 && o.ctc_weight == 0);
+      if (v == 0) o.rescore = 0;                   /* the first pass */
+      if (v == 2) o.ctc_weight = 0.5;
+      if (v == 3) o.penalty = 0.5, o.ctc_weight = 0.3;
+      wb = asr_model_decode_with_workspace_size(&m, Tn, &o);
+      work = malloc(wb);
+      CHECK_OK(asr_model_decode_with(&m, tok, &nt[k], NULL, NULL, 64, feats + (size_t)n * TR_T * TR_F, Tn, &o, work, wb,
+                                     &err));
+      free(work);
+      if (v <= 1) memcpy(tk[k], tok, sizeof tok);
+      if (v == 0) continue;
+      ok += nt[k] == tlens[n] && memcmp(tok, targets + n * TR_S, sizeof(int) * (size_t)nt[k]) == 0;
+      tried++;
+    }
+    {
+      /* the speller's -ln P(y, <eos>|x) of the first and second pass answers (w = 0) */
+      asr_real f2[2 * TR_T * TR_F];
+      int l2[2] = {Tn, Tn}, y2[2 * 64], u2[2] = {nt[0], nt[1]}, S = nt[0] > nt[1] ? nt[0] : nt[1], j;
+      double ll[2];
+      size_t wb;
+      void *work;
+      m.cfg.rnnt_weight = 0;
+      for (j = 0; j < 2; j++) {
+        memcpy(f2 + (size_t)j * TR_T * TR_F, feats + (size_t)n * TR_T * TR_F, sizeof(asr_real) * TR_T * TR_F);
+        memcpy(y2 + j * S, tk[j], sizeof(int) * (size_t)u2[j]);
+      }
+      wb = asr_model_train_workspace_size(&m, 2, TR_T, S);
+      work = malloc(wb);
+      CHECK_OK(asr_model_loss(&m, ll, f2, l2, y2, u2, 2, TR_T, S, work, wb, &err));
+      free(work);
+      m.cfg.rnnt_weight = 0.5;
+      CHECKF(ll[1] <= ll[0] + 1e-4 * fabs(ll[0]), "utterance %d: the second pass's speller loss %g > the first's %g", n,
+             ll[1], ll[0]);
+      diff += nt[0] != nt[1] || memcmp(tk[0], tk[1], sizeof(int) * (size_t)nt[0]) != 0;
+    }
+  }
+  CHECKF(ok == tried, "%d of %d two-pass decodings give the targets (loss %.3f)", ok, tried, last);
+  {
+    asr_model_decode_opts o = asr_model_decode_opts_default(&m, 4);
+    int tok[64], nt;
+    size_t wb = asr_model_decode_with_workspace_size(&m, lengths[0], &o);
+    void *work = malloc(wb);
+    o.rescore = -1;
+    CHECK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err) == ASR_ERR_RANGE);
+    CHECK(strstr(err.msg, "rescore") != NULL);
+    o.rescore = 4, o.ctc_weight = 1.5;
+    CHECK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err) == ASR_ERR_RANGE);
+    CHECK(strstr(err.msg, "ctc_weight") != NULL);
+    free(work);
+  }
+  snprintf(t->msg, sizeof t->msg, "%d two-pass decodings give their targets (%d of %d differ from the first pass)", ok,
+           diff, TR_N);
+  asr_model_free(&m);
+}
+
 static const test_case TESTS_train[] = {
   {"train/text_roundtrip", t_text_roundtrip},
   {"train/edit_distance", t_edit_distance},
@@ -873,6 +951,7 @@ static const test_case TESTS_train[] = {
   {"train/recipe_twopass_layout", t_recipe_twopass_layout},
   {"train/recipe_twopass_gradcheck", t_recipe_twopass_gradcheck},
   {"train/recipe_twopass_learns", t_recipe_twopass_learns},
+  {"train/recipe_twopass_rescore", t_recipe_twopass_rescore},
   {"train/bundled_model_transcribes", t_bundled_model_transcribes},
   {0, 0}
 };

@@ -6,7 +6,8 @@
  * Conformer encoder + CTC), rnnt (the same encoder + icefall's stateless prediction
  * network and joiner, RNN-T loss), ctc-attention (the same encoder + a CTC branch and
  * ESPnet's Transformer decoder, the hybrid loss with ctc_weight 0.3), las (the same
- * encoder + the LAS speller, attention loss only).
+ * encoder + the LAS speller, attention loss only), rnnt-las (the two-pass model of
+ * [Sainath19]: rnnt's head and las's speller on one encoder, 0.5 L_rnnt + 0.5 L_las).
  *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
@@ -57,7 +58,7 @@ typedef struct opts {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las --data DIR --out MODEL.npz\n"
+          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las|rnnt-las --data DIR --out MODEL.npz\n"
           "             [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
@@ -772,6 +773,7 @@ int main(int argc, char **argv) {
   replace_ext(path, sizeof path, o.out, ".svg");
   ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC    ? "training loss (CTC, per utterance) and dev CER (%)"
                : m.cfg.head == ASR_HEAD_RNNT ? "training loss (RNN-T, per utterance) and dev CER (%)"
+               : m.cfg.head == ASR_HEAD_RNNT_LAS ? "training loss (0.5 RNN-T + 0.5 LAS, per utterance) and dev CER (%)"
                                              : "training loss (hybrid CTC/attention, per utterance) and dev CER (%)",
                "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
