@@ -10,7 +10,7 @@
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
-#   make grade A=ctc STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
+#   make grade A=ctc|rnnt STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
 #   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;
@@ -200,7 +200,8 @@ test: test-builds $(PROGRAMS_BIN)
 
 # ---- course assignments (examples/assignments/): grade a student's file part by part
 #   make grade A=ctc STUDENT=path/to/student.c [DEBUG=1]    (DEBUG: AddressSanitizer)
-# The grader is built in instructor mode (-DASR_ASSIGNMENT_CTC); make test runs
+#   make grade A=rnnt STUDENT=path/to/student.c [DEBUG=1]
+# The grader is built in instructor mode (-DASR_ASSIGNMENT_<A>); make test runs
 # tests/assignments_check.py, which grades the library's own answers and broken ones.
 A ?= ctc
 grade: $(B)/asrtool-f64

@@ -68,8 +68,8 @@
  *                   .npy/.npz read and write, finite-difference gradient check
  *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling,
  *                   the background level of a recording
- *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, CMVN,
- *                   SpecAugment [Park19]
+ *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, the VTLN
+ *                   warp (VTLP [Jaitly13]), CMVN, SpecAugment [Park19]
  *    4. Layers      4.1 linear, embedding, activations, dropout, layer/batch/group norm
  *                       [Wu18], cross-entropy with label smoothing [Szegedy16]
  *                   4.2 conv1d, depthwise-separable conv [Howard17], Squeeze-and-
@@ -116,6 +116,7 @@
  *   1    asr_gemm                                   N R F  avx512
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
+ *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
  *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
@@ -155,9 +156,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (384) has one tier: its definition is already its
+ *   Every other public function (386) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 15, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 53, 10: 37.
+ *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 54, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -181,6 +182,9 @@
  *                 Seeding", SODA 2007.
  *   [Graves12]    A. Graves, "Sequence Transduction with Recurrent Neural Networks",
  *                 arXiv:1211.3711, 2012.
+ *   [Jaitly13]    N. Jaitly, G. Hinton, "Vocal Tract Length Perturbation (VTLP) improves
+ *                 speech recognition", ICML Workshop on Deep Learning for Audio, Speech
+ *                 and Language, 2013.
  *   [Graves13]    A. Graves, A. Mohamed, G. Hinton, "Speech Recognition with Deep
  *                 Recurrent Neural Networks", ICASSP 2013.
  *   [Hannun14]    A. Hannun et al., "First-Pass Large Vocabulary Continuous Speech
@@ -782,6 +786,10 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
  *                         (r_m - mel(k fs/N)) / (r_m - c_m)  if c_m < mel(k fs/N) < r_m
  *                         0 otherwise,               k = 0..N/2-1 (Nyquist bin unused)
  *               e_m = sum_k W[m][k] P[k]
+ *   VTLN warp   vtln_warp = alpha != 1: each triangle's edges are warped, l_m -> M(l_m),
+ *               c_m -> M(c_m), r_m -> M(r_m), M = asr_vtln_warp_mel_freq (below); the
+ *               FFT bins' mels stay as they are (Kaldi's MelBanks, torchaudio's
+ *               get_mel_banks)
  *   log         y_m = log(max(e_m, eps))  (use_log_fbank; else y_m = e_m)
  *   output      row t = [E, y_0..y_{B-1}] with use_energy, [y.., E] with use_energy and
  *               htk_compat, [y..] without use_energy
@@ -819,6 +827,10 @@ typedef struct asr_fbank_opts {        /* names as in torchaudio; defaults in co
   int use_power;                        /* 1: power spectrum; 0: magnitude */
   int htk_compat;                       /* 0: energy first; 1: energy last */
   int subtract_mean;                    /* 0 */
+  double vtln_warp;                     /* 1: no warp (the VTLN warp factor alpha, below) */
+  double vtln_low;                      /* 100 Hz: the warp's lower cut-off */
+  double vtln_high;                     /* -500: upper cut-off; <= 0 is an offset below
+                                           Nyquist (Kaldi: < 0), as high_freq is */
 } asr_fbank_opts;
 
 /* The defaults beside each field above (torchaudio's; the NOTE above gives Kaldi's). */
@@ -872,6 +884,39 @@ ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_err
  * torchaudio.compliance.kaldi.get_mel_banks. */
 ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
                                       asr_error *err);
+
+/* ---- Vocal tract length warping [Kaldi] (mel-computations.cc, MelBanks::VtlnWarpFreq),
+ * the warp of vocal tract length normalization (VTLN) and of vocal tract length
+ * perturbation (VTLP) [Jaitly13], where a random warp factor per utterance makes one
+ * speaker sound like many. With warp factor alpha, the warp F of a frequency f (Hz) is
+ * continuous and piecewise linear on [low_freq, high_freq], through the four knots
+ *     (low_freq, low_freq), (l, l / alpha), (h, h / alpha), (high_freq, high_freq),
+ *     l = vtln_low max(1, alpha),   h = vtln_high min(1, alpha)
+ * so F(f) = f / alpha between the inflection points l and h, min(l, F(l)) = vtln_low,
+ * max(h, F(h)) = vtln_high, and F(f) = f outside [low_freq, high_freq]. Kaldi writes it with
+ * the slopes of the outer pieces:
+ *     F(f) = low_freq + s_l (f - low_freq)     f < l,    s_l = (l / alpha - low_freq) / (l - low_freq)
+ *            f / alpha                         l <= f < h
+ *            high_freq + s_h (f - high_freq)   f >= h,   s_h = (high_freq - h / alpha) / (high_freq - h)
+ * The warp of a mel value: M(m) = mel(F(mel^-1(m))), mel(f) = 1127 ln(1 + f / 700).
+ * Here vtln_high is in Hz (an fbank option's offset below Nyquist already resolved).
+ * Valid: 0 <= low_freq < vtln_low < vtln_high < high_freq, alpha > 0 and l < h (the
+ * three pieces in order; with the defaults 100 and 7500 Hz at 16 kHz, 1/75 < alpha < 75);
+ * else ASR_ERR_RANGE and *out untouched. ASR_ERR_NONFINITE for a NaN or infinite f.
+ * NOTE: [Jaitly13] scales the frequency by alpha (f' = alpha f below one cut-off) where
+ * Kaldi divides by it: alpha here is 1/alpha there. Drawn from [1 - D, 1 + D], the two
+ * are nearly the same distribution; asr.h keeps Kaldi's convention, which Kaldi's and
+ * torchaudio's vtln_warp options share, so the warped bank can be checked against them.
+ * _naive: the definition, linear interpolation between the two knots around f.
+ * _ref: Kaldi's three formulas above. asr_vtln_warp_freq runs _ref. */
+ASRDEF asr_result asr_vtln_warp_freq_naive(double *out, double freq, double vtln_low, double vtln_high,
+                                           double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_freq_ref(double *out, double freq, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_freq(double *out, double freq, double vtln_low, double vtln_high,
+                                     double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_mel_freq(double *out, double mel, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha);
 
 /* ---- Per-utterance cepstral mean (and variance) normalization, in place.
  *   x[t][d] -= mu_d,  mu_d = (1/T) sum_t x[t][d]
@@ -5136,6 +5181,15 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     embed, decoder.decoder.{l}.*, decoder.att_list.0.*, decoder.output),
  *                     trained on L_att alone (ctc_weight 0: no CTC branch) and decoded by the
  *                     attention beam search (lambda 0)
+ *   "rnnt-las"        the two-pass model of [Sainath19]: the rnnt recipe (encoder, prediction
+ *                     network and joiner, keys as rnnt's) and a LAS speller (section 7.1, the
+ *                     las recipe's, keys las_decoder.* in place of decoder.*: embed,
+ *                     decoder.{l}.*, att_list.0.*, output) attending to the same encoder
+ *                     output; trained with [Sainath19]'s L = lambda L_rnnt + (1 - lambda) L_las
+ *                     (rnnt_weight lambda = 0.5, our default; L_las the speller's cross-entropy
+ *                     -ln P(y, <eos>|x), lsm_weight 0); decoded by the RNN-T beam search, whose
+ *                     n-best the speller rescores (decoding option rescore, asr_model_decode_with);
+ *                     asr_model_mwer_step fine-tunes the speller with [Prabhavalkar18]'s MWER
  * The attention heads use one more token than ASR_CHARSET: <sos>/<eos>, id vocab - 1 =
  * ASR_CHARSET_SIZE, shared as ESPnet shares it (its token list <blank>, the characters,
  * <sos/eos>); the blank stays id 0 and is never proposed by the attention decoder.
@@ -5159,8 +5213,10 @@ typedef enum asr_model_head {
   ASR_HEAD_RNNT = 1,            /* "rnnt": stateless prediction network + joiner + RNN-T */
   ASR_HEAD_TRANSFORMER = 2,     /* "transformer": ESPnet's Transformer decoder, plus the CTC
                                    branch when ctc_weight > 0 */
-  ASR_HEAD_LAS = 3              /* "las": the LAS speller, plus the CTC branch when
+  ASR_HEAD_LAS = 3,             /* "las": the LAS speller, plus the CTC branch when
                                    ctc_weight > 0 */
+  ASR_HEAD_RNNT_LAS = 4         /* "rnnt-las": the rnnt head (first pass) and the LAS speller
+                                   (second pass) on one encoder [Sainath19] */
 } asr_model_head;
 /* The attention heads' vocabulary: the characters and <sos>/<eos> (id ASR_CHARSET_SIZE). */
 #define ASR_ATT_VOCAB (ASR_CHARSET_SIZE + 1)
@@ -5175,12 +5231,14 @@ typedef enum asr_model_head {
 #define ASR_MODEL_MAX_KERNEL 1023
 #define ASR_MODEL_MAX_MELS 1024
 typedef struct asr_model_config {
-  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las" */
+  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las",
+                             "rnnt-las" */
   asr_model_encoder encoder;
   asr_model_head head;
   int sample_rate;        /* 16000 */
   int n_mels;             /* fbank bins, 80 */
-  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB */
+  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB (rnnt-las:
+                             ASR_CHARSET_SIZE, its speller's ASR_ATT_VOCAB) */
   /* the encoder */
   int channels;           /* ContextNet width C / Conformer d_model D (= the output dim E) */
   int blocks;             /* ContextNet residual blocks after C0 / Conformer blocks */
@@ -5202,6 +5260,8 @@ typedef struct asr_model_config {
   double ctc_weight;      /* lambda of the multi-task loss, in [0, 1]; also the decoding
                              default; 0: no CTC branch (no ctc.ctc_lo tensors) */
   double lsm_weight;      /* label smoothing of the attention loss (ESPnet's lsm_weight) */
+  double rnnt_weight;     /* rnnt-las: lambda of [Sainath19]'s L = lambda L_rnnt + (1 - lambda)
+                             L_las, in [0, 1] (0.5) */
   /* the front end */
   int pad_ms;             /* noise before and after every waveform, in ms (0: none); see
                              asr_model_features. Stored in checkpoints when not 0. */
@@ -5296,6 +5356,13 @@ ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int s
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err);
+/* The same with the fbank's VTLN warp factor vtln_warp (asr_fbank_opts; 1: no warp, the
+ * features of asr_model_features bit for bit; cut-offs at their defaults, 100 Hz and 500 Hz
+ * below Nyquist): vocal tract length perturbation [Jaitly13] in training draws one per
+ * utterance. Same frames and workspace; a warp out of range is ASR_ERR_RANGE. */
+ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                            int n, int sample_rate, double vtln_warp, void *work,
+                                            size_t work_bytes, asr_error *err);
 
 /* Frames of the encoder output for T input frames (ContextNet: ceil(T/4); Conformer:
  * ((T-1)/2-1)/2, 0 for T < 7), the encoder's subsampling factor (input frames per output
@@ -5342,7 +5409,8 @@ ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_
  * (CTC: best path; RNN-T: asr_rnnt_greedy_decode), beam > 1 the beam search (CTC: prefix
  * beam search; RNN-T: [Graves12] Algorithm 1); the attention heads: the joint CTC/
  * attention beam search with the model's ctc_weight (beam 1 included; asr_model_decode_with
- * below gives every option). tokens (max_tokens) out, *n_tokens their
+ * below gives every option); rnnt-las: the RNN-T beam search's n-best of size beam rescored
+ * by its speller (beam 1: greedy). tokens (max_tokens) out, *n_tokens their
  * count (ASR_ERR_TOO_LARGE if more than max_tokens). starts, ends (max_tokens each, may
  * be NULL): the output frames where each token begins and ends (inclusive): CTC: its run
  * in the best path (for beam > 1 in the Viterbi path of the beam's text, asr_ctc_align);
@@ -5356,7 +5424,8 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
                                    int beam, void *work, size_t work_bytes, asr_error *err);
 
 /* Decoding with options: what asr_model_decode does with its beam, and the attention heads'
- * own knobs (ESPnet's decoding options). The CTC and RNN-T heads read only `beam`.
+ * own knobs (ESPnet's decoding options), also rnnt-las's second pass (rescore, ctc_weight,
+ * penalty). The CTC and rnnt heads read only `beam`.
  *   beam         hypotheses kept (>= 1)
  *   ctc_weight   lambda of the joint CTC/attention score (section 7.4), in [0, 1]: 0 pure
  *                attention, 1 the CTC prefix score alone; > 0 needs the CTC branch
@@ -5368,8 +5437,16 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
  *                frames first: it is never a CTC label), each hypothesis scored by the
  *                decoder (asr_attention_rescore), the best of ctc_weight ln p_ctc + (1 -
  *                ctc_weight) ln p_att + penalty |y| kept. Needs the CTC branch.
- * Defaults (asr_model_decode_opts_default): beam, the model's ctc_weight, penalty 0,
- * maxlenratio 0, rescore 0. Token spans (starts, ends) of an attention head come from the
+ *                rnnt-las (two passes, [Sainath19]): n > 0 rescores the n-best of the RNN-T
+ *                beam search (asr_rnnt_beam_search_nbest with `beam`: at most min(n, beam)
+ *                hypotheses, ln P_rnnt(y_i|x) as the search summed it) with the speller in
+ *                teacher forcing (ln P_las(y_i, <eos>|x)) and keeps the best of
+ *                w ln P_rnnt + (1 - w) ln P_las + penalty |y|, w = ctc_weight (here the
+ *                first pass's weight; default 0: the speller's score alone); 0: the first
+ *                pass alone (greedy for beam 1, else the beam search's best).
+ * Defaults (asr_model_decode_opts_default): beam, the model's ctc_weight (0 for the other
+ * heads), penalty 0, maxlenratio 0, rescore 0 (rnnt-las: rescore = beam). The CTC and rnnt
+ * heads read only beam. Token spans (starts, ends) of an attention head come from the
  * CTC branch (the Viterbi path of the decoded text, asr_ctc_align); without it (las) from
  * the attention: start = end = the frame of the largest weight of the step that emits the
  * token. Errors (negative, nothing written, err names it): beam or rescore out of range,
@@ -9010,6 +9087,11 @@ ASRDEF void asr_audio_stream_close(asr_audio_stream *s) {
  *                          asr__subtract_column_mean                 steps 7, 11, 12
  *   asr_fbank_window    -> asr__window_value                         step 6
  *   asr_fbank_mel_banks -> asr__mel and the triangle formula         step 10
+ *   asr_vtln_warp_freq_naive -> itself: interpolation between the warp's four knots
+ *   asr_vtln_warp_freq_ref   -> itself: Kaldi's three pieces (VtlnWarpFreq)
+ *   asr_vtln_warp_freq  -> asr_vtln_warp_freq_ref  [fast: ref]             step 10a
+ *   asr_vtln_warp_mel_freq -> asr_vtln_warp_freq_ref between mel^-1 and mel; the fbank's
+ *                          triangles take their edges from asr__fbank_edges    step 10a
  *   asr_cmvn            -> itself                                    step 12
  *   asr_specaugment     -> itself, [Park19] section 2                step 13
  * The API and its full contract: section 3 of the declarations (search "3. Features").
@@ -9057,6 +9139,109 @@ ASR__PRIVATE double asr__fbank_high(const asr_fbank_opts *o) {
   return o->high_freq > 0 ? o->high_freq : 0.5 * o->sample_frequency + o->high_freq;
 }
 
+/* ---- The VTLN warp [Kaldi] of the triangles' edges (declarations: "Vocal tract length
+ * warping"). The validity of the arguments, shared by the tiers: low_freq < vtln_low <
+ * vtln_high < high_freq, alpha > 0, and the inflection points in order, l < h. */
+ASR__PRIVATE int asr__vtln_valid(double vtln_low, double vtln_high, double low_freq, double high_freq,
+                                 double alpha) {
+  if (!(isfinite(vtln_low) && isfinite(vtln_high) && isfinite(low_freq) && isfinite(high_freq))) return 0;
+  if (!(alpha > 0) || !isfinite(alpha)) return 0;
+  if (!(low_freq >= 0 && low_freq < vtln_low && vtln_low < vtln_high && vtln_high < high_freq)) return 0;
+  return vtln_low * ASR__MAX(1.0, alpha) < vtln_high * ASR__MIN(1.0, alpha);   /* l < h */
+}
+
+/* _naive: F is the continuous piecewise-linear function through the four knots
+ *   (x_0, y_0) = (low_freq, low_freq), (x_1, y_1) = (l, l / alpha),
+ *   (x_2, y_2) = (h, h / alpha),       (x_3, y_3) = (high_freq, high_freq),
+ * evaluated by its definition: find the piece x_i <= f <= x_{i+1} and interpolate,
+ *   F(f) = y_i + (y_{i+1} - y_i) (f - x_i) / (x_{i+1} - x_i);   F(f) = f off [x_0, x_3]. */
+ASRDEF asr_result asr_vtln_warp_freq_naive(double *out, double freq, double vtln_low, double vtln_high,
+                                           double low_freq, double high_freq, double alpha) {
+  double x[4], y[4];
+  int i;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(freq)) return ASR_ERR_NONFINITE;
+  if (!asr__vtln_valid(vtln_low, vtln_high, low_freq, high_freq, alpha)) return ASR_ERR_RANGE;
+  x[0] = y[0] = low_freq;                                  /* F(low_freq) = low_freq */
+  x[1] = vtln_low * (alpha > 1 ? alpha : 1.0);             /* l = vtln_low max(1, alpha) */
+  x[2] = vtln_high * (alpha < 1 ? alpha : 1.0);            /* h = vtln_high min(1, alpha) */
+  y[1] = x[1] / alpha;                                     /* F(l) = l / alpha */
+  y[2] = x[2] / alpha;                                     /* F(h) = h / alpha */
+  x[3] = y[3] = high_freq;                                 /* F(high_freq) = high_freq */
+  if (freq < x[0] || freq > x[3]) {                        /* outside: F(f) = f */
+    *out = freq;
+    return ASR_OK;
+  }
+  for (i = 0; i < 2 && freq > x[i + 1]; i++) {}            /* the piece holding f */
+  *out = y[i] + (y[i + 1] - y[i]) * (freq - x[i]) / (x[i + 1] - x[i]);
+  return ASR_OK;
+}
+
+/* _ref: Kaldi's MelBanks::VtlnWarpFreq, the three formulas with the outer slopes s_l, s_h. */
+ASRDEF asr_result asr_vtln_warp_freq_ref(double *out, double freq, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha) {
+  double l, h, scale, s_l, s_h;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(freq)) return ASR_ERR_NONFINITE;
+  if (!asr__vtln_valid(vtln_low, vtln_high, low_freq, high_freq, alpha)) return ASR_ERR_RANGE;
+  if (freq < low_freq || freq > high_freq) {               /* out of range: unwarped */
+    *out = freq;
+    return ASR_OK;
+  }
+  l = vtln_low * ASR__MAX(1.0, alpha);                     /* lower inflection point */
+  h = vtln_high * ASR__MIN(1.0, alpha);                    /* upper inflection point */
+  scale = 1.0 / alpha;                                     /* the centre piece's slope */
+  s_l = (scale * l - low_freq) / (l - low_freq);           /* (F(l) - low) / (l - low) */
+  s_h = (high_freq - scale * h) / (high_freq - h);         /* (high - F(h)) / (high - h) */
+  if (freq < l) *out = low_freq + s_l * (freq - low_freq);
+  else if (freq < h) *out = scale * freq;
+  else *out = high_freq + s_h * (freq - high_freq);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vtln_warp_freq(double *out, double freq, double vtln_low, double vtln_high,
+                                     double low_freq, double high_freq, double alpha) {
+  /* no fast path of its own: a handful of flops per call */
+  return asr_vtln_warp_freq_ref(out, freq, vtln_low, vtln_high, low_freq, high_freq, alpha);
+}
+
+/* M(m) = mel(F(mel^-1(m))): the warp seen on the mel axis (Kaldi's VtlnWarpMelFreq). */
+ASRDEF asr_result asr_vtln_warp_mel_freq(double *out, double mel, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha) {
+  double f;
+  asr_result r;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(mel)) return ASR_ERR_NONFINITE;
+  r = asr_vtln_warp_freq_ref(&f, asr__mel_inv(mel), vtln_low, vtln_high, low_freq, high_freq, alpha);
+  if (r != ASR_OK) return r;
+  *out = asr__mel(f);
+  return ASR_OK;
+}
+
+/* vtln_high as Kaldi reads it: < 0 is an offset below Nyquist (and so is 0, which Kaldi
+ * would refuse as a cut-off: it reads it as Nyquist, above high_freq, and refuses it too) */
+ASR__PRIVATE double asr__fbank_vtln_high(const asr_fbank_opts *o) {
+  return o->vtln_high > 0 ? o->vtln_high : 0.5 * o->sample_frequency + o->vtln_high;
+}
+
+/* The edges (mel) of triangle m, l_m = mel(f_lo) + m delta, c_m = l_m + delta, r_m = l_m +
+ * 2 delta, each warped by M when vtln_warp != 1 (Kaldi skips the warp at exactly 1). _naive
+ * warps with asr_vtln_warp_freq_naive, the other tiers with _ref. The options were checked. */
+ASR__PRIVATE void asr__fbank_edges(const asr_fbank_opts *o, int m, int naive, double e[3]) {
+  const double mlo = asr__mel(o->low_freq), hi = asr__fbank_high(o);
+  const double delta = (asr__mel(hi) - mlo) / (o->num_mel_bins + 1);
+  int i;
+  for (i = 0; i < 3; i++) {
+    e[i] = mlo + (m + i) * delta;                          /* l_m, c_m, r_m */
+    if (o->vtln_warp != 1.0) {                             /* M(e) = mel(F(mel^-1(e))) */
+      double f = asr__mel_inv(e[i]), w = f;
+      if (naive) asr_vtln_warp_freq_naive(&w, f, o->vtln_low, asr__fbank_vtln_high(o), o->low_freq, hi, o->vtln_warp);
+      else asr_vtln_warp_freq_ref(&w, f, o->vtln_low, asr__fbank_vtln_high(o), o->low_freq, hi, o->vtln_warp);
+      e[i] = asr__mel(w);
+    }
+  }
+}
+
 /* ---- 3.1 The fbank by its definition (_naive), one frame t: every step of the header's
  * list written out from Kaldi's source, sharing no code with _ref's steps:
  *   start = t M (snip_edges) or t M + M/2 - L/2          FirstSampleOfFrame, feature-window.cc
@@ -9077,7 +9262,6 @@ ASR__PRIVATE double asr__fbank_frame_naive(const asr_real *wave, int n, int t, c
                                            const asr__fbank_plan *p, asr_rng *rng) {
   const int L = p->L, M = p->M, N = p->N, B = p->B;
   const double a = 2.0 * 3.14159265358979323846 / (L - 1), pre = o->preemphasis_coefficient;
-  const double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (B + 1);
   double *x = p->frame, *u = p->cbuf, *P = p->spec, E = 0;
   int64_t start = o->snip_edges ? (int64_t)t * M : (int64_t)t * M + M / 2 - L / 2;
   int j, k, m;
@@ -9135,8 +9319,11 @@ ASR__PRIVATE double asr__fbank_frame_naive(const asr_real *wave, int n, int t, c
     if (!o->use_power) P[k] = sqrt(P[k]);                     /* |X[k]| */
   }
   for (m = 0; m < B; m++) {
-    /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition */
-    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta, s = 0;
+    /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition, the
+     * edges l_m, c_m, r_m (VTLN-warped when asked) from asr__fbank_edges */
+    double edge[3], l, c, r, s = 0;
+    asr__fbank_edges(o, m, 1, edge);
+    l = edge[0], c = edge[1], r = edge[2];
     for (k = 0; k < N / 2; k++) {
       double mel = p->melw[k], w = 0;
       if (mel > l && mel <= c) w = (mel - l) / (c - l);              /* rising edge */
@@ -9320,7 +9507,6 @@ ASR__PRIVATE void asr__real_fft_power(const double *x, const asr__fbank_plan *p,
  * and its transform (step 8). */
 ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan *p) {
   const double pi = 3.14159265358979323846;
-  double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p->B + 1);
   double bin_hz = o->sample_frequency / p->N;
   int j, k, m, used = 0, M2 = p->half;
   for (j = 0; j < p->L; j++) p->win[j] = asr__window_value(o, j, p->L);
@@ -9329,7 +9515,9 @@ ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan
     p->tw[2 * k + 1] = -sin(2 * pi * k / p->N);
   }
   for (m = 0; m < p->B; m++) {
-    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta;
+    double edge[3], l, c, r;
+    asr__fbank_edges(o, m, 0, edge);                     /* l_m, c_m, r_m, warped if asked */
+    l = edge[0], c = edge[1], r = edge[2];
     p->mel_first[m] = -1;
     p->mel_len[m] = 0;
     for (k = 0; k < p->half; k++) {
@@ -9367,26 +9555,26 @@ ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan
 
 ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
                                       asr_error *err) {
-  double mlo, delta, bin_hz;
+  double bin_hz;
   int N, half, m, k;
   asr_result r = asr_fbank_check_opts(o, err);
   if (r != ASR_OK) return r;
   if (!W) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
   N = asr_fbank_padded_size(o);
   half = N / 2;
-  mlo = asr__mel(o->low_freq);
-  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (o->num_mel_bins + 1);
   bin_hz = o->sample_frequency / N;
   for (m = 0; m < o->num_mel_bins; m++) {
-    double l = mlo + m * delta, c = l + delta, rr = mlo + (m + 2) * delta;
+    double edge[3], l, c, rr;
     asr_real *row = W + (size_t)m * (half + 1);
+    asr__fbank_edges(o, m, 0, edge);                     /* l_m, c_m, r_m, warped if asked */
+    l = edge[0], c = edge[1], rr = edge[2];
     for (k = 0; k <= half; k++) {
       double mel = asr__mel(bin_hz * k), w = 0;
       if (k < half && mel > l && mel <= c) w = (mel - l) / (c - l);
       else if (k < half && mel > c && mel < rr) w = (rr - mel) / (rr - c);
       row[k] = (asr_real)w;
     }
-    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(mlo + (m + 1) * delta);
+    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(c);
   }
   return ASR_OK;
 }
@@ -9561,6 +9749,9 @@ ASRDEF asr_fbank_opts asr_fbank_opts_default(void) {
   o.use_power = 1;
   o.htk_compat = 0;
   o.subtract_mean = 0;
+  o.vtln_warp = 1;
+  o.vtln_low = 100;
+  o.vtln_high = -500;
   return o;
 }
 
@@ -9600,7 +9791,7 @@ ASRDEF int asr_fbank_padded_size(const asr_fbank_opts *o) {
 ASRDEF int asr_fbank_dim(const asr_fbank_opts *o) { return o->num_mel_bins + (o->use_energy ? 1 : 0); }
 
 ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) {
-  double nyq, hi, mlo, mhi, delta, bin_hz;
+  double nyq, hi, bin_hz;
   int L, M, N, half, m, k;
   if (!o) return asr__fail(err, ASR_ERR_INVALID_ARG, "no options");
   if (!(o->sample_frequency > 0) || !isfinite(o->sample_frequency))
@@ -9646,15 +9837,34 @@ ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) 
     return asr__fail(err, ASR_ERR_RANGE,
                      "bad frequency range: low_freq %g and high_freq %g (= %g Hz) with Nyquist %g Hz "
                      "(need 0 <= low < high <= Nyquist)", o->low_freq, o->high_freq, hi, nyq);
+  /* the VTLN warp (Kaldi's MelBanks and torchaudio's get_mel_banks check these only when
+   * the warp factor is not 1) */
+  if (!isfinite(o->vtln_warp) || !(o->vtln_warp > 0))
+    return asr__fail(err, ASR_ERR_RANGE, "vtln_warp %g must be a positive warp factor (1: no warp)", o->vtln_warp);
+  if (!isfinite(o->vtln_low) || !isfinite(o->vtln_high))
+    return asr__fail(err, ASR_ERR_RANGE, "vtln_low and vtln_high must be finite");
+  if (o->vtln_warp != 1.0) {
+    double vlo = o->vtln_low, vhi = asr__fbank_vtln_high(o);
+    if (!(o->low_freq < vlo && vlo < vhi && vhi < hi))
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "bad VTLN cut-offs: vtln_low %g and vtln_high %g (= %g Hz) must satisfy "
+                       "low_freq %g < vtln_low < vtln_high < high_freq %g", vlo, o->vtln_high, vhi,
+                       o->low_freq, hi);
+    if (!asr__vtln_valid(vlo, vhi, o->low_freq, hi, o->vtln_warp))
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "vtln_warp %g is out of range for the cut-offs %g and %g Hz: need "
+                       "vtln_low max(1, warp) < vtln_high min(1, warp), i.e. %g < warp < %g",
+                       o->vtln_warp, vlo, vhi, vlo / vhi, vhi / vlo);
+  }
   /* Kaldi's MelBanks asserts that every triangle holds at least one FFT bin strictly
-   * inside (l_m, r_m); otherwise that output would be log(eps) forever */
-  mlo = asr__mel(o->low_freq);
-  mhi = asr__mel(hi);
-  delta = (mhi - mlo) / (o->num_mel_bins + 1);
+   * inside (l_m, r_m); otherwise that output would be log(eps) forever (the edges warped
+   * as the fbank warps them) */
   bin_hz = o->sample_frequency / N;
   k = 0;
   for (m = 0; m < o->num_mel_bins; m++) {
-    double l = mlo + m * delta, r = mlo + (m + 2) * delta;
+    double edge[3], l, r;
+    asr__fbank_edges(o, m, 0, edge);
+    l = edge[0], r = edge[2];
     while (k < half && asr__mel(bin_hz * k) <= l) k++;
     if (k >= half || !(asr__mel(bin_hz * k) < r))
       return asr__fail(err, ASR_ERR_RANGE,
@@ -27503,7 +27713,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
  * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, ctc-attention
- * 559k, las 607k. */
+ * 559k, las 607k, rnnt-las 620k. */
 typedef struct asr__recipe_row {
   const char *name;
   asr_model_encoder encoder;
@@ -27521,12 +27731,13 @@ static const asr__recipe_row asr__recipes[] = {
   {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT,        64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 0,   0,  0},
   {"ctc-attention",  ASR_ENCODER_CONFORMER,  ASR_HEAD_TRANSFORMER, 64,  3,  3,  15, 4, 256, 64, 2, 64, 2, 0,   0,  0.3},
   {"las",            ASR_ENCODER_CONFORMER,  ASR_HEAD_LAS,         64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
+  {"rnnt-las",       ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT_LAS,    64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
 };
 #define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
 /* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
 static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
-#define ASR__N_HEADS 4
-static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las"};
+#define ASR__N_HEADS 5
+static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las", "rnnt-las"};
 
 ASRDEF const char *asr_model_recipe_name(int i) {
   return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
@@ -27563,6 +27774,16 @@ ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *reci
     c->aconv_filts = r->head == ASR_HEAD_LAS ? 15 : 0;
     c->ctc_weight = r->ctc_weight;
     c->lsm_weight = 0.1;
+  }
+  if (r->head == ASR_HEAD_RNNT_LAS) {
+    /* the rnnt recipe's head and the las recipe's speller (its vocabulary ASR_ATT_VOCAB,
+     * asr__speller_vocab); no CTC branch, no label smoothing: L_las = -ln P_las(y, <eos>|x) */
+    c->dec_layers = r->dec_layers;
+    c->dec_units = r->dec_units;
+    c->att_dim = r->att_dim;
+    c->aconv_chans = 10;
+    c->aconv_filts = 15;
+    c->rnnt_weight = 0.5;
   }
   return ASR_OK;
 }
@@ -27634,7 +27855,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
     asr__tdec_cfg(m, &tc);
     asr_tdec_params_init(&m->params, "decoder.", &tc, rng);
   }
-  if (cfg->head == ASR_HEAD_LAS) {
+  if (cfg->head == ASR_HEAD_LAS || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* nn.Embedding N(0,1); nn.LSTMCell every weight and bias U(-1/sqrt(D), 1/sqrt(D)) */
     const asr__las_idx *k = &m->las;
     double bound = 1.0 / sqrt((double)cfg->dec_units);
@@ -27650,7 +27871,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
       }
     }
   }
-  if (cfg->head == ASR_HEAD_RNNT) {
+  if (cfg->head == ASR_HEAD_RNNT || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
     asr_real *e = asr_params_ptr(&m->params, m->emb);
     size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
@@ -27694,12 +27915,21 @@ ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err) {
+  return asr_model_features_warped(m, feats, wave, n, sample_rate, 1.0, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                            int n, int sample_rate, double vtln_warp, void *work,
+                                            size_t work_bytes, asr_error *err) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
   int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
   int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
   size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
   asr_real *x;
   asr_result r;
+  o.vtln_warp = vtln_warp;                      /* 1: no warp, the fbank skips it */
+  r = asr_fbank_check_opts(&o, err);
+  if (r != ASR_OK) return r;
   if (len < 0)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
   if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
@@ -27981,7 +28211,15 @@ ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) 
  * gradient (training), or +inf (evaluation). */
 enum { ASR__KEEP_INF = 0, ASR__ZERO_INF = 1 };
 
-/* HEADS "transformer" and "las": the attention decoder's parameters, bound from the store
+/* The heads' kinds: an RNN-T head (rnnt, rnnt-las), a LAS speller (las, rnnt-las), and the
+ * speller's vocabulary (the model's; rnnt-las: its RNN-T vocabulary plus <sos>/<eos>). */
+ASR__PRIVATE int asr__has_rnnt(asr_model_head h) { return h == ASR_HEAD_RNNT || h == ASR_HEAD_RNNT_LAS; }
+ASR__PRIVATE int asr__has_speller(asr_model_head h) { return h == ASR_HEAD_LAS || h == ASR_HEAD_RNNT_LAS; }
+ASR__PRIVATE int asr__speller_vocab(const asr_model *m) {
+  return m->cfg.head == ASR_HEAD_RNNT_LAS ? m->cfg.vocab + 1 : m->cfg.vocab;
+}
+
+/* HEADS "transformer", "las" and "rnnt-las": the attention decoder's parameters, bound from the store
  * (the LAS ones from their indices; the Transformer's by name, asr_tdec_params_bind). dec
  * and gdec: room for ASR_MODEL_MAX_DEC_LAYERS LSTM cells. */
 ASR__PRIVATE void asr__las_bind(const asr_model *m, asr_las_speller_config *cfg, asr_las_speller_params *p,
@@ -27989,7 +28227,7 @@ ASR__PRIVATE void asr__las_bind(const asr_model *m, asr_las_speller_config *cfg,
   const asr_params *P = &m->params;
   const asr__las_idx *k = &m->las;
   int l;
-  asr_las_speller_config_init(cfg, m->cfg.vocab, m->cfg.dec_units, m->cfg.dec_layers, m->cfg.channels,
+  asr_las_speller_config_init(cfg, asr__speller_vocab(m), m->cfg.dec_units, m->cfg.dec_layers, m->cfg.channels,
                               ASR_ATTENTION_LOCATION, m->cfg.att_dim, m->cfg.aconv_chans, m->cfg.aconv_filts);
   memset(p, 0, sizeof *p);
   p->embed = asr_params_ptr(P, k->embed);
@@ -28025,7 +28263,7 @@ ASR__PRIVATE void asr__tdec_cfg(const asr_model *m, asr_tdec_config *c) {
 
 ASR__PRIVATE int asr__is_att_head(asr_model_head h) { return h == ASR_HEAD_TRANSFORMER || h == ASR_HEAD_LAS; }
 /* The CTC output layer exists: the CTC head, or an attention head with ctc_weight > 0. */
-ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && m->cfg.head != ASR_HEAD_RNNT; }
+ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && !asr__has_rnnt(m->cfg.head); }
 
 /* The CTC loss on the output layer (P->logits), per utterance into ctc (N); with P->mode
  * TRAIN its gradient, scale/N per utterance (scale = dL/dL_ctc: 1 for the CTC head, lambda
@@ -28061,7 +28299,7 @@ ASR__PRIVATE asr_result asr__ctc_branch_loss(asr_model *m, asr__model_plan *P, d
  * into the decoder's gradients and is ADDED to P->denc. */
 ASR__PRIVATE asr_result asr__att_branch_loss(asr_model *m, asr__model_plan *P, double *att, const int *targets,
                                              const int *target_lengths, double scale, asr_error *err) {
-  int n, j, N = P->N, To = P->Tout, S = P->S, U = S + 1, V = m->cfg.vocab, eos = V - 1;
+  int n, j, N = P->N, To = P->Tout, S = P->S, U = S + 1, V = asr__speller_vocab(m), eos = V - 1;
   int train = P->mode == ASR__PASS_TRAIN;
   double eps = m->cfg.lsm_weight;
   asr_result r;
@@ -28162,84 +28400,126 @@ ASR__PRIVATE asr_result asr__hybrid_head_loss(asr_model *m, asr__model_plan *P, 
   return rc;
 }
 
-/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
- * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
- * the head's parameter gradients (+=) and P->denc (written). zero_inf (ASR__ZERO_INF or
- * ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with ASR__ZERO_INF an infeasible
- * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
-ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
-                                             const int *target_lengths, int zero_inf, asr_error *err) {
+/* The RNN-T loss of [Graves12] (asr_rnnt_joint_loss_rowwise) per utterance into
+ * rnnt (N), one utterance at a time: g = stateless(labels), then the joint and the loss row
+ * by row. With P->mode TRAIN the gradient of scale (1/N) sum_n rnnt[n] (scale = dL/dL_rnnt:
+ * 1 for the rnnt head, lambda in rnnt-las) goes into the prediction network's and the
+ * joiner's gradients (+=) and is WRITTEN to P->denc (the first branch to touch it). The
+ * joint's gradients go to P->jgrad first, scaled at the end. */
+ASR__PRIVATE asr_result asr__rnnt_branch_loss(asr_model *m, asr__model_plan *P, double *rnnt, const int *targets,
+                                              const int *target_lengths, double scale, asr_error *err) {
   int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
   asr_result r;
+  asr_rnnt_joint J;
+  asr_rnnt_stateless Ps;
+  asr_rnnt_joint_grad dJ;
+  asr_rnnt_stateless_grad dP;
+  asr_rnnt_opts o = asr_rnnt_default_opts();
+  int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
+  size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
+  asr_real inv = (asr_real)(scale / N), *jg = P->jgrad;
+  memset(&dJ, 0, sizeof dJ);
+  memset(&dP, 0, sizeof dP);
+  asr__rnnt_head(m, &J, &Ps, P->jbias);
+  if (train) {
+    memset(jg, 0, sizeof(asr_real) * nj);
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+    dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
+    dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
+    dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
+    dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
+  }
+  for (n = 0; n < N; n++) {
+    const int *y = targets + (size_t)n * S;
+    int U = target_lengths[n];
+    if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
+    for (h = 0; h < U; h++)
+      if (y[h] < 1 || y[h] >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
+    r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
+    if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
+    if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
+    r = asr_rnnt_joint_loss_rowwise(&rnnt[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
+                                    train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
+                                    P->work, P->work_bytes, err);
+    if (r < 0) return r;
+    if (!train) continue;
+    for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
+    r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
+  }
+  if (!train) return ASR_OK;
+  for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
+  {
+    /* the joint's gradients, scale/N of them, into the parameters; the bias b is the sum
+     * of the two projections' biases, so each gets all of db */
+    asr_params *Pm = &m->params;
+    asr_real *dst[4];
+    const asr_real *src[4];
+    size_t cnt[4];
+    int i;
+    dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
+    dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
+    dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
+    dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
+    for (i = 0; i < 4; i++)
+      for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
+    for (h = 0; h < H; h++) {
+      asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
+      asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
+    }
+  }
+  return ASR_OK;
+}
+
+/* HEAD "rnnt-las": [Sainath19]'s combined loss, per utterance
+ *   L = lambda L_rnnt + (1 - lambda) L_las,    lambda = rnnt_weight
+ * L_rnnt = -ln P_rnnt(y|x) (asr__rnnt_branch_loss), L_las = the speller's teacher-forced
+ * cross-entropy -ln P_las(y, <eos>|x) (asr__att_branch_loss with lsm_weight 0; label
+ * smoothing when lsm_weight > 0); both read the same encoder output, so dL/denc is the sum
+ * of the two branches' (lambda and 1 - lambda times theirs). A branch whose weight is 0 is
+ * not run. */
+ASR__PRIVATE asr_result asr__twopass_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                               const int *target_lengths, asr_error *err) {
+  double lam = m->cfg.rnnt_weight;
+  int n, N = P->N, C = m->cfg.channels;
+  asr_result r;
+  for (n = 0; n < N; n++) P->ctc_l[n] = P->att_l[n] = 0;   /* ctc_l holds L_rnnt here */
+  if (lam > 0) {
+    r = asr__rnnt_branch_loss(m, P, P->ctc_l, targets, target_lengths, lam, err);
+    if (r < 0) return r;
+  } else if (P->mode == ASR__PASS_TRAIN) {
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * P->Tout * C);
+  }
+  if (lam < 1) {
+    r = asr__att_branch_loss(m, P, P->att_l, targets, target_lengths, 1 - lam, err);
+    if (r < 0) return r;
+  }
+  for (n = 0; n < N; n++) {
+    /* a weight-0 side contributes exactly 0, also when its loss is +inf */
+    losses[n] = (lam > 0 ? lam * P->ctc_l[n] : 0) + (lam < 1 ? (1 - lam) * P->att_l[n] : 0);
+  }
+  return ASR_OK;
+}
+
+/* HEAD loss, one value per utterance in losses (N): -ln p(y|x) (rnnt-las: the combined
+ * loss). With P->mode TRAIN the gradient of the batch mean (1/N) sum_n losses[n] is
+ * backpropagated through the head: the head's parameter gradients (+=) and P->denc
+ * (written). zero_inf (ASR__ZERO_INF or ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with
+ * ASR__ZERO_INF an infeasible utterance counts 0 and gives no gradient (training); else its
+ * loss is +inf. */
+ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                             const int *target_lengths, int zero_inf, asr_error *err) {
+  int N = P->N, To = P->Tout, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
   if (m->cfg.head == ASR_HEAD_CTC) {
     if (train) memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
     return asr__ctc_branch_loss(m, P, losses, targets, target_lengths, zero_inf, 1.0, err);
   } else if (asr__is_att_head(m->cfg.head)) {
     return asr__hybrid_head_loss(m, P, losses, targets, target_lengths, zero_inf, err);
-  } else {
-    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
-     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
-    asr_rnnt_joint J;
-    asr_rnnt_stateless Ps;
-    asr_rnnt_joint_grad dJ;
-    asr_rnnt_stateless_grad dP;
-    asr_rnnt_opts o = asr_rnnt_default_opts();
-    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
-    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
-    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
-    memset(&dJ, 0, sizeof dJ);
-    memset(&dP, 0, sizeof dP);
-    asr__rnnt_head(m, &J, &Ps, P->jbias);
-    if (train) {
-      memset(jg, 0, sizeof(asr_real) * nj);
-      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
-      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
-      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
-      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
-    }
-    for (n = 0; n < N; n++) {
-      const int *y = targets + (size_t)n * S;
-      int U = target_lengths[n];
-      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
-      for (h = 0; h < U; h++)
-        if (y[h] < 1 || y[h] >= V)
-          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
-      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
-      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
-      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
-                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
-                                      P->work, P->work_bytes, err);
-      if (r < 0) return r;
-      if (!train) continue;
-      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
-      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
-    }
-    if (!train) return ASR_OK;
-    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
-    {
-      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
-       * the two projections' biases, so each gets all of db */
-      asr_params *Pm = &m->params;
-      asr_real *dst[4];
-      const asr_real *src[4];
-      size_t cnt[4];
-      int i;
-      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
-      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
-      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
-      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
-      for (i = 0; i < 4; i++)
-        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
-      for (h = 0; h < H; h++) {
-        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
-        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
-      }
-    }
-    return ASR_OK;
+  } else if (m->cfg.head == ASR_HEAD_RNNT_LAS) {
+    return asr__twopass_head_loss(m, P, losses, targets, target_lengths, err);
   }
+  return asr__rnnt_branch_loss(m, P, losses, targets, target_lengths, 1.0, err);
 }
 
 /* ---- 9.6 The train step, the loss in evaluation mode, inference */
@@ -28345,7 +28625,7 @@ ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *
   asr__model_plan P;
   asr_result r;
   int U = n + 1, To, i, t;
-  if (!asr__is_att_head(m->cfg.head))
+  if (!asr__is_att_head(m->cfg.head) && !asr__has_speller(m->cfg.head))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s has no attention decoder", m->cfg.recipe);
   if (!alpha || !feats || T < 1 || n < 0 || (n > 0 && !tokens))
     return asr__fail(err, ASR_ERR_INVALID_ARG, "attention: bad sizes or NULL arguments");
@@ -28357,7 +28637,7 @@ ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *
   if (r == ASR_OK) r = asr__att_branch_loss(m, &P, P.att_l, tokens, &n, 1.0, err);
   if (r != ASR_OK) return r;
   To = P.Tout;
-  if (m->cfg.head == ASR_HEAD_LAS) {
+  if (asr__has_speller(m->cfg.head)) {
     asr_las_speller_config lc;
     asr_las_speller_params lp;
     asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
@@ -28454,7 +28734,7 @@ typedef struct asr__att_scorer {
 ASR__PRIVATE asr_result asr__att_scorer_init(asr_model *m, asr__att_scorer *w, asr_s2s_scorer *s,
                                              const asr_real *enc, int L, int cap, void *work, size_t work_bytes,
                                              asr_error *err) {
-  if (m->cfg.head == ASR_HEAD_LAS) {
+  if (asr__has_speller(m->cfg.head)) {
     asr__las_bind(m, &w->lc, &w->lp, NULL, w->dec, NULL);
     return asr_las_scorer_init(s, &w->las, enc, L, L, &w->lp, &w->lc, work, work_bytes, err);
   }
@@ -28469,7 +28749,7 @@ ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, i
   o.ctc_weight = m && asr__is_att_head(m->cfg.head) ? m->cfg.ctc_weight : 0;
   o.penalty = 0;
   o.maxlenratio = 0;
-  o.rescore = 0;
+  o.rescore = m && m->cfg.head == ASR_HEAD_RNNT_LAS ? beam : 0;   /* rnnt-las: rescore the whole beam */
   return o;
 }
 
@@ -28615,7 +28895,25 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
     /* the decoders' own workspace after the scorer's scratch, rounded up to 64 bytes */
     scratch = (scratch + 63) & ~(size_t)63;
     bo.beam = beam;
-    if (beam == 1)
+    if (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0) {
+      /* two passes [Sainath19]: the first pass's n-best (ln Pr(y_i|x) as the search summed
+       * it), each hypothesis scored by the speller in teacher forcing, the best of
+       * w ln P_rnnt + (1 - w) ln P_las + penalty |y| kept (w = o->ctc_weight) */
+      asr__att_scorer w;
+      asr_s2s_scorer s;
+      int nh = 0, best = 0;
+      r = asr_rnnt_beam_search_nbest(D.nb_tok, D.nb_len, D.nb_first, &nh, o->rescore, D.max_hyp,
+                                     asr_rnnt_model_scorer, &rm, L, V, 0, &bo, (unsigned char *)D.dwork + scratch,
+                                     D.dwork_bytes - scratch);
+      if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
+      r = asr__att_scorer_init(m, &w, &s, D.P.enc, L, D.cap, D.awork, D.awork_bytes, err);
+      if (r != ASR_OK) return r;
+      r = asr_attention_rescore(&best, D.nb_att, NULL, D.nb_tok, D.nb_len, D.nb_first, nh, D.max_hyp, o->ctc_weight,
+                                o->penalty, &s, asr__speller_vocab(m) - 1, D.dwork, D.dwork_bytes, err);
+      if (r < 0) return r;
+      n = D.nb_len[best];
+      memcpy(D.tok, D.nb_tok + (size_t)best * D.max_hyp, sizeof(int) * (size_t)n);
+    } else if (beam == 1)
       r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
                                  (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
     else
@@ -29143,6 +29441,16 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
   {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
   {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
+  {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"dec_units", offsetof(asr_model_config, dec_units), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"att_dim", offsetof(asr_model_config, att_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"aconv_chans", offsetof(asr_model_config, aconv_chans), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"rnnt_weight", offsetof(asr_model_config, rnnt_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
+  {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
@@ -29341,14 +29649,19 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   const char *bad = NULL;
   int i;
   int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
+  int rnnt = c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS, spl = c->head == ASR_HEAD_LAS || c->head == ASR_HEAD_RNNT_LAS;
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
   else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
   else if (c->vocab != (att ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
   else if (att && !cf) bad = "encoder";             /* the attention heads follow the Conformer */
   else if (att && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
-  else if (c->head == ASR_HEAD_LAS && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
-  else if (c->head == ASR_HEAD_LAS && (c->aconv_filts < 0 || c->aconv_filts > 100)) bad = "aconv_filts";
+  else if (c->head == ASR_HEAD_RNNT_LAS && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
+  else if (spl && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
+  else if (spl && (c->aconv_filts < 0 || c->aconv_filts > 100)) bad = "aconv_filts";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !(c->rnnt_weight >= 0 && c->rnnt_weight <= 1)) bad = "rnnt_weight";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !cf) bad = "encoder";
   else if (att && !(c->ctc_weight >= 0 && c->ctc_weight <= 1)) bad = "ctc_weight";
   else if (att && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
   else if (c->channels < 8 ||  /* ContextNet's SE has C/8 units */ (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
@@ -29356,9 +29669,9 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
   else if (c->kernel < 1 || c->kernel % 2 == 0) bad = "kernel";
   else if (cf && c->ff_dim < 1) bad = "ff_dim";
-  else if (c->head == ASR_HEAD_RNNT && c->pred_dim < 1) bad = "pred_dim";
-  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
-  else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
+  else if (rnnt && c->pred_dim < 1) bad = "pred_dim";
+  else if (rnnt && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
+  else if (rnnt && c->joint_dim < 1) bad = "joint_dim";
   else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
   widths[0].name = "channels", widths[0].v = c->channels, widths[0].max = ASR_MODEL_MAX_WIDTH;
   widths[1].name = "ff_dim", widths[1].v = c->ff_dim, widths[1].max = ASR_MODEL_MAX_WIDTH;
@@ -29437,31 +29750,35 @@ ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config 
     asr_tdec_config tc;
     asr__tdec_cfg(m, &tc);
     bad |= asr_tdec_params_declare(P, "decoder.", &tc) != ASR_OK;
-  } else if (cfg->head == ASR_HEAD_LAS) {
-    /* espnet2's RNNDecoder (dtype lstm, att_conf location): keys decoder.* */
+  } else if (cfg->head == ASR_HEAD_LAS || cfg->head == ASR_HEAD_RNNT_LAS) {
+    /* espnet2's RNNDecoder (dtype lstm, att_conf location): keys decoder.* (rnnt-las:
+     * las_decoder.*, beside the transducer's decoder.*); its vocabulary V (rnnt-las V + 1) */
     asr__las_idx *k = &m->las;
     int D = cfg->dec_units, A = cfg->att_dim, Ch = cfg->aconv_chans, l, Do = D + C;  /* context_residual */
-    char name[64];
-    bad |= (k->embed = asr__reg(P, "decoder.", "embed.weight", 2, V, D, 0, 0)) < 0;
+    int Vs = cfg->head == ASR_HEAD_RNNT_LAS ? V + 1 : V;
+    const char *pre = cfg->head == ASR_HEAD_RNNT_LAS ? "las_decoder." : "decoder.";
+    char name[64], att[64];
+    snprintf(att, sizeof att, "%satt_list.0.", pre);
+    bad |= (k->embed = asr__reg(P, pre, "embed.weight", 2, Vs, D, 0, 0)) < 0;
     for (l = 0; l < cfg->dec_layers; l++) {
       snprintf(name, sizeof name, "decoder.%d.weight_ih", l);
-      bad |= (k->w_ih[l] = asr__reg(P, "decoder.", name, 2, 4 * D, l ? D : D + C, 0, 0)) < 0;
+      bad |= (k->w_ih[l] = asr__reg(P, pre, name, 2, 4 * D, l ? D : D + C, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.weight_hh", l);
-      bad |= (k->w_hh[l] = asr__reg(P, "decoder.", name, 2, 4 * D, D, 0, 0)) < 0;
+      bad |= (k->w_hh[l] = asr__reg(P, pre, name, 2, 4 * D, D, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.bias_ih", l);
-      bad |= (k->b_ih[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+      bad |= (k->b_ih[l] = asr__reg(P, pre, name, 1, 4 * D, 0, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.bias_hh", l);
-      bad |= (k->b_hh[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+      bad |= (k->b_hh[l] = asr__reg(P, pre, name, 1, 4 * D, 0, 0, 0)) < 0;
     }
-    bad |= (k->att[0] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.weight", 2, A, C, 0, 0)) < 0;
-    bad |= (k->att[1] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.bias", 1, A, 0, 0, 0)) < 0;
-    bad |= (k->att[2] = asr__reg(P, "decoder.att_list.0.", "mlp_dec.weight", 2, A, D, 0, 0)) < 0;
-    bad |= (k->att[3] = asr__reg(P, "decoder.att_list.0.", "mlp_att.weight", 2, A, Ch, 0, 0)) < 0;
-    bad |= (k->att[4] = asr__reg(P, "decoder.att_list.0.", "loc_conv.weight", 4, Ch, 1, 1, 2 * cfg->aconv_filts + 1)) < 0;
-    bad |= (k->att[5] = asr__reg(P, "decoder.att_list.0.", "gvec.weight", 2, 1, A, 0, 0)) < 0;
-    bad |= (k->att[6] = asr__reg(P, "decoder.att_list.0.", "gvec.bias", 1, 1, 0, 0, 0)) < 0;
-    bad |= (k->out_w = asr__reg(P, "decoder.", "output.weight", 2, V, Do, 0, 0)) < 0;
-    bad |= (k->out_b = asr__reg(P, "decoder.", "output.bias", 1, V, 0, 0, 0)) < 0;
+    bad |= (k->att[0] = asr__reg(P, att, "mlp_enc.weight", 2, A, C, 0, 0)) < 0;
+    bad |= (k->att[1] = asr__reg(P, att, "mlp_enc.bias", 1, A, 0, 0, 0)) < 0;
+    bad |= (k->att[2] = asr__reg(P, att, "mlp_dec.weight", 2, A, D, 0, 0)) < 0;
+    bad |= (k->att[3] = asr__reg(P, att, "mlp_att.weight", 2, A, Ch, 0, 0)) < 0;
+    bad |= (k->att[4] = asr__reg(P, att, "loc_conv.weight", 4, Ch, 1, 1, 2 * cfg->aconv_filts + 1)) < 0;
+    bad |= (k->att[5] = asr__reg(P, att, "gvec.weight", 2, 1, A, 0, 0)) < 0;
+    bad |= (k->att[6] = asr__reg(P, att, "gvec.bias", 1, 1, 0, 0, 0)) < 0;
+    bad |= (k->out_w = asr__reg(P, pre, "output.weight", 2, Vs, Do, 0, 0)) < 0;
+    bad |= (k->out_b = asr__reg(P, pre, "output.bias", 1, Vs, 0, 0, 0)) < 0;
   }
   if (cfg->head == ASR_HEAD_CTC || ((cfg->head == ASR_HEAD_TRANSFORMER || cfg->head == ASR_HEAD_LAS) &&
                                     cfg->ctc_weight > 0)) {
@@ -29470,7 +29787,8 @@ ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config 
     const char *pre = cfg->encoder == ASR_ENCODER_CONTEXTNET ? "output." : "ctc.ctc_lo.";
     bad |= (m->out_w = asr__reg(P, pre, "weight", 2, V, C, 0, 0)) < 0;
     bad |= (m->out_b = asr__reg(P, pre, "bias", 1, V, 0, 0, 0)) < 0;
-  } else if (cfg->head == ASR_HEAD_RNNT) {
+  }
+  if (cfg->head == ASR_HEAD_RNNT || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* icefall's Decoder (embedding, conv) and Joiner (encoder_proj, decoder_proj,
      * output_linear) */
     int Pd = cfg->pred_dim, J = cfg->joint_dim;
@@ -29640,10 +29958,10 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
     }
     if (mode == ASR__PASS_TRAIN) P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
   }
-  if (asr__is_att_head(m->cfg.head)) {
+  if (asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS) {
     if (mode != ASR__PASS_INFER && Tout > 0) {
       int U = S + 1;
-      size_t nuv = (size_t)N * U * V;
+      size_t nuv = (size_t)N * U * asr__speller_vocab(m);
       P->ys_pad = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * (S ? S : 1));
       P->ys_in = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
       P->ys_out = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
@@ -29670,7 +29988,8 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       }
       P->dsaved = asr__bump_take(a, P->dsaved_bytes);
     }
-  } else if (m->cfg.head == ASR_HEAD_RNNT && mode != ASR__PASS_INFER) {
+  }
+  if (asr__has_rnnt(m->cfg.head) && mode != ASR__PASS_INFER) {
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
     int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim;
@@ -29899,6 +30218,27 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
     asr__take_max(&ws, asr_rnnt_model_scratch_size(&J, &Ps) + R * (size_t)V + 64);
     asr__take_max(&ws, asr_rnnt_beam_workspace_size(V, K, &bo) + asr_rnnt_model_scratch_size(&J, &Ps) + 64);
     asr__take_max(&ws, asr_rnnt_joint_workspace_size(&J, L, K + 1));
+    if (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0) {
+      /* the second pass: the n-best (rescore rows of K tokens), both passes' scores, the
+       * speller as a scorer over the L frames and its teacher-forcing workspace */
+      int nb = o->rescore, Lc = L > 0 ? L : 1;
+      asr__att_scorer w;
+      asr_s2s_scorer s;
+      memset(&w, 0, sizeof w);
+      memset(&s, 0, sizeof s);
+      asr__las_bind(m, &w.lc, &w.lp, NULL, w.dec, NULL);
+      w.las.cfg = &w.lc, w.las.T = Lc;
+      s.V = asr__speller_vocab(m);
+      s.user = &w.las, s.state_bytes = asr__las_scorer_state_bytes;
+      D->cap = K + 1;
+      D->awork_bytes = asr_las_scorer_workspace_size(&w.lc, Lc);
+      D->awork = asr__bump_take(a, D->awork_bytes);
+      D->nb_tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb * (K ? K : 1));
+      D->nb_len = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb);
+      D->nb_first = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      D->nb_att = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      asr__take_max(&ws, asr_s2s_sequence_workspace_size(&s, K));
+    }
   }
   D->tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)(K + 1));
   D->path = (int *)asr__bump_take(a, sizeof(int) * (size_t)((K > L ? K : L) + 1));
@@ -29925,14 +30265,14 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
 
 /* The decoding options a model can use; one line naming the first that is not. */
 ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err) {
-  int att = asr__is_att_head(m->cfg.head);
+  int att = asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS;
   if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
   if (!att) return ASR_OK;
   if (!(o->ctc_weight >= 0 && o->ctc_weight <= 1))
     return asr__fail(err, ASR_ERR_RANGE, "decode: ctc_weight = %g is outside [0, 1]", o->ctc_weight);
   if (o->rescore < 0 || o->rescore > 10000)
     return asr__fail(err, ASR_ERR_RANGE, "decode: rescore = %d is outside [0, 10000]", o->rescore);
-  if (!asr__has_ctc(m) && (o->ctc_weight > 0 || o->rescore > 0))
+  if (!asr__has_ctc(m) && m->cfg.head != ASR_HEAD_RNNT_LAS && (o->ctc_weight > 0 || o->rescore > 0))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: recipe %s has no CTC branch (ctc_weight %g, rescore %d need one)",
                      m->cfg.recipe, o->ctc_weight, o->rescore);
   if (!(o->penalty == o->penalty && fabs(o->penalty) < 1e9))

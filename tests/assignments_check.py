@@ -10,8 +10,12 @@ calling the library's functions does not link in instructor mode; under DEBUG=1
 Runs examples/assignments/grade.sh, as `make grade` does. One line per check, then
 "N passed, N failed". Needs build/asrtool-f64 (make test builds it first).
 """
+import ast
+import itertools
+import math
 import os
 import re
+import struct
 import subprocess
 import sys
 
@@ -27,7 +31,14 @@ BROKEN = [
     ("ctc", 6, 6, "B merges repeated labels first"),
     ("ctc", 7, 1, "crashed with signal 11"),
     ("ctc", 8, 6, "did not finish within"),
+    ("rnnt", 1, 1, "that is the raw logit"),
+    ("rnnt", 2, 2, "carries y(t,u-1)"),
+    ("rnnt", 3, 3, "the final blank included"),
+    ("rnnt", 4, 4, "the node's own, not y(t,u+1)"),
+    ("rnnt", 5, 5, "every k also gets Pr(k|t,u) gamma(t,u)"),
+    ("rnnt", 6, 3, "crashed with signal 11"),
 ]
+NPARTS = {"ctc": 6, "rnnt": 5}
 
 
 def grade(a, student, mode="library", debug="", cflags=""):
@@ -35,6 +46,65 @@ def grade(a, student, mode="library", debug="", cflags=""):
     p = subprocess.run(["sh", "examples/assignments/grade.sh", a, student, debug, mode], cwd=ROOT,
                        capture_output=True, text=True, env=env, timeout=900)
     return p.returncode, p.stdout + p.stderr
+
+
+def load_npy(path):
+    """(values, shape) of a little-endian, C-ordered .npy file (standard library only)."""
+    with open(path, "rb") as f:
+        b = f.read()
+    hl, off = (struct.unpack("<H", b[8:10])[0], 10) if b[6] == 1 else (struct.unpack("<I", b[8:12])[0], 12)
+    h = ast.literal_eval(b[off:off + hl].decode())
+    fmt = {"<f4": "f", "<f8": "d", "<i4": "i", "<i8": "q"}[h["descr"]]
+    n = math.prod(h["shape"])
+    return list(struct.unpack(f"<{n}{fmt}", b[off + hl:off + hl + n * struct.calcsize(fmt)])), h["shape"]
+
+
+def rnnt_refs_check(refs):
+    """The RNN-T references (asrtool) against Python computing the definitions: ln blank(t,u)
+    and ln y(t,u) as the log-softmax of each node ([Graves12] eqs. (13)-(15)); the loss as
+    -ln of the sum over every alignment of the product of its arrows' probabilities (eq. (1),
+    enumerated: C(T+U-1, U) alignments, 6 and 3 here). Returns (max error, problem or '')."""
+    x, (N, T, U1, V) = load_npy(f"{refs}/rnnt_logits.npy")
+    y, _ = load_npy(f"{refs}/rnnt_targets.npy")
+    il, _ = load_npy(f"{refs}/rnnt_logit_lengths.npy")
+    tl, _ = load_npy(f"{refs}/rnnt_target_lengths.npy")
+    lb, _ = load_npy(f"{refs}/lattice/log_blank.npy")
+    ll, _ = load_npy(f"{refs}/lattice/log_label.npy")
+    loss, _ = load_npy(f"{refs}/loss/loss.npy")
+    U, worst = U1 - 1, 0.0
+    for n in range(N):
+        def logp(t, u, k):
+            z = x[((n * T + t) * U1 + u) * V:((n * T + t) * U1 + u + 1) * V]
+            m = max(z)
+            return z[k] - m - math.log(sum(math.exp(v - m) for v in z))
+        for t in range(T):
+            for u in range(U1):
+                i = (n * T + t) * U1 + u
+                inside = t < il[n] and u <= tl[n]
+                want_b = logp(t, u, 0) if inside else -math.inf
+                want_l = logp(t, u, y[n * U + u]) if inside and u < tl[n] else -math.inf
+                for got, want, what in ((lb[i], want_b, "log_blank"), (ll[i], want_l, "log_label")):
+                    if math.isinf(want) or math.isinf(got):
+                        if got != want:
+                            return worst, f"{what}[{n},{t},{u}] = {got}, expected {want}"
+                    else:
+                        worst = max(worst, abs(got - want))
+        # every alignment: the positions of the U_n labels among the T_n-1+U_n steps before
+        # the final blank
+        Tn, Un, total = il[n], tl[n], 0.0
+        for labels_at in itertools.combinations(range(Tn - 1 + Un), Un):
+            t = u = 0
+            lp = 0.0
+            for step in range(Tn - 1 + Un):
+                if step in labels_at:
+                    lp += logp(t, u, y[n * U + u])
+                    u += 1
+                else:
+                    lp += logp(t, u, 0)
+                    t += 1
+            total += math.exp(lp + logp(t, u, 0))   # the final blank at (T,U)
+        worst = max(worst, abs(loss[n] + math.log(total)))
+    return worst, ""
 
 
 def parts(out):
@@ -60,20 +130,26 @@ def main():
         passed += ok
         failed += not ok
 
-    rc, out = grade("ctc", "examples/assignments/ctc/library.c")
-    score = re.search(r"score: (\d+)/(\d+)", out)
-    report(rc == 0 and score and score.group(1) == score.group(2), "ctc/library_full_marks",
-           score.group(0) if score else out.strip()[-300:])
+    for a in NPARTS:
+        rc, out = grade(a, f"examples/assignments/{a}/library.c")
+        score = re.search(r"score: (\d+)/(\d+)", out)
+        report(rc == 0 and score and score.group(1) == score.group(2) == str(NPARTS[a]), f"{a}/library_full_marks",
+               score.group(0) if score else out.strip()[-300:])
+    # the references the RNN-T grader holds (made by grade.sh above) against the definitions;
+    # 1e-12: double log-softmax and a 6-term sum agree to ~1e-15
+    worst, problem = rnnt_refs_check(os.path.join(ROOT, "build/assignments/rnnt/refs"))
+    report(not problem and worst < 1e-12, "rnnt/refs_vs_definitions", problem or f"max error {worst:.1e}")
     for a, k, part, words in BROKEN:
         rc, out = grade(a, f"examples/assignments/{a}/library.c", cflags=f"-DBREAK={k}")
         p = parts(out)
         others = [q for q, (ok, _) in p.items() if q != part and not ok]
-        ok = rc != 0 and part in p and not p[part][0] and words in p[part][1] and not others and len(p) == 6
+        ok = rc != 0 and part in p and not p[part][0] and words in p[part][1] and not others and len(p) == NPARTS[a]
         report(ok, f"{a}/break{k}_fails_part{part}", (p.get(part, [0, out.strip()[-200:]])[1])[:150])
-    rc, out = grade("ctc", "examples/assignments/ctc/stub.c", mode="instructor")
-    score = re.search(r"score: (\d+)/6", out)
-    report(score is not None and len(parts(out)) == 6, "ctc/stub_builds_in_instructor_mode",
-           score.group(0) if score else out.strip()[-300:])
+    for a in NPARTS:
+        rc, out = grade(a, f"examples/assignments/{a}/stub.c", mode="instructor")
+        score = re.search(r"score: (\d+)/%d" % NPARTS[a], out)
+        report(score is not None and len(parts(out)) == NPARTS[a], f"{a}/stub_builds_in_instructor_mode",
+               score.group(0) if score else out.strip()[-300:])
     rc, out = grade("ctc", "examples/assignments/ctc/library.c", mode="instructor")
     report(rc != 0 and "undefined reference to `asr_ctc" in out and "instructor mode" in out,
            "ctc/library_calls_do_not_link_in_instructor_mode", out.strip().splitlines()[-2][:150] if out.strip() else "")

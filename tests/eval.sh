@@ -10,10 +10,12 @@
 #         transcribe every recording of S (takes 0-49, 500 words); per-fold WER, the mean
 #         over the folds, and which digits S's errors confuse (ref->hyp xN).
 # The attention recipes (ctc-attention, las) are scored with build/transcribe's defaults:
-# the joint CTC/attention beam search at beam 1 with the model's ctc_weight.
+# the joint CTC/attention beam search at beam 1 with the model's ctc_weight; the two-pass
+# recipe rnnt-las with its defaults too: the RNN-T beam search (beam 4), its 4-best
+# rescored by the LAS speller (--first-pass-weight 0).
 # Models and logs go to build/eval/. Long: 30-45 min per recipe and run on 2 cores
 # (docs/training.md has the measured figures), so these narrow it:
-#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las",
+#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las",
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
 #   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"),
 #   EVAL_WORDS=1: the loso folds of CTC recipes are also transcribed with the ten digit
@@ -25,7 +27,7 @@ cd "$(dirname "$0")/.."
 OUT=build/eval
 FSDD=${ASR_SHARED_DATA:-../shared/data}/fsdd
 STEPS=${EVAL_STEPS:-2000}
-RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las}
+RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las}
 EVAL=${EVAL:-seen loso}
 FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}
@@ -89,7 +91,7 @@ loso() {
     echo "   $spk, every recording: $(cat "$OUT/$name.score")"
     confusions "$OUT/$name.hyp"
     scores="$scores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name.score")"
-    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt ]; then
+    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt ] && [ "$recipe" != rnnt-las ]; then
       # the lexicon: the ten digit words; the LM: the other speakers' transcripts
       printf '%s\n' zero one two three four five six seven eight nine > "$OUT/digits.txt"
       ls "$FSDD" | awk -F_ -v s="$spk" 'BEGIN { split("zero one two three four five six seven eight nine", w, " ") }

@@ -42,7 +42,8 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            option) are refused with one line and exit 2 before any training; a few steps on
            four toy clips give byte-identical models for the same options and seed, the
            recipes' SpecAugment settings spelled out give the model of no options, and
-           turning an augmentation off (--no-specaug) gives another model, the same twice.
+           turning an augmentation off (--no-specaug) gives another model, the same twice;
+           --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one.
 san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
@@ -489,7 +490,9 @@ def augment_tests(tmp):
                                  ("--freq-width", "81", "80 mel bins"), ("--freq-width", "2.5", "--freq-width"),
                                  ("--time-masks", "x", "--time-masks"), ("--time-width", "-3", "--time-width"),
                                  ("--time-ratio", "1.5", "--time-ratio"), ("--time-ratio", "nan", "--time-ratio"),
-                                 ("--time-warp", "1001", "--time-warp"), ("--time-warp", "", "--time-warp")]:
+                                 ("--time-warp", "1001", "--time-warp"), ("--time-warp", "", "--time-warp"),
+                                 ("--vtlp", "0.5", "--vtlp"), ("--vtlp", "-0.1", "--vtlp"),
+                                 ("--vtlp", "inf", "--vtlp")]:
             expect_fail(base + [opt, val], tmp, needle, p)
         expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
         if os.path.exists(os.path.join(tmp, "bad.npz")):
@@ -513,6 +516,22 @@ def augment_tests(tmp):
             if warp == default:
                 p.append("--time-warp 5 left the model as it was")
         report("augment/specaug", p)
+    if wanted("augment/vtlp"):
+        # VTLP [Jaitly13]: features drawn anew each step with a random VTLN warp; same
+        # seed, same model; a different model from no --vtlp; --vtlp 0 is no VTLP
+        p = []
+        default = train_model(tmp, "va.npz", [], p)
+        v1 = train_model(tmp, "vb.npz", ["--vtlp", "0.1"], p)
+        v2 = train_model(tmp, "vc.npz", ["--vtlp", "0.1"], p)
+        v0 = train_model(tmp, "vd.npz", ["--vtlp", "0"], p)
+        if None not in (default, v1, v2, v0):
+            if v1 != v2:
+                p.append("two --vtlp 0.1 runs with the same seed differ")
+            if v1 == default:
+                p.append("--vtlp 0.1 left the model as it was")
+            if v0 != default:
+                p.append("--vtlp 0 changed the model")
+        report("augment/vtlp", p)
 
 
 # ---- san/*

@@ -746,7 +746,197 @@ static void t_specaugment(tctx *t) {
   free(work);
 }
 
+/* ---- The VTLN warp (asr_vtln_warp_freq, Kaldi's MelBanks::VtlnWarpFreq).
+ * _naive interpolates between the four knots of the definition, _ref is Kaldi's three
+ * formulas: over 9 warp factors (from 1/74 to 74, beyond Kaldi's usual 0.8-1.2, each
+ * inside the valid range of its cut-offs), 3 cut-off pairs and 401 frequencies from below
+ * low_freq to above high_freq, they agree to 1e-9 Hz (both compute in double: the
+ * difference is rounding, ~1e-12 Hz at 8 kHz). The expected values at the knots come
+ * from the definition itself: F(low) = low, F(high) = high, F(f) = f / alpha on [l, h],
+ * F(f) = f outside [low, high]; F is continuous (the pieces meet at l and h to 1e-9 Hz)
+ * and increasing. */
+static void t_vtln_warp_naive_vs_ref(tctx *t) {
+  static const double alphas[9] = {0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.0 / 74, 74};
+  static const double cut[3][4] = {       /* low_freq, vtln_low, vtln_high, high_freq */
+    {20, 100, 7500, 8000}, {0, 300, 3400, 4000}, {60, 61, 11000, 11025}};
+  double worst = 0;
+  int a, c, i, cases = 0;
+  for (c = 0; c < 3; c++)
+    for (a = 0; a < 9; a++) {
+      const double lo = cut[c][0], vlo = cut[c][1], vhi = cut[c][2], hi = cut[c][3], al = alphas[a];
+      const double l = vlo * (al > 1 ? al : 1), h = vhi * (al < 1 ? al : 1);
+      double prev = -1e300, y1, y2, e;
+      if (!(l < h)) continue;                          /* 74 and 1/74 need wide cut-offs */
+      for (i = 0; i <= 400; i++) {
+        double f = lo - 50 + (hi - lo + 100) * i / 400.0;
+        CHECK_OK(asr_vtln_warp_freq_naive(&y1, f, vlo, vhi, lo, hi, al));
+        CHECK_OK(asr_vtln_warp_freq_ref(&y2, f, vlo, vhi, lo, hi, al));
+        worst = fmax(worst, fabs(y1 - y2));
+        CHECKF(fabs(y1 - y2) <= 1e-9, "alpha %g, f %g: naive %.17g, ref %.17g", al, f, y1, y2);
+        if (f < lo || f > hi) CHECKF(y2 == f, "alpha %g: f %g outside [%g, %g] moved to %g", al, f, lo, hi, y2);
+        if (f >= l && f <= h) CHECK_NEAR(y2, f / al, 1e-9);
+        if (f >= lo && f <= hi) CHECKF(y2 > prev, "alpha %g: F not increasing at f %g", al, f);
+        if (f >= lo && f <= hi) prev = y2;
+      }
+      CHECK_OK(asr_vtln_warp_freq(&e, lo, vlo, vhi, lo, hi, al));
+      CHECK_NEAR(e, lo, 1e-9);
+      CHECK_OK(asr_vtln_warp_freq(&e, hi, vlo, vhi, lo, hi, al));
+      CHECK_NEAR(e, hi, 1e-9);
+      CHECK_OK(asr_vtln_warp_freq_ref(&y1, l * (1 - 1e-15), vlo, vhi, lo, hi, al));  /* continuity at l */
+      CHECK_NEAR(y1, l / al, 1e-9 * l);
+      CHECK_OK(asr_vtln_warp_freq_ref(&y1, h * (1 - 1e-15), vlo, vhi, lo, hi, al));  /* and at h */
+      CHECK_NEAR(y1, h / al, 1e-9 * h);
+      CHECK_OK(asr_vtln_warp_freq_ref(&y2, h, vlo, vhi, lo, hi, al));
+      CHECK_NEAR(y2, h / al, 1e-9 * h);
+      /* the mel warp is the same map seen through mel(f) = 1127 ln(1 + f / 700) */
+      CHECK_OK(asr_vtln_warp_mel_freq(&e, 1127 * log(1 + 0.5 * (l + h) / 700), vlo, vhi, lo, hi, al));
+      CHECK_NEAR(e, 1127 * log(1 + 0.5 * (l + h) / al / 700), 1e-9);
+      cases++;
+    }
+  CHECK(cases >= 25);
+  snprintf(t->msg, sizeof t->msg, "%d warps x 401 frequencies, naive vs ref worst %.1e Hz", cases, worst);
+}
+
+/* Bad arguments: ASR_ERR_RANGE (cut-offs out of order, alpha <= 0 or so large that the
+ * inflection points cross), ASR_ERR_NONFINITE (NaN frequency), *out untouched; and the
+ * fbank options refused with one line, nothing written. */
+static void t_vtln_bad(tctx *t) {
+  static const double bad[8][5] = {    /* vtln_low, vtln_high, low_freq, high_freq, alpha */
+    {100, 7500, 20, 8000, 0}, {100, 7500, 20, 8000, -1}, {100, 7500, 20, 8000, 75},
+    {100, 7500, 20, 8000, 1.0 / 75}, {10, 7500, 20, 8000, 1.1}, {100, 8000, 20, 8000, 1.1},
+    {7500, 100, 20, 8000, 1.1}, {100, 7500, 20, 8000, NAN}};
+  asr_fbank_opts good = asr_fbank_opts_default(), o;
+  asr_real x[1000], y[4 * 24];
+  asr_error err;
+  size_t wb = asr_fbank_workspace_size(&good);
+  void *w = talloc_(wb);
+  double out = 42;
+  int k, i;
+  for (k = 0; k < 8; k++) {
+    CHECKF(asr_vtln_warp_freq_naive(&out, 1000, bad[k][0], bad[k][1], bad[k][2], bad[k][3], bad[k][4]) ==
+           ASR_ERR_RANGE, "case %d accepted by naive", k);
+    CHECKF(asr_vtln_warp_freq_ref(&out, 1000, bad[k][0], bad[k][1], bad[k][2], bad[k][3], bad[k][4]) ==
+           ASR_ERR_RANGE, "case %d accepted by ref", k);
+    CHECKF(asr_vtln_warp_mel_freq(&out, 1000, bad[k][0], bad[k][1], bad[k][2], bad[k][3], bad[k][4]) ==
+           ASR_ERR_RANGE, "case %d accepted by the mel warp", k);
+  }
+  CHECK(asr_vtln_warp_freq(&out, NAN, 100, 7500, 20, 8000, 1.1) == ASR_ERR_NONFINITE);
+  CHECK(asr_vtln_warp_freq(NULL, 1000, 100, 7500, 20, 8000, 1.1) == ASR_ERR_INVALID_ARG);
+  CHECK(out == 42);
+  for (i = 0; i < 1000; i++) x[i] = (asr_real)(100 * sin(0.1 * i));
+  for (k = 0; k < 7; k++) {
+    o = good;
+    switch (k) {
+      case 0: o.vtln_warp = 0; break;
+      case 1: o.vtln_warp = NAN; break;
+      case 2: o.vtln_warp = 80; break;                  /* l = 8000 > h = 7500 */
+      case 3: o.vtln_warp = 1.1; o.vtln_low = 10; break;  /* below low_freq 20 */
+      case 4: o.vtln_warp = 0.9; o.vtln_high = 9000; break; /* above Nyquist */
+      case 5: o.vtln_warp = 0.9; o.vtln_low = 7600; break;  /* above vtln_high 7500 */
+      case 6: o.vtln_low = INFINITY; break;
+    }
+    for (i = 0; i < 4 * 24; i++) y[i] = 7;
+    err.msg[0] = 0;
+    CHECKF(asr_fbank_ref(y, x, 1000, &o, NULL, w, wb, &err) == ASR_ERR_RANGE, "case %d accepted", k);
+    CHECKF(err.msg[0] != 0 && !strchr(err.msg, '\n'), "case %d: no one-line message", k);
+    for (i = 0; i < 4 * 24; i++) CHECKF(y[i] == 7, "case %d wrote output", k);
+  }
+  /* Kaldi checks the cut-offs only when the warp is not 1: so do we */
+  o = good;
+  o.vtln_low = 10;
+  CHECK_OK(asr_fbank_check_opts(&o, &err));
+  free(w);
+}
+
+/* The warped fbank: _naive (its own edges, through asr_vtln_warp_freq_naive, and its own
+ * DFT) against _ref on 6 warp factors x 16 option sets (windows, energy, power/magnitude,
+ * log/linear, pow2 or not, cut-offs), same bounds as fbank/naive_vs_ref_grid; warp 1 is
+ * the unwarped fbank bit for bit, and a warp of 1.1 changes every frame. The warped
+ * triangles still add up to 1 between the first and last centres (the warp moves each
+ * edge where the neighbouring triangles move theirs), and centre_hz is F(unwarped centre). */
+static void t_vtln_fbank(tctx *t) {
+  static const double alphas[6] = {0.8, 0.9, 0.95, 1.05, 1.1, 1.2};
+  asr_real x[1200], *a, *b, *W, centre[23], centre0[23];
+  asr_rng rng;
+  asr_error err;
+  asr_result r1, r2;
+  int i, k, al, combo, T, T2, cases = 0;
+  double worst = 0;
+  asr_rng_seed(&rng, 23, 0);
+  for (i = 0; i < 1200; i++) x[i] = (asr_real)(200 * asr_rng_normal(&rng) + 3000 * sin(0.21 * i + 0.0003 * i * i));
+  for (al = 0; al < 6; al++)
+    for (combo = 0; combo < 16; combo++) {
+      asr_fbank_opts o = asr_fbank_opts_default();
+      int c = combo, D;
+      double amax = 0;
+      o.vtln_warp = alphas[al];
+      o.window_type = (asr_window_type)(combo % 5);
+      o.use_energy = c % 2, c /= 2;
+      o.use_power = c % 2, c /= 2;
+      o.use_log_fbank = c % 2, c /= 2;
+      o.round_to_power_of_two = c % 2;
+      if (combo % 3 == 1) o.vtln_low = 300, o.vtln_high = 6000, o.low_freq = 60;
+      if (combo % 3 == 2) o.vtln_high = -1000, o.high_freq = -200, o.num_mel_bins = 40;
+      a = fb_run(asr_fbank_naive, &o, x, 1200, &T, &r1);
+      b = fb_run(asr_fbank_ref, &o, x, 1200, &T, &r2);
+      CHECK_OK(r1);
+      CHECK_OK(r2);
+      D = asr_fbank_dim(&o);
+      for (k = 0; k < T * D; k++) amax = fmax(amax, fabs(b[k]));
+      for (k = 0; k < T * D; k++) {
+        double d = fabs((double)a[k] - b[k]);
+        if (!o.use_log_fbank && !(o.use_energy && k % D == 0)) d /= amax;
+        worst = fmax(worst, d);
+        CHECKF(d <= (ASR_REAL_DOUBLE ? 1e-9 : 1e-5), "warp %g, combination %d: value %d differs by %g",
+               o.vtln_warp, combo, k, d);
+      }
+      cases++;
+      free(a);
+      free(b);
+    }
+  {
+    asr_fbank_opts o = asr_fbank_opts_default(), o1 = o;
+    o1.vtln_warp = 1.0;
+    o1.vtln_low = 10;                                   /* ignored at warp 1, as in Kaldi */
+    a = fb_run(asr_fbank_ref, &o, x, 1200, &T, &r1);
+    b = fb_run(asr_fbank_ref, &o1, x, 1200, &T2, &r2);
+    CHECK_OK(r1);
+    CHECK_OK(r2);
+    CHECK(T == T2 && memcmp(a, b, sizeof(asr_real) * (size_t)T * 23) == 0);
+    free(b);
+    o1 = o;
+    o1.vtln_warp = 1.1;
+    b = fb_run(asr_fbank_ref, &o1, x, 1200, &T2, &r2);
+    for (i = 0; i < T; i++) {
+      double d = 0;
+      for (k = 0; k < 23; k++) d = fmax(d, fabs((double)a[i * 23 + k] - b[i * 23 + k]));
+      CHECKF(d > 1e-3, "frame %d unchanged by the warp", i);
+    }
+    free(a);
+    free(b);
+    W = TALLOC(asr_real, 23 * 257);
+    CHECK_OK(asr_fbank_mel_banks(W, centre0, &o, &err));
+    CHECK_OK(asr_fbank_mel_banks(W, centre, &o1, &err));
+    for (k = 0; k <= 256; k++) {
+      double f = k * 16000.0 / 512, s = 0;
+      int m;
+      for (m = 0; m < 23; m++) s += W[m * 257 + k];
+      if (f > centre[0] && f < centre[22]) CHECK_NEAR(s, 1.0, 1e-6);
+    }
+    for (k = 0; k < 23; k++) {
+      double want;
+      CHECK_OK(asr_vtln_warp_freq(&want, centre0[k], 100, 7500, 20, 8000, 1.1));
+      CHECK_NEAR(centre[k], want, 2e-3 * want / 1000 + 1e-3);   /* centres rounded to asr_real */
+    }
+    free(W);
+  }
+  snprintf(t->msg, sizeof t->msg, "%d warped option sets, naive vs ref worst %.2e", cases, worst);
+}
+
 static const test_case TESTS_fbank[] = {
+  {"fbank/vtln_warp_naive_vs_ref", t_vtln_warp_naive_vs_ref},
+  {"fbank/vtln_bad", t_vtln_bad},
+  {"fbank/vtln_fbank", t_vtln_fbank},
   {"fbank/num_frames", t_num_frames},
   {"fbank/short_signal", t_short_signal},
   {"fbank/bad_options", t_bad_options},

@@ -34,6 +34,44 @@ static int lat_options(at_opt *opts, lat_opts *o, int ctc) {
   return ctc ? 5 : 4;
 }
 
+/* The joint's outputs as the RNN-T lattice reads them, [Graves12] eqs. (13)-(15), per item:
+ * lb[n][t][u] = ln blank(t,u) = ln Pr(blank|t,u), ll[n][t][u] = ln y(t,u) = ln Pr(y_{u+1}|t,u)
+ * (N,T,U+1), ln 0 outside the item and at u = U_n (there is no label U_n+1). Logits go
+ * through asr_rnnt_lattice (log-softmax); log-probabilities and probabilities are read as
+ * given (ln p), as the lattice functions read them. x is (N,T,U+1,V) or, tbv, (T,N,U+1,V).
+ * Called after the lattice function accepted the same input (labels and lengths in range). */
+static void rnnt_log_probs(double *lb, double *ll, const asr_real *x, const lat_opts *o, const int *targets,
+                           const int *il, const int *tl, int N, int T, int U, int V) {
+  int n, t, u, U1 = U + 1;
+  size_t i, nodes = (size_t)N * T * U1;
+  for (i = 0; i < nodes; i++) lb[i] = ll[i] = -INFINITY;
+  for (n = 0; n < N; n++) {
+    /* node (t,u) of item n: btv ((n T + t) U1 + u) V, tbv ((t N + n) U1 + u) V */
+    const size_t tstride = (size_t)(o->layout == ASR_LAYOUT_TBV ? N : 1) * U1;
+    const asr_real *base = x + (o->layout == ASR_LAYOUT_TBV ? (size_t)n * U1 : (size_t)n * T * U1) * V;
+    double *b = lb + (size_t)n * T * U1, *l = ll + (size_t)n * T * U1;
+    const int *y = targets + (size_t)n * U;
+    if (o->input == ASR_INPUT_LOGITS) {
+      /* asr_rnnt_lattice writes (T_n, U_n+1) rows; spread them to the padded (T, U+1) */
+      asr_rnnt_lattice(b, l, NULL, base, y, il[n], tl[n], (int)tstride, V, o->blank);
+      for (t = il[n] - 1; t >= 0; t--)
+        for (u = U; u >= 0; u--) {
+          double vb = u <= tl[n] ? b[(size_t)t * (tl[n] + 1) + u] : -INFINITY;
+          double vl = u < tl[n] ? l[(size_t)t * (tl[n] + 1) + u] : -INFINITY;
+          b[(size_t)t * U1 + u] = vb, l[(size_t)t * U1 + u] = vl;
+        }
+      continue;
+    }
+    for (t = 0; t < il[n]; t++)
+      for (u = 0; u <= tl[n]; u++) {
+        const asr_real *z = base + ((size_t)t * tstride + u) * V;
+        double pb = z[o->blank], pl = u < tl[n] ? z[y[u]] : 0;
+        b[(size_t)t * U1 + u] = o->input == ASR_INPUT_PROBS ? log(pb) : pb;
+        l[(size_t)t * U1 + u] = u < tl[n] ? (o->input == ASR_INPUT_PROBS ? log(pl) : pl) : -INFINITY;
+      }
+  }
+}
+
 /* Reads X (rank `ndim`, (N,T,...) or (T,N,...) by --layout) and the three int arrays, checks
  * that their first dimensions agree, and gives N and T. */
 static int lat_read(char **pos, int ndim, const lat_opts *o, int64_t *xs, asr_real **x, int64_t *ts, int **targets,
@@ -145,7 +183,7 @@ int cmd_rnnt_lattice(int argc, char **argv) {
   int64_t xs[ASR_MAX_DIMS], ts[ASR_MAX_DIMS], sh[3];
   asr_real *x = NULL;
   int *targets = NULL, *il = NULL, *tl = NULL;
-  double *a = NULL, *b = NULL, *g = NULL, *pb = NULL, *pl = NULL, *lp = NULL;
+  double *a = NULL, *b = NULL, *g = NULL, *pb = NULL, *pl = NULL, *lp = NULL, *lb = NULL, *ll = NULL;
   void *work = NULL;
   size_t wb, nodes;
   asr_error err;
@@ -160,7 +198,8 @@ int cmd_rnnt_lattice(int argc, char **argv) {
                "  natural logs (probabilities with --prob), each (N,T,U+1): alpha.npy, beta.npy\n"
                "  (eqs. (16), (18)), gamma.npy (alpha beta / Pr, the node posterior), post_blank.npy\n"
                "  and post_label.npy (the posteriors of leaving (t,u) by the blank and by y_{u+1});\n"
-               "  log_p.npy (N,). Outside an item: log 0. --impl naive enumerates every partial\n"
+               "  log_blank.npy and log_label.npy, ln Pr(blank|t,u) and ln Pr(y_{u+1}|t,u) (eqs.\n"
+               "  (13)-(15), natural logs even with --prob); log_p.npy (N,). Outside an item: log 0. --impl naive enumerates every partial\n"
                "  alignment; ref (the default, also for simd) runs the recursions.");
   if (r) return r == 1 ? 0 : r;
   if (lat_read(pos, 4, &o, xs, &x, ts, &targets, &il, &tl, &N, &T)) goto fail;
@@ -182,8 +221,10 @@ int cmd_rnnt_lattice(int argc, char **argv) {
   pb = (double *)malloc(sizeof(double) * nodes);
   pl = (double *)malloc(sizeof(double) * nodes);
   lp = (double *)malloc(sizeof(double) * (N + 1));
+  lb = (double *)malloc(sizeof(double) * nodes);
+  ll = (double *)malloc(sizeof(double) * nodes);
   work = wb != (size_t)-1 ? malloc(wb) : NULL;
-  if (!a || !b || !g || !pb || !pl || !lp || !work) {
+  if (!a || !b || !g || !pb || !pl || !lp || !lb || !ll || !work) {
     at_fail("out of memory (N=%d T=%d U=%d V=%d)", N, T, U, V);
     goto fail;
   }
@@ -194,6 +235,7 @@ int cmd_rnnt_lattice(int argc, char **argv) {
     at_fail("%s", err.msg);
     goto fail;
   }
+  rnnt_log_probs(lb, ll, x, &o, targets, il, tl, N, T, U, V);
   memset(&outs, 0, sizeof outs);
   sh[0] = N, sh[1] = T, sh[2] = U + 1;
   at_out_add(&outs, "alpha.npy", ASR_DTYPE_F64, 3, sh, a);
@@ -201,6 +243,8 @@ int cmd_rnnt_lattice(int argc, char **argv) {
   at_out_add(&outs, "gamma.npy", ASR_DTYPE_F64, 3, sh, g);
   at_out_add(&outs, "post_blank.npy", ASR_DTYPE_F64, 3, sh, pb);
   at_out_add(&outs, "post_label.npy", ASR_DTYPE_F64, 3, sh, pl);
+  at_out_add(&outs, "log_blank.npy", ASR_DTYPE_F64, 3, sh, lb);
+  at_out_add(&outs, "log_label.npy", ASR_DTYPE_F64, 3, sh, ll);
   at_out_add(&outs, "log_p.npy", ASR_DTYPE_F64, 1, sh, lp);
   if (at_out_commit(&outs, pos[4])) goto fail;
   if (at_verbose) printf("rnnt-lattice: N=%d T=%d U=%d V=%d: log_p[0] = %.12g\n", N, T, U, V, N ? lp[0] : 0.0);
@@ -209,7 +253,8 @@ int cmd_rnnt_lattice(int argc, char **argv) {
 fail:
   r = 2;
 done:
-  free(x), free(targets), free(il), free(tl), free(a), free(b), free(g), free(pb), free(pl), free(lp), free(work);
+  free(x), free(targets), free(il), free(tl), free(a), free(b), free(g), free(pb), free(pl), free(lp), free(lb), free(ll);
+  free(work);
   return r;
 }
 

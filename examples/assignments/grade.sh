@@ -32,7 +32,7 @@ if [ ! -f "$dir/refs/.done" ] || [ build/asrtool-f64 -nt "$dir/refs/.done" ] || 
 fi
 # the grader object, rebuilt when asr.h or the grader changes
 obj=$dir/grader-$tag.o
-if [ ! -f "$obj" ] || [ asr.h -nt "$obj" ] || [ "$src/grader.c" -nt "$obj" ]; then
+if [ ! -f "$obj" ] || [ asr.h -nt "$obj" ] || [ "$src/grader.c" -nt "$obj" ] || [ examples/assignments/grading.h -nt "$obj" ]; then
   cc $gflags -c "$src/grader.c" -o "$obj"
 fi
 bin=$dir/graded-$tag-$$

@@ -6,7 +6,8 @@
  * Conformer encoder + CTC), rnnt (the same encoder + icefall's stateless prediction
  * network and joiner, RNN-T loss), ctc-attention (the same encoder + a CTC branch and
  * ESPnet's Transformer decoder, the hybrid loss with ctc_weight 0.3), las (the same
- * encoder + the LAS speller, attention loss only).
+ * encoder + the LAS speller, attention loss only), rnnt-las (the two-pass model of
+ * [Sainath19]: rnnt's head and las's speller on one encoder, 0.5 L_rnnt + 0.5 L_las).
  *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
@@ -23,7 +24,10 @@
  * padded frames; each epoch visits the batches in a new random order; SpecAugment on
  * every batch (two frequency masks of up to n_mels/8 bins, two time masks of up to 20
  * frames and 20% of the utterance, no warp: --freq-masks, --freq-width, --time-masks,
- * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off); Adam with linear warm-up and decay; gradient norm clipped at 5. Every
+ * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off);
+ * --vtlp D: vocal tract length perturbation [Jaitly13], the features of every training
+ * utterance computed anew at every step with a VTLN warp factor drawn uniformly from
+ * [1 - D, 1 + D] (asr_model_features_warped); Adam with linear warm-up and decay; gradient norm clipped at 5. Every
  * --eval-every steps the dev set is decoded (greedy) and its character error rate
  * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
  * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
@@ -53,17 +57,23 @@ typedef struct opts {
   /* SpecAugment [Park19]: m_F, F (-1: n_mels/8), m_T, T, p, W; off with --no-specaug */
   asr_specaug_opts sa;
   int no_specaug, sa_given;
+  double vtlp;              /* D: warp factors drawn from [1 - D, 1 + D]; 0 = off */
 } opts;
+
+/* Waveform-level augmentation needs each training utterance's waveform at every step. */
+static int augments_wave(const opts *o) { return o->vtlp > 0; }
+static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las --data DIR --out MODEL.npz\n"
+          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las|rnnt-las --data DIR --out MODEL.npz\n"
           "             [--steps N] [--seed S]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
           "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
-          "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n");
+          "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n"
+          "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n");
   return 2;
 }
 
@@ -123,6 +133,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--time-masks")) { if (ad_parse_long("train", "time-masks", val, 0, 20, &v)) return 2; o->sa.num_time_masks = (int)v; o->sa_given = 1; }
     else if (!strcmp(a, "--time-width")) { if (ad_parse_long("train", "time-width", val, 0, 100000, &v)) return 2; o->sa.time_mask_param = (int)v; o->sa_given = 1; }
     else if (!strcmp(a, "--time-warp")) { if (ad_parse_long("train", "time-warp", val, 0, 1000, &v)) return 2; o->sa.time_warp = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--pad")) {
       char *end;
@@ -188,6 +199,12 @@ static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, 
   int ids[1024];
   memset(u, 0, sizeof *u);
   if (ad_features(m, wave, n, rate, what, &u->feats, &u->T)) return 2;
+  if (g_keep_wave) {
+    u->wave = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n ? n : 1));
+    if (!u->wave) return 2;
+    memcpy(u->wave, wave, sizeof(asr_real) * (size_t)n);
+    u->n = n, u->rate = rate;
+  }
   u->S = asr_text_encode(text, ids, 1024, &err);
   if (u->S < 0) {
     fprintf(stderr, "%s: %s\n", what, err.msg);
@@ -354,6 +371,57 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
     s->count++;
   }
   return 0;
+}
+
+/* ---- waveform-level augmentation: the features of a training utterance drawn anew
+ * (VTLP [Jaitly13]: a warp factor alpha uniform on [1 - D, 1 + D] for the fbank's VTLN
+ * warp). The frames are those of the stored features (the warp changes no length). */
+typedef struct augbuf {
+  void *work;
+  size_t wbytes;
+} augbuf;
+
+static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, asr_rng *rng, augbuf *ab,
+                            asr_real *f) {
+  asr_error err;
+  double alpha = 1.0;
+  size_t need = asr_model_features_workspace_size(m, u->n, u->rate);
+  if (need > ab->wbytes) {
+    void *q = realloc(ab->work, need);
+    if (!q) {
+      fprintf(stderr, "train: out of memory\n");
+      return 2;
+    }
+    ab->work = q, ab->wbytes = need;
+  }
+  if (o->vtlp > 0) alpha = 1.0 - o->vtlp + 2.0 * o->vtlp * asr_rng_uniform(rng);   /* alpha ~ U[1-D, 1+D] */
+  if (asr_model_num_frames(m, u->n, u->rate) != u->T ||
+      asr_model_features_warped(m, f, u->wave, u->n, u->rate, alpha, ab->work, ab->wbytes, &err) != ASR_OK) {
+    fprintf(stderr, "train: \"%s\": features with warp %g: %s\n", u->text, alpha, err.msg);
+    return 2;
+  }
+  return 0;
+}
+
+/* Refuses, before training, a --vtlp whose extreme warps the recipe's fbank cannot take. */
+static int check_augment(const asr_model *m, const opts *o) {
+  int k, n = m->cfg.sample_rate / 10, rc = 0;
+  asr_real *x = (asr_real *)calloc((size_t)n, sizeof(asr_real)), *f;
+  size_t wb = asr_model_features_workspace_size(m, n, m->cfg.sample_rate);
+  void *w = malloc(wb ? wb : 1);
+  f = (asr_real *)malloc(sizeof(asr_real) * (size_t)(asr_model_num_frames(m, n, m->cfg.sample_rate) + 1) *
+                         (size_t)m->cfg.n_mels);
+  if (!x || !w || !f) rc = 2;
+  for (k = 0; k < 2 && !rc && o->vtlp > 0; k++) {
+    asr_error err;
+    double alpha = k ? 1 + o->vtlp : 1 - o->vtlp;
+    if (asr_model_features_warped(m, f, x, n, m->cfg.sample_rate, alpha, w, wb, &err) != ASR_OK) {
+      fprintf(stderr, "train: --vtlp %g: warp factor %g: %s\n", o->vtlp, alpha, err.msg);
+      rc = 2;
+    }
+  }
+  free(x), free(w), free(f);
+  return rc;
 }
 
 static int fsdd_train(const ad_item *it) { return it->take >= 10; }
@@ -549,6 +617,7 @@ int main(int argc, char **argv) {
   asr_adam_opts adam;
   char path[4096];
   splicer sd;
+  augbuf ab;
 
   /* every exit after the model exists goes through `done`, which frees what was made */
   memset(&list, 0, sizeof list);
@@ -558,6 +627,7 @@ int main(int argc, char **argv) {
   memset(&sp, 0, sizeof sp);
   memset(&sd, 0, sizeof sd);
   memset(&lb, 0, sizeof lb);
+  memset(&ab, 0, sizeof ab);
 
   if (parse_args(argc, argv, &o)) return 2;
   {
@@ -589,6 +659,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   tty = ad_is_tty() && !o.quiet;
+  if (check_augment(&m, &o)) goto done;
 
   /* ---- data */
   if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
@@ -598,10 +669,12 @@ int main(int argc, char **argv) {
   {
     int fsdd = list.items[0].take >= 0;
     int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
+    g_keep_wave = augments_wave(&o);             /* training utterances only, not the dev set */
     if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
                            splicer_draw(&sp, &rng, &train)
                      : load_plain(&m, &list, keep_train, &train))
       goto done;
+    g_keep_wave = 0;
     if (o.dev) {
       if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
           load_plain(&m, &devlist, NULL, &dev))
@@ -685,8 +758,12 @@ int main(int argc, char **argv) {
     asr_result r;
     if (pos == lb.nb) {                          /* a new epoch: new utterances when spliced, a new order */
       if (epoch++ && o.splice_min) {
+        int drawn;
         uset_free(&train);
-        if (splicer_draw(&sp, &rng, &train)) goto done;
+        g_keep_wave = augments_wave(&o);
+        drawn = splicer_draw(&sp, &rng, &train);
+        g_keep_wave = 0;
+        if (drawn) goto done;
         drop_short(&m, &train, "training", 0);
         if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
       }
@@ -704,7 +781,11 @@ int main(int argc, char **argv) {
     for (n = 0; n < N; n++) {
       const ad_utt *u = &train.u[lb.order[bt->first + n]];
       asr_real *f = lb.feats + (size_t)n * T * D;
-      memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * D);
+      if (augments_wave(&o)) {
+        if (augment_features(&m, &o, u, &rng, &ab, f)) goto done;
+      } else {
+        memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * D);
+      }
       if (!o.no_specaug && asr_specaugment(f, u->T, D, &sa, &rng, lb.swork, lb.swbytes) != ASR_OK) {
         fprintf(stderr, "train: step %ld: SpecAugment failed\n", step);
         goto done;
@@ -772,12 +853,14 @@ int main(int argc, char **argv) {
   replace_ext(path, sizeof path, o.out, ".svg");
   ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC    ? "training loss (CTC, per utterance) and dev CER (%)"
                : m.cfg.head == ASR_HEAD_RNNT ? "training loss (RNN-T, per utterance) and dev CER (%)"
+               : m.cfg.head == ASR_HEAD_RNNT_LAS ? "training loss (0.5 RNN-T + 0.5 LAS, per utterance) and dev CER (%)"
                                              : "training loss (hybrid CTC/attention, per utterance) and dev CER (%)",
                "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   status = 0;
 done:
+  free(ab.work);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
   splicer_free(&sp);
