@@ -156,9 +156,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (386) has one tier: its definition is already its
+ *   Every other public function (387) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 54, 10: 37.
+ *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 55, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -5391,6 +5391,25 @@ ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_rea
 ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
                                  const int *lengths, const int *targets, const int *target_lengths,
                                  int N, int T, int S, void *work, size_t work_bytes, asr_error *err);
+
+/* Minimum word error rate fine-tuning of rnnt-las's second pass ([Prabhavalkar18], as
+ * [Sainath19] trains its LAS rescorer), one step on a batch: for each utterance n, the
+ * encoder (evaluation mode), the first pass's n-best y_1..y_k (asr_rnnt_beam_search_nbest,
+ * beam = nbest, k <= nbest), the speller's teacher-forced ln P_las(y_i, <eos>|x) of each,
+ * their word errors W(y_i, y*) against the target y* (asr_nbest_word_errors on the texts),
+ * and asr_mwer_loss:
+ *   L_n = sum_i Phat(y_i|x) [W(y_i, y*) - What] + mle_weight (-ln P_las(y*, <eos>|x))
+ * with Phat the speller's probabilities renormalized over the n-best and What their mean
+ * word errors. *loss receives the batch mean (1/N) sum_n L_n; the gradient of that mean is
+ * ADDED into the speller's gradients (las_decoder.*) only: the encoder's and the first
+ * pass's gradients receive nothing (the second pass is trained on a fixed first pass).
+ * Errors: not rnnt-las (ASR_ERR_UNSUPPORTED), nbest outside [1, 100], mle_weight NaN or
+ * negative, targets as asr_model_train_step. It allocates its scratch (ASR_MALLOC: the
+ * n-best's lengths are known only after the search). */
+ASRDEF asr_result asr_model_mwer_step(asr_model *m, double *loss, const asr_real *feats,
+                                      const int *lengths, const int *targets,
+                                      const int *target_lengths, int N, int T, int S, int nbest,
+                                      double mle_weight, asr_error *err);
 
 /* Inference (evaluation mode). work: asr_model_infer_workspace_size(m, N, T) bytes.
  * encode: the encoder output enc (N, asr_model_out_frames(m, T), E) and out_lengths (N).
@@ -28573,6 +28592,212 @@ ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *f
   r = asr__model_encode(m, &P, feats, lengths, err);
   if (r != ASR_OK) return r;
   return asr__model_head_loss(m, &P, losses, targets, target_lengths, ASR__KEEP_INF, err);
+}
+
+/* MWER fine-tuning of the speller (rnnt-las), [Prabhavalkar18] over the first pass's
+ * n-best. Per utterance: hypotheses y_1..y_k and the reference y* = y_{k+1} go through the
+ * speller as one teacher-forced batch of k+1 items over copies of the utterance's encoder
+ * output; ln P_i = sum_u ln softmax(o_{i,u})[ys_out_{i,u}] (the <eos> step included);
+ * asr_mwer_loss gives dL/d ln P_i for the hypotheses, and the CE term's is -mle_weight for
+ * the reference; the chain rule through the log-softmax,
+ *   dL/do_{i,u} = dL/d ln P_i (onehot(ys_out_{i,u}) - softmax(o_{i,u})),
+ * then asr_las_speller_backward (no d_enc: the encoder is not trained here). */
+ASRDEF asr_result asr_model_mwer_step(asr_model *m, double *loss, const asr_real *feats,
+                                      const int *lengths, const int *targets,
+                                      const int *target_lengths, int N, int T, int S, int nbest,
+                                      double mle_weight, asr_error *err) {
+  asr__model_plan P;
+  asr_result r = ASR_OK;
+  asr_rnnt_joint J;
+  asr_rnnt_stateless Ps;
+  asr_rnnt_model rm;
+  asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+  asr_las_speller_config lc;
+  asr_las_speller_params lp;
+  asr_las_speller_grads lg;
+  asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
+  asr_lstm_grads gdec[ASR_MODEL_MAX_DEC_LAYERS];
+  int V = m->cfg.vocab, Vs = asr__speller_vocab(m), eos = Vs - 1, C = m->cfg.channels, To, K, n, i, u;
+  size_t pwb, ework = 0, scratch, sz;
+  void *pwork = NULL;
+  unsigned char *buf = NULL;
+  double sum = 0;
+  if (m->cfg.head != ASR_HEAD_RNNT_LAS)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "MWER: recipe %s has no second pass (rnnt-las has)", m->cfg.recipe);
+  if (N < 1 || T < 1 || S < 0 || !loss || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "MWER: bad sizes or NULL arguments");
+  if (nbest < 1 || nbest > 100) return asr__fail(err, ASR_ERR_RANGE, "MWER: nbest = %d is outside [1, 100]", nbest);
+  if (!(mle_weight >= 0 && mle_weight < 1e9))
+    return asr__fail(err, ASR_ERR_RANGE, "MWER: mle_weight = %g is not a number >= 0", mle_weight);
+  for (n = 0; n < N; n++) {
+    if (target_lengths[n] < 0 || target_lengths[n] > S)
+      return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, target_lengths[n], S);
+    for (i = 0; i < target_lengths[n]; i++)
+      if (targets[(size_t)n * S + i] < 1 || targets[(size_t)n * S + i] >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, i,
+                         targets[(size_t)n * S + i], V);
+  }
+  /* the encoder, evaluation mode (asr_model_encode's plan) */
+  pwb = asr_model_infer_workspace_size(m, N, T);
+  pwork = ASR_MALLOC(pwb ? pwb : 1, m->user);
+  if (!pwork) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  r = asr__model_plan_over(m, &P, pwork, pwb, N, T, 0, ASR__PASS_INFER, "MWER", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) goto done;
+  To = P.Tout;
+  K = To * bo.max_symbols;                 /* the longest hypothesis the search can return */
+  bo.beam = nbest;
+  asr__rnnt_head(m, &J, &Ps, NULL);
+  asr__las_bind(m, &lc, &lp, &lg, dec, gdec);
+  {
+    /* one scratch block for the largest utterance: the search's (scorer scratch + its
+     * workspace) and the speller batch of up to nbest + 1 items of U = K + 1 steps */
+    int B = nbest + 1, U = (K > S ? K : S) + 1;
+    size_t R = sizeof(asr_real);
+    scratch = (asr_rnnt_model_scratch_size(&J, &Ps) + 63) & ~(size_t)63;
+    ework = scratch + asr_rnnt_beam_workspace_size(V, K, &bo);
+    sz = asr_las_speller_forward_workspace_size(&lc, B, U, To);
+    if (asr_las_speller_backward_workspace_size(&lc, B, U, To) > sz) sz = asr_las_speller_backward_workspace_size(&lc, B, U, To);
+    sz += asr_las_speller_saved_size(&lc, B, U, To) + R * ((size_t)B * To * C + 3 * (size_t)B * U * Vs) +
+          sizeof(int) * (3 * (size_t)B * U + 2 * B + (size_t)nbest * K) + sizeof(double) * B + R * (size_t)m->cfg.joint_dim +
+          R * 3 * (size_t)B + 16 * 64;
+    ework += sz;                           /* both, one after the other (a generous bound) */
+    /* texts for the word errors: the hypotheses and the reference, 2 bytes a token */
+    ework += (size_t)B * (2 * (size_t)U + 2) + 64;
+  }
+  buf = (unsigned char *)ASR_MALLOC(ework, m->user);
+  if (!buf) {
+    r = asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+    goto done;
+  }
+  *loss = 0;
+  for (n = 0; n < N; n++) {
+    const int *ys = targets + (size_t)n * S;
+    int L = P.len_out[n], Un = target_lengths[n], nh = 0, B, U, maxlen, j;
+    asr__bump a;
+    int *nb_tok, *nb_len, *ys_in, *ys_out, *lens, *wint;
+    asr_real *encr, *logits, *logp_tok, *dlogits, *lpv, *errs, *grad, *jbias;
+    double *lnp;
+    char *texts, *hyp_ptr[101];
+    const char *cptr[101];
+    asr_las_speller_saved sv;
+    void *sw, *w;
+    size_t swb, wb, wi;
+    asr_real lw;
+    a.base = buf, a.cap = ework, a.used = 0;
+    jbias = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)m->cfg.joint_dim);
+    nb_tok = (int *)asr__bump_take(&a, sizeof(int) * (size_t)nbest * (K ? K : 1));
+    nb_len = (int *)asr__bump_take(&a, sizeof(int) * (size_t)(nbest + 1));
+    lnp = (double *)asr__bump_take(&a, sizeof(double) * (size_t)(nbest + 1));
+    /* the first pass: the n-best of the beam search on this utterance's L frames */
+    asr__rnnt_head(m, &J, &Ps, jbias);
+    rm.joint = &J, rm.pred = &Ps, rm.f = P.enc + (size_t)n * To * C, rm.T = L;
+    sw = asr__bump_take(&a, ework - a.used - 64);      /* the rest, for the search */
+    rm.scratch = sw;
+    rm.scratch_bytes = asr_rnnt_model_scratch_size(&J, &Ps);
+    r = asr_rnnt_beam_search_nbest(nb_tok, nb_len, lnp, &nh, nbest, K, asr_rnnt_model_scorer, &rm, L, V, 0, &bo,
+                                   (unsigned char *)sw + scratch, ework - scratch - ((unsigned char *)sw - buf));
+    if (r != ASR_OK) {
+      r = asr__fail(err, r, "MWER: first pass, utterance %d: %s", n, asr_result_string(r));
+      goto done;
+    }
+    /* the speller's batch: the nh hypotheses, then the reference */
+    a.used = (size_t)((unsigned char *)sw - buf);
+    B = nh + 1;
+    maxlen = Un;
+    for (j = 0; j < nh; j++)
+      if (nb_len[j] > maxlen) maxlen = nb_len[j];
+    U = maxlen + 1;
+    ys_in = (int *)asr__bump_take(&a, sizeof(int) * (size_t)B * U);
+    ys_out = (int *)asr__bump_take(&a, sizeof(int) * (size_t)B * U);
+    lens = (int *)asr__bump_take(&a, sizeof(int) * (size_t)B);
+    encr = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * To * C);
+    logits = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * U * Vs);
+    logp_tok = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * U * Vs);
+    dlogits = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * U * Vs);
+    lpv = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B);
+    errs = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B);
+    grad = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B);
+    swb = asr_las_speller_saved_size(&lc, B, U, To);
+    sw = asr__bump_take(&a, swb);
+    wb = asr_las_speller_forward_workspace_size(&lc, B, U, To);
+    if (asr_las_speller_backward_workspace_size(&lc, B, U, To) > wb) wb = asr_las_speller_backward_workspace_size(&lc, B, U, To);
+    w = asr__bump_take(&a, wb);
+    texts = (char *)asr__bump_take(&a, (size_t)B * (2 * (size_t)U + 2));
+    if (!texts || a.used > ework) {
+      r = asr__fail(err, ASR_ERR_WORKSPACE, "MWER: scratch too small (internal)");
+      goto done;
+    }
+    for (j = 0; j < B; j++) {
+      const int *y = j < nh ? nb_tok + (size_t)j * K : ys;
+      int len = j < nh ? nb_len[j] : Un;
+      /* ys_in = <sos> y <eos>...; ys_out = y <eos> -1... (ESPnet's add_sos_eos, 7.3) */
+      for (u = 0; u < U; u++) {
+        ys_in[(size_t)j * U + u] = u == 0 ? eos : u <= len ? y[u - 1] : eos;
+        ys_out[(size_t)j * U + u] = u < len ? y[u] : u == len ? eos : -1;
+      }
+      lens[j] = L;
+      memcpy(encr + (size_t)j * To * C, P.enc + (size_t)n * To * C, sizeof(asr_real) * (size_t)To * C);
+      hyp_ptr[j] = texts + (size_t)j * (2 * (size_t)U + 2);
+      if (asr_text_decode(y, len, hyp_ptr[j], 2 * (size_t)U + 2) < 0) {
+        r = asr__fail(err, ASR_ERR_RANGE, "MWER: utterance %d: hypothesis %d is not text", n, j);
+        goto done;
+      }
+      cptr[j] = hyp_ptr[j];
+    }
+    asr_las_speller_saved_init(&sv, sw, swb, &lc, B, U, To);
+    r = asr_las_speller_forward(logits, &sv, ys_in, encr, lens, &lp, &lc, B, U, To, w, wb);
+    if (r != ASR_OK) {
+      r = asr__fail(err, r, "MWER: speller, utterance %d: %s", n, asr_result_string(r));
+      goto done;
+    }
+    /* ln P_i = sum_u ln softmax(o_{i,u})[ys_out_{i,u}] over the valid steps */
+    for (j = 0; j < B; j++) {
+      double s = 0;
+      for (u = 0; u < U; u++) {
+        size_t o = ((size_t)j * U + u) * Vs;
+        asr_log_softmax(logp_tok + o, logits + o, Vs);
+        if (ys_out[(size_t)j * U + u] >= 0) s += logp_tok[o + ys_out[(size_t)j * U + u]];
+      }
+      lpv[j] = (asr_real)s;
+    }
+    /* W(y_i, y*): word errors of the texts */
+    wi = asr_nbest_word_errors_workspace_ints(cptr, nh, cptr[nh]);
+    wint = (int *)ASR_MALLOC(sizeof(int) * (wi ? wi : 1), m->user);
+    if (!wint) {
+      r = asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+      goto done;
+    }
+    r = asr_nbest_word_errors(errs, cptr, nh, cptr[nh], wint, wi, err);
+    ASR_FREE(wint, m->user);
+    if (r != ASR_OK) goto done;
+    for (j = 0; j < nh; j++) grad[j] = 0;
+    r = asr_mwer_loss(&lw, grad, lpv, errs, nh, -lpv[nh], mle_weight, err);
+    if (r != ASR_OK) goto done;
+    sum += lw;
+    /* dL/do_{i,u} = c_i (onehot - softmax), c_i = dL/d ln P_i / N; the reference's
+     * c = -mle_weight / N (the CE term is -ln P(y*)) */
+    grad[nh] = (asr_real)(-mle_weight);
+    for (j = 0; j < B; j++) {
+      asr_real c = grad[j] / (asr_real)N;
+      for (u = 0; u < U; u++) {
+        size_t o = ((size_t)j * U + u) * Vs;
+        int y = ys_out[(size_t)j * U + u], v;
+        for (v = 0; v < Vs; v++) dlogits[o + v] = y < 0 ? 0 : -c * (asr_real)exp((double)logp_tok[o + v]);
+        if (y >= 0) dlogits[o + y] += c;
+      }
+    }
+    r = asr_las_speller_backward(NULL, &lg, dlogits, &sv, ys_in, encr, lens, &lp, &lc, B, U, To, w, wb);
+    if (r != ASR_OK) {
+      r = asr__fail(err, r, "MWER: speller backward, utterance %d: %s", n, asr_result_string(r));
+      goto done;
+    }
+  }
+  *loss = sum / N;
+done:
+  ASR_FREE(buf, m->user);
+  ASR_FREE(pwork, m->user);
+  return r;
 }
 
 /* Inference: the encoder output alone ... */

@@ -980,6 +980,124 @@ static void t_recipe_twopass_rescore(tctx *t) {
   asr_model_free(&m);
 }
 
+/* MWER fine-tuning of the speller (asr_model_mwer_step, [Prabhavalkar18]) on a model 100
+ * steps into training (its beam-4 n-best of each utterance: the target and three with one
+ * word error; a model earlier in training has every hypothesis wrong, W_i all 1, and a
+ * zero expected-error gradient):
+ * (a) nothing but the speller gets a gradient: every other tensor's stays exactly 0;
+ * (b) the speller's gradient is the derivative of the loss (double build; central
+ *     differences, h = 1e-6; the n-best depends on the first pass only, so the loss is
+ *     smooth in the speller's weights), mle_weight 0.01 so both terms are checked;
+ * (c) with a 1-best list Phat = 1 and the expected-error term is 0: the loss is
+ *     mle_weight times the speller's cross-entropy, which asr_model_loss computes with
+ *     rnnt_weight 0 through the batched training forward;
+ * (d) 30 steps of Adam (lr 1e-3) lower the batch's MWER loss (mle_weight 0.01);
+ * (e) bad arguments are refused. */
+static void t_recipe_twopass_mwer(tctx *t) {
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F], *grad;
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], i, k, checked = 0, nonzero = 0;
+  double first, last, loss, lp, lm, worst = 0, l1, ce[TR_N], ce_mean = 0, m0 = 0, m1 = 0;
+  size_t q;
+  fit_small(t, &m, "rnnt-las", 100, 1e-2, &first, &last);
+  asr_rng_seed(&rng, 21, 0);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  grad = TALLOC(asr_real, m.params.total);
+  asr_params_zero_grad(&m.params);
+  CHECK_OK(asr_model_mwer_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, 0.01, &err));
+  memcpy(grad, m.params.grad, sizeof(asr_real) * m.params.total);
+  for (i = 0; i < m.params.count; i++) {
+    const asr_param *it = &m.params.items[i];
+    int spl = strncmp(it->name, "las_decoder.", 12) == 0;
+    for (q = 0; q < it->count; q++) {
+      if (!spl) CHECKF(grad[it->offset + q] == 0, "%s[%lu] = %g: not the speller", it->name, (unsigned long)q,
+                       (double)grad[it->offset + q]);
+      else nonzero += grad[it->offset + q] != 0;
+    }
+  }
+  CHECK(nonzero > 0);
+  {
+    /* the expected-error term alone (mle_weight 0) is not 0: each n-best holds the target
+     * (W = 0, the speller's favourite) and three others (W = 1), so sum_i Phat_i (W_i - What)
+     * is near 0 - 3/4 */
+    double werr = 0;
+    CHECK_OK(asr_model_mwer_step(&m, &werr, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, 0, &err));
+    CHECKF(werr < -0.5 && werr > -0.75, "expected-error term %g", werr);
+  }
+  if (ASR_REAL_DOUBLE) {
+    for (k = 0; k < 12; k++) {
+      int ti;
+      const asr_param *it;
+      size_t at;
+      asr_real keep;
+      double fd, h = 1e-6;
+      do {
+        ti = asr_rng_int(&rng, m.params.count);
+        it = &m.params.items[ti];
+      } while (strncmp(it->name, "las_decoder.", 12) != 0);
+      at = it->offset + (size_t)asr_rng_int(&rng, (int)it->count);
+      keep = m.params.data[at];
+      m.params.data[at] = keep + h;
+      CHECK_OK(asr_model_mwer_step(&m, &lp, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, 0.01, &err));
+      m.params.data[at] = keep - h;
+      CHECK_OK(asr_model_mwer_step(&m, &lm, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, 0.01, &err));
+      m.params.data[at] = keep;
+      fd = (lp - lm) / (2 * h);
+      worst = fmax(worst, fabs(fd - grad[at]) / fmax(1e-3, fabs(fd)));
+      CHECKF(fabs(fd - grad[at]) <= 1e-5 * fmax(1e-3, fabs(fd)), "%s[%lu]: gradient %.9g, finite difference %.9g",
+             it->name, (unsigned long)(at - it->offset), (double)grad[at], fd);
+      checked++;
+    }
+  }
+  /* (c) the 1-best: mle_weight 0.5 times the speller's cross-entropy */
+  CHECK_OK(asr_model_mwer_step(&m, &l1, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 1, 0.5, &err));
+  {
+    size_t wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
+    void *work = malloc(wb);
+    m.cfg.rnnt_weight = 0;
+    CHECK_OK(asr_model_loss(&m, ce, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+    m.cfg.rnnt_weight = 0.5;
+    free(work);
+    for (i = 0; i < TR_N; i++) ce_mean += ce[i] / TR_N;
+    CHECKF(fabs(l1 - 0.5 * ce_mean) <= 1e-4 * fabs(l1), "1-best loss %.9g, 0.5 x cross-entropy %.9g", l1, 0.5 * ce_mean);
+  }
+  /* (d) fine-tuning lowers the loss */
+  {
+    asr_adam_opts adam;
+    asr_real *am = TALLOC(asr_real, m.params.total), *av = TALLOC(asr_real, m.params.total);
+    int step;
+    asr_adam_opts_init(&adam, 1e-3);
+    for (step = 1; step <= 30; step++) {
+      asr_params_zero_grad(&m.params);
+      CHECK_OK(asr_model_mwer_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, 0.01, &err));
+      if (step == 1) m0 = loss;
+      asr_adam_step(m.params.data, am, av, NULL, m.params.grad, m.params.total, &adam, step);
+    }
+    CHECK_OK(asr_model_mwer_step(&m, &m1, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, 0.01, &err));
+    CHECKF(m1 < m0, "MWER loss %.4f -> %.4f after 30 steps", m0, m1);
+    free(am), free(av);
+  }
+  /* (e) bad arguments */
+  CHECK(asr_model_mwer_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 0, 0.01, &err) == ASR_ERR_RANGE &&
+        strstr(err.msg, "nbest"));
+  CHECK(asr_model_mwer_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, -1, &err) == ASR_ERR_RANGE &&
+        strstr(err.msg, "mle_weight"));
+  free(grad);
+  asr_model_free(&m);
+  {
+    asr_model c;
+    double f0, f1;
+    fit_small(t, &c, "rnnt", 1, 1e-2, &f0, &f1);
+    CHECK(asr_model_mwer_step(&c, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, 4, 0.01, &err) ==
+          ASR_ERR_UNSUPPORTED);
+    asr_model_free(&c);
+  }
+  snprintf(t->msg, sizeof t->msg, "%d speller parameters, worst relative error %.2g; 1-best = CE; loss %.4f -> %.4f in "
+           "30 steps", checked, worst, m0, m1);
+}
+
 static const test_case TESTS_train[] = {
   {"train/text_roundtrip", t_text_roundtrip},
   {"train/edit_distance", t_edit_distance},
@@ -1004,6 +1122,7 @@ static const test_case TESTS_train[] = {
   {"train/recipe_twopass_gradcheck", t_recipe_twopass_gradcheck},
   {"train/recipe_twopass_learns", t_recipe_twopass_learns},
   {"train/recipe_twopass_rescore", t_recipe_twopass_rescore},
+  {"train/recipe_twopass_mwer", t_recipe_twopass_mwer},
   {"train/bundled_model_transcribes", t_bundled_model_transcribes},
   {0, 0}
 };

@@ -27,7 +27,10 @@
  * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off);
  * --vtlp D: vocal tract length perturbation [Jaitly13], the features of every training
  * utterance computed anew at every step with a VTLN warp factor drawn uniformly from
- * [1 - D, 1 + D] (asr_model_features_warped); Adam with linear warm-up and decay; gradient norm clipped at 5. Every
+ * [1 - D, 1 + D] (asr_model_features_warped); Adam with linear warm-up and decay; gradient norm clipped at 5.
+ * --mwer-steps N (rnnt-las only) then fine-tunes the speller for N more steps with MWER
+ * (asr_model_mwer_step: the first pass's 4-best, mle_weight 0.01, no SpecAugment) with a
+ * fresh Adam at a constant lr/10, the encoder and the first pass left as they are. Every
  * --eval-every steps the dev set is decoded (greedy) and its character error rate
  * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
  * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
@@ -49,7 +52,7 @@ static void on_sigint(int sig) {
 
 typedef struct opts {
   const char *recipe, *data, *out, *dev, *speakers, *exclude_speakers;
-  long steps;
+  long steps, mwer_steps;
   unsigned long seed;
   int splice_min, splice_max;
   int batch_frames, eval_every, warmup, quiet, speed_perturb;
@@ -67,7 +70,7 @@ static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterance
 static int usage(void) {
   fprintf(stderr,
           "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las|rnnt-las --data DIR --out MODEL.npz\n"
-          "             [--steps N] [--seed S]\n"
+          "             [--steps N] [--seed S] [--mwer-steps N (rnnt-las)]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--speakers")) o->speakers = val;
     else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
     else if (!strcmp(a, "--steps")) { if (ad_parse_long("train", "steps", val, 1, 100000000, &v)) return 2; o->steps = v; }
+    else if (!strcmp(a, "--mwer-steps")) { if (ad_parse_long("train", "mwer-steps", val, 0, 100000000, &v)) return 2; o->mwer_steps = v; }
     else if (!strcmp(a, "--seed")) { if (ad_parse_long("train", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (unsigned long)v; }
     else if (!strcmp(a, "--batch-frames")) { if (ad_parse_long("train", "batch-frames", val, 100, 10000000, &v)) return 2; o->batch_frames = (int)v; }
     else if (!strcmp(a, "--eval-every")) { if (ad_parse_long("train", "eval-every", val, 0, 100000000, &v)) return 2; o->eval_every = (int)v; }
@@ -611,7 +615,7 @@ int main(int argc, char **argv) {
   size_t ebytes = 0;
   void *ework = NULL;
   asr_real *adam_m = NULL, *adam_v = NULL;
-  double *curve_x = NULL, *curve_y = NULL, *dev_x = NULL, *dev_y = NULL, t0, loss_avg = 0;
+  double *curve_x = NULL, *curve_y = NULL, *dev_x = NULL, *dev_y = NULL, t0, t1, loss_avg = 0;
   int n_dev = 0, status = 2;
   asr_specaug_opts sa;
   asr_adam_opts adam;
@@ -646,6 +650,10 @@ int main(int argc, char **argv) {
   /* Adam's peak learning rate: 3e-3 for ContextNet, 2e-3 for the Conformer recipes
    * (their attention is less forgiving; 2e-3 is what the measured figures used) */
   if (o.lr < 0) o.lr = cfg.encoder == ASR_ENCODER_CONFORMER ? 2e-3 : 3e-3;
+  if (o.mwer_steps > 0 && cfg.head != ASR_HEAD_RNNT_LAS) {
+    fprintf(stderr, "train: --mwer-steps fine-tunes a second pass: recipe rnnt-las, not %s\n", o.recipe);
+    return 2;
+  }
   cfg.pad_ms = (int)lround(o.pad * 1000);         /* --pad: the model's front end pads (asr_model_features) */
   if (o.sa.freq_mask_param < 0) o.sa.freq_mask_param = cfg.n_mels / 8;
   if (o.sa.freq_mask_param > cfg.n_mels) {
@@ -840,6 +848,49 @@ int main(int argc, char **argv) {
   step--;
   if (g_stop) printf("%sinterrupted at step %ld: saving the model\n", tty ? "\n" : "", step);
   else if (tty) printf("\n");
+  if (o.mwer_steps > 0 && !g_stop) {
+    /* MWER fine-tuning of the speller [Prabhavalkar18]: a fresh Adam at lr/10, constant;
+     * the batches in order, without SpecAugment (the n-best of the clean features) */
+    long ms;
+    double mloss = 0, gnorm;
+    memset(adam_m, 0, sizeof(asr_real) * m.params.total);
+    memset(adam_v, 0, sizeof(asr_real) * m.params.total);
+    asr_adam_opts_init(&adam, o.lr / 10);
+    t1 = ad_now();
+    for (ms = 1; ms <= o.mwer_steps && !g_stop; ms++) {
+      const batch *bt = &lb.batches[(ms - 1) % lb.nb];
+      int n, N = bt->count, T = bt->T, S = bt->S, D = m.cfg.n_mels;
+      asr_real *gp = m.params.grad;
+      size_t gsize = m.params.total;
+      double l;
+      memset(lb.feats, 0, sizeof(asr_real) * (size_t)N * T * D);
+      memset(lb.targets, 0, sizeof(int) * (size_t)N * (S ? S : 1));
+      for (n = 0; n < N; n++) {
+        const ad_utt *u = &train.u[lb.order[bt->first + n]];
+        memcpy(lb.feats + (size_t)n * T * D, u->feats, sizeof(asr_real) * (size_t)u->T * D);
+        lb.lengths[n] = u->T;
+        memcpy(lb.targets + (size_t)n * S, u->tokens, sizeof(int) * (size_t)u->S);
+        lb.tlens[n] = u->S;
+      }
+      asr_params_zero_grad(&m.params);
+      if (asr_model_mwer_step(&m, &l, lb.feats, lb.lengths, lb.targets, lb.tlens, N, T, S, 4, 0.01, &err) != ASR_OK) {
+        fprintf(stderr, "train: MWER step %ld: %s\n", ms, err.msg);
+        goto done;
+      }
+      if (asr_clip_grad_norm(&gp, &gsize, 1, 5.0, 2.0, &gnorm) != ASR_OK) {
+        fprintf(stderr, "train: MWER step %ld: the gradient is not finite (loss %g)\n", ms, l);
+        goto done;
+      }
+      asr_adam_step(m.params.data, adam_m, adam_v, NULL, m.params.grad, m.params.total, &adam, ms);
+      mloss = ms == 1 ? l : 0.95 * mloss + 0.05 * l;
+      if (!o.quiet && (ms % 50 == 0 || ms == 1)) {
+        printf("MWER step %ld/%ld loss %.4f %.1f s\n", ms, o.mwer_steps, mloss, ad_now() - t1);
+        fflush(stdout);
+      }
+    }
+    printf("MWER fine-tuning: %ld steps, loss %.4f (running mean), %.1f s\n", ms - 1, mloss, ad_now() - t1);
+    if (dev.count) printf("dev CER after MWER %.2f%% (%d utterances)\n", evaluate(&m, &dev, &ework, &ebytes) * 100, dev.count);
+  }
   if (dev.count && (n_dev == 0 || dev_x[n_dev - 1] != (double)step)) {
     double cer = evaluate(&m, &dev, &ework, &ebytes);
     dev_x[n_dev] = (double)step;

@@ -307,6 +307,36 @@ def test_rnnt_las_checkpoint_in_pytorch():
     return _case("rnnt-las")
 
 
+def test_rnnt_las_mwer_steps():
+    """build/train --mwer-steps N (rnnt-las): after the same 3 training steps, 2 MWER steps
+    change the speller (las_decoder.*) and nothing else, byte for byte (the encoder, the
+    prediction network, the joiner and the BatchNorm statistics); other recipes and bad
+    values are refused with one line and exit 2."""
+    d = tmpdir()
+    data = os.path.join(ROOT, "data", "toy", "train")
+
+    def train(out, *extra, expect=0, recipe="rnnt-las"):
+        proc = subprocess.run([os.path.join(BUILD, "train"), "--recipe", recipe, "--data", data, "--out",
+                               os.path.join(d, out), "--steps", "3", "--eval-every", "0", *extra],
+                              capture_output=True, text=True)
+        assert proc.returncode == expect, (extra, proc.returncode, proc.stderr)
+        return proc
+
+    train("plain.npz", "--quiet")
+    out = train("mwer.npz", "--mwer-steps", "2").stdout
+    assert "MWER fine-tuning: 2 steps" in out, out
+    a, b = np.load(os.path.join(d, "plain.npz")), np.load(os.path.join(d, "mwer.npz"))
+    assert sorted(a.files) == sorted(b.files)
+    changed = [k for k in a.files if not np.array_equal(a[k], b[k])]
+    assert changed and all(k.startswith("las_decoder.") for k in changed), changed
+    for extra, recipe, say in ((["--mwer-steps", "2"], "rnnt", "rnnt-las"), (["--mwer-steps", "-1"], "rnnt-las",
+                                                                                "mwer-steps")):
+        proc = train("bad.npz", *extra, expect=2, recipe=recipe)
+        assert proc.stderr.count("\n") == 1 and say in proc.stderr, proc.stderr
+        assert not os.path.exists(os.path.join(d, "bad.npz"))
+    return f"{len(changed)} speller tensors changed, the other {len(a.files) - len(changed)} members identical"
+
+
 def test_bad_model_file_is_refused():
     d = tmpdir()
     path = save(d, "not_a_model.npy", np.zeros(3))
