@@ -29737,16 +29737,6 @@ ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error
   return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
 }
 
-/* The "config" member of a checkpoint file as a malloc'ed C string (*json; ASR_FREE it). */
-ASR__PRIVATE asr_result asr__npz_config_json(const char *path, char **json, void *user, asr_error *err) {
-  asr_npz z;
-  asr_result r = asr_npz_read(path, &z, user, err);
-  if (r != ASR_OK) return r;
-  r = asr__npz_config_of(&z, path, json, user, err);
-  asr_npz_free(&z, user);
-  return r;
-}
-
 /* Loading a model: the checkpoint is read once; its config says which tensors the model
  * has (asr__model_declare registers their names and shapes, no memory yet), each is
  * checked against the file's members, and only then is the model allocated. So a small
@@ -30221,7 +30211,11 @@ ASRDEF size_t asr_w2v_model_workspace_size(const asr_w2v_model *m, int B, int n)
 }
 
 /* Registers every tensor under fairseq's key, allocates, and points the views at them. */
-ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *cfg, void *user, asr_error *err) {
+/* Registers the tensors of a config's model and allocates them; with a checkpoint's
+ * members in `file` (asr_w2v_model_load), they are checked against it first, so a file is
+ * refused by what it lacks before anything of the size its config claims is allocated. */
+ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *cfg, const asr_npz *file,
+                                       const char *path, void *user, asr_error *err) {
   int l, C, G, V, E, bad = 0, ie[3][ASR_W2V_MAX_LAYERS], ic[4][ASR_W2V_MAX_LAYERS], ip[2];
   int iq[5] = {0, 0, 0, 0, 0};
   char key[96];
@@ -30260,6 +30254,16 @@ ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *c
   bad |= (ip[0] = asr__reg(&m->params, "wav2vec_predictions.project_to_steps.", "weight", 4, C, C, 1,
                            cfg->steps)) < 0;
   bad |= (ip[1] = asr__reg(&m->params, "wav2vec_predictions.project_to_steps.", "bias", 1, C, 0, 0, 0)) < 0;
+  if (!bad && file) {
+    asr_params *stores[2];
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    r = asr__checkpoint_check(file, stores, path, err);
+    if (r != ASR_OK) {
+      asr_params_free(&m->params);
+      return r;
+    }
+  }
   if (bad || asr_params_alloc(&m->params) != ASR_OK) {
     asr_params_free(&m->params);
     return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "w2v model: cannot allocate its parameters");
@@ -30299,7 +30303,7 @@ ASRDEF asr_result asr_w2v_model_create(asr_w2v_model *m, const asr_w2v_config *c
   size_t i, nc;
   asr_result r;
   if (!m || !cfg || !rng) return asr__fail(err, ASR_ERR_INVALID_ARG, "w2v model: bad arguments");
-  r = asr__w2v_build(m, cfg, user, err);
+  r = asr__w2v_build(m, cfg, NULL, NULL, user, err);
   if (r != ASR_OK) return r;
   asr_params_init_uniform(&m->params, rng);            /* +-1/sqrt(fan_in); 1-D tensors stay 0 */
   for (l = 0; l < cfg->enc_layers; l++)
@@ -30441,17 +30445,23 @@ ASRDEF asr_result asr_w2v_model_save(const asr_w2v_model *m, const char *path, a
 }
 
 ASRDEF asr_result asr_w2v_model_load(asr_w2v_model *m, const char *path, void *user, asr_error *err) {
-  char *json;
+  char *json = NULL;
   asr_w2v_config cfg;
-  asr_result r = asr__npz_config_json(path, &json, user, err);
+  asr_params *stores[2];
+  asr_npz z;
+  asr_result r = asr_npz_read(path, &z, user, err);   /* read once: checked, then copied */
+  memset(m, 0, sizeof *m);
   if (r != ASR_OK) return r;
-  r = asr_w2v_config_from_json(&cfg, json, err);
+  r = asr__npz_config_of(&z, path, &json, user, err);
+  if (r == ASR_OK && (r = asr_w2v_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
   ASR_FREE(json, user);
-  if (r != ASR_OK) return asr__fail_path(err, r, path);
-  r = asr__w2v_build(m, &cfg, user, err);
-  if (r != ASR_OK) return r;
-  r = asr_checkpoint_load(path, &m->params, NULL, NULL, user, err);
-  if (r != ASR_OK) asr_w2v_model_free(m);
+  if (r == ASR_OK) r = asr__w2v_build(m, &cfg, &z, path, user, err);   /* checks before allocating */
+  if (r == ASR_OK) {
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    asr__checkpoint_fill(&z, stores);
+  }
+  asr_npz_free(&z, user);
   return r;
 }
 
