@@ -156,9 +156,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (387) has one tier: its definition is already its
+ *   Every other public function (393) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 55, 10: 37.
+ *   1: 39, 2: 14, 3: 22, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 55, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -917,6 +917,39 @@ ASRDEF asr_result asr_vtln_warp_freq(double *out, double freq, double vtln_low, 
                                      double low_freq, double high_freq, double alpha);
 ASRDEF asr_result asr_vtln_warp_mel_freq(double *out, double mel, double vtln_low, double vtln_high,
                                          double low_freq, double high_freq, double alpha);
+
+/* ---- Chunk by chunk: the fbank of a signal that arrives in pieces (a stream, a long
+ * recording read a block at a time), frame for frame the same numbers as asr_fbank on the
+ * whole signal, bit for bit, however the signal is cut (docs/fbank.md, "Chunk by chunk").
+ *   init  takes the options (copied), an asr_rng when dither > 0 (kept; its draws come in
+ *         the whole-signal order, frame by frame), and ASR_MALLOC's user pointer;
+ *   push  appends n samples (n = 0 is fine) and computes every frame they complete: frame
+ *         t is complete once samples up to start_t + L - 1 have arrived (start_t as in the
+ *         framing formula above), at the signal's start mirrored as asr_fbank mirrors it;
+ *   end   says the signal is over: the frames that reach past its end (snip_edges = 0),
+ *         mirrored at the last sample, are computed; push is refused afterwards;
+ *   ready the frames computed and not yet pulled; pull copies up to max of them, oldest
+ *         first, into feats (max, dim), dim = asr_fbank_dim(o), and returns how many.
+ *   free  releases everything (safe on a zeroed or failed stream).
+ * Memory: fewer than 2 L + M samples are held at any time, whatever was pushed; the
+ * computed frames wait until pulled (pull after each push and they are one chunk's).
+ * Refused at init: subtract_mean (the mean is over the whole signal: apply asr_cmvn to
+ * the frames afterwards). A chunk with a non-finite sample is refused whole
+ * (ASR_ERR_NONFINITE, nothing of it taken); asr_fbank refuses the whole signal. */
+typedef struct asr_fbank_stream {
+  int dim;                /* columns of a frame, asr_fbank_dim(o) */
+  int64_t samples;        /* samples pushed so far */
+  int64_t frames;         /* frames computed so far (pulled or ready) */
+  int ended;              /* 1 after asr_fbank_stream_end */
+  void *priv;             /* the buffers, allocated with ASR_MALLOC */
+} asr_fbank_stream;
+ASRDEF asr_result asr_fbank_stream_init(asr_fbank_stream *s, const asr_fbank_opts *o, asr_rng *rng, void *user,
+                                        asr_error *err);
+ASRDEF asr_result asr_fbank_stream_push(asr_fbank_stream *s, const asr_real *wave, int n, asr_error *err);
+ASRDEF asr_result asr_fbank_stream_end(asr_fbank_stream *s, asr_error *err);
+ASRDEF int asr_fbank_stream_ready(const asr_fbank_stream *s);
+ASRDEF int asr_fbank_stream_pull(asr_fbank_stream *s, asr_real *feats, int max);
+ASRDEF void asr_fbank_stream_free(asr_fbank_stream *s);
 
 /* ---- Per-utterance cepstral mean (and variance) normalization, in place.
  *   x[t][d] -= mu_d,  mu_d = (1/T) sum_t x[t][d]
@@ -9098,8 +9131,8 @@ ASRDEF void asr_audio_stream_close(asr_audio_stream *s) {
  *                          energy, pre-emphasis, the window formula per sample), the DFT
  *                          summed directly, O(N^2); the triangles evaluated per (m, k)
  *                                                          steps 1-11 of docs/fbank.md
- *   asr_fbank_ref       -> asr__fbank_frame_ref: asr__fbank_prepare_frame (steps 1-5), the
- *                          tabulated window, asr__real_fft_power (asr__fft_pow2, or
+ *   asr_fbank_ref       -> asr__fbank_frame_ref: the framing (step 1), asr__fbank_framed_ref:
+ *                          asr__fbank_process_frame (steps 2-5), the tabulated window, asr__real_fft_power (asr__fft_pow2, or
  *                          asr__fft_bluestein), the packed triangles (asr__fbank_ref_tables)
  *   asr_fbank           -> asr__fbank_frame_ref: the unsuffixed name runs _ref  [fast: ref]
  *   (every tier)        -> asr__fbank_emit (energy floor, log, column order) and
@@ -9113,11 +9146,14 @@ ASRDEF void asr_audio_stream_close(asr_audio_stream *s) {
  *                          triangles take their edges from asr__fbank_edges    step 10a
  *   asr_cmvn            -> itself                                    step 12
  *   asr_specaugment     -> itself, [Park19] section 2                step 13
+ *   asr_fbank_stream_*  -> asr__fbank_framed_ref on a sliding buffer (plumbing, last);
+ *                          docs/fbank.md "Chunk by chunk"
  * The API and its full contract: section 3 of the declarations (search "3. Features").
  * Order below: the mel scale; the fbank by its definition (_naive); _ref's steps in their
  * order (framing to pre-emphasis, windows, the FFT, mel banks) and its frame; the output
  * row every tier writes; the public tiers; CMVN; SpecAugment. Then, under the plumbing
- * rule: options, sizes, the workspace layout, argument checks and the frame loop. */
+ * rule: options, sizes, the workspace layout, argument checks and the frame loop, and the
+ * chunk-by-chunk stream's buffers. */
 
 /* The sizes of one option set and the workspace pieces every tier computes in: a plan is
  * filled once per call by asr__fbank_layout (plumbing) and read by the frame helpers. */
@@ -9378,16 +9414,13 @@ ASR__PRIVATE int64_t asr__frame_start(int64_t t, const asr__fbank_plan *p, int s
   return snip_edges ? t * p->M : t * p->M + p->M / 2 - p->L / 2;
 }
 
-/* _ref's steps 1-5 on frame t, in place in x (L): framing, dither, DC offset, raw energy,
+/* _ref's steps 2-5 on a framed x (L), in place: dither, DC offset, raw energy,
  * pre-emphasis (the loop runs backwards so that x[j-1] is still the original sample).
  * Returns the raw log-energy (before any floor) or 0 if not asked for. */
-ASR__PRIVATE double asr__fbank_prepare_frame(double *x, const asr_real *wave, int n, int64_t t,
-                                             const asr_fbank_opts *o, const asr__fbank_plan *p,
+ASR__PRIVATE double asr__fbank_process_frame(double *x, const asr_fbank_opts *o, const asr__fbank_plan *p,
                                              asr_rng *rng) {
   int j, L = p->L;
-  int64_t start = asr__frame_start(t, p, o->snip_edges);
   double energy = 0;
-  for (j = 0; j < L; j++) x[j] = wave[asr__reflect(start + j, n)];        /* framing */
   if (o->dither > 0)
     for (j = 0; j < L; j++) x[j] += o->dither * asr_rng_normal(rng);     /* dither */
   if (o->remove_dc_offset) {
@@ -9598,11 +9631,11 @@ ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const as
   return ASR_OK;
 }
 
-/* _ref's frame t: steps 1-5 (asr__fbank_prepare_frame), the tabulated window, the real
- * FFT, the packed triangles. Writes e (B) into p->frame and returns E (0 without energy). */
-ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
-                                         const asr__fbank_plan *p, asr_rng *rng) {
-  double *x = p->frame, E = asr__fbank_prepare_frame(x, wave, n, t, o, p, rng);
+/* _ref's frame from its L samples, already framed in p->frame: steps 2-5
+ * (asr__fbank_process_frame), the tabulated window, the real FFT, the packed triangles.
+ * Writes e (B) into p->frame and returns E (0 without energy). */
+ASR__PRIVATE double asr__fbank_framed_ref(const asr_fbank_opts *o, const asr__fbank_plan *p, asr_rng *rng) {
+  double *x = p->frame, E = asr__fbank_process_frame(x, o, p, rng);
   const double *w = p->melw;
   int j, m;
   for (j = 0; j < p->L; j++) x[j] *= p->win[j];             /* window */
@@ -9622,6 +9655,15 @@ ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, con
     p->frame[m] = s;      /* the frame is no longer needed: reuse it for e (B <= N/2) */
   }
   return E;
+}
+
+/* _ref's frame t of the whole signal: step 1 (framing with the mirror), then the rest. */
+ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
+                                         const asr__fbank_plan *p, asr_rng *rng) {
+  int j;
+  int64_t start = asr__frame_start(t, p, o->snip_edges);
+  for (j = 0; j < p->L; j++) p->frame[j] = wave[asr__reflect(start + j, n)];   /* framing */
+  return asr__fbank_framed_ref(o, p, rng);
 }
 
 /* ---- 3.3 The output row and the mean subtraction, the same for every tier */
@@ -9991,6 +10033,184 @@ ASR__PRIVATE asr_result asr__fbank(asr__tier tier, asr_real *feats, const asr_re
   }
   if (o->subtract_mean) asr__subtract_column_mean(feats, T, p.dim, p.colsum);
   return ASR_OK;
+}
+
+/* ---- Chunk by chunk (asr_fbank_stream_*), plumbing: a sliding buffer of samples over
+ * _ref's frame (asr__fbank_framed_ref), so each frame is computed from the same L samples,
+ * through the same code, as asr_fbank computes it from the whole signal.
+ * The buffer holds samples [base, pushed), base = max(0, start_next - L) with start_next
+ * the first sample of the next frame to compute. Why that suffices: a frame is computed
+ * before the end only when start + L <= pushed, reading samples start..start+L-1 >= base,
+ * or, mirrored at the signal's start (snip_edges = 0, start < 0), samples 0..-start-1,
+ * held while base = 0. After the end, a frame t <= T-1 mirrored at the last sample n-1
+ * reads sample 2n-1-s for s <= start_t + L - 1, and 2n - start_t - L >= start_t - L >=
+ * base since start_t <= n; a signal shorter than L (mirrored several times) is all held.
+ * Before each frame is computed the buffer has fewer than start_next + L - base <= 2L
+ * samples; room for 2L + M lets a push take at least M + 1 more, so each refill completes
+ * a frame. */
+typedef struct asr__fbank_stream {
+  asr_fbank_opts o;
+  asr__fbank_plan p;
+  void *work;             /* the plan's workspace (asr__fbank_layout) */
+  asr_rng *rng;
+  void *user;
+  asr_real *buf;          /* (cap) samples [base, base + len) */
+  int cap, len;
+  int64_t base;
+  asr_real *q;            /* (qcap, dim) computed frames, rows qhead .. qhead + qn - 1 */
+  int qcap, qhead, qn;
+} asr__fbank_stream;
+
+/* Computes frame t = s->frames from the buffer (mirrored at n when n >= 0, else only at
+ * the signal's start) and queues its row. */
+ASR__PRIVATE asr_result asr__fbank_stream_frame(asr_fbank_stream *s, int64_t n, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  const asr__fbank_plan *p = &st->p;
+  int64_t start = asr__frame_start(s->frames, p, st->o.snip_edges), lim = n >= 0 ? n : s->samples;
+  double E;
+  int j;
+  if (st->qhead + st->qn == st->qcap) {               /* the queue is full: slide or grow */
+    if (st->qhead > 0) {
+      memmove(st->q, st->q + (size_t)st->qhead * s->dim, sizeof(asr_real) * (size_t)st->qn * s->dim);
+      st->qhead = 0;
+    } else {
+      int ncap = st->qcap < 64 ? 64 : 2 * st->qcap;       /* at most 2^30 frames wait */
+      asr_real *nq = st->qcap <= (1 << 29) ? ASR__ALLOC(asr_real, (size_t)ncap * s->dim, st->user) : NULL;
+      if (!nq) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "fbank stream: out of memory for %d frames", ncap);
+      if (st->qn) memcpy(nq, st->q, sizeof(asr_real) * (size_t)st->qn * s->dim);
+      ASR_FREE(st->q, st->user);
+      st->q = nq;
+      st->qcap = ncap;
+    }
+  }
+  for (j = 0; j < p->L; j++)                          /* framing: the same mirror as asr_fbank */
+    p->frame[j] = st->buf[asr__reflect(start + j, lim) - st->base];
+  E = asr__fbank_framed_ref(&st->o, p, st->rng);
+  asr__fbank_emit(st->q + (size_t)(st->qhead + st->qn) * s->dim, p->frame, E, &st->o);
+  st->qn++;
+  s->frames++;
+  return ASR_OK;
+}
+
+/* Computes every frame the pushed samples complete, then drops the samples before the new
+ * base. */
+ASR__PRIVATE asr_result asr__fbank_stream_run(asr_fbank_stream *s, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int64_t nb;
+  while (asr__frame_start(s->frames, &st->p, st->o.snip_edges) + st->p.L <= s->samples) {
+    asr_result r = asr__fbank_stream_frame(s, -1, err);
+    if (r != ASR_OK) return r;
+  }
+  nb = asr__frame_start(s->frames, &st->p, st->o.snip_edges) - st->p.L;
+  if (nb > st->base) {
+    int64_t drop = nb - st->base < st->len ? nb - st->base : st->len;
+    memmove(st->buf, st->buf + drop, sizeof(asr_real) * (size_t)(st->len - drop));
+    st->len -= (int)drop;
+    st->base = nb;        /* past the samples held when frames skip some (shift > window) */
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank_stream_init(asr_fbank_stream *s, const asr_fbank_opts *o, asr_rng *rng, void *user,
+                                        asr_error *err) {
+  asr__fbank_stream *st;
+  asr_result r;
+  size_t wb;
+  memset(s, 0, sizeof *s);
+  r = asr_fbank_check_opts(o, err);
+  if (r != ASR_OK) return r;
+  if (o->subtract_mean)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "fbank stream: subtract_mean needs the whole signal's mean; "
+                                               "apply asr_cmvn to the frames afterwards");
+  if (o->dither > 0 && !rng) return asr__fail(err, ASR_ERR_INVALID_ARG, "dither %g needs an asr_rng", o->dither);
+  st = ASR__ALLOC(asr__fbank_stream, 1, user);
+  if (!st) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "fbank stream: out of memory");
+  memset(st, 0, sizeof *st);
+  s->priv = st;
+  st->o = *o;
+  st->rng = rng;
+  st->user = user;
+  s->dim = asr_fbank_dim(o);
+  wb = asr__fbank_layout(o, &st->p, NULL);
+  st->cap = 2 * asr_fbank_window_size(o) + asr_fbank_window_shift(o);   /* window <= 2^20, shift too */
+  st->work = ASR_MALLOC(wb, user);
+  st->buf = ASR__ALLOC(asr_real, st->cap, user);
+  if (!st->work || !st->buf) {
+    asr_fbank_stream_free(s);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "fbank stream: out of memory");
+  }
+  asr__fbank_layout(o, &st->p, st->work);
+  asr__fbank_ref_tables(o, &st->p);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank_stream_push(asr_fbank_stream *s, const asr_real *wave, int n, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int i = 0;
+  if (!st || s->ended) return asr__fail(err, ASR_ERR_INVALID_ARG, "fbank stream: %s", st ? "push after end" : "not initialized");
+  if (n < 0 || (n > 0 && !wave)) return asr__fail(err, ASR_ERR_INVALID_ARG, "bad chunk (n = %d)", n);
+  for (i = 0; i < n; i++)                             /* the whole chunk, or nothing of it */
+    if (!isfinite(wave[i]))
+      return asr__fail(err, ASR_ERR_NONFINITE, "sample %lld is not finite", (long long)(s->samples + i));
+  i = 0;
+  while (i < n) {
+    int k;
+    asr_result r;
+    if (s->samples < st->base) {                      /* samples no frame reads (shift > window) */
+      k = (int)(st->base - s->samples < n - i ? st->base - s->samples : n - i);
+    } else {
+      k = st->cap - st->len < n - i ? st->cap - st->len : n - i;
+      memcpy(st->buf + st->len, wave + i, sizeof(asr_real) * (size_t)k);
+      st->len += k;
+    }
+    s->samples += k;
+    i += k;
+    r = asr__fbank_stream_run(s, err);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank_stream_end(asr_fbank_stream *s, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int64_t T;
+  if (!st || s->ended) return asr__fail(err, ASR_ERR_INVALID_ARG, "fbank stream: %s", st ? "ended twice" : "not initialized");
+  s->ended = 1;
+  /* T as asr_fbank_num_frames counts it, in 64 bits */
+  T = st->o.snip_edges ? (s->samples < st->p.L ? 0 : 1 + (s->samples - st->p.L) / st->p.M)
+                       : (s->samples + st->p.M / 2) / st->p.M;
+  while (s->frames < T) {                             /* the frames past the end, mirrored at n - 1 */
+    asr_result r = asr__fbank_stream_frame(s, s->samples, err);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF int asr_fbank_stream_ready(const asr_fbank_stream *s) {
+  return s->priv ? ((const asr__fbank_stream *)s->priv)->qn : 0;
+}
+
+ASRDEF int asr_fbank_stream_pull(asr_fbank_stream *s, asr_real *feats, int max) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int k;
+  if (!st || max <= 0 || !feats) return 0;
+  k = st->qn < max ? st->qn : max;
+  memcpy(feats, st->q + (size_t)st->qhead * s->dim, sizeof(asr_real) * (size_t)k * s->dim);
+  st->qhead += k;
+  st->qn -= k;
+  if (st->qn == 0) st->qhead = 0;
+  return k;
+}
+
+ASRDEF void asr_fbank_stream_free(asr_fbank_stream *s) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  if (st) {
+    ASR_FREE(st->work, st->user);
+    ASR_FREE(st->buf, st->user);
+    ASR_FREE(st->q, st->user);
+    ASR_FREE(st, st->user);
+  }
+  memset(s, 0, sizeof *s);
 }
 
 /* SpecAugment's options and workspace. */
@@ -30060,16 +30280,6 @@ ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error
   return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
 }
 
-/* The "config" member of a checkpoint file as a malloc'ed C string (*json; ASR_FREE it). */
-ASR__PRIVATE asr_result asr__npz_config_json(const char *path, char **json, void *user, asr_error *err) {
-  asr_npz z;
-  asr_result r = asr_npz_read(path, &z, user, err);
-  if (r != ASR_OK) return r;
-  r = asr__npz_config_of(&z, path, json, user, err);
-  asr_npz_free(&z, user);
-  return r;
-}
-
 /* Loading a model: the checkpoint is read once; its config says which tensors the model
  * has (asr__model_declare registers their names and shapes, no memory yet), each is
  * checked against the file's members, and only then is the model allocated. So a small
@@ -30566,7 +30776,11 @@ ASRDEF size_t asr_w2v_model_workspace_size(const asr_w2v_model *m, int B, int n)
 }
 
 /* Registers every tensor under fairseq's key, allocates, and points the views at them. */
-ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *cfg, void *user, asr_error *err) {
+/* Registers the tensors of a config's model and allocates them; with a checkpoint's
+ * members in `file` (asr_w2v_model_load), they are checked against it first, so a file is
+ * refused by what it lacks before anything of the size its config claims is allocated. */
+ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *cfg, const asr_npz *file,
+                                       const char *path, void *user, asr_error *err) {
   int l, C, G, V, E, bad = 0, ie[3][ASR_W2V_MAX_LAYERS], ic[4][ASR_W2V_MAX_LAYERS], ip[2];
   int iq[5] = {0, 0, 0, 0, 0};
   char key[96];
@@ -30605,6 +30819,16 @@ ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *c
   bad |= (ip[0] = asr__reg(&m->params, "wav2vec_predictions.project_to_steps.", "weight", 4, C, C, 1,
                            cfg->steps)) < 0;
   bad |= (ip[1] = asr__reg(&m->params, "wav2vec_predictions.project_to_steps.", "bias", 1, C, 0, 0, 0)) < 0;
+  if (!bad && file) {
+    asr_params *stores[2];
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    r = asr__checkpoint_check(file, stores, path, err);
+    if (r != ASR_OK) {
+      asr_params_free(&m->params);
+      return r;
+    }
+  }
   if (bad || asr_params_alloc(&m->params) != ASR_OK) {
     asr_params_free(&m->params);
     return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "w2v model: cannot allocate its parameters");
@@ -30644,7 +30868,7 @@ ASRDEF asr_result asr_w2v_model_create(asr_w2v_model *m, const asr_w2v_config *c
   size_t i, nc;
   asr_result r;
   if (!m || !cfg || !rng) return asr__fail(err, ASR_ERR_INVALID_ARG, "w2v model: bad arguments");
-  r = asr__w2v_build(m, cfg, user, err);
+  r = asr__w2v_build(m, cfg, NULL, NULL, user, err);
   if (r != ASR_OK) return r;
   asr_params_init_uniform(&m->params, rng);            /* +-1/sqrt(fan_in); 1-D tensors stay 0 */
   for (l = 0; l < cfg->enc_layers; l++)
@@ -30786,17 +31010,23 @@ ASRDEF asr_result asr_w2v_model_save(const asr_w2v_model *m, const char *path, a
 }
 
 ASRDEF asr_result asr_w2v_model_load(asr_w2v_model *m, const char *path, void *user, asr_error *err) {
-  char *json;
+  char *json = NULL;
   asr_w2v_config cfg;
-  asr_result r = asr__npz_config_json(path, &json, user, err);
+  asr_params *stores[2];
+  asr_npz z;
+  asr_result r = asr_npz_read(path, &z, user, err);   /* read once: checked, then copied */
+  memset(m, 0, sizeof *m);
   if (r != ASR_OK) return r;
-  r = asr_w2v_config_from_json(&cfg, json, err);
+  r = asr__npz_config_of(&z, path, &json, user, err);
+  if (r == ASR_OK && (r = asr_w2v_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
   ASR_FREE(json, user);
-  if (r != ASR_OK) return asr__fail_path(err, r, path);
-  r = asr__w2v_build(m, &cfg, user, err);
-  if (r != ASR_OK) return r;
-  r = asr_checkpoint_load(path, &m->params, NULL, NULL, user, err);
-  if (r != ASR_OK) asr_w2v_model_free(m);
+  if (r == ASR_OK) r = asr__w2v_build(m, &cfg, &z, path, user, err);   /* checks before allocating */
+  if (r == ASR_OK) {
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    asr__checkpoint_fill(&z, stores);
+  }
+  asr_npz_free(&z, user);
   return r;
 }
 

@@ -933,6 +933,179 @@ static void t_vtln_fbank(tctx *t) {
   snprintf(t->msg, sizeof t->msg, "%d warped option sets, naive vs ref worst %.2e", cases, worst);
 }
 
+/* ---- chunk by chunk */
+
+/* Streams x (n) cut at the positions the cutting names and pulled in the given mode, and
+ * returns the frames (calloc'ed, *T of them), or NULL on an error (reported). Cuttings:
+ * 0 one chunk; 1 one sample at a time; 2..5 chunks of 7, 160, 401, 1023 samples; 6
+ * random lengths 0..700 (a zero-length push among them). Pull modes: 0 everything after
+ * each push; 1 one frame at a time after each push; 2 only after the end; 3 a random
+ * number (0..5) after each push. */
+static asr_real *fb_stream_run(const asr_fbank_opts *o, const asr_real *x, int n, int cutting, int mode,
+                               uint64_t seed, int *T, char *why, size_t why_cap) {
+  static const int sizes[4] = {7, 160, 401, 1023};
+  asr_fbank_stream s;
+  asr_rng cut_rng, dither_rng, *dr = NULL;
+  asr_error err;
+  int cap = asr_fbank_num_frames(n, o) + 1, dim = asr_fbank_dim(o), i = 0;
+  asr_real *y = TALLOC(asr_real, (size_t)cap * dim);
+  *T = 0;
+  asr_rng_seed(&cut_rng, seed, 1);
+  if (o->dither > 0) {
+    asr_rng_seed(&dither_rng, seed, 2);
+    dr = &dither_rng;
+  }
+  *why = 0;
+  if (asr_fbank_stream_init(&s, o, dr, NULL, &err) != ASR_OK) {
+    snprintf(why, why_cap, "init: %.200s", err.msg);
+    free(y);
+    return NULL;
+  }
+  for (;;) {
+    int k = n - i, want;
+    if (cutting == 1) k = 1;
+    else if (cutting >= 2 && cutting <= 5) k = sizes[cutting - 2];
+    else if (cutting == 6) k = asr_rng_int(&cut_rng, 701);
+    if (k > n - i) k = n - i;
+    if (asr_fbank_stream_push(&s, x + i, k, &err) != ASR_OK) {
+      snprintf(why, why_cap, "push: %.200s", err.msg);
+      break;
+    }
+    i += k;
+    if (mode == 0) want = cap;
+    else if (mode == 1) want = 1;
+    else if (mode == 3) want = asr_rng_int(&cut_rng, 6);
+    else want = 0;
+    while (want > 0 && asr_fbank_stream_ready(&s) > 0 && *T < cap) {
+      int got = asr_fbank_stream_pull(&s, y + (size_t)*T * dim, mode == 1 ? 1 : want);
+      *T += got;
+      if (mode != 0) break;
+    }
+    if (i >= n) break;
+  }
+  if (!*why && asr_fbank_stream_end(&s, &err) != ASR_OK) snprintf(why, why_cap, "end: %.200s", err.msg);
+  while (asr_fbank_stream_ready(&s) > 0 && *T < cap) *T += asr_fbank_stream_pull(&s, y + (size_t)*T * dim, 1 + (*T % 3));
+  if (!*why && asr_fbank_stream_ready(&s) != 0)
+    snprintf(why, why_cap, "%d frames more than asr_fbank_num_frames", asr_fbank_stream_ready(&s));
+  if (!*why && s.samples != n) snprintf(why, why_cap, "%lld samples counted", (long long)s.samples);
+  asr_fbank_stream_free(&s);
+  if (*why) {
+    free(y);
+    return NULL;
+  }
+  return y;
+}
+
+/* The stream gives asr_fbank's frames bit for bit (memcmp) for every option set below x
+ * every length x every cutting x every pull mode: the reference is the whole-signal
+ * asr_fbank itself (the numbers must be its numbers, not merely close), whose own
+ * correctness is checked against Kaldi above. The option sets cover both snip_edges,
+ * every window, FFT sizes that are and are not powers of two, energy in every position,
+ * raw and windowed energy, magnitude and linear output, no pre-emphasis / DC removal,
+ * shift longer than the window (frames skip samples), 8 kHz, 22.05 kHz (an odd window,
+ * 551 samples), and dither
+ * (the same seed: the draws come in the same order). The lengths reach the edge cases:
+ * empty, shorter than half a window (mirrored several times with snip_edges = 0), one
+ * window +- 1, and 1.3 s. */
+static void t_stream_bit_identical(tctx *t) {
+  enum { NSETS = 12 };
+  asr_fbank_opts sets[NSETS];
+  int lengths[11], nl = 0, k, c, m, runs = 0, bad = 0;
+  char what[200] = "";
+  asr_real *x;
+  asr_rng rng;
+  for (k = 0; k < NSETS; k++) sets[k] = asr_fbank_opts_default();
+  sets[1].snip_edges = 0;
+  sets[2].snip_edges = 0, sets[2].window_type = ASR_WINDOW_HAMMING, sets[2].use_energy = 1;
+  sets[3].window_type = ASR_WINDOW_HANNING, sets[3].use_energy = 1, sets[3].htk_compat = 1, sets[3].raw_energy = 0;
+  sets[4].snip_edges = 0, sets[4].window_type = ASR_WINDOW_RECTANGULAR, sets[4].round_to_power_of_two = 0;
+  sets[5].window_type = ASR_WINDOW_BLACKMAN, sets[5].preemphasis_coefficient = 0, sets[5].remove_dc_offset = 0;
+  sets[6].use_log_fbank = 0, sets[6].use_power = 0, sets[6].num_mel_bins = 40;
+  sets[7].frame_length = 10, sets[7].frame_shift = 15;                          /* shift > window */
+  sets[8].snip_edges = 0, sets[8].frame_length = 10, sets[8].frame_shift = 15, sets[8].use_energy = 1;
+  sets[9].sample_frequency = 8000, sets[9].snip_edges = 0, sets[9].num_mel_bins = 15, sets[9].energy_floor = 0;
+  sets[10].sample_frequency = 22050, sets[10].high_freq = -400;
+  sets[10].snip_edges = 0;                                                    /* L = 551, odd */
+  sets[11].dither = 1, sets[11].snip_edges = 0, sets[11].use_energy = 1;          /* Kaldi's defaults */
+  x = TALLOC(asr_real, 60000);
+  asr_rng_seed(&rng, 77, 0);
+  for (k = 0; k < 60000; k++) x[k] = (asr_real)(3000 * sin(0.031 * k) * sin(0.0007 * k) + 300 * asr_rng_normal(&rng));
+  for (k = 0; k < NSETS && !bad; k++) {
+    const asr_fbank_opts *o = &sets[k];
+    int L = asr_fbank_window_size(o), M = asr_fbank_window_shift(o), li;
+    size_t wb = asr_fbank_workspace_size(o);
+    void *w = talloc_(wb);
+    nl = 0;
+    lengths[nl++] = 0, lengths[nl++] = 1, lengths[nl++] = 7, lengths[nl++] = L / 2 - 1, lengths[nl++] = L - 1;
+    lengths[nl++] = L, lengths[nl++] = L + 1, lengths[nl++] = L + M, lengths[nl++] = 3 * L + 2 * M + 5;
+    lengths[nl++] = (int)(1.3 * o->sample_frequency);
+    for (li = 0; li < nl && !bad; li++) {
+      int n = lengths[li], Tw = asr_fbank_num_frames(n, o), dim = asr_fbank_dim(o);
+      asr_real *whole = TALLOC(asr_real, (size_t)(Tw + 1) * dim);
+      asr_rng dr;
+      asr_error err;
+      asr_rng_seed(&dr, 1000 + (uint64_t)li, 2);
+      CHECK_OK(asr_fbank(whole, x, n, o, &dr, w, wb, &err));
+      for (c = 0; c < 7 && !bad; c++) {
+        if (c == 1 && n > 20000) continue;            /* one sample at a time: the short ones */
+        for (m = 0; m < 4 && !bad; m++) {
+          int Ts;
+          char why[256];
+          asr_real *y = fb_stream_run(o, x, n, c, m, 1000 + (uint64_t)li, &Ts, why, sizeof why);
+          runs++;
+          if (!y || Ts != Tw || (Tw > 0 && memcmp(y, whole, sizeof(asr_real) * (size_t)Tw * dim) != 0)) {
+            snprintf(what, sizeof what, "option set %d, n %d, cutting %d, pull mode %d: %d frames vs %d %.120s", k,
+                     n, c, m, Ts, Tw, y ? "or different bits" : why);
+            bad = 1;
+          }
+          free(y);
+        }
+      }
+      free(whole);
+    }
+    free(w);
+  }
+  free(x);
+  CHECKF(!bad, "%s", what);
+  snprintf(t->msg, sizeof t->msg, "%d runs (%d option sets x 10 lengths x 7 cuttings x 4 pull modes; one sample at a time only up to 20000 samples), memcmp-equal",
+           runs, NSETS);
+}
+
+/* What the stream refuses: subtract_mean (at init), dither without an rng, a chunk with a
+ * NaN (whole, nothing taken), a push after the end, an end twice; and a failed init frees
+ * nothing twice. */
+static void t_stream_refusals(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_fbank_stream s;
+  asr_error err;
+  asr_real x[500];
+  int i;
+  for (i = 0; i < 500; i++) x[i] = (asr_real)(i % 17);
+  o.subtract_mean = 1;
+  CHECK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "subtract_mean"));
+  asr_fbank_stream_free(&s);
+  o.subtract_mean = 0;
+  o.dither = 1;
+  CHECK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err) == ASR_ERR_INVALID_ARG);
+  o.dither = 0;
+  o.num_mel_bins = 2;
+  CHECK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err) == ASR_ERR_RANGE);
+  o.num_mel_bins = 23;
+  CHECK_OK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err));
+  CHECK_OK(asr_fbank_stream_push(&s, x, 450, &err));
+  CHECK(asr_fbank_stream_ready(&s) == 1);
+  x[3] = (asr_real)NAN;
+  CHECK(asr_fbank_stream_push(&s, x, 10, &err) == ASR_ERR_NONFINITE && strstr(err.msg, "sample 453"));
+  CHECK(s.samples == 450 && asr_fbank_stream_ready(&s) == 1);
+  CHECK(asr_fbank_stream_push(&s, x, -1, &err) == ASR_ERR_INVALID_ARG);
+  CHECK_OK(asr_fbank_stream_end(&s, &err));
+  CHECK(asr_fbank_stream_push(&s, x + 4, 10, &err) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_fbank_stream_end(&s, &err) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_fbank_stream_pull(&s, NULL, 5) == 0 && asr_fbank_stream_ready(&s) == 1);
+  asr_fbank_stream_free(&s);
+  asr_fbank_stream_free(&s);                          /* zeroed by the first: safe */
+}
+
 static const test_case TESTS_fbank[] = {
   {"fbank/vtln_warp_naive_vs_ref", t_vtln_warp_naive_vs_ref},
   {"fbank/vtln_bad", t_vtln_bad},
@@ -960,5 +1133,7 @@ static const test_case TESTS_fbank[] = {
   {"fbank/htk_fbank2", t_htk2},
   {"fbank/cmvn", t_cmvn},
   {"fbank/specaugment", t_specaugment},
+  {"fbank/stream_bit_identical", t_stream_bit_identical},
+  {"fbank/stream_refusals", t_stream_refusals},
   {0, 0}
 };
