@@ -156,9 +156,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (386) has one tier: its definition is already its
+ *   Every other public function (387) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 54, 10: 37.
+ *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 55, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -5317,6 +5317,23 @@ ASRDEF void asr_model_free(asr_model *m);
  * checkpoint's own config. */
 ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err);
 ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err);
+
+/* ---- Checkpoint averaging (ESPnet's average_nbest_models): the element-wise mean of the
+ * parameters of N models of one config (the last or best N checkpoints of a run),
+ *     theta = (1/N) sum_{k=1}^{N} theta_k
+ * summed in double in the order given and rounded once to asr_real, the BatchNorm running
+ * statistics (running_mean, running_var: the buffers) averaged the same way.
+ * NOTE: ESPnet averages every floating-point tensor of the state_dicts, running statistics
+ * included, and only sums its integer tensors (BatchNorm's num_batches_tracked: "not
+ * averaged, but only accumulated"). asr.h's checkpoints hold no integer tensor (the
+ * running statistics use a fixed momentum, so no batch count is kept): every tensor is
+ * averaged.
+ * out: a model of the same config (asr_model_load of the first input will do; it may be
+ * one of the inputs), every parameter and buffer overwritten; out = NULL only checks that
+ * the models can be averaged. Models whose configs (recipe, sizes, front end) or tensors
+ * (names, shapes) differ: ASR_ERR_SHAPE naming the first difference, and out is untouched.
+ * count >= 1; the mean of one model is itself. */
+ASRDEF asr_result asr_model_average(asr_model *out, const asr_model *const *models, int count, asr_error *err);
 
 /* Features of a waveform of n samples at sample_rate Hz in Kaldi's 16-bit scale:
  * feats (asr_model_num_frames(m, n, sample_rate), n_mels).
@@ -27591,6 +27608,8 @@ ASR__PRIVATE asr_result asr__w2v_contrastive_backward(asr__tier tier, asr_real *
  *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi
  *   asr_edit_distance, asr_cer_counts,        -> the Levenshtein recursion, asr__token_distance
  *     asr_wer_counts
+ *   asr_model_average (9.8a)                  -> asr__params_mean: theta = (1/N) sum_k theta_k,
+ *                                                ESPnet's average_nbest_models   docs/training.md
  *   asr_params_*, asr_checkpoint_*,           -> plumbing: the parameter store, .npz I/O, the
  *     asr_model_{free,save,load},                config's JSON, workspace layouts
  *     asr_model_config_{to,from}_json, *_workspace_size
@@ -28916,6 +28935,76 @@ ASRDEF void asr_cer_counts(const char *ref, const char *hyp, int *work, long *er
 
 ASRDEF void asr_wer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
   asr__error_counts(ref, hyp, ASR__UNIT_WORDS, work, errors, ref_len);
+}
+
+/* ---- 9.8a Checkpoint averaging: theta = (1/N) sum_k theta_k (ESPnet's average_nbest_models) */
+/* 0 when two parameter stores hold the same tensors (names and shapes, in order); else
+ * fills err naming the first difference. */
+ASR__PRIVATE asr_result asr__params_same_layout(const asr_params *a, const asr_params *b, int k, asr_error *err) {
+  int i, d;
+  if (a->count != b->count || a->total != b->total)
+    return asr__fail(err, ASR_ERR_SHAPE, "model %d has %d tensors (%lu values), model 0 has %d (%lu)", k,
+                     b->count, (unsigned long)b->total, a->count, (unsigned long)a->total);
+  for (i = 0; i < a->count; i++) {
+    const asr_param *p = &a->items[i], *q = &b->items[i];
+    int same = !strcmp(p->name, q->name) && p->ndim == q->ndim && p->count == q->count;
+    for (d = 0; same && d < p->ndim; d++) same = p->shape[d] == q->shape[d];
+    if (!same) return asr__fail(err, ASR_ERR_SHAPE, "model %d: tensor %d is %s, model 0 has %s of another shape",
+                                k, i, q->name, p->name);
+  }
+  return ASR_OK;
+}
+
+/* The mean of one store over the N models, element by element: sum in double in the
+ * order of the models, then one rounding of sum / N (out may be one of the inputs: each
+ * element is read from every model before it is written).
+ * NOTE: an element equal in every model is that value, as the mean of equal numbers is.
+ * In the float build the double sum of N equal floats is exact and so is the division,
+ * but in the double build N x rounds (3 x needs one bit more than x has) and (N x) / N can
+ * come back an ulp away: the equal case is copied, so averaging N copies of a checkpoint
+ * gives it back bit for bit in every build. */
+ASR__PRIVATE void asr__params_mean(asr_real *out, const asr_model *const *models, int N, int buffers, size_t total) {
+  size_t i;
+  int k;
+  for (i = 0; i < total; i++) {
+    const asr_real x0 = (buffers ? models[0]->buffers.data : models[0]->params.data)[i];
+    double s = 0;
+    int equal = 1;
+    for (k = 0; k < N; k++) {
+      const asr_real x = (buffers ? models[k]->buffers.data : models[k]->params.data)[i];
+      s += (double)x;                                          /* sum_k theta_k,i */
+      equal &= x == x0;
+    }
+    out[i] = equal ? x0 : (asr_real)(s / N);                   /* theta_i = (1/N) sum_k theta_k,i */
+  }
+}
+
+ASRDEF asr_result asr_model_average(asr_model *out, const asr_model *const *models, int count, asr_error *err) {
+  char j0[1024], jk[1024];
+  int k;
+  asr_result r;
+  if (!models || count < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "no models to average");
+  for (k = 0; k < count; k++)
+    if (!models[k]) return asr__fail(err, ASR_ERR_INVALID_ARG, "model %d is NULL", k);
+  /* the checks, all before anything is written: one config, the same tensors */
+  if (asr_model_config_to_json(&models[0]->cfg, j0, sizeof j0) >= (int)sizeof j0)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
+  for (k = 1; k <= count; k++) {
+    const asr_model *m = k < count ? models[k] : out;          /* out last, named model -1 */
+    if (!m) break;                                              /* out = NULL: checks only */
+    int idx = k < count ? k : -1;
+    if (asr_model_config_to_json(&m->cfg, jk, sizeof jk) >= (int)sizeof jk)
+      return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
+    if (strcmp(j0, jk))
+      return asr__fail(err, ASR_ERR_SHAPE, "%s has another config than model 0 (%s vs %s)",
+                       idx < 0 ? "the output model" : "a model", jk, j0);
+    if ((r = asr__params_same_layout(&models[0]->params, &m->params, idx, err)) != ASR_OK) return r;
+    if ((r = asr__params_same_layout(&models[0]->buffers, &m->buffers, idx, err)) != ASR_OK) return r;
+  }
+  if (!out) return ASR_OK;
+  asr__params_mean(out->params.data, models, count, 0, out->params.total);
+  asr__params_mean(out->buffers.data, models, count, 1, out->buffers.total);
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------
