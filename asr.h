@@ -67,7 +67,8 @@
  *    1. Core        results, allocation, asr_real, asr_rng, log-sum-exp, softmax, GEMM,
  *                   .npy/.npz read and write, finite-difference gradient check
  *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling,
- *                   the background level of a recording
+ *                   the background level of a recording, additive noise at an SNR
+ *                   [Hannun14ds]
  *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, the VTLN
  *                   warp (VTLP [Jaitly13]), CMVN, SpecAugment [Park19]
  *    4. Layers      4.1 linear, embedding, activations, dropout, layer/batch/group norm
@@ -156,9 +157,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (387) has one tier: its definition is already its
+ *   Every other public function (388) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 55, 10: 37.
+ *   1: 39, 2: 15, 3: 16, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 55, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -189,6 +190,9 @@
  *                 Recurrent Neural Networks", ICASSP 2013.
  *   [Hannun14]    A. Hannun et al., "First-Pass Large Vocabulary Continuous Speech
  *                 Recognition using Bi-Directional Recurrent DNNs", arXiv:1408.2873.
+ *   [Hannun14ds]  A. Hannun et al., "Deep Speech: Scaling up end-to-end speech
+ *                 recognition", arXiv:1412.5567, 2014 (section 4.1: noisy speech synthesized
+ *                 by superposition).
  *   [Bahdanau15]  D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly
  *                 Learning to Align and Translate", ICLR 2015.
  *   [Chorowski15] J. Chorowski et al., "Attention-Based Models for Speech Recognition",
@@ -748,6 +752,23 @@ ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_f
  * 0 when there is no whole frame). Sums in double. Used for noise that should sound like
  * the room a recording was made in (asr_model_features' pad_ms, the training pauses). */
 ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
+
+/* ---- Additive noise at a target signal-to-noise ratio, for training: [Hannun14ds] section
+ * 4.1 synthesizes noisy speech by superposition, x^ = x + noise; here one noise track at a
+ * chosen SNR (dB):
+ *     y[i] = x[i] + g v[i],   g = sqrt( P_x / (P_v 10^(snr_db / 10)) ),
+ *     P_x = (1/n) sum_i x[i]^2,   P_v = (1/n) sum_i v[i]^2
+ * so that 10 log10(P_x / P_{g v}) = snr_db. v is white Gaussian noise drawn from rng
+ * (noise = NULL), or a noise recording noise (noise_len samples, at the rate of x) read
+ * from an offset drawn uniformly in {0..noise_len-1} from rng (0 when rng is NULL) and
+ * looped when shorter than x: v[i] = noise[(offset + i) mod noise_len]. P_v is the power of
+ * the n samples actually added, so the SNR is met exactly up to rounding. Sums in double;
+ * y (n) may be x (in place). Errors (nothing written): ASR_ERR_INVALID_ARG (n < 1, NULL
+ * pointers, white noise without an rng), ASR_ERR_RANGE (snr_db not finite or outside
+ * [-100, 200] dB, x or the noise segment all zero: no SNR is defined), ASR_ERR_NONFINITE
+ * (a NaN or infinite sample). */
+ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
+                                double snr_db, asr_rng *rng);
 
 /* ========================================================================================
  * 3. Features
@@ -8118,6 +8139,7 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
  *                          per phase (same bits as _naive)
  *   asr_resample        -> asr__resample_ref: the unsuffixed name runs _ref  [fast: ref]
  *   asr_noise_floor     -> itself (one tier: a minimum of frame RMS values)
+ *   asr_add_noise       -> itself (one tier: y = x + g v, g from the two powers)
  *   asr_wav_*, asr_ogg_*, asr_audio_* -> file formats: plumbing, no equation
  * The API and its full contract: section 2 of the declarations (search "2. Audio").
  * Order below: the resampler (equations, _naive, _ref, the public tiers), the background
@@ -8237,6 +8259,45 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
     if (best < 0 || e < best) best = e;
   }
   return best < 0 ? 0 : best;
+}
+
+/* ---- Additive noise at an SNR [Hannun14ds]: y = x + g v, g = sqrt(P_x / (P_v 10^(snr/10))) */
+ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
+                                double snr_db, asr_rng *rng) {
+  double px = 0, pv = 0, g;
+  int i, off = 0;
+  if (!y || !x || n < 1 || (noise && noise_len < 1) || (!noise && !rng)) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(snr_db) || snr_db < -100 || snr_db > 200) return ASR_ERR_RANGE;
+  for (i = 0; i < n; i++) {
+    if (!isfinite(x[i])) return ASR_ERR_NONFINITE;
+    px += (double)x[i] * x[i];                                /* n P_x = sum_i x[i]^2 */
+  }
+  if (noise) {
+    if (rng) off = asr_rng_int(rng, noise_len);               /* offset in {0..noise_len-1} */
+    for (i = 0; i < n; i++) {                                 /* n P_v over the looped segment */
+      double v = noise[(int)(((int64_t)off + i) % noise_len)];
+      if (!isfinite(v)) return ASR_ERR_NONFINITE;
+      pv += v * v;
+    }
+    if (px == 0 || pv == 0) return ASR_ERR_RANGE;
+    g = sqrt(px / (pv * pow(10.0, snr_db / 10.0)));           /* the 1/n of both powers cancels */
+    for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * noise[(int)(((int64_t)off + i) % noise_len)]);
+    return ASR_OK;
+  }
+  /* white noise: the n draws twice, first for their power, then again from a copy of the
+   * generator to add them (no buffer needed; the caller's rng ends after n draws) */
+  if (px == 0) return ASR_ERR_RANGE;
+  {
+    asr_rng again = *rng;
+    for (i = 0; i < n; i++) {
+      double v = asr_rng_normal(rng);                         /* v[i] ~ N(0, 1) */
+      pv += v * v;
+    }
+    if (pv == 0) return ASR_ERR_RANGE;
+    g = sqrt(px / (pv * pow(10.0, snr_db / 10.0)));
+    for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * asr_rng_normal(&again));   /* the same v[i] */
+  }
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------- plumbing: 2. Audio ----
