@@ -67,7 +67,8 @@
  *    1. Core        results, allocation, asr_real, asr_rng, log-sum-exp, softmax, GEMM,
  *                   .npy/.npz read and write, finite-difference gradient check
  *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling,
- *                   the background level of a recording
+ *                   the background level of a recording, additive noise at an SNR
+ *                   [Hannun14ds]
  *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, the VTLN
  *                   warp (VTLP [Jaitly13]), CMVN, SpecAugment [Park19]
  *    4. Layers      4.1 linear, embedding, activations, dropout, layer/batch/group norm
@@ -156,9 +157,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (393) has one tier: its definition is already its
+ *   Every other public function (395) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 22, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 55, 10: 37.
+ *   1: 39, 2: 15, 3: 22, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 56, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -189,6 +190,9 @@
  *                 Recurrent Neural Networks", ICASSP 2013.
  *   [Hannun14]    A. Hannun et al., "First-Pass Large Vocabulary Continuous Speech
  *                 Recognition using Bi-Directional Recurrent DNNs", arXiv:1408.2873.
+ *   [Hannun14ds]  A. Hannun et al., "Deep Speech: Scaling up end-to-end speech
+ *                 recognition", arXiv:1412.5567, 2014 (section 4.1: noisy speech synthesized
+ *                 by superposition).
  *   [Bahdanau15]  D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly
  *                 Learning to Align and Translate", ICLR 2015.
  *   [Chorowski15] J. Chorowski et al., "Attention-Based Models for Speech Recognition",
@@ -748,6 +752,23 @@ ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_f
  * 0 when there is no whole frame). Sums in double. Used for noise that should sound like
  * the room a recording was made in (asr_model_features' pad_ms, the training pauses). */
 ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
+
+/* ---- Additive noise at a target signal-to-noise ratio, for training: [Hannun14ds] section
+ * 4.1 synthesizes noisy speech by superposition, x^ = x + noise; here one noise track at a
+ * chosen SNR (dB):
+ *     y[i] = x[i] + g v[i],   g = sqrt( P_x / (P_v 10^(snr_db / 10)) ),
+ *     P_x = (1/n) sum_i x[i]^2,   P_v = (1/n) sum_i v[i]^2
+ * so that 10 log10(P_x / P_{g v}) = snr_db. v is white Gaussian noise drawn from rng
+ * (noise = NULL), or a noise recording noise (noise_len samples, at the rate of x) read
+ * from an offset drawn uniformly in {0..noise_len-1} from rng (0 when rng is NULL) and
+ * looped when shorter than x: v[i] = noise[(offset + i) mod noise_len]. P_v is the power of
+ * the n samples actually added, so the SNR is met exactly up to rounding. Sums in double;
+ * y (n) may be x (in place). Errors (nothing written): ASR_ERR_INVALID_ARG (n < 1, NULL
+ * pointers, white noise without an rng), ASR_ERR_RANGE (snr_db not finite or outside
+ * [-100, 200] dB, x or the noise segment all zero: no SNR is defined), ASR_ERR_NONFINITE
+ * (a NaN or infinite sample). */
+ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
+                                double snr_db, asr_rng *rng);
 
 /* ========================================================================================
  * 3. Features
@@ -5375,6 +5396,23 @@ ASRDEF void asr_model_free(asr_model *m);
 ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err);
 ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err);
 
+/* ---- Checkpoint averaging (ESPnet's average_nbest_models): the element-wise mean of the
+ * parameters of N models of one config (the last or best N checkpoints of a run),
+ *     theta = (1/N) sum_{k=1}^{N} theta_k
+ * summed in double in the order given and rounded once to asr_real, the BatchNorm running
+ * statistics (running_mean, running_var: the buffers) averaged the same way.
+ * NOTE: ESPnet averages every floating-point tensor of the state_dicts, running statistics
+ * included, and only sums its integer tensors (BatchNorm's num_batches_tracked: "not
+ * averaged, but only accumulated"). asr.h's checkpoints hold no integer tensor (the
+ * running statistics use a fixed momentum, so no batch count is kept): every tensor is
+ * averaged.
+ * out: a model of the same config (asr_model_load of the first input will do; it may be
+ * one of the inputs), every parameter and buffer overwritten; out = NULL only checks that
+ * the models can be averaged. Models whose configs (recipe, sizes, front end) or tensors
+ * (names, shapes) differ: ASR_ERR_SHAPE naming the first difference, and out is untouched.
+ * count >= 1; the mean of one model is itself. */
+ASRDEF asr_result asr_model_average(asr_model *out, const asr_model *const *models, int count, asr_error *err);
+
 /* Features of a waveform of n samples at sample_rate Hz in Kaldi's 16-bit scale:
  * feats (asr_model_num_frames(m, n, sample_rate), n_mels).
  * With cfg.pad_ms > 0 the waveform first gets P = round(pad_ms * sample_rate / 1000)
@@ -8187,6 +8225,7 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
  *                          per phase (same bits as _naive)
  *   asr_resample        -> asr__resample_ref: the unsuffixed name runs _ref  [fast: ref]
  *   asr_noise_floor     -> itself (one tier: a minimum of frame RMS values)
+ *   asr_add_noise       -> itself (one tier: y = x + g v, g from the two powers)
  *   asr_wav_*, asr_ogg_*, asr_audio_* -> file formats: plumbing, no equation
  * The API and its full contract: section 2 of the declarations (search "2. Audio").
  * Order below: the resampler (equations, _naive, _ref, the public tiers), the background
@@ -8306,6 +8345,45 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
     if (best < 0 || e < best) best = e;
   }
   return best < 0 ? 0 : best;
+}
+
+/* ---- Additive noise at an SNR [Hannun14ds]: y = x + g v, g = sqrt(P_x / (P_v 10^(snr/10))) */
+ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
+                                double snr_db, asr_rng *rng) {
+  double px = 0, pv = 0, g;
+  int i, off = 0;
+  if (!y || !x || n < 1 || (noise && noise_len < 1) || (!noise && !rng)) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(snr_db) || snr_db < -100 || snr_db > 200) return ASR_ERR_RANGE;
+  for (i = 0; i < n; i++) {
+    if (!isfinite(x[i])) return ASR_ERR_NONFINITE;
+    px += (double)x[i] * x[i];                                /* n P_x = sum_i x[i]^2 */
+  }
+  if (noise) {
+    if (rng) off = asr_rng_int(rng, noise_len);               /* offset in {0..noise_len-1} */
+    for (i = 0; i < n; i++) {                                 /* n P_v over the looped segment */
+      double v = noise[(int)(((int64_t)off + i) % noise_len)];
+      if (!isfinite(v)) return ASR_ERR_NONFINITE;
+      pv += v * v;
+    }
+    if (px == 0 || pv == 0) return ASR_ERR_RANGE;
+    g = sqrt(px / (pv * pow(10.0, snr_db / 10.0)));           /* the 1/n of both powers cancels */
+    for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * noise[(int)(((int64_t)off + i) % noise_len)]);
+    return ASR_OK;
+  }
+  /* white noise: the n draws twice, first for their power, then again from a copy of the
+   * generator to add them (no buffer needed; the caller's rng ends after n draws) */
+  if (px == 0) return ASR_ERR_RANGE;
+  {
+    asr_rng again = *rng;
+    for (i = 0; i < n; i++) {
+      double v = asr_rng_normal(rng);                         /* v[i] ~ N(0, 1) */
+      pv += v * v;
+    }
+    if (pv == 0) return ASR_ERR_RANGE;
+    g = sqrt(px / (pv * pow(10.0, snr_db / 10.0)));
+    for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * asr_rng_normal(&again));   /* the same v[i] */
+  }
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------- plumbing: 2. Audio ----
@@ -27864,6 +27942,8 @@ ASR__PRIVATE asr_result asr__w2v_contrastive_backward(asr__tier tier, asr_real *
  *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi
  *   asr_edit_distance, asr_cer_counts,        -> the Levenshtein recursion, asr__token_distance
  *     asr_wer_counts
+ *   asr_model_average (9.8a)                  -> asr__params_mean: theta = (1/N) sum_k theta_k,
+ *                                                ESPnet's average_nbest_models   docs/training.md
  *   asr_params_*, asr_checkpoint_*,           -> plumbing: the parameter store, .npz I/O, the
  *     asr_model_{free,save,load},                config's JSON, workspace layouts
  *     asr_model_config_{to,from}_json, *_workspace_size
@@ -29474,6 +29554,76 @@ ASRDEF void asr_cer_counts(const char *ref, const char *hyp, int *work, long *er
 
 ASRDEF void asr_wer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
   asr__error_counts(ref, hyp, ASR__UNIT_WORDS, work, errors, ref_len);
+}
+
+/* ---- 9.8a Checkpoint averaging: theta = (1/N) sum_k theta_k (ESPnet's average_nbest_models) */
+/* 0 when two parameter stores hold the same tensors (names and shapes, in order); else
+ * fills err naming the first difference. */
+ASR__PRIVATE asr_result asr__params_same_layout(const asr_params *a, const asr_params *b, int k, asr_error *err) {
+  int i, d;
+  if (a->count != b->count || a->total != b->total)
+    return asr__fail(err, ASR_ERR_SHAPE, "model %d has %d tensors (%lu values), model 0 has %d (%lu)", k,
+                     b->count, (unsigned long)b->total, a->count, (unsigned long)a->total);
+  for (i = 0; i < a->count; i++) {
+    const asr_param *p = &a->items[i], *q = &b->items[i];
+    int same = !strcmp(p->name, q->name) && p->ndim == q->ndim && p->count == q->count;
+    for (d = 0; same && d < p->ndim; d++) same = p->shape[d] == q->shape[d];
+    if (!same) return asr__fail(err, ASR_ERR_SHAPE, "model %d: tensor %d is %s, model 0 has %s of another shape",
+                                k, i, q->name, p->name);
+  }
+  return ASR_OK;
+}
+
+/* The mean of one store over the N models, element by element: sum in double in the
+ * order of the models, then one rounding of sum / N (out may be one of the inputs: each
+ * element is read from every model before it is written).
+ * NOTE: an element equal in every model is that value, as the mean of equal numbers is.
+ * In the float build the double sum of N equal floats is exact and so is the division,
+ * but in the double build N x rounds (3 x needs one bit more than x has) and (N x) / N can
+ * come back an ulp away: the equal case is copied, so averaging N copies of a checkpoint
+ * gives it back bit for bit in every build. */
+ASR__PRIVATE void asr__params_mean(asr_real *out, const asr_model *const *models, int N, int buffers, size_t total) {
+  size_t i;
+  int k;
+  for (i = 0; i < total; i++) {
+    const asr_real x0 = (buffers ? models[0]->buffers.data : models[0]->params.data)[i];
+    double s = 0;
+    int equal = 1;
+    for (k = 0; k < N; k++) {
+      const asr_real x = (buffers ? models[k]->buffers.data : models[k]->params.data)[i];
+      s += (double)x;                                          /* sum_k theta_k,i */
+      equal &= x == x0;
+    }
+    out[i] = equal ? x0 : (asr_real)(s / N);                   /* theta_i = (1/N) sum_k theta_k,i */
+  }
+}
+
+ASRDEF asr_result asr_model_average(asr_model *out, const asr_model *const *models, int count, asr_error *err) {
+  char j0[1024], jk[1024];
+  int k;
+  asr_result r;
+  if (!models || count < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "no models to average");
+  for (k = 0; k < count; k++)
+    if (!models[k]) return asr__fail(err, ASR_ERR_INVALID_ARG, "model %d is NULL", k);
+  /* the checks, all before anything is written: one config, the same tensors */
+  if (asr_model_config_to_json(&models[0]->cfg, j0, sizeof j0) >= (int)sizeof j0)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
+  for (k = 1; k <= count; k++) {
+    const asr_model *m = k < count ? models[k] : out;          /* out last, named model -1 */
+    if (!m) break;                                              /* out = NULL: checks only */
+    int idx = k < count ? k : -1;
+    if (asr_model_config_to_json(&m->cfg, jk, sizeof jk) >= (int)sizeof jk)
+      return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
+    if (strcmp(j0, jk))
+      return asr__fail(err, ASR_ERR_SHAPE, "%s has another config than model 0 (%s vs %s)",
+                       idx < 0 ? "the output model" : "a model", jk, j0);
+    if ((r = asr__params_same_layout(&models[0]->params, &m->params, idx, err)) != ASR_OK) return r;
+    if ((r = asr__params_same_layout(&models[0]->buffers, &m->buffers, idx, err)) != ASR_OK) return r;
+  }
+  if (!out) return ASR_OK;
+  asr__params_mean(out->params.data, models, count, 0, out->params.total);
+  asr__params_mean(out->buffers.data, models, count, 1, out->buffers.total);
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------

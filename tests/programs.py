@@ -44,7 +44,8 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            four toy clips give byte-identical models for the same options and seed, the
            recipes' SpecAugment settings spelled out give the model of no options, and
            turning an augmentation off (--no-specaug) gives another model, the same twice;
-           --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one.
+           --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
+           so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp.
 san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
@@ -505,7 +506,9 @@ def augment_tests(tmp):
                                  ("--time-ratio", "1.5", "--time-ratio"), ("--time-ratio", "nan", "--time-ratio"),
                                  ("--time-warp", "1001", "--time-warp"), ("--time-warp", "", "--time-warp"),
                                  ("--vtlp", "0.5", "--vtlp"), ("--vtlp", "-0.1", "--vtlp"),
-                                 ("--vtlp", "inf", "--vtlp")]:
+                                 ("--vtlp", "inf", "--vtlp"), ("--noise-snr", "30,10", "--noise-snr"),
+                                 ("--noise-snr", "-30,10", "--noise-snr"), ("--noise-snr", "10", "--noise-snr"),
+                                 ("--noise-snr", "10,x", "--noise-snr")]:
             expect_fail(base + [opt, val], tmp, needle, p)
         expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
         if os.path.exists(os.path.join(tmp, "bad.npz")):
@@ -545,6 +548,21 @@ def augment_tests(tmp):
             if v0 != default:
                 p.append("--vtlp 0 changed the model")
         report("augment/vtlp", p)
+    if wanted("augment/noise"):
+        # additive white noise at a random SNR [Hannun14ds], anew each step; with --vtlp too
+        p = []
+        default = train_model(tmp, "na.npz", [], p)
+        n1 = train_model(tmp, "nb.npz", ["--noise-snr", "10,30"], p)
+        n2 = train_model(tmp, "nc.npz", ["--noise-snr", "10,30"], p)
+        both = train_model(tmp, "nd.npz", ["--noise-snr", "10,30", "--vtlp", "0.1"], p)
+        if None not in (default, n1, n2, both):
+            if n1 != n2:
+                p.append("two --noise-snr 10,30 runs with the same seed differ")
+            if n1 == default:
+                p.append("--noise-snr 10,30 left the model as it was")
+            if both in (n1, default):
+                p.append("--vtlp 0.1 with --noise-snr gave the model of one of them alone")
+        report("augment/noise", p)
 
 
 # ---- san/*

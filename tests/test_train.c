@@ -1098,7 +1098,86 @@ static void t_recipe_twopass_mwer(tctx *t) {
            "30 steps", checked, worst, m0, m1);
 }
 
+/* Checkpoint averaging (asr_model_average, ESPnet's average_nbest_models). Expected values
+ * by brute force: for three models of one config drawn from three seeds (their running
+ * statistics set to known values too), every parameter and buffer of the average equals
+ * (a + b + c) / 3 summed in long double here and rounded once, to 1 ulp in the float
+ * build (the library's double sum is far finer than a float ulp) and eps (|a|+|b|+|c|) in
+ * the double build (the library's own three roundings in double). The average of N copies of one model is that model bit for bit
+ * (the issue's check; N = 1..5; in the double build this holds because asr.h copies an
+ * element equal in every model: there 3 x rounds, and (3 x) / 3 is not always x, which
+ * this test caught); out may be an input; a
+ * model of another config (channels 40 vs the recipe's) is refused with ASR_ERR_SHAPE
+ * naming it, and out is left as it was. */
+static void t_model_average(tctx *t) {
+  asr_model_config cfg, other;
+  asr_model m[3], avg, odd;
+  const asr_model *ptr[5];
+  asr_rng rng;
+  asr_error err;
+  size_t i;
+  int k, n;
+  double worst = 0;
+  asr_model_config_default(&cfg, "ctc-contextnet");
+  cfg.channels = 16;
+  for (k = 0; k < 3; k++) {
+    asr_rng_seed(&rng, 100 + (uint64_t)k, 0);
+    CHECK_OK(asr_model_create(&m[k], &cfg, &rng, NULL, &err));
+    for (i = 0; i < m[k].buffers.total; i++) m[k].buffers.data[i] = (asr_real)(0.5 + asr_rng_normal(&rng));
+    ptr[k] = &m[k];
+  }
+  asr_rng_seed(&rng, 7, 0);
+  CHECK_OK(asr_model_create(&avg, &cfg, &rng, NULL, &err));
+  CHECK_OK(asr_model_average(&avg, ptr, 3, &err));
+  for (i = 0; i < avg.params.total + avg.buffers.total; i++) {
+    int buf = i >= avg.params.total;
+    size_t j = buf ? i - avg.params.total : i;
+    const asr_real *a = buf ? m[0].buffers.data : m[0].params.data, *b = buf ? m[1].buffers.data : m[1].params.data;
+    const asr_real *c = buf ? m[2].buffers.data : m[2].params.data, *o = buf ? avg.buffers.data : avg.params.data;
+    long double want = ((long double)a[j] + b[j] + c[j]) / 3;
+    double d = fabs((double)(o[j] - (asr_real)want));
+    /* float: the double sum is the mean to ~1e-16, then one rounding: 1 ulp (FLT_EPSILON
+     * |want|). double: two additions and a division in double, each rounding by at most
+     * eps/2 of what it computes: eps (|a| + |b| + |c|) bounds the three (DBL_EPSILON) */
+    double ulp = ASR_REAL_DOUBLE ? 2.220446049250313e-16 * (fabs((double)a[j]) + fabs((double)b[j]) + fabs((double)c[j]))
+                                 : 1.1920928955078125e-07 * fabs((double)want);
+    worst = fmax(worst, d / (ulp > 0 ? ulp : 1));
+    CHECKF(d <= ulp, "%s %lu: average %.9g, expected %.9g", buf ? "buffer" : "parameter", (unsigned long)j,
+           (double)o[j], (double)want);
+  }
+  /* N copies of one model: the model itself */
+  for (n = 1; n <= 5; n++) {
+    for (k = 0; k < n; k++) ptr[k] = &m[1];
+    CHECK_OK(asr_model_average(&avg, ptr, n, &err));
+    CHECKF(memcmp(avg.params.data, m[1].params.data, sizeof(asr_real) * avg.params.total) == 0 &&
+               memcmp(avg.buffers.data, m[1].buffers.data, sizeof(asr_real) * avg.buffers.total) == 0,
+           "the average of %d copies is not the model", n);
+  }
+  /* out may be one of the inputs */
+  ptr[0] = &m[0], ptr[1] = &m[1], ptr[2] = &m[2];
+  CHECK_OK(asr_model_average(&avg, ptr, 3, &err));
+  CHECK_OK(asr_model_average(&m[2], ptr, 3, &err));
+  CHECK(memcmp(m[2].params.data, avg.params.data, sizeof(asr_real) * avg.params.total) == 0 &&
+        memcmp(m[2].buffers.data, avg.buffers.data, sizeof(asr_real) * avg.buffers.total) == 0);
+  /* another config: refused, nothing written */
+  other = cfg;
+  other.channels = 24;
+  CHECK_OK(asr_model_create(&odd, &other, &rng, NULL, &err));
+  memcpy(avg.params.data, m[0].params.data, sizeof(asr_real) * avg.params.total);
+  ptr[1] = &odd;
+  err.msg[0] = 0;
+  CHECK(asr_model_average(&avg, ptr, 2, &err) == ASR_ERR_SHAPE && strstr(err.msg, "config"));
+  CHECK(memcmp(avg.params.data, m[0].params.data, sizeof(asr_real) * avg.params.total) == 0);
+  CHECK(asr_model_average(&avg, ptr, 0, &err) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_model_average(&odd, (const asr_model *const *)ptr, 1, &err) == ASR_ERR_SHAPE);
+  for (k = 0; k < 3; k++) asr_model_free(&m[k]);
+  asr_model_free(&avg);
+  asr_model_free(&odd);
+  snprintf(t->msg, sizeof t->msg, "3 models: worst %.2f ulp from the long-double mean; N copies = the model", worst);
+}
+
 static const test_case TESTS_train[] = {
+  {"train/model_average", t_model_average},
   {"train/text_roundtrip", t_text_roundtrip},
   {"train/edit_distance", t_edit_distance},
   {"train/error_rates", t_error_rates},

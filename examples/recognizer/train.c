@@ -27,7 +27,9 @@
  * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off);
  * --vtlp D: vocal tract length perturbation [Jaitly13], the features of every training
  * utterance computed anew at every step with a VTLN warp factor drawn uniformly from
- * [1 - D, 1 + D] (asr_model_features_warped); Adam with linear warm-up and decay; gradient norm clipped at 5.
+ * [1 - D, 1 + D] (asr_model_features_warped); --noise-snr LO,HI: white Gaussian noise added
+ * to every training utterance's waveform at an SNR drawn uniformly from [LO, HI] dB, anew at
+ * every step (asr_add_noise, [Hannun14ds]); Adam with linear warm-up and decay; gradient norm clipped at 5.
  * --mwer-steps N (rnnt-las only) then fine-tunes the speller for N more steps with MWER
  * (asr_model_mwer_step: the first pass's 4-best, mle_weight 0.01, no SpecAugment) with a
  * fresh Adam at a constant lr/10, the encoder and the first pass left as they are. Every
@@ -61,10 +63,12 @@ typedef struct opts {
   asr_specaug_opts sa;
   int no_specaug, sa_given;
   double vtlp;              /* D: warp factors drawn from [1 - D, 1 + D]; 0 = off */
+  int noise;                /* --noise-snr given: white noise at an SNR in [snr_lo, snr_hi] dB */
+  double snr_lo, snr_hi;
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
-static int augments_wave(const opts *o) { return o->vtlp > 0; }
+static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise; }
 static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
 
 static int usage(void) {
@@ -76,7 +80,8 @@ static int usage(void) {
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
           "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
           "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n"
-          "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n");
+          "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
+          "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n");
   return 2;
 }
 
@@ -137,6 +142,15 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--time-masks")) { if (ad_parse_long("train", "time-masks", val, 0, 20, &v)) return 2; o->sa.num_time_masks = (int)v; o->sa_given = 1; }
     else if (!strcmp(a, "--time-width")) { if (ad_parse_long("train", "time-width", val, 0, 100000, &v)) return 2; o->sa.time_mask_param = (int)v; o->sa_given = 1; }
     else if (!strcmp(a, "--time-warp")) { if (ad_parse_long("train", "time-warp", val, 0, 1000, &v)) return 2; o->sa.time_warp = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--noise-snr")) {
+      int used = 0;
+      if (sscanf(val, "%lf,%lf%n", &o->snr_lo, &o->snr_hi, &used) != 2 || val[used] || !(o->snr_lo >= -20) ||
+          !(o->snr_hi <= 100) || !(o->snr_lo <= o->snr_hi)) {
+        fprintf(stderr, "train: --noise-snr: '%s' is not LO,HI in dB with -20 <= LO <= HI <= 100\n", val);
+        return 2;
+      }
+      o->noise = 1;
+    }
     else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--pad")) {
@@ -378,11 +392,14 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
 }
 
 /* ---- waveform-level augmentation: the features of a training utterance drawn anew
- * (VTLP [Jaitly13]: a warp factor alpha uniform on [1 - D, 1 + D] for the fbank's VTLN
- * warp). The frames are those of the stored features (the warp changes no length). */
+ * (additive white noise at an SNR uniform on [LO, HI] dB, asr_add_noise [Hannun14ds]; then
+ * VTLP [Jaitly13]: a warp factor alpha uniform on [1 - D, 1 + D] for the fbank's VTLN
+ * warp). The frames are those of the stored features (neither changes a length). */
 typedef struct augbuf {
   void *work;
   size_t wbytes;
+  asr_real *wave;
+  size_t wcap;
 } augbuf;
 
 static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, asr_rng *rng, augbuf *ab,
@@ -390,6 +407,7 @@ static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, 
   asr_error err;
   double alpha = 1.0;
   size_t need = asr_model_features_workspace_size(m, u->n, u->rate);
+  const asr_real *wave = u->wave;
   if (need > ab->wbytes) {
     void *q = realloc(ab->work, need);
     if (!q) {
@@ -398,9 +416,28 @@ static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, 
     }
     ab->work = q, ab->wbytes = need;
   }
+  if (o->noise) {
+    double snr = o->snr_lo + (o->snr_hi - o->snr_lo) * asr_rng_uniform(rng);   /* SNR ~ U[LO, HI] dB */
+    asr_result r;
+    if ((size_t)u->n > ab->wcap) {
+      asr_real *q = (asr_real *)realloc(ab->wave, sizeof(asr_real) * (size_t)u->n);
+      if (!q) {
+        fprintf(stderr, "train: out of memory\n");
+        return 2;
+      }
+      ab->wave = q, ab->wcap = (size_t)u->n;
+    }
+    r = asr_add_noise(ab->wave, u->wave, u->n, NULL, 0, snr, rng);
+    if (r != ASR_OK) {
+      fprintf(stderr, "train: \"%s\": noise at %.1f dB: %s\n", u->text, snr,
+              r == ASR_ERR_RANGE ? "the recording is silent (no SNR is defined)" : asr_result_string(r));
+      return 2;
+    }
+    wave = ab->wave;
+  }
   if (o->vtlp > 0) alpha = 1.0 - o->vtlp + 2.0 * o->vtlp * asr_rng_uniform(rng);   /* alpha ~ U[1-D, 1+D] */
   if (asr_model_num_frames(m, u->n, u->rate) != u->T ||
-      asr_model_features_warped(m, f, u->wave, u->n, u->rate, alpha, ab->work, ab->wbytes, &err) != ASR_OK) {
+      asr_model_features_warped(m, f, wave, u->n, u->rate, alpha, ab->work, ab->wbytes, &err) != ASR_OK) {
     fprintf(stderr, "train: \"%s\": features with warp %g: %s\n", u->text, alpha, err.msg);
     return 2;
   }
@@ -911,7 +948,7 @@ int main(int argc, char **argv) {
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   status = 0;
 done:
-  free(ab.work);
+  free(ab.work), free(ab.wave);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
   splicer_free(&sp);
