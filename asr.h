@@ -71,9 +71,10 @@
  *    1. Core        results, allocation, asr_real, asr_rng, log-sum-exp, softmax, GEMM,
  *                   .npy/.npz read and write, finite-difference gradient check
  *    2. Audio       WAV read/write, Ogg Vorbis (stb_vorbis), windowed-sinc resampling,
- *                   the background level of a recording
- *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, CMVN,
- *                   SpecAugment [Park19]
+ *                   the background level of a recording, additive noise at an SNR
+ *                   [Hannun14ds]
+ *    3. Features    Kaldi fbank [Kaldi]: framing, windows, DFT/FFT, mel banks, the VTLN
+ *                   warp (VTLP [Jaitly13]), CMVN, SpecAugment [Park19]
  *    4. Layers      4.1 linear, embedding, activations, dropout, layer/batch/group norm
  *                       [Wu18], cross-entropy with label smoothing [Szegedy16]
  *                   4.2 conv1d, depthwise-separable conv [Howard17], Squeeze-and-
@@ -120,6 +121,7 @@
  *   1    asr_gemm                                   N R F  avx512
  *   2    asr_resample                               N R F  ref
  *   3    asr_fbank                                  N R F  ref
+ *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
  *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
@@ -159,9 +161,9 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   Every other public function (384) has one tier: its definition is already its
+ *   Every other public function (395) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 14, 3: 15, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 53, 10: 37.
+ *   1: 39, 2: 15, 3: 22, 4: 75, 5: 27, 6: 24, 7: 72, 8: 28, 9: 56, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
  *
  * REFERENCES
@@ -185,10 +187,16 @@
  *                 Seeding", SODA 2007.
  *   [Graves12]    A. Graves, "Sequence Transduction with Recurrent Neural Networks",
  *                 arXiv:1211.3711, 2012.
+ *   [Jaitly13]    N. Jaitly, G. Hinton, "Vocal Tract Length Perturbation (VTLP) improves
+ *                 speech recognition", ICML Workshop on Deep Learning for Audio, Speech
+ *                 and Language, 2013.
  *   [Graves13]    A. Graves, A. Mohamed, G. Hinton, "Speech Recognition with Deep
  *                 Recurrent Neural Networks", ICASSP 2013.
  *   [Hannun14]    A. Hannun et al., "First-Pass Large Vocabulary Continuous Speech
  *                 Recognition using Bi-Directional Recurrent DNNs", arXiv:1408.2873.
+ *   [Hannun14ds]  A. Hannun et al., "Deep Speech: Scaling up end-to-end speech
+ *                 recognition", arXiv:1412.5567, 2014 (section 4.1: noisy speech synthesized
+ *                 by superposition).
  *   [Bahdanau15]  D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly
  *                 Learning to Align and Translate", ICLR 2015.
  *   [Chorowski15] J. Chorowski et al., "Attention-Based Models for Speech Recognition",
@@ -749,6 +757,23 @@ ASRDEF asr_result asr_resample(asr_real *y, const asr_real *x, int n, int orig_f
  * the room a recording was made in (asr_model_features' pad_ms, the training pauses). */
 ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
 
+/* ---- Additive noise at a target signal-to-noise ratio, for training: [Hannun14ds] section
+ * 4.1 synthesizes noisy speech by superposition, x^ = x + noise; here one noise track at a
+ * chosen SNR (dB):
+ *     y[i] = x[i] + g v[i],   g = sqrt( P_x / (P_v 10^(snr_db / 10)) ),
+ *     P_x = (1/n) sum_i x[i]^2,   P_v = (1/n) sum_i v[i]^2
+ * so that 10 log10(P_x / P_{g v}) = snr_db. v is white Gaussian noise drawn from rng
+ * (noise = NULL), or a noise recording noise (noise_len samples, at the rate of x) read
+ * from an offset drawn uniformly in {0..noise_len-1} from rng (0 when rng is NULL) and
+ * looped when shorter than x: v[i] = noise[(offset + i) mod noise_len]. P_v is the power of
+ * the n samples actually added, so the SNR is met exactly up to rounding. Sums in double;
+ * y (n) may be x (in place). Errors (nothing written): ASR_ERR_INVALID_ARG (n < 1, NULL
+ * pointers, white noise without an rng), ASR_ERR_RANGE (snr_db not finite or outside
+ * [-100, 200] dB, x or the noise segment all zero: no SNR is defined), ASR_ERR_NONFINITE
+ * (a NaN or infinite sample). */
+ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
+                                double snr_db, asr_rng *rng);
+
 /* ========================================================================================
  * 3. Features
  * ======================================================================================== */
@@ -786,6 +811,10 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
  *                         (r_m - mel(k fs/N)) / (r_m - c_m)  if c_m < mel(k fs/N) < r_m
  *                         0 otherwise,               k = 0..N/2-1 (Nyquist bin unused)
  *               e_m = sum_k W[m][k] P[k]
+ *   VTLN warp   vtln_warp = alpha != 1: each triangle's edges are warped, l_m -> M(l_m),
+ *               c_m -> M(c_m), r_m -> M(r_m), M = asr_vtln_warp_mel_freq (below); the
+ *               FFT bins' mels stay as they are (Kaldi's MelBanks, torchaudio's
+ *               get_mel_banks)
  *   log         y_m = log(max(e_m, eps))  (use_log_fbank; else y_m = e_m)
  *   output      row t = [E, y_0..y_{B-1}] with use_energy, [y.., E] with use_energy and
  *               htk_compat, [y..] without use_energy
@@ -823,6 +852,10 @@ typedef struct asr_fbank_opts {        /* names as in torchaudio; defaults in co
   int use_power;                        /* 1: power spectrum; 0: magnitude */
   int htk_compat;                       /* 0: energy first; 1: energy last */
   int subtract_mean;                    /* 0 */
+  double vtln_warp;                     /* 1: no warp (the VTLN warp factor alpha, below) */
+  double vtln_low;                      /* 100 Hz: the warp's lower cut-off */
+  double vtln_high;                     /* -500: upper cut-off; <= 0 is an offset below
+                                           Nyquist (Kaldi: < 0), as high_freq is */
 } asr_fbank_opts;
 
 /* The defaults beside each field above (torchaudio's; the NOTE above gives Kaldi's). */
@@ -876,6 +909,72 @@ ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_err
  * torchaudio.compliance.kaldi.get_mel_banks. */
 ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
                                       asr_error *err);
+
+/* ---- Vocal tract length warping [Kaldi] (mel-computations.cc, MelBanks::VtlnWarpFreq),
+ * the warp of vocal tract length normalization (VTLN) and of vocal tract length
+ * perturbation (VTLP) [Jaitly13], where a random warp factor per utterance makes one
+ * speaker sound like many. With warp factor alpha, the warp F of a frequency f (Hz) is
+ * continuous and piecewise linear on [low_freq, high_freq], through the four knots
+ *     (low_freq, low_freq), (l, l / alpha), (h, h / alpha), (high_freq, high_freq),
+ *     l = vtln_low max(1, alpha),   h = vtln_high min(1, alpha)
+ * so F(f) = f / alpha between the inflection points l and h, min(l, F(l)) = vtln_low,
+ * max(h, F(h)) = vtln_high, and F(f) = f outside [low_freq, high_freq]. Kaldi writes it with
+ * the slopes of the outer pieces:
+ *     F(f) = low_freq + s_l (f - low_freq)     f < l,    s_l = (l / alpha - low_freq) / (l - low_freq)
+ *            f / alpha                         l <= f < h
+ *            high_freq + s_h (f - high_freq)   f >= h,   s_h = (high_freq - h / alpha) / (high_freq - h)
+ * The warp of a mel value: M(m) = mel(F(mel^-1(m))), mel(f) = 1127 ln(1 + f / 700).
+ * Here vtln_high is in Hz (an fbank option's offset below Nyquist already resolved).
+ * Valid: 0 <= low_freq < vtln_low < vtln_high < high_freq, alpha > 0 and l < h (the
+ * three pieces in order; with the defaults 100 and 7500 Hz at 16 kHz, 1/75 < alpha < 75);
+ * else ASR_ERR_RANGE and *out untouched. ASR_ERR_NONFINITE for a NaN or infinite f.
+ * NOTE: [Jaitly13] scales the frequency by alpha (f' = alpha f below one cut-off) where
+ * Kaldi divides by it: alpha here is 1/alpha there. Drawn from [1 - D, 1 + D], the two
+ * are nearly the same distribution; asr.h keeps Kaldi's convention, which Kaldi's and
+ * torchaudio's vtln_warp options share, so the warped bank can be checked against them.
+ * _naive: the definition, linear interpolation between the two knots around f.
+ * _ref: Kaldi's three formulas above. asr_vtln_warp_freq runs _ref. */
+ASRDEF asr_result asr_vtln_warp_freq_naive(double *out, double freq, double vtln_low, double vtln_high,
+                                           double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_freq_ref(double *out, double freq, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_freq(double *out, double freq, double vtln_low, double vtln_high,
+                                     double low_freq, double high_freq, double alpha);
+ASRDEF asr_result asr_vtln_warp_mel_freq(double *out, double mel, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha);
+
+/* ---- Chunk by chunk: the fbank of a signal that arrives in pieces (a stream, a long
+ * recording read a block at a time), frame for frame the same numbers as asr_fbank on the
+ * whole signal, bit for bit, however the signal is cut (docs/fbank.md, "Chunk by chunk").
+ *   init  takes the options (copied), an asr_rng when dither > 0 (kept; its draws come in
+ *         the whole-signal order, frame by frame), and ASR_MALLOC's user pointer;
+ *   push  appends n samples (n = 0 is fine) and computes every frame they complete: frame
+ *         t is complete once samples up to start_t + L - 1 have arrived (start_t as in the
+ *         framing formula above), at the signal's start mirrored as asr_fbank mirrors it;
+ *   end   says the signal is over: the frames that reach past its end (snip_edges = 0),
+ *         mirrored at the last sample, are computed; push is refused afterwards;
+ *   ready the frames computed and not yet pulled; pull copies up to max of them, oldest
+ *         first, into feats (max, dim), dim = asr_fbank_dim(o), and returns how many.
+ *   free  releases everything (safe on a zeroed or failed stream).
+ * Memory: fewer than 2 L + M samples are held at any time, whatever was pushed; the
+ * computed frames wait until pulled (pull after each push and they are one chunk's).
+ * Refused at init: subtract_mean (the mean is over the whole signal: apply asr_cmvn to
+ * the frames afterwards). A chunk with a non-finite sample is refused whole
+ * (ASR_ERR_NONFINITE, nothing of it taken); asr_fbank refuses the whole signal. */
+typedef struct asr_fbank_stream {
+  int dim;                /* columns of a frame, asr_fbank_dim(o) */
+  int64_t samples;        /* samples pushed so far */
+  int64_t frames;         /* frames computed so far (pulled or ready) */
+  int ended;              /* 1 after asr_fbank_stream_end */
+  void *priv;             /* the buffers, allocated with ASR_MALLOC */
+} asr_fbank_stream;
+ASRDEF asr_result asr_fbank_stream_init(asr_fbank_stream *s, const asr_fbank_opts *o, asr_rng *rng, void *user,
+                                        asr_error *err);
+ASRDEF asr_result asr_fbank_stream_push(asr_fbank_stream *s, const asr_real *wave, int n, asr_error *err);
+ASRDEF asr_result asr_fbank_stream_end(asr_fbank_stream *s, asr_error *err);
+ASRDEF int asr_fbank_stream_ready(const asr_fbank_stream *s);
+ASRDEF int asr_fbank_stream_pull(asr_fbank_stream *s, asr_real *feats, int max);
+ASRDEF void asr_fbank_stream_free(asr_fbank_stream *s);
 
 /* ---- Per-utterance cepstral mean (and variance) normalization, in place.
  *   x[t][d] -= mu_d,  mu_d = (1/T) sum_t x[t][d]
@@ -5127,6 +5226,15 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     embed, decoder.decoder.{l}.*, decoder.att_list.0.*, decoder.output),
  *                     trained on L_att alone (ctc_weight 0: no CTC branch) and decoded by the
  *                     attention beam search (lambda 0)
+ *   "rnnt-las"        the two-pass model of [Sainath19]: the rnnt recipe (encoder, prediction
+ *                     network and joiner, keys as rnnt's) and a LAS speller (section 7.1, the
+ *                     las recipe's, keys las_decoder.* in place of decoder.*: embed,
+ *                     decoder.{l}.*, att_list.0.*, output) attending to the same encoder
+ *                     output; trained with [Sainath19]'s L = lambda L_rnnt + (1 - lambda) L_las
+ *                     (rnnt_weight lambda = 0.5, our default; L_las the speller's cross-entropy
+ *                     -ln P(y, <eos>|x), lsm_weight 0); decoded by the RNN-T beam search, whose
+ *                     n-best the speller rescores (decoding option rescore, asr_model_decode_with);
+ *                     asr_model_mwer_step fine-tunes the speller with [Prabhavalkar18]'s MWER
  * The attention heads use one more token than ASR_CHARSET: <sos>/<eos>, id vocab - 1 =
  * ASR_CHARSET_SIZE, shared as ESPnet shares it (its token list <blank>, the characters,
  * <sos/eos>); the blank stays id 0 and is never proposed by the attention decoder.
@@ -5150,19 +5258,32 @@ typedef enum asr_model_head {
   ASR_HEAD_RNNT = 1,            /* "rnnt": stateless prediction network + joiner + RNN-T */
   ASR_HEAD_TRANSFORMER = 2,     /* "transformer": ESPnet's Transformer decoder, plus the CTC
                                    branch when ctc_weight > 0 */
-  ASR_HEAD_LAS = 3              /* "las": the LAS speller, plus the CTC branch when
+  ASR_HEAD_LAS = 3,             /* "las": the LAS speller, plus the CTC branch when
                                    ctc_weight > 0 */
+  ASR_HEAD_RNNT_LAS = 4         /* "rnnt-las": the rnnt head (first pass) and the LAS speller
+                                   (second pass) on one encoder [Sainath19] */
 } asr_model_head;
 /* The attention heads' vocabulary: the characters and <sos>/<eos> (id ASR_CHARSET_SIZE). */
 #define ASR_ATT_VOCAB (ASR_CHARSET_SIZE + 1)
 #define ASR_MODEL_MAX_DEC_LAYERS 4
+/* Caps on what a config (a checkpoint's, or train's options) may claim, far above every
+ * recipe (docs/training.md, "Checkpoints"): a layer width (channels, ff_dim, pred_dim,
+ * joint_dim, dec_units, att_dim, aconv_chans) at most 65536, so every dimension of a
+ * tensor is at most 2^18 (4 x dec_units, the largest); a depthwise kernel at most 1023
+ * taps; at most 1024 mel bins (a 25 ms window at 384 kHz has 8193 FFT bins, but no
+ * recognizer uses more than a few hundred). The sample rate is ASR_SAMPLE_RATE_MIN..ASR_SAMPLE_RATE_MAX like the audio. */
+#define ASR_MODEL_MAX_WIDTH 65536
+#define ASR_MODEL_MAX_KERNEL 1023
+#define ASR_MODEL_MAX_MELS 1024
 typedef struct asr_model_config {
-  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las" */
+  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las",
+                             "rnnt-las" */
   asr_model_encoder encoder;
   asr_model_head head;
   int sample_rate;        /* 16000 */
   int n_mels;             /* fbank bins, 80 */
-  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB */
+  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB (rnnt-las:
+                             ASR_CHARSET_SIZE, its speller's ASR_ATT_VOCAB) */
   /* the encoder */
   int channels;           /* ContextNet width C / Conformer d_model D (= the output dim E) */
   int blocks;             /* ContextNet residual blocks after C0 / Conformer blocks */
@@ -5184,6 +5305,8 @@ typedef struct asr_model_config {
   double ctc_weight;      /* lambda of the multi-task loss, in [0, 1]; also the decoding
                              default; 0: no CTC branch (no ctc.ctc_lo tensors) */
   double lsm_weight;      /* label smoothing of the attention loss (ESPnet's lsm_weight) */
+  double rnnt_weight;     /* rnnt-las: lambda of [Sainath19]'s L = lambda L_rnnt + (1 - lambda)
+                             L_las, in [0, 1] (0.5) */
   /* the front end */
   int pad_ms;             /* noise before and after every waveform, in ms (0: none); see
                              asr_model_features. Stored in checkpoints when not 0. */
@@ -5264,6 +5387,23 @@ ASRDEF void asr_model_free(asr_model *m);
 ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error *err);
 ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err);
 
+/* ---- Checkpoint averaging (ESPnet's average_nbest_models): the element-wise mean of the
+ * parameters of N models of one config (the last or best N checkpoints of a run),
+ *     theta = (1/N) sum_{k=1}^{N} theta_k
+ * summed in double in the order given and rounded once to asr_real, the BatchNorm running
+ * statistics (running_mean, running_var: the buffers) averaged the same way.
+ * NOTE: ESPnet averages every floating-point tensor of the state_dicts, running statistics
+ * included, and only sums its integer tensors (BatchNorm's num_batches_tracked: "not
+ * averaged, but only accumulated"). asr.h's checkpoints hold no integer tensor (the
+ * running statistics use a fixed momentum, so no batch count is kept): every tensor is
+ * averaged.
+ * out: a model of the same config (asr_model_load of the first input will do; it may be
+ * one of the inputs), every parameter and buffer overwritten; out = NULL only checks that
+ * the models can be averaged. Models whose configs (recipe, sizes, front end) or tensors
+ * (names, shapes) differ: ASR_ERR_SHAPE naming the first difference, and out is untouched.
+ * count >= 1; the mean of one model is itself. */
+ASRDEF asr_result asr_model_average(asr_model *out, const asr_model *const *models, int count, asr_error *err);
+
 /* Features of a waveform of n samples at sample_rate Hz in Kaldi's 16-bit scale:
  * feats (asr_model_num_frames(m, n, sample_rate), n_mels).
  * With cfg.pad_ms > 0 the waveform first gets P = round(pad_ms * sample_rate / 1000)
@@ -5278,6 +5418,13 @@ ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int s
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err);
+/* The same with the fbank's VTLN warp factor vtln_warp (asr_fbank_opts; 1: no warp, the
+ * features of asr_model_features bit for bit; cut-offs at their defaults, 100 Hz and 500 Hz
+ * below Nyquist): vocal tract length perturbation [Jaitly13] in training draws one per
+ * utterance. Same frames and workspace; a warp out of range is ASR_ERR_RANGE. */
+ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                            int n, int sample_rate, double vtln_warp, void *work,
+                                            size_t work_bytes, asr_error *err);
 
 /* Frames of the encoder output for T input frames (ContextNet: ceil(T/4); Conformer:
  * ((T-1)/2-1)/2, 0 for T < 7), the encoder's subsampling factor (input frames per output
@@ -5307,6 +5454,25 @@ ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *f
                                  const int *lengths, const int *targets, const int *target_lengths,
                                  int N, int T, int S, void *work, size_t work_bytes, asr_error *err);
 
+/* Minimum word error rate fine-tuning of rnnt-las's second pass ([Prabhavalkar18], as
+ * [Sainath19] trains its LAS rescorer), one step on a batch: for each utterance n, the
+ * encoder (evaluation mode), the first pass's n-best y_1..y_k (asr_rnnt_beam_search_nbest,
+ * beam = nbest, k <= nbest), the speller's teacher-forced ln P_las(y_i, <eos>|x) of each,
+ * their word errors W(y_i, y*) against the target y* (asr_nbest_word_errors on the texts),
+ * and asr_mwer_loss:
+ *   L_n = sum_i Phat(y_i|x) [W(y_i, y*) - What] + mle_weight (-ln P_las(y*, <eos>|x))
+ * with Phat the speller's probabilities renormalized over the n-best and What their mean
+ * word errors. *loss receives the batch mean (1/N) sum_n L_n; the gradient of that mean is
+ * ADDED into the speller's gradients (las_decoder.*) only: the encoder's and the first
+ * pass's gradients receive nothing (the second pass is trained on a fixed first pass).
+ * Errors: not rnnt-las (ASR_ERR_UNSUPPORTED), nbest outside [1, 100], mle_weight NaN or
+ * negative, targets as asr_model_train_step. It allocates its scratch (ASR_MALLOC: the
+ * n-best's lengths are known only after the search). */
+ASRDEF asr_result asr_model_mwer_step(asr_model *m, double *loss, const asr_real *feats,
+                                      const int *lengths, const int *targets,
+                                      const int *target_lengths, int N, int T, int S, int nbest,
+                                      double mle_weight, asr_error *err);
+
 /* Inference (evaluation mode). work: asr_model_infer_workspace_size(m, N, T) bytes.
  * encode: the encoder output enc (N, asr_model_out_frames(m, T), E) and out_lengths (N).
  * logprobs (the CTC head and the CTC branch of an attention head; ASR_ERR_UNSUPPORTED
@@ -5324,7 +5490,8 @@ ASRDEF asr_result asr_model_logprobs(asr_model *m, asr_real *logprobs, int *out_
  * (CTC: best path; RNN-T: asr_rnnt_greedy_decode), beam > 1 the beam search (CTC: prefix
  * beam search; RNN-T: [Graves12] Algorithm 1); the attention heads: the joint CTC/
  * attention beam search with the model's ctc_weight (beam 1 included; asr_model_decode_with
- * below gives every option). tokens (max_tokens) out, *n_tokens their
+ * below gives every option); rnnt-las: the RNN-T beam search's n-best of size beam rescored
+ * by its speller (beam 1: greedy). tokens (max_tokens) out, *n_tokens their
  * count (ASR_ERR_TOO_LARGE if more than max_tokens). starts, ends (max_tokens each, may
  * be NULL): the output frames where each token begins and ends (inclusive): CTC: its run
  * in the best path (for beam > 1 in the Viterbi path of the beam's text, asr_ctc_align);
@@ -5338,7 +5505,8 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
                                    int beam, void *work, size_t work_bytes, asr_error *err);
 
 /* Decoding with options: what asr_model_decode does with its beam, and the attention heads'
- * own knobs (ESPnet's decoding options). The CTC and RNN-T heads read only `beam`.
+ * own knobs (ESPnet's decoding options), also rnnt-las's second pass (rescore, ctc_weight,
+ * penalty). The CTC and rnnt heads read only `beam`.
  *   beam         hypotheses kept (>= 1)
  *   ctc_weight   lambda of the joint CTC/attention score (section 7.4), in [0, 1]: 0 pure
  *                attention, 1 the CTC prefix score alone; > 0 needs the CTC branch
@@ -5350,8 +5518,16 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
  *                frames first: it is never a CTC label), each hypothesis scored by the
  *                decoder (asr_attention_rescore), the best of ctc_weight ln p_ctc + (1 -
  *                ctc_weight) ln p_att + penalty |y| kept. Needs the CTC branch.
- * Defaults (asr_model_decode_opts_default): beam, the model's ctc_weight, penalty 0,
- * maxlenratio 0, rescore 0. Token spans (starts, ends) of an attention head come from the
+ *                rnnt-las (two passes, [Sainath19]): n > 0 rescores the n-best of the RNN-T
+ *                beam search (asr_rnnt_beam_search_nbest with `beam`: at most min(n, beam)
+ *                hypotheses, ln P_rnnt(y_i|x) as the search summed it) with the speller in
+ *                teacher forcing (ln P_las(y_i, <eos>|x)) and keeps the best of
+ *                w ln P_rnnt + (1 - w) ln P_las + penalty |y|, w = ctc_weight (here the
+ *                first pass's weight; default 0: the speller's score alone); 0: the first
+ *                pass alone (greedy for beam 1, else the beam search's best).
+ * Defaults (asr_model_decode_opts_default): beam, the model's ctc_weight (0 for the other
+ * heads), penalty 0, maxlenratio 0, rescore 0 (rnnt-las: rescore = beam). The CTC and rnnt
+ * heads read only beam. Token spans (starts, ends) of an attention head come from the
  * CTC branch (the Viterbi path of the decoded text, asr_ctc_align); without it (las) from
  * the attention: start = end = the frame of the largest weight of the step that emits the
  * token. Errors (negative, nothing written, err names it): beam or rescore out of range,
@@ -8092,6 +8268,7 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
  *                          per phase (same bits as _naive)
  *   asr_resample        -> asr__resample_ref: the unsuffixed name runs _ref  [fast: ref]
  *   asr_noise_floor     -> itself (one tier: a minimum of frame RMS values)
+ *   asr_add_noise       -> itself (one tier: y = x + g v, g from the two powers)
  *   asr_wav_*, asr_ogg_*, asr_audio_* -> file formats: plumbing, no equation
  * The API and its full contract: section 2 of the declarations (search "2. Audio").
  * Order below: the resampler (equations, _naive, _ref, the public tiers), the background
@@ -8211,6 +8388,45 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate) {
     if (best < 0 || e < best) best = e;
   }
   return best < 0 ? 0 : best;
+}
+
+/* ---- Additive noise at an SNR [Hannun14ds]: y = x + g v, g = sqrt(P_x / (P_v 10^(snr/10))) */
+ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
+                                double snr_db, asr_rng *rng) {
+  double px = 0, pv = 0, g;
+  int i, off = 0;
+  if (!y || !x || n < 1 || (noise && noise_len < 1) || (!noise && !rng)) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(snr_db) || snr_db < -100 || snr_db > 200) return ASR_ERR_RANGE;
+  for (i = 0; i < n; i++) {
+    if (!isfinite(x[i])) return ASR_ERR_NONFINITE;
+    px += (double)x[i] * x[i];                                /* n P_x = sum_i x[i]^2 */
+  }
+  if (noise) {
+    if (rng) off = asr_rng_int(rng, noise_len);               /* offset in {0..noise_len-1} */
+    for (i = 0; i < n; i++) {                                 /* n P_v over the looped segment */
+      double v = noise[(int)(((int64_t)off + i) % noise_len)];
+      if (!isfinite(v)) return ASR_ERR_NONFINITE;
+      pv += v * v;
+    }
+    if (px == 0 || pv == 0) return ASR_ERR_RANGE;
+    g = sqrt(px / (pv * pow(10.0, snr_db / 10.0)));           /* the 1/n of both powers cancels */
+    for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * noise[(int)(((int64_t)off + i) % noise_len)]);
+    return ASR_OK;
+  }
+  /* white noise: the n draws twice, first for their power, then again from a copy of the
+   * generator to add them (no buffer needed; the caller's rng ends after n draws) */
+  if (px == 0) return ASR_ERR_RANGE;
+  {
+    asr_rng again = *rng;
+    for (i = 0; i < n; i++) {
+      double v = asr_rng_normal(rng);                         /* v[i] ~ N(0, 1) */
+      pv += v * v;
+    }
+    if (pv == 0) return ASR_ERR_RANGE;
+    g = sqrt(px / (pv * pow(10.0, snr_db / 10.0)));
+    for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * asr_rng_normal(&again));   /* the same v[i] */
+  }
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------- plumbing: 2. Audio ----
@@ -9036,21 +9252,29 @@ ASRDEF void asr_audio_stream_close(asr_audio_stream *s) {
  *                          energy, pre-emphasis, the window formula per sample), the DFT
  *                          summed directly, O(N^2); the triangles evaluated per (m, k)
  *                                                          steps 1-11 of docs/fbank.md
- *   asr_fbank_ref       -> asr__fbank_frame_ref: asr__fbank_prepare_frame (steps 1-5), the
- *                          tabulated window, asr__real_fft_power (asr__fft_pow2, or
+ *   asr_fbank_ref       -> asr__fbank_frame_ref: the framing (step 1), asr__fbank_framed_ref:
+ *                          asr__fbank_process_frame (steps 2-5), the tabulated window, asr__real_fft_power (asr__fft_pow2, or
  *                          asr__fft_bluestein), the packed triangles (asr__fbank_ref_tables)
  *   asr_fbank           -> asr__fbank_frame_ref: the unsuffixed name runs _ref  [fast: ref]
  *   (every tier)        -> asr__fbank_emit (energy floor, log, column order) and
  *                          asr__subtract_column_mean                 steps 7, 11, 12
  *   asr_fbank_window    -> asr__window_value                         step 6
  *   asr_fbank_mel_banks -> asr__mel and the triangle formula         step 10
+ *   asr_vtln_warp_freq_naive -> itself: interpolation between the warp's four knots
+ *   asr_vtln_warp_freq_ref   -> itself: Kaldi's three pieces (VtlnWarpFreq)
+ *   asr_vtln_warp_freq  -> asr_vtln_warp_freq_ref  [fast: ref]             step 10a
+ *   asr_vtln_warp_mel_freq -> asr_vtln_warp_freq_ref between mel^-1 and mel; the fbank's
+ *                          triangles take their edges from asr__fbank_edges    step 10a
  *   asr_cmvn            -> itself                                    step 12
  *   asr_specaugment     -> itself, [Park19] section 2                step 13
+ *   asr_fbank_stream_*  -> asr__fbank_framed_ref on a sliding buffer (plumbing, last);
+ *                          docs/fbank.md "Chunk by chunk"
  * The API and its full contract: section 3 of the declarations (search "3. Features").
  * Order below: the mel scale; the fbank by its definition (_naive); _ref's steps in their
  * order (framing to pre-emphasis, windows, the FFT, mel banks) and its frame; the output
  * row every tier writes; the public tiers; CMVN; SpecAugment. Then, under the plumbing
- * rule: options, sizes, the workspace layout, argument checks and the frame loop. */
+ * rule: options, sizes, the workspace layout, argument checks and the frame loop, and the
+ * chunk-by-chunk stream's buffers. */
 
 /* The sizes of one option set and the workspace pieces every tier computes in: a plan is
  * filled once per call by asr__fbank_layout (plumbing) and read by the frame helpers. */
@@ -9091,6 +9315,109 @@ ASR__PRIVATE double asr__fbank_high(const asr_fbank_opts *o) {
   return o->high_freq > 0 ? o->high_freq : 0.5 * o->sample_frequency + o->high_freq;
 }
 
+/* ---- The VTLN warp [Kaldi] of the triangles' edges (declarations: "Vocal tract length
+ * warping"). The validity of the arguments, shared by the tiers: low_freq < vtln_low <
+ * vtln_high < high_freq, alpha > 0, and the inflection points in order, l < h. */
+ASR__PRIVATE int asr__vtln_valid(double vtln_low, double vtln_high, double low_freq, double high_freq,
+                                 double alpha) {
+  if (!(isfinite(vtln_low) && isfinite(vtln_high) && isfinite(low_freq) && isfinite(high_freq))) return 0;
+  if (!(alpha > 0) || !isfinite(alpha)) return 0;
+  if (!(low_freq >= 0 && low_freq < vtln_low && vtln_low < vtln_high && vtln_high < high_freq)) return 0;
+  return vtln_low * ASR__MAX(1.0, alpha) < vtln_high * ASR__MIN(1.0, alpha);   /* l < h */
+}
+
+/* _naive: F is the continuous piecewise-linear function through the four knots
+ *   (x_0, y_0) = (low_freq, low_freq), (x_1, y_1) = (l, l / alpha),
+ *   (x_2, y_2) = (h, h / alpha),       (x_3, y_3) = (high_freq, high_freq),
+ * evaluated by its definition: find the piece x_i <= f <= x_{i+1} and interpolate,
+ *   F(f) = y_i + (y_{i+1} - y_i) (f - x_i) / (x_{i+1} - x_i);   F(f) = f off [x_0, x_3]. */
+ASRDEF asr_result asr_vtln_warp_freq_naive(double *out, double freq, double vtln_low, double vtln_high,
+                                           double low_freq, double high_freq, double alpha) {
+  double x[4], y[4];
+  int i;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(freq)) return ASR_ERR_NONFINITE;
+  if (!asr__vtln_valid(vtln_low, vtln_high, low_freq, high_freq, alpha)) return ASR_ERR_RANGE;
+  x[0] = y[0] = low_freq;                                  /* F(low_freq) = low_freq */
+  x[1] = vtln_low * (alpha > 1 ? alpha : 1.0);             /* l = vtln_low max(1, alpha) */
+  x[2] = vtln_high * (alpha < 1 ? alpha : 1.0);            /* h = vtln_high min(1, alpha) */
+  y[1] = x[1] / alpha;                                     /* F(l) = l / alpha */
+  y[2] = x[2] / alpha;                                     /* F(h) = h / alpha */
+  x[3] = y[3] = high_freq;                                 /* F(high_freq) = high_freq */
+  if (freq < x[0] || freq > x[3]) {                        /* outside: F(f) = f */
+    *out = freq;
+    return ASR_OK;
+  }
+  for (i = 0; i < 2 && freq > x[i + 1]; i++) {}            /* the piece holding f */
+  *out = y[i] + (y[i + 1] - y[i]) * (freq - x[i]) / (x[i + 1] - x[i]);
+  return ASR_OK;
+}
+
+/* _ref: Kaldi's MelBanks::VtlnWarpFreq, the three formulas with the outer slopes s_l, s_h. */
+ASRDEF asr_result asr_vtln_warp_freq_ref(double *out, double freq, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha) {
+  double l, h, scale, s_l, s_h;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(freq)) return ASR_ERR_NONFINITE;
+  if (!asr__vtln_valid(vtln_low, vtln_high, low_freq, high_freq, alpha)) return ASR_ERR_RANGE;
+  if (freq < low_freq || freq > high_freq) {               /* out of range: unwarped */
+    *out = freq;
+    return ASR_OK;
+  }
+  l = vtln_low * ASR__MAX(1.0, alpha);                     /* lower inflection point */
+  h = vtln_high * ASR__MIN(1.0, alpha);                    /* upper inflection point */
+  scale = 1.0 / alpha;                                     /* the centre piece's slope */
+  s_l = (scale * l - low_freq) / (l - low_freq);           /* (F(l) - low) / (l - low) */
+  s_h = (high_freq - scale * h) / (high_freq - h);         /* (high - F(h)) / (high - h) */
+  if (freq < l) *out = low_freq + s_l * (freq - low_freq);
+  else if (freq < h) *out = scale * freq;
+  else *out = high_freq + s_h * (freq - high_freq);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_vtln_warp_freq(double *out, double freq, double vtln_low, double vtln_high,
+                                     double low_freq, double high_freq, double alpha) {
+  /* no fast path of its own: a handful of flops per call */
+  return asr_vtln_warp_freq_ref(out, freq, vtln_low, vtln_high, low_freq, high_freq, alpha);
+}
+
+/* M(m) = mel(F(mel^-1(m))): the warp seen on the mel axis (Kaldi's VtlnWarpMelFreq). */
+ASRDEF asr_result asr_vtln_warp_mel_freq(double *out, double mel, double vtln_low, double vtln_high,
+                                         double low_freq, double high_freq, double alpha) {
+  double f;
+  asr_result r;
+  if (!out) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(mel)) return ASR_ERR_NONFINITE;
+  r = asr_vtln_warp_freq_ref(&f, asr__mel_inv(mel), vtln_low, vtln_high, low_freq, high_freq, alpha);
+  if (r != ASR_OK) return r;
+  *out = asr__mel(f);
+  return ASR_OK;
+}
+
+/* vtln_high as Kaldi reads it: < 0 is an offset below Nyquist (and so is 0, which Kaldi
+ * would refuse as a cut-off: it reads it as Nyquist, above high_freq, and refuses it too) */
+ASR__PRIVATE double asr__fbank_vtln_high(const asr_fbank_opts *o) {
+  return o->vtln_high > 0 ? o->vtln_high : 0.5 * o->sample_frequency + o->vtln_high;
+}
+
+/* The edges (mel) of triangle m, l_m = mel(f_lo) + m delta, c_m = l_m + delta, r_m = l_m +
+ * 2 delta, each warped by M when vtln_warp != 1 (Kaldi skips the warp at exactly 1). _naive
+ * warps with asr_vtln_warp_freq_naive, the other tiers with _ref. The options were checked. */
+ASR__PRIVATE void asr__fbank_edges(const asr_fbank_opts *o, int m, int naive, double e[3]) {
+  const double mlo = asr__mel(o->low_freq), hi = asr__fbank_high(o);
+  const double delta = (asr__mel(hi) - mlo) / (o->num_mel_bins + 1);
+  int i;
+  for (i = 0; i < 3; i++) {
+    e[i] = mlo + (m + i) * delta;                          /* l_m, c_m, r_m */
+    if (o->vtln_warp != 1.0) {                             /* M(e) = mel(F(mel^-1(e))) */
+      double f = asr__mel_inv(e[i]), w = f;
+      if (naive) asr_vtln_warp_freq_naive(&w, f, o->vtln_low, asr__fbank_vtln_high(o), o->low_freq, hi, o->vtln_warp);
+      else asr_vtln_warp_freq_ref(&w, f, o->vtln_low, asr__fbank_vtln_high(o), o->low_freq, hi, o->vtln_warp);
+      e[i] = asr__mel(w);
+    }
+  }
+}
+
 /* ---- 3.1 The fbank by its definition (_naive), one frame t: every step of the header's
  * list written out from Kaldi's source, sharing no code with _ref's steps:
  *   start = t M (snip_edges) or t M + M/2 - L/2          FirstSampleOfFrame, feature-window.cc
@@ -9111,7 +9438,6 @@ ASR__PRIVATE double asr__fbank_frame_naive(const asr_real *wave, int n, int t, c
                                            const asr__fbank_plan *p, asr_rng *rng) {
   const int L = p->L, M = p->M, N = p->N, B = p->B;
   const double a = 2.0 * 3.14159265358979323846 / (L - 1), pre = o->preemphasis_coefficient;
-  const double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (B + 1);
   double *x = p->frame, *u = p->cbuf, *P = p->spec, E = 0;
   int64_t start = o->snip_edges ? (int64_t)t * M : (int64_t)t * M + M / 2 - L / 2;
   int j, k, m;
@@ -9169,8 +9495,11 @@ ASR__PRIVATE double asr__fbank_frame_naive(const asr_real *wave, int n, int t, c
     if (!o->use_power) P[k] = sqrt(P[k]);                     /* |X[k]| */
   }
   for (m = 0; m < B; m++) {
-    /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition */
-    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta, s = 0;
+    /* e_m = sum_k W[m][k] P[k], each triangle weight computed from its definition, the
+     * edges l_m, c_m, r_m (VTLN-warped when asked) from asr__fbank_edges */
+    double edge[3], l, c, r, s = 0;
+    asr__fbank_edges(o, m, 1, edge);
+    l = edge[0], c = edge[1], r = edge[2];
     for (k = 0; k < N / 2; k++) {
       double mel = p->melw[k], w = 0;
       if (mel > l && mel <= c) w = (mel - l) / (c - l);              /* rising edge */
@@ -9206,16 +9535,13 @@ ASR__PRIVATE int64_t asr__frame_start(int64_t t, const asr__fbank_plan *p, int s
   return snip_edges ? t * p->M : t * p->M + p->M / 2 - p->L / 2;
 }
 
-/* _ref's steps 1-5 on frame t, in place in x (L): framing, dither, DC offset, raw energy,
+/* _ref's steps 2-5 on a framed x (L), in place: dither, DC offset, raw energy,
  * pre-emphasis (the loop runs backwards so that x[j-1] is still the original sample).
  * Returns the raw log-energy (before any floor) or 0 if not asked for. */
-ASR__PRIVATE double asr__fbank_prepare_frame(double *x, const asr_real *wave, int n, int64_t t,
-                                             const asr_fbank_opts *o, const asr__fbank_plan *p,
+ASR__PRIVATE double asr__fbank_process_frame(double *x, const asr_fbank_opts *o, const asr__fbank_plan *p,
                                              asr_rng *rng) {
   int j, L = p->L;
-  int64_t start = asr__frame_start(t, p, o->snip_edges);
   double energy = 0;
-  for (j = 0; j < L; j++) x[j] = wave[asr__reflect(start + j, n)];        /* framing */
   if (o->dither > 0)
     for (j = 0; j < L; j++) x[j] += o->dither * asr_rng_normal(rng);     /* dither */
   if (o->remove_dc_offset) {
@@ -9354,7 +9680,6 @@ ASR__PRIVATE void asr__real_fft_power(const double *x, const asr__fbank_plan *p,
  * and its transform (step 8). */
 ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan *p) {
   const double pi = 3.14159265358979323846;
-  double mlo = asr__mel(o->low_freq), delta = (asr__mel(asr__fbank_high(o)) - mlo) / (p->B + 1);
   double bin_hz = o->sample_frequency / p->N;
   int j, k, m, used = 0, M2 = p->half;
   for (j = 0; j < p->L; j++) p->win[j] = asr__window_value(o, j, p->L);
@@ -9363,7 +9688,9 @@ ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan
     p->tw[2 * k + 1] = -sin(2 * pi * k / p->N);
   }
   for (m = 0; m < p->B; m++) {
-    double l = mlo + m * delta, c = mlo + (m + 1) * delta, r = mlo + (m + 2) * delta;
+    double edge[3], l, c, r;
+    asr__fbank_edges(o, m, 0, edge);                     /* l_m, c_m, r_m, warped if asked */
+    l = edge[0], c = edge[1], r = edge[2];
     p->mel_first[m] = -1;
     p->mel_len[m] = 0;
     for (k = 0; k < p->half; k++) {
@@ -9401,35 +9728,35 @@ ASR__PRIVATE void asr__fbank_ref_tables(const asr_fbank_opts *o, asr__fbank_plan
 
 ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
                                       asr_error *err) {
-  double mlo, delta, bin_hz;
+  double bin_hz;
   int N, half, m, k;
   asr_result r = asr_fbank_check_opts(o, err);
   if (r != ASR_OK) return r;
   if (!W) return asr__fail(err, ASR_ERR_INVALID_ARG, "no output buffer");
   N = asr_fbank_padded_size(o);
   half = N / 2;
-  mlo = asr__mel(o->low_freq);
-  delta = (asr__mel(asr__fbank_high(o)) - mlo) / (o->num_mel_bins + 1);
   bin_hz = o->sample_frequency / N;
   for (m = 0; m < o->num_mel_bins; m++) {
-    double l = mlo + m * delta, c = l + delta, rr = mlo + (m + 2) * delta;
+    double edge[3], l, c, rr;
     asr_real *row = W + (size_t)m * (half + 1);
+    asr__fbank_edges(o, m, 0, edge);                     /* l_m, c_m, r_m, warped if asked */
+    l = edge[0], c = edge[1], rr = edge[2];
     for (k = 0; k <= half; k++) {
       double mel = asr__mel(bin_hz * k), w = 0;
       if (k < half && mel > l && mel <= c) w = (mel - l) / (c - l);
       else if (k < half && mel > c && mel < rr) w = (rr - mel) / (rr - c);
       row[k] = (asr_real)w;
     }
-    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(mlo + (m + 1) * delta);
+    if (centre_hz) centre_hz[m] = (asr_real)asr__mel_inv(c);
   }
   return ASR_OK;
 }
 
-/* _ref's frame t: steps 1-5 (asr__fbank_prepare_frame), the tabulated window, the real
- * FFT, the packed triangles. Writes e (B) into p->frame and returns E (0 without energy). */
-ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
-                                         const asr__fbank_plan *p, asr_rng *rng) {
-  double *x = p->frame, E = asr__fbank_prepare_frame(x, wave, n, t, o, p, rng);
+/* _ref's frame from its L samples, already framed in p->frame: steps 2-5
+ * (asr__fbank_process_frame), the tabulated window, the real FFT, the packed triangles.
+ * Writes e (B) into p->frame and returns E (0 without energy). */
+ASR__PRIVATE double asr__fbank_framed_ref(const asr_fbank_opts *o, const asr__fbank_plan *p, asr_rng *rng) {
+  double *x = p->frame, E = asr__fbank_process_frame(x, o, p, rng);
   const double *w = p->melw;
   int j, m;
   for (j = 0; j < p->L; j++) x[j] *= p->win[j];             /* window */
@@ -9449,6 +9776,15 @@ ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, con
     p->frame[m] = s;      /* the frame is no longer needed: reuse it for e (B <= N/2) */
   }
   return E;
+}
+
+/* _ref's frame t of the whole signal: step 1 (framing with the mirror), then the rest. */
+ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
+                                         const asr__fbank_plan *p, asr_rng *rng) {
+  int j;
+  int64_t start = asr__frame_start(t, p, o->snip_edges);
+  for (j = 0; j < p->L; j++) p->frame[j] = wave[asr__reflect(start + j, n)];   /* framing */
+  return asr__fbank_framed_ref(o, p, rng);
 }
 
 /* ---- 3.3 The output row and the mean subtraction, the same for every tier */
@@ -9595,6 +9931,9 @@ ASRDEF asr_fbank_opts asr_fbank_opts_default(void) {
   o.use_power = 1;
   o.htk_compat = 0;
   o.subtract_mean = 0;
+  o.vtln_warp = 1;
+  o.vtln_low = 100;
+  o.vtln_high = -500;
   return o;
 }
 
@@ -9634,7 +9973,7 @@ ASRDEF int asr_fbank_padded_size(const asr_fbank_opts *o) {
 ASRDEF int asr_fbank_dim(const asr_fbank_opts *o) { return o->num_mel_bins + (o->use_energy ? 1 : 0); }
 
 ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) {
-  double nyq, hi, mlo, mhi, delta, bin_hz;
+  double nyq, hi, bin_hz;
   int L, M, N, half, m, k;
   if (!o) return asr__fail(err, ASR_ERR_INVALID_ARG, "no options");
   if (!(o->sample_frequency > 0) || !isfinite(o->sample_frequency))
@@ -9680,15 +10019,34 @@ ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) 
     return asr__fail(err, ASR_ERR_RANGE,
                      "bad frequency range: low_freq %g and high_freq %g (= %g Hz) with Nyquist %g Hz "
                      "(need 0 <= low < high <= Nyquist)", o->low_freq, o->high_freq, hi, nyq);
+  /* the VTLN warp (Kaldi's MelBanks and torchaudio's get_mel_banks check these only when
+   * the warp factor is not 1) */
+  if (!isfinite(o->vtln_warp) || !(o->vtln_warp > 0))
+    return asr__fail(err, ASR_ERR_RANGE, "vtln_warp %g must be a positive warp factor (1: no warp)", o->vtln_warp);
+  if (!isfinite(o->vtln_low) || !isfinite(o->vtln_high))
+    return asr__fail(err, ASR_ERR_RANGE, "vtln_low and vtln_high must be finite");
+  if (o->vtln_warp != 1.0) {
+    double vlo = o->vtln_low, vhi = asr__fbank_vtln_high(o);
+    if (!(o->low_freq < vlo && vlo < vhi && vhi < hi))
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "bad VTLN cut-offs: vtln_low %g and vtln_high %g (= %g Hz) must satisfy "
+                       "low_freq %g < vtln_low < vtln_high < high_freq %g", vlo, o->vtln_high, vhi,
+                       o->low_freq, hi);
+    if (!asr__vtln_valid(vlo, vhi, o->low_freq, hi, o->vtln_warp))
+      return asr__fail(err, ASR_ERR_RANGE,
+                       "vtln_warp %g is out of range for the cut-offs %g and %g Hz: need "
+                       "vtln_low max(1, warp) < vtln_high min(1, warp), i.e. %g < warp < %g",
+                       o->vtln_warp, vlo, vhi, vlo / vhi, vhi / vlo);
+  }
   /* Kaldi's MelBanks asserts that every triangle holds at least one FFT bin strictly
-   * inside (l_m, r_m); otherwise that output would be log(eps) forever */
-  mlo = asr__mel(o->low_freq);
-  mhi = asr__mel(hi);
-  delta = (mhi - mlo) / (o->num_mel_bins + 1);
+   * inside (l_m, r_m); otherwise that output would be log(eps) forever (the edges warped
+   * as the fbank warps them) */
   bin_hz = o->sample_frequency / N;
   k = 0;
   for (m = 0; m < o->num_mel_bins; m++) {
-    double l = mlo + m * delta, r = mlo + (m + 2) * delta;
+    double edge[3], l, r;
+    asr__fbank_edges(o, m, 0, edge);
+    l = edge[0], r = edge[2];
     while (k < half && asr__mel(bin_hz * k) <= l) k++;
     if (k >= half || !(asr__mel(bin_hz * k) < r))
       return asr__fail(err, ASR_ERR_RANGE,
@@ -9796,6 +10154,184 @@ ASR__PRIVATE asr_result asr__fbank(asr__tier tier, asr_real *feats, const asr_re
   }
   if (o->subtract_mean) asr__subtract_column_mean(feats, T, p.dim, p.colsum);
   return ASR_OK;
+}
+
+/* ---- Chunk by chunk (asr_fbank_stream_*), plumbing: a sliding buffer of samples over
+ * _ref's frame (asr__fbank_framed_ref), so each frame is computed from the same L samples,
+ * through the same code, as asr_fbank computes it from the whole signal.
+ * The buffer holds samples [base, pushed), base = max(0, start_next - L) with start_next
+ * the first sample of the next frame to compute. Why that suffices: a frame is computed
+ * before the end only when start + L <= pushed, reading samples start..start+L-1 >= base,
+ * or, mirrored at the signal's start (snip_edges = 0, start < 0), samples 0..-start-1,
+ * held while base = 0. After the end, a frame t <= T-1 mirrored at the last sample n-1
+ * reads sample 2n-1-s for s <= start_t + L - 1, and 2n - start_t - L >= start_t - L >=
+ * base since start_t <= n; a signal shorter than L (mirrored several times) is all held.
+ * Before each frame is computed the buffer has fewer than start_next + L - base <= 2L
+ * samples; room for 2L + M lets a push take at least M + 1 more, so each refill completes
+ * a frame. */
+typedef struct asr__fbank_stream {
+  asr_fbank_opts o;
+  asr__fbank_plan p;
+  void *work;             /* the plan's workspace (asr__fbank_layout) */
+  asr_rng *rng;
+  void *user;
+  asr_real *buf;          /* (cap) samples [base, base + len) */
+  int cap, len;
+  int64_t base;
+  asr_real *q;            /* (qcap, dim) computed frames, rows qhead .. qhead + qn - 1 */
+  int qcap, qhead, qn;
+} asr__fbank_stream;
+
+/* Computes frame t = s->frames from the buffer (mirrored at n when n >= 0, else only at
+ * the signal's start) and queues its row. */
+ASR__PRIVATE asr_result asr__fbank_stream_frame(asr_fbank_stream *s, int64_t n, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  const asr__fbank_plan *p = &st->p;
+  int64_t start = asr__frame_start(s->frames, p, st->o.snip_edges), lim = n >= 0 ? n : s->samples;
+  double E;
+  int j;
+  if (st->qhead + st->qn == st->qcap) {               /* the queue is full: slide or grow */
+    if (st->qhead > 0) {
+      memmove(st->q, st->q + (size_t)st->qhead * s->dim, sizeof(asr_real) * (size_t)st->qn * s->dim);
+      st->qhead = 0;
+    } else {
+      int ncap = st->qcap < 64 ? 64 : 2 * st->qcap;       /* at most 2^30 frames wait */
+      asr_real *nq = st->qcap <= (1 << 29) ? ASR__ALLOC(asr_real, (size_t)ncap * s->dim, st->user) : NULL;
+      if (!nq) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "fbank stream: out of memory for %d frames", ncap);
+      if (st->qn) memcpy(nq, st->q, sizeof(asr_real) * (size_t)st->qn * s->dim);
+      ASR_FREE(st->q, st->user);
+      st->q = nq;
+      st->qcap = ncap;
+    }
+  }
+  for (j = 0; j < p->L; j++)                          /* framing: the same mirror as asr_fbank */
+    p->frame[j] = st->buf[asr__reflect(start + j, lim) - st->base];
+  E = asr__fbank_framed_ref(&st->o, p, st->rng);
+  asr__fbank_emit(st->q + (size_t)(st->qhead + st->qn) * s->dim, p->frame, E, &st->o);
+  st->qn++;
+  s->frames++;
+  return ASR_OK;
+}
+
+/* Computes every frame the pushed samples complete, then drops the samples before the new
+ * base. */
+ASR__PRIVATE asr_result asr__fbank_stream_run(asr_fbank_stream *s, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int64_t nb;
+  while (asr__frame_start(s->frames, &st->p, st->o.snip_edges) + st->p.L <= s->samples) {
+    asr_result r = asr__fbank_stream_frame(s, -1, err);
+    if (r != ASR_OK) return r;
+  }
+  nb = asr__frame_start(s->frames, &st->p, st->o.snip_edges) - st->p.L;
+  if (nb > st->base) {
+    int64_t drop = nb - st->base < st->len ? nb - st->base : st->len;
+    memmove(st->buf, st->buf + drop, sizeof(asr_real) * (size_t)(st->len - drop));
+    st->len -= (int)drop;
+    st->base = nb;        /* past the samples held when frames skip some (shift > window) */
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank_stream_init(asr_fbank_stream *s, const asr_fbank_opts *o, asr_rng *rng, void *user,
+                                        asr_error *err) {
+  asr__fbank_stream *st;
+  asr_result r;
+  size_t wb;
+  memset(s, 0, sizeof *s);
+  r = asr_fbank_check_opts(o, err);
+  if (r != ASR_OK) return r;
+  if (o->subtract_mean)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "fbank stream: subtract_mean needs the whole signal's mean; "
+                                               "apply asr_cmvn to the frames afterwards");
+  if (o->dither > 0 && !rng) return asr__fail(err, ASR_ERR_INVALID_ARG, "dither %g needs an asr_rng", o->dither);
+  st = ASR__ALLOC(asr__fbank_stream, 1, user);
+  if (!st) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "fbank stream: out of memory");
+  memset(st, 0, sizeof *st);
+  s->priv = st;
+  st->o = *o;
+  st->rng = rng;
+  st->user = user;
+  s->dim = asr_fbank_dim(o);
+  wb = asr__fbank_layout(o, &st->p, NULL);
+  st->cap = 2 * asr_fbank_window_size(o) + asr_fbank_window_shift(o);   /* window <= 2^20, shift too */
+  st->work = ASR_MALLOC(wb, user);
+  st->buf = ASR__ALLOC(asr_real, st->cap, user);
+  if (!st->work || !st->buf) {
+    asr_fbank_stream_free(s);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "fbank stream: out of memory");
+  }
+  asr__fbank_layout(o, &st->p, st->work);
+  asr__fbank_ref_tables(o, &st->p);
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank_stream_push(asr_fbank_stream *s, const asr_real *wave, int n, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int i = 0;
+  if (!st || s->ended) return asr__fail(err, ASR_ERR_INVALID_ARG, "fbank stream: %s", st ? "push after end" : "not initialized");
+  if (n < 0 || (n > 0 && !wave)) return asr__fail(err, ASR_ERR_INVALID_ARG, "bad chunk (n = %d)", n);
+  for (i = 0; i < n; i++)                             /* the whole chunk, or nothing of it */
+    if (!isfinite(wave[i]))
+      return asr__fail(err, ASR_ERR_NONFINITE, "sample %lld is not finite", (long long)(s->samples + i));
+  i = 0;
+  while (i < n) {
+    int k;
+    asr_result r;
+    if (s->samples < st->base) {                      /* samples no frame reads (shift > window) */
+      k = (int)(st->base - s->samples < n - i ? st->base - s->samples : n - i);
+    } else {
+      k = st->cap - st->len < n - i ? st->cap - st->len : n - i;
+      memcpy(st->buf + st->len, wave + i, sizeof(asr_real) * (size_t)k);
+      st->len += k;
+    }
+    s->samples += k;
+    i += k;
+    r = asr__fbank_stream_run(s, err);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_fbank_stream_end(asr_fbank_stream *s, asr_error *err) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int64_t T;
+  if (!st || s->ended) return asr__fail(err, ASR_ERR_INVALID_ARG, "fbank stream: %s", st ? "ended twice" : "not initialized");
+  s->ended = 1;
+  /* T as asr_fbank_num_frames counts it, in 64 bits */
+  T = st->o.snip_edges ? (s->samples < st->p.L ? 0 : 1 + (s->samples - st->p.L) / st->p.M)
+                       : (s->samples + st->p.M / 2) / st->p.M;
+  while (s->frames < T) {                             /* the frames past the end, mirrored at n - 1 */
+    asr_result r = asr__fbank_stream_frame(s, s->samples, err);
+    if (r != ASR_OK) return r;
+  }
+  return ASR_OK;
+}
+
+ASRDEF int asr_fbank_stream_ready(const asr_fbank_stream *s) {
+  return s->priv ? ((const asr__fbank_stream *)s->priv)->qn : 0;
+}
+
+ASRDEF int asr_fbank_stream_pull(asr_fbank_stream *s, asr_real *feats, int max) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  int k;
+  if (!st || max <= 0 || !feats) return 0;
+  k = st->qn < max ? st->qn : max;
+  memcpy(feats, st->q + (size_t)st->qhead * s->dim, sizeof(asr_real) * (size_t)k * s->dim);
+  st->qhead += k;
+  st->qn -= k;
+  if (st->qn == 0) st->qhead = 0;
+  return k;
+}
+
+ASRDEF void asr_fbank_stream_free(asr_fbank_stream *s) {
+  asr__fbank_stream *st = (asr__fbank_stream *)s->priv;
+  if (st) {
+    ASR_FREE(st->work, st->user);
+    ASR_FREE(st->buf, st->user);
+    ASR_FREE(st->q, st->user);
+    ASR_FREE(st, st->user);
+  }
+  memset(s, 0, sizeof *s);
 }
 
 /* SpecAugment's options and workspace. */
@@ -27426,6 +27962,8 @@ ASR__PRIVATE asr_result asr__w2v_contrastive_backward(asr__tier tier, asr_real *
  *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi
  *   asr_edit_distance, asr_cer_counts,        -> the Levenshtein recursion, asr__token_distance
  *     asr_wer_counts
+ *   asr_model_average (9.8a)                  -> asr__params_mean: theta = (1/N) sum_k theta_k,
+ *                                                ESPnet's average_nbest_models   docs/training.md
  *   asr_params_*, asr_checkpoint_*,           -> plumbing: the parameter store, .npz I/O, the
  *     asr_model_{free,save,load},                config's JSON, workspace layouts
  *     asr_model_config_{to,from}_json, *_workspace_size
@@ -27514,7 +28052,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
  * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, ctc-attention
- * 559k, las 607k. */
+ * 559k, las 607k, rnnt-las 620k. */
 typedef struct asr__recipe_row {
   const char *name;
   asr_model_encoder encoder;
@@ -27532,12 +28070,13 @@ static const asr__recipe_row asr__recipes[] = {
   {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT,        64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 0,   0,  0},
   {"ctc-attention",  ASR_ENCODER_CONFORMER,  ASR_HEAD_TRANSFORMER, 64,  3,  3,  15, 4, 256, 64, 2, 64, 2, 0,   0,  0.3},
   {"las",            ASR_ENCODER_CONFORMER,  ASR_HEAD_LAS,         64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
+  {"rnnt-las",       ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT_LAS,    64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
 };
 #define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
 /* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
 static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
-#define ASR__N_HEADS 4
-static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las"};
+#define ASR__N_HEADS 5
+static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las", "rnnt-las"};
 
 ASRDEF const char *asr_model_recipe_name(int i) {
   return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
@@ -27574,6 +28113,16 @@ ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *reci
     c->aconv_filts = r->head == ASR_HEAD_LAS ? 15 : 0;
     c->ctc_weight = r->ctc_weight;
     c->lsm_weight = 0.1;
+  }
+  if (r->head == ASR_HEAD_RNNT_LAS) {
+    /* the rnnt recipe's head and the las recipe's speller (its vocabulary ASR_ATT_VOCAB,
+     * asr__speller_vocab); no CTC branch, no label smoothing: L_las = -ln P_las(y, <eos>|x) */
+    c->dec_layers = r->dec_layers;
+    c->dec_units = r->dec_units;
+    c->att_dim = r->att_dim;
+    c->aconv_chans = 10;
+    c->aconv_filts = 15;
+    c->rnnt_weight = 0.5;
   }
   return ASR_OK;
 }
@@ -27645,7 +28194,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
     asr__tdec_cfg(m, &tc);
     asr_tdec_params_init(&m->params, "decoder.", &tc, rng);
   }
-  if (cfg->head == ASR_HEAD_LAS) {
+  if (cfg->head == ASR_HEAD_LAS || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* nn.Embedding N(0,1); nn.LSTMCell every weight and bias U(-1/sqrt(D), 1/sqrt(D)) */
     const asr__las_idx *k = &m->las;
     double bound = 1.0 / sqrt((double)cfg->dec_units);
@@ -27661,7 +28210,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
       }
     }
   }
-  if (cfg->head == ASR_HEAD_RNNT) {
+  if (cfg->head == ASR_HEAD_RNNT || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* nn.Embedding: N(0,1), the padding_idx (blank) row 0 */
     asr_real *e = asr_params_ptr(&m->params, m->emb);
     size_t k, n = (size_t)cfg->vocab * cfg->pred_dim;
@@ -27705,12 +28254,21 @@ ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
                                      int n, int sample_rate, void *work, size_t work_bytes,
                                      asr_error *err) {
+  return asr_model_features_warped(m, feats, wave, n, sample_rate, 1.0, work, work_bytes, err);
+}
+
+ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats, const asr_real *wave,
+                                            int n, int sample_rate, double vtln_warp, void *work,
+                                            size_t work_bytes, asr_error *err) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
   int P = asr__model_pad(m, sample_rate), np = asr__model_padded(m, n, sample_rate);
   int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate), T, i;
   size_t need = asr_model_features_workspace_size(m, n, sample_rate), head;
   asr_real *x;
   asr_result r;
+  o.vtln_warp = vtln_warp;                      /* 1: no warp, the fbank skips it */
+  r = asr_fbank_check_opts(&o, err);
+  if (r != ASR_OK) return r;
   if (len < 0)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "invalid waveform: %d samples at sample rate %d", n, sample_rate);
   if (!work || work_bytes < need) return asr__fail(err, ASR_ERR_WORKSPACE, "features: workspace too small");
@@ -27994,7 +28552,15 @@ ASR__PRIVATE asr_result asr__ctc_head_forward(asr_model *m, asr__model_plan *P) 
  * gradient (training), or +inf (evaluation). */
 enum { ASR__KEEP_INF = 0, ASR__ZERO_INF = 1 };
 
-/* HEADS "transformer" and "las": the attention decoder's parameters, bound from the store
+/* The heads' kinds: an RNN-T head (rnnt, rnnt-las), a LAS speller (las, rnnt-las), and the
+ * speller's vocabulary (the model's; rnnt-las: its RNN-T vocabulary plus <sos>/<eos>). */
+ASR__PRIVATE int asr__has_rnnt(asr_model_head h) { return h == ASR_HEAD_RNNT || h == ASR_HEAD_RNNT_LAS; }
+ASR__PRIVATE int asr__has_speller(asr_model_head h) { return h == ASR_HEAD_LAS || h == ASR_HEAD_RNNT_LAS; }
+ASR__PRIVATE int asr__speller_vocab(const asr_model *m) {
+  return m->cfg.head == ASR_HEAD_RNNT_LAS ? m->cfg.vocab + 1 : m->cfg.vocab;
+}
+
+/* HEADS "transformer", "las" and "rnnt-las": the attention decoder's parameters, bound from the store
  * (the LAS ones from their indices; the Transformer's by name, asr_tdec_params_bind). dec
  * and gdec: room for ASR_MODEL_MAX_DEC_LAYERS LSTM cells. */
 ASR__PRIVATE void asr__las_bind(const asr_model *m, asr_las_speller_config *cfg, asr_las_speller_params *p,
@@ -28002,7 +28568,7 @@ ASR__PRIVATE void asr__las_bind(const asr_model *m, asr_las_speller_config *cfg,
   const asr_params *P = &m->params;
   const asr__las_idx *k = &m->las;
   int l;
-  asr_las_speller_config_init(cfg, m->cfg.vocab, m->cfg.dec_units, m->cfg.dec_layers, m->cfg.channels,
+  asr_las_speller_config_init(cfg, asr__speller_vocab(m), m->cfg.dec_units, m->cfg.dec_layers, m->cfg.channels,
                               ASR_ATTENTION_LOCATION, m->cfg.att_dim, m->cfg.aconv_chans, m->cfg.aconv_filts);
   memset(p, 0, sizeof *p);
   p->embed = asr_params_ptr(P, k->embed);
@@ -28038,7 +28604,7 @@ ASR__PRIVATE void asr__tdec_cfg(const asr_model *m, asr_tdec_config *c) {
 
 ASR__PRIVATE int asr__is_att_head(asr_model_head h) { return h == ASR_HEAD_TRANSFORMER || h == ASR_HEAD_LAS; }
 /* The CTC output layer exists: the CTC head, or an attention head with ctc_weight > 0. */
-ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && m->cfg.head != ASR_HEAD_RNNT; }
+ASR__PRIVATE int asr__has_ctc(const asr_model *m) { return m->out_w >= 0 && !asr__has_rnnt(m->cfg.head); }
 
 /* The CTC loss on the output layer (P->logits), per utterance into ctc (N); with P->mode
  * TRAIN its gradient, scale/N per utterance (scale = dL/dL_ctc: 1 for the CTC head, lambda
@@ -28079,7 +28645,7 @@ ASR__PRIVATE asr_result asr__ctc_branch_loss(asr_model *m, asr__model_plan *P, d
  * into the decoder's gradients and is ADDED to P->denc. */
 ASR__PRIVATE asr_result asr__att_branch_loss(asr_model *m, asr__model_plan *P, double *att, const int *targets,
                                              const int *target_lengths, double scale, asr_error *err) {
-  int n, j, N = P->N, To = P->Tout, S = P->S, U = S + 1, V = m->cfg.vocab, eos = V - 1;
+  int n, j, N = P->N, To = P->Tout, S = P->S, U = S + 1, V = asr__speller_vocab(m), eos = V - 1;
   int train = P->mode == ASR__PASS_TRAIN;
   double eps = m->cfg.lsm_weight;
   asr_result r;
@@ -28180,89 +28746,131 @@ ASR__PRIVATE asr_result asr__hybrid_head_loss(asr_model *m, asr__model_plan *P, 
   return rc;
 }
 
-/* HEAD loss, one value per utterance in losses (N): -ln p(y|x). With P->mode TRAIN the
- * gradient of the batch mean (1/N) sum_n losses[n] is backpropagated through the head:
- * the head's parameter gradients (+=) and P->denc (written). zero_inf (ASR__ZERO_INF or
- * ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with ASR__ZERO_INF an infeasible
- * utterance counts 0 and gives no gradient (training); else its loss is +inf. */
-ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
-                                             const int *target_lengths, int zero_inf, asr_error *err) {
+/* The RNN-T loss of [Graves12] (asr_rnnt_joint_loss_rowwise) per utterance into
+ * rnnt (N), one utterance at a time: g = stateless(labels), then the joint and the loss row
+ * by row. With P->mode TRAIN the gradient of scale (1/N) sum_n rnnt[n] (scale = dL/dL_rnnt:
+ * 1 for the rnnt head, lambda in rnnt-las) goes into the prediction network's and the
+ * joiner's gradients (+=) and is WRITTEN to P->denc (the first branch to touch it). The
+ * joint's gradients go to P->jgrad first, scaled at the end. */
+ASR__PRIVATE asr_result asr__rnnt_branch_loss(asr_model *m, asr__model_plan *P, double *rnnt, const int *targets,
+                                              const int *target_lengths, double scale, asr_error *err) {
+#ifdef ASR_ASSIGNMENT_RNNT   /* never reached: asr__model_check_config refuses the head */
+  (void)m, (void)P, (void)rnnt, (void)targets, (void)target_lengths, (void)scale;
+  return asr__fail(err, ASR_ERR_UNSUPPORTED, "the RNN-T loss is compiled out (ASR_ASSIGNMENT_RNNT)");
+#else
   int n, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
   asr_result r;
+  asr_rnnt_joint J;
+  asr_rnnt_stateless Ps;
+  asr_rnnt_joint_grad dJ;
+  asr_rnnt_stateless_grad dP;
+  asr_rnnt_opts o = asr_rnnt_default_opts();
+  int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
+  size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
+  asr_real inv = (asr_real)(scale / N), *jg = P->jgrad;
+  memset(&dJ, 0, sizeof dJ);
+  memset(&dP, 0, sizeof dP);
+  asr__rnnt_head(m, &J, &Ps, P->jbias);
+  if (train) {
+    memset(jg, 0, sizeof(asr_real) * nj);
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+    dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
+    dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
+    dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
+    dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
+  }
+  for (n = 0; n < N; n++) {
+    const int *y = targets + (size_t)n * S;
+    int U = target_lengths[n];
+    if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
+    for (h = 0; h < U; h++)
+      if (y[h] < 1 || y[h] >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
+    r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
+    if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
+    if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
+    r = asr_rnnt_joint_loss_rowwise(&rnnt[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
+                                    train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
+                                    P->work, P->work_bytes, err);
+    if (r < 0) return r;
+    if (!train) continue;
+    for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
+    r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
+    if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
+  }
+  if (!train) return ASR_OK;
+  for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
+  {
+    /* the joint's gradients, scale/N of them, into the parameters; the bias b is the sum
+     * of the two projections' biases, so each gets all of db */
+    asr_params *Pm = &m->params;
+    asr_real *dst[4];
+    const asr_real *src[4];
+    size_t cnt[4];
+    int i;
+    dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
+    dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
+    dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
+    dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
+    for (i = 0; i < 4; i++)
+      for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
+    for (h = 0; h < H; h++) {
+      asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
+      asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
+    }
+  }
+  return ASR_OK;
+#endif
+}
+
+/* HEAD "rnnt-las": [Sainath19]'s combined loss, per utterance
+ *   L = lambda L_rnnt + (1 - lambda) L_las,    lambda = rnnt_weight
+ * L_rnnt = -ln P_rnnt(y|x) (asr__rnnt_branch_loss), L_las = the speller's teacher-forced
+ * cross-entropy -ln P_las(y, <eos>|x) (asr__att_branch_loss with lsm_weight 0; label
+ * smoothing when lsm_weight > 0); both read the same encoder output, so dL/denc is the sum
+ * of the two branches' (lambda and 1 - lambda times theirs). A branch whose weight is 0 is
+ * not run. */
+ASR__PRIVATE asr_result asr__twopass_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                               const int *target_lengths, asr_error *err) {
+  double lam = m->cfg.rnnt_weight;
+  int n, N = P->N, C = m->cfg.channels;
+  asr_result r;
+  for (n = 0; n < N; n++) P->ctc_l[n] = P->att_l[n] = 0;   /* ctc_l holds L_rnnt here */
+  if (lam > 0) {
+    r = asr__rnnt_branch_loss(m, P, P->ctc_l, targets, target_lengths, lam, err);
+    if (r < 0) return r;
+  } else if (P->mode == ASR__PASS_TRAIN) {
+    memset(P->denc, 0, sizeof(asr_real) * (size_t)N * P->Tout * C);
+  }
+  if (lam < 1) {
+    r = asr__att_branch_loss(m, P, P->att_l, targets, target_lengths, 1 - lam, err);
+    if (r < 0) return r;
+  }
+  for (n = 0; n < N; n++) {
+    /* a weight-0 side contributes exactly 0, also when its loss is +inf */
+    losses[n] = (lam > 0 ? lam * P->ctc_l[n] : 0) + (lam < 1 ? (1 - lam) * P->att_l[n] : 0);
+  }
+  return ASR_OK;
+}
+
+/* HEAD loss, one value per utterance in losses (N): -ln p(y|x) (rnnt-las: the combined
+ * loss). With P->mode TRAIN the gradient of the batch mean (1/N) sum_n losses[n] is
+ * backpropagated through the head: the head's parameter gradients (+=) and P->denc
+ * (written). zero_inf (ASR__ZERO_INF or ASR__KEEP_INF, asr_ctc_loss's zero_infinity): with
+ * ASR__ZERO_INF an infeasible utterance counts 0 and gives no gradient (training); else its
+ * loss is +inf. */
+ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                             const int *target_lengths, int zero_inf, asr_error *err) {
+  int N = P->N, To = P->Tout, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
   if (m->cfg.head == ASR_HEAD_CTC) {
     if (train) memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
     return asr__ctc_branch_loss(m, P, losses, targets, target_lengths, zero_inf, 1.0, err);
   } else if (asr__is_att_head(m->cfg.head)) {
     return asr__hybrid_head_loss(m, P, losses, targets, target_lengths, zero_inf, err);
-  } else {
-#ifdef ASR_ASSIGNMENT_RNNT   /* never reached: asr__model_check_config refuses the head */
-    (void)n, (void)r, (void)V, (void)S;
-    return asr__fail(err, ASR_ERR_UNSUPPORTED, "the RNN-T loss is compiled out (ASR_ASSIGNMENT_RNNT)");
-#else
-    /* RNN-T, one utterance at a time: g = stateless(labels), then the joint and the loss
-     * row by row; the joint's gradients go to jgrad first, scaled by 1/N at the end */
-    asr_rnnt_joint J;
-    asr_rnnt_stateless Ps;
-    asr_rnnt_joint_grad dJ;
-    asr_rnnt_stateless_grad dP;
-    asr_rnnt_opts o = asr_rnnt_default_opts();
-    int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim, h;
-    size_t nj = (size_t)H * C + (size_t)H * Pd + (size_t)V * H + V + H, k;
-    asr_real inv = (asr_real)1 / (asr_real)N, *jg = P->jgrad;
-    memset(&dJ, 0, sizeof dJ);
-    memset(&dP, 0, sizeof dP);
-    asr__rnnt_head(m, &J, &Ps, P->jbias);
-    if (train) {
-      memset(jg, 0, sizeof(asr_real) * nj);
-      memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
-      dJ.W_enc = jg, dJ.W_pred = jg + (size_t)H * C, dJ.W_out = dJ.W_pred + (size_t)H * Pd;
-      dJ.b_out = dJ.W_out + (size_t)V * H, dJ.b = dJ.b_out + V;
-      dP.embedding = asr_params_grad_ptr(&m->params, m->emb);
-      dP.conv = m->pconv >= 0 ? asr_params_grad_ptr(&m->params, m->pconv) : NULL;
-    }
-    for (n = 0; n < N; n++) {
-      const int *y = targets + (size_t)n * S;
-      int U = target_lengths[n];
-      if (U < 0 || U > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, U, S);
-      for (h = 0; h < U; h++)
-        if (y[h] < 1 || y[h] >= V)
-          return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, h, y[h], V);
-      r = asr_rnnt_stateless_forward(P->g, P->emb, y, U, &Ps);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network, utterance %d: %s", n, asr_result_string(r));
-      if (train) memset(P->dg, 0, sizeof(asr_real) * (size_t)(U + 1) * Pd);
-      r = asr_rnnt_joint_loss_rowwise(&losses[n], train ? P->denc + (size_t)n * To * C : NULL, train ? P->dg : NULL,
-                                      train ? &dJ : NULL, P->enc + (size_t)n * To * C, P->g, &J, y, P->len_out[n], U, &o,
-                                      P->work, P->work_bytes, err);
-      if (r < 0) return r;
-      if (!train) continue;
-      for (k = 0; k < (size_t)(U + 1) * Pd; k++) P->dg[k] *= inv;
-      r = asr_rnnt_stateless_backward(&dP, P->dg, P->g, P->emb, y, U, &Ps, P->work, P->work_bytes);
-      if (r != ASR_OK) return asr__fail(err, r, "prediction network backward: %s", asr_result_string(r));
-    }
-    if (!train) return ASR_OK;
-    for (k = 0; k < (size_t)N * To * C; k++) P->denc[k] *= inv;
-    {
-      /* the joint's gradients, 1/N of them, into the parameters; the bias b is the sum of
-       * the two projections' biases, so each gets all of db */
-      asr_params *Pm = &m->params;
-      asr_real *dst[4];
-      const asr_real *src[4];
-      size_t cnt[4];
-      int i;
-      dst[0] = asr_params_grad_ptr(Pm, m->enc_w), src[0] = dJ.W_enc, cnt[0] = (size_t)H * C;
-      dst[1] = asr_params_grad_ptr(Pm, m->dec_w), src[1] = dJ.W_pred, cnt[1] = (size_t)H * Pd;
-      dst[2] = asr_params_grad_ptr(Pm, m->out_w), src[2] = dJ.W_out, cnt[2] = (size_t)V * H;
-      dst[3] = asr_params_grad_ptr(Pm, m->out_b), src[3] = dJ.b_out, cnt[3] = (size_t)V;
-      for (i = 0; i < 4; i++)
-        for (k = 0; k < cnt[i]; k++) dst[i][k] += inv * src[i][k];
-      for (h = 0; h < H; h++) {
-        asr_params_grad_ptr(Pm, m->enc_b)[h] += inv * dJ.b[h];
-        asr_params_grad_ptr(Pm, m->dec_b)[h] += inv * dJ.b[h];
-      }
-    }
-    return ASR_OK;
-#endif
+  } else if (m->cfg.head == ASR_HEAD_RNNT_LAS) {
+    return asr__twopass_head_loss(m, P, losses, targets, target_lengths, err);
   }
+  return asr__rnnt_branch_loss(m, P, losses, targets, target_lengths, 1.0, err);
 }
 
 /* ---- 9.6 The train step, the loss in evaluation mode, inference */
@@ -28318,6 +28926,218 @@ ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *f
   return asr__model_head_loss(m, &P, losses, targets, target_lengths, ASR__KEEP_INF, err);
 }
 
+/* MWER fine-tuning of the speller (rnnt-las), [Prabhavalkar18] over the first pass's
+ * n-best. Per utterance: hypotheses y_1..y_k and the reference y* = y_{k+1} go through the
+ * speller as one teacher-forced batch of k+1 items over copies of the utterance's encoder
+ * output; ln P_i = sum_u ln softmax(o_{i,u})[ys_out_{i,u}] (the <eos> step included);
+ * asr_mwer_loss gives dL/d ln P_i for the hypotheses, and the CE term's is -mle_weight for
+ * the reference; the chain rule through the log-softmax,
+ *   dL/do_{i,u} = dL/d ln P_i (onehot(ys_out_{i,u}) - softmax(o_{i,u})),
+ * then asr_las_speller_backward (no d_enc: the encoder is not trained here). */
+ASRDEF asr_result asr_model_mwer_step(asr_model *m, double *loss, const asr_real *feats,
+                                      const int *lengths, const int *targets,
+                                      const int *target_lengths, int N, int T, int S, int nbest,
+                                      double mle_weight, asr_error *err) {
+#ifdef ASR_ASSIGNMENT_RNNT   /* the first pass is section 6: compiled out */
+  (void)m, (void)loss, (void)feats, (void)lengths, (void)targets, (void)target_lengths, (void)N, (void)T, (void)S,
+      (void)nbest, (void)mle_weight;
+  return asr__fail(err, ASR_ERR_UNSUPPORTED, "MWER needs the RNN-T first pass, compiled out (ASR_ASSIGNMENT_RNNT)");
+#else
+  asr__model_plan P;
+  asr_result r = ASR_OK;
+  asr_rnnt_joint J;
+  asr_rnnt_stateless Ps;
+  asr_rnnt_model rm;
+  asr_rnnt_beam_opts bo = asr_rnnt_default_beam_opts();
+  asr_las_speller_config lc;
+  asr_las_speller_params lp;
+  asr_las_speller_grads lg;
+  asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
+  asr_lstm_grads gdec[ASR_MODEL_MAX_DEC_LAYERS];
+  int V = m->cfg.vocab, Vs = asr__speller_vocab(m), eos = Vs - 1, C = m->cfg.channels, To, K, n, i, u;
+  size_t pwb, ework = 0, scratch, sz;
+  void *pwork = NULL;
+  unsigned char *buf = NULL;
+  double sum = 0;
+  if (m->cfg.head != ASR_HEAD_RNNT_LAS)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "MWER: recipe %s has no second pass (rnnt-las has)", m->cfg.recipe);
+  if (N < 1 || T < 1 || S < 0 || !loss || !feats || !lengths || !target_lengths || (S > 0 && !targets))
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "MWER: bad sizes or NULL arguments");
+  if (nbest < 1 || nbest > 100) return asr__fail(err, ASR_ERR_RANGE, "MWER: nbest = %d is outside [1, 100]", nbest);
+  if (!(mle_weight >= 0 && mle_weight < 1e9))
+    return asr__fail(err, ASR_ERR_RANGE, "MWER: mle_weight = %g is not a number >= 0", mle_weight);
+  for (n = 0; n < N; n++) {
+    if (target_lengths[n] < 0 || target_lengths[n] > S)
+      return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, target_lengths[n], S);
+    for (i = 0; i < target_lengths[n]; i++)
+      if (targets[(size_t)n * S + i] < 1 || targets[(size_t)n * S + i] >= V)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, i,
+                         targets[(size_t)n * S + i], V);
+  }
+  /* the encoder, evaluation mode (asr_model_encode's plan) */
+  pwb = asr_model_infer_workspace_size(m, N, T);
+  pwork = ASR_MALLOC(pwb ? pwb : 1, m->user);
+  if (!pwork) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  r = asr__model_plan_over(m, &P, pwork, pwb, N, T, 0, ASR__PASS_INFER, "MWER", err);
+  if (r == ASR_OK) r = asr__model_encode(m, &P, feats, lengths, err);
+  if (r != ASR_OK) goto done;
+  To = P.Tout;
+  K = To * bo.max_symbols;                 /* the longest hypothesis the search can return */
+  bo.beam = nbest;
+  asr__rnnt_head(m, &J, &Ps, NULL);
+  asr__las_bind(m, &lc, &lp, &lg, dec, gdec);
+  {
+    /* one scratch block for the largest utterance: the search's (scorer scratch + its
+     * workspace) and the speller batch of up to nbest + 1 items of U = K + 1 steps */
+    int B = nbest + 1, U = (K > S ? K : S) + 1;
+    size_t R = sizeof(asr_real);
+    scratch = (asr_rnnt_model_scratch_size(&J, &Ps) + 63) & ~(size_t)63;
+    ework = scratch + asr_rnnt_beam_workspace_size(V, K, &bo);
+    sz = asr_las_speller_forward_workspace_size(&lc, B, U, To);
+    if (asr_las_speller_backward_workspace_size(&lc, B, U, To) > sz) sz = asr_las_speller_backward_workspace_size(&lc, B, U, To);
+    sz += asr_las_speller_saved_size(&lc, B, U, To) + R * ((size_t)B * To * C + 3 * (size_t)B * U * Vs) +
+          sizeof(int) * (3 * (size_t)B * U + 2 * B + (size_t)nbest * K) + sizeof(double) * B + R * (size_t)m->cfg.joint_dim +
+          R * 3 * (size_t)B + 16 * 64;
+    ework += sz;                           /* both, one after the other (a generous bound) */
+    /* texts for the word errors: the hypotheses and the reference, 2 bytes a token */
+    ework += (size_t)B * (2 * (size_t)U + 2) + 64;
+  }
+  buf = (unsigned char *)ASR_MALLOC(ework, m->user);
+  if (!buf) {
+    r = asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+    goto done;
+  }
+  *loss = 0;
+  for (n = 0; n < N; n++) {
+    const int *ys = targets + (size_t)n * S;
+    int L = P.len_out[n], Un = target_lengths[n], nh = 0, B, U, maxlen, j;
+    asr__bump a;
+    int *nb_tok, *nb_len, *ys_in, *ys_out, *lens, *wint;
+    asr_real *encr, *logits, *logp_tok, *dlogits, *lpv, *errs, *grad, *jbias;
+    double *lnp;
+    char *texts, *hyp_ptr[101];
+    const char *cptr[101];
+    asr_las_speller_saved sv;
+    void *sw, *w;
+    size_t swb, wb, wi;
+    asr_real lw;
+    a.base = buf, a.cap = ework, a.used = 0;
+    jbias = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)m->cfg.joint_dim);
+    nb_tok = (int *)asr__bump_take(&a, sizeof(int) * (size_t)nbest * (K ? K : 1));
+    nb_len = (int *)asr__bump_take(&a, sizeof(int) * (size_t)(nbest + 1));
+    lnp = (double *)asr__bump_take(&a, sizeof(double) * (size_t)(nbest + 1));
+    /* the first pass: the n-best of the beam search on this utterance's L frames */
+    asr__rnnt_head(m, &J, &Ps, jbias);
+    rm.joint = &J, rm.pred = &Ps, rm.f = P.enc + (size_t)n * To * C, rm.T = L;
+    sw = asr__bump_take(&a, ework - a.used - 64);      /* the rest, for the search */
+    rm.scratch = sw;
+    rm.scratch_bytes = asr_rnnt_model_scratch_size(&J, &Ps);
+    r = asr_rnnt_beam_search_nbest(nb_tok, nb_len, lnp, &nh, nbest, K, asr_rnnt_model_scorer, &rm, L, V, 0, &bo,
+                                   (unsigned char *)sw + scratch, ework - scratch - ((unsigned char *)sw - buf));
+    if (r != ASR_OK) {
+      r = asr__fail(err, r, "MWER: first pass, utterance %d: %s", n, asr_result_string(r));
+      goto done;
+    }
+    /* the speller's batch: the nh hypotheses, then the reference */
+    a.used = (size_t)((unsigned char *)sw - buf);
+    B = nh + 1;
+    maxlen = Un;
+    for (j = 0; j < nh; j++)
+      if (nb_len[j] > maxlen) maxlen = nb_len[j];
+    U = maxlen + 1;
+    ys_in = (int *)asr__bump_take(&a, sizeof(int) * (size_t)B * U);
+    ys_out = (int *)asr__bump_take(&a, sizeof(int) * (size_t)B * U);
+    lens = (int *)asr__bump_take(&a, sizeof(int) * (size_t)B);
+    encr = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * To * C);
+    logits = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * U * Vs);
+    logp_tok = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * U * Vs);
+    dlogits = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B * U * Vs);
+    lpv = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B);
+    errs = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B);
+    grad = (asr_real *)asr__bump_take(&a, sizeof(asr_real) * (size_t)B);
+    swb = asr_las_speller_saved_size(&lc, B, U, To);
+    sw = asr__bump_take(&a, swb);
+    wb = asr_las_speller_forward_workspace_size(&lc, B, U, To);
+    if (asr_las_speller_backward_workspace_size(&lc, B, U, To) > wb) wb = asr_las_speller_backward_workspace_size(&lc, B, U, To);
+    w = asr__bump_take(&a, wb);
+    texts = (char *)asr__bump_take(&a, (size_t)B * (2 * (size_t)U + 2));
+    if (!texts || a.used > ework) {
+      r = asr__fail(err, ASR_ERR_WORKSPACE, "MWER: scratch too small (internal)");
+      goto done;
+    }
+    for (j = 0; j < B; j++) {
+      const int *y = j < nh ? nb_tok + (size_t)j * K : ys;
+      int len = j < nh ? nb_len[j] : Un;
+      /* ys_in = <sos> y <eos>...; ys_out = y <eos> -1... (ESPnet's add_sos_eos, 7.3) */
+      for (u = 0; u < U; u++) {
+        ys_in[(size_t)j * U + u] = u == 0 ? eos : u <= len ? y[u - 1] : eos;
+        ys_out[(size_t)j * U + u] = u < len ? y[u] : u == len ? eos : -1;
+      }
+      lens[j] = L;
+      memcpy(encr + (size_t)j * To * C, P.enc + (size_t)n * To * C, sizeof(asr_real) * (size_t)To * C);
+      hyp_ptr[j] = texts + (size_t)j * (2 * (size_t)U + 2);
+      if (asr_text_decode(y, len, hyp_ptr[j], 2 * (size_t)U + 2) < 0) {
+        r = asr__fail(err, ASR_ERR_RANGE, "MWER: utterance %d: hypothesis %d is not text", n, j);
+        goto done;
+      }
+      cptr[j] = hyp_ptr[j];
+    }
+    asr_las_speller_saved_init(&sv, sw, swb, &lc, B, U, To);
+    r = asr_las_speller_forward(logits, &sv, ys_in, encr, lens, &lp, &lc, B, U, To, w, wb);
+    if (r != ASR_OK) {
+      r = asr__fail(err, r, "MWER: speller, utterance %d: %s", n, asr_result_string(r));
+      goto done;
+    }
+    /* ln P_i = sum_u ln softmax(o_{i,u})[ys_out_{i,u}] over the valid steps */
+    for (j = 0; j < B; j++) {
+      double s = 0;
+      for (u = 0; u < U; u++) {
+        size_t o = ((size_t)j * U + u) * Vs;
+        asr_log_softmax(logp_tok + o, logits + o, Vs);
+        if (ys_out[(size_t)j * U + u] >= 0) s += logp_tok[o + ys_out[(size_t)j * U + u]];
+      }
+      lpv[j] = (asr_real)s;
+    }
+    /* W(y_i, y*): word errors of the texts */
+    wi = asr_nbest_word_errors_workspace_ints(cptr, nh, cptr[nh]);
+    wint = (int *)ASR_MALLOC(sizeof(int) * (wi ? wi : 1), m->user);
+    if (!wint) {
+      r = asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+      goto done;
+    }
+    r = asr_nbest_word_errors(errs, cptr, nh, cptr[nh], wint, wi, err);
+    ASR_FREE(wint, m->user);
+    if (r != ASR_OK) goto done;
+    for (j = 0; j < nh; j++) grad[j] = 0;
+    r = asr_mwer_loss(&lw, grad, lpv, errs, nh, -lpv[nh], mle_weight, err);
+    if (r != ASR_OK) goto done;
+    sum += lw;
+    /* dL/do_{i,u} = c_i (onehot - softmax), c_i = dL/d ln P_i / N; the reference's
+     * c = -mle_weight / N (the CE term is -ln P(y*)) */
+    grad[nh] = (asr_real)(-mle_weight);
+    for (j = 0; j < B; j++) {
+      asr_real c = grad[j] / (asr_real)N;
+      for (u = 0; u < U; u++) {
+        size_t o = ((size_t)j * U + u) * Vs;
+        int y = ys_out[(size_t)j * U + u], v;
+        for (v = 0; v < Vs; v++) dlogits[o + v] = y < 0 ? 0 : -c * (asr_real)exp((double)logp_tok[o + v]);
+        if (y >= 0) dlogits[o + y] += c;
+      }
+    }
+    r = asr_las_speller_backward(NULL, &lg, dlogits, &sv, ys_in, encr, lens, &lp, &lc, B, U, To, w, wb);
+    if (r != ASR_OK) {
+      r = asr__fail(err, r, "MWER: speller backward, utterance %d: %s", n, asr_result_string(r));
+      goto done;
+    }
+  }
+  *loss = sum / N;
+done:
+  ASR_FREE(buf, m->user);
+  ASR_FREE(pwork, m->user);
+  return r;
+#endif
+}
+
 /* Inference: the encoder output alone ... */
 ASRDEF asr_result asr_model_encode(asr_model *m, asr_real *enc, int *out_lengths,
                                    const asr_real *feats, const int *lengths, int N, int T,
@@ -28368,7 +29188,7 @@ ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *
   asr__model_plan P;
   asr_result r;
   int U = n + 1, To, i, t;
-  if (!asr__is_att_head(m->cfg.head))
+  if (!asr__is_att_head(m->cfg.head) && !asr__has_speller(m->cfg.head))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s has no attention decoder", m->cfg.recipe);
   if (!alpha || !feats || T < 1 || n < 0 || (n > 0 && !tokens))
     return asr__fail(err, ASR_ERR_INVALID_ARG, "attention: bad sizes or NULL arguments");
@@ -28380,7 +29200,7 @@ ASRDEF asr_result asr_model_attention(asr_model *m, asr_real *alpha, const int *
   if (r == ASR_OK) r = asr__att_branch_loss(m, &P, P.att_l, tokens, &n, 1.0, err);
   if (r != ASR_OK) return r;
   To = P.Tout;
-  if (m->cfg.head == ASR_HEAD_LAS) {
+  if (asr__has_speller(m->cfg.head)) {
     asr_las_speller_config lc;
     asr_las_speller_params lp;
     asr_lstm_params dec[ASR_MODEL_MAX_DEC_LAYERS];
@@ -28477,7 +29297,7 @@ typedef struct asr__att_scorer {
 ASR__PRIVATE asr_result asr__att_scorer_init(asr_model *m, asr__att_scorer *w, asr_s2s_scorer *s,
                                              const asr_real *enc, int L, int cap, void *work, size_t work_bytes,
                                              asr_error *err) {
-  if (m->cfg.head == ASR_HEAD_LAS) {
+  if (asr__has_speller(m->cfg.head)) {
     asr__las_bind(m, &w->lc, &w->lp, NULL, w->dec, NULL);
     return asr_las_scorer_init(s, &w->las, enc, L, L, &w->lp, &w->lc, work, work_bytes, err);
   }
@@ -28492,7 +29312,7 @@ ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, i
   o.ctc_weight = m && asr__is_att_head(m->cfg.head) ? m->cfg.ctc_weight : 0;
   o.penalty = 0;
   o.maxlenratio = 0;
-  o.rescore = 0;
+  o.rescore = m && m->cfg.head == ASR_HEAD_RNNT_LAS ? beam : 0;   /* rnnt-las: rescore the whole beam */
   return o;
 }
 
@@ -28651,7 +29471,25 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
     /* the decoders' own workspace after the scorer's scratch, rounded up to 64 bytes */
     scratch = (scratch + 63) & ~(size_t)63;
     bo.beam = beam;
-    if (beam == 1)
+    if (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0) {
+      /* two passes [Sainath19]: the first pass's n-best (ln Pr(y_i|x) as the search summed
+       * it), each hypothesis scored by the speller in teacher forcing, the best of
+       * w ln P_rnnt + (1 - w) ln P_las + penalty |y| kept (w = o->ctc_weight) */
+      asr__att_scorer w;
+      asr_s2s_scorer s;
+      int nh = 0, best = 0;
+      r = asr_rnnt_beam_search_nbest(D.nb_tok, D.nb_len, D.nb_first, &nh, o->rescore, D.max_hyp,
+                                     asr_rnnt_model_scorer, &rm, L, V, 0, &bo, (unsigned char *)D.dwork + scratch,
+                                     D.dwork_bytes - scratch);
+      if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
+      r = asr__att_scorer_init(m, &w, &s, D.P.enc, L, D.cap, D.awork, D.awork_bytes, err);
+      if (r != ASR_OK) return r;
+      r = asr_attention_rescore(&best, D.nb_att, NULL, D.nb_tok, D.nb_len, D.nb_first, nh, D.max_hyp, o->ctc_weight,
+                                o->penalty, &s, asr__speller_vocab(m) - 1, D.dwork, D.dwork_bytes, err);
+      if (r < 0) return r;
+      n = D.nb_len[best];
+      memcpy(D.tok, D.nb_tok + (size_t)best * D.max_hyp, sizeof(int) * (size_t)n);
+    } else if (beam == 1)
       r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
                                  (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
     else
@@ -28768,6 +29606,76 @@ ASRDEF void asr_cer_counts(const char *ref, const char *hyp, int *work, long *er
 
 ASRDEF void asr_wer_counts(const char *ref, const char *hyp, int *work, long *errors, long *ref_len) {
   asr__error_counts(ref, hyp, ASR__UNIT_WORDS, work, errors, ref_len);
+}
+
+/* ---- 9.8a Checkpoint averaging: theta = (1/N) sum_k theta_k (ESPnet's average_nbest_models) */
+/* 0 when two parameter stores hold the same tensors (names and shapes, in order); else
+ * fills err naming the first difference. */
+ASR__PRIVATE asr_result asr__params_same_layout(const asr_params *a, const asr_params *b, int k, asr_error *err) {
+  int i, d;
+  if (a->count != b->count || a->total != b->total)
+    return asr__fail(err, ASR_ERR_SHAPE, "model %d has %d tensors (%lu values), model 0 has %d (%lu)", k,
+                     b->count, (unsigned long)b->total, a->count, (unsigned long)a->total);
+  for (i = 0; i < a->count; i++) {
+    const asr_param *p = &a->items[i], *q = &b->items[i];
+    int same = !strcmp(p->name, q->name) && p->ndim == q->ndim && p->count == q->count;
+    for (d = 0; same && d < p->ndim; d++) same = p->shape[d] == q->shape[d];
+    if (!same) return asr__fail(err, ASR_ERR_SHAPE, "model %d: tensor %d is %s, model 0 has %s of another shape",
+                                k, i, q->name, p->name);
+  }
+  return ASR_OK;
+}
+
+/* The mean of one store over the N models, element by element: sum in double in the
+ * order of the models, then one rounding of sum / N (out may be one of the inputs: each
+ * element is read from every model before it is written).
+ * NOTE: an element equal in every model is that value, as the mean of equal numbers is.
+ * In the float build the double sum of N equal floats is exact and so is the division,
+ * but in the double build N x rounds (3 x needs one bit more than x has) and (N x) / N can
+ * come back an ulp away: the equal case is copied, so averaging N copies of a checkpoint
+ * gives it back bit for bit in every build. */
+ASR__PRIVATE void asr__params_mean(asr_real *out, const asr_model *const *models, int N, int buffers, size_t total) {
+  size_t i;
+  int k;
+  for (i = 0; i < total; i++) {
+    const asr_real x0 = (buffers ? models[0]->buffers.data : models[0]->params.data)[i];
+    double s = 0;
+    int equal = 1;
+    for (k = 0; k < N; k++) {
+      const asr_real x = (buffers ? models[k]->buffers.data : models[k]->params.data)[i];
+      s += (double)x;                                          /* sum_k theta_k,i */
+      equal &= x == x0;
+    }
+    out[i] = equal ? x0 : (asr_real)(s / N);                   /* theta_i = (1/N) sum_k theta_k,i */
+  }
+}
+
+ASRDEF asr_result asr_model_average(asr_model *out, const asr_model *const *models, int count, asr_error *err) {
+  char j0[1024], jk[1024];
+  int k;
+  asr_result r;
+  if (!models || count < 1) return asr__fail(err, ASR_ERR_INVALID_ARG, "no models to average");
+  for (k = 0; k < count; k++)
+    if (!models[k]) return asr__fail(err, ASR_ERR_INVALID_ARG, "model %d is NULL", k);
+  /* the checks, all before anything is written: one config, the same tensors */
+  if (asr_model_config_to_json(&models[0]->cfg, j0, sizeof j0) >= (int)sizeof j0)
+    return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
+  for (k = 1; k <= count; k++) {
+    const asr_model *m = k < count ? models[k] : out;          /* out last, named model -1 */
+    if (!m) break;                                              /* out = NULL: checks only */
+    int idx = k < count ? k : -1;
+    if (asr_model_config_to_json(&m->cfg, jk, sizeof jk) >= (int)sizeof jk)
+      return asr__fail(err, ASR_ERR_TOO_LARGE, "model config too long");
+    if (strcmp(j0, jk))
+      return asr__fail(err, ASR_ERR_SHAPE, "%s has another config than model 0 (%s vs %s)",
+                       idx < 0 ? "the output model" : "a model", jk, j0);
+    if ((r = asr__params_same_layout(&models[0]->params, &m->params, idx, err)) != ASR_OK) return r;
+    if ((r = asr__params_same_layout(&models[0]->buffers, &m->buffers, idx, err)) != ASR_OK) return r;
+  }
+  if (!out) return ASR_OK;
+  asr__params_mean(out->params.data, models, count, 0, out->params.total);
+  asr__params_mean(out->buffers.data, models, count, 1, out->buffers.total);
+  return ASR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -29065,64 +29973,82 @@ ASRDEF asr_result asr_checkpoint_save(const char *path, const asr_params *params
   return asr_npz_writer_close(&w, err);
 }
 
+/* Checks a checkpoint's members against the declared tensors of the stores (either may be
+ * NULL): every tensor present as float32/float64 with its shape, no member but "config"
+ * that the stores do not have. Needs only the names and shapes, so a model can be checked
+ * before its memory is allocated. */
+ASR__PRIVATE asr_result asr__checkpoint_check(const asr_npz *z, asr_params *const *stores, const char *path,
+                                             asr_error *err) {
+  int s, i;
+  for (s = 0; s < 2; s++) {
+    const asr_params *p = stores[s];
+    if (!p) continue;
+    for (i = 0; i < p->count; i++) {
+      const asr_param *it = &p->items[i];
+      const asr_array *a = asr_npz_get(z, it->name);
+      int d, same = a && a->ndim == it->ndim && (a->dtype == ASR_DTYPE_F32 || a->dtype == ASR_DTYPE_F64);
+      for (d = 0; same && d < it->ndim; d++) same = a->shape[d] == it->shape[d];
+      if (!a || !same)
+        return asr__fail(err, a ? ASR_ERR_SHAPE : ASR_ERR_FORMAT, "%s: %s '%s'", path,
+                         a ? "wrong shape or dtype for" : "missing tensor", it->name);
+    }
+  }
+  for (i = 0; i < z->count; i++) {
+    int known = strcmp(z->names[i], "config") == 0;
+    for (s = 0; s < 2 && !known; s++) known = stores[s] && asr_params_find(stores[s], z->names[i]) >= 0;
+    if (!known)
+      return asr__fail(err, ASR_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of this model)", path, z->names[i]);
+  }
+  return ASR_OK;
+}
+
+/* Copies the members into the allocated stores (after asr__checkpoint_check). */
+ASR__PRIVATE void asr__checkpoint_fill(const asr_npz *z, asr_params *const *stores) {
+  int s, i;
+  for (s = 0; s < 2; s++) {
+    asr_params *p = stores[s];
+    if (!p) continue;
+    for (i = 0; i < p->count; i++) {
+      const asr_param *it = &p->items[i];
+      asr_array_to_real(asr_npz_get(z, it->name), p->data + it->offset, 1, NULL);
+    }
+  }
+}
+
+/* The "config" member of a checkpoint as a malloc'ed C string (*json; ASR_FREE it), or
+ * ASR_ERR_FORMAT naming the file when it has none. */
+ASR__PRIVATE asr_result asr__npz_config_of(const asr_npz *z, const char *path, char **json, void *user,
+                                          asr_error *err) {
+  const asr_array *c = asr_npz_get(z, "config");
+  *json = NULL;
+  if (!c || c->dtype != ASR_DTYPE_U8)
+    return asr__fail(err, ASR_ERR_FORMAT, "%s: no model config (a \"config\" uint8 member): not an asr.h model", path);
+  *json = ASR__ALLOC(char, c->count + 1, user);
+  if (!*json) return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
+  memcpy(*json, c->data, c->count);
+  (*json)[c->count] = 0;
+  return ASR_OK;
+}
+
 ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_params *buffers,
                                       char **config_json, void *user, asr_error *err) {
   asr_params *stores[2];
   asr_npz z;
   asr_result r;
-  int s, i;
   stores[0] = params;
   stores[1] = buffers;
   if (config_json) *config_json = NULL;
   r = asr_npz_read(path, &z, user, err);
   if (r != ASR_OK) return r;
   /* check everything first: nothing is changed unless the whole checkpoint fits */
-  for (s = 0; s < 2; s++) {
-    const asr_params *p = stores[s];
-    if (!p) continue;
-    for (i = 0; i < p->count; i++) {
-      const asr_param *it = &p->items[i];
-      const asr_array *a = asr_npz_get(&z, it->name);
-      int d, same = a && a->ndim == it->ndim && (a->dtype == ASR_DTYPE_F32 || a->dtype == ASR_DTYPE_F64);
-      for (d = 0; same && d < it->ndim; d++) same = a->shape[d] == it->shape[d];
-      if (!a || !same) {
-        asr_npz_free(&z, user);
-        return asr__fail(err, a ? ASR_ERR_SHAPE : ASR_ERR_FORMAT, "%s: %s '%s'", path,
-                         a ? "wrong shape or dtype for" : "missing tensor", it->name);
-      }
-    }
-  }
-  for (i = 0; i < z.count; i++) {
-    int known = strcmp(z.names[i], "config") == 0;
-    for (s = 0; s < 2 && !known; s++) known = stores[s] && asr_params_find(stores[s], z.names[i]) >= 0;
-    if (!known) {
-      r = asr__fail(err, ASR_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of this model)", path, z.names[i]);
-      asr_npz_free(&z, user);
-      return r;
-    }
-  }
-  for (s = 0; s < 2; s++) {
-    asr_params *p = stores[s];
-    if (!p) continue;
-    for (i = 0; i < p->count; i++) {
-      const asr_param *it = &p->items[i];
-      asr_array_to_real(asr_npz_get(&z, it->name), p->data + it->offset, 1, NULL);
-    }
-  }
-  if (config_json) {
+  r = asr__checkpoint_check(&z, stores, path, err);
+  if (r == ASR_OK) asr__checkpoint_fill(&z, stores);
+  if (r == ASR_OK && config_json) {   /* the config text when there is one */
     const asr_array *c = asr_npz_get(&z, "config");
-    if (c && c->dtype == ASR_DTYPE_U8) {
-      *config_json = ASR__ALLOC(char, c->count + 1, user);
-      if (!*config_json) {
-        asr_npz_free(&z, user);
-        return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
-      }
-      memcpy(*config_json, c->data, c->count);
-      (*config_json)[c->count] = 0;
-    }
+    if (c && c->dtype == ASR_DTYPE_U8) r = asr__npz_config_of(&z, path, config_json, user, err);
   }
   asr_npz_free(&z, user);
-  return ASR_OK;
+  return r;
 }
 
 /* The integer fields of asr_model_config by name, for the JSON text, and who uses them:
@@ -29162,6 +30088,16 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_LAS, 0},
   {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
   {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_LAS, 1},
+  {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"dec_units", offsetof(asr_model_config, dec_units), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"att_dim", offsetof(asr_model_config, att_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"aconv_chans", offsetof(asr_model_config, aconv_chans), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
+  {"rnnt_weight", offsetof(asr_model_config, rnnt_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
+  {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
@@ -29356,25 +30292,31 @@ ASR__PRIVATE int asr__reg_cf_block(asr_model *m, asr__cf_block *b, const char *p
 
 /* The sizes a config must have; names the first field out of range. */
 ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_error *err) {
+  struct { const char *name; int v, max; } widths[9];
   const char *bad = NULL;
+  int i;
   int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
+  int rnnt = c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS, spl = c->head == ASR_HEAD_LAS || c->head == ASR_HEAD_RNNT_LAS;
 #ifdef ASR_ASSIGNMENT_CTC   /* instructor mode: the CTC and attention heads are compiled out */
   if (c->head != ASR_HEAD_RNNT)
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "head: only rnnt is built with ASR_ASSIGNMENT_CTC");
 #endif
 #ifdef ASR_ASSIGNMENT_RNNT  /* instructor mode: section 6, so the rnnt head, is compiled out */
-  if (c->head == ASR_HEAD_RNNT)
-    return asr__fail(err, ASR_ERR_UNSUPPORTED, "head: rnnt is not built with ASR_ASSIGNMENT_RNNT");
+  if (c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "head: rnnt/rnnt-las are not built with ASR_ASSIGNMENT_RNNT");
 #endif
   if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
-  else if (c->sample_rate < 1000) bad = "sample_rate";
   else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
   else if (c->vocab != (att ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
   else if (att && !cf) bad = "encoder";             /* the attention heads follow the Conformer */
   else if (att && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
-  else if (c->head == ASR_HEAD_LAS && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
-  else if (c->head == ASR_HEAD_LAS && (c->aconv_filts < 0 || c->aconv_filts > 100)) bad = "aconv_filts";
+  else if (c->head == ASR_HEAD_RNNT_LAS && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
+  else if (spl && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
+  else if (spl && (c->aconv_filts < 0 || c->aconv_filts > 100)) bad = "aconv_filts";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !(c->rnnt_weight >= 0 && c->rnnt_weight <= 1)) bad = "rnnt_weight";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
+  else if (c->head == ASR_HEAD_RNNT_LAS && !cf) bad = "encoder";
   else if (att && !(c->ctc_weight >= 0 && c->ctc_weight <= 1)) bad = "ctc_weight";
   else if (att && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
   else if (c->channels < 8 ||  /* ContextNet's SE has C/8 units */ (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
@@ -29382,16 +30324,36 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
   else if (c->kernel < 1 || c->kernel % 2 == 0) bad = "kernel";
   else if (cf && c->ff_dim < 1) bad = "ff_dim";
-  else if (c->head == ASR_HEAD_RNNT && c->pred_dim < 1) bad = "pred_dim";
-  else if (c->head == ASR_HEAD_RNNT && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
-  else if (c->head == ASR_HEAD_RNNT && c->joint_dim < 1) bad = "joint_dim";
+  else if (rnnt && c->pred_dim < 1) bad = "pred_dim";
+  else if (rnnt && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
+  else if (rnnt && c->joint_dim < 1) bad = "joint_dim";
   else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
+  widths[0].name = "channels", widths[0].v = c->channels, widths[0].max = ASR_MODEL_MAX_WIDTH;
+  widths[1].name = "ff_dim", widths[1].v = c->ff_dim, widths[1].max = ASR_MODEL_MAX_WIDTH;
+  widths[2].name = "pred_dim", widths[2].v = c->pred_dim, widths[2].max = ASR_MODEL_MAX_WIDTH;
+  widths[3].name = "joint_dim", widths[3].v = c->joint_dim, widths[3].max = ASR_MODEL_MAX_WIDTH;
+  widths[4].name = "dec_units", widths[4].v = c->dec_units, widths[4].max = ASR_MODEL_MAX_WIDTH;
+  widths[5].name = "att_dim", widths[5].v = c->att_dim, widths[5].max = ASR_MODEL_MAX_WIDTH;
+  widths[6].name = "aconv_chans", widths[6].v = c->aconv_chans, widths[6].max = ASR_MODEL_MAX_WIDTH;
+  widths[7].name = "kernel", widths[7].v = c->kernel, widths[7].max = ASR_MODEL_MAX_KERNEL;
+  widths[8].name = "n_mels", widths[8].v = c->n_mels, widths[8].max = ASR_MODEL_MAX_MELS;
+  if (c->sample_rate < ASR_SAMPLE_RATE_MIN || c->sample_rate > ASR_SAMPLE_RATE_MAX)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: sample_rate %d outside the supported %d-%d Hz (recipe %s)",
+                     c->sample_rate, ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX, c->recipe);
   if (bad) return asr__fail(err, ASR_ERR_INVALID_ARG, "model config: '%s' out of range (recipe %s)", bad, c->recipe);
+  /* the caps (docs/training.md, "Checkpoints"): far above every recipe, they keep a
+   * config's claims in sizes the model's arithmetic is written for */
+  for (i = 0; i < (int)(sizeof widths / sizeof widths[0]); i++)
+    if (widths[i].v > widths[i].max)
+      return asr__fail(err, ASR_ERR_INVALID_ARG, "model config claims %s = %d, above asr.h's cap of %d (recipe %s)",
+                       widths[i].name, widths[i].v, widths[i].max, c->recipe);
   return ASR_OK;
 }
 
-ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user,
-                                         asr_error *err) {
+/* Registers every tensor of a config's model (names and shapes, no memory for them yet:
+ * asr_model_load compares them with a checkpoint's members before allocating). */
+ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config *cfg, void *user,
+                                           asr_error *err) {
   int b, bad = 0, C = cfg->channels, V = cfg->vocab;
   asr_params *P = &m->params;
   asr_result r;
@@ -29443,31 +30405,35 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     asr_tdec_config tc;
     asr__tdec_cfg(m, &tc);
     bad |= asr_tdec_params_declare(P, "decoder.", &tc) != ASR_OK;
-  } else if (cfg->head == ASR_HEAD_LAS) {
-    /* espnet2's RNNDecoder (dtype lstm, att_conf location): keys decoder.* */
+  } else if (cfg->head == ASR_HEAD_LAS || cfg->head == ASR_HEAD_RNNT_LAS) {
+    /* espnet2's RNNDecoder (dtype lstm, att_conf location): keys decoder.* (rnnt-las:
+     * las_decoder.*, beside the transducer's decoder.*); its vocabulary V (rnnt-las V + 1) */
     asr__las_idx *k = &m->las;
     int D = cfg->dec_units, A = cfg->att_dim, Ch = cfg->aconv_chans, l, Do = D + C;  /* context_residual */
-    char name[64];
-    bad |= (k->embed = asr__reg(P, "decoder.", "embed.weight", 2, V, D, 0, 0)) < 0;
+    int Vs = cfg->head == ASR_HEAD_RNNT_LAS ? V + 1 : V;
+    const char *pre = cfg->head == ASR_HEAD_RNNT_LAS ? "las_decoder." : "decoder.";
+    char name[64], att[64];
+    snprintf(att, sizeof att, "%satt_list.0.", pre);
+    bad |= (k->embed = asr__reg(P, pre, "embed.weight", 2, Vs, D, 0, 0)) < 0;
     for (l = 0; l < cfg->dec_layers; l++) {
       snprintf(name, sizeof name, "decoder.%d.weight_ih", l);
-      bad |= (k->w_ih[l] = asr__reg(P, "decoder.", name, 2, 4 * D, l ? D : D + C, 0, 0)) < 0;
+      bad |= (k->w_ih[l] = asr__reg(P, pre, name, 2, 4 * D, l ? D : D + C, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.weight_hh", l);
-      bad |= (k->w_hh[l] = asr__reg(P, "decoder.", name, 2, 4 * D, D, 0, 0)) < 0;
+      bad |= (k->w_hh[l] = asr__reg(P, pre, name, 2, 4 * D, D, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.bias_ih", l);
-      bad |= (k->b_ih[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+      bad |= (k->b_ih[l] = asr__reg(P, pre, name, 1, 4 * D, 0, 0, 0)) < 0;
       snprintf(name, sizeof name, "decoder.%d.bias_hh", l);
-      bad |= (k->b_hh[l] = asr__reg(P, "decoder.", name, 1, 4 * D, 0, 0, 0)) < 0;
+      bad |= (k->b_hh[l] = asr__reg(P, pre, name, 1, 4 * D, 0, 0, 0)) < 0;
     }
-    bad |= (k->att[0] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.weight", 2, A, C, 0, 0)) < 0;
-    bad |= (k->att[1] = asr__reg(P, "decoder.att_list.0.", "mlp_enc.bias", 1, A, 0, 0, 0)) < 0;
-    bad |= (k->att[2] = asr__reg(P, "decoder.att_list.0.", "mlp_dec.weight", 2, A, D, 0, 0)) < 0;
-    bad |= (k->att[3] = asr__reg(P, "decoder.att_list.0.", "mlp_att.weight", 2, A, Ch, 0, 0)) < 0;
-    bad |= (k->att[4] = asr__reg(P, "decoder.att_list.0.", "loc_conv.weight", 4, Ch, 1, 1, 2 * cfg->aconv_filts + 1)) < 0;
-    bad |= (k->att[5] = asr__reg(P, "decoder.att_list.0.", "gvec.weight", 2, 1, A, 0, 0)) < 0;
-    bad |= (k->att[6] = asr__reg(P, "decoder.att_list.0.", "gvec.bias", 1, 1, 0, 0, 0)) < 0;
-    bad |= (k->out_w = asr__reg(P, "decoder.", "output.weight", 2, V, Do, 0, 0)) < 0;
-    bad |= (k->out_b = asr__reg(P, "decoder.", "output.bias", 1, V, 0, 0, 0)) < 0;
+    bad |= (k->att[0] = asr__reg(P, att, "mlp_enc.weight", 2, A, C, 0, 0)) < 0;
+    bad |= (k->att[1] = asr__reg(P, att, "mlp_enc.bias", 1, A, 0, 0, 0)) < 0;
+    bad |= (k->att[2] = asr__reg(P, att, "mlp_dec.weight", 2, A, D, 0, 0)) < 0;
+    bad |= (k->att[3] = asr__reg(P, att, "mlp_att.weight", 2, A, Ch, 0, 0)) < 0;
+    bad |= (k->att[4] = asr__reg(P, att, "loc_conv.weight", 4, Ch, 1, 1, 2 * cfg->aconv_filts + 1)) < 0;
+    bad |= (k->att[5] = asr__reg(P, att, "gvec.weight", 2, 1, A, 0, 0)) < 0;
+    bad |= (k->att[6] = asr__reg(P, att, "gvec.bias", 1, 1, 0, 0, 0)) < 0;
+    bad |= (k->out_w = asr__reg(P, pre, "output.weight", 2, Vs, Do, 0, 0)) < 0;
+    bad |= (k->out_b = asr__reg(P, pre, "output.bias", 1, Vs, 0, 0, 0)) < 0;
   }
   if (cfg->head == ASR_HEAD_CTC || ((cfg->head == ASR_HEAD_TRANSFORMER || cfg->head == ASR_HEAD_LAS) &&
                                     cfg->ctc_weight > 0)) {
@@ -29476,7 +30442,8 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     const char *pre = cfg->encoder == ASR_ENCODER_CONTEXTNET ? "output." : "ctc.ctc_lo.";
     bad |= (m->out_w = asr__reg(P, pre, "weight", 2, V, C, 0, 0)) < 0;
     bad |= (m->out_b = asr__reg(P, pre, "bias", 1, V, 0, 0, 0)) < 0;
-  } else if (cfg->head == ASR_HEAD_RNNT) {
+  }
+  if (cfg->head == ASR_HEAD_RNNT || cfg->head == ASR_HEAD_RNNT_LAS) {
     /* icefall's Decoder (embedding, conv) and Joiner (encoder_proj, decoder_proj,
      * output_linear) */
     int Pd = cfg->pred_dim, J = cfg->joint_dim;
@@ -29489,11 +30456,26 @@ ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *c
     bad |= (m->out_w = asr__reg(P, "joiner.", "output_linear.weight", 2, V, J, 0, 0)) < 0;
     bad |= (m->out_b = asr__reg(P, "joiner.", "output_linear.bias", 1, V, 0, 0, 0)) < 0;
   }
-  if (bad || asr_params_alloc(&m->params) != ASR_OK || asr_params_alloc(&m->buffers) != ASR_OK) {
+  if (bad) {
+    asr_model_free(m);
+    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the model's list of tensors");
+  }
+  return ASR_OK;
+}
+
+/* Allocates the declared tensors (zeroed). */
+ASR__PRIVATE asr_result asr__model_alloc(asr_model *m, asr_error *err) {
+  if (asr_params_alloc(&m->params) != ASR_OK || asr_params_alloc(&m->buffers) != ASR_OK) {
     asr_model_free(m);
     return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory for the model");
   }
   return ASR_OK;
+}
+
+ASR__PRIVATE asr_result asr__model_build(asr_model *m, const asr_model_config *cfg, void *user,
+                                         asr_error *err) {
+  asr_result r = asr__model_declare(m, cfg, user, err);
+  return r != ASR_OK ? r : asr__model_alloc(m, err);
 }
 
 ASRDEF void asr_model_free(asr_model *m) {
@@ -29508,42 +30490,38 @@ ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error
   return asr_checkpoint_save(path, &m->params, &m->buffers, json, err);
 }
 
-/* The "config" member of a checkpoint as a malloc'ed C string (*json; ASR_FREE it). */
-ASR__PRIVATE asr_result asr__npz_config_json(const char *path, char **json, void *user, asr_error *err) {
-  asr_npz z;
-  const asr_array *c;
-  asr_result r = asr_npz_read(path, &z, user, err);
-  if (r != ASR_OK) return r;
-  c = asr_npz_get(&z, "config");
-  if (!c || c->dtype != ASR_DTYPE_U8) {
-    asr_npz_free(&z, user);
-    return asr__fail(err, ASR_ERR_FORMAT, "%s: no model config (a \"config\" uint8 member): not an asr.h model", path);
-  }
-  *json = ASR__ALLOC(char, c->count + 1, user);
-  if (!*json) {
-    asr_npz_free(&z, user);
-    return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "out of memory");
-  }
-  memcpy(*json, c->data, c->count);
-  (*json)[c->count] = 0;
-  asr_npz_free(&z, user);
-  return ASR_OK;
-}
-
+/* Loading a model: the checkpoint is read once; its config says which tensors the model
+ * has (asr__model_declare registers their names and shapes, no memory yet), each is
+ * checked against the file's members, and only then is the model allocated. So a small
+ * file whose config claims a huge model is refused ("missing tensor '...'") at the cost
+ * of reading the file, not of allocating what it claims: what is allocated is bounded by
+ * the tensors actually present. asr__model_check_config caps every size first
+ * (docs/training.md, "Checkpoints"). */
 ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err) {
-  char *json;
+  char *json = NULL;
   asr_model_config cfg;
+  asr_params *stores[2];
+  asr_npz z;
   asr_result r;
-  /* the config first, to know what to build */
-  r = asr__npz_config_json(path, &json, user, err);
+  memset(m, 0, sizeof *m);
+  r = asr_npz_read(path, &z, user, err);
   if (r != ASR_OK) return r;
-  r = asr_model_config_from_json(&cfg, json, err);
+  /* the config first, to know what to declare */
+  r = asr__npz_config_of(&z, path, &json, user, err);
+  if (r == ASR_OK && (r = asr_model_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
   ASR_FREE(json, user);
-  if (r != ASR_OK) return r;
-  r = asr__model_build(m, &cfg, user, err);
-  if (r != ASR_OK) return r;
-  r = asr_checkpoint_load(path, &m->params, &m->buffers, NULL, user, err);
-  if (r != ASR_OK) asr_model_free(m);
+  if (r == ASR_OK && (r = asr__model_declare(m, &cfg, user, err)) != ASR_OK) asr__fail_path(err, r, path);
+  if (r != ASR_OK) {
+    asr_npz_free(&z, user);
+    return r;
+  }
+  stores[0] = &m->params;
+  stores[1] = &m->buffers;
+  r = asr__checkpoint_check(&z, stores, path, err);   /* before any tensor's memory */
+  if (r == ASR_OK) r = asr__model_alloc(m, err);
+  if (r == ASR_OK) asr__checkpoint_fill(&z, stores);
+  else asr_model_free(m);
+  asr_npz_free(&z, user);
   return r;
 }
 
@@ -29627,10 +30605,10 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
     }
     if (mode == ASR__PASS_TRAIN) P->dlogits = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * V);
   }
-  if (asr__is_att_head(m->cfg.head)) {
+  if (asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS) {
     if (mode != ASR__PASS_INFER && Tout > 0) {
       int U = S + 1;
-      size_t nuv = (size_t)N * U * V;
+      size_t nuv = (size_t)N * U * asr__speller_vocab(m);
       P->ys_pad = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * (S ? S : 1));
       P->ys_in = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
       P->ys_out = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * U);
@@ -29659,7 +30637,7 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
     }
   }
 #ifndef ASR_ASSIGNMENT_RNNT
-  else if (m->cfg.head == ASR_HEAD_RNNT && mode != ASR__PASS_INFER) {
+  if (asr__has_rnnt(m->cfg.head) && mode != ASR__PASS_INFER) {
     asr_rnnt_joint J;
     asr_rnnt_stateless Ps;
     int H = m->cfg.joint_dim, Pd = m->cfg.pred_dim;
@@ -29896,6 +30874,27 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
     asr__take_max(&ws, asr_rnnt_model_scratch_size(&J, &Ps) + R * (size_t)V + 64);
     asr__take_max(&ws, asr_rnnt_beam_workspace_size(V, K, &bo) + asr_rnnt_model_scratch_size(&J, &Ps) + 64);
     asr__take_max(&ws, asr_rnnt_joint_workspace_size(&J, L, K + 1));
+    if (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0) {
+      /* the second pass: the n-best (rescore rows of K tokens), both passes' scores, the
+       * speller as a scorer over the L frames and its teacher-forcing workspace */
+      int nb = o->rescore, Lc = L > 0 ? L : 1;
+      asr__att_scorer w;
+      asr_s2s_scorer s;
+      memset(&w, 0, sizeof w);
+      memset(&s, 0, sizeof s);
+      asr__las_bind(m, &w.lc, &w.lp, NULL, w.dec, NULL);
+      w.las.cfg = &w.lc, w.las.T = Lc;
+      s.V = asr__speller_vocab(m);
+      s.user = &w.las, s.state_bytes = asr__las_scorer_state_bytes;
+      D->cap = K + 1;
+      D->awork_bytes = asr_las_scorer_workspace_size(&w.lc, Lc);
+      D->awork = asr__bump_take(a, D->awork_bytes);
+      D->nb_tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb * (K ? K : 1));
+      D->nb_len = (int *)asr__bump_take(a, sizeof(int) * (size_t)nb);
+      D->nb_first = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      D->nb_att = (double *)asr__bump_take(a, sizeof(double) * (size_t)nb);
+      asr__take_max(&ws, asr_s2s_sequence_workspace_size(&s, K));
+    }
 #endif
   }
   D->tok = (int *)asr__bump_take(a, sizeof(int) * (size_t)(K + 1));
@@ -29923,14 +30922,14 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
 
 /* The decoding options a model can use; one line naming the first that is not. */
 ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err) {
-  int att = asr__is_att_head(m->cfg.head);
+  int att = asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS;
   if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
   if (!att) return ASR_OK;
   if (!(o->ctc_weight >= 0 && o->ctc_weight <= 1))
     return asr__fail(err, ASR_ERR_RANGE, "decode: ctc_weight = %g is outside [0, 1]", o->ctc_weight);
   if (o->rescore < 0 || o->rescore > 10000)
     return asr__fail(err, ASR_ERR_RANGE, "decode: rescore = %d is outside [0, 10000]", o->rescore);
-  if (!asr__has_ctc(m) && (o->ctc_weight > 0 || o->rescore > 0))
+  if (!asr__has_ctc(m) && m->cfg.head != ASR_HEAD_RNNT_LAS && (o->ctc_weight > 0 || o->rescore > 0))
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: recipe %s has no CTC branch (ctc_weight %g, rescore %d need one)",
                      m->cfg.recipe, o->ctc_weight, o->rescore);
   if (!(o->penalty == o->penalty && fabs(o->penalty) < 1e9))
@@ -29999,7 +30998,11 @@ ASRDEF size_t asr_w2v_model_workspace_size(const asr_w2v_model *m, int B, int n)
 }
 
 /* Registers every tensor under fairseq's key, allocates, and points the views at them. */
-ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *cfg, void *user, asr_error *err) {
+/* Registers the tensors of a config's model and allocates them; with a checkpoint's
+ * members in `file` (asr_w2v_model_load), they are checked against it first, so a file is
+ * refused by what it lacks before anything of the size its config claims is allocated. */
+ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *cfg, const asr_npz *file,
+                                       const char *path, void *user, asr_error *err) {
   int l, C, G, V, E, bad = 0, ie[3][ASR_W2V_MAX_LAYERS], ic[4][ASR_W2V_MAX_LAYERS], ip[2];
   int iq[5] = {0, 0, 0, 0, 0};
   char key[96];
@@ -30038,6 +31041,16 @@ ASR__PRIVATE asr_result asr__w2v_build(asr_w2v_model *m, const asr_w2v_config *c
   bad |= (ip[0] = asr__reg(&m->params, "wav2vec_predictions.project_to_steps.", "weight", 4, C, C, 1,
                            cfg->steps)) < 0;
   bad |= (ip[1] = asr__reg(&m->params, "wav2vec_predictions.project_to_steps.", "bias", 1, C, 0, 0, 0)) < 0;
+  if (!bad && file) {
+    asr_params *stores[2];
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    r = asr__checkpoint_check(file, stores, path, err);
+    if (r != ASR_OK) {
+      asr_params_free(&m->params);
+      return r;
+    }
+  }
   if (bad || asr_params_alloc(&m->params) != ASR_OK) {
     asr_params_free(&m->params);
     return asr__fail(err, ASR_ERR_OUT_OF_MEMORY, "w2v model: cannot allocate its parameters");
@@ -30077,7 +31090,7 @@ ASRDEF asr_result asr_w2v_model_create(asr_w2v_model *m, const asr_w2v_config *c
   size_t i, nc;
   asr_result r;
   if (!m || !cfg || !rng) return asr__fail(err, ASR_ERR_INVALID_ARG, "w2v model: bad arguments");
-  r = asr__w2v_build(m, cfg, user, err);
+  r = asr__w2v_build(m, cfg, NULL, NULL, user, err);
   if (r != ASR_OK) return r;
   asr_params_init_uniform(&m->params, rng);            /* +-1/sqrt(fan_in); 1-D tensors stay 0 */
   for (l = 0; l < cfg->enc_layers; l++)
@@ -30219,17 +31232,23 @@ ASRDEF asr_result asr_w2v_model_save(const asr_w2v_model *m, const char *path, a
 }
 
 ASRDEF asr_result asr_w2v_model_load(asr_w2v_model *m, const char *path, void *user, asr_error *err) {
-  char *json;
+  char *json = NULL;
   asr_w2v_config cfg;
-  asr_result r = asr__npz_config_json(path, &json, user, err);
+  asr_params *stores[2];
+  asr_npz z;
+  asr_result r = asr_npz_read(path, &z, user, err);   /* read once: checked, then copied */
+  memset(m, 0, sizeof *m);
   if (r != ASR_OK) return r;
-  r = asr_w2v_config_from_json(&cfg, json, err);
+  r = asr__npz_config_of(&z, path, &json, user, err);
+  if (r == ASR_OK && (r = asr_w2v_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
   ASR_FREE(json, user);
-  if (r != ASR_OK) return asr__fail_path(err, r, path);
-  r = asr__w2v_build(m, &cfg, user, err);
-  if (r != ASR_OK) return r;
-  r = asr_checkpoint_load(path, &m->params, NULL, NULL, user, err);
-  if (r != ASR_OK) asr_w2v_model_free(m);
+  if (r == ASR_OK) r = asr__w2v_build(m, &cfg, &z, path, user, err);   /* checks before allocating */
+  if (r == ASR_OK) {
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    asr__checkpoint_fill(&z, stores);
+  }
+  asr_npz_free(&z, user);
   return r;
 }
 

@@ -81,6 +81,7 @@ int op_check(const char *prog, const char *out, const char *const *in, int n_in)
     }
   }
   free(where);
+  if (!r) op_remove_stale_temps(out, OP_STALE_AGE);   /* the output may be written: clear its leftovers */
   return r;
 }
 

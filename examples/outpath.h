@@ -16,18 +16,25 @@
 #define OUTPATH_H
 
 /* 0 when `out` may be written, else prints "PROG: OUT: ..." and returns 2. NULL entries
- * of `in` are skipped. */
+ * of `in` are skipped. When `out` may be written, its stale temporaries are removed first
+ * (op_remove_stale_temps(out, OP_STALE_AGE), below): every program that checks an output
+ * clears what a killed run of it left beside that output. */
 int op_check(const char *prog, const char *out, const char *const *in, int n_in);
 
 /* The same for an open file descriptor (transcribe's stdout redirected to a file): 2 when
  * fd is a regular file that is one of the inputs. `what` names it in the message. */
 int op_check_fd(const char *prog, int fd, const char *what, const char *const *in, int n_in);
 
-/* asr.h's atomic writers (asr_model_save, asr_write_file_atomic) write OUT through a
- * temporary OUT.tmpXXXXXXXX (8 hex digits) renamed into place at the end; a process
- * killed between the two leaves that file behind, and each such kill adds one. Removes
- * the regular files of exactly that pattern beside `out` that belong to this user and
- * were last written more than max_age seconds ago (a writer still at work wrote its file
- * within the last seconds; 600 is what the programs use), and returns how many. */
+/* asr.h's atomic writers (asr_model_save, asr_write_file_atomic, asr_npy_write, the .npz
+ * writer) write OUT through a temporary OUT.tmpXXXXXXXX (8 hex digits) renamed into place
+ * at the end; a process killed between the two leaves that file behind, and each such
+ * kill adds one. Removes the regular files of exactly that pattern beside `out` (not
+ * symbolic links, not folders, not other names) that belong to this user and were last
+ * written more than max_age seconds ago, and returns how many. A writer still at work
+ * wrote its temporary within the last seconds (the largest checkpoint here takes well
+ * under a second to write), so the programs' OP_STALE_AGE of 10 minutes never takes a
+ * file from a run in progress. Programs that write a file under another name first
+ * (asrtool's OUTDIR/.NAME.partial, units' OUTDIR/units.tsv) call it for that name. */
+#define OP_STALE_AGE 600.0
 int op_remove_stale_temps(const char *out, double max_age);
 #endif

@@ -10,12 +10,17 @@
 #         transcribe every recording of S (takes 0-49, 500 words); per-fold WER, the mean
 #         over the folds, and which digits S's errors confuse (ref->hyp xN).
 # The attention recipes (ctc-attention, las) are scored with build/transcribe's defaults:
-# the joint CTC/attention beam search at beam 1 with the model's ctc_weight.
+# the joint CTC/attention beam search at beam 1 with the model's ctc_weight; the two-pass
+# recipe rnnt-las with its defaults too: the RNN-T beam search (beam 4), its 4-best
+# rescored by the LAS speller (--first-pass-weight 0).
 # Models and logs go to build/eval/. Long: 30-45 min per recipe and run on 2 cores
 # (docs/training.md has the measured figures), so these narrow it:
-#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las",
+#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las",
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
 #   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"),
+#   TRAIN_ARGS="" (extra options for every build/train, e.g. "--vtlp 0.1" or "--noise-snr
+#   10,30": the augmentation levers of docs/training.md), EVAL_TAG="" (a suffix for the
+#   loso models and logs, so runs with other TRAIN_ARGS do not overwrite each other),
 #   EVAL_WORDS=1: the loso folds of CTC recipes are also transcribed with the ten digit
 #   words as the lexicon and a bigram model of the training speakers' transcripts
 #   (build/asrtool ngram-train; docs/lexicon_lm.md), --lm-weight 0.5, beam 16. E.g.
@@ -25,10 +30,12 @@ cd "$(dirname "$0")/.."
 OUT=build/eval
 FSDD=${ASR_SHARED_DATA:-../shared/data}/fsdd
 STEPS=${EVAL_STEPS:-2000}
-RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las}
+RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las}
 EVAL=${EVAL:-seen loso}
 FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}
+TRAIN_ARGS=${TRAIN_ARGS:-}
+EVAL_TAG=${EVAL_TAG:-}
 EVAL_WORDS=${EVAL_WORDS:-0}
 mkdir -p "$OUT"
 
@@ -50,7 +57,7 @@ confusions() {
 seen() {
   recipe=$1
   echo "== $recipe on the toy corpus ($STEPS steps)"
-  build/train --recipe $recipe --data data/toy/train --out "$OUT/$recipe-toy.npz" --steps "$STEPS" --seed 1 \
+  build/train --recipe $recipe --data data/toy/train --out "$OUT/$recipe-toy.npz" --steps "$STEPS" --seed 1 $TRAIN_ARGS \
     --eval-every 500 --quiet > "$OUT/$recipe-toy.log"
   tail -n 3 "$OUT/$recipe-toy.log"
   build/transcribe --model "$OUT/$recipe-toy.npz" $TRANSCRIBE_ARGS --data data/toy/test > "$OUT/$recipe-toy.hyp" \
@@ -58,7 +65,7 @@ seen() {
   echo "   toy test: $(cat "$OUT/$recipe-toy.score")"
   if [ -d "$FSDD" ]; then
     echo "== $recipe on FSDD, --splice 1-5 --pad 0.1 ($STEPS steps)"
-    build/train --recipe $recipe --data "$FSDD" --splice 1-5 --pad 0.1 --out "$OUT/$recipe-fsdd.npz" --steps "$STEPS" --seed 1 \
+    build/train --recipe $recipe --data "$FSDD" --splice 1-5 --pad 0.1 --out "$OUT/$recipe-fsdd.npz" --steps "$STEPS" --seed 1 $TRAIN_ARGS \
       --eval-every 500 --quiet > "$OUT/$recipe-fsdd.log"
     tail -n 3 "$OUT/$recipe-fsdd.log"
     build/transcribe --model "$OUT/$recipe-fsdd.npz" --pad 0.1 $TRANSCRIBE_ARGS --data "$FSDD" --takes 0-4 \
@@ -79,9 +86,9 @@ loso() {
   scores=""
   wscores=""
   for spk in $FOLDS; do
-    name="$recipe-loso-$spk"
-    echo "== $recipe, leave out $spk: train on the others (--splice 1-5 --pad 0.1, $STEPS steps)"
-    build/train --recipe $recipe --data "$FSDD" --exclude-speakers "$spk" --splice 1-5 --pad 0.1 \
+    name="$recipe-loso-$spk${EVAL_TAG:+-$EVAL_TAG}"
+    echo "== $recipe, leave out $spk: train on the others (--splice 1-5 --pad 0.1 $TRAIN_ARGS, $STEPS steps)"
+    build/train --recipe $recipe --data "$FSDD" --exclude-speakers "$spk" --splice 1-5 --pad 0.1 $TRAIN_ARGS \
       --out "$OUT/$name.npz" --steps "$STEPS" --seed 1 --eval-every 500 --quiet > "$OUT/$name.log"
     tail -n 2 "$OUT/$name.log"
     build/transcribe --model "$OUT/$name.npz" --pad 0.1 $TRANSCRIBE_ARGS --data "$FSDD" --speakers "$spk" \
@@ -89,7 +96,7 @@ loso() {
     echo "   $spk, every recording: $(cat "$OUT/$name.score")"
     confusions "$OUT/$name.hyp"
     scores="$scores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name.score")"
-    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt ]; then
+    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt ] && [ "$recipe" != rnnt-las ]; then
       # the lexicon: the ten digit words; the LM: the other speakers' transcripts
       printf '%s\n' zero one two three four five six seven eight nine > "$OUT/digits.txt"
       ls "$FSDD" | awk -F_ -v s="$spk" 'BEGIN { split("zero one two three four five six seven eight nine", w, " ") }

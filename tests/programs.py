@@ -16,11 +16,23 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
            refusal is the guard's and not some other error.
 stale/*    A temporary MODEL.npz.tmpXXXXXXXX older than 10 minutes, left by a train killed
            while writing, is removed by the next run; a fresh one (a writer at work), names
-           of another pattern, and another output's temporaries are left alone.
+           of another pattern, and another output's temporaries are left alone. The same
+           for every other program that writes (stale/programs): asrtool (an output file,
+           and OUTDIR/.NAME.partial.tmpXXXXXXXX of an OUTDIR command), posteriorgram,
+           fbank_png, ctc_align, pretrain and units; a stale one that is a symbolic link is
+           left alone too.
+checkpoint/*  A model file is checked against its own header before the model is allocated:
+           a 292-byte .npz whose config claims a 408 MB ContextNet (channels 1712) and holds
+           no tensor is refused by transcribe, posteriorgram and asrtool model with exit 2
+           and one line naming the first missing tensor, under a 256 MB address-space
+           limit and with a peak resident set under 40 MB (the loader that allocated first
+           said "out of memory for the model" there); a config above asr.h's caps
+           (ASR_MODEL_MAX_WIDTH) is refused by name.
 long/*     build/transcribe reads a long recording as a stream and in 30 s windows: a
-           LONG_MINUTES-minute WAV (noise and tone bursts, made here, never stored) is
-           transcribed with a peak resident set under RSS_BOUND_MB, measured with
-           getrusage (os.wait4) for that one process; a recording shorter than one window
+           3-minute and a 30-minute WAV (noise and tone bursts, made here, never stored)
+           are transcribed with a peak resident set under RSS_BOUND_MB, the 30-minute one
+           within RSS_GROWTH_MB of the 3-minute one, measured with getrusage (os.wait4)
+           for that one process; a recording shorter than one window
            gives the same output (words and --align times) with --chunk 30 and --chunk 0.
 rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): every program
            that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
@@ -31,20 +43,25 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            option) are refused with one line and exit 2 before any training; a few steps on
            four toy clips give byte-identical models for the same options and seed, the
            recipes' SpecAugment settings spelled out give the model of no options, and
-           turning an augmentation off (--no-specaug) gives another model, the same twice.
+           turning an augmentation off (--no-specaug) gives another model, the same twice;
+           --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
+           so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp.
 san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
            and no sanitizer report: every error path frees what it made (LeakSanitizer)
            and touches no memory it should not.
 """
+import io
 import os
+import resource
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 import wave
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -249,9 +266,129 @@ def stale_tests(tmp):
     report("stale/train", p)
 
 
+# ---- checkpoint/*
+def write_config_npz(path, config):
+    """A stored .npz with one member, config.npy: the JSON text as a uint8 array."""
+    data = config.encode()
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (%d,), }" % len(data)
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("config.npy", npy)
+
+
+def run_limited(args, cwd, limit_bytes):
+    """Runs args under an address-space limit; (exit status, stderr, peak RSS in MB)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    with open(os.path.join(cwd, "limited.err"), "wb") as fe:
+        proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=fe, preexec_fn=limit)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+    with open(os.path.join(cwd, "limited.err")) as f:
+        err = f.read()
+    return os.waitstatus_to_exitcode(status), err, usage.ru_maxrss / 1024.0
+
+
+def checkpoint_tests(tmp):
+    if not wanted("checkpoint/huge-claim"):
+        return
+    p = []
+    d = os.path.join(tmp, "ckpt")
+    os.makedirs(d)
+    write_wav(os.path.join(d, "x.wav"), tone(16000))
+    write_npy(os.path.join(d, "f.npy"), "<f4", (1, 20, 80), [0.5] * 1600)
+    write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [20])
+    # channels 1712 with the recipe's other defaults: 50,916,379 parameters and 58,208 buffer
+    # values, 408 MB with the gradients asr_params_alloc makes beside them
+    write_config_npz(os.path.join(d, "huge.npz"), '{"recipe": "ctc-contextnet", "channels": 1712}')
+    write_config_npz(os.path.join(d, "cap.npz"), '{"recipe": "ctc-contextnet", "channels": 100000}')
+    size = os.path.getsize(os.path.join(d, "huge.npz"))
+    if size >= 1024:
+        p.append("huge.npz is %d bytes" % size)
+    peak = 0.0
+    for model, needle in [("huge.npz", "missing tensor 'encoder.blocks.0."), ("cap.npz", "claims channels = 100000")]:
+        for args in [[prog("transcribe"), "--model", model, "x.wav"],
+                     [prog("posteriorgram"), "--model", model, "x.wav", "o.svg"],
+                     [prog("asrtool"), "model", "--model", model, "f.npy", "l.npy", "out"]]:
+            rc, err, rss = run_limited(args, d, 256 << 20)
+            peak = max(peak, rss)
+            if rc != 2 or len(err.strip().splitlines()) != 1 or needle not in err:
+                p.append("%s: exit %d, stderr %r (expected 2 and one line with %r)" % (" ".join(args), rc, err[-300:],
+                                                                                       needle))
+            if rss > 40:
+                p.append("%s: peak RSS %.1f MB (bound 40)" % (" ".join(args), rss))
+            if VERBOSE:
+                print("    ran: %s -> %d %.1f MB %s" % (" ".join(args), rc, rss, err.strip()))
+    report("checkpoint/huge-claim (%d-byte file claiming 408 MB; peak RSS %.1f MB)" % (size, peak), p)
+
+
+def stale_programs_tests(tmp):
+    if not wanted("stale/programs"):
+        return
+    p = []
+    d = os.path.join(tmp, "stale-programs")
+    os.makedirs(d)
+    os.makedirs(os.path.join(d, "data"))
+    for i in range(10):                                # pretrain holds out every tenth recording
+        shutil.copy(os.path.join(ROOT, "data", "toy", "train", "%04d.ogg" % i), os.path.join(d, "data"))
+    with open(os.path.join(d, "data", "transcripts.tsv"), "w") as f:
+        f.write("0000.ogg\teight\n")
+    write_wav(os.path.join(d, "x.wav"), tone(16000))
+    write_npy(os.path.join(d, "g.npy"), "<f4", (1, 4, 3), [0.1 * i for i in range(12)])
+    write_npy(os.path.join(d, "t.npy"), "<i4", (1, 2), [1, 2])
+    write_npy(os.path.join(d, "il.npy"), "<i4", (1,), [4])
+    write_npy(os.path.join(d, "tl.npy"), "<i4", (1,), [2])
+    write_npy(os.path.join(d, "lg.npy"), "<f4", (4, 3), [0.1 * i for i in range(12)])
+    write_npy(os.path.join(d, "tg.npy"), "<i4", (2,), [1, 2])
+    runs = [  # (command, the outputs whose temporaries it must clear)
+        ([prog("asrtool"), "decode", "x.wav", "o.npy"], ["o.npy"]),
+        ([prog("asrtool"), "ctc", "g.npy", "t.npy", "il.npy", "tl.npy", "co"], ["co/.loss.npy.partial", "co/.grad.npy.partial"]),
+        ([prog("asrtool"), "layer", "linear", "--weights", "w", "lx.npy", "lo"], ["lo/.y.npy.partial"]),
+        ([prog("posteriorgram"), "--model", MODEL, "x.wav", "pg.svg"], ["pg.svg"]),
+        ([prog("fbank_png"), "x.wav", "x.png"], ["x.png"]),
+        ([prog("ctc_align"), "--svg", "al.svg", "lg.npy", "tg.npy"], ["al.svg"]),
+        ([prog("pretrain"), "--data", "data", "--out", "w.npz", "--steps", "1", "--batch", "1"], ["w.npz"]),
+        ([prog("units"), "--model", "w.npz", "--data", "data", "--out", "u"], ["u/units.tsv", "u/usage.tsv"]),
+    ]
+    os.makedirs(os.path.join(d, "w"))
+    write_npy(os.path.join(d, "w", "weight.npy"), "<f4", (2, 3), [0.5] * 6)
+    write_npy(os.path.join(d, "lx.npy"), "<f4", (1, 3), [1, 2, 3])
+    os.makedirs(os.path.join(d, "lo"))
+    os.makedirs(os.path.join(d, "co"))
+    os.makedirs(os.path.join(d, "u"))
+    old = os.path.getmtime(d) - 3600
+    for args, outs in runs:
+        made = {}
+        for out in outs:
+            for suffix, gone in [(".tmp0123abcd", True), (".tmpffffffff", True), (".tmp9999aaaa", False),
+                                 (".tmp0123abc", False), (".tmpdeadbeef", False)]:
+                path = os.path.join(d, out + suffix)
+                if suffix == ".tmpdeadbeef":               # a symbolic link: never removed
+                    os.symlink("x.wav", path)
+                    os.utime(path, (old, old), follow_symlinks=False)
+                else:
+                    with open(path, "w") as f:
+                        f.write("partial")
+                    if suffix != ".tmp9999aaaa":           # this one was just written: a writer at work
+                        os.utime(path, (old, old))
+                made[path] = gone
+        rc, _, err = run(args, d)
+        if rc != 0:
+            p.append("%s: exit %d, stderr %r" % (" ".join(args), rc, err[-300:]))
+        for path, gone in made.items():
+            if os.path.lexists(path) == gone:
+                p.append("%s: %s %s" % (os.path.basename(args[0]), os.path.relpath(path, d),
+                                        "left behind" if gone else "removed"))
+            elif not gone:
+                os.remove(path)
+    report("stale/programs (%d programs)" % len(runs), p)
+
+
 # ---- long/*
-LONG_MINUTES = 10       # 30 takes ~15 s of CPU; measured by hand in docs/training.md
-RSS_BOUND_MB = 150       # docs/training.md: about 75 MB measured for 10 and 30 minutes
+LONG_MINUTES = (3, 30)  # the 30-minute run takes ~15 s of CPU (docs/training.md)
+RSS_BOUND_MB = 150      # docs/training.md: about 70 MB measured for 3, 10 and 30 minutes
+RSS_GROWTH_MB = 8       # 30 minutes may cost at most this much more than 3 (the transcript itself)
 
 
 def long_tests(tmp):
@@ -271,28 +408,39 @@ def long_tests(tmp):
         report("long/same-short (%d clips)" % len(clips), p)
     if wanted("long/bounded-memory"):
         p = []
-        path = os.path.join(tmp, "long.wav")
         second = [int(300 * ((i * 7919) % 17 - 8)) + (int(3000 * (((i // 8) % 2) * 2 - 1)) if (i // 1600) % 10 < 3 else 0)
                   for i in range(16000)]
         block = b"".join(struct.pack("<h", v) for v in second) * 60
-        with wave.open(path, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(16000)
-            for _ in range(LONG_MINUTES):
-                w.writeframes(block)
-        with open(os.path.join(tmp, "long.txt"), "wb") as fo, open(os.path.join(tmp, "long.err"), "wb") as fe:
-            proc = subprocess.Popen([prog("transcribe"), "--model", MODEL, path], stdout=fo, stderr=fe, cwd=tmp)
-            _, status, usage = os.wait4(proc.pid, 0)    # this process's own rusage: ru_maxrss in KiB
-            proc.returncode = 0
-        os.remove(path)
-        rss_mb = usage.ru_maxrss / 1024.0
-        if status != 0:
-            p.append("exit status %d: %s" % (status, open(os.path.join(tmp, "long.err")).read()[-300:]))
-        if rss_mb > RSS_BOUND_MB:
-            p.append("peak RSS %.0f MB, above the bound of %d MB" % (rss_mb, RSS_BOUND_MB))
-        report("long/bounded-memory: %d min, peak RSS %.0f MB (bound %d), CPU %.0f s" % (
-            LONG_MINUTES, rss_mb, RSS_BOUND_MB, usage.ru_utime + usage.ru_stime), p)
+        rss = {}
+        for minutes in LONG_MINUTES:
+            path = os.path.join(tmp, "long.wav")
+            with wave.open(path, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(16000)
+                for _ in range(minutes):
+                    w.writeframes(block)
+            with open(os.path.join(tmp, "long.txt"), "wb") as fo, open(os.path.join(tmp, "long.err"), "wb") as fe:
+                proc = subprocess.Popen([prog("transcribe"), "--model", MODEL, "--chunk", "30", path], stdout=fo,
+                                        stderr=fe, cwd=tmp)
+                _, status, usage = os.wait4(proc.pid, 0)    # this process's own rusage: ru_maxrss in KiB
+                proc.returncode = 0
+            os.remove(path)
+            rss[minutes] = usage.ru_maxrss / 1024.0
+            words = len(open(os.path.join(tmp, "long.txt")).read().split())
+            if status != 0:
+                p.append("%d min: exit status %d: %s" % (minutes, status, open(os.path.join(tmp, "long.err")).read()[-300:]))
+            if rss[minutes] > RSS_BOUND_MB:
+                p.append("%d min: peak RSS %.1f MB, above the bound of %d MB" % (minutes, rss[minutes], RSS_BOUND_MB))
+            if VERBOSE:
+                print("    %d min: peak RSS %.1f MB, CPU %.1f s, %d words" % (minutes, rss[minutes],
+                                                                          usage.ru_utime + usage.ru_stime, words))
+        short, long_ = LONG_MINUTES
+        if rss[long_] - rss[short] > RSS_GROWTH_MB:
+            p.append("peak RSS grew by %.1f MB from %d to %d minutes (allowed %d)" % (rss[long_] - rss[short], short,
+                                                                                   long_, RSS_GROWTH_MB))
+        report("long/bounded-memory: peak RSS %.1f MB at %d min, %.1f MB at %d min (bound %d, growth <= %d)" % (
+            rss[short], short, rss[long_], long_, RSS_BOUND_MB, RSS_GROWTH_MB), p)
 
 
 # ---- rates/*
@@ -356,7 +504,11 @@ def augment_tests(tmp):
                                  ("--freq-width", "81", "80 mel bins"), ("--freq-width", "2.5", "--freq-width"),
                                  ("--time-masks", "x", "--time-masks"), ("--time-width", "-3", "--time-width"),
                                  ("--time-ratio", "1.5", "--time-ratio"), ("--time-ratio", "nan", "--time-ratio"),
-                                 ("--time-warp", "1001", "--time-warp"), ("--time-warp", "", "--time-warp")]:
+                                 ("--time-warp", "1001", "--time-warp"), ("--time-warp", "", "--time-warp"),
+                                 ("--vtlp", "0.5", "--vtlp"), ("--vtlp", "-0.1", "--vtlp"),
+                                 ("--vtlp", "inf", "--vtlp"), ("--noise-snr", "30,10", "--noise-snr"),
+                                 ("--noise-snr", "-30,10", "--noise-snr"), ("--noise-snr", "10", "--noise-snr"),
+                                 ("--noise-snr", "10,x", "--noise-snr")]:
             expect_fail(base + [opt, val], tmp, needle, p)
         expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
         if os.path.exists(os.path.join(tmp, "bad.npz")):
@@ -380,6 +532,37 @@ def augment_tests(tmp):
             if warp == default:
                 p.append("--time-warp 5 left the model as it was")
         report("augment/specaug", p)
+    if wanted("augment/vtlp"):
+        # VTLP [Jaitly13]: features drawn anew each step with a random VTLN warp; same
+        # seed, same model; a different model from no --vtlp; --vtlp 0 is no VTLP
+        p = []
+        default = train_model(tmp, "va.npz", [], p)
+        v1 = train_model(tmp, "vb.npz", ["--vtlp", "0.1"], p)
+        v2 = train_model(tmp, "vc.npz", ["--vtlp", "0.1"], p)
+        v0 = train_model(tmp, "vd.npz", ["--vtlp", "0"], p)
+        if None not in (default, v1, v2, v0):
+            if v1 != v2:
+                p.append("two --vtlp 0.1 runs with the same seed differ")
+            if v1 == default:
+                p.append("--vtlp 0.1 left the model as it was")
+            if v0 != default:
+                p.append("--vtlp 0 changed the model")
+        report("augment/vtlp", p)
+    if wanted("augment/noise"):
+        # additive white noise at a random SNR [Hannun14ds], anew each step; with --vtlp too
+        p = []
+        default = train_model(tmp, "na.npz", [], p)
+        n1 = train_model(tmp, "nb.npz", ["--noise-snr", "10,30"], p)
+        n2 = train_model(tmp, "nc.npz", ["--noise-snr", "10,30"], p)
+        both = train_model(tmp, "nd.npz", ["--noise-snr", "10,30", "--vtlp", "0.1"], p)
+        if None not in (default, n1, n2, both):
+            if n1 != n2:
+                p.append("two --noise-snr 10,30 runs with the same seed differ")
+            if n1 == default:
+                p.append("--noise-snr 10,30 left the model as it was")
+            if both in (n1, default):
+                p.append("--vtlp 0.1 with --noise-snr gave the model of one of them alone")
+        report("augment/noise", p)
 
 
 # ---- san/*
@@ -399,6 +582,7 @@ def san_tests(tmp):
     write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [10])
     with open(os.path.join(d, "garbage.npz"), "w") as f:
         f.write("not a model\n")
+    write_config_npz(os.path.join(d, "huge.npz"), '{"recipe": "ctc-contextnet", "channels": 1712}')
     for name, tsv in [("badtsv", "0000.ogg eight\n"), ("missing", "nothere.wav\tone\n"), ("short", "one.wav\tone\n"),
                       ("good", "x.wav\tone\n")]:
         os.makedirs(os.path.join(d, name))
@@ -407,7 +591,7 @@ def san_tests(tmp):
     cases = {
         "transcribe": [
             ["--model", "missing.npz", "x.wav"], ["--model", "garbage.npz", "x.wav"], ["--model", MODEL, "missing.wav"],
-            ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", MODEL, "one.wav"],
+            ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", "huge.npz", "x.wav"], ["--model", MODEL, "one.wav"],
             ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
             ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
             ["--model", MODEL, "--bogus", "x.wav"]],
@@ -425,6 +609,7 @@ def san_tests(tmp):
         "posteriorgram": [
             ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
+            ["--model", "huge.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"]],
         "asrtool": [
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
@@ -460,7 +645,9 @@ def main():
     try:
         outpath_tests(tmp)
         rate_tests(tmp)
+        checkpoint_tests(tmp)
         stale_tests(tmp)
+        stale_programs_tests(tmp)
         long_tests(tmp)
         augment_tests(tmp)
         san_tests(tmp)

@@ -746,7 +746,370 @@ static void t_specaugment(tctx *t) {
   free(work);
 }
 
+/* ---- The VTLN warp (asr_vtln_warp_freq, Kaldi's MelBanks::VtlnWarpFreq).
+ * _naive interpolates between the four knots of the definition, _ref is Kaldi's three
+ * formulas: over 9 warp factors (from 1/74 to 74, beyond Kaldi's usual 0.8-1.2, each
+ * inside the valid range of its cut-offs), 3 cut-off pairs and 401 frequencies from below
+ * low_freq to above high_freq, they agree to 1e-9 Hz (both compute in double: the
+ * difference is rounding, ~1e-12 Hz at 8 kHz). The expected values at the knots come
+ * from the definition itself: F(low) = low, F(high) = high, F(f) = f / alpha on [l, h],
+ * F(f) = f outside [low, high]; F is continuous (the pieces meet at l and h to 1e-9 Hz)
+ * and increasing. */
+static void t_vtln_warp_naive_vs_ref(tctx *t) {
+  static const double alphas[9] = {0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.0 / 74, 74};
+  static const double cut[3][4] = {       /* low_freq, vtln_low, vtln_high, high_freq */
+    {20, 100, 7500, 8000}, {0, 300, 3400, 4000}, {60, 61, 11000, 11025}};
+  double worst = 0;
+  int a, c, i, cases = 0;
+  for (c = 0; c < 3; c++)
+    for (a = 0; a < 9; a++) {
+      const double lo = cut[c][0], vlo = cut[c][1], vhi = cut[c][2], hi = cut[c][3], al = alphas[a];
+      const double l = vlo * (al > 1 ? al : 1), h = vhi * (al < 1 ? al : 1);
+      double prev = -1e300, y1, y2, e;
+      if (!(l < h)) continue;                          /* 74 and 1/74 need wide cut-offs */
+      for (i = 0; i <= 400; i++) {
+        double f = lo - 50 + (hi - lo + 100) * i / 400.0;
+        CHECK_OK(asr_vtln_warp_freq_naive(&y1, f, vlo, vhi, lo, hi, al));
+        CHECK_OK(asr_vtln_warp_freq_ref(&y2, f, vlo, vhi, lo, hi, al));
+        worst = fmax(worst, fabs(y1 - y2));
+        CHECKF(fabs(y1 - y2) <= 1e-9, "alpha %g, f %g: naive %.17g, ref %.17g", al, f, y1, y2);
+        if (f < lo || f > hi) CHECKF(y2 == f, "alpha %g: f %g outside [%g, %g] moved to %g", al, f, lo, hi, y2);
+        if (f >= l && f <= h) CHECK_NEAR(y2, f / al, 1e-9);
+        if (f >= lo && f <= hi) CHECKF(y2 > prev, "alpha %g: F not increasing at f %g", al, f);
+        if (f >= lo && f <= hi) prev = y2;
+      }
+      CHECK_OK(asr_vtln_warp_freq(&e, lo, vlo, vhi, lo, hi, al));
+      CHECK_NEAR(e, lo, 1e-9);
+      CHECK_OK(asr_vtln_warp_freq(&e, hi, vlo, vhi, lo, hi, al));
+      CHECK_NEAR(e, hi, 1e-9);
+      CHECK_OK(asr_vtln_warp_freq_ref(&y1, l * (1 - 1e-15), vlo, vhi, lo, hi, al));  /* continuity at l */
+      CHECK_NEAR(y1, l / al, 1e-9 * l);
+      CHECK_OK(asr_vtln_warp_freq_ref(&y1, h * (1 - 1e-15), vlo, vhi, lo, hi, al));  /* and at h */
+      CHECK_NEAR(y1, h / al, 1e-9 * h);
+      CHECK_OK(asr_vtln_warp_freq_ref(&y2, h, vlo, vhi, lo, hi, al));
+      CHECK_NEAR(y2, h / al, 1e-9 * h);
+      /* the mel warp is the same map seen through mel(f) = 1127 ln(1 + f / 700) */
+      CHECK_OK(asr_vtln_warp_mel_freq(&e, 1127 * log(1 + 0.5 * (l + h) / 700), vlo, vhi, lo, hi, al));
+      CHECK_NEAR(e, 1127 * log(1 + 0.5 * (l + h) / al / 700), 1e-9);
+      cases++;
+    }
+  CHECK(cases >= 25);
+  snprintf(t->msg, sizeof t->msg, "%d warps x 401 frequencies, naive vs ref worst %.1e Hz", cases, worst);
+}
+
+/* Bad arguments: ASR_ERR_RANGE (cut-offs out of order, alpha <= 0 or so large that the
+ * inflection points cross), ASR_ERR_NONFINITE (NaN frequency), *out untouched; and the
+ * fbank options refused with one line, nothing written. */
+static void t_vtln_bad(tctx *t) {
+  static const double bad[8][5] = {    /* vtln_low, vtln_high, low_freq, high_freq, alpha */
+    {100, 7500, 20, 8000, 0}, {100, 7500, 20, 8000, -1}, {100, 7500, 20, 8000, 75},
+    {100, 7500, 20, 8000, 1.0 / 75}, {10, 7500, 20, 8000, 1.1}, {100, 8000, 20, 8000, 1.1},
+    {7500, 100, 20, 8000, 1.1}, {100, 7500, 20, 8000, NAN}};
+  asr_fbank_opts good = asr_fbank_opts_default(), o;
+  asr_real x[1000], y[4 * 24];
+  asr_error err;
+  size_t wb = asr_fbank_workspace_size(&good);
+  void *w = talloc_(wb);
+  double out = 42;
+  int k, i;
+  for (k = 0; k < 8; k++) {
+    CHECKF(asr_vtln_warp_freq_naive(&out, 1000, bad[k][0], bad[k][1], bad[k][2], bad[k][3], bad[k][4]) ==
+           ASR_ERR_RANGE, "case %d accepted by naive", k);
+    CHECKF(asr_vtln_warp_freq_ref(&out, 1000, bad[k][0], bad[k][1], bad[k][2], bad[k][3], bad[k][4]) ==
+           ASR_ERR_RANGE, "case %d accepted by ref", k);
+    CHECKF(asr_vtln_warp_mel_freq(&out, 1000, bad[k][0], bad[k][1], bad[k][2], bad[k][3], bad[k][4]) ==
+           ASR_ERR_RANGE, "case %d accepted by the mel warp", k);
+  }
+  CHECK(asr_vtln_warp_freq(&out, NAN, 100, 7500, 20, 8000, 1.1) == ASR_ERR_NONFINITE);
+  CHECK(asr_vtln_warp_freq(NULL, 1000, 100, 7500, 20, 8000, 1.1) == ASR_ERR_INVALID_ARG);
+  CHECK(out == 42);
+  for (i = 0; i < 1000; i++) x[i] = (asr_real)(100 * sin(0.1 * i));
+  for (k = 0; k < 7; k++) {
+    o = good;
+    switch (k) {
+      case 0: o.vtln_warp = 0; break;
+      case 1: o.vtln_warp = NAN; break;
+      case 2: o.vtln_warp = 80; break;                  /* l = 8000 > h = 7500 */
+      case 3: o.vtln_warp = 1.1; o.vtln_low = 10; break;  /* below low_freq 20 */
+      case 4: o.vtln_warp = 0.9; o.vtln_high = 9000; break; /* above Nyquist */
+      case 5: o.vtln_warp = 0.9; o.vtln_low = 7600; break;  /* above vtln_high 7500 */
+      case 6: o.vtln_low = INFINITY; break;
+    }
+    for (i = 0; i < 4 * 24; i++) y[i] = 7;
+    err.msg[0] = 0;
+    CHECKF(asr_fbank_ref(y, x, 1000, &o, NULL, w, wb, &err) == ASR_ERR_RANGE, "case %d accepted", k);
+    CHECKF(err.msg[0] != 0 && !strchr(err.msg, '\n'), "case %d: no one-line message", k);
+    for (i = 0; i < 4 * 24; i++) CHECKF(y[i] == 7, "case %d wrote output", k);
+  }
+  /* Kaldi checks the cut-offs only when the warp is not 1: so do we */
+  o = good;
+  o.vtln_low = 10;
+  CHECK_OK(asr_fbank_check_opts(&o, &err));
+  free(w);
+}
+
+/* The warped fbank: _naive (its own edges, through asr_vtln_warp_freq_naive, and its own
+ * DFT) against _ref on 6 warp factors x 16 option sets (windows, energy, power/magnitude,
+ * log/linear, pow2 or not, cut-offs), same bounds as fbank/naive_vs_ref_grid; warp 1 is
+ * the unwarped fbank bit for bit, and a warp of 1.1 changes every frame. The warped
+ * triangles still add up to 1 between the first and last centres (the warp moves each
+ * edge where the neighbouring triangles move theirs), and centre_hz is F(unwarped centre). */
+static void t_vtln_fbank(tctx *t) {
+  static const double alphas[6] = {0.8, 0.9, 0.95, 1.05, 1.1, 1.2};
+  asr_real x[1200], *a, *b, *W, centre[23], centre0[23];
+  asr_rng rng;
+  asr_error err;
+  asr_result r1, r2;
+  int i, k, al, combo, T, T2, cases = 0;
+  double worst = 0;
+  asr_rng_seed(&rng, 23, 0);
+  for (i = 0; i < 1200; i++) x[i] = (asr_real)(200 * asr_rng_normal(&rng) + 3000 * sin(0.21 * i + 0.0003 * i * i));
+  for (al = 0; al < 6; al++)
+    for (combo = 0; combo < 16; combo++) {
+      asr_fbank_opts o = asr_fbank_opts_default();
+      int c = combo, D;
+      double amax = 0;
+      o.vtln_warp = alphas[al];
+      o.window_type = (asr_window_type)(combo % 5);
+      o.use_energy = c % 2, c /= 2;
+      o.use_power = c % 2, c /= 2;
+      o.use_log_fbank = c % 2, c /= 2;
+      o.round_to_power_of_two = c % 2;
+      if (combo % 3 == 1) o.vtln_low = 300, o.vtln_high = 6000, o.low_freq = 60;
+      if (combo % 3 == 2) o.vtln_high = -1000, o.high_freq = -200, o.num_mel_bins = 40;
+      a = fb_run(asr_fbank_naive, &o, x, 1200, &T, &r1);
+      b = fb_run(asr_fbank_ref, &o, x, 1200, &T, &r2);
+      CHECK_OK(r1);
+      CHECK_OK(r2);
+      D = asr_fbank_dim(&o);
+      for (k = 0; k < T * D; k++) amax = fmax(amax, fabs(b[k]));
+      for (k = 0; k < T * D; k++) {
+        double d = fabs((double)a[k] - b[k]);
+        if (!o.use_log_fbank && !(o.use_energy && k % D == 0)) d /= amax;
+        worst = fmax(worst, d);
+        CHECKF(d <= (ASR_REAL_DOUBLE ? 1e-9 : 1e-5), "warp %g, combination %d: value %d differs by %g",
+               o.vtln_warp, combo, k, d);
+      }
+      cases++;
+      free(a);
+      free(b);
+    }
+  {
+    asr_fbank_opts o = asr_fbank_opts_default(), o1 = o;
+    o1.vtln_warp = 1.0;
+    o1.vtln_low = 10;                                   /* ignored at warp 1, as in Kaldi */
+    a = fb_run(asr_fbank_ref, &o, x, 1200, &T, &r1);
+    b = fb_run(asr_fbank_ref, &o1, x, 1200, &T2, &r2);
+    CHECK_OK(r1);
+    CHECK_OK(r2);
+    CHECK(T == T2 && memcmp(a, b, sizeof(asr_real) * (size_t)T * 23) == 0);
+    free(b);
+    o1 = o;
+    o1.vtln_warp = 1.1;
+    b = fb_run(asr_fbank_ref, &o1, x, 1200, &T2, &r2);
+    for (i = 0; i < T; i++) {
+      double d = 0;
+      for (k = 0; k < 23; k++) d = fmax(d, fabs((double)a[i * 23 + k] - b[i * 23 + k]));
+      CHECKF(d > 1e-3, "frame %d unchanged by the warp", i);
+    }
+    free(a);
+    free(b);
+    W = TALLOC(asr_real, 23 * 257);
+    CHECK_OK(asr_fbank_mel_banks(W, centre0, &o, &err));
+    CHECK_OK(asr_fbank_mel_banks(W, centre, &o1, &err));
+    for (k = 0; k <= 256; k++) {
+      double f = k * 16000.0 / 512, s = 0;
+      int m;
+      for (m = 0; m < 23; m++) s += W[m * 257 + k];
+      if (f > centre[0] && f < centre[22]) CHECK_NEAR(s, 1.0, 1e-6);
+    }
+    for (k = 0; k < 23; k++) {
+      double want;
+      CHECK_OK(asr_vtln_warp_freq(&want, centre0[k], 100, 7500, 20, 8000, 1.1));
+      CHECK_NEAR(centre[k], want, 2e-3 * want / 1000 + 1e-3);   /* centres rounded to asr_real */
+    }
+    free(W);
+  }
+  snprintf(t->msg, sizeof t->msg, "%d warped option sets, naive vs ref worst %.2e", cases, worst);
+}
+
+/* ---- chunk by chunk */
+
+/* Streams x (n) cut at the positions the cutting names and pulled in the given mode, and
+ * returns the frames (calloc'ed, *T of them), or NULL on an error (reported). Cuttings:
+ * 0 one chunk; 1 one sample at a time; 2..5 chunks of 7, 160, 401, 1023 samples; 6
+ * random lengths 0..700 (a zero-length push among them). Pull modes: 0 everything after
+ * each push; 1 one frame at a time after each push; 2 only after the end; 3 a random
+ * number (0..5) after each push. */
+static asr_real *fb_stream_run(const asr_fbank_opts *o, const asr_real *x, int n, int cutting, int mode,
+                               uint64_t seed, int *T, char *why, size_t why_cap) {
+  static const int sizes[4] = {7, 160, 401, 1023};
+  asr_fbank_stream s;
+  asr_rng cut_rng, dither_rng, *dr = NULL;
+  asr_error err;
+  int cap = asr_fbank_num_frames(n, o) + 1, dim = asr_fbank_dim(o), i = 0;
+  asr_real *y = TALLOC(asr_real, (size_t)cap * dim);
+  *T = 0;
+  asr_rng_seed(&cut_rng, seed, 1);
+  if (o->dither > 0) {
+    asr_rng_seed(&dither_rng, seed, 2);
+    dr = &dither_rng;
+  }
+  *why = 0;
+  if (asr_fbank_stream_init(&s, o, dr, NULL, &err) != ASR_OK) {
+    snprintf(why, why_cap, "init: %.200s", err.msg);
+    free(y);
+    return NULL;
+  }
+  for (;;) {
+    int k = n - i, want;
+    if (cutting == 1) k = 1;
+    else if (cutting >= 2 && cutting <= 5) k = sizes[cutting - 2];
+    else if (cutting == 6) k = asr_rng_int(&cut_rng, 701);
+    if (k > n - i) k = n - i;
+    if (asr_fbank_stream_push(&s, x + i, k, &err) != ASR_OK) {
+      snprintf(why, why_cap, "push: %.200s", err.msg);
+      break;
+    }
+    i += k;
+    if (mode == 0) want = cap;
+    else if (mode == 1) want = 1;
+    else if (mode == 3) want = asr_rng_int(&cut_rng, 6);
+    else want = 0;
+    while (want > 0 && asr_fbank_stream_ready(&s) > 0 && *T < cap) {
+      int got = asr_fbank_stream_pull(&s, y + (size_t)*T * dim, mode == 1 ? 1 : want);
+      *T += got;
+      if (mode != 0) break;
+    }
+    if (i >= n) break;
+  }
+  if (!*why && asr_fbank_stream_end(&s, &err) != ASR_OK) snprintf(why, why_cap, "end: %.200s", err.msg);
+  while (asr_fbank_stream_ready(&s) > 0 && *T < cap) *T += asr_fbank_stream_pull(&s, y + (size_t)*T * dim, 1 + (*T % 3));
+  if (!*why && asr_fbank_stream_ready(&s) != 0)
+    snprintf(why, why_cap, "%d frames more than asr_fbank_num_frames", asr_fbank_stream_ready(&s));
+  if (!*why && s.samples != n) snprintf(why, why_cap, "%lld samples counted", (long long)s.samples);
+  asr_fbank_stream_free(&s);
+  if (*why) {
+    free(y);
+    return NULL;
+  }
+  return y;
+}
+
+/* The stream gives asr_fbank's frames bit for bit (memcmp) for every option set below x
+ * every length x every cutting x every pull mode: the reference is the whole-signal
+ * asr_fbank itself (the numbers must be its numbers, not merely close), whose own
+ * correctness is checked against Kaldi above. The option sets cover both snip_edges,
+ * every window, FFT sizes that are and are not powers of two, energy in every position,
+ * raw and windowed energy, magnitude and linear output, no pre-emphasis / DC removal,
+ * shift longer than the window (frames skip samples), 8 kHz, 22.05 kHz (an odd window,
+ * 551 samples), and dither
+ * (the same seed: the draws come in the same order). The lengths reach the edge cases:
+ * empty, shorter than half a window (mirrored several times with snip_edges = 0), one
+ * window +- 1, and 1.3 s. */
+static void t_stream_bit_identical(tctx *t) {
+  enum { NSETS = 12 };
+  asr_fbank_opts sets[NSETS];
+  int lengths[11], nl = 0, k, c, m, runs = 0, bad = 0;
+  char what[200] = "";
+  asr_real *x;
+  asr_rng rng;
+  for (k = 0; k < NSETS; k++) sets[k] = asr_fbank_opts_default();
+  sets[1].snip_edges = 0;
+  sets[2].snip_edges = 0, sets[2].window_type = ASR_WINDOW_HAMMING, sets[2].use_energy = 1;
+  sets[3].window_type = ASR_WINDOW_HANNING, sets[3].use_energy = 1, sets[3].htk_compat = 1, sets[3].raw_energy = 0;
+  sets[4].snip_edges = 0, sets[4].window_type = ASR_WINDOW_RECTANGULAR, sets[4].round_to_power_of_two = 0;
+  sets[5].window_type = ASR_WINDOW_BLACKMAN, sets[5].preemphasis_coefficient = 0, sets[5].remove_dc_offset = 0;
+  sets[6].use_log_fbank = 0, sets[6].use_power = 0, sets[6].num_mel_bins = 40;
+  sets[7].frame_length = 10, sets[7].frame_shift = 15;                          /* shift > window */
+  sets[8].snip_edges = 0, sets[8].frame_length = 10, sets[8].frame_shift = 15, sets[8].use_energy = 1;
+  sets[9].sample_frequency = 8000, sets[9].snip_edges = 0, sets[9].num_mel_bins = 15, sets[9].energy_floor = 0;
+  sets[10].sample_frequency = 22050, sets[10].high_freq = -400;
+  sets[10].snip_edges = 0;                                                    /* L = 551, odd */
+  sets[11].dither = 1, sets[11].snip_edges = 0, sets[11].use_energy = 1;          /* Kaldi's defaults */
+  x = TALLOC(asr_real, 60000);
+  asr_rng_seed(&rng, 77, 0);
+  for (k = 0; k < 60000; k++) x[k] = (asr_real)(3000 * sin(0.031 * k) * sin(0.0007 * k) + 300 * asr_rng_normal(&rng));
+  for (k = 0; k < NSETS && !bad; k++) {
+    const asr_fbank_opts *o = &sets[k];
+    int L = asr_fbank_window_size(o), M = asr_fbank_window_shift(o), li;
+    size_t wb = asr_fbank_workspace_size(o);
+    void *w = talloc_(wb);
+    nl = 0;
+    lengths[nl++] = 0, lengths[nl++] = 1, lengths[nl++] = 7, lengths[nl++] = L / 2 - 1, lengths[nl++] = L - 1;
+    lengths[nl++] = L, lengths[nl++] = L + 1, lengths[nl++] = L + M, lengths[nl++] = 3 * L + 2 * M + 5;
+    lengths[nl++] = (int)(1.3 * o->sample_frequency);
+    for (li = 0; li < nl && !bad; li++) {
+      int n = lengths[li], Tw = asr_fbank_num_frames(n, o), dim = asr_fbank_dim(o);
+      asr_real *whole = TALLOC(asr_real, (size_t)(Tw + 1) * dim);
+      asr_rng dr;
+      asr_error err;
+      asr_rng_seed(&dr, 1000 + (uint64_t)li, 2);
+      CHECK_OK(asr_fbank(whole, x, n, o, &dr, w, wb, &err));
+      for (c = 0; c < 7 && !bad; c++) {
+        if (c == 1 && n > 20000) continue;            /* one sample at a time: the short ones */
+        for (m = 0; m < 4 && !bad; m++) {
+          int Ts;
+          char why[256];
+          asr_real *y = fb_stream_run(o, x, n, c, m, 1000 + (uint64_t)li, &Ts, why, sizeof why);
+          runs++;
+          if (!y || Ts != Tw || (Tw > 0 && memcmp(y, whole, sizeof(asr_real) * (size_t)Tw * dim) != 0)) {
+            snprintf(what, sizeof what, "option set %d, n %d, cutting %d, pull mode %d: %d frames vs %d %.120s", k,
+                     n, c, m, Ts, Tw, y ? "or different bits" : why);
+            bad = 1;
+          }
+          free(y);
+        }
+      }
+      free(whole);
+    }
+    free(w);
+  }
+  free(x);
+  CHECKF(!bad, "%s", what);
+  snprintf(t->msg, sizeof t->msg, "%d runs (%d option sets x 10 lengths x 7 cuttings x 4 pull modes; one sample at a time only up to 20000 samples), memcmp-equal",
+           runs, NSETS);
+}
+
+/* What the stream refuses: subtract_mean (at init), dither without an rng, a chunk with a
+ * NaN (whole, nothing taken), a push after the end, an end twice; and a failed init frees
+ * nothing twice. */
+static void t_stream_refusals(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_fbank_stream s;
+  asr_error err;
+  asr_real x[500];
+  int i;
+  for (i = 0; i < 500; i++) x[i] = (asr_real)(i % 17);
+  o.subtract_mean = 1;
+  CHECK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "subtract_mean"));
+  asr_fbank_stream_free(&s);
+  o.subtract_mean = 0;
+  o.dither = 1;
+  CHECK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err) == ASR_ERR_INVALID_ARG);
+  o.dither = 0;
+  o.num_mel_bins = 2;
+  CHECK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err) == ASR_ERR_RANGE);
+  o.num_mel_bins = 23;
+  CHECK_OK(asr_fbank_stream_init(&s, &o, NULL, NULL, &err));
+  CHECK_OK(asr_fbank_stream_push(&s, x, 450, &err));
+  CHECK(asr_fbank_stream_ready(&s) == 1);
+  x[3] = (asr_real)NAN;
+  CHECK(asr_fbank_stream_push(&s, x, 10, &err) == ASR_ERR_NONFINITE && strstr(err.msg, "sample 453"));
+  CHECK(s.samples == 450 && asr_fbank_stream_ready(&s) == 1);
+  CHECK(asr_fbank_stream_push(&s, x, -1, &err) == ASR_ERR_INVALID_ARG);
+  CHECK_OK(asr_fbank_stream_end(&s, &err));
+  CHECK(asr_fbank_stream_push(&s, x + 4, 10, &err) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_fbank_stream_end(&s, &err) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_fbank_stream_pull(&s, NULL, 5) == 0 && asr_fbank_stream_ready(&s) == 1);
+  asr_fbank_stream_free(&s);
+  asr_fbank_stream_free(&s);                          /* zeroed by the first: safe */
+}
+
 static const test_case TESTS_fbank[] = {
+  {"fbank/vtln_warp_naive_vs_ref", t_vtln_warp_naive_vs_ref},
+  {"fbank/vtln_bad", t_vtln_bad},
+  {"fbank/vtln_fbank", t_vtln_fbank},
   {"fbank/num_frames", t_num_frames},
   {"fbank/short_signal", t_short_signal},
   {"fbank/bad_options", t_bad_options},
@@ -770,5 +1133,7 @@ static const test_case TESTS_fbank[] = {
   {"fbank/htk_fbank2", t_htk2},
   {"fbank/cmvn", t_cmvn},
   {"fbank/specaugment", t_specaugment},
+  {"fbank/stream_bit_identical", t_stream_bit_identical},
+  {"fbank/stream_refusals", t_stream_refusals},
   {0, 0}
 };

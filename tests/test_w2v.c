@@ -743,6 +743,33 @@ static void t_w2v_model_checkpoint_and_bad_input(tctx *t) {
   }
 }
 
+/* A config-only checkpoint claiming the largest wav2vec the config check allows (4096
+ * channels, context layers of 1024 taps: 1.7e10 weights each) is refused by the tensor it
+ * lacks, before anything of that size is allocated (the loader that allocated first asked
+ * for tens of GB here). */
+static void t_w2v_model_load_huge_claim(tctx *t) {
+  asr_w2v_config cfg;
+  asr_w2v_model m;
+  asr_npz_writer w;
+  asr_error err;
+  char path[512], json[2048];
+  int64_t n;
+  int l;
+  CHECK_OK(asr_w2v_config_default(&cfg, "toy-vq-wav2vec-gumbel"));
+  cfg.channels = 4096;
+  for (l = 0; l < cfg.agg_layers; l++) cfg.agg_kernel[l] = 1024;
+  CHECK_OK(asr_w2v_config_check(&cfg, &err));
+  CHECK(asr_w2v_config_to_json(&cfg, json, sizeof json) < (int)sizeof json);
+  n = (int64_t)strlen(json);
+  snprintf(path, sizeof path, "%s/w2v_huge.npz", t->tmpdir);
+  CHECK_OK(asr_npz_writer_open(&w, path, NULL, &err));
+  CHECK_OK(asr_npz_writer_add(&w, "config", ASR_DTYPE_U8, 1, &n, json, &err));
+  CHECK_OK(asr_npz_writer_close(&w, &err));
+  CHECKF(asr_w2v_model_load(&m, path, NULL, &err) == ASR_ERR_FORMAT &&
+         strstr(err.msg, "missing tensor 'feature_extractor.conv_layers.0.0.weight'"), "%s", err.msg);
+  asr_w2v_model_free(&m);                             /* zeroed by the failed load: safe */
+}
+
 static const test_case TESTS_w2v[] = {
   {"w2v/group_norm_gradcheck", t_group_norm_gradcheck},
   {"w2v/group_norm_tiers", t_group_norm_tiers},
@@ -761,5 +788,6 @@ static const test_case TESTS_w2v[] = {
   {"w2v/model_gradcheck", t_w2v_model_gradcheck},
   {"w2v/model_learns", t_w2v_model_learns},
   {"w2v/model_checkpoint_and_bad_input", t_w2v_model_checkpoint_and_bad_input},
+  {"w2v/model_load_huge_claim", t_w2v_model_load_huge_claim},
   {0, 0},
 };

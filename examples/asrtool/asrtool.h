@@ -148,6 +148,7 @@ void bench_joint(struct at_bench *b);
 
 /* training */
 int cmd_model(int argc, char **argv);
+int cmd_average(int argc, char **argv);
 struct at_bench;
 void bench_training(struct at_bench *b);
 

@@ -111,6 +111,9 @@ int cmd_fbank(int argc, char **argv) {
     {"use-power", AT_BOOL, &o.use_power, 0, 0, NULL},
     {"subtract-mean", AT_BOOL, &o.subtract_mean, 0, 0, NULL},
     {"htk-compat", AT_BOOL, &o.htk_compat, 0, 0, NULL},
+    {"vtln-warp", AT_REAL, &o.vtln_warp, -1e12, 1e12, NULL},
+    {"vtln-low", AT_REAL, &o.vtln_low, -1e12, 1e12, NULL},
+    {"vtln-high", AT_REAL, &o.vtln_high, -1e12, 1e12, NULL},
     {"sample-frequency", AT_REAL, &fs, 1e-300, 1e12, NULL},
     {"channel", AT_INT, &channel, -1, 65535, NULL},
     {"seed", AT_INT, &seed, 0, 2147483647, NULL},
@@ -125,6 +128,8 @@ int cmd_fbank(int argc, char **argv) {
                "    --round-to-power-of-two true --snip-edges true --low-freq 20 --high-freq 0\n"
                "    --use-energy false --raw-energy true --energy-floor 1 --use-log-fbank true\n"
                "    --use-power true --subtract-mean false --htk-compat false\n"
+               "    --vtln-warp 1 --vtln-low 100 --vtln-high -500   (Kaldi's VTLN warp of the mel\n"
+               "    triangles' edges; the cut-offs in Hz, --vtln-high <= 0 below Nyquist)\n"
                "    --sample-frequency HZ   (.npy: default 16000; .wav/.ogg: must match the file)\n"
                "  and --channel -1 (mean of the channels) | C, --seed S (dither noise),\n"
                "  --impl naive|ref|simd, --verbose. WAV/Ogg samples are in Kaldi's 16-bit scale.");

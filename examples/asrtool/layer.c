@@ -12,6 +12,7 @@
  * dimension; nothing written). */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
+#include "../outpath.h"
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -427,6 +428,7 @@ static int commit(at_layer_ctx *L) {
   for (i = 0; i < L->nout; i++) {
     asr_error err;
     snprintf(tmp[i], sizeof tmp[i], "%s/.%s.npy.partial", L->outdir, L->out[i].name);
+    op_remove_stale_temps(tmp[i], OP_STALE_AGE);   /* .NAME.npy.partial.tmpXXXXXXXX of a killed run */
     if (asr_npy_write(tmp[i], ASR_DTYPE_REAL, L->out[i].ndim, L->out[i].shape, L->out[i].data,
                       &err) != ASR_OK) {
       for (k = 0; k < i; k++) remove(tmp[k]);

@@ -61,6 +61,7 @@ static const struct {
   {"nt-decode", cmd_nt_decode, "Neural Transducer greedy / beam decoding, block by block"},
   /* training */
   {"model", cmd_model, "a trained recipe model on features: encoder output, log-probabilities, losses"},
+  {"average", cmd_average, "checkpoint averaging: the mean of N recipe models' parameters (ESPnet)"},
   {"gradcheck", cmd_gradcheck, "finite-difference check of a component's backward pass"},
   {"info", cmd_info, "dtype, shape and summary of the arrays in .npy / .npz files"},
   {"bench", cmd_bench, "times naive, ref and fast paths of every component"},
@@ -122,7 +123,8 @@ static const char *g_inputs[64];
 static int g_ninputs = 0;
 
 static int writes_last(const char *cmd) {
-  return strcmp(cmd, "info") && strcmp(cmd, "gradcheck") && strcmp(cmd, "bench");
+  /* average writes its FIRST positional argument (OUT.npz IN1.npz ...): it checks it itself */
+  return strcmp(cmd, "info") && strcmp(cmd, "gradcheck") && strcmp(cmd, "bench") && strcmp(cmd, "average");
 }
 
 static int is_output_opt(const char *name) { return !strcmp(name, "svg") || !strcmp(name, "json"); }
@@ -326,6 +328,7 @@ int at_out_commit(const at_outputs *outs, const char *outdir) {
     const at_output *o = &outs->o[i];
     asr_error err;
     snprintf(tmp[i], sizeof tmp[i], "%s/.%s.partial", outdir, o->name);
+    op_remove_stale_temps(tmp[i], OP_STALE_AGE);   /* .NAME.partial.tmpXXXXXXXX of a killed run */
     if (asr_npy_write(tmp[i], o->dtype, o->ndim, o->shape, o->data, &err) != ASR_OK) {
       for (k = 0; k < i; k++) remove(tmp[k]);
       return at_fail("%s", err.msg);

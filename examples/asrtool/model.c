@@ -12,6 +12,7 @@
  *     lambda) L_att (asr_model_loss) */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
+#include "../outpath.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,4 +166,63 @@ void bench_training(struct at_bench *b) {
   }
   free(c.feats), free(c.am), free(c.av), free(c.work);
   asr_model_free(&c.m);
+}
+
+/* ---- asrtool average OUT.npz IN1.npz IN2.npz ...: checkpoint averaging (asr_model_average,
+ * ESPnet's average_nbest_models). Every input is loaded and checked against the first
+ * (config, tensor names and shapes) before OUT is written; OUT may be none of the inputs. */
+#define AVG_MAX 64
+int cmd_average(int argc, char **argv) {
+  char *pos[AVG_MAX + 1];
+  int npos, r, k, n, loaded = 0, status = 2;
+  asr_model *ms = NULL;
+  const asr_model **ptrs = NULL;
+  asr_error err;
+  r = at_parse(argc, argv, NULL, 0, pos, 2, AVG_MAX + 1, &npos,
+               "average OUT.npz IN1.npz [IN2.npz ...]\n"
+               "  checkpoint averaging (ESPnet's average_nbest_models): OUT holds the element-wise\n"
+               "  mean of the inputs' parameters and BatchNorm running statistics, summed in double\n"
+               "  (asr_model_average). The inputs are build/train checkpoints of one recipe with the\n"
+               "  same sizes (up to 64); anything else exits 2 naming the file. OUT is none of them.");
+  if (r) return r == 1 ? 0 : r;
+  n = npos - 1;
+  if (op_check("asrtool average", pos[0], (const char *const *)(pos + 1), n)) return 2;
+  ms = (asr_model *)calloc((size_t)n, sizeof *ms);
+  ptrs = (const asr_model **)calloc((size_t)n, sizeof *ptrs);
+  if (!ms || !ptrs) {
+    free(ms), free(ptrs);
+    return at_fail("out of memory");
+  }
+  for (k = 0; k < n; k++, loaded++) {
+    if (asr_model_load(&ms[k], pos[k + 1], NULL, &err) != ASR_OK) {
+      at_fail("%s", err.msg);
+      goto done;
+    }
+    ptrs[k] = &ms[k];
+    if (k > 0) {
+      const asr_model *pair[2];
+      pair[0] = &ms[0], pair[1] = &ms[k];
+      if (asr_model_average(NULL, pair, 2, &err) != ASR_OK) {   /* NULL: the checks only */
+        at_fail("%s does not match %s: %s", pos[k + 1], pos[1], err.msg);
+        loaded++;
+        goto done;
+      }
+    }
+  }
+  /* the mean into the first model (each element is read from every model before it is
+   * written), then written atomically */
+  if (asr_model_average(&ms[0], ptrs, n, &err) != ASR_OK) {
+    at_fail("%s", err.msg);
+    goto done;
+  }
+  if (asr_model_save(&ms[0], pos[0], &err) != ASR_OK) {
+    at_fail("%s", err.msg);
+    goto done;
+  }
+  if (at_verbose) printf("%s: the mean of %d checkpoints (%lu parameters)\n", pos[0], n, (unsigned long)ms[0].params.total);
+  status = 0;
+done:
+  for (k = 0; k < loaded && k < n; k++) asr_model_free(&ms[k]);
+  free(ms), free(ptrs);
+  return status;
 }

@@ -287,6 +287,7 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
 
 void ad_utt_free(ad_utt *u) {
   free(u->feats);
+  free(u->wave);
   free(u->tokens);
   free(u->text);
   memset(u, 0, sizeof *u);

@@ -37,6 +37,8 @@ int ad_list_select_speakers(ad_list *list, const char *only, const char *except,
 typedef struct ad_utt {
   asr_real *feats;
   int T;
+  asr_real *wave;           /* the waveform, kept only for waveform-level augmentation */
+  int n, rate;              /* its samples and rate */
   int *tokens;
   int S;
   char *text;

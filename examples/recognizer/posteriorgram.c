@@ -125,8 +125,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: posteriorgram --model MODEL.npz FILE OUT.svg\n");
     return 2;
   }
+  /* also removes OUT.svg.tmpXXXXXXXX of a run killed while writing */
   if (op_check("posteriorgram", argv[4], (const char *const *)argv + 2, 2)) return 2;
-  op_remove_stale_temps(argv[4], 600);   /* OUT.svg.tmpXXXXXXXX of a run killed while writing */
   if (asr_model_load(&m, argv[2], NULL, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
     return 2;

@@ -6,7 +6,8 @@
  * Conformer encoder + CTC), rnnt (the same encoder + icefall's stateless prediction
  * network and joiner, RNN-T loss), ctc-attention (the same encoder + a CTC branch and
  * ESPnet's Transformer decoder, the hybrid loss with ctc_weight 0.3), las (the same
- * encoder + the LAS speller, attention loss only).
+ * encoder + the LAS speller, attention loss only), rnnt-las (the two-pass model of
+ * [Sainath19]: rnnt's head and las's speller on one encoder, 0.5 L_rnnt + 0.5 L_las).
  *
  * DIR holds transcripts.tsv (path<TAB>text) or Free Spoken Digit Dataset recordings
  * ({digit}_{speaker}_{take}.wav; takes 10-49 train, 5-9 are the dev set, 0-4 are left
@@ -23,7 +24,15 @@
  * padded frames; each epoch visits the batches in a new random order; SpecAugment on
  * every batch (two frequency masks of up to n_mels/8 bins, two time masks of up to 20
  * frames and 20% of the utterance, no warp: --freq-masks, --freq-width, --time-masks,
- * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off); Adam with linear warm-up and decay; gradient norm clipped at 5. Every
+ * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off);
+ * --vtlp D: vocal tract length perturbation [Jaitly13], the features of every training
+ * utterance computed anew at every step with a VTLN warp factor drawn uniformly from
+ * [1 - D, 1 + D] (asr_model_features_warped); --noise-snr LO,HI: white Gaussian noise added
+ * to every training utterance's waveform at an SNR drawn uniformly from [LO, HI] dB, anew at
+ * every step (asr_add_noise, [Hannun14ds]); Adam with linear warm-up and decay; gradient norm clipped at 5.
+ * --mwer-steps N (rnnt-las only) then fine-tunes the speller for N more steps with MWER
+ * (asr_model_mwer_step: the first pass's 4-best, mle_weight 0.01, no SpecAugment) with a
+ * fresh Adam at a constant lr/10, the encoder and the first pass left as they are. Every
  * --eval-every steps the dev set is decoded (greedy) and its character error rate
  * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
  * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
@@ -45,7 +54,7 @@ static void on_sigint(int sig) {
 
 typedef struct opts {
   const char *recipe, *data, *out, *dev, *speakers, *exclude_speakers;
-  long steps;
+  long steps, mwer_steps;
   unsigned long seed;
   int splice_min, splice_max;
   int batch_frames, eval_every, warmup, quiet, speed_perturb;
@@ -53,17 +62,26 @@ typedef struct opts {
   /* SpecAugment [Park19]: m_F, F (-1: n_mels/8), m_T, T, p, W; off with --no-specaug */
   asr_specaug_opts sa;
   int no_specaug, sa_given;
+  double vtlp;              /* D: warp factors drawn from [1 - D, 1 + D]; 0 = off */
+  int noise;                /* --noise-snr given: white noise at an SNR in [snr_lo, snr_hi] dB */
+  double snr_lo, snr_hi;
 } opts;
+
+/* Waveform-level augmentation needs each training utterance's waveform at every step. */
+static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise; }
+static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las --data DIR --out MODEL.npz\n"
-          "             [--steps N] [--seed S]\n"
+          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las|rnnt-las --data DIR --out MODEL.npz\n"
+          "             [--steps N] [--seed S] [--mwer-steps N (rnnt-las)]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer 2e-3)] [--warmup N] [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
           "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
-          "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n");
+          "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n"
+          "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
+          "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n");
   return 2;
 }
 
@@ -114,6 +132,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--speakers")) o->speakers = val;
     else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
     else if (!strcmp(a, "--steps")) { if (ad_parse_long("train", "steps", val, 1, 100000000, &v)) return 2; o->steps = v; }
+    else if (!strcmp(a, "--mwer-steps")) { if (ad_parse_long("train", "mwer-steps", val, 0, 100000000, &v)) return 2; o->mwer_steps = v; }
     else if (!strcmp(a, "--seed")) { if (ad_parse_long("train", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (unsigned long)v; }
     else if (!strcmp(a, "--batch-frames")) { if (ad_parse_long("train", "batch-frames", val, 100, 10000000, &v)) return 2; o->batch_frames = (int)v; }
     else if (!strcmp(a, "--eval-every")) { if (ad_parse_long("train", "eval-every", val, 0, 100000000, &v)) return 2; o->eval_every = (int)v; }
@@ -123,6 +142,16 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--time-masks")) { if (ad_parse_long("train", "time-masks", val, 0, 20, &v)) return 2; o->sa.num_time_masks = (int)v; o->sa_given = 1; }
     else if (!strcmp(a, "--time-width")) { if (ad_parse_long("train", "time-width", val, 0, 100000, &v)) return 2; o->sa.time_mask_param = (int)v; o->sa_given = 1; }
     else if (!strcmp(a, "--time-warp")) { if (ad_parse_long("train", "time-warp", val, 0, 1000, &v)) return 2; o->sa.time_warp = (int)v; o->sa_given = 1; }
+    else if (!strcmp(a, "--noise-snr")) {
+      int used = 0;
+      if (sscanf(val, "%lf,%lf%n", &o->snr_lo, &o->snr_hi, &used) != 2 || val[used] || !(o->snr_lo >= -20) ||
+          !(o->snr_hi <= 100) || !(o->snr_lo <= o->snr_hi)) {
+        fprintf(stderr, "train: --noise-snr: '%s' is not LO,HI in dB with -20 <= LO <= HI <= 100\n", val);
+        return 2;
+      }
+      o->noise = 1;
+    }
+    else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--pad")) {
       char *end;
@@ -188,6 +217,12 @@ static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, 
   int ids[1024];
   memset(u, 0, sizeof *u);
   if (ad_features(m, wave, n, rate, what, &u->feats, &u->T)) return 2;
+  if (g_keep_wave) {
+    u->wave = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n ? n : 1));
+    if (!u->wave) return 2;
+    memcpy(u->wave, wave, sizeof(asr_real) * (size_t)n);
+    u->n = n, u->rate = rate;
+  }
   u->S = asr_text_encode(text, ids, 1024, &err);
   if (u->S < 0) {
     fprintf(stderr, "%s: %s\n", what, err.msg);
@@ -354,6 +389,80 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
     s->count++;
   }
   return 0;
+}
+
+/* ---- waveform-level augmentation: the features of a training utterance drawn anew
+ * (additive white noise at an SNR uniform on [LO, HI] dB, asr_add_noise [Hannun14ds]; then
+ * VTLP [Jaitly13]: a warp factor alpha uniform on [1 - D, 1 + D] for the fbank's VTLN
+ * warp). The frames are those of the stored features (neither changes a length). */
+typedef struct augbuf {
+  void *work;
+  size_t wbytes;
+  asr_real *wave;
+  size_t wcap;
+} augbuf;
+
+static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, asr_rng *rng, augbuf *ab,
+                            asr_real *f) {
+  asr_error err;
+  double alpha = 1.0;
+  size_t need = asr_model_features_workspace_size(m, u->n, u->rate);
+  const asr_real *wave = u->wave;
+  if (need > ab->wbytes) {
+    void *q = realloc(ab->work, need);
+    if (!q) {
+      fprintf(stderr, "train: out of memory\n");
+      return 2;
+    }
+    ab->work = q, ab->wbytes = need;
+  }
+  if (o->noise) {
+    double snr = o->snr_lo + (o->snr_hi - o->snr_lo) * asr_rng_uniform(rng);   /* SNR ~ U[LO, HI] dB */
+    asr_result r;
+    if ((size_t)u->n > ab->wcap) {
+      asr_real *q = (asr_real *)realloc(ab->wave, sizeof(asr_real) * (size_t)u->n);
+      if (!q) {
+        fprintf(stderr, "train: out of memory\n");
+        return 2;
+      }
+      ab->wave = q, ab->wcap = (size_t)u->n;
+    }
+    r = asr_add_noise(ab->wave, u->wave, u->n, NULL, 0, snr, rng);
+    if (r != ASR_OK) {
+      fprintf(stderr, "train: \"%s\": noise at %.1f dB: %s\n", u->text, snr,
+              r == ASR_ERR_RANGE ? "the recording is silent (no SNR is defined)" : asr_result_string(r));
+      return 2;
+    }
+    wave = ab->wave;
+  }
+  if (o->vtlp > 0) alpha = 1.0 - o->vtlp + 2.0 * o->vtlp * asr_rng_uniform(rng);   /* alpha ~ U[1-D, 1+D] */
+  if (asr_model_num_frames(m, u->n, u->rate) != u->T ||
+      asr_model_features_warped(m, f, wave, u->n, u->rate, alpha, ab->work, ab->wbytes, &err) != ASR_OK) {
+    fprintf(stderr, "train: \"%s\": features with warp %g: %s\n", u->text, alpha, err.msg);
+    return 2;
+  }
+  return 0;
+}
+
+/* Refuses, before training, a --vtlp whose extreme warps the recipe's fbank cannot take. */
+static int check_augment(const asr_model *m, const opts *o) {
+  int k, n = m->cfg.sample_rate / 10, rc = 0;
+  asr_real *x = (asr_real *)calloc((size_t)n, sizeof(asr_real)), *f;
+  size_t wb = asr_model_features_workspace_size(m, n, m->cfg.sample_rate);
+  void *w = malloc(wb ? wb : 1);
+  f = (asr_real *)malloc(sizeof(asr_real) * (size_t)(asr_model_num_frames(m, n, m->cfg.sample_rate) + 1) *
+                         (size_t)m->cfg.n_mels);
+  if (!x || !w || !f) rc = 2;
+  for (k = 0; k < 2 && !rc && o->vtlp > 0; k++) {
+    asr_error err;
+    double alpha = k ? 1 + o->vtlp : 1 - o->vtlp;
+    if (asr_model_features_warped(m, f, x, n, m->cfg.sample_rate, alpha, w, wb, &err) != ASR_OK) {
+      fprintf(stderr, "train: --vtlp %g: warp factor %g: %s\n", o->vtlp, alpha, err.msg);
+      rc = 2;
+    }
+  }
+  free(x), free(w), free(f);
+  return rc;
 }
 
 static int fsdd_train(const ad_item *it) { return it->take >= 10; }
@@ -543,12 +652,13 @@ int main(int argc, char **argv) {
   size_t ebytes = 0;
   void *ework = NULL;
   asr_real *adam_m = NULL, *adam_v = NULL;
-  double *curve_x = NULL, *curve_y = NULL, *dev_x = NULL, *dev_y = NULL, t0, loss_avg = 0;
+  double *curve_x = NULL, *curve_y = NULL, *dev_x = NULL, *dev_y = NULL, t0, t1, loss_avg = 0;
   int n_dev = 0, status = 2;
   asr_specaug_opts sa;
   asr_adam_opts adam;
   char path[4096];
   splicer sd;
+  augbuf ab;
 
   /* every exit after the model exists goes through `done`, which frees what was made */
   memset(&list, 0, sizeof list);
@@ -558,6 +668,7 @@ int main(int argc, char **argv) {
   memset(&sp, 0, sizeof sp);
   memset(&sd, 0, sizeof sd);
   memset(&lb, 0, sizeof lb);
+  memset(&ab, 0, sizeof ab);
 
   if (parse_args(argc, argv, &o)) return 2;
   {
@@ -576,6 +687,10 @@ int main(int argc, char **argv) {
   /* Adam's peak learning rate: 3e-3 for ContextNet, 2e-3 for the Conformer recipes
    * (their attention is less forgiving; 2e-3 is what the measured figures used) */
   if (o.lr < 0) o.lr = cfg.encoder == ASR_ENCODER_CONFORMER ? 2e-3 : 3e-3;
+  if (o.mwer_steps > 0 && cfg.head != ASR_HEAD_RNNT_LAS) {
+    fprintf(stderr, "train: --mwer-steps fine-tunes a second pass: recipe rnnt-las, not %s\n", o.recipe);
+    return 2;
+  }
   cfg.pad_ms = (int)lround(o.pad * 1000);         /* --pad: the model's front end pads (asr_model_features) */
   if (o.sa.freq_mask_param < 0) o.sa.freq_mask_param = cfg.n_mels / 8;
   if (o.sa.freq_mask_param > cfg.n_mels) {
@@ -589,6 +704,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   tty = ad_is_tty() && !o.quiet;
+  if (check_augment(&m, &o)) goto done;
 
   /* ---- data */
   if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
@@ -598,10 +714,12 @@ int main(int argc, char **argv) {
   {
     int fsdd = list.items[0].take >= 0;
     int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
+    g_keep_wave = augments_wave(&o);             /* training utterances only, not the dev set */
     if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
                            splicer_draw(&sp, &rng, &train)
                      : load_plain(&m, &list, keep_train, &train))
       goto done;
+    g_keep_wave = 0;
     if (o.dev) {
       if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
           load_plain(&m, &devlist, NULL, &dev))
@@ -685,8 +803,12 @@ int main(int argc, char **argv) {
     asr_result r;
     if (pos == lb.nb) {                          /* a new epoch: new utterances when spliced, a new order */
       if (epoch++ && o.splice_min) {
+        int drawn;
         uset_free(&train);
-        if (splicer_draw(&sp, &rng, &train)) goto done;
+        g_keep_wave = augments_wave(&o);
+        drawn = splicer_draw(&sp, &rng, &train);
+        g_keep_wave = 0;
+        if (drawn) goto done;
         drop_short(&m, &train, "training", 0);
         if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
       }
@@ -704,7 +826,11 @@ int main(int argc, char **argv) {
     for (n = 0; n < N; n++) {
       const ad_utt *u = &train.u[lb.order[bt->first + n]];
       asr_real *f = lb.feats + (size_t)n * T * D;
-      memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * D);
+      if (augments_wave(&o)) {
+        if (augment_features(&m, &o, u, &rng, &ab, f)) goto done;
+      } else {
+        memcpy(f, u->feats, sizeof(asr_real) * (size_t)u->T * D);
+      }
       if (!o.no_specaug && asr_specaugment(f, u->T, D, &sa, &rng, lb.swork, lb.swbytes) != ASR_OK) {
         fprintf(stderr, "train: step %ld: SpecAugment failed\n", step);
         goto done;
@@ -759,6 +885,49 @@ int main(int argc, char **argv) {
   step--;
   if (g_stop) printf("%sinterrupted at step %ld: saving the model\n", tty ? "\n" : "", step);
   else if (tty) printf("\n");
+  if (o.mwer_steps > 0 && !g_stop) {
+    /* MWER fine-tuning of the speller [Prabhavalkar18]: a fresh Adam at lr/10, constant;
+     * the batches in order, without SpecAugment (the n-best of the clean features) */
+    long ms;
+    double mloss = 0, gnorm;
+    memset(adam_m, 0, sizeof(asr_real) * m.params.total);
+    memset(adam_v, 0, sizeof(asr_real) * m.params.total);
+    asr_adam_opts_init(&adam, o.lr / 10);
+    t1 = ad_now();
+    for (ms = 1; ms <= o.mwer_steps && !g_stop; ms++) {
+      const batch *bt = &lb.batches[(ms - 1) % lb.nb];
+      int n, N = bt->count, T = bt->T, S = bt->S, D = m.cfg.n_mels;
+      asr_real *gp = m.params.grad;
+      size_t gsize = m.params.total;
+      double l;
+      memset(lb.feats, 0, sizeof(asr_real) * (size_t)N * T * D);
+      memset(lb.targets, 0, sizeof(int) * (size_t)N * (S ? S : 1));
+      for (n = 0; n < N; n++) {
+        const ad_utt *u = &train.u[lb.order[bt->first + n]];
+        memcpy(lb.feats + (size_t)n * T * D, u->feats, sizeof(asr_real) * (size_t)u->T * D);
+        lb.lengths[n] = u->T;
+        memcpy(lb.targets + (size_t)n * S, u->tokens, sizeof(int) * (size_t)u->S);
+        lb.tlens[n] = u->S;
+      }
+      asr_params_zero_grad(&m.params);
+      if (asr_model_mwer_step(&m, &l, lb.feats, lb.lengths, lb.targets, lb.tlens, N, T, S, 4, 0.01, &err) != ASR_OK) {
+        fprintf(stderr, "train: MWER step %ld: %s\n", ms, err.msg);
+        goto done;
+      }
+      if (asr_clip_grad_norm(&gp, &gsize, 1, 5.0, 2.0, &gnorm) != ASR_OK) {
+        fprintf(stderr, "train: MWER step %ld: the gradient is not finite (loss %g)\n", ms, l);
+        goto done;
+      }
+      asr_adam_step(m.params.data, adam_m, adam_v, NULL, m.params.grad, m.params.total, &adam, ms);
+      mloss = ms == 1 ? l : 0.95 * mloss + 0.05 * l;
+      if (!o.quiet && (ms % 50 == 0 || ms == 1)) {
+        printf("MWER step %ld/%ld loss %.4f %.1f s\n", ms, o.mwer_steps, mloss, ad_now() - t1);
+        fflush(stdout);
+      }
+    }
+    printf("MWER fine-tuning: %ld steps, loss %.4f (running mean), %.1f s\n", ms - 1, mloss, ad_now() - t1);
+    if (dev.count) printf("dev CER after MWER %.2f%% (%d utterances)\n", evaluate(&m, &dev, &ework, &ebytes) * 100, dev.count);
+  }
   if (dev.count && (n_dev == 0 || dev_x[n_dev - 1] != (double)step)) {
     double cer = evaluate(&m, &dev, &ework, &ebytes);
     dev_x[n_dev] = (double)step;
@@ -772,12 +941,14 @@ int main(int argc, char **argv) {
   replace_ext(path, sizeof path, o.out, ".svg");
   ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC    ? "training loss (CTC, per utterance) and dev CER (%)"
                : m.cfg.head == ASR_HEAD_RNNT ? "training loss (RNN-T, per utterance) and dev CER (%)"
+               : m.cfg.head == ASR_HEAD_RNNT_LAS ? "training loss (0.5 RNN-T + 0.5 LAS, per utterance) and dev CER (%)"
                                              : "training loss (hybrid CTC/attention, per utterance) and dev CER (%)",
                "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   status = 0;
 done:
+  free(ab.work), free(ab.wave);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
   splicer_free(&sp);

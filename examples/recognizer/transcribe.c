@@ -12,7 +12,11 @@
  * section 7.4 (beam 1 by default): --ctc-weight W is its lambda (default: the model's
  * ctc_weight; 0 for las, which has no CTC branch), --penalty P ESPnet's per-token bonus,
  * --rescore N replaces it by attention rescoring of the CTC prefix beam search's N best
- * (asr_model_decode_with). --align adds a
+ * (asr_model_decode_with). The two-pass recipe rnnt-las ([Sainath19]) decodes with the
+ * RNN-T beam search (--beam, default 4 there) and rescores its --rescore N best (default:
+ * the beam) with its LAS speller: w ln P_rnnt + (1 - w) ln P_las + P |y| with
+ * --first-pass-weight w (default 0: the speller's score alone) and --penalty P;
+ * --rescore 0 keeps the first pass's answer (accepted by every recipe). --align adds a
  * third column with each word's start and end time in seconds (word@start-end), from
  * the tokens' frames (CTC: their runs in the best or the Viterbi path; RNN-T: the frames
  * that emit them in the Viterbi alignment on the transducer lattice).
@@ -56,7 +60,8 @@ static int usage(void) {
                   "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] --data DIR\n"
                   "                  [--takes A-B] [--speakers A,B,... | --exclude-speakers A,B,...]\n"
                   "       either, with [--lexicon WORDS.txt] [--lm LM.arpa [--lm-weight W]] [--word-bonus B]\n"
-                  "  attention recipes (ctc-attention, las): [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n");
+                  "  attention recipes (ctc-attention, las): [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n"
+                  "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P] [--rescore N (0: first pass)]\n");
   return 2;
 }
 
@@ -296,8 +301,8 @@ int main(int argc, char **argv) {
   wdec wd;
   double pad = -1, chunk = 30;
   int beam = 0, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
-  double ctc_weight = -1, penalty = 0;
-  int rescore = 0, att_opts = 0;
+  double ctc_weight = -1, penalty = 0, first_weight = -1;
+  int rescore = -1, att_opts = 0, twopass_opts = 0;
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
   asr_model_decode_opts dopts;
@@ -345,28 +350,28 @@ int main(int argc, char **argv) {
         fprintf(stderr, "transcribe: --pad: '%s' is not a number of seconds in [0, 1]\n", argv[i]);
         return 2;
       }
-    } else if ((!strcmp(argv[i], "--ctc-weight") || !strcmp(argv[i], "--penalty")) && i + 1 < argc) {
+    } else if ((!strcmp(argv[i], "--ctc-weight") || !strcmp(argv[i], "--penalty") ||
+                !strcmp(argv[i], "--first-pass-weight")) && i + 1 < argc) {
       const char *name = argv[i];
       char *end;
       double v = strtod(argv[++i], &end);
-      int is_w = !strcmp(name, "--ctc-weight");
+      int is_w = strcmp(name, "--penalty") != 0;
       if (end == argv[i] || *end || !(is_w ? v >= 0 && v <= 1 : fabs(v) <= 1000)) {
         fprintf(stderr, "transcribe: %s: '%s' is not a number in %s\n", name, argv[i],
                 is_w ? "[0, 1]" : "[-1000, 1000]");
         return 2;
       }
-      if (is_w) ctc_weight = v;
-      else penalty = v;
-      att_opts = 1;
+      if (!strcmp(name, "--ctc-weight")) ctc_weight = v, att_opts = 1;
+      else if (is_w) first_weight = v, twopass_opts = 1;
+      else penalty = v, att_opts = twopass_opts = 1;
     } else if (!strcmp(argv[i], "--rescore") && i + 1 < argc) {
       char *end;
       long b = strtol(argv[++i], &end, 10);
-      if (*end || end == argv[i] || b < 1 || b > 1000) {
-        fprintf(stderr, "transcribe: --rescore: '%s' is not an integer in [1, 1000]\n", argv[i]);
+      if (*end || end == argv[i] || b < 0 || b > 1000) {
+        fprintf(stderr, "transcribe: --rescore: '%s' is not an integer in [0, 1000]\n", argv[i]);
         return 2;
       }
       rescore = (int)b;
-      att_opts = 1;
     } else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
       char *end;
       chunk = strtod(argv[++i], &end);
@@ -404,15 +409,24 @@ int main(int argc, char **argv) {
     status = 2;
     goto done;
   }
-  if (beam == 0) beam = lexicon_path || lm_path ? 16 : 1;
+  if (beam == 0) beam = lexicon_path || lm_path ? 16 : m.cfg.head == ASR_HEAD_RNNT_LAS ? 4 : 1;
   wd.lex = &lex, wd.lm = lm_path ? &lm : NULL, wd.lm_weight = lm_weight, wd.word_bonus = word_bonus;
   if (lexicon_path || lm_path) chunk = 0;        /* words: the whole file (see wdec) */
   {
     /* the attention options: only for an attention head; lambda > 0 and rescoring need its CTC branch */
     int att = m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS;
-    if (att_opts && !att) {
-      fprintf(stderr, "transcribe: --ctc-weight, --penalty and --rescore are for the attention recipes (ctc-attention, "
-                      "las); %s is %s\n", model_path, m.cfg.recipe);
+    int twopass = m.cfg.head == ASR_HEAD_RNNT_LAS;
+    if (rescore > 0 && !att && !twopass) att_opts = 1;
+    if (ctc_weight >= 0 && twopass) {
+      fprintf(stderr, "transcribe: %s (%s) has no CTC branch: its second pass's weight is --first-pass-weight\n",
+              model_path, m.cfg.recipe);
+      status = 2;
+      goto done;
+    }
+    if ((att_opts && !att && !twopass) || (twopass_opts && !twopass && first_weight >= 0)) {
+      fprintf(stderr, "transcribe: --ctc-weight, --penalty and --rescore N > 0 are for the attention recipes "
+                      "(ctc-attention, las), --first-pass-weight, --penalty and --rescore for rnnt-las; %s is %s\n",
+              model_path, m.cfg.recipe);
       status = 2;
       goto done;
     }
@@ -424,8 +438,9 @@ int main(int argc, char **argv) {
     }
     dopts = asr_model_decode_opts_default(&m, beam);
     if (ctc_weight >= 0) dopts.ctc_weight = ctc_weight;
+    if (first_weight >= 0) dopts.ctc_weight = first_weight;   /* rnnt-las: the first pass's weight */
     dopts.penalty = penalty;
-    dopts.rescore = rescore;
+    if (rescore >= 0 && (att || twopass)) dopts.rescore = rescore;   /* default: 0; rnnt-las the beam */
   }
   if (pad >= 0) m.cfg.pad_ms = (int)lround(pad * 1000);
   pad = m.cfg.pad_ms / 1000.0;

@@ -243,6 +243,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "units: cannot create %s (%s)\n", out, strerror(errno));
     goto done;
   }
+  {                                   /* temporaries a killed run left (examples/outpath.h) */
+    static const char *const names[3] = {"units.svg", "units.tsv", "usage.tsv"};
+    for (i = 0; i < 3; i++) {
+      snprintf(path, sizeof path, "%s/%s", out, names[i]);
+      op_remove_stale_temps(path, OP_STALE_AGE);
+    }
+  }
   if (item) {                                   /* the picture first: it is what can fail */
     snprintf(path, sizeof path, "%s/units.svg", out);
     idx = all;

@@ -168,6 +168,97 @@ def test_mel_banks_match():
     return f"max |diff| {np.abs(got - want).max():.2e}"
 
 
+def _vtln_opts(k):
+    """Option set k of the VTLN comparison: four rates, cut-offs, band edges, bin counts."""
+    fs = [16000, 8000, 22050, 44100, 16000, 16000][k]
+    o = {"sample_frequency": fs, "window_type": WINDOWS[k % 5],
+         "num_mel_bins": [23, 15, 40, 80, 40, 30][k],
+         "low_freq": [20.0, 0.0, 60.0, 20.0, 100.0, 20.0][k],
+         "high_freq": [0.0, -200.0, 0.0, 8000.0, -400.0, 0.0][k],
+         "vtln_low": [100.0, 200.0, 300.0, 100.0, 400.0, 150.0][k],
+         "vtln_high": [-500.0, 3400.0, -1000.0, 7000.0, -800.0, 6500.0][k],
+         "use_energy": k % 2 == 1, "use_log_fbank": k != 5, "use_power": k != 4}
+    return o
+
+
+def test_vtln_warp():
+    """The VTLN warp in the fbank (Kaldi's MelBanks::VtlnWarpFreq, vtln_warp/vtln_low/
+    vtln_high): 6 warp factors (0.8 .. 1.2, VTLP's usual range) x 6 option sets (4 rates,
+    absolute and Nyquist-relative cut-offs, band edges, 15-80 bins, energy, magnitude,
+    linear) against torchaudio.compliance.kaldi.fbank(vtln_warp=...), same measure and
+    bound (1e-4) as test_random_options; and a warp of 1.1 is far from the unwarped bank
+    (so the comparison sees the warp)."""
+    d = tmpdir()
+    rng = np.random.default_rng(16)
+    worst, cases, moved = 0.0, 0, 0.0
+    for k in range(6):
+        o0 = _vtln_opts(k)
+        x = _signal(rng, int(0.4 * o0["sample_frequency"]), o0["sample_frequency"], k % 2)
+        src = save(d, f"x{k}.npy", x)
+        for w in [0.8, 0.9, 0.95, 1.05, 1.1, 1.2]:
+            o = dict(o0, vtln_warp=w)
+            out = os.path.join(d, f"y{k}-{w}.npy")
+            asrtool("fbank", *_args(o), src, out)
+            want = _torch_fbank(x, o)
+            worst = max(worst, _compare(np.load(out), want, o))
+            if w == 1.1 and o["use_log_fbank"]:
+                moved = max(moved, float(np.abs(want - _torch_fbank(x, o0)).max()))
+            cases += 1
+    assert moved > 0.1, f"the warp changes the fbank by only {moved}"
+    return f"{cases} cases, max err {worst:.2e} (warp 1.1 moves log-mels by up to {moved:.2f})"
+
+
+def test_vtln_mel_banks():
+    """The warped triangles themselves, against torchaudio's get_mel_banks (float64). With a
+    rectangular 512-sample frame, no pre-emphasis and no DC removal, frame k holding
+    cos(2 pi k j / 512) has power only in FFT bin k (256^2, or 512^2 for k = 0), so the
+    linear fbank of frame k is column k of the mel matrix times that power: the whole
+    (bins, 256) matrix comes out of one asrtool call, for 5 warps x 3 option sets. Bound
+    1e-6 (one float32 rounding of each weight is 6e-8)."""
+    d = tmpdir()
+    N = 512
+    j = np.arange(N)
+    x = np.concatenate([np.cos(2 * np.pi * k * j / N) for k in range(N // 2)]).astype(np.float32)
+    src = save(d, "x.npy", x)
+    worst, cases = 0.0, 0
+    power = np.full(N // 2, (N / 2) ** 2)
+    power[0] = N ** 2
+    for fs, bins, lo, hi, vlo, vhi in [(16000, 40, 20.0, 0.0, 100.0, -500.0),
+                                       (8000, 23, 0.0, -200.0, 200.0, 3000.0),
+                                       (16000, 80, 60.0, 7600.0, 300.0, 7000.0)]:
+        for w in [0.8, 0.9, 1.0, 1.1, 1.2]:
+            ms = N / fs * 1000
+            o = {"sample_frequency": fs, "frame_length": ms, "frame_shift": ms, "window_type": "rectangular",
+                 "preemphasis_coefficient": 0.0, "remove_dc_offset": False, "use_log_fbank": False,
+                 "num_mel_bins": bins, "low_freq": lo, "high_freq": hi, "vtln_low": vlo, "vtln_high": vhi,
+                 "vtln_warp": w}
+            out = os.path.join(d, f"y{fs}-{bins}-{w}.npy")
+            asrtool("fbank", *_args(o), src, out)
+            got = np.load(out).astype(np.float64).T / power        # (bins, 256)
+            banks, _ = kaldi.get_mel_banks(bins, N, float(fs), lo, hi, vlo, vhi, w)
+            want = banks.double().numpy()
+            assert got.shape == want.shape, (got.shape, want.shape)
+            err = float(np.abs(got - want).max())
+            assert err <= 1e-6, f"warp {w}, {fs} Hz, {bins} bins: max |diff| {err:.3g}"
+            worst = max(worst, err)
+            cases += 1
+    return f"{cases} matrices, max |diff| {worst:.2e}"
+
+
+def test_vtln_bad_options():
+    """A warp factor or cut-off out of range: exit 2, one line, no output file."""
+    d = tmpdir()
+    src = save(d, "x.npy", np.zeros(4000, dtype=np.float32))
+    for args in [["--vtln-warp", "0"], ["--vtln-warp", "-1"], ["--vtln-warp", "80"],
+                 ["--vtln-warp", "1.1", "--vtln-low", "10"], ["--vtln-warp", "0.9", "--vtln-high", "9000"],
+                 ["--vtln-warp", "0.9", "--vtln-low", "7600"], ["--vtln-warp", "nan"]]:
+        out = os.path.join(d, "y.npy")
+        proc = asrtool("fbank", *args, src, out, expect=2)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, f"{args}: {proc.stderr!r}"
+        assert not os.path.exists(out), f"{args}: wrote {out}"
+
+
 def test_short_signal_gives_zero_frames():
     """Kaldi: a signal shorter than one frame gives a (0, bins) matrix; torchaudio raises."""
     d = tmpdir()

@@ -19,6 +19,10 @@ The modules follow the definitions the recipes name:
   las             the same encoder and espnet2's RNNDecoder: ESPnet's LSTM Decoder with AttLoc
                   (test_las.py), its attention list named att_list; the loss the attention
                   term alone (ctc_weight 0: no ctc module)
+  rnnt-las        [Sainath19]'s two-pass model: rnnt's modules (encoder, decoder, joiner) and
+                  the las recipe's RNNDecoder as las_decoder (vocabulary + <sos>/<eos>); the
+                  loss rnnt_weight * L_rnnt (float64 NumPy, as rnnt) + (1 - rnnt_weight) *
+                  torch's cross-entropy summed over ys_out (= -ln P_las(y, <eos>|x))
 Each utterance goes through torch alone (no padding), which is what asr.h's masking
 makes a padded batch item equal to.
 """
@@ -183,6 +187,25 @@ class HybridModel(nn.Module):
         return lam * ctc + (1 - lam) * att, lp
 
 
+class TwoPassModel(Transducer):
+    """rnnt-las: the Transducer and a LAS speller over the same encoder output."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.las_decoder = RNNDecoder(dict(cfg, vocab=cfg["vocab"] + 1))
+        self.cfg = cfg
+
+    def loss(self, enc, y):
+        """one utterance: enc (T, D), y (U,) -> lambda L_rnnt + (1 - lambda) L_las"""
+        V1, lam = self.cfg["vocab"] + 1, self.cfg["rnnt_weight"]
+        z = self.joiner(enc, self.decoder(torch.from_numpy(y.astype(np.int64))))
+        rnnt = _np_rnnt(z.numpy(), y, enc.size(0), len(y), 0)[0]
+        ys_in, ys_out = add_sos_eos([y.astype(np.int64)], V1 - 1, V1 - 1, -1)
+        logits = self.las_decoder(enc[None], [enc.size(0)], torch.from_numpy(ys_in))[0]
+        las = F.cross_entropy(logits.reshape(-1, V1), torch.from_numpy(ys_out).reshape(-1), reduction="sum").item()
+        return lam * rnnt + (1 - lam) * las
+
+
 def load_checkpoint(path):
     z = np.load(path)
     cfg = json.loads(bytes(z["config"]).decode())
@@ -204,7 +227,8 @@ def _case(recipe):
     d, model = _train(recipe)
     cfg, state = load_checkpoint(model)
     assert cfg["recipe"] == recipe, cfg
-    net = {"rnnt": Transducer, "ctc": CtcModel}.get(cfg["head"], HybridModel)(cfg).double().eval()
+    net = {"rnnt": Transducer, "ctc": CtcModel, "rnnt-las": TwoPassModel}.get(cfg["head"], HybridModel)(cfg)
+    net = net.double().eval()
     missing, unexpected = net.load_state_dict(state, strict=False)
     # torch's BatchNorm also counts batches; the checkpoint has no use for that counter
     assert all(k.endswith("num_batches_tracked") for k in missing), missing
@@ -232,6 +256,9 @@ def _case(recipe):
                 enc = net.encoder(x)[0]
                 z = net.joiner(enc, net.decoder(torch.from_numpy(y.astype(np.int64))))
                 want_loss = _np_rnnt(z.numpy(), y, enc.size(0), len(y), 0)[0]
+            elif cfg["head"] == "rnnt-las":
+                enc = net.encoder(x)[0]
+                want_loss = net.loss(enc, y)
             elif cfg["head"] in ("transformer", "las"):
                 enc = net.encoder(x)[0]
                 want_loss, lp = net.loss(enc, y)
@@ -276,6 +303,40 @@ def test_las_checkpoint_in_pytorch():
     return _case("las")
 
 
+def test_rnnt_las_checkpoint_in_pytorch():
+    return _case("rnnt-las")
+
+
+def test_rnnt_las_mwer_steps():
+    """build/train --mwer-steps N (rnnt-las): after the same 3 training steps, 2 MWER steps
+    change the speller (las_decoder.*) and nothing else, byte for byte (the encoder, the
+    prediction network, the joiner and the BatchNorm statistics); other recipes and bad
+    values are refused with one line and exit 2."""
+    d = tmpdir()
+    data = os.path.join(ROOT, "data", "toy", "train")
+
+    def train(out, *extra, expect=0, recipe="rnnt-las"):
+        proc = subprocess.run([os.path.join(BUILD, "train"), "--recipe", recipe, "--data", data, "--out",
+                               os.path.join(d, out), "--steps", "3", "--eval-every", "0", *extra],
+                              capture_output=True, text=True)
+        assert proc.returncode == expect, (extra, proc.returncode, proc.stderr)
+        return proc
+
+    train("plain.npz", "--quiet")
+    out = train("mwer.npz", "--mwer-steps", "2").stdout
+    assert "MWER fine-tuning: 2 steps" in out, out
+    a, b = np.load(os.path.join(d, "plain.npz")), np.load(os.path.join(d, "mwer.npz"))
+    assert sorted(a.files) == sorted(b.files)
+    changed = [k for k in a.files if not np.array_equal(a[k], b[k])]
+    assert changed and all(k.startswith("las_decoder.") for k in changed), changed
+    for extra, recipe, say in ((["--mwer-steps", "2"], "rnnt", "rnnt-las"), (["--mwer-steps", "-1"], "rnnt-las",
+                                                                                "mwer-steps")):
+        proc = train("bad.npz", *extra, expect=2, recipe=recipe)
+        assert proc.stderr.count("\n") == 1 and say in proc.stderr, proc.stderr
+        assert not os.path.exists(os.path.join(d, "bad.npz"))
+    return f"{len(changed)} speller tensors changed, the other {len(a.files) - len(changed)} members identical"
+
+
 def test_bad_model_file_is_refused():
     d = tmpdir()
     path = save(d, "not_a_model.npy", np.zeros(3))
@@ -306,7 +367,9 @@ def test_attention_recipes_transcribe():
     """build/transcribe on the attention recipes (3 training steps: not accurate, only the
     plumbing): the joint search with --ctc-weight, --penalty, --beam, attention rescoring
     (--rescore) and --align give one line per file with word timings inside the audio;
-    the options are refused, one line and exit 2, where they do not apply."""
+    the options are refused, one line and exit 2, where they do not apply. The two-pass
+    recipe rnnt-las the same way: its beam n-best rescored by the speller (--rescore,
+    --first-pass-weight, --penalty), --rescore 0 (the first pass; accepted by every recipe)."""
     clips = [os.path.join(ROOT, "data", "toy", "test", f"000{i}.ogg") for i in range(3)]
     tr = os.path.join(BUILD, "transcribe")
 
@@ -318,10 +381,14 @@ def test_attention_recipes_transcribe():
     _, ca = _train("ctc-attention")
     _, las = _train("las")
     _, ctc = _train("ctc-conformer", steps=1)
+    _, tp = _train("rnnt-las")
     runs = 0
     for model, variants in ((ca, (["--ctc-weight", "0.5", "--beam", "3", "--align"], ["--rescore", "4", "--align"],
                                   ["--ctc-weight", "1", "--penalty", "0.5"], ["--ctc-weight", "0"])),
-                            (las, (["--beam", "3", "--align"], ["--penalty", "1"]))):
+                            (las, (["--beam", "3", "--align"], ["--penalty", "1"])),
+                            (tp, (["--align"], ["--rescore", "2", "--first-pass-weight", "0.5", "--penalty", "0.2"],
+                                  ["--rescore", "0", "--beam", "1"])),
+                            (ctc, (["--rescore", "0"],))):
         for v in variants:
             out = run(model, *v).stdout.splitlines()
             assert len(out) == len(clips), (v, out)
@@ -334,7 +401,11 @@ def test_attention_recipes_transcribe():
             runs += 1
     for model, opts, say in ((las, ["--ctc-weight", "0.3"], "no CTC branch"), (las, ["--rescore", "2"], "no CTC branch"),
                              (ctc, ["--ctc-weight", "0.3"], "attention recipes"),
-                             (ca, ["--ctc-weight", "1.5"], "[0, 1]"), (ca, ["--rescore", "0"], "[1, 1000]")):
+                             (ca, ["--ctc-weight", "1.5"], "[0, 1]"), (ca, ["--rescore", "-1"], "[0, 1000]"),
+                             (tp, ["--ctc-weight", "0.3"], "--first-pass-weight"),
+                             (tp, ["--first-pass-weight", "2"], "[0, 1]"),
+                             (ca, ["--first-pass-weight", "0.5"], "rnnt-las"),
+                             (ctc, ["--rescore", "2"], "attention recipes")):
         proc = run(model, *opts, expect=2)
         assert proc.stderr.count("\n") == 1 and say in proc.stderr and not proc.stdout, (opts, proc.stderr)
-    return f"{runs} option sets on 3 clips; 5 refusals"
+    return f"{runs} option sets on 3 clips; 9 refusals"
