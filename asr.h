@@ -29016,7 +29016,7 @@ ASRDEF asr_result asr_model_mwer_step(asr_model *m, double *loss, const asr_real
     asr_real *encr, *logits, *logp_tok, *dlogits, *lpv, *errs, *grad, *jbias;
     double *lnp;
     char *texts, *hyp_ptr[101];
-    const char *cptr[101];
+    const char *cptr[101] = {NULL};   /* the texts: hypotheses 0..nh-1, then the reference */
     asr_las_speller_saved sv;
     void *sw, *w;
     size_t swb, wb, wi;
