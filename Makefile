@@ -260,7 +260,7 @@ bench: $(EXAMPLES) $(B)/bench_blas $(B)/asrtool-omp | $(B)/.deps-torch
 
 # ---- fuzz ------------------------------------------------------------------------
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := wav ogg npy npz
+FUZZ_TARGETS := wav ogg npy npz model
 fuzz: | $(B)/.deps-stb
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

@@ -30497,30 +30497,37 @@ ASRDEF asr_result asr_model_save(const asr_model *m, const char *path, asr_error
  * of reading the file, not of allocating what it claims: what is allocated is bounded by
  * the tensors actually present. asr__model_check_config caps every size first
  * (docs/training.md, "Checkpoints"). */
-ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err) {
+/* The model of a checkpoint's members z (read from `path`, which names it in messages);
+ * tests/fuzz/fuzz_model.c calls it on archives parsed from memory. */
+ASR__PRIVATE asr_result asr__model_load_npz(asr_model *m, const asr_npz *z, const char *path, void *user,
+                                            asr_error *err) {
   char *json = NULL;
   asr_model_config cfg;
   asr_params *stores[2];
-  asr_npz z;
   asr_result r;
   memset(m, 0, sizeof *m);
-  r = asr_npz_read(path, &z, user, err);
-  if (r != ASR_OK) return r;
   /* the config first, to know what to declare */
-  r = asr__npz_config_of(&z, path, &json, user, err);
+  r = asr__npz_config_of(z, path, &json, user, err);
   if (r == ASR_OK && (r = asr_model_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
   ASR_FREE(json, user);
   if (r == ASR_OK && (r = asr__model_declare(m, &cfg, user, err)) != ASR_OK) asr__fail_path(err, r, path);
-  if (r != ASR_OK) {
-    asr_npz_free(&z, user);
-    return r;
-  }
+  if (r != ASR_OK) return r;
   stores[0] = &m->params;
   stores[1] = &m->buffers;
-  r = asr__checkpoint_check(&z, stores, path, err);   /* before any tensor's memory */
+  r = asr__checkpoint_check(z, stores, path, err);    /* before any tensor's memory */
   if (r == ASR_OK) r = asr__model_alloc(m, err);
-  if (r == ASR_OK) asr__checkpoint_fill(&z, stores);
+  if (r == ASR_OK) asr__checkpoint_fill(z, stores);
   else asr_model_free(m);
+  return r;
+}
+
+ASRDEF asr_result asr_model_load(asr_model *m, const char *path, void *user, asr_error *err) {
+  asr_npz z;
+  asr_result r;
+  memset(m, 0, sizeof *m);
+  r = asr_npz_read(path, &z, user, err);             /* read once: checked, then copied */
+  if (r != ASR_OK) return r;
+  r = asr__model_load_npz(m, &z, path, user, err);
   asr_npz_free(&z, user);
   return r;
 }
@@ -31231,23 +31238,31 @@ ASRDEF asr_result asr_w2v_model_save(const asr_w2v_model *m, const char *path, a
   return asr_checkpoint_save(path, &m->params, NULL, json, err);
 }
 
-ASRDEF asr_result asr_w2v_model_load(asr_w2v_model *m, const char *path, void *user, asr_error *err) {
+/* The wav2vec model of a checkpoint's members z (tests/fuzz/fuzz_model.c calls it too). */
+ASR__PRIVATE asr_result asr__w2v_load_npz(asr_w2v_model *m, const asr_npz *z, const char *path, void *user,
+                                          asr_error *err) {
   char *json = NULL;
   asr_w2v_config cfg;
   asr_params *stores[2];
+  asr_result r = asr__npz_config_of(z, path, &json, user, err);
+  memset(m, 0, sizeof *m);
+  if (r == ASR_OK && (r = asr_w2v_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
+  ASR_FREE(json, user);
+  if (r == ASR_OK) r = asr__w2v_build(m, &cfg, z, path, user, err);   /* checks before allocating */
+  if (r == ASR_OK) {
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    asr__checkpoint_fill(z, stores);
+  }
+  return r;
+}
+
+ASRDEF asr_result asr_w2v_model_load(asr_w2v_model *m, const char *path, void *user, asr_error *err) {
   asr_npz z;
   asr_result r = asr_npz_read(path, &z, user, err);   /* read once: checked, then copied */
   memset(m, 0, sizeof *m);
   if (r != ASR_OK) return r;
-  r = asr__npz_config_of(&z, path, &json, user, err);
-  if (r == ASR_OK && (r = asr_w2v_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
-  ASR_FREE(json, user);
-  if (r == ASR_OK) r = asr__w2v_build(m, &cfg, &z, path, user, err);   /* checks before allocating */
-  if (r == ASR_OK) {
-    stores[0] = &m->params;
-    stores[1] = NULL;
-    asr__checkpoint_fill(&z, stores);
-  }
+  r = asr__w2v_load_npz(m, &z, path, user, err);
   asr_npz_free(&z, user);
   return r;
 }

@@ -1,6 +1,8 @@
 /* tests/fuzz/make_seeds.c DIR - writes the seed corpora of the fuzzers, made by asr.h itself:
  * DIR/wav: every WAV format (plain and extensible, 1-3 channels, a LIST chunk, odd sizes);
- * DIR/npy: every dtype and a few shapes; DIR/npz: small archives. (The Ogg seeds are the
+ * DIR/npy: every dtype and a few shapes; DIR/npz: small archives; DIR/model: a checkpoint
+ * of every recipe at the smallest sizes and of each wav2vec recipe, and a config alone
+ * (asr_model_save, asr_w2v_model_save). (The Ogg seeds are the
  * project's own data/demo.ogg, cut to a few sizes by tests/fuzz/run.sh.) */
 #define ASR_IMPLEMENTATION
 #include "../../asr.h"
@@ -82,5 +84,40 @@ int main(int argc, char **argv) {
   if (asr_npz_writer_close(&w, NULL) != ASR_OK) return 1;
   snprintf(dir, sizeof dir, "%s/npz/empty.npz", argv[1]);
   if (asr_npz_writer_open(&w, dir, NULL, NULL) != ASR_OK || asr_npz_writer_close(&w, NULL) != ASR_OK) return 1;
+  /* model checkpoints: every recipe, shrunk so that each file is a few KB */
+  for (i = 0; asr_model_recipe_name(i); i++) {
+    asr_model_config c;
+    asr_model m;
+    asr_rng rng;
+    asr_model_config_default(&c, asr_model_recipe_name(i));
+    c.n_mels = 10, c.channels = 8, c.blocks = 1, c.layers = 1, c.kernel = 3, c.heads = 2, c.ff_dim = 8;
+    c.pred_dim = 4, c.joint_dim = 4, c.dec_layers = 1, c.dec_units = 4, c.att_dim = 4, c.aconv_chans = 2;
+    c.aconv_filts = 1;
+    asr_rng_seed(&rng, (uint64_t)i, 0);
+    snprintf(dir, sizeof dir, "%s/model/%s.npz", argv[1], c.recipe);
+    if (asr_model_create(&m, &c, &rng, NULL, NULL) != ASR_OK || asr_model_save(&m, dir, NULL) != ASR_OK) return 1;
+    asr_model_free(&m);
+  }
+  {
+    static const char *const w2v[3] = {"toy-wav2vec", "toy-vq-wav2vec-gumbel", "toy-vq-wav2vec-kmeans"};
+    for (i = 0; i < 3; i++) {
+      asr_w2v_config c;
+      asr_w2v_model m;
+      asr_rng rng;
+      asr_w2v_config_default(&c, w2v[i]);
+      c.channels = 4, c.agg_layers = 1, c.vq_groups = 2, c.vq_vars = 4;
+      asr_rng_seed(&rng, (uint64_t)i, 0);
+      snprintf(dir, sizeof dir, "%s/model/%s.npz", argv[1], w2v[i]);
+      if (asr_w2v_model_create(&m, &c, &rng, NULL, NULL) != ASR_OK || asr_w2v_model_save(&m, dir, NULL) != ASR_OK)
+        return 1;
+      asr_w2v_model_free(&m);
+    }
+  }
+  snprintf(dir, sizeof dir, "%s/model/config-only.npz", argv[1]);
+  shape[0] = (int64_t)strlen("{\"recipe\": \"ctc-contextnet\", \"channels\": 1712}");
+  if (asr_npz_writer_open(&w, dir, NULL, NULL) != ASR_OK ||
+      asr_npz_writer_add(&w, "config", ASR_DTYPE_U8, 1, shape, "{\"recipe\": \"ctc-contextnet\", \"channels\": 1712}",
+                         NULL) != ASR_OK || asr_npz_writer_close(&w, NULL) != ASR_OK)
+    return 1;
   return 0;
 }

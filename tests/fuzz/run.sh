@@ -2,7 +2,7 @@
 # tests/fuzz/run.sh SECONDS TARGET... - builds the libFuzzer targets (clang, with
 # AddressSanitizer and UndefinedBehaviorSanitizer) and runs each for SECONDS seconds.
 #
-#   targets: wav ogg npy npz    (tests/fuzz/fuzz_<target>.c)
+#   targets: wav ogg npy npz model   (tests/fuzz/fuzz_<target>.c)
 #   seeds:   made fresh by tests/fuzz/make_seeds.c (asr.h's own writers); the Ogg seeds
 #            are the project's data/demo.ogg cut to a few lengths
 #   corpus:  build/fuzz/corpus/<target>/ (kept between runs, so coverage accumulates)
@@ -13,7 +13,7 @@
 set -u
 secs=${1:-30}
 shift
-[ $# -gt 0 ] || set -- wav ogg npy npz
+[ $# -gt 0 ] || set -- wav ogg npy npz model
 CLANG=${CLANG:-clang}
 if ! command -v "$CLANG" >/dev/null 2>&1; then
   echo "fuzz: clang is needed (Debian: apt-get install clang libclang-rt-dev)"; exit 2
@@ -23,7 +23,7 @@ mkdir -p "$B/findings" "$B/logs"
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 # seeds
-rm -rf "$B/seeds" && mkdir -p "$B/seeds/wav" "$B/seeds/npy" "$B/seeds/npz" "$B/seeds/ogg"
+rm -rf "$B/seeds" && mkdir -p "$B/seeds/wav" "$B/seeds/npy" "$B/seeds/npz" "$B/seeds/ogg" "$B/seeds/model"
 cc -O1 -std=c99 -o "$B/make_seeds" tests/fuzz/make_seeds.c -lm || exit 2
 "$B/make_seeds" "$B/seeds" || { echo "fuzz: make_seeds failed"; exit 2; }
 if [ -f data/demo.ogg ]; then
@@ -54,6 +54,7 @@ for t in "$@"; do
   maxlen=4096
   [ "$t" = ogg ] && maxlen=$ogg_max
   [ "$t" = npz ] && maxlen=8192
+  [ "$t" = model ] && maxlen=65536
   log="$B/logs/$t.log"
   "$B/fuzz_$t" -max_total_time="$secs" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$B/findings/$t-" "$B/corpus/$t" "$B/seeds/$t" >"$log" 2>&1
