@@ -21,6 +21,7 @@
 #   TRAIN_ARGS="" (extra options for every build/train, e.g. "--vtlp 0.1" or "--noise-snr
 #   10,30": the augmentation levers of docs/training.md), EVAL_TAG="" (a suffix for the
 #   loso models and logs, so runs with other TRAIN_ARGS do not overwrite each other),
+#   EVAL_SEED=1 (the --seed of every build/train),
 #   EVAL_WORDS=1: the loso folds of CTC recipes are also transcribed with the ten digit
 #   words as the lexicon and a bigram model of the training speakers' transcripts
 #   (build/asrtool ngram-train; docs/lexicon_lm.md), --lm-weight 0.5, beam 16. E.g.
@@ -36,6 +37,7 @@ FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 EVAL_TAG=${EVAL_TAG:-}
+SEED=${EVAL_SEED:-1}
 EVAL_WORDS=${EVAL_WORDS:-0}
 mkdir -p "$OUT"
 
@@ -57,7 +59,7 @@ confusions() {
 seen() {
   recipe=$1
   echo "== $recipe on the toy corpus ($STEPS steps)"
-  build/train --recipe $recipe --data data/toy/train --out "$OUT/$recipe-toy.npz" --steps "$STEPS" --seed 1 $TRAIN_ARGS \
+  build/train --recipe $recipe --data data/toy/train --out "$OUT/$recipe-toy.npz" --steps "$STEPS" --seed "$SEED" $TRAIN_ARGS \
     --eval-every 500 --quiet > "$OUT/$recipe-toy.log"
   tail -n 3 "$OUT/$recipe-toy.log"
   build/transcribe --model "$OUT/$recipe-toy.npz" $TRANSCRIBE_ARGS --data data/toy/test > "$OUT/$recipe-toy.hyp" \
@@ -65,7 +67,7 @@ seen() {
   echo "   toy test: $(cat "$OUT/$recipe-toy.score")"
   if [ -d "$FSDD" ]; then
     echo "== $recipe on FSDD, --splice 1-5 --pad 0.1 ($STEPS steps)"
-    build/train --recipe $recipe --data "$FSDD" --splice 1-5 --pad 0.1 --out "$OUT/$recipe-fsdd.npz" --steps "$STEPS" --seed 1 $TRAIN_ARGS \
+    build/train --recipe $recipe --data "$FSDD" --splice 1-5 --pad 0.1 --out "$OUT/$recipe-fsdd.npz" --steps "$STEPS" --seed "$SEED" $TRAIN_ARGS \
       --eval-every 500 --quiet > "$OUT/$recipe-fsdd.log"
     tail -n 3 "$OUT/$recipe-fsdd.log"
     build/transcribe --model "$OUT/$recipe-fsdd.npz" --pad 0.1 $TRANSCRIBE_ARGS --data "$FSDD" --takes 0-4 \
@@ -89,7 +91,7 @@ loso() {
     name="$recipe-loso-$spk${EVAL_TAG:+-$EVAL_TAG}"
     echo "== $recipe, leave out $spk: train on the others (--splice 1-5 --pad 0.1 $TRAIN_ARGS, $STEPS steps)"
     build/train --recipe $recipe --data "$FSDD" --exclude-speakers "$spk" --splice 1-5 --pad 0.1 $TRAIN_ARGS \
-      --out "$OUT/$name.npz" --steps "$STEPS" --seed 1 --eval-every 500 --quiet > "$OUT/$name.log"
+      --out "$OUT/$name.npz" --steps "$STEPS" --seed "$SEED" --eval-every 500 --quiet > "$OUT/$name.log"
     tail -n 2 "$OUT/$name.log"
     build/transcribe --model "$OUT/$name.npz" --pad 0.1 $TRANSCRIBE_ARGS --data "$FSDD" --speakers "$spk" \
       > "$OUT/$name.hyp" 2> "$OUT/$name.score"
