@@ -49,8 +49,9 @@
  *                          prefix score and joint beam search (7.4), the CTC and
  *                          attention heads of section 9 (refused: ASR_ERR_UNSUPPORTED)
  *                          and the CTC checkers. Everything else builds and links.
- *   ASR_ASSIGNMENT_RNNT    the same for the RNN-T assignment: section 6, the rnnt head
- *                          of section 9 and asr_check_rnnt. The two may be combined.
+ *   ASR_ASSIGNMENT_RNNT    the same for the RNN-T assignment: section 6, the rnnt and
+ *                          rnnt-las heads of section 9 (and MWER) and asr_check_rnnt.
+ *                          The two may be combined.
  *
  * CONVENTIONS
  *   - Arrays are row-major, last index fastest; each pointer's comment gives its shape,
