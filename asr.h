@@ -130,9 +130,10 @@
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
  *   4.2  asr_contextnet_block_{forward,backward}    N R F  pieces
  *   4.3  asr_rel_shift                              N R -  (no unsuffixed name)
- *   4.3  asr_rel_mhsa_{forward,backward}            N R F  gemm
+ *   4.3  asr_rel_mhsa_forward                       N R F  pieces
+ *   4.3  asr_rel_mhsa_backward                      N R F  gemm
  *   4.3  asr_conv2d_{forward,backward}              N R F  gemm
- *   4.3  asr_conv2d_subsampling_{forward,backward}  N R F  gemm
+ *   4.3  asr_conv2d_subsampling_{forward,backward}  N R F  pieces
  *   4.3  asr_conformer_ff_{forward,backward}        N R F  pieces
  *   4.3  asr_conformer_conv_{forward,backward}      N R F  pieces
  *   4.3  asr_conformer_block_{forward,backward}     N R F  pieces
@@ -149,8 +150,10 @@
  *   6.2  asr_rnnt_loss_logprobs                     N R F  ref
  *   7.1  asr_las_speller_forward                    N R F  own+avx2
  *   7.1  asr_las_speller_backward                   N R F  own
- *   7.2  asr_mha_{forward,backward}                 N R F  gemm
- *   7.2  asr_tdec_{forward,backward}                N R F  gemm
+ *   7.2  asr_mha_forward                            N R F  pieces
+ *   7.2  asr_mha_backward                           N R F  gemm
+ *   7.2  asr_tdec_forward                           N R F  pieces
+ *   7.2  asr_tdec_backward                          N R F  gemm
  *   7.4  asr_ctc_prefix_score                       N R F  scalar
  *   7.5  asr_mwer_loss                              N R F  ref
  *   7.6  asr_nt_{forward,backward}                  N R F  gemm
@@ -10631,6 +10634,58 @@ ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const a
   asr_swish_backward(dx, dy, x, n);
 }
 
+/* ---- softmax of a tier (the attention rows of 4.3 and 7.2): the fast tier's float AVX2
+ * kernel, else asr_softmax (double exponentials). asr__softmax_avx2: m = max_i x_i, then
+ * e_i = e^(x_i - m) by asr__exp_avx2 (a few ulp), s = sum_i e_i in float, y_i = e_i / s;
+ * masked loads and stores for the last n mod 8. Relative error against asr_softmax: a few
+ * 1e-7 per element (the float sum of n terms adds n ulp at most); in place allowed. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__softmax_avx2(float *y, const float *x, size_t n) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256 mv = _mm256_set1_ps(-INFINITY), sv = _mm256_setzero_ps(), inv;
+  float m, t[8], sum;
+  size_t i;
+  int k;
+  for (i = 0; i < n; i += 8) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i < 8 ? n - i : 8)), lane);
+    __m256 xv = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(x + i, mask),
+                                 _mm256_castsi256_ps(mask));
+    mv = _mm256_max_ps(mv, xv);
+  }
+  _mm256_storeu_ps(t, mv);
+  for (m = t[0], k = 1; k < 8; k++) m = t[k] > m ? t[k] : m;
+  if (!(m > -INFINITY && m < INFINITY)) {           /* all -inf, +inf or NaN: the double code */
+    asr_softmax(y, x, (int)n);
+    return;
+  }
+  mv = _mm256_set1_ps(m);
+  for (i = 0; i < n; i += 8) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i < 8 ? n - i : 8)), lane);
+    __m256 e = _mm256_and_ps(asr__exp_avx2(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), mv)),
+                             _mm256_castsi256_ps(mask));
+    _mm256_maskstore_ps(y + i, mask, e);
+    sv = _mm256_add_ps(sv, e);
+  }
+  _mm256_storeu_ps(t, sv);
+  for (sum = 0, k = 0; k < 8; k++) sum += t[k];
+  inv = _mm256_set1_ps(1.0f / sum);
+  for (i = 0; i < n; i += 8) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i < 8 ? n - i : 8)), lane);
+    _mm256_maskstore_ps(y + i, mask, _mm256_mul_ps(_mm256_maskload_ps(y + i, mask), inv));
+  }
+}
+#endif
+ASR__PRIVATE void asr__softmax_tier(asr__tier tier, asr_real *y, const asr_real *x, int n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST && n > 0) {
+    asr__softmax_avx2(y, x, (size_t)n);
+    return;
+  }
+#endif
+  (void)tier;
+  asr_softmax(y, x, n);
+}
+
 /* ---- GLU: x viewed as (outer, 2C, inner); a = first C channels, b = the last C */
 ASRDEF asr_result asr_glu_forward(asr_real *y, const asr_real *x, int outer, int C, int inner) {
   int o, c, i;
@@ -12871,14 +12926,17 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *   asr_rel_shift_backward                -> the index map's transpose (one tier: a scatter-add)
  *   asr_rel_mhsa_*_naive                  -> asr__rel_mhsa_naive(_backward), [Dai19] Sec. 3.3
  *                                            terms (a)-(d), every index a loop          sec. 4
- *   asr_rel_mhsa_*_ref, asr_rel_mhsa_*    -> asr__rel_mhsa_batch(_backward) on asr_gemm_ref /
+ *   asr_rel_mhsa_forward{_ref,}           -> asr__rel_mhsa_batch on asr_gemm_ref / asr_gemm,
+ *                                            the fast tier's softmax rows on
+ *                                            asr__softmax_avx2                 [fast: pieces]
+ *   asr_rel_mhsa_backward{_ref,}          -> asr__rel_mhsa_batch_backward on asr_gemm_ref /
  *                                            asr_gemm (the fast tier's only SIMD)  [fast: gemm]
  *   asr_conv2d_*_naive                    -> asr__conv2d_item_naive(_backward)         sec. 1
  *   asr_conv2d_{forward,backward}{_ref,}  -> asr__conv2d_item(_backward): im2col + GEMM
  *                                                                           [fast: gemm]
  *   asr_conv2d_subsampling_*{_naive,_ref,} -> asr__sub_item(_backward) with the conv2d and
  *                                            linear of that tier, [Gulati20] Fig. 1     sec. 1
- *                                                                           [fast: gemm]
+ *                                            (relu' by asr__relu_select)  [fast: pieces]
  *   asr_conformer_ff_*_naive              -> asr__conf_ff_naive(_backward), asr__linear_naive
  *                                            [Gulati20] Sec. 2.3                        sec. 5
  *   asr_conformer_ff_*_ref, asr_conformer_ff_* -> asr__conf_ff_linear(_backward) on
@@ -13313,7 +13371,7 @@ ASR__PRIVATE void asr__rel_mhsa_batch(asr__tier tier, asr_real *y, const asr_rel
           asr_real bd = asr_rel_shift_index(type, T, i, j, &rr, &cc) ? bdr[(size_t)rr * P + cc] : 0;
           row[j] = (asr_real)((ac[(size_t)i * T + j] + bd) * scale);
         }
-        asr_softmax(row, row, len);
+        asr__softmax_tier(tier, row, row, len);
       }
       /* ctx_h = attn v_h over the valid block */
       asr__gemm_of_tier(tier, 0, 0, len, dk, len, 1, at, T, vb + h * dk, D, 0, cb + h * dk, D);
@@ -13676,7 +13734,7 @@ ASR__PRIVATE asr_result asr__sub_item(asr__tier tier, asr_real *yb, asr_real *h1
   /* h1 = relu(conv.0(x)): x (T,F) is one input channel */
   r = asr__conv2d_forward(tier, h1, xb, p->conv0_w, p->conv0_b, &len, 1, 1, T, F, D, 3, 2, cw, cwb);
   if (r) return r;
-  for (k = 0; k < n1; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
+  asr__relu_select(h1, h1, n1);                   /* relu, the same select */
   /* h2 = relu(conv.2(h1)), then laid out as z[t][d F2 + f] for the linear */
   r = asr__conv2d_forward(tier, h2, h1, p->conv2_w, p->conv2_b, &L1, 1, D, T1, F1, D, 3, 2, cw, cwb);
   if (r) return r;
@@ -21530,11 +21588,13 @@ ASRDEF size_t asr_las_speller_greedy_workspace_size(const asr_las_speller_config
  *   asr_abs_pos_encoding                   -> asr__tdec_pe               [Vaswani17] sec. 3.5
  *   asr_mha_forward_naive, _backward_naive -> asr__mha_fwd_naive, asr__mha_bwd_naive
  *                                             eq. (1), sec. 3.2.2, every index one loop
- *   asr_mha_forward_ref, _backward_ref     -> asr__mha_fwd, asr__mha_bwd: GEMMs per item
- *   asr_mha_forward, asr_mha_backward         and head (asr_gemm_ref / asr_gemm)  [fast: gemm]
+ *   asr_mha_forward_ref, asr_mha_forward   -> asr__mha_fwd: GEMMs per item and head
+ *                                             (asr_gemm_ref / asr_gemm; the fast tier's
+ *                                             softmax asr__softmax_avx2)    [fast: pieces]
+ *   asr_mha_backward_ref, asr_mha_backward -> asr__mha_bwd: the same GEMMs  [fast: gemm]
  *   asr_tdec_forward(_naive, _ref)         -> asr__tdec_fwd -> asr__tdec_layer_fwd (one
  *                                             DecoderLayer), pieces by tier: asr__mha_fwd,
- *                                             asr__tdec_affine, the 4.1 layer norm  [fast: gemm]
+ *                                             asr__tdec_affine, the 4.1 layer norm [fast: pieces]
  *   asr_tdec_backward(_naive, _ref)        -> asr__tdec_bwd -> asr__tdec_layer_bwd  [fast: gemm]
  *   asr_tdec_source_init, asr_tdec_step,   -> asr__tdec_step_math (one position, cached
  *   asr_tdec_greedy                           keys and values)
@@ -21848,7 +21908,7 @@ ASR__PRIVATE void asr__mha_fwd(asr__tier tier, asr_real *y, int accumulate, cons
       for (i = 0; i < Tq; i++) {                  /* softmax over the allowed keys, 0 past them */
         int lim = asr__mha_limit(n, i, Tk, key_lengths, causal);
         asr_real *row = at + (size_t)i * Tk;
-        if (lim > 0) asr_softmax(row, row, lim);
+        if (lim > 0) asr__softmax_tier(tier, row, row, lim);
         if (lim < Tk) memset(row + lim, 0, sizeof(asr_real) * (size_t)(Tk - lim));
       }
       gemm(0, 0, Tq, dk, Tk, 1, at, Tk, vh, D, 0, ch, D);

@@ -103,6 +103,45 @@ static void t_softmax(tctx *t) {
   CHECK(max_abs_diff(x, ly, 4) == 0);
 }
 
+/* The fast tier's softmax rows (asr__softmax_tier, the attention of 4.3 and 7.2) against
+ * asr_softmax (double exponentials) on odd lengths with masked tails, unaligned rows,
+ * -inf entries, rows spanning 80 nats, and in place. Bound per element, relative:
+ * 4 ulp (exp a few ulp, the float sum and the division one each) plus the rounding of the
+ * float difference x_i - max, at most |x_i - max| 2^-24 absolute in the exponent. */
+static void t_softmax_fast(tctx *t) {
+#if defined(ASR_TEST_SEPARATE_IMPL)
+  SKIP("a private kernel: the separate-implementation build sees only the public API");
+#else
+  static const int lens[] = {1, 2, 7, 8, 9, 15, 17, 33, 64, 65, 147, 300};
+  asr_rng rng;
+  double worst = 0;
+  size_t li;
+  int i;
+  asr_rng_seed(&rng, 31, 0);
+  for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+    int n = lens[li];
+    asr_real *xb = TALLOC(asr_real, (size_t)n + 1), *x = xb + 1, *y = TALLOC(asr_real, n);
+    asr_real *f = TALLOC(asr_real, (size_t)n + 1);
+    fill_uniform(&rng, x, (size_t)n, -40, 40);
+    if (n > 3) x[n / 2] = -INFINITY;
+    double mx = -INFINITY;
+    asr_softmax(y, x, n);
+    asr__softmax_tier(ASR__TIER_FAST, f + 1, x, n);       /* unaligned in and out */
+    for (i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (i = 0; i < n; i++) {
+      double r = fabs((double)f[1 + i] - y[i]) / (y[i] > 0 ? (double)y[i] : 1.0);
+      double bound = 4 * 1.2e-7 + (mx - x[i]) * 5.9604644775390625e-8;   /* 2^-24 */
+      if (y[i] == 0) CHECKF(f[1 + i] == 0, "n %d: element %d is %g, not 0", n, i, (double)f[1 + i]);
+      else if (r / bound > worst) worst = r / bound;
+    }
+    asr__softmax_tier(ASR__TIER_FAST, x, x, n);            /* in place gives the same */
+    CHECKF(max_abs_diff(x, f + 1, (size_t)n) == 0, "n %d: in place differs", n);
+  }
+  CHECKF(worst <= 1, "an element's error is %.2f times its bound", worst);
+  snprintf(t->msg, sizeof t->msg, "worst error %.2f of its bound against asr_softmax (12 lengths, 1..300)", worst);
+#endif
+}
+
 /* Gradient check of softmax and log_softmax backward, objective sum_i w_i y_i. */
 typedef struct sm_ctx {
   asr_real *x, *w;
@@ -960,6 +999,7 @@ static const test_case TESTS_core[] = {
   {"core/rng_moments", t_rng_moments},
   {"core/logsumexp", t_logsumexp},
   {"core/softmax", t_softmax},
+  {"core/softmax_fast_rows", t_softmax_fast},
   {"core/softmax_gradcheck", t_softmax_gradcheck},
   {"core/gradcheck_catches_errors", t_gradcheck_catches_errors},
   {"core/gemm_naive_ref_fast", t_gemm},
