@@ -6499,6 +6499,20 @@ ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t 
 ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, int ldb, int k0, int kc,
                                    int j0, int nr) {
   int k, jj;
+  if (!trans_b && nr == ASR__GEMM_NR) {         /* a whole panel: NR floats a row, in registers */
+    for (k = 0; k < kc; k++) {
+      const float *src = B + (size_t)(k0 + k) * ldb + j0;
+      float *dst = bpack + (size_t)k * ASR__GEMM_NR;
+#if defined(ASR_SIMD_AVX512)
+      _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
+      _mm512_storeu_ps(dst + 16, _mm512_loadu_ps(src + 16));
+#else
+      _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+      _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+#endif
+    }
+    return;
+  }
   if (!trans_b) {
     for (k = 0; k < kc; k++) {
       const float *src = B + (size_t)(k0 + k) * ldb + j0;
