@@ -425,7 +425,7 @@ int main(int argc, char **argv) {
     }
     if ((att_opts && !att && !twopass) || (twopass_opts && !twopass && first_weight >= 0)) {
       fprintf(stderr, "transcribe: --ctc-weight, --penalty and --rescore N > 0 are for the attention recipes "
-                      "(ctc-attention, las), --first-pass-weight, --penalty and --rescore for rnnt-las; %s is %s\n",
+                      "(ctc-attention, las, las-pblstm), --first-pass-weight, --penalty and --rescore for rnnt-las; %s is %s\n",
               model_path, m.cfg.recipe);
       status = 2;
       goto done;
