@@ -23,6 +23,11 @@ The modules follow the definitions the recipes name:
                   the las recipe's RNNDecoder as las_decoder (vocabulary + <sos>/<eos>); the
                   loss rnnt_weight * L_rnnt (float64 NumPy, as rnnt) + (1 - rnnt_weight) *
                   torch's cross-entropy summed over ys_out (= -ln P_las(y, <eos>|x))
+  las-pblstm      the las model with [Chan16] sec. 3.1's listener in place of the Conformer:
+                  PyramidalBLSTM below, written from the paper's definition (a BLSTM, then
+                  pBLSTMs over [h_2i; h_2i+1], an odd last frame dropped) out of nn.LSTM
+                  layers registered under ESPnet RNNP's names (enc.0.birnn{l}); also the
+                  train step's gradient of every parameter against torch's autograd
 Each utterance goes through torch alone (no padding), which is what asr.h's masking
 makes a padded batch item equal to.
 """
@@ -82,6 +87,33 @@ class ConformerEncoder(nn.Module):
         for layer in self.encoders:
             x = layer(x, pos_emb, mask)
         return self.after_norm(x)
+
+
+class PyramidalBLSTM(nn.Module):
+    """[Chan16] sec. 3.1's listener, from the paper: h^0 = BLSTM(x), then for j = 1..blocks
+    h^j_i = pBLSTM(h^j_{i-1}, [h^{j-1}_{2i}, h^{j-1}_{2i+1}]) (pairs of frames concatenated,
+    an odd last frame dropped), each an nn.LSTM(bidirectional=True) of channels/2 units.
+    The layers sit where ESPnet's RNNP keeps its own (enc.0.birnn{l}); there is no bt{l}
+    projection, as the paper has none. One utterance (1, T, n_mels), no padding."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        E = cfg["channels"]
+        rnnp = nn.Module()
+        for l in range(cfg["blocks"] + 1):
+            setattr(rnnp, f"birnn{l}", nn.LSTM(cfg["n_mels"] if l == 0 else 2 * E, E // 2, batch_first=True,
+                                              bidirectional=True))
+        self.enc = nn.ModuleList([rnnp])
+        self.layers = cfg["blocks"] + 1
+
+    def forward(self, feats):
+        x = feats
+        for l in range(self.layers):
+            if l > 0:
+                half = x.size(1) // 2
+                x = x[:, :2 * half].reshape(x.size(0), half, 2 * x.size(2))
+            x, _ = getattr(self.enc[0], f"birnn{l}")(x)
+        return x
 
 
 class CtcModel(nn.Module):
@@ -158,7 +190,7 @@ class HybridModel(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         D, V = cfg["channels"], cfg["vocab"]
-        self.encoder = ConformerEncoder(cfg)
+        self.encoder = PyramidalBLSTM(cfg) if cfg["encoder"] == "pblstm" else ConformerEncoder(cfg)
         if cfg["head"] == "transformer":
             self.decoder = TransformerDecoder(V, D, cfg["heads"], cfg["ff_dim"], cfg["dec_layers"])
         else:
@@ -167,6 +199,14 @@ class HybridModel(nn.Module):
             self.ctc = nn.Module()
             self.ctc.ctc_lo = nn.Linear(D, V)
         self.cfg = cfg
+
+    def att_loss(self, enc, y):
+        """one utterance: enc (T, D), y (U,) -> L_att as a tensor (autograd)"""
+        V = self.cfg["vocab"]
+        ys_in, ys_out = add_sos_eos([y.astype(np.int64)], V - 1, V - 1, -1)
+        ys_in, ys_out = torch.from_numpy(ys_in), torch.from_numpy(ys_out)
+        logits = self.decoder(enc[None], [enc.size(0)], ys_in)[0]
+        return LabelSmoothingLoss(V, -1, self.cfg["lsm_weight"], False)(logits, ys_out)
 
     def loss(self, enc, y):
         """one utterance: enc (T, D), y (U,) -> ctc_weight L_ctc + (1 - ctc_weight) L_att"""
@@ -301,6 +341,59 @@ def test_ctc_attention_checkpoint_in_pytorch():
 
 def test_las_checkpoint_in_pytorch():
     return _case("las")
+
+
+def test_las_pblstm_checkpoint_in_pytorch():
+    return _case("las-pblstm")
+
+
+def test_las_pblstm_gradients():
+    """las-pblstm after 3 training steps: `asrtool model --grads` (one train step on a padded
+    batch of 3 utterances, lengths 61, 45, 17: odd lengths inside the pyramid) against
+    torch's autograd of the same loss, (1/N) sum_n L_att(n), each utterance through
+    PyramidalBLSTM and espnet2's RNNDecoder alone: every parameter's gradient, the
+    listener's 32 tensors included, within 1e-4 relative + 1e-4 of the tensor's largest
+    |gradient| (float32 C against float64 torch). Scaled per tensor because the listener's
+    gradients are small after 3 steps (largest 2e-3 to 4e-2, mean ~1e-4): a plain 1e-4
+    absolute bound would pass a wrong one."""
+    d, model = _train("las-pblstm")
+    cfg, state = load_checkpoint(model)
+    net = HybridModel(cfg).double().eval()
+    net.load_state_dict(state, strict=True)
+    rng = np.random.default_rng(8)
+    lengths = np.array([61, 45, 17], dtype=np.int32)
+    feats = rng.standard_normal((3, 61, cfg["n_mels"])).astype(np.float32)
+    for n, l in enumerate(lengths):
+        feats[n, l:] = 0
+    tlens = np.array([6, 4, 2], dtype=np.int32)
+    targets = np.zeros((3, 6), dtype=np.int32)
+    for n, u in enumerate(tlens):
+        targets[n, :u] = 3 + (np.arange(u) * 7 + n) % 26
+    gpath = os.path.join(d, "grads.npz")
+    asrtool("model", "--model", model, "--targets", save(d, "y.npy", targets), "--target-lengths",
+            save(d, "ul.npy", tlens), "--grads", gpath, save(d, "feats.npy", feats), save(d, "lengths.npy", lengths),
+            os.path.join(d, "out"))
+    total = 0
+    for n, l in enumerate(lengths):
+        x = torch.from_numpy(feats[n:n + 1, :l].astype(np.float64))
+        total = total + net.att_loss(net.encoder(x)[0], targets[n, :tlens[n]])
+    (total / len(lengths)).backward()
+    z = np.load(gpath)
+    names = [k for k, _ in net.named_parameters()]
+    assert sorted(names) == sorted(z.files), (sorted(set(names) ^ set(z.files)))
+    worst = worst_enc = 0.0
+    for k, p in net.named_parameters():
+        # floored at 1e-4: the attention's gvec.bias has gradient 0 (the softmax ignores a
+        # shift of every energy), which float32 leaves at ~1e-10
+        scale = max(float(np.abs(p.grad.numpy()).max()), 1e-4)
+        e = check_close(f"grad {k}", z[k], p.grad.numpy(), rtol=1e-4, atol=1e-4 * scale)[0] / scale
+        worst = max(worst, e)
+        if k.startswith("encoder."):
+            worst_enc = max(worst_enc, e)
+    n_enc = sum(k.startswith("encoder.enc.0.birnn") for k in names)
+    assert n_enc == 32, n_enc
+    return (f"{len(names)} gradients ({n_enc} of the listener): max |diff| / the tensor's max |grad| {worst:.2g} "
+            f"(listener {worst_enc:.2g})")
 
 
 def test_rnnt_las_checkpoint_in_pytorch():
