@@ -620,15 +620,15 @@ static void t_recipe_conformer_long_window(tctx *t) {
 
 /* ---- the attention recipes (ctc-attention, las) */
 
-/* Both fit the four utterances: the hybrid loss (ctc-attention: 0.3 CTC + 0.7 attention;
- * las: attention alone; the attention term is ESPnet's label-smoothed KL, 0 at the
+/* All three fit the four utterances: the hybrid loss (ctc-attention: 0.3 CTC + 0.7
+ * attention; las and las-pblstm: attention alone; the attention term is ESPnet's label-smoothed KL, 0 at the
  * smoothed target) must fall below a fifth of its first value in 60 steps. (Measured: see
  * the message; a model that does not learn stays near its first loss.) */
 static void t_recipe_attention_loss_decreases(tctx *t) {
-  static const char *const recipes[2] = {"ctc-attention", "las"};
-  char msg[2][64];
+  static const char *const recipes[3] = {"ctc-attention", "las", "las-pblstm"};
+  char msg[3][64];
   int r;
-  for (r = 0; r < 2; r++) {
+  for (r = 0; r < 3; r++) {
     asr_model m;
     double first = 0, loss = 0;
     fit_small(t, &m, recipes[r], 60, 1e-2, &first, &loss);
@@ -636,7 +636,7 @@ static void t_recipe_attention_loss_decreases(tctx *t) {
     CHECKF(loss < first / 5, "%s: loss %.3f -> %.3f: not divided by 5", recipes[r], first, loss);
     snprintf(msg[r], sizeof msg[r], "%s %.1f -> %.2f", recipes[r], first, loss);
   }
-  snprintf(t->msg, sizeof t->msg, "%s, %s in 60 steps", msg[0], msg[1]);
+  snprintf(t->msg, sizeof t->msg, "%s, %s, %s in 60 steps", msg[0], msg[1], msg[2]);
 }
 
 /* The central finite difference (L(theta + h e_at) - L(theta - h e_at)) / 2h, h = 1e-6, of
@@ -711,12 +711,12 @@ static void t_recipe_attention_gradcheck(tctx *t) {
  * beam search (beam 1 and 4, the model's lambda; ctc-attention also lambda 0.5 and
  * attention rescoring of the CTC 4-best) returns the targets (the labels they were
  * fitted to), and each token's frames lie inside the utterance (ctc-attention: in order,
- * the CTC path's runs; las: the attention's argmax frame, which a model this small does
- * not keep monotonic). The options are refused where they do not apply. */
+ * the CTC path's runs; las, las-pblstm: the attention's argmax frame, which a model this
+ * small does not keep monotonic). The options are refused where they do not apply. */
 static void t_recipe_attention_decode(tctx *t) {
-  static const char *const recipes[2] = {"ctc-attention", "las"};
+  static const char *const recipes[3] = {"ctc-attention", "las", "las-pblstm"};
   int r, runs = 0;
-  for (r = 0; r < 2; r++) {
+  for (r = 0; r < 3; r++) {
     asr_model m;
     asr_rng rng;
     asr_error err;
@@ -743,7 +743,7 @@ static void t_recipe_attention_decode(tctx *t) {
         ok += nt == tlens[n] && memcmp(tok, targets + n * TR_S, sizeof(int) * (size_t)nt) == 0;
         tried++;
         for (i = 0; i < nt; i++)
-          CHECKF(st[i] >= 0 && st[i] <= en[i] && en[i] < L && (r == 1 || i == 0 || st[i] >= en[i - 1]),
+          CHECKF(st[i] >= 0 && st[i] <= en[i] && en[i] < L && (r >= 1 || i == 0 || st[i] >= en[i - 1]),
                  "%s: token %d at frames %d-%d of %d", recipes[r], i, st[i], en[i], L);
       }
     CHECKF(ok == tried, "%s: %d of %d decodings give the targets (loss %.3f)", recipes[r], ok, tried, last);

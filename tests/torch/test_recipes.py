@@ -456,9 +456,32 @@ def test_bad_model_inputs_are_refused():
         assert not os.path.exists(os.path.join(d, "out"))
 
 
+def test_las_pblstm_too_short():
+    """las-pblstm's pyramid needs 8 frames: 7 are refused by asrtool model (one line naming
+    the length, exit 2, no output) and a 0.075 s clip (6 frames) by build/transcribe (one
+    line, "too short for the encoder's subsampling", exit 2, nothing on stdout); 8 frames
+    give one encoder frame."""
+    import wave
+    d, model = _train("las-pblstm", steps=1)
+    feats = save(d, "f.npy", np.zeros((1, 12, 80), dtype=np.float32))
+    proc = asrtool("model", "--model", model, feats, save(d, "s.npy", np.array([7], dtype=np.int32)),
+                   os.path.join(d, "out"), expect=2)
+    assert proc.stderr.count("\n") == 1 and "lengths[0] = 7" in proc.stderr, proc.stderr
+    assert not os.path.exists(os.path.join(d, "out"))
+    asrtool("model", "--model", model, feats, save(d, "ok.npy", np.array([8], dtype=np.int32)), os.path.join(d, "out"))
+    assert load(os.path.join(d, "out"), "lengths.npy").tolist() == [1]
+    clip = os.path.join(d, "short.wav")
+    with wave.open(clip, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((3000 * np.sin(0.1 * np.arange(1200))).astype("<i2").tobytes())
+    proc = subprocess.run([os.path.join(BUILD, "transcribe"), "--model", model, clip], capture_output=True, text=True)
+    assert proc.returncode == 2 and not proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and "too short for the encoder's subsampling" in proc.stderr, proc.stderr
+
+
 def test_attention_recipes_transcribe():
-    """build/transcribe on the attention recipes (3 training steps: not accurate, only the
-    plumbing): the joint search with --ctc-weight, --penalty, --beam, attention rescoring
+    """build/transcribe on the attention recipes (ctc-attention, las, las-pblstm; 3 training
+    steps: not accurate, only the plumbing): the joint search with --ctc-weight, --penalty, --beam, attention rescoring
     (--rescore) and --align give one line per file with word timings inside the audio;
     the options are refused, one line and exit 2, where they do not apply. The two-pass
     recipe rnnt-las the same way: its beam n-best rescored by the speller (--rescore,
@@ -475,10 +498,12 @@ def test_attention_recipes_transcribe():
     _, las = _train("las")
     _, ctc = _train("ctc-conformer", steps=1)
     _, tp = _train("rnnt-las")
+    _, lasp = _train("las-pblstm")
     runs = 0
     for model, variants in ((ca, (["--ctc-weight", "0.5", "--beam", "3", "--align"], ["--rescore", "4", "--align"],
                                   ["--ctc-weight", "1", "--penalty", "0.5"], ["--ctc-weight", "0"])),
                             (las, (["--beam", "3", "--align"], ["--penalty", "1"])),
+                            (lasp, (["--beam", "3", "--align"], ["--penalty", "1"])),
                             (tp, (["--align"], ["--rescore", "2", "--first-pass-weight", "0.5", "--penalty", "0.2"],
                                   ["--rescore", "0", "--beam", "1"])),
                             (ctc, (["--rescore", "0"],))):
@@ -493,6 +518,7 @@ def test_attention_recipes_transcribe():
                     assert 0 <= a <= b <= 3.0, (v, w)
             runs += 1
     for model, opts, say in ((las, ["--ctc-weight", "0.3"], "no CTC branch"), (las, ["--rescore", "2"], "no CTC branch"),
+                             (lasp, ["--ctc-weight", "0.3"], "no CTC branch"),
                              (ctc, ["--ctc-weight", "0.3"], "attention recipes"),
                              (ca, ["--ctc-weight", "1.5"], "[0, 1]"), (ca, ["--rescore", "-1"], "[0, 1000]"),
                              (tp, ["--ctc-weight", "0.3"], "--first-pass-weight"),
@@ -501,4 +527,4 @@ def test_attention_recipes_transcribe():
                              (ctc, ["--rescore", "2"], "attention recipes")):
         proc = run(model, *opts, expect=2)
         assert proc.stderr.count("\n") == 1 and say in proc.stderr and not proc.stdout, (opts, proc.stderr)
-    return f"{runs} option sets on 3 clips; 9 refusals"
+    return f"{runs} option sets on 3 clips; 10 refusals"
