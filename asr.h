@@ -28348,7 +28348,8 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
   return ASR_OK;
 }
 
-/* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks) and "conformer" (section 4.3's)
+/* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks), "conformer" (section 4.3's) and
+ * "pblstm" (section 4.4's LSTM and pyramid concatenation, [Chan16] sec. 3.1)
  *
  * One pass of a model runs ENCODER then HEAD:
  *   encoder  feats (N,T,n_mels), lengths (N)  ->  enc (N,T',E), len_out (N)
@@ -28408,7 +28409,7 @@ typedef struct asr__model_plan {
   void *saved[ASR_MODEL_MAX_BLOCKS];
   size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
   asr_real *xt;                            /* (N,n_mels,T) */
-  asr_real *dy0, *dy1;                     /* gradient ping-pong, both encoders */
+  asr_real *dy0, *dy1;                     /* gradient ping-pong, every encoder */
   /* encoder "conformer" */
   asr_conformer_config ccfg;
   void *sub_buf, *blk_buf[ASR_MODEL_MAX_BLOCKS];
