@@ -459,8 +459,9 @@ def test_bad_model_inputs_are_refused():
 def test_las_pblstm_too_short():
     """las-pblstm's pyramid needs 8 frames: 7 are refused by asrtool model (one line naming
     the length, exit 2, no output) and a 0.075 s clip (6 frames) by build/transcribe (one
-    line, "too short for the encoder's subsampling", exit 2, nothing on stdout); 8 frames
-    give one encoder frame."""
+    line, "too short for the encoder's subsampling", exit 2, nothing on stdout; so is it
+    for ctc-conformer, whose 7-frame minimum it is also under); 8 frames give one encoder
+    frame."""
     import wave
     d, model = _train("las-pblstm", steps=1)
     feats = save(d, "f.npy", np.zeros((1, 12, 80), dtype=np.float32))
@@ -475,6 +476,12 @@ def test_las_pblstm_too_short():
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
         w.writeframes((3000 * np.sin(0.1 * np.arange(1200))).astype("<i2").tobytes())
     proc = subprocess.run([os.path.join(BUILD, "transcribe"), "--model", model, clip], capture_output=True, text=True)
+    assert proc.returncode == 2 and not proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and "too short for the encoder's subsampling" in proc.stderr, proc.stderr
+    # the same clip and a Conformer recipe (7 frames the fewest): the same one line, where
+    # build/transcribe used to say "out of memory" (the workspace sizes are SIZE_MAX then)
+    _, cc = _train("ctc-conformer", steps=1)
+    proc = subprocess.run([os.path.join(BUILD, "transcribe"), "--model", cc, clip], capture_output=True, text=True)
     assert proc.returncode == 2 and not proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
     assert proc.stderr.count("\n") == 1 and "too short for the encoder's subsampling" in proc.stderr, proc.stderr
 
