@@ -5239,6 +5239,24 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     -ln P(y, <eos>|x), lsm_weight 0); decoded by the RNN-T beam search, whose
  *                     n-best the speller rescores (decoding option rescore, asr_model_decode_with);
  *                     asr_model_mwer_step fine-tunes the speller with [Prabhavalkar18]'s MWER
+ *   "las-pblstm"      Listen, Attend and Spell with the paper's listener [Chan16] sec. 3.1: a
+ *                     BLSTM on the fbank frames, then `blocks` (3) pyramidal BLSTM layers,
+ *                     each over the concatenation of consecutive pairs of the layer below
+ *                     (asr_pyramid_concat_forward), h^j_i = pBLSTM(h^j_{i-1}, [h^{j-1}_{2i},
+ *                     h^{j-1}_{2i+1}]): 2^blocks (8x) fewer frames, E = channels = 2 x the
+ *                     units per direction; then the las recipe's speller (keys decoder.*),
+ *                     loss and decoding. Keys: encoder.enc.0.birnn{l}.{weight_ih_l0,
+ *                     weight_hh_l0, bias_ih_l0, bias_hh_l0}[_reverse], l = 0 the BLSTM, 1..
+ *                     the pBLSTMs: the names of ESPnet's RNNP (espnet2's RNNEncoder ->
+ *                     encoder.enc.0, its nn.LSTM(bidirectional=True) layers birnn{l}).
+ *                     NOTE: RNNP is not [Chan16]'s listener: it subsamples by keeping every
+ *                     other frame (ys[:, ::2]) and projects each layer's output with a
+ *                     Linear bt{l} and tanh; [Chan16] concatenates pairs and has no
+ *                     projection. We follow the paper, so there is no bt{l}, the pBLSTMs'
+ *                     weight_ih take 2 E inputs, and the checkpoint does not load into RNNP
+ *                     (it loads into tests/torch/test_recipes.py's PyramidalBLSTM). An odd
+ *                     last frame of a layer is dropped (asr_pyramid_concat_forward's NOTE);
+ *                     an utterance needs at least 2^blocks frames.
  * The attention heads use one more token than ASR_CHARSET: <sos>/<eos>, id vocab - 1 =
  * ASR_CHARSET_SIZE, shared as ESPnet shares it (its token list <blank>, the characters,
  * <sos/eos>); the blank stays id 0 and is never proposed by the attention decoder.
@@ -5255,7 +5273,8 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
 #define ASR_MODEL_MAX_BLOCKS 16
 typedef enum asr_model_encoder {
   ASR_ENCODER_CONTEXTNET = 0,   /* "contextnet" */
-  ASR_ENCODER_CONFORMER = 1     /* "conformer" */
+  ASR_ENCODER_CONFORMER = 1,    /* "conformer" */
+  ASR_ENCODER_PBLSTM = 2        /* "pblstm": [Chan16]'s pyramidal BLSTM listener */
 } asr_model_encoder;
 typedef enum asr_model_head {
   ASR_HEAD_CTC = 0,             /* "ctc": linear + CTC */
@@ -5281,7 +5300,7 @@ typedef enum asr_model_head {
 #define ASR_MODEL_MAX_MELS 1024
 typedef struct asr_model_config {
   char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las",
-                             "rnnt-las" */
+                             "rnnt-las", "las-pblstm" */
   asr_model_encoder encoder;
   asr_model_head head;
   int sample_rate;        /* 16000 */
@@ -5289,10 +5308,12 @@ typedef struct asr_model_config {
   int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB (rnnt-las:
                              ASR_CHARSET_SIZE, its speller's ASR_ATT_VOCAB) */
   /* the encoder */
-  int channels;           /* ContextNet width C / Conformer d_model D (= the output dim E) */
-  int blocks;             /* ContextNet residual blocks after C0 / Conformer blocks */
+  int channels;           /* ContextNet width C / Conformer d_model D / pBLSTM: 2 x the LSTM
+                             units per direction, even (= the output dim E) */
+  int blocks;             /* ContextNet residual blocks after C0 / Conformer blocks / pBLSTM
+                             layers over the first BLSTM (2^blocks x fewer frames) */
   int layers;             /* ContextNet: conv layers per residual block */
-  int kernel;             /* the depthwise kernel of both, odd */
+  int kernel;             /* the depthwise kernel of ContextNet and the Conformer, odd */
   int heads;              /* Conformer: attention heads (divides channels) */
   int ff_dim;             /* Conformer: feed-forward units */
   /* the transducer head */
@@ -5349,6 +5370,13 @@ typedef struct asr__cf_block {
   int norm_w[5], norm_b[5];
 } asr__cf_block;
 
+/* Indices of one BLSTM layer's tensors of the "pblstm" encoder (private): [0] the forward
+ * direction, [1] the reverse (nn.LSTM's *_reverse). */
+typedef struct asr__bl_layer {
+  int in;                 /* its input size: n_mels (layer 0), 2 E (the pBLSTMs) */
+  int w_ih[2], w_hh[2], b_ih[2], b_hh[2];
+} asr__bl_layer;
+
 /* Indices of the LAS speller's tensors (private). */
 typedef struct asr__las_idx {
   int embed, w_ih[ASR_MODEL_MAX_DEC_LAYERS], w_hh[ASR_MODEL_MAX_DEC_LAYERS];
@@ -5367,6 +5395,8 @@ typedef struct asr_model {
   int sub[6];
   asr__cf_block cf[ASR_MODEL_MAX_BLOCKS];
   int after_w, after_b;
+  /* encoder "pblstm": n_blocks = 1 + blocks BLSTM layers, encoder.enc.0.birnn{l} */
+  asr__bl_layer bl[ASR_MODEL_MAX_BLOCKS];
   /* head "ctc": the output linear layer; head "rnnt": joiner.output_linear */
   int out_w, out_b;
   /* head "rnnt": decoder.embedding, decoder.conv (-1 for context 1), joiner.encoder_proj
@@ -5431,7 +5461,7 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
                                             size_t work_bytes, asr_error *err);
 
 /* Frames of the encoder output for T input frames (ContextNet: ceil(T/4); Conformer:
- * ((T-1)/2-1)/2, 0 for T < 7), the encoder's subsampling factor (input frames per output
+ * ((T-1)/2-1)/2, 0 for T < 7; pblstm: floor(T / 2^blocks)), the encoder's subsampling factor (input frames per output
  * frame), the encoder's output size E, and the fewest input frames an utterance needs. */
 ASRDEF int asr_model_out_frames(const asr_model *m, int T);
 ASRDEF int asr_model_subsampling(const asr_model *m);
@@ -28086,6 +28116,7 @@ ASR__PRIVATE void asr__cn_params(asr_model *m, int b, asr_contextnet_block_param
                                  asr_contextnet_block_grads *g);
 ASR__PRIVATE void asr__cf_params(asr_model *m, int b, asr_conformer_block_params *p, asr_conformer_block_grads *g);
 ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p, asr_conv2d_subsampling_grads *g);
+ASR__PRIVATE void asr__bl_params(asr_model *m, int l, int d, asr_lstm_params *p, asr_lstm_grads *g);
 struct asr__model_plan;    /* defined in 9.4 */
 struct asr__decode_plan;   /* defined in 9.7 */
 ASR__PRIVATE asr_result asr__model_plan_over(const asr_model *m, struct asr__model_plan *P, void *work,
@@ -28149,7 +28180,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
  * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, ctc-attention
- * 559k, las 607k, rnnt-las 620k. */
+ * 559k, las 607k, rnnt-las 620k, las-pblstm 796k (its listener 569k). */
 typedef struct asr__recipe_row {
   const char *name;
   asr_model_encoder encoder;
@@ -28168,10 +28199,13 @@ static const asr__recipe_row asr__recipes[] = {
   {"ctc-attention",  ASR_ENCODER_CONFORMER,  ASR_HEAD_TRANSFORMER, 64,  3,  3,  15, 4, 256, 64, 2, 64, 2, 0,   0,  0.3},
   {"las",            ASR_ENCODER_CONFORMER,  ASR_HEAD_LAS,         64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
   {"rnnt-las",       ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT_LAS,    64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
+  /* [Chan16]'s listener: C = 2 x 64 units, blk = 3 pBLSTMs over the first BLSTM (8x) */
+  {"las-pblstm",     ASR_ENCODER_PBLSTM,     ASR_HEAD_LAS,         128, 3,  0,  0,  0, 0,   64, 2, 64, 1, 128, 64, 0},
 };
 #define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
 /* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
-static const char *const asr__encoder_names[2] = {"contextnet", "conformer"};
+#define ASR__N_ENCODERS 3
+static const char *const asr__encoder_names[ASR__N_ENCODERS] = {"contextnet", "conformer", "pblstm"};
 #define ASR__N_HEADS 5
 static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las", "rnnt-las"};
 
@@ -28251,7 +28285,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
         asr__fill(&m->buffers, blk->res_bn_v, 1);
       }
     }
-  } else {
+  } else if (cfg->encoder == ASR_ENCODER_CONFORMER) {
     for (b = 0; b < m->n_blocks; b++) {
       const asr__cf_block *blk = &m->cf[b];
       for (i = 0; i < 5; i++) asr__fill(&m->params, blk->norm_w[i], 1);
@@ -28259,6 +28293,21 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
       asr__fill(&m->buffers, blk->conv[7], 1);       /* running variance */
     }
     asr__fill(&m->params, m->after_w, 1);
+  } else {
+    /* nn.LSTM: every weight and bias U(-1/sqrt(H), 1/sqrt(H)), H the units per direction */
+    double bound = 1.0 / sqrt((double)(cfg->channels / 2));
+    for (b = 0; b < m->n_blocks; b++) {
+      const asr__bl_layer *bl = &m->bl[b];
+      int d, j;
+      for (d = 0; d < 2; d++) {
+        const int ix[4] = {bl->w_ih[d], bl->w_hh[d], bl->b_ih[d], bl->b_hh[d]};
+        for (j = 0; j < 4; j++) {
+          asr_real *x = asr_params_ptr(&m->params, ix[j]);
+          size_t q;
+          for (q = 0; q < m->params.items[ix[j]].count; q++) x[q] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
+        }
+      }
+    }
   }
   if (cfg->encoder != ASR_ENCODER_CONTEXTNET || cfg->head != ASR_HEAD_CTC) {
     /* the biases of linear and conv layers as PyTorch draws them, U(-1/sqrt(fan_in),
@@ -28395,7 +28444,8 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
   return ASR_OK;
 }
 
-/* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks) and "conformer" (section 4.3's)
+/* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks), "conformer" (section 4.3's) and
+ * "pblstm" (section 4.4's LSTM and pyramid concatenation, [Chan16] sec. 3.1)
  *
  * One pass of a model runs ENCODER then HEAD:
  *   encoder  feats (N,T,n_mels), lengths (N)  ->  enc (N,T',E), len_out (N)
@@ -28407,10 +28457,15 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
  * which also measures it (a bump allocator over a NULL base counts the bytes). */
 
 /* The encoders' frame arithmetic: ContextNet's strided blocks each take ceil(T/stride);
- * Conv2dSubsampling gives ((T-1)/2-1)/2 (asr_conv2d_subsampling_out_len). */
+ * Conv2dSubsampling gives ((T-1)/2-1)/2 (asr_conv2d_subsampling_out_len); each pBLSTM
+ * floor(T/2) (asr_pyramid_concat_forward drops an odd last frame). */
 ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
   int b;
   if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return asr_conv2d_subsampling_out_len(T);
+  if (m->cfg.encoder == ASR_ENCODER_PBLSTM) {
+    for (b = 0; b < m->cfg.blocks; b++) T /= 2;
+    return T;
+  }
   for (b = 0; b < m->n_blocks; b++) T = (T + m->cn[b].stride - 1) / m->cn[b].stride;
   return T;
 }
@@ -28418,6 +28473,7 @@ ASRDEF int asr_model_out_frames(const asr_model *m, int T) {
 ASRDEF int asr_model_subsampling(const asr_model *m) {
   int b, f = 1;
   if (m->cfg.encoder == ASR_ENCODER_CONFORMER) return 4;
+  if (m->cfg.encoder == ASR_ENCODER_PBLSTM) return 1 << m->cfg.blocks;
   for (b = 0; b < m->n_blocks; b++) f *= m->cn[b].stride;
   return f;
 }
@@ -28425,6 +28481,7 @@ ASRDEF int asr_model_subsampling(const asr_model *m) {
 ASRDEF int asr_model_encoder_dim(const asr_model *m) { return m->cfg.channels; }
 
 ASRDEF int asr_model_min_frames(const asr_model *m) {
+  if (m->cfg.encoder == ASR_ENCODER_PBLSTM) return 1 << m->cfg.blocks;   /* one frame after the pyramid */
   return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
 }
 
@@ -28448,7 +28505,7 @@ typedef struct asr__model_plan {
   void *saved[ASR_MODEL_MAX_BLOCKS];
   size_t saved_bytes[ASR_MODEL_MAX_BLOCKS];
   asr_real *xt;                            /* (N,n_mels,T) */
-  asr_real *dy0, *dy1;                     /* gradient ping-pong, both encoders */
+  asr_real *dy0, *dy1;                     /* gradient ping-pong, every encoder */
   /* encoder "conformer" */
   asr_conformer_config ccfg;
   void *sub_buf, *blk_buf[ASR_MODEL_MAX_BLOCKS];
@@ -28457,6 +28514,14 @@ typedef struct asr__model_plan {
   asr_real *pos_emb;                       /* (2 Tout - 1, D) */
   asr_real *cy[ASR_MODEL_MAX_BLOCKS];      /* (N,Tout,D) block outputs */
   asr_real *an_mean, *an_rstd;             /* (N Tout) after_norm statistics */
+  /* encoder "pblstm", per layer l < n_blocks (0: the BLSTM on the features) */
+  int bT[ASR_MODEL_MAX_BLOCKS];            /* its frames T_l = T / 2^l */
+  int *blen[ASR_MODEL_MAX_BLOCKS];         /* its input lengths (N) */
+  asr_real *bx[ASR_MODEL_MAX_BLOCKS];      /* l > 0: its input, the pairs of layer l-1 (N,T_l,2E) */
+  asr_real *by[ASR_MODEL_MAX_BLOCKS];      /* its output (N,T_l,E), [forward h ; reverse h];
+                                              the last one is enc */
+  asr_real *bgates[ASR_MODEL_MAX_BLOCKS][2], *bcell[ASR_MODEL_MAX_BLOCKS][2];  /* per direction,
+                                              (N,T_l,2E) and (N,T_l,E/2): asr_lstm_forward's saved */
   /* head "ctc" */
   asr_real *logits, *dlogits, *losses;     /* (N,Tout,V), (N,Tout,V), (N) */
   /* head "rnnt" */
@@ -28516,6 +28581,29 @@ ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, cons
     }
     asr__transpose12(P->enc, x, N, C, P->Tout);   /* (N,C,T') -> (N,T',C) */
     asr__model_mask(P->enc, P->len_out, N, P->Tout, C);
+  } else if (m->cfg.encoder == ASR_ENCODER_PBLSTM) {
+    /* [Chan16] sec. 3.1: h^0 = BLSTM(x); h^j_i = pBLSTM(h^j_{i-1}, [h^{j-1}_{2i}, h^{j-1}_{2i+1}])
+     * for j = 1..blocks. Each layer: both directions of asr_lstm_forward over the item's
+     * valid frames, written side by side into by[l] (ldy = E); padded frames are 0. */
+    int l, d, H = C / 2;
+    const asr_real *x = feats;
+    memcpy(P->blen[0], lengths, sizeof(int) * (size_t)N);
+    for (l = 0; l < m->n_blocks; l++) {
+      if (l > 0) {   /* the pairs of the layer below: (N,T_{l-1},E) -> (N,T_l,2E), lengths / 2 */
+        r = asr_pyramid_concat_forward(P->bx[l], P->blen[l], P->by[l - 1], N, P->bT[l - 1], C, P->blen[l - 1]);
+        if (r != ASR_OK) return asr__fail(err, r, "pBLSTM layer %d: %s", l, asr_result_string(r));
+        x = P->bx[l];
+      }
+      for (d = 0; d < 2; d++) {
+        asr_lstm_params p;
+        asr__bl_params(m, l, d, &p, NULL);
+        r = asr_lstm_forward(P->by[l] + d * H, C, NULL, NULL, P->bgates[l][d], P->bcell[l][d], x, NULL, NULL, &p, N,
+                             P->bT[l], m->bl[l].in, H, P->blen[l], d, P->work, P->work_bytes);
+        if (r != ASR_OK) return asr__fail(err, r, "BLSTM layer %d: %s", l, asr_result_string(r));
+      }
+    }
+    memcpy(P->len_out, P->blen[m->n_blocks - 1], sizeof(int) * (size_t)N);   /* an LSTM keeps its lengths */
+    asr__model_mask(P->enc, P->len_out, N, P->Tout, C);
   } else {
     /* ESPnet's ConformerEncoder.forward: embed (with x * sqrt(D) and the relative
      * positions), the blocks, after_norm */
@@ -28573,6 +28661,32 @@ ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan
                                         &P->bcfg[b], P->work, P->work_bytes);
       if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
       t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
+    }
+  } else if (m->cfg.encoder == ASR_ENCODER_PBLSTM) {
+    /* back through the layers, last to first: each direction's BPTT (asr_lstm_backward)
+     * adds into the layer's input gradient dy1 (N,T_l,2E); asr_pyramid_concat_backward
+     * routes it to the layer below's output gradient dy0 (N,T_{l-1},E). The features need
+     * no gradient (layer 0: dx NULL). */
+    int l, d, H = C / 2;
+    const asr_real *dy = P->denc;
+    for (l = m->n_blocks - 1; l >= 0; l--) {
+      asr_real *dx = l > 0 ? P->dy1 : NULL;
+      if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * P->bT[l] * m->bl[l].in);
+      for (d = 0; d < 2; d++) {
+        asr_lstm_params p;
+        asr_lstm_grads g;
+        asr__bl_params(m, l, d, &p, &g);
+        r = asr_lstm_backward(dx, NULL, NULL, &g, dy + d * H, C, NULL, NULL, P->by[l] + d * H, C, P->bgates[l][d],
+                              P->bcell[l][d], l > 0 ? P->bx[l] : feats, NULL, NULL, &p, N, P->bT[l], m->bl[l].in, H,
+                              P->blen[l], d, P->work, P->work_bytes);
+        if (r != ASR_OK) return asr__fail(err, r, "BLSTM layer %d backward: %s", l, asr_result_string(r));
+      }
+      if (l > 0) {
+        memset(P->dy0, 0, sizeof(asr_real) * (size_t)N * P->bT[l - 1] * C);
+        r = asr_pyramid_concat_backward(P->dy0, P->dy1, N, P->bT[l - 1], C, P->blen[l - 1]);
+        if (r != ASR_OK) return asr__fail(err, r, "pBLSTM layer %d backward: %s", l, asr_result_string(r));
+        dy = P->dy0;
+      }
     }
   } else {
     asr_conv2d_subsampling_params sp;
@@ -30169,7 +30283,8 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"channels", offsetof(asr_model_config, channels), ASR__CFG_EVERY, 0},
   {"blocks", offsetof(asr_model_config, blocks), ASR__CFG_EVERY, 0},
   {"layers", offsetof(asr_model_config, layers), ASR__CFG_ENC + ASR_ENCODER_CONTEXTNET, 0},
-  {"kernel", offsetof(asr_model_config, kernel), ASR__CFG_EVERY, 0},
+  {"kernel", offsetof(asr_model_config, kernel), ASR__CFG_ENC + ASR_ENCODER_CONTEXTNET, 0},
+  {"kernel", offsetof(asr_model_config, kernel), ASR__CFG_ENC + ASR_ENCODER_CONFORMER, 0},
   {"heads", offsetof(asr_model_config, heads), ASR__CFG_ENC + ASR_ENCODER_CONFORMER, 0},
   {"ff_dim", offsetof(asr_model_config, ff_dim), ASR__CFG_ENC + ASR_ENCODER_CONFORMER, 0},
   {"pred_dim", offsetof(asr_model_config, pred_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT, 0},
@@ -30201,7 +30316,7 @@ static const asr__cfg_field asr__cfg_fields[] = {
 
 ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t cap) {
   size_t n = 0;
-  int i, w, enc = c->encoder == ASR_ENCODER_CONFORMER, head = (int)c->head >= 0 && (int)c->head < ASR__N_HEADS ? (int)c->head : 0;
+  int i, w, enc = (int)c->encoder >= 0 && (int)c->encoder < ASR__N_ENCODERS ? (int)c->encoder : 0, head = (int)c->head >= 0 && (int)c->head < ASR__N_HEADS ? (int)c->head : 0;
   w = snprintf(buf, cap, "{\"recipe\": \"%s\", \"encoder\": \"%s\", \"head\": \"%s\"", c->recipe,
                asr__encoder_names[enc], asr__head_names[head]);
   n += (size_t)(w > 0 ? w : 0);
@@ -30258,9 +30373,9 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
       const char *const *names = is_enc ? asr__encoder_names : asr__head_names;
       if (!asr__scan_string(&sc, name, sizeof name))
         return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a string", key);
-      for (i = 0; i < (is_enc ? 2 : ASR__N_HEADS); i++)
+      for (i = 0; i < (is_enc ? ASR__N_ENCODERS : ASR__N_HEADS); i++)
         if (strcmp(name, names[i]) == 0) break;
-      if (i == (is_enc ? 2 : ASR__N_HEADS))
+      if (i == (is_enc ? ASR__N_ENCODERS : ASR__N_HEADS))
         return asr__fail(err, ASR_ERR_UNSUPPORTED, "model config: unknown %s '%s'", key, name);
       if (is_enc) out.encoder = (asr_model_encoder)i;
       else out.head = (asr_model_head)i;
@@ -30394,6 +30509,7 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   const char *bad = NULL;
   int i;
   int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
+  int bl = c->encoder == ASR_ENCODER_PBLSTM;
   int rnnt = c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS, spl = c->head == ASR_HEAD_LAS || c->head == ASR_HEAD_RNNT_LAS;
 #ifdef ASR_ASSIGNMENT_CTC   /* instructor mode: the CTC and attention heads are compiled out */
   if (c->head != ASR_HEAD_RNNT)
@@ -30403,11 +30519,13 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   if (c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS)
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "head: rnnt/rnnt-las are not built with ASR_ASSIGNMENT_RNNT");
 #endif
-  if ((int)c->encoder < 0 || (int)c->encoder > 1) bad = "encoder";
+  if ((int)c->encoder < 0 || (int)c->encoder >= ASR__N_ENCODERS) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
   else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
   else if (c->vocab != (att ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
-  else if (att && !cf) bad = "encoder";             /* the attention heads follow the Conformer */
+  else if (att && !cf && !(bl && c->head == ASR_HEAD_LAS)) bad = "encoder";  /* the attention heads follow
+                                                       the Conformer; the LAS speller also the pBLSTM */
+  else if (bl && c->head != ASR_HEAD_LAS) bad = "head";   /* the pBLSTM is the LAS listener */
   else if (att && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
   else if (c->head == ASR_HEAD_RNNT_LAS && (c->dec_layers < 1 || c->dec_layers > ASR_MODEL_MAX_DEC_LAYERS)) bad = "dec_layers";
   else if (spl && (c->dec_units < 1 || c->att_dim < 1 || c->aconv_chans < 1)) bad = "dec_units";
@@ -30418,9 +30536,10 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (att && !(c->ctc_weight >= 0 && c->ctc_weight <= 1)) bad = "ctc_weight";
   else if (att && !(c->lsm_weight >= 0 && c->lsm_weight < 1)) bad = "lsm_weight";
   else if (c->channels < 8 ||  /* ContextNet's SE has C/8 units */ (cf && (c->channels % 2 || c->heads < 1 || c->channels % c->heads))) bad = "channels";
+  else if (bl && c->channels % 2) bad = "channels";   /* the two directions' halves */
   else if (c->blocks < (cf ? 1 : 0) || c->blocks + 1 > ASR_MODEL_MAX_BLOCKS) bad = "blocks";
-  else if (!cf && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
-  else if (c->kernel < 1 || c->kernel % 2 == 0) bad = "kernel";
+  else if (c->encoder == ASR_ENCODER_CONTEXTNET && (c->layers < 1 || c->layers > ASR_CONTEXTNET_MAX_LAYERS)) bad = "layers";
+  else if (!bl && (c->kernel < 1 || c->kernel % 2 == 0)) bad = "kernel";
   else if (cf && c->ff_dim < 1) bad = "ff_dim";
   else if (rnnt && c->pred_dim < 1) bad = "pred_dim";
   else if (rnnt && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
@@ -30478,6 +30597,28 @@ ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config 
       blk->se = C / 8;
       snprintf(prefix, sizeof prefix, "encoder.blocks.%d.", b);
       bad |= asr__reg_cn_block(m, blk, prefix) != 0;
+    }
+  } else if (cfg->encoder == ASR_ENCODER_PBLSTM) {
+    /* [Chan16]'s listener under ESPnet RNNP's names (espnet2 RNNEncoder.enc.0.birnn{l}, an
+     * nn.LSTM(bidirectional=True) each; no bt{l} projections, see the recipe's NOTE) */
+    static const char *const sfx[2] = {"", "_reverse"};
+    int l, d, H = C / 2;
+    m->n_blocks = 1 + cfg->blocks;
+    for (l = 0; l < m->n_blocks; l++) {
+      asr__bl_layer *k = &m->bl[l];
+      char prefix[64], name[64];   /* "encoder.enc.0.birnn<l>.", "weight_ih_l0_reverse" */
+      snprintf(prefix, sizeof prefix, "encoder.enc.0.birnn%d.", l);
+      k->in = l == 0 ? cfg->n_mels : 2 * C;
+      for (d = 0; d < 2; d++) {
+        snprintf(name, sizeof name, "weight_ih_l0%s", sfx[d]);
+        bad |= (k->w_ih[d] = asr__reg(P, prefix, name, 2, 4 * H, k->in, 0, 0)) < 0;
+        snprintf(name, sizeof name, "weight_hh_l0%s", sfx[d]);
+        bad |= (k->w_hh[d] = asr__reg(P, prefix, name, 2, 4 * H, H, 0, 0)) < 0;
+        snprintf(name, sizeof name, "bias_ih_l0%s", sfx[d]);
+        bad |= (k->b_ih[d] = asr__reg(P, prefix, name, 1, 4 * H, 0, 0, 0)) < 0;
+        snprintf(name, sizeof name, "bias_hh_l0%s", sfx[d]);
+        bad |= (k->b_hh[d] = asr__reg(P, prefix, name, 1, 4 * H, 0, 0, 0)) < 0;
+      }
     }
   } else {
     /* ESPnet's ConformerEncoder: embed (Conv2dSubsampling), encoders.{b}, after_norm */
@@ -30677,6 +30818,27 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       asr__take_max(&ws, asr_contextnet_block_workspace_size(c));
     }
     P->len[m->n_blocks] = P->len_out;
+  } else if (m->cfg.encoder == ASR_ENCODER_PBLSTM) {
+    /* per layer: lengths, input pairs (l > 0), output (the last is enc), both directions'
+     * gates and cells; inference keeps no gates for a backward: the layers share one set */
+    int l, d, H = C / 2;
+    for (l = 0; l < m->n_blocks; l++) {
+      int Tl = P->bT[l] = l == 0 ? T : P->bT[l - 1] / 2, I = m->bl[l].in;
+      size_t nt = (size_t)N * Tl;
+      P->blen[l] = (int *)asr__bump_take(a, sizeof(int) * (size_t)(N ? N : 1));
+      if (l > 0) P->bx[l] = (asr_real *)asr__bump_take(a, R * nt * I);
+      P->by[l] = l == m->n_blocks - 1 ? P->enc : (asr_real *)asr__bump_take(a, R * nt * C);
+      for (d = 0; d < 2; d++) {
+        int share = mode == ASR__PASS_INFER && l > 0;   /* layer 0 has the most frames */
+        P->bgates[l][d] = share ? P->bgates[0][d] : (asr_real *)asr__bump_take(a, R * nt * 4 * H);
+        P->bcell[l][d] = share ? P->bcell[0][d] : (asr_real *)asr__bump_take(a, R * nt * H);
+      }
+      if (Tl > 0) {
+        asr__take_max(&ws, asr_lstm_forward_workspace_size(N, Tl, I, H));
+        if (mode == ASR__PASS_TRAIN) asr__take_max(&ws, asr_lstm_backward_workspace_size(N, Tl, I, H));
+      }
+    }
+    maxy = (size_t)N * T * C;   /* >= every layer's output and (N,T_l,2E) input gradient */
   } else {
     size_t ntd = (size_t)N * Tout * C;
     asr_conformer_config_init(&P->ccfg, C, m->cfg.heads, m->cfg.ff_dim, m->cfg.kernel);
@@ -30897,6 +31059,17 @@ ASR__PRIVATE void asr__sub_params(asr_model *m, asr_conv2d_subsampling_params *p
   g->conv0_w = ASR__PG(m->sub[0]), g->conv0_b = ASR__PG(m->sub[1]);
   g->conv2_w = ASR__PG(m->sub[2]), g->conv2_b = ASR__PG(m->sub[3]);
   g->out_w = ASR__PG(m->sub[4]), g->out_b = ASR__PG(m->sub[5]);
+}
+
+/* Direction d (0 forward, 1 reverse) of the pblstm encoder's layer l as asr_lstm_* take it. */
+ASR__PRIVATE void asr__bl_params(asr_model *m, int l, int d, asr_lstm_params *p, asr_lstm_grads *g) {
+  const asr__bl_layer *k = &m->bl[l];
+  asr_params *P = &m->params;
+  p->w_ih = ASR__PP(k->w_ih[d]), p->w_hh = ASR__PP(k->w_hh[d]);
+  p->b_ih = ASR__PP(k->b_ih[d]), p->b_hh = ASR__PP(k->b_hh[d]);
+  if (!g) return;
+  g->w_ih = ASR__PG(k->w_ih[d]), g->w_hh = ASR__PG(k->w_hh[d]);
+  g->b_ih = ASR__PG(k->b_ih[d]), g->b_hh = ASR__PG(k->b_hh[d]);
 #undef ASR__PP
 #undef ASR__PG
 }

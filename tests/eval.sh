@@ -9,13 +9,13 @@
 #         other speakers only (--exclude-speakers S: their takes 10-49 train, 5-9 dev) and
 #         transcribe every recording of S (takes 0-49, 500 words); per-fold WER, the mean
 #         over the folds, and which digits S's errors confuse (ref->hyp xN).
-# The attention recipes (ctc-attention, las) are scored with build/transcribe's defaults:
+# The attention recipes (ctc-attention, las, las-pblstm) are scored with build/transcribe's defaults:
 # the joint CTC/attention beam search at beam 1 with the model's ctc_weight; the two-pass
 # recipe rnnt-las with its defaults too: the RNN-T beam search (beam 4), its 4-best
 # rescored by the LAS speller (--first-pass-weight 0).
 # Models and logs go to build/eval/. Long: 30-45 min per recipe and run on 2 cores
 # (docs/training.md has the measured figures), so these narrow it:
-#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las",
+#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las las-pblstm",
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
 #   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"),
 #   TRAIN_ARGS="" (extra options for every build/train, e.g. "--vtlp 0.1" or "--noise-snr
@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 OUT=build/eval
 FSDD=${ASR_SHARED_DATA:-../shared/data}/fsdd
 STEPS=${EVAL_STEPS:-2000}
-RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las}
+RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las las-pblstm}
 EVAL=${EVAL:-seen loso}
 FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}

@@ -289,8 +289,8 @@ static void train_batch(asr_real *feats, int *lengths, int *targets, int *tlens,
     }
 }
 
-/* A recipe's code at a small size: ctc-contextnet at an eighth of its width, the
- * Conformer recipes with D = 16, 2 heads, one block (the Transformer decoder the same
+/* A recipe's code at a small size: ctc-contextnet at an eighth of its width, las-pblstm
+ * with 8 units per direction (E = 16), the Conformer recipes with D = 16, 2 heads, one block (the Transformer decoder the same
  * width, its default 2 layers; the LAS speller 16 units, attention 16). */
 static void small_config(asr_model_config *cfg, const char *recipe) {
   asr_model_config_default(cfg, recipe);
@@ -299,6 +299,8 @@ static void small_config(asr_model_config *cfg, const char *recipe) {
   if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
     cfg->blocks = 2;
     cfg->layers = 2;
+  } else if (cfg->encoder == ASR_ENCODER_PBLSTM) {
+    cfg->blocks = 3;        /* the recipe's 3 pBLSTMs (8x): 48 frames -> 6, 30 -> 3 */
   } else {
     cfg->blocks = 1;
     cfg->heads = 2;
@@ -448,15 +450,23 @@ static void t_recipe_config_compat(tctx *t) {
     CHECK_OK(asr_model_config_from_json(&d, json, &err));
     CHECKF(memcmp(&c, &d, sizeof c) == 0, "%s: %s", asr_model_recipe_name(i), json);
   }
-  CHECK(i == 6);
+  CHECK(i == 7);
+  CHECK_OK(asr_model_config_default(&c, "rnnt-las"));
+  CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
   CHECK(strstr(json, "\"head\": \"rnnt-las\"") && strstr(json, "\"joint_dim\"") && strstr(json, "\"dec_units\"") &&
         strstr(json, "\"rnnt_weight\": 0.5") && !strstr(json, "ctc_weight"));
   CHECK_OK(asr_model_config_default(&c, "las"));
   CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
   CHECK(strstr(json, "\"head\": \"las\"") && strstr(json, "\"dec_units\"") && strstr(json, "\"ctc_weight\": 0") &&
         !strstr(json, "\"joint_dim\"") && !strstr(json, "\"layers\""));
+  CHECK_OK(asr_model_config_default(&c, "las-pblstm"));
+  CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
+  CHECK(strstr(json, "\"encoder\": \"pblstm\"") && strstr(json, "\"head\": \"las\"") && strstr(json, "\"blocks\": 3") &&
+        strstr(json, "\"channels\": 128") && !strstr(json, "\"kernel\"") && !strstr(json, "\"heads\"") &&
+        !strstr(json, "\"layers\""));
   CHECK_OK(asr_model_config_default(&c, "rnnt"));
   CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
+  CHECK(strstr(json, "\"kernel\": 15"));       /* the Conformer's, still written */
   CHECK(strstr(json, "\"head\": \"rnnt\"") && strstr(json, "\"joint_dim\"") && !strstr(json, "\"layers\"") &&
         !strstr(json, "ctc_weight"));
   CHECK_OK(asr_model_config_default(&c, "ctc-attention"));
@@ -610,15 +620,15 @@ static void t_recipe_conformer_long_window(tctx *t) {
 
 /* ---- the attention recipes (ctc-attention, las) */
 
-/* Both fit the four utterances: the hybrid loss (ctc-attention: 0.3 CTC + 0.7 attention;
- * las: attention alone; the attention term is ESPnet's label-smoothed KL, 0 at the
+/* All three fit the four utterances: the hybrid loss (ctc-attention: 0.3 CTC + 0.7
+ * attention; las and las-pblstm: attention alone; the attention term is ESPnet's label-smoothed KL, 0 at the
  * smoothed target) must fall below a fifth of its first value in 60 steps. (Measured: see
  * the message; a model that does not learn stays near its first loss.) */
 static void t_recipe_attention_loss_decreases(tctx *t) {
-  static const char *const recipes[2] = {"ctc-attention", "las"};
-  char msg[2][64];
+  static const char *const recipes[3] = {"ctc-attention", "las", "las-pblstm"};
+  char msg[3][64];
   int r;
-  for (r = 0; r < 2; r++) {
+  for (r = 0; r < 3; r++) {
     asr_model m;
     double first = 0, loss = 0;
     fit_small(t, &m, recipes[r], 60, 1e-2, &first, &loss);
@@ -626,7 +636,7 @@ static void t_recipe_attention_loss_decreases(tctx *t) {
     CHECKF(loss < first / 5, "%s: loss %.3f -> %.3f: not divided by 5", recipes[r], first, loss);
     snprintf(msg[r], sizeof msg[r], "%s %.1f -> %.2f", recipes[r], first, loss);
   }
-  snprintf(t->msg, sizeof t->msg, "%s, %s in 60 steps", msg[0], msg[1]);
+  snprintf(t->msg, sizeof t->msg, "%s, %s, %s in 60 steps", msg[0], msg[1], msg[2]);
 }
 
 /* The central finite difference (L(theta + h e_at) - L(theta - h e_at)) / 2h, h = 1e-6, of
@@ -701,12 +711,12 @@ static void t_recipe_attention_gradcheck(tctx *t) {
  * beam search (beam 1 and 4, the model's lambda; ctc-attention also lambda 0.5 and
  * attention rescoring of the CTC 4-best) returns the targets (the labels they were
  * fitted to), and each token's frames lie inside the utterance (ctc-attention: in order,
- * the CTC path's runs; las: the attention's argmax frame, which a model this small does
- * not keep monotonic). The options are refused where they do not apply. */
+ * the CTC path's runs; las, las-pblstm: the attention's argmax frame, which a model this
+ * small does not keep monotonic). The options are refused where they do not apply. */
 static void t_recipe_attention_decode(tctx *t) {
-  static const char *const recipes[2] = {"ctc-attention", "las"};
+  static const char *const recipes[3] = {"ctc-attention", "las", "las-pblstm"};
   int r, runs = 0;
-  for (r = 0; r < 2; r++) {
+  for (r = 0; r < 3; r++) {
     asr_model m;
     asr_rng rng;
     asr_error err;
@@ -733,7 +743,7 @@ static void t_recipe_attention_decode(tctx *t) {
         ok += nt == tlens[n] && memcmp(tok, targets + n * TR_S, sizeof(int) * (size_t)nt) == 0;
         tried++;
         for (i = 0; i < nt; i++)
-          CHECKF(st[i] >= 0 && st[i] <= en[i] && en[i] < L && (r == 1 || i == 0 || st[i] >= en[i - 1]),
+          CHECKF(st[i] >= 0 && st[i] <= en[i] && en[i] < L && (r >= 1 || i == 0 || st[i] >= en[i - 1]),
                  "%s: token %d at frames %d-%d of %d", recipes[r], i, st[i], en[i], L);
       }
     CHECKF(ok == tried, "%s: %d of %d decodings give the targets (loss %.3f)", recipes[r], ok, tried, last);
@@ -752,6 +762,189 @@ static void t_recipe_attention_decode(tctx *t) {
     asr_model_free(&m);
   }
   snprintf(t->msg, sizeof t->msg, "%d decodings give their targets", runs);
+}
+
+/* ---- las-pblstm: LAS with [Chan16]'s pyramidal BLSTM listener */
+
+/* The listener's tensors at the recipe's size: 1 + 3 BLSTM layers under
+ * encoder.enc.0.birnn{l}, each direction nn.LSTM's four tensors, layer 0 reading the 80
+ * mel bins and the pBLSTMs the 2 x 128 of a pair of frames, 64 units per direction:
+ *   sum_l 2 (4H I_l + 4H H + 2 4H) = 2 (256 80 + 256 64 + 512) + 3 2 (256 256 + 256 64 + 512)
+ * = 74752 + 494592 = 569344 (counted from nn.LSTM's definition, not from the code); and the
+ * frame arithmetic: 8x, floor at every layer, 8 frames the fewest. */
+static void t_recipe_pblstm_layout(tctx *t) {
+  asr_model_config c;
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  size_t enc = 0;
+  int i, nenc = 0, l;
+  CHECK_OK(asr_model_config_default(&c, "las-pblstm"));
+  asr_rng_seed(&rng, 1, 0);
+  CHECK_OK(asr_model_create(&m, &c, &rng, NULL, &err));
+  for (i = 0; i < m.params.count; i++)
+    if (strncmp(m.params.items[i].name, "encoder.", 8) == 0) enc += m.params.items[i].count, nenc++;
+  CHECKF(enc == 569344 && nenc == 32, "%lu encoder parameters in %d tensors", (unsigned long)enc, nenc);
+  for (l = 0; l < 4; l++) {
+    char key[96];
+    const asr_param *it;
+    snprintf(key, sizeof key, "encoder.enc.0.birnn%d.weight_ih_l0_reverse", l);
+    i = asr_params_find(&m.params, key);
+    CHECKF(i >= 0, "no %s", key);
+    if (i < 0) continue;
+    it = &m.params.items[i];
+    CHECKF(it->ndim == 2 && it->shape[0] == 256 && it->shape[1] == (l ? 256 : 80), "%s (%lld, %lld)", key,
+           (long long)it->shape[0], (long long)it->shape[1]);
+  }
+  CHECK(asr_params_find(&m.params, "encoder.enc.0.birnn4.weight_ih_l0") < 0);
+  CHECK(asr_params_find(&m.params, "decoder.decoder.0.weight_ih") >= 0 && asr_params_find(&m.params, "ctc.ctc_lo.weight") < 0);
+  CHECK(asr_model_subsampling(&m) == 8 && asr_model_min_frames(&m) == 8 && asr_model_encoder_dim(&m) == 128);
+  CHECK(asr_model_out_frames(&m, 8) == 1 && asr_model_out_frames(&m, 15) == 1 && asr_model_out_frames(&m, 16) == 2 &&
+        asr_model_out_frames(&m, 301) == 37 && asr_model_out_frames(&m, 7) == 0);
+  snprintf(t->msg, sizeof t->msg, "%lu parameters, %lu in the listener", (unsigned long)m.params.total,
+           (unsigned long)enc);
+  asr_model_free(&m);
+}
+
+/* The train step's gradient with respect to the listener is the derivative of its loss
+ * (double build; central finite differences, h = 1e-6, train_loss_fd): one element of
+ * every encoder tensor (both directions of all four layers' weight_ih, weight_hh,
+ * bias_ih, bias_hh: 32), and 4 of the speller. The batch's lengths 48, 40, 44, 30 give
+ * odd lengths inside the pyramid (30 -> 15 -> 7: a dropped frame), and the items' reverse
+ * directions start at their own last frames. Same bound as the other recipes' checks. */
+static void t_recipe_pblstm_gradcheck(tctx *t) {
+  double worst = 0;
+  int k, checked = 0;
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F];
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N];
+  double first, last, loss;
+  size_t wb;
+  void *work;
+  asr_real *grad;
+  if (!ASR_REAL_DOUBLE) {
+    snprintf(t->msg, sizeof t->msg, "double build only");
+    return;
+  }
+  fit_small(t, &m, "las-pblstm", 5, 1e-2, &first, &last);
+  asr_rng_seed(&rng, 21, 0);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
+  work = malloc(wb);
+  grad = TALLOC(asr_real, m.params.total);
+  asr_params_zero_grad(&m.params);
+  CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+  memcpy(grad, m.params.grad, sizeof(asr_real) * m.params.total);
+  for (k = 0; k < m.params.count; k++) {
+    const asr_param *it = &m.params.items[k];
+    int is_enc = strncmp(it->name, "encoder.enc.0.birnn", 19) == 0;
+    size_t at;
+    double fd;
+    if (!is_enc && k % 4) continue;   /* every encoder tensor, every 4th of the speller's */
+    at = it->offset + (size_t)asr_rng_int(&rng, (int)it->count);
+    CHECK_OK(train_loss_fd(&fd, &m, at, feats, lengths, targets, tlens, work, wb, &err));
+    worst = fmax(worst, fabs(fd - grad[at]) / fmax(1e-3, fabs(fd)));
+    CHECKF(fabs(fd - grad[at]) <= 1e-5 * fmax(1e-3, fabs(fd)), "%s[%lu]: gradient %.9g, finite difference %.9g",
+           it->name, (unsigned long)(at - it->offset), (double)grad[at], fd);
+    checked += is_enc;
+  }
+  CHECK(checked == 32);
+  free(work);
+  free(grad);
+  asr_model_free(&m);
+  snprintf(t->msg, sizeof t->msg, "%d listener tensors (and every 4th of the speller's), worst relative error %.2g",
+           checked, worst);
+}
+
+/* An item's encoder output does not depend on the batch it is in: each utterance of the
+ * batch encoded alone (T = its length) equals its row of the padded batch (the reverse
+ * directions read only the item's frames, the pyramid drops the same odd frame), and the
+ * padded output frames are 0. Tolerance 1e-6 (float): the same arithmetic, the GEMMs'
+ * blocking may differ with N. */
+static void t_recipe_pblstm_padding(tctx *t) {
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F], *eb, *e1;
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], lb[TR_N], l1, n, To = 0, E;
+  double first, last, worst = 0;
+  size_t wb, k;
+  void *work;
+  fit_small(t, &m, "las-pblstm", 3, 1e-2, &first, &last);
+  asr_rng_seed(&rng, 5, 0);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  To = asr_model_out_frames(&m, TR_T);
+  E = asr_model_encoder_dim(&m);
+  eb = TALLOC(asr_real, (size_t)TR_N * To * E);
+  e1 = TALLOC(asr_real, (size_t)To * E);
+  wb = asr_model_infer_workspace_size(&m, TR_N, TR_T);
+  work = malloc(wb);
+  CHECK_OK(asr_model_encode(&m, eb, lb, feats, lengths, TR_N, TR_T, work, wb, &err));
+  for (n = 0; n < TR_N; n++) {
+    int Tn = asr_model_out_frames(&m, lengths[n]);
+    CHECKF(lb[n] == Tn, "item %d: %d output frames, %d expected", n, lb[n], Tn);
+    CHECK_OK(asr_model_encode(&m, e1, &l1, feats + (size_t)n * TR_T * TR_F, lengths + n, 1, lengths[n], work, wb, &err));
+    CHECK(l1 == Tn);
+    for (k = 0; k < (size_t)Tn * E; k++) worst = fmax(worst, fabs(e1[k] - eb[(size_t)n * To * E + k]));
+    for (k = (size_t)Tn * E; k < (size_t)To * E; k++) CHECKF(eb[(size_t)n * To * E + k] == 0, "item %d: padding not 0", n);
+  }
+  CHECKF(worst <= 1e-6, "batch vs alone: max |diff| %.3g", worst);
+  snprintf(t->msg, sizeof t->msg, "batch vs alone max |diff| %.2g", worst);
+  free(work);
+  free(eb);
+  free(e1);
+  asr_model_free(&m);
+}
+
+/* Bad input: an utterance shorter than the pyramid's 8 frames is refused by name by
+ * training, evaluation, encoding and decoding (ASR_ERR_RANGE), and a refused train step
+ * adds nothing to the gradients; configs the listener cannot have are refused naming
+ * the field (odd channels: two directions of E/2 units; another head than las). */
+static void t_recipe_pblstm_bad_input(tctx *t) {
+  asr_model m, q;
+  asr_model_config c;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F];
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], lo[TR_N], tok[16], nt;
+  double first, last, loss, losses[TR_N];
+  size_t wb, k, nz = 0;
+  void *work;
+  asr_real *enc;
+  fit_small(t, &m, "las-pblstm", 1, 1e-2, &first, &last);
+  asr_rng_seed(&rng, 5, 0);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  lengths[2] = 7;                                   /* 7 frames: 3, 1, 0 after the pyramid */
+  wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
+  if (asr_model_decode_workspace_size(&m, TR_T, 2) > wb) wb = asr_model_decode_workspace_size(&m, TR_T, 2);
+  work = malloc(wb);
+  enc = TALLOC(asr_real, (size_t)TR_N * TR_T * asr_model_encoder_dim(&m));
+  asr_params_zero_grad(&m.params);
+  CHECK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err) == ASR_ERR_RANGE);
+  CHECKF(strstr(err.msg, "lengths[2] = 7") && strstr(err.msg, "[8, 48]") && strstr(err.msg, "too short"), "%s", err.msg);
+  for (k = 0; k < m.params.total; k++) nz += m.params.grad[k] != 0;
+  CHECKF(nz == 0, "%lu gradients written by a refused step", (unsigned long)nz);
+  CHECK(asr_model_loss(&m, losses, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err) == ASR_ERR_RANGE);
+  CHECK(asr_model_encode(&m, enc, lo, feats, lengths, TR_N, TR_T, work, wb, &err) == ASR_ERR_RANGE);
+  CHECK(strstr(err.msg, "too short") != NULL);
+  CHECK(asr_model_decode(&m, tok, &nt, NULL, NULL, 16, feats, 7, 2, work, wb, &err) == ASR_ERR_RANGE);
+  CHECKF(strstr(err.msg, "too short") != NULL, "%s", err.msg);
+  lengths[2] = 8;                                   /* the fewest: one output frame */
+  CHECK_OK(asr_model_encode(&m, enc, lo, feats, lengths, TR_N, TR_T, work, wb, &err));
+  CHECK(lo[2] == 1);
+  free(work);
+  free(enc);
+  asr_model_free(&m);
+  CHECK_OK(asr_model_config_default(&c, "las-pblstm"));
+  c.channels = 127;
+  asr_rng_seed(&rng, 1, 0);
+  CHECK(asr_model_create(&q, &c, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "'channels'"));
+  CHECK_OK(asr_model_config_from_json(&c, "{\"recipe\": \"ctc-attention\", \"encoder\": \"pblstm\"}", &err));
+  CHECK(asr_model_create(&q, &c, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "'encoder'"));
+  CHECK(asr_model_config_from_json(&c, "{\"recipe\": \"las\", \"encoder\": \"blstm\"}", &err) == ASR_ERR_UNSUPPORTED);
+  CHECK(strstr(err.msg, "blstm") != NULL);
 }
 
 /* ---- the two-pass recipe (rnnt-las, [Sainath19]) */
@@ -1200,6 +1393,10 @@ static const test_case TESTS_train[] = {
   {"train/recipe_attention_loss_decreases", t_recipe_attention_loss_decreases},
   {"train/recipe_attention_gradcheck", t_recipe_attention_gradcheck},
   {"train/recipe_attention_decode", t_recipe_attention_decode},
+  {"train/recipe_pblstm_layout", t_recipe_pblstm_layout},
+  {"train/recipe_pblstm_gradcheck", t_recipe_pblstm_gradcheck},
+  {"train/recipe_pblstm_padding", t_recipe_pblstm_padding},
+  {"train/recipe_pblstm_bad_input", t_recipe_pblstm_bad_input},
   {"train/recipe_twopass_layout", t_recipe_twopass_layout},
   {"train/recipe_twopass_gradcheck", t_recipe_twopass_gradcheck},
   {"train/recipe_twopass_learns", t_recipe_twopass_learns},

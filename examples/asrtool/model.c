@@ -3,13 +3,17 @@
  * tests/torch/test_recipes.py compares the outputs with the same checkpoint loaded into
  * PyTorch.
  *
- *   asrtool model --model MODEL.npz [--targets Y --target-lengths UL] FEATS LENGTHS OUTDIR
+ *   asrtool model --model MODEL.npz [--targets Y --target-lengths UL [--grads G.npz]] FEATS LENGTHS OUTDIR
  *     FEATS (N, T, n_mels) features (as asr_model_features makes them), LENGTHS (N) int
  *     writes enc.npy (N, T', E) the encoder output, lengths.npy (N,) int32 its lengths,
  *     logprobs.npy (N, T', vocab) for a CTC head or CTC branch, and with Y (N, S) int token
  *     ids and UL (N,) int their lengths, losses.npy (N,): -ln p(y|x) (CTC or RNN-T; inf
  *     where the transcript cannot fit), for the attention recipes lambda L_ctc + (1 -
- *     lambda) L_att (asr_model_loss) */
+ *     lambda) L_att (asr_model_loss); --grads G.npz: also one training step on the batch
+ *     (asr_model_train_step: training mode, the loss averaged over the batch) and its
+ *     gradient with respect to every parameter, written as G.npz under the parameters' own
+ *     keys (the checkpoint's names; atomically, before OUTDIR's files, and removed if they
+ *     fail). tests/torch/test_recipes.py compares it with torch's autograd. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
 #include "../outpath.h"
@@ -18,7 +22,7 @@
 
 int cmd_model(int argc, char **argv) {
   char *pos[3];
-  const char *model_path = NULL, *targets_path = NULL, *tlen_path = NULL;
+  const char *model_path = NULL, *targets_path = NULL, *tlen_path = NULL, *grads_path = NULL;
   int npos, r, n, N, T, Tout, S = 0, has_ctc, *lengths = NULL, *out_len = NULL, *targets = NULL, *tlens = NULL;
   int64_t fs[ASR_MAX_DIMS], ls[ASR_MAX_DIMS], ys[ASR_MAX_DIMS], us[ASR_MAX_DIMS], shape[3], lshape[1];
   asr_real *feats = NULL, *lp = NULL, *enc = NULL, *losses = NULL;
@@ -30,15 +34,20 @@ int cmd_model(int argc, char **argv) {
   at_outputs outs;
   const at_opt opts[] = {{"model", AT_STR, &model_path, 0, 0, NULL},
                          {"targets", AT_STR, &targets_path, 0, 0, NULL},
-                         {"target-lengths", AT_STR, &tlen_path, 0, 0, NULL}};
-  r = at_parse(argc, argv, opts, 3, pos, 3, 3, &npos,
-               "model --model MODEL.npz [--targets Y.npy --target-lengths UL.npy] FEATS LENGTHS OUTDIR\n"
+                         {"target-lengths", AT_STR, &tlen_path, 0, 0, NULL},
+                         {"grads", AT_STR, &grads_path, 0, 0, NULL}};
+  r = at_parse(argc, argv, opts, 4, pos, 3, 3, &npos,
+               "model --model MODEL.npz [--targets Y.npy --target-lengths UL.npy [--grads G.npz]] FEATS LENGTHS OUTDIR\n"
                "  a recipe model (from build/train) in evaluation mode on features (N, T, n_mels)\n"
                "  with lengths (N,): writes enc.npy (N, T', E), lengths.npy (N,), logprobs.npy\n"
-               "  (N, T', vocab) for a CTC head or branch, and losses.npy (N,) given targets (N, S)");
+               "  (N, T', vocab) for a CTC head or branch, and losses.npy (N,) given targets (N, S);\n"
+               "  --grads: also one training step's gradient (training mode, the batch mean of the\n"
+               "  loss) of every parameter, in G.npz under the checkpoint's keys");
   if (r) return r == 1 ? 0 : r;
   if (!model_path) return at_fail("--model MODEL.npz is required");
   if (!targets_path != !tlen_path) return at_fail("--targets and --target-lengths go together");
+  if (grads_path && !targets_path) return at_fail("--grads needs --targets and --target-lengths (the loss)");
+  if (grads_path && at_out_check(grads_path)) return 2;
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) return at_fail("%s", err.msg);
   r = at_npy_real(pos[0], 3, fs, &feats, 0);
   if (!r) r = at_npy_int(pos[1], 1, ls, &lengths);
@@ -89,6 +98,17 @@ int cmd_model(int argc, char **argv) {
     r = at_fail("%s", err.msg);
   else if (targets && asr_model_loss(&m, dl, feats, lengths, targets, tlens, N, T, S, work, wb, &err) < 0)
     r = at_fail("%s", err.msg);
+  if (!r && grads_path) {
+    /* one train step from zero gradients; the gradients saved as a "checkpoint" whose
+     * values are the gradients (asr_checkpoint_save: atomic, the same keys) */
+    asr_params g = m.params;
+    double loss;
+    g.data = m.params.grad;
+    asr_params_zero_grad(&m.params);
+    if (asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, N, T, S, work, wb, &err) != ASR_OK ||
+        asr_checkpoint_save(grads_path, &g, NULL, NULL, &err) != ASR_OK)
+      r = at_fail("%s", err.msg);
+  }
   if (!r) {
     memset(&outs, 0, sizeof outs);
     shape[0] = N, shape[1] = Tout, shape[2] = asr_model_encoder_dim(&m);
@@ -102,6 +122,7 @@ int cmd_model(int argc, char **argv) {
       at_out_add(&outs, "losses.npy", ASR_DTYPE_REAL, 1, lshape, losses);
     }
     r = at_out_commit(&outs, pos[2]);
+    if (r && grads_path) remove(grads_path);   /* all or nothing */
   }
   free(feats), free(lengths), free(targets), free(tlens), free(work), free(enc), free(lp), free(out_len), free(dl);
   free(losses);

@@ -216,6 +216,12 @@ static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, do
   asr_error err;
   int spans = align || lo > -INFINITY || hi < INFINITY;
   if (ad_features(m, wave, n, rate, what, &feats, &T)) return 2;
+  if (T < asr_model_min_frames(m)) {   /* before sizing: the workspace sizes are SIZE_MAX then */
+    fprintf(stderr, "%s: %d feature frames are too short for the encoder's subsampling (%s needs %d)\n", what, T,
+            m->cfg.recipe, asr_model_min_frames(m));
+    free(feats);
+    return 2;
+  }
   Tout = asr_model_out_frames(m, T);
   maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
   wb = wd ? words_workspace_size(m, T, o->beam) : asr_model_decode_with_workspace_size(m, T, o);
@@ -425,7 +431,7 @@ int main(int argc, char **argv) {
     }
     if ((att_opts && !att && !twopass) || (twopass_opts && !twopass && first_weight >= 0)) {
       fprintf(stderr, "transcribe: --ctc-weight, --penalty and --rescore N > 0 are for the attention recipes "
-                      "(ctc-attention, las), --first-pass-weight, --penalty and --rescore for rnnt-las; %s is %s\n",
+                      "(ctc-attention, las, las-pblstm), --first-pass-weight, --penalty and --rescore for rnnt-las; %s is %s\n",
               model_path, m.cfg.recipe);
       status = 2;
       goto done;

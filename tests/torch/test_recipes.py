@@ -23,6 +23,11 @@ The modules follow the definitions the recipes name:
                   the las recipe's RNNDecoder as las_decoder (vocabulary + <sos>/<eos>); the
                   loss rnnt_weight * L_rnnt (float64 NumPy, as rnnt) + (1 - rnnt_weight) *
                   torch's cross-entropy summed over ys_out (= -ln P_las(y, <eos>|x))
+  las-pblstm      the las model with [Chan16] sec. 3.1's listener in place of the Conformer:
+                  PyramidalBLSTM below, written from the paper's definition (a BLSTM, then
+                  pBLSTMs over [h_2i; h_2i+1], an odd last frame dropped) out of nn.LSTM
+                  layers registered under ESPnet RNNP's names (enc.0.birnn{l}); also the
+                  train step's gradient of every parameter against torch's autograd
 Each utterance goes through torch alone (no padding), which is what asr.h's masking
 makes a padded batch item equal to.
 """
@@ -82,6 +87,33 @@ class ConformerEncoder(nn.Module):
         for layer in self.encoders:
             x = layer(x, pos_emb, mask)
         return self.after_norm(x)
+
+
+class PyramidalBLSTM(nn.Module):
+    """[Chan16] sec. 3.1's listener, from the paper: h^0 = BLSTM(x), then for j = 1..blocks
+    h^j_i = pBLSTM(h^j_{i-1}, [h^{j-1}_{2i}, h^{j-1}_{2i+1}]) (pairs of frames concatenated,
+    an odd last frame dropped), each an nn.LSTM(bidirectional=True) of channels/2 units.
+    The layers sit where ESPnet's RNNP keeps its own (enc.0.birnn{l}); there is no bt{l}
+    projection, as the paper has none. One utterance (1, T, n_mels), no padding."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        E = cfg["channels"]
+        rnnp = nn.Module()
+        for l in range(cfg["blocks"] + 1):
+            setattr(rnnp, f"birnn{l}", nn.LSTM(cfg["n_mels"] if l == 0 else 2 * E, E // 2, batch_first=True,
+                                              bidirectional=True))
+        self.enc = nn.ModuleList([rnnp])
+        self.layers = cfg["blocks"] + 1
+
+    def forward(self, feats):
+        x = feats
+        for l in range(self.layers):
+            if l > 0:
+                half = x.size(1) // 2
+                x = x[:, :2 * half].reshape(x.size(0), half, 2 * x.size(2))
+            x, _ = getattr(self.enc[0], f"birnn{l}")(x)
+        return x
 
 
 class CtcModel(nn.Module):
@@ -158,7 +190,7 @@ class HybridModel(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         D, V = cfg["channels"], cfg["vocab"]
-        self.encoder = ConformerEncoder(cfg)
+        self.encoder = PyramidalBLSTM(cfg) if cfg["encoder"] == "pblstm" else ConformerEncoder(cfg)
         if cfg["head"] == "transformer":
             self.decoder = TransformerDecoder(V, D, cfg["heads"], cfg["ff_dim"], cfg["dec_layers"])
         else:
@@ -167,6 +199,14 @@ class HybridModel(nn.Module):
             self.ctc = nn.Module()
             self.ctc.ctc_lo = nn.Linear(D, V)
         self.cfg = cfg
+
+    def att_loss(self, enc, y):
+        """one utterance: enc (T, D), y (U,) -> L_att as a tensor (autograd)"""
+        V = self.cfg["vocab"]
+        ys_in, ys_out = add_sos_eos([y.astype(np.int64)], V - 1, V - 1, -1)
+        ys_in, ys_out = torch.from_numpy(ys_in), torch.from_numpy(ys_out)
+        logits = self.decoder(enc[None], [enc.size(0)], ys_in)[0]
+        return LabelSmoothingLoss(V, -1, self.cfg["lsm_weight"], False)(logits, ys_out)
 
     def loss(self, enc, y):
         """one utterance: enc (T, D), y (U,) -> ctc_weight L_ctc + (1 - ctc_weight) L_att"""
@@ -303,6 +343,59 @@ def test_las_checkpoint_in_pytorch():
     return _case("las")
 
 
+def test_las_pblstm_checkpoint_in_pytorch():
+    return _case("las-pblstm")
+
+
+def test_las_pblstm_gradients():
+    """las-pblstm after 3 training steps: `asrtool model --grads` (one train step on a padded
+    batch of 3 utterances, lengths 61, 45, 17: odd lengths inside the pyramid) against
+    torch's autograd of the same loss, (1/N) sum_n L_att(n), each utterance through
+    PyramidalBLSTM and espnet2's RNNDecoder alone: every parameter's gradient, the
+    listener's 32 tensors included, within 1e-4 relative + 1e-4 of the tensor's largest
+    |gradient| (float32 C against float64 torch). Scaled per tensor because the listener's
+    gradients are small after 3 steps (largest 2e-3 to 4e-2, mean ~1e-4): a plain 1e-4
+    absolute bound would pass a wrong one."""
+    d, model = _train("las-pblstm")
+    cfg, state = load_checkpoint(model)
+    net = HybridModel(cfg).double().eval()
+    net.load_state_dict(state, strict=True)
+    rng = np.random.default_rng(8)
+    lengths = np.array([61, 45, 17], dtype=np.int32)
+    feats = rng.standard_normal((3, 61, cfg["n_mels"])).astype(np.float32)
+    for n, l in enumerate(lengths):
+        feats[n, l:] = 0
+    tlens = np.array([6, 4, 2], dtype=np.int32)
+    targets = np.zeros((3, 6), dtype=np.int32)
+    for n, u in enumerate(tlens):
+        targets[n, :u] = 3 + (np.arange(u) * 7 + n) % 26
+    gpath = os.path.join(d, "grads.npz")
+    asrtool("model", "--model", model, "--targets", save(d, "y.npy", targets), "--target-lengths",
+            save(d, "ul.npy", tlens), "--grads", gpath, save(d, "feats.npy", feats), save(d, "lengths.npy", lengths),
+            os.path.join(d, "out"))
+    total = 0
+    for n, l in enumerate(lengths):
+        x = torch.from_numpy(feats[n:n + 1, :l].astype(np.float64))
+        total = total + net.att_loss(net.encoder(x)[0], targets[n, :tlens[n]])
+    (total / len(lengths)).backward()
+    z = np.load(gpath)
+    names = [k for k, _ in net.named_parameters()]
+    assert sorted(names) == sorted(z.files), (sorted(set(names) ^ set(z.files)))
+    worst = worst_enc = 0.0
+    for k, p in net.named_parameters():
+        # floored at 1e-4: the attention's gvec.bias has gradient 0 (the softmax ignores a
+        # shift of every energy), which float32 leaves at ~1e-10
+        scale = max(float(np.abs(p.grad.numpy()).max()), 1e-4)
+        e = check_close(f"grad {k}", z[k], p.grad.numpy(), rtol=1e-4, atol=1e-4 * scale)[0] / scale
+        worst = max(worst, e)
+        if k.startswith("encoder."):
+            worst_enc = max(worst_enc, e)
+    n_enc = sum(k.startswith("encoder.enc.0.birnn") for k in names)
+    assert n_enc == 32, n_enc
+    return (f"{len(names)} gradients ({n_enc} of the listener): max |diff| / the tensor's max |grad| {worst:.2g} "
+            f"(listener {worst_enc:.2g})")
+
+
 def test_rnnt_las_checkpoint_in_pytorch():
     return _case("rnnt-las")
 
@@ -363,9 +456,39 @@ def test_bad_model_inputs_are_refused():
         assert not os.path.exists(os.path.join(d, "out"))
 
 
+def test_las_pblstm_too_short():
+    """las-pblstm's pyramid needs 8 frames: 7 are refused by asrtool model (one line naming
+    the length, exit 2, no output) and a 0.075 s clip (6 frames) by build/transcribe (one
+    line, "too short for the encoder's subsampling", exit 2, nothing on stdout; so is it
+    for ctc-conformer, whose 7-frame minimum it is also under); 8 frames give one encoder
+    frame."""
+    import wave
+    d, model = _train("las-pblstm", steps=1)
+    feats = save(d, "f.npy", np.zeros((1, 12, 80), dtype=np.float32))
+    proc = asrtool("model", "--model", model, feats, save(d, "s.npy", np.array([7], dtype=np.int32)),
+                   os.path.join(d, "out"), expect=2)
+    assert proc.stderr.count("\n") == 1 and "lengths[0] = 7" in proc.stderr, proc.stderr
+    assert not os.path.exists(os.path.join(d, "out"))
+    asrtool("model", "--model", model, feats, save(d, "ok.npy", np.array([8], dtype=np.int32)), os.path.join(d, "out"))
+    assert load(os.path.join(d, "out"), "lengths.npy").tolist() == [1]
+    clip = os.path.join(d, "short.wav")
+    with wave.open(clip, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((3000 * np.sin(0.1 * np.arange(1200))).astype("<i2").tobytes())
+    proc = subprocess.run([os.path.join(BUILD, "transcribe"), "--model", model, clip], capture_output=True, text=True)
+    assert proc.returncode == 2 and not proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and "too short for the encoder's subsampling" in proc.stderr, proc.stderr
+    # the same clip and a Conformer recipe (7 frames the fewest): the same one line, where
+    # build/transcribe used to say "out of memory" (the workspace sizes are SIZE_MAX then)
+    _, cc = _train("ctc-conformer", steps=1)
+    proc = subprocess.run([os.path.join(BUILD, "transcribe"), "--model", cc, clip], capture_output=True, text=True)
+    assert proc.returncode == 2 and not proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and "too short for the encoder's subsampling" in proc.stderr, proc.stderr
+
+
 def test_attention_recipes_transcribe():
-    """build/transcribe on the attention recipes (3 training steps: not accurate, only the
-    plumbing): the joint search with --ctc-weight, --penalty, --beam, attention rescoring
+    """build/transcribe on the attention recipes (ctc-attention, las, las-pblstm; 3 training
+    steps: not accurate, only the plumbing): the joint search with --ctc-weight, --penalty, --beam, attention rescoring
     (--rescore) and --align give one line per file with word timings inside the audio;
     the options are refused, one line and exit 2, where they do not apply. The two-pass
     recipe rnnt-las the same way: its beam n-best rescored by the speller (--rescore,
@@ -382,10 +505,12 @@ def test_attention_recipes_transcribe():
     _, las = _train("las")
     _, ctc = _train("ctc-conformer", steps=1)
     _, tp = _train("rnnt-las")
+    _, lasp = _train("las-pblstm")
     runs = 0
     for model, variants in ((ca, (["--ctc-weight", "0.5", "--beam", "3", "--align"], ["--rescore", "4", "--align"],
                                   ["--ctc-weight", "1", "--penalty", "0.5"], ["--ctc-weight", "0"])),
                             (las, (["--beam", "3", "--align"], ["--penalty", "1"])),
+                            (lasp, (["--beam", "3", "--align"], ["--penalty", "1"])),
                             (tp, (["--align"], ["--rescore", "2", "--first-pass-weight", "0.5", "--penalty", "0.2"],
                                   ["--rescore", "0", "--beam", "1"])),
                             (ctc, (["--rescore", "0"],))):
@@ -400,6 +525,7 @@ def test_attention_recipes_transcribe():
                     assert 0 <= a <= b <= 3.0, (v, w)
             runs += 1
     for model, opts, say in ((las, ["--ctc-weight", "0.3"], "no CTC branch"), (las, ["--rescore", "2"], "no CTC branch"),
+                             (lasp, ["--ctc-weight", "0.3"], "no CTC branch"),
                              (ctc, ["--ctc-weight", "0.3"], "attention recipes"),
                              (ca, ["--ctc-weight", "1.5"], "[0, 1]"), (ca, ["--rescore", "-1"], "[0, 1000]"),
                              (tp, ["--ctc-weight", "0.3"], "--first-pass-weight"),
@@ -408,4 +534,4 @@ def test_attention_recipes_transcribe():
                              (ctc, ["--rescore", "2"], "attention recipes")):
         proc = run(model, *opts, expect=2)
         assert proc.stderr.count("\n") == 1 and say in proc.stderr and not proc.stdout, (opts, proc.stderr)
-    return f"{runs} option sets on 3 clips; 9 refusals"
+    return f"{runs} option sets on 3 clips; 10 refusals"
