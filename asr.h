@@ -37,7 +37,8 @@
  *                          scalar code (TIERS below: the "every other build" column)
  *   ASR_THREADS            with -fopenmp: asr_gemm splits large products over OpenMP
  *                          threads, bit-identical to one thread (off by default; without
- *                          it the header uses no threads and needs no library)
+ *                          it the header uses no threads and needs no library; make builds
+ *                          build/train and build/asrtool-omp with it: --threads N)
  *   ASR_USE_STB_VORBIS     decode Ogg Vorbis with stb_vorbis (Debian: libstb-dev, then
  *                          #include <stb/stb_vorbis.h> and link -lstb)
  *   ASR_MALLOC(sz,user) / ASR_FREE(p,user)
