@@ -40,7 +40,9 @@
  * --threads N (make builds train with -fopenmp -DASR_THREADS): asr.h's matrix products
  * split over N OpenMP threads, each output element still computed by one thread in the
  * same order, so the model is byte for byte the one of --threads 1 (the default; the
- * OMP_NUM_THREADS variable is not used). A train built without them refuses N > 1.
+ * OMP_NUM_THREADS variable is not used; on a machine busy with other jobs run it with
+ * OMP_WAIT_POLICY=passive, or the waiting threads spin against them: docs/training.md).
+ * A train built without them refuses N > 1.
  * Exit status 0, or 2 with one line naming the problem. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
@@ -90,7 +92,8 @@ static int usage(void) {
           "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n"
           "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
           "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n"
-          "             [--threads N (1; N > 1: the matrix products on N threads, the same bits as 1)]\n");
+          "             [--threads N (1; N > 1: the matrix products on N threads, the same bits as 1;\n"
+          "              on a busy machine set OMP_WAIT_POLICY=passive)]\n");
   return 2;
 }
 
