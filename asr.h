@@ -8481,7 +8481,7 @@ ASR__PRIVATE void asr__resample_fast(const asr__resampler *r, asr_real *y, const
     for (q = 0; q * Fp + p0 < r->m; q++) {
       int64_t end = np == Fp ? r->m : ASR__MIN(q * Fp + p0 + np, (int64_t)r->m), pr, qr;
       j = q * Fp + p0;
-      lo = ASR__MAX(j, ja), hi = ASR__MAX(ASR__MIN(end, jb), lo);
+      lo = ASR__MIN(ASR__MAX(j, ja), end), hi = ASR__MAX(ASR__MIN(end, jb), lo);   /* j <= lo <= hi <= end */
       for (; j < lo; j++) y[j] = asr__resample_one(g + (j % Fp - p0) * k8, x, (j / Fp) * F + off[j % Fp - p0], k8, n);
       pr = j % Fp - p0, qr = (j / Fp) * F;        /* the table row of output j, and q F */
       for (; j + 8 <= hi; j += 8) asr__resample_run8(y + j, x, g, off, &pr, &qr, np, F, (int)k8);

@@ -545,8 +545,10 @@ static void t_resample(tctx *t) {
  * K8/8 + 3 (8 lanes, then 3 adds over them), _ref's double sum of <= K8 products of 3
  * factors is below (K8 + 3) eps S_j, and the output is rounded (eps |y|). S_j is computed
  * here from the formula (sinc and Hann window), not from asr.h. Cases: the usual rates
- * (8 <-> 16 kHz, 44.1, 48, 22.05, 11.025 -> 16 kHz: 640 phases, more than one table, and
- * 44.1 -> 16.001 kHz: 16001 phases), small co-prime rates, three filters, every length
+ * (8 <-> 16 kHz, 44.1, 48, 22.05, 11.025 -> 16 kHz: 640 phases, more than one table,
+ * 44.1 -> 16.001 kHz: 16001 phases, and 8 -> 100.001 kHz, where with Z 16 the first
+ * outputs that see no end of the signal lie beyond the first group of phases), small
+ * co-prime rates, three filters, every length
  * 1..40 and a few odd longer ones (the ends and the 8-output blocks' tails), x one float
  * past an aligned address. A wrong tap or phase is off by about 1e-2 of the signal. */
 static double rs_abs_sum(const asr_real *x, int n, int orig, int nw, int j, int Z, double rolloff) {
@@ -569,7 +571,8 @@ static double rs_abs_sum(const asr_real *x, int n, int orig, int nw, int j, int 
 
 static void t_resample_fast_vs_ref(tctx *t) {
   static const int pairs[][2] = {{8000, 16000}, {16000, 8000}, {44100, 16000}, {48000, 16000}, {22050, 16000},
-                                 {11025, 16000}, {44100, 16001}, {16000, 44100}, {7, 3}, {3, 7}, {1, 5}};
+                                 {11025, 16000}, {44100, 16001}, {16000, 44100}, {8000, 100001}, {7, 3}, {3, 7},
+                                 {1, 5}};
   static const int lens[] = {41, 57, 101, 333, 1001, 4801};
   static const double filt[3][2] = {{6, 0.99}, {16, 0.945}, {3, 0.8}};
   const double eps = ASR_REAL_DOUBLE ? DBL_EPSILON / 2 : FLT_EPSILON / 2;
