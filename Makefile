@@ -112,8 +112,11 @@ $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 
 # train, transcribe, posteriorgram, pretrain and units share examples/recognizer/asrdata.c
 RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h $(OUTPATH_SRC)
-$(B)/train $(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
+$(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
 	$(CC) $(WARN) $(OPT) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl.o -o $@ $(LIBS)
+# train with ASR_THREADS and OpenMP, for --threads N (1 by default; the bits do not depend on N)
+$(B)/train: examples/recognizer/train.c $(RECOGNIZER_SRC) $(B)/asr_impl_omp.o
+	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl_omp.o -o $@ $(LIBS)
 
 # hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
 $(B)/hello_ctc: examples/hello_ctc.c $(HDR) | $(B)/.stamp

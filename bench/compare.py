@@ -152,7 +152,8 @@ def torch_fbank():
 
 def torch_resample():
     """torchaudio.functional.resample 8 kHz -> 16 kHz of 60 s of white noise (float32),
-    sinc_interpolation with the defaults (width 6, rolloff 0.99): asrtool bench's case."""
+    sinc_interpolation with the defaults (width 6, rolloff 0.99): asrtool bench's case
+    (component "resample": naive, ref, and simd = asr_resample, the polyphase FIR)."""
     import torchaudio.functional as F
     x = (1000 * torch.randn(60 * 8000)).float()
     return timeit(lambda: F.resample(x, 8000, 16000), min_time=1.0)

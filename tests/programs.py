@@ -46,6 +46,10 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            turning an augmentation off (--no-specaug) gives another model, the same twice;
            --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
            so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp.
+threads/*  build/train --threads N (built with -fopenmp -DASR_THREADS): 0, negative, 257 and
+           non-integers are refused with one line and exit 2; three steps on the four toy
+           clips give the same model byte for byte with no option, --threads 1, 2 and 3.
+           The sanitizer build of train has no OpenMP: it refuses --threads 2 (san/train).
 san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitizer (make
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
@@ -563,6 +567,30 @@ def augment_tests(tmp):
             if both in (n1, default):
                 p.append("--vtlp 0.1 with --noise-snr gave the model of one of them alone")
         report("augment/noise", p)
+    if wanted("threads/options"):
+        p = []
+        base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]
+        for val in ["0", "-2", "x", "257", "1.5"]:
+            expect_fail(base + ["--threads", val], tmp, "--threads", p)
+        if os.path.exists(os.path.join(tmp, "bad.npz")):
+            p.append("a refused run wrote bad.npz")
+        report("threads/options", p)
+    if wanted("threads/bits"):
+        # build/train is built with -fopenmp -DASR_THREADS: --threads 2 splits asr.h's
+        # matrix products, each element still one thread's fixed sequence of operations
+        p = []
+        default = train_model(tmp, "ta.npz", [], p)
+        t1 = train_model(tmp, "tb.npz", ["--threads", "1"], p)
+        t2 = train_model(tmp, "tc.npz", ["--threads", "2"], p)
+        t3 = train_model(tmp, "td.npz", ["--threads", "3"], p)
+        if None not in (default, t1, t2, t3):
+            if t1 != default:
+                p.append("--threads 1 is not the default model")
+            if t2 != t1:
+                p.append("--threads 2 gave another model than --threads 1")
+            if t3 != t1:
+                p.append("--threads 3 gave another model than --threads 1")
+        report("threads/bits", p)
 
 
 # ---- san/*
@@ -605,7 +633,8 @@ def san_tests(tmp):
             ["--recipe", "rnnt", "--data", "good", "--dev", "missing", "--out", "m.npz"],
             ["--recipe", "ctc-contextnet", "--data", "good", "--out", "good/m.npz"],
             ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz"],
-            ["--recipe", "ctc-contextnet", "--data", "good", "--freq-width", "81", "--out", "m.npz"]],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--freq-width", "81", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--threads", "2", "--out", "m.npz"]],
         "posteriorgram": [
             ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],

@@ -14,6 +14,7 @@
 #endif
 #include "../asr.h"
 #include "test_util.h"
+#include <float.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

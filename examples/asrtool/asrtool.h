@@ -84,6 +84,7 @@ int cmd_decode(int argc, char **argv);
 int cmd_resample(int argc, char **argv);
 struct at_bench;
 void bench_fbank(struct at_bench *b);
+void bench_resample(struct at_bench *b);
 
 /* ctc */
 int cmd_ctc(int argc, char **argv);

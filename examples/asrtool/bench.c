@@ -124,6 +124,7 @@ static const struct {
   {"core", bench_core},
   /* features */
   {"features", bench_fbank},
+  {"resample", bench_resample},
 
   /* ctc */
   {"ctc", bench_ctc},

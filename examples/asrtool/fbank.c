@@ -298,8 +298,8 @@ static void fb_bench_call(void *v) {
   if (c->fn(c->y, c->x, c->n, &c->o, NULL, c->work, c->wb, &err) != ASR_OK) fprintf(stderr, "bench fbank: %s\n", err.msg);
 }
 /* ---- bench: resampling 60 s of 8 kHz noise to 16 kHz (the FSDD case), naive (every
- * tap's sin and cos) and ref (asr_resample_ref's per-phase tables); case name shared with
- * bench/compare.py. */
+ * tap's sin and cos), ref (asr_resample_ref's per-phase tables) and simd (asr_resample,
+ * the polyphase FIR); case name shared with bench/compare.py. */
 typedef struct rs_bench_ctx {
   asr_result (*fn)(asr_real *, const asr_real *, int, int, int, int, double);
   asr_real *x, *y;
@@ -309,7 +309,7 @@ static void rs_bench_call(void *v) {
   rs_bench_ctx *c = (rs_bench_ctx *)v;
   if (c->fn(c->y, c->x, c->n, 8000, 16000, 6, 0.99) != ASR_OK) fprintf(stderr, "bench resample: failed\n");
 }
-static void bench_resample(at_bench *b) {
+void bench_resample(at_bench *b) {
   rs_bench_ctx c;
   asr_rng rng;
   int i;
@@ -326,6 +326,8 @@ static void bench_resample(at_bench *b) {
   at_bench_report(b, "resample 60 s 8 kHz -> 16 kHz", "naive", at_bench_time(rs_bench_call, &c, 0));
   c.fn = asr_resample_ref;
   at_bench_report(b, "resample 60 s 8 kHz -> 16 kHz", "ref", at_bench_time(rs_bench_call, &c, 1.0));
+  c.fn = asr_resample;
+  at_bench_report(b, "resample 60 s 8 kHz -> 16 kHz", "simd", at_bench_time(rs_bench_call, &c, 1.0));
   free(c.x), free(c.y);
 }
 
@@ -353,5 +355,4 @@ void bench_fbank(at_bench *b) {
     at_bench_report(b, "fbank 60 s 16 kHz, 80 bins", impls[k], at_bench_time(fb_bench_call, &c, k == 0 ? 0 : 1.0));
   }
   free(c.x), free(c.y), free(c.work);
-  bench_resample(b);
 }

@@ -39,6 +39,12 @@
  * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
  * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
  * run killed while writing, older than 10 minutes, is removed when a run starts.
+ * --threads N (make builds train with -fopenmp -DASR_THREADS): asr.h's matrix products
+ * split over N OpenMP threads, each output element still computed by one thread in the
+ * same order, so the model is byte for byte the one of --threads 1 (the default; the
+ * OMP_NUM_THREADS variable is not used; on a machine busy with other jobs run it with
+ * OMP_WAIT_POLICY=passive, or the waiting threads spin against them: docs/training.md).
+ * A train built without them refuses N > 1.
  * Exit status 0, or 2 with one line naming the problem. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
@@ -47,6 +53,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_OPENMP) && defined(ASR_THREADS)
+#include <omp.h>   /* --threads N: built by make with -fopenmp -DASR_THREADS */
+#endif
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_sigint(int sig) {
@@ -67,6 +76,7 @@ typedef struct opts {
   double vtlp;              /* D: warp factors drawn from [1 - D, 1 + D]; 0 = off */
   int noise;                /* --noise-snr given: white noise at an SNR in [snr_lo, snr_hi] dB */
   double snr_lo, snr_hi;
+  int threads;              /* --threads N: OpenMP threads for asr.h's GEMM (ASR_THREADS builds) */
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
@@ -84,7 +94,9 @@ static int usage(void) {
           "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
           "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n"
           "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
-          "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n");
+          "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n"
+          "             [--threads N (1; N > 1: the matrix products on N threads, the same bits as 1;\n"
+          "              on a busy machine set OMP_WAIT_POLICY=passive)]\n");
   return 2;
 }
 
@@ -94,6 +106,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
   o->steps = 2000;
   o->seed = 1;
+  o->threads = 1;
   o->batch_frames = 4000;
   o->eval_every = 250;
   o->warmup = -1;
@@ -136,6 +149,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--exclude-speakers")) o->exclude_speakers = val;
     else if (!strcmp(a, "--steps")) { if (ad_parse_long("train", "steps", val, 1, 100000000, &v)) return 2; o->steps = v; }
     else if (!strcmp(a, "--mwer-steps")) { if (ad_parse_long("train", "mwer-steps", val, 0, 100000000, &v)) return 2; o->mwer_steps = v; }
+    else if (!strcmp(a, "--threads")) { if (ad_parse_long("train", "threads", val, 1, 256, &v)) return 2; o->threads = (int)v; }
     else if (!strcmp(a, "--seed")) { if (ad_parse_long("train", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (unsigned long)v; }
     else if (!strcmp(a, "--batch-frames")) { if (ad_parse_long("train", "batch-frames", val, 100, 10000000, &v)) return 2; o->batch_frames = (int)v; }
     else if (!strcmp(a, "--eval-every")) { if (ad_parse_long("train", "eval-every", val, 0, 100000000, &v)) return 2; o->eval_every = (int)v; }
@@ -198,6 +212,15 @@ static int parse_args(int argc, char **argv, opts *o) {
     return 2;
   }
   if (o->warmup < 0) o->warmup = (int)(o->steps / 10 < 500 ? o->steps / 10 : 500);
+#if defined(_OPENMP) && defined(ASR_THREADS)
+  omp_set_num_threads(o->threads);            /* 1 unless asked: OMP_NUM_THREADS is not read */
+#else
+  if (o->threads > 1) {
+    fprintf(stderr, "train: --threads %d: this train was built without threads (make builds build/train "
+            "with -fopenmp -DASR_THREADS)\n", o->threads);
+    return 2;
+  }
+#endif
   return 0;
 }
 
