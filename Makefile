@@ -57,7 +57,7 @@ EXAMPLES += $(B)/rnnt_lattice
 EXAMPLES += $(B)/vq_toy
 
 # wav2vec / vq-wav2vec pretraining
-EXAMPLES += $(B)/pretrain $(B)/units
+EXAMPLES += $(B)/pretrain $(B)/units $(B)/bert
 
 # training
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
@@ -110,9 +110,9 @@ $(B)/asr_impl_f64.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
 
-# train, transcribe, posteriorgram, pretrain and units share examples/recognizer/asrdata.c
+# train, transcribe, posteriorgram, pretrain, units and bert share examples/recognizer/asrdata.c
 RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h $(OUTPATH_SRC)
-$(B)/train $(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
+$(B)/train $(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units $(B)/bert: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
 	$(CC) $(WARN) $(OPT) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl.o -o $@ $(LIBS)
 
 # hello_ctc is the README's example: one file that defines ASR_IMPLEMENTATION itself
