@@ -65,11 +65,71 @@ typedef struct opts {
   double vtlp;              /* D: warp factors drawn from [1 - D, 1 + D]; 0 = off */
   int noise;                /* --noise-snr given: white noise at an SNR in [snr_lo, snr_hi] dB */
   double snr_lo, snr_hi;
+  const char *w2v;          /* --w2v-features: a wav2vec model whose context network c is the input */
+  double fraction;          /* --train-fraction: the first fraction of the training transcripts */
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
 static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise; }
 static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
+
+/* --w2v-features MODEL.npz (issue 17, the downstream recipe): the input of the recognizer
+ * is the context network's output c (T, C) of a pretrained wav2vec model (asr.h 8.8-8.9:
+ * f, then g, on the 16 kHz waveform scaled to [-1, 1) as build/pretrain trains it), one
+ * frame per 10 ms as the fbank, normalized per utterance (mean 0, variance 1 in each of
+ * the C dimensions) as the fbank is; the model's n_mels is C. The wav2vec model stays
+ * frozen. */
+static asr_w2v_model *g_w2v = NULL;
+static int w2v_features(const asr_real *wave, int n, int rate, const char *what, asr_real **feats, int *T) {
+  const asr_w2v_config *cfg = &g_w2v->cfg;
+  int m = asr_resample_length(n, rate, 16000), C = cfg->channels, F, t, c;
+  asr_real *x = NULL, *z = NULL, *cc = NULL, *es = NULL, *cs = NULL;
+  void *work = NULL;
+  size_t wb;
+  int ret = 2;
+  *feats = NULL, *T = 0;
+  F = m > 0 ? asr_w2v_frames(cfg, m) : 0;
+  if (F < 1) {
+    fprintf(stderr, "%s: audio too short for the wav2vec encoder (%d samples at %d Hz)\n", what, n, rate);
+    return 2;
+  }
+  wb = asr_w2v_encoder_workspace_size(cfg, 1, m);
+  if (asr_w2v_context_workspace_size(cfg, 1, F) > wb) wb = asr_w2v_context_workspace_size(cfg, 1, F);
+  x = (asr_real *)malloc(sizeof(asr_real) * (size_t)m);
+  z = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
+  cc = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
+  es = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_encoder_saved_size(cfg, 1, m) + 1));
+  cs = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_context_saved_size(cfg, 1, F) + 1));
+  work = malloc(wb + 1);
+  *feats = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
+  if (!x || !z || !cc || !es || !cs || !work || !*feats) {
+    fprintf(stderr, "%s: out of memory\n", what);
+    goto done;
+  }
+  if (asr_resample(x, wave, n, rate, 16000, 6, 0.99) != ASR_OK) {
+    fprintf(stderr, "%s: cannot resample %d Hz to 16000 Hz\n", what, rate);
+    goto done;
+  }
+  for (t = 0; t < m; t++) x[t] /= 32768;          /* Kaldi's 16-bit scale -> [-1, 1), as pretrain */
+  if (asr_w2v_encoder_forward(z, es, x, &g_w2v->enc, cfg, 1, m, work, wb) != ASR_OK ||
+      asr_w2v_context_forward(cc, cs, z, &g_w2v->ctx, cfg, 1, F, work, wb) != ASR_OK) {
+    fprintf(stderr, "%s: the wav2vec model failed on this recording\n", what);
+    goto done;
+  }
+  for (c = 0; c < C; c++) {                       /* (C, T) -> (T, C), then mean 0, variance 1 */
+    double mu = 0, var = 0;
+    for (t = 0; t < F; t++) mu += cc[(size_t)c * F + t];
+    mu /= F;
+    for (t = 0; t < F; t++) var += (cc[(size_t)c * F + t] - mu) * (cc[(size_t)c * F + t] - mu);
+    var = var / F + 1e-10;
+    for (t = 0; t < F; t++) (*feats)[(size_t)t * C + c] = (asr_real)((cc[(size_t)c * F + t] - mu) / sqrt(var));
+  }
+  *T = F, ret = 0;
+done:
+  if (ret) free(*feats), *feats = NULL;
+  free(x), free(z), free(cc), free(es), free(cs), free(work);
+  return ret;
+}
 
 static int usage(void) {
   fprintf(stderr,
@@ -81,7 +141,9 @@ static int usage(void) {
           "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
           "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n"
           "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
-          "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n");
+          "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n"
+          "             [--w2v-features W2V.npz (a wav2vec model's context features instead of fbank)]\n"
+          "             [--train-fraction F (the first F of the training transcripts, 0 < F <= 1)]\n");
   return 2;
 }
 
@@ -102,6 +164,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   o->sa.time_mask_param = 20;
   o->sa.time_mask_ratio = 0.2;
   o->sa.time_warp = 0;
+  o->fraction = 1;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--quiet")) {
@@ -151,6 +214,8 @@ static int parse_args(int argc, char **argv, opts *o) {
       }
       o->noise = 1;
     }
+    else if (!strcmp(a, "--w2v-features")) o->w2v = val;
+    else if (!strcmp(a, "--train-fraction")) { if (ad_parse_double("train", "train-fraction", val, 1e-6, 1, &o->fraction)) return 2; }
     else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--pad")) {
@@ -194,6 +259,14 @@ static int parse_args(int argc, char **argv, opts *o) {
     fprintf(stderr, "train: --no-specaug turns SpecAugment off: give it without --freq-*/--time-* options\n");
     return 2;
   }
+  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->pad > 0)) {
+    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr or --pad\n");
+    return 2;
+  }
+  if (o->fraction < 1 && o->splice_min) {
+    fprintf(stderr, "train: --train-fraction keeps whole recordings: not with --splice\n");
+    return 2;
+  }
   if (o->warmup < 0) o->warmup = (int)(o->steps / 10 < 500 ? o->steps / 10 : 500);
   return 0;
 }
@@ -216,7 +289,8 @@ static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, 
   asr_error err;
   int ids[1024];
   memset(u, 0, sizeof *u);
-  if (ad_features(m, wave, n, rate, what, &u->feats, &u->T)) return 2;
+  if (g_w2v ? w2v_features(wave, n, rate, what, &u->feats, &u->T) : ad_features(m, wave, n, rate, what, &u->feats, &u->T))
+    return 2;
   if (g_keep_wave) {
     u->wave = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n ? n : 1));
     if (!u->wave) return 2;
@@ -698,6 +772,24 @@ int main(int argc, char **argv) {
             cfg.n_mels);
     return 2;
   }
+  if (o.w2v) {                                    /* the frozen wav2vec front end */
+    static asr_w2v_model w2v;
+    const char *ins[1] = {o.w2v};
+    if (out_guard(o.out, ins, 1, NULL)) return 2;
+    if (asr_w2v_model_load(&w2v, o.w2v, NULL, &err) != ASR_OK) {
+      fprintf(stderr, "train: %s\n", err.msg);
+      return 2;
+    }
+    if (w2v.cfg.quantizer != ASR_W2V_NONE) {
+      fprintf(stderr, "train: --w2v-features: %s is a vq-wav2vec model; the context features of wav2vec "
+                      "(recipe toy-wav2vec) are what this option reads\n", o.w2v);
+      asr_w2v_model_free(&w2v);
+      return 2;
+    }
+    g_w2v = &w2v;
+    cfg.n_mels = w2v.cfg.channels;                /* the encoder's input: C context dimensions */
+    if (o.sa.freq_mask_param > cfg.n_mels) o.sa.freq_mask_param = cfg.n_mels / 8;
+  }
   asr_rng_seed(&rng, o.seed, 1);
   if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
@@ -710,6 +802,17 @@ int main(int argc, char **argv) {
   if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
       ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
     goto done;
+  if (o.fraction < 1) {                           /* the first F of the transcripts (at least one) */
+    int keep = (int)ceil(o.fraction * list.count);
+    if (list.items[0].take >= 0) {
+      fprintf(stderr, "train: --train-fraction reads a transcripts.tsv folder, not FSDD's takes\n");
+      goto done;
+    }
+    if (keep < 1) keep = 1;
+    for (i = keep; i < list.count; i++) free(list.items[i].path), free(list.items[i].text);
+    printf("training on the first %d of %d transcripts (--train-fraction %g)\n", keep, list.count, o.fraction);
+    list.count = keep;
+  }
   t0 = ad_now();
   {
     int fsdd = list.items[0].take >= 0;
@@ -948,6 +1051,7 @@ int main(int argc, char **argv) {
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   status = 0;
 done:
+  if (g_w2v) asr_w2v_model_free(g_w2v), g_w2v = NULL;
   free(ab.work), free(ab.wave);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
