@@ -25,6 +25,9 @@
  * every batch (two frequency masks of up to n_mels/8 bins, two time masks of up to 20
  * frames and 20% of the utterance, no warp: --freq-masks, --freq-width, --time-masks,
  * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off);
+ * --w2v-features W2V.npz: the input is a frozen wav2vec model's context features instead of
+ * the fbank (issue 17's downstream recipe, docs/wav2vec.md); --train-fraction F keeps the
+ * first F of a transcripts.tsv folder's recordings (the labelled-data fraction).
  * --vtlp D: vocal tract length perturbation [Jaitly13], the features of every training
  * utterance computed anew at every step with a VTLN warp factor drawn uniformly from
  * [1 - D, 1 + D] (asr_model_features_warped); --noise-snr LO,HI: white Gaussian noise added
