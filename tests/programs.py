@@ -640,7 +640,7 @@ def san_tests(tmp):
         report(name + " (%d bad inputs)" % len(runs), p)
 
 
-# ---- downstream/options: build/train --w2v-features, --train-fraction; build/bert
+# ---- downstream/options: build/train --w2v-features, --bert-features, --train-fraction; build/bert
 def downstream_tests(tmp):
     if not wanted("downstream/options"):
         return
@@ -665,6 +665,17 @@ def downstream_tests(tmp):
     expect_fail(base + ["--out", "m3.npz", "--w2v-features", "w.npz", "--splice", "1-2"], tmp, "not with --splice", p)
     expect_fail(base + ["--out", "m3.npz", "--train-fraction", "0"], tmp, "train-fraction", p)
     expect_fail(base + ["--out", "w.npz", "--w2v-features", "w.npz"], tmp, "w.npz", p)
+    succeeds([prog("asrtool"), "bert-init", "b64.npz", "--vocab", "64", "--d-model", "8", "--heads", "2", "--ff-dim",
+              "8", "--layers", "1"], tmp, p)
+    succeeds([prog("asrtool"), "bert-init", "b10.npz", "--vocab", "10", "--d-model", "8", "--heads", "2", "--ff-dim",
+              "8", "--layers", "1"], tmp, p)
+    succeeds([prog("asrtool"), "w2v-init", "toy-vq-wav2vec-gumbel", "vq8.npz", "--channels", "16", "--vars", "8"], tmp, p)
+    succeeds(base + ["--out", "m4.npz", "--w2v-features", "vq8.npz", "--bert-features", "b64.npz"], tmp, p)
+    expect_fail(base + ["--out", "m3.npz", "--bert-features", "b64.npz"], tmp, "needs --w2v-features", p)
+    expect_fail(base + ["--out", "m3.npz", "--w2v-features", "vq8.npz", "--bert-features", "b10.npz"], tmp,
+                "has 10 tokens", p)
+    expect_fail(base + ["--out", "m3.npz", "--w2v-features", "w.npz", "--bert-features", "b64.npz"], tmp,
+                "has 64 tokens", p)
     if os.path.exists(os.path.join(tmp, "m3.npz")):
         p.append("a refused run wrote m3.npz")
     u = os.path.join(tmp, "units")
