@@ -185,7 +185,7 @@ san-programs: $(SAN_PROGRAMS)
 # ---- make docs-check: the docs against the code ----------------------------------------
 # tests/docs_check.py says what it checks; it runs the docs' asrtool and transcribe commands,
 # and asks train --help for its options. A few seconds; no torch.
-DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe $(B)/pretrain $(B)/units
+DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe $(B)/pretrain $(B)/units $(B)/bert
 docs-check: $(DOCS_BIN)
 	@$(PYTHON) tests/docs_check.py
 
