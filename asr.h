@@ -32050,25 +32050,33 @@ ASRDEF asr_result asr_bert_model_save(const asr_bert_model *m, const char *path,
   return asr_checkpoint_save(path, &m->params, NULL, json, err);
 }
 
-ASRDEF asr_result asr_bert_model_load(asr_bert_model *m, const char *path, void *user, asr_error *err) {
-  asr_npz z;
+/* The BERT of a checkpoint's members z (tests/fuzz/fuzz_model.c calls it too). */
+ASR__PRIVATE asr_result asr__bert_load_npz(asr_bert_model *m, const asr_npz *z, const char *path, void *user,
+                                           asr_error *err) {
   char *json = NULL;
   asr_bert_config cfg;
   asr_params *stores[2];
+  asr_result r = asr__npz_config_of(z, path, &json, user, err);
+  memset(m, 0, sizeof *m);
+  if (r == ASR_OK && (r = asr_bert_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
+  ASR_FREE(json, user);
+  if (r == ASR_OK) r = asr__bert_build(m, &cfg, z, path, user, err);   /* checks before allocating */
+  if (r == ASR_OK) {
+    stores[0] = &m->params;
+    stores[1] = NULL;
+    asr__checkpoint_fill(z, stores);
+  }
+  return r;
+}
+
+ASRDEF asr_result asr_bert_model_load(asr_bert_model *m, const char *path, void *user, asr_error *err) {
+  asr_npz z;
   asr_result r;
   if (!m || !path) return asr__fail(err, ASR_ERR_INVALID_ARG, "BERT load: bad arguments");
   memset(m, 0, sizeof *m);
   r = asr_npz_read(path, &z, user, err);        /* read once: checked, then copied */
   if (r != ASR_OK) return r;
-  r = asr__npz_config_of(&z, path, &json, user, err);
-  if (r == ASR_OK && (r = asr_bert_config_from_json(&cfg, json, err)) != ASR_OK) asr__fail_path(err, r, path);
-  ASR_FREE(json, user);
-  if (r == ASR_OK) r = asr__bert_build(m, &cfg, &z, path, user, err);   /* checks before allocating */
-  if (r == ASR_OK) {
-    stores[0] = &m->params;
-    stores[1] = NULL;
-    asr__checkpoint_fill(&z, stores);
-  }
+  r = asr__bert_load_npz(m, &z, path, user, err);
   asr_npz_free(&z, user);
   return r;
 }

@@ -322,11 +322,41 @@ static void t_bert_checkpoint_and_bad_input(tctx *t) {
   free(work), free(feats);
 }
 
+/* A config-only checkpoint claiming the largest BERT the config check allows (vocab,
+ * d_model and ff_dim 65536, 16 layers: 2.7e11 weights) is refused by the tensor it lacks,
+ * before anything of that size is allocated; a truncated JSON config is refused too. */
+static void t_bert_model_load_huge_claim(tctx *t) {
+  asr_bert_config cfg;
+  asr_bert_model m;
+  asr_npz_writer w;
+  asr_error err;
+  char path[512], json[512];
+  int64_t n;
+  asr_bert_config_init(&cfg, 65536, 65536, 4, 65536, ASR_BERT_MAX_LAYERS);
+  CHECK_OK(asr_bert_config_check(&cfg, &err));
+  CHECK(asr_bert_config_to_json(&cfg, json, sizeof json) < (int)sizeof json);
+  n = (int64_t)strlen(json);
+  snprintf(path, sizeof path, "%s/bert_huge.npz", t->tmpdir);
+  CHECK_OK(asr_npz_writer_open(&w, path, NULL, &err));
+  CHECK_OK(asr_npz_writer_add(&w, "config", ASR_DTYPE_U8, 1, &n, json, &err));
+  CHECK_OK(asr_npz_writer_close(&w, &err));
+  CHECKF(asr_bert_model_load(&m, path, NULL, &err) == ASR_ERR_FORMAT &&
+         strstr(err.msg, "missing tensor 'encoder.embed.0.weight'"), "%s", err.msg);
+  asr_bert_model_free(&m);                             /* zeroed by the failed load: safe */
+  n = 20;                                              /* the JSON cut short */
+  CHECK_OK(asr_npz_writer_open(&w, path, NULL, &err));
+  CHECK_OK(asr_npz_writer_add(&w, "config", ASR_DTYPE_U8, 1, &n, json, &err));
+  CHECK_OK(asr_npz_writer_close(&w, &err));
+  CHECK(asr_bert_model_load(&m, path, NULL, &err) == ASR_ERR_FORMAT);
+  asr_bert_model_free(&m);
+}
+
 static const test_case TESTS_bert[] = {
   {"bert/mask_spans", t_bert_mask_spans},
   {"bert/tiers", t_bert_tiers},
   {"bert/gradcheck", t_bert_gradcheck},
   {"bert/learns", t_bert_learns},
   {"bert/checkpoint_and_bad_input", t_bert_checkpoint_and_bad_input},
+  {"bert/model_load_huge_claim", t_bert_model_load_huge_claim},
   {0, 0}
 };
