@@ -57,7 +57,7 @@ EXAMPLES += $(B)/rnnt_lattice
 EXAMPLES += $(B)/vq_toy
 
 # wav2vec / vq-wav2vec pretraining
-EXAMPLES += $(B)/pretrain $(B)/units
+EXAMPLES += $(B)/pretrain $(B)/units $(B)/bert
 
 # training
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
@@ -110,9 +110,9 @@ $(B)/asr_impl_f64.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 $(B)/asrtool-f64: $(ASRTOOL_SRC) $(B)/asr_impl_f64.o
 	$(CC) $(WARN) $(OPT) $(SIMD) -DASR_REAL=double $(filter %.c,$^) $(B)/asr_impl_f64.o -o $@ $(LIBS)
 
-# train, transcribe, posteriorgram, pretrain and units share examples/recognizer/asrdata.c
+# train, transcribe, posteriorgram, pretrain, units and bert share examples/recognizer/asrdata.c
 RECOGNIZER_SRC := examples/recognizer/asrdata.c examples/recognizer/asrdata.h $(OUTPATH_SRC)
-$(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
+$(B)/transcribe $(B)/posteriorgram $(B)/pretrain $(B)/units $(B)/bert: $(B)/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/asr_impl.o
 	$(CC) $(WARN) $(OPT) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/asr_impl.o -o $@ $(LIBS)
 # train with ASR_THREADS and OpenMP, for --threads N (1 by default; the bits do not depend on N)
 $(B)/train: examples/recognizer/train.c $(RECOGNIZER_SRC) $(B)/asr_impl_omp.o
@@ -188,7 +188,7 @@ san-programs: $(SAN_PROGRAMS)
 # ---- make docs-check: the docs against the code ----------------------------------------
 # tests/docs_check.py says what it checks; it runs the docs' asrtool and transcribe commands,
 # and asks train --help for its options. A few seconds; no torch.
-DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe $(B)/pretrain $(B)/units
+DOCS_BIN := $(B)/asrtool $(B)/asrtool-f64 $(B)/train $(B)/transcribe $(B)/pretrain $(B)/units $(B)/bert
 docs-check: $(DOCS_BIN)
 	@$(PYTHON) tests/docs_check.py
 

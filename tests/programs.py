@@ -669,6 +669,63 @@ def san_tests(tmp):
         report(name + " (%d bad inputs)" % len(runs), p)
 
 
+# ---- downstream/options: build/train --w2v-features, --bert-features, --train-fraction; build/bert
+def downstream_tests(tmp):
+    if not wanted("downstream/options"):
+        return
+    p = []
+    d = os.path.join(tmp, "ds")
+    os.makedirs(d)
+    toy = os.path.join(ROOT, "data", "toy", "train")
+    with open(os.path.join(toy, "transcripts.tsv")) as f:
+        lines = [l for l in f if not l.startswith("#")][:4]
+    for l in lines:
+        shutil.copy(os.path.join(toy, l.split("\t")[0]), d)
+    with open(os.path.join(d, "transcripts.tsv"), "w") as f:
+        f.writelines(lines)
+    succeeds([prog("asrtool"), "w2v-init", "toy-wav2vec", "w.npz", "--channels", "16"], tmp, p)
+    succeeds([prog("asrtool"), "w2v-init", "toy-vq-wav2vec-gumbel", "vq.npz", "--channels", "16"], tmp, p)
+    base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "ds", "--steps", "2", "--eval-every", "0", "--quiet"]
+    succeeds(base + ["--out", "m1.npz", "--w2v-features", "w.npz"], tmp, p)
+    rc, out, _ = run(base + ["--out", "m2.npz", "--train-fraction", "0.5"], tmp)
+    if rc != 0 or "first 2 of 4 transcripts" not in out:
+        p.append("--train-fraction 0.5: exit %d, stdout %r" % (rc, out[-300:]))
+    expect_fail(base + ["--out", "m3.npz", "--w2v-features", "vq.npz"], tmp, "vq-wav2vec model", p)
+    expect_fail(base + ["--out", "m3.npz", "--w2v-features", "w.npz", "--splice", "1-2"], tmp, "not with --splice", p)
+    expect_fail(base + ["--out", "m3.npz", "--train-fraction", "0"], tmp, "train-fraction", p)
+    expect_fail(base + ["--out", "w.npz", "--w2v-features", "w.npz"], tmp, "w.npz", p)
+    succeeds([prog("asrtool"), "bert-init", "b64.npz", "--vocab", "64", "--d-model", "8", "--heads", "2", "--ff-dim",
+              "8", "--layers", "1"], tmp, p)
+    succeeds([prog("asrtool"), "bert-init", "b10.npz", "--vocab", "10", "--d-model", "8", "--heads", "2", "--ff-dim",
+              "8", "--layers", "1"], tmp, p)
+    succeeds([prog("asrtool"), "w2v-init", "toy-vq-wav2vec-gumbel", "vq8.npz", "--channels", "16", "--vars", "8"], tmp, p)
+    succeeds(base + ["--out", "m4.npz", "--w2v-features", "vq8.npz", "--bert-features", "b64.npz"], tmp, p)
+    expect_fail(base + ["--out", "m3.npz", "--bert-features", "b64.npz"], tmp, "needs --w2v-features", p)
+    expect_fail(base + ["--out", "m3.npz", "--w2v-features", "vq8.npz", "--bert-features", "b10.npz"], tmp,
+                "has 10 tokens", p)
+    expect_fail(base + ["--out", "m3.npz", "--w2v-features", "w.npz", "--bert-features", "b64.npz"], tmp,
+                "has 64 tokens", p)
+    if os.path.exists(os.path.join(tmp, "m3.npz")):
+        p.append("a refused run wrote m3.npz")
+    u = os.path.join(tmp, "units")
+    os.makedirs(u)
+    with open(os.path.join(u, "units.tsv"), "w") as f:
+        for k in range(12):
+            f.write("%04d.ogg\t%d\t%s\n" % (k, 30, " ".join("%d.%d" % ((t // 5 + k) % 4, t // 10 % 4) for t in range(30))))
+    with open(os.path.join(u, "usage.tsv"), "w") as f:
+        f.writelines("%d\t%d\t1\n" % (g, v) for g in range(2) for v in range(4))
+    bert = [prog("bert"), "--units", "units", "--steps", "2", "--crop", "20", "--d-model", "8", "--heads", "2",
+            "--ff-dim", "8"]
+    succeeds(bert + ["--out", "b.npz"], tmp, p)
+    expect_fail(bert + ["--out", "units/b.npz"], tmp, "refusing to write there", p)
+    with open(os.path.join(u, "units.tsv"), "a") as f:
+        f.write("bad.ogg\t3\t1.2 9.9 0.0\n")
+    expect_fail(bert + ["--out", "b2.npz"], tmp, "not file<TAB>frames<TAB>codes", p)
+    if os.path.exists(os.path.join(tmp, "b2.npz")):
+        p.append("a refused build/bert wrote b2.npz")
+    report("downstream/options", p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
@@ -679,6 +736,7 @@ def main():
         stale_programs_tests(tmp)
         long_tests(tmp)
         augment_tests(tmp)
+        downstream_tests(tmp)
         san_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -33,12 +33,13 @@
 #include "test_nt.c"
 #include "test_checkers.c"
 #include "test_w2v.c"
+#include "test_bert.c"
 #include "test_lattice.c"
 #include "test_lexicon.c"
 
 static const test_case *const ALL_TESTS[] = {
   TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_tdec, TESTS_ctc, TESTS_lexicon, TESTS_rnnt,
-  TESTS_las, TESTS_joint, TESTS_nt, TESTS_vq, TESTS_w2v, TESTS_train, TESTS_checkers, TESTS_lattice,
+  TESTS_las, TESTS_joint, TESTS_nt, TESTS_vq, TESTS_w2v, TESTS_bert, TESTS_train, TESTS_checkers, TESTS_lattice,
 };
 
 static int matches(const char *name, int argc, char **argv) {

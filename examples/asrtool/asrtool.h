@@ -135,6 +135,9 @@ void bench_quantizers(struct at_bench *b);
 /* wav2vec / vq-wav2vec (examples/asrtool/w2v.c) */
 int cmd_w2v_init(int argc, char **argv);
 int cmd_w2v(int argc, char **argv);
+/* BERT on the discrete units (examples/asrtool/bert.c) */
+int cmd_bert_init(int argc, char **argv);
+int cmd_bert(int argc, char **argv);
 
 /* hybrid CTC/attention, MWER */
 int cmd_ctc_prefix_score(int argc, char **argv);

@@ -54,6 +54,8 @@ static const struct {
   {"vq", cmd_vq, "k-means vector quantization (vq-wav2vec): nearest codeword, loss, gradients"},
   {"w2v-init", cmd_w2v_init, "a new wav2vec / vq-wav2vec model (fairseq's keys) as .npz"},
   {"w2v", cmd_w2v, "one wav2vec / vq-wav2vec step on audio crops: loss, z, q, c, negatives, gradients"},
+  {"bert-init", cmd_bert_init, "a new BERT over discrete units (ESPnet TransformerEncoder keys) as .npz"},
+  {"bert", cmd_bert, "one BERT masked-span step on unit tokens: loss, mask, features, gradients"},
   /* hybrid CTC/attention, MWER */
   {"ctc-prefix-score", cmd_ctc_prefix_score, "CTC prefix score of a prefix and candidates [Watanabe17]"},
   {"mwer", cmd_mwer, "MWER loss and gradient over an n-best list [Prabhavalkar18]"},

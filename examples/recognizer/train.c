@@ -27,6 +27,11 @@
  * every batch (two frequency masks of up to n_mels/8 bins, two time masks of up to 20
  * frames and 20% of the utterance, no warp: --freq-masks, --freq-width, --time-masks,
  * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off);
+ * --w2v-features W2V.npz: the input is a frozen wav2vec model's context features instead of
+ * the fbank (issue 17's downstream recipe, docs/wav2vec.md); --train-fraction F keeps the
+ * first F of a transcripts.tsv folder's recordings (the labelled-data fraction);
+ * --bert-features BERT.npz with --w2v-features VQ.npz (a Gumbel vq-wav2vec model): the
+ * input is the BERT's features of the recording's units (vq-wav2vec's whole pipeline).
  * --vtlp D: vocal tract length perturbation [Jaitly13], the features of every training
  * utterance computed anew at every step with a VTLN warp factor drawn uniformly from
  * [1 - D, 1 + D] (asr_model_features_warped); --noise-snr LO,HI: white Gaussian noise added
@@ -77,11 +82,135 @@ typedef struct opts {
   int noise;                /* --noise-snr given: white noise at an SNR in [snr_lo, snr_hi] dB */
   double snr_lo, snr_hi;
   int threads;              /* --threads N: OpenMP threads for asr.h's GEMM (ASR_THREADS builds) */
+  const char *w2v;          /* --w2v-features: a wav2vec model whose context network c is the input */
+  const char *bert;         /* --bert-features: a BERT (build/bert) over the units of --w2v-features' model */
+  double fraction;          /* --train-fraction: the first fraction of the training transcripts */
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
 static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise; }
 static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
+
+/* --w2v-features MODEL.npz (issue 17, the downstream recipe): the input of the recognizer
+ * is the context network's output c (T, C) of a pretrained wav2vec model (asr.h 8.8-8.9:
+ * f, then g, on the 16 kHz waveform scaled to [-1, 1) as build/pretrain trains it), one
+ * frame per 10 ms as the fbank, normalized per utterance (mean 0, variance 1 in each of
+ * the C dimensions) as the fbank is; the model's n_mels is C. The wav2vec model stays
+ * frozen. */
+static asr_w2v_model *g_w2v = NULL;
+static asr_bert_model *g_bert = NULL;   /* --bert-features: g_w2v is then a vq-wav2vec model */
+
+/* Mean 0, variance 1 in each of the C columns of x (T, C), as the fbank's CMVN. */
+static void normalize_cols(asr_real *x, int T, int C) {
+  int t, c;
+  for (c = 0; c < C; c++) {
+    double mu = 0, var = 0;
+    for (t = 0; t < T; t++) mu += x[(size_t)t * C + c];
+    mu /= T;
+    for (t = 0; t < T; t++) var += (x[(size_t)t * C + c] - mu) * (x[(size_t)t * C + c] - mu);
+    var = var / T + 1e-10;
+    for (t = 0; t < T; t++) x[(size_t)t * C + c] = (asr_real)((x[(size_t)t * C + c] - mu) / sqrt(var));
+  }
+}
+
+/* --bert-features: vq-wav2vec's pipeline ([Baevski20vq] sec. 4-5): f, the Gumbel
+ * quantizer without noise (argmax, as build/units), the codes of a frame as one token
+ * (u = sum_g i_g V^(G-1-g), as build/bert reads units.tsv), then the BERT's features h
+ * (T, D) of the unmasked tokens, normalized per utterance. z (C, T) is f's output. */
+static int bert_features(const asr_real *z, int T, const char *what, asr_real *feats) {
+  const asr_w2v_config *c = &g_w2v->cfg;
+  int C = c->channels, G = c->vq_groups, V = c->vq_vars, t, k, ret = 2;
+  size_t NC = (size_t)T * C, GV = (size_t)T * G * V, wb = asr_bert_model_workspace_size(g_bert, 1, T);
+  asr_real *zr = (asr_real *)malloc(sizeof(asr_real) * NC), *q = (asr_real *)malloc(sizeof(asr_real) * NC);
+  asr_real *h = (asr_real *)malloc(sizeof(asr_real) * (size_t)T * g_w2v->gq.hidden);
+  asr_real *lg = (asr_real *)malloc(sizeof(asr_real) * GV), *p = (asr_real *)malloc(sizeof(asr_real) * GV);
+  int *index = (int *)malloc(sizeof(int) * (size_t)T * G), *tok = (int *)malloc(sizeof(int) * (size_t)T);
+  void *work = wb != (size_t)-1 ? malloc(wb) : NULL;
+  asr_error err;
+  if (!zr || !q || !h || !lg || !p || !index || !tok || !work) {
+    fprintf(stderr, "%s: out of memory\n", what);
+    goto done;
+  }
+  for (t = 0; t < T; t++)                          /* (C, T) -> rows (T, C) */
+    for (k = 0; k < C; k++) zr[(size_t)t * C + k] = z[(size_t)k * T + t];
+  if (asr_gumbel_quantizer_forward(q, index, h, lg, p, zr, NULL, &g_w2v->gq_w, &g_w2v->gq, T) != ASR_OK) {
+    fprintf(stderr, "%s: the quantizer failed on this recording\n", what);
+    goto done;
+  }
+  for (t = 0; t < T; t++) {
+    int u = 0;
+    for (k = 0; k < G; k++) u = u * V + index[(size_t)t * G + k];
+    tok[t] = u;
+  }
+  if (asr_bert_model_features(g_bert, feats, tok, NULL, 1, T, work, wb, &err) != ASR_OK) {
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+    goto done;
+  }
+  normalize_cols(feats, T, g_bert->cfg.d_model);
+  ret = 0;
+done:
+  free(zr), free(q), free(h), free(lg), free(p), free(index), free(tok), free(work);
+  return ret;
+}
+static int w2v_features(const asr_real *wave, int n, int rate, const char *what, asr_real **feats, int *T) {
+  const asr_w2v_config *cfg = &g_w2v->cfg;
+  int m = asr_resample_length(n, rate, 16000), C = cfg->channels, F, t, c;
+  asr_real *x = NULL, *z = NULL, *cc = NULL, *es = NULL, *cs = NULL;
+  void *work = NULL;
+  size_t wb;
+  int ret = 2;
+  *feats = NULL, *T = 0;
+  F = m > 0 ? asr_w2v_frames(cfg, m) : 0;
+  if (F < 1) {
+    fprintf(stderr, "%s: audio too short for the wav2vec encoder (%d samples at %d Hz)\n", what, n, rate);
+    return 2;
+  }
+  wb = asr_w2v_encoder_workspace_size(cfg, 1, m);
+  if (asr_w2v_context_workspace_size(cfg, 1, F) > wb) wb = asr_w2v_context_workspace_size(cfg, 1, F);
+  x = (asr_real *)malloc(sizeof(asr_real) * (size_t)m);
+  z = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
+  cc = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
+  es = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_encoder_saved_size(cfg, 1, m) + 1));
+  cs = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_context_saved_size(cfg, 1, F) + 1));
+  work = malloc(wb + 1);
+  *feats = (asr_real *)malloc(sizeof(asr_real) * (size_t)(g_bert ? g_bert->cfg.d_model : C) * F);
+  if (!x || !z || !cc || !es || !cs || !work || !*feats) {
+    fprintf(stderr, "%s: out of memory\n", what);
+    goto done;
+  }
+  if (asr_resample(x, wave, n, rate, 16000, 6, 0.99) != ASR_OK) {
+    fprintf(stderr, "%s: cannot resample %d Hz to 16000 Hz\n", what, rate);
+    goto done;
+  }
+  for (t = 0; t < m; t++) x[t] /= 32768;          /* Kaldi's 16-bit scale -> [-1, 1), as pretrain */
+  if (g_bert) {
+    if (asr_w2v_encoder_forward(z, es, x, &g_w2v->enc, cfg, 1, m, work, wb) != ASR_OK) {
+      fprintf(stderr, "%s: the wav2vec encoder failed on this recording\n", what);
+      goto done;
+    }
+    if (bert_features(z, F, what, *feats)) goto done;
+    *T = F, ret = 0;
+    goto done;
+  }
+  if (asr_w2v_encoder_forward(z, es, x, &g_w2v->enc, cfg, 1, m, work, wb) != ASR_OK ||
+      asr_w2v_context_forward(cc, cs, z, &g_w2v->ctx, cfg, 1, F, work, wb) != ASR_OK) {
+    fprintf(stderr, "%s: the wav2vec model failed on this recording\n", what);
+    goto done;
+  }
+  for (c = 0; c < C; c++) {                       /* (C, T) -> (T, C), then mean 0, variance 1 */
+    double mu = 0, var = 0;
+    for (t = 0; t < F; t++) mu += cc[(size_t)c * F + t];
+    mu /= F;
+    for (t = 0; t < F; t++) var += (cc[(size_t)c * F + t] - mu) * (cc[(size_t)c * F + t] - mu);
+    var = var / F + 1e-10;
+    for (t = 0; t < F; t++) (*feats)[(size_t)t * C + c] = (asr_real)((cc[(size_t)c * F + t] - mu) / sqrt(var));
+  }
+  *T = F, ret = 0;
+done:
+  if (ret) free(*feats), *feats = NULL;
+  free(x), free(z), free(cc), free(es), free(cs), free(work);
+  return ret;
+}
 
 static int usage(void) {
   fprintf(stderr,
@@ -96,7 +225,10 @@ static int usage(void) {
           "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
           "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n"
           "             [--threads N (1; N > 1: the matrix products on N threads, the same bits as 1;\n"
-          "              on a busy machine set OMP_WAIT_POLICY=passive)]\n");
+          "              on a busy machine set OMP_WAIT_POLICY=passive)]\n"
+          "             [--w2v-features W2V.npz (a wav2vec model's context features instead of fbank)]\n"
+          "             [--bert-features BERT.npz (with --w2v-features VQ.npz: the BERT's features of its units)]\n"
+          "             [--train-fraction F (the first F of the training transcripts, 0 < F <= 1)]\n");
   return 2;
 }
 
@@ -118,6 +250,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   o->sa.time_mask_param = 20;
   o->sa.time_mask_ratio = 0.2;
   o->sa.time_warp = 0;
+  o->fraction = 1;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--quiet")) {
@@ -168,6 +301,9 @@ static int parse_args(int argc, char **argv, opts *o) {
       }
       o->noise = 1;
     }
+    else if (!strcmp(a, "--w2v-features")) o->w2v = val;
+    else if (!strcmp(a, "--bert-features")) o->bert = val;
+    else if (!strcmp(a, "--train-fraction")) { if (ad_parse_double("train", "train-fraction", val, 1e-6, 1, &o->fraction)) return 2; }
     else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--pad")) {
@@ -211,6 +347,18 @@ static int parse_args(int argc, char **argv, opts *o) {
     fprintf(stderr, "train: --no-specaug turns SpecAugment off: give it without --freq-*/--time-* options\n");
     return 2;
   }
+  if (o->bert && !o->w2v) {
+    fprintf(stderr, "train: --bert-features needs --w2v-features VQ.npz: the vq-wav2vec model whose units the BERT read\n");
+    return 2;
+  }
+  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->pad > 0)) {
+    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr or --pad\n");
+    return 2;
+  }
+  if (o->fraction < 1 && o->splice_min) {
+    fprintf(stderr, "train: --train-fraction keeps whole recordings: not with --splice\n");
+    return 2;
+  }
   if (o->warmup < 0) o->warmup = (int)(o->steps / 10 < 500 ? o->steps / 10 : 500);
 #if defined(_OPENMP) && defined(ASR_THREADS)
   omp_set_num_threads(o->threads);            /* 1 unless asked: OMP_NUM_THREADS is not read */
@@ -242,7 +390,8 @@ static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, 
   asr_error err;
   int ids[1024];
   memset(u, 0, sizeof *u);
-  if (ad_features(m, wave, n, rate, what, &u->feats, &u->T)) return 2;
+  if (g_w2v ? w2v_features(wave, n, rate, what, &u->feats, &u->T) : ad_features(m, wave, n, rate, what, &u->feats, &u->T))
+    return 2;
   if (g_keep_wave) {
     u->wave = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n ? n : 1));
     if (!u->wave) return 2;
@@ -725,6 +874,41 @@ int main(int argc, char **argv) {
             cfg.n_mels);
     return 2;
   }
+  if (o.w2v) {                                    /* the frozen wav2vec front end */
+    static asr_w2v_model w2v;
+    const char *ins[1] = {o.w2v};
+    if (out_guard(o.out, ins, 1, NULL)) return 2;
+    if (asr_w2v_model_load(&w2v, o.w2v, NULL, &err) != ASR_OK) {
+      fprintf(stderr, "train: %s\n", err.msg);
+      return 2;
+    }
+    if (o.bert) {                                 /* vq-wav2vec units -> BERT features */
+      static asr_bert_model bert;
+      const char *ins2[1] = {o.bert};
+      err.msg[0] = 0;
+      if (out_guard(o.out, ins2, 1, NULL) || asr_bert_model_load(&bert, o.bert, NULL, &err) != ASR_OK) {
+        if (err.msg[0]) fprintf(stderr, "train: %s\n", err.msg);
+        asr_w2v_model_free(&w2v);
+        return 2;
+      }
+      if (w2v.cfg.quantizer != ASR_W2V_GUMBEL ||
+          bert.cfg.vocab != (int)lround(pow(w2v.cfg.vq_vars, w2v.cfg.vq_groups))) {
+        fprintf(stderr, "train: --bert-features: %s has %d tokens; %s must be a Gumbel vq-wav2vec model with as many "
+                        "code combinations\n", o.bert, bert.cfg.vocab, o.w2v);
+        asr_bert_model_free(&bert), asr_w2v_model_free(&w2v);
+        return 2;
+      }
+      g_bert = &bert;
+    } else if (w2v.cfg.quantizer != ASR_W2V_NONE) {
+      fprintf(stderr, "train: --w2v-features: %s is a vq-wav2vec model; the context features of wav2vec "
+                      "(recipe toy-wav2vec) are what this option reads\n", o.w2v);
+      asr_w2v_model_free(&w2v);
+      return 2;
+    }
+    g_w2v = &w2v;
+    cfg.n_mels = g_bert ? g_bert->cfg.d_model : w2v.cfg.channels;   /* the encoder's input width */
+    if (o.sa.freq_mask_param > cfg.n_mels) o.sa.freq_mask_param = cfg.n_mels / 8;
+  }
   asr_rng_seed(&rng, o.seed, 1);
   if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
@@ -737,6 +921,17 @@ int main(int argc, char **argv) {
   if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
       ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
     goto done;
+  if (o.fraction < 1) {                           /* the first F of the transcripts (at least one) */
+    int keep = (int)ceil(o.fraction * list.count);
+    if (list.items[0].take >= 0) {
+      fprintf(stderr, "train: --train-fraction reads a transcripts.tsv folder, not FSDD's takes\n");
+      goto done;
+    }
+    if (keep < 1) keep = 1;
+    for (i = keep; i < list.count; i++) free(list.items[i].path), free(list.items[i].text);
+    printf("training on the first %d of %d transcripts (--train-fraction %g)\n", keep, list.count, o.fraction);
+    list.count = keep;
+  }
   t0 = ad_now();
   {
     int fsdd = list.items[0].take >= 0;
@@ -975,6 +1170,8 @@ int main(int argc, char **argv) {
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   status = 0;
 done:
+  if (g_w2v) asr_w2v_model_free(g_w2v), g_w2v = NULL;
+  if (g_bert) asr_bert_model_free(g_bert), g_bert = NULL;
   free(ab.work), free(ab.wave);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);

@@ -2,7 +2,7 @@
  * DIR/wav: every WAV format (plain and extensible, 1-3 channels, a LIST chunk, odd sizes);
  * DIR/npy: every dtype and a few shapes; DIR/npz: small archives; DIR/model: a checkpoint
  * of every recipe at the smallest sizes and of each wav2vec recipe, and a config alone
- * (asr_model_save, asr_w2v_model_save). (The Ogg seeds are the
+ * (asr_model_save, asr_w2v_model_save, asr_bert_model_save). (The Ogg seeds are the
  * project's own data/demo.ogg, cut to a few sizes by tests/fuzz/run.sh.) */
 #define ASR_IMPLEMENTATION
 #include "../../asr.h"
@@ -112,6 +112,17 @@ int main(int argc, char **argv) {
         return 1;
       asr_w2v_model_free(&m);
     }
+  }
+  {                                                  /* a BERT on units (asr.h 9.10) */
+    asr_bert_config c;
+    asr_bert_model m;
+    asr_rng rng;
+    asr_bert_config_init(&c, 6, 4, 2, 4, 1);
+    asr_rng_seed(&rng, 7, 0);
+    snprintf(dir, sizeof dir, "%s/model/bert.npz", argv[1]);
+    if (asr_bert_model_create(&m, &c, &rng, NULL, NULL) != ASR_OK || asr_bert_model_save(&m, dir, NULL) != ASR_OK)
+      return 1;
+    asr_bert_model_free(&m);
   }
   snprintf(dir, sizeof dir, "%s/model/config-only.npz", argv[1]);
   shape[0] = (int64_t)strlen("{\"recipe\": \"ctc-contextnet\", \"channels\": 1712}");
