@@ -50,7 +50,9 @@ san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitiz
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
            and no sanitizer report: every error path frees what it made (LeakSanitizer)
-           and touches no memory it should not.
+           and touches no memory it should not. pretrain and units also on a normal run
+           (one step on ten toy recordings; their units, with a CTC alignment picture):
+           exit 0, no report.
 """
 import io
 import os
@@ -588,6 +590,24 @@ def san_tests(tmp):
         os.makedirs(os.path.join(d, name))
         with open(os.path.join(d, name, "transcripts.tsv"), "w") as f:
             f.write(tsv.replace("one.wav", "../one.wav").replace("x.wav", "../x.wav"))
+    # pretrain and units: ten toy recordings (one held out) with 0000.ogg's transcript; a
+    # folder with a garbled WAV, one with a 1-sample one; a vq-wav2vec (Gumbel) model and a
+    # wav2vec one (no quantizer: no units), made by the plain build/pretrain
+    for name in ("w2v", "w2vbad", "w2vshort"):
+        os.makedirs(os.path.join(d, name))
+    toy = os.path.join(ROOT, "data", "toy", "train")
+    for i in range(10):
+        shutil.copy(os.path.join(toy, "%04d.ogg" % i), os.path.join(d, "w2v"))
+    with open(os.path.join(toy, "transcripts.tsv")) as f, open(os.path.join(d, "w2v", "transcripts.tsv"), "w") as g:
+        g.write(next(l for l in f if l.startswith("0000.ogg\t")))
+    shutil.copy(os.path.join(d, "garbage.wav"), os.path.join(d, "w2vbad"))
+    shutil.copy(os.path.join(d, "one.wav"), os.path.join(d, "w2vshort"))
+    for out, recipe in (("vq.npz", "toy-vq-wav2vec-gumbel"), ("nq.npz", "toy-wav2vec")):
+        rc, _, err = run([prog("pretrain"), "--recipe", recipe, "--data", "w2v", "--out", out, "--steps", "1",
+                          "--batch", "1"], d)
+        if rc != 0:
+            report("san/pretrain", ["build/pretrain --recipe %s: exit %d, %s" % (recipe, rc, err.strip()[-300:])])
+            return
     cases = {
         "transcribe": [
             ["--model", "missing.npz", "x.wav"], ["--model", "garbage.npz", "x.wav"], ["--model", MODEL, "missing.wav"],
@@ -615,6 +635,32 @@ def san_tests(tmp):
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
             ["model", "--model", MODEL, "f.npy", "l.npy", "out"],
             ["info", "garbage.npz"], ["decode", "x.wav", "x.wav"]],
+        "pretrain": [
+            ["--recipe", "nope", "--data", "w2v", "--out", "p.npz"], ["--data", "nodir", "--out", "p.npz"],
+            ["--data", "w2vbad", "--out", "p.npz"], ["--data", "w2vshort", "--out", "p.npz"],
+            ["--data", "w2v", "--out", "w2v/p.npz"], ["--data", "w2v", "--out", "p.npz", "--steps", "x"],
+            ["--data", "w2v", "--out", "p.npz", "--crop-ms", "30"],
+            ["--data", "w2v", "--out", "p.npz", "--bogus", "1"]],
+        "units": [
+            ["--model", "missing.npz", "--data", "w2v", "--out", "u"],
+            ["--model", "garbage.npz", "--data", "w2v", "--out", "u"],
+            ["--model", MODEL, "--data", "w2v", "--out", "u"], ["--model", "nq.npz", "--data", "w2v", "--out", "u"],
+            ["--model", "vq.npz", "--data", "nodir", "--out", "u"],
+            ["--model", "vq.npz", "--data", "w2vbad", "--out", "u"],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "w2v"],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "nothere.ogg", "--ctc-model", MODEL],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "0001.ogg", "--ctc-model", MODEL],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "0000.ogg", "--ctc-model", "garbage.npz"],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "0000.ogg"]],
+    }
+    # and a normal run (exit 0, no sanitizer report): a step of pretraining on the toy
+    # recordings (each quantizer), their units, and a units picture with a CTC alignment
+    clean = {
+        "pretrain": [["--data", "w2v", "--out", "p.npz", "--steps", "1", "--batch", "1"],
+                     ["--recipe", "toy-vq-wav2vec-kmeans", "--data", "w2v", "--out", "k.npz", "--steps", "1",
+                      "--batch", "1"]],
+        "units": [["--model", "vq.npz", "--data", "w2v", "--out", "uo"],
+                  ["--model", "vq.npz", "--data", "w2v", "--out", "ui", "--item", "0000.ogg", "--ctc-model", MODEL]],
     }
     for program, runs in cases.items():
         name = "san/" + program
@@ -625,6 +671,15 @@ def san_tests(tmp):
         if not os.path.exists(exe):
             report(name, ["%s is not built (make san-programs)" % exe])
             continue
+        for args in clean.get(program, []):
+            proc = subprocess.run([exe] + args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=300)
+            err = proc.stderr.decode(errors="replace")
+            if proc.returncode != 0 or "Sanitizer" in err or "runtime error" in err:
+                p.append("%s %s: exit %d (expected 0), stderr:" % (program, " ".join(args), proc.returncode))
+                p.extend("  " + l for l in err.strip().splitlines()[:12])
+            if VERBOSE:
+                print("    ran: %s %s -> %d %s" % (program, " ".join(args), proc.returncode, err.strip()[:200]))
         for args in runs:
             proc = subprocess.run([exe] + args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   timeout=300)
@@ -637,7 +692,8 @@ def san_tests(tmp):
                 p.extend("  " + l for l in lines[:12])
             if VERBOSE:
                 print("    ran: %s %s -> %d %s" % (program, " ".join(args), proc.returncode, err.strip()[:200]))
-        report(name + " (%d bad inputs)" % len(runs), p)
+        report(name + " (%d bad inputs%s)" % (len(runs), ", %d normal runs" % len(clean[program]) if program in clean
+                                              else ""), p)
 
 
 def main():
