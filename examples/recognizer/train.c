@@ -626,8 +626,11 @@ static void replace_ext(char *dst, size_t cap, const char *path, const char *ext
 
 /* The outputs, MODEL.npz and MODEL.svg, are none of the inputs: not inside a data folder
  * (in[0..n_in-1]) and, when the list is given, none of its recordings (a transcripts.tsv
- * may name files outside its folder). 0 or 2 (examples/outpath.h). */
-static int out_guard(const char *out, const char *const *in, int n_in, const ad_list *l) {
+ * may name files outside its folder). 0 or 2 (examples/outpath.h). `clear`: the first
+ * check, at the start, also removes the stale temporaries of both outputs (op_check); the
+ * later ones, against inputs found on the way, only check (op_check_only). */
+static int out_guard(const char *out, const char *const *in, int n_in, const ad_list *l, int clear) {
+  int (*check)(const char *, const char *, const char *const *, int) = clear ? op_check : op_check_only;
   char svg[4096];
   const char **all = (const char **)malloc(sizeof *all * (size_t)(n_in + (l ? l->count : 0) + 1));
   int i, n = 0, r;
@@ -635,7 +638,7 @@ static int out_guard(const char *out, const char *const *in, int n_in, const ad_
   for (i = 0; i < n_in; i++) all[n++] = in[i];
   for (i = 0; l && i < l->count; i++) all[n++] = l->items[i].path;
   replace_ext(svg, sizeof svg, out, ".svg");
-  r = op_check("train", out, all, n) || op_check("train", svg, all, n) ? 2 : 0;
+  r = check("train", out, all, n) || check("train", svg, all, n) ? 2 : 0;
   free(all);
   return r;
 }
@@ -676,10 +679,7 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &o)) return 2;
   {
     const char *dirs[2] = {o.data, o.dev};
-    if (out_guard(o.out, dirs, 2, NULL)) return 2;
-    replace_ext(path, sizeof path, o.out, ".svg");
-    op_remove_stale_temps(o.out, 600);
-    op_remove_stale_temps(path, 600);
+    if (out_guard(o.out, dirs, 2, NULL, 1)) return 2;   /* also clears a killed run's temporaries */
   }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
@@ -711,7 +711,7 @@ int main(int argc, char **argv) {
   if (check_augment(&m, &o)) goto done;
 
   /* ---- data */
-  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
+  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list, 0) ||
       ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
     goto done;
   t0 = ad_now();
@@ -725,7 +725,7 @@ int main(int argc, char **argv) {
       goto done;
     g_keep_wave = 0;
     if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
+      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist, 0) ||
           load_plain(&m, &devlist, NULL, &dev))
         goto done;
     } else if (fsdd) {
@@ -747,7 +747,7 @@ int main(int argc, char **argv) {
         if (probe) {
           const char *sibs[1] = {sib};
           fclose(probe);
-          if (out_guard(o.out, sibs, 1, NULL) || ad_list_read(&devlist, sib) ||
+          if (out_guard(o.out, sibs, 1, NULL, 0) || ad_list_read(&devlist, sib) ||
               load_plain(&m, &devlist, NULL, &dev))
             goto done;
         }
