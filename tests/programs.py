@@ -599,7 +599,8 @@ def san_tests(tmp):
     # folder with a garbled WAV, one with a 1-sample one; for units --item, 0000.ogg with a
     # transcript of 660 tokens (more than units aligns) and a 6-frame clip (too short for a
     # Conformer: 7 frames); a vq-wav2vec (Gumbel) model, a wav2vec one (no quantizer: no
-    # units) and a 1-step ctc-conformer, made by the plain build/pretrain and build/train
+    # units) and a 1-step ctc-conformer (also for transcribe and posteriorgram on the clip),
+    # made by the plain build/pretrain and build/train
     for name in ("w2v", "w2vbad", "w2vshort", "w2vlong", "w2vtiny"):
         os.makedirs(os.path.join(d, name))
     toy = os.path.join(ROOT, "data", "toy", "train")
@@ -621,7 +622,7 @@ def san_tests(tmp):
                   "--quiet"]):
         rc, _, err = run(args + ["--steps", "1"] + (["--batch", "1"] if "pretrain" in args[0] else []), d)
         if rc != 0:
-            report("san/units", ["%s: exit %d, %s" % (" ".join(args), rc, err.strip()[-300:])])
+            report("san/setup", ["%s: exit %d, %s" % (" ".join(args), rc, err.strip()[-300:])])
             return
     cases = {
         "transcribe": [
@@ -629,7 +630,8 @@ def san_tests(tmp):
             ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", "huge.npz", "x.wav"], ["--model", MODEL, "one.wav"],
             ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
             ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
-            ["--model", MODEL, "--bogus", "x.wav"]],
+            ["--model", MODEL, "--bogus", "x.wav"],
+            ["--model", "cc.npz", "w2vtiny/tiny.wav", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "train": [
             ["--recipe", "nope", "--data", "good", "--out", "m.npz"],
             ["--recipe", "ctc-contextnet", "--data", "nodir", "--out", "m.npz"],
@@ -645,7 +647,8 @@ def san_tests(tmp):
             ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
             ["--model", "huge.npz", "x.wav", "o.svg"],
-            ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"]],
+            ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"],
+            ["--model", "cc.npz", "w2vtiny/tiny.wav", "o.svg", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "asrtool": [
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
             ["model", "--model", MODEL, "f.npy", "l.npy", "out"],
