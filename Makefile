@@ -4,7 +4,8 @@
 #   make demo       the main job on the bundled data (see README.md)
 #   make test       the C test runner in every configuration (see below), then make docs-check
 #                   and tests/programs.py (the programs on their files; error paths under ASan)
-#   make san-programs  build/san/: asrtool, train, transcribe, posteriorgram with ASan + UBSan
+#   make san-programs  build/san/: asrtool, train, transcribe, posteriorgram, pretrain, units with ASan
+#                   + UBSan
 #   make docs-check the docs against the code: tier table, doc blocks, citations, equation
 #                   numbers, the docs' commands (tests/docs_check.py, no torch needed)
 #   make test-torch live comparisons with PyTorch / torchaudio (tests/torch/)
@@ -172,16 +173,17 @@ $(B)/test_asan: $(TEST_SRC) | $(B)/.deps-stb
 test-builds: $(TEST_BUILDS)
 
 # ---- make san-programs: the programs under AddressSanitizer + UBSan (LeakSanitizer on) --
-# tests/programs.py runs their error paths (san/*): exit 2, one line, no sanitizer report.
+# tests/programs.py runs their error paths (san/*): exit 2, one line, no sanitizer report;
+# pretrain and units also a normal run (one step, ten toy recordings): exit 0, no report.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_PROGRAMS := $(B)/san/asrtool $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram
+SAN_RECOGNIZER := $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram $(B)/san/pretrain $(B)/san/units
+SAN_PROGRAMS := $(B)/san/asrtool $(SAN_RECOGNIZER)
 $(B)/san/asr_impl.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 	@mkdir -p $(B)/san
 	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) -c $< -o $@
 $(B)/san/asrtool: $(ASRTOOL_SRC) $(B)/san/asr_impl.o
 	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $(filter %.c,$^) $(B)/san/asr_impl.o -o $@ $(LIBS)
-$(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram: $(B)/san/%: examples/recognizer/%.c $(RECOGNIZER_SRC) \
-  $(B)/san/asr_impl.o
+$(SAN_RECOGNIZER): $(B)/san/%: examples/recognizer/%.c $(RECOGNIZER_SRC) $(B)/san/asr_impl.o
 	$(SAN_CC) $(WARN) $(SAN_FLAGS) $(SIMD) $< $(filter %.c,$(RECOGNIZER_SRC)) $(B)/san/asr_impl.o -o $@ $(LIBS)
 san-programs: $(SAN_PROGRAMS)
 

@@ -59,7 +59,7 @@ static int inside(const char *resolved, const struct stat *dir) {
   return found;
 }
 
-int op_check(const char *prog, const char *out, const char *const *in, int n_in) {
+int op_check_only(const char *prog, const char *out, const char *const *in, int n_in) {
   struct stat so, si;
   int have_out = out && stat(out, &so) == 0, i, r = 0;
   char *where = NULL;
@@ -81,7 +81,12 @@ int op_check(const char *prog, const char *out, const char *const *in, int n_in)
     }
   }
   free(where);
-  if (!r) op_remove_stale_temps(out, OP_STALE_AGE);   /* the output may be written: clear its leftovers */
+  return r;
+}
+
+int op_check(const char *prog, const char *out, const char *const *in, int n_in) {
+  int r = op_check_only(prog, out, in, n_in);
+  if (!r && out) op_remove_stale_temps(out, OP_STALE_AGE);   /* the output may be written: clear its leftovers */
   return r;
 }
 

@@ -21,6 +21,10 @@
  * clears what a killed run of it left beside that output. */
 int op_check(const char *prog, const char *out, const char *const *in, int n_in);
 
+/* op_check without the clearing: for a program that checks the same output again against
+ * more inputs found later (train: the recordings a transcripts.tsv names). */
+int op_check_only(const char *prog, const char *out, const char *const *in, int n_in);
+
 /* The same for an open file descriptor (transcribe's stdout redirected to a file): 2 when
  * fd is a regular file that is one of the inputs. `what` names it in the message. */
 int op_check_fd(const char *prog, int fd, const char *what, const char *const *in, int n_in);

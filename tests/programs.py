@@ -54,7 +54,11 @@ san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitiz
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
            and no sanitizer report: every error path frees what it made (LeakSanitizer)
-           and touches no memory it should not.
+           and touches no memory it should not. pretrain and units also on a normal run
+           (one step on ten toy recordings; their units, with a CTC alignment picture):
+           exit 0, no report. units --item: a transcript too long to align and a clip
+           too short for the CTC model's subsampling are named (they exited 2 without a
+           word, or said "cannot align").
 """
 import io
 import os
@@ -594,6 +598,9 @@ def augment_tests(tmp):
 
 
 # ---- san/*
+SAYS = "says: "   # a bad input's last item "says: TEXT": its one line must contain TEXT
+
+
 def san_tests(tmp):
     """The programs built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer
     on, make san-programs) on bad input: exit 2, one line, no sanitizer report."""
@@ -616,13 +623,43 @@ def san_tests(tmp):
         os.makedirs(os.path.join(d, name))
         with open(os.path.join(d, name, "transcripts.tsv"), "w") as f:
             f.write(tsv.replace("one.wav", "../one.wav").replace("x.wav", "../x.wav"))
+    # pretrain and units: ten toy recordings (one held out) with 0000.ogg's transcript; a
+    # folder with a garbled WAV, one with a 1-sample one; for units --item, 0000.ogg with a
+    # transcript of 660 tokens (more than units aligns) and a 6-frame clip (too short for a
+    # Conformer: 7 frames); a vq-wav2vec (Gumbel) model, a wav2vec one (no quantizer: no
+    # units) and a 1-step ctc-conformer (also for transcribe and posteriorgram on the clip),
+    # made by the plain build/pretrain and build/train
+    for name in ("w2v", "w2vbad", "w2vshort", "w2vlong", "w2vtiny"):
+        os.makedirs(os.path.join(d, name))
+    toy = os.path.join(ROOT, "data", "toy", "train")
+    for i in range(10):
+        shutil.copy(os.path.join(toy, "%04d.ogg" % i), os.path.join(d, "w2v"))
+    with open(os.path.join(toy, "transcripts.tsv")) as f, open(os.path.join(d, "w2v", "transcripts.tsv"), "w") as g:
+        g.write(next(l for l in f if l.startswith("0000.ogg\t")))
+    shutil.copy(os.path.join(d, "garbage.wav"), os.path.join(d, "w2vbad"))
+    shutil.copy(os.path.join(d, "one.wav"), os.path.join(d, "w2vshort"))
+    shutil.copy(os.path.join(toy, "0000.ogg"), os.path.join(d, "w2vlong"))
+    with open(os.path.join(d, "w2vlong", "transcripts.tsv"), "w") as f:
+        f.write("0000.ogg\t%s\n" % " ".join(["eight"] * 110))
+    write_wav(os.path.join(d, "w2vtiny", "tiny.wav"), tone(1200))
+    with open(os.path.join(d, "w2vtiny", "transcripts.tsv"), "w") as f:
+        f.write("tiny.wav\tno\n")
+    for args in ([prog("pretrain"), "--recipe", "toy-vq-wav2vec-gumbel", "--data", "w2v", "--out", "vq.npz"],
+                 [prog("pretrain"), "--recipe", "toy-wav2vec", "--data", "w2v", "--out", "nq.npz"],
+                 [prog("train"), "--recipe", "ctc-conformer", "--data", "w2v", "--out", "cc.npz", "--eval-every", "0",
+                  "--quiet"]):
+        rc, _, err = run(args + ["--steps", "1"] + (["--batch", "1"] if "pretrain" in args[0] else []), d)
+        if rc != 0:
+            report("san/setup", ["%s: exit %d, %s" % (" ".join(args), rc, err.strip()[-300:])])
+            return
     cases = {
         "transcribe": [
             ["--model", "missing.npz", "x.wav"], ["--model", "garbage.npz", "x.wav"], ["--model", MODEL, "missing.wav"],
             ["--model", MODEL, "garbage.wav"], ["--model", MODEL, "r1.wav"], ["--model", "huge.npz", "x.wav"], ["--model", MODEL, "one.wav"],
             ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
             ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
-            ["--model", MODEL, "--bogus", "x.wav"]],
+            ["--model", MODEL, "--bogus", "x.wav"],
+            ["--model", "cc.npz", "w2vtiny/tiny.wav", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "train": [
             ["--recipe", "nope", "--data", "good", "--out", "m.npz"],
             ["--recipe", "ctc-contextnet", "--data", "nodir", "--out", "m.npz"],
@@ -639,11 +676,42 @@ def san_tests(tmp):
             ["--model", "missing.npz", "x.wav", "o.svg"], ["--model", "garbage.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
             ["--model", "huge.npz", "x.wav", "o.svg"],
-            ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"]],
+            ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"],
+            ["--model", "cc.npz", "w2vtiny/tiny.wav", "o.svg", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "asrtool": [
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
             ["model", "--model", MODEL, "f.npy", "l.npy", "out"],
             ["info", "garbage.npz"], ["decode", "x.wav", "x.wav"]],
+        "pretrain": [
+            ["--recipe", "nope", "--data", "w2v", "--out", "p.npz"], ["--data", "nodir", "--out", "p.npz"],
+            ["--data", "w2vbad", "--out", "p.npz"], ["--data", "w2vshort", "--out", "p.npz"],
+            ["--data", "w2v", "--out", "w2v/p.npz"], ["--data", "w2v", "--out", "p.npz", "--steps", "x"],
+            ["--data", "w2v", "--out", "p.npz", "--crop-ms", "30"],
+            ["--data", "w2v", "--out", "p.npz", "--bogus", "1"]],
+        "units": [
+            ["--model", "missing.npz", "--data", "w2v", "--out", "u"],
+            ["--model", "garbage.npz", "--data", "w2v", "--out", "u"],
+            ["--model", MODEL, "--data", "w2v", "--out", "u"], ["--model", "nq.npz", "--data", "w2v", "--out", "u"],
+            ["--model", "vq.npz", "--data", "nodir", "--out", "u"],
+            ["--model", "vq.npz", "--data", "w2vbad", "--out", "u"],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "w2v"],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "nothere.ogg", "--ctc-model", MODEL],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "0001.ogg", "--ctc-model", MODEL],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "0000.ogg", "--ctc-model", "garbage.npz"],
+            ["--model", "vq.npz", "--data", "w2vlong", "--out", "u", "--item", "0000.ogg", "--ctc-model", MODEL,
+             SAYS + "longer than 512 tokens"],
+            ["--model", "vq.npz", "--data", "w2vtiny", "--out", "u", "--item", "tiny.wav", "--ctc-model", "cc.npz",
+             SAYS + "6 feature frames are too short for the encoder's subsampling (ctc-conformer needs 7)"],
+            ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "0000.ogg"]],
+    }
+    # and a normal run (exit 0, no sanitizer report): a step of pretraining on the toy
+    # recordings (each quantizer), their units, and a units picture with a CTC alignment
+    clean = {
+        "pretrain": [["--data", "w2v", "--out", "p.npz", "--steps", "1", "--batch", "1"],
+                     ["--recipe", "toy-vq-wav2vec-kmeans", "--data", "w2v", "--out", "k.npz", "--steps", "1",
+                      "--batch", "1"]],
+        "units": [["--model", "vq.npz", "--data", "w2v", "--out", "uo"],
+                  ["--model", "vq.npz", "--data", "w2v", "--out", "ui", "--item", "0000.ogg", "--ctc-model", MODEL]],
     }
     for program, runs in cases.items():
         name = "san/" + program
@@ -654,19 +722,34 @@ def san_tests(tmp):
         if not os.path.exists(exe):
             report(name, ["%s is not built (make san-programs)" % exe])
             continue
+        for args in clean.get(program, []):
+            proc = subprocess.run([exe] + args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=300)
+            err = proc.stderr.decode(errors="replace")
+            if proc.returncode != 0 or "Sanitizer" in err or "runtime error" in err:
+                p.append("%s %s: exit %d (expected 0), stderr:" % (program, " ".join(args), proc.returncode))
+                p.extend("  " + l for l in err.strip().splitlines()[:12])
+            if VERBOSE:
+                print("    ran: %s %s -> %d %s" % (program, " ".join(args), proc.returncode, err.strip()[:200]))
         for args in runs:
+            say = args[-1][len(SAYS):] if args[-1].startswith(SAYS) else ""      # what the line must say
+            args = args[:-1] if say else args
             proc = subprocess.run([exe] + args, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   timeout=300)
             err = proc.stderr.decode(errors="replace")
             # the one line; a usage synopsis after it and transcribe --data's CER line are not problems
             lines = [l for l in err.strip().splitlines()
                      if not l.startswith(("CER ", "usage:", " ")) or "Sanitizer" in l or "runtime error" in l]
-            if proc.returncode != 2 or len(lines) > 1 or not err.strip() or "Sanitizer" in err or "runtime error" in err:
+            if proc.returncode != 2 or len(lines) > 1 or not err.strip() or "Sanitizer" in err or "runtime error" in err \
+                    or say not in err:
+                if say not in err:
+                    p.append("%s %s: the line should say %r" % (program, " ".join(args), say))
                 p.append("%s %s: exit %d, stderr:" % (program, " ".join(args), proc.returncode))
                 p.extend("  " + l for l in lines[:12])
             if VERBOSE:
                 print("    ran: %s %s -> %d %s" % (program, " ".join(args), proc.returncode, err.strip()[:200]))
-        report(name + " (%d bad inputs)" % len(runs), p)
+        report(name + " (%d bad inputs%s)" % (len(runs), ", %d normal runs" % len(clean[program]) if program in clean
+                                              else ""), p)
 
 
 # ---- downstream/options: build/train --w2v-features, --bert-features, --train-fraction; build/bert

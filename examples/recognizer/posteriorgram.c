@@ -135,6 +135,11 @@ int main(int argc, char **argv) {
   k = ad_features(&m, a.samples, a.n, a.sample_rate, argv[3], &feats, &T);
   asr_audio_free(&a, NULL);
   if (k) goto done;
+  if (T < asr_model_min_frames(&m)) {   /* before sizing: the workspace sizes are SIZE_MAX then */
+    fprintf(stderr, "%s: %d feature frames are too short for the encoder's subsampling (%s needs %d)\n", argv[3], T,
+            m.cfg.recipe, asr_model_min_frames(&m));
+    goto done;
+  }
   V = m.cfg.vocab;
   Tout = asr_model_out_frames(&m, T);
   wb = asr_model_infer_workspace_size(&m, 1, T);
@@ -143,8 +148,6 @@ int main(int argc, char **argv) {
   path = (int *)malloc(sizeof *path * (size_t)Tout);
   tok = (int *)malloc(sizeof *tok * (size_t)Tout);
   img = (unsigned char *)malloc(3 * (size_t)T * (m.cfg.n_mels > V ? m.cfg.n_mels : V));
-  if (!work || !lp || !path || !tok || !img) return 2;
-  if (m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS) return attention_picture(&m, feats, T, argv);
   if (!work || !lp || !path || !tok || !img) {
     fprintf(stderr, "posteriorgram: out of memory\n");
     goto done;

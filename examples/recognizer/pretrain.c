@@ -41,7 +41,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
   o->recipe = "toy-vq-wav2vec-gumbel", o->steps = 600, o->batch = 8, o->crop_ms = 250, o->lr = 1e-3;
   o->every = 50, o->seed = 1;
-  for (i = 1; i < argc; i++) {
+  for (i = 1; i < argc; i += 2) {                  /* an option and its value */
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 1;
     if (!strncmp(a, "--", 2) && !val) return fprintf(stderr, "pretrain: %s needs a value\n", a), 2;
@@ -56,7 +56,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--channels")) { if (ad_parse_long("pretrain", "channels", val, 1, 4096, &v)) return 2; o->channels = (int)v; }
     else if (!strcmp(a, "--seed")) { if (ad_parse_long("pretrain", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (int)v; }
     else return fprintf(stderr, "pretrain: unknown option '%s'\n", a), usage();
-    i++;
   }
   if (!o->data || !o->out) return fprintf(stderr, "pretrain: --data and --out are required\n"), usage();
   return 0;

@@ -798,8 +798,11 @@ static void replace_ext(char *dst, size_t cap, const char *path, const char *ext
 
 /* The outputs, MODEL.npz and MODEL.svg, are none of the inputs: not inside a data folder
  * (in[0..n_in-1]) and, when the list is given, none of its recordings (a transcripts.tsv
- * may name files outside its folder). 0 or 2 (examples/outpath.h). */
-static int out_guard(const char *out, const char *const *in, int n_in, const ad_list *l) {
+ * may name files outside its folder). 0 or 2 (examples/outpath.h). `clear`: the first
+ * check, at the start, also removes the stale temporaries of both outputs (op_check); the
+ * later ones, against inputs found on the way, only check (op_check_only). */
+static int out_guard(const char *out, const char *const *in, int n_in, const ad_list *l, int clear) {
+  int (*check)(const char *, const char *, const char *const *, int) = clear ? op_check : op_check_only;
   char svg[4096];
   const char **all = (const char **)malloc(sizeof *all * (size_t)(n_in + (l ? l->count : 0) + 1));
   int i, n = 0, r;
@@ -807,7 +810,7 @@ static int out_guard(const char *out, const char *const *in, int n_in, const ad_
   for (i = 0; i < n_in; i++) all[n++] = in[i];
   for (i = 0; l && i < l->count; i++) all[n++] = l->items[i].path;
   replace_ext(svg, sizeof svg, out, ".svg");
-  r = op_check("train", out, all, n) || op_check("train", svg, all, n) ? 2 : 0;
+  r = check("train", out, all, n) || check("train", svg, all, n) ? 2 : 0;
   free(all);
   return r;
 }
@@ -848,10 +851,7 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &o)) return 2;
   {
     const char *dirs[2] = {o.data, o.dev};
-    if (out_guard(o.out, dirs, 2, NULL)) return 2;
-    replace_ext(path, sizeof path, o.out, ".svg");
-    op_remove_stale_temps(o.out, 600);
-    op_remove_stale_temps(path, 600);
+    if (out_guard(o.out, dirs, 2, NULL, 1)) return 2;   /* also clears a killed run's temporaries */
   }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
@@ -877,7 +877,7 @@ int main(int argc, char **argv) {
   if (o.w2v) {                                    /* the frozen wav2vec front end */
     static asr_w2v_model w2v;
     const char *ins[1] = {o.w2v};
-    if (out_guard(o.out, ins, 1, NULL)) return 2;
+    if (out_guard(o.out, ins, 1, NULL, 0)) return 2;
     if (asr_w2v_model_load(&w2v, o.w2v, NULL, &err) != ASR_OK) {
       fprintf(stderr, "train: %s\n", err.msg);
       return 2;
@@ -886,7 +886,7 @@ int main(int argc, char **argv) {
       static asr_bert_model bert;
       const char *ins2[1] = {o.bert};
       err.msg[0] = 0;
-      if (out_guard(o.out, ins2, 1, NULL) || asr_bert_model_load(&bert, o.bert, NULL, &err) != ASR_OK) {
+      if (out_guard(o.out, ins2, 1, NULL, 0) || asr_bert_model_load(&bert, o.bert, NULL, &err) != ASR_OK) {
         if (err.msg[0]) fprintf(stderr, "train: %s\n", err.msg);
         asr_w2v_model_free(&w2v);
         return 2;
@@ -918,7 +918,7 @@ int main(int argc, char **argv) {
   if (check_augment(&m, &o)) goto done;
 
   /* ---- data */
-  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list) ||
+  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list, 0) ||
       ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
     goto done;
   if (o.fraction < 1) {                           /* the first F of the transcripts (at least one) */
@@ -943,7 +943,7 @@ int main(int argc, char **argv) {
       goto done;
     g_keep_wave = 0;
     if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist) ||
+      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist, 0) ||
           load_plain(&m, &devlist, NULL, &dev))
         goto done;
     } else if (fsdd) {
@@ -965,7 +965,7 @@ int main(int argc, char **argv) {
         if (probe) {
           const char *sibs[1] = {sib};
           fclose(probe);
-          if (out_guard(o.out, sibs, 1, NULL) || ad_list_read(&devlist, sib) ||
+          if (out_guard(o.out, sibs, 1, NULL, 0) || ad_list_read(&devlist, sib) ||
               load_plain(&m, &devlist, NULL, &dev))
             goto done;
         }

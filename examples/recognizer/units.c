@@ -93,14 +93,26 @@ static int draw(const char *path, asr_w2v_model *wm, const char *ctc_path, const
   wave = (asr_real *)malloc(sizeof(asr_real) * (size_t)n);
   for (t = 0; wave && t < n; t++) wave[t] = x[t] * 32768;           /* back to Kaldi's scale */
   if (!wave || ad_features(&m, wave, n, 16000, item, &feats, &T)) goto done;
+  if (T < asr_model_min_frames(&m)) {   /* before sizing: the workspace sizes are SIZE_MAX then */
+    fprintf(stderr, "units: %s: %d feature frames are too short for the encoder's subsampling (%s needs %d)\n", item,
+            T, m.cfg.recipe, asr_model_min_frames(&m));
+    goto done;
+  }
   S = asr_text_encode(text, tokens, 512, &err);
+  if (S < 0) {
+    fprintf(stderr, "units: the transcript of %s: %s\n", item, err.msg);
+    goto done;
+  }
   wb = asr_model_infer_workspace_size(&m, 1, T);
   len = asr_model_out_frames(&m, T);
   work = malloc(wb + asr_ctc_align_workspace_size(len, S > 0 ? S : 1));
   lp = (asr_real *)malloc(sizeof(asr_real) * (size_t)len * m.cfg.vocab);
   labels = (int *)malloc(sizeof(int) * (size_t)(len > 0 ? len : 1));
   img = (unsigned char *)malloc(3 * (size_t)T * m.cfg.n_mels + 3 * (size_t)Tu * G + 1);
-  if (S < 0 || !work || !lp || !labels || !img) goto done;
+  if (!work || !lp || !labels || !img) {
+    fprintf(stderr, "units: out of memory\n");
+    goto done;
+  }
   if (asr_model_logprobs(&m, lp, &len, feats, &T, 1, T, work, wb, &err) != ASR_OK ||
       asr_ctc_align(labels, NULL, NULL, lp, tokens, len, m.cfg.vocab, S, 0, work,
                     wb + asr_ctc_align_workspace_size(len, S)) < 0) {
@@ -108,7 +120,10 @@ static int draw(const char *path, asr_w2v_model *wm, const char *ctc_path, const
     goto done;
   }
   fp = open_memstream(&buf, &blen);
-  if (!fp) goto done;
+  if (!fp) {
+    fprintf(stderr, "units: out of memory\n");
+    goto done;
+  }
   fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%d\" font-family=\"sans-serif\" "
               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W + x0 + 20,
           300 + 30 * G);

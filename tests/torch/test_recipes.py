@@ -461,7 +461,8 @@ def test_las_pblstm_too_short():
     the length, exit 2, no output) and a 0.075 s clip (6 frames) by build/transcribe (one
     line, "too short for the encoder's subsampling", exit 2, nothing on stdout; so is it
     for ctc-conformer, whose 7-frame minimum it is also under); 8 frames give one encoder
-    frame."""
+    frame. build/posteriorgram says the same of the clip for both recipes (it used to exit 2
+    without a word for ctc-conformer and name a lengths range for las-pblstm), no SVG written."""
     import wave
     d, model = _train("las-pblstm", steps=1)
     feats = save(d, "f.npy", np.zeros((1, 12, 80), dtype=np.float32))
@@ -484,6 +485,14 @@ def test_las_pblstm_too_short():
     proc = subprocess.run([os.path.join(BUILD, "transcribe"), "--model", cc, clip], capture_output=True, text=True)
     assert proc.returncode == 2 and not proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
     assert proc.stderr.count("\n") == 1 and "too short for the encoder's subsampling" in proc.stderr, proc.stderr
+    svg = os.path.join(d, "short.svg")
+    for m, need in ((model, "las-pblstm needs 8"), (cc, "ctc-conformer needs 7")):
+        proc = subprocess.run([os.path.join(BUILD, "posteriorgram"), "--model", m, clip, svg], capture_output=True,
+                              text=True)
+        assert proc.returncode == 2 and not proc.stdout, (proc.returncode, proc.stdout, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "6 feature frames are too short for the encoder's subsampling" \
+            in proc.stderr and need in proc.stderr, proc.stderr
+        assert not os.path.exists(svg) and not [f for f in os.listdir(d) if f.startswith("short.svg")], os.listdir(d)
 
 
 def test_attention_recipes_transcribe():
