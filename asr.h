@@ -16,8 +16,8 @@
  *                      GEMM (its micro-kernel AVX-512 when also compiled with -mavx512f);
  *                      in float builds on AArch64 (NEON), the same SIMD GEMM with a NEON
  *                      micro-kernel (the same bits as x86's) under every GEMM-based layer
- *                      and k-means VQ's distances, NEON kernels for the CTC loss, and the
- *                      _ref code of the other kernels (TIERS below says which is which);
+ *                      and k-means VQ's distances, NEON kernels for the CTC and RNN-T
+ *                      losses, and the _ref code of the other kernels (TIERS says which);
  *                      elsewhere the _ref code (a few have a scalar algorithm of their own).
  *
  *   Every function's comment quotes the equation it computes, with the paper key and
@@ -159,7 +159,7 @@
  *   5    asr_ctc_lattice_batch                      N R -  (no unsuffixed name)
  *   5    asr_ctc_lexicon_decode                     N R F  ref
  *   6.1  asr_rnnt_lattice_batch                     N R -  (no unsuffixed name)
- *   6.2  asr_rnnt_loss                              N R F  avx2
+ *   6.2  asr_rnnt_loss                              N R F  avx2+neon
  *   6.2  asr_rnnt_loss_logprobs                     N R F  ref
  *   7.1  asr_las_speller_forward                    N R F  own+avx2
  *   7.1  asr_las_speller_backward                   N R F  own
@@ -18978,7 +18978,8 @@ ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, c
  *   asr_rnnt_loss_naive, asr_rnnt_loss_logprobs_naive -> asr__rnnt_item_naive, eq. (1)
  *   asr_rnnt_loss_ref, asr_rnnt_loss_logprobs_ref    -> asr__rnnt_item_ref, eqs. (16)-(23)
  *                                                       "The gradient, and its two contracts"
- *   asr_rnnt_loss                                     -> asr__rnnt_item_fast  [fast: avx2]
+ *   asr_rnnt_loss                                     -> asr__rnnt_item_fast (AVX2+FMA, or NEON)
+ *                                                                      [fast: avx2+neon]
  *   asr_rnnt_loss_logprobs                            -> asr__rnnt_item_ref (nothing for SIMD to win) [fast: ref]
  *   asr_rnnt_lattice_batch_naive                      -> asr__rnnt_lattice_naive (the definitions)  "The lattice of a batch"
  *   asr_rnnt_lattice_batch_ref                        -> asr_rnnt_alpha, asr_rnnt_beta, asr__rnnt_lattice_out
@@ -18995,9 +18996,9 @@ ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, c
  * decoders; then, under the plumbing rule, options, argument checks, workspace sizes and
  * the batch driver. The contracts' enum asr__loss_input is section 5's. */
 
-/* The fast loss kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST runs
- * the _ref helper. */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* The fast loss kernel exists in the float build with AVX2 or NEON; elsewhere
+ * ASR__TIER_FAST runs the _ref helper. */
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
 #define ASR__RNNT_HAVE_FAST 1
 #else
 #define ASR__RNNT_HAVE_FAST 0
@@ -19302,8 +19303,9 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
   return -logP;
 }
 
-/* ---- 6.2.3 The fast path (AVX2+FMA, float build): asr__rnnt_item_fast */
+/* ---- 6.2.3 The fast path (AVX2+FMA or NEON, float build): asr__rnnt_item_fast */
 #if ASR__RNNT_HAVE_FAST
+#if defined(ASR_SIMD_AVX2)
 /* exp of 8 floats: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-5 polynomial (the
  * Cephes expf coefficients), 2^n by building the exponent bits. Relative error ~1.5 ulp;
  * inputs below -87.3 give exactly 0 (exp would be subnormal), above 88.3 are clamped. */
@@ -19399,7 +19401,110 @@ ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const in
   return -logP;
 }
 #else
-/* No AVX2 (or the double build): ASR__TIER_FAST runs _ref (asr__rnnt_loss says so); this
+/* NEON (AArch64): the AVX2 path above lane for lane, 8 lanes a step as two halves of 4:
+ * the same polynomial, fused multiply-adds and sums in the same order, so the same
+ * numbers. vmaxnmq/vminnmq return the number where one operand is NaN, as the AVX2
+ * max/min do with a constant second operand. */
+ASR__PRIVATE float32x4_t asr__rnnt_exp4(float32x4_t x) {
+  const float32x4_t lo = vdupq_n_f32(-87.33654f), hi = vdupq_n_f32(88.3762626647949f);
+  uint32x4_t under = vcltq_f32(x, lo);
+  float32x4_t fx, r, y, r2;
+  x = vminnmq_f32(vmaxnmq_f32(x, lo), hi);
+  fx = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+  r = vfmsq_f32(x, fx, vdupq_n_f32(0.693359375f));
+  r = vfmsq_f32(r, fx, vdupq_n_f32(-2.12194440e-4f));
+  r2 = vmulq_f32(r, r);
+  y = vdupq_n_f32(1.9875691500E-4f);
+  y = vfmaq_f32(vdupq_n_f32(1.3981999507E-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(8.3334519073E-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(4.1665795894E-2f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(1.6666665459E-1f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(5.0000001201E-1f), y, r);
+  y = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), y, r2);
+  y = vmulq_f32(y, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(fx), vdupq_n_s32(127)), 23)));
+  return vbslq_f32(under, vdupq_n_f32(0.0f), y);
+}
+
+/* log sum_k exp(z_k) of one node: asr__rnnt_node_lse_avx2's lanes and order */
+ASR__PRIVATE double asr__rnnt_node_lse_neon(const float *z, int V) {
+  float32x4_t m0 = vdupq_n_f32(-INFINITY), m1 = m0, s0 = vdupq_n_f32(0.0f), s1 = s0, vm;
+  float m = -INFINITY, lanes[8];
+  double s = 0;
+  int k = 0, i;
+  for (; k + 8 <= V; k += 8) {
+    m0 = vmaxq_f32(m0, vld1q_f32(z + k));
+    m1 = vmaxq_f32(m1, vld1q_f32(z + k + 4));
+  }
+  vst1q_f32(lanes, m0);
+  vst1q_f32(lanes + 4, m1);
+  for (i = 0; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+  for (; k < V; k++) m = z[k] > m ? z[k] : m;
+  vm = vdupq_n_f32(m);
+  for (k = 0; k + 8 <= V; k += 8) {
+    s0 = vaddq_f32(s0, asr__rnnt_exp4(vsubq_f32(vld1q_f32(z + k), vm)));
+    s1 = vaddq_f32(s1, asr__rnnt_exp4(vsubq_f32(vld1q_f32(z + k + 4), vm)));
+  }
+  vst1q_f32(lanes, s0);
+  vst1q_f32(lanes + 4, s1);
+  for (i = 0; i < 8; i++) s += lanes[i];
+  for (; k < V; k++) s += exp((double)z[k] - m);
+  return (double)m + log(s);
+}
+
+/* The fast item, as the AVX2 path's asr__rnnt_item_fast (see there) */
+ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
+                                        int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
+  double *lb = w->log_blank, *ll = w->log_label, *ln = w->log_norm, *la = w->log_alpha, *lbeta = w->log_beta;
+  double logP;
+  const int W = Ub + 1;
+  int t, u, k;
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const float *node = z + ((size_t)t * (U + 1) + u) * V;
+      int n = t * W + u;
+      ln[n] = asr__rnnt_node_lse_neon(node, V);
+      lb[n] = (double)node[blank] - ln[n];
+      ll[n] = u < Ub ? (double)node[y[u]] - ln[n] : -INFINITY;
+    }
+  logP = asr_rnnt_alpha(la, lb, ll, Tb, Ub);
+  if (!g) return -logP;
+  asr_rnnt_beta(lbeta, lb, ll, Tb, Ub);
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const float *node = z + ((size_t)t * (U + 1) + u) * V;
+      float *gn = g + ((size_t)t * (U + 1) + u) * V;
+      int n = t * W + u;
+      double b_right = t + 1 < Tb ? lbeta[n + W] : (u == Ub ? 0.0 : -INFINITY);
+      double b_up = u < Ub ? lbeta[n + 1] : -INFINITY;
+      double e_blank = exp(la[n] + lb[n] + b_right - logP), e_label = exp(la[n] + ll[n] + b_up - logP);
+      double shift = la[n] + lbeta[n] - logP - ln[n];       /* ln gamma - lse */
+      float32x4_t vsh = vdupq_n_f32((float)ASR__MAX(shift, -1e30));
+      float32x4_t vsc = vdupq_n_f32((float)scale), vc = vdupq_n_f32((float)clamp);
+      for (k = 0; k + 8 <= V; k += 8) {
+        vst1q_f32(gn + k, asr__rnnt_exp4(vaddq_f32(vld1q_f32(node + k), vsh)));
+        vst1q_f32(gn + k + 4, asr__rnnt_exp4(vaddq_f32(vld1q_f32(node + k + 4), vsh)));
+      }
+      for (; k < V; k++) gn[k] = (float)exp((double)node[k] + shift);
+      /* the two lattice terms, in double from the exact softmax value */
+      gn[blank] = (float)(exp((double)node[blank] + shift) - e_blank);
+      if (u < Ub) gn[y[u]] = (float)(exp((double)node[y[u]] + shift) - e_label);
+      if (clamp > 0 || scale != 1.0) {
+        for (k = 0; k + 8 <= V; k += 8) {   /* whole groups of 8 as the AVX2 path */
+          int h;
+          for (h = k; h < k + 8; h += 4) {
+            float32x4_t v = vld1q_f32(gn + h);
+            if (clamp > 0) v = vmaxnmq_f32(vminnmq_f32(v, vc), vsubq_f32(vdupq_n_f32(0.0f), vc));
+            vst1q_f32(gn + h, vmulq_f32(v, vsc));
+          }
+        }
+        for (; k < V; k++) gn[k] = asr__rnnt_clamp_scale(gn[k], clamp, scale);
+      }
+    }
+  return -logP;
+}
+#endif
+#else
+/* No AVX2 or NEON (or the double build): ASR__TIER_FAST runs _ref (asr__rnnt_loss says so); this
  * stub only keeps the driver the same in every build. */
 ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
                                         int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
