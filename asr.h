@@ -17,7 +17,7 @@
  *                      in float builds on AArch64 (NEON), the same SIMD GEMM with a NEON
  *                      micro-kernel (the same bits as x86's) under every GEMM-based layer
  *                      and k-means VQ's distances, NEON kernels for the CTC and RNN-T
- *                      losses, and the _ref code of the other kernels (TIERS says which);
+ *                      losses and swish, the _ref code of the other kernels (see TIERS);
  *                      elsewhere the _ref code (a few have a scalar algorithm of their own).
  *
  *   Every function's comment quotes the equation it computes, with the paper key and
@@ -124,7 +124,7 @@
  *     avx2, avx512:              the _ref code, matrix products (if any) on the NEON GEMM
  *     avx2+neon:                 its own NEON kernels
  *     avx512+neon:               its own NEON kernel
- *     pieces:                    its pieces' fast tiers (as tagged here)
+ *     pieces:                    its pieces' fast tiers (their NEON kernels)
  *     gemm:                      the _ref algorithm on the NEON GEMM
  *     gemm-form:                 its own GEMM formulation, NEON GEMM
  *     own+avx2:                  the same algorithm, scalar, on the NEON GEMM
@@ -6314,7 +6314,7 @@ typedef enum asr__tier {
  *   (private) asr__gemm_tier          -> the GEMM of a tier, for the layers' tier drivers
  *   (private) asr__exp_avx2, asr__log_avx2 -> e^x and ln x of 8 floats (e^x: fast paths of 5
  *                                        and 7.1; ln x: no caller, 5 has its asr__ctc_log_1to3)
- *   (private) asr__exp_neon           -> asr__exp_avx2's steps on 4 floats (NEON: section 5)
+ *   (private) asr__exp_neon           -> asr__exp_avx2's steps on 4 floats (NEON: 4.1's swish, 5)
  *   asr_rng_*                         -> PCG32 XSH-RR, Box-Muller, Gumbel, rejection sampling
  *   asr_gradcheck                     -> the fourth-order central difference
  * The API and its full contract: section 1 of the declarations (search "1. Core"); no docs
@@ -10677,7 +10677,7 @@ ASRDEF void asr_swish_backward(asr_real *dx, const asr_real *dy, const asr_real 
   }
 }
 
-/* ---- swish of a tier: the fast tier's float AVX2 kernel, else the double loops above.
+/* ---- swish of a tier: the fast tier's float AVX2 (or NEON) kernel, else the double loops above.
  * asr__swish_avx2: s = 1 / (1 + e^-x) with e^-x from asr__exp_avx2 (a few ulp), in float;
  *   forward y = x s, backward dx += dy (s + x s (1 - s)) = dy s (1 + x (1 - s)) (or, with
  *   acc = 0, dx = dy s (1 + x (1 - s)), where dx may be dy: in place). The last
@@ -10702,11 +10702,48 @@ ASR__PRIVATE void asr__swish_avx2(float *y, float *dx, const float *dy, const fl
     }
   }
 }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* NEON (AArch64): the same arithmetic 4 lanes a step (asr__exp_neon is asr__exp_avx2 lane
+ * for lane); the n mod 4 tail goes through zero-padded copies. */
+ASR__PRIVATE void asr__swish_neon(float *y, float *dx, const float *dy, const float *x, size_t n, int acc) {
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  size_t i, j;
+  for (i = 0; i < n; i += 4) {
+    size_t m = n - i < 4 ? n - i : 4;
+    float xb[4] = {0, 0, 0, 0}, gb[4] = {0, 0, 0, 0}, db[4] = {0, 0, 0, 0}, out[4];
+    const float *xp = x + i, *gp = dy ? dy + i : NULL, *dp = dx ? dx + i : NULL;
+    float32x4_t xv, sv;
+    if (m < 4) {
+      for (j = 0; j < m; j++) {
+        xb[j] = x[i + j];
+        if (dy) gb[j] = dy[i + j];
+        if (dx) db[j] = dx[i + j];
+      }
+      xp = xb, gp = gb, dp = db;
+    }
+    xv = vld1q_f32(xp);
+    sv = vdivq_f32(one, vaddq_f32(one, asr__exp_neon(vsubq_f32(vdupq_n_f32(0.0f), xv))));
+    if (y) {                                                                       /* x s */
+      vst1q_f32(out, vmulq_f32(xv, sv));
+      for (j = 0; j < m; j++) y[i + j] = out[j];
+    }
+    if (dx) {                                           /* dx (+)= dy s (1 + x (1 - s)) */
+      float32x4_t d = vmulq_f32(sv, vfmaq_f32(one, xv, vsubq_f32(one, sv))), g = vld1q_f32(gp);
+      vst1q_f32(out, acc ? vfmaq_f32(vld1q_f32(dp), g, d) : vmulq_f32(g, d));
+      for (j = 0; j < m; j++) dx[i + j] = out[j];
+    }
+  }
+}
 #endif
 ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(y, NULL, NULL, x, n, 0);
+    return;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_neon(y, NULL, NULL, x, n, 0);
     return;
   }
 #endif
@@ -10718,6 +10755,11 @@ ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const a
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(NULL, dx, dy, x, n, 1);
+    return;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_neon(NULL, dx, dy, x, n, 1);
     return;
   }
 #endif
@@ -11905,7 +11947,7 @@ ASR__PRIVATE double asr__dswish1(double z) {
   double s = asr__sigmoid(z);
   return s + z * s * (1 - s);
 }
-/* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 kernel, else in
+/* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 or NEON kernel, else in
  * double as above */
 ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
                                        size_t n) {
@@ -11913,6 +11955,11 @@ ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(NULL, out, dy, x, n, 0);
+    return;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_neon(NULL, out, dy, x, n, 0);
     return;
   }
 #endif
