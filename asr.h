@@ -14,9 +14,11 @@
  *     asr_<op>         the fastest path built: in float builds on x86-64 compiled with
  *                      -mavx2 -mfma, AVX2+FMA kernels or the _ref algorithm on the SIMD
  *                      GEMM (its micro-kernel AVX-512 when also compiled with -mavx512f);
- *                      elsewhere the _ref code (a few have a scalar algorithm of
- *                      their own). ARM builds detect NEON, but asr.h has no NEON kernels
- *                      yet: they run that scalar code.
+ *                      in float builds on AArch64 (NEON), the same SIMD GEMM with a NEON
+ *                      micro-kernel (the same bits as x86's) under every GEMM-based layer
+ *                      and k-means VQ's distances, NEON kernels for the CTC and RNN-T
+ *                      losses and swish, the _ref code of the other kernels (see TIERS);
+ *                      elsewhere the _ref code (a few have a scalar algorithm of their own).
  *
  *   Every function's comment quotes the equation it computes, with the paper key and
  *   the equation number as printed, and maps the paper's symbols to the C names.
@@ -106,21 +108,33 @@
  *   N R F: which of asr_<op>_naive, asr_<op>_ref and the unsuffixed asr_<op> exist.
  *   What F runs, by the tag of its section's reading map (checked against the code's
  *   call graph), in float builds compiled with -mavx2 -mfma and in every other build
- *   (ASR_REAL=double, ASR_NO_SIMD, no -mavx2, and ARM: ASR_SIMD_NEON is detected, but
- *   asr.h has no NEON kernels, so NEON builds run the scalar code of the last column):
- *     tag        float, -mavx2 -mfma                       every other build
- *     avx2       its own AVX2+FMA kernels                  the _ref code
- *     avx512     its own AVX-512 kernel (-mavx512f), else AVX2+FMAthe _ref code
- *     pieces     its pieces' fast tiers (AVX2 kernels)     the _ref code
- *     gemm       the _ref algorithm on the AVX2 GEMM       the _ref code
- *     gemm-form  its own GEMM formulation, AVX2 GEMM       the _ref code
- *     own+avx2   its own algorithm, AVX2 kernels and GEMM  the same algorithm, scalar
- *     own        its own algorithm on the AVX2 GEMM        the same algorithm, scalar
- *     scalar     its own scalar algorithm                  the same algorithm
- *     ref        the _ref code (no fast path of its own)   the _ref code
+ *   (ASR_REAL=double, ASR_NO_SIMD, no -mavx2; float builds on ARM: below):
+ *     tag          float, -mavx2 -mfma                                every other build
+ *     avx2         its own AVX2+FMA kernels                           the _ref code
+ *     avx2+neon    its own AVX2+FMA kernels                           the _ref code
+ *     avx512       its own AVX-512 kernel (-mavx512f), else AVX2+FMA  the _ref code
+ *     avx512+neon  its own AVX-512 kernel (-mavx512f), else AVX2+FMA  the _ref code
+ *     pieces       its pieces' fast tiers (AVX2 kernels)              the _ref code
+ *     gemm         the _ref algorithm on the AVX2 GEMM                the _ref code
+ *     gemm-form    its own GEMM formulation, AVX2 GEMM                the _ref code
+ *     own+avx2     its own algorithm, AVX2 kernels and GEMM           the same algorithm, scalar
+ *     own          its own algorithm on the AVX2 GEMM                 the same algorithm, scalar
+ *     scalar       its own scalar algorithm                           the same algorithm
+ *     ref          the _ref code (no fast path of its own)            the _ref code
+ *   Float builds on ARM with NEON and FMA (ASR_SIMD_NEON: AArch64) run, by tag:
+ *     avx2, avx512:              the _ref code, matrix products (if any) on the NEON GEMM
+ *     avx2+neon:                 its own NEON kernels
+ *     avx512+neon:               its own NEON kernel
+ *     pieces:                    its pieces' fast tiers (their NEON kernels)
+ *     gemm:                      the _ref algorithm on the NEON GEMM
+ *     gemm-form:                 its own GEMM formulation, NEON GEMM
+ *     own+avx2:                  the same algorithm, scalar, on the NEON GEMM
+ *     own:                       its own algorithm on the NEON GEMM
+ *     scalar:                    its own scalar algorithm
+ *     ref:                       the _ref code
  *
  *   sec  function                                   N R F  F runs
- *   1    asr_gemm                                   N R F  avx512
+ *   1    asr_gemm                                   N R F  avx512+neon
  *   2    asr_resample                               N R F  own+avx2
  *   3    asr_fbank                                  N R F  ref
  *   3    asr_vtln_warp_freq                         N R F  ref
@@ -140,14 +154,14 @@
  *   4.3  asr_conformer_block_{forward,backward}     N R F  pieces
  *   4.4  asr_lstm_{forward,backward}                N R F  gemm
  *   4.4  asr_attention_{forward,backward}           N R F  gemm
- *   5    asr_ctc_loss                               N R F  avx2
- *   5    asr_ctc_loss_logprobs                      N R F  avx2
+ *   5    asr_ctc_loss                               N R F  avx2+neon
+ *   5    asr_ctc_loss_logprobs                      N R F  avx2+neon
  *   5    asr_ctc_alpha                              - R -  (no unsuffixed name)
  *   5    asr_ctc_beta                               - R -  (no unsuffixed name)
  *   5    asr_ctc_lattice_batch                      N R -  (no unsuffixed name)
  *   5    asr_ctc_lexicon_decode                     N R F  ref
  *   6.1  asr_rnnt_lattice_batch                     N R -  (no unsuffixed name)
- *   6.2  asr_rnnt_loss                              N R F  avx2
+ *   6.2  asr_rnnt_loss                              N R F  avx2+neon
  *   6.2  asr_rnnt_loss_logprobs                     N R F  ref
  *   7.1  asr_las_speller_forward                    N R F  own+avx2
  *   7.1  asr_las_speller_backward                   N R F  own
@@ -171,7 +185,7 @@
  *   Every other public function (411) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
  *   1: 39, 2: 15, 3: 22, 4: 75, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
- *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.
+ *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
  *   [Kaldi]       D. Povey et al., "The Kaldi Speech Recognition Toolkit", ASRU 2011;
@@ -304,8 +318,8 @@ typedef ASR_REAL asr_real;
 #elif !defined(ASR_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #define ASR_SIMD_AVX2 1
 #define ASR_SIMD_NAME "avx2+fma"
-#elif !defined(ASR_NO_SIMD) && defined(__ARM_NEON)
-#define ASR_SIMD_NEON 1
+#elif !defined(ASR_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
+#define ASR_SIMD_NEON 1     /* AArch64: NEON with fused vfmaq_f32, doubles, vdivq_f32 */
 #define ASR_SIMD_NAME "neon"
 #else
 #define ASR_SIMD_NAME "none (scalar _ref)"
@@ -6512,12 +6526,14 @@ typedef enum asr__tier {
  *   asr_softmax, asr_log_softmax (+ _backward)
  *   asr_gemm_naive                    -> itself: C_ij = sum_k A_ik B_kj, one loop per index
  *   asr_gemm_ref                      -> itself: cache blocks, a contiguous axpy inside
- *   asr_gemm                          -> asr__gemm_avx2 (micro-kernel asr__gemm_micro_avx512
- *                                        with -mavx512f, else asr__gemm_micro_avx2),
- *                                        else asr_gemm_ref                    [fast: avx512]
+ *   asr_gemm                          -> asr__gemm_simd (micro-kernel asr__gemm_micro_avx512
+ *                                        with -mavx512f, else asr__gemm_micro_avx2; on ARM
+ *                                        asr__gemm_micro_neon), else asr_gemm_ref
+ *                                                              [fast: avx512+neon]
  *   (private) asr__gemm_tier          -> the GEMM of a tier, for the layers' tier drivers
  *   (private) asr__exp_avx2, asr__log_avx2 -> e^x and ln x of 8 floats (e^x: fast paths of 5
  *                                        and 7.1; ln x: no caller, 5 has its asr__ctc_log_1to3)
+ *   (private) asr__exp_neon           -> asr__exp_avx2's steps on 4 floats (NEON: 4.1's swish, 5)
  *   asr_rng_*                         -> PCG32 XSH-RR, Box-Muller, Gumbel, rejection sampling
  *   asr_gradcheck                     -> the fourth-order central difference
  * The API and its full contract: section 1 of the declarations (search "1. Core"); no docs
@@ -6629,7 +6645,12 @@ ASRDEF void asr_gemm_ref(int trans_a, int trans_b, int M, int N, int K, asr_real
 #undef ASR__A
 #undef ASR__B
 
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* ASR__GEMM_SIMD: the float builds with a SIMD GEMM (AVX2+FMA, or NEON on ARM) */
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
+#define ASR__GEMM_SIMD 1
+#endif
+
+#if defined(ASR__GEMM_SIMD)
 /* The SIMD GEMM: an MR x NR register-blocked micro-kernel (the GotoBLAS/BLIS layout).
  *   for each NR-column panel of op(B):  for each block of KC = 256 steps of k:
  *     pack the panel (KC x NR, k-major, zero past N) once;
@@ -6637,15 +6658,17 @@ ASRDEF void asr_gemm_ref(int trans_a, int trans_b, int M, int N, int K, asr_real
  * The micro-kernel keeps the MR x NR block of C in registers: for each k it broadcasts
  * op(A)[i0..i0+MR-1][k] and multiplies-adds them into the packed row op(B)[k][j0..]:
  *   AVX-512 (-mavx512f): MR = 12, NR = 32, 24 zmm accumulators (asr__gemm_micro_avx512);
- *   AVX2+FMA:            MR = 6,  NR = 16, 12 ymm accumulators (asr__gemm_micro_avx2).
+ *   AVX2+FMA:            MR = 6,  NR = 16, 12 ymm accumulators (asr__gemm_micro_avx2);
+ *   NEON (AArch64):      MR = 6,  NR = 16, 24 q-register accumulators (asr__gemm_micro_neon).
  * op(A) is read in place through MR row pointers with a step of 1 (A as is) or lda (A
  * transposed); rows past M repeat row i0 and their results are dropped. Packing B (1/(2 MR)
  * of the work) avoids the cache-set conflicts of power-of-two row strides and makes both B
  * layouts one contiguous stream; a transposed B is packed row by row of B (contiguous
  * reads). The pack is on the stack (16 or 32 KiB): kernels never allocate.
- * Both kernels give the same bits: each C element is one chain of fused multiply-adds over
+ * The kernels give the same bits: each C element is one chain of fused multiply-adds over
  * its KC-block in k order, then C += alpha acc (fused in whole 16-column groups, a multiply
- * and an add in the last N mod 16 columns). */
+ * and an add in the last N mod 16 columns); NEON's vfmaq_f32 is the same single-rounding
+ * fused multiply-add as FMA3's, so an ARM build gives the bits of an x86 one. */
 #if defined(ASR_SIMD_AVX512)
 enum { ASR__GEMM_MR = 12, ASR__GEMM_NR = 32, ASR__GEMM_KC = 256 };
 
@@ -6682,7 +6705,7 @@ ASR__PRIVATE void asr__gemm_micro_avx512(int kc, const float *const *a, ptrdiff_
   _mm512_storeu_ps(acc + 352, c110); _mm512_storeu_ps(acc + 368, c111);
 }
 #undef ASR__GEMM_ROW512
-#else
+#elif defined(ASR_SIMD_AVX2)
 enum { ASR__GEMM_MR = 6, ASR__GEMM_NR = 16, ASR__GEMM_KC = 256 };
 
 ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t as, const float *bp,
@@ -6709,6 +6732,35 @@ ASR__PRIVATE void asr__gemm_micro_avx2(int kc, const float *const *a, ptrdiff_t 
   _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
   _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
 }
+#else
+enum { ASR__GEMM_MR = 6, ASR__GEMM_NR = 16, ASR__GEMM_KC = 256 };
+
+/* one row r of the 6 x 16 block: broadcast op(A)[i0+r][k], four 4-wide fused multiply-adds */
+#define ASR__GEMM_ROW_NEON(r) v = vld1q_dup_f32(a##r + o);                             \
+  c##r##0 = vfmaq_f32(c##r##0, v, b0); c##r##1 = vfmaq_f32(c##r##1, v, b1);          \
+  c##r##2 = vfmaq_f32(c##r##2, v, b2); c##r##3 = vfmaq_f32(c##r##3, v, b3)
+#define ASR__GEMM_STORE_NEON(r) vst1q_f32(acc + 16 * r, c##r##0); vst1q_f32(acc + 16 * r + 4, c##r##1); \
+  vst1q_f32(acc + 16 * r + 8, c##r##2); vst1q_f32(acc + 16 * r + 12, c##r##3)
+ASR__PRIVATE void asr__gemm_micro_neon(int kc, const float *const *a, ptrdiff_t as, const float *bp,
+                                       float *acc) {
+  float32x4_t c00 = vdupq_n_f32(0.0f), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00;
+  float32x4_t c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00;
+  float32x4_t c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00;
+  float32x4_t c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+  ptrdiff_t o = 0;
+  int k;
+  for (k = 0; k < kc; k++, bp += ASR__GEMM_NR, o += as) {
+    float32x4_t b0 = vld1q_f32(bp), b1 = vld1q_f32(bp + 4), b2 = vld1q_f32(bp + 8);
+    float32x4_t b3 = vld1q_f32(bp + 12), v;
+    ASR__GEMM_ROW_NEON(0); ASR__GEMM_ROW_NEON(1); ASR__GEMM_ROW_NEON(2);
+    ASR__GEMM_ROW_NEON(3); ASR__GEMM_ROW_NEON(4); ASR__GEMM_ROW_NEON(5);
+  }
+  ASR__GEMM_STORE_NEON(0); ASR__GEMM_STORE_NEON(1); ASR__GEMM_STORE_NEON(2);
+  ASR__GEMM_STORE_NEON(3); ASR__GEMM_STORE_NEON(4); ASR__GEMM_STORE_NEON(5);
+}
+#undef ASR__GEMM_ROW_NEON
+#undef ASR__GEMM_STORE_NEON
 #endif
 
 /* bpack[k][jj] = op(B)[k0+k][j0+jj] for k < kc, jj < nr; zero for nr <= jj < NR */
@@ -6722,6 +6774,11 @@ ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, in
 #if defined(ASR_SIMD_AVX512)
       _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
       _mm512_storeu_ps(dst + 16, _mm512_loadu_ps(src + 16));
+#elif defined(ASR_SIMD_NEON)
+      vst1q_f32(dst, vld1q_f32(src));
+      vst1q_f32(dst + 4, vld1q_f32(src + 4));
+      vst1q_f32(dst + 8, vld1q_f32(src + 8));
+      vst1q_f32(dst + 12, vld1q_f32(src + 12));
 #else
       _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
       _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
@@ -6754,6 +6811,14 @@ ASR__PRIVATE void asr__gemm_update_row(float *c, const float *acc, int nr, float
   for (; jj + 16 <= nr; jj += 16)
     _mm512_storeu_ps(c + jj, _mm512_fmadd_ps(_mm512_set1_ps(alpha), _mm512_loadu_ps(acc + jj),
                                              _mm512_loadu_ps(c + jj)));
+#elif defined(ASR_SIMD_NEON)
+  for (; jj + 16 <= nr; jj += 16) {
+    float32x4_t va = vdupq_n_f32(alpha);
+    vst1q_f32(c + jj, vfmaq_f32(vld1q_f32(c + jj), va, vld1q_f32(acc + jj)));
+    vst1q_f32(c + jj + 4, vfmaq_f32(vld1q_f32(c + jj + 4), va, vld1q_f32(acc + jj + 4)));
+    vst1q_f32(c + jj + 8, vfmaq_f32(vld1q_f32(c + jj + 8), va, vld1q_f32(acc + jj + 8)));
+    vst1q_f32(c + jj + 12, vfmaq_f32(vld1q_f32(c + jj + 12), va, vld1q_f32(acc + jj + 12)));
+  }
 #else
   for (; jj + 16 <= nr; jj += 16) {
     __m256 va = _mm256_set1_ps(alpha);
@@ -6787,8 +6852,10 @@ ASR__PRIVATE void asr__gemm_block(int trans_a, int trans_b, int K, float alpha, 
       }
 #if defined(ASR_SIMD_AVX512)
       asr__gemm_micro_avx512(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
-#else
+#elif defined(ASR_SIMD_AVX2)
       asr__gemm_micro_avx2(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
+#else
+      asr__gemm_micro_neon(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
 #endif
       for (r = 0; r < m; r++)                  /* C block += alpha * acc, the valid part */
         asr__gemm_update_row(C + (size_t)(i + r) * ldc + j0, acc + r * ASR__GEMM_NR, nr, alpha);
@@ -6801,7 +6868,7 @@ ASR__PRIVATE void asr__gemm_block(int trans_a, int trans_b, int K, float alpha, 
  * Every C element is still computed by one thread in the same order: the bits do not
  * depend on the number of threads. Without ASR_THREADS: one block of all rows per panel. */
 #define ASR__GEMM_PAR_MIN 262144.0
-ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, float alpha,
+ASR__PRIVATE void asr__gemm_simd(int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, const float *B, int ldb, float beta,
                                  float *C, int ldc) {
   int i, j, task, np = (N + ASR__GEMM_NR - 1) / ASR__GEMM_NR, mb = M, nb;
@@ -6832,8 +6899,8 @@ ASR__PRIVATE void asr__gemm_avx2(int trans_a, int trans_b, int M, int N, int K, 
 ASRDEF void asr_gemm(int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
                      const asr_real *A, int lda, const asr_real *B, int ldb,
                      asr_real beta, asr_real *C, int ldc) {
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-  asr__gemm_avx2(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#if defined(ASR__GEMM_SIMD)
+  asr__gemm_simd(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #else
   asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
@@ -6924,6 +6991,38 @@ ASR__PRIVATE __m256 asr__log_avx2(__m256 x) {
   r = _mm256_blendv_ps(r, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
   /* negative or NaN: NaN */
   return _mm256_blendv_ps(r, _mm256_set1_ps(NAN), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+#endif
+
+/* ---- e^x of 4 floats (NEON, AArch64): asr__exp_avx2's steps lane for lane (the same
+ * reduction, polynomial, fused multiply-adds and 2^n halves, so the same bits), for the
+ * NEON fast path of section 5. vrndnq_f32 rounds to nearest even as _mm256_round_ps. */
+#if defined(ASR_SIMD_NEON)
+ASR__PRIVATE float32x4_t asr__exp_neon(float32x4_t x) {
+  const float32x4_t lo = vdupq_n_f32(-87.33654475f), hi = vdupq_n_f32(88.72283905f);
+  float32x4_t xc = vminq_f32(vmaxq_f32(x, lo), hi);
+  float32x4_t n = vrndnq_f32(vmulq_f32(xc, vdupq_n_f32(1.44269504088896341f)));
+  float32x4_t r = vfmsq_f32(xc, n, vdupq_n_f32(0.693359375f)), p;   /* xc - n ln2_hi, fused */
+  int32x4_t ni, n1, n2;
+  r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+  /* 1 + r + r^2/2! + ... + r^7/7!, by Horner */
+  p = vdupq_n_f32(1.0f / 5040);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 720), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 120), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 24), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 6), p, r);
+  p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  /* times 2^n = 2^(n/2) 2^(n - n/2), each factor a normal float (n is integral) */
+  ni = vcvtq_s32_f32(n);
+  n1 = vshrq_n_s32(ni, 1);
+  n2 = vsubq_s32(ni, n1);
+  p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, vdupq_n_s32(127)), 23)));
+  p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, vdupq_n_s32(127)), 23)));
+  p = vbslq_f32(vcltq_f32(x, lo), vdupq_n_f32(0.0f), p);
+  p = vbslq_f32(vcgtq_f32(x, hi), vdupq_n_f32(INFINITY), p);
+  return vbslq_f32(vceqq_f32(x, x), p, x);   /* NaN in, NaN out */
 }
 #endif
 
@@ -10945,7 +11044,7 @@ ASRDEF void asr_swish_backward(asr_real *dx, const asr_real *dy, const asr_real 
   }
 }
 
-/* ---- swish of a tier: the fast tier's float AVX2 kernel, else the double loops above.
+/* ---- swish of a tier: the fast tier's float AVX2 (or NEON) kernel, else the double loops above.
  * asr__swish_avx2: s = 1 / (1 + e^-x) with e^-x from asr__exp_avx2 (a few ulp), in float;
  *   forward y = x s, backward dx += dy (s + x s (1 - s)) = dy s (1 + x (1 - s)) (or, with
  *   acc = 0, dx = dy s (1 + x (1 - s)), where dx may be dy: in place). The last
@@ -10970,11 +11069,48 @@ ASR__PRIVATE void asr__swish_avx2(float *y, float *dx, const float *dy, const fl
     }
   }
 }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* NEON (AArch64): the same arithmetic 4 lanes a step (asr__exp_neon is asr__exp_avx2 lane
+ * for lane); the n mod 4 tail goes through zero-padded copies. */
+ASR__PRIVATE void asr__swish_neon(float *y, float *dx, const float *dy, const float *x, size_t n, int acc) {
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  size_t i, j;
+  for (i = 0; i < n; i += 4) {
+    size_t m = n - i < 4 ? n - i : 4;
+    float xb[4] = {0, 0, 0, 0}, gb[4] = {0, 0, 0, 0}, db[4] = {0, 0, 0, 0}, out[4];
+    const float *xp = x + i, *gp = dy ? dy + i : NULL, *dp = dx ? dx + i : NULL;
+    float32x4_t xv, sv;
+    if (m < 4) {
+      for (j = 0; j < m; j++) {
+        xb[j] = x[i + j];
+        if (dy) gb[j] = dy[i + j];
+        if (dx) db[j] = dx[i + j];
+      }
+      xp = xb, gp = gb, dp = db;
+    }
+    xv = vld1q_f32(xp);
+    sv = vdivq_f32(one, vaddq_f32(one, asr__exp_neon(vsubq_f32(vdupq_n_f32(0.0f), xv))));
+    if (y) {                                                                       /* x s */
+      vst1q_f32(out, vmulq_f32(xv, sv));
+      for (j = 0; j < m; j++) y[i + j] = out[j];
+    }
+    if (dx) {                                           /* dx (+)= dy s (1 + x (1 - s)) */
+      float32x4_t d = vmulq_f32(sv, vfmaq_f32(one, xv, vsubq_f32(one, sv))), g = vld1q_f32(gp);
+      vst1q_f32(out, acc ? vfmaq_f32(vld1q_f32(dp), g, d) : vmulq_f32(g, d));
+      for (j = 0; j < m; j++) dx[i + j] = out[j];
+    }
+  }
+}
 #endif
 ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(y, NULL, NULL, x, n, 0);
+    return;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_neon(y, NULL, NULL, x, n, 0);
     return;
   }
 #endif
@@ -10986,6 +11122,11 @@ ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const a
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(NULL, dx, dy, x, n, 1);
+    return;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_neon(NULL, dx, dy, x, n, 1);
     return;
   }
 #endif
@@ -12225,7 +12366,7 @@ ASR__PRIVATE double asr__dswish1(double z) {
   double s = asr__sigmoid(z);
   return s + z * s * (1 - s);
 }
-/* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 kernel, else in
+/* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 or NEON kernel, else in
  * double as above */
 ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
                                        size_t n) {
@@ -12233,6 +12374,11 @@ ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(NULL, out, dy, x, n, 0);
+    return;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__swish_neon(NULL, out, dy, x, n, 0);
     return;
   }
 #endif
@@ -16590,7 +16736,8 @@ ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
  *   asr_ctc_loss_ref, asr_ctc_loss_logprobs_ref     -> asr__ctc_alpha, asr__ctc_beta,
  *                                                      asr__ctc_item_ref    eqs. (5)-(16) "The forward-
  *                                                                           backward recursions", "Gradients"
- *   asr_ctc_loss, asr_ctc_loss_logprobs             -> asr__ctc_item_fast [fast: avx2]  "The fast path"
+ *   asr_ctc_loss, asr_ctc_loss_logprobs             -> asr__ctc_item_fast (AVX2+FMA, or NEON)
+ *                                                                       [fast: avx2+neon]  "The fast path"
  *   asr_ctc_alpha_ref, asr_ctc_beta_ref             -> asr__ctc_alpha, asr__ctc_beta   eqs. (5)-(11)
  *   asr_ctc_min_frames                              -> itself            "The infeasible condition"
  *   asr_ctc_greedy_decode                           -> itself, sec. 3.2 (best path)     "Decoders"
@@ -16612,9 +16759,9 @@ ASRDEF void asr_adamw_opts_init(asr_adam_opts *o, double lr) {
  * lexicon-constrained decoding), with its own plumbing at its end. */
 
 
-/* The fast tier's kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST
- * runs the _ref helper (the double build: the kernel computes in float). */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* The fast tier's kernel exists in the float build with AVX2 or NEON; elsewhere
+ * ASR__TIER_FAST runs the _ref helper (the double build: the kernel computes in float). */
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
 #define ASR__CTC_HAVE_FAST 1
 #else
 #define ASR__CTC_HAVE_FAST 0
@@ -16850,7 +16997,7 @@ ASR__PRIVATE double asr__ctc_item_ref(asr_real *g, double scale, const asr_real 
   return -logp;
 }
 
-/* ---- 5.3 The fast path (AVX2+FMA, float build): asr__ctc_item_fast, asr__ctc_frame_lse_fast.
+/* ---- 5.3 The fast path (AVX2+FMA or NEON, float build): asr__ctc_item_fast, asr__ctc_frame_lse_fast.
  * The same recursions as _ref, rearranged for 8 states per instruction:
  *   - the blank states of l' (even s, S+1 of them) and the label states (odd s, S of
  *     them) live in two rows, blank j = state 2j and label j = state 2j+1, so that every
@@ -16882,6 +17029,7 @@ ASR__PRIVATE double asr__ctc_item_ref(asr_real *g, double scale, const asr_real 
 #else
 #define ASR__CTC_INLINE static inline
 #endif
+#if defined(ASR_SIMD_AVX2)
 /* e^x for x <= 0 (or -inf): asr__exp_avx2 without the overflow and NaN cases, which
  * cannot occur here; below ln(2^-126) it gives 0, so e^-inf = 0. */
 ASR__CTC_INLINE __m256 asr__ctc_exp_le0(__m256 x) {
@@ -17179,7 +17327,298 @@ ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real
   return -logp;
 }
 #else
-/* No AVX2 (or the double build): ASR__TIER_FAST runs _ref (asr__ctc_loss says so), and
+/* NEON (AArch64): the same recursions and the same arithmetic lane for lane, 8 states a
+ * step as two halves of 4 (two q registers of doubles, one of floats); the sums across
+ * lanes (the blank posterior, the frame's sum of exponentials) add in the AVX2 kernel's
+ * order, so the two builds compute the same numbers. No gather: the label emissions are
+ * read one by one. */
+ASR__CTC_INLINE float32x4_t asr__ctc_exp_le0(float32x4_t x) {
+  /* asr__ctc_exp_le0 of the AVX2 path, 4 lanes: see there */
+  const float32x4_t lo = vdupq_n_f32(-87.33654475f);
+  float32x4_t xc = vmaxq_f32(x, lo), p, r;
+  float32x4_t n = vrndnq_f32(vmulq_f32(xc, vdupq_n_f32(1.44269504088896341f)));
+  r = vfmsq_f32(xc, n, vdupq_n_f32(0.693359375f));
+  r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+  p = vdupq_n_f32(1.0f / 5040);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 720), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 120), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 24), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 6), p, r);
+  p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)));
+  return vbslq_f32(vcltq_f32(x, lo), vdupq_n_f32(0.0f), p);
+}
+ASR__CTC_INLINE float32x4_t asr__ctc_log_1to3(float32x4_t x) {
+  /* asr__ctc_log_1to3 of the AVX2 path, 4 lanes: see there */
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  uint32x4_t bits = vreinterpretq_u32_f32(x), big;
+  float32x4_t e = vcvtq_f32_s32(vsubq_s32(vreinterpretq_s32_u32(vshrq_n_u32(bits, 23)), vdupq_n_s32(127)));
+  float32x4_t m = vreinterpretq_f32_u32(vorrq_u32(vandq_u32(bits, vdupq_n_u32(0x007fffff)), vdupq_n_u32(0x3f800000)));
+  float32x4_t z, z2, p;
+  big = vcgtq_f32(m, vdupq_n_f32(1.41421356f));
+  m = vbslq_f32(big, vmulq_f32(m, vdupq_n_f32(0.5f)), m);
+  e = vaddq_f32(e, vreinterpretq_f32_u32(vandq_u32(big, vreinterpretq_u32_f32(one))));
+  z = vdivq_f32(vsubq_f32(m, one), vaddq_f32(m, one));
+  z2 = vmulq_f32(z, z);
+  p = vdupq_n_f32(1.0f / 9);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 7), p, z2);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 5), p, z2);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 3), p, z2);
+  p = vmulq_f32(p, z2);
+  z = vaddq_f32(z, z);
+  return vfmaq_f32(vfmaq_f32(z, z, p), e, vdupq_n_f32(0.693147181f));
+}
+
+/* 4 doubles (two halves) -> 4 floats */
+ASR__CTC_INLINE float32x4_t asr__ctc_to_f4(float64x2_t lo, float64x2_t hi) {
+  return vcombine_f32(vcvt_f32_f64(lo), vcvt_f32_f64(hi));
+}
+
+/* out[0..4) = m + ln(1 + sum of e^(d - m) over the other terms) + e: the AVX2 path's
+ * asr__ctc_lse_tail for 4 states */
+ASR__CTC_INLINE void asr__ctc_lse_tail4(double *out, float64x2_t m0, float64x2_t m1, float64x2_t d0, float64x2_t d1,
+                                        float64x2_t mid0, float64x2_t mid1, int have_mid, float64x2_t e0,
+                                        float64x2_t e1) {
+  const float64x2_t ninf = vdupq_n_f64(-INFINITY), zero = vdupq_n_f64(0.0);
+  uint64x2_t dead0 = vceqq_f64(m0, ninf), dead1 = vceqq_f64(m1, ninf);
+  float32x4_t s, lf;
+  float64x2_t l0, l1;
+  m0 = vbslq_f64(dead0, zero, m0);
+  m1 = vbslq_f64(dead1, zero, m1);
+  s = vaddq_f32(vdupq_n_f32(1.0f), asr__ctc_exp_le0(asr__ctc_to_f4(vsubq_f64(d0, m0), vsubq_f64(d1, m1))));
+  if (have_mid)
+    s = vaddq_f32(s, asr__ctc_exp_le0(asr__ctc_to_f4(vsubq_f64(mid0, m0), vsubq_f64(mid1, m1))));
+  lf = asr__ctc_log_1to3(s);
+  l0 = vaddq_f64(vaddq_f64(m0, vcvt_f64_f32(vget_low_f32(lf))), e0);
+  l1 = vaddq_f64(vaddq_f64(m1, vcvt_high_f64_f32(lf)), e1);
+  vst1q_f64(out, vbslq_f64(dead0, ninf, l0));
+  vst1q_f64(out + 2, vbslq_f64(dead1, ninf, l1));
+}
+
+/* out = ln(e^a + e^b) + e for 8 states (e: 8 values, or e_all for all when e == NULL) */
+ASR__CTC_INLINE void asr__ctc_lse2_8(double *out, const double *a, const double *b, const double *e, double e_all) {
+  int h;
+  for (h = 0; h < 8; h += 4) {
+    float64x2_t a0 = vld1q_f64(a + h), a1 = vld1q_f64(a + h + 2), b0 = vld1q_f64(b + h), b1 = vld1q_f64(b + h + 2);
+    float64x2_t e0 = e ? vld1q_f64(e + h) : vdupq_n_f64(e_all), e1 = e ? vld1q_f64(e + h + 2) : vdupq_n_f64(e_all);
+    asr__ctc_lse_tail4(out + h, vmaxq_f64(a0, b0), vmaxq_f64(a1, b1), vminq_f64(a0, b0), vminq_f64(a1, b1), a0, a1,
+                       0, e0, e1);
+  }
+}
+
+/* out = ln(e^a + e^b + e^(c + cadd)) + e for 8 states; cadd is 0 or -inf (a skip) */
+ASR__CTC_INLINE void asr__ctc_lse3_8(double *out, const double *a, const double *b, const double *c,
+                                     const double *cadd, const double *e) {
+  int h;
+  for (h = 0; h < 8; h += 4) {
+    float64x2_t a0 = vld1q_f64(a + h), a1 = vld1q_f64(a + h + 2), b0 = vld1q_f64(b + h), b1 = vld1q_f64(b + h + 2);
+    float64x2_t c0 = vaddq_f64(vld1q_f64(c + h), vld1q_f64(cadd + h));
+    float64x2_t c1 = vaddq_f64(vld1q_f64(c + h + 2), vld1q_f64(cadd + h + 2));
+    float64x2_t hi0 = vmaxq_f64(a0, b0), hi1 = vmaxq_f64(a1, b1), lo0 = vminq_f64(a0, b0), lo1 = vminq_f64(a1, b1);
+    /* max, min and the middle one of (a, b, c) */
+    float64x2_t m0 = vmaxq_f64(hi0, c0), m1 = vmaxq_f64(hi1, c1);
+    float64x2_t mid0 = vmaxq_f64(lo0, vminq_f64(hi0, c0)), mid1 = vmaxq_f64(lo1, vminq_f64(hi1, c1));
+    asr__ctc_lse_tail4(out + h, m0, m1, vminq_f64(lo0, c0), vminq_f64(lo1, c1), mid0, mid1, 1, vld1q_f64(e + h),
+                       vld1q_f64(e + h + 2));
+  }
+}
+
+/* g[0..4) = e^(a + b - e - lp) of 8 states as four pairs, 0 where that is NaN */
+ASR__CTC_INLINE void asr__ctc_post8(float64x2_t *g, const double *a, const double *b, const double *e, double e_all,
+                                    double lp) {
+  const float64x2_t vlp = vdupq_n_f64(lp);
+  int h;
+  for (h = 0; h < 8; h += 4) {
+    float64x2_t v0 = vaddq_f64(vld1q_f64(a + h), vld1q_f64(b + h));
+    float64x2_t v1 = vaddq_f64(vld1q_f64(a + h + 2), vld1q_f64(b + h + 2));
+    float32x4_t f;
+    v0 = vsubq_f64(v0, vaddq_f64(e ? vld1q_f64(e + h) : vdupq_n_f64(e_all), vlp));
+    v1 = vsubq_f64(v1, vaddq_f64(e ? vld1q_f64(e + h + 2) : vdupq_n_f64(e_all), vlp));
+    f = asr__ctc_to_f4(v0, v1);
+    /* NaN lanes (f != f) become 0; the rest are <= 0 up to rounding */
+    f = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(asr__ctc_exp_le0(vminq_f32(f, vdupq_n_f32(0.0f)))),
+                                        vceqq_f32(f, f)));
+    g[h / 2] = vcvt_f64_f32(vget_low_f32(f));
+    g[h / 2 + 1] = vcvt_high_f64_f32(f);
+  }
+}
+
+ASR__PRIVATE void asr__ctc_fill(double *p, ptrdiff_t n, double v) {
+  ptrdiff_t i;
+  for (i = 0; i < n; i++) p[i] = v;
+}
+
+/* lse (T) as the AVX2 path's asr__ctc_frame_lse_fast: 8 logits a step (two halves), the
+ * eight float sums added in double in its order */
+ASR__PRIVATE void asr__ctc_frame_lse_fast(double *lse, const asr_real *x, int T, int V) {
+  int t, k;
+  for (t = 0; t < T; t++) {
+    const asr_real *row = x + (size_t)t * V;
+    float m = row[0];
+    double s = 0;
+    k = 0;
+    if (V >= 8) {
+      float32x4_t m0 = vld1q_f32(row), m1 = vld1q_f32(row + 4), s0 = vdupq_n_f32(0.0f), s1 = s0, vm;
+      float64x2_t d0, d1;
+      for (k = 8; k + 8 <= V; k += 8) {
+        m0 = vmaxq_f32(m0, vld1q_f32(row + k));
+        m1 = vmaxq_f32(m1, vld1q_f32(row + k + 4));
+      }
+      m = vmaxvq_f32(vmaxq_f32(m0, m1));
+      for (; k < V; k++) m = row[k] > m ? row[k] : m;
+      vm = vdupq_n_f32(m);
+      for (k = 0; k + 8 <= V; k += 8) {
+        s0 = vaddq_f32(s0, asr__exp_neon(vsubq_f32(vld1q_f32(row + k), vm)));
+        s1 = vaddq_f32(s1, asr__exp_neon(vsubq_f32(vld1q_f32(row + k + 4), vm)));
+      }
+      d0 = vaddq_f64(vcvt_f64_f32(vget_low_f32(s0)), vcvt_f64_f32(vget_low_f32(s1)));
+      d1 = vaddq_f64(vcvt_high_f64_f32(s0), vcvt_high_f64_f32(s1));
+      d0 = vaddq_f64(d0, d1);
+      s = vgetq_lane_f64(d0, 0) + vgetq_lane_f64(d0, 1);
+    } else {
+      for (k = 1; k < V; k++) m = row[k] > m ? row[k] : m;
+      k = 0;
+    }
+    for (; k < V; k++) s += exp((double)row[k] - m);
+    lse[t] = m + log(s);
+  }
+}
+
+/* The emissions of the label states at frame t: el[j] = ln y^t_{l_j} for j < S */
+ASR__CTC_INLINE void asr__ctc_emit_labels(double *el, const asr_real *xt, const double *lse_t, const int *lab, int S,
+                                          int J) {
+  const double sub = lse_t ? *lse_t : 0.0;
+  int j;
+  for (j = 0; j < S; j++) el[j] = (double)xt[lab[j]] - sub;
+  for (; j < J; j++) el[j] = -INFINITY;      /* padding emits nothing */
+}
+
+/* One item of the fast tier, as the AVX2 path's asr__ctc_item_fast (its comment says what
+ * the scratch holds). */
+ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
+                                       const double *lse, const int *l, int Tn, int V, int Sn,
+                                       int blank, double *ab, double *al, double *rows, double *occ) {
+  const int J = (Sn + 1 + 7) & ~7;          /* states per row, a multiple of 8 */
+  const size_t R = (size_t)J + 16;          /* row: 8 -inf, J states, 8 -inf */
+  double *bb[2], *bl[2], *el, *skip, *gl;
+  int *lab;
+  double logp, eb;
+  int t, j, k, cur = 0;
+  if (Tn == 0) return Sn == 0 ? 0.0 : INFINITY;   /* no frames: only the empty labelling */
+  bb[0] = rows + 8;
+  bl[0] = rows + R + 8;
+  bb[1] = rows + 2 * R + 8;
+  bl[1] = rows + 3 * R + 8;
+  el = rows + 4 * R + 8;
+  skip = rows + 5 * R + 8;
+  gl = rows + 6 * R + 8;
+  lab = (int *)(rows + 7 * R);               /* J ints fit in R doubles */
+  for (j = 0; j < J; j++) lab[j] = j < Sn ? l[j] : blank;
+  /* skip[j] = 0 when label j may be entered from label j-1 (they differ), else -inf */
+  asr__ctc_fill(skip - 8, (ptrdiff_t)R, -INFINITY);
+  for (j = 1; j < Sn; j++) skip[j] = l[j] != l[j - 1] ? 0.0 : -INFINITY;
+  asr__ctc_fill(el - 8, (ptrdiff_t)R, -INFINITY);
+  /* alpha at t = 0: the first blank or the first label */
+  asr__ctc_fill(ab, (ptrdiff_t)R, -INFINITY);
+  asr__ctc_fill(al, (ptrdiff_t)R, -INFINITY);
+  ab[8] = ASR__CTC_EMIT(x, lse, V, 0, blank);
+  if (Sn > 0) al[8] = ASR__CTC_EMIT(x, lse, V, 0, l[0]);
+  for (t = 1; t < Tn; t++) {
+    const double *pb = ab + (size_t)(t - 1) * R + 8, *pl = al + (size_t)(t - 1) * R + 8;
+    double *cb = ab + (size_t)t * R + 8, *cl = al + (size_t)t * R + 8;
+    /* the band: t >= j and T_n - 1 - t >= S_n - 1 - j, in whole chunks of 8 */
+    int lo = Sn - Tn + t, hi = t < Sn ? t : Sn, c0, c1;
+    lo = lo < 0 ? 0 : lo;
+    c0 = lo & ~7;
+    c1 = lo > hi ? c0 : ((hi >> 3) + 1) << 3;
+    eb = ASR__CTC_EMIT(x, lse, V, t, blank);
+    asr__ctc_emit_labels(el, x + (size_t)t * V, lse ? lse + t : NULL, lab, Sn, J);
+    asr__ctc_fill(cb - 8, 8 + c0, -INFINITY);
+    asr__ctc_fill(cl - 8, 8 + c0, -INFINITY);
+    asr__ctc_fill(cb + c1, J + 8 - c1, -INFINITY);
+    asr__ctc_fill(cl + c1, J + 8 - c1, -INFINITY);
+    for (j = c0; j < c1; j += 8) {
+      asr__ctc_lse2_8(cb + j, pb + j, pl + j - 1, NULL, eb);
+      asr__ctc_lse3_8(cl + j, pl + j, pb + j, pl + j - 1, skip + j, el + j);
+    }
+  }
+  logp = asr_logaddexp(ab[(size_t)(Tn - 1) * R + 8 + Sn],
+                       Sn > 0 ? al[(size_t)(Tn - 1) * R + 8 + Sn - 1] : -INFINITY);
+  if (logp == -INFINITY) return INFINITY;
+  if (!g) return -logp;
+  asr__ctc_fill(bb[0] - 8, (ptrdiff_t)R, -INFINITY);
+  asr__ctc_fill(bl[0] - 8, (ptrdiff_t)R, -INFINITY);
+  for (t = Tn - 1; t >= 0; t--) {
+    const double *a_b = ab + (size_t)t * R + 8, *a_l = al + (size_t)t * R + 8;
+    asr_real *gt = g + (size_t)t * V;
+    int lo = Sn - Tn + t, hi = t < Sn ? t : Sn, c0, c1;
+    /* the blank posterior's sum in the AVX2 kernel's lanes: acc01 = its lanes 0, 1 */
+    float64x2_t acc01 = vdupq_n_f64(0.0), acc23 = acc01, gv[4];
+    lo = lo < 0 ? 0 : lo;
+    c0 = lo & ~7;
+    c1 = lo > hi ? c0 : ((hi >> 3) + 1) << 3;
+    eb = ASR__CTC_EMIT(x, lse, V, t, blank);
+    asr__ctc_emit_labels(el, x + (size_t)t * V, lse ? lse + t : NULL, lab, Sn, J);
+    if (t == Tn - 1) {
+      /* beta at T-1: the last blank or the last label */
+      bb[cur][Sn] = eb;
+      if (Sn > 0) bl[cur][Sn - 1] = el[Sn - 1];
+    } else {
+      const double *nb = bb[cur], *nl = bl[cur];
+      cur ^= 1;
+      asr__ctc_fill(bb[cur] - 8, 8 + c0, -INFINITY);
+      asr__ctc_fill(bl[cur] - 8, 8 + c0, -INFINITY);
+      asr__ctc_fill(bb[cur] + c1, J + 8 - c1, -INFINITY);
+      asr__ctc_fill(bl[cur] + c1, J + 8 - c1, -INFINITY);
+      for (j = c0; j < c1; j += 8) {
+        asr__ctc_lse2_8(bb[cur] + j, nb + j, nl + j, NULL, eb);
+        asr__ctc_lse3_8(bl[cur] + j, nl + j, nb + j + 1, nl + j + 1, skip + j + 1, el + j);
+      }
+    }
+    /* posteriors: blank j and label j, e^(alpha + beta - emission - ln p) */
+    for (k = 0; k < V; k++) occ[k] = 0;
+    for (j = c0; j < c1; j += 8) {
+      asr__ctc_post8(gv, a_b + j, bb[cur] + j, NULL, eb, logp);
+      acc01 = vaddq_f64(acc01, vaddq_f64(gv[0], gv[2]));
+      acc23 = vaddq_f64(acc23, vaddq_f64(gv[1], gv[3]));
+      asr__ctc_post8(gv, a_l + j, bl[cur] + j, el + j, eb, logp);
+      vst1q_f64(gl + j, gv[0]);
+      vst1q_f64(gl + j + 2, gv[1]);
+      vst1q_f64(gl + j + 4, gv[2]);
+      vst1q_f64(gl + j + 6, gv[3]);
+    }
+    acc01 = vaddq_f64(acc01, acc23);
+    occ[blank] = vgetq_lane_f64(acc01, 0) + vgetq_lane_f64(acc01, 1);
+    for (j = c0; j < c1 && j < Sn; j++) occ[l[j]] += gl[j];
+    /* the gradient of frame t: y - gamma (logits) or -gamma (log-probabilities) */
+    k = 0;
+    if (lse) {
+      const asr_real *xt = x + (size_t)t * V;
+      const float64x2_t vl = vdupq_n_f64(lse[t]), vs = vdupq_n_f64(scale);
+      for (; k + 8 <= V; k += 8) {   /* whole groups of 8 as the AVX2 path, 4 at a time */
+        int h;
+        for (h = k; h < k + 8; h += 4) {
+          float32x4_t xf = vld1q_f32(xt + h), y;
+          float64x2_t y0, y1;
+          y = asr__exp_neon(asr__ctc_to_f4(vsubq_f64(vcvt_f64_f32(vget_low_f32(xf)), vl),
+                                           vsubq_f64(vcvt_high_f64_f32(xf), vl)));
+          y0 = vmulq_f64(vs, vsubq_f64(vcvt_f64_f32(vget_low_f32(y)), vld1q_f64(occ + h)));
+          y1 = vmulq_f64(vs, vsubq_f64(vcvt_high_f64_f32(y), vld1q_f64(occ + h + 2)));
+          vst1q_f32(gt + h, vaddq_f32(vld1q_f32(gt + h), asr__ctc_to_f4(y0, y1)));
+        }
+      }
+      for (; k < V; k++) gt[k] += (asr_real)(scale * (exp(ASR__CTC_EMIT(x, lse, V, t, k)) - occ[k]));
+    } else {
+      for (; k < V; k++) gt[k] += (asr_real)(scale * -occ[k]);
+    }
+  }
+  return -logp;
+}
+#endif
+#else
+/* No AVX2 or NEON (or the double build): ASR__TIER_FAST runs _ref (asr__ctc_loss says so), and
  * these two only keep the driver's code the same in every build. */
 ASR__PRIVATE double asr__ctc_item_fast(asr_real *g, double scale, const asr_real *x,
                                        const double *lse, const int *l, int Tn, int V, int Sn,
@@ -19030,7 +19469,8 @@ ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, c
  *   asr_rnnt_loss_naive, asr_rnnt_loss_logprobs_naive -> asr__rnnt_item_naive, eq. (1)
  *   asr_rnnt_loss_ref, asr_rnnt_loss_logprobs_ref    -> asr__rnnt_item_ref, eqs. (16)-(23)
  *                                                       "The gradient, and its two contracts"
- *   asr_rnnt_loss                                     -> asr__rnnt_item_fast  [fast: avx2]
+ *   asr_rnnt_loss                                     -> asr__rnnt_item_fast (AVX2+FMA, or NEON)
+ *                                                                      [fast: avx2+neon]
  *   asr_rnnt_loss_logprobs                            -> asr__rnnt_item_ref (nothing for SIMD to win) [fast: ref]
  *   asr_rnnt_lattice_batch_naive                      -> asr__rnnt_lattice_naive (the definitions)  "The lattice of a batch"
  *   asr_rnnt_lattice_batch_ref                        -> asr_rnnt_alpha, asr_rnnt_beta, asr__rnnt_lattice_out
@@ -19047,9 +19487,9 @@ ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, c
  * decoders; then, under the plumbing rule, options, argument checks, workspace sizes and
  * the batch driver. The contracts' enum asr__loss_input is section 5's. */
 
-/* The fast loss kernel exists in the float build with AVX2; elsewhere ASR__TIER_FAST runs
- * the _ref helper. */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* The fast loss kernel exists in the float build with AVX2 or NEON; elsewhere
+ * ASR__TIER_FAST runs the _ref helper. */
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
 #define ASR__RNNT_HAVE_FAST 1
 #else
 #define ASR__RNNT_HAVE_FAST 0
@@ -19354,8 +19794,9 @@ ASR__PRIVATE double asr__rnnt_item_ref(asr_real *g, const asr_real *z, const int
   return -logP;
 }
 
-/* ---- 6.2.3 The fast path (AVX2+FMA, float build): asr__rnnt_item_fast */
+/* ---- 6.2.3 The fast path (AVX2+FMA or NEON, float build): asr__rnnt_item_fast */
 #if ASR__RNNT_HAVE_FAST
+#if defined(ASR_SIMD_AVX2)
 /* exp of 8 floats: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-5 polynomial (the
  * Cephes expf coefficients), 2^n by building the exponent bits. Relative error ~1.5 ulp;
  * inputs below -87.3 give exactly 0 (exp would be subnormal), above 88.3 are clamped. */
@@ -19451,7 +19892,110 @@ ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const in
   return -logP;
 }
 #else
-/* No AVX2 (or the double build): ASR__TIER_FAST runs _ref (asr__rnnt_loss says so); this
+/* NEON (AArch64): the AVX2 path above lane for lane, 8 lanes a step as two halves of 4:
+ * the same polynomial, fused multiply-adds and sums in the same order, so the same
+ * numbers. vmaxnmq/vminnmq return the number where one operand is NaN, as the AVX2
+ * max/min do with a constant second operand. */
+ASR__PRIVATE float32x4_t asr__rnnt_exp4(float32x4_t x) {
+  const float32x4_t lo = vdupq_n_f32(-87.33654f), hi = vdupq_n_f32(88.3762626647949f);
+  uint32x4_t under = vcltq_f32(x, lo);
+  float32x4_t fx, r, y, r2;
+  x = vminnmq_f32(vmaxnmq_f32(x, lo), hi);
+  fx = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+  r = vfmsq_f32(x, fx, vdupq_n_f32(0.693359375f));
+  r = vfmsq_f32(r, fx, vdupq_n_f32(-2.12194440e-4f));
+  r2 = vmulq_f32(r, r);
+  y = vdupq_n_f32(1.9875691500E-4f);
+  y = vfmaq_f32(vdupq_n_f32(1.3981999507E-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(8.3334519073E-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(4.1665795894E-2f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(1.6666665459E-1f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(5.0000001201E-1f), y, r);
+  y = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), y, r2);
+  y = vmulq_f32(y, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(fx), vdupq_n_s32(127)), 23)));
+  return vbslq_f32(under, vdupq_n_f32(0.0f), y);
+}
+
+/* log sum_k exp(z_k) of one node: asr__rnnt_node_lse_avx2's lanes and order */
+ASR__PRIVATE double asr__rnnt_node_lse_neon(const float *z, int V) {
+  float32x4_t m0 = vdupq_n_f32(-INFINITY), m1 = m0, s0 = vdupq_n_f32(0.0f), s1 = s0, vm;
+  float m = -INFINITY, lanes[8];
+  double s = 0;
+  int k = 0, i;
+  for (; k + 8 <= V; k += 8) {
+    m0 = vmaxq_f32(m0, vld1q_f32(z + k));
+    m1 = vmaxq_f32(m1, vld1q_f32(z + k + 4));
+  }
+  vst1q_f32(lanes, m0);
+  vst1q_f32(lanes + 4, m1);
+  for (i = 0; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+  for (; k < V; k++) m = z[k] > m ? z[k] : m;
+  vm = vdupq_n_f32(m);
+  for (k = 0; k + 8 <= V; k += 8) {
+    s0 = vaddq_f32(s0, asr__rnnt_exp4(vsubq_f32(vld1q_f32(z + k), vm)));
+    s1 = vaddq_f32(s1, asr__rnnt_exp4(vsubq_f32(vld1q_f32(z + k + 4), vm)));
+  }
+  vst1q_f32(lanes, s0);
+  vst1q_f32(lanes + 4, s1);
+  for (i = 0; i < 8; i++) s += lanes[i];
+  for (; k < V; k++) s += exp((double)z[k] - m);
+  return (double)m + log(s);
+}
+
+/* The fast item, as the AVX2 path's asr__rnnt_item_fast (see there) */
+ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
+                                        int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
+  double *lb = w->log_blank, *ll = w->log_label, *ln = w->log_norm, *la = w->log_alpha, *lbeta = w->log_beta;
+  double logP;
+  const int W = Ub + 1;
+  int t, u, k;
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const float *node = z + ((size_t)t * (U + 1) + u) * V;
+      int n = t * W + u;
+      ln[n] = asr__rnnt_node_lse_neon(node, V);
+      lb[n] = (double)node[blank] - ln[n];
+      ll[n] = u < Ub ? (double)node[y[u]] - ln[n] : -INFINITY;
+    }
+  logP = asr_rnnt_alpha(la, lb, ll, Tb, Ub);
+  if (!g) return -logP;
+  asr_rnnt_beta(lbeta, lb, ll, Tb, Ub);
+  for (t = 0; t < Tb; t++)
+    for (u = 0; u <= Ub; u++) {
+      const float *node = z + ((size_t)t * (U + 1) + u) * V;
+      float *gn = g + ((size_t)t * (U + 1) + u) * V;
+      int n = t * W + u;
+      double b_right = t + 1 < Tb ? lbeta[n + W] : (u == Ub ? 0.0 : -INFINITY);
+      double b_up = u < Ub ? lbeta[n + 1] : -INFINITY;
+      double e_blank = exp(la[n] + lb[n] + b_right - logP), e_label = exp(la[n] + ll[n] + b_up - logP);
+      double shift = la[n] + lbeta[n] - logP - ln[n];       /* ln gamma - lse */
+      float32x4_t vsh = vdupq_n_f32((float)ASR__MAX(shift, -1e30));
+      float32x4_t vsc = vdupq_n_f32((float)scale), vc = vdupq_n_f32((float)clamp);
+      for (k = 0; k + 8 <= V; k += 8) {
+        vst1q_f32(gn + k, asr__rnnt_exp4(vaddq_f32(vld1q_f32(node + k), vsh)));
+        vst1q_f32(gn + k + 4, asr__rnnt_exp4(vaddq_f32(vld1q_f32(node + k + 4), vsh)));
+      }
+      for (; k < V; k++) gn[k] = (float)exp((double)node[k] + shift);
+      /* the two lattice terms, in double from the exact softmax value */
+      gn[blank] = (float)(exp((double)node[blank] + shift) - e_blank);
+      if (u < Ub) gn[y[u]] = (float)(exp((double)node[y[u]] + shift) - e_label);
+      if (clamp > 0 || scale != 1.0) {
+        for (k = 0; k + 8 <= V; k += 8) {   /* whole groups of 8 as the AVX2 path */
+          int h;
+          for (h = k; h < k + 8; h += 4) {
+            float32x4_t v = vld1q_f32(gn + h);
+            if (clamp > 0) v = vmaxnmq_f32(vminnmq_f32(v, vc), vsubq_f32(vdupq_n_f32(0.0f), vc));
+            vst1q_f32(gn + h, vmulq_f32(v, vsc));
+          }
+        }
+        for (; k < V; k++) gn[k] = asr__rnnt_clamp_scale(gn[k], clamp, scale);
+      }
+    }
+  return -logP;
+}
+#endif
+#else
+/* No AVX2 or NEON (or the double build): ASR__TIER_FAST runs _ref (asr__rnnt_loss says so); this
  * stub only keeps the driver the same in every build. */
 ASR__PRIVATE double asr__rnnt_item_fast(asr_real *g, const asr_real *z, const int *y, int Tb, int Ub, int U, int V,
                                         int blank, double clamp, double scale, const asr__rnnt_bufs *w) {
@@ -25957,7 +26501,8 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
  *   asr_vq_{forward,backward}_naive              -> asr__vq_forward_naive,      [Baevski20vq] sec. 3.2,
  *                                                   asr__vq_backward_naive      eq. (3)
  *   asr_vq_{forward,backward}_ref                -> asr__vq_forward_ref, asr__vq_backward_ref
- *   asr_vq_forward                               -> asr__vq_forward_gemm (AVX2+FMA float builds), else _ref
+ *   asr_vq_forward                               -> asr__vq_forward_gemm (float builds with the SIMD
+ *                                                   GEMM: AVX2+FMA or NEON), else _ref
  *                                                                           [fast: gemm-form]
  *   asr_vq_backward                              -> asr__vq_backward_ref (O(N D): nothing to speed up)
  *                                                                                 [fast: ref]
@@ -26957,12 +27502,12 @@ ASR__PRIVATE void asr__vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *los
   asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
 }
 
-/* fast forward (AVX2+FMA float builds): ||z - e_j||^2 = ||z||^2 - 2 <z, e_j> + ||e_j||^2 with
+/* fast forward (float builds with the SIMD GEMM, AVX2+FMA or NEON): ||z - e_j||^2 = ||z||^2 - 2 <z, e_j> + ||e_j||^2 with
  * the O(N K E) dot products from asr_gemm, ASR__VQ_ROWS rows of z at a time; every codeword
  * within the rounding bound of the best is then re-measured with asr__sqdist, so the choice
  * is _ref's. work: dots (ASR__VQ_ROWS,K), then norms (K). */
 enum { ASR__VQ_ROWS = 64 };   /* rows of z per GEMM block: bounds the workspace at 64 K values */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#if defined(ASR__GEMM_SIMD)
 ASR__PRIVATE void asr__vq_forward_gemm(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
                                        const asr_real *codebook, int N, int D, int G, int K, int shared,
                                        double gamma, void *work) {
@@ -28068,7 +28613,7 @@ ASR__PRIVATE asr_result asr__vq_forward(asr__tier tier, int *index, asr_real *zq
   asr_result r = asr__vq_check(index, z, codebook, N, D, G, K, shared, gamma);
   if (r != ASR_OK) return r;
   if (tier == ASR__TIER_NAIVE) return asr__vq_forward_naive(index, zq, loss, z, codebook, N, D, G, K, shared, gamma);
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#if defined(ASR__GEMM_SIMD)
   if (tier == ASR__TIER_FAST) {
     if (!work || work_bytes < asr_vq_workspace_size(K)) return ASR_ERR_WORKSPACE;
     asr__vq_forward_gemm(index, zq, loss, z, codebook, N, D, G, K, shared, gamma, work);

@@ -272,11 +272,12 @@ static void t_gemm(tctx *t) {
 /* The SIMD GEMM's bits, from a scalar statement of its summation order: C = beta C, then
  * per block of 256 steps of k one fused multiply-add chain acc = fma(a_ik, b_kj, acc) from
  * 0 in k order, then C += alpha acc, fused (fmaf) in whole groups of 16 columns of a panel
- * and a multiply and an add in the last N mod 16 columns. The AVX-512 (12 x 32) and AVX2
- * (6 x 16) kernels both follow it, so the two builds give the same bits. Unaligned
- * pointers (one float past an allocation), every transpose, sizes crossing the edges. */
+ * and a multiply and an add in the last N mod 16 columns. The AVX-512 (12 x 32), AVX2
+ * (6 x 16) and NEON (6 x 16, make test-arm) kernels all follow it, so the builds give the
+ * same bits. Unaligned pointers (one float past an allocation), every transpose, sizes
+ * crossing the edges. */
 static void t_gemm_simd_bits(tctx *t) {
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
   static const int sizes[][3] = {{1, 1, 1}, {7, 17, 33}, {13, 47, 257}, {25, 65, 600}};
   asr_rng rng;
   int s, ta, tb;

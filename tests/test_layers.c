@@ -200,6 +200,35 @@ static void t_activations_gradcheck(tctx *t) {
   free(c.x), free(c.G), free(c.y);
 }
 
+/* swish's fast kernels (AVX2: 8 lanes and masked tails; NEON: 4 lanes and padded tails)
+ * against the formulas in double from libm's exp, every length 1..37 (all tail sizes),
+ * x in [-12, 12]: forward y = x s, backward dx += dy s (1 + x (1 - s)) accumulating onto a
+ * nonzero dx. Bound: 1e-6 relative to |y|, |dy s (1 + x (1 - s))| + |dx| (the kernels'
+ * float steps give a few 1e-7). */
+static void t_swish_tails(tctx *t) {
+  asr_real x[37], y[37], dy[37], dx[37], dx0[37];
+  asr_rng rng;
+  double worst = 0;
+  int n, i;
+  asr_rng_seed(&rng, 21, 0);
+  for (n = 1; n <= 37; n++) {
+    fill_uniform(&rng, x, (size_t)n, -12, 12);
+    fill_uniform(&rng, dy, (size_t)n, -1, 1);
+    fill_uniform(&rng, dx0, (size_t)n, -1, 1);
+    memcpy(dx, dx0, sizeof(asr_real) * (size_t)n);
+    asr_swish_forward(y, x, (size_t)n);
+    asr_swish_backward(dx, dy, x, (size_t)n);
+    for (i = 0; i < n; i++) {
+      double s = 1 / (1 + exp(-(double)x[i])), d = (double)dy[i] * s * (1 + x[i] * (1 - s));
+      double ey = fabs(y[i] - x[i] * s) / (fabs(x[i] * s) + 1e-30);
+      double ed = fabs(dx[i] - (dx0[i] + d)) / (fabs(d) + fabs(dx0[i]));
+      worst = fmax(worst, fmax(ey, ed));
+    }
+  }
+  CHECKF(worst < 1e-6, "worst relative error %.3g", worst);
+  snprintf(t->msg, sizeof t->msg, "lengths 1..37, worst relative error %.2g", worst);
+}
+
 typedef struct glu_ctx {
   asr_real *x, *y, *G;
   int outer, C, inner;
@@ -966,6 +995,7 @@ static const test_case TESTS_layers[] = {
   {"layers/linear_ref_vs_loop", t_linear_ref_vs_loop},
   {"layers/linear_naive_vs_ref", t_linear_naive_vs_ref},
   {"layers/activations_gradcheck", t_activations_gradcheck},
+  {"layers/swish_tails", t_swish_tails},
   {"layers/glu", t_glu},
   {"layers/dropout", t_dropout},
   {"layers/embedding", t_embedding},

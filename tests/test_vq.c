@@ -344,7 +344,7 @@ static void t_vq_fast_equals_ref(tctx *t) {
     CHECK(l1.total == l2.total && l1.codebook == l2.codebook);
   }
   /* too small a workspace is refused (when the fast path exists), nothing written */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
   i2[0] = -5;
   CHECK(asr_vq_forward(i2, zq2, &l2, z, cb, N, D, G, K, 0, 0.25, work, ws - 1) == ASR_ERR_WORKSPACE);
   CHECK(i2[0] == -5);

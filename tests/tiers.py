@@ -15,14 +15,16 @@ Where each fact comes from (standard library only, no compiler, no torch):
     section's reading map (the comment under each implementation banner) that names it.
     Each tiered function with an unsuffixed name must be named by exactly one tagged entry.
     The words (FAST_WORDS below) say what the fast name runs in the float build compiled
-    with -mavx2 -mfma (and -mavx512f where the word says so), and in every other build
-    (ASR_REAL=double, ASR_NO_SIMD, no -mavx2, ARM with NEON: asr.h has no NEON kernels, so
-    NEON builds run the scalar code).
+    with -mavx2 -mfma (and -mavx512f where the word says so), in the float build on ARM
+    (ASR_SIMD_NEON: the NEON kernels, the NEON GEMM) and in every other build
+    (ASR_REAL=double, ASR_NO_SIMD, no -mavx2). A word ending in `+neon` says that the
+    function has NEON kernels of its own.
   * The cross-check of the tags against the code: a call graph of the implementation
     (every `asr_...` identifier a function body names, calls and function pointers alike:
     an over-approximation, since one driver serves all tiers) and the SIMD kernels (the
     functions whose name ends in `_avx2`/`_avx512` or whose body uses `__m256`/`_mm256_`/
-    `__m512`/`_mm512_`). From the unsuffixed name,
+    `__m512`/`_mm512_`; the NEON kernels: names ending in `_neon`, bodies using
+    `float32x4_t`/`float64x2_t`). From the unsuffixed name,
       avx2            a SIMD kernel defined in its own section must be reachable (for
                       asr_gemm, its GEMM kernel; for the others the GEMM does not count);
       avx512          as avx2, and one of those kernels is an AVX-512 one (`_avx512`/`__m512`);
@@ -31,6 +33,11 @@ Where each fact comes from (standard library only, no compiler, no torch):
       ref, scalar     no SIMD kernel may be reachable, except through a driver it shares
                       with an `avx2` sibling of its section (whose tier switch then decides,
                       e.g. asr_rnnt_loss_logprobs).
+      WORD+neon       as WORD, and a NEON kernel defined in its own section must be
+                      reachable (for asr_gemm, its GEMM kernel); a word without `+neon`
+                      (but pieces, which reach their pieces') may reach no NEON kernel
+                      besides the GEMM's, except through a driver it shares with a `+neon`
+                      sibling of its section.
     The kernels reached (their entry points) are listed in docs/tiers.md, so a new kernel
     shows there. README.md must link docs/tiers.md.
 """
@@ -43,21 +50,32 @@ HEADER = os.path.join(ROOT, "asr.h")
 PAGE = os.path.join(ROOT, "docs", "tiers.md")
 REGEN = "/usr/bin/python3 tests/tiers.py --write"
 
-# word -> (what the unsuffixed name runs in the float AVX2+FMA build, in every other build)
+# word -> (what the unsuffixed name runs in the float AVX2+FMA build, in the float NEON
+# build on ARM, in every other build)
+NEON_REF = "the _ref code, matrix products (if any) on the NEON GEMM"
 FAST_WORDS = {
-    "avx2": ("its own AVX2+FMA kernels", "the _ref code"),
-    "avx512": ("its own AVX-512 kernel (-mavx512f), else AVX2+FMA", "the _ref code"),
-    "pieces": ("its pieces' fast tiers (AVX2 kernels)", "the _ref code"),
-    "gemm": ("the _ref algorithm on the AVX2 GEMM", "the _ref code"),
-    "gemm-form": ("its own GEMM formulation, AVX2 GEMM", "the _ref code"),
-    "own+avx2": ("its own algorithm, AVX2 kernels and GEMM", "the same algorithm, scalar"),
-    "own": ("its own algorithm on the AVX2 GEMM", "the same algorithm, scalar"),
-    "scalar": ("its own scalar algorithm", "the same algorithm"),
-    "ref": ("the _ref code (no fast path of its own)", "the _ref code"),
+    "avx2": ("its own AVX2+FMA kernels", NEON_REF, "the _ref code"),
+    "avx2+neon": ("its own AVX2+FMA kernels", "its own NEON kernels", "the _ref code"),
+    "avx512": ("its own AVX-512 kernel (-mavx512f), else AVX2+FMA", NEON_REF, "the _ref code"),
+    "avx512+neon": ("its own AVX-512 kernel (-mavx512f), else AVX2+FMA", "its own NEON kernel",
+                    "the _ref code"),
+    "pieces": ("its pieces' fast tiers (AVX2 kernels)", "its pieces' fast tiers (their NEON kernels)",
+               "the _ref code"),
+    "gemm": ("the _ref algorithm on the AVX2 GEMM", "the _ref algorithm on the NEON GEMM", "the _ref code"),
+    "gemm-form": ("its own GEMM formulation, AVX2 GEMM", "its own GEMM formulation, NEON GEMM",
+                  "the _ref code"),
+    "own+avx2": ("its own algorithm, AVX2 kernels and GEMM", "the same algorithm, scalar, on the NEON GEMM",
+                 "the same algorithm, scalar"),
+    "own": ("its own algorithm on the AVX2 GEMM", "its own algorithm on the NEON GEMM",
+            "the same algorithm, scalar"),
+    "scalar": ("its own scalar algorithm", "its own scalar algorithm", "the same algorithm"),
+    "ref": ("the _ref code (no fast path of its own)", "the _ref code", "the _ref code"),
 }
 AVX512 = set()   # the AVX-512 kernels, filled by call_graph
-GEMM_KERNELS = {"asr__gemm_avx2", "asr__gemm_micro_avx2", "asr__gemm_micro_avx512",
+NEON = set()     # the NEON kernels, filled by call_graph
+GEMM_KERNELS = {"asr__gemm_micro_avx2", "asr__gemm_micro_avx512", "asr__gemm_micro_neon",
                 "asr__gemm_update_row", "asr__gemm_pack_b"}
+GEMM_DRIVER = "asr__gemm_simd"   # the blocked driver of the micro-kernels
 TAG = re.compile(r"\[fast: ([a-z0-9+-]+)\]")
 BEGIN = " * TIERS (generated by tests/tiers.py"
 NEXT = " * REFERENCES"
@@ -246,8 +264,9 @@ def call_graph(lines):
         i += 1
     simd = {n for n, b in bodies.items() if re.search(r"_avx(2|512)$", n) or
             re.search(r"__m(256|512)|_mm(256|512)_", b)}
-    global AVX512
+    global AVX512, NEON
     AVX512 = {n for n in simd if n.endswith("_avx512") or re.search(r"__m512|_mm512_", bodies[n])}
+    NEON = {n for n, b in bodies.items() if n.endswith("_neon") or re.search(r"float32x4_t|float64x2_t", b)}
     edges = {n: {x for x in re.findall(r"\b(asr_\w+)\b", b) if x in bodies and x != n}
              for n, b in bodies.items()}
     return edges, simd, where
@@ -264,16 +283,37 @@ def reach(edges, start):
 
 
 def cross_check(groups, tags, edges, simd, where, secs):
-    """{base: sorted SIMD kernels reached} and the problems where a tag disagrees."""
+    """{base: (sorted x86 SIMD kernels reached, sorted NEON kernels reached)} (entry points)
+    and the problems where a tag disagrees."""
     problems, kernels = [], {}
     for b, g in groups.items():
         if b not in tags:
             continue
-        r = reach(edges, g["fast"]) & simd          # the entry points: no SIMD caller in r
-        kernels[b] = sorted(k for k in r if not any(k in edges[j] for j in r))
+        got = []
+        for ks in (simd, NEON):
+            r = reach(edges, g["fast"]) & ks        # the entry points: no SIMD caller in r
+            got.append(sorted(k for k in r if not any(k in edges[j] for j in r)))
+        kernels[b] = tuple(got)
     for b, (word, line) in tags.items():
         f, sec = groups[b]["fast"], groups[b]["sec"]
         r = reach(edges, f)
+        # the NEON half: a +neon word needs a NEON kernel of its own section; others may
+        # reach none besides the GEMM's, but through a driver shared with a +neon sibling
+        nown = (r & NEON) - (GEMM_KERNELS if f != "asr_gemm" else set())
+        nhere = {k for k in nown if (secs[where[k] - 1] + ".").startswith(sec + ".")}
+        if word.endswith("+neon"):
+            word = word[: -len("+neon")]
+            if not nhere:
+                problems.append(f"asr.h:{line}: [fast: {word}+neon] but {f} reaches no NEON kernel of "
+                                f"section {sec}")
+        elif nown and word != "pieces":                # pieces: their pieces' NEON kernels
+            shared = set()
+            for b2, (w2, _) in tags.items():
+                if w2.endswith("+neon") and groups[b2]["sec"] == sec:
+                    shared |= reach(edges, groups[b2]["fast"]) & NEON
+            if not nown <= shared:
+                problems.append(f"asr.h:{line}: [fast: {word}] but {f} reaches NEON kernels "
+                                f"{sorted(nown - shared)}: tag it {word}+neon")
         own = (r & simd) - (GEMM_KERNELS if f != "asr_gemm" else set())
         here = {k for k in own if (secs[where[k] - 1] + ".").startswith(sec + ".")}
         gemm = "asr_gemm" in r
@@ -294,7 +334,7 @@ def cross_check(groups, tags, edges, simd, where, secs):
         if word in ("ref", "scalar") and r & simd:
             shared = set()
             for b2, (w2, _) in tags.items():
-                if w2 in ("avx2", "avx512") and groups[b2]["sec"] == sec:
+                if w2.replace("+neon", "") in ("avx2", "avx512") and groups[b2]["sec"] == sec:
                     shared |= reach(edges, groups[b2]["fast"]) & simd
             if not (r & simd) <= shared:
                 problems.append(f"asr.h:{line}: [fast: {word}] but {f} reaches SIMD kernels "
@@ -340,12 +380,19 @@ def header_block(groups, tags, single):
         " *   N R F: which of asr_<op>_naive, asr_<op>_ref and the unsuffixed asr_<op> exist.",
         " *   What F runs, by the tag of its section's reading map (checked against the code's",
         " *   call graph), in float builds compiled with -mavx2 -mfma and in every other build",
-        " *   (ASR_REAL=double, ASR_NO_SIMD, no -mavx2, and ARM: ASR_SIMD_NEON is detected, but",
-        " *   asr.h has no NEON kernels, so NEON builds run the scalar code of the last column):",
-        f" *     {'tag':<11}{'float, -mavx2 -mfma':<42}every other build",
+        " *   (ASR_REAL=double, ASR_NO_SIMD, no -mavx2; float builds on ARM: below):",
     ]
-    for w, (a, o) in FAST_WORDS.items():
-        out.append(f" *     {w:<11}{a:<42}{o}")
+    tw = max(len(w) for w in FAST_WORDS) + 2
+    aw = max(len(a) for a, _, _ in FAST_WORDS.values()) + 2
+    out.append(f" *     {'tag':<{tw}}{'float, -mavx2 -mfma':<{aw}}every other build")
+    for w, (a, _, o) in FAST_WORDS.items():
+        out.append(f" *     {w:<{tw}}{a:<{aw}}{o}")
+    out.append(" *   Float builds on ARM with NEON and FMA (ASR_SIMD_NEON: AArch64) run, by tag:")
+    byneon = {}
+    for w, (_, n, _) in FAST_WORDS.items():
+        byneon.setdefault(n, []).append(w)
+    for n, ws in byneon.items():
+        out.append(f" *     {', '.join(ws) + ':':<{tw + 14}}{n}")
     out.append(" *")
     out.append(f" *   {'sec':<5}{'function':<{width}}{'N R F':<7}F runs")
     for r in rs:
@@ -358,7 +405,7 @@ def header_block(groups, tags, single):
         f" *   Every other public function ({len(single)}) has one tier: its definition is already its",
         " *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:",
         f" *   {per}.",
-        " *   docs/tiers.md lists them, and the AVX2 kernels each F reaches.",
+        " *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.",
     ]
     return out
 
@@ -377,32 +424,42 @@ def page(groups, tags, single, kernels):
         "and the unsuffixed `asr_<op>` (the fastest path built). This page lists which tiers "
         "exist, read from the declarations, and what the unsuffixed name runs, read from the "
         "`[fast: WORD]` tag of each section's reading map in asr.h and checked against the "
-        "code's call graph by `make test` (tests/tiers.py). asr.h has no NEON kernels: on ARM "
-        "(and with `ASR_REAL=double`, `ASR_NO_SIMD`, or without `-mavx2 -mfma`) the unsuffixed "
+        "code's call graph by `make test` (tests/tiers.py). Float builds on ARM (`ASR_SIMD_NEON`, "
+        "tested under qemu by `make test-arm`) run the NEON kernels of the third column; with "
+        "`ASR_REAL=double`, `ASR_NO_SIMD`, or without `-mavx2 -mfma` elsewhere, the unsuffixed "
         "names run the code of the last column.",
         "",
-        "| tag | float build with `-mavx2 -mfma` | every other build (double, `ASR_NO_SIMD`, NEON) |",
-        "| --- | --- | --- |",
+        "| tag | float build with `-mavx2 -mfma` | float build on ARM (NEON) | every other build "
+        "(double, `ASR_NO_SIMD`) |",
+        "| --- | --- | --- | --- |",
     ]
-    for w, (a, o) in FAST_WORDS.items():
-        out.append(f"| `{w}` | {a} | {o} |")
+    for w, (a, n, o) in FAST_WORDS.items():
+        out.append(f"| `{w}` | {a} | {n} | {o} |")
     out += ["", "## Tiered functions", "",
-            "| section | function | `_naive` | `_ref` | fast | tag | AVX2 kernels the fast name reaches (entry points) |",
-            "| --- | --- | :-: | :-: | :-: | --- | --- |"]
+            "The kernels each fast name reaches, from the call graph (an over-approximation, since "
+            "one driver serves all tiers): the x86 ones (AVX2, AVX-512) and the NEON ones, entry "
+            "points only; the GEMM's micro-kernels are named by their driver `" + GEMM_DRIVER + "`.",
+            "",
+            "| section | function | `_naive` | `_ref` | fast | tag | AVX2 kernels the fast name reaches "
+            "(entry points) | NEON kernels |",
+            "| --- | --- | :-: | :-: | :-: | --- | --- | --- |"]
     for r in rs:
-        ks = sorted({k for m in r["members"] for k in kernels.get(m, [])})
-        own = [k for k in ks if k not in GEMM_KERNELS]
-        kt = ", ".join(f"`{k}`" for k in own)
-        if set(ks) & GEMM_KERNELS:
-            kt = (kt + ", " if kt else "") + "the GEMM (`asr__gemm_avx2`)"
-        if r["word"] in ("ref", "scalar"):
-            kt = "none" + (" (a driver shared with an `avx2` sibling reaches " + kt + ")" if kt else "")
-        if "fast" not in r["tiers"]:
-            kt = ""
+        cols = []
+        for half, sib in ((0, "`avx2`"), (1, "`+neon`")):
+            ks = sorted({k for m in r["members"] for k in kernels.get(m, ([], []))[half]})
+            own = [k for k in ks if k not in GEMM_KERNELS]
+            kt = ", ".join(f"`{k}`" for k in own)
+            if set(ks) & GEMM_KERNELS:
+                kt = (kt + ", " if kt else "") + f"the GEMM (`{GEMM_DRIVER}`)"
+            if r["word"] in ("ref", "scalar"):
+                kt = "none" + (f" (a driver shared with an {sib} sibling reaches " + kt + ")" if kt else "")
+            if "fast" not in r["tiers"]:
+                kt = ""
+            cols.append(kt or "-")
         yes = lambda t: "yes" if t in r["tiers"] else "-"
         word = f"`{r['word']}`" if "fast" in r["tiers"] else "-"
         out.append(f"| {r['sec']} | `{r['label']}` | {yes('naive')} | {yes('ref')} | {yes('fast')} | "
-                   f"{word} | {kt or '-'} |")
+                   f"{word} | {cols[0]} | {cols[1]} |")
     out += ["", "## Single-tier functions, by section", "",
             "Their definition is already their algorithm (one pass over the elements, a decoder, "
             "a dynamic program), or they are plumbing: sizes, options, files, checkers. Each "
