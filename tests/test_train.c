@@ -655,6 +655,62 @@ static asr_result train_loss_fd(double *fd, asr_model *m, size_t at, const asr_r
   return r;
 }
 
+/* The recipe gradchecks below share this: a model of `recipe` after 5 fitting steps, the
+ * batch of train_batch (rng seed 21), the train step's gradient kept in grad; then
+ * recipe_gc_check compares one element of tensor ti (drawn from rng) with train_loss_fd:
+ * |fd - grad| <= 1e-5 max(1e-3, |fd|). Each returns nonzero after recording a failure. */
+typedef struct recipe_gc {
+  const char *recipe;
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F], *grad;
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N];
+  size_t wb;
+  void *work;
+} recipe_gc;
+static int recipe_gc_begin(tctx *t, recipe_gc *g, const char *recipe) {
+  double first, last, loss;
+  asr_result r;
+  g->recipe = recipe;
+  fit_small(t, &g->m, recipe, 5, 1e-2, &first, &last);
+  asr_rng_seed(&g->rng, 21, 0);
+  train_batch(g->feats, g->lengths, g->targets, g->tlens, &g->rng);
+  g->wb = asr_model_train_workspace_size(&g->m, TR_N, TR_T, TR_S);
+  g->work = malloc(g->wb);
+  g->grad = TALLOC(asr_real, g->m.params.total);
+  asr_params_zero_grad(&g->m.params);
+  r = asr_model_train_step(&g->m, &loss, g->feats, g->lengths, g->targets, g->tlens, TR_N, TR_T, TR_S, g->work,
+                           g->wb, &g->err);
+  if (r != ASR_OK) {
+    tfail(t, __FILE__, __LINE__, "%s: train step: %s", recipe, g->err.msg);
+    return 1;
+  }
+  memcpy(g->grad, g->m.params.grad, sizeof(asr_real) * g->m.params.total);
+  return 0;
+}
+static int recipe_gc_check(tctx *t, recipe_gc *g, int ti, double *worst) {
+  const asr_param *it = &g->m.params.items[ti];
+  size_t at = it->offset + (size_t)asr_rng_int(&g->rng, (int)it->count);
+  double fd;
+  if (train_loss_fd(&fd, &g->m, at, g->feats, g->lengths, g->targets, g->tlens, g->work, g->wb, &g->err) != ASR_OK) {
+    tfail(t, __FILE__, __LINE__, "%s: train step: %s", g->recipe, g->err.msg);
+    return 1;
+  }
+  *worst = fmax(*worst, fabs(fd - g->grad[at]) / fmax(1e-3, fabs(fd)));
+  if (!(fabs(fd - g->grad[at]) <= 1e-5 * fmax(1e-3, fabs(fd)))) {
+    tfail(t, __FILE__, __LINE__, "%s: %s[%lu]: gradient %.9g, finite difference %.9g", g->recipe, it->name,
+          (unsigned long)(at - it->offset), (double)g->grad[at], fd);
+    return 1;
+  }
+  return 0;
+}
+static void recipe_gc_end(recipe_gc *g) {
+  free(g->work);
+  free(g->grad);
+  asr_model_free(&g->m);
+}
+
 /* The train step's gradient is the derivative of its loss (double build; finite
  * differences, central, h = 1e-6): for each attention recipe, 12 parameters drawn from the
  * decoder, the CTC branch and the encoder. This checks the composition (the lambda and
@@ -664,45 +720,22 @@ static asr_result train_loss_fd(double *fd, asr_model *m, size_t at, const asr_r
 static void t_recipe_attention_gradcheck(tctx *t) {
   static const char *const recipes[2] = {"ctc-attention", "las"};
   double worst = 0;
-  int r, checked = 0;
+  int r, k, checked = 0;
   if (!ASR_REAL_DOUBLE) {
     snprintf(t->msg, sizeof t->msg, "double build only");
     return;
   }
   for (r = 0; r < 2; r++) {
-    asr_model m;
-    asr_rng rng;
-    asr_error err;
-    asr_real feats[TR_N * TR_T * TR_F];
-    int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], k;
-    double first, last, loss;
-    size_t wb;
-    void *work;
-    asr_real *grad;
-    fit_small(t, &m, recipes[r], 5, 1e-2, &first, &last);
-    asr_rng_seed(&rng, 21, 0);
-    train_batch(feats, lengths, targets, tlens, &rng);
-    wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
-    work = malloc(wb);
-    grad = TALLOC(asr_real, m.params.total);
-    asr_params_zero_grad(&m.params);
-    CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
-    memcpy(grad, m.params.grad, sizeof(asr_real) * m.params.total);
+    recipe_gc *g = TALLOC(recipe_gc, 1);
+    if (recipe_gc_begin(t, g, recipes[r])) return;
     for (k = 0; k < 12; k++) {
       /* tensors in turn from the end of the store (the heads) and the start (the encoder) */
-      int ti = k % 2 ? m.params.count - 1 - asr_rng_int(&rng, 8) : asr_rng_int(&rng, m.params.count);
-      const asr_param *it = &m.params.items[ti];
-      size_t at = it->offset + (size_t)asr_rng_int(&rng, (int)it->count);
-      double fd;
-      CHECK_OK(train_loss_fd(&fd, &m, at, feats, lengths, targets, tlens, work, wb, &err));
-      worst = fmax(worst, fabs(fd - grad[at]) / fmax(1e-3, fabs(fd)));
-      CHECKF(fabs(fd - grad[at]) <= 1e-5 * fmax(1e-3, fabs(fd)), "%s: %s[%lu]: gradient %.9g, finite difference %.9g",
-             recipes[r], it->name, (unsigned long)(at - it->offset), (double)grad[at], fd);
+      int ti = k % 2 ? g->m.params.count - 1 - asr_rng_int(&g->rng, 8) : asr_rng_int(&g->rng, g->m.params.count);
+      if (recipe_gc_check(t, g, ti, &worst)) return;
       checked++;
     }
-    free(work);
-    free(grad);
-    asr_model_free(&m);
+    recipe_gc_end(g);
+    free(g);
   }
   snprintf(t->msg, sizeof t->msg, "%d parameters, worst relative error %.2g", checked, worst);
 }
@@ -815,45 +848,22 @@ static void t_recipe_pblstm_layout(tctx *t) {
 static void t_recipe_pblstm_gradcheck(tctx *t) {
   double worst = 0;
   int k, checked = 0;
-  asr_model m;
-  asr_rng rng;
-  asr_error err;
-  asr_real feats[TR_N * TR_T * TR_F];
-  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N];
-  double first, last, loss;
-  size_t wb;
-  void *work;
-  asr_real *grad;
+  recipe_gc *g;
   if (!ASR_REAL_DOUBLE) {
     snprintf(t->msg, sizeof t->msg, "double build only");
     return;
   }
-  fit_small(t, &m, "las-pblstm", 5, 1e-2, &first, &last);
-  asr_rng_seed(&rng, 21, 0);
-  train_batch(feats, lengths, targets, tlens, &rng);
-  wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
-  work = malloc(wb);
-  grad = TALLOC(asr_real, m.params.total);
-  asr_params_zero_grad(&m.params);
-  CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
-  memcpy(grad, m.params.grad, sizeof(asr_real) * m.params.total);
-  for (k = 0; k < m.params.count; k++) {
-    const asr_param *it = &m.params.items[k];
-    int is_enc = strncmp(it->name, "encoder.enc.0.birnn", 19) == 0;
-    size_t at;
-    double fd;
+  g = TALLOC(recipe_gc, 1);
+  if (recipe_gc_begin(t, g, "las-pblstm")) return;
+  for (k = 0; k < g->m.params.count; k++) {
+    int is_enc = strncmp(g->m.params.items[k].name, "encoder.enc.0.birnn", 19) == 0;
     if (!is_enc && k % 4) continue;   /* every encoder tensor, every 4th of the speller's */
-    at = it->offset + (size_t)asr_rng_int(&rng, (int)it->count);
-    CHECK_OK(train_loss_fd(&fd, &m, at, feats, lengths, targets, tlens, work, wb, &err));
-    worst = fmax(worst, fabs(fd - grad[at]) / fmax(1e-3, fabs(fd)));
-    CHECKF(fabs(fd - grad[at]) <= 1e-5 * fmax(1e-3, fabs(fd)), "%s[%lu]: gradient %.9g, finite difference %.9g",
-           it->name, (unsigned long)(at - it->offset), (double)grad[at], fd);
+    if (recipe_gc_check(t, g, k, &worst)) return;
     checked += is_enc;
   }
+  recipe_gc_end(g);
+  free(g);
   CHECK(checked == 32);
-  free(work);
-  free(grad);
-  asr_model_free(&m);
   snprintf(t->msg, sizeof t->msg, "%d listener tensors (and every 4th of the speller's), worst relative error %.2g",
            checked, worst);
 }
@@ -1019,49 +1029,27 @@ static void t_recipe_twopass_layout(tctx *t) {
 static void t_recipe_twopass_gradcheck(tctx *t) {
   double worst = 0;
   int k, checked = 0;
-  asr_model m;
-  asr_rng rng;
-  asr_error err;
-  asr_real feats[TR_N * TR_T * TR_F];
-  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N];
-  double first, last, loss;
-  size_t wb;
-  void *work;
-  asr_real *grad;
+  recipe_gc *g;
   if (!ASR_REAL_DOUBLE) {
     snprintf(t->msg, sizeof t->msg, "double build only");
     return;
   }
-  fit_small(t, &m, "rnnt-las", 5, 1e-2, &first, &last);
-  asr_rng_seed(&rng, 21, 0);
-  train_batch(feats, lengths, targets, tlens, &rng);
-  wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
-  work = malloc(wb);
-  grad = TALLOC(asr_real, m.params.total);
-  asr_params_zero_grad(&m.params);
-  CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
-  memcpy(grad, m.params.grad, sizeof(asr_real) * m.params.total);
+  g = TALLOC(recipe_gc, 1);
+  if (recipe_gc_begin(t, g, "rnnt-las")) return;
   for (k = 0; k < 16; k++) {
     /* in turn: a speller tensor, a transducer tensor (decoder.* / joiner.*), any tensor */
     int ti;
-    const asr_param *it;
-    size_t at;
-    double fd;
+    const char *name;
     do {
-      ti = asr_rng_int(&rng, m.params.count);
-      it = &m.params.items[ti];
-    } while ((k % 3 == 0 && strncmp(it->name, "las_decoder.", 12) != 0) ||
-             (k % 3 == 1 && strncmp(it->name, "decoder.", 8) != 0 && strncmp(it->name, "joiner.", 7) != 0));
-    at = it->offset + (size_t)asr_rng_int(&rng, (int)it->count);
-    CHECK_OK(train_loss_fd(&fd, &m, at, feats, lengths, targets, tlens, work, wb, &err));
-    worst = fmax(worst, fabs(fd - grad[at]) / fmax(1e-3, fabs(fd)));
-    CHECKF(fabs(fd - grad[at]) <= 1e-5 * fmax(1e-3, fabs(fd)), "%s[%lu]: gradient %.9g, finite difference %.9g",
-           it->name, (unsigned long)(at - it->offset), (double)grad[at], fd);
+      ti = asr_rng_int(&g->rng, g->m.params.count);
+      name = g->m.params.items[ti].name;
+    } while ((k % 3 == 0 && strncmp(name, "las_decoder.", 12) != 0) ||
+             (k % 3 == 1 && strncmp(name, "decoder.", 8) != 0 && strncmp(name, "joiner.", 7) != 0));
+    if (recipe_gc_check(t, g, ti, &worst)) return;
     checked++;
   }
-  free(work);
-  free(grad);
-  asr_model_free(&m);
+  recipe_gc_end(g);
+  free(g);
   snprintf(t->msg, sizeof t->msg, "%d parameters, worst relative error %.2g", checked, worst);
 }
 
