@@ -5494,7 +5494,25 @@ typedef struct asr_model_config {
   /* the front end */
   int pad_ms;             /* noise before and after every waveform, in ms (0: none); see
                              asr_model_features. Stored in checkpoints when not 0. */
+  int front_end;          /* what the encoder reads (asr_front_end): ASR_FRONT_END_FBANK, the
+                             model's own fbank (asr_model_features), or features the caller
+                             computes with a frozen pretrained model (docs/wav2vec.md); then
+                             n_mels is their width and asr_model_features refuses the model.
+                             Stored in checkpoints when not 0. */
+  int front_end_check;    /* with a pretrained front end: a checksum of its weights, recorded by
+                             whoever trained the model so that whoever decodes with it can refuse
+                             another front end (build/train writes an FNV-1a hash of the
+                             tensors, examples/recognizer/asrdata.c); asr.h only stores it.
+                             Stored in checkpoints when not 0. */
 } asr_model_config;
+
+/* asr_model_config.front_end: where the encoder's input frames (10 ms apart) come from. */
+typedef enum asr_front_end {
+  ASR_FRONT_END_FBANK = 0,      /* the Kaldi fbank of section 3 (asr_model_features) */
+  ASR_FRONT_END_W2V = 1,        /* a wav2vec model's context features c (9.9; [Schneider19]) */
+  ASR_FRONT_END_W2V_BERT = 2    /* a BERT's features (9.10) of a Gumbel vq-wav2vec model's units
+                                   ([Baevski20vq] sec. 4-5) */
+} asr_front_end;
 
 /* The i-th known recipe name (i = 0, 1, ...), NULL past the last. */
 ASRDEF const char *asr_model_recipe_name(int i);
@@ -5605,7 +5623,9 @@ ASRDEF asr_result asr_model_average(asr_model *out, const asr_model *const *mode
  * function of the waveform. Recordings trimmed to the speech (the Free Spoken Digit
  * Dataset's are) leave a CTC model at 40 ms frames no room for a fast word's letters
  * ("eight" in 0.23 s is 5 output frames for 5 letters); the padding gives it back. The
- * noise is made at the recording's rate and resampled with it, so it fills the same band. */
+ * noise is made at the recording's rate and resampled with it, so it fills the same band.
+ * A model trained on a pretrained front end (cfg.front_end not ASR_FRONT_END_FBANK) is
+ * refused with ASR_ERR_UNSUPPORTED: its input is another model's features. */
 ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate);
 ASRDEF size_t asr_model_features_workspace_size(const asr_model *m, int n, int sample_rate);
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
@@ -29579,6 +29599,12 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
   asr_real *x;
   asr_result r;
   o.vtln_warp = vtln_warp;                      /* 1: no warp, the fbank skips it */
+  if (m->cfg.front_end != ASR_FRONT_END_FBANK)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED,
+                     "model %s reads the features of a pretrained %s (config front_end %d), not the fbank: compute them "
+                     "with that model (build/transcribe --w2v-features; docs/wav2vec.md)",
+                     m->cfg.recipe, m->cfg.front_end == ASR_FRONT_END_W2V ? "wav2vec model" : "vq-wav2vec model and BERT",
+                     m->cfg.front_end);
   r = asr_fbank_check_opts(&o, err);
   if (r != ASR_OK) return r;
   if (len < 0)
@@ -31457,6 +31483,8 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"context", offsetof(asr_model_config, context), ASR__CFG_HEAD + ASR_HEAD_RNNT, 0},
   {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT, 0},
   {"pad_ms", offsetof(asr_model_config, pad_ms), ASR__CFG_EVERY_IF_SET, 0},
+  {"front_end", offsetof(asr_model_config, front_end), ASR__CFG_EVERY_IF_SET, 0},
+  {"front_end_check", offsetof(asr_model_config, front_end_check), ASR__CFG_EVERY_IF_SET, 0},
   {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 0},
   {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
   {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
@@ -31565,7 +31593,9 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
         continue;
       }
       v = strtol(sc.p, &end, 10);
-      if (end == sc.p || end > sc.end || v < 0 || v > 1000000)   /* a sanity bound: sizes are small */
+      /* a sanity bound: sizes are small; front_end_check is a 31-bit checksum */
+      if (end == sc.p || end > sc.end || v < 0 ||
+          v > (asr__cfg_fields[i].offset == offsetof(asr_model_config, front_end_check) ? 0x7FFFFFFFL : 1000000L))
         return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a small non-negative integer", key);
       sc.p = end;
       *(int *)(void *)((char *)&out + asr__cfg_fields[i].offset) = (int)v;
@@ -31711,6 +31741,8 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (rnnt && (c->context < 1 || c->context > 16)) bad = "context";  /* sanity bound */
   else if (rnnt && c->joint_dim < 1) bad = "joint_dim";
   else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
+  else if (c->front_end < ASR_FRONT_END_FBANK || c->front_end > ASR_FRONT_END_W2V_BERT) bad = "front_end";
+  else if (c->front_end != ASR_FRONT_END_FBANK && c->pad_ms) bad = "pad_ms";   /* the fbank's padding */
   widths[0].name = "channels", widths[0].v = c->channels, widths[0].max = ASR_MODEL_MAX_WIDTH;
   widths[1].name = "ff_dim", widths[1].v = c->ff_dim, widths[1].max = ASR_MODEL_MAX_WIDTH;
   widths[2].name = "pred_dim", widths[2].v = c->pred_dim, widths[2].max = ASR_MODEL_MAX_WIDTH;

@@ -790,6 +790,27 @@ def downstream_tests(tmp):
                 "has 64 tokens", p)
     if os.path.exists(os.path.join(tmp, "m3.npz")):
         p.append("a refused run wrote m3.npz")
+    # the checkpoint records its front end (config front_end, front_end_check): transcribe
+    # needs the same files, refuses none, another kind or other weights, and computes the
+    # features train computed (the 2-step model's transcript is not checked, only that it runs)
+    for k, line in (("m1", '"front_end": 1, "front_end_check": '), ("m4", '"front_end": 2, "front_end_check": ')):
+        with zipfile.ZipFile(os.path.join(tmp, k + ".npz")) as z:
+            config = z.read("config.npy").decode("latin-1")
+        if line not in config:
+            p.append("%s.npz's config does not record its front end: %r" % (k, config[-200:]))
+    succeeds([prog("asrtool"), "w2v-init", "toy-wav2vec", "w2.npz", "--channels", "16", "--seed", "2"], tmp, p)
+    rec = os.path.join("ds", lines[0].split("\t")[0])
+    tr = [prog("transcribe"), "--model"]
+    succeeds(tr + ["m1.npz", "--w2v-features", "w.npz", rec], tmp, p)
+    succeeds(tr + ["m4.npz", "--w2v-features", "vq8.npz", "--bert-features", "b64.npz", "--chunk", "0", rec], tmp, p)
+    expect_fail(tr + ["m1.npz", rec], tmp, "trained on a wav2vec model's context features", p)
+    expect_fail(tr + ["m1.npz", "--w2v-features", "w2.npz", rec], tmp, "trained on another front end", p)
+    expect_fail(tr + ["m1.npz", "--w2v-features", "vq8.npz", "--bert-features", "b64.npz", rec], tmp,
+                "--w2v-features with --bert-features are given", p)
+    expect_fail(tr + ["m4.npz", "--w2v-features", "vq8.npz", rec], tmp, "is a vq-wav2vec model", p)
+    expect_fail(tr + ["m2.npz", "--w2v-features", "w.npz", rec], tmp, "trained on the fbank", p)
+    expect_fail(tr + ["m1.npz", "--w2v-features", "w.npz", "--pad", "0.1", rec], tmp, "not with --w2v-features", p)
+    expect_fail([prog("posteriorgram"), "--model", "m1.npz", rec, "pg.svg"], tmp, "not the fbank", p)
     u = os.path.join(tmp, "units")
     os.makedirs(u)
     with open(os.path.join(u, "units.tsv"), "w") as f:

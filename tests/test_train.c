@@ -223,6 +223,43 @@ static void t_model_config_json(tctx *t) {
   }
 }
 
+/* A model trained on a pretrained front end (train --w2v-features): front_end and its
+ * checksum survive JSON (written only when set, the checksum up to 2^31 - 1), a front end
+ * out of range or with pad_ms is refused, and asr_model_features refuses the model (its
+ * input is another model's features) instead of computing an fbank it never saw. */
+static void t_model_config_front_end(tctx *t) {
+  asr_model_config c, d;
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  char json[512];
+  asr_real wave[800] = {0}, feats[8 * 80];
+  unsigned char work[1 << 16];
+  CHECK_OK(asr_model_config_default(&c, "ctc-contextnet"));
+  CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json && !strstr(json, "front_end"));
+  c.front_end = ASR_FRONT_END_W2V_BERT;
+  c.front_end_check = 0x7FFFFFFF;
+  c.n_mels = 8;
+  CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
+  CHECKF(strstr(json, "\"front_end\": 2, \"front_end_check\": 2147483647") != NULL, "%s", json);
+  CHECK_OK(asr_model_config_from_json(&d, json, &err));
+  CHECK(memcmp(&c, &d, sizeof c) == 0);
+  CHECK(asr_model_config_from_json(&d, "{\"recipe\": \"rnnt\", \"front_end_check\": 2147483648}", &err) ==
+        ASR_ERR_FORMAT);
+  CHECK(asr_model_config_from_json(&d, "{\"recipe\": \"rnnt\", \"n_mels\": 2147483647}", &err) == ASR_ERR_FORMAT);
+  asr_rng_seed(&rng, 1, 0);
+  CHECK_OK(asr_model_config_from_json(&d, "{\"recipe\": \"rnnt\", \"front_end\": 3}", &err));
+  CHECK(asr_model_create(&m, &d, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "front_end"));
+  CHECK_OK(asr_model_config_from_json(&d, "{\"recipe\": \"rnnt\", \"front_end\": 1, \"pad_ms\": 100}", &err));
+  CHECK(asr_model_create(&m, &d, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "pad_ms"));
+  CHECK_OK(asr_model_create(&m, &c, &rng, NULL, &err));
+  CHECK(asr_model_num_frames(&m, 800, 16000) == 3);
+  CHECK(asr_model_features_workspace_size(&m, 800, 16000) <= sizeof work);
+  CHECKF(asr_model_features(&m, feats, wave, 800, 16000, work, sizeof work, &err) == ASR_ERR_UNSUPPORTED &&
+             strstr(err.msg, "not the fbank"), "%s", err.msg);
+  asr_model_free(&m);
+}
+
 /* asr_model_features with pad_ms: the features of [noise, wave, noise], the noise at the
  * wave's background level from an asr_rng seeded 0x706164 (stream 0), as an unpadded
  * model computes them on the padded wave built here. 8 kHz in, so the padding is made
@@ -1370,6 +1407,7 @@ static const test_case TESTS_train[] = {
   {"train/checkpoint_mismatch", t_checkpoint_mismatch},
   {"train/model_load_huge_claim", t_model_load_huge_claim},
   {"train/model_config_json", t_model_config_json},
+  {"train/model_config_front_end", t_model_config_front_end},
   {"train/model_features_pad", t_model_features_pad},
   {"train/recipe_loss_decreases", t_recipe_loss_decreases},
   {"train/recipe_conformer_loss_decreases", t_recipe_conformer_loss_decreases},

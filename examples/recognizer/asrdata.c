@@ -516,3 +516,223 @@ int ad_parse_double(const char *prog, const char *name, const char *s, double lo
   *v = x;
   return 0;
 }
+
+/* ---- a frozen pretrained front end (docs/wav2vec.md, "A recognizer on the features") */
+
+/* Mean 0, variance 1 in each of the C columns of x (T, C), as the fbank's CMVN. */
+static void normalize_cols(asr_real *x, int T, int C) {
+  int t, c;
+  for (c = 0; c < C; c++) {
+    double mu = 0, var = 0;
+    for (t = 0; t < T; t++) mu += x[(size_t)t * C + c];
+    mu /= T;
+    for (t = 0; t < T; t++) var += (x[(size_t)t * C + c] - mu) * (x[(size_t)t * C + c] - mu);
+    var = var / T + 1e-10;
+    for (t = 0; t < T; t++) x[(size_t)t * C + c] = (asr_real)((x[(size_t)t * C + c] - mu) / sqrt(var));
+  }
+}
+
+/* x (C, T) -> y (T, C) */
+static void transpose_ct(asr_real *y, const asr_real *x, int C, int T) {
+  int t, c;
+  for (t = 0; t < T; t++)
+    for (c = 0; c < C; c++) y[(size_t)t * C + c] = x[(size_t)c * T + t];
+}
+
+int ad_frontend_load(ad_frontend *fe, const char *w2v, const char *bert, const char *prog) {
+  asr_error err;
+  memset(fe, 0, sizeof *fe);
+  if (!w2v && !bert) return 0;                   /* the fbank */
+  if (!w2v) {
+    fprintf(stderr, "%s: --bert-features needs --w2v-features VQ.npz: the vq-wav2vec model whose units the BERT read\n",
+            prog);
+    return 2;
+  }
+  if (asr_w2v_model_load(&fe->w2v, w2v, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "%s: %s\n", prog, err.msg);
+    return 2;
+  }
+  fe->kind = ASR_FRONT_END_W2V;
+  if (bert) {
+    if (asr_bert_model_load(&fe->bert, bert, NULL, &err) != ASR_OK) {
+      fprintf(stderr, "%s: %s\n", prog, err.msg);
+      ad_frontend_free(fe);
+      return 2;
+    }
+    fe->kind = ASR_FRONT_END_W2V_BERT;
+    if (fe->w2v.cfg.quantizer != ASR_W2V_GUMBEL ||
+        fe->bert.cfg.vocab != (int)lround(pow(fe->w2v.cfg.vq_vars, fe->w2v.cfg.vq_groups))) {
+      fprintf(stderr, "%s: --bert-features: %s has %d tokens; %s must be a Gumbel vq-wav2vec model with as many "
+                      "code combinations\n", prog, bert, fe->bert.cfg.vocab, w2v);
+      ad_frontend_free(fe);
+      return 2;
+    }
+  } else if (fe->w2v.cfg.quantizer != ASR_W2V_NONE) {
+    fprintf(stderr, "%s: --w2v-features: %s is a vq-wav2vec model; the context features of wav2vec "
+                    "(recipe toy-wav2vec) are what this option reads\n", prog, w2v);
+    ad_frontend_free(fe);
+    return 2;
+  }
+  return 0;
+}
+
+void ad_frontend_free(ad_frontend *fe) {
+  if (fe->kind != ASR_FRONT_END_FBANK) asr_w2v_model_free(&fe->w2v);
+  if (fe->kind == ASR_FRONT_END_W2V_BERT) asr_bert_model_free(&fe->bert);
+  memset(fe, 0, sizeof *fe);
+}
+
+int ad_frontend_width(const ad_frontend *fe) {
+  return fe->kind == ASR_FRONT_END_W2V_BERT ? fe->bert.cfg.d_model : fe->w2v.cfg.channels;
+}
+
+/* FNV-1a (32 bits) over each tensor's name and float32 values, in store order. */
+static uint32_t fnv_params(uint32_t h, const asr_params *p) {
+  int i;
+  size_t k, b;
+  for (i = 0; i < p->count; i++) {
+    const asr_param *it = &p->items[i];
+    for (b = 0; it->name[b]; b++) h = (h ^ (unsigned char)it->name[b]) * 16777619u;
+    for (k = 0; k < it->count; k++) {
+      float v = (float)p->data[it->offset + k];
+      unsigned char c[sizeof v];
+      memcpy(c, &v, sizeof v);
+      for (b = 0; b < sizeof v; b++) h = (h ^ c[b]) * 16777619u;
+    }
+  }
+  return h;
+}
+
+int ad_frontend_check(const ad_frontend *fe) {
+  uint32_t h = 2166136261u;
+  if (fe->kind == ASR_FRONT_END_FBANK) return 0;
+  h = fnv_params(h, &fe->w2v.params);
+  if (fe->kind == ASR_FRONT_END_W2V_BERT) h = fnv_params(h, &fe->bert.params);
+  h &= 0x7FFFFFFFu;                              /* a positive int in the config; 0 is "none" */
+  return h ? (int)h : 1;
+}
+
+int ad_frontend_match(const ad_frontend *fe, const asr_model *m, const char *model, const char *prog) {
+  static const char *names[3] = {"the fbank", "a wav2vec model's context features (--w2v-features W2V.npz)",
+                                 "a BERT's features of vq-wav2vec units (--w2v-features VQ.npz --bert-features BERT.npz)"};
+  int want = m->cfg.front_end >= 0 && m->cfg.front_end <= 2 ? m->cfg.front_end : 0;
+  if (fe->kind != want) {
+    fprintf(stderr, "%s: %s was trained on %s; %s given\n", prog, model, names[want],
+            fe->kind == ASR_FRONT_END_FBANK ? "no such front end is" : fe->kind == ASR_FRONT_END_W2V
+                                                                           ? "--w2v-features alone is"
+                                                                           : "--w2v-features with --bert-features are");
+    return 2;
+  }
+  if (want != ASR_FRONT_END_FBANK && ad_frontend_check(fe) != m->cfg.front_end_check) {
+    fprintf(stderr, "%s: %s was trained on another front end (its weights' checksum %d, these %d): give the "
+                    "--w2v-features/--bert-features files it was trained with\n", prog, model, m->cfg.front_end_check,
+            ad_frontend_check(fe));
+    return 2;
+  }
+  if (want != ASR_FRONT_END_FBANK && m->cfg.n_mels != ad_frontend_width(fe)) {   /* a checksum collision */
+    fprintf(stderr, "%s: %s reads %d features a frame, the front end gives %d\n", prog, model, m->cfg.n_mels,
+            ad_frontend_width(fe));
+    return 2;
+  }
+  return 0;
+}
+
+/* vq-wav2vec's pipeline ([Baevski20vq] sec. 4-5): the Gumbel quantizer without noise
+ * (argmax, as build/units) on f's output z (C, T), the codes of a frame as one token
+ * (u = sum_g i_g V^(G-1-g), as build/bert reads units.tsv), then the BERT's features
+ * (T, D) of the unmasked tokens. */
+static int bert_features(ad_frontend *fe, const asr_real *z, int T, const char *what, asr_real *feats) {
+  const asr_w2v_config *c = &fe->w2v.cfg;
+  int C = c->channels, G = c->vq_groups, V = c->vq_vars, t, k, ret = 2;
+  size_t NC = (size_t)T * C, GV = (size_t)T * G * V, wb = asr_bert_model_workspace_size(&fe->bert, 1, T);
+  asr_real *zr = (asr_real *)malloc(sizeof(asr_real) * NC), *q = (asr_real *)malloc(sizeof(asr_real) * NC);
+  asr_real *h = (asr_real *)malloc(sizeof(asr_real) * (size_t)T * fe->w2v.gq.hidden);
+  asr_real *lg = (asr_real *)malloc(sizeof(asr_real) * GV), *p = (asr_real *)malloc(sizeof(asr_real) * GV);
+  int *index = (int *)malloc(sizeof(int) * (size_t)T * G), *tok = (int *)malloc(sizeof(int) * (size_t)T);
+  void *work = wb != (size_t)-1 ? malloc(wb) : NULL;
+  asr_error err;
+  if (!zr || !q || !h || !lg || !p || !index || !tok || !work) {
+    fprintf(stderr, "%s: out of memory\n", what);
+    goto done;
+  }
+  transpose_ct(zr, z, C, T);
+  if (asr_gumbel_quantizer_forward(q, index, h, lg, p, zr, NULL, &fe->w2v.gq_w, &fe->w2v.gq, T) != ASR_OK) {
+    fprintf(stderr, "%s: the quantizer failed on this recording\n", what);
+    goto done;
+  }
+  for (t = 0; t < T; t++) {
+    int u = 0;
+    for (k = 0; k < G; k++) u = u * V + index[(size_t)t * G + k];
+    tok[t] = u;
+  }
+  if (asr_bert_model_features(&fe->bert, feats, tok, NULL, 1, T, work, wb, &err) != ASR_OK) {
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+    goto done;
+  }
+  ret = 0;
+done:
+  free(zr), free(q), free(h), free(lg), free(p), free(index), free(tok), free(work);
+  return ret;
+}
+
+/* The wav2vec front end: f, then g (or the quantizer and the BERT), on the 16 kHz waveform
+ * scaled to [-1, 1) as build/pretrain trains it, one frame per 10 ms as the fbank,
+ * normalized per utterance (mean 0, variance 1 in each dimension) as the fbank is. */
+static int frontend_features(ad_frontend *fe, const asr_real *wave, int n, int rate, const char *what,
+                             asr_real **feats, int *T) {
+  const asr_w2v_config *cfg = &fe->w2v.cfg;
+  int m = asr_resample_length(n, rate, 16000), C = cfg->channels, D = ad_frontend_width(fe), F, t;
+  asr_real *x = NULL, *z = NULL, *cc = NULL, *es = NULL, *cs = NULL;
+  void *work = NULL;
+  size_t wb;
+  int ret = 2;
+  *feats = NULL, *T = 0;
+  F = m > 0 ? asr_w2v_frames(cfg, m) : 0;
+  if (F < 1) {
+    fprintf(stderr, "%s: audio too short for the wav2vec encoder (%d samples at %d Hz)\n", what, n, rate);
+    return 2;
+  }
+  wb = asr_w2v_encoder_workspace_size(cfg, 1, m);
+  if (asr_w2v_context_workspace_size(cfg, 1, F) > wb) wb = asr_w2v_context_workspace_size(cfg, 1, F);
+  x = (asr_real *)malloc(sizeof(asr_real) * (size_t)m);
+  z = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
+  cc = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
+  es = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_encoder_saved_size(cfg, 1, m) + 1));
+  cs = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_context_saved_size(cfg, 1, F) + 1));
+  work = malloc(wb + 1);
+  *feats = (asr_real *)malloc(sizeof(asr_real) * (size_t)D * F);
+  if (!x || !z || !cc || !es || !cs || !work || !*feats) {
+    fprintf(stderr, "%s: out of memory\n", what);
+    goto done;
+  }
+  if (asr_resample(x, wave, n, rate, 16000, 6, 0.99) != ASR_OK) {
+    fprintf(stderr, "%s: cannot resample %d Hz to 16000 Hz\n", what, rate);
+    goto done;
+  }
+  for (t = 0; t < m; t++) x[t] /= 32768;          /* Kaldi's 16-bit scale -> [-1, 1), as pretrain */
+  if (asr_w2v_encoder_forward(z, es, x, &fe->w2v.enc, cfg, 1, m, work, wb) != ASR_OK) {
+    fprintf(stderr, "%s: the wav2vec encoder failed on this recording\n", what);
+    goto done;
+  }
+  if (fe->kind == ASR_FRONT_END_W2V_BERT) {
+    if (bert_features(fe, z, F, what, *feats)) goto done;
+  } else {
+    if (asr_w2v_context_forward(cc, cs, z, &fe->w2v.ctx, cfg, 1, F, work, wb) != ASR_OK) {
+      fprintf(stderr, "%s: the wav2vec context network failed on this recording\n", what);
+      goto done;
+    }
+    transpose_ct(*feats, cc, C, F);
+  }
+  normalize_cols(*feats, F, D);
+  *T = F, ret = 0;
+done:
+  if (ret) free(*feats), *feats = NULL;
+  free(x), free(z), free(cc), free(es), free(cs), free(work);
+  return ret;
+}
+
+int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave, int n, int sample_rate,
+                      const char *what, asr_real **feats, int *T) {
+  if (fe && fe->kind != ASR_FRONT_END_FBANK) return frontend_features(fe, wave, n, sample_rate, what, feats, T);
+  return ad_features(m, wave, n, sample_rate, what, feats, T);
+}

@@ -51,6 +51,33 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
                 asr_real **feats, int *T);
 void ad_utt_free(ad_utt *u);
 
+/* A frozen pretrained front end instead of the fbank (train --w2v-features W2V.npz, or
+ * --w2v-features VQ.npz --bert-features BERT.npz; transcribe the same; docs/wav2vec.md):
+ * a wav2vec model's context features c, or a BERT's features of a Gumbel vq-wav2vec
+ * model's units, on the 16 kHz waveform scaled to [-1, 1), one frame per 10 ms,
+ * normalized per utterance (mean 0, variance 1 in each dimension) as the fbank is. */
+typedef struct ad_frontend {
+  int kind;                 /* asr_front_end; ASR_FRONT_END_FBANK: none loaded */
+  asr_w2v_model w2v;
+  asr_bert_model bert;
+} ad_frontend;
+/* Loads the front end of the options (both NULL: the fbank, kind 0); 0, or 2 after one
+ * line naming PROG (a file that does not load, a BERT without its vq-wav2vec model or
+ * with another vocabulary, a vq-wav2vec model given as a wav2vec one). */
+int ad_frontend_load(ad_frontend *fe, const char *w2v, const char *bert, const char *prog);
+void ad_frontend_free(ad_frontend *fe);
+/* The features' width (the recognizer's n_mels), and a checksum of the front end's weights
+ * (FNV-1a over every tensor's name and float32 values, as a positive int; 0 for the
+ * fbank), which train stores as the model's front_end_check. */
+int ad_frontend_width(const ad_frontend *fe);
+int ad_frontend_check(const ad_frontend *fe);
+/* 0 when model m (file MODEL) was trained on this front end (kind and checksum); else 2
+ * after one line saying which front end the model needs. */
+int ad_frontend_match(const ad_frontend *fe, const asr_model *m, const char *model, const char *prog);
+/* ad_features, or the front end's features when one is loaded (fe may be NULL). */
+int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave, int n, int sample_rate,
+                      const char *what, asr_real **feats, int *T);
+
 /* A progress line: on a terminal one line redrawn in place, otherwise a plain line every
  * `every` calls. */
 int ad_is_tty(void);

@@ -91,126 +91,11 @@ typedef struct opts {
 static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise; }
 static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
 
-/* --w2v-features MODEL.npz (issue 17, the downstream recipe): the input of the recognizer
- * is the context network's output c (T, C) of a pretrained wav2vec model (asr.h 8.8-8.9:
- * f, then g, on the 16 kHz waveform scaled to [-1, 1) as build/pretrain trains it), one
- * frame per 10 ms as the fbank, normalized per utterance (mean 0, variance 1 in each of
- * the C dimensions) as the fbank is; the model's n_mels is C. The wav2vec model stays
- * frozen. */
-static asr_w2v_model *g_w2v = NULL;
-static asr_bert_model *g_bert = NULL;   /* --bert-features: g_w2v is then a vq-wav2vec model */
-
-/* Mean 0, variance 1 in each of the C columns of x (T, C), as the fbank's CMVN. */
-static void normalize_cols(asr_real *x, int T, int C) {
-  int t, c;
-  for (c = 0; c < C; c++) {
-    double mu = 0, var = 0;
-    for (t = 0; t < T; t++) mu += x[(size_t)t * C + c];
-    mu /= T;
-    for (t = 0; t < T; t++) var += (x[(size_t)t * C + c] - mu) * (x[(size_t)t * C + c] - mu);
-    var = var / T + 1e-10;
-    for (t = 0; t < T; t++) x[(size_t)t * C + c] = (asr_real)((x[(size_t)t * C + c] - mu) / sqrt(var));
-  }
-}
-
-/* --bert-features: vq-wav2vec's pipeline ([Baevski20vq] sec. 4-5): f, the Gumbel
- * quantizer without noise (argmax, as build/units), the codes of a frame as one token
- * (u = sum_g i_g V^(G-1-g), as build/bert reads units.tsv), then the BERT's features h
- * (T, D) of the unmasked tokens, normalized per utterance. z (C, T) is f's output. */
-static int bert_features(const asr_real *z, int T, const char *what, asr_real *feats) {
-  const asr_w2v_config *c = &g_w2v->cfg;
-  int C = c->channels, G = c->vq_groups, V = c->vq_vars, t, k, ret = 2;
-  size_t NC = (size_t)T * C, GV = (size_t)T * G * V, wb = asr_bert_model_workspace_size(g_bert, 1, T);
-  asr_real *zr = (asr_real *)malloc(sizeof(asr_real) * NC), *q = (asr_real *)malloc(sizeof(asr_real) * NC);
-  asr_real *h = (asr_real *)malloc(sizeof(asr_real) * (size_t)T * g_w2v->gq.hidden);
-  asr_real *lg = (asr_real *)malloc(sizeof(asr_real) * GV), *p = (asr_real *)malloc(sizeof(asr_real) * GV);
-  int *index = (int *)malloc(sizeof(int) * (size_t)T * G), *tok = (int *)malloc(sizeof(int) * (size_t)T);
-  void *work = wb != (size_t)-1 ? malloc(wb) : NULL;
-  asr_error err;
-  if (!zr || !q || !h || !lg || !p || !index || !tok || !work) {
-    fprintf(stderr, "%s: out of memory\n", what);
-    goto done;
-  }
-  for (t = 0; t < T; t++)                          /* (C, T) -> rows (T, C) */
-    for (k = 0; k < C; k++) zr[(size_t)t * C + k] = z[(size_t)k * T + t];
-  if (asr_gumbel_quantizer_forward(q, index, h, lg, p, zr, NULL, &g_w2v->gq_w, &g_w2v->gq, T) != ASR_OK) {
-    fprintf(stderr, "%s: the quantizer failed on this recording\n", what);
-    goto done;
-  }
-  for (t = 0; t < T; t++) {
-    int u = 0;
-    for (k = 0; k < G; k++) u = u * V + index[(size_t)t * G + k];
-    tok[t] = u;
-  }
-  if (asr_bert_model_features(g_bert, feats, tok, NULL, 1, T, work, wb, &err) != ASR_OK) {
-    fprintf(stderr, "%s: %s\n", what, err.msg);
-    goto done;
-  }
-  normalize_cols(feats, T, g_bert->cfg.d_model);
-  ret = 0;
-done:
-  free(zr), free(q), free(h), free(lg), free(p), free(index), free(tok), free(work);
-  return ret;
-}
-static int w2v_features(const asr_real *wave, int n, int rate, const char *what, asr_real **feats, int *T) {
-  const asr_w2v_config *cfg = &g_w2v->cfg;
-  int m = asr_resample_length(n, rate, 16000), C = cfg->channels, F, t, c;
-  asr_real *x = NULL, *z = NULL, *cc = NULL, *es = NULL, *cs = NULL;
-  void *work = NULL;
-  size_t wb;
-  int ret = 2;
-  *feats = NULL, *T = 0;
-  F = m > 0 ? asr_w2v_frames(cfg, m) : 0;
-  if (F < 1) {
-    fprintf(stderr, "%s: audio too short for the wav2vec encoder (%d samples at %d Hz)\n", what, n, rate);
-    return 2;
-  }
-  wb = asr_w2v_encoder_workspace_size(cfg, 1, m);
-  if (asr_w2v_context_workspace_size(cfg, 1, F) > wb) wb = asr_w2v_context_workspace_size(cfg, 1, F);
-  x = (asr_real *)malloc(sizeof(asr_real) * (size_t)m);
-  z = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
-  cc = (asr_real *)malloc(sizeof(asr_real) * (size_t)C * F);
-  es = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_encoder_saved_size(cfg, 1, m) + 1));
-  cs = (asr_real *)malloc(sizeof(asr_real) * (asr_w2v_context_saved_size(cfg, 1, F) + 1));
-  work = malloc(wb + 1);
-  *feats = (asr_real *)malloc(sizeof(asr_real) * (size_t)(g_bert ? g_bert->cfg.d_model : C) * F);
-  if (!x || !z || !cc || !es || !cs || !work || !*feats) {
-    fprintf(stderr, "%s: out of memory\n", what);
-    goto done;
-  }
-  if (asr_resample(x, wave, n, rate, 16000, 6, 0.99) != ASR_OK) {
-    fprintf(stderr, "%s: cannot resample %d Hz to 16000 Hz\n", what, rate);
-    goto done;
-  }
-  for (t = 0; t < m; t++) x[t] /= 32768;          /* Kaldi's 16-bit scale -> [-1, 1), as pretrain */
-  if (g_bert) {
-    if (asr_w2v_encoder_forward(z, es, x, &g_w2v->enc, cfg, 1, m, work, wb) != ASR_OK) {
-      fprintf(stderr, "%s: the wav2vec encoder failed on this recording\n", what);
-      goto done;
-    }
-    if (bert_features(z, F, what, *feats)) goto done;
-    *T = F, ret = 0;
-    goto done;
-  }
-  if (asr_w2v_encoder_forward(z, es, x, &g_w2v->enc, cfg, 1, m, work, wb) != ASR_OK ||
-      asr_w2v_context_forward(cc, cs, z, &g_w2v->ctx, cfg, 1, F, work, wb) != ASR_OK) {
-    fprintf(stderr, "%s: the wav2vec model failed on this recording\n", what);
-    goto done;
-  }
-  for (c = 0; c < C; c++) {                       /* (C, T) -> (T, C), then mean 0, variance 1 */
-    double mu = 0, var = 0;
-    for (t = 0; t < F; t++) mu += cc[(size_t)c * F + t];
-    mu /= F;
-    for (t = 0; t < F; t++) var += (cc[(size_t)c * F + t] - mu) * (cc[(size_t)c * F + t] - mu);
-    var = var / F + 1e-10;
-    for (t = 0; t < F; t++) (*feats)[(size_t)t * C + c] = (asr_real)((cc[(size_t)c * F + t] - mu) / sqrt(var));
-  }
-  *T = F, ret = 0;
-done:
-  if (ret) free(*feats), *feats = NULL;
-  free(x), free(z), free(cc), free(es), free(cs), free(work);
-  return ret;
-}
+/* --w2v-features / --bert-features (issue 17, the downstream recipe): a frozen pretrained
+ * front end instead of the fbank (examples/recognizer/asrdata.h, ad_frontend); the model's
+ * n_mels is its width, and the checkpoint records which front end it was (front_end,
+ * front_end_check) so that build/transcribe refuses another. */
+static ad_frontend g_fe;
 
 static int usage(void) {
   fprintf(stderr,
@@ -390,7 +275,7 @@ static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, 
   asr_error err;
   int ids[1024];
   memset(u, 0, sizeof *u);
-  if (g_w2v ? w2v_features(wave, n, rate, what, &u->feats, &u->T) : ad_features(m, wave, n, rate, what, &u->feats, &u->T))
+  if (ad_model_features(m, &g_fe, wave, n, rate, what, &u->feats, &u->T))
     return 2;
   if (g_keep_wave) {
     u->wave = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n ? n : 1));
@@ -875,43 +760,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (o.w2v) {                                    /* the frozen wav2vec front end */
-    static asr_w2v_model w2v;
-    const char *ins[1] = {o.w2v};
-    if (out_guard(o.out, ins, 1, NULL, 0)) return 2;
-    if (asr_w2v_model_load(&w2v, o.w2v, NULL, &err) != ASR_OK) {
-      fprintf(stderr, "train: %s\n", err.msg);
-      return 2;
-    }
-    if (o.bert) {                                 /* vq-wav2vec units -> BERT features */
-      static asr_bert_model bert;
-      const char *ins2[1] = {o.bert};
-      err.msg[0] = 0;
-      if (out_guard(o.out, ins2, 1, NULL, 0) || asr_bert_model_load(&bert, o.bert, NULL, &err) != ASR_OK) {
-        if (err.msg[0]) fprintf(stderr, "train: %s\n", err.msg);
-        asr_w2v_model_free(&w2v);
-        return 2;
-      }
-      if (w2v.cfg.quantizer != ASR_W2V_GUMBEL ||
-          bert.cfg.vocab != (int)lround(pow(w2v.cfg.vq_vars, w2v.cfg.vq_groups))) {
-        fprintf(stderr, "train: --bert-features: %s has %d tokens; %s must be a Gumbel vq-wav2vec model with as many "
-                        "code combinations\n", o.bert, bert.cfg.vocab, o.w2v);
-        asr_bert_model_free(&bert), asr_w2v_model_free(&w2v);
-        return 2;
-      }
-      g_bert = &bert;
-    } else if (w2v.cfg.quantizer != ASR_W2V_NONE) {
-      fprintf(stderr, "train: --w2v-features: %s is a vq-wav2vec model; the context features of wav2vec "
-                      "(recipe toy-wav2vec) are what this option reads\n", o.w2v);
-      asr_w2v_model_free(&w2v);
-      return 2;
-    }
-    g_w2v = &w2v;
-    cfg.n_mels = g_bert ? g_bert->cfg.d_model : w2v.cfg.channels;   /* the encoder's input width */
+    const char *ins[2] = {o.w2v, o.bert};
+    if (out_guard(o.out, ins, o.bert ? 2 : 1, NULL, 0) || ad_frontend_load(&g_fe, o.w2v, o.bert, "train")) return 2;
+    cfg.n_mels = ad_frontend_width(&g_fe);        /* the encoder's input width */
+    cfg.front_end = g_fe.kind;                    /* recorded in the checkpoint, with the weights' checksum */
+    cfg.front_end_check = ad_frontend_check(&g_fe);
     if (o.sa.freq_mask_param > cfg.n_mels) o.sa.freq_mask_param = cfg.n_mels / 8;
   }
   asr_rng_seed(&rng, o.seed, 1);
   if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
+    ad_frontend_free(&g_fe);
     return 2;
   }
   tty = ad_is_tty() && !o.quiet;
@@ -1170,8 +1029,7 @@ int main(int argc, char **argv) {
   printf("wrote %s (%ld steps, %.1f s) and %s\n", o.out, step, ad_now() - t0, path);
   status = 0;
 done:
-  if (g_w2v) asr_w2v_model_free(g_w2v), g_w2v = NULL;
-  if (g_bert) asr_bert_model_free(g_bert), g_bert = NULL;
+  ad_frontend_free(&g_fe);
   free(ab.work), free(ab.wave);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);

@@ -45,7 +45,10 @@
  * (docs/training.md has the measured figures). A file no longer than SECONDS is one
  * window: the same transcript as with --chunk 0. A longer one can differ from it near the
  * seams, and wherever the window's own feature normalization (mean and variance over
- * 34 s, not the whole file) tips a decision. */
+ * 34 s, not the whole file) tips a decision.
+ * A model trained on a pretrained front end (train --w2v-features W2V.npz [--bert-features
+ * BERT.npz]) needs the same options here, with the same files: the checkpoint records
+ * which front end it read and a checksum of its weights, and another is refused. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrdata.h"
 #include "../outpath.h"
@@ -55,11 +58,17 @@
 
 #define CONTEXT_S 2.0
 
+/* --w2v-features / --bert-features: the pretrained front end a model was trained on
+ * (train's options of the same names; the checkpoint's front_end and front_end_check say
+ * which, and a model is refused with another) */
+static ad_frontend g_fe;
+
 static int usage(void) {
   fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] FILE...\n"
                   "       transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] --data DIR\n"
                   "                  [--takes A-B] [--speakers A,B,... | --exclude-speakers A,B,...]\n"
                   "       either, with [--lexicon WORDS.txt] [--lm LM.arpa [--lm-weight W]] [--word-bonus B]\n"
+                  "  a model trained on a pretrained front end: the same --w2v-features W2V.npz [--bert-features BERT.npz]\n"
                   "  attention recipes (ctc-attention, las): [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n"
                   "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P] [--rescore N (0: first pass)]\n");
   return 2;
@@ -215,7 +224,7 @@ static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, do
   void *work = NULL;
   asr_error err;
   int spans = align || lo > -INFINITY || hi < INFINITY;
-  if (ad_features(m, wave, n, rate, what, &feats, &T)) return 2;
+  if (ad_model_features(m, &g_fe, wave, n, rate, what, &feats, &T)) return 2;
   if (T < asr_model_min_frames(m)) {   /* before sizing: the workspace sizes are SIZE_MAX then */
     fprintf(stderr, "%s: %d feature frames are too short for the encoder's subsampling (%s needs %d)\n", what, T,
             m->cfg.recipe, asr_model_min_frames(m));
@@ -299,7 +308,7 @@ done:
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  const char *lexicon_path = NULL, *lm_path = NULL, *words_in[3];
+  const char *lexicon_path = NULL, *lm_path = NULL, *w2v_path = NULL, *bert_path = NULL, *words_in[5];
   int n_words_in = 0;
   double lm_weight = -1, word_bonus = 0;
   asr_lexicon lex;
@@ -322,6 +331,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--speakers") && i + 1 < argc) speakers = argv[++i];
     else if (!strcmp(argv[i], "--lexicon") && i + 1 < argc) lexicon_path = argv[++i];
     else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_path = argv[++i];
+    else if (!strcmp(argv[i], "--w2v-features") && i + 1 < argc) w2v_path = argv[++i];
+    else if (!strcmp(argv[i], "--bert-features") && i + 1 < argc) bert_path = argv[++i];
     else if ((!strcmp(argv[i], "--lm-weight") || !strcmp(argv[i], "--word-bonus")) && i + 1 < argc) {
       char *end;
       double v = strtod(argv[++i], &end);
@@ -403,6 +414,8 @@ int main(int argc, char **argv) {
   words_in[n_words_in++] = model_path;          /* the model, the lexicon and the LM are inputs too */
   if (lexicon_path) words_in[n_words_in++] = lexicon_path;
   if (lm_path) words_in[n_words_in++] = lm_path;
+  if (w2v_path) words_in[n_words_in++] = w2v_path;
+  if (bert_path) words_in[n_words_in++] = bert_path;
   if (op_check_fd("transcribe", 1, "the standard output", words_in, n_words_in) ||
       (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
                                      argc - first_file)))
@@ -411,7 +424,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "transcribe: %s\n", err.msg);
     return 2;
   }
+  if (ad_frontend_load(&g_fe, w2v_path, bert_path, "transcribe")) {
+    asr_model_free(&m);
+    return 2;
+  }
   if (words_open(&m, lexicon_path, lm_path, &lm_weight, align, &lex, &lm)) {
+    status = 2;
+    goto done;
+  }
+  if (ad_frontend_match(&g_fe, &m, model_path, "transcribe") ||
+      (g_fe.kind != ASR_FRONT_END_FBANK && pad >= 0 &&
+       fprintf(stderr, "transcribe: --pad pads the fbank's waveform: not with --w2v-features\n"))) {
     status = 2;
     goto done;
   }
@@ -527,5 +550,6 @@ done:
   asr_lexicon_free(&lex);
   asr_ngram_free(&lm);
   asr_model_free(&m);
+  ad_frontend_free(&g_fe);
   return status;
 }
