@@ -223,6 +223,8 @@ TORCH_CASES = {
     # (timings in bench/torch_vq.py)
     "gumbel-softmax hard fwd+bwd 1600x2x320": lambda: __import__("torch_vq").gumbel_softmax(),
     "kmeans-vq fwd+bwd N1600 D256 G2 K320": lambda: __import__("torch_vq").kmeans_vq(),
+    # the wav2vec training step (bench/torch_w2v.py)
+    "wav2vec toy C64 step fwd+bwd B8 2s": lambda: __import__("torch_w2v").step(),
 
     # training (the model in bench/torch_recipes.py)
     "ctc-conformer train step N8 T300 S30": lambda: __import__("torch_recipes").ctc_conformer_step(),

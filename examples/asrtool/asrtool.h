@@ -132,6 +132,7 @@ int gc_vq_kmeans(uint64_t seed, asr_gradcheck_report *rep);
 int gc_vq_diversity(uint64_t seed, asr_gradcheck_report *rep);
 struct at_bench;
 void bench_quantizers(struct at_bench *b);
+void bench_w2v(struct at_bench *b);
 /* wav2vec / vq-wav2vec (examples/asrtool/w2v.c) */
 int cmd_w2v_init(int argc, char **argv);
 int cmd_w2v(int argc, char **argv);

@@ -147,6 +147,7 @@ static const struct {
 
   /* quantizers */
   {"quantizers", bench_quantizers},
+  {"wav2vec", bench_w2v},
 
   /* training */
   {"training", bench_training},

@@ -140,3 +140,47 @@ done:
   asr_w2v_model_free(&m);
   return ret;
 }
+
+/* ---- bench: one wav2vec training step, forward and backward through the feature encoder
+ * f, the context network g and the contrastive loss [Schneider19] eq. (1) (with its 10
+ * negatives a frame drawn anew, as build/pretrain does), at the toy-wav2vec size build/pretrain
+ * trains (C = 64, 5 encoder layers, 4 context layers, K = 4 steps) on a batch of 8 crops of
+ * 2 s at 16 kHz (198 frames each). asr_w2v_model_step runs the fast tier of every piece;
+ * bench/torch_w2v.py times the PyTorch twin of tests/torch/test_w2v.py on the same sizes. */
+typedef struct bench_w2v_ctx {
+  asr_w2v_model m;
+  asr_real *wave;
+  void *work;
+  size_t wb;
+  asr_rng rng;
+} bench_w2v_ctx;
+enum { BW_B = 8, BW_N = 32000 };
+static void bench_w2v_call(void *v) {
+  bench_w2v_ctx *c = (bench_w2v_ctx *)v;
+  asr_w2v_stats st;
+  asr_params_zero_grad(&c->m.params);
+  asr_w2v_model_step(&c->m, &st, c->wave, BW_B, BW_N, 0, 1, &c->rng, c->work, c->wb, NULL);
+}
+
+void bench_w2v(struct at_bench *b) {
+  bench_w2v_ctx c;
+  asr_w2v_config cfg;
+  size_t k;
+  memset(&c, 0, sizeof c);
+  asr_w2v_config_default(&cfg, "toy-wav2vec");
+  asr_rng_seed(&c.rng, 2, 0);
+  if (asr_w2v_model_create(&c.m, &cfg, &c.rng, NULL, NULL) != ASR_OK) return;
+  c.wave = (asr_real *)malloc(sizeof(asr_real) * BW_B * BW_N);
+  c.wb = asr_w2v_model_workspace_size(&c.m, BW_B, BW_N);
+  c.work = malloc(c.wb);
+  if (c.wave && c.work) {
+    for (k = 0; k < (size_t)BW_B * BW_N; k++) c.wave[k] = (asr_real)(0.1 * asr_rng_normal(&c.rng));
+#if defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)
+    at_bench_report(b, "wav2vec toy C64 step fwd+bwd B8 2s", "simd", at_bench_time(bench_w2v_call, &c, 1.0));
+#else
+    at_bench_report(b, "wav2vec toy C64 step fwd+bwd B8 2s", "ref", at_bench_time(bench_w2v_call, &c, 1.0));
+#endif
+  }
+  free(c.wave), free(c.work);
+  asr_w2v_model_free(&c.m);
+}
