@@ -167,8 +167,7 @@
  *   7.1  asr_las_speller_backward                   N R F  own
  *   7.2  asr_mha_forward                            N R F  pieces
  *   7.2  asr_mha_backward                           N R F  gemm
- *   7.2  asr_tdec_forward                           N R F  pieces
- *   7.2  asr_tdec_backward                          N R F  gemm
+ *   7.2  asr_tdec_{forward,backward}                N R F  pieces
  *   7.4  asr_ctc_prefix_score                       N R F  scalar
  *   7.5  asr_mwer_loss                              N R F  ref
  *   7.6  asr_nt_{forward,backward}                  N R F  gemm
@@ -180,8 +179,7 @@
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
- *   8.11 asr_bert_forward                           N R F  pieces
- *   8.11 asr_bert_backward                          N R F  gemm
+ *   8.11 asr_bert_{forward,backward}                N R F  pieces
  *   Every other public function (411) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
  *   1: 39, 2: 15, 3: 22, 4: 75, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
@@ -10939,18 +10937,29 @@ ASR__PRIVATE void asr__linear_forward_gemm(asr__tier tier, asr_real *y, const as
 }
 
 /* dX += dY W and dW += dY^T X as two GEMMs; db summed in double. */
+/* out_o += sum_m a_mo over the M rows of a (M, O), each sum in double with m ascending,
+ * reading the rows in order over blocks of 256 columns (a column at a time strides O
+ * floats between reads: 5% of the Transformer decoder's step at O = 2048). */
+ASR__PRIVATE void asr__col_sums(asr_real *out, const asr_real *a, int M, int O) {
+  double acc[256];
+  int o0, o, m, w;
+  for (o0 = 0; o0 < O; o0 += 256) {
+    w = O - o0 < 256 ? O - o0 : 256;
+    for (o = 0; o < w; o++) acc[o] = 0;
+    for (m = 0; m < M; m++) {
+      const asr_real *row = a + (size_t)m * O + o0;
+      for (o = 0; o < w; o++) acc[o] += row[o];
+    }
+    for (o = 0; o < w; o++) out[o0 + o] += (asr_real)acc[o];
+  }
+}
+
 ASR__PRIVATE void asr__linear_backward_gemm(asr__tier tier, asr_real *dx, asr_real *dW, asr_real *db,
                                             const asr_real *dy, const asr_real *x, const asr_real *W, int M,
                                             int I, int O) {
-  int m, o;
   if (dx && I > 0 && O > 0) asr__gemm_tier(tier, 0, 0, M, I, O, 1, dy, O, W, I, 1, dx, I);  /* dX += dY W */
   if (dW && I > 0 && O > 0) asr__gemm_tier(tier, 1, 0, O, I, M, 1, dy, O, x, I, 1, dW, I);  /* dW += dY^T X */
-  if (db)
-    for (o = 0; o < O; o++) {
-      double s = 0;                                    /* db_o += sum_m dy_mo, in double */
-      for (m = 0; m < M; m++) s += dy[(size_t)m * O + o];
-      db[o] += (asr_real)s;
-    }
+  if (db) asr__col_sums(db, dy, M, O);             /* db_o += sum_m dy_mo, in double */
 }
 
 ASRDEF asr_result asr_linear_forward_naive(asr_real *y, const asr_real *x, const asr_real *W,
@@ -11236,6 +11245,58 @@ ASRDEF asr_result asr_glu_backward(asr_real *dx, const asr_real *dy, const asr_r
       }
     }
   return ASR_OK;
+}
+
+/* GLU of a tier on channels-last rows (the Conformer convolution module's, inner = 1):
+ * x (M, 2C) = [a ; b], y (M, C) = a s(b), dx_a += dy s(b), dx_b += dy a s(b) (1 - s(b)).
+ * The fast tier's float AVX2 kernel takes s = 1 / (1 + e^-b) with e^-b from asr__exp_avx2
+ * (as asr__swish_avx2; the last C mod 8 columns through masked loads and stores); the
+ * other tiers (and every other build) are asr_glu_forward / asr_glu_backward above, in
+ * double. Relative difference: a few 1e-7. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__glu_avx2(float *y, float *dx, const float *dy, const float *x, int M, int C) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int m, c;
+  for (m = 0; m < M; m++) {
+    const float *a = x + (size_t)m * 2 * C, *b = a + C;
+    for (c = 0; c < C; c += 8) {
+      __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(C - c < 8 ? C - c : 8),
+                                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      __m256 av = _mm256_maskload_ps(a + c, mask), bv = _mm256_maskload_ps(b + c, mask);
+      __m256 sv = _mm256_div_ps(one, _mm256_add_ps(one, asr__exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), bv))));
+      if (y) _mm256_maskstore_ps(y + (size_t)m * C + c, mask, _mm256_mul_ps(av, sv));   /* a s(b) */
+      if (dx) {
+        float *da = dx + (size_t)m * 2 * C + c, *db = da + C;
+        __m256 g = _mm256_maskload_ps(dy + (size_t)m * C + c, mask);
+        __m256 gs = _mm256_mul_ps(g, sv);                                                /* dy s */
+        _mm256_maskstore_ps(da, mask, _mm256_add_ps(_mm256_maskload_ps(da, mask), gs));
+        _mm256_maskstore_ps(db, mask, _mm256_fmadd_ps(_mm256_mul_ps(gs, av), _mm256_sub_ps(one, sv),
+                                                      _mm256_maskload_ps(db, mask)));   /* dy a s (1 - s) */
+      }
+    }
+  }
+}
+#endif
+ASR__PRIVATE asr_result asr__glu_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, int M, int C) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST && y && x && M >= 0 && C >= 0) {
+    asr__glu_avx2(y, NULL, NULL, x, M, C);
+    return ASR_OK;
+  }
+#endif
+  (void)tier;
+  return asr_glu_forward(y, x, M, C, 1);
+}
+ASR__PRIVATE asr_result asr__glu_backward_tier(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
+                                               int M, int C) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST && dx && dy && x && M >= 0 && C >= 0) {
+    asr__glu_avx2(NULL, dx, dy, x, M, C);
+    return ASR_OK;
+  }
+#endif
+  (void)tier;
+  return asr_glu_backward(dx, dy, x, M, C, 1);
 }
 
 /* ---- dropout */
@@ -13468,7 +13529,8 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *                                            asr_linear_*_ref / asr_linear_* and the swish
  *                                            of that tier (4.1)              [fast: pieces]
  *   asr_conformer_conv_*{_naive,_ref,}    -> asr__conf_conv_compose(_backward): the pointwise
- *                                            convs as linears, GLU, the depthwise conv1d,
+ *                                            convs as linears, GLU of that tier (fast:
+ *                                            asr__glu_avx2), the depthwise conv1d,
  *                                            batch norm, swish of that tier (_naive: written
  *                                            out, asr__bn_naive), [Gulati20] Sec. 2.2   sec. 6
  *                                                                         [fast: pieces]
@@ -13476,9 +13538,10 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *                                            of that tier (_naive also writes the layer norms
  *                                            out, asr__ln_naive), [Gulati20] eq. (1)    sec. 7
  *                                                                         [fast: pieces]
- * No 4.3 function has a SIMD kernel of its own: the unsuffixed tiers are the _ref
- * algorithms on asr_gemm / asr_linear_* / the fast conv1d of 4.2 / the AVX2 swish of 4.1
- * (asr__swish_forward_tier; AVX2+FMA where built).
+ * The unsuffixed tiers are the _ref algorithms on asr_gemm / asr_linear_* / the fast
+ * conv1d of 4.2 / the AVX2 swish and GLU of 4.1 (asr__swish_forward_tier,
+ * asr__glu_forward_tier; AVX2+FMA where built); 4.3's own kernel is the front end's relu'
+ * select (asr__relu_select).
  * The API and its full contract: section 4.3 of the declarations (search "4.3 Conformer").
  * Order below: per component the math (equations, _naive, _ref), the public tiers; then,
  * under the plumbing rule, argument checks, sizes, saved-buffer layouts and the drivers. */
@@ -14237,6 +14300,18 @@ ASR__PRIVATE void asr__relu_select(asr_real *d, const asr_real *h, size_t n) {
   for (; k < n; k++) d[k] = h[k] > 0 ? d[k] : 0;
 }
 
+/* d *= relu'(h) by tier: the fast tier's select above, the others the literal statement
+ * (the same bits; the Transformer decoder's and BERT's feed-forward backward). */
+ASR__PRIVATE void asr__relu_grad(asr__tier tier, asr_real *d, const asr_real *h, size_t n) {
+  size_t k;
+  if (tier == ASR__TIER_FAST) {
+    asr__relu_select(d, h, n);
+    return;
+  }
+  for (k = 0; k < n; k++)
+    if (!(h[k] > 0)) d[k] = 0;
+}
+
 /* ---- Conv2dSubsampling, ESPnet's 4x front end ([Gulati20] Fig. 1's "Convolution
  * Subsampling"), per item with len valid frames:
  *   h1 = relu(conv.0(x))   Conv2d(1, D, 3, stride 2): (T,F) one channel -> (D,T1,F1)
@@ -14613,7 +14688,7 @@ ASR__PRIVATE asr_result asr__conf_conv_compose(asr__tier tier, asr_real *y, cons
               t < (lengths ? lengths[n] : T) ? (asr_real)(ar[c] * asr__sigmoid(ar[D + c])) : (asr_real)0;
         }
   } else {
-    r = asr_glu_forward(tmp, s->a, M, D, 1);
+    r = asr__glu_forward_tier(tier, tmp, s->a, M, D);
     if (r) return r;
     asr__conf_transpose(s->u, tmp, lengths, N, T, D, 1);
   }
@@ -14691,7 +14766,7 @@ ASR__PRIVATE asr_result asr__conf_conv_compose_backward(asr__tier tier, asr_real
     return ASR_OK;
   }
   asr__conf_transpose(b2, b1, lengths, N, T, D, 0);     /* channels last */
-  r = asr_glu_backward(da, b2, s->a, M, D, 1);
+  r = asr__glu_backward_tier(tier, da, b2, s->a, M, D);
   if (r) return r;
   return asr__linear_of_tier_backward(tier, dx, g ? g->pw1_w : NULL, g ? g->pw1_b : NULL, da, x, p->pw1_w, M, D,
                                       2 * D);
@@ -22518,7 +22593,9 @@ ASRDEF size_t asr_las_speller_greedy_workspace_size(const asr_las_speller_config
  *   asr_tdec_forward(_naive, _ref)         -> asr__tdec_fwd -> asr__tdec_layer_fwd (one
  *                                             DecoderLayer), pieces by tier: asr__mha_fwd,
  *                                             asr__tdec_affine, the 4.1 layer norm [fast: pieces]
- *   asr_tdec_backward(_naive, _ref)        -> asr__tdec_bwd -> asr__tdec_layer_bwd  [fast: gemm]
+ *   asr_tdec_backward(_naive, _ref)        -> asr__tdec_bwd -> asr__tdec_layer_bwd; the
+ *                                             fast tier's relu' a select (asr__relu_grad)
+ *                                                                            [fast: pieces]
  *   asr_tdec_source_init, asr_tdec_step,   -> asr__tdec_step_math (one position, cached
  *   asr_tdec_greedy                           keys and values)
  *   docs/seq2seq.md, "The Transformer decoder", derives the backward pass and the cache.
@@ -23015,12 +23092,10 @@ ASR__PRIVATE void asr__tdec_layer_bwd(asr__tier tier, asr_real *gx, asr_real *gn
                                       const asr_tdec_config *cfg, int N, int U, int T) {
   const int D = cfg->d_model, F = cfg->ff_dim, H = cfg->heads, M = N * U;
   const size_t md = (size_t)M * D, mf = (size_t)M * F;
-  size_t k;
   /* x_next = b + W2 r + b2,  r = max(0, h),  h = W1 LN3(b) + b1 */
   memset(gh, 0, sizeof(asr_real) * mf);
   asr__tdec_affine_bwd(tier, gh, G ? G->w2 : NULL, G ? G->b2 : NULL, gx, S->r, P->w2, M, F, D);
-  for (k = 0; k < mf; k++)
-    if (!(S->h[k] > 0)) gh[k] = 0;                /* relu'(h) = [h > 0], 0 at 0 as torch */
+  asr__relu_grad(tier, gh, S->h, mf);             /* relu'(h) = [h > 0], 0 at 0 as torch */
   memset(gn, 0, sizeof(asr_real) * md);
   asr__tdec_affine_bwd(tier, gn, G ? G->w1 : NULL, G ? G->b1 : NULL, gh, S->xn[2], P->w1, M, D, F);
   asr_layer_norm_backward(gx, G ? G->norm_w[2] : NULL, G ? G->norm_b[2] : NULL, gn, S->b, S->mean[2],
@@ -26550,7 +26625,8 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
  *   asr_bert_{forward,backward}_ref              -> the same, every product on asr_gemm_ref
  *   asr_bert_forward                             -> the same on asr_gemm, its attention
  *                                                   softmax on asr__softmax_avx2 [fast: pieces]
- *   asr_bert_backward                            -> the same on asr_gemm          [fast: gemm]
+ *   asr_bert_backward                            -> the same on asr_gemm, relu' as
+ *                                                   a select (asr__relu_grad) [fast: pieces]
  *   asr_bert_mask_spans, asr_bert_apply_mask     -> themselves (the span masking)
  *   asr_bert_config_*, asr_bert_saved_*, *_size  -> plumbing (one tier each)
  * The API and its full contract: section 8 of the declarations (search "8. Quantizers").
@@ -29003,12 +29079,10 @@ ASR__PRIVATE void asr__bert_layer_bwd(asr__tier tier, asr_real *gx, asr_real *gn
                                       const asr_bert_config *cfg, int N, int T) {
   const int D = cfg->d_model, F = cfg->ff_dim, H = cfg->heads, M = N * T;
   const size_t md = (size_t)M * D, mf = (size_t)M * F;
-  size_t k;
   /* x_next = a + W2 r + b2,  r = max(0, h),  h = W1 LN2(a) + b1 */
   memset(gh, 0, sizeof(asr_real) * mf);
   asr__tdec_affine_bwd(tier, gh, G ? G->w2 : NULL, G ? G->b2 : NULL, gx, S->r, P->w2, M, F, D);
-  for (k = 0; k < mf; k++)
-    if (!(S->h[k] > 0)) gh[k] = 0;                /* relu'(h) = [h > 0], 0 at 0 as torch */
+  asr__relu_grad(tier, gh, S->h, mf);             /* relu'(h) = [h > 0], 0 at 0 as torch */
   memset(gn, 0, sizeof(asr_real) * md);
   asr__tdec_affine_bwd(tier, gn, G ? G->w1 : NULL, G ? G->b1 : NULL, gh, S->xn[1], P->w1, M, D, F);
   asr_layer_norm_backward(gx, G ? G->norm_w[1] : NULL, G ? G->norm_b[1] : NULL, gn, S->a, S->mean[1],

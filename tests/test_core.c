@@ -144,6 +144,56 @@ static void t_softmax_fast(tctx *t) {
 #endif
 }
 
+/* The fast tier's GLU on channels-last rows (asr__glu_forward_tier / _backward_tier, the
+ * Conformer convolution module's) against asr_glu_forward / asr_glu_backward (double
+ * sigmoid), for widths with masked tails, gates from -100 to 100 (exp's saturation), and
+ * gradients added onto a pre-filled dx. Bound per element, absolute: 8 float ulp of the
+ * product's magnitude (|a| forward; |dy| and |dy a| backward, plus the pre-fill's own
+ * rounding): exp a few ulp, 1 + e^-b, the division, the products and 1 - s one each. */
+static void t_glu_fast(tctx *t) {
+#if defined(ASR_TEST_SEPARATE_IMPL)
+  SKIP("a private kernel: the separate-implementation build sees only the public API");
+#else
+  static const int widths[] = {1, 7, 8, 9, 17, 144};
+  const double u = 5.9604644775390625e-8;   /* 2^-24 */
+  asr_rng rng;
+  double worst = 0;
+  size_t wi, k;
+  int m, c;
+  asr_rng_seed(&rng, 37, 0);
+  for (wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+    const int M = 3, C = widths[wi];
+    const size_t nx = (size_t)M * 2 * C, ny = (size_t)M * C;
+    asr_real *x = TALLOC(asr_real, nx), *g = TALLOC(asr_real, ny), *y = TALLOC(asr_real, ny);
+    asr_real *yf = TALLOC(asr_real, ny), *dx = TALLOC(asr_real, nx), *dxf = TALLOC(asr_real, nx);
+    fill_uniform(&rng, x, nx, -3, 3);
+    fill_uniform(&rng, g, ny, -2, 2);
+    for (m = 0; m < M; m++)                     /* gates over the whole range */
+      for (c = 0; c < C; c++) x[(size_t)m * 2 * C + C + c] = (asr_real)(-100 + 200 * asr_rng_uniform(&rng));
+    for (k = 0; k < nx; k++) dx[k] = dxf[k] = (asr_real)0.25;
+    CHECK_OK(asr_glu_forward(y, x, M, C, 1));
+    CHECK_OK(asr__glu_forward_tier(ASR__TIER_FAST, yf, x, M, C));
+    CHECK_OK(asr_glu_backward(dx, g, x, M, C, 1));
+    CHECK_OK(asr__glu_backward_tier(ASR__TIER_FAST, dxf, g, x, M, C));
+    for (m = 0; m < M; m++)
+      for (c = 0; c < C; c++) {
+        size_t ia = (size_t)m * 2 * C + c, ib = ia + C, iy = (size_t)m * C + c;
+        double a = fabs(x[ia]), gy = fabs(g[iy]);
+        double e[3], b[3];
+        int j;
+        e[0] = fabs((double)yf[iy] - y[iy]), b[0] = 8 * u * a + 1e-38;
+        e[1] = fabs((double)dxf[ia] - dx[ia]), b[1] = 8 * u * (gy + 0.25);
+        e[2] = fabs((double)dxf[ib] - dx[ib]), b[2] = 8 * u * (gy * a + 0.25);
+        for (j = 0; j < 3; j++) worst = e[j] / b[j] > worst ? e[j] / b[j] : worst;
+      }
+    free(x), free(g), free(y), free(yf), free(dx), free(dxf);
+  }
+  CHECKF(worst <= 1, "an element's error is %.2f times its bound", worst);
+  snprintf(t->msg, sizeof t->msg, "worst error %.2f of its bound against asr_glu_* (6 widths, gates -100..100)",
+           worst);
+#endif
+}
+
 /* Gradient check of softmax and log_softmax backward, objective sum_i w_i y_i. */
 typedef struct sm_ctx {
   asr_real *x, *w;
@@ -1003,6 +1053,7 @@ static const test_case TESTS_core[] = {
   {"core/logsumexp", t_logsumexp},
   {"core/softmax", t_softmax},
   {"core/softmax_fast_rows", t_softmax_fast},
+  {"core/glu_fast_rows", t_glu_fast},
   {"core/softmax_gradcheck", t_softmax_gradcheck},
   {"core/gradcheck_catches_errors", t_gradcheck_catches_errors},
   {"core/gemm_naive_ref_fast", t_gemm},
