@@ -6,6 +6,8 @@
 #include <string.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +61,30 @@ static int inside(const char *resolved, const struct stat *dir) {
   return found;
 }
 
+/* 1 when a file of the folder `dir` (at any depth up to `depth` more levels, not following
+ * symbolic links) is the file `f`: a hard link to a recording of a data folder, made
+ * outside it. Only called for an output with more than one link. */
+static int holds(const char *dir, const struct stat *f, int depth) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int found = 0;
+  if (!d) return 0;
+  while (!found && (e = readdir(d)) != NULL) {
+    struct stat st;
+    size_t n = strlen(dir) + strlen(e->d_name) + 2;
+    char *path;
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !(path = (char *)malloc(n))) continue;
+    snprintf(path, n, "%s/%s", dir, e->d_name);
+    if (lstat(path, &st) == 0) {
+      if (S_ISREG(st.st_mode) && same(&st, f)) found = 1;
+      else if (S_ISDIR(st.st_mode) && depth > 0) found = holds(path, f, depth - 1);
+    }
+    free(path);
+  }
+  closedir(d);
+  return found;
+}
+
 int op_check_only(const char *prog, const char *out, const char *const *in, int n_in) {
   struct stat so, si;
   int have_out = out && stat(out, &so) == 0, i, r = 0;
@@ -71,7 +97,7 @@ int op_check_only(const char *prog, const char *out, const char *const *in, int 
         fprintf(stderr, "%s: out of memory\n", prog);
         return 2;
       }
-      if (inside(where, &si)) {
+      if (inside(where, &si) || (have_out && S_ISREG(so.st_mode) && so.st_nlink > 1 && holds(in[i], &so, 16))) {
         fprintf(stderr, "%s: %s is inside the input folder %s: refusing to write there\n", prog, out, in[i]);
         r = 2;
       }
@@ -90,16 +116,40 @@ int op_check(const char *prog, const char *out, const char *const *in, int n_in)
   return r;
 }
 
+/* The path of the file open as fd, resolved (malloc'd), or NULL where the system does not
+ * say: Linux's /proc/self/fd/N link, macOS's F_GETPATH. */
+static char *fd_path(int fd) {
+#ifdef F_GETPATH
+  char buf[PATH_MAX], *r;
+  if (fcntl(fd, F_GETPATH, buf) == -1) return NULL;
+  r = (char *)malloc(strlen(buf) + 1);
+  if (r) memcpy(r, buf, strlen(buf) + 1);
+  return r;
+#else
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  return realpath(link, NULL);
+#endif
+}
+
 int op_check_fd(const char *prog, int fd, const char *what, const char *const *in, int n_in) {
   struct stat so, si;
-  int i;
+  char *where = NULL;
+  int i, r = 0;
   if (fstat(fd, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
-  for (i = 0; i < n_in; i++)
-    if (in[i] && stat(in[i], &si) == 0 && S_ISREG(si.st_mode) && same(&so, &si)) {
+  for (i = 0; i < n_in && !r; i++) {
+    if (!in[i] || stat(in[i], &si) != 0) continue;
+    if (S_ISREG(si.st_mode) && same(&so, &si)) {
       fprintf(stderr, "%s: %s is the input %s: refusing to write over it\n", prog, what, in[i]);
-      return 2;
+      r = 2;
+    } else if (S_ISDIR(si.st_mode) && (((where || (where = fd_path(fd)) != NULL) && inside(where, &si)) ||
+                                       (so.st_nlink > 1 && holds(in[i], &so, 16)))) {
+      fprintf(stderr, "%s: %s is a file inside the input folder %s: refusing to write there\n", prog, what, in[i]);
+      r = 2;
     }
-  return 0;
+  }
+  free(where);
+  return r;
 }
 
 /* ---- stale temporary files */

@@ -13,7 +13,12 @@ outpath/*  No program writes over one of its inputs (examples/outpath.h): an out
            inside an input data folder, is refused before any work with one line on stderr
            and exit status 2, and the input is left byte for byte as it was. Each family
            also has a control: the same command with a harmless output succeeds, so the
-           refusal is the guard's and not some other error.
+           refusal is the guard's and not some other error. asrtool-verbs: every asrtool
+           command that writes, over each of its inputs by path, "./", symbolic link and
+           hard link, over its input options' files, with --svg/--grads over an input, OUTDIR
+           inside --weights; downstream: pretrain, units and bert; train, transcribe (its
+           standard output, also with --data) and posteriorgram also over a recording of the
+           data folder through a symbolic or hard link made outside it.
 stale/*    A temporary MODEL.npz.tmpXXXXXXXX older than 10 minutes, left by a train killed
            while writing, is removed by the next run; a fresh one (a writer at work), names
            of another pattern, and another output's temporaries are left alone. The same
@@ -195,6 +200,76 @@ def outpath_tests(tmp):
         succeeds([asrtool, "layer", "linear", "--weights", "w", "lx.npy", "lin-out"], tmp, p)
         report("outpath/asrtool-outdir", p)
 
+    if wanted("outpath/asrtool-verbs"):
+        # every command that writes, its inputs stand-ins (the guard runs before any is
+        # read): the output by the path of each input, "./" before it, a symbolic link and
+        # a hard link to it; the path options that are inputs; the output options (--svg,
+        # --grads) over an input; OUTDIR inside a --weights folder
+        p = []
+        v = os.path.join(tmp, "verbs")
+        os.makedirs(os.path.join(v, "wd"))
+        ins = []
+        for k in range(5):
+            path = os.path.join(v, "in%d.npy" % k)
+            with open(path, "wb") as f:
+                f.write(b"input %d\n" % k)
+            os.symlink("in%d.npy" % k, os.path.join(v, "s%d.npy" % k))
+            os.link(path, os.path.join(v, "h%d.npy" % k))
+            ins.append(path)
+        with open(os.path.join(v, "wd", "w.npy"), "wb") as f:
+            f.write(b"weights\n")
+        keep = ins + [os.path.join(v, "wd", "w.npy")]
+        nt = ["--weights", "wd", "--block", "2"]
+        verbs = [  # (command and options before the inputs, number of positional inputs, input options, output options)
+            (["fbank"], 1, [], []), (["decode"], 1, [], []), (["resample", "--new-freq", "8000"], 1, [], []),
+            (["ctc"], 4, [], []), (["ctc-decode"], 2, [], []), (["ctc-align"], 4, [], []),
+            (["ctc-lexicon-decode"], 2, ["--lm"], []), (["ngram-train"], 1, [], []), (["ngram-score"], 2, [], []),
+            (["ctc-lattice"], 4, [], []), (["ctc-beam-final"], 2, [], []), (["rnnt"], 4, [], []),
+            (["rnnt-lattice"], 4, [], []), (["seqloss"], 2, [], []),
+            (["layer", "linear", "--weights", "wd"], 1, ["--grad-output", "--lengths"], []),
+            (["optim", "--optimizer", "sgd"], 2, [], []), (["gumbel"], 2, ["--grad-output"], []),
+            (["vq"], 2, ["--grad-output"], []), (["w2v"], 2, [], []), (["bert"], 2, ["--lengths"], []),
+            (["ctc-prefix-score"], 3, [], []), (["mwer"], 2, [], []),
+            (["nt"] + nt, 3, ["--lengths", "--align"], ["--svg"]), (["nt-decode"] + nt, 1, ["--lengths"], []),
+            (["model", "--model", "in4.npy", "--targets", "in2.npy", "--target-lengths", "in3.npy"], 2, [], ["--grads"])]
+        runs = 0
+        for cmd, n, in_opts, out_opts in verbs:
+            pos = ["in%d.npy" % k for k in range(n)]
+            for k in range(n):
+                for out in ["in%d.npy" % k, "./in%d.npy" % k, "s%d.npy" % k, "h%d.npy" % k]:
+                    refused([asrtool] + cmd + pos + [out], v, keep, p)
+                    runs += 1
+            for k, opt in enumerate(in_opts):               # an input option's file as the output
+                refused([asrtool] + cmd + [opt, "h4.npy"] + pos + ["h4.npy"], v, keep, p)
+                runs += 1
+            for opt in out_opts:                            # an output option over each input
+                for f in pos + [c for c in cmd if c.startswith("in")]:
+                    refused([asrtool] + cmd + [opt, "s" + f[2:]] + pos + ["o-%s" % cmd[0]], v, keep, p)
+                    runs += 1
+            if "wd" in cmd:                                 # OUTDIR in the weights folder
+                for out in ["wd", "wd/sub", "./wd/"]:
+                    refused([asrtool] + cmd + pos + [out], v, keep, p)
+                    runs += 1
+                if "--svg" in out_opts:
+                    refused([asrtool] + cmd + ["--svg", "wd/a.svg"] + pos + ["o-nt"], v, keep, p)
+                    runs += 1
+        refused([asrtool, "average", "in0.npy", "in1.npy", "in0.npy"], v, keep, p)
+        refused([asrtool, "average", "h1.npy", "in0.npy", "in1.npy"], v, keep, p)
+        refused([asrtool, "average", "s0.npy", "in0.npy", "in1.npy"], v, keep, p)
+        runs += 3
+        if sorted(os.listdir(v)) != sorted(["wd"] + ["%s%d.npy" % (c, k) for c in ["in", "s", "h"] for k in range(5)]) or \
+                os.listdir(os.path.join(v, "wd")) != ["w.npy"]:
+            p.append("a refused command wrote a file: %s %s" % (sorted(os.listdir(v)), os.listdir(os.path.join(v, "wd"))))
+        # --grads is an output, not an input: a second run writes over its own G.npz
+        write_npy(os.path.join(v, "f.npy"), "<f4", (1, 20, 80), [0.5] * 1600)
+        write_npy(os.path.join(v, "l.npy"), "<i4", (1,), [20])
+        write_npy(os.path.join(v, "y.npy"), "<i4", (1, 2), [1, 2])
+        write_npy(os.path.join(v, "yl.npy"), "<i4", (1,), [2])
+        for _ in range(2):
+            succeeds([asrtool, "model", "--model", MODEL, "--targets", "y.npy", "--target-lengths", "yl.npy", "--grads",
+                      "g.npz", "f.npy", "l.npy", "mo"], v, p)
+        report("outpath/asrtool-verbs (%d commands, %d refusals)" % (len(verbs) + 1, runs), p)
+
     # a data folder as train reads it: transcripts.tsv and a recording
     data = os.path.join(tmp, "data")
     os.makedirs(data)
@@ -203,6 +278,8 @@ def outpath_tests(tmp):
         f.write("0000.ogg\teight\n")
     keep = [os.path.join(data, "transcripts.tsv"), os.path.join(data, "0000.ogg")]
     os.symlink("data", os.path.join(tmp, "data-link"))
+    os.symlink("data/0000.ogg", os.path.join(tmp, "rec-sym.ogg"))
+    os.link(os.path.join(data, "0000.ogg"), os.path.join(tmp, "rec-hard.ogg"))
 
     if wanted("outpath/train"):
         p = []
@@ -215,21 +292,62 @@ def outpath_tests(tmp):
         os.makedirs(ext)
         with open(os.path.join(ext, "transcripts.tsv"), "w") as f:
             f.write("../x.wav\tone\n")
-        refused([prog("train"), "--recipe", "ctc-contextnet", "--data", "ext", "--steps", "1", "--out", "x.wav"], tmp,
-                [x], p)
+        for out in ["x.wav", "sym.wav", "hard.wav"]:
+            refused([prog("train"), "--recipe", "ctc-contextnet", "--data", "ext", "--steps", "1", "--out", out], tmp,
+                    [x], p)
+        # a symbolic link and a hard link, outside the folder, to a recording inside it
+        for out in ["rec-sym.ogg", "rec-hard.ogg"]:
+            refused(train + [out], tmp, keep, p)
+        # the --dev folder, the --w2v-features model
+        refused(train + ["ext/m.npz", "--dev", "ext"], tmp, [x], p)
+        refused(train + ["rec-hard.ogg", "--w2v-features", "data/0000.ogg"], tmp, keep, p)
         succeeds(train + ["model.npz"], tmp, p)
         report("outpath/train", p)
+
+    if wanted("outpath/downstream"):
+        # pretrain --data, units --model/--data/--ctc-model, bert --units: the guard runs
+        # before any input is read, so the models are stand-ins (the CTC model for both)
+        p = []
+        u = os.path.join(tmp, "u")
+        os.makedirs(u)
+        with open(os.path.join(u, "units.tsv"), "w") as f:
+            f.write("0000.ogg\t3\t0.1 1.2 0.1\n")
+        os.symlink("u/units.tsv", os.path.join(tmp, "units-sym.tsv"))
+        os.link(os.path.join(u, "units.tsv"), os.path.join(tmp, "units-hard.tsv"))
+        os.symlink(MODEL, os.path.join(tmp, "model-sym.npz"))
+        shutil.copy(MODEL, os.path.join(tmp, "w.npz"))
+        os.link(os.path.join(tmp, "w.npz"), os.path.join(tmp, "w-hard.npz"))
+        for out in ["data/0000.ogg", "data/p.npz", "data-link/p.npz", "data", "rec-sym.ogg", "rec-hard.ogg"]:
+            refused([prog("pretrain"), "--data", "data", "--steps", "1", "--out", out], tmp, keep, p)
+        units = [prog("units"), "--model", "w.npz", "--data", "data", "--out"]
+        for out in ["data", "data/u", "data-link", "rec-hard.ogg", "w.npz", "w-hard.npz"]:
+            refused(units + [out], tmp, keep + [os.path.join(tmp, "w.npz")], p)
+        for out, ctc in [(MODEL, MODEL), ("model-sym.npz", MODEL), (MODEL, "model-sym.npz")]:
+            refused(units + [out, "--item", "0000.ogg", "--ctc-model", ctc], tmp, keep + [MODEL], p)
+        ukeep = [os.path.join(u, "units.tsv")]
+        for out in ["u/units.tsv", "u/b.npz", "u", "units-sym.tsv", "units-hard.tsv"]:
+            refused([prog("bert"), "--units", "u", "--steps", "1", "--out", out], tmp, ukeep, p)
+        report("outpath/downstream", p)
 
     if wanted("outpath/recognizer"):
         p = []
         ogg = os.path.join(data, "0000.ogg")
-        for out in ["data/0000.ogg", MODEL]:
+        for out in ["data/0000.ogg", MODEL, "rec-sym.ogg", "rec-hard.ogg"]:
             refused([prog("posteriorgram"), "--model", MODEL, "data/0000.ogg", out], tmp, [ogg, MODEL], p)
         succeeds([prog("posteriorgram"), "--model", MODEL, "data/0000.ogg", "pg.svg"], tmp, p)
         # transcribe writes to its standard output: appended onto a recording, refused
-        for f in [x, os.path.join(tmp, "hard.wav")]:
+        for f in [x, os.path.join(tmp, "hard.wav"), os.path.join(tmp, "sym.wav")]:
             with open(f, "ab") as fp:
                 refused([prog("transcribe"), "--model", MODEL, "x.wav"], tmp, [x], p, stdout=fp)
+        # with --data: a recording of the folder (by a hard link outside it too), a new file
+        # inside it, a recording its list names outside it
+        for f, d in [("data/0000.ogg", "data"), ("rec-hard.ogg", "data"), ("data/hyp.txt", "data"), ("x.wav", "ext")]:
+            with open(os.path.join(tmp, f), "ab") as fp:
+                refused([prog("transcribe"), "--model", MODEL, "--data", d], tmp, keep + [x], p, stdout=fp)
+        if os.path.exists(os.path.join(data, "hyp.txt")):
+            if os.path.getsize(os.path.join(data, "hyp.txt")):
+                p.append("transcribe wrote into data/hyp.txt")
+            os.remove(os.path.join(data, "hyp.txt"))
         with open(os.path.join(tmp, "out.txt"), "wb") as fp:
             succeeds([prog("transcribe"), "--model", MODEL, "x.wav"], tmp, p, stdout=fp)
         for out in ["x.wav", "sym.wav"]:

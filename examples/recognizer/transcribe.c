@@ -299,7 +299,7 @@ done:
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  const char *lexicon_path = NULL, *lm_path = NULL, *words_in[3];
+  const char *lexicon_path = NULL, *lm_path = NULL, *words_in[4];
   int n_words_in = 0;
   double lm_weight = -1, word_bonus = 0;
   asr_lexicon lex;
@@ -403,6 +403,7 @@ int main(int argc, char **argv) {
   words_in[n_words_in++] = model_path;          /* the model, the lexicon and the LM are inputs too */
   if (lexicon_path) words_in[n_words_in++] = lexicon_path;
   if (lm_path) words_in[n_words_in++] = lm_path;
+  if (data) words_in[n_words_in++] = data;      /* and nothing inside the data folder */
   if (op_check_fd("transcribe", 1, "the standard output", words_in, n_words_in) ||
       (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
                                      argc - first_file)))
@@ -457,6 +458,11 @@ int main(int argc, char **argv) {
       status = 2;
       goto done;
     }
+    for (i = 0; i < list.count; i++)              /* a recording the list names outside its folder */
+      if (op_check_fd("transcribe", 1, "the standard output", (const char *const *)&list.items[i].path, 1)) {
+        status = 2;
+        goto done;
+      }
     files = (const char **)malloc(sizeof *files * (size_t)(list.count + 1));
     refs = (const char **)malloc(sizeof *refs * (size_t)(list.count + 1));
     if (!files || !refs) {
