@@ -41,8 +41,10 @@ long/*     build/transcribe reads a long recording as a stream and in 30 s windo
            gives the same output (words and --align times) with --chunk 30 and --chunk 0.
 rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): every program
            that reads audio refuses a 1 Hz or 3 Hz WAV with one line naming the range and
-           exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), and
-           asrtool resample refuses a rate ratio above 96; 4 kHz itself is read.
+           exit status 2 (it used to upsample 1000 samples at 1 Hz to 16 million), train,
+           transcribe --data and pretrain a data folder holding one, asrtool fbank
+           --sample-frequency outside the range on a .npy waveform, and asrtool resample
+           a rate ratio above 96; 4 kHz itself is read.
 augment/*  build/train's augmentation options (issue 16): bad values (out of range, not a
            number, a mask wider than the recipe's mel bins, --no-specaug with a mask
            option) are refused with one line and exit 2 before any training; a few steps on
@@ -571,9 +573,10 @@ def long_tests(tmp):
 
 # ---- rates/*
 def expect_fail(args, cwd, needle, problems):
-    """args must exit 2 with one line on stderr that contains needle."""
+    """args must exit 2 with one line on stderr that contains needle (and, from transcribe
+    --data, the score line of what it could read)."""
     rc, _, err = run(args, cwd)
-    if rc != 2 or len(err.strip().splitlines()) != 1 or needle not in err:
+    if rc != 2 or len([l for l in err.strip().splitlines() if not l.startswith("CER ")]) != 1 or needle not in err:
         problems.append("%s: exit %d, stderr %r (expected 2 and one line with %r)" % (" ".join(args), rc, err[-300:],
                                                                                      needle))
     if VERBOSE:
@@ -592,7 +595,21 @@ def rate_tests(tmp):
                      [prog("asrtool"), "decode", name, "o.npy"], [prog("posteriorgram"), "--model", MODEL, name, "o.svg"],
                      [prog("fbank_png"), name, "o.png"]]:
             expect_fail(args, tmp, "outside the supported 4000-384000 Hz", p)
+        # the programs that read a data folder: a transcripts.tsv naming the file, and a
+        # folder of recordings
+        d = os.path.join(tmp, "rates", "d%d" % rate)
+        os.makedirs(d)
+        shutil.copy(os.path.join(tmp, name), d)
+        with open(os.path.join(d, "transcripts.tsv"), "w") as f:
+            f.write("%s\tone\n" % name)
+        for args in [[prog("train"), "--recipe", "ctc-contextnet", "--data", d, "--steps", "1", "--out", "o.npz"],
+                     [prog("transcribe"), "--model", MODEL, "--data", d],
+                     [prog("pretrain"), "--data", d, "--steps", "1", "--out", "o.npz"]]:
+            expect_fail(args, tmp, "outside the supported 4000-384000 Hz", p)
     write_npy(os.path.join(tmp, "w.npy"), "<f4", (100,), [0.0] * 100)
+    for hz in ["1", "3999", "384001"]:               # the fbank of a waveform given as .npy
+        expect_fail([prog("asrtool"), "fbank", "--sample-frequency", hz, "w.npy", "o.npy"], tmp,
+                    "outside the supported 4000-384000 Hz", p)
     expect_fail([prog("asrtool"), "resample", "--orig-freq", "1", "--new-freq", "16000", "w.npy", "o.npy"], tmp,
                 "above 96", p)
     write_wav(os.path.join(tmp, "r4k.wav"), tone(4000), rate=4000)

@@ -652,7 +652,8 @@ static void t_ogg_comment_lengths(tctx *t) {
 /* The sample-rate range of section 2 (ASR_SAMPLE_RATE_MIN..MAX = 4-384 kHz, issue 18): the
  * WAV reader refuses a file outside it (a 1 Hz file made build/transcribe upsample 1000
  * samples to 16 million), the writer will not write one, and the resampler refuses a
- * ratio between the rates above ASR_RESAMPLE_MAX_RATIO (96) either way; the edges pass. */
+ * ratio between the rates above ASR_RESAMPLE_MAX_RATIO (96) either way, and the fbank's
+ * option check refuses a sample_frequency outside it; the edges pass. */
 static void t_sample_rate_bounds(tctx *t) {
   static const unsigned long rates[7] = {1, 3, 3999, 4000, 384000, 384001, 0x7FFFFFFF};
   static const unsigned char d16[4] = {1, 0, 2, 0};
@@ -688,6 +689,19 @@ static void t_sample_rate_bounds(tctx *t) {
   CHECK_OK(asr_resample(y, x, 2, 1, 96, 6, 0.99));
   CHECK(asr_resample(y, x, 2, 1, 97, 6, 0.99) == ASR_ERR_INVALID_ARG);
   CHECK(asr_resample_naive(y, x, 2, 97, 1, 6, 0.99) == ASR_ERR_INVALID_ARG);
+  /* the fbank's sample_frequency: the same range (asr_fbank_check_opts, so asr_fbank and
+   * its stream, and asrtool fbank --sample-frequency on a .npy waveform) */
+  for (k = 0; k < 7; k++) {
+    asr_fbank_opts o = asr_fbank_opts_default();
+    int ok = rates[k] >= 4000 && rates[k] <= 384000;
+    asr_result r;
+    o.sample_frequency = (double)rates[k];
+    o.num_mel_bins = 10;                                       /* 10 bins fit 2 kHz of band */
+    err.msg[0] = 0;
+    r = asr_fbank_check_opts(&o, &err);
+    CHECKF(ok ? r == ASR_OK : r == ASR_ERR_RANGE && strstr(err.msg, "4000-384000 Hz"), "fbank at %lu Hz: %d (%s)",
+           rates[k], (int)r, err.msg);
+  }
 }
 
 /* Streaming (asr_audio_stream_*): the samples of asr_audio_read bit for bit, whatever the

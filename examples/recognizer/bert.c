@@ -47,7 +47,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
   o->steps = 600, o->batch = 8, o->crop = 100, o->d_model = 64, o->heads = 4, o->ff_dim = 256, o->layers = 2;
   o->lr = 1e-3, o->every = 50, o->seed = 1;
-  for (i = 1; i < argc; i++) {
+  for (i = 1; i < argc; i += 2) {                  /* an option and its value */
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 1;
     if (!strncmp(a, "--", 2) && !val) return fprintf(stderr, "bert: %s needs a value\n", a), 2;
@@ -64,7 +64,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--every")) { if (ad_parse_long("bert", "every", val, 1, 10000000, &v)) return 2; o->every = (int)v; }
     else if (!strcmp(a, "--seed")) { if (ad_parse_long("bert", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (int)v; }
     else return fprintf(stderr, "bert: unknown option '%s'\n", a), usage();
-    i++;
   }
   if (!o->units || !o->out) return fprintf(stderr, "bert: --units and --out are required\n"), usage();
   return 0;
