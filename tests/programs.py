@@ -45,6 +45,11 @@ rates/*    Sample rates outside asr.h's 4-384 kHz (ASR_SAMPLE_RATE_MIN..MAX): ev
            transcribe --data and pretrain a data folder holding one, asrtool fbank
            --sample-frequency outside the range on a .npy waveform, and asrtool resample
            a rate ratio above 96; 4 kHz itself is read.
+messages/* What a user reads where issue 18 found the messages misleading: a WAV 'fmt '
+           chunk of 14 bytes with 8 left names the chunk and both sizes; a garbled .npy
+           header is "malformed"; train --lr 1e30 names the range; a 1-sample file gives
+           asrtool fbank's empty (0, 80) matrix (exit 0, as Kaldi) and transcribe's "too
+           short to recognize", which says what asrtool fbank does (docs/fbank.md).
 augment/*  build/train's augmentation options (issue 16): bad values (out of range, not a
            number, a mask wider than the recipe's mel bins, --no-specaug with a mask
            option) are refused with one line and exit 2 before any training; a few steps on
@@ -618,6 +623,45 @@ def rate_tests(tmp):
     report("rates/programs", p)
 
 
+# ---- messages/*
+def message_tests(tmp):
+    """The four messages issue 18 found misleading, as the programs print them."""
+    if not wanted("messages/issue18"):
+        return
+    p = []
+    d = os.path.join(tmp, "msg")
+    os.makedirs(d)
+    # a 'fmt ' chunk of 14 bytes with 8 left: it named an empty chunk claiming 131096948 bytes
+    with open(os.path.join(d, "fmt14.wav"), "wb") as f:
+        f.write(b"RIFF\x10\x00\x00\x00WAVEfmt \x0e\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00")
+    expect_fail([prog("asrtool"), "decode", "fmt14.wav", "o.npy"], d,
+                "chunk 'fmt ' at byte 12 claims 14 bytes but only 8 remain", p)
+    # a garbled .npy header: it was "unsupported .npy dtype (structured?)"
+    header = "{'descr': <f4', 'fortran_order': False, 'shape': (3,), }"
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    with open(os.path.join(d, "garbled.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + b"\0" * 12)
+    expect_fail([prog("asrtool"), "info", "garbled.npy"], d, "malformed .npy header", p)
+    # --lr 1e30: it was "not a positive number"
+    os.makedirs(os.path.join(d, "data"))
+    write_wav(os.path.join(d, "data", "x.wav"), tone(16000))
+    with open(os.path.join(d, "data", "transcripts.tsv"), "w") as f:
+        f.write("x.wav\tone\n")
+    expect_fail([prog("train"), "--recipe", "ctc-contextnet", "--data", "data", "--lr", "1e30", "--out", "m.npz"], d,
+                "--lr: '1e30' is not a number in (0, 1e9]", p)
+    # a 1-sample file (docs/fbank.md): asrtool fbank writes Kaldi's empty (0, 80) matrix and
+    # exits 0; transcribe refuses it as too short, naming what asrtool fbank does
+    write_wav(os.path.join(d, "one.wav"), tone(1))
+    rc, _, err = run([prog("asrtool"), "fbank", "--num-mel-bins", "80", "one.wav", "one.npy"], d)
+    head = open(os.path.join(d, "one.npy"), "rb").read(128) if rc == 0 else b""
+    if rc != 0 or b"'shape': (0, 80)" not in head:
+        p.append("asrtool fbank one.wav: exit %d, %r, header %r (expected 0 and shape (0, 80))" % (rc, err, head[:80]))
+    expect_fail([prog("transcribe"), "--model", MODEL, "one.wav"], d,
+                "one.wav: audio too short to recognize (1 samples at 16000 Hz: no 25 ms feature frame; asrtool fbank "
+                "gives such a file Kaldi's empty (0, bins) matrix", p)
+    report("messages/issue18", p)
+
+
 # ---- augment/*
 def train_model(tmp, out, extra, problems):
     """A 3-step ctc-contextnet on the four clips of tmp/aug; the bytes of the model, or None."""
@@ -804,7 +848,8 @@ def san_tests(tmp):
             ["--recipe", "ctc-conformer", "--data", "good", "--dev", "badtsv", "--out", "m.npz"],
             ["--recipe", "rnnt", "--data", "good", "--dev", "missing", "--out", "m.npz"],
             ["--recipe", "ctc-contextnet", "--data", "good", "--out", "good/m.npz"],
-            ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz"],
+            ["--recipe", "ctc-contextnet", "--data", "good", "--lr", "1e30", "--out", "m.npz",
+             SAYS + "--lr: '1e30' is not a number in (0, 1e9]"],
             ["--recipe", "ctc-contextnet", "--data", "good", "--freq-width", "81", "--out", "m.npz"],
             ["--recipe", "ctc-contextnet", "--data", "good", "--threads", "2", "--out", "m.npz"]],
         "posteriorgram": [
@@ -953,6 +998,7 @@ def main():
         stale_tests(tmp)
         stale_programs_tests(tmp)
         long_tests(tmp)
+        message_tests(tmp)
         augment_tests(tmp)
         downstream_tests(tmp)
         san_tests(tmp)
