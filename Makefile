@@ -175,7 +175,8 @@ test-builds: $(TEST_BUILDS)
 
 # ---- make san-programs: the programs under AddressSanitizer + UBSan (LeakSanitizer on) --
 # tests/programs.py runs their error paths (san/*): exit 2, one line, no sanitizer report;
-# pretrain and units also a normal run (one step, ten toy recordings): exit 0, no report.
+# and each a normal run (a step of train, pretrain, bert; transcribe, posteriorgram, units,
+# asrtool fbank/decode/model on a clip): exit 0, no report.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_RECOGNIZER := $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram $(B)/san/pretrain $(B)/san/units \
   $(B)/san/bert

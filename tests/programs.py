@@ -66,9 +66,10 @@ san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitiz
            san-programs: build/san/) on bad input - missing, garbled or too short files,
            bad options, a bad data folder, an output over an input - exit 2 with one line
            and no sanitizer report: every error path frees what it made (LeakSanitizer)
-           and touches no memory it should not. pretrain and units also on a normal run
-           (one step on ten toy recordings; their units, with a CTC alignment picture):
-           exit 0, no report. units --item: a transcript too long to align and a clip
+           and touches no memory it should not. Each program also on a normal run: train
+           one step, transcribe a clip, a chunked clip with --align and a --data folder,
+           posteriorgram a clip, pretrain one step on ten toy recordings, units (also with
+           a CTC alignment picture), bert one step on a units folder: exit 0, no report. units --item: a transcript too long to align and a clip
            too short for the CTC model's subsampling are named (they exited 2 without a
            word, or said "cannot align").
 """
@@ -794,6 +795,7 @@ def san_tests(tmp):
         f.write(b"RIFF\x10\x00\x00\x00WAVEfmt \x0e\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00")
     write_npy(os.path.join(d, "f.npy"), "<f4", (1, 10, 7), [0.5] * 70)      # 7 columns: the model takes 80
     write_npy(os.path.join(d, "l.npy"), "<i4", (1,), [10])
+    write_npy(os.path.join(d, "f80.npy"), "<f4", (1, 10, 80), [0.5] * 800)
     with open(os.path.join(d, "garbage.npz"), "w") as f:
         f.write("not a model\n")
     write_config_npz(os.path.join(d, "huge.npz"), '{"recipe": "ctc-contextnet", "channels": 1712}')
@@ -823,6 +825,12 @@ def san_tests(tmp):
     write_wav(os.path.join(d, "w2vtiny", "tiny.wav"), tone(1200))
     with open(os.path.join(d, "w2vtiny", "transcripts.tsv"), "w") as f:
         f.write("tiny.wav\tno\n")
+    # bert: a units folder of 12 sequences, one with a bad line, one with one sequence
+    write_units(os.path.join(d, "un"), 12)
+    write_units(os.path.join(d, "unbad"), 3)
+    with open(os.path.join(d, "unbad", "units.tsv"), "a") as f:
+        f.write("bad.ogg\t3\t1.2 9.9 0.0\n")
+    write_units(os.path.join(d, "unone"), 1)
     for args in ([prog("pretrain"), "--recipe", "toy-vq-wav2vec-gumbel", "--data", "w2v", "--out", "vq.npz"],
                  [prog("pretrain"), "--recipe", "toy-wav2vec", "--data", "w2v", "--out", "nq.npz"],
                  [prog("train"), "--recipe", "ctc-conformer", "--data", "w2v", "--out", "cc.npz", "--eval-every", "0",
@@ -861,7 +869,10 @@ def san_tests(tmp):
         "asrtool": [
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
             ["model", "--model", MODEL, "f.npy", "l.npy", "out"],
-            ["info", "garbage.npz"], ["decode", "x.wav", "x.wav"]],
+            ["info", "garbage.npz"], ["decode", "x.wav", "x.wav"], ["model", "--model", "huge.npz", "f.npy", "l.npy", "out"],
+            ["w2v", "garbage.npz", "f.npy", "out"], ["bert", "garbage.npz", "l.npy", "out"],
+            ["average", "avg.npz", MODEL, "garbage.npz"], ["average", "avg.npz", MODEL, "vq.npz"],
+            ["ctc", "f.npy", "l.npy", "l.npy", "l.npy", "out"], ["fbank", "--num-mel-bins", "0", "x.wav", "o.npy"]],
         "pretrain": [
             ["--recipe", "nope", "--data", "w2v", "--out", "p.npz"], ["--data", "nodir", "--out", "p.npz"],
             ["--data", "w2vbad", "--out", "p.npz"], ["--data", "w2vshort", "--out", "p.npz"],
@@ -883,10 +894,27 @@ def san_tests(tmp):
             ["--model", "vq.npz", "--data", "w2vtiny", "--out", "u", "--item", "tiny.wav", "--ctc-model", "cc.npz",
              SAYS + "6 feature frames are too short for the encoder's subsampling (ctc-conformer needs 7)"],
             ["--model", "vq.npz", "--data", "w2v", "--out", "u", "--item", "0000.ogg"]],
+        "bert": [
+            ["--units", "nodir", "--out", "b.npz", SAYS + "cannot open"],
+            ["--units", "unbad", "--out", "b.npz", SAYS + "not file<TAB>frames<TAB>codes"],
+            ["--units", "unone", "--out", "b.npz", SAYS + "1 sequences: need 2"],
+            ["--units", "un", "--out", "un/b.npz", SAYS + "refusing"],
+            ["--units", "un", "--out", "b.npz", "--d-model", "8", "--heads", "3"],
+            ["--units", "un", "--out", "b.npz", "--steps", "x"], ["--units", "un", "--out", "b.npz", "--bogus", "1"],
+            ["--units", "un"]],
     }
     # and a normal run (exit 0, no sanitizer report): a step of pretraining on the toy
     # recordings (each quantizer), their units, and a units picture with a CTC alignment
+    tiny_bert = ["--steps", "1", "--batch", "2", "--crop", "20", "--d-model", "8", "--heads", "2", "--ff-dim", "8"]
     clean = {
+        "asrtool": [["fbank", "x.wav", "fb.npy"], ["decode", "x.wav", "x.npy"],
+                    ["model", "--model", MODEL, "f80.npy", "l.npy", "mo"]],
+        "train": [["--recipe", "ctc-contextnet", "--data", "w2v", "--steps", "1", "--eval-every", "0", "--quiet",
+                   "--out", "t.npz"]],
+        "transcribe": [["--model", MODEL, "x.wav"], ["--model", MODEL, "--align", "--chunk", "1", "w2v/0001.ogg"],
+                       ["--model", MODEL, "--data", "w2v"]],
+        "posteriorgram": [["--model", MODEL, "w2v/0000.ogg", "pg.svg"]],
+        "bert": [["--units", "un", "--out", "b.npz"] + tiny_bert],
         "pretrain": [["--data", "w2v", "--out", "p.npz", "--steps", "1", "--batch", "1"],
                      ["--recipe", "toy-vq-wav2vec-kmeans", "--data", "w2v", "--out", "k.npz", "--steps", "1",
                       "--batch", "1"]],
@@ -932,6 +960,16 @@ def san_tests(tmp):
                                               else ""), p)
 
 
+def write_units(u, n):
+    """A folder as build/units writes it: n sequences of 30 frames of 2 groups of 4 codes."""
+    os.makedirs(u)
+    with open(os.path.join(u, "units.tsv"), "w") as f:
+        for k in range(n):
+            f.write("%04d.ogg\t%d\t%s\n" % (k, 30, " ".join("%d.%d" % ((t // 5 + k) % 4, t // 10 % 4) for t in range(30))))
+    with open(os.path.join(u, "usage.tsv"), "w") as f:
+        f.writelines("%d\t%d\t1\n" % (g, v) for g in range(2) for v in range(4))
+
+
 # ---- downstream/options: build/train --w2v-features, --bert-features, --train-fraction; build/bert
 def downstream_tests(tmp):
     if not wanted("downstream/options"):
@@ -971,12 +1009,7 @@ def downstream_tests(tmp):
     if os.path.exists(os.path.join(tmp, "m3.npz")):
         p.append("a refused run wrote m3.npz")
     u = os.path.join(tmp, "units")
-    os.makedirs(u)
-    with open(os.path.join(u, "units.tsv"), "w") as f:
-        for k in range(12):
-            f.write("%04d.ogg\t%d\t%s\n" % (k, 30, " ".join("%d.%d" % ((t // 5 + k) % 4, t // 10 % 4) for t in range(30))))
-    with open(os.path.join(u, "usage.tsv"), "w") as f:
-        f.writelines("%d\t%d\t1\n" % (g, v) for g in range(2) for v in range(4))
+    write_units(u, 12)
     bert = [prog("bert"), "--units", "units", "--steps", "2", "--crop", "20", "--d-model", "8", "--heads", "2",
             "--ff-dim", "8"]
     succeeds(bert + ["--out", "b.npz"], tmp, p)

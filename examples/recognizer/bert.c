@@ -112,10 +112,13 @@ static int read_units(seqs *s, const char *dir) {
     T = strtol(p + 1, &end, 10);
     if (end == p + 1 || *end != '\t' || T < 1 || T > 10000000) goto bad;
     if (s->count == cap_s) {
+      int **nu;
+      int *nl;
       cap_s = cap_s ? 2 * cap_s : 64;
-      s->u = (int **)realloc(s->u, sizeof *s->u * (size_t)cap_s);
-      s->len = (int *)realloc(s->len, sizeof *s->len * (size_t)cap_s);
-      if (!s->u || !s->len) goto oom;
+      if (!(nu = (int **)realloc(s->u, sizeof *s->u * (size_t)cap_s))) goto oom;
+      s->u = nu;
+      if (!(nl = (int *)realloc(s->len, sizeof *s->len * (size_t)cap_s))) goto oom;
+      s->len = nl;
     }
     s->u[s->count] = (int *)malloc(sizeof(int) * (size_t)T);
     if (!s->u[s->count]) goto oom;
@@ -135,15 +138,19 @@ static int read_units(seqs *s, const char *dir) {
   }
   free(line);
   fclose(fp);
-  if (s->count < 2) return fprintf(stderr, "bert: %s: %d sequences: need 2 (one held out)\n", path, s->count), 2;
+  if (s->count < 2) {
+    fprintf(stderr, "bert: %s: %d sequences: need 2 (one held out)\n", path, s->count);
+    seqs_free(s);
+    return 2;
+  }
   return 0;
 bad:
   fprintf(stderr, "bert: %s:%d: not file<TAB>frames<TAB>codes (%d groups of %d)\n", path, lineno, s->G, s->V);
-  free(line), fclose(fp);
+  free(line), fclose(fp), seqs_free(s);
   return 2;
 oom:
   fprintf(stderr, "bert: out of memory\n");
-  free(line), fclose(fp);
+  free(line), fclose(fp), seqs_free(s);
   return 2;
 }
 
