@@ -912,6 +912,8 @@ int main(int argc, char **argv) {
   asr_rng_seed(&rng, o.seed, 1);
   if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
+    if (g_w2v) asr_w2v_model_free(g_w2v), g_w2v = NULL;   /* the front end loaded above */
+    if (g_bert) asr_bert_model_free(g_bert), g_bert = NULL;
     return 2;
   }
   tty = ad_is_tty() && !o.quiet;
