@@ -358,14 +358,17 @@ def outpath_tests(tmp):
             os.remove(os.path.join(data, "hyp.txt"))
         with open(os.path.join(tmp, "out.txt"), "wb") as fp:
             succeeds([prog("transcribe"), "--model", MODEL, "x.wav"], tmp, p, stdout=fp)
-        for out in ["x.wav", "sym.wav"]:
+        for out in ["x.wav", "sym.wav", "hard.wav"]:
             refused([prog("fbank_png"), "x.wav", out], tmp, [x], p)
         succeeds([prog("fbank_png"), "x.wav", "x.png"], tmp, p)
         write_npy(os.path.join(tmp, "lg.npy"), "<f4", (4, 3), [0.1 * i for i in range(12)])
         write_npy(os.path.join(tmp, "tg.npy"), "<i4", (2,), [1, 2])
+        os.symlink("lg.npy", os.path.join(tmp, "lg-sym.npy"))
+        os.link(os.path.join(tmp, "tg.npy"), os.path.join(tmp, "tg-hard.npy"))
         for opt in ["--svg", "--png"]:
-            refused([prog("ctc_align"), opt, "lg.npy", "lg.npy", "tg.npy"], tmp,
-                    [os.path.join(tmp, "lg.npy"), os.path.join(tmp, "tg.npy")], p)
+            for out in ["lg.npy", "lg-sym.npy", "tg-hard.npy"]:
+                refused([prog("ctc_align"), opt, out, "lg.npy", "tg.npy"], tmp,
+                        [os.path.join(tmp, "lg.npy"), os.path.join(tmp, "tg.npy")], p)
         succeeds([prog("ctc_align"), "--svg", "al.svg", "lg.npy", "tg.npy"], tmp, p)
         report("outpath/recognizer", p)
 
