@@ -1,6 +1,8 @@
 /* examples/outpath.c - the output-path guard (see outpath.h). */
 #define _XOPEN_SOURCE 700
 #include "outpath.h"
+#include "../asr.h"
+#include <stb/stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,4 +185,36 @@ int op_remove_stale_temps(const char *out, double max_age) {
   }
   closedir(d);
   return removed;
+}
+
+/* ---- a PNG written at once */
+typedef struct { unsigned char *p; size_t len, cap; int failed; } png_buf;
+
+static void png_collect(void *ctx, void *data, int size) {
+  png_buf *b = (png_buf *)ctx;
+  if (b->failed || size <= 0) return;
+  if (b->len + (size_t)size > b->cap) {
+    size_t cap = 2 * (b->len + (size_t)size);
+    unsigned char *np = (unsigned char *)realloc(b->p, cap);
+    if (!np) {
+      b->failed = 1;
+      return;
+    }
+    b->p = np, b->cap = cap;
+  }
+  memcpy(b->p + b->len, data, (size_t)size);
+  b->len += (size_t)size;
+}
+
+int op_write_png(const char *prog, const char *path, const unsigned char *rgb, int w, int h) {
+  png_buf b = {NULL, 0, 0, 0};
+  asr_error err;
+  int ok = stbi_write_png_to_func(png_collect, &b, w, h, 3, rgb, w * 3) && !b.failed && b.p;
+  if (!ok) fprintf(stderr, "%s: %s: out of memory for the PNG\n", prog, path);
+  else if (asr_write_file_atomic(path, b.p, b.len, &err) != ASR_OK) {
+    fprintf(stderr, "%s: %s\n", prog, err.msg);
+    ok = 0;
+  }
+  free(b.p);
+  return ok ? 0 : 2;
 }

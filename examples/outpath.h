@@ -44,4 +44,10 @@ int op_check_fd(const char *prog, int fd, const char *what, const char *const *i
  * (asrtool's OUTDIR/.NAME.partial, units' OUTDIR/units.tsv) call it for that name. */
 #define OP_STALE_AGE 600.0
 int op_remove_stale_temps(const char *out, double max_age);
+
+/* An RGB image (w x h, 3 bytes a pixel, rows packed) as a PNG at `path`, made in memory and
+ * written at once (asr_write_file_atomic: through a temporary renamed into place), so a
+ * failed or killed run leaves no half-written picture. 0, or 2 after one line on stderr
+ * ("PROG: ..."). */
+int op_write_png(const char *prog, const char *path, const unsigned char *rgb, int w, int h);
 #endif

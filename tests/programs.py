@@ -286,6 +286,10 @@ def outpath_tests(tmp):
         f.write("0000.ogg\teight\n")
     keep = [os.path.join(data, "transcripts.tsv"), os.path.join(data, "0000.ogg")]
     os.symlink("data", os.path.join(tmp, "data-link"))
+    ext = os.path.join(tmp, "ext")
+    os.makedirs(ext)
+    with open(os.path.join(ext, "transcripts.tsv"), "w") as f:
+        f.write("../x.wav\tone\n")
     os.symlink("data/0000.ogg", os.path.join(tmp, "rec-sym.ogg"))
     os.link(os.path.join(data, "0000.ogg"), os.path.join(tmp, "rec-hard.ogg"))
 
@@ -295,11 +299,7 @@ def outpath_tests(tmp):
         for out in ["data/transcripts.tsv", "data/0000.ogg", "data/new.npz", "data/sub/new.npz", "data-link/m.npz",
                     "data"]:
             refused(train + [out], tmp, keep, p)
-        # a transcripts.tsv naming a recording outside its folder: that recording is an input too
-        ext = os.path.join(tmp, "ext")
-        os.makedirs(ext)
-        with open(os.path.join(ext, "transcripts.tsv"), "w") as f:
-            f.write("../x.wav\tone\n")
+        # ext/transcripts.tsv names ../x.wav, a recording outside its folder: an input too
         for out in ["x.wav", "sym.wav", "hard.wav"]:
             refused([prog("train"), "--recipe", "ctc-contextnet", "--data", "ext", "--steps", "1", "--out", out], tmp,
                     [x], p)
