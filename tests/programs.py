@@ -849,6 +849,7 @@ def san_tests(tmp):
             ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
             ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
             ["--model", MODEL, "--bogus", "x.wav"],
+            ["--model", MODEL, "--data", "good", "--takes", "1-2", SAYS + "good has no recording of those takes"],
             ["--model", "cc.npz", "w2vtiny/tiny.wav", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "train": [
             ["--recipe", "nope", "--data", "good", "--out", "m.npz"],

@@ -475,6 +475,13 @@ int main(int argc, char **argv) {
         files[nfiles] = list.items[i].path;
         refs[nfiles++] = list.items[i].text;
       }
+    if (nfiles == 0) {                            /* it printed "CER 0.00% (0/0) ... 0 files", exit 0 */
+      int tsv = list.count > 0 && list.items[0].take < 0;
+      fprintf(stderr, "transcribe: --takes %d-%d: %s has no recording of those takes%s\n", take_lo, take_hi, data,
+              tsv ? " (takes come from FSDD's {digit}_{speaker}_{take}.wav names)" : "");
+      status = 2;
+      goto done;
+    }
   } else {
     files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
     refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
