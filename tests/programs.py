@@ -306,8 +306,24 @@ def outpath_tests(tmp):
         # a symbolic link and a hard link, outside the folder, to a recording inside it
         for out in ["rec-sym.ogg", "rec-hard.ogg"]:
             refused(train + [out], tmp, keep, p)
-        # the --dev folder, the --w2v-features model
+        # the --dev folder, the recordings its list names, the --w2v-features model
         refused(train + ["ext/m.npz", "--dev", "ext"], tmp, [x], p)
+        refused(train + ["hard.wav", "--dev", "ext"], tmp, [x], p)
+        # the default dev set beside a folder named ...train, and a recording its list names
+        # outside it (refused before any work: nothing on the standard output either)
+        os.makedirs(os.path.join(tmp, "sib", "train"))
+        os.makedirs(os.path.join(tmp, "sib", "dev"))
+        shutil.copy(os.path.join(data, "0000.ogg"), os.path.join(tmp, "sib", "train"))
+        with open(os.path.join(tmp, "sib", "train", "transcripts.tsv"), "w") as f:
+            f.write("0000.ogg\teight\n")
+        with open(os.path.join(tmp, "sib", "dev", "transcripts.tsv"), "w") as f:
+            f.write("../../x.wav\tone\n")
+        sib = [prog("train"), "--recipe", "ctc-contextnet", "--data", "sib/train", "--steps", "1", "--quiet", "--out"]
+        for out in ["sib/dev/m.npz", "x.wav", "sym.wav"]:
+            refused(sib + [out], tmp, [x], p)
+        rc, out_text, _ = run(sib + ["hard.wav"], tmp)
+        if out_text.strip():
+            p.append("train printed %r before refusing hard.wav" % out_text[:200])
         refused(train + ["rec-hard.ogg", "--w2v-features", "data/0000.ogg"], tmp, keep, p)
         succeeds(train + ["model.npz"], tmp, p)
         report("outpath/train", p)
