@@ -4,7 +4,7 @@
 #   make demo       the main job on the bundled data (see README.md)
 #   make test       the C test runner in every configuration (see below), then make docs-check
 #                   and tests/programs.py (the programs on their files; error paths under ASan)
-#   make san-programs  build/san/: asrtool, train, transcribe, posteriorgram, pretrain, units with ASan
+#   make san-programs  build/san/: asrtool, train, transcribe, posteriorgram, pretrain, units, bert with ASan
 #                   + UBSan
 #   make docs-check the docs against the code: tier table, doc blocks, citations, equation
 #                   numbers, the docs' commands (tests/docs_check.py, no torch needed)
@@ -175,9 +175,11 @@ test-builds: $(TEST_BUILDS)
 
 # ---- make san-programs: the programs under AddressSanitizer + UBSan (LeakSanitizer on) --
 # tests/programs.py runs their error paths (san/*): exit 2, one line, no sanitizer report;
-# pretrain and units also a normal run (one step, ten toy recordings): exit 0, no report.
+# and each a normal run (a step of train, pretrain, bert; transcribe, posteriorgram, units,
+# asrtool fbank/decode/model on a clip): exit 0, no report.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_RECOGNIZER := $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram $(B)/san/pretrain $(B)/san/units
+SAN_RECOGNIZER := $(B)/san/train $(B)/san/transcribe $(B)/san/posteriorgram $(B)/san/pretrain $(B)/san/units \
+  $(B)/san/bert
 SAN_PROGRAMS := $(B)/san/asrtool $(SAN_RECOGNIZER)
 $(B)/san/asr_impl.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 	@mkdir -p $(B)/san

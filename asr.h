@@ -886,7 +886,8 @@ typedef struct asr_fbank_opts {        /* names as in torchaudio; defaults in co
 ASRDEF asr_fbank_opts asr_fbank_opts_default(void);
 ASRDEF const char *asr_window_name(asr_window_type w);    /* "povey", ... */
 /* Checks every option (ranges, window sizes, that each mel bin holds at least one FFT bin,
- * as Kaldi's MelBanks asserts). ASR_ERR_RANGE / ASR_ERR_INVALID_ARG with one line. */
+ * as Kaldi's MelBanks asserts; sample_frequency within ASR_SAMPLE_RATE_MIN..MAX, the
+ * audio readers' range). ASR_ERR_RANGE / ASR_ERR_INVALID_ARG with one line. */
 ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err);
 ASRDEF int asr_fbank_window_size(const asr_fbank_opts *o);   /* L in samples */
 ASRDEF int asr_fbank_window_shift(const asr_fbank_opts *o);  /* M in samples */
@@ -10456,8 +10457,9 @@ ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) 
   double nyq, hi, bin_hz;
   int L, M, N, half, m, k;
   if (!o) return asr__fail(err, ASR_ERR_INVALID_ARG, "no options");
-  if (!(o->sample_frequency > 0) || !isfinite(o->sample_frequency))
-    return asr__fail(err, ASR_ERR_RANGE, "sample_frequency %g must be positive", o->sample_frequency);
+  if (!(o->sample_frequency >= ASR_SAMPLE_RATE_MIN && o->sample_frequency <= ASR_SAMPLE_RATE_MAX))
+    return asr__fail(err, ASR_ERR_RANGE, "sample_frequency %g Hz is outside the supported %d-%d Hz",
+                     o->sample_frequency, ASR_SAMPLE_RATE_MIN, ASR_SAMPLE_RATE_MAX);
   if (!(o->frame_length > 0) || !isfinite(o->frame_length))
     return asr__fail(err, ASR_ERR_RANGE, "frame_length %g ms must be positive", o->frame_length);
   if (!(o->frame_shift > 0) || !isfinite(o->frame_shift))

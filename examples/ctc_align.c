@@ -15,7 +15,7 @@
  *   the best path      asr_ctc_align (Viterbi: alpha with max for sum), and from it the
  *                      first and last frame of every token (asr_ctc_token_spans)
  * and draws gamma over (t, s) with the best path on top, as SVG (with labels) and/or
- * PNG (through Debian's stb_image_write). docs/ctc.md shows the picture.
+ * PNG (through Debian's stb_image_write), each written at once. docs/ctc.md shows the picture.
  * --transitions draws the allowed transitions of the lattice for "cat" (the paper's
  * Figure 3): which states each state may move to, and which cells lie on a complete path.
  */
@@ -26,13 +26,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stb/stb_image_write.h>
 
 static const char ALPHABET[] = "_ abcdefghijklmnopqrstuvwxyz'";   /* index 0 is the blank */
 
 static void die(const char *msg, const char *arg) {
   fprintf(stderr, "ctc_align: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
   exit(2);
+}
+
+/* Every output is made in memory and written at once (asr_write_file_atomic: a temporary
+ * renamed into place), so a failed or killed run leaves no half-written picture. */
+static char *g_svg;
+static size_t g_svg_len;
+static FILE *svg_open(void) {
+  FILE *f = open_memstream(&g_svg, &g_svg_len);
+  if (!f) die("out of memory", NULL);
+  return f;
+}
+static void svg_close(FILE *f, const char *path) {
+  asr_error err;
+  if (fclose(f) != 0) die("out of memory", NULL);
+  if (asr_write_file_atomic(path, g_svg, g_svg_len, &err) != ASR_OK) die(err.msg, NULL);
+  free(g_svg);
+  g_svg = NULL;
 }
 
 /* A made-up acoustic model: each character of `text` held for 1-4 frames, blanks of 0-3
@@ -82,8 +98,7 @@ static void write_svg(const char *path, const double *post, const int *states, c
                       int blank, int alphabet_labels, double logp) {
   const int L = 2 * S + 1, cw = 12, ch = 14, left = 44, top = 34;
   int W = left + T * cw + 16, H = top + L * ch + 46, t, s;
-  FILE *f = fopen(path, "w");
-  if (!f) die("cannot create", path);
+  FILE *f = svg_open();
   fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"monospace\" "
              "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
   fprintf(f, "<text x=\"%d\" y=\"13\">posterior gamma_t(s) = alpha*beta/(y p) of the states s of l' (down) "
@@ -110,7 +125,7 @@ static void write_svg(const char *path, const double *post, const int *states, c
   fprintf(f, "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"");
   for (t = 0; t < T; t++) fprintf(f, "%d,%d ", left + t * cw + cw / 2, top + states[t] * ch + ch / 2);
   fprintf(f, "\"/>\n</svg>\n");
-  if (fclose(f) != 0) die("write error", path);
+  svg_close(f, path);
 }
 
 static void write_png(const char *path, const double *post, const int *states, int T, int S) {
@@ -132,7 +147,7 @@ static void write_png(const char *path, const double *post, const int *states, i
           p[2] = (unsigned char)(dot ? 40 : b);
         }
     }
-  if (!stbi_write_png(path, W, H, 3, img, W * 3)) die("cannot write", path);
+  if (op_write_png("ctc_align", path, img, W, H)) exit(2);
   free(img);
 }
 
@@ -145,8 +160,7 @@ static void write_transitions(const char *path) {
   asr_real lp[8 * 29];
   double la[8 * 7], lb[8 * 7], logp;
   int t, s, d;
-  FILE *f = fopen(path, "w");
-  if (!f) die("cannot create", path);
+  FILE *f = svg_open();
   for (t = 0; t < T * V; t++) lp[t] = (asr_real)-log((double)V);   /* uniform: only reachability matters */
   asr_ctc_alpha_ref(la, &logp, lp, target, T, V, S, 0);
   asr_ctc_beta_ref(lb, &logp, lp, target, T, V, S, 0);
@@ -186,7 +200,7 @@ static void write_transitions(const char *path) {
               live ? ((s & 1) ? "#222" : "#888") : "white");
     }
   fprintf(f, "</svg>\n");
-  if (fclose(f) != 0) die("write error", path);
+  svg_close(f, path);
 }
 
 int main(int argc, char **argv) {

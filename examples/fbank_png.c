@@ -8,11 +8,10 @@
  * about 61 dB of power: 10 log10(e^14)); quieter cells are drawn as the darkest colour.
  * The axes are labelled in seconds and kHz (at the mel-bin centres). Everything the
  * picture shows comes from asr.h: asr_audio_read, asr_fbank, asr_fbank_mel_banks; the PNG
- * is written by stb_image_write from Debian's libstb-dev. */
+ * is encoded by stb_image_write from Debian's libstb-dev and written at once (op_write_png). */
 #define _POSIX_C_SOURCE 200809L
 #include "../asr.h"
 #include "outpath.h"
-#include <stb/stb_image_write.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,8 +167,9 @@ int main(int argc, char **argv) {
     text(&im, left - 6 - text_width(lab, 2), y - 5, lab, 2, white);
   }
   text(&im, 2, 2, "Hz", 1, grey);
-  if (!stbi_write_png(out, im.w, im.h, 3, im.px, im.w * 3)) {
-    fprintf(stderr, "fbank_png: %s: cannot write\n", out);
+  if (op_write_png("fbank_png", out, im.px, im.w, im.h)) {   /* written at once: never half a file */
+    free(im.px), free(work), free(feats), free(W), free(centre);
+    asr_audio_free(&a, NULL);
     return 2;
   }
   printf("%s: %.2f s at %d Hz, %d frames x %d mel bins, log-mel %.1f .. %.1f -> %s (%dx%d)\n", in,

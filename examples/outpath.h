@@ -8,7 +8,8 @@
  *   - it is one of the inputs: the same device and inode as an input file, so a second
  *     path to it (a symbolic link, a hard link, "./x" for "x") is caught too;
  *   - it lies inside an input that is a folder (a data folder the program reads, e.g.
- *     train --data DIR, asrtool layer --weights DIR), at any depth, after symbolic links.
+ *     train --data DIR, asrtool layer --weights DIR), at any depth, after symbolic links;
+ *     or it is a hard link to one of that folder's files (up to 16 levels down).
  * An output that does not exist yet is placed by its nearest existing parent folder
  * (realpath), so "DIR/new/model.npz" is inside DIR even before "new" is created.
  * Inputs that do not exist are skipped: their own reader reports them. */
@@ -26,7 +27,9 @@ int op_check(const char *prog, const char *out, const char *const *in, int n_in)
 int op_check_only(const char *prog, const char *out, const char *const *in, int n_in);
 
 /* The same for an open file descriptor (transcribe's stdout redirected to a file): 2 when
- * fd is a regular file that is one of the inputs. `what` names it in the message. */
+ * fd is a regular file that is one of the inputs, or lies inside an input folder (found by
+ * the descriptor's path: /proc/self/fd on Linux, F_GETPATH on macOS; where the system does
+ * not say, only the first test is made). `what` names it in the message. */
 int op_check_fd(const char *prog, int fd, const char *what, const char *const *in, int n_in);
 
 /* asr.h's atomic writers (asr_model_save, asr_write_file_atomic, asr_npy_write, the .npz
@@ -41,4 +44,10 @@ int op_check_fd(const char *prog, int fd, const char *what, const char *const *i
  * (asrtool's OUTDIR/.NAME.partial, units' OUTDIR/units.tsv) call it for that name. */
 #define OP_STALE_AGE 600.0
 int op_remove_stale_temps(const char *out, double max_age);
+
+/* An RGB image (w x h, 3 bytes a pixel, rows packed) as a PNG at `path`, made in memory and
+ * written at once (asr_write_file_atomic: through a temporary renamed into place), so a
+ * failed or killed run leaves no half-written picture. 0, or 2 after one line on stderr
+ * ("PROG: ..."). */
+int op_write_png(const char *prog, const char *path, const unsigned char *rgb, int w, int h);
 #endif

@@ -10,13 +10,14 @@
  * (the probability that an alignment passes through the node; each anti-diagonal
  * t + u = n sums to 1, [Graves12] eq. (19)) on a log scale, time to the right, labels up.
  * The most probable alignment (Viterbi: the forward recursion with max instead of sum,
- * then back-tracking) is drawn in red. The PNG goes through Debian's stb_image_write. */
+ * then back-tracking) is drawn in red. The PNG goes through Debian's stb_image_write,
+ * written at once (op_write_png, examples/outpath.h). */
 #include "../asr.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stb/stb_image_write.h>
+#include "outpath.h"
 
 enum { T = 64, U = 12, V = 8, CELL = 10, BLANK = 0 };
 
@@ -88,10 +89,7 @@ int main(int argc, char **argv) {
     if (f == 0) t--;
     else u--;
   }
-  if (!stbi_write_png(out, width, height, 3, img, width * 3)) {
-    fprintf(stderr, "rnnt_lattice: cannot write %s\n", out);
-    return 2;
-  }
+  if (op_write_png("rnnt_lattice", out, img, width, height)) return 2;   /* written at once */
   printf("%s: T=%d U=%d, ln Pr(y*|x) = %.4f, best alignment ln Pr = %.4f (%.1f%% of the mass)\n", out, T, U, logP,
          lpath, 100 * exp(lpath - logP));
   return 0;

@@ -652,7 +652,9 @@ static void t_ogg_comment_lengths(tctx *t) {
 /* The sample-rate range of section 2 (ASR_SAMPLE_RATE_MIN..MAX = 4-384 kHz, issue 18): the
  * WAV reader refuses a file outside it (a 1 Hz file made build/transcribe upsample 1000
  * samples to 16 million), the writer will not write one, and the resampler refuses a
- * ratio between the rates above ASR_RESAMPLE_MAX_RATIO (96) either way; the edges pass. */
+ * ratio between the rates above ASR_RESAMPLE_MAX_RATIO (96) either way, the Ogg reader
+ * and the stream (WAV and Ogg) refuse a file outside it, and the fbank's option check a
+ * sample_frequency outside it; the edges pass. */
 static void t_sample_rate_bounds(tctx *t) {
   static const unsigned long rates[7] = {1, 3, 3999, 4000, 384000, 384001, 0x7FFFFFFF};
   static const unsigned char d16[4] = {1, 0, 2, 0};
@@ -688,6 +690,65 @@ static void t_sample_rate_bounds(tctx *t) {
   CHECK_OK(asr_resample(y, x, 2, 1, 96, 6, 0.99));
   CHECK(asr_resample(y, x, 2, 1, 97, 6, 0.99) == ASR_ERR_INVALID_ARG);
   CHECK(asr_resample_naive(y, x, 2, 97, 1, 6, 0.99) == ASR_ERR_INVALID_ARG);
+  /* the Ogg reader and the stream (build/transcribe's reader), WAV and Ogg: data/demo.ogg
+   * with the identification header's rate (bytes 40-43: a 27-byte page header, one
+   * segment byte, then "\x01vorbis", version, channels) set to each rate; stb_vorbis does
+   * not check the page CRC */
+  {
+    unsigned char *ogg;
+    size_t olen;
+    char path[512];
+    asr_audio_stream st;
+    FILE *fp;
+    int kind;
+    if (asr_read_file("data/demo.ogg", &ogg, &olen, NULL, &err) != ASR_OK) ogg = NULL, olen = 0;
+    CHECKF(ogg && olen > 44 && ogg[26] == 1 && memcmp(ogg + 28, "\x01vorbis", 7) == 0 && ogg[40] == 0x80 &&
+               ogg[41] == 0x3E,
+           "data/demo.ogg: not the expected 16 kHz header (%s)", ogg ? "read" : err.msg);
+    snprintf(path, sizeof path, "%s/rate.bin", t->tmpdir);
+    for (k = 0; ogg && olen > 44 && k < 7; k++) {
+      int ok = rates[k] >= 4000 && rates[k] <= 384000;
+      asr_result r;
+      ogg[40] = (unsigned char)rates[k], ogg[41] = (unsigned char)(rates[k] >> 8);
+      ogg[42] = (unsigned char)(rates[k] >> 16), ogg[43] = (unsigned char)(rates[k] >> 24);
+      r = asr_ogg_parse(ogg, olen, -1, ASR_SCALE_INT16, &a, NULL, &err);
+      CHECKF(ok ? r == ASR_OK && a.sample_rate == (int)rates[k]
+                : r == ASR_ERR_UNSUPPORTED && strstr(err.msg, "4000-384000 Hz") && !a.samples,
+             "Ogg at %lu Hz: got %d (%s)", rates[k], (int)r, err.msg);
+      if (r == ASR_OK) asr_audio_free(&a, NULL);
+      for (kind = 0; kind < 2; kind++) {              /* the stream: the Ogg file, a WAV file */
+        fmt16(f, 1, 1, rates[k], 16);
+        riff_start(&w);
+        wb_chunk(&w, "fmt ", f, 16);
+        wb_chunk(&w, "data", d16, 4);
+        riff_end(&w);
+        fp = fopen(path, "wb");
+        CHECK(fp && fwrite(kind ? (const void *)w.b : (const void *)ogg, 1, kind ? w.n : olen, fp) ==
+                        (kind ? w.n : olen));
+        if (fp) fclose(fp);
+        err.msg[0] = 0;
+        r = asr_audio_stream_open(&st, path, -1, ASR_SCALE_INT16, NULL, &err);
+        CHECKF(ok ? r == ASR_OK && st.sample_rate == (int)rates[k]
+                  : r == ASR_ERR_UNSUPPORTED && strstr(err.msg, "4000-384000 Hz"),
+               "stream of %s at %lu Hz: got %d (%s)", kind ? "WAV" : "Ogg", rates[k], (int)r, err.msg);
+        if (r == ASR_OK) asr_audio_stream_close(&st);
+      }
+    }
+    free(ogg);
+  }
+  /* the fbank's sample_frequency: the same range (asr_fbank_check_opts, so asr_fbank and
+   * its stream, and asrtool fbank --sample-frequency on a .npy waveform) */
+  for (k = 0; k < 7; k++) {
+    asr_fbank_opts o = asr_fbank_opts_default();
+    int ok = rates[k] >= 4000 && rates[k] <= 384000;
+    asr_result r;
+    o.sample_frequency = (double)rates[k];
+    o.num_mel_bins = 10;                                       /* 10 bins fit 2 kHz of band */
+    err.msg[0] = 0;
+    r = asr_fbank_check_opts(&o, &err);
+    CHECKF(ok ? r == ASR_OK : r == ASR_ERR_RANGE && strstr(err.msg, "4000-384000 Hz"), "fbank at %lu Hz: %d (%s)",
+           rates[k], (int)r, err.msg);
+  }
 }
 
 /* Streaming (asr_audio_stream_*): the samples of asr_audio_read bit for bit, whatever the

@@ -117,7 +117,8 @@ static const at_opt COMMON_OPTS[] = {
 /* ---- never write over an input (examples/outpath.h)
  * Every command but info, gradcheck and bench writes to its last positional argument
  * (OUTDIR or OUT.npy); the other positional arguments and the path options (--weights DIR,
- * --grad-output G, ...) are its inputs, except --svg and --json, which are outputs too.
+ * --grad-output G, ...) are its inputs, except --svg, --json and --grads (model's G.npz),
+ * which are outputs too.
  * at_parse refuses an output that is an input or lies inside an input folder before any
  * work; at_out_check refuses each file at_out_commit is about to write (OUTDIR/grad.npy
  * when grad.npy was an input). */
@@ -129,7 +130,9 @@ static int writes_last(const char *cmd) {
   return strcmp(cmd, "info") && strcmp(cmd, "gradcheck") && strcmp(cmd, "bench") && strcmp(cmd, "average");
 }
 
-static int is_output_opt(const char *name) { return !strcmp(name, "svg") || !strcmp(name, "json"); }
+static int is_output_opt(const char *name) {
+  return !strcmp(name, "svg") || !strcmp(name, "json") || !strcmp(name, "grads");
+}
 
 int at_out_check(const char *path) {
   char prog[64];

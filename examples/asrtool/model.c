@@ -47,7 +47,6 @@ int cmd_model(int argc, char **argv) {
   if (!model_path) return at_fail("--model MODEL.npz is required");
   if (!targets_path != !tlen_path) return at_fail("--targets and --target-lengths go together");
   if (grads_path && !targets_path) return at_fail("--grads needs --targets and --target-lengths (the loss)");
-  if (grads_path && at_out_check(grads_path)) return 2;
   if (asr_model_load(&m, model_path, NULL, &err) != ASR_OK) return at_fail("%s", err.msg);
   r = at_npy_real(pos[0], 3, fs, &feats, 0);
   if (!r) r = at_npy_int(pos[1], 1, ls, &lengths);

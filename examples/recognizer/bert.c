@@ -47,7 +47,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
   o->steps = 600, o->batch = 8, o->crop = 100, o->d_model = 64, o->heads = 4, o->ff_dim = 256, o->layers = 2;
   o->lr = 1e-3, o->every = 50, o->seed = 1;
-  for (i = 1; i < argc; i++) {
+  for (i = 1; i < argc; i += 2) {                  /* an option and its value */
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 1;
     if (!strncmp(a, "--", 2) && !val) return fprintf(stderr, "bert: %s needs a value\n", a), 2;
@@ -64,7 +64,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--every")) { if (ad_parse_long("bert", "every", val, 1, 10000000, &v)) return 2; o->every = (int)v; }
     else if (!strcmp(a, "--seed")) { if (ad_parse_long("bert", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (int)v; }
     else return fprintf(stderr, "bert: unknown option '%s'\n", a), usage();
-    i++;
   }
   if (!o->units || !o->out) return fprintf(stderr, "bert: --units and --out are required\n"), usage();
   return 0;
@@ -113,10 +112,13 @@ static int read_units(seqs *s, const char *dir) {
     T = strtol(p + 1, &end, 10);
     if (end == p + 1 || *end != '\t' || T < 1 || T > 10000000) goto bad;
     if (s->count == cap_s) {
+      int **nu;
+      int *nl;
       cap_s = cap_s ? 2 * cap_s : 64;
-      s->u = (int **)realloc(s->u, sizeof *s->u * (size_t)cap_s);
-      s->len = (int *)realloc(s->len, sizeof *s->len * (size_t)cap_s);
-      if (!s->u || !s->len) goto oom;
+      if (!(nu = (int **)realloc(s->u, sizeof *s->u * (size_t)cap_s))) goto oom;
+      s->u = nu;
+      if (!(nl = (int *)realloc(s->len, sizeof *s->len * (size_t)cap_s))) goto oom;
+      s->len = nl;
     }
     s->u[s->count] = (int *)malloc(sizeof(int) * (size_t)T);
     if (!s->u[s->count]) goto oom;
@@ -136,15 +138,19 @@ static int read_units(seqs *s, const char *dir) {
   }
   free(line);
   fclose(fp);
-  if (s->count < 2) return fprintf(stderr, "bert: %s: %d sequences: need 2 (one held out)\n", path, s->count), 2;
+  if (s->count < 2) {
+    fprintf(stderr, "bert: %s: %d sequences: need 2 (one held out)\n", path, s->count);
+    seqs_free(s);
+    return 2;
+  }
   return 0;
 bad:
   fprintf(stderr, "bert: %s:%d: not file<TAB>frames<TAB>codes (%d groups of %d)\n", path, lineno, s->G, s->V);
-  free(line), fclose(fp);
+  free(line), fclose(fp), seqs_free(s);
   return 2;
 oom:
   fprintf(stderr, "bert: out of memory\n");
-  free(line), fclose(fp);
+  free(line), fclose(fp), seqs_free(s);
   return 2;
 }
 

@@ -700,6 +700,21 @@ static int out_guard(const char *out, const char *const *in, int n_in, const ad_
   return r;
 }
 
+/* data/toy/train -> data/toy/dev: 1, with that folder's path in sib, when it holds a
+ * transcripts.tsv (the default dev set of a transcripts.tsv folder named "...train"). */
+static int sibling_dev(const char *data, char *sib, size_t cap) {
+  size_t n = strlen(data);
+  char tsv[4200];
+  FILE *probe;
+  while (n > 1 && data[n - 1] == '/') n--;
+  if (n < 5 || strncmp(data + n - 5, "train", 5) != 0) return 0;
+  snprintf(sib, cap, "%.*sdev", (int)(n - 5), data);
+  snprintf(tsv, sizeof tsv, "%s/transcripts.tsv", sib);
+  if (!(probe = fopen(tsv, "r"))) return 0;
+  fclose(probe);
+  return 1;
+}
+
 int main(int argc, char **argv) {
   opts o;
   ad_list list, devlist;
@@ -732,17 +747,29 @@ int main(int argc, char **argv) {
   memset(&sd, 0, sizeof sd);
   memset(&lb, 0, sizeof lb);
   memset(&ab, 0, sizeof ab);
+  memset(&m, 0, sizeof m);                        /* asr_model_free of a model not made yet: nothing */
 
   if (parse_args(argc, argv, &o)) return 2;
   {
     const char *dirs[2] = {o.data, o.dev};
     if (out_guard(o.out, dirs, 2, NULL, 1)) return 2;   /* also clears a killed run's temporaries */
   }
+  /* the lists, read before any work: the recordings a transcripts.tsv names may lie outside
+   * its folder, and the outputs must be none of them either; the dev set's too (--dev, or
+   * data/toy/dev beside data/toy/train) */
+  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list, 0)) goto done;
+  if (o.dev) {
+    if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist, 0)) goto done;
+  } else if (list.items[0].take < 0 && sibling_dev(o.data, path, sizeof path)) {
+    const char *sibs[1] = {path};
+    if (out_guard(o.out, sibs, 1, NULL, 0) || ad_list_read(&devlist, path) || out_guard(o.out, NULL, 0, &devlist, 0))
+      goto done;
+  }
   if (asr_model_config_default(&cfg, o.recipe) != ASR_OK) {
     fprintf(stderr, "train: unknown recipe '%s' (known:", o.recipe);
     for (i = 0; asr_model_recipe_name(i); i++) fprintf(stderr, " %s", asr_model_recipe_name(i));
     fprintf(stderr, ")\n");
-    return 2;
+    goto done;
   }
   /* Adam's peak learning rate: 3e-3 for ContextNet, 2e-3 for the Conformer recipes
    * (their attention is less forgiving; 2e-3 is what the measured figures used) and
@@ -750,18 +777,18 @@ int main(int argc, char **argv) {
   if (o.lr < 0) o.lr = cfg.encoder == ASR_ENCODER_CONTEXTNET ? 3e-3 : 2e-3;
   if (o.mwer_steps > 0 && cfg.head != ASR_HEAD_RNNT_LAS) {
     fprintf(stderr, "train: --mwer-steps fine-tunes a second pass: recipe rnnt-las, not %s\n", o.recipe);
-    return 2;
+    goto done;
   }
   cfg.pad_ms = (int)lround(o.pad * 1000);         /* --pad: the model's front end pads (asr_model_features) */
   if (o.sa.freq_mask_param < 0) o.sa.freq_mask_param = cfg.n_mels / 8;
   if (o.sa.freq_mask_param > cfg.n_mels) {
     fprintf(stderr, "train: --freq-width %d is wider than the recipe's %d mel bins\n", o.sa.freq_mask_param,
             cfg.n_mels);
-    return 2;
+    goto done;
   }
   if (o.w2v) {                                    /* the frozen wav2vec front end */
     const char *ins[2] = {o.w2v, o.bert};
-    if (out_guard(o.out, ins, o.bert ? 2 : 1, NULL, 0) || ad_frontend_load(&g_fe, o.w2v, o.bert, "train")) return 2;
+    if (out_guard(o.out, ins, o.bert ? 2 : 1, NULL, 0) || ad_frontend_load(&g_fe, o.w2v, o.bert, "train")) goto done;
     cfg.n_mels = ad_frontend_width(&g_fe);        /* the encoder's input width */
     cfg.front_end = g_fe.kind;                    /* recorded in the checkpoint, with the weights' checksum */
     cfg.front_end_check = ad_frontend_check(&g_fe);
@@ -770,16 +797,13 @@ int main(int argc, char **argv) {
   asr_rng_seed(&rng, o.seed, 1);
   if (asr_model_create(&m, &cfg, &rng, NULL, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
-    ad_frontend_free(&g_fe);
-    return 2;
+    goto done;                                  /* which frees the front end loaded above */
   }
   tty = ad_is_tty() && !o.quiet;
   if (check_augment(&m, &o)) goto done;
 
   /* ---- data */
-  if (ad_list_read(&list, o.data) || out_guard(o.out, NULL, 0, &list, 0) ||
-      ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train"))
-    goto done;
+  if (ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train")) goto done;
   if (o.fraction < 1) {                           /* the first F of the transcripts (at least one) */
     int keep = (int)ceil(o.fraction * list.count);
     if (list.items[0].take >= 0) {
@@ -801,10 +825,8 @@ int main(int argc, char **argv) {
                      : load_plain(&m, &list, keep_train, &train))
       goto done;
     g_keep_wave = 0;
-    if (o.dev) {
-      if (ad_list_read(&devlist, o.dev) || out_guard(o.out, NULL, 0, &devlist, 0) ||
-          load_plain(&m, &devlist, NULL, &dev))
-        goto done;
+    if (o.dev || devlist.count > 0) {            /* --dev, or data/toy/dev (read above) */
+      if (load_plain(&m, &devlist, NULL, &dev)) goto done;
     } else if (fsdd) {
       /* the dev set is drawn once, at speed 1 */
       if (o.splice_min ? splicer_init(&sd, &m, &list, fsdd_dev, o.splice_min, o.splice_max, 0) ||
@@ -812,23 +834,6 @@ int main(int argc, char **argv) {
                        : load_plain(&m, &list, fsdd_dev, &dev))
         goto done;
       splicer_free(&sd);
-    } else {
-      /* data/toy/train -> data/toy/dev, when it is there */
-      size_t n = strlen(o.data);
-      while (n > 1 && o.data[n - 1] == '/') n--;
-      if (n >= 5 && !strncmp(o.data + n - 5, "train", 5)) {
-        char sib[4096], tsv[4200];
-        snprintf(sib, sizeof sib, "%.*sdev", (int)(n - 5), o.data);
-        snprintf(tsv, sizeof tsv, "%s/transcripts.tsv", sib);
-        FILE *probe = fopen(tsv, "r");
-        if (probe) {
-          const char *sibs[1] = {sib};
-          fclose(probe);
-          if (out_guard(o.out, sibs, 1, NULL, 0) || ad_list_read(&devlist, sib) ||
-              load_plain(&m, &devlist, NULL, &dev))
-            goto done;
-        }
-      }
     }
   }
   drop_short(&m, &train, "training", 1);

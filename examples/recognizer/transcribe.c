@@ -308,7 +308,7 @@ done:
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
-  const char *lexicon_path = NULL, *lm_path = NULL, *w2v_path = NULL, *bert_path = NULL, *words_in[5];
+  const char *lexicon_path = NULL, *lm_path = NULL, *w2v_path = NULL, *bert_path = NULL, *words_in[6];
   int n_words_in = 0;
   double lm_weight = -1, word_bonus = 0;
   asr_lexicon lex;
@@ -416,6 +416,7 @@ int main(int argc, char **argv) {
   if (lm_path) words_in[n_words_in++] = lm_path;
   if (w2v_path) words_in[n_words_in++] = w2v_path;
   if (bert_path) words_in[n_words_in++] = bert_path;
+  if (data) words_in[n_words_in++] = data;      /* and nothing inside the data folder */
   if (op_check_fd("transcribe", 1, "the standard output", words_in, n_words_in) ||
       (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
                                      argc - first_file)))
@@ -480,6 +481,11 @@ int main(int argc, char **argv) {
       status = 2;
       goto done;
     }
+    for (i = 0; i < list.count; i++)              /* a recording the list names outside its folder */
+      if (op_check_fd("transcribe", 1, "the standard output", (const char *const *)&list.items[i].path, 1)) {
+        status = 2;
+        goto done;
+      }
     files = (const char **)malloc(sizeof *files * (size_t)(list.count + 1));
     refs = (const char **)malloc(sizeof *refs * (size_t)(list.count + 1));
     if (!files || !refs) {
@@ -492,6 +498,13 @@ int main(int argc, char **argv) {
         files[nfiles] = list.items[i].path;
         refs[nfiles++] = list.items[i].text;
       }
+    if (nfiles == 0) {                            /* it printed "CER 0.00% (0/0) ... 0 files", exit 0 */
+      int tsv = list.count > 0 && list.items[0].take < 0;
+      fprintf(stderr, "transcribe: --takes %d-%d: %s has no recording of those takes%s\n", take_lo, take_hi, data,
+              tsv ? " (takes come from FSDD's {digit}_{speaker}_{take}.wav names)" : "");
+      status = 2;
+      goto done;
+    }
   } else {
     files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
     refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
