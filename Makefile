@@ -202,13 +202,17 @@ PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align $(S
 # Runs every build (two at a time), one summary line per build, then the total; the docs
 # check and the programs' check count as runners too (one test line per check family).
 test: test-builds $(PROGRAMS_BIN)
-	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py tests/assignments_check.py
+	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py tests/assignments_check.py \
+	  tests/instructor_modes.py
 
 # ---- course assignments (examples/assignments/): grade a student's file part by part
 #   make grade A=ctc STUDENT=path/to/student.c [DEBUG=1]    (DEBUG: AddressSanitizer)
 #   make grade A=rnnt STUDENT=path/to/student.c [DEBUG=1]
 # The grader is built in instructor mode (-DASR_ASSIGNMENT_<A>); make test runs
-# tests/assignments_check.py, which grades the library's own answers and broken ones.
+# tests/assignments_check.py, which grades the library's own answers and broken ones,
+# and tests/instructor_modes.py: asr.h with each ASR_ASSIGNMENT_* (read from asr.h) alone and
+# all together, through gcc -std=c99 -Wpedantic -Werror, g++ -std=c++11 and
+# aarch64-linux-gnu-gcc when installed.
 A ?= ctc
 grade: $(B)/asrtool-f64
 	@sh examples/assignments/grade.sh $(A) $(STUDENT) $(DEBUG)
