@@ -13,6 +13,7 @@
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
 #   make grade A=ctc|rnnt STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
+#   make handout A=ctc|rnnt  build/handout/A/: the handout, stub and asr.h without A's answers
 #   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;
@@ -65,7 +66,7 @@ EXAMPLES += $(B)/pretrain $(B)/units $(B)/bert
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch test-arm bench fuzz clean pretrained eval same-numbers grade
+.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch test-arm bench fuzz clean pretrained eval same-numbers grade handout
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -216,6 +217,11 @@ test: test-builds $(PROGRAMS_BIN)
 A ?= ctc
 grade: $(B)/asrtool-f64
 	@sh examples/assignments/grade.sh $(A) $(STUDENT) $(DEBUG)
+# make handout A=ctc: build/handout/A/ holds what the students get: the handout README, the
+# *_assignment.h, stub.c and asr.h without the blocks ASR_ASSIGNMENT_<A> compiles out
+# (examples/assignments/handout.py cuts them; tests/assignments_check.py checks the cut)
+handout:
+	@$(PYTHON) examples/assignments/handout.py $(A)
 
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch
