@@ -43,6 +43,19 @@ BROKEN = [
     ("rnnt", 6, 3, "crashed with signal 11"),
 ]
 NPARTS = {"ctc": 7, "rnnt": 5}
+# The tiny CTC assignment (examples/assignments/tiny_ctc/): the student builds the model
+# from asr.h's layers, so instructor mode removes nothing and there is no stand-alone
+# solution; its grader checks its reference gradient against central differences. (BREAK,
+# parts that must fail, words): a wrong decoder fails part 5 too, which decodes with it.
+TINY_BROKEN = [
+    (1, {1}, "those are log-probabilities"),
+    (2, {2}, "ADD into it (+=)"),
+    (3, {3}, "the bias correction"),
+    (4, {4, 5}, "B merges repeated labels first"),
+    (5, {5}, "zeroed before each step"),
+    (6, {1}, "crashed with signal 11"),
+]
+TINY_PARTS = 5
 
 
 def grade(a, student, mode="library", debug="", cflags=""):
@@ -363,6 +376,33 @@ def parts(out):
     return res
 
 
+def tiny_checks(report):
+    """The tiny CTC assignment: library.c full marks (and the grader's finite-difference check
+    of its reference gradient, printed in its first line), each -DBREAK=k failing its parts
+    with the expected words, the stub graded in instructor mode, and make handout."""
+    rc, out = grade("tiny_ctc", "examples/assignments/tiny_ctc/library.c")
+    score = re.search(r"score: (\d+)/(\d+)", out)
+    fd = re.search(r"reference gradient vs central differences: (\S+)", out)
+    report(rc == 0 and score and score.group(1) == score.group(2) == str(TINY_PARTS) and fd and float(fd.group(1)) < 1e-6,
+           "tiny_ctc/library_full_marks", (f"{score.group(0)}; reference gradient vs central differences {fd.group(1)}"
+                                           if score and fd else out.strip()[-300:]))
+    for k, fail, words in TINY_BROKEN:
+        rc, out = grade("tiny_ctc", "examples/assignments/tiny_ctc/library.c", cflags=f"-DBREAK={k}")
+        p = parts(out)
+        failed_parts = {q for q, (ok, _) in p.items() if not ok}
+        first = min(fail)
+        ok = rc != 0 and failed_parts == fail and words in " ".join(p[q][1] for q in fail if q in p) \
+            and len(p) == TINY_PARTS
+        report(ok, f"tiny_ctc/break{k}_fails_part{'+'.join(map(str, sorted(fail)))}",
+               (p.get(first, [0, out.strip()[-200:]])[1])[:150] + ("" if ok else f" (failed: {sorted(failed_parts)})"))
+    rc, out = grade("tiny_ctc", "examples/assignments/tiny_ctc/stub.c", mode="instructor")
+    score = re.search(r"score: (\d+)/%d" % TINY_PARTS, out)
+    report(score is not None and len(parts(out)) == TINY_PARTS and rc != 0, "tiny_ctc/stub_builds_in_instructor_mode",
+           score.group(0) if score else out.strip()[-300:])
+    note, problem = handout_check("tiny_ctc", set())
+    report(not problem, "tiny_ctc/handout_header", problem or note)
+
+
 def main():
     passed = failed = 0
 
@@ -432,6 +472,7 @@ def main():
         ins = os.path.join(ROOT, f"build/assignments/{a}/grader-instructor.o")
         note, problem = handout_check(a, functions(lib) - functions(ins))
         report(not problem, f"{a}/handout_header", problem or note)
+    tiny_checks(report)
     rc, out = grade("ctc", "examples/assignments/ctc/library.c", debug="1", cflags="-DBREAK=9")
     p = parts(out)
     ok = 2 in p and not p[2][0] and "AddressSanitizer" in p[2][1] and all(v[0] for q, v in p.items() if q != 2)
