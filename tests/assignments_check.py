@@ -9,6 +9,9 @@ calling the library's functions does not link in instructor mode, whose grader o
 (nm) holds none of the assignment's answer functions and needs no asr_ symbol; under
 DEBUG=1 (AddressSanitizer) a write past an array's end fails its part with the
 sanitizer's line; the RNN-T reference arrays equal Python's computation of the definitions.
+make handout's cut asr.h compiles and preprocesses as asr.h with -DASR_ASSIGNMENT_<A> does
+(and the cutter agrees with gcc -E on a header of nested conditionals); the tiny CTC
+assignment (its own section: no instructor-mode cut, a wrong decoder fails two parts).
 Runs examples/assignments/grade.sh, as `make grade` does. One line per check, then
 "N passed, N failed". Needs build/asrtool-f64 (make test builds it first).
 """
