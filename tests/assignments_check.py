@@ -47,8 +47,9 @@ BROKEN = [
 ]
 NPARTS = {"ctc": 7, "rnnt": 5}
 # The tiny CTC assignment (examples/assignments/tiny_ctc/): the student builds the model
-# from asr.h's layers, so instructor mode removes nothing and there is no stand-alone
-# solution; its grader checks its reference gradient against central differences. (BREAK,
+# from asr.h's layers, so instructor mode removes nothing; the model answer
+# (tests/assignments/tiny_ctc_solution.c) uses other tiers and its own loops; the grader
+# checks its reference gradient against central differences. (BREAK,
 # parts that must fail, words): a wrong decoder fails part 5 too, which decodes with it.
 TINY_BROKEN = [
     (1, {1}, "those are log-probabilities"),
@@ -382,7 +383,8 @@ def parts(out):
 def tiny_checks(report):
     """The tiny CTC assignment: library.c full marks (and the grader's finite-difference check
     of its reference gradient, printed in its first line), each -DBREAK=k failing its parts
-    with the expected words, the stub graded in instructor mode, and make handout."""
+    with the expected words, the stub graded in instructor mode, a model answer written
+    from the handout (full marks), and make handout."""
     rc, out = grade("tiny_ctc", "examples/assignments/tiny_ctc/library.c")
     score = re.search(r"score: (\d+)/(\d+)", out)
     fd = re.search(r"reference gradient vs central differences: (\S+)", out)
@@ -402,6 +404,12 @@ def tiny_checks(report):
     score = re.search(r"score: (\d+)/%d" % TINY_PARTS, out)
     report(score is not None and len(parts(out)) == TINY_PARTS and rc != 0, "tiny_ctc/stub_builds_in_instructor_mode",
            score.group(0) if score else out.strip()[-300:])
+    # an answer written from the handout on other tiers and its own loops: full marks, part
+    # 5's bounds included (it lands on the library's 12.56 and 32.2%)
+    rc, out = grade("tiny_ctc", "tests/assignments/tiny_ctc_solution.c", mode="instructor")
+    score = re.search(r"score: (\d+)/(\d+)", out)
+    report(rc == 0 and score and score.group(1) == score.group(2) == str(TINY_PARTS),
+           "tiny_ctc/standalone_solution_full_marks", score.group(0) if score else out.strip()[-300:])
     note, problem = handout_check("tiny_ctc", set())
     report(not problem, "tiny_ctc/handout_header", problem or note)
 
