@@ -13,6 +13,7 @@
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
 #   make grade A=ctc|rnnt STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
+#   make handout A=ctc|rnnt  build/handout/A/: the handout, stub and asr.h without A's answers
 #   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;
@@ -65,7 +66,7 @@ EXAMPLES += $(B)/pretrain $(B)/units $(B)/bert
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch test-arm bench fuzz clean pretrained eval same-numbers grade
+.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch test-arm bench fuzz clean pretrained eval same-numbers grade handout
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -204,16 +205,26 @@ PROGRAMS_BIN := $(DOCS_BIN) $(B)/posteriorgram $(B)/fbank_png $(B)/ctc_align $(S
 # Runs every build (two at a time), one summary line per build, then the total; the docs
 # check and the programs' check count as runners too (one test line per check family).
 test: test-builds $(PROGRAMS_BIN)
-	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py tests/assignments_check.py
+	@sh tests/run_builds.sh $(TEST_BUILDS) tests/docs_check.py tests/programs.py tests/assignments_check.py \
+	  tests/instructor_modes.py
 
 # ---- course assignments (examples/assignments/): grade a student's file part by part
 #   make grade A=ctc STUDENT=path/to/student.c [DEBUG=1]    (DEBUG: AddressSanitizer)
 #   make grade A=rnnt STUDENT=path/to/student.c [DEBUG=1]
+#   make grade A=tiny_ctc STUDENT=path/to/student.c [DEBUG=1]
 # The grader is built in instructor mode (-DASR_ASSIGNMENT_<A>); make test runs
-# tests/assignments_check.py, which grades the library's own answers and broken ones.
+# tests/assignments_check.py, which grades the library's own answers and broken ones,
+# and tests/instructor_modes.py: asr.h with each ASR_ASSIGNMENT_* (read from asr.h) alone and
+# all together, through gcc -std=c99 -Wpedantic -Werror, g++ -std=c++11 and
+# aarch64-linux-gnu-gcc when installed.
 A ?= ctc
 grade: $(B)/asrtool-f64
 	@sh examples/assignments/grade.sh $(A) $(STUDENT) $(DEBUG)
+# make handout A=ctc: build/handout/A/ holds what the students get: the handout README, the
+# *_assignment.h, stub.c and asr.h without the blocks ASR_ASSIGNMENT_<A> compiles out
+# (examples/assignments/handout.py cuts them; tests/assignments_check.py checks the cut)
+handout:
+	@$(PYTHON) examples/assignments/handout.py $(A)
 
 # ---- make test-torch: live comparisons with PyTorch / torchaudio --------------------
 test-torch: $(EXAMPLES) | $(B)/.deps-torch

@@ -9,6 +9,9 @@ calling the library's functions does not link in instructor mode, whose grader o
 (nm) holds none of the assignment's answer functions and needs no asr_ symbol; under
 DEBUG=1 (AddressSanitizer) a write past an array's end fails its part with the
 sanitizer's line; the RNN-T reference arrays equal Python's computation of the definitions.
+make handout's cut asr.h compiles and preprocesses as asr.h with -DASR_ASSIGNMENT_<A> does
+(and the cutter agrees with gcc -E on a header of nested conditionals); the tiny CTC
+assignment (its own section: no instructor-mode cut, a wrong decoder fails two parts).
 Runs examples/assignments/grade.sh, as `make grade` does. One line per check, then
 "N passed, N failed". Needs build/asrtool-f64 (make test builds it first).
 """
@@ -43,6 +46,20 @@ BROKEN = [
     ("rnnt", 6, 3, "crashed with signal 11"),
 ]
 NPARTS = {"ctc": 7, "rnnt": 5}
+# The tiny CTC assignment (examples/assignments/tiny_ctc/): the student builds the model
+# from asr.h's layers, so instructor mode removes nothing; the model answer
+# (tests/assignments/tiny_ctc_solution.c) uses other tiers and its own loops; the grader
+# checks its reference gradient against central differences. (BREAK,
+# parts that must fail, words): a wrong decoder fails part 5 too, which decodes with it.
+TINY_BROKEN = [
+    (1, {1}, "those are log-probabilities"),
+    (2, {2}, "ADD into it (+=)"),
+    (3, {3}, "the bias correction"),
+    (4, {4, 5}, "B merges repeated labels first"),
+    (5, {5}, "zeroed before each step"),
+    (6, {1}, "crashed with signal 11"),
+]
+TINY_PARTS = 5
 
 
 def grade(a, student, mode="library", debug="", cflags=""):
@@ -184,6 +201,172 @@ def functions(obj, kind="defined"):
     return {f.split()[-1] for f in out if f.strip()}
 
 
+# ---- make handout: asr.h without an assignment's answers (examples/assignments/handout.py)
+def handout_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("handout", os.path.join(ROOT, "examples/assignments/handout.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# A header with every shape of conditional the cutter must read: nested chains, #elif
+# before and after the macro, a directive's comment running on over lines, a '#if' inside
+# a comment, continued lines. Its cut text, preprocessed with X and Y each defined or not,
+# must give what the original gives with M defined as well.
+STRIP_CASE = r"""int a0;
+#ifndef M /* the answers
+             start here */
+int a1;
+# ifdef X
+int a2;
+#  ifdef M
+int never1;
+#  else
+int a3;
+#  endif
+# elif defined(Y)
+int a4;
+# else
+int a5;
+# endif
+#else
+int k1;
+#if defined X
+int k2;
+#elif !defined(M)
+int never2;
+#elif defined ( Y )
+int k3;
+#else
+int k4;
+#endif
+#endif /* M */
+/* a comment holding a directive
+#ifdef M
+   is no directive */
+#if defined(X)
+int k5;
+#elif defined(M)
+int k6;
+#elif defined(Y)
+int never3;
+#else
+int never4;
+#endif
+#if !defined(M)
+int never5;
+#elif defined(X) \
+    && defined(Y)
+int k7;
+#else
+int k8;
+#endif
+#ifdef M   /* kept, and a comment that goes on
+              into the next line */
+int k9;
+#endif
+#define STR "/* not a comment"
+int k10;
+"""
+
+
+def strip_semantics_check():
+    """strip_macro on STRIP_CASE against the preprocessor (4 combinations of X, Y), and its
+    refusals. Returns (cases compared, problem or '')."""
+    mod = handout_module()
+    try:
+        cut, removed = mod.strip_macro(STRIP_CASE, "M")
+    except mod.StripError as e:
+        return 0, f"refused the case: {e}"
+    if "never" in cut or mod.strip_macro(cut, "M")[1] != 0:
+        return 0, "the cut text still holds a removed line or a test of M"
+    n = 0
+    with tempfile.TemporaryDirectory() as d:
+        for f, t in (("orig.h", STRIP_CASE), ("cut.h", cut)):
+            with open(f"{d}/{f}", "w") as fh:
+                fh.write(t)
+        for defs in ([], ["-DX"], ["-DY"], ["-DX", "-DY"]):
+            want = subprocess.run(["gcc", "-E", "-P", "-x", "c", "-DM"] + defs + [f"{d}/orig.h"], capture_output=True, text=True)
+            got = subprocess.run(["gcc", "-E", "-P", "-x", "c"] + defs + [f"{d}/cut.h"], capture_output=True, text=True)
+            if want.returncode or got.returncode or want.stdout.split() != got.stdout.split():
+                return n, f"with {defs or 'neither'}: the cut text gives {got.stdout.split()} ({got.stderr.strip()[:80]}), " \
+                          f"the original {want.stdout.split()}"
+            n += 1
+    for bad in ("#if defined(M) && defined(X)\n#endif\n", "#ifdef M\n", "#endif\n", "#define M 1\n",
+                "#if !defined(M) || X\n#endif\n"):
+        try:
+            mod.strip_macro(bad, "M")
+            return n, f"accepted {bad!r}"
+        except mod.StripError:
+            pass
+    return n, ""
+
+
+def handout_check(a, removed):
+    """make handout's folder for assignment a: the files are there, asr.h cut by its
+    instructor-mode switch compiles (gcc C99 and g++ C++11, all warnings as errors, with and
+    without ASR_IMPLEMENTATION), its preprocessed text is the original's with
+    -DASR_ASSIGNMENT_<A> (C with and without ASR_IMPLEMENTATION, C++ with; NDEBUG so that
+    assert's line numbers drop out), no directive tests the switch any more, no code token
+    (comments removed) names one of `removed` (the functions instructor mode removes from the
+    grader object), and stub.c compiles against the folder. Returns (note, problem or '')."""
+    macro = "ASR_ASSIGNMENT_" + a.upper()
+    warn_c = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-x", "c"]
+    warn_cxx = ["g++", "-std=c++11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-x", "c++"]
+    with tempfile.TemporaryDirectory() as d:
+        out = f"{d}/{a}"
+        p = subprocess.run([sys.executable, "examples/assignments/handout.py", a, out], cwd=ROOT, capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            return "", f"handout.py: {p.stderr.strip()}"
+        files = sorted(os.listdir(out))
+        for need in ("README.md", "stub.c", "asr.h"):
+            if need not in files:
+                return "", f"no {need} in {files}"
+        if not any(f.endswith("_assignment.h") for f in files):
+            return "", f"no *_assignment.h in {files}"
+        hdr = f"{out}/asr.h"
+        text = open(hdr, encoding="utf-8").read()
+        if re.search(r"^\s*#\s*(if|ifdef|ifndef|elif)\b[^\n]*\b%s\b" % macro, text, flags=re.M):
+            return "", f"a directive still tests {macro}"
+        for cmd in (warn_c, warn_cxx):
+            for impl in (["-DASR_IMPLEMENTATION"], []):
+                p = subprocess.run(cmd + ["-fsyntax-only"] + impl + [hdr], capture_output=True, text=True)
+                if p.returncode != 0 or p.stderr.strip():
+                    return "", f"{cmd[0]} {' '.join(impl)}: {p.stderr.strip()[:200]}"
+        for cmd, impl in ((["gcc", "-std=c99", "-x", "c"], ["-DASR_IMPLEMENTATION"]), (["gcc", "-std=c99", "-x", "c"], []),
+                          (["g++", "-std=c++11", "-x", "c++"], ["-DASR_IMPLEMENTATION"])):
+            cut = subprocess.run(cmd + ["-E", "-P", "-DNDEBUG"] + impl + [hdr], capture_output=True, text=True).stdout
+            orig = subprocess.run(cmd + ["-E", "-P", "-DNDEBUG", "-D" + macro] + impl + [os.path.join(ROOT, "asr.h")],
+                                  capture_output=True, text=True).stdout
+            if cut != orig or not cut:
+                diff = next((i for i, (x, y) in enumerate(zip(cut.splitlines(), orig.splitlines())) if x != y), None)
+                return "", f"{cmd[0]} -E {' '.join(impl)}: differs from asr.h -D{macro} at output line {diff}"
+        # what the compiler sees (the cut header preprocessed with its implementation, as C
+        # and C++): none of the removed functions is declared, defined or called there
+        seen = set()
+        for cmd in (["gcc", "-std=c99", "-x", "c"], ["g++", "-std=c++11", "-x", "c++"]):
+            seen |= set(re.findall(r"\b[A-Za-z_]\w*\b", subprocess.run(
+                cmd + ["-E", "-P", "-DASR_IMPLEMENTATION", hdr], capture_output=True, text=True).stdout))
+        named = sorted(seen & removed)
+        if named:
+            return "", f"the cut header's code still names {named[:4]}"
+        # in the source: comments (the tiers table, cross-references) and the names of the
+        # macros that refuse a removed piece (e.g. asr__rnnt_branch_loss) may remain
+        code = subprocess.run(["gcc", "-fpreprocessed", "-dD", "-E", "-P", "-x", "c", hdr], capture_output=True,
+                              text=True).stdout
+        macros = sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", code)) & removed)
+        mentions = sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", text)) & removed)
+        p = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-DASR_REAL=double", "-c",
+                            f"{out}/stub.c", "-o", f"{d}/stub.o"], capture_output=True, text=True)
+        if p.returncode != 0:
+            return "", f"stub.c does not compile in the handout: {p.stderr.strip()[:200]}"
+        return (f"{len(text.splitlines())} lines; {len(removed)} removed functions, none in its preprocessed code "
+                f"({len(mentions) - len(macros)} still named in comments"
+                + (f", {len(macros)} as refusing macros: {' '.join(macros)}" if macros else "") + ")"), ""
+
+
 def parts(out):
     """{part: (ok, message)} from the grader's lines."""
     res, last = {}, None
@@ -195,6 +378,40 @@ def parts(out):
         elif last is not None and line.startswith("       "):
             res[last][1] += line.strip()
     return res
+
+
+def tiny_checks(report):
+    """The tiny CTC assignment: library.c full marks (and the grader's finite-difference check
+    of its reference gradient, printed in its first line), each -DBREAK=k failing its parts
+    with the expected words, the stub graded in instructor mode, a model answer written
+    from the handout (full marks), and make handout."""
+    rc, out = grade("tiny_ctc", "examples/assignments/tiny_ctc/library.c")
+    score = re.search(r"score: (\d+)/(\d+)", out)
+    fd = re.search(r"reference gradient vs central differences: (\S+)", out)
+    report(rc == 0 and score and score.group(1) == score.group(2) == str(TINY_PARTS) and fd and float(fd.group(1)) < 1e-6,
+           "tiny_ctc/library_full_marks", (f"{score.group(0)}; reference gradient vs central differences {fd.group(1)}"
+                                           if score and fd else out.strip()[-300:]))
+    for k, fail, words in TINY_BROKEN:
+        rc, out = grade("tiny_ctc", "examples/assignments/tiny_ctc/library.c", cflags=f"-DBREAK={k}")
+        p = parts(out)
+        failed_parts = {q for q, (ok, _) in p.items() if not ok}
+        first = min(fail)
+        ok = rc != 0 and failed_parts == fail and words in " ".join(p[q][1] for q in fail if q in p) \
+            and len(p) == TINY_PARTS
+        report(ok, f"tiny_ctc/break{k}_fails_part{'+'.join(map(str, sorted(fail)))}",
+               (p.get(first, [0, out.strip()[-200:]])[1])[:150] + ("" if ok else f" (failed: {sorted(failed_parts)})"))
+    rc, out = grade("tiny_ctc", "examples/assignments/tiny_ctc/stub.c", mode="instructor")
+    score = re.search(r"score: (\d+)/%d" % TINY_PARTS, out)
+    report(score is not None and len(parts(out)) == TINY_PARTS and rc != 0, "tiny_ctc/stub_builds_in_instructor_mode",
+           score.group(0) if score else out.strip()[-300:])
+    # an answer written from the handout on other tiers and its own loops: full marks, part
+    # 5's bounds included (it lands on the library's 12.56 and 32.2%)
+    rc, out = grade("tiny_ctc", "tests/assignments/tiny_ctc_solution.c", mode="instructor")
+    score = re.search(r"score: (\d+)/(\d+)", out)
+    report(rc == 0 and score and score.group(1) == score.group(2) == str(TINY_PARTS),
+           "tiny_ctc/standalone_solution_full_marks", score.group(0) if score else out.strip()[-300:])
+    note, problem = handout_check("tiny_ctc", set())
+    report(not problem, "tiny_ctc/handout_header", problem or note)
 
 
 def main():
@@ -256,6 +473,17 @@ def main():
         report(not left and not need and len(gone) >= 50 and cut < full, f"{a}/instructor_mode_removes_answers",
                f"{len(gone)} answer functions removed, {len(full - cut)} in all, {len(cut)} left; "
                + (f"still there: {left[:4]}" if left else f"undefined: {need[:4]}" if need else "none left, nothing undefined"))
+    # make handout: asr.h cut by the same switch, checked against the preprocessor and the
+    # grader objects above
+    n, problem = strip_semantics_check()
+    report(not problem and n == 4, "handout/strip_macro_vs_preprocessor",
+           problem or f"nested #if/#ifdef/#elif/#else, comments, continuations: {n} macro sets as gcc -E; mixed conditions refused")
+    for a in NPARTS:
+        lib = os.path.join(ROOT, f"build/assignments/{a}/grader-library.o")
+        ins = os.path.join(ROOT, f"build/assignments/{a}/grader-instructor.o")
+        note, problem = handout_check(a, functions(lib) - functions(ins))
+        report(not problem, f"{a}/handout_header", problem or note)
+    tiny_checks(report)
     rc, out = grade("ctc", "examples/assignments/ctc/library.c", debug="1", cflags="-DBREAK=9")
     p = parts(out)
     ok = 2 in p and not p[2][0] and "AddressSanitizer" in p[2][1] and all(v[0] for q, v in p.items() if q != 2)
