@@ -55,6 +55,11 @@
  *   ASR_ASSIGNMENT_RNNT    the same for the RNN-T assignment: section 6, the rnnt and
  *                          rnnt-las heads of section 9 (and MWER) and asr_check_rnnt.
  *                          The two may be combined.
+ *   ASR_ASSIGNMENT_CONV_SE the conv_se assignment's: the public conv1d, depthwise,
+ *                          pointwise, depthwise-separable and SE tiers of 4.2 and their
+ *                          checkers (10.2). Their static code stays, since the ContextNet
+ *                          block, the Conformer's convolution module and wav2vec compose
+ *                          it; a student's file cannot call it. Everything else builds.
  *
  * CONVENTIONS
  *   - Arrays are row-major, last index fastest; each pointer's comment gives its shape,
@@ -1319,6 +1324,7 @@ typedef asr_result (*asr_conv1d_backward_fn)(asr_real *dx, asr_real *dw, asr_rea
                                              const asr_real *w, const int *lengths,
                                              const asr_conv1d_dims *d, void *work,
                                              size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_CONV_SE   /* instructor mode (top comment): the conv_se answers compiled out */
 ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
                                            const asr_real *b, const int *lengths,
                                            const asr_conv1d_dims *d, void *work, size_t work_bytes);
@@ -1368,6 +1374,7 @@ ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
                                                 const asr_real *dy, const asr_real *x,
                                                 const asr_real *w, const int *lengths, int N,
                                                 int C_in, int C_out, int T);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- depthwise-separable conv1d [Howard17] (sec. 3.1), as in ContextNet [Han20]:
  * a depthwise conv (C -> C, kernel K, stride S, padding P, dilation D) then a pointwise
@@ -1390,6 +1397,7 @@ typedef asr_result (*asr_dwsep_conv1d_backward_fn)(
     const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
     const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
     size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
                                                  const asr_real *dw_w, const asr_real *dw_b,
                                                  const asr_real *pw_w, const asr_real *pw_b,
@@ -1420,6 +1428,7 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
     const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
     const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
     size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- Squeeze-and-Excitation over time, as in ContextNet [Han20] (sec. 2, "Squeeze-and-
  * excitation"; after [Hu18]):
@@ -1450,6 +1459,7 @@ typedef asr_result (*asr_se_backward_fn)(asr_real *dx, asr_real *dw1, asr_real *
                                          const asr_real *gate, const asr_real *w1,
                                          const asr_real *w2, const int *lengths, int N, int C, int R,
                                          int T, void *work, size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
                                        const asr_real *w2, const asr_real *b2, const int *lengths,
@@ -1478,6 +1488,7 @@ ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, as
                                   const asr_real *mean, const asr_real *z, const asr_real *gate,
                                   const asr_real *w1, const asr_real *w2, const int *lengths, int N,
                                   int C, int R, int T, void *work, size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- ContextNet convolution block [Han20] (sec. 2, Fig. 1):
  *   f(x)  = swish(BN(dwsep(x)))                          one conv layer
@@ -5921,6 +5932,7 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
  * checker could run, or ASR_ERR_OUT_OF_MEMORY.
  * asr_gradcheck_<layer>() is the finite-difference case of one random instance (at most
  * 64 items: N > 64 is ASR_ERR_INVALID_ARG). */
+#ifndef ASR_ASSIGNMENT_CONV_SE   /* instructor mode: the conv1d, dwsep and SE checkers */
 ASRDEF asr_result asr_check_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
                                    uint64_t seed, asr_check_report *rep);
 /* Objective sum(W * y) of one random instance with sizes d (and lengths if with_lengths:
@@ -5943,6 +5955,7 @@ ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, ui
 ASRDEF asr_result asr_gradcheck_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, int N, int C, int R,
                                    int T, int with_lengths, uint64_t seed,
                                    asr_gradcheck_report *report);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 /* Objective sum(W * y) of one random ContextNet block with sizes cfg (lengths T, T-1, ...
  * if with_lengths; BN mode cfg->training); checks x and every parameter of every layer,
  * the SE and the residual projection. */
@@ -12120,7 +12133,18 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
   }
 }
 
-/* ---- conv1d: the public tiers */
+/* conv1d with groups = C_in = C_out = C: the dims of a depthwise conv (asr_depthwise_conv1d_*,
+ * the Conformer convolution module) */
+ASR__PRIVATE void asr__depthwise_dims(asr_conv1d_dims *d, int N, int C, int T, int K, int stride, int padding,
+                                      int dilation) {
+  asr_conv1d_dims_init(d, N, C, C, T, K);
+  d->stride = stride, d->padding = padding, d->dilation = dilation, d->groups = C;
+}
+
+/* ---- conv1d: the public tiers (instructor mode ASR_ASSIGNMENT_CONV_SE compiles them out with
+ * the depthwise, pointwise, dwsep and SE ones; the Conformer, ContextNet and wav2vec call
+ * the static asr__conv1d_forward etc., which stay) */
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
                                            const asr_real *b, const int *lengths,
                                            const asr_conv1d_dims *d, void *work, size_t work_bytes) {
@@ -12165,11 +12189,6 @@ ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
 
 /* ---- depthwise conv1d: conv1d with groups = C_in = C_out = C, the fast tier (its
  * _naive and _ref are asr_conv1d_*_naive/_ref with these dims); no workspace (Cg_in = 1) */
-ASR__PRIVATE void asr__depthwise_dims(asr_conv1d_dims *d, int N, int C, int T, int K, int stride, int padding,
-                                      int dilation) {
-  asr_conv1d_dims_init(d, N, C, C, T, K);
-  d->stride = stride, d->padding = padding, d->dilation = dilation, d->groups = C;
-}
 ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C, int T, int K, int stride, int padding,
@@ -12188,6 +12207,7 @@ ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
   return asr__conv1d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, &d, NULL, 0);
 }
 
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 /* ---- pointwise conv1d: kernel 1, a per-frame linear map of the channels
  *   y[n,o,t] = b[o] + sum_c w[o,c,0] x[n,c,t],   i.e.  Y_n = W X_n + b   on t < L. */
 ASR__PRIVATE void asr__pointwise_item(asr__tier tier, asr_real *yn, const asr_real *xn, const asr_real *w,
@@ -12216,6 +12236,7 @@ ASR__PRIVATE void asr__pointwise_item_backward(asr__tier tier, asr_real *dxn, as
       db[o] += (asr_real)s;
     }
 }
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C_in, int C_out, int T) {
@@ -12229,6 +12250,7 @@ ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
   /* two asr_gemm per item: asr__pointwise_item_backward */
   return asr__pointwise_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, N, C_in, C_out, T);
 }
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- depthwise-separable conv1d [Howard17] sec. 3.1: a depthwise conv (the only stage
  * that looks along time), then a pointwise conv (the only one that mixes channels)
@@ -12291,6 +12313,7 @@ ASR__PRIVATE asr_result asr__dwsep_compose_backward(asr__tier tier, asr_real *dx
   return ASR_OK;
 }
 
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
                                                  const asr_real *dw_w, const asr_real *dw_b,
                                                  const asr_real *pw_w, const asr_real *pw_b,
@@ -12348,6 +12371,7 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
   return asr__dwsep_backward(ASR__TIER_FAST, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
                              d, work, work_bytes);
 }
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- Squeeze-and-Excitation over time, [Han20] sec. 2 (after [Hu18]), per item with L
  * valid frames:
@@ -12516,6 +12540,7 @@ ASR__PRIVATE void asr__se_batch_backward(asr__tier tier, asr_real *dx, asr_real 
     }
 }
 
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
                                        const asr_real *w2, const asr_real *b2, const int *lengths,
@@ -12568,6 +12593,7 @@ ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, as
   return asr__se_backward(ASR__TIER_FAST, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
                           T, work, work_bytes);
 }
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- batch norm written out, for the _naive compositions of 4.2 and 4.3 (the ContextNet
  * block, the Conformer convolution module). [Ioffe15] Algorithm 1 over the valid frames
@@ -27912,15 +27938,9 @@ done:
  * (4.1), ReLU; the tier of the composition is the tier of the pieces it calls.
  * --------------------------------------------------------------------------------------- */
 
-/* The pieces of a tier: _naive, _ref or the fast conv1d and group norm. */
-ASR__PRIVATE asr_conv1d_forward_fn asr__w2v_conv_fwd(asr__tier t) {
-  return t == ASR__TIER_NAIVE ? asr_conv1d_forward_naive : t == ASR__TIER_REF ? asr_conv1d_forward_ref
-                                                                                : asr_conv1d_forward;
-}
-ASR__PRIVATE asr_conv1d_backward_fn asr__w2v_conv_bwd(asr__tier t) {
-  return t == ASR__TIER_NAIVE ? asr_conv1d_backward_naive : t == ASR__TIER_REF ? asr_conv1d_backward_ref
-                                                                                 : asr_conv1d_backward;
-}
+/* The pieces of a tier: _naive, _ref or the fast group norm; the conv1d of a tier is
+ * asr__conv1d_forward/_backward(tier, ...), the code of asr_conv1d_forward_naive/_ref and
+ * asr_conv1d_forward (which ASR_ASSIGNMENT_CONV_SE compiles out). */
 ASR__PRIVATE asr_group_norm_forward_fn asr__w2v_gn_fwd(asr__tier t) {
   return t == ASR__TIER_NAIVE ? asr_group_norm_forward_naive
                               : t == ASR__TIER_REF ? asr_group_norm_forward_ref : asr_group_norm_forward;
@@ -27956,7 +27976,7 @@ ASR__PRIVATE asr_result asr__w2v_encoder_run(asr__tier tier, asr_real *z, asr_re
     base = asr__w2v_layer_at(&s, base, B, C, T);
     asr_conv1d_dims_init(&d, B, l ? C : 1, C, Tin, cfg->enc_kernel[l]);
     d.stride = cfg->enc_stride[l];
-    r = asr__w2v_conv_fwd(tier)(s.a, xin, p->conv[l], NULL, NULL, &d, work, work_bytes);   /* a_l */
+    r = asr__conv1d_forward(tier, s.a, xin, p->conv[l], NULL, NULL, &d, work, work_bytes);   /* a_l */
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(s.h, s.mean, s.rstd, s.a, p->norm_w[l], p->norm_b[l], B, C, T, 1, cfg->eps);
     if (r != ASR_OK) return r;                                                              /* h_l */
@@ -28000,7 +28020,7 @@ ASR__PRIVATE asr_result asr__w2v_encoder_back(asr__tier tier, const asr_w2v_enco
     asr_conv1d_dims_init(&d, B, l ? C : 1, C, T[l], cfg->enc_kernel[l]);
     d.stride = cfg->enc_stride[l];
     if (l) memset(gx, 0, sizeof(asr_real) * (size_t)B * C * T[l]);
-    r = asr__w2v_conv_bwd(tier)(l ? gx : NULL, grad ? grad->conv[l] : NULL, NULL, ga, l ? s[l - 1].x : wave,
+    r = asr__conv1d_backward(tier, l ? gx : NULL, grad ? grad->conv[l] : NULL, NULL, ga, l ? s[l - 1].x : wave,
                                 p->conv[l], NULL, &d, ga + M, work_bytes - 3 * M * sizeof(asr_real));
     if (r != ASR_OK) return r;                                                 /* dW_l, dx_{l-1} */
   }
@@ -28035,7 +28055,7 @@ ASR__PRIVATE asr_result asr__w2v_context_run(asr__tier tier, asr_real *c, asr_re
     base = asr__w2v_layer_at(&sv, base, B, C, T);
     asr__w2v_pad_left(P, xin, B, C, T, k);                                        /* causal input */
     asr_conv1d_dims_init(&d, B, C, C, T + k - 1, k);
-    r = asr__w2v_conv_fwd(tier)(sv.a, P, p->conv_w[j], p->conv_b[j], NULL, &d, P + MP,
+    r = asr__conv1d_forward(tier, sv.a, P, p->conv_w[j], p->conv_b[j], NULL, &d, P + MP,
                                 work_bytes - MP * sizeof(asr_real));                     /* a_j */
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(sv.h, sv.mean, sv.rstd, sv.a, p->norm_w[j], p->norm_b[j], B, C, T, 1, cfg->eps);
@@ -28081,7 +28101,7 @@ ASR__PRIVATE asr_result asr__w2v_context_back(asr__tier tier, asr_real *dz, cons
     asr__w2v_pad_left(P, xin, B, C, T, k);
     memset(dP, 0, sizeof(asr_real) * (size_t)B * C * (T + k - 1));
     asr_conv1d_dims_init(&d, B, C, C, T + k - 1, k);
-    r = asr__w2v_conv_bwd(tier)(dP, grad ? grad->conv_w[j] : NULL, grad ? grad->conv_b[j] : NULL, ga, P,
+    r = asr__conv1d_backward(tier, dP, grad ? grad->conv_w[j] : NULL, grad ? grad->conv_b[j] : NULL, ga, P,
                                 p->conv_w[j], NULL, &d, dP + MP, work_bytes - (4 * M + 2 * MP) * sizeof(asr_real));
     if (r != ASR_OK) return r;
     for (row = 0; row < (size_t)B * C; row++)                     /* dx_{j-1} += dP[..., k-1:] */
@@ -33370,6 +33390,13 @@ ASR__PRIVATE void asr__chk2_lengths(int *lens, int N, int T) {
 }
 
 /* ---- conv1d */
+/* lengths of an SE instance: T, T-1, ..., at least 1 */
+ASR__PRIVATE void asr__chk2_se_lengths(int *lens, int N, int T) {
+  int n;
+  for (n = 0; n < N; n++) lens[n] = T - n % T;
+}
+
+#ifndef ASR_ASSIGNMENT_CONV_SE   /* instructor mode: the conv1d, dwsep and SE checkers */
 typedef struct asr__chk2_conv {
   asr_conv1d_forward_fn fwd;
   const asr_conv1d_dims *d;
@@ -33924,12 +33951,6 @@ ASR__PRIVATE double asr__chk2_se_f(void *vc) {
   return asr__chk2_dot(c->W, c->y, (size_t)c->N * c->C * c->T);
 }
 
-/* lengths of an SE instance: T, T-1, ..., at least 1 */
-ASR__PRIVATE void asr__chk2_se_lengths(int *lens, int N, int T) {
-  int n;
-  for (n = 0; n < N; n++) lens[n] = T - n % T;
-}
-
 ASRDEF asr_result asr_gradcheck_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, int N, int C, int R,
                                    int T, int with_lengths, uint64_t seed,
                                    asr_gradcheck_report *report) {
@@ -34163,6 +34184,7 @@ ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, ui
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 /* ---- ContextNet block */
 typedef struct asr__chk2_cn {
   asr_contextnet_block_forward_fn fwd;
