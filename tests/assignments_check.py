@@ -49,10 +49,17 @@ BROKEN = [
     ("conv_se", 5, 5, "the mean is over the L valid frames only"),
     ("conv_se", 6, 6, "dx misses the mean's share"),
     ("conv_se", 7, 2, "crashed with signal 11"),
+    ("fbank", 1, 1, "without snip_edges the frames are centred"),
+    ("fbank", 2, 2, "pre-emphasis of the first sample"),
+    ("fbank", 3, 3, "that is the magnitude |X[k]|"),
+    ("fbank", 4, 4, "Kaldi's triangles are linear in mel"),
+    ("fbank", 5, 5, "that is log10"),
+    ("fbank", 6, 6, "floor the energy under the log"),
+    ("fbank", 7, 3, "crashed with signal 11"),
 ]
-NPARTS = {"ctc": 7, "rnnt": 5, "conv_se": 6}
+NPARTS = {"ctc": 7, "rnnt": 5, "conv_se": 6, "fbank": 6}
 # the fewest answer functions instructor mode must remove (nm), where not 50
-MIN_REMOVED = {"conv_se": 28}
+MIN_REMOVED = {"conv_se": 28, "fbank": 14}
 
 
 def grade(a, student, mode="library", debug="", cflags=""):
@@ -121,6 +128,68 @@ def rnnt_refs_check(refs):
     return worst, ""
 
 
+def fbank_refs_check(refs):
+    """The fbank references (asrtool fbank --stages) against Python computing the definitions
+    (docs/fbank.md's steps, the header of examples/assignments/fbank/fbank_assignment.h):
+    the window, each frame from the wave (framing with the mirror, DC offset, pre-emphasis,
+    window), P = |DFT|^2 of each frame (a direct sum), the mel banks, and the features
+    ln(max(W P, FLT_EPSILON)), in both configurations of make_refs.sh. Returns ({array: the
+    largest error relative to the largest entry of its row}, problem or '')."""
+    wave, (n,) = load_npy(f"{refs}/fbank_wave.npy")
+    L, M, N, fs, p = 400, 160, 512, 16000.0, 0.97
+    K, worst = N // 2 + 1, {}
+    for name, snip, povey, B, lo, hi in (("povey", 1, 1, 23, 20.0, 8000.0), ("hamming", 0, 0, 15, 64.0, 7000.0)):
+        a = 2 * math.pi / (L - 1)
+        w = [(0.5 - 0.5 * math.cos(a * j)) ** 0.85 if povey else 0.54 - 0.46 * math.cos(a * j) for j in range(L)]
+        mel = lambda f: 1127 * math.log(1 + f / 700)
+        d = (mel(hi) - mel(lo)) / (B + 1)
+        W = []
+        for m in range(B):
+            l, c, r = mel(lo) + m * d, mel(lo) + (m + 1) * d, mel(lo) + (m + 2) * d
+            row = []
+            for k in range(K):
+                mk = mel(k * fs / N)
+                row.append(0.0 if k == K - 1 else (mk - l) / (c - l) if l < mk <= c else
+                           (r - mk) / (r - c) if c < mk < r else 0.0)
+            W.append(row)
+        T = 1 + (n - L) // M if snip else (n + M // 2) // M
+        got = {f: load_npy(f"{refs}/{name}/{f}.npy") for f in ("window", "frames", "power", "mel_banks", "feats")}
+        if tuple(got["frames"][1]) != (T, L) or tuple(got["feats"][1]) != (T, B):
+            return worst, f"{name}: shapes {got['frames'][1]}, {got['feats'][1]}; expected T = {T}"
+        cols = {"window": L, "frames": L, "power": K, "mel_banks": K, "feats": B}
+        frames, power, feats = [], [], []
+        for t in range(T):
+            start = t * M if snip else t * M + M // 2 - L // 2
+            x = []
+            for j in range(L):
+                s = start + j
+                while s < 0 or s >= n:
+                    s = -s - 1 if s < 0 else 2 * n - 1 - s
+                x.append(wave[s])
+            mean = sum(x) / L
+            x = [v - mean for v in x]
+            x = [x[0] - p * x[0]] + [x[j] - p * x[j - 1] for j in range(1, L)]
+            x = [x[j] * w[j] for j in range(L)]
+            P = []
+            for k in range(K):
+                re = sum(x[j] * math.cos(2 * math.pi * (j * k % N) / N) for j in range(L))
+                im = sum(x[j] * math.sin(2 * math.pi * (j * k % N) / N) for j in range(L))
+                P.append(re * re + im * im)
+            frames += x
+            power += P
+            feats += [math.log(max(sum(W[m][k] * P[k] for k in range(K)), 1.1920928955078125e-07)) for m in range(B)]
+        for f, want in (("window", w), ("frames", frames), ("power", power), ("mel_banks", sum(W, [])),
+                        ("feats", feats)):
+            c, err = cols[f], 0.0
+            for i in range(0, len(want), c):
+                scale = max(1.0, max(abs(v) for v in want[i:i + c]))
+                err = max(err, max(abs(g - v) for g, v in zip(got[f][0][i:i + c], want[i:i + c])) / scale)
+            worst[f] = max(worst.get(f, 0.0), err)
+            if err > 1e-12:
+                return worst, f"{name}/{f}.npy: error {err:.1e} of its row's largest entry"
+    return worst, ""
+
+
 def save_f64(path, shape, values):
     """A little-endian float64 .npy file (NumPy format 1.0), standard library only."""
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % "".join("%d," % d for d in shape)
@@ -184,6 +253,11 @@ ANSWERS = {
     "rnnt": re.compile(r"^asr_(rnnt_|check_rnnt)|^asr__rnnt_(?!viterbi$)"),
     # the public tiers only: their static code stays for the ContextNet block, the
     # Conformer's convolution module and wav2vec (a student's file cannot call it)
+    # the filterbank's public functions and the static code behind them (section 3.1-3.4,
+    # the stream); the options, sizes, VTLN, CMVN and SpecAugment stay
+    "fbank": re.compile(r"^asr_(fbank(_naive|_ref|_stages|_window|_mel_banks|_num_frames|_stream_[a-z]+)?"
+                        r"|check_fbank)$|^asr__(fbank(?!_layout$|_edges$|_high$|_vtln_high$|_num_frames$)"
+                        r"|real_fft_power|fft_|window_value|reflect$|frame_start$)"),
     "conv_se": re.compile(r"^asr_((conv1d|depthwise_conv1d|pointwise_conv1d|dwsep_conv1d|se)_(forward|backward)"
                           r"|(check|gradcheck)_(conv1d|dwsep_conv1d|se)$)"),
 }
@@ -242,6 +316,11 @@ def main():
         worst, problem = rnnt_log_probs_inputs_check()
         report(not problem and worst < 1e-12, "rnnt/asrtool_log_probs_every_input",
                problem or f"probs and time-major log-probs vs logits: max difference {worst:.1e}")
+    if "fbank" in NPARTS:
+        # 1e-12: a double FFT and a direct double DFT agree to ~1e-15 of the largest power
+        worst, problem = fbank_refs_check(os.path.join(ROOT, "build/assignments/fbank/refs"))
+        report(not problem, "fbank/refs_vs_definitions",
+               problem or "largest error / row's largest entry: " + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
     for a, k, part, words in BROKEN:
         rc, out = grade(a, f"examples/assignments/{a}/library.c", cflags=f"-DBREAK={k}")
         p = parts(out)
@@ -269,7 +348,7 @@ def main():
         report(rc != 0 and "undefined reference to `asr_rnnt" in out and "instructor mode" in out,
                "rnnt/library_calls_do_not_link_in_instructor_mode",
                out.strip().splitlines()[-2][:150] if out.strip() else "")
-    for a, fn in (("conv_se", "asr_depthwise_conv1d"),):
+    for a, fn in (("conv_se", "asr_depthwise_conv1d"), ("fbank", "asr_fbank")):
         if a not in NPARTS:
             continue
         rc, out = grade(a, f"examples/assignments/{a}/library.c", mode="instructor")

@@ -43,6 +43,7 @@ def main():
     save("beam_logprobs.npy", np.log(np.array([[[0.4, 0.58, 0.02], [0.15, 0.65, 0.2], [0.1, 0.42, 0.48]]])))
     save("beam_input_lengths.npy", np.array([3], dtype=np.int32))
     conv_se()
+    fbank()
 
 
 def conv_se():
@@ -71,6 +72,21 @@ def conv_se():
     save("se_grad_y.npy", rng.uniform(-1, 1, size=(2, 6, 7)))
     save("se_lengths.npy", lengths)
 
+
+
+def fbank():
+    """The fbank assignment's inputs (examples/assignments/fbank/), their own seed; float64
+    samples in Kaldi's 16-bit scale, rounded to integers as a WAV file holds them.
+    fbank_wave.npy (1650,) at 16 kHz: 420 samples of silence (the first frame's mel energies
+    are 0: the floor under the log), then 300 Hz and 1200 Hz tones with noise and a DC offset
+    of 200. fbank_wave_short.npy (560,): noise, for the frame counts (2 frames with
+    snip_edges, 4 without)."""
+    rng = np.random.default_rng(2028)
+    t = np.arange(1650 - 420) / 16000.0
+    tone = 3000 * np.sin(2 * np.pi * 300 * t) + 1500 * np.sin(2 * np.pi * 1200 * t + 0.3)
+    tone += 200 + rng.normal(0, 100, size=t.size)
+    save("fbank_wave.npy", np.round(np.concatenate([np.zeros(420), tone])))
+    save("fbank_wave_short.npy", np.round(rng.normal(0, 1000, size=560)))
 
 if __name__ == "__main__":
     main()
