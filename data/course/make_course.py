@@ -54,7 +54,8 @@ def conv_se():
     run with padding 2, dilation 2, stride 1; conv_pw_weight (C_out=6, 4, 1), conv_pw_bias (6);
     conv_grad_y (2, 6, 7): dL/dy of the pointwise output; conv_lengths [7, 5].
     se_x (2, C=6, 7), se_fc1_weight (R=3, 6), se_fc1_bias (3), se_fc2_weight (6, 3),
-    se_fc2_bias (6), se_grad_y (2, 6, 7), se_lengths [7, 5]."""
+    se_fc2_bias (6), se_grad_y (2, 6, 7), se_lengths [7, 5]. conv_grad_h2 (2, 4, 4): dL/dh of the
+    depthwise conv's second configuration (stride 2, padding 1, dilation 1: T_out = 4)."""
     rng = np.random.default_rng(2027)
     lengths = np.array([7, 5], dtype=np.int32)
     save("conv_x.npy", rng.uniform(-1, 1, size=(2, 4, 7)))
@@ -71,6 +72,7 @@ def conv_se():
     save("se_fc2_bias.npy", rng.uniform(-0.5, 0.5, size=6))
     save("se_grad_y.npy", rng.uniform(-1, 1, size=(2, 6, 7)))
     save("se_lengths.npy", lengths)
+    save("conv_grad_h2.npy", rng.uniform(-1, 1, size=(2, 4, 4)))
 
 
 

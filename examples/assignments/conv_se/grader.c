@@ -24,10 +24,12 @@
                            differ by ~1e-16 here (other summation orders) */
 #define SENTINEL 0.25   /* what every gradient buffer holds before the student's function
                            adds to it (asr.h's checkers pre-fill with the same) */
-/* the depthwise conv of make_refs.sh: stride 1, padding 2, dilation 2 ("same" length) */
-#define STRIDE 1
-#define PADDING 2
-#define DILATION 2
+/* the depthwise conv's two configurations of make_refs.sh: "same" length, and strided */
+typedef struct dw_conf {
+  int stride, padding, dilation;
+} dw_conf;
+#define NDW 2
+static const dw_conf DW[NDW] = {{1, 2, 2}, {2, 1, 1}};
 
 typedef grading_verdict verdict;
 
@@ -36,9 +38,10 @@ typedef struct refs {
   int N, C, T, K, Co, SC, R;
   int *len, *slen;                        /* (N) valid frames of the conv and the SE items */
   double *x, *dww, *dwb, *pww, *pwb, *gy; /* conv_x (N,C,T), (C,1,K), (C), (Co,C,1), (Co), (N,Co,T) */
-  double *h, *y;                          /* dw/y (N,C,T), pw/y (N,Co,T) */
+  double *h[NDW], *y;                     /* dw/y, dw2/y (N,C,T_out), pw/y (N,Co,T) */
   double *dh, *pw_gw, *pw_gb;             /* pw/: grad_x (N,C,T), grad_weight, grad_bias */
-  double *dx, *dw_gw, *dw_gb;             /* dw_back/: grad_x (N,C,T), grad_weight, grad_bias */
+  double *dhin[NDW];                      /* the depthwise backward's dL/dh: pw/grad_x, conv_grad_h2 */
+  double *dx[NDW], *dw_gw[NDW], *dw_gb[NDW];   /* dw_back/, dw2/: grad_x (N,C,T), grad_weight, grad_bias */
   double *sx, *w1, *b1, *w2, *b2, *sgy;   /* se_x (N,SC,T), fc1 (R,SC), (R), fc2 (SC,R), (SC), (N,SC,T) */
   double *sy, *sdx, *sdw1, *sdb1, *sdw2, *sdb2;   /* se/ */
 } refs;
@@ -59,14 +62,20 @@ static void read_refs(refs *r, const char *dir) {
   r->pwb = load(dir, "conv_pw_bias.npy", 1, s);
   r->gy = load(dir, "conv_grad_y.npy", 3, s);
   r->len = (int *)grading_load(dir, "conv_lengths.npy", ASR_DTYPE_I32, 1, s);
-  r->h = load(dir, "dw/y.npy", 3, s);
+  r->h[0] = load(dir, "dw/y.npy", 3, s);
+  r->h[1] = load(dir, "dw2/y.npy", 3, s);
   r->y = load(dir, "pw/y.npy", 3, s);
   r->dh = load(dir, "pw/grad_x.npy", 3, s);
   r->pw_gw = load(dir, "pw/grad_weight.npy", 3, s);
   r->pw_gb = load(dir, "pw/grad_bias.npy", 1, s);
-  r->dx = load(dir, "dw_back/grad_x.npy", 3, s);
-  r->dw_gw = load(dir, "dw_back/grad_weight.npy", 3, s);
-  r->dw_gb = load(dir, "dw_back/grad_bias.npy", 1, s);
+  r->dhin[0] = r->dh;
+  r->dhin[1] = load(dir, "conv_grad_h2.npy", 3, s);
+  r->dx[0] = load(dir, "dw_back/grad_x.npy", 3, s);
+  r->dw_gw[0] = load(dir, "dw_back/grad_weight.npy", 3, s);
+  r->dw_gb[0] = load(dir, "dw_back/grad_bias.npy", 1, s);
+  r->dx[1] = load(dir, "dw2/grad_x.npy", 3, s);
+  r->dw_gw[1] = load(dir, "dw2/grad_weight.npy", 3, s);
+  r->dw_gb[1] = load(dir, "dw2/grad_bias.npy", 1, s);
   r->sx = load(dir, "se_x.npy", 3, s);
   r->SC = (int)s[1];
   r->w1 = load(dir, "se_fc1_weight.npy", 2, s);
@@ -85,9 +94,9 @@ static void read_refs(refs *r, const char *dir) {
 }
 
 /* floor((T + 2P - D (K-1) - 1) / S) + 1, or 0 */
-static int out_frames(int T, int K) {
-  int span = T + 2 * PADDING - DILATION * (K - 1) - 1;
-  return T < 1 || span < 0 ? 0 : span / STRIDE + 1;
+static int out_frames(int T, int K, const dw_conf *q) {
+  int span = T + 2 * q->padding - q->dilation * (K - 1) - 1;
+  return T < 1 || span < 0 ? 0 : span / q->stride + 1;
 }
 
 /* A new exact-size copy of n doubles (AddressSanitizer sees a read or write past it). */
@@ -140,43 +149,55 @@ static int accum_hint(verdict *v, const double *got, const double *alone, int i,
 }
 
 /* ---- part 1: the depthwise conv */
-static double dw_tap_sum(const refs *r, int n, int c, int t, int dil, int pad, int upto) {
+/* b[c] + sum_k w[c][k] x[c][t S + k D - P] over 0 <= index < upto: the hints' slips */
+static double dw_tap_sum(const refs *r, int n, int c, int t, int S, int D, int P, int upto) {
   const double *x = r->x + ((size_t)n * r->C + c) * r->T, *w = r->dww + (size_t)c * r->K;
   double s = r->dwb[c];
   int k;
   for (k = 0; k < r->K; k++) {
-    int j = t * STRIDE + k * dil - pad;
+    int j = t * S + k * D - P;
     if (j >= 0 && j < upto) s += w[k] * x[j];
   }
   return s;
 }
 
+/* appends " (stride S, padding P, dilation D)" to v->msg */
+static void conf_note(verdict *v, const dw_conf *q) {
+  size_t m = strlen(v->msg);
+  snprintf(v->msg + m, sizeof v->msg - m, " (stride %d, padding %d, dilation %d)", q->stride, q->padding, q->dilation);
+}
+
 static void part1(const void *ctx, verdict *v) {
   const refs *r = (const refs *)ctx;
-  int n, c, t;
-  const int To = out_frames(r->T, r->K);
-  for (n = 0; n < r->N; n++) {
-    const int L = r->len[n], Lo = out_frames(L, r->K);
-    double *x = copy(r->x + (size_t)n * r->C * r->T, (size_t)r->C * r->T), *w = copy(r->dww, (size_t)r->C * r->K),
-           *b = copy(r->dwb, (size_t)r->C), *y = filled((size_t)r->C * To, NAN);
-    depthwise_conv1d(y, x, w, b, r->C, r->T, L, r->K, STRIDE, PADDING, DILATION);
-    if (!grading_compare(v, "y[c][t]", "c", "t", y, r->h + (size_t)n * r->C * To, r->C, To, To, n, TOL, &c, &t)) {
-      const int bi = c * To + t;
-      const double got = y[bi];
-      if (t >= Lo)
-        grading_hint(v, "outputs t >= L_out (the padded frames) are 0");
-      else if (grading_same(got, dw_tap_sum(r, n, c, t, 1, PADDING, L), TOL))
-        grading_hint(v, "tap k reads x[c][t S + k D - P]: the dilation D spaces the taps D frames apart");
-      else if (grading_same(got, dw_tap_sum(r, n, c, t, DILATION, PADDING, r->T), TOL))
-        grading_hint(v, "x is 0 outside [0, L): the padded frames' contents must not be read");
-      else if (grading_same(got, dw_tap_sum(r, n, c, t, DILATION, 0, L), TOL))
-        grading_hint(v, "the zero padding P shifts the taps: tap k of output t reads x[c][t S + k D - P]");
-      else
-        grading_hint(v, "y[c][t] = b[c] + sum_k w[c][k] x[c][t S + k D - P], x = 0 outside [0, L)");
+  int n, c, t, qi;
+  for (qi = 0; qi < NDW; qi++) {
+    const dw_conf *q = &DW[qi];
+    const int To = out_frames(r->T, r->K, q), S = q->stride, P = q->padding, D = q->dilation;
+    for (n = 0; n < r->N; n++) {
+      const int L = r->len[n], Lo = out_frames(L, r->K, q);
+      double *x = copy(r->x + (size_t)n * r->C * r->T, (size_t)r->C * r->T), *w = copy(r->dww, (size_t)r->C * r->K),
+             *b = copy(r->dwb, (size_t)r->C), *y = filled((size_t)r->C * To, NAN);
+      depthwise_conv1d(y, x, w, b, r->C, r->T, L, r->K, S, P, D);
+      if (!grading_compare(v, "y[c][t]", "c", "t", y, r->h[qi] + (size_t)n * r->C * To, r->C, To, To, n, TOL, &c, &t)) {
+        const double got = y[c * To + t];
+        conf_note(v, q);
+        if (t >= Lo)
+          grading_hint(v, "outputs t >= L_out (the padded frames) are 0");
+        else if (D != 1 && grading_same(got, dw_tap_sum(r, n, c, t, S, 1, P, L), TOL))
+          grading_hint(v, "tap k reads x[c][t S + k D - P]: the dilation D spaces the taps D frames apart");
+        else if (S != 1 && grading_same(got, dw_tap_sum(r, n, c, t, 1, D, P, L), TOL))
+          grading_hint(v, "the stride S: output t starts at x[c][t S - P], and T_out = floor((T + 2P - D (K-1) - 1) / S) + 1");
+        else if (grading_same(got, dw_tap_sum(r, n, c, t, S, D, P, r->T), TOL))
+          grading_hint(v, "x is 0 outside [0, L): the padded frames' contents must not be read");
+        else if (grading_same(got, dw_tap_sum(r, n, c, t, S, D, 0, L), TOL))
+          grading_hint(v, "the zero padding P shifts the taps: tap k of output t reads x[c][t S + k D - P]");
+        else
+          grading_hint(v, "y[c][t] = b[c] + sum_k w[c][k] x[c][t S + k D - P], x = 0 outside [0, L)");
+        free(x), free(w), free(b), free(y);
+        return;
+      }
       free(x), free(w), free(b), free(y);
-      return;
     }
-    free(x), free(w), free(b), free(y);
   }
   v->ok = 1;
 }
@@ -187,7 +208,7 @@ static void part2(const void *ctx, verdict *v) {
   int n, c, o, t;
   for (n = 0; n < r->N; n++) {
     const int L = r->len[n], T = r->T, C = r->C, Co = r->Co;
-    double *x = copy(r->h + (size_t)n * C * T, (size_t)C * T), *w = copy(r->pww, (size_t)Co * C),
+    double *x = copy(r->h[0] + (size_t)n * C * T, (size_t)C * T), *w = copy(r->pww, (size_t)Co * C),
            *b = copy(r->pwb, (size_t)Co), *y = filled((size_t)Co * T, NAN);
     pointwise_conv1d(y, x, w, b, C, Co, T, L);
     if (!grading_compare(v, "y[o][t]", "o", "t", y, r->y + (size_t)n * Co * T, Co, T, T, n, TOL, &o, &t)) {
@@ -213,6 +234,7 @@ static void part2(const void *ctx, verdict *v) {
 /* ---- parts 3 and 4: the backward of the pointwise and the depthwise conv */
 typedef struct conv_back {
   int pointwise;           /* 1: part 3, 0: part 4 */
+  int q;                   /* part 4: the configuration, DW[q] */
   int rows, cols;          /* of dx: (C, T) */
   int nw;                  /* entries of dw: Co C or C K */
   int nb;                  /* of db: Co or C */
@@ -221,37 +243,39 @@ typedef struct conv_back {
 static void conv_back_call(const refs *r, const conv_back *cb, int n, double *dx, double *dw, double *db) {
   const int L = r->len[n], T = r->T, C = r->C;
   if (cb->pointwise) {
-    double *dy = copy(r->gy + (size_t)n * r->Co * T, (size_t)r->Co * T), *x = copy(r->h + (size_t)n * C * T, (size_t)C * T),
+    double *dy = copy(r->gy + (size_t)n * r->Co * T, (size_t)r->Co * T), *x = copy(r->h[0] + (size_t)n * C * T, (size_t)C * T),
            *w = copy(r->pww, (size_t)r->Co * C);
     pointwise_conv1d_backward(dx, dw, db, dy, x, w, C, r->Co, T, L);
     free(dy), free(x), free(w);
   } else {
-    const int To = out_frames(T, r->K);
-    double *dy = copy(r->dh + (size_t)n * C * To, (size_t)C * To), *x = copy(r->x + (size_t)n * C * T, (size_t)C * T),
-           *w = copy(r->dww, (size_t)C * r->K);
-    depthwise_conv1d_backward(dx, dw, db, dy, x, w, C, T, L, r->K, STRIDE, PADDING, DILATION);
+    const dw_conf *q = &DW[cb->q];
+    const int To = out_frames(T, r->K, q);
+    double *dy = copy(r->dhin[cb->q] + (size_t)n * C * To, (size_t)C * To),
+           *x = copy(r->x + (size_t)n * C * T, (size_t)C * T), *w = copy(r->dww, (size_t)C * r->K);
+    depthwise_conv1d_backward(dx, dw, db, dy, x, w, C, T, L, r->K, q->stride, q->padding, q->dilation);
     free(dy), free(x), free(w);
   }
 }
 
 /* part 4's slip: dw[c][k] also summing dy[c][t] x[c][s] over the padded frames L <= s < T */
-static double dw_padding_extra(const refs *r, int c, int k) {
+static double dw_padding_extra(const refs *r, int qi, int c, int k) {
+  const dw_conf *q = &DW[qi];
   double e = 0;
   int n, t;
-  const int To = out_frames(r->T, r->K);
+  const int To = out_frames(r->T, r->K, q);
   for (n = 0; n < r->N; n++)
-    for (t = 0; t < out_frames(r->len[n], r->K); t++) {
-      int s = t * STRIDE + k * DILATION - PADDING;
+    for (t = 0; t < out_frames(r->len[n], r->K, q); t++) {
+      int s = t * q->stride + k * q->dilation - q->padding;
       if (s >= r->len[n] && s < r->T)
-        e += r->dh[((size_t)n * r->C + c) * To + t] * r->x[((size_t)n * r->C + c) * r->T + s];
+        e += r->dhin[qi][((size_t)n * r->C + c) * To + t] * r->x[((size_t)n * r->C + c) * r->T + s];
     }
   return e;
 }
 
 static void part_conv_back(const refs *r, verdict *v, const conv_back *cb) {
   const char *wname = cb->pointwise ? "dL/dw[o][c]" : "dL/dw[c][k]", *bname = cb->pointwise ? "dL/db[o]" : "dL/db[c]";
-  const double *want_dx = cb->pointwise ? r->dh : r->dx, *want_dw = cb->pointwise ? r->pw_gw : r->dw_gw,
-               *want_db = cb->pointwise ? r->pw_gb : r->dw_gb;
+  const double *want_dx = cb->pointwise ? r->dh : r->dx[cb->q], *want_dw = cb->pointwise ? r->pw_gw : r->dw_gw[cb->q],
+               *want_db = cb->pointwise ? r->pw_gb : r->dw_gb[cb->q];
   double *dw = filled((size_t)cb->nw, SENTINEL), *db = filled((size_t)cb->nb, SENTINEL), *aw, *ab, *adx;
   int n, bi, ok = 1;
   for (n = 0; n < r->N && ok; n++) {
@@ -278,7 +302,7 @@ static void part_conv_back(const refs *r, verdict *v, const conv_back *cb) {
   if (!cmp(v, wname, cb->pointwise ? "o" : "c", cb->pointwise ? "c" : "k", dw, want_dw, cb->pointwise ? r->Co : r->C,
            cb->pointwise ? r->C : r->K, -1, SENTINEL, &bi)) {
     if (!accum_hint(v, dw, aw, bi, want_dw)) {
-      if (!cb->pointwise && grading_same(dw[bi] - SENTINEL, want_dw[bi] + dw_padding_extra(r, bi / r->K, bi % r->K), TOL))
+      if (!cb->pointwise && grading_same(dw[bi] - SENTINEL, want_dw[bi] + dw_padding_extra(r, cb->q, bi / r->K, bi % r->K), TOL))
         grading_hint(v, "x is 0 at the padded frames s >= L: they add nothing to dw");
       else
         grading_hint(v, cb->pointwise ? "dw[o][c] += sum_{t<L} dy[o][t] x[c][t]: dW = dY X^T"
@@ -297,7 +321,7 @@ static void part_conv_back(const refs *r, verdict *v, const conv_back *cb) {
 static void part3(const void *ctx, verdict *v) {
   const refs *r = (const refs *)ctx;
   conv_back cb;
-  cb.pointwise = 1, cb.rows = r->C, cb.cols = r->T, cb.nw = r->Co * r->C, cb.nb = r->Co;
+  cb.pointwise = 1, cb.q = 0, cb.rows = r->C, cb.cols = r->T, cb.nw = r->Co * r->C, cb.nb = r->Co;
   part_conv_back(r, v, &cb);
 }
 
@@ -305,7 +329,13 @@ static void part4(const void *ctx, verdict *v) {
   const refs *r = (const refs *)ctx;
   conv_back cb;
   cb.pointwise = 0, cb.rows = r->C, cb.cols = r->T, cb.nw = r->C * r->K, cb.nb = r->C;
-  part_conv_back(r, v, &cb);
+  for (cb.q = 0; cb.q < NDW; cb.q++) {
+    part_conv_back(r, v, &cb);
+    if (!v->ok) {
+      conf_note(v, &DW[cb.q]);
+      return;
+    }
+  }
 }
 
 /* ---- parts 5 and 6: SE */
@@ -448,7 +478,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "grader: SE with more than 64 channels or hidden units (the hints' buffers)\n");
     return 2;
   }
-  printf("conv_se assignment: %d items, T = %d, C = %d -> %d (K = %d, padding %d, dilation %d), SE C = %d, R = %d; "
-         "tolerance %g\n", r.N, r.T, r.C, r.Co, r.K, PADDING, DILATION, r.SC, r.R, TOL);
+  printf("conv_se assignment: %d items, T = %d, C = %d -> %d (K = %d; stride, padding, dilation %d %d %d and %d %d %d), "
+         "SE C = %d, R = %d; tolerance %g\n", r.N, r.T, r.C, r.Co, r.K, DW[0].stride, DW[0].padding, DW[0].dilation,
+         DW[1].stride, DW[1].padding, DW[1].dilation, r.SC, r.R, TOL);
   return grading_main(&r, PARTS, NPARTS, TIME_LIMIT);
 }

@@ -10,6 +10,9 @@
 #                                 conv_grad_y: grad_x (dL/dh), grad_weight, grad_bias
 #   OUTDIR/dw_back/               the depthwise conv's gradients from dL/dh = pw/grad_x.npy:
 #                                 grad_x (dL/dx), grad_weight, grad_bias
+#   OUTDIR/dw2/                   the depthwise conv's second configuration: stride 2,
+#                                 padding 1, dilation 1 (T_out 4): y, and from dL/dh =
+#                                 conv_grad_h2: grad_x, grad_weight, grad_bias
 #   OUTDIR/se/                    y of SE on se_x (lengths se_lengths); with dL/dy = se_grad_y:
 #                                 grad_x, grad_fc1.weight, grad_fc1.bias, grad_fc2.weight,
 #                                 grad_fc2.bias
@@ -20,7 +23,7 @@ out=${1:?usage: make_refs.sh OUTDIR}
 tool=build/asrtool-f64
 in=data/course
 mkdir -p "$out/weights/dw" "$out/weights/pw" "$out/weights/se"
-for f in conv_x conv_dw_weight conv_dw_bias conv_pw_weight conv_pw_bias conv_grad_y conv_lengths \
+for f in conv_x conv_dw_weight conv_dw_bias conv_pw_weight conv_pw_bias conv_grad_y conv_grad_h2 conv_lengths \
          se_x se_fc1_weight se_fc1_bias se_fc2_weight se_fc2_bias se_grad_y se_lengths; do
   cp "$in/$f.npy" "$out/"
 done
@@ -37,5 +40,7 @@ $tool layer conv1d --weights "$out/weights/dw" $dw $in/conv_x.npy "$out/dw"
 $tool layer conv1d --weights "$out/weights/pw" --lengths $in/conv_lengths.npy --grad-output $in/conv_grad_y.npy \
   "$out/dw/y.npy" "$out/pw"
 $tool layer conv1d --weights "$out/weights/dw" $dw --grad-output "$out/pw/grad_x.npy" $in/conv_x.npy "$out/dw_back"
+$tool layer conv1d --weights "$out/weights/dw" --groups 4 --stride 2 --padding 1 --lengths $in/conv_lengths.npy \
+  --grad-output $in/conv_grad_h2.npy $in/conv_x.npy "$out/dw2"
 $tool layer se --weights "$out/weights/se" --lengths $in/se_lengths.npy --grad-output $in/se_grad_y.npy \
   $in/se_x.npy "$out/se"
