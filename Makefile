@@ -212,6 +212,8 @@ test: test-builds $(PROGRAMS_BIN)
 #   make grade A=ctc STUDENT=path/to/student.c [DEBUG=1]    (DEBUG: AddressSanitizer)
 #   make grade A=rnnt STUDENT=path/to/student.c [DEBUG=1]
 #   make grade A=tiny_ctc STUDENT=path/to/student.c [DEBUG=1]
+#   make grade A=conv_se STUDENT=path/to/student.c [DEBUG=1]
+#   make grade A=fbank STUDENT=path/to/student.c [DEBUG=1]
 # The grader is built in instructor mode (-DASR_ASSIGNMENT_<A>); make test runs
 # tests/assignments_check.py, which grades the library's own answers and broken ones,
 # and tests/instructor_modes.py: asr.h with each ASR_ASSIGNMENT_* (read from asr.h) alone and

@@ -55,6 +55,16 @@
  *   ASR_ASSIGNMENT_RNNT    the same for the RNN-T assignment: section 6, the rnnt and
  *                          rnnt-las heads of section 9 (and MWER) and asr_check_rnnt.
  *                          The two may be combined.
+ *   ASR_ASSIGNMENT_FBANK   the fbank assignment's: section 3's filterbank (the tiers,
+ *                          asr_fbank_stages, _window, _mel_banks, _num_frames, the stream)
+ *                          and asr_check_fbank; asr_model_features refuses
+ *                          (ASR_ERR_UNSUPPORTED). Options, sizes, VTLN, CMVN, SpecAugment
+ *                          stay.
+ *   ASR_ASSIGNMENT_CONV_SE the conv_se assignment's: the public conv1d, depthwise,
+ *                          pointwise, depthwise-separable and SE tiers of 4.2 and their
+ *                          checkers (10.2). Their static code stays, since the ContextNet
+ *                          block, the Conformer's convolution module and wav2vec compose
+ *                          it; a student's file cannot call it. Everything else builds.
  *
  * CONVENTIONS
  *   - Arrays are row-major, last index fastest; each pointer's comment gives its shape,
@@ -180,9 +190,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (411) has one tier: its definition is already its
+ *   Every other public function (412) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 15, 3: 22, 4: 75, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
+ *   1: 39, 2: 15, 3: 23, 4: 75, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -893,7 +903,9 @@ ASRDEF int asr_fbank_window_size(const asr_fbank_opts *o);   /* L in samples */
 ASRDEF int asr_fbank_window_shift(const asr_fbank_opts *o);  /* M in samples */
 ASRDEF int asr_fbank_padded_size(const asr_fbank_opts *o);   /* N, the FFT size */
 /* Frames of an n-sample signal (formulas above); -1 if the options are invalid. */
+#ifndef ASR_ASSIGNMENT_FBANK   /* instructor mode (top comment): the fbank assignment's answers compiled out */
 ASRDEF int asr_fbank_num_frames(int n, const asr_fbank_opts *o);
+#endif /* ASR_ASSIGNMENT_FBANK */
 /* Columns of the output: num_mel_bins + use_energy. */
 ASRDEF int asr_fbank_dim(const asr_fbank_opts *o);
 /* Bytes of workspace every tier needs for these options (independent of n); 0 if invalid. */
@@ -916,6 +928,7 @@ ASRDEF size_t asr_fbank_workspace_size(const asr_fbank_opts *o);
 typedef asr_result (*asr_fbank_fn)(asr_real *feats, const asr_real *wave, int n,
                                    const asr_fbank_opts *o, asr_rng *rng, void *work,
                                    size_t work_bytes, asr_error *err);
+#ifndef ASR_ASSIGNMENT_FBANK
 ASRDEF asr_result asr_fbank_naive(asr_real *feats, const asr_real *wave, int n,
                                   const asr_fbank_opts *o, asr_rng *rng, void *work,
                                   size_t work_bytes, asr_error *err);
@@ -934,6 +947,19 @@ ASRDEF asr_result asr_fbank_window(asr_real *w, const asr_fbank_opts *o, asr_err
  * torchaudio.compliance.kaldi.get_mel_banks. */
 ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const asr_fbank_opts *o,
                                       asr_error *err);
+
+/* The steps before the mel banks on their own, for plots and course material
+ * (examples/assignments/fbank/): for each frame t of the signal, frames (T, L) the frame
+ * after framing, dither, DC offset, pre-emphasis and the window (the FFT's input before
+ * its zero padding) and power (T, N/2 + 1) its power spectrum P[k] (|X[k]| when
+ * use_power = 0); either may be NULL. T = asr_fbank_num_frames(n, o), L =
+ * asr_fbank_window_size(o), N = asr_fbank_padded_size(o); the arguments and errors are
+ * asr_fbank's. The same code as asr_fbank_ref: ln(max(sum_k W[m][k] P[k], eps)) with W of
+ * asr_fbank_mel_banks is its feature e_m before rounding. */
+ASRDEF asr_result asr_fbank_stages(asr_real *frames, asr_real *power, const asr_real *wave, int n,
+                                   const asr_fbank_opts *o, asr_rng *rng, void *work, size_t work_bytes,
+                                   asr_error *err);
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 /* ---- Vocal tract length warping [Kaldi] (mel-computations.cc, MelBanks::VtlnWarpFreq),
  * the warp of vocal tract length normalization (VTLN) and of vocal tract length
@@ -993,6 +1019,7 @@ typedef struct asr_fbank_stream {
   int ended;              /* 1 after asr_fbank_stream_end */
   void *priv;             /* the buffers, allocated with ASR_MALLOC */
 } asr_fbank_stream;
+#ifndef ASR_ASSIGNMENT_FBANK
 ASRDEF asr_result asr_fbank_stream_init(asr_fbank_stream *s, const asr_fbank_opts *o, asr_rng *rng, void *user,
                                         asr_error *err);
 ASRDEF asr_result asr_fbank_stream_push(asr_fbank_stream *s, const asr_real *wave, int n, asr_error *err);
@@ -1000,6 +1027,7 @@ ASRDEF asr_result asr_fbank_stream_end(asr_fbank_stream *s, asr_error *err);
 ASRDEF int asr_fbank_stream_ready(const asr_fbank_stream *s);
 ASRDEF int asr_fbank_stream_pull(asr_fbank_stream *s, asr_real *feats, int max);
 ASRDEF void asr_fbank_stream_free(asr_fbank_stream *s);
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 /* ---- Per-utterance cepstral mean (and variance) normalization, in place.
  *   x[t][d] -= mu_d,  mu_d = (1/T) sum_t x[t][d]
@@ -1318,6 +1346,7 @@ typedef asr_result (*asr_conv1d_backward_fn)(asr_real *dx, asr_real *dw, asr_rea
                                              const asr_real *w, const int *lengths,
                                              const asr_conv1d_dims *d, void *work,
                                              size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_CONV_SE   /* instructor mode (top comment): the conv_se answers compiled out */
 ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
                                            const asr_real *b, const int *lengths,
                                            const asr_conv1d_dims *d, void *work, size_t work_bytes);
@@ -1367,6 +1396,7 @@ ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
                                                 const asr_real *dy, const asr_real *x,
                                                 const asr_real *w, const int *lengths, int N,
                                                 int C_in, int C_out, int T);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- depthwise-separable conv1d [Howard17] (sec. 3.1), as in ContextNet [Han20]:
  * a depthwise conv (C -> C, kernel K, stride S, padding P, dilation D) then a pointwise
@@ -1389,6 +1419,7 @@ typedef asr_result (*asr_dwsep_conv1d_backward_fn)(
     const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
     const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
     size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
                                                  const asr_real *dw_w, const asr_real *dw_b,
                                                  const asr_real *pw_w, const asr_real *pw_b,
@@ -1419,6 +1450,7 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
     const asr_real *dy, const asr_real *h, const asr_real *x, const asr_real *dw_w,
     const asr_real *pw_w, const int *lengths, const asr_conv1d_dims *d, void *work,
     size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- Squeeze-and-Excitation over time, as in ContextNet [Han20] (sec. 2, "Squeeze-and-
  * excitation"; after [Hu18]):
@@ -1449,6 +1481,7 @@ typedef asr_result (*asr_se_backward_fn)(asr_real *dx, asr_real *dw1, asr_real *
                                          const asr_real *gate, const asr_real *w1,
                                          const asr_real *w2, const int *lengths, int N, int C, int R,
                                          int T, void *work, size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
                                        const asr_real *w2, const asr_real *b2, const int *lengths,
@@ -1477,6 +1510,7 @@ ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, as
                                   const asr_real *mean, const asr_real *z, const asr_real *gate,
                                   const asr_real *w1, const asr_real *w2, const int *lengths, int N,
                                   int C, int R, int T, void *work, size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- ContextNet convolution block [Han20] (sec. 2, Fig. 1):
  *   f(x)  = swish(BN(dwsep(x)))                          one conv layer
@@ -5909,8 +5943,10 @@ ASRDEF asr_result asr_bert_model_features(asr_bert_model *m, asr_real *feats, co
  * double. `cases` = 0 picks 48. Each case is reported through rep (its log hook, if
  * any, gets one line per case). Returns ASR_OK, or an error if a buffer could not be
  * allocated (the checker's buffers come from ASR_MALLOC; the fbank itself never allocates). */
+#ifndef ASR_ASSIGNMENT_FBANK
 ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t seed, int cases,
                                   double tol, asr_check_report *rep);
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 /* ---------------------------------------------------------------------------------------
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE
@@ -5940,6 +5976,7 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
  * checker could run, or ASR_ERR_OUT_OF_MEMORY.
  * asr_gradcheck_<layer>() is the finite-difference case of one random instance (at most
  * 64 items: N > 64 is ASR_ERR_INVALID_ARG). */
+#ifndef ASR_ASSIGNMENT_CONV_SE   /* instructor mode: the conv1d, dwsep and SE checkers */
 ASRDEF asr_result asr_check_conv1d(asr_conv1d_forward_fn fwd, asr_conv1d_backward_fn bwd,
                                    uint64_t seed, asr_check_report *rep);
 /* Objective sum(W * y) of one random instance with sizes d (and lengths if with_lengths:
@@ -5962,6 +5999,7 @@ ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, ui
 ASRDEF asr_result asr_gradcheck_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, int N, int C, int R,
                                    int T, int with_lengths, uint64_t seed,
                                    asr_gradcheck_report *report);
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 /* Objective sum(W * y) of one random ContextNet block with sizes cfg (lengths T, T-1, ...
  * if with_lengths; BN mode cfg->training); checks x and every parameter of every layer,
  * the SE and the residual projection. */
@@ -9781,10 +9819,15 @@ typedef struct asr__fbank_plan {
 #define ASR__FBANK_MAX_WINDOW (1 << 20)   /* frames beyond 2^20 samples are refused */
 #define ASR__FBANK_NAIVE_MAX_N 8192        /* the O(N^2) DFT of _naive stops here */
 
+#ifndef ASR_ASSIGNMENT_FBANK
 /* The plumbing the public tiers call (defined under the rule at the end of the section). */
 ASR__PRIVATE asr_result asr__fbank(asr__tier tier, asr_real *feats, const asr_real *wave, int n,
                                    const asr_fbank_opts *o, asr_rng *rng, void *work, size_t work_bytes,
                                    asr_error *err);
+ASR__PRIVATE asr_result asr__fbank_args(asr_real *feats, const asr_real *wave, int n,
+                                        const asr_fbank_opts *o, asr_rng *rng, void *work,
+                                        size_t work_bytes, asr_error *err, asr__fbank_plan *p);
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 /* mel(f) = 1127 ln(1 + f / 700): the mel scale of HTK and Kaldi (mel-computations.h) */
 ASR__PRIVATE double asr__mel(double f) { return 1127.0 * log(1.0 + f / 700.0); }
@@ -9899,6 +9942,7 @@ ASR__PRIVATE void asr__fbank_edges(const asr_fbank_opts *o, int m, int naive, do
   }
 }
 
+#ifndef ASR_ASSIGNMENT_FBANK
 /* ---- 3.1 The fbank by its definition (_naive), one frame t: every step of the header's
  * list written out from Kaldi's source, sharing no code with _ref's steps:
  *   start = t M (snip_edges) or t M + M/2 - L/2          FirstSampleOfFrame, feature-window.cc
@@ -10233,13 +10277,13 @@ ASRDEF asr_result asr_fbank_mel_banks(asr_real *W, asr_real *centre_hz, const as
   return ASR_OK;
 }
 
-/* _ref's frame from its L samples, already framed in p->frame: steps 2-5
- * (asr__fbank_process_frame), the tabulated window, the real FFT, the packed triangles.
- * Writes e (B) into p->frame and returns E (0 without energy). */
-ASR__PRIVATE double asr__fbank_framed_ref(const asr_fbank_opts *o, const asr__fbank_plan *p, asr_rng *rng) {
+/* _ref's spectrum of a frame from its L samples, already framed in p->frame: steps 2-5
+ * (asr__fbank_process_frame), the tabulated window, the zero padding, the real FFT. Leaves
+ * the windowed frame in p->frame, P (N/2 + 1) in p->spec, and returns E (0 without
+ * energy). */
+ASR__PRIVATE double asr__fbank_spectrum_ref(const asr_fbank_opts *o, const asr__fbank_plan *p, asr_rng *rng) {
   double *x = p->frame, E = asr__fbank_process_frame(x, o, p, rng);
-  const double *w = p->melw;
-  int j, m;
+  int j;
   for (j = 0; j < p->L; j++) x[j] *= p->win[j];             /* window */
   for (j = p->L; j < p->N; j++) x[j] = 0;                   /* zero padding */
   if (o->use_energy && !o->raw_energy) {
@@ -10248,6 +10292,16 @@ ASR__PRIVATE double asr__fbank_framed_ref(const asr_fbank_opts *o, const asr__fb
     E = log(ASR__MAX(E, ASR__FLT_EPS));
   }
   asr__real_fft_power(x, p, o->use_power);
+  return E;
+}
+
+/* _ref's frame from its L samples, already framed in p->frame: the spectrum
+ * (asr__fbank_spectrum_ref), then the packed triangles. Writes e (B) into p->frame and
+ * returns E (0 without energy). */
+ASR__PRIVATE double asr__fbank_framed_ref(const asr_fbank_opts *o, const asr__fbank_plan *p, asr_rng *rng) {
+  double E = asr__fbank_spectrum_ref(o, p, rng);
+  const double *w = p->melw;
+  int m;
   for (m = 0; m < p->B; m++) {                              /* e_m = sum_k W[m][k] P[k] */
     const double *P = p->spec + p->mel_first[m];
     double s = 0;
@@ -10259,12 +10313,18 @@ ASR__PRIVATE double asr__fbank_framed_ref(const asr_fbank_opts *o, const asr__fb
   return E;
 }
 
-/* _ref's frame t of the whole signal: step 1 (framing with the mirror), then the rest. */
-ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
-                                         const asr__fbank_plan *p, asr_rng *rng) {
+/* Step 1 in _ref: frame t of the whole signal into p->frame, mirrored at the ends. */
+ASR__PRIVATE void asr__fbank_load_frame(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
+                                        const asr__fbank_plan *p) {
   int j;
   int64_t start = asr__frame_start(t, p, o->snip_edges);
   for (j = 0; j < p->L; j++) p->frame[j] = wave[asr__reflect(start + j, n)];   /* framing */
+}
+
+/* _ref's frame t of the whole signal: step 1 (framing with the mirror), then the rest. */
+ASR__PRIVATE double asr__fbank_frame_ref(const asr_real *wave, int n, int t, const asr_fbank_opts *o,
+                                         const asr__fbank_plan *p, asr_rng *rng) {
+  asr__fbank_load_frame(wave, n, t, o, p);
   return asr__fbank_framed_ref(o, p, rng);
 }
 
@@ -10313,6 +10373,29 @@ ASRDEF asr_result asr_fbank(asr_real *feats, const asr_real *wave, int n, const 
   /* no fast kernel: the driver runs asr__fbank_frame_ref for ASR__TIER_FAST */
   return asr__fbank(ASR__TIER_FAST, feats, wave, n, o, rng, work, work_bytes, err);
 }
+
+/* The steps before the mel banks, frame by frame: _ref's framing and spectrum, copied out
+ * (the windowed frame before its zero padding, and P). */
+ASRDEF asr_result asr_fbank_stages(asr_real *frames, asr_real *power, const asr_real *wave, int n,
+                                   const asr_fbank_opts *o, asr_rng *rng, void *work, size_t work_bytes,
+                                   asr_error *err) {
+  asr__fbank_plan p;
+  asr_result r = asr__fbank_args(frames ? frames : power, wave, n, o, rng, work, work_bytes, err, &p);
+  int T, t, j;
+  if (r != ASR_OK) return r;
+  T = asr_fbank_num_frames(n, o);
+  asr__fbank_ref_tables(o, &p);
+  for (t = 0; t < T; t++) {
+    asr__fbank_load_frame(wave, n, t, o, &p);
+    asr__fbank_spectrum_ref(o, &p, rng);
+    if (frames)
+      for (j = 0; j < p.L; j++) frames[(size_t)t * p.L + j] = (asr_real)p.frame[j];
+    if (power)
+      for (j = 0; j <= p.half; j++) power[(size_t)t * (p.half + 1) + j] = (asr_real)p.spec[j];
+  }
+  return ASR_OK;
+}
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 /* ---- 3.5 CMVN: x[t][d] -= mu_d (and /= sigma_d), step 12 of docs/fbank.md */
 ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars) {
@@ -10538,7 +10621,9 @@ ASRDEF asr_result asr_fbank_check_opts(const asr_fbank_opts *o, asr_error *err) 
   return ASR_OK;
 }
 
-ASRDEF int asr_fbank_num_frames(int n, const asr_fbank_opts *o) {
+/* The frame count (the framing formulas of the header): asr_fbank_num_frames, and the
+ * models' count, which ASR_ASSIGNMENT_FBANK keeps */
+ASR__PRIVATE int asr__fbank_num_frames(int n, const asr_fbank_opts *o) {
   int L, M;
   if (n < 0 || asr_fbank_check_opts(o, NULL) != ASR_OK) return -1;
   L = asr_fbank_window_size(o);
@@ -10546,6 +10631,9 @@ ASRDEF int asr_fbank_num_frames(int n, const asr_fbank_opts *o) {
   if (o->snip_edges) return n < L ? 0 : 1 + (n - L) / M;   /* only whole frames */
   return (int)(((int64_t)n + M / 2) / M);                 /* frames centred on t M + M/2 */
 }
+#ifndef ASR_ASSIGNMENT_FBANK
+ASRDEF int asr_fbank_num_frames(int n, const asr_fbank_opts *o) { return asr__fbank_num_frames(n, o); }
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 ASR__PRIVATE int asr__is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
 
@@ -10594,6 +10682,7 @@ ASRDEF size_t asr_fbank_workspace_size(const asr_fbank_opts *o) {
   return asr__fbank_layout(o, &p, NULL);
 }
 
+#ifndef ASR_ASSIGNMENT_FBANK
 /* The argument checks every tier makes before it writes anything. */
 ASR__PRIVATE asr_result asr__fbank_args(asr_real *feats, const asr_real *wave, int n,
                                         const asr_fbank_opts *o, asr_rng *rng, void *work,
@@ -10815,6 +10904,7 @@ ASRDEF void asr_fbank_stream_free(asr_fbank_stream *s) {
   }
   memset(s, 0, sizeof *s);
 }
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 /* SpecAugment's options and workspace. */
 ASRDEF asr_specaug_opts asr_specaug_opts_default(void) {
@@ -12203,7 +12293,18 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
   }
 }
 
-/* ---- conv1d: the public tiers */
+/* conv1d with groups = C_in = C_out = C: the dims of a depthwise conv (asr_depthwise_conv1d_*,
+ * the Conformer convolution module) */
+ASR__PRIVATE void asr__depthwise_dims(asr_conv1d_dims *d, int N, int C, int T, int K, int stride, int padding,
+                                      int dilation) {
+  asr_conv1d_dims_init(d, N, C, C, T, K);
+  d->stride = stride, d->padding = padding, d->dilation = dilation, d->groups = C;
+}
+
+/* ---- conv1d: the public tiers (instructor mode ASR_ASSIGNMENT_CONV_SE compiles them out with
+ * the depthwise, pointwise, dwsep and SE ones; the Conformer, ContextNet and wav2vec call
+ * the static asr__conv1d_forward etc., which stay) */
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_conv1d_forward_naive(asr_real *y, const asr_real *x, const asr_real *w,
                                            const asr_real *b, const int *lengths,
                                            const asr_conv1d_dims *d, void *work, size_t work_bytes) {
@@ -12248,11 +12349,6 @@ ASRDEF asr_result asr_conv1d_backward(asr_real *dx, asr_real *dw, asr_real *db,
 
 /* ---- depthwise conv1d: conv1d with groups = C_in = C_out = C, the fast tier (its
  * _naive and _ref are asr_conv1d_*_naive/_ref with these dims); no workspace (Cg_in = 1) */
-ASR__PRIVATE void asr__depthwise_dims(asr_conv1d_dims *d, int N, int C, int T, int K, int stride, int padding,
-                                      int dilation) {
-  asr_conv1d_dims_init(d, N, C, C, T, K);
-  d->stride = stride, d->padding = padding, d->dilation = dilation, d->groups = C;
-}
 ASRDEF asr_result asr_depthwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C, int T, int K, int stride, int padding,
@@ -12271,6 +12367,7 @@ ASRDEF asr_result asr_depthwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
   return asr__conv1d_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, &d, NULL, 0);
 }
 
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 /* ---- pointwise conv1d: kernel 1, a per-frame linear map of the channels
  *   y[n,o,t] = b[o] + sum_c w[o,c,0] x[n,c,t],   i.e.  Y_n = W X_n + b   on t < L. */
 ASR__PRIVATE void asr__pointwise_item(asr__tier tier, asr_real *yn, const asr_real *xn, const asr_real *w,
@@ -12299,6 +12396,7 @@ ASR__PRIVATE void asr__pointwise_item_backward(asr__tier tier, asr_real *dxn, as
       db[o] += (asr_real)s;
     }
 }
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_pointwise_conv1d_forward(asr_real *y, const asr_real *x, const asr_real *w,
                                                const asr_real *b, const int *lengths, int N,
                                                int C_in, int C_out, int T) {
@@ -12312,6 +12410,7 @@ ASRDEF asr_result asr_pointwise_conv1d_backward(asr_real *dx, asr_real *dw, asr_
   /* two asr_gemm per item: asr__pointwise_item_backward */
   return asr__pointwise_backward(ASR__TIER_FAST, dx, dw, db, dy, x, w, lengths, N, C_in, C_out, T);
 }
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- depthwise-separable conv1d [Howard17] sec. 3.1: a depthwise conv (the only stage
  * that looks along time), then a pointwise conv (the only one that mixes channels)
@@ -12374,6 +12473,7 @@ ASR__PRIVATE asr_result asr__dwsep_compose_backward(asr__tier tier, asr_real *dx
   return ASR_OK;
 }
 
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_dwsep_conv1d_forward_naive(asr_real *y, asr_real *h, const asr_real *x,
                                                  const asr_real *dw_w, const asr_real *dw_b,
                                                  const asr_real *pw_w, const asr_real *pw_b,
@@ -12431,6 +12531,7 @@ ASRDEF asr_result asr_dwsep_conv1d_backward(
   return asr__dwsep_backward(ASR__TIER_FAST, dx, d_dw_w, d_dw_b, d_pw_w, d_pw_b, dy, h, x, dw_w, pw_w, lengths,
                              d, work, work_bytes);
 }
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- Squeeze-and-Excitation over time, [Han20] sec. 2 (after [Hu18]), per item with L
  * valid frames:
@@ -12599,6 +12700,7 @@ ASR__PRIVATE void asr__se_batch_backward(asr__tier tier, asr_real *dx, asr_real 
     }
 }
 
+#ifndef ASR_ASSIGNMENT_CONV_SE
 ASRDEF asr_result asr_se_forward_naive(asr_real *y, asr_real *mean, asr_real *z, asr_real *gate,
                                        const asr_real *x, const asr_real *w1, const asr_real *b1,
                                        const asr_real *w2, const asr_real *b2, const int *lengths,
@@ -12651,6 +12753,7 @@ ASRDEF asr_result asr_se_backward(asr_real *dx, asr_real *dw1, asr_real *db1, as
   return asr__se_backward(ASR__TIER_FAST, dx, dw1, db1, dw2, db2, dy, x, mean, z, gate, w1, w2, lengths, N, C, R,
                           T, work, work_bytes);
 }
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 
 /* ---- batch norm written out, for the _naive compositions of 4.2 and 4.3 (the ContextNet
  * block, the Conformer convolution module). [Ioffe15] Algorithm 1 over the valid frames
@@ -28010,15 +28113,9 @@ done:
  * (4.1), ReLU; the tier of the composition is the tier of the pieces it calls.
  * --------------------------------------------------------------------------------------- */
 
-/* The pieces of a tier: _naive, _ref or the fast conv1d and group norm. */
-ASR__PRIVATE asr_conv1d_forward_fn asr__w2v_conv_fwd(asr__tier t) {
-  return t == ASR__TIER_NAIVE ? asr_conv1d_forward_naive : t == ASR__TIER_REF ? asr_conv1d_forward_ref
-                                                                                : asr_conv1d_forward;
-}
-ASR__PRIVATE asr_conv1d_backward_fn asr__w2v_conv_bwd(asr__tier t) {
-  return t == ASR__TIER_NAIVE ? asr_conv1d_backward_naive : t == ASR__TIER_REF ? asr_conv1d_backward_ref
-                                                                                 : asr_conv1d_backward;
-}
+/* The pieces of a tier: _naive, _ref or the fast group norm; the conv1d of a tier is
+ * asr__conv1d_forward/_backward(tier, ...), the code of asr_conv1d_forward_naive/_ref and
+ * asr_conv1d_forward (which ASR_ASSIGNMENT_CONV_SE compiles out). */
 ASR__PRIVATE asr_group_norm_forward_fn asr__w2v_gn_fwd(asr__tier t) {
   return t == ASR__TIER_NAIVE ? asr_group_norm_forward_naive
                               : t == ASR__TIER_REF ? asr_group_norm_forward_ref : asr_group_norm_forward;
@@ -28054,7 +28151,7 @@ ASR__PRIVATE asr_result asr__w2v_encoder_run(asr__tier tier, asr_real *z, asr_re
     base = asr__w2v_layer_at(&s, base, B, C, T);
     asr_conv1d_dims_init(&d, B, l ? C : 1, C, Tin, cfg->enc_kernel[l]);
     d.stride = cfg->enc_stride[l];
-    r = asr__w2v_conv_fwd(tier)(s.a, xin, p->conv[l], NULL, NULL, &d, work, work_bytes);   /* a_l */
+    r = asr__conv1d_forward(tier, s.a, xin, p->conv[l], NULL, NULL, &d, work, work_bytes);   /* a_l */
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(s.h, s.mean, s.rstd, s.a, p->norm_w[l], p->norm_b[l], B, C, T, 1, cfg->eps);
     if (r != ASR_OK) return r;                                                              /* h_l */
@@ -28098,7 +28195,7 @@ ASR__PRIVATE asr_result asr__w2v_encoder_back(asr__tier tier, const asr_w2v_enco
     asr_conv1d_dims_init(&d, B, l ? C : 1, C, T[l], cfg->enc_kernel[l]);
     d.stride = cfg->enc_stride[l];
     if (l) memset(gx, 0, sizeof(asr_real) * (size_t)B * C * T[l]);
-    r = asr__w2v_conv_bwd(tier)(l ? gx : NULL, grad ? grad->conv[l] : NULL, NULL, ga, l ? s[l - 1].x : wave,
+    r = asr__conv1d_backward(tier, l ? gx : NULL, grad ? grad->conv[l] : NULL, NULL, ga, l ? s[l - 1].x : wave,
                                 p->conv[l], NULL, &d, ga + M, work_bytes - 3 * M * sizeof(asr_real));
     if (r != ASR_OK) return r;                                                 /* dW_l, dx_{l-1} */
   }
@@ -28133,7 +28230,7 @@ ASR__PRIVATE asr_result asr__w2v_context_run(asr__tier tier, asr_real *c, asr_re
     base = asr__w2v_layer_at(&sv, base, B, C, T);
     asr__w2v_pad_left(P, xin, B, C, T, k);                                        /* causal input */
     asr_conv1d_dims_init(&d, B, C, C, T + k - 1, k);
-    r = asr__w2v_conv_fwd(tier)(sv.a, P, p->conv_w[j], p->conv_b[j], NULL, &d, P + MP,
+    r = asr__conv1d_forward(tier, sv.a, P, p->conv_w[j], p->conv_b[j], NULL, &d, P + MP,
                                 work_bytes - MP * sizeof(asr_real));                     /* a_j */
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(sv.h, sv.mean, sv.rstd, sv.a, p->norm_w[j], p->norm_b[j], B, C, T, 1, cfg->eps);
@@ -28179,7 +28276,7 @@ ASR__PRIVATE asr_result asr__w2v_context_back(asr__tier tier, asr_real *dz, cons
     asr__w2v_pad_left(P, xin, B, C, T, k);
     memset(dP, 0, sizeof(asr_real) * (size_t)B * C * (T + k - 1));
     asr_conv1d_dims_init(&d, B, C, C, T + k - 1, k);
-    r = asr__w2v_conv_bwd(tier)(dP, grad ? grad->conv_w[j] : NULL, grad ? grad->conv_b[j] : NULL, ga, P,
+    r = asr__conv1d_backward(tier, dP, grad ? grad->conv_w[j] : NULL, grad ? grad->conv_b[j] : NULL, ga, P,
                                 p->conv_w[j], NULL, &d, dP + MP, work_bytes - (4 * M + 2 * MP) * sizeof(asr_real));
     if (r != ASR_OK) return r;
     for (row = 0; row < (size_t)B * C; row++)                     /* dx_{j-1} += dP[..., k-1:] */
@@ -29656,7 +29753,7 @@ ASRDEF int asr_model_num_frames(const asr_model *m, int n, int sample_rate) {
   asr_fbank_opts o = asr__model_fbank_opts(m);
   int np = asr__model_padded(m, n, sample_rate);
   int len = np < 0 ? -1 : asr_resample_length(np, sample_rate, m->cfg.sample_rate);
-  return len < 0 ? -1 : asr_fbank_num_frames(len, &o);
+  return len < 0 ? -1 : asr__fbank_num_frames(len, &o);
 }
 
 ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const asr_real *wave,
@@ -29705,11 +29802,16 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
   /* torchaudio.functional.resample's defaults: lowpass_filter_width 6, rolloff 0.99 */
   r = asr_resample(x, wave, np, sample_rate, m->cfg.sample_rate, 6, 0.99);
   if (r != ASR_OK) return asr__fail(err, r, "resampling failed: %s", asr_result_string(r));
+#ifdef ASR_ASSIGNMENT_FBANK   /* instructor mode: the filterbank is compiled out */
+  (void)T, (void)feats;
+  return asr__fail(err, ASR_ERR_UNSUPPORTED, "the filterbank is compiled out (ASR_ASSIGNMENT_FBANK)");
+#else
   r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
   if (r != ASR_OK) return r;
-  T = asr_fbank_num_frames(len, &o);
+  T = asr__fbank_num_frames(len, &o);
   asr_cmvn(feats, T, o.num_mel_bins, 1);        /* 1: normalize the variance too */
   return ASR_OK;
+#endif
 }
 
 /* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks), "conformer" (section 4.3's) and
@@ -33237,6 +33339,7 @@ ASR__PRIVATE void asr__chk_unfill(asr_real *g, size_t n, double v) {
  * 10.1 Features checkers (implementation)
  * --------------------------------------------------------------------------------------- */
 
+#ifndef ASR_ASSIGNMENT_FBANK
 /* A random option set for case `c` of the checker (see asr_check_fbank). */
 ASR__PRIVATE asr_fbank_opts asr__check_fbank_opts(asr_rng *rng, int c) {
   static const double rates[3] = {16000, 8000, 22050};
@@ -33385,6 +33488,7 @@ ASRDEF asr_result asr_check_fbank(asr_fbank_fn impl, const char *name, uint64_t 
   }
   return ASR_OK;
 }
+#endif /* ASR_ASSIGNMENT_FBANK */
 
 /* ---------------------------------------------------------------------------------------
  * 10.2 Layers checkers: conv1d, depthwise-separable conv, SE (implementation)
@@ -33478,6 +33582,13 @@ ASR__PRIVATE void asr__chk2_lengths(int *lens, int N, int T) {
 }
 
 /* ---- conv1d */
+/* lengths of an SE instance: T, T-1, ..., at least 1 */
+ASR__PRIVATE void asr__chk2_se_lengths(int *lens, int N, int T) {
+  int n;
+  for (n = 0; n < N; n++) lens[n] = T - n % T;
+}
+
+#ifndef ASR_ASSIGNMENT_CONV_SE   /* instructor mode: the conv1d, dwsep and SE checkers */
 typedef struct asr__chk2_conv {
   asr_conv1d_forward_fn fwd;
   const asr_conv1d_dims *d;
@@ -34032,12 +34143,6 @@ ASR__PRIVATE double asr__chk2_se_f(void *vc) {
   return asr__chk2_dot(c->W, c->y, (size_t)c->N * c->C * c->T);
 }
 
-/* lengths of an SE instance: T, T-1, ..., at least 1 */
-ASR__PRIVATE void asr__chk2_se_lengths(int *lens, int N, int T) {
-  int n;
-  for (n = 0; n < N; n++) lens[n] = T - n % T;
-}
-
 ASRDEF asr_result asr_gradcheck_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, int N, int C, int R,
                                    int T, int with_lengths, uint64_t seed,
                                    asr_gradcheck_report *report) {
@@ -34271,6 +34376,7 @@ ASRDEF asr_result asr_check_se(asr_se_forward_fn fwd, asr_se_backward_fn bwd, ui
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_CONV_SE */
 /* ---- ContextNet block */
 typedef struct asr__chk2_cn {
   asr_contextnet_block_forward_fn fwd;

@@ -8,12 +8,14 @@ the student stub builds in instructor mode (-DASR_ASSIGNMENT_<A>) and is graded;
 calling the library's functions does not link in instructor mode, whose grader object
 (nm) holds none of the assignment's answer functions and needs no asr_ symbol; under
 DEBUG=1 (AddressSanitizer) a write past an array's end fails its part with the
-sanitizer's line; the RNN-T reference arrays equal Python's computation of the definitions.
-make handout's cut asr.h compiles and preprocesses as asr.h with -DASR_ASSIGNMENT_<A> does
-(and the cutter agrees with gcc -E on a header of nested conditionals); the tiny CTC
-assignment (its own section: no instructor-mode cut, a wrong decoder fails two parts).
+sanitizer's line; the RNN-T and fbank reference arrays equal Python's computation of the
+definitions. make handout's cut asr.h compiles and preprocesses as asr.h with
+-DASR_ASSIGNMENT_<A> does (and the cutter agrees with gcc -E on a header of nested
+conditionals); the tiny CTC assignment (its own section: no instructor-mode cut, a wrong
+decoder fails two parts).
 Runs examples/assignments/grade.sh, as `make grade` does. One line per check, then
 "N passed, N failed". Needs build/asrtool-f64 (make test builds it first).
+`tests/assignments_check.py A [A ...]` checks only the assignments named (e.g. conv_se).
 """
 import ast
 import itertools
@@ -44,8 +46,24 @@ BROKEN = [
     ("rnnt", 4, 4, "the node's own, not y(t,u+1)"),
     ("rnnt", 5, 5, "every k also gets Pr(k|t,u) gamma(t,u)"),
     ("rnnt", 6, 3, "crashed with signal 11"),
+    ("conv_se", 1, 1, "the dilation D spaces the taps"),
+    ("conv_se", 2, 2, "row o holds output channel o's weights"),
+    ("conv_se", 3, 3, "written (=), not accumulated (+=)"),
+    ("conv_se", 4, 4, "x is 0 at the padded frames s >= L"),
+    ("conv_se", 5, 5, "the mean is over the L valid frames only"),
+    ("conv_se", 6, 6, "dx misses the mean's share"),
+    ("conv_se", 7, 2, "crashed with signal 11"),
+    ("fbank", 1, 1, "without snip_edges the frames are centred"),
+    ("fbank", 2, 2, "pre-emphasis of the first sample"),
+    ("fbank", 3, 3, "that is the magnitude |X[k]|"),
+    ("fbank", 4, 4, "Kaldi's triangles are linear in mel"),
+    ("fbank", 5, 5, "that is log10"),
+    ("fbank", 6, 6, "floor the energy under the log"),
+    ("fbank", 7, 3, "crashed with signal 11"),
 ]
-NPARTS = {"ctc": 7, "rnnt": 5}
+NPARTS = {"ctc": 7, "rnnt": 5, "conv_se": 6, "fbank": 6}
+# the fewest answer functions instructor mode must remove (nm), where not 50
+MIN_REMOVED = {"conv_se": 28, "fbank": 30}
 # The tiny CTC assignment (examples/assignments/tiny_ctc/): the student builds the model
 # from asr.h's layers, so instructor mode removes nothing; the model answer
 # (tests/assignments/tiny_ctc_solution.c) uses other tiers and its own loops; the grader
@@ -128,6 +146,68 @@ def rnnt_refs_check(refs):
     return worst, ""
 
 
+def fbank_refs_check(refs):
+    """The fbank references (asrtool fbank --stages) against Python computing the definitions
+    (docs/fbank.md's steps, the header of examples/assignments/fbank/fbank_assignment.h):
+    the window, each frame from the wave (framing with the mirror, DC offset, pre-emphasis,
+    window), P = |DFT|^2 of each frame (a direct sum), the mel banks, and the features
+    ln(max(W P, FLT_EPSILON)), in both configurations of make_refs.sh. Returns ({array: the
+    largest error relative to the largest entry of its row}, problem or '')."""
+    wave, (n,) = load_npy(f"{refs}/fbank_wave.npy")
+    L, M, N, fs, p = 400, 160, 512, 16000.0, 0.97
+    K, worst = N // 2 + 1, {}
+    for name, snip, povey, B, lo, hi in (("povey", 1, 1, 23, 20.0, 8000.0), ("hamming", 0, 0, 15, 64.0, 7000.0)):
+        a = 2 * math.pi / (L - 1)
+        w = [(0.5 - 0.5 * math.cos(a * j)) ** 0.85 if povey else 0.54 - 0.46 * math.cos(a * j) for j in range(L)]
+        mel = lambda f: 1127 * math.log(1 + f / 700)
+        d = (mel(hi) - mel(lo)) / (B + 1)
+        W = []
+        for m in range(B):
+            l, c, r = mel(lo) + m * d, mel(lo) + (m + 1) * d, mel(lo) + (m + 2) * d
+            row = []
+            for k in range(K):
+                mk = mel(k * fs / N)
+                row.append(0.0 if k == K - 1 else (mk - l) / (c - l) if l < mk <= c else
+                           (r - mk) / (r - c) if c < mk < r else 0.0)
+            W.append(row)
+        T = 1 + (n - L) // M if snip else (n + M // 2) // M
+        got = {f: load_npy(f"{refs}/{name}/{f}.npy") for f in ("window", "frames", "power", "mel_banks", "feats")}
+        if tuple(got["frames"][1]) != (T, L) or tuple(got["feats"][1]) != (T, B):
+            return worst, f"{name}: shapes {got['frames'][1]}, {got['feats'][1]}; expected T = {T}"
+        cols = {"window": L, "frames": L, "power": K, "mel_banks": K, "feats": B}
+        frames, power, feats = [], [], []
+        for t in range(T):
+            start = t * M if snip else t * M + M // 2 - L // 2
+            x = []
+            for j in range(L):
+                s = start + j
+                while s < 0 or s >= n:
+                    s = -s - 1 if s < 0 else 2 * n - 1 - s
+                x.append(wave[s])
+            mean = sum(x) / L
+            x = [v - mean for v in x]
+            x = [x[0] - p * x[0]] + [x[j] - p * x[j - 1] for j in range(1, L)]
+            x = [x[j] * w[j] for j in range(L)]
+            P = []
+            for k in range(K):
+                re = sum(x[j] * math.cos(2 * math.pi * (j * k % N) / N) for j in range(L))
+                im = sum(x[j] * math.sin(2 * math.pi * (j * k % N) / N) for j in range(L))
+                P.append(re * re + im * im)
+            frames += x
+            power += P
+            feats += [math.log(max(sum(W[m][k] * P[k] for k in range(K)), 1.1920928955078125e-07)) for m in range(B)]
+        for f, want in (("window", w), ("frames", frames), ("power", power), ("mel_banks", sum(W, [])),
+                        ("feats", feats)):
+            c, err = cols[f], 0.0
+            for i in range(0, len(want), c):
+                scale = max(1.0, max(abs(v) for v in want[i:i + c]))
+                err = max(err, max(abs(g - v) for g, v in zip(got[f][0][i:i + c], want[i:i + c])) / scale)
+            worst[f] = max(worst.get(f, 0.0), err)
+            if err > 1e-12:
+                return worst, f"{name}/{f}.npy: error {err:.1e} of its row's largest entry"
+    return worst, ""
+
+
 def save_f64(path, shape, values):
     """A little-endian float64 .npy file (NumPy format 1.0), standard library only."""
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % "".join("%d," % d for d in shape)
@@ -189,6 +269,15 @@ ANSWERS = {
     "ctc": re.compile(r"^asr_(ctc_|check_ctc|joint_beam|joint_max_len)|"
                       r"^asr__(ctc_(?!branch_loss$|head_forward$)|pfx_chk|joint_)"),
     "rnnt": re.compile(r"^asr_(rnnt_|check_rnnt)|^asr__rnnt_(?!viterbi$)"),
+    # the public tiers only: their static code stays for the ContextNet block, the
+    # Conformer's convolution module and wav2vec (a student's file cannot call it)
+    # the filterbank's public functions and the static code behind them (section 3.1-3.4,
+    # the stream); the options, sizes, VTLN, CMVN and SpecAugment stay
+    "fbank": re.compile(r"^asr_(fbank(_naive|_ref|_stages|_window|_mel_banks|_num_frames|_stream_[a-z]+)?"
+                        r"|check_fbank)$|^asr__(fbank(?!_layout$|_edges$|_high$|_vtln_high$|_num_frames$)"
+                        r"|real_fft_power|fft_|window_value|reflect$|frame_start$)"),
+    "conv_se": re.compile(r"^asr_((conv1d|depthwise_conv1d|pointwise_conv1d|dwsep_conv1d|se)_(forward|backward)"
+                          r"|(check|gradcheck)_(conv1d|dwsep_conv1d|se)$)"),
 }
 
 
@@ -416,6 +505,15 @@ def tiny_checks(report):
 
 def main():
     passed = failed = 0
+    only = set(sys.argv[1:])   # assignments named on the command line: check those only
+    if only - set(NPARTS) - {"tiny_ctc"}:
+        print(f"assignments_check: no assignment {sorted(only - set(NPARTS) - {'tiny_ctc'})} "
+              f"(have {sorted(NPARTS) + ['tiny_ctc']})")
+        return 2
+    for a in list(NPARTS):
+        if only and a not in only:
+            del NPARTS[a]
+    BROKEN[:] = [b for b in BROKEN if b[0] in NPARTS]
 
     def report(ok, name, note):
         nonlocal passed, failed
@@ -431,11 +529,17 @@ def main():
                score.group(0) if score else out.strip()[-300:])
     # the references the RNN-T grader holds (made by grade.sh above) against the definitions;
     # 1e-12: double log-softmax and a 6-term sum agree to ~1e-15
-    worst, problem = rnnt_refs_check(os.path.join(ROOT, "build/assignments/rnnt/refs"))
-    report(not problem and worst < 1e-12, "rnnt/refs_vs_definitions", problem or f"max error {worst:.1e}")
-    worst, problem = rnnt_log_probs_inputs_check()
-    report(not problem and worst < 1e-12, "rnnt/asrtool_log_probs_every_input",
-           problem or f"probs and time-major log-probs vs logits: max difference {worst:.1e}")
+    if "rnnt" in NPARTS:
+        worst, problem = rnnt_refs_check(os.path.join(ROOT, "build/assignments/rnnt/refs"))
+        report(not problem and worst < 1e-12, "rnnt/refs_vs_definitions", problem or f"max error {worst:.1e}")
+        worst, problem = rnnt_log_probs_inputs_check()
+        report(not problem and worst < 1e-12, "rnnt/asrtool_log_probs_every_input",
+               problem or f"probs and time-major log-probs vs logits: max difference {worst:.1e}")
+    if "fbank" in NPARTS:
+        # 1e-12: a double FFT and a direct double DFT agree to ~1e-15 of the largest power
+        worst, problem = fbank_refs_check(os.path.join(ROOT, "build/assignments/fbank/refs"))
+        report(not problem, "fbank/refs_vs_definitions",
+               problem or "largest error / row's largest entry: " + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
     for a, k, part, words in BROKEN:
         rc, out = grade(a, f"examples/assignments/{a}/library.c", cflags=f"-DBREAK={k}")
         p = parts(out)
@@ -447,9 +551,10 @@ def main():
         score = re.search(r"score: (\d+)/%d" % NPARTS[a], out)
         report(score is not None and len(parts(out)) == NPARTS[a], f"{a}/stub_builds_in_instructor_mode",
                score.group(0) if score else out.strip()[-300:])
-    rc, out = grade("ctc", "examples/assignments/ctc/library.c", mode="instructor")
-    report(rc != 0 and "undefined reference to `asr_ctc" in out and "instructor mode" in out,
-           "ctc/library_calls_do_not_link_in_instructor_mode", out.strip().splitlines()[-2][:150] if out.strip() else "")
+    if "ctc" in NPARTS:
+        rc, out = grade("ctc", "examples/assignments/ctc/library.c", mode="instructor")
+        report(rc != 0 and "undefined reference to `asr_ctc" in out and "instructor mode" in out,
+               "ctc/library_calls_do_not_link_in_instructor_mode", out.strip().splitlines()[-2][:150] if out.strip() else "")
     # a stand-alone answer (no asr.h, written from the handout) in instructor mode, under
     # AddressSanitizer: full marks
     for a in NPARTS:
@@ -457,10 +562,18 @@ def main():
         score = re.search(r"score: (\d+)/(\d+)", out)
         report(rc == 0 and score and score.group(1) == score.group(2) == str(NPARTS[a]),
                f"{a}/standalone_solution_full_marks", score.group(0) if score else out.strip()[-300:])
-    rc, out = grade("rnnt", "examples/assignments/rnnt/library.c", mode="instructor")
-    report(rc != 0 and "undefined reference to `asr_rnnt" in out and "instructor mode" in out,
-           "rnnt/library_calls_do_not_link_in_instructor_mode",
-           out.strip().splitlines()[-2][:150] if out.strip() else "")
+    if "rnnt" in NPARTS:
+        rc, out = grade("rnnt", "examples/assignments/rnnt/library.c", mode="instructor")
+        report(rc != 0 and "undefined reference to `asr_rnnt" in out and "instructor mode" in out,
+               "rnnt/library_calls_do_not_link_in_instructor_mode",
+               out.strip().splitlines()[-2][:150] if out.strip() else "")
+    for a, fn in (("conv_se", "asr_depthwise_conv1d"), ("fbank", "asr_fbank")):
+        if a not in NPARTS:
+            continue
+        rc, out = grade(a, f"examples/assignments/{a}/library.c", mode="instructor")
+        report(rc != 0 and f"undefined reference to `{fn}" in out and "instructor mode" in out,
+               f"{a}/library_calls_do_not_link_in_instructor_mode",
+               out.strip().splitlines()[-2][:150] if out.strip() else "")
     # instructor mode removes the answers and nothing needs them: the grader objects that
     # grade.sh built above, with and without -DASR_ASSIGNMENT_<A>
     for a in NPARTS:
@@ -470,24 +583,28 @@ def main():
         gone = {f for f in full - cut if ANSWERS[a].search(f)}
         left = sorted(f for f in cut if ANSWERS[a].search(f))
         need = sorted(f for f in functions(ins, "undefined") if f.startswith("asr"))
-        report(not left and not need and len(gone) >= 50 and cut < full, f"{a}/instructor_mode_removes_answers",
+        report(not left and not need and len(gone) >= MIN_REMOVED.get(a, 50) and cut < full,
+               f"{a}/instructor_mode_removes_answers",
                f"{len(gone)} answer functions removed, {len(full - cut)} in all, {len(cut)} left; "
                + (f"still there: {left[:4]}" if left else f"undefined: {need[:4]}" if need else "none left, nothing undefined"))
     # make handout: asr.h cut by the same switch, checked against the preprocessor and the
     # grader objects above
-    n, problem = strip_semantics_check()
-    report(not problem and n == 4, "handout/strip_macro_vs_preprocessor",
-           problem or f"nested #if/#ifdef/#elif/#else, comments, continuations: {n} macro sets as gcc -E; mixed conditions refused")
+    if not only:
+        n, problem = strip_semantics_check()
+        report(not problem and n == 4, "handout/strip_macro_vs_preprocessor",
+               problem or f"nested #if/#ifdef/#elif/#else, comments, continuations: {n} macro sets as gcc -E; mixed conditions refused")
     for a in NPARTS:
         lib = os.path.join(ROOT, f"build/assignments/{a}/grader-library.o")
         ins = os.path.join(ROOT, f"build/assignments/{a}/grader-instructor.o")
         note, problem = handout_check(a, functions(lib) - functions(ins))
         report(not problem, f"{a}/handout_header", problem or note)
-    tiny_checks(report)
-    rc, out = grade("ctc", "examples/assignments/ctc/library.c", debug="1", cflags="-DBREAK=9")
-    p = parts(out)
-    ok = 2 in p and not p[2][0] and "AddressSanitizer" in p[2][1] and all(v[0] for q, v in p.items() if q != 2)
-    report(ok, "ctc/debug_asan_catches_overflow", p.get(2, [0, out.strip()[-200:]])[1][:150])
+    if not only or "tiny_ctc" in only:
+        tiny_checks(report)
+    if "ctc" in NPARTS:
+        rc, out = grade("ctc", "examples/assignments/ctc/library.c", debug="1", cflags="-DBREAK=9")
+        p = parts(out)
+        ok = 2 in p and not p[2][0] and "AddressSanitizer" in p[2][1] and all(v[0] for q, v in p.items() if q != 2)
+        report(ok, "ctc/debug_asan_catches_overflow", p.get(2, [0, out.strip()[-200:]])[1][:150])
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

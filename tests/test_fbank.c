@@ -580,6 +580,58 @@ static void t_mel_banks(tctx *t) {
   free(W);
 }
 
+/* asr_fbank_stages: the frames and power spectra behind asr_fbank_ref's features. A ramp
+ * s[j] = j through no DC offset, pre-emphasis 0.97 and the rectangular window gives
+ * x[0] = 0.03 s[0] = 0 and x[j] = s[j] - 0.97 s[j-1] = 0.03 j + 0.97 (the first sample's
+ * x[-1] := x[0]); with the defaults and with hamming without snip_edges, on 420 samples of
+ * silence and a 1 kHz tone, ln(max(sum_k W[m][k] P[k], FLT_EPSILON)) is the fbank (1e-12 in
+ * double; float: 1e-5, the rounding of P to float, measured 1e-6); no output: refused. */
+static void t_stages(tctx *t) {
+  asr_fbank_opts o = asr_fbank_opts_default();
+  asr_real x[1650], *frames, *power, *W, *y;
+  size_t wb;
+  void *w;
+  asr_error err;
+  int i, j, T, m, k, pass, bad = 0;
+  asr_result r;
+  const double tol = sizeof(asr_real) == 4 ? 1e-5 : 1e-12;
+  for (i = 0; i < 1650; i++) x[i] = (asr_real)i;
+  o.remove_dc_offset = 0, o.window_type = ASR_WINDOW_RECTANGULAR;
+  w = fb_work(&o, &wb);
+  frames = TALLOC(asr_real, 10 * 400);
+  CHECK_OK(asr_fbank_stages(frames, NULL, x, 1650, &o, NULL, w, wb, &err));
+  CHECK(frames[0] == 0);
+  for (j = 1; j < 400; j++) bad += fabs(frames[j] - (0.03 * j + 0.97)) > 1e-3;
+  CHECKF(bad == 0, "%d of 399 ramp samples are not 0.03 j + 0.97", bad);
+  CHECK(asr_fbank_stages(NULL, NULL, x, 1650, &o, NULL, w, wb, &err) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_fbank_stages(frames, NULL, x, 1650, &o, NULL, w, 16, &err) == ASR_ERR_WORKSPACE);
+  free(w);
+  free(frames);
+  for (i = 0; i < 1650; i++) x[i] = (asr_real)(i < 420 ? 0 : 3000 * sin(2 * 3.14159265358979 * 1000 * i / 16000.0));
+  for (pass = 0; pass < 2; pass++) {
+    double worst = 0;
+    o = asr_fbank_opts_default();
+    if (pass) o.window_type = ASR_WINDOW_HAMMING, o.snip_edges = 0, o.num_mel_bins = 15;
+    y = fb_run(asr_fbank_ref, &o, x, 1650, &T, &r);
+    CHECK_OK(r);
+    w = fb_work(&o, &wb);
+    power = TALLOC(asr_real, (size_t)T * 257);
+    W = TALLOC(asr_real, (size_t)o.num_mel_bins * 257);
+    CHECK_OK(asr_fbank_stages(NULL, power, x, 1650, &o, NULL, w, wb, &err));
+    CHECK_OK(asr_fbank_mel_banks(W, NULL, &o, &err));
+    for (i = 0; i < T; i++)
+      for (m = 0; m < o.num_mel_bins; m++) {
+        double e = 0;
+        for (k = 0; k < 257; k++) e += (double)W[m * 257 + k] * power[i * 257 + k];
+        e = log(e > 1.1920928955078125e-07 ? e : 1.1920928955078125e-07);
+        if (fabs(e - y[i * o.num_mel_bins + m]) > worst) worst = fabs(e - y[i * o.num_mel_bins + m]);
+      }
+    CHECKF(worst <= tol, "%s: ln(W P) vs the fbank: %.2e (tolerance %.0e)", pass ? "hamming" : "povey", worst, tol);
+    CHECK(y[0] == (asr_real)log(1.1920928955078125e-07));   /* the silent first frame: the floor */
+    free(y), free(w), free(power), free(W);
+  }
+}
+
 /* Windows: hand-evaluated values of the five definitions at the ends and the middle. */
 static void t_windows(tctx *t) {
   asr_fbank_opts o = asr_fbank_opts_default();
@@ -1115,6 +1167,7 @@ static const test_case TESTS_fbank[] = {
   {"fbank/bad_options", t_bad_options},
   {"fbank/windows", t_windows},
   {"fbank/mel_banks", t_mel_banks},
+  {"fbank/stages", t_stages},
   {"fbank/naive_vs_ref_grid", t_naive_vs_ref_grid},
   {"fbank/naive_vs_ref_preparation", t_naive_vs_ref_preparation},
   {"fbank/check_ref", t_check_ref},

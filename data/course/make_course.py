@@ -42,7 +42,53 @@ def main():
     save("rnnt_target_lengths.npy", np.array([2, 1], dtype=np.int32))
     save("beam_logprobs.npy", np.log(np.array([[[0.4, 0.58, 0.02], [0.15, 0.65, 0.2], [0.1, 0.42, 0.48]]])))
     save("beam_input_lengths.npy", np.array([3], dtype=np.int32))
+    conv_se()
+    fbank()
 
+
+def conv_se():
+    """The conv_se assignment's inputs (examples/assignments/conv_se/), their own seed so the
+    arrays above stay as they are; float64. N = 2 items of T = 7 frames, lengths [7, 5]: the
+    padded frames of item 1 hold values (not 0), which a correct answer never reads.
+    conv_x (2, C=4, 7); conv_dw_weight (4, 1, K=3), conv_dw_bias (4): the depthwise conv,
+    run with padding 2, dilation 2, stride 1; conv_pw_weight (C_out=6, 4, 1), conv_pw_bias (6);
+    conv_grad_y (2, 6, 7): dL/dy of the pointwise output; conv_lengths [7, 5].
+    se_x (2, C=6, 7), se_fc1_weight (R=3, 6), se_fc1_bias (3), se_fc2_weight (6, 3),
+    se_fc2_bias (6), se_grad_y (2, 6, 7), se_lengths [7, 5]. conv_grad_h2 (2, 4, 4): dL/dh of the
+    depthwise conv's second configuration (stride 2, padding 1, dilation 1: T_out = 4)."""
+    rng = np.random.default_rng(2027)
+    lengths = np.array([7, 5], dtype=np.int32)
+    save("conv_x.npy", rng.uniform(-1, 1, size=(2, 4, 7)))
+    save("conv_dw_weight.npy", rng.uniform(-1, 1, size=(4, 1, 3)))
+    save("conv_dw_bias.npy", rng.uniform(-0.5, 0.5, size=4))
+    save("conv_pw_weight.npy", rng.uniform(-1, 1, size=(6, 4, 1)))
+    save("conv_pw_bias.npy", rng.uniform(-0.5, 0.5, size=6))
+    save("conv_grad_y.npy", rng.uniform(-1, 1, size=(2, 6, 7)))
+    save("conv_lengths.npy", lengths)
+    save("se_x.npy", rng.uniform(-1, 1, size=(2, 6, 7)) + 0.5)   # a non-zero mean per channel
+    save("se_fc1_weight.npy", rng.uniform(-1, 1, size=(3, 6)))
+    save("se_fc1_bias.npy", rng.uniform(-0.5, 0.5, size=3))
+    save("se_fc2_weight.npy", rng.uniform(-1, 1, size=(6, 3)))
+    save("se_fc2_bias.npy", rng.uniform(-0.5, 0.5, size=6))
+    save("se_grad_y.npy", rng.uniform(-1, 1, size=(2, 6, 7)))
+    save("se_lengths.npy", lengths)
+    save("conv_grad_h2.npy", rng.uniform(-1, 1, size=(2, 4, 4)))
+
+
+
+def fbank():
+    """The fbank assignment's inputs (examples/assignments/fbank/), their own seed; float64
+    samples in Kaldi's 16-bit scale, rounded to integers as a WAV file holds them.
+    fbank_wave.npy (1650,) at 16 kHz: 420 samples of silence (the first frame's mel energies
+    are 0: the floor under the log), then 300 Hz and 1200 Hz tones with noise and a DC offset
+    of 200. fbank_wave_short.npy (560,): noise, for the frame counts (2 frames with
+    snip_edges, 4 without)."""
+    rng = np.random.default_rng(2028)
+    t = np.arange(1650 - 420) / 16000.0
+    tone = 3000 * np.sin(2 * np.pi * 300 * t) + 1500 * np.sin(2 * np.pi * 1200 * t + 0.3)
+    tone += 200 + rng.normal(0, 100, size=t.size)
+    save("fbank_wave.npy", np.round(np.concatenate([np.zeros(420), tone])))
+    save("fbank_wave_short.npy", np.round(rng.normal(0, 1000, size=560)))
 
 if __name__ == "__main__":
     main()

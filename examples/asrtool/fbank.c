@@ -77,11 +77,45 @@ static int fb_read_wave(const char *path, int channel, asr_audio_scale scale, fb
   }
 }
 
+/* asrtool fbank --stages: feats (T, D) and the steps before the mel banks into OUTDIR, all
+ * written together (at_out_commit). The stages are computed again from the same dither
+ * seed, so frames and power are those of the features. Returns 0, 2 (written nothing), or
+ * -1 with err filled. */
+static int fb_write_stages(const asr_real *feats, int T, int D, const fb_wave *w, const asr_fbank_opts *o,
+                           asr_rng *rng, int seed, void *work, size_t wbytes, const char *outdir, asr_error *err) {
+  const int L = asr_fbank_window_size(o), K = asr_fbank_padded_size(o) / 2 + 1, B = o->num_mel_bins;
+  asr_real *win = (asr_real *)malloc(sizeof(asr_real) * (size_t)L);
+  asr_real *frames = (asr_real *)malloc(sizeof(asr_real) * ((size_t)T * L + 1));
+  asr_real *power = (asr_real *)malloc(sizeof(asr_real) * ((size_t)T * K + 1));
+  asr_real *banks = (asr_real *)malloc(sizeof(asr_real) * (size_t)B * K);
+  at_outputs outs;
+  int64_t s_f[2], s_w[1], s_fr[2], s_p[2], s_b[2];
+  int r = -1;
+  outs.n = 0;
+  if (!win || !frames || !power || !banks) {
+    free(win), free(frames), free(power), free(banks);
+    return at_fail("out of memory");
+  }
+  asr_rng_seed(rng, (uint64_t)seed, 0);
+  if (asr_fbank_window(win, o, err) == ASR_OK && asr_fbank_mel_banks(banks, NULL, o, err) == ASR_OK &&
+      asr_fbank_stages(frames, power, w->x, w->n, o, rng, work, wbytes, err) == ASR_OK) {
+    s_f[0] = T, s_f[1] = D, s_w[0] = L, s_fr[0] = T, s_fr[1] = L, s_p[0] = T, s_p[1] = K, s_b[0] = B, s_b[1] = K;
+    at_out_add(&outs, "feats.npy", ASR_DTYPE_REAL, 2, s_f, feats);
+    at_out_add(&outs, "window.npy", ASR_DTYPE_REAL, 1, s_w, win);
+    at_out_add(&outs, "frames.npy", ASR_DTYPE_REAL, 2, s_fr, frames);
+    at_out_add(&outs, "power.npy", ASR_DTYPE_REAL, 2, s_p, power);
+    at_out_add(&outs, "mel_banks.npy", ASR_DTYPE_REAL, 2, s_b, banks);
+    r = at_out_commit(&outs, outdir);
+  }
+  free(win), free(frames), free(power), free(banks);
+  return r;
+}
+
 /* ---- asrtool fbank */
 int cmd_fbank(int argc, char **argv) {
   asr_fbank_opts o = asr_fbank_opts_default();
   double fs = 0;                 /* 0: not given (file's rate, or 16000 for .npy) */
-  int window = 0, channel = -1, seed = 0, npos, r, T, D;
+  int window = 0, channel = -1, seed = 0, stages = 0, npos, r, T, D;
   char *pos[2];
   fb_wave w;
   asr_error err;
@@ -117,6 +151,7 @@ int cmd_fbank(int argc, char **argv) {
     {"sample-frequency", AT_REAL, &fs, 1e-300, 1e12, NULL},
     {"channel", AT_INT, &channel, -1, 65535, NULL},
     {"seed", AT_INT, &seed, 0, 2147483647, NULL},
+    {"stages", AT_FLAG, &stages, 0, 0, NULL},
   };
   r = at_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 2, 2, &npos,
                "fbank [options] IN OUT.npy\n"
@@ -132,7 +167,11 @@ int cmd_fbank(int argc, char **argv) {
                "    triangles' edges; the cut-offs in Hz, --vtln-high <= 0 below Nyquist)\n"
                "    --sample-frequency HZ   (.npy: default 16000; .wav/.ogg: must match the file)\n"
                "  and --channel -1 (mean of the channels) | C, --seed S (dither noise),\n"
-               "  --impl naive|ref|simd, --verbose. WAV/Ogg samples are in Kaldi's 16-bit scale.");
+               "  --impl naive|ref|simd, --verbose. WAV/Ogg samples are in Kaldi's 16-bit scale.\n"
+               "  --stages: OUT is a folder: OUT/feats.npy (the fbank) and the steps before the mel banks:\n"
+               "    window.npy (L), frames.npy (T, L) after DC offset, pre-emphasis and window,\n"
+               "    power.npy (T, N/2+1) the power spectrum, mel_banks.npy (bins, N/2+1)\n"
+               "    (asr_fbank_stages, asr_fbank_window, asr_fbank_mel_banks).");
   if (r) return r == 1 ? 0 : r;
   o.window_type = (asr_window_type)window;
   if (fb_read_wave(pos[0], channel, ASR_SCALE_INT16, &w)) return 2;
@@ -163,6 +202,11 @@ int cmd_fbank(int argc, char **argv) {
   if (at_impl == AT_IMPL_NAIVE) res = asr_fbank_naive(feats, w.x, w.n, &o, &rng, work, wbytes, &err);
   else if (at_impl == AT_IMPL_REF) res = asr_fbank_ref(feats, w.x, w.n, &o, &rng, work, wbytes, &err);
   else res = asr_fbank(feats, w.x, w.n, &o, &rng, work, wbytes, &err);
+  if (res == ASR_OK && stages) {
+    r = fb_write_stages(feats, T, D, &w, &o, &rng, seed, work, wbytes, pos[1], &err);
+    free(work), free(w.x), free(feats);
+    return r == -1 ? at_fail("%s: %s", pos[0], err.msg) : r;
+  }
   free(work);
   if (res != ASR_OK) {
     free(w.x), free(feats);
