@@ -43,6 +43,15 @@ BROKEN = [
     ("rnnt", 6, 3, "crashed with signal 11"),
 ]
 NPARTS = {"ctc": 7, "rnnt": 5}
+# the vq assignment (examples/assignments/vq): one typical bug per part
+BROKEN += [
+    ("vq", 1, 1, "divide by the temperature"),
+    ("vq", 2, 2, "the gradient through the one-hot y"),
+    ("vq", 3, 3, "that is the largest dot product"),
+    ("vq", 4, 4, "MSELoss averages over all N*D elements"),
+    ("vq", 5, 5, "its gradient must not reach the codebook"),
+]
+NPARTS["vq"] = 5
 
 
 def grade(a, student, mode="library", debug="", cflags=""):
@@ -173,6 +182,9 @@ ANSWERS = {
                       r"^asr__(ctc_(?!branch_loss$|head_forward$)|pfx_chk|joint_)"),
     "rnnt": re.compile(r"^asr_(rnnt_|check_rnnt)|^asr__rnnt_(?!viterbi$)"),
 }
+# the vq mode keeps the Gumbel quantizer's config check (its sizes and init stay)
+ANSWERS["vq"] = re.compile(r"^asr_(gumbel_softmax_|gumbel_quantizer_(forward|backward)|vq_(forward|backward)|"
+                           r"check_(gumbel|vq|quantizer))|^asr__(gumbel_|gq_(?!check$)|vq_|chk_(gumbel|gs_|vq|gq))")
 
 
 def functions(obj, kind="defined"):
@@ -244,6 +256,11 @@ def main():
     report(rc != 0 and "undefined reference to `asr_rnnt" in out and "instructor mode" in out,
            "rnnt/library_calls_do_not_link_in_instructor_mode",
            out.strip().splitlines()[-2][:150] if out.strip() else "")
+    for a in [a for a in NPARTS if a not in ("ctc", "rnnt")]:   # the later assignments
+        rc, out = grade(a, f"examples/assignments/{a}/library.c", mode="instructor")
+        report(rc != 0 and "undefined reference to `asr_" in out and "instructor mode" in out,
+               f"{a}/library_calls_do_not_link_in_instructor_mode",
+               out.strip().splitlines()[-2][:150] if out.strip() else "")
     # instructor mode removes the answers and nothing needs them: the grader objects that
     # grade.sh built above, with and without -DASR_ASSIGNMENT_<A>
     for a in NPARTS:
