@@ -12,7 +12,7 @@
 #   make test-arm   the C test runner cross-compiled for aarch64 (NEON), run under qemu-aarch64
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
-#   make grade A=ctc|rnnt|vq STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
+#   make grade A=ctc|rnnt|vq|relpos STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
 #   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;

@@ -35319,6 +35319,12 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
     size_t sbb = asr_rel_mhsa_saved_size(N, T, D, H, type);
     double e = 0;
     int i;
+    asr__chk_at at;
+    char line[400];
+    static const char *const wname[11] = {"d linear_q.weight", "d linear_q.bias", "d linear_k.weight",
+                                          "d linear_k.bias", "d linear_v.weight", "d linear_v.bias",
+                                          "d linear_out.weight", "d linear_out.bias", "d linear_pos.weight",
+                                          "d pos_bias_u", "d pos_bias_v"};
     memset(&m, 0, sizeof m);
     if (!asr__chk3_mhsa_make(&c, &m, &rng, type, N, T, D, H, lens)) {
       asr__chk3_free(&m);
@@ -35344,18 +35350,35 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
       return r;
     }
     r = fwd(c.y, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, c.work, c.wbytes);
-    e = r >= 0 ? asr__chk3_rel(c.y, yb, ntd) : 1;
+    asr__chk_at_init(&at);
+    e = r >= 0 ? asr__chk2_err(&at, "y", c.y, yb, ntd, 3, N, T, D) : 1;
     asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, e,
-                    "rel_pos_mhsa %s forward vs naive (lengths 6,4): rel. error %.3g", tname[ty], e);
+                    "rel_pos_mhsa %s forward vs naive (lengths 6,4): rel. error %.3g%s", tname[ty], e,
+                    asr__chk2_where(line, sizeof line, &at, r >= 0 && e <= ASR__CHK3_TIER_TOL,
+                                    "ac = (q + u) k^T, bd = rel_shift((q + v) p^T), the softmax of (ac + bd)/sqrt(d_k) "
+                                    "over the valid keys, padded query rows 0 (docs/conformer.md sec. 4)"));
     ga = asr__chk3_mhsa_grads(c.gw);
+    /* the gradients start at the sentinel: the contract is += (section 10's preamble) */
+    asr__chk_fill(dxa, ntd, ASR__CHK_SENTINEL);
+    asr__chk_fill(dpa, (size_t)c.P * D, ASR__CHK_SENTINEL);
+    for (i = 0; i < 11; i++) asr__chk_fill(c.gw[i], c.n[i], ASR__CHK_SENTINEL);
     if (r >= 0) r = bwd(dxa, dpa, &ga, c.wy, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, bw, bwb);
+    asr__chk_unfill(dxa, ntd, ASR__CHK_SENTINEL);
+    asr__chk_unfill(dpa, (size_t)c.P * D, ASR__CHK_SENTINEL);
+    for (i = 0; i < 11; i++) asr__chk_unfill(c.gw[i], c.n[i], ASR__CHK_SENTINEL);
     e = 0;
+    asr__chk_at_init(&at);
     if (r >= 0) {
-      e = ASR__MAX(asr__chk3_rel(dxa, dxb, ntd), asr__chk3_rel(dpa, dpb, (size_t)c.P * D));
-      for (i = 0; i < 11; i++) e = ASR__MAX(e, asr__chk3_rel(c.gw[i], gb[i], c.n[i]));
+      e = ASR__MAX(asr__chk2_err(&at, "dx", dxa, dxb, ntd, 3, N, T, D),
+                   asr__chk2_err(&at, "d pos_emb", dpa, dpb, (size_t)c.P * D, 2, c.P, D, 0));
+      for (i = 0; i < 11; i++) e = ASR__MAX(e, asr__chk2_err(&at, wname[i], c.gw[i], gb[i], c.n[i], 0, 0, 0, 0));
     }
     asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
-                    "rel_pos_mhsa %s backward vs naive: rel. error %.3g", tname[ty], e);
+                    "rel_pos_mhsa %s backward vs naive: rel. error %.3g%s", tname[ty], e,
+                    asr__chk2_where(line, sizeof line, &at, r >= 0 && e <= ASR__CHK3_TIER_TOL,
+                                    "the softmax backward over the valid keys, then both score terms: (q + u) k^T, "
+                                    "and (q + v) p^T through the transpose of rel_shift (a scatter-add); q gets "
+                                    "both (docs/conformer.md sec. 4, Backward)"));
     /* 3a. the padding's contents: new garbage in item 1's padding changes nothing */
     if (r >= 0) {
       int k, ok = 1;
@@ -36758,27 +36781,47 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
     for (r = 0; r < n; r++) asr__chk_gumbel(pe + (size_t)r * V, &ie[r], l + (size_t)r * V, v + (size_t)r * V, tau, V);
     for (hard = 0; hard <= 1 && fwd; hard++) {
       double err = 0;
-      int ok = 1;
+      int ok = 1, dims[2];
+      char where[200] = "";
+      asr__chk_at at;
       asr_result res = fwd(y, hard ? p2 : y, idx, l, v, tau, hard, n, V);
       const asr_real *ps = hard ? p2 : y;
+      asr__chk_at_init(&at);
+      dims[0] = n, dims[1] = V;
       if (res != ASR_OK) {
         asr__check_case(rep, 0, INFINITY, "gumbel forward n=%d V=%d tau=%g hard=%d: returned %d", n, V, tau,
                         hard, (int)res);
         continue;
       }
       /* the soft sample against p_j = 1/sum_k exp(s_k - s_j); p is in [0,1] */
-      for (i = 0; i < cnt; i++) err = ASR__MAX(err, fabs((double)ps[i] - pe[i]) / ASR__QTOL);
-      /* hard: exactly the one-hot of argmax(l + v), and the index */
-      for (r = 0; r < n && hard; r++) {
-        if (idx[r] != ie[r]) ok = 0;
-        for (i = 0; i < V; i++)
-          if (y[(size_t)r * V + i] != (asr_real)(i == ie[r])) ok = 0;
+      for (i = 0; i < cnt; i++) {
+        double e = fabs((double)ps[i] - pe[i]) / ASR__QTOL;
+        if (e != e) e = INFINITY;
+        asr__chk_at_elem(&at, e, "p", i, 2, dims, ps[i], pe[i]);
+        err = ASR__MAX(err, e);
       }
-      for (r = 0; r < n && !hard; r++)
-        if (idx[r] != ie[r]) ok = 0;
+      if (err > 1) {
+        char buf[160];
+        snprintf(where, sizeof where, " at %s: p_j = exp((l_j + v_j)/tau) / sum_k exp((l_k + v_k)/tau)",
+                 asr__chk_at_str(&at, buf, sizeof buf));
+      }
+      /* hard: exactly the one-hot of argmax(l + v), and the index */
+      for (r = 0; r < n && ok; r++) {
+        if (idx[r] != ie[r]) {
+          ok = 0;
+          snprintf(where, sizeof where, " at index[%d] expected %d, got %d: the argmax of l + v (first on ties)", r,
+                   ie[r], idx[r]);
+        }
+        for (i = 0; i < V && hard && ok; i++)
+          if (y[(size_t)r * V + i] != (asr_real)(i == ie[r])) {
+            ok = 0;
+            snprintf(where, sizeof where, " at y[%d,%d] expected %d, got %.7g: the hard sample is the one-hot e_i", r,
+                     i, i == ie[r], (double)y[(size_t)r * V + i]);
+          }
+      }
       if (!hard) memcpy(p, y, sizeof(asr_real) * (size_t)cnt);
       asr__check_case(rep, ok && err <= 1, err, "gumbel forward n=%d V=%d tau=%g %s: max |p - p_ref| = %.3g x tol%s",
-                      n, V, tau, hard ? "hard" : "soft", err, ok ? "" : ", wrong one-hot/index");
+                      n, V, tau, hard ? "hard" : "soft", err, where);
     }
     if (fwd) {
       /* the soft sample must not depend on `hard`: the straight-through backward uses it */
@@ -36792,6 +36835,11 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
     if (bwd) {
       double err = 0, scale = (1 + gmax) / tau, err_st = 0;
       asr_result res;
+      asr__chk_at at;
+      int dims[2];
+      char where[300] = "", buf[160];
+      asr__chk_at_init(&at);
+      dims[0] = n, dims[1] = V;
       /* dl_k = 1 + sum_j g_j p_j ([j = k] - p_k) / tau: the Jacobian product, from the same p
        * the backward is given, plus 1 to check that it accumulates */
       for (i = 0; i < cnt; i++) dl[i] = dl2[i] = 1;
@@ -36806,13 +36854,25 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
         int k, j;
         for (k = 0; k < V; k++) {
           double want = 1;
+          double e;
           for (j = 0; j < V; j++) want += (double)gr[j] * pr[j] * ((j == k) - (double)pr[k]) / tau;
-          err = ASR__MAX(err, fabs((double)dl[(size_t)r * V + k] - want) / (ASR__QTOL * scale));
+          e = fabs((double)dl[(size_t)r * V + k] - want) / (ASR__QTOL * scale);
+          asr__chk_at_elem(&at, e != e ? INFINITY : e, "d logits", (size_t)r * V + k, 2, dims, dl[(size_t)r * V + k],
+                           want);
+          err = ASR__MAX(err, e != e ? INFINITY : e);
         }
       }
+      if (err > 1)   /* the buffer started at 1: what was added is got - 1 */
+        snprintf(where, sizeof where, " at %s: %s", asr__chk_at_str(&at, buf, sizeof buf),
+                 at.got == 1 ? "nothing was added: the hard sample's backward is the soft p's Jacobian (straight-"
+                               "through), not the one-hot's, whose derivative is 0"
+                 : fabs(at.got - (at.want - 1)) <= ASR__QTOL * scale
+                     ? "the gradient was written (=), not added (+=) to the buffer, which started at 1"
+                     : "dl_k = (1/tau) p_k (g_k - sum_j g_j p_j)");
       for (i = 0; i < cnt; i++) err_st = ASR__MAX(err_st, fabs((double)dl[i] - dl2[i]) / (ASR__QTOL * scale));
-      asr__check_case(rep, err <= 1, err, "gumbel backward n=%d V=%d tau=%g: vs the Jacobian (accumulating), %.3g x tol",
-                      n, V, tau, err);
+      asr__check_case(rep, err <= 1, err,
+                      "gumbel backward n=%d V=%d tau=%g: vs the Jacobian (accumulating), %.3g x tol%s", n, V, tau,
+                      err, where);
       asr__check_case(rep, err_st <= 1, err_st, "gumbel backward n=%d V=%d: straight-through (hard p) == soft, %.3g x tol",
                       n, V, err_st);
     }
@@ -36976,28 +37036,45 @@ ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_chec
     if (fwd) {
       int ok = 1;
       double err;
+      char where[240] = "";
       asr_result res = fwd(idx, zq, &loss, z, cb, N, D, G, K, shared, gamma, work, wsz);
       if (res != ASR_OK) {
         asr__check_case(rep, 0, INFINITY, "vq forward N=%d D=%d G=%d K=%d: returned %d", N, D, G, K, (int)res);
         continue;
       }
-      for (i = 0; i < N * G; i++)
-        if (idx[i] != ie[i]) ok = 0;
+      for (i = 0; i < N * G && ok; i++)
+        if (idx[i] != ie[i]) {
+          ok = 0;
+          snprintf(where, sizeof where, " at index[%d,%d] expected %d, got %d: argmin_j ||z - e_j||^2 (Euclidean)",
+                   i / G, i % G, ie[i], idx[i]);
+        }
       /* zq is the codeword itself, bit for bit */
       for (n = 0; n < N && ok; n++)
-        for (g = 0; g < G; g++)
-          for (d = 0; d < E; d++)
-            if (zq[(size_t)n * D + g * E + d] != cb[(size_t)(shared ? 0 : g) * K * E + (size_t)idx[n * G + g] * E + d])
+        for (g = 0; g < G && ok; g++)
+          for (d = 0; d < E && ok; d++) {
+            double w = cb[(size_t)(shared ? 0 : g) * K * E + (size_t)idx[n * G + g] * E + d];
+            if (zq[(size_t)n * D + g * E + d] != w) {
               ok = 0;
+              snprintf(where, sizeof where, " at zq[%d,%d] expected %.7g, got %.7g: zq = e_i, the codeword itself", n,
+                       g * E + d, w, (double)zq[(size_t)n * D + g * E + d]);
+            }
+          }
       err = fabs(loss.codebook - S / nd) / (ASR__QTOL * (S / nd + 1e-300));
       err = ASR__MAX(err, fabs(loss.commitment - S / nd) / (ASR__QTOL * (S / nd + 1e-300)));
       err = ASR__MAX(err, fabs(loss.total - (1 + gamma) * S / nd) / (ASR__QTOL * ((1 + gamma) * S / nd + 1e-300)));
+      if (ok && err > 1)
+        snprintf(where, sizeof where, ": loss codebook %.7g, commitment %.7g, total %.7g; expected %.7g, %.7g, %.7g "
+                 "(each a mean over the N*D elements)", loss.codebook, loss.commitment, loss.total, S / nd, S / nd,
+                 (1 + gamma) * S / nd);
       asr__check_case(rep, ok && err <= 1, err,
-                      "vq forward N=%d D=%d G=%d K=%d %s: nearest codewords%s, zq = e_i, loss %.3g x tol", N, D, G,
-                      K, shared ? "shared" : "separate", ok ? "" : " WRONG", err);
+                      "vq forward N=%d D=%d G=%d K=%d %s: nearest codewords, zq = e_i, loss %.3g x tol%s", N, D, G,
+                      K, shared ? "shared" : "separate", err, where);
     }
     if (bwd) {
-      double err = 0, scale = 1;
+      double err = 0, scale = 1, worst = -1, wgot = 0, wwant = 0;
+      const char *warr = "";
+      size_t wat = 0;
+      char where[300] = "";
       asr_result res;
       for (i = 0; i < N * D; i++) dzq[i] = (asr_real)asr_rng_normal(&rng), dz[i] = 1;
       for (i = 0; i < ncb; i++) dcb[i] = 1;
@@ -37017,15 +37094,25 @@ ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_chec
             want[off + d] += dloss * 2 * ((double)cb[off + d] - z[at]) / nd;
             scale = ASR__MAX(scale, fabs(dzw));
             err = ASR__MAX(err, fabs((double)dz[at] - dzw));
+            if (fabs((double)dz[at] - dzw) > worst) worst = fabs((double)dz[at] - dzw), warr = "dz", wat = at,
+                                                     wgot = dz[at], wwant = dzw;
           }
         }
       for (i = 0; i < ncb; i++) {
         scale = ASR__MAX(scale, fabs(want[i]));
         err = ASR__MAX(err, fabs((double)dcb[i] - want[i]));
+        if (fabs((double)dcb[i] - want[i]) > worst) worst = fabs((double)dcb[i] - want[i]), warr = "dcodebook",
+                                                    wat = (size_t)i, wgot = dcb[i], wwant = want[i];
       }
       err /= ASR__QTOL * scale;
-      asr__check_case(rep, err <= 1, err, "vq backward N=%d D=%d G=%d K=%d %s: closed forms (accumulating), %.3g x tol",
-                      N, D, G, K, shared ? "shared" : "separate", err);
+      if (err > 1)   /* both buffers started at 1 */
+        snprintf(where, sizeof where, " at %s[%lu] expected %.7g, got %.7g: %s", warr, (unsigned long)wat, wwant, wgot,
+                 warr[1] == 'c' ? "only the codebook term ||sg(z) - e||^2 reaches the codebook: the commitment "
+                                  "term's sg(e) stops its gradient; dcodebook_j = dloss sum_{i_n = j} 2 (e_j - z_n)/(N D)"
+                                : "dz = dzq (straight-through) + dloss gamma 2 (z - e_i)/(N D), added (+=)");
+      asr__check_case(rep, err <= 1, err,
+                      "vq backward N=%d D=%d G=%d K=%d %s: closed forms (accumulating), %.3g x tol%s", N, D, G, K,
+                      shared ? "shared" : "separate", err, where);
     }
   }
   if (fwd && bwd) {
