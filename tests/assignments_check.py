@@ -129,6 +129,80 @@ def rnnt_refs_check(refs):
     return worst, ""
 
 
+def relpos_vq_refs_check():
+    """The relpos and vq references (asrtool, in build/assignments/A/refs) against Python
+    computing the definitions from the inputs: the sinusoids at positions T-1-r, ac = (q+u).k,
+    bd_raw = (q+v).p, bd[i][j] = bd_raw[i][T-1-i+j], the masked softmax of (ac+bd)/sqrt(d_k)
+    and ctx; the Gumbel-softmax p with v = -log(-log u) at tau 0.7, the one-hot, the nearest
+    codewords and the two loss terms. Returns (max error, problem or '')."""
+    R = os.path.join(ROOT, "build/assignments/relpos/refs")
+    q, (N, T, D) = load_npy(f"{R}/relpos_q.npy")
+    k, _ = load_npy(f"{R}/relpos_k.npy")
+    v, _ = load_npy(f"{R}/relpos_v.npy")
+    pp, (P, _) = load_npy(f"{R}/relpos_p.npy")
+    u, (H, dk) = load_npy(f"{R}/relpos_pos_bias_u.npy")
+    vb, _ = load_npy(f"{R}/relpos_pos_bias_v.npy")
+    lens, _ = load_npy(f"{R}/relpos_lengths.npy")
+    got = {n: load_npy(f"{R}/attn/{n}.npy")[0] for n in ("pos_emb", "ac", "bd_raw", "bd", "attn", "ctx")}
+    worst = 0.0
+    for r in range(P):
+        for m in range(D // 2):
+            a = (T - 1 - r) / 10000 ** (2 * m / D)
+            worst = max(worst, abs(got["pos_emb"][r * D + 2 * m] - math.sin(a)),
+                        abs(got["pos_emb"][r * D + 2 * m + 1] - math.cos(a)))
+    for n in range(N):
+        for h in range(H):
+            def dot(x, i, bias, y, j):
+                return sum((x[(n * T + i) * D + h * dk + c] + bias[h * dk + c]) * y[j * D + h * dk + c] if y is pp
+                           else (x[(n * T + i) * D + h * dk + c] + bias[h * dk + c]) * y[(n * T + j) * D + h * dk + c]
+                           for c in range(dk))
+            base = (n * H + h) * T
+            for i in range(T):
+                for j in range(T):
+                    ac = dot(q, i, u, k, j)
+                    bd = dot(q, i, vb, pp, T - 1 - i + j)
+                    worst = max(worst, abs(got["ac"][(base + i) * T + j] - ac), abs(got["bd"][(base + i) * T + j] - bd),
+                                abs(got["bd_raw"][(base + i) * P + T - 1 - i + j] - bd))
+                L = lens[n]
+                s = [(got["ac"][(base + i) * T + j] + got["bd"][(base + i) * T + j]) / math.sqrt(dk) for j in range(L)]
+                mx = max(s) if s else 0
+                z = sum(math.exp(x - mx) for x in s)
+                a = [math.exp(x - mx) / z if i < L else 0.0 for x in s] + [0.0] * (T - L)
+                for j in range(T):
+                    worst = max(worst, abs(got["attn"][(base + i) * T + j] - a[j]))
+                for c in range(dk):
+                    want = sum(a[j] * v[(n * T + j) * D + h * dk + c] for j in range(T))
+                    worst = max(worst, abs(got["ctx"][(n * T + i) * D + h * dk + c] - want))
+    V_ = os.path.join(ROOT, "build/assignments/vq/refs")
+    lg, (n_, V) = load_npy(f"{V_}/gumbel_logits.npy")
+    uu, _ = load_npy(f"{V_}/gumbel_u.npy")
+    ps, _ = load_npy(f"{V_}/soft/y.npy")
+    yh, _ = load_npy(f"{V_}/hard/y.npy")
+    for r in range(n_):
+        s = [(lg[r * V + j] - math.log(-math.log(uu[r * V + j]))) / 0.7 for j in range(V)]
+        mx = max(s)
+        z = sum(math.exp(x - mx) for x in s)
+        best = s.index(mx)
+        for j in range(V):
+            worst = max(worst, abs(ps[r * V + j] - math.exp(s[j] - mx) / z))
+            if yh[r * V + j] != (1.0 if j == best else 0.0):
+                return worst, f"vq hard/y.npy[{r},{j}] = {yh[r * V + j]}: not the one-hot of argmax (l + v)"
+    zz, (Nz, Dz) = load_npy(f"{V_}/vq_z.npy")
+    cb, (G, K, E) = load_npy(f"{V_}/vq_codebook.npy")
+    idx, _ = load_npy(f"{V_}/vq/index.npy")
+    terms, _ = load_npy(f"{V_}/vq/loss_terms.npy")
+    total = 0.0
+    for n in range(Nz):
+        for g in range(G):
+            d = [sum((zz[n * Dz + g * E + e] - cb[(g * K + j) * E + e]) ** 2 for e in range(E)) for j in range(K)]
+            if idx[n * G + g] != d.index(min(d)):
+                return worst, f"vq/index.npy[{n},{g}] = {idx[n * G + g]}: not the nearest codeword {d.index(min(d))}"
+            total += min(d)
+    mean = total / (Nz * Dz)
+    worst = max(worst, abs(terms[1] - mean), abs(terms[2] - mean), abs(terms[0] - 1.25 * mean))
+    return worst, ""
+
+
 def save_f64(path, shape, values):
     """A little-endian float64 .npy file (NumPy format 1.0), standard library only."""
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % "".join("%d," % d for d in shape)
@@ -244,6 +318,9 @@ def main():
     # 1e-12: double log-softmax and a 6-term sum agree to ~1e-15
     worst, problem = rnnt_refs_check(os.path.join(ROOT, "build/assignments/rnnt/refs"))
     report(not problem and worst < 1e-12, "rnnt/refs_vs_definitions", problem or f"max error {worst:.1e}")
+    # 1e-12: the same sums in double (T = 5, d_k = 4; V = 5, E = 3)
+    worst, problem = relpos_vq_refs_check()
+    report(not problem and worst < 1e-12, "relpos_vq/refs_vs_definitions", problem or f"max error {worst:.1e}")
     worst, problem = rnnt_log_probs_inputs_check()
     report(not problem and worst < 1e-12, "rnnt/asrtool_log_probs_every_input",
            problem or f"probs and time-major log-probs vs logits: max difference {worst:.1e}")
