@@ -46,9 +46,9 @@ int cmd_rel_attention(int argc, char **argv) {
     at_fail("%s: (N, T, D) needs T >= 1 and an even D (the sinusoidal encoding), got T %d, D %d", pos[0], T, D);
     goto done;
   }
-  for (i = 0; i < 3; i++)
+  for (i = 1; i <= 2; i++)   /* K and V: Q's shape */
     if ((i == 1 ? ks : vs)[0] != N || (i == 1 ? ks : vs)[1] != T || (i == 1 ? ks : vs)[2] != D) {
-      at_fail("%s: shape does not match %s (%d, %d, %d)", pos[i == 1 ? 1 : 2], pos[0], N, T, D);
+      at_fail("%s: shape does not match %s (%d, %d, %d)", pos[i], pos[0], N, T, D);
       goto done;
     }
   P = asr_rel_pos_len((asr_rel_pos_type)rel, T);
