@@ -12,8 +12,9 @@
 #   make test-arm   the C test runner cross-compiled for aarch64 (NEON), run under qemu-aarch64
 #   make bench      naive / ref / fast / PyTorch timings side by side
 #   make fuzz       bounded libFuzzer runs of the file readers (tests/fuzz/)
-#   make grade A=ctc|rnnt STUDENT=path.c [DEBUG=1]  a course assignment graded (examples/assignments/)
-#   make handout A=ctc|rnnt  build/handout/A/: the handout, stub and asr.h without A's answers
+#   make grade A=ctc|rnnt|tiny_ctc|fbank|conv_se|relpos|vq STUDENT=path.c [DEBUG=1]  a course assignment graded
+#                   (examples/assignments/)
+#   make handout A=ctc|rnnt|...  build/handout/A/: the handout, stub and asr.h without A's answers
 #   make same-numbers [REV=a64d765]  asrtool's outputs, bit for bit, against revision REV's
 #
 # Missing Debian packages are installed with apt-get when we are root and apt-get exists;
@@ -214,6 +215,8 @@ test: test-builds $(PROGRAMS_BIN)
 #   make grade A=tiny_ctc STUDENT=path/to/student.c [DEBUG=1]
 #   make grade A=conv_se STUDENT=path/to/student.c [DEBUG=1]
 #   make grade A=fbank STUDENT=path/to/student.c [DEBUG=1]
+#   make grade A=relpos STUDENT=path/to/student.c [DEBUG=1]
+#   make grade A=vq STUDENT=path/to/student.c [DEBUG=1]
 # The grader is built in instructor mode (-DASR_ASSIGNMENT_<A>); make test runs
 # tests/assignments_check.py, which grades the library's own answers and broken ones,
 # and tests/instructor_modes.py: asr.h with each ASR_ASSIGNMENT_* (read from asr.h) alone and

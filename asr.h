@@ -54,6 +54,7 @@
  *                          and the CTC checkers. Everything else builds and links.
  *   ASR_ASSIGNMENT_RNNT    the same for the RNN-T assignment: section 6, the rnnt and
  *                          rnnt-las heads of section 9 (and MWER) and asr_check_rnnt.
+<<<<<<< HEAD
  *                          The two may be combined.
  *   ASR_ASSIGNMENT_FBANK   the fbank assignment's: section 3's filterbank (the tiers,
  *                          asr_fbank_stages, _window, _mel_banks, _num_frames, the stream)
@@ -65,6 +66,16 @@
  *                          checkers (10.2). Their static code stays, since the ContextNet
  *                          block, the Conformer's convolution module and wav2vec compose
  *                          it; a student's file cannot call it. Everything else builds.
+=======
+ *   ASR_ASSIGNMENT_RELPOS  the relpos assignment: the relative positional encoding, rel_shift,
+ *                          the rel-pos attention (4.3) and the Conformer block that runs
+ *                          it, with their checkers; the Conformer encoder of section 9 is
+ *                          refused (and so the heads that need it).
+ *   ASR_ASSIGNMENT_VQ      the vq assignment: the Gumbel-softmax (8.3), the Gumbel
+ *                          quantizer's forward/backward (8.5), k-means VQ (8.6) and their
+ *                          checkers (10.6); vq-wav2vec models are refused.
+ *                          The modes may be combined.
+>>>>>>> h-asg-b
  *
  * CONVENTIONS
  *   - Arrays are row-major, last index fastest; each pointer's comment gives its shape,
@@ -190,9 +201,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (412) has one tier: its definition is already its
+ *   Every other public function (414) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 15, 3: 23, 4: 75, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
+ *   1: 39, 2: 15, 3: 23, 4: 77, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -1681,8 +1692,10 @@ typedef enum asr_rel_pos_type { ASR_REL_POS_LATEST = 0, ASR_REL_POS_LEGACY = 1 }
  * from the exact one by that much (the latest table's positions are small: ~1e-5).
  * [Vaswani17] A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017. */
 ASRDEF int asr_rel_pos_len(asr_rel_pos_type type, int T);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the encoding (examples/assignments/relpos) */
 ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_pos_type type,
                                        int max_len);
+#endif /* ASR_ASSIGNMENT_RELPOS */
 
 /* ---- rel_shift, the index trick of [Dai19] Appendix B as ESPnet writes it. For one
  * head, x (T,P) holds x[i][k] = (q_i + pbv) . p_k for every query i and embedding row k
@@ -1702,6 +1715,7 @@ ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_
  * ASR_ERR_TOO_LARGE); _ref uses the closed form through asr_rel_shift_index(), which
  * returns 0 for an entry that is a structural zero, else 1 with *row, *col the entry of x
  * that out[i][j] copies. backward (the transpose, one tier): dx[row][col] += dout[i][j]. */
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: rel_shift and one head's attention */
 ASRDEF int asr_rel_shift_index(asr_rel_pos_type type, int T, int i, int j, int *row, int *col);
 ASRDEF asr_result asr_rel_shift_naive(asr_real *out, const asr_real *x, int T,
                                       asr_rel_pos_type type);
@@ -1709,6 +1723,41 @@ ASRDEF asr_result asr_rel_shift_ref(asr_real *out, const asr_real *x, int T,
                                     asr_rel_pos_type type);
 ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int T,
                                          asr_rel_pos_type type);
+
+/* ---- the attention of one head on its projections: the score path of the attention
+ * below, piece by piece (examples/assignments/relpos grades it; asrtool rel-attention
+ * writes every piece). With q, k, v (T,d_k), p (P,d_k) one head's slices and pbu, pbv (d_k)
+ * its biases:
+ *   ac[i][j]     = (q_i + pbu) . k_j                         (T,T)  [Dai19] terms (a)+(c)
+ *   bd_raw[i][r] = (q_i + pbv) . p_r                         (T,P)  terms (b)+(d)
+ *   bd           = rel_shift(bd_raw)                         (T,T)  (the index map above)
+ *   attn[i][j]   = softmax_j((ac + bd)[i][j] / sqrt(d_k))    over the keys j < len
+ *   ctx_i        = sum_j attn[i][j] v_j                      (T,d_k)
+ * Keys j >= len get attn 0; query rows i >= len are 0 in attn and ctx (as in
+ * asr_rel_mhsa_forward). ac, bd_raw and bd are written for every (i, j) and may be NULL;
+ * attn (T,T) and ctx are required. q, k, v, ctx and p have row stride ld >= d_k (a head's
+ * d_k columns of (T,D) rows: ld = D). Sums in double; no scratch.
+ * backward, from dctx (T,d_k) (rows i >= len ignored), accumulating (+=) into each
+ * non-NULL output (dq, dk, dv (T,d_k) and dp (P,d_k) with row stride ld; dpbu, dpbv (d_k)):
+ *   dattn = dctx v^T;  dv += attn^T dctx;
+ *   g[i][j] = attn[i][j] (dattn[i][j] - sum_j' attn[i][j'] dattn[i][j']) / sqrt(d_k)
+ *   d(q_i+pbu) = sum_j g[i][j] k_j;   dk_j += sum_i g[i][j] (q_i + pbu)
+ *   dbd_raw = rel_shift^T(g);  d(q_r+pbv) = sum_c dbd_raw[r][c] p_c;  dp_c += sum_r dbd_raw[r][c] (q_r + pbv)
+ *   dq += d(q+pbu) + d(q+pbv);  dpbu += sum_i d(q_i+pbu);  dpbv += sum_r d(q_r+pbv)
+ * (one tier each: the loops of docs/conformer.md sec. 4). Errors: ASR_ERR_INVALID_ARG (NULL
+ * q, k, v, p, pbu, pbv, attn, ctx or dctx; T < 1, d_k < 1, ld < d_k, len outside [0, T]). */
+ASRDEF asr_result asr_rel_attention_head_forward(asr_real *attn, asr_real *ctx, asr_real *ac, asr_real *bd_raw,
+                                                 asr_real *bd, const asr_real *q, const asr_real *k,
+                                                 const asr_real *v, const asr_real *p, const asr_real *pbu,
+                                                 const asr_real *pbv, int len, int T, int dk, int ld,
+                                                 asr_rel_pos_type type);
+ASRDEF asr_result asr_rel_attention_head_backward(asr_real *dq, asr_real *dk_out, asr_real *dv, asr_real *dp,
+                                                  asr_real *dpbu, asr_real *dpbv, const asr_real *dctx,
+                                                  const asr_real *attn, const asr_real *q, const asr_real *k,
+                                                  const asr_real *v, const asr_real *p, const asr_real *pbu,
+                                                  const asr_real *pbv, int len, int T, int dk, int ld,
+                                                  asr_rel_pos_type type);
+#endif /* ASR_ASSIGNMENT_RELPOS */
 
 /* ---- relative-position multi-head self-attention, ESPnet's RelPositionMultiHeadedAttention
  * (latest) and LegacyRelPositionMultiHeadedAttention (legacy), self-attention (query =
@@ -1757,6 +1806,7 @@ ASRDEF size_t asr_rel_mhsa_forward_workspace_size(int N, int T, int D, int H,
                                                   asr_rel_pos_type type);
 ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
                                                    asr_rel_pos_type type);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the attention's forward and backward */
 /* y (N,T,D); x (N,T,D); pos_emb (P,D) from asr_rel_pos_encoding(type) for this T.
  * D % H != 0 is ASR_ERR_SHAPE. _naive loops over every index of the equations above and
  * shifts with asr_rel_shift_naive (it refuses T > 32, D > 64 in backward, or
@@ -1804,6 +1854,7 @@ ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
                                         const asr_real *pos_emb, const int *lengths,
                                         const asr_rel_mhsa_params *p, int N, int T, int D, int H,
                                         asr_rel_pos_type type, void *work, size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_RELPOS */
 
 /* ---- conv2d (torch.nn.Conv2d with padding 0, square kernel K, stride S, one group),
  * channels first, with a length mask on the first spatial axis (time):
@@ -2128,6 +2179,7 @@ ASRDEF size_t asr_conformer_block_forward_workspace_size(const asr_conformer_con
                                                          int T);
 ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_config *cfg, int N,
                                                           int T);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the block's forward and backward */
 /* Tiers: _naive composes the _naive tiers of every part (feed-forward, rel-pos MHSA,
  * convolution module) with the five layer norms written out ([Ba16]); it refuses, with
  * ASR_ERR_TOO_LARGE and before writing, what a part would refuse (T > 32; in backward
@@ -2181,6 +2233,7 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
                                                const asr_conformer_block_params *p,
                                                const asr_conformer_config *cfg, int N, int T,
                                                void *work, size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_RELPOS */
 
 /* ---------------------------------------------------------------------------------------
  * 4.4 Recurrent and attention: LSTM (uni, bi, pyramidal), dot / additive / location-aware
@@ -4577,6 +4630,7 @@ ASRDEF asr_result asr_gumbel_noise_from_uniform(asr_real *v, const asr_real *u, 
 ASRDEF double asr_gumbel_tau(double tau_max, double tau_min, double decay, long step);
 ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, long anneal_steps);
 
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.3 compiled out (examples/assignments/vq) */
 /* ---- 8.3 Gumbel-softmax, soft and straight-through hard
  * Forward, one row of V logits l with noise v and temperature tau:
  *   [Baevski20vq] eq. (2) (= [Jang17] eq. (2) with log pi_j -> l_j, g_j -> v_j):
@@ -4631,6 +4685,8 @@ ASRDEF asr_result asr_gumbel_softmax_backward_ref(asr_real *grad_logits, const a
                                                   const asr_real *grad_y, double tau, int n, int V);
 ASRDEF asr_result asr_gumbel_softmax_backward(asr_real *grad_logits, const asr_real *p,
                                               const asr_real *grad_y, double tau, int n, int V);
+
+#endif /* ASR_ASSIGNMENT_VQ */
 
 /* ---- 8.4 Code perplexity and the diversity penalty
  * Code perplexity (fairseq "code_perplexity", a statistic, not differentiable): with
@@ -4731,6 +4787,7 @@ ASRDEF asr_result asr_gumbel_quantizer_sizes(const asr_gumbel_quantizer *cfg, si
  * nn.Linear, codebook U(0,1) as fairseq (nn.init.uniform_). */
 ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w,
                                             const asr_gumbel_quantizer *cfg, asr_rng *rng);
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: the module's forward and backward compiled out */
 typedef asr_result (*asr_gumbel_quantizer_forward_fn)(asr_real *q, int *index, asr_real *h, asr_real *logits,
                                                       asr_real *p, const asr_real *z, const asr_real *noise,
                                                       const asr_gumbel_quantizer_params *w,
@@ -4780,6 +4837,8 @@ ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_q
                                                 const asr_gumbel_quantizer *cfg, int N, void *work,
                                                 size_t work_bytes);
 
+#endif /* ASR_ASSIGNMENT_VQ */
+
 /* ---- 8.6 k-means vector quantization [Baevski20vq] sec. 3.2 and 3.3
  * Forward, per vector z (one group's E values) and codebook e (K,E):
  *     i = argmin_j ||z - e_j||_2^2                         (Euclidean distance)
@@ -4821,6 +4880,8 @@ typedef struct asr_vq_loss {
   double commitment;   /* (1/(N D)) sum (z - sg(z^))^2, before gamma */
 } asr_vq_loss;
 #define ASR_VQ_GAMMA 0.25
+ASRDEF size_t asr_vq_workspace_size(int K);   /* bytes for the fast forward (0 is fine for the others) */
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.6's functions compiled out */
 typedef asr_result (*asr_vq_forward_fn)(int *index, asr_real *zq, asr_vq_loss *loss,
                                         const asr_real *z, const asr_real *codebook, int N, int D,
                                         int G, int K, int shared, double gamma, void *work,
@@ -4829,7 +4890,6 @@ typedef asr_result (*asr_vq_backward_fn)(asr_real *dz, asr_real *dcodebook, cons
                                          double dloss, const int *index, const asr_real *z,
                                          const asr_real *codebook, int N, int D, int G, int K,
                                          int shared, double gamma);
-ASRDEF size_t asr_vq_workspace_size(int K);   /* bytes for the fast forward (0 is fine for the others) */
 ASRDEF asr_result asr_vq_forward_naive(int *index, asr_real *zq, asr_vq_loss *loss,
                                        const asr_real *z, const asr_real *codebook, int N, int D,
                                        int G, int K, int shared, double gamma, void *work,
@@ -4853,6 +4913,8 @@ ASRDEF asr_result asr_vq_backward(asr_real *dz, asr_real *dcodebook, const asr_r
                                   double dloss, const int *index, const asr_real *z,
                                   const asr_real *codebook, int N, int D, int G, int K, int shared,
                                   double gamma);
+
+#endif /* ASR_ASSIGNMENT_VQ */
 
 /* ---- 8.7 Fitting a codebook offline: Lloyd's algorithm [Lloyd82] with k-means++ [Arthur07]
  * Objective:  J(c) = sum_n min_k ||x_n - c_k||^2   (in double)
@@ -6118,6 +6180,7 @@ typedef asr_result (*asr_rel_mhsa_backward_fn)(asr_real *dx, asr_real *d_pos_emb
                                                const asr_rel_mhsa_params *p, int N, int T, int D,
                                                int H, asr_rel_pos_type type, void *work,
                                                size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the attention's checkers */
 /* Cases for both variants: agreement with _naive (forward, every gradient), finite
  * differences, padding invariance (the padding's contents never matter; for the latest
  * variant an item alone, unpadded, also gives its row of the batch), and refusal of
@@ -6131,6 +6194,7 @@ ASRDEF asr_result asr_gradcheck_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd,
                                              asr_rel_mhsa_backward_fn bwd, asr_rel_pos_type type,
                                              int N, int T, int D, int H, uint64_t seed,
                                              asr_gradcheck_report *report);
+#endif /* ASR_ASSIGNMENT_RELPOS */
 
 /* ---- Conv2dSubsampling: finite differences of the library's own forward/backward,
  * objective sum(W*y), items of lengths T, T-3, T-6, ... (at least 7); checks x and the
@@ -6147,8 +6211,10 @@ ASRDEF asr_result asr_gradcheck_conv2d_subsampling(int N, int T, int F, int D, u
 ASRDEF asr_result asr_gradcheck_conformer_ff(int fast, uint64_t seed, asr_gradcheck_report *report);
 ASRDEF asr_result asr_gradcheck_conformer_conv(int fast, int training, int N, int T, uint64_t seed,
                                                asr_gradcheck_report *report);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the block runs the attention */
 ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type, int training, int N,
                                                 int T, uint64_t seed, asr_gradcheck_report *report);
+#endif
 
 #ifndef ASR_ASSIGNMENT_CTC
 /* ---------------------------------------------------------------------------------------
@@ -6267,6 +6333,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
 
 #endif /* ASR_ASSIGNMENT_RNNT */
 
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: the quantizers' checkers compiled out */
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers
  * --------------------------------------------------------------------------------------- */
@@ -6301,6 +6368,8 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
 ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_check_report *rep);
 ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_gumbel_quantizer_backward_fn bwd,
                                        asr_check_report *rep);
+
+#endif /* ASR_ASSIGNMENT_VQ */
 
 /* ========================================================================================
  * 10.7 Seq2seq checkers
@@ -13653,6 +13722,7 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
 
 /* The batch drivers of the plumbing part, which the public tiers call, and the layout
  * helpers the compositions share. */
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the attention's drivers */
 ASR__PRIVATE asr_result asr__rel_mhsa_forward(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s,
                                               const asr_real *x, const asr_real *pos_emb, const int *lengths,
                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
@@ -13663,6 +13733,7 @@ ASR__PRIVATE asr_result asr__rel_mhsa_backward(asr__tier tier, asr_real *dx, asr
                                                const asr_real *pos_emb, const int *lengths,
                                                const asr_rel_mhsa_params *p, int N, int T, int D, int H,
                                                asr_rel_pos_type type, void *work, size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_RELPOS */
 ASR__PRIVATE asr_result asr__conv2d_forward(asr__tier tier, asr_real *y, const asr_real *x, const asr_real *w,
                                             const asr_real *b, const int *lengths, int N, int C, int Hh, int Ww,
                                             int O, int K, int S, void *work, size_t work_bytes);
@@ -13696,6 +13767,7 @@ ASR__PRIVATE asr_result asr__conf_conv_backward(asr__tier tier, asr_real *dx, co
                                                 const asr_conformer_conv_params *p,
                                                 const asr_conformer_config *cfg, int N, int T, void *work,
                                                 size_t work_bytes);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the block's drivers */
 ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
                                                 const asr_real *x, const asr_real *pos_emb, const int *lengths,
                                                 const asr_conformer_block_params *p,
@@ -13708,6 +13780,7 @@ ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, a
                                                  const asr_conformer_block_params *p,
                                                  const asr_conformer_config *cfg, int N, int T, void *work,
                                                  size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_RELPOS */
 ASR__PRIVATE void asr__conf_transpose(asr_real *dst, const asr_real *src, const int *lengths, int N, int T, int C,
                                       int channels_first);
 ASR__PRIVATE void asr__conf_mask_rows(asr_real *x, const int *lengths, int N, int T, int C);
@@ -13729,6 +13802,7 @@ ASRDEF int asr_rel_pos_len(asr_rel_pos_type type, int T) {
   return type == ASR_REL_POS_LEGACY ? T : 2 * T - 1;     /* P */
 }
 
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the encoding, rel_shift, the attention */
 ASRDEF asr_result asr_rel_pos_encoding(asr_real *pos_emb, int T, int D, asr_rel_pos_type type,
                                        int max_len) {
   int P = asr_rel_pos_len(type, T), r, m;
@@ -13810,6 +13884,98 @@ ASRDEF asr_result asr_rel_shift_backward(asr_real *dx, const asr_real *dout, int
   for (i = 0; i < T; i++)
     for (j = 0; j < T; j++)
       if (asr_rel_shift_index(type, T, i, j, &r, &c)) dx[(size_t)r * P + c] += dout[(size_t)i * T + j];
+  return ASR_OK;
+}
+
+/* ---- the attention of one head on its projections, [Dai19] Sec. 3.3 (declarations: "the
+ * attention of one head"):
+ *   ac[i][j] = (q_i + pbu) . k_j,  bd_raw[i][r] = (q_i + pbv) . p_r,  bd = rel_shift(bd_raw)
+ *   attn[i][j] = softmax_j((ac + bd)[i][j] / sqrt(d_k)) over j < len,  ctx_i = sum_j attn[i][j] v_j
+ * symbols: rows of q, k, v, p, ctx at stride ld; pbu, pbv (d_k). One tier. */
+ASR__PRIVATE double asr__rel_head_dot(const asr_real *a, const asr_real *bias, const asr_real *b, int dk) {
+  double s = 0;   /* (a + bias) . b */
+  int c;
+  for (c = 0; c < dk; c++) s += ((double)a[c] + bias[c]) * b[c];
+  return s;
+}
+ASR__PRIVATE int asr__rel_head_bad(const asr_real *q, const asr_real *k, const asr_real *v, const asr_real *p,
+                                   const asr_real *pbu, const asr_real *pbv, int len, int T, int dk, int ld) {
+  return !q || !k || !v || !p || !pbu || !pbv || T < 1 || dk < 1 || ld < dk || len < 0 || len > T;
+}
+
+ASRDEF asr_result asr_rel_attention_head_forward(asr_real *attn, asr_real *ctx, asr_real *ac, asr_real *bd_raw,
+                                                 asr_real *bd, const asr_real *q, const asr_real *k,
+                                                 const asr_real *v, const asr_real *p, const asr_real *pbu,
+                                                 const asr_real *pbv, int len, int T, int dk, int ld,
+                                                 asr_rel_pos_type type) {
+  int P = asr_rel_pos_len(type, T), i, j, c, r, cc;
+  double scale = 1.0 / sqrt((double)dk);
+  if (asr__rel_head_bad(q, k, v, p, pbu, pbv, len, T, dk, ld) || !attn || !ctx) return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < T; i++) {
+    for (r = 0; r < P && bd_raw; r++)                   /* (q_i + pbv) . p_r */
+      bd_raw[(size_t)i * P + r] = (asr_real)asr__rel_head_dot(q + (size_t)i * ld, pbv, p + (size_t)r * ld, dk);
+    for (j = 0; j < T; j++) {
+      double a = asr__rel_head_dot(q + (size_t)i * ld, pbu, k + (size_t)j * ld, dk);   /* (q_i + pbu) . k_j */
+      double b = 0;                                      /* rel_shift: bd_raw at the index map's entry */
+      if (asr_rel_shift_index(type, T, i, j, &r, &cc))
+        b = asr__rel_head_dot(q + (size_t)r * ld, pbv, p + (size_t)cc * ld, dk);
+      if (ac) ac[(size_t)i * T + j] = (asr_real)a;
+      if (bd) bd[(size_t)i * T + j] = (asr_real)b;
+      attn[(size_t)i * T + j] = (asr_real)((a + b) * scale);
+    }
+    if (i < len) {                                       /* masked keys j >= len: weight 0 */
+      asr_softmax(attn + (size_t)i * T, attn + (size_t)i * T, len);
+      for (j = len; j < T; j++) attn[(size_t)i * T + j] = 0;
+    } else {                                             /* a padded query: no row */
+      for (j = 0; j < T; j++) attn[(size_t)i * T + j] = 0;
+    }
+    for (c = 0; c < dk; c++) {                           /* ctx_i = sum_j attn_ij v_j */
+      double s = 0;
+      for (j = 0; j < len && i < len; j++) s += (double)attn[(size_t)i * T + j] * v[(size_t)j * ld + c];
+      ctx[(size_t)i * ld + c] = (asr_real)s;
+    }
+  }
+  return ASR_OK;
+}
+
+/* Its backward: each (i, j) of a valid block differentiated through the softmax (its g
+ * from the row's sum_j' attn dattn), then through both score terms; the bd term lands on
+ * the (row, col) of bd_raw that the index map names. */
+ASRDEF asr_result asr_rel_attention_head_backward(asr_real *dq, asr_real *dk_out, asr_real *dv, asr_real *dp,
+                                                  asr_real *dpbu, asr_real *dpbv, const asr_real *dctx,
+                                                  const asr_real *attn, const asr_real *q, const asr_real *k,
+                                                  const asr_real *v, const asr_real *p, const asr_real *pbu,
+                                                  const asr_real *pbv, int len, int T, int dk, int ld,
+                                                  asr_rel_pos_type type) {
+  int i, j, c, r, cc;
+  double scale = 1.0 / sqrt((double)dk);
+  if (asr__rel_head_bad(q, k, v, p, pbu, pbv, len, T, dk, ld) || !attn || !dctx) return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < len; i++) {
+    const asr_real *dci = dctx + (size_t)i * ld, *at = attn + (size_t)i * T;
+    double dot = 0;                                      /* sum_j attn_ij dattn_ij, dattn_ij = dctx_i . v_j */
+    for (j = 0; j < len; j++) {
+      double da = 0;
+      for (c = 0; c < dk; c++) da += (double)dci[c] * v[(size_t)j * ld + c];
+      dot += at[j] * da;
+    }
+    for (j = 0; j < len; j++) {
+      double da = 0, g;
+      for (c = 0; c < dk; c++) da += (double)dci[c] * v[(size_t)j * ld + c];
+      g = at[j] * (da - dot) * scale;                    /* softmax backward, / sqrt(d_k) */
+      for (c = 0; c < dk; c++) {
+        if (dv) dv[(size_t)j * ld + c] += (asr_real)(at[j] * dci[c]);                    /* dv += attn^T dctx */
+        if (dq) dq[(size_t)i * ld + c] += (asr_real)(g * k[(size_t)j * ld + c]);         /* d(q_i + pbu) */
+        if (dpbu) dpbu[c] += (asr_real)(g * k[(size_t)j * ld + c]);
+        if (dk_out) dk_out[(size_t)j * ld + c] += (asr_real)(g * ((double)q[(size_t)i * ld + c] + pbu[c]));
+      }
+      if (!asr_rel_shift_index(type, T, i, j, &r, &cc)) continue;   /* a structural zero */
+      for (c = 0; c < dk; c++) {                         /* bd_ij = (q_r + pbv) . p_cc */
+        if (dq) dq[(size_t)r * ld + c] += (asr_real)(g * p[(size_t)cc * ld + c]);
+        if (dpbv) dpbv[c] += (asr_real)(g * p[(size_t)cc * ld + c]);
+        if (dp) dp[(size_t)cc * ld + c] += (asr_real)(g * ((double)q[(size_t)r * ld + c] + pbv[c]));
+      }
+    }
+  }
   return ASR_OK;
 }
 
@@ -14229,6 +14395,7 @@ ASRDEF asr_result asr_rel_mhsa_backward(asr_real *dx, asr_real *d_pos_emb,
                                 work, work_bytes);
 }
 
+#endif /* ASR_ASSIGNMENT_RELPOS */
 /* ---- conv2d (torch.nn.Conv2d, padding 0, square kernel K, stride S, one group), the
  * front end's convolution, with a length mask on the first spatial axis (time):
  *   y[n,o,i,j] = b[o] + sum_c sum_{a<K} sum_{e<K} w[o,c,a,e] x[n, c, iS+a, jS+e]
@@ -14931,6 +15098,7 @@ ASRDEF asr_result asr_conformer_conv_backward(asr_real *dx, const asr_conformer_
   return asr__conf_conv_backward(ASR__TIER_FAST, dx, g, dy, s, x, lengths, p, cfg, N, T, work, work_bytes);
 }
 
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the block (it runs the attention) */
 /* ---- the Conformer block, ESPnet's EncoderLayer [Gulati20] Sec. 2.4 eq. (1), pre-norm:
  *   x1 = x  + 1/2 FFN_macaron(LN(x))       x2 = x1 + MHSA(LN(x1), pos_emb, mask)
  *   x3 = x2 + Conv(LN(x2))                 x4 = x3 + 1/2 FFN(LN(x3))       y = LN_final(x4)
@@ -15110,6 +15278,7 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
                                   work_bytes);
 }
 
+#endif /* ASR_ASSIGNMENT_RELPOS */
 /* ---------------------------------------------------------------------------- plumbing: 4.3 Conformer ----
  * Argument checks, sizes, saved-buffer layouts and the batch drivers of this section.
  * Nothing below computes an equation; the math is above. */
@@ -15137,6 +15306,7 @@ ASR__PRIVATE size_t asr__rnn_add(size_t x, size_t y) {
 }
 
 /* ---- rel-pos MHSA: checks, saved buffers, workspaces, drivers */
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the attention's checks */
 ASR__PRIVATE asr_result asr__mhsa_check(const asr_rel_mhsa_saved *s, const void *x,
                                         const asr_real *pos_emb, const int *lengths,
                                         const asr_rel_mhsa_params *p, int N, int T, int D, int H,
@@ -15159,6 +15329,7 @@ ASR__PRIVATE asr_result asr__mhsa_check(const asr_rel_mhsa_saved *s, const void 
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_RELPOS */
 ASRDEF size_t asr_rel_mhsa_saved_size(int N, int T, int D, int H, asr_rel_pos_type type) {
   size_t n;
   int P = asr_rel_pos_len(type, T);
@@ -15205,6 +15376,7 @@ ASRDEF size_t asr_rel_mhsa_backward_workspace_size(int N, int T, int D, int H,
 /* The drivers: _naive checks its limits (ASR__MHSA_NAIVE_MAX_T frames, N H T^2 D <= 2^26
  * multiply-adds; backward also D <= ASR__MHSA_NAIVE_MAX_D) and runs without workspace;
  * _ref and fast take the workspace of asr_rel_mhsa_*_workspace_size. */
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the attention's drivers */
 ASR__PRIVATE asr_result asr__rel_mhsa_forward(asr__tier tier, asr_real *y, const asr_rel_mhsa_saved *s,
                                               const asr_real *x, const asr_real *pos_emb, const int *lengths,
                                               const asr_rel_mhsa_params *p, int N, int T, int D, int H,
@@ -15246,6 +15418,7 @@ ASR__PRIVATE asr_result asr__rel_mhsa_backward(asr__tier tier, asr_real *dx, asr
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_RELPOS */
 /* ---- conv2d: checks, sizes, drivers */
 ASR__PRIVATE asr_result asr__conv2d_check(const void *y, const void *x, const asr_real *w,
                                           const int *lengths, int N, int C, int Hh, int Ww,
@@ -15672,6 +15845,7 @@ ASRDEF size_t asr_conformer_block_backward_workspace_size(const asr_conformer_co
  * of them would refuse (the attention's T <= ASR__MHSA_NAIVE_MAX_T and, in backward,
  * D <= ASR__MHSA_NAIVE_MAX_D; 2^26 multiply-adds for the attention, each feed-forward
  * linear and the convolution module). */
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the block's drivers */
 ASR__PRIVATE int asr__conf_block_naive_fits(const asr_conformer_config *cfg, int N, int T, int backward) {
   double D = cfg->d_model;
   if (T > ASR__MHSA_NAIVE_MAX_T || (backward && cfg->d_model > ASR__MHSA_NAIVE_MAX_D)) return 0;
@@ -15728,6 +15902,7 @@ ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, a
                                           dst + ntd, dst + 2 * ntd, dst + 3 * ntd, work_bytes - 3 * sizeof(asr_real) * ntd);
 }
 
+#endif /* ASR_ASSIGNMENT_RELPOS */
 /* ---------------------------------------------------------------------------------------
  * 4.4 Recurrent and attention (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -26740,13 +26915,16 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
  * the argument checks, workspace sizes and the drivers that run a tier's helper. */
 
 /* The plumbing the public functions call, defined at the end of the section. */
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: the Gumbel-softmax (8.3) */
 ASR__PRIVATE asr_result asr__gumbel_softmax_forward(asr__tier tier, asr_real *y, asr_real *p, int *index,
                                                     const asr_real *logits, const asr_real *noise, double tau,
                                                     int hard, int n, int V);
 ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *grad_logits, const asr_real *p,
                                                      const asr_real *grad_y, double tau, int n, int V);
+#endif /* ASR_ASSIGNMENT_VQ */
 ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V, double eps,
                                              asr_diversity_form form, size_t *count);
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: the quantizers (8.5, 8.6) */
 ASR__PRIVATE asr_result asr__gq_forward(asr__tier tier, asr_real *q, int *index, asr_real *h, asr_real *logits,
                                         asr_real *p, const asr_real *z, const asr_real *noise,
                                         const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
@@ -26763,6 +26941,7 @@ ASR__PRIVATE asr_result asr__vq_backward(asr__tier tier, asr_real *dz, asr_real 
                                          double dloss, const int *index, const asr_real *z,
                                          const asr_real *codebook, int N, int D, int G, int K, int shared,
                                          double gamma);
+#endif /* ASR_ASSIGNMENT_VQ */
 ASR__PRIVATE size_t asr__w2v_round16(size_t n);
 ASR__PRIVATE int asr__w2v_kmax(const asr_w2v_config *cfg);
 ASR__PRIVATE asr_result asr__w2v_encoder_forward(asr__tier tier, asr_real *z, asr_real *saved, const asr_real *wave,
@@ -26846,6 +27025,7 @@ ASRDEF double asr_gumbel_tau_linear(double tau_max, double tau_min, long step, l
 }
 
 
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.3 compiled out */
 /* ---- 8.3 Gumbel-softmax
  * [Baevski20vq] eq. (2) (= [Jang17] eq. (2) with log pi_j -> l_j, g_j -> v_j), one row of V:
  *     p_j = exp((l_j + v_j) / tau) / sum_k exp((l_k + v_k) / tau)
@@ -27128,6 +27308,7 @@ ASRDEF asr_result asr_gumbel_softmax_backward(asr_real *grad_logits, const asr_r
   return asr__gumbel_softmax_backward(ASR__TIER_FAST, grad_logits, p, grad_y, tau, n, V);
 }
 
+#endif /* ASR_ASSIGNMENT_VQ */
 /* ---- 8.4 Code perplexity and the diversity penalty
  * Code perplexity (a statistic): q_g(v) = #{n : index[n,g] = v} / N,
  *     PPL = sum_g exp(-sum_v q_g(v) log(q_g(v) + eps)).
@@ -27286,6 +27467,7 @@ ASRDEF asr_result asr_gumbel_quantizer_init(const asr_gumbel_quantizer_params *w
 }
 
 
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.5's module compiled out */
 /* The size past which the _naive module refuses (ASR_ERR_TOO_LARGE): 2^24 multiply-adds,
  * counting the two linears, the lookup and the naive Gumbel-softmax backward's V^2 per row. */
 ASR__PRIVATE int asr__gq_naive_too_large(const asr_gumbel_quantizer *c, int N) {
@@ -27591,6 +27773,7 @@ ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_q
   return asr__gq_backward(ASR__TIER_FAST, dz, grad, dq, dlogits_extra, z, h, p, index, w, cfg, N, work, work_bytes);
 }
 
+#endif /* ASR_ASSIGNMENT_VQ */
 /* ---- 8.6 k-means vector quantization [Baevski20vq] sec. 3.2 and eq. (3)
  * Per vector z (one group's E values) and codebook e (K,E):
  *     i = argmin_j ||z - e_j||_2^2;   zq = z + sg(e_i - z)   (value e_i; dzq/dz = I, dzq/de = 0)
@@ -27613,6 +27796,9 @@ ASR__PRIVATE double asr__sqdist(const asr_real *a, const asr_real *b, int E) {
   return s;
 }
 
+enum { ASR__VQ_ROWS = 64 };   /* rows of z per GEMM block: bounds the workspace at 64 K values */
+
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.6 compiled out */
 /* Writes zq and the loss once every index is known; sum_sq = sum_{n,g} ||z - e_i||^2. */
 ASR__PRIVATE void asr__vq_finish(asr_real *zq, asr_vq_loss *loss, const int *index, const asr_real *codebook,
                                  int N, int D, int G, int K, int shared, double gamma, double sum_sq) {
@@ -27707,7 +27893,6 @@ ASR__PRIVATE void asr__vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *los
  * the O(N K E) dot products from asr_gemm, ASR__VQ_ROWS rows of z at a time; every codeword
  * within the rounding bound of the best is then re-measured with asr__sqdist, so the choice
  * is _ref's. work: dots (ASR__VQ_ROWS,K), then norms (K). */
-enum { ASR__VQ_ROWS = 64 };   /* rows of z per GEMM block: bounds the workspace at 64 K values */
 #if defined(ASR__GEMM_SIMD)
 ASR__PRIVATE void asr__vq_forward_gemm(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
                                        const asr_real *codebook, int N, int D, int G, int K, int shared,
@@ -27886,6 +28071,7 @@ ASRDEF asr_result asr_vq_backward(asr_real *dz, asr_real *dcodebook, const asr_r
   return asr__vq_backward(ASR__TIER_FAST, dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
 }
 
+#endif /* ASR_ASSIGNMENT_VQ */
 /* ---- 8.7 Fitting a codebook offline: Lloyd's algorithm [Lloyd82] with k-means++ [Arthur07]
  *     J(c) = sum_n min_k ||x_n - c_k||^2
  * k-means++ seeding: c_1 a uniform draw, then x_n with probability D(x_n)^2 / sum_m D(x_m)^2,
@@ -28602,6 +28788,7 @@ ASRDEF asr_result asr_w2v_contrastive_backward(asr_real *dc, asr_real *dz, asr_r
  * it writes anything. INT_MAX (0x7fffffff) bounds the row counts that reach an int
  * parameter (N*G rows of V, G*V logits per frame). */
 
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.3's drivers */
 /* The checks every tier of the Gumbel-softmax forward makes before writing anything. */
 ASR__PRIVATE asr_result asr__gumbel_check(const asr_real *y, const asr_real *p, const asr_real *logits,
                                           const asr_real *noise, double tau, int hard, int n, int V) {
@@ -28659,6 +28846,7 @@ ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *g
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_VQ */
 ASR__PRIVATE asr_result asr__diversity_check(const asr_real *logits_or_probs, int N, int G, int V,
                                              double eps, asr_diversity_form form, size_t *count) {
   size_t gv;
@@ -28719,6 +28907,12 @@ ASRDEF size_t asr_gumbel_quantizer_workspace_size(const asr_gumbel_quantizer *cf
   return total;
 }
 
+ASRDEF size_t asr_vq_workspace_size(int K) {
+  if (K < 1) return 0;
+  return sizeof(asr_real) * ((size_t)ASR__VQ_ROWS * (size_t)K + (size_t)K);
+}
+
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.5's and 8.6's drivers */
 ASR__PRIVATE asr_result asr__gq_forward(asr__tier tier, asr_real *q, int *index, asr_real *h, asr_real *logits,
                                         asr_real *p, const asr_real *z, const asr_real *noise,
                                         const asr_gumbel_quantizer_params *w, const asr_gumbel_quantizer *cfg,
@@ -28784,11 +28978,6 @@ ASR__PRIVATE asr_result asr__vq_check(const int *index, const asr_real *z, const
   return ASR_OK;
 }
 
-ASRDEF size_t asr_vq_workspace_size(int K) {
-  if (K < 1) return 0;
-  return sizeof(asr_real) * ((size_t)ASR__VQ_ROWS * (size_t)K + (size_t)K);
-}
-
 ASR__PRIVATE asr_result asr__vq_check_backward(const int *index, const asr_real *z, const asr_real *codebook,
                                                const asr_real *dzq, double dloss, int N, int D, int G,
                                                int K, int shared, double gamma) {
@@ -28833,6 +29022,7 @@ ASR__PRIVATE asr_result asr__vq_backward(asr__tier tier, asr_real *dz, asr_real 
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_VQ */
 ASR__PRIVATE asr_result asr__kmeans_check(const asr_real *codebook, const asr_real *x, int N, int D,
                                           int ldx, int K) {
   size_t i, nx;
@@ -28914,6 +29104,9 @@ ASRDEF asr_result asr_w2v_config_check(const asr_w2v_config *cfg, asr_error *err
                                                           cfg->negatives);
   if (cfg->quantizer != ASR_W2V_NONE) {
     if (cfg->quantizer != ASR_W2V_GUMBEL && cfg->quantizer != ASR_W2V_KMEANS) ASR__W2V_BAD("unknown quantizer");
+#ifdef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.5 and 8.6 are compiled out */
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "quantizer: only wav2vec (none) is built with ASR_ASSIGNMENT_VQ");
+#endif
     if (cfg->vq_groups < 1 || cfg->vq_groups > 64 || cfg->channels % cfg->vq_groups)
       ASR__W2V_BAD("vq_groups %d: not in [1, 64] or does not divide channels %d", cfg->vq_groups, cfg->channels);
     if (cfg->vq_vars < 1 || cfg->vq_vars > 65536) ASR__W2V_BAD("vq_vars %d: not in [1, 65536]", cfg->vq_vars);
@@ -29990,6 +30183,10 @@ ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, cons
      * default is "legacy"): its output does not depend on the amount of padding, so an
      * utterance trained in a batch decodes alone the same; the bundled models were trained
      * with it. 5000: ESPnet's max_len (only the legacy table reads it). */
+#ifdef ASR_ASSIGNMENT_RELPOS   /* never reached: asr__model_check_config refuses the encoder */
+    (void)b, (void)x;
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "the Conformer encoder is compiled out (ASR_ASSIGNMENT_RELPOS)");
+#else
     r = asr_rel_pos_encoding(P->pos_emb, To, C, ASR_REL_POS_LATEST, 5000);
     if (r != ASR_OK) return asr__fail(err, r, "positional encoding: %s", asr_result_string(r));
     x = P->sub_y;
@@ -30003,6 +30200,7 @@ ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, cons
       if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
       x = P->cy[b];
     }
+#endif
     r = asr_layer_norm_forward(P->enc, P->an_mean, P->an_rstd, x, asr_params_ptr(&m->params, m->after_w),
                                asr_params_ptr(&m->params, m->after_b), N * To, C, P->ccfg.ln_eps);
     if (r != ASR_OK) return asr__fail(err, r, "after_norm: %s", asr_result_string(r));
@@ -30076,8 +30274,12 @@ ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan
       asr__cf_params(m, b, &p, &g);
       asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
       memset(P->dy1, 0, sizeof(asr_real) * ntd);
+#ifdef ASR_ASSIGNMENT_RELPOS   /* never reached: the encoder is refused */
+      r = ASR_ERR_UNSUPPORTED;
+#else
       r = asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y, P->pos_emb,
                                        P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
+#endif
       if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
       t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
     }
@@ -31331,15 +31533,22 @@ ASRDEF asr_result asr_w2v_model_step(asr_w2v_model *m, asr_w2v_stats *st, const 
   /* q = quantize(z) */
   if (cfg->quantizer == ASR_W2V_NONE) {
     memcpy(P.qr, P.zr, sizeof(asr_real) * (size_t)P.N * P.C);
-  } else if (cfg->quantizer == ASR_W2V_GUMBEL) {
-    m->gq.tau = st->tau = asr_gumbel_tau(cfg->tau_max, cfg->tau_min, cfg->tau_decay, step);
-    if (train) asr_gumbel_noise(P.noise, (size_t)P.N * P.G * P.V, rng);
-    r = asr_gumbel_quantizer_forward(P.qr, P.index, P.gh, P.glog, P.gp, P.zr, train ? P.noise : NULL, &m->gq_w, &m->gq,
-                                     P.N);
   } else {
-    r = asr_vq_forward(P.index, P.qr, &vl, P.zr, m->codebook, P.N, P.C, P.G, P.V, 1, cfg->vq_gamma, P.scratch,
-                       P.scratch_bytes);
-    st->codebook = vl.codebook, st->commitment = vl.commitment;
+#ifdef ASR_ASSIGNMENT_VQ   /* never reached: asr_w2v_config_check refuses the quantizers */
+    (void)step;
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "the quantizers are compiled out (ASR_ASSIGNMENT_VQ)");
+#else
+    if (cfg->quantizer == ASR_W2V_GUMBEL) {
+      m->gq.tau = st->tau = asr_gumbel_tau(cfg->tau_max, cfg->tau_min, cfg->tau_decay, step);
+      if (train) asr_gumbel_noise(P.noise, (size_t)P.N * P.G * P.V, rng);
+      r = asr_gumbel_quantizer_forward(P.qr, P.index, P.gh, P.glog, P.gp, P.zr, train ? P.noise : NULL, &m->gq_w,
+                                       &m->gq, P.N);
+    } else {
+      r = asr_vq_forward(P.index, P.qr, &vl, P.zr, m->codebook, P.N, P.C, P.G, P.V, 1, cfg->vq_gamma, P.scratch,
+                         P.scratch_bytes);
+      st->codebook = vl.codebook, st->commitment = vl.commitment;
+    }
+#endif
   }
   if (r != ASR_OK) return asr__fail(err, r, "w2v quantizer: %s", asr_result_string(r));
   asr__w2v_cols(P.q, P.qr, B, P.C, P.T);
@@ -31377,12 +31586,14 @@ ASRDEF asr_result asr_w2v_model_step(asr_w2v_model *m, asr_w2v_stats *st, const 
   memset(P.dzr, 0, sizeof(asr_real) * (size_t)P.N * P.C);
   if (cfg->quantizer == ASR_W2V_NONE)
     memcpy(P.dzr, P.dqr, sizeof(asr_real) * (size_t)P.N * P.C);
+#ifndef ASR_ASSIGNMENT_VQ
   else if (cfg->quantizer == ASR_W2V_GUMBEL)
     r = asr_gumbel_quantizer_backward(P.dzr, &m->gq_grad, P.dqr, NULL, P.zr, P.gh, P.gp, P.index, &m->gq_w, &m->gq,
                                       P.N, P.scratch, P.scratch_bytes);
   else
     r = asr_vq_backward(P.dzr, m->codebook_grad, P.dqr, 1.0, P.index, P.zr, m->codebook, P.N, P.C, P.G, P.V, 1,
                         cfg->vq_gamma);
+#endif
   if (r != ASR_OK) return asr__fail(err, r, "w2v quantizer backward: %s", asr_result_string(r));
   asr__w2v_cols(P.dz, P.dzr, B, P.C, P.T);
   r = asr_w2v_encoder_backward(&m->enc_grad, P.dz, P.enc_saved, wave, &m->enc, cfg, B, n, P.scratch,
@@ -31892,6 +32103,10 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
 #ifdef ASR_ASSIGNMENT_RNNT  /* instructor mode: section 6, so the rnnt head, is compiled out */
   if (c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS)
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "head: rnnt/rnnt-las are not built with ASR_ASSIGNMENT_RNNT");
+#endif
+#ifdef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the rel-pos attention, so the Conformer, is compiled out */
+  if (c->encoder == ASR_ENCODER_CONFORMER)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "encoder: conformer is not built with ASR_ASSIGNMENT_RELPOS");
 #endif
   if ((int)c->encoder < 0 || (int)c->encoder >= ASR__N_ENCODERS) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
@@ -35182,6 +35397,7 @@ ASRDEF asr_result asr_check_attention(asr_attention_forward_fn fwd, asr_attentio
 }
 
 
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the attention's checkers */
 /* ---- rel-pos MHSA checkers */
 typedef struct asr__chk3_mhsa {
   asr_rel_mhsa_forward_fn fwd;
@@ -35321,6 +35537,12 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
     size_t sbb = asr_rel_mhsa_saved_size(N, T, D, H, type);
     double e = 0;
     int i;
+    asr__chk_at at;
+    char line[400];
+    static const char *const wname[11] = {"d linear_q.weight", "d linear_q.bias", "d linear_k.weight",
+                                          "d linear_k.bias", "d linear_v.weight", "d linear_v.bias",
+                                          "d linear_out.weight", "d linear_out.bias", "d linear_pos.weight",
+                                          "d pos_bias_u", "d pos_bias_v"};
     memset(&m, 0, sizeof m);
     if (!asr__chk3_mhsa_make(&c, &m, &rng, type, N, T, D, H, lens)) {
       asr__chk3_free(&m);
@@ -35346,18 +35568,35 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
       return r;
     }
     r = fwd(c.y, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, c.work, c.wbytes);
-    e = r >= 0 ? asr__chk3_rel(c.y, yb, ntd) : 1;
+    asr__chk_at_init(&at);
+    e = r >= 0 ? asr__chk2_err(&at, "y", c.y, yb, ntd, 3, N, T, D) : 1;
     asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, e,
-                    "rel_pos_mhsa %s forward vs naive (lengths 6,4): rel. error %.3g", tname[ty], e);
+                    "rel_pos_mhsa %s forward vs naive (lengths 6,4): rel. error %.3g%s", tname[ty], e,
+                    asr__chk2_where(line, sizeof line, &at, r >= 0 && e <= ASR__CHK3_TIER_TOL,
+                                    "ac = (q + u) k^T, bd = rel_shift((q + v) p^T), the softmax of (ac + bd)/sqrt(d_k) "
+                                    "over the valid keys, padded query rows 0 (docs/conformer.md sec. 4)"));
     ga = asr__chk3_mhsa_grads(c.gw);
+    /* the gradients start at the sentinel: the contract is += (section 10's preamble) */
+    asr__chk_fill(dxa, ntd, ASR__CHK_SENTINEL);
+    asr__chk_fill(dpa, (size_t)c.P * D, ASR__CHK_SENTINEL);
+    for (i = 0; i < 11; i++) asr__chk_fill(c.gw[i], c.n[i], ASR__CHK_SENTINEL);
     if (r >= 0) r = bwd(dxa, dpa, &ga, c.wy, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, bw, bwb);
+    asr__chk_unfill(dxa, ntd, ASR__CHK_SENTINEL);
+    asr__chk_unfill(dpa, (size_t)c.P * D, ASR__CHK_SENTINEL);
+    for (i = 0; i < 11; i++) asr__chk_unfill(c.gw[i], c.n[i], ASR__CHK_SENTINEL);
     e = 0;
+    asr__chk_at_init(&at);
     if (r >= 0) {
-      e = ASR__MAX(asr__chk3_rel(dxa, dxb, ntd), asr__chk3_rel(dpa, dpb, (size_t)c.P * D));
-      for (i = 0; i < 11; i++) e = ASR__MAX(e, asr__chk3_rel(c.gw[i], gb[i], c.n[i]));
+      e = ASR__MAX(asr__chk2_err(&at, "dx", dxa, dxb, ntd, 3, N, T, D),
+                   asr__chk2_err(&at, "d pos_emb", dpa, dpb, (size_t)c.P * D, 2, c.P, D, 0));
+      for (i = 0; i < 11; i++) e = ASR__MAX(e, asr__chk2_err(&at, wname[i], c.gw[i], gb[i], c.n[i], 0, 0, 0, 0));
     }
     asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, r >= 0 ? e : 1,
-                    "rel_pos_mhsa %s backward vs naive: rel. error %.3g", tname[ty], e);
+                    "rel_pos_mhsa %s backward vs naive: rel. error %.3g%s", tname[ty], e,
+                    asr__chk2_where(line, sizeof line, &at, r >= 0 && e <= ASR__CHK3_TIER_TOL,
+                                    "the softmax backward over the valid keys, then both score terms: (q + u) k^T, "
+                                    "and (q + v) p^T through the transpose of rel_shift (a scatter-add); q gets "
+                                    "both (docs/conformer.md sec. 4, Backward)"));
     /* 3a. the padding's contents: new garbage in item 1's padding changes nothing */
     if (r >= 0) {
       int k, ok = 1;
@@ -35421,6 +35660,7 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
   return ASR_OK;
 }
 
+#endif /* ASR_ASSIGNMENT_RELPOS */
 /* ---- Conv2dSubsampling finite differences */
 typedef struct asr__chk3_sub {
   int N, T, F, D;
@@ -35545,9 +35785,14 @@ ASR__PRIVATE double asr__chk3_blk_f(void *vc) {
   else if (c->what == 1)
     r = asr__conf_conv_forward(c->tier, c->y, &c->s.conv, c->x, c->lengths, &c->p.conv, &c->cfg, c->N, c->T,
                                c->work, c->wbytes);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the block (what 2) is compiled out */
   else
     r = asr__conf_block_forward(c->tier, c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T,
                                 c->work, c->wbytes);
+#else
+  else
+    r = ASR_ERR_UNSUPPORTED;
+#endif
   if (r < 0) c->status = r;
   return asr__chk3_dot(c->wy, c->y, (size_t)M * D);
 }
@@ -35686,7 +35931,9 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
   }
   asr__chk3_randn(&rng, c.x, ntd, 1);
   asr__chk3_randn(&rng, c.wy, ntd, 1);
+#ifndef ASR_ASSIGNMENT_RELPOS
   if (what == 2) asr_rel_pos_encoding(c.pe, T, D, type, 5000);
+#endif
   asr__chk3_blk_f(&c);
   r = c.status;
   if (r >= 0) {
@@ -35695,8 +35942,10 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
     else if (what == 1)
       r = asr__conf_conv_backward(c.tier, dx, &g.conv, c.wy, &c.s.conv, c.x, c.lengths, &c.p.conv, &c.cfg, N, T, bw,
                                   bwb);
+#ifndef ASR_ASSIGNMENT_RELPOS
     else
       r = asr__conf_block_backward(c.tier, dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, bw, bwb);
+#endif
   }
   if (r >= 0) {
     prm[np].name = "x", prm[np].x = c.x, prm[np].grad = dx, prm[np++].n = ntd;
@@ -35717,10 +35966,12 @@ ASRDEF asr_result asr_gradcheck_conformer_conv(int fast, int training, int N, in
                                                asr_gradcheck_report *report) {
   return asr__chk3_blk_run(1, fast, ASR_REL_POS_LATEST, training, N, T, seed, report);
 }
+#ifndef ASR_ASSIGNMENT_RELPOS
 ASRDEF asr_result asr_gradcheck_conformer_block(int fast, asr_rel_pos_type type, int training, int N,
                                                 int T, uint64_t seed, asr_gradcheck_report *report) {
   return asr__chk3_blk_run(2, fast, type, training, N, T, seed, report);
 }
+#endif
 
 #ifndef ASR_ASSIGNMENT_CTC
 /* ---------------------------------------------------------------------------------------
@@ -36675,6 +36926,7 @@ ASRDEF asr_result asr_check_rnnt(asr_rnnt_loss_fn impl, uint64_t seed, asr_check
 
 #endif /* ASR_ASSIGNMENT_RNNT */
 
+#ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: the quantizers' checkers compiled out */
 /* ---------------------------------------------------------------------------------------
  * 10.6 Quantizers checkers (implementation)
  * --------------------------------------------------------------------------------------- */
@@ -36747,27 +36999,47 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
     for (r = 0; r < n; r++) asr__chk_gumbel(pe + (size_t)r * V, &ie[r], l + (size_t)r * V, v + (size_t)r * V, tau, V);
     for (hard = 0; hard <= 1 && fwd; hard++) {
       double err = 0;
-      int ok = 1;
+      int ok = 1, dims[2];
+      char where[200] = "";
+      asr__chk_at at;
       asr_result res = fwd(y, hard ? p2 : y, idx, l, v, tau, hard, n, V);
       const asr_real *ps = hard ? p2 : y;
+      asr__chk_at_init(&at);
+      dims[0] = n, dims[1] = V;
       if (res != ASR_OK) {
         asr__check_case(rep, 0, INFINITY, "gumbel forward n=%d V=%d tau=%g hard=%d: returned %d", n, V, tau,
                         hard, (int)res);
         continue;
       }
       /* the soft sample against p_j = 1/sum_k exp(s_k - s_j); p is in [0,1] */
-      for (i = 0; i < cnt; i++) err = ASR__MAX(err, fabs((double)ps[i] - pe[i]) / ASR__QTOL);
-      /* hard: exactly the one-hot of argmax(l + v), and the index */
-      for (r = 0; r < n && hard; r++) {
-        if (idx[r] != ie[r]) ok = 0;
-        for (i = 0; i < V; i++)
-          if (y[(size_t)r * V + i] != (asr_real)(i == ie[r])) ok = 0;
+      for (i = 0; i < cnt; i++) {
+        double e = fabs((double)ps[i] - pe[i]) / ASR__QTOL;
+        if (e != e) e = INFINITY;
+        asr__chk_at_elem(&at, e, "p", i, 2, dims, ps[i], pe[i]);
+        err = ASR__MAX(err, e);
       }
-      for (r = 0; r < n && !hard; r++)
-        if (idx[r] != ie[r]) ok = 0;
+      if (err > 1) {
+        char buf[160];
+        snprintf(where, sizeof where, " at %s: p_j = exp((l_j + v_j)/tau) / sum_k exp((l_k + v_k)/tau)",
+                 asr__chk_at_str(&at, buf, sizeof buf));
+      }
+      /* hard: exactly the one-hot of argmax(l + v), and the index */
+      for (r = 0; r < n && ok; r++) {
+        if (idx[r] != ie[r]) {
+          ok = 0;
+          snprintf(where, sizeof where, " at index[%d] expected %d, got %d: the argmax of l + v (first on ties)", r,
+                   ie[r], idx[r]);
+        }
+        for (i = 0; i < V && hard && ok; i++)
+          if (y[(size_t)r * V + i] != (asr_real)(i == ie[r])) {
+            ok = 0;
+            snprintf(where, sizeof where, " at y[%d,%d] expected %d, got %.7g: the hard sample is the one-hot e_i", r,
+                     i, i == ie[r], (double)y[(size_t)r * V + i]);
+          }
+      }
       if (!hard) memcpy(p, y, sizeof(asr_real) * (size_t)cnt);
       asr__check_case(rep, ok && err <= 1, err, "gumbel forward n=%d V=%d tau=%g %s: max |p - p_ref| = %.3g x tol%s",
-                      n, V, tau, hard ? "hard" : "soft", err, ok ? "" : ", wrong one-hot/index");
+                      n, V, tau, hard ? "hard" : "soft", err, where);
     }
     if (fwd) {
       /* the soft sample must not depend on `hard`: the straight-through backward uses it */
@@ -36781,6 +37053,11 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
     if (bwd) {
       double err = 0, scale = (1 + gmax) / tau, err_st = 0;
       asr_result res;
+      asr__chk_at at;
+      int dims[2];
+      char where[300] = "", buf[160];
+      asr__chk_at_init(&at);
+      dims[0] = n, dims[1] = V;
       /* dl_k = 1 + sum_j g_j p_j ([j = k] - p_k) / tau: the Jacobian product, from the same p
        * the backward is given, plus 1 to check that it accumulates */
       for (i = 0; i < cnt; i++) dl[i] = dl2[i] = 1;
@@ -36795,13 +37072,25 @@ ASRDEF void asr_check_gumbel_softmax(asr_gumbel_softmax_forward_fn fwd, asr_gumb
         int k, j;
         for (k = 0; k < V; k++) {
           double want = 1;
+          double e;
           for (j = 0; j < V; j++) want += (double)gr[j] * pr[j] * ((j == k) - (double)pr[k]) / tau;
-          err = ASR__MAX(err, fabs((double)dl[(size_t)r * V + k] - want) / (ASR__QTOL * scale));
+          e = fabs((double)dl[(size_t)r * V + k] - want) / (ASR__QTOL * scale);
+          asr__chk_at_elem(&at, e != e ? INFINITY : e, "d logits", (size_t)r * V + k, 2, dims, dl[(size_t)r * V + k],
+                           want);
+          err = ASR__MAX(err, e != e ? INFINITY : e);
         }
       }
+      if (err > 1)   /* the buffer started at 1: what was added is got - 1 */
+        snprintf(where, sizeof where, " at %s: %s", asr__chk_at_str(&at, buf, sizeof buf),
+                 at.got == 1 ? "nothing was added: the hard sample's backward is the soft p's Jacobian (straight-"
+                               "through), not the one-hot's, whose derivative is 0"
+                 : fabs(at.got - (at.want - 1)) <= ASR__QTOL * scale
+                     ? "the gradient was written (=), not added (+=) to the buffer, which started at 1"
+                     : "dl_k = (1/tau) p_k (g_k - sum_j g_j p_j)");
       for (i = 0; i < cnt; i++) err_st = ASR__MAX(err_st, fabs((double)dl[i] - dl2[i]) / (ASR__QTOL * scale));
-      asr__check_case(rep, err <= 1, err, "gumbel backward n=%d V=%d tau=%g: vs the Jacobian (accumulating), %.3g x tol",
-                      n, V, tau, err);
+      asr__check_case(rep, err <= 1, err,
+                      "gumbel backward n=%d V=%d tau=%g: vs the Jacobian (accumulating), %.3g x tol%s", n, V, tau,
+                      err, where);
       asr__check_case(rep, err_st <= 1, err_st, "gumbel backward n=%d V=%d: straight-through (hard p) == soft, %.3g x tol",
                       n, V, err_st);
     }
@@ -36965,28 +37254,45 @@ ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_chec
     if (fwd) {
       int ok = 1;
       double err;
+      char where[240] = "";
       asr_result res = fwd(idx, zq, &loss, z, cb, N, D, G, K, shared, gamma, work, wsz);
       if (res != ASR_OK) {
         asr__check_case(rep, 0, INFINITY, "vq forward N=%d D=%d G=%d K=%d: returned %d", N, D, G, K, (int)res);
         continue;
       }
-      for (i = 0; i < N * G; i++)
-        if (idx[i] != ie[i]) ok = 0;
+      for (i = 0; i < N * G && ok; i++)
+        if (idx[i] != ie[i]) {
+          ok = 0;
+          snprintf(where, sizeof where, " at index[%d,%d] expected %d, got %d: argmin_j ||z - e_j||^2 (Euclidean)",
+                   i / G, i % G, ie[i], idx[i]);
+        }
       /* zq is the codeword itself, bit for bit */
       for (n = 0; n < N && ok; n++)
-        for (g = 0; g < G; g++)
-          for (d = 0; d < E; d++)
-            if (zq[(size_t)n * D + g * E + d] != cb[(size_t)(shared ? 0 : g) * K * E + (size_t)idx[n * G + g] * E + d])
+        for (g = 0; g < G && ok; g++)
+          for (d = 0; d < E && ok; d++) {
+            double w = cb[(size_t)(shared ? 0 : g) * K * E + (size_t)idx[n * G + g] * E + d];
+            if (zq[(size_t)n * D + g * E + d] != w) {
               ok = 0;
+              snprintf(where, sizeof where, " at zq[%d,%d] expected %.7g, got %.7g: zq = e_i, the codeword itself", n,
+                       g * E + d, w, (double)zq[(size_t)n * D + g * E + d]);
+            }
+          }
       err = fabs(loss.codebook - S / nd) / (ASR__QTOL * (S / nd + 1e-300));
       err = ASR__MAX(err, fabs(loss.commitment - S / nd) / (ASR__QTOL * (S / nd + 1e-300)));
       err = ASR__MAX(err, fabs(loss.total - (1 + gamma) * S / nd) / (ASR__QTOL * ((1 + gamma) * S / nd + 1e-300)));
+      if (ok && err > 1)
+        snprintf(where, sizeof where, ": loss codebook %.7g, commitment %.7g, total %.7g; expected %.7g, %.7g, %.7g "
+                 "(each a mean over the N*D elements)", loss.codebook, loss.commitment, loss.total, S / nd, S / nd,
+                 (1 + gamma) * S / nd);
       asr__check_case(rep, ok && err <= 1, err,
-                      "vq forward N=%d D=%d G=%d K=%d %s: nearest codewords%s, zq = e_i, loss %.3g x tol", N, D, G,
-                      K, shared ? "shared" : "separate", ok ? "" : " WRONG", err);
+                      "vq forward N=%d D=%d G=%d K=%d %s: nearest codewords, zq = e_i, loss %.3g x tol%s", N, D, G,
+                      K, shared ? "shared" : "separate", err, where);
     }
     if (bwd) {
-      double err = 0, scale = 1;
+      double err = 0, scale = 1, worst = -1, wgot = 0, wwant = 0;
+      const char *warr = "";
+      size_t wat = 0;
+      char where[300] = "";
       asr_result res;
       for (i = 0; i < N * D; i++) dzq[i] = (asr_real)asr_rng_normal(&rng), dz[i] = 1;
       for (i = 0; i < ncb; i++) dcb[i] = 1;
@@ -37006,15 +37312,25 @@ ASRDEF void asr_check_vq(asr_vq_forward_fn fwd, asr_vq_backward_fn bwd, asr_chec
             want[off + d] += dloss * 2 * ((double)cb[off + d] - z[at]) / nd;
             scale = ASR__MAX(scale, fabs(dzw));
             err = ASR__MAX(err, fabs((double)dz[at] - dzw));
+            if (fabs((double)dz[at] - dzw) > worst) worst = fabs((double)dz[at] - dzw), warr = "dz", wat = at,
+                                                     wgot = dz[at], wwant = dzw;
           }
         }
       for (i = 0; i < ncb; i++) {
         scale = ASR__MAX(scale, fabs(want[i]));
         err = ASR__MAX(err, fabs((double)dcb[i] - want[i]));
+        if (fabs((double)dcb[i] - want[i]) > worst) worst = fabs((double)dcb[i] - want[i]), warr = "dcodebook",
+                                                    wat = (size_t)i, wgot = dcb[i], wwant = want[i];
       }
       err /= ASR__QTOL * scale;
-      asr__check_case(rep, err <= 1, err, "vq backward N=%d D=%d G=%d K=%d %s: closed forms (accumulating), %.3g x tol",
-                      N, D, G, K, shared ? "shared" : "separate", err);
+      if (err > 1)   /* both buffers started at 1 */
+        snprintf(where, sizeof where, " at %s[%lu] expected %.7g, got %.7g: %s", warr, (unsigned long)wat, wwant, wgot,
+                 warr[1] == 'c' ? "only the codebook term ||sg(z) - e||^2 reaches the codebook: the commitment "
+                                  "term's sg(e) stops its gradient; dcodebook_j = dloss sum_{i_n = j} 2 (e_j - z_n)/(N D)"
+                                : "dz = dzq (straight-through) + dloss gamma 2 (z - e_i)/(N D), added (+=)");
+      asr__check_case(rep, err <= 1, err,
+                      "vq backward N=%d D=%d G=%d K=%d %s: closed forms (accumulating), %.3g x tol%s", N, D, G, K,
+                      shared ? "shared" : "separate", err, where);
     }
   }
   if (fwd && bwd) {
@@ -37284,6 +37600,8 @@ ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_
   ASR_FREE(work, NULL);
   ASR_FREE(dwork, NULL);
 }
+
+#endif /* ASR_ASSIGNMENT_VQ */
 
 /* ========================================================================================
  * 10.7 Seq2seq checkers (implementation)

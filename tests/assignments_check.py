@@ -63,7 +63,7 @@ BROKEN = [
 ]
 NPARTS = {"ctc": 7, "rnnt": 5, "conv_se": 6, "fbank": 6}
 # the fewest answer functions instructor mode must remove (nm), where not 50
-MIN_REMOVED = {"conv_se": 28, "fbank": 30}
+MIN_REMOVED = {"conv_se": 28, "fbank": 30, "relpos": 40}
 # The tiny CTC assignment (examples/assignments/tiny_ctc/): the student builds the model
 # from asr.h's layers, so instructor mode removes nothing; the model answer
 # (tests/assignments/tiny_ctc_solution.c) uses other tiers and its own loops; the grader
@@ -78,6 +78,24 @@ TINY_BROKEN = [
     (6, {1}, "crashed with signal 11"),
 ]
 TINY_PARTS = 5
+# the vq assignment (examples/assignments/vq): one typical bug per part
+BROKEN += [
+    ("vq", 1, 1, "divide by the temperature"),
+    ("vq", 2, 2, "the gradient through the one-hot y"),
+    ("vq", 3, 3, "that is the largest dot product"),
+    ("vq", 4, 4, "MSELoss averages over all N*D elements"),
+    ("vq", 5, 5, "its gradient must not reach the codebook"),
+]
+NPARTS["vq"] = 5
+# the relpos assignment (examples/assignments/relpos)
+BROKEN += [
+    ("relpos", 1, 1, "that is the row of position r-(T-1)"),
+    ("relpos", 2, 2, "the biases are swapped"),
+    ("relpos", 3, 3, "the other half of the table"),
+    ("relpos", 4, 4, "scale the scores by 1/sqrt(d_k)"),
+    ("relpos", 5, 5, "q enters both terms"),
+]
+NPARTS["relpos"] = 5
 
 
 def grade(a, student, mode="library", debug="", cflags=""):
@@ -208,6 +226,80 @@ def fbank_refs_check(refs):
     return worst, ""
 
 
+def relpos_vq_refs_check():
+    """The relpos and vq references (asrtool, in build/assignments/A/refs) against Python
+    computing the definitions from the inputs: the sinusoids at positions T-1-r, ac = (q+u).k,
+    bd_raw = (q+v).p, bd[i][j] = bd_raw[i][T-1-i+j], the masked softmax of (ac+bd)/sqrt(d_k)
+    and ctx; the Gumbel-softmax p with v = -log(-log u) at tau 0.7, the one-hot, the nearest
+    codewords and the two loss terms. Returns (max error, problem or '')."""
+    R = os.path.join(ROOT, "build/assignments/relpos/refs")
+    q, (N, T, D) = load_npy(f"{R}/relpos_q.npy")
+    k, _ = load_npy(f"{R}/relpos_k.npy")
+    v, _ = load_npy(f"{R}/relpos_v.npy")
+    pp, (P, _) = load_npy(f"{R}/relpos_p.npy")
+    u, (H, dk) = load_npy(f"{R}/relpos_pos_bias_u.npy")
+    vb, _ = load_npy(f"{R}/relpos_pos_bias_v.npy")
+    lens, _ = load_npy(f"{R}/relpos_lengths.npy")
+    got = {n: load_npy(f"{R}/attn/{n}.npy")[0] for n in ("pos_emb", "ac", "bd_raw", "bd", "attn", "ctx")}
+    worst = 0.0
+    for r in range(P):
+        for m in range(D // 2):
+            a = (T - 1 - r) / 10000 ** (2 * m / D)
+            worst = max(worst, abs(got["pos_emb"][r * D + 2 * m] - math.sin(a)),
+                        abs(got["pos_emb"][r * D + 2 * m + 1] - math.cos(a)))
+    for n in range(N):
+        for h in range(H):
+            def dot(x, i, bias, y, j):
+                return sum((x[(n * T + i) * D + h * dk + c] + bias[h * dk + c]) * y[j * D + h * dk + c] if y is pp
+                           else (x[(n * T + i) * D + h * dk + c] + bias[h * dk + c]) * y[(n * T + j) * D + h * dk + c]
+                           for c in range(dk))
+            base = (n * H + h) * T
+            for i in range(T):
+                for j in range(T):
+                    ac = dot(q, i, u, k, j)
+                    bd = dot(q, i, vb, pp, T - 1 - i + j)
+                    worst = max(worst, abs(got["ac"][(base + i) * T + j] - ac), abs(got["bd"][(base + i) * T + j] - bd),
+                                abs(got["bd_raw"][(base + i) * P + T - 1 - i + j] - bd))
+                L = lens[n]
+                s = [(got["ac"][(base + i) * T + j] + got["bd"][(base + i) * T + j]) / math.sqrt(dk) for j in range(L)]
+                mx = max(s) if s else 0
+                z = sum(math.exp(x - mx) for x in s)
+                a = [math.exp(x - mx) / z if i < L else 0.0 for x in s] + [0.0] * (T - L)
+                for j in range(T):
+                    worst = max(worst, abs(got["attn"][(base + i) * T + j] - a[j]))
+                for c in range(dk):
+                    want = sum(a[j] * v[(n * T + j) * D + h * dk + c] for j in range(T))
+                    worst = max(worst, abs(got["ctx"][(n * T + i) * D + h * dk + c] - want))
+    V_ = os.path.join(ROOT, "build/assignments/vq/refs")
+    lg, (n_, V) = load_npy(f"{V_}/gumbel_logits.npy")
+    uu, _ = load_npy(f"{V_}/gumbel_u.npy")
+    ps, _ = load_npy(f"{V_}/soft/y.npy")
+    yh, _ = load_npy(f"{V_}/hard/y.npy")
+    for r in range(n_):
+        s = [(lg[r * V + j] - math.log(-math.log(uu[r * V + j]))) / 0.7 for j in range(V)]
+        mx = max(s)
+        z = sum(math.exp(x - mx) for x in s)
+        best = s.index(mx)
+        for j in range(V):
+            worst = max(worst, abs(ps[r * V + j] - math.exp(s[j] - mx) / z))
+            if yh[r * V + j] != (1.0 if j == best else 0.0):
+                return worst, f"vq hard/y.npy[{r},{j}] = {yh[r * V + j]}: not the one-hot of argmax (l + v)"
+    zz, (Nz, Dz) = load_npy(f"{V_}/vq_z.npy")
+    cb, (G, K, E) = load_npy(f"{V_}/vq_codebook.npy")
+    idx, _ = load_npy(f"{V_}/vq/index.npy")
+    terms, _ = load_npy(f"{V_}/vq/loss_terms.npy")
+    total = 0.0
+    for n in range(Nz):
+        for g in range(G):
+            d = [sum((zz[n * Dz + g * E + e] - cb[(g * K + j) * E + e]) ** 2 for e in range(E)) for j in range(K)]
+            if idx[n * G + g] != d.index(min(d)):
+                return worst, f"vq/index.npy[{n},{g}] = {idx[n * G + g]}: not the nearest codeword {d.index(min(d))}"
+            total += min(d)
+    mean = total / (Nz * Dz)
+    worst = max(worst, abs(terms[1] - mean), abs(terms[2] - mean), abs(terms[0] - 1.25 * mean))
+    return worst, ""
+
+
 def save_f64(path, shape, values):
     """A little-endian float64 .npy file (NumPy format 1.0), standard library only."""
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % "".join("%d," % d for d in shape)
@@ -279,6 +371,15 @@ ANSWERS = {
     "conv_se": re.compile(r"^asr_((conv1d|depthwise_conv1d|pointwise_conv1d|dwsep_conv1d|se)_(forward|backward)"
                           r"|(check|gradcheck)_(conv1d|dwsep_conv1d|se)$)"),
 }
+# the vq mode keeps the Gumbel quantizer's config check (its sizes and init stay)
+ANSWERS["vq"] = re.compile(r"^asr_(gumbel_softmax_|gumbel_quantizer_(forward|backward)|vq_(forward|backward)|"
+                           r"check_(gumbel|vq|quantizer))|^asr__(gumbel_|gq_(?!check$)|vq_|chk_(gumbel|gs_|vq|gq))")
+# the relpos mode keeps the sizes of the attention's and the block's buffers (plumbing)
+ANSWERS["relpos"] = re.compile(r"^asr_(rel_pos_encoding|rel_shift_|rel_attention_head_|"
+                               r"rel_mhsa_(forward|backward)(_naive|_ref)?$|conformer_block_(forward|backward)(_naive|_ref)?$|"
+                               r"check_rel_pos_mhsa|gradcheck_(rel_pos_mhsa|conformer_block))|"
+                               r"^asr__(rel_mhsa|rel_head|mhsa_check|conf_block_(forward|backward|compose|naive_fits)|"
+                               r"conf_axpy|conf_affine|chk3_mhsa)")
 
 
 def functions(obj, kind="defined"):
@@ -540,6 +641,10 @@ def main():
         worst, problem = fbank_refs_check(os.path.join(ROOT, "build/assignments/fbank/refs"))
         report(not problem, "fbank/refs_vs_definitions",
                problem or "largest error / row's largest entry: " + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
+    if "relpos" in NPARTS and "vq" in NPARTS:
+        # 1e-12: the same sums in double (T = 5, d_k = 4; V = 5, E = 3)
+        worst, problem = relpos_vq_refs_check()
+        report(not problem and worst < 1e-12, "relpos_vq/refs_vs_definitions", problem or f"max error {worst:.1e}")
     for a, k, part, words in BROKEN:
         rc, out = grade(a, f"examples/assignments/{a}/library.c", cflags=f"-DBREAK={k}")
         p = parts(out)
@@ -567,11 +672,9 @@ def main():
         report(rc != 0 and "undefined reference to `asr_rnnt" in out and "instructor mode" in out,
                "rnnt/library_calls_do_not_link_in_instructor_mode",
                out.strip().splitlines()[-2][:150] if out.strip() else "")
-    for a, fn in (("conv_se", "asr_depthwise_conv1d"), ("fbank", "asr_fbank")):
-        if a not in NPARTS:
-            continue
+    for a in [a for a in NPARTS if a not in ("ctc", "rnnt")]:   # the later assignments
         rc, out = grade(a, f"examples/assignments/{a}/library.c", mode="instructor")
-        report(rc != 0 and f"undefined reference to `{fn}" in out and "instructor mode" in out,
+        report(rc != 0 and "undefined reference to `asr_" in out and "instructor mode" in out,
                f"{a}/library_calls_do_not_link_in_instructor_mode",
                out.strip().splitlines()[-2][:150] if out.strip() else "")
     # instructor mode removes the answers and nothing needs them: the grader objects that

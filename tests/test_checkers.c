@@ -470,10 +470,24 @@ static asr_result vq_commit_into_codebook(asr_real *dz, asr_real *dcb, const asr
 
 static void t_chk_fbank_log10(tctx *t) { CHK_MUST_FAIL(asr_check_fbank(fbank_log10, "log10", 5, 8, 0, &rep_), "max error"); }
 static void t_chk_fbank_preemph(tctx *t) { CHK_MUST_FAIL(asr_check_fbank(fbank_no_preemph, "no-preemph", 5, 8, 0, &rep_), "max error"); }
-static void t_chk_gumbel_onehot(tctx *t) {
-  CHK_MUST_FAIL(asr_check_gumbel_softmax(asr_gumbel_softmax_forward, gumbel_onehot_bwd, &rep_), "backward");
+/* the Gumbel-softmax backward written with = (the gradient buffer cleared first) */
+static asr_result gumbel_assign_bwd(asr_real *grad_logits, const asr_real *p, const asr_real *grad_y, double tau,
+                                    int n, int V) {
+  if (n > 0 && V > 0) chk_zero(grad_logits, (size_t)n * V);
+  return asr_gumbel_softmax_backward(grad_logits, p, grad_y, tau, n, V);
 }
-static void t_chk_vq_commit(tctx *t) { CHK_MUST_FAIL(asr_check_vq(asr_vq_forward, vq_commit_into_codebook, &rep_), "backward"); }
+static void t_chk_gumbel_onehot(tctx *t) {
+  CHK_MUST_FAIL(asr_check_gumbel_softmax(asr_gumbel_softmax_forward, gumbel_onehot_bwd, &rep_),
+                "nothing was added: the hard sample's backward is the soft p's Jacobian");
+}
+static void t_chk_gumbel_assign(tctx *t) {
+  CHK_MUST_FAIL(asr_check_gumbel_softmax(asr_gumbel_softmax_forward, gumbel_assign_bwd, &rep_),
+                "written (=), not added (+=)");
+}
+static void t_chk_vq_commit(tctx *t) {
+  CHK_MUST_FAIL(asr_check_vq(asr_vq_forward, vq_commit_into_codebook, &rep_),
+                "only the codebook term ||sg(z) - e||^2 reaches the codebook");
+}
 
 /* ---- LSTM ------------------------------------------------------------------------------ */
 /* backward with = : every gradient cleared first */
@@ -533,7 +547,26 @@ static asr_result mhsa_nolen_fwd(asr_real *y, const asr_rel_mhsa_saved *sv, cons
   return asr_rel_mhsa_forward(y, sv, x, pos_emb, NULL, p, N, T, D, H, type, work, wb);
 }
 static void t_chk_mhsa_nolen(tctx *t) {
-  CHK_MUST_FAIL(asr_check_rel_pos_mhsa(mhsa_nolen_fwd, asr_rel_mhsa_backward, 2, &rep_), "");
+  CHK_MUST_FAIL(asr_check_rel_pos_mhsa(mhsa_nolen_fwd, asr_rel_mhsa_backward, 2, &rep_), "forward vs naive (lengths 6,4): rel. error");
+  CHECKF(strstr(t->msg, " at y[") != NULL, "no element named: %s", t->msg);
+}
+/* the attention's backward with = : every gradient cleared first */
+static asr_result mhsa_assign_bwd(asr_real *dx, asr_real *d_pos_emb, const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                  const asr_rel_mhsa_saved *sv, const asr_real *x, const asr_real *pos_emb,
+                                  const int *lengths, const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                  asr_rel_pos_type type, void *work, size_t wb) {
+  size_t dd = (size_t)D * D;
+  chk_zero(dx, (size_t)N * T * D);
+  chk_zero(d_pos_emb, (size_t)asr_rel_pos_len(type, T) * D);
+  if (g) {
+    chk_zero(g->wq, dd), chk_zero(g->wk, dd), chk_zero(g->wv, dd), chk_zero(g->wo, dd), chk_zero(g->wpos, dd);
+    chk_zero(g->bq, (size_t)D), chk_zero(g->bk, (size_t)D), chk_zero(g->bv, (size_t)D), chk_zero(g->bo, (size_t)D);
+    chk_zero(g->pos_bias_u, (size_t)D), chk_zero(g->pos_bias_v, (size_t)D);
+  }
+  return asr_rel_mhsa_backward(dx, d_pos_emb, g, dy, sv, x, pos_emb, lengths, p, N, T, D, H, type, work, wb);
+}
+static void t_chk_mhsa_assign(tctx *t) {
+  CHK_MUST_FAIL(asr_check_rel_pos_mhsa(asr_rel_mhsa_forward, mhsa_assign_bwd, 2, &rep_), "(=), not added (+=)");
 }
 static void t_chk_dws_ok(tctx *t) {
   CHK_MUST_PASS(asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward, asr_dwsep_conv1d_backward, 6, &rep_));
@@ -569,9 +602,11 @@ static const test_case TESTS_checkers[] = {
   {"checkers/lstm/final_state_gradient_ignored_fails", t_chk_lstm_no_final},
   {"checkers/attention/assign_not_accumulate_fails", t_chk_att_assign},
   {"checkers/rel_pos_mhsa/lengths_ignored_fails", t_chk_mhsa_nolen},
+  {"checkers/rel_pos_mhsa/written_not_added_fails", t_chk_mhsa_assign},
   {"checkers/fbank/log10_fails", t_chk_fbank_log10},
   {"checkers/fbank/no_preemphasis_fails", t_chk_fbank_preemph},
   {"checkers/gumbel/backward_through_one_hot_fails", t_chk_gumbel_onehot},
+  {"checkers/gumbel/written_not_added_fails", t_chk_gumbel_assign},
   {"checkers/vq/commitment_into_codebook_fails", t_chk_vq_commit},
   {0, 0}
 };

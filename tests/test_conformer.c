@@ -175,6 +175,90 @@ static void t_rel_shift_by_hand(tctx *t) {
   }
 }
 
+/* The attention of one head (asr_rel_attention_head_forward/_backward) run on the
+ * projections the naive MHSA saved, head by head and item by item, against that MHSA:
+ * attn and ctx, and, through the MHSA's own backward, dWq = dq^T x (the same for k, v),
+ * dWpos = dp^T pos_emb and the two bias gradients. Both variants, a padded item. */
+static void t_rel_attention_head(tctx *t) {
+  enum { N = 2, T = 5, D = 8, H = 2, DK = D / H, PM = 2 * T - 1 };
+  static const int lens[N] = {5, 3};
+  asr_real x[N * T * D], pe[PM * D], w[7][D * D], pbu[D], pbv[D], dy[N * T * D], y[N * T * D];
+  asr_real attn[T * T], ctx[T * D], dctx[N * T * D], dq[N * T * D], dk[N * T * D], dv[N * T * D], dp[PM * D];
+  asr_real dpbu[D], dpbv[D], gw[4][D * D], gpbu[D], gpbv[D];
+  double worst = 0, tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;
+  int type, i, j, c, b, h, m;
+  asr_rng rng;
+  asr_rng_seed(&rng, 41, 0);
+  for (type = 0; type < 2; type++) {
+    asr_rel_pos_type ty = (asr_rel_pos_type)type;
+    int P = asr_rel_pos_len(ty, T);
+    size_t sb = asr_rel_mhsa_saved_size(N, T, D, H, ty);
+    void *buf = malloc(sb);
+    asr_rel_mhsa_saved s;
+    asr_rel_mhsa_params prm;
+    asr_rel_mhsa_grads g;
+    for (i = 0; i < N * T * D; i++) x[i] = (asr_real)asr_rng_normal(&rng), dy[i] = (asr_real)asr_rng_normal(&rng);
+    for (m = 0; m < 7; m++)
+      for (i = 0; i < D * D; i++) w[m][i] = (asr_real)(0.4 * asr_rng_normal(&rng));
+    for (i = 0; i < D; i++) pbu[i] = (asr_real)asr_rng_normal(&rng), pbv[i] = (asr_real)asr_rng_normal(&rng);
+    CHECK_OK(asr_rel_pos_encoding(pe, T, D, ty, 5000));
+    memset(&prm, 0, sizeof prm);
+    prm.wq = w[0], prm.wk = w[1], prm.wv = w[2], prm.wo = w[3], prm.wpos = w[4], prm.pos_bias_u = pbu, prm.pos_bias_v = pbv;
+    CHECK(buf != NULL);
+    CHECK_OK(asr_rel_mhsa_saved_init(&s, buf, sb, N, T, D, H, ty));
+    CHECK_OK(asr_rel_mhsa_forward_naive(y, &s, x, pe, lens, &prm, N, T, D, H, ty));
+    memset(&g, 0, sizeof g);
+    memset(gw, 0, sizeof gw), memset(gpbu, 0, sizeof gpbu), memset(gpbv, 0, sizeof gpbv);
+    g.wq = gw[0], g.wk = gw[1], g.wv = gw[2], g.wpos = gw[3], g.pos_bias_u = gpbu, g.pos_bias_v = gpbv;
+    CHECK_OK(asr_rel_mhsa_backward_naive(NULL, NULL, &g, dy, &s, x, pe, lens, &prm, N, T, D, H, ty));
+    memset(dq, 0, sizeof dq), memset(dk, 0, sizeof dk), memset(dv, 0, sizeof dv), memset(dp, 0, sizeof dp);
+    memset(dpbu, 0, sizeof dpbu), memset(dpbv, 0, sizeof dpbv);
+    for (i = 0; i < N * T; i++)                               /* dctx = dy Wo on valid rows */
+      for (c = 0; c < D; c++) {
+        double a = 0;
+        for (m = 0; m < D; m++) a += (double)dy[i * D + m] * w[3][m * D + c];
+        dctx[i * D + c] = (asr_real)(i % T < lens[i / T] ? a : 0);
+      }
+    for (b = 0; b < N; b++)
+      for (h = 0; h < H; h++) {
+        size_t o = (size_t)b * T * D + h * DK;
+        CHECK_OK(asr_rel_attention_head_forward(attn, ctx, NULL, NULL, NULL, s.q + o, s.k + o, s.v + o, s.p + h * DK,
+                                                pbu + h * DK, pbv + h * DK, lens[b], T, DK, D, ty));
+        for (i = 0; i < T; i++) {
+          for (j = 0; j < T; j++)
+            worst = fmax(worst, fabs((double)attn[i * T + j] - s.attn[((size_t)(b * H + h) * T + i) * T + j]));
+          for (c = 0; c < DK; c++) worst = fmax(worst, fabs((double)ctx[i * D + c] - s.ctx[o + (size_t)i * D + c]));
+        }
+        CHECK_OK(asr_rel_attention_head_backward(dq + o, dk + o, dv + o, dp + h * DK, dpbu + h * DK, dpbv + h * DK,
+                                                 dctx + o, s.attn + (size_t)(b * H + h) * T * T, s.q + o, s.k + o,
+                                                 s.v + o, s.p + h * DK, pbu + h * DK, pbv + h * DK, lens[b], T, DK, D,
+                                                 ty));
+      }
+    CHECKF(worst <= tol, "%s: attn / ctx differ from the MHSA's by %.3g", type ? "legacy" : "latest", worst);
+    for (c = 0; c < D; c++) {
+      worst = fmax(worst, fabs((double)dpbu[c] - gpbu[c]));
+      worst = fmax(worst, fabs((double)dpbv[c] - gpbv[c]));
+      for (m = 0; m < D; m++) {
+        double a[4] = {0, 0, 0, 0};
+        for (i = 0; i < N * T; i++) {                         /* dW = d{q,k,v}^T x, dWpos = dp^T pos_emb */
+          a[0] += (double)dq[i * D + c] * x[i * D + m];
+          a[1] += (double)dk[i * D + c] * x[i * D + m];
+          a[2] += (double)dv[i * D + c] * x[i * D + m];
+        }
+        for (i = 0; i < P; i++) a[3] += (double)dp[i * D + c] * pe[i * D + m];
+        for (i = 0; i < 4; i++) worst = fmax(worst, fabs(a[i] - gw[i][c * D + m]));
+      }
+    }
+    CHECKF(worst <= tol * 10, "%s: gradients differ from the MHSA's by %.3g", type ? "legacy" : "latest", worst);
+    for (c = 0, m = 0; c < D; c++) m += fabs((double)gpbv[c]) > 1e-3 && fabs((double)gw[3][c * D + c]) > 1e-4;
+    CHECKF(m >= D / 2, "%s: the MHSA's gradients are (near) zero: nothing was compared", type ? "legacy" : "latest");
+    CHECK(asr_rel_attention_head_forward(attn, ctx, NULL, NULL, NULL, s.q, s.k, s.v, s.p, pbu, pbv, T + 1, T, DK, D,
+                                         ty) == ASR_ERR_INVALID_ARG);
+    free(buf);
+  }
+  snprintf(t->msg, sizeof t->msg, "worst difference %.2g", worst);
+}
+
 /* The sinusoids, against pow() written independently of the library's exp/log form. */
 static void t_rel_pos_encoding(tctx *t) {
   asr_real pe[(2 * 5 - 1) * 8], pl[5 * 8];
@@ -686,6 +770,7 @@ static const test_case TESTS_conformer[] = {
   {"conformer/rel_shift_literal", t_rel_shift_literal},
   {"conformer/rel_shift_by_hand", t_rel_shift_by_hand},
   {"conformer/rel_pos_encoding", t_rel_pos_encoding},
+  {"conformer/rel_attention_head", t_rel_attention_head},
   {"conformer/mhsa_checker_ref", t_mhsa_checker_ref},
   {"conformer/mhsa_checker_fast", t_mhsa_checker_fast},
   {"conformer/mhsa_gradcheck_latest", t_mhsa_gradcheck_latest},

@@ -14,6 +14,16 @@ rnnt_logit_lengths.npy [4, 3]; rnnt_target_lengths.npy [2, 1].
 beam_logprobs.npy (1, T=3, V=3): the prefix beam search example of docs/ctc.md ("Two prefix
 beam searches"), the log of [[.4, .58, .02], [.15, .65, .2], [.1, .42, .48]] in float64;
 beam_input_lengths.npy [3].
+gumbel_logits.npy (n=8, V=5) float32 logits, gumbel_u.npy (8, 5) float64 uniform draws in
+[0.02, 0.98] (the Gumbel noise is -log(-log u): the grader gives the draws, so the samples
+are fixed), gumbel_grad_y.npy (8, 5) float32, an upstream gradient dL/dy.
+vq_z.npy (N=6, D=6) float32, vq_codebook.npy (G=2, K=4, E=3) float32 (one codebook per
+group, codewords of different norms, so the largest dot product is not the nearest),
+vq_grad_zq.npy (6, 6) float32, an upstream gradient dL/dzq.
+relpos_q.npy, relpos_k.npy, relpos_v.npy (N=2, T=5, D=8) float32: the projections of the
+rel-pos attention (H=2 heads of d_k=4); relpos_p.npy (2T-1=9, 8) float32, linear_pos(pos_emb);
+relpos_pos_bias_u.npy, relpos_pos_bias_v.npy (2, 4) float32; relpos_lengths.npy [5, 3];
+relpos_grad_ctx.npy (2, 5, 8) float32, an upstream gradient dL/dctx.
 """
 import os
 import numpy as np
@@ -44,6 +54,33 @@ def main():
     save("beam_input_lengths.npy", np.array([3], dtype=np.int32))
     conv_se()
     fbank()
+    vq_inputs()
+    relpos_inputs()
+
+
+def vq_inputs():
+    """The vq assignment's inputs (examples/assignments/vq): its own seed, so that the
+    arrays above stay as they were."""
+    rng = np.random.default_rng(2027)
+    save("gumbel_logits.npy", rng.uniform(-2, 2, size=(8, 5)).astype(np.float32))
+    save("gumbel_u.npy", rng.uniform(0.02, 0.98, size=(8, 5)))
+    save("gumbel_grad_y.npy", rng.uniform(-1, 1, size=(8, 5)).astype(np.float32))
+    save("vq_z.npy", rng.normal(0, 1, size=(6, 6)).astype(np.float32))
+    scale = np.array([0.3, 0.8, 1.5, 2.5])[None, :, None]   # codeword norms far apart
+    save("vq_codebook.npy", (rng.normal(0, 1, size=(2, 4, 3)) * scale).astype(np.float32))
+    save("vq_grad_zq.npy", rng.uniform(-1, 1, size=(6, 6)).astype(np.float32))
+
+
+def relpos_inputs():
+    """The relpos assignment's inputs (examples/assignments/relpos): its own seed."""
+    rng = np.random.default_rng(2028)
+    for name in ("q", "k", "v"):
+        save(f"relpos_{name}.npy", rng.normal(0, 1, size=(2, 5, 8)).astype(np.float32))
+    save("relpos_p.npy", rng.normal(0, 1, size=(9, 8)).astype(np.float32))
+    save("relpos_pos_bias_u.npy", rng.normal(0, 1, size=(2, 4)).astype(np.float32))
+    save("relpos_pos_bias_v.npy", rng.normal(0, 1, size=(2, 4)).astype(np.float32))
+    save("relpos_lengths.npy", np.array([5, 3], dtype=np.int32))
+    save("relpos_grad_ctx.npy", rng.uniform(-1, 1, size=(2, 5, 8)).astype(np.float32))
 
 
 def conv_se():

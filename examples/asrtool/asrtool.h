@@ -126,6 +126,7 @@ void bench_las(struct at_bench *b);
 /* quantizers */
 int cmd_gumbel(int argc, char **argv);
 int cmd_vq(int argc, char **argv);
+int cmd_rel_attention(int argc, char **argv);
 int gc_vq_gumbel(uint64_t seed, asr_gradcheck_report *rep);
 int gc_vq_gumbel_quantizer(uint64_t seed, asr_gradcheck_report *rep);
 int gc_vq_kmeans(uint64_t seed, asr_gradcheck_report *rep);

@@ -48,6 +48,7 @@ static const struct {
   {"seqloss", cmd_seqloss, "ESPnet's label-smoothed loss (LabelSmoothingLoss) and token accuracy of (N,U,V) logits"},
   /* layers */
   {"layer", cmd_layer, "one layer forward/backward with PyTorch state_dict weights"},
+  {"rel-attention", cmd_rel_attention, "the score path of rel-pos self-attention, head by head: ac, bd, rel_shift, attn, gradients"},
   {"optim", cmd_optim, "SGD / Adam / AdamW steps with schedules and clipping on .npy files"},
   /* quantizers */
   {"gumbel", cmd_gumbel, "Gumbel-softmax (soft / straight-through hard) with given uniform draws"},

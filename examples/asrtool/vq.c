@@ -184,13 +184,13 @@ int cmd_vq(int argc, char **argv) {
   const char *grad_path = NULL;
   double gamma = ASR_VQ_GAMMA;
   int groups = 0, npos, r, ret = 2, cb_rank = 0, shared, N, D, G, K, E;
-  int64_t zs[ASR_MAX_DIMS], cs[ASR_MAX_DIMS], gs[ASR_MAX_DIMS], ishape[2], zero[1];
+  int64_t zs[ASR_MAX_DIMS], cs[ASR_MAX_DIMS], gs[ASR_MAX_DIMS], ishape[2], zero[1], three[1] = {3};
   asr_real *z = NULL, *cb = NULL, *g = NULL, *zq = NULL, *dz = NULL, *dcb = NULL;
   int *index = NULL;
   void *work = NULL;
   size_t ws, ncb;
   asr_vq_loss loss;
-  asr_real loss_out;
+  asr_real loss_out, terms[3];
   at_outputs outs;
   const at_opt opts[] = {
     {"gamma", AT_REAL, &gamma, -1e308, 1e308, NULL},
@@ -203,7 +203,8 @@ int cmd_vq(int argc, char **argv) {
                "  the G groups (--groups, default 1), or (G, K, D/G), one per group. Each group of each\n"
                "  row is replaced by its nearest codeword (Euclidean). Writes index.npy (N,) or (N, G),\n"
                "  zq.npy (N, D) = z + sg(e - z) (value e, gradient straight through to z), loss.npy\n"
-               "  = mean((sg(z) - e)^2) + gamma * mean((z - sg(e))^2) over all N*D elements, and, with\n"
+               "  = mean((sg(z) - e)^2) + gamma * mean((z - sg(e))^2) over all N*D elements,\n"
+               "  loss_terms.npy (3,) = that total, the codebook and the commitment term, and, with\n"
                "  G (N, D), grad_z.npy and grad_codebook.npy of sum(G * zq) + loss.");
   if (r) return r == 1 ? 0 : r;
   if (!(gamma >= 0) || !isfinite(gamma)) return at_fail("--gamma must be a finite number >= 0 (got %g)", gamma);
@@ -276,9 +277,11 @@ int cmd_vq(int argc, char **argv) {
   ishape[0] = N, ishape[1] = G;
   zero[0] = 0;
   loss_out = (asr_real)loss.total;
+  terms[0] = (asr_real)loss.total, terms[1] = (asr_real)loss.codebook, terms[2] = (asr_real)loss.commitment;
   at_out_add(&outs, "index.npy", ASR_DTYPE_I32, G == 1 ? 1 : 2, ishape, index);
   at_out_add(&outs, "zq.npy", ASR_DTYPE_REAL, 2, zs, zq);
   at_out_add(&outs, "loss.npy", ASR_DTYPE_REAL, 0, zero, &loss_out);
+  at_out_add(&outs, "loss_terms.npy", ASR_DTYPE_REAL, 1, three, terms);
   if (g) {
     at_out_add(&outs, "grad_z.npy", ASR_DTYPE_REAL, 2, zs, dz);
     at_out_add(&outs, "grad_codebook.npy", ASR_DTYPE_REAL, cb_rank, cs, dcb);

@@ -176,7 +176,10 @@ def test_vq_without_grad_output_writes_forward_only():
     z, cb = _vq_instance(rng, 6, 4, 1, 3, True)
     out = os.path.join(d, "out")
     asrtool("vq", save(d, "z.npy", z), save(d, "cb.npy", cb), out)
-    assert sorted(os.listdir(out)) == ["index.npy", "loss.npy", "zq.npy"], os.listdir(out)
+    assert sorted(os.listdir(out)) == ["index.npy", "loss.npy", "loss_terms.npy", "zq.npy"], os.listdir(out)
+    terms = load(out, "loss_terms.npy")   # total, codebook, commitment: equal terms, total = (1 + 0.25) term
+    assert terms.shape == (3,) and abs(terms[0] - load(out, "loss.npy")) <= 1e-6 * abs(terms[0]), terms
+    assert terms[1] == terms[2] and abs(terms[0] - 1.25 * terms[1]) <= 1e-6 * abs(terms[0]), terms
 
 
 def _refused(args, what):
