@@ -6184,7 +6184,8 @@ typedef asr_result (*asr_rel_mhsa_backward_fn)(asr_real *dx, asr_real *d_pos_emb
 /* Cases for both variants: agreement with _naive (forward, every gradient), finite
  * differences, padding invariance (the padding's contents never matter; for the latest
  * variant an item alone, unpadded, also gives its row of the batch), and refusal of
- * D % H != 0 and of a length past T. */
+ * D % H != 0 and of a length past T. A failed line names the worst array element (or the
+ * first padded entry that is not 0), expected and obtained. */
 ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mhsa_backward_fn bwd,
                                          uint64_t seed, asr_check_report *rep);
 /* Objective sum(W*y) of one random instance, items of lengths T, T-1, ... (at least 1),
@@ -35603,16 +35604,28 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
                                     "both (docs/conformer.md sec. 4, Backward)"));
     /* 3a. the padding's contents: new garbage in item 1's padding changes nothing */
     if (r >= 0) {
-      int k, ok = 1;
+      int k, ok = 1, pass, dims[3];
       memset(dxb, 0, sizeof(asr_real) * ntd);
       for (k = (T + lens[1]) * D; k < 2 * T * D; k++) c.x[k] = (asr_real)(100 * asr_rng_normal(&rng));
       r = fwd(yb, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, c.work, c.wbytes);
       if (r >= 0) r = bwd(dxb, NULL, NULL, c.wy, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, bw, bwb);
-      e = r >= 0 ? ASR__MAX(asr__chk3_rel(yb, c.y, ntd), asr__chk3_rel(dxb, dxa, ntd)) : 1;
-      for (k = (T + lens[1]) * D; k < 2 * T * D && r >= 0; k++) ok = ok && yb[k] == 0 && dxb[k] == 0;
-      asr__check_case(rep, r >= 0 && ok && e <= ASR__CHK3_TIER_TOL, e,
-                      "rel_pos_mhsa %s: the padding's contents change nothing (rel. error %.3g), "
-                      "padded outputs and gradients %s", tname[ty], e, ok ? "0" : "NOT 0");
+      asr__chk_at_init(&at);
+      e = r >= 0 ? ASR__MAX(asr__chk2_err(&at, "y", yb, c.y, ntd, 3, N, T, D),
+                            asr__chk2_err(&at, "dx", dxb, dxa, ntd, 3, N, T, D)) : 1;
+      dims[0] = N, dims[1] = T, dims[2] = D;
+      for (k = (T + lens[1]) * D; k < 2 * T * D && r >= 0 && ok; k++) {
+        ok = yb[k] == 0 && dxb[k] == 0;            /* the first padded entry not 0 is named */
+        if (!ok) {
+          asr__chk_at_init(&at);
+          asr__chk_at_elem(&at, INFINITY, yb[k] != 0 ? "y" : "dx", (size_t)k, 3, dims, yb[k] != 0 ? yb[k] : dxb[k], 0);
+        }
+      }
+      pass = r >= 0 && ok && e <= ASR__CHK3_TIER_TOL;
+      asr__check_case(rep, pass, e, "rel_pos_mhsa %s: the padding's contents change nothing (rel. error %.3g; "
+                      "padded outputs and gradients %s)%s", tname[ty], e, ok ? "0" : "NOT 0",
+                      asr__chk2_where(line, sizeof line, &at, pass, "the lengths: keys past an item's length "
+                                      "masked out of the softmax, its padded query rows and their gradients 0 "
+                                      "(docs/conformer.md sec. 4)"));
     }
     /* 3b. latest only: item 1 alone, unpadded (T = 4, its own 7 embeddings) */
     if (r >= 0 && type == ASR_REL_POS_LATEST) {
@@ -35632,11 +35645,17 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
       if (r >= 0)
         r = bwd(dx1, NULL, NULL, c.wy + (size_t)T * D, &s1, c.x + (size_t)T * D, pe1, NULL, &c.p, 1, L, D, H,
                 type, bw, bwb);
-      e = r >= 0 ? ASR__MAX(asr__chk3_rel(y1, c.y + (size_t)T * D, (size_t)L * D),
-                            asr__chk3_rel(dx1, dxa + (size_t)T * D, (size_t)L * D)) : 1;
+      asr__chk_at_init(&at);
+      e = r >= 0 ? ASR__MAX(asr__chk2_err(&at, "y (item 1 alone)", y1, c.y + (size_t)T * D, (size_t)L * D, 2, L, D, 0),
+                            asr__chk2_err(&at, "dx (item 1 alone)", dx1, dxa + (size_t)T * D, (size_t)L * D, 2, L, D,
+                                          0)) : 1;
       asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, e,
                       "rel_pos_mhsa latest: an item alone (T = 4) equals its padded row (T = 6): "
-                      "rel. error %.3g", e);
+                      "rel. error %.3g%s", e,
+                      asr__chk2_where(line, sizeof line, &at, r >= 0 && e <= ASR__CHK3_TIER_TOL,
+                                      "the relative positions: an item of length L uses the 2L-1 embeddings "
+                                      "around the center of pos_emb, and its padded keys none "
+                                      "(docs/conformer.md sec. 4)"));
     }
     /* 4. bad arguments */
     {

@@ -568,6 +568,20 @@ static asr_result mhsa_assign_bwd(asr_real *dx, asr_real *d_pos_emb, const asr_r
 static void t_chk_mhsa_assign(tctx *t) {
   CHK_MUST_FAIL(asr_check_rel_pos_mhsa(asr_rel_mhsa_forward, mhsa_assign_bwd, 2, &rep_), "(=), not added (+=)");
 }
+/* a backward that does nothing when the weights' gradients are not asked for (g NULL), as
+ * if only training called it: dx is never computed for an input-gradient-only call */
+static asr_result mhsa_needs_g_bwd(asr_real *dx, asr_real *d_pos_emb, const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                   const asr_rel_mhsa_saved *sv, const asr_real *x, const asr_real *pos_emb,
+                                   const int *lengths, const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                   asr_rel_pos_type type, void *work, size_t wb) {
+  if (!g) return ASR_OK;
+  return asr_rel_mhsa_backward(dx, d_pos_emb, g, dy, sv, x, pos_emb, lengths, p, N, T, D, H, type, work, wb);
+}
+static void t_chk_mhsa_needs_g(tctx *t) {
+  CHK_MUST_FAIL(asr_check_rel_pos_mhsa(asr_rel_mhsa_forward, mhsa_needs_g_bwd, 2, &rep_),
+                "the padding's contents change nothing");
+  CHECKF(strstr(t->msg, " at dx[") != NULL && strstr(t->msg, ", got 0") != NULL, "no element named: %s", t->msg);
+}
 
 /* ---- seq2seq decoders: the LAS speller and the Transformer decoder --------------------- */
 static void chk_zero_mha(asr_mha_grads *g, int D) {
@@ -671,6 +685,7 @@ static const test_case TESTS_checkers[] = {
   {"checkers/attention/assign_not_accumulate_fails", t_chk_att_assign},
   {"checkers/rel_pos_mhsa/lengths_ignored_fails", t_chk_mhsa_nolen},
   {"checkers/rel_pos_mhsa/written_not_added_fails", t_chk_mhsa_assign},
+  {"checkers/rel_pos_mhsa/no_input_gradient_without_weights_fails", t_chk_mhsa_needs_g},
   {"checkers/tdec/library_passes", t_chk_tdec_ok},
   {"checkers/tdec/written_not_added_fails", t_chk_tdec_assign},
   {"checkers/las_speller/library_passes", t_chk_las_ok},
