@@ -6184,7 +6184,8 @@ typedef asr_result (*asr_rel_mhsa_backward_fn)(asr_real *dx, asr_real *d_pos_emb
 /* Cases for both variants: agreement with _naive (forward, every gradient), finite
  * differences, padding invariance (the padding's contents never matter; for the latest
  * variant an item alone, unpadded, also gives its row of the batch), and refusal of
- * D % H != 0 and of a length past T. */
+ * D % H != 0 and of a length past T. A failed line names the worst array element (or the
+ * first padded entry that is not 0), expected and obtained. */
 ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mhsa_backward_fn bwd,
                                          uint64_t seed, asr_check_report *rep);
 /* Objective sum(W*y) of one random instance, items of lengths T, T-1, ... (at least 1),
@@ -6380,8 +6381,10 @@ ASRDEF void asr_check_quantizer_module(asr_gumbel_quantizer_forward_fn fwd, asr_
  * one layer and context_residual, and with two layers and without it, the cases of
  * section 10.3's checkers (see the comment above asr_check_lstm) on random instances
  * (N 3, U 4, T 5, V 7, D 4 (5 for dot), E 5, A 6, C 3, F 2, encoder lengths 5, 4, 3):
- *   - agreement with the _naive tier: logits, the saved arrays and every gradient
- *     (1e-9 in double, 2e-4 in float, relative to the largest entry, absolute below 1);
+ *   - agreement with the _naive tier: logits and the saved arrays, then d_enc and every
+ *     gradient (1e-9 in double, 2e-4 in float, relative to the largest entry, absolute
+ *     below 1), the gradients starting at 0.25 (the contract is +=: the increment is
+ *     compared); a failed line names the worst array element, expected and obtained;
  *   - finite differences of sum(W * logits) w.r.t. enc and every parameter
  *     (asr_gradcheck_las_speller; 1e-6 in double, 5e-2 in float);
  *   - padding invariance: each item alone, its encoder output cut to its length, gets the
@@ -6464,7 +6467,9 @@ typedef asr_result (*asr_tdec_backward_fn)(asr_real *d_memory, const asr_tdec_gr
                                            const asr_tdec_params *p, const asr_tdec_config *cfg,
                                            int N, int U, int T, void *work, size_t work_bytes);
 /* Cases on a decoder of V 7, D 8, 2 heads, F 12, 2 layers, 3 items of ragged target and
- * memory lengths: against _naive (logits, d_memory and all 57 parameter gradients);
+ * memory lengths: against _naive (logits, d_memory and all 57 parameter gradients, the
+ * gradients starting at 0.25: the contract is +=, the increment is compared; a failed
+ * line names the worst array element, expected and obtained);
  * finite differences; the causal mask (a later token changes no earlier row); the memory
  * mask (the padded frames' contents change nothing, their d_memory is 0); the target
  * padding (the padded tokens change no valid row, nor any gradient when dlogits is 0
@@ -35599,16 +35604,28 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
                                     "both (docs/conformer.md sec. 4, Backward)"));
     /* 3a. the padding's contents: new garbage in item 1's padding changes nothing */
     if (r >= 0) {
-      int k, ok = 1;
+      int k, ok = 1, pass, dims[3];
       memset(dxb, 0, sizeof(asr_real) * ntd);
       for (k = (T + lens[1]) * D; k < 2 * T * D; k++) c.x[k] = (asr_real)(100 * asr_rng_normal(&rng));
       r = fwd(yb, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, c.work, c.wbytes);
       if (r >= 0) r = bwd(dxb, NULL, NULL, c.wy, &c.s, c.x, c.pe, lens, &c.p, N, T, D, H, type, bw, bwb);
-      e = r >= 0 ? ASR__MAX(asr__chk3_rel(yb, c.y, ntd), asr__chk3_rel(dxb, dxa, ntd)) : 1;
-      for (k = (T + lens[1]) * D; k < 2 * T * D && r >= 0; k++) ok = ok && yb[k] == 0 && dxb[k] == 0;
-      asr__check_case(rep, r >= 0 && ok && e <= ASR__CHK3_TIER_TOL, e,
-                      "rel_pos_mhsa %s: the padding's contents change nothing (rel. error %.3g), "
-                      "padded outputs and gradients %s", tname[ty], e, ok ? "0" : "NOT 0");
+      asr__chk_at_init(&at);
+      e = r >= 0 ? ASR__MAX(asr__chk2_err(&at, "y", yb, c.y, ntd, 3, N, T, D),
+                            asr__chk2_err(&at, "dx", dxb, dxa, ntd, 3, N, T, D)) : 1;
+      dims[0] = N, dims[1] = T, dims[2] = D;
+      for (k = (T + lens[1]) * D; k < 2 * T * D && r >= 0 && ok; k++) {
+        ok = yb[k] == 0 && dxb[k] == 0;            /* the first padded entry not 0 is named */
+        if (!ok) {
+          asr__chk_at_init(&at);
+          asr__chk_at_elem(&at, INFINITY, yb[k] != 0 ? "y" : "dx", (size_t)k, 3, dims, yb[k] != 0 ? yb[k] : dxb[k], 0);
+        }
+      }
+      pass = r >= 0 && ok && e <= ASR__CHK3_TIER_TOL;
+      asr__check_case(rep, pass, e, "rel_pos_mhsa %s: the padding's contents change nothing (rel. error %.3g; "
+                      "padded outputs and gradients %s)%s", tname[ty], e, ok ? "0" : "NOT 0",
+                      asr__chk2_where(line, sizeof line, &at, pass, "the lengths: keys past an item's length "
+                                      "masked out of the softmax, its padded query rows and their gradients 0 "
+                                      "(docs/conformer.md sec. 4)"));
     }
     /* 3b. latest only: item 1 alone, unpadded (T = 4, its own 7 embeddings) */
     if (r >= 0 && type == ASR_REL_POS_LATEST) {
@@ -35628,11 +35645,17 @@ ASRDEF asr_result asr_check_rel_pos_mhsa(asr_rel_mhsa_forward_fn fwd, asr_rel_mh
       if (r >= 0)
         r = bwd(dx1, NULL, NULL, c.wy + (size_t)T * D, &s1, c.x + (size_t)T * D, pe1, NULL, &c.p, 1, L, D, H,
                 type, bw, bwb);
-      e = r >= 0 ? ASR__MAX(asr__chk3_rel(y1, c.y + (size_t)T * D, (size_t)L * D),
-                            asr__chk3_rel(dx1, dxa + (size_t)T * D, (size_t)L * D)) : 1;
+      asr__chk_at_init(&at);
+      e = r >= 0 ? ASR__MAX(asr__chk2_err(&at, "y (item 1 alone)", y1, c.y + (size_t)T * D, (size_t)L * D, 2, L, D, 0),
+                            asr__chk2_err(&at, "dx (item 1 alone)", dx1, dxa + (size_t)T * D, (size_t)L * D, 2, L, D,
+                                          0)) : 1;
       asr__check_case(rep, r >= 0 && e <= ASR__CHK3_TIER_TOL, e,
                       "rel_pos_mhsa latest: an item alone (T = 4) equals its padded row (T = 6): "
-                      "rel. error %.3g", e);
+                      "rel. error %.3g%s", e,
+                      asr__chk2_where(line, sizeof line, &at, r >= 0 && e <= ASR__CHK3_TIER_TOL,
+                                      "the relative positions: an item of length L uses the 2L-1 embeddings "
+                                      "around the center of pos_emb, and its padded keys none "
+                                      "(docs/conformer.md sec. 4)"));
     }
     /* 4. bad arguments */
     {
@@ -37619,6 +37642,13 @@ static const char *const ASR__CHK7_NAMES[ASR__CHK7_NP] = {
   "decoder.1.bias_hh", "att.0.mlp_enc.weight", "att.0.mlp_enc.bias", "att.0.mlp_dec.weight",
   "att.0.mlp_att.weight", "att.0.loc_conv.weight", "att.0.gvec.weight", "att.0.gvec.bias",
   "output.weight", "output.bias"};
+/* the same as gradients, for the report lines (asr__chk2_where) */
+static const char *const ASR__CHK7_GRAD_NAMES[ASR__CHK7_NP] = {
+  "d embed.weight", "d decoder.0.weight_ih", "d decoder.0.weight_hh", "d decoder.0.bias_ih",
+  "d decoder.0.bias_hh", "d decoder.1.weight_ih", "d decoder.1.weight_hh", "d decoder.1.bias_ih",
+  "d decoder.1.bias_hh", "d att.0.mlp_enc.weight", "d att.0.mlp_enc.bias", "d att.0.mlp_dec.weight",
+  "d att.0.mlp_att.weight", "d att.0.loc_conv.weight", "d att.0.gvec.weight", "d att.0.gvec.bias",
+  "d output.weight", "d output.bias"};
 typedef struct asr__chk7_las {
   asr_las_speller_forward_fn fwd;
   asr_las_speller_config cfg;
@@ -37631,6 +37661,7 @@ typedef struct asr__chk7_las {
   asr_real *enc, *logits, *wl, *denc;   /* wl: the objective's weights, sum(wl * logits) */
   asr_real *w[ASR__CHK7_NP], *gw[ASR__CHK7_NP];
   size_t n[ASR__CHK7_NP];
+  int rows[ASR__CHK7_NP];               /* a matrix's rows (its shape: rows x n/rows); 0: a vector */
   int used[ASR__CHK7_NP];               /* the parameters this configuration has */
   asr_las_speller_saved s;
   size_t sbytes;
@@ -37667,6 +37698,8 @@ ASR__PRIVATE int asr__chk7_las_make(asr__chk7_las *c, asr__chk3_mem *m, asr_rng 
   c->n[9] = (size_t)A * E, c->n[10] = (size_t)A, c->n[11] = (size_t)A * D, c->n[12] = (size_t)A * C;
   c->n[13] = (size_t)C * (2 * F + 1), c->n[14] = (size_t)A, c->n[15] = 1;
   c->n[16] = (size_t)V * Do, c->n[17] = (size_t)V;
+  c->rows[0] = c->rows[16] = V, c->rows[1] = c->rows[2] = c->rows[5] = c->rows[6] = 4 * D;
+  c->rows[9] = c->rows[11] = c->rows[12] = A, c->rows[13] = C, c->rows[14] = 1;
   for (i = 0; i < ASR__CHK7_NP; i++) {
     c->used[i] = i < 5 || i >= 16 || (i < 9 && L == 2) ||
                  (i >= 9 && i < 16 && type != ASR_ATTENTION_DOT &&
@@ -37752,25 +37785,36 @@ ASRDEF asr_result asr_gradcheck_las_speller(asr_las_speller_forward_fn fwd,
   return r;
 }
 
-/* The largest difference of every output of two instances (the saved arrays, logits,
- * d_enc and the gradients), in asr__chk3_rel's measure. */
-ASR__PRIVATE double asr__chk7_las_diff(const asr__chk7_las *a, const asr__chk7_las *b) {
+/* The largest difference of the forward's outputs (logits and the saved arrays) of two
+ * instances, b the reference, in asr__chk3_rel's measure; the worst element goes into w. */
+ASR__PRIVATE double asr__chk7_las_fwd_diff(asr__chk_at *w, const asr__chk7_las *a, const asr__chk7_las *b) {
   const asr_las_speller_saved *s = &a->s, *t = &b->s;
-  size_t NU = (size_t)a->N * a->U, L = (size_t)a->cfg.dlayers, D = (size_t)a->cfg.dunits;
-  size_t T = (size_t)a->T, E = (size_t)a->cfg.eprojs;
-  double e = 0;
+  int N = a->N, U = a->U, L = a->cfg.dlayers, D = a->cfg.dunits, T = a->T, E = a->cfg.eprojs;
+  size_t NU = (size_t)N * U;
+  double e = asr__chk2_err(w, "logits", a->logits, b->logits, NU * a->cfg.vocab, 3, N, U, a->cfg.vocab);
+  e = ASR__MAX(e, asr__chk2_err(w, "saved x0", s->x0, t->x0, NU * (D + E), 3, N, U, D + E));
+  e = ASR__MAX(e, asr__chk2_err(w, "saved hidden", s->hidden, t->hidden, L * NU * D, 3, L, N * U, D));
+  e = ASR__MAX(e, asr__chk2_err(w, "saved cell", s->cell, t->cell, L * NU * D, 3, L, N * U, D));
+  e = ASR__MAX(e, asr__chk2_err(w, "saved gates", s->gates, t->gates, L * NU * 4 * D, 3, L, N * U, 4 * D));
+  e = ASR__MAX(e, asr__chk2_err(w, "saved alpha", s->alpha, t->alpha, NU * T, 3, N, U, T));
+  if (s->act)
+    e = ASR__MAX(e, asr__chk2_err(w, "saved act", s->act, t->act, NU * T * a->cfg.att.att_dim, 3, N * U, T,
+                                  a->cfg.att.att_dim));
+  if (s->feat)
+    e = ASR__MAX(e, asr__chk2_err(w, "saved feat", s->feat, t->feat, NU * T * a->cfg.att.conv_chans, 3, N * U, T,
+                                  a->cfg.att.conv_chans));
+  return e;
+}
+/* The same for the backward's: d_enc and every gradient the configuration has. */
+ASR__PRIVATE double asr__chk7_las_bwd_diff(asr__chk_at *w, const asr__chk7_las *a, const asr__chk7_las *b) {
+  double e = asr__chk2_err(w, "d enc", a->denc, b->denc, (size_t)a->N * a->T * a->cfg.eprojs, 3, a->N, a->T,
+                           a->cfg.eprojs);
   int i;
-  e = ASR__MAX(e, asr__chk3_rel(a->logits, b->logits, NU * a->cfg.vocab));
-  e = ASR__MAX(e, asr__chk3_rel(s->x0, t->x0, NU * (D + E)));
-  e = ASR__MAX(e, asr__chk3_rel(s->hidden, t->hidden, L * NU * D));
-  e = ASR__MAX(e, asr__chk3_rel(s->cell, t->cell, L * NU * D));
-  e = ASR__MAX(e, asr__chk3_rel(s->gates, t->gates, L * NU * 4 * D));
-  e = ASR__MAX(e, asr__chk3_rel(s->alpha, t->alpha, NU * T));
-  if (s->act) e = ASR__MAX(e, asr__chk3_rel(s->act, t->act, NU * T * a->cfg.att.att_dim));
-  if (s->feat) e = ASR__MAX(e, asr__chk3_rel(s->feat, t->feat, NU * T * a->cfg.att.conv_chans));
-  e = ASR__MAX(e, asr__chk3_rel(a->denc, b->denc, (size_t)a->N * T * E));
   for (i = 0; i < ASR__CHK7_NP; i++)
-    if (a->used[i]) e = ASR__MAX(e, asr__chk3_rel(a->gw[i], b->gw[i], a->n[i]));
+    if (a->used[i])
+      e = ASR__MAX(e, asr__chk2_err(w, ASR__CHK7_GRAD_NAMES[i], a->gw[i], b->gw[i], a->n[i], a->rows[i] ? 2 : 1,
+                                    a->rows[i] ? a->rows[i] : (int)a->n[i], a->rows[i] ? (int)(a->n[i] / a->rows[i]) : 0,
+                                    0));
   return e;
 }
 
@@ -37882,8 +37926,10 @@ ASRDEF asr_result asr_check_las_speller(asr_las_speller_forward_fn fwd,
       asr_rng r2 = rng;
       asr_gradcheck_report gr;
       asr_result r;
+      asr__chk_at at;
       double e;
-      char what[64];
+      int i;
+      char what[64], line[480];
       snprintf(what, sizeof what, "%s, %d layer%s, context_residual %d", tname[ty], L, L > 1 ? "s" : "", cr);
       memset(&m, 0, sizeof m);
       /* two instances with the same numbers: the function under test and _naive */
@@ -37893,13 +37939,30 @@ ASRDEF asr_result asr_check_las_speller(asr_las_speller_forward_fn fwd,
         return ASR_ERR_OUT_OF_MEMORY;
       }
       c.fwd = fwd, cn.fwd = asr_las_speller_forward_naive;
-      /* 1. against _naive: forward, saved arrays and backward */
+      /* 1. against _naive: forward and saved arrays, then the backward, whose gradients
+       * start at the sentinel (the contract is +=: the increment is compared) */
       asr__chk7_las_f(&c);
       asr__chk7_las_f(&cn);
-      ok = c.status >= 0 && cn.status >= 0 && asr__chk7_las_bwd(&c, bwd) >= 0 &&
-           asr__chk7_las_bwd(&cn, asr_las_speller_backward_naive) >= 0;
-      e = ok ? asr__chk7_las_diff(&c, &cn) : 1;
-      asr__check_case(rep, ok && e <= ASR__CHK3_TIER_TOL, e, "las_speller %s: tier vs _naive, error %.2e", what, e);
+      ok = c.status >= 0 && cn.status >= 0;
+      asr__chk_at_init(&at);
+      e = ok ? asr__chk7_las_fwd_diff(&at, &c, &cn) : 1;
+      ok2 = ok && e <= ASR__CHK3_TIER_TOL;
+      asr__check_case(rep, ok2, e, "las_speller %s: forward vs _naive, error %.2e%s", what, e,
+                      asr__chk2_where(line, sizeof line, &at, ok2, "each step: the embedding and the previous "
+                                      "context into the LSTM layers, the attention over the valid frames, the output "
+                                      "layer on [z; c] (docs/seq2seq.md, 7.1)"));
+      asr__chk_fill(c.denc, (size_t)c.N * c.T * c.cfg.eprojs, ASR__CHK_SENTINEL);
+      for (i = 0; i < ASR__CHK7_NP; i++) asr__chk_fill(c.gw[i], c.n[i], ASR__CHK_SENTINEL);
+      ok = ok && asr__chk7_las_bwd(&c, bwd) >= 0 && asr__chk7_las_bwd(&cn, asr_las_speller_backward_naive) >= 0;
+      asr__chk_unfill(c.denc, (size_t)c.N * c.T * c.cfg.eprojs, ASR__CHK_SENTINEL);
+      for (i = 0; i < ASR__CHK7_NP; i++) asr__chk_unfill(c.gw[i], c.n[i], ASR__CHK_SENTINEL);
+      asr__chk_at_init(&at);
+      e = ok ? asr__chk7_las_bwd_diff(&at, &c, &cn) : 1;
+      ok2 = ok && e <= ASR__CHK3_TIER_TOL;
+      asr__check_case(rep, ok2, e, "las_speller %s: backward vs _naive, error %.2e%s", what, e,
+                      asr__chk2_where(line, sizeof line, &at, ok2, "the steps in reverse order: dz and dc carried "
+                                      "from step i+1, the LSTM cells' and the attention's backward (d_query to the "
+                                      "step before, d_prev to its alpha), dE[y_i] += de_i (docs/seq2seq.md, 7.1)"));
       /* 2. finite differences */
       r = asr_gradcheck_las_speller(fwd, bwd, type, L, cr, 3, 4, 5, seed + (uint64_t)(2 * ty + variant), &gr);
       asr__check_case(rep, r >= 0 && gr.max_rel_err <= ASR__CHK3_FD_TOL, gr.max_rel_err,
@@ -38254,36 +38317,52 @@ ASR__PRIVATE double asr__chk72_dec_f(void *vc) {
   return f;
 }
 
-/* Forward, then the backward of sum(wl * logits) into zeroed gradients. */
-ASR__PRIVATE asr_result asr__chk72_dec_run(asr__chk72_dec *c, asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd) {
+/* Forward, then the backward of sum(wl * logits) into gradients (parameters and d_memory)
+ * that start at `start` (0, or the sentinel: the contract is +=); the start is subtracted
+ * again afterwards, so they hold the backward's increment. */
+ASR__PRIVATE asr_result asr__chk72_dec_run(asr__chk72_dec *c, asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd,
+                                           double start) {
+  size_t nm = (size_t)c->N * c->T * c->cfg.d_model;
+  asr_result r;
   c->fwd = fwd;
   c->status = ASR_OK;
   asr_params_zero_grad(&c->prm);
   asr_params_zero_grad(&c->buf);
   asr__chk72_dec_f(c);
   if (c->status < 0) return c->status;
-  return bwd(c->dmem, &c->g, c->wl, &c->s, c->ys_in, c->ys_lens, c->memory, c->mem_lens, &c->p, &c->cfg, c->N,
-             c->U, c->T, c->work, c->wbytes);
+  asr__chk_fill(c->prm.grad, c->prm.total, start);
+  asr__chk_fill(c->dmem, nm, start);
+  r = bwd(c->dmem, &c->g, c->wl, &c->s, c->ys_in, c->ys_lens, c->memory, c->mem_lens, &c->p, &c->cfg, c->N, c->U,
+          c->T, c->work, c->wbytes);
+  asr__chk_unfill(c->prm.grad, c->prm.total, start);
+  asr__chk_unfill(c->dmem, nm, start);
+  return r;
 }
 
 /* The keys of a decoder of up to 4 layers, in asr_tdec_params_declare's order, as string
  * literals: a gradcheck report names its worst parameter after the store is freed. */
-#define ASR__CHK72_LAYER_KEYS(l)                                                                      \
-  "decoders." #l ".self_attn.linear_q.weight", "decoders." #l ".self_attn.linear_q.bias",            \
-  "decoders." #l ".self_attn.linear_k.weight", "decoders." #l ".self_attn.linear_k.bias",            \
-  "decoders." #l ".self_attn.linear_v.weight", "decoders." #l ".self_attn.linear_v.bias",            \
-  "decoders." #l ".self_attn.linear_out.weight", "decoders." #l ".self_attn.linear_out.bias",        \
-  "decoders." #l ".src_attn.linear_q.weight", "decoders." #l ".src_attn.linear_q.bias",              \
-  "decoders." #l ".src_attn.linear_k.weight", "decoders." #l ".src_attn.linear_k.bias",              \
-  "decoders." #l ".src_attn.linear_v.weight", "decoders." #l ".src_attn.linear_v.bias",              \
-  "decoders." #l ".src_attn.linear_out.weight", "decoders." #l ".src_attn.linear_out.bias",          \
-  "decoders." #l ".feed_forward.w_1.weight", "decoders." #l ".feed_forward.w_1.bias",                \
-  "decoders." #l ".feed_forward.w_2.weight", "decoders." #l ".feed_forward.w_2.bias",                \
-  "decoders." #l ".norm1.weight", "decoders." #l ".norm1.bias", "decoders." #l ".norm2.weight",      \
-  "decoders." #l ".norm2.bias", "decoders." #l ".norm3.weight", "decoders." #l ".norm3.bias"
+#define ASR__CHK72_LAYER_KEYS(p, l)                                                                         \
+  p "decoders." #l ".self_attn.linear_q.weight", p "decoders." #l ".self_attn.linear_q.bias",               \
+  p "decoders." #l ".self_attn.linear_k.weight", p "decoders." #l ".self_attn.linear_k.bias",               \
+  p "decoders." #l ".self_attn.linear_v.weight", p "decoders." #l ".self_attn.linear_v.bias",               \
+  p "decoders." #l ".self_attn.linear_out.weight", p "decoders." #l ".self_attn.linear_out.bias",           \
+  p "decoders." #l ".src_attn.linear_q.weight", p "decoders." #l ".src_attn.linear_q.bias",                 \
+  p "decoders." #l ".src_attn.linear_k.weight", p "decoders." #l ".src_attn.linear_k.bias",                 \
+  p "decoders." #l ".src_attn.linear_v.weight", p "decoders." #l ".src_attn.linear_v.bias",                 \
+  p "decoders." #l ".src_attn.linear_out.weight", p "decoders." #l ".src_attn.linear_out.bias",             \
+  p "decoders." #l ".feed_forward.w_1.weight", p "decoders." #l ".feed_forward.w_1.bias",                   \
+  p "decoders." #l ".feed_forward.w_2.weight", p "decoders." #l ".feed_forward.w_2.bias",                   \
+  p "decoders." #l ".norm1.weight", p "decoders." #l ".norm1.bias", p "decoders." #l ".norm2.weight",       \
+  p "decoders." #l ".norm2.bias", p "decoders." #l ".norm3.weight", p "decoders." #l ".norm3.bias"
 static const char *const ASR__CHK72_DEC_NAMES[5 + 26 * 4] = {
     "embed.0.weight", "after_norm.weight", "after_norm.bias", "output_layer.weight", "output_layer.bias",
-    ASR__CHK72_LAYER_KEYS(0), ASR__CHK72_LAYER_KEYS(1), ASR__CHK72_LAYER_KEYS(2), ASR__CHK72_LAYER_KEYS(3)};
+    ASR__CHK72_LAYER_KEYS("", 0), ASR__CHK72_LAYER_KEYS("", 1), ASR__CHK72_LAYER_KEYS("", 2),
+    ASR__CHK72_LAYER_KEYS("", 3)};
+/* the same as gradients, "d <key>", for the report lines (asr__chk2_where) */
+static const char *const ASR__CHK72_DEC_GRAD_NAMES[5 + 26 * 4] = {
+    "d embed.0.weight", "d after_norm.weight", "d after_norm.bias", "d output_layer.weight",
+    "d output_layer.bias", ASR__CHK72_LAYER_KEYS("d ", 0), ASR__CHK72_LAYER_KEYS("d ", 1),
+    ASR__CHK72_LAYER_KEYS("d ", 2), ASR__CHK72_LAYER_KEYS("d ", 3)};
 #undef ASR__CHK72_LAYER_KEYS
 
 ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn bwd,
@@ -38312,7 +38391,7 @@ ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_
     int f;
     for (f = 0; f < c.cfg.ff_dim; f++) b1[f] = (asr_real)(asr_rng_int(&rng, 2) ? 3 : -3);
   }
-  r = asr__chk72_dec_run(&c, fwd, bwd);
+  r = asr__chk72_dec_run(&c, fwd, bwd, 0);
   if (r >= 0) {
     prm[0].name = "memory", prm[0].x = c.memory, prm[0].grad = c.dmem, prm[0].n = (size_t)N * T * 8;
     for (i = 0; i < c.prm.count; i++) {
@@ -38329,13 +38408,16 @@ ASRDEF asr_result asr_gradcheck_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_
   return r;
 }
 
-/* The largest error over every parameter gradient and d_memory of two twin cases. */
-ASR__PRIVATE double asr__chk72_dec_grad_err(const asr__chk72_dec *a, const asr__chk72_dec *b) {
-  double e = asr__chk72_err(a->dmem, b->dmem, (size_t)a->N * a->T * a->cfg.d_model);
+/* The largest error over every parameter gradient and d_memory of two twin cases (b the
+ * reference); the worst element goes into w. */
+ASR__PRIVATE double asr__chk72_dec_grad_err(asr__chk_at *w, const asr__chk72_dec *a, const asr__chk72_dec *b) {
+  double e = asr__chk2_err(w, "d memory", a->dmem, b->dmem, (size_t)a->N * a->T * a->cfg.d_model, 3, a->N, a->T,
+                           a->cfg.d_model);
   int i;
   for (i = 0; i < a->prm.count; i++) {
     const asr_param *it = &a->prm.items[i];
-    e = ASR__MAX(e, asr__chk72_err(a->prm.grad + it->offset, b->prm.grad + it->offset, it->count));
+    e = ASR__MAX(e, asr__chk2_err(w, ASR__CHK72_DEC_GRAD_NAMES[i], a->prm.grad + it->offset, b->prm.grad + it->offset,
+                                  it->count, it->ndim, (int)it->shape[0], it->ndim > 1 ? (int)it->shape[1] : 0, 0));
   }
   return e;
 }
@@ -38353,21 +38435,32 @@ ASRDEF asr_result asr_check_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn b
   asr__chk72_dec a, b;
   asr_gradcheck_report gr;
   asr_result r, rb;
+  asr__chk_at at;
+  char line[480];
   double e;
   int n, i, c, ok;
   if (!asr__chk72_dec_make(&a, seed, L, N, U, T) || !asr__chk72_dec_make(&b, seed, L, N, U, T)) {
     asr__chk72_dec_free(&a), asr__chk72_dec_free(&b);
     return ASR_ERR_OUT_OF_MEMORY;
   }
-  /* 1. against _naive */
-  r = asr__chk72_dec_run(&a, fwd, bwd);
-  rb = asr__chk72_dec_run(&b, asr_tdec_forward_naive, asr_tdec_backward_naive);
-  e = r >= 0 && rb >= 0 ? asr__chk72_err(a.logits, b.logits, nl) : 1;
-  asr__check_case(rep, r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL, e, "tdec logits vs naive (2 layers, "
-                  "target lengths 5,4,3, memory lengths 6,5,4): error %.3g (result %d)", e, (int)r);
-  e = r >= 0 && rb >= 0 ? asr__chk72_dec_grad_err(&a, &b) : 1;
-  asr__check_case(rep, r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL, e, "tdec d_memory and all %d parameter "
-                  "gradients vs naive: error %.3g", a.prm.count, e);
+  /* 1. against _naive (the gradients under test start at the sentinel: the contract is +=) */
+  r = asr__chk72_dec_run(&a, fwd, bwd, ASR__CHK_SENTINEL);
+  rb = asr__chk72_dec_run(&b, asr_tdec_forward_naive, asr_tdec_backward_naive, 0);
+  asr__chk_at_init(&at);
+  e = r >= 0 && rb >= 0 ? asr__chk2_err(&at, "logits", a.logits, b.logits, nl, 3, N, U, V) : 1;
+  ok = r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL;
+  asr__check_case(rep, ok, e, "tdec logits vs naive (2 layers, target lengths 5,4,3, memory lengths 6,5,4): "
+                  "error %.3g (result %d)%s", e, (int)r,
+                  asr__chk2_where(line, sizeof line, &at, ok, "each layer's x + SelfAttn(LN1(x)) (causal, the "
+                                  "target lengths), + SrcAttn(LN2(.), memory) (the memory lengths), + FFN(LN3(.)), "
+                                  "then after_norm and the output layer (docs/seq2seq.md, 7.2)"));
+  asr__chk_at_init(&at);
+  e = r >= 0 && rb >= 0 ? asr__chk72_dec_grad_err(&at, &a, &b) : 1;
+  ok = r >= 0 && rb >= 0 && e <= ASR__CHK72_TIER_TOL;
+  asr__check_case(rep, ok, e, "tdec d_memory and all %d parameter gradients vs naive: error %.3g%s", a.prm.count, e,
+                  asr__chk2_where(line, sizeof line, &at, ok, "the backward of each sublayer in reverse order: the "
+                                  "residual passes the gradient through, the attention's softmax backward over the "
+                                  "allowed keys only, d_memory from the source attention's k and v (docs/seq2seq.md, 7.2)"));
   if (r < 0) {
     asr__chk72_dec_free(&a), asr__chk72_dec_free(&b);
     return ASR_OK;
@@ -38390,7 +38483,7 @@ ASRDEF asr_result asr_check_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn b
     for (n = 0; n < N; n++)
       for (i = a.mem_lens[n]; i < T; i++)
         for (c = 0; c < 8; c++) b.memory[((size_t)n * T + i) * 8 + c] = (asr_real)(1000 * asr_rng_normal(&grng));
-    rb = asr__chk72_dec_run(&b, fwd, bwd);
+    rb = asr__chk72_dec_run(&b, fwd, bwd, ASR__CHK_SENTINEL);   /* as a's run in 1.: the same roundings */
     ok = rb >= 0 && memcmp(b.logits, a.logits, sizeof(asr_real) * nl) == 0 && asr__chk72_dec_same_grads(&a, &b);
     for (n = 0; n < N && ok; n++)
       for (i = a.mem_lens[n] * 8; i < T * 8; i++) ok = ok && a.dmem[(size_t)n * T * 8 + i] == 0;
@@ -38405,8 +38498,8 @@ ASRDEF asr_result asr_check_tdec(asr_tdec_forward_fn fwd, asr_tdec_backward_fn b
       for (c = 0; c < V; c++) a.wl[((size_t)n * U + i) * V + c] = b.wl[((size_t)n * U + i) * V + c] = 0;
       b.ys_in[n * U + i] = (a.ys_in[n * U + i] + 3) % V;
     }
-  r = asr__chk72_dec_run(&a, fwd, bwd);
-  rb = asr__chk72_dec_run(&b, fwd, bwd);
+  r = asr__chk72_dec_run(&a, fwd, bwd, 0);
+  rb = asr__chk72_dec_run(&b, fwd, bwd, 0);
   ok = r >= 0 && rb >= 0 && asr__chk72_dec_same_grads(&a, &b);
   for (n = 0; n < N && ok; n++)
     ok = memcmp(a.logits + (size_t)n * U * V, b.logits + (size_t)n * U * V, sizeof(asr_real) * (size_t)a.ys_lens[n] * V) == 0;

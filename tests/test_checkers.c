@@ -568,6 +568,88 @@ static asr_result mhsa_assign_bwd(asr_real *dx, asr_real *d_pos_emb, const asr_r
 static void t_chk_mhsa_assign(tctx *t) {
   CHK_MUST_FAIL(asr_check_rel_pos_mhsa(asr_rel_mhsa_forward, mhsa_assign_bwd, 2, &rep_), "(=), not added (+=)");
 }
+/* a backward that does nothing when the weights' gradients are not asked for (g NULL), as
+ * if only training called it: dx is never computed for an input-gradient-only call */
+static asr_result mhsa_needs_g_bwd(asr_real *dx, asr_real *d_pos_emb, const asr_rel_mhsa_grads *g, const asr_real *dy,
+                                   const asr_rel_mhsa_saved *sv, const asr_real *x, const asr_real *pos_emb,
+                                   const int *lengths, const asr_rel_mhsa_params *p, int N, int T, int D, int H,
+                                   asr_rel_pos_type type, void *work, size_t wb) {
+  if (!g) return ASR_OK;
+  return asr_rel_mhsa_backward(dx, d_pos_emb, g, dy, sv, x, pos_emb, lengths, p, N, T, D, H, type, work, wb);
+}
+static void t_chk_mhsa_needs_g(tctx *t) {
+  CHK_MUST_FAIL(asr_check_rel_pos_mhsa(asr_rel_mhsa_forward, mhsa_needs_g_bwd, 2, &rep_),
+                "the padding's contents change nothing");
+  CHECKF(strstr(t->msg, " at dx[") != NULL && strstr(t->msg, ", got 0") != NULL, "no element named: %s", t->msg);
+}
+
+/* ---- seq2seq decoders: the LAS speller and the Transformer decoder --------------------- */
+static void chk_zero_mha(asr_mha_grads *g, int D) {
+  size_t dd = (size_t)D * D;
+  chk_zero(g->wq, dd), chk_zero(g->wk, dd), chk_zero(g->wv, dd), chk_zero(g->wo, dd);
+  chk_zero(g->bq, (size_t)D), chk_zero(g->bk, (size_t)D), chk_zero(g->bv, (size_t)D), chk_zero(g->bo, (size_t)D);
+}
+/* the decoder's backward with = : d_memory and every parameter gradient cleared first */
+static asr_result tdec_assign_bwd(asr_real *d_memory, const asr_tdec_grads *g, const asr_real *dlogits,
+                                  const asr_tdec_saved *s, const int *ys_in, const int *ys_lens, const asr_real *memory,
+                                  const int *mem_lens, const asr_tdec_params *p, const asr_tdec_config *cfg, int N,
+                                  int U, int T, void *work, size_t wb) {
+  size_t V = (size_t)cfg->vocab, D = (size_t)cfg->d_model, F = (size_t)cfg->ff_dim;
+  int l, k;
+  asr_result r = asr_tdec_check_args(cfg, ys_in, ys_lens, mem_lens, N, U, T, NULL);   /* refused: nothing cleared */
+  if (r < 0) return r;
+  chk_zero(d_memory, (size_t)N * T * D);
+  if (g) {
+    asr_tdec_grads gz = *g;
+    chk_zero(gz.embed, V * D), chk_zero(gz.out_w, V * D), chk_zero(gz.out_b, V);
+    chk_zero(gz.after_norm_w, D), chk_zero(gz.after_norm_b, D);
+    for (l = 0; l < cfg->layers; l++) {
+      asr_tdec_layer_grads *lg = &gz.layer[l];
+      chk_zero_mha(&lg->self_attn, (int)D), chk_zero_mha(&lg->src_attn, (int)D);
+      chk_zero(lg->w1, F * D), chk_zero(lg->b1, F), chk_zero(lg->w2, D * F), chk_zero(lg->b2, D);
+      for (k = 0; k < 3; k++) chk_zero(lg->norm_w[k], D), chk_zero(lg->norm_b[k], D);
+    }
+  }
+  return asr_tdec_backward(d_memory, g, dlogits, s, ys_in, ys_lens, memory, mem_lens, p, cfg, N, U, T, work, wb);
+}
+static void t_chk_tdec_ok(tctx *t) { CHK_MUST_PASS(asr_check_tdec(asr_tdec_forward, asr_tdec_backward, 4, &rep_)); }
+static void t_chk_tdec_assign(tctx *t) {
+  CHK_MUST_FAIL(asr_check_tdec(asr_tdec_forward, tdec_assign_bwd, 4, &rep_), "(=), not added (+=)");
+  CHECKF(strstr(t->msg, " at d ") != NULL, "no element named: %s", t->msg);
+}
+/* the speller's backward with = : d_enc and every parameter gradient cleared first */
+static asr_result las_assign_bwd(asr_real *d_enc, const asr_las_speller_grads *g, const asr_real *d_logits,
+                                 const asr_las_speller_saved *s, const int *ys_in, const asr_real *enc,
+                                 const int *enc_lens, const asr_las_speller_params *p,
+                                 const asr_las_speller_config *cfg, int N, int U, int T, void *work, size_t wb) {
+  size_t V = (size_t)cfg->vocab, D = (size_t)cfg->dunits, E = (size_t)cfg->eprojs, A = (size_t)cfg->att.att_dim;
+  size_t C = (size_t)cfg->att.conv_chans, K = (size_t)(2 * cfg->att.conv_filts + 1);
+  int l;
+  chk_zero(d_enc, (size_t)N * T * E);
+  if (g) {
+    chk_zero(g->embed, V * D);
+    for (l = 0; g->dec && l < cfg->dlayers; l++) {
+      chk_zero(g->dec[l].w_ih, 4 * D * (l ? D : D + E)), chk_zero(g->dec[l].w_hh, 4 * D * D);
+      chk_zero(g->dec[l].b_ih, 4 * D), chk_zero(g->dec[l].b_hh, 4 * D);
+    }
+    if (cfg->att.type != ASR_ATTENTION_DOT) {
+      chk_zero(g->att.enc_w, A * E), chk_zero(g->att.enc_b, A), chk_zero(g->att.dec_w, A * D);
+      chk_zero(g->att.gvec_w, A), chk_zero(g->att.gvec_b, 1);
+      if (cfg->att.type == ASR_ATTENTION_LOCATION) chk_zero(g->att.att_w, A * C), chk_zero(g->att.conv_w, C * K);
+    }
+    chk_zero(g->out_w, V * (cfg->context_residual ? D + E : D)), chk_zero(g->out_b, V);
+  }
+  return asr_las_speller_backward(d_enc, g, d_logits, s, ys_in, enc, enc_lens, p, cfg, N, U, T, work, wb);
+}
+static void t_chk_las_ok(tctx *t) {
+  CHK_MUST_PASS(asr_check_las_speller(asr_las_speller_forward, asr_las_speller_backward, 5, &rep_));
+}
+static void t_chk_las_assign(tctx *t) {
+  CHK_MUST_FAIL(asr_check_las_speller(asr_las_speller_forward, las_assign_bwd, 5, &rep_), "(=), not added (+=)");
+  CHECKF(strstr(t->msg, "backward vs _naive") != NULL && strstr(t->msg, " at d ") != NULL, "no element named: %s",
+         t->msg);
+}
+
 static void t_chk_dws_ok(tctx *t) {
   CHK_MUST_PASS(asr_check_dwsep_conv1d(asr_dwsep_conv1d_forward, asr_dwsep_conv1d_backward, 6, &rep_));
 }
@@ -603,6 +685,11 @@ static const test_case TESTS_checkers[] = {
   {"checkers/attention/assign_not_accumulate_fails", t_chk_att_assign},
   {"checkers/rel_pos_mhsa/lengths_ignored_fails", t_chk_mhsa_nolen},
   {"checkers/rel_pos_mhsa/written_not_added_fails", t_chk_mhsa_assign},
+  {"checkers/rel_pos_mhsa/no_input_gradient_without_weights_fails", t_chk_mhsa_needs_g},
+  {"checkers/tdec/library_passes", t_chk_tdec_ok},
+  {"checkers/tdec/written_not_added_fails", t_chk_tdec_assign},
+  {"checkers/las_speller/library_passes", t_chk_las_ok},
+  {"checkers/las_speller/written_not_added_fails", t_chk_las_assign},
   {"checkers/fbank/log10_fails", t_chk_fbank_log10},
   {"checkers/fbank/no_preemphasis_fails", t_chk_fbank_preemph},
   {"checkers/gumbel/backward_through_one_hot_fails", t_chk_gumbel_onehot},

@@ -25,9 +25,11 @@ fi
 # -O1), -fkeep-static-functions: every function a mode compiles stays in the object, so
 # `nm` shows what instructor mode removed (tests/assignments_check.py compares the two)
 # A grader that runs long names its level in a comment line "grade.sh: -O1" (tiny_ctc:
-# part 5 trains a model on asr.h's layers, 4 times faster than at -O0).
+# part 5 trains a model on asr.h's layers, 4 times faster than at -O0). -Werror: a
+# warning in the grader (or in asr.h as a mode compiles it) stops the build, not seen
+# scrolling past; the student's file keeps plain warnings.
 gopt=$(sed -n 's/^.*grade\.sh: \(-O[0-3]\).*$/\1/p' "$src/grader.c" | head -n 1)
-gflags="$(echo "$flags" | sed "s/-O1/${gopt:--O0}/") -fkeep-static-functions"
+gflags="$(echo "$flags" | sed "s/-O1/${gopt:--O0}/") -fkeep-static-functions -Werror"
 [ "$mode" = library ] || gflags="$gflags -DASR_ASSIGNMENT_$upper"
 dir=build/assignments/$a
 mkdir -p "$dir"
