@@ -31860,8 +31860,11 @@ typedef struct asr__cfg_field {
   const char *name;
   size_t offset;
   int used_by;
-  int is_real;    /* 1: a double in [0, 1] (written with %.17g), else an int */
+  int kind;       /* ASR__CFG_SIZE (0): an int in [0, 10^6], a sanity bound (sizes are small);
+                     ASR__CFG_REAL (1): a double in [0, 1] (written with %.17g);
+                     ASR__CFG_CHECKSUM: an int in [0, 2^31 - 1] */
 } asr__cfg_field;
+enum { ASR__CFG_SIZE = 0, ASR__CFG_REAL = 1, ASR__CFG_CHECKSUM = 2 };
 static const asr__cfg_field asr__cfg_fields[] = {
   {"sample_rate", offsetof(asr_model_config, sample_rate), ASR__CFG_EVERY, 0},
   {"n_mels", offsetof(asr_model_config, n_mels), ASR__CFG_EVERY, 0},
@@ -31878,7 +31881,7 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"joint_dim", offsetof(asr_model_config, joint_dim), ASR__CFG_HEAD + ASR_HEAD_RNNT, 0},
   {"pad_ms", offsetof(asr_model_config, pad_ms), ASR__CFG_EVERY_IF_SET, 0},
   {"front_end", offsetof(asr_model_config, front_end), ASR__CFG_EVERY_IF_SET, 0},
-  {"front_end_check", offsetof(asr_model_config, front_end_check), ASR__CFG_EVERY_IF_SET, 0},
+  {"front_end_check", offsetof(asr_model_config, front_end_check), ASR__CFG_EVERY_IF_SET, ASR__CFG_CHECKSUM},
   {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 0},
   {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
   {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
@@ -31914,7 +31917,7 @@ ASRDEF int asr_model_config_to_json(const asr_model_config *c, char *buf, size_t
     if (u >= ASR__CFG_HEAD ? u - ASR__CFG_HEAD != (int)c->head : u >= ASR__CFG_ENC && u - ASR__CFG_ENC != (int)c->encoder)
       continue;
     if (u == ASR__CFG_EVERY_IF_SET && *v == 0) continue;
-    if (asr__cfg_fields[i].is_real)
+    if (asr__cfg_fields[i].kind == ASR__CFG_REAL)
       w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", \"%s\": %.17g", asr__cfg_fields[i].name,
                    *(const double *)(const void *)v);
     else
@@ -31974,7 +31977,7 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
         if (strcmp(key, asr__cfg_fields[i].name) == 0) break;
       if (i == ASR__CFG_NFIELDS) return asr__fail(err, ASR_ERR_FORMAT, "model config: unknown key '%s'", key);
       asr__scan_ws(&sc);
-      if (asr__cfg_fields[i].is_real) {
+      if (asr__cfg_fields[i].kind == ASR__CFG_REAL) {
         double d = strtod(sc.p, &end);
         if (end == sc.p || end > sc.end || !(d >= 0 && d <= 1))
           return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a number in [0, 1]", key);
@@ -31987,9 +31990,8 @@ ASRDEF asr_result asr_model_config_from_json(asr_model_config *c, const char *js
         continue;
       }
       v = strtol(sc.p, &end, 10);
-      /* a sanity bound: sizes are small; front_end_check is a 31-bit checksum */
       if (end == sc.p || end > sc.end || v < 0 ||
-          v > (asr__cfg_fields[i].offset == offsetof(asr_model_config, front_end_check) ? 0x7FFFFFFFL : 1000000L))
+          v > (asr__cfg_fields[i].kind == ASR__CFG_CHECKSUM ? 0x7FFFFFFFL : 1000000L))
         return asr__fail(err, ASR_ERR_FORMAT, "model config: '%s' is not a small non-negative integer", key);
       sc.p = end;
       *(int *)(void *)((char *)&out + asr__cfg_fields[i].offset) = (int)v;
