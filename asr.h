@@ -5467,6 +5467,9 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     tanh, joiner.output_linear), trained with the RNN-T loss one frame row
  *                     at a time (asr_rnnt_joint_loss_rowwise), decoded greedily or by the
  *                     [Graves12] beam search
+ *   "rnnt-contextnet" ContextNet as its paper uses it [Han20]: the ctc-contextnet encoder ->
+ *                     the rnnt recipe's transducer head (keys encoder.blocks.{b}.*,
+ *                     decoder.*, joiner.*)
  *   "ctc-attention"   ESPnet's hybrid CTC/attention model [Watanabe17] (ESPnetASRModel with
  *                     its Conformer recipes' pieces): the ctc-conformer encoder, a CTC branch
  *                     (ctc.ctc_lo) and ESPnet's Transformer decoder (section 7.2, keys
@@ -5553,8 +5556,8 @@ typedef enum asr_model_head {
 #define ASR_MODEL_MAX_KERNEL 1023
 #define ASR_MODEL_MAX_MELS 1024
 typedef struct asr_model_config {
-  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "ctc-attention", "las",
-                             "rnnt-las", "las-pblstm" */
+  char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "rnnt-contextnet",
+                             "ctc-attention", "las", "rnnt-las", "las-pblstm" */
   asr_model_encoder encoder;
   asr_model_head head;
   int sample_rate;        /* 16000 */
@@ -29736,7 +29739,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * encoders (9.4) and the heads (9.5) are written once each, so a new recipe is a new row.
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
- * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, ctc-attention
+ * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, rnnt-contextnet 322k, ctc-attention
  * 559k, las 607k, rnnt-las 620k, las-pblstm 796k (its listener 569k). */
 typedef struct asr__recipe_row {
   const char *name;
@@ -29753,6 +29756,8 @@ static const asr__recipe_row asr__recipes[] = {
   {"ctc-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_CTC,         128, 4,  3,  5,  4, 256, 64, 2, 64, 0, 0,   0,  0},
   {"ctc-conformer",  ASR_ENCODER_CONFORMER,  ASR_HEAD_CTC,         64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 0,   0,  0},
   {"rnnt",           ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT,        64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 0,   0,  0},
+  /* [Han20]'s own model: ContextNet is the encoder of an RNN-T in its paper */
+  {"rnnt-contextnet", ASR_ENCODER_CONTEXTNET, ASR_HEAD_RNNT,       128, 4,  3,  5,  4, 256, 64, 2, 64, 0, 0,   0,  0},
   {"ctc-attention",  ASR_ENCODER_CONFORMER,  ASR_HEAD_TRANSFORMER, 64,  3,  3,  15, 4, 256, 64, 2, 64, 2, 0,   0,  0.3},
   {"las",            ASR_ENCODER_CONFORMER,  ASR_HEAD_LAS,         64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
   {"rnnt-las",       ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT_LAS,    64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},

@@ -15,7 +15,7 @@
 # rescored by the LAS speller (--first-pass-weight 0).
 # Models and logs go to build/eval/. Long: 30-45 min per recipe and run on 2 cores
 # (docs/training.md has the measured figures), so these narrow it:
-#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las las-pblstm",
+#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt rnnt-contextnet ctc-attention las rnnt-las las-pblstm",
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
 #   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"),
 #   TRAIN_ARGS="" (extra options for every build/train, e.g. "--vtlp 0.1" or "--noise-snr
@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 OUT=build/eval
 FSDD=${ASR_SHARED_DATA:-../shared/data}/fsdd
 STEPS=${EVAL_STEPS:-2000}
-RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt ctc-attention las rnnt-las las-pblstm}
+RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt rnnt-contextnet ctc-attention las rnnt-las las-pblstm}
 EVAL=${EVAL:-seen loso}
 FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}
@@ -43,11 +43,12 @@ mkdir -p "$OUT"
 
 # confusions HYP: per speaker, the errors of a transcription of FSDD single recordings
 # (FILE<TAB>TEXT lines; the reference is the digit of the file name), as ref->hyp xN,
-# the 12 most frequent first.
+# the 12 most frequent first (the words of a hypothesis of several joined by "_").
 confusions() {
   awk -F'\t' 'BEGIN { split("zero one two three four five six seven eight nine", w, " ") }
     { n = split($1, p, "/"); split(p[n], f, "_"); ref = w[f[1] + 1]
-      print f[2] "\t" ($2 == ref ? "=" : ref "->" ($2 == "" ? "(nothing)" : $2)) }' "$1" |
+      h = $2; gsub(/ /, "_", h)   # a hypothesis of several words stays one field: "zero_two"
+      print f[2] "\t" ($2 == ref ? "=" : ref "->" (h == "" ? "(nothing)" : h)) }' "$1" |
     sort | uniq -c | sort -k2,2 -k1,1nr |
     awk '{ if ($2 != spk) { spk = $2; all = 0; bad = 0; kinds = 0; line = "" }
            all += $1; if ($3 != "=") { bad += $1; if (++kinds <= 12) line = line " " $3 " x" $1 }

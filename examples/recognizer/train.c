@@ -99,8 +99,8 @@ static ad_frontend g_fe;
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|ctc-attention|las|rnnt-las|las-pblstm --data DIR\n"
-          "             --out MODEL.npz\n"
+          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|rnnt-contextnet|ctc-attention|las|rnnt-las|las-pblstm\n"
+          "             --data DIR --out MODEL.npz\n"
           "             [--steps N] [--seed S] [--mwer-steps N (rnnt-las)]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"

@@ -12,6 +12,7 @@ The modules follow the definitions the recipes name:
                   padding_idx=blank, depthwise causal Conv1d, relu) and Joiner
                   (output_linear(tanh(encoder_proj(f) + decoder_proj(g)))); the loss is
                   [Graves12]'s forward variables in float64 NumPy (test_rnnt._np_rnnt)
+  rnnt-contextnet the ctc-contextnet encoder with rnnt's Decoder and Joiner
   ctc-attention   ESPnetASRModel: the same encoder, CTC.ctc_lo and espnet2's
                   TransformerDecoder (test_tdec.py writes it from ESPnet's modules); the loss
                   ctc_weight * CTC + (1 - ctc_weight) * ESPnet's LabelSmoothingLoss (sum over
@@ -166,7 +167,7 @@ class Joiner(nn.Module):
 class Transducer(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        self.encoder = ConformerEncoder(cfg)
+        self.encoder = ContextNetEncoder(cfg) if cfg["encoder"] == "contextnet" else ConformerEncoder(cfg)
         self.decoder = Decoder(cfg["vocab"], cfg["pred_dim"], cfg["context"])
         self.joiner = Joiner(cfg["channels"], cfg["pred_dim"], cfg["joint_dim"], cfg["vocab"])
 
@@ -333,6 +334,10 @@ def test_ctc_conformer_checkpoint_in_pytorch():
 
 def test_rnnt_checkpoint_in_pytorch():
     return _case("rnnt")
+
+
+def test_rnnt_contextnet_checkpoint_in_pytorch():
+    return _case("rnnt-contextnet")
 
 
 def test_ctc_attention_checkpoint_in_pytorch():
