@@ -12268,6 +12268,122 @@ ASR__PRIVATE void asr__dw_tap_avx2_backward(float *dxr, float *dwk, const float 
   }
   if (dwk) *dwk += s;
 }
+
+/* Cg_in = 1 with stride S > 1 (wav2vec's first layer: one input channel, 64 filters of
+ * K = 10 taps, S = 5): the taps above would read x every S-th sample, which no vector load
+ * does. asr__conv1d_cg1_tile gathers a tile of ASR__CONV_TILE output frames' patches once,
+ *   col[k][t] = x[(t_0 + t) S + k D - P]   (0 outside [0, L)),
+ * im2col's rows for those frames, on the stack; every output row of the group then reads
+ * them with 8-wide FMAs:
+ *   forward   y[o,t] = b[o] + sum_k w[o,k] col[k][t]
+ *   backward  dw[o,k] += sum_t dy[o,t] col[k][t],  dx[t S + k D - P] += sum_o w[o,k] dy[o,t]
+ * Kernels wider than ASR__CONV_TILE_K taps keep the scalar taps. */
+#define ASR__CONV_TILE 256
+#define ASR__CONV_TILE_K 16
+ASR__PRIVATE void asr__conv1d_cg1_tile(float *col, const float *xr, int t0, int nt, int L, const asr_conv1d_dims *d) {
+  int k, t, n8 = (nt + 7) & ~7;                             /* rows padded to 8 with zeros */
+  for (k = 0; k < d->K; k++) {
+    float *row = col + (size_t)k * ASR__CONV_TILE;
+    long off = (long)k * d->dilation - d->padding;
+    int a, e;
+    asr__conv1d_tap_range(k, t0 + nt, L, d, &a, &e);        /* valid t of tap k, then in tile */
+    a = a < t0 ? 0 : a - t0;
+    e = e < t0 ? 0 : e - t0;
+    if (a > e) a = e;
+    for (t = 0; t < a; t++) row[t] = 0;
+    for (t = a; t < e; t++) row[t] = xr[(long)(t0 + t) * d->stride + off];
+    for (t = e; t < n8; t++) row[t] = 0;
+  }
+}
+ASR__PRIVATE void asr__conv1d_cg1_avx2(float *yg, const float *xg, const float *wg, const float *bg, int Cgo, int Lo,
+                                      int L, int T_out, const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], lanes[8];
+  int t0, o, t, k, K = d->K;
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE;
+    asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+    for (o = 0; o < Cgo; o++) {
+      const float *wr = wg + (size_t)o * K;
+      float *yr = yg + (size_t)o * T_out + t0;
+      __m256 b = _mm256_set1_ps(bg ? bg[o] : 0);
+      for (t = 0; t < nt; t += 8) {                         /* y = b + sum_k w[o,k] col[k] */
+        __m256 acc = b;
+        for (k = 0; k < K; k++)
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(wr[k]), _mm256_loadu_ps(col + (size_t)k * ASR__CONV_TILE + t), acc);
+        if (t + 8 <= nt) {
+          _mm256_storeu_ps(yr + t, acc);
+        } else {                                            /* the tile's last frames */
+          _mm256_storeu_ps(lanes, acc);
+          memcpy(yr + t, lanes, sizeof(float) * (size_t)(nt - t));
+        }
+      }
+    }
+  }
+}
+/* The sum of each of four vectors: {sum a, sum b, sum c, sum d}. */
+ASR__PRIVATE __m128 asr__hsum4_avx2(__m256 a, __m256 b, __m256 c, __m256 e) {
+  __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, e));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+ASR__PRIVATE void asr__conv1d_cg1_avx2_backward(float *dxg, float *dwg, float *dbg, const float *gy, const float *xg,
+                                               const float *wg, int Cgo, int Lo, int L, int T_out,
+                                               const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], g[ASR__CONV_TILE], lanes[8];
+  int t0, o, t, k, i, K = d->K;
+  if (dbg)                                                  /* db[o] = sum_t dy[o,t] */
+    for (o = 0; o < Cgo; o++) {
+      double s = 0;
+      for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
+      dbg[o] += (float)s;
+    }
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE, n8 = (nt + 7) & ~7;
+    if (dwg) {
+      asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+      for (o = 0; o < Cgo; o++) {                           /* dw[o,k] += dy[o,.] . col[k] */
+        memcpy(g, gy + (size_t)o * T_out + t0, sizeof(float) * (size_t)nt);
+        for (t = nt; t < n8; t++) g[t] = 0;
+        for (k = 0; k < K; k += 4) {
+          __m256 a[4];
+          __m128 s;
+          int j, kn = K - k < 4 ? K - k : 4;
+          for (j = 0; j < 4; j++) a[j] = _mm256_setzero_ps();
+          for (t = 0; t < n8; t += 8) {
+            __m256 gv = _mm256_loadu_ps(g + t);
+            for (j = 0; j < kn; j++)
+              a[j] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(col + (size_t)(k + j) * ASR__CONV_TILE + t), a[j]);
+          }
+          s = asr__hsum4_avx2(a[0], a[1], a[2], a[3]);
+          _mm_storeu_ps(lanes, s);
+          for (j = 0; j < kn; j++) dwg[(size_t)o * K + k + j] += lanes[j];
+        }
+      }
+    }
+    if (dxg)
+      for (k = 0; k < K; k++) {                             /* dx[s] += sum_o w[o,k] dy[o,t] */
+        long off = (long)k * d->dilation - d->padding;
+        int a, e;
+        asr__conv1d_tap_range(k, t0 + nt, L, d, &a, &e);
+        if (a < t0) a = t0;
+        for (t = a - t0 - (a - t0) % 8; t < e - t0; t += 8) {
+          __m256 acc = _mm256_setzero_ps();
+          int m = e - t0 - t < 8 ? e - t0 - t : 8;
+          if (m == 8)
+            for (o = 0; o < Cgo; o++)
+              acc = _mm256_fmadd_ps(_mm256_set1_ps(wg[(size_t)o * K + k]),
+                                    _mm256_loadu_ps(gy + (size_t)o * T_out + t0 + t), acc);
+          else
+            for (o = 0; o < Cgo; o++) {                     /* the last frames: a copy, 0 after */
+              for (i = 0; i < 8; i++) lanes[i] = i < m ? gy[(size_t)o * T_out + t0 + t + i] : 0;
+              acc = _mm256_fmadd_ps(_mm256_set1_ps(wg[(size_t)o * K + k]), _mm256_loadu_ps(lanes), acc);
+            }
+          _mm256_storeu_ps(lanes, acc);
+          for (i = 0; i < m; i++)
+            if (t0 + t + i >= a) dxg[(long)(t0 + t + i) * d->stride + off] += lanes[i];
+        }
+      }
+  }
+}
 #endif
 
 /* One depthwise output row of a tier: bias, then every tap (AVX2 in the fast tier when it
@@ -12322,8 +12438,13 @@ ASR__PRIVATE void asr__conv1d_group(asr__tier tier, asr_real *yg, const asr_real
                                     asr_real *col) {
   int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
   if (Cgi == 1) {                                           /* depthwise-like: direct */
-    for (o = 0; o < Cgo; o++)
-      asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K)
+      asr__conv1d_cg1_avx2(yg, xg, wg, bg, Cgo, Lo, L, T_out, d);                     /* strided */
+    else
+#endif
+      for (o = 0; o < Cgo; o++)
+        asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
   } else if (Lo > 0) {
     /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
     asr__im2col(col, xg, Cgi, Lo, L, d);
@@ -12344,6 +12465,12 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
   int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
   asr_real *dcol;
   if (Cgi == 1) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K) {
+      asr__conv1d_cg1_avx2_backward(dxg, dwg, dbg, gy, xg, wg, Cgo, Lo, L, T_out, d);   /* strided */
+      return;
+    }
+#endif
     for (o = 0; o < Cgo; o++)
       asr__dw_row_backward(tier, dxg, dwg ? dwg + (size_t)o * d->K : NULL, dbg ? dbg + o : NULL,
                            gy + (size_t)o * T_out, xg, wg + (size_t)o * d->K, Lo, L, d);
