@@ -160,7 +160,7 @@
  *   3    asr_fbank                                  N R F  ref
  *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
- *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
+ *   4.1  asr_group_norm_{forward,backward}          N R F  avx2
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
@@ -1246,7 +1246,8 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
  *   N G m^2 > 2^26 with ASR_ERR_TOO_LARGE); _ref two passes per group (mean, then the
  *   centred variance) and the projected gradient above; the unsuffixed name one pass of
  *   sum and sum of squares per group (in double), then y = a_c x + b_c with a_c =
- *   gamma_c rstd and b_c = beta_c - a_c mu folded per channel.
+ *   gamma_c rstd and b_c = beta_c - a_c mu folded per channel (AVX2 loops in the float
+ *   SIMD build: the sums in double lanes).
  * Errors: ASR_ERR_INVALID_ARG (NULL required pointer, N < 0, C < 1, T < 1, eps < 0),
  * ASR_ERR_SHAPE (G < 1 or C % G != 0), ASR_ERR_NONFINITE (NaN/inf in x); nothing written. */
 typedef asr_result (*asr_group_norm_forward_fn)(asr_real *y, asr_real *mean, asr_real *rstd,
@@ -11027,7 +11028,8 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  *                         passes per group, the projected gradient
  *   asr_group_norm_forward, asr_group_norm_backward
  *                      -> asr__group_norm_forward_fast, asr__group_norm_backward_fast:
- *                         one pass of sums, the affine folded per channel  [fast: scalar]
+ *                         one pass of sums, the affine folded per channel, 8 frames
+ *                         a step (asr__gn_sums_avx2 etc.)                [fast: avx2]
  *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
  *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
  *                      -> themselves: one tier each (the definition is already a single
@@ -11772,52 +11774,133 @@ ASR__PRIVATE void asr__group_norm_backward_ref(asr_real *dx, asr_real *dgamma, a
  * clamped at 0), then y = a_c x + b_c with a_c = gamma_c rstd, b_c = beta_c - a_c mu.
  * The backward expands _ref's xhat = (x - mu) rstd the same way:
  *   dx = rstd gamma_c dy - rstd^2 mean(g xhat) x + (mu rstd^2 mean(g xhat) - rstd mean(g)),
- * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. */
-ASR__PRIVATE void asr__group_norm_forward_fast(asr_real *y, asr_real *mean, asr_real *rstd,
-                                               const asr_real *x, const asr_real *gamma,
-                                               const asr_real *beta, int N, int C, int T, int G,
-                                               double eps) {
-  int n, g, c, t, Cg = C / G, m = Cg * T;
-  for (n = 0; n < N; n++)
-    for (g = 0; g < G; g++) {
-      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
-      double s = 0, s2 = 0, mu, var, rs;
-      for (k = 0; k < (size_t)m; k++) {
-        double v = x[o + k];
-        s += v;
-        s2 += v * v;
-      }
-      mu = s / m;
-      var = s2 / m - mu * mu;
+ * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. In the float AVX2
+ * build the passes run 8 frames at a time (asr__gn_sums_avx2 widening to double lanes,
+ * asr__gn_affine_avx2, asr__gn_dx_avx2); elsewhere the scalar loops of asr__gn_sums etc. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* sa = sum_i a_i, sab = sum_i a_i b_i over n floats, in double: each half of 8 floats
+ * widened to 4 doubles, 4 partial sums a lane, added pairwise at the end */
+ASR__PRIVATE void asr__gn_sums_avx2(const float *a, const float *b, size_t n, double *sa, double *sab) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0, p0 = s0, p1 = s0;
+  double l[4], m[4], s, p;
+  size_t i;
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 va = _mm256_loadu_ps(a + i), vb = _mm256_loadu_ps(b + i);
+    __m256d a0 = _mm256_cvtps_pd(_mm256_castps256_ps128(va)), a1 = _mm256_cvtps_pd(_mm256_extractf128_ps(va, 1));
+    __m256d b0 = _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), b1 = _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1));
+    s0 = _mm256_add_pd(s0, a0), s1 = _mm256_add_pd(s1, a1);
+    p0 = _mm256_fmadd_pd(a0, b0, p0), p1 = _mm256_fmadd_pd(a1, b1, p1);
+  }
+  _mm256_storeu_pd(l, _mm256_add_pd(s0, s1));
+  _mm256_storeu_pd(m, _mm256_add_pd(p0, p1));
+  s = (l[0] + l[1]) + (l[2] + l[3]), p = (m[0] + m[1]) + (m[2] + m[3]);
+  for (; i < n; i++) {
+    s += a[i];
+    p += (double)a[i] * b[i];
+  }
+  *sa = s, *sab = p;
+}
+/* y = a x + b over n floats */
+ASR__PRIVATE void asr__gn_affine_avx2(float *y, const float *x, float a, float b, size_t n) {
+  __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+  size_t i;
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), vb));
+  for (; i < n; i++) y[i] = a * x[i] + b;
+}
+/* o += A d + B x + D over n floats */
+ASR__PRIVATE void asr__gn_dx_avx2(float *o, const float *d, const float *x, float A, float B, float D, size_t n) {
+  __m256 vA = _mm256_set1_ps(A), vB = _mm256_set1_ps(B), vD = _mm256_set1_ps(D);
+  size_t i;
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(o + i, _mm256_add_ps(_mm256_loadu_ps(o + i),
+                                          _mm256_fmadd_ps(vA, _mm256_loadu_ps(d + i),
+                                                          _mm256_fmadd_ps(vB, _mm256_loadu_ps(x + i), vD))));
+  for (; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
+}
+#endif
+/* The fast tier's three loops, on the AVX2 kernels where built: the sums (in double),
+ * y = a x + b, o += A d + B x + D. */
+ASR__PRIVATE void asr__gn_sums(const asr_real *a, const asr_real *b, size_t n, double *sa, double *sab) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr__gn_sums_avx2(a, b, n, sa, sab);
+#else
+  double s = 0, p = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    s += a[i];                                                 /* sum a */
+    p += (double)a[i] * b[i];                                  /* sum a b */
+  }
+  *sa = s, *sab = p;
+#endif
+}
+ASR__PRIVATE void asr__gn_affine(asr_real *y, const asr_real *x, asr_real a, asr_real b, size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr__gn_affine_avx2(y, x, a, b, n);
+#else
+  size_t i;
+  for (i = 0; i < n; i++) y[i] = a * x[i] + b;
+#endif
+}
+ASR__PRIVATE void asr__gn_dx(asr_real *o, const asr_real *d, const asr_real *x, asr_real A, asr_real B, asr_real D,
+                             size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr__gn_dx_avx2(o, d, x, A, B, D, n);
+#else
+  size_t i;
+  for (i = 0; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
+#endif
+}
+
+/* Per block of up to ASR__GN_BLOCK groups: the statistics of each, then y. A NaN or an
+ * infinity in x makes its group's sum of squares non-finite: then 0 (the driver's
+ * ASR_ERR_NONFINITE) before anything is written; with more groups than a block, x's
+ * values are checked first (asr_all_finite, as the other tiers). */
+#define ASR__GN_BLOCK 64
+ASR__PRIVATE int asr__group_norm_forward_fast(asr_real *y, asr_real *mean, asr_real *rstd,
+                                              const asr_real *x, const asr_real *gamma,
+                                              const asr_real *beta, int N, int C, int T, int G,
+                                              double eps) {
+  double mu[ASR__GN_BLOCK], rs[ASR__GN_BLOCK];
+  int i0, i, c, Cg = C / G, m = Cg * T, NG = N * G;
+  if (NG > ASR__GN_BLOCK && !asr_all_finite(x, (size_t)N * C * T)) return 0;
+  for (i0 = 0; i0 < NG; i0 += ASR__GN_BLOCK) {
+    int i1 = NG - i0 < ASR__GN_BLOCK ? NG : i0 + ASR__GN_BLOCK;
+    for (i = i0; i < i1; i++) {                                /* group i = n G + g */
+      const asr_real *xg = x + (size_t)i * m;
+      double s, s2, var;
+      asr__gn_sums(xg, xg, (size_t)m, &s, &s2);                /* sum x, sum x^2 */
+      if (!isfinite(s2)) return 0;
+      mu[i - i0] = s / m;
+      var = s2 / m - mu[i - i0] * mu[i - i0];
       if (var < 0) var = 0;                                    /* rounding of E[x^2] - mu^2 */
-      rs = 1.0 / sqrt(var + eps);
-      mean[(size_t)n * G + g] = (asr_real)mu;
-      rstd[(size_t)n * G + g] = (asr_real)rs;
-      for (c = g * Cg; c < (g + 1) * Cg; c++) {
-        const asr_real *xr = x + ((size_t)n * C + c) * T;
-        asr_real *yr = y + ((size_t)n * C + c) * T;
-        asr_real a = (asr_real)((gamma ? gamma[c] : 1) * rs);
-        asr_real b = (asr_real)((beta ? beta[c] : 0) - (double)a * mu);
-        for (t = 0; t < T; t++) yr[t] = a * xr[t] + b;
+      rs[i - i0] = 1.0 / sqrt(var + eps);
+    }
+    for (i = i0; i < i1; i++) {
+      mean[i] = (asr_real)mu[i - i0];
+      rstd[i] = (asr_real)rs[i - i0];
+      for (c = 0; c < Cg; c++) {                               /* channel (i % G) Cg + c */
+        int ch = (i % G) * Cg + c;
+        asr_real a = (asr_real)((gamma ? gamma[ch] : 1) * rs[i - i0]);
+        asr_real b = (asr_real)((beta ? beta[ch] : 0) - (double)a * mu[i - i0]);
+        asr__gn_affine(y + (size_t)i * m + (size_t)c * T, x + (size_t)i * m + (size_t)c * T, a, b, (size_t)T);
       }
     }
+  }
+  return 1;
 }
 
 ASR__PRIVATE void asr__group_norm_backward_fast(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
                                                 const asr_real *dy, const asr_real *x,
                                                 const asr_real *mean, const asr_real *rstd,
                                                 const asr_real *gamma, int N, int C, int T, int G) {
-  int n, g, c, t, Cg = C / G, m = Cg * T;
+  int n, g, c, Cg = C / G, m = Cg * T;
   for (n = 0; n < N; n++)
     for (g = 0; g < G; g++) {
       double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0, B, D;
       for (c = g * Cg; c < (g + 1) * Cg; c++) {
         const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
-        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
-        for (t = 0; t < T; t++) {
-          sd += d[t];                                          /* sum dy */
-          sdx += (double)d[t] * xr[t];                         /* sum dy x (not xhat) */
-        }
+        double gm = gamma ? gamma[c] : 1, sd, sdx;
+        asr__gn_sums(d, xr, (size_t)T, &sd, &sdx);            /* sum dy, sum dy x (not xhat) */
         sdx = (sdx - mu * sd) * rs;                            /* sum dy xhat */
         if (dgamma) dgamma[c] += (asr_real)sdx;
         if (dbeta) dbeta[c] += (asr_real)sd;
@@ -11829,12 +11912,9 @@ ASR__PRIVATE void asr__group_norm_backward_fast(asr_real *dx, asr_real *dgamma, 
       sgx /= m;
       B = -rs * rs * sgx;                                      /* the coefficient of x */
       D = -rs * sg + mu * rs * rs * sgx;                       /* the constant */
-      for (c = g * Cg; c < (g + 1) * Cg; c++) {
-        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
-        asr_real *o = dx + ((size_t)n * C + c) * T;
-        asr_real A = (asr_real)(rs * (gamma ? gamma[c] : 1)), Bf = (asr_real)B, Df = (asr_real)D;
-        for (t = 0; t < T; t++) o[t] += A * d[t] + Bf * xr[t] + Df;
-      }
+      for (c = g * Cg; c < (g + 1) * Cg; c++)
+        asr__gn_dx(dx + ((size_t)n * C + c) * T, dy + ((size_t)n * C + c) * T, x + ((size_t)n * C + c) * T,
+                   (asr_real)(rs * (gamma ? gamma[c] : 1)), (asr_real)B, (asr_real)D, (size_t)T);
     }
 }
 
@@ -11992,10 +12072,12 @@ ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr
   if (r != ASR_OK) return r;
   if (!(eps >= 0)) return ASR_ERR_INVALID_ARG;
   if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (tier == ASR__TIER_FAST)          /* checks x's values in its pass of sums, before y */
+    return asr__group_norm_forward_fast(y, mean, rstd, x, gamma, beta, N, C, T, G, eps) ? ASR_OK
+                                                                                       : ASR_ERR_NONFINITE;
   if (!asr_all_finite(x, (size_t)N * C * T)) return ASR_ERR_NONFINITE;
   if (tier == ASR__TIER_NAIVE) asr__group_norm_forward_naive(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
-  else if (tier == ASR__TIER_REF) asr__group_norm_forward_ref(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
-  else asr__group_norm_forward_fast(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else asr__group_norm_forward_ref(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
   return ASR_OK;
 }
 
@@ -28481,6 +28563,32 @@ ASR__PRIVATE asr_result asr__w2v_encoder_run(asr__tier tier, asr_real *z, asr_re
   return ASR_OK;
 }
 
+/* dh = [h > 0] dx over m values, dh overwritten: the ReLU backward of f and g. The
+ * _naive and _ref tiers zero dh and call asr_relu_backward; the fast tier does it in one
+ * pass, 8 at a time in the float AVX2 build (asr__w2v_relu_grad_avx2: a mask of h > 0
+ * ANDed with dx, the same numbers). */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__w2v_relu_grad_avx2(float *dh, const float *dx, const float *h, size_t m) {
+  __m256 zero = _mm256_setzero_ps();
+  size_t i;
+  for (i = 0; i + 8 <= m; i += 8)
+    _mm256_storeu_ps(dh + i, _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(h + i), zero, _CMP_GT_OQ),
+                                           _mm256_loadu_ps(dx + i)));
+  for (; i < m; i++) dh[i] = h[i] > 0 ? dx[i] : 0;
+}
+#endif
+ASR__PRIVATE void asr__w2v_relu_grad(asr__tier tier, asr_real *dh, const asr_real *dx, const asr_real *h, size_t m) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__w2v_relu_grad_avx2(dh, dx, h, m);
+    return;
+  }
+#endif
+  (void)tier;
+  memset(dh, 0, sizeof(asr_real) * m);
+  asr_relu_backward(dh, dx, h, m);
+}
+
 /* f, backward: dh = [h_l > 0] dx_l, da = GN backward(dh), dW_l and dx_{l-1} from the
  * convolution's backward; work holds dx, dh, da (each the size of layer 1's output) and
  * the convolution's workspace. */
@@ -28504,8 +28612,7 @@ ASR__PRIVATE asr_result asr__w2v_encoder_back(asr__tier tier, const asr_w2v_enco
   for (l = L - 1; l >= 0; l--) {
     size_t m = (size_t)B * C * T[l + 1];
     asr_conv1d_dims d;
-    memset(gh, 0, sizeof(asr_real) * m);
-    asr_relu_backward(gh, gx, s[l].h, m);                                                  /* dh */
+    asr__w2v_relu_grad(tier, gh, gx, s[l].h, m);                                          /* dh */
     memset(ga, 0, sizeof(asr_real) * m);
     r = asr__w2v_gn_bwd(tier)(ga, grad ? grad->norm_w[l] : NULL, grad ? grad->norm_b[l] : NULL, gh, s[l].a,
                               s[l].mean, s[l].rstd, p->norm_w[l], B, C, T[l + 1], 1);     /* da */
@@ -28584,8 +28691,7 @@ ASR__PRIVATE asr_result asr__w2v_context_back(asr__tier tier, asr_real *dz, cons
     asr_conv1d_dims d;
     int k = cfg->agg_kernel[j];
     for (i = 0; i < m; i++) gp[i] = (asr_real)(s * gx[i]);                                 /* dr */
-    memset(gh, 0, sizeof(asr_real) * m);
-    asr_relu_backward(gh, gp, sv[j].h, m);                                                  /* dh */
+    asr__w2v_relu_grad(tier, gh, gp, sv[j].h, m);                                          /* dh */
     if (!cfg->skip) memset(gp, 0, sizeof(asr_real) * m);          /* dx_{j-1}: no skip term */
     memset(ga, 0, sizeof(asr_real) * m);
     r = asr__w2v_gn_bwd(tier)(ga, grad ? grad->norm_w[j] : NULL, grad ? grad->norm_b[j] : NULL, gh, sv[j].a,
