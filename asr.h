@@ -12289,9 +12289,38 @@ ASR__PRIVATE void asr__dw_tap_ref_backward(asr_real *dxr, asr_real *dwk, const a
 
 /* col (Cg_in K, Lo): col[c K + k][t] = x[c, t S + k D - P], 0 outside [0, L). With it the
  * sum of the definition is one product per (item, group): Y_g = W_g col. */
-ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* The fast tier's copy of one row's valid range: row[t] = x[t S + off], t in [t0, t1)
+ * with x valid below L; a memcpy for S = 1, for S = 2 and 4 (wav2vec's encoder) 8 frames
+ * from 2 or 4 contiguous loads and shuffles (gathers are slower on some CPUs), the scalar
+ * loop for other strides and the last frames. */
+ASR__PRIVATE void asr__im2col_row_avx2(float *row, const float *xr, long off, int t0, int t1, int S, int L) {
+  int t = t0;
+  if (S == 1) {
+    if (t1 > t0) memcpy(row + t0, xr + t0 + off, sizeof(float) * (size_t)(t1 - t0));
+    return;
+  }
+  if (S == 2)       /* the even ones of 16: shuffle in lanes, then the 64-bit pairs in order */
+    for (; t + 8 <= t1 && (long)t * 2 + off + 16 <= L; t += 8) {
+      const float *p = xr + ((long)t * 2 + off);
+      __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
+      _mm256_storeu_ps(row + t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+  if (S == 4)       /* every 4th of 32: element 0 of each lane's 4, then in order */
+    for (; t + 8 <= t1 && (long)t * 4 + off + 32 <= L; t += 8) {
+      const float *p = xr + ((long)t * 4 + off);
+      __m256 ab = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(0, 0, 0, 0));
+      __m256 cd = _mm256_shuffle_ps(_mm256_loadu_ps(p + 16), _mm256_loadu_ps(p + 24), _MM_SHUFFLE(0, 0, 0, 0));
+      __m256 e = _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(2, 0, 2, 0));      /* a0 b0 c0 d0 | a4 b4 c4 d4 */
+      _mm256_storeu_ps(row + t, _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    }
+  for (; t < t1; t++) row[t] = xr[(long)t * S + off];
+}
+#endif
+ASR__PRIVATE void asr__im2col(asr__tier tier, asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
                               const asr_conv1d_dims *d) {
   int c, k, t;
+  (void)tier;
   for (c = 0; c < Cgi; c++)
     for (k = 0; k < d->K; k++) {
       asr_real *row = col + ((size_t)c * d->K + k) * Lo;
@@ -12300,7 +12329,12 @@ ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo
       int t0, t1;
       asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
       for (t = 0; t < t0; t++) row[t] = 0;
-      for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+      if (tier == ASR__TIER_FAST)
+        asr__im2col_row_avx2(row, xr, off, t0, t1, d->stride, L);
+      else
+#endif
+        for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
       for (t = t1; t < Lo; t++) row[t] = 0;
     }
 }
@@ -12529,7 +12563,7 @@ ASR__PRIVATE void asr__conv1d_group(asr__tier tier, asr_real *yg, const asr_real
         asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
   } else if (Lo > 0) {
     /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
-    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__im2col(tier, col, xg, Cgi, Lo, L, d);
     asr__gemm_of_tier(tier, 0, 0, Cgo, Lo, Cgi * d->K, 1, wg, Cgi * d->K, col, Lo, 0, yg, T_out);
     if (bg)
       for (o = 0; o < Cgo; o++)
@@ -12567,7 +12601,7 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
       dbg[o] += (asr_real)s;
     }
   if (dwg) {                          /* dW_g += dY_g (Cg_out, Lo) col^T (Lo, Cg_in K) */
-    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__im2col(tier, col, xg, Cgi, Lo, L, d);
     asr__gemm_of_tier(tier, 0, 1, Cgo, Cgi * d->K, Lo, 1, gy, T_out, col, Lo, 1, dwg, Cgi * d->K);
   }
   if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
@@ -28536,6 +28570,49 @@ ASR__PRIVATE asr_real *asr__w2v_layer_at(asr__w2v_layer_saved *s, asr_real *base
   return s->rstd + B;                                    /* the next layer's base */
 }
 
+/* The ReLU of f and g and its backward, by tier: the _naive and _ref tiers call
+ * asr_relu_forward, and asr_relu_backward on a zeroed dh; the fast tier of the float AVX2
+ * build runs 8 values at a time with the same numbers:
+ *   x = ReLU(h) = max(h, 0)            (0 for a NaN, as h > 0 ? h : 0)
+ *   dh = [h > 0] dx, dh overwritten    (a mask of h > 0 ANDed with dx, in one pass) */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__w2v_relu_avx2(float *x, const float *h, size_t m) {
+  __m256 zero = _mm256_setzero_ps();
+  size_t i;
+  for (i = 0; i + 8 <= m; i += 8) _mm256_storeu_ps(x + i, _mm256_max_ps(_mm256_loadu_ps(h + i), zero));
+  for (; i < m; i++) x[i] = h[i] > 0 ? h[i] : 0;
+}
+ASR__PRIVATE void asr__w2v_relu_grad_avx2(float *dh, const float *dx, const float *h, size_t m) {
+  __m256 zero = _mm256_setzero_ps();
+  size_t i;
+  for (i = 0; i + 8 <= m; i += 8)
+    _mm256_storeu_ps(dh + i, _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(h + i), zero, _CMP_GT_OQ),
+                                           _mm256_loadu_ps(dx + i)));
+  for (; i < m; i++) dh[i] = h[i] > 0 ? dx[i] : 0;
+}
+#endif
+ASR__PRIVATE void asr__w2v_relu(asr__tier tier, asr_real *x, const asr_real *h, size_t m) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__w2v_relu_avx2(x, h, m);
+    return;
+  }
+#endif
+  (void)tier;
+  asr_relu_forward(x, h, m);
+}
+ASR__PRIVATE void asr__w2v_relu_grad(asr__tier tier, asr_real *dh, const asr_real *dx, const asr_real *h, size_t m) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__w2v_relu_grad_avx2(dh, dx, h, m);
+    return;
+  }
+#endif
+  (void)tier;
+  memset(dh, 0, sizeof(asr_real) * m);
+  asr_relu_backward(dh, dx, h, m);
+}
+
 /* f, forward: x_l = ReLU(GroupNorm_1(conv1d(x_{l-1}; W_l, s_l))), l = 1..L. */
 ASR__PRIVATE asr_result asr__w2v_encoder_run(asr__tier tier, asr_real *z, asr_real *saved, const asr_real *wave,
                                              const asr_w2v_encoder_params *p, const asr_w2v_config *cfg, int B,
@@ -28555,38 +28632,12 @@ ASR__PRIVATE asr_result asr__w2v_encoder_run(asr__tier tier, asr_real *z, asr_re
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(s.h, s.mean, s.rstd, s.a, p->norm_w[l], p->norm_b[l], B, C, T, 1, cfg->eps);
     if (r != ASR_OK) return r;                                                              /* h_l */
-    asr_relu_forward(s.x, s.h, (size_t)B * C * T);                                          /* x_l */
+    asr__w2v_relu(tier, s.x, s.h, (size_t)B * C * T);                                     /* x_l */
     xin = s.x;
     Tin = T;
   }
   memcpy(z, xin, sizeof(asr_real) * (size_t)B * C * Tin);                                  /* z = x_L */
   return ASR_OK;
-}
-
-/* dh = [h > 0] dx over m values, dh overwritten: the ReLU backward of f and g. The
- * _naive and _ref tiers zero dh and call asr_relu_backward; the fast tier does it in one
- * pass, 8 at a time in the float AVX2 build (asr__w2v_relu_grad_avx2: a mask of h > 0
- * ANDed with dx, the same numbers). */
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-ASR__PRIVATE void asr__w2v_relu_grad_avx2(float *dh, const float *dx, const float *h, size_t m) {
-  __m256 zero = _mm256_setzero_ps();
-  size_t i;
-  for (i = 0; i + 8 <= m; i += 8)
-    _mm256_storeu_ps(dh + i, _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(h + i), zero, _CMP_GT_OQ),
-                                           _mm256_loadu_ps(dx + i)));
-  for (; i < m; i++) dh[i] = h[i] > 0 ? dx[i] : 0;
-}
-#endif
-ASR__PRIVATE void asr__w2v_relu_grad(asr__tier tier, asr_real *dh, const asr_real *dx, const asr_real *h, size_t m) {
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
-  if (tier == ASR__TIER_FAST) {
-    asr__w2v_relu_grad_avx2(dh, dx, h, m);
-    return;
-  }
-#endif
-  (void)tier;
-  memset(dh, 0, sizeof(asr_real) * m);
-  asr_relu_backward(dh, dx, h, m);
 }
 
 /* f, backward: dh = [h_l > 0] dx_l, da = GN backward(dh), dW_l and dx_{l-1} from the
@@ -28660,7 +28711,7 @@ ASR__PRIVATE asr_result asr__w2v_context_run(asr__tier tier, asr_real *c, asr_re
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(sv.h, sv.mean, sv.rstd, sv.a, p->norm_w[j], p->norm_b[j], B, C, T, 1, cfg->eps);
     if (r != ASR_OK) return r;                                                              /* h_j */
-    asr_relu_forward(sv.x, sv.h, m);                                                        /* r_j */
+    asr__w2v_relu(tier, sv.x, sv.h, m);                                                     /* r_j */
     if (cfg->skip)
       for (i = 0; i < m; i++) sv.x[i] = (asr_real)(((double)sv.x[i] + xin[i]) * s);       /* x_j */
     xin = sv.x;
