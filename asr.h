@@ -12341,9 +12341,38 @@ ASR__PRIVATE void asr__im2col(asr__tier tier, asr_real *col, const asr_real *xg,
 
 /* The transpose, col2im: dx[c, t S + k D - P] += dcol[c K + k][t] inside [0, L): a frame
  * copied into several overlapping patches collects their gradients back. */
-ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* The fast tier's scatter of one row: dx[t S + off] += row[t], t in [t0, t1), x valid
+ * below L; for S = 2 and 4, 8 frames spread with zeros between them (an add of 0 leaves
+ * the frames of other taps as they are) onto 2 or 4 contiguous vectors; the scalar loop
+ * for other strides and the last frames. */
+ASR__PRIVATE void asr__col2im_row_avx2(float *dr, const float *row, long off, int t0, int t1, int S, int L) {
+  __m256 zero = _mm256_setzero_ps();
+  int t = t0, j;
+  if (S == 2)
+    for (; t + 8 <= t1 && (long)t * 2 + off + 16 <= L; t += 8) {
+      float *p = dr + ((long)t * 2 + off);
+      __m256 r = _mm256_loadu_ps(row + t);
+      __m256 lo = _mm256_unpacklo_ps(r, zero), hi = _mm256_unpackhi_ps(r, zero);   /* r0 0 r1 0 | r4 0 r5 0 */
+      _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), _mm256_permute2f128_ps(lo, hi, 0x20)));
+      _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), _mm256_permute2f128_ps(lo, hi, 0x31)));
+    }
+  if (S == 4)
+    for (; t + 8 <= t1 && (long)t * 4 + off + 32 <= L; t += 8) {
+      float *p = dr + ((long)t * 4 + off);
+      __m256 r = _mm256_loadu_ps(row + t);
+      for (j = 0; j < 4; j++) {                            /* r_2j 0 0 0 r_2j+1 0 0 0 */
+        __m256 v = _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(2 * j, 0, 0, 0, 2 * j + 1, 0, 0, 0));
+        _mm256_storeu_ps(p + 8 * j, _mm256_add_ps(_mm256_loadu_ps(p + 8 * j), _mm256_blend_ps(zero, v, 0x11)));
+      }
+    }
+  for (; t < t1; t++) dr[(long)t * S + off] += row[t];
+}
+#endif
+ASR__PRIVATE void asr__col2im(asr__tier tier, asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
                               const asr_conv1d_dims *d) {
   int c, k, t;
+  (void)tier;
   for (c = 0; c < Cgi; c++)
     for (k = 0; k < d->K; k++) {
       const asr_real *row = dcol + ((size_t)c * d->K + k) * Lo;
@@ -12351,6 +12380,12 @@ ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int 
       long off = (long)k * d->dilation - d->padding;
       int t0, t1;
       asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+      if (tier == ASR__TIER_FAST) {
+        asr__col2im_row_avx2(dr, row, off, t0, t1, d->stride, L);
+        continue;
+      }
+#endif
       for (t = t0; t < t1; t++) dr[(long)t * d->stride + off] += row[t];
     }
 }
@@ -12606,7 +12641,7 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
   }
   if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
     asr__gemm_of_tier(tier, 1, 0, Cgi * d->K, Lo, Cgo, 1, wg, Cgi * d->K, gy, T_out, 0, dcol, Lo);
-    asr__col2im(dxg, dcol, Cgi, Lo, L, d);
+    asr__col2im(tier, dxg, dcol, Cgi, Lo, L, d);
   }
 }
 
