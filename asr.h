@@ -160,7 +160,7 @@
  *   3    asr_fbank                                  N R F  ref
  *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
- *   4.1  asr_group_norm_{forward,backward}          N R F  scalar
+ *   4.1  asr_group_norm_{forward,backward}          N R F  avx2
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
@@ -1246,7 +1246,8 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
  *   N G m^2 > 2^26 with ASR_ERR_TOO_LARGE); _ref two passes per group (mean, then the
  *   centred variance) and the projected gradient above; the unsuffixed name one pass of
  *   sum and sum of squares per group (in double), then y = a_c x + b_c with a_c =
- *   gamma_c rstd and b_c = beta_c - a_c mu folded per channel.
+ *   gamma_c rstd and b_c = beta_c - a_c mu folded per channel (AVX2 loops in the float
+ *   SIMD build: the sums in double lanes).
  * Errors: ASR_ERR_INVALID_ARG (NULL required pointer, N < 0, C < 1, T < 1, eps < 0),
  * ASR_ERR_SHAPE (G < 1 or C % G != 0), ASR_ERR_NONFINITE (NaN/inf in x); nothing written. */
 typedef asr_result (*asr_group_norm_forward_fn)(asr_real *y, asr_real *mean, asr_real *rstd,
@@ -11030,7 +11031,8 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  *                         passes per group, the projected gradient
  *   asr_group_norm_forward, asr_group_norm_backward
  *                      -> asr__group_norm_forward_fast, asr__group_norm_backward_fast:
- *                         one pass of sums, the affine folded per channel  [fast: scalar]
+ *                         one pass of sums, the affine folded per channel, 8 frames
+ *                         a step (asr__gn_sums_avx2 etc.)                [fast: avx2]
  *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
  *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
  *                      -> themselves: one tier each (the definition is already a single
@@ -11775,52 +11777,133 @@ ASR__PRIVATE void asr__group_norm_backward_ref(asr_real *dx, asr_real *dgamma, a
  * clamped at 0), then y = a_c x + b_c with a_c = gamma_c rstd, b_c = beta_c - a_c mu.
  * The backward expands _ref's xhat = (x - mu) rstd the same way:
  *   dx = rstd gamma_c dy - rstd^2 mean(g xhat) x + (mu rstd^2 mean(g xhat) - rstd mean(g)),
- * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. */
-ASR__PRIVATE void asr__group_norm_forward_fast(asr_real *y, asr_real *mean, asr_real *rstd,
-                                               const asr_real *x, const asr_real *gamma,
-                                               const asr_real *beta, int N, int C, int T, int G,
-                                               double eps) {
-  int n, g, c, t, Cg = C / G, m = Cg * T;
-  for (n = 0; n < N; n++)
-    for (g = 0; g < G; g++) {
-      size_t o = ((size_t)n * C + (size_t)g * Cg) * T, k;
-      double s = 0, s2 = 0, mu, var, rs;
-      for (k = 0; k < (size_t)m; k++) {
-        double v = x[o + k];
-        s += v;
-        s2 += v * v;
-      }
-      mu = s / m;
-      var = s2 / m - mu * mu;
+ * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. In the float AVX2
+ * build the passes run 8 frames at a time (asr__gn_sums_avx2 widening to double lanes,
+ * asr__gn_affine_avx2, asr__gn_dx_avx2); elsewhere the scalar loops of asr__gn_sums etc. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* sa = sum_i a_i, sab = sum_i a_i b_i over n floats, in double: each half of 8 floats
+ * widened to 4 doubles, 4 partial sums a lane, added pairwise at the end */
+ASR__PRIVATE void asr__gn_sums_avx2(const float *a, const float *b, size_t n, double *sa, double *sab) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0, p0 = s0, p1 = s0;
+  double l[4], m[4], s, p;
+  size_t i;
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 va = _mm256_loadu_ps(a + i), vb = _mm256_loadu_ps(b + i);
+    __m256d a0 = _mm256_cvtps_pd(_mm256_castps256_ps128(va)), a1 = _mm256_cvtps_pd(_mm256_extractf128_ps(va, 1));
+    __m256d b0 = _mm256_cvtps_pd(_mm256_castps256_ps128(vb)), b1 = _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1));
+    s0 = _mm256_add_pd(s0, a0), s1 = _mm256_add_pd(s1, a1);
+    p0 = _mm256_fmadd_pd(a0, b0, p0), p1 = _mm256_fmadd_pd(a1, b1, p1);
+  }
+  _mm256_storeu_pd(l, _mm256_add_pd(s0, s1));
+  _mm256_storeu_pd(m, _mm256_add_pd(p0, p1));
+  s = (l[0] + l[1]) + (l[2] + l[3]), p = (m[0] + m[1]) + (m[2] + m[3]);
+  for (; i < n; i++) {
+    s += a[i];
+    p += (double)a[i] * b[i];
+  }
+  *sa = s, *sab = p;
+}
+/* y = a x + b over n floats */
+ASR__PRIVATE void asr__gn_affine_avx2(float *y, const float *x, float a, float b, size_t n) {
+  __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+  size_t i;
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), vb));
+  for (; i < n; i++) y[i] = a * x[i] + b;
+}
+/* o += A d + B x + D over n floats */
+ASR__PRIVATE void asr__gn_dx_avx2(float *o, const float *d, const float *x, float A, float B, float D, size_t n) {
+  __m256 vA = _mm256_set1_ps(A), vB = _mm256_set1_ps(B), vD = _mm256_set1_ps(D);
+  size_t i;
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(o + i, _mm256_add_ps(_mm256_loadu_ps(o + i),
+                                          _mm256_fmadd_ps(vA, _mm256_loadu_ps(d + i),
+                                                          _mm256_fmadd_ps(vB, _mm256_loadu_ps(x + i), vD))));
+  for (; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
+}
+#endif
+/* The fast tier's three loops, on the AVX2 kernels where built: the sums (in double),
+ * y = a x + b, o += A d + B x + D. */
+ASR__PRIVATE void asr__gn_sums(const asr_real *a, const asr_real *b, size_t n, double *sa, double *sab) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr__gn_sums_avx2(a, b, n, sa, sab);
+#else
+  double s = 0, p = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    s += a[i];                                                 /* sum a */
+    p += (double)a[i] * b[i];                                  /* sum a b */
+  }
+  *sa = s, *sab = p;
+#endif
+}
+ASR__PRIVATE void asr__gn_affine(asr_real *y, const asr_real *x, asr_real a, asr_real b, size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr__gn_affine_avx2(y, x, a, b, n);
+#else
+  size_t i;
+  for (i = 0; i < n; i++) y[i] = a * x[i] + b;
+#endif
+}
+ASR__PRIVATE void asr__gn_dx(asr_real *o, const asr_real *d, const asr_real *x, asr_real A, asr_real B, asr_real D,
+                             size_t n) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  asr__gn_dx_avx2(o, d, x, A, B, D, n);
+#else
+  size_t i;
+  for (i = 0; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
+#endif
+}
+
+/* Per block of up to ASR__GN_BLOCK groups: the statistics of each, then y. A NaN or an
+ * infinity in x makes its group's sum of squares non-finite: then 0 (the driver's
+ * ASR_ERR_NONFINITE) before anything is written; with more groups than a block, x's
+ * values are checked first (asr_all_finite, as the other tiers). */
+#define ASR__GN_BLOCK 64
+ASR__PRIVATE int asr__group_norm_forward_fast(asr_real *y, asr_real *mean, asr_real *rstd,
+                                              const asr_real *x, const asr_real *gamma,
+                                              const asr_real *beta, int N, int C, int T, int G,
+                                              double eps) {
+  double mu[ASR__GN_BLOCK], rs[ASR__GN_BLOCK];
+  int i0, i, c, Cg = C / G, m = Cg * T, NG = N * G;
+  if (NG > ASR__GN_BLOCK && !asr_all_finite(x, (size_t)N * C * T)) return 0;
+  for (i0 = 0; i0 < NG; i0 += ASR__GN_BLOCK) {
+    int i1 = NG - i0 < ASR__GN_BLOCK ? NG : i0 + ASR__GN_BLOCK;
+    for (i = i0; i < i1; i++) {                                /* group i = n G + g */
+      const asr_real *xg = x + (size_t)i * m;
+      double s, s2, var;
+      asr__gn_sums(xg, xg, (size_t)m, &s, &s2);                /* sum x, sum x^2 */
+      if (!isfinite(s2)) return 0;
+      mu[i - i0] = s / m;
+      var = s2 / m - mu[i - i0] * mu[i - i0];
       if (var < 0) var = 0;                                    /* rounding of E[x^2] - mu^2 */
-      rs = 1.0 / sqrt(var + eps);
-      mean[(size_t)n * G + g] = (asr_real)mu;
-      rstd[(size_t)n * G + g] = (asr_real)rs;
-      for (c = g * Cg; c < (g + 1) * Cg; c++) {
-        const asr_real *xr = x + ((size_t)n * C + c) * T;
-        asr_real *yr = y + ((size_t)n * C + c) * T;
-        asr_real a = (asr_real)((gamma ? gamma[c] : 1) * rs);
-        asr_real b = (asr_real)((beta ? beta[c] : 0) - (double)a * mu);
-        for (t = 0; t < T; t++) yr[t] = a * xr[t] + b;
+      rs[i - i0] = 1.0 / sqrt(var + eps);
+    }
+    for (i = i0; i < i1; i++) {
+      mean[i] = (asr_real)mu[i - i0];
+      rstd[i] = (asr_real)rs[i - i0];
+      for (c = 0; c < Cg; c++) {                               /* channel (i % G) Cg + c */
+        int ch = (i % G) * Cg + c;
+        asr_real a = (asr_real)((gamma ? gamma[ch] : 1) * rs[i - i0]);
+        asr_real b = (asr_real)((beta ? beta[ch] : 0) - (double)a * mu[i - i0]);
+        asr__gn_affine(y + (size_t)i * m + (size_t)c * T, x + (size_t)i * m + (size_t)c * T, a, b, (size_t)T);
       }
     }
+  }
+  return 1;
 }
 
 ASR__PRIVATE void asr__group_norm_backward_fast(asr_real *dx, asr_real *dgamma, asr_real *dbeta,
                                                 const asr_real *dy, const asr_real *x,
                                                 const asr_real *mean, const asr_real *rstd,
                                                 const asr_real *gamma, int N, int C, int T, int G) {
-  int n, g, c, t, Cg = C / G, m = Cg * T;
+  int n, g, c, Cg = C / G, m = Cg * T;
   for (n = 0; n < N; n++)
     for (g = 0; g < G; g++) {
       double mu = mean[(size_t)n * G + g], rs = rstd[(size_t)n * G + g], sg = 0, sgx = 0, B, D;
       for (c = g * Cg; c < (g + 1) * Cg; c++) {
         const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
-        double gm = gamma ? gamma[c] : 1, sd = 0, sdx = 0;
-        for (t = 0; t < T; t++) {
-          sd += d[t];                                          /* sum dy */
-          sdx += (double)d[t] * xr[t];                         /* sum dy x (not xhat) */
-        }
+        double gm = gamma ? gamma[c] : 1, sd, sdx;
+        asr__gn_sums(d, xr, (size_t)T, &sd, &sdx);            /* sum dy, sum dy x (not xhat) */
         sdx = (sdx - mu * sd) * rs;                            /* sum dy xhat */
         if (dgamma) dgamma[c] += (asr_real)sdx;
         if (dbeta) dbeta[c] += (asr_real)sd;
@@ -11832,12 +11915,9 @@ ASR__PRIVATE void asr__group_norm_backward_fast(asr_real *dx, asr_real *dgamma, 
       sgx /= m;
       B = -rs * rs * sgx;                                      /* the coefficient of x */
       D = -rs * sg + mu * rs * rs * sgx;                       /* the constant */
-      for (c = g * Cg; c < (g + 1) * Cg; c++) {
-        const asr_real *xr = x + ((size_t)n * C + c) * T, *d = dy + ((size_t)n * C + c) * T;
-        asr_real *o = dx + ((size_t)n * C + c) * T;
-        asr_real A = (asr_real)(rs * (gamma ? gamma[c] : 1)), Bf = (asr_real)B, Df = (asr_real)D;
-        for (t = 0; t < T; t++) o[t] += A * d[t] + Bf * xr[t] + Df;
-      }
+      for (c = g * Cg; c < (g + 1) * Cg; c++)
+        asr__gn_dx(dx + ((size_t)n * C + c) * T, dy + ((size_t)n * C + c) * T, x + ((size_t)n * C + c) * T,
+                   (asr_real)(rs * (gamma ? gamma[c] : 1)), (asr_real)B, (asr_real)D, (size_t)T);
     }
 }
 
@@ -11995,10 +12075,12 @@ ASR__PRIVATE asr_result asr__group_norm_forward(asr__tier tier, asr_real *y, asr
   if (r != ASR_OK) return r;
   if (!(eps >= 0)) return ASR_ERR_INVALID_ARG;
   if (tier == ASR__TIER_NAIVE && asr__group_norm_naive_too_large(N, C, T, G)) return ASR_ERR_TOO_LARGE;
+  if (tier == ASR__TIER_FAST)          /* checks x's values in its pass of sums, before y */
+    return asr__group_norm_forward_fast(y, mean, rstd, x, gamma, beta, N, C, T, G, eps) ? ASR_OK
+                                                                                       : ASR_ERR_NONFINITE;
   if (!asr_all_finite(x, (size_t)N * C * T)) return ASR_ERR_NONFINITE;
   if (tier == ASR__TIER_NAIVE) asr__group_norm_forward_naive(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
-  else if (tier == ASR__TIER_REF) asr__group_norm_forward_ref(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
-  else asr__group_norm_forward_fast(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
+  else asr__group_norm_forward_ref(y, mean, rstd, x, gamma, beta, N, C, T, G, eps);
   return ASR_OK;
 }
 
@@ -12210,9 +12292,38 @@ ASR__PRIVATE void asr__dw_tap_ref_backward(asr_real *dxr, asr_real *dwk, const a
 
 /* col (Cg_in K, Lo): col[c K + k][t] = x[c, t S + k D - P], 0 outside [0, L). With it the
  * sum of the definition is one product per (item, group): Y_g = W_g col. */
-ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* The fast tier's copy of one row's valid range: row[t] = x[t S + off], t in [t0, t1)
+ * with x valid below L; a memcpy for S = 1, for S = 2 and 4 (wav2vec's encoder) 8 frames
+ * from 2 or 4 contiguous loads and shuffles (gathers are slower on some CPUs), the scalar
+ * loop for other strides and the last frames. */
+ASR__PRIVATE void asr__im2col_row_avx2(float *row, const float *xr, long off, int t0, int t1, int S, int L) {
+  int t = t0;
+  if (S == 1) {
+    if (t1 > t0) memcpy(row + t0, xr + t0 + off, sizeof(float) * (size_t)(t1 - t0));
+    return;
+  }
+  if (S == 2)       /* the even ones of 16: shuffle in lanes, then the 64-bit pairs in order */
+    for (; t + 8 <= t1 && (long)t * 2 + off + 16 <= L; t += 8) {
+      const float *p = xr + ((long)t * 2 + off);
+      __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
+      _mm256_storeu_ps(row + t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+  if (S == 4)       /* every 4th of 32: element 0 of each lane's 4, then in order */
+    for (; t + 8 <= t1 && (long)t * 4 + off + 32 <= L; t += 8) {
+      const float *p = xr + ((long)t * 4 + off);
+      __m256 ab = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(0, 0, 0, 0));
+      __m256 cd = _mm256_shuffle_ps(_mm256_loadu_ps(p + 16), _mm256_loadu_ps(p + 24), _MM_SHUFFLE(0, 0, 0, 0));
+      __m256 e = _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(2, 0, 2, 0));      /* a0 b0 c0 d0 | a4 b4 c4 d4 */
+      _mm256_storeu_ps(row + t, _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    }
+  for (; t < t1; t++) row[t] = xr[(long)t * S + off];
+}
+#endif
+ASR__PRIVATE void asr__im2col(asr__tier tier, asr_real *col, const asr_real *xg, int Cgi, int Lo, int L,
                               const asr_conv1d_dims *d) {
   int c, k, t;
+  (void)tier;
   for (c = 0; c < Cgi; c++)
     for (k = 0; k < d->K; k++) {
       asr_real *row = col + ((size_t)c * d->K + k) * Lo;
@@ -12221,16 +12332,50 @@ ASR__PRIVATE void asr__im2col(asr_real *col, const asr_real *xg, int Cgi, int Lo
       int t0, t1;
       asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
       for (t = 0; t < t0; t++) row[t] = 0;
-      for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+      if (tier == ASR__TIER_FAST)
+        asr__im2col_row_avx2(row, xr, off, t0, t1, d->stride, L);
+      else
+#endif
+        for (t = t0; t < t1; t++) row[t] = xr[(long)t * d->stride + off];
       for (t = t1; t < Lo; t++) row[t] = 0;
     }
 }
 
 /* The transpose, col2im: dx[c, t S + k D - P] += dcol[c K + k][t] inside [0, L): a frame
  * copied into several overlapping patches collects their gradients back. */
-ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* The fast tier's scatter of one row: dx[t S + off] += row[t], t in [t0, t1), x valid
+ * below L; for S = 2 and 4, 8 frames spread with zeros between them (an add of 0 leaves
+ * the frames of other taps as they are) onto 2 or 4 contiguous vectors; the scalar loop
+ * for other strides and the last frames. */
+ASR__PRIVATE void asr__col2im_row_avx2(float *dr, const float *row, long off, int t0, int t1, int S, int L) {
+  __m256 zero = _mm256_setzero_ps();
+  int t = t0, j;
+  if (S == 2)
+    for (; t + 8 <= t1 && (long)t * 2 + off + 16 <= L; t += 8) {
+      float *p = dr + ((long)t * 2 + off);
+      __m256 r = _mm256_loadu_ps(row + t);
+      __m256 lo = _mm256_unpacklo_ps(r, zero), hi = _mm256_unpackhi_ps(r, zero);   /* r0 0 r1 0 | r4 0 r5 0 */
+      _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), _mm256_permute2f128_ps(lo, hi, 0x20)));
+      _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), _mm256_permute2f128_ps(lo, hi, 0x31)));
+    }
+  if (S == 4)
+    for (; t + 8 <= t1 && (long)t * 4 + off + 32 <= L; t += 8) {
+      float *p = dr + ((long)t * 4 + off);
+      __m256 r = _mm256_loadu_ps(row + t);
+      for (j = 0; j < 4; j++) {                            /* r_2j 0 0 0 r_2j+1 0 0 0 */
+        __m256 v = _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(2 * j, 0, 0, 0, 2 * j + 1, 0, 0, 0));
+        _mm256_storeu_ps(p + 8 * j, _mm256_add_ps(_mm256_loadu_ps(p + 8 * j), _mm256_blend_ps(zero, v, 0x11)));
+      }
+    }
+  for (; t < t1; t++) dr[(long)t * S + off] += row[t];
+}
+#endif
+ASR__PRIVATE void asr__col2im(asr__tier tier, asr_real *dxg, const asr_real *dcol, int Cgi, int Lo, int L,
                               const asr_conv1d_dims *d) {
   int c, k, t;
+  (void)tier;
   for (c = 0; c < Cgi; c++)
     for (k = 0; k < d->K; k++) {
       const asr_real *row = dcol + ((size_t)c * d->K + k) * Lo;
@@ -12238,6 +12383,12 @@ ASR__PRIVATE void asr__col2im(asr_real *dxg, const asr_real *dcol, int Cgi, int 
       long off = (long)k * d->dilation - d->padding;
       int t0, t1;
       asr__conv1d_tap_range(k, Lo, L, d, &t0, &t1);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+      if (tier == ASR__TIER_FAST) {
+        asr__col2im_row_avx2(dr, row, off, t0, t1, d->stride, L);
+        continue;
+      }
+#endif
       for (t = t0; t < t1; t++) dr[(long)t * d->stride + off] += row[t];
     }
 }
@@ -12270,6 +12421,122 @@ ASR__PRIVATE void asr__dw_tap_avx2_backward(float *dxr, float *dwk, const float 
     if (dxr) dxr[t + off] += wk * gy[t];
   }
   if (dwk) *dwk += s;
+}
+
+/* Cg_in = 1 with stride S > 1 (wav2vec's first layer: one input channel, 64 filters of
+ * K = 10 taps, S = 5): the taps above would read x every S-th sample, which no vector load
+ * does. asr__conv1d_cg1_tile gathers a tile of ASR__CONV_TILE output frames' patches once,
+ *   col[k][t] = x[(t_0 + t) S + k D - P]   (0 outside [0, L)),
+ * im2col's rows for those frames, on the stack; every output row of the group then reads
+ * them with 8-wide FMAs:
+ *   forward   y[o,t] = b[o] + sum_k w[o,k] col[k][t]
+ *   backward  dw[o,k] += sum_t dy[o,t] col[k][t],  dx[t S + k D - P] += sum_o w[o,k] dy[o,t]
+ * Kernels wider than ASR__CONV_TILE_K taps keep the scalar taps. */
+#define ASR__CONV_TILE 256
+#define ASR__CONV_TILE_K 16
+ASR__PRIVATE void asr__conv1d_cg1_tile(float *col, const float *xr, int t0, int nt, int L, const asr_conv1d_dims *d) {
+  int k, t, n8 = (nt + 7) & ~7;                             /* rows padded to 8 with zeros */
+  for (k = 0; k < d->K; k++) {
+    float *row = col + (size_t)k * ASR__CONV_TILE;
+    long off = (long)k * d->dilation - d->padding;
+    int a, e;
+    asr__conv1d_tap_range(k, t0 + nt, L, d, &a, &e);        /* valid t of tap k, then in tile */
+    a = a < t0 ? 0 : a - t0;
+    e = e < t0 ? 0 : e - t0;
+    if (a > e) a = e;
+    for (t = 0; t < a; t++) row[t] = 0;
+    for (t = a; t < e; t++) row[t] = xr[(long)(t0 + t) * d->stride + off];
+    for (t = e; t < n8; t++) row[t] = 0;
+  }
+}
+ASR__PRIVATE void asr__conv1d_cg1_avx2(float *yg, const float *xg, const float *wg, const float *bg, int Cgo, int Lo,
+                                      int L, int T_out, const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], lanes[8];
+  int t0, o, t, k, K = d->K;
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE;
+    asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+    for (o = 0; o < Cgo; o++) {
+      const float *wr = wg + (size_t)o * K;
+      float *yr = yg + (size_t)o * T_out + t0;
+      __m256 b = _mm256_set1_ps(bg ? bg[o] : 0);
+      for (t = 0; t < nt; t += 8) {                         /* y = b + sum_k w[o,k] col[k] */
+        __m256 acc = b;
+        for (k = 0; k < K; k++)
+          acc = _mm256_fmadd_ps(_mm256_set1_ps(wr[k]), _mm256_loadu_ps(col + (size_t)k * ASR__CONV_TILE + t), acc);
+        if (t + 8 <= nt) {
+          _mm256_storeu_ps(yr + t, acc);
+        } else {                                            /* the tile's last frames */
+          _mm256_storeu_ps(lanes, acc);
+          memcpy(yr + t, lanes, sizeof(float) * (size_t)(nt - t));
+        }
+      }
+    }
+  }
+}
+/* The sum of each of four vectors: {sum a, sum b, sum c, sum d}. */
+ASR__PRIVATE __m128 asr__hsum4_avx2(__m256 a, __m256 b, __m256 c, __m256 e) {
+  __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, e));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+ASR__PRIVATE void asr__conv1d_cg1_avx2_backward(float *dxg, float *dwg, float *dbg, const float *gy, const float *xg,
+                                               const float *wg, int Cgo, int Lo, int L, int T_out,
+                                               const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], g[ASR__CONV_TILE], lanes[8];
+  int t0, o, t, k, i, K = d->K;
+  if (dbg)                                                  /* db[o] = sum_t dy[o,t] */
+    for (o = 0; o < Cgo; o++) {
+      double s = 0;
+      for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
+      dbg[o] += (float)s;
+    }
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE, n8 = (nt + 7) & ~7;
+    if (dwg) {
+      asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+      for (o = 0; o < Cgo; o++) {                           /* dw[o,k] += dy[o,.] . col[k] */
+        memcpy(g, gy + (size_t)o * T_out + t0, sizeof(float) * (size_t)nt);
+        for (t = nt; t < n8; t++) g[t] = 0;
+        for (k = 0; k < K; k += 4) {
+          __m256 a[4];
+          __m128 s;
+          int j, kn = K - k < 4 ? K - k : 4;
+          for (j = 0; j < 4; j++) a[j] = _mm256_setzero_ps();
+          for (t = 0; t < n8; t += 8) {
+            __m256 gv = _mm256_loadu_ps(g + t);
+            for (j = 0; j < kn; j++)
+              a[j] = _mm256_fmadd_ps(gv, _mm256_loadu_ps(col + (size_t)(k + j) * ASR__CONV_TILE + t), a[j]);
+          }
+          s = asr__hsum4_avx2(a[0], a[1], a[2], a[3]);
+          _mm_storeu_ps(lanes, s);
+          for (j = 0; j < kn; j++) dwg[(size_t)o * K + k + j] += lanes[j];
+        }
+      }
+    }
+    if (dxg)
+      for (k = 0; k < K; k++) {                             /* dx[s] += sum_o w[o,k] dy[o,t] */
+        long off = (long)k * d->dilation - d->padding;
+        int a, e;
+        asr__conv1d_tap_range(k, t0 + nt, L, d, &a, &e);
+        if (a < t0) a = t0;
+        for (t = a - t0 - (a - t0) % 8; t < e - t0; t += 8) {
+          __m256 acc = _mm256_setzero_ps();
+          int m = e - t0 - t < 8 ? e - t0 - t : 8;
+          if (m == 8)
+            for (o = 0; o < Cgo; o++)
+              acc = _mm256_fmadd_ps(_mm256_set1_ps(wg[(size_t)o * K + k]),
+                                    _mm256_loadu_ps(gy + (size_t)o * T_out + t0 + t), acc);
+          else
+            for (o = 0; o < Cgo; o++) {                     /* the last frames: a copy, 0 after */
+              for (i = 0; i < 8; i++) lanes[i] = i < m ? gy[(size_t)o * T_out + t0 + t + i] : 0;
+              acc = _mm256_fmadd_ps(_mm256_set1_ps(wg[(size_t)o * K + k]), _mm256_loadu_ps(lanes), acc);
+            }
+          _mm256_storeu_ps(lanes, acc);
+          for (i = 0; i < m; i++)
+            if (t0 + t + i >= a) dxg[(long)(t0 + t + i) * d->stride + off] += lanes[i];
+        }
+      }
+  }
 }
 #endif
 
@@ -12325,11 +12592,16 @@ ASR__PRIVATE void asr__conv1d_group(asr__tier tier, asr_real *yg, const asr_real
                                     asr_real *col) {
   int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
   if (Cgi == 1) {                                           /* depthwise-like: direct */
-    for (o = 0; o < Cgo; o++)
-      asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K)
+      asr__conv1d_cg1_avx2(yg, xg, wg, bg, Cgo, Lo, L, T_out, d);                     /* strided */
+    else
+#endif
+      for (o = 0; o < Cgo; o++)
+        asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
   } else if (Lo > 0) {
     /* Y_g (Cg_out, Lo) = W_g (Cg_out, Cg_in K) col (Cg_in K, Lo), rows T_out apart */
-    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__im2col(tier, col, xg, Cgi, Lo, L, d);
     asr__gemm_of_tier(tier, 0, 0, Cgo, Lo, Cgi * d->K, 1, wg, Cgi * d->K, col, Lo, 0, yg, T_out);
     if (bg)
       for (o = 0; o < Cgo; o++)
@@ -12347,6 +12619,12 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
   int o, t, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
   asr_real *dcol;
   if (Cgi == 1) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K) {
+      asr__conv1d_cg1_avx2_backward(dxg, dwg, dbg, gy, xg, wg, Cgo, Lo, L, T_out, d);   /* strided */
+      return;
+    }
+#endif
     for (o = 0; o < Cgo; o++)
       asr__dw_row_backward(tier, dxg, dwg ? dwg + (size_t)o * d->K : NULL, dbg ? dbg + o : NULL,
                            gy + (size_t)o * T_out, xg, wg + (size_t)o * d->K, Lo, L, d);
@@ -12361,12 +12639,12 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
       dbg[o] += (asr_real)s;
     }
   if (dwg) {                          /* dW_g += dY_g (Cg_out, Lo) col^T (Lo, Cg_in K) */
-    asr__im2col(col, xg, Cgi, Lo, L, d);
+    asr__im2col(tier, col, xg, Cgi, Lo, L, d);
     asr__gemm_of_tier(tier, 0, 1, Cgo, Cgi * d->K, Lo, 1, gy, T_out, col, Lo, 1, dwg, Cgi * d->K);
   }
   if (dxg) {                          /* dcol = W_g^T dY_g, then scattered back */
     asr__gemm_of_tier(tier, 1, 0, Cgi * d->K, Lo, Cgo, 1, wg, Cgi * d->K, gy, T_out, 0, dcol, Lo);
-    asr__col2im(dxg, dcol, Cgi, Lo, L, d);
+    asr__col2im(tier, dxg, dcol, Cgi, Lo, L, d);
   }
 }
 
@@ -28330,6 +28608,49 @@ ASR__PRIVATE asr_real *asr__w2v_layer_at(asr__w2v_layer_saved *s, asr_real *base
   return s->rstd + B;                                    /* the next layer's base */
 }
 
+/* The ReLU of f and g and its backward, by tier: the _naive and _ref tiers call
+ * asr_relu_forward, and asr_relu_backward on a zeroed dh; the fast tier of the float AVX2
+ * build runs 8 values at a time with the same numbers:
+ *   x = ReLU(h) = max(h, 0)            (0 for a NaN, as h > 0 ? h : 0)
+ *   dh = [h > 0] dx, dh overwritten    (a mask of h > 0 ANDed with dx, in one pass) */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+ASR__PRIVATE void asr__w2v_relu_avx2(float *x, const float *h, size_t m) {
+  __m256 zero = _mm256_setzero_ps();
+  size_t i;
+  for (i = 0; i + 8 <= m; i += 8) _mm256_storeu_ps(x + i, _mm256_max_ps(_mm256_loadu_ps(h + i), zero));
+  for (; i < m; i++) x[i] = h[i] > 0 ? h[i] : 0;
+}
+ASR__PRIVATE void asr__w2v_relu_grad_avx2(float *dh, const float *dx, const float *h, size_t m) {
+  __m256 zero = _mm256_setzero_ps();
+  size_t i;
+  for (i = 0; i + 8 <= m; i += 8)
+    _mm256_storeu_ps(dh + i, _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(h + i), zero, _CMP_GT_OQ),
+                                           _mm256_loadu_ps(dx + i)));
+  for (; i < m; i++) dh[i] = h[i] > 0 ? dx[i] : 0;
+}
+#endif
+ASR__PRIVATE void asr__w2v_relu(asr__tier tier, asr_real *x, const asr_real *h, size_t m) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__w2v_relu_avx2(x, h, m);
+    return;
+  }
+#endif
+  (void)tier;
+  asr_relu_forward(x, h, m);
+}
+ASR__PRIVATE void asr__w2v_relu_grad(asr__tier tier, asr_real *dh, const asr_real *dx, const asr_real *h, size_t m) {
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__w2v_relu_grad_avx2(dh, dx, h, m);
+    return;
+  }
+#endif
+  (void)tier;
+  memset(dh, 0, sizeof(asr_real) * m);
+  asr_relu_backward(dh, dx, h, m);
+}
+
 /* f, forward: x_l = ReLU(GroupNorm_1(conv1d(x_{l-1}; W_l, s_l))), l = 1..L. */
 ASR__PRIVATE asr_result asr__w2v_encoder_run(asr__tier tier, asr_real *z, asr_real *saved, const asr_real *wave,
                                              const asr_w2v_encoder_params *p, const asr_w2v_config *cfg, int B,
@@ -28349,7 +28670,7 @@ ASR__PRIVATE asr_result asr__w2v_encoder_run(asr__tier tier, asr_real *z, asr_re
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(s.h, s.mean, s.rstd, s.a, p->norm_w[l], p->norm_b[l], B, C, T, 1, cfg->eps);
     if (r != ASR_OK) return r;                                                              /* h_l */
-    asr_relu_forward(s.x, s.h, (size_t)B * C * T);                                          /* x_l */
+    asr__w2v_relu(tier, s.x, s.h, (size_t)B * C * T);                                     /* x_l */
     xin = s.x;
     Tin = T;
   }
@@ -28380,8 +28701,7 @@ ASR__PRIVATE asr_result asr__w2v_encoder_back(asr__tier tier, const asr_w2v_enco
   for (l = L - 1; l >= 0; l--) {
     size_t m = (size_t)B * C * T[l + 1];
     asr_conv1d_dims d;
-    memset(gh, 0, sizeof(asr_real) * m);
-    asr_relu_backward(gh, gx, s[l].h, m);                                                  /* dh */
+    asr__w2v_relu_grad(tier, gh, gx, s[l].h, m);                                          /* dh */
     memset(ga, 0, sizeof(asr_real) * m);
     r = asr__w2v_gn_bwd(tier)(ga, grad ? grad->norm_w[l] : NULL, grad ? grad->norm_b[l] : NULL, gh, s[l].a,
                               s[l].mean, s[l].rstd, p->norm_w[l], B, C, T[l + 1], 1);     /* da */
@@ -28429,7 +28749,7 @@ ASR__PRIVATE asr_result asr__w2v_context_run(asr__tier tier, asr_real *c, asr_re
     if (r != ASR_OK) return r;
     r = asr__w2v_gn_fwd(tier)(sv.h, sv.mean, sv.rstd, sv.a, p->norm_w[j], p->norm_b[j], B, C, T, 1, cfg->eps);
     if (r != ASR_OK) return r;                                                              /* h_j */
-    asr_relu_forward(sv.x, sv.h, m);                                                        /* r_j */
+    asr__w2v_relu(tier, sv.x, sv.h, m);                                                     /* r_j */
     if (cfg->skip)
       for (i = 0; i < m; i++) sv.x[i] = (asr_real)(((double)sv.x[i] + xin[i]) * s);       /* x_j */
     xin = sv.x;
@@ -28460,8 +28780,7 @@ ASR__PRIVATE asr_result asr__w2v_context_back(asr__tier tier, asr_real *dz, cons
     asr_conv1d_dims d;
     int k = cfg->agg_kernel[j];
     for (i = 0; i < m; i++) gp[i] = (asr_real)(s * gx[i]);                                 /* dr */
-    memset(gh, 0, sizeof(asr_real) * m);
-    asr_relu_backward(gh, gp, sv[j].h, m);                                                  /* dh */
+    asr__w2v_relu_grad(tier, gh, gp, sv[j].h, m);                                          /* dh */
     if (!cfg->skip) memset(gp, 0, sizeof(asr_real) * m);          /* dx_{j-1}: no skip term */
     memset(ga, 0, sizeof(asr_real) * m);
     r = asr__w2v_gn_bwd(tier)(ga, grad ? grad->norm_w[j] : NULL, grad ? grad->norm_b[j] : NULL, gh, sv[j].a,

@@ -577,6 +577,89 @@ static void t_depthwise_pointwise_entry_points(tctx *t) {
   free(dw1), free(dw2), free(p1), free(p2), free(dxp1), free(dxp2), free(dpw1), free(dpw2);
 }
 
+/* The strided convolutions of wav2vec's encoder: one input channel per group (Cg_in = 1,
+ * stride > 1: the first layer, strided depthwise ones; AVX2 tiles of 256 frames in the
+ * float SIMD build) and im2col's rows at strides 1, 2, 4 (loads and shuffles) and 3 (the
+ * scalar loop). The fast tier against _ref on odd sizes, several tiles and a short last
+ * tile, lengths, kernels at and above the tile's 16 taps, padding and dilation, and arrays
+ * one element off alignment. Gradients start at 0.25 (the tiers add). max|diff| relative
+ * to max|ref|. */
+static double rel_diff(const asr_real *a, const asr_real *b, size_t n) {
+  double m = 0;
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
+  return max_abs_diff(a, b, n) / (m > 0 ? m : 1);
+}
+static void t_conv1d_strided(tctx *t) {
+  /* N, C_in, C_out, groups, T_in, K, stride, padding, dilation */
+  static const int cases[][9] = {
+    {3, 1, 7, 1, 1001, 10, 5, 0, 1},   /* wav2vec's layer 1 shape, two tiles and a tail */
+    {2, 1, 1, 1, 33, 1, 2, 0, 1},      /* one filter, one tap */
+    {2, 1, 17, 1, 65, 7, 3, 2, 2},     /* padding, dilation */
+    {2, 3, 6, 3, 517, 4, 2, 1, 1},     /* depthwise, multiplier 2, stride 2 */
+    {1, 1, 33, 1, 2051, 16, 4, 0, 1},  /* 16 taps: the tile's widest */
+    {2, 1, 5, 1, 301, 17, 2, 3, 1},    /* 17 taps: the scalar taps */
+    {1, 1, 65, 1, 7, 7, 5, 0, 1},      /* one output frame */
+    {2, 3, 5, 1, 301, 4, 2, 1, 1},     /* im2col, stride 2 */
+    {2, 4, 6, 2, 517, 8, 4, 3, 1},     /* im2col, stride 4, two groups */
+    {2, 2, 3, 1, 203, 3, 3, 0, 2},     /* im2col, stride 3, dilation 2 */
+    {1, 2, 3, 1, 33, 5, 1, 2, 1},      /* im2col, stride 1 */
+  };
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;
+  size_t ci;
+  for (ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    const int *c = cases[ci];
+    asr_conv1d_dims d;
+    asr_rng rng;
+    int lens[3], T_out, n, wl;
+    size_t nx, nw, ny, i, wb;
+    void *work;
+    asr_real *x0, *w0, *b0, *dy0, *y1, *y2, *dx1, *dx2, *dw1, *dw2, *db1, *db2;
+    asr_conv1d_dims_init(&d, c[0], c[1], c[2], c[4], c[5]);
+    d.groups = c[3], d.stride = c[6], d.padding = c[7], d.dilation = c[8];
+    CHECK_OK(asr_conv1d_validate(&d, NULL));
+    wb = asr_conv1d_workspace_size(&d);
+    work = wb ? malloc(wb) : NULL;
+    T_out = asr_conv1d_out_frames(d.T_in, d.K, d.stride, d.padding, d.dilation);
+    nx = (size_t)d.N * d.C_in * d.T_in, nw = (size_t)d.C_out * (d.C_in / d.groups) * d.K;
+    ny = (size_t)d.N * d.C_out * T_out;
+    for (n = 0; n < d.N; n++) lens[n] = d.T_in - (n * 97) % (d.T_in > 1 ? d.T_in / 2 + 1 : 1);
+    asr_rng_seed(&rng, 40 + ci, 0);
+    /* one element past malloc's alignment */
+    x0 = rnd(&rng, nx + 1, 1), w0 = rnd(&rng, nw + 1, 0.5), b0 = rnd(&rng, (size_t)d.C_out + 1, 0.5);
+    dy0 = rnd(&rng, ny + 1, 1);
+    y1 = TALLOC(asr_real, ny + 1), y2 = TALLOC(asr_real, ny + 1);
+    dx1 = TALLOC(asr_real, nx + 1), dx2 = TALLOC(asr_real, nx + 1);
+    dw1 = TALLOC(asr_real, nw + 1), dw2 = TALLOC(asr_real, nw + 1);
+    db1 = TALLOC(asr_real, d.C_out + 1), db2 = TALLOC(asr_real, d.C_out + 1);
+    for (wl = 0; wl < 2; wl++) {
+      const int *L = wl ? lens : NULL;
+      for (i = 0; i <= nx; i++) dx1[i] = dx2[i] = 0.25f;
+      for (i = 0; i <= nw; i++) dw1[i] = dw2[i] = 0.25f;
+      for (i = 0; i <= (size_t)d.C_out; i++) db1[i] = db2[i] = 0.25f;
+      CHECK_OK(asr_conv1d_forward(y1 + 1, x0 + 1, w0 + 1, b0 + 1, L, &d, work, wb));
+      CHECK_OK(asr_conv1d_forward_ref(y2 + 1, x0 + 1, w0 + 1, b0 + 1, L, &d, work, wb));
+      CHECK(rel_diff(y1 + 1, y2 + 1, ny) <= tol);
+      CHECK_OK(asr_conv1d_backward(dx1 + 1, dw1 + 1, db1 + 1, dy0 + 1, x0 + 1, w0 + 1, L, &d, work, wb));
+      CHECK_OK(asr_conv1d_backward_ref(dx2 + 1, dw2 + 1, db2 + 1, dy0 + 1, x0 + 1, w0 + 1, L, &d, work, wb));
+      CHECK(rel_diff(dx1 + 1, dx2 + 1, nx) <= tol);
+      CHECK(rel_diff(dw1 + 1, dw2 + 1, nw) <= tol);
+      CHECK(rel_diff(db1 + 1, db2 + 1, (size_t)d.C_out) <= tol);
+      CHECK(dx1[0] == 0.25f && dw1[0] == 0.25f && db1[0] == 0.25f);   /* nothing before the arrays */
+      /* dw alone and dx alone (the other NULL), as wav2vec's first layer asks */
+      for (i = 0; i <= nw; i++) dw1[i] = 0.25f;
+      CHECK_OK(asr_conv1d_backward(NULL, dw1 + 1, NULL, dy0 + 1, x0 + 1, w0 + 1, L, &d, work, wb));
+      CHECK(rel_diff(dw1 + 1, dw2 + 1, nw) <= tol);
+      for (i = 0; i <= nx; i++) dx1[i] = 0.25f;
+      CHECK_OK(asr_conv1d_backward(dx1 + 1, NULL, NULL, dy0 + 1, x0 + 1, w0 + 1, L, &d, work, wb));
+      CHECK(rel_diff(dx1 + 1, dx2 + 1, nx) <= tol);
+    }
+    free(x0), free(w0), free(b0), free(dy0), free(y1), free(y2), free(dx1), free(dx2);
+    free(dw1), free(dw2), free(db1), free(db2), free(work);
+  }
+}
+
 /* Sizes and the refusals of asr_conv1d_validate, with torch's T_out formula. */
 static void t_conv1d_sizes(tctx *t) {
   asr_conv1d_dims d;
@@ -1007,6 +1090,7 @@ static const test_case TESTS_layers[] = {
   {"layers/conv1d_check_naive", t_conv1d_check_naive},
   {"layers/conv1d_check_ref", t_conv1d_check_ref},
   {"layers/conv1d_check_fast", t_conv1d_check_fast},
+  {"layers/conv1d_strided", t_conv1d_strided},
   {"layers/conv1d_checker_can_fail", t_conv1d_checker_can_fail},
   {"layers/depthwise_pointwise_entry_points", t_depthwise_pointwise_entry_points},
   {"layers/dwsep_check_naive", t_dwsep_check_naive},

@@ -92,6 +92,44 @@ static void t_group_norm_tiers(tctx *t) {
   for (k = 0; k < 3; k++) free(y[k]), free(mu[k]), free(rs[k]), free(dx[k]), free(dg[k]), free(db[k]);
 }
 
+/* The fast tier's blocks and tails (8 frames a step in the float AVX2 build, 64 groups a
+ * block): _ref against it on T = 1, 7, 17, 33, more groups than a block, arrays one
+ * element off alignment; a NaN in the last group of more than a block (checked before
+ * anything is written) and of a single block (in the pass of sums). */
+static void t_group_norm_fast_tails(tctx *t) {
+  static const int cases[][4] = {{2, 6, 1, 1}, {3, 4, 7, 2}, {5, 30, 17, 15}, {1, 3, 33, 1}, {7, 20, 9, 10}};
+  size_t ci;
+  for (ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    int N = cases[ci][0], C = cases[ci][1], T = cases[ci][2], G = cases[ci][3], k;
+    size_t n = (size_t)N * C * T, i;
+    asr_rng rng;
+    asr_real *x, *g, *b, *dy, *y[2], *mu[2], *rs[2], *dx[2], *dg[2], *db[2];
+    asr_rng_seed(&rng, 60 + ci, 0);
+    x = rnd(&rng, n + 1, 2), g = rnd(&rng, C + 1, 1), b = rnd(&rng, C + 1, 1), dy = rnd(&rng, n + 1, 1);
+    for (k = 0; k < 2; k++) {
+      y[k] = TALLOC(asr_real, n + 1), mu[k] = TALLOC(asr_real, N * G + 1), rs[k] = TALLOC(asr_real, N * G + 1);
+      dx[k] = TALLOC(asr_real, n + 1), dg[k] = TALLOC(asr_real, C + 1), db[k] = TALLOC(asr_real, C + 1);
+      for (i = 0; i <= n; i++) dx[k][i] = 0.25f;
+      CHECK_OK(GN_FWD[k + 1](y[k] + 1, mu[k] + 1, rs[k] + 1, x + 1, g + 1, b + 1, N, C, T, G, 1e-5));
+      CHECK_OK(GN_BWD[k + 1](dx[k] + 1, dg[k] + 1, db[k] + 1, dy + 1, x + 1, mu[k] + 1, rs[k] + 1, g + 1, N, C, T, G));
+    }
+    CHECKF(w2v_rel(y[1] + 1, y[0] + 1, n) <= TIER_TOL, "case %d y: %.3g", (int)ci, w2v_rel(y[1] + 1, y[0] + 1, n));
+    CHECKF(w2v_rel(mu[1] + 1, mu[0] + 1, N * G) <= TIER_TOL, "case %d mean", (int)ci);
+    CHECKF(w2v_rel(rs[1] + 1, rs[0] + 1, N * G) <= TIER_TOL, "case %d rstd", (int)ci);
+    CHECKF(w2v_rel(dx[1] + 1, dx[0] + 1, n) <= TIER_TOL, "case %d dx: %.3g", (int)ci, w2v_rel(dx[1] + 1, dx[0] + 1, n));
+    CHECKF(w2v_rel(dg[1] + 1, dg[0] + 1, C) <= TIER_TOL, "case %d dgamma", (int)ci);
+    CHECKF(w2v_rel(db[1] + 1, db[0] + 1, C) <= TIER_TOL, "case %d dbeta", (int)ci);
+    CHECK(dx[1][0] == 0.25f);
+    for (i = 0; i <= n; i++) y[1][i] = -7;
+    x[n] = (asr_real)NAN;                                         /* the last value */
+    CHECK(asr_group_norm_forward(y[1] + 1, mu[1] + 1, rs[1] + 1, x + 1, g + 1, b + 1, N, C, T, G, 1e-5) ==
+          ASR_ERR_NONFINITE);
+    for (i = 0; i <= n; i++) CHECK(y[1][i] == -7);                  /* nothing written */
+    free(x), free(g), free(b), free(dy);
+    for (k = 0; k < 2; k++) free(y[k]), free(mu[k]), free(rs[k]), free(dx[k]), free(dg[k]), free(db[k]);
+  }
+}
+
 /* one group without the affine part is layer norm over each item's C*T values: compare
  * with asr_layer_norm_* (written independently, section 4.1), forward and backward */
 static void t_group_norm_one_group_is_layer_norm(tctx *t) {
@@ -773,6 +811,7 @@ static void t_w2v_model_load_huge_claim(tctx *t) {
 static const test_case TESTS_w2v[] = {
   {"w2v/group_norm_gradcheck", t_group_norm_gradcheck},
   {"w2v/group_norm_tiers", t_group_norm_tiers},
+  {"w2v/group_norm_fast_tails", t_group_norm_fast_tails},
   {"w2v/group_norm_one_group_is_layer_norm", t_group_norm_one_group_is_layer_norm},
   {"w2v/group_norm_bad_input", t_group_norm_bad_input},
   {"w2v/encoder_frames", t_w2v_encoder_frames},
