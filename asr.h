@@ -59,8 +59,8 @@
  *   ASR_ASSIGNMENT_FBANK   the fbank assignment's: section 3's filterbank (the tiers,
  *                          asr_fbank_stages, _window, _mel_banks, _num_frames, the stream)
  *                          and asr_check_fbank; asr_model_features refuses
- *                          (ASR_ERR_UNSUPPORTED). Options, sizes, VTLN, CMVN, SpecAugment
- *                          stay.
+ *                          (ASR_ERR_UNSUPPORTED), asr_reverberate too (its FFT is the
+ *                          filterbank's). Options, sizes, VTLN, CMVN, SpecAugment stay.
  *   ASR_ASSIGNMENT_CONV_SE the conv_se assignment's: the public conv1d, depthwise,
  *                          pointwise, depthwise-separable and SE tiers of 4.2 and their
  *                          checkers (10.2). Their static code stays, since the ContextNet
@@ -201,14 +201,18 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (414) has one tier: its definition is already its
+ *   Every other public function (418) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 15, 3: 23, 4: 77, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
+ *   1: 39, 2: 19, 3: 23, 4: 77, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
  *   [Kaldi]       D. Povey et al., "The Kaldi Speech Recognition Toolkit", ASRU 2011;
  *                 src/feat/feature-window.cc, mel-computations.cc, feature-fbank.cc.
+ *   [Sabine22]    W. C. Sabine, "Collected Papers on Acoustics", Harvard University Press,
+ *                 1922 (reverberation time T60 = 0.161 V / (S alpha) in metres and seconds).
+ *   [Allen79]     J. B. Allen, D. A. Berkley, "Image method for efficiently simulating
+ *                 small-room acoustics", J. Acoust. Soc. Am. 65(4), 1979.
  *   [Lloyd82]     S. Lloyd, "Least Squares Quantization in PCM", IEEE Trans. Inf.
  *                 Theory 28(2), 1982.
  *   [Katz87]      S. Katz, "Estimation of Probabilities from Sparse Data for the Language
@@ -254,6 +258,9 @@
  *                 Vision", CVPR 2016 (label smoothing).
  *   [Dauphin17]   Y. Dauphin et al., "Language Modeling with Gated Convolutional
  *                 Networks", ICML 2017 (GLU).
+ *   [Ko17]        T. Ko, V. Peddinti, D. Povey, M. Seltzer, S. Khudanpur, "A study on data
+ *                 augmentation of reverberant speech for robust speech recognition", ICASSP
+ *                 2017.
  *   [Howard17]    A. Howard et al., "MobileNets", arXiv:1704.04861 (depthwise-separable
  *                 convolution).
  *   [vdOord17]    A. van den Oord, O. Vinyals, K. Kavukcuoglu, "Neural Discrete
@@ -818,6 +825,57 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
  * (a NaN or infinite sample). */
 ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
                                 double snr_db, asr_rng *rng);
+
+/* ---- Room reverberation, for training (simulated rooms as [Ko17] train with them).
+ * The room impulse response of a shoebox room by the image method [Allen79]: a room of
+ * size room = (Lx, Ly, Lz) metres, a source at src and a microphone at mic, both inside
+ * (0 < coordinate < length), the six walls with one pressure reflection coefficient beta.
+ * Each image of the source is the source mirrored across the walls: with p = (q, j, k) in
+ * {0, 1}^3 (mirrored once across the walls x = 0, y = 0, z = 0 or not) and r = (u, v, w)
+ * in Z^3 (shifted by whole double room lengths), the image sits at
+ * ((1 - 2q) x_s + 2 u Lx, (1 - 2j) y_s + 2 v Ly, (1 - 2k) z_s + 2 w Lz), the vector from it
+ * to the microphone is
+ *     R_p - R_r = (x_m - x_s + 2 q x_s - 2 u Lx,  y_m - y_s + 2 j y_s - 2 v Ly,
+ *                  z_m - z_s + 2 k z_s - 2 w Lz)
+ * (microphone (x_m, y_m, z_m), source (x_s, y_s, z_s)), its sound has met
+ * |u - q| + |u| + |v - j| + |v| + |w - k| + |w| walls (the image at 2 Lx - x_s, q = 1 and
+ * u = 1, met the wall x = Lx once), and the response is
+ *     h(t) = sum_p sum_r beta^(|u - q| + |u| + |v - j| + |v| + |w - k| + |w|)
+ *                        delta(t - d / c) / (4 pi d),      d = |R_p - R_r|
+ * [Allen79] sec. II, sampled as the paper does: each image's pulse at the nearest sample,
+ * h[round(d fs / c)] += beta^(...) / (4 pi d), for the n samples t = 0..n-1 (images whose
+ * pulse falls later are left out; no high-pass filter). Sums in asr_real, images in the
+ * order q, j, k, then u, v, w ascending. c is the speed of sound in m/s (343 in air at
+ * 20 C). h (n) is overwritten. Errors (nothing written): ASR_ERR_INVALID_ARG (NULL
+ * pointers, n < 1, sample_rate outside ASR_SAMPLE_RATE_MIN..MAX), ASR_ERR_RANGE (a room
+ * length not in (0, 1000] m, src or mic not strictly inside, the two closer than 1 cm,
+ * beta not in [0, 1), c not in [1, 10000] m/s, or more than 10^8 images to visit). */
+ASRDEF asr_result asr_rir_image(asr_real *h, int n, int sample_rate, const double room[3], const double src[3],
+                                const double mic[3], double beta, double c);
+
+/* The reflection coefficient that gives a room the reverberation time t60 (seconds: the
+ * time for the sound energy to fall by 60 dB) by Sabine's formula [Sabine22],
+ *     t60 = 0.161 V / (S alpha),   alpha = 1 - beta^2   (the energy absorbed per reflection)
+ *     beta = sqrt(1 - 0.161 V / (S t60)),   V = Lx Ly Lz,  S = 2 (Lx Ly + Lx Lz + Ly Lz).
+ * Returns beta in [0, 1), or -1 when no wall can do it (t60 <= 0 or not finite, a room
+ * length not positive, or t60 shorter than 0.161 V / S, which needs alpha > 1). */
+ASRDEF double asr_rir_beta_sabine(const double room[3], double t60);
+
+/* Reverberation: x through the impulse response h, cut to x's length and scaled back to
+ * x's power,
+ *     y[t] = g sum_{k = 0}^{min(t, nh - 1)} h[k] x[t - k],   t = 0..n-1,
+ *     g = sqrt( sum_t x[t]^2 / sum_t (h * x)[t]^2 )
+ * (so a recording keeps its length and its labels, and its level: only the room changes).
+ * Computed by FFT (one complex power-of-two FFT of L >= n + nh - 1 points for each of x
+ * and h, their product, the inverse; sums in double); it agrees with the sum above to
+ * double rounding (tests/test_audio.c audio/reverberate_matches_sum). y may be x.
+ * work: asr_reverberate_workspace_size(n, nh) bytes. Errors (nothing written):
+ * ASR_ERR_INVALID_ARG (NULL pointers, n < 1, nh < 1, n + nh > 2^26, work too small),
+ * ASR_ERR_NONFINITE (a NaN or infinite sample or tap), ASR_ERR_RANGE (x or h * x all
+ * zero: no level to keep). */
+ASRDEF size_t asr_reverberate_workspace_size(int n, int nh);
+ASRDEF asr_result asr_reverberate(asr_real *y, const asr_real *x, int n, const asr_real *h, int nh, void *work,
+                                  size_t work_bytes);
 
 /* ========================================================================================
  * 3. Features
@@ -8739,6 +8797,11 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
  *                          a time in AVX2 (scalar in other builds)         [fast: own+avx2]
  *   asr_noise_floor     -> itself (one tier: a minimum of frame RMS values)
  *   asr_add_noise       -> itself (one tier: y = x + g v, g from the two powers)
+ *   asr_rir_image       -> itself (one tier: the image sum of [Allen79], each image's pulse
+ *                          at its nearest sample)                           docs/audio.md
+ *   asr_rir_beta_sabine -> itself (one tier: Sabine's formula solved for beta)
+ *   asr_reverberate     -> itself (one tier: the convolution by FFT, asr__fft_pow2 of
+ *                          section 3, and the level kept)
  *   asr_wav_*, asr_ogg_*, asr_audio_* -> file formats: plumbing, no equation
  * The API and its full contract: section 2 of the declarations (search "2. Audio").
  * Order below: the resampler (equations, _naive, _ref, the fast polyphase FIR, the public
@@ -9023,6 +9086,119 @@ ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr
     for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * asr_rng_normal(&again));   /* the same v[i] */
   }
   return ASR_OK;
+}
+
+/* ---- The room impulse response by the image method [Allen79] (the equation: section 2 of
+ * the declarations, "Room reverberation"). For each mirroring p = (q, j, k) and shift
+ * r = (u, v, w): the image's distance d = |R_p - R_r| and its wall count give one pulse
+ * at the nearest sample. Along x, |x_m - x_s + 2 q x_s - 2 u Lx| < c n / fs needs
+ * |u| <= c n / (2 fs Lx) + 1, the loop bound U (V, W the same along y, z). */
+ASRDEF asr_result asr_rir_image(asr_real *h, int n, int sample_rate, const double room[3], const double src[3],
+                                const double mic[3], double beta, double c) {
+  const double pi = 3.14159265358979323846;
+  double reach, dd = 0;
+  int64_t lim[3], images = 8;
+  int a, q, j, k, u, v, w;
+  if (!h || !room || !src || !mic || n < 1 || sample_rate < ASR_SAMPLE_RATE_MIN || sample_rate > ASR_SAMPLE_RATE_MAX)
+    return ASR_ERR_INVALID_ARG;
+  if (!(beta >= 0 && beta < 1) || !(c >= 1 && c <= 10000)) return ASR_ERR_RANGE;
+  reach = c * n / sample_rate;                               /* the farthest image heard, metres */
+  for (a = 0; a < 3; a++) {
+    if (!(room[a] > 0 && room[a] <= 1000) || !(src[a] > 0 && src[a] < room[a]) || !(mic[a] > 0 && mic[a] < room[a]))
+      return ASR_ERR_RANGE;
+    dd += (mic[a] - src[a]) * (mic[a] - src[a]);
+    lim[a] = (int64_t)(reach / (2 * room[a])) + 1;
+    images *= 2 * lim[a] + 1;
+    if (images > 100000000) return ASR_ERR_RANGE;
+  }
+  if (dd < 1e-4) return ASR_ERR_RANGE;                       /* closer than 1 cm */
+  memset(h, 0, sizeof *h * (size_t)n);
+  for (q = 0; q < 2; q++)
+    for (j = 0; j < 2; j++)
+      for (k = 0; k < 2; k++)
+        for (u = (int)-lim[0]; u <= lim[0]; u++) {
+          double rx = mic[0] - src[0] + 2 * q * src[0] - 2 * u * room[0];    /* R_p - R_r, x */
+          for (v = (int)-lim[1]; v <= lim[1]; v++) {
+            double ry = mic[1] - src[1] + 2 * j * src[1] - 2 * v * room[1];
+            for (w = (int)-lim[2]; w <= lim[2]; w++) {
+              double rz = mic[2] - src[2] + 2 * k * src[2] - 2 * w * room[2];
+              double d = sqrt(rx * rx + ry * ry + rz * rz), t = floor(d * sample_rate / c + 0.5);
+              int walls = abs(u - q) + abs(u) + abs(v - j) + abs(v) + abs(w - k) + abs(w);
+              if (t >= n) continue;                                          /* after the response */
+              h[(int)t] += (asr_real)(pow(beta, walls) / (4 * pi * d));     /* beta^walls / (4 pi d) */
+            }
+          }
+        }
+  return ASR_OK;
+}
+
+/* Sabine's formula solved for beta: alpha = 0.161 V / (S t60), beta = sqrt(1 - alpha). */
+ASRDEF double asr_rir_beta_sabine(const double room[3], double t60) {
+  double V, S, alpha;
+  if (!room || !isfinite(t60) || t60 <= 0 || !(room[0] > 0 && room[1] > 0 && room[2] > 0)) return -1;
+  V = room[0] * room[1] * room[2];
+  S = 2 * (room[0] * room[1] + room[0] * room[2] + room[1] * room[2]);
+  alpha = 0.161 * V / (S * t60);
+  return alpha > 1 ? -1 : sqrt(1 - alpha);
+}
+
+/* Reverberation by FFT: X = FFT(x), H = FFT(h) on L points (zero padded: the circular
+ * convolution of L >= n + nh - 1 points is the linear one), (h * x)[t] = IFFT(X H)[t]
+ * for t < n, then the gain g that gives back x's power. The inverse FFT is
+ * conj(FFT(conj(.))) / L, as in section 3's Bluestein FFT. */
+#ifndef ASR_ASSIGNMENT_FBANK   /* the FFT is the filterbank's (section 3) */
+ASR__PRIVATE void asr__fft_pow2(double *z, int m, const double *tw, int stride);
+#endif
+ASR__PRIVATE int asr__reverb_fft_len(int n, int nh) {
+  int L = 1;
+  while (L < n + nh - 1) L <<= 1;
+  return L < 2 ? 2 : L;
+}
+ASRDEF size_t asr_reverberate_workspace_size(int n, int nh) {
+  if (n < 1 || nh < 1 || n + nh > (1 << 26)) return 0;
+  return sizeof(double) * 5 * (size_t)asr__reverb_fft_len(n, nh);   /* 2 L + 2 L + L / 2 complex */
+}
+ASRDEF asr_result asr_reverberate(asr_real *y, const asr_real *x, int n, const asr_real *h, int nh, void *work,
+                                  size_t work_bytes) {
+  double px = 0;
+  int i;
+  if (!y || !x || !h || n < 1 || nh < 1 || n + nh > (1 << 26) || !work ||
+      work_bytes < asr_reverberate_workspace_size(n, nh))
+    return ASR_ERR_INVALID_ARG;
+  for (i = 0; i < n; i++) {
+    if (!isfinite(x[i])) return ASR_ERR_NONFINITE;
+    px += (double)x[i] * x[i];
+  }
+  for (i = 0; i < nh; i++)
+    if (!isfinite(h[i])) return ASR_ERR_NONFINITE;
+  if (px == 0) return ASR_ERR_RANGE;
+#ifdef ASR_ASSIGNMENT_FBANK   /* instructor mode: the FFT is compiled out with the filterbank */
+  return ASR_ERR_UNSUPPORTED;
+#else
+  {
+    const double pi = 3.14159265358979323846;
+    const int L = asr__reverb_fft_len(n, nh);
+    double *X = (double *)work, *H = X + 2 * (size_t)L, *tw = H + 2 * (size_t)L, py = 0, g;
+    for (i = 0; i < L / 2; i++) tw[2 * i] = cos(2 * pi * i / L), tw[2 * i + 1] = -sin(2 * pi * i / L);
+    memset(X, 0, sizeof(double) * 4 * (size_t)L);
+    for (i = 0; i < n; i++) X[2 * i] = x[i];
+    for (i = 0; i < nh; i++) H[2 * i] = h[i];
+    asr__fft_pow2(X, L, tw, 1);
+    asr__fft_pow2(H, L, tw, 1);
+    for (i = 0; i < L; i++) {                                /* conj(X H), for the inverse */
+      double re = X[2 * i] * H[2 * i] - X[2 * i + 1] * H[2 * i + 1];
+      double im = X[2 * i] * H[2 * i + 1] + X[2 * i + 1] * H[2 * i];
+      X[2 * i] = re, X[2 * i + 1] = -im;
+    }
+    asr__fft_pow2(X, L, tw, 1);                              /* L conj((h * x)[t]): its real part */
+    for (i = 0; i < n; i++) py += (X[2 * i] / L) * (X[2 * i] / L);
+    if (py == 0) return ASR_ERR_RANGE;
+    if (!isfinite(py)) return ASR_ERR_NONFINITE;
+    g = sqrt(px / py) / L;
+    for (i = 0; i < n; i++) y[i] = (asr_real)(g * X[2 * i]);
+  }
+  return ASR_OK;
+#endif
 }
 
 /* ---------------------------------------------------------------- plumbing: 2. Audio ----

@@ -913,8 +913,145 @@ static void t_add_noise(tctx *t) {
   free(x), free(y), free(y2), free(rec);
 }
 
+/* ---- The image-method room impulse response (asr_rir_image). Expected values computed
+ * here from the geometry, not from the image sum: with beta = 0 only the direct path has
+ * beta^0 (every other image meets a wall), one pulse 1/(4 pi d) at round(d fs / c); with
+ * beta = 0.5 and a response too short for a second reflection, the direct pulse and the
+ * six first-order images, each the source mirrored across one wall (x_s -> -x_s, or
+ * 2 Lx - x_s, ...), beta / (4 pi d_i) at round(d_i fs / c). Float: relative 1e-6 (one
+ * rounding of each pulse, at most two pulses in a sample here), double 1e-14. */
+static void rir_expect(asr_real *e, int n, const double m[3], const double sp[3], double amp, int rate) {
+  double d = sqrt((m[0] - sp[0]) * (m[0] - sp[0]) + (m[1] - sp[1]) * (m[1] - sp[1]) + (m[2] - sp[2]) * (m[2] - sp[2]));
+  long t = lround(d * rate / 343.0);
+  if (t < n) e[t] += (asr_real)(amp / (4 * 3.14159265358979323846 * d));
+}
+static void t_rir_image(tctx *t) {
+  /* source and microphone near the middle of the room: the six first-order pulses arrive at
+   * samples 164-215, the first second-order one at 237.8 (computed from the geometry) */
+  const double room[3] = {4.0, 4.4, 3.6}, src[3] = {2.0, 2.2, 1.8}, mic[3] = {2.3, 2.0, 1.9};
+  const int rate = 16000, n = 230;
+  asr_real h[230], e[230];
+  double worst = 0, tol = ASR_REAL_DOUBLE ? 1e-14 : 1e-6;
+  int i, a, nz = 0;
+  CHECK_OK(asr_rir_image(h, n, rate, room, src, mic, 0.0, 343.0));
+  memset(e, 0, sizeof e);
+  rir_expect(e, n, mic, src, 1.0, rate);
+  for (i = 0; i < n; i++) {
+    nz += h[i] != 0;
+    worst = fmax(worst, fabs(h[i] - e[i]) / (fabs(e[i]) > 0 ? fabs(e[i]) : 1));
+  }
+  CHECKF(nz == 1 && worst <= tol, "beta 0: %d pulses, worst %g", nz, worst);
+  CHECK_OK(asr_rir_image(h, n, rate, room, src, mic, 0.5, 343.0));
+  memset(e, 0, sizeof e);
+  rir_expect(e, n, mic, src, 1.0, rate);
+  for (a = 0; a < 3; a++) {                               /* the six walls, one image each */
+    double im[3];
+    memcpy(im, src, sizeof im);
+    im[a] = -src[a];
+    rir_expect(e, n, mic, im, 0.5, rate);
+    im[a] = 2 * room[a] - src[a];
+    rir_expect(e, n, mic, im, 0.5, rate);
+  }
+  worst = 0, nz = 0;
+  for (i = 0; i < n; i++) {
+    nz += e[i] != 0;
+    worst = fmax(worst, fabs((double)h[i] - e[i]) / (fabs(e[i]) > 0 ? fabs(e[i]) : 1));
+  }
+  CHECKF(worst <= tol, "beta 0.5, first order: worst relative %g", worst);
+  CHECK(nz >= 6);
+  snprintf(t->msg, sizeof t->msg, "direct path alone at beta 0; beta 0.5: %d samples with pulses (direct + 6 walls), worst %.1e", nz,
+           worst);
+  /* Sabine: beta for T60, and back */
+  {
+    double b = asr_rir_beta_sabine(room, 0.4), V = 4.0 * 4.4 * 3.6, S = 2 * (4.0 * 4.4 + 4.0 * 3.6 + 4.4 * 3.6);
+    CHECKF(fabs(0.161 * V / (S * (1 - b * b)) - 0.4) < 1e-12, "beta %g", b);
+    CHECK(asr_rir_beta_sabine(room, 0.05) == -1);         /* alpha > 1: no wall can */
+    CHECK(asr_rir_beta_sabine(room, NAN) == -1 && asr_rir_beta_sabine(room, 0) == -1);
+  }
+  /* bad arguments write nothing */
+  for (i = 0; i < n; i++) e[i] = h[i];
+  {
+    const double out[3] = {4.5, 2.0, 1.0}, same[3] = {2.0, 2.2, 1.8};
+    const double tiny_room[3] = {1e-3, 5, 3};
+    CHECK(asr_rir_image(h, n, rate, room, out, mic, 0.5, 343) == ASR_ERR_RANGE);
+    CHECK(asr_rir_image(h, n, rate, room, src, same, 0.5, 343) == ASR_ERR_RANGE);
+    CHECK(asr_rir_image(h, n, rate, room, src, mic, 1.0, 343) == ASR_ERR_RANGE);
+    CHECK(asr_rir_image(h, n, rate, room, src, mic, NAN, 343) == ASR_ERR_RANGE);
+    CHECK(asr_rir_image(h, n, rate, room, src, mic, 0.5, 0) == ASR_ERR_RANGE);
+    CHECK(asr_rir_image(h, n, rate, tiny_room, src, mic, 0.5, 343) == ASR_ERR_RANGE);
+    CHECK(asr_rir_image(h, 0, rate, room, src, mic, 0.5, 343) == ASR_ERR_INVALID_ARG);
+    CHECK(asr_rir_image(h, n, 100, room, src, mic, 0.5, 343) == ASR_ERR_INVALID_ARG);
+    CHECK(asr_rir_image(NULL, n, rate, room, src, mic, 0.5, 343) == ASR_ERR_INVALID_ARG);
+  }
+  CHECK(memcmp(e, h, sizeof e) == 0);
+}
+
+/* ---- Reverberation (asr_reverberate) against the convolution sum written out here in
+ * double, then scaled to x's power: sizes 1, 7, 17, 33, 65, 1000 for x and h (the FFT
+ * length a power of two from 2 up), in place and out of place. Bound: float 2e-6 of the
+ * largest |y| (the output rounded to float once, the FFT's error far below), double 1e-12. */
+static void t_reverberate(tctx *t) {
+  static const int sizes[6] = {1, 7, 17, 33, 65, 1000};
+  asr_rng rng;
+  double worst = 0, tol = ASR_REAL_DOUBLE ? 1e-12 : 2e-6;
+  int a, b, i, k;
+  asr_rng_seed(&rng, 3, 0);
+  for (a = 0; a < 6; a++)
+    for (b = 0; b < 6; b++) {
+      int n = sizes[a], nh = sizes[b];
+      asr_real *x = TALLOC(asr_real, n), *h = TALLOC(asr_real, nh), *y = TALLOC(asr_real, n);
+      double *want = TALLOC(double, n), px = 0, py = 0, big = 0;
+      size_t wb = asr_reverberate_workspace_size(n, nh);
+      void *work = malloc(wb);
+      for (i = 0; i < n; i++) x[i] = (asr_real)asr_rng_normal(&rng);
+      for (k = 0; k < nh; k++) h[k] = (asr_real)(asr_rng_normal(&rng) * exp(-0.01 * k));
+      if (h[0] == 0) h[0] = 1;
+      for (i = 0; i < n; i++) {
+        double acc = 0;
+        for (k = 0; k < nh && k <= i; k++) acc += (double)h[k] * x[i - k];
+        want[i] = acc;
+        px += (double)x[i] * x[i];
+        py += acc * acc;
+      }
+      for (i = 0; i < n; i++) want[i] *= sqrt(px / py), big = fmax(big, fabs(want[i]));
+      CHECK(wb > 0);
+      CHECK_OK(asr_reverberate(y, x, n, h, nh, work, wb));
+      for (i = 0; i < n; i++) worst = fmax(worst, fabs(y[i] - want[i]) / big);
+      CHECKF(worst <= tol, "n %d nh %d: worst %g of the largest |y|", n, nh, worst);
+      memcpy(y, x, sizeof(asr_real) * (size_t)n);                 /* in place: the same bits */
+      {
+        asr_real *y2 = TALLOC(asr_real, n);
+        CHECK_OK(asr_reverberate(y2, x, n, h, nh, work, wb));
+        CHECK_OK(asr_reverberate(y, y, n, h, nh, work, wb));
+        CHECK(memcmp(y, y2, sizeof(asr_real) * (size_t)n) == 0);
+        free(y2);
+      }
+      free(x), free(h), free(y), free(want), free(work);
+    }
+  snprintf(t->msg, sizeof t->msg, "36 size pairs, worst %.1e of the largest |y|", worst);
+  {
+    asr_real x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, h[3] = {1, 0.5f, 0.25f}, y[8], keep[8];
+    size_t wb = asr_reverberate_workspace_size(8, 3);
+    void *work = malloc(wb);
+    memcpy(keep, x, sizeof x);
+    memcpy(y, x, sizeof x);
+    CHECK(asr_reverberate(y, x, 8, h, 3, work, wb - 1) == ASR_ERR_INVALID_ARG);
+    CHECK(asr_reverberate(y, x, 0, h, 3, work, wb) == ASR_ERR_INVALID_ARG);
+    h[1] = (asr_real)NAN;
+    CHECK(asr_reverberate(y, x, 8, h, 3, work, wb) == ASR_ERR_NONFINITE);
+    h[1] = 0.5f;
+    memset(x, 0, sizeof x);
+    CHECK(asr_reverberate(y, x, 8, h, 3, work, wb) == ASR_ERR_RANGE);     /* silence: no level */
+    CHECK(memcmp(y, keep, sizeof y) == 0);                                 /* nothing written */
+    CHECK(asr_reverberate_workspace_size(0, 3) == 0);
+    free(work);
+  }
+}
+
 static const test_case TESTS_audio[] = {
   {"audio/add_noise", t_add_noise},
+  {"audio/rir_image", t_rir_image},
+  {"audio/reverberate_matches_sum", t_reverberate},
   {"audio/wav_known_bytes", t_wav_known_bytes},
   {"audio/wav_chunks", t_wav_chunks},
   {"audio/wav_malformed", t_wav_malformed},
