@@ -1063,6 +1063,114 @@ def downstream_tests(tmp):
     report("downstream/options", p)
 
 
+# ---- nbest/*
+def parse_nbest(out):
+    """transcribe --nbest's output: [(file, text, [(rank, first, second, combined, tokens, mark, hyp)])]."""
+    files = []
+    for line in out.split("\n"):
+        if not line:
+            continue
+        if line.startswith("\t#"):
+            f = line[1:].split("\t")
+            files[-1][2].append((int(f[0][1:]), float(f[1]), float(f[2]), float(f[3]), int(f[4]), f[5], f[6]))
+        else:
+            name, text = line.split("\t")
+            files.append((name, text, []))
+    return files
+
+
+def nbest_tests(tmp):
+    if not wanted("nbest/"):
+        return
+    d = os.path.join(tmp, "nb")
+    os.makedirs(os.path.join(d, "data"))
+    toy = os.path.join(ROOT, "data", "toy", "train")
+    with open(os.path.join(toy, "transcripts.tsv")) as f:
+        lines = [l for l in f if not l.startswith("#")][:4]
+    for l in lines:
+        shutil.copy(os.path.join(toy, l.split("\t")[0]), os.path.join(d, "data"))
+    with open(os.path.join(d, "data", "transcripts.tsv"), "w") as f:
+        f.writelines(lines)
+    p = []
+    rc, _, err = run([prog("train"), "--recipe", "rnnt-las", "--data", "data", "--steps", "20", "--quiet", "--out",
+                      "m.npz"], d)
+    if rc != 0:
+        report("nbest/list", ["train rnnt-las: exit %d %s" % (rc, err[-300:])])
+        return
+    clips = [os.path.join("data", l.split("\t")[0]) for l in lines[:2]]
+    if wanted("nbest/list"):
+        # the list's numbers: combined = w first + (1 - w) second + P tokens, one "*" on the
+        # largest combined (the first of equals), its text the file's answer, which is
+        # transcribe's answer without --nbest
+        seen = 0
+        for w, pen, beam in [("0", "0", "4"), ("0.5", "0.3", "4"), ("1", "0", "3"), ("0.2", "-1", "6")]:
+            opts = ["--first-pass-weight", w, "--penalty", pen, "--beam", beam]
+            rc, out, err = run([prog("transcribe"), "--model", "m.npz", "--nbest"] + opts + clips, d)
+            rc0, out0, err0 = run([prog("transcribe"), "--model", "m.npz"] + opts + clips, d)
+            if rc != 0 or rc0 != 0:
+                p.append("%s: exit %d / %d: %s %s" % (" ".join(opts), rc, rc0, err[-200:], err0[-200:]))
+                continue
+            got = parse_nbest(out)
+            plain = [tuple(l.split("\t")) for l in out0.split("\n") if l]
+            if [(f, t) for f, t, _ in got] != plain:
+                p.append("%s: the files' lines differ with --nbest: %r vs %r" % (" ".join(opts), got, plain))
+            for name, text, rows in got:
+                seen += len(rows)
+                if not 1 <= len(rows) <= int(beam) or [r[0] for r in rows] != list(range(1, len(rows) + 1)):
+                    p.append("%s %s: %d rows for beam %s: %r" % (" ".join(opts), name, len(rows), beam, rows))
+                    continue
+                kept = [i for i, r in enumerate(rows) if r[5] == "*"]
+                comb = [r[3] for r in rows]
+                top = comb.index(max(comb))
+                if kept != [top] or any(r[5] not in "*-" for r in rows):
+                    p.append("%s %s: marks %r, the largest combined is row %d" % (" ".join(opts), name,
+                                                                                 [r[5] for r in rows], top + 1))
+                for r in rows:
+                    # printed with 6 decimals: each value within 5e-7 of the decoder's
+                    want = float(w) * r[1] + (1 - float(w)) * r[2] + float(pen) * r[4]
+                    if abs(r[3] - want) > 2e-6 or r[4] != len(r[6]) or not r[2] < 0:
+                        p.append("%s %s: row %r: combined should be %.6f, tokens %d, second < 0" % (
+                            " ".join(opts), name, r, want, len(r[6])))
+                if kept and " ".join(rows[kept[0]][6].split()) != text:
+                    p.append("%s %s: the kept row says %r, the file's line %r" % (" ".join(opts), name,
+                                                                                  rows[kept[0]][6], text))
+        report("nbest/list (%d hypotheses checked)" % seen, p)
+    if wanted("nbest/svg"):
+        p = []
+        rc, out, err = run([prog("transcribe"), "--model", "m.npz", "--nbest", "--nbest-svg", "nb.svg", clips[0]], d)
+        if rc != 0 or not os.path.exists(os.path.join(d, "nb.svg")):
+            p.append("--nbest-svg: exit %d, %s" % (rc, err[-300:]))
+        else:
+            svg = open(os.path.join(d, "nb.svg")).read()
+            rows = parse_nbest(out)[0][2]
+            for r in rows:
+                label = '%d. "%s"%s' % (r[0], r[6], " (kept)" if r[5] == "*" else "")
+                if label not in svg:
+                    p.append("nb.svg has no row %r" % label)
+            if not svg.startswith("<svg") or not svg.rstrip().endswith("</svg>") or svg.count("(kept)") != 1:
+                p.append("nb.svg is not one picture with one kept row: %r" % svg[:200])
+        # refusals: one line, exit 2, nothing written
+        for args, needle in [
+                (["--model", MODEL, "--nbest", clips[0]], "need a second pass"),
+                (["--model", MODEL, "--nbest-svg", "x.svg", clips[0]], "need a second pass"),
+                (["--model", "m.npz", "--rescore", "0", "--nbest-svg", "x.svg", clips[0]], "need a second pass"),
+                (["--model", "m.npz", "--nbest-svg", "x.svg"] + clips, "one FILE"),
+                (["--model", "m.npz", "--nbest-svg", "x.svg", "--data", "data"], "one FILE"),
+                (["--model", "m.npz", "--nbest", "--align", clips[0]], "not with --align"),
+                (["--model", "m.npz", "--nbest-svg", "x.svg", "--ctc-weight", "0.3", clips[0]], "no CTC branch")]:
+            rc, out, err = run([prog("transcribe")] + args, d)
+            if rc != 2 or len(err.strip().splitlines()) != 1 or needle not in err or out:
+                p.append("%s: exit %d, stdout %r, stderr %r (expected 2, one line with %r)" % (" ".join(args), rc,
+                                                                                         out[:100], err, needle))
+            if os.path.exists(os.path.join(d, "x.svg")):
+                p.append("%s: wrote x.svg" % " ".join(args))
+                os.remove(os.path.join(d, "x.svg"))
+        for out in ["m.npz", clips[0], "./m.npz"]:       # the picture over an input
+            refused([prog("transcribe"), "--model", "m.npz", "--nbest-svg", out, clips[0]], d,
+                    [os.path.join(d, "m.npz"), os.path.join(d, clips[0])], p)
+        report("nbest/svg", p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
@@ -1074,6 +1182,7 @@ def main():
         long_tests(tmp)
         message_tests(tmp)
         augment_tests(tmp)
+        nbest_tests(tmp)
         downstream_tests(tmp)
         san_tests(tmp)
     finally:
