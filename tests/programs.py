@@ -58,6 +58,18 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            turning an augmentation off (--no-specaug) gives another model, the same twice;
            --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
            so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp.
+nbest/*    build/transcribe --nbest and --nbest-svg on an rnnt-las model trained here for 20
+           steps on four toy clips: each file's n-best lines (first pass, second pass,
+           combined, tokens, mark, text) obey combined = w first + (1 - w) second + P tokens
+           for four (--first-pass-weight, --penalty, --beam) settings, one "*" on the largest
+           combined, its text the file's answer, which is the answer without --nbest; the
+           picture has one row per hypothesis and one "(kept)"; a recipe without a second
+           pass, --rescore 0, two files or --data, --align, --ctc-weight on rnnt-las are
+           refused with one line and exit 2 and nothing written, and the picture over the
+           model or the recording is refused by the output guard.
+agree/*    build/posteriorgram writes build/transcribe's answer above its attention rows
+           (las and ctc-attention trained here for 20 steps; seven clips; the defaults and
+           --beam 4 [--ctc-weight 0.5] in both): they decoded at beam 4 and beam 1.
 threads/*  build/train --threads N (built with -fopenmp -DASR_THREADS): 0, negative, 257 and
            non-integers are refused with one line and exit 2; three steps on the four toy
            clips give the same model byte for byte with no option, --threads 1, 2 and 3.
@@ -694,8 +706,8 @@ def train_model(tmp, out, extra, problems):
         return f.read()
 
 
-def augment_tests(tmp):
-    d = os.path.join(tmp, "aug")
+def four_clips(d):
+    """A data folder d of the first four toy training clips with their transcripts; their paths."""
     os.makedirs(d)
     toy = os.path.join(ROOT, "data", "toy", "train")
     with open(os.path.join(toy, "transcripts.tsv")) as f:
@@ -704,6 +716,11 @@ def augment_tests(tmp):
         shutil.copy(os.path.join(toy, l.split("\t")[0]), d)
     with open(os.path.join(d, "transcripts.tsv"), "w") as f:
         f.writelines(lines)
+    return [os.path.join(d, l.split("\t")[0]) for l in lines]
+
+
+def augment_tests(tmp):
+    four_clips(os.path.join(tmp, "aug"))
     if wanted("augment/options"):
         p = []
         base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]
@@ -1083,21 +1100,13 @@ def nbest_tests(tmp):
     if not wanted("nbest/"):
         return
     d = os.path.join(tmp, "nb")
-    os.makedirs(os.path.join(d, "data"))
-    toy = os.path.join(ROOT, "data", "toy", "train")
-    with open(os.path.join(toy, "transcripts.tsv")) as f:
-        lines = [l for l in f if not l.startswith("#")][:4]
-    for l in lines:
-        shutil.copy(os.path.join(toy, l.split("\t")[0]), os.path.join(d, "data"))
-    with open(os.path.join(d, "data", "transcripts.tsv"), "w") as f:
-        f.writelines(lines)
+    clips = [os.path.relpath(c, d) for c in four_clips(os.path.join(d, "data"))][:2]
     p = []
     rc, _, err = run([prog("train"), "--recipe", "rnnt-las", "--data", "data", "--steps", "20", "--quiet", "--out",
                       "m.npz"], d)
     if rc != 0:
         report("nbest/list", ["train rnnt-las: exit %d %s" % (rc, err[-300:])])
         return
-    clips = [os.path.join("data", l.split("\t")[0]) for l in lines[:2]]
     if wanted("nbest/list"):
         # the list's numbers: combined = w first + (1 - w) second + P tokens, one "*" on the
         # largest combined (the first of equals), its text the file's answer, which is
@@ -1171,6 +1180,44 @@ def nbest_tests(tmp):
         report("nbest/svg", p)
 
 
+# ---- agree/*
+def agree_tests(tmp):
+    """build/posteriorgram's words above its attention rows are build/transcribe's answer
+    (they decoded at beam 4 and beam 1: a 20-step las model said "t" and "two" for the
+    first clip), by default and with the same --beam / --ctc-weight."""
+    if not wanted("agree/posteriorgram-transcribe"):
+        return
+    p = []
+    d = os.path.join(tmp, "agree")
+    clips = four_clips(os.path.join(d, "data")) + [os.path.join(ROOT, "data", "toy", "test", "%04d.ogg" % i)
+                                                   for i in range(3)]
+    compared = 0
+    for recipe, variants in [("las", [[], ["--beam", "4"]]),
+                             ("ctc-attention", [[], ["--beam", "4", "--ctc-weight", "0.5"]])]:
+        model = recipe + ".npz"
+        rc, _, err = run([prog("train"), "--recipe", recipe, "--data", "data", "--steps", "20", "--quiet", "--out", model],
+                         d)
+        if rc != 0:
+            p.append("train %s: exit %d %s" % (recipe, rc, err[-300:]))
+            continue
+        for opts in variants:
+            rc, out, err = run([prog("transcribe"), "--model", model] + opts + clips, d)
+            if rc != 0:
+                p.append("transcribe %s %s: exit %d %s" % (recipe, " ".join(opts), rc, err[-300:]))
+                continue
+            said = dict(l.split("\t") for l in out.split("\n") if l)
+            for c in clips:
+                rc, _, err = run([prog("posteriorgram"), "--model", model] + opts + [c, "pg.svg"], d)
+                svg = open(os.path.join(d, "pg.svg")).read() if rc == 0 else ""
+                head = '%s (%s): "%s"' % (c, recipe, said.get(c))
+                if rc != 0 or head not in svg:
+                    p.append("%s %s %s: posteriorgram (exit %d) does not say transcribe's %r: %s" % (
+                        recipe, " ".join(opts), os.path.basename(c), rc, said.get(c),
+                        svg[svg.find("<text"):][:160] if svg else err[-200:]))
+                compared += 1
+    report("agree/posteriorgram-transcribe (%d decodings compared)" % compared, p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
@@ -1183,6 +1230,7 @@ def main():
         message_tests(tmp)
         augment_tests(tmp)
         nbest_tests(tmp)
+        agree_tests(tmp)
         downstream_tests(tmp)
         san_tests(tmp)
     finally:

@@ -622,7 +622,7 @@ int main(int argc, char **argv) {
     status = 2;
     goto done;
   }
-  if (beam == 0) beam = lexicon_path || lm_path ? 16 : m.cfg.head == ASR_HEAD_RNNT_LAS ? 4 : 1;
+  if (beam == 0) beam = lexicon_path || lm_path ? 16 : ad_default_beam(&m);
   wd.lex = &lex, wd.lm = lm_path ? &lm : NULL, wd.lm_weight = lm_weight, wd.word_bonus = word_bonus;
   if (lexicon_path || lm_path || nbest) chunk = 0;   /* words, an n-best: the whole file (see wdec) */
   {
