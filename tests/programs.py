@@ -59,7 +59,8 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
            so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp.
 nbest/*    build/transcribe --nbest and --nbest-svg on an rnnt-las model trained here for 20
-           steps on four toy clips: each file's n-best lines (first pass, second pass,
+           steps on four toy clips (and a ctc-attention one with --rescore N): each file's
+           n-best lines (first pass, second pass,
            combined, tokens, mark, text) obey combined = w first + (1 - w) second + P tokens
            for four (--first-pass-weight, --penalty, --beam) settings, one "*" on the largest
            combined, its text the file's answer, which is the answer without --nbest; the
@@ -1102,20 +1103,27 @@ def nbest_tests(tmp):
     d = os.path.join(tmp, "nb")
     clips = [os.path.relpath(c, d) for c in four_clips(os.path.join(d, "data"))][:2]
     p = []
-    rc, _, err = run([prog("train"), "--recipe", "rnnt-las", "--data", "data", "--steps", "20", "--quiet", "--out",
-                      "m.npz"], d)
-    if rc != 0:
-        report("nbest/list", ["train rnnt-las: exit %d %s" % (rc, err[-300:])])
-        return
+    for recipe, model in [("rnnt-las", "m.npz"), ("ctc-attention", "ca.npz")]:
+        rc, _, err = run([prog("train"), "--recipe", recipe, "--data", "data", "--steps", "20", "--quiet",
+                          "--out", model], d)
+        if rc != 0:
+            report("nbest/list", ["train %s: exit %d %s" % (recipe, rc, err[-300:])])
+            return
     if wanted("nbest/list"):
         # the list's numbers: combined = w first + (1 - w) second + P tokens, one "*" on the
         # largest combined (the first of equals), its text the file's answer, which is
-        # transcribe's answer without --nbest
+        # transcribe's answer without --nbest; rnnt-las (the RNN-T n-best, w
+        # --first-pass-weight) and ctc-attention --rescore N (the CTC n-best, w --ctc-weight)
         seen = 0
-        for w, pen, beam in [("0", "0", "4"), ("0.5", "0.3", "4"), ("1", "0", "3"), ("0.2", "-1", "6")]:
-            opts = ["--first-pass-weight", w, "--penalty", pen, "--beam", beam]
-            rc, out, err = run([prog("transcribe"), "--model", "m.npz", "--nbest"] + opts + clips, d)
-            rc0, out0, err0 = run([prog("transcribe"), "--model", "m.npz"] + opts + clips, d)
+        for model, w, pen, beam in [("m.npz", "0", "0", "4"), ("m.npz", "0.5", "0.3", "4"), ("m.npz", "1", "0", "3"),
+                                    ("m.npz", "0.2", "-1", "6"), ("ca.npz", "0.3", "0", "4"),
+                                    ("ca.npz", "0.7", "0.5", "3")]:
+            if model == "m.npz":
+                opts = ["--first-pass-weight", w, "--penalty", pen, "--beam", beam]
+            else:
+                opts = ["--ctc-weight", w, "--penalty", pen, "--rescore", beam]
+            rc, out, err = run([prog("transcribe"), "--model", model, "--nbest"] + opts + clips, d)
+            rc0, out0, err0 = run([prog("transcribe"), "--model", model] + opts + clips, d)
             if rc != 0 or rc0 != 0:
                 p.append("%s: exit %d / %d: %s %s" % (" ".join(opts), rc, rc0, err[-200:], err0[-200:]))
                 continue
@@ -1143,7 +1151,7 @@ def nbest_tests(tmp):
                 if kept and " ".join(rows[kept[0]][6].split()) != text:
                     p.append("%s %s: the kept row says %r, the file's line %r" % (" ".join(opts), name,
                                                                                   rows[kept[0]][6], text))
-        report("nbest/list (%d hypotheses checked)" % seen, p)
+        report("nbest/list (%d hypotheses of rnnt-las and ctc-attention checked)" % seen, p)
     if wanted("nbest/svg"):
         p = []
         rc, out, err = run([prog("transcribe"), "--model", "m.npz", "--nbest", "--nbest-svg", "nb.svg", clips[0]], d)

@@ -1160,8 +1160,8 @@ static void t_recipe_twopass_rescore(tctx *t) {
          * pass's answer, rows padded with -1 */
         int nbt[4 * 64], nbl[4], nh = -1, best = -1, j, q;
         double f[4], sc[4], cb[4];
-        CHECK_OK(asr_model_decode_nbest(&m, nbt, nbl, f, sc, cb, &nh, &best, 64, feats + (size_t)n * TR_T * TR_F, Tn, &o,
-                                        work, wb, &err));
+        CHECK_OK(asr_model_decode_nbest(&m, nbt, nbl, f, sc, cb, &nh, &best, 64, feats + (size_t)n * TR_T * TR_F, Tn,
+                                        &o, work, wb, &err));
         CHECKF(nh >= 1 && nh <= 4 && best >= 0 && best < nh, "n-best of %d, best %d", nh, best);
         if (nh >= 1 && best >= 0 && best < nh) {
           CHECKF(nbl[best] == nt[k] && memcmp(nbt + best * 64, tok, sizeof(int) * (size_t)nt[k]) == 0,
@@ -1169,8 +1169,8 @@ static void t_recipe_twopass_rescore(tctx *t) {
           CHECK(nbl[0] == nt[0] && memcmp(nbt, tk[0], sizeof(int) * (size_t)nt[0]) == 0);
           for (j = 0; j < nh; j++) {
             double want = o.ctc_weight * f[j] + (1 - o.ctc_weight) * sc[j] + o.penalty * nbl[j];
-            CHECKF(fabs(cb[j] - want) <= 1e-12 * (1 + fabs(want)), "combined[%d] = %.17g, the rule gives %.17g", j, cb[j],
-                   want);
+            CHECKF(fabs(cb[j] - want) <= 1e-12 * (1 + fabs(want)), "combined[%d] = %.17g, the rule gives %.17g", j,
+                   cb[j], want);
             CHECK(cb[j] <= cb[best] && isfinite(f[j]) && isfinite(sc[j]) && sc[j] < 0);
             for (q = nbl[j]; q < 64; q++) CHECK(nbt[j * 64 + q] == -1);
           }

@@ -6,7 +6,8 @@
  * for a CTC model its posteriorgram (the probability of every token at every output
  * frame, white 0 to black 1; the blank row on top) and the best path: each non-blank token
  * is written at the frames where it is emitted; for an attention model (ctc-attention,
- * las, las-pblstm) the attention panel instead: the decoded text, one row per token and <eos>, each row the weights over the encoder frames with which
+ * las, las-pblstm) the attention panel instead: the decoded text, one row per token and
+ * <eos>, each row the weights over the encoder frames with which
  * the decoder reads the input at that step (asr_model_attention; white 0 to black 1).
  * A model that has learned to align draws a monotonic, near-diagonal band. The text is
  * build/transcribe's answer for the same file and options: the same decoding call

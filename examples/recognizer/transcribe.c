@@ -23,7 +23,8 @@
  * <TAB>#RANK<TAB>FIRST<TAB>SECOND<TAB>COMBINED<TAB>TOKENS<TAB>MARK<TAB>TEXT: the first
  * pass's ln P, the second's, w FIRST + (1 - w) SECOND + P TOKENS, the hypothesis' token
  * count, "*" on the one kept (the file's answer) and "-" on the others, its text one
- * character a token (spaces as the model emitted them; the file's line normalizes them). --nbest-svg OUT.svg draws that list for one FILE (bars of the three scores;
+ * character a token (spaces as the model emitted them; the file's line normalizes
+ * them). --nbest-svg OUT.svg draws that list for one FILE (bars of the three scores;
  * docs/seq2seq.md). Both decode each file whole (--chunk 0), without --align or words.
  * --align adds a
  * third column with each word's start and end time in seconds (word@start-end), from
@@ -79,7 +80,8 @@ static int usage(void) {
                   "       either, with [--lexicon WORDS.txt] [--lm LM.arpa [--lm-weight W]] [--word-bonus B]\n"
                   "  a model trained on a pretrained front end: the same --w2v-features W2V.npz [--bert-features BERT.npz]\n"
                   "  attention recipes (ctc-attention, las): [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n"
-                  "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P] [--rescore N (0: first pass)]\n"
+                  "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P]\n"
+                  "                  [--rescore N (0: first pass)]\n"
                   "  a second pass's hypotheses and both scores (rnnt-las; attention recipes with --rescore N):\n"
                   "                  [--nbest] [--nbest-svg OUT.svg (one FILE)]\n");
   return 2;
