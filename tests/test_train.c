@@ -809,6 +809,26 @@ static void t_recipe_attention_decode(tctx *t) {
         work = malloc(wb);
         CHECK_OK(asr_model_decode_with(&m, tok, &nt, st, en, 64, feats + (size_t)n * TR_T * TR_F, lengths[n], &o,
                                        work, wb, &err));
+        if (v == 3 || (r == 1 && v == 0)) {
+          /* the CTC 4-best behind the rescoring: its winner is the answer, its combined
+           * scores lambda ln p_ctc + (1 - lambda) ln p_att; las has no first pass to list */
+          int nbt[4 * 64], nbl[4], nh = -1, best = -1, j;
+          double f[4], sc[4], cb[4];
+          asr_result rr = asr_model_decode_nbest(&m, nbt, nbl, f, sc, cb, &nh, &best, 64,
+                                                 feats + (size_t)n * TR_T * TR_F, lengths[n], &o, work, wb, &err);
+          if (r == 1) CHECK(rr == ASR_ERR_UNSUPPORTED && nh == -1);
+          else {
+            CHECK_OK(rr);
+            CHECKF(nh >= 1 && nh <= 4 && best >= 0 && best < nh && nbl[best] == nt &&
+                       memcmp(nbt + best * 64, tok, sizeof(int) * (size_t)nt) == 0,
+                   "ctc-attention utterance %d: n-best of %d, best %d is not the answer", n, nh, best);
+            for (j = 0; j < nh; j++) {
+              double want = o.ctc_weight * f[j] + (1 - o.ctc_weight) * sc[j];
+              CHECKF(fabs(cb[j] - want) <= 1e-12 * (1 + fabs(want)) && cb[j] <= cb[best < nh && best >= 0 ? best : 0],
+                     "combined[%d] = %.17g, the rule gives %.17g", j, cb[j], want);
+            }
+          }
+        }
         free(work);
         ok += nt == tlens[n] && memcmp(tok, targets + n * TR_S, sizeof(int) * (size_t)nt) == 0;
         tried++;
