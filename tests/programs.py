@@ -883,6 +883,8 @@ def san_tests(tmp):
             ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
             ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
             ["--model", MODEL, "--bogus", "x.wav"],
+            ["--model", MODEL, "--nbest", "x.wav", SAYS + "need a second pass"],
+            ["--model", MODEL, "--nbest-svg", "x.wav", "x.wav"],
             ["--model", MODEL, "--data", "good", "--takes", "1-2", SAYS + "good has no recording of those takes"],
             ["--model", "cc.npz", "w2vtiny/tiny.wav", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "train": [
@@ -903,6 +905,8 @@ def san_tests(tmp):
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
             ["--model", "huge.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"],
+            ["--model", MODEL, "--beam", "2", "x.wav", "o.svg", SAYS + "are for the attention recipes"],
+            ["--model", MODEL, "--beam", "0", "x.wav", "o.svg"],
             ["--model", "cc.npz", "w2vtiny/tiny.wav", "o.svg", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "asrtool": [
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
