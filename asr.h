@@ -54,7 +54,6 @@
  *                          and the CTC checkers. Everything else builds and links.
  *   ASR_ASSIGNMENT_RNNT    the same for the RNN-T assignment: section 6, the rnnt and
  *                          rnnt-las heads of section 9 (and MWER) and asr_check_rnnt.
-<<<<<<< HEAD
  *                          The two may be combined.
  *   ASR_ASSIGNMENT_FBANK   the fbank assignment's: section 3's filterbank (the tiers,
  *                          asr_fbank_stages, _window, _mel_banks, _num_frames, the stream)
@@ -66,7 +65,6 @@
  *                          checkers (10.2). Their static code stays, since the ContextNet
  *                          block, the Conformer's convolution module and wav2vec compose
  *                          it; a student's file cannot call it. Everything else builds.
-=======
  *   ASR_ASSIGNMENT_RELPOS  the relpos assignment: the relative positional encoding, rel_shift,
  *                          the rel-pos attention (4.3) and the Conformer block that runs
  *                          it, with their checkers; the Conformer encoder of section 9 is
@@ -75,7 +73,6 @@
  *                          quantizer's forward/backward (8.5), k-means VQ (8.6) and their
  *                          checkers (10.6); vq-wav2vec models are refused.
  *                          The modes may be combined.
->>>>>>> h-asg-b
  *
  * CONVENTIONS
  *   - Arrays are row-major, last index fastest; each pointer's comment gives its shape,
@@ -201,9 +198,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (418) has one tier: its definition is already its
+ *   Every other public function (419) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 19, 3: 23, 4: 77, 5: 27, 6: 24, 7: 72, 8: 35, 9: 65, 10: 37.
+ *   1: 39, 2: 19, 3: 23, 4: 77, 5: 27, 6: 24, 7: 72, 8: 35, 9: 66, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -5916,6 +5913,28 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
                                         int *ends, int max_tokens, const asr_real *feats, int T,
                                         const asr_model_decode_opts *o, void *work,
                                         size_t work_bytes, asr_error *err);
+/* The n-best list of a decoding with a second pass, with both passes' scores: what
+ * asr_model_decode_with ranks when it rescores (o->rescore >= 1: rnnt-las's RNN-T n-best
+ * rescored by its speller, [Sainath19]; an attention recipe's CTC n-best rescored by its
+ * decoder), the pictures and lists of build/transcribe --nbest. Row i (i < *n_hyps <=
+ * o->rescore) of tokens (o->rescore, max_tokens) holds hypothesis y_i padded with -1,
+ * lengths[i] = |y_i|; first[i] the first pass's ln P (rnnt-las: ln P_rnnt(y_i|x) as the
+ * RNN-T beam search summed it; attention: the CTC prefix beam search's ln p_ctc(y_i|x));
+ * second[i] = ln P_att(y_i, <eos>|x), the decoder in teacher forcing (computed here even
+ * at w = 1, where asr_model_decode_with skips it); combined[i] (may be
+ * NULL) = w first[i] + (1 - w) second[i] + penalty |y_i| with w = o->ctc_weight
+ * (asr_nbest_rescore); *best the index kept, whose row is asr_model_decode_with's answer
+ * with the same options. Rows come in the first pass's order (rnnt-las: the beam search's
+ * ranking, row 0 its answer). Same workspace as asr_model_decode_with
+ * (asr_model_decode_with_workspace_size(m, T, o)). Errors (negative, nothing written
+ * but the workspace, err names it): a recipe without a second pass or o->rescore < 1
+ * (ASR_ERR_UNSUPPORTED), a hypothesis longer than max_tokens (ASR_ERR_TOO_LARGE), and
+ * those of asr_model_decode_with. */
+ASRDEF asr_result asr_model_decode_nbest(asr_model *m, int *tokens, int *lengths, double *first,
+                                         double *second, double *combined, int *n_hyps, int *best,
+                                         int max_tokens, const asr_real *feats, int T,
+                                         const asr_model_decode_opts *o, void *work,
+                                         size_t work_bytes, asr_error *err);
 
 /* The attention weights of an attention head, teacher-forced on tokens (n) of one
  * utterance feats (T, n_mels), evaluation mode: alpha (n + 1, asr_model_out_frames(m, T)),
@@ -31561,8 +31580,10 @@ typedef struct asr__decode_plan {
   int cap;                                 /* attention: the decoder state's steps */
   void *awork;                             /* attention: the scorer adapter's workspace */
   size_t awork_bytes;
-  int *nb_tok, *nb_len;                    /* attention rescoring: the CTC n-best (rescore, L) */
-  double *nb_first, *nb_att;               /* its CTC and attention scores (rescore) */
+  int *nb_tok, *nb_len;                    /* rescoring: the first pass's n-best (rescore, nb_stride) */
+  double *nb_first, *nb_att;               /* its first-pass and attention scores (rescore) */
+  int nb_n, nb_best, nb_stride;            /* after decoding: its size, the winner, its rows' length */
+  int score_all;                           /* the second pass's scores even at first-pass weight 1 */
   void *st;                                /* las alignment: one decoder state */
   asr_real *alp;                           /* las alignment: (V) */
   void *dwork;
@@ -31643,12 +31664,15 @@ ASR__PRIVATE asr_result asr__att_decode(asr_model *m, asr__decode_plan *D, int *
     r = asr_ctc_prefix_beam_search(D->nb_tok, D->nb_len, D->nb_first, &nh, D->lp, L, V, &bo, D->dwork, D->dwork_bytes);
     if (r < 0) return asr__fail(err, r, "CTC prefix beam search: %s", asr_result_string(r));
     if (nh > 0) {
-      r = asr_attention_rescore(&best, D->nb_att, NULL, D->nb_tok, D->nb_len, D->nb_first, nh, L, o->ctc_weight,
-                                o->penalty, &s, eos, D->dwork, D->dwork_bytes, err);
+      r = asr_attention_rescore(&best, D->nb_att, NULL, D->nb_tok, D->nb_len, D->nb_first, nh, L,
+                                D->score_all ? 0.0 : o->ctc_weight, o->penalty, &s, eos, D->dwork, D->dwork_bytes, err);
+      if (r >= 0 && D->score_all)             /* then ranked with the caller's weight */
+        r = asr_nbest_rescore(&best, NULL, D->nb_first, D->nb_att, D->nb_len, nh, o->ctc_weight, o->penalty, err);
       if (r < 0) return r;
       n = D->nb_len[best];
       memcpy(D->tok, D->nb_tok + (size_t)best * L, sizeof(int) * (size_t)n);
     }
+    D->nb_n = nh, D->nb_best = best, D->nb_stride = L;
   }
   if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
   if (n > 0 && (starts || ends)) {
@@ -31686,15 +31710,15 @@ ASR__PRIVATE asr_result asr__att_decode(asr_model *m, asr__decode_plan *D, int *
  * search, token spans from the path or asr_ctc_align; RNN-T: greedy or [Graves12] Algorithm 1,
  * token frames from asr__rnnt_viterbi on the decoded text's lattice; the attention heads:
  * asr__att_decode). */
-ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens, int *starts,
-                                        int *ends, int max_tokens, const asr_real *feats, int T,
-                                        const asr_model_decode_opts *o, void *work,
-                                        size_t work_bytes, asr_error *err) {
+ASR__PRIVATE asr_result asr__model_decode(asr_model *m, int *tokens, int *n_tokens, int *starts, int *ends,
+                                          int max_tokens, const asr_real *feats, int T,
+                                          const asr_model_decode_opts *o, void *work, size_t work_bytes,
+                                          asr__decode_plan *plan_out, asr_error *err) {
   asr__decode_plan D;
   asr__bump a;
   asr_result r;
   int n = 0, i, L, V = m->cfg.vocab, beam;
-  if (!tokens || !n_tokens || !feats || !o || T < 1 || o->beam < 1 || max_tokens < 0)
+  if ((!tokens && !plan_out) || !n_tokens || !feats || !o || T < 1 || o->beam < 1 || max_tokens < 0)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: bad sizes or NULL arguments");
   r = asr__decode_opts_check(m, o, err);
   if (r != ASR_OK) return r;
@@ -31703,6 +31727,7 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
   a.cap = work_bytes;
   a.used = 0;
   asr__decode_layout(m, &D, &a, T, o);
+  D.nb_n = 0, D.nb_best = 0, D.nb_stride = 0, D.score_all = plan_out != NULL;
   if (!work || a.used > work_bytes)
     return asr__fail(err, ASR_ERR_WORKSPACE, "decode: workspace too small (%lu bytes, %lu needed)",
                      (unsigned long)work_bytes, (unsigned long)a.used);
@@ -31773,11 +31798,15 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
       if (r != ASR_OK) return asr__fail(err, r, "RNN-T decoding: %s", asr_result_string(r));
       r = asr__att_scorer_init(m, &w, &s, D.P.enc, L, D.cap, D.awork, D.awork_bytes, err);
       if (r != ASR_OK) return r;
-      r = asr_attention_rescore(&best, D.nb_att, NULL, D.nb_tok, D.nb_len, D.nb_first, nh, D.max_hyp, o->ctc_weight,
-                                o->penalty, &s, asr__speller_vocab(m) - 1, D.dwork, D.dwork_bytes, err);
+      r = asr_attention_rescore(&best, D.nb_att, NULL, D.nb_tok, D.nb_len, D.nb_first, nh, D.max_hyp,
+                                D.score_all ? 0.0 : o->ctc_weight, o->penalty, &s, asr__speller_vocab(m) - 1, D.dwork,
+                                D.dwork_bytes, err);
+      if (r >= 0 && D.score_all)              /* then ranked with the caller's weight */
+        r = asr_nbest_rescore(&best, NULL, D.nb_first, D.nb_att, D.nb_len, nh, o->ctc_weight, o->penalty, err);
       if (r < 0) return r;
       n = D.nb_len[best];
       memcpy(D.tok, D.nb_tok + (size_t)best * D.max_hyp, sizeof(int) * (size_t)n);
+      D.nb_n = nh, D.nb_best = best, D.nb_stride = D.max_hyp;
     } else if (beam == 1)
       r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
                                  (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
@@ -31800,8 +31829,55 @@ ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens
     }
 #endif
   }
-  memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
+  if (tokens) memcpy(tokens, D.tok, sizeof(int) * (size_t)n);
   *n_tokens = n;
+  if (plan_out) *plan_out = D;
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_model_decode_with(asr_model *m, int *tokens, int *n_tokens, int *starts,
+                                        int *ends, int max_tokens, const asr_real *feats, int T,
+                                        const asr_model_decode_opts *o, void *work,
+                                        size_t work_bytes, asr_error *err) {
+  return asr__model_decode(m, tokens, n_tokens, starts, ends, max_tokens, feats, T, o, work, work_bytes, NULL, err);
+}
+
+/* The decoding above with a rescoring second pass, kept whole: its n-best rows copied out,
+ * the combined scores recomputed from the two passes' scores by asr_nbest_rescore (the
+ * rule the decoder applied), the winner the decoder's. */
+ASRDEF asr_result asr_model_decode_nbest(asr_model *m, int *tokens, int *lengths, double *first,
+                                         double *second, double *combined, int *n_hyps, int *best,
+                                         int max_tokens, const asr_real *feats, int T,
+                                         const asr_model_decode_opts *o, void *work,
+                                         size_t work_bytes, asr_error *err) {
+  asr__decode_plan D;
+  asr_result r;
+  int n = 0, i, b = 0, rescoring;
+  if (!tokens || !lengths || !first || !second || !n_hyps || !best || !o || max_tokens < 1)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode n-best: NULL arguments or max_tokens < 1");
+  rescoring = m->cfg.head == ASR_HEAD_RNNT_LAS || (asr__is_att_head(m->cfg.head) && asr__has_ctc(m));
+  if (!rescoring || o->rescore < 1)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode n-best: recipe %s with rescore = %d has no second pass "
+                     "(rnnt-las, or an attention recipe with a CTC branch, and rescore >= 1)", m->cfg.recipe,
+                     o->rescore);
+  r = asr__model_decode(m, NULL, &n, NULL, NULL, 0x7fffffff, feats, T, o, work, work_bytes, &D, err);
+  if (r != ASR_OK) return r;
+  for (i = 0; i < D.nb_n; i++)
+    if (D.nb_len[i] > max_tokens)
+      return asr__fail(err, ASR_ERR_TOO_LARGE, "decode n-best: hypothesis %d has %d tokens, room for %d", i,
+                       D.nb_len[i], max_tokens);
+  if (D.nb_n > 0) {
+    r = asr_nbest_rescore(&b, combined, D.nb_first, D.nb_att, D.nb_len, D.nb_n, o->ctc_weight, o->penalty, err);
+    if (r != ASR_OK) return r;
+  }
+  for (i = 0; i < D.nb_n; i++) {
+    int k;
+    for (k = 0; k < max_tokens; k++)
+      tokens[(size_t)i * max_tokens + k] = k < D.nb_len[i] ? D.nb_tok[(size_t)i * D.nb_stride + k] : -1;
+    lengths[i] = D.nb_len[i], first[i] = D.nb_first[i], second[i] = D.nb_att[i];
+  }
+  *n_hyps = D.nb_n;
+  *best = D.nb_best;
   return ASR_OK;
 }
 

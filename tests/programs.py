@@ -58,6 +58,19 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            turning an augmentation off (--no-specaug) gives another model, the same twice;
            --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
            so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp.
+nbest/*    build/transcribe --nbest and --nbest-svg on an rnnt-las model trained here for 20
+           steps on four toy clips (and a ctc-attention one with --rescore N): each file's
+           n-best lines (first pass, second pass,
+           combined, tokens, mark, text) obey combined = w first + (1 - w) second + P tokens
+           for four (--first-pass-weight, --penalty, --beam) settings, one "*" on the largest
+           combined, its text the file's answer, which is the answer without --nbest; the
+           picture has one row per hypothesis and one "(kept)"; a recipe without a second
+           pass, --rescore 0, two files or --data, --align, --ctc-weight on rnnt-las are
+           refused with one line and exit 2 and nothing written, and the picture over the
+           model or the recording is refused by the output guard.
+agree/*    build/posteriorgram writes build/transcribe's answer above its attention rows
+           (las and ctc-attention trained here for 20 steps; seven clips; the defaults and
+           --beam 4 [--ctc-weight 0.5] in both): they decoded at beam 4 and beam 1.
 threads/*  build/train --threads N (built with -fopenmp -DASR_THREADS): 0, negative, 257 and
            non-integers are refused with one line and exit 2; three steps on the four toy
            clips give the same model byte for byte with no option, --threads 1, 2 and 3.
@@ -694,8 +707,8 @@ def train_model(tmp, out, extra, problems):
         return f.read()
 
 
-def augment_tests(tmp):
-    d = os.path.join(tmp, "aug")
+def four_clips(d):
+    """A data folder d of the first four toy training clips with their transcripts; their paths."""
     os.makedirs(d)
     toy = os.path.join(ROOT, "data", "toy", "train")
     with open(os.path.join(toy, "transcripts.tsv")) as f:
@@ -704,6 +717,11 @@ def augment_tests(tmp):
         shutil.copy(os.path.join(toy, l.split("\t")[0]), d)
     with open(os.path.join(d, "transcripts.tsv"), "w") as f:
         f.writelines(lines)
+    return [os.path.join(d, l.split("\t")[0]) for l in lines]
+
+
+def augment_tests(tmp):
+    four_clips(os.path.join(tmp, "aug"))
     if wanted("augment/options"):
         p = []
         base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]
@@ -865,6 +883,8 @@ def san_tests(tmp):
             ["--model", MODEL, "--data", "nodir"], ["--model", MODEL, "--data", "badtsv"],
             ["--model", MODEL, "--data", "missing"], ["--model", MODEL, "--beam", "0", "x.wav"],
             ["--model", MODEL, "--bogus", "x.wav"],
+            ["--model", MODEL, "--nbest", "x.wav", SAYS + "need a second pass"],
+            ["--model", MODEL, "--nbest-svg", "x.wav", "x.wav"],
             ["--model", MODEL, "--data", "good", "--takes", "1-2", SAYS + "good has no recording of those takes"],
             ["--model", "cc.npz", "w2vtiny/tiny.wav", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "train": [
@@ -885,6 +905,8 @@ def san_tests(tmp):
             ["--model", MODEL, "garbage.wav", "o.svg"], ["--model", MODEL, "one.wav", "o.svg"],
             ["--model", "huge.npz", "x.wav", "o.svg"],
             ["--model", MODEL, "x.wav", "x.wav"], ["--model", MODEL, "x.wav"],
+            ["--model", MODEL, "--beam", "2", "x.wav", "o.svg", SAYS + "are for the attention recipes"],
+            ["--model", MODEL, "--beam", "0", "x.wav", "o.svg"],
             ["--model", "cc.npz", "w2vtiny/tiny.wav", "o.svg", SAYS + "tiny.wav: 6 feature frames are too short"]],
         "asrtool": [
             ["decode", "garbage.wav", "o.npy"], ["fbank", "r1.wav", "o.npy"], ["model", "--model", "garbage.npz", "f.npy", "l.npy", "out"],
@@ -1063,6 +1085,151 @@ def downstream_tests(tmp):
     report("downstream/options", p)
 
 
+# ---- nbest/*
+def parse_nbest(out):
+    """transcribe --nbest's output: [(file, text, [(rank, first, second, combined, tokens, mark, hyp)])]."""
+    files = []
+    for line in out.split("\n"):
+        if not line:
+            continue
+        if line.startswith("\t#"):
+            f = line[1:].split("\t")
+            files[-1][2].append((int(f[0][1:]), float(f[1]), float(f[2]), float(f[3]), int(f[4]), f[5], f[6]))
+        else:
+            name, text = line.split("\t")
+            files.append((name, text, []))
+    return files
+
+
+def nbest_tests(tmp):
+    if not wanted("nbest/"):
+        return
+    d = os.path.join(tmp, "nb")
+    clips = [os.path.relpath(c, d) for c in four_clips(os.path.join(d, "data"))][:2]
+    p = []
+    for recipe, model in [("rnnt-las", "m.npz"), ("ctc-attention", "ca.npz")]:
+        rc, _, err = run([prog("train"), "--recipe", recipe, "--data", "data", "--steps", "20", "--quiet",
+                          "--out", model], d)
+        if rc != 0:
+            report("nbest/list", ["train %s: exit %d %s" % (recipe, rc, err[-300:])])
+            return
+    if wanted("nbest/list"):
+        # the list's numbers: combined = w first + (1 - w) second + P tokens, one "*" on the
+        # largest combined (the first of equals), its text the file's answer, which is
+        # transcribe's answer without --nbest; rnnt-las (the RNN-T n-best, w
+        # --first-pass-weight) and ctc-attention --rescore N (the CTC n-best, w --ctc-weight)
+        seen = 0
+        for model, w, pen, beam in [("m.npz", "0", "0", "4"), ("m.npz", "0.5", "0.3", "4"), ("m.npz", "1", "0", "3"),
+                                    ("m.npz", "0.2", "-1", "6"), ("ca.npz", "0.3", "0", "4"),
+                                    ("ca.npz", "0.7", "0.5", "3")]:
+            if model == "m.npz":
+                opts = ["--first-pass-weight", w, "--penalty", pen, "--beam", beam]
+            else:
+                opts = ["--ctc-weight", w, "--penalty", pen, "--rescore", beam]
+            rc, out, err = run([prog("transcribe"), "--model", model, "--nbest"] + opts + clips, d)
+            rc0, out0, err0 = run([prog("transcribe"), "--model", model] + opts + clips, d)
+            if rc != 0 or rc0 != 0:
+                p.append("%s: exit %d / %d: %s %s" % (" ".join(opts), rc, rc0, err[-200:], err0[-200:]))
+                continue
+            got = parse_nbest(out)
+            plain = [tuple(l.split("\t")) for l in out0.split("\n") if l]
+            if [(f, t) for f, t, _ in got] != plain:
+                p.append("%s: the files' lines differ with --nbest: %r vs %r" % (" ".join(opts), got, plain))
+            for name, text, rows in got:
+                seen += len(rows)
+                if not 1 <= len(rows) <= int(beam) or [r[0] for r in rows] != list(range(1, len(rows) + 1)):
+                    p.append("%s %s: %d rows for beam %s: %r" % (" ".join(opts), name, len(rows), beam, rows))
+                    continue
+                kept = [i for i, r in enumerate(rows) if r[5] == "*"]
+                comb = [r[3] for r in rows]
+                top = comb.index(max(comb))
+                if kept != [top] or any(r[5] not in "*-" for r in rows):
+                    p.append("%s %s: marks %r, the largest combined is row %d" % (" ".join(opts), name,
+                                                                                 [r[5] for r in rows], top + 1))
+                for r in rows:
+                    # printed with 6 decimals: each value within 5e-7 of the decoder's
+                    want = float(w) * r[1] + (1 - float(w)) * r[2] + float(pen) * r[4]
+                    if abs(r[3] - want) > 2e-6 or r[4] != len(r[6]) or not r[2] < 0:
+                        p.append("%s %s: row %r: combined should be %.6f, tokens %d, second < 0" % (
+                            " ".join(opts), name, r, want, len(r[6])))
+                if kept and " ".join(rows[kept[0]][6].split()) != text:
+                    p.append("%s %s: the kept row says %r, the file's line %r" % (" ".join(opts), name,
+                                                                                  rows[kept[0]][6], text))
+        report("nbest/list (%d hypotheses of rnnt-las and ctc-attention checked)" % seen, p)
+    if wanted("nbest/svg"):
+        p = []
+        rc, out, err = run([prog("transcribe"), "--model", "m.npz", "--nbest", "--nbest-svg", "nb.svg", clips[0]], d)
+        if rc != 0 or not os.path.exists(os.path.join(d, "nb.svg")):
+            p.append("--nbest-svg: exit %d, %s" % (rc, err[-300:]))
+        else:
+            svg = open(os.path.join(d, "nb.svg")).read()
+            rows = parse_nbest(out)[0][2]
+            for r in rows:
+                label = '%d. "%s"%s' % (r[0], r[6], " (kept)" if r[5] == "*" else "")
+                if label not in svg:
+                    p.append("nb.svg has no row %r" % label)
+            if not svg.startswith("<svg") or not svg.rstrip().endswith("</svg>") or svg.count("(kept)") != 1:
+                p.append("nb.svg is not one picture with one kept row: %r" % svg[:200])
+        # refusals: one line, exit 2, nothing written
+        for args, needle in [
+                (["--model", MODEL, "--nbest", clips[0]], "need a second pass"),
+                (["--model", MODEL, "--nbest-svg", "x.svg", clips[0]], "need a second pass"),
+                (["--model", "m.npz", "--rescore", "0", "--nbest-svg", "x.svg", clips[0]], "need a second pass"),
+                (["--model", "m.npz", "--nbest-svg", "x.svg"] + clips, "one FILE"),
+                (["--model", "m.npz", "--nbest-svg", "x.svg", "--data", "data"], "one FILE"),
+                (["--model", "m.npz", "--nbest", "--align", clips[0]], "not with --align"),
+                (["--model", "m.npz", "--nbest-svg", "x.svg", "--ctc-weight", "0.3", clips[0]], "no CTC branch")]:
+            rc, out, err = run([prog("transcribe")] + args, d)
+            if rc != 2 or len(err.strip().splitlines()) != 1 or needle not in err or out:
+                p.append("%s: exit %d, stdout %r, stderr %r (expected 2, one line with %r)" % (" ".join(args), rc,
+                                                                                         out[:100], err, needle))
+            if os.path.exists(os.path.join(d, "x.svg")):
+                p.append("%s: wrote x.svg" % " ".join(args))
+                os.remove(os.path.join(d, "x.svg"))
+        for out in ["m.npz", clips[0], "./m.npz"]:       # the picture over an input
+            refused([prog("transcribe"), "--model", "m.npz", "--nbest-svg", out, clips[0]], d,
+                    [os.path.join(d, "m.npz"), os.path.join(d, clips[0])], p)
+        report("nbest/svg", p)
+
+
+# ---- agree/*
+def agree_tests(tmp):
+    """build/posteriorgram's words above its attention rows are build/transcribe's answer
+    (they decoded at beam 4 and beam 1: a 20-step las model said "t" and "two" for the
+    first clip), by default and with the same --beam / --ctc-weight."""
+    if not wanted("agree/posteriorgram-transcribe"):
+        return
+    p = []
+    d = os.path.join(tmp, "agree")
+    clips = four_clips(os.path.join(d, "data")) + [os.path.join(ROOT, "data", "toy", "test", "%04d.ogg" % i)
+                                                   for i in range(3)]
+    compared = 0
+    for recipe, variants in [("las", [[], ["--beam", "4"]]),
+                             ("ctc-attention", [[], ["--beam", "4", "--ctc-weight", "0.5"]])]:
+        model = recipe + ".npz"
+        rc, _, err = run([prog("train"), "--recipe", recipe, "--data", "data", "--steps", "20", "--quiet", "--out", model],
+                         d)
+        if rc != 0:
+            p.append("train %s: exit %d %s" % (recipe, rc, err[-300:]))
+            continue
+        for opts in variants:
+            rc, out, err = run([prog("transcribe"), "--model", model] + opts + clips, d)
+            if rc != 0:
+                p.append("transcribe %s %s: exit %d %s" % (recipe, " ".join(opts), rc, err[-300:]))
+                continue
+            said = dict(l.split("\t") for l in out.split("\n") if l)
+            for c in clips:
+                rc, _, err = run([prog("posteriorgram"), "--model", model] + opts + [c, "pg.svg"], d)
+                svg = open(os.path.join(d, "pg.svg")).read() if rc == 0 else ""
+                head = '%s (%s): "%s"' % (c, recipe, said.get(c))
+                if rc != 0 or head not in svg:
+                    p.append("%s %s %s: posteriorgram (exit %d) does not say transcribe's %r: %s" % (
+                        recipe, " ".join(opts), os.path.basename(c), rc, said.get(c),
+                        svg[svg.find("<text"):][:160] if svg else err[-200:]))
+                compared += 1
+    report("agree/posteriorgram-transcribe (%d decodings compared)" % compared, p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
@@ -1074,6 +1241,8 @@ def main():
         long_tests(tmp)
         message_tests(tmp)
         augment_tests(tmp)
+        nbest_tests(tmp)
+        agree_tests(tmp)
         downstream_tests(tmp)
         san_tests(tmp)
     finally:

@@ -807,6 +807,26 @@ static void t_recipe_attention_decode(tctx *t) {
         work = malloc(wb);
         CHECK_OK(asr_model_decode_with(&m, tok, &nt, st, en, 64, feats + (size_t)n * TR_T * TR_F, lengths[n], &o,
                                        work, wb, &err));
+        if (v == 3 || (r == 1 && v == 0)) {
+          /* the CTC 4-best behind the rescoring: its winner is the answer, its combined
+           * scores lambda ln p_ctc + (1 - lambda) ln p_att; las has no first pass to list */
+          int nbt[4 * 64], nbl[4], nh = -1, best = -1, j;
+          double f[4], sc[4], cb[4];
+          asr_result rr = asr_model_decode_nbest(&m, nbt, nbl, f, sc, cb, &nh, &best, 64,
+                                                 feats + (size_t)n * TR_T * TR_F, lengths[n], &o, work, wb, &err);
+          if (r == 1) CHECK(rr == ASR_ERR_UNSUPPORTED && nh == -1);
+          else {
+            CHECK_OK(rr);
+            CHECKF(nh >= 1 && nh <= 4 && best >= 0 && best < nh && nbl[best] == nt &&
+                       memcmp(nbt + best * 64, tok, sizeof(int) * (size_t)nt) == 0,
+                   "ctc-attention utterance %d: n-best of %d, best %d is not the answer", n, nh, best);
+            for (j = 0; j < nh; j++) {
+              double want = o.ctc_weight * f[j] + (1 - o.ctc_weight) * sc[j];
+              CHECKF(fabs(cb[j] - want) <= 1e-12 * (1 + fabs(want)) && cb[j] <= cb[best < nh && best >= 0 ? best : 0],
+                     "combined[%d] = %.17g, the rule gives %.17g", j, cb[j], want);
+            }
+          }
+        }
         free(work);
         ok += nt == tlens[n] && memcmp(tok, targets + n * TR_S, sizeof(int) * (size_t)nt) == 0;
         tried++;
@@ -1152,6 +1172,28 @@ static void t_recipe_twopass_rescore(tctx *t) {
       work = malloc(wb);
       CHECK_OK(asr_model_decode_with(&m, tok, &nt[k], NULL, NULL, 64, feats + (size_t)n * TR_T * TR_F, Tn, &o, work, wb,
                                      &err));
+      if (v > 0) {
+        /* the n-best behind the answer: its winner is the answer, its combined scores the
+         * rule w first + (1 - w) second + penalty |y| (computed here), row 0 the first
+         * pass's answer, rows padded with -1 */
+        int nbt[4 * 64], nbl[4], nh = -1, best = -1, j, q;
+        double f[4], sc[4], cb[4];
+        CHECK_OK(asr_model_decode_nbest(&m, nbt, nbl, f, sc, cb, &nh, &best, 64, feats + (size_t)n * TR_T * TR_F, Tn,
+                                        &o, work, wb, &err));
+        CHECKF(nh >= 1 && nh <= 4 && best >= 0 && best < nh, "n-best of %d, best %d", nh, best);
+        if (nh >= 1 && best >= 0 && best < nh) {
+          CHECKF(nbl[best] == nt[k] && memcmp(nbt + best * 64, tok, sizeof(int) * (size_t)nt[k]) == 0,
+                 "utterance %d, options %d: the n-best's winner is not asr_model_decode_with's answer", n, v);
+          CHECK(nbl[0] == nt[0] && memcmp(nbt, tk[0], sizeof(int) * (size_t)nt[0]) == 0);
+          for (j = 0; j < nh; j++) {
+            double want = o.ctc_weight * f[j] + (1 - o.ctc_weight) * sc[j] + o.penalty * nbl[j];
+            CHECKF(fabs(cb[j] - want) <= 1e-12 * (1 + fabs(want)), "combined[%d] = %.17g, the rule gives %.17g", j,
+                   cb[j], want);
+            CHECK(cb[j] <= cb[best] && isfinite(f[j]) && isfinite(sc[j]) && sc[j] < 0);
+            for (q = nbl[j]; q < 64; q++) CHECK(nbt[j * 64 + q] == -1);
+          }
+        }
+      }
       free(work);
       if (v <= 1) memcpy(tk[k], tok, sizeof tok);
       if (v == 0) continue;
@@ -1192,6 +1234,19 @@ static void t_recipe_twopass_rescore(tctx *t) {
     o.rescore = 4, o.ctc_weight = 1.5;
     CHECK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err) == ASR_ERR_RANGE);
     CHECK(strstr(err.msg, "ctc_weight") != NULL);
+    {
+      /* the n-best needs a second pass (rescore >= 1) and room for its longest hypothesis */
+      int nbt[4 * 64], nbl[4], nh = -7, best = -7;
+      double f[4], sc[4];
+      o.ctc_weight = 0, o.rescore = 0;
+      CHECK(asr_model_decode_nbest(&m, nbt, nbl, f, sc, NULL, &nh, &best, 64, feats, lengths[0], &o, work, wb, &err) ==
+            ASR_ERR_UNSUPPORTED);
+      CHECK(strstr(err.msg, "rescore = 0") != NULL && nh == -7 && best == -7);
+      o.rescore = 4;
+      CHECK(asr_model_decode_nbest(&m, nbt, nbl, f, sc, NULL, &nh, &best, 1, feats, lengths[0], &o, work, wb, &err) ==
+            ASR_ERR_TOO_LARGE);
+      CHECK(nh == -7 && best == -7);
+    }
     free(work);
   }
   snprintf(t->msg, sizeof t->msg, "%d two-pass decodings give their targets (%d of %d differ from the first pass)", ok,

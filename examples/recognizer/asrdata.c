@@ -295,6 +295,8 @@ void ad_utt_free(ad_utt *u) {
 
 int ad_is_tty(void) { return isatty(STDOUT_FILENO); }
 
+int ad_default_beam(const asr_model *m) { return m->cfg.head == ASR_HEAD_RNNT_LAS ? 4 : 1; }
+
 double ad_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -83,6 +83,14 @@ int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave,
 int ad_is_tty(void);
 double ad_now(void);
 
+/* The beam build/transcribe and build/posteriorgram decode with when none is given: 4 for
+ * rnnt-las (its n-best for the second pass), 1 for every other recipe (CTC best path,
+ * RNN-T greedy search, the attention recipes' joint search at beam 1). With
+ * asr_model_decode_opts_default(m, beam) and asr_model_decode_with, the decoding both
+ * programs share: the words posteriorgram writes above its attention rows are transcribe's
+ * answer for the same file, model and options. */
+int ad_default_beam(const asr_model *m);
+
 /* Writes a line chart of the points (x_i, y_i) as an SVG file (atomically). */
 int ad_svg_curve(const char *path, const char *title, const char *ylabel, const double *x,
                  const double *y, int n, const double *x2, const double *y2, int n2,

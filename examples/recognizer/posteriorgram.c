@@ -1,15 +1,21 @@
 /* examples/recognizer/posteriorgram.c - what a model sees and says about one utterance.
  *
- *   build/posteriorgram --model MODEL.npz FILE OUT.svg
+ *   build/posteriorgram --model MODEL.npz [--beam N] [--ctc-weight W] FILE OUT.svg
  *
  * Draws, one above the other on a common time axis: the log-mel features of FILE, then
  * for a CTC model its posteriorgram (the probability of every token at every output
  * frame, white 0 to black 1; the blank row on top) and the best path: each non-blank token
  * is written at the frames where it is emitted; for an attention model (ctc-attention,
- * las) the attention panel instead: the decoded text (beam 4, the model's ctc_weight),
- * one row per token and <eos>, each row the weights over the encoder frames with which
+ * las, las-pblstm) the attention panel instead: the decoded text, one row per token and
+ * <eos>, each row the weights over the encoder frames with which
  * the decoder reads the input at that step (asr_model_attention; white 0 to black 1).
- * A model that has learned to align draws a monotonic, near-diagonal band. The picture is
+ * A model that has learned to align draws a monotonic, near-diagonal band. The text is
+ * build/transcribe's answer for the same file and options: the same decoding call
+ * (asr_model_decode_with, the defaults of asr_model_decode_opts_default with
+ * ad_default_beam: the joint search at beam 1 with the model's ctc_weight), changed by
+ * --beam N and --ctc-weight W as transcribe's options of those names (attention models
+ * only). (Until 2026-12-07 it decoded at beam 4 while transcribe's default is beam 1, and
+ * the two could print other words for the same file.) The picture is
  * an SVG with the heat maps as
  * embedded PNG images (ad_svg_png, examples/recognizer/asrdata.c). */
 #define _POSIX_C_SOURCE 200809L
@@ -46,9 +52,10 @@ static void features_panel(FILE *fp, const asr_model *m, const asr_real *feats, 
 }
 
 /* An attention model: features, then the decoded text's attention weights. 0 or 2. */
-static int attention_picture(asr_model *m, const asr_real *feats, int T, char **argv) {
-  int Tout = asr_model_out_frames(m, T), cap = Tout + 1, ntok = 0, i, t, U, status = 2;
-  size_t wb = asr_model_decode_workspace_size(m, T, 4), ab;
+static int attention_picture(asr_model *m, const asr_real *feats, int T, const asr_model_decode_opts *o,
+                             const char *file, const char *out) {
+  int Tout = asr_model_out_frames(m, T), cap = 4 * Tout + 1, ntok = 0, i, t, U, status = 2;
+  size_t wb = asr_model_decode_with_workspace_size(m, T, o), ab;
   int *tok = (int *)malloc(sizeof(int) * (size_t)cap);
   void *work = malloc(wb);
   asr_real *alpha = NULL;
@@ -58,7 +65,8 @@ static int attention_picture(asr_model *m, const asr_real *feats, int T, char **
   size_t blen = 0;
   asr_error err;
   FILE *fp;
-  if (!tok || !work || asr_model_decode(m, tok, &ntok, NULL, NULL, cap, feats, T, 4, work, wb, &err) != ASR_OK) {
+  /* transcribe's call (decode_window): spans are not asked for, as there for a whole file */
+  if (!tok || !work || asr_model_decode_with(m, tok, &ntok, NULL, NULL, cap, feats, T, o, work, wb, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", tok && work ? err.msg : "out of memory");
     goto done;
   }
@@ -81,7 +89,7 @@ static int attention_picture(asr_model *m, const asr_real *feats, int T, char **
   }
   fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W + x0 + 20, 270 + H);
-  fprintf(fp, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s (%s): \"%s\"</text>\n", x0, argv[3], m->cfg.recipe, text);
+  fprintf(fp, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s (%s): \"%s\"</text>\n", x0, file, m->cfg.recipe, text);
   features_panel(fp, m, feats, T, img, x0, W);
   /* the attention weights, one row per decoder step, each row scaled to its own maximum */
   for (i = 0; i < U; i++) {
@@ -101,7 +109,7 @@ static int attention_picture(asr_model *m, const asr_real *feats, int T, char **
               "(%dx subsampling); rows: decoder steps, each scaled to its largest weight</text>\n</svg>\n",
           x0 + W / 2, 250 + H, T * 0.01, T, Tout, asr_model_subsampling(m));
   fclose(fp);
-  if (asr_write_file_atomic(argv[4], buf, blen, &err) != ASR_OK) fprintf(stderr, "posteriorgram: %s\n", err.msg);
+  if (asr_write_file_atomic(out, buf, blen, &err) != ASR_OK) fprintf(stderr, "posteriorgram: %s\n", err.msg);
   else status = 0;
 done:
   free(buf), free(work), free(alpha), free(img), free(tok);
@@ -121,22 +129,47 @@ int main(int argc, char **argv) {
   size_t blen = 0;
   void *work = NULL;
   size_t wb;
-  if (argc != 5 || strcmp(argv[1], "--model") != 0) {
-    fprintf(stderr, "usage: posteriorgram --model MODEL.npz FILE OUT.svg\n");
+  const char *model = NULL, *file, *out, *in[2];
+  long beam = 0;
+  double ctc_weight = -1;
+  asr_model_decode_opts dopts;
+  for (k = 1; k + 2 < argc; k += 2) {
+    if (!strcmp(argv[k], "--model")) model = argv[k + 1];
+    else if (!strcmp(argv[k], "--beam")) {
+      if (ad_parse_long("posteriorgram", "beam", argv[k + 1], 1, 1000, &beam)) return 2;
+    } else if (!strcmp(argv[k], "--ctc-weight")) {
+      if (ad_parse_double("posteriorgram", "ctc-weight", argv[k + 1], 0, 1, &ctc_weight)) return 2;
+    } else break;
+  }
+  if (!model || k + 2 != argc || argv[k][0] == '-') {
+    fprintf(stderr, "usage: posteriorgram --model MODEL.npz [--beam N] [--ctc-weight W] FILE OUT.svg\n");
     return 2;
   }
+  file = argv[k], out = argv[k + 1], in[0] = model, in[1] = file;
   /* also removes OUT.svg.tmpXXXXXXXX of a run killed while writing */
-  if (op_check("posteriorgram", argv[4], (const char *const *)argv + 2, 2)) return 2;
-  if (asr_model_load(&m, argv[2], NULL, &err) != ASR_OK) {
+  if (op_check("posteriorgram", out, in, 2)) return 2;
+  if (asr_model_load(&m, model, NULL, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
     return 2;
   }
-  if (ad_audio_read(argv[3], &a)) goto done;
-  k = ad_features(&m, a.samples, a.n, a.sample_rate, argv[3], &feats, &T);
+  if (m.cfg.head != ASR_HEAD_TRANSFORMER && m.cfg.head != ASR_HEAD_LAS && (beam || ctc_weight >= 0)) {
+    fprintf(stderr, "posteriorgram: --beam and --ctc-weight are for the attention recipes (ctc-attention, las, "
+                    "las-pblstm); %s is %s\n", model, m.cfg.recipe);
+    goto done;
+  }
+  if (m.cfg.head == ASR_HEAD_LAS && ctc_weight > 0) {
+    fprintf(stderr, "posteriorgram: %s (%s) has no CTC branch: --ctc-weight must be 0\n", model, m.cfg.recipe);
+    goto done;
+  }
+  /* build/transcribe's defaults (ad_default_beam) and options */
+  dopts = asr_model_decode_opts_default(&m, beam ? (int)beam : ad_default_beam(&m));
+  if (ctc_weight >= 0) dopts.ctc_weight = ctc_weight;
+  if (ad_audio_read(file, &a)) goto done;
+  k = ad_features(&m, a.samples, a.n, a.sample_rate, file, &feats, &T);
   asr_audio_free(&a, NULL);
   if (k) goto done;
   if (T < asr_model_min_frames(&m)) {   /* before sizing: the workspace sizes are SIZE_MAX then */
-    fprintf(stderr, "%s: %d feature frames are too short for the encoder's subsampling (%s needs %d)\n", argv[3], T,
+    fprintf(stderr, "%s: %d feature frames are too short for the encoder's subsampling (%s needs %d)\n", file, T,
             m.cfg.recipe, asr_model_min_frames(&m));
     goto done;
   }
@@ -153,7 +186,7 @@ int main(int argc, char **argv) {
     goto done;
   }
   if (m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS) {
-    status = attention_picture(&m, feats, T, argv);
+    status = attention_picture(&m, feats, T, &dopts, file, out);
     goto done;
   }
   if (asr_model_logprobs(&m, lp, &len, feats, &T, 1, T, work, wb, &err) != ASR_OK) {
@@ -169,7 +202,7 @@ int main(int argc, char **argv) {
   }
   fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"520\" font-family=\"sans-serif\" "
               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W + x0 + 20);
-  fprintf(fp, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s: \"%s\"</text>\n", x0, argv[3], text);
+  fprintf(fp, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s: \"%s\"</text>\n", x0, file, text);
   features_panel(fp, &m, feats, T, img, x0, W);
   /* panel 2: the posteriorgram, one row per token, blank on top */
   for (k = 0; k < V; k++)
@@ -192,7 +225,7 @@ int main(int argc, char **argv) {
   fprintf(fp, "<text x=\"%.0f\" y=\"500\" text-anchor=\"middle\">time: %.2f s, %d feature frames, %d output frames "
               "(%dx subsampling)</text>\n</svg>\n", x0 + W / 2, T * 0.01, T, len, asr_model_subsampling(&m));
   fclose(fp);
-  if (asr_write_file_atomic(argv[4], buf, blen, &err) != ASR_OK) {
+  if (asr_write_file_atomic(out, buf, blen, &err) != ASR_OK) {
     fprintf(stderr, "posteriorgram: %s\n", err.msg);
     goto done;
   }

@@ -16,7 +16,17 @@
  * RNN-T beam search (--beam, default 4 there) and rescores its --rescore N best (default:
  * the beam) with its LAS speller: w ln P_rnnt + (1 - w) ln P_las + P |y| with
  * --first-pass-weight w (default 0: the speller's score alone) and --penalty P;
- * --rescore 0 keeps the first pass's answer (accepted by every recipe). --align adds a
+ * --rescore 0 keeps the first pass's answer (accepted by every recipe).
+ * --nbest prints, below a file's line, the hypotheses that second pass ranked
+ * (asr_model_decode_nbest; rnnt-las, or an attention recipe with a CTC branch and
+ * --rescore N), one line each in the first pass's order:
+ * <TAB>#RANK<TAB>FIRST<TAB>SECOND<TAB>COMBINED<TAB>TOKENS<TAB>MARK<TAB>TEXT: the first
+ * pass's ln P, the second's, w FIRST + (1 - w) SECOND + P TOKENS, the hypothesis' token
+ * count, "*" on the one kept (the file's answer) and "-" on the others, its text one
+ * character a token (spaces as the model emitted them; the file's line normalizes
+ * them). --nbest-svg OUT.svg draws that list for one FILE (bars of the three scores;
+ * docs/seq2seq.md). Both decode each file whole (--chunk 0), without --align or words.
+ * --align adds a
  * third column with each word's start and end time in seconds (word@start-end), from
  * the tokens' frames (CTC: their runs in the best or the Viterbi path; RNN-T: the frames
  * that emit them in the Viterbi alignment on the transducer lattice).
@@ -70,7 +80,10 @@ static int usage(void) {
                   "       either, with [--lexicon WORDS.txt] [--lm LM.arpa [--lm-weight W]] [--word-bonus B]\n"
                   "  a model trained on a pretrained front end: the same --w2v-features W2V.npz [--bert-features BERT.npz]\n"
                   "  attention recipes (ctc-attention, las): [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n"
-                  "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P] [--rescore N (0: first pass)]\n");
+                  "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P]\n"
+                  "                  [--rescore N (0: first pass)]\n"
+                  "  a second pass's hypotheses and both scores (rnnt-las; attention recipes with --rescore N):\n"
+                  "                  [--nbest] [--nbest-svg OUT.svg (one FILE)]\n");
   return 2;
 }
 
@@ -210,13 +223,160 @@ typedef struct wdec {
   double lm_weight, word_bonus;
 } wdec;
 
+/* ---- the n-best of a second pass (--nbest, --nbest-svg): asr_model_decode_nbest */
+
+/* The hypotheses of one recording (rows of `stride` tokens), both passes' scores and the
+ * combined one, the index kept. */
+typedef struct nblist {
+  int n, best, stride;
+  int *tok, *len;
+  double *first, *second, *comb;
+} nblist;
+
+static void nblist_free(nblist *nb) {
+  free(nb->tok), free(nb->len), free(nb->first), free(nb->second), free(nb->comb);
+  memset(nb, 0, sizeof *nb);
+}
+
+/* Decodes feats (T frames) into nb (its rows maxtok tokens long). 0, or 2 after one line. */
+static int nbest_decode(asr_model *m, nblist *nb, const asr_real *feats, int T, int maxtok,
+                        const asr_model_decode_opts *o, void *work, size_t wb, const char *what) {
+  asr_error err;
+  int k = o->rescore;
+  nblist_free(nb);
+  nb->stride = maxtok;
+  nb->tok = (int *)malloc(sizeof(int) * (size_t)k * maxtok);
+  nb->len = (int *)malloc(sizeof(int) * (size_t)k);
+  nb->first = (double *)malloc(sizeof(double) * (size_t)k);
+  nb->second = (double *)malloc(sizeof(double) * (size_t)k);
+  nb->comb = (double *)malloc(sizeof(double) * (size_t)k);
+  if (!nb->tok || !nb->len || !nb->first || !nb->second || !nb->comb) {
+    fprintf(stderr, "%s: out of memory\n", what);
+    return 2;
+  }
+  if (asr_model_decode_nbest(m, nb->tok, nb->len, nb->first, nb->second, nb->comb, &nb->n, &nb->best, maxtok, feats,
+                             T, o, work, wb, &err) != ASR_OK) {
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+    return 2;
+  }
+  if (nb->n < 1) {                             /* an empty CTC n-best: nothing to rank */
+    fprintf(stderr, "%s: the first pass gave no hypothesis\n", what);
+    return 2;
+  }
+  return 0;
+}
+
+/* Hypothesis i's text, one character a token: its spaces as the model emitted them (two
+ * hypotheses may differ only there; asr_text_decode would normalize them away). */
+static void nbest_text(const nblist *nb, int i, char *text, size_t cap) {
+  int k, n = nb->len[i] < (int)cap - 1 ? nb->len[i] : (int)cap - 1;
+  for (k = 0; k < n; k++) {
+    int id = nb->tok[(size_t)i * nb->stride + k];
+    text[k] = id > 0 && id < ASR_CHARSET_SIZE ? ASR_CHARSET[id] : '?';
+  }
+  text[n] = 0;
+}
+
+/* --nbest: after the file's line, one line per hypothesis in the first pass's order:
+ * <TAB>#RANK<TAB>FIRST<TAB>SECOND<TAB>COMBINED<TAB>TOKENS<TAB>MARK<TAB>TEXT, MARK "*" on
+ * the hypothesis kept and "-" on the others. */
+static void nbest_print(const nblist *nb) {
+  char text[4096];
+  int i;
+  for (i = 0; i < nb->n; i++) {
+    nbest_text(nb, i, text, sizeof text);
+    printf("\t#%d\t%.6f\t%.6f\t%.6f\t%d\t%s\t%s\n", i + 1, nb->first[i], nb->second[i], nb->comb[i], nb->len[i],
+           i == nb->best ? "*" : "-", text);
+  }
+}
+
+/* --nbest-svg OUT.svg: each hypothesis a row, its text then three horizontal bars on one
+ * scale: the first pass's ln P, the second pass's, the combined score; a bar's length is
+ * -score (shorter is better), each column's best bar dark, the row kept in bold with a
+ * tinted background. 0, or 2 after one line. */
+static int nbest_svg(const char *path, const nblist *nb, const asr_model *m, const asr_model_decode_opts *o,
+                     const char *file) {
+  static const char *const dark[3] = {"#1f77b4", "#d62728", "#2ca02c"}, *const light[3] = {"#aec7e8", "#ff9896",
+                                                                                          "#98df8a"};
+  int twopass = m->cfg.head == ASR_HEAD_RNNT_LAS, i, c, top[3] = {0, 0, 0};
+  const char *head[3];
+  double x0 = 20, tw = 300, bw = 200, gap = 30, rh = 26, y0 = 92, scale = 0, W, H;
+  char text[4096], *buf = NULL;
+  size_t blen = 0;
+  asr_error err;
+  FILE *fp;
+  head[0] = twopass ? "first pass: RNN-T ln P" : "first pass: CTC ln p";
+  head[1] = twopass ? "second pass: LAS ln P" : "second pass: attention ln p";
+  head[2] = "combined";
+  for (i = 0; i < nb->n; i++) {
+    const double v[3] = {nb->first[i], nb->second[i], nb->comb[i]};
+    for (c = 0; c < 3; c++) {
+      const double t[3] = {nb->first[top[0]], nb->second[top[1]], nb->comb[top[2]]};
+      if (v[c] > t[c]) top[c] = i;
+      if (isfinite(v[c]) && -v[c] > scale) scale = -v[c];
+    }
+  }
+  if (!(scale > 0)) scale = 1;
+  W = x0 + tw + 3 * (bw + gap) + 20;
+  H = y0 + nb->n * rh + 50;
+  fp = open_memstream(&buf, &blen);
+  if (!fp) {
+    fprintf(stderr, "transcribe: out of memory\n");
+    return 2;
+  }
+  fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+              "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+  fprintf(fp, "<text x=\"%.0f\" y=\"22\" font-size=\"14\">%s (%s): the %d-best of the %s, rescored by the %s</text>\n",
+          x0, file, m->cfg.recipe, nb->n, twopass ? "RNN-T beam search" : "CTC prefix beam search",
+          twopass ? "LAS speller" : "attention decoder");
+  fprintf(fp, "<text x=\"%.0f\" y=\"42\">combined = %g &#215; first + %g &#215; second + %g &#215; tokens "
+              "(--first-pass-weight %g, --penalty %g); bars: &#8722;score, one scale, shorter is better</text>\n",
+          x0, o->ctc_weight, 1 - o->ctc_weight, o->penalty, o->ctc_weight, o->penalty);
+  fprintf(fp, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">hypothesis (first pass's order)</text>\n", x0, y0 - 14);
+  for (c = 0; c < 3; c++)
+    fprintf(fp, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">%s</text>\n", x0 + tw + c * (bw + gap), y0 - 14,
+            head[c]);
+  for (i = 0; i < nb->n; i++) {
+    const double v[3] = {nb->first[i], nb->second[i], nb->comb[i]};
+    double y = y0 + i * rh;
+    int kept = i == nb->best;
+    nbest_text(nb, i, text, sizeof text);
+    if (kept)
+      fprintf(fp, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"#fff3c4\"/>\n", x0 - 6, y - 2,
+              W - 2 * x0 + 12, rh);
+    fprintf(fp, "<text x=\"%.0f\" y=\"%.0f\" xml:space=\"preserve\"%s>%d. \"%s\"%s</text>\n", x0, y + 15,
+            kept ? " font-weight=\"bold\"" : "",
+            i + 1, text, kept ? " (kept)" : "");
+    for (c = 0; c < 3; c++) {
+      double bx = x0 + tw + c * (bw + gap), len = isfinite(v[c]) ? -v[c] / scale * (bw - 60) : 0;
+      if (len < 0) len = 0;
+      if (isfinite(v[c]))
+        fprintf(fp, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" fill=\"%s\"/>\n", bx, y + 3, len,
+                rh - 8, i == top[c] ? dark[c] : light[c]);
+      fprintf(fp, "<text x=\"%.1f\" y=\"%.0f\">%s%.2f</text>\n", bx + len + 4, y + 15, v[c] < 0 ? "&#8722;" : "",
+              fabs(v[c]));
+    }
+  }
+  fprintf(fp, "<text x=\"%.0f\" y=\"%.0f\">dark bar: the best of its column; kept: the best combined score, "
+              "transcribe's answer</text>\n</svg>\n", x0, y0 + nb->n * rh + 26);
+  fclose(fp);
+  if (!buf || asr_write_file_atomic(path, buf, blen, &err) != ASR_OK) {
+    fprintf(stderr, "transcribe: %s\n", buf ? err.msg : "out of memory");
+    free(buf);
+    return 2;
+  }
+  free(buf);
+  return 0;
+}
+
 /* One window: wave (n samples at rate) starting `offset` seconds into the recording, as a
  * recording of its own; keeps the tokens that start in [lo, hi) seconds (all of them, at
  * time 0, when decoded with words: wd). The decoder is asked for token times only when
  * they are used (--align, or a window that is not the whole recording): an attention
  * model decoded with --ctc-weight 0 can say more than its CTC branch can align. 0 or 2. */
 static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, double offset, double lo, double hi,
-                         const asr_model_decode_opts *o, const wdec *wd, int align, const char *what, hyp *h) {
+                         const asr_model_decode_opts *o, const wdec *wd, int align, const char *what, hyp *h,
+                         nblist *nb) {
   asr_real *feats = NULL;
   int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, i, r = 2;
   double fs = 0.010 * asr_model_subsampling(m), shift = offset - m->cfg.pad_ms / 1000.0;
@@ -239,7 +399,12 @@ static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, do
   st = (int *)malloc(sizeof *st * (size_t)maxtok);
   en = (int *)malloc(sizeof *en * (size_t)maxtok);
   if (!work || !tok || !st || !en) fprintf(stderr, "%s: out of memory\n", what);
-  else if ((wd ? words_decode(m, wd->lex, wd->lm, wd->lm_weight, wd->word_bonus, tok, &ntok, feats, T, o->beam, work,
+  else if (nb) {
+    if (nbest_decode(m, nb, feats, T, maxtok, o, work, wb, what) == 0) {
+      for (r = 0, i = 0; i < nb->len[nb->best] && !r; i++) r = hyp_add(h, nb->tok[(size_t)nb->best * maxtok + i], 0, 0);
+      if (r) fprintf(stderr, "%s: out of memory\n", what);
+    }
+  } else if ((wd ? words_decode(m, wd->lex, wd->lm, wd->lm_weight, wd->word_bonus, tok, &ntok, feats, T, o->beam, work,
                               wb, &err)
               : asr_model_decode_with(m, tok, &ntok, spans ? st : NULL, spans ? en : NULL, maxtok, feats, T, o, work,
                                       wb, &err)) != ASR_OK)
@@ -295,7 +460,7 @@ static int transcribe_chunked(asr_model *m, const char *path, double chunk, cons
     last = eof && b0 + have <= (k + 1) * L;
     if (decode_window(m, buf + (ws - b0), (int)(b0 + have - ws), s.sample_rate, (double)ws / s.sample_rate,
                       k ? (double)(k * L) / s.sample_rate : -INFINITY,
-                      last ? INFINITY : (double)((k + 1) * L) / s.sample_rate, o, NULL, align, path, h))
+                      last ? INFINITY : (double)((k + 1) * L) / s.sample_rate, o, NULL, align, path, h, NULL))
       goto done;
     if (last) break;
   }
@@ -309,6 +474,9 @@ done:
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
   const char *lexicon_path = NULL, *lm_path = NULL, *w2v_path = NULL, *bert_path = NULL, *words_in[6];
+  const char *nbest_svg_path = NULL;
+  int nbest_list = 0, nbest = 0;
+  nblist nb;
   int n_words_in = 0;
   double lm_weight = -1, word_bonus = 0;
   asr_lexicon lex;
@@ -325,6 +493,7 @@ int main(int argc, char **argv) {
   ad_list list;
   const char **files = NULL, **refs = NULL;
   memset(&list, 0, sizeof list);
+  memset(&nb, 0, sizeof nb);
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
     else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
@@ -397,6 +566,8 @@ int main(int argc, char **argv) {
         return 2;
       }
     } else if (!strcmp(argv[i], "--align")) align = 1;
+    else if (!strcmp(argv[i], "--nbest")) nbest_list = 1;
+    else if (!strcmp(argv[i], "--nbest-svg") && i + 1 < argc) nbest_svg_path = argv[++i];
     else if (!strcmp(argv[i], "--help")) {
       usage();
       return 0;
@@ -410,6 +581,16 @@ int main(int argc, char **argv) {
   }
   if (!model_path || (first_file < 0) == !data || ((take_lo >= 0 || speakers || exclude_speakers) && !data))
     return usage();
+  nbest = nbest_list || nbest_svg_path;
+  if (nbest && (align || lexicon_path || lm_path)) {
+    fprintf(stderr, "transcribe: --nbest and --nbest-svg list a second pass's hypotheses: not with --align, --lexicon "
+                    "or --lm\n");
+    return 2;
+  }
+  if (nbest_svg_path && (data || first_file != argc - 1)) {
+    fprintf(stderr, "transcribe: --nbest-svg draws one recording: give one FILE (not --data)\n");
+    return 2;
+  }
   /* stdout redirected onto the model or a recording (">>" would append to it) */
   words_in[n_words_in++] = model_path;          /* the model, the lexicon and the LM are inputs too */
   if (lexicon_path) words_in[n_words_in++] = lexicon_path;
@@ -417,6 +598,10 @@ int main(int argc, char **argv) {
   if (w2v_path) words_in[n_words_in++] = w2v_path;
   if (bert_path) words_in[n_words_in++] = bert_path;
   if (data) words_in[n_words_in++] = data;      /* and nothing inside the data folder */
+  /* the picture over an input (the model, the recording, ...); also clears its stale temporaries */
+  if (nbest_svg_path && (op_check_only("transcribe", nbest_svg_path, words_in, n_words_in) ||
+                         op_check("transcribe", nbest_svg_path, (const char *const *)argv + first_file, 1)))
+    return 2;
   if (op_check_fd("transcribe", 1, "the standard output", words_in, n_words_in) ||
       (first_file > 0 && op_check_fd("transcribe", 1, "the standard output", (const char *const *)argv + first_file,
                                      argc - first_file)))
@@ -439,9 +624,9 @@ int main(int argc, char **argv) {
     status = 2;
     goto done;
   }
-  if (beam == 0) beam = lexicon_path || lm_path ? 16 : m.cfg.head == ASR_HEAD_RNNT_LAS ? 4 : 1;
+  if (beam == 0) beam = lexicon_path || lm_path ? 16 : ad_default_beam(&m);
   wd.lex = &lex, wd.lm = lm_path ? &lm : NULL, wd.lm_weight = lm_weight, wd.word_bonus = word_bonus;
-  if (lexicon_path || lm_path) chunk = 0;        /* words: the whole file (see wdec) */
+  if (lexicon_path || lm_path || nbest) chunk = 0;   /* words, an n-best: the whole file (see wdec) */
   {
     /* the attention options: only for an attention head; lambda > 0 and rescoring need its CTC branch */
     int att = m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS;
@@ -463,6 +648,13 @@ int main(int argc, char **argv) {
     if (att && m.cfg.ctc_weight == 0 && (ctc_weight > 0 || rescore > 0)) {
       fprintf(stderr, "transcribe: %s (%s) has no CTC branch: --ctc-weight must be 0 and --rescore is not available\n",
               model_path, m.cfg.recipe);
+      status = 2;
+      goto done;
+    }
+    if (nbest && !(twopass ? rescore != 0 : att && m.cfg.ctc_weight > 0 && rescore > 0)) {
+      fprintf(stderr, "transcribe: --nbest and --nbest-svg need a second pass: rnnt-las (--rescore N > 0, the "
+                      "default), or an attention recipe with a CTC branch and --rescore N > 0; %s is %s%s\n",
+              model_path, m.cfg.recipe, twopass || (att && m.cfg.ctc_weight > 0) ? " with --rescore 0 or none" : "");
       status = 2;
       goto done;
     }
@@ -526,7 +718,7 @@ int main(int argc, char **argv) {
       r = ad_audio_read(files[i], &a);
       if (!r) {
         r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, &dopts,
-                          lexicon_path || lm_path ? &wd : NULL, align, files[i], &h);
+                          lexicon_path || lm_path ? &wd : NULL, align, files[i], &h, nbest ? &nb : NULL);
         asr_audio_free(&a, NULL);
       }
     }
@@ -549,10 +741,13 @@ int main(int argc, char **argv) {
       }
       if (align) print_alignment(&h);
       printf("\n");
+      if (nbest_list) nbest_print(&nb);
+      if (nbest_svg_path && nbest_svg(nbest_svg_path, &nb, &m, &dopts, files[i])) status = 2;
       fflush(stdout);
     }
     free(text);
     hyp_free(&h);
+    nblist_free(&nb);
   }
   if (data)
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
