@@ -2,11 +2,13 @@
  * function that `asrtool bench --threads 2` times (examples/asrtool/bench.c: the rows
  * beside torch at 2 threads) gives the same bits on 2 and 3 threads as on 1.
  *
- * What runs on threads today is asr_gemm's SIMD kernel alone (products of at least 262144
- * multiply-adds split their blocks of C over the threads, each element still one thread's
- * fixed sequence of operations: core/gemm_threads_bits). These tests check that nothing
- * around the products (a reduction over the batch, scratch shared between items, ...)
- * depends on the number of threads: each layer runs forward and backward from one fixed
+ * What runs on threads: asr_gemm's SIMD kernel (products of at least 262144 multiply-adds
+ * split their blocks of C over the threads, each element still one thread's fixed
+ * sequence of operations: core/gemm_threads_bits), and the batch norms and depthwise
+ * convolutions channel by channel (ASR__PAR_FOR: each channel's sums, over the items in
+ * order, made by one thread). These tests check that nothing (a reduction over the batch,
+ * scratch shared between items, ...) depends on the number of threads: with lengths where
+ * the layer takes them, each layer runs forward and backward from one fixed
  * state of all its buffers (inputs, weights, gradients accumulated into, running
  * statistics, saved activations) on 1 thread, then again from the same state on 2 and 3
  * threads, and every byte of those buffers must match the 1-thread run. The sizes make the
@@ -83,16 +85,18 @@ static void thr_same_bits(tctx *t, const char *what, asr_result (*run)(void *ctx
  * is 96 x 96 x 48 = 442368 multiply-adds */
 typedef struct thr_dws {
   asr_conv1d_dims d;
+  int lengths[3];
   asr_real *x, *y, *h, *dy, *dx, *dw, *pw, *dwb, *pwb, *gdw, *gpw, *gdwb, *gpwb;
   void *work;
   size_t wb;
 } thr_dws;
 static asr_result thr_dws_run(void *v) {
   thr_dws *c = (thr_dws *)v;
-  asr_result r = asr_dwsep_conv1d_forward(c->y, c->h, c->x, c->dw, c->dwb, c->pw, c->pwb, NULL, &c->d, c->work, c->wb);
+  asr_result r = asr_dwsep_conv1d_forward(c->y, c->h, c->x, c->dw, c->dwb, c->pw, c->pwb, c->lengths, &c->d,
+                                          c->work, c->wb);
   if (r != ASR_OK) return r;
-  return asr_dwsep_conv1d_backward(c->dx, c->gdw, c->gdwb, c->gpw, c->gpwb, c->dy, c->h, c->x, c->dw, c->pw, NULL,
-                                   &c->d, c->work, c->wb);
+  return asr_dwsep_conv1d_backward(c->dx, c->gdw, c->gdwb, c->gpw, c->gpwb, c->dy, c->h, c->x, c->dw, c->pw,
+                                   c->lengths, &c->d, c->work, c->wb);
 }
 static void t_threads_dwsep(tctx *t) {
   enum { N = 3, C = 96, T = 48, K = 5 };
@@ -102,6 +106,7 @@ static void t_threads_dwsep(tctx *t) {
   thr_arena_init(&a, 1u << 22, 61);
   asr_conv1d_dims_init(&c.d, N, C, C, T, K);
   c.d.padding = 2, c.d.groups = C;
+  c.lengths[0] = T, c.lengths[1] = 30, c.lengths[2] = 17;
   c.x = thr_real(&a, n, -1, 1), c.dy = thr_real(&a, n, -1, 1);
   c.y = thr_real(&a, n, 0, 0), c.h = thr_real(&a, n, 0, 0), c.dx = thr_real(&a, n, -1, 1);
   c.dw = thr_real(&a, C * K, -0.5, 0.5), c.dwb = thr_real(&a, C, -0.5, 0.5);
@@ -121,13 +126,15 @@ typedef struct thr_cn {
   asr_real *x, *y, *dy, *dx;
   void *saved, *work;
   size_t sb, wb;
+  int lengths[2];
 } thr_cn;
 static asr_result thr_cn_run(void *v) {
   thr_cn *c = (thr_cn *)v;
-  asr_result r = asr_contextnet_block_forward(c->y, c->saved, c->sb, c->x, &c->p, NULL, &c->cfg, c->work, c->wb);
+  asr_result r = asr_contextnet_block_forward(c->y, c->saved, c->sb, c->x, &c->p, c->lengths, &c->cfg, c->work,
+                                              c->wb);
   if (r != ASR_OK) return r;
-  return asr_contextnet_block_backward(c->dx, &c->g, c->dy, c->saved, c->sb, c->x, &c->p, NULL, &c->cfg, c->work,
-                                       c->wb);
+  return asr_contextnet_block_backward(c->dx, &c->g, c->dy, c->saved, c->sb, c->x, &c->p, c->lengths, &c->cfg,
+                                       c->work, c->wb);
 }
 /* batch norm weights near 1, running variances in [0.5, 1.5), and their gradients */
 static void thr_bn(thr_arena *a, asr_bn_params *bn, asr_bn_grads *g, int C) {
@@ -145,6 +152,7 @@ static void t_threads_contextnet_block(tctx *t) {
   thr_arena_init(&a, 1u << 23, 62);
   asr_contextnet_block_config_init(&c.cfg, N, C, C, T);
   c.cfg.training = 1;
+  c.lengths[0] = T, c.lengths[1] = 29;
   K = c.cfg.kernel, R = c.cfg.se_channels;
   for (i = 0; i < c.cfg.num_layers; i++) {
     asr_contextnet_layer_params *l = &c.p.layer[i];
@@ -179,26 +187,26 @@ typedef struct thr_cf {
   asr_conformer_block_grads g;
   asr_conformer_block_saved s;
   asr_real *x, *y, *dy, *dx, *pe, *dpe;
-  int N, T;
+  int N, T, lengths[2];
   void *work;
   size_t wb;
 } thr_cf;
 static asr_result thr_block_run(void *v) {
   thr_cf *c = (thr_cf *)v;
-  asr_result r = asr_conformer_block_forward(c->y, &c->s, c->x, c->pe, NULL, &c->p, &c->cfg, c->N, c->T, c->work,
-                                             c->wb);
+  asr_result r = asr_conformer_block_forward(c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T,
+                                             c->work, c->wb);
   if (r != ASR_OK) return r;
-  return asr_conformer_block_backward(c->dx, c->dpe, &c->g, c->dy, &c->s, c->x, c->pe, NULL, &c->p, &c->cfg, c->N,
-                                      c->T, c->work, c->wb);
+  return asr_conformer_block_backward(c->dx, c->dpe, &c->g, c->dy, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg,
+                                      c->N, c->T, c->work, c->wb);
 }
 static asr_result thr_mhsa_run(void *v) {
   thr_cf *c = (thr_cf *)v;
   int D = c->cfg.d_model, H = c->cfg.heads;
-  asr_result r = asr_rel_mhsa_forward(c->y, &c->s.mhsa, c->x, c->pe, NULL, &c->p.mhsa, c->N, c->T, D, H,
+  asr_result r = asr_rel_mhsa_forward(c->y, &c->s.mhsa, c->x, c->pe, c->lengths, &c->p.mhsa, c->N, c->T, D, H,
                                       c->cfg.rel_pos, c->work, c->wb);
   if (r != ASR_OK) return r;
-  return asr_rel_mhsa_backward(c->dx, c->dpe, &c->g.mhsa, c->dy, &c->s.mhsa, c->x, c->pe, NULL, &c->p.mhsa, c->N,
-                               c->T, D, H, c->cfg.rel_pos, c->work, c->wb);
+  return asr_rel_mhsa_backward(c->dx, c->dpe, &c->g.mhsa, c->dy, &c->s.mhsa, c->x, c->pe, c->lengths, &c->p.mhsa,
+                               c->N, c->T, D, H, c->cfg.rel_pos, c->work, c->wb);
 }
 static void thr_cf_bits(tctx *t, int whole_block) {
   enum { N = 2, T = 48, D = 64 };
@@ -212,7 +220,7 @@ static void thr_cf_bits(tctx *t, int whole_block) {
   thr_arena_init(&a, 1u << 23, 63);
   asr_conformer_config_init(&c.cfg, D, 4, 256, 15);
   c.cfg.training = 1;
-  c.N = N, c.T = T;
+  c.N = N, c.T = T, c.lengths[0] = T, c.lengths[1] = 29;
   nw = (size_t)4 * 256 * D + (size_t)8 * D * D + (size_t)15 * D + (size_t)64 * D;   /* >= the block's weights */
   w = thr_real(&a, nw, 0, 0);
   ok = blk_params_layout(&c.p, w, &c.cfg, &a.rng) <= nw;

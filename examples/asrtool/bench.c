@@ -76,8 +76,8 @@ void at_bench_report(at_bench *b, const char *case_name, const char *impl_name, 
 }
 
 /* 1 when this run does not time the tier impl_name: with --threads above 1 only "simd"
- * runs, since ASR_THREADS threads asr_gemm's SIMD kernel alone (the naive and ref tiers
- * would time one thread again, in wall time). */
+ * runs: ASR_THREADS threads asr_gemm's SIMD kernel, which the naive and ref tiers do not
+ * call (their products would stay on one thread). */
 int at_bench_skip(const at_bench *b, const char *impl_name) {
   return b->threads > 1 && strcmp(impl_name, "simd") != 0;
 }
