@@ -39,9 +39,10 @@
  *                          scalar code (TIERS below: the "every other build" column)
  *   ASR_THREADS            with -fopenmp: asr_gemm splits large products over OpenMP
  *                          threads, the batch norms and depthwise convolutions their
- *                          channels, bit-identical to one thread (off by default; without
- *                          it the header uses no threads and needs no library; make builds
- *                          build/train and build/asrtool-omp with it: --threads N)
+ *                          channels, swish its elements; bit-identical to one thread (off
+ *                          by default; without it the header uses no threads and needs no
+ *                          library; make builds build/train and build/asrtool-omp with it:
+ *                          --threads N)
  *   ASR_USE_STB_VORBIS     decode Ogg Vorbis with stb_vorbis (Debian: libstb-dev, then
  *                          #include <stb/stb_vorbis.h> and link -lstb)
  *   ASR_MALLOC(sz,user) / ASR_FREE(p,user)
@@ -11310,7 +11311,24 @@ ASR__PRIVATE void asr__swish_neon(float *y, float *dx, const float *dy, const fl
   }
 }
 #endif
-ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
+/* Every swish kernel works lane by lane (the AVX2 tail masked, the NEON tail on
+ * zero-padded copies, the double loops element by element): an element's bits do not
+ * depend on where its run starts. asr__swish_chunks runs f over n elements in chunks of
+ * ASR__SWISH_CHUNK, split over the threads with ASR_THREADS (ASR__PAR_FOR). */
+#define ASR__SWISH_CHUNK 4096
+typedef void (*asr__swish_fn)(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x, size_t n);
+ASR__PRIVATE void asr__swish_chunks(asr__swish_fn f, asr__tier tier, asr_real *out, const asr_real *dy,
+                                    const asr_real *x, size_t n) {
+  long k, nk = (long)((n + ASR__SWISH_CHUNK - 1) / ASR__SWISH_CHUNK);
+  ASR__PAR_FOR(n)
+  for (k = 0; k < nk; k++) {
+    size_t o = (size_t)k * ASR__SWISH_CHUNK;
+    f(tier, out + o, dy ? dy + o : NULL, x + o, ASR__MIN((size_t)ASR__SWISH_CHUNK, n - o));
+  }
+}
+/* y = swish(x) (dy unused), one run */
+ASR__PRIVATE void asr__swish_forward_run(asr__tier tier, asr_real *y, const asr_real *dy, const asr_real *x, size_t n) {
+  (void)dy;
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(y, NULL, NULL, x, n, 0);
@@ -11325,8 +11343,9 @@ ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr
   (void)tier;
   asr_swish_forward(y, x, n);
 }
-ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
-                                           size_t n) {
+/* dx += dy swish'(x), one run */
+ASR__PRIVATE void asr__swish_backward_run(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
+                                          size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(NULL, dx, dy, x, n, 1);
@@ -11340,6 +11359,13 @@ ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const a
 #endif
   (void)tier;
   asr_swish_backward(dx, dy, x, n);
+}
+ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
+  asr__swish_chunks(asr__swish_forward_run, tier, y, NULL, x, n);
+}
+ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
+                                           size_t n) {
+  asr__swish_chunks(asr__swish_backward_run, tier, dx, dy, x, n);
 }
 
 /* ---- softmax of a tier (the attention rows of 4.3 and 7.2): the fast tier's float AVX2
@@ -12644,8 +12670,8 @@ ASR__PRIVATE double asr__dswish1(double z) {
 }
 /* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 or NEON kernel, else in
  * double as above */
-ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
-                                       size_t n) {
+ASR__PRIVATE void asr__dswish_mul_run(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
+                                      size_t n) {
   size_t k;
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
@@ -12660,6 +12686,10 @@ ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_
 #endif
   (void)tier;
   for (k = 0; k < n; k++) out[k] = (asr_real)(dy[k] * asr__dswish1(x[k]));
+}
+ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
+                                       size_t n) {
+  asr__swish_chunks(asr__dswish_mul_run, tier, out, dy, x, n);   /* lane by lane: chunks on threads */
 }
 
 /* _naive: one item, every sum a loop. x, y (C,T); mean, gate (C); z (R). */

@@ -4,9 +4,9 @@
  *
  * What runs on threads: asr_gemm's SIMD kernel (products of at least 262144 multiply-adds
  * split their blocks of C over the threads, each element still one thread's fixed
- * sequence of operations: core/gemm_threads_bits), and the batch norms and depthwise
+ * sequence of operations: core/gemm_threads_bits), the batch norms and depthwise
  * convolutions channel by channel (ASR__PAR_FOR: each channel's sums, over the items in
- * order, made by one thread). These tests check that nothing (a reduction over the batch,
+ * order, made by one thread), and swish in chunks (its kernels work lane by lane). These tests check that nothing (a reduction over the batch,
  * scratch shared between items, ...) depends on the number of threads: with lengths where
  * the layer takes them, each layer runs forward and backward from one fixed
  * state of all its buffers (inputs, weights, gradients accumulated into, running
