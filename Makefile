@@ -300,9 +300,13 @@ $(B)/asr_impl_omp.o: examples/asr_impl.c $(HDR) | $(B)/.deps-stb
 	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) -c $< -o $@
 $(B)/asrtool-omp: $(ASRTOOL_SRC) $(B)/asr_impl_omp.o
 	$(CC) $(WARN) $(OPT) $(SIMD) $(OMP) $(filter %.c,$^) $(B)/asr_impl_omp.o -o $@ $(LIBS)
+# The 2-thread rows (BENCH_2T: GEMM, layers, Conformer/attention/LSTM, quantizers, the
+# training step): asrtool-omp's simd tier on 2 threads in wall time; bench/compare.py times
+# the same cases in torch on 2 threads (torch.set_num_threads(2), OpenBLAS at 2) beside them.
+BENCH_2T := core,layers,conformer,quantizers,training
 bench: $(EXAMPLES) $(B)/bench_blas $(B)/asrtool-omp | $(B)/.deps-torch
 	@$(B)/asrtool bench --json $(B)/bench.json
-	@$(B)/asrtool-omp bench --threads 2 --filter core --json $(B)/bench_2t.json
+	@$(B)/asrtool-omp bench --threads 2 --filter $(BENCH_2T) --json $(B)/bench_2t.json
 	@$(B)/bench_blas --json $(B)/bench_blas.json
 	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json $(B)/bench_2t.json
 

@@ -38,9 +38,11 @@
  *   ASR_NO_SIMD            never use the SIMD kernels; the unsuffixed names run their
  *                          scalar code (TIERS below: the "every other build" column)
  *   ASR_THREADS            with -fopenmp: asr_gemm splits large products over OpenMP
- *                          threads, bit-identical to one thread (off by default; without
- *                          it the header uses no threads and needs no library; make builds
- *                          build/train and build/asrtool-omp with it: --threads N)
+ *                          threads, the batch norms and depthwise convolutions their
+ *                          channels, swish its elements; bit-identical to one thread (off
+ *                          by default; without it the header uses no threads and needs no
+ *                          library; make builds build/train and build/asrtool-omp with it:
+ *                          --threads N)
  *   ASR_USE_STB_VORBIS     decode Ogg Vorbis with stb_vorbis (Debian: libstb-dev, then
  *                          #include <stb/stb_vorbis.h> and link -lstb)
  *   ASR_MALLOC(sz,user) / ASR_FREE(p,user)
@@ -6715,6 +6717,18 @@ extern "C" {
 #define ASR__PRIVATE static ASR__UNUSED   /* private helpers; some builds use only a few */
 #define ASR__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define ASR__MAX(a, b) ((a) > (b) ? (a) : (b))
+/* ASR_THREADS beyond the GEMM: ASR__PAR_FOR(work) before a for loop whose iterations are
+ * independent (each writes its own outputs, and every sum it makes runs in the same order
+ * as on one thread) runs it as an OpenMP parallel for when work (the elements it touches)
+ * is at least ASR__PAR_MIN; the bits do not depend on the number of threads. Variables
+ * the body writes are declared inside it. Without ASR_THREADS and -fopenmp: nothing. */
+#if defined(ASR_THREADS) && defined(_OPENMP)
+#define ASR__PAR_MIN 4096.0
+#define ASR__PRAGMA(x) _Pragma(#x)
+#define ASR__PAR_FOR(work) ASR__PRAGMA(omp parallel for schedule(static) if ((double)(work) >= ASR__PAR_MIN))
+#else
+#define ASR__PAR_FOR(work)
+#endif
 /* A typed allocation that reads the same in C and C++. */
 #define ASR__ALLOC(type, count, user) ((type *)ASR_MALLOC(sizeof(type) * (size_t)(count), user))
 
@@ -11497,7 +11511,24 @@ ASR__PRIVATE void asr__swish_neon(float *y, float *dx, const float *dy, const fl
   }
 }
 #endif
-ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
+/* Every swish kernel works lane by lane (the AVX2 tail masked, the NEON tail on
+ * zero-padded copies, the double loops element by element): an element's bits do not
+ * depend on where its run starts. asr__swish_chunks runs f over n elements in chunks of
+ * ASR__SWISH_CHUNK, split over the threads with ASR_THREADS (ASR__PAR_FOR). */
+#define ASR__SWISH_CHUNK 4096
+typedef void (*asr__swish_fn)(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x, size_t n);
+ASR__PRIVATE void asr__swish_chunks(asr__swish_fn f, asr__tier tier, asr_real *out, const asr_real *dy,
+                                    const asr_real *x, size_t n) {
+  long k, nk = (long)((n + ASR__SWISH_CHUNK - 1) / ASR__SWISH_CHUNK);
+  ASR__PAR_FOR(n)
+  for (k = 0; k < nk; k++) {
+    size_t o = (size_t)k * ASR__SWISH_CHUNK;
+    f(tier, out + o, dy ? dy + o : NULL, x + o, ASR__MIN((size_t)ASR__SWISH_CHUNK, n - o));
+  }
+}
+/* y = swish(x) (dy unused), one run */
+ASR__PRIVATE void asr__swish_forward_run(asr__tier tier, asr_real *y, const asr_real *dy, const asr_real *x, size_t n) {
+  (void)dy;
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(y, NULL, NULL, x, n, 0);
@@ -11512,8 +11543,9 @@ ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr
   (void)tier;
   asr_swish_forward(y, x, n);
 }
-ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
-                                           size_t n) {
+/* dx += dy swish'(x), one run */
+ASR__PRIVATE void asr__swish_backward_run(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
+                                          size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__swish_avx2(NULL, dx, dy, x, n, 1);
@@ -11527,6 +11559,13 @@ ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const a
 #endif
   (void)tier;
   asr_swish_backward(dx, dy, x, n);
+}
+ASR__PRIVATE void asr__swish_forward_tier(asr__tier tier, asr_real *y, const asr_real *x, size_t n) {
+  asr__swish_chunks(asr__swish_forward_run, tier, y, NULL, x, n);
+}
+ASR__PRIVATE void asr__swish_backward_tier(asr__tier tier, asr_real *dx, const asr_real *dy, const asr_real *x,
+                                           size_t n) {
+  asr__swish_chunks(asr__swish_backward_run, tier, dx, dy, x, n);
 }
 
 /* ---- softmax of a tier (the attention rows of 4.3 and 7.2): the fast tier's float AVX2
@@ -11751,7 +11790,8 @@ ASRDEF asr_result asr_batch_norm_forward(asr_real *y, asr_real *mean, asr_real *
                                          const asr_real *x, const asr_real *gamma,
                                          const asr_real *beta, const int *lengths, int N, int C,
                                          int T, int training, double momentum, double eps) {
-  int n, c, t;
+  int n, c;
+  long r;
   if (!y || !mean || !rstd || !x || N < 0 || C <= 0 || T < 0 || !(eps >= 0) ||
       !(momentum >= 0 && momentum <= 1))
     return ASR_ERR_INVALID_ARG;
@@ -11763,18 +11803,20 @@ ASRDEF asr_result asr_batch_norm_forward(asr_real *y, asr_real *mean, asr_real *
     long cnt = 0;                        /* n of the equations: valid frames per channel */
     for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
     if (cnt < 2) return ASR_ERR_SHAPE;   /* torch: "Expected more than 1 value per channel" */
+    ASR__PAR_FOR((double)N * C * T)      /* channel by channel: each its own sums */
     for (c = 0; c < C; c++) {
       double mu = 0, var = 0;
-      for (n = 0; n < N; n++) {
-        const asr_real *xr = x + ((size_t)n * C + c) * T;
-        int L = lengths ? lengths[n] : T;
-        for (t = 0; t < L; t++) mu += xr[t];
+      int nn, tt;
+      for (nn = 0; nn < N; nn++) {
+        const asr_real *xr = x + ((size_t)nn * C + c) * T;
+        int L = lengths ? lengths[nn] : T;
+        for (tt = 0; tt < L; tt++) mu += xr[tt];
       }
       mu /= (double)cnt;                                      /* mu_c */
-      for (n = 0; n < N; n++) {
-        const asr_real *xr = x + ((size_t)n * C + c) * T;
-        int L = lengths ? lengths[n] : T;
-        for (t = 0; t < L; t++) var += ((double)xr[t] - mu) * ((double)xr[t] - mu);
+      for (nn = 0; nn < N; nn++) {
+        const asr_real *xr = x + ((size_t)nn * C + c) * T;
+        int L = lengths ? lengths[nn] : T;
+        for (tt = 0; tt < L; tt++) var += ((double)xr[tt] - mu) * ((double)xr[tt] - mu);
       }
       var /= (double)cnt;                                     /* biased: used to normalize */
       mean[c] = (asr_real)mu;
@@ -11792,15 +11834,15 @@ ASRDEF asr_result asr_batch_norm_forward(asr_real *y, asr_real *mean, asr_real *
       rstd[c] = (asr_real)(1.0 / sqrt((double)running_var[c] + eps));
     }
   }
-  for (n = 0; n < N; n++)
-    for (c = 0; c < C; c++) {
-      const asr_real *xr = x + ((size_t)n * C + c) * T;
-      asr_real *yr = y + ((size_t)n * C + c) * T;
-      int L = lengths ? lengths[n] : T;
-      double g = gamma ? gamma[c] : 1, b = beta ? beta[c] : 0;
-      for (t = 0; t < L; t++) yr[t] = (asr_real)(g * (((double)xr[t] - mean[c]) * rstd[c]) + b);
-      for (t = L; t < T; t++) yr[t] = 0;                      /* padding stays 0 */
-    }
+  ASR__PAR_FOR((double)N * C * T)        /* row (n, c) by row */
+  for (r = 0; r < (long)N * C; r++) {
+    const asr_real *xr = x + (size_t)r * T;
+    asr_real *yr = y + (size_t)r * T;
+    int cc = (int)(r % C), L = lengths ? lengths[r / C] : T, tt;
+    double g = gamma ? gamma[cc] : 1, b = beta ? beta[cc] : 0;
+    for (tt = 0; tt < L; tt++) yr[tt] = (asr_real)(g * (((double)xr[tt] - mean[cc]) * rstd[cc]) + b);
+    for (tt = L; tt < T; tt++) yr[tt] = 0;                    /* padding stays 0 */
+  }
   return ASR_OK;
 }
 
@@ -11809,22 +11851,24 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
                                           const asr_real *mean, const asr_real *rstd,
                                           const asr_real *gamma, const int *lengths, int N, int C,
                                           int T, int training) {
-  int n, c, t;
+  int n, c;
   long cnt = 0;
   if (!dy || !x || !mean || !rstd || N < 0 || C <= 0 || T < 0) return ASR_ERR_INVALID_ARG;
   if (lengths)
     for (n = 0; n < N; n++)
       if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
   for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
+  ASR__PAR_FOR((double)N * C * T)        /* channel by channel: each its own sums */
   for (c = 0; c < C; c++) {
     double mu = mean[c], rs = rstd[c], gm = gamma ? gamma[c] : 1, sg = 0, sgx = 0;
-    for (n = 0; n < N; n++) {
-      const asr_real *xr = x + ((size_t)n * C + c) * T, *g = dy + ((size_t)n * C + c) * T;
-      int L = lengths ? lengths[n] : T;
-      for (t = 0; t < L; t++) {
-        double xh = ((double)xr[t] - mu) * rs;
-        sg += g[t];                                           /* sum dy */
-        sgx += g[t] * xh;                                     /* sum dy xhat */
+    int nn, tt;
+    for (nn = 0; nn < N; nn++) {
+      const asr_real *xr = x + ((size_t)nn * C + c) * T, *g = dy + ((size_t)nn * C + c) * T;
+      int L = lengths ? lengths[nn] : T;
+      for (tt = 0; tt < L; tt++) {
+        double xh = ((double)xr[tt] - mu) * rs;
+        sg += g[tt];                                          /* sum dy */
+        sgx += g[tt] * xh;                                    /* sum dy xhat */
       }
     }
     if (dgamma) dgamma[c] += (asr_real)sgx;
@@ -11832,16 +11876,16 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
     if (!dx || cnt == 0) continue;
     sg /= (double)cnt;                                        /* mean(dy) */
     sgx /= (double)cnt;                                       /* mean(dy xhat) */
-    for (n = 0; n < N; n++) {
-      const asr_real *xr = x + ((size_t)n * C + c) * T, *g = dy + ((size_t)n * C + c) * T;
-      asr_real *d = dx + ((size_t)n * C + c) * T;
-      int L = lengths ? lengths[n] : T;
-      for (t = 0; t < L; t++) {
-        double xh = ((double)xr[t] - mu) * rs;
+    for (nn = 0; nn < N; nn++) {
+      const asr_real *xr = x + ((size_t)nn * C + c) * T, *g = dy + ((size_t)nn * C + c) * T;
+      asr_real *d = dx + ((size_t)nn * C + c) * T;
+      int L = lengths ? lengths[nn] : T;
+      for (tt = 0; tt < L; tt++) {
+        double xh = ((double)xr[tt] - mu) * rs;
         if (training)   /* mu and var depend on x: subtract their share of the gradient */
-          d[t] += (asr_real)(gm * rs * ((double)g[t] - sg - xh * sgx));
+          d[tt] += (asr_real)(gm * rs * ((double)g[tt] - sg - xh * sgx));
         else            /* running statistics are constants */
-          d[t] += (asr_real)(gm * rs * (double)g[t]);
+          d[tt] += (asr_real)(gm * rs * (double)g[tt]);
       }
     }
   }
@@ -13102,8 +13146,8 @@ ASR__PRIVATE double asr__dswish1(double z) {
 }
 /* out_k = dy_k swish'(x_k) (out may be dy): the fast tier's float AVX2 or NEON kernel, else in
  * double as above */
-ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
-                                       size_t n) {
+ASR__PRIVATE void asr__dswish_mul_run(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
+                                      size_t n) {
   size_t k;
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
@@ -13118,6 +13162,10 @@ ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_
 #endif
   (void)tier;
   for (k = 0; k < n; k++) out[k] = (asr_real)(dy[k] * asr__dswish1(x[k]));
+}
+ASR__PRIVATE void asr__dswish_mul_tier(asr__tier tier, asr_real *out, const asr_real *dy, const asr_real *x,
+                                       size_t n) {
+  asr__swish_chunks(asr__dswish_mul_run, tier, out, dy, x, n);   /* lane by lane: chunks on threads */
 }
 
 /* _naive: one item, every sum a loop. x, y (C,T); mean, gate (C); z (R). */
@@ -13706,11 +13754,13 @@ ASRDEF size_t asr_conv1d_workspace_size(const asr_conv1d_dims *d) {
 }
 
 /* ---- conv1d: the batch drivers. _naive: item by item, refusing more than the declared
- * 1e8 multiply-adds; _ref and fast: (item, group) by (item, group) on the workspace. */
+ * 1e8 multiply-adds; _ref and fast: (item, group) by (item, group) on the workspace (with
+ * ASR_THREADS the depthwise-like ones, which need none, split over threads). */
 ASR__PRIVATE asr_result asr__conv1d_forward(asr__tier tier, asr_real *y, const asr_real *x,
                                             const asr_real *w, const asr_real *b, const int *lengths,
                                             const asr_conv1d_dims *d, void *work, size_t work_bytes) {
-  int n, g, T_out, Cgi, Cgo;
+  int n, T_out, Cgi, Cgo;
+  long task;
   asr_result r = asr__conv1d_args(y, x, w, lengths, d, &T_out);
   if (r != ASR_OK) return r;
   Cgi = d->C_in / d->groups;
@@ -13724,12 +13774,14 @@ ASR__PRIVATE asr_result asr__conv1d_forward(asr__tier tier, asr_real *y, const a
   }
   if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
     return ASR_ERR_WORKSPACE;
-  for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
-    for (g = 0; g < d->groups; g++)
-      asr__conv1d_group(tier, y + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out,
-                        x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in, w + (size_t)g * Cgo * Cgi * d->K,
-                        b ? b + (size_t)g * Cgo : NULL, Lo, L, T_out, d, (asr_real *)work);
+  /* (item, group) by (item, group); depthwise-like (Cg_in = 1: no workspace) on threads */
+  ASR__PAR_FOR(Cgi == 1 ? (double)d->N * d->C_out * T_out * d->K : 0)
+  for (task = 0; task < (long)d->N * d->groups; task++) {
+    int nn = (int)(task / d->groups), gg = (int)(task % d->groups);
+    int L = lengths ? lengths[nn] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+    asr__conv1d_group(tier, y + ((size_t)nn * d->C_out + (size_t)gg * Cgo) * T_out,
+                      x + ((size_t)nn * d->C_in + (size_t)gg * Cgi) * d->T_in, w + (size_t)gg * Cgo * Cgi * d->K,
+                      b ? b + (size_t)gg * Cgo : NULL, Lo, L, T_out, d, (asr_real *)work);
   }
   return ASR_OK;
 }
@@ -13753,14 +13805,19 @@ ASR__PRIVATE asr_result asr__conv1d_backward(asr__tier tier, asr_real *dx, asr_r
   }
   if (work_bytes < asr_conv1d_workspace_size(d) || (asr_conv1d_workspace_size(d) && !work))
     return ASR_ERR_WORKSPACE;
-  for (n = 0; n < d->N; n++) {
-    int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
-    for (g = 0; g < d->groups; g++)
-      asr__conv1d_group_backward(tier, dx ? dx + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in : NULL,
+  /* group by group, the items in order within each: a group's dw and db add the items up
+   * in order, whatever the threads; depthwise-like (Cg_in = 1: no workspace) on threads */
+  ASR__PAR_FOR(Cgi == 1 ? (double)d->N * d->C_out * T_out * d->K : 0)
+  for (g = 0; g < d->groups; g++) {
+    int nn;
+    for (nn = 0; nn < d->N; nn++) {
+      int L = lengths ? lengths[nn] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+      asr__conv1d_group_backward(tier, dx ? dx + ((size_t)nn * d->C_in + (size_t)g * Cgi) * d->T_in : NULL,
                                  dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL, db ? db + (size_t)g * Cgo : NULL,
-                                 dy + ((size_t)n * d->C_out + (size_t)g * Cgo) * T_out,
-                                 x + ((size_t)n * d->C_in + (size_t)g * Cgi) * d->T_in,
+                                 dy + ((size_t)nn * d->C_out + (size_t)g * Cgo) * T_out,
+                                 x + ((size_t)nn * d->C_in + (size_t)g * Cgi) * d->T_in,
                                  w + (size_t)g * Cgo * Cgi * d->K, Lo, L, T_out, d, (asr_real *)work);
+    }
   }
   return ASR_OK;
 }

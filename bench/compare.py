@@ -6,7 +6,10 @@ thread, CPU time) where a component has registered a torch timing in TORCH_CASES
 and prints every case with asr.h's tiers and torch side by side, with the ratio
 torch/asr.h. BLAS.json (build/bench_blas, bench/blas_gemm.c) adds OpenBLAS's cblas_sgemm
 at 1 and 2 threads to the GEMM rows and the machine's measured FMA peak; THREADS.json
-(`asrtool-omp bench --threads 2 --filter core`) asr.h's GEMM on 2 threads.
+(`asrtool-omp bench --threads 2 --filter core,layers,...`, rows named simd-2t) asr.h's
+fast paths on 2 threads: each such case is timed again in torch on 2 threads
+(torch.set_num_threads(2) and OpenBLAS's own pool at 2) and printed in a second table, in
+wall-clock time on both sides (CPU time would add the threads up).
 Each component adds a function `case name -> seconds per call` to TORCH_CASES.
 
 The baseline must be fair: torch's matrix products go through Debian's generic
@@ -26,18 +29,70 @@ os.environ["OMP_NUM_THREADS"] = "1"
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+if __name__ == "__main__":
+    # bench/torch_*.py do `from compare import timeit`: let them find this module, not a
+    # second copy of it (whose import would reset the threads and keep its own THREADS)
+    sys.modules.setdefault("compare", sys.modules["__main__"])
+
+THREADS = 1   # the threads torch times on: set_threads()
+
+
+_OPENBLAS = []
+
+
+def _openblas():
+    """The OpenBLAS library torch's matmuls run on (a ctypes handle), or None: torch knows
+    Debian's OpenBLAS only as the generic libblas.so.3, so torch.set_num_threads does not
+    reach its thread pool; openblas_set_num_threads does."""
+    import ctypes
+    if _OPENBLAS:
+        return _OPENBLAS[0]
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        paths = set()
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_set_num_threads, lib.openblas_get_num_threads
+            _OPENBLAS.append(lib)
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _apply_threads():
+    """torch's and OpenBLAS's threads = THREADS (again before every timing: the modules
+    of bench/torch_*.py set one thread when they are imported)."""
+    torch.set_num_threads(THREADS)
+    lib = _openblas()
+    if lib:
+        lib.openblas_set_num_threads(THREADS)
+
+
+def set_threads(n):
+    """Time torch on n threads from now on: n = 1 in CPU time, more in wall-clock time."""
+    global THREADS
+    THREADS = n
+    _apply_threads()
 
 
 def timeit(fn, min_time=0.3, max_reps=64):
-    """Median CPU seconds per call of fn() (time.process_time: what this process spent,
-    not what other jobs took from it; with one thread the same as asrtool bench's CPU
-    time) over at least min_time of wall time (at least 3 calls)."""
+    """Median seconds per call of fn() over at least min_time of wall time (at least 3
+    calls), on THREADS threads. One thread: CPU seconds (time.process_time: what this
+    process spent, not what other jobs took from it; the same as asrtool bench's CPU
+    time). More: wall-clock seconds (as asrtool bench --threads N; CPU time would add the
+    threads up)."""
+    _apply_threads()
+    clock = time.process_time if THREADS == 1 else time.perf_counter
     fn()  # warm-up
     times, start = [], time.perf_counter()
     while len(times) < max_reps and (time.perf_counter() - start < min_time or len(times) < 3):
-        t0 = time.process_time()
+        t0 = clock()
         fn()
-        times.append(time.process_time() - t0)
+        times.append(clock() - t0)
     times.sort()
     return times[len(times) // 2]
 
@@ -264,9 +319,12 @@ def main():
     print(f"{'case':44s} {'naive ms':>10s} {'ref ms':>10s} {'simd ms':>10s} {'torch ms':>10s} "
           f"{'torch/ref':>10s} {'torch/simd':>10s}")
     cell = lambda v: f"{v * 1e3:10.3f}" if v is not None else f"{'-':>10s}"
-    gemm_lines = []
+    gemm_lines, torch_1t = [], {}
     for name, t in cases.items():
+        if set(t) <= {"simd-2t", "openblas-1t", "openblas-2t"}:
+            continue   # a case of THREADS.json or BLAS.json alone: no 1-thread row of asr.h
         tt = TORCH_CASES[name]() if name in TORCH_CASES else None
+        torch_1t[name] = tt
         ratio = lambda v: f"{tt / v:9.2f}x" if (fair and tt and v) else f"{'-':>10s}"
         print(f"{name:44s} {cell(t.get('naive'))} {cell(t.get('ref'))} {cell(t.get('simd'))} "
               f"{cell(tt)} {ratio(t.get('ref'))} {ratio(t.get('simd'))}")
@@ -283,8 +341,35 @@ def main():
     if gemm_lines:
         print("GEMM speed (row-major, no transposes):")
         print("\n".join(gemm_lines))
+    threaded = [name for name, t in cases.items() if "simd-2t" in t]
+    if threaded:
+        print_two_threads(threaded, cases, torch_1t, fair)
     if not fair:
         sys.exit(1)
+
+
+def print_two_threads(names, cases, torch_1t, fair):
+    """The second table: the cases asrtool-omp timed on 2 threads (simd-2t, wall clock),
+    beside torch on 2 threads (wall clock), with the 1-thread times (CPU) of both."""
+    set_threads(2)
+    lib = _openblas()
+    blas = f"OpenBLAS {lib.openblas_get_num_threads()} threads" if lib else "no OpenBLAS handle found"
+    print()
+    print(f"2 threads, WALL-CLOCK time on both sides (asrtool-omp bench --threads 2; torch "
+          f"set_num_threads({torch.get_num_threads()}), {blas}); the 1-thread columns are the CPU "
+          f"times above. torch-2t/simd-2t above 1: asr.h is faster; 1t/2t: the speed-up from the second thread")
+    print(f"{'case':44s} {'simd ms':>10s} {'simd-2t ms':>11s} {'torch ms':>10s} {'torch-2t ms':>11s} "
+          f"{'torch-2t/simd-2t':>16s} {'asr.h 1t/2t':>11s} {'torch 1t/2t':>11s}")
+    for name in names:
+        t = cases[name]
+        a1, a2, t1 = t.get("simd"), t["simd-2t"], torch_1t.get(name)
+        t2 = TORCH_CASES[name]() if name in TORCH_CASES else None
+        cell = lambda v, w=10: f"{v * 1e3:{w}.3f}" if v else f"{'-':>{w}s}"
+        ratio = f"{t2 / a2:15.2f}x" if (fair and t2) else f"{'-':>16s}"
+        sp = lambda one, two: f"{one / two:10.2f}x" if (one and two) else f"{'-':>11s}"
+        tsp = sp(t1, t2) if fair else f"{'-':>11s}"   # torch on the reference BLAS: no figure of its own
+        print(f"{name:44s} {cell(a1)} {cell(a2, 11)} {cell(t1)} {cell(t2, 11)} {ratio} {sp(a1, a2)} {tsp}")
+    set_threads(1)
 
 
 if __name__ == "__main__":

@@ -422,6 +422,37 @@ static void t_block_gradcheck_latest(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_co
 static void t_block_gradcheck_legacy(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_block(1, ASR_REL_POS_LEGACY, 0, 3, 6, 46, GR)); }
 static void t_block_gradcheck_train_ref(tctx *t) { CHECK_GRADCHECK(asr_gradcheck_conformer_block(0, ASR_REL_POS_LATEST, 1, 2, 5, 47, GR)); }
 
+/* Random ESPnet EncoderLayer weights of cfg's D, F and K, one after the other from w (in
+ * this order, so the same rng gives the same weights); returns the reals used. */
+static size_t blk_params_layout(asr_conformer_block_params *p, asr_real *w, const asr_conformer_config *cfg,
+                                asr_rng *rng) {
+  const int D = cfg->d_model, F = cfg->ff_dim, K = cfg->kernel;
+  size_t used = 0;
+#define TAKE(n, scale, off) (fill_uniform(rng, w + used, (n), (off) - (scale), (off) + (scale)), used += (n), w + used - (n))
+  p->ff_macaron.w1 = TAKE(F * D, 0.4, 0), p->ff_macaron.b1 = TAKE(F, 0.3, 0);
+  p->ff_macaron.w2 = TAKE(D * F, 0.3, 0), p->ff_macaron.b2 = TAKE(D, 0.3, 0);
+  p->ff.w1 = TAKE(F * D, 0.4, 0), p->ff.b1 = TAKE(F, 0.3, 0);
+  p->ff.w2 = TAKE(D * F, 0.3, 0), p->ff.b2 = TAKE(D, 0.3, 0);
+  p->mhsa.wq = TAKE(D * D, 0.4, 0), p->mhsa.bq = TAKE(D, 0.3, 0);
+  p->mhsa.wk = TAKE(D * D, 0.4, 0), p->mhsa.bk = TAKE(D, 0.3, 0);
+  p->mhsa.wv = TAKE(D * D, 0.4, 0), p->mhsa.bv = TAKE(D, 0.3, 0);
+  p->mhsa.wo = TAKE(D * D, 0.4, 0), p->mhsa.bo = TAKE(D, 0.3, 0);
+  p->mhsa.wpos = TAKE(D * D, 0.4, 0);
+  p->mhsa.pos_bias_u = TAKE(D, 0.3, 0), p->mhsa.pos_bias_v = TAKE(D, 0.3, 0);
+  p->conv.pw1_w = TAKE(2 * D * D, 0.4, 0), p->conv.pw1_b = TAKE(2 * D, 0.3, 0);
+  p->conv.dw_w = TAKE(D * K, 0.5, 0), p->conv.dw_b = TAKE(D, 0.3, 0);
+  p->conv.bn_w = TAKE(D, 0.2, 1), p->conv.bn_b = TAKE(D, 0.2, 0);
+  p->conv.bn_mean = TAKE(D, 0.2, 0), p->conv.bn_var = TAKE(D, 0.4, 1);
+  p->conv.pw2_w = TAKE(D * D, 0.4, 0), p->conv.pw2_b = TAKE(D, 0.3, 0);
+  p->norm_ff_macaron.weight = TAKE(D, 0.2, 1), p->norm_ff_macaron.bias = TAKE(D, 0.2, 0);
+  p->norm_mha.weight = TAKE(D, 0.2, 1), p->norm_mha.bias = TAKE(D, 0.2, 0);
+  p->norm_conv.weight = TAKE(D, 0.2, 1), p->norm_conv.bias = TAKE(D, 0.2, 0);
+  p->norm_ff.weight = TAKE(D, 0.2, 1), p->norm_ff.bias = TAKE(D, 0.2, 0);
+  p->norm_final.weight = TAKE(D, 0.2, 1), p->norm_final.bias = TAKE(D, 0.2, 0);
+#undef TAKE
+  return used;
+}
+
 /* Random ESPnet EncoderLayer weights for D = 8, H = 2, F = 12, K = 5 in one buffer. */
 typedef struct blk_fixture {
   asr_conformer_config cfg;
@@ -429,32 +460,8 @@ typedef struct blk_fixture {
   asr_real w[4096];
 } blk_fixture;
 static void blk_fixture_init(blk_fixture *f, asr_rng *rng) {
-  const int D = 8, F = 12, K = 5;
-  asr_real *w = f->w;
-  size_t used = 0;
-#define TAKE(n, scale, off) (fill_uniform(rng, w + used, (n), (off) - (scale), (off) + (scale)), used += (n), w + used - (n))
-  asr_conformer_config_init(&f->cfg, D, 2, F, K);
-  f->p.ff_macaron.w1 = TAKE(F * D, 0.4, 0), f->p.ff_macaron.b1 = TAKE(F, 0.3, 0);
-  f->p.ff_macaron.w2 = TAKE(D * F, 0.3, 0), f->p.ff_macaron.b2 = TAKE(D, 0.3, 0);
-  f->p.ff.w1 = TAKE(F * D, 0.4, 0), f->p.ff.b1 = TAKE(F, 0.3, 0);
-  f->p.ff.w2 = TAKE(D * F, 0.3, 0), f->p.ff.b2 = TAKE(D, 0.3, 0);
-  f->p.mhsa.wq = TAKE(D * D, 0.4, 0), f->p.mhsa.bq = TAKE(D, 0.3, 0);
-  f->p.mhsa.wk = TAKE(D * D, 0.4, 0), f->p.mhsa.bk = TAKE(D, 0.3, 0);
-  f->p.mhsa.wv = TAKE(D * D, 0.4, 0), f->p.mhsa.bv = TAKE(D, 0.3, 0);
-  f->p.mhsa.wo = TAKE(D * D, 0.4, 0), f->p.mhsa.bo = TAKE(D, 0.3, 0);
-  f->p.mhsa.wpos = TAKE(D * D, 0.4, 0);
-  f->p.mhsa.pos_bias_u = TAKE(D, 0.3, 0), f->p.mhsa.pos_bias_v = TAKE(D, 0.3, 0);
-  f->p.conv.pw1_w = TAKE(2 * D * D, 0.4, 0), f->p.conv.pw1_b = TAKE(2 * D, 0.3, 0);
-  f->p.conv.dw_w = TAKE(D * K, 0.5, 0), f->p.conv.dw_b = TAKE(D, 0.3, 0);
-  f->p.conv.bn_w = TAKE(D, 0.2, 1), f->p.conv.bn_b = TAKE(D, 0.2, 0);
-  f->p.conv.bn_mean = TAKE(D, 0.2, 0), f->p.conv.bn_var = TAKE(D, 0.4, 1);
-  f->p.conv.pw2_w = TAKE(D * D, 0.4, 0), f->p.conv.pw2_b = TAKE(D, 0.3, 0);
-  f->p.norm_ff_macaron.weight = TAKE(D, 0.2, 1), f->p.norm_ff_macaron.bias = TAKE(D, 0.2, 0);
-  f->p.norm_mha.weight = TAKE(D, 0.2, 1), f->p.norm_mha.bias = TAKE(D, 0.2, 0);
-  f->p.norm_conv.weight = TAKE(D, 0.2, 1), f->p.norm_conv.bias = TAKE(D, 0.2, 0);
-  f->p.norm_ff.weight = TAKE(D, 0.2, 1), f->p.norm_ff.bias = TAKE(D, 0.2, 0);
-  f->p.norm_final.weight = TAKE(D, 0.2, 1), f->p.norm_final.bias = TAKE(D, 0.2, 0);
-#undef TAKE
+  asr_conformer_config_init(&f->cfg, 8, 2, 12, 5);
+  blk_params_layout(&f->p, f->w, &f->cfg, rng);
 }
 
 /* The convolution module's padding invariance: (1) in evaluation, item 1 (length 4 of
@@ -554,10 +561,10 @@ static void t_block_padding_invariance(tctx *t) {
 #define CONF_TIER_TOL (ASR_REAL_DOUBLE ? 1e-12 : 5e-6)
 /* the measure: layers_rel_err of test_layers.c (the same translation unit) */
 #define conf_rel_err layers_rel_err
-/* The gradients of a blk_fixture's weights, each at its weight's offset in gw (4096). */
-static void blk_grads_init(const blk_fixture *f, asr_real *gw, asr_conformer_block_grads *g) {
-#define G(ptr) (gw + ((ptr) - f->w))
-  const asr_conformer_block_params *p = &f->p;
+/* The gradients of weights p laid out from w, each at its weight's offset from w in gw. */
+static void blk_grads_at(const asr_conformer_block_params *p, const asr_real *w, asr_real *gw,
+                         asr_conformer_block_grads *g) {
+#define G(ptr) (gw + ((ptr) - w))
   g->ff_macaron.w1 = G(p->ff_macaron.w1), g->ff_macaron.b1 = G(p->ff_macaron.b1);
   g->ff_macaron.w2 = G(p->ff_macaron.w2), g->ff_macaron.b2 = G(p->ff_macaron.b2);
   g->ff.w1 = G(p->ff.w1), g->ff.b1 = G(p->ff.b1), g->ff.w2 = G(p->ff.w2), g->ff.b2 = G(p->ff.b2);
@@ -574,6 +581,10 @@ static void blk_grads_init(const blk_fixture *f, asr_real *gw, asr_conformer_blo
   g->norm_w[3] = G(p->norm_ff.weight), g->norm_b[3] = G(p->norm_ff.bias);
   g->norm_w[4] = G(p->norm_final.weight), g->norm_b[4] = G(p->norm_final.bias);
 #undef G
+}
+/* The gradients of a blk_fixture's weights, each at its weight's offset in gw (4096). */
+static void blk_grads_init(const blk_fixture *f, asr_real *gw, asr_conformer_block_grads *g) {
+  blk_grads_at(&f->p, f->w, gw, g);
 }
 
 /* The feed-forward module over 21 rows (D 8, F 12): y, the saved h and s, dx and the four

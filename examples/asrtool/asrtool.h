@@ -344,4 +344,7 @@ void at_bench_report(at_bench *b, const char *case_name, const char *impl, doubl
 /* Calls fn(ctx) repeatedly for at least min_seconds (and at least once) and returns the
  * median seconds per call over the repetitions. */
 double at_bench_time(void (*fn)(void *ctx), void *ctx, double min_seconds);
+/* 1 when this run does not time the tier impl ("naive", "ref", "simd"): with --threads
+ * above 1 only "simd" runs. Each component asks before timing a tier. */
+int at_bench_skip(const at_bench *b, const char *impl);
 #endif

@@ -1,10 +1,13 @@
-/* examples/asrtool/bench.c - `asrtool bench [--json FILE] [--filter S] [--min-time SEC]`.
+/* examples/asrtool/bench.c - `asrtool bench [--json FILE] [--filter S[,S...]] [--min-time SEC]
+ * [--threads N]`.
  *
  * Times the naive, ref and fast (simd) paths of every component on fixed sizes, one
- * thread, in CPU time (the median of repeated calls), and prints one table: case, impl, milliseconds per call, and the speed-up over
- * the slowest tier of the same case. `make bench` runs this and then bench/compare.py,
- * which times the same cases in PyTorch and prints the ratios side by side.
- * Each component adds a function to BENCHES below. */
+ * thread, in CPU time (the median of repeated calls), and prints one table: case, impl,
+ * milliseconds per call, and the speed-up over the slowest tier of the same case. With
+ * --threads N above 1 (build/asrtool-omp): the simd tier alone, in wall time, its rows
+ * named simd-Nt (at_bench_skip). `make bench` runs both and then bench/compare.py, which
+ * times the same cases in PyTorch (on 1 thread, and on 2 beside the simd-2t rows) and
+ * prints the ratios side by side. Each component adds a function to BENCHES below. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
 #include <stdlib.h>
@@ -72,6 +75,32 @@ void at_bench_report(at_bench *b, const char *case_name, const char *impl_name, 
   }
 }
 
+/* 1 when this run does not time the tier impl_name: with --threads above 1 only "simd"
+ * runs: ASR_THREADS threads asr_gemm's SIMD kernel, which the naive and ref tiers do not
+ * call (their products would stay on one thread). */
+int at_bench_skip(const at_bench *b, const char *impl_name) {
+  return b->threads > 1 && strcmp(impl_name, "simd") != 0;
+}
+
+/* true when the component name contains one of filter's comma-separated parts (or there
+ * is no filter) */
+static int bench_wanted(const char *filter, const char *name) {
+  char part[64];
+  size_t n;
+  if (!filter) return 1;
+  while (*filter) {
+    n = strcspn(filter, ",");
+    if (n > 0 && n < sizeof part) {
+      memcpy(part, filter, n);
+      part[n] = 0;
+      if (strstr(name, part)) return 1;
+    }
+    filter += n;
+    if (*filter == ',') filter++;
+  }
+  return 0;
+}
+
 /* ---- core: GEMM */
 typedef struct bench_gemm_ctx {
   int M, N, K, impl;
@@ -108,6 +137,7 @@ static void bench_core(at_bench *b) {
     }
     snprintf(name, sizeof name, "gemm %dx%dx%d", c.M, c.N, c.K);
     for (k = s ? 1 : 0; k < 3; k++) {   /* 1024^3: no naive (seconds per call) */
+      if (at_bench_skip(b, impls[k])) continue;
       c.impl = k;
       at_bench_report(b, name, impls[k], at_bench_time(bench_gemm_call, &c, b->min_time));
     }
@@ -167,10 +197,11 @@ int cmd_bench(int argc, char **argv) {
     {"threads", AT_INT, &threads, 1, 256, NULL},
   };
   r = at_parse(argc, argv, opts, 4, pos, 0, 0, &npos,
-               "bench [--json FILE] [--filter COMPONENT] [--min-time SECONDS] [--threads N]\n"
-               "  times naive / ref / simd of every component and prints a table: one thread in\n"
-               "  CPU time, or with --threads N (asrtool-omp, built with ASR_THREADS) N threads\n"
-               "  in wall time, the impl names then ending in -Nt");
+               "bench [--json FILE] [--filter COMPONENT[,COMPONENT...]] [--min-time SECONDS] [--threads N]\n"
+               "  times naive / ref / simd of every component (or of those whose name contains\n"
+               "  one of the COMPONENTs) and prints a table: one thread in CPU time, or with\n"
+               "  --threads N (asrtool-omp, built with ASR_THREADS) N threads in wall time, the\n"
+               "  simd tier alone (the one whose matrix products run on threads), named simd-Nt");
   if (r) return r == 1 ? 0 : r;
 #ifdef _OPENMP
   omp_set_num_threads(threads);
@@ -192,7 +223,7 @@ int cmd_bench(int argc, char **argv) {
          threads > 1 ? "wall" : "CPU");
   printf("%-44s %-6s %15s %10s\n", "case", "impl", "time/call", "speed-up");
   for (i = 0; i < (int)(sizeof BENCHES / sizeof BENCHES[0]); i++)
-    if (!filter || strstr(BENCHES[i].name, filter)) BENCHES[i].run(&b);
+    if (bench_wanted(filter, BENCHES[i].name)) BENCHES[i].run(&b);
   if (b.json) {
     fprintf(b.json, "\n]\n");
     if (fclose(b.json) != 0) return at_fail("%s: write error", json);

@@ -1522,11 +1522,13 @@ void bench_layers(at_bench *bench) {
   if (ok && b.nbufs < 80 && b.saved && b.work && d.work) {
     static const char *impls[3] = {"naive", "ref", "simd"};
     for (k = 1; k <= 2; k++) {
+      if (at_bench_skip(bench, impls[k])) continue;
       d.tier = k;
       at_bench_report(bench, "dwsep_conv1d C256 K5 T200 N8 fwd+bwd", impls[k],
                       at_bench_time(bench_dws_call, &d, 1.0));
     }
     for (k = 1; k <= 2; k++) {
+      if (at_bench_skip(bench, impls[k])) continue;
       b.fast = k == 2;
       at_bench_report(bench, "contextnet_block C256 K5 T200 N8 fwd+bwd", impls[k],
                       at_bench_time(bench_cn_call, &b, 1.0));

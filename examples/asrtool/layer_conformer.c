@@ -856,10 +856,12 @@ void bench_conformer(at_bench *b) {
   asr_rel_pos_encoding(c.pe, c.T, c.cfg.d_model, c.cfg.rel_pos, 5000);
   asr_conformer_block_saved_init(&c.s, sbuf, sb, &c.cfg, c.N, c.T);
   for (k = 1; k < 3; k++) {
+    if (at_bench_skip(b, impls[k])) continue;
     c.impl = k;
     at_bench_report(b, "conformer_block D144 H4 K31 T200 N8 fwd+bwd", impls[k], at_bench_time(bench_block_call, &c, 1.0));
   }
   for (k = 1; k < 3; k++) {
+    if (at_bench_skip(b, impls[k])) continue;
     c.impl = k;
     at_bench_report(b, "rel_pos_mhsa D144 H4 T200 N8 fwd+bwd", impls[k], at_bench_time(bench_mhsa_call, &c, 1.0));
   }
@@ -884,6 +886,7 @@ void bench_conformer(at_bench *b) {
       c.lg.w_ih = lw + G * (c.I + c.Hh) + 2 * G, c.lg.w_hh = c.lg.w_ih + G * c.I;
       c.lg.b_ih = c.lg.w_hh + G * c.Hh, c.lg.b_hh = c.lg.b_ih + G;
       for (k = 1; k < 3; k++) {
+        if (at_bench_skip(b, impls[k])) continue;
         c.impl = k;
         at_bench_report(b, "lstm I80 H256 T200 N8 fwd+bwd", impls[k], at_bench_time(bench_lstm_call, &c, 1.0));
       }

@@ -529,11 +529,13 @@ void bench_quantizers(at_bench *bench) {
     for (i = 0; i < nz; i++) b.z[i] = (asr_real)asr_rng_normal(&rng), b.gz[i] = (asr_real)asr_rng_normal(&rng);
     for (i = 0; i < nc; i++) b.cb[i] = (asr_real)asr_rng_normal(&rng);
     for (k = 0; k < 3; k++) {
+      if (at_bench_skip(bench, IMPL_NAME[k])) continue;
       b.impl = k;
       at_bench_report(bench, "gumbel-softmax hard fwd+bwd 1600x2x320", IMPL_NAME[k],
                       at_bench_time(bench_gumbel_call, &b, min_time));
     }
     for (k = 0; k < 3; k++) {
+      if (at_bench_skip(bench, IMPL_NAME[k])) continue;
       b.impl = k;
       at_bench_report(bench, "kmeans-vq fwd+bwd N1600 D256 G2 K320", IMPL_NAME[k],
                       at_bench_time(bench_vq_call, &b, min_time));
