@@ -57,7 +57,8 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            recipes' SpecAugment settings spelled out give the model of no options, and
            turning an augmentation off (--no-specaug) gives another model, the same twice;
            --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
-           so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp.
+           so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp, and
+           --reverb 0.2,0.6 (a simulated room), also with --noise-snr.
 nbest/*    build/transcribe --nbest and --nbest-svg on an rnnt-las model trained here for 20
            steps on four toy clips (and a ctc-attention one with --rescore N): each file's
            n-best lines (first pass, second pass,
@@ -733,7 +734,9 @@ def augment_tests(tmp):
                                  ("--vtlp", "0.5", "--vtlp"), ("--vtlp", "-0.1", "--vtlp"),
                                  ("--vtlp", "inf", "--vtlp"), ("--noise-snr", "30,10", "--noise-snr"),
                                  ("--noise-snr", "-30,10", "--noise-snr"), ("--noise-snr", "10", "--noise-snr"),
-                                 ("--noise-snr", "10,x", "--noise-snr")]:
+                                 ("--noise-snr", "10,x", "--noise-snr"), ("--reverb", "0.05,0.5", "--reverb"),
+                                 ("--reverb", "0.5,0.2", "--reverb"), ("--reverb", "0.2,1.5", "--reverb"),
+                                 ("--reverb", "0.3", "--reverb"), ("--reverb", "nan,0.5", "--reverb")]:
             expect_fail(base + [opt, val], tmp, needle, p)
         expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
         if os.path.exists(os.path.join(tmp, "bad.npz")):
@@ -788,6 +791,23 @@ def augment_tests(tmp):
             if both in (n1, default):
                 p.append("--vtlp 0.1 with --noise-snr gave the model of one of them alone")
         report("augment/noise", p)
+    if wanted("augment/reverb"):
+        # a simulated room [Allen79] per utterance and step, before the noise; same seed,
+        # same model
+        p = []
+        default = train_model(tmp, "ra.npz", [], p)
+        r1 = train_model(tmp, "rb.npz", ["--reverb", "0.2,0.6"], p)
+        r2 = train_model(tmp, "rc.npz", ["--reverb", "0.2,0.6"], p)
+        noise = train_model(tmp, "rd.npz", ["--noise-snr", "10,30"], p)
+        both = train_model(tmp, "re.npz", ["--reverb", "0.2,0.6", "--noise-snr", "10,30"], p)
+        if None not in (default, r1, r2, noise, both):
+            if r1 != r2:
+                p.append("two --reverb 0.2,0.6 runs with the same seed differ")
+            if r1 == default:
+                p.append("--reverb 0.2,0.6 left the model as it was")
+            if both in (r1, noise, default):
+                p.append("--reverb with --noise-snr gave the model of one of them alone")
+        report("augment/reverb", p)
     if wanted("threads/options"):
         p = []
         base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]

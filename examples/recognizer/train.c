@@ -36,7 +36,9 @@
  * utterance computed anew at every step with a VTLN warp factor drawn uniformly from
  * [1 - D, 1 + D] (asr_model_features_warped); --noise-snr LO,HI: white Gaussian noise added
  * to every training utterance's waveform at an SNR drawn uniformly from [LO, HI] dB, anew at
- * every step (asr_add_noise, [Hannun14ds]); Adam with linear warm-up and decay; gradient norm clipped at 5.
+ * every step (asr_add_noise, [Hannun14ds]); --reverb LO,HI: every training utterance played
+ * in a simulated room (asr_rir_image, the image method [Allen79]; asr_reverberate) of a
+ * reverberation time T60 drawn from [LO, HI] s, before the noise (reverb_wave below); Adam with linear warm-up and decay; gradient norm clipped at 5.
  * --mwer-steps N (rnnt-las only) then fine-tunes the speller for N more steps with MWER
  * (asr_model_mwer_step: the first pass's 4-best, mle_weight 0.01, no SpecAugment) with a
  * fresh Adam at a constant lr/10, the encoder and the first pass left as they are. Every
@@ -81,6 +83,8 @@ typedef struct opts {
   double vtlp;              /* D: warp factors drawn from [1 - D, 1 + D]; 0 = off */
   int noise;                /* --noise-snr given: white noise at an SNR in [snr_lo, snr_hi] dB */
   double snr_lo, snr_hi;
+  int reverb;               /* --reverb given: a simulated room with T60 in [t60_lo, t60_hi] s */
+  double t60_lo, t60_hi;
   int threads;              /* --threads N: OpenMP threads for asr.h's GEMM (ASR_THREADS builds) */
   const char *w2v;          /* --w2v-features: a wav2vec model whose context network c is the input */
   const char *bert;         /* --bert-features: a BERT (build/bert) over the units of --w2v-features' model */
@@ -88,7 +92,7 @@ typedef struct opts {
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
-static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise; }
+static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise || o->reverb; }
 static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
 
 /* --w2v-features / --bert-features (issue 17, the downstream recipe): a frozen pretrained
@@ -109,6 +113,7 @@ static int usage(void) {
           "             [--time-ratio 0.2] [--time-warp 0] | [--no-specaug]\n"
           "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
           "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n"
+          "             [--reverb LO,HI (a simulated room, T60 uniform in [LO, HI] s, 0.1 <= LO <= HI <= 1)]\n"
           "             [--threads N (1; N > 1: the matrix products on N threads, the same bits as 1;\n"
           "              on a busy machine set OMP_WAIT_POLICY=passive)]\n"
           "             [--w2v-features W2V.npz (a wav2vec model's context features instead of fbank)]\n"
@@ -186,6 +191,15 @@ static int parse_args(int argc, char **argv, opts *o) {
       }
       o->noise = 1;
     }
+    else if (!strcmp(a, "--reverb")) {
+      int used = 0;
+      if (sscanf(val, "%lf,%lf%n", &o->t60_lo, &o->t60_hi, &used) != 2 || val[used] || !(o->t60_lo >= 0.1) ||
+          !(o->t60_hi <= 1) || !(o->t60_lo <= o->t60_hi)) {
+        fprintf(stderr, "train: --reverb: '%s' is not LO,HI in seconds with 0.1 <= LO <= HI <= 1\n", val);
+        return 2;
+      }
+      o->reverb = 1;
+    }
     else if (!strcmp(a, "--w2v-features")) o->w2v = val;
     else if (!strcmp(a, "--bert-features")) o->bert = val;
     else if (!strcmp(a, "--train-fraction")) { if (ad_parse_double("train", "train-fraction", val, 1e-6, 1, &o->fraction)) return 2; }
@@ -236,8 +250,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     fprintf(stderr, "train: --bert-features needs --w2v-features VQ.npz: the vq-wav2vec model whose units the BERT read\n");
     return 2;
   }
-  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->pad > 0)) {
-    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr or --pad\n");
+  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->pad > 0)) {
+    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb or --pad\n");
     return 2;
   }
   if (o->fraction < 1 && o->splice_min) {
@@ -460,7 +474,66 @@ typedef struct augbuf {
   size_t wbytes;
   asr_real *wave;
   size_t wcap;
+  void *rwork;              /* --reverb: asr_reverberate's workspace and the impulse response */
+  size_t rwbytes;
+  asr_real *rir;
+  int rircap;
 } augbuf;
+
+/* grow *p to at least `need` bytes; 0 on success */
+static int grow(void **p, size_t *cap, size_t need) {
+  void *q;
+  if (need <= *cap) return 0;
+  q = realloc(*p, need);
+  if (!q) {
+    fprintf(stderr, "train: out of memory\n");
+    return 2;
+  }
+  *p = q, *cap = need;
+  return 0;
+}
+
+/* --reverb: the utterance in a room drawn at random ([Ko17] trains on simulated rooms
+ * the same way): the room's size uniform in [3, 8] x [3, 8] x [2.5, 3.5] m, the source and
+ * the microphone uniform inside it at least 0.5 m from every wall (redrawn until 0.5 m
+ * apart), T60 uniform in [LO, HI] s and the walls' beta from it by Sabine's formula
+ * (asr_rir_beta_sabine; every room here can reach 0.1 s), the speed of sound 343 m/s. The
+ * impulse response (asr_rir_image) is cut at T60 / 2, where its energy has fallen by
+ * 30 dB; asr_reverberate keeps the recording's length and level. x -> y (n samples). */
+static int reverb_wave(const opts *o, const ad_utt *u, asr_rng *rng, augbuf *ab, asr_real *y) {
+  double room[3], src[3], mic[3], t60, beta, d2;
+  int a, tries = 0, nh;
+  asr_result r;
+  size_t cap;
+  room[0] = 3 + 5 * asr_rng_uniform(rng);
+  room[1] = 3 + 5 * asr_rng_uniform(rng);
+  room[2] = 2.5 + asr_rng_uniform(rng);
+  do {
+    for (d2 = 0, a = 0; a < 3; a++) {
+      src[a] = 0.5 + (room[a] - 1) * asr_rng_uniform(rng);
+      mic[a] = 0.5 + (room[a] - 1) * asr_rng_uniform(rng);
+      d2 += (src[a] - mic[a]) * (src[a] - mic[a]);
+    }
+  } while (d2 < 0.25 && ++tries < 100);
+  t60 = o->t60_lo + (o->t60_hi - o->t60_lo) * asr_rng_uniform(rng);
+  beta = asr_rir_beta_sabine(room, t60);
+  nh = (int)ceil(t60 / 2 * u->rate);
+  {
+    void *p = ab->rir;
+    cap = sizeof(asr_real) * (size_t)ab->rircap;
+    if (grow(&p, &cap, sizeof(asr_real) * (size_t)nh)) return 2;
+    ab->rir = (asr_real *)p, ab->rircap = (int)(cap / sizeof(asr_real));
+  }
+  if (grow(&ab->rwork, &ab->rwbytes, asr_reverberate_workspace_size(u->n, nh))) return 2;
+  r = beta < 0 ? ASR_ERR_RANGE : asr_rir_image(ab->rir, nh, u->rate, room, src, mic, beta, 343.0);
+  if (r == ASR_OK) r = asr_reverberate(y, u->wave, u->n, ab->rir, nh, ab->rwork, ab->rwbytes);
+  if (r != ASR_OK) {
+    fprintf(stderr, "train: \"%s\": reverberation (T60 %.2f s, room %.1f x %.1f x %.1f m): %s\n", u->text, t60,
+            room[0], room[1], room[2], asr_result_string(r));
+    return 2;
+  }
+  return 0;
+}
 
 static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, asr_rng *rng, augbuf *ab,
                             asr_real *f) {
@@ -468,26 +541,21 @@ static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, 
   double alpha = 1.0;
   size_t need = asr_model_features_workspace_size(m, u->n, u->rate);
   const asr_real *wave = u->wave;
-  if (need > ab->wbytes) {
-    void *q = realloc(ab->work, need);
-    if (!q) {
-      fprintf(stderr, "train: out of memory\n");
-      return 2;
-    }
-    ab->work = q, ab->wbytes = need;
+  if (grow(&ab->work, &ab->wbytes, need)) return 2;
+  if (o->noise || o->reverb) {
+    void *p = ab->wave;
+    size_t cap = sizeof(asr_real) * ab->wcap;
+    if (grow(&p, &cap, sizeof(asr_real) * (size_t)u->n)) return 2;
+    ab->wave = (asr_real *)p, ab->wcap = cap / sizeof(asr_real);
+  }
+  if (o->reverb) {                                 /* the room first, then the noise in it */
+    if (reverb_wave(o, u, rng, ab, ab->wave)) return 2;
+    wave = ab->wave;
   }
   if (o->noise) {
     double snr = o->snr_lo + (o->snr_hi - o->snr_lo) * asr_rng_uniform(rng);   /* SNR ~ U[LO, HI] dB */
     asr_result r;
-    if ((size_t)u->n > ab->wcap) {
-      asr_real *q = (asr_real *)realloc(ab->wave, sizeof(asr_real) * (size_t)u->n);
-      if (!q) {
-        fprintf(stderr, "train: out of memory\n");
-        return 2;
-      }
-      ab->wave = q, ab->wcap = (size_t)u->n;
-    }
-    r = asr_add_noise(ab->wave, u->wave, u->n, NULL, 0, snr, rng);
+    r = asr_add_noise(ab->wave, wave, u->n, NULL, 0, snr, rng);
     if (r != ASR_OK) {
       fprintf(stderr, "train: \"%s\": noise at %.1f dB: %s\n", u->text, snr,
               r == ASR_ERR_RANGE ? "the recording is silent (no SNR is defined)" : asr_result_string(r));
@@ -1035,7 +1103,7 @@ int main(int argc, char **argv) {
   status = 0;
 done:
   ad_frontend_free(&g_fe);
-  free(ab.work), free(ab.wave);
+  free(ab.work), free(ab.wave), free(ab.rwork), free(ab.rir);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
   splicer_free(&sp);
