@@ -17,7 +17,8 @@
  *                      in float builds on AArch64 (NEON), the same SIMD GEMM with a NEON
  *                      micro-kernel (the same bits as x86's) under every GEMM-based layer
  *                      and k-means VQ's distances, NEON kernels for the CTC and RNN-T
- *                      losses and swish, the _ref code of the other kernels (see TIERS);
+ *                      losses, swish and the Gumbel softmax, the _ref code of the other
+ *                      kernels (see TIERS);
  *                      elsewhere the _ref code (a few have a scalar algorithm of their own).
  *
  *   Every function's comment quotes the equation it computes, with the paper key and
@@ -193,7 +194,7 @@
  *   7.5  asr_mwer_loss                              N R F  ref
  *   7.6  asr_nt_{forward,backward}                  N R F  gemm
  *   7.6  asr_nt_best_alignment                      N - F  own
- *   8.3  asr_gumbel_softmax_{forward,backward}      N R F  avx2
+ *   8.3  asr_gumbel_softmax_{forward,backward}      N R F  avx2+neon
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
@@ -27148,8 +27149,9 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
  *                                                   asr__gumbel_backward_naive
  *   asr_gumbel_softmax_{forward,backward}_ref    -> asr__gumbel_forward_ref, asr__gumbel_backward_ref
  *   asr_gumbel_softmax_{forward,backward}        -> asr__gumbel_forward_avx2, asr__gumbel_backward_avx2
- *                                                   (AVX2+FMA float builds), else the _ref helpers
- *                                                                                [fast: avx2]
+ *                                                   (AVX2+FMA float builds), asr__gumbel_forward_neon,
+ *                                                   asr__gumbel_backward_neon (NEON float builds),
+ *                                                   else the _ref helpers        [fast: avx2+neon]
  *   asr_code_perplexity, asr_diversity_forward,   -> themselves, asr__entropy   [Baevski20w2v] eq. (4)
  *     asr_diversity_backward                        (one tier each: O(N G V) sums)  and footnote 2
  *   asr_gumbel_quantizer_init                    -> itself (nn.Linear's and fairseq's initialisation)
@@ -27547,6 +27549,102 @@ ASR__PRIVATE void asr__gumbel_backward_avx2(float *grad_logits, const float *p, 
     for (j = 0; j + 8 <= V; j += 8) {
       __m256 t = _mm256_mul_ps(_mm256_loadu_ps(pr + j), _mm256_sub_ps(_mm256_loadu_ps(g + j), vdot));
       _mm256_storeu_ps(dl + j, _mm256_fmadd_ps(t, vinv, _mm256_loadu_ps(dl + j)));
+    }
+    for (; j < V; j++) dl[j] += (float)((double)pr[j] * ((double)g[j] - dot) / tau);
+  }
+}
+#endif
+
+/* fast, NEON (AArch64), float builds only: the AVX2 kernels' passes 4 lanes at a time, exp
+ * by asr__exp_neon (section 1's, shared with CTC and swish: about 1 ulp), the row sums in
+ * two double lanes per accumulator; the last V mod 4 as scalar tails, as in the AVX2 kernels. */
+#if defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* The sum of the 2 double lanes of a + b (partial sums of float lanes), in a fixed order. */
+ASR__PRIVATE double asr__vq_hsum_pd_neon(float64x2_t a, float64x2_t b) {
+  float64x2_t s = vaddq_f64(a, b);
+  return vgetq_lane_f64(s, 0) + vgetq_lane_f64(s, 1);
+}
+
+ASR__PRIVATE void asr__gumbel_forward_neon(asr_real *y, asr_real *p, int *index, const float *logits,
+                                           const float *noise, double tau, int hard, int n, int V) {
+  const float inv_tau = (float)(1.0 / tau);
+  int r, j;
+  for (r = 0; r < n; r++) {
+    const float *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    float *pr = p + (size_t)r * V, *yr = y + (size_t)r * V, m, scale;
+    float32x4_t vmax = vdupq_n_f32(-INFINITY), vinv = vdupq_n_f32(inv_tau);
+    float64x2_t acc0 = vdupq_n_f64(0.0), acc1 = vdupq_n_f64(0.0);
+    double sum;
+    int i = 0;
+    /* pass 1: s = (l + v) / tau into p, and its max */
+    for (j = 0; j + 4 <= V; j += 4) {
+      float32x4_t s = vld1q_f32(l + j);
+      if (v) s = vaddq_f32(s, vld1q_f32(v + j));
+      s = vmulq_f32(s, vinv);
+      vst1q_f32(pr + j, s);
+      vmax = vmaxq_f32(vmax, s);
+    }
+    m = vmaxvq_f32(vmax);
+    for (; j < V; j++) {
+      pr[j] = (l[j] + (v ? v[j] : 0.0f)) * inv_tau;
+      if (pr[j] > m) m = pr[j];
+    }
+    for (i = 0; i < V && pr[i] != m; i++) {}     /* the first position of the max */
+    /* pass 2: exp(s - m), summed in double */
+    {
+      float32x4_t vm = vdupq_n_f32(m);
+      for (j = 0; j + 4 <= V; j += 4) {
+        float32x4_t e = asr__exp_neon(vsubq_f32(vld1q_f32(pr + j), vm));
+        vst1q_f32(pr + j, e);
+        acc0 = vaddq_f64(acc0, vcvt_f64_f32(vget_low_f32(e)));
+        acc1 = vaddq_f64(acc1, vcvt_high_f64_f32(e));
+      }
+      sum = asr__vq_hsum_pd_neon(acc0, acc1);
+      for (; j < V; j++) {
+        pr[j] = (float)exp((double)pr[j] - m);
+        sum += pr[j];
+      }
+    }
+    /* pass 3: normalise */
+    scale = (float)(1.0 / sum);
+    {
+      float32x4_t vs = vdupq_n_f32(scale);
+      for (j = 0; j + 4 <= V; j += 4) vst1q_f32(pr + j, vmulq_f32(vld1q_f32(pr + j), vs));
+      for (; j < V; j++) pr[j] *= scale;
+    }
+    if (hard) {
+      for (j = 0; j < V; j++) yr[j] = 0;
+      yr[i] = 1;
+    } else if (yr != pr) {
+      memcpy(yr, pr, sizeof(float) * (size_t)V);
+    }
+    if (index) index[r] = i;
+  }
+}
+
+/* fast backward, NEON: dot = sum_j g_j p_j in double, then dl += p (g - dot) / tau. */
+ASR__PRIVATE void asr__gumbel_backward_neon(float *grad_logits, const float *p, const float *grad_y,
+                                            double tau, int n, int V) {
+  int r, j;
+  for (r = 0; r < n; r++) {
+    const float *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
+    float *dl = grad_logits + (size_t)r * V;
+    float64x2_t acc0 = vdupq_n_f64(0.0), acc1 = vdupq_n_f64(0.0);
+    float32x4_t vdot, vinv;
+    double dot;
+    for (j = 0; j + 4 <= V; j += 4) {
+      float32x4_t gp = vmulq_f32(vld1q_f32(g + j), vld1q_f32(pr + j));
+      acc0 = vaddq_f64(acc0, vcvt_f64_f32(vget_low_f32(gp)));
+      acc1 = vaddq_f64(acc1, vcvt_high_f64_f32(gp));
+    }
+    dot = asr__vq_hsum_pd_neon(acc0, acc1);
+    for (; j < V; j++) dot += (double)g[j] * pr[j];
+    /* dl += p (g - dot) / tau */
+    vdot = vdupq_n_f32((float)dot);
+    vinv = vdupq_n_f32((float)(1.0 / tau));
+    for (j = 0; j + 4 <= V; j += 4) {
+      float32x4_t t = vmulq_f32(vld1q_f32(pr + j), vsubq_f32(vld1q_f32(g + j), vdot));
+      vst1q_f32(dl + j, vfmaq_f32(vld1q_f32(dl + j), t, vinv));
     }
     for (; j < V; j++) dl[j] += (float)((double)pr[j] * ((double)g[j] - dot) / tau);
   }
@@ -29153,6 +29251,11 @@ ASR__PRIVATE asr_result asr__gumbel_softmax_forward(asr__tier tier, asr_real *y,
     asr__gumbel_forward_avx2(y, p, index, logits, noise, tau, hard, n, V);
     return ASR_OK;
   }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_forward_neon(y, p, index, logits, noise, tau, hard, n, V);
+    return ASR_OK;
+  }
 #endif
   asr__gumbel_forward_ref(y, p, index, logits, noise, tau, hard, n, V);
   return ASR_OK;
@@ -29166,6 +29269,11 @@ ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *g
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__gumbel_backward_avx2(grad_logits, p, grad_y, tau, n, V);
+    return ASR_OK;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_backward_neon(grad_logits, p, grad_y, tau, n, V);
     return ASR_OK;
   }
 #endif
