@@ -162,7 +162,7 @@
  *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
  *   4.1  asr_group_norm_{forward,backward}          N R F  avx2
- *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
+ *   4.2  asr_conv1d_{forward,backward}              N R F  avx2+neon
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
  *   4.2  asr_contextnet_block_{forward,backward}    N R F  pieces
@@ -12108,7 +12108,9 @@ ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, a
  *                                          im2col + GEMM, or the direct taps of
  *                                          asr__dw_tap_ref when Cg_in = 1
  *   asr_conv1d_{forward,backward}       -> the same on asr_gemm, with the AVX2 taps
- *                                          asr__dw_tap_avx2(_backward) for stride 1  [fast: avx2]
+ *                                          asr__dw_tap_avx2(_backward) for stride 1
+ *                                          (NEON float builds: asr__dw_tap_neon(_backward))
+ *                                                                       [fast: avx2+neon]
  *   asr_depthwise_conv1d_*              -> the asr_conv1d fast tier with groups = C: its
  *                                          _naive and _ref are asr_conv1d_*_naive/_ref
  *   asr_pointwise_conv1d_*              -> asr__pointwise_item(_backward), one GEMM an
@@ -12396,7 +12398,8 @@ ASR__PRIVATE void asr__col2im(asr__tier tier, asr_real *dxg, const asr_real *dco
 
 /* ---- conv1d fast path: the depthwise taps in AVX2+FMA, 8 frames per instruction, for
  * stride 1 in float builds compiled with -mavx2 -mfma (the GEMMs of the other groups
- * run on asr_gemm, section 1's AVX2 kernel). Elsewhere the fast tier runs the _ref taps. */
+ * run on asr_gemm, section 1's AVX2 kernel); in NEON, 4 frames per instruction, in float
+ * builds on AArch64. Elsewhere the fast tier runs the _ref taps. */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
 ASR__PRIVATE void asr__dw_tap_avx2(float *yr, const float *xr, float wk, long off, int t0, int t1) {
   __m256 vw = _mm256_set1_ps(wk);
@@ -12423,6 +12426,36 @@ ASR__PRIVATE void asr__dw_tap_avx2_backward(float *dxr, float *dwk, const float 
   }
   if (dwk) *dwk += s;
 }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* The same taps in NEON (AArch64), 4 frames per instruction: y[t..t+3] += w_k x[t+off..],
+ * and backward dx[t+off..] += w_k dy[t..], dw_k += sum_t dy[t] x[t+off] (4 partial sums,
+ * added pairwise, then the scalar tail). */
+ASR__PRIVATE void asr__dw_tap_neon(float *yr, const float *xr, float wk, long off, int t0, int t1) {
+  float32x4_t vw = vdupq_n_f32(wk);
+  int t;
+  for (t = t0; t + 4 <= t1; t += 4) vst1q_f32(yr + t, vfmaq_f32(vld1q_f32(yr + t), vw, vld1q_f32(xr + (t + off))));
+  for (; t < t1; t++) yr[t] += wk * xr[t + off];
+}
+ASR__PRIVATE void asr__dw_tap_neon_backward(float *dxr, float *dwk, const float *gy, const float *xr, float wk,
+                                            long off, int t0, int t1) {
+  float32x4_t vw = vdupq_n_f32(wk), acc = vdupq_n_f32(0.0f);
+  float lanes[4], s;                      /* the 4 partial sums of acc, added pairwise */
+  int t;
+  for (t = t0; t + 4 <= t1; t += 4) {
+    float32x4_t g = vld1q_f32(gy + t);
+    if (dwk) acc = vfmaq_f32(acc, g, vld1q_f32(xr + (t + off)));                  /* dw_k lanes */
+    if (dxr) vst1q_f32(dxr + (t + off), vfmaq_f32(vld1q_f32(dxr + (t + off)), vw, g));
+  }
+  vst1q_f32(lanes, acc);
+  s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; t < t1; t++) {
+    if (dwk) s += gy[t] * xr[t + off];
+    if (dxr) dxr[t + off] += wk * gy[t];
+  }
+  if (dwk) *dwk += s;
+}
+#endif
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
 
 /* Cg_in = 1 with stride S > 1 (wav2vec's first layer: one input channel, 64 filters of
  * K = 10 taps, S = 5): the taps above would read x every S-th sample, which no vector load
@@ -12541,8 +12574,8 @@ ASR__PRIVATE void asr__conv1d_cg1_avx2_backward(float *dxg, float *dwg, float *d
 }
 #endif
 
-/* One depthwise output row of a tier: bias, then every tap (AVX2 in the fast tier when it
- * is built and S = 1, the scalar tap otherwise). */
+/* One depthwise output row of a tier: bias, then every tap (AVX2 or NEON in the fast tier
+ * when it is built and S = 1, the scalar tap otherwise). */
 ASR__PRIVATE void asr__dw_row(asr__tier tier, asr_real *yr, const asr_real *xr, const asr_real *wr, asr_real bias,
                               int Lo, int L, const asr_conv1d_dims *d) {
   int t, k;
@@ -12555,6 +12588,11 @@ ASR__PRIVATE void asr__dw_row(asr__tier tier, asr_real *yr, const asr_real *xr, 
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
     if (tier == ASR__TIER_FAST && d->stride == 1) {
       asr__dw_tap_avx2(yr, xr, wr[k], off, t0, t1);
+      continue;
+    }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_neon(yr, xr, wr[k], off, t0, t1);
       continue;
     }
 #endif
@@ -12578,6 +12616,11 @@ ASR__PRIVATE void asr__dw_row_backward(asr__tier tier, asr_real *dxr, asr_real *
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
     if (tier == ASR__TIER_FAST && d->stride == 1) {
       asr__dw_tap_avx2_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1);
+      continue;
+    }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_neon_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1);
       continue;
     }
 #endif

@@ -580,7 +580,8 @@ static void t_depthwise_pointwise_entry_points(tctx *t) {
 /* The strided convolutions of wav2vec's encoder: one input channel per group (Cg_in = 1,
  * stride > 1: the first layer, strided depthwise ones; AVX2 tiles of 256 frames in the
  * float SIMD build) and im2col's rows at strides 1, 2, 4 (loads and shuffles) and 3 (the
- * scalar loop). The fast tier against _ref on odd sizes, several tiles and a short last
+ * scalar loop), and the stride-1 depthwise taps (AVX2, or NEON under make test-arm) at
+ * T = 1, 17, 33, 65. The fast tier against _ref on odd sizes, several tiles and a short last
  * tile, lengths, kernels at and above the tile's 16 taps, padding and dilation, and arrays
  * one element off alignment. Gradients start at 0.25 (the tiers add). max|diff| relative
  * to max|ref|. */
@@ -605,6 +606,10 @@ static void t_conv1d_strided(tctx *t) {
     {2, 4, 6, 2, 517, 8, 4, 3, 1},     /* im2col, stride 4, two groups */
     {2, 2, 3, 1, 203, 3, 3, 0, 2},     /* im2col, stride 3, dilation 2 */
     {1, 2, 3, 1, 33, 5, 1, 2, 1},      /* im2col, stride 1 */
+    {2, 7, 7, 7, 1, 1, 1, 0, 1},       /* depthwise taps (AVX2/NEON at stride 1): one frame */
+    {2, 5, 10, 5, 17, 3, 1, 1, 1},     /* depthwise, multiplier 2, every vector tail */
+    {1, 3, 3, 3, 33, 5, 1, 4, 2},      /* depthwise, padding, dilation */
+    {2, 4, 4, 4, 65, 7, 1, 3, 1},      /* depthwise, 65 frames */
   };
   double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;
   size_t ci;
