@@ -12109,7 +12109,10 @@ ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, a
  *                                          asr__dw_tap_ref when Cg_in = 1
  *   asr_conv1d_{forward,backward}       -> the same on asr_gemm, with the AVX2 taps
  *                                          asr__dw_tap_avx2(_backward) for stride 1
- *                                          (NEON float builds: asr__dw_tap_neon(_backward))
+ *                                          (NEON float builds: asr__dw_tap_neon(_backward));
+ *                                          asr__conv1d_cg1_avx2(_backward) (NEON:
+ *                                          asr__conv1d_cg1_neon(_backward)) for Cg_in = 1
+ *                                          and stride > 1
  *                                                                       [fast: avx2+neon]
  *   asr_depthwise_conv1d_*              -> the asr_conv1d fast tier with groups = C: its
  *                                          _naive and _ref are asr_conv1d_*_naive/_ref
@@ -12455,7 +12458,7 @@ ASR__PRIVATE void asr__dw_tap_neon_backward(float *dxr, float *dwk, const float 
   if (dwk) *dwk += s;
 }
 #endif
-#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
 
 /* Cg_in = 1 with stride S > 1 (wav2vec's first layer: one input channel, 64 filters of
  * K = 10 taps, S = 5): the taps above would read x every S-th sample, which no vector load
@@ -12483,6 +12486,7 @@ ASR__PRIVATE void asr__conv1d_cg1_tile(float *col, const float *xr, int t0, int 
     for (t = e; t < n8; t++) row[t] = 0;
   }
 }
+#if defined(ASR_SIMD_AVX2)
 ASR__PRIVATE void asr__conv1d_cg1_avx2(float *yg, const float *xg, const float *wg, const float *bg, int Cgo, int Lo,
                                       int L, int T_out, const asr_conv1d_dims *d) {
   float col[ASR__CONV_TILE_K * ASR__CONV_TILE], lanes[8];
@@ -12572,6 +12576,85 @@ ASR__PRIVATE void asr__conv1d_cg1_avx2_backward(float *dxg, float *dwg, float *d
       }
   }
 }
+#else
+/* NEON (AArch64): the same tiles and sums, 4 frames per instruction (the tile's rows are
+ * padded to 8 frames with zeros, so 4 divides them). */
+ASR__PRIVATE void asr__conv1d_cg1_neon(float *yg, const float *xg, const float *wg, const float *bg, int Cgo, int Lo,
+                                       int L, int T_out, const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], lanes[4];
+  int t0, o, t, k, K = d->K;
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE;
+    asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+    for (o = 0; o < Cgo; o++) {
+      const float *wr = wg + (size_t)o * K;
+      float *yr = yg + (size_t)o * T_out + t0;
+      float32x4_t b = vdupq_n_f32(bg ? bg[o] : 0);
+      for (t = 0; t < nt; t += 4) {                         /* y = b + sum_k w[o,k] col[k] */
+        float32x4_t acc = b;
+        for (k = 0; k < K; k++)
+          acc = vfmaq_f32(acc, vdupq_n_f32(wr[k]), vld1q_f32(col + (size_t)k * ASR__CONV_TILE + t));
+        if (t + 4 <= nt) {
+          vst1q_f32(yr + t, acc);
+        } else {                                            /* the tile's last frames */
+          vst1q_f32(lanes, acc);
+          memcpy(yr + t, lanes, sizeof(float) * (size_t)(nt - t));
+        }
+      }
+    }
+  }
+}
+ASR__PRIVATE void asr__conv1d_cg1_neon_backward(float *dxg, float *dwg, float *dbg, const float *gy, const float *xg,
+                                                const float *wg, int Cgo, int Lo, int L, int T_out,
+                                                const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], g[ASR__CONV_TILE], lanes[4];
+  int t0, o, t, k, i, K = d->K;
+  if (dbg)                                                  /* db[o] = sum_t dy[o,t] */
+    for (o = 0; o < Cgo; o++) {
+      double s = 0;
+      for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
+      dbg[o] += (float)s;
+    }
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE, n4 = (nt + 3) & ~3;
+    if (dwg) {
+      asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+      for (o = 0; o < Cgo; o++) {                           /* dw[o,k] += dy[o,.] . col[k] */
+        memcpy(g, gy + (size_t)o * T_out + t0, sizeof(float) * (size_t)nt);
+        for (t = nt; t < n4; t++) g[t] = 0;
+        for (k = 0; k < K; k++) {
+          float32x4_t a = vdupq_n_f32(0.0f);
+          const float *cr = col + (size_t)k * ASR__CONV_TILE;
+          for (t = 0; t < n4; t += 4) a = vfmaq_f32(a, vld1q_f32(g + t), vld1q_f32(cr + t));
+          dwg[(size_t)o * K + k] += vaddvq_f32(a);
+        }
+      }
+    }
+    if (dxg)
+      for (k = 0; k < K; k++) {                             /* dx[s] += sum_o w[o,k] dy[o,t] */
+        long off = (long)k * d->dilation - d->padding;
+        int a, e;
+        asr__conv1d_tap_range(k, t0 + nt, L, d, &a, &e);
+        if (a < t0) a = t0;
+        for (t = a - t0 - (a - t0) % 4; t < e - t0; t += 4) {
+          float32x4_t acc = vdupq_n_f32(0.0f);
+          int m = e - t0 - t < 4 ? e - t0 - t : 4;
+          if (m == 4)
+            for (o = 0; o < Cgo; o++)
+              acc = vfmaq_f32(acc, vdupq_n_f32(wg[(size_t)o * K + k]), vld1q_f32(gy + (size_t)o * T_out + t0 + t));
+          else
+            for (o = 0; o < Cgo; o++) {                     /* the last frames: a copy, 0 after */
+              for (i = 0; i < 4; i++) lanes[i] = i < m ? gy[(size_t)o * T_out + t0 + t + i] : 0;
+              acc = vfmaq_f32(acc, vdupq_n_f32(wg[(size_t)o * K + k]), vld1q_f32(lanes));
+            }
+          vst1q_f32(lanes, acc);
+          for (i = 0; i < m; i++)
+            if (t0 + t + i >= a) dxg[(long)(t0 + t + i) * d->stride + off] += lanes[i];
+        }
+      }
+  }
+}
+#endif
 #endif
 
 /* One depthwise output row of a tier: bias, then every tap (AVX2 or NEON in the fast tier
@@ -12640,6 +12723,10 @@ ASR__PRIVATE void asr__conv1d_group(asr__tier tier, asr_real *yg, const asr_real
     if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K)
       asr__conv1d_cg1_avx2(yg, xg, wg, bg, Cgo, Lo, L, T_out, d);                     /* strided */
     else
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K)
+      asr__conv1d_cg1_neon(yg, xg, wg, bg, Cgo, Lo, L, T_out, d);                     /* strided */
+    else
 #endif
       for (o = 0; o < Cgo; o++)
         asr__dw_row(tier, yg + (size_t)o * T_out, xg, wg + (size_t)o * d->K, bg ? bg[o] : 0, Lo, L, d);
@@ -12666,6 +12753,11 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
     if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K) {
       asr__conv1d_cg1_avx2_backward(dxg, dwg, dbg, gy, xg, wg, Cgo, Lo, L, T_out, d);   /* strided */
+      return;
+    }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K) {
+      asr__conv1d_cg1_neon_backward(dxg, dwg, dbg, gy, xg, wg, Cgo, Lo, L, T_out, d);   /* strided */
       return;
     }
 #endif
