@@ -17,8 +17,9 @@
  *                      in float builds on AArch64 (NEON), the same SIMD GEMM with a NEON
  *                      micro-kernel (the same bits as x86's) under every GEMM-based layer
  *                      and k-means VQ's distances, NEON kernels for the CTC and RNN-T
- *                      losses, swish and the Gumbel softmax, the _ref code of the other
- *                      kernels (see TIERS);
+ *                      losses, swish, the Gumbel softmax, conv1d with one input channel
+ *                      per group and group norm, the _ref code of the other kernels (see
+ *                      TIERS);
  *                      elsewhere the _ref code (a few have a scalar algorithm of their own).
  *
  *   Every function's comment quotes the equation it computes, with the paper key and
@@ -161,7 +162,7 @@
  *   3    asr_fbank                                  N R F  ref
  *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
- *   4.1  asr_group_norm_{forward,backward}          N R F  avx2
+ *   4.1  asr_group_norm_{forward,backward}          N R F  avx2+neon
  *   4.2  asr_conv1d_{forward,backward}              N R F  avx2+neon
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
@@ -11033,7 +11034,8 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  *   asr_group_norm_forward, asr_group_norm_backward
  *                      -> asr__group_norm_forward_fast, asr__group_norm_backward_fast:
  *                         one pass of sums, the affine folded per channel, 8 frames
- *                         a step (asr__gn_sums_avx2 etc.)                [fast: avx2]
+ *                         a step (asr__gn_sums_avx2 etc.; NEON: 4 frames a step,
+ *                         asr__gn_sums_neon etc.)                        [fast: avx2+neon]
  *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
  *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
  *                      -> themselves: one tier each (the definition is already a single
@@ -11780,7 +11782,8 @@ ASR__PRIVATE void asr__group_norm_backward_ref(asr_real *dx, asr_real *dgamma, a
  *   dx = rstd gamma_c dy - rstd^2 mean(g xhat) x + (mu rstd^2 mean(g xhat) - rstd mean(g)),
  * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. In the float AVX2
  * build the passes run 8 frames at a time (asr__gn_sums_avx2 widening to double lanes,
- * asr__gn_affine_avx2, asr__gn_dx_avx2); elsewhere the scalar loops of asr__gn_sums etc. */
+ * asr__gn_affine_avx2, asr__gn_dx_avx2), in the float NEON build 4 at a time (the _neon
+ * twins); elsewhere the scalar loops of asr__gn_sums etc. */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
 /* sa = sum_i a_i, sab = sum_i a_i b_i over n floats, in double: each half of 8 floats
  * widened to 4 doubles, 4 partial sums a lane, added pairwise at the end */
@@ -11821,12 +11824,51 @@ ASR__PRIVATE void asr__gn_dx_avx2(float *o, const float *d, const float *x, floa
                                                           _mm256_fmadd_ps(vB, _mm256_loadu_ps(x + i), vD))));
   for (; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
 }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* NEON (AArch64): the same three passes 4 frames at a time; the sums widen each half of 4
+ * floats to 2 doubles, 4 partial sums a lane pair, added pairwise at the end */
+ASR__PRIVATE void asr__gn_sums_neon(const float *a, const float *b, size_t n, double *sa, double *sab) {
+  float64x2_t s0 = vdupq_n_f64(0.0), s1 = s0, p0 = s0, p1 = s0;
+  double s, p;
+  size_t i;
+  for (i = 0; i + 4 <= n; i += 4) {
+    float32x4_t va = vld1q_f32(a + i), vb = vld1q_f32(b + i);
+    float64x2_t a0 = vcvt_f64_f32(vget_low_f32(va)), a1 = vcvt_high_f64_f32(va);
+    float64x2_t b0 = vcvt_f64_f32(vget_low_f32(vb)), b1 = vcvt_high_f64_f32(vb);
+    s0 = vaddq_f64(s0, a0), s1 = vaddq_f64(s1, a1);
+    p0 = vfmaq_f64(p0, a0, b0), p1 = vfmaq_f64(p1, a1, b1);
+  }
+  s = (vgetq_lane_f64(s0, 0) + vgetq_lane_f64(s0, 1)) + (vgetq_lane_f64(s1, 0) + vgetq_lane_f64(s1, 1));
+  p = (vgetq_lane_f64(p0, 0) + vgetq_lane_f64(p0, 1)) + (vgetq_lane_f64(p1, 0) + vgetq_lane_f64(p1, 1));
+  for (; i < n; i++) {
+    s += a[i];
+    p += (double)a[i] * b[i];
+  }
+  *sa = s, *sab = p;
+}
+/* y = a x + b over n floats */
+ASR__PRIVATE void asr__gn_affine_neon(float *y, const float *x, float a, float b, size_t n) {
+  float32x4_t va = vdupq_n_f32(a), vb = vdupq_n_f32(b);
+  size_t i;
+  for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_f32(vb, va, vld1q_f32(x + i)));
+  for (; i < n; i++) y[i] = a * x[i] + b;
+}
+/* o += A d + B x + D over n floats */
+ASR__PRIVATE void asr__gn_dx_neon(float *o, const float *d, const float *x, float A, float B, float D, size_t n) {
+  float32x4_t vA = vdupq_n_f32(A), vB = vdupq_n_f32(B), vD = vdupq_n_f32(D);
+  size_t i;
+  for (i = 0; i + 4 <= n; i += 4)
+    vst1q_f32(o + i, vaddq_f32(vld1q_f32(o + i), vfmaq_f32(vfmaq_f32(vD, vB, vld1q_f32(x + i)), vA, vld1q_f32(d + i))));
+  for (; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
+}
 #endif
-/* The fast tier's three loops, on the AVX2 kernels where built: the sums (in double),
+/* The fast tier's three loops, on the AVX2 or NEON kernels where built: the sums (in double),
  * y = a x + b, o += A d + B x + D. */
 ASR__PRIVATE void asr__gn_sums(const asr_real *a, const asr_real *b, size_t n, double *sa, double *sab) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   asr__gn_sums_avx2(a, b, n, sa, sab);
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  asr__gn_sums_neon(a, b, n, sa, sab);
 #else
   double s = 0, p = 0;
   size_t i;
@@ -11840,6 +11882,8 @@ ASR__PRIVATE void asr__gn_sums(const asr_real *a, const asr_real *b, size_t n, d
 ASR__PRIVATE void asr__gn_affine(asr_real *y, const asr_real *x, asr_real a, asr_real b, size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   asr__gn_affine_avx2(y, x, a, b, n);
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  asr__gn_affine_neon(y, x, a, b, n);
 #else
   size_t i;
   for (i = 0; i < n; i++) y[i] = a * x[i] + b;
@@ -11849,6 +11893,8 @@ ASR__PRIVATE void asr__gn_dx(asr_real *o, const asr_real *d, const asr_real *x, 
                              size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   asr__gn_dx_avx2(o, d, x, A, B, D, n);
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  asr__gn_dx_neon(o, d, x, A, B, D, n);
 #else
   size_t i;
   for (i = 0; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
