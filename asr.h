@@ -17,7 +17,9 @@
  *                      in float builds on AArch64 (NEON), the same SIMD GEMM with a NEON
  *                      micro-kernel (the same bits as x86's) under every GEMM-based layer
  *                      and k-means VQ's distances, NEON kernels for the CTC and RNN-T
- *                      losses and swish, the _ref code of the other kernels (see TIERS);
+ *                      losses, swish, the Gumbel softmax, conv1d with one input channel
+ *                      per group and group norm, the _ref code of the other kernels (see
+ *                      TIERS);
  *                      elsewhere the _ref code (a few have a scalar algorithm of their own).
  *
  *   Every function's comment quotes the equation it computes, with the paper key and
@@ -159,8 +161,8 @@
  *   3    asr_fbank                                  N R F  ref
  *   3    asr_vtln_warp_freq                         N R F  ref
  *   4.1  asr_linear_{forward,backward}              N R F  gemm
- *   4.1  asr_group_norm_{forward,backward}          N R F  avx2
- *   4.2  asr_conv1d_{forward,backward}              N R F  avx2
+ *   4.1  asr_group_norm_{forward,backward}          N R F  avx2+neon
+ *   4.2  asr_conv1d_{forward,backward}              N R F  avx2+neon
  *   4.2  asr_dwsep_conv1d_{forward,backward}        N R F  pieces
  *   4.2  asr_se_{forward,backward}                  N R F  gemm
  *   4.2  asr_contextnet_block_{forward,backward}    N R F  pieces
@@ -192,7 +194,7 @@
  *   7.5  asr_mwer_loss                              N R F  ref
  *   7.6  asr_nt_{forward,backward}                  N R F  gemm
  *   7.6  asr_nt_best_alignment                      N - F  own
- *   8.3  asr_gumbel_softmax_{forward,backward}      N R F  avx2
+ *   8.3  asr_gumbel_softmax_{forward,backward}      N R F  avx2+neon
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
  *   8.6  asr_vq_forward                             N R F  gemm-form
  *   8.6  asr_vq_backward                            N R F  ref
@@ -11241,7 +11243,8 @@ ASRDEF size_t asr_specaugment_workspace_size(int T, int D, const asr_specaug_opt
  *   asr_group_norm_forward, asr_group_norm_backward
  *                      -> asr__group_norm_forward_fast, asr__group_norm_backward_fast:
  *                         one pass of sums, the affine folded per channel, 8 frames
- *                         a step (asr__gn_sums_avx2 etc.)                [fast: avx2]
+ *                         a step (asr__gn_sums_avx2 etc.; NEON: 4 frames a step,
+ *                         asr__gn_sums_neon etc.)                        [fast: avx2+neon]
  *   asr_embedding_*, asr_relu_*, asr_sigmoid_*, asr_tanh_*, asr_swish_*, asr_glu_*,
  *   asr_dropout_*, asr_layer_norm_*, asr_batch_norm_*, asr_cross_entropy_*
  *                      -> themselves: one tier each (the definition is already a single
@@ -12018,7 +12021,8 @@ ASR__PRIVATE void asr__group_norm_backward_ref(asr_real *dx, asr_real *dgamma, a
  *   dx = rstd gamma_c dy - rstd^2 mean(g xhat) x + (mu rstd^2 mean(g xhat) - rstd mean(g)),
  * i.e. dx = A_c dy + B x + D with A_c per channel and B, D per group. In the float AVX2
  * build the passes run 8 frames at a time (asr__gn_sums_avx2 widening to double lanes,
- * asr__gn_affine_avx2, asr__gn_dx_avx2); elsewhere the scalar loops of asr__gn_sums etc. */
+ * asr__gn_affine_avx2, asr__gn_dx_avx2), in the float NEON build 4 at a time (the _neon
+ * twins); elsewhere the scalar loops of asr__gn_sums etc. */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
 /* sa = sum_i a_i, sab = sum_i a_i b_i over n floats, in double: each half of 8 floats
  * widened to 4 doubles, 4 partial sums a lane, added pairwise at the end */
@@ -12059,12 +12063,51 @@ ASR__PRIVATE void asr__gn_dx_avx2(float *o, const float *d, const float *x, floa
                                                           _mm256_fmadd_ps(vB, _mm256_loadu_ps(x + i), vD))));
   for (; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
 }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* NEON (AArch64): the same three passes 4 frames at a time; the sums widen each half of 4
+ * floats to 2 doubles, 4 partial sums a lane pair, added pairwise at the end */
+ASR__PRIVATE void asr__gn_sums_neon(const float *a, const float *b, size_t n, double *sa, double *sab) {
+  float64x2_t s0 = vdupq_n_f64(0.0), s1 = s0, p0 = s0, p1 = s0;
+  double s, p;
+  size_t i;
+  for (i = 0; i + 4 <= n; i += 4) {
+    float32x4_t va = vld1q_f32(a + i), vb = vld1q_f32(b + i);
+    float64x2_t a0 = vcvt_f64_f32(vget_low_f32(va)), a1 = vcvt_high_f64_f32(va);
+    float64x2_t b0 = vcvt_f64_f32(vget_low_f32(vb)), b1 = vcvt_high_f64_f32(vb);
+    s0 = vaddq_f64(s0, a0), s1 = vaddq_f64(s1, a1);
+    p0 = vfmaq_f64(p0, a0, b0), p1 = vfmaq_f64(p1, a1, b1);
+  }
+  s = (vgetq_lane_f64(s0, 0) + vgetq_lane_f64(s0, 1)) + (vgetq_lane_f64(s1, 0) + vgetq_lane_f64(s1, 1));
+  p = (vgetq_lane_f64(p0, 0) + vgetq_lane_f64(p0, 1)) + (vgetq_lane_f64(p1, 0) + vgetq_lane_f64(p1, 1));
+  for (; i < n; i++) {
+    s += a[i];
+    p += (double)a[i] * b[i];
+  }
+  *sa = s, *sab = p;
+}
+/* y = a x + b over n floats */
+ASR__PRIVATE void asr__gn_affine_neon(float *y, const float *x, float a, float b, size_t n) {
+  float32x4_t va = vdupq_n_f32(a), vb = vdupq_n_f32(b);
+  size_t i;
+  for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_f32(vb, va, vld1q_f32(x + i)));
+  for (; i < n; i++) y[i] = a * x[i] + b;
+}
+/* o += A d + B x + D over n floats */
+ASR__PRIVATE void asr__gn_dx_neon(float *o, const float *d, const float *x, float A, float B, float D, size_t n) {
+  float32x4_t vA = vdupq_n_f32(A), vB = vdupq_n_f32(B), vD = vdupq_n_f32(D);
+  size_t i;
+  for (i = 0; i + 4 <= n; i += 4)
+    vst1q_f32(o + i, vaddq_f32(vld1q_f32(o + i), vfmaq_f32(vfmaq_f32(vD, vB, vld1q_f32(x + i)), vA, vld1q_f32(d + i))));
+  for (; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
+}
 #endif
-/* The fast tier's three loops, on the AVX2 kernels where built: the sums (in double),
+/* The fast tier's three loops, on the AVX2 or NEON kernels where built: the sums (in double),
  * y = a x + b, o += A d + B x + D. */
 ASR__PRIVATE void asr__gn_sums(const asr_real *a, const asr_real *b, size_t n, double *sa, double *sab) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   asr__gn_sums_avx2(a, b, n, sa, sab);
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  asr__gn_sums_neon(a, b, n, sa, sab);
 #else
   double s = 0, p = 0;
   size_t i;
@@ -12078,6 +12121,8 @@ ASR__PRIVATE void asr__gn_sums(const asr_real *a, const asr_real *b, size_t n, d
 ASR__PRIVATE void asr__gn_affine(asr_real *y, const asr_real *x, asr_real a, asr_real b, size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   asr__gn_affine_avx2(y, x, a, b, n);
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  asr__gn_affine_neon(y, x, a, b, n);
 #else
   size_t i;
   for (i = 0; i < n; i++) y[i] = a * x[i] + b;
@@ -12087,6 +12132,8 @@ ASR__PRIVATE void asr__gn_dx(asr_real *o, const asr_real *d, const asr_real *x, 
                              size_t n) {
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   asr__gn_dx_avx2(o, d, x, A, B, D, n);
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  asr__gn_dx_neon(o, d, x, A, B, D, n);
 #else
   size_t i;
   for (i = 0; i < n; i++) o[i] += A * d[i] + B * x[i] + D;
@@ -12346,7 +12393,12 @@ ASR__PRIVATE asr_result asr__group_norm_backward(asr__tier tier, asr_real *dx, a
  *                                          im2col + GEMM, or the direct taps of
  *                                          asr__dw_tap_ref when Cg_in = 1
  *   asr_conv1d_{forward,backward}       -> the same on asr_gemm, with the AVX2 taps
- *                                          asr__dw_tap_avx2(_backward) for stride 1  [fast: avx2]
+ *                                          asr__dw_tap_avx2(_backward) for stride 1
+ *                                          (NEON float builds: asr__dw_tap_neon(_backward));
+ *                                          asr__conv1d_cg1_avx2(_backward) (NEON:
+ *                                          asr__conv1d_cg1_neon(_backward)) for Cg_in = 1
+ *                                          and stride > 1
+ *                                                                       [fast: avx2+neon]
  *   asr_depthwise_conv1d_*              -> the asr_conv1d fast tier with groups = C: its
  *                                          _naive and _ref are asr_conv1d_*_naive/_ref
  *   asr_pointwise_conv1d_*              -> asr__pointwise_item(_backward), one GEMM an
@@ -12634,7 +12686,8 @@ ASR__PRIVATE void asr__col2im(asr__tier tier, asr_real *dxg, const asr_real *dco
 
 /* ---- conv1d fast path: the depthwise taps in AVX2+FMA, 8 frames per instruction, for
  * stride 1 in float builds compiled with -mavx2 -mfma (the GEMMs of the other groups
- * run on asr_gemm, section 1's AVX2 kernel). Elsewhere the fast tier runs the _ref taps. */
+ * run on asr_gemm, section 1's AVX2 kernel); in NEON, 4 frames per instruction, in float
+ * builds on AArch64. Elsewhere the fast tier runs the _ref taps. */
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
 ASR__PRIVATE void asr__dw_tap_avx2(float *yr, const float *xr, float wk, long off, int t0, int t1) {
   __m256 vw = _mm256_set1_ps(wk);
@@ -12661,6 +12714,36 @@ ASR__PRIVATE void asr__dw_tap_avx2_backward(float *dxr, float *dwk, const float 
   }
   if (dwk) *dwk += s;
 }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* The same taps in NEON (AArch64), 4 frames per instruction: y[t..t+3] += w_k x[t+off..],
+ * and backward dx[t+off..] += w_k dy[t..], dw_k += sum_t dy[t] x[t+off] (4 partial sums,
+ * added pairwise, then the scalar tail). */
+ASR__PRIVATE void asr__dw_tap_neon(float *yr, const float *xr, float wk, long off, int t0, int t1) {
+  float32x4_t vw = vdupq_n_f32(wk);
+  int t;
+  for (t = t0; t + 4 <= t1; t += 4) vst1q_f32(yr + t, vfmaq_f32(vld1q_f32(yr + t), vw, vld1q_f32(xr + (t + off))));
+  for (; t < t1; t++) yr[t] += wk * xr[t + off];
+}
+ASR__PRIVATE void asr__dw_tap_neon_backward(float *dxr, float *dwk, const float *gy, const float *xr, float wk,
+                                            long off, int t0, int t1) {
+  float32x4_t vw = vdupq_n_f32(wk), acc = vdupq_n_f32(0.0f);
+  float lanes[4], s;                      /* the 4 partial sums of acc, added pairwise */
+  int t;
+  for (t = t0; t + 4 <= t1; t += 4) {
+    float32x4_t g = vld1q_f32(gy + t);
+    if (dwk) acc = vfmaq_f32(acc, g, vld1q_f32(xr + (t + off)));                  /* dw_k lanes */
+    if (dxr) vst1q_f32(dxr + (t + off), vfmaq_f32(vld1q_f32(dxr + (t + off)), vw, g));
+  }
+  vst1q_f32(lanes, acc);
+  s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; t < t1; t++) {
+    if (dwk) s += gy[t] * xr[t + off];
+    if (dxr) dxr[t + off] += wk * gy[t];
+  }
+  if (dwk) *dwk += s;
+}
+#endif
+#if (defined(ASR_SIMD_AVX2) || defined(ASR_SIMD_NEON)) && !ASR_REAL_DOUBLE
 
 /* Cg_in = 1 with stride S > 1 (wav2vec's first layer: one input channel, 64 filters of
  * K = 10 taps, S = 5): the taps above would read x every S-th sample, which no vector load
@@ -12688,6 +12771,7 @@ ASR__PRIVATE void asr__conv1d_cg1_tile(float *col, const float *xr, int t0, int 
     for (t = e; t < n8; t++) row[t] = 0;
   }
 }
+#if defined(ASR_SIMD_AVX2)
 ASR__PRIVATE void asr__conv1d_cg1_avx2(float *yg, const float *xg, const float *wg, const float *bg, int Cgo, int Lo,
                                       int L, int T_out, const asr_conv1d_dims *d) {
   float col[ASR__CONV_TILE_K * ASR__CONV_TILE], lanes[8];
@@ -12777,10 +12861,89 @@ ASR__PRIVATE void asr__conv1d_cg1_avx2_backward(float *dxg, float *dwg, float *d
       }
   }
 }
+#else
+/* NEON (AArch64): the same tiles and sums, 4 frames per instruction (the tile's rows are
+ * padded to 8 frames with zeros, so 4 divides them). */
+ASR__PRIVATE void asr__conv1d_cg1_neon(float *yg, const float *xg, const float *wg, const float *bg, int Cgo, int Lo,
+                                       int L, int T_out, const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], lanes[4];
+  int t0, o, t, k, K = d->K;
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE;
+    asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+    for (o = 0; o < Cgo; o++) {
+      const float *wr = wg + (size_t)o * K;
+      float *yr = yg + (size_t)o * T_out + t0;
+      float32x4_t b = vdupq_n_f32(bg ? bg[o] : 0);
+      for (t = 0; t < nt; t += 4) {                         /* y = b + sum_k w[o,k] col[k] */
+        float32x4_t acc = b;
+        for (k = 0; k < K; k++)
+          acc = vfmaq_f32(acc, vdupq_n_f32(wr[k]), vld1q_f32(col + (size_t)k * ASR__CONV_TILE + t));
+        if (t + 4 <= nt) {
+          vst1q_f32(yr + t, acc);
+        } else {                                            /* the tile's last frames */
+          vst1q_f32(lanes, acc);
+          memcpy(yr + t, lanes, sizeof(float) * (size_t)(nt - t));
+        }
+      }
+    }
+  }
+}
+ASR__PRIVATE void asr__conv1d_cg1_neon_backward(float *dxg, float *dwg, float *dbg, const float *gy, const float *xg,
+                                                const float *wg, int Cgo, int Lo, int L, int T_out,
+                                                const asr_conv1d_dims *d) {
+  float col[ASR__CONV_TILE_K * ASR__CONV_TILE], g[ASR__CONV_TILE], lanes[4];
+  int t0, o, t, k, i, K = d->K;
+  if (dbg)                                                  /* db[o] = sum_t dy[o,t] */
+    for (o = 0; o < Cgo; o++) {
+      double s = 0;
+      for (t = 0; t < Lo; t++) s += gy[(size_t)o * T_out + t];
+      dbg[o] += (float)s;
+    }
+  for (t0 = 0; t0 < Lo; t0 += ASR__CONV_TILE) {
+    int nt = Lo - t0 < ASR__CONV_TILE ? Lo - t0 : ASR__CONV_TILE, n4 = (nt + 3) & ~3;
+    if (dwg) {
+      asr__conv1d_cg1_tile(col, xg, t0, nt, L, d);
+      for (o = 0; o < Cgo; o++) {                           /* dw[o,k] += dy[o,.] . col[k] */
+        memcpy(g, gy + (size_t)o * T_out + t0, sizeof(float) * (size_t)nt);
+        for (t = nt; t < n4; t++) g[t] = 0;
+        for (k = 0; k < K; k++) {
+          float32x4_t a = vdupq_n_f32(0.0f);
+          const float *cr = col + (size_t)k * ASR__CONV_TILE;
+          for (t = 0; t < n4; t += 4) a = vfmaq_f32(a, vld1q_f32(g + t), vld1q_f32(cr + t));
+          dwg[(size_t)o * K + k] += vaddvq_f32(a);
+        }
+      }
+    }
+    if (dxg)
+      for (k = 0; k < K; k++) {                             /* dx[s] += sum_o w[o,k] dy[o,t] */
+        long off = (long)k * d->dilation - d->padding;
+        int a, e;
+        asr__conv1d_tap_range(k, t0 + nt, L, d, &a, &e);
+        if (a < t0) a = t0;
+        for (t = a - t0 - (a - t0) % 4; t < e - t0; t += 4) {
+          float32x4_t acc = vdupq_n_f32(0.0f);
+          int m = e - t0 - t < 4 ? e - t0 - t : 4;
+          if (m == 4)
+            for (o = 0; o < Cgo; o++)
+              acc = vfmaq_f32(acc, vdupq_n_f32(wg[(size_t)o * K + k]), vld1q_f32(gy + (size_t)o * T_out + t0 + t));
+          else
+            for (o = 0; o < Cgo; o++) {                     /* the last frames: a copy, 0 after */
+              for (i = 0; i < 4; i++) lanes[i] = i < m ? gy[(size_t)o * T_out + t0 + t + i] : 0;
+              acc = vfmaq_f32(acc, vdupq_n_f32(wg[(size_t)o * K + k]), vld1q_f32(lanes));
+            }
+          vst1q_f32(lanes, acc);
+          for (i = 0; i < m; i++)
+            if (t0 + t + i >= a) dxg[(long)(t0 + t + i) * d->stride + off] += lanes[i];
+        }
+      }
+  }
+}
+#endif
 #endif
 
-/* One depthwise output row of a tier: bias, then every tap (AVX2 in the fast tier when it
- * is built and S = 1, the scalar tap otherwise). */
+/* One depthwise output row of a tier: bias, then every tap (AVX2 or NEON in the fast tier
+ * when it is built and S = 1, the scalar tap otherwise). */
 ASR__PRIVATE void asr__dw_row(asr__tier tier, asr_real *yr, const asr_real *xr, const asr_real *wr, asr_real bias,
                               int Lo, int L, const asr_conv1d_dims *d) {
   int t, k;
@@ -12793,6 +12956,11 @@ ASR__PRIVATE void asr__dw_row(asr__tier tier, asr_real *yr, const asr_real *xr, 
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
     if (tier == ASR__TIER_FAST && d->stride == 1) {
       asr__dw_tap_avx2(yr, xr, wr[k], off, t0, t1);
+      continue;
+    }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_neon(yr, xr, wr[k], off, t0, t1);
       continue;
     }
 #endif
@@ -12818,6 +12986,11 @@ ASR__PRIVATE void asr__dw_row_backward(asr__tier tier, asr_real *dxr, asr_real *
       asr__dw_tap_avx2_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1);
       continue;
     }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride == 1) {
+      asr__dw_tap_neon_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1);
+      continue;
+    }
 #endif
     asr__dw_tap_ref_backward(dxr, dwr ? dwr + k : NULL, gy, xr, wr[k], off, t0, t1, d->stride);
   }
@@ -12834,6 +13007,10 @@ ASR__PRIVATE void asr__conv1d_group(asr__tier tier, asr_real *yg, const asr_real
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
     if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K)
       asr__conv1d_cg1_avx2(yg, xg, wg, bg, Cgo, Lo, L, T_out, d);                     /* strided */
+    else
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K)
+      asr__conv1d_cg1_neon(yg, xg, wg, bg, Cgo, Lo, L, T_out, d);                     /* strided */
     else
 #endif
       for (o = 0; o < Cgo; o++)
@@ -12861,6 +13038,11 @@ ASR__PRIVATE void asr__conv1d_group_backward(asr__tier tier, asr_real *dxg, asr_
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
     if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K) {
       asr__conv1d_cg1_avx2_backward(dxg, dwg, dbg, gy, xg, wg, Cgo, Lo, L, T_out, d);   /* strided */
+      return;
+    }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+    if (tier == ASR__TIER_FAST && d->stride > 1 && d->K <= ASR__CONV_TILE_K) {
+      asr__conv1d_cg1_neon_backward(dxg, dwg, dbg, gy, xg, wg, Cgo, Lo, L, T_out, d);   /* strided */
       return;
     }
 #endif
@@ -27400,8 +27582,9 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
  *                                                   asr__gumbel_backward_naive
  *   asr_gumbel_softmax_{forward,backward}_ref    -> asr__gumbel_forward_ref, asr__gumbel_backward_ref
  *   asr_gumbel_softmax_{forward,backward}        -> asr__gumbel_forward_avx2, asr__gumbel_backward_avx2
- *                                                   (AVX2+FMA float builds), else the _ref helpers
- *                                                                                [fast: avx2]
+ *                                                   (AVX2+FMA float builds), asr__gumbel_forward_neon,
+ *                                                   asr__gumbel_backward_neon (NEON float builds),
+ *                                                   else the _ref helpers        [fast: avx2+neon]
  *   asr_code_perplexity, asr_diversity_forward,   -> themselves, asr__entropy   [Baevski20w2v] eq. (4)
  *     asr_diversity_backward                        (one tier each: O(N G V) sums)  and footnote 2
  *   asr_gumbel_quantizer_init                    -> itself (nn.Linear's and fairseq's initialisation)
@@ -27799,6 +27982,102 @@ ASR__PRIVATE void asr__gumbel_backward_avx2(float *grad_logits, const float *p, 
     for (j = 0; j + 8 <= V; j += 8) {
       __m256 t = _mm256_mul_ps(_mm256_loadu_ps(pr + j), _mm256_sub_ps(_mm256_loadu_ps(g + j), vdot));
       _mm256_storeu_ps(dl + j, _mm256_fmadd_ps(t, vinv, _mm256_loadu_ps(dl + j)));
+    }
+    for (; j < V; j++) dl[j] += (float)((double)pr[j] * ((double)g[j] - dot) / tau);
+  }
+}
+#endif
+
+/* fast, NEON (AArch64), float builds only: the AVX2 kernels' passes 4 lanes at a time, exp
+ * by asr__exp_neon (section 1's, shared with CTC and swish: about 1 ulp), the row sums in
+ * two double lanes per accumulator; the last V mod 4 as scalar tails, as in the AVX2 kernels. */
+#if defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+/* The sum of the 2 double lanes of a + b (partial sums of float lanes), in a fixed order. */
+ASR__PRIVATE double asr__vq_hsum_pd_neon(float64x2_t a, float64x2_t b) {
+  float64x2_t s = vaddq_f64(a, b);
+  return vgetq_lane_f64(s, 0) + vgetq_lane_f64(s, 1);
+}
+
+ASR__PRIVATE void asr__gumbel_forward_neon(asr_real *y, asr_real *p, int *index, const float *logits,
+                                           const float *noise, double tau, int hard, int n, int V) {
+  const float inv_tau = (float)(1.0 / tau);
+  int r, j;
+  for (r = 0; r < n; r++) {
+    const float *l = logits + (size_t)r * V, *v = noise ? noise + (size_t)r * V : NULL;
+    float *pr = p + (size_t)r * V, *yr = y + (size_t)r * V, m, scale;
+    float32x4_t vmax = vdupq_n_f32(-INFINITY), vinv = vdupq_n_f32(inv_tau);
+    float64x2_t acc0 = vdupq_n_f64(0.0), acc1 = vdupq_n_f64(0.0);
+    double sum;
+    int i = 0;
+    /* pass 1: s = (l + v) / tau into p, and its max */
+    for (j = 0; j + 4 <= V; j += 4) {
+      float32x4_t s = vld1q_f32(l + j);
+      if (v) s = vaddq_f32(s, vld1q_f32(v + j));
+      s = vmulq_f32(s, vinv);
+      vst1q_f32(pr + j, s);
+      vmax = vmaxq_f32(vmax, s);
+    }
+    m = vmaxvq_f32(vmax);
+    for (; j < V; j++) {
+      pr[j] = (l[j] + (v ? v[j] : 0.0f)) * inv_tau;
+      if (pr[j] > m) m = pr[j];
+    }
+    for (i = 0; i < V && pr[i] != m; i++) {}     /* the first position of the max */
+    /* pass 2: exp(s - m), summed in double */
+    {
+      float32x4_t vm = vdupq_n_f32(m);
+      for (j = 0; j + 4 <= V; j += 4) {
+        float32x4_t e = asr__exp_neon(vsubq_f32(vld1q_f32(pr + j), vm));
+        vst1q_f32(pr + j, e);
+        acc0 = vaddq_f64(acc0, vcvt_f64_f32(vget_low_f32(e)));
+        acc1 = vaddq_f64(acc1, vcvt_high_f64_f32(e));
+      }
+      sum = asr__vq_hsum_pd_neon(acc0, acc1);
+      for (; j < V; j++) {
+        pr[j] = (float)exp((double)pr[j] - m);
+        sum += pr[j];
+      }
+    }
+    /* pass 3: normalise */
+    scale = (float)(1.0 / sum);
+    {
+      float32x4_t vs = vdupq_n_f32(scale);
+      for (j = 0; j + 4 <= V; j += 4) vst1q_f32(pr + j, vmulq_f32(vld1q_f32(pr + j), vs));
+      for (; j < V; j++) pr[j] *= scale;
+    }
+    if (hard) {
+      for (j = 0; j < V; j++) yr[j] = 0;
+      yr[i] = 1;
+    } else if (yr != pr) {
+      memcpy(yr, pr, sizeof(float) * (size_t)V);
+    }
+    if (index) index[r] = i;
+  }
+}
+
+/* fast backward, NEON: dot = sum_j g_j p_j in double, then dl += p (g - dot) / tau. */
+ASR__PRIVATE void asr__gumbel_backward_neon(float *grad_logits, const float *p, const float *grad_y,
+                                            double tau, int n, int V) {
+  int r, j;
+  for (r = 0; r < n; r++) {
+    const float *pr = p + (size_t)r * V, *g = grad_y + (size_t)r * V;
+    float *dl = grad_logits + (size_t)r * V;
+    float64x2_t acc0 = vdupq_n_f64(0.0), acc1 = vdupq_n_f64(0.0);
+    float32x4_t vdot, vinv;
+    double dot;
+    for (j = 0; j + 4 <= V; j += 4) {
+      float32x4_t gp = vmulq_f32(vld1q_f32(g + j), vld1q_f32(pr + j));
+      acc0 = vaddq_f64(acc0, vcvt_f64_f32(vget_low_f32(gp)));
+      acc1 = vaddq_f64(acc1, vcvt_high_f64_f32(gp));
+    }
+    dot = asr__vq_hsum_pd_neon(acc0, acc1);
+    for (; j < V; j++) dot += (double)g[j] * pr[j];
+    /* dl += p (g - dot) / tau */
+    vdot = vdupq_n_f32((float)dot);
+    vinv = vdupq_n_f32((float)(1.0 / tau));
+    for (j = 0; j + 4 <= V; j += 4) {
+      float32x4_t t = vmulq_f32(vld1q_f32(pr + j), vsubq_f32(vld1q_f32(g + j), vdot));
+      vst1q_f32(dl + j, vfmaq_f32(vld1q_f32(dl + j), t, vinv));
     }
     for (; j < V; j++) dl[j] += (float)((double)pr[j] * ((double)g[j] - dot) / tau);
   }
@@ -29405,6 +29684,11 @@ ASR__PRIVATE asr_result asr__gumbel_softmax_forward(asr__tier tier, asr_real *y,
     asr__gumbel_forward_avx2(y, p, index, logits, noise, tau, hard, n, V);
     return ASR_OK;
   }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_forward_neon(y, p, index, logits, noise, tau, hard, n, V);
+    return ASR_OK;
+  }
 #endif
   asr__gumbel_forward_ref(y, p, index, logits, noise, tau, hard, n, V);
   return ASR_OK;
@@ -29418,6 +29702,11 @@ ASR__PRIVATE asr_result asr__gumbel_softmax_backward(asr__tier tier, asr_real *g
 #if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
   if (tier == ASR__TIER_FAST) {
     asr__gumbel_backward_avx2(grad_logits, p, grad_y, tau, n, V);
+    return ASR_OK;
+  }
+#elif defined(ASR_SIMD_NEON) && !ASR_REAL_DOUBLE
+  if (tier == ASR__TIER_FAST) {
+    asr__gumbel_backward_neon(grad_logits, p, grad_y, tau, n, V);
     return ASR_OK;
   }
 #endif

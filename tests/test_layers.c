@@ -580,7 +580,8 @@ static void t_depthwise_pointwise_entry_points(tctx *t) {
 /* The strided convolutions of wav2vec's encoder: one input channel per group (Cg_in = 1,
  * stride > 1: the first layer, strided depthwise ones; AVX2 tiles of 256 frames in the
  * float SIMD build) and im2col's rows at strides 1, 2, 4 (loads and shuffles) and 3 (the
- * scalar loop). The fast tier against _ref on odd sizes, several tiles and a short last
+ * scalar loop), and the stride-1 depthwise taps (AVX2, or NEON under make test-arm) at
+ * T = 1, 17, 33, 65. The fast tier against _ref on odd sizes, several tiles and a short last
  * tile, lengths, kernels at and above the tile's 16 taps, padding and dilation, and arrays
  * one element off alignment. Gradients start at 0.25 (the tiers add). max|diff| relative
  * to max|ref|. */
@@ -605,8 +606,12 @@ static void t_conv1d_strided(tctx *t) {
     {2, 4, 6, 2, 517, 8, 4, 3, 1},     /* im2col, stride 4, two groups */
     {2, 2, 3, 1, 203, 3, 3, 0, 2},     /* im2col, stride 3, dilation 2 */
     {1, 2, 3, 1, 33, 5, 1, 2, 1},      /* im2col, stride 1 */
+    {2, 7, 7, 7, 1, 1, 1, 0, 1},       /* depthwise taps (AVX2/NEON at stride 1): one frame */
+    {2, 5, 10, 5, 17, 3, 1, 1, 1},     /* depthwise, multiplier 2, every vector tail */
+    {1, 3, 3, 3, 33, 5, 1, 4, 2},      /* depthwise, padding, dilation */
+    {2, 4, 4, 4, 65, 7, 1, 3, 1},      /* depthwise, 65 frames */
   };
-  double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5;
+  double tol = ASR_REAL_DOUBLE ? 1e-12 : 1e-5, worst = 0;
   size_t ci;
   for (ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     const int *c = cases[ci];
@@ -641,11 +646,14 @@ static void t_conv1d_strided(tctx *t) {
       CHECK_OK(asr_conv1d_forward(y1 + 1, x0 + 1, w0 + 1, b0 + 1, L, &d, work, wb));
       CHECK_OK(asr_conv1d_forward_ref(y2 + 1, x0 + 1, w0 + 1, b0 + 1, L, &d, work, wb));
       CHECK(rel_diff(y1 + 1, y2 + 1, ny) <= tol);
+      worst = fmax(worst, rel_diff(y1 + 1, y2 + 1, ny));
       CHECK_OK(asr_conv1d_backward(dx1 + 1, dw1 + 1, db1 + 1, dy0 + 1, x0 + 1, w0 + 1, L, &d, work, wb));
       CHECK_OK(asr_conv1d_backward_ref(dx2 + 1, dw2 + 1, db2 + 1, dy0 + 1, x0 + 1, w0 + 1, L, &d, work, wb));
       CHECK(rel_diff(dx1 + 1, dx2 + 1, nx) <= tol);
       CHECK(rel_diff(dw1 + 1, dw2 + 1, nw) <= tol);
       CHECK(rel_diff(db1 + 1, db2 + 1, (size_t)d.C_out) <= tol);
+      worst = fmax(worst, fmax(rel_diff(dx1 + 1, dx2 + 1, nx), rel_diff(dw1 + 1, dw2 + 1, nw)));
+      worst = fmax(worst, rel_diff(db1 + 1, db2 + 1, (size_t)d.C_out));
       CHECK(dx1[0] == 0.25f && dw1[0] == 0.25f && db1[0] == 0.25f);   /* nothing before the arrays */
       /* dw alone and dx alone (the other NULL), as wav2vec's first layer asks */
       for (i = 0; i <= nw; i++) dw1[i] = 0.25f;
@@ -658,6 +666,7 @@ static void t_conv1d_strided(tctx *t) {
     free(x0), free(w0), free(b0), free(dy0), free(y1), free(y2), free(dx1), free(dx2);
     free(dw1), free(dw2), free(db1), free(db2), free(work);
   }
+  snprintf(t->msg, sizeof t->msg, "%d cases, worst max|fast - _ref| / max|_ref| %.2g", (int)ci, worst);
 }
 
 /* Sizes and the refusals of asr_conv1d_validate, with torch's T_out formula. */

@@ -214,6 +214,72 @@ static void t_gumbel_tau_to_zero(tctx *t) {
   free(l), free(v), free(yh), free(ph), free(ys);
 }
 
+/* The fast tier (AVX2 or NEON kernels where built, else _ref itself) against _ref on odd
+ * row lengths V = 1, 3, 7, 17, 33, 65, 129 (every vector tail), 1 and 5 rows, with and
+ * without noise, soft and hard, every array one float off its allocation's alignment.
+ * Bounds, per element, from float rounding against _ref's double sums: s_j = (l_j + v_j)/tau
+ * is rounded in float (2 ulp of |s_j|) and so is s_j - m, the kernels' exp is within 2 ulp,
+ * the float sum and the scale a few more: |p_fast - p_ref| <= p_ref (2^-21 (|s_j| + |m| + 4)).
+ * Backward: dl += p (g - dot) / tau in float, the dot in double: within 2^-21 (|dl_0| +
+ * p (|g| + |dot|) / tau). The index and the hard one-hot must be the same. */
+static void t_gumbel_fast_vs_ref_tails(tctx *t) {
+  static const int Vs[7] = {1, 3, 7, 17, 33, 65, 129}, ns[2] = {1, 5};
+  static const double taus[2] = {1.0, 0.3};
+  enum { MAXN = 5 * 129 + 1 };
+  asr_real *lb = TALLOC(asr_real, MAXN), *vb = TALLOC(asr_real, MAXN), *gb = TALLOC(asr_real, MAXN);
+  asr_real *pfb = TALLOC(asr_real, MAXN), *prb = TALLOC(asr_real, MAXN), *yfb = TALLOC(asr_real, MAXN);
+  asr_real *yrb = TALLOC(asr_real, MAXN), *dfb = TALLOC(asr_real, MAXN), *drb = TALLOC(asr_real, MAXN);
+  asr_real *l = lb + 1, *v = vb + 1, *g = gb + 1, *pf = pfb + 1, *pr = prb + 1, *yf = yfb + 1, *yr = yrb + 1;
+  asr_real *df = dfb + 1, *dr = drb + 1;
+  int idf[5], idr[5], a, b, k, noisy, hard, i, cases = 0;
+  double worst_p = 0, worst_d = 0;
+  asr_rng rng;
+  asr_rng_seed(&rng, 41, 4);
+  for (a = 0; a < 7; a++)
+    for (b = 0; b < 2; b++)
+      for (k = 0; k < 2; k++)
+        for (noisy = 0; noisy < 2; noisy++)
+          for (hard = 0; hard < 2; hard++) {
+            int V = Vs[a], n = ns[b], cnt = n * V, r, j;
+            const asr_real *vn = noisy ? v : NULL;
+            gs_instance(l, v, cnt, (uint64_t)(100 + a * 8 + b * 4 + k * 2 + noisy));
+            for (i = 0; i < cnt; i++) g[i] = (asr_real)asr_rng_normal(&rng);
+            for (i = 0; i < cnt; i++) df[i] = dr[i] = (asr_real)(0.5 * asr_rng_normal(&rng));
+            CHECK_OK(asr_gumbel_softmax_forward(yf, pf, idf, l, vn, taus[k], hard, n, V));
+            CHECK_OK(asr_gumbel_softmax_forward_ref(yr, pr, idr, l, vn, taus[k], hard, n, V));
+            CHECK_OK(asr_gumbel_softmax_backward(df, pf, g, taus[k], n, V));
+            CHECK_OK(asr_gumbel_softmax_backward_ref(dr, pr, g, taus[k], n, V));
+            for (r = 0; r < n; r++) {
+              double m = -INFINITY, dot = 0;
+              CHECKF(idf[r] == idr[r], "V %d n %d tau %g noise %d row %d: index %d, _ref %d", V, n, taus[k], noisy,
+                     r, idf[r], idr[r]);
+              for (j = 0; j < V; j++)
+                m = fmax(m, ((double)l[r * V + j] + (noisy ? v[r * V + j] : 0)) / taus[k]);
+              for (j = 0; j < V; j++) dot += (double)g[r * V + j] * pr[r * V + j];
+              for (j = 0; j < V; j++) {
+                int q = r * V + j;
+                double s = ((double)l[q] + (noisy ? v[q] : 0)) / taus[k];
+                double bp = pr[q] * ldexp(fabs(s) + fabs(m) + 4, -21), ep = fabs((double)pf[q] - pr[q]);
+                double d0 = dr[q] - (double)pr[q] * ((double)g[q] - dot) / taus[k];
+                double bd = ldexp(fabs(d0) + pr[q] * (fabs(g[q]) + fabs(dot)) / taus[k], -21) + bp / taus[k] *
+                            (fabs(g[q]) + fabs(dot));
+                double ed = fabs((double)df[q] - dr[q]);
+                CHECKF(ep <= bp, "V %d n %d tau %g noise %d: p[%d] %.9g, _ref %.9g", V, n, taus[k], noisy, q, pf[q],
+                       pr[q]);
+                CHECKF(ed <= bd, "V %d n %d tau %g noise %d: dl[%d] %.9g, _ref %.9g", V, n, taus[k], noisy, q,
+                       df[q], dr[q]);
+                CHECK(yf[q] == (hard ? (asr_real)(j == idf[r]) : pf[q]));
+                if (pr[q] > 0) worst_p = fmax(worst_p, ep / bp);
+                if (bd > 0) worst_d = fmax(worst_d, ed / bd);
+              }
+            }
+            cases++;
+          }
+  snprintf(t->msg, sizeof t->msg, "%d cases, worst %.2g of the p bound, %.2g of the dl bound", cases, worst_p,
+           worst_d);
+  free(lb), free(vb), free(gb), free(pfb), free(prb), free(yfb), free(yrb), free(dfb), free(drb);
+}
+
 typedef struct gs_fd_ctx {
   asr_gumbel_softmax_forward_fn fwd;
   asr_real *l, *v, *y, *w;
@@ -694,6 +760,7 @@ static const test_case TESTS_vq[] = {
   {"vq/gumbel_straight_through_equals_soft", t_gumbel_st_equals_soft},
   {"vq/gumbel_tau_to_zero", t_gumbel_tau_to_zero},
   {"vq/gumbel_gradcheck_soft", t_gumbel_gradcheck_soft},
+  {"vq/gumbel_fast_vs_ref_tails", t_gumbel_fast_vs_ref_tails},
   {"vq/kmeans_vq_checker_naive", t_vq_checker_naive},
   {"vq/kmeans_vq_checker_ref", t_vq_checker_ref},
   {"vq/kmeans_vq_checker_simd", t_vq_checker_simd},
