@@ -9142,6 +9142,7 @@ ASRDEF asr_result asr_rir_image(asr_real *h, int n, int sample_rate, const doubl
     if (!(room[a] > 0 && room[a] <= 1000) || !(src[a] > 0 && src[a] < room[a]) || !(mic[a] > 0 && mic[a] < room[a]))
       return ASR_ERR_RANGE;
     dd += (mic[a] - src[a]) * (mic[a] - src[a]);
+    if (reach / (2 * room[a]) > 1e8) return ASR_ERR_RANGE;  /* before the conversion to int64 */
     lim[a] = (int64_t)(reach / (2 * room[a])) + 1;
     images *= 2 * lim[a] + 1;
     if (images > 100000000) return ASR_ERR_RANGE;
@@ -9190,14 +9191,14 @@ ASR__PRIVATE int asr__reverb_fft_len(int n, int nh) {
   return L < 2 ? 2 : L;
 }
 ASRDEF size_t asr_reverberate_workspace_size(int n, int nh) {
-  if (n < 1 || nh < 1 || n + nh > (1 << 26)) return 0;
+  if (n < 1 || nh < 1 || n > (1 << 26) || nh > (1 << 26) || n + nh > (1 << 26)) return 0;
   return sizeof(double) * 5 * (size_t)asr__reverb_fft_len(n, nh);   /* 2 L + 2 L + L / 2 complex */
 }
 ASRDEF asr_result asr_reverberate(asr_real *y, const asr_real *x, int n, const asr_real *h, int nh, void *work,
                                   size_t work_bytes) {
   double px = 0;
   int i;
-  if (!y || !x || !h || n < 1 || nh < 1 || n + nh > (1 << 26) || !work ||
+  if (!y || !x || !h || !work || asr_reverberate_workspace_size(n, nh) == 0 ||
       work_bytes < asr_reverberate_workspace_size(n, nh))
     return ASR_ERR_INVALID_ARG;
   for (i = 0; i < n; i++) {

@@ -1021,12 +1021,15 @@ static void t_rir_image(tctx *t) {
   {
     const double out[3] = {4.5, 2.0, 1.0}, same[3] = {2.0, 2.2, 1.8};
     const double tiny_room[3] = {1e-3, 5, 3};
+    const double speck[3] = {1e-12, 1e-12, 1e-12}, in_speck[3] = {5e-13, 5e-13, 2e-13};
+    const double in_speck2[3] = {5e-13, 5e-13, 7e-13};   /* a room so small the loop bound overflows */
     CHECK(asr_rir_image(h, n, rate, room, out, mic, 0.5, 343) == ASR_ERR_RANGE);
     CHECK(asr_rir_image(h, n, rate, room, src, same, 0.5, 343) == ASR_ERR_RANGE);
     CHECK(asr_rir_image(h, n, rate, room, src, mic, 1.0, 343) == ASR_ERR_RANGE);
     CHECK(asr_rir_image(h, n, rate, room, src, mic, NAN, 343) == ASR_ERR_RANGE);
     CHECK(asr_rir_image(h, n, rate, room, src, mic, 0.5, 0) == ASR_ERR_RANGE);
     CHECK(asr_rir_image(h, n, rate, tiny_room, src, mic, 0.5, 343) == ASR_ERR_RANGE);
+    CHECK(asr_rir_image(h, n, rate, speck, in_speck, in_speck2, 0.5, 343) == ASR_ERR_RANGE);
     CHECK(asr_rir_image(h, 0, rate, room, src, mic, 0.5, 343) == ASR_ERR_INVALID_ARG);
     CHECK(asr_rir_image(h, n, 100, room, src, mic, 0.5, 343) == ASR_ERR_INVALID_ARG);
     CHECK(asr_rir_image(NULL, n, rate, room, src, mic, 0.5, 343) == ASR_ERR_INVALID_ARG);
@@ -1092,6 +1095,8 @@ static void t_reverberate(tctx *t) {
     CHECK(asr_reverberate(y, x, 8, h, 3, work, wb) == ASR_ERR_RANGE);     /* silence: no level */
     CHECK(memcmp(y, keep, sizeof y) == 0);                                 /* nothing written */
     CHECK(asr_reverberate_workspace_size(0, 3) == 0);
+    CHECK(asr_reverberate_workspace_size(2147483647, 2) == 0 && asr_reverberate_workspace_size(3, 2147483647) == 0);
+    CHECK(asr_reverberate(y, x, 2147483647, h, 3, work, wb) == ASR_ERR_INVALID_ARG);
     free(work);
   }
 }
