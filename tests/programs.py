@@ -58,7 +58,10 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            turning an augmentation off (--no-specaug) gives another model, the same twice;
            --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
            so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp, and
-           --reverb 0.2,0.6 (a simulated room), also with --noise-snr.
+           --reverb 0.2,0.6 (a simulated room), also with --noise-snr;
+           --average-last 1 gives the default model byte for byte, --average-last 3
+           --average-every 1 another one (the mean of steps 1-3, which it says), the same
+           twice; bad --average-last / --average-every values and combinations refused.
 nbest/*    build/transcribe --nbest and --nbest-svg on an rnnt-las model trained here for 20
            steps on four toy clips (and a ctc-attention one with --rescore N): each file's
            n-best lines (first pass, second pass,
@@ -808,6 +811,36 @@ def augment_tests(tmp):
             if both in (r1, noise, default):
                 p.append("--reverb with --noise-snr gave the model of one of them alone")
         report("augment/reverb", p)
+    if wanted("augment/average"):
+        # --average-last N: the written model is the mean of the last N snapshots
+        # (asr_model_average, checked against NumPy in tests/torch/test_average.py)
+        p = []
+        base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]
+        for extra, needle in [(["--average-last", "0"], "--average-last"), (["--average-last", "51"], "--average-last"),
+                              (["--average-last", "x"], "--average-last"),
+                              (["--average-last", "2", "--average-every", "0"], "--average-every"),
+                              (["--average-every", "5"], "--average-last"),
+                              (["--average-last", "2", "--mwer-steps", "5"], "--mwer-steps")]:
+            expect_fail(base + extra, tmp, needle, p)
+        if os.path.exists(os.path.join(tmp, "bad.npz")):
+            p.append("a refused run wrote bad.npz")
+        default = train_model(tmp, "aa.npz", [], p)
+        one = train_model(tmp, "ab.npz", ["--average-last", "1"], p)
+        a1 = train_model(tmp, "ac.npz", ["--average-last", "3", "--average-every", "1"], p)
+        a2 = train_model(tmp, "ad.npz", ["--average-last", "3", "--average-every", "1"], p)
+        rc, out, _ = run([prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "3", "--quiet",
+                          "--out", "ae.npz", "--average-last", "5", "--average-every", "2"], tmp)
+        if rc != 0 or "averaged 2 snapshots (steps 2 to 3)" not in out:
+            p.append("--steps 3 --average-last 5 --average-every 2: exit %d, did not say it averaged steps 2 and 3: %r"
+                     % (rc, out[-300:]))
+        if None not in (default, one, a1, a2):
+            if one != default:
+                p.append("--average-last 1 changed the model")
+            if a1 != a2:
+                p.append("two --average-last 3 runs with the same seed differ")
+            if a1 == default:
+                p.append("--average-last 3 left the model as it was")
+        report("augment/average", p)
     if wanted("threads/options"):
         p = []
         base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]

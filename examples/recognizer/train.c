@@ -43,7 +43,10 @@
  * (asr_model_mwer_step: the first pass's 4-best, mle_weight 0.01, no SpecAugment) with a
  * fresh Adam at a constant lr/10, the encoder and the first pass left as they are. Every
  * --eval-every steps the dev set is decoded (greedy) and its character error rate
- * printed. The model is written atomically at the end (and on Ctrl-C), with a loss
+ * printed. --average-last N [--average-every K (100)]: the model written is the mean of the
+ * last N snapshots of the parameters and running statistics taken every K steps and at the
+ * last step (asr_model_average, as ESPnet's average_nbest_models averages the last N
+ * epochs' checkpoints; fewer when the run is shorter than N K steps). The model is written atomically at the end (and on Ctrl-C), with a loss
  * curve beside it (MODEL.svg). A MODEL.npz.tmpXXXXXXXX (or MODEL.svg.tmp...) left by a
  * run killed while writing, older than 10 minutes, is removed when a run starts.
  * --threads N (make builds train with -fopenmp -DASR_THREADS): asr.h's matrix products
@@ -89,6 +92,8 @@ typedef struct opts {
   const char *w2v;          /* --w2v-features: a wav2vec model whose context network c is the input */
   const char *bert;         /* --bert-features: a BERT (build/bert) over the units of --w2v-features' model */
   double fraction;          /* --train-fraction: the first fraction of the training transcripts */
+  int avg_last, avg_every;  /* --average-last N, --average-every K: the written model averages snapshots */
+  int avg_every_given;
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
@@ -118,7 +123,9 @@ static int usage(void) {
           "              on a busy machine set OMP_WAIT_POLICY=passive)]\n"
           "             [--w2v-features W2V.npz (a wav2vec model's context features instead of fbank)]\n"
           "             [--bert-features BERT.npz (with --w2v-features VQ.npz: the BERT's features of its units)]\n"
-          "             [--train-fraction F (the first F of the training transcripts, 0 < F <= 1)]\n");
+          "             [--train-fraction F (the first F of the training transcripts, 0 < F <= 1)]\n"
+          "             [--average-last N [--average-every K (100)] (write the mean of the last N snapshots\n"
+          "              taken every K steps and at the end, N <= 50)]\n");
   return 2;
 }
 
@@ -131,6 +138,7 @@ static int parse_args(int argc, char **argv, opts *o) {
   o->threads = 1;
   o->batch_frames = 4000;
   o->eval_every = 250;
+  o->avg_every = 100;
   o->warmup = -1;
   o->lr = -1;                               /* the recipe's default, below */
   o->sa = asr_specaug_opts_default();       /* then the recipes' settings (docs/training.md) */
@@ -176,6 +184,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--seed")) { if (ad_parse_long("train", "seed", val, 0, 2147483647, &v)) return 2; o->seed = (unsigned long)v; }
     else if (!strcmp(a, "--batch-frames")) { if (ad_parse_long("train", "batch-frames", val, 100, 10000000, &v)) return 2; o->batch_frames = (int)v; }
     else if (!strcmp(a, "--eval-every")) { if (ad_parse_long("train", "eval-every", val, 0, 100000000, &v)) return 2; o->eval_every = (int)v; }
+    else if (!strcmp(a, "--average-last")) { if (ad_parse_long("train", "average-last", val, 1, 50, &v)) return 2; o->avg_last = (int)v; }
+    else if (!strcmp(a, "--average-every")) { if (ad_parse_long("train", "average-every", val, 1, 100000000, &v)) return 2; o->avg_every = (int)v; o->avg_every_given = 1; }
     else if (!strcmp(a, "--warmup")) { if (ad_parse_long("train", "warmup", val, 0, 100000000, &v)) return 2; o->warmup = (int)v; }
     else if (!strcmp(a, "--freq-masks")) { if (ad_parse_long("train", "freq-masks", val, 0, 20, &v)) return 2; o->sa.num_freq_masks = (int)v; o->sa_given = 1; }
     else if (!strcmp(a, "--freq-width")) { if (ad_parse_long("train", "freq-width", val, 0, 1000, &v)) return 2; o->sa.freq_mask_param = (int)v; o->sa_given = 1; }
@@ -252,6 +262,14 @@ static int parse_args(int argc, char **argv, opts *o) {
   }
   if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->pad > 0)) {
     fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb or --pad\n");
+    return 2;
+  }
+  if (o->avg_every_given && !o->avg_last) {
+    fprintf(stderr, "train: --average-every K sets the spacing of --average-last N's snapshots: give --average-last too\n");
+    return 2;
+  }
+  if (o->avg_last && o->mwer_steps) {
+    fprintf(stderr, "train: --average-last averages the main training's snapshots: not with --mwer-steps\n");
     return 2;
   }
   if (o->fraction < 1 && o->splice_min) {
@@ -783,6 +801,69 @@ static int sibling_dev(const char *data, char *sib, size_t cap) {
   return 1;
 }
 
+/* ---- --average-last N: a ring of the last N snapshots of the parameters and the running
+ * statistics, averaged into the model at the end (asr_model_average: summed in double,
+ * oldest first, rounded once) */
+typedef struct snapring {
+  int n, count, next;   /* capacity, snapshots held, the slot the next one takes */
+  asr_model *m;
+  long *step;           /* the training step of each slot's snapshot */
+} snapring;
+
+static int snap_init(snapring *r, const asr_model *like, int n) {
+  asr_rng rng;
+  asr_error err;
+  int i;
+  r->m = (asr_model *)calloc((size_t)n, sizeof *r->m);
+  r->step = (long *)calloc((size_t)n, sizeof *r->step);
+  if (!r->m || !r->step) {
+    fprintf(stderr, "train: out of memory for --average-last's %d snapshots\n", n);
+    return 2;
+  }
+  asr_rng_seed(&rng, 0, 1);       /* its own rng: the training's draws stay those of a run without */
+  for (i = 0; i < n; i++) {
+    if (asr_model_create(&r->m[i], &like->cfg, &rng, NULL, &err) != ASR_OK) {
+      fprintf(stderr, "train: --average-last: %s\n", err.msg);
+      return 2;
+    }
+    r->n++;
+  }
+  return 0;
+}
+
+static void snap_take(snapring *r, const asr_model *m, long step) {
+  asr_model *s = &r->m[r->next];
+  memcpy(s->params.data, m->params.data, sizeof(asr_real) * m->params.total);
+  if (m->buffers.total) memcpy(s->buffers.data, m->buffers.data, sizeof(asr_real) * m->buffers.total);
+  r->step[r->next] = step;
+  r->next = (r->next + 1) % r->n;
+  if (r->count < r->n) r->count++;
+}
+
+static long snap_newest(const snapring *r) { return r->count ? r->step[(r->next + r->n - 1) % r->n] : 0; }
+
+/* m = the mean of the snapshots held, oldest first */
+static int snap_average(const snapring *r, asr_model *m) {
+  const asr_model *in[50];
+  asr_error err;
+  int k, first = (r->next + r->n - r->count) % r->n;
+  for (k = 0; k < r->count; k++) in[k] = &r->m[(first + k) % r->n];
+  if (asr_model_average(m, in, r->count, &err) != ASR_OK) {
+    fprintf(stderr, "train: --average-last: %s\n", err.msg);
+    return 2;
+  }
+  printf("averaged %d snapshot%s (steps %ld to %ld) into the model written\n", r->count, r->count == 1 ? "" : "s",
+         r->step[first], snap_newest(r));
+  return 0;
+}
+
+static void snap_free(snapring *r) {
+  int i;
+  for (i = 0; i < r->n; i++) asr_model_free(&r->m[i]);
+  free(r->m), free(r->step);
+  memset(r, 0, sizeof *r);
+}
+
 int main(int argc, char **argv) {
   opts o;
   ad_list list, devlist;
@@ -805,6 +886,7 @@ int main(int argc, char **argv) {
   char path[4096];
   splicer sd;
   augbuf ab;
+  snapring ring;
 
   /* every exit after the model exists goes through `done`, which frees what was made */
   memset(&list, 0, sizeof list);
@@ -815,6 +897,7 @@ int main(int argc, char **argv) {
   memset(&sd, 0, sizeof sd);
   memset(&lb, 0, sizeof lb);
   memset(&ab, 0, sizeof ab);
+  memset(&ring, 0, sizeof ring);
   memset(&m, 0, sizeof m);                        /* asr_model_free of a model not made yet: nothing */
 
   if (parse_args(argc, argv, &o)) return 2;
@@ -940,6 +1023,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "train: out of memory\n");
     goto done;
   }
+  if (o.avg_last && snap_init(&ring, &m, o.avg_last)) goto done;
   asr_adam_opts_init(&adam, o.lr);
   signal(SIGINT, on_sigint);
   printf("%d batches of at most %d padded frames; %ld steps, Adam lr %g, warm-up %d, seed %lu\n", lb.nb,
@@ -1007,6 +1091,7 @@ int main(int argc, char **argv) {
     lr = asr_lr_linear_warmup(step, o.lr, o.warmup, o.steps);
     adam.lr = lr;
     asr_adam_step(m.params.data, adam_m, adam_v, NULL, m.params.grad, m.params.total, &adam, step);
+    if (o.avg_last && step % o.avg_every == 0) snap_take(&ring, &m, step);
     loss_avg = step == 1 ? loss : 0.95 * loss_avg + 0.05 * loss;
     curve_x[step - 1] = (double)step;
     curve_y[step - 1] = loss;
@@ -1039,6 +1124,11 @@ int main(int argc, char **argv) {
   step--;
   if (g_stop) printf("%sinterrupted at step %ld: saving the model\n", tty ? "\n" : "", step);
   else if (tty) printf("\n");
+  if (o.avg_last && step > 0) {                  /* the last step is always one of the snapshots */
+    if (snap_newest(&ring) != step) snap_take(&ring, &m, step);
+    if (snap_average(&ring, &m)) goto done;
+    if (n_dev && dev_x[n_dev - 1] == (double)step) n_dev--;   /* the curve's last point: the average's */
+  }
   if (o.mwer_steps > 0 && !g_stop) {
     /* MWER fine-tuning of the speller [Prabhavalkar18]: a fresh Adam at lr/10, constant;
      * the batches in order, without SpecAugment (the n-best of the clean features) */
@@ -1106,6 +1196,7 @@ done:
   free(ab.work), free(ab.wave), free(ab.rwork), free(ab.rir);
   free(ework), free(adam_m), free(adam_v), free(curve_x), free(curve_y), free(dev_x), free(dev_y);
   loopbuf_free(&lb);
+  snap_free(&ring);
   splicer_free(&sp);
   splicer_free(&sd);
   uset_free(&train);
