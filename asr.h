@@ -185,6 +185,7 @@
  *   6.1  asr_rnnt_lattice_batch                     N R -  (no unsuffixed name)
  *   6.2  asr_rnnt_loss                              N R F  avx2+neon
  *   6.2  asr_rnnt_loss_logprobs                     N R F  ref
+ *   6.6  asr_rnnt_lexicon_decode                    N R F  ref
  *   7.1  asr_las_speller_forward                    N R F  own+avx2
  *   7.1  asr_las_speller_backward                   N R F  own
  *   7.2  asr_mha_forward                            N R F  pieces
@@ -202,9 +203,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (419) has one tier: its definition is already its
+ *   Every other public function (421) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 19, 3: 23, 4: 77, 5: 27, 6: 24, 7: 72, 8: 35, 9: 66, 10: 37.
+ *   1: 39, 2: 19, 3: 23, 4: 77, 5: 27, 6: 26, 7: 72, 8: 35, 9: 66, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -3447,6 +3448,54 @@ ASRDEF asr_result asr_rnnt_beam_search_nbest(int *tokens, int *n_tokens, double 
                                              int blank, const asr_rnnt_beam_opts *o, void *work,
                                              size_t work_bytes);
 
+#ifndef ASR_ASSIGNMENT_CTC   /* the lexicon and the LM live in section 5 */
+/* ---- 6.6 Decoding with words: the transducer's beam search constrained to a lexicon, with
+ * a word n-gram LM by shallow fusion (section 5's "Words", docs/lexicon_lm.md). The same
+ * objective as asr_ctc_lexicon_decode, over the labellings y the lexicon allows
+ * (w_1 space w_2 ... space w_n, optionally one trailing space):
+ *   y* = argmax_y  ln Pr(y|x) + alpha ln P_LM(W(y)) + beta |W(y)|
+ * with Pr(y|x) the transducer's [Graves12] eq. (1), the sum over every alignment of y.
+ *   _naive  the definition: every allowed labelling of at most max_tokens labels, in
+ *           counting order, ln Pr(y|x) by the forward variable (eqs. (16)-(17), exact),
+ *           the first best kept (refuses more than ASR_RNNT_NAIVE_MAX_PATHS scorer calls).
+ *   _ref    [Graves12] Algorithm 1 (asr_rnnt_beam_search_nbest) on fused label scores:
+ *           the scorer's ln Pr(k|t,y) plus the term the label adds to the objective (a
+ *           letter: 0 where the tree continues the word, else -inf; the space: alpha
+ *           ln P(w|history) + beta after a whole word w, else -inf; the blank: 0). The
+ *           terms depend on y alone, so the search's sum over alignments of y carries
+ *           exactly Pr(y|x) times them. Then each hypothesis left in B gets its end
+ *           terms (the last word and </s>, -inf if it stops inside a word) and the best
+ *           is kept (by the score over |y| with length_norm, as the search ranks).
+ *           A beam wide enough never to prune, and max_symbols large enough that no
+ *           alignment is cut, gives _naive's answer (tests: rnnt/lexicon_ref_vs_naive).
+ *           W = 1 is greedy on the fused scores (asr_rnnt_beam_search's NOTE (4)).
+ *   unsuffixed: _ref.
+ * tokens (max_tokens) receive y*, *n_tokens its length, *score (optional) the objective.
+ * Returns ASR_INFEASIBLE (n_tokens 0, score -INFINITY) when no allowed labelling survives.
+ * The lexicon's V must be the scorer's V; space != blank. */
+typedef struct asr_rnnt_lexicon_opts {
+  asr_rnnt_beam_opts search;    /* W, max_symbols, prefix_merge, length_norm (_ref) */
+  int space;                    /* the token that ends a word */
+  const asr_lexicon *lexicon;   /* required */
+  const asr_ngram *lm;          /* NULL: no language model */
+  double lm_weight;             /* alpha */
+  double word_bonus;            /* beta, per word */
+} asr_rnnt_lexicon_opts;
+/* asr_rnnt_default_beam_opts with beam W, no LM, alpha = beta = 0. */
+ASRDEF asr_rnnt_lexicon_opts asr_rnnt_lexicon_opts_default(const asr_lexicon *lexicon, int beam, int space);
+/* Bytes of workspace every tier needs ((size_t)-1 for options out of range). */
+ASRDEF size_t asr_rnnt_lexicon_workspace_size(int T, int V, int max_tokens, const asr_rnnt_lexicon_opts *o);
+ASRDEF asr_result asr_rnnt_lexicon_decode_naive(int *tokens, int *n_tokens, double *score, int max_tokens,
+                                                asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                                const asr_rnnt_lexicon_opts *o, void *work, size_t work_bytes);
+ASRDEF asr_result asr_rnnt_lexicon_decode_ref(int *tokens, int *n_tokens, double *score, int max_tokens,
+                                              asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                              const asr_rnnt_lexicon_opts *o, void *work, size_t work_bytes);
+ASRDEF asr_result asr_rnnt_lexicon_decode(int *tokens, int *n_tokens, double *score, int max_tokens,
+                                          asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                          const asr_rnnt_lexicon_opts *o, void *work, size_t work_bytes);
+#endif /* ASR_ASSIGNMENT_CTC */
+
 #endif /* ASR_ASSIGNMENT_RNNT */
 
 /* ========================================================================================
@@ -5901,14 +5950,27 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
  * heads read only beam. Token spans (starts, ends) of an attention head come from the
  * CTC branch (the Viterbi path of the decoded text, asr_ctc_align); without it (las) from
  * the attention: start = end = the frame of the largest weight of the step that emits the
- * token. Errors (negative, nothing written, err names it): beam or rescore out of range,
- * ctc_weight outside [0, 1] or > 0 without a CTC branch, NaN options. */
+ * token.
+ *   lexicon, lm, lm_weight, word_bonus   decoding with words (section 5's "Words"): only
+ *                labellings made of the lexicon's words, ranked by ln p(y|x) + lm_weight
+ *                ln P_LM(words) + word_bonus |words|; the CTC head runs
+ *                asr_ctc_lexicon_decode (beam `beam`), the rnnt heads (rnnt, rnnt-contextnet,
+ *                and rnnt-las with rescore 0) asr_rnnt_lexicon_decode (section 6.6); the
+ *                lexicon is over the model's characters (ASR_CHARSET: blank 0, space 1). No
+ *                labelling of words surviving the beam gives an empty answer. NULL lexicon
+ *                (the default): no words; lm needs a lexicon (build one from the LM's words).
+ * Errors (negative, nothing written, err names it): beam or rescore out of range,
+ * ctc_weight outside [0, 1] or > 0 without a CTC branch, NaN options, a lexicon for an
+ * attention head or with rnnt-las's second pass, or of another vocabulary. */
 typedef struct asr_model_decode_opts {
   int beam;
   double ctc_weight;
   double penalty;
   double maxlenratio;
   int rescore;
+  const struct asr_lexicon *lexicon;   /* NULL: no words */
+  const struct asr_ngram *lm;          /* NULL: no language model */
+  double lm_weight, word_bonus;
 } asr_model_decode_opts;
 ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, int beam);
 ASRDEF size_t asr_model_decode_with_workspace_size(const asr_model *m, int T,
@@ -20577,10 +20639,13 @@ ASR__PRIVATE asr_result asr__lex_check(const int *tokens, const int *n_tokens, c
  *   asr_rnnt_stateless_forward, _step, _backward      -> asr__rnnt_causal_conv
  *   asr_rnnt_model_scorer, asr_rnnt_greedy_decode,
  *   asr_rnnt_beam_search                              -> themselves ([Graves12] Algorithm 1)  "Decoding"
+ *   asr_rnnt_lexicon_decode_naive                     -> asr__lex_labelling + asr_rnnt_alpha, eqs. (16)-(17)
+ *   asr_rnnt_lexicon_decode_ref, asr_rnnt_lexicon_decode -> asr__rnnt_lex_scorer on asr_rnnt_beam_search_nbest
+ *                                                                      [fast: ref]
  * The API and its full contract: section 6 of the declarations (search "6. RNN-T").
  * Order below: 6.1 the lattice; 6.2 the loss (6.2.1 _naive, 6.2.2 _ref, 6.2.3 the fast path,
  * 6.2.4 the public tiers, 6.2.5 the lattice of a batch); 6.3 the joint network; 6.4 the prediction network; 6.5 the
- * decoders; then, under the plumbing rule, options, argument checks, workspace sizes and
+ * decoders; 6.6 the decoders with words; then, under the plumbing rule, options, argument checks, workspace sizes and
  * the batch driver. The contracts' enum asr__loss_input is section 5's. */
 
 /* The fast loss kernel exists in the float build with AVX2 or NEON; elsewhere
@@ -21712,6 +21777,7 @@ ASRDEF asr_result asr_rnnt_beam_search_nbest(int *tokens, int *n_tokens, double 
       for (i = 0; i < ASR__MIN(W, nk); i++) {
         int s = H.n, *dst;
         if (s >= H.cap) break;
+        if (!(lpk[order[i]] > -INFINITY)) continue;     /* probability 0 (a scorer that forbids k: 6.6) */
         dst = H.tok + (size_t)s * H.L;
         memcpy(dst, H.tok + (size_t)ystar * H.L, sizeof(int) * (size_t)H.len[ystar]);
         dst[H.len[ystar]] = order[i];
@@ -21781,6 +21847,157 @@ ASRDEF asr_result asr_rnnt_beam_search(int *tokens, int *n_tokens, double *logp,
   if (logp) *logp = nh < 1 ? -INFINITY : lp;
   return ASR_OK;
 }
+
+#ifndef ASR_ASSIGNMENT_CTC
+/* ---- 6.6 Decoding with words: the lexicon and the LM of 5.7 on the transducer's search.
+ * The word terms are 5.7's (asr__lex_*), which read an asr_ctc_lexicon_opts: the fields
+ * they use are copied into one. */
+ASR__PRIVATE asr_ctc_lexicon_opts asr__rnnt_lex_words(const asr_rnnt_lexicon_opts *o, int blank) {
+  asr_ctc_lexicon_opts w = asr_ctc_lexicon_opts_default(o->lexicon, 1, blank, o->space);
+  w.lm = o->lm, w.lm_weight = o->lm_weight, w.word_bonus = o->word_bonus;
+  return w;
+}
+
+/* The plumbing both tiers call first; defined with the section's plumbing below. */
+ASR__PRIVATE asr_result asr__rnnt_lex_check(const int *tokens, const int *n_tokens, int max_tokens,
+                                            asr_rnnt_scorer_fn scorer, int T, int V, int blank,
+                                            const asr_rnnt_lexicon_opts *o, const void *work, size_t work_bytes);
+
+/* _naive: the objective written out. Every labelling y over the labels (every token but the
+ * blank) of length 0..max_tokens, in counting order; the allowed ones are scored
+ *   ln Pr(y|x) + (alpha ln P_LM(W(y)) + beta |W(y)|)
+ * with ln Pr(y|x) = ln alpha(T,U) + ln blank(T,U) ([Graves12] eqs. (16)-(17): the sum over
+ * every alignment of y), the lattice's blank(t,u) = Pr(blank|t,y_[1:u]) and y(t,u) =
+ * Pr(y_{u+1}|t,y_[1:u]) read from the scorer node by node. The first best is kept. */
+ASRDEF asr_result asr_rnnt_lexicon_decode_naive(int *tokens, int *n_tokens, double *score, int max_tokens,
+                                                asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                                const asr_rnnt_lexicon_opts *o, void *work, size_t work_bytes) {
+  asr_ctc_lexicon_opts w;
+  int *l, L, i, t, u, best_n = -1, first = blank == 0 ? 1 : 0;
+  double *lb, *ll, *la, best = -INFINITY, calls = 0, labellings = 1;
+  asr_real *lp;
+  asr_result r = asr__rnnt_lex_check(tokens, n_tokens, max_tokens, scorer, T, V, blank, o, work, work_bytes);
+  if (r != ASR_OK) return r;
+  /* the size: every labelling of length L <= max_tokens costs T (L + 1) scorer calls */
+  for (L = 0; L <= max_tokens; L++, labellings *= V - 1) calls += labellings * T * (L + 1.0);
+  if (calls > ASR_RNNT_NAIVE_MAX_PATHS) return ASR_ERR_TOO_LARGE;
+  w = asr__rnnt_lex_words(o, blank);
+  /* work: three (T, max_tokens + 1) lattices, a row of V log-probabilities, y (max_tokens + 1) */
+  lb = (double *)work;
+  ll = lb + (size_t)(T ? T : 1) * (max_tokens + 1);
+  la = ll + (size_t)(T ? T : 1) * (max_tokens + 1);
+  lp = (asr_real *)(la + (size_t)(T ? T : 1) * (max_tokens + 1));
+  l = (int *)(lp + V);
+  for (L = 0; L <= max_tokens; L++) {
+    for (i = 0; i < L; i++) l[i] = first;
+    for (;;) {
+      double words = asr__lex_labelling(&w, l, L), lpy;
+      if (words > -INFINITY) {
+        if (T == 0) {
+          lpy = L == 0 ? 0.0 : -INFINITY;            /* no frames: only the empty labelling */
+        } else {
+          for (t = 0; t < T; t++)
+            for (u = 0; u <= L; u++) {
+              r = scorer(ctx, lp, t, l, u);          /* Pr(. | t, y_[1:u]), eq. (13) */
+              if (r != ASR_OK) return r;
+              lb[(size_t)t * (L + 1) + u] = lp[blank];
+              ll[(size_t)t * (L + 1) + u] = u < L ? lp[l[u]] : -INFINITY;
+            }
+          lpy = asr_rnnt_alpha(la, lb, ll, T, L);    /* eqs. (16)-(17) */
+        }
+        if (lpy + words > best) {
+          best = lpy + words;
+          best_n = L;
+          for (i = 0; i < L; i++) tokens[i] = l[i];
+        }
+      }
+      /* the next labelling of length L: count over the labels, skipping the blank */
+      for (i = L - 1; i >= 0; i--) {
+        do l[i]++;
+        while (l[i] == blank);
+        if (l[i] < V) break;
+        l[i] = first;
+      }
+      if (i < 0) break;
+    }
+  }
+  *n_tokens = best_n < 0 ? 0 : best_n;
+  if (score) *score = best;
+  return best_n < 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+/* _ref: Algorithm 1 on fused scores. The scorer below wraps the model's: each label k
+ * after prefix y gets ln Pr(k|t,y) + (the word term k adds after y), -inf for a label the
+ * lexicon does not allow there; the blank is left as it is. The prefix is walked from the
+ * root at each call, as 5.7's CTC scorer does: it is a word or a few. */
+typedef struct asr__rnnt_lex_ctx {
+  asr_rnnt_scorer_fn scorer;
+  void *ctx;
+  asr_ctc_lexicon_opts w;
+  int V, blank;
+} asr__rnnt_lex_ctx;
+
+ASR__PRIVATE asr_result asr__rnnt_lex_scorer(void *user, asr_real *logp, int t, const int *prefix, int n) {
+  asr__rnnt_lex_ctx *c = (asr__rnnt_lex_ctx *)user;
+  asr__lex_state st, next;
+  int i, k, ok = 1;
+  asr_result r = c->scorer(c->ctx, logp, t, prefix, n);
+  if (r != ASR_OK) return r;
+  asr__lex_start(&st);
+  for (i = 0; i < n && ok; i++) ok = !asr__lex_step(&c->w, &st, prefix[i]);
+  for (k = 0; k < c->V; k++) {
+    if (k == c->blank) continue;
+    next = st;
+    if (ok && !asr__lex_step(&c->w, &next, k)) logp[k] = (asr_real)(logp[k] + (next.words - st.words));
+    else logp[k] = (asr_real)-INFINITY;               /* not a hypothesis: the search drops it */
+  }
+  return ASR_OK;
+}
+
+ASRDEF asr_result asr_rnnt_lexicon_decode_ref(int *tokens, int *n_tokens, double *score, int max_tokens,
+                                              asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                              const asr_rnnt_lexicon_opts *o, void *work, size_t work_bytes) {
+  asr__rnnt_lex_ctx c;
+  int W, nh = 0, i, best = -1, *nb_tok, *nb_len, stride;
+  double *nb_lp, best_rank = -INFINITY, best_score = -INFINITY;
+  size_t head;
+  asr_result r = asr__rnnt_lex_check(tokens, n_tokens, max_tokens, scorer, T, V, blank, o, work, work_bytes);
+  if (r != ASR_OK) return r;
+  c.scorer = scorer, c.ctx = ctx, c.V = V, c.blank = blank;
+  c.w = asr__rnnt_lex_words(o, blank);
+  W = o->search.beam;
+  stride = max_tokens ? max_tokens : 1;
+  /* work: the n-best's log-probabilities (W), lengths (W), rows (W, max_tokens); then the
+   * search's workspace at the next 64 bytes */
+  nb_lp = (double *)work;
+  nb_len = (int *)(nb_lp + W);
+  nb_tok = nb_len + W;
+  head = ((sizeof(double) + sizeof(int)) * (size_t)W + sizeof(int) * (size_t)W * stride + 63) & ~(size_t)63;
+  r = asr_rnnt_beam_search_nbest(nb_tok, nb_len, nb_lp, &nh, W, max_tokens, asr__rnnt_lex_scorer, &c, T, V, blank,
+                                 &o->search, (char *)work + head, work_bytes - head);
+  if (r != ASR_OK) return r;
+  /* the end: each hypothesis' last word and </s>; ranked as the search ranks */
+  for (i = 0; i < nh; i++) {
+    double s = nb_lp[i] + asr__lex_end_term(&c.w, nb_tok + (size_t)i * stride, nb_len[i]);
+    double rank = o->search.length_norm ? s / ASR__MAX(1, nb_len[i]) : s;
+    if (s > -INFINITY && (best < 0 || rank > best_rank)) best = i, best_rank = rank, best_score = s;
+  }
+  *n_tokens = 0;
+  if (best >= 0) {
+    memcpy(tokens, nb_tok + (size_t)best * stride, sizeof(int) * (size_t)nb_len[best]);
+    *n_tokens = nb_len[best];
+  }
+  if (score) *score = best_score;
+  return best < 0 ? ASR_INFEASIBLE : ASR_OK;
+}
+
+ASRDEF asr_result asr_rnnt_lexicon_decode(int *tokens, int *n_tokens, double *score, int max_tokens,
+                                          asr_rnnt_scorer_fn scorer, void *ctx, int T, int V, int blank,
+                                          const asr_rnnt_lexicon_opts *o, void *work, size_t work_bytes) {
+  return asr_rnnt_lexicon_decode_ref(tokens, n_tokens, score, max_tokens, scorer, ctx, T, V, blank, o, work,
+                                     work_bytes);
+}
+#endif /* ASR_ASSIGNMENT_CTC */
 
 /* -------------------------------------------------------------- plumbing: 6. RNN-T ----
  * Options, argument checks, workspace sizes and the batch driver of this section. Nothing
@@ -22167,6 +22384,55 @@ ASRDEF size_t asr_rnnt_beam_workspace_size(int V, int max_tokens, const asr_rnnt
   /* + V log-probs, V order indices, the flags of A and B */
   return n + (size_t)V * (sizeof(asr_real) + sizeof(int)) + cap * 2 * sizeof(int) + 64;
 }
+
+#ifndef ASR_ASSIGNMENT_CTC
+ASRDEF asr_rnnt_lexicon_opts asr_rnnt_lexicon_opts_default(const asr_lexicon *lexicon, int beam, int space) {
+  asr_rnnt_lexicon_opts o;
+  memset(&o, 0, sizeof o);
+  o.search = asr_rnnt_default_beam_opts();
+  o.search.beam = beam;
+  o.space = space;
+  o.lexicon = lexicon;
+  return o;
+}
+
+/* _ref: the n-best (W doubles, W ints, W max_tokens ints, to 64 bytes) and the search's
+ * workspace; _naive: three (T, max_tokens + 1) double lattices, V asr_reals and
+ * max_tokens + 1 ints, counted only when T (max_tokens + 1) <= ASR_RNNT_NAIVE_MAX_PATHS
+ * (the longest labelling alone costs that many scorer calls: _naive refuses the rest
+ * before it touches the workspace). Both fit in the larger. */
+ASRDEF size_t asr_rnnt_lexicon_workspace_size(int T, int V, int max_tokens, const asr_rnnt_lexicon_opts *o) {
+  size_t search, head, naive, cells, W;
+  if (!o || T < 0 || V < 1 || max_tokens < 0 || max_tokens > (1 << 24)) return (size_t)-1;
+  search = asr_rnnt_beam_workspace_size(V, max_tokens, &o->search);
+  if (search == (size_t)-1) return (size_t)-1;
+  W = (size_t)o->search.beam;
+  head = (((sizeof(double) + sizeof(int)) * W + sizeof(int) * W * (size_t)(max_tokens ? max_tokens : 1)) + 63) &
+         ~(size_t)63;
+  if (asr_size_mul((size_t)(T ? T : 1), (size_t)max_tokens + 1, &cells) != ASR_OK ||
+      asr_size_mul(cells, 3 * sizeof(double), &naive) != ASR_OK)
+    return (size_t)-1;
+  naive += sizeof(asr_real) * (size_t)V + sizeof(int) * ((size_t)max_tokens + 1);
+  if (cells > ASR_RNNT_NAIVE_MAX_PATHS) naive = 0;
+  return head + search > naive ? head + search : naive;
+}
+
+ASR__PRIVATE asr_result asr__rnnt_lex_check(const int *tokens, const int *n_tokens, int max_tokens,
+                                            asr_rnnt_scorer_fn scorer, int T, int V, int blank,
+                                            const asr_rnnt_lexicon_opts *o, const void *work, size_t work_bytes) {
+  size_t need;
+  if (!o || !o->lexicon || !tokens || !n_tokens || !scorer || T < 0 || V < 2 || max_tokens < 0)
+    return ASR_ERR_INVALID_ARG;
+  if (o->search.beam < 1 || o->search.max_symbols < 1) return ASR_ERR_INVALID_ARG;
+  if (o->lexicon->V != V || o->lexicon->n_nodes < 1) return ASR_ERR_SHAPE;
+  if (blank < 0 || blank >= V || o->space < 0 || o->space >= V || o->space == blank) return ASR_ERR_RANGE;
+  if (!isfinite(o->lm_weight) || !isfinite(o->word_bonus)) return ASR_ERR_NONFINITE;
+  need = asr_rnnt_lexicon_workspace_size(T, V, max_tokens, o);
+  if (need == (size_t)-1) return ASR_ERR_TOO_LARGE;
+  if (!work || work_bytes < need) return ASR_ERR_WORKSPACE;
+  return ASR_OK;
+}
+#endif /* ASR_ASSIGNMENT_CTC */
 
 ASR__PRIVATE void asr__rnnt_hyps_carve(asr__rnnt_hyps *h, char **p, int cap, int L) {
   h->cap = cap, h->L = L, h->n = 0;
@@ -31970,6 +32236,8 @@ ASRDEF asr_model_decode_opts asr_model_decode_opts_default(const asr_model *m, i
   o.penalty = 0;
   o.maxlenratio = 0;
   o.rescore = m && m->cfg.head == ASR_HEAD_RNNT_LAS ? beam : 0;   /* rnnt-las: rescore the whole beam */
+  o.lexicon = NULL, o.lm = NULL;
+  o.lm_weight = 0, o.word_bonus = 0;
   return o;
 }
 
@@ -32090,7 +32358,15 @@ ASR__PRIVATE asr_result asr__model_decode(asr_model *m, int *tokens, int *n_toke
     for (i = 0; i < L; i++) asr_log_softmax(D.lp + (size_t)i * V, D.P.logits + (size_t)i * V, V);
     /* best path; the beam's text instead when beam > 1, then its Viterbi path */
     r = asr_ctc_greedy_decode(D.tok, &n, NULL, D.path, D.lp, L, V, 0);
-    if (r == ASR_OK && beam > 1) {
+    if (r == ASR_OK && o->lexicon) {
+      /* words: the lexicon-constrained prefix beam search with shallow fusion (5.7) */
+      asr_ctc_lexicon_opts lo = asr_ctc_lexicon_opts_default(o->lexicon, beam, 0, 1);
+      lo.lm = o->lm, lo.lm_weight = o->lm_weight, lo.word_bonus = o->word_bonus;
+      r = asr_ctc_lexicon_decode(D.tok, &n, NULL, D.lp, L, V, &lo, D.dwork, D.dwork_bytes);
+      if (r == ASR_INFEASIBLE) n = 0, r = ASR_OK;      /* no labelling of words survived */
+      if (r == ASR_OK && (starts || ends))
+        r = asr_ctc_align(D.path, NULL, NULL, D.lp, D.tok, L, V, n, 0, D.dwork, D.dwork_bytes);
+    } else if (r == ASR_OK && beam > 1) {
       asr_ctc_beam_opts bo = asr_ctc_beam_opts_default(beam, 0);
       int nh = 0;
       r = asr_ctc_prefix_beam_search(D.tok, &n, NULL, &nh, D.lp, L, V, &bo, D.dwork, D.dwork_bytes);
@@ -32154,7 +32430,18 @@ ASR__PRIVATE asr_result asr__model_decode(asr_model *m, int *tokens, int *n_toke
       n = D.nb_len[best];
       memcpy(D.tok, D.nb_tok + (size_t)best * D.max_hyp, sizeof(int) * (size_t)n);
       D.nb_n = nh, D.nb_best = best, D.nb_stride = D.max_hyp;
-    } else if (beam == 1)
+    }
+#ifndef ASR_ASSIGNMENT_CTC
+    else if (o->lexicon) {
+      /* words: Algorithm 1 on the lexicon's fused scores (6.6) */
+      asr_rnnt_lexicon_opts lo = asr_rnnt_lexicon_opts_default(o->lexicon, beam, 1);
+      lo.lm = o->lm, lo.lm_weight = o->lm_weight, lo.word_bonus = o->word_bonus;
+      r = asr_rnnt_lexicon_decode(D.tok, &n, NULL, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, &lo,
+                                  (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
+      if (r == ASR_INFEASIBLE) n = 0, r = ASR_OK;      /* no labelling of words survived */
+    }
+#endif
+    else if (beam == 1)
       r = asr_rnnt_greedy_decode(D.tok, &n, &logp, D.max_hyp, asr_rnnt_model_scorer, &rm, L, V, 0, bo.max_symbols,
                                  (unsigned char *)D.dwork + scratch, D.dwork_bytes - scratch);
     else
@@ -33649,6 +33936,7 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
     D->lp = (asr_real *)asr__bump_take(a, R * (size_t)(L ? L : 1) * V);
     asr__take_max(&ws, asr_ctc_beam_workspace_size(L, V, beam));
     asr__take_max(&ws, asr_ctc_align_workspace_size(L, L));
+    if (o->lexicon) asr__take_max(&ws, asr_ctc_lexicon_workspace_size(L, V, beam));
   } else
 #endif
   {
@@ -33672,6 +33960,12 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
     D->delta = (double *)asr__bump_take(a, sizeof(double) * nodes);
     asr__take_max(&ws, asr_rnnt_model_scratch_size(&J, &Ps) + R * (size_t)V + 64);
     asr__take_max(&ws, asr_rnnt_beam_workspace_size(V, K, &bo) + asr_rnnt_model_scratch_size(&J, &Ps) + 64);
+#ifndef ASR_ASSIGNMENT_CTC
+    if (o->lexicon) {
+      asr_rnnt_lexicon_opts lo = asr_rnnt_lexicon_opts_default(o->lexicon, beam, 1);
+      asr__take_max(&ws, asr_rnnt_lexicon_workspace_size(L, V, K, &lo) + asr_rnnt_model_scratch_size(&J, &Ps) + 64);
+    }
+#endif
     asr__take_max(&ws, asr_rnnt_joint_workspace_size(&J, L, K + 1));
     if (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0) {
       /* the second pass: the n-best (rescore rows of K tokens), both passes' scores, the
@@ -33723,6 +34017,23 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
 ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err) {
   int att = asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS;
   if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
+  if (o->lm && !o->lexicon)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: a language model needs a lexicon (asr_lexicon_build of its words)");
+  if (o->lexicon) {
+#ifdef ASR_ASSIGNMENT_CTC   /* section 5 (the lexicon) is compiled out */
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: words are compiled out (ASR_ASSIGNMENT_CTC)");
+#else
+    if (asr__is_att_head(m->cfg.head) || (m->cfg.head == ASR_HEAD_RNNT_LAS && o->rescore > 0))
+      return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: recipe %s%s decodes without a lexicon (CTC and RNN-T "
+                       "heads only)", m->cfg.recipe, m->cfg.head == ASR_HEAD_RNNT_LAS ? " with its second pass" : "");
+    if (o->lexicon->V != m->cfg.vocab || o->lexicon->n_nodes < 1)
+      return asr__fail(err, ASR_ERR_SHAPE, "decode: the lexicon is over %d tokens, the model's vocabulary %d",
+                       o->lexicon->V, m->cfg.vocab);
+    if (!isfinite(o->lm_weight) || !isfinite(o->word_bonus))
+      return asr__fail(err, ASR_ERR_NONFINITE, "decode: lm_weight %g or word_bonus %g is not finite", o->lm_weight,
+                       o->word_bonus);
+#endif
+  }
   if (!att) return ASR_OK;
   if (!(o->ctc_weight >= 0 && o->ctc_weight <= 1))
     return asr__fail(err, ASR_ERR_RANGE, "decode: ctc_weight = %g is outside [0, 1]", o->ctc_weight);

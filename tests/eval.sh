@@ -22,7 +22,7 @@
 #   10,30": the augmentation levers of docs/training.md), EVAL_TAG="" (a suffix for the
 #   loso models and logs, so runs with other TRAIN_ARGS do not overwrite each other),
 #   EVAL_SEED=1 (the --seed of every build/train),
-#   EVAL_WORDS=1: the loso folds of CTC recipes are also transcribed with the ten digit
+#   EVAL_WORDS=1: the loso folds of CTC and RNN-T recipes (not rnnt-las) are also transcribed with the ten digit
 #   words as the lexicon and a bigram model of the training speakers' transcripts
 #   (build/asrtool ngram-train; docs/lexicon_lm.md), --lm-weight 0.5, beam 16. E.g.
 #   EVAL=loso RECIPES=ctc-contextnet EVAL_STEPS=1000 FOLDS=nicolas EVAL_WORDS=1 make eval
@@ -99,7 +99,7 @@ loso() {
     echo "   $spk, every recording: $(cat "$OUT/$name.score")"
     confusions "$OUT/$name.hyp"
     scores="$scores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name.score")"
-    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt ] && [ "$recipe" != rnnt-las ]; then
+    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt-las ]; then
       # the lexicon: the ten digit words; the LM: the other speakers' transcripts
       printf '%s\n' zero one two three four five six seven eight nine > "$OUT/digits.txt"
       ls "$FSDD" | awk -F_ -v s="$spk" 'BEGIN { split("zero one two three four five six seven eight nine", w, " ") }

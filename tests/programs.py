@@ -62,6 +62,11 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            --average-last 1 gives the default model byte for byte, --average-last 3
            --average-every 1 another one (the mean of steps 1-3, which it says), the same
            twice; bad --average-last / --average-every values and combinations refused.
+words/*    build/transcribe --lexicon (asr.h 5.7 and 6.6): the bundled ctc-contextnet model and an
+           rnnt-contextnet model trained here for 3 steps, each on four toy test clips with
+           a lexicon of four words: exit 0, every word of every line one of the lexicon's,
+           --align gives each word a time, --lm alone uses the LM's words; a las model is
+           refused with one line and exit 2.
 nbest/*    build/transcribe --nbest and --nbest-svg on an rnnt-las model trained here for 20
            steps on four toy clips (and a ctc-attention one with --rescore N): each file's
            n-best lines (first pass, second pass,
@@ -92,6 +97,7 @@ san/*      The programs built with AddressSanitizer and UndefinedBehaviorSanitiz
 """
 import io
 import os
+import re
 import resource
 import shutil
 import struct
@@ -1283,6 +1289,55 @@ def agree_tests(tmp):
     report("agree/posteriorgram-transcribe (%d decodings compared)" % compared, p)
 
 
+def words_tests(tmp):
+    if not wanted("words/"):
+        return
+    d = os.path.join(tmp, "words")
+    clips = four_clips(os.path.join(d, "aug"))
+    lex = ["one", "two", "three", "stop"]
+    with open(os.path.join(d, "lex.txt"), "w") as f:
+        f.write("\n".join(lex) + "\n")
+    with open(os.path.join(d, "lm.arpa"), "w") as f:   # a unigram model over two of the words
+        f.write("\\data\\\nngram 1=4\n\n\\1-grams:\n-0.5\t</s>\n-99\t<s>\n-0.5\tone\n-0.5\ttwo\n\n\\end\\\n")
+    models = {"ctc": os.path.join(ROOT, "data", "models", "ctc-contextnet.npz")}
+    for recipe in ["rnnt-contextnet", "las"]:
+        rc, _, err = run([prog("train"), "--recipe", recipe, "--data", "aug", "--steps", "3", "--quiet", "--out",
+                          recipe + ".npz"], d)
+        models[recipe] = os.path.join(d, recipe + ".npz") if rc == 0 else None
+        if rc != 0:
+            report("words/" + recipe, ["train %s: exit %d, %r" % (recipe, rc, err[-300:])])
+    for name in ["ctc", "rnnt-contextnet"]:
+        test = "words/" + name
+        if not wanted(test) or not models[name]:
+            continue
+        p = []
+        for extra, allowed in [(["--lexicon", "lex.txt"], lex), (["--lexicon", "lex.txt", "--align"], lex),
+                               (["--lm", "lm.arpa", "--beam", "4"], ["one", "two"])]:
+            rc, out, err = run([prog("transcribe"), "--model", models[name]] + extra + clips, d)
+            lines = out.splitlines()
+            if rc != 0 or len(lines) != 4:
+                p.append("%s: exit %d, %d lines, stderr %r" % (" ".join(extra), rc, len(lines), err[-300:]))
+                continue
+            if not any(len(l.split("\t")) > 1 and l.split("\t")[1] for l in lines):
+                p.append("%s: no line has a word: the check would hold for anything" % " ".join(extra))
+            for line in lines:
+                cols = line.split("\t")
+                words = cols[1].split() if len(cols) > 1 else []
+                bad = [w for w in words if w not in allowed]
+                if bad:
+                    p.append("%s: %r has words outside %s" % (" ".join(extra), line, allowed))
+                if "--align" in extra:
+                    times = cols[2].split() if len(cols) > 2 else []
+                    if len(times) != len(words) or not all(re.match(r"^[a-z]+@[0-9.]+-[0-9.]+$", t) for t in times):
+                        p.append("--align: %r does not give each word a time" % line)
+        report(test, p)
+    if wanted("words/refused") and models["las"]:
+        p = []
+        expect_fail([prog("transcribe"), "--model", models["las"], "--lexicon", "lex.txt", clips[0]], d,
+                    "CTC and RNN-T models", p)
+        report("words/refused", p)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="asr-programs-")
     try:
@@ -1295,6 +1350,7 @@ def main():
         message_tests(tmp)
         augment_tests(tmp)
         nbest_tests(tmp)
+        words_tests(tmp)
         agree_tests(tmp)
         downstream_tests(tmp)
         san_tests(tmp)

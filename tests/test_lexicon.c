@@ -203,7 +203,132 @@ static void t_lexicon_constrains(tctx *t) {
   asr_ngram_free(&lm);
 }
 
+/* ---- 6.6: the transducer's search with the lexicon (asr_rnnt_lexicon_decode_*) */
+
+/* A transducer stand-in: ln Pr(k | t, y) a log-softmax of pseudo-random logits hashed from
+ * (seed, t, y), so the same prefix on the same frame always gets the same distribution. */
+typedef struct hash_scorer {
+  unsigned seed;
+  int V;
+} hash_scorer;
+
+static asr_result hash_score(void *ctx, asr_real *logp, int t, const int *prefix, int n) {
+  const hash_scorer *h = (const hash_scorer *)ctx;
+  unsigned long x = 2166136261ul ^ h->seed;
+  asr_real z[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i, k;
+  if (h->V > 8) return ASR_ERR_RANGE;
+  x = (x ^ (unsigned long)t) * 16777619ul;
+  for (i = 0; i < n; i++) x = ((x ^ (unsigned long)(prefix[i] + 1)) * 16777619ul) & 0xfffffffful;
+  for (k = 0; k < h->V; k++) {
+    x = (x * 1103515245ul + 12345ul) & 0xfffffffful;
+    z[k] = (asr_real)(((double)(x >> 8) / 16777216.0) * 5 - 2.5);
+  }
+  asr_log_softmax(logp, z, h->V);
+  return ASR_OK;
+}
+
+/* A scorer whose distribution is the same on every frame after every prefix. */
+static asr_result const_score(void *ctx, asr_real *logp, int t, const int *prefix, int n) {
+  const double *p = (const double *)ctx;
+  int k;
+  (void)t, (void)prefix, (void)n;
+  for (k = 0; k < 5; k++) logp[k] = (asr_real)log(p[k]);
+  return ASR_OK;
+}
+
+/* _ref (a beam that prunes nothing, max_symbols = max_tokens: every alignment kept, no
+ * length normalization) against _naive (every allowed labelling, its exact ln Pr(y|x)),
+ * 120 random transducers, half of them with the LM; then a case by hand: on one frame
+ * with the same distribution everywhere, Pr(y|x) = prod_u p(y_u) p(blank), so with
+ * p = (blank .5, space .05, a .3, b .1, c .05), lexicon {ca, b} and beta = 3:
+ *   ""  ln .5 = -0.693;  "b"  ln(.1 .5) + 3 = 0.004;  "ca"  ln(.05 .3 .5) + 3 = -1.893;
+ *   "b " ln(.1 .05 .5) + 3 = -2.991;  "b b"  ln(.1 .05 .1 .5) + 6 = -2.294
+ * and "b" is the answer with score ln 0.05 + 3. */
+static void t_rnnt_lexicon_naive_vs_ref(tctx *t) {
+  const char *words[] = {"ab", "b", "ca", "a"};
+  const char *sents[] = {"ab b", "b ab", "ca", "ab ab b"};
+  const char *two[] = {"ca", "b"};
+  const double p[5] = {0.5, 0.05, 0.3, 0.1, 0.05};
+  asr_lexicon lex, lex2;
+  asr_ngram lm;
+  asr_error err;
+  asr_rng rng;
+  int trial, i, fused = 0, words_seen = 0, tok[8], n;
+  double s, worst = 0;
+  size_t wb;
+  void *w;
+  asr_rnnt_lexicon_opts o;
+  CHECK(asr_lexicon_build(&lex, words, 4, LEX_ALPHABET, 0, 1, &err) == ASR_OK);
+  CHECK(asr_lexicon_build(&lex2, two, 2, LEX_ALPHABET, 0, 1, &err) == ASR_OK);
+  CHECK(asr_ngram_train(&lm, sents, 4, 2, &err) == ASR_OK);
+  asr_rng_seed(&rng, 7, 1);
+  o = asr_rnnt_lexicon_opts_default(&lex, 256, 1);
+  o.search.max_symbols = 4;
+  o.search.length_norm = 0;
+  wb = asr_rnnt_lexicon_workspace_size(3, 5, 4, &o);
+  w = malloc(wb);
+  CHECK(w != NULL);
+  for (trial = 0; trial < 120 && w; trial++) {
+    hash_scorer h;
+    int T = 1 + asr_rng_int(&rng, 3), n1 = -1, n2 = -2, tk1[8], tk2[8];
+    double s1 = 0, s2 = 1;
+    asr_result r1, r2;
+    h.seed = 1000u + (unsigned)trial, h.V = 5;
+    o.lm = NULL, o.lm_weight = 0, o.word_bonus = 0;
+    if (trial % 2) {
+      o.lm = &lm;
+      o.lm_weight = 0.3 + asr_rng_uniform(&rng);
+      o.word_bonus = asr_rng_normal(&rng);
+      fused++;
+    }
+    r1 = asr_rnnt_lexicon_decode_naive(tk1, &n1, &s1, 4, hash_score, &h, T, 5, 0, &o, w, wb);
+    r2 = asr_rnnt_lexicon_decode_ref(tk2, &n2, &s2, 4, hash_score, &h, T, 5, 0, &o, w, wb);
+    CHECKF(r1 == ASR_OK && r2 == ASR_OK, "trial %d: naive %d, ref %d", trial, r1, r2);
+    CHECKF(n1 == n2 && fabs(s1 - s2) < (ASR_REAL_DOUBLE ? 1e-9 : 1e-5),
+           "trial %d (T=%d): %d tokens, score %.9f vs %d, %.9f", trial, T, n1, s1, n2, s2);
+    for (i = 0; i < n1 && i < n2; i++) CHECKF(tk1[i] == tk2[i], "trial %d: token %d differs", trial, i);
+    if (fabs(s1 - s2) > worst) worst = fabs(s1 - s2);
+    words_seen += n1 > 0;
+  }
+  CHECKF(words_seen > 60 && fused == 60, "%d non-empty results, %d fused", words_seen, fused);
+  /* the case by hand, both tiers */
+  o = asr_rnnt_lexicon_opts_default(&lex2, 64, 1);
+  o.search.max_symbols = 3;
+  o.search.length_norm = 0;
+  o.word_bonus = 3;
+  CHECK(asr_rnnt_lexicon_decode(tok, &n, &s, 3, const_score, (void *)p, 1, 5, 0, &o, w, wb) == ASR_OK);
+  CHECKF(n == 1 && tok[0] == 3, "%d tokens, not \"b\"", n);
+  CHECK_NEAR(s, log(0.05) + 3, 1e-6);
+  CHECK(asr_rnnt_lexicon_decode_naive(tok, &n, &s, 3, const_score, (void *)p, 1, 5, 0, &o, w, wb) == ASR_OK);
+  CHECK(n == 1 && tok[0] == 3);
+  CHECK_NEAR(s, log(0.05) + 3, 1e-6);
+  /* no frames: the empty labelling (no words, ln P_LM(</s>|<s>) without an LM: 0) */
+  CHECK(asr_rnnt_lexicon_decode(tok, &n, &s, 3, const_score, (void *)p, 0, 5, 0, &o, w, wb) == ASR_OK);
+  CHECK(n == 0 && s == 0);
+  /* bad options */
+  o.space = 0;
+  CHECK(asr_rnnt_lexicon_decode(tok, &n, &s, 3, const_score, (void *)p, 1, 5, 0, &o, w, wb) == ASR_ERR_RANGE);
+  o.space = 1;
+  o.lm_weight = NAN;
+  CHECK(asr_rnnt_lexicon_decode(tok, &n, &s, 3, const_score, (void *)p, 1, 5, 0, &o, w, wb) == ASR_ERR_NONFINITE);
+  o.lm_weight = 0;
+  CHECK(asr_rnnt_lexicon_decode(tok, &n, &s, 3, const_score, (void *)p, 1, 4, 0, &o, w, wb) == ASR_ERR_SHAPE);
+  CHECK(asr_rnnt_lexicon_decode(tok, &n, &s, 3, const_score, (void *)p, 1, 5, 0, &o, w, 16) == ASR_ERR_WORKSPACE);
+  free(w);
+  wb = asr_rnnt_lexicon_workspace_size(4, 5, 12, &o);      /* 4^12 labellings: too many */
+  w = malloc(wb);
+  CHECK(w && asr_rnnt_lexicon_decode_naive(tok, &n, &s, 12, const_score, (void *)p, 4, 5, 0, &o, w, wb) ==
+                 ASR_ERR_TOO_LARGE);
+  free(w);
+  asr_lexicon_free(&lex);
+  asr_lexicon_free(&lex2);
+  asr_ngram_free(&lm);
+  snprintf(t->msg, sizeof t->msg, "120 transducers, ref vs naive within %.1e", worst);
+}
+
 static const test_case TESTS_lexicon[] = {
+  {"lexicon/rnnt_naive_vs_ref", t_rnnt_lexicon_naive_vs_ref},
   {"lexicon/tree", t_lexicon_tree},
   {"lexicon/ngram_normalized", t_ngram_normalized},
   {"lexicon/ngram_arpa", t_ngram_arpa},

@@ -39,10 +39,12 @@
  * pad_ms; asr_model_features); --pad SECONDS overrides that. --align times are those of
  * the recording itself (the padding subtracted).
  * --lexicon FILE (one word a line) and/or --lm LM.arpa (a word n-gram model, e.g. made by
- * `asrtool ngram-train`) decode CTC models with asr_ctc_lexicon_decode: only labellings
- * made of the lexicon's words (without --lexicon: the LM's words), ranked by
- * ln p(l|x) + W ln P_LM(words) + B |words| with --lm-weight W (default 0.5 with --lm)
- * and --word-bonus B (default 0); --beam N is its beam (default 16 there).
+ * `asrtool ngram-train`) decode CTC and RNN-T models (ctc-contextnet, ctc-conformer, rnnt,
+ * rnnt-contextnet) with words (asr_model_decode_with's lexicon: asr_ctc_lexicon_decode or
+ * asr_rnnt_lexicon_decode): only labellings made of the lexicon's words (without
+ * --lexicon: the LM's words), ranked by ln p(l|x) + W ln P_LM(words) + B |words| with
+ * --lm-weight W (default 0.5 with --lm) and --word-bonus B (default 0); --beam N is its
+ * beam (default 16 there). --align and --chunk work with words as without.
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
  * files are still transcribed).
  *
@@ -147,7 +149,7 @@ static void print_alignment(const hyp *h) {
 
 /* Reads the lexicon and the LM (either may be absent; without --lexicon the LM's own
  * words are the lexicon). 0, or 2 after one line. */
-static int words_open(const asr_model *m, const char *lexicon_path, const char *lm_path, double *lm_weight, int align,
+static int words_open(const asr_model *m, const char *lexicon_path, const char *lm_path, double *lm_weight,
                       asr_lexicon *lex, asr_ngram *lm) {
   asr_error err;
   memset(lex, 0, sizeof *lex);
@@ -159,8 +161,9 @@ static int words_open(const asr_model *m, const char *lexicon_path, const char *
     }
     return 0;
   }
-  if (m->cfg.head != ASR_HEAD_CTC || align) {
-    fprintf(stderr, "transcribe: --lexicon and --lm decode CTC models only, without --align\n");
+  if (m->cfg.head != ASR_HEAD_CTC && m->cfg.head != ASR_HEAD_RNNT) {
+    fprintf(stderr, "transcribe: --lexicon and --lm decode CTC and RNN-T models (ctc-contextnet, ctc-conformer, rnnt, "
+                    "rnnt-contextnet), not %s\n", m->cfg.recipe);
     return 2;
   }
   if (*lm_weight < 0) *lm_weight = lm_path ? 0.5 : 0;
@@ -183,45 +186,6 @@ static int words_open(const asr_model *m, const char *lexicon_path, const char *
   }
   return 0;
 }
-
-/* The log-probabilities' buffer, then the decoder's workspace. */
-static size_t words_workspace_size(const asr_model *m, int T, int beam) {
-  int Tout = asr_model_out_frames(m, T);
-  size_t a = asr_model_infer_workspace_size(m, 1, T), b = asr_ctc_lexicon_workspace_size(Tout, m->cfg.vocab, beam);
-  size_t lp = sizeof(asr_real) * ((size_t)Tout * m->cfg.vocab + 1);
-  if (a == (size_t)-1 || b == (size_t)-1) return (size_t)-1;
-  return lp + (a > b ? a : b) + 64;
-}
-
-static asr_result words_decode(asr_model *m, const asr_lexicon *lex, const asr_ngram *lm, double lm_weight,
-                               double word_bonus, int *tok, int *ntok, const asr_real *feats, int T, int beam,
-                               void *work, size_t wb, asr_error *err) {
-  int Tout = asr_model_out_frames(m, T), len = 0;
-  size_t lp_bytes = (sizeof(asr_real) * ((size_t)Tout * m->cfg.vocab + 1) + 63) & ~(size_t)63;
-  asr_real *lp = (asr_real *)work;
-  void *rest = (char *)work + lp_bytes;
-  asr_ctc_lexicon_opts o = asr_ctc_lexicon_opts_default(lex, beam, 0, 1);
-  asr_result r = asr_model_logprobs(m, lp, &len, feats, &T, 1, T, rest, wb - lp_bytes, err);
-  if (r != ASR_OK) return r;
-  o.lm = lm;
-  o.lm_weight = lm_weight;
-  o.word_bonus = word_bonus;
-  r = asr_ctc_lexicon_decode(tok, ntok, NULL, lp, len, m->cfg.vocab, &o, rest, wb - lp_bytes);
-  if (r == ASR_INFEASIBLE) {
-    *ntok = 0;                               /* no labelling of words survived: an empty line */
-    return ASR_OK;
-  }
-  if (r != ASR_OK) snprintf(err->msg, sizeof err->msg, "lexicon decoding: %s", asr_result_string(r));
-  return r;
-}
-
-/* --lexicon / --lm: what words_decode needs. Its decoder gives no token frames, so with
- * words a file is decoded whole (--chunk 0). */
-typedef struct wdec {
-  const asr_lexicon *lex;
-  const asr_ngram *lm;
-  double lm_weight, word_bonus;
-} wdec;
 
 /* ---- the n-best of a second pass (--nbest, --nbest-svg): asr_model_decode_nbest */
 
@@ -370,13 +334,11 @@ static int nbest_svg(const char *path, const nblist *nb, const asr_model *m, con
 }
 
 /* One window: wave (n samples at rate) starting `offset` seconds into the recording, as a
- * recording of its own; keeps the tokens that start in [lo, hi) seconds (all of them, at
- * time 0, when decoded with words: wd). The decoder is asked for token times only when
+ * recording of its own; keeps the tokens that start in [lo, hi) seconds. The decoder is asked for token times only when
  * they are used (--align, or a window that is not the whole recording): an attention
  * model decoded with --ctc-weight 0 can say more than its CTC branch can align. 0 or 2. */
 static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, double offset, double lo, double hi,
-                         const asr_model_decode_opts *o, const wdec *wd, int align, const char *what, hyp *h,
-                         nblist *nb) {
+                         const asr_model_decode_opts *o, int align, const char *what, hyp *h, nblist *nb) {
   asr_real *feats = NULL;
   int T, Tout, maxtok, ntok = 0, *tok = NULL, *st = NULL, *en = NULL, i, r = 2;
   double fs = 0.010 * asr_model_subsampling(m), shift = offset - m->cfg.pad_ms / 1000.0;
@@ -393,7 +355,7 @@ static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, do
   }
   Tout = asr_model_out_frames(m, T);
   maxtok = 4 * Tout + 1;                      /* RNN-T may emit several tokens a frame */
-  wb = wd ? words_workspace_size(m, T, o->beam) : asr_model_decode_with_workspace_size(m, T, o);
+  wb = asr_model_decode_with_workspace_size(m, T, o);
   work = malloc(wb);
   tok = (int *)malloc(sizeof *tok * (size_t)maxtok);
   st = (int *)malloc(sizeof *st * (size_t)maxtok);
@@ -404,15 +366,13 @@ static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, do
       for (r = 0, i = 0; i < nb->len[nb->best] && !r; i++) r = hyp_add(h, nb->tok[(size_t)nb->best * maxtok + i], 0, 0);
       if (r) fprintf(stderr, "%s: out of memory\n", what);
     }
-  } else if ((wd ? words_decode(m, wd->lex, wd->lm, wd->lm_weight, wd->word_bonus, tok, &ntok, feats, T, o->beam, work,
-                              wb, &err)
-              : asr_model_decode_with(m, tok, &ntok, spans ? st : NULL, spans ? en : NULL, maxtok, feats, T, o, work,
-                                      wb, &err)) != ASR_OK)
+  } else if (asr_model_decode_with(m, tok, &ntok, spans ? st : NULL, spans ? en : NULL, maxtok, feats, T, o, work,
+                                   wb, &err) != ASR_OK)
     fprintf(stderr, "%s: %s\n", what, err.msg);
   else {
     /* output frames are 10 ms fbank frames times the encoder's subsampling */
     for (r = 0, i = 0; i < ntok && !r; i++)
-      if (wd || !spans) r = hyp_add(h, tok[i], 0, 0);
+      if (!spans) r = hyp_add(h, tok[i], 0, 0);
       else if (st[i] * fs + shift >= lo && st[i] * fs + shift < hi)
         r = hyp_add(h, tok[i], st[i] * fs + shift, (en[i] + 1) * fs + shift);
     if (r) fprintf(stderr, "%s: out of memory\n", what);
@@ -460,7 +420,7 @@ static int transcribe_chunked(asr_model *m, const char *path, double chunk, cons
     last = eof && b0 + have <= (k + 1) * L;
     if (decode_window(m, buf + (ws - b0), (int)(b0 + have - ws), s.sample_rate, (double)ws / s.sample_rate,
                       k ? (double)(k * L) / s.sample_rate : -INFINITY,
-                      last ? INFINITY : (double)((k + 1) * L) / s.sample_rate, o, NULL, align, path, h, NULL))
+                      last ? INFINITY : (double)((k + 1) * L) / s.sample_rate, o, align, path, h, NULL))
       goto done;
     if (last) break;
   }
@@ -481,7 +441,6 @@ int main(int argc, char **argv) {
   double lm_weight = -1, word_bonus = 0;
   asr_lexicon lex;
   asr_ngram lm;
-  wdec wd;
   double pad = -1, chunk = 30;
   int beam = 0, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   double ctc_weight = -1, penalty = 0, first_weight = -1;
@@ -614,7 +573,7 @@ int main(int argc, char **argv) {
     asr_model_free(&m);
     return 2;
   }
-  if (words_open(&m, lexicon_path, lm_path, &lm_weight, align, &lex, &lm)) {
+  if (words_open(&m, lexicon_path, lm_path, &lm_weight, &lex, &lm)) {
     status = 2;
     goto done;
   }
@@ -625,8 +584,7 @@ int main(int argc, char **argv) {
     goto done;
   }
   if (beam == 0) beam = lexicon_path || lm_path ? 16 : ad_default_beam(&m);
-  wd.lex = &lex, wd.lm = lm_path ? &lm : NULL, wd.lm_weight = lm_weight, wd.word_bonus = word_bonus;
-  if (lexicon_path || lm_path || nbest) chunk = 0;   /* words, an n-best: the whole file (see wdec) */
+  if (nbest) chunk = 0;                        /* an n-best: the whole file */
   {
     /* the attention options: only for an attention head; lambda > 0 and rescoring need its CTC branch */
     int att = m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS;
@@ -663,6 +621,11 @@ int main(int argc, char **argv) {
     if (first_weight >= 0) dopts.ctc_weight = first_weight;   /* rnnt-las: the first pass's weight */
     dopts.penalty = penalty;
     if (rescore >= 0 && (att || twopass)) dopts.rescore = rescore;   /* default: 0; rnnt-las the beam */
+    if (lexicon_path || lm_path) {               /* words (asr.h 5.7, 6.6) */
+      dopts.lexicon = &lex;
+      dopts.lm = lm_path ? &lm : NULL;
+      dopts.lm_weight = lm_weight, dopts.word_bonus = word_bonus;
+    }
   }
   if (pad >= 0) m.cfg.pad_ms = (int)lround(pad * 1000);
   pad = m.cfg.pad_ms / 1000.0;
@@ -717,8 +680,8 @@ int main(int argc, char **argv) {
       asr_audio a;
       r = ad_audio_read(files[i], &a);
       if (!r) {
-        r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, &dopts,
-                          lexicon_path || lm_path ? &wd : NULL, align, files[i], &h, nbest ? &nb : NULL);
+        r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, &dopts, align, files[i], &h,
+                          nbest ? &nb : NULL);
         asr_audio_free(&a, NULL);
       }
     }
