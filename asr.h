@@ -282,6 +282,8 @@
  *   [Dai19]       Z. Dai et al., "Transformer-XL", ACL 2019 (relative positions).
  *   [Devlin19]    J. Devlin, M. Chang, K. Lee, K. Toutanova, "BERT: Pre-training of Deep
  *                 Bidirectional Transformers for Language Understanding", NAACL 2019.
+ *   [Li19]        J. Li et al., "Jasper: An End-to-End Convolutional Neural Acoustic Model",
+ *                 Interspeech 2019, arXiv:1904.03288 (the sub-block: conv, BN, ReLU, dropout).
  *   [Loshchilov19] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
  *                 ICLR 2019.
  *   [Park19]      D. Park et al., "SpecAugment", Interspeech 2019.
@@ -1736,9 +1738,8 @@ ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextn
  * Blocks without residual (C0, C22) cannot be dropped: d->skip or c != 1 there is
  * ASR_ERR_INVALID_ARG. Dropout (rate d->p) after every conv layer's swish, inside the branch:
  *   f(x) = drop(swish(BN(dwsep(x))))
- * Jasper's sub-block "conv, BN, activation, dropout" (J. Li et al., "Jasper: An End-to-End
- * Convolutional Neural Acoustic Model", Interspeech 2019, arXiv:1904.03288, Fig. 1), the
- * sub-block NeMo builds its ContextNet from; the block output itself is not dropped (as
+ * Jasper's sub-block "conv, BN, activation, dropout" ([Li19] Fig. 1), the sub-block NeMo
+ * builds its ContextNet from; the block output itself is not dropped (as
  * ESPnet drops a branch before its residual add). mask: layer i's (N,C_out,T_i) flags, i =
  * 0..m-1 in order, asr_contextnet_block_drop_mask_size() bytes (drawn in that order).
  * Fast tier; saved buffer and workspace as the unsuffixed functions. */
@@ -5910,14 +5911,17 @@ ASRDEF int asr_model_min_frames(const asr_model *m);
 /* Dropout and stochastic depth in the encoder's blocks for asr_model_train_step (and only
  * there: evaluation, decoding and asr_model_loss never drop), drawn from rng, which the
  * model keeps a pointer to (the training loop's generator; NULL with both rates 0).
- * "contextnet": each residual block l = 1..L (C0, without residual, is never dropped) is
- * dropped with probability p_l = (l / L) stoch_depth, the linear decay rule of [Huang16]
- * sec. 3 (the last block at stoch_depth, the first at stoch_depth / L), and runs dropout
- * after every conv layer's swish (asr_contextnet_block_forward_train). "conformer": block
- * l = 1..L likewise (p_L = stoch_depth), ESPnet's dropout points in each
+ * Stochastic depth: of the L blocks that can be dropped (every Conformer block; the
+ * ContextNet blocks with a residual: C0 never is), the l-th (l = 1..L) is dropped with
+ * probability p_l = (l / L) stoch_depth, the linear decay rule of [Huang16] sec. 3 (whose
+ * p_l is the survival probability 1 - (l / L)(1 - p_L), here with p_L = 1 - stoch_depth):
+ * the last block at stoch_depth, the first at stoch_depth / L; a kept one scales its
+ * branches by 1 / (1 - p_l). Dropout: after every conv layer's swish in a ContextNet block
+ * (asr_contextnet_block_forward_train), at ESPnet's dropout points in a Conformer block
  * (asr_conformer_block_forward_train). Per block and step, in block order: one
  * asr_rng_uniform u (only when p_l > 0), dropped iff u < p_l (ESPnet's torch.rand(1) <
- * p), then the block's dropout masks (only when dropout > 0). dropout and stoch_depth in
+ * p), then, for a kept block, its dropout masks (only when dropout > 0; a dropped block
+ * draws none). dropout and stoch_depth in
  * [0, 1) (ASR_ERR_RANGE); either > 0 for the "pblstm" encoder, which has no such blocks,
  * is ASR_ERR_UNSUPPORTED. Both 0 (the default): training is today's, bit for bit, and rng
  * is never drawn from. Set them before asr_model_train_workspace_size: the masks live in
@@ -16200,8 +16204,8 @@ ASRDEF asr_result asr_conformer_block_backward_naive(asr_real *dx, asr_real *d_p
                                                      const asr_conformer_config *cfg, int N, int T,
                                                      void *work, size_t work_bytes) {
   /* the _naive modules' backward, layer norms written out: asr__conf_block_compose_backward */
-  return asr__conf_block_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL, work,
-                                  work_bytes);
+  return asr__conf_block_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL,
+                                  work, work_bytes);
 }
 ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
                                                    const asr_conformer_block_grads *g,
@@ -16213,8 +16217,8 @@ ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos
                                                    const asr_conformer_config *cfg, int N, int T,
                                                    void *work, size_t work_bytes) {
   /* asr__conf_block_compose_backward on the _ref modules */
-  return asr__conf_block_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL, work,
-                                  work_bytes);
+  return asr__conf_block_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL,
+                                  work, work_bytes);
 }
 ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
                                                const asr_conformer_block_grads *g,
@@ -16226,8 +16230,8 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
                                                const asr_conformer_config *cfg, int N, int T,
                                                void *work, size_t work_bytes) {
   /* asr__conf_block_compose_backward on the fast modules */
-  return asr__conf_block_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL, work,
-                                  work_bytes);
+  return asr__conf_block_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL,
+                                  work, work_bytes);
 }
 
 /* Training mode: six dropout points, (N,T,F) (N,T,D) (N,T,D) (N,T,D) (N,T,F) (N,T,D). */
