@@ -203,9 +203,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (421) has one tier: its definition is already its
+ *   Every other public function (428) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 19, 3: 23, 4: 77, 5: 27, 6: 26, 7: 72, 8: 35, 9: 66, 10: 37.
+ *   1: 39, 2: 19, 3: 23, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 67, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -254,6 +254,8 @@
  *                 Neural Machine Translation", EMNLP 2015.
  *   [Ba16]        J. Ba, J. Kiros, G. Hinton, "Layer Normalization", arXiv:1607.06450.
  *   [Chan16]      W. Chan et al., "Listen, Attend and Spell", ICASSP 2016.
+ *   [Huang16]     G. Huang, Y. Sun, Z. Liu, D. Sedra, K. Weinberger, "Deep Networks with
+ *                 Stochastic Depth", ECCV 2016, arXiv:1603.09382 (linear decay p_l = l/L p_L).
  *   [Jaitly16]    N. Jaitly et al., "An Online Sequence-to-Sequence Model Using Partial
  *                 Conditioning" (the Neural Transducer), NeurIPS 2016, arXiv:1511.04868.
  *   [Szegedy16]   C. Szegedy et al., "Rethinking the Inception Architecture for Computer
@@ -281,6 +283,8 @@
  *   [Dai19]       Z. Dai et al., "Transformer-XL", ACL 2019 (relative positions).
  *   [Devlin19]    J. Devlin, M. Chang, K. Lee, K. Toutanova, "BERT: Pre-training of Deep
  *                 Bidirectional Transformers for Language Understanding", NAACL 2019.
+ *   [Li19]        J. Li et al., "Jasper: An End-to-End Convolutional Neural Acoustic Model",
+ *                 Interspeech 2019, arXiv:1904.03288 (the sub-block: conv, BN, ReLU, dropout).
  *   [Loshchilov19] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization",
  *                 ICLR 2019.
  *   [Park19]      D. Park et al., "SpecAugment", Interspeech 2019.
@@ -1239,6 +1243,30 @@ ASRDEF asr_result asr_dropout_forward(asr_real *y, unsigned char *mask, const as
 ASRDEF asr_result asr_dropout_backward(asr_real *dx, const asr_real *dy, const unsigned char *mask,
                                        size_t n, double p);
 
+/* ---- Training-mode regularization of one residual block for one step: stochastic depth
+ * [Huang16] and dropout at the block's dropout points. The blocks' _train functions
+ * (asr_contextnet_block_{forward,backward}_train, asr_conformer_block_{forward,backward}_train)
+ * read it; their plain functions stay the evaluation path.
+ *   skip   stochastic depth's b_l = 0 for this step: the block's residual branch(es) are not
+ *          run (what that leaves of each block: its _train doc); backward reads the same flag
+ *   coeff  the kept branches' scale, ESPnet's stoch_layer_coeff = 1 / (1 - p_l) for a block
+ *          dropped with probability p_l (1: no stochastic depth), so that E[b_l coeff f(x)] =
+ *          f(x) and evaluation needs no rescaling (Huang16's test-time p_l f(x) inverted)
+ *   p      the dropout rate in [0, 1) at every dropout point (0: none; then mask may be NULL)
+ *   rng    non-NULL: forward draws the keep flags into mask as asr_dropout_forward does (one
+ *          asr_rng_uniform per element, keep iff u >= p), point by point in the order the
+ *          block's doc gives; NULL: forward applies the flags already in mask (fixed masks:
+ *          gradient checks, another framework's masks)
+ *   mask   the keep flags 0/1 of every dropout point, *_drop_mask_size() bytes laid out as
+ *          the block's doc says; y = keep x / (1 - p) at each point, backward dx = keep dy /
+ *          (1 - p) through the same flags. */
+typedef struct asr_block_drop {
+  int skip;
+  double coeff, p;
+  asr_rng *rng;
+  unsigned char *mask;
+} asr_block_drop;
+
 /* ---- layer norm over the last dimension (torch.nn.LayerNorm(C)) [Ba16]
  *   mu_m = (1/C) sum_c x_mc,   var_m = (1/C) sum_c (x_mc - mu_m)^2   (biased, as torch)
  *   xhat_mc = (x_mc - mu_m) / sqrt(var_m + eps),   y_mc = gamma_c xhat_mc + beta_c
@@ -1699,6 +1727,40 @@ ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextn
                                                const int *lengths,
                                                const asr_contextnet_block_config *cfg, void *work,
                                                size_t work_bytes);
+
+/* ---- The ContextNet block in training mode with stochastic depth [Huang16] and dropout
+ * (asr_block_drop d; d = NULL or {0, 1, 0}: the unsuffixed functions bit for bit). With
+ * b the drop decision and c = d->coeff:
+ *   C(x) = swish(b c SE(f^m(x)) + P(x))
+ * Huang16 eq. (2), H_l = ReLU(b_l f_l(H_{l-1}) + id(H_{l-1})), with the residual projection P
+ * in the place of id (Huang16 too keeps the activation after the sum): a dropped block
+ * (d->skip) runs P and the final swish only, C(x) = swish(P(x)), its main branch's batch
+ * norms left untouched as in ESPnet's skipped layer; a kept one scales the branch by c.
+ * Blocks without residual (C0, C22) cannot be dropped: d->skip or c != 1 there is
+ * ASR_ERR_INVALID_ARG. Dropout (rate d->p) after every conv layer's swish, inside the branch:
+ *   f(x) = drop(swish(BN(dwsep(x))))
+ * Jasper's sub-block "conv, BN, activation, dropout" ([Li19] Fig. 1), the sub-block NeMo
+ * builds its ContextNet from; the block output itself is not dropped (as
+ * ESPnet drops a branch before its residual add). mask: layer i's (N,C_out,T_i) flags, i =
+ * 0..m-1 in order, asr_contextnet_block_drop_mask_size() bytes (drawn in that order).
+ * Fast tier; saved buffer and workspace as the unsuffixed functions. */
+ASRDEF size_t asr_contextnet_block_drop_mask_size(const asr_contextnet_block_config *cfg);
+ASRDEF asr_result asr_contextnet_block_forward_train(asr_real *y, void *saved, size_t saved_bytes,
+                                                    const asr_real *x,
+                                                    const asr_contextnet_block_params *p,
+                                                    const int *lengths,
+                                                    const asr_contextnet_block_config *cfg,
+                                                    const asr_block_drop *d, void *work,
+                                                    size_t work_bytes);
+ASRDEF asr_result asr_contextnet_block_backward_train(asr_real *dx,
+                                                     const asr_contextnet_block_grads *g,
+                                                     const asr_real *dy, const void *saved,
+                                                     size_t saved_bytes, const asr_real *x,
+                                                     const asr_contextnet_block_params *p,
+                                                     const int *lengths,
+                                                     const asr_contextnet_block_config *cfg,
+                                                     const asr_block_drop *d, void *work,
+                                                     size_t work_bytes);
 
 /* ---- The ContextNet encoder as a table of blocks C0..C22 ([Han20] Table 1, as the
  * public reimplementations read it): layers, kernel, stride, channels = round(alpha *
@@ -2294,6 +2356,43 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
                                                const asr_conformer_block_params *p,
                                                const asr_conformer_config *cfg, int N, int T,
                                                void *work, size_t work_bytes);
+/* The block in training mode with stochastic depth [Huang16] and dropout (asr_block_drop d;
+ * d = NULL or {0, 1, 0}: the unsuffixed functions bit for bit). ESPnet's EncoderLayer
+ * (espnet/nets/pytorch_backend/conformer/encoder_layer.py, with stochastic_depth_rate):
+ *   "with stochastic depth, residual connection `x + f(x)` becomes
+ *    `x <- x + 1 / (1 - p) * f(x)` at training time."
+ * drawing skip_layer = torch.rand(1).item() < stochastic_depth_rate once per forward: a
+ * skipped layer returns its input (norm_final included: y = x), a kept one scales every
+ * residual branch by stoch_layer_coeff = 1 / (1 - p), norm_final unscaled. With c = d->coeff
+ * and drop() ESPnet's dropout points (rate d->p; EncoderLayer's self.dropout on each branch
+ * before its add, PositionwiseFeedForward's w_2(dropout(activation(w_1(x))))):
+ *   x1 = x  + c/2 drop(W2 drop(swish(W1 LN(x) + b1)) + b2)        macaron FFN
+ *   x2 = x1 + c drop(MHSA(LN(x1)))    x3 = x2 + c drop(Conv(LN(x2)))
+ *   x4 = x3 + c/2 drop(FFN'(LN(x3)))  (FFN' with its inner dropout)     y = LN_final(x4)
+ * and d->skip: y = x, backward dx += dy. The attention probabilities are not dropped
+ * (ESPnet's attention_dropout_rate defaults to 0), nor the positional encoding (the
+ * encoder's, outside the block). mask, asr_conformer_block_drop_mask_size() bytes: six
+ * points in the order forward draws them: the macaron FFN's inner (N,T,F), its output
+ * (N,T,D), the MHSA output (N,T,D), the conv module's output (N,T,D), the FFN's inner
+ * (N,T,F), its output (N,T,D). Fast tier; saved buffers and workspaces as the unsuffixed. */
+ASRDEF size_t asr_conformer_block_drop_mask_size(const asr_conformer_config *cfg, int N, int T);
+ASRDEF asr_result asr_conformer_block_forward_train(asr_real *y, const asr_conformer_block_saved *s,
+                                                    const asr_real *x, const asr_real *pos_emb,
+                                                    const int *lengths,
+                                                    const asr_conformer_block_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    const asr_block_drop *d, void *work,
+                                                    size_t work_bytes);
+ASRDEF asr_result asr_conformer_block_backward_train(asr_real *dx, asr_real *d_pos_emb,
+                                                     const asr_conformer_block_grads *g,
+                                                     const asr_real *dy,
+                                                     const asr_conformer_block_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb,
+                                                     const int *lengths,
+                                                     const asr_conformer_block_params *p,
+                                                     const asr_conformer_config *cfg, int N, int T,
+                                                     const asr_block_drop *d, void *work,
+                                                     size_t work_bytes);
 #endif /* ASR_ASSIGNMENT_RELPOS */
 
 /* ---------------------------------------------------------------------------------------
@@ -5792,6 +5891,10 @@ typedef struct asr_model {
    * without one) */
   asr__las_idx las;
   void *user;
+  /* training-mode regularization of the encoder's blocks (asr_model_set_regularization;
+   * 0, 0, NULL after create and load: checkpoints do not store them) */
+  double dropout, stoch_depth;
+  asr_rng *train_rng;
 } asr_model;
 
 /* Builds the model of a config with freshly initialized parameters (PyTorch's default
@@ -5853,6 +5956,27 @@ ASRDEF int asr_model_out_frames(const asr_model *m, int T);
 ASRDEF int asr_model_subsampling(const asr_model *m);
 ASRDEF int asr_model_encoder_dim(const asr_model *m);
 ASRDEF int asr_model_min_frames(const asr_model *m);
+
+/* Dropout and stochastic depth in the encoder's blocks for asr_model_train_step (and only
+ * there: evaluation, decoding and asr_model_loss never drop), drawn from rng, which the
+ * model keeps a pointer to (the training loop's generator; NULL with both rates 0).
+ * Stochastic depth: of the L blocks that can be dropped (every Conformer block; the
+ * ContextNet blocks with a residual: C0 never is), the l-th (l = 1..L) is dropped with
+ * probability p_l = (l / L) stoch_depth, the linear decay rule of [Huang16] sec. 3 (whose
+ * p_l is the survival probability 1 - (l / L)(1 - p_L), here with p_L = 1 - stoch_depth):
+ * the last block at stoch_depth, the first at stoch_depth / L; a kept one scales its
+ * branches by 1 / (1 - p_l). Dropout: after every conv layer's swish in a ContextNet block
+ * (asr_contextnet_block_forward_train), at ESPnet's dropout points in a Conformer block
+ * (asr_conformer_block_forward_train). Per block and step, in block order: one
+ * asr_rng_uniform u (only when p_l > 0), dropped iff u < p_l (ESPnet's torch.rand(1) <
+ * p), then, for a kept block, its dropout masks (only when dropout > 0; a dropped block
+ * draws none). dropout and stoch_depth in
+ * [0, 1) (ASR_ERR_RANGE); either > 0 for the "pblstm" encoder, which has no such blocks,
+ * is ASR_ERR_UNSUPPORTED. Both 0 (the default): training is today's, bit for bit, and rng
+ * is never drawn from. Set them before asr_model_train_workspace_size: the masks live in
+ * the workspace. */
+ASRDEF asr_result asr_model_set_regularization(asr_model *m, double dropout, double stoch_depth,
+                                               asr_rng *rng, asr_error *err);
 
 /* One training step on a batch: feats (N,T,n_mels) padded, lengths (N), targets (N,S)
  * padded token ids, target_lengths (N). Runs the forward pass in training mode (batch
@@ -11796,6 +11920,25 @@ ASRDEF asr_result asr_dropout_backward(asr_real *dx, const asr_real *dy, const u
   return ASR_OK;
 }
 
+/* A block's dropout point, in place: x_i = keep_i x_i / (1 - p), the flags drawn as
+ * asr_dropout_forward draws them (rng) or read from mask (rng NULL: fixed masks, and the
+ * backward, which scales dy through the same flags). p in [0, 1). */
+ASR__PRIVATE void asr__drop_apply(asr_real *x, unsigned char *mask, size_t n, double p, asr_rng *rng) {
+  size_t i;
+  double scale = 1.0 / (1.0 - p);
+  for (i = 0; i < n; i++) {
+    if (rng) mask[i] = (unsigned char)(asr_rng_uniform(rng) >= p);   /* keep with probability 1 - p */
+    x[i] = mask[i] ? (asr_real)(x[i] * scale) : (asr_real)0;
+  }
+}
+/* The checks every _train function makes of its asr_block_drop. */
+ASR__PRIVATE asr_result asr__drop_check(const asr_block_drop *d) {
+  if (!d) return ASR_OK;
+  if (!(d->p >= 0 && d->p < 1) || !(d->coeff >= 1 && d->coeff < 1e9) || (d->p > 0 && !d->mask))
+    return ASR_ERR_INVALID_ARG;
+  return ASR_OK;
+}
+
 /* ---- layer norm */
 ASRDEF asr_result asr_layer_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
                                          const asr_real *x, const asr_real *gamma,
@@ -12527,12 +12670,12 @@ ASR__PRIVATE asr_result asr__se_backward(asr__tier tier, asr_real *dx, asr_real 
 ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
                                         const asr_real *x, const asr_contextnet_block_params *p,
                                         const int *lengths, const asr_contextnet_block_config *c,
-                                        void *work, size_t work_bytes);
+                                        const asr_block_drop *dr, void *work, size_t work_bytes);
 ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
                                          const asr_real *dy, const void *saved, size_t saved_bytes,
                                          const asr_real *x, const asr_contextnet_block_params *p,
                                          const int *lengths, const asr_contextnet_block_config *c,
-                                         void *work, size_t work_bytes);
+                                         const asr_block_drop *dr, void *work, size_t work_bytes);
 
 /* The matrix products of a tier, for sections 4.2 and 4.3: asr_gemm (AVX2+FMA where built)
  * for ASR__TIER_FAST, the scalar asr_gemm_ref for the others; likewise asr_linear_*. */
@@ -13725,11 +13868,13 @@ typedef struct asr__cn_saved {
  * asr__bn_naive); scratch: the pieces' workspace. */
 ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__cn_saved *s, const asr_real *x,
                                         const asr_contextnet_block_params *p, const asr_contextnet_block_config *c,
-                                        void *scratch, size_t sbytes) {
+                                        const asr_block_drop *dr, void *scratch, size_t sbytes) {
   int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
   const asr_real *h = x;
+  unsigned char *mask = dr && dr->p > 0 ? dr->mask : NULL;   /* layer i's flags, then layer i+1's */
+  asr_real cf = dr ? (asr_real)dr->coeff : (asr_real)1;     /* stoch_layer_coeff; 1: none */
   asr_result r;
-  for (i = 0; i < m; i++) {
+  for (i = 0; i < m && !(dr && dr->skip); i++) {   /* a dropped block skips its main branch */
     const asr_contextnet_layer_params *l = &p->layer[i];
     asr_conv1d_dims d;
     int Ti = i == m - 1 ? Tm : c->T;
@@ -13742,12 +13887,18 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
         l->bn.bias, s->len[i + 1], c->N, c->C_out, Ti, c->training, c->bn_momentum, c->bn_eps);
     if (r != ASR_OK) return r;
     asr__swish_forward_tier(tier, s->h[i], s->b[i], (size_t)c->N * c->C_out * Ti);   /* swish(0) = 0 */
+    if (mask) {   /* training: f(x) = drop(swish(BN(dwsep(x)))), the flags in mask */
+      asr__drop_apply(s->h[i], mask, (size_t)c->N * c->C_out * Ti, dr->p, dr->rng);
+      mask += (size_t)c->N * c->C_out * Ti;
+    }
     h = s->h[i];
   }
   /* SE over the valid frames of the last layer's output */
-  r = asr__se_forward(tier, s->se_y, s->se_mean, s->se_z, s->se_gate, h, p->se_w1, p->se_b1, p->se_w2, p->se_b2,
-                      s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
-  if (r != ASR_OK) return r;
+  if (!(dr && dr->skip)) {
+    r = asr__se_forward(tier, s->se_y, s->se_mean, s->se_z, s->se_gate, h, p->se_w1, p->se_b1, p->se_w2, p->se_b2,
+                        s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
+    if (r != ASR_OK) return r;
+  }
   if (c->residual) {
     /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
     asr_conv1d_dims d;
@@ -13761,7 +13912,7 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
     for (n = 0; n < c->N; n++)
       for (ch = 0; ch < c->C_out; ch++) {
         size_t o = ((size_t)n * c->C_out + ch) * Tm;
-        for (t = 0; t < s->len[m][n]; t++) s->zsum[o + t] += s->se_y[o + t];
+        for (t = 0; t < s->len[m][n] && !(dr && dr->skip); t++) s->zsum[o + t] += cf * s->se_y[o + t];
       }
   } else {
     memcpy(s->zsum, s->se_y, sizeof(asr_real) * (size_t)c->N * c->C_out * Tm);
@@ -13776,10 +13927,12 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
 ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
                                                  const asr_real *dy, const asr__cn_saved *s, const asr_real *x,
                                                  const asr_contextnet_block_params *p,
-                                                 const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
-                                                 asr_real *DZ, void *scratch, size_t sbytes) {
+                                                 const asr_contextnet_block_config *c, const asr_block_drop *dr,
+                                                 asr_real *G1, asr_real *G2, asr_real *DZ, void *scratch,
+                                                 size_t sbytes) {
   int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch;
-  size_t NTm = (size_t)c->N * c->C_out * Tm;
+  size_t NTm = (size_t)c->N * c->C_out * Tm, off = 0, k;
+  const asr_real *dse = DZ;   /* the SE's output gradient: dZ, or c dZ for a kept block */
   asr_result r;
   /* through the final swish, valid frames only (padded dy is ignored) */
   memset(DZ, 0, sizeof(asr_real) * NTm);
@@ -13803,10 +13956,17 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
     r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch, sbytes);
     if (r != ASR_OK) return r;
   }
+  if (dr && dr->skip) return ASR_OK;   /* a dropped block: the main branch did not run */
+  if (dr && dr->coeff != 1) {          /* Z = c SE(...) + P: the branch gets c dZ (G2 is free) */
+    for (k = 0; k < NTm; k++) G2[k] = (asr_real)dr->coeff * DZ[k];
+    dse = G2;
+  }
+  if (dr && dr->p > 0)                 /* the flags of layers 0..m-2 come before the last one's */
+    for (i = 0; i < m - 1; i++) off += (size_t)c->N * c->C_out * c->T;
   /* the main branch: SE backward turns dZ into dh_m, the gradient of the last layer's
    * output (including the share every frame has through the SE mean) */
   memset(G1, 0, sizeof(asr_real) * NTm);
-  r = asr__se_backward(tier, G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, DZ, s->h[m - 1], s->se_mean, s->se_z,
+  r = asr__se_backward(tier, G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, dse, s->h[m - 1], s->se_mean, s->se_z,
                        s->se_gate, p->se_w1, p->se_w2, s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
   if (r != ASR_OK) return r;
   for (i = m - 1; i >= 0; i--) {
@@ -13816,7 +13976,11 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
     int Ti = i == m - 1 ? Tm : c->T;
     size_t cnt = (size_t)c->N * c->C_out * Ti;
     asr__cn_dims(c, i, &d);
-    /* layer i backwards: h = swish(b), b = BN(a), a = dwsep(h_prev) */
+    /* layer i backwards: h = drop(swish(b)), b = BN(a), a = dwsep(h_prev) */
+    if (dr && dr->p > 0) {             /* through layer i's dropout point, its saved flags */
+      asr__drop_apply(G1, dr->mask + off, cnt, dr->p, NULL);
+      if (i > 0) off -= (size_t)c->N * c->C_out * c->T;
+    }
     asr__dswish_mul_tier(tier, G1, G1, s->b[i], cnt);   /* db = dh swish'(b) */
     memset(G2, 0, sizeof(asr_real) * cnt);
     if (tier == ASR__TIER_NAIVE)
@@ -13842,7 +14006,7 @@ ASRDEF asr_result asr_contextnet_block_forward_naive(asr_real *y, void *saved, s
                                                     const asr_contextnet_block_config *cfg,
                                                     void *work, size_t work_bytes) {
   /* asr__cn_compose on the _naive pieces, batch norms written out (asr__bn_naive) */
-  return asr__cn_forward(ASR__TIER_NAIVE, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+  return asr__cn_forward(ASR__TIER_NAIVE, y, saved, saved_bytes, x, p, lengths, cfg, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, size_t saved_bytes,
                                                   const asr_real *x,
@@ -13851,7 +14015,7 @@ ASRDEF asr_result asr_contextnet_block_forward_ref(asr_real *y, void *saved, siz
                                                   const asr_contextnet_block_config *cfg,
                                                   void *work, size_t work_bytes) {
   /* asr__cn_compose on the _ref pieces */
-  return asr__cn_forward(ASR__TIER_REF, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+  return asr__cn_forward(ASR__TIER_REF, y, saved, saved_bytes, x, p, lengths, cfg, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t saved_bytes,
                                               const asr_real *x,
@@ -13860,7 +14024,7 @@ ASRDEF asr_result asr_contextnet_block_forward(asr_real *y, void *saved, size_t 
                                               const asr_contextnet_block_config *cfg, void *work,
                                               size_t work_bytes) {
   /* asr__cn_compose on the fast pieces */
-  return asr__cn_forward(ASR__TIER_FAST, y, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+  return asr__cn_forward(ASR__TIER_FAST, y, saved, saved_bytes, x, p, lengths, cfg, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_contextnet_block_backward_naive(asr_real *dx,
                                                      const asr_contextnet_block_grads *g,
@@ -13871,7 +14035,7 @@ ASRDEF asr_result asr_contextnet_block_backward_naive(asr_real *dx,
                                                      const asr_contextnet_block_config *cfg,
                                                      void *work, size_t work_bytes) {
   /* asr__cn_compose_backward on the _naive pieces (asr__bn_naive_backward) */
-  return asr__cn_backward(ASR__TIER_NAIVE, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+  return asr__cn_backward(ASR__TIER_NAIVE, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
                                                    const asr_contextnet_block_grads *g,
@@ -13882,7 +14046,7 @@ ASRDEF asr_result asr_contextnet_block_backward_ref(asr_real *dx,
                                                    const asr_contextnet_block_config *cfg,
                                                    void *work, size_t work_bytes) {
   /* asr__cn_compose_backward on the _ref pieces */
-  return asr__cn_backward(ASR__TIER_REF, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+  return asr__cn_backward(ASR__TIER_REF, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextnet_block_grads *g,
                                                const asr_real *dy, const void *saved,
@@ -13892,7 +14056,36 @@ ASRDEF asr_result asr_contextnet_block_backward(asr_real *dx, const asr_contextn
                                                const asr_contextnet_block_config *cfg, void *work,
                                                size_t work_bytes) {
   /* asr__cn_compose_backward on the fast pieces */
-  return asr__cn_backward(ASR__TIER_FAST, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, work, work_bytes);
+  return asr__cn_backward(ASR__TIER_FAST, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, NULL, work, work_bytes);
+}
+
+/* Training mode: layers 0..m-2 have T frames, the last ceil(T / stride). */
+ASRDEF size_t asr_contextnet_block_drop_mask_size(const asr_contextnet_block_config *cfg) {
+  if (!cfg || asr_contextnet_block_validate(cfg, NULL) != ASR_OK) return 0;
+  return (size_t)cfg->N * cfg->C_out *
+         ((size_t)(cfg->num_layers - 1) * cfg->T + (size_t)asr_contextnet_block_out_frames(cfg));
+}
+ASRDEF asr_result asr_contextnet_block_forward_train(asr_real *y, void *saved, size_t saved_bytes,
+                                                    const asr_real *x,
+                                                    const asr_contextnet_block_params *p,
+                                                    const int *lengths,
+                                                    const asr_contextnet_block_config *cfg,
+                                                    const asr_block_drop *d, void *work,
+                                                    size_t work_bytes) {
+  /* asr__cn_compose on the fast pieces, with d's decision, scale and dropout points */
+  return asr__cn_forward(ASR__TIER_FAST, y, saved, saved_bytes, x, p, lengths, cfg, d, work, work_bytes);
+}
+ASRDEF asr_result asr_contextnet_block_backward_train(asr_real *dx,
+                                                     const asr_contextnet_block_grads *g,
+                                                     const asr_real *dy, const void *saved,
+                                                     size_t saved_bytes, const asr_real *x,
+                                                     const asr_contextnet_block_params *p,
+                                                     const int *lengths,
+                                                     const asr_contextnet_block_config *cfg,
+                                                     const asr_block_drop *d, void *work,
+                                                     size_t work_bytes) {
+  /* asr__cn_compose_backward on the fast pieces, through d's flags */
+  return asr__cn_backward(ASR__TIER_FAST, dx, g, dy, saved, saved_bytes, x, p, lengths, cfg, d, work, work_bytes);
 }
 
 /* ---- The ContextNet encoder, [Han20] Table 1 as the public reimplementations read it */
@@ -14419,31 +14612,33 @@ ASR__PRIVATE size_t asr__cn_act1(const asr_contextnet_block_config *c) {
 ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
                                         const asr_real *x, const asr_contextnet_block_params *p,
                                         const int *lengths, const asr_contextnet_block_config *c,
-                                        void *work, size_t work_bytes) {
+                                        const asr_block_drop *dr, void *work, size_t work_bytes) {
   asr__cn_saved s;
   size_t act;
   asr_result r;
-  if (!y || !x) return ASR_ERR_INVALID_ARG;
+  if (!y || !x || asr__drop_check(dr) || (dr && !c->residual && (dr->skip || dr->coeff != 1)))
+    return ASR_ERR_INVALID_ARG;
   if (tier == ASR__TIER_NAIVE && asr_contextnet_block_validate(c, NULL) == ASR_OK && asr__cn_macs(c) > 1e8)
     return ASR_ERR_TOO_LARGE;
   r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
   if (r != ASR_OK) return r;
   act = asr__cn_act1(c) * 3 * sizeof(asr_real);
   asr__cn_lengths(c, lengths, &s);
-  return asr__cn_compose(tier, y, &s, x, p, c, (unsigned char *)work + act, work_bytes - act);
+  return asr__cn_compose(tier, y, &s, x, p, c, dr, (unsigned char *)work + act, work_bytes - act);
 }
 
 ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
                                          const asr_real *dy, const void *saved, size_t saved_bytes,
                                          const asr_real *x, const asr_contextnet_block_params *p,
                                          const int *lengths, const asr_contextnet_block_config *c,
-                                         void *work, size_t work_bytes) {
+                                         const asr_block_drop *dr, void *work, size_t work_bytes) {
   asr__cn_saved s;
   asr_contextnet_block_grads none;
   size_t act1;
   asr_real *G1;
   asr_result r;
-  if (!dy || !x) return ASR_ERR_INVALID_ARG;
+  if (!dy || !x || asr__drop_check(dr) || (dr && !c->residual && (dr->skip || dr->coeff != 1)))
+    return ASR_ERR_INVALID_ARG;
   if (tier == ASR__TIER_NAIVE && asr_contextnet_block_validate(c, NULL) == ASR_OK && asr__cn_macs(c) > 1e8)
     return ASR_ERR_TOO_LARGE;
   r = asr__cn_prepare(c, p, lengths, saved, saved_bytes, work_bytes, work, &s);
@@ -14454,7 +14649,7 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
   }
   act1 = asr__cn_act1(c);
   G1 = (asr_real *)work;                  /* dh_{i+1}, then db_i, then dh_i; G2: da_i and dP; DZ: d(SE + P) */
-  return asr__cn_compose_backward(tier, dx, g, dy, &s, x, p, c, G1, G1 + act1, G1 + 2 * act1, G1 + 3 * act1,
+  return asr__cn_compose_backward(tier, dx, g, dy, &s, x, p, c, dr, G1, G1 + act1, G1 + 2 * act1, G1 + 3 * act1,
                                   work_bytes - 3 * act1 * sizeof(asr_real));
 }
 
@@ -14540,6 +14735,14 @@ ASR__PRIVATE asr_result asr__conf_ff_backward(asr__tier tier, asr_real *dx, cons
                                               const asr_real *dy, const asr_conformer_ff_saved *s,
                                               const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
                                               int F, void *work, size_t work_bytes);
+ASR__PRIVATE asr_result asr__conf_ff_forward_dp(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                                const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                                int F, const asr_block_drop *dp, unsigned char *mask);
+ASR__PRIVATE asr_result asr__conf_ff_backward_dp(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
+                                                 const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                 const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                                 int F, const asr_block_drop *dp, unsigned char *mask, void *work,
+                                                 size_t work_bytes);
 ASR__PRIVATE asr_result asr__conf_conv_forward(asr__tier tier, asr_real *y, const asr_conformer_conv_saved *s,
                                                const asr_real *x, const int *lengths,
                                                const asr_conformer_conv_params *p, const asr_conformer_config *cfg,
@@ -14554,15 +14757,15 @@ ASR__PRIVATE asr_result asr__conf_conv_backward(asr__tier tier, asr_real *dx, co
 ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
                                                 const asr_real *x, const asr_real *pos_emb, const int *lengths,
                                                 const asr_conformer_block_params *p,
-                                                const asr_conformer_config *cfg, int N, int T, void *work,
-                                                size_t work_bytes);
+                                                const asr_conformer_config *cfg, int N, int T,
+                                                const asr_block_drop *dr, void *work, size_t work_bytes);
 ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, asr_real *d_pos_emb,
                                                  const asr_conformer_block_grads *g, const asr_real *dy,
                                                  const asr_conformer_block_saved *s, const asr_real *x,
                                                  const asr_real *pos_emb, const int *lengths,
                                                  const asr_conformer_block_params *p,
-                                                 const asr_conformer_config *cfg, int N, int T, void *work,
-                                                 size_t work_bytes);
+                                                 const asr_conformer_config *cfg, int N, int T,
+                                                 const asr_block_drop *dr, void *work, size_t work_bytes);
 #endif /* ASR_ASSIGNMENT_RELPOS */
 ASR__PRIVATE void asr__conf_transpose(asr_real *dst, const asr_real *src, const int *lengths, int N, int T, int C,
                                       int channels_first);
@@ -15631,40 +15834,48 @@ ASR__PRIVATE asr_result asr__ln_naive_backward(asr_real *dx, asr_real *dgamma, a
  *           dW1 += dh^T x, db1 += sum dh, dx += dh W1
  * (the block adds it with the macaron weight 1/2, [Gulati20] eq. (1)). */
 /* _naive: the two linears written out. */
+/* dp (NULL: none): training's inner dropout point, s = drop(swish(h)) (ESPnet's
+ * w_2(dropout(activation(w_1(x))))), saved dropped: dW2 reads the s that W2 saw. */
 ASR__PRIVATE void asr__conf_ff_naive(asr_real *y, const asr_conformer_ff_saved *s, const asr_real *x,
-                                     const asr_conformer_ff_params *p, int M, int D, int F) {
+                                     const asr_conformer_ff_params *p, int M, int D, int F,
+                                     const asr_block_drop *dp, unsigned char *mask) {
   asr__linear_naive(s->h, x, p->w1, p->b1, M, D, F);                 /* h = x W1^T + b1 */
   asr_swish_forward(s->s, s->h, (size_t)M * F);                      /* s = swish(h) */
+  if (dp) asr__drop_apply(s->s, mask, (size_t)M * F, dp->p, dp->rng);   /* s = drop(s) */
   asr__linear_naive(y, s->s, p->w2, p->b2, M, F, D);                 /* y = s W2^T + b2 */
 }
 /* ds, dh (M,F) scratch. */
 ASR__PRIVATE void asr__conf_ff_naive_backward(asr_real *dx, const asr_conformer_ff_grads *g, const asr_real *dy,
                                               const asr_conformer_ff_saved *s, const asr_real *x,
                                               const asr_conformer_ff_params *p, int M, int D, int F, asr_real *ds,
-                                              asr_real *dh) {
+                                              asr_real *dh, const asr_block_drop *dp, unsigned char *mask) {
   memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);               /* ds and dh */
   asr__linear_naive_backward(ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
+  if (dp) asr__drop_apply(ds, mask, (size_t)M * F, dp->p, NULL);     /* through the flags */
   asr_swish_backward(dh, ds, s->h, (size_t)M * F);                   /* dh = swish'(h) ds */
   asr__linear_naive_backward(dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
 }
 /* _ref and fast: the linears of section 4.1 (asr_linear_*_ref, or asr_linear_* on asr_gemm). */
 ASR__PRIVATE asr_result asr__conf_ff_linear(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
                                             const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
-                                            int F) {
+                                            int F, const asr_block_drop *dp, unsigned char *mask) {
   asr_result r = asr__linear_of_tier(tier, s->h, x, p->w1, p->b1, M, D, F);   /* h = x W1^T + b1 */
   if (r) return r;
   asr__swish_forward_tier(tier, s->s, s->h, (size_t)M * F);
+  if (dp) asr__drop_apply(s->s, mask, (size_t)M * F, dp->p, dp->rng);        /* s = drop(swish(h)) */
   return asr__linear_of_tier(tier, y, s->s, p->w2, p->b2, M, F, D);           /* y = s W2^T + b2 */
 }
 ASR__PRIVATE asr_result asr__conf_ff_linear_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
                                                      const asr_real *dy, const asr_conformer_ff_saved *s,
                                                      const asr_real *x, const asr_conformer_ff_params *p, int M,
-                                                     int D, int F, asr_real *ds, asr_real *dh) {
+                                                     int D, int F, asr_real *ds, asr_real *dh,
+                                                     const asr_block_drop *dp, unsigned char *mask) {
   asr_result r;
   memset(ds, 0, sizeof(asr_real) * (size_t)M * F * 2);
-  /* through W2: ds = dy W2 (and dW2, db2); through swish; through W1 */
+  /* through W2: ds = dy W2 (and dW2, db2); through the dropout's flags; swish; W1 */
   r = asr__linear_of_tier_backward(tier, ds, g ? g->w2 : NULL, g ? g->b2 : NULL, dy, s->s, p->w2, M, F, D);
   if (r) return r;
+  if (dp) asr__drop_apply(ds, mask, (size_t)M * F, dp->p, NULL);
   asr__swish_backward_tier(tier, dh, ds, s->h, (size_t)M * F);
   return asr__linear_of_tier_backward(tier, dx, g ? g->w1 : NULL, g ? g->b1 : NULL, dh, x, p->w1, M, D, F);
 }
@@ -15904,34 +16115,42 @@ ASR__PRIVATE void asr__conf_axpy(asr_real *out, const asr_real *a, asr_real alph
 ASR__PRIVATE asr_result asr__conf_block_compose(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
                                                 const asr_real *x, const asr_real *pos_emb, const int *lengths,
                                                 const asr_conformer_block_params *p,
-                                                const asr_conformer_config *cfg, int N, int T, asr_real *o,
-                                                void *mw, size_t mwb) {
+                                                const asr_conformer_config *cfg, int N, int T,
+                                                const asr_block_drop *dr, asr_real *o, void *mw, size_t mwb) {
   int D = cfg->d_model, F = cfg->ff_dim, M = N * T;
-  size_t ntd = (size_t)M * D;
+  size_t ntd = (size_t)M * D, ntf = (size_t)M * F;
   asr_result (*ln)(asr_real *, asr_real *, asr_real *, const asr_real *, const asr_real *, const asr_real *, int,
                    int, double) = tier == ASR__TIER_NAIVE ? asr__ln_naive : asr_layer_norm_forward;
+  /* training (dr): the branches' scale c (stoch_layer_coeff) and the dropout points */
+  const asr_block_drop *dp = dr && dr->p > 0 ? dr : NULL;
+  unsigned char *mk = dp ? dp->mask : NULL;   /* [ffm inner | ffm | mhsa | conv | ff inner | ff] */
+  double c = dr ? dr->coeff : 1;
   asr_result r;
-  /* x1 = x + 1/2 FFN_macaron(LN(x)) */
+  /* x1 = x + c/2 drop(FFN_macaron(LN(x))) */
   ASR__TRY(ln(s->ln[0], s->ln_mean[0], s->ln_rstd[0], x, p->norm_ff_macaron.weight, p->norm_ff_macaron.bias, M, D,
               cfg->ln_eps));
-  ASR__TRY(asr__conf_ff_forward(tier, o, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D, F));
-  asr__conf_axpy(s->x1, x, (asr_real)0.5, o, ntd);
+  ASR__TRY(asr__conf_ff_forward_dp(tier, o, &s->ff_macaron, s->ln[0], &p->ff_macaron, M, D, F, dp, mk));
+  if (dp) asr__drop_apply(o, mk + ntf, ntd, dp->p, dp->rng);
+  asr__conf_axpy(s->x1, x, (asr_real)(0.5 * c), o, ntd);
   /* x2 = x1 + MHSA(LN(x1)) */
   ASR__TRY(ln(s->ln[1], s->ln_mean[1], s->ln_rstd[1], s->x1, p->norm_mha.weight, p->norm_mha.bias, M, D,
               cfg->ln_eps));
   ASR__TRY(asr__rel_mhsa_forward(tier, o, &s->mhsa, s->ln[1], pos_emb, lengths, &p->mhsa, N, T, D, cfg->heads,
                                  cfg->rel_pos, mw, mwb));
-  asr__conf_axpy(s->x2, s->x1, 1, o, ntd);
+  if (dp) asr__drop_apply(o, mk + ntf + ntd, ntd, dp->p, dp->rng);
+  asr__conf_axpy(s->x2, s->x1, (asr_real)c, o, ntd);
   /* x3 = x2 + Conv(LN(x2)) */
   ASR__TRY(ln(s->ln[2], s->ln_mean[2], s->ln_rstd[2], s->x2, p->norm_conv.weight, p->norm_conv.bias, M, D,
               cfg->ln_eps));
   ASR__TRY(asr__conf_conv_forward(tier, o, &s->conv, s->ln[2], lengths, &p->conv, cfg, N, T, mw, mwb));
-  asr__conf_axpy(s->x3, s->x2, 1, o, ntd);
+  if (dp) asr__drop_apply(o, mk + ntf + 2 * ntd, ntd, dp->p, dp->rng);
+  asr__conf_axpy(s->x3, s->x2, (asr_real)c, o, ntd);
   /* x4 = x3 + 1/2 FFN(LN(x3)) */
   ASR__TRY(ln(s->ln[3], s->ln_mean[3], s->ln_rstd[3], s->x3, p->norm_ff.weight, p->norm_ff.bias, M, D,
               cfg->ln_eps));
-  ASR__TRY(asr__conf_ff_forward(tier, o, &s->ff, s->ln[3], &p->ff, M, D, F));
-  asr__conf_axpy(s->x4, s->x3, (asr_real)0.5, o, ntd);
+  ASR__TRY(asr__conf_ff_forward_dp(tier, o, &s->ff, s->ln[3], &p->ff, M, D, F, dp, mk ? mk + ntf + 3 * ntd : NULL));
+  if (dp) asr__drop_apply(o, mk + 2 * ntf + 3 * ntd, ntd, dp->p, dp->rng);
+  asr__conf_axpy(s->x4, s->x3, (asr_real)(0.5 * c), o, ntd);
   /* y = LN_final(x4), 0 at padded frames */
   ASR__TRY(ln(y, s->ln_mean[4], s->ln_rstd[4], s->x4, p->norm_final.weight, p->norm_final.bias, M, D, cfg->ln_eps));
   asr__conf_mask_rows(y, lengths, N, T, D);
@@ -15946,10 +16165,14 @@ ASR__PRIVATE asr_result asr__conf_block_compose_backward(asr__tier tier, asr_rea
                                                          const asr_real *pos_emb, const int *lengths,
                                                          const asr_conformer_block_params *p,
                                                          const asr_conformer_config *cfg, int N, int T,
-                                                         asr_real *dst, asr_real *dl, asr_real *half, void *mw,
-                                                         size_t mwb) {
+                                                         const asr_block_drop *dr, asr_real *dst, asr_real *dl,
+                                                         asr_real *half, void *mw, size_t mwb) {
   int D = cfg->d_model, F = cfg->ff_dim, M = N * T;
-  size_t ntd = (size_t)M * D, i;
+  size_t ntd = (size_t)M * D, ntf = (size_t)M * F, i;
+  const asr_block_drop *dp = dr && dr->p > 0 ? dr : NULL;
+  unsigned char *mk = dp ? dp->mask : NULL;   /* the forward's flags, same layout */
+  double c = dr ? dr->coeff : 1;
+  int scaled = dr && (dr->coeff != 1 || dp);  /* the MHSA and conv branches need their own dy */
   asr_result (*lnb)(asr_real *, asr_real *, asr_real *, const asr_real *, const asr_real *, const asr_real *,
                     const asr_real *, const asr_real *, int, int) =
       tier == ASR__TIER_NAIVE ? asr__ln_naive_backward : asr_layer_norm_backward;
@@ -15960,29 +16183,41 @@ ASR__PRIVATE asr_result asr__conf_block_compose_backward(asr__tier tier, asr_rea
   memset(dst, 0, sizeof(asr_real) * ntd);
   ASR__TRY(lnb(dst, g ? g->norm_w[4] : NULL, g ? g->norm_b[4] : NULL, half, s->x4, s->ln_mean[4], s->ln_rstd[4],
                p->norm_final.weight, M, D));
-  /* x4 = x3 + 1/2 FFN(LN_ff(x3)): the stream passes dst on, the branch gets dst / 2 */
-  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  /* x4 = x3 + c/2 drop(FFN(LN_ff(x3))): the stream passes dst on, the branch gets c dst / 2
+   * through the dropout point's flags */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)(0.5 * c) * dst[i];
+  if (dp) asr__drop_apply(half, mk + 2 * ntf + 3 * ntd, ntd, dp->p, NULL);
   memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_ff_backward(tier, dl, g ? &g->ff : NULL, half, &s->ff, s->ln[3], &p->ff, M, D, F, mw, mwb));
+  ASR__TRY(asr__conf_ff_backward_dp(tier, dl, g ? &g->ff : NULL, half, &s->ff, s->ln[3], &p->ff, M, D, F, dp,
+                                    mk ? mk + ntf + 3 * ntd : NULL, mw, mwb));
   ASR__TRY(lnb(dst, g ? g->norm_w[3] : NULL, g ? g->norm_b[3] : NULL, dl, s->x3, s->ln_mean[3], s->ln_rstd[3],
                p->norm_ff.weight, M, D));
-  /* x3 = x2 + Conv(LN_conv(x2)) */
+  /* x3 = x2 + c drop(Conv(LN_conv(x2))) */
+  if (scaled) {
+    for (i = 0; i < ntd; i++) half[i] = (asr_real)c * dst[i];
+    if (dp) asr__drop_apply(half, mk + ntf + 2 * ntd, ntd, dp->p, NULL);
+  }
   memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_conv_backward(tier, dl, g ? &g->conv : NULL, dst, &s->conv, s->ln[2], lengths, &p->conv, cfg, N,
-                                   T, mw, mwb));
+  ASR__TRY(asr__conf_conv_backward(tier, dl, g ? &g->conv : NULL, scaled ? half : dst, &s->conv, s->ln[2], lengths,
+                                   &p->conv, cfg, N, T, mw, mwb));
   ASR__TRY(lnb(dst, g ? g->norm_w[2] : NULL, g ? g->norm_b[2] : NULL, dl, s->x2, s->ln_mean[2], s->ln_rstd[2],
                p->norm_conv.weight, M, D));
-  /* x2 = x1 + MHSA(LN_mha(x1)) */
+  /* x2 = x1 + c drop(MHSA(LN_mha(x1))) */
+  if (scaled) {
+    for (i = 0; i < ntd; i++) half[i] = (asr_real)c * dst[i];
+    if (dp) asr__drop_apply(half, mk + ntf + ntd, ntd, dp->p, NULL);
+  }
   memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__rel_mhsa_backward(tier, dl, d_pos_emb, g ? &g->mhsa : NULL, dst, &s->mhsa, s->ln[1], pos_emb,
-                                  lengths, &p->mhsa, N, T, D, cfg->heads, cfg->rel_pos, mw, mwb));
+  ASR__TRY(asr__rel_mhsa_backward(tier, dl, d_pos_emb, g ? &g->mhsa : NULL, scaled ? half : dst, &s->mhsa, s->ln[1],
+                                  pos_emb, lengths, &p->mhsa, N, T, D, cfg->heads, cfg->rel_pos, mw, mwb));
   ASR__TRY(lnb(dst, g ? g->norm_w[1] : NULL, g ? g->norm_b[1] : NULL, dl, s->x1, s->ln_mean[1], s->ln_rstd[1],
                p->norm_mha.weight, M, D));
-  /* x1 = x + 1/2 FFN_macaron(LN_ff_macaron(x)) */
-  for (i = 0; i < ntd; i++) half[i] = (asr_real)0.5 * dst[i];
+  /* x1 = x + c/2 drop(FFN_macaron(LN_ff_macaron(x))) */
+  for (i = 0; i < ntd; i++) half[i] = (asr_real)(0.5 * c) * dst[i];
+  if (dp) asr__drop_apply(half, mk + ntf, ntd, dp->p, NULL);
   memset(dl, 0, sizeof(asr_real) * ntd);
-  ASR__TRY(asr__conf_ff_backward(tier, dl, g ? &g->ff_macaron : NULL, half, &s->ff_macaron, s->ln[0], &p->ff_macaron,
-                                 M, D, F, mw, mwb));
+  ASR__TRY(asr__conf_ff_backward_dp(tier, dl, g ? &g->ff_macaron : NULL, half, &s->ff_macaron, s->ln[0],
+                                    &p->ff_macaron, M, D, F, dp, mk, mw, mwb));
   ASR__TRY(lnb(dst, g ? g->norm_w[0] : NULL, g ? g->norm_b[0] : NULL, dl, x, s->ln_mean[0], s->ln_rstd[0],
                p->norm_ff_macaron.weight, M, D));
   /* dL/dx is what the stream carries at the input; padded frames received nothing */
@@ -16001,7 +16236,7 @@ ASRDEF asr_result asr_conformer_block_forward_naive(asr_real *y, const asr_confo
                                                     const asr_conformer_config *cfg, int N, int T,
                                                     void *work, size_t work_bytes) {
   /* the _naive modules, layer norms written out: asr__conf_block_compose */
-  return asr__conf_block_forward(ASR__TIER_NAIVE, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+  return asr__conf_block_forward(ASR__TIER_NAIVE, y, s, x, pos_emb, lengths, p, cfg, N, T, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conformer_block_saved *s,
                                                   const asr_real *x, const asr_real *pos_emb,
@@ -16010,7 +16245,7 @@ ASRDEF asr_result asr_conformer_block_forward_ref(asr_real *y, const asr_conform
                                                   const asr_conformer_config *cfg, int N, int T,
                                                   void *work, size_t work_bytes) {
   /* the _ref modules: asr__conf_block_compose */
-  return asr__conf_block_forward(ASR__TIER_REF, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+  return asr__conf_block_forward(ASR__TIER_REF, y, s, x, pos_emb, lengths, p, cfg, N, T, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_block_saved *s,
                                               const asr_real *x, const asr_real *pos_emb,
@@ -16019,7 +16254,7 @@ ASRDEF asr_result asr_conformer_block_forward(asr_real *y, const asr_conformer_b
                                               const asr_conformer_config *cfg, int N, int T,
                                               void *work, size_t work_bytes) {
   /* the fast modules: asr__conf_block_compose */
-  return asr__conf_block_forward(ASR__TIER_FAST, y, s, x, pos_emb, lengths, p, cfg, N, T, work, work_bytes);
+  return asr__conf_block_forward(ASR__TIER_FAST, y, s, x, pos_emb, lengths, p, cfg, N, T, NULL, work, work_bytes);
 }
 ASRDEF asr_result asr_conformer_block_backward_naive(asr_real *dx, asr_real *d_pos_emb,
                                                      const asr_conformer_block_grads *g,
@@ -16031,8 +16266,8 @@ ASRDEF asr_result asr_conformer_block_backward_naive(asr_real *dx, asr_real *d_p
                                                      const asr_conformer_config *cfg, int N, int T,
                                                      void *work, size_t work_bytes) {
   /* the _naive modules' backward, layer norms written out: asr__conf_block_compose_backward */
-  return asr__conf_block_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
-                                  work_bytes);
+  return asr__conf_block_backward(ASR__TIER_NAIVE, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL,
+                                  work, work_bytes);
 }
 ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos_emb,
                                                    const asr_conformer_block_grads *g,
@@ -16044,8 +16279,8 @@ ASRDEF asr_result asr_conformer_block_backward_ref(asr_real *dx, asr_real *d_pos
                                                    const asr_conformer_config *cfg, int N, int T,
                                                    void *work, size_t work_bytes) {
   /* asr__conf_block_compose_backward on the _ref modules */
-  return asr__conf_block_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
-                                  work_bytes);
+  return asr__conf_block_backward(ASR__TIER_REF, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL,
+                                  work, work_bytes);
 }
 ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb,
                                                const asr_conformer_block_grads *g,
@@ -16057,7 +16292,37 @@ ASRDEF asr_result asr_conformer_block_backward(asr_real *dx, asr_real *d_pos_emb
                                                const asr_conformer_config *cfg, int N, int T,
                                                void *work, size_t work_bytes) {
   /* asr__conf_block_compose_backward on the fast modules */
-  return asr__conf_block_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, work,
+  return asr__conf_block_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, NULL,
+                                  work, work_bytes);
+}
+
+/* Training mode: six dropout points, (N,T,F) (N,T,D) (N,T,D) (N,T,D) (N,T,F) (N,T,D). */
+ASRDEF size_t asr_conformer_block_drop_mask_size(const asr_conformer_config *cfg, int N, int T) {
+  if (!cfg || N < 0 || T < 0 || cfg->d_model < 1 || cfg->ff_dim < 1) return 0;
+  return (size_t)N * T * (4 * (size_t)cfg->d_model + 2 * (size_t)cfg->ff_dim);
+}
+ASRDEF asr_result asr_conformer_block_forward_train(asr_real *y, const asr_conformer_block_saved *s,
+                                                    const asr_real *x, const asr_real *pos_emb,
+                                                    const int *lengths,
+                                                    const asr_conformer_block_params *p,
+                                                    const asr_conformer_config *cfg, int N, int T,
+                                                    const asr_block_drop *d, void *work,
+                                                    size_t work_bytes) {
+  /* the fast modules with d's decision, scale and dropout points: asr__conf_block_compose */
+  return asr__conf_block_forward(ASR__TIER_FAST, y, s, x, pos_emb, lengths, p, cfg, N, T, d, work, work_bytes);
+}
+ASRDEF asr_result asr_conformer_block_backward_train(asr_real *dx, asr_real *d_pos_emb,
+                                                     const asr_conformer_block_grads *g,
+                                                     const asr_real *dy,
+                                                     const asr_conformer_block_saved *s,
+                                                     const asr_real *x, const asr_real *pos_emb,
+                                                     const int *lengths,
+                                                     const asr_conformer_block_params *p,
+                                                     const asr_conformer_config *cfg, int N, int T,
+                                                     const asr_block_drop *d, void *work,
+                                                     size_t work_bytes) {
+  /* asr__conf_block_compose_backward on the fast modules, through d's flags */
+  return asr__conf_block_backward(ASR__TIER_FAST, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, d, work,
                                   work_bytes);
 }
 
@@ -16451,32 +16716,45 @@ ASRDEF size_t asr_conformer_ff_workspace_size(int M, int F) {
 }
 
 /* The _naive feed-forward refuses M D F > 2^26 multiply-adds a linear. */
-ASR__PRIVATE asr_result asr__conf_ff_forward(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
-                                             const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
-                                             int F) {
+/* dp (NULL: none) with mask: the inner dropout point of a block in training (p > 0). */
+ASR__PRIVATE asr_result asr__conf_ff_forward_dp(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                                const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                                int F, const asr_block_drop *dp, unsigned char *mask) {
   if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
   if (M == 0) return ASR_OK;
   if (!y || !x || !s->h || !s->s) return ASR_ERR_INVALID_ARG;
-  if (tier != ASR__TIER_NAIVE) return asr__conf_ff_linear(tier, y, s, x, p, M, D, F);
+  if (tier != ASR__TIER_NAIVE) return asr__conf_ff_linear(tier, y, s, x, p, M, D, F, dp, mask);
   if ((double)M * D * F > 67108864.0) return ASR_ERR_TOO_LARGE;
-  asr__conf_ff_naive(y, s, x, p, M, D, F);
+  asr__conf_ff_naive(y, s, x, p, M, D, F, dp, mask);
   return ASR_OK;
 }
+ASR__PRIVATE asr_result asr__conf_ff_forward(asr__tier tier, asr_real *y, const asr_conformer_ff_saved *s,
+                                             const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                             int F) {
+  return asr__conf_ff_forward_dp(tier, y, s, x, p, M, D, F, NULL, NULL);
+}
 
-ASR__PRIVATE asr_result asr__conf_ff_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
-                                              const asr_real *dy, const asr_conformer_ff_saved *s,
-                                              const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
-                                              int F, void *work, size_t work_bytes) {
+ASR__PRIVATE asr_result asr__conf_ff_backward_dp(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
+                                                 const asr_real *dy, const asr_conformer_ff_saved *s,
+                                                 const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                                 int F, const asr_block_drop *dp, unsigned char *mask, void *work,
+                                                 size_t work_bytes) {
   asr_real *ds = (asr_real *)work;           /* ds, dh (M,F) */
   if (!s || !p || !p->w1 || !p->w2 || M < 0 || D < 1 || F < 1) return ASR_ERR_INVALID_ARG;
   if (M == 0) return ASR_OK;
   if (!dy || !x) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_ff_workspace_size(M, F) || !work) return ASR_ERR_WORKSPACE;
   if (tier != ASR__TIER_NAIVE)
-    return asr__conf_ff_linear_backward(tier, dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F);
+    return asr__conf_ff_linear_backward(tier, dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F, dp, mask);
   if ((double)M * D * F > 67108864.0) return ASR_ERR_TOO_LARGE;
-  asr__conf_ff_naive_backward(dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F);
+  asr__conf_ff_naive_backward(dx, g, dy, s, x, p, M, D, F, ds, ds + (size_t)M * F, dp, mask);
   return ASR_OK;
+}
+ASR__PRIVATE asr_result asr__conf_ff_backward(asr__tier tier, asr_real *dx, const asr_conformer_ff_grads *g,
+                                              const asr_real *dy, const asr_conformer_ff_saved *s,
+                                              const asr_real *x, const asr_conformer_ff_params *p, int M, int D,
+                                              int F, void *work, size_t work_bytes) {
+  return asr__conf_ff_backward_dp(tier, dx, g, dy, s, x, p, M, D, F, NULL, NULL, work, work_bytes);
 }
 
 /* -- convolution module */
@@ -16639,8 +16917,8 @@ ASR__PRIVATE int asr__conf_block_naive_fits(const asr_conformer_config *cfg, int
 ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, const asr_conformer_block_saved *s,
                                                 const asr_real *x, const asr_real *pos_emb, const int *lengths,
                                                 const asr_conformer_block_params *p,
-                                                const asr_conformer_config *cfg, int N, int T, void *work,
-                                                size_t work_bytes) {
+                                                const asr_conformer_config *cfg, int N, int T,
+                                                const asr_block_drop *dr, void *work, size_t work_bytes) {
   int b;
   size_t ntd;
   asr_result r = asr__conf_block_check(cfg, N, T);
@@ -16650,12 +16928,16 @@ ASR__PRIVATE asr_result asr__conf_block_forward(asr__tier tier, asr_real *y, con
     for (b = 0; b < N; b++)
       if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
   if ((size_t)N * T == 0) return ASR_OK;
-  if (!y || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
+  if (!y || !x || !pos_emb || asr__drop_check(dr)) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_block_forward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
   if (tier == ASR__TIER_NAIVE && !asr__conf_block_naive_fits(cfg, N, T, 0)) return ASR_ERR_TOO_LARGE;
   ntd = (size_t)N * T * cfg->d_model;
+  if (dr && dr->skip) {   /* stochastic depth dropped the layer: ESPnet returns its input */
+    memcpy(y, x, sizeof(asr_real) * ntd);
+    return ASR_OK;
+  }
   /* work: the current module's output (N,T,D), then the modules' workspace */
-  return asr__conf_block_compose(tier, y, s, x, pos_emb, lengths, p, cfg, N, T, (asr_real *)work,
+  return asr__conf_block_compose(tier, y, s, x, pos_emb, lengths, p, cfg, N, T, dr, (asr_real *)work,
                                  (asr_real *)work + ntd, work_bytes - sizeof(asr_real) * ntd);
 }
 
@@ -16664,8 +16946,8 @@ ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, a
                                                  const asr_conformer_block_saved *s, const asr_real *x,
                                                  const asr_real *pos_emb, const int *lengths,
                                                  const asr_conformer_block_params *p,
-                                                 const asr_conformer_config *cfg, int N, int T, void *work,
-                                                 size_t work_bytes) {
+                                                 const asr_conformer_config *cfg, int N, int T,
+                                                 const asr_block_drop *dr, void *work, size_t work_bytes) {
   int b;
   size_t ntd;
   asr_real *dst;
@@ -16676,12 +16958,17 @@ ASR__PRIVATE asr_result asr__conf_block_backward(asr__tier tier, asr_real *dx, a
     for (b = 0; b < N; b++)
       if (lengths[b] < 0 || lengths[b] > T) return ASR_ERR_RANGE;
   if ((size_t)N * T == 0) return ASR_OK;
-  if (!dy || !x || !pos_emb) return ASR_ERR_INVALID_ARG;
+  if (!dy || !x || !pos_emb || asr__drop_check(dr)) return ASR_ERR_INVALID_ARG;
   if (work_bytes < asr_conformer_block_backward_workspace_size(cfg, N, T) || !work) return ASR_ERR_WORKSPACE;
   if (tier == ASR__TIER_NAIVE && !asr__conf_block_naive_fits(cfg, N, T, 1)) return ASR_ERR_TOO_LARGE;
   ntd = (size_t)N * T * cfg->d_model;
+  if (dr && dr->skip) {   /* y = x: dx += dy */
+    size_t i;
+    for (i = 0; dx && i < ntd; i++) dx[i] += dy[i];
+    return ASR_OK;
+  }
   dst = (asr_real *)work;                   /* dst, dl, half (N,T,D), then the modules' workspace */
-  return asr__conf_block_compose_backward(tier, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, dst,
+  return asr__conf_block_compose_backward(tier, dx, d_pos_emb, g, dy, s, x, pos_emb, lengths, p, cfg, N, T, dr, dst,
                                           dst + ntd, dst + 2 * ntd, dst + 3 * ntd, work_bytes - 3 * sizeof(asr_real) * ntd);
 }
 
@@ -31180,6 +31467,27 @@ ASRDEF int asr_model_subsampling(const asr_model *m) {
 
 ASRDEF int asr_model_encoder_dim(const asr_model *m) { return m->cfg.channels; }
 
+ASRDEF asr_result asr_model_set_regularization(asr_model *m, double dropout, double stoch_depth,
+                                               asr_rng *rng, asr_error *err) {
+  int b, droppable = 0;
+  if (!m) return asr__fail(err, ASR_ERR_INVALID_ARG, "no model");
+  if (!(dropout >= 0 && dropout < 1)) return asr__fail(err, ASR_ERR_RANGE, "dropout %g is outside [0, 1)", dropout);
+  if (!(stoch_depth >= 0 && stoch_depth < 1))
+    return asr__fail(err, ASR_ERR_RANGE, "stochastic depth rate %g is outside [0, 1)", stoch_depth);
+  if ((dropout > 0 || stoch_depth > 0) && !rng)
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "dropout and stochastic depth need a random generator");
+  if ((dropout > 0 || stoch_depth > 0) && m->cfg.encoder == ASR_ENCODER_PBLSTM)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: its pblstm encoder has no ContextNet or Conformer blocks "
+                     "for dropout or stochastic depth", m->cfg.recipe);
+  for (b = 0; b < m->n_blocks; b++) droppable += m->cfg.encoder == ASR_ENCODER_CONFORMER || m->cn[b].residual;
+  if (stoch_depth > 0 && droppable == 0)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: no residual block for stochastic depth", m->cfg.recipe);
+  m->dropout = dropout;
+  m->stoch_depth = stoch_depth;
+  m->train_rng = dropout > 0 || stoch_depth > 0 ? rng : NULL;
+  return ASR_OK;
+}
+
 ASRDEF int asr_model_min_frames(const asr_model *m) {
   if (m->cfg.encoder == ASR_ENCODER_PBLSTM) return 1 << m->cfg.blocks;   /* one frame after the pyramid */
   return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
@@ -31214,6 +31522,9 @@ typedef struct asr__model_plan {
   asr_real *pos_emb;                       /* (2 Tout - 1, D) */
   asr_real *cy[ASR_MODEL_MAX_BLOCKS];      /* (N,Tout,D) block outputs */
   asr_real *an_mean, *an_rstd;             /* (N Tout) after_norm statistics */
+  /* training-mode regularization (asr_model_set_regularization), ContextNet and Conformer */
+  asr_block_drop drop[ASR_MODEL_MAX_BLOCKS];  /* per block: its decision, scale, masks */
+  int regularize;                          /* TRAIN pass with dropout or stochastic depth */
   /* encoder "pblstm", per layer l < n_blocks (0: the BLSTM on the features) */
   int bT[ASR_MODEL_MAX_BLOCKS];            /* its frames T_l = T / 2^l */
   int *blen[ASR_MODEL_MAX_BLOCKS];         /* its input lengths (N) */
@@ -31254,6 +31565,32 @@ ASR__PRIVATE void asr__model_mask(asr_real *x, const int *lengths, int N, int T,
       memset(x + ((size_t)n * T + lengths[n]) * C, 0, sizeof(asr_real) * (size_t)(T - lengths[n]) * C);
 }
 
+/* Training-mode regularization of block b for this step (asr_model_set_regularization):
+ * stochastic depth's linear decay [Huang16] over the L blocks that can be dropped (the
+ * ContextNet blocks with a residual, every Conformer block), p_l = (l / L) stoch_depth for
+ * the l-th of them (l = 1..L); the decision u < p_l from one uniform draw (only when
+ * p_l > 0), then the kept branches' scale 1 / (1 - p_l) and the dropout rate. */
+ASR__PRIVATE const asr_block_drop *asr__model_block_drop(const asr_model *m, asr__model_plan *P, int b) {
+  asr_block_drop *d = &P->drop[b];
+  int i, L = 0, l = 0;
+  double pl;
+  for (i = 0; i < m->n_blocks; i++) {
+    int droppable = m->cfg.encoder == ASR_ENCODER_CONFORMER || m->cn[i].residual;
+    L += droppable;
+    if (i == b && droppable) l = L;   /* block b is the l-th droppable one; 0: not droppable */
+  }
+  pl = l > 0 ? (double)l / L * m->stoch_depth : 0;
+  d->skip = 0;
+  d->coeff = 1;
+  d->p = m->dropout;
+  d->rng = m->train_rng;
+  if (pl > 0) {
+    d->skip = asr_rng_uniform(m->train_rng) < pl;   /* ESPnet: torch.rand(1).item() < p */
+    d->coeff = 1.0 / (1.0 - pl);                    /* stoch_layer_coeff */
+  }
+  return d;
+}
+
 /* ENCODER forward: feats (N,T,n_mels) -> P->enc (N,Tout,E), P->len_out (N); padded
  * output frames are 0. */
 ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, const asr_real *feats,
@@ -31273,8 +31610,11 @@ ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, cons
     for (b = 0; b < m->n_blocks; b++) {
       asr_contextnet_block_params p;
       asr__cn_params(m, b, &p, NULL);
-      r = asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b], &P->bcfg[b],
-                                       P->work, P->work_bytes);
+      r = P->regularize ? asr_contextnet_block_forward_train(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
+                                                             &P->bcfg[b], asr__model_block_drop(m, P, b), P->work,
+                                                             P->work_bytes)
+                        : asr_contextnet_block_forward(P->y[b], P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
+                                                       &P->bcfg[b], P->work, P->work_bytes);
       if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
       for (n = 0; n < N; n++) P->len[b + 1][n] = (P->len[b][n] + m->cn[b].stride - 1) / m->cn[b].stride;
       x = P->y[b];
@@ -31332,8 +31672,10 @@ ASR__PRIVATE asr_result asr__model_encode(asr_model *m, asr__model_plan *P, cons
       asr_conformer_block_saved s;
       asr__cf_params(m, b, &p, NULL);
       asr_conformer_block_saved_init(&s, P->blk_buf[b], P->blk_bytes, &P->ccfg, N, To);
-      r = asr_conformer_block_forward(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To, P->work,
-                                      P->work_bytes);
+      r = P->regularize ? asr_conformer_block_forward_train(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To,
+                                                            asr__model_block_drop(m, P, b), P->work, P->work_bytes)
+                        : asr_conformer_block_forward(P->cy[b], &s, x, P->pos_emb, P->len_out, &p, &P->ccfg, N, To,
+                                                      P->work, P->work_bytes);
       if (r != ASR_OK) return asr__fail(err, r, "encoder block %d: %s", b, asr_result_string(r));
       x = P->cy[b];
     }
@@ -31362,8 +31704,11 @@ ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan
       const asr_real *x = b > 0 ? P->y[b - 1] : P->xt;
       asr__cn_params(m, b, &p, &g);
       if (dx) memset(dx, 0, sizeof(asr_real) * (size_t)N * m->cn[b].cin * P->bcfg[b].T);
-      r = asr_contextnet_block_backward(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p, P->len[b],
-                                        &P->bcfg[b], P->work, P->work_bytes);
+      r = P->regularize ? asr_contextnet_block_backward_train(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p,
+                                                              P->len[b], &P->bcfg[b], &P->drop[b], P->work,
+                                                              P->work_bytes)
+                        : asr_contextnet_block_backward(dx, &g, P->dy0, P->saved[b], P->saved_bytes[b], x, &p,
+                                                        P->len[b], &P->bcfg[b], P->work, P->work_bytes);
       if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
       t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
     }
@@ -31414,8 +31759,12 @@ ASR__PRIVATE asr_result asr__model_encode_backward(asr_model *m, asr__model_plan
 #ifdef ASR_ASSIGNMENT_RELPOS   /* never reached: the encoder is refused */
       r = ASR_ERR_UNSUPPORTED;
 #else
-      r = asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y, P->pos_emb,
-                                       P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
+      r = P->regularize
+              ? asr_conformer_block_backward_train(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y,
+                                                   P->pos_emb, P->len_out, &p, &P->ccfg, N, To, &P->drop[b], P->work,
+                                                   P->work_bytes)
+              : asr_conformer_block_backward(P->dy1, NULL, &g, P->dy0, &s, b > 0 ? P->cy[b - 1] : P->sub_y,
+                                             P->pos_emb, P->len_out, &p, &P->ccfg, N, To, P->work, P->work_bytes);
 #endif
       if (r != ASR_OK) return asr__fail(err, r, "encoder block %d backward: %s", b, asr_result_string(r));
       t = P->dy0, P->dy0 = P->dy1, P->dy1 = t;
@@ -33601,6 +33950,8 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
   size_t R = sizeof(asr_real), maxy = 0, ws = 0;
   memset(P, 0, sizeof *P);
   P->mode = mode, P->N = N, P->T = T, P->S = S;
+  P->regularize = mode == ASR__PASS_TRAIN && m->cfg.encoder != ASR_ENCODER_PBLSTM &&
+                  (m->dropout > 0 || m->stoch_depth > 0);
   P->Tout = Tout = asr_model_out_frames(m, T);
   P->len_out = (int *)asr__bump_take(a, sizeof(int) * (size_t)(N ? N : 1));
   P->enc = (asr_real *)asr__bump_take(a, R * (size_t)N * Tout * C);
@@ -33623,6 +33974,8 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       P->y[b] = (asr_real *)asr__bump_take(a, R * ny);
       P->saved_bytes[b] = asr_contextnet_block_saved_size(c);
       P->saved[b] = asr__bump_take(a, P->saved_bytes[b]);
+      if (mode == ASR__PASS_TRAIN && m->dropout > 0)
+        P->drop[b].mask = (unsigned char *)asr__bump_take(a, asr_contextnet_block_drop_mask_size(c));
       asr__take_max(&ws, asr_contextnet_block_workspace_size(c));
     }
     P->len[m->n_blocks] = P->len_out;
@@ -33660,6 +34013,10 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       /* inference keeps nothing for backward: every block shares one saved buffer */
       P->blk_buf[b] = b == 0 || mode != ASR__PASS_INFER ? asr__bump_take(a, P->blk_bytes) : P->blk_buf[0];
       P->cy[b] = (asr_real *)asr__bump_take(a, R * ntd);
+#ifndef ASR_ASSIGNMENT_RELPOS   /* the encoder is refused there */
+      if (mode == ASR__PASS_TRAIN && m->dropout > 0)
+        P->drop[b].mask = (unsigned char *)asr__bump_take(a, asr_conformer_block_drop_mask_size(&P->ccfg, N, Tout));
+#endif
     }
     P->an_mean = (asr_real *)asr__bump_take(a, R * (size_t)(N * Tout + 1));
     P->an_rstd = (asr_real *)asr__bump_take(a, R * (size_t)(N * Tout + 1));
@@ -37046,7 +37403,7 @@ ASR__PRIVATE double asr__chk3_blk_f(void *vc) {
                                c->work, c->wbytes);
 #ifndef ASR_ASSIGNMENT_RELPOS   /* instructor mode: the block (what 2) is compiled out */
   else
-    r = asr__conf_block_forward(c->tier, c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T,
+    r = asr__conf_block_forward(c->tier, c->y, &c->s, c->x, c->pe, c->lengths, &c->p, &c->cfg, c->N, c->T, NULL,
                                 c->work, c->wbytes);
 #else
   else
@@ -37203,7 +37560,8 @@ ASR__PRIVATE asr_result asr__chk3_blk_run(int what, int fast, asr_rel_pos_type t
                                   bwb);
 #ifndef ASR_ASSIGNMENT_RELPOS
     else
-      r = asr__conf_block_backward(c.tier, dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, bw, bwb);
+      r = asr__conf_block_backward(c.tier, dx, dpe, &g, c.wy, &c.s, c.x, c.pe, c.lengths, &c.p, &c.cfg, N, T, NULL, bw,
+                                   bwb);
 #endif
   }
   if (r >= 0) {

@@ -58,7 +58,10 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            turning an augmentation off (--no-specaug) gives another model, the same twice;
            --vtlp 0.1 gives another model, the same twice, and --vtlp 0 the default one;
            so does --noise-snr 10,30 (white noise at a random SNR), also with --vtlp, and
-           --reverb 0.2,0.6 (a simulated room), also with --noise-snr;
+           --reverb 0.2,0.6 (a simulated room), also with --noise-snr; --dropout 0.1
+           --stoch-depth 0.3 the same twice (ctc-contextnet, ctc-conformer), another model
+           than none, and --dropout 0 --stoch-depth 0 the default one; either option for
+           las-pblstm (no ContextNet or Conformer blocks) or a rate outside [0, 1) refused.
            --average-last 1 gives the default model byte for byte, --average-last 3
            --average-every 1 another one (the mean of steps 1-3, which it says), the same
            twice; bad --average-last / --average-every values and combinations refused.
@@ -745,9 +748,15 @@ def augment_tests(tmp):
                                  ("--noise-snr", "-30,10", "--noise-snr"), ("--noise-snr", "10", "--noise-snr"),
                                  ("--noise-snr", "10,x", "--noise-snr"), ("--reverb", "0.05,0.5", "--reverb"),
                                  ("--reverb", "0.5,0.2", "--reverb"), ("--reverb", "0.2,1.5", "--reverb"),
-                                 ("--reverb", "0.3", "--reverb"), ("--reverb", "nan,0.5", "--reverb")]:
+                                 ("--reverb", "0.3", "--reverb"), ("--reverb", "nan,0.5", "--reverb"),
+                                 ("--dropout", "1", "--dropout"), ("--dropout", "-0.1", "--dropout"),
+                                 ("--dropout", "x", "--dropout"), ("--stoch-depth", "1.5", "--stoch-depth"),
+                                 ("--stoch-depth", "nan", "--stoch-depth")]:
             expect_fail(base + [opt, val], tmp, needle, p)
         expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
+        for opt in ("--dropout", "--stoch-depth"):   # an encoder without such blocks
+            expect_fail([prog("train"), "--recipe", "las-pblstm", "--data", "aug", "--steps", "1", "--out", "bad.npz",
+                         opt, "0.1"], tmp, "las-pblstm", p)
         if os.path.exists(os.path.join(tmp, "bad.npz")):
             p.append("a refused run wrote bad.npz")
         report("augment/options", p)
@@ -847,6 +856,35 @@ def augment_tests(tmp):
             if a1 == default:
                 p.append("--average-last 3 left the model as it was")
         report("augment/average", p)
+    if wanted("augment/drop"):
+        # dropout and stochastic depth [Huang16] in the encoder blocks: same seed, same
+        # model; another model than none; both 0 the default model; the Conformer too
+        p = []
+        default = train_model(tmp, "da.npz", [], p)
+        d1 = train_model(tmp, "db.npz", ["--dropout", "0.1", "--stoch-depth", "0.3"], p)
+        d2 = train_model(tmp, "dc.npz", ["--dropout", "0.1", "--stoch-depth", "0.3"], p)
+        d0 = train_model(tmp, "dd.npz", ["--dropout", "0", "--stoch-depth", "0"], p)
+        sd = train_model(tmp, "de.npz", ["--stoch-depth", "0.5"], p)
+        if None not in (default, d1, d2, d0, sd):
+            if d1 != d2:
+                p.append("two --dropout 0.1 --stoch-depth 0.3 runs with the same seed differ")
+            if d1 == default or sd == default:
+                p.append("--dropout/--stoch-depth left the model as it was")
+            if d0 != default:
+                p.append("--dropout 0 --stoch-depth 0 changed the model")
+        c = []
+        for i in range(2):
+            args = [prog("train"), "--recipe", "ctc-conformer", "--data", "aug", "--steps", "2", "--quiet", "--out",
+                    "cf%d.npz" % i, "--dropout", "0.1", "--stoch-depth", "0.3"]
+            rc, _, err = run(args, tmp)
+            if rc != 0:
+                p.append("%s: exit %d, stderr %r" % (" ".join(args), rc, err[-300:]))
+            else:
+                with open(os.path.join(tmp, "cf%d.npz" % i), "rb") as f:
+                    c.append(f.read())
+        if len(c) == 2 and c[0] != c[1]:
+            p.append("two ctc-conformer runs with --dropout 0.1 --stoch-depth 0.3 and the same seed differ")
+        report("augment/drop", p)
     if wanted("threads/options"):
         p = []
         base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]

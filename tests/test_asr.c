@@ -37,11 +37,12 @@
 #include "test_lattice.c"
 #include "test_lexicon.c"
 #include "test_threads.c"
+#include "test_drop.c"
 
 static const test_case *const ALL_TESTS[] = {
   TESTS_core, TESTS_audio, TESTS_fbank, TESTS_layers, TESTS_conformer, TESTS_tdec, TESTS_ctc, TESTS_lexicon, TESTS_rnnt,
   TESTS_las, TESTS_joint, TESTS_nt, TESTS_vq, TESTS_w2v, TESTS_bert, TESTS_train, TESTS_checkers, TESTS_lattice,
-  TESTS_threads,
+  TESTS_threads, TESTS_drop,
 };
 
 static int matches(const char *name, int argc, char **argv) {

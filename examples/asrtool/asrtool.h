@@ -272,6 +272,18 @@ asr_real *at_layer_input(at_layer_ctx *L, const char *path, int ndim, int *dims,
                          const char *dim_names);
 int *at_layer_input_int(at_layer_ctx *L, const char *path, int ndim, int *dims,
                         const char *dim_names);
+/* The block layers' training-mode options (asr_block_drop): --dropout P with --drop-mask
+ * M.npy (n keep flags 0/1, ints, in the block's documented order), --stoch-coeff C (the
+ * kept branches' scale, >= 1), --stoch-skip (the block dropped). at_layer_drop fills d
+ * from them and returns 1 when any was given (then the block runs its _train functions,
+ * whose fast tier refuses another --impl), 0 when none, -1 on an error (L failed). */
+typedef struct at_drop_opts {
+  double p, coeff;
+  int skip;
+  const char *mask_path;
+} at_drop_opts;
+void at_drop_opts_add(at_opt *opts, at_drop_opts *o);   /* fills 4 at_opt, sets defaults */
+int at_layer_drop(at_layer_ctx *L, const at_drop_opts *o, size_t n, asr_block_drop *d);
 
 /* The layers of section 4.1/4.2 (asrtool/layer.c) */
 int layer_linear(at_layer_ctx *L);

@@ -250,6 +250,44 @@ int *at_layer_input_int(at_layer_ctx *L, const char *path, int ndim, int *dims,
   return p;
 }
 
+void at_drop_opts_add(at_opt *opts, at_drop_opts *o) {
+  memset(opts, 0, 4 * sizeof *opts);
+  o->p = 0, o->coeff = 1, o->skip = 0, o->mask_path = NULL;
+  opts[0].name = "dropout", opts[0].type = AT_REAL, opts[0].dst = &o->p, opts[0].lo = 0, opts[0].hi = 0.999999;
+  opts[1].name = "drop-mask", opts[1].type = AT_STR, opts[1].dst = &o->mask_path;
+  opts[2].name = "stoch-coeff", opts[2].type = AT_REAL, opts[2].dst = &o->coeff, opts[2].lo = 1, opts[2].hi = 1e6;
+  opts[3].name = "stoch-skip", opts[3].type = AT_FLAG, opts[3].dst = &o->skip;
+}
+
+int at_layer_drop(at_layer_ctx *L, const at_drop_opts *o, size_t n, asr_block_drop *d) {
+  int dims[1], *flags;
+  size_t i;
+  memset(d, 0, sizeof *d);
+  d->coeff = o->coeff, d->p = o->p, d->skip = o->skip;
+  if (!(o->p > 0) && !o->mask_path && o->coeff == 1 && !o->skip) return 0;
+  if (L->impl != AT_IMPL_SIMD) {
+    at_layer_fail(L, "--dropout/--drop-mask/--stoch-coeff/--stoch-skip run the _train functions (fast tier): not with --impl");
+    return -1;
+  }
+  if ((o->p > 0) != (o->mask_path != NULL)) {
+    at_layer_fail(L, "--dropout P and --drop-mask M.npy come together");
+    return -1;
+  }
+  if (!o->mask_path) return 1;
+  dims[0] = (int)n;
+  flags = at_layer_input_int(L, o->mask_path, 1, dims, "the block's drop mask size");
+  d->mask = (unsigned char *)at_layer_alloc(L, n ? n : 1);
+  if (!flags || !d->mask) return -1;
+  for (i = 0; i < n; i++) {
+    if (flags[i] != 0 && flags[i] != 1) {
+      at_layer_fail(L, "%s: flag %d at %lu is not 0 or 1", o->mask_path, flags[i], (unsigned long)i);
+      return -1;
+    }
+    d->mask[i] = (unsigned char)flags[i];
+  }
+  return 1;
+}
+
 const int *at_layer_lengths(at_layer_ctx *L, int N, int T, int min_len) {
   int dims[1], *len, n;
   L->lengths_taken = 1;
@@ -903,9 +941,11 @@ static int key_exists(at_layer_ctx *L, const char *key) {
  * ContextNetBlock): layers.{i}.conv.depthwise.weight, layers.{i}.conv.pointwise.weight
  * (+ optional .bias), layers.{i}.bn.*, se.fc1/fc2.*, residual.conv.weight, residual.bn.* */
 int layer_contextnet_block(at_layer_ctx *L) {
-  int kernel = 5, stride = 1, train = 0, m, i, d3[3], d1[1], d2[2], r, Tm, yd[3];
+  int kernel = 5, stride = 1, train = 0, m, i, d3[3], d1[1], d2[2], r, Tm, yd[3], drop;
   double eps = 1e-5, momentum = 0.1;
-  at_opt opts[5];
+  at_opt opts[9];
+  at_drop_opts dro;
+  asr_block_drop d;
   asr_contextnet_block_config cfg;
   asr_contextnet_block_params p;
   const int *len;
@@ -919,7 +959,9 @@ int layer_contextnet_block(at_layer_ctx *L) {
   opts[2].name = "train", opts[2].type = AT_FLAG, opts[2].dst = &train;
   opts[3].name = "eps", opts[3].type = AT_REAL, opts[3].dst = &eps, opts[3].hi = 1;
   opts[4].name = "momentum", opts[4].type = AT_REAL, opts[4].dst = &momentum, opts[4].hi = 1;
-  r = at_layer_parse(L, opts, 5, "[--kernel 5] [--stride 1] [--train] [--eps 1e-5] [--momentum 0.1]",
+  at_drop_opts_add(opts + 5, &dro);
+  r = at_layer_parse(L, opts, 9, "[--kernel 5] [--stride 1] [--train] [--eps 1e-5] [--momentum 0.1] "
+                     "[--dropout P --drop-mask M.npy] [--stoch-coeff C] [--stoch-skip]",
                      "(N, C_in, T)");
   if (r) return r;
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, C_in, T), got %d dimensions", L->x_path, L->x_ndim);
@@ -998,13 +1040,16 @@ int layer_contextnet_block(at_layer_ctx *L) {
   sb = asr_contextnet_block_saved_size(&cfg);
   wb = asr_contextnet_block_workspace_size(&cfg);
   if (sb == (size_t)-1 || wb == (size_t)-1) return at_layer_fail(L, "%s: too large", L->x_path);
+  drop = at_layer_drop(L, &dro, asr_contextnet_block_drop_mask_size(&cfg), &d);
   y = at_layer_output(L, "y", 3, yd);
   saved = at_layer_alloc(L, sb);
   work = at_layer_alloc(L, wb);
-  if (at_layer_failed(L)) return 2;
-  r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_contextnet_block_forward_naive
-                       : L->impl == AT_IMPL_REF ? asr_contextnet_block_forward_ref : asr_contextnet_block_forward)(
-                          y, saved, sb, L->x, &p, len, &cfg, work, wb),
+  if (at_layer_failed(L) || drop < 0) return 2;
+  r = check_result(L, drop ? asr_contextnet_block_forward_train(y, saved, sb, L->x, &p, len, &cfg, &d, work, wb)
+                           : (L->impl == AT_IMPL_NAIVE ? asr_contextnet_block_forward_naive
+                              : L->impl == AT_IMPL_REF ? asr_contextnet_block_forward_ref
+                                                       : asr_contextnet_block_forward)(y, saved, sb, L->x, &p, len,
+                                                                                       &cfg, work, wb),
                    "forward");
   if (r) return r;
   if (L->has_grad) {
@@ -1031,9 +1076,12 @@ int layer_contextnet_block(at_layer_ctx *L) {
       grad_bn(L, "residual.bn", &g.res_bn);
     }
     if (at_layer_failed(L)) return 2;
-    r = check_result(L, (L->impl == AT_IMPL_NAIVE ? asr_contextnet_block_backward_naive
-                         : L->impl == AT_IMPL_REF ? asr_contextnet_block_backward_ref : asr_contextnet_block_backward)(
-                            dx, &g, G, saved, sb, L->x, &p, len, &cfg, work, wb),
+    r = check_result(L, drop ? asr_contextnet_block_backward_train(dx, &g, G, saved, sb, L->x, &p, len, &cfg, &d, work,
+                                                                   wb)
+                             : (L->impl == AT_IMPL_NAIVE ? asr_contextnet_block_backward_naive
+                                : L->impl == AT_IMPL_REF ? asr_contextnet_block_backward_ref
+                                                         : asr_contextnet_block_backward)(dx, &g, G, saved, sb, L->x,
+                                                                                          &p, len, &cfg, work, wb),
                      "backward");
   }
   return r;

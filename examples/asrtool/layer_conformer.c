@@ -527,10 +527,12 @@ static void ff_grads(at_layer_ctx *L, const char *prefix, asr_conformer_ff_grads
 
 int layer_conformer_block(at_layer_ctx *L) {
   static const char *norms[5] = {"norm_ff_macaron", "norm_mha", "norm_conv", "norm_ff", "norm_final"};
-  int heads = 0, kernel = 0, rel = 0, max_len = 5000, train = 0, N, T, D, H = 1, F = -1, F2, P, r, i;
+  int heads = 0, kernel = 0, rel = 0, max_len = 5000, train = 0, N, T, D, H = 1, F = -1, F2, P, r, i, drop;
   double ln_eps = 1e-12, bn_eps = 1e-5, momentum = 0.1;
   int d1[1], d3[3];
-  at_opt opts[8];
+  at_opt opts[12];
+  at_drop_opts dro;
+  asr_block_drop dr;
   const int *len;
   asr_conformer_block_params p;
   asr_conformer_config cfg;
@@ -546,9 +548,11 @@ int layer_conformer_block(at_layer_ctx *L) {
   opts[5] = cf_opt("ln-eps", AT_REAL, &ln_eps, 0, 1, NULL);
   opts[6] = cf_opt("bn-eps", AT_REAL, &bn_eps, 0, 1, NULL);
   opts[7] = cf_opt("momentum", AT_REAL, &momentum, 0, 1, NULL);
-  r = at_layer_parse(L, opts, 8,
+  at_drop_opts_add(opts + 8, &dro);
+  r = at_layer_parse(L, opts, 12,
                      "[--heads H] [--kernel K] [--rel-pos latest|legacy] [--max-len 5000] [--train] "
-                     "[--ln-eps 1e-12] [--bn-eps 1e-5] [--momentum 0.1]",
+                     "[--ln-eps 1e-12] [--bn-eps 1e-5] [--momentum 0.1] [--dropout P --drop-mask M.npy] "
+                     "[--stoch-coeff C] [--stoch-skip]",
                      "(N, T, d_model)");
   if (r) return r;
   if (L->x_ndim != 3) return at_layer_fail(L, "%s: X must be (N, T, d_model), got %d dimensions", L->x_path, L->x_ndim);
@@ -623,12 +627,14 @@ int layer_conformer_block(at_layer_ctx *L) {
   if (sb == (size_t)-1 || wb == (size_t)-1) return at_layer_fail(L, "%s: sizes too large", L->x_path);
   sbuf = at_layer_alloc(L, sb);
   work = at_layer_alloc(L, wb);
-  if (at_layer_failed(L)) return 2;
+  drop = at_layer_drop(L, &dro, asr_conformer_block_drop_mask_size(&cfg, N, T), &dr);
+  if (at_layer_failed(L) || drop < 0) return 2;
   if (T > 0 && cf_check(L, asr_rel_pos_encoding(pe, T, D, cfg.rel_pos, max_len), "pos_emb")) return 2;
   if (cf_check(L, asr_conformer_block_saved_init(&s, sbuf, sb, &cfg, N, T), "saved buffers")) return 2;
-  r = cf_check(L, (L->impl == AT_IMPL_NAIVE ? asr_conformer_block_forward_naive
-                   : L->impl == AT_IMPL_REF ? asr_conformer_block_forward_ref : asr_conformer_block_forward)(
-                      y, &s, L->x, pe, len, &p, &cfg, N, T, work, wb), "forward");
+  r = cf_check(L, drop ? asr_conformer_block_forward_train(y, &s, L->x, pe, len, &p, &cfg, N, T, &dr, work, wb)
+                       : (L->impl == AT_IMPL_NAIVE ? asr_conformer_block_forward_naive
+                          : L->impl == AT_IMPL_REF ? asr_conformer_block_forward_ref : asr_conformer_block_forward)(
+                             y, &s, L->x, pe, len, &p, &cfg, N, T, work, wb), "forward");
   if (r) return r;
   if (L->has_grad) {
     const asr_real *G = at_layer_grad_output(L, 3, L->x_dims);
@@ -652,9 +658,13 @@ int layer_conformer_block(at_layer_ctx *L) {
       snprintf(key, sizeof key, "%s.bias", norms[i]), g.norm_b[i] = at_layer_grad(L, key);
     }
     if (at_layer_failed(L)) return 2;
-    r = cf_check(L, (L->impl == AT_IMPL_NAIVE ? asr_conformer_block_backward_naive
-                     : L->impl == AT_IMPL_REF ? asr_conformer_block_backward_ref : asr_conformer_block_backward)(
-                        dx, NULL, &g, G, &s, L->x, pe, len, &p, &cfg, N, T, work, wb), "backward");
+    r = cf_check(L, drop ? asr_conformer_block_backward_train(dx, NULL, &g, G, &s, L->x, pe, len, &p, &cfg, N, T, &dr,
+                                                              work, wb)
+                         : (L->impl == AT_IMPL_NAIVE ? asr_conformer_block_backward_naive
+                            : L->impl == AT_IMPL_REF ? asr_conformer_block_backward_ref
+                                                     : asr_conformer_block_backward)(dx, NULL, &g, G, &s, L->x, pe,
+                                                                                     len, &p, &cfg, N, T, work, wb),
+                 "backward");
   }
   return at_layer_failed(L) ? 2 : 0;
 }

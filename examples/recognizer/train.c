@@ -38,7 +38,11 @@
  * to every training utterance's waveform at an SNR drawn uniformly from [LO, HI] dB, anew at
  * every step (asr_add_noise, [Hannun14ds]); --reverb LO,HI: every training utterance played
  * in a simulated room (asr_rir_image, the image method [Allen79]; asr_reverberate) of a
- * reverberation time T60 drawn from [LO, HI] s, before the noise (reverb_wave below); Adam with linear warm-up and decay; gradient norm clipped at 5.
+ * reverberation time T60 drawn from [LO, HI] s, before the noise (reverb_wave below);
+ * --dropout P, --stoch-depth P: dropout and stochastic depth [Huang16] in the encoder's
+ * ContextNet or Conformer blocks (asr_model_set_regularization; docs/training.md), drawn from
+ * the loop's generator, not stored in the checkpoint (they only act in training); Adam with
+ * linear warm-up and decay; gradient norm clipped at 5.
  * --mwer-steps N (rnnt-las only) then fine-tunes the speller for N more steps with MWER
  * (asr_model_mwer_step: the first pass's 4-best, mle_weight 0.01, no SpecAugment) with a
  * fresh Adam at a constant lr/10, the encoder and the first pass left as they are. Every
@@ -94,6 +98,8 @@ typedef struct opts {
   double fraction;          /* --train-fraction: the first fraction of the training transcripts */
   int avg_last, avg_every;  /* --average-last N, --average-every K: the written model averages snapshots */
   int avg_every_given;
+  double dropout, stoch_depth;   /* --dropout, --stoch-depth: the encoder blocks' training-mode
+                                    regularization (asr_model_set_regularization); 0 = off */
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
@@ -119,6 +125,7 @@ static int usage(void) {
           "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
           "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n"
           "             [--reverb LO,HI (a simulated room, T60 uniform in [LO, HI] s, 0.1 <= LO <= HI <= 1)]\n"
+          "             [--dropout P] [--stoch-depth P] (ContextNet and Conformer blocks, P in [0, 1); 0: off)\n"
           "             [--threads N (1; N > 1: the matrix products on N threads, the same bits as 1;\n"
           "              on a busy machine set OMP_WAIT_POLICY=passive)]\n"
           "             [--w2v-features W2V.npz (a wav2vec model's context features instead of fbank)]\n"
@@ -213,6 +220,15 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--w2v-features")) o->w2v = val;
     else if (!strcmp(a, "--bert-features")) o->bert = val;
     else if (!strcmp(a, "--train-fraction")) { if (ad_parse_double("train", "train-fraction", val, 1e-6, 1, &o->fraction)) return 2; }
+    else if (!strcmp(a, "--dropout") || !strcmp(a, "--stoch-depth")) {   /* a rate in [0, 1) */
+      double *rate = !strcmp(a, "--dropout") ? &o->dropout : &o->stoch_depth;
+      char *end;
+      *rate = strtod(val, &end);
+      if (end == val || *end || !(*rate >= 0 && *rate < 1)) {
+        fprintf(stderr, "train: %s: '%s' is not a rate in [0, 1)\n", a, val);
+        return 2;
+      }
+    }
     else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--pad")) {
@@ -952,6 +968,12 @@ int main(int argc, char **argv) {
   }
   tty = ad_is_tty() && !o.quiet;
   if (check_augment(&m, &o)) goto done;
+  /* --dropout, --stoch-depth: refused here, before any data is read, for a value of 1 or an
+   * encoder without ContextNet or Conformer blocks (las-pblstm); drawn from rng */
+  if (asr_model_set_regularization(&m, o.dropout, o.stoch_depth, &rng, &err) != ASR_OK) {
+    fprintf(stderr, "train: --dropout %g --stoch-depth %g: %s\n", o.dropout, o.stoch_depth, err.msg);
+    goto done;
+  }
 
   /* ---- data */
   if (ad_list_select_speakers(&list, o.speakers, o.exclude_speakers, "train")) goto done;
