@@ -12529,6 +12529,13 @@ ASR__PRIVATE void asr__cn_layers_fast_backward(asr_real *dx, const asr_contextne
                                                const asr_contextnet_block_params *p,
                                                const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
                                                asr_real *DH);
+ASR__PRIVATE asr_result asr__cn_residual_fast(asr_real *y, const struct asr__cn_saved *s, const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const asr_contextnet_block_config *c, asr_real *scratch);
+ASR__PRIVATE void asr__cn_out_fast_backward(asr_real *DZ, asr_real *G2, const asr_contextnet_block_grads *g,
+                                            const asr_real *dy, const struct asr__cn_saved *s,
+                                            const asr_contextnet_block_params *p,
+                                            const asr_contextnet_block_config *c);
 ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
                                          const asr_real *dy, const void *saved, size_t saved_bytes,
                                          const asr_real *x, const asr_contextnet_block_params *p,
@@ -13723,10 +13730,11 @@ typedef struct asr__cn_saved {
 } asr__cn_saved;
 
 /* Forward through the pieces of a tier (_naive: each piece's _naive, the batch norms of
- * asr__bn_naive); scratch: the pieces' workspace. */
+ * asr__bn_naive); scratch: the pieces' workspace; acts: the 3 activation-gradient buffers
+ * of the workspace (backward's; the fast tier's residual conv uses them). */
 ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__cn_saved *s, const asr_real *x,
                                         const asr_contextnet_block_params *p, const asr_contextnet_block_config *c,
-                                        void *scratch, size_t sbytes) {
+                                        asr_real *acts, void *scratch, size_t sbytes) {
   int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
   const asr_real *h = x;
   asr_result r;
@@ -13753,6 +13761,8 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
   r = asr__se_forward(tier, s->se_y, s->se_mean, s->se_z, s->se_gate, h, p->se_w1, p->se_b1, p->se_w2, p->se_b2,
                       s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
   if (r != ASR_OK) return r;
+  if (c->residual && tier == ASR__TIER_FAST)   /* the same, fused, in one parallel region */
+    return asr__cn_residual_fast(y, s, x, p, c, acts);
   if (c->residual) {
     /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
     asr_conv1d_dims d;
@@ -13787,22 +13797,27 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
   size_t NTm = (size_t)c->N * c->C_out * Tm;
   asr_result r;
   /* through the final swish, valid frames only (padded dy is ignored) */
-  memset(DZ, 0, sizeof(asr_real) * NTm);
-  for (n = 0; n < c->N; n++)
-    for (ch = 0; ch < c->C_out; ch++) {
-      size_t o = ((size_t)n * c->C_out + ch) * Tm;
-      asr__dswish_mul_tier(tier, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][n]);
-    }
+  if (tier == ASR__TIER_FAST) {   /* fused with the residual BN's backward (into G2) */
+    asr__cn_out_fast_backward(DZ, G2, g, dy, s, p, c);
+  } else {
+    memset(DZ, 0, sizeof(asr_real) * NTm);
+    for (n = 0; n < c->N; n++)
+      for (ch = 0; ch < c->C_out; ch++) {
+        size_t o = ((size_t)n * c->C_out + ch) * Tm;
+        asr__dswish_mul_tier(tier, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][n]);
+      }
+  }
   if (c->residual) {
     /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
      * backward adds its share into dx (the main path adds the rest below) */
     asr_conv1d_dims d;
     asr__cn_res_dims(c, &d);
-    memset(G2, 0, sizeof(asr_real) * NTm);
+    if (tier != ASR__TIER_FAST) memset(G2, 0, sizeof(asr_real) * NTm);   /* the fast tier: done above */
     if (tier == ASR__TIER_NAIVE)
       asr__bn_naive_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
                              p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training);
-    else if ((r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
+    else if (tier == ASR__TIER_REF &&
+             (r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
                                           p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training)) != ASR_OK)
       return r;
     r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch, sbytes);
@@ -14433,6 +14448,20 @@ ASR__PRIVATE size_t asr__cn_act1(const asr_contextnet_block_config *c) {
   return (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T;
 }
 
+/* What asr_batch_norm_forward would refuse, over the valid frames len: training: fewer
+ * than 2 of them; evaluation: running var + eps <= 0 */
+ASR__PRIVATE asr_result asr__cn_bn_check(const asr_bn_params *bn, const int *len,
+                                         const asr_contextnet_block_config *c) {
+  int n;
+  long cnt = 0;
+  for (n = 0; n < c->N; n++) cnt += len[n];
+  if (c->training && cnt < 2) return ASR_ERR_SHAPE;
+  if (!c->training)
+    for (n = 0; n < c->C_out; n++)
+      if (!(bn->running_var[n] + c->bn_eps > 0)) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
 /* The conv layers f^m of the fast tier: asr__cn_compose's pieces (the dwsep conv, BN,
  * swish) fused into three loops a layer, all in one parallel region (ASR_THREADS) instead
  * of a fork and a join per piece and per item:
@@ -14447,16 +14476,10 @@ ASR__PRIVATE size_t asr__cn_act1(const asr_contextnet_block_config *c) {
 ASR__PRIVATE asr_result asr__cn_layers_fast(const asr__cn_saved *s, const asr_real *x,
                                             const asr_contextnet_block_params *p,
                                             const asr_contextnet_block_config *c) {
-  int i, n;
-  for (i = 0; i < c->num_layers; i++) {
-    const asr_bn_params *bn = &p->layer[i].bn;
-    long cnt = 0;
-    for (n = 0; n < c->N; n++) cnt += s->len[i + 1][n];
-    if (c->training && cnt < 2) return ASR_ERR_SHAPE;
-    if (!c->training)
-      for (n = 0; n < c->C_out; n++)
-        if (!(bn->running_var[n] + c->bn_eps > 0)) return ASR_ERR_RANGE;
-  }
+  int i;
+  asr_result r;
+  for (i = 0; i < c->num_layers; i++)
+    if ((r = asr__cn_bn_check(&p->layer[i].bn, s->len[i + 1], c)) != ASR_OK) return r;
   ASR__PAR_REGION
   {
     int li;
@@ -14586,6 +14609,82 @@ ASR__PRIVATE void asr__cn_layers_fast_backward(asr_real *dx, const asr_contextne
   }
 }
 
+/* The residual branch and the output of the fast tier, forward, in one parallel region:
+ * items: P's conv of item n (asr__conv1d_forward on that item, its im2col workspace the
+ * item's own part of scratch); channels: the residual BN's statistics, then its N rows,
+ * + SE (valid frames) and swish: asr__cn_compose's pieces in their order. scratch: N
+ * conv workspaces (the backward's activation buffers, free in forward). */
+ASR__PRIVATE asr_result asr__cn_residual_fast(asr_real *y, const asr__cn_saved *s, const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const asr_contextnet_block_config *c, asr_real *scratch) {
+  int m = c->num_layers, Tm = asr_contextnet_block_out_frames(c);
+  long cnt = 0, nn;
+  asr_conv1d_dims d, one;
+  size_t wsz;
+  asr_result r = asr__cn_bn_check(&p->res_bn, s->len[m], c);
+  if (r != ASR_OK) return r;
+  asr__cn_res_dims(c, &d);
+  one = d;
+  one.N = 1;
+  wsz = asr_conv1d_workspace_size(&one) / sizeof(asr_real);
+  for (nn = 0; nn < c->N; nn++) cnt += s->len[m][nn];
+  ASR__PAR_REGION
+  {
+    long n, ch;
+    /* P's conv, item by item */
+    ASR__OMP_FOR
+    for (n = 0; n < c->N; n++)
+      asr__conv1d_forward(ASR__TIER_FAST, s->p + (size_t)n * c->C_out * Tm, x + (size_t)n * c->C_in * c->T,
+                          p->res_w, p->res_b, &s->len[0][n], &one, scratch + (size_t)n * wsz,
+                          wsz * sizeof(asr_real));
+    /* zsum = BN(P) + SE (valid frames), y = swish(zsum): channel by channel */
+    ASR__OMP_FOR
+    for (ch = 0; ch < c->C_out; ch++) {
+      int k, t;
+      asr__bn_channel_stats((int)ch, s->res_mean, s->res_rstd, p->res_bn.running_mean, p->res_bn.running_var, s->p,
+                            s->len[m], c->N, c->C_out, Tm, c->training, cnt, c->bn_momentum, c->bn_eps);
+      for (k = 0; k < c->N; k++) {
+        long rr = (long)k * c->C_out + ch;
+        size_t o = (size_t)rr * Tm;
+        asr__bn_row(rr, s->zsum, s->p, s->res_mean, s->res_rstd, p->res_bn.weight, p->res_bn.bias, s->len[m],
+                    c->C_out, Tm);
+        for (t = 0; t < s->len[m][k]; t++) s->zsum[o + t] += s->se_y[o + t];
+        asr__swish_forward_run(ASR__TIER_FAST, y + o, NULL, s->zsum + o, (size_t)Tm);
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+/* The output's backward of the fast tier, channel by channel in one parallel region: dZ =
+ * dy swish'(zsum) on the valid frames (0 past them) into DZ, then (residual) the residual
+ * BN's backward of channel c into G2 (cleared first): asr__cn_compose_backward's pieces. */
+ASR__PRIVATE void asr__cn_out_fast_backward(asr_real *DZ, asr_real *G2, const asr_contextnet_block_grads *g,
+                                            const asr_real *dy, const asr__cn_saved *s,
+                                            const asr_contextnet_block_params *p,
+                                            const asr_contextnet_block_config *c) {
+  int m = c->num_layers, Tm = asr_contextnet_block_out_frames(c);
+  long cnt = 0, nn;
+  for (nn = 0; nn < c->N; nn++) cnt += s->len[m][nn];
+  ASR__PAR_REGION
+  {
+    long ch;
+    ASR__OMP_FOR
+    for (ch = 0; ch < c->C_out; ch++) {
+      int k;
+      for (k = 0; k < c->N; k++) {
+        size_t o = ((size_t)k * c->C_out + (size_t)ch) * Tm;
+        memset(DZ + o, 0, sizeof(asr_real) * (size_t)Tm);
+        asr__dswish_mul_run(ASR__TIER_FAST, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][k]);
+        if (c->residual) memset(G2 + o, 0, sizeof(asr_real) * (size_t)Tm);
+      }
+      if (c->residual)
+        asr__bn_channel_backward((int)ch, G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean,
+                                 s->res_rstd, p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training, cnt);
+    }
+  }
+}
+
 ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
                                         const asr_real *x, const asr_contextnet_block_params *p,
                                         const int *lengths, const asr_contextnet_block_config *c,
@@ -14600,7 +14699,7 @@ ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved
   if (r != ASR_OK) return r;
   act = asr__cn_act1(c) * 3 * sizeof(asr_real);
   asr__cn_lengths(c, lengths, &s);
-  return asr__cn_compose(tier, y, &s, x, p, c, (unsigned char *)work + act, work_bytes - act);
+  return asr__cn_compose(tier, y, &s, x, p, c, (asr_real *)work, (unsigned char *)work + act, work_bytes - act);
 }
 
 ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
