@@ -12529,6 +12529,9 @@ ASR__PRIVATE void asr__cn_layers_fast_backward(asr_real *dx, const asr_contextne
                                                const asr_contextnet_block_params *p,
                                                const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
                                                asr_real *DH);
+ASR__PRIVATE void asr__conv1d_backward_split(asr_real *dx, asr_real *dw, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *w, const int *lengths,
+                                             const asr_conv1d_dims *d, asr_real *work);
 ASR__PRIVATE asr_result asr__cn_residual_fast(asr_real *y, const struct asr__cn_saved *s, const asr_real *x,
                                               const asr_contextnet_block_params *p,
                                               const asr_contextnet_block_config *c, asr_real *scratch);
@@ -13820,8 +13823,11 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
              (r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
                                           p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training)) != ASR_OK)
       return r;
-    r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch, sbytes);
-    if (r != ASR_OK) return r;
+    if (tier == ASR__TIER_FAST && d.C_in > 1)   /* the same, in one parallel region */
+      asr__conv1d_backward_split(dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, (asr_real *)scratch);
+    else if ((r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch,
+                                       sbytes)) != ASR_OK)
+      return r;
   }
   /* the main branch: SE backward turns dZ into dh_m, the gradient of the last layer's
    * output (including the share every frame has through the SE mean) */
@@ -14654,6 +14660,51 @@ ASR__PRIVATE asr_result asr__cn_residual_fast(asr_real *y, const asr__cn_saved *
     }
   }
   return ASR_OK;
+}
+
+/* A conv1d's backward of the fast tier with groups = 1 and C_in > 1 (the ContextNet block's
+ * residual conv; dims checked, work: asr_conv1d_workspace_size bytes) in one parallel
+ * region: each thread takes a range of input channels [c0, c1) (asr__thread_cols: c0 K a
+ * multiple of ASR__GEMM_COLS) and runs asr__conv1d_group_backward's steps on it, item by
+ * item in order: its rows of col (im2col), its columns of dW += dY col^T, its rows of
+ * dcol = W^T dY and its rows of dx (col2im); the thread of channel 0 adds db. Its rows of
+ * col and dcol sit in its own part of work (from c0 K T_out on, whatever the item's Lo),
+ * and no thread reads another's, so no barrier; each element sees the operations, and the
+ * items, in the one-thread order. */
+ASR__PRIVATE void asr__conv1d_backward_split(asr_real *dx, asr_real *dw, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *w, const int *lengths,
+                                             const asr_conv1d_dims *d, asr_real *work) {
+  int T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  asr_real *col = work, *dcol = work + (size_t)d->C_in * d->K * T_out;
+  ASR__PAR_REGION
+  {
+    int n, o, t, c0, c1, K = d->K;
+    asr_real *mycol, *mydcol;
+    asr__thread_cols(d->C_in, &c0, &c1);   /* steps of ASR__GEMM_COLS channels: c0 K aligned too */
+    /* this thread's rows of col and dcol, Lo apart (Lo <= T_out): its own part whatever Lo */
+    mycol = col + (size_t)c0 * K * T_out, mydcol = dcol + (size_t)c0 * K * T_out;
+    for (n = 0; n < d->N; n++) {
+      int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+      const asr_real *gy = dy + (size_t)n * d->C_out * T_out, *xg = x + (size_t)n * d->C_in * d->T_in;
+      if (Lo == 0) continue;
+      if (db && c0 == 0 && c1 > 0)   /* the one thread whose range holds channel 0 */
+        for (o = 0; o < d->C_out; o++) {
+          double sum = 0;
+          for (t = 0; t < Lo; t++) sum += gy[(size_t)o * T_out + t];
+          db[o] += (asr_real)sum;
+        }
+      if (c1 <= c0) continue;
+      if (dw) {
+        asr__im2col(ASR__TIER_FAST, mycol, xg + (size_t)c0 * d->T_in, c1 - c0, Lo, L, d);
+        asr_gemm(0, 1, d->C_out, (c1 - c0) * K, Lo, 1, gy, T_out, mycol, Lo, 1, dw + c0 * K, d->C_in * K);
+      }
+      if (dx) {
+        asr_gemm(1, 0, (c1 - c0) * K, Lo, d->C_out, 1, w + c0 * K, d->C_in * K, gy, T_out, 0, mydcol, Lo);
+        asr__col2im(ASR__TIER_FAST, dx + (size_t)n * d->C_in * d->T_in + (size_t)c0 * d->T_in, mydcol, c1 - c0,
+                    Lo, L, d);
+      }
+    }
+  }
 }
 
 /* The output's backward of the fast tier, channel by channel in one parallel region: dZ =
