@@ -41,7 +41,9 @@
  *                          scalar code (TIERS below: the "every other build" column)
  *   ASR_THREADS            with -fopenmp: asr_gemm splits large products over OpenMP
  *                          threads, the batch norms and depthwise convolutions their
- *                          channels, swish its elements; bit-identical to one thread (off
+ *                          channels, swish its elements, the ContextNet block's conv
+ *                          layers items and channels in one parallel region (fast tier);
+ *                          bit-identical to one thread (off
  *                          by default; without it the header uses no threads and needs no
  *                          library; make builds build/train and build/asrtool-omp with it:
  *                          --threads N)
@@ -6897,6 +6899,9 @@ ASRDEF asr_result asr_check_nt_alignment(asr_nt_align_fn impl, uint64_t seed, as
 #elif defined(ASR_SIMD_NEON)
 #include <arm_neon.h>
 #endif
+#if defined(ASR_THREADS) && defined(_OPENMP)
+#include <omp.h>   /* omp_in_parallel: loops on threads inside a parallel region stay serial */
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -6913,9 +6918,20 @@ extern "C" {
 #if defined(ASR_THREADS) && defined(_OPENMP)
 #define ASR__PAR_MIN 4096.0
 #define ASR__PRAGMA(x) _Pragma(#x)
-#define ASR__PAR_FOR(work) ASR__PRAGMA(omp parallel for schedule(static) if ((double)(work) >= ASR__PAR_MIN))
+#define ASR__PAR_FOR(work) \
+  ASR__PRAGMA(omp parallel for schedule(static) if ((double)(work) >= ASR__PAR_MIN && !omp_in_parallel()))
+/* ASR__PAR_REGION before a block: one parallel region whose loops share their iterations
+ * out with ASR__OMP_FOR (an omp for; ASR__OMP_FOR_NOWAIT without the barrier after it);
+ * code outside those loops runs on every thread. Nothing without ASR_THREADS. Loops on
+ * threads inside a region (ASR__PAR_FOR, asr_gemm) run on the thread that calls them. */
+#define ASR__PAR_REGION ASR__PRAGMA(omp parallel)
+#define ASR__OMP_FOR ASR__PRAGMA(omp for schedule(static))
+#define ASR__OMP_FOR_NOWAIT ASR__PRAGMA(omp for schedule(static) nowait)
 #else
 #define ASR__PAR_FOR(work)
+#define ASR__PAR_REGION
+#define ASR__OMP_FOR
+#define ASR__OMP_FOR_NOWAIT
 #endif
 /* A typed allocation that reads the same in C and C++. */
 #define ASR__ALLOC(type, count, user) ((type *)ASR_MALLOC(sizeof(type) * (size_t)(count), user))
@@ -7300,7 +7316,7 @@ ASR__PRIVATE void asr__gemm_simd(int trans_a, int trans_b, int M, int N, int K, 
 #endif
   nb = (M + mb - 1) / mb;
 #if defined(ASR_THREADS) && defined(_OPENMP)
-#pragma omp parallel for schedule(static) if ((double)M * N * K >= ASR__GEMM_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((double)M * N * K >= ASR__GEMM_PAR_MIN && !omp_in_parallel())
 #endif
   for (task = 0; task < np * nb; task++) {
     int j0 = task / nb * ASR__GEMM_NR, i0 = task % nb * mb;
@@ -7318,6 +7334,22 @@ ASRDEF void asr_gemm(int trans_a, int trans_b, int M, int N, int K, asr_real alp
 #else
   asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
+}
+
+/* asr_gemm on the columns [j0, j0 + w) of a product, j0 a multiple of ASR__GEMM_COLS,
+ * gives them the bits of the whole product: its NR-column panels (NR = 16 or 32) and
+ * fused 16-column groups start at the same columns, and asr_gemm_ref works element by
+ * element. Drivers split a product over the threads in such column ranges. */
+#define ASR__GEMM_COLS 32
+/* Inside a parallel region (ASR__PAR_REGION): this thread's share [*j0, *j1) of N columns,
+ * contiguous ranges in ASR__GEMM_COLS steps in thread order (all of them on one thread). */
+ASR__PRIVATE void asr__thread_cols(int N, int *j0, int *j1) {
+  long steps = (N + ASR__GEMM_COLS - 1) / ASR__GEMM_COLS, t = 0, nt = 1;
+#if defined(ASR_THREADS) && defined(_OPENMP)
+  t = omp_get_thread_num(), nt = omp_get_num_threads();
+#endif
+  *j0 = (int)ASR__MIN((long)N, steps * t / nt * ASR__GEMM_COLS);
+  *j1 = (int)ASR__MIN((long)N, steps * (t + 1) / nt * ASR__GEMM_COLS);
 }
 
 /* The GEMM of a tier, for the tier drivers of the layers (sections 4.1 and 4.4): the
@@ -11993,7 +12025,86 @@ ASRDEF asr_result asr_layer_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
   return ASR_OK;
 }
 
-/* ---- batch norm over (N,C,T) */
+/* ---- batch norm over (N,C,T). The drivers below and the ContextNet block's fused layers
+ * (section 4.2) share these per-channel and per-row helpers: one channel's sums, or one
+ * row's outputs, made by one thread in one order. cnt: the valid frames of a channel. */
+/* channel c's mean and rstd: in training its batch statistics over the valid frames (and
+ * the running averages updated), in evaluation the running ones (running_var[c] + eps > 0
+ * checked by the caller) */
+ASR__PRIVATE void asr__bn_channel_stats(int c, asr_real *mean, asr_real *rstd, asr_real *running_mean,
+                                        asr_real *running_var, const asr_real *x, const int *lengths, int N,
+                                        int C, int T, int training, long cnt, double momentum, double eps) {
+  double mu = 0, var = 0;
+  int nn, tt;
+  if (!training) {
+    mean[c] = running_mean[c];
+    rstd[c] = (asr_real)(1.0 / sqrt((double)running_var[c] + eps));
+    return;
+  }
+  for (nn = 0; nn < N; nn++) {
+    const asr_real *xr = x + ((size_t)nn * C + c) * T;
+    int L = lengths ? lengths[nn] : T;
+    for (tt = 0; tt < L; tt++) mu += xr[tt];
+  }
+  mu /= (double)cnt;                                      /* mu_c */
+  for (nn = 0; nn < N; nn++) {
+    const asr_real *xr = x + ((size_t)nn * C + c) * T;
+    int L = lengths ? lengths[nn] : T;
+    for (tt = 0; tt < L; tt++) var += ((double)xr[tt] - mu) * ((double)xr[tt] - mu);
+  }
+  var /= (double)cnt;                                     /* biased: used to normalize */
+  mean[c] = (asr_real)mu;
+  rstd[c] = (asr_real)(1.0 / sqrt(var + eps));
+  if (running_mean)                                       /* torch's momentum update */
+    running_mean[c] = (asr_real)((1 - momentum) * running_mean[c] + momentum * mu);
+  if (running_var)                                        /* ... with the unbiased var */
+    running_var[c] = (asr_real)((1 - momentum) * running_var[c] + momentum * var * (double)cnt / (double)(cnt - 1));
+}
+/* row r = (n, c): y = gamma xhat + beta on the valid frames, 0 past them */
+ASR__PRIVATE void asr__bn_row(long r, asr_real *y, const asr_real *x, const asr_real *mean, const asr_real *rstd,
+                              const asr_real *gamma, const asr_real *beta, const int *lengths, int C, int T) {
+  const asr_real *xr = x + (size_t)r * T;
+  asr_real *yr = y + (size_t)r * T;
+  int cc = (int)(r % C), L = lengths ? lengths[r / C] : T, tt;
+  double g = gamma ? gamma[cc] : 1, b = beta ? beta[cc] : 0;
+  for (tt = 0; tt < L; tt++) yr[tt] = (asr_real)(g * (((double)xr[tt] - mean[cc]) * rstd[cc]) + b);
+  for (tt = L; tt < T; tt++) yr[tt] = 0;                    /* padding stays 0 */
+}
+/* channel c's backward (the equations in asr_batch_norm_backward's loop) */
+ASR__PRIVATE void asr__bn_channel_backward(int c, asr_real *dx, asr_real *dgamma, asr_real *dbeta,
+                                           const asr_real *dy, const asr_real *x, const asr_real *mean,
+                                           const asr_real *rstd, const asr_real *gamma, const int *lengths, int N,
+                                           int C, int T, int training, long cnt) {
+  double mu = mean[c], rs = rstd[c], gm = gamma ? gamma[c] : 1, sg = 0, sgx = 0;
+  int nn, tt;
+  for (nn = 0; nn < N; nn++) {
+    const asr_real *xr = x + ((size_t)nn * C + c) * T, *g = dy + ((size_t)nn * C + c) * T;
+    int L = lengths ? lengths[nn] : T;
+    for (tt = 0; tt < L; tt++) {
+      double xh = ((double)xr[tt] - mu) * rs;
+      sg += g[tt];                                          /* sum dy */
+      sgx += g[tt] * xh;                                    /* sum dy xhat */
+    }
+  }
+  if (dgamma) dgamma[c] += (asr_real)sgx;
+  if (dbeta) dbeta[c] += (asr_real)sg;
+  if (!dx || cnt == 0) return;
+  sg /= (double)cnt;                                        /* mean(dy) */
+  sgx /= (double)cnt;                                       /* mean(dy xhat) */
+  for (nn = 0; nn < N; nn++) {
+    const asr_real *xr = x + ((size_t)nn * C + c) * T, *g = dy + ((size_t)nn * C + c) * T;
+    asr_real *d = dx + ((size_t)nn * C + c) * T;
+    int L = lengths ? lengths[nn] : T;
+    for (tt = 0; tt < L; tt++) {
+      double xh = ((double)xr[tt] - mu) * rs;
+      if (training)   /* mu and var depend on x: subtract their share of the gradient */
+        d[tt] += (asr_real)(gm * rs * ((double)g[tt] - sg - xh * sgx));
+      else            /* running statistics are constants */
+        d[tt] += (asr_real)(gm * rs * (double)g[tt]);
+    }
+  }
+}
+
 ASRDEF asr_result asr_batch_norm_forward(asr_real *y, asr_real *mean, asr_real *rstd,
                                          asr_real *running_mean, asr_real *running_var,
                                          const asr_real *x, const asr_real *gamma,
@@ -12013,45 +12124,16 @@ ASRDEF asr_result asr_batch_norm_forward(asr_real *y, asr_real *mean, asr_real *
     for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
     if (cnt < 2) return ASR_ERR_SHAPE;   /* torch: "Expected more than 1 value per channel" */
     ASR__PAR_FOR((double)N * C * T)      /* channel by channel: each its own sums */
-    for (c = 0; c < C; c++) {
-      double mu = 0, var = 0;
-      int nn, tt;
-      for (nn = 0; nn < N; nn++) {
-        const asr_real *xr = x + ((size_t)nn * C + c) * T;
-        int L = lengths ? lengths[nn] : T;
-        for (tt = 0; tt < L; tt++) mu += xr[tt];
-      }
-      mu /= (double)cnt;                                      /* mu_c */
-      for (nn = 0; nn < N; nn++) {
-        const asr_real *xr = x + ((size_t)nn * C + c) * T;
-        int L = lengths ? lengths[nn] : T;
-        for (tt = 0; tt < L; tt++) var += ((double)xr[tt] - mu) * ((double)xr[tt] - mu);
-      }
-      var /= (double)cnt;                                     /* biased: used to normalize */
-      mean[c] = (asr_real)mu;
-      rstd[c] = (asr_real)(1.0 / sqrt(var + eps));
-      if (running_mean)                                       /* torch's momentum update */
-        running_mean[c] = (asr_real)((1 - momentum) * running_mean[c] + momentum * mu);
-      if (running_var)                                        /* ... with the unbiased var */
-        running_var[c] = (asr_real)((1 - momentum) * running_var[c] +
-                                    momentum * var * (double)cnt / (double)(cnt - 1));
-    }
+    for (c = 0; c < C; c++)
+      asr__bn_channel_stats(c, mean, rstd, running_mean, running_var, x, lengths, N, C, T, 1, cnt, momentum, eps);
   } else {
     for (c = 0; c < C; c++) {
       if (!(running_var[c] + eps > 0)) return ASR_ERR_RANGE;  /* would divide by zero */
-      mean[c] = running_mean[c];
-      rstd[c] = (asr_real)(1.0 / sqrt((double)running_var[c] + eps));
+      asr__bn_channel_stats(c, mean, rstd, running_mean, running_var, x, lengths, N, C, T, 0, 0, momentum, eps);
     }
   }
   ASR__PAR_FOR((double)N * C * T)        /* row (n, c) by row */
-  for (r = 0; r < (long)N * C; r++) {
-    const asr_real *xr = x + (size_t)r * T;
-    asr_real *yr = y + (size_t)r * T;
-    int cc = (int)(r % C), L = lengths ? lengths[r / C] : T, tt;
-    double g = gamma ? gamma[cc] : 1, b = beta ? beta[cc] : 0;
-    for (tt = 0; tt < L; tt++) yr[tt] = (asr_real)(g * (((double)xr[tt] - mean[cc]) * rstd[cc]) + b);
-    for (tt = L; tt < T; tt++) yr[tt] = 0;                    /* padding stays 0 */
-  }
+  for (r = 0; r < (long)N * C; r++) asr__bn_row(r, y, x, mean, rstd, gamma, beta, lengths, C, T);
   return ASR_OK;
 }
 
@@ -12068,36 +12150,8 @@ ASRDEF asr_result asr_batch_norm_backward(asr_real *dx, asr_real *dgamma, asr_re
       if (lengths[n] < 0 || lengths[n] > T) return ASR_ERR_RANGE;
   for (n = 0; n < N; n++) cnt += lengths ? lengths[n] : T;
   ASR__PAR_FOR((double)N * C * T)        /* channel by channel: each its own sums */
-  for (c = 0; c < C; c++) {
-    double mu = mean[c], rs = rstd[c], gm = gamma ? gamma[c] : 1, sg = 0, sgx = 0;
-    int nn, tt;
-    for (nn = 0; nn < N; nn++) {
-      const asr_real *xr = x + ((size_t)nn * C + c) * T, *g = dy + ((size_t)nn * C + c) * T;
-      int L = lengths ? lengths[nn] : T;
-      for (tt = 0; tt < L; tt++) {
-        double xh = ((double)xr[tt] - mu) * rs;
-        sg += g[tt];                                          /* sum dy */
-        sgx += g[tt] * xh;                                    /* sum dy xhat */
-      }
-    }
-    if (dgamma) dgamma[c] += (asr_real)sgx;
-    if (dbeta) dbeta[c] += (asr_real)sg;
-    if (!dx || cnt == 0) continue;
-    sg /= (double)cnt;                                        /* mean(dy) */
-    sgx /= (double)cnt;                                       /* mean(dy xhat) */
-    for (nn = 0; nn < N; nn++) {
-      const asr_real *xr = x + ((size_t)nn * C + c) * T, *g = dy + ((size_t)nn * C + c) * T;
-      asr_real *d = dx + ((size_t)nn * C + c) * T;
-      int L = lengths ? lengths[nn] : T;
-      for (tt = 0; tt < L; tt++) {
-        double xh = ((double)xr[tt] - mu) * rs;
-        if (training)   /* mu and var depend on x: subtract their share of the gradient */
-          d[tt] += (asr_real)(gm * rs * ((double)g[tt] - sg - xh * sgx));
-        else            /* running statistics are constants */
-          d[tt] += (asr_real)(gm * rs * (double)g[tt]);
-      }
-    }
-  }
+  for (c = 0; c < C; c++)
+    asr__bn_channel_backward(c, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, lengths, N, C, T, training, cnt);
   return ASR_OK;
 }
 
@@ -12671,6 +12725,25 @@ ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved
                                         const asr_real *x, const asr_contextnet_block_params *p,
                                         const int *lengths, const asr_contextnet_block_config *c,
                                         const asr_block_drop *dr, void *work, size_t work_bytes);
+struct asr__cn_saved;
+ASR__PRIVATE asr_result asr__cn_layers_fast(const struct asr__cn_saved *s, const asr_real *x,
+                                            const asr_contextnet_block_params *p,
+                                            const asr_contextnet_block_config *c);
+ASR__PRIVATE void asr__cn_layers_fast_backward(asr_real *dx, const asr_contextnet_block_grads *g,
+                                               const struct asr__cn_saved *s, const asr_real *x,
+                                               const asr_contextnet_block_params *p,
+                                               const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
+                                               asr_real *DH);
+ASR__PRIVATE void asr__conv1d_backward_split(asr_real *dx, asr_real *dw, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *w, const int *lengths,
+                                             const asr_conv1d_dims *d, asr_real *work);
+ASR__PRIVATE asr_result asr__cn_residual_fast(asr_real *y, const struct asr__cn_saved *s, const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const asr_contextnet_block_config *c, asr_real *scratch);
+ASR__PRIVATE void asr__cn_out_fast_backward(asr_real *DZ, asr_real *G2, const asr_contextnet_block_grads *g,
+                                            const asr_real *dy, const struct asr__cn_saved *s,
+                                            const asr_contextnet_block_params *p,
+                                            const asr_contextnet_block_config *c);
 ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,
                                          const asr_real *dy, const void *saved, size_t saved_bytes,
                                          const asr_real *x, const asr_contextnet_block_params *p,
@@ -13864,17 +13937,31 @@ typedef struct asr__cn_saved {
                                                  forward did */
 } asr__cn_saved;
 
+/* Whether a block runs in training mode with dropout or stochastic depth (dr's masks, skip
+ * or scale): the fast tier's fused pieces do not apply them. */
+ASR__PRIVATE int asr__cn_drop_on(const asr_block_drop *dr) {
+  return dr && (dr->skip || dr->p > 0 || dr->coeff != 1);
+}
+
 /* Forward through the pieces of a tier (_naive: each piece's _naive, the batch norms of
- * asr__bn_naive); scratch: the pieces' workspace. */
+ * asr__bn_naive); scratch: the pieces' workspace; acts: the 3 activation-gradient buffers
+ * of the workspace (backward's; the fast tier's residual conv uses them). */
 ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__cn_saved *s, const asr_real *x,
                                         const asr_contextnet_block_params *p, const asr_contextnet_block_config *c,
-                                        const asr_block_drop *dr, void *scratch, size_t sbytes) {
+                                        const asr_block_drop *dr, asr_real *acts, void *scratch, size_t sbytes) {
   int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch, t;
   const asr_real *h = x;
   unsigned char *mask = dr && dr->p > 0 ? dr->mask : NULL;   /* layer i's flags, then layer i+1's */
   asr_real cf = dr ? (asr_real)dr->coeff : (asr_real)1;     /* stoch_layer_coeff; 1: none */
   asr_result r;
-  for (i = 0; i < m && !(dr && dr->skip); i++) {   /* a dropped block skips its main branch */
+  /* the fast tier runs the pieces fused, in few parallel regions; a training-mode block
+   * with dropout or stochastic depth takes them one by one (the same fast kernels) */
+  int fused = tier == ASR__TIER_FAST && !asr__cn_drop_on(dr);
+  if (fused) {
+    if ((r = asr__cn_layers_fast(s, x, p, c)) != ASR_OK) return r;
+    h = s->h[m - 1];
+  }
+  for (i = 0; i < m && !fused && !(dr && dr->skip); i++) {   /* a dropped block skips its main branch */
     const asr_contextnet_layer_params *l = &p->layer[i];
     asr_conv1d_dims d;
     int Ti = i == m - 1 ? Tm : c->T;
@@ -13899,6 +13986,8 @@ ASR__PRIVATE asr_result asr__cn_compose(asr__tier tier, asr_real *y, const asr__
                         s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
     if (r != ASR_OK) return r;
   }
+  if (c->residual && fused)   /* the same, fused, in one parallel region */
+    return asr__cn_residual_fast(y, s, x, p, c, acts);
   if (c->residual) {
     /* P(x) = BN(pointwise conv of x with the block's stride), added to SE(f^m(x)) */
     asr_conv1d_dims d;
@@ -13933,28 +14022,37 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
   int i, m = c->num_layers, Tm = asr_contextnet_block_out_frames(c), n, ch;
   size_t NTm = (size_t)c->N * c->C_out * Tm, off = 0, k;
   const asr_real *dse = DZ;   /* the SE's output gradient: dZ, or c dZ for a kept block */
+  int fused = tier == ASR__TIER_FAST && !asr__cn_drop_on(dr);   /* as the forward */
   asr_result r;
   /* through the final swish, valid frames only (padded dy is ignored) */
-  memset(DZ, 0, sizeof(asr_real) * NTm);
-  for (n = 0; n < c->N; n++)
-    for (ch = 0; ch < c->C_out; ch++) {
-      size_t o = ((size_t)n * c->C_out + ch) * Tm;
-      asr__dswish_mul_tier(tier, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][n]);
-    }
+  if (fused) {   /* fused with the residual BN's backward (into G2) */
+    asr__cn_out_fast_backward(DZ, G2, g, dy, s, p, c);
+  } else {
+    memset(DZ, 0, sizeof(asr_real) * NTm);
+    for (n = 0; n < c->N; n++)
+      for (ch = 0; ch < c->C_out; ch++) {
+        size_t o = ((size_t)n * c->C_out + ch) * Tm;
+        asr__dswish_mul_tier(tier, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][n]);
+      }
+  }
   if (c->residual) {
     /* the residual branch: dP = BN backward of dZ, then the strided pointwise conv's
      * backward adds its share into dx (the main path adds the rest below) */
     asr_conv1d_dims d;
     asr__cn_res_dims(c, &d);
-    memset(G2, 0, sizeof(asr_real) * NTm);
+    if (!fused) memset(G2, 0, sizeof(asr_real) * NTm);   /* fused: done above */
     if (tier == ASR__TIER_NAIVE)
       asr__bn_naive_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
                              p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training);
-    else if ((r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
+    else if (!fused &&
+             (r = asr_batch_norm_backward(G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean, s->res_rstd,
                                           p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training)) != ASR_OK)
       return r;
-    r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch, sbytes);
-    if (r != ASR_OK) return r;
+    if (tier == ASR__TIER_FAST && d.C_in > 1)   /* the same, in one parallel region */
+      asr__conv1d_backward_split(dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, (asr_real *)scratch);
+    else if ((r = asr__conv1d_backward(tier, dx, g->res_w, g->res_b, G2, x, p->res_w, s->len[0], &d, scratch,
+                                       sbytes)) != ASR_OK)
+      return r;
   }
   if (dr && dr->skip) return ASR_OK;   /* a dropped block: the main branch did not run */
   if (dr && dr->coeff != 1) {          /* Z = c SE(...) + P: the branch gets c dZ (G2 is free) */
@@ -13969,6 +14067,10 @@ ASR__PRIVATE asr_result asr__cn_compose_backward(asr__tier tier, asr_real *dx, c
   r = asr__se_backward(tier, G1, g->se_w1, g->se_b1, g->se_w2, g->se_b2, dse, s->h[m - 1], s->se_mean, s->se_z,
                        s->se_gate, p->se_w1, p->se_w2, s->len[m], c->N, c->C_out, c->se_channels, Tm, scratch, sbytes);
   if (r != ASR_OK) return r;
+  if (fused) {   /* the same pieces, fused and in one parallel region */
+    asr__cn_layers_fast_backward(dx, g, s, x, p, c, G1, G2, DZ);
+    return ASR_OK;
+  }
   for (i = m - 1; i >= 0; i--) {
     const asr_contextnet_layer_params *l = &p->layer[i];
     const asr_contextnet_layer_grads *gl = &g->layer[i];
@@ -14224,15 +14326,32 @@ ASR__PRIVATE asr_result asr__conv1d_forward(asr__tier tier, asr_real *y, const a
   return ASR_OK;
 }
 
+/* the backward of groups [g0, g1), item by item in order (each group's dw and db add the
+ * items up in that order) */
+ASR__PRIVATE void asr__conv1d_group_items_backward(asr__tier tier, int g0, int g1, asr_real *dx, asr_real *dw,
+                                                   asr_real *db, const asr_real *dy, const asr_real *x,
+                                                   const asr_real *w, const int *lengths, const asr_conv1d_dims *d,
+                                                   int T_out, asr_real *work) {
+  int nn, g, Cgi = d->C_in / d->groups, Cgo = d->C_out / d->groups;
+  for (nn = 0; nn < d->N; nn++) {
+    int L = lengths ? lengths[nn] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+    for (g = g0; g < g1; g++)
+      asr__conv1d_group_backward(tier, dx ? dx + ((size_t)nn * d->C_in + (size_t)g * Cgi) * d->T_in : NULL,
+                               dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL, db ? db + (size_t)g * Cgo : NULL,
+                               dy + ((size_t)nn * d->C_out + (size_t)g * Cgo) * T_out,
+                               x + ((size_t)nn * d->C_in + (size_t)g * Cgi) * d->T_in,
+                               w + (size_t)g * Cgo * Cgi * d->K, Lo, L, T_out, d, work);
+  }
+}
+
 ASR__PRIVATE asr_result asr__conv1d_backward(asr__tier tier, asr_real *dx, asr_real *dw, asr_real *db,
                                              const asr_real *dy, const asr_real *x, const asr_real *w,
                                              const int *lengths, const asr_conv1d_dims *d, void *work,
                                              size_t work_bytes) {
-  int n, g, T_out, Cgi, Cgo;
+  int n, g, T_out, Cgi;
   asr_result r = asr__conv1d_args(dy, x, w, lengths, d, &T_out);
   if (r != ASR_OK) return r;
   Cgi = d->C_in / d->groups;
-  Cgo = d->C_out / d->groups;
   if (tier == ASR__TIER_NAIVE) {
     if ((double)d->N * d->C_out * T_out * Cgi * d->K > 1e8) return ASR_ERR_TOO_LARGE;
     for (n = 0; n < d->N; n++)
@@ -14246,17 +14365,8 @@ ASR__PRIVATE asr_result asr__conv1d_backward(asr__tier tier, asr_real *dx, asr_r
   /* group by group, the items in order within each: a group's dw and db add the items up
    * in order, whatever the threads; depthwise-like (Cg_in = 1: no workspace) on threads */
   ASR__PAR_FOR(Cgi == 1 ? (double)d->N * d->C_out * T_out * d->K : 0)
-  for (g = 0; g < d->groups; g++) {
-    int nn;
-    for (nn = 0; nn < d->N; nn++) {
-      int L = lengths ? lengths[nn] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
-      asr__conv1d_group_backward(tier, dx ? dx + ((size_t)nn * d->C_in + (size_t)g * Cgi) * d->T_in : NULL,
-                                 dw ? dw + (size_t)g * Cgo * Cgi * d->K : NULL, db ? db + (size_t)g * Cgo : NULL,
-                                 dy + ((size_t)nn * d->C_out + (size_t)g * Cgo) * T_out,
-                                 x + ((size_t)nn * d->C_in + (size_t)g * Cgi) * d->T_in,
-                                 w + (size_t)g * Cgo * Cgi * d->K, Lo, L, T_out, d, (asr_real *)work);
-    }
-  }
+  for (g = 0; g < d->groups; g++)
+    asr__conv1d_group_items_backward(tier, g, g + 1, dx, dw, db, dy, x, w, lengths, d, T_out, (asr_real *)work);
   return ASR_OK;
 }
 
@@ -14609,6 +14719,288 @@ ASR__PRIVATE size_t asr__cn_act1(const asr_contextnet_block_config *c) {
   return (size_t)c->N * ASR__MAX(c->C_in, c->C_out) * c->T;
 }
 
+/* What asr_batch_norm_forward would refuse, over the valid frames len: training: fewer
+ * than 2 of them; evaluation: running var + eps <= 0 */
+ASR__PRIVATE asr_result asr__cn_bn_check(const asr_bn_params *bn, const int *len,
+                                         const asr_contextnet_block_config *c) {
+  int n;
+  long cnt = 0;
+  for (n = 0; n < c->N; n++) cnt += len[n];
+  if (c->training && cnt < 2) return ASR_ERR_SHAPE;
+  if (!c->training)
+    for (n = 0; n < c->C_out; n++)
+      if (!(bn->running_var[n] + c->bn_eps > 0)) return ASR_ERR_RANGE;
+  return ASR_OK;
+}
+
+/* The conv layers f^m of the fast tier: asr__cn_compose's pieces (the dwsep conv, BN,
+ * swish) fused into three loops a layer, all in one parallel region (ASR_THREADS) instead
+ * of a fork and a join per piece and per item:
+ *   items:    item n's depthwise conv, then its pointwise product (asr_gemm);
+ *   channels: channel c's statistics (asr__bn_channel_stats), then its N rows of BN and
+ *             swish.
+ * Every loop writes disjoint outputs, each sum is made by one thread in the order of one
+ * thread (a channel's statistics over the items in order; asr_gemm inside the region runs
+ * on its caller), and swish works lane by lane: the bits of the pieces one after the
+ * other, on any number of threads. asr_batch_norm_forward's refusals (training: fewer
+ * than 2 valid frames; evaluation: running var + eps <= 0) are checked first. */
+ASR__PRIVATE asr_result asr__cn_layers_fast(const asr__cn_saved *s, const asr_real *x,
+                                            const asr_contextnet_block_params *p,
+                                            const asr_contextnet_block_config *c) {
+  int i;
+  asr_result r;
+  for (i = 0; i < c->num_layers; i++)
+    if ((r = asr__cn_bn_check(&p->layer[i].bn, s->len[i + 1], c)) != ASR_OK) return r;
+  ASR__PAR_REGION
+  {
+    int li;
+    for (li = 0; li < c->num_layers; li++) {
+      const asr_contextnet_layer_params *l = &p->layer[li];
+      const asr_real *hin = li ? s->h[li - 1] : x;
+      asr_conv1d_dims d, a, pd;
+      int T_out;
+      long nn, ch, cnt = 0;
+      asr__cn_dims(c, li, &d);
+      asr__dwsep_args(&d, &a, &pd, &T_out);
+      for (nn = 0; nn < c->N; nn++) cnt += s->len[li + 1][nn];
+      /* a = dwsep(h): item by item, the depthwise rows, then the pointwise product */
+      ASR__OMP_FOR
+      for (nn = 0; nn < c->N; nn++) {
+        asr_conv1d_dims one = a;
+        asr_real *hn = s->dwh[li] + (size_t)nn * d.C_in * T_out;
+        one.N = 1;
+        asr__conv1d_forward(ASR__TIER_FAST, hn, hin + (size_t)nn * d.C_in * d.T_in, l->dw_w, l->dw_b,
+                            &s->len[li][nn], &one, NULL, 0);
+        asr__pointwise_item(ASR__TIER_FAST, s->a[li] + (size_t)nn * d.C_out * T_out, hn, l->pw_w, l->pw_b,
+                            s->len[li + 1][nn], d.C_in, d.C_out, T_out);
+      }
+      /* b = BN(a), h = swish(b): channel by channel */
+      ASR__OMP_FOR
+      for (ch = 0; ch < c->C_out; ch++) {
+        int k;
+        asr__bn_channel_stats((int)ch, s->bn_mean[li], s->bn_rstd[li], l->bn.running_mean, l->bn.running_var,
+                              s->a[li], s->len[li + 1], c->N, c->C_out, T_out, c->training, cnt, c->bn_momentum,
+                              c->bn_eps);
+        for (k = 0; k < c->N; k++) {
+          long r = (long)k * c->C_out + ch;
+          asr__bn_row(r, s->b[li], s->a[li], s->bn_mean[li], s->bn_rstd[li], l->bn.weight, l->bn.bias,
+                      s->len[li + 1], c->C_out, T_out);
+          asr__swish_forward_run(ASR__TIER_FAST, s->h[li] + (size_t)r * T_out, NULL, s->b[li] + (size_t)r * T_out,
+                                 (size_t)T_out);
+        }
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+/* Their backward, layer m-1 down to 0, in one parallel region; G1 holds dh_i (the
+ * gradient of layer i's output) on entry, G2 and DH (N, C, T) are scratch:
+ *   channels: db = dh swish'(b) (into G1), then channel c's BN backward into G2 = da;
+ *   items:    dh_n = W_pw^T da_n (into DH), and G1's item n cleared for dh_{i-1};
+ *   columns:  dW_pw += sum_n da_n h_n^T in ranges of ASR__GEMM_COLS columns, each range
+ *             over the items in order (and db_pw row by row, the items in order);
+ *   channels: the depthwise backward from DH, each channel over the items in order, into
+ *             G1 (layer 0: dx).
+ * The sums are those of asr__cn_compose_backward's pieces in their order, so the bits are
+ * theirs on any number of threads. */
+#define ASR__CN_DW_BLOCK 16
+ASR__PRIVATE void asr__cn_layers_fast_backward(asr_real *dx, const asr_contextnet_block_grads *g,
+                                               const asr__cn_saved *s, const asr_real *x,
+                                               const asr_contextnet_block_params *p,
+                                               const asr_contextnet_block_config *c, asr_real *G1, asr_real *G2,
+                                               asr_real *DH) {
+  ASR__PAR_REGION
+  {
+    int li;
+    for (li = c->num_layers - 1; li >= 0; li--) {
+      const asr_contextnet_layer_params *l = &p->layer[li];
+      const asr_contextnet_layer_grads *gl = &g->layer[li];
+      const asr_real *hin = li ? s->h[li - 1] : x;
+      asr_real *dprev = li ? G1 : dx;
+      asr_conv1d_dims d, a, pd;
+      int T_out;
+      long nn, ch, cnt = 0;
+      asr__cn_dims(c, li, &d);
+      asr__dwsep_args(&d, &a, &pd, &T_out);
+      for (nn = 0; nn < c->N; nn++) cnt += s->len[li + 1][nn];
+      /* layer li backwards: h = swish(b), b = BN(a); channel by channel */
+      ASR__OMP_FOR
+      for (ch = 0; ch < c->C_out; ch++) {
+        int k;
+        for (k = 0; k < c->N; k++) {
+          size_t o = ((size_t)k * c->C_out + (size_t)ch) * T_out;
+          asr__dswish_mul_run(ASR__TIER_FAST, G1 + o, G1 + o, s->b[li] + o, (size_t)T_out);   /* db */
+          memset(G2 + o, 0, sizeof(asr_real) * (size_t)T_out);
+        }
+        asr__bn_channel_backward((int)ch, G2, gl->bn.weight, gl->bn.bias, G1, s->a[li], s->bn_mean[li],
+                                 s->bn_rstd[li], l->bn.weight, s->len[li + 1], c->N, c->C_out, T_out, c->training,
+                                 cnt);
+      }
+      /* a = pointwise(h'): dh' = W_pw^T da item by item; G1 is free again */
+      ASR__OMP_FOR
+      for (nn = 0; nn < c->N; nn++) {
+        asr_real *dh = DH + (size_t)nn * d.C_in * T_out;
+        int lo = s->len[li + 1][nn];
+        memset(dh, 0, sizeof(asr_real) * (size_t)d.C_in * T_out);
+        if (lo > 0)
+          asr_gemm(1, 0, d.C_in, lo, d.C_out, 1, l->pw_w, d.C_in, G2 + (size_t)nn * d.C_out * T_out, T_out, 1, dh,
+                   T_out);
+        if (li) memset(G1 + (size_t)nn * d.C_in * d.T_in, 0, sizeof(asr_real) * (size_t)d.C_in * d.T_in);
+      }
+      /* dW_pw += da_n h'_n^T and db_pw += sum da_n, the items in order: each thread its
+       * own range of columns (asr__thread_cols), one product an item */
+      if (gl->pw_w) {
+        int j0, j1, k;
+        asr__thread_cols(d.C_in, &j0, &j1);
+        for (k = 0; k < c->N && j1 > j0; k++)
+          if (s->len[li + 1][k] > 0)
+            asr_gemm(0, 1, d.C_out, j1 - j0, s->len[li + 1][k], 1, G2 + (size_t)k * d.C_out * T_out, T_out,
+                     s->dwh[li] + ((size_t)k * d.C_in + (size_t)j0) * T_out, T_out, 1, gl->pw_w + j0, d.C_in);
+      }
+      ASR__OMP_FOR_NOWAIT
+      for (ch = 0; ch < (gl->pw_b ? d.C_out : 0); ch++) {
+        int k, t;
+        for (k = 0; k < c->N; k++) {
+          const asr_real *gy = G2 + ((size_t)k * d.C_out + (size_t)ch) * T_out;
+          double sum = 0;
+          if (s->len[li + 1][k] == 0) continue;   /* as asr__pointwise_item_backward */
+          for (t = 0; t < s->len[li + 1][k]; t++) sum += gy[t];
+          gl->pw_b[ch] += (asr_real)sum;
+        }
+      }
+      /* h' = depthwise(h_prev): blocks of ASR__CN_DW_BLOCK channels (rows next to each
+       * other), each over the items in order */
+      ASR__OMP_FOR
+      for (ch = 0; ch < (d.C_in + ASR__CN_DW_BLOCK - 1) / ASR__CN_DW_BLOCK; ch++)
+        asr__conv1d_group_items_backward(ASR__TIER_FAST, (int)ch * ASR__CN_DW_BLOCK,
+                                         ASR__MIN(d.C_in, ((int)ch + 1) * ASR__CN_DW_BLOCK), dprev, gl->dw_w,
+                                         gl->dw_b, DH, hin, l->dw_w, s->len[li], &a, T_out, NULL);
+    }
+  }
+}
+
+/* The residual branch and the output of the fast tier, forward, in one parallel region:
+ * items: P's conv of item n (asr__conv1d_forward on that item, its im2col workspace the
+ * item's own part of scratch); channels: the residual BN's statistics, then its N rows,
+ * + SE (valid frames) and swish: asr__cn_compose's pieces in their order. scratch: N
+ * conv workspaces (the backward's activation buffers, free in forward). */
+ASR__PRIVATE asr_result asr__cn_residual_fast(asr_real *y, const asr__cn_saved *s, const asr_real *x,
+                                              const asr_contextnet_block_params *p,
+                                              const asr_contextnet_block_config *c, asr_real *scratch) {
+  int m = c->num_layers, Tm = asr_contextnet_block_out_frames(c);
+  long cnt = 0, nn;
+  asr_conv1d_dims d, one;
+  size_t wsz;
+  asr_result r = asr__cn_bn_check(&p->res_bn, s->len[m], c);
+  if (r != ASR_OK) return r;
+  asr__cn_res_dims(c, &d);
+  one = d;
+  one.N = 1;
+  wsz = asr_conv1d_workspace_size(&one) / sizeof(asr_real);
+  for (nn = 0; nn < c->N; nn++) cnt += s->len[m][nn];
+  ASR__PAR_REGION
+  {
+    long n, ch;
+    /* P's conv, item by item */
+    ASR__OMP_FOR
+    for (n = 0; n < c->N; n++)
+      asr__conv1d_forward(ASR__TIER_FAST, s->p + (size_t)n * c->C_out * Tm, x + (size_t)n * c->C_in * c->T,
+                          p->res_w, p->res_b, &s->len[0][n], &one, scratch + (size_t)n * wsz,
+                          wsz * sizeof(asr_real));
+    /* zsum = BN(P) + SE (valid frames), y = swish(zsum): channel by channel */
+    ASR__OMP_FOR
+    for (ch = 0; ch < c->C_out; ch++) {
+      int k, t;
+      asr__bn_channel_stats((int)ch, s->res_mean, s->res_rstd, p->res_bn.running_mean, p->res_bn.running_var, s->p,
+                            s->len[m], c->N, c->C_out, Tm, c->training, cnt, c->bn_momentum, c->bn_eps);
+      for (k = 0; k < c->N; k++) {
+        long rr = (long)k * c->C_out + ch;
+        size_t o = (size_t)rr * Tm;
+        asr__bn_row(rr, s->zsum, s->p, s->res_mean, s->res_rstd, p->res_bn.weight, p->res_bn.bias, s->len[m],
+                    c->C_out, Tm);
+        for (t = 0; t < s->len[m][k]; t++) s->zsum[o + t] += s->se_y[o + t];
+        asr__swish_forward_run(ASR__TIER_FAST, y + o, NULL, s->zsum + o, (size_t)Tm);
+      }
+    }
+  }
+  return ASR_OK;
+}
+
+/* A conv1d's backward of the fast tier with groups = 1 and C_in > 1 (the ContextNet block's
+ * residual conv; dims checked, work: asr_conv1d_workspace_size bytes) in one parallel
+ * region: each thread takes a range of input channels [c0, c1) (asr__thread_cols: c0 K a
+ * multiple of ASR__GEMM_COLS) and runs asr__conv1d_group_backward's steps on it, item by
+ * item in order: its rows of col (im2col), its columns of dW += dY col^T, its rows of
+ * dcol = W^T dY and its rows of dx (col2im); the thread of channel 0 adds db. Its rows of
+ * col and dcol sit in its own part of work (from c0 K T_out on, whatever the item's Lo),
+ * and no thread reads another's, so no barrier; each element sees the operations, and the
+ * items, in the one-thread order. */
+ASR__PRIVATE void asr__conv1d_backward_split(asr_real *dx, asr_real *dw, asr_real *db, const asr_real *dy,
+                                             const asr_real *x, const asr_real *w, const int *lengths,
+                                             const asr_conv1d_dims *d, asr_real *work) {
+  int T_out = asr_conv1d_out_frames(d->T_in, d->K, d->stride, d->padding, d->dilation);
+  asr_real *col = work, *dcol = work + (size_t)d->C_in * d->K * T_out;
+  ASR__PAR_REGION
+  {
+    int n, o, t, c0, c1, K = d->K;
+    asr_real *mycol, *mydcol;
+    asr__thread_cols(d->C_in, &c0, &c1);   /* steps of ASR__GEMM_COLS channels: c0 K aligned too */
+    /* this thread's rows of col and dcol, Lo apart (Lo <= T_out): its own part whatever Lo */
+    mycol = col + (size_t)c0 * K * T_out, mydcol = dcol + (size_t)c0 * K * T_out;
+    for (n = 0; n < d->N; n++) {
+      int L = lengths ? lengths[n] : d->T_in, Lo = asr__conv1d_valid_out(L, d, T_out);
+      const asr_real *gy = dy + (size_t)n * d->C_out * T_out, *xg = x + (size_t)n * d->C_in * d->T_in;
+      if (Lo == 0) continue;
+      if (db && c0 == 0 && c1 > 0)   /* the one thread whose range holds channel 0 */
+        for (o = 0; o < d->C_out; o++) {
+          double sum = 0;
+          for (t = 0; t < Lo; t++) sum += gy[(size_t)o * T_out + t];
+          db[o] += (asr_real)sum;
+        }
+      if (c1 <= c0) continue;
+      if (dw) {
+        asr__im2col(ASR__TIER_FAST, mycol, xg + (size_t)c0 * d->T_in, c1 - c0, Lo, L, d);
+        asr_gemm(0, 1, d->C_out, (c1 - c0) * K, Lo, 1, gy, T_out, mycol, Lo, 1, dw + c0 * K, d->C_in * K);
+      }
+      if (dx) {
+        asr_gemm(1, 0, (c1 - c0) * K, Lo, d->C_out, 1, w + c0 * K, d->C_in * K, gy, T_out, 0, mydcol, Lo);
+        asr__col2im(ASR__TIER_FAST, dx + (size_t)n * d->C_in * d->T_in + (size_t)c0 * d->T_in, mydcol, c1 - c0,
+                    Lo, L, d);
+      }
+    }
+  }
+}
+
+/* The output's backward of the fast tier, channel by channel in one parallel region: dZ =
+ * dy swish'(zsum) on the valid frames (0 past them) into DZ, then (residual) the residual
+ * BN's backward of channel c into G2 (cleared first): asr__cn_compose_backward's pieces. */
+ASR__PRIVATE void asr__cn_out_fast_backward(asr_real *DZ, asr_real *G2, const asr_contextnet_block_grads *g,
+                                            const asr_real *dy, const asr__cn_saved *s,
+                                            const asr_contextnet_block_params *p,
+                                            const asr_contextnet_block_config *c) {
+  int m = c->num_layers, Tm = asr_contextnet_block_out_frames(c);
+  long cnt = 0, nn;
+  for (nn = 0; nn < c->N; nn++) cnt += s->len[m][nn];
+  ASR__PAR_REGION
+  {
+    long ch;
+    ASR__OMP_FOR
+    for (ch = 0; ch < c->C_out; ch++) {
+      int k;
+      for (k = 0; k < c->N; k++) {
+        size_t o = ((size_t)k * c->C_out + (size_t)ch) * Tm;
+        memset(DZ + o, 0, sizeof(asr_real) * (size_t)Tm);
+        asr__dswish_mul_run(ASR__TIER_FAST, DZ + o, dy + o, s->zsum + o, (size_t)s->len[m][k]);
+        if (c->residual) memset(G2 + o, 0, sizeof(asr_real) * (size_t)Tm);
+      }
+      if (c->residual)
+        asr__bn_channel_backward((int)ch, G2, g->res_bn.weight, g->res_bn.bias, DZ, s->p, s->res_mean,
+                                 s->res_rstd, p->res_bn.weight, s->len[m], c->N, c->C_out, Tm, c->training, cnt);
+    }
+  }
+}
+
 ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved, size_t saved_bytes,
                                         const asr_real *x, const asr_contextnet_block_params *p,
                                         const int *lengths, const asr_contextnet_block_config *c,
@@ -14624,7 +15016,7 @@ ASR__PRIVATE asr_result asr__cn_forward(asr__tier tier, asr_real *y, void *saved
   if (r != ASR_OK) return r;
   act = asr__cn_act1(c) * 3 * sizeof(asr_real);
   asr__cn_lengths(c, lengths, &s);
-  return asr__cn_compose(tier, y, &s, x, p, c, dr, (unsigned char *)work + act, work_bytes - act);
+  return asr__cn_compose(tier, y, &s, x, p, c, dr, (asr_real *)work, (unsigned char *)work + act, work_bytes - act);
 }
 
 ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr_contextnet_block_grads *g,

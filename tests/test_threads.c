@@ -6,7 +6,9 @@
  * split their blocks of C over the threads, each element still one thread's fixed
  * sequence of operations: core/gemm_threads_bits), the batch norms and depthwise
  * convolutions channel by channel (ASR__PAR_FOR: each channel's sums, over the items in
- * order, made by one thread), and swish in chunks (its kernels work lane by lane). These tests check that nothing (a reduction over the batch,
+ * order, made by one thread), swish in chunks (its kernels work lane by lane), and the
+ * ContextNet block's conv layers in one parallel region (items, channels, and dW_pw's
+ * columns in per-thread ranges). These tests check that nothing (a reduction over the batch,
  * scratch shared between items, ...) depends on the number of threads: with lengths where
  * the layer takes them, each layer runs forward and backward from one fixed
  * state of all its buffers (inputs, weights, gradients accumulated into, running
@@ -118,7 +120,10 @@ static void t_threads_dwsep(tctx *t) {
 }
 
 /* ---- ContextNet block, training (batch statistics, running ones updated): N 2, C 96,
- * T 48; its pointwise products 96 x 96 x 48 per item, 442368 multiply-adds */
+ * T 48; its pointwise products 96 x 96 x 48 per item, 442368 multiply-adds. Then N 3,
+ * C_in 40 -> C_out 72, T 37, stride 2 (the last layer's strided depthwise kernel), lengths
+ * 37, 20, 9: three items over 2 and 3 threads, and dW_pw's columns (40, 72) split unevenly
+ * between the threads (asr__thread_cols) */
 typedef struct thr_cn {
   asr_contextnet_block_config cfg;
   asr_contextnet_block_params p;
@@ -126,7 +131,7 @@ typedef struct thr_cn {
   asr_real *x, *y, *dy, *dx;
   void *saved, *work;
   size_t sb, wb;
-  int lengths[2];
+  int lengths[3];
 } thr_cn;
 static asr_result thr_cn_run(void *v) {
   thr_cn *c = (thr_cn *)v;
@@ -142,24 +147,24 @@ static void thr_bn(thr_arena *a, asr_bn_params *bn, asr_bn_grads *g, int C) {
   bn->running_mean = thr_real(a, C, -0.2, 0.2), bn->running_var = thr_real(a, C, 0.5, 1.5);
   g->weight = thr_real(a, C, -1, 1), g->bias = thr_real(a, C, -1, 1);
 }
-static void t_threads_contextnet_block(tctx *t) {
-  enum { N = 2, C = 96, T = 48 };
+static void thr_cn_bits(tctx *t, int N, int C_in, int C, int T, int stride, const int *lengths) {
   thr_arena a;
   thr_cn c;
-  int i, K, R;
-  size_t n = (size_t)N * C * T;
+  int i, K, R, Tm;
   memset(&c, 0, sizeof c);
   thr_arena_init(&a, 1u << 23, 62);
-  asr_contextnet_block_config_init(&c.cfg, N, C, C, T);
+  asr_contextnet_block_config_init(&c.cfg, N, C_in, C, T);
   c.cfg.training = 1;
-  c.lengths[0] = T, c.lengths[1] = 29;
-  K = c.cfg.kernel, R = c.cfg.se_channels;
+  c.cfg.stride = stride;
+  memcpy(c.lengths, lengths, sizeof(int) * (size_t)N);
+  K = c.cfg.kernel, R = c.cfg.se_channels, Tm = asr_contextnet_block_out_frames(&c.cfg);
   for (i = 0; i < c.cfg.num_layers; i++) {
     asr_contextnet_layer_params *l = &c.p.layer[i];
     asr_contextnet_layer_grads *gl = &c.g.layer[i];
-    l->dw_w = thr_real(&a, (size_t)C * K, -0.5, 0.5), gl->dw_w = thr_real(&a, (size_t)C * K, -1, 1);
-    l->dw_b = thr_real(&a, C, -0.5, 0.5), gl->dw_b = thr_real(&a, C, -1, 1);
-    l->pw_w = thr_real(&a, (size_t)C * C, -0.2, 0.2), gl->pw_w = thr_real(&a, (size_t)C * C, -1, 1);
+    int Ci = i == 0 ? C_in : C;
+    l->dw_w = thr_real(&a, (size_t)Ci * K, -0.5, 0.5), gl->dw_w = thr_real(&a, (size_t)Ci * K, -1, 1);
+    l->dw_b = thr_real(&a, Ci, -0.5, 0.5), gl->dw_b = thr_real(&a, Ci, -1, 1);
+    l->pw_w = thr_real(&a, (size_t)C * Ci, -0.2, 0.2), gl->pw_w = thr_real(&a, (size_t)C * Ci, -1, 1);
     l->pw_b = thr_real(&a, C, -0.5, 0.5), gl->pw_b = thr_real(&a, C, -1, 1);
     thr_bn(&a, &l->bn, &gl->bn, C);
   }
@@ -167,15 +172,20 @@ static void t_threads_contextnet_block(tctx *t) {
   c.p.se_b1 = thr_real(&a, R, -0.5, 0.5), c.g.se_b1 = thr_real(&a, R, -1, 1);
   c.p.se_w2 = thr_real(&a, (size_t)C * R, -0.3, 0.3), c.g.se_w2 = thr_real(&a, (size_t)C * R, -1, 1);
   c.p.se_b2 = thr_real(&a, C, -0.5, 0.5), c.g.se_b2 = thr_real(&a, C, -1, 1);
-  c.p.res_w = thr_real(&a, (size_t)C * C, -0.2, 0.2), c.g.res_w = thr_real(&a, (size_t)C * C, -1, 1);
+  c.p.res_w = thr_real(&a, (size_t)C * C_in, -0.2, 0.2), c.g.res_w = thr_real(&a, (size_t)C * C_in, -1, 1);
   c.p.res_b = thr_real(&a, C, -0.5, 0.5), c.g.res_b = thr_real(&a, C, -1, 1);
   thr_bn(&a, &c.p.res_bn, &c.g.res_bn, C);
-  c.x = thr_real(&a, n, -1, 1), c.dy = thr_real(&a, n, -1, 1);
-  c.y = thr_real(&a, n, 0, 0), c.dx = thr_real(&a, n, -1, 1);
+  c.x = thr_real(&a, (size_t)N * C_in * T, -1, 1), c.dy = thr_real(&a, (size_t)N * C * Tm, -1, 1);
+  c.y = thr_real(&a, (size_t)N * C * Tm, 0, 0), c.dx = thr_real(&a, (size_t)N * C_in * T, -1, 1);
   c.sb = asr_contextnet_block_saved_size(&c.cfg);
   c.saved = thr_bytes(&a, c.sb);
   c.wb = asr_contextnet_block_workspace_size(&c.cfg);
   thr_same_bits(t, "asr_contextnet_block_forward + backward", thr_cn_run, &c, &a, &c.work, c.wb);
+}
+static void t_threads_contextnet_block(tctx *t) {
+  static const int len2[2] = {48, 29}, len3[3] = {37, 20, 9};
+  thr_cn_bits(t, 2, 96, 96, 48, 1, len2);
+  thr_cn_bits(t, 3, 40, 72, 37, 2, len3);
 }
 
 /* ---- Conformer block (training) and its rel-pos self-attention alone: D 64, H 4, F 256,
