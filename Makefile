@@ -67,7 +67,7 @@ EXAMPLES += $(B)/pretrain $(B)/units $(B)/bert
 EXAMPLES += $(B)/train $(B)/transcribe $(B)/posteriorgram
 
 
-.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch test-arm bench fuzz clean pretrained eval same-numbers grade handout
+.PHONY: all deps torch-deps demo test test-builds san-programs docs-check test-torch test-arm bench fuzz clean pretrained pretrained-attention eval same-numbers grade handout
 all: $(EXAMPLES)
 
 # ---- dependencies from Debian's archive -------------------------------------------
@@ -275,6 +275,11 @@ demo: $(B)/fbank_png $(B)/asrtool $(B)/train $(B)/transcribe $(B)/posteriorgram
 pretrained: $(B)/train
 	$(B)/train --recipe ctc-contextnet --data data/toy/train --out data/models/ctc-contextnet.npz \
 	  --steps 2000 --seed 1 --eval-every 250 | tee data/models/ctc-contextnet.log
+# make pretrained-attention: data/models/ctc-attention.npz, the model whose joint CTC/attention
+# beam search make bench times (about 5 min on 2 cores)
+pretrained-attention: $(B)/train
+	$(B)/train --recipe ctc-attention --data data/toy/train --out data/models/ctc-attention.npz \
+	  --steps 1000 --seed 1 --eval-every 500 --quiet | tee data/models/ctc-attention.log
 # make eval: trains every recipe and prints its error rates (long: see README.md)
 eval: $(B)/train $(B)/transcribe $(B)/asrtool
 	@sh tests/eval.sh
@@ -309,6 +314,8 @@ bench: $(EXAMPLES) $(B)/bench_blas $(B)/asrtool-omp | $(B)/.deps-torch
 	@$(B)/asrtool-omp bench --threads 2 --filter $(BENCH_2T) --json $(B)/bench_2t.json
 	@$(B)/bench_blas --json $(B)/bench_blas.json
 	@$(PYTHON) bench/compare.py $(B)/bench.json $(B)/bench_blas.json $(B)/bench_2t.json
+	@echo "joint CTC/attention beam search, beam 10, lambda 0.3 (data/models/ctc-attention.npz on data/toy/test, one thread):"
+	@$(B)/transcribe --model data/models/ctc-attention.npz --beam 10 --rtf --data data/toy/test 2>&1 >/dev/null | sed 's/^/  /'
 
 # ---- fuzz ------------------------------------------------------------------------
 FUZZ_SECONDS ?= 30

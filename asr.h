@@ -3558,7 +3558,8 @@ ASRDEF asr_result asr_rnnt_beam_search_nbest(int *tokens, int *n_tokens, double 
  * with Pr(y|x) the transducer's [Graves12] eq. (1), the sum over every alignment of y.
  *   _naive  the definition: every allowed labelling of at most max_tokens labels, in
  *           counting order, ln Pr(y|x) by the forward variable (eqs. (16)-(17), exact),
- *           the first best kept (refuses more than ASR_RNNT_NAIVE_MAX_PATHS scorer calls).
+ *           the first best kept (refuses more than ASR_RNNT_NAIVE_MAX_PATHS scorer calls
+ *           and labellings together).
  *   _ref    [Graves12] Algorithm 1 (asr_rnnt_beam_search_nbest) on fused label scores:
  *           the scorer's ln Pr(k|t,y) plus the term the label adds to the objective (a
  *           letter: 0 where the tree continues the word, else -inf; the space: alpha
@@ -22557,8 +22558,9 @@ ASRDEF asr_result asr_rnnt_lexicon_decode_naive(int *tokens, int *n_tokens, doub
   asr_real *lp;
   asr_result r = asr__rnnt_lex_check(tokens, n_tokens, max_tokens, scorer, T, V, blank, o, work, work_bytes);
   if (r != ASR_OK) return r;
-  /* the size: every labelling of length L <= max_tokens costs T (L + 1) scorer calls */
-  for (L = 0; L <= max_tokens; L++, labellings *= V - 1) calls += labellings * T * (L + 1.0);
+  /* the size: every labelling of length L <= max_tokens costs T (L + 1) scorer calls (and
+   * at least its own spelling, with no frames) */
+  for (L = 0; L <= max_tokens; L++, labellings *= V - 1) calls += labellings * (T * (L + 1.0) + 1);
   if (calls > ASR_RNNT_NAIVE_MAX_PATHS) return ASR_ERR_TOO_LARGE;
   w = asr__rnnt_lex_words(o, blank);
   /* work: three (T, max_tokens + 1) lattices, a row of V log-probabilities, y (max_tokens + 1) */

@@ -69,7 +69,8 @@ words/*    build/transcribe --lexicon (asr.h 5.7 and 6.6): the bundled ctc-conte
            rnnt-contextnet model trained here for 3 steps, each on four toy test clips with
            a lexicon of four words: exit 0, every word of every line one of the lexicon's,
            --align gives each word a time, --lm alone uses the LM's words; a las model is
-           refused with one line and exit 2.
+           refused with one line and exit 2. words/rtf: --rtf prints the real-time factor
+           (the decoding time over the audio's seconds) of two clips in one line.
 nbest/*    build/transcribe --nbest and --nbest-svg on an rnnt-las model trained here for 20
            steps on four toy clips (and a ctc-attention one with --rescore N): each file's
            n-best lines (first pass, second pass,
@@ -1369,6 +1370,19 @@ def words_tests(tmp):
                     if len(times) != len(words) or not all(re.match(r"^[a-z]+@[0-9.]+-[0-9.]+$", t) for t in times):
                         p.append("--align: %r does not give each word a time" % line)
         report(test, p)
+    if wanted("words/rtf"):
+        # --rtf: one line on stderr after the files; its factor is its time over its audio
+        # (up to the printed digits: time to 0.01 s, audio to 0.1 s)
+        p = []
+        rc, out, err = run([prog("transcribe"), "--model", models["ctc"], "--rtf"] + clips[:2], d)
+        m = re.search(r"real-time factor ([0-9.]+) \(([0-9.]+) s to transcribe ([0-9.]+) s of audio, 2 files, beam 1\)",
+                      err)
+        if rc != 0 or len(out.splitlines()) != 2 or not m:
+            p.append("--rtf: exit %d, stdout %r, stderr %r" % (rc, out[-200:], err[-300:]))
+        elif not (float(m.group(3)) > 0.5 and abs(float(m.group(1)) - float(m.group(2)) / float(m.group(3))) <=
+                  (0.005 + float(m.group(1)) * 0.05) / float(m.group(3)) + 1e-4):
+            p.append("--rtf: %r: the factor is not the time over the audio" % m.group(0))
+        report("words/rtf", p)
     if wanted("words/refused") and models["las"]:
         p = []
         expect_fail([prog("transcribe"), "--model", models["las"], "--lexicon", "lex.txt", clips[0]], d,

@@ -254,7 +254,7 @@ static void t_rnnt_lexicon_naive_vs_ref(tctx *t) {
   asr_ngram lm;
   asr_error err;
   asr_rng rng;
-  int trial, i, fused = 0, words_seen = 0, tok[8], n;
+  int trial, i, fused = 0, words_seen = 0, tok[48], n;
   double s, worst = 0;
   size_t wb;
   void *w;
@@ -319,6 +319,11 @@ static void t_rnnt_lexicon_naive_vs_ref(tctx *t) {
   wb = asr_rnnt_lexicon_workspace_size(4, 5, 12, &o);      /* 4^12 labellings: too many */
   w = malloc(wb);
   CHECK(w && asr_rnnt_lexicon_decode_naive(tok, &n, &s, 12, const_score, (void *)p, 4, 5, 0, &o, w, wb) ==
+                 ASR_ERR_TOO_LARGE);
+  free(w);
+  wb = asr_rnnt_lexicon_workspace_size(0, 5, 40, &o);      /* no frames, but 4^40 labellings to spell */
+  w = malloc(wb);
+  CHECK(w && asr_rnnt_lexicon_decode_naive(tok, &n, &s, 40, const_score, (void *)p, 0, 5, 0, &o, w, wb) ==
                  ASR_ERR_TOO_LARGE);
   free(w);
   asr_lexicon_free(&lex);

@@ -45,6 +45,9 @@
  * --lexicon: the LM's words), ranked by ln p(l|x) + W ln P_LM(words) + B |words| with
  * --lm-weight W (default 0.5 with --lm) and --word-bonus B (default 0); --beam N is its
  * beam (default 16 there). --align and --chunk work with words as without.
+ * --rtf prints, on stderr after the files, the real-time factor: the seconds spent reading,
+ * featurizing and decoding every file (the model's loading excluded) over the seconds of
+ * audio they hold (make bench prints it for the joint CTC/attention beam search).
  * A file that cannot be read is reported on stderr and the exit status is 2 (the other
  * files are still transcribed).
  *
@@ -74,6 +77,7 @@
  * (train's options of the same names; the checkpoint's front_end and front_end_check say
  * which, and a model is refused with another) */
 static ad_frontend g_fe;
+static double g_audio_s = 0;   /* --rtf: seconds of audio read, every file */
 
 static int usage(void) {
   fprintf(stderr, "usage: transcribe --model MODEL.npz [--beam N] [--align] [--pad SECONDS] [--chunk SECONDS] FILE...\n"
@@ -85,7 +89,8 @@ static int usage(void) {
                   "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P]\n"
                   "                  [--rescore N (0: first pass)]\n"
                   "  a second pass's hypotheses and both scores (rnnt-las; attention recipes with --rescore N):\n"
-                  "                  [--nbest] [--nbest-svg OUT.svg (one FILE)]\n");
+                  "                  [--nbest] [--nbest-svg OUT.svg (one FILE)]\n"
+                  "  [--rtf]: print the real-time factor (decoding time / audio time) on stderr\n");
   return 2;
 }
 
@@ -425,6 +430,7 @@ static int transcribe_chunked(asr_model *m, const char *path, double chunk, cons
     if (last) break;
   }
   r = buf ? 0 : 2;
+  g_audio_s += (double)(b0 + have) / s.sample_rate;   /* the whole stream has been read */
 done:
   free(buf);
   asr_audio_stream_close(&s);
@@ -435,7 +441,8 @@ int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
   const char *lexicon_path = NULL, *lm_path = NULL, *w2v_path = NULL, *bert_path = NULL, *words_in[6];
   const char *nbest_svg_path = NULL;
-  int nbest_list = 0, nbest = 0;
+  int nbest_list = 0, nbest = 0, rtf = 0;
+  double t_decode = 0;
   nblist nb;
   int n_words_in = 0;
   double lm_weight = -1, word_bonus = 0;
@@ -526,6 +533,7 @@ int main(int argc, char **argv) {
       }
     } else if (!strcmp(argv[i], "--align")) align = 1;
     else if (!strcmp(argv[i], "--nbest")) nbest_list = 1;
+    else if (!strcmp(argv[i], "--rtf")) rtf = 1;
     else if (!strcmp(argv[i], "--nbest-svg") && i + 1 < argc) nbest_svg_path = argv[++i];
     else if (!strcmp(argv[i], "--help")) {
       usage();
@@ -675,16 +683,19 @@ int main(int argc, char **argv) {
     char *text;
     int r;
     memset(&h, 0, sizeof h);
+    t_decode -= ad_now();
     if (chunk > 0) r = transcribe_chunked(&m, files[i], chunk, &dopts, align, &h);
     else {                                      /* the whole recording at once */
       asr_audio a;
       r = ad_audio_read(files[i], &a);
       if (!r) {
+        g_audio_s += (double)a.n / a.sample_rate;
         r = decode_window(&m, a.samples, a.n, a.sample_rate, 0, -INFINITY, INFINITY, &dopts, align, files[i], &h,
                           nbest ? &nb : NULL);
         asr_audio_free(&a, NULL);
       }
     }
+    t_decode += ad_now();
     while (h.n && h.tok[h.n - 1] == 1) h.n--;   /* no trailing space */
     text = r ? NULL : (char *)malloc((size_t)h.n + 1);
     if (!r && (!text || asr_text_decode(h.tok, h.n, text, (size_t)h.n + 1) < 0)) {
@@ -712,6 +723,9 @@ int main(int argc, char **argv) {
     hyp_free(&h);
     nblist_free(&nb);
   }
+  if (rtf)   /* reading, features and decoding of every file; the model's loading excluded */
+    fprintf(stderr, "real-time factor %.4f (%.2f s to transcribe %.1f s of audio, %d files, beam %d)\n",
+            g_audio_s > 0 ? t_decode / g_audio_s : 0.0, t_decode, g_audio_s, nfiles, dopts.beam);
   if (data)
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
             errors, ref_len, wref_len ? 100.0 * werrors / wref_len : 0.0, werrors, wref_len, nfiles);
