@@ -34769,7 +34769,7 @@ ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_mod
   int att = asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS;
   if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
   if (o->lm && !o->lexicon)
-    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: a language model needs a lexicon (asr_lexicon_build of its words)");
+    return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: a language model needs a lexicon (one built from its words will do)");
   if (o->lexicon) {
 #ifdef ASR_ASSIGNMENT_CTC   /* section 5 (the lexicon) is compiled out */
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: words are compiled out (ASR_ASSIGNMENT_CTC)");
