@@ -339,9 +339,10 @@ static int nbest_svg(const char *path, const nblist *nb, const asr_model *m, con
 }
 
 /* One window: wave (n samples at rate) starting `offset` seconds into the recording, as a
- * recording of its own; keeps the tokens that start in [lo, hi) seconds. The decoder is asked for token times only when
- * they are used (--align, or a window that is not the whole recording): an attention
- * model decoded with --ctc-weight 0 can say more than its CTC branch can align. 0 or 2. */
+ * recording of its own; keeps the tokens that start in [lo, hi) seconds. The decoder is
+ * asked for token times only when they are used (--align, or a window that is not the
+ * whole recording): an attention model decoded with --ctc-weight 0 can say more than its
+ * CTC branch can align. 0 or 2. */
 static int decode_window(asr_model *m, const asr_real *wave, int n, int rate, double offset, double lo, double hi,
                          const asr_model_decode_opts *o, int align, const char *what, hyp *h, nblist *nb) {
   asr_real *feats = NULL;
