@@ -199,8 +199,8 @@
  *   7.6  asr_nt_best_alignment                      N - F  own
  *   8.3  asr_gumbel_softmax_{forward,backward}      N R F  avx2+neon
  *   8.5  asr_gumbel_quantizer_{forward,backward}    N R F  pieces
- *   8.6  asr_vq_forward                             N R F  gemm-form
- *   8.6  asr_vq_backward                            N R F  ref
+ *   8.6  asr_vq_forward                             N R F  own+avx2
+ *   8.6  asr_vq_backward                            N R F  scalar
  *   8.8  asr_w2v_encoder_{forward,backward}         N R F  pieces
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
@@ -5080,10 +5080,12 @@ ASRDEF asr_result asr_gumbel_quantizer_backward(asr_real *dz, const asr_gumbel_q
  * Tiers: _naive the definitions literally (distances with a square root like fairseq's
  *   .norm(), both loss terms summed separately, the codebook gradient as a sum over every
  *   codeword of an indicator); _ref direct distances in double; fast: the distances
- *   ||e_j||^2 - 2 <z, e_j> (+ ||z||^2) from asr_gemm over blocks of 64 rows, then every
- *   codeword within a rounding bound of the best is re-measured directly in double, so
- *   the choice is _ref's (the expansion alone loses digits to cancellation when ||z|| is
- *   large). The backward is O(N D): the fast name calls _ref.
+ *   ||e_j||^2 - 2 <z, e_j> (+ ||z||^2) from asr_gemm over blocks of 192 rows, then every
+ *   codeword within a rounding bound of the best is re-measured directly in double (one
+ *   such codeword: it is the choice), so the choice is _ref's (the expansion alone loses
+ *   digits to cancellation when ||z|| is large), and the loss is _ref's bit for bit. The
+ *   backward is O(N D): the fast name is _ref's arithmetic in groups of 8 that the
+ *   compiler vectorizes, bit for bit _ref's gradients.
  * loss may be NULL; zq may be NULL; index is required (the backward needs it). */
 typedef struct asr_vq_loss {
   double total;        /* codebook + gamma * commitment */
@@ -28546,10 +28548,13 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
  *                                                   asr__vq_backward_naive      eq. (3)
  *   asr_vq_{forward,backward}_ref                -> asr__vq_forward_ref, asr__vq_backward_ref
  *   asr_vq_forward                               -> asr__vq_forward_gemm (float builds with the SIMD
- *                                                   GEMM: AVX2+FMA or NEON), else _ref
- *                                                                           [fast: gemm-form]
- *   asr_vq_backward                              -> asr__vq_backward_ref (O(N D): nothing to speed up)
- *                                                                                 [fast: ref]
+ *                                                   GEMM: AVX2+FMA or NEON; with AVX2 its row pass
+ *                                                   asr__vq_nearest_avx2 and loss sum
+ *                                                   asr__vq_sum_sqdist4), else _ref
+ *                                                                           [fast: own+avx2]
+ *   asr_vq_backward                              -> asr__vq_backward_fast (_ref's arithmetic in
+ *                                                   groups of 8 the compiler vectorizes, bit for
+ *                                                   bit _ref's)                 [fast: scalar]
  *   asr_kmeans_objective, asr_kmeans_plusplus,    -> themselves, asr__kmeans_run [Lloyd82], [Arthur07]
  *     asr_kmeans_fit                                (one tier each)
  *   8.8-8.10, wav2vec (docs/wav2vec.md):
@@ -29561,7 +29566,10 @@ ASR__PRIVATE double asr__sqdist(const asr_real *a, const asr_real *b, int E) {
   return s;
 }
 
-enum { ASR__VQ_ROWS = 64 };   /* rows of z per GEMM block: bounds the workspace at 64 K values */
+/* rows of z per GEMM block: bounds the workspace at 192 K values. 192 = 16 x 12 = 32 x 6,
+ * whole row groups of the AVX-512 and AVX2 micro-kernels; blocks of 64 rows ran about 15%
+ * slower on the bench case (N1600 K320 E128): the packed codebook panels reused less. */
+enum { ASR__VQ_ROWS = 192 };
 
 #ifndef ASR_ASSIGNMENT_VQ   /* instructor mode: 8.6 compiled out */
 /* Writes zq and the loss once every index is known; sum_sq = sum_{n,g} ||z - e_i||^2. */
@@ -29657,7 +29665,125 @@ ASR__PRIVATE void asr__vq_forward_ref(int *index, asr_real *zq, asr_vq_loss *los
 /* fast forward (float builds with the SIMD GEMM, AVX2+FMA or NEON): ||z - e_j||^2 = ||z||^2 - 2 <z, e_j> + ||e_j||^2 with
  * the O(N K E) dot products from asr_gemm, ASR__VQ_ROWS rows of z at a time; every codeword
  * within the rounding bound of the best is then re-measured with asr__sqdist, so the choice
- * is _ref's. work: dots (ASR__VQ_ROWS,K), then norms (K). */
+ * is _ref's. work: dots (ASR__VQ_ROWS,K), then norms (K).
+ * With AVX2 the pass over each row of dots is asr__vq_nearest_avx2 and the loss sum
+ * asr__vq_sum_sqdist4 (below); elsewhere (NEON) the scalar loops of this function. */
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+/* sum_e x_e^2 in double, 4 lanes (the order differs from asr__sqdist's: used only for the
+ * rounding bounds and the approximate ||e_j||^2, never for a value that is returned). */
+ASR__PRIVATE double asr__vq_sumsq_avx2(const float *x, int E) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  double t[4], s;
+  int e = 0;
+  for (; e + 8 <= E; e += 8) {
+    __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + e)), b = _mm256_cvtps_pd(_mm_loadu_ps(x + e + 4));
+    s0 = _mm256_fmadd_pd(a, a, s0);
+    s1 = _mm256_fmadd_pd(b, b, s1);
+  }
+  _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+  s = (t[0] + t[1]) + (t[2] + t[3]);
+  for (; e < E; e++) s += (double)x[e] * x[e];
+  return s;
+}
+
+/* The nearest codeword of one vector zg (E values) from its row of dot products dr[j] =
+ * <z, e_j> (K values, overwritten with the approximations a_j below), norms[j] ~ ||e_j||^2
+ * (float) and nmax = max_j norms[j]:
+ *   a_j = norms[j] - 2 dr[j]  (one float FMA) approximates ||z - e_j||^2 - ||z||^2.
+ * Error of a_j: the float dot of length E, |err| <= E u ||z|| ||e_j|| (1 + E u) <=
+ * (E/2) u (1 + E u) (||z||^2 + ||e_j||^2), doubled; ||e_j||^2 rounded to float, u ||e_j||^2;
+ * the FMA's rounding, u |a_j| <= u (||z||^2 + 2 ||e_j||^2). In all below B = (E + 8) u
+ * (1 + 2 E u) (||z||^2 + nmax) (u = 2^-24; the +8 also covers the double sums).
+ * So _ref's argmin j* (within double rounding of the exact one) has a_{j*} <= min_j a_j +
+ * 2B: every j with a_j <= min a + 2B is a candidate. One candidate: it is _ref's choice.
+ * More: each is re-measured with asr__sqdist in index order and the first smallest wins,
+ * as in _ref (exact ties among codewords are candidates together, so the first one wins).
+ * NaN approximations (a product that overflowed) count as candidates; a threshold that is
+ * not finite makes every codeword a candidate. Tails (K mod 8) through masked loads. */
+ASR__PRIVATE int asr__vq_nearest_avx2(const float *zg, float *dr, const float *norms, float nmax, const float *cb,
+                                      int K, int E) {
+  const double u = 5.9604644775390625e-8;    /* float unit roundoff 2^-24 */
+  const __m256 m2 = _mm256_set1_ps(-2.0f), inf = _mm256_set1_ps(INFINITY);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256 vmin = inf;
+  float t[8], amin, thr_f;
+  double thr, best = INFINITY;
+  int j, l, i = 0, first = -1, count = 0;
+  /* pass 1: a_j into dr, and the smallest a_j (a NaN a_j is not taken: min's second operand) */
+  for (j = 0; j < K; j += 8) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(K - j), lane);
+    __m256 a = _mm256_fmadd_ps(_mm256_maskload_ps(dr + j, mask), m2, _mm256_maskload_ps(norms + j, mask));
+    _mm256_maskstore_ps(dr + j, mask, a);
+    vmin = _mm256_min_ps(_mm256_blendv_ps(inf, a, _mm256_castsi256_ps(mask)), vmin);
+  }
+  _mm256_storeu_ps(t, vmin);
+  amin = t[0];
+  for (l = 1; l < 8; l++) amin = t[l] < amin ? t[l] : amin;
+  /* the threshold min a + 2B, rounded up to a float */
+  thr = (double)amin + 2.0 * (E + 8) * u * (1 + 2.0 * E * u) * (asr__vq_sumsq_avx2(zg, E) + nmax);
+  thr_f = (float)thr;
+  if (!isfinite(thr)) thr_f = INFINITY;   /* (an overflowed product: all are candidates) */
+  else if ((double)thr_f < thr) thr_f = nextafterf(thr_f, INFINITY);
+  /* pass 2: the candidates, a_j <= thr (or NaN), in index order */
+  for (j = 0; j < K; j += 8) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(K - j), lane);
+    __m256 a = _mm256_maskload_ps(dr + j, mask);
+    int bits = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(a, _mm256_set1_ps(thr_f), _CMP_NGT_UQ),
+                                                _mm256_castsi256_ps(mask)));
+    for (l = 0; bits && l < 8; l++, bits >>= 1) {
+      if (!(bits & 1)) continue;
+      if (++count == 1) {
+        first = j + l;                 /* re-measured only if a second candidate shows up */
+        continue;
+      }
+      if (count == 2) best = asr__sqdist(zg, cb + (size_t)first * E, E), i = first;
+      {
+        double s = asr__sqdist(zg, cb + (size_t)(j + l) * E, E);
+        if (s < best) best = s, i = j + l;
+      }
+    }
+  }
+  return count == 1 ? first : i;
+}
+
+/* sum_t ||z_t - e_{i_t}||^2 over the T = N G vectors (z_t = z + t E, its group g = t mod G),
+ * bit for bit _ref's sum: each distance is asr__sqdist's, written the same way (difference
+ * and square in double, added in index order: the same expressions, so a compiler that
+ * fuses s += d * d into an FMA does it in both), for 4 vectors at once (4 independent
+ * chains of additions instead of one: asr__sqdist waits on each addition), then added to
+ * the total in t order. Plain C, no intrinsics, for that reason. */
+ASR__PRIVATE double asr__vq_sum_sqdist4(const asr_real *z, const asr_real *codebook, const int *index, size_t T,
+                                        int G, int K, int E, int shared) {
+  double sum = 0;
+  size_t t0, t;
+  int e, l;
+  for (t0 = 0; t0 + 4 <= T; t0 += 4) {
+    const asr_real *a[4], *b[4];
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (l = 0; l < 4; l++) {
+      t = t0 + l;
+      a[l] = z + t * E;
+      b[l] = codebook + (shared ? 0 : (size_t)(t % G) * K * E) + (size_t)index[t] * E;
+    }
+    for (e = 0; e < E; e++) {
+      double d0 = (double)a[0][e] - (double)b[0][e], d1 = (double)a[1][e] - (double)b[1][e];
+      double d2 = (double)a[2][e] - (double)b[2][e], d3 = (double)a[3][e] - (double)b[3][e];
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    sum += s0;
+    sum += s1;
+    sum += s2;
+    sum += s3;
+  }
+  for (t = t0; t < T; t++)
+    sum += asr__sqdist(z + t * E, codebook + (shared ? 0 : (size_t)(t % G) * K * E) + (size_t)index[t] * E, E);
+  return sum;
+}
+#endif
+
 #if defined(ASR__GEMM_SIMD)
 ASR__PRIVATE void asr__vq_forward_gemm(int *index, asr_real *zq, asr_vq_loss *loss, const asr_real *z,
                                        const asr_real *codebook, int N, int D, int G, int K, int shared,
@@ -29665,60 +29791,76 @@ ASR__PRIVATE void asr__vq_forward_gemm(int *index, asr_real *zq, asr_vq_loss *lo
   int E, n0, n, g, j;
   double sum_sq = 0;
   asr_real *dots, *norms;
-  const double u = 5.9604644775390625e-8;    /* float unit roundoff 2^-24 */
   E = D / G;
   dots = (asr_real *)work;
   norms = dots + (size_t)ASR__VQ_ROWS * K;
   for (g = 0; g < G; g++) {
     const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
+    asr_real nmax = 0;
     for (j = 0; j < K; j++) {
+#if defined(ASR_SIMD_AVX2)
+      norms[j] = (asr_real)asr__vq_sumsq_avx2(cb + (size_t)j * E, E);   /* ||e_j||^2 */
+#else
       double s = 0;
       int e;
       for (e = 0; e < E; e++) s += (double)cb[(size_t)j * E + e] * cb[(size_t)j * E + e];
       norms[j] = (asr_real)s;                                  /* ||e_j||^2 */
+#endif
+      nmax = norms[j] > nmax ? norms[j] : nmax;
     }
     for (n0 = 0; n0 < N; n0 += ASR__VQ_ROWS) {
       int rows = ASR__MIN(ASR__VQ_ROWS, N - n0);
       /* dots[r][j] = <z_{n0+r}, e_j> for a block of rows: the GEMM does the O(N K E) work */
       asr_gemm(0, 1, rows, K, E, 1, z + (size_t)n0 * D + (size_t)g * E, D, cb, E, 0, dots, K);
+      /* each row on its own (ASR_THREADS: rows on threads, each writes its index and row) */
+      ASR__PAR_FOR((double)rows * K)
       for (n = 0; n < rows; n++) {
         const asr_real *zg = z + (size_t)(n0 + n) * D + (size_t)g * E;
+#if defined(ASR_SIMD_AVX2)
+        index[(size_t)(n0 + n) * G + g] = asr__vq_nearest_avx2(zg, dots + (size_t)n * K, norms, nmax, cb, K, E);
+#else
+        const double u = 5.9604644775390625e-8;    /* float unit roundoff 2^-24 */
         const asr_real *dr = dots + (size_t)n * K;
         double zz = 0, best = INFINITY, amin = INFINITY, bmin = 0;
-        int e, i = 0;
+        int e, i = 0, jj;
         for (e = 0; e < E; e++) zz += (double)zg[e] * zg[e];   /* ||z||^2 */
         /* approximate ||z - e_j||^2 - ||z||^2 = ||e_j||^2 - 2 <z, e_j>, and its minimum */
-        for (j = 0; j < K; j++) {
-          double a = (double)norms[j] - 2.0 * dr[j];
+        for (jj = 0; jj < K; jj++) {
+          double a = (double)norms[jj] - 2.0 * dr[jj];
           if (a < amin) {
             amin = a;
-            bmin = (E + 4) * u * (zz + norms[j]);
+            bmin = (E + 4) * u * (zz + norms[jj]);
           }
         }
         /* every j whose approximation is within the rounding bounds of the minimum may be
          * the true nearest: |error| <= (E + 4) u (||z||^2 + ||e_j||^2) for a float dot of
          * length E. Re-measure those directly, in double, in index order. */
-        for (j = 0; j < K; j++) {
-          double a = (double)norms[j] - 2.0 * dr[j];
-          if (a - (E + 4) * u * (zz + norms[j]) <= amin + bmin) {
-            double s = asr__sqdist(zg, cb + (size_t)j * E, E);
+        for (jj = 0; jj < K; jj++) {
+          double a = (double)norms[jj] - 2.0 * dr[jj];
+          if (a - (E + 4) * u * (zz + norms[jj]) <= amin + bmin) {
+            double s = asr__sqdist(zg, cb + (size_t)jj * E, E);
             if (s < best) {
               best = s;
-              i = j;
+              i = jj;
             }
           }
         }
         index[(size_t)(n0 + n) * G + g] = i;
+#endif
       }
     }
   }
   /* the loss sums the same per-vector distances in the same (n, g) order as _ref */
   if (loss) {
+#if defined(ASR_SIMD_AVX2)
+    sum_sq = asr__vq_sum_sqdist4(z, codebook, index, (size_t)N * G, G, K, E, shared);
+#else
     for (n = 0; n < N; n++)
       for (g = 0; g < G; g++) {
         const asr_real *cb = codebook + (shared ? 0 : (size_t)g * K * E);
         sum_sq += asr__sqdist(z + (size_t)n * D + (size_t)g * E, cb + (size_t)index[(size_t)n * G + g] * E, E);
       }
+#endif
   }
   asr__vq_finish(zq, loss, index, codebook, N, D, G, K, shared, gamma, sum_sq);
 }
@@ -29783,6 +29925,48 @@ ASR__PRIVATE void asr__vq_backward_ref(asr_real *dz, asr_real *dcodebook, const 
       if (dcodebook) {
         asr_real *de = dcodebook + off;
         for (d = 0; d < E; d++) de[d] += (asr_real)(ce * ((double)e[d] - zg[d]));
+      }
+    }
+}
+
+/* fast backward: _ref's closed forms, the same expressions in the same order (so every
+ * codeword's gradient sums in _ref's (n, g) order, and a compiler that fuses a + b * c into
+ * an FMA does it in both: bit for bit _ref's), 8 elements at a time into a small array
+ * before they are added to the gradient: no store can reach a load of the same 8, so the
+ * compiler turns each group into SIMD instructions; the branches on dzq, dz and dcodebook
+ * are taken once per vector, not per element. Plain C, no intrinsics, for the FMA reason. */
+ASR__PRIVATE void asr__vq_backward_fast(asr_real *dz, asr_real *dcodebook, const asr_real *dzq, double dloss,
+                                        const int *index, const asr_real *z, const asr_real *codebook, int N,
+                                        int D, int G, int K, int shared, double gamma) {
+  int E, n, g, d, k;
+  double cz, ce;
+  E = D / G;
+  cz = dloss * gamma * 2.0 / ((double)N * D);     /* commitment: 2 gamma (z - e) / (N D) */
+  ce = dloss * 2.0 / ((double)N * D);             /* codebook:   2 (e - z) / (N D) */
+  for (n = 0; n < N; n++)
+    for (g = 0; g < G; g++) {
+      size_t off = (size_t)(shared ? 0 : g) * K * E + (size_t)index[(size_t)n * G + g] * E;
+      const asr_real *e = codebook + off, *zg = z + (size_t)n * D + (size_t)g * E;
+      const asr_real *dq = dzq ? dzq + (size_t)n * D + (size_t)g * E : NULL;
+      asr_real v[8];
+      if (dz) {
+        asr_real *dzg = dz + (size_t)n * D + (size_t)g * E;
+        for (d = 0; d + 8 <= E; d += 8) {
+          if (dq)
+            for (k = 0; k < 8; k++) v[k] = (asr_real)((double)dq[d + k] + cz * ((double)zg[d + k] - e[d + k]));
+          else
+            for (k = 0; k < 8; k++) v[k] = (asr_real)(0.0 + cz * ((double)zg[d + k] - e[d + k]));
+          for (k = 0; k < 8; k++) dzg[d + k] += v[k];
+        }
+        for (; d < E; d++) dzg[d] += (asr_real)((dq ? (double)dq[d] : 0.0) + cz * ((double)zg[d] - e[d]));
+      }
+      if (dcodebook) {
+        asr_real *de = dcodebook + off;
+        for (d = 0; d + 8 <= E; d += 8) {
+          for (k = 0; k < 8; k++) v[k] = (asr_real)(ce * ((double)e[d + k] - zg[d + k]));
+          for (k = 0; k < 8; k++) de[d + k] += v[k];
+        }
+        for (; d < E; d++) de[d] += (asr_real)(ce * ((double)e[d] - zg[d]));
       }
     }
 }
@@ -30834,6 +31018,10 @@ ASR__PRIVATE asr_result asr__vq_backward(asr__tier tier, asr_real *dz, asr_real 
   if (r != ASR_OK || N == 0) return r;
   if (tier == ASR__TIER_NAIVE)
     return asr__vq_backward_naive(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+  if (tier == ASR__TIER_FAST) {
+    asr__vq_backward_fast(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
+    return ASR_OK;
+  }
   asr__vq_backward_ref(dz, dcodebook, dzq, dloss, index, z, codebook, N, D, G, K, shared, gamma);
   return ASR_OK;
 }

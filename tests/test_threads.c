@@ -293,8 +293,8 @@ static void t_threads_lstm(tctx *t) {
   thr_same_bits(t, "asr_lstm_forward + backward", thr_lstm_run, &c, &a, &c.work, c.wb);
 }
 
-/* ---- k-means VQ: N 200, D 256, G 2, K 64; the distance product of a block of 64 rows
- * 64 x 64 x 128 = 524288 multiply-adds. (The forward re-measures every near-best codeword
+/* ---- k-means VQ: N 200, D 256, G 2, K 64; the distance product of a block of 192 rows
+ * 192 x 64 x 128 = 1572864 multiply-adds, its row pass 192 x 64 values. (The forward re-measures every near-best codeword
  * in double, so even a GEMM whose bits changed with the threads would not reach index,
  * zq or the loss: a GEMM made thread-dependent on purpose failed every test of this file
  * but this one. It checks the rest: the backward's accumulation over the items.) */

@@ -418,6 +418,85 @@ static void t_vq_fast_equals_ref(tctx *t) {
   free(z), free(cb), free(zq1), free(zq2), free(i1), free(i2), free(work);
 }
 
+/* The fast VQ kernels (AVX2 builds: the row pass asr__vq_nearest_avx2, the loss sum
+ * asr__vq_sum_sqdist4; every build: the backward asr__vq_backward_fast) against _ref,
+ * bit for bit, on odd sizes: E and K in {1, 7, 17, 33, 65} (tails of the 4- and 8-wide
+ * loops), N in {1, 7, 17} with G = 3 (N G vectors: tails of the 4-vector loss loop), shared
+ * and separate codebooks, every array one float past an aligned address. Three kinds of
+ * data: normal; near ties (codeword K-1 a copy of codeword 0, so the first must win;
+ * codeword 1 one ulp from codeword 0; half the vectors at the midpoint of two codewords);
+ * and the same offset by 1000 (the GEMM form loses ~6 digits there). The backward with and
+ * without dzq, dz and dcodebook. (Without AVX2 the fast forward is _ref's or the NEON
+ * build's loops.) */
+static void t_vq_fast_vs_ref_odd(tctx *t) {
+  static const int Es[5] = {1, 7, 17, 33, 65}, Ks[5] = {1, 7, 17, 33, 65}, Ns[3] = {1, 7, 17};
+  enum { G = 3, MAXZ = 17 * 3 * 65, MAXC = 3 * 65 * 65, MAXI = 17 * 3 };
+  asr_real *zb = TALLOC(asr_real, MAXZ + 1), *cbb = TALLOC(asr_real, MAXC + 1), *dqb = TALLOC(asr_real, MAXZ + 1);
+  asr_real *q1b = TALLOC(asr_real, MAXZ + 1), *q2b = TALLOC(asr_real, MAXZ + 1);
+  asr_real *dz1b = TALLOC(asr_real, MAXZ + 1), *dz2b = TALLOC(asr_real, MAXZ + 1);
+  asr_real *dc1b = TALLOC(asr_real, MAXC + 1), *dc2b = TALLOC(asr_real, MAXC + 1);
+  asr_real *z = zb + 1, *cb = cbb + 1, *dq = dqb + 1, *q1 = q1b + 1, *q2 = q2b + 1;
+  asr_real *dz1 = dz1b + 1, *dz2 = dz2b + 1, *dc1 = dc1b + 1, *dc2 = dc2b + 1;
+  int *i1 = TALLOC(int, MAXI), *i2 = TALLOC(int, MAXI), a, b, c, shared, kind, cases = 0;
+  size_t ws = asr_vq_workspace_size(65);
+  char *workb = (char *)malloc(ws + sizeof(asr_real));
+  void *work = workb + sizeof(asr_real);
+  asr_rng rng;
+  asr_rng_seed(&rng, 17, 33);
+  CHECK(workb != NULL);
+  for (a = 0; a < 5; a++)
+    for (b = 0; b < 5; b++)
+      for (c = 0; c < 3; c++)
+        for (shared = 0; shared < 2; shared++)
+          for (kind = 0; kind < 3; kind++) {
+            int E = Es[a], K = Ks[b], N = Ns[c], D = G * E, ncb = (shared ? 1 : G) * K * E, nz = N * D, i, n, g;
+            double off = kind == 2 ? 1000 : 0;
+            asr_vq_loss l1, l2;
+            asr_real *dqp = (cases & 1) ? dq : NULL;
+            for (i = 0; i < ncb; i++) cb[i] = (asr_real)(off + asr_rng_normal(&rng));
+            for (i = 0; i < nz; i++) z[i] = (asr_real)(off + asr_rng_normal(&rng));
+            if (kind > 0 && K > 1)
+              for (g = 0; g < (shared ? 1 : G); g++) {
+                asr_real *e = cb + (size_t)g * K * E;
+                for (i = 0; i < E; i++) e[(size_t)(K - 1) * E + i] = e[i];   /* an exact tie */
+                for (i = 0; i < E; i++) e[E + i] = e[i];
+                e[E] = nextafterf(e[0], INFINITY);                          /* one ulp away */
+              }
+            if (kind > 0)
+              for (n = 0; n < N; n += 2)
+                for (g = 0; g < G; g++) {
+                  const asr_real *e = cb + (size_t)(shared ? 0 : g) * K * E;
+                  int j0 = asr_rng_int(&rng, K), j1 = asr_rng_int(&rng, K);
+                  for (i = 0; i < E; i++)   /* the midpoint of two codewords */
+                    z[(size_t)n * D + g * E + i] = (asr_real)(0.5 * ((double)e[(size_t)j0 * E + i] + e[(size_t)j1 * E + i]));
+                }
+            CHECK_OK(asr_vq_forward_ref(i1, q1, &l1, z, cb, N, D, G, K, shared, 0.25, NULL, 0));
+            CHECK_OK(asr_vq_forward(i2, q2, &l2, z, cb, N, D, G, K, shared, 0.25, work, ws));
+            CHECKF(memcmp(i1, i2, sizeof(int) * (size_t)N * G) == 0, "E %d K %d N %d shared %d kind %d: index", E, K,
+                   N, shared, kind);
+            CHECKF(memcmp(q1, q2, sizeof(asr_real) * (size_t)nz) == 0, "E %d K %d N %d shared %d kind %d: zq", E, K, N,
+                   shared, kind);
+            CHECKF(l1.total == l2.total && l1.codebook == l2.codebook && l1.commitment == l2.commitment,
+                   "E %d K %d N %d shared %d kind %d: loss %.17g, _ref %.17g", E, K, N, shared, kind, l2.total,
+                   l1.total);
+            /* the backward, from the same starting gradients */
+            for (i = 0; i < nz; i++) dq[i] = (asr_real)asr_rng_normal(&rng), dz1[i] = dz2[i] = (asr_real)asr_rng_normal(&rng);
+            for (i = 0; i < ncb; i++) dc1[i] = dc2[i] = (asr_real)asr_rng_normal(&rng);
+            CHECK_OK(asr_vq_backward_ref(cases % 3 == 2 ? NULL : dz1, cases % 3 == 1 ? NULL : dc1, dqp, 0.7, i1, z, cb,
+                                         N, D, G, K, shared, 0.25));
+            CHECK_OK(asr_vq_backward(cases % 3 == 2 ? NULL : dz2, cases % 3 == 1 ? NULL : dc2, dqp, 0.7, i1, z, cb, N,
+                                     D, G, K, shared, 0.25));
+            CHECKF(memcmp(dz1, dz2, sizeof(asr_real) * (size_t)nz) == 0, "E %d K %d N %d shared %d kind %d: dz", E, K,
+                   N, shared, kind);
+            CHECKF(memcmp(dc1, dc2, sizeof(asr_real) * (size_t)ncb) == 0, "E %d K %d N %d shared %d kind %d: dcodebook",
+                   E, K, N, shared, kind);
+            cases++;
+          }
+  snprintf(t->msg, sizeof t->msg, "%d cases bit for bit", cases);
+  free(zb), free(cbb), free(dqb), free(q1b), free(q2b), free(dz1b), free(dz2b), free(dc1b), free(dc2b), free(i1);
+  free(i2), free(workb);
+}
+
 /* Code perplexity: exp(H) of the usage histogram. One code per group -> 1 each; all V
  * codes equally often -> V each; fairseq's eps = 1e-7 moves the uniform case slightly. */
 static void t_vq_code_perplexity(tctx *t) {
@@ -766,6 +845,7 @@ static const test_case TESTS_vq[] = {
   {"vq/kmeans_vq_checker_simd", t_vq_checker_simd},
   {"vq/kmeans_vq_gradcheck_loss", t_vq_gradcheck_loss},
   {"vq/kmeans_vq_fast_equals_ref", t_vq_fast_equals_ref},
+  {"vq/kmeans_vq_fast_vs_ref_odd_sizes", t_vq_fast_vs_ref_odd},
   {"vq/code_perplexity", t_vq_code_perplexity},
   {"vq/diversity_values", t_vq_diversity_values},
   {"vq/diversity_gradcheck", t_vq_diversity_gradcheck},
