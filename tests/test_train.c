@@ -350,6 +350,7 @@ static void small_config(asr_model_config *cfg, const char *recipe) {
   cfg->att_dim = 16;
   cfg->aconv_chans = cfg->aconv_chans ? 4 : 0;
   cfg->aconv_filts = cfg->aconv_filts ? 3 : 0;
+  cfg->nt_block = cfg->nt_block ? 4 : 0;   /* nt: 48 frames -> 11 -> 3 blocks, 30 -> 7 -> 2 */
 }
 
 /* `steps` Adam steps (lr) on the synthetic batch; *first and *last the batch losses. */
@@ -479,7 +480,23 @@ static void t_recipe_config_compat(tctx *t) {
     CHECK_OK(asr_model_config_from_json(&d, json, &err));
     CHECKF(memcmp(&c, &d, sizeof c) == 0, "%s: %s", asr_model_recipe_name(i), json);
   }
-  CHECK(i == 8);
+  CHECK(i == 9);
+  CHECK_OK(asr_model_config_default(&c, "nt"));
+  CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
+  CHECK(strstr(json, "\"head\": \"nt\"") && strstr(json, "\"nt_block\": 8") && strstr(json, "\"dec_units\": 64") &&
+        strstr(json, "\"att_dim\": 32") && !strstr(json, "ctc_weight") && !strstr(json, "\"joint_dim\"") &&
+        c.vocab == ASR_CHARSET_SIZE + 1);
+  CHECK_OK(asr_model_config_from_json(&d, "{\"recipe\": \"nt\", \"nt_block\": 5}", &err));
+  CHECK(d.head == ASR_HEAD_NT && d.nt_block == 5);
+  {                              /* a block of 0 frames, or nt on another encoder: named when built */
+    asr_model m;
+    asr_rng rng;
+    asr_rng_seed(&rng, 1, 0);
+    d.nt_block = 0;
+    CHECK(asr_model_create(&m, &d, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "'nt_block'"));
+    CHECK_OK(asr_model_config_from_json(&d, "{\"recipe\": \"nt\", \"encoder\": \"contextnet\"}", &err));
+    CHECK(asr_model_create(&m, &d, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "'encoder'"));
+  }
   CHECK_OK(asr_model_config_default(&c, "rnnt-contextnet"));
   CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
   CHECK(strstr(json, "\"encoder\": \"contextnet\"") && strstr(json, "\"head\": \"rnnt\"") &&
@@ -850,6 +867,92 @@ static void t_recipe_attention_decode(tctx *t) {
     asr_model_free(&m);
   }
   snprintf(t->msg, sizeof t->msg, "%d decodings give their targets", runs);
+}
+
+/* ---- nt: the Neural Transducer [Jaitly16] on the Conformer */
+
+/* nt fits the four utterances: trained on its own best alignments (recomputed at every
+ * step), the loss -ln p(y~*|x) must fall below a tenth of its first value in 80 steps
+ * (measured: see the message; a model that does not learn stays near its first loss). */
+static void t_recipe_nt_loss_decreases(tctx *t) { loss_divided_by_10(t, "nt", 80); }
+
+/* The train step's gradient is the derivative of its loss (double build; central finite
+ * differences, h = 1e-6): 16 parameters drawn from the transducer and the encoder. The
+ * loss is that of the best alignment found under the current weights; a perturbation of
+ * 1e-6 does not change which alignment wins here (the program's scores are apart by far
+ * more), so the loss is a smooth function of each parameter at this point. This checks the
+ * composition (the 1/N of d_loss, the gradient into the encoder output), the pieces having
+ * their own checks (nt/ in tests/test_nt.c). */
+static void t_recipe_nt_gradcheck(tctx *t) {
+  double worst = 0;
+  int k, checked = 0;
+  recipe_gc *g;
+  if (!ASR_REAL_DOUBLE) {
+    snprintf(t->msg, sizeof t->msg, "double build only");
+    return;
+  }
+  g = TALLOC(recipe_gc, 1);
+  if (recipe_gc_begin(t, g, "nt")) return;
+  for (k = 0; k < 16; k++) {
+    /* tensors in turn from the transducer (the last 17) and anywhere */
+    int ti = k % 2 ? g->m.params.count - 1 - asr_rng_int(&g->rng, ASR_NT_NPARAMS) : asr_rng_int(&g->rng, g->m.params.count);
+    if (recipe_gc_check(t, g, ti, &worst)) return;
+    checked++;
+  }
+  recipe_gc_end(g);
+  free(g);
+  snprintf(t->msg, sizeof t->msg, "%d parameters, worst relative error %.2g", checked, worst);
+}
+
+/* The fitted small nt model transcribes its training utterances: greedy (beam 1) and
+ * asr_nt_beam_search (beam 4) return the targets (the labels it was fitted to), each
+ * token's span is the block that emits it (inside the utterance, in order, W frames at
+ * most); and the other heads' decoding options are refused, naming the option, with
+ * nothing written. */
+static void t_recipe_nt_decode(tctx *t) {
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F];
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], n, beam, ok = 0, v;
+  double first, last;
+  fit_small(t, &m, "nt", 150, 1e-2, &first, &last);
+  asr_rng_seed(&rng, 11, 0);
+  asr_rng_normal(&rng);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  for (n = 0; n < TR_N; n++)
+    for (beam = 1; beam <= 4; beam += 3) {
+      int tok[64], st[64], en[64], nt = -1, i, L = asr_model_out_frames(&m, lengths[n]);
+      size_t wb = asr_model_decode_workspace_size(&m, lengths[n], beam);
+      void *work = malloc(wb);
+      CHECK_OK(asr_model_decode(&m, tok, &nt, st, en, 64, feats + (size_t)n * TR_T * TR_F, lengths[n], beam, work, wb,
+                                &err));
+      free(work);
+      ok += nt == tlens[n] && memcmp(tok, targets + n * TR_S, sizeof(int) * (size_t)nt) == 0;
+      for (i = 0; i < nt; i++)
+        CHECKF(st[i] >= 0 && st[i] <= en[i] && en[i] < L && en[i] - st[i] < m.cfg.nt_block && st[i] % m.cfg.nt_block == 0 &&
+                   (i == 0 || st[i] >= st[i - 1]),
+               "nt: token %d at frames %d-%d of %d", i, st[i], en[i], L);
+    }
+  CHECKF(ok == 2 * TR_N, "nt: %d of %d decodings give the targets (loss %.3f)", ok, 2 * TR_N, last);
+  for (v = 0; v < 4; v++) {
+    asr_model_decode_opts o = asr_model_decode_opts_default(&m, 2);
+    static const char *const names[4] = {"ctc_weight", "rescore", "penalty", "maxlenratio"};
+    int tok[64] = {0}, nt = -7;
+    size_t wb = asr_model_decode_workspace_size(&m, lengths[0], 2);
+    void *work = malloc(wb);
+    CHECK(o.ctc_weight == 0 && o.rescore == 0);
+    if (v == 0) o.ctc_weight = 0.3;
+    if (v == 1) o.rescore = 2;
+    if (v == 2) o.penalty = 1;
+    if (v == 3) o.maxlenratio = 0.5;
+    CHECK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err) ==
+          ASR_ERR_UNSUPPORTED);
+    CHECKF(strstr(err.msg, names[v]) != NULL && nt == -7 && tok[0] == 0, "nt, %s: %s", names[v], err.msg);
+    free(work);
+  }
+  snprintf(t->msg, sizeof t->msg, "%d decodings give their targets (loss %.2f -> %.3f)", 2 * TR_N, first, last);
+  asr_model_free(&m);
 }
 
 /* ---- las-pblstm: LAS with [Chan16]'s pyramidal BLSTM listener */
@@ -1473,6 +1576,9 @@ static const test_case TESTS_train[] = {
   {"train/recipe_attention_loss_decreases", t_recipe_attention_loss_decreases},
   {"train/recipe_attention_gradcheck", t_recipe_attention_gradcheck},
   {"train/recipe_attention_decode", t_recipe_attention_decode},
+  {"train/recipe_nt_loss_decreases", t_recipe_nt_loss_decreases},
+  {"train/recipe_nt_gradcheck", t_recipe_nt_gradcheck},
+  {"train/recipe_nt_decode", t_recipe_nt_decode},
   {"train/recipe_pblstm_layout", t_recipe_pblstm_layout},
   {"train/recipe_pblstm_gradcheck", t_recipe_pblstm_gradcheck},
   {"train/recipe_pblstm_padding", t_recipe_pblstm_padding},

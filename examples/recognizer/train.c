@@ -114,7 +114,7 @@ static ad_frontend g_fe;
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|rnnt-contextnet|ctc-attention|las|rnnt-las|las-pblstm\n"
+          "usage: train --recipe ctc-contextnet|ctc-conformer|rnnt|rnnt-contextnet|ctc-attention|las|rnnt-las|las-pblstm|nt\n"
           "             --data DIR --out MODEL.npz\n"
           "             [--steps N] [--seed S] [--mwer-steps N (rnnt-las)]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
@@ -1216,6 +1216,7 @@ int main(int argc, char **argv) {
   ad_svg_curve(path, m.cfg.head == ASR_HEAD_CTC    ? "training loss (CTC, per utterance) and dev CER (%)"
                : m.cfg.head == ASR_HEAD_RNNT ? "training loss (RNN-T, per utterance) and dev CER (%)"
                : m.cfg.head == ASR_HEAD_RNNT_LAS ? "training loss (0.5 RNN-T + 0.5 LAS, per utterance) and dev CER (%)"
+               : m.cfg.head == ASR_HEAD_NT ? "training loss (Neural Transducer, best alignment, per utterance) and dev CER (%)"
                                              : "training loss (hybrid CTC/attention, per utterance) and dev CER (%)",
                "loss / CER %", curve_x, curve_y,
                (int)step, dev_x, dev_y, n_dev, "training loss", "dev CER %");
