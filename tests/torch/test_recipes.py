@@ -29,9 +29,17 @@ The modules follow the definitions the recipes name:
                   pBLSTMs over [h_2i; h_2i+1], an odd last frame dropped) out of nn.LSTM
                   layers registered under ESPnet RNNP's names (enc.0.birnn{l}); also the
                   train step's gradient of every parameter against torch's autograd
+  nt              the Neural Transducer [Jaitly16]: the same ConformerEncoder and
+                  test_nt.py's NeuralTransducer (written from the paper's equations) as
+                  nt_decoder, H = channels, Dy = H2 = dec_units, A = att_dim, W = nt_block;
+                  the loss -ln p(y~*|x) of the best alignment, found here by brute force
+                  over every alignment (the utterances have at most 2 blocks, where asr.h's
+                  dynamic program with one path per cell keeps every path, so it is exact
+                  and must find the same alignment)
 Each utterance goes through torch alone (no padding), which is what asr.h's masking
 makes a padded batch item equal to.
 """
+import itertools
 import json
 import os
 import subprocess
@@ -47,6 +55,7 @@ from test_layers import ContextNetBlock
 from test_rnnt import _np_rnnt
 from test_las import AttLoc, Decoder as Espnet1RnnDecoder, LabelSmoothingLoss, add_sos_eos
 from test_tdec import TransformerDecoder
+from test_nt import NeuralTransducer
 
 
 class ContextNetEncoder(nn.Module):
@@ -247,6 +256,30 @@ class TwoPassModel(Transducer):
         return lam * rnnt + (1 - lam) * las
 
 
+class NtModel(nn.Module):
+    """nt: the Conformer encoder and the Neural Transducer as nt_decoder."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        D, DU = cfg["channels"], cfg["dec_units"]
+        self.encoder = ConformerEncoder(cfg)
+        self.nt_decoder = NeuralTransducer(cfg["vocab"], cfg["nt_block"], D, DU, cfg["att_dim"], DU)
+        self.cfg = cfg
+
+    def loss(self, enc, y):
+        """one utterance: enc (T, D), y (U,) -> min over alignments of -ln p(y~|x), and the
+        number of blocks"""
+        T, W = enc.size(0), self.cfg["nt_block"]
+        B = -(-T // W)
+        best = None
+        for cuts in itertools.combinations_with_replacement(range(len(y) + 1), B - 1):
+            edges = (0,) + cuts + (len(y),)
+            align = [edges[b + 1] - edges[b] for b in range(B)]
+            loss = self.nt_decoder.item_loss(enc, T, y, align)[0].item()
+            best = loss if best is None else min(best, loss)
+        return best, B
+
+
 def load_checkpoint(path):
     z = np.load(path)
     cfg = json.loads(bytes(z["config"]).decode())
@@ -268,7 +301,8 @@ def _case(recipe):
     d, model = _train(recipe)
     cfg, state = load_checkpoint(model)
     assert cfg["recipe"] == recipe, cfg
-    net = {"rnnt": Transducer, "ctc": CtcModel, "rnnt-las": TwoPassModel}.get(cfg["head"], HybridModel)(cfg)
+    net = {"rnnt": Transducer, "ctc": CtcModel, "rnnt-las": TwoPassModel, "nt": NtModel}.get(cfg["head"],
+                                                                                         HybridModel)(cfg)
     net = net.double().eval()
     missing, unexpected = net.load_state_dict(state, strict=False)
     # torch's BatchNorm also counts batches; the checkpoint has no use for that counter
@@ -300,6 +334,10 @@ def _case(recipe):
             elif cfg["head"] == "rnnt-las":
                 enc = net.encoder(x)[0]
                 want_loss = net.loss(enc, y)
+            elif cfg["head"] == "nt":
+                enc = net.encoder(x)[0]
+                want_loss, blocks = net.loss(enc, y)
+                assert blocks <= 2, blocks   # where the one-path program is exact
             elif cfg["head"] in ("transformer", "las"):
                 enc = net.encoder(x)[0]
                 want_loss, lp = net.loss(enc, y)
@@ -319,6 +357,8 @@ def _case(recipe):
         # a loss is a sum over the lattice: relative 1e-4 is float32's rounding with room
         worst_loss = max(worst_loss, check_close(f"loss[{n}]", got_loss[n:n + 1], np.array([want_loss]),
                                                  rtol=1e-4)[0] / abs(want_loss))
+    if cfg["head"] == "nt":   # the brief's bound for the transducer: a relative 1e-5
+        assert worst_loss <= 1e-5, worst_loss
     n_par = sum(p.numel() for p in net.parameters())
     lp_note = f", logprobs {worst_lp:.2g}" if cfg["head"] == "ctc" or cfg.get("ctc_weight", 0) > 0 else ""
     return f"{n_par} parameters; max |diff| enc {worst_enc:.2g}{lp_note}; loss rel {worst_loss:.2g}"
@@ -346,6 +386,10 @@ def test_ctc_attention_checkpoint_in_pytorch():
 
 def test_las_checkpoint_in_pytorch():
     return _case("las")
+
+
+def test_nt_checkpoint_in_pytorch():
+    return _case("nt")
 
 
 def test_las_pblstm_checkpoint_in_pytorch():
