@@ -593,3 +593,34 @@ def test_attention_recipes_transcribe():
         proc = run(model, *opts, expect=2)
         assert proc.stderr.count("\n") == 1 and say in proc.stderr and not proc.stdout, (opts, proc.stderr)
     return f"{runs} option sets on 3 clips; 10 refusals"
+
+
+def test_nt_transcribe():
+    """build/transcribe on the nt recipe (3 training steps: only the plumbing): greedy, the
+    beam search (--beam 3) and --align give one line per file (with --align a third
+    column); --rescore 0 is accepted, as by every recipe; the other heads' decoding options
+    (--ctc-weight, --penalty, --first-pass-weight, --rescore N > 0, --lexicon, --nbest) are
+    refused with one line naming the option (or the recipe), exit 2, nothing on stdout."""
+    clips = [os.path.join(ROOT, "data", "toy", "test", f"000{i}.ogg") for i in range(3)]
+    tr = os.path.join(BUILD, "transcribe")
+    d, nt = _train("nt")
+    words = os.path.join(d, "words.txt")
+    with open(words, "w") as f:
+        f.write("one\ntwo\n")
+    for v in ([], ["--beam", "3"], ["--beam", "3", "--align"], ["--rescore", "0"]):
+        proc = subprocess.run([tr, "--model", nt, *v, *clips], capture_output=True, text=True)
+        assert proc.returncode == 0, (v, proc.stderr)
+        out = proc.stdout.splitlines()
+        assert len(out) == len(clips), (v, out)
+        for line, clip in zip(out, clips):
+            cols = line.split("\t")
+            assert cols[0] == clip and len(cols) == (3 if "--align" in v else 2), (v, line)
+    refused = 0
+    for v, say in ((["--ctc-weight", "0"], "--ctc-weight"), (["--penalty", "1"], "--penalty"),
+                   (["--first-pass-weight", "0.5"], "--first-pass-weight"), (["--rescore", "2"], "--rescore"),
+                   (["--lexicon", words], "--lexicon"), (["--nbest"], "nbest")):
+        proc = subprocess.run([tr, "--model", nt, *v, *clips], capture_output=True, text=True)
+        assert proc.returncode == 2 and not proc.stdout, (v, proc.returncode, proc.stdout)
+        assert proc.stderr.count("\n") == 1 and say in proc.stderr and "nt" in proc.stderr, (v, proc.stderr)
+        refused += 1
+    return f"4 decodings, {refused} refusals"
