@@ -205,9 +205,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (428) has one tier: its definition is already its
+ *   Every other public function (429) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 19, 3: 23, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 67, 10: 37.
+ *   1: 39, 2: 19, 3: 23, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 68, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -5919,6 +5919,9 @@ typedef struct asr_model {
   /* training-mode regularization of the encoder's blocks (asr_model_set_regularization;
    * 0, 0, NULL after create and load: checkpoints do not store them) */
   double dropout, stoch_depth;
+  /* head "nt": the train step's alignments (asr_model_set_nt_uniform; 0 after create and
+   * load: checkpoints do not store it) */
+  int nt_uniform;
   asr_rng *train_rng;
 } asr_model;
 
@@ -6002,6 +6005,14 @@ ASRDEF int asr_model_min_frames(const asr_model *m);
  * the workspace. */
 ASRDEF asr_result asr_model_set_regularization(asr_model *m, double dropout, double stoch_depth,
                                                asr_rng *rng, asr_error *err);
+/* The nt head's training alignments: uniform 0 (the default after create and load), the
+ * approximate best alignment under the current weights, [Jaitly16] ("Training"); uniform
+ * 1, the flat start: character j (0-based) of an utterance's S in block floor(j B / S) of
+ * its B, the characters spread evenly over the blocks whatever the weights (the uniform
+ * segmentation an HMM system's first alignment starts from), for the first steps of
+ * training, before the model's own alignments mean anything (docs/training.md, Head "nt").
+ * Training state, not stored in checkpoints. ASR_ERR_UNSUPPORTED for another head. */
+ASRDEF asr_result asr_model_set_nt_uniform(asr_model *m, int uniform, asr_error *err);
 
 /* One training step on a batch: feats (N,T,n_mels) padded, lengths (N), targets (N,S)
  * padded token ids, target_lengths (N). Runs the forward pass in training mode (batch
@@ -31944,6 +31955,14 @@ ASRDEF asr_result asr_model_set_regularization(asr_model *m, double dropout, dou
   return ASR_OK;
 }
 
+ASRDEF asr_result asr_model_set_nt_uniform(asr_model *m, int uniform, asr_error *err) {
+  if (!m) return asr__fail(err, ASR_ERR_INVALID_ARG, "no model");
+  if (m->cfg.head != ASR_HEAD_NT)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: the uniform alignment is the nt head's", m->cfg.recipe);
+  m->nt_uniform = uniform != 0;
+  return ASR_OK;
+}
+
 ASRDEF int asr_model_min_frames(const asr_model *m) {
   if (m->cfg.encoder == ASR_ENCODER_PBLSTM) return 1 << m->cfg.blocks;   /* one frame after the pyramid */
   return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
@@ -32642,9 +32661,19 @@ ASR__PRIVATE asr_result asr__nt_head_loss(asr_model *m, asr__model_plan *P, doub
   }
   memset(&ng, 0, sizeof ng);
   asr__nt_bind(m, &nc, &np, train ? &ng : NULL);
-  r = asr_nt_best_alignment(P->nt_align, NULL, targets, target_lengths, P->enc, P->len_out, &np, &nc, N, S, To, 1,
-                            P->work, P->work_bytes, err);
-  if (r != ASR_OK) return r;
+  if (m->nt_uniform && train) {
+    /* the flat start (asr_model_set_nt_uniform): character j in block floor(j B / S) */
+    int NB = asr_nt_blocks(To, nc.block);
+    for (n = 0; n < N; n++) {
+      int B = asr_nt_blocks(P->len_out[n], nc.block), Un = target_lengths[n];
+      for (j = 0; j < NB; j++) P->nt_align[(size_t)n * NB + j] = 0;
+      for (j = 0; j < Un; j++) P->nt_align[(size_t)n * NB + (int)((long)j * B / Un)]++;
+    }
+  } else {
+    r = asr_nt_best_alignment(P->nt_align, NULL, targets, target_lengths, P->enc, P->len_out, &np, &nc, N, S, To, 1,
+                              P->work, P->work_bytes, err);
+    if (r != ASR_OK) return r;
+  }
   r = asr_nt_saved_init(&sv, P->dsaved, P->dsaved_bytes, &nc, N, S, To);
   if (r == ASR_OK)
     r = asr_nt_forward(P->losses, &sv, targets, target_lengths, P->nt_align, P->enc, P->len_out, &np, &nc, N, S, To,

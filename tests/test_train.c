@@ -876,6 +876,62 @@ static void t_recipe_attention_decode(tctx *t) {
  * (measured: see the message; a model that does not learn stays near its first loss). */
 static void t_recipe_nt_loss_decreases(tctx *t) { loss_divided_by_10(t, "nt", 80); }
 
+/* The flat start (asr_model_set_nt_uniform): refused for another head, naming it; on nt the
+ * train step's alignment is the uniform one (character j of S in block floor(j B / S)),
+ * whatever the weights, so its loss is -ln p(y~|x) of that alignment: the same step with
+ * the program's alignments (a better one here) has a lower loss, and 40 uniform steps then 40
+ * of the program's divide the loss by 5 (measured 24.68 -> 2.78 in the float build; a
+ * model that does not learn stays near its first loss). */
+static void t_recipe_nt_uniform(tctx *t) {
+  asr_model m, las;
+  asr_rng rng;
+  asr_error err;
+  asr_model_config cfg;
+  asr_adam_opts adam;
+  asr_real feats[TR_N * TR_T * TR_F], *am, *av;
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], step;
+  double loss = 0, first = 0, uni = 0, sum = 0;
+  size_t wb;
+  void *work;
+  small_config(&cfg, "las");
+  asr_rng_seed(&rng, 3, 0);
+  CHECK_OK(asr_model_create(&las, &cfg, &rng, NULL, &err));
+  CHECK(asr_model_set_nt_uniform(&las, 1, &err) == ASR_ERR_UNSUPPORTED && strstr(err.msg, "las"));
+  asr_model_free(&las);
+  small_config(&cfg, "nt");
+  asr_rng_seed(&rng, 11, 0);
+  CHECK_OK(asr_model_create(&m, &cfg, &rng, NULL, &err));
+  CHECK(m.nt_uniform == 0);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
+  work = malloc(wb);
+  am = TALLOC(asr_real, m.params.total);
+  av = TALLOC(asr_real, m.params.total);
+  asr_adam_opts_init(&adam, 1e-2);
+  for (step = 1; step <= 80; step++) {
+    CHECK_OK(asr_model_set_nt_uniform(&m, step <= 40, &err));
+    asr_params_zero_grad(&m.params);
+    CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+    if (step == 1) {
+      /* the same weights, the program's alignments (the training-mode pass: same numbers) */
+      first = uni = loss;
+      CHECK_OK(asr_model_set_nt_uniform(&m, 0, &err));
+      CHECK_OK(asr_model_train_step(&m, &sum, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+      CHECKF(sum < uni, "the program's alignments (loss %.4f) are no better than the uniform ones (%.4f)", sum, uni);
+      asr_params_zero_grad(&m.params);
+      CHECK_OK(asr_model_set_nt_uniform(&m, 1, &err));
+      CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+      CHECKF(loss == uni, "the uniform step's loss %.9g, then %.9g", uni, loss);
+    }
+    asr_adam_step(m.params.data, am, av, NULL, m.params.grad, m.params.total, &adam, step);
+  }
+  CHECKF(loss < first / 5, "loss %.3f -> %.3f: not divided by 5", first, loss);
+  snprintf(t->msg, sizeof t->msg, "uniform %.2f > best %.2f at step 1; loss %.2f -> %.2f (40 + 40 steps)", uni, sum,
+           first, loss);
+  free(work), free(am), free(av);
+  asr_model_free(&m);
+}
+
 /* The train step's gradient is the derivative of its loss (double build; central finite
  * differences, h = 1e-6): 16 parameters drawn from the transducer and the encoder. The
  * loss is that of the best alignment found under the current weights; a perturbation of
@@ -1578,6 +1634,7 @@ static const test_case TESTS_train[] = {
   {"train/recipe_attention_decode", t_recipe_attention_decode},
   {"train/recipe_nt_loss_decreases", t_recipe_nt_loss_decreases},
   {"train/recipe_nt_gradcheck", t_recipe_nt_gradcheck},
+  {"train/recipe_nt_uniform", t_recipe_nt_uniform},
   {"train/recipe_nt_decode", t_recipe_nt_decode},
   {"train/recipe_pblstm_layout", t_recipe_pblstm_layout},
   {"train/recipe_pblstm_gradcheck", t_recipe_pblstm_gradcheck},
