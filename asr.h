@@ -31584,7 +31584,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
  * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, rnnt-contextnet 322k, ctc-attention
- * 559k, las 607k, rnnt-las 620k, las-pblstm 796k (its listener 569k), nt NTK. */
+ * 559k, las 607k, rnnt-las 620k, las-pblstm 796k (its listener 569k), nt 528k. */
 typedef struct asr__recipe_row {
   const char *name;
   asr_model_encoder encoder;
