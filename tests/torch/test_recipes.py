@@ -600,7 +600,8 @@ def test_nt_transcribe():
     beam search (--beam 3) and --align give one line per file (with --align a third
     column); --rescore 0 is accepted, as by every recipe; the other heads' decoding options
     (--ctc-weight, --penalty, --first-pass-weight, --rescore N > 0, --lexicon, --nbest) are
-    refused with one line naming the option (or the recipe), exit 2, nothing on stdout."""
+    refused with one line naming the option (or the recipe), exit 2, nothing on stdout; and
+    build/train's --nt-uniform-steps for another recipe, nothing written."""
     clips = [os.path.join(ROOT, "data", "toy", "test", f"000{i}.ogg") for i in range(3)]
     tr = os.path.join(BUILD, "transcribe")
     d, nt = _train("nt")
@@ -623,4 +624,11 @@ def test_nt_transcribe():
         assert proc.returncode == 2 and not proc.stdout, (v, proc.returncode, proc.stdout)
         assert proc.stderr.count("\n") == 1 and say in proc.stderr and "nt" in proc.stderr, (v, proc.stderr)
         refused += 1
-    return f"4 decodings, {refused} refusals"
+    # build/train --nt-uniform-steps (the flat start) is the nt recipe's: refused elsewhere
+    out = os.path.join(d, "las.npz")
+    proc = subprocess.run([os.path.join(BUILD, "train"), "--recipe", "las", "--data",
+                           os.path.join(ROOT, "data", "toy", "train"), "--out", out, "--steps", "1",
+                           "--nt-uniform-steps", "5"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--nt-uniform-steps" in proc.stderr, proc.stderr
+    assert not os.path.exists(out)
+    return f"4 decodings, {refused + 1} refusals"
