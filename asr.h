@@ -205,9 +205,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (428) has one tier: its definition is already its
+ *   Every other public function (429) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 19, 3: 23, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 67, 10: 37.
+ *   1: 39, 2: 19, 3: 23, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 68, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -5727,6 +5727,20 @@ ASRDEF asr_result asr_checkpoint_load(const char *path, asr_params *params, asr_
  *                     (it loads into tests/torch/test_recipes.py's PyramidalBLSTM). An odd
  *                     last frame of a layer is dropped (asr_pyramid_concat_forward's NOTE);
  *                     an utterance needs at least 2^blocks frames.
+ *   "nt"              the Neural Transducer [Jaitly16], the streaming counterpart of las: the
+ *                     same Conformer encoder, its output cut into blocks of nt_block (W = 8)
+ *                     frames, and section 7.6's transducer (LSTM_s, LSTM-attention over the
+ *                     block, LSTM_h, output; H = channels for the dot score, dec_units the
+ *                     embedding and LSTM_h's units, att_dim the attention LSTM's) emitting
+ *                     characters and <e> (id vocab - 1 = ASR_CHARSET_SIZE, the place of the
+ *                     attention heads' <sos>/<eos>) block by block. Keys nt_decoder.* (the
+ *                     names of tests/torch/test_nt.py's module: embed, rnn_s, att_rnn, att_out,
+ *                     rnn_h, output). Trained as [Jaitly16] ("Training") trains it: per batch,
+ *                     the approximate best alignment of each utterance under the current
+ *                     weights (asr_nt_best_alignment, the paper's one path per cell), then
+ *                     -ln p(y~*|x) for that alignment (asr_nt_forward / asr_nt_backward, the
+ *                     gradient into the encoder output); decoded by asr_nt_greedy (beam 1) or
+ *                     asr_nt_beam_search. No CTC branch, no lexicon.
  * The attention heads use one more token than ASR_CHARSET: <sos>/<eos>, id vocab - 1 =
  * ASR_CHARSET_SIZE, shared as ESPnet shares it (its token list <blank>, the characters,
  * <sos/eos>); the blank stays id 0 and is never proposed by the attention decoder.
@@ -5753,8 +5767,9 @@ typedef enum asr_model_head {
                                    branch when ctc_weight > 0 */
   ASR_HEAD_LAS = 3,             /* "las": the LAS speller, plus the CTC branch when
                                    ctc_weight > 0 */
-  ASR_HEAD_RNNT_LAS = 4         /* "rnnt-las": the rnnt head (first pass) and the LAS speller
+  ASR_HEAD_RNNT_LAS = 4,        /* "rnnt-las": the rnnt head (first pass) and the LAS speller
                                    (second pass) on one encoder [Sainath19] */
+  ASR_HEAD_NT = 5               /* "nt": the Neural Transducer of section 7.6 [Jaitly16] */
 } asr_model_head;
 /* The attention heads' vocabulary: the characters and <sos>/<eos> (id ASR_CHARSET_SIZE). */
 #define ASR_ATT_VOCAB (ASR_CHARSET_SIZE + 1)
@@ -5768,14 +5783,16 @@ typedef enum asr_model_head {
 #define ASR_MODEL_MAX_WIDTH 65536
 #define ASR_MODEL_MAX_KERNEL 1023
 #define ASR_MODEL_MAX_MELS 1024
+/* nt_block's cap: LSTM-attention reads the W scores of a block as its input vector */
+#define ASR_MODEL_MAX_NT_BLOCK 1024
 typedef struct asr_model_config {
   char recipe[32];        /* "ctc-contextnet", "ctc-conformer", "rnnt", "rnnt-contextnet",
-                             "ctc-attention", "las", "rnnt-las", "las-pblstm" */
+                             "ctc-attention", "las", "rnnt-las", "las-pblstm", "nt" */
   asr_model_encoder encoder;
   asr_model_head head;
   int sample_rate;        /* 16000 */
   int n_mels;             /* fbank bins, 80 */
-  int vocab;              /* ASR_CHARSET_SIZE; the attention heads ASR_ATT_VOCAB (rnnt-las:
+  int vocab;              /* ASR_CHARSET_SIZE; the attention heads and nt ASR_ATT_VOCAB (rnnt-las:
                              ASR_CHARSET_SIZE, its speller's ASR_ATT_VOCAB) */
   /* the encoder */
   int channels;           /* ContextNet width C / Conformer d_model D / pBLSTM: 2 x the LSTM
@@ -5793,8 +5810,10 @@ typedef struct asr_model_config {
   /* the attention heads ("transformer", "las") */
   int dec_layers;         /* Transformer: num_blocks (width, heads, units: the encoder's
                              channels, heads, ff_dim); LAS: dlayers, 1..ASR_MODEL_MAX_DEC_LAYERS */
-  int dec_units;          /* LAS: dunits, the embedding and LSTM size */
-  int att_dim;            /* LAS: adim, the location-aware attention's size */
+  int dec_units;          /* LAS: dunits, the embedding and LSTM size; nt: the embedding Dy and
+                             LSTM_h's units H2 */
+  int att_dim;            /* LAS: adim, the location-aware attention's size; nt: LSTM_att's
+                             units A */
   int aconv_chans;        /* LAS: the location filters' channels (ESPnet's aconv_chans) */
   int aconv_filts;        /* LAS: their half width (2 F + 1 taps; ESPnet's aconv_filts) */
   double ctc_weight;      /* lambda of the multi-task loss, in [0, 1]; also the decoding
@@ -5802,6 +5821,7 @@ typedef struct asr_model_config {
   double lsm_weight;      /* label smoothing of the attention loss (ESPnet's lsm_weight) */
   double rnnt_weight;     /* rnnt-las: lambda of [Sainath19]'s L = lambda L_rnnt + (1 - lambda)
                              L_las, in [0, 1] (0.5) */
+  int nt_block;           /* nt: W, the encoder frames of a block, 1..ASR_MODEL_MAX_NT_BLOCK */
   /* the front end */
   int pad_ms;             /* noise before and after every waveform, in ms (0: none); see
                              asr_model_features. Stored in checkpoints when not 0. */
@@ -5895,10 +5915,15 @@ typedef struct asr_model {
    * its tensors by name (prefix "decoder."); the CTC branch of both is out_w/out_b (-1
    * without one) */
   asr__las_idx las;
+  /* head "nt": the transducer's ASR_NT_NPARAMS tensors, in asr_nt_param_shape's order */
+  int nt[ASR_NT_NPARAMS];
   void *user;
   /* training-mode regularization of the encoder's blocks (asr_model_set_regularization;
    * 0, 0, NULL after create and load: checkpoints do not store them) */
   double dropout, stoch_depth;
+  /* head "nt": the train step's alignments (asr_model_set_nt_uniform; 0 after create and
+   * load: checkpoints do not store it) */
+  int nt_uniform;
   asr_rng *train_rng;
 } asr_model;
 
@@ -5982,6 +6007,14 @@ ASRDEF int asr_model_min_frames(const asr_model *m);
  * the workspace. */
 ASRDEF asr_result asr_model_set_regularization(asr_model *m, double dropout, double stoch_depth,
                                                asr_rng *rng, asr_error *err);
+/* The nt head's training alignments: uniform 0 (the default after create and load), the
+ * approximate best alignment under the current weights, [Jaitly16] ("Training"); uniform
+ * 1, the flat start: character j (0-based) of an utterance's S in block floor(j B / S) of
+ * its B, the characters spread evenly over the blocks whatever the weights (the uniform
+ * segmentation an HMM system's first alignment starts from), for the first steps of
+ * training, before the model's own alignments mean anything (docs/training.md, Head "nt").
+ * Training state, not stored in checkpoints. ASR_ERR_UNSUPPORTED for another head. */
+ASRDEF asr_result asr_model_set_nt_uniform(asr_model *m, int uniform, asr_error *err);
 
 /* One training step on a batch: feats (N,T,n_mels) padded, lengths (N), targets (N,S)
  * padded token ids, target_lengths (N). Runs the forward pass in training mode (batch
@@ -31639,10 +31672,12 @@ ASRDEF size_t asr_bert_backward_workspace_size(const asr_bert_config *cfg, int N
  *   asr_model_out_frames, _subsampling,       -> the encoders' frame arithmetic
  *     _encoder_dim, _min_frames
  *   asr_model_train_step                      -> asr__model_encode, asr__model_head_loss,
- *                                                asr__model_encode_backward
+ *                                                asr__model_encode_backward; nt: asr__nt_head_loss,
+ *                                                [Jaitly16]'s best alignment then its loss
  *   asr_model_loss, asr_model_encode,         -> asr__model_encode, asr__model_head_loss,
  *     asr_model_logprobs                         asr__ctc_head_forward
- *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi
+ *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi;
+ *                                                nt: asr_nt_greedy, asr_nt_beam_search (7.6)
  *   asr_edit_distance, asr_cer_counts,        -> the Levenshtein recursion, asr__token_distance
  *     asr_wer_counts
  *   asr_model_average (9.8a)                  -> asr__params_mean: theta = (1/N) sum_k theta_k,
@@ -31681,6 +31716,7 @@ ASR__PRIVATE asr_result asr__model_plan_over(const asr_model *m, struct asr__mod
 ASR__PRIVATE void asr__decode_layout(const asr_model *m, struct asr__decode_plan *D, asr__bump *a, int T,
                                      const asr_model_decode_opts *o);
 ASR__PRIVATE void asr__tdec_cfg(const asr_model *m, asr_tdec_config *c);
+ASR__PRIVATE void asr__nt_cfg(const asr_model *m, asr_nt_config *c);
 ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err);
 
 /* ---- 9.1 The tokens: ASR_CHARSET, id k >= 1 is the character ASR_CHARSET[k], 0 the blank */
@@ -31736,7 +31772,7 @@ ASRDEF int asr_text_decode(const int *ids, int n, char *out, size_t cap) {
  * The columns are asr_model_config's fields of the same names (C = channels, blk = blocks,
  * lay = layers, K = kernel, H = heads, FF = ff_dim, P = pred_dim, ctx = context, J = joint_dim).
  * Sizes: ctc-contextnet 310k parameters, ctc-conformer 421k, rnnt 432k, rnnt-contextnet 322k, ctc-attention
- * 559k, las 607k, rnnt-las 620k, las-pblstm 796k (its listener 569k). */
+ * 559k, las 607k, rnnt-las 620k, las-pblstm 796k (its listener 569k), nt 528k. */
 typedef struct asr__recipe_row {
   const char *name;
   asr_model_encoder encoder;
@@ -31759,13 +31795,16 @@ static const asr__recipe_row asr__recipes[] = {
   {"rnnt-las",       ASR_ENCODER_CONFORMER,  ASR_HEAD_RNNT_LAS,    64,  3,  3,  15, 4, 256, 64, 2, 64, 1, 128, 64, 0},
   /* [Chan16]'s listener: C = 2 x 64 units, blk = 3 pBLSTMs over the first BLSTM (8x) */
   {"las-pblstm",     ASR_ENCODER_PBLSTM,     ASR_HEAD_LAS,         128, 3,  0,  0,  0, 0,   64, 2, 64, 1, 128, 64, 0},
+  /* [Jaitly16]'s Neural Transducer on the Conformer: DU = Dy = H2, A = LSTM_att's units; its
+   * block width nt_block (asr_model_config_default) */
+  {"nt",             ASR_ENCODER_CONFORMER,  ASR_HEAD_NT,          64,  3,  3,  15, 4, 256, 64, 2, 64, 0, 64,  32, 0},
 };
 #define ASR__N_RECIPES (int)(sizeof asr__recipes / sizeof asr__recipes[0])
 /* the names of asr_model_encoder and asr_model_head in the config's JSON, by value */
 #define ASR__N_ENCODERS 3
 static const char *const asr__encoder_names[ASR__N_ENCODERS] = {"contextnet", "conformer", "pblstm"};
-#define ASR__N_HEADS 5
-static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las", "rnnt-las"};
+#define ASR__N_HEADS 6
+static const char *const asr__head_names[ASR__N_HEADS] = {"ctc", "rnnt", "transformer", "las", "rnnt-las", "nt"};
 
 ASRDEF const char *asr_model_recipe_name(int i) {
   return i >= 0 && i < ASR__N_RECIPES ? asr__recipes[i].name : NULL;
@@ -31812,6 +31851,20 @@ ASRDEF asr_result asr_model_config_default(asr_model_config *c, const char *reci
     c->aconv_chans = 10;
     c->aconv_filts = 15;
     c->rnnt_weight = 0.5;
+  }
+  if (r->head == ASR_HEAD_NT) {
+    /* the characters and <e> (asr_nt_config's end_id = vocab - 1). The block: W = 8 output
+     * frames of the 4x-subsampled Conformer (40 ms each), 320 ms. The toy training set has
+     * 6947 characters in 16.2 min (build/train's count), 7.1 a second with the silences,
+     * so a block holds 2.3 characters on average and a digit word spans about two blocks:
+     * short enough to stream (the decoder waits at most 320 ms for a block), long enough
+     * that the attention over a block has a few frames per character to choose from, and
+     * that the alignment program, about B S^2 / 2 steps for an utterance of B blocks and S
+     * characters, stays a fraction of a train step (W = 4 doubles B). */
+    c->vocab = ASR_ATT_VOCAB;
+    c->dec_units = r->dec_units;
+    c->att_dim = r->att_dim;
+    c->nt_block = 8;
   }
   return ASR_OK;
 }
@@ -31911,6 +31964,26 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
       for (j = 0; j < 4; j++) {
         asr_real *x = asr_params_ptr(&m->params, ix[j]);
         for (q = 0; q < m->params.items[ix[j]].count; q++) x[q] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
+      }
+    }
+  }
+  if (cfg->head == ASR_HEAD_NT) {
+    /* PyTorch's defaults for test_nt.py's module: nn.Embedding N(0,1); nn.LSTMCell every
+     * weight and bias U(-1/sqrt(units), 1/sqrt(units)); nn.Linear (att_out, output) weight
+     * and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as drawn above */
+    asr_nt_config nc;
+    int units[3], l, j;
+    size_t q;
+    asr_real *e = asr_params_ptr(&m->params, m->nt[0]);
+    asr__nt_cfg(m, &nc);
+    units[0] = nc.hidden, units[1] = nc.att_hidden, units[2] = nc.out_hidden;
+    for (q = 0; q < m->params.items[m->nt[0]].count; q++) e[q] = (asr_real)asr_rng_normal(rng);
+    for (l = 0; l < 3; l++) {                /* rnn_s (1..4), att_rnn (5..8), rnn_h (11..14) */
+      int first = l == 0 ? 1 : l == 1 ? 5 : 11;
+      double bound = 1.0 / sqrt((double)units[l]);
+      for (j = first; j < first + 4; j++) {
+        asr_real *x = asr_params_ptr(&m->params, m->nt[j]);
+        for (q = 0; q < m->params.items[m->nt[j]].count; q++) x[q] = (asr_real)(bound * (2 * asr_rng_uniform(rng) - 1));
       }
     }
   }
@@ -32070,6 +32143,14 @@ ASRDEF asr_result asr_model_set_regularization(asr_model *m, double dropout, dou
   return ASR_OK;
 }
 
+ASRDEF asr_result asr_model_set_nt_uniform(asr_model *m, int uniform, asr_error *err) {
+  if (!m) return asr__fail(err, ASR_ERR_INVALID_ARG, "no model");
+  if (m->cfg.head != ASR_HEAD_NT)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "recipe %s: the uniform alignment is the nt head's", m->cfg.recipe);
+  m->nt_uniform = uniform != 0;
+  return ASR_OK;
+}
+
 ASRDEF int asr_model_min_frames(const asr_model *m) {
   if (m->cfg.encoder == ASR_ENCODER_PBLSTM) return 1 << m->cfg.blocks;   /* one frame after the pyramid */
   return m->cfg.encoder == ASR_ENCODER_CONFORMER ? 7 : 1;   /* ((7-1)/2-1)/2 = 1 */
@@ -32126,6 +32207,9 @@ typedef struct asr__model_plan {
   double *ctc_l, *att_l;                   /* (N) the two losses per utterance */
   void *dsaved;                            /* the decoder's saved activations */
   size_t dsaved_bytes;
+  /* head "nt" (dsaved holds asr_nt_saved; losses the per-utterance losses) */
+  int *nt_align;                           /* (N, ceil(Tout/W)) the best alignments */
+  asr_real *nt_dloss;                      /* (N) d(batch mean)/d(each loss) = 1/N */
 } asr__model_plan;
 
 /* x (N, A, B) -> y (N, B, A): ContextNet works on (N,C,T), the features are (N,T,F) */
@@ -32705,6 +32789,92 @@ ASR__PRIVATE asr_result asr__twopass_head_loss(asr_model *m, asr__model_plan *P,
   return ASR_OK;
 }
 
+/* HEAD "nt": the Neural Transducer of section 7.6 over the encoder output, its config and
+ * its tensors bound from the store (H = the encoder's channels: the dot score of eq. (7)). */
+ASR__PRIVATE void asr__nt_cfg(const asr_model *m, asr_nt_config *c) {
+  asr_nt_config_init(c, m->cfg.vocab, m->cfg.nt_block, m->cfg.channels, m->cfg.dec_units, m->cfg.att_dim,
+                     m->cfg.dec_units);
+}
+
+ASR__PRIVATE void asr__nt_bind(const asr_model *m, asr_nt_config *c, asr_nt_params *p, asr_nt_grads *g) {
+  const asr_params *P = &m->params;
+  const int *k = m->nt;
+  asr__nt_cfg(m, c);
+  p->embed = asr_params_ptr(P, k[0]);
+  p->rnn_s.w_ih = asr_params_ptr(P, k[1]), p->rnn_s.w_hh = asr_params_ptr(P, k[2]);
+  p->rnn_s.b_ih = asr_params_ptr(P, k[3]), p->rnn_s.b_hh = asr_params_ptr(P, k[4]);
+  p->att_rnn.w_ih = asr_params_ptr(P, k[5]), p->att_rnn.w_hh = asr_params_ptr(P, k[6]);
+  p->att_rnn.b_ih = asr_params_ptr(P, k[7]), p->att_rnn.b_hh = asr_params_ptr(P, k[8]);
+  p->att_w = asr_params_ptr(P, k[9]), p->att_b = asr_params_ptr(P, k[10]);
+  p->rnn_h.w_ih = asr_params_ptr(P, k[11]), p->rnn_h.w_hh = asr_params_ptr(P, k[12]);
+  p->rnn_h.b_ih = asr_params_ptr(P, k[13]), p->rnn_h.b_hh = asr_params_ptr(P, k[14]);
+  p->out_w = asr_params_ptr(P, k[15]), p->out_b = asr_params_ptr(P, k[16]);
+  if (!g) return;
+  g->embed = asr_params_grad_ptr(P, k[0]);
+  g->rnn_s.w_ih = asr_params_grad_ptr(P, k[1]), g->rnn_s.w_hh = asr_params_grad_ptr(P, k[2]);
+  g->rnn_s.b_ih = asr_params_grad_ptr(P, k[3]), g->rnn_s.b_hh = asr_params_grad_ptr(P, k[4]);
+  g->att_rnn.w_ih = asr_params_grad_ptr(P, k[5]), g->att_rnn.w_hh = asr_params_grad_ptr(P, k[6]);
+  g->att_rnn.b_ih = asr_params_grad_ptr(P, k[7]), g->att_rnn.b_hh = asr_params_grad_ptr(P, k[8]);
+  g->att_w = asr_params_grad_ptr(P, k[9]), g->att_b = asr_params_grad_ptr(P, k[10]);
+  g->rnn_h.w_ih = asr_params_grad_ptr(P, k[11]), g->rnn_h.w_hh = asr_params_grad_ptr(P, k[12]);
+  g->rnn_h.b_ih = asr_params_grad_ptr(P, k[13]), g->rnn_h.b_hh = asr_params_grad_ptr(P, k[14]);
+  g->out_w = asr_params_grad_ptr(P, k[15]), g->out_b = asr_params_grad_ptr(P, k[16]);
+}
+
+/* HEAD "nt": [Jaitly16] ("Training") per utterance, on the encoder output h of this pass:
+ *   a*   = the approximate best alignment, argmax_a p(y~(y, a) | x), by the dynamic program
+ *          over (block, symbols emitted) with one path per cell (asr_nt_best_alignment, the
+ *          paper's sec. 3.3), under the current weights (no gradient flows through it);
+ *   L    = -ln p(y~(y, a*) | x) = -sum_m ln p(y~_m | x_{1..bW(m)}, y~_{1..m-1})   eqs. (1)-(2)
+ * (asr_nt_forward), into losses (N). With P->mode TRAIN the gradient of the batch mean
+ * (1/N) sum_n L_n (asr_nt_backward with d_loss = 1/N each) goes into the transducer's
+ * gradients (+=) and is WRITTEN to P->denc. The alignment is the one asr_model_loss scores too
+ * (the evaluation-mode encoder's), so the loss is min over the program's alignments. Every
+ * target is feasible: a block may emit any number of symbols. */
+ASR__PRIVATE asr_result asr__nt_head_loss(asr_model *m, asr__model_plan *P, double *losses, const int *targets,
+                                          const int *target_lengths, asr_error *err) {
+  int n, j, N = P->N, To = P->Tout, S = P->S, V = m->cfg.vocab, C = m->cfg.channels, train = P->mode == ASR__PASS_TRAIN;
+  asr_nt_config nc;
+  asr_nt_params np;
+  asr_nt_grads ng;
+  asr_nt_saved sv;
+  asr_result r;
+  for (n = 0; n < N; n++) {
+    int Un = target_lengths[n];
+    if (Un < 0 || Un > S) return asr__fail(err, ASR_ERR_RANGE, "target_lengths[%d] = %d is outside [0, %d]", n, Un, S);
+    for (j = 0; j < Un; j++)
+      if (targets[(size_t)n * S + j] < 1 || targets[(size_t)n * S + j] >= V - 1)
+        return asr__fail(err, ASR_ERR_RANGE, "targets[%d][%d] = %d is not a label in [1, %d)", n, j,
+                         targets[(size_t)n * S + j], V - 1);
+  }
+  memset(&ng, 0, sizeof ng);
+  asr__nt_bind(m, &nc, &np, train ? &ng : NULL);
+  if (m->nt_uniform && train) {
+    /* the flat start (asr_model_set_nt_uniform): character j in block floor(j B / S) */
+    int NB = asr_nt_blocks(To, nc.block);
+    for (n = 0; n < N; n++) {
+      int B = asr_nt_blocks(P->len_out[n], nc.block), Un = target_lengths[n];
+      for (j = 0; j < NB; j++) P->nt_align[(size_t)n * NB + j] = 0;
+      for (j = 0; j < Un; j++) P->nt_align[(size_t)n * NB + (int)((long)j * B / Un)]++;
+    }
+  } else {
+    r = asr_nt_best_alignment(P->nt_align, NULL, targets, target_lengths, P->enc, P->len_out, &np, &nc, N, S, To, 1,
+                              P->work, P->work_bytes, err);
+    if (r != ASR_OK) return r;
+  }
+  r = asr_nt_saved_init(&sv, P->dsaved, P->dsaved_bytes, &nc, N, S, To);
+  if (r == ASR_OK)
+    r = asr_nt_forward(P->losses, &sv, targets, target_lengths, P->nt_align, P->enc, P->len_out, &np, &nc, N, S, To,
+                       P->work, P->work_bytes, err);
+  if (r != ASR_OK) return r;
+  for (n = 0; n < N; n++) losses[n] = P->losses[n];
+  if (!train) return ASR_OK;
+  memset(P->denc, 0, sizeof(asr_real) * (size_t)N * To * C);
+  for (n = 0; n < N; n++) P->nt_dloss[n] = (asr_real)(1.0 / N);
+  return asr_nt_backward(P->denc, &ng, P->nt_dloss, &sv, targets, target_lengths, P->nt_align, P->enc, P->len_out, &np,
+                         &nc, N, S, To, P->work, P->work_bytes, err);
+}
+
 /* HEAD loss, one value per utterance in losses (N): -ln p(y|x) (rnnt-las: the combined
  * loss). With P->mode TRAIN the gradient of the batch mean (1/N) sum_n losses[n] is
  * backpropagated through the head: the head's parameter gradients (+=) and P->denc
@@ -32721,6 +32891,8 @@ ASR__PRIVATE asr_result asr__model_head_loss(asr_model *m, asr__model_plan *P, d
     return asr__hybrid_head_loss(m, P, losses, targets, target_lengths, zero_inf, err);
   } else if (m->cfg.head == ASR_HEAD_RNNT_LAS) {
     return asr__twopass_head_loss(m, P, losses, targets, target_lengths, err);
+  } else if (m->cfg.head == ASR_HEAD_NT) {
+    return asr__nt_head_loss(m, P, losses, targets, target_lengths, err);
   }
   return asr__rnnt_branch_loss(m, P, losses, targets, target_lengths, 1.0, err);
 }
@@ -33252,6 +33424,41 @@ ASR__PRIVATE asr_result asr__att_decode(asr_model *m, asr__decode_plan *D, int *
 #endif
 }
 
+/* The most symbols the nt head's decoders may emit for L encoder frames, 2 L + 2 in all
+ * (always within build/transcribe's 4 L + 1), and in one block, 2 W: at most two characters
+ * a 40 ms frame, four times faster than the toy corpus is spoken. (Section 7.6's NOTE: the
+ * paper sets no limit, but an untrained transducer that never emits <e> would never stop.) */
+ASR__PRIVATE int asr__nt_max_len(int L) { return 2 * L + 2; }
+ASR__PRIVATE int asr__nt_max_per_block(const asr_model *m) { return 2 * m->cfg.nt_block; }
+
+/* Decoding one utterance with the nt head, after the encoder: [Jaitly16] ("Inference"),
+ * block by block, asr_nt_greedy (beam 1) or asr_nt_beam_search; a token's span is the block
+ * that emits it (its frames bW .. min(bW + W, L) - 1). */
+ASR__PRIVATE asr_result asr__nt_model_decode(asr_model *m, asr__decode_plan *D, int *n_out, int *starts, int *ends,
+                                       int max_tokens, int beam, asr_error *err) {
+  asr_nt_config nc;
+  asr_nt_params np;
+  int L = D->L, n = 0, b, i, k, W;
+  asr_result r;
+  asr__nt_bind(m, &nc, &np, NULL);
+  W = nc.block;
+  if (beam == 1)
+    r = asr_nt_greedy(D->tok, &n, D->path, NULL, D->P.enc, &L, &np, &nc, 1, L, D->max_hyp,
+                      asr__nt_max_per_block(m), D->dwork, D->dwork_bytes, err);
+  else
+    r = asr_nt_beam_search(D->tok, &n, D->path, NULL, D->P.enc, &L, &np, &nc, 1, L, beam, D->max_hyp,
+                           asr__nt_max_per_block(m), D->dwork, D->dwork_bytes, err);
+  if (r != ASR_OK) return r;
+  if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
+  for (b = 0, i = 0; b < asr_nt_blocks(L, W); b++)
+    for (k = 0; k < D->path[b] && i < n; k++, i++) {
+      if (starts) starts[i] = b * W;
+      if (ends) ends[i] = (b + 1) * W < L ? (b + 1) * W - 1 : L - 1;
+    }
+  *n_out = n;
+  return ASR_OK;
+}
+
 /* Decoding one utterance: the encoder, then the head's decoder (CTC: best path or prefix beam
  * search, token spans from the path or asr_ctc_align; RNN-T: greedy or [Graves12] Algorithm 1,
  * token frames from asr__rnnt_viterbi on the decoded text's lattice; the attention heads:
@@ -33314,6 +33521,9 @@ ASR__PRIVATE asr_result asr__model_decode(asr_model *m, int *tokens, int *n_toke
       if (cnt != n) return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: alignment has %d tokens, text %d", cnt, n);
     }
 #endif
+  } else if (m->cfg.head == ASR_HEAD_NT) {
+    r = asr__nt_model_decode(m, &D, &n, starts, ends, max_tokens, beam, err);
+    if (r != ASR_OK) return r;
   } else if (asr__is_att_head(m->cfg.head)) {
     r = asr__att_decode(m, &D, &n, starts, ends, max_tokens, o, err);
     if (r != ASR_OK) return r;
@@ -34043,6 +34253,9 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"aconv_filts", offsetof(asr_model_config, aconv_filts), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 0},
   {"rnnt_weight", offsetof(asr_model_config, rnnt_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
   {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_RNNT_LAS, 1},
+  {"dec_units", offsetof(asr_model_config, dec_units), ASR__CFG_HEAD + ASR_HEAD_NT, 0},
+  {"att_dim", offsetof(asr_model_config, att_dim), ASR__CFG_HEAD + ASR_HEAD_NT, 0},
+  {"nt_block", offsetof(asr_model_config, nt_block), ASR__CFG_HEAD + ASR_HEAD_NT, 0},
 };
 #define ASR__CFG_NFIELDS (int)(sizeof asr__cfg_fields / sizeof asr__cfg_fields[0])
 
@@ -34242,7 +34455,7 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   const char *bad = NULL;
   int i;
   int cf = c->encoder == ASR_ENCODER_CONFORMER, att = c->head == ASR_HEAD_TRANSFORMER || c->head == ASR_HEAD_LAS;
-  int bl = c->encoder == ASR_ENCODER_PBLSTM;
+  int bl = c->encoder == ASR_ENCODER_PBLSTM, nt = c->head == ASR_HEAD_NT;
   int rnnt = c->head == ASR_HEAD_RNNT || c->head == ASR_HEAD_RNNT_LAS, spl = c->head == ASR_HEAD_LAS || c->head == ASR_HEAD_RNNT_LAS;
 #ifdef ASR_ASSIGNMENT_CTC   /* instructor mode: the CTC and attention heads are compiled out */
   if (c->head != ASR_HEAD_RNNT)
@@ -34259,7 +34472,11 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   if ((int)c->encoder < 0 || (int)c->encoder >= ASR__N_ENCODERS) bad = "encoder";
   else if ((int)c->head < 0 || (int)c->head >= ASR__N_HEADS) bad = "head";
   else if (c->n_mels < (cf ? 7 : 3)) bad = "n_mels";   /* Conv2dSubsampling needs F >= 7; fbank 3 */
-  else if (c->vocab != (att ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
+  else if (c->vocab != (att || nt ? ASR_ATT_VOCAB : ASR_CHARSET_SIZE)) bad = "vocab";
+  else if (nt && !cf) bad = "encoder";                 /* the nt recipe's Conformer */
+  else if (nt && (c->nt_block < 1 || c->nt_block > ASR_MODEL_MAX_NT_BLOCK)) bad = "nt_block";
+  else if (nt && c->dec_units < 1) bad = "dec_units";
+  else if (nt && c->att_dim < 1) bad = "att_dim";
   else if (att && !cf && !(bl && c->head == ASR_HEAD_LAS)) bad = "encoder";  /* the attention heads follow
                                                        the Conformer; the LAS speller also the pBLSTM */
   else if (bl && c->head != ASR_HEAD_LAS) bad = "head";   /* the pBLSTM is the LAS listener */
@@ -34433,6 +34650,18 @@ ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config 
     bad |= (m->dec_b = asr__reg(P, "joiner.", "decoder_proj.bias", 1, J, 0, 0, 0)) < 0;
     bad |= (m->out_w = asr__reg(P, "joiner.", "output_linear.weight", 2, V, J, 0, 0)) < 0;
     bad |= (m->out_b = asr__reg(P, "joiner.", "output_linear.bias", 1, V, 0, 0, 0)) < 0;
+  }
+  if (cfg->head == ASR_HEAD_NT) {
+    /* the transducer of section 7.6 under the keys of tests/torch/test_nt.py's module,
+     * registered as a submodule nt_decoder: nt_decoder.embed.weight, nt_decoder.rnn_s.*, ... */
+    asr_nt_config nc;
+    int i, dims[2];
+    asr__nt_cfg(m, &nc);
+    for (i = 0; i < ASR_NT_NPARAMS; i++) {
+      const char *name = NULL;
+      int nd = asr_nt_param_shape(&nc, i, &name, dims);
+      bad |= (m->nt[i] = asr__reg(P, "nt_decoder.", name, nd, dims[0], nd == 2 ? dims[1] : 0, 0, 0)) < 0;
+    }
   }
   if (bad) {
     asr_model_free(m);
@@ -34650,6 +34879,20 @@ ASR__PRIVATE void asr__model_layout(const asr_model *m, asr__model_plan *P, asr_
       P->dsaved = asr__bump_take(a, P->dsaved_bytes);
     }
   }
+  if (m->cfg.head == ASR_HEAD_NT && mode != ASR__PASS_INFER && Tout > 0) {
+    /* the best alignments, the forward's saved arrays, the per-utterance losses; one
+     * scratch for the alignment program, the forward and the backward (in turn) */
+    asr_nt_config nc;
+    asr__nt_cfg(m, &nc);
+    P->nt_align = (int *)asr__bump_take(a, sizeof(int) * (size_t)N * asr_nt_blocks(Tout, nc.block));
+    P->dsaved_bytes = asr_nt_saved_size(&nc, N, S, Tout);
+    P->dsaved = asr__bump_take(a, P->dsaved_bytes);
+    P->losses = (asr_real *)asr__bump_take(a, R * (size_t)(N ? N : 1));
+    P->nt_dloss = (asr_real *)asr__bump_take(a, R * (size_t)(N ? N : 1));
+    asr__take_max(&ws, asr_nt_align_workspace_size(&nc, N, S, Tout, 1));
+    asr__take_max(&ws, asr_nt_forward_workspace_size(&nc, N, S, Tout));
+    if (mode == ASR__PASS_TRAIN) asr__take_max(&ws, asr_nt_backward_workspace_size(&nc, N, S, Tout));
+  }
 #ifndef ASR_ASSIGNMENT_RNNT
   if (asr__has_rnnt(m->cfg.head) && mode != ASR__PASS_INFER) {
     asr_rnnt_joint J;
@@ -34827,6 +35070,16 @@ ASR__PRIVATE void asr__decode_layout(const asr_model *m, asr__decode_plan *D, as
   size_t R = sizeof(asr_real), ws = 0;
   asr__model_layout(m, &D->P, a, 1, T, 0, ASR__PASS_INFER);
   D->L = L = D->P.Tout;
+  if (m->cfg.head == ASR_HEAD_NT) {
+    /* the decoders' pools over L >= 1 frames (a shorter utterance is refused by the encoder) */
+    asr_nt_config nc;
+    int Lc = L > 0 ? L : 1;
+    size_t need;
+    asr__nt_cfg(m, &nc);
+    D->max_hyp = K = asr__nt_max_len(Lc);
+    need = asr_nt_decode_workspace_size(&nc, Lc, beam, K);
+    asr__take_max(&ws, need == (size_t)-1 ? 0 : need);
+  } else
 #ifndef ASR_ASSIGNMENT_CTC   /* instructor mode: only the rnnt head is built */
   if (asr__is_att_head(m->cfg.head)) {
     /* sizes for L >= 1 (a shorter utterance is refused by the encoder, after the layout) */
@@ -34956,6 +35209,15 @@ ASRDEF size_t asr_model_decode_workspace_size(const asr_model *m, int T, int bea
 ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_model_decode_opts *o, asr_error *err) {
   int att = asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS;
   if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
+  if (m->cfg.head == ASR_HEAD_NT) {
+    /* the transducer's own search: none of the other heads' levers applies */
+    const char *bad = o->lexicon || o->lm ? "lexicon" : o->ctc_weight != 0 ? "ctc_weight" : o->rescore != 0 ? "rescore"
+                      : o->penalty != 0 ? "penalty" : o->maxlenratio != 0 ? "maxlenratio" : NULL;
+    if (bad)
+      return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: recipe %s decodes with its own beam search: %s is not used "
+                       "(it has no CTC branch, no second pass, no lexicon)", m->cfg.recipe, bad);
+    return ASR_OK;
+  }
   if (o->lm && !o->lexicon)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "decode: a language model needs a lexicon (one built from its words will do)");
   if (o->lexicon) {

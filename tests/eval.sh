@@ -12,17 +12,18 @@
 # The attention recipes (ctc-attention, las, las-pblstm) are scored with build/transcribe's defaults:
 # the joint CTC/attention beam search at beam 1 with the model's ctc_weight; the two-pass
 # recipe rnnt-las with its defaults too: the RNN-T beam search (beam 4), its 4-best
-# rescored by the LAS speller (--first-pass-weight 0).
+# rescored by the LAS speller (--first-pass-weight 0); the Neural Transducer nt with its
+# default too: asr_nt_greedy (beam 1).
 # Models and logs go to build/eval/. Long: 30-45 min per recipe and run on 2 cores
 # (docs/training.md has the measured figures), so these narrow it:
-#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt rnnt-contextnet ctc-attention las rnnt-las las-pblstm",
+#   EVAL="seen loso" (default both), RECIPES="ctc-contextnet ctc-conformer rnnt rnnt-contextnet ctc-attention las rnnt-las las-pblstm nt",
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
 #   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"),
 #   TRAIN_ARGS="" (extra options for every build/train, e.g. "--vtlp 0.1" or "--noise-snr
 #   10,30": the augmentation levers of docs/training.md), EVAL_TAG="" (a suffix for the
 #   loso models and logs, so runs with other TRAIN_ARGS do not overwrite each other),
 #   EVAL_SEED=1 (the --seed of every build/train),
-#   EVAL_WORDS=1: the loso folds of CTC and RNN-T recipes (not rnnt-las) are also transcribed with the ten digit
+#   EVAL_WORDS=1: the loso folds of CTC and RNN-T recipes (not rnnt-las, not nt) are also transcribed with the ten digit
 #   words as the lexicon and a bigram model of the training speakers' transcripts
 #   (build/asrtool ngram-train; docs/lexicon_lm.md), --lm-weight 0.5, beam 16. E.g.
 #   EVAL=loso RECIPES=ctc-contextnet EVAL_STEPS=1000 FOLDS=nicolas EVAL_WORDS=1 make eval
@@ -31,7 +32,7 @@ cd "$(dirname "$0")/.."
 OUT=build/eval
 FSDD=${ASR_SHARED_DATA:-../shared/data}/fsdd
 STEPS=${EVAL_STEPS:-2000}
-RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt rnnt-contextnet ctc-attention las rnnt-las las-pblstm}
+RECIPES=${RECIPES:-ctc-contextnet ctc-conformer rnnt rnnt-contextnet ctc-attention las rnnt-las las-pblstm nt}
 EVAL=${EVAL:-seen loso}
 FOLDS=${FOLDS:-george jackson lucas nicolas}
 TRANSCRIBE_ARGS=${TRANSCRIBE_ARGS:-}
@@ -99,7 +100,7 @@ loso() {
     echo "   $spk, every recording: $(cat "$OUT/$name.score")"
     confusions "$OUT/$name.hyp"
     scores="$scores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name.score")"
-    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt-las ]; then
+    if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt-las ] && [ "$recipe" != nt ]; then
       # the lexicon: the ten digit words; the LM: the other speakers' transcripts
       printf '%s\n' zero one two three four five six seven eight nine > "$OUT/digits.txt"
       ls "$FSDD" | awk -F_ -v s="$spk" 'BEGIN { split("zero one two three four five six seven eight nine", w, " ") }

@@ -350,6 +350,7 @@ static void small_config(asr_model_config *cfg, const char *recipe) {
   cfg->att_dim = 16;
   cfg->aconv_chans = cfg->aconv_chans ? 4 : 0;
   cfg->aconv_filts = cfg->aconv_filts ? 3 : 0;
+  cfg->nt_block = cfg->nt_block ? 4 : 0;   /* nt: 48 frames -> 11 -> 3 blocks, 30 -> 7 -> 2 */
 }
 
 /* `steps` Adam steps (lr) on the synthetic batch; *first and *last the batch losses. */
@@ -479,7 +480,23 @@ static void t_recipe_config_compat(tctx *t) {
     CHECK_OK(asr_model_config_from_json(&d, json, &err));
     CHECKF(memcmp(&c, &d, sizeof c) == 0, "%s: %s", asr_model_recipe_name(i), json);
   }
-  CHECK(i == 8);
+  CHECK(i == 9);
+  CHECK_OK(asr_model_config_default(&c, "nt"));
+  CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
+  CHECK(strstr(json, "\"head\": \"nt\"") && strstr(json, "\"nt_block\": 8") && strstr(json, "\"dec_units\": 64") &&
+        strstr(json, "\"att_dim\": 32") && !strstr(json, "ctc_weight") && !strstr(json, "\"joint_dim\"") &&
+        c.vocab == ASR_CHARSET_SIZE + 1);
+  CHECK_OK(asr_model_config_from_json(&d, "{\"recipe\": \"nt\", \"nt_block\": 5}", &err));
+  CHECK(d.head == ASR_HEAD_NT && d.nt_block == 5);
+  {                              /* a block of 0 frames, or nt on another encoder: named when built */
+    asr_model m;
+    asr_rng rng;
+    asr_rng_seed(&rng, 1, 0);
+    d.nt_block = 0;
+    CHECK(asr_model_create(&m, &d, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "'nt_block'"));
+    CHECK_OK(asr_model_config_from_json(&d, "{\"recipe\": \"nt\", \"encoder\": \"contextnet\"}", &err));
+    CHECK(asr_model_create(&m, &d, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "'encoder'"));
+  }
   CHECK_OK(asr_model_config_default(&c, "rnnt-contextnet"));
   CHECK(asr_model_config_to_json(&c, json, sizeof json) < (int)sizeof json);
   CHECK(strstr(json, "\"encoder\": \"contextnet\"") && strstr(json, "\"head\": \"rnnt\"") &&
@@ -745,6 +762,24 @@ static void recipe_gc_end(recipe_gc *g) {
   free(g->grad);
   asr_model_free(&g->m);
 }
+/* The whole check for one recipe (double build only): `count` parameters, the k-th drawn
+ * from tensor pick(g, k); the message says how many and the worst relative error. */
+static void recipe_gc_run(tctx *t, const char *recipe, int count, int (*pick)(recipe_gc *g, int k)) {
+  double worst = 0;
+  int k;
+  recipe_gc *g;
+  if (!ASR_REAL_DOUBLE) {
+    snprintf(t->msg, sizeof t->msg, "double build only");
+    return;
+  }
+  g = TALLOC(recipe_gc, 1);
+  if (recipe_gc_begin(t, g, recipe)) return;
+  for (k = 0; k < count; k++)
+    if (recipe_gc_check(t, g, pick(g, k), &worst)) return;
+  recipe_gc_end(g);
+  free(g);
+  snprintf(t->msg, sizeof t->msg, "%d parameters, worst relative error %.2g", count, worst);
+}
 
 /* The train step's gradient is the derivative of its loss (double build; finite
  * differences, central, h = 1e-6): for each attention recipe, 12 parameters drawn from the
@@ -850,6 +885,133 @@ static void t_recipe_attention_decode(tctx *t) {
     asr_model_free(&m);
   }
   snprintf(t->msg, sizeof t->msg, "%d decodings give their targets", runs);
+}
+
+/* ---- nt: the Neural Transducer [Jaitly16] on the Conformer */
+
+/* nt fits the four utterances: trained on its own best alignments (recomputed at every
+ * step), the loss -ln p(y~*|x) must fall below a tenth of its first value in 80 steps
+ * (measured: see the message; a model that does not learn stays near its first loss). */
+static void t_recipe_nt_loss_decreases(tctx *t) { loss_divided_by_10(t, "nt", 80); }
+
+/* The flat start (asr_model_set_nt_uniform): refused for another head, naming it; on nt the
+ * train step's alignment is the uniform one (character j of S in block floor(j B / S)),
+ * whatever the weights, so its loss is -ln p(y~|x) of that alignment: the same step with
+ * the program's alignments (a better one here) has a lower loss, and 40 uniform steps then 40
+ * of the program's divide the loss by 5 (measured 24.68 -> 2.78 in the float build; a
+ * model that does not learn stays near its first loss). */
+static void t_recipe_nt_uniform(tctx *t) {
+  asr_model m, las;
+  asr_rng rng;
+  asr_error err;
+  asr_model_config cfg;
+  asr_adam_opts adam;
+  asr_real feats[TR_N * TR_T * TR_F], *am, *av;
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], step;
+  double loss = 0, first = 0, uni = 0, sum = 0;
+  size_t wb;
+  void *work;
+  small_config(&cfg, "las");
+  asr_rng_seed(&rng, 3, 0);
+  CHECK_OK(asr_model_create(&las, &cfg, &rng, NULL, &err));
+  CHECK(asr_model_set_nt_uniform(&las, 1, &err) == ASR_ERR_UNSUPPORTED && strstr(err.msg, "las"));
+  asr_model_free(&las);
+  small_config(&cfg, "nt");
+  asr_rng_seed(&rng, 11, 0);
+  CHECK_OK(asr_model_create(&m, &cfg, &rng, NULL, &err));
+  CHECK(m.nt_uniform == 0);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  wb = asr_model_train_workspace_size(&m, TR_N, TR_T, TR_S);
+  work = malloc(wb);
+  am = TALLOC(asr_real, m.params.total);
+  av = TALLOC(asr_real, m.params.total);
+  asr_adam_opts_init(&adam, 1e-2);
+  for (step = 1; step <= 80; step++) {
+    CHECK_OK(asr_model_set_nt_uniform(&m, step <= 40, &err));
+    asr_params_zero_grad(&m.params);
+    CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+    if (step == 1) {
+      /* the same weights, the program's alignments (the training-mode pass: same numbers) */
+      first = uni = loss;
+      CHECK_OK(asr_model_set_nt_uniform(&m, 0, &err));
+      CHECK_OK(asr_model_train_step(&m, &sum, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+      CHECKF(sum < uni, "the program's alignments (loss %.4f) are no better than the uniform ones (%.4f)", sum, uni);
+      asr_params_zero_grad(&m.params);
+      CHECK_OK(asr_model_set_nt_uniform(&m, 1, &err));
+      CHECK_OK(asr_model_train_step(&m, &loss, feats, lengths, targets, tlens, TR_N, TR_T, TR_S, work, wb, &err));
+      CHECKF(loss == uni, "the uniform step's loss %.9g, then %.9g", uni, loss);
+    }
+    asr_adam_step(m.params.data, am, av, NULL, m.params.grad, m.params.total, &adam, step);
+  }
+  CHECKF(loss < first / 5, "loss %.3f -> %.3f: not divided by 5", first, loss);
+  snprintf(t->msg, sizeof t->msg, "uniform %.2f > best %.2f at step 1; loss %.2f -> %.2f (40 + 40 steps)", uni, sum,
+           first, loss);
+  free(work), free(am), free(av);
+  asr_model_free(&m);
+}
+
+/* The train step's gradient is the derivative of its loss (double build; central finite
+ * differences, h = 1e-6): 16 parameters drawn from the transducer and the encoder. The
+ * loss is that of the best alignment found under the current weights: a perturbation of
+ * 1e-6 that changed which alignment wins would make the loss jump and the finite
+ * difference far off; none did for the parameters drawn (measured: see the message), so
+ * there the loss is a smooth function of each parameter. This checks the
+ * composition (the 1/N of d_loss, the gradient into the encoder output), the pieces having
+ * their own checks (nt/ in tests/test_nt.c). */
+static int nt_gc_pick(recipe_gc *g, int k) {   /* in turn: the transducer (the last 17 tensors), anything */
+  return k % 2 ? g->m.params.count - 1 - asr_rng_int(&g->rng, ASR_NT_NPARAMS) : asr_rng_int(&g->rng, g->m.params.count);
+}
+static void t_recipe_nt_gradcheck(tctx *t) { recipe_gc_run(t, "nt", 16, nt_gc_pick); }
+
+/* The fitted small nt model transcribes its training utterances: greedy (beam 1) and
+ * asr_nt_beam_search (beam 4) return the targets (the labels it was fitted to), each
+ * token's span is the block that emits it (inside the utterance, in order, W frames at
+ * most); and the other heads' decoding options are refused, naming the option, with
+ * nothing written. */
+static void t_recipe_nt_decode(tctx *t) {
+  asr_model m;
+  asr_rng rng;
+  asr_error err;
+  asr_real feats[TR_N * TR_T * TR_F];
+  int lengths[TR_N], targets[TR_N * TR_S], tlens[TR_N], n, beam, ok = 0, v;
+  double first, last;
+  fit_small(t, &m, "nt", 150, 1e-2, &first, &last);
+  asr_rng_seed(&rng, 11, 0);
+  asr_rng_normal(&rng);
+  train_batch(feats, lengths, targets, tlens, &rng);
+  for (n = 0; n < TR_N; n++)
+    for (beam = 1; beam <= 4; beam += 3) {
+      int tok[64], st[64], en[64], nt = -1, i, L = asr_model_out_frames(&m, lengths[n]);
+      size_t wb = asr_model_decode_workspace_size(&m, lengths[n], beam);
+      void *work = malloc(wb);
+      CHECK_OK(asr_model_decode(&m, tok, &nt, st, en, 64, feats + (size_t)n * TR_T * TR_F, lengths[n], beam, work, wb,
+                                &err));
+      free(work);
+      ok += nt == tlens[n] && memcmp(tok, targets + n * TR_S, sizeof(int) * (size_t)nt) == 0;
+      for (i = 0; i < nt; i++)
+        CHECKF(st[i] >= 0 && st[i] <= en[i] && en[i] < L && en[i] - st[i] < m.cfg.nt_block && st[i] % m.cfg.nt_block == 0 &&
+                   (i == 0 || st[i] >= st[i - 1]),
+               "nt: token %d at frames %d-%d of %d", i, st[i], en[i], L);
+    }
+  CHECKF(ok == 2 * TR_N, "nt: %d of %d decodings give the targets (loss %.3f)", ok, 2 * TR_N, last);
+  for (v = 0; v < 4; v++) {
+    asr_model_decode_opts o = asr_model_decode_opts_default(&m, 2);
+    static const char *const names[4] = {"ctc_weight", "rescore", "penalty", "maxlenratio"};
+    int tok[64] = {0}, nt = -7;
+    size_t wb = asr_model_decode_workspace_size(&m, lengths[0], 2);
+    void *work = malloc(wb);
+    CHECK(o.ctc_weight == 0 && o.rescore == 0);
+    if (v == 0) o.ctc_weight = 0.3;
+    if (v == 1) o.rescore = 2;
+    if (v == 2) o.penalty = 1;
+    if (v == 3) o.maxlenratio = 0.5;
+    CHECK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err) ==
+          ASR_ERR_UNSUPPORTED);
+    CHECKF(strstr(err.msg, names[v]) != NULL && nt == -7 && tok[0] == 0, "nt, %s: %s", names[v], err.msg);
+    free(work);
+  }
+  snprintf(t->msg, sizeof t->msg, "%d decodings give their targets (loss %.2f -> %.3f)", 2 * TR_N, first, last);
+  asr_model_free(&m);
 }
 
 /* ---- las-pblstm: LAS with [Chan16]'s pyramidal BLSTM listener */
@@ -1081,32 +1243,18 @@ static void t_recipe_twopass_layout(tctx *t) {
 /* The train step's gradient of the combined loss is its derivative (double build; central
  * finite differences, h = 1e-6, after 5 steps from the start): 16 parameters from the
  * speller, the transducer head and the encoder (whose gradient is the sum of both heads'). */
-static void t_recipe_twopass_gradcheck(tctx *t) {
-  double worst = 0;
-  int k, checked = 0;
-  recipe_gc *g;
-  if (!ASR_REAL_DOUBLE) {
-    snprintf(t->msg, sizeof t->msg, "double build only");
-    return;
-  }
-  g = TALLOC(recipe_gc, 1);
-  if (recipe_gc_begin(t, g, "rnnt-las")) return;
-  for (k = 0; k < 16; k++) {
-    /* in turn: a speller tensor, a transducer tensor (decoder.* / joiner.*), any tensor */
-    int ti;
-    const char *name;
-    do {
-      ti = asr_rng_int(&g->rng, g->m.params.count);
-      name = g->m.params.items[ti].name;
-    } while ((k % 3 == 0 && strncmp(name, "las_decoder.", 12) != 0) ||
-             (k % 3 == 1 && strncmp(name, "decoder.", 8) != 0 && strncmp(name, "joiner.", 7) != 0));
-    if (recipe_gc_check(t, g, ti, &worst)) return;
-    checked++;
-  }
-  recipe_gc_end(g);
-  free(g);
-  snprintf(t->msg, sizeof t->msg, "%d parameters, worst relative error %.2g", checked, worst);
+static int twopass_gc_pick(recipe_gc *g, int k) {
+  /* in turn: a speller tensor, a transducer tensor (decoder.* / joiner.*), any tensor */
+  int ti;
+  const char *name;
+  do {
+    ti = asr_rng_int(&g->rng, g->m.params.count);
+    name = g->m.params.items[ti].name;
+  } while ((k % 3 == 0 && strncmp(name, "las_decoder.", 12) != 0) ||
+           (k % 3 == 1 && strncmp(name, "decoder.", 8) != 0 && strncmp(name, "joiner.", 7) != 0));
+  return ti;
 }
+static void t_recipe_twopass_gradcheck(tctx *t) { recipe_gc_run(t, "rnnt-las", 16, twopass_gc_pick); }
 
 /* rnnt-las fits the four utterances: the combined loss falls below a tenth of its first
  * value in 200 steps, and the first pass's beam search (beam 4) returns the targets.
@@ -1473,6 +1621,10 @@ static const test_case TESTS_train[] = {
   {"train/recipe_attention_loss_decreases", t_recipe_attention_loss_decreases},
   {"train/recipe_attention_gradcheck", t_recipe_attention_gradcheck},
   {"train/recipe_attention_decode", t_recipe_attention_decode},
+  {"train/recipe_nt_loss_decreases", t_recipe_nt_loss_decreases},
+  {"train/recipe_nt_gradcheck", t_recipe_nt_gradcheck},
+  {"train/recipe_nt_uniform", t_recipe_nt_uniform},
+  {"train/recipe_nt_decode", t_recipe_nt_decode},
   {"train/recipe_pblstm_layout", t_recipe_pblstm_layout},
   {"train/recipe_pblstm_gradcheck", t_recipe_pblstm_gradcheck},
   {"train/recipe_pblstm_padding", t_recipe_pblstm_padding},

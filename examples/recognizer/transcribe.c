@@ -16,7 +16,9 @@
  * RNN-T beam search (--beam, default 4 there) and rescores its --rescore N best (default:
  * the beam) with its LAS speller: w ln P_rnnt + (1 - w) ln P_las + P |y| with
  * --first-pass-weight w (default 0: the speller's score alone) and --penalty P;
- * --rescore 0 keeps the first pass's answer (accepted by every recipe).
+ * --rescore 0 keeps the first pass's answer (accepted by every recipe). The Neural
+ * Transducer nt ([Jaitly16], asr.h section 7.6) decodes block by block with asr_nt_greedy
+ * (beam 1) or asr_nt_beam_search (--beam N); the options above are refused for it.
  * --nbest prints, below a file's line, the hypotheses that second pass ranked
  * (asr_model_decode_nbest; rnnt-las, or an attention recipe with a CTC branch and
  * --rescore N), one line each in the first pass's order:
@@ -453,6 +455,7 @@ int main(int argc, char **argv) {
   int beam = 0, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   double ctc_weight = -1, penalty = 0, first_weight = -1;
   int rescore = -1, att_opts = 0, twopass_opts = 0;
+  const char *head_opt = NULL;   /* the first of --ctc-weight, --penalty, --first-pass-weight, --rescore given */
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
   asr_model_decode_opts dopts;
@@ -508,6 +511,7 @@ int main(int argc, char **argv) {
       const char *name = argv[i];
       char *end;
       double v = strtod(argv[++i], &end);
+      if (!head_opt) head_opt = name;
       int is_w = strcmp(name, "--penalty") != 0;
       if (end == argv[i] || *end || !(is_w ? v >= 0 && v <= 1 : fabs(v) <= 1000)) {
         fprintf(stderr, "transcribe: %s: '%s' is not a number in %s\n", name, argv[i],
@@ -525,6 +529,7 @@ int main(int argc, char **argv) {
         return 2;
       }
       rescore = (int)b;
+      if (!head_opt && b > 0) head_opt = "--rescore";
     } else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
       char *end;
       chunk = strtod(argv[++i], &end);
@@ -598,6 +603,13 @@ int main(int argc, char **argv) {
     /* the attention options: only for an attention head; lambda > 0 and rescoring need its CTC branch */
     int att = m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS;
     int twopass = m.cfg.head == ASR_HEAD_RNNT_LAS;
+    if (head_opt && m.cfg.head == ASR_HEAD_NT) {
+      /* the Neural Transducer decodes with its own search: greedy, or its beam (--beam N) */
+      fprintf(stderr, "transcribe: %s does not apply to %s (%s): the Neural Transducer has no CTC branch, length "
+                      "penalty or second pass; it takes --beam N\n", head_opt, model_path, m.cfg.recipe);
+      status = 2;
+      goto done;
+    }
     if (rescore > 0 && !att && !twopass) att_opts = 1;
     if (ctc_weight >= 0 && twopass) {
       fprintf(stderr, "transcribe: %s (%s) has no CTC branch: its second pass's weight is --first-pass-weight\n",

@@ -29,9 +29,17 @@ The modules follow the definitions the recipes name:
                   pBLSTMs over [h_2i; h_2i+1], an odd last frame dropped) out of nn.LSTM
                   layers registered under ESPnet RNNP's names (enc.0.birnn{l}); also the
                   train step's gradient of every parameter against torch's autograd
+  nt              the Neural Transducer [Jaitly16]: the same ConformerEncoder and
+                  test_nt.py's NeuralTransducer (written from the paper's equations) as
+                  nt_decoder, H = channels, Dy = H2 = dec_units, A = att_dim, W = nt_block;
+                  the loss -ln p(y~*|x) of the best alignment, found here by brute force
+                  over every alignment (the utterances have at most 2 blocks, where asr.h's
+                  dynamic program with one path per cell keeps every path, so it is exact
+                  and must find the same alignment)
 Each utterance goes through torch alone (no padding), which is what asr.h's masking
 makes a padded batch item equal to.
 """
+import itertools
 import json
 import os
 import subprocess
@@ -47,6 +55,7 @@ from test_layers import ContextNetBlock
 from test_rnnt import _np_rnnt
 from test_las import AttLoc, Decoder as Espnet1RnnDecoder, LabelSmoothingLoss, add_sos_eos
 from test_tdec import TransformerDecoder
+from test_nt import NeuralTransducer
 
 
 class ContextNetEncoder(nn.Module):
@@ -247,6 +256,30 @@ class TwoPassModel(Transducer):
         return lam * rnnt + (1 - lam) * las
 
 
+class NtModel(nn.Module):
+    """nt: the Conformer encoder and the Neural Transducer as nt_decoder."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        D, DU = cfg["channels"], cfg["dec_units"]
+        self.encoder = ConformerEncoder(cfg)
+        self.nt_decoder = NeuralTransducer(cfg["vocab"], cfg["nt_block"], D, DU, cfg["att_dim"], DU)
+        self.cfg = cfg
+
+    def loss(self, enc, y):
+        """one utterance: enc (T, D), y (U,) -> min over alignments of -ln p(y~|x), and the
+        number of blocks"""
+        T, W = enc.size(0), self.cfg["nt_block"]
+        B = -(-T // W)
+        best = None
+        for cuts in itertools.combinations_with_replacement(range(len(y) + 1), B - 1):
+            edges = (0,) + cuts + (len(y),)
+            align = [edges[b + 1] - edges[b] for b in range(B)]
+            loss = self.nt_decoder.item_loss(enc, T, y, align)[0].item()
+            best = loss if best is None else min(best, loss)
+        return best, B
+
+
 def load_checkpoint(path):
     z = np.load(path)
     cfg = json.loads(bytes(z["config"]).decode())
@@ -268,7 +301,8 @@ def _case(recipe):
     d, model = _train(recipe)
     cfg, state = load_checkpoint(model)
     assert cfg["recipe"] == recipe, cfg
-    net = {"rnnt": Transducer, "ctc": CtcModel, "rnnt-las": TwoPassModel}.get(cfg["head"], HybridModel)(cfg)
+    net = {"rnnt": Transducer, "ctc": CtcModel, "rnnt-las": TwoPassModel, "nt": NtModel}.get(cfg["head"],
+                                                                                         HybridModel)(cfg)
     net = net.double().eval()
     missing, unexpected = net.load_state_dict(state, strict=False)
     # torch's BatchNorm also counts batches; the checkpoint has no use for that counter
@@ -300,6 +334,10 @@ def _case(recipe):
             elif cfg["head"] == "rnnt-las":
                 enc = net.encoder(x)[0]
                 want_loss = net.loss(enc, y)
+            elif cfg["head"] == "nt":
+                enc = net.encoder(x)[0]
+                want_loss, blocks = net.loss(enc, y)
+                assert blocks <= 2, blocks   # where the one-path program is exact
             elif cfg["head"] in ("transformer", "las"):
                 enc = net.encoder(x)[0]
                 want_loss, lp = net.loss(enc, y)
@@ -319,6 +357,8 @@ def _case(recipe):
         # a loss is a sum over the lattice: relative 1e-4 is float32's rounding with room
         worst_loss = max(worst_loss, check_close(f"loss[{n}]", got_loss[n:n + 1], np.array([want_loss]),
                                                  rtol=1e-4)[0] / abs(want_loss))
+    if cfg["head"] == "nt":   # the brief's bound for the transducer: a relative 1e-5
+        assert worst_loss <= 1e-5, worst_loss
     n_par = sum(p.numel() for p in net.parameters())
     lp_note = f", logprobs {worst_lp:.2g}" if cfg["head"] == "ctc" or cfg.get("ctc_weight", 0) > 0 else ""
     return f"{n_par} parameters; max |diff| enc {worst_enc:.2g}{lp_note}; loss rel {worst_loss:.2g}"
@@ -346,6 +386,10 @@ def test_ctc_attention_checkpoint_in_pytorch():
 
 def test_las_checkpoint_in_pytorch():
     return _case("las")
+
+
+def test_nt_checkpoint_in_pytorch():
+    return _case("nt")
 
 
 def test_las_pblstm_checkpoint_in_pytorch():
@@ -549,3 +593,42 @@ def test_attention_recipes_transcribe():
         proc = run(model, *opts, expect=2)
         assert proc.stderr.count("\n") == 1 and say in proc.stderr and not proc.stdout, (opts, proc.stderr)
     return f"{runs} option sets on 3 clips; 10 refusals"
+
+
+def test_nt_transcribe():
+    """build/transcribe on the nt recipe (3 training steps: only the plumbing): greedy, the
+    beam search (--beam 3) and --align give one line per file (with --align a third
+    column); --rescore 0 is accepted, as by every recipe; the other heads' decoding options
+    (--ctc-weight, --penalty, --first-pass-weight, --rescore N > 0, --lexicon, --nbest) are
+    refused with one line naming the option (or the recipe), exit 2, nothing on stdout; and
+    build/train's --nt-uniform-steps for another recipe, nothing written."""
+    clips = [os.path.join(ROOT, "data", "toy", "test", f"000{i}.ogg") for i in range(3)]
+    tr = os.path.join(BUILD, "transcribe")
+    d, nt = _train("nt")
+    words = os.path.join(d, "words.txt")
+    with open(words, "w") as f:
+        f.write("one\ntwo\n")
+    for v in ([], ["--beam", "3"], ["--beam", "3", "--align"], ["--rescore", "0"]):
+        proc = subprocess.run([tr, "--model", nt, *v, *clips], capture_output=True, text=True)
+        assert proc.returncode == 0, (v, proc.stderr)
+        out = proc.stdout.splitlines()
+        assert len(out) == len(clips), (v, out)
+        for line, clip in zip(out, clips):
+            cols = line.split("\t")
+            assert cols[0] == clip and len(cols) == (3 if "--align" in v else 2), (v, line)
+    refused = 0
+    for v, say in ((["--ctc-weight", "0"], "--ctc-weight"), (["--penalty", "1"], "--penalty"),
+                   (["--first-pass-weight", "0.5"], "--first-pass-weight"), (["--rescore", "2"], "--rescore"),
+                   (["--lexicon", words], "--lexicon"), (["--nbest"], "nbest")):
+        proc = subprocess.run([tr, "--model", nt, *v, *clips], capture_output=True, text=True)
+        assert proc.returncode == 2 and not proc.stdout, (v, proc.returncode, proc.stdout)
+        assert proc.stderr.count("\n") == 1 and say in proc.stderr and "nt" in proc.stderr, (v, proc.stderr)
+        refused += 1
+    # build/train --nt-uniform-steps (the flat start) is the nt recipe's: refused elsewhere
+    out = os.path.join(d, "las.npz")
+    proc = subprocess.run([os.path.join(BUILD, "train"), "--recipe", "las", "--data",
+                           os.path.join(ROOT, "data", "toy", "train"), "--out", out, "--steps", "1",
+                           "--nt-uniform-steps", "5"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--nt-uniform-steps" in proc.stderr, proc.stderr
+    assert not os.path.exists(out)
+    return f"4 decodings, {refused + 1} refusals"
