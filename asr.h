@@ -205,9 +205,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (429) has one tier: its definition is already its
+ *   Every other public function (433) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 19, 3: 23, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 68, 10: 37.
+ *   1: 39, 2: 19, 3: 26, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 69, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -1112,6 +1112,26 @@ ASRDEF void asr_fbank_stream_free(asr_fbank_stream *s);
  *   1e-20 as Kaldi's apply-cmvn does (a constant column stays finite).
  * feats (T, D); sums in double. T = 0 does nothing. */
 ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars);
+
+/* ---- Global CMVN: the same normalization with one mean and one deviation per bin for a
+ * whole training set (Kaldi's compute-cmvn-stats over every utterance then apply-cmvn;
+ * ESPnet's GlobalMVN, which stores them as `normalize.mean` and `normalize.std`):
+ *   mu_d = (1/F) sum_u sum_t x_u[t][d],   sigma_d^2 = (1/F) sum_u sum_t x_u[t][d]^2 - mu_d^2
+ * over the F frames of all the utterances u, sigma_d^2 floored at 1e-20 as above; then
+ * every utterance, in training and in recognition, gets x[t][d] = (x[t][d] - mu_d) / sigma_d.
+ * Where per-utterance CMVN removes each recording's own level and channel (and, for a
+ * short recording, part of its content), the global one keeps the differences between
+ * recordings and only centres and scales the set (docs/training.md measures both).
+ *   asr_cmvn_accumulate  adds the T frames of feats (T, D) to sum (D) and sum_sq (D), in
+ *                        double (zero them before the first utterance)
+ *   asr_cmvn_finish      mean (D) = sum / frames, std (D) = sigma as above, rounded once;
+ *                        frames < 1 or a non-finite sum: ASR_ERR_INVALID_ARG, nothing written
+ *   asr_cmvn_apply       feats (T, D) in place, x = (x - mean) / std, in double and rounded
+ *                        once (std > 0: asr_cmvn_finish's are) */
+ASRDEF void asr_cmvn_accumulate(double *sum, double *sum_sq, const asr_real *feats, int T, int D);
+ASRDEF asr_result asr_cmvn_finish(asr_real *mean, asr_real *std, const double *sum, const double *sum_sq,
+                                  double frames, int D);
+ASRDEF void asr_cmvn_apply(asr_real *feats, int T, int D, const asr_real *mean, const asr_real *std);
 
 /* ---- SpecAugment [Park19] section 2, in place on features (T, D) (time steps tau = T,
  * mel channels nu = D). Quoting the paper's policy:
@@ -5835,7 +5855,18 @@ typedef struct asr_model_config {
                              another front end (build/train writes an FNV-1a hash of the
                              tensors, examples/recognizer/asrdata.c); asr.h only stores it.
                              Stored in checkpoints when not 0. */
+  int cmvn;               /* the features' normalization (asr_model_cmvn): ASR_CMVN_UTTERANCE
+                             (0), per recording, or ASR_CMVN_GLOBAL, one mean and deviation
+                             per bin for the training set, held in the buffers
+                             normalize.mean and normalize.std (ESPnet's GlobalMVN) and set by
+                             asr_model_set_cmvn. Stored in checkpoints when not 0. */
 } asr_model_config;
+
+/* asr_model_config.cmvn: section 3.5's CMVN, per recording or over the training set. */
+typedef enum asr_model_cmvn {
+  ASR_CMVN_UTTERANCE = 0,       /* asr_cmvn of each recording's own frames */
+  ASR_CMVN_GLOBAL = 1           /* asr_cmvn_apply with the model's normalize.mean, .std */
+} asr_model_cmvn;
 
 /* asr_model_config.front_end: where the encoder's input frames (10 ms apart) come from. */
 typedef enum asr_front_end {
@@ -5917,6 +5948,8 @@ typedef struct asr_model {
   asr__las_idx las;
   /* head "nt": the transducer's ASR_NT_NPARAMS tensors, in asr_nt_param_shape's order */
   int nt[ASR_NT_NPARAMS];
+  /* cfg.cmvn ASR_CMVN_GLOBAL: the buffers normalize.mean and normalize.std (n_mels); -1 */
+  int cmvn_mean, cmvn_std;
   void *user;
   /* training-mode regularization of the encoder's blocks (asr_model_set_regularization;
    * 0, 0, NULL after create and load: checkpoints do not store them) */
@@ -5978,6 +6011,14 @@ ASRDEF asr_result asr_model_features(const asr_model *m, asr_real *feats, const 
 ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats, const asr_real *wave,
                                             int n, int sample_rate, double vtln_warp, void *work,
                                             size_t work_bytes, asr_error *err);
+/* Global CMVN (cfg.cmvn ASR_CMVN_GLOBAL, section 3.5's asr_cmvn_apply): sets the model's
+ * normalize.mean and normalize.std (n_mels each; asr_cmvn_finish computes them from the
+ * training set's features, which a model whose statistics are still create's mean 0, std 1
+ * gives unnormalized). asr_model_features normalizes with them from then on, and
+ * checkpoints keep them. Errors, nothing written: a model with per-recording CMVN
+ * (ASR_ERR_UNSUPPORTED), a NaN or infinite value (ASR_ERR_NONFINITE), a std <= 0
+ * (ASR_ERR_RANGE). */
+ASRDEF asr_result asr_model_set_cmvn(asr_model *m, const asr_real *mean, const asr_real *std, asr_error *err);
 
 /* Frames of the encoder output for T input frames (ContextNet: ceil(T/4); Conformer:
  * ((T-1)/2-1)/2, 0 for T < 7; pblstm: floor(T / 2^blocks)), the encoder's subsampling factor (input frames per output
@@ -10329,6 +10370,7 @@ ASRDEF void asr_audio_stream_close(asr_audio_stream *s) {
  *   asr_vtln_warp_mel_freq -> asr_vtln_warp_freq_ref between mel^-1 and mel; the fbank's
  *                          triangles take their edges from asr__fbank_edges    step 10a
  *   asr_cmvn            -> itself                                    step 12
+ *   asr_cmvn_accumulate, asr_cmvn_finish, asr_cmvn_apply -> themselves: global CMVN
  *   asr_specaugment     -> itself, [Park19] section 2                step 13
  *   asr_fbank_stream_*  -> asr__fbank_framed_ref on a sliding buffer (plumbing, last);
  *                          docs/fbank.md "Chunk by chunk"
@@ -10963,6 +11005,44 @@ ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars) {
       *v = (asr_real)(((double)*v - mu) * inv);
     }
   }
+}
+
+/* ---- 3.5 Global CMVN: one mu_d, sigma_d for a whole set (the declarations give the sums) */
+ASRDEF void asr_cmvn_accumulate(double *sum, double *sum_sq, const asr_real *feats, int T, int D) {
+  int t, d;
+  if (T <= 0 || D <= 0 || !feats) return;
+  for (t = 0; t < T; t++)
+    for (d = 0; d < D; d++) {
+      double v = feats[(size_t)t * D + d];
+      sum[d] += v;                                        /* sum_u sum_t x_u[t][d] */
+      sum_sq[d] += v * v;                                 /* sum_u sum_t x_u[t][d]^2 */
+    }
+}
+
+ASRDEF asr_result asr_cmvn_finish(asr_real *mean, asr_real *std, const double *sum, const double *sum_sq,
+                                  double frames, int D) {
+  int d;
+  if (!(frames >= 1) || D <= 0) return ASR_ERR_INVALID_ARG;
+  for (d = 0; d < D; d++)
+    if (!isfinite(sum[d]) || !isfinite(sum_sq[d])) return ASR_ERR_INVALID_ARG;
+  for (d = 0; d < D; d++) {
+    double mu = sum[d] / frames;                          /* mu_d */
+    double var = sum_sq[d] / frames - mu * mu;            /* sigma_d^2 = E[x^2] - mu^2 */
+    if (var < 1e-20) var = 1e-20;                         /* Kaldi's floor */
+    mean[d] = (asr_real)mu;
+    std[d] = (asr_real)sqrt(var);
+  }
+  return ASR_OK;
+}
+
+ASRDEF void asr_cmvn_apply(asr_real *feats, int T, int D, const asr_real *mean, const asr_real *std) {
+  int t, d;
+  if (T <= 0 || D <= 0 || !feats) return;
+  for (t = 0; t < T; t++)
+    for (d = 0; d < D; d++) {
+      asr_real *v = &feats[(size_t)t * D + d];
+      *v = (asr_real)(((double)*v - mean[d]) / std[d]);   /* (x - mu_d) / sigma_d */
+    }
 }
 
 /* ---- 3.6 SpecAugment [Park19] section 2: warp, then frequency masks, then time masks */
@@ -31669,6 +31749,8 @@ ASRDEF size_t asr_bert_backward_workspace_size(const asr_bert_config *cfg, int N
  *   asr_model_create                          -> asr__model_build (plumbing), then PyTorch's
  *                                                initialisation
  *   asr_model_features, asr_model_num_frames  -> asr_noise_floor, asr_resample, asr_fbank, asr_cmvn
+ *                                                (cmvn global: asr_cmvn_apply)
+ *   asr_model_set_cmvn                        -> the normalize.mean, normalize.std buffers
  *   asr_model_out_frames, _subsampling,       -> the encoders' frame arithmetic
  *     _encoder_dim, _min_frames
  *   asr_model_train_step                      -> asr__model_encode, asr__model_head_loss,
@@ -31884,6 +31966,7 @@ ASRDEF asr_result asr_model_create(asr_model *m, const asr_model_config *cfg, as
   asr_result r = asr__model_build(m, cfg, user, err);
   if (r != ASR_OK) return r;
   asr_params_init_uniform(&m->params, rng);
+  if (m->cmvn_std >= 0) asr__fill(&m->buffers, m->cmvn_std, 1);   /* mean 0, std 1: the identity */
   if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
     for (b = 0; b < m->n_blocks; b++) {
       const asr__cn_block *blk = &m->cn[b];
@@ -32081,9 +32164,28 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
   r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
   if (r != ASR_OK) return r;
   T = asr__fbank_num_frames(len, &o);
-  asr_cmvn(feats, T, o.num_mel_bins, 1);        /* 1: normalize the variance too */
+  if (m->cfg.cmvn == ASR_CMVN_GLOBAL)           /* the training set's mu_d, sigma_d */
+    asr_cmvn_apply(feats, T, o.num_mel_bins, m->buffers.data + m->buffers.items[m->cmvn_mean].offset,
+                   m->buffers.data + m->buffers.items[m->cmvn_std].offset);
+  else
+    asr_cmvn(feats, T, o.num_mel_bins, 1);      /* 1: normalize the variance too */
   return ASR_OK;
 #endif
+}
+
+ASRDEF asr_result asr_model_set_cmvn(asr_model *m, const asr_real *mean, const asr_real *std, asr_error *err) {
+  int d, D = m->cfg.n_mels;
+  if (m->cfg.cmvn != ASR_CMVN_GLOBAL || m->cmvn_mean < 0)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "set_cmvn: model %s normalizes each recording (config cmvn %d), "
+                     "it has no global statistics", m->cfg.recipe, m->cfg.cmvn);
+  for (d = 0; d < D; d++) {
+    if (!isfinite(mean[d]) || !isfinite(std[d]))
+      return asr__fail(err, ASR_ERR_NONFINITE, "set_cmvn: bin %d: mean %g, std %g", d, (double)mean[d], (double)std[d]);
+    if (!(std[d] > 0)) return asr__fail(err, ASR_ERR_RANGE, "set_cmvn: bin %d: std %g <= 0", d, (double)std[d]);
+  }
+  memcpy(m->buffers.data + m->buffers.items[m->cmvn_mean].offset, mean, sizeof(asr_real) * (size_t)D);
+  memcpy(m->buffers.data + m->buffers.items[m->cmvn_std].offset, std, sizeof(asr_real) * (size_t)D);
+  return ASR_OK;
 }
 
 /* ---- 9.4 The encoders: "contextnet" (section 4.2's blocks), "conformer" (section 4.3's) and
@@ -34233,6 +34335,7 @@ static const asr__cfg_field asr__cfg_fields[] = {
   {"pad_ms", offsetof(asr_model_config, pad_ms), ASR__CFG_EVERY_IF_SET, 0},
   {"front_end", offsetof(asr_model_config, front_end), ASR__CFG_EVERY_IF_SET, 0},
   {"front_end_check", offsetof(asr_model_config, front_end_check), ASR__CFG_EVERY_IF_SET, ASR__CFG_CHECKSUM},
+  {"cmvn", offsetof(asr_model_config, cmvn), ASR__CFG_EVERY_IF_SET, 0},
   {"dec_layers", offsetof(asr_model_config, dec_layers), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 0},
   {"ctc_weight", offsetof(asr_model_config, ctc_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
   {"lsm_weight", offsetof(asr_model_config, lsm_weight), ASR__CFG_HEAD + ASR_HEAD_TRANSFORMER, 1},
@@ -34501,6 +34604,8 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
   else if (c->front_end < ASR_FRONT_END_FBANK || c->front_end > ASR_FRONT_END_W2V_BERT) bad = "front_end";
   else if (c->front_end != ASR_FRONT_END_FBANK && c->pad_ms) bad = "pad_ms";   /* the fbank's padding */
+  else if (c->cmvn != ASR_CMVN_UTTERANCE && c->cmvn != ASR_CMVN_GLOBAL) bad = "cmvn";
+  else if (c->front_end != ASR_FRONT_END_FBANK && c->cmvn) bad = "cmvn";        /* the fbank's CMVN */
   widths[0].name = "channels", widths[0].v = c->channels, widths[0].max = ASR_MODEL_MAX_WIDTH;
   widths[1].name = "ff_dim", widths[1].v = c->ff_dim, widths[1].max = ASR_MODEL_MAX_WIDTH;
   widths[2].name = "pred_dim", widths[2].v = c->pred_dim, widths[2].max = ASR_MODEL_MAX_WIDTH;
@@ -34538,6 +34643,11 @@ ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config 
   r = asr__model_check_config(cfg, err);
   if (r != ASR_OK) return r;
   m->emb = m->pconv = m->enc_w = m->enc_b = m->dec_w = m->dec_b = m->after_w = m->after_b = -1;
+  m->cmvn_mean = m->cmvn_std = -1;
+  if (cfg->cmvn == ASR_CMVN_GLOBAL) {   /* ESPnet's GlobalMVN buffers, before the encoder's */
+    bad |= (m->cmvn_mean = asr__reg(&m->buffers, "normalize.", "mean", 1, cfg->n_mels, 0, 0, 0)) < 0;
+    bad |= (m->cmvn_std = asr__reg(&m->buffers, "normalize.", "std", 1, cfg->n_mels, 0, 0, 0)) < 0;
+  }
   if (cfg->encoder == ASR_ENCODER_CONTEXTNET) {
     /* C0: one layer, n_mels -> C, no residual; then the residual blocks, the first two
      * with stride 2 ([Han20] downsamples in C3, C7 and C14; two are enough here) */

@@ -65,6 +65,9 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            --average-last 1 gives the default model byte for byte, --average-last 3
            --average-every 1 another one (the mean of steps 1-3, which it says), the same
            twice; bad --average-last / --average-every values and combinations refused.
+           --cmvn global (the training set's mean and deviation per bin, stored in the
+           checkpoint as normalize.mean / normalize.std) gives another model, the same
+           twice, which build/transcribe reads; --cmvn utterance the default one; --cmvn x refused.
 words/*    build/transcribe --lexicon (asr.h 5.7 and 6.6): the bundled ctc-contextnet model and an
            rnnt-contextnet model trained here for 3 steps, each on four toy test clips with
            a lexicon of four words: exit 0, every word of every line one of the lexicon's,
@@ -752,7 +755,8 @@ def augment_tests(tmp):
                                  ("--reverb", "0.3", "--reverb"), ("--reverb", "nan,0.5", "--reverb"),
                                  ("--dropout", "1", "--dropout"), ("--dropout", "-0.1", "--dropout"),
                                  ("--dropout", "x", "--dropout"), ("--stoch-depth", "1.5", "--stoch-depth"),
-                                 ("--stoch-depth", "nan", "--stoch-depth")]:
+                                 ("--stoch-depth", "nan", "--stoch-depth"), ("--cmvn", "x", "--cmvn"),
+                                 ("--cmvn", "", "--cmvn")]:
             expect_fail(base + [opt, val], tmp, needle, p)
         expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
         for opt in ("--dropout", "--stoch-depth"):   # an encoder without such blocks
@@ -810,6 +814,24 @@ def augment_tests(tmp):
             if both in (n1, default):
                 p.append("--vtlp 0.1 with --noise-snr gave the model of one of them alone")
         report("augment/noise", p)
+    if wanted("augment/cmvn"):
+        # global CMVN: the statistics of the training frames, in the checkpoint
+        p = []
+        default = train_model(tmp, "ga.npz", [], p)
+        g1 = train_model(tmp, "gb.npz", ["--cmvn", "global"], p)
+        g2 = train_model(tmp, "gc.npz", ["--cmvn", "global"], p)
+        u = train_model(tmp, "gd.npz", ["--cmvn", "utterance"], p)
+        if None not in (default, g1, g2, u):
+            if g1 != g2:
+                p.append("two --cmvn global runs with the same seed differ")
+            if g1 == default:
+                p.append("--cmvn global left the model as it was")
+            if u != default:
+                p.append("--cmvn utterance changed the model")
+            rc, out, err = run([prog("transcribe"), "--model", "gb.npz", "--data", "aug"], tmp)
+            if rc != 0 or out.count("\n") != 4:
+                p.append("transcribe with a --cmvn global model: exit %d, %r" % (rc, err[-200:]))
+        report("augment/cmvn", p)
     if wanted("augment/reverb"):
         # a simulated room [Allen79] per utterance and step, before the noise; same seed,
         # same model

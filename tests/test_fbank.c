@@ -721,6 +721,67 @@ static void t_cmvn(tctx *t) {
   asr_cmvn(NULL, 0, 4, 0);
 }
 
+/* Global CMVN: the statistics of three utterances accumulated one at a time are those of
+ * their frames stacked into one matrix, so asr_cmvn_apply with them normalizes each
+ * utterance as per-utterance asr_cmvn normalizes the stack (to float rounding: asr_cmvn
+ * multiplies by 1/sigma in double, apply divides by sigma rounded to float); the stack's
+ * columns end with mean 0, variance 1; a constant column gets sigma = 1e-10 (Kaldi's
+ * floor), finite zeros; no frames or a NaN sum is refused with nothing written. */
+static void t_cmvn_global(tctx *t) {
+  enum { D = 4, TOT = 17 + 1 + 33 };
+  static const int Tu[3] = {17, 1, 33};
+  asr_real x[TOT * D], stack[TOT * D], mean[D], sd[D];
+  double sum[D] = {0}, sum2[D] = {0}, worst = 0;
+  asr_rng rng;
+  int u, i, d, off = 0;
+  asr_rng_seed(&rng, 9, 0);
+  for (i = 0; i < TOT; i++) {
+    x[i * D + 0] = (asr_real)(3 + 2 * asr_rng_normal(&rng));
+    x[i * D + 1] = (asr_real)(-70 + 0.1 * asr_rng_normal(&rng));
+    x[i * D + 2] = 5;
+    x[i * D + 3] = (asr_real)(i % 7);
+  }
+  memcpy(stack, x, sizeof x);
+  for (u = 0; u < 3; off += Tu[u++]) asr_cmvn_accumulate(sum, sum2, x + off * D, Tu[u], D);
+  asr_cmvn_accumulate(sum, sum2, NULL, 0, D);                 /* no frames: nothing added */
+  for (d = 0; d < D; d++) mean[d] = -1, sd[d] = -1;
+  CHECK(asr_cmvn_finish(mean, sd, sum, sum2, 0, D) == ASR_ERR_INVALID_ARG && mean[0] == -1 && sd[0] == -1);
+  sum2[3] = NAN;
+  CHECK(asr_cmvn_finish(mean, sd, sum, sum2, TOT, D) == ASR_ERR_INVALID_ARG && mean[3] == -1);
+  sum2[3] = 0;
+  for (i = 0; i < TOT; i++) sum2[3] += (double)x[i * D + 3] * x[i * D + 3];
+  CHECK_OK(asr_cmvn_finish(mean, sd, sum, sum2, TOT, D));
+  CHECK(mean[2] == 5 && sd[2] == (asr_real)1e-10);
+  asr_cmvn(stack, TOT, D, 1);
+  for (d = 0; d < D; d++) {   /* the stack's mu_d, sigma_d in double, two passes */
+    double mu = 0, var = 0;
+    for (i = 0; i < TOT; i++) mu += x[i * D + d];
+    mu /= TOT;
+    for (i = 0; i < TOT; i++) var += ((double)x[i * D + d] - mu) * ((double)x[i * D + d] - mu);
+    var = var / TOT < 1e-20 ? 1e-20 : var / TOT;
+    CHECKF(fabs(mean[d] - mu) <= fabs(mu) * 0x1p-24 + 1e-12, "mean[%d] %.9g vs %.9g", d, (double)mean[d], mu);
+    CHECKF(fabs(sd[d] - sqrt(var)) <= sqrt(var) * 0x1p-22, "std[%d] %.9g vs %.9g", d, (double)sd[d], sqrt(var));
+  }
+  for (u = 0, off = 0; u < 3; off += Tu[u++]) asr_cmvn_apply(x + off * D, Tu[u], D, mean, sd);
+  asr_cmvn(stack, TOT, D, 1);
+  for (i = 0; i < TOT * D; i++) {
+    /* apart from float rounding of the result (1e-6), the stored mean's rounding,
+     * |mu_d| 2^-24, divided by sigma_d (column 1: 70 x 6e-8 / 0.1 = 4e-5) */
+    double tol = 2e-6 + 2 * fabs(mean[i % D]) * 0x1p-24 / sd[i % D];
+    CHECK(isfinite(x[i]));
+    worst = fmax(worst, fabs((double)x[i] - stack[i]) / tol);
+  }
+  CHECKF(worst <= 1, "global vs stacked per-utterance CMVN: %g of the bound", worst);
+  for (d = 0; d < D; d++) {
+    double s = 0, s2 = 0;
+    for (i = 0; i < TOT; i++) s += x[i * D + d], s2 += (double)x[i * D + d] * x[i * D + d];
+    CHECK_NEAR(s / TOT, 0, 1e-5 + 2 * fabs(mean[d]) * 0x1p-24 / sd[d]);   /* as above */
+    if (d != 2) CHECK_NEAR(s2 / TOT, 1, 1e-4);
+  }
+  CHECK(x[5 * D + 2] == 0);
+  snprintf(t->msg, sizeof t->msg, "three utterances (17, 1, 33 frames) = their stack, %.2g of the bound", worst);
+}
+
 /* SpecAugment: masks are contiguous bands inside the picture, of the drawn widths; the
  * same seed gives the same picture; the mean mask width over many draws is F/2. */
 static void t_specaugment(tctx *t) {
@@ -1185,6 +1246,7 @@ static const test_case TESTS_fbank[] = {
   {"fbank/htk_fbank1", t_htk1},
   {"fbank/htk_fbank2", t_htk2},
   {"fbank/cmvn", t_cmvn},
+  {"fbank/cmvn_global", t_cmvn_global},
   {"fbank/specaugment", t_specaugment},
   {"fbank/stream_bit_identical", t_stream_bit_identical},
   {"fbank/stream_refusals", t_stream_refusals},

@@ -306,6 +306,83 @@ static void t_model_features_pad(tctx *t) {
   asr_model_free(&padded);
 }
 
+/* Global CMVN (cfg.cmvn ASR_CMVN_GLOBAL): a model whose statistics are still create's
+ * (mean 0, std 1) gives the unnormalized fbank, which per-recording CMVN (asr_cmvn) turns
+ * into the plain model's features bit for bit; after asr_model_set_cmvn the features are
+ * (x - mean) / std (asr_cmvn_apply) bit for bit, also after a save and load (the buffers
+ * normalize.mean, normalize.std and "cmvn": 1 in the config; a per-recording model's JSON
+ * has no "cmvn"); set_cmvn refuses a per-recording model, NaN and std <= 0 and writes
+ * nothing; cmvn 2 and cmvn with a pretrained front end are refused at create. */
+static void t_model_cmvn_global(tctx *t) {
+  asr_model_config cfg;
+  asr_model plain, glob, back;
+  asr_error err;
+  asr_rng rng;
+  enum { N = 4000, RATE = 16000 };
+  char path[512];
+  asr_real *x = TALLOC(asr_real, N), *raw, *f, *g, mean[80], sd[80], bad[80];
+  void *w;
+  size_t wb;
+  int i, d, T, D = 80, same = 1;
+  char json[1024];
+  snprintf(path, sizeof path, "%s/cmvn.npz", t->tmpdir);
+  asr_model_config_default(&cfg, "ctc-contextnet");
+  CHECK(asr_model_config_to_json(&cfg, json, sizeof json) < (int)sizeof json && !strstr(json, "cmvn"));
+  asr_rng_seed(&rng, 5, 0);
+  CHECK_OK(asr_model_create(&plain, &cfg, &rng, NULL, &err));
+  cfg.cmvn = ASR_CMVN_GLOBAL;
+  CHECK_OK(asr_model_create(&glob, &cfg, &rng, NULL, &err));
+  CHECK(asr_params_find(&glob.buffers, "normalize.mean") >= 0 && asr_params_find(&glob.buffers, "normalize.std") >= 0);
+  CHECK(asr_params_find(&plain.buffers, "normalize.mean") < 0);
+  for (i = 0; i < N; i++) x[i] = (asr_real)(2000 * sin(0.05 * i + 0.001 * i * i / N) + 30 * asr_rng_normal(&rng));
+  T = asr_model_num_frames(&glob, N, RATE);
+  wb = asr_model_features_workspace_size(&glob, N, RATE);
+  raw = TALLOC(asr_real, (size_t)T * D), f = TALLOC(asr_real, (size_t)T * D), g = TALLOC(asr_real, (size_t)T * D);
+  w = malloc(wb);
+  CHECK_OK(asr_model_features(&glob, raw, x, N, RATE, w, wb, &err));     /* mean 0, std 1: unnormalized */
+  CHECK_OK(asr_model_features(&plain, f, x, N, RATE, w, wb, &err));
+  memcpy(g, raw, sizeof *g * (size_t)T * D);
+  asr_cmvn(g, T, D, 1);
+  CHECK(memcmp(f, g, sizeof *f * (size_t)T * D) == 0);
+  CHECK(memcmp(f, raw, sizeof *f * (size_t)T * D) != 0);
+  /* exact in float too: checkpoints store float32, also from the double build */
+  for (d = 0; d < D; d++) mean[d] = (asr_real)(3 + d / 8.0), sd[d] = (asr_real)(2 + d / 64.0);
+  /* refusals: nothing written */
+  CHECK(asr_model_set_cmvn(&plain, mean, sd, &err) == ASR_ERR_UNSUPPORTED && strstr(err.msg, "cmvn 0"));
+  memcpy(bad, sd, sizeof bad);
+  bad[7] = 0;
+  CHECK(asr_model_set_cmvn(&glob, mean, bad, &err) == ASR_ERR_RANGE && strstr(err.msg, "bin 7"));
+  bad[7] = (asr_real)NAN;
+  CHECK(asr_model_set_cmvn(&glob, bad, sd, &err) == ASR_ERR_NONFINITE);
+  CHECK_OK(asr_model_features(&glob, f, x, N, RATE, w, wb, &err));
+  CHECK(memcmp(f, raw, sizeof *f * (size_t)T * D) == 0);
+  /* set: (x - mean) / std */
+  CHECK_OK(asr_model_set_cmvn(&glob, mean, sd, &err));
+  CHECK_OK(asr_model_features(&glob, f, x, N, RATE, w, wb, &err));
+  memcpy(g, raw, sizeof *g * (size_t)T * D);
+  asr_cmvn_apply(g, T, D, mean, sd);
+  CHECK(memcmp(f, g, sizeof *f * (size_t)T * D) == 0);
+  for (i = 0; i < T * D && same; i++) same = fabs(g[i] - (raw[i] - mean[i % D]) / sd[i % D]) < 1e-5;
+  CHECK(same);
+  /* a checkpoint keeps them */
+  CHECK_OK(asr_model_save(&glob, path, &err));
+  CHECK_OK(asr_model_load(&back, path, NULL, &err));
+  CHECK(back.cfg.cmvn == ASR_CMVN_GLOBAL);
+  CHECK(asr_model_config_to_json(&back.cfg, json, sizeof json) < (int)sizeof json && strstr(json, "\"cmvn\": 1"));
+  CHECK_OK(asr_model_features(&back, g, x, N, RATE, w, wb, &err));
+  CHECK(memcmp(f, g, sizeof *f * (size_t)T * D) == 0);
+  asr_model_free(&back);
+  /* configs refused */
+  cfg.cmvn = 2;
+  CHECK(asr_model_create(&back, &cfg, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "cmvn"));
+  cfg.cmvn = ASR_CMVN_GLOBAL, cfg.front_end = ASR_FRONT_END_W2V;
+  CHECK(asr_model_create(&back, &cfg, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "cmvn"));
+  snprintf(t->msg, sizeof t->msg, "%d frames: identity stats = the raw fbank, set stats = (x - mean) / std, bit for bit", T);
+  free(x), free(raw), free(f), free(g), free(w);
+  asr_model_free(&plain);
+  asr_model_free(&glob);
+}
+
 /* Four fixed synthetic utterances: a distinct sinusoidal pattern per token id, so the
  * labels are learnable. feats (N,T,F), lengths, targets (N,S), tlens. */
 enum { TR_N = 4, TR_T = 48, TR_F = 20, TR_S = 6 };
@@ -1605,6 +1682,7 @@ static const test_case TESTS_train[] = {
   {"train/model_config_json", t_model_config_json},
   {"train/model_config_front_end", t_model_config_front_end},
   {"train/model_features_pad", t_model_features_pad},
+  {"train/model_cmvn_global", t_model_cmvn_global},
   {"train/recipe_loss_decreases", t_recipe_loss_decreases},
   {"train/recipe_conformer_loss_decreases", t_recipe_conformer_loss_decreases},
   {"train/recipe_conformer_long_window", t_recipe_conformer_long_window},

@@ -23,6 +23,10 @@
  * --pad SECONDS makes the model pad every recording with that much of its background
  * noise before and after it (stored in the checkpoint as pad_ms, so build/transcribe
  * does the same).
+ * --cmvn global normalizes the features with one mean and deviation per mel bin computed
+ * over the training utterances' frames (asr_cmvn_accumulate, asr_cmvn_finish; stored in the
+ * checkpoint as normalize.mean, normalize.std, so build/transcribe does the same) instead of
+ * each recording's own (--cmvn utterance, the default): a lever of docs/training.md.
  *
  * The loop: utterances sorted by length and cut into batches of at most --batch-frames
  * padded frames; each epoch visits the batches in a new random order; SpecAugment on
@@ -86,6 +90,7 @@ typedef struct opts {
   int splice_min, splice_max;
   int batch_frames, eval_every, warmup, quiet, speed_perturb;
   double lr, time_limit, pad;
+  int cmvn_global;          /* --cmvn global: ASR_CMVN_GLOBAL, the training set's statistics */
   /* SpecAugment [Park19]: m_F, F (-1: n_mels/8), m_T, T, p, W; off with --no-specaug */
   asr_specaug_opts sa;
   int no_specaug, sa_given;
@@ -128,6 +133,7 @@ static int usage(void) {
           "             --data DIR --out MODEL.npz\n"
           "             [--steps N] [--seed S] [--mwer-steps N (rnnt-las)] [--nt-uniform-steps N (nt: " NT_STR(NT_UNIFORM_DEFAULT) ")]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
+          "             [--cmvn utterance|global (utterance: each recording's own mean and variance)]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer, pBLSTM 2e-3)] [--warmup N (steps/10, at most 500; ctc-attention at least 300)]\n"
           "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
@@ -244,7 +250,13 @@ static int parse_args(int argc, char **argv, opts *o) {
     }
     else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
-    else if (!strcmp(a, "--pad")) {
+    else if (!strcmp(a, "--cmvn")) {
+      if (strcmp(val, "utterance") && strcmp(val, "global")) {
+        fprintf(stderr, "train: --cmvn: '%s' is neither 'utterance' nor 'global'\n", val);
+        return 2;
+      }
+      o->cmvn_global = !strcmp(val, "global");
+    } else if (!strcmp(a, "--pad")) {
       char *end;
       double d = strtod(val, &end);
       if (end == val || *end || !(d >= 0) || d > 1) {
@@ -289,8 +301,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     fprintf(stderr, "train: --bert-features needs --w2v-features VQ.npz: the vq-wav2vec model whose units the BERT read\n");
     return 2;
   }
-  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->pad > 0)) {
-    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb or --pad\n");
+  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->pad > 0 || o->cmvn_global)) {
+    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb, --pad or --cmvn global\n");
     return 2;
   }
   if (o->avg_every_given && !o->avg_last) {
@@ -639,6 +651,38 @@ static int check_augment(const asr_model *m, const opts *o) {
   return rc;
 }
 
+/* --cmvn global: the features read so far are unnormalized (the model's statistics are
+ * still create's mean 0, std 1); their mean and deviation per bin over the training
+ * utterances' frames become the model's, and the training and dev features are normalized
+ * with them in place, as asr_model_features normalizes every later one (a new epoch's
+ * spliced utterances, the augmented ones, build/transcribe's). 0 or 2. */
+static int global_cmvn(asr_model *m, uset *train, uset *dev) {
+  int D = m->cfg.n_mels, i, rc = 2;
+  long frames = 0;
+  double *sum = (double *)calloc((size_t)D * 2, sizeof(double));
+  asr_real *mean = (asr_real *)malloc(sizeof(asr_real) * (size_t)D * 2);
+  asr_error err;
+  if (!sum || !mean) {
+    fprintf(stderr, "train: out of memory\n");
+  } else {
+    for (i = 0; i < train->count; i++) {
+      asr_cmvn_accumulate(sum, sum + D, train->u[i].feats, train->u[i].T, D);
+      frames += train->u[i].T;
+    }
+    if (asr_cmvn_finish(mean, mean + D, sum, sum + D, (double)frames, D) != ASR_OK ||
+        asr_model_set_cmvn(m, mean, mean + D, &err) != ASR_OK) {
+      fprintf(stderr, "train: --cmvn global: no finite statistics over %ld frames\n", frames);
+    } else {
+      for (i = 0; i < train->count; i++) asr_cmvn_apply(train->u[i].feats, train->u[i].T, D, mean, mean + D);
+      for (i = 0; i < dev->count; i++) asr_cmvn_apply(dev->u[i].feats, dev->u[i].T, D, mean, mean + D);
+      printf("global CMVN over the %ld training frames\n", frames);
+      rc = 0;
+    }
+  }
+  free(sum), free(mean);
+  return rc;
+}
+
 static int fsdd_train(const ad_item *it) { return it->take >= 10; }
 static int fsdd_dev(const ad_item *it) { return it->take >= 5 && it->take <= 9; }
 
@@ -973,6 +1017,7 @@ int main(int argc, char **argv) {
     goto done;
   }
   cfg.pad_ms = (int)lround(o.pad * 1000);         /* --pad: the model's front end pads (asr_model_features) */
+  cfg.cmvn = o.cmvn_global ? ASR_CMVN_GLOBAL : ASR_CMVN_UTTERANCE;   /* statistics set after the data is read */
   if (o.sa.freq_mask_param < 0) o.sa.freq_mask_param = cfg.n_mels / 8;
   if (o.sa.freq_mask_param > cfg.n_mels) {
     fprintf(stderr, "train: --freq-width %d is wider than the recipe's %d mel bins\n", o.sa.freq_mask_param,
@@ -1050,6 +1095,7 @@ int main(int argc, char **argv) {
                         : "",
            dev.count, ad_now() - t0);
   }
+  if (o.cmvn_global && global_cmvn(&m, &train, &dev)) goto done;
   for (i = 0; i < train.count && m.cfg.head == ASR_HEAD_CTC; i++) {
     /* an utterance whose text cannot fit its output frames can never be learned by CTC
      * (a transducer emits any number of labels per frame) */
