@@ -16170,16 +16170,18 @@ ASR__PRIVATE asr_result asr__sub_item_backward(asr__tier tier, asr_real *dxb, co
  * (the transposed convolution as a gather, one GEMM per phase over its taps, reading
  * dh2_wide shifted back with zeros around it: Wp+1 in front, the garbage column, the rows
  * past L2), then dh1 = relu'(h1) dP read back through the phases. conv.0 (one input
- * channel: K = 9) stays im2col + GEMM, on the valid rows only. The sums run in another
- * order than _ref's (tap by tap instead of (c,a,e)): the tiers agree within rounding
- * (conformer/subsampling_fast_vs_ref). Layout and sizes: asr__sub_fast, in the plumbing. */
+ * channel: K = 9, the bias a tenth tap over a row of ones) stays im2col + GEMM, on the
+ * valid rows only. The sums run in another order than _ref's (tap by tap instead of
+ * (c,a,e)): the tiers agree within rounding (conformer/subsampling_fast_vs_ref). Layout
+ * and sizes: asr__sub_fast, in the plumbing. */
 
 /* The fast tier's scratch (asr__sub_fast_init carves it from the workspace, plumbing):
  * wk the conv.2 weights by tap group (forward (D, 9 D): W[o][tap t][c]; backward
  * (9, D, D): W[tap t][o][c], t in asr__sub_taps order), G (9 D + 1, D) dW2^T by tap and
- * db2, X9 (10, T1 F1) conv.0's im2col and a row of ones, G0 (10, D), ph four phase planes
- * per channel (PS = Hp Wp + 1 apart), yw (D, LD) the wide h2 or dh2 (LD = Hp Wp + Wp + 1;
- * the backward's starts at base = Wp + 1), dz (T2, D F2), dh1 (D, T1 F1), ones (Hp Wp);
+ * db2, X9 (10, T1 F1) conv.0's im2col and a row of ones, G0 (10, D) dW0^T and db0 (the
+ * forward: conv.0's [W b] (D, 10)), ph four phase planes per channel (PS = Hp Wp + 1
+ * apart), yw (D, LD) the wide h2 or dh2 (LD = Hp Wp + Wp + 1; the backward's starts at
+ * base = Wp + 1), dz (T2, D F2), dh1 (D, T1 F1), ones (Hp Wp);
  * goff: tap t's rows at ph + goff[t] (t < 9), the ones at ph + goff[9]. */
 typedef struct asr__sub_fast {
   int F, D, T1, F1, T2, F2, Hp, Wp;
@@ -16209,14 +16211,45 @@ ASR__PRIVATE void asr__sub_im2col0(asr_real *X9, const asr_real *xb, int F, int 
   for (k = 0; k < V1; k++) X9[9 * V1 + k] = 1;
 }
 
+/* The even and odd elements of x[0..2n): ev[q] = x[2q], od[q] = x[2q+1], q < n, and back
+ * (asr__sub_interleave); copies only, so the same values in every build (AVX2: eight
+ * pairs a step, two shuffles and a cross-lane permute, where the scalar loop takes about
+ * two cycles an element). */
+ASR__PRIVATE void asr__sub_deinterleave(asr_real *ev, asr_real *od, const asr_real *x, int n) {
+  int q = 0;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  for (; q + 8 <= n; q += 8) {
+    __m256 a = _mm256_loadu_ps(x + 2 * q), b = _mm256_loadu_ps(x + 2 * q + 8);
+    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));   /* a1 a3 b1 b3 | a5 a7 b5 b7 */
+    _mm256_storeu_ps(ev + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    _mm256_storeu_ps(od + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0))));
+  }
+#endif
+  for (; q < n; q++) ev[q] = x[2 * q], od[q] = x[2 * q + 1];
+}
+/* x[2q] = ev[q], x[2q+1] = od[q], q < n */
+ASR__PRIVATE void asr__sub_interleave(asr_real *x, const asr_real *ev, const asr_real *od, int n) {
+  int q = 0;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  for (; q + 8 <= n; q += 8) {
+    __m256 e = _mm256_loadu_ps(ev + q), o = _mm256_loadu_ps(od + q);
+    __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);   /* e0 o0 e1 o1 | e4 o4 e5 o5 */
+    _mm256_storeu_ps(x + 2 * q, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(x + 2 * q + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+#endif
+  for (; q < n; q++) x[2 * q] = ev[q], x[2 * q + 1] = od[q];
+}
+
 /* Row y of channel c of h1 (hr, F1 values) into its phases: the even columns to phase
  * (y%2, 0), the odd ones to (y%2, 1), row y/2 of each; the odd phase's last column is 0
  * when F1 is odd. Phase (pa, pe) of channel c: ph + ((pa 2 + pe) D + c) PS. */
 ASR__PRIVATE void asr__sub_split_row(asr_real *ph, const asr_real *hr, const asr__sub_fast *f, int c, int y) {
   asr_real *o0 = ph + ((size_t)(y % 2) * 2 * f->D + c) * f->PS + (size_t)(y / 2) * f->Wp;
   asr_real *o1 = o0 + (size_t)f->D * f->PS;
-  int q;
-  for (q = 0; 2 * q + 1 < f->F1; q++) o0[q] = hr[2 * q], o1[q] = hr[2 * q + 1];
+  int q = f->F1 / 2;
+  asr__sub_deinterleave(o0, o1, hr, q);
   if (f->F1 % 2) o0[q] = hr[2 * q], o1[q] = 0;
 }
 /* What the rows of h1 leave unwritten in the phases: with T1 odd, the last row of the odd
@@ -16239,17 +16272,24 @@ ASR__PRIVATE void asr__sub_item_fast(asr_real *yb, asr_real *h1, asr_real *z, co
   int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
   size_t P1 = (size_t)f->T1 * F1, V1 = (size_t)L1 * F1, k;
   double xscale = sqrt((double)D);
-  /* conv.0 on the valid rows as one GEMM into h1 (D, T1 F1) */
+  /* conv.0 + b on the valid rows as one GEMM into h1 (D, T1 F1): [W b] (D, 10) times
+   * [X9; ones] (the bias as a tenth tap over the row of ones; [W b] in G0's place) */
   if (L1 > 0) {
     asr__sub_im2col0(f->X9, xb, f->F, F1, L1);
-    asr_gemm(0, 0, D, (int)V1, 9, 1, p->conv0_w, 9, f->X9, (int)V1, 0, h1, (int)P1);
+    if (p->conv0_b) {
+      for (d = 0; d < D; d++) {
+        for (j = 0; j < 9; j++) f->G0[d * 10 + j] = p->conv0_w[d * 9 + j];
+        f->G0[d * 10 + 9] = p->conv0_b[d];
+      }
+      asr_gemm(0, 0, D, (int)V1, 10, 1, f->G0, 10, f->X9, (int)V1, 0, h1, (int)P1);
+    } else {
+      asr_gemm(0, 0, D, (int)V1, 9, 1, p->conv0_w, 9, f->X9, (int)V1, 0, h1, (int)P1);
+    }
   }
-  /* h1 = relu(conv.0(x) + b), 0 on the rows past L1, and (if conv.2 has an output) each
-   * row into the phases, in one pass */
+  /* h1 = relu(that), 0 on the rows past L1, and (if conv.2 has an output) each row into
+   * the phases, channel by channel */
   for (d = 0; d < D; d++) {
-    asr_real b = p->conv0_b ? p->conv0_b[d] : 0, *hd = h1 + (size_t)d * P1;
-    if (p->conv0_b)
-      for (k = 0; k < V1; k++) hd[k] += b;
+    asr_real *hd = h1 + (size_t)d * P1;
     memset(hd + V1, 0, sizeof(asr_real) * (P1 - V1));   /* windows into the padding */
     asr__relu_select(hd, hd, P1);                       /* relu */
     for (y = 0; y < f->T1 && L2 > 0; y++) asr__sub_split_row(f->ph, hd + (size_t)y * F1, f, d, y);
@@ -16336,7 +16376,7 @@ ASR__PRIVATE void asr__sub_item_backward_fast(asr_real *dxb, const asr_conv2d_su
       const asr_real *s0 = f->ph + ((size_t)((y % 2) * 2) * D + c) * f->PS + (size_t)(y / 2) * Wp;
       const asr_real *s1 = s0 + (size_t)D * f->PS;      /* the odd columns' phase */
       asr_real *o = f->dh1 + (size_t)c * P1 + (size_t)y * F1;
-      for (q = 0; 2 * q + 1 < F1; q++) o[2 * q] = s0[q], o[2 * q + 1] = s1[q];
+      asr__sub_interleave(o, s0, s1, F1 / 2);
       if (F1 % 2) o[F1 - 1] = s0[F1 / 2];
     }
     asr__relu_select(f->dh1 + (size_t)c * P1, h1 + (size_t)c * P1, P1);
