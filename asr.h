@@ -172,7 +172,7 @@
  *   4.3  asr_rel_mhsa_forward                       N R F  pieces
  *   4.3  asr_rel_mhsa_backward                      N R F  gemm
  *   4.3  asr_conv2d_{forward,backward}              N R F  gemm
- *   4.3  asr_conv2d_subsampling_{forward,backward}  N R F  pieces
+ *   4.3  asr_conv2d_subsampling_{forward,backward}  N R F  own+avx2
  *   4.3  asr_conformer_ff_{forward,backward}        N R F  pieces
  *   4.3  asr_conformer_conv_{forward,backward}      N R F  pieces
  *   4.3  asr_conformer_block_{forward,backward}     N R F  pieces
@@ -2078,8 +2078,9 @@ ASRDEF asr_result asr_conv2d_subsampling_saved_init(asr_conv2d_subsampling_saved
 ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D);
 /* _naive uses the conv2d _naive tier and loops for the linear (it refuses items whose
  * convolutions take more than 2^26 multiply-adds, as asr_conv2d_*_naive); _ref the GEMM
- * tiers on asr_gemm_ref, the unsuffixed on asr_gemm. All take
- * asr_conv2d_subsampling_workspace_size() bytes of work. */
+ * tiers on asr_gemm_ref (im2col + GEMM); the unsuffixed one runs conv.2 as GEMMs on the
+ * four stride phases of h1, without the im2col matrix, and conv.0 on the valid rows only
+ * (asr_gemm). All take asr_conv2d_subsampling_workspace_size() bytes of work. */
 ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
                                                        const asr_conv2d_subsampling_saved *s,
                                                        const asr_real *x, const int *lengths,
@@ -7157,6 +7158,11 @@ ASRDEF void asr_gemm_ref(int trans_a, int trans_b, int M, int N, int K, asr_real
 #define ASR__GEMM_SIMD 1
 #endif
 
+/* Row r of a stored A or B: B + r ldb, or, with row groups (goff != NULL, asr__gemm_rows),
+ * B + goff[r / rg] + (r % rg) ldb. */
+#define ASR__GEMM_BROW(B, ldb, goff, rg, r) \
+  ((goff) ? (B) + (goff)[(r) / (rg)] + (size_t)((r) % (rg)) * (ldb) : (B) + (size_t)(r) * (ldb))
+
 #if defined(ASR__GEMM_SIMD)
 /* The SIMD GEMM: an MR x NR register-blocked micro-kernel (the GotoBLAS/BLIS layout).
  *   for each NR-column panel of op(B):  for each block of KC = 256 steps of k:
@@ -7271,12 +7277,12 @@ ASR__PRIVATE void asr__gemm_micro_neon(int kc, const float *const *a, ptrdiff_t 
 #endif
 
 /* bpack[k][jj] = op(B)[k0+k][j0+jj] for k < kc, jj < nr; zero for nr <= jj < NR */
-ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, int ldb, int k0, int kc,
-                                   int j0, int nr) {
+ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, int ldb, const ptrdiff_t *goff,
+                                   int rg, int k0, int kc, int j0, int nr) {
   int k, jj;
   if (!trans_b && nr == ASR__GEMM_NR) {         /* a whole panel: NR floats a row, in registers */
     for (k = 0; k < kc; k++) {
-      const float *src = B + (size_t)(k0 + k) * ldb + j0;
+      const float *src = ASR__GEMM_BROW(B, ldb, goff, rg, k0 + k) + j0;
       float *dst = bpack + (size_t)k * ASR__GEMM_NR;
 #if defined(ASR_SIMD_AVX512)
       _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
@@ -7295,7 +7301,7 @@ ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, in
   }
   if (!trans_b) {
     for (k = 0; k < kc; k++) {
-      const float *src = B + (size_t)(k0 + k) * ldb + j0;
+      const float *src = ASR__GEMM_BROW(B, ldb, goff, rg, k0 + k) + j0;
       float *dst = bpack + (size_t)k * ASR__GEMM_NR;
       for (jj = 0; jj < nr; jj++) dst[jj] = src[jj];
       for (; jj < ASR__GEMM_NR; jj++) dst[jj] = 0;
@@ -7303,7 +7309,7 @@ ASR__PRIVATE void asr__gemm_pack_b(float *bpack, int trans_b, const float *B, in
     return;
   }
   for (jj = 0; jj < nr; jj++) {                 /* B (N,K): row j0+jj of B is column jj */
-    const float *src = B + (size_t)(j0 + jj) * ldb + k0;
+    const float *src = ASR__GEMM_BROW(B, ldb, goff, rg, j0 + jj) + k0;
     for (k = 0; k < kc; k++) bpack[(size_t)k * ASR__GEMM_NR + jj] = src[k];
   }
   for (; jj < ASR__GEMM_NR; jj++)
@@ -7344,18 +7350,19 @@ ASR__PRIVATE void asr__gemm_update_row(float *c, const float *acc, int nr, float
  * of K. bpack: the packed KC x NR panel of op(B); acc: the micro-kernel's MR x NR block of
  * C, before alpha and the valid rows/columns are applied. Both on this thread's stack. */
 ASR__PRIVATE void asr__gemm_block(int trans_a, int trans_b, int K, float alpha, const float *A, int lda,
-                                  const float *B, int ldb, float *C, int ldc, int i0, int mr, int j0, int nr) {
+                                  const ptrdiff_t *agoff, int arg, const float *B, int ldb, const ptrdiff_t *goff,
+                                  int rg, float *C, int ldc, int i0, int mr, int j0, int nr) {
   float bpack[ASR__GEMM_KC * ASR__GEMM_NR], acc[ASR__GEMM_MR * ASR__GEMM_NR];
   int i, k0, iend = i0 + mr;
   for (k0 = 0; k0 < K; k0 += ASR__GEMM_KC) {
     int kc = ASR__MIN(ASR__GEMM_KC, K - k0);
-    asr__gemm_pack_b(bpack, trans_b, B, ldb, k0, kc, j0, nr);
+    asr__gemm_pack_b(bpack, trans_b, B, ldb, goff, rg, k0, kc, j0, nr);
     for (i = i0; i < iend; i += ASR__GEMM_MR) {
       int m = ASR__MIN(ASR__GEMM_MR, iend - i), r;
       const float *arow[ASR__GEMM_MR];
       for (r = 0; r < ASR__GEMM_MR; r++) {
         int ir = i + (r < m ? r : 0);           /* rows past the block repeat its first */
-        arow[r] = trans_a ? A + (size_t)k0 * lda + ir : A + (size_t)ir * lda + k0;
+        arow[r] = trans_a ? A + (size_t)k0 * lda + ir : ASR__GEMM_BROW(A, lda, agoff, arg, ir) + k0;
       }
 #if defined(ASR_SIMD_AVX512)
       asr__gemm_micro_avx512(kc, arow, trans_a ? (ptrdiff_t)lda : 1, bpack, acc);
@@ -7376,8 +7383,8 @@ ASR__PRIVATE void asr__gemm_block(int trans_a, int trans_b, int K, float alpha, 
  * depend on the number of threads. Without ASR_THREADS: one block of all rows per panel. */
 #define ASR__GEMM_PAR_MIN 262144.0
 ASR__PRIVATE void asr__gemm_simd(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                                 const float *A, int lda, const float *B, int ldb, float beta,
-                                 float *C, int ldc) {
+                                 const float *A, int lda, const ptrdiff_t *agoff, int arg, const float *B,
+                                 int ldb, const ptrdiff_t *goff, int rg, float beta, float *C, int ldc) {
   int i, j, task, np = (N + ASR__GEMM_NR - 1) / ASR__GEMM_NR, mb = M, nb;
   /* C = beta C first; the blocks below only add alpha op(A) op(B) */
   for (i = 0; i < M; i++) {
@@ -7397,7 +7404,7 @@ ASR__PRIVATE void asr__gemm_simd(int trans_a, int trans_b, int M, int N, int K, 
 #endif
   for (task = 0; task < np * nb; task++) {
     int j0 = task / nb * ASR__GEMM_NR, i0 = task % nb * mb;
-    asr__gemm_block(trans_a, trans_b, K, alpha, A, lda, B, ldb, C, ldc, i0, ASR__MIN(mb, M - i0), j0,
+    asr__gemm_block(trans_a, trans_b, K, alpha, A, lda, agoff, arg, B, ldb, goff, rg, C, ldc, i0, ASR__MIN(mb, M - i0), j0,
                     ASR__MIN(ASR__GEMM_NR, N - j0));
   }
 }
@@ -7407,9 +7414,45 @@ ASRDEF void asr_gemm(int trans_a, int trans_b, int M, int N, int K, asr_real alp
                      const asr_real *A, int lda, const asr_real *B, int ldb,
                      asr_real beta, asr_real *C, int ldc) {
 #if defined(ASR__GEMM_SIMD)
-  asr__gemm_simd(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  asr__gemm_simd(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, 1, B, ldb, NULL, 1, beta, C, ldc);
 #else
   asr_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+/* asr__gemm_rows: asr_gemm where a stored B is a stack of shifted matrices: its rows
+ * come in groups of rg, and row r is B + goff[r / rg] + (r % rg) ldb (within a group the
+ * rows are ldb apart, as usual; op(B) = B or B^T as in asr_gemm); the same for the rows of
+ * A (agoff, arg; A not transposed), or NULL for asr_gemm's layout. A convolution's im2col
+ * matrix, read where it lies: with the input split into its stride phases, the rows of
+ * kernel tap g are one phase plane shifted by the tap's offset goff[g]. The SIMD kernel
+ * packs B panel by panel and reads A through row pointers anyway, so this costs nothing
+ * more; without it, the product as loops (asr_gemm_ref's accumulation order: C_ij, then
+ * k). Threads as asr_gemm: each C element one thread's fixed sequence. Used by 4.3's
+ * Conv2dSubsampling. */
+ASR__PRIVATE void asr__gemm_rows(int trans_a, int trans_b, int M, int N, int K, asr_real alpha,
+                                 const asr_real *A, int lda, const ptrdiff_t *agoff, int arg,
+                                 const asr_real *B, int ldb, const ptrdiff_t *goff, int rg, asr_real beta,
+                                 asr_real *C, int ldc) {
+#if defined(ASR__GEMM_SIMD)
+  asr__gemm_simd(trans_a, trans_b, M, N, K, alpha, A, lda, trans_a ? NULL : agoff, arg, B, ldb, goff, rg, beta, C,
+                 ldc);
+#else
+  int i, j, k;
+  for (i = 0; i < M; i++) {
+    asr_real *c = C + (size_t)i * ldc;
+    const asr_real *ai = trans_a ? NULL : ASR__GEMM_BROW(A, lda, agoff, arg, i);
+    for (j = 0; j < N; j++) c[j] = beta == 0 ? 0 : beta * c[j];
+    for (k = 0; k < K && alpha != 0; k++) {
+      asr_real a = alpha * (trans_a ? A[(size_t)k * lda + i] : ai[k]);
+      if (!trans_b) {
+        const asr_real *b = ASR__GEMM_BROW(B, ldb, goff, rg, k);
+        for (j = 0; j < N; j++) c[j] += a * b[j];            /* c_i. += a_ik b_k. */
+      } else {
+        for (j = 0; j < N; j++) c[j] += a * ASR__GEMM_BROW(B, ldb, goff, rg, j)[k];
+      }
+    }
+  }
 #endif
 }
 
@@ -15180,9 +15223,11 @@ ASR__PRIVATE asr_result asr__cn_backward(asr__tier tier, asr_real *dx, const asr
  *   asr_conv2d_*_naive                    -> asr__conv2d_item_naive(_backward)         sec. 1
  *   asr_conv2d_{forward,backward}{_ref,}  -> asr__conv2d_item(_backward): im2col + GEMM
  *                                                                           [fast: gemm]
- *   asr_conv2d_subsampling_*{_naive,_ref,} -> asr__sub_item(_backward) with the conv2d and
+ *   asr_conv2d_subsampling_*{_naive,_ref}  -> asr__sub_item(_backward) with the conv2d and
  *                                            linear of that tier, [Gulati20] Fig. 1     sec. 1
- *                                            (relu' by asr__relu_select)  [fast: pieces]
+ *   asr_conv2d_subsampling_{forward,backward} -> asr__sub_item_fast(_backward): conv.2 on
+ *                                            h1's stride phases (asr__gemm_rows: no im2col
+ *                                            matrix), relu' by asr__relu_select  [fast: own+avx2]
  *   asr_conformer_ff_*_naive              -> asr__conf_ff_naive(_backward), asr__linear_naive
  *                                            [Gulati20] Sec. 2.3                        sec. 5
  *   asr_conformer_ff_*_ref, asr_conformer_ff_* -> asr__conf_ff_linear(_backward) on
@@ -16189,6 +16234,254 @@ ASR__PRIVATE asr_result asr__sub_item_backward(asr__tier tier, asr_real *dxb, co
                               1, T, F, D, 3, 2, cw, cwb);
 }
 
+/* ---- The fast tier: conv.2 without its im2col matrix. Its 3x3 stride-2 window reads
+ * h1[c][2i+a][2j+e]. Split h1 into its four stride phases (Hp = T2+1 rows, Wp = F2+1
+ * columns each, 0 past h1's edges),
+ *   P_{pa,pe}[c][r][q] = h1[c][2r+pa][2q+pe],
+ * and tap (a,e) reads phase (a%2, e%2) at [i + a/2][j + e/2]: in a plane stored row by row
+ * that is the flat shift off(a,e) = (a/2) Wp + e/2. On the wide output grid p = i Wp + j
+ * (j < Wp: one column more than the F2 outputs, the garbage column j = F2, dropped) row
+ * (a,e,c) of the im2col matrix is then plane P_{a%2,e%2}[c] read from off(a,e) on, so
+ *   h2_wide = sum_(a,e) W[:,:,a,e] P_{a%2,e%2}(from off(a,e))          (K = 9 D)
+ * is one asr__gemm_rows with a group of D rows per tap, and the 9 D x T2 F2 matrix is
+ * never written. The backward turns the same products around:
+ *   dW[:,:,a,e] = dh2_wide P_{a%2,e%2}(from off(a,e))^T                 (B transposed)
+ *   dP_{pa,pe}[c][q] = sum_{taps (a,e) of the phase} sum_o W[o,c,a,e] dh2_wide[o][q - off(a,e)]
+ * (the transposed convolution as a gather, one GEMM per phase over its taps, reading
+ * dh2_wide shifted back with zeros around it: Wp+1 in front, the garbage column, the rows
+ * past L2), then dh1 = relu'(h1) dP read back through the phases. conv.0 (one input
+ * channel: K = 9, the bias a tenth tap over a row of ones) stays im2col + GEMM, on the
+ * valid rows only. The sums run in another order than _ref's (tap by tap instead of
+ * (c,a,e)): the tiers agree within rounding (conformer/subsampling_fast_vs_ref). Layout
+ * and sizes: asr__sub_fast, in the plumbing. */
+
+/* The fast tier's scratch (asr__sub_fast_init carves it from the workspace, plumbing):
+ * wk the conv.2 weights by tap group (forward (D, 9 D): W[o][tap t][c]; backward
+ * (9, D, D): W[tap t][o][c], t in asr__sub_taps order), G (9 D + 1, D) dW2^T by tap and
+ * db2, X9 (10, T1 F1) conv.0's im2col and a row of ones, G0 (10, D) dW0^T and db0 (the
+ * forward: conv.0's [W b] (D, 10)), ph four phase planes per channel (PS = Hp Wp + 1
+ * apart), yw (D, LD) the wide h2 or dh2 (LD = Hp Wp + Wp + 1; the backward's starts at
+ * base = Wp + 1), dz (T2, D F2), dh1 (D, T1 F1), ones (Hp Wp);
+ * goff: tap t's rows at ph + goff[t] (t < 9), the ones at ph + goff[9]. */
+typedef struct asr__sub_fast {
+  int F, D, T1, F1, T2, F2, Hp, Wp;
+  size_t PS, LD, base;
+  asr_real *wk, *G, *X9, *G0, *ph, *yw, *dz, *dh1, *ones;
+  ptrdiff_t goff[10];
+} asr__sub_fast;
+
+/* the taps (a 3 + e) grouped by phase (pa 2 + pe): phase 0 (even, even) has (0,0), (0,2),
+ * (2,0), (2,2); phase 1 (0,1), (2,1); phase 2 (1,0), (1,2); phase 3 (1,1) */
+static const unsigned char asr__sub_taps[9] = {0, 2, 6, 8, 1, 7, 3, 5, 4};
+static const unsigned char asr__sub_phase_start[5] = {0, 4, 6, 8, 9};
+
+/* conv.0's im2col on the valid rows, X9[a 3 + e][i F1 + j] = x[2i+a][2j+e] (i < L1), and a
+ * tenth row of ones (for the backward: G0's row 9 is then db0 = sum_k dh1[.][k]) */
+ASR__PRIVATE void asr__sub_im2col0(asr_real *X9, const asr_real *xb, int F, int F1, int L1) {
+  int a, e, i, j;
+  size_t V1 = (size_t)L1 * F1, k;
+  for (a = 0; a < 3; a++)
+    for (e = 0; e < 3; e++) {
+      asr_real *row = X9 + (size_t)(a * 3 + e) * V1;
+      for (i = 0; i < L1; i++) {
+        const asr_real *xr = xb + (size_t)(2 * i + a) * F + e;
+        for (j = 0; j < F1; j++) row[(size_t)i * F1 + j] = xr[(size_t)2 * j];
+      }
+    }
+  for (k = 0; k < V1; k++) X9[9 * V1 + k] = 1;
+}
+
+/* The even and odd elements of x[0..2n): ev[q] = x[2q], od[q] = x[2q+1], q < n, and back
+ * (asr__sub_interleave); copies only, so the same values in every build (AVX2: eight
+ * pairs a step, two shuffles and a cross-lane permute, where the scalar loop takes about
+ * two cycles an element). */
+ASR__PRIVATE void asr__sub_deinterleave(asr_real *ev, asr_real *od, const asr_real *x, int n) {
+  int q = 0;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  for (; q + 8 <= n; q += 8) {
+    __m256 a = _mm256_loadu_ps(x + 2 * q), b = _mm256_loadu_ps(x + 2 * q + 8);
+    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));   /* a1 a3 b1 b3 | a5 a7 b5 b7 */
+    _mm256_storeu_ps(ev + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    _mm256_storeu_ps(od + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0))));
+  }
+#endif
+  for (; q < n; q++) ev[q] = x[2 * q], od[q] = x[2 * q + 1];
+}
+/* x[2q] = ev[q], x[2q+1] = od[q], q < n */
+ASR__PRIVATE void asr__sub_interleave(asr_real *x, const asr_real *ev, const asr_real *od, int n) {
+  int q = 0;
+#if defined(ASR_SIMD_AVX2) && !ASR_REAL_DOUBLE
+  for (; q + 8 <= n; q += 8) {
+    __m256 e = _mm256_loadu_ps(ev + q), o = _mm256_loadu_ps(od + q);
+    __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);   /* e0 o0 e1 o1 | e4 o4 e5 o5 */
+    _mm256_storeu_ps(x + 2 * q, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(x + 2 * q + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+#endif
+  for (; q < n; q++) x[2 * q] = ev[q], x[2 * q + 1] = od[q];
+}
+
+/* Row y of channel c of h1 (hr, F1 values) into its phases: the even columns to phase
+ * (y%2, 0), the odd ones to (y%2, 1), row y/2 of each; the odd phase's last column is 0
+ * when F1 is odd. Phase (pa, pe) of channel c: ph + ((pa 2 + pe) D + c) PS. */
+ASR__PRIVATE void asr__sub_split_row(asr_real *ph, const asr_real *hr, const asr__sub_fast *f, int c, int y) {
+  asr_real *o0 = ph + ((size_t)(y % 2) * 2 * f->D + c) * f->PS + (size_t)(y / 2) * f->Wp;
+  asr_real *o1 = o0 + (size_t)f->D * f->PS;
+  int q = f->F1 / 2;
+  asr__sub_deinterleave(o0, o1, hr, q);
+  if (f->F1 % 2) o0[q] = hr[2 * q], o1[q] = 0;
+}
+/* What the rows of h1 leave unwritten in the phases: with T1 odd, the last row of the odd
+ * rows' phases (2 T2 + 1 = T1 is past h1), and each plane's last element (read by the
+ * wide grid's garbage column only). */
+ASR__PRIVATE void asr__sub_split_edges(asr_real *ph, const asr__sub_fast *f) {
+  int pl, q;
+  for (pl = 0; pl < 4 * f->D; pl++) {
+    asr_real *p = ph + (size_t)pl * f->PS;
+    if (pl >= 2 * f->D && f->T1 % 2)
+      for (q = 0; q < f->Wp; q++) p[(size_t)(f->Hp - 1) * f->Wp + q] = 0;
+    p[(size_t)f->Hp * f->Wp] = 0;
+  }
+}
+
+/* One item's forward, the fast tier: the same h1, z and y as asr__sub_item. */
+ASR__PRIVATE void asr__sub_item_fast(asr_real *yb, asr_real *h1, asr_real *z, const asr_real *xb, int len,
+                                     const asr_conv2d_subsampling_params *p, const asr__sub_fast *f) {
+  int D = f->D, F1 = f->F1, F2 = f->F2, Wp = f->Wp, d, t, j, y;
+  int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+  size_t P1 = (size_t)f->T1 * F1, V1 = (size_t)L1 * F1, k;
+  double xscale = sqrt((double)D);
+  /* conv.0 + b on the valid rows as one GEMM into h1 (D, T1 F1): [W b] (D, 10) times
+   * [X9; ones] (the bias as a tenth tap over the row of ones; [W b] in G0's place) */
+  if (L1 > 0) {
+    asr__sub_im2col0(f->X9, xb, f->F, F1, L1);
+    if (p->conv0_b) {
+      for (d = 0; d < D; d++) {
+        for (j = 0; j < 9; j++) f->G0[d * 10 + j] = p->conv0_w[d * 9 + j];
+        f->G0[d * 10 + 9] = p->conv0_b[d];
+      }
+      asr_gemm(0, 0, D, (int)V1, 10, 1, f->G0, 10, f->X9, (int)V1, 0, h1, (int)P1);
+    } else {
+      asr_gemm(0, 0, D, (int)V1, 9, 1, p->conv0_w, 9, f->X9, (int)V1, 0, h1, (int)P1);
+    }
+  }
+  /* h1 = relu(that), 0 on the rows past L1, and (if conv.2 has an output) each row into
+   * the phases, channel by channel */
+  for (d = 0; d < D; d++) {
+    asr_real *hd = h1 + (size_t)d * P1;
+    memset(hd + V1, 0, sizeof(asr_real) * (P1 - V1));   /* windows into the padding */
+    asr__relu_select(hd, hd, P1);                       /* relu */
+    for (y = 0; y < f->T1 && L2 > 0; y++) asr__sub_split_row(f->ph, hd + (size_t)y * F1, f, d, y);
+  }
+  /* h2_wide (D, L2 Wp) = W (D, 9 D) [P shifted by tap], the taps in asr__sub_taps order */
+  if (L2 > 0) {
+    asr__sub_split_edges(f->ph, f);
+    asr__gemm_rows(0, 0, D, L2 * Wp, 9 * D, 1, f->wk, 9 * D, NULL, 1, f->ph, (int)f->PS, f->goff, D, 0, f->yw,
+                   (int)f->LD);
+  }
+  /* z[t][d F2 + j] = relu(h2[d][t][j] + b[d]), 0 past L2 */
+  for (t = 0; t < L2; t++)
+    for (d = 0; d < D; d++) {
+      const asr_real *hr = f->yw + (size_t)d * f->LD + (size_t)t * Wp;
+      asr_real *zr = z + ((size_t)t * D + d) * F2, b = p->conv2_b ? p->conv2_b[d] : 0;
+      for (j = 0; j < F2; j++) {
+        asr_real v = p->conv2_b ? hr[j] + b : hr[j];
+        zr[j] = v > 0 ? v : 0;
+      }
+    }
+  memset(z + (size_t)L2 * D * F2, 0, sizeof(asr_real) * (size_t)(f->T2 - L2) * D * F2);
+  /* y = (z W^T + b) sqrt(D) on the valid frames, as _ref */
+  if (L2 > 0) asr_gemm(0, 1, L2, D, D * F2, (asr_real)xscale, z, D * F2, p->out_w, D * F2, 0, yb, D);
+  for (t = 0; t < L2; t++)
+    if (p->out_b)
+      for (d = 0; d < D; d++) yb[(size_t)t * D + d] += (asr_real)(xscale * p->out_b[d]);
+  for (k = (size_t)L2 * D; k < (size_t)f->T2 * D; k++) yb[k] = 0;
+}
+
+/* One item's backward, the fast tier: the gradients of asr__sub_item_backward. */
+ASR__PRIVATE void asr__sub_item_backward_fast(asr_real *dxb, const asr_conv2d_subsampling_grads *g,
+                                              const asr_real *dyb, const asr_real *h1, const asr_real *z,
+                                              const asr_real *xb, int len, const asr_conv2d_subsampling_params *p,
+                                              const asr__sub_fast *f) {
+  int D = f->D, F1 = f->F1, F2 = f->F2, Wp = f->Wp, d, t, j, c, y, q, a, e;
+  int L1 = asr__conv2d_rows(len, 3, 2), L2 = asr__conv2d_rows(L1, 3, 2);
+  size_t P1 = (size_t)f->T1 * F1, V1, DF = (size_t)D * F2, HW = (size_t)f->Hp * Wp;
+  asr_real xscale = (asr_real)sqrt((double)D), *dw = f->yw + f->base;
+  if (L2 == 0) return;                                   /* no valid output: no gradient */
+  V1 = (size_t)L1 * F1;
+  /* the linear, as _ref: dz = sqrt(D) dy W, dW += sqrt(D) dy^T z, db += sqrt(D) sum_t dy */
+  asr_gemm(0, 0, L2, (int)DF, D, xscale, dyb, D, p->out_w, (int)DF, 0, f->dz, (int)DF);
+  if (g && g->out_w) asr_gemm(1, 0, D, (int)DF, L2, xscale, dyb, D, z, (int)DF, 1, g->out_w, (int)DF);
+  if (g && g->out_b)
+    for (t = 0; t < L2; t++)
+      for (d = 0; d < D; d++) g->out_b[d] += xscale * dyb[(size_t)t * D + d];
+  /* dh2_wide[d][t Wp + j] = relu'(z) dz, from base on, zeros around (the select without a
+   * branch: asr__relu_select) */
+  asr__relu_select(f->dz, z, (size_t)L2 * DF);
+  memset(f->yw, 0, sizeof(asr_real) * (size_t)D * f->LD);
+  for (d = 0; d < D; d++)
+    for (t = 0; t < L2; t++)
+      memcpy(dw + (size_t)d * f->LD + (size_t)t * Wp, f->dz + ((size_t)t * D + d) * F2, sizeof(asr_real) * (size_t)F2);
+  /* dW2^T and db2: G (9 D + 1, D) = [P shifted by tap; ones] dh2_wide^T (the taps' 9 D
+   * rows in M, where the GEMM's 12-row slivers fit them better than D; the row of ones,
+   * group 9 of the rows, sums dh2), added in w's (o, c, a, e) order */
+  if (g && (g->conv2_w || g->conv2_b)) {
+    int tp;
+    for (c = 0; c < D; c++)
+      for (y = 0; y < f->T1; y++) asr__sub_split_row(f->ph, h1 + (size_t)c * P1 + (size_t)y * F1, f, c, y);
+    asr__sub_split_edges(f->ph, f);
+    asr__gemm_rows(0, 1, 9 * D + 1, D, L2 * Wp, 1, f->ph, (int)f->PS, f->goff, D, dw, (int)f->LD, NULL, 1, 0, f->G,
+                   D);
+    for (d = 0; d < D && g->conv2_w; d++)
+      for (c = 0; c < D; c++)
+        for (tp = 0; tp < 9; tp++)
+          g->conv2_w[((size_t)d * D + c) * 9 + asr__sub_taps[tp]] += f->G[((size_t)tp * D + c) * D + d];
+    for (d = 0; d < D && g->conv2_b; d++) g->conv2_b[d] += f->G[(size_t)9 * D * D + d];
+  }
+  /* dP per phase: its taps' W^T times dh2_wide shifted back by off(a,e) (into ph) */
+  for (q = 0; q < 4; q++) {
+    int s = asr__sub_phase_start[q], n = asr__sub_phase_start[q + 1] - s, i;
+    ptrdiff_t go[4];
+    for (i = 0; i < n; i++) {
+      int tap = asr__sub_taps[s + i];
+      go[i] = (ptrdiff_t)f->base - (ptrdiff_t)((tap / 3 / 2) * Wp + tap % 3 / 2);
+    }
+    asr__gemm_rows(1, 0, D, (int)HW, n * D, 1, f->wk + (size_t)s * D * D, D, NULL, 1, f->yw, (int)f->LD, go, D, 0,
+                   f->ph + (size_t)q * D * f->PS, (int)f->PS);
+  }
+  /* dh1 = relu'(h1) dP, read back through the phases channel by channel */
+  for (c = 0; c < D; c++) {
+    for (y = 0; y < f->T1; y++) {
+      const asr_real *s0 = f->ph + ((size_t)((y % 2) * 2) * D + c) * f->PS + (size_t)(y / 2) * Wp;
+      const asr_real *s1 = s0 + (size_t)D * f->PS;      /* the odd columns' phase */
+      asr_real *o = f->dh1 + (size_t)c * P1 + (size_t)y * F1;
+      asr__sub_interleave(o, s0, s1, F1 / 2);
+      if (F1 % 2) o[F1 - 1] = s0[F1 / 2];
+    }
+    asr__relu_select(f->dh1 + (size_t)c * P1, h1 + (size_t)c * P1, P1);
+  }
+  /* conv.0: dW0 and db0 as G0 (10, D) = [X9; ones] dh1^T; dx = col2im(W0^T dh1) */
+  if (g && (g->conv0_w || g->conv0_b)) {
+    asr__sub_im2col0(f->X9, xb, f->F, F1, L1);
+    asr_gemm(0, 1, 10, D, (int)V1, 1, f->X9, (int)V1, f->dh1, (int)P1, 0, f->G0, D);
+    for (d = 0; d < D && g->conv0_w; d++)
+      for (j = 0; j < 9; j++) g->conv0_w[(size_t)d * 9 + j] += f->G0[j * D + d];
+    for (d = 0; d < D && g->conv0_b; d++) g->conv0_b[d] += f->G0[9 * D + d];
+  }
+  if (dxb) {
+    asr_gemm(1, 0, 9, (int)V1, D, 1, p->conv0_w, 9, f->dh1, (int)P1, 0, f->X9, (int)V1);
+    for (a = 0; a < 3; a++)
+      for (e = 0; e < 3; e++) {
+        const asr_real *cr = f->X9 + (size_t)(a * 3 + e) * V1;
+        for (y = 0; y < L1; y++) {
+          asr_real *xr = dxb + (size_t)(2 * y + a) * f->F + e;
+          for (j = 0; j < F1; j++) xr[(size_t)2 * j] += cr[(size_t)y * F1 + j];
+        }
+      }
+  }
+}
+
 ASRDEF asr_result asr_conv2d_subsampling_forward_naive(asr_real *y, int *lengths_out,
                                                        const asr_conv2d_subsampling_saved *s,
                                                        const asr_real *x, const int *lengths,
@@ -16213,7 +16506,7 @@ ASRDEF asr_result asr_conv2d_subsampling_forward(asr_real *y, int *lengths_out,
                                                  const asr_conv2d_subsampling_params *p, int N,
                                                  int T, int F, int D, void *work,
                                                  size_t work_bytes) {
-  /* im2col + asr_gemm: asr__sub_item */
+  /* conv.2 on h1's stride phases: asr__sub_item_fast */
   return asr__sub_forward(ASR__TIER_FAST, y, lengths_out, s, x, lengths, p, N, T, F, D, work, work_bytes);
 }
 ASRDEF asr_result asr_conv2d_subsampling_backward_naive(asr_real *dx,
@@ -16246,7 +16539,7 @@ ASRDEF asr_result asr_conv2d_subsampling_backward(asr_real *dx,
                                                   const asr_conv2d_subsampling_params *p, int N,
                                                   int T, int F, int D, void *work,
                                                   size_t work_bytes) {
-  /* asr__sub_item_backward on asr_gemm */
+  /* the same products turned around: asr__sub_item_backward_fast */
   return asr__sub_backward(ASR__TIER_FAST, dx, g, dy, s, x, lengths, p, N, T, F, D, work, work_bytes);
 }
 
@@ -17105,6 +17398,41 @@ ASRDEF asr_result asr_conv2d_subsampling_saved_init(asr_conv2d_subsampling_saved
   return ASR_OK;
 }
 
+/* The fast tier's scratch (asr__sub_fast) in a workspace of T, F, D: its bytes (SIZE_MAX
+ * when that overflows), and, with f and work, the pointers into work and the taps' offsets
+ * (the forward's: tap t, the t-th of asr__sub_taps, reads phase ph(t) from off(t) on). */
+ASR__PRIVATE size_t asr__sub_fast_init(asr__sub_fast *f, void *work, int T, int F, int D) {
+  int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2, t;
+  size_t Hp = (size_t)T2 + 1, Wp = (size_t)F2 + 1, PS = Hp * Wp + 1, LD = Hp * Wp + Wp + 1, n[9], total = 0, k;
+  asr_real *at = (asr_real *)work;
+  /* wk, G, X9, G0, ph, yw, dz, dh1, ones */
+  n[0] = asr__rnn_bytes(9, (size_t)D, (size_t)D, 1), n[1] = asr__rnn_add(n[0], asr__rnn_bytes((size_t)D, 1, 1, 1));
+  n[2] = asr__rnn_bytes(10, (size_t)T1, (size_t)F1, 1), n[3] = asr__rnn_bytes(10, (size_t)D, 1, 1);
+  n[4] = asr__rnn_bytes(4, (size_t)D, PS, 1), n[5] = asr__rnn_bytes((size_t)D, LD, 1, 1);
+  n[6] = asr__rnn_bytes((size_t)T2, (size_t)D, (size_t)F2, 1), n[7] = asr__rnn_bytes((size_t)D, (size_t)T1, (size_t)F1, 1);
+  n[8] = asr__rnn_bytes(Hp, Wp, 1, 1);
+  for (t = 0; t < 9; t++) total = asr__rnn_add(total, n[t]);
+  if (!f) return total;
+  f->F = F, f->D = D, f->T1 = T1, f->F1 = F1, f->T2 = T2, f->F2 = F2, f->Hp = (int)Hp, f->Wp = (int)Wp;
+  f->PS = PS, f->LD = LD, f->base = Wp + 1;
+  f->wk = at, at += n[0] / sizeof(asr_real);
+  f->G = at, at += n[1] / sizeof(asr_real);
+  f->X9 = at, at += n[2] / sizeof(asr_real);
+  f->G0 = at, at += n[3] / sizeof(asr_real);
+  f->ph = at, at += n[4] / sizeof(asr_real);
+  f->yw = at, at += n[5] / sizeof(asr_real);
+  f->dz = at, at += n[6] / sizeof(asr_real);
+  f->dh1 = at, at += n[7] / sizeof(asr_real);
+  f->ones = at;
+  for (k = 0; k < Hp * Wp; k++) f->ones[k] = 1;
+  f->goff[9] = f->ones - f->ph;
+  for (t = 0; t < 9; t++) {
+    int tap = asr__sub_taps[t], a = tap / 3, e = tap % 3;
+    f->goff[t] = (ptrdiff_t)(((size_t)(a % 2) * 2 + e % 2) * D * PS + (size_t)(a / 2) * Wp + e / 2);
+  }
+  return total;
+}
+
 ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D) {
   int T1 = (T - 1) / 2, F1 = (F - 1) / 2, T2 = (T1 - 1) / 2, F2 = (F1 - 1) / 2;
   size_t c0, c2, n;
@@ -17116,7 +17444,9 @@ ASRDEF size_t asr_conv2d_subsampling_workspace_size(int N, int T, int F, int D) 
   n = asr__rnn_add(asr__rnn_bytes((size_t)D, (size_t)T2, (size_t)F2, 1),
                    asr__rnn_bytes((size_t)D, (size_t)T1, (size_t)F1, 1));
   n = asr__rnn_add(n, asr__rnn_bytes((size_t)T2, (size_t)D, (size_t)F2, 1));
-  return asr__rnn_add(n, c0 > c2 ? c0 : c2);
+  n = asr__rnn_add(n, c0 > c2 ? c0 : c2);
+  c0 = asr__sub_fast_init(NULL, NULL, T, F, D);            /* the fast tier's (usually less) */
+  return n > c0 ? n : c0;
 }
 
 /* The workspace of asr_conv2d_subsampling_workspace_size: h2 or dh2 (D,T2,F2), dh1
@@ -17151,6 +17481,22 @@ ASR__PRIVATE asr_result asr__sub_forward(asr__tier tier, asr_real *y, int *lengt
   void *cw;
   asr_result r = asr__sub_prepare(tier, y, s, x, lengths, p, N, T, F, D, work, work_bytes, &h2, &cw, &cwb);
   if (r) return r;
+  if (tier == ASR__TIER_FAST) {                  /* conv.2's weights by tap: W[o][tap][c] */
+    asr__sub_fast f;
+    int o, t, c;
+    asr__sub_fast_init(&f, work, T, F, D);
+    for (o = 0; o < D; o++)
+      for (t = 0; t < 9; t++)
+        for (c = 0; c < D; c++)
+          f.wk[((size_t)o * 9 + t) * D + c] = p->conv2_w[((size_t)o * D + c) * 9 + asr__sub_taps[t]];
+    for (b = 0; b < N; b++) {
+      int len = lengths ? lengths[b] : T;
+      asr__sub_item_fast(y + (size_t)b * T2 * D, s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2,
+                         x + (size_t)b * T * F, len, p, &f);
+      if (lengths_out) lengths_out[b] = asr__conv2d_rows(asr__conv2d_rows(len, 3, 2), 3, 2);
+    }
+    return ASR_OK;
+  }
   for (b = 0; b < N; b++) {
     int len = lengths ? lengths[b] : T;
     r = asr__sub_item(tier, y + (size_t)b * T2 * D, s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2,
@@ -17172,6 +17518,20 @@ ASR__PRIVATE asr_result asr__sub_backward(asr__tier tier, asr_real *dx, const as
   void *cw;
   asr_result r = asr__sub_prepare(tier, dy, s, x, lengths, p, N, T, F, D, work, work_bytes, &dh2, &cw, &cwb);
   if (r) return r;
+  if (tier == ASR__TIER_FAST) {                  /* conv.2's weights by tap: W[tap][o][c] */
+    asr__sub_fast f;
+    int o, t, c;
+    asr__sub_fast_init(&f, work, T, F, D);
+    for (t = 0; t < 9; t++)
+      for (o = 0; o < D; o++)
+        for (c = 0; c < D; c++)
+          f.wk[((size_t)t * D + o) * D + c] = p->conv2_w[((size_t)o * D + c) * 9 + asr__sub_taps[t]];
+    for (b = 0; b < N; b++)
+      asr__sub_item_backward_fast(dx ? dx + (size_t)b * T * F : NULL, g, dy + (size_t)b * T2 * D,
+                                  s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2, x + (size_t)b * T * F,
+                                  lengths ? lengths[b] : T, p, &f);
+    return ASR_OK;
+  }
   for (b = 0; b < N; b++) {
     r = asr__sub_item_backward(tier, dx ? dx + (size_t)b * T * F : NULL, g, dy + (size_t)b * T2 * D,
                                s->h1 + (size_t)b * n1, s->z + (size_t)b * T2 * D * F2, x + (size_t)b * T * F,

@@ -764,6 +764,69 @@ static void t_subsampling_backward_naive_vs_ref(tctx *t) {
   free(sbuf), free(work);
 }
 
+/* Conv2dSubsampling's fast tier against _ref at odd sizes: the fast tier runs conv.2 on h1's
+ * stride phases (no im2col matrix) and conv.0 on the valid rows only, so sizes of each
+ * parity (T1, F1 odd and even; F2 = 1; D = 1, not a multiple of the GEMM's 12 rows or 32
+ * columns) and items shorter than the batch (6: conv.0 has rows, conv.2 none) are the cases.
+ * Compared: y, the saved h1 and z, dx and the six gradients, each accumulated into
+ * nonzero values. Tolerance CONF_TIER_TOL (the same sums in another order). */
+static void t_subsampling_fast_vs_ref(tctx *t) {
+  static const int Ts[4] = {7, 8, 17, 33}, Fs[3] = {7, 8, 17}, Ds[3] = {1, 7, 17};
+  int it, jf, kd, k, i;
+  double worst = 0;
+  for (it = 0; it < 4; it++)
+    for (jf = 0; jf < 3; jf++)
+      for (kd = 0; kd < 3; kd++) {
+        const int N = 3, T = Ts[it], F = Fs[jf], D = Ds[kd];
+        const int T2 = asr_conv2d_subsampling_out_len(T), F2 = asr_conv2d_subsampling_out_len(F);
+        const size_t nw = (size_t)D * 9 + D + (size_t)D * D * 9 + D + (size_t)D * D * F2 + D;
+        int lens[3] = {T, T - 3 > 0 ? T - 3 : 0, 6};
+        size_t sb = asr_conv2d_subsampling_saved_size(N, T, F, D), wb = asr_conv2d_subsampling_workspace_size(N, T, F, D);
+        asr_conv2d_subsampling_params p;
+        asr_conv2d_subsampling_grads g[2];
+        asr_conv2d_subsampling_saved s[2];
+        asr_real *w = TALLOC(asr_real, nw), *x = TALLOC(asr_real, (size_t)N * T * F);
+        asr_real *dy = TALLOC(asr_real, (size_t)N * T2 * D), *y[2], *dx[2], *gw[2];
+        void *sbuf[2], *work = talloc_(wb);
+        asr_rng rng;
+        double e = 0;
+        asr_rng_seed(&rng, 60 + it * 9 + jf * 3 + kd, 0);
+        fill_uniform(&rng, w, nw, -0.5, 0.5);
+        fill_uniform(&rng, x, (size_t)N * T * F, -1, 1);
+        fill_uniform(&rng, dy, (size_t)N * T2 * D, -1, 1);
+        p.conv0_w = w, p.conv0_b = w + D * 9, p.conv2_w = w + D * 10, p.conv2_b = p.conv2_w + D * D * 9;
+        p.out_w = p.conv2_b + D, p.out_b = p.out_w + (size_t)D * D * F2;
+        for (k = 0; k < 2; k++) {
+          y[k] = TALLOC(asr_real, (size_t)N * T2 * D), dx[k] = TALLOC(asr_real, (size_t)N * T * F);
+          gw[k] = TALLOC(asr_real, nw), sbuf[k] = talloc_(sb);
+          asr_rng_seed(&rng, 7, 0);                      /* the same starting values for both */
+          fill_uniform(&rng, dx[k], (size_t)N * T * F, -1, 1);
+          fill_uniform(&rng, gw[k], nw, -1, 1);
+          g[k].conv0_w = gw[k], g[k].conv0_b = gw[k] + D * 9, g[k].conv2_w = gw[k] + D * 10;
+          g[k].conv2_b = g[k].conv2_w + D * D * 9, g[k].out_w = g[k].conv2_b + D;
+          g[k].out_b = g[k].out_w + (size_t)D * D * F2;
+          CHECK_OK(asr_conv2d_subsampling_saved_init(&s[k], sbuf[k], sb, N, T, F, D));
+        }
+        CHECK_OK(asr_conv2d_subsampling_forward_ref(y[0], NULL, &s[0], x, lens, &p, N, T, F, D, work, wb));
+        CHECK_OK(asr_conv2d_subsampling_backward_ref(dx[0], &g[0], dy, &s[0], x, lens, &p, N, T, F, D, work, wb));
+        memset(work, 0xff, wb);                          /* NaN: the fast tier must not read stale scratch */
+        CHECK_OK(asr_conv2d_subsampling_forward(y[1], NULL, &s[1], x, lens, &p, N, T, F, D, work, wb));
+        memset(work, 0xff, wb);
+        CHECK_OK(asr_conv2d_subsampling_backward(dx[1], &g[1], dy, &s[1], x, lens, &p, N, T, F, D, work, wb));
+        e = fmax(e, conf_rel_err(y[1], y[0], (size_t)N * T2 * D));
+        e = fmax(e, conf_rel_err(s[1].h1, s[0].h1, (size_t)N * D * ((T - 1) / 2) * ((F - 1) / 2)));
+        e = fmax(e, conf_rel_err(s[1].z, s[0].z, (size_t)N * T2 * D * F2));
+        e = fmax(e, conf_rel_err(dx[1], dx[0], (size_t)N * T * F));
+        e = fmax(e, conf_rel_err(gw[1], gw[0], nw));
+        for (i = 0; i < D; i++) CHECK(y[1][(2 * T2 + T2 - 1) * D + i] == 0);   /* item 2 (length 6): no frame */
+        CHECKF(e <= CONF_TIER_TOL, "T %d F %d D %d: fast vs ref rel. err %.3g", T, F, D, e);
+        worst = fmax(worst, e);
+        for (k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(gw[k]), free(sbuf[k]);
+        free(w), free(x), free(dy), free(work);
+      }
+  snprintf(t->msg, sizeof t->msg, "36 sizes, worst rel. err %.2g", worst);
+}
+
 static const test_case TESTS_conformer[] = {
   {"lstm/checker_ref", t_lstm_checker_ref},
   {"lstm/checker_fast", t_lstm_checker_fast},
@@ -790,6 +853,7 @@ static const test_case TESTS_conformer[] = {
   {"conformer/subsampling_lengths", t_subsampling_lengths},
   {"conformer/subsampling_naive_ref_padding", t_subsampling_naive_ref_padding},
   {"conformer/subsampling_gradcheck", t_subsampling_gradcheck},
+  {"conformer/subsampling_fast_vs_ref", t_subsampling_fast_vs_ref},
   {"conformer/subsampling_long_window", t_subsampling_long_window},
   {"conformer/ff_gradcheck", t_ff_gradcheck},
   {"conformer/conv_gradcheck_eval", t_conv_gradcheck_eval},
