@@ -4787,7 +4787,11 @@ ASRDEF asr_result asr_nt_best_alignment(int *align, double *logp, const int *tar
  * at every step (the lowest id among equal ones). asr_nt_beam_search: `beam` partial
  * outputs cross each block boundary; inside a block every running hypothesis is extended
  * by every symbol, the `beam` best extensions are kept, those ending in <e> leave for the
- * next block, until `beam` have left or none runs; beam 1 is greedy. Outputs: tokens
+ * next block, until `beam` have left or none runs; beam 1 is greedy. The beam ranks by
+ * ln p(y~|x) + penalty |y| (|y| the symbols without the <e>s; ESPnet's per-token penalty,
+ * a length bonus for penalty > 0: a model that is unsure where a block ends gives the
+ * shorter outputs more probability, docs/seq2seq_nt.md measures it); penalty 0 ranks by
+ * ln p alone, and greedy ignores it. Outputs: tokens
  * (N,max_len) without the <e>s, padded with -1; lengths (N); align (N,NB) or NULL: the
  * symbols each block emitted; scores (N) or NULL: ln p(y~|x) of the output with its <e>s.
  * enc (N,T,H), enc_lens (N) or NULL. Errors: beam, max_len or max_per_block < 1, the
@@ -4800,8 +4804,8 @@ ASRDEF asr_result asr_nt_greedy(int *tokens, int *lengths, int *align, double *s
 ASRDEF asr_result asr_nt_beam_search(int *tokens, int *lengths, int *align, double *scores,
                                      const asr_real *enc, const int *enc_lens,
                                      const asr_nt_params *p, const asr_nt_config *cfg, int N,
-                                     int T, int beam, int max_len, int max_per_block, void *work,
-                                     size_t work_bytes, asr_error *err);
+                                     int T, int beam, double penalty, int max_len, int max_per_block,
+                                     void *work, size_t work_bytes, asr_error *err);
 
 /* ========================================================================================
  * 8. Quantizers
@@ -6130,7 +6134,8 @@ ASRDEF asr_result asr_model_decode(asr_model *m, int *tokens, int *n_tokens, int
 
 /* Decoding with options: what asr_model_decode does with its beam, and the attention heads'
  * own knobs (ESPnet's decoding options), also rnnt-las's second pass (rescore, ctc_weight,
- * penalty). The CTC and rnnt heads read only `beam`.
+ * penalty). The CTC and rnnt heads read only `beam`, the nt head `beam` and `penalty`
+ * (asr_nt_beam_search's length bonus).
  *   beam         hypotheses kept (>= 1)
  *   ctc_weight   lambda of the joint CTC/attention score (section 7.4), in [0, 1]: 0 pure
  *                attention, 1 the CTC prefix score alone; > 0 needs the CTC branch
@@ -28333,11 +28338,12 @@ ASR__PRIVATE int asr__nt_pool_push(asr__nt_pool *dst, const asr__nt_pool *src, i
   return i;
 }
 
-/* The beam over item n's blocks (the declarations describe it); beam 1 is greedy. Writes
- * the best output: tokens_n (max_len), its length, align_n (NB) or NULL, and returns its score. */
+/* The beam over item n's blocks (the declarations describe it); beam 1 is greedy. The pools'
+ * scores are the ranking ln p + penalty |y|. Writes the best output: tokens_n (max_len), its
+ * length, align_n (NB) or NULL, and returns its ln p. */
 ASR__PRIVATE double asr__nt_decode_item(int *tokens_n, int *length, int *align_n, const asr_real *enc_n, int len,
-                                        const asr_nt_params *p, const asr__nt_dims *d, int K, int max_per_block,
-                                        asr__nt_dec_ws *w) {
+                                        const asr_nt_params *p, const asr__nt_dims *d, int K, double penalty,
+                                        int max_per_block, asr__nt_dec_ws *w) {
   size_t SS = 3 * (size_t)d->H + 2 * (size_t)d->A + 2 * (size_t)d->H2;
   int B = asr_nt_blocks(len, d->W), L = w->L, b, i, v, c, nc;
   asr__nt_pool *P = &w->start;
@@ -28363,7 +28369,7 @@ ASR__PRIVATE double asr__nt_decode_item(int *tokens_n, int *length, int *align_n
       nc = 0;
       for (i = 0; i < w->run.n; i++)
         for (v = 0; v < d->V; v++) {
-          double sc = w->run.sc[i] + w->lp[(size_t)i * d->V + v];
+          double sc = w->run.sc[i] + w->lp[(size_t)i * d->V + v] + (v != d->end ? penalty : 0);
           if (v != d->end && (w->run.bc[i] >= max_per_block || w->run.ntok[i] >= L)) continue;
           if (nc == K && !(sc > w->csc[K - 1])) continue;
           c = nc < K ? nc++ : K - 1;
@@ -28403,28 +28409,29 @@ ASR__PRIVATE double asr__nt_decode_item(int *tokens_n, int *length, int *align_n
   memcpy(tokens_n, P->tok, sizeof(int) * (size_t)L);
   *length = P->ntok[0];
   if (align_n) memcpy(align_n, P->cnt, sizeof(int) * (size_t)d->NB);
-  return P->sc[0];
+  return P->sc[0] - penalty * P->ntok[0];      /* ln p(y~|x) (exactly the sum for penalty 0) */
 }
 
 ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, double *scores, const asr_real *enc,
                                        const int *enc_lens, const asr_nt_params *p, const asr_nt_config *cfg, int N,
-                                       int T, int beam, int max_len, int max_per_block, void *work,
+                                       int T, int beam, double penalty, int max_len, int max_per_block, void *work,
                                        size_t work_bytes, asr_error *err);
 ASRDEF asr_result asr_nt_greedy(int *tokens, int *lengths, int *align, double *scores,
                                 const asr_real *enc, const int *enc_lens, const asr_nt_params *p,
                                 const asr_nt_config *cfg, int N, int T, int max_len,
                                 int max_per_block, void *work, size_t work_bytes, asr_error *err) {
   /* the argmax at every step: asr__nt_decode_item with one hypothesis */
-  return asr__nt_decode(tokens, lengths, align, scores, enc, enc_lens, p, cfg, N, T, 1, max_len, max_per_block,
+  return asr__nt_decode(tokens, lengths, align, scores, enc, enc_lens, p, cfg, N, T, 1, 0.0, max_len, max_per_block,
                         work, work_bytes, err);
 }
 ASRDEF asr_result asr_nt_beam_search(int *tokens, int *lengths, int *align, double *scores,
                                      const asr_real *enc, const int *enc_lens,
                                      const asr_nt_params *p, const asr_nt_config *cfg, int N,
-                                     int T, int beam, int max_len, int max_per_block, void *work,
-                                     size_t work_bytes, asr_error *err) {
+                                     int T, int beam, double penalty, int max_len, int max_per_block,
+                                     void *work, size_t work_bytes, asr_error *err) {
   /* `beam` hypotheses across the block boundaries: asr__nt_decode_item */
-  return asr__nt_decode(tokens, lengths, align, scores, enc, enc_lens, p, cfg, N, T, beam, max_len, max_per_block,
+  return asr__nt_decode(tokens, lengths, align, scores, enc, enc_lens, p, cfg, N, T, beam, penalty, max_len,
+                        max_per_block,
                         work, work_bytes, err);
 }
 
@@ -28958,7 +28965,7 @@ ASRDEF size_t asr_nt_decode_workspace_size(const asr_nt_config *cfg, int T, int 
 
 ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, double *scores, const asr_real *enc,
                                        const int *enc_lens, const asr_nt_params *p, const asr_nt_config *cfg, int N,
-                                       int T, int beam, int max_len, int max_per_block, void *work,
+                                       int T, int beam, double penalty, int max_len, int max_per_block, void *work,
                                        size_t work_bytes, asr_error *err) {
   asr__nt_dims d;
   asr__nt_dec_ws w;
@@ -28969,6 +28976,7 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
   if (beam < 1 || max_len < 1 || max_per_block < 1)
     return asr__fail(err, ASR_ERR_INVALID_ARG, "beam %d, max_len %d, max_per_block %d: each must be >= 1", beam,
                      max_len, max_per_block);
+  if (!isfinite(penalty)) return asr__fail(err, ASR_ERR_NONFINITE, "penalty is NaN or infinite");
   if (!tokens || !lengths) return asr__fail(err, ASR_ERR_INVALID_ARG, "tokens or lengths is NULL");
   if (!asr__nt_params_ok(p)) return asr__fail(err, ASR_ERR_INVALID_ARG, "p: a weight is NULL");
   if (!enc) return asr__fail(err, ASR_ERR_INVALID_ARG, "enc is NULL");
@@ -28984,7 +28992,7 @@ ASR__PRIVATE asr_result asr__nt_decode(int *tokens, int *lengths, int *align, do
   asr__nt_dec_layout(&w, work, work_bytes, &d, beam, max_len);
   for (n = 0; n < N; n++) {
     double sc = asr__nt_decode_item(tokens + (size_t)n * max_len, &lengths[n], align ? align + (size_t)n * d.NB : NULL,
-                                    enc + (size_t)n * T * d.H, enc_lens ? enc_lens[n] : T, p, &d, beam,
+                                    enc + (size_t)n * T * d.H, enc_lens ? enc_lens[n] : T, p, &d, beam, penalty,
                                     max_per_block, &w);
     if (scores) scores[n] = sc;
   }
@@ -33897,7 +33905,7 @@ ASR__PRIVATE int asr__nt_max_per_block(const asr_model *m) { return 2 * m->cfg.n
  * block by block, asr_nt_greedy (beam 1) or asr_nt_beam_search; a token's span is the block
  * that emits it (its frames bW .. min(bW + W, L) - 1). */
 ASR__PRIVATE asr_result asr__nt_model_decode(asr_model *m, asr__decode_plan *D, int *n_out, int *starts, int *ends,
-                                       int max_tokens, int beam, asr_error *err) {
+                                       int max_tokens, int beam, double penalty, asr_error *err) {
   asr_nt_config nc;
   asr_nt_params np;
   int L = D->L, n = 0, b, i, k, W;
@@ -33908,7 +33916,7 @@ ASR__PRIVATE asr_result asr__nt_model_decode(asr_model *m, asr__decode_plan *D, 
     r = asr_nt_greedy(D->tok, &n, D->path, NULL, D->P.enc, &L, &np, &nc, 1, L, D->max_hyp,
                       asr__nt_max_per_block(m), D->dwork, D->dwork_bytes, err);
   else
-    r = asr_nt_beam_search(D->tok, &n, D->path, NULL, D->P.enc, &L, &np, &nc, 1, L, beam, D->max_hyp,
+    r = asr_nt_beam_search(D->tok, &n, D->path, NULL, D->P.enc, &L, &np, &nc, 1, L, beam, penalty, D->max_hyp,
                            asr__nt_max_per_block(m), D->dwork, D->dwork_bytes, err);
   if (r != ASR_OK) return r;
   if (n > max_tokens) return asr__fail(err, ASR_ERR_TOO_LARGE, "decode: %d tokens, room for %d", n, max_tokens);
@@ -33984,7 +33992,7 @@ ASR__PRIVATE asr_result asr__model_decode(asr_model *m, int *tokens, int *n_toke
     }
 #endif
   } else if (m->cfg.head == ASR_HEAD_NT) {
-    r = asr__nt_model_decode(m, &D, &n, starts, ends, max_tokens, beam, err);
+    r = asr__nt_model_decode(m, &D, &n, starts, ends, max_tokens, beam, o->penalty, err);
     if (r != ASR_OK) return r;
   } else if (asr__is_att_head(m->cfg.head)) {
     r = asr__att_decode(m, &D, &n, starts, ends, max_tokens, o, err);
@@ -35680,9 +35688,10 @@ ASR__PRIVATE asr_result asr__decode_opts_check(const asr_model *m, const asr_mod
   int att = asr__is_att_head(m->cfg.head) || m->cfg.head == ASR_HEAD_RNNT_LAS;
   if (o->beam > 10000) return asr__fail(err, ASR_ERR_RANGE, "decode: beam = %d is outside [1, 10000]", o->beam);
   if (m->cfg.head == ASR_HEAD_NT) {
-    /* the transducer's own search: none of the other heads' levers applies */
+    /* the transducer's own search: of the other heads' levers only the penalty applies */
     const char *bad = o->lexicon || o->lm ? "lexicon" : o->ctc_weight != 0 ? "ctc_weight" : o->rescore != 0 ? "rescore"
-                      : o->penalty != 0 ? "penalty" : o->maxlenratio != 0 ? "maxlenratio" : NULL;
+                      : o->maxlenratio != 0 ? "maxlenratio" : NULL;
+    if (!isfinite(o->penalty)) return asr__fail(err, ASR_ERR_NONFINITE, "decode: penalty is NaN or infinite");
     if (bad)
       return asr__fail(err, ASR_ERR_UNSUPPORTED, "decode: recipe %s decodes with its own beam search: %s is not used "
                        "(it has no CTC branch, no second pass, no lexicon)", m->cfg.recipe, bad);

@@ -281,9 +281,10 @@ static void t_nt_greedy(tctx *t) {
  * against the enumeration of every output (V 3: two symbols and <e>; at most 2 symbols a
  * block, 2 or 3 blocks: up to 7^3 = 343 outputs per item), each scored by the
  * teacher-forced forward. Beam 64 > the 7 x 7 = 49 outputs of two blocks; with three
- * blocks at most 1 symbol a block (3^3 = 27 outputs). */
+ * blocks at most 1 symbol a block (3^3 = 27 outputs). With a penalty P the best is that of
+ * ln p + P |y| (best holds that sum; the beam's score is the ln p of its output). */
 static void nt_enum_best(double *best, int *btok, int *blen, int *bal, nt_model *m, const asr_real *enc, int T, int W,
-                         int mpb) {
+                         int mpb, double pen) {
   int B = asr_nt_blocks(T, W), code, ncodes = 1, b, k, per = mpb == 2 ? 7 : 3;
   int y[8], al[3], tl, one = T;
   asr_real loss;
@@ -306,8 +307,8 @@ static void nt_enum_best(double *best, int *btok, int *blen, int *bal, nt_model 
     }
     for (k = tl; k < 8; k++) y[k] = 0;
     asr_nt_forward_ref(&loss, &s, y, &tl, al, enc, &one, &m->p, &m->cfg, 1, 8, T, fw, fb, NULL);
-    if (-(double)loss > *best) {
-      *best = -(double)loss, *blen = tl;
+    if (-(double)loss + pen * tl > *best) {
+      *best = -(double)loss + pen * tl, *blen = tl;
       memcpy(btok, y, sizeof y), memcpy(bal, al, sizeof(int) * (size_t)B);
     }
   }
@@ -317,7 +318,7 @@ static void t_nt_beam_search(tctx *t) {
   enum { L = 8 };
   nt_model m;
   asr_rng rng;
-  int i, k, found = 0, beat = 0;
+  int i, k, found = 0, beat = 0, pfound = 0, plonger = 0;
   double tol = ASR_REAL_DOUBLE ? 1e-10 : 2e-5;
   asr_rng_seed(&rng, 71, 0);
   nt_model_init(&m, 3, 2, 3, 2, 2, 3, &rng, 1.2);
@@ -332,20 +333,29 @@ static void t_nt_beam_search(tctx *t) {
     if (i % 4 == 0)
       for (k = 0; k < (int)m.n; k++) m.w[k] = (asr_real)(1.2 * asr_rng_normal(&rng));
     /* beam 1 = greedy */
-    CHECK_OK(asr_nt_beam_search(tok, &len, al, &sc, enc, NULL, &m.p, &m.cfg, 1, T, 1, L, mpb, dw, db, NULL));
+    CHECK_OK(asr_nt_beam_search(tok, &len, al, &sc, enc, NULL, &m.p, &m.cfg, 1, T, 1, 0.0, L, mpb, dw, db, NULL));
     CHECK_OK(asr_nt_greedy(gtok, &glen, gal, &gsc, enc, NULL, &m.p, &m.cfg, 1, T, L, mpb, dw, db, NULL));
     CHECK(len == glen && !memcmp(tok, gtok, sizeof tok) && !memcmp(al, gal, sizeof(int) * B) && sc == gsc);
     /* beam 64 = the best of all outputs */
-    CHECK_OK(asr_nt_beam_search(tok, &len, al, &sc, enc, NULL, &m.p, &m.cfg, 1, T, 64, L, mpb, dw, db, NULL));
-    nt_enum_best(&best, btok, &blen, bal, &m, enc, T, 2, mpb);
+    CHECK_OK(asr_nt_beam_search(tok, &len, al, &sc, enc, NULL, &m.p, &m.cfg, 1, T, 64, 0.0, L, mpb, dw, db, NULL));
+    nt_enum_best(&best, btok, &blen, bal, &m, enc, T, 2, mpb, 0.0);
     CHECKF(fabs(sc - best) <= tol * NT_MAX(1, fabs(best)), "case %d: beam 64 %.9g, best of all %.9g", i, sc, best);
     if (len == blen && !memcmp(tok, btok, sizeof(int) * (size_t)blen) && !memcmp(al, bal, sizeof(int) * B)) found++;
     beat += sc > gsc + tol;
+    /* with a length bonus of 1.5 a symbol: the best of ln p + 1.5 |y| of all (0 = the above) */
+    CHECK_OK(asr_nt_beam_search(tok, &len, al, &sc, enc, NULL, &m.p, &m.cfg, 1, T, 64, 1.5, L, mpb, dw, db, NULL));
+    nt_enum_best(&best, btok, &blen, bal, &m, enc, T, 2, mpb, 1.5);
+    CHECKF(fabs(sc + 1.5 * len - best) <= tol * NT_MAX(1, fabs(best)), "case %d: beam 64, penalty 1.5: %.9g, best "
+           "of all %.9g", i, sc + 1.5 * len, best);
+    if (len == blen && !memcmp(tok, btok, sizeof(int) * (size_t)blen) && !memcmp(al, bal, sizeof(int) * B)) pfound++;
+    plonger += len > glen;
     free(dw);
   }
   CHECKF(found == 12, "beam 64 returned another output of the same score in %d cases", 12 - found);
+  CHECKF(pfound == 12, "beam 64 with a penalty returned another output of the same score in %d cases", 12 - pfound);
+  CHECK(plonger > 0);   /* the bonus changed some answers */
   snprintf(t->msg, sizeof t->msg, "beam 1 = greedy, beam 64 = the best of every output in 12 cases (better than greedy "
-           "in %d)", beat);
+           "in %d), also with penalty 1.5 (longer than greedy in %d)", beat, plonger);
   nt_model_free(&m);
 }
 
@@ -389,7 +399,9 @@ static void t_nt_bad_input(tctx *t) {
         len == 9);
   enc[4] = 0;
   /* decoding: beam 0, max_len 0, max_per_block 0, an encoder length 0, a small workspace */
-  CHECK(asr_nt_beam_search(tok, &len, NULL, NULL, enc, NULL, &m.p, &m.cfg, 1, T, 0, L, 2, dw, db, &err) < 0 && len == 9);
+  CHECK(asr_nt_beam_search(tok, &len, NULL, NULL, enc, NULL, &m.p, &m.cfg, 1, T, 0, 0.0, L, 2, dw, db, &err) < 0 && len == 9);
+  CHECK(asr_nt_beam_search(tok, &len, NULL, NULL, enc, NULL, &m.p, &m.cfg, 1, T, 2, NAN, L, 2, dw, db, &err) ==
+            ASR_ERR_NONFINITE && len == 9);
   CHECK(asr_nt_greedy(tok, &len, NULL, NULL, enc, NULL, &m.p, &m.cfg, 1, T, 0, 2, dw, db, &err) < 0 && len == 9);
   CHECK(asr_nt_greedy(tok, &len, NULL, NULL, enc, NULL, &m.p, &m.cfg, 1, T, L, 0, dw, db, &err) < 0 && len == 9);
   {

@@ -5,7 +5,7 @@
  *              [--beam 1] [--svg FILE.svg] [--impl naive|ref|simd]
  *              ENC TARGETS TARGET_LENGTHS OUTDIR
  *   asrtool nt-decode --weights DIR --block W [--end-id K] [--lengths L.npy] [--beam 1]
- *              [--max-len L] [--max-per-block 8] ENC OUTDIR
+ *              [--penalty 0] [--max-len L] [--max-per-block 8] ENC OUTDIR
  *
  * DIR holds the 17 tensors as <key>.npy, the state_dict keys of the PyTorch module of
  * tests/torch/test_nt.py (embed.weight, rnn_s.weight_ih, ..., output.bias; the biases may
@@ -397,7 +397,7 @@ int cmd_nt_decode(int argc, char **argv) {
   int npos, r, W = 0, end_id = -1, beam = 1, max_len = 0, mpb = 8, N = 0, T = 0, NB, status = 2;
   int *lens = NULL, *tok = NULL, *len = NULL, *al = NULL;
   asr_real *enc = NULL;
-  double *sc = NULL;
+  double *sc = NULL, penalty = 0;
   void *work = NULL;
   nt_model m;
   asr_error err;
@@ -406,15 +406,16 @@ int cmd_nt_decode(int argc, char **argv) {
     {"weights", AT_STR, &wdir, 0, 0, NULL},        {"block", AT_INT, &W, 1, 1000000, NULL},
     {"end-id", AT_INT, &end_id, 0, 1000000, NULL},  {"lengths", AT_STR, &lpath, 0, 0, NULL},
     {"beam", AT_INT, &beam, 1, 100000, NULL},       {"max-len", AT_INT, &max_len, 1, 1000000, NULL},
-    {"max-per-block", AT_INT, &mpb, 1, 1000000, NULL},
+    {"max-per-block", AT_INT, &mpb, 1, 1000000, NULL}, {"penalty", AT_REAL, &penalty, -1000, 1000, NULL},
   };
   memset(&m, 0, sizeof m);
-  r = at_parse(argc, argv, opts, 7, pos, 2, 2, &npos,
+  r = at_parse(argc, argv, opts, 8, pos, 2, 2, &npos,
                "nt-decode --weights DIR --block W [--end-id K] [--lengths L.npy] [--beam 1]\n"
-               "   [--max-len L] [--max-per-block 8] ENC OUTDIR\n"
+               "   [--penalty 0] [--max-len L] [--max-per-block 8] ENC OUTDIR\n"
                "  Decodes the Neural Transducer (weights as for `asrtool nt`) block by block: in each\n"
                "  block the most probable symbol until <e> (--beam 1: greedy), or a beam of partial\n"
-               "  outputs across the block boundaries; at most --max-per-block symbols a block and\n"
+               "  outputs across the block boundaries, ranked by ln p + penalty x (symbols without\n"
+               "  the <e>s); at most --max-per-block symbols a block and\n"
                "  --max-len in all (default T), then <e> is the only choice.\n"
                "  Writes tokens.npy (N, max_len) padded with -1, lengths.npy (N,), align.npy (N,\n"
                "  ceil(T/W)) the symbols each block emitted, scores.npy (N,) ln p(y~|x) (float64).");
@@ -436,7 +437,7 @@ int cmd_nt_decode(int argc, char **argv) {
       at_fail("out of memory");
       goto done;
     }
-    res = asr_nt_beam_search(tok, len, al, sc, enc, lens, &m.p, &m.cfg, N, T, beam, max_len, mpb, work, wb, &err);
+    res = asr_nt_beam_search(tok, len, al, sc, enc, lens, &m.p, &m.cfg, N, T, beam, penalty, max_len, mpb, work, wb, &err);
     if (res != ASR_OK) {
       at_fail("%s", err.msg);
       goto done;

@@ -18,7 +18,8 @@
  * --first-pass-weight w (default 0: the speller's score alone) and --penalty P;
  * --rescore 0 keeps the first pass's answer (accepted by every recipe). The Neural
  * Transducer nt ([Jaitly16], asr.h section 7.6) decodes block by block with asr_nt_greedy
- * (beam 1) or asr_nt_beam_search (--beam N); the options above are refused for it.
+ * (beam 1) or asr_nt_beam_search (--beam N, ranked by ln p + P |y| with --penalty P); the
+ * other options above are refused for it.
  * --nbest prints, below a file's line, the hypotheses that second pass ranked
  * (asr_model_decode_nbest; rnnt-las, or an attention recipe with a CTC branch and
  * --rescore N), one line each in the first pass's order:
@@ -90,6 +91,7 @@ static int usage(void) {
                   "  attention recipes (ctc-attention, las): [--ctc-weight W (0..1)] [--penalty P] [--rescore N]\n"
                   "  two-pass recipe (rnnt-las): [--first-pass-weight W (0..1)] [--penalty P]\n"
                   "                  [--rescore N (0: first pass)]\n"
+                  "  Neural Transducer (nt): [--penalty P] (a length bonus for --beam N > 1)\n"
                   "  a second pass's hypotheses and both scores (rnnt-las; attention recipes with --rescore N):\n"
                   "                  [--nbest] [--nbest-svg OUT.svg (one FILE)]\n"
                   "  [--rtf]: print the real-time factor (decoding time / audio time) on stderr\n");
@@ -455,7 +457,7 @@ int main(int argc, char **argv) {
   int beam = 0, align = 0, i, status = 0, first_file = -1, take_lo = -1, take_hi = -1, nfiles;
   double ctc_weight = -1, penalty = 0, first_weight = -1;
   int rescore = -1, att_opts = 0, twopass_opts = 0;
-  const char *head_opt = NULL;   /* the first of --ctc-weight, --penalty, --first-pass-weight, --rescore given */
+  const char *head_opt = NULL;   /* the first of --ctc-weight, --first-pass-weight, --rescore given */
   long errors = 0, ref_len = 0, werrors = 0, wref_len = 0;
   asr_model m;
   asr_model_decode_opts dopts;
@@ -511,7 +513,7 @@ int main(int argc, char **argv) {
       const char *name = argv[i];
       char *end;
       double v = strtod(argv[++i], &end);
-      if (!head_opt) head_opt = name;
+      if (!head_opt && strcmp(name, "--penalty")) head_opt = name;
       int is_w = strcmp(name, "--penalty") != 0;
       if (end == argv[i] || *end || !(is_w ? v >= 0 && v <= 1 : fabs(v) <= 1000)) {
         fprintf(stderr, "transcribe: %s: '%s' is not a number in %s\n", name, argv[i],
@@ -604,9 +606,10 @@ int main(int argc, char **argv) {
     int att = m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS;
     int twopass = m.cfg.head == ASR_HEAD_RNNT_LAS;
     if (head_opt && m.cfg.head == ASR_HEAD_NT) {
-      /* the Neural Transducer decodes with its own search: greedy, or its beam (--beam N) */
-      fprintf(stderr, "transcribe: %s does not apply to %s (%s): the Neural Transducer has no CTC branch, length "
-                      "penalty or second pass; it takes --beam N\n", head_opt, model_path, m.cfg.recipe);
+      /* the Neural Transducer decodes with its own search: greedy, or its beam (--beam N,
+       * ranked by ln p + --penalty P per symbol) */
+      fprintf(stderr, "transcribe: %s does not apply to %s (%s): the Neural Transducer has no CTC branch or second "
+                      "pass; it takes --beam N and --penalty P\n", head_opt, model_path, m.cfg.recipe);
       status = 2;
       goto done;
     }
@@ -617,7 +620,8 @@ int main(int argc, char **argv) {
       status = 2;
       goto done;
     }
-    if ((att_opts && !att && !twopass) || (twopass_opts && !twopass && first_weight >= 0)) {
+    /* (nt: only --penalty can have set att_opts, the others were refused above) */
+    if ((att_opts && !att && !twopass && m.cfg.head != ASR_HEAD_NT) || (twopass_opts && !twopass && first_weight >= 0)) {
       fprintf(stderr, "transcribe: --ctc-weight, --penalty and --rescore N > 0 are for the attention recipes "
                       "(ctc-attention, las, las-pblstm), --first-pass-weight, --penalty and --rescore for rnnt-las; %s is %s\n",
               model_path, m.cfg.recipe);

@@ -597,9 +597,10 @@ def test_attention_recipes_transcribe():
 
 def test_nt_transcribe():
     """build/transcribe on the nt recipe (3 training steps: only the plumbing): greedy, the
-    beam search (--beam 3) and --align give one line per file (with --align a third
-    column); --rescore 0 is accepted, as by every recipe; the other heads' decoding options
-    (--ctc-weight, --penalty, --first-pass-weight, --rescore N > 0, --lexicon, --nbest) are
+    beam search (--beam 3, also with its length bonus --penalty 1) and --align give one line
+    per file (with --align a third column); --rescore 0 is accepted, as by every recipe; the
+    other heads' decoding options (--ctc-weight, --first-pass-weight, --rescore N > 0,
+    --lexicon, --nbest) are
     refused with one line naming the option (or the recipe), exit 2, nothing on stdout; and
     build/train's --nt-uniform-steps for another recipe, nothing written."""
     clips = [os.path.join(ROOT, "data", "toy", "test", f"000{i}.ogg") for i in range(3)]
@@ -608,7 +609,7 @@ def test_nt_transcribe():
     words = os.path.join(d, "words.txt")
     with open(words, "w") as f:
         f.write("one\ntwo\n")
-    for v in ([], ["--beam", "3"], ["--beam", "3", "--align"], ["--rescore", "0"]):
+    for v in ([], ["--beam", "3"], ["--beam", "3", "--align"], ["--rescore", "0"], ["--beam", "3", "--penalty", "1"]):
         proc = subprocess.run([tr, "--model", nt, *v, *clips], capture_output=True, text=True)
         assert proc.returncode == 0, (v, proc.stderr)
         out = proc.stdout.splitlines()
@@ -617,7 +618,7 @@ def test_nt_transcribe():
             cols = line.split("\t")
             assert cols[0] == clip and len(cols) == (3 if "--align" in v else 2), (v, line)
     refused = 0
-    for v, say in ((["--ctc-weight", "0"], "--ctc-weight"), (["--penalty", "1"], "--penalty"),
+    for v, say in ((["--ctc-weight", "0"], "--ctc-weight"),
                    (["--first-pass-weight", "0.5"], "--first-pass-weight"), (["--rescore", "2"], "--rescore"),
                    (["--lexicon", words], "--lexicon"), (["--nbest"], "nbest")):
         proc = subprocess.run([tr, "--model", nt, *v, *clips], capture_output=True, text=True)
@@ -631,4 +632,4 @@ def test_nt_transcribe():
                            "--nt-uniform-steps", "5"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--nt-uniform-steps" in proc.stderr, proc.stderr
     assert not os.path.exists(out)
-    return f"4 decodings, {refused + 1} refusals"
+    return f"5 decodings, {refused + 1} refusals"
