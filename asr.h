@@ -205,9 +205,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (433) has one tier: its definition is already its
+ *   Every other public function (434) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 19, 3: 26, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 69, 10: 37.
+ *   1: 39, 2: 20, 3: 26, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 69, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -833,6 +833,17 @@ ASRDEF double asr_noise_floor(const asr_real *x, int n, int sample_rate);
  * (a NaN or infinite sample). */
 ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr_real *noise, int noise_len,
                                 double snr_db, asr_rng *rng);
+
+/* ---- A gain, for training (volume perturbation: Kaldi's perturb_data_dir_volume.sh scales
+ * every training recording by a random factor; here the factor in dB):
+ *     y[i] = 10^(gain_db / 20) x[i]
+ * so that the level moves by gain_db dB (20 log10 of the RMS ratio). A recognizer whose
+ * features keep the level (global CMVN, docs/training.md) otherwise never hears a voice
+ * louder or quieter than its training speakers'. y (n) may be x (in place); the product in
+ * double, rounded once. Errors (nothing written): ASR_ERR_INVALID_ARG (n < 1, NULL
+ * pointers), ASR_ERR_RANGE (gain_db not finite or outside [-60, 60] dB), ASR_ERR_NONFINITE
+ * (a NaN or infinite sample, or a product out of asr_real's range). */
+ASRDEF asr_result asr_apply_gain(asr_real *y, const asr_real *x, int n, double gain_db);
 
 /* ---- Room reverberation, for training (simulated rooms as [Ko17] train with them).
  * The room impulse response of a shoebox room by the image method [Allen79]: a room of
@@ -9175,6 +9186,7 @@ ASRDEF asr_result asr_npz_writer_close(asr_npz_writer *w, asr_error *err) {
  *                          a time in AVX2 (scalar in other builds)         [fast: own+avx2]
  *   asr_noise_floor     -> itself (one tier: a minimum of frame RMS values)
  *   asr_add_noise       -> itself (one tier: y = x + g v, g from the two powers)
+ *   asr_apply_gain      -> itself (one tier: y = 10^(gain_db/20) x)
  *   asr_rir_image       -> itself (one tier: the image sum of [Allen79], each image's pulse
  *                          at its nearest sample)                           docs/audio.md
  *   asr_rir_beta_sabine -> itself (one tier: Sabine's formula solved for beta)
@@ -9463,6 +9475,19 @@ ASRDEF asr_result asr_add_noise(asr_real *y, const asr_real *x, int n, const asr
     g = sqrt(px / (pv * pow(10.0, snr_db / 10.0)));
     for (i = 0; i < n; i++) y[i] = (asr_real)(x[i] + g * asr_rng_normal(&again));   /* the same v[i] */
   }
+  return ASR_OK;
+}
+
+/* ---- A gain in dB: y = 10^(gain_db / 20) x */
+ASRDEF asr_result asr_apply_gain(asr_real *y, const asr_real *x, int n, double gain_db) {
+  double g;
+  int i;
+  if (!y || !x || n < 1) return ASR_ERR_INVALID_ARG;
+  if (!isfinite(gain_db) || gain_db < -60 || gain_db > 60) return ASR_ERR_RANGE;
+  g = pow(10.0, gain_db / 20.0);                              /* the amplitude factor */
+  for (i = 0; i < n; i++)                                     /* checked first: nothing written */
+    if (!isfinite(x[i]) || !isfinite((asr_real)(g * x[i]))) return ASR_ERR_NONFINITE;
+  for (i = 0; i < n; i++) y[i] = (asr_real)(g * x[i]);
   return ASR_OK;
 }
 

@@ -45,6 +45,8 @@
  * every step (asr_add_noise, [Hannun14ds]); --reverb LO,HI: every training utterance played
  * in a simulated room (asr_rir_image, the image method [Allen79]; asr_reverberate) of a
  * reverberation time T60 drawn from [LO, HI] s, before the noise (reverb_wave below);
+ * --gain-db D: every training utterance scaled by a gain drawn uniformly from [-D, D] dB,
+ * anew at every step, after the noise (asr_apply_gain; Kaldi's volume perturbation);
  * --dropout P, --stoch-depth P: dropout and stochastic depth [Huang16] in the encoder's
  * ContextNet or Conformer blocks (asr_model_set_regularization; docs/training.md), drawn from
  * the loop's generator, not stored in the checkpoint (they only act in training); Adam with
@@ -97,6 +99,7 @@ typedef struct opts {
   double vtlp;              /* D: warp factors drawn from [1 - D, 1 + D]; 0 = off */
   int noise;                /* --noise-snr given: white noise at an SNR in [snr_lo, snr_hi] dB */
   double snr_lo, snr_hi;
+  double gain_db;           /* --gain-db D: a gain in [-D, D] dB (0: off) */
   int reverb;               /* --reverb given: a simulated room with T60 in [t60_lo, t60_hi] s */
   double t60_lo, t60_hi;
   int threads;              /* --threads N: OpenMP threads for asr.h's GEMM (ASR_THREADS builds) */
@@ -110,7 +113,7 @@ typedef struct opts {
 } opts;
 
 /* Waveform-level augmentation needs each training utterance's waveform at every step. */
-static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise || o->reverb; }
+static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise || o->reverb || o->gain_db > 0; }
 static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
 
 /* --w2v-features / --bert-features (issue 17, the downstream recipe): a frozen pretrained
@@ -142,6 +145,7 @@ static int usage(void) {
           "             [--vtlp D (0: off; warp factors in [1-D, 1+D], D <= 0.3)]\n"
           "             [--noise-snr LO,HI (white noise at an SNR uniform in [LO, HI] dB, -20 <= LO <= HI <= 100)]\n"
           "             [--reverb LO,HI (a simulated room, T60 uniform in [LO, HI] s, 0.1 <= LO <= HI <= 1)]\n"
+          "             [--gain-db D (0: off; a gain uniform in [-D, D] dB, D <= 20)]\n"
           "             [--dropout P] [--stoch-depth P] (ContextNet and Conformer blocks, P in [0, 1); 0: off)\n"
           "             [--threads N (1; N > 1: the matrix products on N threads, the same bits as 1;\n"
           "              on a busy machine set OMP_WAIT_POLICY=passive)]\n"
@@ -227,6 +231,15 @@ static int parse_args(int argc, char **argv, opts *o) {
       }
       o->noise = 1;
     }
+    else if (!strcmp(a, "--gain-db")) {
+      char *end;
+      double d = strtod(val, &end);
+      if (end == val || *end || !(d >= 0) || d > 20) {
+        fprintf(stderr, "train: --gain-db: '%s' is not a number of dB in [0, 20]\n", val);
+        return 2;
+      }
+      o->gain_db = d;
+    }
     else if (!strcmp(a, "--reverb")) {
       int used = 0;
       if (sscanf(val, "%lf,%lf%n", &o->t60_lo, &o->t60_hi, &used) != 2 || val[used] || !(o->t60_lo >= 0.1) ||
@@ -301,8 +314,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     fprintf(stderr, "train: --bert-features needs --w2v-features VQ.npz: the vq-wav2vec model whose units the BERT read\n");
     return 2;
   }
-  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->pad > 0 || o->cmvn_global)) {
-    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb, --pad or --cmvn global\n");
+  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->gain_db > 0 || o->pad > 0 || o->cmvn_global)) {
+    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb, --gain-db, --pad or --cmvn global\n");
     return 2;
   }
   if (o->avg_every_given && !o->avg_last) {
@@ -600,7 +613,7 @@ static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, 
   size_t need = asr_model_features_workspace_size(m, u->n, u->rate);
   const asr_real *wave = u->wave;
   if (grow(&ab->work, &ab->wbytes, need)) return 2;
-  if (o->noise || o->reverb) {
+  if (o->noise || o->reverb || o->gain_db > 0) {
     void *p = ab->wave;
     size_t cap = sizeof(asr_real) * ab->wcap;
     if (grow(&p, &cap, sizeof(asr_real) * (size_t)u->n)) return 2;
@@ -617,6 +630,15 @@ static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, 
     if (r != ASR_OK) {
       fprintf(stderr, "train: \"%s\": noise at %.1f dB: %s\n", u->text, snr,
               r == ASR_ERR_RANGE ? "the recording is silent (no SNR is defined)" : asr_result_string(r));
+      return 2;
+    }
+    wave = ab->wave;
+  }
+  if (o->gain_db > 0) {                            /* the level: a gain ~ U[-D, D] dB, drawn after the noise's */
+    double gain = -o->gain_db + 2.0 * o->gain_db * asr_rng_uniform(rng);
+    asr_result r = asr_apply_gain(ab->wave, wave, u->n, gain);
+    if (r != ASR_OK) {
+      fprintf(stderr, "train: \"%s\": gain %.1f dB: %s\n", u->text, gain, asr_result_string(r));
       return 2;
     }
     wave = ab->wave;
