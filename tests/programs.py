@@ -68,6 +68,8 @@ augment/*  build/train's augmentation options (issue 16): bad values (out of ran
            --cmvn global (the training set's mean and deviation per bin, stored in the
            checkpoint as normalize.mean / normalize.std) gives another model, the same
            twice, which build/transcribe reads; --cmvn utterance the default one; --cmvn x refused.
+           --gain-db 6 (a random gain per utterance and step) another model, the same twice,
+           --gain-db 0 the default one; a gain range outside [0, 20] dB refused.
 words/*    build/transcribe --lexicon (asr.h 5.7 and 6.6): the bundled ctc-contextnet model and an
            rnnt-contextnet model trained here for 3 steps, each on four toy test clips with
            a lexicon of four words: exit 0, every word of every line one of the lexicon's,
@@ -756,7 +758,8 @@ def augment_tests(tmp):
                                  ("--dropout", "1", "--dropout"), ("--dropout", "-0.1", "--dropout"),
                                  ("--dropout", "x", "--dropout"), ("--stoch-depth", "1.5", "--stoch-depth"),
                                  ("--stoch-depth", "nan", "--stoch-depth"), ("--cmvn", "x", "--cmvn"),
-                                 ("--cmvn", "", "--cmvn")]:
+                                 ("--cmvn", "", "--cmvn"), ("--gain-db", "21", "--gain-db"),
+                                 ("--gain-db", "-1", "--gain-db"), ("--gain-db", "nan", "--gain-db")]:
             expect_fail(base + [opt, val], tmp, needle, p)
         expect_fail(base + ["--no-specaug", "--time-masks", "1"], tmp, "--no-specaug", p)
         for opt in ("--dropout", "--stoch-depth"):   # an encoder without such blocks
@@ -832,6 +835,21 @@ def augment_tests(tmp):
             if rc != 0 or out.count("\n") != 4:
                 p.append("transcribe with a --cmvn global model: exit %d, %r" % (rc, err[-200:]))
         report("augment/cmvn", p)
+    if wanted("augment/gain"):
+        # a random gain per utterance and step (volume perturbation); --gain-db 0 is off
+        p = []
+        default = train_model(tmp, "ha.npz", [], p)
+        g1 = train_model(tmp, "hb.npz", ["--gain-db", "6"], p)
+        g2 = train_model(tmp, "hc.npz", ["--gain-db", "6"], p)
+        g0 = train_model(tmp, "hd.npz", ["--gain-db", "0"], p)
+        if None not in (default, g1, g2, g0):
+            if g1 != g2:
+                p.append("two --gain-db 6 runs with the same seed differ")
+            if g1 == default:
+                p.append("--gain-db 6 left the model as it was")
+            if g0 != default:
+                p.append("--gain-db 0 changed the model")
+        report("augment/gain", p)
     if wanted("augment/reverb"):
         # a simulated room [Allen79] per utterance and step, before the noise; same seed,
         # same model

@@ -913,6 +913,42 @@ static void t_add_noise(tctx *t) {
   free(x), free(y), free(y2), free(rec);
 }
 
+/* ---- A gain (asr_apply_gain): the level moves by gain_db, 20 log10(RMS(y) / RMS(x)), to
+ * float rounding; 0 dB is the identity; 20 dB multiplies by exactly 10 (10^1 in double);
+ * in place = out of place; bad arguments and a NaN sample refused with nothing written. */
+static void t_apply_gain(tctx *t) {
+  enum { n = 1000 };
+  static const double gains[4] = {-6, 3.5, 0, 20};
+  asr_real x[n], y[n], z[n];
+  asr_rng r;
+  int i, k;
+  double worst = 0;
+  asr_rng_seed(&r, 4, 0);
+  for (i = 0; i < n; i++) x[i] = (asr_real)(1000 * asr_rng_normal(&r));
+  for (k = 0; k < 4; k++) {
+    double px = 0, py = 0;
+    CHECK_OK(asr_apply_gain(y, x, n, gains[k]));
+    for (i = 0; i < n; i++) px += (double)x[i] * x[i], py += (double)y[i] * y[i];
+    worst = fmax(worst, fabs(10 * log10(py / px) - gains[k]));
+    memcpy(z, x, sizeof z);
+    CHECK_OK(asr_apply_gain(z, z, n, gains[k]));
+    CHECK(memcmp(y, z, sizeof z) == 0);
+    if (gains[k] == 0) CHECK(memcmp(y, x, sizeof z) == 0);
+    if (gains[k] == 20)
+      for (i = 0; i < n; i++) CHECK(y[i] == (asr_real)(10.0 * x[i]));
+  }
+  CHECKF(worst < 1e-5, "level moved by the gain within %g dB", worst);
+  memcpy(z, y, sizeof z);
+  CHECK(asr_apply_gain(y, x, 0, 1) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_apply_gain(NULL, x, n, 1) == ASR_ERR_INVALID_ARG);
+  CHECK(asr_apply_gain(y, x, n, NAN) == ASR_ERR_RANGE);
+  CHECK(asr_apply_gain(y, x, n, 61) == ASR_ERR_RANGE);
+  x[500] = (asr_real)NAN;
+  CHECK(asr_apply_gain(y, x, n, 1) == ASR_ERR_NONFINITE);
+  CHECK(memcmp(y, z, sizeof z) == 0);
+  snprintf(t->msg, sizeof t->msg, "-6, 3.5, 0, 20 dB: level within %.1g dB", worst);
+}
+
 /* ---- The image-method room impulse response (asr_rir_image). Expected values computed
  * here from the geometry, not from the image sum: with beta = 0 only the direct path has
  * beta^0 (every other image meets a wall), one pulse 1/(4 pi d) at round(d fs / c); with
@@ -1103,6 +1139,7 @@ static void t_reverberate(tctx *t) {
 
 static const test_case TESTS_audio[] = {
   {"audio/add_noise", t_add_noise},
+  {"audio/apply_gain", t_apply_gain},
   {"audio/rir_image", t_rir_image},
   {"audio/reverberate_matches_sum", t_reverberate},
   {"audio/wav_known_bytes", t_wav_known_bytes},
