@@ -4798,11 +4798,12 @@ ASRDEF asr_result asr_nt_best_alignment(int *align, double *logp, const int *tar
  * at every step (the lowest id among equal ones). asr_nt_beam_search: `beam` partial
  * outputs cross each block boundary; inside a block every running hypothesis is extended
  * by every symbol, the `beam` best extensions are kept, those ending in <e> leave for the
- * next block, until `beam` have left or none runs; beam 1 is greedy. The beam ranks by
- * ln p(y~|x) + penalty |y| (|y| the symbols without the <e>s; ESPnet's per-token penalty,
- * a length bonus for penalty > 0: a model that is unsure where a block ends gives the
- * shorter outputs more probability, docs/seq2seq_nt.md measures it); penalty 0 ranks by
- * ln p alone, and greedy ignores it. Outputs: tokens
+ * next block, until `beam` have left or none runs; beam 1 with penalty 0 is greedy. The
+ * beam ranks by ln p(y~|x) + penalty |y| (|y| the symbols without the <e>s; ESPnet's
+ * per-token penalty, a length bonus for penalty > 0: a model that is unsure where a block
+ * ends gives the shorter outputs more probability, docs/seq2seq_nt.md measures it);
+ * penalty 0 ranks by ln p alone. asr_nt_greedy has no penalty (nor has asr_model_decode
+ * at beam 1, which runs it). Outputs: tokens
  * (N,max_len) without the <e>s, padded with -1; lengths (N); align (N,NB) or NULL: the
  * symbols each block emitted; scores (N) or NULL: ln p(y~|x) of the output with its <e>s.
  * enc (N,T,H), enc_lens (N) or NULL. Errors: beam, max_len or max_per_block < 1, the
