@@ -759,15 +759,15 @@ static void t_cmvn_global(tctx *t) {
     mu /= TOT;
     for (i = 0; i < TOT; i++) var += ((double)x[i * D + d] - mu) * ((double)x[i * D + d] - mu);
     var = var / TOT < 1e-20 ? 1e-20 : var / TOT;
-    CHECKF(fabs(mean[d] - mu) <= fabs(mu) * 0x1p-24 + 1e-12, "mean[%d] %.9g vs %.9g", d, (double)mean[d], mu);
-    CHECKF(fabs(sd[d] - sqrt(var)) <= sqrt(var) * 0x1p-22, "std[%d] %.9g vs %.9g", d, (double)sd[d], sqrt(var));
+    CHECKF(fabs(mean[d] - mu) <= fabs(mu) * 5.9604644775390625e-8 /* 2^-24 */ + 1e-12, "mean[%d] %.9g vs %.9g", d, (double)mean[d], mu);
+    CHECKF(fabs(sd[d] - sqrt(var)) <= sqrt(var) * 2.384185791015625e-7 /* 2^-22 */, "std[%d] %.9g vs %.9g", d, (double)sd[d], sqrt(var));
   }
   for (u = 0, off = 0; u < 3; off += Tu[u++]) asr_cmvn_apply(x + off * D, Tu[u], D, mean, sd);
   asr_cmvn(stack, TOT, D, 1);
   for (i = 0; i < TOT * D; i++) {
     /* apart from float rounding of the result (1e-6), the stored mean's rounding,
      * |mu_d| 2^-24, divided by sigma_d (column 1: 70 x 6e-8 / 0.1 = 4e-5) */
-    double tol = 2e-6 + 2 * fabs(mean[i % D]) * 0x1p-24 / sd[i % D];
+    double tol = 2e-6 + 2 * fabs(mean[i % D]) * 5.9604644775390625e-8 /* 2^-24 */ / sd[i % D];
     CHECK(isfinite(x[i]));
     worst = fmax(worst, fabs((double)x[i] - stack[i]) / tol);
   }
@@ -775,7 +775,7 @@ static void t_cmvn_global(tctx *t) {
   for (d = 0; d < D; d++) {
     double s = 0, s2 = 0;
     for (i = 0; i < TOT; i++) s += x[i * D + d], s2 += (double)x[i * D + d] * x[i * D + d];
-    CHECK_NEAR(s / TOT, 0, 1e-5 + 2 * fabs(mean[d]) * 0x1p-24 / sd[d]);   /* as above */
+    CHECK_NEAR(s / TOT, 0, 1e-5 + 2 * fabs(mean[d]) * 5.9604644775390625e-8 /* 2^-24 */ / sd[d]);   /* as above */
     if (d != 2) CHECK_NEAR(s2 / TOT, 1, 1e-4);
   }
   CHECK(x[5 * D + 2] == 0);
