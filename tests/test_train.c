@@ -1047,7 +1047,8 @@ static void t_recipe_nt_gradcheck(tctx *t) { recipe_gc_run(t, "nt", 16, nt_gc_pi
 /* The fitted small nt model transcribes its training utterances: greedy (beam 1) and
  * asr_nt_beam_search (beam 4) return the targets (the labels it was fitted to), each
  * token's span is the block that emits it (inside the utterance, in order, W frames at
- * most); and the other heads' decoding options are refused, naming the option, with
+ * most); the penalty (asr_nt_beam_search's length bonus) is taken at beam 2 and a NaN one
+ * refused; the other heads' decoding options are refused, naming the option, with
  * nothing written. */
 static void t_recipe_nt_decode(tctx *t) {
   asr_model m;
@@ -1072,20 +1073,26 @@ static void t_recipe_nt_decode(tctx *t) {
                "nt: token %d at frames %d-%d of %d", i, st[i], en[i], L);
     }
   CHECKF(ok == 2 * TR_N, "nt: %d of %d decodings give the targets (loss %.3f)", ok, 2 * TR_N, last);
-  for (v = 0; v < 4; v++) {
+  for (v = 0; v < 5; v++) {
     asr_model_decode_opts o = asr_model_decode_opts_default(&m, 2);
-    static const char *const names[4] = {"ctc_weight", "rescore", "penalty", "maxlenratio"};
+    static const char *const names[5] = {"ctc_weight", "rescore", "penalty", "maxlenratio", "penalty"};
     int tok[64] = {0}, nt = -7;
     size_t wb = asr_model_decode_workspace_size(&m, lengths[0], 2);
     void *work = malloc(wb);
     CHECK(o.ctc_weight == 0 && o.rescore == 0);
     if (v == 0) o.ctc_weight = 0.3;
     if (v == 1) o.rescore = 2;
-    if (v == 2) o.penalty = 1;
+    if (v == 2) o.penalty = NAN;
     if (v == 3) o.maxlenratio = 0.5;
-    CHECK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err) ==
-          ASR_ERR_UNSUPPORTED);
-    CHECKF(strstr(err.msg, names[v]) != NULL && nt == -7 && tok[0] == 0, "nt, %s: %s", names[v], err.msg);
+    if (v == 4) o.penalty = 1;
+    if (v == 4) {
+      CHECK_OK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err));
+      CHECK(nt >= 0);
+    } else {
+      CHECK(asr_model_decode_with(&m, tok, &nt, NULL, NULL, 64, feats, lengths[0], &o, work, wb, &err) ==
+            (v == 2 ? ASR_ERR_NONFINITE : ASR_ERR_UNSUPPORTED));
+      CHECKF(strstr(err.msg, names[v]) != NULL && nt == -7 && tok[0] == 0, "nt, %s: %s", names[v], err.msg);
+    }
     free(work);
   }
   snprintf(t->msg, sizeof t->msg, "%d decodings give their targets (loss %.2f -> %.3f)", 2 * TR_N, first, last);
