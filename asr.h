@@ -9486,8 +9486,11 @@ ASRDEF asr_result asr_apply_gain(asr_real *y, const asr_real *x, int n, double g
   if (!y || !x || n < 1) return ASR_ERR_INVALID_ARG;
   if (!isfinite(gain_db) || gain_db < -60 || gain_db > 60) return ASR_ERR_RANGE;
   g = pow(10.0, gain_db / 20.0);                              /* the amplitude factor */
-  for (i = 0; i < n; i++)                                     /* checked first: nothing written */
-    if (!isfinite(x[i]) || !isfinite((asr_real)(g * x[i]))) return ASR_ERR_NONFINITE;
+  for (i = 0; i < n; i++)   /* checked first: nothing written; the bound before the cast (a double out of
+                               float's range converted to float is undefined behaviour) */
+    if (!isfinite(x[i]) || !isfinite(g * x[i]) ||
+        (sizeof(asr_real) == sizeof(float) && fabs(g * x[i]) > 3.4028234663852886e38))   /* FLT_MAX */
+      return ASR_ERR_NONFINITE;
   for (i = 0; i < n; i++) y[i] = (asr_real)(g * x[i]);
   return ASR_OK;
 }

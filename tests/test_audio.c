@@ -943,6 +943,9 @@ static void t_apply_gain(tctx *t) {
   CHECK(asr_apply_gain(NULL, x, n, 1) == ASR_ERR_INVALID_ARG);
   CHECK(asr_apply_gain(y, x, n, NAN) == ASR_ERR_RANGE);
   CHECK(asr_apply_gain(y, x, n, 61) == ASR_ERR_RANGE);
+  x[500] = (asr_real)1e38;   /* 1e39 after 20 dB (x 10): out of float's range, in double's */
+  CHECK(asr_apply_gain(y, x, n, 20) == (ASR_REAL_DOUBLE ? ASR_OK : ASR_ERR_NONFINITE));
+  memcpy(y, z, sizeof z);
   x[500] = (asr_real)NAN;
   CHECK(asr_apply_gain(y, x, n, 1) == ASR_ERR_NONFINITE);
   CHECK(memcmp(y, z, sizeof z) == 0);
