@@ -231,15 +231,7 @@ static int parse_args(int argc, char **argv, opts *o) {
       }
       o->noise = 1;
     }
-    else if (!strcmp(a, "--gain-db")) {
-      char *end;
-      double d = strtod(val, &end);
-      if (end == val || *end || !(d >= 0) || d > 20) {
-        fprintf(stderr, "train: --gain-db: '%s' is not a number of dB in [0, 20]\n", val);
-        return 2;
-      }
-      o->gain_db = d;
-    }
+    else if (!strcmp(a, "--gain-db")) { if (ad_parse_double("train", "gain-db", val, 0, 20, &o->gain_db)) return 2; }
     else if (!strcmp(a, "--reverb")) {
       int used = 0;
       if (sscanf(val, "%lf,%lf%n", &o->t60_lo, &o->t60_hi, &used) != 2 || val[used] || !(o->t60_lo >= 0.1) ||
