@@ -1133,6 +1133,10 @@ ASRDEF void asr_cmvn(asr_real *feats, int T, int D, int norm_vars);
  * Where per-utterance CMVN removes each recording's own level and channel (and, for a
  * short recording, part of its content), the global one keeps the differences between
  * recordings and only centres and scales the set (docs/training.md measures both).
+ * Per-speaker CMVN is the same three calls with u running over one speaker's recordings
+ * only (Kaldi's compute-cmvn-stats --spk2utt, then apply-cmvn --utt2spk): each voice's
+ * level and spectral tilt removed, measured over enough of its speech that the statistics
+ * no longer depend on what one recording says.
  *   asr_cmvn_accumulate  adds the T frames of feats (T, D) to sum (D) and sum_sq (D), in
  *                        double (zero them before the first utterance)
  *   asr_cmvn_finish      mean (D) = sum / frames, std (D) = sigma as above, rounded once;
@@ -5873,16 +5877,23 @@ typedef struct asr_model_config {
                              tensors, examples/recognizer/asrdata.c); asr.h only stores it.
                              Stored in checkpoints when not 0. */
   int cmvn;               /* the features' normalization (asr_model_cmvn): ASR_CMVN_UTTERANCE
-                             (0), per recording, or ASR_CMVN_GLOBAL, one mean and deviation
+                             (0), per recording, ASR_CMVN_GLOBAL (1), one mean and deviation
                              per bin for the training set, held in the buffers
                              normalize.mean and normalize.std (ESPnet's GlobalMVN) and set by
-                             asr_model_set_cmvn. Stored in checkpoints when not 0. */
+                             asr_model_set_cmvn, or ASR_CMVN_SPEAKER (2), the same buffers
+                             holding the statistics of the speaker whose recordings are
+                             being featurized (the caller sets them per speaker; a
+                             checkpoint keeps the training set's). Stored in checkpoints
+                             when not 0. */
 } asr_model_config;
 
-/* asr_model_config.cmvn: section 3.5's CMVN, per recording or over the training set. */
+/* asr_model_config.cmvn: section 3.5's CMVN, per recording, over the training set or per
+ * speaker. */
 typedef enum asr_model_cmvn {
   ASR_CMVN_UTTERANCE = 0,       /* asr_cmvn of each recording's own frames */
-  ASR_CMVN_GLOBAL = 1           /* asr_cmvn_apply with the model's normalize.mean, .std */
+  ASR_CMVN_GLOBAL = 1,          /* asr_cmvn_apply with the model's normalize.mean, .std */
+  ASR_CMVN_SPEAKER = 2          /* the same, the buffers set to each speaker's statistics
+                                   (asr_model_set_cmvn) before its recordings' features */
 } asr_model_cmvn;
 
 /* asr_model_config.front_end: where the encoder's input frames (10 ms apart) come from. */
@@ -5965,7 +5976,7 @@ typedef struct asr_model {
   asr__las_idx las;
   /* head "nt": the transducer's ASR_NT_NPARAMS tensors, in asr_nt_param_shape's order */
   int nt[ASR_NT_NPARAMS];
-  /* cfg.cmvn ASR_CMVN_GLOBAL: the buffers normalize.mean and normalize.std (n_mels); -1 */
+  /* cfg.cmvn ASR_CMVN_GLOBAL or _SPEAKER: the buffers normalize.mean and normalize.std (n_mels); -1 */
   int cmvn_mean, cmvn_std;
   void *user;
   /* training-mode regularization of the encoder's blocks (asr_model_set_regularization;
@@ -6032,7 +6043,11 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
  * normalize.mean and normalize.std (n_mels each; asr_cmvn_finish computes them from the
  * training set's features, which a model whose statistics are still create's mean 0, std 1
  * gives unnormalized). asr_model_features normalizes with them from then on, and
- * checkpoints keep them. Errors, nothing written: a model with per-recording CMVN
+ * checkpoints keep them. Per-speaker CMVN (ASR_CMVN_SPEAKER): the same call with one
+ * speaker's statistics before that speaker's recordings (mean 0, std 1 gives the
+ * unnormalized features the statistics are computed from); what a checkpoint keeps is
+ * whatever was set last (build/train sets the training set's, a fallback for a voice
+ * nobody computed statistics of). Errors, nothing written: a model with per-recording CMVN
  * (ASR_ERR_UNSUPPORTED), a NaN or infinite value (ASR_ERR_NONFINITE), a std <= 0
  * (ASR_ERR_RANGE). */
 ASRDEF asr_result asr_model_set_cmvn(asr_model *m, const asr_real *mean, const asr_real *std, asr_error *err);
@@ -32561,7 +32576,7 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
   r = asr_fbank(feats, x, len, &o, NULL, (unsigned char *)work + head, work_bytes - head, err);
   if (r != ASR_OK) return r;
   T = asr__fbank_num_frames(len, &o);
-  if (m->cfg.cmvn == ASR_CMVN_GLOBAL)           /* the training set's mu_d, sigma_d */
+  if (m->cfg.cmvn != ASR_CMVN_UTTERANCE)        /* the training set's or the speaker's mu_d, sigma_d */
     asr_cmvn_apply(feats, T, o.num_mel_bins, m->buffers.data + m->buffers.items[m->cmvn_mean].offset,
                    m->buffers.data + m->buffers.items[m->cmvn_std].offset);
   else
@@ -32572,7 +32587,7 @@ ASRDEF asr_result asr_model_features_warped(const asr_model *m, asr_real *feats,
 
 ASRDEF asr_result asr_model_set_cmvn(asr_model *m, const asr_real *mean, const asr_real *std, asr_error *err) {
   int d, D = m->cfg.n_mels;
-  if (m->cfg.cmvn != ASR_CMVN_GLOBAL || m->cmvn_mean < 0)
+  if (m->cfg.cmvn == ASR_CMVN_UTTERANCE || m->cmvn_mean < 0)
     return asr__fail(err, ASR_ERR_UNSUPPORTED, "set_cmvn: model %s normalizes each recording (config cmvn %d), "
                      "it has no global statistics", m->cfg.recipe, m->cfg.cmvn);
   for (d = 0; d < D; d++) {
@@ -35001,7 +35016,7 @@ ASR__PRIVATE asr_result asr__model_check_config(const asr_model_config *c, asr_e
   else if (c->pad_ms < 0 || c->pad_ms > 1000) bad = "pad_ms";   /* at most 1 s each side */
   else if (c->front_end < ASR_FRONT_END_FBANK || c->front_end > ASR_FRONT_END_W2V_BERT) bad = "front_end";
   else if (c->front_end != ASR_FRONT_END_FBANK && c->pad_ms) bad = "pad_ms";   /* the fbank's padding */
-  else if (c->cmvn != ASR_CMVN_UTTERANCE && c->cmvn != ASR_CMVN_GLOBAL) bad = "cmvn";
+  else if (c->cmvn < ASR_CMVN_UTTERANCE || c->cmvn > ASR_CMVN_SPEAKER) bad = "cmvn";
   else if (c->front_end != ASR_FRONT_END_FBANK && c->cmvn) bad = "cmvn";        /* the fbank's CMVN */
   widths[0].name = "channels", widths[0].v = c->channels, widths[0].max = ASR_MODEL_MAX_WIDTH;
   widths[1].name = "ff_dim", widths[1].v = c->ff_dim, widths[1].max = ASR_MODEL_MAX_WIDTH;
@@ -35041,7 +35056,7 @@ ASR__PRIVATE asr_result asr__model_declare(asr_model *m, const asr_model_config 
   if (r != ASR_OK) return r;
   m->emb = m->pconv = m->enc_w = m->enc_b = m->dec_w = m->dec_b = m->after_w = m->after_b = -1;
   m->cmvn_mean = m->cmvn_std = -1;
-  if (cfg->cmvn == ASR_CMVN_GLOBAL) {   /* ESPnet's GlobalMVN buffers, before the encoder's */
+  if (cfg->cmvn != ASR_CMVN_UTTERANCE) {   /* ESPnet's GlobalMVN buffers, before the encoder's */
     bad |= (m->cmvn_mean = asr__reg(&m->buffers, "normalize.", "mean", 1, cfg->n_mels, 0, 0, 0)) < 0;
     bad |= (m->cmvn_std = asr__reg(&m->buffers, "normalize.", "std", 1, cfg->n_mels, 0, 0, 0)) < 0;
   }

@@ -312,7 +312,9 @@ static void t_model_features_pad(tctx *t) {
  * (x - mean) / std (asr_cmvn_apply) bit for bit, also after a save and load (the buffers
  * normalize.mean, normalize.std and "cmvn": 1 in the config; a per-recording model's JSON
  * has no "cmvn"); set_cmvn refuses a per-recording model, NaN and std <= 0 and writes
- * nothing; cmvn 2 and cmvn with a pretrained front end are refused at create. */
+ * nothing. Per-speaker CMVN (ASR_CMVN_SPEAKER) has the same buffers: identity first, then
+ * (x - mean) / std once set, and "cmvn": 2 with the statistics through a save and load.
+ * cmvn 3 and cmvn with a pretrained front end are refused at create. */
 static void t_model_cmvn_global(tctx *t) {
   asr_model_config cfg;
   asr_model plain, glob, back;
@@ -372,9 +374,29 @@ static void t_model_cmvn_global(tctx *t) {
   CHECK_OK(asr_model_features(&back, g, x, N, RATE, w, wb, &err));
   CHECK(memcmp(f, g, sizeof *f * (size_t)T * D) == 0);
   asr_model_free(&back);
+  /* per-speaker CMVN: the same buffers, set per speaker; the checkpoint keeps the last set */
+  cfg.cmvn = ASR_CMVN_SPEAKER;
+  CHECK_OK(asr_model_create(&back, &cfg, &rng, NULL, &err));
+  CHECK_OK(asr_model_features(&back, g, x, N, RATE, w, wb, &err));
+  CHECK(memcmp(g, raw, sizeof *g * (size_t)T * D) == 0);
+  CHECK_OK(asr_model_set_cmvn(&back, mean, sd, &err));
+  CHECK_OK(asr_model_features(&back, g, x, N, RATE, w, wb, &err));
+  CHECK(memcmp(f, g, sizeof *f * (size_t)T * D) == 0);
+  CHECK(asr_model_set_cmvn(&back, mean, bad, &err) == ASR_ERR_NONFINITE);
+  CHECK_OK(asr_model_save(&back, path, &err));
+  asr_model_free(&back);
+  CHECK_OK(asr_model_load(&back, path, NULL, &err));
+  CHECK(back.cfg.cmvn == ASR_CMVN_SPEAKER);
+  CHECK(asr_model_config_to_json(&back.cfg, json, sizeof json) < (int)sizeof json && strstr(json, "\"cmvn\": 2"));
+  CHECK_OK(asr_model_features(&back, g, x, N, RATE, w, wb, &err));
+  CHECK(memcmp(f, g, sizeof *f * (size_t)T * D) == 0);
+  asr_model_free(&back);
   /* configs refused */
-  cfg.cmvn = 2;
+  cfg.cmvn = 3;
   CHECK(asr_model_create(&back, &cfg, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "cmvn"));
+  cfg.cmvn = ASR_CMVN_SPEAKER, cfg.front_end = ASR_FRONT_END_W2V;
+  CHECK(asr_model_create(&back, &cfg, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "cmvn"));
+  cfg.front_end = ASR_FRONT_END_FBANK;
   cfg.cmvn = ASR_CMVN_GLOBAL, cfg.front_end = ASR_FRONT_END_W2V;
   CHECK(asr_model_create(&back, &cfg, &rng, NULL, &err) == ASR_ERR_INVALID_ARG && strstr(err.msg, "cmvn"));
   snprintf(t->msg, sizeof t->msg, "%d frames: identity stats = the raw fbank, set stats = (x - mean) / std, bit for bit", T);

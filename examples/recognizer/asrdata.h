@@ -42,6 +42,7 @@ typedef struct ad_utt {
   int *tokens;
   int S;
   char *text;
+  int speaker;              /* the ad_item's speaker (build/train's --cmvn speaker), else -1 */
 } ad_utt;
 
 /* Decodes a WAV or Ogg file into *audio (Kaldi's 16-bit scale, channels mixed). 0 or 2. */

@@ -27,6 +27,11 @@
  * over the training utterances' frames (asr_cmvn_accumulate, asr_cmvn_finish; stored in the
  * checkpoint as normalize.mean, normalize.std, so build/transcribe does the same) instead of
  * each recording's own (--cmvn utterance, the default): a lever of docs/training.md.
+ * --cmvn speaker (FSDD folders, whose names give the speakers) normalizes each speaker's
+ * utterances with that speaker's statistics, over the frames of the speaker's training and
+ * dev recordings as they are (before splicing and augmentation; Kaldi's compute-cmvn-stats
+ * --spk2utt); the checkpoint keeps the training set's pooled statistics, and
+ * build/transcribe computes a new voice's own over its recordings.
  *
  * The loop: utterances sorted by length and cut into batches of at most --batch-frames
  * padded frames; each epoch visits the batches in a new random order; SpecAugment on
@@ -92,7 +97,8 @@ typedef struct opts {
   int splice_min, splice_max;
   int batch_frames, eval_every, warmup, quiet, speed_perturb;
   double lr, time_limit, pad;
-  int cmvn_global;          /* --cmvn global: ASR_CMVN_GLOBAL, the training set's statistics */
+  int cmvn;                 /* --cmvn: ASR_CMVN_UTTERANCE (default), _GLOBAL (the training set's
+                               statistics) or _SPEAKER (each speaker's) */
   /* SpecAugment [Park19]: m_F, F (-1: n_mels/8), m_T, T, p, W; off with --no-specaug */
   asr_specaug_opts sa;
   int no_specaug, sa_given;
@@ -116,6 +122,18 @@ typedef struct opts {
 static int augments_wave(const opts *o) { return o->vtlp > 0 || o->noise || o->reverb || o->gain_db > 0; }
 static int g_keep_wave = 0;   /* make_utt keeps the waveform (training utterances, when augmenting) */
 
+/* --cmvn speaker: mean (D) then std (D) of each speaker of the list, and the pooled pair
+ * after them (what the checkpoint keeps); NULL otherwise. The model's own statistics stay
+ * create's identity while training, so asr_model_features gives unnormalized frames and
+ * speaker_norm normalizes them. */
+static asr_real *g_spk_stats;
+
+static void speaker_norm(const asr_model *m, asr_real *feats, int T, int speaker) {
+  int D = m->cfg.n_mels;
+  if (g_spk_stats && speaker >= 0)
+    asr_cmvn_apply(feats, T, D, g_spk_stats + (size_t)speaker * 2 * D, g_spk_stats + (size_t)speaker * 2 * D + D);
+}
+
 /* --w2v-features / --bert-features (issue 17, the downstream recipe): a frozen pretrained
  * front end instead of the fbank (examples/recognizer/asrdata.h, ad_frontend); the model's
  * n_mels is its width, and the checkpoint records which front end it was (front_end,
@@ -136,7 +154,7 @@ static int usage(void) {
           "             --data DIR --out MODEL.npz\n"
           "             [--steps N] [--seed S] [--mwer-steps N (rnnt-las)] [--nt-uniform-steps N (nt: " NT_STR(NT_UNIFORM_DEFAULT) ")]\n"
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
-          "             [--cmvn utterance|global (utterance: each recording's own mean and variance)]\n"
+          "             [--cmvn utterance|global|speaker (utterance: each recording's own mean and variance)]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
           "             [--lr X (3e-3; Conformer, pBLSTM 2e-3)] [--warmup N (steps/10, at most 500; ctc-attention at least 300)]\n"
           "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
@@ -256,11 +274,11 @@ static int parse_args(int argc, char **argv, opts *o) {
     else if (!strcmp(a, "--vtlp")) { if (ad_parse_double("train", "vtlp", val, 0, 0.3, &o->vtlp)) return 2; }
     else if (!strcmp(a, "--time-ratio")) { if (ad_parse_double("train", "time-ratio", val, 0, 1, &o->sa.time_mask_ratio)) return 2; o->sa_given = 1; }
     else if (!strcmp(a, "--cmvn")) {
-      if (strcmp(val, "utterance") && strcmp(val, "global")) {
-        fprintf(stderr, "train: --cmvn: '%s' is neither 'utterance' nor 'global'\n", val);
+      if (strcmp(val, "utterance") && strcmp(val, "global") && strcmp(val, "speaker")) {
+        fprintf(stderr, "train: --cmvn: '%s' is not 'utterance', 'global' or 'speaker'\n", val);
         return 2;
       }
-      o->cmvn_global = !strcmp(val, "global");
+      o->cmvn = !strcmp(val, "global") ? ASR_CMVN_GLOBAL : !strcmp(val, "speaker") ? ASR_CMVN_SPEAKER : ASR_CMVN_UTTERANCE;
     } else if (!strcmp(a, "--pad")) {
       char *end;
       double d = strtod(val, &end);
@@ -306,8 +324,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     fprintf(stderr, "train: --bert-features needs --w2v-features VQ.npz: the vq-wav2vec model whose units the BERT read\n");
     return 2;
   }
-  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->gain_db > 0 || o->pad > 0 || o->cmvn_global)) {
-    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb, --gain-db, --pad or --cmvn global\n");
+  if (o->w2v && (o->splice_min || o->vtlp > 0 || o->noise || o->reverb || o->gain_db > 0 || o->pad > 0 || o->cmvn)) {
+    fprintf(stderr, "train: --w2v-features computes its own features: not with --splice, --vtlp, --noise-snr, --reverb, --gain-db, --pad or --cmvn global/speaker\n");
     return 2;
   }
   if (o->avg_every_given && !o->avg_last) {
@@ -348,12 +366,14 @@ static void uset_free(uset *s) {
 }
 
 static int make_utt(const asr_model *m, ad_utt *u, const asr_real *wave, int n, int rate, const char *text,
-                    const char *what) {
+                    int speaker, const char *what) {
   asr_error err;
   int ids[1024];
   memset(u, 0, sizeof *u);
+  u->speaker = speaker;
   if (ad_model_features(m, &g_fe, wave, n, rate, what, &u->feats, &u->T))
     return 2;
+  speaker_norm(m, u->feats, u->T, speaker);
   if (g_keep_wave) {
     u->wave = (asr_real *)malloc(sizeof(asr_real) * (size_t)(n ? n : 1));
     if (!u->wave) return 2;
@@ -383,7 +403,8 @@ static int load_plain(const asr_model *m, const ad_list *l, int (*keep)(const ad
     int r;
     if (keep && !keep(&l->items[i])) continue;
     if (ad_audio_read(l->items[i].path, &a)) return 2;
-    r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].path);
+    r = make_utt(m, &s->u[s->count], a.samples, a.n, a.sample_rate, l->items[i].text, l->items[i].speaker,
+                 l->items[i].path);
     asr_audio_free(&a, NULL);
     if (r) {
       ad_utt_free(&s->u[s->count]);
@@ -517,7 +538,7 @@ static int splicer_draw(splicer *sp, asr_rng *rng, uset *s) {
       pos += chosen[k]->n;
     }
     snprintf(what, sizeof what, "spliced utterance %d", i);
-    k = make_utt(sp->m, &s->u[s->count], wave, pos, rate, text, what);
+    k = make_utt(sp->m, &s->u[s->count], wave, pos, rate, text, first->speaker, what);
     free(wave);
     if (k) {
       ad_utt_free(&s->u[s->count]);
@@ -641,6 +662,7 @@ static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, 
     fprintf(stderr, "train: \"%s\": features with warp %g: %s\n", u->text, alpha, err.msg);
     return 2;
   }
+  speaker_norm(m, f, u->T, u->speaker);
   return 0;
 }
 
@@ -698,6 +720,54 @@ static int global_cmvn(asr_model *m, uset *train, uset *dev) {
 }
 
 static int fsdd_train(const ad_item *it) { return it->take >= 10; }
+static int fsdd_dev(const ad_item *it);
+
+/* --cmvn speaker: g_spk_stats from the unnormalized features (the model's statistics are
+ * still create's mean 0, std 1) of every training and dev recording of each speaker, as
+ * read (padded as the model pads; no splicing, no augmentation). 0 or 2. */
+static int speaker_cmvn(const asr_model *m, const ad_list *l) {
+  int D = m->cfg.n_mels, S = l->n_speakers, i, s, rc = 2;
+  double *sum = (double *)calloc((size_t)(S + 1) * 2 * D, sizeof(double));
+  long *frames = (long *)calloc((size_t)S + 1, sizeof(long));
+  g_spk_stats = (asr_real *)malloc(sizeof(asr_real) * (size_t)(S + 1) * 2 * D);
+  if (!sum || !frames || !g_spk_stats) {
+    fprintf(stderr, "train: out of memory\n");
+    goto done;
+  }
+  for (i = 0; i < l->count; i++) {
+    const ad_item *it = &l->items[i];
+    asr_audio a;
+    asr_real *f = NULL;
+    int T, r;
+    if (!fsdd_train(it) && !fsdd_dev(it)) continue;
+    if (ad_audio_read(it->path, &a)) goto done;
+    r = ad_model_features(m, &g_fe, a.samples, a.n, a.sample_rate, it->path, &f, &T);
+    asr_audio_free(&a, NULL);
+    if (r) goto done;
+    asr_cmvn_accumulate(sum + (size_t)it->speaker * 2 * D, sum + (size_t)it->speaker * 2 * D + D, f, T, D);
+    asr_cmvn_accumulate(sum + (size_t)S * 2 * D, sum + (size_t)S * 2 * D + D, f, T, D);
+    frames[it->speaker] += T, frames[S] += T;
+    free(f);
+  }
+  for (s = 0; s <= S; s++) {
+    asr_real *mean = g_spk_stats + (size_t)s * 2 * D;
+    if (frames[s] == 0 && s < S) {                /* a speaker with test takes only: never used */
+      for (i = 0; i < D; i++) mean[i] = 0, mean[D + i] = 1;
+      continue;
+    }
+    if (asr_cmvn_finish(mean, mean + D, sum + (size_t)s * 2 * D, sum + (size_t)s * 2 * D + D, (double)frames[s], D) !=
+        ASR_OK) {
+      fprintf(stderr, "train: --cmvn speaker: %s: no finite statistics over %ld frames\n",
+              s < S ? l->speakers[s] : "the training set", frames[s]);
+      goto done;
+    }
+  }
+  printf("per-speaker CMVN: %d speakers, %ld frames\n", S, frames[S]);
+  rc = 0;
+done:
+  free(sum), free(frames);
+  return rc;
+}
 static int fsdd_dev(const ad_item *it) { return it->take >= 5 && it->take <= 9; }
 
 /* ---- batches: utterances sorted by length, cut at batch_frames padded frames */
@@ -1031,7 +1101,7 @@ int main(int argc, char **argv) {
     goto done;
   }
   cfg.pad_ms = (int)lround(o.pad * 1000);         /* --pad: the model's front end pads (asr_model_features) */
-  cfg.cmvn = o.cmvn_global ? ASR_CMVN_GLOBAL : ASR_CMVN_UTTERANCE;   /* statistics set after the data is read */
+  cfg.cmvn = o.cmvn;                              /* statistics set when the data is read */
   if (o.sa.freq_mask_param < 0) o.sa.freq_mask_param = cfg.n_mels / 8;
   if (o.sa.freq_mask_param > cfg.n_mels) {
     fprintf(stderr, "train: --freq-width %d is wider than the recipe's %d mel bins\n", o.sa.freq_mask_param,
@@ -1077,6 +1147,14 @@ int main(int argc, char **argv) {
   {
     int fsdd = list.items[0].take >= 0;
     int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
+    if (o.cmvn == ASR_CMVN_SPEAKER) {            /* before any utterance's features */
+      if (!fsdd || o.dev || devlist.count > 0) {
+        fprintf(stderr, "train: --cmvn speaker needs each recording's speaker: a folder of FSDD's "
+                        "{digit}_{speaker}_{take}.wav names%s\n", fsdd ? ", without --dev" : ", not transcripts.tsv");
+        goto done;
+      }
+      if (speaker_cmvn(&m, &list)) goto done;
+    }
     g_keep_wave = augments_wave(&o);             /* training utterances only, not the dev set */
     if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
                            splicer_draw(&sp, &rng, &train)
@@ -1109,7 +1187,7 @@ int main(int argc, char **argv) {
                         : "",
            dev.count, ad_now() - t0);
   }
-  if (o.cmvn_global && global_cmvn(&m, &train, &dev)) goto done;
+  if (o.cmvn == ASR_CMVN_GLOBAL && global_cmvn(&m, &train, &dev)) goto done;
   for (i = 0; i < train.count && m.cfg.head == ASR_HEAD_CTC; i++) {
     /* an utterance whose text cannot fit its output frames can never be learned by CTC
      * (a transducer emits any number of labels per frame) */
@@ -1289,6 +1367,11 @@ int main(int argc, char **argv) {
     dev_y[n_dev++] = cer * 100;
     printf("final dev CER %.2f%% (%d utterances)\n", cer * 100, dev.count);
   }
+  if (g_spk_stats && asr_model_set_cmvn(&m, g_spk_stats + (size_t)list.n_speakers * 2 * m.cfg.n_mels,
+                                        g_spk_stats + ((size_t)list.n_speakers * 2 + 1) * m.cfg.n_mels, &err) != ASR_OK) {
+    fprintf(stderr, "train: %s\n", err.msg);   /* the pooled statistics, kept in the checkpoint */
+    goto done;
+  }
   if (asr_model_save(&m, o.out, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);
     goto done;
@@ -1310,6 +1393,8 @@ done:
   loopbuf_free(&lb);
   snap_free(&ring);
   splicer_free(&sp);
+  free(g_spk_stats);
+  g_spk_stats = NULL;
   splicer_free(&sd);
   uset_free(&train);
   uset_free(&dev);

@@ -64,6 +64,12 @@
  * window: the same transcript as with --chunk 0. A longer one can differ from it near the
  * seams, and wherever the window's own feature normalization (mean and variance over
  * 34 s, not the whole file) tips a decision.
+ * A model trained with --cmvn speaker normalizes each voice with its own statistics: before
+ * the first file is decoded, the mean and deviation of every mel bin over all the files of
+ * each speaker (Kaldi's compute-cmvn-stats --spk2utt; with --data, the speakers of FSDD's
+ * {digit}_{speaker}_{take}.wav names; otherwise all the files of the run are taken as one
+ * speaker's, which a stderr line says). The files are read twice, the first time in pieces
+ * of at most 2 --chunk SECONDS, so memory stays bounded.
  * A model trained on a pretrained front end (train --w2v-features W2V.npz [--bert-features
  * BERT.npz]) needs the same options here, with the same files: the checkpoint records
  * which front end it read and a checksum of its weights, and another is refused. */
@@ -442,6 +448,95 @@ done:
   return r;
 }
 
+/* Per-speaker CMVN: adds the unnormalized fbank frames of one file to sum (2 D: sums and
+ * sums of squares) and *frames. With chunk > 0 the file is read as a stream and featurized
+ * in pieces of chunk..2 chunk seconds (the last one whatever is left when the file is
+ * shorter), so a long recording never sits whole in memory. The model's statistics must be
+ * the identity. 0 or 2. */
+static int file_stats(const asr_model *m, const char *path, double chunk, double *sum, long *frames) {
+  int D = m->cfg.n_mels, T, eof = 0, r = 2;
+  asr_real *f = NULL, *buf = NULL;
+  int64_t L, have = 0;
+  asr_audio_stream s;
+  asr_error err;
+  if (chunk <= 0) {                            /* the whole recording at once, as it is decoded */
+    asr_audio a;
+    if (ad_audio_read(path, &a)) return 2;
+    r = ad_model_features(m, &g_fe, a.samples, a.n, a.sample_rate, path, &f, &T);
+    asr_audio_free(&a, NULL);
+    if (!r) asr_cmvn_accumulate(sum, sum + D, f, T, D), *frames += T;
+    free(f);
+    return r;
+  }
+  if (asr_audio_stream_open(&s, path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 2;
+  }
+  L = (int64_t)llround(chunk * s.sample_rate);
+  buf = (asr_real *)malloc(sizeof *buf * (size_t)(2 * L));
+  if (!buf) fprintf(stderr, "%s: out of memory\n", path);
+  while (buf) {
+    while (!eof && have < 2 * L) {             /* fill to 2 L, or to the end */
+      int got = asr_audio_stream_read(&s, buf + have, (int)(2 * L - have), &err);
+      if (got < 0) {
+        fprintf(stderr, "%s: %s\n", path, err.msg);
+        goto done;
+      }
+      if (got == 0) eof = 1;
+      have += got;
+    }
+    if (ad_model_features(m, &g_fe, buf, (int)(eof ? have : L), s.sample_rate, path, &f, &T)) goto done;
+    asr_cmvn_accumulate(sum, sum + D, f, T, D), *frames += T;
+    free(f);
+    if (eof) break;                            /* the rest, L..2 L samples, was that piece */
+    memmove(buf, buf + L, sizeof *buf * (size_t)(have - L));
+    have -= L;
+  }
+  r = buf ? 0 : 2;
+done:
+  free(buf);
+  asr_audio_stream_close(&s);
+  return r;
+}
+
+/* Per-speaker CMVN (a model with cfg.cmvn ASR_CMVN_SPEAKER): stats (G x 2 D, mean then std)
+ * of each of the G speakers from its files (group[i] of files[i]); a speaker without files
+ * keeps the identity. The model's statistics are the identity afterwards. 0; 1 when a file
+ * could not be read (reported; the others' statistics are complete); 2 on a failure that
+ * leaves no statistics. */
+static int speaker_stats(asr_model *m, const char **files, const int *group, int nfiles, int G, double chunk,
+                         asr_real *stats) {
+  int D = m->cfg.n_mels, g, i, d, rc = 2, bad = 0;
+  double *sum = (double *)malloc(sizeof(double) * 2 * (size_t)D);
+  asr_error err;
+  if (!sum) {
+    fprintf(stderr, "transcribe: out of memory\n");
+    return 2;
+  }
+  for (d = 0; d < D; d++) stats[d] = 0, stats[D + d] = 1;   /* the identity: unnormalized frames */
+  if (asr_model_set_cmvn(m, stats, stats + D, &err) != ASR_OK) {
+    fprintf(stderr, "transcribe: %s\n", err.msg);
+    goto done;
+  }
+  for (g = 0; g < G; g++) {
+    long frames = 0;
+    asr_real *st = stats + (size_t)g * 2 * D;
+    memset(sum, 0, sizeof(double) * 2 * (size_t)D);
+    for (i = 0; i < nfiles; i++)   /* a file that cannot be read: reported, left out (and again when decoded) */
+      if (group[i] == g && file_stats(m, files[i], chunk, sum, &frames)) bad = 1;
+    if (frames == 0) {
+      for (d = 0; d < D; d++) st[d] = 0, st[D + d] = 1;
+    } else if (asr_cmvn_finish(st, st + D, sum, sum + D, (double)frames, D) != ASR_OK) {
+      fprintf(stderr, "transcribe: per-speaker CMVN: no finite statistics over %ld frames\n", frames);
+      goto done;
+    }
+  }
+  rc = bad;
+done:
+  free(sum);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   const char *model_path = NULL, *data = NULL, *speakers = NULL, *exclude_speakers = NULL;
   const char *lexicon_path = NULL, *lm_path = NULL, *w2v_path = NULL, *bert_path = NULL, *words_in[6];
@@ -464,6 +559,8 @@ int main(int argc, char **argv) {
   asr_error err;
   ad_list list;
   const char **files = NULL, **refs = NULL;
+  int *group = NULL, n_groups = 1;   /* per-speaker CMVN: each file's speaker */
+  asr_real *spk_stats = NULL;
   memset(&list, 0, sizeof list);
   memset(&nb, 0, sizeof nb);
   for (i = 1; i < argc; i++) {
@@ -668,7 +765,8 @@ int main(int argc, char **argv) {
       }
     files = (const char **)malloc(sizeof *files * (size_t)(list.count + 1));
     refs = (const char **)malloc(sizeof *refs * (size_t)(list.count + 1));
-    if (!files || !refs) {
+    group = (int *)malloc(sizeof *group * (size_t)(list.count + 1));
+    if (!files || !refs || !group) {
       fprintf(stderr, "transcribe: out of memory\n");
       status = 2;
       goto done;
@@ -676,6 +774,7 @@ int main(int argc, char **argv) {
     for (i = 0; i < list.count; i++)
       if (take_lo < 0 || (list.items[i].take >= take_lo && list.items[i].take <= take_hi)) {
         files[nfiles] = list.items[i].path;
+        group[nfiles] = list.items[i].speaker;    /* 0 for a transcripts.tsv folder */
         refs[nfiles++] = list.items[i].text;
       }
     if (nfiles == 0) {                            /* it printed "CER 0.00% (0/0) ... 0 files", exit 0 */
@@ -688,18 +787,41 @@ int main(int argc, char **argv) {
   } else {
     files = (const char **)malloc(sizeof *files * (size_t)(argc + 1));
     refs = (const char **)malloc(sizeof *refs * (size_t)(argc + 1));
-    if (!files || !refs) {
+    group = (int *)calloc((size_t)(argc + 1), sizeof *group);   /* one speaker */
+    if (!files || !refs || !group) {
       fprintf(stderr, "transcribe: out of memory\n");
       status = 2;
       goto done;
     }
     for (i = first_file; i < argc; i++) files[nfiles++] = argv[i];
   }
+  if (m.cfg.cmvn == ASR_CMVN_SPEAKER) {         /* every voice's statistics before the first decoding */
+    int r, named = data && list.count > 0 && list.items[0].take >= 0;   /* FSDD's names give speakers */
+    n_groups = named ? list.n_speakers : 1;
+    spk_stats = (asr_real *)malloc(sizeof(asr_real) * 2 * (size_t)m.cfg.n_mels * (size_t)n_groups);
+    t_decode -= ad_now();
+    if (!spk_stats) fprintf(stderr, "transcribe: out of memory\n");
+    if (!spk_stats || (r = speaker_stats(&m, files, group, nfiles, n_groups, chunk, spk_stats)) == 2) {
+      status = 2;
+      goto done;
+    }
+    if (r) status = 2;                           /* an unreadable file: the others are still transcribed */
+    t_decode += ad_now();
+    if (!named)
+      fprintf(stderr, "transcribe: per-speaker CMVN: the %d file%s taken as one speaker's\n", nfiles,
+              nfiles == 1 ? "" : "s");
+  }
   for (i = 0; i < nfiles; i++) {
     hyp h;
     char *text;
     int r;
     memset(&h, 0, sizeof h);
+    if (spk_stats && asr_model_set_cmvn(&m, spk_stats + (size_t)group[i] * 2 * m.cfg.n_mels,
+                                        spk_stats + ((size_t)group[i] * 2 + 1) * m.cfg.n_mels, &err) != ASR_OK) {
+      fprintf(stderr, "%s: %s\n", files[i], err.msg);   /* cannot happen: asr_cmvn_finish's are finite, > 0 */
+      status = 2;
+      goto done;
+    }
     t_decode -= ad_now();
     if (chunk > 0) r = transcribe_chunked(&m, files[i], chunk, &dopts, align, &h);
     else {                                      /* the whole recording at once */
@@ -747,7 +869,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
             errors, ref_len, wref_len ? 100.0 * werrors / wref_len : 0.0, werrors, wref_len, nfiles);
 done:
-  free(files), free(refs);
+  free(files), free(refs), free(group), free(spk_stats);
   ad_list_free(&list);
   asr_lexicon_free(&lex);
   asr_ngram_free(&lm);
