@@ -265,6 +265,103 @@ def test_speaker_filter():
            "left, and a transcripts.tsv folder refused"
 
 
+def kaldi_stats(paths):
+    """Per-bin mean and deviation (Kaldi's compute-cmvn-stats, in double) of torchaudio's Kaldi
+    fbank, 80 bins, of 16 kHz WAV files (16-bit scale): what a recipe model's front end computes."""
+    import torch
+    import torchaudio
+    frames = []
+    for path in paths:
+        with wave.open(path, "rb") as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
+        frames.append(torchaudio.compliance.kaldi.fbank(torch.from_numpy(x)[None], num_mel_bins=80).double().numpy())
+    f = np.concatenate(frames)
+    mean = f.mean(0)
+    return mean, np.sqrt(np.maximum((f * f).mean(0) - mean * mean, 1e-20))
+
+
+def test_speaker_cmvn():
+    """--cmvn speaker (issue 16: Kaldi's compute-cmvn-stats --spk2utt, then apply-cmvn
+    --utt2spk). build/train: the checkpoint's normalize.mean / .std are the pooled statistics of
+    the training speakers' takes 5-49 (not take 0, not the left-out speaker), as torchaudio's
+    Kaldi fbank of the same recordings gives them. build/transcribe: each voice normalized with
+    its own statistics: the bundled model turned into a per-speaker one transcribes every
+    speaker's files exactly as the same weights with global CMVN set to that speaker's
+    torchaudio statistics do, and differently with the other speaker's; the same files given
+    as arguments are one voice. Refused: a transcripts.tsv folder, --dev, an unknown mode."""
+    d = common.tmpdir()
+    corpus = os.path.join(d, "fsdd")
+    os.makedirs(corpus)
+    rng = np.random.default_rng(1)
+    toy = sorted(f for f in os.listdir(TOY) if f.endswith(".ogg"))
+    gains = {"ann": 1.0, "bob": 0.25, "cid": 3.0}       # three levels: three different statistics
+    for s, (speaker, gain) in enumerate(gains.items()):
+        for k, take in enumerate((0, 5, 10, 11)):
+            for digit in range(3):
+                clip = toy[(s * 12 + k * 3 + digit) % len(toy)]
+                npy = os.path.join(d, "x.npy")
+                subprocess.run([os.path.join(common.BUILD, "asrtool"), "decode", os.path.join(TOY, clip), npy],
+                               check=True, capture_output=True)
+                x = np.load(npy) * gain * (8 if take == 0 else 1)   # take 0 (a test take) much louder
+                x += 20 * rng.standard_normal(len(x))
+                write_wav(os.path.join(corpus, f"{digit}_{speaker}_{take}.wav"), np.clip(np.round(x), -32768, 32767))
+    def files(speaker, takes):
+        return [os.path.join(corpus, f"{g}_{speaker}_{t}.wav") for t in takes for g in range(3)]
+    # build/train: the pooled statistics of ann's and bob's takes 5-11
+    out = os.path.join(d, "spk.npz")
+    subprocess.run([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--exclude-speakers", "cid", "--cmvn",
+                    "speaker", "--steps", "1", "--eval-every", "0", "--quiet", "--out", out], check=True,
+                   capture_output=True)
+    z = np.load(out)
+    mean, std = kaldi_stats(files("ann", (5, 10, 11)) + files("bob", (5, 10, 11)))
+    worst = max(np.abs(z["normalize.mean"] - mean).max(), np.abs(z["normalize.std"] - std).max())
+    if json.loads(bytes(z["config"]).decode()).get("cmvn") != 2 or worst > 1e-3:
+        raise AssertionError(f"train --cmvn speaker: config {bytes(z['config']).decode()}, statistics {worst:g} "
+                             "from torchaudio's over ann's and bob's takes 5-11")
+    # build/transcribe: the bundled weights as a per-speaker model, and as global ones
+    base = dict(np.load(MODEL))
+    cfg = json.loads(bytes(base["config"]).decode())
+    def model(name, cmvn, mean, std):
+        m = dict(base)
+        m["config"] = np.frombuffer(json.dumps(dict(cfg, cmvn=cmvn)).encode(), dtype=np.uint8)
+        m["normalize.mean"], m["normalize.std"] = mean.astype(np.float32), std.astype(np.float32)
+        path = os.path.join(d, name)
+        np.savez(path, **m)
+        return path
+    def transcribe(path, args):
+        proc = subprocess.run([TRANSCRIBE, "--model", path] + args, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(f"transcribe {' '.join(args[:3])}: exit {proc.returncode}: {proc.stderr}")
+        return dict(line.split("\t") for line in proc.stdout.splitlines()), proc.stderr
+    spk = model("s.npz", 2, np.zeros(80), np.ones(80))
+    per_speaker, _ = transcribe(spk, ["--data", corpus])
+    stats = {s: kaldi_stats(files(s, (0, 5, 10, 11))) for s in ("ann", "bob")}
+    heard = 0
+    for s, other in (("ann", "bob"), ("bob", "ann")):
+        own, _ = transcribe(model(f"g-{s}.npz", 1, *stats[s]), ["--data", corpus, "--speakers", s])
+        wrong, _ = transcribe(model(f"g-{other}.npz", 1, *stats[other]), ["--data", corpus, "--speakers", s])
+        alone, note = transcribe(spk, files(s, (0, 5, 10, 11)))
+        mine = {f: t for f, t in per_speaker.items() if f"_{s}_" in f}
+        if own != mine or alone != mine or "one speaker's" not in note:
+            raise AssertionError(f"{s}: per-speaker transcripts {mine} differ from global CMVN with {s}'s "
+                                 f"statistics {own} or from the files alone {alone} ({note!r})")
+        if wrong == mine:
+            raise AssertionError(f"{s}: {other}'s statistics gave the same transcripts: they are not used")
+        heard += sum(t != "" for t in mine.values())
+    if heard == 0:
+        raise AssertionError("every per-speaker transcript is empty: the comparison proves nothing")
+    # refusals, nothing written
+    bad = os.path.join(d, "bad.npz")
+    refused([TRAIN, "--recipe", "ctc-contextnet", "--data", TOY, "--out", bad, "--cmvn", "speaker"], "FSDD")
+    refused([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--dev", TOY, "--out", bad, "--cmvn",
+             "speaker"], "--dev")
+    refused([TRAIN, "--recipe", "ctc-contextnet", "--data", corpus, "--out", bad, "--cmvn", "voice"], "--cmvn")
+    if os.path.exists(bad):
+        raise AssertionError("a refused run wrote the model file")
+    return f"checkpoint statistics within {worst:.1e} of torchaudio's; 12 transcripts per speaker = global CMVN " \
+           f"with that speaker's statistics ({heard} non-empty), different with the other's; 3 refusals"
+
+
 def test_transcribe_words():
     """--lexicon / --lm (docs/lexicon_lm.md): every word transcribed is a lexicon word, the
     LM's words serve when there is no lexicon, and bad files or options are refused."""
