@@ -329,9 +329,9 @@ static void t_threads_kmeans_vq(tctx *t) {
 }
 
 /* ---- the ctc-conformer recipe's training step as `asrtool bench` times it (its default
- * sizes, D 144): zero the gradients, forward, CTC loss, backward, clip at norm 5, Adam.
- * N 2, T 64 frames (16 after the 4x subsampling); the encoder's projections 32 x 144 x
- * 144 = 663552 multiply-adds. The model is created afresh from one seed for each run (its
+ * sizes, D 64): zero the gradients, forward, CTC loss, backward, clip at norm 5, Adam.
+ * N 2, T 64 frames (16 after the 4x subsampling); the encoder's projections 32 x 64 x
+ * 64 = 131072 multiply-adds. The model is created afresh from one seed for each run (its
  * dropout draws from the model's own generator); compared: the loss, the gradient norm,
  * the gradients and the parameters after the step. */
 typedef struct thr_step {
