@@ -69,7 +69,7 @@
  * each speaker (Kaldi's compute-cmvn-stats --spk2utt; with --data, the speakers of FSDD's
  * {digit}_{speaker}_{take}.wav names; otherwise all the files of the run are taken as one
  * speaker's, which a stderr line says). The files are read twice, the first time in pieces
- * of at most 2 --chunk SECONDS, so memory stays bounded.
+ * of --chunk SECONDS (file_stats), so memory stays that of one window.
  * A model trained on a pretrained front end (train --w2v-features W2V.npz [--bert-features
  * BERT.npz]) needs the same options here, with the same files: the checkpoint records
  * which front end it read and a checksum of its weights, and another is refused. */
@@ -450,13 +450,14 @@ done:
 
 /* Per-speaker CMVN: adds the unnormalized fbank frames of one file to sum (2 D: sums and
  * sums of squares) and *frames. With chunk > 0 the file is read as a stream and featurized
- * in pieces of chunk..2 chunk seconds (the last one whatever is left when the file is
- * shorter), so a long recording never sits whole in memory. The model's statistics must be
- * the identity. 0 or 2. */
+ * in pieces of chunk seconds, the last one up to CONTEXT_S longer (a file no longer than
+ * that is one piece: its statistics are those of --chunk 0), so a long recording never
+ * sits whole in memory and the buffer is smaller than a decoding window. The model's
+ * statistics must be the identity. 0 or 2. */
 static int file_stats(const asr_model *m, const char *path, double chunk, double *sum, long *frames) {
   int D = m->cfg.n_mels, T, eof = 0, r = 2;
   asr_real *f = NULL, *buf = NULL;
-  int64_t L, have = 0;
+  int64_t L, C, have = 0;
   asr_audio_stream s;
   asr_error err;
   if (chunk <= 0) {                            /* the whole recording at once, as it is decoded */
@@ -473,11 +474,12 @@ static int file_stats(const asr_model *m, const char *path, double chunk, double
     return 2;
   }
   L = (int64_t)llround(chunk * s.sample_rate);
-  buf = (asr_real *)malloc(sizeof *buf * (size_t)(2 * L));
+  C = (int64_t)llround(CONTEXT_S * s.sample_rate);
+  buf = (asr_real *)malloc(sizeof *buf * (size_t)(L + C));
   if (!buf) fprintf(stderr, "%s: out of memory\n", path);
   while (buf) {
-    while (!eof && have < 2 * L) {             /* fill to 2 L, or to the end */
-      int got = asr_audio_stream_read(&s, buf + have, (int)(2 * L - have), &err);
+    while (!eof && have < L + C) {             /* fill to L + C, or to the end */
+      int got = asr_audio_stream_read(&s, buf + have, (int)(L + C - have), &err);
       if (got < 0) {
         fprintf(stderr, "%s: %s\n", path, err.msg);
         goto done;
@@ -488,7 +490,7 @@ static int file_stats(const asr_model *m, const char *path, double chunk, double
     if (ad_model_features(m, &g_fe, buf, (int)(eof ? have : L), s.sample_rate, path, &f, &T)) goto done;
     asr_cmvn_accumulate(sum, sum + D, f, T, D), *frames += T;
     free(f);
-    if (eof) break;                            /* the rest, L..2 L samples, was that piece */
+    if (eof) break;                            /* the rest, C..L + C samples, was that piece */
     memmove(buf, buf + L, sizeof *buf * (size_t)(have - L));
     have -= L;
   }

@@ -288,7 +288,7 @@ def test_speaker_cmvn():
     its own statistics: the bundled model turned into a per-speaker one transcribes every
     speaker's files exactly as the same weights with global CMVN set to that speaker's
     torchaudio statistics do, and differently with the other speaker's; the same files given
-    as arguments are one voice. Refused: a transcripts.tsv folder, --dev, an unknown mode."""
+    as arguments are one voice (and read whole, --chunk 0, the same statistics as streamed). Refused: a transcripts.tsv folder, --dev, an unknown mode."""
     d = common.tmpdir()
     corpus = os.path.join(d, "fsdd")
     os.makedirs(corpus)
@@ -340,7 +340,7 @@ def test_speaker_cmvn():
     for s, other in (("ann", "bob"), ("bob", "ann")):
         own, _ = transcribe(model(f"g-{s}.npz", 1, *stats[s]), ["--data", corpus, "--speakers", s])
         wrong, _ = transcribe(model(f"g-{other}.npz", 1, *stats[other]), ["--data", corpus, "--speakers", s])
-        alone, note = transcribe(spk, files(s, (0, 5, 10, 11)))
+        alone, note = transcribe(spk, ["--chunk", "0"] + files(s, (0, 5, 10, 11)))   # whole files, not streamed
         mine = {f: t for f, t in per_speaker.items() if f"_{s}_" in f}
         if own != mine or alone != mine or "one speaker's" not in note:
             raise AssertionError(f"{s}: per-speaker transcripts {mine} differ from global CMVN with {s}'s "
