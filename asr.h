@@ -32161,7 +32161,7 @@ ASRDEF size_t asr_bert_backward_workspace_size(const asr_bert_config *cfg, int N
  *   asr_model_create                          -> asr__model_build (plumbing), then PyTorch's
  *                                                initialisation
  *   asr_model_features, asr_model_num_frames  -> asr_noise_floor, asr_resample, asr_fbank, asr_cmvn
- *                                                (cmvn global: asr_cmvn_apply)
+ *                                                (cmvn global or speaker: asr_cmvn_apply)
  *   asr_model_set_cmvn                        -> the normalize.mean, normalize.std buffers
  *   asr_model_out_frames, _subsampling,       -> the encoders' frame arithmetic
  *     _encoder_dim, _min_frames
