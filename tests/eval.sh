@@ -20,7 +20,8 @@
 #   EVAL_STEPS=2000, FOLDS="george jackson lucas nicolas" (the speakers left out),
 #   TRANSCRIBE_ARGS="" (extra options for every transcription, e.g. "--beam 8"),
 #   TRAIN_ARGS="" (extra options for every build/train, e.g. "--vtlp 0.1" or "--noise-snr
-#   10,30": the augmentation levers of docs/training.md), EVAL_TAG="" (a suffix for the
+#   10,30 --cmvn speaker": the levers of docs/training.md; a --cmvn speaker model is
+#   transcribed with each speaker's own statistics by itself), EVAL_TAG="" (a suffix for the
 #   loso models and logs, so runs with other TRAIN_ARGS do not overwrite each other),
 #   EVAL_SEED=1 (the --seed of every build/train),
 #   EVAL_WORDS=1: the loso folds of CTC and RNN-T recipes (not rnnt-las, not nt) are also transcribed with the ten digit
