@@ -278,7 +278,9 @@ static int parse_args(int argc, char **argv, opts *o) {
         fprintf(stderr, "train: --cmvn: '%s' is not 'utterance', 'global' or 'speaker'\n", val);
         return 2;
       }
-      o->cmvn = !strcmp(val, "global") ? ASR_CMVN_GLOBAL : !strcmp(val, "speaker") ? ASR_CMVN_SPEAKER : ASR_CMVN_UTTERANCE;
+      o->cmvn = !strcmp(val, "global")    ? ASR_CMVN_GLOBAL
+                : !strcmp(val, "speaker") ? ASR_CMVN_SPEAKER
+                                          : ASR_CMVN_UTTERANCE;
     } else if (!strcmp(a, "--pad")) {
       char *end;
       double d = strtod(val, &end);
@@ -1367,10 +1369,12 @@ int main(int argc, char **argv) {
     dev_y[n_dev++] = cer * 100;
     printf("final dev CER %.2f%% (%d utterances)\n", cer * 100, dev.count);
   }
-  if (g_spk_stats && asr_model_set_cmvn(&m, g_spk_stats + (size_t)list.n_speakers * 2 * m.cfg.n_mels,
-                                        g_spk_stats + ((size_t)list.n_speakers * 2 + 1) * m.cfg.n_mels, &err) != ASR_OK) {
-    fprintf(stderr, "train: %s\n", err.msg);   /* the pooled statistics, kept in the checkpoint */
-    goto done;
+  if (g_spk_stats) {                              /* the pooled statistics, kept in the checkpoint */
+    const asr_real *pooled = g_spk_stats + (size_t)list.n_speakers * 2 * m.cfg.n_mels;
+    if (asr_model_set_cmvn(&m, pooled, pooled + m.cfg.n_mels, &err) != ASR_OK) {
+      fprintf(stderr, "train: %s\n", err.msg);
+      goto done;
+    }
   }
   if (asr_model_save(&m, o.out, &err) != ASR_OK) {
     fprintf(stderr, "train: %s\n", err.msg);

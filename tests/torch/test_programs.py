@@ -288,7 +288,8 @@ def test_speaker_cmvn():
     its own statistics: the bundled model turned into a per-speaker one transcribes every
     speaker's files exactly as the same weights with global CMVN set to that speaker's
     torchaudio statistics do, and differently with the other speaker's; the same files given
-    as arguments are one voice (and read whole, --chunk 0, the same statistics as streamed). Refused: a transcripts.tsv folder, --dev, an unknown mode."""
+    as arguments are one voice (and read whole, --chunk 0, the same statistics as streamed).
+    Refused: a transcripts.tsv folder, --dev, an unknown mode."""
     d = common.tmpdir()
     corpus = os.path.join(d, "fsdd")
     os.makedirs(corpus)
