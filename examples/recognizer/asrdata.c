@@ -738,3 +738,56 @@ int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave,
   if (fe && fe->kind != ASR_FRONT_END_FBANK) return frontend_features(fe, wave, n, sample_rate, what, feats, T);
   return ad_features(m, wave, n, sample_rate, what, feats, T);
 }
+
+/* Per-speaker CMVN: adds the unnormalized fbank frames of one file to sum (2 D: sums and
+ * sums of squares) and *frames. With chunk > 0 the file is read as a stream and featurized
+ * in pieces of chunk seconds, the last one up to 2 s longer (a file no longer than
+ * that is one piece: its statistics are those of --chunk 0), so a long recording never
+ * sits whole in memory and the buffer is smaller than a decoding window. The model's
+ * statistics must be the identity. 0 or 2. */
+int ad_file_stats(const asr_model *m, ad_frontend *fe, const char *path, double chunk, double *sum, long *frames) {
+  int D = m->cfg.n_mels, T, eof = 0, r = 2;
+  asr_real *f = NULL, *buf = NULL;
+  int64_t L, C, have = 0;
+  asr_audio_stream s;
+  asr_error err;
+  if (chunk <= 0) {                            /* the whole recording at once, as it is decoded */
+    asr_audio a;
+    if (ad_audio_read(path, &a)) return 2;
+    r = ad_model_features(m, fe, a.samples, a.n, a.sample_rate, path, &f, &T);
+    asr_audio_free(&a, NULL);
+    if (!r) asr_cmvn_accumulate(sum, sum + D, f, T, D), *frames += T;
+    free(f);
+    return r;
+  }
+  if (asr_audio_stream_open(&s, path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 2;
+  }
+  L = (int64_t)llround(chunk * s.sample_rate);
+  C = (int64_t)llround(2.0 * s.sample_rate);   /* build/transcribe's CONTEXT_S */
+  buf = (asr_real *)malloc(sizeof *buf * (size_t)(L + C));
+  if (!buf) fprintf(stderr, "%s: out of memory\n", path);
+  while (buf) {
+    while (!eof && have < L + C) {             /* fill to L + C, or to the end */
+      int got = asr_audio_stream_read(&s, buf + have, (int)(L + C - have), &err);
+      if (got < 0) {
+        fprintf(stderr, "%s: %s\n", path, err.msg);
+        goto done;
+      }
+      if (got == 0) eof = 1;
+      have += got;
+    }
+    if (ad_model_features(m, fe, buf, (int)(eof ? have : L), s.sample_rate, path, &f, &T)) goto done;
+    asr_cmvn_accumulate(sum, sum + D, f, T, D), *frames += T;
+    free(f);
+    if (eof) break;                            /* the rest, C..L + C samples, was that piece */
+    memmove(buf, buf + L, sizeof *buf * (size_t)(have - L));
+    have -= L;
+  }
+  r = buf ? 0 : 2;
+done:
+  free(buf);
+  asr_audio_stream_close(&s);
+  return r;
+}

@@ -78,6 +78,9 @@ int ad_frontend_match(const ad_frontend *fe, const asr_model *m, const char *mod
 /* ad_features, or the front end's features when one is loaded (fe may be NULL). */
 int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave, int n, int sample_rate,
                       const char *what, asr_real **feats, int *T);
+/* Per-speaker CMVN: adds the unnormalized frames of one file to sum (2 D) and *frames (whole
+ * with chunk <= 0, else streamed in pieces of chunk seconds). 0 or 2. */
+int ad_file_stats(const asr_model *m, ad_frontend *fe, const char *path, double chunk, double *sum, long *frames);
 
 /* A progress line: on a terminal one line redrawn in place, otherwise a plain line every
  * `every` calls. */

@@ -738,18 +738,12 @@ static int speaker_cmvn(const asr_model *m, const ad_list *l) {
   }
   for (i = 0; i < l->count; i++) {
     const ad_item *it = &l->items[i];
-    asr_audio a;
-    asr_real *f = NULL;
-    int T, r;
     if (!fsdd_train(it) && !fsdd_dev(it)) continue;
-    if (ad_audio_read(it->path, &a)) goto done;
-    r = ad_model_features(m, &g_fe, a.samples, a.n, a.sample_rate, it->path, &f, &T);
-    asr_audio_free(&a, NULL);
-    if (r) goto done;
-    asr_cmvn_accumulate(sum + (size_t)it->speaker * 2 * D, sum + (size_t)it->speaker * 2 * D + D, f, T, D);
-    asr_cmvn_accumulate(sum + (size_t)S * 2 * D, sum + (size_t)S * 2 * D + D, f, T, D);
-    frames[it->speaker] += T, frames[S] += T;
-    free(f);
+    if (ad_file_stats(m, &g_fe, it->path, 0, sum + (size_t)it->speaker * 2 * D, &frames[it->speaker])) goto done;
+  }
+  for (s = 0; s < S; s++) {                       /* the pooled sums: the speakers' added up */
+    for (i = 0; i < 2 * D; i++) sum[(size_t)S * 2 * D + i] += sum[(size_t)s * 2 * D + i];
+    frames[S] += frames[s];
   }
   for (s = 0; s <= S; s++) {
     asr_real *mean = g_spk_stats + (size_t)s * 2 * D;

@@ -69,7 +69,7 @@
  * each speaker (Kaldi's compute-cmvn-stats --spk2utt; with --data, the speakers of FSDD's
  * {digit}_{speaker}_{take}.wav names; otherwise all the files of the run are taken as one
  * speaker's, which a stderr line says). The files are read twice, the first time in pieces
- * of --chunk SECONDS (file_stats), so memory stays that of one window.
+ * of --chunk SECONDS (ad_file_stats), so memory stays that of one window.
  * A model trained on a pretrained front end (train --w2v-features W2V.npz [--bert-features
  * BERT.npz]) needs the same options here, with the same files: the checkpoint records
  * which front end it read and a checksum of its weights, and another is refused. */
@@ -448,59 +448,6 @@ done:
   return r;
 }
 
-/* Per-speaker CMVN: adds the unnormalized fbank frames of one file to sum (2 D: sums and
- * sums of squares) and *frames. With chunk > 0 the file is read as a stream and featurized
- * in pieces of chunk seconds, the last one up to CONTEXT_S longer (a file no longer than
- * that is one piece: its statistics are those of --chunk 0), so a long recording never
- * sits whole in memory and the buffer is smaller than a decoding window. The model's
- * statistics must be the identity. 0 or 2. */
-static int file_stats(const asr_model *m, const char *path, double chunk, double *sum, long *frames) {
-  int D = m->cfg.n_mels, T, eof = 0, r = 2;
-  asr_real *f = NULL, *buf = NULL;
-  int64_t L, C, have = 0;
-  asr_audio_stream s;
-  asr_error err;
-  if (chunk <= 0) {                            /* the whole recording at once, as it is decoded */
-    asr_audio a;
-    if (ad_audio_read(path, &a)) return 2;
-    r = ad_model_features(m, &g_fe, a.samples, a.n, a.sample_rate, path, &f, &T);
-    asr_audio_free(&a, NULL);
-    if (!r) asr_cmvn_accumulate(sum, sum + D, f, T, D), *frames += T;
-    free(f);
-    return r;
-  }
-  if (asr_audio_stream_open(&s, path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, NULL, &err) != ASR_OK) {
-    fprintf(stderr, "%s\n", err.msg);
-    return 2;
-  }
-  L = (int64_t)llround(chunk * s.sample_rate);
-  C = (int64_t)llround(CONTEXT_S * s.sample_rate);
-  buf = (asr_real *)malloc(sizeof *buf * (size_t)(L + C));
-  if (!buf) fprintf(stderr, "%s: out of memory\n", path);
-  while (buf) {
-    while (!eof && have < L + C) {             /* fill to L + C, or to the end */
-      int got = asr_audio_stream_read(&s, buf + have, (int)(L + C - have), &err);
-      if (got < 0) {
-        fprintf(stderr, "%s: %s\n", path, err.msg);
-        goto done;
-      }
-      if (got == 0) eof = 1;
-      have += got;
-    }
-    if (ad_model_features(m, &g_fe, buf, (int)(eof ? have : L), s.sample_rate, path, &f, &T)) goto done;
-    asr_cmvn_accumulate(sum, sum + D, f, T, D), *frames += T;
-    free(f);
-    if (eof) break;                            /* the rest, C..L + C samples, was that piece */
-    memmove(buf, buf + L, sizeof *buf * (size_t)(have - L));
-    have -= L;
-  }
-  r = buf ? 0 : 2;
-done:
-  free(buf);
-  asr_audio_stream_close(&s);
-  return r;
-}
-
 /* Per-speaker CMVN (a model with cfg.cmvn ASR_CMVN_SPEAKER): stats (G x 2 D, mean then std)
  * of each of the G speakers from its files (group[i] of files[i]); a speaker without files
  * keeps the identity. The model's statistics are the identity afterwards. 0; 1 when a file
@@ -525,7 +472,7 @@ static int speaker_stats(asr_model *m, const char **files, const int *group, int
     asr_real *st = stats + (size_t)g * 2 * D;
     memset(sum, 0, sizeof(double) * 2 * (size_t)D);
     for (i = 0; i < nfiles; i++)   /* a file that cannot be read: reported, left out (and again when decoded) */
-      if (group[i] == g && file_stats(m, files[i], chunk, sum, &frames)) bad = 1;
+      if (group[i] == g && ad_file_stats(m, &g_fe, files[i], chunk, sum, &frames)) bad = 1;
     if (frames == 0) {
       for (d = 0; d < D; d++) st[d] = 0, st[D + d] = 1;
     } else if (asr_cmvn_finish(st, st + D, sum, sum + D, (double)frames, D) != ASR_OK) {
