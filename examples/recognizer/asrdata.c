@@ -251,8 +251,9 @@ int ad_audio_read(const char *path, asr_audio *audio) {
   return 0;
 }
 
-int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate, const char *what,
-                asr_real **feats, int *T) {
+/* ad_features with the fbank's VTLN warp factor alpha (1: none). */
+static int features_warped(const asr_model *m, const asr_real *wave, int n, int sample_rate, double alpha,
+                           const char *what, asr_real **feats, int *T) {
   size_t wb = asr_model_features_workspace_size(m, n, sample_rate);
   void *work;
   asr_error err;
@@ -273,7 +274,7 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
     fprintf(stderr, "%s: out of memory\n", what);
     return 2;
   }
-  if (asr_model_features(m, *feats, wave, n, sample_rate, work, wb, &err) != ASR_OK) {
+  if (asr_model_features_warped(m, *feats, wave, n, sample_rate, alpha, work, wb, &err) != ASR_OK) {
     free(work);
     free(*feats);
     *feats = NULL;
@@ -283,6 +284,11 @@ int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate
   free(work);
   *T = frames;
   return 0;
+}
+
+int ad_features(const asr_model *m, const asr_real *wave, int n, int sample_rate, const char *what,
+                asr_real **feats, int *T) {
+  return features_warped(m, wave, n, sample_rate, 1.0, what, feats, T);
 }
 
 void ad_utt_free(ad_utt *u) {
@@ -736,7 +742,7 @@ done:
 int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave, int n, int sample_rate,
                       const char *what, asr_real **feats, int *T) {
   if (fe && fe->kind != ASR_FRONT_END_FBANK) return frontend_features(fe, wave, n, sample_rate, what, feats, T);
-  return ad_features(m, wave, n, sample_rate, what, feats, T);
+  return features_warped(m, wave, n, sample_rate, fe && fe->vtln_warp > 0 ? fe->vtln_warp : 1.0, what, feats, T);
 }
 
 /* Per-speaker CMVN: adds the unnormalized fbank frames of one file to sum (2 D: sums and

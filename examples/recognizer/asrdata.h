@@ -61,6 +61,7 @@ typedef struct ad_frontend {
   int kind;                 /* asr_front_end; ASR_FRONT_END_FBANK: none loaded */
   asr_w2v_model w2v;
   asr_bert_model bert;
+  double vtln_warp;         /* the fbank's VTLN warp factor alpha (build/transcribe --vtln-*); 0 or 1: none */
 } ad_frontend;
 /* Loads the front end of the options (both NULL: the fbank, kind 0); 0, or 2 after one
  * line naming PROG (a file that does not load, a BERT without its vq-wav2vec model or
@@ -75,7 +76,8 @@ int ad_frontend_check(const ad_frontend *fe);
 /* 0 when model m (file MODEL) was trained on this front end (kind and checksum); else 2
  * after one line saying which front end the model needs. */
 int ad_frontend_match(const ad_frontend *fe, const asr_model *m, const char *model, const char *prog);
-/* ad_features, or the front end's features when one is loaded (fe may be NULL). */
+/* ad_features (warped by fe->vtln_warp when set), or the front end's features when one is
+ * loaded (fe may be NULL). */
 int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave, int n, int sample_rate,
                       const char *what, asr_real **feats, int *T);
 /* Per-speaker CMVN: adds the unnormalized frames of one file to sum (2 D) and *frames (whole

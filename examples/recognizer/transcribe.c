@@ -70,6 +70,13 @@
  * {digit}_{speaker}_{take}.wav names; otherwise all the files of the run are taken as one
  * speaker's, which a stderr line says). The files are read twice, the first time in pieces
  * of --chunk SECONDS (ad_file_stats), so memory stays that of one window.
+ * --vtln-warp A featurizes every file through the mel bank warped by A (Kaldi's VTLN warp,
+ * asr.h section 3, docs/fbank.md step 10a; 1: none). --vtln-search estimates each
+ * speaker's warp before decoding (the speakers as per-speaker CMVN takes them): the alpha of
+ * Kaldi's grid 0.85..1.25 (step 0.01) under which the model finds its own first-pass
+ * transcripts of --vtln-files K (default 20) of the speaker's files most likely ([Lee98],
+ * the section "VTLN warp per speaker" below), then decodes all of that speaker's files at
+ * it; one stderr line per speaker gives the estimate. CTC and RNN-T models only.
  * A model trained on a pretrained front end (train --w2v-features W2V.npz [--bert-features
  * BERT.npz]) needs the same options here, with the same files: the checkpoint records
  * which front end it read and a checksum of its weights, and another is refused. */
@@ -100,7 +107,8 @@ static int usage(void) {
                   "  Neural Transducer (nt): [--penalty P] (a length bonus for --beam N > 1)\n"
                   "  a second pass's hypotheses and both scores (rnnt-las; attention recipes with --rescore N):\n"
                   "                  [--nbest] [--nbest-svg OUT.svg (one FILE)]\n"
-                  "  [--rtf]: print the real-time factor (decoding time / audio time) on stderr\n");
+                  "  [--rtf]: print the real-time factor (decoding time / audio time) on stderr\n"
+                  "  a VTLN warp: [--vtln-warp A] or, per speaker (CTC and RNN-T models), [--vtln-search [--vtln-files K]]\n");
   return 2;
 }
 
@@ -448,41 +456,301 @@ done:
   return r;
 }
 
-/* Per-speaker CMVN (a model with cfg.cmvn ASR_CMVN_SPEAKER): stats (G x 2 D, mean then std)
- * of each of the G speakers from its files (group[i] of files[i]); a speaker without files
- * keeps the identity. The model's statistics are the identity afterwards. 0; 1 when a file
- * could not be read (reported; the others' statistics are complete); 2 on a failure that
- * leaves no statistics. */
-static int speaker_stats(asr_model *m, const char **files, const int *group, int nfiles, int G, double chunk,
-                         asr_real *stats) {
-  int D = m->cfg.n_mels, g, i, d, rc = 2, bad = 0;
-  double *sum = (double *)malloc(sizeof(double) * 2 * (size_t)D);
-  asr_error err;
+/* Per-speaker CMVN (a model with cfg.cmvn ASR_CMVN_SPEAKER): st (2 D, mean then std) of
+ * speaker g from its files (group[i] == g), featurized as g_fe says (its VTLN warp too); a
+ * speaker without frames gets the identity. The model's statistics must be the identity.
+ * A file that cannot be read is reported once and marked in skip (nfiles; files marked
+ * there are left out). 0; 1 when a file could not be read (the statistics of the others
+ * are complete); 2 on a failure that leaves no statistics. */
+static int voice_stats(const asr_model *m, const char **files, const int *group, int nfiles, int g, double chunk,
+                       unsigned char *skip, asr_real *st) {
+  int D = m->cfg.n_mels, i, d, bad = 0;
+  long frames = 0;
+  double *sum = (double *)calloc(2 * (size_t)D, sizeof(double));
   if (!sum) {
     fprintf(stderr, "transcribe: out of memory\n");
     return 2;
   }
-  for (d = 0; d < D; d++) stats[d] = 0, stats[D + d] = 1;   /* the identity: unnormalized frames */
-  if (asr_model_set_cmvn(m, stats, stats + D, &err) != ASR_OK) {
-    fprintf(stderr, "transcribe: %s\n", err.msg);
+  for (i = 0; i < nfiles; i++)   /* a file that cannot be read: reported, left out (and again when decoded) */
+    if (group[i] == g && !skip[i] && ad_file_stats(m, &g_fe, files[i], chunk, sum, &frames)) bad = skip[i] = 1;
+  if (frames == 0) {
+    for (d = 0; d < D; d++) st[d] = 0, st[D + d] = 1;
+  } else if (asr_cmvn_finish(st, st + D, sum, sum + D, (double)frames, D) != ASR_OK) {
+    fprintf(stderr, "transcribe: per-speaker CMVN: no finite statistics over %ld frames\n", frames);
+    bad = 2;
+  }
+  free(sum);
+  return bad;
+}
+
+/* Sets the model's statistics to the identity (mean 0, std 1: unnormalized frames). 0 or 2. */
+static int cmvn_identity(asr_model *m) {
+  int D = m->cfg.n_mels, d, r = 0;
+  asr_real *id = (asr_real *)malloc(sizeof(asr_real) * 2 * (size_t)D);
+  asr_error err;
+  if (!id) r = 2;
+  for (d = 0; id && d < D; d++) id[d] = 0, id[D + d] = 1;
+  if (id && asr_model_set_cmvn(m, id, id + D, &err) != ASR_OK) r = 2;
+  if (r) fprintf(stderr, "transcribe: %s\n", id ? err.msg : "out of memory");
+  free(id);
+  return r;
+}
+
+/* The statistics (G x 2 D) of each of the G speakers, at each one's warp (warp[g]; NULL:
+ * none). The model's statistics are the identity afterwards. 0, 1 or 2 as voice_stats. */
+static int speaker_stats(asr_model *m, const char **files, const int *group, int nfiles, int G, double chunk,
+                         const double *warp, unsigned char *skip, asr_real *stats) {
+  int g, r, bad = 0;
+  if (cmvn_identity(m)) return 2;
+  for (g = 0; g < G; g++) {
+    g_fe.vtln_warp = warp ? warp[g] : 0;
+    r = voice_stats(m, files, group, nfiles, g, chunk, skip, stats + (size_t)g * 2 * m->cfg.n_mels);
+    if (r == 2) return 2;
+    bad |= r;
+  }
+  g_fe.vtln_warp = 0;
+  return bad;
+}
+
+/* ---- VTLN warp per speaker (--vtln-warp A, --vtln-search): asr.h section 3's warped bank
+ *
+ * --vtln-search estimates each speaker's warp factor by maximum likelihood on a grid, as
+ * [Lee98] (L. Lee, R. Rose, "A frequency warping approach to speaker normalization", IEEE
+ * Trans. Speech Audio Process. 6(1), 1998) does with an HMM recognizer:
+ *     alpha_s = argmax_{alpha in grid} sum_{i in E_s} ln p(W_i | X_i^alpha)
+ * W_i the first-pass transcript of recording i (decoded unwarped, alpha = 1), X_i^alpha
+ * its features through the bank warped by alpha (asr_model_features_warped), E_s up to
+ * --vtln-files K recordings of speaker s spread evenly over its files, and ln p the
+ * model's own full-sum log-likelihood of a labelling (asr_model_loss: CTC or RNN-T). A
+ * model with per-speaker CMVN has its statistics recomputed at every alpha (the speaker's
+ * files warped alike), so each alpha is judged as it would be decoded. The grid is Kaldi's
+ * VTLN grid (steps/train_lvtln.sh: min_warp 0.85, max_warp 1.25, warp_step 0.01). Every
+ * file of the speaker is then decoded at its alpha_s. A speaker's transcripts do not move
+ * the estimate of another's. */
+#define VTLN_LO 0.85
+#define VTLN_STEP 0.01
+#define VTLN_N 41   /* 0.85, 0.86, ..., 1.25 */
+
+/* A recording's samples (malloc), rate. */
+typedef struct clip {
+  asr_real *x;
+  int n, rate;
+} clip;
+
+/* The first `secs` seconds (all with secs <= 0) of a recording: bounded memory for a long
+ * one. 0 or 2. */
+static int read_head(const char *path, double secs, clip *a) {
+  asr_audio_stream s;
+  asr_error err;
+  int64_t cap;
+  int got = 0;
+  memset(a, 0, sizeof *a);
+  if (secs <= 0) {
+    asr_audio w;
+    if (ad_audio_read(path, &w)) return 2;
+    a->x = (asr_real *)malloc(sizeof(asr_real) * ((size_t)w.n + 1));
+    if (a->x) memcpy(a->x, w.samples, sizeof(asr_real) * (size_t)w.n), a->n = w.n, a->rate = w.sample_rate;
+    else fprintf(stderr, "%s: out of memory\n", path);
+    asr_audio_free(&w, NULL);
+    return a->x ? 0 : 2;
+  }
+  if (asr_audio_stream_open(&s, path, ASR_CHANNEL_MIX, ASR_SCALE_INT16, NULL, &err) != ASR_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 2;
+  }
+  cap = (int64_t)llround(secs * s.sample_rate);
+  a->x = (asr_real *)malloc(sizeof(asr_real) * (size_t)cap);
+  a->rate = s.sample_rate;
+  while (a->x && a->n < cap && (got = asr_audio_stream_read(&s, a->x + a->n, (int)(cap - a->n), &err)) > 0)
+    a->n += got;
+  asr_audio_stream_close(&s);
+  if (!a->x || got < 0) {
+    fprintf(stderr, "%s: %s\n", path, a->x ? err.msg : "out of memory");
+    free(a->x), a->x = NULL;
+    return 2;
+  }
+  return 0;
+}
+
+/* ln p(tok | features of wave at g_fe's warp), the model's -loss; -inf when the labelling
+ * cannot fit. 0 or 2. */
+static int labelling_lnp(asr_model *m, const clip *a, const int *tok, int ntok, const char *what, double *lnp) {
+  asr_real *feats = NULL;
+  int T, r = 2;
+  double loss;
+  void *work = NULL;
+  size_t wb;
+  asr_error err;
+  if (ad_model_features(m, &g_fe, a->x, a->n, a->rate, what, &feats, &T)) return 2;
+  wb = asr_model_train_workspace_size(m, 1, T, ntok);
+  work = wb == SIZE_MAX ? NULL : malloc(wb);
+  if (!work) fprintf(stderr, "%s: out of memory\n", what);
+  else if (asr_model_loss(m, &loss, feats, &T, ntok ? tok : NULL, &ntok, 1, T, ntok, work, wb, &err) != ASR_OK)
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+  else *lnp = -loss, r = 0;
+  free(feats), free(work);
+  return r;
+}
+
+/* The first-pass transcript of a recording at g_fe's warp (the decoding options o), its
+ * spaces as the printed transcript has them (none leading, trailing or doubled). 0 or 2. */
+static int first_pass(asr_model *m, const clip *a, const asr_model_decode_opts *o, const char *what, int **tok,
+                      int *ntok) {
+  asr_real *feats = NULL;
+  int T, maxtok, r = 2;
+  void *work = NULL;
+  size_t wb;
+  asr_error err;
+  *tok = NULL, *ntok = 0;
+  if (ad_model_features(m, &g_fe, a->x, a->n, a->rate, what, &feats, &T)) return 2;
+  if (T < asr_model_min_frames(m)) {
+    fprintf(stderr, "%s: %d feature frames are too short for %s\n", what, T, m->cfg.recipe);
+    free(feats);
+    return 2;
+  }
+  maxtok = 4 * asr_model_out_frames(m, T) + 1;
+  wb = asr_model_decode_with_workspace_size(m, T, o);
+  work = malloc(wb);
+  *tok = (int *)malloc(sizeof(int) * (size_t)maxtok);
+  if (!work || !*tok) fprintf(stderr, "%s: out of memory\n", what);
+  else if (asr_model_decode_with(m, *tok, ntok, NULL, NULL, maxtok, feats, T, o, work, wb, &err) != ASR_OK)
+    fprintf(stderr, "%s: %s\n", what, err.msg);
+  else {
+    int i, n = 0;
+    for (i = 0; i < *ntok; i++)                 /* as hyp_add keeps them */
+      if ((*tok)[i] != 1 || (n > 0 && (*tok)[n - 1] != 1)) (*tok)[n++] = (*tok)[i];
+    while (n > 0 && (*tok)[n - 1] == 1) n--;
+    *ntok = n, r = 0;
+  }
+  free(feats), free(work);
+  if (r) free(*tok), *tok = NULL;
+  return r;
+}
+
+/* --vtln-search for speaker g (named `voice`): warp[g] = alpha_s over at most nest of its
+ * files (each read up to chunk seconds), and with per-speaker CMVN st (2 D) its statistics
+ * at alpha_s. One stderr line gives the estimate. A file that cannot be read or decoded is
+ * reported, marked in skip and left out (alpha = 1 when none is left). 0, 1 (a file left
+ * out) or 2 (a failure). */
+static int vtln_search(asr_model *m, const char **files, const int *group, int nfiles, int g, const char *voice,
+                       double chunk, int nest, const asr_model_decode_opts *o, unsigned char *skip, double *warp,
+                       asr_real *st) {
+  int D = m->cfg.n_mels, n_g = 0, K, k, j, i, rc = 2, best = -1, bad = 0, used = 0;
+  int *pick = NULL, **tok = NULL, *ntok = NULL;
+  clip *wav = NULL;
+  asr_real *cur = NULL;
+  double score[VTLN_N];
+  asr_error err;
+  for (i = 0; i < nfiles; i++) n_g += group[i] == g && !skip[i];
+  warp[g] = 1;
+  if (n_g == 0) return 0;
+  K = n_g < nest ? n_g : nest;
+  pick = (int *)malloc(sizeof(int) * (size_t)K);
+  tok = (int **)calloc((size_t)K, sizeof(int *));
+  ntok = (int *)calloc((size_t)K, sizeof(int));
+  wav = (clip *)calloc((size_t)K, sizeof(clip));
+  cur = st ? (asr_real *)malloc(sizeof(asr_real) * 2 * (size_t)D) : NULL;
+  if (!pick || !tok || !ntok || !wav || (st && !cur)) {
+    fprintf(stderr, "transcribe: out of memory\n");
     goto done;
   }
-  for (g = 0; g < G; g++) {
-    long frames = 0;
-    asr_real *st = stats + (size_t)g * 2 * D;
-    memset(sum, 0, sizeof(double) * 2 * (size_t)D);
-    for (i = 0; i < nfiles; i++)   /* a file that cannot be read: reported, left out (and again when decoded) */
-      if (group[i] == g && ad_file_stats(m, &g_fe, files[i], chunk, sum, &frames)) bad = 1;
-    if (frames == 0) {
-      for (d = 0; d < D; d++) st[d] = 0, st[D + d] = 1;
-    } else if (asr_cmvn_finish(st, st + D, sum, sum + D, (double)frames, D) != ASR_OK) {
-      fprintf(stderr, "transcribe: per-speaker CMVN: no finite statistics over %ld frames\n", frames);
+  for (k = 0, j = 0, i = 0; i < nfiles && k < K; i++)   /* the (k n_g / K)-th file of the speaker, k = 0..K-1 */
+    if (group[i] == g && !skip[i] && j++ == (int)((long)k * n_g / K)) pick[k++] = i;
+  for (k = 0; k < K; k++)
+    if (read_head(files[pick[k]], chunk, &wav[k])) bad = skip[pick[k]] = 1;
+  /* the first pass, unwarped (and, per-speaker CMVN, the speaker's unwarped statistics) */
+  g_fe.vtln_warp = 0;
+  if (cur && (cmvn_identity(m) || voice_stats(m, files, group, nfiles, g, chunk, skip, cur) == 2 ||
+              asr_model_set_cmvn(m, cur, cur + D, &err) != ASR_OK))
+    goto done;
+  for (k = 0; k < K; k++)   /* a file too short for the model: reported, left out */
+    if (wav[k].x && !skip[pick[k]] && first_pass(m, &wav[k], o, files[pick[k]], &tok[k], &ntok[k]))
+      bad = skip[pick[k]] = 1;
+  for (k = 0; k < K; k++) used += tok[k] != NULL;
+  if (used == 0) {
+    fprintf(stderr, "transcribe: VTLN: %s: no file to estimate a warp from: 1.00\n", voice);
+    rc = bad;
+    goto done;
+  }
+  for (j = 0; j < VTLN_N; j++) {
+    double alpha = VTLN_LO + VTLN_STEP * j;
+    g_fe.vtln_warp = alpha;
+    if (cur && (cmvn_identity(m) || voice_stats(m, files, group, nfiles, g, chunk, skip, cur) == 2 ||
+                asr_model_set_cmvn(m, cur, cur + D, &err) != ASR_OK))
       goto done;
+    score[j] = 0;
+    for (k = 0; k < K; k++) {
+      double lnp;
+      if (!tok[k]) continue;
+      if (labelling_lnp(m, &wav[k], tok[k], ntok[k], files[pick[k]], &lnp)) goto done;
+      score[j] += lnp;
     }
+    if (best < 0 || score[j] > score[best]) {
+      best = j;
+      if (st) memcpy(st, cur, sizeof(asr_real) * 2 * (size_t)D);
+    }
+  }
+  warp[g] = VTLN_LO + VTLN_STEP * best;
+  {
+    int one = (int)lround((1.0 - VTLN_LO) / VTLN_STEP);   /* the grid's alpha = 1 */
+    fprintf(stderr, "transcribe: VTLN: %s: warp %.2f (sum of ln p(first pass | X^alpha) over %d file%s: %.4f at "
+                    "1.00, %.4f at %.2f)\n", voice, warp[g], used, used == 1 ? "" : "s", score[one], score[best], warp[g]);
   }
   rc = bad;
 done:
-  free(sum);
+  g_fe.vtln_warp = 0;
+  for (k = 0; tok && wav && k < K; k++) free(tok[k]), free(wav[k].x);
+  free(pick), free(tok), free(ntok), free(wav), free(cur);
+  return rc;
+}
+
+/* The VTLN options against the model, before any file is read: --vtln-warp and
+ * --vtln-search not together, only on the fbank, the search only for a model with a
+ * likelihood (CTC, RNN-T) and not with --nbest; every warp the run may use accepted by the
+ * model's bank (the cut-offs must stay ordered). 0, or 2 after one line. */
+static int vtln_check(const asr_model *m, double warp, int search, int files, int nbest) {
+  int n = m->cfg.sample_rate / 10, k, rc = 0;
+  const char *opt = search ? "--vtln-search" : "--vtln-warp";
+  asr_real *x, *f;
+  void *w;
+  size_t wb;
+  if (files != 20 && !search) {
+    fprintf(stderr, "transcribe: --vtln-files needs --vtln-search\n");
+    return 2;
+  }
+  if (!search && warp == 0) return 0;
+  if (search && warp > 0) {
+    fprintf(stderr, "transcribe: --vtln-warp A and --vtln-search: one or the other\n");
+    return 2;
+  }
+  if (m->cfg.front_end != ASR_FRONT_END_FBANK) {
+    fprintf(stderr, "transcribe: %s warps the fbank: not for a model on a pretrained front end (%s)\n", opt,
+            m->cfg.recipe);
+    return 2;
+  }
+  if (search && ((m->cfg.head != ASR_HEAD_CTC && m->cfg.head != ASR_HEAD_RNNT) || nbest)) {
+    fprintf(stderr, "transcribe: --vtln-search maximizes a CTC or RNN-T likelihood (ctc-contextnet, ctc-conformer, "
+                    "rnnt, rnnt-contextnet), not %s%s\n", nbest ? "with --nbest" : m->cfg.recipe, "");
+    return 2;
+  }
+  x = (asr_real *)calloc((size_t)n, sizeof(asr_real));
+  wb = asr_model_features_workspace_size(m, n, m->cfg.sample_rate);
+  w = malloc(wb ? wb : 1);
+  f = (asr_real *)malloc(sizeof(asr_real) * (size_t)(asr_model_num_frames(m, n, m->cfg.sample_rate) + 1) *
+                         (size_t)m->cfg.n_mels);
+  if (!x || !w || !f) {
+    fprintf(stderr, "transcribe: out of memory\n");
+    rc = 2;
+  }
+  for (k = 0; k < 2 && !rc; k++) {               /* the search's two ends, or the one warp */
+    asr_error err;
+    double alpha = search ? (k ? VTLN_LO + VTLN_STEP * (VTLN_N - 1) : VTLN_LO) : warp;
+    if (asr_model_features_warped(m, f, x, n, m->cfg.sample_rate, alpha, w, wb, &err) != ASR_OK) {
+      fprintf(stderr, "transcribe: %s: warp factor %g: %s\n", opt, alpha, err.msg);
+      rc = 2;
+    }
+  }
+  free(x), free(w), free(f);
   return rc;
 }
 
@@ -508,8 +776,11 @@ int main(int argc, char **argv) {
   asr_error err;
   ad_list list;
   const char **files = NULL, **refs = NULL;
-  int *group = NULL, n_groups = 1;   /* per-speaker CMVN: each file's speaker */
+  int *group = NULL, n_groups = 1;   /* per-speaker CMVN, --vtln-search: each file's speaker */
   asr_real *spk_stats = NULL;
+  double vtln_warp = 0, *warps = NULL;   /* --vtln-warp A (0: none); --vtln-search: each speaker's */
+  int vtln_search_on = 0, vtln_files = 20;
+  unsigned char *skip = NULL;            /* files found unreadable while computing statistics or warps */
   memset(&list, 0, sizeof list);
   memset(&nb, 0, sizeof nb);
   for (i = 1; i < argc; i++) {
@@ -531,6 +802,23 @@ int main(int argc, char **argv) {
       else word_bonus = v;
     }
     else if (!strcmp(argv[i], "--exclude-speakers") && i + 1 < argc) exclude_speakers = argv[++i];
+    else if (!strcmp(argv[i], "--vtln-search")) vtln_search_on = 1;
+    else if (!strcmp(argv[i], "--vtln-warp") && i + 1 < argc) {
+      char *end;
+      vtln_warp = strtod(argv[++i], &end);
+      if (end == argv[i] || *end || !(vtln_warp >= 0.5 && vtln_warp <= 1.5)) {
+        fprintf(stderr, "transcribe: --vtln-warp: '%s' is not a warp factor in [0.5, 1.5]\n", argv[i]);
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--vtln-files") && i + 1 < argc) {
+      char *end;
+      long k = strtol(argv[++i], &end, 10);
+      if (*end || end == argv[i] || k < 1 || k > 100000) {
+        fprintf(stderr, "transcribe: --vtln-files: '%s' is not an integer in [1, 100000]\n", argv[i]);
+        return 2;
+      }
+      vtln_files = (int)k;
+    }
     else if (!strcmp(argv[i], "--takes") && i + 1 < argc) {
       int n = 0;
       i++;
@@ -645,6 +933,10 @@ int main(int argc, char **argv) {
     status = 2;
     goto done;
   }
+  if (vtln_check(&m, vtln_warp, vtln_search_on, vtln_files, nbest)) {
+    status = 2;
+    goto done;
+  }
   if (beam == 0) beam = lexicon_path || lm_path ? 16 : ad_default_beam(&m);
   if (nbest) chunk = 0;                        /* an n-best: the whole file */
   {
@@ -744,27 +1036,43 @@ int main(int argc, char **argv) {
     }
     for (i = first_file; i < argc; i++) files[nfiles++] = argv[i];
   }
-  if (m.cfg.cmvn == ASR_CMVN_SPEAKER) {         /* every voice's statistics before the first decoding */
-    int r, named = data && list.count > 0 && list.items[0].take >= 0;   /* FSDD's names give speakers */
+  if (m.cfg.cmvn == ASR_CMVN_SPEAKER || vtln_search_on) {   /* every voice's statistics and warp first */
+    int r = 0, g, named = data && list.count > 0 && list.items[0].take >= 0;   /* FSDD's names give speakers */
     n_groups = named ? list.n_speakers : 1;
-    spk_stats = (asr_real *)malloc(sizeof(asr_real) * 2 * (size_t)m.cfg.n_mels * (size_t)n_groups);
+    skip = (unsigned char *)calloc((size_t)nfiles + 1, 1);
+    warps = (double *)malloc(sizeof(double) * (size_t)n_groups);
+    if (m.cfg.cmvn == ASR_CMVN_SPEAKER)
+      spk_stats = (asr_real *)malloc(sizeof(asr_real) * 2 * (size_t)m.cfg.n_mels * (size_t)n_groups);
     t_decode -= ad_now();
-    if (!spk_stats) fprintf(stderr, "transcribe: out of memory\n");
-    if (!spk_stats || (r = speaker_stats(&m, files, group, nfiles, n_groups, chunk, spk_stats)) == 2) {
+    if (!skip || !warps || (m.cfg.cmvn == ASR_CMVN_SPEAKER && !spk_stats)) {
+      fprintf(stderr, "transcribe: out of memory\n");
+      status = 2;
+      goto done;
+    }
+    for (g = 0; g < n_groups; g++) warps[g] = vtln_warp;
+    for (g = 0; g < n_groups && vtln_search_on && r != 2; g++) {
+      int q = vtln_search(&m, files, group, nfiles, g, named ? list.speakers[g] : "the files", chunk, vtln_files,
+                          &dopts, skip, warps, spk_stats ? spk_stats + (size_t)g * 2 * m.cfg.n_mels : NULL);
+      r = q > r ? q : r;
+    }
+    if (r != 2 && spk_stats && !vtln_search_on)
+      r = speaker_stats(&m, files, group, nfiles, n_groups, chunk, warps, skip, spk_stats);
+    if (r == 2) {
       status = 2;
       goto done;
     }
     if (r) status = 2;                           /* an unreadable file: the others are still transcribed */
     t_decode += ad_now();
     if (!named)
-      fprintf(stderr, "transcribe: per-speaker CMVN: the %d file%s taken as one speaker's\n", nfiles,
-              nfiles == 1 ? "" : "s");
+      fprintf(stderr, "transcribe: %s: the %d file%s taken as one speaker's\n",
+              spk_stats ? "per-speaker CMVN" : "VTLN", nfiles, nfiles == 1 ? "" : "s");
   }
   for (i = 0; i < nfiles; i++) {
     hyp h;
     char *text;
     int r;
     memset(&h, 0, sizeof h);
+    g_fe.vtln_warp = warps ? warps[group[i]] : vtln_warp;   /* 0: none */
     if (spk_stats && asr_model_set_cmvn(&m, spk_stats + (size_t)group[i] * 2 * m.cfg.n_mels,
                                         spk_stats + ((size_t)group[i] * 2 + 1) * m.cfg.n_mels, &err) != ASR_OK) {
       fprintf(stderr, "%s: %s\n", files[i], err.msg);   /* cannot happen: asr_cmvn_finish's are finite, > 0 */
@@ -818,7 +1126,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
             errors, ref_len, wref_len ? 100.0 * werrors / wref_len : 0.0, werrors, wref_len, nfiles);
 done:
-  free(files), free(refs), free(group), free(spk_stats);
+  free(files), free(refs), free(group), free(spk_stats), free(warps), free(skip);
   ad_list_free(&list);
   asr_lexicon_free(&lex);
   asr_ngram_free(&lm);

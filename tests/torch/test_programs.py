@@ -396,3 +396,89 @@ def test_transcribe_words():
     refused([TRANSCRIBE, "--model", MODEL, "--lm", arpa, "--lm-weight", "x", clip], "--lm-weight")
     return "toy test with a 4-word lexicon and with the toy LM's words: only allowed words; a broken ARPA " \
            "file, a word off the character set, --lm-weight without --lm or not a number refused"
+
+
+def test_vtln():
+    """build/transcribe --vtln-warp A and --vtln-search (issue 16: a VTLN warp per speaker).
+    --vtln-warp 1 is no warp (the same transcripts). --vtln-search estimates the files' warp as
+    [Lee98]: the alpha of Kaldi's grid (0.85..1.25, step 0.01) maximizing the sum over K files
+    of ln p(first-pass transcript | features warped by alpha); recomputed here with torchaudio's
+    Kaldi fbank (vtln_warp=alpha), per-utterance CMVN and `asrtool model`'s losses for the
+    same transcripts, the reported scores (at 1.00 and at the warp chosen) match and no alpha
+    of the grid scores higher than the chosen one; the search's transcripts are those of
+    --vtln-warp at that alpha. Refused before any file is read: a warp out of range, both
+    options, --vtln-files alone."""
+    import torch
+    import torchaudio
+    d = common.tmpdir()
+    paths = []
+    rng = np.random.default_rng(3)
+    for k, clip in enumerate(sorted(f for f in os.listdir(TOY) if f.endswith(".ogg"))[:6]):
+        npy = os.path.join(d, "x.npy")
+        subprocess.run([common.ASRTOOL, "decode", os.path.join(TOY, clip), npy], check=True, capture_output=True)
+        x = np.load(npy)
+        x = x + rng.standard_normal(len(x)) * np.sqrt(np.mean(x * x) / 10 ** 0.5)   # 5 dB SNR: an unsure model
+        paths.append(os.path.join(d, f"{k}.wav"))
+        write_wav(paths[-1], np.clip(np.round(x), -32768, 32767))
+    def transcribe(args):
+        proc = subprocess.run([TRANSCRIBE, "--model", MODEL] + args + paths, capture_output=True, text=True,
+                              timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(f"transcribe {' '.join(args)}: exit {proc.returncode}: {proc.stderr}")
+        return dict(line.split("\t") for line in proc.stdout.splitlines()), proc.stderr
+    plain, _ = transcribe([])
+    if transcribe(["--vtln-warp", "1"])[0] != plain:
+        raise AssertionError("--vtln-warp 1 changed the transcripts")
+    searched, note = transcribe(["--vtln-search", "--vtln-files", "3"])
+    import re
+    m = re.search(r"warp ([0-9.]+) \(sum of ln p\(first pass \| X\^alpha\) over 3 files: (-?[0-9.]+) at 1\.00, "
+                  r"(-?[0-9.]+) at", note)
+    if not m:
+        raise AssertionError(f"no VTLN estimate on stderr: {note!r}")
+    warp, at_one, at_warp = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    fixed, _ = transcribe(["--vtln-warp", m.group(1)])
+    if fixed != searched:
+        raise AssertionError(f"--vtln-search's transcripts {searched} differ from --vtln-warp {warp}'s {fixed}")
+    charset = "_ 'abcdefghijklmnopqrstuvwxyz"   # asr.h's ASR_CHARSET
+    def model(p, alpha, text):
+        """ln p(text | torchaudio's features of p warped by alpha) and the CTC best path's text."""
+        with wave.open(p, "rb") as w:
+            x = torch.from_numpy(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32))[None]
+        f = torchaudio.compliance.kaldi.fbank(x, num_mel_bins=80, vtln_warp=alpha).double().numpy()
+        mu = f.mean(0)
+        f = (f - mu) / np.sqrt(np.maximum((f * f).mean(0) - mu * mu, 1e-20))   # asr_cmvn, per utterance
+        y = np.array([[charset.index(c) for c in text]], dtype=np.int32)
+        out = os.path.join(d, "out")
+        common.asrtool("model", "--model", MODEL, "--targets", common.save(d, "y.npy", y.reshape(1, -1)),
+                       "--target-lengths", common.save(d, "ul.npy", np.array([y.shape[1]], dtype=np.int32)),
+                       common.save(d, "f.npy", f[None].astype(np.float32)),
+                       common.save(d, "l.npy", np.array([len(f)], dtype=np.int32)), out)
+        path = common.load(out, "logprobs.npy")[0].argmax(-1)
+        best = [int(c) for k, c in enumerate(path) if c != 0 and (k == 0 or c != path[k - 1])]
+        return -float(common.load(out, "losses.npy")[0]), " ".join("".join(charset[c] for c in best).split())
+    # --vtln-warp 0.9: each file decoded from torchaudio's warped bank
+    warped, _ = transcribe(["--vtln-warp", "0.9"])
+    want = {p: model(p, 0.9, "")[1] for p in paths}
+    if warped != want or warped == plain:
+        raise AssertionError(f"--vtln-warp 0.9: {warped}; torchaudio's warped features give {want}; unwarped {plain}")
+    # --vtln-search: the first pass's transcripts scored at every alpha of the grid
+    picked = [paths[k * 6 // 3] for k in range(3)]   # the (k n / K)-th file, k = 0..K-1
+    grid = {round(0.85 + 0.01 * j, 2): sum(model(p, 0.85 + 0.01 * j, plain[p])[0] for p in picked)
+            for j in range(41)}
+    best = max(grid.values())
+    tol = 2e-3 + 1e-4 * abs(best)
+    worst = max(abs(grid[1.0] - at_one), abs(grid[round(warp, 2)] - at_warp))
+    if worst > tol or best - grid[round(warp, 2)] > tol:
+        raise AssertionError(f"warp {warp}: transcribe's ln p {at_one} at 1.00 and {at_warp} at {warp}, torchaudio's "
+                             f"{grid[1.0]:.4f} and {grid[round(warp, 2)]:.4f}; the grid's best {best:.4f} at "
+                             f"{max(grid, key=grid.get)}")
+    if max(grid.values()) - min(grid.values()) < 100 * tol:
+        raise AssertionError(f"the grid's scores hardly move ({grid}): the check proves little")
+    bad = [[TRANSCRIBE, "--model", MODEL, "--vtln-warp", "2", paths[0]],
+           [TRANSCRIBE, "--model", MODEL, "--vtln-warp", "0.9", "--vtln-search", paths[0]],
+           [TRANSCRIBE, "--model", MODEL, "--vtln-files", "3", paths[0]]]
+    for argv, word in zip(bad, ("--vtln-warp", "one or the other", "--vtln-search")):
+        refused(argv, word)
+    return f"--vtln-warp 0.9 = greedy on torchaudio's warped bank ({sum(warped[p] != plain[p] for p in paths)} of 6 " \
+           f"changed); search chose {warp:.2f}, ln p within {worst:.1e} of torchaudio's over the grid " \
+           f"({min(grid.values()):.1f}..{best:.1f}); its transcripts = --vtln-warp {warp:.2f}'s; 3 refusals"
