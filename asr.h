@@ -227,6 +227,10 @@
  *   [Witten91]    I. Witten, T. Bell, "The Zero-Frequency Problem: Estimating the
  *                 Probabilities of Novel Events in Adaptive Text Compression", IEEE Trans.
  *                 Inf. Theory 37(4), 1991.
+ *   [Lee98]       L. Lee, R. Rose, "A Frequency Warping Approach to Speaker
+ *                 Normalization", IEEE Trans. Speech Audio Process. 6(1), 1998 (a VTLN
+ *                 warp per speaker by maximum likelihood on a grid: build/transcribe
+ *                 --vtln-search).
  *   [Chen99]      S. Chen, J. Goodman, "An Empirical Study of Smoothing Techniques for
  *                 Language Modeling", Computer Speech and Language 13(4), 1999.
  *   [Graves06]    A. Graves, S. Fernandez, F. Gomez, J. Schmidhuber, "Connectionist
