@@ -471,7 +471,7 @@ static int voice_stats(const asr_model *m, const char **files, const int *group,
     fprintf(stderr, "transcribe: out of memory\n");
     return 2;
   }
-  for (i = 0; i < nfiles; i++)   /* a file that cannot be read: reported, left out (and again when decoded) */
+  for (i = 0; i < nfiles; i++)   /* a file that cannot be read: reported once, left out (and not decoded) */
     if (group[i] == g && !skip[i] && ad_file_stats(m, &g_fe, files[i], chunk, sum, &frames)) bad = skip[i] = 1;
   if (frames == 0) {
     for (d = 0; d < D; d++) st[d] = 0, st[D + d] = 1;
@@ -1072,6 +1072,10 @@ int main(int argc, char **argv) {
     char *text;
     int r;
     memset(&h, 0, sizeof h);
+    if (skip && skip[i]) {                      /* unreadable, reported when the statistics or warps were computed */
+      status = 2;
+      continue;
+    }
     g_fe.vtln_warp = warps ? warps[group[i]] : vtln_warp;   /* 0: none */
     if (spk_stats && asr_model_set_cmvn(&m, spk_stats + (size_t)group[i] * 2 * m.cfg.n_mels,
                                         spk_stats + ((size_t)group[i] * 2 + 1) * m.cfg.n_mels, &err) != ASR_OK) {
