@@ -205,9 +205,9 @@
  *   8.9  asr_w2v_context_{forward,backward}         N R F  pieces
  *   8.10 asr_w2v_contrastive_{forward,backward}     N R F  gemm
  *   8.11 asr_bert_{forward,backward}                N R F  pieces
- *   Every other public function (434) has one tier: its definition is already its
+ *   Every other public function (435) has one tier: its definition is already its
  *   algorithm, or it is plumbing (sizes, options, files, checkers). By section:
- *   1: 39, 2: 20, 3: 26, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 69, 10: 37.
+ *   1: 39, 2: 20, 3: 26, 4: 83, 5: 27, 6: 26, 7: 72, 8: 35, 9: 70, 10: 37.
  *   docs/tiers.md lists them, and the AVX2 and NEON kernels each F reaches.
  *
  * REFERENCES
@@ -264,6 +264,9 @@
  *                 Stochastic Depth", ECCV 2016, arXiv:1603.09382 (linear decay p_l = l/L p_L).
  *   [Jaitly16]    N. Jaitly et al., "An Online Sequence-to-Sequence Model Using Partial
  *                 Conditioning" (the Neural Transducer), NeurIPS 2016, arXiv:1511.04868.
+ *   [Li16]        Y. Li, N. Wang, J. Shi, J. Liu, X. Hou, "Revisiting Batch
+ *                 Normalization For Practical Domain Adaptation", arXiv:1603.04779, 2016
+ *                 (AdaBN).
  *   [Szegedy16]   C. Szegedy et al., "Rethinking the Inception Architecture for Computer
  *                 Vision", CVPR 2016 (label smoothing).
  *   [Dauphin17]   Y. Dauphin et al., "Language Modeling with Gated Convolutional
@@ -6112,6 +6115,25 @@ ASRDEF asr_result asr_model_train_step(asr_model *m, double *loss, const asr_rea
 ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *feats,
                                  const int *lengths, const int *targets, const int *target_lengths,
                                  int N, int T, int S, void *work, size_t work_bytes, asr_error *err);
+
+/* Adaptive batch normalization, AdaBN [Li16] (Algorithm 1: "for neuron j in DNN:
+ * concatenate neuron responses on all images of the target domain t; compute the mean and
+ * variance of the target domain: mu_j^t = E(x_j^t), sigma_j^t = sqrt(Var(x_j^t))", then
+ * y_j = gamma_j (x_j - mu_j^t) / sigma_j^t + beta_j): moves the BatchNorm layers' running
+ * statistics to those of new data, e.g. a new speaker's recordings, with no label and no
+ * gradient. One call is one encoder forward pass over the batch feats (N,T,n_mels),
+ * lengths (N), in training mode: each BatchNorm layer (ContextNet's, the Conformer conv
+ * module's) normalizes with the batch's statistics over its valid frames and updates
+ *   running_mean = (1 - momentum) running_mean + momentum mu_batch
+ *   running_var  = (1 - momentum) running_var  + momentum var_batch n/(n-1)
+ * (asr_batch_norm_forward's update). With momentum = 1/k at the k-th of K batches the
+ * running statistics end as the mean over the K batches of their statistics, torch's
+ * BatchNorm with momentum=None after model.train() and K forward passes. Nothing else
+ * changes: no dropout, no head, no gradient. Errors: an encoder without BatchNorm (pblstm:
+ * ASR_ERR_UNSUPPORTED), momentum outside [0, 1], fewer than 2 valid frames at a layer
+ * (ASR_ERR_SHAPE). work: asr_model_train_workspace_size(m, N, T, 0) bytes. */
+ASRDEF asr_result asr_model_adapt_bn(asr_model *m, const asr_real *feats, const int *lengths, int N, int T,
+                                     double momentum, void *work, size_t work_bytes, asr_error *err);
 
 /* Minimum word error rate fine-tuning of rnnt-las's second pass ([Prabhavalkar18], as
  * [Sainath19] trains its LAS rescorer), one step on a batch: for each utterance n, the
@@ -32174,6 +32196,7 @@ ASRDEF size_t asr_bert_backward_workspace_size(const asr_bert_config *cfg, int N
  *                                                [Jaitly16]'s best alignment then its loss
  *   asr_model_loss, asr_model_encode,         -> asr__model_encode, asr__model_head_loss,
  *     asr_model_logprobs                         asr__ctc_head_forward
+ *   asr_model_adapt_bn                        -> asr__model_encode in training mode: AdaBN [Li16]
  *   asr_model_decode                          -> the decoders of sections 5 and 6, asr__rnnt_viterbi;
  *                                                nt: asr_nt_greedy, asr_nt_beam_search (7.6)
  *   asr_edit_distance, asr_cer_counts,        -> the Levenshtein recursion, asr__token_distance
@@ -33466,6 +33489,28 @@ ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *f
   r = asr__model_encode(m, &P, feats, lengths, err);
   if (r != ASR_OK) return r;
   return asr__model_head_loss(m, &P, losses, targets, target_lengths, ASR__KEEP_INF, err);
+}
+
+/* AdaBN [Li16]: the encoder's training-mode forward pass with the given momentum and
+ * nothing after it (asr__model_encode updates every BatchNorm layer's running statistics). */
+ASRDEF asr_result asr_model_adapt_bn(asr_model *m, const asr_real *feats, const int *lengths, int N, int T,
+                                     double momentum, void *work, size_t work_bytes, asr_error *err) {
+  asr__model_plan P;
+  asr_result r;
+  int b;
+  if (m->cfg.encoder == ASR_ENCODER_PBLSTM)
+    return asr__fail(err, ASR_ERR_UNSUPPORTED, "adapt_bn: recipe %s: the pblstm encoder has no BatchNorm",
+                     m->cfg.recipe);
+  if (N < 1 || T < 1 || !feats || !lengths) return asr__fail(err, ASR_ERR_INVALID_ARG, "adapt_bn: bad sizes or NULL "
+                                                             "arguments");
+  if (!(momentum >= 0 && momentum <= 1))
+    return asr__fail(err, ASR_ERR_RANGE, "adapt_bn: momentum %g is outside [0, 1]", momentum);
+  r = asr__model_plan_over(m, &P, work, work_bytes, N, T, 0, ASR__PASS_TRAIN, "adapt_bn", err);
+  if (r != ASR_OK) return r;
+  P.regularize = 0;                              /* no dropout, no dropped block */
+  P.ccfg.bn_momentum = momentum;
+  for (b = 0; b < m->n_blocks && m->cfg.encoder == ASR_ENCODER_CONTEXTNET; b++) P.bcfg[b].bn_momentum = momentum;
+  return asr__model_encode(m, &P, feats, lengths, err);
 }
 
 /* MWER fine-tuning of the speller (rnnt-las), [Prabhavalkar18] over the first pass's

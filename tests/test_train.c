@@ -510,6 +510,74 @@ static void loss_divided_by_10(tctx *t, const char *recipe, int steps) {
 
 /* ctc-contextnet: 40 steps (measured: 26.4 -> 0.35 per utterance in both the float and
  * the double build). */
+/* asr_model_adapt_bn (AdaBN [Li16]): momentum 0 leaves every buffer as it was; batch A
+ * with momentum 1 then batch B with momentum 1/2 gives the mean of what A alone and B alone
+ * give with momentum 1 (each layer normalizes with its batch's statistics in training
+ * mode, so a batch's statistics do not depend on the running ones: the 1/k schedule is the
+ * average over the batches, torch's momentum=None); the parameters never change; the
+ * padded frames of a shorter utterance are not counted (its batch with garbage in the
+ * padding gives the same statistics); pblstm and a momentum outside [0, 1] are refused. */
+static void t_model_adapt_bn(tctx *t) {
+  static const char *const recipes[2] = {"ctc-contextnet", "ctc-conformer"};
+  int k;
+  for (k = 0; k < 2; k++) {
+    asr_model_config cfg;
+    asr_model m, p;
+    asr_error err;
+    asr_rng rng;
+    enum { T = 60, D = 80 };
+    asr_real *a = TALLOC(asr_real, 2 * T * D), *b = TALLOC(asr_real, 2 * T * D), *orig, *sa, *sb, *pa;
+    int la[2] = {T, 41}, lb[2] = {T, T}, i;
+    size_t nb, np, wb;
+    void *w;
+    double worst = 0;
+    asr_model_config_default(&cfg, recipes[k]);
+    asr_rng_seed(&rng, 9, 0);
+    CHECK_OK(asr_model_create(&m, &cfg, &rng, NULL, &err));
+    nb = m.buffers.total, np = m.params.total;
+    for (i = 0; i < 2 * T * D; i++) a[i] = (asr_real)(0.5 + 2 * asr_rng_normal(&rng)), b[i] = (asr_real)(asr_rng_normal(&rng) - 1);
+    for (i = 41 * D; i < T * D; i++) a[T * D + i] = 0;   /* utterance 2 of A: 41 frames, zero padding */
+    orig = TALLOC(asr_real, nb), sa = TALLOC(asr_real, nb), sb = TALLOC(asr_real, nb), pa = TALLOC(asr_real, np);
+    memcpy(orig, m.buffers.data, sizeof(asr_real) * nb);
+    memcpy(pa, m.params.data, sizeof(asr_real) * np);
+    wb = asr_model_train_workspace_size(&m, 2, T, 0);
+    w = malloc(wb);
+    CHECK_OK(asr_model_adapt_bn(&m, a, la, 2, T, 0.0, w, wb, &err));
+    CHECK(memcmp(orig, m.buffers.data, sizeof(asr_real) * nb) == 0);
+    CHECK_OK(asr_model_adapt_bn(&m, a, la, 2, T, 1.0, w, wb, &err));
+    memcpy(sa, m.buffers.data, sizeof(asr_real) * nb);
+    CHECK(memcmp(orig, sa, sizeof(asr_real) * nb) != 0);
+    for (i = 41 * D; i < T * D; i++) a[T * D + i] = (asr_real)(100 * asr_rng_normal(&rng));   /* garbage padding */
+    CHECK_OK(asr_model_adapt_bn(&m, a, la, 2, T, 1.0, w, wb, &err));
+    for (i = 0; i < (int)nb; i++) worst = fmax(worst, fabs((double)m.buffers.data[i] - sa[i]));
+    CHECKF(worst < 1e-5, "%s: the padding moved the statistics by %g", recipes[k], worst);
+    CHECK_OK(asr_model_adapt_bn(&m, b, lb, 2, T, 1.0, w, wb, &err));
+    memcpy(sb, m.buffers.data, sizeof(asr_real) * nb);
+    memcpy(m.buffers.data, orig, sizeof(asr_real) * nb);
+    CHECK_OK(asr_model_adapt_bn(&m, a, la, 2, T, 1.0, w, wb, &err));   /* k = 1 */
+    CHECK_OK(asr_model_adapt_bn(&m, b, lb, 2, T, 0.5, w, wb, &err));   /* k = 2 */
+    worst = 0;
+    for (i = 0; i < (int)nb; i++) worst = fmax(worst, fabs((double)m.buffers.data[i] - 0.5 * ((double)sa[i] + sb[i])) /
+                                                      (1 + fabs(0.5 * ((double)sa[i] + sb[i]))));
+    CHECKF(worst < 1e-5, "%s: momentum 1 then 1/2 is %g from the mean of the two batches' statistics", recipes[k], worst);
+    CHECK(memcmp(pa, m.params.data, sizeof(asr_real) * np) == 0);
+    CHECK(asr_model_adapt_bn(&m, a, la, 2, T, 1.5, w, wb, &err) == ASR_ERR_RANGE);
+    CHECK(asr_model_adapt_bn(&m, a, la, 2, T, -0.1, w, wb, &err) == ASR_ERR_RANGE);
+    free(w);
+    asr_model_free(&m);
+    if (k == 0) {
+      asr_model_config_default(&cfg, "las-pblstm");
+      CHECK_OK(asr_model_create(&p, &cfg, &rng, NULL, &err));
+      wb = asr_model_train_workspace_size(&p, 2, T, 0);
+      w = malloc(wb);
+      CHECK(asr_model_adapt_bn(&p, a, la, 2, T, 1.0, w, wb, &err) == ASR_ERR_UNSUPPORTED);
+      free(w);
+      asr_model_free(&p);
+    }
+    free(a), free(b), free(orig), free(sa), free(sb), free(pa);
+  }
+}
+
 static void t_recipe_loss_decreases(tctx *t) { loss_divided_by_10(t, "ctc-contextnet", 40); }
 
 /* ctc-conformer: 40 steps (measured: see the message). */
@@ -1712,6 +1780,7 @@ static const test_case TESTS_train[] = {
   {"train/model_config_front_end", t_model_config_front_end},
   {"train/model_features_pad", t_model_features_pad},
   {"train/model_cmvn_global", t_model_cmvn_global},
+  {"train/model_adapt_bn", t_model_adapt_bn},
   {"train/recipe_loss_decreases", t_recipe_loss_decreases},
   {"train/recipe_conformer_loss_decreases", t_recipe_conformer_loss_decreases},
   {"train/recipe_conformer_long_window", t_recipe_conformer_long_window},

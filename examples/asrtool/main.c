@@ -118,8 +118,8 @@ static const at_opt COMMON_OPTS[] = {
 /* ---- never write over an input (examples/outpath.h)
  * Every command but info, gradcheck and bench writes to its last positional argument
  * (OUTDIR or OUT.npy); the other positional arguments and the path options (--weights DIR,
- * --grad-output G, ...) are its inputs, except --svg, --json and --grads (model's G.npz),
- * which are outputs too.
+ * --grad-output G, ...) are its inputs, except --svg, --json, --grads and --adapt-bn
+ * (model's G.npz and A.npz), which are outputs too.
  * at_parse refuses an output that is an input or lies inside an input folder before any
  * work; at_out_check refuses each file at_out_commit is about to write (OUTDIR/grad.npy
  * when grad.npy was an input). */
@@ -132,7 +132,7 @@ static int writes_last(const char *cmd) {
 }
 
 static int is_output_opt(const char *name) {
-  return !strcmp(name, "svg") || !strcmp(name, "json") || !strcmp(name, "grads");
+  return !strcmp(name, "svg") || !strcmp(name, "json") || !strcmp(name, "grads") || !strcmp(name, "adapt-bn");
 }
 
 int at_out_check(const char *path) {

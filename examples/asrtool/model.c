@@ -3,7 +3,8 @@
  * tests/torch/test_recipes.py compares the outputs with the same checkpoint loaded into
  * PyTorch.
  *
- *   asrtool model --model MODEL.npz [--targets Y --target-lengths UL [--grads G.npz]] FEATS LENGTHS OUTDIR
+ *   asrtool model --model MODEL.npz [--targets Y --target-lengths UL [--grads G.npz]] [--adapt-bn A.npz]
+ *                 FEATS LENGTHS OUTDIR
  *     FEATS (N, T, n_mels) features (as asr_model_features makes them), LENGTHS (N) int
  *     writes enc.npy (N, T', E) the encoder output, lengths.npy (N,) int32 its lengths,
  *     logprobs.npy (N, T', vocab) for a CTC head or CTC branch, and with Y (N, S) int token
@@ -13,7 +14,11 @@
  *     (asr_model_train_step: training mode, the loss averaged over the batch) and its
  *     gradient with respect to every parameter, written as G.npz under the parameters' own
  *     keys (the checkpoint's names; atomically, before OUTDIR's files, and removed if they
- *     fail). tests/torch/test_recipes.py compares it with torch's autograd. */
+ *     fail). tests/torch/test_recipes.py compares it with torch's autograd. --adapt-bn
+ *     A.npz: also the model after AdaBN on the batch (asr_model_adapt_bn with momentum 1:
+ *     every BatchNorm layer's running statistics those of the batch; after the outputs
+ *     above, which use the checkpoint's), written like G.npz; tests/torch/test_recipes.py
+ *     compares its statistics with torch's BatchNorm in training mode. */
 #define _POSIX_C_SOURCE 200809L
 #include "asrtool.h"
 #include "../outpath.h"
@@ -22,7 +27,7 @@
 
 int cmd_model(int argc, char **argv) {
   char *pos[3];
-  const char *model_path = NULL, *targets_path = NULL, *tlen_path = NULL, *grads_path = NULL;
+  const char *model_path = NULL, *targets_path = NULL, *tlen_path = NULL, *grads_path = NULL, *adapt_path = NULL;
   int npos, r, n, N, T, Tout, S = 0, has_ctc, *lengths = NULL, *out_len = NULL, *targets = NULL, *tlens = NULL;
   int64_t fs[ASR_MAX_DIMS], ls[ASR_MAX_DIMS], ys[ASR_MAX_DIMS], us[ASR_MAX_DIMS], shape[3], lshape[1];
   asr_real *feats = NULL, *lp = NULL, *enc = NULL, *losses = NULL;
@@ -35,14 +40,17 @@ int cmd_model(int argc, char **argv) {
   const at_opt opts[] = {{"model", AT_STR, &model_path, 0, 0, NULL},
                          {"targets", AT_STR, &targets_path, 0, 0, NULL},
                          {"target-lengths", AT_STR, &tlen_path, 0, 0, NULL},
-                         {"grads", AT_STR, &grads_path, 0, 0, NULL}};
-  r = at_parse(argc, argv, opts, 4, pos, 3, 3, &npos,
-               "model --model MODEL.npz [--targets Y.npy --target-lengths UL.npy [--grads G.npz]] FEATS LENGTHS OUTDIR\n"
+                         {"grads", AT_STR, &grads_path, 0, 0, NULL},
+                         {"adapt-bn", AT_STR, &adapt_path, 0, 0, NULL}};
+  r = at_parse(argc, argv, opts, 5, pos, 3, 3, &npos,
+               "model --model MODEL.npz [--targets Y.npy --target-lengths UL.npy [--grads G.npz]] [--adapt-bn A.npz]\n"
+               "      FEATS LENGTHS OUTDIR\n"
                "  a recipe model (from build/train) in evaluation mode on features (N, T, n_mels)\n"
                "  with lengths (N,): writes enc.npy (N, T', E), lengths.npy (N,), logprobs.npy\n"
                "  (N, T', vocab) for a CTC head or branch, and losses.npy (N,) given targets (N, S);\n"
                "  --grads: also one training step's gradient (training mode, the batch mean of the\n"
-               "  loss) of every parameter, in G.npz under the checkpoint's keys");
+               "  loss) of every parameter, in G.npz under the checkpoint's keys; --adapt-bn: also the\n"
+               "  model after AdaBN on the batch (BatchNorm running statistics: the batch's), in A.npz");
   if (r) return r == 1 ? 0 : r;
   if (!model_path) return at_fail("--model MODEL.npz is required");
   if (!targets_path != !tlen_path) return at_fail("--targets and --target-lengths go together");
@@ -84,6 +92,7 @@ int cmd_model(int argc, char **argv) {
             ((m.cfg.head == ASR_HEAD_TRANSFORMER || m.cfg.head == ASR_HEAD_LAS) && m.cfg.ctc_weight > 0);
   wb = asr_model_infer_workspace_size(&m, N, T);
   if (targets && asr_model_train_workspace_size(&m, N, T, S) > wb) wb = asr_model_train_workspace_size(&m, N, T, S);
+  if (adapt_path && asr_model_train_workspace_size(&m, N, T, 0) > wb) wb = asr_model_train_workspace_size(&m, N, T, 0);
   work = malloc(wb ? wb : 1);
   enc = (asr_real *)malloc(sizeof *enc * ((size_t)N * Tout * asr_model_encoder_dim(&m) + 1));
   lp = (asr_real *)malloc(sizeof *lp * ((size_t)N * Tout * m.cfg.vocab + 1));
@@ -97,6 +106,11 @@ int cmd_model(int argc, char **argv) {
     r = at_fail("%s", err.msg);
   else if (targets && asr_model_loss(&m, dl, feats, lengths, targets, tlens, N, T, S, work, wb, &err) < 0)
     r = at_fail("%s", err.msg);
+  if (!r && adapt_path) {   /* AdaBN, momentum 1: the batch's statistics (asr_model_save: atomic) */
+    if (asr_model_adapt_bn(&m, feats, lengths, N, T, 1.0, work, wb, &err) != ASR_OK ||
+             asr_model_save(&m, adapt_path, &err) != ASR_OK)
+      r = at_fail("%s", err.msg);
+  }
   if (!r && grads_path) {
     /* one train step from zero gradients; the gradients saved as a "checkpoint" whose
      * values are the gradients (asr_checkpoint_save: atomic, the same keys) */
@@ -122,6 +136,7 @@ int cmd_model(int argc, char **argv) {
     }
     r = at_out_commit(&outs, pos[2]);
     if (r && grads_path) remove(grads_path);   /* all or nothing */
+    if (r && adapt_path) remove(adapt_path);
   }
   free(feats), free(lengths), free(targets), free(tlens), free(work), free(enc), free(lp), free(out_len), free(dl);
   free(losses);

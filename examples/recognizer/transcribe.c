@@ -77,6 +77,11 @@
  * transcripts of --vtln-files K (default 20) of the speaker's files most likely ([Lee98],
  * the section "VTLN warp per speaker" below), then decodes all of that speaker's files at
  * it; one stderr line per speaker gives the estimate. CTC and RNN-T models only.
+ * --adapt-bn adapts the encoder's BatchNorm layers to each speaker before decoding its
+ * files (AdaBN, asr_model_adapt_bn): their running statistics become the mean statistics of
+ * the speaker's recordings (featurized as they are decoded, in batches of 16 files), no
+ * transcript used; the checkpoint's own statistics are not kept for anyone. Not for
+ * las-pblstm (no BatchNorm).
  * A model trained on a pretrained front end (train --w2v-features W2V.npz [--bert-features
  * BERT.npz]) needs the same options here, with the same files: the checkpoint records
  * which front end it read and a checksum of its weights, and another is refused. */
@@ -108,7 +113,8 @@ static int usage(void) {
                   "  a second pass's hypotheses and both scores (rnnt-las; attention recipes with --rescore N):\n"
                   "                  [--nbest] [--nbest-svg OUT.svg (one FILE)]\n"
                   "  [--rtf]: print the real-time factor (decoding time / audio time) on stderr\n"
-                  "  a VTLN warp: [--vtln-warp A] or, per speaker (CTC and RNN-T models), [--vtln-search [--vtln-files K]]\n");
+                  "  a VTLN warp: [--vtln-warp A] or, per speaker (CTC and RNN-T models), [--vtln-search [--vtln-files K]]\n"
+                  "  [--adapt-bn]: each speaker's BatchNorm statistics from its files (AdaBN) before decoding them\n");
   return 2;
 }
 
@@ -704,6 +710,67 @@ done:
   return rc;
 }
 
+/* ---- AdaBN per speaker (--adapt-bn): asr_model_adapt_bn [Li16]
+ *
+ * Each speaker's recordings, featurized as they will be decoded (the speaker's CMVN
+ * statistics and warp), go through the encoder in training mode in batches of ADAPT_BATCH
+ * files (each file's first --chunk seconds), the k-th batch with momentum 1/k: every
+ * BatchNorm layer ends with the mean over the batches of their statistics, the speaker's
+ * mu_j and sigma_j^2 of [Li16]'s Algorithm 1. No transcript is used. */
+#define ADAPT_BATCH 16
+
+/* One batch of n feature matrices (f[i], T[i] frames) through asr_model_adapt_bn with
+ * momentum; frees them. 0 or 2. */
+static int adapt_batch(asr_model *m, asr_real **f, const int *T, int n, double momentum) {
+  int D = m->cfg.n_mels, i, Tmax = 0, r = 2;
+  asr_real *x;
+  void *work = NULL;
+  size_t wb;
+  asr_error err;
+  for (i = 0; i < n; i++) Tmax = T[i] > Tmax ? T[i] : Tmax;
+  x = (asr_real *)calloc((size_t)n * Tmax * D, sizeof(asr_real));   /* zero padding, masked by the lengths */
+  wb = asr_model_train_workspace_size(m, n, Tmax, 0);
+  work = wb == SIZE_MAX ? NULL : malloc(wb);
+  if (!x || !work) fprintf(stderr, "transcribe: out of memory\n");
+  else {
+    for (i = 0; i < n; i++) memcpy(x + (size_t)i * Tmax * D, f[i], sizeof(asr_real) * (size_t)T[i] * D);
+    if (asr_model_adapt_bn(m, x, T, n, Tmax, momentum, work, wb, &err) != ASR_OK)
+      fprintf(stderr, "transcribe: AdaBN: %s\n", err.msg);
+    else r = 0;
+  }
+  for (i = 0; i < n; i++) free(f[i]);
+  free(x), free(work);
+  return r;
+}
+
+/* --adapt-bn for speaker g (named `voice`), the model's CMVN statistics and g_fe's warp
+ * already the speaker's: its BatchNorm running statistics become the speaker's. A file
+ * that cannot be read is reported and marked in skip; one too short for the encoder is
+ * left out. 0, 1 (a file unreadable) or 2. */
+static int bn_adapt(asr_model *m, const char **files, const int *group, int nfiles, int g, const char *voice,
+                    double chunk, unsigned char *skip) {
+  asr_real *f[ADAPT_BATCH];
+  int T[ADAPT_BATCH], i, n = 0, k = 0, used = 0, bad = 0;
+  for (i = 0; i < nfiles; i++) {
+    clip c;
+    if (group[i] != g || skip[i]) continue;
+    if (read_head(files[i], chunk, &c)) {
+      bad = skip[i] = 1;
+      continue;
+    }
+    if (ad_model_features(m, &g_fe, c.x, c.n, c.rate, files[i], &f[n], &T[n])) bad = skip[i] = 1;
+    else if (T[n] < asr_model_min_frames(m)) free(f[n]);
+    else n++, used++;
+    free(c.x);
+    if (n == ADAPT_BATCH && adapt_batch(m, f, T, n, 1.0 / ++k)) return 2;
+    if (n == ADAPT_BATCH) n = 0;
+  }
+  if (n > 0 && adapt_batch(m, f, T, n, 1.0 / ++k)) return 2;
+  fprintf(stderr, "transcribe: AdaBN: %s: BatchNorm statistics of %d file%s in %d batch%s\n", voice, used,
+          used == 1 ? "" : "s", k, k == 1 ? "" : "es");
+  return bad;
+}
+
 /* The VTLN options against the model, before any file is read: --vtln-warp and
  * --vtln-search not together, only on the fbank, the search only for a model with a
  * likelihood (CTC, RNN-T) and not with --nbest; every warp the run may use accepted by the
@@ -779,7 +846,8 @@ int main(int argc, char **argv) {
   int *group = NULL, n_groups = 1;   /* per-speaker CMVN, --vtln-search: each file's speaker */
   asr_real *spk_stats = NULL;
   double vtln_warp = 0, *warps = NULL;   /* --vtln-warp A (0: none); --vtln-search: each speaker's */
-  int vtln_search_on = 0, vtln_files = 20;
+  int vtln_search_on = 0, vtln_files = 20, adapt_bn = 0;
+  asr_real *bn_bufs = NULL;              /* --adapt-bn: each speaker's buffers (CMVN and BatchNorm statistics) */
   unsigned char *skip = NULL;            /* files found unreadable while computing statistics or warps */
   memset(&list, 0, sizeof list);
   memset(&nb, 0, sizeof nb);
@@ -803,6 +871,7 @@ int main(int argc, char **argv) {
     }
     else if (!strcmp(argv[i], "--exclude-speakers") && i + 1 < argc) exclude_speakers = argv[++i];
     else if (!strcmp(argv[i], "--vtln-search")) vtln_search_on = 1;
+    else if (!strcmp(argv[i], "--adapt-bn")) adapt_bn = 1;
     else if (!strcmp(argv[i], "--vtln-warp") && i + 1 < argc) {
       char *end;
       vtln_warp = strtod(argv[++i], &end);
@@ -937,6 +1006,11 @@ int main(int argc, char **argv) {
     status = 2;
     goto done;
   }
+  if (adapt_bn && m.cfg.encoder == ASR_ENCODER_PBLSTM) {
+    fprintf(stderr, "transcribe: --adapt-bn adapts BatchNorm layers: %s (%s) has none\n", model_path, m.cfg.recipe);
+    status = 2;
+    goto done;
+  }
   if (beam == 0) beam = lexicon_path || lm_path ? 16 : ad_default_beam(&m);
   if (nbest) chunk = 0;                        /* an n-best: the whole file */
   {
@@ -1036,7 +1110,7 @@ int main(int argc, char **argv) {
     }
     for (i = first_file; i < argc; i++) files[nfiles++] = argv[i];
   }
-  if (m.cfg.cmvn == ASR_CMVN_SPEAKER || vtln_search_on) {   /* every voice's statistics and warp first */
+  if (m.cfg.cmvn == ASR_CMVN_SPEAKER || vtln_search_on || adapt_bn) {   /* every voice's statistics, warp, BN */
     int r = 0, g, named = data && list.count > 0 && list.items[0].take >= 0;   /* FSDD's names give speakers */
     n_groups = named ? list.n_speakers : 1;
     skip = (unsigned char *)calloc((size_t)nfiles + 1, 1);
@@ -1057,6 +1131,27 @@ int main(int argc, char **argv) {
     }
     if (r != 2 && spk_stats && !vtln_search_on)
       r = speaker_stats(&m, files, group, nfiles, n_groups, chunk, warps, skip, spk_stats);
+    if (r != 2 && adapt_bn) {                    /* each speaker's buffers, from the checkpoint's */
+      size_t nb = m.buffers.total;
+      bn_bufs = (asr_real *)malloc(sizeof(asr_real) * (nb * (size_t)(n_groups + 1) + 1));
+      if (!bn_bufs) fprintf(stderr, "transcribe: out of memory\n"), r = 2;
+      else memcpy(bn_bufs + nb * (size_t)n_groups, m.buffers.data, sizeof(asr_real) * nb);
+      for (g = 0; g < n_groups && r != 2; g++) {
+        int q;
+        memcpy(m.buffers.data, bn_bufs + nb * (size_t)n_groups, sizeof(asr_real) * nb);
+        if (spk_stats && asr_model_set_cmvn(&m, spk_stats + (size_t)g * 2 * m.cfg.n_mels,
+                                            spk_stats + ((size_t)g * 2 + 1) * m.cfg.n_mels, &err) != ASR_OK) {
+          fprintf(stderr, "transcribe: %s\n", err.msg);
+          r = 2;
+          break;
+        }
+        g_fe.vtln_warp = warps[g];
+        q = bn_adapt(&m, files, group, nfiles, g, named ? list.speakers[g] : "the files", chunk, skip);
+        r = q > r ? q : r;
+        memcpy(bn_bufs + nb * (size_t)g, m.buffers.data, sizeof(asr_real) * nb);
+      }
+      g_fe.vtln_warp = 0;
+    }
     if (r == 2) {
       status = 2;
       goto done;
@@ -1065,7 +1160,7 @@ int main(int argc, char **argv) {
     t_decode += ad_now();
     if (!named)
       fprintf(stderr, "transcribe: %s: the %d file%s taken as one speaker's\n",
-              spk_stats ? "per-speaker CMVN" : "VTLN", nfiles, nfiles == 1 ? "" : "s");
+              spk_stats ? "per-speaker CMVN" : vtln_search_on ? "VTLN" : "AdaBN", nfiles, nfiles == 1 ? "" : "s");
   }
   for (i = 0; i < nfiles; i++) {
     hyp h;
@@ -1077,7 +1172,9 @@ int main(int argc, char **argv) {
       continue;
     }
     g_fe.vtln_warp = warps ? warps[group[i]] : vtln_warp;   /* 0: none */
-    if (spk_stats && asr_model_set_cmvn(&m, spk_stats + (size_t)group[i] * 2 * m.cfg.n_mels,
+    if (bn_bufs)                                /* the speaker's CMVN and BatchNorm statistics */
+      memcpy(m.buffers.data, bn_bufs + m.buffers.total * (size_t)group[i], sizeof(asr_real) * m.buffers.total);
+    else if (spk_stats && asr_model_set_cmvn(&m, spk_stats + (size_t)group[i] * 2 * m.cfg.n_mels,
                                         spk_stats + ((size_t)group[i] * 2 + 1) * m.cfg.n_mels, &err) != ASR_OK) {
       fprintf(stderr, "%s: %s\n", files[i], err.msg);   /* cannot happen: asr_cmvn_finish's are finite, > 0 */
       status = 2;
@@ -1130,7 +1227,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "CER %.2f%% (%ld/%ld), WER %.2f%% (%ld/%ld), %d files\n", ref_len ? 100.0 * errors / ref_len : 0.0,
             errors, ref_len, wref_len ? 100.0 * werrors / wref_len : 0.0, werrors, wref_len, nfiles);
 done:
-  free(files), free(refs), free(group), free(spk_stats), free(warps), free(skip);
+  free(files), free(refs), free(group), free(spk_stats), free(warps), free(skip), free(bn_bufs);
   ad_list_free(&list);
   asr_lexicon_free(&lex);
   asr_ngram_free(&lm);

@@ -398,6 +398,53 @@ def test_transcribe_words():
            "file, a word off the character set, --lm-weight without --lm or not a number refused"
 
 
+def noisy_clips(d, n=6):
+    """n toy test clips with white noise at 5 dB SNR (a model unsure of them), as 16-bit WAV in d."""
+    paths = []
+    rng = np.random.default_rng(3)
+    for k, clip in enumerate(sorted(f for f in os.listdir(TOY) if f.endswith(".ogg"))[:n]):
+        npy = os.path.join(d, "x.npy")
+        subprocess.run([common.ASRTOOL, "decode", os.path.join(TOY, clip), npy], check=True, capture_output=True)
+        x = np.load(npy)
+        x = x + rng.standard_normal(len(x)) * np.sqrt(np.mean(x * x) / 10 ** 0.5)
+        paths.append(os.path.join(d, f"{k}.wav"))
+        write_wav(paths[-1], np.clip(np.round(x), -32768, 32767))
+    return paths
+
+
+def kaldi_cmvn_feats(path, **opts):
+    """torchaudio's Kaldi fbank (80 bins) of a 16-bit WAV, per-utterance CMVN as asr_cmvn does it."""
+    import torch
+    import torchaudio
+    with wave.open(path, "rb") as w:
+        x = torch.from_numpy(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32))[None]
+    f = torchaudio.compliance.kaldi.fbank(x, num_mel_bins=80, **opts).double().numpy()
+    mu = f.mean(0)
+    return (f - mu) / np.sqrt(np.maximum((f * f).mean(0) - mu * mu, 1e-20))
+
+
+def transcribe_files(args, paths):
+    """build/transcribe --model MODEL ARGS PATHS: ({path: text}, stderr); exit 0 required."""
+    proc = subprocess.run([TRANSCRIBE, "--model", MODEL] + args + paths, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise AssertionError(f"transcribe {' '.join(args)}: exit {proc.returncode}: {proc.stderr}")
+    return dict(line.split("\t") for line in proc.stdout.splitlines()), proc.stderr
+
+
+def ctc_model(d, model, f, text=""):
+    """`asrtool model` on one utterance's features f (T, 80): (ln p(text|f), the CTC best path's text)."""
+    charset = "_ 'abcdefghijklmnopqrstuvwxyz"   # asr.h's ASR_CHARSET
+    y = np.array([[charset.index(c) for c in text]], dtype=np.int32)
+    out = os.path.join(d, "out")
+    common.asrtool("model", "--model", model, "--targets", common.save(d, "y.npy", y.reshape(1, -1)),
+                   "--target-lengths", common.save(d, "ul.npy", np.array([y.shape[1]], dtype=np.int32)),
+                   common.save(d, "f.npy", f[None].astype(np.float32)),
+                   common.save(d, "l.npy", np.array([len(f)], dtype=np.int32)), out)
+    path = common.load(out, "logprobs.npy")[0].argmax(-1)
+    best = [int(c) for k, c in enumerate(path) if c != 0 and (k == 0 or c != path[k - 1])]
+    return -float(common.load(out, "losses.npy")[0]), " ".join("".join(charset[c] for c in best).split())
+
+
 def test_vtln():
     """build/transcribe --vtln-warp A and --vtln-search (issue 16: a VTLN warp per speaker).
     --vtln-warp 1 is no warp (the same transcripts). --vtln-search estimates the files' warp as
@@ -408,24 +455,10 @@ def test_vtln():
     of the grid scores higher than the chosen one; the search's transcripts are those of
     --vtln-warp at that alpha. Refused before any file is read: a warp out of range, both
     options, --vtln-files alone."""
-    import torch
-    import torchaudio
     d = common.tmpdir()
-    paths = []
-    rng = np.random.default_rng(3)
-    for k, clip in enumerate(sorted(f for f in os.listdir(TOY) if f.endswith(".ogg"))[:6]):
-        npy = os.path.join(d, "x.npy")
-        subprocess.run([common.ASRTOOL, "decode", os.path.join(TOY, clip), npy], check=True, capture_output=True)
-        x = np.load(npy)
-        x = x + rng.standard_normal(len(x)) * np.sqrt(np.mean(x * x) / 10 ** 0.5)   # 5 dB SNR: an unsure model
-        paths.append(os.path.join(d, f"{k}.wav"))
-        write_wav(paths[-1], np.clip(np.round(x), -32768, 32767))
+    paths = noisy_clips(d)
     def transcribe(args):
-        proc = subprocess.run([TRANSCRIBE, "--model", MODEL] + args + paths, capture_output=True, text=True,
-                              timeout=300)
-        if proc.returncode != 0:
-            raise AssertionError(f"transcribe {' '.join(args)}: exit {proc.returncode}: {proc.stderr}")
-        return dict(line.split("\t") for line in proc.stdout.splitlines()), proc.stderr
+        return transcribe_files(args, paths)
     plain, _ = transcribe([])
     if transcribe(["--vtln-warp", "1"])[0] != plain:
         raise AssertionError("--vtln-warp 1 changed the transcripts")
@@ -439,23 +472,9 @@ def test_vtln():
     fixed, _ = transcribe(["--vtln-warp", m.group(1)])
     if fixed != searched:
         raise AssertionError(f"--vtln-search's transcripts {searched} differ from --vtln-warp {warp}'s {fixed}")
-    charset = "_ 'abcdefghijklmnopqrstuvwxyz"   # asr.h's ASR_CHARSET
     def model(p, alpha, text):
         """ln p(text | torchaudio's features of p warped by alpha) and the CTC best path's text."""
-        with wave.open(p, "rb") as w:
-            x = torch.from_numpy(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32))[None]
-        f = torchaudio.compliance.kaldi.fbank(x, num_mel_bins=80, vtln_warp=alpha).double().numpy()
-        mu = f.mean(0)
-        f = (f - mu) / np.sqrt(np.maximum((f * f).mean(0) - mu * mu, 1e-20))   # asr_cmvn, per utterance
-        y = np.array([[charset.index(c) for c in text]], dtype=np.int32)
-        out = os.path.join(d, "out")
-        common.asrtool("model", "--model", MODEL, "--targets", common.save(d, "y.npy", y.reshape(1, -1)),
-                       "--target-lengths", common.save(d, "ul.npy", np.array([y.shape[1]], dtype=np.int32)),
-                       common.save(d, "f.npy", f[None].astype(np.float32)),
-                       common.save(d, "l.npy", np.array([len(f)], dtype=np.int32)), out)
-        path = common.load(out, "logprobs.npy")[0].argmax(-1)
-        best = [int(c) for k, c in enumerate(path) if c != 0 and (k == 0 or c != path[k - 1])]
-        return -float(common.load(out, "losses.npy")[0]), " ".join("".join(charset[c] for c in best).split())
+        return ctc_model(d, MODEL, kaldi_cmvn_feats(p, vtln_warp=alpha), text)
     # --vtln-warp 0.9: each file decoded from torchaudio's warped bank
     warped, _ = transcribe(["--vtln-warp", "0.9"])
     want = {p: model(p, 0.9, "")[1] for p in paths}
@@ -482,3 +501,39 @@ def test_vtln():
     return f"--vtln-warp 0.9 = greedy on torchaudio's warped bank ({sum(warped[p] != plain[p] for p in paths)} of 6 " \
            f"changed); search chose {warp:.2f}, ln p within {worst:.1e} of torchaudio's over the grid " \
            f"({min(grid.values()):.1f}..{best:.1f}); its transcripts = --vtln-warp {warp:.2f}'s; 3 refusals"
+
+
+def test_adapt_bn():
+    """build/transcribe --adapt-bn (AdaBN [Li16], asr_model_adapt_bn): the files, one voice, go
+    through the encoder in one batch (up to 16 files) in training mode and the BatchNorm
+    statistics become theirs before they are decoded. Recomputed here: torchaudio's Kaldi
+    fbank of each file with per-utterance CMVN, the six as one padded batch through
+    `asrtool model --adapt-bn` (its statistics checked against torch by
+    torch/recipes/*_adapt_bn), then each file's CTC best path under the adapted model:
+    transcribe's transcripts, which differ from those without adaptation. A model without
+    BatchNorm (las-pblstm) is refused before any file is read."""
+    d = common.tmpdir()
+    paths = noisy_clips(d)
+    plain, _ = transcribe_files([], paths)
+    adapted, note = transcribe_files(["--adapt-bn"], paths)
+    if "BatchNorm statistics of 6 files in 1 batch" not in note:
+        raise AssertionError(f"no AdaBN line on stderr: {note!r}")
+    feats = [kaldi_cmvn_feats(p) for p in paths]
+    T = max(len(f) for f in feats)
+    batch = np.zeros((len(feats), T, 80), dtype=np.float32)
+    for n, f in enumerate(feats):
+        batch[n, :len(f)] = f
+    lengths = np.array([len(f) for f in feats], dtype=np.int32)
+    ada = os.path.join(d, "ada.npz")
+    common.asrtool("model", "--model", MODEL, "--adapt-bn", ada, common.save(d, "f.npy", batch),
+                   common.save(d, "l.npy", lengths), os.path.join(d, "o1"))
+    want = {p: ctc_model(d, ada, f)[1] for p, f in zip(paths, feats)}
+    if adapted != want or adapted == plain:
+        raise AssertionError(f"--adapt-bn: {adapted}; asrtool model --adapt-bn on torchaudio's features gives {want}; "
+                             f"without adaptation {plain}")
+    pb = os.path.join(d, "pb.npz")
+    subprocess.run([TRAIN, "--recipe", "las-pblstm", "--data", TOY, "--steps", "1", "--eval-every", "0", "--quiet",
+                    "--out", pb], check=True, capture_output=True, timeout=300)
+    refused([TRANSCRIBE, "--model", pb, "--adapt-bn", paths[0]], "has none")
+    return f"6 transcripts = CTC best path of asrtool model --adapt-bn's model on torchaudio's features " \
+           f"({sum(adapted[p] != plain[p] for p in paths)} of 6 differ from the unadapted model's); las-pblstm refused"

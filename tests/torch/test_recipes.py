@@ -633,3 +633,52 @@ def test_nt_transcribe():
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--nt-uniform-steps" in proc.stderr, proc.stderr
     assert not os.path.exists(out)
     return f"5 decodings, {refused + 1} refusals"
+
+
+def _adapt_bn(recipe):
+    """asrtool model --adapt-bn (asr_model_adapt_bn, AdaBN [Li16]) against torch: the model in
+    training mode with every BatchNorm's momentum None and its batch count reset (the
+    cumulative average; after one batch, that batch's statistics) and dropout off, one forward
+    pass over the same utterance; each running_mean / running_var then equals the adapted
+    checkpoint's, and every parameter is unchanged."""
+    d, model = _train(recipe)
+    cfg, state = load_checkpoint(model)
+    net = CtcModel(cfg).double()
+    net.load_state_dict(state, strict=False)
+    feats = np.random.default_rng(11).standard_normal((1, 61, cfg["n_mels"])).astype(np.float32) * 2 + 0.5
+    adapted = os.path.join(d, "adapted.npz")
+    asrtool("model", "--model", model, "--adapt-bn", adapted, save(d, "f.npy", feats),
+            save(d, "l.npy", np.array([61], dtype=np.int32)), os.path.join(d, "out"))
+    net.train()
+    for mod in net.modules():
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            mod.momentum = None
+            mod.num_batches_tracked.zero_()
+        if isinstance(mod, nn.Dropout):
+            mod.eval()
+    with torch.no_grad():
+        net(torch.from_numpy(feats.astype(np.float64)))
+    got, want = np.load(adapted), net.state_dict()
+    worst, moved, n = 0.0, 0.0, 0
+    for k in got.files:
+        if k == "config" or k == "normalize.mean" or k == "normalize.std":
+            continue
+        if k.endswith(("running_mean", "running_var")):
+            e, _ = check_close(k, got[k].astype(np.float64), want[k].numpy(), rtol=1e-4, atol=1e-5)
+            worst = max(worst, e)
+            moved = max(moved, float(np.abs(got[k] - state[k].numpy()).max()))
+            n += 1
+        elif not np.array_equal(got[k], np.load(model)[k]):
+            raise AssertionError(f"{k}: a parameter changed")
+    if n == 0 or moved < 1e-3:
+        raise AssertionError(f"{n} BatchNorm buffers, moved at most {moved:g} from the checkpoint's: nothing tested")
+    return f"{n} running statistics = torch's (momentum None, one batch) within {worst:.1e}; they moved up to " \
+           f"{moved:.2f}; parameters unchanged"
+
+
+def test_ctc_contextnet_adapt_bn():
+    return _adapt_bn("ctc-contextnet")
+
+
+def test_ctc_conformer_adapt_bn():
+    return _adapt_bn("ctc-conformer")
