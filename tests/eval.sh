@@ -28,6 +28,12 @@
 #   words as the lexicon and a bigram model of the training speakers' transcripts
 #   (build/asrtool ngram-train; docs/lexicon_lm.md), --lm-weight 0.5, beam 16. E.g.
 #   EVAL=loso RECIPES=ctc-contextnet EVAL_STEPS=1000 FOLDS=nicolas EVAL_WORDS=1 make eval
+#   EVAL_ADAPT=1: each loso fold is also transcribed with --adapt-bn (AdaBN: the encoder's
+#   BatchNorm statistics of the left-out speaker's recordings; not las-pblstm, which has no
+#   BatchNorm), its WER summarized as "RECIPE, AdaBN,".
+#   EVAL_REUSE=1: a loso fold whose model (build/eval/NAME.npz) and training log are already
+#   there is not trained again, only transcribed (e.g. to add EVAL_ADAPT or EVAL_WORDS to a
+#   finished run; the log says "reused").
 set -eu
 cd "$(dirname "$0")/.."
 OUT=build/eval
@@ -41,6 +47,8 @@ TRAIN_ARGS=${TRAIN_ARGS:-}
 EVAL_TAG=${EVAL_TAG:-}
 SEED=${EVAL_SEED:-1}
 EVAL_WORDS=${EVAL_WORDS:-0}
+EVAL_ADAPT=${EVAL_ADAPT:-0}
+EVAL_REUSE=${EVAL_REUSE:-0}
 mkdir -p "$OUT"
 
 # confusions HYP: per speaker, the errors of a transcription of FSDD single recordings
@@ -90,17 +98,29 @@ loso() {
   fi
   scores=""
   wscores=""
+  ascores=""
   for spk in $FOLDS; do
     name="$recipe-loso-$spk${EVAL_TAG:+-$EVAL_TAG}"
     echo "== $recipe, leave out $spk: train on the others (--splice 1-5 --pad 0.1 $TRAIN_ARGS, $STEPS steps)"
-    build/train --recipe $recipe --data "$FSDD" --exclude-speakers "$spk" --splice 1-5 --pad 0.1 $TRAIN_ARGS \
-      --out "$OUT/$name.npz" --steps "$STEPS" --seed "$SEED" --eval-every 500 --quiet > "$OUT/$name.log"
+    if [ "$EVAL_REUSE" = 1 ] && [ -f "$OUT/$name.npz" ] && [ -f "$OUT/$name.log" ]; then
+      echo "   reused $OUT/$name.npz (EVAL_REUSE=1): not trained again"
+    else
+      build/train --recipe $recipe --data "$FSDD" --exclude-speakers "$spk" --splice 1-5 --pad 0.1 $TRAIN_ARGS \
+        --out "$OUT/$name.npz" --steps "$STEPS" --seed "$SEED" --eval-every 500 --quiet > "$OUT/$name.log"
+    fi
     tail -n 2 "$OUT/$name.log"
     build/transcribe --model "$OUT/$name.npz" --pad 0.1 $TRANSCRIBE_ARGS --data "$FSDD" --speakers "$spk" \
       > "$OUT/$name.hyp" 2> "$OUT/$name.score"
     echo "   $spk, every recording: $(cat "$OUT/$name.score")"
     confusions "$OUT/$name.hyp"
     scores="$scores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name.score")"
+    if [ "$EVAL_ADAPT" = 1 ] && [ "$recipe" != las-pblstm ]; then
+      build/transcribe --model "$OUT/$name.npz" --pad 0.1 $TRANSCRIBE_ARGS --adapt-bn --data "$FSDD" --speakers "$spk" \
+        > "$OUT/$name-adabn.hyp" 2> "$OUT/$name-adabn.score"
+      echo "   $spk, with AdaBN (--adapt-bn): $(tail -n 1 "$OUT/$name-adabn.score")"
+      confusions "$OUT/$name-adabn.hyp"
+      ascores="$ascores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name-adabn.score")"
+    fi
     if [ "$EVAL_WORDS" = 1 ] && [ "$recipe" != rnnt-las ] && [ "$recipe" != nt ]; then
       # the lexicon: the ten digit words; the LM: the other speakers' transcripts
       printf '%s\n' zero one two three four five six seven eight nine > "$OUT/digits.txt"
@@ -117,6 +137,7 @@ loso() {
   done
   summary "$recipe" "$scores"
   if [ -n "$wscores" ]; then summary "$recipe, digit lexicon + bigram LM," "$wscores"; fi
+  if [ -n "$ascores" ]; then summary "$recipe, AdaBN," "$ascores"; fi
 }
 
 # summary WHAT "spk=WER ...": the folds' WER, their mean and the worst.
