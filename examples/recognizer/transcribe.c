@@ -774,14 +774,15 @@ static int bn_adapt(asr_model *m, const char **files, const int *group, int nfil
 /* The VTLN options against the model, before any file is read: --vtln-warp and
  * --vtln-search not together, only on the fbank, the search only for a model with a
  * likelihood (CTC, RNN-T) and not with --nbest; every warp the run may use accepted by the
- * model's bank (the cut-offs must stay ordered). 0, or 2 after one line. */
+ * model's bank (the cut-offs must stay ordered). files: --vtln-files, 0 when not given.
+ * 0, or 2 after one line. */
 static int vtln_check(const asr_model *m, double warp, int search, int files, int nbest) {
   int n = m->cfg.sample_rate / 10, k, rc = 0;
   const char *opt = search ? "--vtln-search" : "--vtln-warp";
   asr_real *x, *f;
   void *w;
   size_t wb;
-  if (files != 20 && !search) {
+  if (files > 0 && !search) {
     fprintf(stderr, "transcribe: --vtln-files needs --vtln-search\n");
     return 2;
   }
@@ -797,7 +798,7 @@ static int vtln_check(const asr_model *m, double warp, int search, int files, in
   }
   if (search && ((m->cfg.head != ASR_HEAD_CTC && m->cfg.head != ASR_HEAD_RNNT) || nbest)) {
     fprintf(stderr, "transcribe: --vtln-search maximizes a CTC or RNN-T likelihood (ctc-contextnet, ctc-conformer, "
-                    "rnnt, rnnt-contextnet), not %s%s\n", nbest ? "with --nbest" : m->cfg.recipe, "");
+                    "rnnt, rnnt-contextnet), not %s\n", nbest ? "with --nbest" : m->cfg.recipe);
     return 2;
   }
   x = (asr_real *)calloc((size_t)n, sizeof(asr_real));
@@ -846,7 +847,7 @@ int main(int argc, char **argv) {
   int *group = NULL, n_groups = 1;   /* per-speaker CMVN, --vtln-search: each file's speaker */
   asr_real *spk_stats = NULL;
   double vtln_warp = 0, *warps = NULL;   /* --vtln-warp A (0: none); --vtln-search: each speaker's */
-  int vtln_search_on = 0, vtln_files = 20, adapt_bn = 0;
+  int vtln_search_on = 0, vtln_files = 0, adapt_bn = 0;   /* --vtln-files: 0 = not given (20) */
   asr_real *bn_bufs = NULL;              /* --adapt-bn: each speaker's buffers (CMVN and BatchNorm statistics) */
   unsigned char *skip = NULL;            /* files found unreadable while computing statistics or warps */
   memset(&list, 0, sizeof list);
@@ -1125,7 +1126,8 @@ int main(int argc, char **argv) {
     }
     for (g = 0; g < n_groups; g++) warps[g] = vtln_warp;
     for (g = 0; g < n_groups && vtln_search_on && r != 2; g++) {
-      int q = vtln_search(&m, files, group, nfiles, g, named ? list.speakers[g] : "the files", chunk, vtln_files,
+      int q = vtln_search(&m, files, group, nfiles, g, named ? list.speakers[g] : "the files", chunk,
+                          vtln_files ? vtln_files : 20,
                           &dopts, skip, warps, spk_stats ? spk_stats + (size_t)g * 2 * m.cfg.n_mels : NULL);
       r = q > r ? q : r;
     }
