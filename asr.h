@@ -6116,19 +6116,25 @@ ASRDEF asr_result asr_model_loss(asr_model *m, double *losses, const asr_real *f
                                  const int *lengths, const int *targets, const int *target_lengths,
                                  int N, int T, int S, void *work, size_t work_bytes, asr_error *err);
 
-/* Adaptive batch normalization, AdaBN [Li16] (Algorithm 1: "for neuron j in DNN:
- * concatenate neuron responses on all images of the target domain t; compute the mean and
- * variance of the target domain: mu_j^t = E(x_j^t), sigma_j^t = sqrt(Var(x_j^t))", then
- * y_j = gamma_j (x_j - mu_j^t) / sigma_j^t + beta_j): moves the BatchNorm layers' running
- * statistics to those of new data, e.g. a new speaker's recordings, with no label and no
- * gradient. One call is one encoder forward pass over the batch feats (N,T,n_mels),
+/* Adaptive batch normalization, AdaBN [Li16]: each BatchNorm neuron j normalizes with the
+ * mean mu_j^t and deviation sigma_j^t of its responses over the target domain t (here: a
+ * new speaker's recordings) instead of the training set's,
+ *   y_j = gamma_j (x_j - mu_j^t) / sigma_j^t + beta_j       ([Li16] Algorithm 1),
+ * with no label and no gradient. One call is one encoder forward pass over the batch
+ * feats (N,T,n_mels),
  * lengths (N), in training mode: each BatchNorm layer (ContextNet's, the Conformer conv
  * module's) normalizes with the batch's statistics over its valid frames and updates
  *   running_mean = (1 - momentum) running_mean + momentum mu_batch
  *   running_var  = (1 - momentum) running_var  + momentum var_batch n/(n-1)
  * (asr_batch_norm_forward's update). With momentum = 1/k at the k-th of K batches the
  * running statistics end as the mean over the K batches of their statistics, torch's
- * BatchNorm with momentum=None after model.train() and K forward passes. Nothing else
+ * BatchNorm with momentum=None after model.train() and K forward passes.
+ * NOTE: [Li16]'s statistics are those of all the target data pooled (its Eq. (2) pools
+ * them batch by batch, weighting each batch by its size and adding the spread of the batch
+ * means to the variance). The mean of batch statistics is that when the data is one batch
+ * (up to torch's unbiased n/(n-1)); over K batches it weights batches alike and leaves out
+ * the spread of their means, the approximation torch users get, and what keeps the memory
+ * to one batch's (build/transcribe --adapt-bn: 16 recordings a batch). Nothing else
  * changes: no dropout, no head, no gradient. Errors: an encoder without BatchNorm (pblstm:
  * ASR_ERR_UNSUPPORTED), momentum outside [0, 1], fewer than 2 valid frames at a layer
  * (ASR_ERR_SHAPE). work: asr_model_train_workspace_size(m, N, T, 0) bytes. */

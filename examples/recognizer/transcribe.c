@@ -715,8 +715,9 @@ done:
  * Each speaker's recordings, featurized as they will be decoded (the speaker's CMVN
  * statistics and warp), go through the encoder in training mode in batches of ADAPT_BATCH
  * files (each file's first --chunk seconds), the k-th batch with momentum 1/k: every
- * BatchNorm layer ends with the mean over the batches of their statistics, the speaker's
- * mu_j and sigma_j^2 of [Li16]'s Algorithm 1. No transcript is used. */
+ * BatchNorm layer ends with the mean over the batches of their statistics, an
+ * approximation of the speaker's pooled mu_j and sigma_j^2 of [Li16] (asr.h's NOTE on
+ * asr_model_adapt_bn). No transcript is used. */
 #define ADAPT_BATCH 16
 
 /* One batch of n feature matrices (f[i], T[i] frames) through asr_model_adapt_bn with
