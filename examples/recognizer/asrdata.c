@@ -745,6 +745,29 @@ int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave,
   return features_warped(m, wave, n, sample_rate, fe && fe->vtln_warp > 0 ? fe->vtln_warp : 1.0, what, feats, T);
 }
 
+int ad_check_warps(const asr_model *m, double lo, double hi, const char *what) {
+  int k, n = m->cfg.sample_rate / 10, rc = 0;
+  asr_real *x = (asr_real *)calloc((size_t)n, sizeof(asr_real)), *f;
+  size_t wb = asr_model_features_workspace_size(m, n, m->cfg.sample_rate);
+  void *w = malloc(wb ? wb : 1);
+  f = (asr_real *)malloc(sizeof(asr_real) * (size_t)(asr_model_num_frames(m, n, m->cfg.sample_rate) + 1) *
+                         (size_t)m->cfg.n_mels);
+  if (!x || !w || !f) {
+    fprintf(stderr, "%s: out of memory\n", what);
+    rc = 2;
+  }
+  for (k = 0; k < 2 && !rc; k++) {
+    asr_error err;
+    double alpha = k ? hi : lo;
+    if (asr_model_features_warped(m, f, x, n, m->cfg.sample_rate, alpha, w, wb, &err) != ASR_OK) {
+      fprintf(stderr, "%s: warp factor %g: %s\n", what, alpha, err.msg);
+      rc = 2;
+    }
+  }
+  free(x), free(w), free(f);
+  return rc;
+}
+
 /* Per-speaker CMVN: adds the unnormalized fbank frames of one file to sum (2 D: sums and
  * sums of squares) and *frames. With chunk > 0 the file is read as a stream and featurized
  * in pieces of chunk seconds, the last one up to 2 s longer (a file no longer than

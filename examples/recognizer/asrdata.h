@@ -80,6 +80,10 @@ int ad_frontend_match(const ad_frontend *fe, const asr_model *m, const char *mod
  * loaded (fe may be NULL). */
 int ad_model_features(const asr_model *m, ad_frontend *fe, const asr_real *wave, int n, int sample_rate,
                       const char *what, asr_real **feats, int *T);
+/* Whether the model's fbank takes the VTLN warps lo and hi (its cut-offs must stay
+ * ordered, asr_model_features_warped), probed on 0.1 s of silence before any real work:
+ * 0, or 2 after one line "WHAT: warp factor A: why". */
+int ad_check_warps(const asr_model *m, double lo, double hi, const char *what);
 /* Per-speaker CMVN: adds the unnormalized frames of one file to sum (2 D) and *frames (whole
  * with chunk <= 0, else streamed in pieces of chunk seconds). 0 or 2. */
 int ad_file_stats(const asr_model *m, ad_frontend *fe, const char *path, double chunk, double *sum, long *frames);

@@ -670,23 +670,10 @@ static int augment_features(const asr_model *m, const opts *o, const ad_utt *u, 
 
 /* Refuses, before training, a --vtlp whose extreme warps the recipe's fbank cannot take. */
 static int check_augment(const asr_model *m, const opts *o) {
-  int k, n = m->cfg.sample_rate / 10, rc = 0;
-  asr_real *x = (asr_real *)calloc((size_t)n, sizeof(asr_real)), *f;
-  size_t wb = asr_model_features_workspace_size(m, n, m->cfg.sample_rate);
-  void *w = malloc(wb ? wb : 1);
-  f = (asr_real *)malloc(sizeof(asr_real) * (size_t)(asr_model_num_frames(m, n, m->cfg.sample_rate) + 1) *
-                         (size_t)m->cfg.n_mels);
-  if (!x || !w || !f) rc = 2;
-  for (k = 0; k < 2 && !rc && o->vtlp > 0; k++) {
-    asr_error err;
-    double alpha = k ? 1 + o->vtlp : 1 - o->vtlp;
-    if (asr_model_features_warped(m, f, x, n, m->cfg.sample_rate, alpha, w, wb, &err) != ASR_OK) {
-      fprintf(stderr, "train: --vtlp %g: warp factor %g: %s\n", o->vtlp, alpha, err.msg);
-      rc = 2;
-    }
-  }
-  free(x), free(w), free(f);
-  return rc;
+  char what[64];
+  if (!(o->vtlp > 0)) return 0;
+  snprintf(what, sizeof what, "train: --vtlp %g", o->vtlp);
+  return ad_check_warps(m, 1 - o->vtlp, 1 + o->vtlp, what);
 }
 
 /* --cmvn global: the features read so far are unnormalized (the model's statistics are

@@ -598,39 +598,24 @@ static int labelling_lnp(asr_model *m, const clip *a, const int *tok, int ntok, 
   return r;
 }
 
-/* The first-pass transcript of a recording at g_fe's warp (the decoding options o), its
- * spaces as the printed transcript has them (none leading, trailing or doubled). 0 or 2. */
+/* The first-pass transcript of a recording at g_fe's warp (the decoding options o), as the
+ * file's line would print it: decode_window's tokens (no leading or doubled space), the
+ * trailing space dropped. *tok is allocated (also for an empty transcript). 0 or 2. */
 static int first_pass(asr_model *m, const clip *a, const asr_model_decode_opts *o, const char *what, int **tok,
                       int *ntok) {
-  asr_real *feats = NULL;
-  int T, maxtok, r = 2;
-  void *work = NULL;
-  size_t wb;
-  asr_error err;
+  hyp h;
+  memset(&h, 0, sizeof h);
   *tok = NULL, *ntok = 0;
-  if (ad_model_features(m, &g_fe, a->x, a->n, a->rate, what, &feats, &T)) return 2;
-  if (T < asr_model_min_frames(m)) {
-    fprintf(stderr, "%s: %d feature frames are too short for %s\n", what, T, m->cfg.recipe);
-    free(feats);
+  if (decode_window(m, a->x, a->n, a->rate, 0, -INFINITY, INFINITY, o, 0, what, &h, NULL)) {
+    hyp_free(&h);
     return 2;
   }
-  maxtok = 4 * asr_model_out_frames(m, T) + 1;
-  wb = asr_model_decode_with_workspace_size(m, T, o);
-  work = malloc(wb);
-  *tok = (int *)malloc(sizeof(int) * (size_t)maxtok);
-  if (!work || !*tok) fprintf(stderr, "%s: out of memory\n", what);
-  else if (asr_model_decode_with(m, *tok, ntok, NULL, NULL, maxtok, feats, T, o, work, wb, &err) != ASR_OK)
-    fprintf(stderr, "%s: %s\n", what, err.msg);
-  else {
-    int i, n = 0;
-    for (i = 0; i < *ntok; i++)                 /* as hyp_add keeps them */
-      if ((*tok)[i] != 1 || (n > 0 && (*tok)[n - 1] != 1)) (*tok)[n++] = (*tok)[i];
-    while (n > 0 && (*tok)[n - 1] == 1) n--;
-    *ntok = n, r = 0;
-  }
-  free(feats), free(work);
-  if (r) free(*tok), *tok = NULL;
-  return r;
+  while (h.n && h.tok[h.n - 1] == 1) h.n--;   /* no trailing space */
+  *tok = h.tok ? h.tok : (int *)malloc(sizeof(int));
+  *ntok = h.n;
+  free(h.t0), free(h.t1);
+  if (!*tok) fprintf(stderr, "%s: out of memory\n", what);
+  return *tok ? 0 : 2;
 }
 
 /* --vtln-search for speaker g (named `voice`): warp[g] = alpha_s over at most nest of its
@@ -778,11 +763,8 @@ static int bn_adapt(asr_model *m, const char **files, const int *group, int nfil
  * model's bank (the cut-offs must stay ordered). files: --vtln-files, 0 when not given.
  * 0, or 2 after one line. */
 static int vtln_check(const asr_model *m, double warp, int search, int files, int nbest) {
-  int n = m->cfg.sample_rate / 10, k, rc = 0;
   const char *opt = search ? "--vtln-search" : "--vtln-warp";
-  asr_real *x, *f;
-  void *w;
-  size_t wb;
+  char what[64];
   if (files > 0 && !search) {
     fprintf(stderr, "transcribe: --vtln-files needs --vtln-search\n");
     return 2;
@@ -802,25 +784,9 @@ static int vtln_check(const asr_model *m, double warp, int search, int files, in
                     "rnnt, rnnt-contextnet), not %s\n", nbest ? "with --nbest" : m->cfg.recipe);
     return 2;
   }
-  x = (asr_real *)calloc((size_t)n, sizeof(asr_real));
-  wb = asr_model_features_workspace_size(m, n, m->cfg.sample_rate);
-  w = malloc(wb ? wb : 1);
-  f = (asr_real *)malloc(sizeof(asr_real) * (size_t)(asr_model_num_frames(m, n, m->cfg.sample_rate) + 1) *
-                         (size_t)m->cfg.n_mels);
-  if (!x || !w || !f) {
-    fprintf(stderr, "transcribe: out of memory\n");
-    rc = 2;
-  }
-  for (k = 0; k < 2 && !rc; k++) {               /* the search's two ends, or the one warp */
-    asr_error err;
-    double alpha = search ? (k ? VTLN_LO + VTLN_STEP * (VTLN_N - 1) : VTLN_LO) : warp;
-    if (asr_model_features_warped(m, f, x, n, m->cfg.sample_rate, alpha, w, wb, &err) != ASR_OK) {
-      fprintf(stderr, "transcribe: %s: warp factor %g: %s\n", opt, alpha, err.msg);
-      rc = 2;
-    }
-  }
-  free(x), free(w), free(f);
-  return rc;
+  snprintf(what, sizeof what, "transcribe: %s", opt);   /* the search's two ends, or the one warp */
+  return search ? ad_check_warps(m, VTLN_LO, VTLN_LO + VTLN_STEP * (VTLN_N - 1), what)
+                : ad_check_warps(m, warp, warp, what);
 }
 
 int main(int argc, char **argv) {
