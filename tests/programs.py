@@ -926,6 +926,50 @@ def augment_tests(tmp):
         if len(c) == 2 and c[0] != c[1]:
             p.append("two ctc-conformer runs with --dropout 0.1 --stoch-depth 0.3 and the same seed differ")
         report("augment/drop", p)
+    if wanted("augment/speaker-batches"):
+        # --speaker-batches: a batch never holds two speakers. With a batch-frames limit
+        # that fits everything, two speakers make two batches, and one step (no SpecAugment,
+        # so the draws after the batch order do not matter) sees one speaker's utterances
+        # alone. That step's learning rate is the schedule's last, 0, so what it changes is
+        # every BatchNorm layer's running statistics, which are then its batch's: those of
+        # training on that speaker alone, which the default's mixed batch's are not.
+        p = []
+        d = os.path.join(tmp, "spk")
+        os.makedirs(d)
+        for s, (speaker, period) in enumerate([("ann", 40), ("bob", 64)]):
+            for digit in (0, 1):
+                for take in (5, 10, 11):
+                    write_wav(os.path.join(d, "%d_%s_%d.wav" % (digit, speaker, take)),
+                              tone(4000 + 800 * digit + 160 * take, period + 3 * digit))
+        def one_step(out, extra):
+            args = [prog("train"), "--recipe", "ctc-contextnet", "--data", "spk", "--steps", "1", "--no-specaug",
+                    "--eval-every", "0", "--batch-frames", "100000", "--out", out] + extra
+            rc, stdout, err = run(args, tmp)
+            if rc != 0:
+                p.append("%s: exit %d, stderr %r" % (" ".join(args), rc, err[-300:]))
+                return None, ""
+            with zipfile.ZipFile(os.path.join(tmp, out)) as z:
+                return {n: z.read(n) for n in z.namelist() if n != "config.npy"}, stdout
+        by_spk, out1 = one_step("sa.npz", ["--speaker-batches"])
+        mixed, out2 = one_step("sb.npz", [])
+        ann, _ = one_step("sc.npz", ["--speakers", "ann"])
+        bob, _ = one_step("sd.npz", ["--speakers", "bob"])
+        if "2 batches of at most 100000 padded frames, one speaker each" not in out1:
+            p.append("--speaker-batches on two speakers did not make two batches: %r" % out1[-300:])
+        if "1 batches of at most 100000 padded frames;" not in out2:
+            p.append("the default did not put both speakers in one batch: %r" % out2[-300:])
+        if None not in (by_spk, mixed, ann, bob):
+            if by_spk not in (ann, bob):
+                p.append("one --speaker-batches step is not the step of either speaker alone")
+            if mixed in (ann, bob):
+                p.append("the default's mixed batch gave one speaker's step: the test cannot tell them apart")
+        expect_fail([prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz",
+                     "--speaker-batches"], tmp, "FSDD", p)
+        expect_fail([prog("train"), "--recipe", "las-pblstm", "--data", "spk", "--steps", "1", "--out", "bad.npz",
+                     "--speaker-batches"], tmp, "las-pblstm", p)
+        if os.path.exists(os.path.join(tmp, "bad.npz")):
+            p.append("a refused run wrote bad.npz")
+        report("augment/speaker-batches", p)
     if wanted("threads/options"):
         p = []
         base = [prog("train"), "--recipe", "ctc-contextnet", "--data", "aug", "--steps", "1", "--out", "bad.npz"]

@@ -34,7 +34,10 @@
  * build/transcribe computes a new voice's own over its recordings.
  *
  * The loop: utterances sorted by length and cut into batches of at most --batch-frames
- * padded frames; each epoch visits the batches in a new random order; SpecAugment on
+ * padded frames (with --speaker-batches, FSDD folders only, sorted by speaker first and
+ * never two speakers in a batch: the BatchNorm layers train on one voice's statistics at a
+ * time, what build/transcribe --adapt-bn gives them at test time; docs/training.md);
+ * each epoch visits the batches in a new random order; SpecAugment on
  * every batch (two frequency masks of up to n_mels/8 bins, two time masks of up to 20
  * frames and 20% of the utterance, no warp: --freq-masks, --freq-width, --time-masks,
  * --time-width, --time-ratio, --time-warp change them, --no-specaug turns it off);
@@ -96,6 +99,7 @@ typedef struct opts {
   unsigned long seed;
   int splice_min, splice_max;
   int batch_frames, eval_every, warmup, quiet, speed_perturb;
+  int speaker_batches;      /* --speaker-batches: every batch holds one speaker's utterances */
   double lr, time_limit, pad;
   int cmvn;                 /* --cmvn: ASR_CMVN_UTTERANCE (default), _GLOBAL (the training set's
                                statistics) or _SPEAKER (each speaker's) */
@@ -156,6 +160,7 @@ static int usage(void) {
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--cmvn utterance|global|speaker (utterance: each recording's own mean and variance)]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
+          "             [--speaker-batches (every batch one speaker's: BatchNorm statistics per speaker, as --adapt-bn)]\n"
           "             [--lr X (3e-3; Conformer, pBLSTM 2e-3)] [--warmup N (steps/10, at most 500; ctc-attention at least 300)]\n"
           "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
           "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
@@ -208,6 +213,10 @@ static int parse_args(int argc, char **argv, opts *o) {
     }
     if (!strcmp(a, "--no-specaug")) {
       o->no_specaug = 1;
+      continue;
+    }
+    if (!strcmp(a, "--speaker-batches")) {
+      o->speaker_batches = 1;
       continue;
     }
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -759,17 +768,24 @@ typedef struct batch {
 } batch;
 
 static const uset *g_sort_set;
+static int g_sort_speaker;    /* --speaker-batches: the speaker first, then the length */
 static int cmp_len(const void *a, const void *b) {
   const ad_utt *x = &g_sort_set->u[*(const int *)a], *y = &g_sort_set->u[*(const int *)b];
+  if (g_sort_speaker && x->speaker != y->speaker) return x->speaker - y->speaker;
   return x->T != y->T ? x->T - y->T : (int)(x - y);
 }
 
-static int make_batches(const uset *s, int batch_frames, int *order, batch **out) {
+/* by_speaker (--speaker-batches): a batch never holds two speakers' utterances, so that in
+ * training every BatchNorm layer normalizes with one voice's statistics, as
+ * build/transcribe --adapt-bn does at test time (asr_model_adapt_bn: one speaker's
+ * statistics, [Li16]); the default mixes the speakers in every batch. */
+static int make_batches(const uset *s, int batch_frames, int by_speaker, int *order, batch **out) {
   int i, n = 0;
   batch *b = (batch *)malloc(sizeof *b * (size_t)(s->count ? s->count : 1));
   if (!b) return -1;
   for (i = 0; i < s->count; i++) order[i] = i;
   g_sort_set = s;
+  g_sort_speaker = by_speaker;
   qsort(order, (size_t)s->count, sizeof *order, cmp_len);
   for (i = 0; i < s->count;) {
     batch *c = &b[n++];
@@ -780,6 +796,7 @@ static int make_batches(const uset *s, int batch_frames, int *order, batch **out
       const ad_utt *u = &s->u[order[i]];
       int T = u->T > c->T ? u->T : c->T;
       if (c->count && (long)T * (c->count + 1) > batch_frames) break;
+      if (c->count && by_speaker && u->speaker != s->u[order[c->first]].speaker) break;
       c->T = T;
       if (u->S > c->S) c->S = u->S;
       c->count++;
@@ -807,14 +824,14 @@ typedef struct loopbuf {
     (p) = q_;                                               \
   } while (0)
 
-static int prepare_epoch(const asr_model *m, const uset *s, int batch_frames, const asr_specaug_opts *sa,
-                         loopbuf *b) {
+static int prepare_epoch(const asr_model *m, const uset *s, int batch_frames, int by_speaker,
+                         const asr_specaug_opts *sa, loopbuf *b) {
   int i, N = 0, T = 0, S = 0, D = m->cfg.n_mels;
   size_t wb = 0, sw;
   free(b->batches);
   b->batches = NULL;
   GROW(b->order, sizeof(int) * (size_t)s->count);
-  if ((b->nb = make_batches(s, batch_frames, b->order, &b->batches)) < 0) goto oom;
+  if ((b->nb = make_batches(s, batch_frames, by_speaker, b->order, &b->batches)) < 0) goto oom;
   GROW(b->perm, sizeof(int) * (size_t)b->nb);
   for (i = 0; i < b->nb; i++) {
     size_t need = asr_model_train_workspace_size(m, b->batches[i].count, b->batches[i].T, b->batches[i].S);
@@ -1106,6 +1123,11 @@ int main(int argc, char **argv) {
   }
   tty = ad_is_tty() && !o.quiet;
   if (check_augment(&m, &o)) goto done;
+  if (o.speaker_batches && m.cfg.encoder == ASR_ENCODER_PBLSTM) {
+    fprintf(stderr, "train: --speaker-batches gives BatchNorm layers one speaker's statistics: %s has none\n",
+            o.recipe);
+    goto done;
+  }
   /* --dropout, --stoch-depth: refused here, before any data is read, for a value of 1 or an
    * encoder without ContextNet or Conformer blocks (las-pblstm); drawn from rng */
   if (asr_model_set_regularization(&m, o.dropout, o.stoch_depth, &rng, &err) != ASR_OK) {
@@ -1137,6 +1159,11 @@ int main(int argc, char **argv) {
         goto done;
       }
       if (speaker_cmvn(&m, &list)) goto done;
+    }
+    if (o.speaker_batches && !fsdd) {
+      fprintf(stderr, "train: --speaker-batches needs each recording's speaker: a folder of FSDD's "
+                      "{digit}_{speaker}_{take}.wav names, not transcripts.tsv\n");
+      goto done;
     }
     g_keep_wave = augments_wave(&o);             /* training utterances only, not the dev set */
     if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
@@ -1181,7 +1208,7 @@ int main(int argc, char **argv) {
   /* ---- batches and buffers */
   sa = o.sa;
   if (o.no_specaug) sa.num_freq_masks = sa.num_time_masks = sa.time_warp = 0;  /* and no draws */
-  if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
+  if (prepare_epoch(&m, &train, o.batch_frames, o.speaker_batches, &sa, &lb)) goto done;
   adam_m = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   adam_v = (asr_real *)calloc(m.params.total, sizeof(asr_real));
   curve_x = (double *)malloc(sizeof(double) * (size_t)o.steps);
@@ -1195,8 +1222,8 @@ int main(int argc, char **argv) {
   if (o.avg_last && snap_init(&ring, &m, o.avg_last)) goto done;
   asr_adam_opts_init(&adam, o.lr);
   signal(SIGINT, on_sigint);
-  printf("%d batches of at most %d padded frames; %ld steps, Adam lr %g, warm-up %d, seed %lu\n", lb.nb,
-         o.batch_frames, o.steps, o.lr, o.warmup, o.seed);
+  printf("%d batches of at most %d padded frames%s; %ld steps, Adam lr %g, warm-up %d, seed %lu\n", lb.nb,
+         o.batch_frames, o.speaker_batches ? ", one speaker each" : "", o.steps, o.lr, o.warmup, o.seed);
 
   /* ---- the loop */
   t0 = ad_now();
@@ -1217,7 +1244,7 @@ int main(int argc, char **argv) {
         g_keep_wave = 0;
         if (drawn) goto done;
         drop_short(&m, &train, "training", 0);
-        if (prepare_epoch(&m, &train, o.batch_frames, &sa, &lb)) goto done;
+        if (prepare_epoch(&m, &train, o.batch_frames, o.speaker_batches, &sa, &lb)) goto done;
       }
       for (i = 0; i < lb.nb; i++) {
         int j = asr_rng_int(&rng, i + 1);
