@@ -30,7 +30,8 @@
 #   EVAL=loso RECIPES=ctc-contextnet EVAL_STEPS=1000 FOLDS=nicolas EVAL_WORDS=1 make eval
 #   EVAL_ADAPT=1: each loso fold is also transcribed with --adapt-bn (AdaBN: the encoder's
 #   BatchNorm statistics of the left-out speaker's recordings; not las-pblstm, which has no
-#   BatchNorm), its WER summarized as "RECIPE, AdaBN,".
+#   BatchNorm), its WER summarized as "RECIPE, AdaBN,"; with EVAL_WORDS=1 too, also with
+#   AdaBN and the words together ("RECIPE, AdaBN + digit lexicon + bigram LM,").
 #   EVAL_REUSE=1: a loso fold whose model (build/eval/NAME.npz) and training log are already
 #   there is not trained again, only transcribed (e.g. to add EVAL_ADAPT or EVAL_WORDS to a
 #   finished run; the log says "reused").
@@ -99,6 +100,7 @@ loso() {
   scores=""
   wscores=""
   ascores=""
+  awscores=""
   for spk in $FOLDS; do
     name="$recipe-loso-$spk${EVAL_TAG:+-$EVAL_TAG}"
     echo "== $recipe, leave out $spk: train on the others (--splice 1-5 --pad 0.1 $TRAIN_ARGS, $STEPS steps)"
@@ -133,11 +135,20 @@ loso() {
       echo "   $spk, with the digit lexicon and the bigram LM: $(cat "$OUT/$name-words.score")"
       confusions "$OUT/$name-words.hyp"
       wscores="$wscores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name-words.score")"
+      if [ "$EVAL_ADAPT" = 1 ] && [ "$recipe" != las-pblstm ]; then   # both: AdaBN, then the words
+        build/transcribe --model "$OUT/$name.npz" --pad 0.1 $TRANSCRIBE_ARGS --adapt-bn --lexicon "$OUT/digits.txt" \
+          --lm "$OUT/$name.arpa" --lm-weight 0.5 --beam 16 --data "$FSDD" --speakers "$spk" \
+          > "$OUT/$name-adabn-words.hyp" 2> "$OUT/$name-adabn-words.score"
+        echo "   $spk, with AdaBN, the digit lexicon and the bigram LM: $(tail -n 1 "$OUT/$name-adabn-words.score")"
+        confusions "$OUT/$name-adabn-words.hyp"
+        awscores="$awscores $spk=$(sed -n 's/.*WER \([0-9.]*\)%.*/\1/p' "$OUT/$name-adabn-words.score")"
+      fi
     fi
   done
   summary "$recipe" "$scores"
   if [ -n "$wscores" ]; then summary "$recipe, digit lexicon + bigram LM," "$wscores"; fi
   if [ -n "$ascores" ]; then summary "$recipe, AdaBN," "$ascores"; fi
+  if [ -n "$awscores" ]; then summary "$recipe, AdaBN + digit lexicon + bigram LM," "$awscores"; fi
 }
 
 # summary WHAT "spk=WER ...": the folds' WER, their mean and the worst.
