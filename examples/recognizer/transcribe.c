@@ -81,7 +81,8 @@
  * files (AdaBN, asr_model_adapt_bn): their running statistics become the mean statistics of
  * the speaker's recordings (featurized as they are decoded, in batches of 16 files), no
  * transcript used; the checkpoint's own statistics are not kept for anyone. Not for
- * las-pblstm (no BatchNorm).
+ * las-pblstm (no BatchNorm). A model trained with train --speaker-batches (BatchNorm on one
+ * voice at a time) is meant to be decoded with it (docs/training.md).
  * A model trained on a pretrained front end (train --w2v-features W2V.npz [--bert-features
  * BERT.npz]) needs the same options here, with the same files: the checkpoint records
  * which front end it read and a checksum of its weights, and another is refused. */
