@@ -160,7 +160,7 @@ static int usage(void) {
           "             [--splice MIN-MAX [--speed-perturb]] [--pad SECONDS] [--dev DIR] [--batch-frames F]\n"
           "             [--cmvn utterance|global|speaker (utterance: each recording's own mean and variance)]\n"
           "             [--speakers A,B,... | --exclude-speakers A,B,...]\n"
-          "             [--speaker-batches (every batch one speaker's: BatchNorm statistics per speaker, as --adapt-bn)]\n"
+          "             [--speaker-batches (FSDD: every batch one speaker's; BatchNorm on one voice, as transcribe --adapt-bn)]\n"
           "             [--lr X (3e-3; Conformer, pBLSTM 2e-3)] [--warmup N (steps/10, at most 500; ctc-attention at least 300)]\n"
           "             [--eval-every N] [--time-limit SECONDS] [--quiet]\n"
           "             [--freq-masks 2] [--freq-width F (n_mels/8)] [--time-masks 2] [--time-width 20]\n"
