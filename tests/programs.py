@@ -956,6 +956,8 @@ def augment_tests(tmp):
         bob, _ = one_step("sd.npz", ["--speakers", "bob"])
         if "2 batches of at most 100000 padded frames, one speaker each" not in out1:
             p.append("--speaker-batches on two speakers did not make two batches: %r" % out1[-300:])
+        if "transcribe it with --adapt-bn" not in out1 or "--adapt-bn" in out2:
+            p.append("the note to transcribe with --adapt-bn is missing with --speaker-batches or there without it")
         if "1 batches of at most 100000 padded frames;" not in out2:
             p.append("the default did not put both speakers in one batch: %r" % out2[-300:])
         if None not in (by_spk, mixed, ann, bob):

@@ -1224,6 +1224,9 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_sigint);
   printf("%d batches of at most %d padded frames%s; %ld steps, Adam lr %g, warm-up %d, seed %lu\n", lb.nb,
          o.batch_frames, o.speaker_batches ? ", one speaker each" : "", o.steps, o.lr, o.warmup, o.seed);
+  if (o.speaker_batches)   /* docs/training.md: without AdaBN such a model lost up to 14 points on a new voice */
+    printf("note: --speaker-batches: the model's running BatchNorm statistics average single voices'; "
+           "transcribe it with --adapt-bn\n");
 
   /* ---- the loop */
   t0 = ad_now();
