@@ -1152,19 +1152,17 @@ int main(int argc, char **argv) {
   {
     int fsdd = list.items[0].take >= 0;
     int (*keep_train)(const ad_item *) = fsdd ? fsdd_train : NULL;
-    if (o.cmvn == ASR_CMVN_SPEAKER) {            /* before any utterance's features */
-      if (!fsdd || o.dev || devlist.count > 0) {
-        fprintf(stderr, "train: --cmvn speaker needs each recording's speaker: a folder of FSDD's "
-                        "{digit}_{speaker}_{take}.wav names%s\n", fsdd ? ", without --dev" : ", not transcripts.tsv");
-        goto done;
-      }
-      if (speaker_cmvn(&m, &list)) goto done;
-    }
-    if (o.speaker_batches && !fsdd) {
-      fprintf(stderr, "train: --speaker-batches needs each recording's speaker: a folder of FSDD's "
-                      "{digit}_{speaker}_{take}.wav names, not transcripts.tsv\n");
+    /* the options that need each recording's speaker, refused before any utterance's features */
+    const char *by_speaker = o.cmvn == ASR_CMVN_SPEAKER ? "--cmvn speaker"
+                             : o.speaker_batches        ? "--speaker-batches"
+                                                        : NULL;
+    if (by_speaker && (!fsdd || (o.cmvn == ASR_CMVN_SPEAKER && (o.dev || devlist.count > 0)))) {
+      fprintf(stderr, "train: %s needs each recording's speaker: a folder of FSDD's "
+                      "{digit}_{speaker}_{take}.wav names%s\n", by_speaker,
+              fsdd ? ", without --dev" : ", not transcripts.tsv");
       goto done;
     }
+    if (o.cmvn == ASR_CMVN_SPEAKER && speaker_cmvn(&m, &list)) goto done;
     g_keep_wave = augments_wave(&o);             /* training utterances only, not the dev set */
     if (o.splice_min ? splicer_init(&sp, &m, &list, keep_train, o.splice_min, o.splice_max, o.speed_perturb) ||
                            splicer_draw(&sp, &rng, &train)
